@@ -1,0 +1,151 @@
+"""The ``qcycle`` command.
+
+Every command has help text with an example (a test checks it). Commands that run flows
+import Prefect lazily, so ``plan`` and ``validate`` stay fast and need no server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qcycle.errors import ConfigError, QcycleError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="qcycle",
+    help="qcycle：质量工作年度周期（榜单发布、揭榜申报、中期检查、评价确认、考核、通知）。",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+db_app = typer.Typer(help="应用数据库：迁移与状态。\n\n示例：qcycle db upgrade", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console(width=160, soft_wrap=False, highlight=False)
+err = Console(stderr=True, highlight=False)
+
+FileArg = Annotated[Path, typer.Argument(help="programme file, e.g. config/programmes/sc-jbgs-2023.yaml")]
+
+
+def _fail(exc: QcycleError, code: int = 2) -> typer.Exit:
+    if isinstance(exc, ConfigError):
+        err.print(f"[bold red]配置有误[/]（{len(exc.problems)} 处）：")
+        for p in exc.problems:
+            err.print(f"  {p}", markup=False)
+    else:
+        err.print(f"错误：{exc}", markup=False)
+    return typer.Exit(code)
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        err.print(f"[yellow]警告：[/]{w}")
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="programme files to check")],
+) -> None:
+    """校验方案文件：引用、重复代码、日期、权重、等次分数线、通知渠道。
+
+    Exits 1 and prints file:line [field]: what was expected, for every problem.
+
+    示例：qcycle validate config/programmes/*.yaml
+    """
+    from qcycle.loader import load_programmes
+    from qcycle.timetable import expand
+    from qcycle.workcal import WorkCalendar
+
+    try:
+        loaded = load_programmes(files)
+    except ConfigError as exc:
+        raise _fail(exc, 1) from None
+    cal = WorkCalendar()
+    try:
+        for item in loaded:
+            expand(item.programme, cal)
+    except QcycleError as exc:
+        raise _fail(exc, 1) from None
+    _warn(cal.warnings)
+    for item in loaded:
+        p = item.programme
+        out.print(f"通过：{item.path}（{p.round.name}，{len(p.units)} 个单位，{len(p.stages)} 个阶段）")
+
+
+@app.command()
+def plan(
+    file: FileArg,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON array instead of a table")] = False,
+    today: Annotated[
+        dt.datetime | None, typer.Option(help="mark this day in the table (default: today)", formats=["%Y-%m-%d"])
+    ] = None,
+) -> None:
+    """列出周期的全部日程：发布、受理、提醒（提前N个工作日）、截止、逾期、督办、评价、考核、通知。
+
+    示例：qcycle plan config/programmes/sc-jbgs-2023.yaml
+          qcycle plan config/programmes/sc-jbgs-2023.yaml --json
+    """
+    from qcycle import clock
+    from qcycle.loader import load_programme
+    from qcycle.timetable import ACTION_LABELS, as_json as timetable_json, expand
+    from qcycle.workcal import WorkCalendar
+
+    try:
+        loaded = load_programme(file)
+        timetable = expand(loaded.programme, WorkCalendar())
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    _warn(timetable.warnings)
+    if as_json:
+        sys.stdout.write(json.dumps(timetable_json(timetable), ensure_ascii=False, indent=1) + "\n")
+        return
+    p = loaded.programme
+    marker = (today.date() if today else clock.today())
+    table = Table(title=f"{p.round.name}（{p.round.code}）日程", show_lines=False)
+    for col in ("时间", "动作", "事项", "类别", "对象"):
+        table.add_column(col)
+    shown_marker = False
+    for a in timetable.actions:
+        if not shown_marker and a.at.date() >= marker:
+            table.add_row(f"—— 今天 {marker} ——", "", "", "", "", style="bold cyan")
+            shown_marker = True
+        category = p.category(a.category).name if a.category else ""
+        who = a.owed_by or ""
+        if a.condition:
+            who = f"{who}（{a.condition}）" if who else a.condition
+        table.add_row(a.at.strftime("%Y-%m-%d %H:%M %a"), ACTION_LABELS.get(a.action, a.action),
+                      a.title, category, who)
+    out.print(table)
+    out.print(f"共 {len(timetable.actions)} 项；时区 Asia/Shanghai；提醒只落在法定工作日（含调休）。")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    url: Annotated[str | None, typer.Option(help="database URL (default: QCYCLE_DATABASE_URL or SQLite)")] = None,
+) -> None:
+    """把应用数据库迁移到最新版本（Alembic upgrade head）。
+
+    示例：qcycle db upgrade
+          QCYCLE_DATABASE_URL=postgresql://qcycle@127.0.0.1/qcycle qcycle db upgrade
+    """
+    from qcycle import db
+
+    db.upgrade(url)
+    out.print(f"数据库已是最新版本：{db.current_revision(url)}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Engines, sessions and schema upgrades.
+
+``get_engine(url)`` gives one engine per URL (default: the settings' database), with
+SQLite set up for several writers (WAL, busy timeout, foreign keys, real transactions).
+``upgrade()`` runs the Alembic migrations in ``qcycle/migrations`` without an ini file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from qcycle.settings import get_settings
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "get_engine",
+    "dispose_engines",
+    "session_scope",
+    "alembic_config",
+    "upgrade",
+    "current_revision",
+]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Any constant will do: it only has to be the same for every process upgrading one database.
+_UPGRADE_LOCK_ID = 7_142_023
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _resolve(url: str | None) -> str:
+    return url or get_settings().effective_database_url
+
+
+def _setup_sqlite(engine: Engine) -> None:
+    database = engine.url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite opens transactions lazily and breaks SAVEPOINT; take over BEGIN ourselves
+        # (the recipe in SQLAlchemy's SQLite dialect documentation).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")  # wait for a concurrent writer, not fail
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The engine for ``url`` (default: settings), created once per URL and process."""
+    url = _resolve(url)
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            backend = make_url(url).get_backend_name()
+            if backend == "sqlite":
+                engine = create_engine(url)
+                _setup_sqlite(engine)
+            else:
+                engine = create_engine(url, pool_pre_ping=True)
+            _engines[url] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection and forget the engines (tests, shutdown)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@contextlib.contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session that commits when the block ends and rolls back if it raises.
+
+    Objects stay readable after the block (``expire_on_commit=False``), so a task can
+    return what it wrote.
+    """
+    with Session(get_engine(url), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic config for ``qcycle/migrations`` (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["url"] = _resolve(url)
+    return config
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> str | None:
+    """Migrate the database to ``revision``; returns the revision it is at afterwards.
+
+    Safe to run from several processes at once: on PostgreSQL they queue on an advisory
+    lock and the later ones find nothing to do.
+    """
+    engine = get_engine(url)
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_UPGRADE_LOCK_ID})")
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return current_revision(url)
+
+
+def current_revision(url: str | None = None) -> str | None:
+    """The Alembic revision the database is at (None before the first upgrade)."""
+    with get_engine(url).connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

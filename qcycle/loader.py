@@ -1,0 +1,413 @@
+"""The one config loader: a programme YAML file → a validated :class:`Programme`.
+
+Every problem is reported with the file, the field path, the line where known, and what
+was expected; all problems of a file are collected before raising one :class:`ConfigError`.
+Dates stay strings until pydantic reads them, so 2023-02-30 is reported as an impossible
+date at its field instead of as a YAML crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from qcycle.errors import ConfigError, Problem
+from qcycle.schema import OwedBy, Programme, StageKind
+
+__all__ = ["LoadedProgramme", "load_programme", "load_programmes", "parse_yaml", "problems_from"]
+
+
+@dataclass(frozen=True)
+class LoadedProgramme:
+    programme: Programme
+    path: Path
+    sha256: str
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans and no timestamp resolver.
+
+    YAML 1.1 reads ``on:``/``yes``/``no`` as booleans (a stage's ``on:`` key would become
+    ``True``); only ``true``/``false`` are booleans here. Dates stay strings so that pydantic
+    reports an impossible date at its field.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [
+        (tag, rx)
+        for tag, rx in resolvers
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
+    ]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _index_lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict:
+    """Map each field path (tuple of keys/indices) to its 1-based line."""
+    out = {} if out is None else out
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[path + (key,)] = key_node.start_mark.line + 1
+            _index_lines(value_node, path + (key,), out)
+            out[path + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            _index_lines(child, path + (i,), out)
+    return out
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, dict]:
+    """Parse YAML text; return the data and the line index, or raise ConfigError."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        what = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            [Problem(file, "", f"YAML 格式错误：{what}（应为合法的 YAML）", line)]
+        ) from exc
+    return data, (_index_lines(node) if node is not None else {})
+
+
+def _path_str(loc: Sequence) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line(lines: dict, loc: Sequence) -> int | None:
+    loc = tuple(loc)
+    while loc and loc not in lines:
+        loc = loc[:-1]
+    return lines.get(loc)
+
+
+# Pydantic's messages, said the way our users read them.
+_MESSAGES = {
+    "missing": "缺少必填字段",
+    "extra_forbidden": "未知字段（拼写错误？）",
+    "date_from_datetime_parsing": "不是有效日期（应为 YYYY-MM-DD 且真实存在）",
+    "date_parsing": "不是有效日期（应为 YYYY-MM-DD 且真实存在）",
+    "date_from_datetime_inexact": "不是有效日期（应为 YYYY-MM-DD）",
+    "date_type": "应为日期 YYYY-MM-DD",
+    "time_parsing": "不是有效时刻（应为 HH:MM）",
+    "time_type": "应为时刻 HH:MM",
+    "string_pattern_mismatch": "格式不符",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "bool_parsing": "应为 true 或 false",
+    "list_type": "应为列表",
+    "dict_type": "应为映射（键: 值）",
+    "model_type": "应为映射（键: 值）",
+    "string_type": "应为文本",
+    "too_short": "项数不足",
+    "greater_than": "数值过小",
+    "greater_than_equal": "数值过小",
+}
+
+
+def problems_from(exc: ValidationError, file: str, lines: dict, data: Any) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        kind = err["type"]
+        if kind == "value_error":
+            message = str(err["ctx"].get("error", err["msg"]))
+        else:
+            message = _MESSAGES.get(kind, err["msg"])
+            if kind in ("literal_error", "enum") and "expected" in err.get("ctx", {}):
+                message += f"，应为 {err['ctx']['expected']}"
+            elif kind == "string_pattern_mismatch":
+                message += f"，应匹配 {err['ctx']['pattern']}"
+            elif kind in ("greater_than", "greater_than_equal"):
+                message += f"，应 {'>' if kind == 'greater_than' else '≥'} {err['ctx'].get('gt', err['ctx'].get('ge'))}"
+        if kind != "missing" and "input" in err and not isinstance(err["input"], dict | list):
+            message += f"（实际为 {err['input']!r}）"
+        problems.append(Problem(file, _path_str(loc), message, _line(lines, loc)))
+    return problems
+
+
+def load_programme(path: str | Path) -> LoadedProgramme:
+    """Read, parse and validate one programme file; raise ConfigError listing every problem."""
+    path = Path(path)
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([Problem(file, "", f"无法读取文件：{exc.strerror}")]) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(file, "", "文件应为 UTF-8 编码")]) from exc
+    data, lines = parse_yaml(text, file)
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(file, "", "顶层应为映射（round、units、stages ……）", 1)])
+    try:
+        programme = Programme.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from(exc, file, lines, data)) from exc
+    problems = [
+        Problem(file, where, message, _line(lines, _loc(where)))
+        for where, message in check_programme(programme)
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return LoadedProgramme(programme, path, hashlib.sha256(raw).hexdigest())
+
+
+def load_programmes(paths: Iterable[str | Path]) -> list[LoadedProgramme]:
+    """Load several files; problems of all files are gathered into one ConfigError."""
+    loaded, problems = [], []
+    for path in paths:
+        try:
+            loaded.append(load_programme(path))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    codes: dict[str, Path] = {}
+    for item in loaded:
+        code = item.programme.round.code
+        if code in codes:
+            problems.append(
+                Problem(str(item.path), "round.code", f"周期代码 {code} 与 {codes[code]} 重复", 
+                        None)
+            )
+        codes[code] = item.path
+    if problems:
+        raise ConfigError(problems)
+    return loaded
+
+
+def _loc(where: str) -> tuple:
+    """'stages[2].deadline.date' → ('stages', 2, 'deadline', 'date')."""
+    out: list = []
+    for part in where.replace("]", "").split("."):
+        name, *indices = part.split("[")
+        if name:
+            out.append(name)
+        out.extend(int(i) if i.isdigit() else i for i in indices)
+    return tuple(out)
+
+
+# -- cross-field checks --------------------------------------------------------------------
+
+
+def _duplicates(codes: Iterable[str]) -> set[str]:
+    seen, dup = set(), set()
+    for code in codes:
+        (dup if code in seen else seen).add(code)
+    return dup
+
+
+def check_programme(p: Programme) -> list[tuple[str, str]]:
+    """Relations between parts of a programme; returns (field path, message) pairs."""
+    out: list[tuple[str, str]] = []
+    unit_codes = {u.code for u in p.units}
+    category_codes = {c.code for c in p.categories}
+    channel_names = {c.name for c in p.channels}
+    stage_codes = {s.code for s in p.stages}
+    levels = {u.level for u in p.units}
+
+    def dup(kind: str, path: str, codes: list[str], field: str = "code") -> None:
+        for code in _duplicates(codes):
+            index = codes.index(code, codes.index(code) + 1)
+            out.append((f"{path}[{index}].{field}", f"{kind}代码 {code!r} 重复（应唯一）"))
+
+    dup("单位", "units", [u.code for u in p.units])
+    dup("类别", "categories", [c.code for c in p.categories])
+    dup("阶段", "stages", [s.code for s in p.stages])
+    dup("渠道", "channels", [c.name for c in p.channels], "name")
+    item_codes: list[str] = []
+    for ci, c in enumerate(p.categories):
+        for ii, item in enumerate(c.items):
+            if item.code in item_codes:
+                out.append(
+                    (f"categories[{ci}].items[{ii}].code", f"项目代码 {item.code!r} 重复（应唯一）")
+                )
+            item_codes.append(item.code)
+
+    if p.round.issuer not in unit_codes:
+        out.append(("round.issuer", f"发布单位 {p.round.issuer!r} 不在 units 中（应为已定义的单位代码）"))
+
+    for ui, u in enumerate(p.units):
+        if u.parent is not None and u.parent not in unit_codes:
+            out.append((f"units[{ui}].parent", f"上级单位 {u.parent!r} 未定义（应为 units 中的代码）"))
+        for k, name in enumerate(u.channels):
+            if name not in channel_names:
+                out.append((f"units[{ui}].channels[{k}]", f"渠道 {name!r} 未定义（应为 channels 中的 name）"))
+        if any(_channel(p, n) == "email" for n in u.channels) and not u.email:
+            out.append((f"units[{ui}].email", f"单位 {u.code} 使用邮件渠道但未填写 email 地址"))
+    out.extend(_cycles(p))
+
+    def check_who(path: str, who: OwedBy | None) -> None:
+        if who is None:
+            return
+        for k, code in enumerate(who.units):
+            if code not in unit_codes:
+                out.append((f"{path}.units[{k}]", f"单位 {code!r} 未定义（应为 units 中的代码）"))
+        for k, level in enumerate(who.levels):
+            if level not in levels:
+                out.append((f"{path}.levels[{k}]", f"没有级别为 {level!r} 的单位（现有：{'、'.join(sorted(levels))}）"))
+
+    for name, policy in p.reminder_policies.items():
+        if policy.escalate_to != "parent" and policy.escalate_to not in unit_codes:
+            out.append((f"reminder_policies.{name}.escalate_to",
+                        f"督办对象 {policy.escalate_to!r} 未定义（应为 parent 或单位代码）"))
+
+    for si, s in enumerate(p.stages):
+        base = f"stages[{si}]"
+        check_who(f"{base}.owed_by", s.owed_by)
+        check_who(f"{base}.notify", s.notify)
+        if s.reminders is not None and s.reminders not in p.reminder_policies:
+            out.append((f"{base}.reminders", f"提醒策略 {s.reminders!r} 未定义（应为 reminder_policies 中的名称）"))
+        for code in s.per_category:
+            if code not in category_codes:
+                out.append((f"{base}.per_category.{code}", f"类别 {code!r} 未定义（应为 categories 中的代码）"))
+        for pi, period in enumerate(s.periods):
+            for k, code in enumerate(period.categories):
+                if code not in category_codes:
+                    out.append((f"{base}.periods[{pi}].categories[{k}]", f"类别 {code!r} 未定义"))
+        for where, ref in _relative_refs(s, base):
+            if ref not in stage_codes:
+                out.append((where, f"阶段 {ref!r} 未定义（应为 stages 中的代码）"))
+            elif ref == s.code:
+                out.append((where, "不能相对于本阶段自身计算日期"))
+        out.extend(_window_order(s, base))
+
+    if p.assessment is not None:
+        out.extend(_check_assessment(p, unit_codes, levels))
+        check_who("assessment.subjects", p.assessment.subjects)
+    if p.quotas is not None:
+        for ai, action in enumerate(p.quotas.actions):
+            for code in action.per_unit:
+                if code not in unit_codes:
+                    out.append((f"quotas.actions[{ai}].per_unit.{code}", f"单位 {code!r} 未定义"))
+            total = sum(action.per_unit.values())
+            if total < action.goal:
+                out.append((f"quotas.actions[{ai}].per_unit",
+                            f"各单位任务数之和 {total} 小于目标 {action.goal}（应不小于目标）"))
+        if p.quotas.progress_stage not in stage_codes:
+            out.append(("quotas.progress_stage", f"阶段 {p.quotas.progress_stage!r} 未定义"))
+
+    # Everyone who will be written to must be reachable.
+    for code in sorted(_receivers(p)):
+        if code in unit_codes and not p.unit(code).channels:
+            ui = next(i for i, u in enumerate(p.units) if u.code == code)
+            out.append((f"units[{ui}].channels",
+                        f"单位 {code}（{p.unit(code).name}）将收到通知，但没有配置任何渠道（应至少一个）"))
+    return out
+
+
+def _channel(p: Programme, name: str) -> str | None:
+    return next((c.kind for c in p.channels if c.name == name), None)
+
+
+def _cycles(p: Programme) -> list[tuple[str, str]]:
+    parent = {u.code: u.parent for u in p.units}
+    out = []
+    for ui, u in enumerate(p.units):
+        seen, code = {u.code}, u.parent
+        while code is not None and code in parent:
+            if code in seen:
+                out.append((f"units[{ui}].parent", f"单位 {u.code} 的上级关系成环（应为树形）"))
+                break
+            seen.add(code)
+            code = parent[code]
+    return out
+
+
+def _relative_refs(s, base: str) -> list[tuple[str, str]]:
+    refs = []
+    if s.after is not None:
+        refs.append((f"{base}.after.stage", s.after.stage))
+    if s.deadline is not None and s.deadline.after is not None:
+        refs.append((f"{base}.deadline.after.stage", s.deadline.after.stage))
+    for pi, period in enumerate(s.periods):
+        if period.deadline.after is not None:
+            refs.append((f"{base}.periods[{pi}].deadline.after.stage", period.deadline.after.stage))
+    return refs
+
+
+def _window_order(s, base: str) -> list[tuple[str, str]]:
+    out = []
+
+    def check(path: str, opens: dt.date | None, deadline) -> None:
+        if opens is not None and deadline is not None and deadline.date is not None:
+            if deadline.date < opens:
+                out.append((f"{path}.deadline.date",
+                            f"截止日期 {deadline.date} 早于开始日期 {opens}（截止应不早于开始）"))
+
+    check(base, s.opens, s.deadline)
+    for pi, period in enumerate(s.periods):
+        check(f"{base}.periods[{pi}]", period.opens or s.opens, period.deadline)
+    for code, o in s.per_category.items():
+        check(f"{base}.per_category.{code}", o.opens or s.opens, o.deadline or s.deadline)
+    return out
+
+
+def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[str, str]]:
+    a = p.assessment
+    assert a is not None
+    out = []
+    weights = [c.weight for c in a.components if c.weight is not None]
+    caps = [c.max_points for c in a.components if c.max_points is not None]
+    if weights and caps:
+        out.append(("assessment.components", "同一考核方案不能混用 weight 和 max_points"))
+    elif weights and abs(sum(weights) - 1) > 1e-6:
+        out.append(("assessment.components",
+                    f"各部分权重之和应为 1，实际为 {sum(weights):g}"))
+    elif caps and abs(sum(caps) - a.scale) > 1e-6:
+        out.append(("assessment.components",
+                    f"各部分分值上限之和应为满分 {a.scale:g}，实际为 {sum(caps):g}"))
+    if any(c.source == "indicators" for c in a.components) and not a.indicators:
+        out.append(("assessment.indicators", "有按指标计分的部分，但未定义 indicators"))
+    if any(c.source == "quotas" for c in a.components) and p.quotas is None:
+        out.append(("quotas", "有按任务数计分的部分，但未定义 quotas"))
+    if a.grading.method == "thresholds" and a.grading.thresholds.get("A", 0) > a.scale:
+        out.append(("assessment.grading.thresholds.A", f"A 档分数线高于满分 {a.scale:g}"))
+    dup = _duplicates([c.code for c in a.components])
+    for code in dup:
+        out.append(("assessment.components", f"考核部分代码 {code!r} 重复"))
+    return out
+
+
+def _receivers(p: Programme) -> set[str]:
+    """Units that the timetable will write to: owers, the notified, the assessed and ops."""
+    codes = {p.round.issuer}
+    applicants = [
+        s.owed_by for s in p.stages if s.owed_by is not None and s.submission == "application"
+    ]
+    selectors = [s.owed_by for s in p.stages] + [s.notify for s in p.stages]
+    if p.assessment is not None:
+        selectors.append(p.assessment.subjects)
+    for who in selectors:
+        if who is None:
+            continue
+        codes |= {u.code for u in p.units_matching(who)}
+        if who.takers or who.grades:
+            for app in applicants:
+                codes |= {u.code for u in p.units_matching(app)}
+    for s in p.stages:
+        if s.kind in (StageKind.review, StageKind.evaluation) and s.decision:
+            codes.add(p.round.issuer)
+    return codes
