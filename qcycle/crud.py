@@ -1,0 +1,635 @@
+"""Data access: plain functions, keyword-only arguments, an explicit session.
+
+The caller owns the transaction (``qcycle.db.session_scope``); these functions flush
+but never commit. Writes that two workers may race on are single statements
+(``INSERT ... ON CONFLICT``) keyed on the table's unique constraint, so the loser neither
+raises nor aborts its transaction, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, col, delete, select, update
+
+from qcycle.clock import now
+from qcycle.errors import QcycleError
+from qcycle.models import (
+    ACTION_OUTCOMES,
+    DECISION_OUTCOMES,
+    SUBMISSION_KINDS,
+    SUBMISSION_STATUSES,
+    ActionRun,
+    AssessmentResult,
+    AuditLog,
+    Decision,
+    ListItem,
+    OutboxMessage,
+    ProgrammeRound,
+    QuarantinedRecord,
+    Review,
+    Submission,
+    Unit,
+)
+
+__all__ = [
+    "get_round",
+    "get_or_create_round",
+    "update_round",
+    "upsert_units",
+    "upsert_list_items",
+    "add_submission",
+    "quarantine",
+    "list_quarantine",
+    "resolve_quarantine",
+    "record_action",
+    "action_done",
+    "audit",
+    "put_review",
+    "put_decision",
+    "save_results",
+    "enqueue_message",
+]
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _insert(session: Session, model: type[SQLModel]) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model.__table__)  # type: ignore[attr-defined]
+    if dialect == "sqlite":
+        return sqlite.insert(model.__table__)  # type: ignore[attr-defined]
+    raise QcycleError(f"unsupported database {dialect!r}: qcycle runs on SQLite or PostgreSQL")
+
+
+def _row(obj: SQLModel) -> dict[str, Any]:
+    """Column values of an unsaved table object, defaults (id, timestamps) included."""
+    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}  # type: ignore[attr-defined]
+
+
+def _insert_if_absent(session: Session, obj: SQLModel, *, keys: Sequence[str]) -> bool:
+    """INSERT ``obj`` unless a row with the same ``keys`` exists; True if this call inserted.
+
+    A concurrent writer of the same key makes PostgreSQL wait for it to finish, then do
+    nothing: no exception, and the caller's transaction stays usable.
+    """
+    session.flush()  # pending rows (e.g. the round) must reach the database first
+    model = type(obj)
+    stmt = (
+        _insert(session, model)
+        .values(_row(obj))
+        .on_conflict_do_nothing(index_elements=list(keys))
+        .returning(model.__table__.c.id)  # type: ignore[attr-defined]
+    )
+    return session.exec(stmt).first() is not None
+
+
+def _upsert(
+    session: Session,
+    model: type[SQLModel],
+    rows: list[dict[str, Any]],
+    *,
+    keys: Sequence[str],
+    update_columns: Sequence[str],
+) -> None:
+    """INSERT ``rows``, or UPDATE ``update_columns`` of rows whose ``keys`` already exist."""
+    if not rows:
+        return
+    seen: set[tuple[Any, ...]] = set()
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        if key in seen:
+            # PostgreSQL refuses to update one row twice in a statement; it is a caller bug.
+            raise ValueError(f"{model.__name__}: duplicate {dict(zip(keys, key, strict=True))}")
+        seen.add(key)
+    session.flush()
+    stmt = _insert(session, model).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: stmt.excluded[c] for c in update_columns}
+    )
+    session.exec(stmt)
+
+
+def _fields(item: Any) -> dict[str, Any]:
+    """Fields of a mapping, pydantic model, dataclass or plain object."""
+    if isinstance(item, Mapping):
+        return dict(item)
+    if isinstance(item, BaseModel):
+        return item.model_dump()
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        return {f.name: getattr(item, f.name) for f in dataclasses.fields(item)}
+    if hasattr(item, "__dict__"):
+        return dict(vars(item))
+    raise TypeError(f"cannot read fields from {type(item).__name__}")
+
+
+def _choice(value: Any, allowed: tuple[str, ...], what: str) -> str:
+    text = str(value.value if hasattr(value, "value") else value)  # plain str or an Enum
+    if text not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {text!r}")
+    return text
+
+
+def _json(value: Any) -> Any:
+    # Dates, UUIDs, Decimals and models become JSON text the same way everywhere.
+    return to_jsonable_python(value)
+
+
+# -- programme rounds ------------------------------------------------------------------------
+
+
+def get_round(*, session: Session, code: str) -> ProgrammeRound | None:
+    return session.exec(select(ProgrammeRound).where(ProgrammeRound.code == code)).first()
+
+
+def get_or_create_round(
+    *,
+    session: Session,
+    code: str,
+    name: str,
+    issuer_code: str,
+    config_path: str,
+    config_sha256: str,
+    first_year: int,
+    last_year: int,
+) -> tuple[ProgrammeRound, bool]:
+    """The round with ``code``, created from the other arguments if missing.
+
+    An existing round is returned unchanged: compare its ``config_sha256`` to notice an
+    edited programme file, and call :func:`update_round` deliberately.
+    """
+    candidate = ProgrammeRound(
+        code=code,
+        name=name,
+        issuer_code=issuer_code,
+        config_path=config_path,
+        config_sha256=config_sha256,
+        first_year=first_year,
+        last_year=last_year,
+    )
+    created = _insert_if_absent(session, candidate, keys=["code"])
+    found = get_round(session=session, code=code)
+    assert found is not None  # inserted or already there
+    return found, created
+
+
+def update_round(*, session: Session, round_id: uuid.UUID, **changes: Any) -> ProgrammeRound:
+    """Set fields of a round (e.g. ``current_stage``, ``config_sha256``); bumps updated_at."""
+    rnd = session.get(ProgrammeRound, round_id)
+    if rnd is None:
+        raise LookupError(f"no programme round with id {round_id}")
+    for field, value in changes.items():
+        if field not in ProgrammeRound.model_fields or field in {"id", "created_at"}:
+            raise ValueError(f"ProgrammeRound has no settable field {field!r}")
+        setattr(rnd, field, value)
+    session.add(rnd)
+    session.flush()
+    return rnd
+
+
+# -- units and list items ----------------------------------------------------------------------
+
+
+def upsert_units(*, session: Session, round_id: uuid.UUID, units: Iterable[Any]) -> list[Unit]:
+    """Insert or update the round's units by code; returns all units of the round by code.
+
+    Each unit is a mapping or object with ``code``, ``name``, ``level`` and ``parent_code``
+    (or ``parent``, as in the programme schema). Units missing from ``units`` are kept.
+    """
+    rows = []
+    for item in units:
+        f = _fields(item)
+        unit = Unit(
+            round_id=round_id,
+            code=f["code"],
+            name=f["name"],
+            level=str(f["level"]),
+            parent_code=f.get("parent_code", f.get("parent")),
+        )
+        rows.append(_row(unit))
+    _upsert(
+        session,
+        Unit,
+        rows,
+        keys=["round_id", "code"],
+        update_columns=["name", "level", "parent_code"],
+    )
+    stmt = (
+        select(Unit)
+        .where(Unit.round_id == round_id)
+        .order_by(col(Unit.code))
+        .execution_options(populate_existing=True)
+    )
+    return list(session.exec(stmt))
+
+
+def upsert_list_items(
+    *, session: Session, round_id: uuid.UUID, items: Iterable[Any]
+) -> list[ListItem]:
+    """Insert or update list items (``category_code``, ``code``, ``name``) by code."""
+    rows = []
+    for item in items:
+        f = _fields(item)
+        rows.append(
+            _row(
+                ListItem(
+                    round_id=round_id,
+                    category_code=f["category_code"],
+                    code=f["code"],
+                    name=f["name"],
+                )
+            )
+        )
+    _upsert(
+        session,
+        ListItem,
+        rows,
+        keys=["round_id", "code"],
+        update_columns=["category_code", "name"],
+    )
+    stmt = (
+        select(ListItem)
+        .where(ListItem.round_id == round_id)
+        .order_by(col(ListItem.code))
+        .execution_options(populate_existing=True)
+    )
+    return list(session.exec(stmt))
+
+
+# -- submissions and quarantine ---------------------------------------------------------------
+
+
+def add_submission(
+    *,
+    session: Session,
+    round_id: uuid.UUID,
+    kind: str,
+    unit_code: str,
+    fingerprint: str,
+    submitted_at: dt.datetime,
+    source: str,
+    payload: Mapping[str, Any] | None = None,
+    category_code: str | None = None,
+    item_code: str | None = None,
+    period: str | None = None,
+    external_id: str | None = None,
+    late: bool = False,
+    status: str = "accepted",
+    received_at: dt.datetime | None = None,
+) -> tuple[Submission, bool]:
+    """Store a submission once per (round, fingerprint); ``created`` is False for a repeat.
+
+    A repeat returns the row stored first, unchanged: the first receipt is the record.
+    """
+    candidate = Submission(
+        round_id=round_id,
+        kind=_choice(kind, SUBMISSION_KINDS, "kind"),
+        unit_code=unit_code,
+        category_code=category_code,
+        item_code=item_code,
+        period=period,
+        external_id=external_id,
+        fingerprint=fingerprint,
+        payload=_json(dict(payload or {})),
+        submitted_at=submitted_at,
+        received_at=received_at or now(),
+        source=source,
+        late=late,
+        status=_choice(status, SUBMISSION_STATUSES, "status"),
+    )
+    created = _insert_if_absent(session, candidate, keys=["round_id", "fingerprint"])
+    stmt = select(Submission).where(
+        Submission.round_id == round_id, Submission.fingerprint == fingerprint
+    )
+    return session.exec(stmt).one(), created
+
+
+def _decode(raw: str | bytes) -> str:
+    if isinstance(raw, str):
+        return raw
+    # Files from local offices are UTF-8 or GB18030 (GBK); never lose a byte either way.
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+def quarantine(
+    *,
+    session: Session,
+    source: str,
+    raw: str | bytes,
+    reason: str,
+    round_id: uuid.UUID | None = None,
+    fingerprint: str | None = None,
+    received_at: dt.datetime | None = None,
+) -> tuple[QuarantinedRecord, bool]:
+    """Keep a record that could not be read, verbatim, once per fingerprint.
+
+    ``fingerprint`` defaults to the sha256 of the raw bytes (``raw`` as UTF-8 if text).
+    """
+    raw_bytes = raw if isinstance(raw, bytes) else raw.encode("utf-8")
+    fingerprint = fingerprint or hashlib.sha256(raw_bytes).hexdigest()
+    candidate = QuarantinedRecord(
+        round_id=round_id,
+        source=source,
+        raw=_decode(raw),
+        reason=reason,
+        fingerprint=fingerprint,
+        received_at=received_at or now(),
+    )
+    created = _insert_if_absent(session, candidate, keys=["fingerprint"])
+    stmt = select(QuarantinedRecord).where(QuarantinedRecord.fingerprint == fingerprint)
+    return session.exec(stmt).one(), created
+
+
+def list_quarantine(
+    *, session: Session, round_id: uuid.UUID | None = None, unresolved_only: bool = True
+) -> list[QuarantinedRecord]:
+    """Quarantined records, oldest first; ``round_id=None`` means every round and none."""
+    stmt = select(QuarantinedRecord)
+    if round_id is not None:
+        stmt = stmt.where(QuarantinedRecord.round_id == round_id)
+    if unresolved_only:
+        stmt = stmt.where(col(QuarantinedRecord.resolved_at).is_(None))
+    stmt = stmt.order_by(col(QuarantinedRecord.received_at), col(QuarantinedRecord.id))
+    return list(session.exec(stmt))
+
+
+def resolve_quarantine(
+    *,
+    session: Session,
+    record_id: uuid.UUID,
+    resolved_by: str,
+    resolved_at: dt.datetime | None = None,
+) -> QuarantinedRecord:
+    """Mark a quarantined record as dealt with (the raw text stays)."""
+    record = session.get(QuarantinedRecord, record_id)
+    if record is None:
+        raise LookupError(f"no quarantined record with id {record_id}")
+    record.resolved_at = resolved_at or now()
+    record.resolved_by = resolved_by
+    session.add(record)
+    session.flush()
+    return record
+
+
+# -- timetable actions -----------------------------------------------------------------------
+
+
+def record_action(
+    *,
+    session: Session,
+    round_id: uuid.UUID,
+    action_key: str,
+    action: str,
+    due_at: dt.datetime,
+    outcome: str = "done",
+    note: str = "",
+    done_at: dt.datetime | None = None,
+) -> bool:
+    """Record that a timetable action was carried out; True if this call recorded it.
+
+    False when the action was already recorded as done or skipped (nothing changes).
+    A recorded failure is overwritten, so a retried action can be recorded again.
+    """
+    outcome = _choice(outcome, ACTION_OUTCOMES, "outcome")
+    done_at = done_at or now()
+    candidate = ActionRun(
+        round_id=round_id,
+        action_key=action_key,
+        action=action,
+        due_at=due_at,
+        outcome=outcome,
+        note=note,
+        done_at=done_at,
+    )
+    if _insert_if_absent(session, candidate, keys=["round_id", "action_key"]):
+        return True
+    # One statement, so two retries racing over a failure cannot both overwrite it blindly.
+    retried = session.exec(
+        update(ActionRun)
+        .where(
+            col(ActionRun.round_id) == round_id,
+            col(ActionRun.action_key) == action_key,
+            col(ActionRun.outcome) == "failed",
+        )
+        .values(outcome=outcome, note=note, done_at=done_at, action=action, due_at=due_at)
+        .execution_options(synchronize_session=False)
+    )
+    return retried.rowcount > 0
+
+
+def action_done(*, session: Session, round_id: uuid.UUID, action_key: str) -> bool:
+    """True if the action is recorded as done or skipped (a failure does not count)."""
+    stmt = select(ActionRun.id).where(
+        ActionRun.round_id == round_id,
+        ActionRun.action_key == action_key,
+        col(ActionRun.outcome).in_(["done", "skipped"]),
+    )
+    return session.exec(stmt).first() is not None
+
+
+# -- audit log -------------------------------------------------------------------------------
+
+
+def audit(
+    *,
+    session: Session,
+    actor: str,
+    action: str,
+    round_code: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditLog:
+    """Append one audit entry (``actor`` like "cli:alice", "flow:reconcile", "schedule")."""
+    entry = AuditLog(
+        actor=actor, action=action, round_code=round_code, detail=_json(dict(detail or {}))
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+# -- reviews, decisions, results ---------------------------------------------------------------
+
+
+def put_review(
+    *,
+    session: Session,
+    round_id: uuid.UUID,
+    unit_code: str,
+    reviewer: str,
+    component_code: str,
+    value: float,
+    submitted_at: dt.datetime | None = None,
+) -> Review:
+    """Set one reviewer's value for one component of one unit (a later value replaces it)."""
+    row = _row(
+        Review(
+            round_id=round_id,
+            unit_code=unit_code,
+            reviewer=reviewer,
+            component_code=component_code,
+            value=float(value),
+            submitted_at=submitted_at or now(),
+        )
+    )
+    keys = ["round_id", "unit_code", "reviewer", "component_code"]
+    _upsert(session, Review, [row], keys=keys, update_columns=["value", "submitted_at"])
+    stmt = (
+        select(Review)
+        .where(
+            Review.round_id == round_id,
+            Review.unit_code == unit_code,
+            Review.reviewer == reviewer,
+            Review.component_code == component_code,
+        )
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(stmt).one()
+
+
+def put_decision(
+    *,
+    session: Session,
+    round_id: uuid.UUID,
+    stage: str,
+    subject: str,
+    outcome: str,
+    decided_by: str,
+    note: str = "",
+    decided_at: dt.datetime | None = None,
+) -> Decision:
+    """Set the decision of a stage on a subject (a later decision replaces it; audit it)."""
+    row = _row(
+        Decision(
+            round_id=round_id,
+            stage=stage,
+            subject=subject,
+            outcome=_choice(outcome, DECISION_OUTCOMES, "outcome"),
+            decided_by=decided_by,
+            note=note,
+            decided_at=decided_at or now(),
+        )
+    )
+    _upsert(
+        session,
+        Decision,
+        [row],
+        keys=["round_id", "stage", "subject"],
+        update_columns=["outcome", "decided_by", "note", "decided_at"],
+    )
+    stmt = (
+        select(Decision)
+        .where(
+            Decision.round_id == round_id, Decision.stage == stage, Decision.subject == subject
+        )
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(stmt).one()
+
+
+def save_results(
+    *,
+    session: Session,
+    round_id: uuid.UUID,
+    results: Iterable[Any],
+    computed_at: dt.datetime | None = None,
+) -> list[AssessmentResult]:
+    """Replace the round's assessment results with ``results``; returns them by rank.
+
+    Each result is a mapping or object with ``unit_code``, ``total``, ``grade``, ``rank``
+    and optionally ``components``, ``bonus``, ``deduction``, ``veto``. Units absent from
+    ``results`` lose their old result.
+    """
+    computed_at = computed_at or now()
+    rows = []
+    for item in results:
+        f = _fields(item)
+        rows.append(
+            _row(
+                AssessmentResult(
+                    round_id=round_id,
+                    unit_code=f["unit_code"],
+                    total=float(f["total"]),
+                    components=_json(dict(f.get("components") or {})),
+                    bonus=float(f.get("bonus") or 0.0),
+                    deduction=float(f.get("deduction") or 0.0),
+                    veto=f.get("veto"),
+                    grade=str(f["grade"]),
+                    rank=int(f["rank"]),
+                    computed_at=computed_at,
+                )
+            )
+        )
+    updated = ["total", "components", "bonus", "deduction", "veto", "grade", "rank"]
+    _upsert(
+        session,
+        AssessmentResult,
+        rows,
+        keys=["round_id", "unit_code"],
+        update_columns=[*updated, "computed_at"],
+    )
+    # Row by row upserts (not delete-all-then-insert) keep two concurrent saves from colliding.
+    session.exec(
+        delete(AssessmentResult)
+        .where(
+            col(AssessmentResult.round_id) == round_id,
+            col(AssessmentResult.unit_code).not_in([r["unit_code"] for r in rows]),
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    stmt = (
+        select(AssessmentResult)
+        .where(AssessmentResult.round_id == round_id)
+        .order_by(col(AssessmentResult.rank), col(AssessmentResult.unit_code))
+        .execution_options(populate_existing=True)
+    )
+    return list(session.exec(stmt))
+
+
+# -- outbox ----------------------------------------------------------------------------------
+
+
+def enqueue_message(
+    *,
+    session: Session,
+    idempotency_key: str,
+    action: str,
+    unit_code: str,
+    channel: str,
+    logical_date: dt.date,
+    subject: str,
+    body: str,
+    round_id: uuid.UUID | None = None,
+    tag: str | None = None,
+    next_attempt_at: dt.datetime | None = None,
+) -> tuple[OutboxMessage, bool]:
+    """Queue a message once per idempotency key; ``created`` is False for a repeat."""
+    candidate = OutboxMessage(
+        idempotency_key=idempotency_key,
+        round_id=round_id,
+        action=action,
+        unit_code=unit_code,
+        channel=channel,
+        logical_date=logical_date,
+        tag=tag,
+        subject=subject,
+        body=body,
+        next_attempt_at=next_attempt_at,
+    )
+    created = _insert_if_absent(session, candidate, keys=["idempotency_key"])
+    stmt = select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
+    return session.exec(stmt).one(), created

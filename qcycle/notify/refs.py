@@ -1,0 +1,84 @@
+"""Channel references: where a channel's URL (and so its secret) comes from.
+
+Configuration and flow parameters never hold a channel URL, only a reference to one:
+
+- ``env:NAME``     the URL is in environment variable ``NAME``;
+- ``secret:NAME``  the URL is in the Prefect Secret block ``NAME`` (read lazily: the core
+  imports without Prefect);
+- ``sink`` or ``sink:FOLDER``  the local file sink (no secret), for development and simulation.
+
+A resolved URL's credentials are registered for redaction before it is returned.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import quote
+
+from qcycle.errors import DeliveryError
+from qcycle.notify.redact import register_secret, register_url_secrets
+
+__all__ = ["resolve_url", "read_secret_block"]
+
+
+def resolve_url(ref: str) -> str:
+    """The channel URL a reference points to; :class:`DeliveryError` if it cannot be found.
+
+    Errors name the variable or block, never its value.
+    """
+    ref = (ref or "").strip()
+    kind, sep, name = ref.partition(":")
+    if ref == "sink" or (kind == "sink" and sep):
+        folder = name.strip()
+        return f"qsink://local{quote(_sink_path(folder))}" if folder else "qsink://local"
+    if "://" in ref:
+        # Someone pasted a URL where a reference belongs: refuse without echoing it.
+        raise DeliveryError(
+            "a channel reference must be env:NAME, secret:NAME or sink, not a URL; "
+            "put the URL in an environment variable or a Prefect Secret block"
+        )
+    if not sep or not name.strip():
+        # Not echoed: a bare value here may well be a pasted key.
+        raise DeliveryError("a channel reference must be env:NAME, secret:NAME or sink")
+    name = name.strip()
+    if kind == "env":
+        value = os.environ.get(name, "").strip()
+        if not value:
+            raise DeliveryError(f"environment variable {name} (a channel URL) is not set or empty")
+    elif kind == "secret":
+        value = read_secret_block(name).strip()
+        if not value:
+            raise DeliveryError(f"Prefect Secret block {name!r} (a channel URL) is empty")
+    else:
+        raise DeliveryError(f"channel reference kind {kind!r} is not env, secret or sink")
+    register_secret(value)
+    register_url_secrets(value)
+    return value
+
+
+def read_secret_block(name: str) -> str:
+    """The string value of Prefect Secret block ``name`` (imports Prefect only here)."""
+    try:
+        from prefect.blocks.system import Secret
+    except ImportError as exc:
+        raise DeliveryError(
+            f"channel reference secret:{name} needs Prefect installed; use env:NAME instead"
+        ) from exc
+    try:
+        block = Secret.load(name)
+    except ValueError:
+        # Prefect says "Unable to find block document named ..."; say it our way.
+        raise DeliveryError(f"Prefect Secret block {name!r} does not exist") from None
+    except Exception as exc:  # server unreachable and the like: no secret in these messages
+        raise DeliveryError(
+            f"Prefect Secret block {name!r} could not be read ({type(exc).__name__})"
+        ) from None
+    value = block.get()
+    if not isinstance(value, str):
+        raise DeliveryError(f"Prefect Secret block {name!r} does not hold a string URL")
+    return value
+
+
+def _sink_path(folder: str) -> str:
+    # qsink://local/<absolute folder>: the URL path is the folder.
+    return "/" + os.path.abspath(os.path.expanduser(folder)).lstrip("/")

@@ -1,0 +1,199 @@
+"""Assessment (考核): reviewers' scores, indicators and quotas → totals, grades and ranks.
+
+Rules, in the order they apply:
+
+1. Each reviewer scores each ``reviews`` component from 0 to 100 (percent of that part).
+   Several reviewers are combined by the scheme's method: ``mean``, ``median`` or
+   ``trimmed_mean`` (drop one highest and one lowest, average the rest).
+2. An ``indicators`` component scores the share of indicator targets met; a ``quotas``
+   component scores the mean fulfilment of each quota action, each capped at 100 %.
+3. A component's points are its percent × its weight × scale, or × its ``max_points``.
+4. Bonus and deduction items: points × occurrences, capped per item, then in total.
+   total = Σ component points + bonus − deduction, never below 0.
+5. Grades by thresholds (A ≥ a, B ≥ b, C ≥ c, else D) or by fixed shares of the ranked
+   units (largest-remainder rounding). A veto forces its grade whatever the total.
+6. Rank: total descending; ties broken by the components in scheme order, then by unit code.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from qcycle.errors import AssessmentError
+from qcycle.schema import GRADES, Assessment, BonusItem, Indicator, QuotaPlan
+
+__all__ = [
+    "UnitInput",
+    "UnitResult",
+    "aggregate",
+    "indicator_met",
+    "assess",
+]
+
+
+@dataclass
+class UnitInput:
+    """What is known about one assessed unit."""
+
+    unit: str
+    reviews: dict[str, list[float]] = field(default_factory=dict)  # component → reviewers' scores
+    indicators: dict[str, float | Sequence[float]] = field(default_factory=dict)  # actual values
+    quota_achieved: dict[str, int] = field(default_factory=dict)  # quota action → count so far
+    bonuses: dict[str, int] = field(default_factory=dict)  # bonus item → occurrences
+    deductions: dict[str, int] = field(default_factory=dict)
+    vetoes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    unit: str
+    components: dict[str, float]  # points per component
+    bonus: float
+    deduction: float
+    total: float
+    grade: str
+    rank: int
+    veto: str | None = None
+
+    def as_row(self) -> dict:
+        return {"unit": self.unit, "rank": self.rank, "grade": self.grade, "total": self.total,
+                "bonus": self.bonus, "deduction": self.deduction, "veto": self.veto,
+                **{f"c_{k}": v for k, v in self.components.items()}}
+
+
+def aggregate(values: Sequence[float], method: str) -> float:
+    """Combine several reviewers' scores for one component."""
+    if not values:
+        raise AssessmentError("没有评分，无法汇总")
+    if method == "mean":
+        return statistics.fmean(values)
+    if method == "median":
+        return float(statistics.median(values))
+    if method == "trimmed_mean":
+        if len(values) < 3:
+            raise AssessmentError(f"去掉最高分和最低分需要至少3个评分，实际 {len(values)} 个")
+        ordered = sorted(values)
+        return statistics.fmean(ordered[1:-1])
+    raise AssessmentError(f"未知的汇总方法 {method!r}")
+
+
+def indicator_met(ind: Indicator, actual: float | Sequence[float]) -> bool:
+    """Whether an actual value (or the yearly values of a cumulative target) meets the target."""
+    value = float(sum(actual)) if isinstance(actual, Sequence) else float(actual)
+    t = ind.target
+    return {
+        ">=": value >= t,
+        "<=": value <= t,
+        ">": value > t,
+        "<": value < t,
+        "=": math.isclose(value, t, rel_tol=1e-9, abs_tol=1e-9),
+    }[ind.comparator]
+
+
+def _items_points(items: Iterable[BonusItem], counts: Mapping[str, int], cap: float | None) -> float:
+    total = 0.0
+    for item in items:
+        points = item.points * counts.get(item.code, 0)
+        total += min(points, item.cap) if item.cap is not None else points
+    return min(total, cap) if cap is not None else total
+
+
+def _component_percent(scheme: Assessment, comp, u: UnitInput, quotas: QuotaPlan | None) -> float:
+    if comp.source == "reviews":
+        scores = u.reviews.get(comp.code, [])
+        if len(scores) < scheme.min_reviewers:
+            raise AssessmentError(
+                f"单位 {u.unit} 的“{comp.name}”只有 {len(scores)} 个评分，方案要求至少 {scheme.min_reviewers} 个"
+            )
+        return aggregate(scores, scheme.aggregation)
+    if comp.source == "indicators":
+        if not scheme.indicators:
+            return 0.0
+        met = sum(
+            1 for ind in scheme.indicators
+            if ind.code in u.indicators and indicator_met(ind, u.indicators[ind.code])
+        )
+        return 100.0 * met / len(scheme.indicators)
+    # quotas: mean fulfilment over the actions that give this unit a quota
+    if quotas is None:
+        return 0.0
+    shares = [
+        min(1.0, u.quota_achieved.get(a.code, 0) / a.per_unit[u.unit])
+        for a in quotas.actions
+        if a.per_unit.get(u.unit)
+    ]
+    return 100.0 * statistics.fmean(shares) if shares else 0.0
+
+
+def assess(
+    scheme: Assessment, inputs: Iterable[UnitInput], quotas: QuotaPlan | None = None
+) -> list[UnitResult]:
+    """Score, grade and rank every unit; results are in rank order."""
+    inputs = list(inputs)
+    problems: list[str] = []
+    rows: list[tuple[UnitInput, dict[str, float], float, float, float, str | None]] = []
+    veto_grade = {v.code: v.grade for v in scheme.vetoes}
+    for u in inputs:
+        try:
+            components = {}
+            for comp in scheme.components:
+                percent = _component_percent(scheme, comp, u, quotas)
+                span = comp.max_points if comp.max_points is not None else comp.weight * scheme.scale
+                components[comp.code] = round(percent / 100.0 * span, 4)
+        except AssessmentError as exc:
+            problems.append(str(exc))
+            continue
+        unknown = [v for v in u.vetoes if v not in veto_grade]
+        if unknown:
+            problems.append(f"单位 {u.unit} 的否决项 {unknown} 不在方案中")
+            continue
+        bonus = _items_points(scheme.bonuses, u.bonuses, scheme.bonus_cap)
+        deduction = _items_points(scheme.deductions, u.deductions, scheme.deduction_cap)
+        total = round(max(0.0, sum(components.values()) + bonus - deduction), 4)
+        # The worst forced grade wins when several vetoes apply.
+        veto = max(u.vetoes, key=lambda v: GRADES.index(veto_grade[v])) if u.vetoes else None
+        rows.append((u, components, bonus, deduction, total, veto))
+    if problems:
+        raise AssessmentError("；".join(problems))
+
+    order = [c.code for c in scheme.components]
+
+    def sort_key(row) -> tuple:
+        u, components, _, _, total, _ = row
+        tie = [-components[c] for c in order] if scheme.tie_rule == "components_in_order" else []
+        return (-total, *tie, u.unit)
+
+    rows.sort(key=sort_key)
+    grades = _grades(scheme, rows)
+    return [
+        UnitResult(u.unit, comps, bonus, ded, total, grades[u.unit], rank, veto)
+        for rank, (u, comps, bonus, ded, total, veto) in enumerate(rows, start=1)
+    ]
+
+
+def _grades(scheme: Assessment, ranked: list) -> dict[str, str]:
+    g = scheme.grading
+    forced = {u.unit: next(v.grade for v in scheme.vetoes if v.code == veto)
+              for u, *_, veto in ranked if veto is not None}
+    free = [row for row in ranked if row[0].unit not in forced]
+    out = dict(forced)
+    if g.method == "thresholds":
+        for u, _, _, _, total, _ in free:
+            out[u.unit] = next((k for k in ("A", "B", "C") if total >= g.thresholds[k]), "D")
+        return out
+    # Fixed shares: largest-remainder rounding so the counts add up to the number of units.
+    n = len(free)
+    exact = {k: g.shares[k] * n for k in GRADES}
+    counts = {k: int(math.floor(v)) for k, v in exact.items()}
+    leftover = n - sum(counts.values())
+    for k in sorted(GRADES, key=lambda k: (-(exact[k] - counts[k]), GRADES.index(k)))[:leftover]:
+        counts[k] += 1
+    position = 0
+    for k in GRADES:
+        for row in free[position:position + counts[k]]:
+            out[row[0].unit] = k
+        position += counts[k]
+    return out

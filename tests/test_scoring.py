@@ -1,0 +1,172 @@
+"""Assessment rules against hand-computed examples (see the worked numbers in each test)."""
+
+from __future__ import annotations
+
+import pytest
+
+from qcycle.errors import AssessmentError
+from qcycle.schema import Assessment, QuotaPlan
+from qcycle.scoring import UnitInput, aggregate, assess, indicator_met
+
+
+def scheme(**overrides) -> Assessment:
+    base = {
+        "subjects": {"levels": ["county"]},
+        "scale": 100,
+        "components": [
+            {"code": "docs", "name": "资料考核", "weight": 0.4},
+            {"code": "talk", "name": "集中汇报考核", "weight": 0.6},
+        ],
+        "aggregation": "mean",
+        "grading": {"method": "thresholds", "thresholds": {"A": 90, "B": 80, "C": 60}},
+    }
+    base.update(overrides)
+    return Assessment.model_validate(base)
+
+
+@pytest.mark.parametrize(
+    ("method", "values", "expected"),
+    [
+        ("mean", [70, 80, 90, 100], 85.0),
+        ("median", [70, 80, 95], 80.0),
+        ("median", [70, 80, 90, 100], 85.0),
+        # drop 60 and 100 → mean(80, 90) = 85
+        ("trimmed_mean", [100, 60, 80, 90], 85.0),
+        ("trimmed_mean", [50, 90, 70], 70.0),
+    ],
+)
+def test_aggregation_methods(method, values, expected):
+    assert aggregate(values, method) == pytest.approx(expected)
+
+
+def test_trimmed_mean_needs_three_scores():
+    with pytest.raises(AssessmentError, match="至少3个"):
+        aggregate([80, 90], "trimmed_mean")
+
+
+def test_weighted_total_and_threshold_grades():
+    # u1: docs mean(80,100)=90 → 36; talk mean(90,100)=95 → 57; total 93 → A
+    # u2: docs 70 → 28; talk 80 → 48; total 76 → C
+    # u3: docs 50 → 20; talk 60 → 36; total 56 → D
+    results = assess(scheme(), [
+        UnitInput("u1", reviews={"docs": [80, 100], "talk": [90, 100]}),
+        UnitInput("u2", reviews={"docs": [70], "talk": [80]}),
+        UnitInput("u3", reviews={"docs": [50], "talk": [60]}),
+    ])
+    assert [(r.unit, r.total, r.grade, r.rank) for r in results] == [
+        ("u1", 93.0, "A", 1), ("u2", 76.0, "C", 2), ("u3", 56.0, "D", 3)
+    ]
+    assert results[0].components == {"docs": 36.0, "talk": 57.0}
+
+
+def test_point_caps_three_parts_like_jiaozuo():
+    s = scheme(components=[
+        {"code": "docs", "name": "资料考核", "max_points": 40},
+        {"code": "talk", "name": "集中汇报考核", "max_points": 30},
+        {"code": "daily", "name": "日常工作考核", "max_points": 30},
+    ], aggregation="trimmed_mean", min_reviewers=3)
+    # docs trimmed(70,80,90)=80% of 40 = 32; talk trimmed(60,100,90)=90% of 30 = 27;
+    # daily trimmed(50,50,100)=50% of 30 = 15; total 74 → C
+    [r] = assess(s, [UnitInput("x", reviews={
+        "docs": [70, 80, 90], "talk": [60, 100, 90], "daily": [50, 50, 100]})])
+    assert (r.components, r.total, r.grade) == ({"docs": 32.0, "talk": 27.0, "daily": 15.0}, 74.0, "C")
+
+
+def test_bonus_caps_per_item_and_in_total_and_deductions():
+    s = scheme(
+        bonuses=[
+            {"code": "jbgs", "name": "揭榜挂帅成效突出", "points": 2, "cap": 3,
+             "source_round": "sc-jbgs-2023", "source_grades": ["A"]},
+            {"code": "award", "name": "获省质量奖", "points": 1.5},
+        ],
+        bonus_cap=4,
+        deductions=[{"code": "late", "name": "材料逾期", "points": 1, "cap": 2}],
+    )
+    # base: docs 80 → 32, talk 80 → 48 = 80
+    # jbgs 3 × 2 = 6 capped at 3; award 2 × 1.5 = 3; sum 6 capped at bonus_cap 4
+    # late 5 × 1 = 5 capped at 2 → total 80 + 4 − 2 = 82 → B
+    [r] = assess(s, [UnitInput("x", reviews={"docs": [80], "talk": [80]},
+                               bonuses={"jbgs": 3, "award": 2}, deductions={"late": 5})])
+    assert (r.bonus, r.deduction, r.total, r.grade) == (4.0, 2.0, 82.0, "B")
+
+
+def test_veto_forces_grade_whatever_the_score():
+    s = scheme(vetoes=[{"code": "accident", "name": "发生重大质量安全事故", "grade": "D"},
+                       {"code": "fraud", "name": "材料弄虚作假", "grade": "C"}])
+    results = assess(s, [
+        UnitInput("best", reviews={"docs": [100], "talk": [100]}, vetoes=["accident"]),
+        UnitInput("good", reviews={"docs": [95], "talk": [95]}, vetoes=["fraud"]),
+        UnitInput("ok", reviews={"docs": [92], "talk": [92]}),
+    ])
+    by = {r.unit: r for r in results}
+    assert (by["best"].total, by["best"].grade, by["best"].veto) == (100.0, "D", "accident")
+    assert by["good"].grade == "C"
+    assert by["ok"].grade == "A"
+
+
+def test_grades_by_fixed_shares_with_largest_remainder():
+    s = scheme(grading={"method": "shares", "shares": {"A": 0.2, "B": 0.3, "C": 0.4, "D": 0.1}})
+    # 7 units: exact counts A 1.4, B 2.1, C 2.8, D 0.7 → floors 1,2,2,0 (5); the 2 left go
+    # to the largest remainders: D (0.7) and C (0.8) → A1 B2 C3 D1
+    units = [UnitInput(f"u{i}", reviews={"docs": [100 - i * 5], "talk": [100 - i * 5]}) for i in range(7)]
+    grades = [r.grade for r in assess(s, units)]
+    assert grades == ["A", "B", "B", "C", "C", "C", "D"]
+
+
+def test_ties_broken_by_components_in_order_then_code():
+    # Both total 80: "b" has more docs points (first component) so ranks first;
+    # "c" and "d" are identical, so the unit code decides.
+    results = assess(scheme(), [
+        UnitInput("a", reviews={"docs": [50], "talk": [100]}),  # 20 + 60 = 80
+        UnitInput("b", reviews={"docs": [95], "talk": [70]}),  # 38 + 42 = 80
+        UnitInput("d", reviews={"docs": [60], "talk": [60]}),
+        UnitInput("c", reviews={"docs": [60], "talk": [60]}),
+    ])
+    assert [r.unit for r in results] == ["b", "a", "c", "d"]
+    assert [r.rank for r in results] == [1, 2, 3, 4]
+
+
+def test_indicators_component_and_comparators():
+    s = scheme(
+        components=[{"code": "ind", "name": "指标完成", "weight": 1.0, "source": "indicators"}],
+        indicators=[
+            {"code": "farm", "name": "农产品质量安全例行监测合格率", "unit": "%", "target": 98,
+             "comparator": ">=", "attribute": "binding"},
+            {"code": "energy", "name": "单位地区生产总值能源消耗降低", "unit": "%", "target": 15,
+             "comparator": ">=", "attribute": "binding", "cumulative_years": [2021, 2022, 2023, 2024, 2025]},
+            {"code": "award", "name": "累计获得省、市质量奖及提名奖", "unit": "个", "target": 1,
+             "comparator": "=", "attribute": "expected"},
+            {"code": "mfg", "name": "制造业产品合格率", "unit": "%", "target": 93,
+             "comparator": ">=", "attribute": "binding"},
+        ],
+    )
+    # farm 98.5 ≥ 98 met; energy 3+3+3+3+2.5 = 14.5 < 15 not met; award = 1 met; mfg 92 not met
+    [r] = assess(s, [UnitInput("dept", indicators={
+        "farm": 98.5, "energy": [3, 3, 3, 3, 2.5], "award": 1, "mfg": 92})])
+    assert r.total == 50.0
+    ind = s.indicators[1]
+    assert indicator_met(ind, [3, 3, 3, 3, 3]) and not indicator_met(ind, [3, 3, 3, 3, 2.5])
+
+
+def test_quota_component_caps_each_action_at_full():
+    quotas = QuotaPlan.model_validate({
+        "years": [2011, 2012, 2013, 2014, 2015],
+        "progress_stage": "progress",
+        "actions": [
+            {"code": "mgmt", "name": "质量管理创优", "goal": 20, "per_unit": {"zj": 10, "fg": 4}},
+            {"code": "brand", "name": "质量品牌创优", "goal": 20, "per_unit": {"zj": 7, "fg": 5}},
+        ],
+    })
+    s = scheme(components=[{"code": "q", "name": "任务完成", "weight": 1.0, "source": "quotas"}])
+    # zj: mgmt 12/10 → capped 1.0, brand 7/7 = 1.0 → 100; fg: 2/4 = 0.5, 5/5 = 1 → 75
+    results = assess(s, [UnitInput("zj", quota_achieved={"mgmt": 12, "brand": 7}),
+                         UnitInput("fg", quota_achieved={"mgmt": 2, "brand": 5})], quotas)
+    assert [(r.unit, r.total, r.grade) for r in results] == [("zj", 100.0, "A"), ("fg", 75.0, "C")]
+
+
+def test_too_few_reviewers_names_every_unit():
+    s = scheme(aggregation="trimmed_mean", min_reviewers=3)
+    with pytest.raises(AssessmentError) as exc:
+        assess(s, [UnitInput("u1", reviews={"docs": [80, 90], "talk": [1, 2, 3]}),
+                   UnitInput("u2", reviews={"docs": [80], "talk": [1, 2, 3]})])
+    assert "u1" in str(exc.value) and "u2" in str(exc.value)

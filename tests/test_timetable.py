@@ -1,0 +1,118 @@
+"""The timetable: deadline semantics, working-day reminders, and what is due after an outage."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import chinese_calendar
+import pytest
+
+from qcycle.clock import at
+from qcycle.schema import Programme
+from qcycle.timetable import due, expand
+from qcycle.workcal import WorkCalendar
+
+
+def programme(deadline: dict, opens: str = "2023-01-03", **policy) -> Programme:
+    return Programme.model_validate({
+        "round": {"code": "t", "name": "测试周期", "programme": "测试", "issuer": "p", "years": [2023]},
+        "channels": [{"name": "sink", "kind": "sink"}],
+        "units": [
+            {"code": "p", "name": "省局", "level": "province", "channels": ["sink"]},
+            {"code": "c1", "name": "市局", "level": "city", "parent": "p", "channels": ["sink"]},
+        ],
+        "reminder_policies": {"std": {"before_workdays": [5, 3, 1], **policy}},
+        "stages": [{
+            "code": "apply", "name": "申报", "kind": "submission", "submission": "application",
+            "owed_by": {"levels": ["city"]}, "opens": opens, "deadline": deadline, "reminders": "std",
+        }],
+    })
+
+
+@pytest.fixture(scope="module")
+def cal() -> WorkCalendar:
+    return WorkCalendar()
+
+
+def actions(p, cal, kind):
+    return [a for a in expand(p, cal).actions if a.action == kind]
+
+
+def test_reminder_can_land_on_a_make_up_saturday(cal):
+    # 2023-01-28 (Saturday) and 01-29 (Sunday) were official make-up working days after the
+    # Spring Festival, while Friday 01-27 was a holiday.
+    p = programme({"date": "2023-01-31"})
+    days = [a.at.date() for a in actions(p, cal, "reminder")]
+    assert all(chinese_calendar.is_workday(d) for d in days)
+    t3 = next(a for a in actions(p, cal, "reminder") if a.workdays_left == 3)
+    assert t3.at.date() == dt.date(2023, 1, 28) and t3.at.weekday() == 5
+    t5 = next(a for a in actions(p, cal, "reminder") if a.workdays_left == 5)
+    assert t5.at.date() == dt.date(2023, 1, 19)  # 30, 29, 28, then over the break: 20, 19
+
+
+def test_deadline_on_a_holiday_rolls_to_next_working_day(cal):
+    # 2023-09-29..10-06 were holidays; Saturday 10-07 was a make-up working day.
+    p = programme({"date": "2023-10-01", "roll": "next_workday"})
+    [deadline] = actions(p, cal, "deadline")
+    assert deadline.at == at(dt.date(2023, 10, 7), dt.time(17, 30))
+    assert deadline.detail["rolled_from"] == "2023-10-01"
+    assert "顺延" in deadline.title
+
+
+def test_deadline_without_roll_stays_and_reminders_stay_on_working_days(cal):
+    p = programme({"date": "2023-10-01", "roll": "none"})
+    [deadline] = actions(p, cal, "deadline")
+    assert deadline.at.date() == dt.date(2023, 10, 1)
+    # The last day a unit can still submit is the last working day before the holiday.
+    today = next(a for a in actions(p, cal, "reminder") if a.workdays_left == 0)
+    assert today.at.date() == dt.date(2023, 9, 28)
+
+
+def test_exclusive_deadline_cuts_off_at_start_of_day(cal):
+    p = programme({"date": "2023-04-20", "inclusive": False, "time": "17:30"})
+    [deadline] = actions(p, cal, "deadline")
+    assert deadline.at == at(dt.date(2023, 4, 20))
+    today = next(a for a in actions(p, cal, "reminder") if a.workdays_left == 0)
+    assert today.at.date() == dt.date(2023, 4, 19)
+
+
+def test_reminders_before_the_window_opens_are_dropped(cal):
+    p = programme({"date": "2023-04-20"}, opens="2023-04-18")
+    assert sorted(a.workdays_left for a in actions(p, cal, "reminder")) == [0, 1]
+
+
+def test_expand_is_deterministic(cal):
+    p = programme({"date": "2023-04-20"})
+    assert [a.to_json() for a in expand(p, cal).actions] == [a.to_json() for a in expand(p, cal).actions]
+
+
+def test_after_a_ten_day_outage_due_runs_closing_and_escalation_and_skips_stale_reminders(cal):
+    p = programme({"date": "2023-04-20"})
+    t = expand(p, cal)
+    # Nothing ran from 2023-04-12 until 2023-04-25 10:00.
+    done = {a.key for a in t.actions if a.at < at(dt.date(2023, 4, 12))}
+    d = due(t, at(dt.date(2023, 4, 25), dt.time(10)), done)
+    ran = {a.action for a in d.run}
+    assert {"deadline", "overdue", "escalation"} <= ran
+    assert "reminder" not in ran
+    skipped = {a.key: reason for a, reason in d.skipped}
+    assert {"apply:reminder:T-3", "apply:reminder:T-1", "apply:reminder:T-0"} <= set(skipped)
+    assert all("已过" in r for r in skipped.values())
+
+
+def test_due_merges_missed_reminders_into_the_latest(cal):
+    p = programme({"date": "2023-04-20"})
+    t = expand(p, cal)
+    # Down from T-5 (04-13) to the morning of T-1 (04-19): only T-1 is sent.
+    d = due(t, at(dt.date(2023, 4, 19), dt.time(9, 30)), {a.key for a in t.actions if a.action == "window_open"})
+    assert [a.key for a in d.run if a.action == "reminder"] == ["apply:reminder:T-1"]
+    assert {a.key for a, _ in d.skipped} == {"apply:reminder:T-5", "apply:reminder:T-3"}
+
+
+def test_due_does_not_repeat_what_is_done(cal):
+    p = programme({"date": "2023-04-20"})
+    t = expand(p, cal)
+    now = at(dt.date(2023, 5, 1))
+    first = due(t, now)
+    done = {a.key for a in first.run} | {a.key for a, _ in first.skipped}
+    assert due(t, now, done).run == []
