@@ -1,0 +1,1 @@
+"""Prefect flows: thin compositions of tasks into the lifecycle of a programme round."""

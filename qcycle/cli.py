@@ -128,6 +128,42 @@ def plan(
     out.print(f"共 {len(timetable.actions)} 项；时区 Asia/Shanghai；提醒只落在法定工作日（含调休）。")
 
 
+@app.command()
+def simulate(
+    file: FileArg,
+    seed: Annotated[int, typer.Option(help="seed of the synthetic data (same seed, same year)")] = 2023,
+    home: Annotated[Path | None, typer.Option(help="working folder (default .qcycle/simulate/ROUND)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the closing report as JSON")] = False,
+) -> None:
+    """模拟运行一个完整周期：虚拟时钟、合成的申报与评分、每个阶段都是真实的 Prefect 流程运行，消息写入本地收件箱。
+
+    With PREFECT_API_URL set (e.g. after `prefect server start`), the runs appear in that
+    server's UI; otherwise Prefect's in-process server is used.
+
+    示例：qcycle simulate config/programmes/sc-jbgs-2023.yaml
+    """
+    from flows.simulate import simulate as run
+
+    try:
+        report = run(file, seed=seed, home=home, show_progress=not as_json)
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=1) + "\n")
+        return
+    _warn(report.warnings)
+    out.print(f"\n[bold]{report.round_name}（{report.round_code}）模拟完成[/]，用时 {report.seconds:.1f} 秒")
+    out.print(f"  日程节点 {report.ticks} 个，Prefect 流程运行 {report.flow_runs}+ 次；"
+              f"完成动作 {report.actions_done} 项，跳过 {report.actions_skipped} 项")
+    subs = "，".join(f"{k} {v}" for k, v in sorted(report.submissions.items())) or "无"
+    out.print(f"  材料：{subs}；隔离（格式错误/未知单位）{report.quarantined} 条")
+    grades = "，".join(f"{g}档 {report.grades[g]}" for g in "ABCD" if report.grades.get(g)) or "无"
+    out.print(f"  考核等次：{grades}")
+    for channel, counts in sorted(report.messages.items()):
+        out.print(f"  消息·{channel}：" + "，".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    out.print(f"  数据库与收件箱：{report.home}")
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     url: Annotated[str | None, typer.Option(help="database URL (default: QCYCLE_DATABASE_URL or SQLite)")] = None,

@@ -41,22 +41,22 @@ from qcycle.models import (
 )
 
 __all__ = [
-    "get_round",
-    "get_or_create_round",
-    "update_round",
-    "upsert_units",
-    "upsert_list_items",
-    "add_submission",
-    "quarantine",
-    "list_quarantine",
-    "resolve_quarantine",
-    "record_action",
     "action_done",
+    "add_submission",
     "audit",
-    "put_review",
-    "put_decision",
-    "save_results",
     "enqueue_message",
+    "get_or_create_round",
+    "get_round",
+    "list_quarantine",
+    "put_decision",
+    "put_review",
+    "quarantine",
+    "record_action",
+    "resolve_quarantine",
+    "save_results",
+    "update_round",
+    "upsert_list_items",
+    "upsert_units",
 ]
 
 
@@ -113,6 +113,8 @@ def _upsert(
             raise ValueError(f"{model.__name__}: duplicate {dict(zip(keys, key, strict=True))}")
         seen.add(key)
     session.flush()
+    # Rows in key order: concurrent upserts then lock rows in one order and cannot deadlock.
+    rows = sorted(rows, key=lambda row: tuple(str(row[k]) for k in keys))
     stmt = _insert(session, model).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(keys), set_={c: stmt.excluded[c] for c in update_columns}
@@ -533,9 +535,7 @@ def put_decision(
     )
     stmt = (
         select(Decision)
-        .where(
-            Decision.round_id == round_id, Decision.stage == stage, Decision.subject == subject
-        )
+        .where(Decision.round_id == round_id, Decision.stage == stage, Decision.subject == subject)
         .execution_options(populate_existing=True)
     )
     return session.exec(stmt).one()

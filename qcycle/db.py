@@ -1,7 +1,7 @@
 """Engines, sessions and schema upgrades.
 
 ``get_engine(url)`` gives one engine per URL (default: the settings' database), with
-SQLite set up for several writers (WAL, busy timeout, foreign keys, real transactions).
+SQLite set up for several writers (WAL, busy timeout, foreign keys, BEGIN IMMEDIATE).
 ``upgrade()`` runs the Alembic migrations in ``qcycle/migrations`` without an ini file.
 """
 
@@ -24,12 +24,12 @@ from qcycle.settings import get_settings
 
 __all__ = [
     "MIGRATIONS_DIR",
-    "get_engine",
-    "dispose_engines",
-    "session_scope",
     "alembic_config",
-    "upgrade",
     "current_revision",
+    "dispose_engines",
+    "get_engine",
+    "session_scope",
+    "upgrade",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -63,7 +63,10 @@ def _setup_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
+        # would otherwise fail with "database is locked" when another writer got in between,
+        # and busy_timeout cannot help it. Writers queue instead (sessions are short).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -142,7 +142,10 @@ def problems_from(exc: ValidationError, file: str, lines: dict, data: Any) -> li
                 message += f"，应匹配 {err['ctx']['pattern']}"
             elif kind in ("greater_than", "greater_than_equal"):
                 message += f"，应 {'>' if kind == 'greater_than' else '≥'} {err['ctx'].get('gt', err['ctx'].get('ge'))}"
-        if kind != "missing" and "input" in err and not isinstance(err["input"], dict | list):
+        # A rejected channel url may be a webhook with its key: never echo it into logs.
+        secret = bool(loc) and loc[-1] == "url"
+        shown = "input" in err and not isinstance(err["input"], dict | list)
+        if kind != "missing" and shown and not secret:
             message += f"（实际为 {err['input']!r}）"
         problems.append(Problem(file, _path_str(loc), message, _line(lines, loc)))
     return problems

@@ -72,7 +72,7 @@ def postgres_url() -> Iterator[str]:
 
     def run(*args: str) -> None:
         result = subprocess.run(
-            _as_postgres(*args), cwd=base, capture_output=True, text=True
+            _as_postgres(*args), check=False, cwd=base, capture_output=True, text=True
         )
         if result.returncode != 0:
             server_log = Path(log).read_text() if Path(log).exists() else ""

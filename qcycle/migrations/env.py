@@ -10,10 +10,11 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
-from sqlalchemy import Connection, create_engine, pool
+from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 from qcycle import models
+from qcycle.db import get_engine
 from qcycle.settings import get_settings
 
 config = context.config
@@ -74,10 +75,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(_url(), poolclass=pool.NullPool)
-    with engine.connect() as connection:
+    # The same engine set-up as the application (SQLite folder, WAL, foreign keys, ...).
+    with get_engine(_url()).begin() as connection:
         _run(connection)
-    engine.dispose()
 
 
 if context.is_offline_mode():

@@ -106,7 +106,11 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """Token buckets by endpoint id (e.g. ``"wecom:1a2b3c4d5e"``), shared across threads."""
+    """Token buckets by endpoint id (e.g. ``"wecom:1a2b3c4d5e"``), shared across threads.
+
+    A penalty (the service answered "too fast") holds an endpoint whatever its rate, even one
+    without a configured rate.
+    """
 
     def __init__(
         self,
@@ -117,6 +121,7 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._buckets: dict[str, TokenBucket] = {}
+        self._blocked_until: dict[str, float] = {}
 
     def _bucket(self, endpoint: str, rate: Rate) -> TokenBucket:
         with self._lock:
@@ -128,6 +133,9 @@ class RateLimiter:
 
     def try_acquire(self, endpoint: str, rate: Rate | None) -> float:
         """0 when a message may go now (the token is taken), else seconds to wait."""
+        held = self.penalty_remaining(endpoint)
+        if held > 0:
+            return held
         if rate is None:
             return 0.0
         return self._bucket(endpoint, rate).reserve()
@@ -143,18 +151,25 @@ class RateLimiter:
                 return False
             self._sleep(wait)
 
-    def penalize(self, endpoint: str, seconds: float, rate: Rate | None = None) -> None:
-        """Hold ``endpoint`` for ``seconds`` (the service answered "rate limited")."""
+    def penalize(self, endpoint: str, seconds: float) -> None:
+        """Hold ``endpoint`` for ``seconds`` and empty its bucket."""
         with self._lock:
+            until = self._clock() + max(0.0, seconds)
+            self._blocked_until[endpoint] = max(self._blocked_until.get(endpoint, 0.0), until)
             bucket = self._buckets.get(endpoint)
-            if bucket is None:
-                bucket = self._buckets[endpoint] = TokenBucket(rate or Rate(1, 1.0), self._clock)
-        bucket.penalize(seconds)
+        if bucket is not None:
+            bucket.penalize(seconds)
 
     def penalty_remaining(self, endpoint: str) -> float:
         with self._lock:
-            bucket = self._buckets.get(endpoint)
-        return 0.0 if bucket is None else bucket.penalty_remaining()
+            until = self._blocked_until.get(endpoint)
+            if until is None:
+                return 0.0
+            remaining = until - self._clock()
+            if remaining <= 0:
+                del self._blocked_until[endpoint]
+                return 0.0
+            return remaining
 
 
 def backoff(

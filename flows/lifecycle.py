@@ -1,0 +1,174 @@
+"""The lifecycle flows of a programme round.
+
+``reconcile`` is the one place where "what happens today" is decided: it asks the timetable
+what is due as of a logical date, records what is skipped and why, and hands each group of
+due actions to its stage flow. Each stage flow can also be run on its own for any day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from qcycle import clock
+from qcycle.lifecycle import Outcome
+from qcycle.loader import LoadedProgramme
+from qcycle.timetable import ACTION_LABELS, Action
+from tasks.actions import carry_out_action, due_actions, record_outcome, record_skipped
+from tasks.messages import deliver_messages, queue_messages
+from tasks.rounds import load_round, plan_round, sync_round
+
+__all__ = ["reconcile", "run_stage", "STAGE_FLOWS"]
+
+# Which stage flow carries out which action kinds.
+_FLOW_OF_ACTION = {
+    "publish": "publication",
+    "notice_open": "publication",
+    "notice_close": "publication",
+    "window_open": "window",
+    "reminder": "window",
+    "deadline": "window",
+    "overdue": "window",
+    "escalation": "window",
+    "followup_open": "followup",
+    "decision_due": "decision",
+    "assess": "assessment",
+    "notify": "notification",
+}
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
+
+
+def _run_actions(loaded: LoadedProgramme, round_id, actions: list[Action], actor: str) -> list[Outcome]:
+    outcomes = []
+    code = loaded.programme.round.code
+    for action in actions:
+        outcome = carry_out_action(loaded, round_id, action)
+        queue_messages(loaded, round_id, outcome.drafts)
+        record_outcome(code, round_id, outcome, actor)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _stage_flow(kind: str, label: str):
+    @flow(name=f"qcycle-{kind}", description=f"{label}：执行到期的{label}动作",
+          flow_run_name="{round_code}·" + label + "·{as_of:%Y-%m-%d}", validate_parameters=False)
+    def stage_flow(loaded: LoadedProgramme, round_id: Any, actions: list[Action], round_code: str,
+                   as_of: dt.datetime, actor: str = "flow:reconcile") -> list[Outcome]:
+        logger = get_run_logger()
+        outcomes = _run_actions(loaded, round_id, actions, actor)
+        for o in outcomes:
+            logger.info("%s", o.note)
+        if kind == "assessment":
+            _assessment_artifacts(loaded, outcomes)
+        return outcomes
+
+    stage_flow.__name__ = f"{kind}_flow"
+    return stage_flow
+
+
+STAGE_FLOWS = {
+    "publication": _stage_flow("publication", "发布与公示"),
+    "window": _stage_flow("window", "受理、提醒与逾期"),
+    "followup": _stage_flow("followup", "整改通知"),
+    "decision": _stage_flow("decision", "审核决定"),
+    "assessment": _stage_flow("assessment", "考核汇总"),
+    "notification": _stage_flow("notification", "结果通知"),
+}
+
+
+def _assessment_artifacts(loaded: LoadedProgramme, outcomes: list[Outcome]) -> None:
+    p = loaded.programme
+    for o in outcomes:
+        if not o.results:
+            continue
+        suffix = f"-{o.action.category}" if o.action.category else ""
+        key = _slug(f"{p.round.code}-assessment{suffix}")
+        rows = []
+        for r in o.results:
+            unit, _, item = r.unit.partition(":")
+            rows.append({"名次": r.rank, "单位": p.unit(unit).name,
+                         "项目": next((i.name for _, i in p.items if i.code == item), "") if item else "",
+                         "总分": r.total, "等次": r.grade, "加分": r.bonus, "扣分": r.deduction,
+                         "否决": r.veto or ""})
+        create_table_artifact(rows, key=key, description=f"{o.action.title}：考核结果（{len(rows)} 个对象）")
+        counts = {g: sum(1 for r in o.results if r.grade == g) for g in "ABCD"}
+        md = [f"# {o.action.title}", "", f"- 周期：{p.round.name}（{p.round.code}）",
+              f"- 考核对象：{len(o.results)} 个", "- 等次分布：" + "，".join(f"{g} {n}" for g, n in counts.items()),
+              "", "| 名次 | 单位 | 项目 | 总分 | 等次 |", "|---|---|---|---|---|"]
+        md += [f"| {r['名次']} | {r['单位']} | {r['项目']} | {r['总分']:.2f} | {r['等次']} |" for r in rows]
+        create_markdown_artifact("\n".join(md), key=key + "-summary", description=o.action.title)
+
+
+def run_stage(loaded: LoadedProgramme, round_id, actions: list[Action], as_of: dt.datetime,
+              actor: str) -> list[Outcome]:
+    """Hand due actions to their stage flows, in timetable order, one flow run per stage kind."""
+    groups: dict[str, list[Action]] = defaultdict(list)
+    order: list[str] = []
+    for a in actions:
+        kind = _FLOW_OF_ACTION.get(a.action, "publication")
+        if kind not in groups:
+            order.append(kind)
+        groups[kind].append(a)
+    outcomes: list[Outcome] = []
+    for kind in order:
+        outcomes += STAGE_FLOWS[kind](loaded, round_id, groups[kind], loaded.programme.round.code,
+                                      as_of, actor)
+    return outcomes
+
+
+def _reconcile_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    as_of = params.get("as_of")
+    when = clock.to_local(as_of).strftime("%Y-%m-%d %H:%M") if as_of else "现在"
+    return f"{Path(params['programme_file']).stem}·对账·{when}"
+
+
+@flow(name="qcycle-reconcile", flow_run_name=_reconcile_run_name, validate_parameters=True,
+      description="对账：按日程找出截至某时刻应做而未做的动作并执行；已过截止的提醒跳过并说明原因。")
+def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bool = True,
+              channel_override: str | None = None, actor: str = "flow:reconcile") -> dict[str, Any]:
+    """Run everything due for a round as of a logical moment (default: now, Asia/Shanghai)."""
+    logger = get_run_logger()
+    moment = clock.to_local(as_of) if as_of else clock.now()
+    loaded = load_round(programme_file)
+    round_id = sync_round(loaded)
+    timetable = plan_round(loaded)
+    for warning in timetable.warnings:
+        logger.warning(warning)
+    plan = due_actions(timetable, round_id, moment)
+    code = loaded.programme.round.code
+    if plan.skipped:
+        record_skipped(code, round_id, plan.skipped, actor)
+        for a, reason in plan.skipped:
+            logger.info("跳过 %s：%s", a.key, reason)
+    outcomes = run_stage(loaded, round_id, plan.run, moment, actor) if plan.run else []
+    report = None
+    if deliver:
+        report = deliver_messages(loaded, round_id, moment, channel_override)
+    summary = {
+        "round": code,
+        "as_of": moment.isoformat(),
+        "done": [o.action.key for o in outcomes if not o.pending],
+        "pending": {o.action.key: len(o.pending) for o in outcomes if o.pending},
+        "skipped": {a.key: reason for a, reason in plan.skipped},
+        "messages": report.as_dict() if report else None,
+    }
+    if outcomes or plan.skipped:
+        lines = [f"# {loaded.programme.round.name}：对账 {moment:%Y-%m-%d %H:%M}", ""]
+        lines += [f"- {ACTION_LABELS.get(o.action.action, o.action.action)}：{o.note}" for o in outcomes]
+        lines += [f"- 跳过 {a.title}：{reason}" for a, reason in plan.skipped]
+        if report:
+            lines.append(f"- 消息：{report.summary()}")
+        create_markdown_artifact("\n".join(lines), key=_slug(f"{code}-reconcile"),
+                                 description=f"对账 {moment:%Y-%m-%d}")
+    return summary

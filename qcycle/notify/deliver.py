@@ -1,0 +1,244 @@
+"""Delivering a batch of rendered messages: concurrent across endpoints, paced within each.
+
+Messages are grouped into one lane per endpoint (one bot, one SMTP server, one sink folder).
+A dispatcher in the calling thread starts a send whenever a worker is free, the lane has room
+(bots: one send at a time, so a bot receives its messages in order) and the endpoint's rate
+limit allows it; lanes that must wait are parked on a timer heap instead of holding a worker,
+so one slow bot never starves the others.
+
+Retryable failures are tried again within the call, up to ``attempts`` sends per message,
+waiting the service's ``retry_after`` or an exponential backoff. When the wait would exceed
+``max_wait`` the retryable result is returned as it is: retrying across runs, dead letters and
+idempotency belong to the outbox, which calls this.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import heapq
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from qcycle.errors import DeliveryError
+from qcycle.notify.channels import Channel, SendResult, open_channel
+from qcycle.notify.ratelimit import DEFAULT_LIMITER, RateLimiter, backoff
+from qcycle.notify.redact import LOGGER_NAME, redact
+
+__all__ = ["Message", "deliver_batch"]
+
+log = logging.getLogger(LOGGER_NAME)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One rendered message for one destination.
+
+    ``channel`` is a reference (``env:NAME``, ``secret:NAME`` or ``sink``), never a URL;
+    ``recipient`` is the email address(es) for email channels (ignored by bots).
+    """
+
+    id: str
+    channel: str
+    subject: str
+    body: str
+    recipient: str | None = None
+    tag: str | None = None
+
+
+@dataclass
+class _Job:
+    index: int
+    message: Message
+    channel: Channel
+    attempts: int = 0
+    not_before: float = 0.0
+
+
+@dataclass
+class _Lane:
+    endpoint: str
+    channel: Channel
+    queue: deque[_Job] = field(default_factory=deque)
+    in_flight: int = 0
+    parked: bool = False
+
+
+def deliver_batch(
+    messages: Iterable[Message],
+    *,
+    max_workers: int = 8,
+    attempts: int = 3,
+    max_wait: float = 10.0,
+    backoff_base: float = 0.5,
+    backoff_cap: float = 8.0,
+    limiter: RateLimiter | None = None,
+) -> list[tuple[str, SendResult]]:
+    """Send every message; return ``(message.id, result)`` in the order given. Never raises
+    for a delivery problem: a channel that cannot be opened fails its messages (not retryable).
+
+    ``attempts``: sends per message within this call. ``max_wait``: the longest pause (service
+    ``retry_after``, backoff or a rate-limit penalty) worth waiting for here instead of handing
+    the retryable result back. ``limiter``: shared per-endpoint limits (the process default).
+    """
+    items = list(messages)
+    limiter = limiter or DEFAULT_LIMITER
+    attempts = max(1, attempts)
+    results: dict[int, SendResult] = {}
+
+    channels: dict[str, Channel | SendResult] = {}
+    for ref in dict.fromkeys(m.channel for m in items):
+        try:
+            channels[ref] = open_channel(ref)
+        except DeliveryError as exc:
+            channels[ref] = SendResult.failure(f"channel {ref}: {exc}", retryable=False)
+        except Exception as exc:  # a bug, but still no exception out of a delivery
+            channels[ref] = SendResult.failure(
+                f"channel {ref}: {type(exc).__name__}: {exc}", retryable=False
+            )
+
+    lanes: dict[str, _Lane] = {}
+    for index, message in enumerate(items):
+        opened = channels[message.channel]
+        if isinstance(opened, SendResult):
+            results[index] = opened
+            continue
+        lane = lanes.get(opened.endpoint)
+        if lane is None:
+            lane = lanes[opened.endpoint] = _Lane(opened.endpoint, opened)
+        lane.queue.append(_Job(index, message, opened))
+
+    if lanes:
+        _Dispatcher(lanes, results, max_workers, attempts, max_wait, backoff_base, backoff_cap, limiter).run()
+
+    sent = sum(1 for r in results.values() if r.ok)
+    log.info("delivered %d of %d messages", sent, len(items))
+    return [(message.id, results[index]) for index, message in enumerate(items)]
+
+
+class _Dispatcher:
+    def __init__(
+        self,
+        lanes: dict[str, _Lane],
+        results: dict[int, SendResult],
+        max_workers: int,
+        attempts: int,
+        max_wait: float,
+        backoff_base: float,
+        backoff_cap: float,
+        limiter: RateLimiter,
+    ) -> None:
+        self.lanes = lanes
+        self.results = results
+        self.max_workers = max(1, max_workers)
+        self.attempts = attempts
+        self.max_wait = max_wait
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.limiter = limiter
+        self.heap: list[tuple[float, int, str]] = []
+        self.seq = itertools.count()
+        self.running: dict[cf.Future[SendResult], tuple[_Lane, _Job]] = {}
+
+    def park(self, lane: _Lane, at: float) -> None:
+        if lane.parked or not lane.queue or lane.in_flight >= lane.channel.parallel:
+            return
+        lane.parked = True
+        heapq.heappush(self.heap, (at, next(self.seq), lane.endpoint))
+
+    def run(self) -> None:
+        now = time.monotonic()
+        for lane in self.lanes.values():
+            self.park(lane, now)
+        with cf.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="qcycle-send") as pool:
+            while self.heap or self.running:
+                self.launch_ready(pool)
+                timeout = None
+                if self.heap and len(self.running) < self.max_workers:
+                    timeout = max(0.0, self.heap[0][0] - time.monotonic())
+                if not self.running:
+                    time.sleep(timeout or 0.0)
+                    continue
+                done, _ = cf.wait(self.running, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    self.finish(future)
+
+    def launch_ready(self, pool: cf.ThreadPoolExecutor) -> None:
+        while self.heap and len(self.running) < self.max_workers:
+            now = time.monotonic()
+            if self.heap[0][0] > now:
+                return
+            _, _, endpoint = heapq.heappop(self.heap)
+            lane = self.lanes[endpoint]
+            lane.parked = False
+            if not lane.queue or lane.in_flight >= lane.channel.parallel:
+                continue
+            job = lane.queue[0]
+            if job.not_before > now:
+                self.park(lane, job.not_before)
+                continue
+            held = self.limiter.penalty_remaining(endpoint)
+            if held > self.max_wait:
+                self.give_up_lane(lane, held)
+                continue
+            wait = self.limiter.try_acquire(endpoint, lane.channel.rate)
+            if wait > 0:
+                self.park(lane, now + wait)
+                continue
+            lane.queue.popleft()
+            lane.in_flight += 1
+            job.attempts += 1
+            message = job.message
+            future = pool.submit(
+                job.channel.send,
+                message.subject,
+                message.body,
+                recipient=message.recipient,
+                tag=message.tag,
+                message_id=message.id,
+            )
+            self.running[future] = (lane, job)
+            self.park(lane, now)
+
+    def finish(self, future: cf.Future[SendResult]) -> None:
+        lane, job = self.running.pop(future)
+        lane.in_flight -= 1
+        try:
+            result = future.result()
+        except Exception as exc:  # Channel.send does not raise; be sure anyway
+            result = SendResult.failure(f"{type(exc).__name__}: {exc}", retryable=False)
+        now = time.monotonic()
+        if result.retry_after is not None and not result.ok:
+            # The service said "too fast": hold the whole endpoint, not just this message.
+            self.limiter.penalize(lane.endpoint, result.retry_after)
+        if result.ok or not result.retryable or job.attempts >= self.attempts:
+            self.results[job.index] = result
+        else:
+            delay = result.retry_after
+            if delay is None:
+                delay = backoff(job.attempts - 1, self.backoff_base, self.backoff_cap)
+            if delay > self.max_wait:
+                self.results[job.index] = result
+            else:
+                log.info(
+                    "retrying %s via %s in %.2fs (attempt %d of %d): %s",
+                    job.message.id, lane.endpoint, delay, job.attempts + 1, self.attempts,
+                    redact(result.error or ""),
+                )
+                job.not_before = now + delay
+                lane.queue.appendleft(job)  # keeps the lane's order
+        if lane.queue:
+            self.park(lane, max(now, lane.queue[0].not_before))
+
+    def give_up_lane(self, lane: _Lane, held: float) -> None:
+        """The endpoint is held longer than we wait here: hand its messages back unsent."""
+        while lane.queue:
+            job = lane.queue.popleft()
+            self.results[job.index] = SendResult.failure(
+                f"{lane.channel.kind}: not sent, endpoint rate-limited for {held:.0f}s more",
+                retryable=True,
+                retry_after=held,
+            )

@@ -1,0 +1,120 @@
+"""Seeded, deterministic synthetic data for simulating a round: counties, submissions
+(some late, some never, a few malformed), ops decisions and reviewers' scores.
+
+Everything is drawn from ``random.Random(f"{seed}:{what}")`` so a given seed always gives
+the same year, whatever order the simulator asks in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from qcycle.schema import Programme, Unit
+from qcycle.timetable import Action, Timetable
+
+__all__ = ["with_counties", "SubmissionPlan", "plan_submissions", "decide", "scores", "malformed"]
+
+
+def _rng(seed: int, *what: Any) -> random.Random:
+    return random.Random(":".join(map(str, (seed, *what))))
+
+
+def with_counties(p: Programme, seed: int, per_city: tuple[int, int] = (5, 12)) -> Programme:
+    """Add county-level bureaus (县市区局) under every city that has none, reached like their city."""
+    cities = [u for u in p.units if u.level == "city"]
+    has_children = {u.parent for u in p.units}
+    extra = []
+    for city in cities:
+        if city.code in has_children:
+            continue
+        n = _rng(seed, "counties", city.code).randint(*per_city)
+        base = city.name.replace("市场监督管理局", "")
+        for i in range(1, n + 1):
+            code = f"{city.code[:4]}{i:02d}" if city.code.isdigit() and len(city.code) == 6 else f"{city.code}-{i:02d}"
+            extra.append(Unit(code=code, name=f"{base}第{i}县（市、区）市场监督管理局（模拟）", level="county",
+                              parent=city.code, channels=list(city.channels),
+                              email=f"zlk@{code}.amr.example.cn" if city.email else None))
+    return p.model_copy(update={"units": [*p.units, *extra]}) if extra else p
+
+
+@dataclass
+class SubmissionPlan:
+    """When each owing unit hands in one submission (None: never)."""
+
+    records: list[tuple[dt.datetime, dict[str, Any]]] = field(default_factory=list)
+
+
+def plan_submissions(seed: int, deadline: Action, opens: dt.datetime | None, subjects: list[tuple[str, str | None, str | None]]) -> list[tuple[dt.datetime, dict[str, Any]]]:
+    """Submission times for (unit, item, category) subjects owing at a deadline action.
+
+    78 % on time (spread over the window), 10 % late (1–6 days after), 12 % never.
+    """
+    start = opens or (deadline.at - dt.timedelta(days=20))
+    span = max(1.0, (deadline.at - start).total_seconds())
+    out = []
+    for unit, item, category in subjects:
+        r = _rng(seed, deadline.key, unit, item)
+        draw = r.random()
+        if draw < 0.78:
+            when = start + dt.timedelta(seconds=r.uniform(0.05, 0.99) * span)
+        elif draw < 0.88:
+            when = deadline.at + dt.timedelta(days=r.uniform(1, 6))
+        else:
+            continue
+        record = {"kind": deadline.submission, "unit": unit, "submitted_at": when.isoformat(),
+                  "id": f"sim-{deadline.key}-{unit}-{item or ''}",
+                  "payload": {"title": "模拟材料", "pages": r.randint(3, 40)}}
+        if item:
+            record["item"] = item
+        if category and not item:
+            record["category"] = category
+        if deadline.period:
+            record["period"] = deadline.period
+        out.append((when, record))
+    return out
+
+
+def malformed(seed: int, deadline: Action, n: int) -> list[tuple[dt.datetime, dict[str, Any]]]:
+    """Records the intake must quarantine: an unknown unit, a missing unit, a bad date."""
+    r = _rng(seed, "malformed", deadline.key)
+    out = []
+    for i in range(n):
+        when = deadline.at - dt.timedelta(hours=r.randint(2, 72))
+        kind = r.choice(["unknown_unit", "no_unit", "bad_time"])
+        rec: dict[str, Any] = {"kind": deadline.submission, "submitted_at": when.isoformat(), "id": f"bad-{deadline.key}-{i}"}
+        if kind == "unknown_unit":
+            rec["unit"] = f"999{r.randint(100, 999)}"
+        elif kind == "bad_time":
+            rec["unit"] = "?"
+            rec["submitted_at"] = "2023年13月40日"
+        if deadline.period:
+            rec["period"] = deadline.period
+        out.append((when, rec))
+    return out
+
+
+def decide(seed: int, stage: str, subject: str, approve_rate: float = 0.85) -> bool:
+    return _rng(seed, "decide", stage, subject).random() < approve_rate
+
+
+def scores(seed: int, subject: str, components: list[str], reviewers: int = 3) -> list[dict[str, Any]]:
+    """Reviewers' scores around a subject's hidden quality, clipped to 0–100."""
+    quality = _rng(seed, "quality", subject).gauss(80, 10)
+    out = []
+    for k in range(1, reviewers + 1):
+        r = _rng(seed, "score", subject, k)
+        for comp in components:
+            value = max(0.0, min(100.0, round(r.gauss(quality, 6), 1)))
+            out.append({"kind": "score", "unit": subject, "reviewer": f"评审{k}", "component": comp, "value": value})
+    return out
+
+
+def first_open(timetable: Timetable, deadline: Action) -> dt.datetime | None:
+    for a in timetable.actions:
+        if a.action in ("window_open", "followup_open") and a.stage == deadline.stage \
+                and a.period == deadline.period and a.category == deadline.category:
+            return a.at
+    return None

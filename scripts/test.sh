@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The tests: install qcycle with its test extras (and PostgreSQL 15 if missing, as root),
+# then run the whole suite. Extra arguments go to pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing PostgreSQL 15 for the production-path tests"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null) \
+    || echo "PostgreSQL could not be installed: its tests will say so and skip" >&2
+fi
+bash "$ROOT/scripts/bootstrap.sh" dev
+cd "$ROOT"
+export PREFECT_SERVER_ANALYTICS_ENABLED=false
+exec "$ROOT/.venv/bin/python" -m pytest "$@"

@@ -1,0 +1,143 @@
+"""deliver_batch against real servers: ordering, retries, per-endpoint limits in parallel."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import quote
+
+import pytest
+
+from qcycle.notify import Message, RateLimiter, deliver_batch
+from tests.notify.botserver import BotServer
+from tests.notify.conftest import SmtpServer
+
+
+@pytest.fixture
+def limiter() -> RateLimiter:
+    return RateLimiter()  # not the process default: tests must not pace each other
+
+
+def wecom_env(monkeypatch: pytest.MonkeyPatch, name: str, key: str, server: BotServer, extra: str = "") -> str:
+    monkeypatch.setenv(name, f"qwecom://{key}?base={quote(server.base, safe='')}&timeout=0.5{extra}")
+    return f"env:{name}"
+
+
+def msg(i: int, channel: str, **kw) -> Message:
+    return Message(id=f"m{i}", channel=channel, subject=f"【提醒】第{i}条", body=f"正文{i}", **kw)
+
+
+def test_results_follow_input_order_across_channels(
+    botserver: BotServer, smtp_server: SmtpServer, monkeypatch, limiter, tmp_path
+) -> None:
+    bot = wecom_env(monkeypatch, "QCYCLE_T_BOT", "key-order", botserver)
+    monkeypatch.setenv("QCYCLE_T_MAIL", smtp_server.url())
+    sink = f"sink:{tmp_path / 'sink'}"
+    messages = [
+        msg(0, bot),
+        msg(1, "env:QCYCLE_T_MAIL", recipient="a@example.gov.cn"),
+        msg(2, sink, tag="reminder"),
+        msg(3, bot),
+        msg(4, "env:QCYCLE_T_MAIL", recipient="b@example.gov.cn"),
+    ]
+    results = deliver_batch(messages, limiter=limiter)
+    assert [mid for mid, _ in results] == ["m0", "m1", "m2", "m3", "m4"]
+    assert all(r.ok for _, r in results), results
+    # One bot gets its messages in order.
+    assert [r.payload["text"]["content"].split("\n")[0] for r in botserver.received] == [
+        "【提醒】第0条",
+        "【提醒】第3条",
+    ]
+    assert sorted(e.rcpt_tos[0] for e, _ in smtp_server.inbox.messages) == [
+        "a@example.gov.cn",
+        "b@example.gov.cn",
+    ]
+    (written,) = (tmp_path / "sink").glob("*.json")
+    assert json.loads(written.read_text(encoding="utf-8"))["tag"] == "reminder"
+
+
+def test_retry_after_429_within_the_call(botserver: BotServer, monkeypatch, limiter) -> None:
+    bot = wecom_env(monkeypatch, "QCYCLE_T_BOT", "key-429", botserver)
+    botserver.behave("429", "ok", retry_after=0.2)
+    ((mid, result),) = deliver_batch([msg(0, bot)], limiter=limiter)
+    assert result.ok
+    first, second = botserver.received
+    assert second.at - first.at >= 0.15  # waited for Retry-After
+
+
+def test_backoff_on_5xx_then_success(botserver: BotServer, monkeypatch, limiter) -> None:
+    bot = wecom_env(monkeypatch, "QCYCLE_T_BOT", "key-500", botserver)
+    botserver.behave("500", "500", "ok")
+    ((_, result),) = deliver_batch([msg(0, bot)], attempts=3, backoff_base=0.05, limiter=limiter)
+    assert result.ok and len(botserver.received) == 3
+
+
+def test_attempts_exhausted_returns_the_retryable_failure(botserver: BotServer, monkeypatch, limiter) -> None:
+    bot = wecom_env(monkeypatch, "QCYCLE_T_BOT", "key-down", botserver)
+    botserver.behave("500")
+    ((_, result),) = deliver_batch([msg(0, bot)], attempts=2, backoff_base=0.05, limiter=limiter)
+    assert (result.ok, result.retryable, result.status_code) == (False, True, 500)
+    assert len(botserver.received) == 2
+
+
+def test_permanent_failure_is_not_retried(botserver: BotServer, monkeypatch, limiter) -> None:
+    bot = wecom_env(monkeypatch, "QCYCLE_T_BOT", "key-bad", botserver)
+    botserver.behave("errcode")
+    ((_, result),) = deliver_batch([msg(0, bot)], attempts=5, limiter=limiter)
+    assert (result.ok, result.retryable) == (False, False)
+    assert len(botserver.received) == 1
+
+
+def test_long_rate_limit_hands_the_lane_back(botserver: BotServer, monkeypatch, limiter) -> None:
+    """45009 means "wait a minute": not worth waiting in-call; the rest of that bot's messages
+    are returned unsent while another bot's messages still go."""
+    limited = wecom_env(monkeypatch, "QCYCLE_T_LIMITED", "key-limited", botserver)
+    other = wecom_env(monkeypatch, "QCYCLE_T_OTHER", "key-other", botserver)
+    botserver.behave("ratelimit", "ok")
+    started = time.monotonic()
+    results = dict(
+        deliver_batch(
+            [msg(0, limited), msg(1, limited), msg(2, limited), msg(3, other)],
+            max_workers=1,  # so the limited bot is asked first
+            max_wait=5.0,
+            limiter=limiter,
+        )
+    )
+    assert time.monotonic() - started < 3.0
+    assert results["m3"].ok
+    for mid in ("m0", "m1", "m2"):
+        assert (results[mid].ok, results[mid].retryable) == (False, True)
+        assert results[mid].retry_after and results[mid].retry_after > 5.0
+    assert len(botserver.requests_for("key-limited")) == 1
+
+
+def test_unresolvable_channel_fails_its_messages_only(botserver: BotServer, monkeypatch, limiter) -> None:
+    bot = wecom_env(monkeypatch, "QCYCLE_T_BOT", "key-fine", botserver)
+    monkeypatch.delenv("QCYCLE_T_NOWHERE", raising=False)
+    results = dict(deliver_batch([msg(0, "env:QCYCLE_T_NOWHERE"), msg(1, bot)], limiter=limiter))
+    assert results["m1"].ok
+    assert (results["m0"].ok, results["m0"].retryable) == (False, False)
+    assert "QCYCLE_T_NOWHERE" in (results["m0"].error or "")
+
+
+def test_rate_limit_per_endpoint_while_endpoints_run_in_parallel(
+    botserver: BotServer, monkeypatch, limiter
+) -> None:
+    # 4 a second in bursts of 1: one message every 1/3 s per bot.
+    a = wecom_env(monkeypatch, "QCYCLE_T_A", "key-a", botserver, "&rate=4/1/1")
+    b = wecom_env(monkeypatch, "QCYCLE_T_B", "key-b", botserver, "&rate=4/1/1")
+    messages = [msg(i, a if i % 2 == 0 else b) for i in range(8)]
+    started = time.monotonic()
+    results = deliver_batch(messages, limiter=limiter)
+    elapsed = time.monotonic() - started
+    assert all(r.ok for _, r in results)
+
+    times = {key: [r.at for r in botserver.requests_for(key)] for key in ("key-a", "key-b")}
+    for key, stamps in times.items():
+        assert len(stamps) == 4
+        gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:], strict=False)]
+        assert min(gaps) >= 0.25, (key, gaps)  # nominal 0.333 s
+    # The two bots overlap in time: each bot's first message precedes the other's last.
+    assert times["key-b"][0] < times["key-a"][-1] and times["key-a"][0] < times["key-b"][-1]
+    # Sequential pacing would need ~7 gaps (2.3 s); parallel lanes need ~3 (1 s).
+    assert elapsed < 2.0, elapsed

@@ -1,0 +1,150 @@
+"""Rendering: Chinese dates, every template with its variables, strict variables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from qcycle import clock
+from qcycle.errors import ConfigError
+from qcycle.render import TEMPLATE_NAMES, cn_date, cn_datetime, render_message, weekday_cn
+
+DAY = dt.date(2023, 4, 20)  # a Thursday
+DEADLINE = clock.at(DAY, dt.time(17, 30))
+
+BASE = {
+    "unit_name": "成都市市场监督管理局",
+    "programme_name": "2023年四川省质量工作“揭榜挂帅”",
+    "sender_name": "四川省市场监督管理局",
+}
+CONTEXTS = {
+    "reminder.j2": {**BASE, "item": "揭榜书", "deadline": DEADLINE, "working_days_left": 3},
+    "overdue.j2": {**BASE, "item": "揭榜书", "deadline": DEADLINE, "days_overdue": 2},
+    "escalation.j2": {
+        **BASE,
+        "parent_name": "成都市市场监督管理局",
+        "child_name": "武侯区市场监督管理局",
+        "item": "中期检查报告",
+        "deadline": DEADLINE,
+        "days_overdue": 4,
+    },
+    "merged_reminder.j2": {
+        **BASE,
+        "items": [
+            {"programme_name": "揭榜挂帅", "item": "揭榜书", "deadline": DEADLINE, "working_days_left": 2},
+            {"programme_name": "年度质量工作考核", "item": "自评报告", "deadline": DAY,
+             "working_days_left": 0, "days_overdue": 1},
+        ],
+    },
+    "result.j2": {**BASE, "result_label": "考核结果", "result": "A级"},
+    "praise.j2": {**BASE, "achievement": "在2015—2016年度质量工作考核中被评为A级"},
+    "rectification.j2": {**BASE, "reason": "考核等级为D级", "rectification_deadline": DEADLINE},
+    "ops_digest.j2": {
+        "day": DAY,
+        "failures": [
+            {"unit_name": "武侯区市场监督管理局", "channel": "wecom", "subject": "【提醒】揭榜书",
+             "status": "dead", "attempts": 5, "last_error": "wecom: code 93000 invalid webhook url"},
+        ],
+    },
+    "decision_pending.j2": {
+        "items": [
+            {"programme_name": "揭榜挂帅", "title": "揭榜书审核", "unit_name": "成都市市场监督管理局",
+             "received_at": DEADLINE},
+        ],
+    },
+}
+# What each rendering must say (DOMAIN.md's terms).
+MUST_SAY = {
+    "reminder.j2": ["【提醒】", "2023年4月20日 17:30", "星期四", "还有3个工作日"],
+    "overdue.j2": ["【逾期提醒】", "已逾期2个工作日"],
+    "escalation.j2": ["【督办】", "武侯区市场监督管理局", "督促", "已逾期4个工作日"],
+    "merged_reminder.j2": ["2项事项", "1. 揭榜挂帅：揭榜书", "还有2个工作日", "已逾期1个工作日"],
+    "result.j2": ["【考核结果】", "A级"],
+    "praise.j2": ["【通报表扬】", "通报表扬"],
+    "rectification.j2": ["【整改通知】", "整改", "2023年4月20日 17:30（星期四）"],
+    "ops_digest.j2": ["【发送失败汇总】", "1条", "已停止重试", "93000"],
+    "decision_pending.j2": ["【待审核】", "揭榜书审核", "2023年4月20日 17:30提交"],
+}
+
+
+def test_cn_filters() -> None:
+    assert cn_date(DAY) == "2023年4月20日"
+    assert cn_date(dt.date(2024, 12, 1)) == "2024年12月1日"
+    assert cn_datetime(DEADLINE) == "2023年4月20日 17:30"
+    assert cn_datetime(DAY) == "2023年4月20日"
+    # an aware UTC time is shown in Asia/Shanghai
+    utc = dt.datetime(2023, 4, 19, 18, 5, tzinfo=dt.timezone.utc)
+    assert cn_datetime(utc) == "2023年4月20日 02:05"
+    assert weekday_cn(DAY) == "星期四"
+    assert weekday_cn(dt.date(2026, 2, 15)) == "星期日"
+
+
+def test_every_template_has_a_test_context() -> None:
+    assert set(CONTEXTS) == set(TEMPLATE_NAMES) == set(MUST_SAY)
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_templates_render_chinese(name: str) -> None:
+    with clock.frozen(DAY):
+        subject, body = render_message(name, CONTEXTS[name])
+    assert "\n" not in subject and subject.startswith("【")
+    text = subject + "\n" + body
+    for phrase in MUST_SAY[name]:
+        assert phrase in text, (name, phrase, text)
+    assert re.search(r"[\u4e00-\u9fff]", body)
+    assert "\n\n\n" not in body and body == body.strip()
+    assert "{{" not in text and "{%" not in text
+
+
+def test_reminder_on_the_deadline_day() -> None:
+    _, body = render_message("reminder.j2", {**CONTEXTS["reminder.j2"], "working_days_left": 0})
+    assert "今天是截止日" in body and "还有" not in body
+
+
+def test_optional_variables_appear_when_given() -> None:
+    _, body = render_message(
+        "result.j2",
+        {**CONTEXTS["result.j2"], "score": 92.5, "objection_deadline": DEADLINE, "remarks": "公示5天"},
+    )
+    assert "得分92.5" in body and "如有异议" in body and "公示5天" in body
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_missing_variable_names_the_template(name: str) -> None:
+    context = dict(CONTEXTS[name])
+    missing = sorted(context)[0]
+    del context[missing]
+    with pytest.raises(ConfigError) as caught:
+        render_message(name, context)
+    (problem,) = caught.value.problems
+    assert problem.file.endswith(name)
+    assert problem.path == missing
+    assert name in str(caught.value) and missing in str(caught.value)
+    assert problem.line is not None
+
+
+def test_override_folder_is_searched_first(tmp_path) -> None:
+    (tmp_path / "reminder.j2").write_text(
+        "{% block subject %}【本周期专用】{{ item }}{% endblock %}"
+        "{% block body %}{{ unit_name }}：请于{{ deadline|cn_date }}前提交。{% endblock %}",
+        encoding="utf-8",
+    )
+    subject, body = render_message("reminder.j2", CONTEXTS["reminder.j2"], override_dir=tmp_path)
+    assert subject == "【本周期专用】揭榜书"
+    assert body == "成都市市场监督管理局：请于2023年4月20日前提交。"
+    # templates the override folder lacks still come from config/templates/
+    subject, _ = render_message("overdue.j2", CONTEXTS["overdue.j2"], override_dir=tmp_path)
+    assert subject.startswith("【逾期提醒】")
+
+
+def test_template_errors_are_config_errors(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        render_message("nonexistent.j2", {})
+    (tmp_path / "broken.j2").write_text("{% block subject %}{{ x {% endblock %}", encoding="utf-8")
+    with pytest.raises(ConfigError, match="syntax"):
+        render_message("broken.j2", {}, override_dir=tmp_path)
+    (tmp_path / "nobody.j2").write_text("{% block subject %}x{% endblock %}", encoding="utf-8")
+    with pytest.raises(ConfigError, match="block body"):
+        render_message("nobody.j2", {}, override_dir=tmp_path)

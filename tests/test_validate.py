@@ -1,0 +1,391 @@
+"""``qcycle validate``: each mistake is reported with file, line, field path and expectation.
+
+Every broken variant is the P1 reference file with one thing changed, so each test shows the
+one mistake it is about. Also here: the calendar fallback as ``qcycle plan`` reports it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from qcycle.cli import app
+from qcycle.settings import REPO_ROOT, get_settings
+from qcycle.workcal import default_calendar
+
+PROGRAMMES = REPO_ROOT / "config" / "programmes"
+P1 = PROGRAMMES / "sc-jbgs-2023.yaml"
+P2 = PROGRAMMES / "bs-quality-award-4.yaml"
+P1_TEXT = P1.read_text(encoding="utf-8")
+
+runner = CliRunner()
+
+
+def validate(*paths: Path) -> Result:
+    return runner.invoke(app, ["validate", *map(str, paths)])
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def unwrapped(result: Result) -> str:
+    """All output without whitespace: the console folds long lines when it is not a terminal
+    (and drops the space it breaks at), so compare texts with whitespace removed."""
+    return squeeze(result.output)
+
+
+def line_of(text: str, needle: str) -> int:
+    """1-based line of the first line containing ``needle``."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not in the file")
+
+
+def broken(tmp_path: Path, old: str, new: str, name: str = "broken.yaml") -> tuple[Path, str]:
+    """The P1 file with exactly one occurrence of ``old`` replaced by ``new``."""
+    assert P1_TEXT.count(old) == 1, f"{old!r} must occur exactly once in P1"
+    text = P1_TEXT.replace(old, new)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path, text
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    old: str  # text of P1 to replace (occurs once)
+    new: str
+    path: str  # field path the report must name
+    at: str  # the report's line is the first line of the broken file containing this
+    expect: str  # what the report must say was expected
+
+
+CASES = [
+    Case(
+        "unknown-parent-unit",
+        'code: "510300", name: 自贡市市场监督管理局, level: city, parent: "510000"',
+        'code: "510300", name: 自贡市市场监督管理局, level: city, parent: "519999"',
+        "units[2].parent",
+        '"519999"',
+        "上级单位 '519999' 未定义（应为 units 中的代码）",
+    ),
+    Case(
+        "unknown-owed-by-unit",
+        "    owed_by: {levels: [city]}",
+        '    owed_by: {levels: [city], units: ["510100", "519999"]}',
+        "stages[1].owed_by.units[1]",
+        '"519999"',
+        "单位 '519999' 未定义（应为 units 中的代码）",
+    ),
+    Case(
+        "unknown-category-in-per-category",
+        "      cxyl:\n        opens: 2024-11-01",
+        "      cxy1:\n        opens: 2024-11-01",
+        "stages[5].per_category.cxy1",
+        "cxy1:",
+        "类别 'cxy1' 未定义（应为 categories 中的代码）",
+    ),
+    Case(
+        "unknown-category-in-period",
+        "categories: [cxyl]}",
+        "categories: [cxyl, tsds]}",
+        "stages[4].periods[2].categories[1]",
+        "tsds",
+        "类别 'tsds' 未定义",
+    ),
+    Case(
+        "duplicate-item-code",
+        "{code: cxyl-02, name: 争创国家级质量标准实验室}",
+        "{code: cxyl-01, name: 争创国家级质量标准实验室}",
+        "categories[0].items[1].code",
+        "争创国家级质量标准实验室",
+        "项目代码 'cxyl-01' 重复（应唯一）",
+    ),
+    Case(
+        "unknown-stage-in-relative-date",
+        "    on: 2023-04-21\n",
+        "    after: {stage: aplication, workdays: 1}\n",
+        "stages[2].after.stage",
+        "aplication",
+        "阶段 'aplication' 未定义（应为 stages 中的代码）",
+    ),
+    Case(
+        "unknown-reminder-policy",
+        "    lateness: reject\n    reminders: standard",
+        "    lateness: reject\n    reminders: standrad",
+        "stages[1].reminders",
+        "standrad",
+        "提醒策略 'standrad' 未定义（应为 reminder_policies 中的名称）",
+    ),
+    Case(
+        "unknown-channel",
+        'parent: "510000", email: zlc@510100.amr.example.cn, channels: [email, sc-cities-wecom]',
+        'parent: "510000", email: zlc@510100.amr.example.cn, channels: [email, sc-city-wecom]',
+        "units[1].channels[1]",
+        "sc-city-wecom",
+        "渠道 'sc-city-wecom' 未定义（应为 channels 中的 name）",
+    ),
+    Case(
+        "duplicate-unit-code",
+        'code: "510300", name: 自贡市',
+        'code: "510100", name: 自贡市',
+        "units[2].code",
+        "自贡市",
+        "单位代码 '510100' 重复（应唯一）",
+    ),
+    Case(
+        "impossible-date",
+        "date: 2023-04-20, time",
+        "date: 2023-02-30, time",
+        "stages[1].deadline.date",
+        "2023-02-30",
+        "不是有效日期（应为 YYYY-MM-DD 且真实存在）",
+    ),
+    Case(
+        "deadline-before-window-opens",
+        "date: 2023-04-20, time",
+        "date: 2023-04-01, time",
+        "stages[1].deadline.date",
+        "2023-04-01",
+        "截止日期 2023-04-01 早于开始日期 2023-04-07（截止应不早于开始）",
+    ),
+    Case(
+        "weights-do-not-add-up",
+        "weight: 0.2}",
+        "weight: 0.25}",
+        "assessment.components",
+        "  components:",
+        "各部分权重之和应为 1，实际为 1.05",
+    ),
+    Case(
+        "unordered-grade-thresholds",
+        "{A: 90, B: 80, C: 60}",
+        "{A: 80, B: 90, C: 60}",
+        "assessment.grading",
+        "  grading:",
+        "等次分数线须满足 A > B > C，实际 A=80.0 B=90.0 C=60.0",
+    ),
+    Case(
+        "receiver-without-channel",
+        'parent: "510000", email: zlc@510300.amr.example.cn, channels: [email, sc-cities-wecom]}',
+        'parent: "510000", email: zlc@510300.amr.example.cn}',
+        "units[2].channels",
+        '"510300"',
+        "单位 510300（自贡市市场监督管理局）将收到通知，但没有配置任何渠道（应至少一个）",
+    ),
+    Case(
+        "email-channel-without-address",
+        'level: city, parent: "510000", email: zlc@510400.amr.example.cn,',
+        'level: city, parent: "510000",',
+        "units[3].email",
+        '"510400"',
+        "单位 510400 使用邮件渠道但未填写 email 地址",
+    ),
+    Case(
+        "literal-secret-url",
+        "url: env:QCYCLE_WECOM_SC_CITIES",
+        'url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=0a1b2c3d-secret"',
+        "channels[1].url",
+        "qyapi",
+        "渠道地址只能写成 env:环境变量名 或 secret:密钥块名（或 sink），"
+        "不得在文件中直接写入含密钥的URL",
+    ),
+    Case(
+        "unknown-key-typo",
+        "    lateness: reject\n    reminders: standard",
+        "    lateness: reject\n    remiders: standard",
+        "stages[1].remiders",
+        "remiders",
+        "未知字段（拼写错误？）",
+    ),
+    Case(
+        "unknown-level",
+        "    owed_by: {levels: [city]}",
+        "    owed_by: {levels: [cities]}",
+        "stages[1].owed_by.levels[0]",
+        "levels: [cities]",
+        "没有级别为 'cities' 的单位",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_broken_variant_is_reported_with_file_line_path_and_expectation(
+    tmp_path: Path, case: Case
+) -> None:
+    path, text = broken(tmp_path, case.old, case.new)
+    result = validate(path)
+    assert result.exit_code == 1, result.output
+    out = unwrapped(result)
+    line = line_of(text, case.at)
+    assert squeeze(f"{path}:{line} [{case.path}]: {case.expect}") in out, result.output
+    assert "通过：" not in out
+
+
+def test_literal_secret_is_not_echoed(tmp_path: Path) -> None:
+    path, _ = broken(
+        tmp_path,
+        "url: env:QCYCLE_WECOM_SC_CITIES",
+        'url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=0a1b2c3d-secret"',
+    )
+    result = validate(path)
+    assert result.exit_code == 1
+    assert "0a1b2c3d-secret" not in unwrapped(result)
+
+
+def test_malformed_yaml_is_reported_with_its_line(tmp_path: Path) -> None:
+    path, text = broken(tmp_path, "  programme: 揭榜挂帅\n", "  programme: 揭榜挂帅: 四川\n")
+    result = validate(path)
+    assert result.exit_code == 1
+    out = unwrapped(result)
+    line = line_of(text, "揭榜挂帅: 四川")
+    assert squeeze(f"{path}:{line}: YAML 格式错误：") in out, result.output
+    assert "（应为合法的YAML）" in out
+
+
+def test_unclosed_flow_mapping_points_at_or_after_the_mistake(tmp_path: Path) -> None:
+    path, text = broken(
+        tmp_path,
+        "- {code: cxyl-02, name: 争创国家级质量标准实验室}",
+        "- {code: cxyl-02, name: 争创国家级质量标准实验室",
+    )
+    result = validate(path)
+    assert result.exit_code == 1
+    out = unwrapped(result)
+    mistake = line_of(text, "争创国家级质量标准实验室")
+    reported = [
+        n for n in range(mistake, mistake + 3) if squeeze(f"{path}:{n}:YAML格式错误") in out
+    ]
+    assert reported, out
+
+
+def test_every_problem_of_a_file_is_listed(tmp_path: Path) -> None:
+    path, text = broken(tmp_path, "{A: 90, B: 80, C: 60}", "{A: 80, B: 90, C: 60}")
+    text = text.replace(
+        "    reminders: standard\n    per_category:", "    remindres: standard\n    per_category:"
+    )
+    path.write_text(text, encoding="utf-8")
+    result = validate(path)
+    assert result.exit_code == 1
+    out = unwrapped(result)
+    assert "配置有误（2处）" in out, result.output
+    assert "[assessment.grading]" in out and "[stages[5].remindres]" in out, result.output
+
+
+def test_valid_file_passes(tmp_path: Path) -> None:
+    path = tmp_path / "sc-jbgs-2023.yaml"
+    path.write_text(P1_TEXT, encoding="utf-8")
+    result = validate(path)
+    assert result.exit_code == 0, result.output
+    assert squeeze(f"通过：{path}") in unwrapped(result)
+
+
+def test_only_the_bad_file_of_several_is_reported(tmp_path: Path) -> None:
+    good = sorted(PROGRAMMES.glob("*.yaml"))
+    bad, _ = broken(
+        tmp_path, "date: 2023-04-20, time", "date: 2023-02-30, time", "sc-jbgs-bad.yaml"
+    )
+    result = validate(*good, bad)
+    assert result.exit_code == 1
+    out = unwrapped(result)
+    assert squeeze(f"{bad}:") in out
+    assert "配置有误（1处）" in out
+    for path in good:
+        assert squeeze(str(path)) not in out
+    assert "通过：" not in out
+
+
+def test_duplicate_round_code_across_files(tmp_path: Path) -> None:
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(P1_TEXT, encoding="utf-8")
+    result = validate(P1, copy)
+    assert result.exit_code == 1
+    assert squeeze(f"{copy} [round.code]: 周期代码 sc-jbgs-2023 与 {P1} 重复") in unwrapped(result)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    result = validate(missing)
+    assert result.exit_code == 1
+    assert squeeze(f"{missing}: 无法读取文件") in unwrapped(result)
+
+
+# --------------------------------------------------------------------------- calendar fallback
+
+OPERATOR_2027 = """\
+year: 2027
+source: 测试用安排（非官方）
+holidays:
+  - {from: 2027-06-28, to: 2027-06-29, name: 测试假日}
+workdays:
+  - 2027-06-26
+"""
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A config dir of our own for ``plan``; settings and the calendar are re-read around it."""
+    folder = tmp_path / "config"
+    (folder / "calendar").mkdir(parents=True)
+    shutil.copytree(REPO_ROOT / "config" / "templates", folder / "templates")
+    monkeypatch.setenv("QCYCLE_CONFIG_DIR", str(folder))
+    get_settings.cache_clear()
+    default_calendar.cache_clear()
+    yield folder
+    get_settings.cache_clear()
+    default_calendar.cache_clear()
+
+
+@pytest.fixture
+def p2_in_2027(tmp_path: Path) -> Path:
+    """The P2 award round with every date moved from 2022 into 2027 (all dates in one year)."""
+    text = P2.read_text(encoding="utf-8").replace("2022-", "2027-").replace("[2022]", "[2027]")
+    assert "2022-" not in text
+    path = tmp_path / "bs-quality-award-2027.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def reminders(result: Result) -> dict[str, dt.date]:
+    assert result.exit_code == 0, result.output
+    return {
+        a["key"]: dt.datetime.fromisoformat(a["at"]).date()
+        for a in json.loads(result.stdout)
+        if a["action"] == "reminder"
+    }
+
+
+def test_plan_2027_without_operator_file_warns_and_falls_back(
+    config_dir: Path, p2_in_2027: Path
+) -> None:
+    result = runner.invoke(app, ["plan", str(p2_in_2027), "--json"])
+    days = reminders(result)
+    warning = squeeze(result.stderr)
+    assert "2027年的官方节假日安排未收录" in warning
+    assert "备用规则“仅周末休息”" in warning
+    assert squeeze(str(config_dir / "calendar" / "2027.yaml")) in warning
+    assert days and all(d.weekday() < 5 for d in days.values())
+    assert days["application:reminder:T-1"] == dt.date(2027, 6, 29)  # Tuesday
+
+
+def test_plan_2027_with_operator_file_uses_it(config_dir: Path, p2_in_2027: Path) -> None:
+    (config_dir / "calendar" / "2027.yaml").write_text(OPERATOR_2027, encoding="utf-8")
+    result = runner.invoke(app, ["plan", str(p2_in_2027), "--json"])
+    days = reminders(result)
+    assert result.stderr == ""  # no fallback warning
+    # Tuesday 06-29 is now a holiday: the T-1 reminder moves off it, onto make-up Saturday 06-26.
+    assert dt.date(2027, 6, 29) not in days.values()
+    assert dt.date(2027, 6, 28) not in days.values()
+    assert days["application:reminder:T-1"] == dt.date(2027, 6, 26)
+    assert dt.date(2027, 6, 26).weekday() == 5
+    assert days["application:reminder:T-0"] == dt.date(2027, 6, 30)
