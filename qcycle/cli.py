@@ -31,7 +31,7 @@ db_app = typer.Typer(help="应用数据库：迁移与状态。\n\n示例：qcyc
 app.add_typer(db_app, name="db")
 
 out = Console(width=160, soft_wrap=False, highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 FileArg = Annotated[Path, typer.Argument(help="programme file, e.g. config/programmes/sc-jbgs-2023.yaml")]
 

@@ -26,12 +26,12 @@ from qcycle.errors import ConfigError, Problem
 from qcycle.settings import get_settings
 
 __all__ = [
+    "TEMPLATE_NAMES",
     "cn_date",
     "cn_datetime",
-    "weekday_cn",
     "get_environment",
     "render_message",
-    "TEMPLATE_NAMES",
+    "weekday_cn",
 ]
 
 # The templates qcycle itself renders (config/templates/ must provide each).
@@ -120,8 +120,12 @@ def _template_line(exc: BaseException, filename: str | None) -> int | None:
     return None
 
 
-def _problem(template_name: str, filename: str | None, path: str, message: str, line: int | None) -> ConfigError:
-    return ConfigError([Problem(file=filename or template_name, path=path, message=message, line=line)])
+def _problem(
+    template_name: str, filename: str | None, path: str, message: str, line: int | None
+) -> ConfigError:
+    return ConfigError(
+        [Problem(file=filename or template_name, path=path, message=message, line=line)]
+    )
 
 
 def _render_block(template: jinja2.Template, name: str, context: Mapping[str, Any]) -> str:
@@ -159,7 +163,9 @@ def render_message(
         template = env.get_template(template_name)
     except jinja2.TemplateNotFound:
         searched = ", ".join(str(p) for p in env.loader.searchpath)  # type: ignore[union-attr]
-        raise _problem(template_name, None, "", f"template not found (searched {searched})", None) from None
+        raise _problem(
+            template_name, None, "", f"template not found (searched {searched})", None
+        ) from None
     except jinja2.TemplateSyntaxError as exc:
         raise _problem(
             template_name, exc.filename, "", f"template syntax error: {exc.message}", exc.lineno

@@ -1,16 +1,15 @@
 """Channels: one class per way of reaching people, each configured by one URL.
 
-=========  ===========================================  ==========================================
-kind       URL (resolved from ``env:NAME`` / ``secret:NAME``)  delivered by
-=========  ===========================================  ==========================================
-email      ``mailto://[user:pass@]host[:port]?from=...&mode=insecure|starttls|ssl``
-           ``mailtos://user:pass@host?from=...``           apprise's own mailto plugin (smtplib)
-wecom      ``qwecom://KEY[?format=markdown]``              apprise custom schema, httpx
-dingtalk   ``qdingtalk://TOKEN[/SECRET][?format=markdown]``  apprise custom schema, httpx
-feishu     ``qfeishu://TOKEN[/SECRET][?format=markdown]``    apprise custom schema, httpx
-webhook    ``qhook://host[:port]/path`` (http), ``qhooks://...`` (https)  custom schema, httpx
-sink       ``qsink://local[/ABSOLUTE/FOLDER]``             custom schema, a JSON file per message
-=========  ===========================================  ==========================================
+URL forms (the value behind an ``env:NAME`` / ``secret:NAME`` reference):
+
+- email:    ``mailto://[user:pass@]host[:port]?from=ADDR&mode=insecure|starttls|ssl[&name=NAME]``
+            or ``mailtos://user:pass@host?from=ADDR`` (STARTTLS on 587); apprise's own mailto
+            plugin (smtplib). The recipient comes with each message.
+- wecom:    ``qwecom://KEY[?format=markdown]``                  apprise custom schema, httpx
+- dingtalk: ``qdingtalk://TOKEN[/SECRET][?format=markdown]``    apprise custom schema, httpx
+- feishu:   ``qfeishu://TOKEN[/SECRET][?format=markdown]``      apprise custom schema, httpx
+- webhook:  ``qhook://host[:port]/path`` (http), ``qhooks://...`` (https): JSON POST, 2xx is ok
+- sink:     ``qsink://local`` (the settings' sink folder) or ``qsink://local/ABSOLUTE/FOLDER``
 
 Every bot URL also takes ``?base=http://127.0.0.1:PORT`` (a stand-in server; otherwise the
 setting ``<kind>_base_url`` if the settings define one, otherwise the public host),
@@ -63,19 +62,19 @@ from qcycle.notify.refs import resolve_url
 from qcycle.settings import get_settings
 
 __all__ = [
-    "SendResult",
-    "Channel",
-    "EmailChannel",
-    "WeComChannel",
-    "DingTalkChannel",
-    "FeishuChannel",
-    "WebhookChannel",
-    "SinkChannel",
     "CHANNEL_KINDS",
-    "channel_for",
-    "open_channel",
     "DEFAULT_BASES",
     "DEFAULT_TIMEOUT",
+    "Channel",
+    "DingTalkChannel",
+    "EmailChannel",
+    "FeishuChannel",
+    "SendResult",
+    "SinkChannel",
+    "WeComChannel",
+    "WebhookChannel",
+    "channel_for",
+    "open_channel",
 ]
 
 log = logging.getLogger(LOGGER_NAME)
@@ -136,7 +135,9 @@ class _Call:
     notes: list[tuple[str, str]] = field(default_factory=list)
 
 
-_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("qcycle_notify_call", default=None)
+_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+    "qcycle_notify_call", default=None
+)
 
 
 # ---------------------------------------------------------------- HTTP plumbing
@@ -241,7 +242,9 @@ def _http_status_failure(kind: str, response: httpx.Response) -> SendResult | No
             retry_after=_retry_after_header(response),
             status_code=status,
         )
-    return SendResult.failure(f"{kind}: HTTP {status} {detail}", retryable=False, status_code=status)
+    return SendResult.failure(
+        f"{kind}: HTTP {status} {detail}", retryable=False, status_code=status
+    )
 
 
 def _fit_bytes(text: str, limit: int) -> str:
@@ -379,12 +382,14 @@ def _dingtalk_sign(secret: str) -> dict[str, str]:
     # Real wall time on purpose: the virtual clock would make the signature stale.
     timestamp = str(round(time.time() * 1000))
     digest = hmac.new(
-        secret.encode("utf-8"), f"{timestamp}\n{secret}".encode("utf-8"), hashlib.sha256
+        secret.encode("utf-8"), f"{timestamp}\n{secret}".encode(), hashlib.sha256
     ).digest()
     return {"timestamp": timestamp, "sign": base64.b64encode(digest).decode("ascii")}
 
 
-def _send_dingtalk(title: str, body: str, meta: Mapping[str, Any], call: _Call | None) -> SendResult:
+def _send_dingtalk(
+    title: str, body: str, meta: Mapping[str, Any], call: _Call | None
+) -> SendResult:
     token = str(meta.get("host") or "")
     if not token:
         return SendResult.failure("dingtalk: URL has no access token", retryable=False)
@@ -413,7 +418,7 @@ def _send_dingtalk(title: str, body: str, meta: Mapping[str, Any], call: _Call |
 def _feishu_sign(secret: str) -> dict[str, str]:
     # Feishu "签名校验": HmacSHA256(key="timestamp\nsecret", msg=b""), base64; s timestamp.
     timestamp = str(int(time.time()))
-    digest = hmac.new(f"{timestamp}\n{secret}".encode("utf-8"), b"", hashlib.sha256).digest()
+    digest = hmac.new(f"{timestamp}\n{secret}".encode(), b"", hashlib.sha256).digest()
     return {"timestamp": timestamp, "sign": base64.b64encode(digest).decode("ascii")}
 
 
@@ -445,8 +450,21 @@ def _send_feishu(title: str, body: str, meta: Mapping[str, Any], call: _Call | N
 
 # Query options that are ours or apprise's, not the webhook's own.
 _RESERVED_QUERY = {
-    "timeout", "rate", "format", "overflow", "verify", "cto", "rto", "retry", "wait",
-    "optional", "tz", "emojis", "tag", "store", "base",
+    "timeout",
+    "rate",
+    "format",
+    "overflow",
+    "verify",
+    "cto",
+    "rto",
+    "retry",
+    "wait",
+    "optional",
+    "tz",
+    "emojis",
+    "tag",
+    "store",
+    "base",
 }
 
 
@@ -520,7 +538,9 @@ _HANDLERS: dict[str, tuple[str, _Handler]] = {
 def _make_apprise_handler(schema: str) -> Callable[..., bool]:
     kind, _ = _HANDLERS[schema]
 
-    def handler(body: str, title: str, notify_type: str, meta: dict[str, Any], *args: Any, **kwargs: Any) -> bool:
+    def handler(
+        body: str, title: str, notify_type: str, meta: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> bool:
         call = _CALL.get()
         # Looked up at call time so tests and reloads see the current function.
         send = _HANDLERS[schema][1]
@@ -590,7 +610,16 @@ class _RecordingLogger:
 
     def __getattr__(self, name: str) -> Any:
         target_method = getattr(self._target, name)
-        if name not in {"trace", "debug", "info", "warning", "error", "exception", "critical", "deprecate"}:
+        if name not in {
+            "trace",
+            "debug",
+            "info",
+            "warning",
+            "error",
+            "exception",
+            "critical",
+            "deprecate",
+        }:
             return target_method
 
         def method(msg: object, *args: Any, **kwargs: Any) -> None:
@@ -635,7 +664,9 @@ class Channel:
         self.__url = url
         query = dict(parse_qsl(parts.query))
         try:
-            self.rate: Rate | None = Rate.parse(query["rate"]) if "rate" in query else self.default_rate
+            self.rate: Rate | None = (
+                Rate.parse(query["rate"]) if "rate" in query else self.default_rate
+            )
         except ValueError as exc:
             raise DeliveryError(f"{self.kind} channel URL: {exc}") from None
         self.endpoint = f"{self.kind}:{self._endpoint_id(parts)}"
@@ -702,8 +733,10 @@ class Channel:
                 result = SendResult.success()
             else:
                 result = self._unexplained_failure(call)
-        except Exception as exc:  # never into the caller
-            result = SendResult.failure(f"{self.kind}: {type(exc).__name__}: {exc}", retryable=False)
+        except Exception as exc:  # noqa: BLE001 - send never raises into the caller
+            result = SendResult.failure(
+                f"{self.kind}: {type(exc).__name__}: {exc}", retryable=False
+            )
         return self._logged(result, message_id)
 
     _body_format: ClassVar[str | None] = None
@@ -820,7 +853,9 @@ class EmailChannel(Channel):
 
     def _has_fixed_recipient(self) -> bool:
         parts = urlsplit(self._url())
-        return bool(parts.path.strip("/")) or any(k.lower() == "to" for k, _ in parse_qsl(parts.query))
+        return bool(parts.path.strip("/")) or any(
+            k.lower() == "to" for k, _ in parse_qsl(parts.query)
+        )
 
     def _refuse(self, recipient: str | None) -> SendResult | None:
         if not recipient:
@@ -856,7 +891,14 @@ class EmailChannel(Channel):
 
 CHANNEL_KINDS: dict[str, type[Channel]] = {
     cls.kind: cls
-    for cls in (EmailChannel, WeComChannel, DingTalkChannel, FeishuChannel, WebhookChannel, SinkChannel)
+    for cls in (
+        EmailChannel,
+        WeComChannel,
+        DingTalkChannel,
+        FeishuChannel,
+        WebhookChannel,
+        SinkChannel,
+    )
 }
 
 _BY_SCHEMA = {schema: cls for cls in CHANNEL_KINDS.values() for schema in cls.schemas}

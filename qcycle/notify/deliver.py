@@ -76,6 +76,7 @@ def deliver_batch(
     backoff_base: float = 0.5,
     backoff_cap: float = 8.0,
     limiter: RateLimiter | None = None,
+    time_budget: float | None = None,
 ) -> list[tuple[str, SendResult]]:
     """Send every message; return ``(message.id, result)`` in the order given. Never raises
     for a delivery problem: a channel that cannot be opened fails its messages (not retryable).
@@ -83,6 +84,8 @@ def deliver_batch(
     ``attempts``: sends per message within this call. ``max_wait``: the longest pause (service
     ``retry_after``, backoff or a rate-limit penalty) worth waiting for here instead of handing
     the retryable result back. ``limiter``: shared per-endpoint limits (the process default).
+    ``time_budget``: seconds after which no new send starts; messages not yet sent come back
+    retryable (rate limits make a call long: 100 messages to one WeCom bot take ~6 minutes).
     """
     items = list(messages)
     limiter = limiter or DEFAULT_LIMITER
@@ -95,7 +98,7 @@ def deliver_batch(
             channels[ref] = open_channel(ref)
         except DeliveryError as exc:
             channels[ref] = SendResult.failure(f"channel {ref}: {exc}", retryable=False)
-        except Exception as exc:  # a bug, but still no exception out of a delivery
+        except Exception as exc:  # noqa: BLE001 - a bug, but no exception out of a delivery
             channels[ref] = SendResult.failure(
                 f"channel {ref}: {type(exc).__name__}: {exc}", retryable=False
             )
@@ -112,7 +115,18 @@ def deliver_batch(
         lane.queue.append(_Job(index, message, opened))
 
     if lanes:
-        _Dispatcher(lanes, results, max_workers, attempts, max_wait, backoff_base, backoff_cap, limiter).run()
+        deadline = None if time_budget is None else time.monotonic() + time_budget
+        _Dispatcher(
+            lanes,
+            results,
+            max_workers,
+            attempts,
+            max_wait,
+            backoff_base,
+            backoff_cap,
+            limiter,
+            deadline,
+        ).run()
 
     sent = sum(1 for r in results.values() if r.ok)
     log.info("delivered %d of %d messages", sent, len(items))
@@ -130,8 +144,10 @@ class _Dispatcher:
         backoff_base: float,
         backoff_cap: float,
         limiter: RateLimiter,
+        deadline: float | None,
     ) -> None:
         self.lanes = lanes
+        self.deadline = deadline
         self.results = results
         self.max_workers = max(1, max_workers)
         self.attempts = attempts
@@ -142,9 +158,13 @@ class _Dispatcher:
         self.heap: list[tuple[float, int, str]] = []
         self.seq = itertools.count()
         self.running: dict[cf.Future[SendResult], tuple[_Lane, _Job]] = {}
+        self.last_result: dict[int, SendResult] = {}
 
     def park(self, lane: _Lane, at: float) -> None:
         if lane.parked or not lane.queue or lane.in_flight >= lane.channel.parallel:
+            return
+        if self.deadline is not None and at >= self.deadline:
+            self.give_up(lane, "not sent within the time budget", retry_after=None)
             return
         lane.parked = True
         heapq.heappush(self.heap, (at, next(self.seq), lane.endpoint))
@@ -153,7 +173,9 @@ class _Dispatcher:
         now = time.monotonic()
         for lane in self.lanes.values():
             self.park(lane, now)
-        with cf.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="qcycle-send") as pool:
+        with cf.ThreadPoolExecutor(
+            max_workers=self.max_workers, thread_name_prefix="qcycle-send"
+        ) as pool:
             while self.heap or self.running:
                 self.launch_ready(pool)
                 timeout = None
@@ -182,7 +204,7 @@ class _Dispatcher:
                 continue
             held = self.limiter.penalty_remaining(endpoint)
             if held > self.max_wait:
-                self.give_up_lane(lane, held)
+                self.give_up(lane, f"not sent, endpoint rate-limited for {held:.0f}s more", held)
                 continue
             wait = self.limiter.try_acquire(endpoint, lane.channel.rate)
             if wait > 0:
@@ -208,7 +230,7 @@ class _Dispatcher:
         lane.in_flight -= 1
         try:
             result = future.result()
-        except Exception as exc:  # Channel.send does not raise; be sure anyway
+        except Exception as exc:  # noqa: BLE001 - Channel.send does not raise; be sure anyway
             result = SendResult.failure(f"{type(exc).__name__}: {exc}", retryable=False)
         now = time.monotonic()
         if result.retry_after is not None and not result.ok:
@@ -223,9 +245,14 @@ class _Dispatcher:
             if delay > self.max_wait:
                 self.results[job.index] = result
             else:
+                self.last_result[job.index] = result
                 log.info(
                     "retrying %s via %s in %.2fs (attempt %d of %d): %s",
-                    job.message.id, lane.endpoint, delay, job.attempts + 1, self.attempts,
+                    job.message.id,
+                    lane.endpoint,
+                    delay,
+                    job.attempts + 1,
+                    self.attempts,
                     redact(result.error or ""),
                 )
                 job.not_before = now + delay
@@ -233,12 +260,15 @@ class _Dispatcher:
         if lane.queue:
             self.park(lane, max(now, lane.queue[0].not_before))
 
-    def give_up_lane(self, lane: _Lane, held: float) -> None:
-        """The endpoint is held longer than we wait here: hand its messages back unsent."""
+    def give_up(self, lane: _Lane, why: str, retry_after: float | None) -> None:
+        """Hand the lane's queued messages back unsent (retryable): the endpoint is held longer
+        than we wait here, or the time budget is spent. A message retried in this call keeps
+        its last real result."""
         while lane.queue:
             job = lane.queue.popleft()
+            if job.index in self.last_result:
+                self.results[job.index] = self.last_result[job.index]
+                continue
             self.results[job.index] = SendResult.failure(
-                f"{lane.channel.kind}: not sent, endpoint rate-limited for {held:.0f}s more",
-                retryable=True,
-                retry_after=held,
+                f"{lane.channel.kind}: {why}", retryable=True, retry_after=retry_after
             )

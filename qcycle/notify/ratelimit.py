@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Rate", "TokenBucket", "RateLimiter", "backoff", "DEFAULT_LIMITER"]
+__all__ = ["DEFAULT_LIMITER", "Rate", "RateLimiter", "TokenBucket", "backoff"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,9 @@ class TokenBucket:
 
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self._stamp)
-        self._tokens = min(float(self.rate.capacity), self._tokens + elapsed * self.rate.refill_per_second)
+        self._tokens = min(
+            float(self.rate.capacity), self._tokens + elapsed * self.rate.refill_per_second
+        )
         self._stamp = now
 
     def reserve(self) -> float:
@@ -87,18 +89,19 @@ class TokenBucket:
             if now < self._blocked_until:
                 return self._blocked_until - now
             self._refill(now)
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
+            # The epsilon absorbs float rounding: a wait too small to move a large clock
+            # value would otherwise loop forever.
+            if self._tokens >= 1.0 - 1e-9:
+                self._tokens = max(0.0, self._tokens - 1.0)
                 return 0.0
-            return (1.0 - self._tokens) / self.rate.refill_per_second
+            return max((1.0 - self._tokens) / self.rate.refill_per_second, 1e-6)
 
     def penalize(self, seconds: float) -> None:
-        """The service said "too fast": no token for ``seconds``, and start again empty."""
+        """The service said "retry after ``seconds``": no token until then. The bucket is not
+        emptied: the service's own figure is the better guide to when sending may resume."""
         with self._lock:
             now = self._clock()
             self._blocked_until = max(self._blocked_until, now + max(0.0, seconds))
-            self._tokens = 0.0
-            self._stamp = max(now, self._blocked_until)
 
     def penalty_remaining(self) -> float:
         with self._lock:
@@ -152,7 +155,7 @@ class RateLimiter:
             self._sleep(wait)
 
     def penalize(self, endpoint: str, seconds: float) -> None:
-        """Hold ``endpoint`` for ``seconds`` and empty its bucket."""
+        """Hold ``endpoint`` for ``seconds`` (the service's ``retry_after``)."""
         with self._lock:
             until = self._clock() + max(0.0, seconds)
             self._blocked_until[endpoint] = max(self._blocked_until.get(endpoint, 0.0), until)

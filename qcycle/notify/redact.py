@@ -19,14 +19,14 @@ import threading
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 __all__ = [
-    "MASK",
     "LOGGER_NAME",
+    "MASK",
     "REDACTED_LOGGERS",
-    "register_secret",
-    "register_url_secrets",
-    "redact",
     "RedactingFilter",
     "install_log_redaction",
+    "redact",
+    "register_secret",
+    "register_url_secrets",
 ]
 
 MASK = "***"
@@ -141,7 +141,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a malformed record: keep it, but never its raw arguments
+        except Exception:  # noqa: BLE001 - a malformed record: keep it, never its raw args
             message = str(record.msg)
         record.msg = redact(message)
         record.args = None

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from qcycle.errors import DeliveryError
 from qcycle.notify.redact import register_secret, register_url_secrets
 
-__all__ = ["resolve_url", "read_secret_block"]
+__all__ = ["read_secret_block", "resolve_url"]
 
 
 def resolve_url(ref: str) -> str:
@@ -69,7 +69,7 @@ def read_secret_block(name: str) -> str:
     except ValueError:
         # Prefect says "Unable to find block document named ..."; say it our way.
         raise DeliveryError(f"Prefect Secret block {name!r} does not exist") from None
-    except Exception as exc:  # server unreachable and the like: no secret in these messages
+    except Exception as exc:  # noqa: BLE001 - server unreachable and the like
         raise DeliveryError(
             f"Prefect Secret block {name!r} could not be read ({type(exc).__name__})"
         ) from None

@@ -17,7 +17,8 @@ behaviour      answer
 ``notjson``    HTTP 200 with an HTML page
 =============  =====================================================================
 
-``behave("429", "ok")`` answers 429 to the first request and ``ok`` to every later one.
+``behave("429", "ok")`` answers 429 to the first request and ``ok`` to every later one;
+``behave_for(token, ...)`` sets the answers for one bot only.
 ``close()`` stops listening: later connections are refused. Signed DingTalk/Feishu requests
 are verified when a secret is registered with ``add_secret``; a bad signature gets the
 service's signature error. Every request is recorded with its arrival time.
@@ -82,6 +83,7 @@ class BotServer:
     delay: float = 1.0
     retry_after: float = 0.2
     secrets: dict[str, str] = field(default_factory=dict)
+    per_token: dict[str, list[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     closed: bool = False
 
@@ -93,7 +95,9 @@ class BotServer:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def behave(self, *behaviours: str, delay: float | None = None, retry_after: float | None = None) -> None:
+    def behave(
+        self, *behaviours: str, delay: float | None = None, retry_after: float | None = None
+    ) -> None:
         with self.lock:
             self.behaviours = list(behaviours) or ["ok"]
             if delay is not None:
@@ -101,12 +105,18 @@ class BotServer:
             if retry_after is not None:
                 self.retry_after = retry_after
 
+    def behave_for(self, token: str, *behaviours: str) -> None:
+        """Behaviours for requests to one bot token only (others use :meth:`behave`)."""
+        with self.lock:
+            self.per_token[token] = list(behaviours) or ["ok"]
+
     def add_secret(self, token: str, secret: str) -> None:
         self.secrets[token] = secret
 
-    def next_behaviour(self) -> str:
+    def next_behaviour(self, token: str) -> str:
         with self.lock:
-            return self.behaviours.pop(0) if len(self.behaviours) > 1 else self.behaviours[0]
+            queue = self.per_token.get(token, self.behaviours)
+            return queue.pop(0) if len(queue) > 1 else queue[0]
 
     def record(self, item: Received) -> None:
         with self.lock:
@@ -136,7 +146,9 @@ def _classify(path: str, query: dict[str, str]) -> tuple[str, str]:
 def _signature_ok(kind: str, secret: str, query: dict[str, str], payload: Any) -> bool:
     if kind == "dingtalk":
         timestamp, sign = query.get("timestamp", ""), query.get("sign", "")
-        digest = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
+        digest = hmac.new(
+            secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256
+        ).digest()
     else:
         timestamp, sign = str(payload.get("timestamp", "")), str(payload.get("sign", ""))
         digest = hmac.new(f"{timestamp}\n{secret}".encode(), b"", hashlib.sha256).digest()
@@ -149,13 +161,15 @@ def _handler_for(server: BotServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # the stdlib would print request lines (with keys) to stderr
 
         def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
             raw = body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json" if not isinstance(body, bytes) else "text/html")
+            self.send_header(
+                "Content-Type", "application/json" if not isinstance(body, bytes) else "text/html"
+            )
             self.send_header("Content-Length", str(len(raw)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -165,7 +179,7 @@ def _handler_for(server: BotServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(raw)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             arrived = time.monotonic()
             parts = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -177,21 +191,32 @@ def _handler_for(server: BotServer) -> type[BaseHTTPRequestHandler]:
                 payload = raw.decode("utf-8", "replace")
             kind, token = _classify(parts.path, query)
             server.record(
-                Received(arrived, kind, token, parts.path, query, payload, dict(self.headers.items()))
+                Received(
+                    arrived, kind, token, parts.path, query, payload, dict(self.headers.items())
+                )
             )
-            behaviour = server.next_behaviour()
+            behaviour = server.next_behaviour(token)
             secret = server.secrets.get(token)
-            if secret and kind in BAD_SIGN and behaviour == "ok":
-                if not _signature_ok(kind, secret, query, payload if isinstance(payload, dict) else {}):
-                    self._reply(200, BAD_SIGN[kind])
-                    return
+            fields = payload if isinstance(payload, dict) else {}
+            if (
+                secret
+                and kind in BAD_SIGN
+                and behaviour == "ok"
+                and not _signature_ok(kind, secret, query, fields)
+            ):
+                self._reply(200, BAD_SIGN[kind])
+                return
             if behaviour == "slow":
                 time.sleep(server.delay)
                 behaviour = "ok"
             if behaviour == "ok":
                 self._reply(200, SUCCESS[kind])
             elif behaviour == "ok_legacy":
-                body = {"StatusCode": 0, "StatusMessage": "success"} if kind == "feishu" else SUCCESS[kind]
+                body = (
+                    {"StatusCode": 0, "StatusMessage": "success"}
+                    if kind == "feishu"
+                    else SUCCESS[kind]
+                )
                 self._reply(200, body)
             elif behaviour == "errcode":
                 self._reply(200, ERRCODE[kind])
@@ -211,12 +236,21 @@ def _handler_for(server: BotServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out leaves a broken pipe behind: expected in the "slow" tests.
+        pass
+
+
 def start_botserver() -> BotServer:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    httpd.daemon_threads = True
+    httpd = _QuietServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     server = BotServer(httpd)
     httpd.RequestHandlerClass = _handler_for(server)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     return server
 

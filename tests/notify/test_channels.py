@@ -23,6 +23,9 @@ from qcycle.notify import (
 from tests.notify.botserver import BotServer
 from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer, free_port
 
+# The AUTH test relay runs without TLS on purpose; aiosmtpd warns about it.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+
 SUBJECT = "【提醒】揭榜书将于2023年4月20日截止"
 BODY = "成都市市场监管局：\n\n请于2023年4月20日 17:30前提交揭榜书。"
 
@@ -206,7 +209,9 @@ def test_email_recipient_replaces_fixed_one(smtp_server: SmtpServer) -> None:
 def test_sink_writes_json_files(tmp_path, _sink_in_tmp) -> None:
     explicit = open_channel(f"sink:{tmp_path / '落地'}")
     assert isinstance(explicit, SinkChannel)
-    assert explicit.send(SUBJECT, BODY, recipient="unit@example.gov.cn", tag="reminder", message_id="r/1").ok
+    assert explicit.send(
+        SUBJECT, BODY, recipient="unit@example.gov.cn", tag="reminder", message_id="r/1"
+    ).ok
     (written,) = (tmp_path / "落地").glob("*.json")
     record = json.loads(written.read_text(encoding="utf-8"))
     assert record["subject"] == SUBJECT and record["body"] == BODY

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from urllib.parse import quote
@@ -18,8 +19,12 @@ def limiter() -> RateLimiter:
     return RateLimiter()  # not the process default: tests must not pace each other
 
 
-def wecom_env(monkeypatch: pytest.MonkeyPatch, name: str, key: str, server: BotServer, extra: str = "") -> str:
-    monkeypatch.setenv(name, f"qwecom://{key}?base={quote(server.base, safe='')}&timeout=0.5{extra}")
+def wecom_env(
+    monkeypatch: pytest.MonkeyPatch, name: str, key: str, server: BotServer, extra: str = ""
+) -> str:
+    monkeypatch.setenv(
+        name, f"qwecom://{key}?base={quote(server.base, safe='')}&timeout=0.5{extra}"
+    )
     return f"env:{name}"
 
 
@@ -59,7 +64,7 @@ def test_results_follow_input_order_across_channels(
 def test_retry_after_429_within_the_call(botserver: BotServer, monkeypatch, limiter) -> None:
     bot = wecom_env(monkeypatch, "QCYCLE_T_BOT", "key-429", botserver)
     botserver.behave("429", "ok", retry_after=0.2)
-    ((mid, result),) = deliver_batch([msg(0, bot)], limiter=limiter)
+    ((_, result),) = deliver_batch([msg(0, bot)], limiter=limiter)
     assert result.ok
     first, second = botserver.received
     assert second.at - first.at >= 0.15  # waited for Retry-After
@@ -72,7 +77,9 @@ def test_backoff_on_5xx_then_success(botserver: BotServer, monkeypatch, limiter)
     assert result.ok and len(botserver.received) == 3
 
 
-def test_attempts_exhausted_returns_the_retryable_failure(botserver: BotServer, monkeypatch, limiter) -> None:
+def test_attempts_exhausted_returns_the_retryable_failure(
+    botserver: BotServer, monkeypatch, limiter
+) -> None:
     bot = wecom_env(monkeypatch, "QCYCLE_T_BOT", "key-down", botserver)
     botserver.behave("500")
     ((_, result),) = deliver_batch([msg(0, bot)], attempts=2, backoff_base=0.05, limiter=limiter)
@@ -93,12 +100,11 @@ def test_long_rate_limit_hands_the_lane_back(botserver: BotServer, monkeypatch, 
     are returned unsent while another bot's messages still go."""
     limited = wecom_env(monkeypatch, "QCYCLE_T_LIMITED", "key-limited", botserver)
     other = wecom_env(monkeypatch, "QCYCLE_T_OTHER", "key-other", botserver)
-    botserver.behave("ratelimit", "ok")
+    botserver.behave_for("key-limited", "ratelimit", "ok")
     started = time.monotonic()
     results = dict(
         deliver_batch(
             [msg(0, limited), msg(1, limited), msg(2, limited), msg(3, other)],
-            max_workers=1,  # so the limited bot is asked first
             max_wait=5.0,
             limiter=limiter,
         )
@@ -111,7 +117,9 @@ def test_long_rate_limit_hands_the_lane_back(botserver: BotServer, monkeypatch, 
     assert len(botserver.requests_for("key-limited")) == 1
 
 
-def test_unresolvable_channel_fails_its_messages_only(botserver: BotServer, monkeypatch, limiter) -> None:
+def test_unresolvable_channel_fails_its_messages_only(
+    botserver: BotServer, monkeypatch, limiter
+) -> None:
     bot = wecom_env(monkeypatch, "QCYCLE_T_BOT", "key-fine", botserver)
     monkeypatch.delenv("QCYCLE_T_NOWHERE", raising=False)
     results = dict(deliver_batch([msg(0, "env:QCYCLE_T_NOWHERE"), msg(1, bot)], limiter=limiter))
@@ -135,9 +143,21 @@ def test_rate_limit_per_endpoint_while_endpoints_run_in_parallel(
     times = {key: [r.at for r in botserver.requests_for(key)] for key in ("key-a", "key-b")}
     for key, stamps in times.items():
         assert len(stamps) == 4
-        gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:], strict=False)]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
         assert min(gaps) >= 0.25, (key, gaps)  # nominal 0.333 s
     # The two bots overlap in time: each bot's first message precedes the other's last.
     assert times["key-b"][0] < times["key-a"][-1] and times["key-a"][0] < times["key-b"][-1]
     # Sequential pacing would need ~7 gaps (2.3 s); parallel lanes need ~3 (1 s).
     assert elapsed < 2.0, elapsed
+
+
+def test_time_budget_hands_back_what_pacing_would_delay(
+    botserver: BotServer, monkeypatch, limiter
+) -> None:
+    bot = wecom_env(monkeypatch, "QCYCLE_T_BOT", "key-slowpace", botserver, "&rate=2/1/1")
+    started = time.monotonic()
+    results = deliver_batch([msg(i, bot) for i in range(3)], time_budget=0.5, limiter=limiter)
+    assert time.monotonic() - started < 0.9
+    assert [r.ok for _, r in results] == [True, False, False]
+    assert all(r.retryable and "time budget" in (r.error or "") for _, r in results[1:])
+    assert len(botserver.received) == 1

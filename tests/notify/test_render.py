@@ -33,9 +33,19 @@ CONTEXTS = {
     "merged_reminder.j2": {
         **BASE,
         "items": [
-            {"programme_name": "揭榜挂帅", "item": "揭榜书", "deadline": DEADLINE, "working_days_left": 2},
-            {"programme_name": "年度质量工作考核", "item": "自评报告", "deadline": DAY,
-             "working_days_left": 0, "days_overdue": 1},
+            {
+                "programme_name": "揭榜挂帅",
+                "item": "揭榜书",
+                "deadline": DEADLINE,
+                "working_days_left": 2,
+            },
+            {
+                "programme_name": "年度质量工作考核",
+                "item": "自评报告",
+                "deadline": DAY,
+                "working_days_left": 0,
+                "days_overdue": 1,
+            },
         ],
     },
     "result.j2": {**BASE, "result_label": "考核结果", "result": "A级"},
@@ -44,14 +54,24 @@ CONTEXTS = {
     "ops_digest.j2": {
         "day": DAY,
         "failures": [
-            {"unit_name": "武侯区市场监督管理局", "channel": "wecom", "subject": "【提醒】揭榜书",
-             "status": "dead", "attempts": 5, "last_error": "wecom: code 93000 invalid webhook url"},
+            {
+                "unit_name": "武侯区市场监督管理局",
+                "channel": "wecom",
+                "subject": "【提醒】揭榜书",
+                "status": "dead",
+                "attempts": 5,
+                "last_error": "wecom: code 93000 invalid webhook url",
+            },
         ],
     },
     "decision_pending.j2": {
         "items": [
-            {"programme_name": "揭榜挂帅", "title": "揭榜书审核", "unit_name": "成都市市场监督管理局",
-             "received_at": DEADLINE},
+            {
+                "programme_name": "揭榜挂帅",
+                "title": "揭榜书审核",
+                "unit_name": "成都市市场监督管理局",
+                "received_at": DEADLINE,
+            },
         ],
     },
 }
@@ -75,7 +95,7 @@ def test_cn_filters() -> None:
     assert cn_datetime(DEADLINE) == "2023年4月20日 17:30"
     assert cn_datetime(DAY) == "2023年4月20日"
     # an aware UTC time is shown in Asia/Shanghai
-    utc = dt.datetime(2023, 4, 19, 18, 5, tzinfo=dt.timezone.utc)
+    utc = dt.datetime(2023, 4, 19, 18, 5, tzinfo=dt.UTC)
     assert cn_datetime(utc) == "2023年4月20日 02:05"
     assert weekday_cn(DAY) == "星期四"
     assert weekday_cn(dt.date(2026, 2, 15)) == "星期日"
@@ -106,7 +126,12 @@ def test_reminder_on_the_deadline_day() -> None:
 def test_optional_variables_appear_when_given() -> None:
     _, body = render_message(
         "result.j2",
-        {**CONTEXTS["result.j2"], "score": 92.5, "objection_deadline": DEADLINE, "remarks": "公示5天"},
+        {
+            **CONTEXTS["result.j2"],
+            "score": 92.5,
+            "objection_deadline": DEADLINE,
+            "remarks": "公示5天",
+        },
     )
     assert "得分92.5" in body and "如有异议" in body and "公示5天" in body
 
@@ -114,7 +139,7 @@ def test_optional_variables_appear_when_given() -> None:
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
 def test_missing_variable_names_the_template(name: str) -> None:
     context = dict(CONTEXTS[name])
-    missing = sorted(context)[0]
+    missing = min(context)
     del context[missing]
     with pytest.raises(ConfigError) as caught:
         render_message(name, context)

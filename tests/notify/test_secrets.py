@@ -10,9 +10,19 @@ from urllib.parse import quote
 import pytest
 
 from qcycle.errors import DeliveryError
-from qcycle.notify import Message, RateLimiter, channel_for, deliver_batch, open_channel, resolve_url
+from qcycle.notify import (
+    Message,
+    RateLimiter,
+    channel_for,
+    deliver_batch,
+    open_channel,
+    resolve_url,
+)
 from tests.notify.botserver import BotServer
 from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer, free_port
+
+# The AUTH test relay runs without TLS on purpose; aiosmtpd warns about it.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
 WECOM_KEY = "0f1e2d3c-wecom-SECRET-KEY-9a8b"
 DING_TOKEN = "d1n9t0kenSECRETvalue42"
@@ -64,21 +74,37 @@ def test_no_secret_leaks_anywhere(
     try:
         results = []
         botserver.add_secret(DING_TOKEN, DING_SECRET)
-        botserver.behave("ok", "errcode", "429", "ok", "ratelimit", retry_after=0.1)
+        botserver.behave("ok", retry_after=0.1)
+        botserver.behave_for(WECOM_KEY, "ok", "errcode")
+        botserver.behave_for(DING_TOKEN, "429", "ok")
+        botserver.behave_for(FEISHU_TOKEN, "ratelimit")
         messages = [
             Message("w1", "env:QCYCLE_S_WECOM", "【提醒】一", "正文"),
             Message("w2", "env:QCYCLE_S_WECOM", "【提醒】二", "正文"),  # errcode
             Message("d1", "env:QCYCLE_S_DING", "【提醒】三", "正文"),  # 429 then ok
             Message("f1", "env:QCYCLE_S_FEISHU", "【提醒】四", "正文"),  # rate limited
             Message("x1", "env:QCYCLE_S_WECOM_DEAD", "【提醒】五", "正文"),  # refused
-            Message("e1", "env:QCYCLE_S_MAIL", "【提醒】六", "正文", recipient="unit@example.gov.cn"),
-            Message("e2", "env:QCYCLE_S_MAIL_DEAD", "【提醒】七", "正文", recipient="unit@example.gov.cn"),
+            Message(
+                "e1", "env:QCYCLE_S_MAIL", "【提醒】六", "正文", recipient="unit@example.gov.cn"
+            ),
+            Message(
+                "e2",
+                "env:QCYCLE_S_MAIL_DEAD",
+                "【提醒】七",
+                "正文",
+                recipient="unit@example.gov.cn",
+            ),
             Message("b1", "env:QCYCLE_S_BAD_RATE", "【提醒】八", "正文"),
             Message("n1", "env:QCYCLE_S_NATIVE", "【提醒】九", "正文"),
             Message("n2", "env:QCYCLE_S_NOFROM", "【提醒】十", "正文"),
         ]
         results = deliver_batch(
-            messages, max_workers=1, attempts=2, backoff_base=0.05, max_wait=1.0, limiter=RateLimiter()
+            messages,
+            max_workers=1,
+            attempts=2,
+            backoff_base=0.05,
+            max_wait=1.0,
+            limiter=RateLimiter(),
         )
         outcome = {mid: r for mid, r in results}
         # The scan means something only if the failures really happened.
@@ -99,7 +125,12 @@ def test_no_secret_leaks_anywhere(
 
         channels = [
             open_channel(ref)
-            for ref in ("env:QCYCLE_S_WECOM", "env:QCYCLE_S_DING", "env:QCYCLE_S_FEISHU", "env:QCYCLE_S_MAIL")
+            for ref in (
+                "env:QCYCLE_S_WECOM",
+                "env:QCYCLE_S_DING",
+                "env:QCYCLE_S_FEISHU",
+                "env:QCYCLE_S_MAIL",
+            )
         ]
         # a direct send with a failure, outside deliver_batch
         direct = channel_for(env["QCYCLE_S_WECOM_DEAD"]).send("主题", "正文")

@@ -1,0 +1,36 @@
+"""Every CLI command documents itself with help text and an example (sqlite-utils habit)."""
+
+from __future__ import annotations
+
+import typer.main
+from typer.testing import CliRunner
+
+from qcycle.cli import app
+
+runner = CliRunner()
+
+
+def _commands(group, prefix: tuple[str, ...] = ()):
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, prefix + (name,))
+        else:
+            yield prefix + (name,), cmd
+
+
+def test_every_command_has_help_with_an_example():
+    group = typer.main.get_command(app)
+    commands = list(_commands(group))
+    assert {c[0] for c in commands} >= {("validate",), ("plan",), ("simulate",), ("db", "upgrade")}
+    for path, _ in commands:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, path
+        assert "示例" in result.output and "qcycle" in result.output, f"{' '.join(path)} lacks an example"
+
+
+def test_readme_names_every_command():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for path, _ in _commands(typer.main.get_command(app)):
+        assert f"qcycle {' '.join(path)}" in readme, f"README does not mention qcycle {' '.join(path)}"
