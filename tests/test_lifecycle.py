@@ -1,0 +1,142 @@
+"""What actions do to a round's data, without Prefect: who is written to, idempotency, intake."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlmodel import func, select
+
+from qcycle import crud
+from qcycle.clock import at
+from qcycle.intake import ingest
+from qcycle.lifecycle import carry_out, outstanding, pending_decisions, sync_round, takers
+from qcycle.loader import load_programme
+from qcycle.models import OutboxMessage, QuarantinedRecord, Submission
+from qcycle.notify.outbox import queue_drafts
+from qcycle.timetable import expand
+from qcycle.workcal import WorkCalendar
+
+P1 = Path(__file__).resolve().parent.parent / "config" / "programmes" / "sc-jbgs-2023.yaml"
+
+
+@pytest.fixture
+def round_(session):
+    loaded = load_programme(P1)
+    row = sync_round(session, loaded)
+    timetable = expand(loaded.programme, WorkCalendar())
+    return loaded.programme, timetable, row.id
+
+
+def _apply(session, p, t, rid, unit, item, when):
+    return ingest(session=session, programme=p, timetable=t, round_id=rid, source="test",
+                  record={"kind": "application", "unit": unit, "item": item, "submitted_at": when})
+
+
+def test_sync_round_is_idempotent(session, round_):
+    p, _, rid = round_
+    again = sync_round(session, load_programme(P1))
+    assert again.id == rid
+
+
+def test_reminder_goes_only_to_units_that_have_not_submitted(session, round_):
+    p, t, rid = round_
+    _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
+    reminder = t.by_key()["application:reminder:T-3"]
+    outcome = carry_out(session, p, rid, reminder)
+    units = {d.unit for d in outcome.drafts}
+    assert "510100" not in units and "510300" in units
+    assert len(units) == 20  # 21 cities, one has applied
+
+
+def test_rerunning_an_action_queues_nothing_new(session, round_):
+    p, t, rid = round_
+    reminder = t.by_key()["application:reminder:T-1"]
+    first = carry_out(session, p, rid, reminder)
+    new1 = queue_drafts(session=session, programme=p, round_id=rid, drafts=first.drafts)
+    second = carry_out(session, p, rid, reminder)
+    new2 = queue_drafts(session=session, programme=p, round_id=rid, drafts=second.drafts)
+    total = session.exec(select(func.count()).select_from(OutboxMessage)).one()
+    # Every city has two channels (email and the WeCom group bot).
+    assert (new1, new2, total) == (42, 0, 42)
+    assert first.drafts == second.drafts
+
+
+def test_late_application_is_rejected_by_the_lateness_rule_and_kept(session, round_):
+    p, t, rid = round_
+    result = _apply(session, p, t, rid, "510300", "zlcx-02", "2023-04-20T17:31:00+08:00")
+    assert result.status == "rejected_late"
+    row = session.exec(select(Submission).where(Submission.unit_code == "510300")).one()
+    assert (row.status, row.late) == ("rejected_late", True)
+    # A rejected application does not count: the unit is still outstanding.
+    deadline = t.by_key()["application:deadline"]
+    assert "510300" in outstanding(session, p, rid, deadline)
+
+
+def test_late_progress_report_is_accepted_and_flagged(session, round_):
+    p, t, rid = round_
+    result = ingest(session=session, programme=p, timetable=t, round_id=rid, source="test", record={
+        "kind": "progress_report", "unit": "510100", "item": "zlcx-01", "period": "2023-07",
+        "submitted_at": "2023-07-15T09:00:00+08:00"})
+    assert result.status == "late_accepted"
+
+
+def test_malformed_and_unknown_unit_records_are_quarantined_with_reasons(session, round_):
+    p, t, rid = round_
+    bad = [
+        {"kind": "application", "unit": "999999", "item": "zlcx-01", "submitted_at": "2023-04-10T10:00:00+08:00"},
+        {"kind": "application", "item": "zlcx-01", "submitted_at": "2023-04-10T10:00:00+08:00"},
+        {"kind": "application", "unit": "510100", "submitted_at": "2023年13月40日"},
+        {"kind": "wish", "unit": "510100"},
+    ]
+    statuses = [ingest(session=session, programme=p, timetable=t, round_id=rid, record=r, source="test").status
+                for r in bad]
+    assert statuses == ["quarantined"] * 4
+    reasons = [q.reason for q in session.exec(select(QuarantinedRecord)).all()]
+    assert any("999999" in r for r in reasons) and any("unit" in r for r in reasons)
+    assert any("提交时间" in r for r in reasons) and any("wish" in r for r in reasons)
+    # The same malformed record pulled again is kept once.
+    ingest(session=session, programme=p, timetable=t, round_id=rid, record=bad[0], source="test")
+    assert session.exec(select(func.count()).select_from(QuarantinedRecord)).one() == 4
+
+
+def test_same_record_twice_is_stored_once(session, round_):
+    p, t, rid = round_
+    first = _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
+    second = _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
+    assert (first.status, second.status) == ("accepted", "duplicate")
+
+
+def test_decision_stage_waits_for_ops_and_takers_follow_decisions(session, round_):
+    p, t, rid = round_
+    _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
+    _apply(session, p, t, rid, "510300", "cxyl-02", "2023-04-12T10:00:00+08:00")
+    review = t.by_key()["takers_review:decision_due"]
+    outcome = carry_out(session, p, rid, review)
+    assert outcome.pending == ["510100:zlcx-01", "510300:cxyl-02"]
+    assert [d.unit for d in outcome.drafts] == ["510000"]  # ops are reminded
+    crud.put_decision(session=session, round_id=rid, stage="takers_review", subject="510100:zlcx-01",
+                      outcome="approved", decided_by="cli:test")
+    crud.put_decision(session=session, round_id=rid, stage="takers_review", subject="510300:cxyl-02",
+                      outcome="rejected", decided_by="cli:test")
+    assert pending_decisions(session, p, rid, p.stage("takers_review"), None) == []
+    assert takers(session, p, rid) == {"510100": ["zlcx-01"]}
+    assert takers(session, p, rid, "cxyl") == {}
+
+
+def test_escalation_goes_to_the_configured_unit_naming_overdue_children(session, round_):
+    p, t, rid = round_
+    esc = t.by_key()["application:escalation"]
+    outcome = carry_out(session, p, rid, esc)
+    assert [d.unit for d in outcome.drafts] == ["510000"]
+    assert "成都市市场监督管理局" in outcome.drafts[0].context["child_name"]
+    assert outcome.counts == {"escalated": 21}
+
+
+def test_deadline_counts_overdue_units(session, round_):
+    p, t, rid = round_
+    _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
+    outcome = carry_out(session, p, rid, t.by_key()["application:deadline"])
+    assert outcome.counts == {"overdue": 20} and outcome.drafts == []
+    assert at(dt.date(2023, 4, 20), dt.time(17, 30)) == t.by_key()["application:deadline"].at
