@@ -19,9 +19,9 @@ from qcycle import clock
 from qcycle.lifecycle import Outcome
 from qcycle.loader import LoadedProgramme
 from qcycle.timetable import ACTION_LABELS, Action
-from tasks.actions import carry_out_action, due_actions, record_outcome, record_skipped
-from tasks.messages import deliver_messages, queue_messages
-from tasks.rounds import load_round, plan_round, sync_round
+from tasks.actions import carry_out_actions, due_actions, record_skipped
+from tasks.messages import deliver_messages
+from tasks.rounds import prepare_round
 
 __all__ = ["reconcile", "run_stage", "STAGE_FLOWS"]
 
@@ -46,15 +46,13 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
 
 
-def _run_actions(loaded: LoadedProgramme, round_id, actions: list[Action], actor: str) -> list[Outcome]:
-    outcomes = []
-    code = loaded.programme.round.code
-    for action in actions:
-        outcome = carry_out_action(loaded, round_id, action)
-        queue_messages(loaded, round_id, outcome.drafts)
-        record_outcome(code, round_id, outcome, actor)
-        outcomes.append(outcome)
-    return outcomes
+def _run_actions(loaded: LoadedProgramme, round_id, actions: list[Action], actor: str,
+                 label: str = "") -> list[Outcome]:
+    """One task run carries out the stage's actions (each: do it, queue messages, record it)."""
+    if not actions:
+        return []
+    return carry_out_actions(loaded, round_id, actions, actor, loaded.programme.round.code,
+                             label or "动作", len(actions))
 
 
 def _stage_flow(kind: str, label: str):
@@ -63,7 +61,7 @@ def _stage_flow(kind: str, label: str):
     def stage_flow(loaded: LoadedProgramme, round_id: Any, actions: list[Action], round_code: str,
                    as_of: dt.datetime, actor: str = "flow:reconcile") -> list[Outcome]:
         logger = get_run_logger()
-        outcomes = _run_actions(loaded, round_id, actions, actor)
+        outcomes = _run_actions(loaded, round_id, actions, actor, label)
         for o in outcomes:
             logger.info("%s", o.note)
         if kind == "assessment":
@@ -140,9 +138,8 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
     """Run everything due for a round as of a logical moment (default: now, Asia/Shanghai)."""
     logger = get_run_logger()
     moment = clock.to_local(as_of) if as_of else clock.now()
-    loaded = load_round(programme_file)
-    round_id = sync_round(loaded)
-    timetable = plan_round(loaded)
+    prepared = prepare_round(programme_file)
+    loaded, round_id, timetable = prepared.loaded, prepared.round_id, prepared.timetable
     for warning in timetable.warnings:
         logger.warning(warning)
     plan = due_actions(timetable, round_id, moment)

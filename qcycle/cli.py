@@ -36,6 +36,32 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 FileArg = Annotated[Path, typer.Argument(help="programme file, e.g. config/programmes/sc-jbgs-2023.yaml")]
 
 
+@app.callback()
+def _root(
+    home: Annotated[Path | None, typer.Option(help="working folder (QCYCLE_HOME): database and sink")] = None,
+) -> None:
+    """qcycle：质量工作年度周期。"""
+    if home is not None:
+        import os
+
+        from qcycle.settings import get_settings
+
+        os.environ["QCYCLE_HOME"] = str(home)
+        get_settings.cache_clear()
+
+
+def open_round(file: Path):
+    """Load a programme file and make sure the database knows its round; returns (loaded, round_id)."""
+    from qcycle import db
+    from qcycle.lifecycle import sync_round
+    from qcycle.loader import load_programme
+
+    loaded = load_programme(file)
+    db.upgrade()
+    with db.session_scope() as session:
+        return loaded, sync_round(session, loaded).id
+
+
 def _fail(exc: QcycleError, code: int = 2) -> typer.Exit:
     if isinstance(exc, ConfigError):
         err.print(f"[bold red]配置有误[/]（{len(exc.problems)} 处）：")
@@ -164,6 +190,80 @@ def simulate(
     out.print(f"  数据库与收件箱：{report.home}")
 
 
+@app.command()
+def decide(
+    file: FileArg,
+    stage: Annotated[str | None, typer.Option(help="deciding stage code, e.g. takers_review")] = None,
+    subject: Annotated[list[str] | None, typer.Option(help="unit:item (repeatable)")] = None,
+    approve: Annotated[bool, typer.Option("--approve/--reject", help="同意 / 不同意")] = True,
+    all_pending: Annotated[bool, typer.Option("--all-pending", help="decide every pending subject of the stage")] = False,
+    from_file: Annotated[Path | None, typer.Option("--file", help="bulk decisions: CSV stage,subject,outcome[,note] or JSON")] = None,
+    by: Annotated[str | None, typer.Option(help="who decides (recorded in the audit log)")] = None,
+    note: Annotated[str, typer.Option(help="说明")] = "",
+    list_only: Annotated[bool, typer.Option("--list", help="only list pending decisions")] = False,
+) -> None:
+    """审核决定：揭榜书审核、评价确认等待运维决定的事项（单条、全部待定或从文件批量）。
+
+    示例：qcycle decide config/programmes/sc-jbgs-2023.yaml --list
+          qcycle decide config/programmes/sc-jbgs-2023.yaml --stage takers_review --subject 510100:zlcx-01 --approve --by 张三
+          qcycle decide config/programmes/sc-jbgs-2023.yaml --file decisions.csv --by 张三
+    """
+    import getpass
+
+    from qcycle import db, ops
+
+    try:
+        loaded, round_id = open_round(file)
+        p = loaded.programme
+        with db.session_scope() as session:
+            pending = ops.pending(session, p, round_id)
+            if list_only:
+                for code, subjects in pending.items():
+                    out.print(f"{p.stage(code).name}（{code}）：待决定 {len(subjects)} 项")
+                    for s_ in subjects:
+                        out.print(f"  {s_}  {ops.p_item_name(p, s_) or ''}", markup=False)
+                return
+            if from_file is not None:
+                rows = ops.read_decisions(from_file)
+            else:
+                if stage is None:
+                    raise ops.DecisionError("请用 --stage 指明阶段，或用 --file 批量决定")
+                if stage not in pending:
+                    raise ops.DecisionError(f"阶段 {stage!r} 不需要决定（可选：{'、'.join(pending) or '无'}）")
+                subjects = pending[stage] if all_pending else list(subject or [])
+                if not subjects:
+                    raise ops.DecisionError("没有要决定的对象：用 --subject 指定，或 --all-pending")
+                rows = [ops.DecisionRow(stage, s_, "yes" if approve else "no", note) for s_ in subjects]
+            done = ops.decide(session=session, programme=p, round_id=round_id, rows=rows,
+                              decided_by=f"cli:{by or getpass.getuser()}")
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    for stage_code, subject_code, outcome in done:
+        out.print(f"已记录：{stage_code} {subject_code} → {outcome}", markup=False)
+
+
+@app.command()
+def export(
+    file: FileArg,
+    out_path: Annotated[Path, typer.Option("--out", help="results file: .xlsx or .csv")] = Path("results.xlsx"),
+) -> None:
+    """导出考核结果（名次、单位、各部分得分、加扣分、否决、等次）为 Excel 或 CSV。
+
+    示例：qcycle export config/programmes/jz-assessment-2016.yaml --out 考核结果.xlsx
+          qcycle --home .qcycle/simulate/sc-jbgs-2023 export .qcycle/simulate/sc-jbgs-2023/sc-jbgs-2023.yaml --out r.csv
+    """
+    from qcycle import db, ops
+
+    try:
+        loaded, round_id = open_round(file)
+        with db.session_scope() as session:
+            rows = ops.result_rows(session, loaded.programme, round_id)
+        ops.export_results(rows, out_path)
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    out.print(f"已导出 {len(rows)} 条考核结果：{out_path}")
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     url: Annotated[str | None, typer.Option(help="database URL (default: QCYCLE_DATABASE_URL or SQLite)")] = None,
@@ -177,6 +277,11 @@ def db_upgrade(
 
     db.upgrade(url)
     out.print(f"数据库已是最新版本：{db.current_revision(url)}")
+
+
+# Command groups that live beside their subject register themselves on ``app`` when imported.
+# One import line each, here, after every command above is defined.
+# --- command modules ---
 
 
 def main() -> None:

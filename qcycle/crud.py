@@ -547,12 +547,14 @@ def save_results(
     round_id: uuid.UUID,
     results: Iterable[Any],
     computed_at: dt.datetime | None = None,
+    scope: Iterable[str] | None = None,
 ) -> list[AssessmentResult]:
-    """Replace the round's assessment results with ``results``; returns them by rank.
+    """Replace the assessment results of ``scope`` (default: the whole round) with ``results``.
 
     Each result is a mapping or object with ``unit_code``, ``total``, ``grade``, ``rank``
-    and optionally ``components``, ``bonus``, ``deduction``, ``veto``. Units absent from
-    ``results`` lose their old result.
+    and optionally ``components``, ``bonus``, ``deduction``, ``veto``. Subjects in scope but
+    absent from ``results`` lose their old result; subjects outside the scope (another
+    category assessed on another day) are kept. Returns the scope's results by rank.
     """
     computed_at = computed_at or now()
     rows = []
@@ -583,19 +585,18 @@ def save_results(
         update_columns=[*updated, "computed_at"],
     )
     # Row by row upserts (not delete-all-then-insert) keep two concurrent saves from colliding.
-    session.exec(
-        delete(AssessmentResult)
-        .where(
-            col(AssessmentResult.round_id) == round_id,
-            col(AssessmentResult.unit_code).not_in([r["unit_code"] for r in rows]),
-        )
-        .execution_options(synchronize_session="fetch")
+    stale = delete(AssessmentResult).where(
+        col(AssessmentResult.round_id) == round_id,
+        col(AssessmentResult.unit_code).not_in([r["unit_code"] for r in rows]),
     )
-    stmt = (
-        select(AssessmentResult)
-        .where(AssessmentResult.round_id == round_id)
-        .order_by(col(AssessmentResult.rank), col(AssessmentResult.unit_code))
-        .execution_options(populate_existing=True)
+    stmt = select(AssessmentResult).where(AssessmentResult.round_id == round_id)
+    if scope is not None:
+        scope = list(scope)
+        stale = stale.where(col(AssessmentResult.unit_code).in_(scope))
+        stmt = stmt.where(col(AssessmentResult.unit_code).in_(scope))
+    session.exec(stale.execution_options(synchronize_session="fetch"))
+    stmt = stmt.order_by(col(AssessmentResult.rank), col(AssessmentResult.unit_code)).execution_options(
+        populate_existing=True
     )
     return list(session.exec(stmt))
 

@@ -320,7 +320,7 @@ def _assess(session, p, round_id, action) -> Outcome:
     crud.save_results(session=session, round_id=round_id, results=[
         {"unit_code": r.unit, "total": r.total, "components": r.components, "bonus": r.bonus,
          "deduction": r.deduction, "veto": r.veto, "grade": r.grade, "rank": r.rank} for r in results
-    ])
+    ], scope=subjects)  # a category assessed on its own day keeps the other categories' results
     grades = defaultdict(int)
     for r in results:
         grades[r.grade] += 1

@@ -531,3 +531,26 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
     assert db.current_revision(url) is None
     assert inspect(db.get_engine(url)).get_table_names() == ["alembic_version"]
     assert db.upgrade(url) == "0001_initial"
+
+
+def test_save_results_with_a_scope_keeps_other_subjects(session):
+    from qcycle import crud
+
+    rnd, _ = crud.get_or_create_round(session=session, code="scope", name="n", issuer_code="p",
+                                      config_path="x", config_sha256="0", first_year=2023, last_year=2024)
+    first = [{"unit_code": "a:zlcx-01", "total": 90, "grade": "A", "rank": 1},
+             {"unit_code": "b:zlcx-02", "total": 70, "grade": "C", "rank": 2}]
+    crud.save_results(session=session, round_id=rnd.id, results=first, scope=["a:zlcx-01", "b:zlcx-02"])
+    # The other category is assessed a year later; its save must not wipe the first.
+    later = crud.save_results(session=session, round_id=rnd.id, scope=["c:cxyl-01"],
+                              results=[{"unit_code": "c:cxyl-01", "total": 85, "grade": "B", "rank": 1}])
+    assert [r.unit_code for r in later] == ["c:cxyl-01"]
+    everything = crud.save_results(session=session, round_id=rnd.id, scope=["a:zlcx-01", "b:zlcx-02"],
+                                   results=first[:1])
+    assert [r.unit_code for r in everything] == ["a:zlcx-01"]  # b dropped from its own scope only
+    from sqlmodel import select
+
+    from qcycle.models import AssessmentResult
+
+    codes = sorted(r.unit_code for r in session.exec(select(AssessmentResult)).all())
+    assert codes == ["a:zlcx-01", "c:cxyl-01"]

@@ -1,0 +1,107 @@
+"""Ops decisions (single, bulk, validated) and result export, through the CLI."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from qcycle import db
+from qcycle.cli import app
+from qcycle.settings import get_settings
+
+P1 = Path(__file__).resolve().parent.parent / "config" / "programmes" / "sc-jbgs-2023.yaml"
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("QCYCLE_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    db.dispose_engines()
+    yield tmp_path
+    get_settings.cache_clear()
+    db.dispose_engines()
+
+
+def _seed_applications(units_items):
+    from qcycle.cli import open_round
+    from qcycle.intake import ingest
+    from qcycle.timetable import expand
+    from qcycle.workcal import WorkCalendar
+
+    loaded, rid = open_round(P1)
+    t = expand(loaded.programme, WorkCalendar())
+    with db.session_scope() as session:
+        for unit, item in units_items:
+            ingest(session=session, programme=loaded.programme, timetable=t, round_id=rid, source="test",
+                   record={"kind": "application", "unit": unit, "item": item,
+                           "submitted_at": "2023-04-12T10:00:00+08:00"})
+    return loaded, rid
+
+
+def test_list_then_decide_one_and_the_rest(home):
+    _seed_applications([("510100", "zlcx-01"), ("510300", "cxyl-02"), ("510400", "tssd-01")])
+    listed = runner.invoke(app, ["decide", str(P1), "--list"])
+    assert listed.exit_code == 0 and "待决定 3 项" in listed.output and "510300:cxyl-02" in listed.output
+    one = runner.invoke(app, ["decide", str(P1), "--stage", "takers_review", "--subject", "510300:cxyl-02",
+                              "--reject", "--by", "张三"])
+    assert one.exit_code == 0 and "rejected" in one.output
+    rest = runner.invoke(app, ["decide", str(P1), "--stage", "takers_review", "--all-pending", "--by", "张三"])
+    assert rest.exit_code == 0 and rest.output.count("approved") == 2
+    assert "待决定 0 项" in runner.invoke(app, ["decide", str(P1), "--list"]).output
+
+
+def test_bad_decisions_write_nothing_and_say_why(home, tmp_path):
+    _seed_applications([("510100", "zlcx-01")])
+    f = tmp_path / "d.csv"
+    f.write_text("阶段,对象,决定\ntakers_review,510100:zlcx-01,同意\ntakers_review,999:zz,同意\n", encoding="utf-8")
+    bad = runner.invoke(app, ["decide", str(P1), "--file", str(f)])
+    assert bad.exit_code == 2 and "999:zz" in bad.output
+    assert "待决定 1 项" in runner.invoke(app, ["decide", str(P1), "--list"]).output
+    wrong = runner.invoke(app, ["decide", str(P1), "--stage", "application", "--all-pending"])
+    assert wrong.exit_code == 2 and "不需要决定" in wrong.output
+
+
+def test_bulk_decisions_from_csv_with_chinese_headers(home, tmp_path):
+    _seed_applications([("510100", "zlcx-01"), ("510300", "cxyl-02")])
+    f = tmp_path / "d.csv"
+    f.write_text("阶段,对象,决定,说明\ntakers_review,510100:zlcx-01,同意,材料齐全\n"
+                 "takers_review,510300:cxyl-02,不同意,条件不符\n", encoding="utf-8-sig")
+    result = runner.invoke(app, ["decide", str(P1), "--file", str(f), "--by", "李四"])
+    assert result.exit_code == 0, result.output
+    assert "510100:zlcx-01 → approved" in result.output and "510300:cxyl-02 → rejected" in result.output
+
+
+def test_export_results_to_xlsx_and_csv(home, tmp_path):
+    from qcycle import crud
+    from qcycle.cli import open_round
+
+    loaded, rid = open_round(P1)
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=rid, results=[
+            {"unit_code": "510100:zlcx-01", "total": 91.5, "grade": "A", "rank": 1,
+             "components": {"effect": 45, "innovation": 28, "replicable": 18.5}},
+            {"unit_code": "510300:zlcx-02", "total": 58, "grade": "D", "rank": 2, "components": {}},
+        ])
+    xlsx, csv_path = tmp_path / "结果.xlsx", tmp_path / "r.csv"
+    assert runner.invoke(app, ["export", str(P1), "--out", str(xlsx)]).exit_code == 0
+    assert runner.invoke(app, ["export", str(P1), "--out", str(csv_path)]).exit_code == 0
+    ws = load_workbook(xlsx).active
+    rows = list(ws.values)
+    assert rows[0][:5] == ("名次", "单位代码", "单位", "项目", "总分")
+    assert rows[1][2] == "成都市市场监督管理局" and rows[1][-1] == "A" and rows[1][5] == 45
+    with csv_path.open(encoding="utf-8-sig") as fh:
+        data = list(csv.DictReader(fh))
+    assert [(r["单位代码"], r["等次"]) for r in data] == [("510100", "A"), ("510300", "D")]
+    assert data[0]["项目"] == "贯彻执行《四川省质量促进条例》成效明显地方"
+
+
+def test_export_refuses_unknown_format(home, tmp_path):
+    result = runner.invoke(app, ["export", str(P1), "--out", str(tmp_path / "r.pdf")])
+    assert result.exit_code == 2 and ".xlsx" in result.output
+
+
