@@ -19,9 +19,9 @@ from qcycle import clock
 from qcycle.lifecycle import Outcome
 from qcycle.loader import LoadedProgramme
 from qcycle.timetable import ACTION_LABELS, Action
-from tasks.actions import carry_out_actions, due_actions, record_skipped
+from tasks.actions import carry_out_actions, record_skipped
 from tasks.messages import deliver_messages
-from tasks.rounds import prepare_round
+from tasks.rounds import cached_programme, prepare_round
 
 __all__ = ["reconcile", "run_stage", "STAGE_FLOWS"]
 
@@ -46,26 +46,27 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
 
 
-def _run_actions(loaded: LoadedProgramme, round_id, actions: list[Action], actor: str,
+def _run_actions(programme_file: str, round_id, actions: list[Action], actor: str, round_code: str,
                  label: str = "") -> list[Outcome]:
     """One task run carries out the stage's actions (each: do it, queue messages, record it)."""
     if not actions:
         return []
-    return carry_out_actions(loaded, round_id, actions, actor, loaded.programme.round.code,
-                             label or "动作", len(actions))
+    return carry_out_actions(programme_file, round_id, actions, actor, round_code, label or "动作", len(actions))
 
 
 def _stage_flow(kind: str, label: str):
     @flow(name=f"qcycle-{kind}", description=f"{label}：执行到期的{label}动作",
           flow_run_name="{round_code}·" + label + "·{as_of:%Y-%m-%d}", validate_parameters=False)
-    def stage_flow(loaded: LoadedProgramme, round_id: Any, actions: list[Action], round_code: str,
+    def stage_flow(programme_file: str, round_id: Any, actions: list[Action], round_code: str,
                    as_of: dt.datetime, actor: str = "flow:reconcile") -> list[Outcome]:
+        # The programme travels as its file name: a flow run's parameters are sent to the
+        # server and a parsed programme with hundreds of units is large.
         logger = get_run_logger()
-        outcomes = _run_actions(loaded, round_id, actions, actor, label)
+        outcomes = _run_actions(programme_file, round_id, actions, actor, round_code, label)
         for o in outcomes:
             logger.info("%s", o.note)
         if kind == "assessment":
-            _assessment_artifacts(loaded, outcomes)
+            _assessment_artifacts(cached_programme(programme_file), outcomes)
         return outcomes
 
     stage_flow.__name__ = f"{kind}_flow"
@@ -117,7 +118,7 @@ def run_stage(loaded: LoadedProgramme, round_id, actions: list[Action], as_of: d
         groups[kind].append(a)
     outcomes: list[Outcome] = []
     for kind in order:
-        outcomes += STAGE_FLOWS[kind](loaded, round_id, groups[kind], loaded.programme.round.code,
+        outcomes += STAGE_FLOWS[kind](str(loaded.path), round_id, groups[kind], loaded.programme.round.code,
                                       as_of, actor)
     return outcomes
 
@@ -138,11 +139,10 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
     """Run everything due for a round as of a logical moment (default: now, Asia/Shanghai)."""
     logger = get_run_logger()
     moment = clock.to_local(as_of) if as_of else clock.now()
-    prepared = prepare_round(programme_file)
-    loaded, round_id, timetable = prepared.loaded, prepared.round_id, prepared.timetable
+    prepared = prepare_round(programme_file, moment)
+    loaded, round_id, timetable, plan = prepared.loaded, prepared.round_id, prepared.timetable, prepared.plan
     for warning in timetable.warnings:
         logger.warning(warning)
-    plan = due_actions(timetable, round_id, moment)
     code = loaded.programme.round.code
     if plan.skipped:
         record_skipped(code, round_id, plan.skipped, actor)
@@ -151,7 +151,7 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
     outcomes = run_stage(loaded, round_id, plan.run, moment, actor) if plan.run else []
     report = None
     if deliver:
-        report = deliver_messages(loaded, round_id, moment, channel_override)
+        report = deliver_messages(programme_file, round_id, moment, channel_override)
     summary = {
         "round": code,
         "as_of": moment.isoformat(),

@@ -282,6 +282,7 @@ def db_upgrade(
 # Command groups that live beside their subject register themselves on ``app`` when imported.
 # One import line each, here, after every command above is defined.
 # --- command modules ---
+from qcycle import cli_intake  # noqa: E402,F401
 
 
 def main() -> None:

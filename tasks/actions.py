@@ -51,7 +51,7 @@ def _record(session, round_code: str, round_id: uuid.UUID, outcome: Outcome, act
 
 @task(name="执行动作", cache_policy=NONE, retries=2, retry_delay_seconds=2,
       task_run_name="{round_code}·{label}·{count}项")
-def carry_out_actions(loaded: LoadedProgramme, round_id: uuid.UUID, actions: list[Action], actor: str,
+def carry_out_actions(programme_file: str, round_id: uuid.UUID, actions: list[Action], actor: str,
                       round_code: str, label: str, count: int) -> list[Outcome]:
     """Carry a stage's due actions out, in order: for each, do it, queue its messages and
     record it done, in one transaction per action (idempotent, so a retry redoes nothing).
@@ -59,6 +59,9 @@ def carry_out_actions(loaded: LoadedProgramme, round_id: uuid.UUID, actions: lis
     One task run per stage flow run, not three per action: a task run costs several
     milliseconds of API calls and a round has hundreds of actions.
     """
+    from tasks.rounds import cached_programme
+
+    loaded = cached_programme(programme_file)
     p = loaded.programme
     template_dir = loaded.path.parent / "templates" / p.round.code
     outcomes = []

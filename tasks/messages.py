@@ -27,8 +27,15 @@ def queue_messages(loaded: LoadedProgramme, round_id: uuid.UUID, drafts: list[Dr
 
 
 @task(name="投递消息", cache_policy=NONE, retries=1, retry_delay_seconds=5)
-def deliver_messages(loaded: LoadedProgramme, round_id: uuid.UUID, as_of: dt.datetime,
+def deliver_messages(loaded: LoadedProgramme | str, round_id: uuid.UUID, as_of: dt.datetime,
                      channel_override: str | None = None) -> DeliveryReport:
-    """Deliver every message that is due, over a bounded pool; failures are retried later."""
+    """Deliver every message that is due, over a bounded pool; failures are retried later.
+
+    ``loaded`` may be the programme file's name (cheaper for Prefect to record as an input).
+    """
+    if isinstance(loaded, str):
+        from tasks.rounds import cached_programme
+
+        loaded = cached_programme(loaded)
     return deliver_due(programme=loaded.programme, round_id=round_id, now=as_of,
                        channel_override=channel_override)

@@ -8,6 +8,7 @@ an edited file is read again at the next run.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import uuid
 from dataclasses import dataclass
@@ -15,11 +16,13 @@ from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NONE
+from sqlmodel import select
 
 from qcycle import db
 from qcycle.lifecycle import sync_round as _sync_round
 from qcycle.loader import LoadedProgramme, load_programme
-from qcycle.timetable import Timetable, expand
+from qcycle.models import ActionRun, ProgrammeRound
+from qcycle.timetable import Due, Timetable, due, expand
 from qcycle.workcal import default_calendar
 
 __all__ = ["load_round", "sync_round", "plan_round", "prepare_round", "PreparedRound",
@@ -28,8 +31,8 @@ __all__ = ["load_round", "sync_round", "plan_round", "prepare_round", "PreparedR
 _lock = threading.Lock()
 _programmes: dict[tuple, LoadedProgramme] = {}
 _timetables: dict[tuple, Timetable] = {}
-# (database URL, round code, config sha256) → round id, for rounds already synced by this process
-_synced: dict[tuple, uuid.UUID] = {}
+# (database URL, round code) → (round id, config sha256) this process last synced
+_synced: dict[tuple, tuple[uuid.UUID, str]] = {}
 
 
 def clear_caches() -> None:
@@ -71,9 +74,23 @@ def cached_timetable(loaded: LoadedProgramme) -> Timetable:
     return timetable
 
 
-def _sync(loaded: LoadedProgramme) -> uuid.UUID:
+def _sync(loaded: LoadedProgramme, *, force: bool = False) -> uuid.UUID:
+    """Upsert the round, its units and list items; skipped when this process already synced
+    this very configuration into this database (the round row still carries its hash)."""
+    code = loaded.programme.round.code
+    key = (str(db.get_engine().url), code)
     with db.session_scope() as session:
-        return _sync_round(session, loaded).id
+        if not force:
+            row = session.exec(select(ProgrammeRound.id, ProgrammeRound.config_sha256).where(
+                ProgrammeRound.code == code)).first()
+            with _lock:
+                known = _synced.get(key)
+            if row is not None and known == (row[0], loaded.sha256) and row[1] == loaded.sha256:
+                return row[0]
+        round_id = _sync_round(session, loaded).id
+    with _lock:
+        _synced[key] = (round_id, loaded.sha256)
+    return round_id
 
 
 @task(name="读取方案", cache_policy=NONE)
@@ -85,7 +102,7 @@ def load_round(programme_file: str) -> LoadedProgramme:
 @task(name="同步周期", cache_policy=NONE, retries=2, retry_delay_seconds=2)
 def sync_round(loaded: LoadedProgramme) -> uuid.UUID:
     """Upsert the round, its units and list items."""
-    return _sync(loaded)
+    return _sync(loaded, force=True)
 
 
 @task(name="生成日程", cache_policy=NONE)
@@ -99,14 +116,24 @@ class PreparedRound:
     loaded: LoadedProgramme
     round_id: uuid.UUID
     timetable: Timetable
+    plan: Due | None = None
 
 
 @task(name="准备周期", cache_policy=NONE, retries=2, retry_delay_seconds=2)
-def prepare_round(programme_file: str) -> PreparedRound:
-    """Read the programme, keep the database in step with it and expand its timetable.
+def prepare_round(programme_file: str, as_of: dt.datetime | None = None) -> PreparedRound:
+    """Read the programme, keep the database in step with it, expand its timetable and
+    (given ``as_of``) work out what is due, given what the database says is done.
 
-    One task run instead of three: each task run costs several milliseconds of API calls
-    and ``reconcile`` runs at every moment of the round.
+    One task run instead of four: each task run costs several milliseconds of API calls
+    and ``reconcile`` runs at every moment of the round. Parameters are kept small (a file
+    name, not the parsed programme) because Prefect walks and records task inputs.
     """
     loaded = cached_programme(programme_file)
-    return PreparedRound(loaded, _sync(loaded), cached_timetable(loaded))
+    round_id = _sync(loaded)
+    timetable = cached_timetable(loaded)
+    plan = None
+    if as_of is not None:
+        with db.session_scope() as session:
+            done = set(session.exec(select(ActionRun.action_key).where(ActionRun.round_id == round_id)).all())
+        plan = due(timetable, as_of, done)
+    return PreparedRound(loaded, round_id, timetable, plan)

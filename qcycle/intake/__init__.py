@@ -2,9 +2,27 @@
 
 ``ingest`` validates a record against the programme (kind, unit, item, period, dates),
 applies the stage's lateness rule and stores it once (by fingerprint), or keeps the raw
-record in quarantine with the reason.
+record in quarantine with the reason. ``import_file`` reads CSV/XLSX/JSON files and
+``pull_http`` pages through an HTTP JSON endpoint; both feed ``ingest`` row by row and
+quarantine what cannot be read, with its line or page.
 """
 
+from qcycle.intake.files import import_file, read_file
+from qcycle.intake.http import HttpSource, SourceFailed, pull_http, pull_into_database
 from qcycle.intake.records import IngestResult, fingerprint, ingest, ingest_many
+from qcycle.intake.report import ImportReport, QuarantinedRow
 
-__all__ = ["IngestResult", "fingerprint", "ingest", "ingest_many"]
+__all__ = [
+    "HttpSource",
+    "ImportReport",
+    "IngestResult",
+    "QuarantinedRow",
+    "SourceFailed",
+    "fingerprint",
+    "import_file",
+    "ingest",
+    "ingest_many",
+    "pull_http",
+    "pull_into_database",
+    "read_file",
+]

@@ -1,0 +1,211 @@
+"""Intake commands of ``qcycle``: ``import`` a file, ``pull`` an HTTP source, ``quarantine``.
+
+Registered by one import line in :mod:`qcycle.cli`. All three use the database from settings
+(``QCYCLE_DATABASE_URL`` or SQLite under ``QCYCLE_HOME``), migrated first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from qcycle.cli import _fail, app, err, out
+from qcycle.errors import QcycleError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from qcycle.intake.report import ImportReport
+
+__all__ = ["import_", "pull", "quarantine"]
+
+RoundFileOption = Annotated[
+    Path,
+    typer.Option(
+        "--round", help="programme file of the round, e.g. config/programmes/sc-jbgs-2023.yaml"
+    ),
+]
+
+
+def _print_report(report: ImportReport) -> None:
+    out.print(f"{report.source} → 周期 {report.round_code}", markup=False, soft_wrap=True)
+    pages = f"（{report.pages} 页）" if report.pages else ""
+    out.print(f"  {report.summary()}{pages}", markup=False)
+    if report.quarantined:
+        out.print("  隔离原因：", markup=False)
+        for q in report.quarantined:
+            out.print(f"    {q.where}：{q.reason}", markup=False, soft_wrap=True)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8/GB18030), XLSX or JSON/JSON Lines file")],
+    programme: RoundFileOption,
+    sheet: Annotated[
+        str | None, typer.Option(help="XLSX sheet name (default: the first sheet)")
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="kind of every row when the file has no kind column, e.g. 揭榜书"),
+    ] = None,
+) -> None:
+    """导入材料文件：揭榜书、进展报告、评价确认申请、自评、整改、异议、评审打分（CSV/XLSX/JSON）。
+
+    表头可用英文键（kind, unit, item, period, submitted_at, id, reviewer, component, value）
+    或中文（材料种类、单位代码、项目代码、期次、提交时间、编号、评审人、评分部分、分数）；
+    其他列存入附加信息。按截止时间判定逾期；同一记录只存一次；读不了的行连同行号隔离。
+    Exit 0 even when rows are quarantined; non-zero when the file cannot be read at all.
+
+    示例：qcycle import 揭榜书汇总.csv --round config/programmes/sc-jbgs-2023.yaml
+          qcycle import 评分.xlsx --round config/programmes/sc-jbgs-2023.yaml --sheet 评分表
+    """
+    from qcycle import db
+    from qcycle.intake.files import import_file
+    from qcycle.intake.normalise import normalise_kind
+    from qcycle.models import SUBMISSION_KINDS
+
+    if kind is not None and normalise_kind(kind) not in SUBMISSION_KINDS:
+        err.print(
+            f"错误：--kind {kind} 不是已知的材料种类（{'/'.join(SUBMISSION_KINDS)}）", markup=False
+        )
+        raise typer.Exit(2)
+    try:
+        db.upgrade()
+        with db.session_scope() as session:
+            report = import_file(path=file, programme=programme, session=session, sheet=sheet,
+                                 default_kind=kind)  # fmt: skip
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    _print_report(report)
+
+
+@app.command()
+def pull(
+    programme: RoundFileOption,
+    url: Annotated[str, typer.Option(help="HTTP JSON endpoint (paged with ?page=N&page_size=M)")],
+    token_env: Annotated[
+        str | None, typer.Option(help="NAME of the environment variable holding the bearer token")
+    ] = None,
+    page_size: Annotated[int, typer.Option(help="records per page")] = 100,
+    timeout: Annotated[float, typer.Option(help="seconds per request")] = 10,
+    retries: Annotated[int, typer.Option(help="retries per page (backoff with jitter)")] = 4,
+) -> None:
+    """从 HTTP 接口拉取材料：分页读取，逐条受理或隔离；超时、5xx、429 自动重试。
+
+    令牌不写在命令行里：放进环境变量，用 --token-env 写出变量名。
+    Exits non-zero when the source fails as a whole (what was taken before is kept).
+
+    示例：QCYCLE_INTAKE_TOKEN=... qcycle pull --round config/programmes/sc-jbgs-2023.yaml --url https://sb.example.cn/api/submissions --token-env QCYCLE_INTAKE_TOKEN
+    """
+    from pydantic import ValidationError
+
+    from qcycle import db
+    from qcycle.intake.http import HttpSource, SourceFailed, pull_into_database
+
+    try:
+        source = HttpSource(url=url, token_env=token_env, page_size=page_size, timeout=timeout,
+                            retries=retries)  # fmt: skip
+    except ValidationError as exc:
+        for e in exc.errors():
+            err.print(f"错误：{e['loc'][0] if e['loc'] else ''}：{e['msg']}", markup=False)
+        raise typer.Exit(2) from None
+    try:
+        db.upgrade()
+        report = pull_into_database(source=source, programme=programme)
+    except SourceFailed as exc:
+        if exc.report is not None and exc.report.pages:
+            _print_report(exc.report)
+        raise _fail(exc) from None
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    _print_report(report)
+
+
+def _round_code(value: str) -> str:
+    """--round takes a round code, or a programme file (its round code is used)."""
+    if Path(value).suffix.lower() in (".yaml", ".yml") and Path(value).is_file():
+        from qcycle.loader import load_programme
+
+        return load_programme(value).programme.round.code
+    return value
+
+
+@app.command()
+def quarantine(
+    round_code: Annotated[
+        str | None, typer.Option("--round", help="round code (or programme file); default: all")
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="include records already resolved")
+    ] = False,
+    resolve: Annotated[
+        str | None, typer.Option("--resolve", help="ID (or its first characters) to mark resolved")
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="who resolved it (with --resolve)")] = None,
+) -> None:
+    """查看隔离区：格式错误、单位不明、读不了的行和页面，原样保存并注明原因；处理后标记。
+
+    Lists id, time received, source, reason and the first 80 characters of the raw record.
+
+    示例：qcycle quarantine --round sc-jbgs-2023
+          qcycle quarantine --resolve 3f2a9c1e --by 张三
+    """
+    from qcycle import crud, db
+
+    if resolve is not None and not by:
+        err.print("错误：--resolve 需要同时给出 --by 处理人", markup=False)
+        raise typer.Exit(2)
+    try:
+        db.upgrade()
+        with db.session_scope() as session:
+            round_id = None
+            if round_code is not None:
+                code = _round_code(round_code)
+                row = crud.get_round(session=session, code=code)
+                if row is None:
+                    err.print(f"错误：没有周期 {code}（先导入或拉取该周期的材料）", markup=False)
+                    raise typer.Exit(2)
+                round_id = row.id
+            if resolve is not None:
+                _resolve(session, round_id, resolve.strip().lower(), by or "")
+                return
+            records = crud.list_quarantine(session=session, round_id=round_id,
+                                           unresolved_only=not show_all)  # fmt: skip
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    if not records:
+        out.print("隔离区没有记录。" if show_all else "隔离区没有待处理的记录。")
+        return
+    for q in records:
+        state = (
+            f"  已处理（{q.resolved_by}，{q.resolved_at:%Y-%m-%d %H:%M}）" if q.resolved_at else ""
+        )
+        raw = " ".join(q.raw.split())[:80]
+        out.print(f"[{str(q.id)[:8]}] {q.received_at:%Y-%m-%d %H:%M}  {q.source}{state}",
+                  markup=False, soft_wrap=True)  # fmt: skip
+        out.print(f"    原因：{q.reason}", markup=False, soft_wrap=True)
+        out.print(f"    原始：{raw}", markup=False, soft_wrap=True)
+    out.print(
+        f"共 {len(records)} 条；处理后：qcycle quarantine --resolve ID --by 姓名", markup=False
+    )
+
+
+def _resolve(session: Session, round_id: uuid.UUID | None, prefix: str, by: str) -> None:
+    from qcycle import crud
+
+    if len(prefix) < 4:
+        err.print("错误：--resolve 至少给出编号的前 4 位", markup=False)
+        raise typer.Exit(2)
+    records = crud.list_quarantine(session=session, round_id=round_id, unresolved_only=False)
+    matches = [q for q in records if str(q.id).startswith(prefix)]
+    if len(matches) != 1:
+        what = "没有" if not matches else f"有 {len(matches)} 条"
+        err.print(f"错误：编号以 {prefix} 开头的隔离记录{what}（应恰好一条）", markup=False)
+        raise typer.Exit(2)
+    record = crud.resolve_quarantine(session=session, record_id=matches[0].id, resolved_by=by)
+    crud.audit(session=session, actor=f"cli:{by}", action="quarantine.resolve",
+               detail={"id": str(record.id), "source": record.source})  # fmt: skip
+    out.print(f"已标记为已处理：{record.id}（{by}）", markup=False)

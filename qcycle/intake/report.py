@@ -1,0 +1,155 @@
+"""What one import or pull did, and the round context every source ingests into.
+
+Files and HTTP pages both end here: a readable row goes through :func:`ingest` (stored once,
+lateness rule applied, or quarantined with the reason); a row that cannot even be read is
+quarantined verbatim with where it was (``第 5 行``, ``第 2 页``). Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from qcycle import crud
+from qcycle.intake.normalise import normalise_record
+from qcycle.intake.records import ingest
+from qcycle.loader import LoadedProgramme, load_programme
+from qcycle.timetable import Timetable, expand
+from qcycle.workcal import default_calendar
+
+__all__ = [
+    "STATUSES",
+    "STATUS_LABELS",
+    "ImportReport",
+    "QuarantinedRow",
+    "RoundContext",
+    "open_round",
+    "raw_json",
+]
+
+STATUSES = ("accepted", "late_accepted", "rejected_late", "duplicate", "quarantined")
+STATUS_LABELS = {
+    "accepted": "按时受理",
+    "late_accepted": "逾期已受理",
+    "rejected_late": "逾期不予受理",
+    "duplicate": "重复",
+    "quarantined": "隔离",
+}
+
+
+@dataclass(frozen=True)
+class RoundContext:
+    """A round as the database knows it, with its timetable (the deadlines ingest applies)."""
+
+    loaded: LoadedProgramme
+    timetable: Timetable
+    round_id: uuid.UUID
+
+    @property
+    def unit_names(self) -> dict[str, str]:
+        return {u.name: u.code for u in self.loaded.programme.units}
+
+
+def open_round(session: Session, programme: str | Path | LoadedProgramme) -> RoundContext:
+    """Load the programme (unless loaded), make the database know the round, expand its dates."""
+    # Imported here: lifecycle is the heavier module and may one day import intake itself.
+    from qcycle.lifecycle import sync_round
+
+    loaded = programme if isinstance(programme, LoadedProgramme) else load_programme(programme)
+    row = sync_round(session, loaded)
+    return RoundContext(loaded, expand(loaded.programme, default_calendar()), row.id)
+
+
+@dataclass(frozen=True)
+class QuarantinedRow:
+    where: str  # "第 5 行", "第 2 页第 3 条"
+    reason: str
+    raw: str
+    record_id: uuid.UUID | None = None
+
+    def __str__(self) -> str:
+        return f"{self.where}：{self.reason}"
+
+
+@dataclass
+class ImportReport:
+    source: str
+    round_code: str = ""
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    quarantined: list[QuarantinedRow] = field(default_factory=list)
+    pages: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """按时受理 3，逾期已受理 1，逾期不予受理 0，重复 2，隔离 1"""
+        return "，".join(f"{STATUS_LABELS[s]} {self.counts.get(s, 0)}" for s in STATUSES)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "round_code": self.round_code,
+            "counts": dict(self.counts),
+            "pages": self.pages,
+            "quarantined": [
+                {"where": q.where, "reason": q.reason, "raw": q.raw,
+                 "id": str(q.record_id) if q.record_id else None}
+                for q in self.quarantined
+            ],
+        }  # fmt: skip
+
+    # -- taking rows ------------------------------------------------------------------------
+
+    def take(
+        self,
+        *,
+        session: Session,
+        ctx: RoundContext,
+        row: Mapping[str, Any],
+        raw: str,
+        where: str,
+        default_kind: str | None = None,
+    ) -> str:
+        """Normalise and ingest one readable row; returns its status."""
+        record = normalise_record(row, default_kind=default_kind, unit_names=ctx.unit_names)
+        try:
+            result = ingest(session=session, programme=ctx.loaded.programme,
+                            timetable=ctx.timetable, round_id=ctx.round_id, record=record,
+                            source=self.source, raw=raw)  # fmt: skip
+        except (TypeError, ValueError) as exc:
+            # A value ingest did not foresee: keep the row rather than lose the batch.
+            return self.set_aside(session=session, ctx=ctx, raw=raw, where=where,
+                                  reason=f"无法处理：{exc}")  # fmt: skip
+        self.counts[result.status] = self.counts.get(result.status, 0) + 1
+        if result.status == "quarantined":
+            self.quarantined.append(QuarantinedRow(where, result.reason, raw, result.record_id))
+        return result.status
+
+    def set_aside(
+        self, *, session: Session, ctx: RoundContext, raw: str, where: str, reason: str
+    ) -> str:
+        """Quarantine text that cannot be read as a record; the reason says where it was."""
+        full_reason = f"{where}：{reason}"
+        # Once per round, source, place and text: importing the same file twice keeps one
+        # copy, while two identical broken lines of one file are both kept.
+        key = "\n".join((str(ctx.round_id), self.source, where, raw))
+        q, _ = crud.quarantine(session=session, source=self.source, raw=raw, reason=full_reason,
+                               round_id=ctx.round_id,
+                               fingerprint=hashlib.sha256(key.encode()).hexdigest())  # fmt: skip
+        self.counts["quarantined"] = self.counts.get("quarantined", 0) + 1
+        self.quarantined.append(QuarantinedRow(where, reason, raw, q.id))
+        return "quarantined"
+
+
+def raw_json(value: Any) -> str:
+    """A record as received, for quarantine (stable key order is not wanted: keep it as sent)."""
+    return json.dumps(value, ensure_ascii=False, default=str)

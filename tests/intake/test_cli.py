@@ -1,0 +1,106 @@
+"""qcycle import / pull / quarantine through the real CLI, on the default database of QCYCLE_HOME."""
+
+from __future__ import annotations
+
+import re
+
+from typer.testing import CliRunner
+
+from qcycle.cli import app
+from tests.intake.conftest import P1, TOKEN, TOKEN_ENV
+
+runner = CliRunner()
+
+CSV = (
+    "材料种类,单位代码,项目代码,提交时间,编号\r\n"
+    "揭榜书,510100,zlcx-01,2023/4/18 10:00,A1\r\n"
+    "揭榜书,999999,zlcx-01,2023/4/18 10:00,A9\r\n"
+    "揭榜书,510300,cxyl-02\r\n"
+    "揭榜书,510400,zlcx-03,2023/4/21 09:00,A3\r\n"
+)
+
+
+def test_import_prints_counts_and_reasons_and_exits_0_with_quarantined_rows(qcycle_home, tmp_path):
+    path = tmp_path / "申报.csv"
+    path.write_bytes(CSV.encode("gb18030"))
+    result = runner.invoke(app, ["import", str(path), "--round", str(P1)])
+    assert result.exit_code == 0, result.output
+    assert "按时受理 1，逾期已受理 0，逾期不予受理 1，重复 0，隔离 2" in result.stdout
+    assert "第 3 行：提交单位 '999999' 不在本周期的单位名单中" in result.stdout
+    assert "第 4 行：有 3 列，表头有 5 列" in result.stdout
+    assert (qcycle_home / "qcycle.db").exists()
+    again = runner.invoke(app, ["import", str(path), "--round", str(P1)])
+    assert "重复 2" in again.stdout
+
+
+def test_import_fails_when_the_file_cannot_be_read(qcycle_home, tmp_path):
+    result = runner.invoke(app, ["import", str(tmp_path / "nope.csv"), "--round", str(P1)])
+    assert result.exit_code != 0 and "无法读取文件" in result.output
+    (tmp_path / "x.csv").write_text("kind,unit\n", "utf-8")
+    result = runner.invoke(
+        app, ["import", str(tmp_path / "x.csv"), "--round", str(P1), "--kind", "愿望"]
+    )
+    assert result.exit_code == 2 and "不是已知的材料种类" in result.output
+
+
+def test_quarantine_lists_and_resolves(qcycle_home, tmp_path):
+    path = tmp_path / "申报.csv"
+    path.write_text(CSV, "utf-8")
+    runner.invoke(app, ["import", str(path), "--round", str(P1)])
+    listed = runner.invoke(app, ["quarantine", "--round", "sc-jbgs-2023"])
+    assert listed.exit_code == 0, listed.output
+    assert "共 2 条" in listed.stdout and "原始：揭榜书,510300,cxyl-02" in listed.stdout
+    assert "999999" in listed.stdout and f"import:{path.resolve()}" in listed.stdout
+    ids = re.findall(r"^\[([0-9a-f]{8})\]", listed.stdout, flags=re.MULTILINE)
+    assert len(ids) == 2
+    assert runner.invoke(app, ["quarantine", "--resolve", ids[0]]).exit_code == 2  # --by missing
+    resolved = runner.invoke(app, ["quarantine", "--resolve", ids[0], "--by", "张三"])
+    assert resolved.exit_code == 0 and "已标记为已处理" in resolved.stdout
+    assert "共 1 条" in runner.invoke(app, ["quarantine", "--round", str(P1)]).stdout
+    everything = runner.invoke(app, ["quarantine", "--all"])
+    assert "共 2 条" in everything.stdout and "已处理（张三" in everything.stdout
+    assert runner.invoke(app, ["quarantine", "--round", "no-such-round"]).exit_code == 2
+
+
+def test_pull_takes_a_source_and_fails_clearly_without_the_token(
+    qcycle_home, source_server, monkeypatch
+):
+    url = source_server.url("/good")
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    result = runner.invoke(app, ["pull", "--round", str(P1), "--url", url, "--token-env", TOKEN_ENV,
+                                 "--page-size", "3"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "按时受理 5，逾期已受理 1，逾期不予受理 1，重复 0，隔离 0（3 页）" in result.stdout
+    monkeypatch.setenv(TOKEN_ENV, "a-wrong-token")
+    refused = runner.invoke(
+        app, ["pull", "--round", str(P1), "--url", url, "--token-env", TOKEN_ENV]
+    )
+    assert refused.exit_code != 0 and "HTTP 401" in refused.output and TOKEN_ENV in refused.output
+    pasted = runner.invoke(app, ["pull", "--round", str(P1), "--url", url, "--token-env", TOKEN])
+    assert pasted.exit_code == 2 and TOKEN not in pasted.output and "环境变量名" in pasted.output
+
+
+def test_prefect_task_and_flow_wrap_the_same_pull(qcycle_home, source_server, token_env):
+    from flows.intake import intake, summary_markdown
+    from qcycle import db
+    from tasks.intake import pull_http_source
+
+    db.upgrade()  # as the flow does before its task
+    report = pull_http_source.fn(str(P1), source_server.url("/mixed"), token_env, page_size=10,
+                                 timeout=2, retries=0)  # fmt: skip
+    assert report.counts["quarantined"] == 5
+    assert "| 隔离 | 5 |" in summary_markdown(report) and "第 1 页第 4 条" in summary_markdown(
+        report
+    )
+    # The task retries outages, not a refused token or a wrong address.
+    from prefect.states import Failed
+
+    from qcycle.intake import SourceFailed
+    from tasks.intake import _worth_retrying
+
+    for retryable in (True, False):
+        failed = Failed(data=SourceFailed("x", url="u", retryable=retryable))
+        assert _worth_retrying(pull_http_source, None, failed) is retryable
+    assert intake.name == "qcycle-intake"
+    assert set(intake.parameters.properties) == {
+        "programme_file", "url", "token_env", "page_size", "timeout", "retries"}  # fmt: skip
