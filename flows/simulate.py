@@ -120,7 +120,9 @@ class _World:
                 components = [c.code for c in self.p.assessment.components if c.source == "reviews"]
                 reviewers = max(3, self.p.assessment.min_reviewers)
                 for subject in _assessment_subjects(session, self.p, self.round_id, a.category):
-                    for rec in synthetic.scores(self.seed, subject, components, reviewers):
+                    records = synthetic.scores(self.seed, subject, components, reviewers)
+                    records += synthetic.measurements(self.seed, subject, self.p)
+                    for rec in records:
                         ingest(session=session, programme=self.p, timetable=self.t, round_id=self.round_id,
                                record=rec, source="simulate:reviewers")
 

@@ -548,13 +548,15 @@ def save_results(
     results: Iterable[Any],
     computed_at: dt.datetime | None = None,
     scope: Iterable[str] | None = None,
+    stage: str = "",
 ) -> list[AssessmentResult]:
     """Replace the assessment results of ``scope`` (default: the whole round) with ``results``.
 
     Each result is a mapping or object with ``unit_code``, ``total``, ``grade``, ``rank``
     and optionally ``components``, ``bonus``, ``deduction``, ``veto``. Subjects in scope but
     absent from ``results`` lose their old result; subjects outside the scope (another
-    category assessed on another day) are kept. Returns the scope's results by rank.
+    category assessed on another day) are kept. Results of another ``stage`` (another year's
+    assessment in the same round) are never touched. Returns the scope's results by rank.
     """
     computed_at = computed_at or now()
     rows = []
@@ -564,6 +566,7 @@ def save_results(
             _row(
                 AssessmentResult(
                     round_id=round_id,
+                    stage=stage,
                     unit_code=f["unit_code"],
                     total=float(f["total"]),
                     components=_json(dict(f.get("components") or {})),
@@ -581,15 +584,18 @@ def save_results(
         session,
         AssessmentResult,
         rows,
-        keys=["round_id", "unit_code"],
+        keys=["round_id", "stage", "unit_code"],
         update_columns=[*updated, "computed_at"],
     )
     # Row by row upserts (not delete-all-then-insert) keep two concurrent saves from colliding.
     stale = delete(AssessmentResult).where(
         col(AssessmentResult.round_id) == round_id,
+        col(AssessmentResult.stage) == stage,
         col(AssessmentResult.unit_code).not_in([r["unit_code"] for r in rows]),
     )
-    stmt = select(AssessmentResult).where(AssessmentResult.round_id == round_id)
+    stmt = select(AssessmentResult).where(
+        AssessmentResult.round_id == round_id, AssessmentResult.stage == stage
+    )
     if scope is not None:
         scope = list(scope)
         stale = stale.where(col(AssessmentResult.unit_code).in_(scope))

@@ -22,7 +22,7 @@ from qcycle import crud
 from qcycle.loader import LoadedProgramme
 from qcycle.models import AssessmentResult, Decision, ProgrammeRound, Review, Submission
 from qcycle.schema import OwedBy, Programme, Stage, StageKind
-from qcycle.scoring import UnitInput, UnitResult, assess
+from qcycle.scoring import UnitResult, assess, unit_input
 from qcycle.timetable import Action
 
 __all__ = [
@@ -117,9 +117,16 @@ def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | 
     return dict(out)
 
 
+def _latest_results_stage(session: Session, round_id: uuid.UUID) -> str | None:
+    """The assessment stage whose results are the newest: what notifications and follow-ups use."""
+    return session.exec(select(AssessmentResult.stage).where(AssessmentResult.round_id == round_id)
+                        .order_by(col(AssessmentResult.computed_at).desc()).limit(1)).first()
+
+
 def _graded(session: Session, round_id: uuid.UUID, grades: list[str]) -> list[str]:
     rows = session.exec(select(AssessmentResult.unit_code).where(
-        AssessmentResult.round_id == round_id, col(AssessmentResult.grade).in_(grades)
+        AssessmentResult.round_id == round_id, col(AssessmentResult.grade).in_(grades),
+        AssessmentResult.stage == _latest_results_stage(session, round_id),
     )).all()
     return sorted({code.partition(":")[0] for code in rows})
 
@@ -310,23 +317,48 @@ def _assess(session, p, round_id, action) -> Outcome:
     if scheme is None:
         return Outcome(action, note="本周期没有考核方案")
     subjects = _assessment_subjects(session, p, round_id, action.category)
-    reviews: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    measured: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
     if subjects:
         for r in session.exec(select(Review).where(Review.round_id == round_id,
                                                    col(Review.unit_code).in_(subjects))).all():
-            reviews[r.unit_code][r.component_code].append(r.value)
-    inputs = [UnitInput(s, reviews={k: v for k, v in reviews[s].items()}) for s in subjects]
+            measured[r.unit_code].append((r.component_code, r.reviewer, r.value))
+    inputs = [unit_input(s, measured[s], scheme) for s in subjects]
+    earned = _bonuses_from_other_rounds(session, scheme)
+    for u in inputs:
+        for code, per_unit in earned.items():
+            count = per_unit.get(u.unit.partition(":")[0], 0)
+            if count:
+                u.bonuses[code] = u.bonuses.get(code, 0) + count
     results = assess(scheme, inputs, p.quotas)
     crud.save_results(session=session, round_id=round_id, results=[
         {"unit_code": r.unit, "total": r.total, "components": r.components, "bonus": r.bonus,
          "deduction": r.deduction, "veto": r.veto, "grade": r.grade, "rank": r.rank} for r in results
-    ], scope=subjects)  # a category assessed on its own day keeps the other categories' results
+    ], scope=subjects, stage=action.stage)  # other categories and other years keep their results
     grades = defaultdict(int)
     for r in results:
         grades[r.grade] += 1
     summary = "，".join(f"{g}档 {grades[g]}" for g in "ABCD" if grades[g])
     return Outcome(action, results=results, counts=dict(grades),
                    note=f"{action.title}：{len(results)} 个对象，{summary or '无'}")
+
+
+def _bonuses_from_other_rounds(session, scheme) -> dict[str, dict[str, int]]:
+    """Bonus items earned in another round (e.g. 揭榜挂帅 takers graded A): item → unit → count."""
+    out: dict[str, dict[str, int]] = {}
+    for item in scheme.bonuses:
+        if item.source_round is None:
+            continue
+        source = crud.get_round(session=session, code=item.source_round)
+        if source is None:
+            continue  # that round has not run here (yet): nothing earned
+        query = select(AssessmentResult.unit_code).where(AssessmentResult.round_id == source.id)
+        if item.source_grades:
+            query = query.where(col(AssessmentResult.grade).in_(item.source_grades))
+        counts: dict[str, int] = defaultdict(int)
+        for subject in session.exec(query).all():
+            counts[subject.partition(":")[0]] += 1
+        out[item.code] = dict(counts)
+    return out
 
 
 def _assessment_subjects(session, p, round_id, category) -> list[str]:
@@ -340,7 +372,9 @@ def _assessment_subjects(session, p, round_id, category) -> list[str]:
 
 def _notify(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
-    rows = session.exec(select(AssessmentResult).where(AssessmentResult.round_id == round_id)).all()
+    rows = session.exec(select(AssessmentResult).where(
+        AssessmentResult.round_id == round_id,
+        AssessmentResult.stage == _latest_results_stage(session, round_id))).all()
     item_cat = _item_category(p)
     by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
     for r in rows:

@@ -300,6 +300,8 @@ class Decision(DecisionBase, table=True):
 
 
 class AssessmentResultBase(SQLModel):
+    # The assessment stage that produced the result: a round may assess every year (P3).
+    stage: str = Field("", max_length=64)
     unit_code: str
     total: float
     components: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
@@ -312,7 +314,7 @@ class AssessmentResultBase(SQLModel):
 
 class AssessmentResult(AssessmentResultBase, table=True):
     __tablename__ = "assessment_result"
-    __table_args__ = (UniqueConstraint("round_id", "unit_code"),)
+    __table_args__ = (UniqueConstraint("round_id", "stage", "unit_code"),)
 
     id: uuid.UUID = _uuid_pk()
     round_id: uuid.UUID = _round_fk()

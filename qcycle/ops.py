@@ -118,12 +118,13 @@ def read_decisions(path: Path) -> list[DecisionRow]:
 
 def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> list[dict]:
     rows = session.exec(select(AssessmentResult).where(AssessmentResult.round_id == round_id)
-                        .order_by(AssessmentResult.rank, AssessmentResult.unit_code)).all()
+                        .order_by(AssessmentResult.computed_at, AssessmentResult.stage, AssessmentResult.rank,
+                                  AssessmentResult.unit_code)).all()
     comps = programme.assessment.components if programme.assessment else []
     out = []
     for r in rows:
         unit = r.unit_code.partition(":")[0]
-        row = {"名次": r.rank, "单位代码": unit, "单位": programme.unit(unit).name,
+        row = {"考核": programme.stage(r.stage).name if r.stage else "", "名次": r.rank, "单位代码": unit, "单位": programme.unit(unit).name,
                "项目": p_item_name(programme, r.unit_code) or "", "总分": r.total}
         row |= {c.name: r.components.get(c.code) for c in comps}
         row |= {"加分": r.bonus, "扣分": r.deduction, "否决": r.veto or "", "等次": r.grade}
@@ -134,7 +135,7 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
 def export_results(rows: list[dict], path: Path) -> Path:
     """Write result rows to .xlsx or .csv (UTF-8 with BOM so Excel/WPS read the Chinese)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    headers = list(rows[0]) if rows else ["名次", "单位代码", "单位", "项目", "总分", "等次"]
+    headers = list(rows[0]) if rows else ["考核", "名次", "单位代码", "单位", "项目", "总分", "等次"]
     if path.suffix.lower() == ".xlsx":
         from openpyxl import Workbook
 

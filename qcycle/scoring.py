@@ -31,7 +31,14 @@ __all__ = [
     "aggregate",
     "indicator_met",
     "assess",
+    "unit_input",
+    "MEASUREMENT_PREFIXES",
 ]
+
+# Besides reviewers' scores (component code), the score intake carries other measurements,
+# named by a prefix: occurrences of a bonus/deduction item, a veto that applies, an indicator's
+# actual value for a year, a quota action's count achieved in a year.
+MEASUREMENT_PREFIXES = ("bonus", "deduction", "veto", "indicator", "quota")
 
 
 @dataclass
@@ -62,6 +69,41 @@ class UnitResult:
         return {"unit": self.unit, "rank": self.rank, "grade": self.grade, "total": self.total,
                 "bonus": self.bonus, "deduction": self.deduction, "veto": self.veto,
                 **{f"c_{k}": v for k, v in self.components.items()}}
+
+
+def unit_input(subject: str, measurements: Iterable[tuple[str, str, float]], scheme: Assessment) -> UnitInput:
+    """Build one subject's input from (component_code, reviewer_or_year, value) measurements.
+
+    Indicator and quota measurements use the reviewer field for the year: cumulative
+    indicators and quotas sum their years; other indicators take their target year (or the
+    latest year reported).
+    """
+    u = UnitInput(subject)
+    per_year: dict[str, dict[str, float]] = {}
+    for code, who, value in measurements:
+        prefix, _, name = code.partition(":")
+        if not name:
+            u.reviews.setdefault(code, []).append(value)
+        elif prefix == "bonus":
+            u.bonuses[name] = u.bonuses.get(name, 0) + int(value)
+        elif prefix == "deduction":
+            u.deductions[name] = u.deductions.get(name, 0) + int(value)
+        elif prefix == "veto" and value:
+            u.vetoes.append(name)
+        elif prefix in ("indicator", "quota"):
+            per_year.setdefault(code, {})[who] = value
+    for ind in scheme.indicators:
+        years = per_year.get(f"indicator:{ind.code}", {})
+        if not years:
+            continue
+        if ind.cumulative_years:
+            u.indicators[ind.code] = [years[str(y)] for y in ind.cumulative_years if str(y) in years]
+        else:
+            u.indicators[ind.code] = years.get(str(ind.year), years[max(years)])
+    for code, years in per_year.items():
+        if code.startswith("quota:"):
+            u.quota_achieved[code.partition(":")[2]] = int(sum(years.values()))
+    return u
 
 
 def aggregate(values: Sequence[float], method: str) -> float:

@@ -118,3 +118,44 @@ def first_open(timetable: Timetable, deadline: Action) -> dt.datetime | None:
                 and a.period == deadline.period and a.category == deadline.category:
             return a.at
     return None
+
+
+def measurements(seed: int, subject: str, p: Programme) -> list[dict[str, Any]]:
+    """Indicator values, quota counts, bonus/deduction occurrences and rare vetoes for a subject."""
+    scheme = p.assessment
+    out: list[dict[str, Any]] = []
+    if scheme is None:
+        return out
+    r = _rng(seed, "measure", subject)
+
+    def rec(component: str, who: str, value: float) -> None:
+        out.append({"kind": "score", "unit": subject, "reviewer": who, "component": component, "value": value})
+
+    for ind in scheme.indicators:
+        years = ind.cumulative_years or [ind.year or p.round.years[-1]]
+        meets = r.random() < 0.75
+        share = ind.target / len(years) if ind.cumulative_years else ind.target
+        for y in years:
+            factor = r.uniform(1.0, 1.08) if meets else r.uniform(0.85, 0.99)
+            if ind.comparator in ("<=", "<"):
+                factor = 2 - factor
+            value = share if ind.comparator == "=" and meets else share * factor
+            rec(f"indicator:{ind.code}", str(y), round(value, 2))
+    if p.quotas is not None:
+        unit = subject.partition(":")[0]
+        for action in p.quotas.actions:
+            quota = action.per_unit.get(unit)
+            if quota:
+                pace = r.uniform(0.6, 1.3)
+                for y in p.quotas.years:
+                    rec(f"quota:{action.code}", str(y), round(quota * pace / len(p.quotas.years)))
+    for item in scheme.bonuses:
+        if item.source_round is None and r.random() < 0.3:
+            rec(f"bonus:{item.code}", "考核组", r.randint(1, 3))
+    for item in scheme.deductions:
+        if r.random() < 0.2:
+            rec(f"deduction:{item.code}", "考核组", r.randint(1, 2))
+    for veto in scheme.vetoes:
+        if r.random() < 0.04:
+            rec(f"veto:{veto.code}", "考核组", 1)
+    return out

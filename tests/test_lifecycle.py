@@ -140,3 +140,45 @@ def test_deadline_counts_overdue_units(session, round_):
     outcome = carry_out(session, p, rid, t.by_key()["application:deadline"])
     assert outcome.counts == {"overdue": 20} and outcome.drafts == []
     assert at(dt.date(2023, 4, 20), dt.time(17, 30)) == t.by_key()["application:deadline"].at
+
+
+def test_bonus_earned_in_another_round_flows_into_the_assessment(session):
+    from qcycle.schema import Programme
+    from qcycle.timetable import Action
+
+    # The source round: a 揭榜挂帅 round where 510100 took two items graded A and one graded B.
+    src, _ = crud.get_or_create_round(session=session, code="src-2023", name="揭榜挂帅", issuer_code="x",
+                                      config_path="-", config_sha256="0", first_year=2023, last_year=2024)
+    crud.save_results(session=session, round_id=src.id, results=[
+        {"unit_code": "510100:a", "total": 95, "grade": "A", "rank": 1},
+        {"unit_code": "510100:b", "total": 92, "grade": "A", "rank": 2},
+        {"unit_code": "510300:c", "total": 85, "grade": "B", "rank": 3},
+    ])
+    p = Programme.model_validate({
+        "round": {"code": "annual-2024", "name": "年度质量工作考核", "programme": "考核", "issuer": "p",
+                  "years": [2024]},
+        "channels": [{"name": "sink", "kind": "sink"}],
+        "units": [{"code": "p", "name": "省局", "level": "province", "channels": ["sink"]},
+                  {"code": "510100", "name": "成都", "level": "city", "parent": "p", "channels": ["sink"]},
+                  {"code": "510300", "name": "自贡", "level": "city", "parent": "p", "channels": ["sink"]}],
+        "stages": [{"code": "assess", "name": "考核", "kind": "assessment", "on": "2024-07-15"}],
+        "assessment": {
+            "subjects": {"levels": ["city"]},
+            "components": [{"code": "docs", "name": "资料考核", "weight": 1.0}],
+            "bonuses": [{"code": "jbgs", "name": "揭榜挂帅成效突出", "points": 2, "cap": 3,
+                         "source_round": "src-2023", "source_grades": ["A"]}],
+            "grading": {"method": "thresholds", "thresholds": {"A": 90, "B": 80, "C": 60}},
+        },
+    })
+    rnd, _ = crud.get_or_create_round(session=session, code="annual-2024", name="n", issuer_code="p",
+                                      config_path="-", config_sha256="1", first_year=2024, last_year=2024)
+    for unit in ("510100", "510300"):
+        crud.put_review(session=session, round_id=rnd.id, unit_code=unit, reviewer="r1",
+                        component_code="docs", value=85)
+    action = Action(at=at(dt.date(2024, 7, 15), dt.time(9)), action="assess", stage="assess",
+                    title="考核", key="assess:assess")
+    outcome = carry_out(session, p, rnd.id, action)
+    by = {r.unit: r for r in outcome.results}
+    # 510100: two A-graded items × 2 points = 4, capped at 3 → 88 (B); 510300's B earns nothing.
+    assert (by["510100"].bonus, by["510100"].total, by["510100"].grade) == (3.0, 88.0, "B")
+    assert (by["510300"].bonus, by["510300"].total) == (0.0, 85.0)

@@ -92,8 +92,8 @@ def test_export_results_to_xlsx_and_csv(home, tmp_path):
     assert runner.invoke(app, ["export", str(P1), "--out", str(csv_path)]).exit_code == 0
     ws = load_workbook(xlsx).active
     rows = list(ws.values)
-    assert rows[0][:5] == ("名次", "单位代码", "单位", "项目", "总分")
-    assert rows[1][2] == "成都市市场监督管理局" and rows[1][-1] == "A" and rows[1][5] == 45
+    assert rows[0][:6] == ("考核", "名次", "单位代码", "单位", "项目", "总分")
+    assert rows[1][3] == "成都市市场监督管理局" and rows[1][-1] == "A" and rows[1][6] == 45
     with csv_path.open(encoding="utf-8-sig") as fh:
         data = list(csv.DictReader(fh))
     assert [(r["单位代码"], r["等次"]) for r in data] == [("510100", "A"), ("510300", "D")]

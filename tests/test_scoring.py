@@ -170,3 +170,34 @@ def test_too_few_reviewers_names_every_unit():
         assess(s, [UnitInput("u1", reviews={"docs": [80, 90], "talk": [1, 2, 3]}),
                    UnitInput("u2", reviews={"docs": [80], "talk": [1, 2, 3]})])
     assert "u1" in str(exc.value) and "u2" in str(exc.value)
+
+
+def test_unit_input_reads_every_kind_of_measurement():
+    from qcycle.scoring import unit_input
+
+    s = scheme(
+        components=[{"code": "docs", "name": "资料考核", "weight": 0.5},
+                    {"code": "ind", "name": "指标", "weight": 0.5, "source": "indicators"}],
+        bonuses=[{"code": "award", "name": "获奖", "points": 1}],
+        deductions=[{"code": "late", "name": "逾期", "points": 1}],
+        vetoes=[{"code": "accident", "name": "事故", "grade": "D"}],
+        indicators=[
+            {"code": "energy", "name": "能耗降低", "unit": "%", "target": 15, "attribute": "binding",
+             "cumulative_years": [2021, 2022, 2023]},
+            {"code": "pass", "name": "合格率", "unit": "%", "target": 98, "attribute": "binding", "year": 2025},
+        ],
+    )
+    u = unit_input("d1", [
+        ("docs", "评审1", 80), ("docs", "评审2", 90),
+        ("bonus:award", "考核组", 2), ("deduction:late", "考核组", 1), ("veto:accident", "考核组", 1),
+        ("indicator:energy", "2021", 5), ("indicator:energy", "2022", 5), ("indicator:energy", "2023", 6),
+        ("indicator:pass", "2024", 97), ("indicator:pass", "2025", 98.5),
+        ("quota:mgmt", "2011", 3), ("quota:mgmt", "2012", 4),
+    ], s)
+    assert u.reviews == {"docs": [80, 90]}
+    assert (u.bonuses, u.deductions, u.vetoes) == ({"award": 2}, {"late": 1}, ["accident"])
+    assert u.indicators == {"energy": [5, 5, 6], "pass": 98.5}  # the target year, not the latest
+    assert u.quota_achieved == {"mgmt": 7}
+    [r] = assess(s, [u])
+    # docs 85 → 42.5; both indicators met → 50; +2 −1 = 93.5 but vetoed → D
+    assert (r.total, r.grade, r.veto) == (93.5, "D", "accident")

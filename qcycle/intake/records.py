@@ -70,7 +70,13 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     if item and item not in {i.code for _, i in p.items}:
         return f"榜单项目 {item!r} 不存在"
     if kind == "score":
-        comps = {c.code for c in p.assessment.components} if p.assessment else set()
+        scheme = p.assessment
+        comps = {c.code for c in scheme.components} if scheme else set()
+        if scheme:
+            comps |= {f"bonus:{b.code}" for b in scheme.bonuses} | {f"deduction:{d.code}" for d in scheme.deductions}
+            comps |= {f"veto:{v.code}" for v in scheme.vetoes} | {f"indicator:{i.code}" for i in scheme.indicators}
+        if p.quotas:
+            comps |= {f"quota:{a.code}" for a in p.quotas.actions}
         if record.get("component") not in comps:
             return f"评分部分 {record.get('component')!r} 不在考核方案中（应为 {'/'.join(sorted(comps))}）"
         if not record.get("reviewer"):
@@ -79,7 +85,7 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
             value = float(record.get("value"))
         except (TypeError, ValueError):
             return f"评分 {record.get('value')!r} 不是数字"
-        if not 0 <= value <= 100:
+        if ":" not in str(record.get("component")) and not 0 <= value <= 100:
             return f"评分 {value:g} 超出 0–100"
         return None
     if _stage_for(p, kind) is None:
