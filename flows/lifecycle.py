@@ -18,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from qcycle import clock
 from qcycle.lifecycle import Outcome
 from qcycle.loader import LoadedProgramme
-from qcycle.timetable import ACTION_LABELS, Action
+from qcycle.timetable import ACTION_LABELS, Action, Due
 from tasks.actions import carry_out_actions, record_skipped
 from tasks.messages import deliver_messages
 from tasks.rounds import cached_programme, prepare_round
@@ -129,18 +129,30 @@ def _reconcile_run_name() -> str:
     params = flow_run.parameters
     as_of = params.get("as_of")
     when = clock.to_local(as_of).strftime("%Y-%m-%d %H:%M") if as_of else "现在"
-    return f"{Path(params['programme_file']).stem}·对账·{when}"
+    what = f"阶段{params['only_stage']}" if params.get("only_stage") else "对账"
+    return f"{Path(params['programme_file']).stem}·{what}·{when}"
 
 
 @flow(name="qcycle-reconcile", flow_run_name=_reconcile_run_name, validate_parameters=True,
       description="对账：按日程找出截至某时刻应做而未做的动作并执行；已过截止的提醒跳过并说明原因。")
 def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bool = True,
-              channel_override: str | None = None, actor: str = "flow:reconcile") -> dict[str, Any]:
-    """Run everything due for a round as of a logical moment (default: now, Asia/Shanghai)."""
+              channel_override: str | None = None, actor: str = "flow:reconcile",
+              only_stage: str | None = None) -> dict[str, Any]:
+    """Run everything due for a round as of a logical moment (default: now, Asia/Shanghai).
+
+    ``only_stage`` limits the run to one stage's actions (``qcycle run STAGE``): any stage
+    can be run for any day, through the same decision of what is due.
+    """
     logger = get_run_logger()
     moment = clock.to_local(as_of) if as_of else clock.now()
     prepared = prepare_round(programme_file, moment)
     loaded, round_id, timetable, plan = prepared.loaded, prepared.round_id, prepared.timetable, prepared.plan
+    if only_stage is not None:
+        stages = [st.code for st in loaded.programme.stages]
+        if only_stage not in stages:
+            raise ValueError(f"阶段 {only_stage!r} 不存在（可选：{'、'.join(stages)}）")
+        plan = Due([a for a in plan.run if a.stage == only_stage],
+                   [(a, r) for a, r in plan.skipped if a.stage == only_stage])
     for warning in timetable.warnings:
         logger.warning(warning)
     code = loaded.programme.round.code

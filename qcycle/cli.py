@@ -264,6 +264,73 @@ def export(
     out.print(f"已导出 {len(rows)} 条考核结果：{out_path}")
 
 
+def _as_of(value: str | None) -> dt.datetime | None:
+    from qcycle import clock
+
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} 不是日期时间（应为 2023-04-20 或 2023-04-20T17:30）") from None
+    if len(value) <= 10:
+        moment = moment.replace(hour=23, minute=59)  # a bare date means "by the end of that day"
+    return clock.to_local(moment)
+
+
+def _run_flow(file: Path, as_of: str | None, stage: str | None, actor: str) -> None:
+    import getpass
+
+    from flows.lifecycle import reconcile as reconcile_flow
+
+    summary = reconcile_flow(programme_file=str(file), as_of=_as_of(as_of), only_stage=stage,
+                             actor=f"{actor}:{getpass.getuser()}")
+    out.print(f"完成 {len(summary['done'])} 项，跳过 {len(summary['skipped'])} 项，"
+              f"待决定 {sum(summary['pending'].values())} 项", markup=False)
+    for key in summary["done"]:
+        out.print(f"  完成：{key}", markup=False)
+    for key, reason in summary["skipped"].items():
+        out.print(f"  跳过：{key}：{reason}", markup=False)
+    if summary["messages"]:
+        m = summary["messages"]
+        out.print(f"  消息：发送 {m['sent']}，待重试 {m['failed']}，失败 {m['dead']}")
+
+
+@app.command()
+def reconcile(
+    file: FileArg,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="logical date/time (default: now)")] = None,
+) -> None:
+    """对账：执行截至某时刻应做而未做的全部动作（停机后补做关闭、逾期、督办；过期提醒跳过）。
+
+    示例：qcycle reconcile config/programmes/sc-jbgs-2023.yaml
+          qcycle reconcile config/programmes/sc-jbgs-2023.yaml --as-of 2023-04-21T10:00
+    """
+    try:
+        _run_flow(file, as_of, None, "cli")
+    except QcycleError as exc:
+        raise _fail(exc) from None
+
+
+@app.command("run")
+def run_stage(
+    stage: Annotated[str, typer.Argument(help="stage code, e.g. application")],
+    file: FileArg,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="logical date/time (default: now)")] = None,
+) -> None:
+    """运行某一阶段在某日应做的动作（同一套“到期”判断，只限该阶段）。
+
+    示例：qcycle run application config/programmes/sc-jbgs-2023.yaml --as-of 2023-04-21
+    """
+    try:
+        _run_flow(file, as_of, stage, "cli")
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    except ValueError as exc:
+        err.print(f"错误：{exc}", markup=False)
+        raise typer.Exit(2) from None
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     url: Annotated[str | None, typer.Option(help="database URL (default: QCYCLE_DATABASE_URL or SQLite)")] = None,
