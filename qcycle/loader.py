@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from qcycle import yamlfile
 from qcycle.errors import ConfigError, Problem
 from qcycle.schema import OwedBy, Programme, StageKind
+from qcycle.yamlfile import Document
 
-__all__ = ["LoadedProgramme", "load_programme", "load_programmes", "parse_yaml", "problems_from"]
+__all__ = ["LoadedProgramme", "check_programme", "load_programme", "load_programmes", "problems_from"]
 
 
 @dataclass(frozen=True)
@@ -30,73 +29,6 @@ class LoadedProgramme:
     programme: Programme
     path: Path
     sha256: str
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans and no timestamp resolver.
-
-    YAML 1.1 reads ``on:``/``yes``/``no`` as booleans (a stage's ``on:`` key would become
-    ``True``); only ``true``/``false`` are booleans here. Dates stay strings so that pydantic
-    reports an impossible date at its field.
-    """
-
-
-_Loader.yaml_implicit_resolvers = {
-    key: [
-        (tag, rx)
-        for tag, rx in resolvers
-        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
-    ]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def _index_lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict:
-    """Map each field path (tuple of keys/indices) to its 1-based line."""
-    out = {} if out is None else out
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            out[path + (key,)] = key_node.start_mark.line + 1
-            _index_lines(value_node, path + (key,), out)
-            out[path + (key,)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, child in enumerate(node.value):
-            _index_lines(child, path + (i,), out)
-    return out
-
-
-def parse_yaml(text: str, file: str) -> tuple[Any, dict]:
-    """Parse YAML text; return the data and the line index, or raise ConfigError."""
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        what = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            [Problem(file, "", f"YAML 格式错误：{what}（应为合法的 YAML）", line)]
-        ) from exc
-    return data, (_index_lines(node) if node is not None else {})
-
-
-def _path_str(loc: Sequence) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _line(lines: dict, loc: Sequence) -> int | None:
-    loc = tuple(loc)
-    while loc and loc not in lines:
-        loc = loc[:-1]
-    return lines.get(loc)
 
 
 # Pydantic's messages, said the way our users read them.
@@ -127,7 +59,7 @@ _MESSAGES = {
 }
 
 
-def problems_from(exc: ValidationError, file: str, lines: dict, data: Any) -> list[Problem]:
+def problems_from(exc: ValidationError, doc: Document) -> list[Problem]:
     problems = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
@@ -147,36 +79,25 @@ def problems_from(exc: ValidationError, file: str, lines: dict, data: Any) -> li
         shown = "input" in err and not isinstance(err["input"], dict | list)
         if kind != "missing" and shown and not secret:
             message += f"（实际为 {err['input']!r}）"
-        problems.append(Problem(file, _path_str(loc), message, _line(lines, loc)))
+        problems.append(doc.problem(loc, message))
     return problems
 
 
 def load_programme(path: str | Path) -> LoadedProgramme:
     """Read, parse and validate one programme file; raise ConfigError listing every problem."""
     path = Path(path)
-    file = str(path)
+    doc = yamlfile.read(path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError([doc.problem((), "顶层应为映射（round、units、stages ……）")])
+    problems = doc.duplicate_keys()
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError([Problem(file, "", f"无法读取文件：{exc.strerror}")]) from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(file, "", "文件应为 UTF-8 编码")]) from exc
-    data, lines = parse_yaml(text, file)
-    if not isinstance(data, dict):
-        raise ConfigError([Problem(file, "", "顶层应为映射（round、units、stages ……）", 1)])
-    try:
-        programme = Programme.model_validate(data)
+        programme = Programme.model_validate(doc.data)
     except ValidationError as exc:
-        raise ConfigError(problems_from(exc, file, lines, data)) from exc
-    problems = [
-        Problem(file, where, message, _line(lines, _loc(where)))
-        for where, message in check_programme(programme)
-    ]
+        raise ConfigError(problems + problems_from(exc, doc)) from exc
+    problems += [doc.problem(_loc(where), message) for where, message in check_programme(programme)]
     if problems:
         raise ConfigError(problems)
-    return LoadedProgramme(programme, path, hashlib.sha256(raw).hexdigest())
+    return LoadedProgramme(programme, path, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 def load_programmes(paths: Iterable[str | Path]) -> list[LoadedProgramme]:
@@ -413,4 +334,16 @@ def _receivers(p: Programme) -> set[str]:
     for s in p.stages:
         if s.kind in (StageKind.review, StageKind.evaluation) and s.decision:
             codes.add(p.round.issuer)
+        # Escalations write to the overdue unit's parent, or to a named unit.
+        policy = p.reminder_policies.get(s.reminders) if s.reminders else None
+        if policy is None or policy.escalate_after_workdays is None or s.owed_by is None:
+            continue
+        if policy.escalate_to != "parent":
+            codes.add(policy.escalate_to)
+            continue
+        owers = {u.code for u in p.units_matching(s.owed_by)}
+        if s.owed_by.takers or s.owed_by.grades:
+            for app in applicants:
+                owers |= {u.code for u in p.units_matching(app)}
+        codes |= {p.unit(c).parent or p.round.issuer for c in owers}
     return codes

@@ -348,6 +348,10 @@ class OutboxMessage(OutboxMessageBase, table=True):
     last_error: str | None = Field(None, sa_type=Text)
     created_at: dt.datetime = _stamp()
     sent_at: dt.datetime | None = Field(None, sa_type=LocalDateTime)
+    # Merged reminders only: what each merged item was rendered from (template, action key,
+    # context), so a reminder queued later the same day is merged in and the message re-rendered
+    # while it is still queued, and delivery knows the earliest deadline (office-hours rule).
+    merge_items: list[dict[str, Any]] | None = Field(None, sa_type=JSON)
 
 
 # -- action runs (timetable actions carried out, so reconciling is idempotent) ----------------

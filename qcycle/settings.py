@@ -25,6 +25,17 @@ class Settings(BaseSettings):
     config_dir: Path = Field(REPO_ROOT / "config", description="programmes, calendar, templates")
     sink_dir: Path | None = Field(None, description="folder where the local sink writes messages")
     office_hours: str = Field("09:00-17:30", description="when reminders may go out, local time")
+    office_hours_deadline_exception: bool = Field(
+        True, description="a reminder whose deadline is today may go out after hours, until then"
+    )
+    notify_max_attempts: int = Field(5, ge=1, description="sends of a message before it is dead")
+    notify_backoff_base_seconds: float = Field(60.0, gt=0, description="first retry wait (jittered)")
+    notify_backoff_cap_seconds: float = Field(3600.0, gt=0, description="longest retry wait")
+    notify_stale_sending_seconds: float = Field(
+        600.0, gt=0, description="a row left 'sending' this long belongs to a dead run: resend it"
+    )
+    notify_max_workers: int = Field(8, ge=1, description="concurrent sends in one delivery run")
+    notify_batch_size: int = Field(2000, ge=1, description="messages claimed per delivery batch")
 
     @field_validator("database_url")
     @classmethod

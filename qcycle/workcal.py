@@ -19,20 +19,20 @@ import datetime as dt
 import logging
 import re
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import chinese_calendar
-import yaml
 from chinese_calendar import constants as cc_constants
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
+from qcycle import yamlfile
 from qcycle.errors import CalendarError, ConfigError, Problem
 from qcycle.settings import get_settings
+from qcycle.yamlfile import Document, Loc, path_str
 
 __all__ = ["Source", "WorkCalendar", "default_calendar"]
 
@@ -52,17 +52,6 @@ _WEEKDAY_ZH = "一二三四五六日"
 
 
 # --------------------------------------------------------------------------- operator files
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML without implicit timestamps: PyYAML would crash on 2027-02-30 before we can
-    say where it is; as a string it reaches the date validator and gets a field and a line."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def _parse_date(value: Any) -> dt.date:
@@ -124,66 +113,7 @@ class _OperatorYear:
     workdays: frozenset[dt.date]
 
 
-_LOC = tuple[str | int, ...]
-
-
-def _format_path(loc: _LOC) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-class _Locator:
-    """Maps a field location to a YAML node, for the path and line of a Problem."""
-
-    def __init__(self, file: Path, root: yaml.Node | None) -> None:
-        self.file = file
-        self.root = root
-
-    def problem(self, loc: _LOC, message: str) -> Problem:
-        node, kept = self.root, list(loc)
-        line = None if node is None else node.start_mark.line + 1
-        for i, part in enumerate(loc):
-            child = None
-            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-                child = next((v for k, v in node.value if k.value == part), None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                child = node.value[part] if 0 <= part < len(node.value) else None
-            elif isinstance(node, yaml.ScalarNode):
-                # Beneath a scalar only our own shorthand wrapping ("date") remains.
-                kept = list(loc[:i])
-                break
-            if child is None:
-                break  # a missing key: keep the full path, point at the enclosing mapping
-            node = child
-            line = node.start_mark.line + 1
-        return Problem(
-            file=str(self.file), path=_format_path(tuple(kept)), message=message, line=line
-        )
-
-
-def _iter_mappings(node: yaml.Node, loc: _LOC = ()) -> Iterator[tuple[yaml.MappingNode, _LOC]]:
-    if isinstance(node, yaml.MappingNode):
-        yield node, loc
-        for key, value in node.value:
-            yield from _iter_mappings(value, (*loc, key.value))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, value in enumerate(node.value):
-            yield from _iter_mappings(value, (*loc, i))
-
-
-def _duplicate_keys(where: _Locator) -> list[Problem]:
-    # PyYAML silently keeps the last of two equal keys; an operator would never notice.
-    problems = []
-    for mapping, loc in _iter_mappings(where.root) if where.root is not None else ():
-        seen: set[str] = set()
-        for key, _ in mapping.value:
-            if key.value in seen:
-                p = where.problem((*loc, key.value), "字段重复出现；每个字段只能写一次")
-                problems.append(Problem(p.file, p.path, p.message, key.start_mark.line + 1))
-            seen.add(key.value)
-    return problems
+_LOC = Loc
 
 
 def _pydantic_message(err: Any) -> str:
@@ -211,7 +141,7 @@ def _pydantic_message(err: Any) -> str:
 
 
 def _entry_days(
-    where: _Locator, section: str, index: int, entry: _Entry, year: int
+    where: Document, section: str, index: int, entry: _Entry, year: int
 ) -> tuple[list[dt.date], list[Problem]]:
     """The days one entry stands for, or the problems that keep it from standing for any."""
     loc: _LOC = (section, index)
@@ -254,44 +184,15 @@ def _entry_days(
 
 def _load_operator_file(file: Path) -> _OperatorYear:
     """Read and check one ``YYYY.yaml``; raise ConfigError with every problem found."""
-    where = _Locator(file, None)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([where.problem((), f"无法读取文件（应为 UTF-8 文本）：{exc}")]) from exc
-    loader = _Loader(text)
-    try:
-        root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        detail = " ".join(
-            str(x) for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x
-        )
-        context = getattr(exc, "context_mark", None)
-        if context is not None and mark is not None and context.line != mark.line:
-            # An unclosed bracket is found only at the end; say where it was opened.
-            detail += f"（相关结构始于第 {context.line + 1} 行）"
-        raise ConfigError(
-            [
-                Problem(
-                    file=str(file),
-                    path="",
-                    message=f"YAML 格式错误：{detail or exc}",
-                    line=None if mark is None else mark.line + 1,
-                )
-            ]
-        ) from exc
-    finally:
-        loader.dispose()
-    where = _Locator(file, root)
+    where = yamlfile.read(file)
+    root, data = where.root, where.data
     if root is None:
         raise ConfigError([where.problem((), "文件为空：应含 year、source、holidays、workdays")])
     if not isinstance(data, dict):
         raise ConfigError(
             [where.problem((), "应为映射，含 year、source、holidays、workdays 四个字段")]
         )
-    problems = _duplicate_keys(where)
+    problems = where.duplicate_keys()
     try:
         parsed = _OperatorFile.model_validate(data)
     except ValidationError as exc:
@@ -318,7 +219,7 @@ def _load_operator_file(file: Path) -> _OperatorYear:
                 problems.append(
                     where.problem(
                         ("workdays", i),
-                        f"{day.isoformat()} 同时列为假日（{_format_path(holiday_at[day])}）"
+                        f"{day.isoformat()} 同时列为假日（{path_str(holiday_at[day])}）"
                         "和调休上班日",
                     )
                 )

@@ -389,3 +389,34 @@ def test_plan_2027_with_operator_file_uses_it(config_dir: Path, p2_in_2027: Path
     assert days["application:reminder:T-1"] == dt.date(2027, 6, 26)
     assert dt.date(2027, 6, 26).weekday() == 5
     assert days["application:reminder:T-0"] == dt.date(2027, 6, 30)
+
+
+def test_escalation_target_without_a_channel_is_reported(tmp_path: Path) -> None:
+    # A named escalation target receives 督办 messages, so it must be reachable.
+    text = P1_TEXT.replace(
+        'escalate_to: "510000"', 'escalate_to: "510099"'
+    ).replace(
+        "units:\n",
+        'units:\n  - {code: "510099", name: 四川省质量强省办公室, level: department, parent: "510000"}\n',
+        1,
+    )
+    path = tmp_path / "escalation.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = validate(path)
+    assert result.exit_code == 1
+    out = unwrapped(result)
+    assert "510099" in out and "没有配置任何渠道" in out and "units[" in out
+
+
+def test_a_key_written_twice_is_reported_not_silently_overwritten(tmp_path: Path) -> None:
+    path, text = broken(tmp_path, "    lateness: reject\n", "    lateness: reject\n    lateness: accept_flag\n")
+    result = validate(path)
+    assert result.exit_code == 1
+    assert squeeze(f"{path}:{line_of(text, 'lateness: accept_flag')} [stages[1].lateness]") in unwrapped(result)
+    assert "重复" in result.output
+
+
+def test_yaml_1_1_booleans_are_plain_text(tmp_path: Path) -> None:
+    # "on:" is a stage's date key and "no"/"yes" are ordinary words, as in YAML 1.2.
+    path, _ = broken(tmp_path, "name: 印发《榜单》", "name: no")
+    assert validate(path).exit_code == 0

@@ -380,7 +380,7 @@ BROKEN = [
         "2027.yaml",
         BASE + "holidays: [2027-01-01]\nworkday:\n  - 2027-02-20\n",
         "workday",
-        5,
+        4,  # the misspelt key's own line
         "不认识",
     ),
     (

@@ -99,6 +99,8 @@ class SendResult:
     error: str | None = None
     retry_after: float | None = None
     status_code: int | None = None
+    # False when nothing was sent at all (time budget spent, endpoint held): not an attempt.
+    attempted: bool = True
 
     @classmethod
     def success(cls, status_code: int | None = None) -> SendResult:
@@ -112,6 +114,7 @@ class SendResult:
         retryable: bool,
         retry_after: float | None = None,
         status_code: int | None = None,
+        attempted: bool = True,
     ) -> SendResult:
         return cls(
             ok=False,
@@ -119,6 +122,7 @@ class SendResult:
             error=redact(error),
             retry_after=retry_after,
             status_code=status_code,
+            attempted=attempted,
         )
 
 

@@ -20,12 +20,12 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from qcycle.errors import DeliveryError
 from qcycle.notify.channels import Channel, SendResult, open_channel
-from qcycle.notify.ratelimit import DEFAULT_LIMITER, RateLimiter, backoff
+from qcycle.notify.ratelimit import DEFAULT_LIMITER, Rate, RateLimiter, backoff
 from qcycle.notify.redact import LOGGER_NAME, redact
 
 __all__ = ["Message", "deliver_batch"]
@@ -77,6 +77,8 @@ def deliver_batch(
     backoff_cap: float = 8.0,
     limiter: RateLimiter | None = None,
     time_budget: float | None = None,
+    rates: Mapping[str, Rate] | None = None,
+    on_result: Callable[[str, SendResult], None] | None = None,
 ) -> list[tuple[str, SendResult]]:
     """Send every message; return ``(message.id, result)`` in the order given. Never raises
     for a delivery problem: a channel that cannot be opened fails its messages (not retryable).
@@ -86,16 +88,22 @@ def deliver_batch(
     the retryable result back. ``limiter``: shared per-endpoint limits (the process default).
     ``time_budget``: seconds after which no new send starts; messages not yet sent come back
     retryable (rate limits make a call long: 100 messages to one WeCom bot take ~6 minutes).
+    ``rates``: per channel reference, a limit replacing the channel's own (a programme's
+    ``rate_per_minute``). ``on_result(message.id, result)`` is called in the calling thread as
+    soon as a message's final result is known, before the next message to the same endpoint is
+    started: the outbox records each result there, so a crash loses at most the sends in flight.
     """
     items = list(messages)
     limiter = limiter or DEFAULT_LIMITER
     attempts = max(1, attempts)
-    results: dict[int, SendResult] = {}
+    results = _Results(items, on_result)
 
     channels: dict[str, Channel | SendResult] = {}
     for ref in dict.fromkeys(m.channel for m in items):
         try:
-            channels[ref] = open_channel(ref)
+            channel = channels[ref] = open_channel(ref)
+            if rates and ref in rates:
+                channel.rate = rates[ref]
         except DeliveryError as exc:
             channels[ref] = SendResult.failure(f"channel {ref}: {exc}", retryable=False)
         except Exception as exc:  # noqa: BLE001 - a bug, but no exception out of a delivery
@@ -133,11 +141,25 @@ def deliver_batch(
     return [(message.id, results[index]) for index, message in enumerate(items)]
 
 
+class _Results(dict[int, SendResult]):
+    """Final results by message index; reports each one to ``on_result`` as it is set."""
+
+    def __init__(self, items: list[Message], on_result: Callable[[str, SendResult], None] | None):
+        super().__init__()
+        self.items = items
+        self.on_result = on_result
+
+    def __setitem__(self, index: int, result: SendResult) -> None:
+        super().__setitem__(index, result)
+        if self.on_result is not None:
+            self.on_result(self.items[index].id, result)
+
+
 class _Dispatcher:
     def __init__(
         self,
         lanes: dict[str, _Lane],
-        results: dict[int, SendResult],
+        results: _Results,
         max_workers: int,
         attempts: int,
         max_wait: float,
@@ -270,5 +292,6 @@ class _Dispatcher:
                 self.results[job.index] = self.last_result[job.index]
                 continue
             self.results[job.index] = SendResult.failure(
-                f"{lane.channel.kind}: {why}", retryable=True, retry_after=retry_after
+                f"{lane.channel.kind}: {why}", retryable=True, retry_after=retry_after,
+                attempted=False,
             )
