@@ -30,7 +30,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="应用数据库：迁移与状态。\n\n示例：qcycle db upgrade", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console(width=160, soft_wrap=False, highlight=False)
+out = Console(width=160, soft_wrap=True, highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 FileArg = Annotated[Path, typer.Argument(help="programme file, e.g. config/programmes/sc-jbgs-2023.yaml")]
@@ -331,6 +331,54 @@ def run_stage(
         raise typer.Exit(2) from None
 
 
+@app.command()
+def status(
+    file: FileArg,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="logical date/time (default: now)")] = None,
+) -> None:
+    """周期状态：当前阶段、接下来的动作与日期、逾期单位、待决定事项、应执行未执行的动作、发送失败的消息。
+
+    示例：qcycle status config/programmes/sc-jbgs-2023.yaml
+          qcycle --home .qcycle/simulate/sc-jbgs-2023 status .qcycle/simulate/sc-jbgs-2023/sc-jbgs-2023.yaml --as-of 2024-01-01
+    """
+    from qcycle import clock, db
+    from qcycle.status import round_status
+    from qcycle.timetable import ACTION_LABELS, expand
+    from qcycle.workcal import default_calendar
+
+    moment = _as_of(as_of) or clock.now()
+    try:
+        loaded, round_id = open_round(file)
+        timetable = expand(loaded.programme, default_calendar())
+        with db.session_scope() as session:
+            st = round_status(session, loaded.programme, round_id, timetable, moment)
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    _warn(timetable.warnings)
+    p = loaded.programme
+    out.print(f"[bold]{p.round.name}[/]（{p.round.code}） 截至 {moment:%Y-%m-%d %H:%M}")
+    out.print(f"当前阶段：{st.current_stage or '尚未开始'}")
+    table = Table(title="接下来的动作")
+    for col in ("时间", "动作", "事项"):
+        table.add_column(col)
+    for a in st.next_actions:
+        table.add_row(a.at.strftime("%Y-%m-%d %H:%M"), ACTION_LABELS.get(a.action, a.action), a.title)
+    out.print(table)
+    if st.missed:
+        out.print(f"[yellow]应执行未执行 {len(st.missed)} 项[/]（运行 qcycle reconcile 补做）：")
+        for a in st.missed[:10]:
+            out.print(f"  {a.at:%Y-%m-%d %H:%M} {a.title}", markup=False)
+    for title, names in st.overdue.items():
+        out.print(f"逾期：{title}：{len(names)} 个单位（{'、'.join(names[:8])}{'等' if len(names) > 8 else ''}）",
+                  markup=False)
+    for stage_name, subjects in st.pending.items():
+        out.print(f"待决定：{stage_name} {len(subjects)} 项（qcycle decide … --list）", markup=False)
+    counts = "，".join(f"{k} {v}" for k, v in sorted(st.messages.items())) or "无"
+    out.print(f"消息：{counts}")
+    for unit, channel, error in st.failed_messages:
+        out.print(f"  失败：{unit} {channel} {error[:80]}", markup=False)
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     url: Annotated[str | None, typer.Option(help="database URL (default: QCYCLE_DATABASE_URL or SQLite)")] = None,
@@ -349,6 +397,7 @@ def db_upgrade(
 # Command groups that live beside their subject register themselves on ``app`` when imported.
 # One import line each, here, after every command above is defined.
 # --- command modules ---
+from qcycle import cli_outbox  # noqa: E402,F401
 from qcycle import cli_intake  # noqa: E402,F401
 
 

@@ -276,8 +276,8 @@ def _window_order(s, base: str) -> list[tuple[str, str]]:
     out = []
 
     def check(path: str, opens: dt.date | None, deadline) -> None:
-        if opens is not None and deadline is not None and deadline.date is not None:
-            if deadline.date < opens:
+        if opens is not None and deadline is not None and deadline.date is not None \
+                and deadline.date < opens:
                 out.append((f"{path}.deadline.date",
                             f"截止日期 {deadline.date} 早于开始日期 {opens}（截止应不早于开始）"))
 

@@ -19,7 +19,7 @@ import yaml
 
 from qcycle.errors import ConfigError, Problem
 
-__all__ = ["Loc", "Loader", "Document", "read", "parse", "path_str"]
+__all__ = ["Document", "Loader", "Loc", "parse", "path_str", "read"]
 
 Loc = tuple[str | int, ...]
 

@@ -38,4 +38,5 @@ def deliver_messages(loaded: LoadedProgramme | str, round_id: uuid.UUID, as_of: 
 
         loaded = cached_programme(loaded)
     return deliver_due(programme=loaded.programme, round_id=round_id, now=as_of,
-                       channel_override=channel_override)
+                       channel_override=channel_override,
+                       template_dir=loaded.path.parent / "templates" / loaded.programme.round.code)

@@ -105,3 +105,29 @@ def test_export_refuses_unknown_format(home, tmp_path):
     assert result.exit_code == 2 and ".xlsx" in result.output
 
 
+
+
+def test_status_shows_stage_next_actions_missed_overdue_and_pending(home):
+    from qcycle import crud
+    from qcycle.clock import at
+    import datetime as dt
+
+    loaded, rid = _seed_applications([("510100", "zlcx-01")])
+    # The deadline action was carried out; the overdue notice of the next morning was not.
+    from qcycle.timetable import expand
+    from qcycle.workcal import WorkCalendar
+
+    t = expand(loaded.programme, WorkCalendar())
+    deadline = t.by_key()["application:deadline"]
+    with db.session_scope() as session:
+        crud.record_action(session=session, round_id=rid, action_key=deadline.key, action="deadline",
+                           due_at=deadline.at)
+    result = runner.invoke(app, ["status", str(P1), "--as-of", "2023-04-21T10:00"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "当前阶段：审核揭榜书" in out
+    assert "应执行未执行" in out and "逾期提醒" in out
+    assert "逾期：提交揭榜书 截止：20 个单位" in out
+    assert "待决定：审核揭榜书 1 项" in out
+    assert "发布揭榜名单" in out  # among the next actions (2023-04-25)
+    assert at(dt.date(2023, 4, 20), dt.time(17, 30)) == deadline.at

@@ -1,38 +1,93 @@
 """The outbox: every message is written to the database first, then delivered.
 
 Queuing is idempotent on a key of (round, action, unit, channel, logical date), so the same
-message queued twice is stored once. Delivery claims due rows, sends them through
-:func:`qcycle.notify.deliver.deliver_batch` (bounded concurrency, per-endpoint limits) and
-records the truth: sent, failed (retried later with exponential back-off and jitter), or
-dead (after the last attempt, or at once for an error that retrying cannot fix).
+message queued twice is stored once. Reminders (``reminder.j2``, ``overdue.j2``) are the
+exception: all of a unit's reminders of one day share one row per channel, keyed
+(round, ``reminders``, unit, channel, day). The row keeps what each item was rendered from
+(``merge_items``); a reminder queued later that day while the row is still queued is merged in
+and the message re-rendered (``merged_reminder.j2`` for two or more items). Once the row is
+claimed for sending, a later reminder starts a continuation row (key suffix ``#2``, ``#3``):
+nothing already sent is changed and no item is lost.
+
+Delivery (:func:`deliver_due`) claims due rows in batches (status ``sending``, a lease that
+starts at the claim) and sends them through :func:`qcycle.notify.deliver.deliver_batch`
+(bounded concurrency, per-endpoint limits). **Each result is committed as soon as it is known**,
+before the next message to the same endpoint is started, so if the process dies mid-batch:
+
+- messages whose result was recorded are never sent again;
+- claimed messages not yet started are still ``sending`` and are delivered by a later run once
+  their lease is older than ``notify_stale_sending_seconds`` (default 10 minutes);
+- the one message per endpoint that was in flight (bots take one at a time) is ambiguous: it
+  may have arrived. It is sent again (at least once), because bot webhooks (WeCom, DingTalk,
+  Feishu) accept no idempotency key. That is the whole duplicate window: at most one message
+  per endpoint per crash.
+
+Results are truthful: a failure is retried later (``failed``, ``next_attempt_at`` by
+exponential backoff with jitter, or the service's own ``retry_after``) up to
+``notify_max_attempts`` sends, then ``dead`` with its last error; an error retrying cannot fix
+is dead at once. Each run that saw failures queues ONE ops digest (``ops_digest.j2``) to the
+programme's issuer, keyed by the day and the set of failures it reports, so a rerun does not
+repeat it; failures of a digest are never reported in another digest.
+
+Reminders go out on working days within office hours (``office_hours``); outside them they
+wait for the next working day's opening (``next_attempt_at``), except that a reminder whose
+deadline is today may go out after hours until the deadline
+(``office_hours_deadline_exception``). The rule is applied when a row is claimed, with the
+run's logical time, so it holds for first sends, retries and catch-up alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import random
 import uuid
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
 from qcycle import clock, crud, db
+from qcycle.models import OutboxMessage
+from qcycle.notify.channels import SendResult
 from qcycle.notify.deliver import Message, deliver_batch
-from qcycle.notify.ratelimit import backoff
+from qcycle.notify.ratelimit import Rate, backoff
 from qcycle.render import render_message
 from qcycle.schema import Programme
+from qcycle.settings import Settings, get_settings
 
-__all__ = ["DeliveryReport", "queue_drafts", "deliver_due", "idempotency_key", "MAX_ATTEMPTS"]
+__all__ = [
+    "DIGEST_ACTION",
+    "MERGED_TEMPLATE",
+    "MERGEABLE_TEMPLATES",
+    "REMINDERS_ACTION",
+    "DeliveryReport",
+    "OfficeHours",
+    "cancel_message",
+    "deliver_due",
+    "find_message",
+    "idempotency_key",
+    "list_messages",
+    "next_send_time",
+    "queue_drafts",
+    "requeue_message",
+]
 
-MAX_ATTEMPTS = 5
-# A row left in "sending" this long ago belongs to a run that died; it is tried again.
-STALE_SENDING = dt.timedelta(minutes=10)
+MERGEABLE_TEMPLATES = ("reminder.j2", "overdue.j2")
+MERGED_TEMPLATE = "merged_reminder.j2"
+REMINDERS_ACTION = "reminders"
+DIGEST_ACTION = "ops_digest"
+DIGEST_TEMPLATE = "ops_digest.j2"
 
 
 def idempotency_key(round_code: str, action_key: str, unit: str, channel: str, day: dt.date) -> str:
     return f"{round_code}|{action_key}|{unit}|{channel}|{day.isoformat()}"
+
+
+# ---------------------------------------------------------------- report
 
 
 @dataclass
@@ -40,25 +95,71 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    deferred: int = 0  # reminders held back until office hours
+    requeued: int = 0  # claimed but not sent this run (endpoint held): queued again, no attempt
+    digests: int = 0  # ops digest rows queued by this run
     by_channel: dict[str, Counter] = field(default_factory=dict)
     failures: list[dict] = field(default_factory=list)
 
     def summary(self) -> str:
-        return f"发送成功 {self.sent} 条，待重试 {self.failed} 条，最终失败 {self.dead} 条"
+        text = f"发送成功 {self.sent} 条，待重试 {self.failed} 条，最终失败 {self.dead} 条"
+        if self.deferred:
+            text += f"，待办公时间发送 {self.deferred} 条"
+        return text
 
     def as_dict(self) -> dict:
         return {"sent": self.sent, "failed": self.failed, "dead": self.dead,
+                "deferred": self.deferred, "requeued": self.requeued, "digests": self.digests,
                 "by_channel": {k: dict(v) for k, v in self.by_channel.items()}}
+
+
+# ---------------------------------------------------------------- JSON for merge items
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and "$datetime" in value:
+            return clock.to_local(dt.datetime.fromisoformat(value["$datetime"]))
+        if len(value) == 1 and "$date" in value:
+            return dt.date.fromisoformat(value["$date"])
+        return {k: _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- queuing
+
+
+def _override(template_dir: Path | None) -> Path | None:
+    return template_dir if template_dir and template_dir.is_dir() else None
 
 
 def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
                  drafts: Iterable, template_dir: Path | None = None) -> int:
-    """Render each draft once and queue it on every channel of its unit; returns how many are new."""
+    """Render drafts and queue them on every channel of their unit; returns how many
+    (message, channel) pairs are new. Reminders of one unit and day are merged (module doc)."""
     code = programme.round.code
     channels = {c.name: c for c in programme.channels}
+    override = _override(template_dir)
     new = 0
-    override = template_dir if template_dir and template_dir.is_dir() else None
+    reminders: dict[tuple[str, dt.date], list] = defaultdict(list)
     for d in drafts:
+        if d.template in MERGEABLE_TEMPLATES:
+            reminders[(d.unit, d.logical_date)].append(d)
+            continue
         unit = programme.unit(d.unit)
         subject = body = None
         for name in unit.channels:
@@ -71,73 +172,378 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
                 round_id=round_id, tag=",".join(channels[name].tags) or None,
             )
             new += created
+    for (unit_code, day), group in reminders.items():
+        for name in programme.unit(unit_code).channels:
+            new += _merge_reminders(session, code, round_id, unit_code, name, day, group, override,
+                                    ",".join(channels[name].tags) or None)
     return new
 
 
-def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit: int) -> list:
-    from qcycle.models import OutboxMessage
+def _render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str]:
+    if len(items) == 1:
+        return render_message(items[0]["template"], _from_json(items[0]["context"]), override)
+    contexts = [_from_json(i["context"]) for i in items]
+    entries = []
+    for c in sorted(contexts, key=lambda c: (clock.to_local(c["deadline"]) if isinstance(
+            c.get("deadline"), dt.datetime) else dt.datetime.max.replace(tzinfo=clock.TZ))):
+        entry = {"programme_name": c["programme_name"], "item": c["item"], "deadline": c["deadline"],
+                 "working_days_left": c.get("working_days_left", 0)}
+        if c.get("days_overdue"):
+            entry["days_overdue"] = c["days_overdue"]
+        entries.append(entry)
+    first = contexts[0]
+    return render_message(MERGED_TEMPLATE, {"unit_name": first["unit_name"], "unit_code": first.get("unit_code"),
+                                            "sender_name": first["sender_name"], "items": entries}, override)
 
+
+def _merge_reminders(session: Session, code: str, round_id: uuid.UUID, unit: str, channel: str,
+                     day: dt.date, drafts: list, override: Path | None, tag: str | None) -> int:
+    base = idempotency_key(code, REMINDERS_ACTION, unit, channel, day)
+    session.flush()
+    rows = list(session.exec(
+        select(OutboxMessage)
+        .where(or_(OutboxMessage.idempotency_key == base,
+                   col(OutboxMessage.idempotency_key).startswith(base + "#", autoescape=True)))
+        .order_by(OutboxMessage.created_at)
+        .with_for_update()  # PostgreSQL: a concurrent claim waits, or we see its "sending"
+    ).all())
+    known = {item["action_key"] for r in rows for item in (r.merge_items or [])}
+    fresh: list[dict] = []
+    for d in drafts:
+        if d.action_key in known:
+            continue
+        known.add(d.action_key)
+        fresh.append({"template": d.template, "action_key": d.action_key, "context": _to_json(d.context)})
+    if not fresh:
+        return 0
+    open_row = next((r for r in rows if r.status == "queued" and r.attempts == 0), None)
+    if open_row is not None:
+        items = list(open_row.merge_items or []) + fresh
+        open_row.subject, open_row.body = _render_items(items, override)
+        open_row.merge_items = items  # a new list, so the JSON column is seen as changed
+        open_row.action = "+".join(i["action_key"] for i in items)
+        session.add(open_row)
+        session.flush()
+        return len(fresh)
+    key = base if not rows else f"{base}#{len(rows) + 1}"
+    subject, body = _render_items(fresh, override)
+    row, created = crud.enqueue_message(
+        session=session, idempotency_key=key, action="+".join(i["action_key"] for i in fresh),
+        unit_code=unit, channel=channel, logical_date=day, subject=subject, body=body,
+        round_id=round_id, tag=tag,
+    )
+    if not created:
+        return 0
+    row.merge_items = fresh
+    session.add(row)
+    session.flush()
+    return len(fresh)
+
+
+# ---------------------------------------------------------------- office hours
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    opens: dt.time
+    closes: dt.time
+
+    @classmethod
+    def parse(cls, text: str) -> OfficeHours:
+        """``"09:00-17:30"``."""
+        try:
+            start, end = (dt.time.fromisoformat(p.strip()) for p in text.split("-"))
+        except ValueError as exc:
+            raise ValueError(f"office hours {text!r} are not HH:MM-HH:MM") from exc
+        if start >= end:
+            raise ValueError(f"office hours {text!r} close before they open")
+        return cls(start, end)
+
+
+def next_send_time(now: dt.datetime, *, deadline: dt.datetime | None = None,
+                   hours: OfficeHours | None = None, calendar: Any = None,
+                   deadline_exception: bool | None = None) -> dt.datetime:
+    """When a reminder may go out: ``now`` if allowed now, else the next working day's opening.
+
+    Allowed: a working day within office hours; or, with the deadline exception, after opening
+    time on the deadline's own day until the deadline.
+    """
+    from qcycle.workcal import default_calendar
+
+    settings = get_settings()
+    hours = hours or OfficeHours.parse(settings.office_hours)
+    calendar = calendar or default_calendar()
+    if deadline_exception is None:
+        deadline_exception = settings.office_hours_deadline_exception
+    now = clock.to_local(now)
+    day = now.date()
+    opens, closes = clock.at(day, hours.opens), clock.at(day, hours.closes)
+    workday = calendar.is_workday(day)
+    if workday and opens <= now < closes:
+        return now
+    if workday and now < opens:
+        return opens
+    if (deadline_exception and deadline is not None and clock.to_local(deadline).date() == day
+            and opens <= now < clock.to_local(deadline)):
+        return now
+    return clock.at(calendar.next_workday(day, include_self=False), hours.opens)
+
+
+def _deadline_today(items: Sequence[dict], day: dt.date) -> dt.datetime | None:
+    """The latest of the items' deadlines falling on ``day`` (it bounds the exception)."""
+    found = []
+    for item in items:
+        deadline = _from_json(item.get("context", {}).get("deadline"))
+        if isinstance(deadline, dt.datetime) and clock.to_local(deadline).date() == day:
+            found.append(clock.to_local(deadline))
+    return max(found) if found else None
+
+
+# ---------------------------------------------------------------- delivery
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: uuid.UUID
+    channel: str
+    unit: str
+    subject: str
+    body: str
+    tag: str | None
+    attempts: int
+    digest: bool
+
+
+def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit: int,
+           settings: Settings, report: DeliveryReport) -> tuple[list[_Claimed], int]:
+    """Take due rows (a lease: status ``sending`` from ``now``); hold reminders outside office
+    hours. Returns (rows to send, rows looked at)."""
+    stale = now - dt.timedelta(seconds=settings.notify_stale_sending_seconds)
     query = select(OutboxMessage).where(
         or_(
             col(OutboxMessage.status).in_(["queued", "failed"]),
-            (OutboxMessage.status == "sending") & (col(OutboxMessage.next_attempt_at) <= now - STALE_SENDING),
+            (OutboxMessage.status == "sending") & (col(OutboxMessage.next_attempt_at) <= stale),
         ),
         or_(col(OutboxMessage.next_attempt_at).is_(None), col(OutboxMessage.next_attempt_at) <= now),
-    ).order_by(OutboxMessage.created_at).limit(limit)
+    ).order_by(OutboxMessage.created_at).limit(limit).with_for_update(skip_locked=True)
     if round_id is not None:
         query = query.where(OutboxMessage.round_id == round_id)
     rows = list(session.exec(query).all())
+    claimed = []
     for row in rows:
+        interrupted = row.status == "sending"
+        if interrupted:
+            # Its run died mid-send: the message may have arrived (bots have no idempotency
+            # key), or not been started at all. Sent again: at least once.
+            row.last_error = "上次投递中断（进程退出），结果未知，重新发送"
+        if row.merge_items:
+            slot = next_send_time(now, deadline=_deadline_today(row.merge_items, now.date()))
+            if slot > now:
+                row.next_attempt_at = slot
+                if interrupted:
+                    row.status = "failed"
+                report.deferred += 1
+                session.add(row)
+                continue
+        if row.attempts >= settings.notify_max_attempts:
+            row.status = "dead"
+            report.dead += 1
+            report.failures.append(_failure(row))
+            session.add(row)
+            continue
         row.status = "sending"
         row.attempts += 1
         row.next_attempt_at = now
         session.add(row)
+        claimed.append(_Claimed(row.id, row.channel, row.unit_code, row.subject, row.body, row.tag,
+                                row.attempts, row.action.startswith(DIGEST_ACTION)))
     session.flush()
-    return rows
+    return claimed, len(rows)
+
+
+def _failure(row: OutboxMessage) -> dict:
+    return {"id": str(row.id), "unit": row.unit_code, "channel": row.channel, "subject": row.subject,
+            "status": row.status, "attempts": row.attempts, "error": row.last_error,
+            "digest": row.action.startswith(DIGEST_ACTION)}
+
+
+def _retry_wait(attempts: int, settings: Settings, retry_after: float | None) -> float:
+    """Exponential backoff with "equal jitter": never less than half the step, so a retry is
+    never due again within the same run."""
+    ceiling = backoff(attempts - 1, settings.notify_backoff_base_seconds,
+                      settings.notify_backoff_cap_seconds, jitter=False)
+    wait = ceiling / 2 + random.uniform(0.0, ceiling / 2)
+    return max(retry_after or 0.0, wait)
+
+
+class _Recorder:
+    """``on_result`` for :func:`deliver_batch`: one small committed transaction per result."""
+
+    def __init__(self, claimed: list[_Claimed], now: dt.datetime, settings: Settings,
+                 report: DeliveryReport) -> None:
+        self.claimed = {str(c.id): c for c in claimed}
+        self.now = now
+        self.settings = settings
+        self.report = report
+
+    def __call__(self, message_id: str, result: SendResult) -> None:
+        c = self.claimed[message_id]
+        report, stats = self.report, self.report.by_channel.setdefault(c.channel, Counter())
+        with db.session_scope() as session:
+            row = session.get(OutboxMessage, c.id)
+            if row is None or row.status != "sending":
+                return  # cancelled from the command line meanwhile
+            if result.ok:
+                row.status, row.sent_at, row.last_error = "sent", clock.now(), None
+                report.sent += 1
+                stats["sent"] += 1
+            elif not result.attempted:
+                # Nothing went out (the endpoint is held longer than we wait): not an attempt.
+                row.status, row.attempts, row.last_error = "queued", max(0, row.attempts - 1), result.error
+                wait = result.retry_after if result.retry_after else self.settings.notify_backoff_base_seconds
+                row.next_attempt_at = self.now + dt.timedelta(seconds=wait)
+                report.requeued += 1
+                stats["requeued"] += 1
+            elif result.retryable and c.attempts < self.settings.notify_max_attempts:
+                wait = _retry_wait(c.attempts, self.settings, result.retry_after)
+                row.status, row.last_error = "failed", result.error
+                row.next_attempt_at = self.now + dt.timedelta(seconds=wait)
+                report.failed += 1
+                stats["failed"] += 1
+                report.failures.append(_failure(row))
+            else:
+                row.status, row.last_error = "dead", result.error
+                report.dead += 1
+                stats["dead"] += 1
+                report.failures.append(_failure(row))
+            session.add(row)
+
+
+def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
+                  channel_override: str | None, batch: int, max_workers: int, settings: Settings,
+                  report: DeliveryReport) -> None:
+    refs = {c.name: c.url for c in programme.channels}
+    emails = {u.code: u.email for u in programme.units}
+    rates: dict[str, Rate] = {}
+    if channel_override is None:
+        for c in programme.channels:
+            if c.rate_per_minute:
+                rate = Rate(c.rate_per_minute, 60.0)
+                # Two programme channels on one reference: the stricter limit holds.
+                if c.url not in rates or rate.count < rates[c.url].count:
+                    rates[c.url] = rate
+    while True:
+        with db.session_scope() as session:
+            claimed, looked_at = _claim(session, round_id, now, batch, settings, report)
+        if claimed:
+            messages = [
+                Message(id=str(c.id), channel=channel_override or refs.get(c.channel, "sink"),
+                        subject=c.subject, body=c.body, recipient=emails.get(c.unit), tag=c.tag)
+                for c in claimed
+            ]
+            deliver_batch(messages, max_workers=max_workers, rates=rates,
+                          on_result=_Recorder(claimed, now, settings, report))
+        if looked_at < batch:
+            return
+
+
+def _queue_digest(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
+                  report: DeliveryReport, template_dir: Path | None) -> int:
+    failures = [f for f in report.failures if not f["digest"]]
+    if not failures:
+        return 0
+    fingerprint = hashlib.sha256("\n".join(sorted(f"{f['id']}:{f['attempts']}:{f['status']}"
+                                                  for f in failures)).encode()).hexdigest()[:12]
+    action = f"{DIGEST_ACTION}:{fingerprint}"
+    names = {u.code: u.name for u in programme.units}
+    context = {
+        "day": now.date(),
+        "total_sent": report.sent,
+        "failures": [{"unit_name": names.get(f["unit"], f["unit"]), "channel": f["channel"],
+                      "subject": f["subject"], "status": f["status"], "attempts": f["attempts"],
+                      "last_error": f["error"] or "（无）"} for f in failures],
+    }
+    subject, body = render_message(DIGEST_TEMPLATE, context, _override(template_dir))
+    issuer = programme.unit(programme.round.issuer)
+    tags = {c.name: ",".join(c.tags) or None for c in programme.channels}
+    new = 0
+    with db.session_scope() as session:
+        for name in issuer.channels:
+            _, created = crud.enqueue_message(
+                session=session, idempotency_key=idempotency_key(programme.round.code, action, issuer.code,
+                                                                 name, now.date()),
+                action=action, unit_code=issuer.code, channel=name, logical_date=now.date(),
+                subject=subject, body=body, round_id=round_id, tag=tags.get(name),
+            )
+            new += created
+    return new
 
 
 def deliver_due(*, programme: Programme, round_id: uuid.UUID | None, now: dt.datetime | None = None,
-                channel_override: str | None = None, batch: int = 2000, max_workers: int = 8) -> DeliveryReport:
-    """Deliver every due message of a round; never raises for a failing channel."""
-    now = now or clock.now()
+                channel_override: str | None = None, batch: int | None = None,
+                max_workers: int | None = None, template_dir: Path | None = None) -> DeliveryReport:
+    """Deliver every due message of a round, recording each result as it completes; then queue
+    and send one ops digest if anything failed. Never raises for a failing channel."""
+    settings = get_settings()
+    now = clock.to_local(now) if now else clock.now()
+    batch = batch or settings.notify_batch_size
+    max_workers = max_workers or settings.notify_max_workers
     report = DeliveryReport()
-    refs = {c.name: c.url for c in programme.channels}
-    emails = {u.code: u.email for u in programme.units}
-    while True:
-        with db.session_scope() as session:
-            rows = _claim(session, round_id, now, batch)
-            claimed = [(r.id, r.channel, r.unit_code, r.subject, r.body, r.tag, r.attempts) for r in rows]
-        if not claimed:
-            return report
-        messages = [
-            Message(id=str(rid), channel=channel_override or refs.get(ch, "sink"), subject=subj, body=body,
-                    recipient=emails.get(unit), tag=tag)
-            for rid, ch, unit, subj, body, tag, _ in claimed
-        ]
-        results = dict(deliver_batch(messages, max_workers=max_workers))
-        with db.session_scope() as session:
-            from qcycle.models import OutboxMessage
+    _deliver_pass(programme, round_id, now, channel_override, batch, max_workers, settings, report)
+    report.digests = _queue_digest(programme, round_id, now, report, template_dir)
+    if report.digests:
+        _deliver_pass(programme, round_id, now, channel_override, batch, max_workers, settings, report)
+    return report
 
-            for rid, ch, unit, subj, _body, _tag, attempts in claimed:
-                row = session.get(OutboxMessage, rid)
-                result = results[str(rid)]
-                stats = report.by_channel.setdefault(ch, Counter())
-                if result.ok:
-                    row.status, row.sent_at, row.last_error = "sent", clock.now(), None
-                    report.sent += 1
-                    stats["sent"] += 1
-                elif result.retryable and attempts < MAX_ATTEMPTS:
-                    wait = max(result.retry_after or 0.0, backoff(attempts, base=60.0, cap=3600.0))
-                    row.status, row.last_error = "failed", result.error
-                    row.next_attempt_at = now + dt.timedelta(seconds=wait)
-                    report.failed += 1
-                    stats["failed"] += 1
-                else:
-                    row.status, row.last_error = "dead", result.error
-                    report.dead += 1
-                    stats["dead"] += 1
-                    report.failures.append({"unit": unit, "channel": ch, "subject": subj,
-                                            "attempts": attempts, "error": result.error})
-                session.add(row)
-        if len(claimed) < batch:
-            return report
+
+# ---------------------------------------------------------------- operations (qcycle outbox)
+
+
+def list_messages(*, session: Session, round_id: uuid.UUID | None = None, status: str | None = None,
+                  unit: str | None = None, channel: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(col(OutboxMessage.created_at).desc()).limit(limit)
+    if round_id is not None:
+        query = query.where(OutboxMessage.round_id == round_id)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    if unit:
+        query = query.where(OutboxMessage.unit_code == unit)
+    if channel:
+        query = query.where(OutboxMessage.channel == channel)
+    return list(session.exec(query).all())
+
+
+def find_message(*, session: Session, ref: str) -> OutboxMessage:
+    """The message with this id or id prefix (8+ characters); LookupError otherwise."""
+    text = ref.strip().lower().replace("-", "")
+    if len(text) < 8:
+        raise LookupError("消息编号至少需要前8位")
+    if len(text) == 32:
+        row = session.get(OutboxMessage, uuid.UUID(text))
+        if row is None:
+            raise LookupError(f"没有编号为 {ref} 的消息")
+        return row
+    ids = [i for i in session.exec(select(OutboxMessage.id)).all() if i.hex.startswith(text)]
+    if not ids:
+        raise LookupError(f"没有编号以 {ref} 开头的消息")
+    if len(ids) > 1:
+        raise LookupError(f"编号前缀 {ref} 对应 {len(ids)} 条消息，请多写几位")
+    return session.get(OutboxMessage, ids[0])
+
+
+def requeue_message(*, session: Session, row: OutboxMessage) -> bool:
+    """Queue a dead, failed or cancelled message again with a fresh attempt count."""
+    if row.status not in ("dead", "failed", "cancelled"):
+        return False
+    row.status, row.attempts, row.next_attempt_at = "queued", 0, None
+    session.add(row)
+    return True
+
+
+def cancel_message(*, session: Session, row: OutboxMessage) -> bool:
+    """Stop a message that has not been sent (queued, failed or dead)."""
+    if row.status not in ("queued", "failed", "dead"):
+        return False
+    row.status = "cancelled"
+    session.add(row)
+    return True

@@ -1,0 +1,128 @@
+"""Outbox commands of ``qcycle``: ``outbox list``, ``outbox retry``, ``outbox cancel``.
+
+Registered by one import line in :mod:`qcycle.cli`. They use the database from settings
+(``QCYCLE_DATABASE_URL`` or SQLite under ``QCYCLE_HOME``), migrated first. A message is named
+by its id or an id prefix of at least 8 characters (as ``outbox list`` shows it).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from qcycle.cli import app, err, out
+
+__all__ = ["outbox_app"]
+
+outbox_app = typer.Typer(
+    help="消息发件箱：查看、重新排队、取消。\n\n示例：qcycle outbox list --status dead",
+    no_args_is_help=True,
+)
+app.add_typer(outbox_app, name="outbox")
+
+STATUSES = ("queued", "sending", "sent", "failed", "dead", "cancelled")
+
+
+def _round_id(session, code: str | None):
+    if code is None:
+        return None
+    from qcycle import crud
+
+    rnd = crud.get_round(session=session, code=code)
+    if rnd is None:
+        err.print(f"错误：数据库中没有周期 {code}", markup=False)
+        raise typer.Exit(2)
+    return rnd.id
+
+
+@outbox_app.command("list")
+def list_(
+    round_code: Annotated[str | None, typer.Option("--round", help="round code, e.g. mini-2023")] = None,
+    status: Annotated[str | None, typer.Option(help="dead | failed | queued | sending | sent | cancelled")] = None,
+    unit: Annotated[str | None, typer.Option(help="unit code")] = None,
+    channel: Annotated[str | None, typer.Option(help="channel name from the programme file")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 200,
+) -> None:
+    """列出发件箱中的消息（最新的在前）：编号、状态、单位、渠道、尝试次数、下次发送时间、最后错误。
+
+    示例：qcycle outbox list --round mini-2023 --status dead
+    """
+    from qcycle import db
+    from qcycle.notify.outbox import list_messages
+
+    if status is not None and status not in STATUSES:
+        err.print(f"错误：状态只能是 {' | '.join(STATUSES)}", markup=False)
+        raise typer.Exit(2)
+    db.upgrade()
+    with db.session_scope() as session:
+        rows = list_messages(session=session, round_id=_round_id(session, round_code), status=status,
+                             unit=unit, channel=channel, limit=limit)
+        table = Table(title=f"发件箱（{len(rows)} 条）")
+        for name in ("编号", "状态", "单位", "渠道", "日期", "尝试", "下次发送", "标题", "最后错误"):
+            table.add_column(name, overflow="fold")
+        for r in rows:
+            table.add_row(r.id.hex[:8], r.status, r.unit_code, r.channel, r.logical_date.isoformat(),
+                          str(r.attempts), f"{r.next_attempt_at:%Y-%m-%d %H:%M}" if r.next_attempt_at else "",
+                          r.subject, (r.last_error or "")[:120])
+    out.print(table)
+
+
+@outbox_app.command("retry")
+def retry(
+    message: Annotated[str | None, typer.Argument(help="message id or its first 8+ characters")] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="requeue every dead message")] = False,
+    round_code: Annotated[str | None, typer.Option("--round", help="with --all-dead: only this round")] = None,
+) -> None:
+    """把失败或已停止重试的消息重新排队（尝试次数清零），下次投递时发送。
+
+    示例：qcycle outbox retry 1a2b3c4d
+    示例：qcycle outbox retry --all-dead --round mini-2023
+    """
+    from qcycle import db
+    from qcycle.notify.outbox import find_message, list_messages, requeue_message
+
+    if (message is None) == (not all_dead):
+        err.print("错误：请给出一个消息编号，或使用 --all-dead（二者选一）", markup=False)
+        raise typer.Exit(2)
+    db.upgrade()
+    with db.session_scope() as session:
+        if all_dead:
+            rows = list_messages(session=session, round_id=_round_id(session, round_code), status="dead",
+                                 limit=1_000_000)
+        else:
+            try:
+                rows = [find_message(session=session, ref=message)]
+            except LookupError as exc:
+                err.print(f"错误：{exc}", markup=False)
+                raise typer.Exit(1) from None
+        done = sum(requeue_message(session=session, row=r) for r in rows)
+        if not all_dead and not done:
+            err.print(f"错误：消息 {rows[0].id.hex[:8]} 状态为 {rows[0].status}，不能重新排队", markup=False)
+            raise typer.Exit(1)
+    out.print(f"已重新排队 {done} 条消息", markup=False)
+
+
+@outbox_app.command("cancel")
+def cancel(
+    message: Annotated[str, typer.Argument(help="message id or its first 8+ characters")],
+) -> None:
+    """取消一条尚未发出的消息（排队中、待重试或已停止重试）。
+
+    示例：qcycle outbox cancel 1a2b3c4d
+    """
+    from qcycle import db
+    from qcycle.notify.outbox import cancel_message, find_message
+
+    db.upgrade()
+    with db.session_scope() as session:
+        try:
+            row = find_message(session=session, ref=message)
+        except LookupError as exc:
+            err.print(f"错误：{exc}", markup=False)
+            raise typer.Exit(1) from None
+        if not cancel_message(session=session, row=row):
+            err.print(f"错误：消息 {row.id.hex[:8]} 状态为 {row.status}，不能取消", markup=False)
+            raise typer.Exit(1)
+    out.print(f"已取消消息 {row.id.hex[:8]}", markup=False)

@@ -1,0 +1,54 @@
+"""Where a round stands: current stage, next actions, overdue units, pending decisions,
+actions due but not carried out, and messages that failed. Read-only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, func, select
+
+from qcycle.lifecycle import outstanding
+from qcycle.models import ActionRun, OutboxMessage
+from qcycle.ops import pending
+from qcycle.schema import Programme
+from qcycle.timetable import Action, Timetable, due
+
+__all__ = ["RoundStatus", "round_status"]
+
+
+@dataclass
+class RoundStatus:
+    as_of: dt.datetime
+    current_stage: str | None
+    next_actions: list[Action]
+    overdue: dict[str, list[str]]  # deadline title → unit names
+    pending: dict[str, list[str]]  # stage name → subjects
+    missed: list[Action]  # due, not carried out (no reconcile since)
+    messages: dict[str, int] = field(default_factory=dict)  # status → count
+    failed_messages: list[tuple[str, str, str]] = field(default_factory=list)  # unit, channel, error
+
+
+def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,
+                 as_of: dt.datetime, next_count: int = 8) -> RoundStatus:
+    done_rows = session.exec(select(ActionRun.action_key, ActionRun.due_at).where(
+        ActionRun.round_id == round_id)).all()
+    done = {k for k, _ in done_rows}
+    plan = due(timetable, as_of, done)
+    upcoming = [a for a in timetable.actions if a.at > as_of and a.key not in done][:next_count]
+    past = [a for a in timetable.actions if a.at <= as_of]
+    current = past[-1].stage if past else None
+    overdue: dict[str, list[str]] = {}
+    for a in past:
+        if a.action == "deadline" and a.key in done:
+            late = outstanding(session, p, round_id, a)
+            if late:
+                overdue[a.title] = [p.unit(u).name for u in late]
+    waiting = {p.stage(code).name: subjects for code, subjects in pending(session, p, round_id).items() if subjects}
+    counts = dict(session.exec(select(OutboxMessage.status, func.count()).where(
+        OutboxMessage.round_id == round_id).group_by(OutboxMessage.status)).all())
+    failed = session.exec(select(OutboxMessage.unit_code, OutboxMessage.channel, OutboxMessage.last_error).where(
+        OutboxMessage.round_id == round_id, OutboxMessage.status.in_(["failed", "dead"])).limit(20)).all()
+    return RoundStatus(as_of, p.stage(current).name if current else None, upcoming, overdue, waiting,
+                       plan.run, counts, [(u, c, e or "") for u, c, e in failed])

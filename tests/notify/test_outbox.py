@@ -1,0 +1,358 @@
+"""The outbox against real servers on 127.0.0.1: idempotent queuing, merged reminders, truthful
+results, retries, dead letters, the ops digest, office hours, scale and a kill mid-fan-out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from qcycle import db
+from qcycle.clock import at
+from qcycle.models import OutboxMessage
+from qcycle.notify import outbox as outbox_mod
+from qcycle.notify.outbox import OfficeHours, deliver_due, next_send_time, queue_drafts
+from qcycle.settings import get_settings
+from qcycle.workcal import WorkCalendar
+from tests.notify.outbox_helpers import (
+    DAY,
+    PLAIN_TEMPLATE,
+    plain,
+    reminder,
+    round_id,
+    template_dir,
+    write_programme,
+)
+
+REPO = Path(__file__).resolve().parent.parent.parent
+NOON = at(DAY, dt.time(10))
+
+
+@pytest.fixture(autouse=True)
+def home_db(_sink_in_tmp):
+    """A fresh migrated SQLite database under the test's QCYCLE_HOME."""
+    db.dispose_engines()
+    db.upgrade()
+    yield
+    db.dispose_engines()
+
+
+def _rows(**where) -> list[OutboxMessage]:
+    with db.session_scope() as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.created_at)
+        for k, v in where.items():
+            query = query.where(getattr(OutboxMessage, k) == v)
+        return list(session.exec(query).all())
+
+
+def _queue(loaded, drafts, rid=None) -> int:
+    rid = rid or round_id(loaded)
+    with db.session_scope() as session:
+        return queue_drafts(session=session, programme=loaded.programme, round_id=rid, drafts=drafts,
+                            template_dir=template_dir(loaded))
+
+
+def _sink_programme(tmp_path, n_units=2, **kw):
+    return write_programme(tmp_path / "prog", channels=[{"name": "sink", "kind": "sink"}],
+                           units=[{"code": f"c{i}", "name": f"{i}号市局", "channels": ["sink"]}
+                                  for i in range(1, n_units + 1)], **kw)
+
+
+def _bot_programme(tmp_path, botserver, monkeypatch, n_bots=1, n_units=1, rate_per_minute=None,
+                   units_per_bot=None, **kw):
+    channels = []
+    for b in range(n_bots):
+        monkeypatch.setenv(f"QC_TEST_BOT{b}", f"qwecom://botkey{b}?base={botserver.base}")
+        channels.append({"name": f"bot{b}", "kind": "wecom", "url": f"env:QC_TEST_BOT{b}",
+                         **({"rate_per_minute": rate_per_minute[b] if isinstance(rate_per_minute, list)
+                             else rate_per_minute} if rate_per_minute else {})})
+    units = [{"code": f"c{i}", "name": f"{i}号市局", "channels": [f"bot{i % n_bots}"]} for i in range(n_units)]
+    return write_programme(tmp_path / "prog", channels=channels, units=units, **kw)
+
+
+# ---------------------------------------------------------------- queuing and rendering
+
+
+def test_queuing_the_same_message_twice_stores_it_once(tmp_path):
+    loaded = _sink_programme(tmp_path)
+    drafts = [reminder(loaded, "c1"), reminder(loaded, "c2"), plain("c1", 1)]
+    loaded_t = _sink_programme(tmp_path, templates={"plain.j2": PLAIN_TEMPLATE})
+    assert _queue(loaded_t, drafts) == 3
+    assert _queue(loaded_t, drafts) == 0
+    assert _queue(loaded_t, drafts[:1] + drafts[:1]) == 0
+    rows = _rows()
+    assert len(rows) == 3
+    assert len({r.idempotency_key for r in rows}) == 3
+    c1 = next(r for r in rows if r.unit_code == "c1" and r.merge_items)
+    # The Chinese template, with Chinese dates.
+    assert c1.subject == "【提醒】测试用小周期：揭榜书将于2023年4月14日截止"
+    assert "贵单位应于2023年4月14日 17:30（星期五）前提交揭榜书" in c1.body
+
+
+def test_a_programme_can_override_a_template(tmp_path):
+    override = ("{% block subject %}【本地提醒】{{ unit_name }}：{{ item }}{% endblock %}"
+                "{% block body %}请于{{ deadline|cn_date }}前办理。{% endblock %}")
+    loaded = _sink_programme(tmp_path, templates={"reminder.j2": override})
+    _queue(loaded, [reminder(loaded, "c1")])
+    (row,) = _rows()
+    assert (row.subject, row.body) == ("【本地提醒】1号市局：揭榜书", "请于2023年4月14日前办理。")
+
+
+def test_reminders_of_one_unit_and_day_are_merged_and_rerendered_while_queued(tmp_path):
+    loaded = _sink_programme(tmp_path)
+    rid = round_id(loaded)
+    # One call: a reminder and an overdue notice for c1 become one message per channel.
+    assert _queue(loaded, [reminder(loaded, "c1"), reminder(
+        loaded, "c1", key="progress:overdue", template="overdue.j2", item="进展报告", days_overdue=2),
+        reminder(loaded, "c2")], rid) == 3
+    rows = _rows(unit_code="c1")
+    assert len(rows) == 1
+    assert rows[0].subject == "【提醒】1号市局有2项事项待办理"
+    assert "揭榜书" in rows[0].body and "进展报告" in rows[0].body and "已逾期2个工作日" in rows[0].body
+    # A later call the same day merges into the still-queued row and re-renders it.
+    assert _queue(loaded, [reminder(loaded, "c1", key="evaluation:reminder:T-1", item="评价确认申请")], rid) == 1
+    (row,) = _rows(unit_code="c1")
+    assert row.subject == "【提醒】1号市局有3项事项待办理" and "评价确认申请" in row.body
+    assert row.action.split("+") == ["application:reminder:T-1", "progress:overdue", "evaluation:reminder:T-1"]
+    # Queuing any of them again changes nothing.
+    assert _queue(loaded, [reminder(loaded, "c1")], rid) == 0
+    # Once sent, a new reminder that day goes in a continuation row; the sent one is untouched.
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    assert report.sent == 2
+    assert _queue(loaded, [reminder(loaded, "c1", key="rectify:reminder:T-1", item="整改报告")], rid) == 1
+    rows = _rows(unit_code="c1")
+    assert [r.status for r in rows] == ["sent", "queued"]
+    assert rows[1].idempotency_key.endswith("|reminders|c1|sink|2023-04-13#2")
+    assert "整改报告" in rows[1].subject and "整改报告" not in rows[0].body
+
+
+# ---------------------------------------------------------------- truthful results, retries
+
+
+def test_http_200_with_rate_limit_errcode_is_retried_in_a_later_run_with_backoff(
+        tmp_path, botserver, monkeypatch):
+    monkeypatch.setenv("QCYCLE_NOTIFY_BACKOFF_BASE_SECONDS", "600")
+    get_settings.cache_clear()
+    loaded = _bot_programme(tmp_path, botserver, monkeypatch, templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain("c0", 1)], rid)
+    # HTTP 200 {"errcode": 45009}: rate limited. The service's wait is longer than a run waits.
+    botserver.behave("ratelimit", retry_after=0)
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    botserver.behave_for("botkey0", "ratelimit")
+    assert report.sent == 0 and report.dead == 0 and report.failed >= 1
+    (row,) = _rows(action="kill:1")
+    assert row.status == "failed" and row.attempts == 1 and "45009" in row.last_error
+    wait = (row.next_attempt_at - NOON).total_seconds()
+    assert 300 <= wait <= 600  # first step of the backoff, jittered
+    # Not due before then; due afterwards, and the bot now answers ok.
+    botserver.behave("ok")
+    assert deliver_due(programme=loaded.programme, round_id=rid, now=NOON + dt.timedelta(seconds=wait - 1)).sent == 0
+    later = deliver_due(programme=loaded.programme, round_id=rid, now=NOON + dt.timedelta(seconds=wait))
+    (row,) = _rows(action="kill:1")
+    assert later.sent >= 1 and row.status == "sent" and row.attempts == 2
+
+
+def test_errcode_that_retrying_cannot_fix_is_dead_at_once(tmp_path, botserver, monkeypatch):
+    loaded = _bot_programme(tmp_path, botserver, monkeypatch, templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain("c0", 1)], rid)
+    botserver.behave("errcode")  # HTTP 200 {"errcode": 93000, invalid webhook url}
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    assert (report.sent, report.dead) == (0, 1)
+    msg = [r for r in _rows() if r.action == "kill:1"][0]
+    assert msg.status == "dead" and "93000" in msg.last_error
+
+
+def test_dead_letter_after_configured_attempts_and_one_digest_per_run_to_the_issuer(
+        tmp_path, botserver, monkeypatch):
+    monkeypatch.setenv("QCYCLE_NOTIFY_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("QCYCLE_NOTIFY_BACKOFF_BASE_SECONDS", "60")
+    get_settings.cache_clear()
+    # Units on bot1, which always fails; the issuer (ops) reads bot0.
+    loaded = _bot_programme(tmp_path, botserver, monkeypatch, n_bots=2, n_units=4,
+                            templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain("c1", 1), plain("c3", 2)], rid)
+    botserver.behave_for("botkey1", "500")
+    now = NOON
+    for run in range(3):
+        report = deliver_due(programme=loaded.programme, round_id=rid, now=now)
+        assert report.failed + report.dead == 2
+        assert report.digests == 1  # one digest per run that saw failures
+        now += dt.timedelta(hours=3)
+    msgs = [r for r in _rows() if r.action.startswith("kill:")]
+    assert [(m.status, m.attempts) for m in msgs] == [("dead", 3), ("dead", 3)]
+    assert all("HTTP 500" in m.last_error for m in msgs)
+    digests = [r for r in _rows() if r.action.startswith("ops_digest")]
+    assert len(digests) == 3 and {d.unit_code for d in digests} == {"p"} and {d.status for d in digests} == {"sent"}
+    last = digests[-1]
+    assert last.subject == "【发送失败汇总】2023年4月13日：2条消息未送达"
+    assert "已停止重试" in last.body and "HTTP 500" in last.body and "1号市局" in last.body
+    ops = [r for r in botserver.requests_for("botkey0")]
+    assert len(ops) == 3
+    # A rerun with nothing due sends no digest; the same failures are never reported twice.
+    assert deliver_due(programme=loaded.programme, round_id=rid, now=now).digests == 0
+
+
+def test_a_failing_digest_never_produces_another_digest(tmp_path, botserver, monkeypatch):
+    monkeypatch.setenv("QCYCLE_NOTIFY_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    loaded = _bot_programme(tmp_path, botserver, monkeypatch, templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain("c0", 1)], rid)
+    botserver.behave("500")  # everything fails, the issuer's bot included
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    assert report.digests == 1 and report.dead == 2
+    again = deliver_due(programme=loaded.programme, round_id=rid, now=NOON + dt.timedelta(hours=1))
+    assert again.digests == 0
+    assert sum(r.action.startswith("ops_digest") for r in _rows()) == 1
+
+
+def test_programme_rate_per_minute_paces_one_bot_without_serialising_the_fan_out(
+        tmp_path, botserver, monkeypatch):
+    # bot0: 240 a minute (bursts of 60, then 3 a second); bot1: effectively unlimited.
+    loaded = _bot_programme(tmp_path, botserver, monkeypatch, n_bots=2, n_units=2,
+                            rate_per_minute=[240, 60000], templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain(f"c{n % 2}", n) for n in range(132)], rid)
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    assert report.sent == 132
+    slow = [r.at for r in botserver.requests_for("botkey0")]
+    fast = [r.at for r in botserver.requests_for("botkey1")]
+    assert len(slow) == len(fast) == 66
+    assert slow[-1] - slow[0] >= 1.6  # 6 messages past the burst at 3 a second
+    assert fast[-1] < slow[-1] - 1.0  # the other bot did not wait for it
+
+
+# ---------------------------------------------------------------- office hours
+
+
+@pytest.mark.parametrize(("when", "deadline", "expected"), [
+    (at(DAY, dt.time(10)), None, at(DAY, dt.time(10))),  # Thursday 10:00: now
+    (at(DAY, dt.time(7)), None, at(DAY, dt.time(9))),  # before opening: today 09:00
+    (at(DAY, dt.time(18)), None, at(dt.date(2023, 4, 14), dt.time(9))),  # after closing: tomorrow
+    (at(dt.date(2023, 4, 15), dt.time(10)), None, at(dt.date(2023, 4, 17), dt.time(9))),  # Saturday
+    (at(dt.date(2023, 4, 22), dt.time(10)), None, at(dt.date(2023, 4, 23), dt.time(9))),  # Sunday 4-23 is a 调休 workday
+    (at(DAY, dt.time(19)), at(DAY, dt.time(20)), at(DAY, dt.time(19))),  # deadline today: until then
+    (at(DAY, dt.time(20, 30)), at(DAY, dt.time(20)), at(dt.date(2023, 4, 14), dt.time(9))),  # deadline passed
+])
+def test_next_send_time_follows_working_days_and_office_hours(when, deadline, expected):
+    got = next_send_time(when, deadline=deadline, hours=OfficeHours.parse("09:00-17:30"),
+                         calendar=WorkCalendar(), deadline_exception=True)
+    assert got == expected
+
+
+def test_reminders_outside_office_hours_wait_for_the_next_slot_unless_due_today(tmp_path, monkeypatch):
+    monkeypatch.setenv("QCYCLE_OFFICE_HOURS", "09:00-17:30")
+    get_settings.cache_clear()
+    loaded = _sink_programme(tmp_path, templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    evening = at(DAY, dt.time(19))
+    today_deadline = at(DAY, dt.time(23, 59))
+    _queue(loaded, [reminder(loaded, "c1"),  # deadline tomorrow: waits
+                    reminder(loaded, "c2", deadline=today_deadline, working_days_left=0),  # today: goes
+                    plain("c1", 1)], rid)  # not a reminder: not held
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=evening)
+    assert (report.sent, report.deferred) == (2, 1)
+    held = _rows(unit_code="c1", status="queued")
+    assert len(held) == 1 and held[0].attempts == 0
+    assert held[0].next_attempt_at == at(dt.date(2023, 4, 14), dt.time(9))
+    # Nothing is sent before the slot; at the slot it goes.
+    assert deliver_due(programme=loaded.programme, round_id=rid, now=at(DAY, dt.time(23))).sent == 0
+    assert deliver_due(programme=loaded.programme, round_id=rid,
+                       now=at(dt.date(2023, 4, 14), dt.time(9))).sent == 1
+
+
+# ---------------------------------------------------------------- scale
+
+
+def test_three_thousand_messages_are_a_few_batches_with_bounded_concurrency(tmp_path, monkeypatch):
+    loaded = _sink_programme(tmp_path, n_units=30, templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    started = time.perf_counter()
+    assert _queue(loaded, [plain(f"c{n % 30 + 1}", n) for n in range(3000)], rid) == 3000
+    queued = time.perf_counter() - started
+    calls = []
+    real = outbox_mod.deliver_batch
+
+    def counting(messages, **kw):
+        calls.append((len(messages), kw["max_workers"]))
+        return real(messages, **kw)
+
+    monkeypatch.setattr(outbox_mod, "deliver_batch", counting)
+    started = time.perf_counter()
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON, max_workers=4)
+    delivered = time.perf_counter() - started
+    assert report.sent == 3000 and report.failed == report.dead == 0
+    assert [n for n, _ in calls] == [2000, 1000] and {w for _, w in calls} == {4}
+    assert len(list((tmp_path / "home" / "sink").glob("*.json"))) == 3000
+    assert {r.status for r in _rows()} == {"sent"}
+    print(f"\n3,000 messages: queued in {queued:.1f}s, delivered in {delivered:.1f}s")
+
+
+# ---------------------------------------------------------------- kill mid-fan-out
+
+
+MSG_ID = re.compile(r"MSG-(\d+)")
+
+
+def test_killed_mid_fan_out_the_next_run_delivers_the_rest_and_duplicates_at_most_one_per_bot(
+        tmp_path, botserver, monkeypatch):
+    n_bots, total = 4, 200
+    # Every bot effectively unlimited by rate; the stand-in answers slowly so the fan-out lasts.
+    loaded = _bot_programme(tmp_path, botserver, monkeypatch, n_bots=n_bots, n_units=8,
+                            rate_per_minute=1_000_000, templates={"plain.j2": PLAIN_TEMPLATE})
+    botserver.behave("slow", delay=0.05)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    now = at(DAY, dt.time(10))
+    proc = subprocess.Popen([sys.executable, "-m", "tests.notify.outbox_worker", str(loaded.path), str(total),
+                             now.isoformat()], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while len(botserver.received) < total // 3:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "the worker sent nothing"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    at_kill = len(botserver.received)
+    assert at_kill < total, "the fan-out finished before the kill: slow the stand-in down"
+    statuses = Counter(r.status for r in _rows())
+    assert statuses["sending"] > 0 and statuses["sent"] >= at_kill - n_bots
+
+    # The next run, once the dead run's lease is stale, delivers everything left.
+    botserver.behave("ok")
+    later = now + dt.timedelta(seconds=get_settings().notify_stale_sending_seconds + 60)
+    report = deliver_due(programme=loaded.programme, round_id=round_id(loaded), now=later)
+    assert report.failed == report.dead == 0
+    assert {r.status for r in _rows()} == {"sent"}
+
+    seen: dict[str, Counter] = {}
+    for r in botserver.received:
+        (n,) = MSG_ID.findall(r.payload["text"]["content"])
+        seen.setdefault(r.token, Counter())[int(n)] += 1
+    everything = Counter()
+    for per_bot in seen.values():
+        everything.update(per_bot)
+    assert set(everything) == set(range(total))  # every message arrived
+    for token, per_bot in seen.items():
+        twice = [n for n, c in per_bot.items() if c > 1]
+        # Only the one message in flight to this bot at the kill may have arrived twice.
+        assert len(twice) <= 1 and max(per_bot.values()) <= 2, (token, twice)
+    duplicates = sum(c - 1 for c in everything.values())
+    assert duplicates <= n_bots
+    print(f"\nkilled after {at_kill} of {total} requests; duplicates after the rerun: {duplicates}")
