@@ -126,11 +126,11 @@ class _World:
                         ingest(session=session, programme=self.p, timetable=self.t, round_id=self.round_id,
                                record=rec, source="simulate:reviewers")
 
-    def decide(self, session, tick: dt.datetime) -> int:
+    def decide(self, session, tick: dt.datetime, strictly_before: bool = False) -> int:
         """Ops decide every pending review/evaluation subject whose decision is due."""
         n = 0
         for a in self.t.actions:
-            if a.action != "decision_due" or a.at > tick:
+            if a.action != "decision_due" or a.at > tick or (strictly_before and a.at == tick):
                 continue
             stage = self.p.stage(a.stage)
             if stage.kind not in DECIDING_STAGE_KINDS:
@@ -196,17 +196,19 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
                 progress.update(bar, description=f"{code} {tick:%Y-%m-%d}")
                 with db.session_scope() as session:
                     world.before(session, tick)
+                    # Ops answer a decision request (sent at its due time) before the next
+                    # moment of the round, so that moment's reconcile carries the decision out.
+                    world.decide(session, tick, strictly_before=True)
                 reconcile(programme_file=str(expanded), as_of=tick, channel_override="sink",
                           actor="flow:simulate")
-                with db.session_scope() as session:
-                    decided = world.decide(session, tick)
-                if decided:
-                    # Decisions made today are carried out by today's reconcile, as ops would rerun it.
-                    reconcile(programme_file=str(expanded), as_of=tick, channel_override="sink",
-                              actor="flow:simulate")
-                    runs += 1
                 runs += 1
                 progress.advance(bar)
+            with db.session_scope() as session:
+                late_decisions = world.decide(session, ticks[-1]) if ticks else 0
+            if late_decisions:  # a decision due at the very last moment of the round
+                reconcile(programme_file=str(expanded), as_of=ticks[-1], channel_override="sink",
+                          actor="flow:simulate")
+                runs += 1
         return runs
 
     # Heartbeats detect crashed runs of long-lived deployments; a simulated year of short
