@@ -399,6 +399,7 @@ def db_upgrade(
 # --- command modules ---
 from qcycle import cli_outbox  # noqa: E402,F401
 from qcycle import cli_intake  # noqa: E402,F401
+from qcycle import cli_deploy  # noqa: E402,F401
 
 
 def main() -> None:

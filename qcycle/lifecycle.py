@@ -94,7 +94,7 @@ def _evaluation_stage(p: Programme) -> Stage | None:
 
 
 def _item_category(p: Programme) -> dict[str, str]:
-    return {i.code: c.code for c, i in p.items}
+    return p.item_category
 
 
 def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | None = None) -> dict[str, list[str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import cached_property
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -426,20 +427,49 @@ class Programme(_Model):
         default_factory=dict, description="programme figures the office reports (P2)"
     )
 
-    # Lookups used everywhere; derived, so not fields.
+    # Lookups used everywhere (thousands of times a run at national scale); derived from the
+    # frozen fields, so computed once per programme and not part of the schema.
+    @cached_property
+    def _units_by_code(self) -> dict[str, Unit]:
+        return {u.code: u for u in self.units}
+
+    @cached_property
+    def _stages_by_code(self) -> dict[str, Stage]:
+        return {s.code: s for s in self.stages}
+
+    @cached_property
+    def _categories_by_code(self) -> dict[str, Category]:
+        return {c.code: c for c in self.categories}
+
+    _DERIVED = ("_units_by_code", "_stages_by_code", "_categories_by_code", "items", "item_category")
+
+    def model_copy(self, *, update=None, deep: bool = False) -> Programme:
+        # cached_property values live in __dict__, which model_copy copies: drop them so a
+        # copy with other units or stages never answers from the original's lookups.
+        copy = super().model_copy(update=update, deep=deep)
+        for name in self._DERIVED:
+            copy.__dict__.pop(name, None)
+        return copy
+
     def unit(self, code: str) -> Unit:
-        return next(u for u in self.units if u.code == code)
+        return self._units_by_code[code]
 
     def stage(self, code: str) -> Stage:
-        return next(s for s in self.stages if s.code == code)
+        return self._stages_by_code[code]
 
     def category(self, code: str) -> Category:
-        return next(c for c in self.categories if c.code == code)
+        return self._categories_by_code[code]
 
-    @property
+    @cached_property
     def items(self) -> list[tuple[Category, ListItem]]:
         return [(c, i) for c in self.categories for i in c.items]
 
+    @cached_property
+    def item_category(self) -> dict[str, str]:
+        """List item code → its category code."""
+        return {i.code: c.code for c, i in self.items}
+
     def units_matching(self, who: OwedBy) -> list[Unit]:
         """Units a selector can reach before any decision (takers/grades are known only later)."""
-        return [u for u in self.units if u.code in who.units or u.level in who.levels]
+        codes, levels = set(who.units), set(who.levels)
+        return [u for u in self.units if u.code in codes or u.level in levels]

@@ -182,3 +182,15 @@ def test_bonus_earned_in_another_round_flows_into_the_assessment(session):
     # 510100: two A-graded items × 2 points = 4, capped at 3 → 88 (B); 510300's B earns nothing.
     assert (by["510100"].bonus, by["510100"].total, by["510100"].grade) == (3.0, 88.0, "B")
     assert (by["510300"].bonus, by["510300"].total) == (0.0, 85.0)
+
+
+def test_programme_lookups_follow_a_copy_with_other_units():
+    from qcycle import synthetic
+
+    p = load_programme(P1).programme
+    assert p.unit("510100").level == "city"  # warms the lookup
+    q = synthetic.with_counties(p, seed=1)
+    county = q.units[-1]
+    assert q.unit(county.code) is county and county.parent in {u.code for u in p.units}
+    with pytest.raises(KeyError):
+        p.unit(county.code)

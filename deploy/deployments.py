@@ -1,0 +1,189 @@
+"""Deployments from configuration: each programme file becomes a ``reconcile`` deployment.
+
+Schedules come from the programme's timetable, in Asia/Shanghai:
+
+* one schedule per distinct *future* action time (publications, window openings, each
+  reminder, deadlines, overdue notices, escalations, decisions, assessment, notifications),
+  each a one-shot RRule carrying its own parameters ``programme_file`` and ``as_of`` (the
+  action time), so the run's name and logical time say which moment it is for;
+* the safety net: a reconcile "as of now" on working-day mornings and afternoons
+  (09:05 and 17:35, Monday–Friday). Prefect never backfills slots missed while nothing was
+  running; this run catches them up (closings, overdue notices, escalations; stale
+  reminders skipped with the reason).
+
+Past action times get no schedule: the scheduler only plans from now on, up to 100 days
+ahead, and a one-shot schedule further away is planned once it comes within that horizon.
+Each deploy *replaces* the deployment's schedules (the server deletes the old ones and
+their future auto-scheduled runs when a deployment is updated with schedules; we always
+send at least the safety net), so dates removed from a programme file do not linger.
+
+An intake deployment is added for a programme that has an entry in ``deploy/intake.yaml``
+(URL and the *name* of the environment variable holding the token; never the token).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from qcycle import clock
+from qcycle.loader import load_programme
+from qcycle.settings import REPO_ROOT
+from qcycle.timetable import expand
+from qcycle.workcal import default_calendar
+
+__all__ = [
+    "SAFETY_NET_CRONS",
+    "TIMEZONE",
+    "action_times",
+    "apply",
+    "build_deployments",
+    "deployment_name",
+    "intake_sources",
+    "programme_files",
+    "schedules_for",
+    "serve",
+]
+
+TIMEZONE = "Asia/Shanghai"
+# Working-day mornings and late afternoons; on a 调休 Saturday or a holiday weekday the run
+# finds nothing new or does what is due anyway (every action is idempotent).
+SAFETY_NET_CRONS = {"daily-0905": "5 9 * * 1-5", "daily-1735": "35 17 * * 1-5"}
+INTAKE_CRON = "*/30 8-18 * * 1-5"
+INTAKE_FILE = REPO_ROOT / "deploy" / "intake.yaml"
+
+
+def programme_files(files: Sequence[str | Path] = ()) -> list[Path]:
+    """The given files, or every programme in ``config/programmes/``."""
+    if files:
+        return [Path(f).resolve() for f in files]
+    from qcycle.settings import get_settings
+
+    return sorted(p.resolve() for p in get_settings().programmes_dir.glob("*.yaml"))
+
+
+def deployment_name(round_code: str) -> str:
+    return round_code
+
+
+def action_times(programme_file: str | Path, now: dt.datetime | None = None) -> list[dt.datetime]:
+    """Distinct times of the round's actions strictly after ``now`` (default: the clock)."""
+    now = clock.to_local(now) if now else clock.now()
+    loaded = load_programme(programme_file)
+    timetable = expand(loaded.programme, default_calendar())
+    return sorted({a.at for a in timetable.actions if a.at > now})
+
+
+def _one_shot(when: dt.datetime, parameters: dict[str, Any], slug: str):
+    from prefect.schedules import RRule
+
+    local = clock.to_local(when).replace(microsecond=0)
+    rule = f"DTSTART:{local:%Y%m%dT%H%M%S}\nRRULE:FREQ=DAILY;COUNT=1"
+    return RRule(rule, timezone=TIMEZONE, parameters=parameters, slug=slug)
+
+
+def schedules_for(programme_file: str | Path, now: dt.datetime | None = None,
+                  extra_slots: Iterable[tuple[dt.datetime, dt.datetime]] = ()) -> list:
+    """The schedules of one programme's reconcile deployment (see the module docstring).
+
+    ``extra_slots`` are (fire at, logical as_of) pairs added as one-shot schedules; tests use
+    them to fire a run seconds from now for a moment of a past round.
+    """
+    from prefect.schedules import Cron
+
+    path = str(Path(programme_file).resolve())
+    out = [Cron(cron, timezone=TIMEZONE, parameters={"programme_file": path}, slug=slug)
+           for slug, cron in SAFETY_NET_CRONS.items()]
+    for when in action_times(path, now):
+        out.append(_one_shot(when, {"programme_file": path, "as_of": when.isoformat()},
+                             f"at-{when:%Y%m%d-%H%M}"))
+    for fire, as_of in extra_slots:
+        as_of = clock.to_local(as_of)
+        out.append(_one_shot(fire, {"programme_file": path, "as_of": as_of.isoformat()},
+                             f"extra-{clock.to_local(fire):%Y%m%d-%H%M%S}-{as_of:%Y%m%d-%H%M}"))
+    return out
+
+
+def intake_sources(path: Path = INTAKE_FILE) -> dict[str, dict[str, Any]]:
+    """Round code → intake source (``url``, ``token_env``, optional ``cron``), if configured."""
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): dict(v) for k, v in (data.get("sources") or {}).items()}
+
+
+def build_deployments(files: Sequence[str | Path] = (), now: dt.datetime | None = None,
+                      extra_slots: Iterable[tuple[dt.datetime, dt.datetime]] = ()) -> list:
+    """Runner deployments (``flow.to_deployment``) for every programme file given (or all)."""
+    from prefect.schedules import Cron
+
+    from flows.intake import intake
+    from flows.lifecycle import reconcile
+
+    sources = intake_sources()
+    extra = list(extra_slots)
+    deployments = []
+    for path in programme_files(files):
+        p = load_programme(path).programme
+        code = p.round.code
+        deployments.append(reconcile.to_deployment(
+            name=deployment_name(code),
+            description=f"{p.round.name}：按日程对账（每个动作时间一次，另有工作日 09:05、17:35 兜底）",
+            parameters={"programme_file": str(path)},
+            schedules=schedules_for(path, now, extra),
+            tags=["qcycle", code],
+        ))
+        source = sources.get(code)
+        if source:
+            params = {"programme_file": str(path), "url": source["url"],
+                      "token_env": source.get("token_env")}
+            deployments.append(intake.to_deployment(
+                name=f"{code}-intake", description=f"{p.round.name}：从 HTTP 接口收取材料",
+                parameters=params, tags=["qcycle", code],
+                schedules=[Cron(source.get("cron", INTAKE_CRON), timezone=TIMEZONE, parameters=params,
+                                slug="intake")],
+            ))
+    return deployments
+
+
+def apply(files: Sequence[str | Path] = (), work_pool: str = "qcycle") -> list[tuple[str, int]]:
+    """Create or update the deployments on a work pool of type process (run by its workers).
+
+    The workers run the flows from this checkout (``working_dir``), as ``prefect.yaml`` does.
+    """
+    from qcycle import db
+
+    db.upgrade()
+    done = []
+    for d in build_deployments(files):
+        d.work_pool_name = work_pool
+        d.job_variables = {"working_dir": str(REPO_ROOT)}
+        d.apply()
+        done.append((f"{d.flow_name}/{d.name}", len(d.schedules or [])))
+    return done
+
+
+def serve(files: Sequence[str | Path] = (), extra_slots: Iterable[tuple[dt.datetime, dt.datetime]] = (),
+          limit: int | None = None) -> None:
+    """Migrate the app database, then run every deployment in this process until stopped.
+
+    Schedules stay active when the process stops (``pause_on_shutdown=False``): a restart
+    picks up where it left off, and the safety-net reconcile catches up what was missed.
+    """
+    from prefect import serve as prefect_serve
+
+    from qcycle import db
+
+    db.upgrade()
+    deployments = build_deployments(files, extra_slots=extra_slots)
+    prefect_serve(*deployments, pause_on_shutdown=False, limit=limit, print_starting_message=True)
+
+
+if __name__ == "__main__":  # python -m deploy.deployments [FILES...]
+    import sys
+
+    serve(sys.argv[1:])

@@ -1,0 +1,115 @@
+"""``qcycle serve``, ``qcycle deploy`` and ``qcycle backfill``: running rounds on schedules.
+
+Registered on :data:`qcycle.cli.app` when imported (one line under the marker in cli.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qcycle.cli import _fail, app, err, out
+from qcycle.errors import QcycleError
+
+__all__ = ["serve", "deploy", "backfill", "backfill_moments"]
+
+
+def _extra_slots(values: list[str] | None) -> list[tuple[dt.datetime, dt.datetime]]:
+    from qcycle import clock
+
+    slots = []
+    for value in values or []:
+        seconds, _, as_of = value.partition("=")
+        try:
+            slots.append((clock.now() + dt.timedelta(seconds=float(seconds)),
+                          clock.to_local(dt.datetime.fromisoformat(as_of))))
+        except ValueError:
+            raise typer.BadParameter(f"{value!r}：应为 秒数=逻辑时间，如 20=2023-04-03T09:00") from None
+    return slots
+
+
+@app.command()
+def serve(
+    files: Annotated[list[Path] | None, typer.Argument(help="programme files (default: config/programmes/*.yaml)")] = None,
+    limit: Annotated[int | None, typer.Option(help="at most this many flow runs at once")] = None,
+    extra_slot: Annotated[list[str] | None, typer.Option(
+        hidden=True, help="test only: SECONDS=AS_OF, a one-shot run SECONDS from now for logical time AS_OF")] = None,
+) -> None:
+    """在本进程中按日程运行全部方案（每个动作时间一次对账，另有工作日 09:05、17:35 兜底对账）。
+
+    先迁移应用数据库；停止进程不会暂停日程，再次启动时替换为方案文件的最新日程，停机期间错过的动作由兜底对账补做。
+
+    示例：qcycle serve
+          qcycle serve config/programmes/sc-jbgs-2023.yaml
+    """
+    from deploy.deployments import serve as run
+
+    try:
+        run(files or [], extra_slots=_extra_slots(extra_slot), limit=limit)
+    except QcycleError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def deploy(
+    files: Annotated[list[Path] | None, typer.Argument(help="programme files (default: config/programmes/*.yaml)")] = None,
+    pool: Annotated[str, typer.Option(help="work pool (type process) whose workers run the flows")] = "qcycle",
+) -> None:
+    """把方案部署到工作池（由 `prefect worker start --pool POOL` 执行），日程来自方案的时间表；每次部署替换旧日程。
+
+    示例：qcycle deploy --pool qcycle
+          qcycle deploy config/programmes/sc-jbgs-2023.yaml --pool qcycle
+    """
+    from deploy.deployments import apply
+
+    try:
+        for name, n in apply(files or [], pool):
+            out.print(f"已部署：{name}（{n} 个日程，工作池 {pool}）", markup=False)
+    except QcycleError as exc:
+        raise _fail(exc) from None
+
+
+def backfill_moments(file: Path, start: dt.date, end: dt.date) -> list[dt.datetime]:
+    """The distinct action times of the round from ``start`` to ``end`` (both days included)."""
+    from qcycle.loader import load_programme
+    from qcycle.timetable import expand
+    from qcycle.workcal import default_calendar
+
+    timetable = expand(load_programme(file).programme, default_calendar())
+    return sorted({a.at for a in timetable.actions if start <= a.at.date() <= end})
+
+
+@app.command()
+def backfill(
+    file: Annotated[Path, typer.Argument(help="programme file")],
+    start: Annotated[dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first day")],
+    end: Annotated[dt.datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last day (included)")],
+    channel: Annotated[str | None, typer.Option(help="send every message through this channel, e.g. sink")] = None,
+    deliver: Annotated[bool, typer.Option("--deliver/--no-deliver", help="send queued messages")] = True,
+) -> None:
+    """补跑一段日期：按时间顺序，在这段日期内日程表的每个动作时间各运行一次对账（与定时运行相同的逻辑时间）。
+
+    Runs reconcile as of each action time of the timetable in the range, in order (not one
+    run per calendar day): each reminder is judged on its own day, as the schedule would have.
+
+    示例：qcycle backfill config/programmes/sc-jbgs-2023.yaml --from 2023-04-01 --to 2023-04-30 --channel sink
+    """
+    from flows.lifecycle import reconcile
+
+    try:
+        moments = backfill_moments(file, start.date(), end.date())
+        if not moments:
+            out.print(f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d} 没有日程动作", markup=False)
+            return
+        for moment in moments:
+            summary = reconcile(programme_file=str(file.resolve()), as_of=moment, deliver=deliver,
+                                channel_override=channel, actor=f"cli:backfill:{getpass.getuser()}")
+            out.print(f"{moment:%Y-%m-%d %H:%M} 完成 {len(summary['done'])} 项，跳过 {len(summary['skipped'])} 项",
+                      markup=False)
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    err.print(f"补跑完成：{len(moments)} 个时间点")
