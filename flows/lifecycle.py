@@ -142,6 +142,14 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
 
     ``only_stage`` limits the run to one stage's actions (``qcycle run STAGE``): any stage
     can be run for any day, through the same decision of what is due.
+
+    Args:
+        programme_file: 方案文件路径（如 config/programmes/sc-jbgs-2023.yaml）
+        as_of: 逻辑时间（Asia/Shanghai）；留空表示现在
+        deliver: 是否发送队列中的消息
+        channel_override: 所有消息改走此渠道（如 sink）；留空按方案配置
+        actor: 记入审计日志的执行者
+        only_stage: 只执行该阶段（阶段代码，如 application）；留空执行全部阶段
     """
     logger = get_run_logger()
     moment = clock.to_local(as_of) if as_of else clock.now()
@@ -180,4 +188,30 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
             lines.append(f"- 消息：{report.summary()}")
         create_markdown_artifact("\n".join(lines), key=_slug(f"{code}-reconcile"),
                                  description=f"对账 {moment:%Y-%m-%d}")
+    _status_artifact(loaded, round_id, timetable, moment)
     return summary
+
+
+def _status_artifact(loaded: LoadedProgramme, round_id, timetable, moment: dt.datetime) -> None:
+    """Where the round stands after this run (``qcycle status``) and a text timeline, as ``{round}-status``."""
+    from qcycle import db
+    from qcycle.status import round_status
+    from qcycle.timeline import render_text
+
+    p = loaded.programme
+    with db.session_scope() as session:
+        st = round_status(session, p, round_id, timetable, moment, next_count=5)
+    lines = [f"# {p.round.name}：状态 {moment:%Y-%m-%d %H:%M}", "",
+             f"- 当前阶段：{st.current_stage or '尚未开始'}",
+             f"- 应执行未执行：{len(st.missed)} 项",
+             "- 消息：" + ("，".join(f"{k} {v}" for k, v in sorted(st.messages.items())) or "无"), "",
+             "| 时间 | 动作 | 事项 |", "|---|---|---|"]
+    lines += [f"| {a.at:%Y-%m-%d %H:%M} | {ACTION_LABELS.get(a.action, a.action)} | {a.title} |"
+              for a in st.next_actions]
+    for title, names in st.overdue.items():
+        lines.append(f"\n逾期：{title}：{len(names)} 个单位（{'、'.join(names[:8])}{'等' if len(names) > 8 else ''}）")
+    for stage_name, subjects in st.pending.items():
+        lines.append(f"\n待决定：{stage_name} {len(subjects)} 项")
+    lines += ["", "```", render_text(p, timetable, moment), "```"]
+    create_markdown_artifact("\n".join(lines), key=_slug(f"{p.round.code}-status"),
+                             description=f"周期状态 {moment:%Y-%m-%d %H:%M}")

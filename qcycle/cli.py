@@ -114,11 +114,16 @@ def plan(
     today: Annotated[
         dt.datetime | None, typer.Option(help="mark this day in the table (default: today)", formats=["%Y-%m-%d"])
     ] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="also write the timeline as a self-contained HTML file")] = None,
+    png_out: Annotated[Path | None, typer.Option("--png", help="also write the timeline as a PNG image")] = None,
 ) -> None:
     """列出周期的全部日程：发布、受理、提醒（提前N个工作日）、截止、逾期、督办、评价、考核、通知。
 
+    --html / --png 另存一年的时间轴（阶段为从受理开始到截止的条，截止、提醒、今天均有标记）。
+
     示例：qcycle plan config/programmes/sc-jbgs-2023.yaml
           qcycle plan config/programmes/sc-jbgs-2023.yaml --json
+          qcycle plan config/programmes/sc-jbgs-2023.yaml --html 日程.html --png 日程.png
     """
     from qcycle import clock
     from qcycle.loader import load_programme
@@ -131,11 +136,21 @@ def plan(
     except QcycleError as exc:
         raise _fail(exc) from None
     _warn(timetable.warnings)
+    p = loaded.programme
+    marker = (today.date() if today else clock.today())
+    if html_out or png_out:
+        from qcycle import timeline
+
+        moment = clock.at(marker, dt.time(12))
+        if html_out:
+            html_out.write_text(timeline.render_html(p, timetable, moment), encoding="utf-8")
+            err.print(f"时间轴（HTML）：{html_out}")
+        if png_out:
+            timeline.render_png(p, timetable, png_out, moment)
+            err.print(f"时间轴（PNG）：{png_out}")
     if as_json:
         sys.stdout.write(json.dumps(timetable_json(timetable), ensure_ascii=False, indent=1) + "\n")
         return
-    p = loaded.programme
-    marker = (today.date() if today else clock.today())
     table = Table(title=f"{p.round.name}（{p.round.code}）日程", show_lines=False)
     for col in ("时间", "动作", "事项", "类别", "对象"):
         table.add_column(col)

@@ -109,3 +109,16 @@ def postgres_url() -> Iterator[str]:
         if started:
             run(str(PG_BIN / "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop")
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def prefect_process(tmp_path_factory) -> Iterator:
+    """A standalone ``prefect server start`` (SQLite, UI on, scheduler every 2 s), once per session.
+
+    For tests that need what the in-process test harness does not give: the UI in a browser,
+    and deployments served by another process that the scheduler fires.
+    """
+    from tests.prefect_proc import prefect_server_process
+
+    with prefect_server_process(tmp_path_factory.mktemp("prefect-server")) as server:
+        yield server

@@ -190,7 +190,7 @@ def test_dead_letter_after_configured_attempts_and_one_digest_per_run_to_the_iss
     monkeypatch.setenv("QCYCLE_NOTIFY_BACKOFF_BASE_SECONDS", "60")
     get_settings.cache_clear()
     # Units on bot1, which always fails; the issuer (ops) reads bot0.
-    loaded = _bot_programme(tmp_path, botserver, monkeypatch, n_bots=2, n_units=4,
+    loaded = _bot_programme(tmp_path, botserver, monkeypatch, n_bots=2, n_units=4, rate_per_minute=100_000,
                             templates={"plain.j2": PLAIN_TEMPLATE})
     rid = round_id(loaded)
     _queue(loaded, [plain("c1", 1), plain("c3", 2)], rid)

@@ -1,0 +1,318 @@
+"""The three ways of running the same benchmark year (run inside a fresh worker process).
+
+- ``floor``:  the core functions called directly, no Prefect imported (expand, due,
+  carry_out, queue_drafts, deliver_due with the sink, ingest).
+- ``qcycle``: the product as built, as ``flows.simulate`` runs it: the world's records are
+  ingested directly and ``flows.lifecycle.reconcile`` runs once per timetable moment
+  (heartbeats off), against the Prefect server named by ``PREFECT_API_URL``.
+- ``naive``:  the design a newcomer writes first: one flow run per moment, one task run per
+  submission ingested and one task run per message (``send_one``: queue the draft, deliver
+  it), same server setup, heartbeats off too (with them on, each of its flow runs would cost
+  ~1 s more).
+
+Each mode returns a dict of figures; :func:`main` (``python bench/modes.py MODE ...``) is the
+worker entry point that :mod:`bench.run` starts in a fresh subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+__all__ = ["MODES", "run_mode"]
+
+MODES = ("qcycle", "naive", "floor")
+
+
+def _setup(programme_file: Path, home: Path):
+    """Fresh app database in ``home``; returns (loaded, timetable, round_id)."""
+    os.environ["QCYCLE_HOME"] = str(home)
+    os.environ["QCYCLE_SINK_DIR"] = str(home / "sink")
+    from qcycle import db
+    from qcycle.lifecycle import sync_round
+    from qcycle.loader import load_programme
+    from qcycle.settings import get_settings
+    from qcycle.timetable import expand
+    from qcycle.workcal import default_calendar
+
+    get_settings.cache_clear()
+    db.dispose_engines()
+    db.upgrade()
+    loaded = load_programme(programme_file)
+    timetable = expand(loaded.programme, default_calendar())
+    with db.session_scope() as session:
+        round_id = sync_round(session, loaded).id
+    return loaded, timetable, round_id
+
+
+def _record(session, round_code: str, round_id, outcome, actor: str) -> bool:
+    """What ``tasks.actions._record`` does (copied: importing ``tasks`` imports Prefect)."""
+    from qcycle import crud
+
+    a = outcome.action
+    if outcome.pending:
+        crud.audit(session=session, actor=actor, action=f"{a.key}:pending", round_code=round_code,
+                   detail={"pending": len(outcome.pending)})
+        return False
+    new = crud.record_action(session=session, round_id=round_id, action_key=a.key,
+                             action=a.action, due_at=a.at, outcome="done", note=outcome.note)
+    if new:
+        crud.audit(session=session, actor=actor, action=a.key, round_code=round_code,
+                   detail={"note": outcome.note, **outcome.counts})
+    return new
+
+
+def _record_skipped(session, round_code, round_id, skipped, actor) -> None:
+    from qcycle import crud
+
+    for a, reason in skipped:
+        if crud.record_action(session=session, round_id=round_id, action_key=a.key, action=a.action,
+                              due_at=a.at, outcome="skipped", note=reason):
+            crud.audit(session=session, actor=actor, action=f"{a.key}:skipped", round_code=round_code,
+                       detail={"reason": reason})
+
+
+def _done(session, round_id) -> set[str]:
+    from sqlmodel import select
+
+    from qcycle.models import ActionRun
+
+    return set(session.exec(select(ActionRun.action_key).where(ActionRun.round_id == round_id)).all())
+
+
+# ---------------------------------------------------------------- floor
+
+
+def run_floor(programme_file: Path, home: Path) -> dict[str, Any]:
+    from qcycle import db
+    from qcycle.intake import ingest
+    from qcycle.lifecycle import carry_out
+    from qcycle.notify.outbox import deliver_due, queue_drafts
+    from qcycle.timetable import due
+
+    from bench.world import World
+
+    loaded, timetable, round_id = _setup(programme_file, home)
+    p, code = loaded.programme, loaded.programme.round.code
+    template_dir = loaded.path.parent / "templates" / code
+    world = World(p, timetable, round_id)
+    ticks = sorted({a.at for a in timetable.actions})
+    actor = "bench:floor"
+
+    def moment(tick: dt.datetime) -> None:
+        with db.session_scope() as session:
+            plan = due(timetable, tick, _done(session, round_id))
+            if plan.skipped:
+                _record_skipped(session, code, round_id, plan.skipped, actor)
+        for action in plan.run:
+            with db.session_scope() as session:
+                outcome = carry_out(session, p, round_id, action)
+                if outcome.drafts:
+                    queue_drafts(session=session, programme=p, round_id=round_id, drafts=outcome.drafts,
+                                 template_dir=template_dir)
+                _record(session, code, round_id, outcome, actor)
+        deliver_due(programme=p, round_id=round_id, now=tick, channel_override="sink", template_dir=template_dir)
+
+    for tick in ticks:
+        with db.session_scope() as session:
+            for record, source in world.arriving(session, tick):
+                ingest(session=session, programme=p, timetable=timetable, round_id=round_id,
+                       record=record, source=source)
+            world.decide(session, tick, strictly_before=True)
+        moment(tick)
+    with db.session_scope() as session:
+        late = world.decide(session, ticks[-1])
+    if late:
+        moment(ticks[-1])
+    return {"ticks": len(ticks), "flow_runs": 0, "records": world.records_made}
+
+
+# ---------------------------------------------------------------- qcycle (the product)
+
+
+def run_qcycle(programme_file: Path, home: Path) -> dict[str, Any]:
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from flows.lifecycle import reconcile
+    from qcycle import db
+    from qcycle.intake import ingest
+
+    from bench.world import World
+
+    loaded, timetable, round_id = _setup(programme_file, home)
+    p = loaded.programme
+    world = World(p, timetable, round_id)
+    ticks = sorted({a.at for a in timetable.actions})
+    runs = 0
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        for tick in ticks:
+            with db.session_scope() as session:
+                for record, source in world.arriving(session, tick):
+                    ingest(session=session, programme=p, timetable=timetable, round_id=round_id,
+                           record=record, source=source)
+                world.decide(session, tick, strictly_before=True)
+            reconcile(programme_file=str(programme_file), as_of=tick, channel_override="sink",
+                      actor="bench:qcycle")
+            runs += 1
+        with db.session_scope() as session:
+            late = world.decide(session, ticks[-1])
+        if late:
+            reconcile(programme_file=str(programme_file), as_of=ticks[-1], channel_override="sink",
+                      actor="bench:qcycle")
+            runs += 1
+    return {"ticks": len(ticks), "flow_runs": runs, "records": world.records_made}
+
+
+# ---------------------------------------------------------------- naive (a task run per item)
+
+
+def run_naive(programme_file: Path, home: Path) -> dict[str, Any]:
+    from prefect import flow, task
+    from prefect.cache_policies import NONE
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from qcycle import db
+    from qcycle.intake import ingest
+    from qcycle.lifecycle import carry_out
+    from qcycle.notify.outbox import deliver_due, queue_drafts
+    from qcycle.timetable import due
+
+    from bench.world import World
+
+    loaded, timetable, round_id = _setup(programme_file, home)
+    p, code = loaded.programme, loaded.programme.round.code
+    template_dir = loaded.path.parent / "templates" / code
+    world = World(p, timetable, round_id)
+    ticks = sorted({a.at for a in timetable.actions})
+    actor = "bench:naive"
+    counts = {"task_runs": 0}
+
+    @task(name="ingest_one", cache_policy=NONE)
+    def ingest_one(record: dict, source: str) -> str:
+        with db.session_scope() as session:
+            return ingest(session=session, programme=p, timetable=timetable, round_id=round_id,
+                          record=record, source=source).status
+
+    @task(name="send_one", cache_policy=NONE)
+    def send_one(unit: str, draft: Any, tick: dt.datetime) -> int:
+        with db.session_scope() as session:
+            queue_drafts(session=session, programme=p, round_id=round_id, drafts=[draft],
+                         template_dir=template_dir)
+        return deliver_due(programme=p, round_id=round_id, now=tick, channel_override="sink",
+                           template_dir=template_dir).sent
+
+    @flow(name="naive-moment", validate_parameters=False)
+    def naive_moment(tick: dt.datetime, final: bool = False) -> None:
+        if not final:
+            with db.session_scope() as session:
+                arriving = world.arriving(session, tick)
+            for record, source in arriving:
+                ingest_one(record, source)
+                counts["task_runs"] += 1
+            with db.session_scope() as session:
+                world.decide(session, tick, strictly_before=True)
+        with db.session_scope() as session:
+            plan = due(timetable, tick, _done(session, round_id))
+            if plan.skipped:
+                _record_skipped(session, code, round_id, plan.skipped, actor)
+        for action in plan.run:
+            with db.session_scope() as session:
+                outcome = carry_out(session, p, round_id, action)
+            for draft in outcome.drafts:
+                send_one(draft.unit, draft, tick)
+                counts["task_runs"] += 1
+            with db.session_scope() as session:
+                _record(session, code, round_id, outcome, actor)
+        # Whatever was held back (office hours) or failed earlier.
+        deliver_due(programme=p, round_id=round_id, now=tick, channel_override="sink", template_dir=template_dir)
+
+    runs = 0
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        for tick in ticks:
+            naive_moment(tick)
+            runs += 1
+        with db.session_scope() as session:
+            late = world.decide(session, ticks[-1])
+        if late:
+            naive_moment(ticks[-1], final=True)
+            runs += 1
+    return {"ticks": len(ticks), "flow_runs": runs, "records": world.records_made, **counts}
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _file_mib(*paths: Path) -> float:
+    return sum(p.stat().st_size for p in paths if p.exists()) / 2**20
+
+
+def _app_figures(home: Path) -> dict[str, Any]:
+    from sqlmodel import func, select
+
+    from qcycle import db
+    from qcycle.models import AssessmentResult, Decision, OutboxMessage, QuarantinedRecord, Review, Submission
+
+    out: dict[str, Any] = {}
+    with db.session_scope() as session:
+        def count(model, *where):
+            return session.exec(select(func.count()).select_from(model).where(*where)).one()
+
+        out["messages"] = count(OutboxMessage, OutboxMessage.status == "sent")
+        out["outbox_rows"] = count(OutboxMessage)
+        out["outbox_not_sent"] = out["outbox_rows"] - out["messages"]
+        out["submissions"] = dict(session.exec(select(Submission.kind, func.count()).group_by(Submission.kind)).all())
+        out["reviews"] = count(Review)
+        out["decisions"] = count(Decision)
+        out["results"] = count(AssessmentResult)
+        out["quarantined"] = count(QuarantinedRecord)
+    db.dispose_engines()
+    out["sink_files"] = sum(1 for _ in (home / "sink").glob("*.json")) if (home / "sink").is_dir() else 0
+    out["app_db_mib"] = round(_file_mib(home / "qcycle.db", home / "qcycle.db-wal"), 2)
+    return out
+
+
+def run_mode(mode: str, programme_file: Path, home: Path, profile: Path | None = None) -> dict[str, Any]:
+    runner = {"floor": run_floor, "qcycle": run_qcycle, "naive": run_naive}[mode]
+    home.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    if profile is not None:
+        import cProfile
+
+        prof = cProfile.Profile()
+        extra = prof.runcall(runner, programme_file, home)
+        prof.dump_stats(str(profile))
+    else:
+        extra = runner(programme_file, home)
+    wall = time.perf_counter() - started
+    figures = {"wall_s": round(wall, 2),
+               "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    figures.update(_app_figures(home))
+    figures.update(extra)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="benchmark worker: one mode, one year, this process")
+    ap.add_argument("mode", choices=MODES)
+    ap.add_argument("--programme", type=Path, required=True)
+    ap.add_argument("--home", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--profile", type=Path, default=None, help="write cProfile stats here")
+    args = ap.parse_args(argv)
+    figures = run_mode(args.mode, args.programme, args.home, args.profile)
+    args.out.write_text(json.dumps(figures, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
