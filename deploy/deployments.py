@@ -150,7 +150,8 @@ def build_deployments(files: Sequence[str | Path] = (), now: dt.datetime | None 
     return deployments
 
 
-def apply(files: Sequence[str | Path] = (), work_pool: str = "qcycle") -> list[tuple[str, int]]:
+def apply(files: Sequence[str | Path] = (), work_pool: str = "qcycle",
+          now: dt.datetime | None = None) -> list[tuple[str, int]]:
     """Create or update the deployments on a work pool of type process (run by its workers).
 
     The workers run the flows from this checkout (``working_dir``), as ``prefect.yaml`` does.
@@ -159,7 +160,7 @@ def apply(files: Sequence[str | Path] = (), work_pool: str = "qcycle") -> list[t
 
     db.upgrade()
     done = []
-    for d in build_deployments(files):
+    for d in build_deployments(files, now=now):
         d.work_pool_name = work_pool
         d.job_variables = {"working_dir": str(REPO_ROOT)}
         d.apply()

@@ -45,6 +45,7 @@ __all__ = [
     "add_submission",
     "audit",
     "enqueue_message",
+    "enqueue_messages",
     "get_or_create_round",
     "get_round",
     "list_quarantine",
@@ -640,3 +641,26 @@ def enqueue_message(
     created = _insert_if_absent(session, candidate, keys=["idempotency_key"])
     stmt = select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
     return session.exec(stmt).one(), created
+
+
+
+def enqueue_messages(*, session: Session, rows: Sequence[Mapping[str, Any]], chunk: int = 500) -> int:
+    """Queue many messages at once (INSERT … ON CONFLICT DO NOTHING on the idempotency key);
+    returns how many are new. Each row has the fields of :func:`enqueue_message`."""
+    if not rows:
+        return 0
+    session.flush()
+    created = 0
+    stamp = now()
+    for start in range(0, len(rows), chunk):
+        values = [
+            _row(OutboxMessage(created_at=stamp, **dict(r))) for r in rows[start:start + chunk]
+        ]
+        stmt = (
+            _insert(session, OutboxMessage)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(OutboxMessage.__table__.c.id)  # type: ignore[attr-defined]
+        )
+        created += len(session.exec(stmt).all())
+    return created

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, or_, select, update
 
 from qcycle import clock, crud, db
 from qcycle.models import OutboxMessage
@@ -156,6 +156,7 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
     override = _override(template_dir)
     new = 0
     reminders: dict[tuple[str, dt.date], list] = defaultdict(list)
+    rows: list[dict] = []
     for d in drafts:
         if d.template in MERGEABLE_TEMPLATES:
             reminders[(d.unit, d.logical_date)].append(d)
@@ -163,15 +164,14 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
         unit = programme.unit(d.unit)
         subject = body = None
         for name in unit.channels:
-            key = idempotency_key(code, d.action_key, d.unit, name, d.logical_date)
             if subject is None:
                 subject, body = render_message(d.template, d.context, override)
-            _, created = crud.enqueue_message(
-                session=session, idempotency_key=key, action=d.action_key, unit_code=d.unit,
-                channel=name, logical_date=d.logical_date, subject=subject, body=body,
-                round_id=round_id, tag=",".join(channels[name].tags) or None,
-            )
-            new += created
+            rows.append({"idempotency_key": idempotency_key(code, d.action_key, d.unit, name, d.logical_date),
+                         "action": d.action_key, "unit_code": d.unit, "channel": name,
+                         "logical_date": d.logical_date, "subject": subject, "body": body,
+                         "round_id": round_id, "tag": ",".join(channels[name].tags) or None})
+    # One statement per few hundred messages: a fan-out to thousands of units is cheap.
+    new += crud.enqueue_messages(session=session, rows=rows)
     for (unit_code, day), group in reminders.items():
         for name in programme.unit(unit_code).channels:
             new += _merge_reminders(session, code, round_id, unit_code, name, day, group, override,
@@ -389,34 +389,37 @@ class _Recorder:
     def __call__(self, message_id: str, result: SendResult) -> None:
         c = self.claimed[message_id]
         report, stats = self.report, self.report.by_channel.setdefault(c.channel, Counter())
-        with db.session_scope() as session:
-            row = session.get(OutboxMessage, c.id)
-            if row is None or row.status != "sending":
-                return  # cancelled from the command line meanwhile
-            if result.ok:
-                row.status, row.sent_at, row.last_error = "sent", clock.now(), None
-                report.sent += 1
-                stats["sent"] += 1
-            elif not result.attempted:
-                # Nothing went out (the endpoint is held longer than we wait): not an attempt.
-                row.status, row.attempts, row.last_error = "queued", max(0, row.attempts - 1), result.error
-                wait = result.retry_after if result.retry_after else self.settings.notify_backoff_base_seconds
-                row.next_attempt_at = self.now + dt.timedelta(seconds=wait)
-                report.requeued += 1
-                stats["requeued"] += 1
-            elif result.retryable and c.attempts < self.settings.notify_max_attempts:
-                wait = _retry_wait(c.attempts, self.settings, result.retry_after)
-                row.status, row.last_error = "failed", result.error
-                row.next_attempt_at = self.now + dt.timedelta(seconds=wait)
-                report.failed += 1
-                stats["failed"] += 1
-                report.failures.append(_failure(row))
-            else:
-                row.status, row.last_error = "dead", result.error
-                report.dead += 1
-                stats["dead"] += 1
-                report.failures.append(_failure(row))
-            session.add(row)
+        if result.ok:
+            values, outcome = {"status": "sent", "sent_at": clock.now(), "last_error": None}, "sent"
+        elif not result.attempted:
+            # Nothing went out (the endpoint is held longer than we wait): not an attempt.
+            wait = result.retry_after if result.retry_after else self.settings.notify_backoff_base_seconds
+            values = {"status": "queued", "attempts": max(0, c.attempts - 1), "last_error": result.error,
+                      "next_attempt_at": self.now + dt.timedelta(seconds=wait)}
+            outcome = "requeued"
+        elif result.retryable and c.attempts < self.settings.notify_max_attempts:
+            wait = _retry_wait(c.attempts, self.settings, result.retry_after)
+            values = {"status": "failed", "last_error": result.error,
+                      "next_attempt_at": self.now + dt.timedelta(seconds=wait)}
+            outcome = "failed"
+        else:
+            values, outcome = {"status": "dead", "last_error": result.error}, "dead"
+        # One guarded statement per result, committed at once: the row is recorded before the
+        # next send to the same endpoint starts, and a cancel from the CLI meanwhile wins.
+        with db.get_engine().begin() as conn:  # a Core connection: no ORM session per result
+            changed = conn.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == c.id, col(OutboxMessage.status) == "sending")
+                .values(**values)
+            ).rowcount
+        if not changed:
+            return
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        stats[outcome] += 1
+        if outcome in ("failed", "dead"):
+            report.failures.append({"id": str(c.id), "unit": c.unit, "channel": c.channel,
+                                    "subject": c.subject, "status": outcome, "attempts": c.attempts,
+                                    "error": result.error, "digest": c.digest})
 
 
 def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
