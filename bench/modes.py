@@ -35,8 +35,11 @@ __all__ = ["MODES", "run_mode"]
 MODES = ("qcycle", "naive", "floor")
 
 
-def _setup(programme_file: Path, home: Path):
-    """Fresh app database in ``home``; returns (loaded, timetable, round_id)."""
+def _setup(programme_file: Path, home: Path, load=None):
+    """Fresh app database in ``home``; returns (loaded, timetable, round_id).
+
+    ``load``: how to read the programme (qcycle mode: ``tasks.rounds.cached_programme``, so
+    that ``reconcile`` finds it parsed, as a long-running worker process would)."""
     os.environ["QCYCLE_HOME"] = str(home)
     os.environ["QCYCLE_SINK_DIR"] = str(home / "sink")
     from qcycle import db
@@ -49,7 +52,7 @@ def _setup(programme_file: Path, home: Path):
     get_settings.cache_clear()
     db.dispose_engines()
     db.upgrade()
-    loaded = load_programme(programme_file)
+    loaded = (load or load_programme)(programme_file)
     timetable = expand(loaded.programme, default_calendar())
     with db.session_scope() as session:
         round_id = sync_round(session, loaded).id
@@ -147,10 +150,11 @@ def run_qcycle(programme_file: Path, home: Path) -> dict[str, Any]:
     from flows.lifecycle import reconcile
     from qcycle import db
     from qcycle.intake import ingest
+    from tasks.rounds import cached_programme
 
     from bench.world import World
 
-    loaded, timetable, round_id = _setup(programme_file, home)
+    loaded, timetable, round_id = _setup(programme_file, home, load=cached_programme)
     p = loaded.programme
     world = World(p, timetable, round_id)
     ticks = sorted({a.at for a in timetable.actions})

@@ -41,6 +41,7 @@ __all__ = [
     "TIMEZONE",
     "action_times",
     "apply",
+    "apply_replacing_schedules",
     "build_deployments",
     "deployment_name",
     "intake_sources",
@@ -87,11 +88,12 @@ def _one_shot(when: dt.datetime, parameters: dict[str, Any], slug: str):
 
 
 def schedules_for(programme_file: str | Path, now: dt.datetime | None = None,
-                  extra_slots: Iterable[tuple[dt.datetime, dt.datetime]] = ()) -> list:
+                  extra_slots: Iterable[tuple[dt.datetime | dt.timedelta, dt.datetime]] = ()) -> list:
     """The schedules of one programme's reconcile deployment (see the module docstring).
 
-    ``extra_slots`` are (fire at, logical as_of) pairs added as one-shot schedules; tests use
-    them to fire a run seconds from now for a moment of a past round.
+    ``extra_slots`` are (fire at, logical as_of) pairs added as one-shot schedules (fire at: a
+    datetime, or a timedelta from now); tests use them to fire a run seconds from now for a
+    moment of a past round.
     """
     from prefect.schedules import Cron
 
@@ -102,6 +104,8 @@ def schedules_for(programme_file: str | Path, now: dt.datetime | None = None,
         out.append(_one_shot(when, {"programme_file": path, "as_of": when.isoformat()},
                              f"at-{when:%Y%m%d-%H%M}"))
     for fire, as_of in extra_slots:
+        if isinstance(fire, dt.timedelta):  # relative to now: to the moment schedules are built
+            fire = clock.now() + fire
         as_of = clock.to_local(as_of)
         out.append(_one_shot(fire, {"programme_file": path, "as_of": as_of.isoformat()},
                              f"extra-{clock.to_local(fire):%Y%m%d-%H%M%S}-{as_of:%Y%m%d-%H%M}"))
@@ -117,7 +121,7 @@ def intake_sources(path: Path = INTAKE_FILE) -> dict[str, dict[str, Any]]:
 
 
 def build_deployments(files: Sequence[str | Path] = (), now: dt.datetime | None = None,
-                      extra_slots: Iterable[tuple[dt.datetime, dt.datetime]] = ()) -> list:
+                      extra_slots: Iterable[tuple[dt.datetime | dt.timedelta, dt.datetime]] = ()) -> list:
     """Runner deployments (``flow.to_deployment``) for every programme file given (or all)."""
     from prefect.schedules import Cron
 
@@ -163,12 +167,28 @@ def apply(files: Sequence[str | Path] = (), work_pool: str = "qcycle",
     for d in build_deployments(files, now=now):
         d.work_pool_name = work_pool
         d.job_variables = {"working_dir": str(REPO_ROOT)}
-        d.apply()
+        apply_replacing_schedules(d)
         done.append((f"{d.flow_name}/{d.name}", len(d.schedules or [])))
     return done
 
 
-def serve(files: Sequence[str | Path] = (), extra_slots: Iterable[tuple[dt.datetime, dt.datetime]] = (),
+def apply_replacing_schedules(deployment) -> None:
+    """Create or update one deployment, then delete its schedules that this deploy did not send.
+
+    When every schedule has a slug, Prefect 3.8's server *upserts* schedules by slug and keeps
+    the others: without this, a date removed from a programme file would still fire.
+    """
+    from prefect.client.orchestration import get_client
+
+    deployment_id = deployment.apply()
+    keep = {s.slug for s in deployment.schedules or []}
+    with get_client(sync_client=True) as client:
+        for schedule in client.read_deployment_schedules(deployment_id):
+            if schedule.slug not in keep:
+                client.delete_deployment_schedule(deployment_id, schedule.id)
+
+
+def serve(files: Sequence[str | Path] = (), extra_slots: Iterable[tuple[dt.datetime | dt.timedelta, dt.datetime]] = (),
           limit: int | None = None) -> None:
     """Migrate the app database, then run every deployment in this process until stopped.
 
@@ -181,6 +201,8 @@ def serve(files: Sequence[str | Path] = (), extra_slots: Iterable[tuple[dt.datet
 
     db.upgrade()
     deployments = build_deployments(files, extra_slots=extra_slots)
+    for d in deployments:  # serve() applies them again: same slugs, nothing stale left
+        apply_replacing_schedules(d)
     prefect_serve(*deployments, pause_on_shutdown=False, limit=limit, print_starting_message=True)
 
 

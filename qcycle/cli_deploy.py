@@ -18,14 +18,14 @@ from qcycle.errors import QcycleError
 __all__ = ["serve", "deploy", "backfill", "backfill_moments"]
 
 
-def _extra_slots(values: list[str] | None) -> list[tuple[dt.datetime, dt.datetime]]:
+def _extra_slots(values: list[str] | None) -> list[tuple[dt.timedelta, dt.datetime]]:
     from qcycle import clock
 
     slots = []
     for value in values or []:
         seconds, _, as_of = value.partition("=")
         try:
-            slots.append((clock.now() + dt.timedelta(seconds=float(seconds)),
+            slots.append((dt.timedelta(seconds=float(seconds)),
                           clock.to_local(dt.datetime.fromisoformat(as_of))))
         except ValueError:
             raise typer.BadParameter(f"{value!r}：应为 秒数=逻辑时间，如 20=2023-04-03T09:00") from None
@@ -37,7 +37,7 @@ def serve(
     files: Annotated[list[Path] | None, typer.Argument(help="programme files (default: config/programmes/*.yaml)")] = None,
     limit: Annotated[int | None, typer.Option(help="at most this many flow runs at once")] = None,
     extra_slot: Annotated[list[str] | None, typer.Option(
-        hidden=True, help="test only: SECONDS=AS_OF, a one-shot run SECONDS from now for logical time AS_OF")] = None,
+        hidden=True, help="test only: SECONDS=AS_OF, a one-shot run SECONDS after the schedules are built, for logical time AS_OF")] = None,
 ) -> None:
     """在本进程中按日程运行全部方案（每个动作时间一次对账，另有工作日 09:05、17:35 兜底对账）。
 

@@ -120,7 +120,7 @@ SubmissionKind = Literal[
 ]
 SubmissionStatus = Literal["accepted", "rejected_late", "withdrawn"]
 DecisionOutcome = Literal["approved", "rejected", "confirmed", "returned"]
-OutboxStatus = Literal["queued", "sending", "sent", "failed", "dead", "cancelled"]
+OutboxStatus = Literal["queued", "sending", "sent", "failed", "dead", "cancelled", "unknown"]
 ActionOutcome = Literal["done", "skipped", "failed"]
 
 SUBMISSION_KINDS: tuple[str, ...] = SubmissionKind.__args__
@@ -345,6 +345,9 @@ class OutboxMessage(OutboxMessageBase, table=True):
     status: OutboxStatus = Field("queued", sa_type=AutoString)
     attempts: int = 0
     next_attempt_at: dt.datetime | None = Field(None, sa_type=LocalDateTime)
+    # Set just before the request leaves: after a crash, a claimed message without it was
+    # never sent (safe to send), one with it may have arrived (held for ops, status unknown).
+    started_at: dt.datetime | None = Field(None, sa_type=LocalDateTime)
     last_error: str | None = Field(None, sa_type=Text)
     created_at: dt.datetime = _stamp()
     sent_at: dt.datetime | None = Field(None, sa_type=LocalDateTime)

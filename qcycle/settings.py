@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     config_dir: Path = Field(REPO_ROOT / "config", description="programmes, calendar, templates")
     sink_dir: Path | None = Field(None, description="folder where the local sink writes messages")
     office_hours: str = Field("09:00-17:30", description="when reminders may go out, local time")
+    notify_resend_ambiguous: bool = Field(
+        False,
+        description="after a crash, resend a message whose request was already out (at least "
+        "once) instead of holding it as unknown for ops (never twice)",
+    )
     office_hours_deadline_exception: bool = Field(
         True, description="a reminder whose deadline is today may go out after hours, until then"
     )

@@ -79,6 +79,7 @@ def deliver_batch(
     time_budget: float | None = None,
     rates: Mapping[str, Rate] | None = None,
     on_result: Callable[[str, SendResult], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
 ) -> list[tuple[str, SendResult]]:
     """Send every message; return ``(message.id, result)`` in the order given. Never raises
     for a delivery problem: a channel that cannot be opened fails its messages (not retryable).
@@ -134,6 +135,7 @@ def deliver_batch(
             backoff_cap,
             limiter,
             deadline,
+            on_start,
         ).run()
 
     sent = sum(1 for r in results.values() if r.ok)
@@ -167,7 +169,9 @@ class _Dispatcher:
         backoff_cap: float,
         limiter: RateLimiter,
         deadline: float | None,
+        on_start: Callable[[str], None] | None = None,
     ) -> None:
+        self.on_start = on_start
         self.lanes = lanes
         self.deadline = deadline
         self.results = results
@@ -236,6 +240,9 @@ class _Dispatcher:
             lane.in_flight += 1
             job.attempts += 1
             message = job.message
+            if self.on_start is not None:
+                # Recorded before the request leaves, so a crash can tell "never sent" apart.
+                self.on_start(message.id)
             future = pool.submit(
                 job.channel.send,
                 message.subject,

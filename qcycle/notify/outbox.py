@@ -17,10 +17,12 @@ before the next message to the same endpoint is started, so if the process dies 
 - messages whose result was recorded are never sent again;
 - claimed messages not yet started are still ``sending`` and are delivered by a later run once
   their lease is older than ``notify_stale_sending_seconds`` (default 10 minutes);
-- the one message per endpoint that was in flight (bots take one at a time) is ambiguous: it
-  may have arrived. It is sent again (at least once), because bot webhooks (WeCom, DingTalk,
-  Feishu) accept no idempotency key. That is the whole duplicate window: at most one message
-  per endpoint per crash.
+- each send stamps ``started_at`` just before its request leaves. A message that was out at
+  the crash (at most one per bot, a few per SMTP server) may have arrived, and bot webhooks and
+  SMTP accept no idempotency key: it is held as ``unknown``, reported in the run's ops digest
+  and listed by ``qcycle outbox list --status unknown``, and ops resend it with
+  ``qcycle outbox retry`` after checking. Nothing is lost and nothing arrives twice.
+  ``notify_resend_ambiguous`` chooses at-least-once instead (it is resent automatically).
 
 Results are truthful: a failure is retried later (``failed``, ``next_attempt_at`` by
 exponential backoff with jitter, or the service's own ``retry_after``) up to
@@ -61,8 +63,8 @@ from qcycle.settings import Settings, get_settings
 
 __all__ = [
     "DIGEST_ACTION",
-    "MERGED_TEMPLATE",
     "MERGEABLE_TEMPLATES",
+    "MERGED_TEMPLATE",
     "REMINDERS_ACTION",
     "DeliveryReport",
     "OfficeHours",
@@ -97,6 +99,7 @@ class DeliveryReport:
     dead: int = 0
     deferred: int = 0  # reminders held back until office hours
     requeued: int = 0  # claimed but not sent this run (endpoint held): queued again, no attempt
+    unknown: int = 0  # interrupted mid-request by a crash: held for ops, never resent silently
     digests: int = 0  # ops digest rows queued by this run
     by_channel: dict[str, Counter] = field(default_factory=dict)
     failures: list[dict] = field(default_factory=list)
@@ -109,7 +112,7 @@ class DeliveryReport:
 
     def as_dict(self) -> dict:
         return {"sent": self.sent, "failed": self.failed, "dead": self.dead,
-                "deferred": self.deferred, "requeued": self.requeued, "digests": self.digests,
+                "deferred": self.deferred, "requeued": self.requeued, "unknown": self.unknown, "digests": self.digests,
                 "by_channel": {k: dict(v) for k, v in self.by_channel.items()}}
 
 
@@ -332,10 +335,19 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
     claimed = []
     for row in rows:
         interrupted = row.status == "sending"
+        if interrupted and row.started_at is not None and not settings.notify_resend_ambiguous:
+            # Its run died while this request was out: it may have arrived (bots and SMTP take
+            # no idempotency key). Never sent twice silently: held as unknown for ops, who
+            # check and `qcycle outbox retry` it (it is in the run's digest).
+            row.status = "unknown"
+            row.last_error = "投递中断：请求已发出但未收到结果，可能已送达；请核实后用 qcycle outbox retry 重发或 cancel"
+            report.unknown += 1
+            report.failures.append(_failure(row))
+            session.add(row)
+            continue
         if interrupted:
-            # Its run died mid-send: the message may have arrived (bots have no idempotency
-            # key), or not been started at all. Sent again: at least once.
-            row.last_error = "上次投递中断（进程退出），结果未知，重新发送"
+            # Its run died before this message was started: sending it now is safe.
+            row.last_error = "上次投递中断（进程退出），此条尚未发出，现在发送"
         if row.merge_items:
             slot = next_send_time(now, deadline=_deadline_today(row.merge_items, now.date()))
             if slot > now:
@@ -354,6 +366,7 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
         row.status = "sending"
         row.attempts += 1
         row.next_attempt_at = now
+        row.started_at = None
         session.add(row)
         claimed.append(_Claimed(row.id, row.channel, row.unit_code, row.subject, row.body, row.tag,
                                 row.attempts, row.action.startswith(DIGEST_ACTION)))
@@ -422,6 +435,20 @@ class _Recorder:
                                     "error": result.error, "digest": c.digest})
 
 
+class _Starter:
+    """``on_start`` for :func:`deliver_batch`: stamp ``started_at`` before the request leaves."""
+
+    def __init__(self, claimed: list[_Claimed]) -> None:
+        self.ids = {str(c.id): c.id for c in claimed}
+
+    def __call__(self, message_id: str) -> None:
+        with db.get_engine().begin() as conn:
+            conn.execute(update(OutboxMessage)
+                         .where(col(OutboxMessage.id) == self.ids[message_id],
+                                col(OutboxMessage.status) == "sending")
+                         .values(started_at=clock.now()))
+
+
 def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
                   channel_override: str | None, batch: int, max_workers: int, settings: Settings,
                   report: DeliveryReport) -> None:
@@ -445,7 +472,7 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
                 for c in claimed
             ]
             deliver_batch(messages, max_workers=max_workers, rates=rates,
-                          on_result=_Recorder(claimed, now, settings, report))
+                          on_result=_Recorder(claimed, now, settings, report), on_start=_Starter(claimed))
         if looked_at < batch:
             return
 
@@ -535,8 +562,8 @@ def find_message(*, session: Session, ref: str) -> OutboxMessage:
 
 
 def requeue_message(*, session: Session, row: OutboxMessage) -> bool:
-    """Queue a dead, failed or cancelled message again with a fresh attempt count."""
-    if row.status not in ("dead", "failed", "cancelled"):
+    """Queue a dead, failed, cancelled or unknown message again with a fresh attempt count."""
+    if row.status not in ("dead", "failed", "cancelled", "unknown"):
         return False
     row.status, row.attempts, row.next_attempt_at = "queued", 0, None
     session.add(row)

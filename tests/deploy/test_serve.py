@@ -1,0 +1,108 @@
+"""Acceptance: `qcycle serve` fires a schedule and the run completes; after a stop and a
+restart the schedules are still active, and a slot missed meanwhile is caught up by reconcile.
+
+The round (tests/data/mini.yaml) is in 2023, so the test fires one-shot schedules a few
+seconds from now for logical moments of that round (`--extra-slot SECONDS=AS_OF`, test only).
+A standalone Prefect server (scheduler every 2 s) and `qcycle serve` run as subprocesses.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.prefect_proc import QCYCLE, REPO, flow_runs, stop
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+MINI = REPO / "tests" / "data" / "mini.yaml"
+
+
+def _serve(server, home: Path, programme: Path, *slots: str) -> subprocess.Popen:
+    env = server.client_env(QCYCLE_HOME=str(home), QCYCLE_SINK_DIR=str(home / "sink"),
+                            PREFECT_RUNNER_POLL_FREQUENCY="1")
+    args = [QCYCLE, "serve", str(programme)] + [a for s in slots for a in ("--extra-slot", s)]
+    log = open(home / f"serve-{time.monotonic_ns()}.log", "wb")
+    return subprocess.Popen(args, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _wait_run(server, name: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [r for r in flow_runs(server, "qcycle-reconcile", name) if r["name"] == name]
+        if runs and runs[0]["state_type"] in ("COMPLETED", "FAILED", "CRASHED"):
+            return runs[0]
+        time.sleep(1)
+    seen = [(r["name"], r["state_type"], r["expected_start_time"]) for r in flow_runs(server, "qcycle-reconcile")]
+    raise AssertionError(f"no finished run named {name!r} within {timeout} s; runs: {seen}")
+
+
+def _done(home: Path) -> set[str]:
+    engine = create_engine(f"sqlite:///{home / 'qcycle.db'}")
+    try:
+        with engine.connect() as conn:
+            return {k for (k,) in conn.execute(text("select action_key from action_run where outcome = 'done'"))}
+    finally:
+        engine.dispose()
+
+
+def test_serve_fires_a_schedule_survives_a_restart_and_catches_up(prefect_process, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    programme = tmp_path / "mini.yaml"
+    programme.write_text(MINI.read_text(encoding="utf-8"), encoding="utf-8")
+    server = prefect_process
+
+    # First start: a slot 8 s after the schedules are built (publication day) and one 30 s
+    # after (application deadline).
+    proc = _serve(server, home, programme, "8=2023-04-03T09:00", "30=2023-04-14T17:30")
+    try:
+        first = _wait_run(server, "mini·对账·2023-04-03 09:00")
+        assert first["state_type"] == "COMPLETED", first
+        assert {"publish_list:publish", "application:window_open"} <= _done(home)
+    finally:
+        stop(proc)
+    deployment = server.get("/deployments/name/qcycle-reconcile/mini-2023").json()
+    assert not deployment["paused"] and all(s["active"] for s in deployment["schedules"])
+    assert {"daily-0905", "daily-1735"} <= {s["slug"] for s in deployment["schedules"]}
+
+    # While stopped, the deadline slot passes. Prefect never backfills a slot it did not
+    # plan (server down, schedule removed): drop the run it planned, as if it never was.
+    missed = next(r for r in flow_runs(server, "qcycle-reconcile", "mini·对账·2023-04-14 17:30"))
+    while time.time() < time.mktime(time.strptime(missed["expected_start_time"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone + 2:
+        time.sleep(1)
+    assert missed["state_type"] == "SCHEDULED"
+    httpx_delete = __import__("httpx").delete
+    assert httpx_delete(f"{server.url}/flow_runs/{missed['id']}", timeout=30).status_code == 204
+    assert "application:deadline" not in _done(home)
+
+    # Restart: schedules replaced from the file (the test-only slots are gone), still active;
+    # the safety-net reconcile "as of now" catches up the missed deadline.
+    proc = _serve(server, home, programme)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            slugs = {s["slug"] for s in server.get("/deployments/name/qcycle-reconcile/mini-2023").json()["schedules"]}
+            if not any(s.startswith("extra-") for s in slugs):
+                break
+            time.sleep(1)
+        deployment = server.get("/deployments/name/qcycle-reconcile/mini-2023").json()
+        assert not deployment["paused"] and all(s["active"] for s in deployment["schedules"])
+        assert not any(s["slug"].startswith("extra-") for s in deployment["schedules"])
+        run = server.post(f"/deployments/{deployment['id']}/create_flow_run",
+                          {"name": "mini·对账·兜底", "parameters": {}}).json()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            state = server.get(f"/flow_runs/{run['id']}").json()["state_type"]
+            if state in ("COMPLETED", "FAILED", "CRASHED"):
+                break
+            time.sleep(1)
+        assert state == "COMPLETED"
+    finally:
+        stop(proc)
+    assert {"application:deadline", "application:overdue", "application:escalation"} <= _done(home)

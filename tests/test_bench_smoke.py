@@ -1,0 +1,32 @@
+"""Smoke test of the benchmark harness: the floor mode at 200 units writes the figures.
+
+No timing assertions: the machines are shared and the figures are noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_floor_200_units(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--units", "200", "--modes", "floor",
+         "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["units"] == 200
+    assert {"results", "ratio_qcycle_floor", "machine"} <= set(report)
+    floor = report["results"]["floor"]
+    assert "error" not in floor, floor
+    for key in ("wall_s", "peak_rss_mib", "prefect_db_growth_mib", "app_db_mib", "messages"):
+        assert key in floor, key
+    assert floor["messages"] > 0
+    assert floor["prefect_db_growth_mib"] == 0.0  # no Prefect in the floor mode
