@@ -22,7 +22,9 @@ outbox_app = typer.Typer(
 )
 app.add_typer(outbox_app, name="outbox")
 
-STATUSES = ("queued", "sending", "sent", "failed", "dead", "cancelled")
+from qcycle.models import OUTBOX_STATUSES
+
+STATUSES = OUTBOX_STATUSES  # one list, from the model
 
 
 def _round_id(session, code: str | None):
@@ -40,7 +42,7 @@ def _round_id(session, code: str | None):
 @outbox_app.command("list")
 def list_(
     round_code: Annotated[str | None, typer.Option("--round", help="round code, e.g. mini-2023")] = None,
-    status: Annotated[str | None, typer.Option(help="dead | failed | queued | sending | sent | cancelled")] = None,
+    status: Annotated[str | None, typer.Option(help="dead | failed | queued | sending | sent | cancelled | unknown")] = None,
     unit: Annotated[str | None, typer.Option(help="unit code")] = None,
     channel: Annotated[str | None, typer.Option(help="channel name from the programme file")] = None,
     limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 200,
