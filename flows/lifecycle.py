@@ -73,9 +73,13 @@ def _stage_flow(kind: str, label: str):
     return stage_flow
 
 
+# Routine window work (openings, reminders, deadlines, overdue notices, escalations) happens at
+# most moments of a round; it runs as one task inside that moment's reconcile run, whose run is
+# already "this moment's work". Milestones get flow runs of their own, findable by flow name.
+ROUTINE = {"window": "受理、提醒与逾期"}
+
 STAGE_FLOWS = {
     "publication": _stage_flow("publication", "发布与公示"),
-    "window": _stage_flow("window", "受理、提醒与逾期"),
     "followup": _stage_flow("followup", "整改通知"),
     "decision": _stage_flow("decision", "审核决定"),
     "assessment": _stage_flow("assessment", "考核汇总"),
@@ -108,7 +112,8 @@ def _assessment_artifacts(loaded: LoadedProgramme, outcomes: list[Outcome]) -> N
 
 def run_stage(loaded: LoadedProgramme, round_id, actions: list[Action], as_of: dt.datetime,
               actor: str) -> list[Outcome]:
-    """Hand due actions to their stage flows, in timetable order, one flow run per stage kind."""
+    """Hand due actions to their stage flows (one flow run per milestone kind) or, for routine
+    window work, to one task of the reconcile run; in timetable order."""
     groups: dict[str, list[Action]] = defaultdict(list)
     order: list[str] = []
     for a in actions:
@@ -117,9 +122,12 @@ def run_stage(loaded: LoadedProgramme, round_id, actions: list[Action], as_of: d
             order.append(kind)
         groups[kind].append(a)
     outcomes: list[Outcome] = []
+    code = loaded.programme.round.code
     for kind in order:
-        outcomes += STAGE_FLOWS[kind](str(loaded.path), round_id, groups[kind], loaded.programme.round.code,
-                                      as_of, actor)
+        if kind in ROUTINE:
+            outcomes += _run_actions(str(loaded.path), round_id, groups[kind], actor, code, ROUTINE[kind])
+        else:
+            outcomes += STAGE_FLOWS[kind](str(loaded.path), round_id, groups[kind], code, as_of, actor)
     return outcomes
 
 
