@@ -38,7 +38,7 @@ class _Counter:
     def __init__(self) -> None:
         self.count = 0
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         self.count += 1
         return "250 OK"
 
@@ -50,9 +50,8 @@ def _rate(n: int, seconds: float) -> dict[str, Any]:
 def _smtp(n: int, workers: int) -> dict[str, Any]:
     from aiosmtpd.controller import Controller
 
-    from qcycle.notify.deliver import Message, deliver_batch
-
     from bench.run import _free_port
+    from qcycle.notify.deliver import Message, deliver_batch
 
     handler = _Counter()
     port = _free_port()
@@ -105,7 +104,7 @@ class _KeepAliveBot:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 owner.received.append(1)
                 body = b'{"errcode":0,"errmsg":"ok"}'

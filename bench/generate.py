@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["SCALE_1_UNITS", "LEVEL_COUNTS", "generate_programme", "write_programme"]
+__all__ = ["LEVEL_COUNTS", "SCALE_1_UNITS", "generate_programme", "write_programme"]
 
 # 1 issuer + 31 provinces + 333 cities + 2,844 counties.
 LEVEL_COUNTS = {"province": 31, "city": 333, "county": 2844}

@@ -98,13 +98,12 @@ def _done(session, round_id) -> set[str]:
 
 
 def run_floor(programme_file: Path, home: Path) -> dict[str, Any]:
+    from bench.world import World
     from qcycle import db
     from qcycle.intake import ingest
     from qcycle.lifecycle import carry_out
     from qcycle.notify.outbox import deliver_due, queue_drafts
     from qcycle.timetable import due
-
-    from bench.world import World
 
     loaded, timetable, round_id = _setup(programme_file, home)
     p, code = loaded.programme, loaded.programme.round.code
@@ -147,12 +146,11 @@ def run_floor(programme_file: Path, home: Path) -> dict[str, Any]:
 def run_qcycle(programme_file: Path, home: Path) -> dict[str, Any]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+    from bench.world import World
     from flows.lifecycle import reconcile
     from qcycle import db
     from qcycle.intake import ingest
     from tasks.rounds import cached_programme
-
-    from bench.world import World
 
     loaded, timetable, round_id = _setup(programme_file, home, load=cached_programme)
     p = loaded.programme
@@ -186,13 +184,12 @@ def run_naive(programme_file: Path, home: Path) -> dict[str, Any]:
     from prefect.cache_policies import NONE
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+    from bench.world import World
     from qcycle import db
     from qcycle.intake import ingest
     from qcycle.lifecycle import carry_out
     from qcycle.notify.outbox import deliver_due, queue_drafts
     from qcycle.timetable import due
-
-    from bench.world import World
 
     loaded, timetable, round_id = _setup(programme_file, home)
     p, code = loaded.programme, loaded.programme.round.code
@@ -265,7 +262,14 @@ def _app_figures(home: Path) -> dict[str, Any]:
     from sqlmodel import func, select
 
     from qcycle import db
-    from qcycle.models import AssessmentResult, Decision, OutboxMessage, QuarantinedRecord, Review, Submission
+    from qcycle.models import (
+        AssessmentResult,
+        Decision,
+        OutboxMessage,
+        QuarantinedRecord,
+        Review,
+        Submission,
+    )
 
     out: dict[str, Any] = {}
     with db.session_scope() as session:

@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.generate import SCALE_1_UNITS, write_programme  # noqa: E402
+from bench.generate import SCALE_1_UNITS, write_programme
 
-__all__ = ["machine", "run_modes", "PrefectServer"]
+__all__ = ["PrefectServer", "machine", "run_modes"]
 
 PREFECT_MODES = ("qcycle", "naive")
 
@@ -117,7 +117,7 @@ class PrefectServer:
 
     def start(self, timeout: float = 120) -> PrefectServer:
         started = time.perf_counter()
-        self.log = open(self.folder / "prefect-server.log", "wb")
+        self.log = open(self.folder / "prefect-server.log", "wb")  # noqa: SIM115 - closed in stop()
         exe = Path(sys.executable).with_name("prefect")
         self.proc = subprocess.Popen(
             [str(exe), "server", "start", "--host", "127.0.0.1", "--port", str(self.port),
@@ -174,7 +174,7 @@ def run_one(mode: str, programme: Path, keep: bool = False, profile: Path | None
     started = time.perf_counter()
     try:
         with open(folder / "worker.log", "wb") as log:
-            proc = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+            proc = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         proc = None
     finally:

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.run import machine, run_modes  # noqa: E402
+from bench.run import machine, run_modes
 
-__all__ = ["run_scale", "plot"]
+__all__ = ["plot", "run_scale"]
 
 
 def run_scale(sizes: list[int], modes: list[str], naive_max: int, budget: float | None = None,
@@ -96,12 +96,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--naive-max", type=int, default=3209)
     ap.add_argument("--budget", type=float, default=None, help="seconds for the whole scaling run")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per mode run")
+    ap.add_argument("--from-runs", type=Path, nargs="*", default=None,
+                    help="combine existing run.py JSON files (merged per size) instead of running")
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--png", type=Path, default=None)
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.units.split(",") if x.strip()]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    report = run_scale(sizes, modes, args.naive_max, args.budget, args.timeout)
+    if args.from_runs:
+        by_units: dict[int, dict[str, Any]] = {}
+        for f in args.from_runs:
+            r = json.loads(f.read_text(encoding="utf-8"))
+            merged = by_units.setdefault(r["units"], {"units": r["units"], "results": {}, "machine": r["machine"]})
+            merged["results"].update(r["results"])
+        for r in by_units.values():
+            q, fl = r["results"].get("qcycle", {}), r["results"].get("floor", {})
+            r["ratio_qcycle_floor"] = round(q["wall_s"] / fl["wall_s"], 2) if "wall_s" in q and "wall_s" in fl else None
+        report = {"runs": [by_units[u] for u in sorted(by_units)], "skipped": [], "machine": machine(),
+                  "combined_from": [str(f) for f in args.from_runs]}
+    else:
+        report = run_scale(sizes, modes, args.naive_max, args.budget, args.timeout)
     runs = {r["units"]: r for r in report["runs"]}
     for mode in modes:  # 20,000-unit time against the 3,209-unit time (target ≤ 7.5×)
         small, big = runs.get(3209, {}).get("results", {}).get(mode), runs.get(20000, {}).get("results", {}).get(mode)

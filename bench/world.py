@@ -16,7 +16,13 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud, synthetic
-from qcycle.lifecycle import DECIDING_STAGE_KINDS, _assessment_subjects, owers, pending_decisions, takers
+from qcycle.lifecycle import (
+    DECIDING_STAGE_KINDS,
+    _assessment_subjects,
+    owers,
+    pending_decisions,
+    takers,
+)
 from qcycle.schema import Programme, StageKind
 from qcycle.timetable import Action, Timetable
 

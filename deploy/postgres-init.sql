@@ -4,5 +4,5 @@ CREATE ROLE prefect LOGIN PASSWORD 'change-me-prefect';
 CREATE DATABASE prefect OWNER prefect;
 CREATE ROLE qcycle LOGIN PASSWORD 'change-me-qcycle';
 CREATE DATABASE qcycle OWNER qcycle;
-\connect prefect
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
+-- Prefect's migrations create the pg_trgm extension themselves (a trusted extension: the
+-- database owner may), so its owner is `prefect` and pg_restore as `prefect` works.

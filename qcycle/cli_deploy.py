@@ -15,7 +15,7 @@ import typer
 from qcycle.cli import _fail, app, err, out
 from qcycle.errors import QcycleError
 
-__all__ = ["serve", "deploy", "backfill", "backfill_moments"]
+__all__ = ["backfill", "backfill_moments", "deploy", "serve"]
 
 
 def _extra_slots(values: list[str] | None) -> list[tuple[dt.timedelta, dt.datetime]]:

@@ -106,12 +106,12 @@ def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | 
     if stage is None:
         return {}
     item_cat = _item_category(p)
-    rows = session.exec(select(Decision).where(
+    subjects = session.exec(select(Decision.subject).where(
         Decision.round_id == round_id, Decision.stage == stage.code, Decision.outcome == "approved"
     )).all()
     out: dict[str, list[str]] = defaultdict(list)
-    for d in rows:
-        unit, _, item = d.subject.partition(":")
+    for subject in subjects:
+        unit, _, item = subject.partition(":")
         if category is None or item_cat.get(item) == category:
             out[unit].append(item)
     return dict(out)

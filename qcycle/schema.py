@@ -454,6 +454,9 @@ class Programme(_Model):
     def unit(self, code: str) -> Unit:
         return self._units_by_code[code]
 
+    def has_unit(self, code: str) -> bool:
+        return code in self._units_by_code
+
     def stage(self, code: str) -> Stage:
         return self._stages_by_code[code]
 

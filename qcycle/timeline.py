@@ -17,7 +17,7 @@ from pathlib import Path
 from qcycle.schema import Programme
 from qcycle.timetable import ACTION_LABELS, Action, Timetable
 
-__all__ = ["Row", "rows", "render_html", "render_png", "render_text"]
+__all__ = ["Row", "render_html", "render_png", "render_text", "rows"]
 
 _STARTS = {"window_open", "followup_open", "notice_open"}
 _ENDS = {"deadline", "notice_close"}
@@ -123,9 +123,9 @@ def render_html(p: Programme, timetable: Timetable, today: dt.datetime | None = 
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>",
         f"<title>{esc(p.round.name)} 日程时间轴</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(p.round.name)}（{esc(p.round.code)}）日程时间轴</h1>",
-        "<div class='legend'><span>▬ 受理/公示期（开始至截止）</span><span style='color:#e08a2c'>● 发布/决定/考核/通知</span>"
-        "<span style='color:#c0392b'>┃ 截止</span><span>╷ 提醒/逾期/督办</span>"
-        "<span style='color:#27ae60'>┃ 今天</span><span>时区 Asia/Shanghai</span></div>",
+        ("<div class='legend'><span>▬ 受理/公示期（开始至截止）</span><span style='color:#e08a2c'>● 发布/决定/考核/通知</span>"
+         "<span style='color:#c0392b'>┃ 截止</span><span>╷ 提醒/逾期/督办</span>"
+         "<span style='color:#27ae60'>┃ 今天</span><span>时区 Asia/Shanghai</span></div>"),
         "<div class='row axis'><div class='label'></div><div class='track'>",
     ]
     parts += [f"<div class='month' style='left:{_pct(m, first, last)}%'>{m:%Y-%m}</div>" for m in _months(first, last)]

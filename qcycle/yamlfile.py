@@ -24,8 +24,13 @@ __all__ = ["Document", "Loader", "Loc", "parse", "path_str", "read"]
 Loc = tuple[str | int, ...]
 
 
-class Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans and without the timestamp resolver."""
+# libyaml's parser when PyYAML has it (about 6x faster on a national programme file); the
+# resolver and constructor stay the safe Python ones, with the changes below.
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class Loader(_Base):  # type: ignore[misc,valid-type]
+    """Safe loading with YAML 1.2 booleans and without the timestamp resolver."""
 
 
 Loader.yaml_implicit_resolvers = {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The tests: install qcycle with its test extras (and PostgreSQL 15 if missing, as root),
+# The tests: install qcycle with its test extras (and PostgreSQL 15 and Chromium if missing, as root),
 # then run the whole suite. Extra arguments go to pytest.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -7,6 +7,11 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && [ "$(id -u)" = 0 ] && command -
   echo "installing PostgreSQL 15 for the production-path tests"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null) \
     || echo "PostgreSQL could not be installed: its tests will say so and skip" >&2
+fi
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing Chromium (and a CJK font) for the browser test of the run-history UI"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null) \
+    || echo "Chromium could not be installed: the UI test will say so and skip" >&2
 fi
 bash "$ROOT/scripts/bootstrap.sh" dev
 cd "$ROOT"

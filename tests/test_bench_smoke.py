@@ -1,6 +1,8 @@
 """Smoke test of the benchmark harness: the floor mode at 200 units writes the figures.
 
-No timing assertions: the machines are shared and the figures are noisy.
+No timing assertions: the machines are shared and the figures are noisy. Marked ``slow``: the
+200-unit year takes ~36 s of CPU (2 minutes of wall time on a loaded 2-core machine) until the
+outbox and intake bottlenecks named in bench/README.md are fixed.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_bench_floor_200_units(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--units", "200", "--modes", "floor",
          "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     report = json.loads(out.read_text(encoding="utf-8"))

@@ -64,10 +64,10 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     unit = record.get("unit")
     if not unit:
         return "缺少提交单位代码（unit）"
-    if kind != "score" and unit not in {u.code for u in p.units}:
+    if kind != "score" and not p.has_unit(unit):
         return f"提交单位 {unit!r} 不在本周期的单位名单中"
     item = record.get("item")
-    if item and item not in {i.code for _, i in p.items}:
+    if item and item not in p.item_category:
         return f"榜单项目 {item!r} 不存在"
     if kind == "score":
         scheme = p.assessment
@@ -119,7 +119,7 @@ def ingest(*, session: Session, programme: Programme, timetable: Timetable, roun
     stage = _stage_for(programme, record["kind"])
     assert stage is not None
     item = record.get("item")
-    category = record.get("category") or next((c.code for c, i in programme.items if i.code == item), None)
+    category = record.get("category") or programme.item_category.get(item or "")
     submitted_at = _parse_time(record["submitted_at"])
     cutoff = cutoff_for(timetable, stage.code, record.get("period"), category)
     late = cutoff is not None and submitted_at > cutoff

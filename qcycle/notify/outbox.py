@@ -203,13 +203,22 @@ def _merge_reminders(session: Session, code: str, round_id: uuid.UUID, unit: str
                      day: dt.date, drafts: list, override: Path | None, tag: str | None) -> int:
     base = idempotency_key(code, REMINDERS_ACTION, unit, channel, day)
     session.flush()
-    rows = list(session.exec(
-        select(OutboxMessage)
-        .where(or_(OutboxMessage.idempotency_key == base,
-                   col(OutboxMessage.idempotency_key).startswith(base + "#", autoescape=True)))
-        .order_by(OutboxMessage.created_at)
-        .with_for_update()  # PostgreSQL: a concurrent claim waits, or we see its "sending"
-    ).all())
+    # Exact keys (base, base#2, base#3, …) so the unique index answers: a LIKE prefix scan
+    # read the whole outbox for every unit (37 % of a national year in the benchmark).
+    rows: list[OutboxMessage] = []
+    first = 2
+    while True:
+        keys = ([base] if first == 2 else []) + [f"{base}#{i}" for i in range(first, first + 8)]
+        found = list(session.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.idempotency_key).in_(keys))
+            .with_for_update()  # PostgreSQL: a concurrent claim waits, or we see its "sending"
+        ).all())
+        rows += found
+        if not any(r.idempotency_key == keys[-1] for r in found):
+            break
+        first += 8
+    rows.sort(key=lambda r: r.created_at)
     known = {item["action_key"] for r in rows for item in (r.merge_items or [])}
     fresh: list[dict] = []
     for d in drafts:
