@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
-__all__ = ["TZ", "now", "today", "frozen", "at", "to_local"]
+__all__ = ["TZ", "at", "frozen", "now", "to_local", "today"]
 
 TZ = ZoneInfo("Asia/Shanghai")
 

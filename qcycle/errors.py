@@ -16,14 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
-    "QcycleError",
-    "Problem",
-    "ConfigError",
-    "CalendarError",
-    "TimetableError",
-    "IntakeError",
-    "DeliveryError",
     "AssessmentError",
+    "CalendarError",
+    "ConfigError",
+    "DeliveryError",
+    "IntakeError",
+    "Problem",
+    "QcycleError",
+    "TimetableError",
 ]
 
 

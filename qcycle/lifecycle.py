@@ -26,16 +26,16 @@ from qcycle.scoring import UnitResult, assess, unit_input
 from qcycle.timetable import Action
 
 __all__ = [
+    "DECIDING_STAGE_KINDS",
     "Draft",
     "Outcome",
-    "sync_round",
     "carry_out",
-    "takers",
-    "owers",
-    "outstanding",
-    "pending_decisions",
     "decision_subjects",
-    "DECIDING_STAGE_KINDS",
+    "outstanding",
+    "owers",
+    "pending_decisions",
+    "sync_round",
+    "takers",
 ]
 
 DECIDING_STAGE_KINDS = (StageKind.review, StageKind.evaluation)

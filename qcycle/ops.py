@@ -23,14 +23,14 @@ from qcycle.models import AssessmentResult
 from qcycle.schema import Programme, Stage, StageKind
 
 __all__ = [
+    "OUTCOMES",
     "DecisionError",
     "DecisionRow",
-    "OUTCOMES",
-    "deciding_stages",
     "decide",
+    "deciding_stages",
+    "export_results",
     "read_decisions",
     "result_rows",
-    "export_results",
 ]
 
 # Outcomes per kind of deciding stage: (yes, no).

@@ -14,38 +14,38 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import cached_property
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
-    "Programme",
-    "RoundInfo",
-    "Unit",
-    "Channel",
-    "Category",
-    "ListItem",
-    "Deadline",
-    "RelativeDate",
-    "OwedBy",
-    "ReminderPolicy",
-    "StageKind",
-    "SubmissionKind",
-    "Stage",
-    "StageOverride",
-    "Period",
-    "Assessment",
-    "Component",
-    "BonusItem",
-    "Veto",
-    "Indicator",
-    "Grading",
-    "QuotaPlan",
-    "QuotaAction",
     "GRADES",
     "LEVEL_NAMES",
+    "Assessment",
+    "BonusItem",
+    "Category",
+    "Channel",
+    "Component",
+    "Deadline",
+    "Grading",
+    "Indicator",
+    "ListItem",
+    "OwedBy",
+    "Period",
+    "Programme",
+    "QuotaAction",
+    "QuotaPlan",
+    "RelativeDate",
+    "ReminderPolicy",
+    "RoundInfo",
+    "Stage",
+    "StageKind",
+    "StageOverride",
+    "SubmissionKind",
+    "Unit",
+    "Veto",
 ]
 
 GRADES = ("A", "B", "C", "D")

@@ -26,13 +26,13 @@ from qcycle.errors import AssessmentError
 from qcycle.schema import GRADES, Assessment, BonusItem, Indicator, QuotaPlan
 
 __all__ = [
+    "MEASUREMENT_PREFIXES",
     "UnitInput",
     "UnitResult",
     "aggregate",
-    "indicator_met",
     "assess",
+    "indicator_met",
     "unit_input",
-    "MEASUREMENT_PREFIXES",
 ]
 
 # Besides reviewers' scores (component code), the score intake carries other measurements,
@@ -229,7 +229,7 @@ def _grades(scheme: Assessment, ranked: list) -> dict[str, str]:
     # Fixed shares: largest-remainder rounding so the counts add up to the number of units.
     n = len(free)
     exact = {k: g.shares[k] * n for k in GRADES}
-    counts = {k: int(math.floor(v)) for k, v in exact.items()}
+    counts = {k: math.floor(v) for k, v in exact.items()}
     leftover = n - sum(counts.values())
     for k in sorted(GRADES, key=lambda k: (-(exact[k] - counts[k]), GRADES.index(k)))[:leftover]:
         counts[k] += 1

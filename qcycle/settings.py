@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings", "REPO_ROOT"]
+__all__ = ["REPO_ROOT", "Settings", "get_settings"]
 
 # The repository root: config/ lives beside the package in a checkout (editable install).
 REPO_ROOT = Path(__file__).resolve().parent.parent

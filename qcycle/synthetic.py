@@ -15,7 +15,7 @@ from typing import Any
 from qcycle.schema import Programme, Unit
 from qcycle.timetable import Action, Timetable
 
-__all__ = ["with_counties", "SubmissionPlan", "plan_submissions", "decide", "scores", "malformed"]
+__all__ = ["SubmissionPlan", "decide", "malformed", "plan_submissions", "scores", "with_counties"]
 
 
 def _rng(seed: int, *what: Any) -> random.Random:

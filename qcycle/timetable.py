@@ -21,14 +21,14 @@ from qcycle.schema import Deadline, Programme, ReminderPolicy, Stage, StageKind
 from qcycle.workcal import WorkCalendar
 
 __all__ = [
-    "Action",
-    "Timetable",
-    "ResolvedDeadline",
-    "expand",
-    "due",
-    "Due",
     "ACTION_LABELS",
+    "Action",
+    "Due",
+    "ResolvedDeadline",
+    "Timetable",
     "as_json",
+    "due",
+    "expand",
 ]
 
 # Chinese labels of action kinds, for tables and messages.
@@ -294,9 +294,9 @@ class _Expander:
         d = self.deadline(deadline_spec, category)
         pcode = period.code if period else None
         label = f"{stage.name}{'·' + pcode if pcode else ''}{cat_name}"
-        common = dict(category=category, period=pcode, owed_by=stage.owed_by.describe(),
-                      submission=stage.submission.value if stage.submission else None,
-                      condition=condition)
+        common = {"category": category, "period": pcode, "owed_by": stage.owed_by.describe(),
+                  "submission": stage.submission.value if stage.submission else None,
+                  "condition": condition}
         if opens is not None:
             kind = "followup_open" if stage.kind is StageKind.followup else "window_open"
             self._add(at(opens, dt.time(9, 0)), kind, stage, f"{label} 开始受理", deadline=d.cutoff, **common)

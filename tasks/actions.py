@@ -16,7 +16,7 @@ from qcycle.models import ActionRun
 from qcycle.notify.outbox import queue_drafts
 from qcycle.timetable import Action, Due, Timetable, due
 
-__all__ = ["due_actions", "carry_out_action", "carry_out_actions", "record_outcome", "record_skipped"]
+__all__ = ["carry_out_action", "carry_out_actions", "due_actions", "record_outcome", "record_skipped"]
 
 
 @task(name="计算到期动作", cache_policy=NONE)

@@ -13,7 +13,7 @@ from qcycle.lifecycle import Draft
 from qcycle.loader import LoadedProgramme
 from qcycle.notify.outbox import DeliveryReport, deliver_due, queue_drafts
 
-__all__ = ["queue_messages", "deliver_messages"]
+__all__ = ["deliver_messages", "queue_messages"]
 
 
 @task(name="消息入队", cache_policy=NONE, retries=2, retry_delay_seconds=2)

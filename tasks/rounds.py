@@ -25,8 +25,16 @@ from qcycle.models import ActionRun, ProgrammeRound
 from qcycle.timetable import Due, Timetable, due, expand
 from qcycle.workcal import default_calendar
 
-__all__ = ["load_round", "sync_round", "plan_round", "prepare_round", "PreparedRound",
-           "cached_programme", "cached_timetable", "clear_caches"]
+__all__ = [
+    "PreparedRound",
+    "cached_programme",
+    "cached_timetable",
+    "clear_caches",
+    "load_round",
+    "plan_round",
+    "prepare_round",
+    "sync_round",
+]
 
 _lock = threading.Lock()
 _programmes: dict[tuple, LoadedProgramme] = {}

@@ -13,11 +13,11 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import Session, SQLModel, col, func, select
 
 from qcycle import clock, crud, db
 from qcycle.models import (
-
     ActionRun,
     AssessmentResult,
     AuditLog,
@@ -26,7 +26,6 @@ from qcycle.models import (
     QuarantinedRecord,
     Submission,
 )
-from alembic.script import ScriptDirectory  # noqa: E402
 
 # The newest migration, whatever its name: tests need no edit when one is added.
 HEAD = ScriptDirectory.from_config(db.alembic_config()).get_current_head()

@@ -35,7 +35,7 @@ def _apply(session, p, t, rid, unit, item, when):
 
 
 def test_sync_round_is_idempotent(session, round_):
-    p, _, rid = round_
+    _, _, rid = round_
     again = sync_round(session, load_programme(P1))
     assert again.id == rid
 

@@ -16,13 +16,13 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import Session, SQLModel, col, func, select
 
 from qcycle import clock, crud, db
 from qcycle.models import (
-
     ActionRun,
     AssessmentResult,
     AuditLog,
@@ -35,7 +35,6 @@ from qcycle.models import (
     Submission,
     Unit,
 )
-from alembic.script import ScriptDirectory  # noqa: E402
 
 # The newest migration, whatever its name: tests need no edit when one is added.
 HEAD = ScriptDirectory.from_config(db.alembic_config()).get_current_head()

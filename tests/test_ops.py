@@ -80,7 +80,7 @@ def test_export_results_to_xlsx_and_csv(home, tmp_path):
     from qcycle import crud
     from qcycle.cli import open_round
 
-    loaded, rid = open_round(P1)
+    _, rid = open_round(P1)
     with db.session_scope() as session:
         crud.save_results(session=session, round_id=rid, results=[
             {"unit_code": "510100:zlcx-01", "total": 91.5, "grade": "A", "rank": 1,
@@ -108,9 +108,10 @@ def test_export_refuses_unknown_format(home, tmp_path):
 
 
 def test_status_shows_stage_next_actions_missed_overdue_and_pending(home):
+    import datetime as dt
+
     from qcycle import crud
     from qcycle.clock import at
-    import datetime as dt
 
     loaded, rid = _seed_applications([("510100", "zlcx-01")])
     # The deadline action was carried out; the overdue notice of the next morning was not.

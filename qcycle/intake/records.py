@@ -17,7 +17,7 @@ from qcycle.clock import to_local
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
 
-__all__ = ["IngestResult", "fingerprint", "ingest", "ingest_many", "cutoff_for"]
+__all__ = ["IngestResult", "cutoff_for", "fingerprint", "ingest", "ingest_many"]
 
 
 @dataclass(frozen=True)

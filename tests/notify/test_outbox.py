@@ -186,7 +186,7 @@ def test_errcode_that_retrying_cannot_fix_is_dead_at_once(tmp_path, botserver, m
     botserver.behave("errcode")  # HTTP 200 {"errcode": 93000, invalid webhook url}
     report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
     assert report.sent == 0 and report.dead >= 1  # the issuer's digest shares the broken bot
-    msg = [r for r in _rows() if r.action == "kill:1"][0]
+    msg = next(r for r in _rows() if r.action == "kill:1")
     assert msg.status == "dead" and "93000" in msg.last_error
 
 

@@ -5,7 +5,7 @@ Revises: 0001_initial
 """
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401
+import sqlmodel
 from alembic import op
 
 revision = "0002_result_stage"
