@@ -57,15 +57,22 @@ class ServerProcess:
             env["PREFECT_API_AUTH_STRING"] = ":".join(self.auth)
         return env
 
-    def post(self, path: str, body: dict | None = None) -> httpx.Response:
-        reply = httpx.post(f"{self.url}{path}", json=body or {}, auth=self.auth, timeout=30)
+    def send(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
+        # A busy SQLite makes the server answer 503 ("database is locked"); Prefect's own
+        # client retries those, and so do we.
+        for attempt in range(8):
+            reply = httpx.request(method, f"{self.url}{path}", json=body, auth=self.auth, timeout=30)
+            if reply.status_code not in (502, 503) or attempt == 7:
+                break
+            time.sleep(1 + attempt)
         reply.raise_for_status()
         return reply
 
+    def post(self, path: str, body: dict | None = None) -> httpx.Response:
+        return self.send("POST", path, body or {})
+
     def get(self, path: str) -> httpx.Response:
-        reply = httpx.get(f"{self.url}{path}", auth=self.auth, timeout=30)
-        reply.raise_for_status()
-        return reply
+        return self.send("GET", path)
 
 
 @contextlib.contextmanager
