@@ -33,6 +33,8 @@ if str(ROOT) not in sys.path:
 __all__ = ["MODES", "run_mode"]
 
 MODES = ("qcycle", "naive", "floor")
+# How many list items a unit applies for (mean 3.5 → ~10,000 applications at 3,209 units).
+ITEMS_PER_APPLICANT = (2, 3, 3, 4, 4, 5)
 
 
 def _setup(programme_file: Path, home: Path, load=None):
@@ -59,84 +61,48 @@ def _setup(programme_file: Path, home: Path, load=None):
     return loaded, timetable, round_id
 
 
-def _record(session, round_code: str, round_id, outcome, actor: str) -> bool:
-    """What ``tasks.actions._record`` does (copied: importing ``tasks`` imports Prefect)."""
-    from qcycle import crud
+def _world(p, timetable, round_id):
+    """The same outside world for every mode (``qcycle.synthetic.World``): each unit applies
+    for 2–5 list items (≈10,000 applications at 3,209 units)."""
+    from qcycle.synthetic import World
 
-    a = outcome.action
-    if outcome.pending:
-        crud.audit(session=session, actor=actor, action=f"{a.key}:pending", round_code=round_code,
-                   detail={"pending": len(outcome.pending)})
-        return False
-    new = crud.record_action(session=session, round_id=round_id, action_key=a.key,
-                             action=a.action, due_at=a.at, outcome="done", note=outcome.note)
-    if new:
-        crud.audit(session=session, actor=actor, action=a.key, round_code=round_code,
-                   detail={"note": outcome.note, **outcome.counts})
-    return new
-
-
-def _record_skipped(session, round_code, round_id, skipped, actor) -> None:
-    from qcycle import crud
-
-    for a, reason in skipped:
-        if crud.record_action(session=session, round_id=round_id, action_key=a.key, action=a.action,
-                              due_at=a.at, outcome="skipped", note=reason):
-            crud.audit(session=session, actor=actor, action=f"{a.key}:skipped", round_code=round_code,
-                       detail={"reason": reason})
-
-
-def _done(session, round_id) -> set[str]:
-    from sqlmodel import select
-
-    from qcycle.models import ActionRun
-
-    return set(session.exec(select(ActionRun.action_key).where(ActionRun.round_id == round_id)).all())
+    return World(p, timetable, round_id, seed=2025, items_per_applicant=ITEMS_PER_APPLICANT, source="bench")
 
 
 # ---------------------------------------------------------------- floor
 
 
 def run_floor(programme_file: Path, home: Path) -> dict[str, Any]:
-    from bench.world import World
-    from qcycle import db
-    from qcycle.intake import ingest
-    from qcycle.lifecycle import carry_out
-    from qcycle.notify.outbox import deliver_due, queue_drafts
+    from qcycle import db, moment
+    from qcycle.notify.outbox import deliver_due
     from qcycle.timetable import due
 
     loaded, timetable, round_id = _setup(programme_file, home)
     p, code = loaded.programme, loaded.programme.round.code
-    template_dir = loaded.path.parent / "templates" / code
-    world = World(p, timetable, round_id)
+    world = _world(p, timetable, round_id)
     ticks = sorted({a.at for a in timetable.actions})
     actor = "bench:floor"
 
-    def moment(tick: dt.datetime) -> None:
+    def at(tick: dt.datetime) -> None:
         with db.session_scope() as session:
-            plan = due(timetable, tick, _done(session, round_id))
+            plan = due(timetable, tick, moment.done_actions(session, round_id))
             if plan.skipped:
-                _record_skipped(session, code, round_id, plan.skipped, actor)
+                moment.record_skipped(session, code, round_id, plan.skipped, actor)
         for action in plan.run:
             with db.session_scope() as session:
-                outcome = carry_out(session, p, round_id, action)
-                if outcome.drafts:
-                    queue_drafts(session=session, programme=p, round_id=round_id, drafts=outcome.drafts,
-                                 template_dir=template_dir)
-                _record(session, code, round_id, outcome, actor)
-        deliver_due(programme=p, round_id=round_id, now=tick, channel_override="sink", template_dir=template_dir)
+                moment.perform(session, p, round_id, action, template_dir=loaded.template_dir, actor=actor)
+        deliver_due(programme=p, round_id=round_id, now=tick, channel_override="sink",
+                    template_dir=loaded.template_dir)
 
     for tick in ticks:
         with db.session_scope() as session:
-            for record, source in world.arriving(session, tick):
-                ingest(session=session, programme=p, timetable=timetable, round_id=round_id,
-                       record=record, source=source)
+            world.submit(session, tick)
             world.decide(session, tick, strictly_before=True)
-        moment(tick)
+        at(tick)
     with db.session_scope() as session:
         late = world.decide(session, ticks[-1])
     if late:
-        moment(ticks[-1])
+        at(ticks[-1])
     return {"ticks": len(ticks), "flow_runs": 0, "records": world.records_made}
 
 
@@ -146,33 +112,28 @@ def run_floor(programme_file: Path, home: Path) -> dict[str, Any]:
 def run_qcycle(programme_file: Path, home: Path) -> dict[str, Any]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    from bench.world import World
     from flows.lifecycle import reconcile
     from qcycle import db
-    from qcycle.intake import ingest
     from tasks.rounds import cached_programme
 
     loaded, timetable, round_id = _setup(programme_file, home, load=cached_programme)
-    p = loaded.programme
-    world = World(p, timetable, round_id)
+    world = _world(loaded.programme, timetable, round_id)
     ticks = sorted({a.at for a in timetable.actions})
     runs = 0
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         for tick in ticks:
             with db.session_scope() as session:
-                for record, source in world.arriving(session, tick):
-                    ingest(session=session, programme=p, timetable=timetable, round_id=round_id,
-                           record=record, source=source)
+                world.submit(session, tick)
                 world.decide(session, tick, strictly_before=True)
-            reconcile(programme_file=str(programme_file), as_of=tick, channel_override="sink",
-                      actor="bench:qcycle")
-            runs += 1
+            done = reconcile(programme_file=str(programme_file), as_of=tick, channel_override="sink",
+                             actor="bench:qcycle")
+            runs += 1 + len(done["stage_flows"])
         with db.session_scope() as session:
             late = world.decide(session, ticks[-1])
         if late:
-            reconcile(programme_file=str(programme_file), as_of=ticks[-1], channel_override="sink",
-                      actor="bench:qcycle")
-            runs += 1
+            done = reconcile(programme_file=str(programme_file), as_of=ticks[-1], channel_override="sink",
+                             actor="bench:qcycle")
+            runs += 1 + len(done["stage_flows"])
     return {"ticks": len(ticks), "flow_runs": runs, "records": world.records_made}
 
 
@@ -184,8 +145,7 @@ def run_naive(programme_file: Path, home: Path) -> dict[str, Any]:
     from prefect.cache_policies import NONE
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    from bench.world import World
-    from qcycle import db
+    from qcycle import db, moment
     from qcycle.intake import ingest
     from qcycle.lifecycle import carry_out
     from qcycle.notify.outbox import deliver_due, queue_drafts
@@ -193,8 +153,8 @@ def run_naive(programme_file: Path, home: Path) -> dict[str, Any]:
 
     loaded, timetable, round_id = _setup(programme_file, home)
     p, code = loaded.programme, loaded.programme.round.code
-    template_dir = loaded.path.parent / "templates" / code
-    world = World(p, timetable, round_id)
+    template_dir = loaded.template_dir
+    world = _world(p, timetable, round_id)
     ticks = sorted({a.at for a in timetable.actions})
     actor = "bench:naive"
     counts = {"task_runs": 0}
@@ -224,9 +184,9 @@ def run_naive(programme_file: Path, home: Path) -> dict[str, Any]:
             with db.session_scope() as session:
                 world.decide(session, tick, strictly_before=True)
         with db.session_scope() as session:
-            plan = due(timetable, tick, _done(session, round_id))
+            plan = due(timetable, tick, moment.done_actions(session, round_id))
             if plan.skipped:
-                _record_skipped(session, code, round_id, plan.skipped, actor)
+                moment.record_skipped(session, code, round_id, plan.skipped, actor)
         for action in plan.run:
             with db.session_scope() as session:
                 outcome = carry_out(session, p, round_id, action)
@@ -234,7 +194,7 @@ def run_naive(programme_file: Path, home: Path) -> dict[str, Any]:
                 send_one(draft.unit, draft, tick)
                 counts["task_runs"] += 1
             with db.session_scope() as session:
-                _record(session, code, round_id, outcome, actor)
+                moment.record_outcome(session, code, round_id, outcome, actor)
         # Whatever was held back (office hours) or failed earlier.
         deliver_due(programme=p, round_id=round_id, now=tick, channel_override="sink", template_dir=template_dir)
 

@@ -23,7 +23,7 @@ from tasks.actions import carry_out_actions, record_skipped
 from tasks.messages import deliver_messages
 from tasks.rounds import cached_programme, prepare_round
 
-__all__ = ["reconcile", "run_stage", "STAGE_FLOWS"]
+__all__ = ["STAGE_FLOWS", "reconcile", "run_stage"]
 
 # Which stage flow carries out which action kinds.
 _FLOW_OF_ACTION = {
@@ -184,6 +184,7 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
         "round": code,
         "as_of": moment.isoformat(),
         "done": [o.action.key for o in outcomes if not o.pending],
+        "stage_flows": sorted({_FLOW_OF_ACTION.get(a.action, "publication") for a in plan.run} - ROUTINE.keys()),
         "pending": {o.action.key: len(o.pending) for o in outcomes if o.pending},
         "skipped": {a.key: reason for a, reason in plan.skipped},
         "messages": report.as_dict() if report else None,

@@ -7,7 +7,6 @@ names, runs the ``reconcile`` flow as of that moment. Messages go to the local s
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 from collections import Counter
@@ -18,21 +17,13 @@ from typing import Any
 import yaml
 from sqlmodel import func, select
 
-from qcycle import crud, db, synthetic
-from qcycle.intake import ingest
-from qcycle.lifecycle import (
-    DECIDING_STAGE_KINDS,
-    _assessment_subjects,
-    owers,
-    pending_decisions,
-    sync_round,
-    takers,
-)
-from qcycle.loader import LoadedProgramme, load_programme
+from qcycle import db, synthetic
+from qcycle.lifecycle import sync_round
+from qcycle.loader import load_programme
 from qcycle.models import AssessmentResult, OutboxMessage, QuarantinedRecord, Submission
-from qcycle.schema import Programme, StageKind
+from qcycle.schema import Programme
 from qcycle.settings import get_settings
-from qcycle.timetable import Action, Timetable, expand
+from qcycle.timetable import expand
 from qcycle.workcal import WorkCalendar
 
 __all__ = ["SimulationReport", "simulate"]
@@ -72,88 +63,6 @@ def _write_expanded(p: Programme, path: Path) -> Path:
     return path
 
 
-class _World:
-    """The outside world of a simulated round: what units, ops and reviewers do."""
-
-    def __init__(self, loaded: LoadedProgramme, timetable: Timetable, round_id, seed: int):
-        self.loaded, self.p, self.t, self.round_id, self.seed = loaded, loaded.programme, timetable, round_id, seed
-        self.planned: set[str] = set()
-        self.inbox: list[tuple[dt.datetime, dict[str, Any]]] = []
-        self.scored: set[str] = set()
-
-    def _subjects(self, session, deadline: Action) -> list[tuple[str, str | None, str | None]]:
-        stage = self.p.stage(deadline.stage)
-        if stage.submission and stage.submission.value == "application" and self.p.categories:
-            items = [i.code for _, i in self.p.items]
-            out = []
-            for unit in owers(session, self.p, self.round_id, stage, deadline.category):
-                r = synthetic._rng(self.seed, "choose", unit)
-                out += [(unit, item, None) for item in r.sample(items, k=min(len(items), r.choice([1, 1, 2])))]
-            return out
-        if stage.owed_by and stage.owed_by.takers and self.p.categories:
-            return [(u, i, None) for u, items in takers(session, self.p, self.round_id, deadline.category).items()
-                    for i in items
-                    if deadline.period is None or not _period_categories(self.p, deadline)
-                    or _item_cat(self.p, i) in _period_categories(self.p, deadline)]
-        return [(u, None, deadline.category) for u in owers(session, self.p, self.round_id, stage, deadline.category)]
-
-    def before(self, session, tick: dt.datetime) -> None:
-        """Units submit and reviewers score up to ``tick``."""
-        for a in self.t.actions:
-            if a.action != "deadline" or a.key in self.planned:
-                continue
-            opens = synthetic.first_open(self.t, a)
-            if (opens or a.at - dt.timedelta(days=20)) > tick:
-                continue
-            self.planned.add(a.key)
-            self.inbox += synthetic.plan_submissions(self.seed, a, opens, self._subjects(session, a))
-            if self.p.stage(a.stage).submission.value == "application":
-                self.inbox += synthetic.malformed(self.seed, a, 3)
-        due_now = sorted((x for x in self.inbox if x[0] <= tick), key=lambda x: (x[0], x[1].get("id", "")))
-        self.inbox = [x for x in self.inbox if x[0] > tick]
-        for _, record in due_now:
-            ingest(session=session, programme=self.p, timetable=self.t, round_id=self.round_id,
-                   record=record, source="simulate")
-        for a in self.t.actions:
-            if a.action == "assess" and a.at <= tick and a.key not in self.scored and self.p.assessment:
-                self.scored.add(a.key)
-                components = [c.code for c in self.p.assessment.components if c.source == "reviews"]
-                reviewers = max(3, self.p.assessment.min_reviewers)
-                for subject in _assessment_subjects(session, self.p, self.round_id, a.category):
-                    records = synthetic.scores(self.seed, subject, components, reviewers)
-                    records += synthetic.measurements(self.seed, subject, self.p)
-                    for rec in records:
-                        ingest(session=session, programme=self.p, timetable=self.t, round_id=self.round_id,
-                               record=rec, source="simulate:reviewers")
-
-    def decide(self, session, tick: dt.datetime, strictly_before: bool = False) -> int:
-        """Ops decide every pending review/evaluation subject whose decision is due."""
-        n = 0
-        for a in self.t.actions:
-            if a.action != "decision_due" or a.at > tick or (strictly_before and a.at == tick):
-                continue
-            stage = self.p.stage(a.stage)
-            if stage.kind not in DECIDING_STAGE_KINDS:
-                continue
-            yes, no = ("approved", "rejected") if stage.kind is StageKind.review else ("confirmed", "returned")
-            for subject in pending_decisions(session, self.p, self.round_id, stage, a.category):
-                ok = synthetic.decide(self.seed, stage.code, subject)
-                crud.put_decision(session=session, round_id=self.round_id, stage=stage.code, subject=subject,
-                                  outcome=yes if ok else no, decided_by="simulate:ops", decided_at=tick)
-                n += 1
-        return n
-
-
-def _item_cat(p: Programme, item: str) -> str | None:
-    return next((c.code for c, i in p.items if i.code == item), None)
-
-
-def _period_categories(p: Programme, deadline: Action) -> list[str]:
-    stage = p.stage(deadline.stage)
-    period = next((x for x in stage.periods if x.code == deadline.period), None)
-    return list(period.categories) if period else []
-
-
 def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None = None,
              show_progress: bool = True, counties: bool = True) -> SimulationReport:
     """Run a whole round on a virtual clock; return the closing report."""
@@ -185,7 +94,7 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
     ticks = sorted({a.at for a in timetable.actions})
     with db.session_scope() as session:
         round_id = sync_round(session, loaded).id
-    world = _World(loaded, timetable, round_id, seed)
+    world = synthetic.World(loaded.programme, timetable, round_id, seed)
 
     def run_year() -> int:
         runs = 0
@@ -195,20 +104,20 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
             for tick in ticks:
                 progress.update(bar, description=f"{code} {tick:%Y-%m-%d}")
                 with db.session_scope() as session:
-                    world.before(session, tick)
+                    world.submit(session, tick)
                     # Ops answer a decision request (sent at its due time) before the next
                     # moment of the round, so that moment's reconcile carries the decision out.
                     world.decide(session, tick, strictly_before=True)
-                reconcile(programme_file=str(expanded), as_of=tick, channel_override="sink",
-                          actor="flow:simulate")
-                runs += 1
+                done = reconcile(programme_file=str(expanded), as_of=tick, channel_override="sink",
+                                 actor="flow:simulate")
+                runs += 1 + len(done["stage_flows"])
                 progress.advance(bar)
             with db.session_scope() as session:
                 late_decisions = world.decide(session, ticks[-1]) if ticks else 0
             if late_decisions:  # a decision due at the very last moment of the round
-                reconcile(programme_file=str(expanded), as_of=ticks[-1], channel_override="sink",
-                          actor="flow:simulate")
-                runs += 1
+                done = reconcile(programme_file=str(expanded), as_of=ticks[-1], channel_override="sink",
+                                 actor="flow:simulate")
+                runs += 1 + len(done["stage_flows"])
         return runs
 
     # Heartbeats detect crashed runs of long-lived deployments; a simulated year of short

@@ -194,7 +194,7 @@ def simulate(
         return
     _warn(report.warnings)
     out.print(f"\n[bold]{report.round_name}（{report.round_code}）模拟完成[/]，用时 {report.seconds:.1f} 秒")
-    out.print(f"  日程节点 {report.ticks} 个，Prefect 流程运行 {report.flow_runs}+ 次；"
+    out.print(f"  日程节点 {report.ticks} 个，Prefect 流程运行 {report.flow_runs} 次（含阶段子流程）；"
               f"完成动作 {report.actions_done} 项，跳过 {report.actions_skipped} 项")
     subs = "，".join(f"{k} {v}" for k, v in sorted(report.submissions.items())) or "无"
     out.print(f"  材料：{subs}；隔离（格式错误/未知单位）{report.quarantined} 条")

@@ -30,6 +30,11 @@ class LoadedProgramme:
     path: Path
     sha256: str
 
+    @property
+    def template_dir(self) -> Path:
+        """The round's own message templates, next to the file (``templates/ROUND/``), if any."""
+        return self.path.parent / "templates" / self.programme.round.code
+
 
 # Pydantic's messages, said the way our users read them.
 _MESSAGES = {

@@ -1,5 +1,6 @@
 """Seeded, deterministic synthetic data for simulating a round: counties, submissions
-(some late, some never, a few malformed), ops decisions and reviewers' scores.
+(some late, some never, a few malformed), ops decisions and reviewers' scores, and the
+:class:`World` that plays them out for ``qcycle simulate`` and the benchmark alike.
 
 Everything is drawn from ``random.Random(f"{seed}:{what}")`` so a given seed always gives
 the same year, whatever order the simulator asks in.
@@ -9,13 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-from qcycle.schema import Programme, Unit
+from sqlmodel import Session
+
+from qcycle import crud
+from qcycle.intake import ingest_many
+from qcycle.lifecycle import (
+    DECIDING_STAGE_KINDS,
+    _assessment_subjects,
+    owers,
+    pending_decisions,
+    takers,
+)
+from qcycle.schema import Programme, StageKind, Unit
 from qcycle.timetable import Action, Timetable
 
-__all__ = ["SubmissionPlan", "decide", "malformed", "plan_submissions", "scores", "with_counties"]
+__all__ = ["World", "decide", "malformed", "measurements", "plan_submissions", "scores", "with_counties"]
 
 
 def _rng(seed: int, *what: Any) -> random.Random:
@@ -38,13 +50,6 @@ def with_counties(p: Programme, seed: int, per_city: tuple[int, int] = (5, 12)) 
                               parent=city.code, channels=list(city.channels),
                               email=f"zlk@{code}.amr.example.cn" if city.email else None))
     return p.model_copy(update={"units": [*p.units, *extra]}) if extra else p
-
-
-@dataclass
-class SubmissionPlan:
-    """When each owing unit hands in one submission (None: never)."""
-
-    records: list[tuple[dt.datetime, dict[str, Any]]] = field(default_factory=list)
 
 
 def plan_submissions(seed: int, deadline: Action, opens: dt.datetime | None, subjects: list[tuple[str, str | None, str | None]]) -> list[tuple[dt.datetime, dict[str, Any]]]:
@@ -159,3 +164,100 @@ def measurements(seed: int, subject: str, p: Programme) -> list[dict[str, Any]]:
         if r.random() < 0.04:
             rec(f"veto:{veto.code}", "考核组", 1)
     return out
+
+
+class World:
+    """The outside world of a simulated round: what units, ops and reviewers do, by when.
+
+    Units apply for ``items_per_applicant`` list items (a draw from the sequence), hand in
+    what they owe per :func:`plan_submissions`, plus three malformed records per application
+    window; reviewers score every subject of an assessment once it is due; ops decide every
+    pending subject once its decision has been requested.
+    """
+
+    def __init__(self, p: Programme, timetable: Timetable, round_id: Any, seed: int, *,
+                 items_per_applicant: Sequence[int] = (1, 1, 2), source: str = "simulate",
+                 malformed_per_window: int = 3) -> None:
+        self.p, self.t, self.round_id, self.seed = p, timetable, round_id, seed
+        self.items_per_applicant, self.source = list(items_per_applicant), source
+        self.malformed_per_window = malformed_per_window
+        self.planned: set[str] = set()
+        self.scored: set[str] = set()
+        self.inbox: list[tuple[dt.datetime, dict[str, Any]]] = []
+        self.records_made = 0
+
+    def _subjects(self, session: Session, deadline: Action) -> list[tuple[str, str | None, str | None]]:
+        p = self.p
+        stage = p.stage(deadline.stage)
+        if stage.submission and stage.submission.value == "application" and p.categories:
+            items = [i.code for _, i in p.items]
+            out = []
+            for unit in owers(session, p, self.round_id, stage, deadline.category):
+                r = _rng(self.seed, "choose", unit)
+                k = min(len(items), r.choice(self.items_per_applicant))
+                out += [(unit, item, None) for item in sorted(r.sample(items, k=k))]
+            return out
+        if stage.owed_by and stage.owed_by.takers and p.categories:
+            period = next((x for x in stage.periods if x.code == deadline.period), None)
+            only = set(period.categories) if period and period.categories else None
+            return [(u, i, None) for u, items in sorted(takers(session, p, self.round_id, deadline.category).items())
+                    for i in sorted(items) if only is None or p.item_category.get(i) in only]
+        return [(u, None, deadline.category) for u in owers(session, p, self.round_id, stage, deadline.category)]
+
+    def arriving(self, session: Session, tick: dt.datetime) -> list[tuple[dict[str, Any], str]]:
+        """(record, source) pairs that arrive up to ``tick``, in arrival order."""
+        for a in self.t.actions:
+            if a.action != "deadline" or a.key in self.planned:
+                continue
+            opens = first_open(self.t, a)
+            if (opens or a.at - dt.timedelta(days=20)) > tick:
+                continue
+            self.planned.add(a.key)
+            self.inbox += plan_submissions(self.seed, a, opens, self._subjects(session, a))
+            if a.submission == "application":
+                self.inbox += malformed(self.seed, a, self.malformed_per_window)
+        now = sorted((x for x in self.inbox if x[0] <= tick), key=lambda x: (x[0], x[1].get("id", "")))
+        self.inbox = [x for x in self.inbox if x[0] > tick]
+        out = [(record, self.source) for _, record in now]
+        scheme = self.p.assessment
+        for a in self.t.actions:
+            if a.action != "assess" or a.at > tick or a.key in self.scored or scheme is None:
+                continue
+            self.scored.add(a.key)
+            components = [c.code for c in scheme.components if c.source == "reviews"]
+            reviewers = max(3, scheme.min_reviewers)
+            for subject in _assessment_subjects(session, self.p, self.round_id, a.category):
+                records = scores(self.seed, subject, components, reviewers) + measurements(self.seed, subject, self.p)
+                out += [(rec, f"{self.source}:reviewers") for rec in records]
+        self.records_made += len(out)
+        return out
+
+    def submit(self, session: Session, tick: dt.datetime) -> dict[str, int]:
+        """Take in everything that arrives up to ``tick``; counts by intake status."""
+        counts: dict[str, int] = {}
+        by_source: dict[str, list[dict[str, Any]]] = {}
+        for record, source in self.arriving(session, tick):
+            by_source.setdefault(source, []).append(record)
+        for source, records in by_source.items():
+            for status, n in ingest_many(session=session, programme=self.p, timetable=self.t,
+                                         round_id=self.round_id, records=records, source=source).items():
+                counts[status] = counts.get(status, 0) + n
+        return counts
+
+    def decide(self, session: Session, tick: dt.datetime, strictly_before: bool = False) -> int:
+        """Ops decide every pending subject whose decision is due (``strictly_before``: due
+        before ``tick``, so that the moment's reconcile carries the decision out)."""
+        n = 0
+        for a in self.t.actions:
+            if a.action != "decision_due" or a.at > tick or (strictly_before and a.at == tick):
+                continue
+            stage = self.p.stage(a.stage)
+            if stage.kind not in DECIDING_STAGE_KINDS:
+                continue
+            yes, no = ("approved", "rejected") if stage.kind is StageKind.review else ("confirmed", "returned")
+            for subject in pending_decisions(session, self.p, self.round_id, stage, a.category):
+                ok = decide(self.seed, stage.code, subject)
+                crud.put_decision(session=session, round_id=self.round_id, stage=stage.code, subject=subject,
+                                  outcome=yes if ok else no, decided_by=f"{self.source}:ops", decided_at=tick)
+                n += 1
+        return n

@@ -21,7 +21,8 @@ from sqlmodel import select
 from qcycle import db
 from qcycle.lifecycle import sync_round as _sync_round
 from qcycle.loader import LoadedProgramme, load_programme
-from qcycle.models import ActionRun, ProgrammeRound
+from qcycle.models import ProgrammeRound
+from qcycle.moment import done_actions
 from qcycle.timetable import Due, Timetable, due, expand
 from qcycle.workcal import default_calendar
 
@@ -30,10 +31,7 @@ __all__ = [
     "cached_programme",
     "cached_timetable",
     "clear_caches",
-    "load_round",
-    "plan_round",
     "prepare_round",
-    "sync_round",
 ]
 
 _lock = threading.Lock()
@@ -101,24 +99,6 @@ def _sync(loaded: LoadedProgramme, *, force: bool = False) -> uuid.UUID:
     return round_id
 
 
-@task(name="读取方案", cache_policy=NONE)
-def load_round(programme_file: str) -> LoadedProgramme:
-    """Read and validate the programme file."""
-    return cached_programme(programme_file)
-
-
-@task(name="同步周期", cache_policy=NONE, retries=2, retry_delay_seconds=2)
-def sync_round(loaded: LoadedProgramme) -> uuid.UUID:
-    """Upsert the round, its units and list items."""
-    return _sync(loaded, force=True)
-
-
-@task(name="生成日程", cache_policy=NONE)
-def plan_round(loaded: LoadedProgramme) -> Timetable:
-    """Expand the round into its dated actions."""
-    return cached_timetable(loaded)
-
-
 @dataclass(frozen=True)
 class PreparedRound:
     loaded: LoadedProgramme
@@ -142,6 +122,5 @@ def prepare_round(programme_file: str, as_of: dt.datetime | None = None) -> Prep
     plan = None
     if as_of is not None:
         with db.session_scope() as session:
-            done = set(session.exec(select(ActionRun.action_key).where(ActionRun.round_id == round_id)).all())
-        plan = due(timetable, as_of, done)
+            plan = due(timetable, as_of, done_actions(session, round_id))
     return PreparedRound(loaded, round_id, timetable, plan)

@@ -1,0 +1,66 @@
+"""One moment of a round without Prefect: what is done, carrying an action out, recording it.
+
+``tasks/`` wraps these as task runs; the benchmark's floor calls them directly, so both run
+the same code path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from qcycle import crud
+from qcycle.lifecycle import Outcome, carry_out
+from qcycle.models import ActionRun
+from qcycle.notify.outbox import queue_drafts
+from qcycle.schema import Programme
+from qcycle.timetable import Action
+
+__all__ = ["done_actions", "perform", "record_outcome", "record_skipped"]
+
+
+def done_actions(session: Session, round_id: uuid.UUID) -> set[str]:
+    """Keys of the actions recorded done or skipped: what the timetable must not offer again."""
+    return set(session.exec(select(ActionRun.action_key).where(ActionRun.round_id == round_id)).all())
+
+
+def record_outcome(session: Session, round_code: str, round_id: uuid.UUID, outcome: Outcome, actor: str) -> bool:
+    """Mark an action done (unless decisions are still pending) and audit who did it."""
+    a = outcome.action
+    if outcome.pending:
+        crud.audit(session=session, actor=actor, action=f"{a.key}:pending", round_code=round_code,
+                   detail={"pending": len(outcome.pending)})
+        return False
+    new = crud.record_action(session=session, round_id=round_id, action_key=a.key,
+                             action=a.action, due_at=a.at, outcome="done", note=outcome.note)
+    if new:
+        crud.audit(session=session, actor=actor, action=a.key, round_code=round_code,
+                   detail={"note": outcome.note, **outcome.counts})
+    return new
+
+
+def record_skipped(session: Session, round_code: str, round_id: uuid.UUID,
+                   skipped: list[tuple[Action, str]], actor: str) -> int:
+    """Record missed actions that no longer matter, with the reason; returns how many are new."""
+    n = 0
+    for a, reason in skipped:
+        if crud.record_action(session=session, round_id=round_id, action_key=a.key, action=a.action,
+                              due_at=a.at, outcome="skipped", note=reason):
+            n += 1
+            crud.audit(session=session, actor=actor, action=f"{a.key}:skipped", round_code=round_code,
+                       detail={"reason": reason})
+    return n
+
+
+def perform(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
+            template_dir: Path, actor: str) -> Outcome:
+    """Carry one action out, queue its messages and record it, in the caller's transaction
+    (idempotent: every step is keyed, so a retry redoes nothing)."""
+    outcome = carry_out(session, p, round_id, action)
+    if outcome.drafts:
+        queue_drafts(session=session, programme=p, round_id=round_id, drafts=outcome.drafts,
+                     template_dir=template_dir)
+    record_outcome(session, p.round.code, round_id, outcome, actor)
+    return outcome
