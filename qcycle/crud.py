@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic_core import to_jsonable_python
+from pydantic_core import PydanticUndefined, to_jsonable_python
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, delete, select, update
 
@@ -43,6 +44,7 @@ from qcycle.models import (
 __all__ = [
     "action_done",
     "add_submission",
+    "add_submissions",
     "audit",
     "enqueue_message",
     "enqueue_messages",
@@ -50,7 +52,9 @@ __all__ = [
     "get_round",
     "list_quarantine",
     "put_decision",
+    "put_decisions",
     "put_review",
+    "put_reviews",
     "quarantine",
     "record_action",
     "resolve_quarantine",
@@ -78,21 +82,60 @@ def _row(obj: SQLModel) -> dict[str, Any]:
     return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}  # type: ignore[attr-defined]
 
 
-def _insert_if_absent(session: Session, obj: SQLModel, *, keys: Sequence[str]) -> bool:
-    """INSERT ``obj`` unless a row with the same ``keys`` exists; True if this call inserted.
+@functools.cache
+def _column_defaults(model: type[SQLModel]) -> tuple[tuple[str, Any, Any], ...]:
+    fields = model.model_fields
+    return tuple((c.key, fields[c.key].default, fields[c.key].default_factory)
+                 for c in model.__table__.columns)  # type: ignore[attr-defined]
+
+
+def _complete(model: type[SQLModel], values: Mapping[str, Any]) -> dict[str, Any]:
+    """What :func:`_row` gives for ``model(**values)``, without building the object: a bulk
+    write of tens of thousands of rows spent more time constructing objects than writing."""
+    out = {}
+    for key, default, factory in _column_defaults(model):
+        if key in values:
+            out[key] = values[key]
+        elif factory is not None:
+            out[key] = factory()
+        elif default is PydanticUndefined:
+            raise ValueError(f"{model.__name__}: missing {key}")
+        else:
+            out[key] = default
+    return out
+
+
+def _insert_absent(
+    session: Session,
+    model: type[SQLModel],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str],
+    returning: Sequence[str] = ("id",),
+) -> list[tuple[Any, ...]]:
+    """INSERT ``rows`` (complete column values) … ON CONFLICT (``keys``) DO NOTHING; returns
+    the ``returning`` columns of the rows this call inserted.
 
     A concurrent writer of the same key makes PostgreSQL wait for it to finish, then do
     nothing: no exception, and the caller's transaction stays usable.
     """
+    if not rows:
+        return []
     session.flush()  # pending rows (e.g. the round) must reach the database first
-    model = type(obj)
+    table = model.__table__  # type: ignore[attr-defined]
+    # One statement executed for many parameter sets: SQLAlchemy compiles it once and sends
+    # the rows a batch per round trip ("insertmanyvalues"), RETURNING only the rows inserted.
     stmt = (
         _insert(session, model)
-        .values(_row(obj))
         .on_conflict_do_nothing(index_elements=list(keys))
-        .returning(model.__table__.c.id)  # type: ignore[attr-defined]
+        .returning(*(table.c[c] for c in returning))
     )
-    return session.exec(stmt).first() is not None
+    return [tuple(r) for r in session.connection().execute(stmt, list(rows)).all()]
+
+
+def _insert_if_absent(session: Session, obj: SQLModel, *, keys: Sequence[str]) -> bool:
+    """INSERT ``obj`` unless a row with the same ``keys`` exists; True if this call inserted."""
+    return bool(_insert_absent(session, type(obj), [_row(obj)], keys=keys))
 
 
 def _upsert(
@@ -116,11 +159,11 @@ def _upsert(
     session.flush()
     # Rows in key order: concurrent upserts then lock rows in one order and cannot deadlock.
     rows = sorted(rows, key=lambda row: tuple(str(row[k]) for k in keys))
-    stmt = _insert(session, model).values(rows)
+    stmt = _insert(session, model)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(keys), set_={c: stmt.excluded[c] for c in update_columns}
     )
-    session.exec(stmt)
+    session.connection().execute(stmt, rows)  # compiled once, rows sent in batches
 
 
 def _fields(item: Any) -> dict[str, Any]:
@@ -315,6 +358,24 @@ def add_submission(
         Submission.round_id == round_id, Submission.fingerprint == fingerprint
     )
     return session.exec(stmt).one(), created
+
+
+def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, uuid.UUID]:
+    """Store many submissions, each once per (round, fingerprint), a few hundred per
+    statement; returns ``{fingerprint: id}`` of the rows this call stored (the others are
+    repeats: the first receipt is the record). Each row has :func:`add_submission`'s fields."""
+    stamp = now()
+    values = []
+    for r in rows:
+        r = dict(r)
+        r["kind"] = _choice(r["kind"], SUBMISSION_KINDS, "kind")
+        r["status"] = _choice(r.get("status", "accepted"), SUBMISSION_STATUSES, "status")
+        r["payload"] = _json(dict(r.get("payload") or {}))
+        r.setdefault("received_at", stamp)
+        values.append(_complete(Submission, r))
+    inserted = _insert_absent(session, Submission, values, keys=["round_id", "fingerprint"],
+                              returning=("fingerprint", "id"))
+    return dict(inserted)  # type: ignore[arg-type]
 
 
 def _decode(raw: str | bytes) -> str:
@@ -542,6 +603,35 @@ def put_decision(
     return session.exec(stmt).one()
 
 
+def put_reviews(*, session: Session, round_id: uuid.UUID, rows: Iterable[Mapping[str, Any]],
+                submitted_at: dt.datetime | None = None) -> int:
+    """:func:`put_review` for many values at once (rows: ``unit_code``, ``reviewer``,
+    ``component_code``, ``value``); a later row for the same key wins. Returns how many keys."""
+    stamp = submitted_at or now()
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["unit_code"], str(r["reviewer"]), r["component_code"])
+        latest[key] = _complete(Review, {"round_id": round_id, "unit_code": key[0], "reviewer": key[1],
+                                         "component_code": key[2], "value": float(r["value"]),
+                                         "submitted_at": stamp})
+    _upsert(session, Review, list(latest.values()), keys=["round_id", "unit_code", "reviewer", "component_code"],
+            update_columns=["value", "submitted_at"])
+    return len(latest)
+
+
+def put_decisions(*, session: Session, round_id: uuid.UUID, stage: str, outcomes: Mapping[str, str],
+                  decided_by: str, note: str = "", decided_at: dt.datetime | None = None) -> int:
+    """:func:`put_decision` for many subjects of one stage at once (``{subject: outcome}``)."""
+    stamp = decided_at or now()
+    values = [_complete(Decision, {"round_id": round_id, "stage": stage, "subject": subject,
+                                   "outcome": _choice(outcome, DECISION_OUTCOMES, "outcome"),
+                                   "decided_by": decided_by, "note": note, "decided_at": stamp})
+              for subject, outcome in outcomes.items()]
+    _upsert(session, Decision, values, keys=["round_id", "stage", "subject"],
+            update_columns=["outcome", "decided_by", "note", "decided_at"])
+    return len(values)
+
+
 def save_results(
     *,
     session: Session,
@@ -644,23 +734,10 @@ def enqueue_message(
 
 
 
-def enqueue_messages(*, session: Session, rows: Sequence[Mapping[str, Any]], chunk: int = 500) -> int:
+def enqueue_messages(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """Queue many messages at once (INSERT … ON CONFLICT DO NOTHING on the idempotency key);
-    returns how many are new. Each row has the fields of :func:`enqueue_message`."""
-    if not rows:
-        return 0
-    session.flush()
-    created = 0
+    returns the keys that are new. Each row has the fields of :func:`enqueue_message`."""
     stamp = now()
-    for start in range(0, len(rows), chunk):
-        values = [
-            _row(OutboxMessage(created_at=stamp, **dict(r))) for r in rows[start:start + chunk]
-        ]
-        stmt = (
-            _insert(session, OutboxMessage)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(OutboxMessage.__table__.c.id)  # type: ignore[attr-defined]
-        )
-        created += len(session.exec(stmt).all())
-    return created
+    values = [_complete(OutboxMessage, {"created_at": stamp, **r}) for r in rows]
+    return [k for (k,) in _insert_absent(session, OutboxMessage, values, keys=["idempotency_key"],
+                                         returning=("idempotency_key",))]

@@ -239,9 +239,9 @@ class World:
         for record, source in self.arriving(session, tick):
             by_source.setdefault(source, []).append(record)
         for source, records in by_source.items():
-            for status, n in ingest_many(session=session, programme=self.p, timetable=self.t,
-                                         round_id=self.round_id, records=records, source=source).items():
-                counts[status] = counts.get(status, 0) + n
+            for result in ingest_many(session=session, programme=self.p, timetable=self.t,
+                                      round_id=self.round_id, records=records, source=source):
+                counts[result.status] = counts.get(result.status, 0) + 1
         return counts
 
     def decide(self, session: Session, tick: dt.datetime, strictly_before: bool = False) -> int:
@@ -255,9 +255,8 @@ class World:
             if stage.kind not in DECIDING_STAGE_KINDS:
                 continue
             yes, no = ("approved", "rejected") if stage.kind is StageKind.review else ("confirmed", "returned")
-            for subject in pending_decisions(session, self.p, self.round_id, stage, a.category):
-                ok = decide(self.seed, stage.code, subject)
-                crud.put_decision(session=session, round_id=self.round_id, stage=stage.code, subject=subject,
-                                  outcome=yes if ok else no, decided_by=f"{self.source}:ops", decided_at=tick)
-                n += 1
+            outcomes = {subject: yes if decide(self.seed, stage.code, subject) else no
+                        for subject in pending_decisions(session, self.p, self.round_id, stage, a.category)}
+            n += crud.put_decisions(session=session, round_id=self.round_id, stage=stage.code, outcomes=outcomes,
+                                    decided_by=f"{self.source}:ops", decided_at=tick)
         return n

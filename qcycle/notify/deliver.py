@@ -15,6 +15,7 @@ idempotency belong to the outbox, which calls this.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import heapq
 import itertools
 import logging
@@ -125,18 +126,25 @@ def deliver_batch(
 
     if lanes:
         deadline = None if time_budget is None else time.monotonic() + time_budget
-        _Dispatcher(
-            lanes,
-            results,
-            max_workers,
-            attempts,
-            max_wait,
-            backoff_base,
-            backoff_cap,
-            limiter,
-            deadline,
-            on_start,
-        ).run()
+        try:
+            _Dispatcher(
+                lanes,
+                results,
+                max_workers,
+                attempts,
+                max_wait,
+                backoff_base,
+                backoff_cap,
+                limiter,
+                deadline,
+                on_start,
+            ).run()
+        finally:
+            # Email keeps SMTP connections open across sends; none should outlive the batch.
+            # Imported here so that importing qcycle.notify does not load apprise's email plugin.
+            from qcycle.notify.smtp import close_kept_connections
+
+            close_kept_connections()
 
     sent = sum(1 for r in results.values() if r.ok)
     log.info("delivered %d of %d messages", sent, len(items))
@@ -155,6 +163,16 @@ class _Results(dict[int, SendResult]):
         super().__setitem__(index, result)
         if self.on_result is not None:
             self.on_result(self.items[index].id, result)
+
+
+def _done_now(send: Callable[[], SendResult]) -> cf.Future[SendResult]:
+    """Run ``send`` in this thread; its result as a finished future (for local channels)."""
+    future: cf.Future[SendResult] = cf.Future()
+    try:
+        future.set_result(send())
+    except Exception as exc:  # noqa: BLE001 - finish() turns it into a failed result
+        future.set_exception(exc)
+    return future
 
 
 class _Dispatcher:
@@ -243,14 +261,12 @@ class _Dispatcher:
             if self.on_start is not None:
                 # Recorded before the request leaves, so a crash can tell "never sent" apart.
                 self.on_start(message.id)
-            future = pool.submit(
-                job.channel.send,
-                message.subject,
-                message.body,
-                recipient=message.recipient,
-                tag=message.tag,
-                message_id=message.id,
-            )
+            send = functools.partial(job.channel.send, message.subject, message.body,
+                                     recipient=message.recipient, tag=message.tag, message_id=message.id)
+            if job.channel.local:
+                future = _done_now(send)
+            else:
+                future = pool.submit(send)
             self.running[future] = (lane, job)
             self.park(lane, now)
 

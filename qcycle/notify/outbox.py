@@ -23,6 +23,9 @@ before the next message to the same endpoint is started, so if the process dies 
   and listed by ``qcycle outbox list --status unknown``, and ops resend it with
   ``qcycle outbox retry`` after checking. Nothing is lost and nothing arrives twice.
   ``notify_resend_ambiguous`` chooses at-least-once instead (it is resent automatically).
+- the local sink (a folder, for development and simulation) has no request in flight: its
+  sends are not stamped and are recorded a few hundred per statement, so after a crash a
+  sink message may be written a second time.
 
 Results are truthful: a failure is retried later (``failed``, ``next_attempt_at`` by
 exponential backoff with jitter, or the service's own ``retry_after``) up to
@@ -45,7 +48,7 @@ import hashlib
 import random
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +57,7 @@ from sqlmodel import Session, col, or_, select, update
 
 from qcycle import clock, crud, db
 from qcycle.models import OutboxMessage
-from qcycle.notify.channels import SendResult
+from qcycle.notify.channels import SendResult, open_channel
 from qcycle.notify.deliver import Message, deliver_batch
 from qcycle.notify.ratelimit import Rate, backoff
 from qcycle.render import render_message
@@ -174,12 +177,11 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
                          "logical_date": d.logical_date, "subject": subject, "body": body,
                          "round_id": round_id, "tag": ",".join(channels[name].tags) or None})
     # One statement per few hundred messages: a fan-out to thousands of units is cheap.
-    new += crud.enqueue_messages(session=session, rows=rows)
-    for (unit_code, day), group in reminders.items():
-        for name in programme.unit(unit_code).channels:
-            new += _merge_reminders(session, code, round_id, unit_code, name, day, group, override,
-                                    ",".join(channels[name].tags) or None)
-    return new
+    new += len(crud.enqueue_messages(session=session, rows=rows))
+    groups = {(unit_code, name, day): group for (unit_code, day), group in reminders.items()
+              for name in programme.unit(unit_code).channels}
+    tags = {name: ",".join(c.tags) or None for name, c in channels.items()}
+    return new + _merge_reminders(session, code, round_id, groups, override, tags)
 
 
 def _render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str]:
@@ -199,57 +201,81 @@ def _render_items(items: Sequence[dict], override: Path | None) -> tuple[str, st
                                             "sender_name": first["sender_name"], "items": entries}, override)
 
 
-def _merge_reminders(session: Session, code: str, round_id: uuid.UUID, unit: str, channel: str,
-                     day: dt.date, drafts: list, override: Path | None, tag: str | None) -> int:
-    base = idempotency_key(code, REMINDERS_ACTION, unit, channel, day)
-    session.flush()
-    # Exact keys (base, base#2, base#3, …) so the unique index answers: a LIKE prefix scan
-    # read the whole outbox for every unit (37 % of a national year in the benchmark).
-    rows: list[OutboxMessage] = []
+def _reminder_rows(session: Session, bases: Iterable[str]) -> dict[str, list[OutboxMessage]]:
+    """The rows of each reminder key ``base`` (``base``, ``base#2``, ``base#3``, …), oldest first.
+
+    Exact keys, a few hundred per query, so the unique index answers: a LIKE prefix scan
+    read the whole outbox for every unit (37 % of a national year in the benchmark).
+    """
+    found: dict[str, list[OutboxMessage]] = {b: [] for b in bases}
+    wanted = list(found)
     first = 2
-    while True:
-        keys = ([base] if first == 2 else []) + [f"{base}#{i}" for i in range(first, first + 8)]
-        found = list(session.exec(
-            select(OutboxMessage)
-            .where(col(OutboxMessage.idempotency_key).in_(keys))
-            .with_for_update()  # PostgreSQL: a concurrent claim waits, or we see its "sending"
-        ).all())
-        rows += found
-        if not any(r.idempotency_key == keys[-1] for r in found):
-            break
+    while wanted:
+        owner = {}
+        for b in wanted:
+            owner.update({k: b for k in ([b] if first == 2 else []) + [f"{b}#{i}" for i in range(first, first + 8)]})
+        keys = list(owner)
+        full = set()
+        for start in range(0, len(keys), 900):
+            for row in session.exec(
+                select(OutboxMessage)
+                .where(col(OutboxMessage.idempotency_key).in_(keys[start:start + 900]))
+                .with_for_update()  # PostgreSQL: a concurrent claim waits, or we see its "sending"
+            ).all():
+                base = owner[row.idempotency_key]
+                found[base].append(row)
+                if row.idempotency_key == f"{base}#{first + 7}":
+                    full.add(base)
+        wanted = sorted(full)  # continuation keys may go on past the ones asked for
         first += 8
-    rows.sort(key=lambda r: r.created_at)
-    known = {item["action_key"] for r in rows for item in (r.merge_items or [])}
-    fresh: list[dict] = []
-    for d in drafts:
-        if d.action_key in known:
-            continue
-        known.add(d.action_key)
-        fresh.append({"template": d.template, "action_key": d.action_key, "context": _to_json(d.context)})
-    if not fresh:
+    for rows in found.values():
+        rows.sort(key=lambda r: r.created_at)
+    return found
+
+
+def _merge_reminders(session: Session, code: str, round_id: uuid.UUID,
+                     groups: Mapping[tuple[str, str, dt.date], list], override: Path | None,
+                     tags: Mapping[str, str | None]) -> int:
+    """Merge each (unit, channel, day)'s reminder drafts into that day's open message, or
+    queue a new one (``key#2``…) when the earlier one is already on its way. Returns how
+    many reminders were added."""
+    if not groups:
         return 0
-    open_row = next((r for r in rows if r.status == "queued" and r.attempts == 0), None)
-    if open_row is not None:
-        items = list(open_row.merge_items or []) + fresh
-        open_row.subject, open_row.body = _render_items(items, override)
-        open_row.merge_items = items  # a new list, so the JSON column is seen as changed
-        open_row.action = "+".join(i["action_key"] for i in items)
-        session.add(open_row)
-        session.flush()
-        return len(fresh)
-    key = base if not rows else f"{base}#{len(rows) + 1}"
-    subject, body = _render_items(fresh, override)
-    row, created = crud.enqueue_message(
-        session=session, idempotency_key=key, action="+".join(i["action_key"] for i in fresh),
-        unit_code=unit, channel=channel, logical_date=day, subject=subject, body=body,
-        round_id=round_id, tag=tag,
-    )
-    if not created:
-        return 0
-    row.merge_items = fresh
-    session.add(row)
     session.flush()
-    return len(fresh)
+    bases = {g: idempotency_key(code, REMINDERS_ACTION, g[0], g[1], g[2]) for g in groups}
+    existing = _reminder_rows(session, bases.values())
+    added = 0
+    new_rows: list[dict] = []
+    fresh_of: dict[str, int] = {}
+    for (unit, channel, day), drafts in groups.items():
+        base = bases[(unit, channel, day)]
+        rows = existing[base]
+        known = {item["action_key"] for r in rows for item in (r.merge_items or [])}
+        fresh: list[dict] = []
+        for d in drafts:
+            if d.action_key in known:
+                continue
+            known.add(d.action_key)
+            fresh.append({"template": d.template, "action_key": d.action_key, "context": _to_json(d.context)})
+        if not fresh:
+            continue
+        open_row = next((r for r in rows if r.status == "queued" and r.attempts == 0), None)
+        if open_row is not None:
+            items = list(open_row.merge_items or []) + fresh
+            open_row.subject, open_row.body = _render_items(items, override)
+            open_row.merge_items = items  # a new list, so the JSON column is seen as changed
+            open_row.action = "+".join(i["action_key"] for i in items)
+            session.add(open_row)
+            added += len(fresh)
+            continue
+        key = base if not rows else f"{base}#{len(rows) + 1}"
+        subject, body = _render_items(fresh, override)
+        new_rows.append({"idempotency_key": key, "action": "+".join(i["action_key"] for i in fresh),
+                         "unit_code": unit, "channel": channel, "logical_date": day, "subject": subject,
+                         "body": body, "round_id": round_id, "tag": tags.get(channel), "merge_items": fresh})
+        fresh_of[key] = len(fresh)
+    session.flush()
+    return added + sum(fresh_of[k] for k in crud.enqueue_messages(session=session, rows=new_rows))
 
 
 # ---------------------------------------------------------------- office hours
@@ -402,14 +428,23 @@ class _Recorder:
     """``on_result`` for :func:`deliver_batch`: one small committed transaction per result."""
 
     def __init__(self, claimed: list[_Claimed], now: dt.datetime, settings: Settings,
-                 report: DeliveryReport) -> None:
+                 report: DeliveryReport, local: frozenset[str] = frozenset()) -> None:
         self.claimed = {str(c.id): c for c in claimed}
         self.now = now
         self.settings = settings
         self.report = report
+        self.local = local
+        self.sent_locally: list[str] = []
 
     def __call__(self, message_id: str, result: SendResult) -> None:
         c = self.claimed[message_id]
+        if result.ok and message_id in self.local:
+            # A local write (the sink) has nothing in flight to be unsure about: its sends are
+            # recorded a few hundred per statement (a crash before that rewrites them).
+            self.sent_locally.append(message_id)
+            if len(self.sent_locally) >= 500:
+                self.flush()
+            return
         report, stats = self.report, self.report.by_channel.setdefault(c.channel, Counter())
         if result.ok:
             values, outcome = {"status": "sent", "sent_at": clock.now(), "last_error": None}, "sent"
@@ -444,18 +479,48 @@ class _Recorder:
                                     "error": result.error, "digest": c.digest})
 
 
+    def flush(self) -> None:
+        """Record the local sends held back, in one guarded statement."""
+        ids, self.sent_locally = [self.claimed[m].id for m in self.sent_locally], []
+        if not ids:
+            return
+        with db.get_engine().begin() as conn:
+            done = conn.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "sending")
+                .values(status="sent", sent_at=clock.now(), last_error=None)
+                .returning(OutboxMessage.id)
+            ).all()
+        for (message_id,) in done:
+            self.report.sent += 1
+            self.report.by_channel.setdefault(self.claimed[str(message_id)].channel, Counter())["sent"] += 1
+
+
 class _Starter:
     """``on_start`` for :func:`deliver_batch`: stamp ``started_at`` before the request leaves."""
 
-    def __init__(self, claimed: list[_Claimed]) -> None:
+    def __init__(self, claimed: list[_Claimed], local: frozenset[str] = frozenset()) -> None:
         self.ids = {str(c.id): c.id for c in claimed}
+        self.local = local
 
     def __call__(self, message_id: str) -> None:
+        if message_id in self.local:
+            return  # a local write: no request can be left in flight
         with db.get_engine().begin() as conn:
             conn.execute(update(OutboxMessage)
                          .where(col(OutboxMessage.id) == self.ids[message_id],
                                 col(OutboxMessage.status) == "sending")
                          .values(started_at=clock.now()))
+
+
+def _is_local(ref: str, known: dict[str, bool]) -> bool:
+    """Whether a channel reference writes on this machine (the sink) rather than sending a request."""
+    if ref not in known:
+        try:
+            known[ref] = open_channel(ref).local
+        except Exception:  # noqa: BLE001 - deliver_batch reports the channel's problem
+            known[ref] = False
+    return known[ref]
 
 
 def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
@@ -471,6 +536,7 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
                 # Two programme channels on one reference: the stricter limit holds.
                 if c.url not in rates or rate.count < rates[c.url].count:
                     rates[c.url] = rate
+    local_refs: dict[str, bool] = {}
     while True:
         with db.session_scope() as session:
             claimed, looked_at = _claim(session, round_id, now, batch, settings, report)
@@ -480,8 +546,13 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
                         subject=c.subject, body=c.body, recipient=emails.get(c.unit), tag=c.tag)
                 for c in claimed
             ]
-            deliver_batch(messages, max_workers=max_workers, rates=rates,
-                          on_result=_Recorder(claimed, now, settings, report), on_start=_Starter(claimed))
+            local = frozenset(m.id for m in messages if _is_local(m.channel, local_refs))
+            recorder = _Recorder(claimed, now, settings, report, local)
+            try:
+                deliver_batch(messages, max_workers=max_workers, rates=rates,
+                              on_result=recorder, on_start=_Starter(claimed, local))
+            finally:
+                recorder.flush()
         if looked_at < batch:
             return
 

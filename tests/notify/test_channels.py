@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from qcycle.errors import DeliveryError
 from qcycle.notify import (
     DingTalkChannel,
     EmailChannel,
     FeishuChannel,
+    Message,
     SendResult,
     SinkChannel,
     WebhookChannel,
     WeComChannel,
     channel_for,
+    deliver_batch,
     open_channel,
     resolve_url,
 )
+from qcycle.notify.smtp import POOL, close_kept_connections
 from tests.notify.botserver import BotServer
-from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer, free_port
+from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, Inbox, SmtpServer, free_port
 
 # The AUTH test relay runs without TLS on purpose; aiosmtpd warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
@@ -201,6 +212,253 @@ def test_email_recipient_replaces_fixed_one(smtp_server: SmtpServer) -> None:
         ["ops@example.gov.cn"],
         ["unit@example.gov.cn"],
     ]
+
+
+# ---------------------------------------------------------------- email over kept connections
+
+
+class CountingSmtp(Controller):
+    """An SMTP server on 127.0.0.1 that counts the connections it accepted and can drop the
+    open ones (as a server restarting or timing out idle clients does)."""
+
+    def __init__(self, handler: Any, **kwargs: Any) -> None:
+        self.opened = 0
+        self.live: set[SMTP] = set()
+        super().__init__(handler, hostname="127.0.0.1", port=free_port(), **kwargs)
+
+    def factory(self) -> SMTP:
+        controller = self
+
+        class Counting(SMTP):
+            def connection_made(self, transport: Any) -> None:
+                if self.transport is None:  # not the STARTTLS upgrade of a counted one
+                    controller.opened += 1
+                    controller.live.add(self)
+                super().connection_made(transport)
+
+            def connection_lost(self, error: Exception | None) -> None:
+                controller.live.discard(self)
+                super().connection_lost(error)
+
+        return Counting(self.handler, **self.SMTP_kwargs)
+
+    def url(self, extra: str = "") -> str:
+        return (
+            f"mailto://127.0.0.1:{self.port}?from=qcycle@example.gov.cn&mode=insecure"
+            f"&name=质量工作办公室{extra}"
+        )
+
+    def drop_all(self) -> None:
+        for server in list(self.live):
+            self.loop.call_soon_threadsafe(lambda s=server: s.transport and s.transport.close())
+        wait_until(lambda: not self.live)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def counting_smtp(handler: Any = None, **kwargs: Any) -> Iterator[CountingSmtp]:
+    server = CountingSmtp(handler or Inbox(), **kwargs)
+    server.start()
+    # start() makes one connection of its own to see that the server answers.
+    wait_until(lambda: server.opened == 1 and not server.live)
+    server.opened = 0
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_smtp_connections() -> Iterator[None]:
+    # Each test starts and ends without idle connections kept from another test.
+    close_kept_connections()
+    yield
+    close_kept_connections()
+
+
+def test_email_sends_keep_one_connection() -> None:
+    with counting_smtp() as server:
+        channel = channel_for(server.url())
+        for i in range(5):
+            assert channel.send(SUBJECT, BODY, recipient=f"unit{i}@example.gov.cn").ok
+        assert server.opened == 1
+        assert [e.rcpt_tos for e, _ in server.handler.messages] == [
+            [f"unit{i}@example.gov.cn"] for i in range(5)
+        ]
+
+
+def test_email_connection_idle_too_long_is_replaced(monkeypatch) -> None:
+    monkeypatch.setattr(POOL, "max_idle_seconds", 0.0)
+    with counting_smtp() as server:
+        channel = channel_for(server.url())
+        assert channel.send(SUBJECT, BODY, recipient="first@example.gov.cn").ok
+        assert channel.send(SUBJECT, BODY, recipient="second@example.gov.cn").ok
+        assert server.opened == 2
+        wait_until(lambda: len(server.live) == 1)  # the old one was closed, not left open
+
+
+def test_deliver_batch_reuses_and_then_closes_email_connections(monkeypatch) -> None:
+    with counting_smtp() as server:
+        monkeypatch.setenv("QCYCLE_TEST_SMTP", server.url("&rate=1000000/1"))
+        messages = [
+            Message(f"m{i}", "env:QCYCLE_TEST_SMTP", SUBJECT, BODY, f"unit{i}@example.gov.cn")
+            for i in range(40)
+        ]
+        results = deliver_batch(messages)
+        assert all(r.ok for _, r in results), results
+        assert len(server.handler.messages) == 40
+        # At most one connection per send running at once, not one per message.
+        assert 1 <= server.opened <= EmailChannel.parallel
+        wait_until(lambda: not server.live)  # the batch closed what it kept
+
+
+class MailRefusedOnce(Inbox):
+    """Answers 421 (closing the channel) to the second MAIL FROM, as a server does that ends
+    an idle session when the client speaks again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mails = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.mails += 1
+        if self.mails == 2:
+            return "421 4.4.2 idle too long, closing"
+        envelope.mail_from = address
+        return "250 OK"
+
+
+@pytest.mark.parametrize("how", ["dropped", "idle timeout", "421"])
+def test_email_reconnects_when_the_server_closed_the_kept_connection(how: str) -> None:
+    handler = MailRefusedOnce() if how == "421" else Inbox()
+    options = {"timeout": 0.3} if how == "idle timeout" else {}
+    with counting_smtp(handler, **options) as server:
+        channel = channel_for(server.url())
+        assert channel.send(SUBJECT, BODY, recipient="first@example.gov.cn").ok
+        if how == "dropped":
+            server.drop_all()
+        elif how == "idle timeout":
+            wait_until(lambda: not server.live)  # aiosmtpd closed the idle session
+
+        result = channel.send(SUBJECT, BODY, recipient="second@example.gov.cn")
+
+        assert result.ok, result
+        assert server.opened == 2
+        # Each message arrived once: the lost connection carried no message text.
+        assert [e.rcpt_tos for e, _ in handler.messages] == [
+            ["first@example.gov.cn"],
+            ["second@example.gov.cn"],
+        ]
+
+
+class DataRefusedOrDropped(Inbox):
+    """Refuses the message text of ``refuse@`` recipients (554) and drops the connection
+    without an answer for ``drop@`` ones; accepts the rest."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data_seen = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.data_seen += 1
+        if envelope.rcpt_tos[0].startswith("refuse"):
+            return "554 5.6.0 message content refused"
+        if envelope.rcpt_tos[0].startswith("drop"):
+            server.transport.close()
+            return "250 never heard"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_refused_message_is_not_reported_sent() -> None:
+    handler = DataRefusedOrDropped()
+    with counting_smtp(handler) as server:
+        channel = channel_for(server.url())
+
+        refused = channel.send(SUBJECT, BODY, recipient="refuse@example.gov.cn")
+        assert (refused.ok, refused.retryable, refused.status_code) == (False, False, 554)
+        assert "554" in (refused.error or "")
+        assert channel.send(SUBJECT, BODY, recipient="unit@example.gov.cn").ok
+        assert server.opened == 1  # a refusal leaves the connection usable
+
+        # No answer to the message text: it may or may not have arrived, so it is neither
+        # reported sent nor sent again on a new connection here (the caller's retry decides).
+        dropped = channel.send(SUBJECT, BODY, recipient="drop@example.gov.cn")
+        assert (dropped.ok, dropped.retryable) == (False, True)
+        assert handler.data_seen == 3
+        assert channel.send(SUBJECT, BODY, recipient="unit2@example.gov.cn").ok
+        assert server.opened == 2
+        assert [e.rcpt_tos for e, _ in handler.messages] == [
+            ["unit@example.gov.cn"],
+            ["unit2@example.gov.cn"],
+        ]
+
+
+def _self_signed(tmp_path: Path) -> ssl.SSLContext:
+    """A server context with a throwaway certificate for 127.0.0.1."""
+    pytest.importorskip("cryptography")
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_email_tls_modes_over_kept_connections(tmp_path: Path, mode: str) -> None:
+    context = _self_signed(tmp_path)
+    options = {"tls_context": context} if mode == "starttls" else {"ssl_context": context}
+    with counting_smtp(**options) as server:
+        url = server.url().replace("mode=insecure", f"mode={mode}")
+
+        # The certificate is still checked by default (the SSL context is shared, not lax).
+        unverified = channel_for(url).send(SUBJECT, BODY, recipient="unit@example.gov.cn")
+        assert not unverified.ok
+        assert "CERTIFICATE_VERIFY_FAILED" in (unverified.error or "")
+
+        before = server.opened  # implicit TLS counts a connection only after the handshake
+        channel = channel_for(f"{url}&verify=no")
+        for i in range(3):
+            assert channel.send(SUBJECT, BODY, recipient=f"unit{i}@example.gov.cn").ok
+        assert len(server.handler.messages) == 3
+        assert server.opened == before + 1
 
 
 # ---------------------------------------------------------------- sink, URLs, references

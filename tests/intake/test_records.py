@@ -1,0 +1,59 @@
+"""``ingest_many`` (the batch path of the simulator and the benchmark) gives each record the
+outcome ``ingest`` gives it one at a time, and stores the same rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from qcycle import db
+from qcycle.intake import ingest, ingest_many
+from qcycle.intake.normalise import normalise_record
+from qcycle.intake.report import open_round
+from qcycle.models import QuarantinedRecord, Review, Submission
+from tests.intake.conftest import BAD_RECORDS, GOOD_RECORDS, P1
+
+
+def _records() -> list:
+    records = [normalise_record(r) if isinstance(r, dict) else r for r in GOOD_RECORDS + BAD_RECORDS]
+    # A repeat of the first record within the batch, and a reviewer changing a value.
+    return [*records, dict(records[0]), {**records[5], "value": 70}]
+
+
+def _stored(session: Session) -> tuple:
+    subs = sorted((s.unit_code, s.item_code or "", s.kind, s.status, s.late, s.fingerprint)
+                  for s in session.exec(select(Submission)))
+    reviews = sorted((r.unit_code, r.reviewer, r.component_code, r.value) for r in session.exec(select(Review)))
+    quarantined = sorted((q.reason, q.raw) for q in session.exec(select(QuarantinedRecord)))
+    return subs, reviews, quarantined
+
+
+def _fresh(tmp_path: Path, name: str) -> str:
+    url = f"sqlite:///{tmp_path / name}"
+    db.upgrade(url)
+    return url
+
+
+def test_ingest_many_matches_ingest_one_by_one(tmp_path):
+    outcomes, stored = {}, {}
+    for way in ("one", "many"):
+        url = _fresh(tmp_path, f"{way}.db")
+        with Session(db.get_engine(url), expire_on_commit=False) as session:
+            ctx = open_round(session, P1)
+            args = dict(session=session, programme=ctx.loaded.programme, timetable=ctx.timetable,
+                        round_id=ctx.round_id, source="test")
+            if way == "one":
+                results = [ingest(record=r, **args) for r in _records()]
+            else:
+                results = ingest_many(records=_records(), **args)
+            outcomes[way] = [(r.status, r.reason) for r in results]
+            stored[way] = _stored(session)
+        db.get_engine(url).dispose()
+    assert outcomes["many"] == outcomes["one"]
+    assert stored["many"] == stored["one"]
+    statuses = [s for s, _ in outcomes["many"]]
+    assert {"accepted", "late_accepted", "rejected_late", "quarantined", "duplicate"} <= set(statuses)
+    assert statuses[-2] == "duplicate"  # the repeat within the batch
+    reviews = stored["many"][1]
+    assert ("510100", "张三", "effect", 70.0) in reviews and ("510100", "张三", "effect", 88.0) not in reviews
