@@ -127,7 +127,8 @@ def plan(
     """
     from qcycle import clock
     from qcycle.loader import load_programme
-    from qcycle.timetable import ACTION_LABELS, as_json as timetable_json, expand
+    from qcycle.timetable import ACTION_LABELS, expand
+    from qcycle.timetable import as_json as timetable_json
     from qcycle.workcal import WorkCalendar
 
     try:
@@ -409,12 +410,9 @@ def db_upgrade(
     out.print(f"数据库已是最新版本：{db.current_revision(url)}")
 
 
-# Command groups that live beside their subject register themselves on ``app`` when imported.
-# One import line each, here, after every command above is defined.
-# --- command modules ---
-from qcycle import cli_outbox  # noqa: E402,F401
-from qcycle import cli_intake  # noqa: E402,F401
-from qcycle import cli_deploy  # noqa: E402,F401
+# Command groups that live beside their subject register themselves on ``app`` when imported,
+# here, after every command above is defined.
+from qcycle import cli_deploy, cli_intake, cli_outbox  # noqa: F401
 
 
 def main() -> None:

@@ -10,9 +10,12 @@ same action twice gives the same drafts and writes nothing new.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,11 +37,14 @@ __all__ = [
     "outstanding",
     "owers",
     "pending_decisions",
+    "remembering",
     "sync_round",
     "takers",
 ]
 
 DECIDING_STAGE_KINDS = (StageKind.review, StageKind.evaluation)
+# How many pending subjects a decision request lists by name (the rest are counted).
+LISTED_IN_DECISION_REQUEST = 20
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,31 @@ def _item_category(p: Programme) -> dict[str, str]:
     return p.item_category
 
 
+_memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar("qcycle_lifecycle_memo",
+                                                                              default=None)
+
+
+@contextlib.contextmanager
+def remembering() -> Iterator[None]:
+    """Within the block, the rows that takers and outstanding submissions are computed from are
+    read once. For read-only passes (a status report, the simulated world), where nothing is
+    decided or submitted meanwhile: ~30 past deadlines each asked again at national scale."""
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def _remembered(key: tuple, read: Callable[[], Any]) -> Any:
+    memo = _memo.get()
+    if memo is None:
+        return read()
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
+
+
 def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | None = None) -> dict[str, list[str]]:
     """Approved takers (揭榜单位) → the items they took, from the application-review decisions.
 
@@ -106,9 +137,9 @@ def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | 
     if stage is None:
         return {}
     item_cat = _item_category(p)
-    subjects = session.exec(select(Decision.subject).where(
+    subjects = _remembered(("takers", round_id, stage.code), lambda: session.exec(select(Decision.subject).where(
         Decision.round_id == round_id, Decision.stage == stage.code, Decision.outcome == "approved"
-    )).all()
+    )).all())
     out: dict[str, list[str]] = defaultdict(list)
     for subject in subjects:
         unit, _, item = subject.partition(":")
@@ -158,7 +189,8 @@ def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str 
         query = query.where(Submission.period == period)
     item_cat = _item_category(p)
     units = set()
-    for unit, item, cat in session.exec(query).all():
+    rows = _remembered(("submitted", round_id, stage.submission.value, period), lambda: session.exec(query).all())
+    for unit, item, cat in rows:
         cat = cat or item_cat.get(item or "")
         if category is None or cat is None or cat == category:
             units.add(unit)
@@ -300,9 +332,14 @@ def _decision_due(session, p, round_id, action) -> Outcome:
     pending = pending_decisions(session, p, round_id, stage, action.category)
     drafts = []
     if pending:
+        titles = Counter(_subject_title(p, stage, s) for s in pending)
+        # A readable message: the first few subjects and counts; the full list is `qcycle decide
+        # --list` (at national scale it is thousands of lines, and a bot truncates at 2–4 KB).
         items = [{"programme_name": p.round.name, "title": _subject_title(p, stage, s),
-                  "unit_name": p.unit(s.partition(":")[0]).name, "received_at": action.at} for s in pending]
-        drafts = _drafts([p.round.issuer], "decision_pending.j2", p, action, items=items)
+                  "unit_name": p.unit(s.partition(":")[0]).name, "received_at": action.at}
+                 for s in pending[:LISTED_IN_DECISION_REQUEST]]
+        drafts = _drafts([p.round.issuer], "decision_pending.j2", p, action, items=items, total=len(pending),
+                         by_title=[{"title": t, "count": n} for t, n in titles.most_common()])
     return Outcome(action, drafts, pending=pending,
                    note=f"{action.title}：待决定 {len(pending)} 项", counts={"pending": len(pending)})
 

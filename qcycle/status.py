@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, func, select
 
-from qcycle.lifecycle import outstanding
+from qcycle.lifecycle import outstanding, remembering
 from qcycle.models import ActionRun, OutboxMessage
 from qcycle.ops import pending
 from qcycle.schema import Programme
@@ -40,11 +40,12 @@ def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable:
     past = [a for a in timetable.actions if a.at <= as_of]
     current = past[-1].stage if past else None
     overdue: dict[str, list[str]] = {}
-    for a in past:
-        if a.action == "deadline" and a.key in done:
-            late = outstanding(session, p, round_id, a)
-            if late:
-                overdue[a.title] = [p.unit(u).name for u in late]
+    with remembering():  # read-only: each past deadline asks the same rows
+        for a in past:
+            if a.action == "deadline" and a.key in done:
+                late = outstanding(session, p, round_id, a)
+                if late:
+                    overdue[a.title] = [p.unit(u).name for u in late]
     waiting = {p.stage(code).name: subjects for code, subjects in pending(session, p, round_id).items() if subjects}
     counts = dict(session.exec(select(OutboxMessage.status, func.count()).where(
         OutboxMessage.round_id == round_id).group_by(OutboxMessage.status)).all())

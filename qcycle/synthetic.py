@@ -22,6 +22,7 @@ from qcycle.lifecycle import (
     _assessment_subjects,
     owers,
     pending_decisions,
+    remembering,
     takers,
 )
 from qcycle.schema import Programme, StageKind, Unit
@@ -206,16 +207,17 @@ class World:
 
     def arriving(self, session: Session, tick: dt.datetime) -> list[tuple[dict[str, Any], str]]:
         """(record, source) pairs that arrive up to ``tick``, in arrival order."""
-        for a in self.t.actions:
-            if a.action != "deadline" or a.key in self.planned:
-                continue
-            opens = first_open(self.t, a)
-            if (opens or a.at - dt.timedelta(days=20)) > tick:
-                continue
-            self.planned.add(a.key)
-            self.inbox += plan_submissions(self.seed, a, opens, self._subjects(session, a))
-            if a.submission == "application":
-                self.inbox += malformed(self.seed, a, self.malformed_per_window)
+        with remembering():  # planning only reads
+            for a in self.t.actions:
+                if a.action != "deadline" or a.key in self.planned:
+                    continue
+                opens = first_open(self.t, a)
+                if (opens or a.at - dt.timedelta(days=20)) > tick:
+                    continue
+                self.planned.add(a.key)
+                self.inbox += plan_submissions(self.seed, a, opens, self._subjects(session, a))
+                if a.submission == "application":
+                    self.inbox += malformed(self.seed, a, self.malformed_per_window)
         now = sorted((x for x in self.inbox if x[0] <= tick), key=lambda x: (x[0], x[1].get("id", "")))
         self.inbox = [x for x in self.inbox if x[0] > tick]
         out = [(record, self.source) for _, record in now]

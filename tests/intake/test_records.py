@@ -41,8 +41,8 @@ def test_ingest_many_matches_ingest_one_by_one(tmp_path):
         url = _fresh(tmp_path, f"{way}.db")
         with Session(db.get_engine(url), expire_on_commit=False) as session:
             ctx = open_round(session, P1)
-            args = dict(session=session, programme=ctx.loaded.programme, timetable=ctx.timetable,
-                        round_id=ctx.round_id, source="test")
+            args = {"session": session, "programme": ctx.loaded.programme, "timetable": ctx.timetable,
+                        "round_id": ctx.round_id, "source": "test"}
             if way == "one":
                 results = [ingest(record=r, **args) for r in _records()]
             else:

@@ -173,3 +173,15 @@ def test_template_errors_are_config_errors(tmp_path) -> None:
     (tmp_path / "nobody.j2").write_text("{% block subject %}x{% endblock %}", encoding="utf-8")
     with pytest.raises(ConfigError, match="block body"):
         render_message("nobody.j2", {}, override_dir=tmp_path)
+
+
+def test_a_long_decision_request_lists_a_few_and_counts_the_rest() -> None:
+    entry = CONTEXTS["decision_pending.j2"]["items"][0]
+    context = {"items": [entry] * 3, "total": 30,
+               "by_title": [{"title": "揭榜书审核", "count": 25}, {"title": "评价确认", "count": 5}]}
+    with clock.frozen(DAY):
+        subject, body = render_message("decision_pending.j2", context)
+    assert subject == "【待审核】30项事项等待审核"
+    assert "共30项事项等待审核，其中揭榜书审核25项，评价确认5项" in body
+    assert body.count("成都市市场监督管理局") == 3
+    assert "另有27项未列出" in body and "qcycle decide" in body
