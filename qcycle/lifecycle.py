@@ -110,8 +110,8 @@ _memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar(
 @contextlib.contextmanager
 def remembering() -> Iterator[None]:
     """Within the block, the rows that takers and outstanding submissions are computed from are
-    read once. For read-only passes (a status report, the simulated world), where nothing is
-    decided or submitted meanwhile: ~30 past deadlines each asked again at national scale."""
+    read once. For passes where nothing is submitted and takers are not decided meanwhile (a
+    status report, the simulated world): ~30 past deadlines each asked again at national scale."""
     token = _memo.set({})
     try:
         yield
@@ -217,7 +217,7 @@ def decision_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage
     )
     item_cat = _item_category(p)
     subjects = set()
-    for unit, item, cat in session.exec(query).all():
+    for unit, item, cat in _remembered(("submitted", round_id, kind, "*"), lambda: session.exec(query).all()):
         cat = cat or item_cat.get(item or "")
         if category is None or cat == category:
             subjects.add(f"{unit}:{item}" if item else unit)
