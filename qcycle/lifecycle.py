@@ -179,18 +179,37 @@ def owers(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, cat
     return resolve(session, p, round_id, stage.owed_by, category)
 
 
-def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str | None,
-               category: str | None, p: Programme) -> set[str]:
+def _accepted(session: Session, round_id: uuid.UUID, kind: str, period: str | None) -> list[tuple]:
+    """(unit, item, category) of the round's accepted submissions of a kind (and period).
+
+    Within :func:`remembering`, each kind is read once, all periods together: a status report
+    asks about every past deadline."""
+    if _memo.get() is not None:
+        def read() -> dict[str | None, list[tuple]]:
+            groups: dict[str | None, list[tuple]] = defaultdict(list)
+            for per, unit, item, cat in session.exec(select(
+                    Submission.period, Submission.unit_code, Submission.item_code, Submission.category_code
+            ).where(Submission.round_id == round_id, Submission.kind == kind,
+                    Submission.status == "accepted")).all():
+                groups[per].append((unit, item, cat))
+            return groups
+
+        groups = _remembered(("accepted", round_id, kind), read)
+        if period is not None:
+            return groups.get(period, [])
+        return [row for rows in groups.values() for row in rows]
     query = select(Submission.unit_code, Submission.item_code, Submission.category_code).where(
-        Submission.round_id == round_id, Submission.kind == stage.submission.value,
-        Submission.status == "accepted",
-    )
+        Submission.round_id == round_id, Submission.kind == kind, Submission.status == "accepted")
     if period is not None:
         query = query.where(Submission.period == period)
+    return list(session.exec(query).all())
+
+
+def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str | None,
+               category: str | None, p: Programme) -> set[str]:
     item_cat = _item_category(p)
     units = set()
-    rows = _remembered(("submitted", round_id, stage.submission.value, period), lambda: session.exec(query).all())
-    for unit, item, cat in rows:
+    for unit, item, cat in _accepted(session, round_id, stage.submission.value, period):
         cat = cat or item_cat.get(item or "")
         if category is None or cat is None or cat == category:
             units.add(unit)
@@ -212,12 +231,9 @@ def decision_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage
                       category: str | None) -> list[str]:
     """What ops must decide on at a review/evaluation stage: 'unit:item' (or 'unit') subjects."""
     kind = "application" if stage.kind is StageKind.review else "evaluation_request"
-    query = select(Submission.unit_code, Submission.item_code, Submission.category_code).where(
-        Submission.round_id == round_id, Submission.kind == kind, Submission.status == "accepted"
-    )
     item_cat = _item_category(p)
     subjects = set()
-    for unit, item, cat in _remembered(("submitted", round_id, kind, "*"), lambda: session.exec(query).all()):
+    for unit, item, cat in _accepted(session, round_id, kind, None):
         cat = cat or item_cat.get(item or "")
         if category is None or cat == category:
             subjects.add(f"{unit}:{item}" if item else unit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,8 @@ class Settings(BaseSettings):
     )
     config_dir: Path = Field(REPO_ROOT / "config", description="programmes, calendar, templates")
     sink_dir: Path | None = Field(None, description="folder where the local sink writes messages")
+    sink_layout: Literal["files", "jsonl"] = Field(
+        "files", description="local sink: one JSON file per message, or one JSON Lines file per day")
     office_hours: str = Field("09:00-17:30", description="when reminders may go out, local time")
     notify_resend_ambiguous: bool = Field(
         False,

@@ -34,4 +34,5 @@ def test_bench_floor_200_units(tmp_path: Path) -> None:
     for key in ("wall_s", "peak_rss_mib", "prefect_db_growth_mib", "app_db_mib", "messages"):
         assert key in floor, key
     assert floor["messages"] > 0
+    assert floor["sink_messages"] == floor["messages"]  # every message sent is in the sink, once
     assert floor["prefect_db_growth_mib"] == 0.0  # no Prefect in the floor mode

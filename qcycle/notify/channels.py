@@ -29,6 +29,7 @@ Constructing a channel from a bad URL raises :class:`~qcycle.errors.DeliveryErro
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextvars
 import email.utils
@@ -508,7 +509,6 @@ def _send_sink(title: str, body: str, meta: Mapping[str, Any], call: _Call | Non
     folder = _sink_folder(meta)
     now = clock.now()  # the virtual clock on purpose: the simulator reads these back
     message_id = (call.message_id if call else None) or "message"
-    safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", message_id)[:80]
     record = {
         "id": call.message_id if call else None,
         "tag": call.tag if call else None,
@@ -519,6 +519,10 @@ def _send_sink(title: str, body: str, meta: Mapping[str, Any], call: _Call | Non
     }
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        if get_settings().sink_layout == "jsonl":
+            _append_line(folder / f"messages-{now:%Y%m%d}.jsonl", json.dumps(record, ensure_ascii=False))
+            return SendResult.success()
+        safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", message_id)[:80]
         name = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}-{safe_id}.json"
         partial = folder / f".{name}.part"
         partial.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -526,6 +530,32 @@ def _send_sink(title: str, body: str, meta: Mapping[str, Any], call: _Call | Non
     except OSError as exc:
         return SendResult.failure(f"sink: cannot write to {folder}: {exc}", retryable=True)
     return SendResult.success()
+
+
+_sink_files: dict[Path, int] = {}
+_sink_lock = threading.Lock()
+
+
+def _append_line(path: Path, line: str) -> None:
+    """One ``write`` per message on a kept O_APPEND descriptor: whole lines, in order. Creating
+    a file per message costs ~0.2–0.5 ms of kernel time here, the largest single cost of a
+    national year's 40,000 messages."""
+    data = (line + "\n").encode("utf-8")
+    with _sink_lock:
+        fd = _sink_files.get(path)
+        if fd is None:
+            for old in [p for p in _sink_files if p.parent == path.parent]:
+                os.close(_sink_files.pop(old))  # a new day: yesterday's file is done
+            fd = _sink_files[path] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.write(fd, data)
+
+
+@atexit.register
+def _close_sink_files() -> None:
+    with _sink_lock:
+        for fd in _sink_files.values():
+            os.close(fd)
+        _sink_files.clear()
 
 
 _Handler = Callable[[str, str, Mapping[str, Any], "_Call | None"], SendResult]

@@ -480,6 +480,30 @@ def test_sink_writes_json_files(tmp_path, _sink_in_tmp) -> None:
     assert len(list(_sink_in_tmp.glob("*.json"))) == 1
 
 
+def test_sink_jsonl_layout_appends_one_line_per_message_per_day(tmp_path, monkeypatch) -> None:
+    import datetime as dt
+
+    from qcycle import clock
+    from qcycle.settings import get_settings
+
+    monkeypatch.setenv("QCYCLE_SINK_LAYOUT", "jsonl")
+    get_settings.cache_clear()
+    try:
+        sink = open_channel(f"sink:{tmp_path / 'lines'}")
+        with clock.frozen(dt.datetime(2023, 4, 19, 10, tzinfo=clock.TZ)):
+            results = [sink.send(SUBJECT, f"{BODY} {i}", message_id=f"m{i}") for i in range(3)]
+        with clock.frozen(dt.datetime(2023, 4, 20, 10, tzinfo=clock.TZ)):
+            results.append(sink.send(SUBJECT, BODY, message_id="next-day"))
+    finally:
+        get_settings.cache_clear()
+    assert all(r.ok for r in results)
+    files = sorted(p.name for p in (tmp_path / "lines").iterdir())
+    assert files == ["messages-20230419.jsonl", "messages-20230420.jsonl"]
+    first = [json.loads(line) for line in (tmp_path / "lines" / files[0]).read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in first] == ["m0", "m1", "m2"] and first[2]["body"] == f"{BODY} 2"
+    assert json.loads((tmp_path / "lines" / files[1]).read_text(encoding="utf-8"))["id"] == "next-day"
+
+
 @pytest.mark.parametrize(
     ("url", "cls"),
     [
