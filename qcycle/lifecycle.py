@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import and_, case, exists, false, or_, true
 from sqlmodel import Session, col, select
 
 from qcycle import crud
@@ -109,9 +110,9 @@ _memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def remembering() -> Iterator[None]:
-    """Within the block, the rows that takers and outstanding submissions are computed from are
-    read once. For passes where nothing is submitted and takers are not decided meanwhile (a
-    status report, the simulated world): ~30 past deadlines each asked again at national scale."""
+    """Within the block, the approved applications that takers are computed from are read once.
+    For passes where no application is decided meanwhile (a status report, the simulated
+    world's planning): ~30 past deadlines each ask again at national scale."""
     token = _memo.set({})
     try:
         yield
@@ -179,41 +180,33 @@ def owers(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, cat
     return resolve(session, p, round_id, stage.owed_by, category)
 
 
-def _accepted(session: Session, round_id: uuid.UUID, kind: str, period: str | None) -> list[tuple]:
-    """(unit, item, category) of the round's accepted submissions of a kind (and period).
-
-    Within :func:`remembering`, each kind is read once, all periods together: a status report
-    asks about every past deadline."""
-    if _memo.get() is not None:
-        def read() -> dict[str | None, list[tuple]]:
-            groups: dict[str | None, list[tuple]] = defaultdict(list)
-            for per, unit, item, cat in session.exec(select(
-                    Submission.period, Submission.unit_code, Submission.item_code, Submission.category_code
-            ).where(Submission.round_id == round_id, Submission.kind == kind,
-                    Submission.status == "accepted")).all():
-                groups[per].append((unit, item, cat))
-            return groups
-
-        groups = _remembered(("accepted", round_id, kind), read)
-        if period is not None:
-            return groups.get(period, [])
-        return [row for rows in groups.values() for row in rows]
-    query = select(Submission.unit_code, Submission.item_code, Submission.category_code).where(
-        Submission.round_id == round_id, Submission.kind == kind, Submission.status == "accepted")
-    if period is not None:
-        query = query.where(Submission.period == period)
-    return list(session.exec(query).all())
+def _in_category(p: Programme, category: str | None, *, uncategorised: bool) -> Any:
+    """SQL condition: a submission counts for ``category`` (its own category, or its item's);
+    ``uncategorised``: whether one with neither counts too. True when ``category`` is None."""
+    if category is None:
+        return true()
+    items = [code for code, cat in _item_category(p).items() if cat == category]
+    no_category = col(Submission.category_code).is_(None)
+    own_item = col(Submission.item_code).in_(items) if items else false()
+    if uncategorised:
+        known = list(_item_category(p))
+        own_item = or_(own_item, col(Submission.item_code).is_(None),
+                       col(Submission.item_code).not_in(known) if known else true())
+    return or_(Submission.category_code == category, and_(no_category, own_item))
 
 
 def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str | None,
                category: str | None, p: Programme) -> set[str]:
-    item_cat = _item_category(p)
-    units = set()
-    for unit, item, cat in _accepted(session, round_id, stage.submission.value, period):
-        cat = cat or item_cat.get(item or "")
-        if category is None or cat is None or cat == category:
-            units.add(unit)
-    return units
+    """Units that handed the stage's submission in (accepted), for a period and category.
+
+    Filtered and made distinct by the database: a national round holds tens of thousands of
+    submissions and a status report asks about every past deadline."""
+    query = select(Submission.unit_code).distinct().where(
+        Submission.round_id == round_id, Submission.kind == stage.submission.value,
+        Submission.status == "accepted", _in_category(p, category, uncategorised=True))
+    if period is not None:
+        query = query.where(Submission.period == period)
+    return set(session.exec(query).all())
 
 
 def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
@@ -227,24 +220,35 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
 # -- decisions ------------------------------------------------------------------------------
 
 
+def _subject_column() -> Any:
+    """A submission's decision subject: 'unit:item', or 'unit' without an item."""
+    return case((col(Submission.item_code).is_(None), Submission.unit_code),
+                else_=Submission.unit_code + ":" + Submission.item_code)
+
+
+def _subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None,
+              *, undecided: bool) -> list[str]:
+    kind = "application" if stage.kind is StageKind.review else "evaluation_request"
+    subject = _subject_column()
+    query = select(subject).distinct().where(
+        Submission.round_id == round_id, Submission.kind == kind, Submission.status == "accepted",
+        _in_category(p, category, uncategorised=False))
+    if undecided:
+        query = query.where(~exists().where(Decision.round_id == round_id, Decision.stage == stage.code,
+                                            Decision.subject == subject))
+    return sorted(session.exec(query).all())
+
+
 def decision_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
                       category: str | None) -> list[str]:
     """What ops must decide on at a review/evaluation stage: 'unit:item' (or 'unit') subjects."""
-    kind = "application" if stage.kind is StageKind.review else "evaluation_request"
-    item_cat = _item_category(p)
-    subjects = set()
-    for unit, item, cat in _accepted(session, round_id, kind, None):
-        cat = cat or item_cat.get(item or "")
-        if category is None or cat == category:
-            subjects.add(f"{unit}:{item}" if item else unit)
-    return sorted(subjects)
+    return _subjects(session, p, round_id, stage, category, undecided=False)
 
 
 def pending_decisions(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
                       category: str | None) -> list[str]:
-    decided = set(session.exec(select(Decision.subject).where(
-        Decision.round_id == round_id, Decision.stage == stage.code)).all())
-    return [s for s in decision_subjects(session, p, round_id, stage, category) if s not in decided]
+    """The subjects of :func:`decision_subjects` without a decision yet."""
+    return _subjects(session, p, round_id, stage, category, undecided=True)
 
 
 # -- carrying out an action -------------------------------------------------------------------

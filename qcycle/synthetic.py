@@ -249,10 +249,6 @@ class World:
     def decide(self, session: Session, tick: dt.datetime, strictly_before: bool = False) -> int:
         """Ops decide every pending subject whose decision is due (``strictly_before``: due
         before ``tick``, so that the moment's reconcile carries the decision out)."""
-        with remembering():  # submissions do not change while ops decide
-            return self._decide(session, tick, strictly_before)
-
-    def _decide(self, session: Session, tick: dt.datetime, strictly_before: bool) -> int:
         n = 0
         for a in self.t.actions:
             if a.action != "decision_due" or a.at > tick or (strictly_before and a.at == tick):
