@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from prefect import task
@@ -29,8 +30,11 @@ def carry_out_actions(programme_file: str, round_id: uuid.UUID, actions: list[Ac
     outcomes = []
     for action in actions:
         with db.session_scope() as session:
-            outcomes.append(moment.perform(session, loaded.programme, round_id, action,
-                                           template_dir=loaded.template_dir, actor=actor))
+            outcome = moment.perform(session, loaded.programme, round_id, action,
+                                     template_dir=loaded.template_dir, actor=actor)
+        # The drafts are in the outbox now; without them the result Prefect walks (and the
+        # flow returns) is small: a national fan-out is tens of thousands of drafts.
+        outcomes.append(dataclasses.replace(outcome, drafts=[]))
     return outcomes
 
 
