@@ -86,7 +86,7 @@ def run_floor(programme_file: Path, home: Path) -> dict[str, Any]:
     ticks = sorted({a.at for a in timetable.actions})
     actor = "bench:floor"
 
-    def at(tick: dt.datetime) -> None:
+    def at(tick: dt.datetime) -> int:
         with db.session_scope() as session:
             plan = due(timetable, tick, moment.done_actions(session, round_id))
             if plan.skipped:
@@ -96,16 +96,9 @@ def run_floor(programme_file: Path, home: Path) -> dict[str, Any]:
                 moment.perform(session, p, round_id, action, template_dir=loaded.template_dir, actor=actor)
         deliver_due(programme=p, round_id=round_id, now=tick, channel_override="sink",
                     template_dir=loaded.template_dir)
+        return 0  # no flow runs
 
-    for tick in ticks:
-        with db.session_scope() as session:
-            world.submit(session, tick)
-            world.decide(session, tick, strictly_before=True)
-        at(tick)
-    with db.session_scope() as session:
-        late = world.decide(session, ticks[-1])
-    if late:
-        at(ticks[-1])
+    world.play(ticks, at)
     return {"ticks": len(ticks), "flow_runs": 0, "records": world.records_made}
 
 
@@ -116,27 +109,19 @@ def run_qcycle(programme_file: Path, home: Path) -> dict[str, Any]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from flows.lifecycle import reconcile
-    from qcycle import db
     from tasks.rounds import cached_programme
 
     loaded, timetable, round_id = _setup(programme_file, home, load=cached_programme)
     world = _world(loaded.programme, timetable, round_id)
     ticks = sorted({a.at for a in timetable.actions})
-    runs = 0
+
+    def moment(tick: dt.datetime) -> int:
+        done = reconcile(programme_file=str(programme_file), as_of=tick, channel_override="sink",
+                         actor="bench:qcycle")
+        return 1 + len(done["stage_flows"])
+
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        for tick in ticks:
-            with db.session_scope() as session:
-                world.submit(session, tick)
-                world.decide(session, tick, strictly_before=True)
-            done = reconcile(programme_file=str(programme_file), as_of=tick, channel_override="sink",
-                             actor="bench:qcycle")
-            runs += 1 + len(done["stage_flows"])
-        with db.session_scope() as session:
-            late = world.decide(session, ticks[-1])
-        if late:
-            done = reconcile(programme_file=str(programme_file), as_of=ticks[-1], channel_override="sink",
-                             actor="bench:qcycle")
-            runs += 1 + len(done["stage_flows"])
+        runs = world.play(ticks, moment)
     return {"ticks": len(ticks), "flow_runs": runs, "records": world.records_made}
 
 

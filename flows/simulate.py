@@ -96,29 +96,16 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
         round_id = sync_round(session, loaded).id
     world = synthetic.World(loaded.programme, timetable, round_id, seed)
 
+    def moment(tick) -> int:
+        done = reconcile(programme_file=str(expanded), as_of=tick, channel_override="sink", actor="flow:simulate")
+        return 1 + len(done["stage_flows"])
+
     def run_year() -> int:
-        runs = 0
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       disable=not show_progress, transient=False) as progress:
-            bar = progress.add_task(f"{p.round.name}", total=len(ticks))
-            for tick in ticks:
-                progress.update(bar, description=f"{code} {tick:%Y-%m-%d}")
-                with db.session_scope() as session:
-                    world.submit(session, tick)
-                    # Ops answer a decision request (sent at its due time) before the next
-                    # moment of the round, so that moment's reconcile carries the decision out.
-                    world.decide(session, tick, strictly_before=True)
-                done = reconcile(programme_file=str(expanded), as_of=tick, channel_override="sink",
-                                 actor="flow:simulate")
-                runs += 1 + len(done["stage_flows"])
-                progress.advance(bar)
-            with db.session_scope() as session:
-                late_decisions = world.decide(session, ticks[-1]) if ticks else 0
-            if late_decisions:  # a decision due at the very last moment of the round
-                done = reconcile(programme_file=str(expanded), as_of=ticks[-1], channel_override="sink",
-                                 actor="flow:simulate")
-                runs += 1 + len(done["stage_flows"])
-        return runs
+            bar = progress.add_task(f"{code}", total=len(ticks))
+            return world.play(ticks, moment, after=lambda tick: progress.update(
+                bar, advance=1, description=f"{code} {tick:%Y-%m-%d}"))
 
     # Heartbeats detect crashed runs of long-lived deployments; a simulated year of short
     # runs in one process does not need them, and each costs ~1 s at flow exit.

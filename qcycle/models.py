@@ -230,6 +230,9 @@ class Submission(SubmissionBase, table=True):
     __table_args__ = (
         UniqueConstraint("round_id", "fingerprint"),
         Index("ix_submission_round_kind_unit", "round_id", "kind", "unit_code"),
+        # Covers "which units handed in this kind (period, category)": answered from the index.
+        Index("ix_submission_handed_in", "round_id", "kind", "period", "status", "category_code", "item_code",
+              "unit_code"),
     )
 
     id: uuid.UUID = _uuid_pk()

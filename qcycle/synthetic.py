@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlmodel import Session
 
-from qcycle import crud
+from qcycle import crud, db
 from qcycle.intake import ingest_many
 from qcycle.lifecycle import (
     DECIDING_STAGE_KINDS,
@@ -262,3 +262,24 @@ class World:
             n += crud.put_decisions(session=session, round_id=self.round_id, stage=stage.code, outcomes=outcomes,
                                     decided_by=f"{self.source}:ops", decided_at=tick)
         return n
+
+    def play(self, ticks: Sequence[dt.datetime], run_moment: Callable[[dt.datetime], int],
+             after: Callable[[dt.datetime], None] | None = None) -> int:
+        """Play the round: before each moment, units submit and ops decide what was requested
+        earlier (so the moment's run carries the decisions out); then ``run_moment(tick)``. A
+        decision requested at the very last moment is made after it, and that moment runs
+        again. Returns the sum of what ``run_moment`` returned (e.g. flow runs)."""
+        total = 0
+        for tick in ticks:
+            with db.session_scope() as session:
+                self.submit(session, tick)
+                self.decide(session, tick, strictly_before=True)
+            total += run_moment(tick)
+            if after is not None:
+                after(tick)
+        if ticks:
+            with db.session_scope() as session:
+                late = self.decide(session, ticks[-1])
+            if late:
+                total += run_moment(ticks[-1])
+        return total

@@ -965,25 +965,6 @@ class EmailChannel(Channel):
             return None
         return plugin if plugin.enabled else None
 
-    def _sender(self, recipient: str | None, call: _Call) -> apprise.Apprise | None:
-        """An Apprise object holding this channel's plugin; None if apprise rejects the URL.
-
-        Kept per thread when the URL does not depend on the message (``reuse_sender``):
-        building it per message cost ~40 % of a bot send to a local server. Our handlers take
-        everything per call from ``_CALL`` and keep no state in the plugin."""
-        kept = getattr(self._kept, "sender", None) if self.reuse_sender else None
-        if kept is not None:
-            return kept
-        plugin = self._instantiate(self._apprise_url(recipient))
-        if plugin is None:
-            return None
-        self._prepare(plugin, call)
-        sender = apprise.Apprise(asset=_apprise_asset())
-        sender.add(plugin)
-        if self.reuse_sender:
-            self._kept.sender = sender
-        return sender
-
     def _prepare(self, plugin: Any, call: _Call) -> None:
         plugin.logger = _RecordingLogger(plugin.logger, call.notes)
         plugin.request_rate_per_sec = 0  # our limiter paces; apprise would sleep 5.5 s
