@@ -1,0 +1,87 @@
+"""Beyond one machine, at small scale: two process workers on one work pool share its runs.
+
+A real server, `qcycle deploy`-style deployments on a pool of type process, two
+`prefect worker start` processes, and runs created through the API as the UI's "Run" does;
+every run must be picked up by a worker, run in its own process from the checkout, and
+complete against the shared application database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import time
+
+import pytest
+
+from qcycle.clock import at
+from tests.prefect_proc import PREFECT, REPO, stop
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+MINI = REPO / "tests" / "data" / "mini.yaml"
+POOL = "qcycle-fanout"
+
+
+def test_two_workers_on_one_pool_run_a_rounds_stages(prefect_process, tmp_path, monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from sqlmodel import select
+
+    from deploy.deployments import apply
+    from qcycle import db
+    from qcycle.models import ActionRun
+    from qcycle.settings import get_settings
+
+    home = tmp_path / "home"
+    app_env = {"QCYCLE_HOME": str(home), "QCYCLE_SINK_DIR": str(home / "sink")}
+    for key, value in app_env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    env = prefect_process.client_env(**app_env)
+    created = subprocess.run([PREFECT, "work-pool", "create", POOL, "--type", "process", "--overwrite"],
+                             env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert created.returncode == 0, created.stdout + created.stderr
+    with temporary_settings({PREFECT_API_URL: prefect_process.url}):
+        apply([MINI], POOL, now=at(dt.date(2023, 4, 1)))
+    deployment = prefect_process.get("/deployments/name/qcycle-reconcile/mini-2023").json()
+    assert deployment["work_pool_name"] == POOL
+
+    # Four stages of the round, as ops would start them from the UI.
+    stages = ["publish_list", "application", "takers_review", "takers_list"]
+    runs = [prefect_process.post(f"/deployments/{deployment['id']}/create_flow_run", {
+        "parameters": {"programme_file": str(MINI), "as_of": "2023-12-20T18:00:00+08:00",
+                       "only_stage": stage, "channel_override": "sink"},
+        "name": f"fanout-{stage}"}).json() for stage in stages]
+
+    workers = []
+    for name in ("worker-a", "worker-b"):
+        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed below
+        workers.append((subprocess.Popen([PREFECT, "worker", "start", "--pool", POOL, "--name", name,
+                                          "--limit", "2"], env=env, cwd=REPO, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True), log))
+    try:
+        deadline = time.monotonic() + 240
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            states = {r["name"]: prefect_process.get(f"/flow_runs/{r['id']}").json()["state_type"] for r in runs}
+            if all(s in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for s in states.values()):
+                break
+            time.sleep(2)
+        registered = {w["name"] for w in prefect_process.post(f"/work_pools/{POOL}/workers/filter").json()}
+    finally:
+        for proc, log in workers:
+            stop(proc)
+            log.close()
+    logs = "\n".join((tmp_path / f"{n}.log").read_text(errors="replace")[-2000:] for n in ("worker-a", "worker-b"))
+    assert set(states.values()) == {"COMPLETED"}, (states, logs)
+    assert {"worker-a", "worker-b"} <= registered
+    finished = [prefect_process.get(f"/flow_runs/{r['id']}").json() for r in runs]
+    assert all(r["work_pool_name"] == POOL and r["infrastructure_pid"] for r in finished)
+    # The runs did the round's work in the one application database they share.
+    try:
+        with db.session_scope() as session:
+            done = set(session.exec(select(ActionRun.action_key)).all())
+    finally:
+        get_settings.cache_clear()
+        db.dispose_engines()
+    assert {k.split(":")[0] for k in done} >= {"publish_list", "application", "takers_list"}
