@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from qcycle import clock
+from qcycle.errors import QcycleError
 from qcycle.loader import load_programme
 from qcycle.settings import REPO_ROOT
 from qcycle.timetable import expand
@@ -48,6 +49,7 @@ __all__ = [
     "programme_files",
     "schedules_for",
     "serve",
+    "wait_for_server",
 ]
 
 TIMEZONE = "Asia/Shanghai"
@@ -154,6 +156,47 @@ def build_deployments(files: Sequence[str | Path] = (), now: dt.datetime | None 
     return deployments
 
 
+def wait_for_server(timeout: float = 90.0, poll: float = 1.0) -> None:
+    """Wait until the Prefect API named by ``PREFECT_API_URL`` answers.
+
+    The runbook starts ``prefect server start &`` and then ``qcycle serve`` at once; the server
+    takes ~20 s to come up. Raises :class:`QcycleError` saying what to check if it never does,
+    or if it refuses our credentials. Without ``PREFECT_API_URL`` there is nothing to wait for.
+    """
+    import sys
+    import time
+
+    import httpx
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return
+    secret = PREFECT_API_AUTH_STRING.value()
+    if secret is not None and hasattr(secret, "get_secret_value"):
+        secret = secret.get_secret_value()
+    auth = tuple(secret.split(":", 1)) if secret else None
+    deadline = time.monotonic() + timeout
+    said = False
+    while True:
+        try:
+            reply = httpx.get(f"{url}/health", auth=auth, timeout=5)
+            if reply.status_code == 200:
+                return
+            if reply.status_code == 401:
+                raise QcycleError(f"Prefect 服务器 {url} 拒绝了认证：请检查 PREFECT_API_AUTH_STRING"
+                                  "（应与服务器的 PREFECT_SERVER_API_AUTH_STRING 相同）")
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise QcycleError(f"Prefect 服务器 {url} 在 {timeout:.0f} 秒内没有响应：请先运行 "
+                              "prefect server start，并确认 PREFECT_API_URL 指向它")
+        if not said:
+            print(f"等待 Prefect 服务器 {url} 就绪……", file=sys.stderr, flush=True)
+            said = True
+        time.sleep(poll)
+
+
 def apply(files: Sequence[str | Path] = (), work_pool: str = "qcycle",
           now: dt.datetime | None = None) -> list[tuple[str, int]]:
     """Create or update the deployments on a work pool of type process (run by its workers).
@@ -162,6 +205,7 @@ def apply(files: Sequence[str | Path] = (), work_pool: str = "qcycle",
     """
     from qcycle import db
 
+    wait_for_server()
     db.upgrade()
     done = []
     for d in build_deployments(files, now=now):
@@ -199,6 +243,7 @@ def serve(files: Sequence[str | Path] = (), extra_slots: Iterable[tuple[dt.datet
 
     from qcycle import db
 
+    wait_for_server()
     db.upgrade()
     deployments = build_deployments(files, extra_slots=extra_slots)
     for d in deployments:  # serve() applies them again: same slugs, nothing stale left
