@@ -42,6 +42,10 @@ _FLOW_OF_ACTION = {
 }
 
 
+def _flow_kind(action: Action) -> str:
+    return _FLOW_OF_ACTION.get(action.action, "publication")
+
+
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
 
@@ -117,7 +121,7 @@ def run_stage(loaded: LoadedProgramme, round_id, actions: list[Action], as_of: d
     groups: dict[str, list[Action]] = defaultdict(list)
     order: list[str] = []
     for a in actions:
-        kind = _FLOW_OF_ACTION.get(a.action, "publication")
+        kind = _flow_kind(a)
         if kind not in groups:
             order.append(kind)
         groups[kind].append(a)
@@ -184,7 +188,7 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
         "round": code,
         "as_of": moment.isoformat(),
         "done": [o.action.key for o in outcomes if not o.pending],
-        "stage_flows": sorted({_FLOW_OF_ACTION.get(a.action, "publication") for a in plan.run} - ROUTINE.keys()),
+        "stage_flows": sorted({_flow_kind(a) for a in plan.run} - ROUTINE.keys()),
         "pending": {o.action.key: len(o.pending) for o in outcomes if o.pending},
         "skipped": {a.key: reason for a, reason in plan.skipped},
         "messages": report.as_dict() if report else None,

@@ -337,23 +337,11 @@ def add_submission(
 
     A repeat returns the row stored first, unchanged: the first receipt is the record.
     """
-    candidate = Submission(
-        round_id=round_id,
-        kind=_choice(kind, SUBMISSION_KINDS, "kind"),
-        unit_code=unit_code,
-        category_code=category_code,
-        item_code=item_code,
-        period=period,
-        external_id=external_id,
-        fingerprint=fingerprint,
-        payload=_json(dict(payload or {})),
-        submitted_at=submitted_at,
-        received_at=received_at or now(),
-        source=source,
-        late=late,
-        status=_choice(status, SUBMISSION_STATUSES, "status"),
-    )
-    created = _insert_if_absent(session, candidate, keys=["round_id", "fingerprint"])
+    row = {"round_id": round_id, "kind": kind, "unit_code": unit_code, "category_code": category_code,
+           "item_code": item_code, "period": period, "external_id": external_id, "fingerprint": fingerprint,
+           "payload": payload, "submitted_at": submitted_at, "source": source, "late": late,
+           "status": status, "received_at": received_at or now()}
+    created = bool(add_submissions(session=session, rows=[row]))
     stmt = select(Submission).where(
         Submission.round_id == round_id, Submission.fingerprint == fingerprint
     )
@@ -540,18 +528,9 @@ def put_review(
     submitted_at: dt.datetime | None = None,
 ) -> Review:
     """Set one reviewer's value for one component of one unit (a later value replaces it)."""
-    row = _row(
-        Review(
-            round_id=round_id,
-            unit_code=unit_code,
-            reviewer=reviewer,
-            component_code=component_code,
-            value=float(value),
-            submitted_at=submitted_at or now(),
-        )
-    )
-    keys = ["round_id", "unit_code", "reviewer", "component_code"]
-    _upsert(session, Review, [row], keys=keys, update_columns=["value", "submitted_at"])
+    put_reviews(session=session, round_id=round_id, submitted_at=submitted_at,
+                rows=[{"unit_code": unit_code, "reviewer": reviewer, "component_code": component_code,
+                       "value": value}])
     stmt = (
         select(Review)
         .where(
@@ -577,24 +556,8 @@ def put_decision(
     decided_at: dt.datetime | None = None,
 ) -> Decision:
     """Set the decision of a stage on a subject (a later decision replaces it; audit it)."""
-    row = _row(
-        Decision(
-            round_id=round_id,
-            stage=stage,
-            subject=subject,
-            outcome=_choice(outcome, DECISION_OUTCOMES, "outcome"),
-            decided_by=decided_by,
-            note=note,
-            decided_at=decided_at or now(),
-        )
-    )
-    _upsert(
-        session,
-        Decision,
-        [row],
-        keys=["round_id", "stage", "subject"],
-        update_columns=["outcome", "decided_by", "note", "decided_at"],
-    )
+    put_decisions(session=session, round_id=round_id, stage=stage, outcomes={subject: outcome},
+                  decided_by=decided_by, note=note, decided_at=decided_at)
     stmt = (
         select(Decision)
         .where(Decision.round_id == round_id, Decision.stage == stage, Decision.subject == subject)
@@ -716,19 +679,10 @@ def enqueue_message(
     next_attempt_at: dt.datetime | None = None,
 ) -> tuple[OutboxMessage, bool]:
     """Queue a message once per idempotency key; ``created`` is False for a repeat."""
-    candidate = OutboxMessage(
-        idempotency_key=idempotency_key,
-        round_id=round_id,
-        action=action,
-        unit_code=unit_code,
-        channel=channel,
-        logical_date=logical_date,
-        tag=tag,
-        subject=subject,
-        body=body,
-        next_attempt_at=next_attempt_at,
-    )
-    created = _insert_if_absent(session, candidate, keys=["idempotency_key"])
+    created = bool(enqueue_messages(session=session, rows=[{
+        "idempotency_key": idempotency_key, "round_id": round_id, "action": action, "unit_code": unit_code,
+        "channel": channel, "logical_date": logical_date, "tag": tag, "subject": subject, "body": body,
+        "next_attempt_at": next_attempt_at}]))
     stmt = select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
     return session.exec(stmt).one(), created
 

@@ -98,15 +98,13 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
 
 
 def _late(timetable: Timetable, stage: Stage, record: Mapping[str, Any], category: str | None,
-          submitted_at: dt.datetime, cutoffs: dict | None = None) -> tuple[bool, str, dt.datetime | None]:
-    """(late, status, cutoff) of a submission under the stage's lateness rule."""
+          submitted_at: dt.datetime, cutoffs: dict) -> tuple[bool, str, dt.datetime | None]:
+    """(late, status, cutoff) of a submission under the stage's lateness rule; ``cutoffs``
+    keeps the deadlines found so far (a batch asks about the same few thousands of times)."""
     key = (stage.code, record.get("period"), category)
-    if cutoffs is not None and key in cutoffs:
-        cutoff = cutoffs[key]
-    else:
-        cutoff = cutoff_for(timetable, *key)
-        if cutoffs is not None:
-            cutoffs[key] = cutoff
+    if key not in cutoffs:
+        cutoffs[key] = cutoff_for(timetable, *key)
+    cutoff = cutoffs[key]
     late = cutoff is not None and submitted_at > cutoff
     return late, "rejected_late" if late and stage.lateness == "reject" else "accepted", cutoff
 
@@ -131,13 +129,31 @@ def _quarantine(session: Session, programme: Programme, round_id: uuid.UUID, rec
     return IngestResult("quarantined", reason, q.id)
 
 
-def _submission_row(round_id: uuid.UUID, record: Mapping[str, Any], fp: str,
-                    source: str, late: bool, status: str, category: str | None,
-                    submitted_at: dt.datetime) -> dict[str, Any]:
-    return {"round_id": round_id, "kind": record["kind"], "unit_code": record["unit"], "fingerprint": fp,
-            "submitted_at": submitted_at, "source": source, "payload": dict(record.get("payload") or {}),
-            "category_code": category, "item_code": record.get("item"), "period": record.get("period"),
-            "external_id": record.get("id"), "late": late, "status": status}
+@dataclass(frozen=True)
+class _Plan:
+    """What storing one valid record means: a reviewer's value, or a submission row."""
+
+    review: dict[str, Any] | None = None
+    row: dict[str, Any] | None = None
+    late: bool = False
+    cutoff: dt.datetime | None = None
+
+
+def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, record: Mapping[str, Any],
+          source: str, fp: str, cutoffs: dict) -> _Plan:
+    if record["kind"] == "score":
+        return _Plan(review={"unit_code": record["unit"], "reviewer": str(record["reviewer"]),
+                             "component_code": record["component"], "value": float(record["value"])})
+    stage = _stage_for(programme, record["kind"])
+    assert stage is not None
+    category = record.get("category") or programme.item_category.get(record.get("item") or "")
+    submitted_at = _parse_time(record["submitted_at"])
+    late, status, cutoff = _late(timetable, stage, record, category, submitted_at, cutoffs)
+    row = {"round_id": round_id, "kind": record["kind"], "unit_code": record["unit"], "fingerprint": fp,
+           "submitted_at": submitted_at, "source": source, "payload": dict(record.get("payload") or {}),
+           "category_code": category, "item_code": record.get("item"), "period": record.get("period"),
+           "external_id": record.get("id"), "late": late, "status": status}
+    return _Plan(row=row, late=late, cutoff=cutoff)
 
 
 def ingest(*, session: Session, programme: Programme, timetable: Timetable, round_id: uuid.UUID,
@@ -147,32 +163,24 @@ def ingest(*, session: Session, programme: Programme, timetable: Timetable, roun
     quarantined = _quarantine(session, programme, round_id, record, source, raw, fp)
     if quarantined is not None:
         return quarantined
-    if record["kind"] == "score":
-        r = crud.put_review(session=session, round_id=round_id, unit_code=record["unit"],
-                            reviewer=str(record["reviewer"]), component_code=record["component"],
-                            value=float(record["value"]))
+    plan = _plan(programme, timetable, round_id, record, source, fp, {})
+    if plan.review is not None:
+        r = crud.put_review(session=session, round_id=round_id, **plan.review)
         return IngestResult("accepted", record_id=r.id)
-    stage = _stage_for(programme, record["kind"])
-    assert stage is not None
-    category = record.get("category") or programme.item_category.get(record.get("item") or "")
-    submitted_at = _parse_time(record["submitted_at"])
-    late, status, cutoff = _late(timetable, stage, record, category, submitted_at)
-    row, created = crud.add_submission(
-        session=session, **_submission_row(round_id, record, fp, source, late, status,
-                                           category, submitted_at))
+    row, created = crud.add_submission(session=session, **plan.row)
     if not created:
         return IngestResult("duplicate", "同一记录已收到过", row.id)
-    return _result(status, late, cutoff, row.id)
+    return _result(plan.row["status"], plan.late, plan.cutoff, row.id)
 
 
 def ingest_many(*, session: Session, programme: Programme, timetable: Timetable, round_id: uuid.UUID,
                 records: Iterable[Mapping[str, Any]], source: str) -> list[IngestResult]:
     """:func:`ingest` for a batch, with the same outcome per record, in a few statements:
-    submissions and reviewers' values are written a few hundred per INSERT (a batch of
+    submissions and reviewers' values are written many rows per statement (a batch of
     national size is tens of thousands of records). Malformed records are quarantined
     one by one, as :func:`ingest` does."""
     results: list[IngestResult | None] = []
-    rows: list[tuple[int, dict[str, Any], bool, dt.datetime | None]] = []
+    planned: list[tuple[int, _Plan]] = []
     reviews: list[dict[str, Any]] = []
     cutoffs: dict = {}
     for record in records:
@@ -181,23 +189,17 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
         if quarantined is not None:
             results.append(quarantined)
             continue
-        if record["kind"] == "score":
-            reviews.append({"unit_code": record["unit"], "reviewer": record["reviewer"],
-                            "component_code": record["component"], "value": record["value"]})
+        plan = _plan(programme, timetable, round_id, record, source, fp, cutoffs)
+        if plan.review is not None:
+            reviews.append(plan.review)
             results.append(IngestResult("accepted"))
-            continue
-        stage = _stage_for(programme, record["kind"])
-        assert stage is not None
-        category = record.get("category") or programme.item_category.get(record.get("item") or "")
-        submitted_at = _parse_time(record["submitted_at"])
-        late, status, cutoff = _late(timetable, stage, record, category, submitted_at, cutoffs)
-        rows.append((len(results), _submission_row(round_id, record, fp, source, late, status,
-                                                   category, submitted_at), late, cutoff))
-        results.append(None)
+        else:
+            planned.append((len(results), plan))
+            results.append(None)
     crud.put_reviews(session=session, round_id=round_id, rows=reviews)
-    stored = crud.add_submissions(session=session, rows=[r for _, r, _, _ in rows])
-    for index, row, late, cutoff in rows:
-        record_id = stored.pop(row["fingerprint"], None)  # a repeat within the batch is a duplicate too
-        results[index] = (_result(row["status"], late, cutoff, record_id) if record_id is not None
+    stored = crud.add_submissions(session=session, rows=[plan.row for _, plan in planned])
+    for index, plan in planned:
+        record_id = stored.pop(plan.row["fingerprint"], None)  # a repeat within the batch is a duplicate too
+        results[index] = (_result(plan.row["status"], plan.late, plan.cutoff, record_id) if record_id is not None
                           else IngestResult("duplicate", "同一记录已收到过"))
     return results  # type: ignore[return-value]

@@ -33,6 +33,7 @@ import atexit
 import base64
 import contextvars
 import email.utils
+import functools
 import hashlib
 import hmac
 import json
@@ -751,6 +752,10 @@ class Channel:
     def _prepare(self, plugin: Any, call: _Call) -> None:
         """Adjust the apprise plugin instance before sending (email: capture its log)."""
 
+    def close(self) -> None:
+        """Release what sends keep open between messages (email: idle SMTP connections);
+        ``deliver_batch`` calls it when the batch ends."""
+
     def _refuse(self, recipient: str | None) -> SendResult | None:
         """A failure to return without sending, e.g. a bad recipient."""
         return None
@@ -866,9 +871,13 @@ class SinkChannel(Channel):
     def _endpoint_id(self, parts: Any) -> str:
         return _digest(unquote(parts.path))
 
+    @functools.cached_property
+    def _meta(self) -> dict[str, str]:
+        return {"fullpath": urlsplit(self._url()).path}
+
     @property
     def folder(self) -> Path:
-        return _sink_folder({"fullpath": urlsplit(self._url()).path})
+        return _sink_folder(self._meta)
 
     def send(self, subject: str, body: str, *, recipient: str | None = None, tag: str | None = None,
              message_id: str | None = None) -> SendResult:
@@ -877,7 +886,7 @@ class SinkChannel(Channel):
         tens of thousands of messages per simulated year)."""
         call = _Call(kind=self.kind, message_id=message_id, tag=tag, recipient=recipient)
         try:
-            result = _send_sink(subject, body, {"fullpath": urlsplit(self._url()).path}, call)
+            result = _send_sink(subject, body, self._meta, call)
         except Exception as exc:  # noqa: BLE001 - send never raises into the caller
             result = SendResult.failure(f"{self.kind}: {type(exc).__name__}: {exc}", retryable=False)
         return self._logged(result, message_id)
@@ -964,6 +973,11 @@ class EmailChannel(Channel):
             log.error("could not load the email URL: %s", redact(str(exc)))
             return None
         return plugin if plugin.enabled else None
+
+    def close(self) -> None:
+        from qcycle.notify.smtp import close_kept_connections
+
+        close_kept_connections()
 
     def _prepare(self, plugin: Any, call: _Call) -> None:
         plugin.logger = _RecordingLogger(plugin.logger, call.notes)

@@ -140,11 +140,9 @@ def deliver_batch(
                 on_start,
             ).run()
         finally:
-            # Email keeps SMTP connections open across sends; none should outlive the batch.
-            # Imported here so that importing qcycle.notify does not load apprise's email plugin.
-            from qcycle.notify.smtp import close_kept_connections
-
-            close_kept_connections()
+            for opened in channels.values():
+                if isinstance(opened, Channel):
+                    opened.close()  # email: no kept SMTP connection outlives the batch
 
     sent = sum(1 for r in results.values() if r.ok)
     log.info("delivered %d of %d messages", sent, len(items))
@@ -258,8 +256,9 @@ class _Dispatcher:
             lane.in_flight += 1
             job.attempts += 1
             message = job.message
-            if self.on_start is not None:
-                # Recorded before the request leaves, so a crash can tell "never sent" apart.
+            if self.on_start is not None and not job.channel.local:
+                # Recorded before the request leaves, so a crash can tell "never sent" apart
+                # (a local write leaves nothing in flight to tell apart).
                 self.on_start(message.id)
             send = functools.partial(job.channel.send, message.subject, message.body,
                                      recipient=message.recipient, tag=message.tag, message_id=message.id)

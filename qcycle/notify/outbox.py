@@ -505,13 +505,10 @@ class _Recorder:
 class _Starter:
     """``on_start`` for :func:`deliver_batch`: stamp ``started_at`` before the request leaves."""
 
-    def __init__(self, claimed: list[_Claimed], local: frozenset[str] = frozenset()) -> None:
+    def __init__(self, claimed: list[_Claimed]) -> None:
         self.ids = {str(c.id): c.id for c in claimed}
-        self.local = local
 
     def __call__(self, message_id: str) -> None:
-        if message_id in self.local:
-            return  # a local write: no request can be left in flight
         with db.get_engine().begin() as conn:
             conn.execute(update(OutboxMessage)
                          .where(col(OutboxMessage.id) == self.ids[message_id],
@@ -556,7 +553,7 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
             recorder = _Recorder(claimed, now, settings, report, local)
             try:
                 deliver_batch(messages, max_workers=max_workers, rates=rates,
-                              on_result=recorder, on_start=_Starter(claimed, local))
+                              on_result=recorder, on_start=_Starter(claimed))
             finally:
                 recorder.flush()
         if looked_at < batch:

@@ -17,7 +17,7 @@ is that plugin with only the transport replaced: messages are still built by app
   may not have the message, and a message counts as sent only when the server accepted it.
 
 Errors are logged exactly as apprise logs them (the channel reads SMTP codes from that log).
-:func:`close_kept_connections` closes the idle connections; ``deliver_batch`` calls it when a
+:func:`close_kept_connections` closes the idle connections; ``EmailChannel.close`` calls it when a
 batch ends, and it runs at interpreter exit.
 """
 
