@@ -108,6 +108,8 @@ class PrefectServer:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_ENABLED": "false",
             "PREFECT_LOGGING_LEVEL": "WARNING",
+            # Logged so that they can be counted: each one is a client retry after ~2 s.
+            "PREFECT_API_LOG_RETRYABLE_ERRORS": "true",
         }
         self.env.pop("PREFECT_API_URL", None)
         self.proc: subprocess.Popen | None = None
@@ -144,6 +146,12 @@ class PrefectServer:
         env = dict(self.env)
         env["PREFECT_API_URL"] = self.url
         return env
+
+    def retryable_errors(self) -> int:
+        """Requests the server answered 503 (on SQLite: "database is locked" while its own event
+        writers commit); the client retries each after ~2 s (``2 ** attempt`` seconds)."""
+        log = self.folder / "prefect-server.log"
+        return log.read_text(errors="replace").count("Encountered retryable exception") if log.exists() else 0
 
     def stop(self) -> float:
         """Stop the server; returns the growth of its database in MiB."""
@@ -191,6 +199,7 @@ def run_one(mode: str, programme: Path, keep: bool = False, profile: Path | None
     if server:
         result["prefect_server_start_s"] = round(server.start_s, 1)
         result["prefect_server_peak_rss_mib"] = round(server.peak_rss_mib, 1)
+        result["prefect_retryable_errors"] = server.retryable_errors()
     if not keep and "error" not in result:
         shutil.rmtree(folder, ignore_errors=True)
     else:
@@ -210,7 +219,8 @@ def run_modes(units: int, modes: list[str], *, keep: bool = False, profile_dir: 
         r = results[mode]
         log(f"[bench]   {mode}: " + (r.get("error") or
             f"{r['wall_s']} s, {r['peak_rss_mib']} MiB, {r['messages']} messages, "
-            f"prefect db +{r['prefect_db_growth_mib']} MiB, app db {r['app_db_mib']} MiB"))
+            f"prefect db +{r['prefect_db_growth_mib']} MiB, app db {r['app_db_mib']} MiB"
+            + (f", {r['prefect_retryable_errors']} server 503s" if "prefect_retryable_errors" in r else "")))
     shutil.rmtree(data, ignore_errors=True)
     ratio = None
     if "wall_s" in results.get("qcycle", {}) and "wall_s" in results.get("floor", {}):

@@ -193,20 +193,23 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
         "skipped": {a.key: reason for a, reason in plan.skipped},
         "messages": report.as_dict() if report else None,
     }
-    if outcomes or plan.skipped:
-        lines = [f"# {loaded.programme.round.name}：对账 {moment:%Y-%m-%d %H:%M}", ""]
-        lines += [f"- {ACTION_LABELS.get(o.action.action, o.action.action)}：{o.note}" for o in outcomes]
-        lines += [f"- 跳过 {a.title}：{reason}" for a, reason in plan.skipped]
-        if report:
-            lines.append(f"- 消息：{report.summary()}")
-        create_markdown_artifact("\n".join(lines), key=_slug(f"{code}-reconcile"),
-                                 description=f"对账 {moment:%Y-%m-%d}")
-    _status_artifact(loaded, round_id, timetable, moment)
+    # One artifact per run, "what this run did" above "where the round stands": its key's
+    # history on the Artifacts page is the round's log (an artifact costs an API call).
+    lines = [f"# {loaded.programme.round.name}：对账 {moment:%Y-%m-%d %H:%M}", ""]
+    lines += [f"- {ACTION_LABELS.get(o.action.action, o.action.action)}：{o.note}" for o in outcomes]
+    lines += [f"- 跳过 {a.title}：{reason}" for a, reason in plan.skipped]
+    if report:
+        lines.append(f"- 消息：{report.summary()}")
+    if not (outcomes or plan.skipped or report):
+        lines.append("- 无到期动作")
+    lines += ["", *_status_lines(loaded, round_id, timetable, moment)]
+    create_markdown_artifact("\n".join(lines), key=_slug(f"{code}-status"),
+                             description=f"对账与周期状态 {moment:%Y-%m-%d %H:%M}")
     return summary
 
 
-def _status_artifact(loaded: LoadedProgramme, round_id, timetable, moment: dt.datetime) -> None:
-    """Where the round stands after this run (``qcycle status``) and a text timeline, as ``{round}-status``."""
+def _status_lines(loaded: LoadedProgramme, round_id, timetable, moment: dt.datetime) -> list[str]:
+    """Where the round stands after this run (``qcycle status``) and a text timeline."""
     from qcycle import db
     from qcycle.status import round_status
     from qcycle.timeline import render_text
@@ -214,7 +217,7 @@ def _status_artifact(loaded: LoadedProgramme, round_id, timetable, moment: dt.da
     p = loaded.programme
     with db.session_scope() as session:
         st = round_status(session, p, round_id, timetable, moment, next_count=5)
-    lines = [f"# {p.round.name}：状态 {moment:%Y-%m-%d %H:%M}", "",
+    lines = [f"## 状态 {moment:%Y-%m-%d %H:%M}", "",
              f"- 当前阶段：{st.current_stage or '尚未开始'}",
              f"- 应执行未执行：{len(st.missed)} 项",
              "- 消息：" + ("，".join(f"{k} {v}" for k, v in sorted(st.messages.items())) or "无"), "",
@@ -226,5 +229,4 @@ def _status_artifact(loaded: LoadedProgramme, round_id, timetable, moment: dt.da
     for stage_name, subjects in st.pending.items():
         lines.append(f"\n待决定：{stage_name} {len(subjects)} 项")
     lines += ["", "```", render_text(p, timetable, moment), "```"]
-    create_markdown_artifact("\n".join(lines), key=_slug(f"{p.round.code}-status"),
-                             description=f"周期状态 {moment:%Y-%m-%d %H:%M}")
+    return lines

@@ -143,16 +143,20 @@ def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | 
     stage = _review_stage(p)
     if stage is None:
         return {}
-    item_cat = _item_category(p)
-    subjects = _remembered(("takers", round_id, stage.code), lambda: _column(session, select(Decision.subject).where(
-        Decision.round_id == round_id, Decision.stage == stage.code, Decision.outcome == "approved"
-    )))
-    out: dict[str, list[str]] = defaultdict(list)
-    for subject in subjects:
-        unit, _, item = subject.partition(":")
-        if category is None or item_cat.get(item) == category:
-            out[unit].append(item)
-    return dict(out)
+    def read() -> dict[str | None, dict[str, list[str]]]:
+        # Grouped by category in one pass (None: every category): a status report asks for
+        # each category's takers at each past deadline.
+        item_cat = _item_category(p)
+        grouped: dict[str | None, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for subject in _column(session, select(Decision.subject).where(
+                Decision.round_id == round_id, Decision.stage == stage.code, Decision.outcome == "approved")):
+            unit, _, item = subject.partition(":")
+            grouped[None][unit].append(item)
+            if item in item_cat:
+                grouped[item_cat[item]][unit].append(item)
+        return {cat: dict(units) for cat, units in grouped.items()}
+
+    return _remembered(("takers", round_id, stage.code), read).get(category, {})
 
 
 def _latest_results_stage(session: Session, round_id: uuid.UUID) -> str | None:

@@ -230,9 +230,10 @@ class Submission(SubmissionBase, table=True):
     __table_args__ = (
         UniqueConstraint("round_id", "fingerprint"),
         Index("ix_submission_round_kind_unit", "round_id", "kind", "unit_code"),
-        # Covers "which units handed in this kind (period, category)": answered from the index.
-        Index("ix_submission_handed_in", "round_id", "kind", "period", "status", "category_code", "item_code",
-              "unit_code"),
+        # Covers "which units handed in this kind (period, category)": answered from the index,
+        # already in unit order, so the planner prefers it to the one above for DISTINCT units.
+        Index("ix_submission_handed_in", "round_id", "kind", "status", "unit_code", "period", "category_code",
+              "item_code"),
     )
 
     id: uuid.UUID = _uuid_pk()
@@ -340,8 +341,10 @@ class OutboxMessageBase(SQLModel):
 
 class OutboxMessage(OutboxMessageBase, table=True):
     __tablename__ = "outbox_message"
-    # Delivery asks "what is queued and due now" on every pass.
-    __table_args__ = (Index("ix_outbox_message_status_next", "status", "next_attempt_at"),)
+    # Delivery asks "what is queued and due now" on every pass; status reports count a
+    # round's messages by status.
+    __table_args__ = (Index("ix_outbox_message_status_next", "status", "next_attempt_at"),
+                      Index("ix_outbox_message_round_status", "round_id", "status"))
 
     id: uuid.UUID = _uuid_pk()
     round_id: uuid.UUID | None = _round_fk(nullable=True, index=True)
