@@ -4,9 +4,11 @@
 
 For each mode: a fresh temp folder (app SQLite database, sink folder), for the Prefect modes
 a fresh ``prefect server start`` on a free port with its own SQLite file in that folder
-(analytics and UI off), and a FRESH worker subprocess (``bench/modes.py``), so peak RSS is
-per mode. The Prefect database growth is the size of its file (with ``-wal``) after the
-server stopped, minus its size once the server was up and migrated.
+(analytics and UI off; ``--prefect-db postgres``: its own throwaway PostgreSQL cluster
+instead, as in production), and a FRESH worker subprocess (``bench/modes.py``), so peak RSS
+is per mode. The Prefect database growth is the size of its file (with ``-wal``; on
+PostgreSQL ``pg_database_size``) after the server stopped, minus its size once the server
+was up and migrated.
 
 Writes ``{"units", "results": {mode: {wall_s, peak_rss_mib, prefect_db_growth_mib,
 app_db_mib, messages, ...}}, "ratio_qcycle_floor", "machine"}``.
@@ -93,18 +95,74 @@ def _tree_hwm_mib(pid: int) -> float:
     return total / 1024
 
 
-class PrefectServer:
-    """``prefect server start`` in its own session, own PREFECT_HOME and SQLite file."""
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
-    def __init__(self, folder: Path):
+
+def _as_postgres(*args: str) -> list[str]:
+    # PostgreSQL refuses to run as root; when we are root, run it as the postgres user.
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
+
+
+class Postgres:
+    """A throwaway PostgreSQL 15 cluster holding Prefect's database, as in production
+    (docs/runbook.md §3). ``synchronous_commit=off``: commits do not wait for the disk, like
+    the SQLite server's ``synchronous=NORMAL``; crash-safe, unlike ``fsync=off``."""
+
+    def __init__(self):
+        # Not under a root-only folder: postgres must be able to enter it.
+        self.base = Path(tempfile.mkdtemp(prefix="qcycle-bench-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.base, "postgres", "postgres")
+        self.port = _free_port()
+        self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/prefect"
+        self.started = False
+
+    def _run(self, *args: str) -> str:
+        done = subprocess.run(_as_postgres(*args), cwd=self.base, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed: {done.stdout}{done.stderr}")
+        return done.stdout
+
+    def start(self) -> Postgres:
+        if not (PG_BIN / "initdb").exists():
+            raise RuntimeError(f"--prefect-db postgres needs PostgreSQL 15 ({PG_BIN} is missing)")
+        data = str(self.base / "data")
+        self._run(str(PG_BIN / "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C")
+        self._run(str(PG_BIN / "pg_ctl"), "-D", data, "-l", str(self.base / "log"), "-w", "-t", "30", "-o",
+                  f"-p {self.port} -k {self.base} -h 127.0.0.1 -c synchronous_commit=off", "start")
+        self.started = True
+        self.sql("CREATE DATABASE prefect", db="postgres")
+        return self
+
+    def sql(self, query: str, db: str = "prefect") -> str:
+        return self._run(str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                         "-d", db, "-tAc", query).strip()
+
+    def size_mib(self) -> float:
+        return int(self.sql("SELECT pg_database_size('prefect')")) / 2**20
+
+    def stop(self) -> None:
+        if self.started:
+            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.base / "data"), "-m", "fast", "-w", "stop")
+            self.started = False
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class PrefectServer:
+    """``prefect server start`` in its own session and PREFECT_HOME, on its own SQLite file
+    (``database="sqlite"``, the local default) or PostgreSQL cluster (``"postgres"``)."""
+
+    def __init__(self, folder: Path, database: str = "sqlite"):
         self.folder = folder
         self.db = folder / "prefect.db"
+        self.postgres = Postgres() if database == "postgres" else None
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         self.env = {
             **os.environ,
             "PREFECT_HOME": str(folder / "prefect-home"),
-            "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{self.db}",
+            "PREFECT_API_DATABASE_CONNECTION_URL": (self.postgres.url if self.postgres
+                                                    else f"sqlite+aiosqlite:///{self.db}"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_ENABLED": "false",
             "PREFECT_LOGGING_LEVEL": "WARNING",
@@ -117,8 +175,13 @@ class PrefectServer:
         self.size_before = 0.0
         self.peak_rss_mib = 0.0
 
+    def _db_mib(self) -> float:
+        return self.postgres.size_mib() if self.postgres else _size_mib(self.db)
+
     def start(self, timeout: float = 120) -> PrefectServer:
         started = time.perf_counter()
+        if self.postgres:
+            self.postgres.start()
         self.log = open(self.folder / "prefect-server.log", "wb")  # noqa: SIM115 - closed in stop()
         exe = Path(sys.executable).with_name("prefect")
         self.proc = subprocess.Popen(
@@ -139,7 +202,7 @@ class PrefectServer:
             raise RuntimeError("prefect server did not answer /api/health in time")
         self.start_s = time.perf_counter() - started
         time.sleep(1.0)  # let start-up writes settle before the baseline size
-        self.size_before = _size_mib(self.db)
+        self.size_before = self._db_mib()
         return self
 
     def client_env(self) -> dict[str, str]:
@@ -165,13 +228,17 @@ class PrefectServer:
                 self.proc.wait()
         if getattr(self, "log", None):
             self.log.close()
-        return _size_mib(self.db) - self.size_before
+        try:
+            return self._db_mib() - self.size_before
+        finally:
+            if self.postgres:
+                self.postgres.stop()
 
 
 def run_one(mode: str, programme: Path, keep: bool = False, profile: Path | None = None,
-            timeout: float | None = None) -> dict[str, Any]:
+            timeout: float | None = None, prefect_db: str = "sqlite") -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix=f"qcycle-bench-{mode}-"))
-    server = PrefectServer(folder).start() if mode in PREFECT_MODES else None
+    server = PrefectServer(folder, prefect_db).start() if mode in PREFECT_MODES else None
     env = server.client_env() if server else {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     out = folder / "figures.json"
@@ -197,6 +264,7 @@ def run_one(mode: str, programme: Path, keep: bool = False, profile: Path | None
         result["process_s"] = round(process_s, 2)  # with interpreter start and imports
     result["prefect_db_growth_mib"] = round(growth, 2) if growth is not None else 0.0
     if server:
+        result["prefect_db"] = prefect_db
         result["prefect_server_start_s"] = round(server.start_s, 1)
         result["prefect_server_peak_rss_mib"] = round(server.peak_rss_mib, 1)
         result["prefect_retryable_errors"] = server.retryable_errors()
@@ -208,14 +276,14 @@ def run_one(mode: str, programme: Path, keep: bool = False, profile: Path | None
 
 
 def run_modes(units: int, modes: list[str], *, keep: bool = False, profile_dir: Path | None = None,
-              timeout: float | None = None, log=print) -> dict[str, Any]:
+              timeout: float | None = None, prefect_db: str = "sqlite", log=print) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="qcycle-bench-data-"))
     programme = write_programme(data, units)
     results: dict[str, Any] = {}
     for mode in modes:
         log(f"[bench] {units} units, mode {mode} ...")
         prof = profile_dir / f"{mode}-{units}.prof" if profile_dir else None
-        results[mode] = run_one(mode, programme, keep=keep, profile=prof, timeout=timeout)
+        results[mode] = run_one(mode, programme, keep=keep, profile=prof, timeout=timeout, prefect_db=prefect_db)
         r = results[mode]
         log(f"[bench]   {mode}: " + (r.get("error") or
             f"{r['wall_s']} s, {r['peak_rss_mib']} MiB, {r['messages']} messages, "
@@ -236,6 +304,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--keep", action="store_true", help="keep the temp folders")
     ap.add_argument("--profile-dir", type=Path, default=None, help="cProfile each worker into this folder")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per mode before giving up")
+    ap.add_argument("--prefect-db", choices=("sqlite", "postgres"), default="sqlite",
+                    help="the Prefect server's database: its own SQLite file (default) or a throwaway "
+                         "PostgreSQL 15 cluster, as in production (needs the postgres or dev extra: asyncpg)")
     args = ap.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in modes if m not in ("qcycle", "naive", "floor")]
@@ -243,7 +314,8 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"unknown modes: {bad}")
     if args.profile_dir:
         args.profile_dir.mkdir(parents=True, exist_ok=True)
-    report = run_modes(args.units, modes, keep=args.keep, profile_dir=args.profile_dir, timeout=args.timeout)
+    report = run_modes(args.units, modes, keep=args.keep, profile_dir=args.profile_dir, timeout=args.timeout,
+                       prefect_db=args.prefect_db)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     print(json.dumps({m: {k: r.get(k) for k in ("wall_s", "peak_rss_mib", "prefect_db_growth_mib",
