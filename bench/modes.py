@@ -4,7 +4,7 @@
   carry_out, queue_drafts, deliver_due with the sink, ingest).
 - ``qcycle``: the product as built, as ``flows.simulate`` runs it: the world's records are
   ingested directly and ``flows.lifecycle.reconcile`` runs once per timetable moment
-  (heartbeats off, one API client for the year: ``flows.simulate.back_to_back_runs``), against
+  (heartbeats off: ``flows.simulate.back_to_back_runs``), against
   the Prefect server named by ``PREFECT_API_URL``.
 - ``naive``:  the design a newcomer writes first: one flow run per moment, one task run per
   submission ingested and one task run per message (``send_one``: queue the draft, deliver

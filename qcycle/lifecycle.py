@@ -35,6 +35,7 @@ __all__ = [
     "Outcome",
     "carry_out",
     "decision_subjects",
+    "handed_in_query",
     "outstanding",
     "owers",
     "pending_decisions",
@@ -205,18 +206,23 @@ def _in_category(p: Programme, category: str | None, *, uncategorised: bool) -> 
     return or_(Submission.category_code == category, and_(no_category, own_item))
 
 
-def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str | None,
-               category: str | None, p: Programme) -> set[str]:
-    """Units that handed the stage's submission in (accepted), for a period and category.
-
-    Filtered and made distinct by the database: a national round holds tens of thousands of
-    submissions and a status report asks about every past deadline."""
+def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str | None,
+                    category: str | None) -> Any:
+    """SELECT the units that handed the stage's submission in (accepted), for a period and
+    category: filtered and made distinct by the database, from ``ix_submission_handed_in``
+    (a national round holds tens of thousands of submissions and a status report asks about
+    every past deadline)."""
     query = select(Submission.unit_code).distinct().where(
         Submission.round_id == round_id, Submission.kind == stage.submission.value,
         Submission.status == "accepted", _in_category(p, category, uncategorised=True))
     if period is not None:
         query = query.where(Submission.period == period)
-    return set(_column(session, query))
+    return query
+
+
+def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str | None,
+               category: str | None, p: Programme) -> set[str]:
+    return set(_column(session, handed_in_query(p, round_id, stage, period, category)))
 
 
 def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:

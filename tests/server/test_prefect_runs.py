@@ -71,6 +71,10 @@ def test_simulated_round_shows_runs_states_and_assessment_artifact(qcycle_home, 
     assert rows and {"名次", "单位", "总分", "等次"} <= set(rows[0])
     assert sorted(r["等次"] for r in rows) == sorted(g for g, n in report.grades.items() for _ in range(n))
     assert "mini-2023-assessment-summary" in latest
+    # One artifact per reconcile run: what it did, then where the round stands.
+    status = latest["mini-2023-status"]
+    assert status["type"] == "markdown" and "mini-2023-reconcile" not in latest
+    assert "：对账 " in status["data"] and "## 状态 " in status["data"] and "当前阶段：" in status["data"]
 
 
 def _outbox_count() -> int:
