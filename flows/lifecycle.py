@@ -198,10 +198,10 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
     lines = [f"# {loaded.programme.round.name}：对账 {moment:%Y-%m-%d %H:%M}", ""]
     lines += [f"- {ACTION_LABELS.get(o.action.action, o.action.action)}：{o.note}" for o in outcomes]
     lines += [f"- 跳过 {a.title}：{reason}" for a, reason in plan.skipped]
+    if not (outcomes or plan.skipped):
+        lines.append("- 无到期动作")
     if report:
         lines.append(f"- 消息：{report.summary()}")
-    if not (outcomes or plan.skipped or report):
-        lines.append("- 无到期动作")
     lines += ["", *_status_lines(loaded, round_id, timetable, moment)]
     create_markdown_artifact("\n".join(lines), key=_slug(f"{code}-status"),
                              description=f"对账与周期状态 {moment:%Y-%m-%d %H:%M}")

@@ -73,8 +73,8 @@ def back_to_back_runs() -> Iterator[None]:
     need them, and each costs ~1 s at flow exit.
 
     Each run keeps its own API client. Sharing one (``SyncClientContext``) saves ~30 ms a run,
-    but measured here it made Prefect's SQLite server answer "database is locked" (503, retried
-    after ~2 s) far more often: P1 took 150 s instead of 30 s on the in-process server.
+    but measured here Prefect's SQLite server then answered "database is locked" (503, retried
+    after ~2 s) far more often: 20 times in a 100-unit benchmark year instead of 5–9.
     """
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
