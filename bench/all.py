@@ -1,9 +1,10 @@
-"""The whole benchmark in one command (~14 minutes on these 2-core machines).
+"""The whole benchmark in one command (~12½ minutes on these 2-core machines).
 
-    python bench/all.py [--out bench/results] [--naive-units 200] [--naive-timeout 300]
+    python bench/all.py [--out bench/results] [--naive-units 100] [--naive-timeout 300] [--prefect-postgres]
 
-1. The national year (3,209 units) side by side: qcycle and floor; then qcycle again with
-   Prefect's database on PostgreSQL (production's setup) instead of SQLite.
+1. The national year (3,209 units) side by side: qcycle and floor; with
+   ``--prefect-postgres``, qcycle again with Prefect's database on PostgreSQL (production's
+   setup) instead of SQLite.
 2. All three modes side by side at ``--naive-units`` (100): naive makes a task run per
    submission and per message (136 s and +49 MiB of Prefect database at 100 units), so a
    national naive year takes hours here; it gets ``--naive-timeout`` seconds and is reported
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--naive-units", type=int, default=100)
     ap.add_argument("--naive-timeout", type=float, default=300)
     ap.add_argument("--large", type=int, default=20000, help="the largest size of the scaling runs")
+    ap.add_argument("--prefect-postgres", action="store_true",
+                    help="also run the national year with Prefect's database on PostgreSQL (~1.5 min more)")
     args = ap.parse_args(argv)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -57,16 +60,18 @@ def main(argv: list[str] | None = None) -> None:
 
     national = run_modes(SCALE_1_UNITS, ["qcycle", "floor"])
     _save(out, f"run-{SCALE_1_UNITS}.json", national)
-    # The same year with Prefect's database on PostgreSQL, as in production; compared with the
-    # floor just measured (the floor has no Prefect server).
-    try:
-        national_pg = run_modes(SCALE_1_UNITS, ["qcycle"], prefect_db="postgres")
-    except RuntimeError as exc:  # no PostgreSQL here: reported, not fatal
-        national_pg = {"units": SCALE_1_UNITS, "results": {"qcycle": {"error": str(exc)}}}
-    floor_s = national["results"]["floor"].get("wall_s")
-    pg_s = national_pg["results"]["qcycle"].get("wall_s")
-    national_pg["ratio_qcycle_floor"] = round(pg_s / floor_s, 2) if pg_s and floor_s else None
-    _save(out, f"run-{SCALE_1_UNITS}-prefect-postgres.json", national_pg)
+    national_pg = None
+    if args.prefect_postgres:
+        # The same year with Prefect's database on PostgreSQL, as in production; compared with
+        # the floor just measured (the floor has no Prefect server).
+        try:
+            national_pg = run_modes(SCALE_1_UNITS, ["qcycle"], prefect_db="postgres")
+        except RuntimeError as exc:  # no PostgreSQL here: reported, not fatal
+            national_pg = {"units": SCALE_1_UNITS, "results": {"qcycle": {"error": str(exc)}}}
+        floor_s = national["results"]["floor"].get("wall_s")
+        pg_s = national_pg["results"]["qcycle"].get("wall_s")
+        national_pg["ratio_qcycle_floor"] = round(pg_s / floor_s, 2) if pg_s and floor_s else None
+        _save(out, f"run-{SCALE_1_UNITS}-prefect-postgres.json", national_pg)
     small = run_modes(args.naive_units, ["qcycle", "naive", "floor"], timeout=args.naive_timeout)
     _save(out, f"run-{args.naive_units}.json", small)
     large = run_modes(args.large, ["qcycle", "floor"])
@@ -86,10 +91,11 @@ def main(argv: list[str] | None = None) -> None:
         for mode, r in run["results"].items():
             print(f"  {mode:7s}", {k: r.get(k) for k in ("wall_s", "peak_rss_mib", "prefect_db_growth_mib",
                                                          "app_db_mib", "messages", "error")})
-    pg = national_pg["results"]["qcycle"]
-    print(f"{SCALE_1_UNITS} units, Prefect on PostgreSQL (ratio to the floor {national_pg['ratio_qcycle_floor']}):",
-          {k: pg.get(k) for k in ("wall_s", "peak_rss_mib", "prefect_db_growth_mib", "prefect_retryable_errors",
-                                  "error")})
+    if national_pg:
+        pg = national_pg["results"]["qcycle"]
+        print(f"{SCALE_1_UNITS} units, Prefect on PostgreSQL (ratio to the floor {national_pg['ratio_qcycle_floor']}):",
+              {k: pg.get(k) for k in ("wall_s", "peak_rss_mib", "prefect_db_growth_mib",
+                                      "prefect_retryable_errors", "error")})
     q_nat, q_large = national["results"]["qcycle"], large["results"]["qcycle"]
     if "wall_s" in q_nat and "wall_s" in q_large:
         print(f"{args.large} / {SCALE_1_UNITS} units, qcycle time: {q_large['wall_s'] / q_nat['wall_s']:.2f}x")
