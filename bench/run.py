@@ -127,11 +127,16 @@ class Postgres:
         if not (PG_BIN / "initdb").exists():
             raise RuntimeError(f"--prefect-db postgres needs PostgreSQL 15 ({PG_BIN} is missing)")
         data = str(self.base / "data")
-        self._run(str(PG_BIN / "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C")
-        self._run(str(PG_BIN / "pg_ctl"), "-D", data, "-l", str(self.base / "log"), "-w", "-t", "30", "-o",
-                  f"-p {self.port} -k {self.base} -h 127.0.0.1 -c synchronous_commit=off", "start")
-        self.started = True
-        self.sql("CREATE DATABASE prefect", db="postgres")
+        try:
+            self._run(str(PG_BIN / "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                      "--locale=C")
+            self._run(str(PG_BIN / "pg_ctl"), "-D", data, "-l", str(self.base / "log"), "-w", "-t", "30", "-o",
+                      f"-p {self.port} -k {self.base} -h 127.0.0.1 -c synchronous_commit=off", "start")
+            self.started = True
+            self.sql("CREATE DATABASE prefect", db="postgres")
+        except RuntimeError:
+            self.stop()  # no cluster left running or folder left behind
+            raise
         return self
 
     def sql(self, query: str, db: str = "prefect") -> str:
