@@ -687,7 +687,6 @@ def enqueue_message(
     return session.exec(stmt).one(), created
 
 
-
 def enqueue_messages(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """Queue many messages at once (INSERT … ON CONFLICT DO NOTHING on the idempotency key);
     returns the keys that are new. Each row has the fields of :func:`enqueue_message`."""

@@ -44,7 +44,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -104,6 +104,8 @@ class SendResult:
     status_code: int | None = None
     # False when nothing was sent at all (time budget spent, endpoint held): not an attempt.
     attempted: bool = True
+    # Written on this machine (the sink): nothing was in flight over a network.
+    local: bool = False
 
     @classmethod
     def success(cls, status_code: int | None = None) -> SendResult:
@@ -886,7 +888,7 @@ class SinkChannel(Channel):
         tens of thousands of messages per simulated year)."""
         call = _Call(kind=self.kind, message_id=message_id, tag=tag, recipient=recipient)
         try:
-            result = _send_sink(subject, body, self._meta, call)
+            result = replace(_send_sink(subject, body, self._meta, call), local=True)
         except Exception as exc:  # noqa: BLE001 - send never raises into the caller
             result = SendResult.failure(f"{self.kind}: {type(exc).__name__}: {exc}", retryable=False)
         return self._logged(result, message_id)

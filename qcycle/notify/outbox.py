@@ -57,7 +57,7 @@ from sqlmodel import Session, col, or_, select, update
 
 from qcycle import clock, crud, db
 from qcycle.models import OutboxMessage
-from qcycle.notify.channels import SendResult, open_channel
+from qcycle.notify.channels import SendResult
 from qcycle.notify.deliver import Message, deliver_batch
 from qcycle.notify.ratelimit import Rate, backoff
 from qcycle.render import render_message
@@ -434,17 +434,16 @@ class _Recorder:
     """``on_result`` for :func:`deliver_batch`: one small committed transaction per result."""
 
     def __init__(self, claimed: list[_Claimed], now: dt.datetime, settings: Settings,
-                 report: DeliveryReport, local: frozenset[str] = frozenset()) -> None:
+                 report: DeliveryReport) -> None:
         self.claimed = {str(c.id): c for c in claimed}
         self.now = now
         self.settings = settings
         self.report = report
-        self.local = local
         self.sent_locally: list[str] = []
 
     def __call__(self, message_id: str, result: SendResult) -> None:
         c = self.claimed[message_id]
-        if result.ok and message_id in self.local:
+        if result.ok and result.local:
             # A local write (the sink) has nothing in flight to be unsure about: its sends are
             # recorded a few hundred per statement (a crash before that rewrites them).
             self.sent_locally.append(message_id)
@@ -484,7 +483,6 @@ class _Recorder:
                                     "subject": c.subject, "status": outcome, "attempts": c.attempts,
                                     "error": result.error, "digest": c.digest})
 
-
     def flush(self) -> None:
         """Record the local sends held back, in one guarded statement."""
         ids, self.sent_locally = [self.claimed[m].id for m in self.sent_locally], []
@@ -516,16 +514,6 @@ class _Starter:
                          .values(started_at=clock.now()))
 
 
-def _is_local(ref: str, known: dict[str, bool]) -> bool:
-    """Whether a channel reference writes on this machine (the sink) rather than sending a request."""
-    if ref not in known:
-        try:
-            known[ref] = open_channel(ref).local
-        except Exception:  # noqa: BLE001 - deliver_batch reports the channel's problem
-            known[ref] = False
-    return known[ref]
-
-
 def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
                   channel_override: str | None, batch: int, max_workers: int, settings: Settings,
                   report: DeliveryReport) -> None:
@@ -539,7 +527,6 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
                 # Two programme channels on one reference: the stricter limit holds.
                 if c.url not in rates or rate.count < rates[c.url].count:
                     rates[c.url] = rate
-    local_refs: dict[str, bool] = {}
     while True:
         with db.session_scope() as session:
             claimed, looked_at = _claim(session, round_id, now, batch, settings, report)
@@ -549,8 +536,7 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
                         subject=c.subject, body=c.body, recipient=emails.get(c.unit), tag=c.tag)
                 for c in claimed
             ]
-            local = frozenset(m.id for m in messages if _is_local(m.channel, local_refs))
-            recorder = _Recorder(claimed, now, settings, report, local)
+            recorder = _Recorder(claimed, now, settings, report)
             try:
                 deliver_batch(messages, max_workers=max_workers, rates=rates,
                               on_result=recorder, on_start=_Starter(claimed))
