@@ -119,7 +119,7 @@ def run_qcycle(programme_file: Path, home: Path) -> dict[str, Any]:
     def moment(tick: dt.datetime) -> int:
         done = reconcile(programme_file=str(programme_file), as_of=tick, channel_override="sink",
                          actor="bench:qcycle")
-        return 1 + len(done["stage_flows"])
+        return 1 + done["stage_flow_runs"]
 
     with back_to_back_runs():
         runs = world.play(ticks, moment)

@@ -16,7 +16,9 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from qcycle import clock
+from qcycle.kinds import action_kind
 from qcycle.lifecycle import Outcome
+from qcycle.schema import grade_label
 from qcycle.loader import LoadedProgramme
 from qcycle.timetable import ACTION_LABELS, Action, Due
 from tasks.actions import carry_out_actions, record_skipped
@@ -25,25 +27,8 @@ from tasks.rounds import cached_programme, prepare_round
 
 __all__ = ["STAGE_FLOWS", "reconcile", "run_stage"]
 
-# Which stage flow carries out which action kinds.
-_FLOW_OF_ACTION = {
-    "publish": "publication",
-    "notice_open": "publication",
-    "notice_close": "publication",
-    "window_open": "window",
-    "reminder": "window",
-    "deadline": "window",
-    "overdue": "window",
-    "escalation": "window",
-    "followup_open": "followup",
-    "decision_due": "decision",
-    "assess": "assessment",
-    "notify": "notification",
-}
-
-
 def _flow_kind(action: Action) -> str:
-    return _FLOW_OF_ACTION.get(action.action, "publication")
+    return action_kind(action.action).flow
 
 
 def _slug(text: str) -> str:
@@ -106,9 +91,11 @@ def _assessment_artifacts(loaded: LoadedProgramme, outcomes: list[Outcome]) -> N
                          "总分": r.total, "等次": r.grade, "加分": r.bonus, "扣分": r.deduction,
                          "否决": r.veto or ""})
         create_table_artifact(rows, key=key, description=f"{o.action.title}：考核结果（{len(rows)} 个对象）")
-        counts = {g: sum(1 for r in o.results if r.grade == g) for g in "ABCD"}
+        names = p.assessment.grade_names if p.assessment else sorted({r.grade for r in o.results})
+        counts = {g: sum(1 for r in o.results if r.grade == g) for g in names}
         md = [f"# {o.action.title}", "", f"- 周期：{p.round.name}（{p.round.code}）",
-              f"- 考核对象：{len(o.results)} 个", "- 等次分布：" + "，".join(f"{g} {n}" for g, n in counts.items()),
+              f"- 考核对象：{len(o.results)} 个",
+              "- 等次分布：" + "，".join(f"{grade_label(g)} {n}" for g, n in counts.items()),
               "", "| 名次 | 单位 | 项目 | 总分 | 等次 |", "|---|---|---|---|---|"]
         md += [f"| {r['名次']} | {r['单位']} | {r['项目']} | {r['总分']:.2f} | {r['等次']} |" for r in rows]
         create_markdown_artifact("\n".join(md), key=key + "-summary", description=o.action.title)
@@ -181,6 +168,21 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
         for a, reason in plan.skipped:
             logger.info("跳过 %s：%s", a.key, reason)
     outcomes = run_stage(loaded, round_id, plan.run, moment, actor) if plan.run else []
+    flow_runs = len({_flow_kind(a) for a in plan.run} - ROUTINE.keys())
+    # A decision completed in this run lets the actions waiting for it go now, not at the next
+    # moment: their logical time has come (bounded: a chain has few steps).
+    for _ in range(5):
+        completed = {o.action.key for o in outcomes if not o.pending}
+        ready = {a.key for a in timetable.actions if a.at <= moment and set(a.needs) & completed}
+        if not ready or only_stage is not None:
+            break
+        again = prepare_round(programme_file, moment).plan
+        assert again is not None
+        later = [a for a in again.run if a.key in ready]
+        if not later:
+            break
+        outcomes += run_stage(loaded, round_id, later, moment, actor)
+        flow_runs += len({_flow_kind(a) for a in later} - ROUTINE.keys())
     report = None
     if deliver:
         report = deliver_messages(programme_file, round_id, moment, channel_override)
@@ -188,7 +190,8 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
         "round": code,
         "as_of": moment.isoformat(),
         "done": [o.action.key for o in outcomes if not o.pending],
-        "stage_flows": sorted({_flow_kind(a) for a in plan.run} - ROUTINE.keys()),
+        "stage_flows": sorted({_flow_kind(o.action) for o in outcomes} - ROUTINE.keys()),
+        "stage_flow_runs": flow_runs,
         "pending": {o.action.key: len(o.pending) for o in outcomes if o.pending},
         "skipped": {a.key: reason for a, reason in plan.skipped},
         "messages": report.as_dict() if report else None,

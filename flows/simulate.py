@@ -20,6 +20,7 @@ import yaml
 from sqlmodel import func, select
 
 from qcycle import db, synthetic
+from qcycle.errors import QcycleError
 from qcycle.lifecycle import sync_round
 from qcycle.loader import load_programme
 from qcycle.models import AssessmentResult, OutboxMessage, QuarantinedRecord, Submission
@@ -28,7 +29,7 @@ from qcycle.settings import get_settings
 from qcycle.timetable import expand
 from qcycle.workcal import WorkCalendar
 
-__all__ = ["SimulationReport", "back_to_back_runs", "simulate"]
+__all__ = ["SimulationReport", "back_to_back_runs", "simulate", "simulate_rounds"]
 
 
 @dataclass
@@ -82,9 +83,37 @@ def back_to_back_runs() -> Iterator[None]:
         yield
 
 
+MARKER = ".qcycle-simulation"
+
+
+def _fresh_home(home: Path) -> None:
+    """Empty a simulation folder for a new run: only one this simulator made (it holds the
+    marker file) or an empty one; any other folder is refused, never deleted."""
+    if home.exists():
+        if not (home / MARKER).exists() and any(home.iterdir()):
+            raise QcycleError(f"文件夹 {home} 不是 qcycle simulate 建立的模拟文件夹，不会清空它；请换一个 --home")
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    (home / MARKER).write_text("qcycle simulate 的工作文件夹：重新模拟时整个清空\n", encoding="utf-8")
+
+
+def simulate_rounds(programme_files: list[str | Path], *, seed: int = 2023, home: Path | None = None,
+                    show_progress: bool = True, counties: bool = True) -> list[SimulationReport]:
+    """Run several rounds in order in one working folder (one database), so a later round
+    reads the earlier ones' results, as rounds of a programme do in production."""
+    reports: list[SimulationReport] = []
+    for i, file in enumerate(programme_files):
+        if i == 0 and home is None:
+            home = get_settings().home / "simulate" / load_programme(file).programme.round.code
+        reports.append(simulate(file, seed=seed, home=home, show_progress=show_progress, counties=counties,
+                                fresh=i == 0))
+    return reports
+
+
 def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None = None,
-             show_progress: bool = True, counties: bool = True) -> SimulationReport:
-    """Run a whole round on a virtual clock; return the closing report."""
+             show_progress: bool = True, counties: bool = True, fresh: bool = True) -> SimulationReport:
+    """Run a whole round on a virtual clock; return the closing report. ``fresh``: start from an
+    empty working folder (else add the round to the folder's database, beside earlier rounds)."""
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -95,9 +124,8 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
     source = load_programme(programme_file)
     code = source.programme.round.code
     home = Path(home or get_settings().home / "simulate" / code).resolve()
-    if home.exists():
-        shutil.rmtree(home)
-    home.mkdir(parents=True)
+    if fresh:
+        _fresh_home(home)
     p = synthetic.with_counties(source.programme, seed) if counties else source.programme
     expanded = _write_expanded(p, home / f"{code}.yaml")
     os.environ["QCYCLE_HOME"] = str(home)
@@ -116,7 +144,7 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
 
     def moment(tick) -> int:
         done = reconcile(programme_file=str(expanded), as_of=tick, channel_override="sink", actor="flow:simulate")
-        return 1 + len(done["stage_flows"])
+        return 1 + done["stage_flow_runs"]
 
     def run_year() -> int:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -130,12 +158,12 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
         # "simulate" run would add a nesting level to every run for no information.
         report.flow_runs = run_year()
     report.ticks = len(ticks)
-    _fill(report, round_id)
+    _fill(report, round_id, loaded.programme)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _fill(report: SimulationReport, round_id) -> None:
+def _fill(report: SimulationReport, round_id, p) -> None:
     from qcycle.models import ActionRun
 
     with db.session_scope() as session:
@@ -151,9 +179,12 @@ def _fill(report: SimulationReport, round_id) -> None:
                                ("逾期已受理" if late else "按时受理")] += n
         report.quarantined = session.exec(select(func.count()).select_from(QuarantinedRecord).where(
             QuarantinedRecord.round_id == round_id)).one()
-        for grade, n in session.exec(select(AssessmentResult.grade, func.count()).where(
-                AssessmentResult.round_id == round_id).group_by(AssessmentResult.grade)).all():
-            report.grades[grade] = n
+        counts = dict(session.exec(select(AssessmentResult.grade, func.count()).where(
+            AssessmentResult.round_id == round_id).group_by(AssessmentResult.grade)).all())
+        order = p.assessment.grade_names if p.assessment else []
+        for grade in [*order, *sorted(set(counts) - set(order))]:  # best grade first
+            if grade in counts:
+                report.grades[grade] = counts[grade]
         for channel, status, n in session.exec(select(OutboxMessage.channel, OutboxMessage.status, func.count()).where(
                 OutboxMessage.round_id == round_id).group_by(OutboxMessage.channel, OutboxMessage.status)).all():
             report.messages.setdefault(channel, Counter())[status] += n

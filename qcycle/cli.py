@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qcycle.errors import ConfigError, QcycleError
+from qcycle.schema import grade_label
 
 __all__ = ["app", "main"]
 
@@ -104,7 +105,66 @@ def validate(
     _warn(cal.warnings)
     for item in loaded:
         p = item.programme
+        for notice in item.notices:
+            err.print(f"提示：{notice}", markup=False)
         out.print(f"通过：{item.path}（{p.round.name}，{len(p.units)} 个单位，{len(p.stages)} 个阶段）")
+
+
+@app.command("new-round")
+def new_round(
+    file: FileArg,
+    year: Annotated[int, typer.Option("--year", help="the year the new round starts")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="where to write (default: beside FILE, named by the new code)")] = None,
+) -> None:
+    """按本届方案写出下一届的方案文件：日期整年顺移并落到法定工作日，周期代码、名称、年份随之更新；
+    列出需要人工核对的日期（改到工作日的、将顺延的截止日、日历尚未覆盖的年份、2月29日、引用其他周期之处）。
+
+    示例：qcycle new-round config/programmes/gz-mayor-quality-award-2024.yaml --year 2026
+    """
+    from qcycle.loader import load_programme
+    from qcycle.newround import next_round
+    from qcycle.workcal import WorkCalendar
+
+    try:
+        loaded = load_programme(file)
+        made = next_round(file.read_text(encoding="utf-8"), loaded.programme, year, WorkCalendar())
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    target = out_file or file.with_name(f"{made.code}.yaml")
+    if target.exists() and out_file is None:
+        err.print(f"错误：{target} 已存在；用 --out 指定另一个文件", markup=False)
+        raise typer.Exit(1)
+    target.write_text(made.text, encoding="utf-8")
+    out.print(f"已写出：{target}（周期代码 {made.code}）", markup=False)
+    for note in made.notes:
+        out.print(f"  需核对：{note}", markup=False)
+    try:
+        checked = load_programme(target)
+    except ConfigError as exc:
+        err.print(f"新文件未通过校验，请修改：\n{exc}", markup=False)
+        raise typer.Exit(1) from None
+    for notice in checked.notices:
+        out.print(f"  提示：{notice}", markup=False)
+
+
+@app.command()
+def schema(
+    out_file: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
+) -> None:
+    """输出方案文件的 JSON Schema（供编辑器补全与校验）。
+
+    方案文件第一行写 # yaml-language-server: $schema=../../docs/programme.schema.json 即可在常见编辑器中获得提示。
+
+    示例：qcycle schema --out docs/programme.schema.json
+    """
+    from qcycle.schema import programme_json_schema
+
+    text = json.dumps(programme_json_schema(), ensure_ascii=False, indent=1) + "\n"
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    out_file.write_text(text, encoding="utf-8")
+    err.print(f"已写入：{out_file}", markup=False)
 
 
 @app.command()
@@ -172,34 +232,43 @@ def plan(
 
 @app.command()
 def simulate(
-    file: FileArg,
+    files: Annotated[list[Path], typer.Argument(help="programme file(s); several run in order in one folder")],
     seed: Annotated[int, typer.Option(help="seed of the synthetic data (same seed, same year)")] = 2023,
-    home: Annotated[Path | None, typer.Option(help="working folder (default .qcycle/simulate/ROUND)")] = None,
+    home: Annotated[Path | None, typer.Option(help="working folder (default .qcycle/simulate/ROUND of the first file)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the closing report as JSON")] = False,
 ) -> None:
-    """模拟运行一个完整周期：虚拟时钟、合成的申报与评分、每个阶段都是真实的 Prefect 流程运行，消息写入本地收件箱。
+    """模拟运行完整周期：虚拟时钟、合成的申报与评分、每个阶段都是真实的 Prefect 流程运行，消息写入本地收件箱。
 
+    给出多个文件时按顺序在同一个工作文件夹（同一数据库）中运行，后一届读得到前一届的结果
+    （如“获奖满5年后方可再次申报”）。--home 只接受本命令建立的文件夹或空文件夹：重新模拟会清空它。
     With PREFECT_API_URL set (e.g. after `prefect server start`), the runs appear in that
     server's UI; otherwise Prefect's in-process server is used.
 
     示例：qcycle simulate config/programmes/sc-jbgs-2023.yaml
+          qcycle simulate 天水-2023.yaml 天水-2024.yaml --home .qcycle/simulate/天水
     """
-    from flows.simulate import simulate as run
+    from flows.simulate import simulate_rounds
 
     try:
-        report = run(file, seed=seed, home=home, show_progress=not as_json)
+        reports = simulate_rounds(list(files), seed=seed, home=home, show_progress=not as_json)
     except QcycleError as exc:
         raise _fail(exc) from None
     if as_json:
-        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=1) + "\n")
+        data = [r.as_dict() for r in reports]
+        sys.stdout.write(json.dumps(data[0] if len(data) == 1 else data, ensure_ascii=False, indent=1) + "\n")
         return
+    for report in reports:
+        _print_simulation(report)
+
+
+def _print_simulation(report) -> None:
     _warn(report.warnings)
     out.print(f"\n[bold]{report.round_name}（{report.round_code}）模拟完成[/]，用时 {report.seconds:.1f} 秒")
     out.print(f"  日程节点 {report.ticks} 个，Prefect 流程运行 {report.flow_runs} 次（含阶段子流程）；"
               f"完成动作 {report.actions_done} 项，跳过 {report.actions_skipped} 项")
     subs = "，".join(f"{k} {v}" for k, v in sorted(report.submissions.items())) or "无"
     out.print(f"  材料：{subs}；隔离（格式错误/未知单位）{report.quarantined} 条")
-    grades = "，".join(f"{g}档 {report.grades[g]}" for g in "ABCD" if report.grades.get(g)) or "无"
+    grades = "，".join(f"{grade_label(g)} {n}" for g, n in report.grades.items() if n) or "无"
     out.print(f"  考核等次：{grades}")
     for channel, counts in sorted(report.messages.items()):
         out.print(f"  消息·{channel}：" + "，".join(f"{k} {v}" for k, v in sorted(counts.items())))

@@ -67,11 +67,16 @@ def import_(
     from qcycle.intake.normalise import normalise_kind
     from qcycle.models import SUBMISSION_KINDS
 
-    if kind is not None and normalise_kind(kind) not in SUBMISSION_KINDS:
-        err.print(
-            f"错误：--kind {kind} 不是已知的材料种类（{'/'.join(SUBMISSION_KINDS)}）", markup=False
-        )
-        raise typer.Exit(2)
+    if kind is not None:
+        from qcycle.loader import load_programme
+
+        try:
+            known = (*SUBMISSION_KINDS, *load_programme(programme).programme.submission_kinds)
+        except QcycleError:
+            known = SUBMISSION_KINDS  # the import itself reports what is wrong with the file
+        if normalise_kind(kind) not in known:
+            err.print(f"错误：--kind {kind} 不是已知的材料种类（{'/'.join(known)}）", markup=False)
+            raise typer.Exit(2)
     try:
         db.upgrade()
         with db.session_scope() as session:

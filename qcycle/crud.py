@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -42,6 +43,8 @@ from qcycle.models import (
 )
 
 __all__ = [
+    "list_results",
+    "earlier_awards",
     "action_done",
     "add_submission",
     "add_submissions",
@@ -179,6 +182,17 @@ def _fields(item: Any) -> dict[str, Any]:
     raise TypeError(f"cannot read fields from {type(item).__name__}")
 
 
+def _kind(value: Any) -> str:
+    """A submission kind: a built-in one or one a programme declares (checked at intake)."""
+    text = str(value.value if hasattr(value, "value") else value)
+    if not _KIND.match(text):
+        raise ValueError(f"kind must be a code such as {', '.join(SUBMISSION_KINDS)}; got {text!r}")
+    return text
+
+
+_KIND = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
 def _choice(value: Any, allowed: tuple[str, ...], what: str) -> str:
     text = str(value.value if hasattr(value, "value") else value)  # plain str or an Enum
     if text not in allowed:
@@ -208,6 +222,7 @@ def get_or_create_round(
     config_sha256: str,
     first_year: int,
     last_year: int,
+    programme: str | None = None,
 ) -> tuple[ProgrammeRound, bool]:
     """The round with ``code``, created from the other arguments if missing.
 
@@ -222,11 +237,25 @@ def get_or_create_round(
         config_sha256=config_sha256,
         first_year=first_year,
         last_year=last_year,
+        programme=programme,
     )
     created = _insert_if_absent(session, candidate, keys=["code"])
     found = get_round(session=session, code=code)
     assert found is not None  # inserted or already there
     return found, created
+
+
+def earlier_awards(*, session: Session, programme: str, grades: Sequence[str], before_round: str,
+                   ) -> list[tuple[str, int, str]]:
+    """(unit code, year, round code) of every subject graded one of ``grades`` in another round
+    of the same programme family: who won, and when (the round's last year)."""
+    rows = session.exec(
+        select(AssessmentResult.unit_code, ProgrammeRound.last_year, ProgrammeRound.code)
+        .join(ProgrammeRound, AssessmentResult.round_id == ProgrammeRound.id)
+        .where(ProgrammeRound.programme == programme, ProgrammeRound.code != before_round,
+               col(AssessmentResult.grade).in_(list(grades)))
+    ).all()
+    return [(subject.partition(":")[0], year, code) for subject, year, code in rows]
 
 
 def update_round(*, session: Session, round_id: uuid.UUID, **changes: Any) -> ProgrammeRound:
@@ -356,7 +385,7 @@ def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
     values = []
     for r in rows:
         r = dict(r)
-        r["kind"] = _choice(r["kind"], SUBMISSION_KINDS, "kind")
+        r["kind"] = _kind(r["kind"])
         r["status"] = _choice(r.get("status", "accepted"), SUBMISSION_STATUSES, "status")
         r["payload"] = _json(dict(r.get("payload") or {}))
         r.setdefault("received_at", stamp)
@@ -593,6 +622,15 @@ def put_decisions(*, session: Session, round_id: uuid.UUID, stage: str, outcomes
     _upsert(session, Decision, values, keys=["round_id", "stage", "subject"],
             update_columns=["outcome", "decided_by", "note", "decided_at"])
     return len(values)
+
+
+def list_results(*, session: Session, round_id: uuid.UUID, stage: str | None = None) -> list[AssessmentResult]:
+    """The round's assessment results (of one assessment stage), in rank order."""
+    stmt = select(AssessmentResult).where(AssessmentResult.round_id == round_id)
+    if stage is not None:
+        stmt = stmt.where(AssessmentResult.stage == stage)
+    return list(session.exec(stmt.order_by(AssessmentResult.stage, AssessmentResult.rank,
+                                           AssessmentResult.unit_code)).all())
 
 
 def save_results(

@@ -20,22 +20,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, case, exists, false, or_, true
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from qcycle import crud
 from qcycle.loader import LoadedProgramme
 from qcycle.models import AssessmentResult, Decision, ProgrammeRound, Review, Submission
-from qcycle.schema import OwedBy, Programme, Stage, StageKind
+from qcycle.schema import Programme, RankPick, Stage, StageKind, Who, grade_label
 from qcycle.scoring import UnitResult, assess, unit_input
+from qcycle.errors import TimetableError
 from qcycle.timetable import Action
 
 __all__ = [
     "DECIDING_STAGE_KINDS",
+    "HANDLERS",
+    "NEGATIVE",
+    "POSITIVE",
+    "eliminated",
+    "resolve",
+    "select_subjects",
+    "takers_stage",
     "Draft",
     "Outcome",
     "carry_out",
     "decision_subjects",
     "handed_in_query",
+    "ineligible",
     "outstanding",
     "owers",
     "pending_decisions",
@@ -44,7 +53,7 @@ __all__ = [
     "takers",
 ]
 
-DECIDING_STAGE_KINDS = (StageKind.review, StageKind.evaluation)
+DECIDING_STAGE_KINDS = (StageKind.decision,)
 # How many pending subjects a decision request lists by name (the rest are counted).
 LISTED_IN_DECISION_REQUEST = 20
 
@@ -76,11 +85,11 @@ def sync_round(session: Session, loaded: LoadedProgramme) -> ProgrammeRound:
     row, _ = crud.get_or_create_round(
         session=session, code=p.round.code, name=p.round.name, issuer_code=p.round.issuer,
         config_path=str(loaded.path), config_sha256=loaded.sha256,
-        first_year=p.round.years[0], last_year=p.round.years[-1],
+        first_year=p.round.years[0], last_year=p.round.years[-1], programme=p.round.programme,
     )
-    if row.config_sha256 != loaded.sha256:
+    if row.config_sha256 != loaded.sha256 or row.programme != p.round.programme:
         row = crud.update_round(session=session, round_id=row.id, config_sha256=loaded.sha256,
-                                config_path=str(loaded.path), name=p.round.name)
+                                config_path=str(loaded.path), name=p.round.name, programme=p.round.programme)
     crud.upsert_units(session=session, round_id=row.id, units=[
         {"code": u.code, "name": u.name, "level": u.level, "parent_code": u.parent} for u in p.units
     ])
@@ -92,13 +101,20 @@ def sync_round(session: Session, loaded: LoadedProgramme) -> ProgrammeRound:
 
 # -- who --------------------------------------------------------------------------------------
 
+# Decision outcomes: v2 writes approved/rejected; rounds decided before it may hold the
+# evaluation words confirmed/returned, which mean the same.
+POSITIVE = ("approved", "confirmed")
+NEGATIVE = ("rejected", "returned")
 
-def _review_stage(p: Programme) -> Stage | None:
-    return next((s for s in p.stages if s.kind is StageKind.review and s.decision), None)
 
-
-def _evaluation_stage(p: Programme) -> Stage | None:
-    return next((s for s in p.stages if s.kind is StageKind.evaluation and s.decision), None)
+def takers_stage(p: Programme) -> Stage | None:
+    """The decision on applications whose approved subjects are the takers (揭榜单位)."""
+    for s in p.stages:
+        if s.kind is StageKind.decision and s.decides and p.has_stage(s.decides):
+            target = p.stage(s.decides)
+            if target.submission == "application":
+                return s
+    return None
 
 
 def _item_category(p: Programme) -> dict[str, str]:
@@ -111,9 +127,9 @@ _memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def remembering() -> Iterator[None]:
-    """Within the block, the approved applications that takers are computed from are read once.
-    For passes where no application is decided meanwhile (a status report, the simulated
-    world's planning): ~30 past deadlines each ask again at national scale."""
+    """Within the block, decisions and results that selections are computed from are read once.
+    For passes where nothing is decided meanwhile (a status report, the simulated world's
+    planning): ~30 past deadlines each ask again at national scale."""
     token = _memo.set({})
     try:
         yield
@@ -136,28 +152,45 @@ def _remembered(key: tuple, read: Callable[[], Any]) -> Any:
     return memo[key]
 
 
+def _in_cat(p: Programme, subject: str, category: str | None) -> bool:
+    """Whether a subject belongs to a category: its item's category (subjects without an item
+    belong to every category)."""
+    if category is None:
+        return True
+    _, _, item = subject.partition(":")
+    return not item or p.item_category.get(item) == category
+
+
+def _decided(session: Session, round_id: uuid.UUID, stage: str, outcomes: tuple[str, ...]) -> frozenset[str]:
+    def read() -> frozenset[str]:
+        return frozenset(_column(session, select(Decision.subject).where(
+            Decision.round_id == round_id, Decision.stage == stage, col(Decision.outcome).in_(outcomes))))
+    return _remembered(("decided", round_id, stage, outcomes), read)
+
+
+def eliminated(session: Session, round_id: uuid.UUID) -> frozenset[str]:
+    """Subjects rejected at any decision stage: they leave every later step, list and notice."""
+    def read() -> frozenset[str]:
+        return frozenset(_column(session, select(Decision.subject).distinct().where(
+            Decision.round_id == round_id, col(Decision.outcome).in_(NEGATIVE))))
+    return _remembered(("eliminated", round_id), read)
+
+
 def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | None = None) -> dict[str, list[str]]:
-    """Approved takers (揭榜单位) → the items they took, from the application-review decisions.
+    """Approved takers (揭榜单位) → the items they took, from the application decision.
 
     A programme without a list (no items) takes every approved applicant as a taker.
     """
-    stage = _review_stage(p)
+    stage = takers_stage(p)
     if stage is None:
         return {}
-    def read() -> dict[str | None, dict[str, list[str]]]:
-        # Grouped by category in one pass (None: every category): a status report asks for
-        # each category's takers at each past deadline.
-        item_cat = _item_category(p)
-        grouped: dict[str | None, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-        for subject in _column(session, select(Decision.subject).where(
-                Decision.round_id == round_id, Decision.stage == stage.code, Decision.outcome == "approved")):
+    out: dict[str, list[str]] = defaultdict(list)
+    gone = eliminated(session, round_id)
+    for subject in sorted(_decided(session, round_id, stage.code, POSITIVE) - gone):
+        if _in_cat(p, subject, category):
             unit, _, item = subject.partition(":")
-            grouped[None][unit].append(item)
-            if item in item_cat:
-                grouped[item_cat[item]][unit].append(item)
-        return {cat: dict(units) for cat, units in grouped.items()}
-
-    return _remembered(("takers", round_id, stage.code), read).get(category, {})
+            out[unit].append(item)
+    return dict(out)
 
 
 def _latest_results_stage(session: Session, round_id: uuid.UUID) -> str | None:
@@ -166,25 +199,72 @@ def _latest_results_stage(session: Session, round_id: uuid.UUID) -> str | None:
                         .order_by(col(AssessmentResult.computed_at).desc()).limit(1)).first()
 
 
-def _graded(session: Session, round_id: uuid.UUID, grades: list[str]) -> list[str]:
-    rows = session.exec(select(AssessmentResult.unit_code).where(
-        AssessmentResult.round_id == round_id, col(AssessmentResult.grade).in_(grades),
-        AssessmentResult.stage == _latest_results_stage(session, round_id),
-    )).all()
-    return sorted({code.partition(":")[0] for code in rows})
+def _results(session: Session, round_id: uuid.UUID, stage: str | None) -> list[AssessmentResult]:
+    stage = stage or _latest_results_stage(session, round_id)
+    return list(session.exec(select(AssessmentResult).where(
+        AssessmentResult.round_id == round_id, AssessmentResult.stage == stage)
+        .order_by(AssessmentResult.rank, AssessmentResult.unit_code)).all())
 
 
-def resolve(session: Session, p: Programme, round_id: uuid.UUID, who: OwedBy | None,
-            category: str | None = None) -> list[str]:
-    """Unit codes a selector reaches now (takers and grades depend on decisions made so far)."""
+def _ranked(rows: list[AssessmentResult], pick: RankPick) -> set[str]:
+    """The subjects at the top or bottom N places; vetoed ones stand last, or are left out."""
+    free = [r for r in rows if not r.veto]
+    vetoed = [r for r in rows if r.veto]
+    order = free + (vetoed if pick.vetoed == "last" else [])
+    chosen = order[:pick.top] if pick.top is not None else order[-pick.bottom:]  # type: ignore[operator]
+    return {r.unit_code for r in chosen}
+
+
+def _submitted_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
+                        category: str | None) -> set[str]:
+    subject = _subject_column()
+    query = select(subject).distinct().where(
+        Submission.round_id == round_id, Submission.kind == stage.submission, Submission.status == "accepted",
+        _in_category(p, category, uncategorised=True))
+    return set(_column(session, query))
+
+
+def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
+                    category: str | None = None) -> list[str]:
+    """The subjects a selection reaches now: 'unit:item' where the round decides on list
+    items, else unit codes. Every criterion must hold; ``any_of`` joins alternatives; a
+    subject rejected at any decision stage is left out except where ``rejected_at`` or
+    ``with_rejected`` asks for it."""
     if who is None:
         return []
-    codes = {u.code for u in p.units_matching(who)}
-    if who.takers:
-        codes |= set(takers(session, p, round_id, category))
-    if who.grades:
-        codes |= set(_graded(session, round_id, list(who.grades)))
-    return sorted(codes)
+    allowed = {u.code for u in p.units_matching(who)}
+    sources: list[set[str]] = []
+    gone = frozenset() if who.with_rejected else eliminated(session, round_id)
+    if who.submitted_at:
+        sources.append(_submitted_subjects(session, p, round_id, p.stage(who.submitted_at), category) - gone)
+    if who.approved_at:
+        sources.append(set(_decided(session, round_id, who.approved_at, POSITIVE) - gone))
+    if who.rejected_at:
+        sources.append(set(_decided(session, round_id, who.rejected_at, NEGATIVE)))
+    if who.grades or who.rank:
+        rows = _results(session, round_id, who.assessed_at)
+        if who.grades:
+            sources.append({r.unit_code for r in rows if r.grade in who.grades} - gone)
+        if who.rank:
+            sources.append(_ranked(rows, who.rank) - gone)
+    if who.any_of:
+        sources.append({x for alt in who.any_of for x in select_subjects(session, p, round_id, alt, category)})
+    if not sources:
+        return sorted(allowed)
+    chosen = sources[0]
+    for other in sources[1:]:
+        if chosen & other:
+            chosen = chosen & other
+        else:  # one side names units, the other unit:item subjects: meet on the unit
+            units = {x.partition(":")[0] for x in other}
+            chosen = {x for x in chosen if x.partition(":")[0] in units}
+    return sorted(x for x in chosen if x.partition(":")[0] in allowed and _in_cat(p, x, category))
+
+
+def resolve(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
+            category: str | None = None) -> list[str]:
+    """Unit codes a selection reaches now (see :func:`select_subjects`)."""
+    return sorted({x.partition(":")[0] for x in select_subjects(session, p, round_id, who, category)})
 
 
 def owers(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None) -> list[str]:
@@ -213,7 +293,7 @@ def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str
     (a national round holds tens of thousands of submissions and a status report asks about
     every past deadline)."""
     query = select(Submission.unit_code).distinct().where(
-        Submission.round_id == round_id, Submission.kind == stage.submission.value,
+        Submission.round_id == round_id, Submission.kind == stage.submission,
         Submission.status == "accepted", _in_category(p, category, uncategorised=True))
     if period is not None:
         query = query.where(Submission.period == period)
@@ -242,29 +322,42 @@ def _subject_column() -> Any:
                 else_=Submission.unit_code + ":" + Submission.item_code)
 
 
-def _subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None,
-              *, undecided: bool) -> list[str]:
-    kind = "application" if stage.kind is StageKind.review else "evaluation_request"
-    subject = _subject_column()
-    query = select(subject).distinct().where(
-        Submission.round_id == round_id, Submission.kind == kind, Submission.status == "accepted",
-        _in_category(p, category, uncategorised=False))
-    if undecided:
-        query = query.where(~exists().where(Decision.round_id == round_id, Decision.stage == stage.code,
-                                            Decision.subject == subject))
-    return sorted(_column(session, query))
-
-
 def decision_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
                       category: str | None) -> list[str]:
-    """What ops must decide on at a review/evaluation stage: 'unit:item' (or 'unit') subjects."""
-    return _subjects(session, p, round_id, stage, category, undecided=False)
+    """What ops must decide on at a decision stage: the subjects of the stage it ``decides``
+    (accepted hand-ins of a window, subjects approved at the previous decision, or assessed
+    subjects), less those rejected anywhere before."""
+    if stage.decides is None:
+        return []
+    target = p.stage(stage.decides)
+    gone = eliminated(session, round_id)
+    own = _decided(session, round_id, stage.code, NEGATIVE)  # rejected here: still this stage's subject
+    if target.kind is StageKind.decision:
+        subjects = set(_decided(session, round_id, target.code, POSITIVE))
+    elif target.kind is StageKind.assessment:
+        subjects = set(session.exec(select(AssessmentResult.unit_code).where(
+            AssessmentResult.round_id == round_id, AssessmentResult.stage == target.code)).all())
+    else:
+        subjects = _submitted_subjects(session, p, round_id, target, category)
+        if target.owed_by is not None and target.owed_by.dynamic:
+            # e.g. an application counts only after a second party recommended the unit
+            allowed = set(resolve(session, p, round_id, target.owed_by, category))
+            subjects = {x for x in subjects if x.partition(":")[0] in allowed}
+    if stage.among is not None:  # e.g. the committee decides only on the candidates graded for an award
+        among = set(select_subjects(session, p, round_id, stage.among, category))
+        subjects = {x for x in subjects if x in among or x.partition(":")[0] in among}
+    return sorted(x for x in subjects if (x not in gone or x in own) and _in_cat(p, x, category))
 
 
 def pending_decisions(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
                       category: str | None) -> list[str]:
     """The subjects of :func:`decision_subjects` without a decision yet."""
-    return _subjects(session, p, round_id, stage, category, undecided=True)
+    subjects = decision_subjects(session, p, round_id, stage, category)
+    if not subjects:
+        return []
+    decided = set(_column(session, select(Decision.subject).where(
+        Decision.round_id == round_id, Decision.stage == stage.code)))
+    return [x for x in subjects if x not in decided]
 
 
 # -- carrying out an action -------------------------------------------------------------------
@@ -278,7 +371,7 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     return {
         "programme_name": p.round.name,
         "round_code": p.round.code,
-        "sender_name": p.unit(p.round.issuer).name,
+        "sender_name": p.unit(stage.sender or p.round.issuer).name,
         "stage_name": stage.name,
         "title": action.title,
         "item": item,
@@ -290,9 +383,9 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
 
 def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> Outcome:
     """Do what an action establishes and return the messages it owes. Idempotent."""
-    handler = _HANDLERS.get(action.action)
-    if handler is None:
-        return Outcome(action, note=f"无需处理的动作 {action.action}")
+    handler = HANDLERS.get(action.action)
+    if handler is None:  # the registry and the handlers are kept complete by a test
+        raise TimetableError(f"动作种类 {action.action!r} 没有处理程序")
     return handler(session, p, round_id, action)
 
 
@@ -308,8 +401,8 @@ def _publish(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
     extra = {}
-    if stage.code == "takers_list" or (stage.notify and stage.notify.takers):
-        extra["takers"] = takers(session, p, round_id, action.category)
+    if stage.notify is not None and stage.notify.approved_at:
+        extra["takers"] = units  # the published list: who was approved
     return Outcome(action, _drafts(units, "publication.j2", p, action, **extra),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
@@ -363,21 +456,66 @@ def _escalation(session, p, round_id, action) -> Outcome:
                    counts={"escalated": len(units)})
 
 
+def ineligible(session: Session, p: Programme, window: Stage, subjects: list[str]) -> dict[str, str]:
+    """Subjects a window's ``eligibility`` refuses, with the reason, read from earlier rounds."""
+    rule = window.eligibility.not_awarded if window.eligibility else None
+    if rule is None or not subjects:
+        return {}
+    family = rule.programme or p.round.programme
+    year = p.round.years[0]
+    won: dict[str, tuple[int, str]] = {}
+    for unit, won_in, code in crud.earlier_awards(session=session, programme=family, grades=rule.grades,
+                                                  before_round=p.round.code):
+        if year - won_in < rule.years and won_in > won.get(unit, (0, ""))[0]:
+            won[unit] = (won_in, code)
+    out = {}
+    for subject in subjects:
+        unit = subject.partition(":")[0]
+        if unit in won:
+            won_in, code = won[unit]
+            out[subject] = (f"不符合申报条件：{won_in}年已获{family}（{code}），"
+                            f"获奖满{rule.years}年后（{won_in + rule.years}年起）方可再次申报")
+    return out
+
+
 def _decision_due(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     pending = pending_decisions(session, p, round_id, stage, action.category)
+    target = p.stage(stage.decides) if stage.decides else None
+    refused = ineligible(session, p, target, pending) if target is not None else {}
+    for subject, reason in refused.items():  # decided by the rule, audited like any decision
+        crud.put_decision(session=session, round_id=round_id, stage=stage.code, subject=subject,
+                          outcome="rejected", decided_by="rule:eligibility", note=reason, decided_at=action.at)
+        crud.audit(session=session, actor="rule:eligibility", action=f"decide:{stage.code}",
+                   round_code=p.round.code, detail={"subject": subject, "outcome": "rejected", "note": reason})
+    pending = [x for x in pending if x not in refused]
     drafts = []
     if pending:
         titles = Counter(_subject_title(p, stage, s) for s in pending)
         # A readable message: the first few subjects and counts; the full list is `qcycle decide
         # --list` (at national scale it is thousands of lines, and a bot truncates at 2–4 KB).
+        listed = pending[:LISTED_IN_DECISION_REQUEST]
+        received = _handed_in_at(session, round_id, target, listed) if target is not None else {}
         items = [{"programme_name": p.round.name, "title": _subject_title(p, stage, s),
-                  "unit_name": p.unit(s.partition(":")[0]).name, "received_at": action.at}
-                 for s in pending[:LISTED_IN_DECISION_REQUEST]]
+                  "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s)}
+                 for s in listed]
         drafts = _drafts([p.round.issuer], "decision_pending.j2", p, action, items=items, total=len(pending),
                          by_title=[{"title": t, "count": n} for t, n in titles.most_common()])
-    return Outcome(action, drafts, pending=pending,
-                   note=f"{action.title}：待决定 {len(pending)} 项", counts={"pending": len(pending)})
+    note = f"{action.title}：待决定 {len(pending)} 项" + (f"，不符合申报条件自动不予通过 {len(refused)} 项" if refused else "")
+    return Outcome(action, drafts, pending=pending, note=note,
+                   counts={"pending": len(pending), **({"ineligible": len(refused)} if refused else {})})
+
+
+def _handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, Any]:
+    """When each subject's hand-in at a window arrived (the first accepted one); empty for a
+    decision on an earlier decision or an assessment, where nothing was handed in."""
+    if window.submission is None or not subjects:
+        return {}
+    subject = _subject_column()
+    rows = session.exec(select(subject, func.min(Submission.submitted_at)).where(
+        Submission.round_id == round_id, Submission.kind == window.submission, Submission.status == "accepted",
+        subject.in_(subjects)).group_by(subject)).all()
+    return dict(rows)
 
 
 def _subject_title(p: Programme, stage: Stage, subject: str) -> str:
@@ -407,10 +545,10 @@ def _assess(session, p, round_id, action) -> Outcome:
         {"unit_code": r.unit, "total": r.total, "components": r.components, "bonus": r.bonus,
          "deduction": r.deduction, "veto": r.veto, "grade": r.grade, "rank": r.rank} for r in results
     ], scope=subjects, stage=action.stage)  # other categories and other years keep their results
-    grades = defaultdict(int)
+    grades: dict[str, int] = defaultdict(int)
     for r in results:
         grades[r.grade] += 1
-    summary = "，".join(f"{g}档 {grades[g]}" for g in "ABCD" if grades[g])
+    summary = "，".join(f"{grade_label(g)} {grades[g]}" for g in scheme.grade_names if grades[g])
     return Outcome(action, results=results, counts=dict(grades),
                    note=f"{action.title}：{len(results)} 个对象，{summary or '无'}")
 
@@ -435,40 +573,62 @@ def _bonuses_from_other_rounds(session, scheme) -> dict[str, dict[str, int]]:
 
 
 def _assessment_subjects(session, p, round_id, category) -> list[str]:
-    """Assessed subjects: 'unit:item' for taken list items, else unit codes."""
+    """Assessed subjects: 'unit:item' where the selection reaches list items, else unit codes."""
     scheme = p.assessment
     assert scheme is not None
-    if scheme.subjects.takers and p.categories:
-        return sorted(f"{u}:{i}" for u, items in takers(session, p, round_id, category).items() for i in items)
-    return resolve(session, p, round_id, scheme.subjects, category)
+    return select_subjects(session, p, round_id, scheme.subjects, category)
+
+
+def _rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str, str]:
+    """Subject → the name of the decision stage that rejected it (the first, in stage order)."""
+    order = {s.code: i for i, s in enumerate(p.stages)}
+    rows = session.exec(select(Decision.subject, Decision.stage).where(
+        Decision.round_id == round_id, col(Decision.outcome).in_(NEGATIVE))).all()
+    out: dict[str, str] = {}
+    for subject, stage in sorted(rows, key=lambda r: order.get(r[1], 99)):
+        if p.has_stage(stage):
+            out.setdefault(subject, p.stage(stage).name)
+    return out
 
 
 def _notify(session, p, round_id, action) -> Outcome:
+    """Results (or praise, or any notification) to the units the stage selects; each letter
+    names the unit's own subjects with their grades, and those that left the round at a
+    decision with the step that rejected them."""
     stage = p.stage(action.stage)
-    rows = session.exec(select(AssessmentResult).where(
-        AssessmentResult.round_id == round_id,
-        AssessmentResult.stage == _latest_results_stage(session, round_id))).all()
-    item_cat = _item_category(p)
+    rows = _results(session, round_id, None)
     by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
+    gone = eliminated(session, round_id)  # rejected after scoring: the letter says so, not the grade
     for r in rows:
-        unit, _, item = r.unit_code.partition(":")
-        if action.category is None or item_cat.get(item) == action.category:
-            by_unit[unit].append(r)
+        if _in_cat(p, r.unit_code, action.category) and r.unit_code not in gone:
+            by_unit[r.unit_code.partition(":")[0]].append(r)
     units = resolve(session, p, round_id, stage.notify, action.category) if stage.notify else sorted(by_unit)
     template = stage.template + ".j2" if stage.template else "result.j2"
-    label = "评价确认结果" if p.categories else "考核结果"
+    praise = template == "praise.j2"
+    rejected: dict[str, list[str]] = defaultdict(list)
+    if not praise:
+        for subject, step in _rejections(session, p, round_id).items():
+            if _in_cat(p, subject, action.category):
+                name = p_item_name(p, subject)
+                rejected[subject.partition(":")[0]].append(f"{name + '：' if name else ''}未通过{step}")
+    label = (p.assessment.result_label if p.assessment and p.assessment.result_label
+             else "评价确认结果" if p.categories else "考核结果")
+    order = p.assessment.grade_names if p.assessment else []
     drafts = []
     for u in units:
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
-        if not mine and template != "praise.j2":
+        lines = [f"{p_item_name(p, r.unit_code) + '：' if p_item_name(p, r.unit_code) else ''}{grade_label(r.grade)}"
+                 for r in mine] + rejected.get(u, [])
+        if not lines and not praise:
             continue
-        result = "；".join(f"{p_item_name(p, r.unit_code) or ''}{r.grade}级" for r in mine) or "—"
-        score = "；".join(f"{r.total:.1f}" for r in mine) or None
-        achievement = f"在{p.round.name}中被评为A级" if any(r.grade == "A" for r in mine) else f"在{p.round.name}中表现突出"
-        drafts += _drafts([u], template, p, action, result_label=label, result=result, score=score,
-                          achievement=achievement)
-        if any(r.grade == "A" for r in mine) and template != "praise.j2":
-            drafts += [Draft(u, "praise.j2", drafts[-1].context, action.key + ":praise", action.at.date())]
+        score = "；".join(f"{r.total:.2f}" for r in mine) or None
+        best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
+        items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
+        what = f"（{items}）" if items else ""
+        achievement = (f"在{p.round.name}{what}中被评为{grade_label(best)}" if best
+                       else f"在{p.round.name}中表现突出")
+        drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
+                          score=score, achievement=achievement)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 
@@ -480,19 +640,39 @@ def p_item_name(p: Programme, subject: str) -> str | None:
 def _notice_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
-    return Outcome(action, _drafts(units, "publication.j2", p, action), note=f"{action.title}")
+    name = stage.name + (f"（{p.category(action.category).name}）" if action.category else "")
+    return Outcome(action, _drafts(units, "notice.j2", p, action, notice_name=name, notice_days=stage.days,
+                                   objection_deadline=action.deadline),
+                   note=f"{action.title}：通知 {len(units)} 个单位")
 
 
 def _followup_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = owers(session, p, round_id, stage, action.category)
-    return Outcome(action, _drafts(units, "rectification.j2", p, action, reason="考核等次为D级",
+    assert stage.owed_by is not None
+    return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=_reason(p, stage.owed_by),
                                    rectification_deadline=action.deadline),
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
 
 
-_HANDLERS = {
+def _reason(p: Programme, who: Who) -> str:
+    """Why a unit owes a follow-up, said the way the letter reads: 考核等次为D级, 考核排名后3名 …"""
+    parts = []
+    if who.grades:
+        parts.append("考核等次为" + "或".join(grade_label(g) for g in who.grades))
+    if who.rank is not None:
+        parts.append("考核" + who.rank.describe())
+    if who.rejected_at:
+        parts.append(f"“{p.stage(who.rejected_at).name}”未获通过")
+    if who.approved_at and not parts:
+        parts.append(f"经“{p.stage(who.approved_at).name}”确定")
+    parts += [_reason(p, alt) for alt in who.any_of]
+    return "，".join(x for x in parts if x) or "经研究确定"
+
+
+HANDLERS = {
     "publish": _publish,
+    "event": _publish,
     "window_open": _window_open,
     "followup_open": _followup_open,
     "reminder": _reminder,

@@ -13,12 +13,15 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, get_args, get_origin
 
 from pydantic import ValidationError
 
-from qcycle import yamlfile
+from pydantic import BaseModel
+
+from qcycle import versions, yamlfile
 from qcycle.errors import ConfigError, Problem
-from qcycle.schema import OwedBy, Programme, StageKind
+from qcycle.schema import Programme, StageKind, SubmissionKind, Who
 from qcycle.yamlfile import Document
 
 __all__ = ["LoadedProgramme", "check_programme", "load_programme", "load_programmes", "problems_from"]
@@ -29,6 +32,8 @@ class LoadedProgramme:
     programme: Programme
     path: Path
     sha256: str
+    # Not errors, but worth an officer's eye: a v1 file read as v2, a meeting on a day off …
+    notices: tuple[Problem, ...] = ()
 
     @property
     def template_dir(self) -> Path:
@@ -69,6 +74,13 @@ def problems_from(exc: ValidationError, doc: Document) -> list[Problem]:
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
         kind = err["type"]
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            message = f"未知字段 {loc[-1]!r}（本版本的语言没有这个字段）"
+            if allowed:
+                message += f"；此处允许：{'、'.join(allowed)}"
+            problems.append(doc.problem(loc, message))
+            continue
         if kind == "value_error":
             message = str(err["ctx"].get("error", err["msg"]))
         else:
@@ -95,14 +107,69 @@ def load_programme(path: str | Path) -> LoadedProgramme:
     if not isinstance(doc.data, dict):
         raise ConfigError([doc.problem((), "顶层应为映射（round、units、stages ……）")])
     problems = doc.duplicate_keys()
+    data, notices = doc.data, []
+    version = data.get("version")
+    if version is None or version == 1:
+        data, changes = versions.upgrade(data)
+        notices = [doc.problem(_loc(where), message) for where, message in changes]
+    elif version != versions.CURRENT:
+        raise ConfigError([doc.problem(("version",), f"不支持的版本 {version!r}（应为 1 或 {versions.CURRENT}）")])
     try:
-        programme = Programme.model_validate(doc.data)
+        programme = Programme.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(problems + problems_from(exc, doc)) from exc
     problems += [doc.problem(_loc(where), message) for where, message in check_programme(programme)]
     if problems:
         raise ConfigError(problems)
-    return LoadedProgramme(programme, path, hashlib.sha256(path.read_bytes()).hexdigest())
+    from qcycle.timetable import check_dates  # the timetable reads the loaded schema, not the file
+
+    errors, warnings = check_dates(programme)
+    if errors:
+        raise ConfigError([doc.problem(_loc(where), message) for where, message in errors])
+    notices += [doc.problem(_loc(where), message) for where, message in warnings]
+    return LoadedProgramme(programme, path, hashlib.sha256(path.read_bytes()).hexdigest(), tuple(notices))
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """The keys a mapping at ``loc`` may hold, read from the schema (for unknown-key messages)."""
+    model: Any = Programme
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            # A dict keyed by codes (per_category.X, reminder_policies.X): the value's model.
+            model = _value_model(model)
+            if model is None:
+                return []
+            continue
+        model = _inner_model(field.annotation)
+        if model is None:
+            return []
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The pydantic model inside an annotation such as ``list[Stage]`` or ``Who | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, type) and annotation is dict:
+        return None
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if origin is dict and len(args) == 2:
+        return {"__value__": _inner_model(args[1])}
+    for arg in args:
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _value_model(model: Any) -> Any:
+    return model.get("__value__") if isinstance(model, dict) else None
 
 
 def load_programmes(paths: Iterable[str | Path]) -> list[LoadedProgramme]:
@@ -188,7 +255,19 @@ def check_programme(p: Programme) -> list[tuple[str, str]]:
             out.append((f"units[{ui}].email", f"单位 {u.code} 使用邮件渠道但未填写 email 地址"))
     out.extend(_cycles(p))
 
-    def check_who(path: str, who: OwedBy | None) -> None:
+    stage_kinds = {s.code: s.kind for s in p.stages}
+    grade_names = p.assessment.grade_names if p.assessment is not None else []
+
+    def check_stage_ref(path: str, code: str | None, kinds: tuple[StageKind, ...], what: str) -> None:
+        if code is None:
+            return
+        if code not in stage_kinds:
+            out.append((path, f"阶段 {code!r} 未定义（应为 stages 中的代码）"))
+        elif stage_kinds[code] not in kinds:
+            allowed = "、".join(s.code for s in p.stages if s.kind in kinds) or "无"
+            out.append((path, f"阶段 {code!r} 不是{what}（可选：{allowed}）"))
+
+    def check_who(path: str, who: Who | None) -> None:
         if who is None:
             return
         for k, code in enumerate(who.units):
@@ -197,6 +276,33 @@ def check_programme(p: Programme) -> list[tuple[str, str]]:
         for k, level in enumerate(who.levels):
             if level not in levels:
                 out.append((f"{path}.levels[{k}]", f"没有级别为 {level!r} 的单位（现有：{'、'.join(sorted(levels))}）"))
+        check_stage_ref(f"{path}.submitted_at", who.submitted_at, (StageKind.submission, StageKind.followup), "受理阶段")
+        check_stage_ref(f"{path}.approved_at", who.approved_at, (StageKind.decision,), "决定阶段（decision）")
+        check_stage_ref(f"{path}.rejected_at", who.rejected_at, (StageKind.decision,), "决定阶段（decision）")
+        check_stage_ref(f"{path}.assessed_at", who.assessed_at, (StageKind.assessment,), "考核阶段（assessment）")
+        if (who.grades or who.rank) and p.assessment is None:
+            out.append((path, "按等次或排名选择需要 assessment（考核方案）"))
+        for k, grade in enumerate(who.grades):
+            if grade_names and grade not in grade_names:
+                out.append((f"{path}.grades[{k}]", f"等次 {grade!r} 不在 assessment.grades 中（可选：{'、'.join(grade_names)}）"))
+        for k, alt in enumerate(who.any_of):
+            check_who(f"{path}.any_of[{k}]", alt)
+
+    known_kinds = {k.value for k in SubmissionKind} | set(p.submission_kinds)
+    for si, s in enumerate(p.stages):
+        if s.submission is not None and s.submission not in known_kinds:
+            out.append((f"stages[{si}].submission",
+                        f"材料种类 {s.submission!r} 未定义（内置：{'、'.join(k.value for k in SubmissionKind if k.value != 'score')}；"
+                        "其他种类请在 submission_kinds 中声明，如 target_filing: {title: 目标备案}）"))
+        if s.kind is StageKind.decision:
+            check_stage_ref(f"stages[{si}].decides", s.decides,
+                            (StageKind.submission, StageKind.followup, StageKind.decision, StageKind.assessment),
+                            "可决定的阶段（受理、决定或考核）")
+            if s.decides == s.code:
+                out.append((f"stages[{si}].decides", "不能对本阶段自身作决定"))
+    for code in p.submission_kinds:
+        if code in {k.value for k in SubmissionKind}:
+            out.append((f"submission_kinds.{code}", f"{code!r} 是内置材料种类，无需声明"))
 
     for name, policy in p.reminder_policies.items():
         if policy.escalate_to != "parent" and policy.escalate_to not in unit_codes:
@@ -207,6 +313,9 @@ def check_programme(p: Programme) -> list[tuple[str, str]]:
         base = f"stages[{si}]"
         check_who(f"{base}.owed_by", s.owed_by)
         check_who(f"{base}.notify", s.notify)
+        check_who(f"{base}.among", s.among)
+        if s.sender is not None and s.sender not in unit_codes:
+            out.append((f"{base}.sender", f"署名单位 {s.sender!r} 未定义（应为 units 中的代码）"))
         if s.reminders is not None and s.reminders not in p.reminder_policies:
             out.append((f"{base}.reminders", f"提醒策略 {s.reminders!r} 未定义（应为 reminder_policies 中的名称）"))
         for code in s.per_category:
@@ -269,11 +378,16 @@ def _relative_refs(s, base: str) -> list[tuple[str, str]]:
     refs = []
     if s.after is not None:
         refs.append((f"{base}.after.stage", s.after.stage))
+    if s.opens_after is not None:
+        refs.append((f"{base}.opens_after.stage", s.opens_after.stage))
     if s.deadline is not None and s.deadline.after is not None:
         refs.append((f"{base}.deadline.after.stage", s.deadline.after.stage))
     for pi, period in enumerate(s.periods):
         if period.deadline.after is not None:
             refs.append((f"{base}.periods[{pi}].deadline.after.stage", period.deadline.after.stage))
+    for code, o in s.per_category.items():
+        if o.deadline is not None and o.deadline.after is not None:
+            refs.append((f"{base}.per_category.{code}.deadline.after.stage", o.deadline.after.stage))
     return refs
 
 
@@ -312,43 +426,45 @@ def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[
         out.append(("assessment.indicators", "有按指标计分的部分，但未定义 indicators"))
     if any(c.source == "quotas" for c in a.components) and p.quotas is None:
         out.append(("quotas", "有按任务数计分的部分，但未定义 quotas"))
-    if a.grading.method == "thresholds" and a.grading.thresholds.get("A", 0) > a.scale:
-        out.append(("assessment.grading.thresholds.A", f"A 档分数线高于满分 {a.scale:g}"))
     dup = _duplicates([c.code for c in a.components])
     for code in dup:
         out.append(("assessment.components", f"考核部分代码 {code!r} 重复"))
     return out
 
 
+def _potential(p: Programme, who: Who) -> set[str]:
+    """Units a selector may reach: its hierarchy part, narrowed to units that can take part in
+    the round when it depends on what happens (applicants, takers, graded units)."""
+    allowed = {u.code for u in p.units_matching(who)}
+    if not who.dynamic:
+        return allowed
+    takers_part: set[str] = set()
+    for s in p.stages:
+        if s.owed_by is not None and not s.owed_by.dynamic:
+            takers_part |= {u.code for u in p.units_matching(s.owed_by)}
+    if p.assessment is not None and not p.assessment.subjects.dynamic:
+        takers_part |= {u.code for u in p.units_matching(p.assessment.subjects)}
+    return allowed & takers_part
+
+
 def _receivers(p: Programme) -> set[str]:
     """Units that the timetable will write to: owers, the notified, the assessed and ops."""
     codes = {p.round.issuer}
-    applicants = [
-        s.owed_by for s in p.stages if s.owed_by is not None and s.submission == "application"
-    ]
     selectors = [s.owed_by for s in p.stages] + [s.notify for s in p.stages]
     if p.assessment is not None:
         selectors.append(p.assessment.subjects)
     for who in selectors:
-        if who is None:
-            continue
-        codes |= {u.code for u in p.units_matching(who)}
-        if who.takers or who.grades:
-            for app in applicants:
-                codes |= {u.code for u in p.units_matching(app)}
+        if who is not None:
+            codes |= _potential(p, who)
     for s in p.stages:
-        if s.kind in (StageKind.review, StageKind.evaluation) and s.decision:
+        if s.kind is StageKind.decision:
             codes.add(p.round.issuer)
         # Escalations write to the overdue unit's parent, or to a named unit.
         policy = p.reminder_policies.get(s.reminders) if s.reminders else None
-        if policy is None or policy.escalate_after_workdays is None or s.owed_by is None:
+        if policy is None or policy.escalate_after_workdays is None or s.owed_by is None or s.voluntary:
             continue
         if policy.escalate_to != "parent":
             codes.add(policy.escalate_to)
             continue
-        owers = {u.code for u in p.units_matching(s.owed_by)}
-        if s.owed_by.takers or s.owed_by.grades:
-            for app in applicants:
-                owers |= {u.code for u in p.units_matching(app)}
-        codes |= {p.unit(c).parent or p.round.issuer for c in owers}
+        codes |= {p.unit(c).parent or p.round.issuer for c in _potential(p, s.owed_by)}
     return codes

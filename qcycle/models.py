@@ -109,7 +109,9 @@ class LocalDateTime(TypeDecorator[dt.datetime]):
 
 
 # The allowed values of the status-like string columns (stored as text, checked in Base models).
-SubmissionKind = Literal[
+# Built-in kinds; a programme file may declare more (``submission_kinds``), so the column is text.
+SubmissionKind = str
+BUILTIN_SUBMISSION_KINDS = (
     "application",
     "progress_report",
     "evaluation_request",
@@ -117,13 +119,13 @@ SubmissionKind = Literal[
     "rectification_report",
     "objection",
     "score",
-]
+)
 SubmissionStatus = Literal["accepted", "rejected_late", "withdrawn"]
 DecisionOutcome = Literal["approved", "rejected", "confirmed", "returned"]
 OutboxStatus = Literal["queued", "sending", "sent", "failed", "dead", "cancelled", "unknown"]
 ActionOutcome = Literal["done", "skipped", "failed"]
 
-SUBMISSION_KINDS: tuple[str, ...] = SubmissionKind.__args__
+SUBMISSION_KINDS: tuple[str, ...] = BUILTIN_SUBMISSION_KINDS
 SUBMISSION_STATUSES: tuple[str, ...] = SubmissionStatus.__args__
 DECISION_OUTCOMES: tuple[str, ...] = DecisionOutcome.__args__
 OUTBOX_STATUSES: tuple[str, ...] = OutboxStatus.__args__
@@ -161,6 +163,7 @@ class ProgrammeRoundBase(SQLModel):
     first_year: int
     last_year: int
     current_stage: str | None = None
+    programme: str | None = Field(None, index=True, description="programme family, e.g. 区政府质量奖")
 
 
 class ProgrammeRound(ProgrammeRoundBase, table=True):

@@ -6,6 +6,7 @@ the same code path.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from pathlib import Path
 
@@ -16,9 +17,9 @@ from qcycle.lifecycle import Outcome, carry_out
 from qcycle.models import ActionRun
 from qcycle.notify.outbox import queue_drafts
 from qcycle.schema import Programme
-from qcycle.timetable import Action
+from qcycle.timetable import Action, Timetable, due
 
-__all__ = ["done_actions", "perform", "record_outcome", "record_skipped"]
+__all__ = ["done_actions", "perform", "record_outcome", "record_skipped", "run_due"]
 
 
 def done_actions(session: Session, round_id: uuid.UUID) -> set[str]:
@@ -64,3 +65,28 @@ def perform(session: Session, p: Programme, round_id: uuid.UUID, action: Action,
                      template_dir=template_dir)
     record_outcome(session, p.round.code, round_id, outcome, actor)
     return outcome
+
+
+def run_due(p: Programme, round_id: uuid.UUID, timetable: Timetable, as_of: dt.datetime, *,
+            template_dir: Path, actor: str) -> list[Outcome]:
+    """Everything due as of a moment, without Prefect: skip what no longer matters, carry out
+    the rest in order, one transaction per action; actions that waited for a decision this
+    pass completed go in the same pass (as ``reconcile`` does)."""
+    from qcycle import db
+
+    outcomes: list[Outcome] = []
+    for _ in range(6):  # a chain of decisions has few steps
+        with db.session_scope() as session:
+            plan = due(timetable, as_of, done_actions(session, round_id))
+            if plan.skipped:
+                record_skipped(session, p.round.code, round_id, plan.skipped, actor)
+        ran = {o.action.key for o in outcomes}
+        todo = [a for a in plan.run if a.key not in ran]
+        if not todo:
+            break
+        for action in todo:
+            with db.session_scope() as session:
+                outcomes.append(perform(session, p, round_id, action, template_dir=template_dir, actor=actor))
+        if not any(o.action.key in a.needs for o in outcomes if not o.pending for a in timetable.actions):
+            break
+    return outcomes

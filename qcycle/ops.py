@@ -20,7 +20,7 @@ from qcycle import crud
 from qcycle.errors import QcycleError
 from qcycle.lifecycle import DECIDING_STAGE_KINDS, decision_subjects, p_item_name, pending_decisions
 from qcycle.models import AssessmentResult
-from qcycle.schema import Programme, Stage, StageKind
+from qcycle.schema import Programme, Stage
 
 __all__ = [
     "OUTCOMES",
@@ -33,10 +33,11 @@ __all__ = [
     "result_rows",
 ]
 
-# Outcomes per kind of deciding stage: (yes, no).
-OUTCOMES = {StageKind.review: ("approved", "rejected"), StageKind.evaluation: ("confirmed", "returned")}
-_CN_OUTCOMES = {"同意": "yes", "通过": "yes", "确认": "yes", "approve": "yes", "yes": "yes",
-                "不同意": "no", "驳回": "no", "退回": "no", "reject": "no", "no": "no"}
+# Outcomes of a decision stage: (yes, no); the evaluation words of v1 rounds mean the same.
+OUTCOMES = ("approved", "rejected")
+_CN_OUTCOMES = {"同意": "yes", "通过": "yes", "确认": "yes", "approve": "yes", "yes": "yes", "confirmed": "yes",
+                "不同意": "no", "不通过": "no", "驳回": "no", "退回": "no", "reject": "no", "no": "no",
+                "returned": "no"}
 
 
 class DecisionError(QcycleError):
@@ -47,16 +48,16 @@ class DecisionError(QcycleError):
 class DecisionRow:
     stage: str
     subject: str
-    outcome: str  # approved | rejected | confirmed | returned, or yes/no (normalised per stage)
+    outcome: str  # approved | rejected, or yes/no, 同意/不同意 (normalised)
     note: str = ""
 
 
 def deciding_stages(p: Programme) -> list[Stage]:
-    return [s for s in p.stages if s.kind in DECIDING_STAGE_KINDS and s.decision]
+    return [s for s in p.stages if s.kind in DECIDING_STAGE_KINDS]
 
 
 def _outcome(stage: Stage, outcome: str) -> str:
-    yes, no = OUTCOMES[stage.kind]
+    yes, no = OUTCOMES
     word = _CN_OUTCOMES.get(outcome.strip().lower(), outcome.strip().lower())
     if word in ("yes", yes):
         return yes

@@ -21,34 +21,42 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
-    "GRADES",
     "LEVEL_NAMES",
+    "SUBMISSION_TITLES",
     "Assessment",
     "BonusItem",
+    "Cadence",
     "Category",
     "Channel",
     "Component",
     "Deadline",
-    "Grading",
+    "Eligibility",
+    "Grade",
     "Indicator",
     "ListItem",
+    "NotAwarded",
     "OwedBy",
     "Period",
     "Programme",
     "QuotaAction",
     "QuotaPlan",
+    "RankPick",
     "RelativeDate",
     "ReminderPolicy",
     "RoundInfo",
+    "RoundPeriod",
     "Stage",
     "StageKind",
     "StageOverride",
     "SubmissionKind",
+    "SubmissionKindSpec",
     "Unit",
     "Veto",
+    "Who",
+    "grade_label",
+    "programme_json_schema",
 ]
 
-GRADES = ("A", "B", "C", "D")
 LEVEL_NAMES = {
     "province": "省级",
     "city": "市（州）",
@@ -77,7 +85,9 @@ class RoundInfo(_Model):
     name: str = Field(min_length=1)
     programme: str = Field(min_length=1, description="programme family, e.g. 揭榜挂帅")
     issuer: Code = Field(description="unit code of the issuing office; it receives ops digests")
-    years: list[int] = Field(min_length=1)
+    years: list[int] = Field(min_length=1, description="calendar years in which the round's actions fall")
+    period: RoundPeriod | None = Field(None, description="the period assessed (考核期), if not the years")
+    cadence: Cadence | None = Field(None, description="how often the programme runs (每N年一届)")
     timezone: Literal["Asia/Shanghai"] = "Asia/Shanghai"
     source: str | None = Field(None, description="the public document this round follows")
     notes: list[str] = Field(default_factory=list)
@@ -145,18 +155,30 @@ class Category(_Model):
 
 # -- dates ---------------------------------------------------------------------------------
 
+Roll = Literal["next_workday", "previous_workday", "none"]
+# The events of a stage a date can be counted from: the day a point stage happens (on), the day
+# a window opens or is due, the day a 公示 ends.
+Event = Literal["on", "opens", "deadline", "closes"]
+
 
 class RelativeDate(_Model):
-    """A date counted from another stage's date (e.g. rectification 20 working days after results)."""
+    """A date counted from an event of another stage, e.g. 1 month after results are published.
+
+    ``event`` is explicit: "20 working days after the results" (``on``) and "after the
+    rectification window" (``deadline``) are different dates, and the file must say which.
+    """
 
     stage: Code
+    event: Event = Field(description="on｜opens｜deadline｜closes：从该阶段的哪个时点起算")
     workdays: int | None = Field(None, ge=0)
     days: int | None = Field(None, ge=0)
+    months: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _one_offset(self) -> RelativeDate:
-        if (self.workdays is None) == (self.days is None):
-            raise ValueError("需要且只能给出 workdays（工作日）或 days（自然日）之一")
+        given = [x for x in (self.workdays, self.days, self.months) if x is not None]
+        if len(given) != 1:
+            raise ValueError("需要且只能给出 workdays（工作日）、days（自然日）或 months（月）之一")
         return self
 
 
@@ -165,14 +187,15 @@ class Deadline(_Model):
 
     ``inclusive``: the deadline day itself still counts (submissions until ``time`` that day);
     when false, the cut-off is the start of that day ("X月X日前" read strictly).
-    ``roll``: what happens when the day is not a working day.
+    ``roll``: what happens when the day is not a working day (顺延 to the next, 提前 to the
+    previous working day, or none).
     """
 
     date: dt.date | None = None
     after: RelativeDate | None = None
     time: dt.time = dt.time(17, 30)
     inclusive: bool = True
-    roll: Literal["next_workday", "previous_workday", "none"] = "next_workday"
+    roll: Roll = "next_workday"
     assumption: str | None = Field(None, description="why this value, where the source is silent")
 
     @model_validator(mode="after")
@@ -182,33 +205,126 @@ class Deadline(_Model):
         return self
 
 
-class OwedBy(_Model):
-    """Who owes a submission, or who is assessed or notified."""
+class RoundPeriod(_Model):
+    """The period a round is about (考核期), separate from when its actions happen."""
 
-    levels: list[str] = Field(default_factory=list)
-    units: list[Code] = Field(default_factory=list)
-    takers: bool = Field(False, description="only units on the published takers list (揭榜名单)")
-    grades: list[Literal["A", "B", "C", "D"]] = Field(
-        default_factory=list, description="only units that received these grades"
-    )
+    start: dt.date
+    end: dt.date
 
     @model_validator(mode="after")
-    def _something(self) -> OwedBy:
-        if not (self.levels or self.units or self.takers or self.grades):
-            raise ValueError("须至少指明 levels、units、takers 或 grades 之一")
+    def _ordered(self) -> RoundPeriod:
+        if self.end < self.start:
+            raise ValueError(f"考核期结束日 {self.end} 早于开始日 {self.start}")
+        return self
+
+
+class Cadence(_Model):
+    """How often the programme runs (iCalendar FREQ=YEARLY;INTERVAL=n)."""
+
+    every_years: int = Field(ge=1, le=10)
+
+
+# -- who (one selection language for owed_by, notify, subjects) -----------------------------
+
+
+class RankPick(_Model):
+    """The first or last N places of an assessment's ranking."""
+
+    top: int | None = Field(None, ge=1)
+    bottom: int | None = Field(None, ge=1)
+    vetoed: Literal["last", "excluded"] = Field(
+        "last", description="where vetoed subjects stand: last places, or left out of the ranking")
+
+    @model_validator(mode="after")
+    def _one(self) -> RankPick:
+        if (self.top is None) == (self.bottom is None):
+            raise ValueError("rank 需要且只能给出 top（前N名）或 bottom（后N名）之一")
         return self
 
     def describe(self) -> str:
+        where = f"前{self.top}名" if self.top is not None else f"后{self.bottom}名"
+        return f"排名{where}" + ("（被否决者不计排名）" if self.vetoed == "excluded" else "")
+
+
+class Who(_Model):
+    """Who a stage is for: every criterion given must hold (like a Kubernetes label selector);
+    ``any_of`` joins alternatives.
+
+    ``units``/``levels`` pick from the unit hierarchy; the others pick from what happened in
+    the round: handed in at a submission stage, approved or rejected at a decision stage,
+    given a grade or ranked at an assessment. A subject rejected at any decision stage leaves
+    every later selection except ``rejected_at``.
+    """
+
+    units: list[Code] = Field(default_factory=list, description="listed units")
+    levels: list[str] = Field(default_factory=list, description="levels of the unit hierarchy")
+    submitted_at: Code | None = Field(None, description="handed in (accepted) at this submission stage")
+    approved_at: Code | None = Field(None, description="approved at this decision stage")
+    rejected_at: Code | None = Field(None, description="rejected at this decision stage")
+    grades: list[str] = Field(default_factory=list, description="given one of these grades (等次)")
+    rank: RankPick | None = Field(None, description="top/bottom N places of the ranking")
+    assessed_at: Code | None = Field(None, description="whose results grades/rank read; default the latest")
+    any_of: list[Who] = Field(default_factory=list, description="any one of these selections")
+    with_rejected: bool = Field(
+        False, description="keep subjects rejected at a decision stage (a letter that tells each its outcome)")
+
+    @model_validator(mode="after")
+    def _something(self) -> Who:
+        if not (self.units or self.levels or self.submitted_at or self.approved_at or self.rejected_at
+                or self.grades or self.rank or self.any_of):
+            raise ValueError(
+                "须至少给出 units、levels、submitted_at、approved_at、rejected_at、grades、rank 或 any_of 之一")
+        if self.with_rejected and not self.dynamic:
+            raise ValueError("with_rejected 只与 submitted_at、approved_at、grades、rank 等一起使用")
+        if self.assessed_at and not (self.grades or self.rank):
+            raise ValueError("assessed_at 只与 grades 或 rank 一起使用")
+        return self
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether it depends on what happened in the round (not only on the hierarchy)."""
+        return bool(self.submitted_at or self.approved_at or self.rejected_at or self.grades or self.rank
+                    or any(w.dynamic for w in self.any_of))
+
+    def stages(self) -> set[str]:
+        """Stages this selection reads (decisions, submissions, assessments)."""
+        out = {s for s in (self.submitted_at, self.approved_at, self.rejected_at, self.assessed_at) if s}
+        for w in self.any_of:
+            out |= w.stages()
+        return out
+
+    def describe(self, stage_names: dict[str, str] | None = None) -> str:
+        names = stage_names or {}
+
+        def name(code: str) -> str:
+            return f"“{names.get(code, code)}”"
+
         parts = []
         if self.levels:
             parts.append("、".join(LEVEL_NAMES.get(x, x) for x in self.levels))
         if self.units:
             parts.append("单位 " + "、".join(self.units))
-        if self.takers:
-            parts.append("揭榜单位")
+        if self.submitted_at:
+            parts.append(f"在{name(self.submitted_at)}中已提交的单位")
+        if self.approved_at:
+            parts.append(f"{name(self.approved_at)}通过的对象")
+        if self.rejected_at:
+            parts.append(f"{name(self.rejected_at)}未通过的对象")
         if self.grades:
-            parts.append("等次=" + "/".join(self.grades))
-        return "，".join(parts)
+            parts.append("考核等次为" + "、".join(grade_label(g) for g in self.grades))
+        if self.rank:
+            parts.append(self.rank.describe())
+        if self.any_of:
+            parts.append("或".join(f"（{w.describe(names)}）" for w in self.any_of))
+        return "，且".join(parts)
+
+
+OwedBy = Who  # the name the first version of the schema used
+
+
+def grade_label(name: str) -> str:
+    """How a grade reads in a sentence: 'A' → 'A级', '优秀' stays '优秀'."""
+    return f"{name}级" if len(name) == 1 and name.isascii() and name.isalpha() else name
 
 
 class ReminderPolicy(_Model):
@@ -233,14 +349,15 @@ class ReminderPolicy(_Model):
 class StageKind(StrEnum):
     publication = "publication"  # 发布（榜单、通知、名单、成果）
     submission = "submission"  # a window in which units owe something
-    review = "review"  # ops review with a human decision (e.g. 审核揭榜书)
-    evaluation = "evaluation"  # 评价确认 with a human decision
+    decision = "decision"  # ops decide on each subject (审核、评审、评价确认、审议、批准)
+    event = "event"  # a dated step with no decision of its own (会议、现场评审)
     assessment = "assessment"  # 考核: aggregate scores into grades
-    notification = "notification"  # results, praise
+    notification = "notification"  # results, praise, summons (约谈)
     notice = "notice"  # 公示 with an objection window
-    followup = "followup"  # e.g. 整改 after grade D
+    followup = "followup"  # e.g. 整改 after a poor grade
 
 
+# Built-in submission kinds; a file declares more under ``submission_kinds``.
 class SubmissionKind(StrEnum):
     application = "application"  # 揭榜书 / 申报
     progress_report = "progress_report"  # 中期检查 / 年度进展
@@ -249,6 +366,23 @@ class SubmissionKind(StrEnum):
     rectification_report = "rectification_report"  # 整改报告
     objection = "objection"  # 公示异议
     score = "score"  # 评审打分
+
+
+SUBMISSION_TITLES = {
+    "application": "申报材料",
+    "progress_report": "进展报告",
+    "evaluation_request": "评价确认申请",
+    "self_evaluation": "自评报告",
+    "rectification_report": "整改报告",
+    "objection": "异议",
+    "score": "评审打分",
+}
+
+
+class SubmissionKindSpec(_Model):
+    """A submission kind of the file's own (目标备案, 推荐意见 …)."""
+
+    title: str = Field(min_length=1, description="how letters name it")
 
 
 class Period(_Model):
@@ -268,22 +402,54 @@ class StageOverride(_Model):
     deadline: Deadline | None = None
 
 
+class NotAwarded(_Model):
+    """A unit given one of ``grades`` in a round of the programme may apply again only
+    ``years`` years after that round (an award valid 5 years; 获奖满5年后方可再次申报)."""
+
+    programme: str | None = Field(None, description="programme family; default this round's round.programme")
+    grades: list[str] = Field(min_length=1, description="the grades that count as winning")
+    years: int = Field(ge=1, le=50)
+
+
+class Eligibility(_Model):
+    """Who may hand in at a window, beyond the selection ``owed_by``: read from earlier rounds."""
+
+    not_awarded: NotAwarded | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Eligibility:
+        if self.not_awarded is None:
+            raise ValueError("eligibility 须给出 not_awarded（获奖后若干年内不得再次申报）")
+        return self
+
+
+_WINDOW_KINDS = ("submission", "followup")
+
+
 class Stage(_Model):
     code: Code
     name: str = Field(min_length=1)
     kind: StageKind
     on: dt.date | None = Field(None, description="the day a point event happens")
-    after: RelativeDate | None = Field(None, description="the day, counted from another stage")
+    by: dt.date | None = Field(None, description="a point event held by this day (moved earlier to a working day)")
+    after: RelativeDate | None = Field(None, description="the day, counted from another stage's event")
+    roll: Roll | None = Field(None, description="a point day that is not a working day: 顺延/提前/none")
     opens: dt.date | None = None
+    opens_after: RelativeDate | None = Field(None, description="a window opening counted from another stage")
     deadline: Deadline | None = None
     periods: list[Period] = Field(default_factory=list)
-    submission: SubmissionKind | None = None
-    owed_by: OwedBy | None = None
+    submission: Code | None = Field(None, description="what is handed in (built-in or submission_kinds)")
+    owed_by: Who | None = None
+    voluntary: bool = Field(False, description="applying is a choice: no overdue notice or escalation")
+    eligibility: Eligibility | None = Field(None, description="conditions read from earlier rounds")
     lateness: Literal["reject", "accept_flag"] = "accept_flag"
     reminders: str | None = Field(None, description="name of a reminder policy")
-    decision: bool = Field(False, description="waits for an ops decision")
+    decides: Code | None = Field(
+        None, description="decision stages: the stage whose subjects are decided (submission, decision or assessment)")
+    among: Who | None = Field(None, description="decision stages: decide only on these subjects of `decides`")
+    sender: Code | None = Field(None, description="the unit that signs this stage's letters (default round.issuer)")
     template: str | None = Field(None, description="message template for notifications")
-    notify: OwedBy | None = Field(None, description="who is told when this stage happens")
+    notify: Who | None = Field(None, description="who is told when this stage happens")
     days: int | None = Field(None, gt=0, description="length of a 公示 period in calendar days")
     per_category: dict[Code, StageOverride] = Field(default_factory=dict)
     assumption: str | None = None
@@ -291,17 +457,36 @@ class Stage(_Model):
     @model_validator(mode="after")
     def _shape(self) -> Stage:
         k = self.kind
-        if k in (StageKind.submission, StageKind.followup):
+        if k.value in _WINDOW_KINDS:
             if self.submission is None:
                 raise ValueError(f"{k.value} 阶段须给出 submission（应交材料种类）")
             if self.owed_by is None:
                 raise ValueError(f"{k.value} 阶段须给出 owed_by（谁应提交）")
             if self.deadline is None and not self.periods:
                 raise ValueError(f"{k.value} 阶段须给出 deadline 或 periods")
-        elif self.on is None and self.after is None:
-            raise ValueError(f"{k.value} 阶段须给出 on（日期）或 after（相对日期）")
+            if self.by is not None or self.on is not None:
+                raise ValueError(f"{k.value} 阶段用 opens/deadline 表示受理期，不用 on/by")
+            if self.after is not None:
+                raise ValueError(f"{k.value} 阶段的受理开始日用 opens_after 相对计算（after 只用于时点阶段）")
+            if self.opens is not None and self.opens_after is not None:
+                raise ValueError("opens 与 opens_after 只能给出其一")
+        else:
+            anchors = [x for x in (self.on, self.by, self.after) if x is not None]
+            if len(anchors) != 1:
+                raise ValueError(f"{k.value} 阶段须且只能给出 on（日期）、by（不晚于某日）或 after（相对日期）之一")
+            for name in ("submission", "owed_by", "deadline", "opens", "opens_after", "eligibility"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} 只用于 submission/followup 阶段，{k.value} 阶段不能使用")
+            if self.voluntary:
+                raise ValueError("voluntary 只用于 submission 阶段")
+        if k is StageKind.decision and self.decides is None:
+            raise ValueError("decision 阶段须给出 decides（对哪个阶段的对象作决定：申报、上一步决定或考核）")
+        if k is not StageKind.decision and (self.decides is not None or self.among is not None):
+            raise ValueError("decides、among 只用于 decision 阶段")
         if k is StageKind.notice and self.days is None:
             raise ValueError("公示阶段须给出 days（公示天数）")
+        if self.voluntary and k is not StageKind.submission:
+            raise ValueError("voluntary 只用于 submission 阶段")
         return self
 
 
@@ -328,13 +513,13 @@ class BonusItem(_Model):
     points: float = Field(gt=0, description="points per occurrence")
     cap: float | None = Field(None, gt=0, description="most points from this item")
     source_round: Code | None = Field(None, description="earned in another round (e.g. 揭榜挂帅)")
-    source_grades: list[Literal["A", "B", "C", "D"]] = Field(default_factory=list)
+    source_grades: list[str] = Field(default_factory=list, description="grades earned there")
 
 
 class Veto(_Model):
     code: Code
     name: str
-    grade: Literal["A", "B", "C", "D"] = "D"
+    grade: str = Field(min_length=1, description="the grade a veto forces (a name from grades)")
 
 
 class Indicator(_Model):
@@ -351,30 +536,27 @@ class Indicator(_Model):
     year: int | None = None
 
 
-class Grading(_Model):
-    method: Literal["thresholds", "shares"]
-    thresholds: dict[Literal["A", "B", "C"], float] = Field(default_factory=dict)
-    shares: dict[Literal["A", "B", "C", "D"], float] = Field(default_factory=dict)
+class Grade(_Model):
+    """One named grade (等次 or award tier), best first.
 
-    @model_validator(mode="after")
-    def _complete(self) -> Grading:
-        if self.method == "thresholds":
-            if set(self.thresholds) != {"A", "B", "C"}:
-                raise ValueError("thresholds 须给出 A、B、C 三档的最低分（D 为其余）")
-            a, b, c = (self.thresholds[g] for g in ("A", "B", "C"))
-            if not a > b > c:
-                raise ValueError(f"等次分数线须满足 A > B > C，实际 A={a} B={b} C={c}")
-        else:
-            if set(self.shares) != set(GRADES):
-                raise ValueError("shares 须给出 A、B、C、D 四档的比例")
-            total = sum(self.shares.values())
-            if abs(total - 1) > 1e-9:
-                raise ValueError(f"各等次比例之和应为 1，实际为 {total:g}")
-        return self
+    A ranked subject takes the first grade whose ``min_score`` it reaches and whose cap
+    (``max_count``, or ``share`` of the ranked subjects) is not yet full; the last grade takes
+    everyone else. A cap is a ceiling: a grade may stay vacant (空缺) when nobody qualifies.
+    """
+
+    name: str = Field(min_length=1, max_length=32)
+    min_score: float | None = Field(None, ge=0, description="lowest total for this grade")
+    max_count: int | None = Field(None, ge=0, description="at most this many (空缺 allowed)")
+    share: float | None = Field(None, gt=0, le=1, description="at most this share of the ranked subjects")
+    description: str | None = None
+
+    @property
+    def catch_all(self) -> bool:
+        return self.min_score is None and self.max_count is None and self.share is None
 
 
 class Assessment(_Model):
-    subjects: OwedBy = Field(description="who is assessed")
+    subjects: Who = Field(description="who is assessed")
     scale: float = Field(100, gt=0)
     components: list[Component] = Field(min_length=1)
     aggregation: Literal["mean", "median", "trimmed_mean"] = "mean"
@@ -385,14 +567,50 @@ class Assessment(_Model):
     deduction_cap: float | None = Field(None, gt=0)
     vetoes: list[Veto] = Field(default_factory=list)
     indicators: list[Indicator] = Field(default_factory=list)
-    grading: Grading
-    tie_rule: Literal["components_in_order", "unit_code"] = "components_in_order"
+    grades: list[Grade] = Field(min_length=2, description="named grades, best first; the last takes the rest")
+    result_label: str | None = Field(
+        None, description="what letters call the result: 考核结果, 评审结果, 评价确认结果 …")
+    ties: Literal["components_in_order", "unit_code", "shared"] = Field(
+        "components_in_order",
+        description="equal totals: broken by the components in order (then unit code), by unit code, "
+                    "or shared (same rank; a tie that would overflow a cap moves down together)")
+
+    @field_validator("grades")
+    @classmethod
+    def _grade_list(cls, grades: list[Grade]) -> list[Grade]:
+        names = [g.name for g in grades]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"等次名称重复：{'、'.join(dup)}")
+        if not grades[-1].catch_all:
+            raise ValueError(
+                f"最后一个等次（{grades[-1].name}）应接收其余对象：不设 min_score、max_count、share")
+        for g in grades[:-1]:
+            if g.catch_all:
+                raise ValueError(f"等次“{g.name}”不是最后一个，须给出 min_score、max_count 或 share")
+        lines = [g.min_score for g in grades if g.min_score is not None]
+        if lines != sorted(lines, reverse=True) or len(set(lines)) != len(lines):
+            raise ValueError(f"各等次的 min_score 应从高到低严格递减，实际 {'、'.join(f'{x:g}' for x in lines)}")
+        shares = sum(g.share or 0 for g in grades)
+        if shares > 1 + 1e-9:
+            raise ValueError(f"各等次 share 之和应不超过 1，实际为 {shares:g}")
+        return grades
 
     @model_validator(mode="after")
-    def _trimmed(self) -> Assessment:
+    def _checks(self) -> Assessment:
         if self.aggregation == "trimmed_mean" and self.min_reviewers < 3:
             raise ValueError("trimmed_mean（去掉最高分和最低分）需要 min_reviewers ≥ 3")
+        if any(g.min_score is not None and g.min_score > self.scale for g in self.grades):
+            raise ValueError(f"等次分数线高于满分 {self.scale:g}")
+        names = self.grade_names
+        for v in self.vetoes:
+            if v.grade not in names:
+                raise ValueError(f"否决项 {v.code} 的等次 {v.grade!r} 不在 grades 中（可选：{'、'.join(names)}）")
         return self
+
+    @property
+    def grade_names(self) -> list[str]:
+        return [g.name for g in self.grades]
 
 
 # -- quotas (P4) ---------------------------------------------------------------------------
@@ -415,10 +633,13 @@ class QuotaPlan(_Model):
 
 
 class Programme(_Model):
+    version: Literal[2] = Field(description="programme language version (2)")
     round: RoundInfo
     channels: list[Channel] = Field(default_factory=list)
     units: list[Unit] = Field(min_length=1)
     categories: list[Category] = Field(default_factory=list)
+    submission_kinds: dict[Code, SubmissionKindSpec] = Field(
+        default_factory=dict, description="submission kinds of this file's own, beyond the built-in ones")
     reminder_policies: dict[Code, ReminderPolicy] = Field(default_factory=dict)
     stages: list[Stage] = Field(min_length=1)
     assessment: Assessment | None = None
@@ -441,7 +662,7 @@ class Programme(_Model):
     def _categories_by_code(self) -> dict[str, Category]:
         return {c.code: c for c in self.categories}
 
-    _DERIVED = ("_units_by_code", "_stages_by_code", "_categories_by_code", "items", "item_category")
+    _DERIVED = ("_units_by_code", "_stages_by_code", "_categories_by_code", "items", "item_category", "stage_names")
 
     def model_copy(self, *, update=None, deep: bool = False) -> Programme:
         # cached_property values live in __dict__, which model_copy copies: drop them so a
@@ -460,6 +681,9 @@ class Programme(_Model):
     def stage(self, code: str) -> Stage:
         return self._stages_by_code[code]
 
+    def has_stage(self, code: str) -> bool:
+        return code in self._stages_by_code
+
     def category(self, code: str) -> Category:
         return self._categories_by_code[code]
 
@@ -472,7 +696,34 @@ class Programme(_Model):
         """List item code → its category code."""
         return {i.code: c.code for c, i in self.items}
 
-    def units_matching(self, who: OwedBy) -> list[Unit]:
-        """Units a selector can reach before any decision (takers/grades are known only later)."""
+    def units_matching(self, who: Who) -> list[Unit]:
+        """Units the hierarchy part of a selector allows (``units`` and ``levels``; every unit
+        when it names neither). What happened in the round narrows this further."""
+        if who.any_of:
+            keep = {u.code for w in who.any_of for u in self.units_matching(w)}
+        else:
+            keep = None
         codes, levels = set(who.units), set(who.levels)
-        return [u for u in self.units if u.code in codes or u.level in levels]
+        return [u for u in self.units
+                if (not codes or u.code in codes) and (not levels or u.level in levels)
+                and (keep is None or u.code in keep)]
+
+    def submission_title(self, kind: str) -> str:
+        """How letters name a submission kind (申报材料, 目标备案 …)."""
+        spec = self.submission_kinds.get(kind)
+        return spec.title if spec is not None else SUBMISSION_TITLES.get(kind, kind)
+
+    @cached_property
+    def stage_names(self) -> dict[str, str]:
+        return {s.code: s.name for s in self.stages}
+
+
+Who.model_rebuild()
+
+
+def programme_json_schema() -> dict:
+    """The programme file as JSON Schema, for editors (completion, red underlines)."""
+    schema = Programme.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "qcycle programme file (version 2)"
+    return schema

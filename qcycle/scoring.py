@@ -10,9 +10,14 @@ Rules, in the order they apply:
 3. A component's points are its percent × its weight × scale, or × its ``max_points``.
 4. Bonus and deduction items: points × occurrences, capped per item, then in total.
    total = Σ component points + bonus − deduction, never below 0.
-5. Grades by thresholds (A ≥ a, B ≥ b, C ≥ c, else D) or by fixed shares of the ranked
-   units (largest-remainder rounding). A veto forces its grade whatever the total.
-6. Rank: total descending; ties broken by the components in scheme order, then by unit code.
+5. Rank: total descending. Ties (``ties``): broken by the components in scheme order, then
+   by unit code; or by unit code; or ``shared``: equal totals share a rank (1, 2, 2, 4).
+   Vetoed subjects rank after all others.
+6. Grades, best first: a subject takes the first grade whose ``min_score`` it reaches and
+   whose cap is not full (``max_count``, or ``share`` of the subjects graded, counted by
+   largest remainder); the last grade takes the rest. A cap is a ceiling, so a grade may
+   stay vacant. Under ``shared`` ties, subjects of one total move together: a tie that
+   would overflow a cap goes to the next grade whole. A veto forces its grade.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from qcycle.errors import AssessmentError
-from qcycle.schema import GRADES, Assessment, BonusItem, Indicator, QuotaPlan
+from qcycle.schema import Assessment, BonusItem, Indicator, QuotaPlan
 
 __all__ = [
     "MEASUREMENT_PREFIXES",
@@ -178,6 +183,7 @@ def assess(
     problems: list[str] = []
     rows: list[tuple[UnitInput, dict[str, float], float, float, float, str | None]] = []
     veto_grade = {v.code: v.grade for v in scheme.vetoes}
+    worst = scheme.grade_names
     for u in inputs:
         try:
             components = {}
@@ -196,7 +202,7 @@ def assess(
         deduction = _items_points(scheme.deductions, u.deductions, scheme.deduction_cap)
         total = round(max(0.0, sum(components.values()) + bonus - deduction), 4)
         # The worst forced grade wins when several vetoes apply.
-        veto = max(u.vetoes, key=lambda v: GRADES.index(veto_grade[v])) if u.vetoes else None
+        veto = max(u.vetoes, key=lambda v: worst.index(veto_grade[v])) if u.vetoes else None
         rows.append((u, components, bonus, deduction, total, veto))
     if problems:
         raise AssessmentError("；".join(problems))
@@ -204,38 +210,80 @@ def assess(
     order = [c.code for c in scheme.components]
 
     def sort_key(row) -> tuple:
-        u, components, _, _, total, _ = row
-        tie = [-components[c] for c in order] if scheme.tie_rule == "components_in_order" else []
-        return (-total, *tie, u.unit)
+        u, components, _, _, total, veto = row
+        tie = [-components[c] for c in order] if scheme.ties == "components_in_order" else []
+        return (veto is not None, -total, *tie, u.unit)
 
     rows.sort(key=sort_key)
-    grades = _grades(scheme, rows)
+    ranks = _ranks(rows, shared=scheme.ties == "shared")
+    grades = _grades(scheme, rows, ranks)
     return [
         UnitResult(u.unit, comps, bonus, ded, total, grades[u.unit], rank, veto)
-        for rank, (u, comps, bonus, ded, total, veto) in enumerate(rows, start=1)
+        for rank, (u, comps, bonus, ded, total, veto) in zip(ranks, rows, strict=True)
     ]
 
 
-def _grades(scheme: Assessment, ranked: list) -> dict[str, str]:
-    g = scheme.grading
-    forced = {u.unit: next(v.grade for v in scheme.vetoes if v.code == veto)
-              for u, *_, veto in ranked if veto is not None}
-    free = [row for row in ranked if row[0].unit not in forced]
-    out = dict(forced)
-    if g.method == "thresholds":
-        for u, _, _, _, total, _ in free:
-            out[u.unit] = next((k for k in ("A", "B", "C") if total >= g.thresholds[k]), "D")
-        return out
-    # Fixed shares: largest-remainder rounding so the counts add up to the number of units.
-    n = len(free)
-    exact = {k: g.shares[k] * n for k in GRADES}
+def _ranks(ranked: list, *, shared: bool) -> list[int]:
+    """1, 2, 3 … or, with shared ties, competition ranking (1, 2, 2, 4)."""
+    out: list[int] = []
+    for i, row in enumerate(ranked):
+        if shared and i and _tied(row, ranked[i - 1]):
+            out.append(out[-1])
+        else:
+            out.append(i + 1)
+    return out
+
+
+def _tied(a, b) -> bool:
+    return a[5] is None and b[5] is None and math.isclose(a[4], b[4], abs_tol=1e-9)
+
+
+def caps(scheme: Assessment, n: int) -> dict[str, int | None]:
+    """Most subjects each grade may take when ``n`` are graded (None: no cap).
+
+    Shares become counts by largest remainder over all share grades and the rest (what the
+    last grade takes), so that the counts add up to ``n``; a ``max_count`` also caps."""
+    exact = {g.name: g.share * n for g in scheme.grades if g.share is not None}
     counts = {k: math.floor(v) for k, v in exact.items()}
-    leftover = n - sum(counts.values())
-    for k in sorted(GRADES, key=lambda k: (-(exact[k] - counts[k]), GRADES.index(k)))[:leftover]:
-        counts[k] += 1
-    position = 0
-    for k in GRADES:
-        for row in free[position:position + counts[k]]:
-            out[row[0].unit] = k
-        position += counts[k]
+    if exact:
+        names = scheme.grade_names
+        rest = "\0rest"  # what no share grade takes competes for the leftover too, placed last
+        exact[rest] = max(0.0, n - sum(exact.values()))
+        counts[rest] = math.floor(exact[rest] + 1e-9)
+        leftover = n - sum(counts.values())
+        order = sorted(exact, key=lambda k: (-(exact[k] - counts[k]), names.index(k) if k in names else len(names)))
+        for k in order[:max(0, leftover)]:
+            counts[k] += 1
+    out: dict[str, int | None] = {}
+    for g in scheme.grades:
+        limits = [x for x in (counts.get(g.name), g.max_count) if x is not None]
+        out[g.name] = min(limits) if limits else None
+    return out
+
+
+def _grades(scheme: Assessment, ranked: list, ranks: list[int]) -> dict[str, str]:
+    out = {row[0].unit: next(v.grade for v in scheme.vetoes if v.code == row[5])
+           for row in ranked if row[5] is not None}
+    free = [row for row in ranked if row[5] is None]
+    limit = caps(scheme, len(free))
+    used = dict.fromkeys(limit, 0)
+    # Groups that move together: one subject each, or equal totals under shared ties.
+    groups: list[list] = []
+    for row in free:
+        if groups and scheme.ties == "shared" and _tied(row, groups[-1][-1]):
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    for group in groups:
+        total = group[0][4]
+        for g in scheme.grades:
+            cap = limit[g.name]
+            if g.min_score is not None and total < g.min_score - 1e-9:
+                continue
+            if cap is not None and used[g.name] + len(group) > cap:
+                continue
+            for row in group:
+                out[row[0].unit] = g.name
+            used[g.name] += len(group)
+            break
     return out

@@ -23,9 +23,9 @@ from qcycle.lifecycle import (
     owers,
     pending_decisions,
     remembering,
-    takers,
+    select_subjects,
 )
-from qcycle.schema import Programme, StageKind, Unit
+from qcycle.schema import Programme, Unit
 from qcycle.timetable import Action, Timetable
 
 __all__ = ["World", "decide", "malformed", "measurements", "plan_submissions", "scores", "with_counties"]
@@ -183,14 +183,14 @@ class World:
         self.items_per_applicant, self.source = list(items_per_applicant), source
         self.malformed_per_window = malformed_per_window
         self.planned: set[str] = set()
-        self.scored: set[str] = set()
+        self.scored: set[tuple[str, str]] = set()
         self.inbox: list[tuple[dt.datetime, dict[str, Any]]] = []
         self.records_made = 0
 
     def _subjects(self, session: Session, deadline: Action) -> list[tuple[str, str | None, str | None]]:
         p = self.p
         stage = p.stage(deadline.stage)
-        if stage.submission and stage.submission.value == "application" and p.categories:
+        if stage.submission == "application" and p.categories and not stage.owed_by.dynamic:
             items = [i.code for _, i in p.items]
             out = []
             for unit in owers(session, p, self.round_id, stage, deadline.category):
@@ -198,11 +198,15 @@ class World:
                 k = min(len(items), r.choice(self.items_per_applicant))
                 out += [(unit, item, None) for item in sorted(r.sample(items, k=k))]
             return out
-        if stage.owed_by and stage.owed_by.takers and p.categories:
+        if stage.owed_by and stage.owed_by.dynamic and p.categories:
             period = next((x for x in stage.periods if x.code == deadline.period), None)
             only = set(period.categories) if period and period.categories else None
-            return [(u, i, None) for u, items in sorted(takers(session, p, self.round_id, deadline.category).items())
-                    for i in sorted(items) if only is None or p.item_category.get(i) in only]
+            out = []
+            for subject in select_subjects(session, p, self.round_id, stage.owed_by, deadline.category):
+                unit, _, item = subject.partition(":")
+                if only is None or p.item_category.get(item) in only:
+                    out.append((unit, item or None, None if item else deadline.category))
+            return out
         return [(u, None, deadline.category) for u in owers(session, p, self.round_id, stage, deadline.category)]
 
     def arriving(self, session: Session, tick: dt.datetime) -> list[tuple[dict[str, Any], str]]:
@@ -223,12 +227,16 @@ class World:
         out = [(record, self.source) for _, record in now]
         scheme = self.p.assessment
         for a in self.t.actions:
-            if a.action != "assess" or a.at > tick or a.key in self.scored or scheme is None:
+            if a.action != "assess" or a.at > tick or scheme is None:
                 continue
-            self.scored.add(a.key)
+            # Reviewers score whoever is to be assessed once the assessment is due; subjects
+            # decided later (the decision it waits for) are scored when they appear.
             components = [c.code for c in scheme.components if c.source == "reviews"]
             reviewers = max(3, scheme.min_reviewers)
             for subject in _assessment_subjects(session, self.p, self.round_id, a.category):
+                if (a.stage, subject) in self.scored:
+                    continue
+                self.scored.add((a.stage, subject))
                 records = scores(self.seed, subject, components, reviewers) + measurements(self.seed, subject, self.p)
                 out += [(rec, f"{self.source}:reviewers") for rec in records]
         self.records_made += len(out)
@@ -248,7 +256,8 @@ class World:
 
     def decide(self, session: Session, tick: dt.datetime, strictly_before: bool = False) -> int:
         """Ops decide every pending subject whose decision is due (``strictly_before``: due
-        before ``tick``, so that the moment's reconcile carries the decision out)."""
+        before ``tick``, so that the moment's reconcile carries the decision out). A chain of
+        decisions due at once is decided step by step, each on what the last one approved."""
         n = 0
         for a in self.t.actions:
             if a.action != "decision_due" or a.at > tick or (strictly_before and a.at == tick):
@@ -256,7 +265,7 @@ class World:
             stage = self.p.stage(a.stage)
             if stage.kind not in DECIDING_STAGE_KINDS:
                 continue
-            yes, no = ("approved", "rejected") if stage.kind is StageKind.review else ("confirmed", "returned")
+            yes, no = "approved", "rejected"
             outcomes = {subject: yes if decide(self.seed, stage.code, subject) else no
                         for subject in pending_decisions(session, self.p, self.round_id, stage, a.category)}
             n += crud.put_decisions(session=session, round_id=self.round_id, stage=stage.code, outcomes=outcomes,
@@ -272,8 +281,9 @@ class World:
         total = 0
         for tick in ticks:
             with db.session_scope() as session:
-                self.submit(session, tick)
+                # Ops decide first: reviewers score the subjects those decisions leave.
                 self.decide(session, tick, strictly_before=True)
+                self.submit(session, tick)
             total += run_moment(tick)
             if after is not None:
                 after(tick)

@@ -163,6 +163,7 @@ def test_bonus_earned_in_another_round_flows_into_the_assessment(session):
         {"unit_code": "510300:c", "total": 85, "grade": "B", "rank": 3},
     ])
     p = Programme.model_validate({
+        "version": 2,
         "round": {"code": "annual-2024", "name": "年度质量工作考核", "programme": "考核", "issuer": "p",
                   "years": [2024]},
         "channels": [{"name": "sink", "kind": "sink"}],
@@ -175,7 +176,8 @@ def test_bonus_earned_in_another_round_flows_into_the_assessment(session):
             "components": [{"code": "docs", "name": "资料考核", "weight": 1.0}],
             "bonuses": [{"code": "jbgs", "name": "揭榜挂帅成效突出", "points": 2, "cap": 3,
                          "source_round": "src-2023", "source_grades": ["A"]}],
-            "grading": {"method": "thresholds", "thresholds": {"A": 90, "B": 80, "C": 60}},
+            "grades": [{"name": "A", "min_score": 90}, {"name": "B", "min_score": 80},
+                       {"name": "C", "min_score": 60}, {"name": "D"}],
         },
     })
     rnd, _ = crud.get_or_create_round(session=session, code="annual-2024", name="n", issuer_code="p",

@@ -135,12 +135,13 @@ def test_p2_award_round() -> None:
     p = load_programme(P2).programme
     assert p.round.years == [2022]
     assert [s.kind.value for s in p.stages if s.code in ("eligibility", "committee")] == [
-        "review"
+        "decision"
     ] * 2
-    assert all(p.stage(code).decision for code in ("eligibility", "committee"))
+    # Each step decides on what the one before it left: the committee on the scored candidates.
+    assert (p.stage("eligibility").decides, p.stage("committee").decides) == ("application", "scoring")
     notice, objection = p.stage("notice"), p.stage("objection")
     assert notice.kind.value == "notice" and notice.days == 7
-    assert objection.submission.value == "objection" and objection.opens == notice.on
+    assert objection.submission == "objection" and objection.opens == notice.on
     assert p.stage("award").template == "praise"
     assert abs(sum(c.weight for c in p.assessment.components) - 1) < 1e-9
     assert p.statistics["“一对一”质量问诊企业（家）"] == 42
@@ -191,7 +192,7 @@ def test_p3_yearly_assessment() -> None:
     assert p.round.years == [2024, 2025]
     assert p.stage("issue_plan").on == dt.date(2024, 5, 7)
     self_eval = p.stage("self_evaluation")
-    assert self_eval.submission.value == "self_evaluation"
+    assert self_eval.submission == "self_evaluation"
     assert [period.code for period in self_eval.periods] == ["2024", "2025"]
     assert any(c.source == "indicators" for c in p.assessment.components)
     assert any(c.source == "reviews" for c in p.assessment.components)
@@ -229,7 +230,7 @@ def test_p4_quotas_as_in_the_seed() -> None:
 def test_p4_yearly_progress_stage(cal: WorkCalendar) -> None:
     p = load_programme(P4).programme
     stage = p.stage(p.quotas.progress_stage)
-    assert stage.kind.value == "submission" and stage.submission.value == "progress_report"
+    assert stage.kind.value == "submission" and stage.submission == "progress_report"
     assert [period.code for period in stage.periods] == ["2011", "2012", "2013", "2014", "2015"]
     deadlines = [a for a in plan(P4, cal).actions if a.action == "deadline"]
     assert [a.at.year for a in deadlines] == [2011, 2012, 2013, 2014, 2015]
@@ -254,7 +255,7 @@ def test_p5_assessment(cal: WorkCalendar) -> None:
     assert len(counties) == 10
     follow = p.stage("rectification")
     assert follow.kind.value == "followup" and follow.owed_by.grades == ["D"]
-    assert follow.submission.value == "rectification_report"
+    assert follow.submission == "rectification_report"
     assert follow.deadline.after.stage == "results"
     actions = plan(P5, cal).by_key()
     results = actions["results:notify"].at.date()

@@ -18,7 +18,8 @@ def scheme(**overrides) -> Assessment:
             {"code": "talk", "name": "集中汇报考核", "weight": 0.6},
         ],
         "aggregation": "mean",
-        "grading": {"method": "thresholds", "thresholds": {"A": 90, "B": 80, "C": 60}},
+        "grades": [{"name": "A", "min_score": 90}, {"name": "B", "min_score": 80},
+                   {"name": "C", "min_score": 60}, {"name": "D"}],
     }
     base.update(overrides)
     return Assessment.model_validate(base)
@@ -105,7 +106,8 @@ def test_veto_forces_grade_whatever_the_score():
 
 
 def test_grades_by_fixed_shares_with_largest_remainder():
-    s = scheme(grading={"method": "shares", "shares": {"A": 0.2, "B": 0.3, "C": 0.4, "D": 0.1}})
+    s = scheme(grades=[{"name": "A", "share": 0.2}, {"name": "B", "share": 0.3}, {"name": "C", "share": 0.4},
+                       {"name": "D"}])
     # 7 units: exact counts A 1.4, B 2.1, C 2.8, D 0.7 → floors 1,2,2,0 (5); the 2 left go
     # to the largest remainders: D (0.7) and C (0.8) → A1 B2 C3 D1
     units = [UnitInput(f"u{i}", reviews={"docs": [100 - i * 5], "talk": [100 - i * 5]}) for i in range(7)]
@@ -201,3 +203,51 @@ def test_unit_input_reads_every_kind_of_measurement():
     [r] = assess(s, [u])
     # docs 85 → 42.5; both indicators met → 50; +2 −1 = 93.5 but vetoed → D
     assert (r.total, r.grade, r.veto) == (93.5, "D", "accident")
+
+
+def _totals(*totals: float) -> list[UnitInput]:
+    """Units u1, u2 … whose total is exactly the given number (two equal components)."""
+    return [UnitInput(f"u{i}", reviews={"docs": [t], "talk": [t]}) for i, t in enumerate(totals, start=1)]
+
+
+def test_named_levels_with_caps_leave_a_level_vacant_and_spill_to_the_next():
+    # An award: 市长质量奖 at most 2 (≥ 85), 提名奖 at most 2 (≥ 75), the rest 未获奖.
+    s = scheme(grades=[{"name": "市长质量奖", "min_score": 85, "max_count": 2},
+                       {"name": "提名奖", "min_score": 75, "max_count": 2}, {"name": "未获奖"}])
+    results = assess(s, _totals(95, 90, 88, 80, 76, 70))
+    assert [(r.unit, r.grade) for r in results] == [
+        ("u1", "市长质量奖"), ("u2", "市长质量奖"), ("u3", "提名奖"), ("u4", "提名奖"), ("u5", "未获奖"),
+        ("u6", "未获奖")]
+    # Nobody reaches the line: the award stays vacant (空缺), the cap is a ceiling.
+    assert {r.grade for r in assess(s, _totals(80, 70))} == {"提名奖", "未获奖"}
+
+
+def test_shared_ties_never_overflow_a_cap():
+    # Two units tie for the last award place: under "shared" both move down together.
+    s = scheme(ties="shared", grades=[{"name": "金奖", "min_score": 60, "max_count": 2}, {"name": "未获奖"}])
+    results = assess(s, _totals(95, 90, 90, 50))
+    assert [(r.unit, r.rank, r.grade) for r in results] == [
+        ("u1", 1, "金奖"), ("u2", 2, "未获奖"), ("u3", 2, "未获奖"), ("u4", 4, "未获奖")]
+    # Broken by components (the default) the cap is filled exactly.
+    strict = scheme(grades=[{"name": "金奖", "min_score": 60, "max_count": 2}, {"name": "未获奖"}])
+    assert [r.grade for r in assess(strict, _totals(95, 90, 90, 50))].count("金奖") == 2
+
+
+def test_pass_fail_levels_and_a_veto_forcing_a_named_level_ranked_last():
+    s = scheme(grades=[{"name": "合格", "min_score": 60}, {"name": "不合格"}],
+               vetoes=[{"code": "accident", "name": "发生重大质量安全事故", "grade": "不合格"}])
+    units = _totals(99, 70, 50)
+    units[0].vetoes.append("accident")
+    results = assess(s, units)
+    assert [(r.unit, r.grade, r.rank) for r in results] == [("u2", "合格", 1), ("u3", "不合格", 2), ("u1", "不合格", 3)]
+
+
+@pytest.mark.parametrize("grades, message", [
+    ([{"name": "A", "min_score": 90}, {"name": "B", "min_score": 80}], "应接收其余对象"),
+    ([{"name": "A", "min_score": 80}, {"name": "B", "min_score": 90}, {"name": "C"}], "严格递减"),
+    ([{"name": "A", "share": 0.7}, {"name": "B", "share": 0.5}, {"name": "C"}], "不超过 1"),
+    ([{"name": "A", "min_score": 90}, {"name": "A"}], "重复"),
+])
+def test_grade_lists_that_cannot_mean_anything_are_refused(grades, message):
+    with pytest.raises(ValueError, match=message):
+        scheme(grades=grades)

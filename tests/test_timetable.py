@@ -15,6 +15,7 @@ from qcycle.workcal import WorkCalendar
 
 def programme(deadline: dict, opens: str = "2023-01-03", **policy) -> Programme:
     return Programme.model_validate({
+        "version": 2,
         "round": {"code": "t", "name": "测试周期", "programme": "测试", "issuer": "p", "years": [2023]},
         "channels": [{"name": "sink", "kind": "sink"}],
         "units": [

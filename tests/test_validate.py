@@ -114,7 +114,7 @@ CASES = [
     Case(
         "unknown-stage-in-relative-date",
         "    on: 2023-04-21\n",
-        "    after: {stage: aplication, workdays: 1}\n",
+        "    after: {stage: aplication, event: deadline, workdays: 1}\n",
         "stages[2].after.stage",
         "aplication",
         "阶段 'aplication' 未定义（应为 stages 中的代码）",
@@ -169,11 +169,43 @@ CASES = [
     ),
     Case(
         "unordered-grade-thresholds",
-        "{A: 90, B: 80, C: 60}",
-        "{A: 80, B: 90, C: 60}",
-        "assessment.grading",
-        "  grading:",
-        "等次分数线须满足 A > B > C，实际 A=80.0 B=90.0 C=60.0",
+        "{name: 良好, min_score: 80}",
+        "{name: 良好, min_score: 95}",
+        "assessment.grades",
+        "  grades:",
+        "各等次的 min_score 应从高到低严格递减，实际 90、95、60",
+    ),
+    Case(
+        "decision-before-its-window-closes",
+        "    on: 2023-04-21\n",
+        "    on: 2023-04-19\n",
+        "stages[2]",
+        "code: takers_review",
+        "“审核揭榜书”定于 2023-04-19，早于它所依据的“提交揭榜书”截止 2023-04-20（decides）：应安排在其后",
+    ),
+    Case(
+        "years-do-not-cover-the-stages",
+        "  years: [2023, 2024, 2025]",
+        "  years: [2023, 2024]",
+        "round.years",
+        "  years: [2023, 2024]",
+        "阶段 evaluation 的“评价确认（创先引领）”在 2025-01-10，不在 years [2023, 2024] 之内（应把 2025 加入 years）",
+    ),
+    Case(
+        "undeclared-submission-kind",
+        "    submission: progress_report",
+        "    submission: target_filing",
+        "stages[4].submission",
+        "target_filing",
+        "材料种类 'target_filing' 未定义",
+    ),
+    Case(
+        "approved-at-a-stage-that-decides-nothing",
+        "    owed_by: {approved_at: takers_review}\n    lateness: accept_flag\n    reminders: standard\n    periods:",
+        "    owed_by: {approved_at: publish_list}\n    lateness: accept_flag\n    reminders: standard\n    periods:",
+        "stages[4].owed_by.approved_at",
+        "approved_at: publish_list",
+        "阶段 'publish_list' 不是决定阶段（decision）（可选：takers_review、evaluation）",
     ),
     Case(
         "receiver-without-channel",
@@ -206,7 +238,7 @@ CASES = [
         "    lateness: reject\n    remiders: standard",
         "stages[1].remiders",
         "remiders",
-        "未知字段（拼写错误？）",
+        "未知字段 'remiders'（本版本的语言没有这个字段）；此处允许：code、name、kind、on、by、after",
     ),
     Case(
         "unknown-level",
@@ -270,7 +302,7 @@ def test_unclosed_flow_mapping_points_at_or_after_the_mistake(tmp_path: Path) ->
 
 
 def test_every_problem_of_a_file_is_listed(tmp_path: Path) -> None:
-    path, text = broken(tmp_path, "{A: 90, B: 80, C: 60}", "{A: 80, B: 90, C: 60}")
+    path, text = broken(tmp_path, "{name: 良好, min_score: 80}", "{name: 良好, min_score: 95}")
     text = text.replace(
         "    reminders: standard\n    per_category:", "    remindres: standard\n    per_category:"
     )
@@ -279,7 +311,7 @@ def test_every_problem_of_a_file_is_listed(tmp_path: Path) -> None:
     assert result.exit_code == 1
     out = unwrapped(result)
     assert "配置有误（2处）" in out, result.output
-    assert "[assessment.grading]" in out and "[stages[5].remindres]" in out, result.output
+    assert "[assessment.grades]" in out and "[stages[5].remindres]" in out, result.output
 
 
 def test_valid_file_passes(tmp_path: Path) -> None:

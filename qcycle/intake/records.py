@@ -34,7 +34,7 @@ def fingerprint(record: Mapping[str, Any]) -> str:
 
 
 def _stage_for(p: Programme, kind: str) -> Stage | None:
-    return next((s for s in p.stages if s.submission is not None and s.submission.value == kind), None)
+    return next((s for s in p.stages if s.submission is not None and s.submission == kind), None)
 
 
 def cutoff_for(timetable: Timetable, stage: str, period: str | None, category: str | None) -> dt.datetime | None:
@@ -59,8 +59,9 @@ def _parse_time(value: Any) -> dt.datetime:
 def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     """Why a record cannot be stored, in the ops team's words; None when it can."""
     kind = record.get("kind")
-    if kind not in {k.value for k in SubmissionKind}:
-        return f"未知的材料种类 {kind!r}（应为 {'/'.join(k.value for k in SubmissionKind)}）"
+    known = [k.value for k in SubmissionKind] + list(p.submission_kinds)
+    if kind not in known:
+        return f"未知的材料种类 {kind!r}（应为 {'/'.join(known)}）"
     unit = record.get("unit")
     if not unit:
         return "缺少提交单位代码（unit）"

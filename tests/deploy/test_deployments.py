@@ -75,8 +75,12 @@ def test_redeploying_an_edited_programme_replaces_its_schedules(prefect_process,
             assert props["only_stage"]["anyOf"][0]["type"] == "string" and props["only_stage"]["description"]
             assert first["parameter_openapi_schema"]["required"] == ["programme_file"]
 
+            # The deadline moves a week, and the review after it (validate refuses a decision
+            # planned before the window it decides on closes).
             edited = programme.read_text(encoding="utf-8").replace("deadline: {date: 2023-04-14}",
                                                                   "deadline: {date: 2023-04-21}")
+            edited = edited.replace("decision: true, on: 2023-04-17}", "decision: true, on: 2023-04-24}")
+            edited = edited.replace("kind: publication, on: 2023-04-19,", "kind: publication, on: 2023-04-26,")
             assert "2023-04-21" in edited
             programme.write_text(edited, encoding="utf-8")
             apply([programme], "qcycle-test", now=SINCE)

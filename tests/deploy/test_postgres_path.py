@@ -43,7 +43,7 @@ def test_round_on_postgres_with_basic_auth(postgres_url, tmp_path):
                                   cwd=REPO, timeout=120)
         assert upgraded.returncode == 0, upgraded.stderr
         result = subprocess.run([QCYCLE, "simulate", str(REPO / "tests" / "data" / "mini.yaml"),
-                                 "--home", str(tmp_path / "sim"), "--json"], check=False,
+                                 "--home", str(tmp_path / "sim"), "--seed", "7", "--json"], check=False,
                                 env=env, capture_output=True, text=True, cwd=REPO, timeout=300)
         assert result.returncode == 0, result.stderr[-3000:]
         report = json.loads(result.stdout)

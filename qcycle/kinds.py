@@ -1,0 +1,57 @@
+"""The one registry of action kinds: what the timetable can plan, how it is named, in what order
+actions of one moment run, and which flow carries it out.
+
+The timetable only plans kinds listed here, lifecycle has a handler for each (a test checks
+both), and ``flows/`` groups them by ``flow``. An unknown kind is an error, never a fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qcycle.errors import TimetableError
+
+__all__ = ["ACTION_KINDS", "ActionKind", "STAGE_ACTIONS", "action_kind"]
+
+
+@dataclass(frozen=True)
+class ActionKind:
+    name: str
+    label: str  # Chinese, for tables, timelines and reports
+    flow: str  # "window": a task of the moment's reconcile run; otherwise the stage flow's name
+
+
+# In the order actions of one moment run: close before you open, remind before close.
+ACTION_KINDS: dict[str, ActionKind] = {k.name: k for k in (
+    ActionKind("deadline", "截止", "window"),
+    ActionKind("notice_close", "公示结束", "publication"),
+    ActionKind("overdue", "逾期提醒", "window"),
+    ActionKind("escalation", "督办上级", "window"),
+    ActionKind("reminder", "提醒", "window"),
+    ActionKind("window_open", "开始受理", "window"),
+    ActionKind("followup_open", "整改开始", "followup"),
+    ActionKind("publish", "发布", "publication"),
+    ActionKind("event", "工作节点", "publication"),
+    ActionKind("notice_open", "公示开始", "publication"),
+    ActionKind("decision_due", "待审核决定", "decision"),
+    ActionKind("assess", "考核汇总", "assessment"),
+    ActionKind("notify", "结果通知", "notification"),
+)}
+ORDER = {name: i for i, name in enumerate(ACTION_KINDS)}
+
+# The point action each stage kind plans (window kinds plan openings, reminders, deadlines …).
+STAGE_ACTIONS = {
+    "publication": "publish",
+    "event": "event",
+    "decision": "decision_due",
+    "assessment": "assess",
+    "notification": "notify",
+    "notice": "notice_open",
+}
+
+
+def action_kind(name: str) -> ActionKind:
+    try:
+        return ACTION_KINDS[name]
+    except KeyError:
+        raise TimetableError(f"未知的动作种类 {name!r}（应为 {'、'.join(ACTION_KINDS)}）") from None

@@ -1,0 +1,116 @@
+"""The next round's programme file from this one (``qcycle new-round FILE --year Y``).
+
+Text in, text out, so the officer's comments and layout stay: every date outside comments
+moves by whole years; a point day or window opening that lands on a day off moves to the next
+working day of the official calendar; the round's code, name and years follow. What a person
+should look at is listed: moved days, deadlines that will roll, years the installed calendar
+does not cover yet (the declared fallback is used), 29 February, references to other rounds,
+and a year that does not fit the programme's cadence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from qcycle.schema import Programme
+from qcycle.workcal import WorkCalendar
+
+__all__ = ["NewRound", "next_round"]
+
+_DATE = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
+_YEAR = re.compile(r"(?<!\d)(20\d{2}|19\d{2})(?!\d)")
+# Keys whose day is when something happens, not a cut-off: moved onto a working day.
+_EVENT_KEYS = re.compile(r"\b(on|by|opens):\s*$")
+
+
+@dataclass
+class NewRound:
+    text: str
+    code: str
+    notes: list[str] = field(default_factory=list)  # dates and facts that need a human eye
+
+
+def _code_part(line: str) -> tuple[str, str]:
+    """(code, comment) of a YAML line: a '#' starts a comment unless inside quotes."""
+    quote = None
+    for i, ch in enumerate(line):
+        if ch in "'\"" and quote in (None, ch):
+            quote = None if quote == ch else ch
+        elif ch == "#" and quote is None and (i == 0 or line[i - 1] in " \t"):
+            return line[:i], line[i:]
+    return line, ""
+
+
+def _shift(day: dt.date, years: int) -> tuple[dt.date, bool]:
+    try:
+        return day.replace(year=day.year + years), False
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28), True
+
+
+def next_round(text: str, p: Programme, year: int, cal: WorkCalendar) -> NewRound:
+    """The programme text moved to the round that starts in ``year``."""
+    first = p.round.years[0]
+    shift = year - first
+    notes: list[str] = []
+    if shift <= 0:
+        notes.append(f"新一届年份 {year} 不晚于本届（{first}）")
+    every = p.round.cadence.every_years if p.round.cadence else None
+    if every and shift % every:
+        notes.append(f"方案每{every}年一届（cadence），{year} 年与本届相隔 {shift} 年，不是整届")
+    covered_warnings = len(cal.warnings)
+    out_lines = []
+    in_round, notes_indent = False, None
+    for line in text.splitlines(keepends=True):
+        body, comment = _code_part(line)
+        if re.match(r"^round:", body):
+            in_round = True
+        elif re.match(r"^\S", body) and not body.startswith("round"):
+            in_round = False
+        indent = len(body) - len(body.lstrip())
+        if notes_indent is not None and body.strip() and indent <= notes_indent:
+            notes_indent = None
+        if re.match(r"^\s*notes:", body):
+            notes_indent = indent
+        # Prose keeps its dates: assumptions, sources and notes cite the source documents.
+        prose = re.search(r"\b(assumption|source|description):|^\s*notes:", body)
+        head, tail = (body[:prose.start()], body[prose.start():]) if prose else (body, "")
+        if notes_indent is not None:
+            head, tail = "", body
+        body = _DATE.sub(lambda m: _move(m, head, shift, cal, notes), head) + tail
+        if in_round and re.match(r"^\s*(code|name|years):|^round:\s*\{", body):
+            body = _YEAR.sub(lambda m: str(int(m.group(1)) + shift)
+                             if first - 1 <= int(m.group(1)) <= p.round.years[-1] + 1 else m.group(1), body)
+        # Period codes named by year and month ("2023-07") follow the dates.
+        body = re.sub(r'(\bcode:\s*["\']?)(\d{4})(-\d{2}["\']?)', lambda m: f"{m.group(1)}{int(m.group(2)) + shift}{m.group(3)}",
+                      body)
+        if "source_round:" in body:
+            notes.append(f"引用了其他周期的结果（{body.strip()}）：请确认新一届应引用哪一届")
+        out_lines.append(body + comment)
+    new_text = "".join(out_lines)
+    notes += [f"日历：{w}" for w in cal.warnings[covered_warnings:]]
+    if not _YEAR.search(p.round.name):
+        notes.append(f"周期名称“{p.round.name}”不含年份，未改动：请核对届次等文字")
+    code = p.round.code
+    new_code = _YEAR.sub(lambda m: str(int(m.group(1)) + shift), code) if _YEAR.search(code) else f"{code}-{year}"
+    if new_code == code:
+        new_code = f"{code}-{year}"
+    return NewRound(new_text, new_code, notes)
+
+
+def _move(m: re.Match[str], line: str, shift: int, cal: WorkCalendar, notes: list[str]) -> str:
+    old = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    day, clipped = _shift(old, shift)
+    if clipped:
+        notes.append(f"{old} 为2月29日，新一届改为 {day}，请核对")
+    before = line[:m.start()]
+    key = re.search(r"(\w+):\s*\{?\s*$", before)
+    if _EVENT_KEYS.search(before) and not cal.is_workday(day):
+        moved = cal.next_workday(day)
+        notes.append(f"{key.group(1) if key else '日期'} {old} → {day} 不是工作日，已改为 {moved}（请核对）")
+        day = moved
+    elif key and key.group(1) == "date" and not cal.is_workday(day):
+        notes.append(f"截止日 {old} → {day} 不是工作日，将按 roll 规则顺延或提前（请核对）")
+    return day.isoformat()

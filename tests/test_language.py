@@ -1,0 +1,320 @@
+"""Programme language v2, judged by outcomes (no Prefect): chained decisions, named grades with
+caps, selections by rank and by decision, month offsets, voluntary windows, eligibility read
+from an earlier round, and the one registry of action kinds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from qcycle import crud, db, moment
+from qcycle.clock import at
+from qcycle.errors import ConfigError
+from qcycle.intake import ingest_many
+from qcycle.kinds import ACTION_KINDS, STAGE_ACTIONS
+from qcycle.lifecycle import HANDLERS, decision_subjects, pending_decisions, sync_round
+from qcycle.loader import LoadedProgramme, load_programme
+from qcycle.models import Decision, OutboxMessage
+from qcycle.schema import StageKind
+from qcycle.settings import get_settings
+from qcycle.timetable import add_months, expand
+from qcycle.workcal import WorkCalendar
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("QCYCLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("QCYCLE_SINK_DIR", str(tmp_path / "home" / "sink"))
+    monkeypatch.delenv("QCYCLE_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    db.dispose_engines()
+    db.upgrade()
+    yield tmp_path / "home"
+    db.dispose_engines()
+    get_settings.cache_clear()
+
+
+def write(tmp_path: Path, name: str, text: str) -> LoadedProgramme:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return load_programme(path)
+
+
+class Round:
+    """A round in the test database, driven moment by moment without Prefect."""
+
+    def __init__(self, loaded: LoadedProgramme) -> None:
+        self.loaded, self.p = loaded, loaded.programme
+        self.t = expand(self.p, WorkCalendar())
+        with db.session_scope() as session:
+            self.id = sync_round(session, loaded).id
+        self.ran: set[str] = set()
+
+    def until(self, day: str) -> None:
+        """Run every moment of the timetable up to the end of ``day``."""
+        end = at(dt.date.fromisoformat(day), dt.time(23, 59))
+        for tick in sorted({a.at for a in self.t.actions if a.at <= end}):
+            for o in moment.run_due(self.p, self.id, self.t, tick, template_dir=self.loaded.template_dir,
+                                    actor="test"):
+                if not o.pending:
+                    self.ran.add(o.action.key)
+
+    def hand_in(self, kind: str, units: list[str], when: str, **extra) -> None:
+        records = [{"kind": kind, "unit": u, "submitted_at": f"{when}T10:00:00+08:00", "id": f"{kind}-{u}", **extra}
+                   for u in units]
+        with db.session_scope() as session:
+            results = ingest_many(session=session, programme=self.p, timetable=self.t, round_id=self.id,
+                                  records=records, source="test")
+        assert all(r.status in ("accepted", "late") for r in results), results
+
+    def scores(self, totals: dict[str, float]) -> None:
+        records = [{"kind": "score", "unit": u, "reviewer": "r1", "component": "all", "value": v}
+                   for u, v in totals.items()]
+        with db.session_scope() as session:
+            ingest_many(session=session, programme=self.p, timetable=self.t, round_id=self.id,
+                        records=records, source="test")
+
+    def decide(self, stage: str, **outcomes: str) -> None:
+        with db.session_scope() as session:
+            crud.put_decisions(session=session, round_id=self.id, stage=stage, outcomes=outcomes,
+                               decided_by="test:ops")
+
+    def pending(self, stage: str) -> list[str]:
+        with db.session_scope() as session:
+            return pending_decisions(session, self.p, self.id, self.p.stage(stage), None)
+
+    def subjects(self, stage: str) -> list[str]:
+        with db.session_scope() as session:
+            return decision_subjects(session, self.p, self.id, self.p.stage(stage), None)
+
+    def letters(self, stage: str) -> dict[str, str]:
+        """unit → the rendered body of each message an action of ``stage`` queued."""
+        with db.session_scope() as session:
+            rows = session.exec(select(OutboxMessage).where(OutboxMessage.round_id == self.id)).all()
+        return {r.unit_code: r.body for r in rows if any(k.split(":")[0] == stage for k in r.action.split("+"))}
+
+
+AWARD = """\
+    version: 2
+    round: {code: award-2023, name: 2023年度示例区长质量奖, programme: 示例区长质量奖, issuer: amr, years: [2023]}
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: amr, name: 示例区市场监督管理局, level: county, channels: [sink]}
+      - {code: gov, name: 示例区人民政府, level: government, channels: [sink]}
+      - {code: e1, name: 甲公司, level: enterprise, parent: amr, channels: [sink]}
+      - {code: e2, name: 乙公司, level: enterprise, parent: amr, channels: [sink]}
+      - {code: e3, name: 丙公司, level: enterprise, parent: amr, channels: [sink]}
+      - {code: e4, name: 丁公司, level: enterprise, parent: amr, channels: [sink]}
+      - {code: e5, name: 戊公司, level: enterprise, parent: amr, channels: [sink]}
+      - {code: e6, name: 己公司, level: enterprise, parent: amr, channels: [sink]}
+      - {code: e7, name: 庚公司, level: enterprise, parent: amr, channels: [sink]}
+    reminder_policies:
+      std: {before_workdays: [3, 1], escalate_after_workdays: 2}
+    stages:
+      - code: application
+        name: 申报
+        kind: submission
+        submission: application
+        owed_by: {levels: [enterprise]}
+        voluntary: true
+        opens: 2023-03-01
+        deadline: {date: 2023-03-31}
+        reminders: std
+      - {code: eligibility, name: 资格审核, kind: decision, decides: application, on: 2023-04-04}
+      - {code: documents, name: 材料评审, kind: decision, decides: eligibility, on: 2023-04-11}
+      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-04-18}
+      - {code: committee, name: 评审委员会审议, kind: decision, decides: scoring, on: 2023-04-25,
+         among: {grades: [区长质量奖, 提名奖]}}
+      - {code: notice, name: 拟授奖名单公示, kind: notice, days: 7, on: 2023-05-04, notify: {approved_at: committee}}
+      - code: award
+        name: 授予区长质量奖
+        kind: notification
+        template: praise
+        on: 2023-05-15
+        sender: gov
+        notify: {grades: [区长质量奖, 提名奖], approved_at: committee}
+      - {code: results, name: 通知评审结果, kind: notification, template: result, on: 2023-05-16,
+         notify: {submitted_at: application, with_rejected: true}}
+    assessment:
+      result_label: 评审结果
+      subjects: {approved_at: documents}
+      components: [{code: all, name: 综合评分, weight: 1}]
+      grades:
+        - {name: 区长质量奖, min_score: 80, max_count: 1}
+        - {name: 提名奖, min_score: 70, max_count: 2}
+        - {name: 未获奖}
+"""
+
+
+def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step(tmp_path, home):
+    r = Round(write(tmp_path, "award.yaml", AWARD))
+    r.hand_in("application", ["e1", "e2", "e3", "e4", "e5", "e6"], "2023-03-20")  # e7 never applies
+    r.until("2023-04-04")
+    assert r.pending("eligibility") == ["e1", "e2", "e3", "e4", "e5", "e6"]
+    r.decide("eligibility", e1="approved", e2="approved", e3="approved", e4="approved", e5="approved",
+             e6="rejected")
+    r.until("2023-04-11")
+    # Step k+1 decides only on what step k approved.
+    assert r.subjects("documents") == ["e1", "e2", "e3", "e4", "e5"]
+    r.decide("documents", e1="approved", e2="approved", e3="approved", e4="approved", e5="rejected")
+    r.scores({"e1": 95, "e2": 90, "e3": 75, "e4": 72, "e5": 99, "e6": 99})
+    r.until("2023-04-25")
+    with db.session_scope() as session:
+        results = {x.unit_code: x.grade for x in crud.list_results(session=session, round_id=r.id)}
+    # Only those left by the documents step are scored; caps: 1 award, 2 nominations.
+    assert results == {"e1": "区长质量奖", "e2": "提名奖", "e3": "提名奖", "e4": "未获奖"}
+    # The committee decides only on the candidates graded for an award (among).
+    assert r.subjects("committee") == ["e1", "e2", "e3"]
+    r.decide("committee", e1="rejected", e2="approved", e3="approved")
+    r.until("2023-05-31")
+    # The committee rejected the only award winner: the award stays vacant (空缺), nobody is
+    # promoted past the cap, and the rejected never appear in the notice or the award.
+    award = r.letters("award")
+    assert sorted(award) == ["e2", "e3"] and all("被评为提名奖" in body for body in award.values())
+    assert all(body.rstrip().splitlines()[-2] == "示例区人民政府" for body in award.values())  # signed by `sender`
+    assert sorted(r.letters("notice")) == ["e2", "e3"]
+    assert "公示期7天" in r.letters("notice")["e2"] and "以书面形式" in r.letters("notice")["e2"]
+    # The results letter says where each left the round, never a grade it lost afterwards.
+    results = r.letters("results")
+    assert sorted(results) == ["e1", "e2", "e3", "e4", "e5", "e6"]
+    assert "结果为：未通过评审委员会审议。" in results["e1"]
+    assert "未通过资格审核" in results["e6"] and "【评审结果】" not in results["e6"]
+    assert "评审结果已确定" in results["e4"] and "未获奖" in results["e4"]
+    # A voluntary window: nobody is overdue for not applying.
+    assert not any(a.action in ("overdue", "escalation") for a in r.t.actions)
+    assert "e7" not in {u for s in ("notice", "award") for u in r.letters(s)}
+    with db.session_scope() as session:
+        e7 = session.exec(select(OutboxMessage.action).where(OutboxMessage.round_id == r.id,
+                                                              OutboxMessage.unit_code == "e7")).all()
+    assert e7 and all(k.split(":")[1] in ("window_open", "reminder") for a in e7 for k in a.split("+"))
+
+
+def test_the_assessment_waits_for_the_decision_it_reads(tmp_path, home):
+    r = Round(write(tmp_path, "award.yaml", AWARD))
+    scoring = r.t.by_key()["scoring:assess"]
+    assert scoring.needs == ("documents:decision_due", "eligibility:decision_due")
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e2="approved")
+    r.until("2023-04-20")  # documents still undecided: no scoring yet, no crash
+    assert "scoring:assess" not in r.ran and "documents:decision_due" not in r.ran
+    r.decide("documents", e1="approved", e2="approved")
+    r.scores({"e1": 85, "e2": 60})
+    r.until("2023-04-20")  # the same moment again: the decision is complete, scoring goes now
+    assert {"documents:decision_due", "scoring:assess"} <= r.ran
+
+
+ASSESSMENT = """\
+    version: 2
+    round:
+      code: county-2015
+      name: 2015年度县级质量工作考核
+      programme: 县级质量工作考核
+      issuer: city
+      years: [2016]
+      period: {start: 2015-01-01, end: 2015-12-31}
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: city, name: 示例市质量强市工作领导小组办公室, level: city, channels: [sink]}
+      - {code: c1, name: 一县人民政府, level: county, parent: city, channels: [sink]}
+      - {code: c2, name: 二县人民政府, level: county, parent: city, channels: [sink]}
+      - {code: c3, name: 三县人民政府, level: county, parent: city, channels: [sink]}
+      - {code: c4, name: 四县人民政府, level: county, parent: city, channels: [sink]}
+      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}
+    reminder_policies:
+      std: {before_workdays: [3], escalate_after_workdays: 2, escalate_to: city}
+    stages:
+      - {code: scoring, name: 考核评分, kind: assessment, on: 2016-03-25}
+      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}
+      - code: report
+        name: 后三名书面报告整改情况
+        kind: followup
+        submission: rectification_report
+        owed_by: {rank: {bottom: 3}}
+        opens_after: {stage: results, event: on, days: 0}
+        deadline: {after: {stage: results, event: on, months: 1}}
+        reminders: std
+      - {code: report_review, name: 整改情况审核, kind: decision, decides: report, after: {stage: report, event: deadline, workdays: 3}}
+      - {code: summons, name: 约谈整改不到位的县, kind: notification, template: summons, after: {stage: report_review, event: on, workdays: 2}, notify: {rejected_at: report_review}}
+    assessment:
+      subjects: {levels: [county]}
+      components: [{code: all, name: 综合评分, weight: 1}]
+      grades: [{name: 合格, min_score: 60}, {name: 不合格}]
+"""
+
+
+def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_rejected_are_summoned(tmp_path, home):
+    r = Round(write(tmp_path, "county.yaml", ASSESSMENT))
+    keys = r.t.by_key()
+    # One month after the results (2016-03-31 → 04-30, a Saturday, rolled forward to 05-03
+    # past the 劳动节 break), worded as 顺延.
+    deadline = keys["report:deadline"]
+    assert deadline.at.date() == dt.date(2016, 5, 3) and "遇休息日顺延" in deadline.title
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-05")
+    with db.session_scope() as session:
+        grades = {x.unit_code: x.grade for x in crud.list_results(session=session, round_id=r.id)}
+    assert grades == {"c1": "合格", "c2": "合格", "c3": "合格", "c4": "不合格", "c5": "不合格"}
+    # The last three places owe the report, whatever their grade; the letter says why.
+    letters = r.letters("report")
+    assert sorted(letters) == ["c3", "c4", "c5"]
+    assert "考核排名后3名" in letters["c3"] and "D级" not in letters["c3"]
+    r.hand_in("rectification_report", ["c3", "c4", "c5"], "2016-04-20")
+    r.until("2016-05-06")
+    assert r.pending("report_review") == ["c3", "c4", "c5"]
+    r.decide("report_review", c3="approved", c4="approved", c5="rejected")
+    r.until("2016-05-31")
+    assert sorted(r.letters("summons")) == ["c5"]
+    assert "约谈" in r.letters("summons")["c5"] and "未通过整改情况审核" in r.letters("summons")["c5"]
+
+
+def test_an_assessment_inside_its_period_is_refused_naming_both_dates(tmp_path):
+    with pytest.raises(ConfigError) as exc:
+        write(tmp_path, "early.yaml", ASSESSMENT.replace("end: 2015-12-31", "end: 2016-06-30"))
+    assert "考核“考核评分”定于 2016-03-25，考核期到 2016-06-30 才结束" in str(exc.value)
+
+
+def test_eligibility_reads_an_earlier_rounds_winners(tmp_path, home):
+    earlier = Round(write(tmp_path, "award-2021.yaml", AWARD.replace("award-2023", "award-2021")
+                          .replace("2023年度", "2021年度").replace("years: [2023]", "years: [2021]")
+                          .replace("2023-", "2021-")))
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=earlier.id, stage="scoring", results=[
+            {"unit_code": "e1", "total": 90, "grade": "区长质量奖", "rank": 1},
+            {"unit_code": "e2", "total": 75, "grade": "提名奖", "rank": 2}])
+    rule = ("        reminders: std\n        eligibility:\n"
+            "          not_awarded: {grades: [区长质量奖], years: 5}\n")
+    later = Round(write(tmp_path, "award-2023.yaml", AWARD.replace("        reminders: std\n", rule, 1)))
+    later.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+    later.until("2023-04-04")
+    # The 2021 winner may apply again from 2026 only; a 2021 nomination is no obstacle.
+    assert later.pending("eligibility") == ["e2", "e3"]
+    with db.session_scope() as session:
+        refused = session.exec(select(Decision).where(Decision.round_id == later.id,
+                                                      Decision.stage == "eligibility")).one()
+    assert (refused.subject, refused.outcome, refused.decided_by) == ("e1", "rejected", "rule:eligibility")
+    assert "2021年已获示例区长质量奖" in refused.note and "2026年起" in refused.note
+
+
+def test_months_roll_and_by_dates(tmp_path):
+    assert add_months(dt.date(2024, 1, 31), 1) == dt.date(2024, 2, 29)
+    assert add_months(dt.date(2023, 11, 30), 3) == dt.date(2024, 2, 29)
+    text = ASSESSMENT.replace("on: 2016-03-25}", "by: 2016-03-27}")  # a Sunday: held the Friday before
+    loaded = write(tmp_path, "by.yaml", text)
+    scoring = expand(loaded.programme, WorkCalendar()).by_key()["scoring:assess"]
+    assert scoring.at.date() == dt.date(2016, 3, 25) and "遇休息日提前" in scoring.title
+    # A point event fixed on a day off is allowed, with a notice naming the weekday.
+    loaded = write(tmp_path, "sat.yaml", ASSESSMENT.replace("on: 2016-03-25}", "on: 2016-03-26}"))
+    assert any("2016-03-26（周六）不是工作日" in str(n) for n in loaded.notices)
+
+
+def test_every_action_kind_is_planned_handled_and_labelled():
+    assert set(HANDLERS) == set(ACTION_KINDS)
+    assert all(kind.label and kind.flow for kind in ACTION_KINDS.values())
+    windows = {StageKind.submission, StageKind.followup}
+    assert set(STAGE_ACTIONS) == {k.value for k in StageKind} - {k.value for k in windows}
+    assert set(STAGE_ACTIONS.values()) <= set(ACTION_KINDS)
