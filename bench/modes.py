@@ -78,29 +78,12 @@ def _world(p, timetable, round_id):
 
 
 def run_floor(programme_file: Path, home: Path) -> dict[str, Any]:
-    from qcycle import db, moment
-    from qcycle.notify.outbox import deliver_due
-    from qcycle.timetable import due
+    from qcycle import synthetic
 
     loaded, timetable, round_id = _setup(programme_file, home)
-    p, code = loaded.programme, loaded.programme.round.code
-    world = _world(p, timetable, round_id)
-    ticks = sorted({a.at for a in timetable.actions})
-    actor = "bench:floor"
-
-    def at(tick: dt.datetime) -> int:
-        with db.session_scope() as session:
-            plan = due(timetable, tick, moment.done_actions(session, round_id))
-            if plan.skipped:
-                moment.record_skipped(session, code, round_id, plan.skipped, actor)
-        for action in plan.run:
-            with db.session_scope() as session:
-                moment.perform(session, p, round_id, action, template_dir=loaded.template_dir, actor=actor)
-        deliver_due(programme=p, round_id=round_id, now=tick, channel_override="sink",
-                    template_dir=loaded.template_dir)
-        return 0  # no flow runs
-
-    world.play(ticks, at)
+    world = _world(loaded.programme, timetable, round_id)
+    synthetic.play_locally(loaded, timetable, round_id, world.seed, actor="bench:floor", world=world)
+    ticks = {a.at for a in timetable.actions}
     return {"ticks": len(ticks), "flow_runs": 0, "records": world.records_made}
 
 

@@ -43,6 +43,7 @@ from qcycle.models import (
 )
 
 __all__ = [
+    "assign_submission_stages",
     "list_results",
     "earlier_awards",
     "action_done",
@@ -361,12 +362,13 @@ def add_submission(
     late: bool = False,
     status: str = "accepted",
     received_at: dt.datetime | None = None,
+    stage: str | None = None,
 ) -> tuple[Submission, bool]:
     """Store a submission once per (round, fingerprint); ``created`` is False for a repeat.
 
     A repeat returns the row stored first, unchanged: the first receipt is the record.
     """
-    row = {"round_id": round_id, "kind": kind, "unit_code": unit_code, "category_code": category_code,
+    row = {"round_id": round_id, "kind": kind, "stage": stage, "unit_code": unit_code, "category_code": category_code,
            "item_code": item_code, "period": period, "external_id": external_id, "fingerprint": fingerprint,
            "payload": payload, "submitted_at": submitted_at, "source": source, "late": late,
            "status": status, "received_at": received_at or now()}
@@ -375,6 +377,17 @@ def add_submission(
         Submission.round_id == round_id, Submission.fingerprint == fingerprint
     )
     return session.exec(stmt).one(), created
+
+
+def assign_submission_stages(*, session: Session, round_id: uuid.UUID, stage_of_kind: Mapping[str, str]) -> int:
+    """Give submissions without a stage the stage that takes their kind; returns how many."""
+    n = 0
+    for kind, stage in stage_of_kind.items():
+        result = session.exec(update(Submission).where(  # type: ignore[call-overload]
+            Submission.round_id == round_id, col(Submission.stage).is_(None), Submission.kind == kind)
+            .values(stage=stage))
+        n += result.rowcount or 0
+    return n
 
 
 def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, uuid.UUID]:

@@ -96,6 +96,12 @@ def sync_round(session: Session, loaded: LoadedProgramme) -> ProgrammeRound:
     crud.upsert_list_items(session=session, round_id=row.id, items=[
         {"category_code": c.code, "code": i.code, "name": i.name} for c, i in p.items
     ])
+    # Submissions stored before hand-ins were counted per stage: the first stage of their kind.
+    first: dict[str, str] = {}
+    for s in p.stages:
+        if s.submission is not None:
+            first.setdefault(s.submission, s.code)
+    crud.assign_submission_stages(session=session, round_id=row.id, stage_of_kind=first)
     return row
 
 
@@ -219,7 +225,7 @@ def _submitted_subjects(session: Session, p: Programme, round_id: uuid.UUID, sta
                         category: str | None) -> set[str]:
     subject = _subject_column()
     query = select(subject).distinct().where(
-        Submission.round_id == round_id, Submission.kind == stage.submission, Submission.status == "accepted",
+        Submission.round_id == round_id, Submission.stage == stage.code, Submission.status == "accepted",
         _in_category(p, category, uncategorised=True))
     return set(_column(session, query))
 
@@ -293,7 +299,7 @@ def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str
     (a national round holds tens of thousands of submissions and a status report asks about
     every past deadline)."""
     query = select(Submission.unit_code).distinct().where(
-        Submission.round_id == round_id, Submission.kind == stage.submission,
+        Submission.round_id == round_id, Submission.stage == stage.code,
         Submission.status == "accepted", _in_category(p, category, uncategorised=True))
     if period is not None:
         query = query.where(Submission.period == period)
@@ -513,7 +519,7 @@ def _handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects
         return {}
     subject = _subject_column()
     rows = session.exec(select(subject, func.min(Submission.submitted_at)).where(
-        Submission.round_id == round_id, Submission.kind == window.submission, Submission.status == "accepted",
+        Submission.round_id == round_id, Submission.stage == window.code, Submission.status == "accepted",
         subject.in_(subjects)).group_by(subject)).all()
     return dict(rows)
 
@@ -604,7 +610,7 @@ def _notify(session, p, round_id, action) -> Outcome:
             by_unit[r.unit_code.partition(":")[0]].append(r)
     units = resolve(session, p, round_id, stage.notify, action.category) if stage.notify else sorted(by_unit)
     template = stage.template + ".j2" if stage.template else "result.j2"
-    praise = template == "praise.j2"
+    praise = template in ("praise.j2", "award.j2")  # honours: every selected unit, no result lines
     rejected: dict[str, list[str]] = defaultdict(list)
     if not praise:
         for subject, step in _rejections(session, p, round_id).items():

@@ -124,10 +124,25 @@ def load_programme(path: str | Path) -> LoadedProgramme:
     from qcycle.timetable import check_dates  # the timetable reads the loaded schema, not the file
 
     errors, warnings = check_dates(programme)
+    errors += _missing_templates(programme, path)
     if errors:
         raise ConfigError([doc.problem(_loc(where), message) for where, message in errors])
     notices += [doc.problem(_loc(where), message) for where, message in warnings]
     return LoadedProgramme(programme, path, hashlib.sha256(path.read_bytes()).hexdigest(), tuple(notices))
+
+
+def _missing_templates(p: Programme, path: Path) -> list[tuple[str, str]]:
+    """A stage's letter template must exist: the round's own folder, then config/templates."""
+    from qcycle.settings import get_settings
+
+    folders = [path.parent / "templates" / p.round.code, get_settings().templates_dir]
+    out = []
+    for i, s in enumerate(p.stages):
+        if s.template and not any((folder / f"{s.template}.j2").exists() for folder in folders):
+            shipped = sorted(f.stem for f in folders[-1].glob("*.j2"))
+            out.append((f"stages[{i}].template", f"函件模板 {s.template!r} 不存在（可选：{'、'.join(shipped)}；"
+                                                  f"或放在 {folders[0]}/ 下）"))
+    return out
 
 
 def _allowed_keys(loc: tuple) -> list[str]:

@@ -214,6 +214,7 @@ class ListItem(ListItemBase, table=True):
 
 class SubmissionBase(SQLModel):
     kind: SubmissionKind = Field(sa_type=AutoString)
+    stage: str | None = Field(None, description="the stage it was handed in at (two stages may take one kind)")
     unit_code: str
     category_code: str | None = None
     item_code: str | None = None
@@ -233,9 +234,9 @@ class Submission(SubmissionBase, table=True):
     __table_args__ = (
         UniqueConstraint("round_id", "fingerprint"),
         Index("ix_submission_round_kind_unit", "round_id", "kind", "unit_code"),
-        # Covers "which units handed in this kind (period, category)": answered from the index,
+        # Covers "which units handed in at this stage (period, category)": answered from the index,
         # already in unit order, so the planner prefers it to the one above for DISTINCT units.
-        Index("ix_submission_handed_in", "round_id", "kind", "status", "unit_code", "period", "category_code",
+        Index("ix_submission_handed_in", "round_id", "stage", "status", "unit_code", "period", "category_code",
               "item_code"),
     )
 

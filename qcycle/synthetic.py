@@ -28,7 +28,7 @@ from qcycle.lifecycle import (
 from qcycle.schema import Programme, Unit
 from qcycle.timetable import Action, Timetable
 
-__all__ = ["World", "decide", "malformed", "measurements", "plan_submissions", "scores", "with_counties"]
+__all__ = ["World", "decide", "malformed", "measurements", "plan_submissions", "play_locally", "scores", "with_counties"]
 
 
 def _rng(seed: int, *what: Any) -> random.Random:
@@ -293,3 +293,25 @@ class World:
             if late:
                 total += run_moment(ticks[-1])
         return total
+
+
+def play_locally(loaded: Any, timetable: Timetable, round_id: Any, seed: int, *, actor: str = "local",
+                 deliver: bool = True, world: World | None = None) -> World:
+    """A whole round without Prefect: the world acts, then at each moment everything due is
+    carried out (:func:`qcycle.moment.run_due`) and the outbox is delivered to the local sink.
+    The benchmark's floor and the tests use it; ``qcycle simulate`` does the same through flows."""
+    from qcycle import moment
+    from qcycle.notify.outbox import deliver_due
+
+    p = loaded.programme
+    world = world or World(p, timetable, round_id, seed)
+
+    def at(tick: dt.datetime) -> int:
+        moment.run_due(p, round_id, timetable, tick, template_dir=loaded.template_dir, actor=actor)
+        if deliver:
+            deliver_due(programme=p, round_id=round_id, now=tick, channel_override="sink",
+                        template_dir=loaded.template_dir)
+        return 0
+
+    world.play(sorted({a.at for a in timetable.actions}), at)
+    return world

@@ -276,16 +276,17 @@ class _Expander:
         if moved_from is not None:
             common["detail"] = {"rolled_from": moved_from.isoformat(), "roll": roll}
         action = STAGE_ACTIONS[stage.kind.value]
+        if stage.notify is not None:  # the 对象 column of the plan: who is written to
+            common["owed_by"] = stage.notify.describe(self.p.stage_names)
         if stage.kind is StageKind.notification:
-            self._add(nine, action, stage, title,
-                      owed_by=stage.notify.describe(self.p.stage_names) if stage.notify else None, **common)
+            self._add(nine, action, stage, title, **common)
         elif stage.kind is StageKind.notice:
             assert stage.days is not None
             end = day + dt.timedelta(days=stage.days - 1)
             close = at(end, dt.time(23, 59, 59))
-            self._add(nine, action, stage, f"{stage.name}开始（{stage.days}天，可提出异议）",
+            self._add(nine, action, stage, f"{stage.name}{cat_name}开始（{stage.days}天，可提出异议）",
                       deadline=close, **common)
-            self._add(close, "notice_close", stage, f"{stage.name}结束，异议受理截止", category=category)
+            self._add(close, "notice_close", stage, f"{stage.name}{cat_name}结束，异议受理截止", category=category)
         else:
             self._add(nine, action, stage, title, **common)
 

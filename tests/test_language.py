@@ -318,3 +318,40 @@ def test_every_action_kind_is_planned_handled_and_labelled():
     windows = {StageKind.submission, StageKind.followup}
     assert set(STAGE_ACTIONS) == {k.value for k in StageKind} - {k.value for k in windows}
     assert set(STAGE_ACTIONS.values()) <= set(ACTION_KINDS)
+
+
+TWO_WINDOWS = """\
+    version: 2
+    round: {code: two-2024, name: 2024年度目标备案与自评, programme: 质量工作考核, issuer: city, years: [2024]}
+    channels: [{name: sink, kind: sink}]
+    submission_kinds:
+      target_filing: {title: 质量目标备案}
+    units:
+      - {code: city, name: 示例市质量办, level: city, channels: [sink]}
+      - {code: c1, name: 一县人民政府, level: county, parent: city, channels: [sink]}
+      - {code: c2, name: 二县人民政府, level: county, parent: city, channels: [sink]}
+    reminder_policies:
+      std: {before_workdays: [1], escalate_after_workdays: null}
+    stages:
+      - {code: filing, name: 质量目标备案, kind: submission, submission: target_filing, owed_by: {levels: [county]},
+         opens: 2024-03-01, deadline: {date: 2024-03-15}, reminders: std}
+      - {code: midyear, name: 半年自评, kind: submission, submission: self_evaluation, owed_by: {levels: [county]},
+         opens: 2024-07-01, deadline: {date: 2024-07-12}, reminders: std}
+      - {code: yearend, name: 年终自评, kind: submission, submission: self_evaluation, owed_by: {levels: [county]},
+         opens: 2024-12-02, deadline: {date: 2024-12-13}, reminders: std}
+"""
+
+
+def test_hand_ins_are_counted_per_stage_and_kinds_are_declared_in_the_file(tmp_path, home):
+    r = Round(write(tmp_path, "two.yaml", TWO_WINDOWS))
+    r.hand_in("target_filing", ["c1", "c2"], "2024-03-10")
+    r.hand_in("self_evaluation", ["c1", "c2"], "2024-07-08")  # the mid-year one, by its date
+    r.until("2024-12-31")
+    # Both handed in the mid-year self-evaluation; neither the year-end one: two stages of one
+    # kind do not count for each other.
+    with db.session_scope() as session:
+        rows = session.exec(select(OutboxMessage.unit_code, OutboxMessage.action).where(
+            OutboxMessage.round_id == r.id)).all()
+    actions = {(unit, key) for unit, merged in rows for key in merged.split("+")}
+    overdue = {(unit, key.split(":")[0]) for unit, key in actions if ":overdue" in key}
+    assert overdue == {("c1", "yearend"), ("c2", "yearend")}

@@ -142,7 +142,7 @@ def test_p2_award_round() -> None:
     notice, objection = p.stage("notice"), p.stage("objection")
     assert notice.kind.value == "notice" and notice.days == 7
     assert objection.submission == "objection" and objection.opens == notice.on
-    assert p.stage("award").template == "praise"
+    assert p.stage("award").template == "award"
     assert abs(sum(c.weight for c in p.assessment.components) - 1) < 1e-9
     assert p.statistics["“一对一”质量问诊企业（家）"] == 42
     assert p.statistics["帮助企业打造优势与创新点（条）"] == 110

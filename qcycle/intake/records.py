@@ -33,8 +33,33 @@ def fingerprint(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _stages_for(p: Programme, kind: str) -> list[Stage]:
+    return [s for s in p.stages if s.submission is not None and s.submission == kind]
+
+
 def _stage_for(p: Programme, kind: str) -> Stage | None:
-    return next((s for s in p.stages if s.submission is not None and s.submission == kind), None)
+    stages = _stages_for(p, kind)
+    return stages[0] if stages else None
+
+
+def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], submitted_at: dt.datetime,
+             windows: dict) -> Stage:
+    """The stage a record was handed in at: the one it names (``stage``), the only stage that
+    takes its kind, or, when several do (two self-evaluations in one round), the first whose
+    deadline it is not after, else the last one. ``windows`` caches each stage's last deadline."""
+    stages = _stages_for(p, record["kind"])
+    named = record.get("stage")
+    if named:
+        return next(s for s in stages if s.code == named)
+    if len(stages) == 1:
+        return stages[0]
+    for stage in stages:
+        if stage.code not in windows:
+            windows[stage.code] = max((a.at for a in timetable.actions
+                                       if a.stage == stage.code and a.action == "deadline"), default=None)
+        if windows[stage.code] is not None and submitted_at <= windows[stage.code]:
+            return stage
+    return stages[-1]
 
 
 def cutoff_for(timetable: Timetable, stage: str, period: str | None, category: str | None) -> dt.datetime | None:
@@ -91,6 +116,9 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
         return None
     if _stage_for(p, kind) is None:
         return f"本周期不收 {kind} 类材料"
+    named = record.get("stage")
+    if named and named not in {st.code for st in _stages_for(p, kind)}:
+        return f"阶段 {named!r} 不收 {kind} 类材料（可选：{'、'.join(st.code for st in _stages_for(p, kind))}）"
     try:
         _parse_time(record.get("submitted_at"))
     except (TypeError, ValueError):
@@ -145,12 +173,12 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
     if record["kind"] == "score":
         return _Plan(review={"unit_code": record["unit"], "reviewer": str(record["reviewer"]),
                              "component_code": record["component"], "value": float(record["value"])})
-    stage = _stage_for(programme, record["kind"])
-    assert stage is not None
     category = record.get("category") or programme.item_category.get(record.get("item") or "")
     submitted_at = _parse_time(record["submitted_at"])
+    stage = stage_of(programme, timetable, record, submitted_at, cutoffs.setdefault("windows", {}))
     late, status, cutoff = _late(timetable, stage, record, category, submitted_at, cutoffs)
-    row = {"round_id": round_id, "kind": record["kind"], "unit_code": record["unit"], "fingerprint": fp,
+    row = {"round_id": round_id, "kind": record["kind"], "stage": stage.code, "unit_code": record["unit"],
+           "fingerprint": fp,
            "submitted_at": submitted_at, "source": source, "payload": dict(record.get("payload") or {}),
            "category_code": category, "item_code": record.get("item"), "period": record.get("period"),
            "external_id": record.get("id"), "late": late, "status": status}
