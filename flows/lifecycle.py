@@ -18,8 +18,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from qcycle import clock
 from qcycle.kinds import action_kind
 from qcycle.lifecycle import Outcome
-from qcycle.schema import grade_label
 from qcycle.loader import LoadedProgramme
+from qcycle.schema import grade_label
 from qcycle.timetable import ACTION_LABELS, Action, Due
 from tasks.actions import carry_out_actions, record_skipped
 from tasks.messages import deliver_messages
@@ -84,12 +84,13 @@ def _assessment_artifacts(loaded: LoadedProgramme, outcomes: list[Outcome]) -> N
         suffix = f"-{o.action.category}" if o.action.category else ""
         key = _slug(f"{p.round.code}-assessment{suffix}")
         rows = []
+        vetoes = {v.code: v.name for v in p.assessment.vetoes} if p.assessment else {}
         for r in o.results:
             unit, _, item = r.unit.partition(":")
             rows.append({"名次": r.rank, "单位": p.unit(unit).name,
                          "项目": next((i.name for _, i in p.items if i.code == item), "") if item else "",
-                         "总分": r.total, "等次": r.grade, "加分": r.bonus, "扣分": r.deduction,
-                         "否决": r.veto or ""})
+                         "总分": round(r.total, 2), "等次": r.grade, "加分": round(r.bonus, 2),
+                         "扣分": round(r.deduction, 2), "否决": vetoes.get(r.veto, r.veto) if r.veto else ""})
         create_table_artifact(rows, key=key, description=f"{o.action.title}：考核结果（{len(rows)} 个对象）")
         names = p.assessment.grade_names if p.assessment else sorted({r.grade for r in o.results})
         counts = {g: sum(1 for r in o.results if r.grade == g) for g in names}

@@ -224,7 +224,7 @@ def plan(
         who = a.owed_by or ""
         if a.condition:
             who = f"{who}（{a.condition}）" if who else a.condition
-        table.add_row(a.at.strftime("%Y-%m-%d %H:%M %a"), ACTION_LABELS.get(a.action, a.action),
+        table.add_row(f"{a.at:%Y-%m-%d %H:%M} 周{'一二三四五六日'[a.at.weekday()]}", ACTION_LABELS.get(a.action, a.action),
                       a.title, category, who)
     out.print(table)
     out.print(f"共 {len(timetable.actions)} 项；时区 Asia/Shanghai；提醒只落在法定工作日（含调休）。")
@@ -332,7 +332,7 @@ def export(
     file: FileArg,
     out_path: Annotated[Path, typer.Option("--out", help="results file: .xlsx or .csv")] = Path("results.xlsx"),
 ) -> None:
-    """导出考核结果（名次、单位、各部分得分、加扣分、否决、等次）为 Excel 或 CSV。
+    """导出考核结果（排名组、名次、单位、各部分得分、加扣分、否决、等次）为 Excel（每个考核阶段一张表）或 CSV。
 
     示例：qcycle export config/programmes/jz-assessment-2016.yaml --out 考核结果.xlsx
           qcycle --home .qcycle/simulate/sc-jbgs-2023 export .qcycle/simulate/sc-jbgs-2023/sc-jbgs-2023.yaml --out r.csv
@@ -342,11 +342,12 @@ def export(
     try:
         loaded, round_id = open_round(file)
         with db.session_scope() as session:
-            rows = ops.result_rows(session, loaded.programme, round_id)
-        ops.export_results(rows, out_path)
+            sheets = ops.result_rows(session, loaded.programme, round_id)
+        ops.export_results(sheets, out_path)
     except QcycleError as exc:
         raise _fail(exc) from None
-    out.print(f"已导出 {len(rows)} 条考核结果：{out_path}")
+    count = sum(len(rows) for rows in sheets.values())
+    out.print(f"已导出 {count} 条考核结果（{len(sheets)} 个考核阶段）：{out_path}")
 
 
 def _as_of(value: str | None) -> dt.datetime | None:

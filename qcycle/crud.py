@@ -43,18 +43,18 @@ from qcycle.models import (
 )
 
 __all__ = [
-    "assign_submission_stages",
-    "list_results",
-    "earlier_awards",
     "action_done",
     "add_submission",
     "add_submissions",
+    "assign_submission_stages",
     "audit",
+    "earlier_awards",
     "enqueue_message",
     "enqueue_messages",
     "get_or_create_round",
     "get_round",
     "list_quarantine",
+    "list_results",
     "put_decision",
     "put_decisions",
     "put_review",

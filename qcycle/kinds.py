@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from qcycle.errors import TimetableError
 
-__all__ = ["ACTION_KINDS", "ActionKind", "STAGE_ACTIONS", "action_kind"]
+__all__ = ["ACTION_KINDS", "STAGE_ACTIONS", "ActionKind", "action_kind"]
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,13 @@ ACTION_KINDS: dict[str, ActionKind] = {k.name: k for k in (
     ActionKind("escalation", "督办上级", "window"),
     ActionKind("reminder", "提醒", "window"),
     ActionKind("window_open", "开始受理", "window"),
-    ActionKind("followup_open", "整改开始", "followup"),
     ActionKind("publish", "发布", "publication"),
     ActionKind("event", "工作节点", "publication"),
     ActionKind("notice_open", "公示开始", "publication"),
     ActionKind("decision_due", "待审核决定", "decision"),
     ActionKind("assess", "考核汇总", "assessment"),
     ActionKind("notify", "结果通知", "notification"),
+    ActionKind("followup_open", "整改开始", "followup"),  # after the results it follows from
 )}
 ORDER = {name: i for i, name in enumerate(ACTION_KINDS)}
 

@@ -19,15 +19,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, exists, false, or_, true
+from sqlalchemy import and_, case, false, or_, true
 from sqlmodel import Session, col, func, select
 
 from qcycle import crud
+from qcycle.errors import TimetableError
 from qcycle.loader import LoadedProgramme
 from qcycle.models import AssessmentResult, Decision, ProgrammeRound, Review, Submission
 from qcycle.schema import Programme, RankPick, Stage, StageKind, Who, grade_label
 from qcycle.scoring import UnitResult, assess, unit_input
-from qcycle.errors import TimetableError
 from qcycle.timetable import Action
 
 __all__ = [
@@ -35,22 +35,22 @@ __all__ = [
     "HANDLERS",
     "NEGATIVE",
     "POSITIVE",
-    "eliminated",
-    "resolve",
-    "select_subjects",
-    "takers_stage",
     "Draft",
     "Outcome",
     "carry_out",
     "decision_subjects",
+    "eliminated",
     "handed_in_query",
     "ineligible",
     "outstanding",
     "owers",
     "pending_decisions",
     "remembering",
+    "resolve",
+    "select_subjects",
     "sync_round",
     "takers",
+    "takers_stage",
 ]
 
 DECIDING_STAGE_KINDS = (StageKind.decision,)
@@ -384,6 +384,9 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
         "deadline": action.deadline,
         "working_days_left": action.workdays_left or 0,
         "at": action.at,
+        # The letter's date is the moment the action is for (live, simulated, caught up or
+        # backfilled), never the wall clock of the machine that renders it.
+        "today": action.at.date(),
     }
 
 
@@ -588,12 +591,14 @@ def _assessment_subjects(session, p, round_id, category) -> list[str]:
 def _rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str, str]:
     """Subject → the name of the decision stage that rejected it (the first, in stage order)."""
     order = {s.code: i for i, s in enumerate(p.stages)}
-    rows = session.exec(select(Decision.subject, Decision.stage).where(
+    rows = session.exec(select(Decision.subject, Decision.stage, Decision.decided_by, Decision.note).where(
         Decision.round_id == round_id, col(Decision.outcome).in_(NEGATIVE))).all()
     out: dict[str, str] = {}
-    for subject, stage in sorted(rows, key=lambda r: order.get(r[1], 99)):
+    for subject, stage, by, note in sorted(rows, key=lambda r: order.get(r[1], 99)):
         if p.has_stage(stage):
-            out.setdefault(subject, p.stage(stage).name)
+            # A rule's reason is the applicant's to know (e.g. 获奖满5年后方可再次申报).
+            why = f"（{note}）" if by.startswith("rule:") and note else ""
+            out.setdefault(subject, p.stage(stage).name + why)
     return out
 
 
@@ -656,18 +661,24 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = owers(session, p, round_id, stage, action.category)
     assert stage.owed_by is not None
+    left = None
+    if action.deadline is not None:
+        from qcycle.workcal import default_calendar
+
+        left = default_calendar().workdays_between(action.at.date(), action.deadline.date())
     return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=_reason(p, stage.owed_by),
-                                   rectification_deadline=action.deadline),
+                                   rectification_deadline=action.deadline, working_days_left=left),
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
 
 
 def _reason(p: Programme, who: Who) -> str:
-    """Why a unit owes a follow-up, said the way the letter reads: 考核等次为D级, 考核排名后3名 …"""
+    """Why a unit owes a follow-up, as the letter reads after "贵单位在{周期}中": 被评为D级,
+    排名后3名, “整改审核”未获通过 …"""
     parts = []
     if who.grades:
-        parts.append("考核等次为" + "或".join(grade_label(g) for g in who.grades))
+        parts.append("被评为" + "或".join(grade_label(g) for g in who.grades))
     if who.rank is not None:
-        parts.append("考核" + who.rank.describe())
+        parts.append(who.rank.describe())
     if who.rejected_at:
         parts.append(f"“{p.stage(who.rejected_at).name}”未获通过")
     if who.approved_at and not parts:

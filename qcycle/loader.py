@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-from pydantic import ValidationError
-
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from qcycle import versions, yamlfile
 from qcycle.errors import ConfigError, Problem
@@ -140,8 +138,8 @@ def _missing_templates(p: Programme, path: Path) -> list[tuple[str, str]]:
     for i, s in enumerate(p.stages):
         if s.template and not any((folder / f"{s.template}.j2").exists() for folder in folders):
             shipped = sorted(f.stem for f in folders[-1].glob("*.j2"))
-            out.append((f"stages[{i}].template", f"函件模板 {s.template!r} 不存在（可选：{'、'.join(shipped)}；"
-                                                  f"或放在 {folders[0]}/ 下）"))
+            out.append((f"stages[{i}].template", (f"函件模板 {s.template!r} 不存在（可选：{'、'.join(shipped)}；"
+                                                  f"或放在 {folders[0]}/ 下）")))
     return out
 
 
@@ -306,9 +304,10 @@ def check_programme(p: Programme) -> list[tuple[str, str]]:
     known_kinds = {k.value for k in SubmissionKind} | set(p.submission_kinds)
     for si, s in enumerate(p.stages):
         if s.submission is not None and s.submission not in known_kinds:
+            builtin = "、".join(k.value for k in SubmissionKind if k.value != "score")
             out.append((f"stages[{si}].submission",
-                        f"材料种类 {s.submission!r} 未定义（内置：{'、'.join(k.value for k in SubmissionKind if k.value != 'score')}；"
-                        "其他种类请在 submission_kinds 中声明，如 target_filing: {title: 目标备案}）"))
+                        (f"材料种类 {s.submission!r} 未定义（内置：{builtin}；"
+                        f"其他种类请在 submission_kinds 中声明，如 target_filing: {{title: 目标备案}}）")))
         if s.kind is StageKind.decision:
             check_stage_ref(f"stages[{si}].decides", s.decides,
                             (StageKind.submission, StageKind.followup, StageKind.decision, StageKind.assessment),

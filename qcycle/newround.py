@@ -52,7 +52,8 @@ def _shift(day: dt.date, years: int) -> tuple[dt.date, bool]:
 
 def next_round(text: str, p: Programme, year: int, cal: WorkCalendar) -> NewRound:
     """The programme text moved to the round that starts in ``year``."""
-    first = p.round.years[0]
+    # The round's year: the period it assesses when it has one (2015 work assessed in 2016).
+    first = p.round.period.start.year if p.round.period else p.round.years[0]
     shift = year - first
     notes: list[str] = []
     if shift <= 0:
@@ -79,10 +80,11 @@ def next_round(text: str, p: Programme, year: int, cal: WorkCalendar) -> NewRoun
         head, tail = (body[:prose.start()], body[prose.start():]) if prose else (body, "")
         if notes_indent is not None:
             head, tail = "", body
-        body = _DATE.sub(lambda m: _move(m, head, shift, cal, notes), head) + tail
+        body = _DATE.sub(lambda m, text=head: _move(m, text, shift, cal, notes), head) + tail
         if in_round and re.match(r"^\s*(code|name|years):|^round:\s*\{", body):
             body = _YEAR.sub(lambda m: str(int(m.group(1)) + shift)
-                             if first - 1 <= int(m.group(1)) <= p.round.years[-1] + 1 else m.group(1), body)
+                             if min(first, p.round.years[0]) - 1 <= int(m.group(1)) <= p.round.years[-1] + 1
+                             else m.group(1), body)
         # Period codes named by year and month ("2023-07") follow the dates.
         body = re.sub(r'(\bcode:\s*["\']?)(\d{4})(-\d{2}["\']?)', lambda m: f"{m.group(1)}{int(m.group(2)) + shift}{m.group(3)}",
                       body)
@@ -91,6 +93,11 @@ def next_round(text: str, p: Programme, year: int, cal: WorkCalendar) -> NewRoun
         out_lines.append(body + comment)
     new_text = "".join(out_lines)
     notes += [f"日历：{w}" for w in cal.warnings[covered_warnings:]]
+    for s in p.stages:
+        if _YEAR.search(s.name) or "届" in s.name:
+            notes.append(f"阶段名称“{s.name}”含年份或届次，未改动：请核对")
+    if p.assessment is not None and any(i.year or i.cumulative_years for i in p.assessment.indicators):
+        notes.append("指标的 year / cumulative_years 未改动：请按新一届的考核期核对")
     if not _YEAR.search(p.round.name):
         notes.append(f"周期名称“{p.round.name}”不含年份，未改动：请核对届次等文字")
     code = p.round.code

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -117,41 +118,92 @@ def read_decisions(path: Path) -> list[DecisionRow]:
         return rows
 
 
-def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> list[dict]:
+def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> dict[str, list[dict]]:
+    """Assessment results by assessment stage (its name → rows in rank order), each row with
+    the group its rank is counted in (a category when the stage ranks per category)."""
+    p = programme
     rows = session.exec(select(AssessmentResult).where(AssessmentResult.round_id == round_id)
-                        .order_by(AssessmentResult.computed_at, AssessmentResult.stage, AssessmentResult.rank,
-                                  AssessmentResult.unit_code)).all()
-    comps = programme.assessment.components if programme.assessment else []
-    out = []
+                        .order_by(AssessmentResult.stage, AssessmentResult.rank, AssessmentResult.unit_code)).all()
+    comps = p.assessment.components if p.assessment else []
+    vetoes = {v.code: v.name for v in p.assessment.vetoes} if p.assessment else {}
+    sheets: dict[str, list[dict]] = {}
     for r in rows:
-        unit = r.unit_code.partition(":")[0]
-        row = {"考核": programme.stage(r.stage).name if r.stage else "", "名次": r.rank, "单位代码": unit, "单位": programme.unit(unit).name,
-               "项目": p_item_name(programme, r.unit_code) or "", "总分": r.total}
-        row |= {c.name: r.components.get(c.code) for c in comps}
-        row |= {"加分": r.bonus, "扣分": r.deduction, "否决": r.veto or "", "等次": r.grade}
-        out.append(row)
-    return out
+        unit, _, item = r.unit_code.partition(":")
+        stage = p.stage(r.stage) if r.stage and p.has_stage(r.stage) else None
+        category = p.item_category.get(item) if item and stage is not None and stage.per_category else None
+        row = {"排名组": p.category(category).name if category else "全部", "名次": r.rank, "单位代码": unit,
+               "单位": p.unit(unit).name if p.has_unit(unit) else unit, "项目": p_item_name(p, r.unit_code) or "",
+               "总分": round(r.total, 2)}
+        row |= {c.name: None if r.components.get(c.code) is None else round(r.components[c.code], 2) for c in comps}
+        row |= {"加分": round(r.bonus, 2), "扣分": round(r.deduction, 2),
+                "否决": vetoes.get(r.veto, r.veto) if r.veto else "", "等次": r.grade}
+        sheets.setdefault(stage.name if stage else "考核结果", []).append(row)
+    groups = {"全部": -1} | {c.name: i for i, c in enumerate(p.categories)}
+    for rows_of_stage in sheets.values():  # each ranking group together, in the programme's order
+        rows_of_stage.sort(key=lambda row: (groups.get(row["排名组"], 99), row["名次"], row["单位代码"]))
+    return sheets
 
 
-def export_results(rows: list[dict], path: Path) -> Path:
-    """Write result rows to .xlsx or .csv (UTF-8 with BOM so Excel/WPS read the Chinese)."""
+_HEADERS = ["排名组", "名次", "单位代码", "单位", "项目", "总分", "等次"]
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"): =, +, -, @, tab, CR.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    """Text that would start a formula, made plain text for CSV (a leading apostrophe)."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
+def _width(value: Any) -> int:
+    text = "" if value is None else str(value)
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)  # CJK characters are two columns wide
+
+
+def export_results(sheets: dict[str, list[dict]], path: Path) -> Path:
+    """Write results to .xlsx (one sheet per assessment stage: frozen header, widths, two-decimal
+    scores) or .csv (UTF-8 with BOM so Excel/WPS read the Chinese; a 考核 column names the stage).
+    Text that a spreadsheet would run as a formula is written as plain text in both."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    headers = list(rows[0]) if rows else ["考核", "名次", "单位代码", "单位", "项目", "总分", "等次"]
     if path.suffix.lower() == ".xlsx":
         from openpyxl import Workbook
+        from openpyxl.utils import get_column_letter
 
         wb = Workbook()
-        ws = wb.active
-        ws.title = "考核结果"
-        ws.append(headers)
-        for row in rows:
-            ws.append([row.get(h) for h in headers])
+        wb.remove(wb.active)
+        for name, rows in (sheets or {"考核结果": []}).items():
+            ws = wb.create_sheet(_sheet_title(name, wb.sheetnames))
+            headers = list(rows[0]) if rows else _HEADERS
+            ws.append(headers)
+            for row in rows:
+                ws.append([row.get(h) for h in headers])
+            for cells in ws.iter_rows(min_row=2):
+                for cell in cells:
+                    if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
+                        cell.data_type = "s"  # shown as typed, never evaluated
+                    elif isinstance(cell.value, float):
+                        cell.number_format = "0.00"
+            for i, header in enumerate(headers, start=1):
+                widest = max([_width(header), *(_width(r.get(header)) for r in rows)])
+                ws.column_dimensions[get_column_letter(i)].width = min(60, widest + 2)
+            ws.freeze_panes = "A2"
         wb.save(path)
     elif path.suffix.lower() == ".csv":
+        all_rows = [{"考核": name, **row} for name, rows in sheets.items() for row in rows]
+        headers = list(all_rows[0]) if all_rows else ["考核", *_HEADERS]
         with path.open("w", encoding="utf-8-sig", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=headers)
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: _inert(v) for k, v in row.items()} for row in all_rows)
     else:
         raise QcycleError(f"不支持的导出格式 {path.suffix!r}（应为 .xlsx 或 .csv）")
     return path
+
+
+def _sheet_title(name: str, taken: list[str]) -> str:
+    """An Excel sheet name: at most 31 characters, none of []:*?/\\, unique in the workbook."""
+    title = "".join("_" if ch in "[]:*?/\\" else ch for ch in name)[:31] or "考核结果"
+    base, n = title, 2
+    while title in taken:
+        title = f"{base[:28]}({n})"
+        n += 1
+    return title

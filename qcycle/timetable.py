@@ -32,11 +32,18 @@ __all__ = [
     "as_json",
     "due",
     "expand",
+    "name_of",
 ]
 
 # Chinese labels of action kinds, for tables and messages (from the one registry).
 ACTION_LABELS = {name: kind.label for name, kind in ACTION_KINDS.items()}
 _WINDOW_KINDS = ("submission", "followup")
+_SERVES_DEADLINE = ("window_open", "followup_open", "reminder", "overdue", "escalation")
+
+
+def name_of(key: str) -> str:
+    """``application:reminder:T-3@2023-04-20`` → ``application:reminder:T-3``."""
+    return key.partition("@")[0]
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,11 @@ class Action:
     detail: dict[str, Any] = field(default_factory=dict)
     needs: tuple[str, ...] = ()  # decision actions that must be complete first
 
+    @property
+    def name(self) -> str:
+        """The key without the day it serves: ``application:reminder:T-3``."""
+        return name_of(self.key)
+
     def to_json(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if v not in (None, {}, [], ())}
         if self.needs:
@@ -85,6 +97,10 @@ class Timetable:
 
     def by_key(self) -> dict[str, Action]:
         return {a.key: a for a in self.actions}
+
+    def by_name(self) -> dict[str, Action]:
+        """Actions by key without the served day (``application:deadline``), for people and tests."""
+        return {a.name: a for a in self.actions}
 
 
 @dataclass(frozen=True)
@@ -259,9 +275,12 @@ class _Expander:
 
     def _add(self, when: dt.datetime, action: str, stage: Stage, title: str, **kw: Any) -> None:
         action_kind(action)  # only registered kinds are planned
-        # Deterministic and readable: stage:action[:period][:category][:T-n].
+        # An action is identified by what it is for: stage:action[:period][:category][:T-n],
+        # then @ the day of the deadline it serves (window work) or of its own event. A
+        # reminder for a deadline that moved is another action than the one already sent.
         parts = [stage.code, action, kw.get("period"), kw.get("category"), kw.pop("_k", None)]
-        key = ":".join(p for p in parts if p)
+        served = kw["deadline"] if action in _SERVES_DEADLINE and kw.get("deadline") else when
+        key = ":".join(p for p in parts if p) + f"@{served:%Y-%m-%d}"
         self.actions.append(Action(at=when, action=action, stage=stage.code, title=title, key=key, **kw))
 
     def _stage(self, stage: Stage, category: str | None) -> None:

@@ -22,7 +22,7 @@ from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import Decision, OutboxMessage
 from qcycle.schema import StageKind
 from qcycle.settings import get_settings
-from qcycle.timetable import add_months, expand
+from qcycle.timetable import add_months, expand, name_of
 from qcycle.workcal import WorkCalendar
 
 
@@ -62,7 +62,7 @@ class Round:
             for o in moment.run_due(self.p, self.id, self.t, tick, template_dir=self.loaded.template_dir,
                                     actor="test"):
                 if not o.pending:
-                    self.ran.add(o.action.key)
+                    self.ran.add(o.action.name)
 
     def hand_in(self, kind: str, units: list[str], when: str, **extra) -> None:
         records = [{"kind": kind, "unit": u, "submitted_at": f"{when}T10:00:00+08:00", "id": f"{kind}-{u}", **extra}
@@ -191,13 +191,14 @@ def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step
     with db.session_scope() as session:
         e7 = session.exec(select(OutboxMessage.action).where(OutboxMessage.round_id == r.id,
                                                               OutboxMessage.unit_code == "e7")).all()
-    assert e7 and all(k.split(":")[1] in ("window_open", "reminder") for a in e7 for k in a.split("+"))
+    assert e7 and all(k.split(":")[1].partition("@")[0] in ("window_open", "reminder")
+                      for a in e7 for k in a.split("+"))
 
 
 def test_the_assessment_waits_for_the_decision_it_reads(tmp_path, home):
     r = Round(write(tmp_path, "award.yaml", AWARD))
-    scoring = r.t.by_key()["scoring:assess"]
-    assert scoring.needs == ("documents:decision_due", "eligibility:decision_due")
+    scoring = r.t.by_name()["scoring:assess"]
+    assert [name_of(k) for k in scoring.needs] == ["documents:decision_due", "eligibility:decision_due"]
     r.hand_in("application", ["e1", "e2"], "2023-03-20")
     r.decide("eligibility", e1="approved", e2="approved")
     r.until("2023-04-20")  # documents still undecided: no scoring yet, no crash
@@ -249,7 +250,7 @@ ASSESSMENT = """\
 
 def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_rejected_are_summoned(tmp_path, home):
     r = Round(write(tmp_path, "county.yaml", ASSESSMENT))
-    keys = r.t.by_key()
+    keys = r.t.by_name()
     # One month after the results (2016-03-31 → 04-30, a Saturday, rolled forward to 05-03
     # past the 劳动节 break), worded as 顺延.
     deadline = keys["report:deadline"]
@@ -262,7 +263,7 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
     # The last three places owe the report, whatever their grade; the letter says why.
     letters = r.letters("report")
     assert sorted(letters) == ["c3", "c4", "c5"]
-    assert "考核排名后3名" in letters["c3"] and "D级" not in letters["c3"]
+    assert "中排名后3名" in letters["c3"] and "考核中考核" not in letters["c3"] and "D级" not in letters["c3"]
     r.hand_in("rectification_report", ["c3", "c4", "c5"], "2016-04-20")
     r.until("2016-05-06")
     assert r.pending("report_review") == ["c3", "c4", "c5"]
@@ -305,7 +306,7 @@ def test_months_roll_and_by_dates(tmp_path):
     assert add_months(dt.date(2023, 11, 30), 3) == dt.date(2024, 2, 29)
     text = ASSESSMENT.replace("on: 2016-03-25}", "by: 2016-03-27}")  # a Sunday: held the Friday before
     loaded = write(tmp_path, "by.yaml", text)
-    scoring = expand(loaded.programme, WorkCalendar()).by_key()["scoring:assess"]
+    scoring = expand(loaded.programme, WorkCalendar()).by_name()["scoring:assess"]
     assert scoring.at.date() == dt.date(2016, 3, 25) and "遇休息日提前" in scoring.title
     # A point event fixed on a day off is allowed, with a notice naming the weekday.
     loaded = write(tmp_path, "sat.yaml", ASSESSMENT.replace("on: 2016-03-25}", "on: 2016-03-26}"))

@@ -51,7 +51,7 @@ def test_sync_round_is_idempotent(session, round_):
 def test_reminder_goes_only_to_units_that_have_not_submitted(session, round_):
     p, t, rid = round_
     _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
-    reminder = t.by_key()["application:reminder:T-3"]
+    reminder = t.by_name()["application:reminder:T-3"]
     outcome = carry_out(session, p, rid, reminder)
     units = {d.unit for d in outcome.drafts}
     assert "510100" not in units and "510300" in units
@@ -60,7 +60,7 @@ def test_reminder_goes_only_to_units_that_have_not_submitted(session, round_):
 
 def test_rerunning_an_action_queues_nothing_new(session, round_):
     p, t, rid = round_
-    reminder = t.by_key()["application:reminder:T-1"]
+    reminder = t.by_name()["application:reminder:T-1"]
     first = carry_out(session, p, rid, reminder)
     new1 = queue_drafts(session=session, programme=p, round_id=rid, drafts=first.drafts)
     second = carry_out(session, p, rid, reminder)
@@ -78,7 +78,7 @@ def test_late_application_is_rejected_by_the_lateness_rule_and_kept(session, rou
     row = session.exec(select(Submission).where(Submission.unit_code == "510300")).one()
     assert (row.status, row.late) == ("rejected_late", True)
     # A rejected application does not count: the unit is still outstanding.
-    deadline = t.by_key()["application:deadline"]
+    deadline = t.by_name()["application:deadline"]
     assert "510300" in outstanding(session, p, rid, deadline)
 
 
@@ -120,7 +120,7 @@ def test_decision_stage_waits_for_ops_and_takers_follow_decisions(session, round
     p, t, rid = round_
     _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
     _apply(session, p, t, rid, "510300", "cxyl-02", "2023-04-12T10:00:00+08:00")
-    review = t.by_key()["takers_review:decision_due"]
+    review = t.by_name()["takers_review:decision_due"]
     outcome = carry_out(session, p, rid, review)
     assert outcome.pending == ["510100:zlcx-01", "510300:cxyl-02"]
     assert [d.unit for d in outcome.drafts] == ["510000"]  # ops are reminded
@@ -135,7 +135,7 @@ def test_decision_stage_waits_for_ops_and_takers_follow_decisions(session, round
 
 def test_escalation_goes_to_the_configured_unit_naming_overdue_children(session, round_):
     p, t, rid = round_
-    esc = t.by_key()["application:escalation"]
+    esc = t.by_name()["application:escalation"]
     outcome = carry_out(session, p, rid, esc)
     assert [d.unit for d in outcome.drafts] == ["510000"]
     assert "成都市市场监督管理局" in outcome.drafts[0].context["child_name"]
@@ -145,9 +145,9 @@ def test_escalation_goes_to_the_configured_unit_naming_overdue_children(session,
 def test_deadline_counts_overdue_units(session, round_):
     p, t, rid = round_
     _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
-    outcome = carry_out(session, p, rid, t.by_key()["application:deadline"])
+    outcome = carry_out(session, p, rid, t.by_name()["application:deadline"])
     assert outcome.counts == {"overdue": 20} and outcome.drafts == []
-    assert at(dt.date(2023, 4, 20), dt.time(17, 30)) == t.by_key()["application:deadline"].at
+    assert at(dt.date(2023, 4, 20), dt.time(17, 30)) == t.by_name()["application:deadline"].at
 
 
 def test_bonus_earned_in_another_round_flows_into_the_assessment(session):

@@ -82,22 +82,42 @@ def test_export_results_to_xlsx_and_csv(home, tmp_path):
 
     _, rid = open_round(P1)
     with db.session_scope() as session:
-        crud.save_results(session=session, round_id=rid, results=[
-            {"unit_code": "510100:zlcx-01", "total": 91.5, "grade": "A", "rank": 1,
+        crud.save_results(session=session, round_id=rid, stage="assessment", results=[
+            {"unit_code": "510100:zlcx-01", "total": 91.51867, "grade": "优秀", "rank": 1,
              "components": {"effect": 45, "innovation": 28, "replicable": 18.5}},
-            {"unit_code": "510300:zlcx-02", "total": 58, "grade": "D", "rank": 2, "components": {}},
+            {"unit_code": "510300:zlcx-02", "total": 58, "grade": "不合格", "rank": 2, "components": {}},
+            {"unit_code": "510400:cxyl-01", "total": 70, "grade": "合格", "rank": 1, "components": {}},
         ])
     xlsx, csv_path = tmp_path / "结果.xlsx", tmp_path / "r.csv"
     assert runner.invoke(app, ["export", str(P1), "--out", str(xlsx)]).exit_code == 0
     assert runner.invoke(app, ["export", str(P1), "--out", str(csv_path)]).exit_code == 0
-    ws = load_workbook(xlsx).active
+    wb = load_workbook(xlsx)
+    assert wb.sheetnames == ["评价打分汇总"]  # one sheet per assessment stage, named by it
+    ws = wb.active
     rows = list(ws.values)
-    assert rows[0][:6] == ("考核", "名次", "单位代码", "单位", "项目", "总分")
-    assert rows[1][3] == "成都市市场监督管理局" and rows[1][-1] == "A" and rows[1][6] == 45
+    assert rows[0][:6] == ("排名组", "名次", "单位代码", "单位", "项目", "总分")
+    # Ranks restart per category: the group says which ranking a rank belongs to.
+    assert [(r[0], r[1]) for r in rows[1:]] == [("创先引领", 1), ("质量创新", 1), ("质量创新", 2)]
+    assert rows[2][3] == "成都市市场监督管理局" and rows[2][-1] == "优秀" and rows[2][6] == 45
+    assert rows[2][5] == 91.52 and ws["F3"].number_format == "0.00"
+    assert ws.freeze_panes == "A2" and ws.column_dimensions["D"].width > 20
     with csv_path.open(encoding="utf-8-sig") as fh:
         data = list(csv.DictReader(fh))
-    assert [(r["单位代码"], r["等次"]) for r in data] == [("510100", "A"), ("510300", "D")]
-    assert data[0]["项目"] == "贯彻执行《四川省质量促进条例》成效明显地方"
+    assert [(r["单位代码"], r["等次"]) for r in data] == [("510400", "合格"), ("510100", "优秀"), ("510300", "不合格")]
+    assert data[1]["项目"] == "贯彻执行《四川省质量促进条例》成效明显地方" and data[1]["考核"] == "评价打分汇总"
+
+
+def test_export_makes_formula_like_text_inert_in_both_formats(home, tmp_path):
+    from qcycle import ops
+
+    sheets = {"考核": [{"单位": "=HYPERLINK(\"http://x\",\"点击\")", "项目": "+1+1", "说明": "-2", "备注": "@SUM(A1)",
+                        "总分": 80.0}]}
+    xlsx = ops.export_results(sheets, tmp_path / "r.xlsx")
+    cells = next(load_workbook(xlsx).active.iter_rows(min_row=2))
+    assert [c.data_type for c in cells[:4]] == ["s"] * 4 and cells[0].value.startswith("=HYPERLINK")
+    csv_path = ops.export_results(sheets, tmp_path / "r.csv")
+    row = next(csv.DictReader(csv_path.open(encoding="utf-8-sig")))
+    assert (row["单位"][:2], row["项目"], row["说明"], row["备注"]) == ("'=", "'+1+1", "'-2", "'@SUM(A1)")
 
 
 def test_export_refuses_unknown_format(home, tmp_path):
@@ -119,7 +139,7 @@ def test_status_shows_stage_next_actions_missed_overdue_and_pending(home):
     from qcycle.workcal import WorkCalendar
 
     t = expand(loaded.programme, WorkCalendar())
-    deadline = t.by_key()["application:deadline"]
+    deadline = t.by_name()["application:deadline"]
     with db.session_scope() as session:
         crud.record_action(session=session, round_id=rid, action_key=deadline.key, action="deadline",
                            due_at=deadline.at)

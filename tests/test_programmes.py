@@ -105,13 +105,13 @@ def test_plan_table_renders(path: Path) -> None:
 
 
 def test_p1_application_deadline(cal: WorkCalendar) -> None:
-    actions = plan(P1, cal).by_key()
+    actions = plan(P1, cal).by_name()
     assert actions["application:deadline"].at == local("2023-04-20T17:30")
     assert actions["application:deadline"].at.isoformat() == "2023-04-20T17:30:00+08:00"
 
 
 def test_p1_evaluation_request_deadlines_per_category(cal: WorkCalendar) -> None:
-    actions = plan(P1, cal).by_key()
+    actions = plan(P1, cal).by_name()
     for category in ("zlcx", "tssd"):
         assert actions[f"evaluation_request:deadline:{category}"].at == local("2023-12-20T17:30")
     assert actions["evaluation_request:deadline:cxyl"].at == local("2024-12-20T17:30")
@@ -152,7 +152,7 @@ def test_p2_award_round() -> None:
 
 
 def test_p2_objection_window_is_the_notice_period(cal: WorkCalendar) -> None:
-    actions = plan(P2, cal).by_key()
+    actions = plan(P2, cal).by_name()
     assert actions["objection:window_open"].at == actions["notice:notice_open"].at
     assert actions["objection:deadline"].at == actions["notice:notice_close"].at
     assert actions["notice:notice_close"].at.date() == dt.date(2022, 9, 7)
@@ -257,7 +257,7 @@ def test_p5_assessment(cal: WorkCalendar) -> None:
     assert follow.kind.value == "followup" and follow.owed_by.grades == ["D"]
     assert follow.submission == "rectification_report"
     assert follow.deadline.after.stage == "results"
-    actions = plan(P5, cal).by_key()
+    actions = plan(P5, cal).by_name()
     results = actions["results:notify"].at.date()
     due = actions["rectification:deadline"].at.date()
     assert cal.workdays_between(results, due) == 20

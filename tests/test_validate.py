@@ -391,7 +391,7 @@ def p2_in_2027(tmp_path: Path) -> Path:
 def reminders(result: Result) -> dict[str, dt.date]:
     assert result.exit_code == 0, result.output
     return {
-        a["key"]: dt.datetime.fromisoformat(a["at"]).date()
+        a["key"].partition("@")[0]: dt.datetime.fromisoformat(a["at"]).date()
         for a in json.loads(result.stdout)
         if a["action"] == "reminder"
     }

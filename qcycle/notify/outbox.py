@@ -197,8 +197,11 @@ def _render_items(items: Sequence[dict], override: Path | None) -> tuple[str, st
             entry["days_overdue"] = c["days_overdue"]
         entries.append(entry)
     first = contexts[0]
-    return render_message(MERGED_TEMPLATE, {"unit_name": first["unit_name"], "unit_code": first.get("unit_code"),
-                                            "sender_name": first["sender_name"], "items": entries}, override)
+    context = {"unit_name": first["unit_name"], "unit_code": first.get("unit_code"),
+               "sender_name": first["sender_name"], "items": entries}
+    if "today" in first:  # the logical date of the reminders merged (one day's)
+        context["today"] = first["today"]
+    return render_message(MERGED_TEMPLATE, context, override)
 
 
 def _reminder_rows(session: Session, bases: Iterable[str]) -> dict[str, list[OutboxMessage]]:

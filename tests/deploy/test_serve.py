@@ -47,7 +47,8 @@ def _done(home: Path) -> set[str]:
     engine = create_engine(f"sqlite:///{home / 'qcycle.db'}")
     try:
         with engine.connect() as conn:
-            return {k for (k,) in conn.execute(text("select action_key from action_run where outcome = 'done'"))}
+            return {k.partition("@")[0]  # the key without the day it serves
+                    for (k,) in conn.execute(text("select action_key from action_run where outcome = 'done'"))}
     finally:
         engine.dispose()
 
