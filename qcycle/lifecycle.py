@@ -243,12 +243,18 @@ def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Wh
     gone = frozenset() if who.with_rejected else eliminated(session, round_id)
     if who.submitted_at:
         sources.append(_submitted_subjects(session, p, round_id, p.stage(who.submitted_at), category) - gone)
+    if who.missing_at:
+        window = p.stage(who.missing_at)
+        handed = set(_column(session, handed_in_query(p, round_id, window, None, category)))
+        sources.append({u for u in owers(session, p, round_id, window, category) if u not in handed})
     if who.approved_at:
         sources.append(set(_decided(session, round_id, who.approved_at, POSITIVE) - gone))
     if who.rejected_at:
         sources.append(set(_decided(session, round_id, who.rejected_at, NEGATIVE)))
     if who.grades or who.rank:
-        rows = _results(session, round_id, who.assessed_at)
+        # Ranks count within the category the action is for (a per-category assessment ranks
+        # each category on its own).
+        rows = [r for r in _results(session, round_id, who.assessed_at) if _in_cat(p, r.unit_code, category)]
         if who.grades:
             sources.append({r.unit_code for r in rows if r.grade in who.grades} - gone)
         if who.rank:
@@ -387,6 +393,8 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
         # The letter's date is the moment the action is for (live, simulated, caught up or
         # backfilled), never the wall clock of the machine that renders it.
         "today": action.at.date(),
+        # A voluntary window (an award application) invites; it does not demand.
+        "voluntary": bool(stage.voluntary),
     }
 
 
@@ -622,6 +630,7 @@ def _notify(session, p, round_id, action) -> Outcome:
             if _in_cat(p, subject, action.category):
                 name = p_item_name(p, subject)
                 rejected[subject.partition(":")[0]].append(f"{name + '：' if name else ''}未通过{step}")
+    missing = _missing_in(session, p, round_id, stage.notify, action.category)
     label = (p.assessment.result_label if p.assessment and p.assessment.result_label
              else "评价确认结果" if p.categories else "考核结果")
     order = p.assessment.grade_names if p.assessment else []
@@ -630,7 +639,9 @@ def _notify(session, p, round_id, action) -> Outcome:
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
         lines = [f"{p_item_name(p, r.unit_code) + '：' if p_item_name(p, r.unit_code) else ''}{grade_label(r.grade)}"
                  for r in mine] + rejected.get(u, [])
-        if not lines and not praise:
+        # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
+        grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
+        if not (lines or grounds or praise):
             continue
         score = "；".join(f"{r.total:.2f}" for r in mine) or None
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
@@ -639,8 +650,22 @@ def _notify(session, p, round_id, action) -> Outcome:
         achievement = (f"在{p.round.name}{what}中被评为{grade_label(best)}" if best
                        else f"在{p.round.name}中表现突出")
         drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
-                          score=score, achievement=achievement)
+                          score=score, achievement=achievement, grounds="；".join(grounds) or "—")
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
+
+
+def _missing_in(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
+                category: str | None) -> list[tuple[str, set[str]]]:
+    """(stage, units that never handed in there) for every ``missing_at`` a selection names."""
+    if who is None:
+        return []
+    out = []
+    if who.missing_at:
+        out.append((who.missing_at, set(select_subjects(session, p, round_id, Who(missing_at=who.missing_at),
+                                                        category))))
+    for alt in who.any_of:
+        out += _missing_in(session, p, round_id, alt, category)
+    return out
 
 
 def p_item_name(p: Programme, subject: str) -> str | None:
@@ -681,6 +706,8 @@ def _reason(p: Programme, who: Who) -> str:
         parts.append(who.rank.describe())
     if who.rejected_at:
         parts.append(f"“{p.stage(who.rejected_at).name}”未获通过")
+    if who.missing_at:
+        parts.append(f"未按期报送“{p.stage(who.missing_at).name}”")
     if who.approved_at and not parts:
         parts.append(f"经“{p.stage(who.approved_at).name}”确定")
     parts += [_reason(p, alt) for alt in who.any_of]

@@ -290,6 +290,7 @@ def check_programme(p: Programme) -> list[tuple[str, str]]:
             if level not in levels:
                 out.append((f"{path}.levels[{k}]", f"没有级别为 {level!r} 的单位（现有：{'、'.join(sorted(levels))}）"))
         check_stage_ref(f"{path}.submitted_at", who.submitted_at, (StageKind.submission, StageKind.followup), "受理阶段")
+        check_stage_ref(f"{path}.missing_at", who.missing_at, (StageKind.submission, StageKind.followup), "受理阶段")
         check_stage_ref(f"{path}.approved_at", who.approved_at, (StageKind.decision,), "决定阶段（decision）")
         check_stage_ref(f"{path}.rejected_at", who.rejected_at, (StageKind.decision,), "决定阶段（decision）")
         check_stage_ref(f"{path}.assessed_at", who.assessed_at, (StageKind.assessment,), "考核阶段（assessment）")

@@ -259,6 +259,7 @@ class Who(_Model):
     units: list[Code] = Field(default_factory=list, description="listed units")
     levels: list[str] = Field(default_factory=list, description="levels of the unit hierarchy")
     submitted_at: Code | None = Field(None, description="handed in (accepted) at this submission stage")
+    missing_at: Code | None = Field(None, description="owed at this submission stage and never handed in")
     approved_at: Code | None = Field(None, description="approved at this decision stage")
     rejected_at: Code | None = Field(None, description="rejected at this decision stage")
     grades: list[str] = Field(default_factory=list, description="given one of these grades (等次)")
@@ -270,10 +271,10 @@ class Who(_Model):
 
     @model_validator(mode="after")
     def _something(self) -> Who:
-        if not (self.units or self.levels or self.submitted_at or self.approved_at or self.rejected_at
-                or self.grades or self.rank or self.any_of):
-            raise ValueError(
-                "须至少给出 units、levels、submitted_at、approved_at、rejected_at、grades、rank 或 any_of 之一")
+        if not (self.units or self.levels or self.submitted_at or self.missing_at or self.approved_at
+                or self.rejected_at or self.grades or self.rank or self.any_of):
+            raise ValueError("须至少给出 units、levels、submitted_at、missing_at、approved_at、rejected_at、"
+                             "grades、rank 或 any_of 之一")
         if self.with_rejected and not self.dynamic:
             raise ValueError("with_rejected 只与 submitted_at、approved_at、grades、rank 等一起使用")
         if self.assessed_at and not (self.grades or self.rank):
@@ -283,12 +284,13 @@ class Who(_Model):
     @property
     def dynamic(self) -> bool:
         """Whether it depends on what happened in the round (not only on the hierarchy)."""
-        return bool(self.submitted_at or self.approved_at or self.rejected_at or self.grades or self.rank
-                    or any(w.dynamic for w in self.any_of))
+        return bool(self.submitted_at or self.missing_at or self.approved_at or self.rejected_at or self.grades
+                    or self.rank or any(w.dynamic for w in self.any_of))
 
     def stages(self) -> set[str]:
         """Stages this selection reads (decisions, submissions, assessments)."""
-        out = {s for s in (self.submitted_at, self.approved_at, self.rejected_at, self.assessed_at) if s}
+        out = {s for s in (self.submitted_at, self.missing_at, self.approved_at, self.rejected_at, self.assessed_at)
+               if s}
         for w in self.any_of:
             out |= w.stages()
         return out
@@ -306,6 +308,8 @@ class Who(_Model):
             parts.append("单位 " + "、".join(self.units))
         if self.submitted_at:
             parts.append(f"在{name(self.submitted_at)}中已提交的单位")
+        if self.missing_at:
+            parts.append(f"未按期提交{name(self.missing_at)}的单位")
         if self.approved_at:
             parts.append(f"{name(self.approved_at)}通过的对象")
         if self.rejected_at:

@@ -240,7 +240,8 @@ ASSESSMENT = """\
         deadline: {after: {stage: results, event: on, months: 1}}
         reminders: std
       - {code: report_review, name: 整改情况审核, kind: decision, decides: report, after: {stage: report, event: deadline, workdays: 3}}
-      - {code: summons, name: 约谈整改不到位的县, kind: notification, template: summons, after: {stage: report_review, event: on, workdays: 2}, notify: {rejected_at: report_review}}
+      - {code: summons, name: 约谈整改不到位的县, kind: notification, template: summons, after: {stage: report_review, event: on, workdays: 2},
+         notify: {any_of: [{rejected_at: report_review}, {missing_at: report}]}}
     assessment:
       subjects: {levels: [county]}
       components: [{code: all, name: 综合评分, weight: 1}]
@@ -264,13 +265,15 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
     letters = r.letters("report")
     assert sorted(letters) == ["c3", "c4", "c5"]
     assert "中排名后3名" in letters["c3"] and "考核中考核" not in letters["c3"] and "D级" not in letters["c3"]
-    r.hand_in("rectification_report", ["c3", "c4", "c5"], "2016-04-20")
+    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")  # c3 never reports
     r.until("2016-05-06")
-    assert r.pending("report_review") == ["c3", "c4", "c5"]
-    r.decide("report_review", c3="approved", c4="approved", c5="rejected")
+    assert r.pending("report_review") == ["c4", "c5"]
+    r.decide("report_review", c4="approved", c5="rejected")
     r.until("2016-05-31")
-    assert sorted(r.letters("summons")) == ["c5"]
-    assert "约谈" in r.letters("summons")["c5"] and "未通过整改情况审核" in r.letters("summons")["c5"]
+    # Summoned: the rejected response and the report never handed in; not the approved one.
+    assert sorted(r.letters("summons")) == ["c3", "c5"]
+    assert "约谈" in r.letters("summons")["c5"] and "中未通过整改情况审核。" in r.letters("summons")["c5"]
+    assert "中未按期报送“后三名书面报告整改情况”。" in r.letters("summons")["c3"]
 
 
 def test_an_assessment_inside_its_period_is_refused_naming_both_dates(tmp_path):

@@ -51,7 +51,7 @@ CONTEXTS = {
     "result.j2": {**BASE, "result_label": "考核结果", "result": "A级"},
     "praise.j2": {**BASE, "achievement": "在2015—2016年度质量工作考核中被评为A级"},
     "award.j2": {**BASE, "achievement": "在2024年广州市市长质量奖评审中被评为市长质量奖"},
-    "summons.j2": {**BASE, "result": "未通过整改情况审核", "stage_name": "约谈整改不到位的县", "at": DEADLINE},
+    "summons.j2": {**BASE, "grounds": "未通过整改情况审核", "stage_name": "约谈整改不到位的县", "at": DEADLINE},
     "notice.j2": {**BASE, "notice_name": "拟授奖名单", "notice_days": 7, "at": DEADLINE,
                   "objection_deadline": clock.at(dt.date(2023, 4, 26), dt.time(23, 59))},
     "publication.j2": {**BASE, "title": "发布揭榜名单", "at": DEADLINE, "takers": ["510100", "510300"]},
