@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import re
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -54,6 +55,8 @@ __all__ = [
 ]
 
 DECIDING_STAGE_KINDS = (StageKind.decision,)
+# Who signs what the system writes to an office's own staff (decision requests).
+SYSTEM_SENDER = "质量工作周期系统（自动提醒）"
 # How many pending subjects a decision request lists by name (the rest are counted).
 LISTED_IN_DECISION_REQUEST = 20
 
@@ -377,7 +380,8 @@ def pending_decisions(session: Session, p: Programme, round_id: uuid.UUID, stage
 
 def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     stage = p.stage(action.stage)
-    item = stage.name + (f"（{action.period}）" if action.period else "")
+    # "贵单位应于…前提交{item}": a stage named 提交揭榜书 is handed in as 揭榜书.
+    item = re.sub(r"^(提交|报送|上报)", "", stage.name) + (f"（{action.period}）" if action.period else "")
     if action.category:
         item += f"（{p.category(action.category).name}类）"
     return {
@@ -406,11 +410,19 @@ def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Actio
     return handler(session, p, round_id, action)
 
 
-def _drafts(units: list[str], template: str, p: Programme, action: Action, **extra: Any) -> list[Draft]:
+def _drafts(units: list[str], template: str, p: Programme, action: Action, *, internal: bool = False,
+            **extra: Any) -> list[Draft]:
+    """One draft per unit. An office does not write letters to itself (it may owe its own part
+    of an assessment); ``internal`` messages (a decision request to the office's own reviewers)
+    are signed by the system instead."""
     ctx = _base_context(p, action) | extra
+    sender = p.stage(action.stage).sender or p.round.issuer
+    if internal:
+        ctx["sender_name"] = SYSTEM_SENDER
     return [
         Draft(u, template, ctx | {"unit_name": p.unit(u).name, "unit_code": u}, action.key, action.at.date())
         for u in units
+        if internal or u != sender
     ]
 
 
@@ -465,9 +477,15 @@ def _escalation(session, p, round_id, action) -> Outcome:
         parent = p.unit(u).parent if target == "parent" else target
         by_parent[parent or p.round.issuer].append(u)
     drafts = []
+    sender = p.stage(action.stage).sender or p.round.issuer
     for parent, children in sorted(by_parent.items()):
+        if parent == sender:  # the office is the superior: it urges (督办) the overdue units itself
+            for child in children:
+                drafts += _drafts([child], "escalation.j2", p, action, parent_name=p.unit(child).name,
+                                  child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action))
+            continue
         drafts += _drafts([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
-                          child_name="、".join(p.unit(c).name for c in children),
+                          child_name="、".join(p.unit(c).name for c in children), direct=False,
                           days_overdue=_days_overdue(action))
     return Outcome(action, drafts, note=f"{action.title}：{len(units)} 个单位逾期，督办 {len(by_parent)} 个上级",
                    counts={"escalated": len(units)})
@@ -516,7 +534,8 @@ def _decision_due(session, p, round_id, action) -> Outcome:
         items = [{"programme_name": p.round.name, "title": _subject_title(p, stage, s),
                   "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s)}
                  for s in listed]
-        drafts = _drafts([p.round.issuer], "decision_pending.j2", p, action, items=items, total=len(pending),
+        drafts = _drafts([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
+                         total=len(pending),
                          by_title=[{"title": t, "count": n} for t, n in titles.most_common()])
     note = f"{action.title}：待决定 {len(pending)} 项" + (f"，不符合申报条件自动不予通过 {len(refused)} 项" if refused else "")
     return Outcome(action, drafts, pending=pending, note=note,
@@ -633,6 +652,8 @@ def _notify(session, p, round_id, action) -> Outcome:
     missing = _missing_in(session, p, round_id, stage.notify, action.category)
     label = (p.assessment.result_label if p.assessment and p.assessment.result_label
              else "评价确认结果" if p.categories else "考核结果")
+    if p.round.name.endswith(label[:2]):  # 焦作市…质量工作考核 + 考核结果 → …考核结果
+        label = label[2:] or label
     order = p.assessment.grade_names if p.assessment else []
     drafts = []
     for u in units:

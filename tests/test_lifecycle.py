@@ -133,13 +133,33 @@ def test_decision_stage_waits_for_ops_and_takers_follow_decisions(session, round
     assert takers(session, p, rid, "cxyl") == {}
 
 
-def test_escalation_goes_to_the_configured_unit_naming_overdue_children(session, round_):
+def test_escalation_by_the_office_itself_urges_each_overdue_unit(session, round_):
+    # P1 escalates to the province, which is the office that writes: it urges (督办) each overdue
+    # city directly instead of writing to itself.
     p, t, rid = round_
     esc = t.by_name()["application:escalation"]
     outcome = carry_out(session, p, rid, esc)
-    assert [d.unit for d in outcome.drafts] == ["510000"]
-    assert "成都市市场监督管理局" in outcome.drafts[0].context["child_name"]
+    assert len(outcome.drafts) == 21 and "510000" not in {d.unit for d in outcome.drafts}
+    chengdu = next(d for d in outcome.drafts if d.unit == "510100")
+    assert chengdu.context["direct"] and chengdu.context["child_name"] == "成都市市场监督管理局"
     assert outcome.counts == {"escalated": 21}
+
+
+def test_escalation_to_a_superior_that_is_not_the_office_names_its_overdue_units(session, round_):
+    p, t, rid = round_
+    p = p.model_copy(update={"reminder_policies": {
+        "standard": p.reminder_policies["standard"].model_copy(update={"escalate_to": "parent"})}})
+    # Two counties under Chengdu: the city is their superior and is asked to urge them.
+    from qcycle.schema import Unit
+
+    counties = [Unit(code=f"5101{i:02d}", name=f"成都第{i}区市场监督管理局", level="county", parent="510100",
+                     channels=["email"], email=f"q@5101{i:02d}.example.cn") for i in (1, 2)]
+    p = p.model_copy(update={"units": [*p.units, *counties], "stages": [
+        s.model_copy(update={"owed_by": s.owed_by.model_copy(update={"levels": ["county"]})})
+        if s.code == "application" else s for s in p.stages]})
+    outcome = carry_out(session, p, rid, expand(p, WorkCalendar()).by_name()["application:escalation"])
+    assert [(d.unit, d.context["direct"]) for d in outcome.drafts] == [("510100", False)]
+    assert outcome.drafts[0].context["child_name"] == "成都第1区市场监督管理局、成都第2区市场监督管理局"
 
 
 def test_deadline_counts_overdue_units(session, round_):

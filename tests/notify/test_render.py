@@ -29,6 +29,7 @@ CONTEXTS = {
         "item": "中期检查报告",
         "deadline": DEADLINE,
         "days_overdue": 4,
+        "direct": False,
     },
     "merged_reminder.j2": {
         **BASE,
@@ -71,6 +72,8 @@ CONTEXTS = {
         ],
     },
     "decision_pending.j2": {
+        "unit_name": "四川省市场监督管理局",
+        "sender_name": "质量工作周期系统（自动提醒）",
         "items": [
             {
                 "programme_name": "揭榜挂帅",
@@ -188,7 +191,7 @@ def test_template_errors_are_config_errors(tmp_path) -> None:
 
 def test_a_long_decision_request_lists_a_few_and_counts_the_rest() -> None:
     entry = CONTEXTS["decision_pending.j2"]["items"][0]
-    context = {"items": [entry] * 3, "total": 30,
+    context = {**CONTEXTS["decision_pending.j2"], "items": [entry] * 3, "total": 30,
                "by_title": [{"title": "揭榜书审核", "count": 25}, {"title": "评价确认", "count": 5}]}
     with clock.frozen(DAY):
         subject, body = render_message("decision_pending.j2", context)

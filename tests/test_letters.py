@@ -1,0 +1,113 @@
+"""The letter check: every letter of every shipped programme, at each of its moments (a whole
+round without Prefect), read as the unit receiving it would. It fails on a doubled word, a
+leftover placeholder, an ASCII word in Chinese text (codes, commands and URLs aside), a date line
+or "截至…" date other than the action's logical moment, any other cited date not taken from
+the round's timetable, and a sender equal to the addressee."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from qcycle import db, synthetic
+from qcycle.lifecycle import sync_round
+from qcycle.loader import LoadedProgramme, load_programme
+from qcycle.models import OutboxMessage
+from qcycle.render import cn_date
+from qcycle.settings import get_settings
+from qcycle.timetable import Timetable, expand
+from qcycle.workcal import WorkCalendar
+
+PROGRAMMES = sorted((Path(__file__).resolve().parent.parent / "config" / "programmes").glob("*.yaml"))
+_CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
+_DOUBLED = re.compile(r"([\u4e00-\u9fff]{2,})\1")
+# Words of a command ops type (the decision request points at `qcycle decide … --list`).
+_ALLOWED_ASCII = {"qcycle", "decide", "list", "file", "csv"}
+
+
+@dataclass
+class Round:
+    programme: object
+    timetable: Timetable
+    messages: list[OutboxMessage]
+
+
+_runs: dict[Path, Round] = {}
+
+
+def run(path: Path, tmp_path_factory, monkeypatch) -> Round:
+    if path in _runs:
+        return _runs[path]
+    home = tmp_path_factory.mktemp(path.stem)
+    monkeypatch.setenv("QCYCLE_HOME", str(home))
+    monkeypatch.setenv("QCYCLE_SINK_DIR", str(home / "sink"))
+    monkeypatch.delenv("QCYCLE_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    db.dispose_engines()
+    db.upgrade()
+    try:
+        source = load_programme(path)
+        p = synthetic.with_counties(source.programme, seed=5)
+        loaded = LoadedProgramme(p, source.path, source.sha256)
+        timetable = expand(p, WorkCalendar())
+        with db.session_scope() as session:
+            round_id = sync_round(session, loaded).id
+        synthetic.play_locally(loaded, timetable, round_id, seed=5)
+        with db.session_scope() as session:
+            messages = list(session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all())
+    finally:
+        db.dispose_engines()
+        get_settings.cache_clear()
+    _runs[path] = Round(p, timetable, messages)
+    return _runs[path]
+
+
+def _dates(text: str) -> list[dt.date]:
+    return [dt.date(int(y), int(m), int(d)) for y, m, d in _CN_DATE.findall(text)]
+
+
+def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
+    found = []
+    text = f"{m.subject}\n{m.body}"
+    for bad in ("{{", "}}", "{%", "None", "undefined", "—级"):
+        if bad in text:
+            found.append(f"leftover {bad!r}")
+    for match in _DOUBLED.finditer(text):
+        found.append(f"doubled word {match.group(0)!r}")
+    words = {w for w in re.findall(r"[A-Za-z]{2,}", re.sub(r"https?://\S+|\S+@\S+", "", text))}
+    if words - _ALLOWED_ASCII - {u.code for u in p.units}:
+        found.append(f"English words {sorted(words - _ALLOWED_ASCII)}")
+    lines = m.body.strip().splitlines()
+    if _dates(lines[-1]) != [m.logical_date]:
+        found.append(f"date line {lines[-1]!r} is not the logical date {m.logical_date}")
+    for match in re.finditer(r"截至(\d{4}年\d{1,2}月\d{1,2}日)", text):
+        if _dates(match.group(1)) != [m.logical_date]:
+            found.append(f"截至 {match.group(1)} is not the logical date {m.logical_date}")
+    known = {a.at.date() for a in timetable.actions} | {a.deadline.date() for a in timetable.actions if a.deadline}
+    # When something was handed in is a fact of the round, not of the timetable.
+    cited = _CN_DATE.sub(lambda x: x.group(0), re.sub(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}提交", "", text))
+    for day in _dates(cited):
+        if day not in known and day != m.logical_date:
+            found.append(f"cited date {day} is not in the timetable")
+    addressee = lines[0].rstrip("：")
+    sender = lines[-2].strip()
+    if addressee == sender:
+        found.append(f"sender is the addressee ({sender})")
+    return found
+
+
+@pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])
+def test_every_letter_reads_as_an_office_would_write_it(path, tmp_path_factory, monkeypatch):
+    r = run(path, tmp_path_factory, monkeypatch)
+    assert r.messages
+    bad = {}
+    for m in r.messages:
+        problems = problems_of(r.programme, r.timetable, m)
+        if problems:
+            bad.setdefault(tuple(problems), (m.unit_code, m.action, m.body))
+    assert bad == {}
