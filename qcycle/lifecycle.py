@@ -27,6 +27,7 @@ from qcycle import crud
 from qcycle.errors import TimetableError
 from qcycle.loader import LoadedProgramme
 from qcycle.models import AssessmentResult, Decision, ProgrammeRound, Review, Submission
+from qcycle.render import SYSTEM_SENDER
 from qcycle.schema import Programme, RankPick, Stage, StageKind, Who, grade_label
 from qcycle.scoring import UnitResult, assess, unit_input
 from qcycle.timetable import Action
@@ -55,8 +56,6 @@ __all__ = [
 ]
 
 DECIDING_STAGE_KINDS = (StageKind.decision,)
-# Who signs what the system writes to an office's own staff (decision requests).
-SYSTEM_SENDER = "质量工作周期系统（自动提醒）"
 # How many pending subjects a decision request lists by name (the rest are counted).
 LISTED_IN_DECISION_REQUEST = 20
 

@@ -26,6 +26,7 @@ from qcycle.errors import ConfigError, Problem
 from qcycle.settings import get_settings
 
 __all__ = [
+    "SYSTEM_SENDER",
     "TEMPLATE_NAMES",
     "cn_date",
     "cn_datetime",
@@ -33,6 +34,9 @@ __all__ = [
     "render_message",
     "weekday_cn",
 ]
+
+# Who signs what qcycle writes to an office's own staff (decision requests, failure digests).
+SYSTEM_SENDER = "质量工作周期系统（自动提醒）"
 
 # The templates qcycle itself renders (config/templates/ must provide each).
 TEMPLATE_NAMES = (

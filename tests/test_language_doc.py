@@ -64,13 +64,23 @@ def test_nothing_documented_is_missing_from_the_schema():
     assert {m: k for m, k in extra.items() if k} == {}
 
 
-def test_the_full_example_loads(tmp_path):
-    text = DOC.read_text(encoding="utf-8")
-    example = text.split("```yaml programme\n", 1)[1].split("```", 1)[0]
-    path = tmp_path / "example.yaml"
-    path.write_text(example, encoding="utf-8")
-    p = load_programme(path).programme
-    assert p.version == 2 and p.stage("committee").decides == "scoring"
+def examples() -> list[str]:
+    return re.findall(r"```yaml programme\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+
+
+def test_the_full_examples_load_with_nothing_to_look_at(tmp_path):
+    assert len(examples()) >= 3
+    for i, example in enumerate(examples()):
+        path = tmp_path / f"example-{i}.yaml"
+        path.write_text(example, encoding="utf-8")
+        loaded = load_programme(path)
+        assert loaded.programme.version == 2 and loaded.notices == ()
+
+
+def test_every_key_has_an_example():
+    blocks = "\n".join(re.findall(r"```yaml[^\n]*\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL))
+    keys = {k for ks in schema_keys().values() for k in ks}
+    assert sorted(k for k in keys if not re.search(rf"(^|[\s{{,]){k}:", blocks, re.MULTILINE)) == []
 
 
 def test_the_editor_schema_is_current():

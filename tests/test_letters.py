@@ -18,7 +18,6 @@ from qcycle import db, synthetic
 from qcycle.lifecycle import sync_round
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import OutboxMessage
-from qcycle.render import cn_date
 from qcycle.settings import get_settings
 from qcycle.timetable import Timetable, expand
 from qcycle.workcal import WorkCalendar
@@ -90,7 +89,7 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
             found.append(f"截至 {match.group(1)} is not the logical date {m.logical_date}")
     known = {a.at.date() for a in timetable.actions} | {a.deadline.date() for a in timetable.actions if a.deadline}
     # When something was handed in is a fact of the round, not of the timetable.
-    cited = _CN_DATE.sub(lambda x: x.group(0), re.sub(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}提交", "", text))
+    cited = re.sub(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}提交", "", text)
     for day in _dates(cited):
         if day not in known and day != m.logical_date:
             found.append(f"cited date {day} is not in the timetable")

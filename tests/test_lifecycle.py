@@ -146,7 +146,7 @@ def test_escalation_by_the_office_itself_urges_each_overdue_unit(session, round_
 
 
 def test_escalation_to_a_superior_that_is_not_the_office_names_its_overdue_units(session, round_):
-    p, t, rid = round_
+    p, _, rid = round_
     p = p.model_copy(update={"reminder_policies": {
         "standard": p.reminder_policies["standard"].model_copy(update={"escalate_to": "parent"})}})
     # Two counties under Chengdu: the city is their superior and is asked to urge them.

@@ -452,3 +452,21 @@ def test_yaml_1_1_booleans_are_plain_text(tmp_path: Path) -> None:
     # "on:" is a stage's date key and "no"/"yes" are ordinary words, as in YAML 1.2.
     path, _ = broken(tmp_path, "name: 印发《榜单》", "name: no")
     assert validate(path).exit_code == 0
+
+
+def test_a_version_1_file_loads_and_is_told_the_version_2_form_of_each_changed_key() -> None:
+    mini = Path(__file__).resolve().parent / "data" / "mini.yaml"
+    result = validate(mini)
+    assert result.exit_code == 0, result.output
+    said = squeeze(result.stderr)
+    for hint in ("版本1文件（无version键）", "takers:true→approved_at:takers_review",
+                 "kind:review+decision:true→kind:decision,decides:application",
+                 "grading→grades:[{name:A,min_score:90},{name:B,min_score:80},{name:C,min_score:60},{name:D}]"):
+        assert hint in said, result.stderr
+    assert squeeze(f"通过：{mini}") in unwrapped(result)
+
+
+def test_a_file_of_an_unknown_version_is_refused(tmp_path: Path) -> None:
+    path, _ = broken(tmp_path, "version: 2\n", "version: 3\n")
+    result = validate(path)
+    assert result.exit_code == 1 and "[version]:不支持的版本3（应为1或2）" in unwrapped(result)

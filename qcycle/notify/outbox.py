@@ -60,7 +60,7 @@ from qcycle.models import OutboxMessage
 from qcycle.notify.channels import SendResult
 from qcycle.notify.deliver import Message, deliver_batch
 from qcycle.notify.ratelimit import Rate, backoff
-from qcycle.render import render_message
+from qcycle.render import SYSTEM_SENDER, render_message
 from qcycle.schema import Programme
 from qcycle.settings import Settings, get_settings
 
@@ -558,7 +558,10 @@ def _queue_digest(programme: Programme, round_id: uuid.UUID | None, now: dt.date
                                                   for f in failures)).encode()).hexdigest()[:12]
     action = f"{DIGEST_ACTION}:{fingerprint}"
     names = {u.code: u.name for u in programme.units}
+    issuer = programme.unit(programme.round.issuer)
     context = {
+        "unit_name": issuer.name,
+        "sender_name": SYSTEM_SENDER,
         "day": now.date(),
         "total_sent": report.sent,
         "failures": [{"unit_name": names.get(f["unit"], f["unit"]), "channel": f["channel"],
@@ -566,7 +569,6 @@ def _queue_digest(programme: Programme, round_id: uuid.UUID | None, now: dt.date
                       "last_error": f["error"] or "（无）"} for f in failures],
     }
     subject, body = render_message(DIGEST_TEMPLATE, context, _override(template_dir))
-    issuer = programme.unit(programme.round.issuer)
     tags = {c.name: ",".join(c.tags) or None for c in programme.channels}
     new = 0
     with db.session_scope() as session:

@@ -59,6 +59,8 @@ CONTEXTS = {
     "window_open.j2": {**BASE, "item": "揭榜书", "at": DEADLINE, "deadline": DEADLINE},
     "rectification.j2": {**BASE, "reason": "考核等级为D级", "rectification_deadline": DEADLINE},
     "ops_digest.j2": {
+        "unit_name": "四川省市场监督管理局",
+        "sender_name": "质量工作周期系统（自动提醒）",
         "day": DAY,
         "failures": [
             {
