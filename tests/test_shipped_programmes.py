@@ -83,5 +83,13 @@ def test_a_shipped_programme_runs_a_whole_round(path, tmp_path, monkeypatch):
                 if g.max_count is not None:
                     assert all(n <= g.max_count for (_, grade), n in counts.items() if grade == g.name)
     assert messages and {m.status for m in messages} == {"sent"}
+    # The local sink names each file by the moment it was delivered for and by its channel.
+    files = sorted((tmp_path / "home" / "sink").glob("*.json"))
+    assert len(files) == len(messages)
+    channels = {c.name for c in p.channels}
+    for f in files:
+        stamp = f.name.split("-")[0]
+        assert int(stamp[:4]) in p.round.years, f.name
+        assert any(f.name.startswith(f"{stamp}-{c}-") for c in channels), f.name
     for m in messages:
         assert "{{" not in m.body and "{%" not in m.body and "None" not in m.body, m.body

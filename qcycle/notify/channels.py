@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import contextvars
+import datetime as dt
 import email.utils
 import functools
 import hashlib
@@ -43,7 +45,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -77,6 +79,7 @@ __all__ = [
     "WeComChannel",
     "WebhookChannel",
     "channel_for",
+    "label_sink_messages",
     "open_channel",
 ]
 
@@ -508,12 +511,30 @@ def _sink_folder(meta: Mapping[str, Any]) -> Path:
     return Path(path) if path.strip("/") else get_settings().effective_sink_dir
 
 
+# message id → (logical moment of the delivery run, programme channel name), registered by the
+# outbox around a delivery pass, so sink files are named by the moment the run is for (a
+# simulated, backfilled or caught-up one too) and say which channel they stand in for.
+_sink_labels: dict[str, tuple[dt.datetime, str]] = {}
+
+
+@contextlib.contextmanager
+def label_sink_messages(labels: Mapping[str, tuple[dt.datetime, str]]) -> Iterator[None]:
+    """Within the block, sink writes of these message ids carry their moment and channel."""
+    _sink_labels.update(labels)
+    try:
+        yield
+    finally:
+        for key in labels:
+            _sink_labels.pop(key, None)
+
+
 def _send_sink(title: str, body: str, meta: Mapping[str, Any], call: _Call | None) -> SendResult:
     folder = _sink_folder(meta)
-    now = clock.now()  # the virtual clock on purpose: the simulator reads these back
     message_id = (call.message_id if call else None) or "message"
+    now, channel = _sink_labels.get(message_id) or (clock.now(), "sink")
     record = {
         "id": call.message_id if call else None,
+        "channel": channel,
         "tag": call.tag if call else None,
         "recipient": call.recipient if call else None,
         "subject": title,
@@ -526,7 +547,8 @@ def _send_sink(title: str, body: str, meta: Mapping[str, Any], call: _Call | Non
             _append_line(folder / f"messages-{now:%Y%m%d}.jsonl", json.dumps(record, ensure_ascii=False))
             return SendResult.success()
         safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", message_id)[:80]
-        name = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}-{safe_id}.json"
+        safe_channel = re.sub(r"[^A-Za-z0-9_.-]", "_", channel)[:40]
+        name = f"{now:%Y%m%dT%H%M%S}-{safe_channel}-{uuid.uuid4().hex[:8]}-{safe_id}.json"
         partial = folder / f".{name}.part"
         partial.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
         os.replace(partial, folder / name)  # readers never see half a file

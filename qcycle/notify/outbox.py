@@ -57,7 +57,7 @@ from sqlmodel import Session, col, or_, select, update
 
 from qcycle import clock, crud, db
 from qcycle.models import OutboxMessage
-from qcycle.notify.channels import SendResult
+from qcycle.notify.channels import SendResult, label_sink_messages
 from qcycle.notify.deliver import Message, deliver_batch
 from qcycle.notify.ratelimit import Rate, backoff
 from qcycle.render import SYSTEM_SENDER, render_message
@@ -540,9 +540,11 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
                 for c in claimed
             ]
             recorder = _Recorder(claimed, now, settings, report)
+            labels = {str(c.id): (now, c.channel) for c in claimed}
             try:
-                deliver_batch(messages, max_workers=max_workers, rates=rates,
-                              on_result=recorder, on_start=_Starter(claimed))
+                with label_sink_messages(labels):
+                    deliver_batch(messages, max_workers=max_workers, rates=rates,
+                                  on_result=recorder, on_start=_Starter(claimed))
             finally:
                 recorder.flush()
         if looked_at < batch:
