@@ -51,13 +51,24 @@ def _root(
         get_settings.cache_clear()
 
 
-def open_round(file: Path):
-    """Load a programme file and make sure the database knows its round; returns (loaded, round_id)."""
-    from qcycle import db
+def open_round(file: Path, *, read_only: bool = False):
+    """Load a programme file and find its round in the database; returns (loaded, round_id).
+
+    Writing commands migrate the database and register the round if needed; ``read_only``
+    ones never create or change anything and say what to run when the round is not there."""
+    from qcycle import crud, db
     from qcycle.lifecycle import sync_round
     from qcycle.loader import load_programme
 
     loaded = load_programme(file)
+    if read_only:
+        db.require_current()
+        with db.session_scope() as session:
+            row = crud.get_round(session=session, code=loaded.programme.round.code)
+        if row is None:
+            raise QcycleError(f"数据库中还没有周期 {loaded.programme.round.code}：它尚未运行过"
+                              f"（运行 qcycle reconcile {file} 开始，或检查 --home）")
+        return loaded, row.id
     db.upgrade()
     with db.session_scope() as session:
         return loaded, sync_round(session, loaded).id
@@ -298,11 +309,13 @@ def decide(
     from qcycle import db, ops
 
     try:
-        loaded, round_id = open_round(file)
+        loaded, round_id = open_round(file, read_only=list_only)
         p = loaded.programme
         with db.session_scope() as session:
             pending = ops.pending(session, p, round_id)
             if list_only:
+                if not pending:
+                    out.print(f"{p.round.name}没有需要决定的阶段（方案中没有 kind: decision 的阶段）", markup=False)
                 for code, subjects in pending.items():
                     out.print(f"{p.stage(code).name}（{code}）：待决定 {len(subjects)} 项")
                     for s_ in subjects:
@@ -340,7 +353,9 @@ def export(
     from qcycle import db, ops
 
     try:
-        loaded, round_id = open_round(file)
+        if out_path.suffix.lower() not in (".xlsx", ".csv"):
+            raise QcycleError(f"不支持的导出格式 {out_path.suffix!r}（应为 .xlsx 或 .csv）")
+        loaded, round_id = open_round(file, read_only=True)
         with db.session_scope() as session:
             sheets = ops.result_rows(session, loaded.programme, round_id)
         ops.export_results(sheets, out_path)
@@ -368,7 +383,9 @@ def _run_flow(file: Path, as_of: str | None, stage: str | None, actor: str) -> N
     import getpass
 
     from flows.lifecycle import reconcile as reconcile_flow
+    from qcycle import db
 
+    db.upgrade()  # a command that writes migrates a fresh database itself
     summary = reconcile_flow(programme_file=str(file), as_of=_as_of(as_of), only_stage=stage,
                              actor=f"{actor}:{getpass.getuser()}")
     out.print(f"完成 {len(summary['done'])} 项，跳过 {len(summary['skipped'])} 项，"
@@ -434,7 +451,7 @@ def status(
 
     moment = _as_of(as_of) or clock.now()
     try:
-        loaded, round_id = open_round(file)
+        loaded, round_id = open_round(file, read_only=True)
         timetable = expand(loaded.programme, default_calendar())
         with db.session_scope() as session:
             st = round_status(session, loaded.programme, round_id, timetable, moment)

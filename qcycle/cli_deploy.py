@@ -99,9 +99,11 @@ def backfill(
     示例：qcycle backfill config/programmes/sc-jbgs-2023.yaml --from 2023-04-01 --to 2023-04-30 --channel sink
     """
     from flows.lifecycle import reconcile
+    from qcycle import db
 
     try:
         moments = backfill_moments(file, start.date(), end.date())
+        db.upgrade()  # a command that writes migrates a fresh database itself
         if not moments:
             out.print(f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d} 没有日程动作", markup=False)
             return

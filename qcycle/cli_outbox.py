@@ -25,6 +25,8 @@ app.add_typer(outbox_app, name="outbox")
 from qcycle.models import OUTBOX_STATUSES
 
 STATUSES = OUTBOX_STATUSES  # one list, from the model
+STATUS_CN = {"queued": "待发送", "sending": "发送中", "sent": "已发送", "failed": "待重试",
+             "dead": "已停止重试", "cancelled": "已取消", "unknown": "结果未知"}
 
 
 def _round_id(session, code: str | None):
@@ -45,30 +47,45 @@ def list_(
     status: Annotated[str | None, typer.Option(help="dead | failed | queued | sending | sent | cancelled | unknown")] = None,
     unit: Annotated[str | None, typer.Option(help="unit code")] = None,
     channel: Annotated[str | None, typer.Option(help="channel name from the programme file")] = None,
-    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 200,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many, newest first")] = 200,
+    offset: Annotated[int, typer.Option(min=0, help="skip this many (the next page: --offset 200)")] = 0,
 ) -> None:
-    """列出发件箱中的消息（最新的在前）：编号、状态、单位、渠道、尝试次数、下次发送时间、最后错误。
+    """列出发件箱中的消息（最新的在前）：编号、状态、单位、渠道、尝试次数、下次发送时间、最后错误；
+    表头给出符合条件的总数，超过 --limit 时用 --offset 翻页。只读：不会新建或迁移数据库。
 
     示例：qcycle outbox list --round mini-2023 --status dead
+          qcycle outbox list --round mini-2023 --limit 200 --offset 200
     """
     from qcycle import db
-    from qcycle.notify.outbox import list_messages
+    from qcycle.errors import QcycleError
+    from qcycle.notify.outbox import count_messages, list_messages
 
     if status is not None and status not in STATUSES:
         err.print(f"错误：状态只能是 {' | '.join(STATUSES)}", markup=False)
         raise typer.Exit(2)
-    db.upgrade()
+    try:
+        db.require_current()
+    except QcycleError as exc:
+        err.print(f"错误：{exc}", markup=False)
+        raise typer.Exit(2) from None
     with db.session_scope() as session:
-        rows = list_messages(session=session, round_id=_round_id(session, round_code), status=status,
-                             unit=unit, channel=channel, limit=limit)
-        table = Table(title=f"发件箱（{len(rows)} 条）")
+        round_id = _round_id(session, round_code)
+        total = count_messages(session=session, round_id=round_id, status=status, unit=unit, channel=channel)
+        rows = list_messages(session=session, round_id=round_id, status=status, unit=unit, channel=channel,
+                             limit=limit, offset=offset)
+        shown = f"第 {offset + 1}–{offset + len(rows)} 条，共 {total} 条" if rows else f"共 {total} 条"
+        table = Table(title=f"发件箱（{shown}）")
         for name in ("编号", "状态", "单位", "渠道", "日期", "尝试", "下次发送", "标题", "最后错误"):
             table.add_column(name, overflow="fold")
         for r in rows:
-            table.add_row(r.id.hex[:8], r.status, r.unit_code, r.channel, r.logical_date.isoformat(),
-                          str(r.attempts), f"{r.next_attempt_at:%Y-%m-%d %H:%M}" if r.next_attempt_at else "",
-                          r.subject, (r.last_error or "")[:120])
+            waiting = r.status in ("queued", "failed") and r.next_attempt_at is not None
+            table.add_row(r.id.hex[:8], STATUS_CN.get(r.status, r.status), r.unit_code, r.channel,
+                          r.logical_date.isoformat(), str(r.attempts),
+                          f"{r.next_attempt_at:%Y-%m-%d %H:%M}" if waiting else "", r.subject,
+                          (r.last_error or "")[:120])
     out.print(table)
+    if offset + len(rows) < total:
+        out.print(f"还有 {total - offset - len(rows)} 条：qcycle outbox list --offset {offset + len(rows)}", markup=False)
 
 
 @outbox_app.command("retry")

@@ -16,6 +16,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -28,6 +29,7 @@ __all__ = [
     "current_revision",
     "dispose_engines",
     "get_engine",
+    "require_current",
     "session_scope",
     "upgrade",
 ]
@@ -140,3 +142,21 @@ def current_revision(url: str | None = None) -> str | None:
     """The Alembic revision the database is at (None before the first upgrade)."""
     with get_engine(url).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def require_current(url: str | None = None) -> None:
+    """For read-only commands: the database must exist and be migrated. Never creates one
+    (connecting to a missing SQLite file would), so a wrong ``--home`` says so instead of
+    leaving an empty database behind."""
+    from qcycle.errors import QcycleError
+
+    url = _resolve(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
+            and not parsed.database.startswith("file:") and not Path(parsed.database).exists():
+        raise QcycleError(f"应用数据库不存在：{parsed.database}。请确认 --home（或 QCYCLE_DATABASE_URL）；"
+                          "新建数据库请运行 qcycle db upgrade")
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    current = current_revision(url)
+    if current != head:
+        raise QcycleError(f"应用数据库版本为 {current or '空'}，应为 {head}：请先运行 qcycle db upgrade")

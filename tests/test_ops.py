@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,36 @@ def test_status_shows_stage_next_actions_missed_overdue_and_pending(home):
     assert "待决定：审核揭榜书 1 项" in out
     assert "发布揭榜名单" in out  # among the next actions (2023-04-25)
     assert at(dt.date(2023, 4, 20), dt.time(17, 30)) == deadline.at
+
+
+def test_read_only_commands_never_create_a_database_and_say_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("QCYCLE_HOME", str(tmp_path / "nowhere"))
+    get_settings.cache_clear()
+    db.dispose_engines()
+    try:
+        for args in (["outbox", "list"], ["status", str(P1)], ["decide", str(P1), "--list"],
+                     ["export", str(P1), "--out", str(tmp_path / "r.xlsx")]):
+            result = runner.invoke(app, args)
+            assert result.exit_code == 2 and "应用数据库不存在" in result.output and "qcycle db upgrade" in result.output, \
+                (args, result.output)
+        assert not (tmp_path / "nowhere" / "qcycle.db").exists()
+    finally:
+        db.dispose_engines()
+        get_settings.cache_clear()
+
+
+def test_outbox_list_pages_with_the_total_and_statuses_in_chinese(home):
+    from qcycle import crud
+    from qcycle.cli import open_round
+
+    _, rid = open_round(P1)
+    with db.session_scope() as session:
+        for i in range(5):
+            crud.enqueue_message(session=session, idempotency_key=f"k{i}", action="a", unit_code="510100",
+                                 channel="email", logical_date=dt.date(2023, 4, 20), subject=f"第{i}条",
+                                 body="正文", round_id=rid)
+    first = runner.invoke(app, ["outbox", "list", "--limit", "2"], terminal_width=200)
+    assert first.exit_code == 0 and "第 1–2 条，共 5 条" in first.output and "待发送" in first.output
+    assert "还有 3 条：qcycle outbox list --offset 2" in first.output
+    last = runner.invoke(app, ["outbox", "list", "--limit", "2", "--offset", "4"], terminal_width=200)
+    assert "第 5–5 条，共 5 条" in last.output and "还有" not in last.output

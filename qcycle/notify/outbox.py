@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, or_, select, update
+from sqlmodel import Session, col, func, or_, select, update
 
 from qcycle import clock, crud, db
 from qcycle.models import OutboxMessage
@@ -72,6 +72,7 @@ __all__ = [
     "DeliveryReport",
     "OfficeHours",
     "cancel_message",
+    "count_messages",
     "deliver_due",
     "find_message",
     "idempotency_key",
@@ -605,9 +606,8 @@ def deliver_due(*, programme: Programme, round_id: uuid.UUID | None, now: dt.dat
 # ---------------------------------------------------------------- operations (qcycle outbox)
 
 
-def list_messages(*, session: Session, round_id: uuid.UUID | None = None, status: str | None = None,
-                  unit: str | None = None, channel: str | None = None, limit: int = 200) -> list[OutboxMessage]:
-    query = select(OutboxMessage).order_by(col(OutboxMessage.created_at).desc()).limit(limit)
+def _filtered(query: Any, round_id: uuid.UUID | None, status: str | None, unit: str | None,
+              channel: str | None) -> Any:
     if round_id is not None:
         query = query.where(OutboxMessage.round_id == round_id)
     if status:
@@ -616,7 +616,23 @@ def list_messages(*, session: Session, round_id: uuid.UUID | None = None, status
         query = query.where(OutboxMessage.unit_code == unit)
     if channel:
         query = query.where(OutboxMessage.channel == channel)
+    return query
+
+
+def list_messages(*, session: Session, round_id: uuid.UUID | None = None, status: str | None = None,
+                  unit: str | None = None, channel: str | None = None, limit: int = 200,
+                  offset: int = 0) -> list[OutboxMessage]:
+    """Messages, newest first; ``offset``/``limit`` page through them (see :func:`count_messages`)."""
+    query = select(OutboxMessage).order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id))
+    query = _filtered(query, round_id, status, unit, channel).offset(offset).limit(limit)
     return list(session.exec(query).all())
+
+
+def count_messages(*, session: Session, round_id: uuid.UUID | None = None, status: str | None = None,
+                   unit: str | None = None, channel: str | None = None) -> int:
+    """How many messages :func:`list_messages` pages through."""
+    query = _filtered(select(func.count()).select_from(OutboxMessage), round_id, status, unit, channel)
+    return int(session.exec(query).one())
 
 
 def find_message(*, session: Session, ref: str) -> OutboxMessage:
