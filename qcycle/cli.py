@@ -466,7 +466,7 @@ def status(
         table.add_column(col)
     for a in st.next_actions:
         table.add_row(a.at.strftime("%Y-%m-%d %H:%M"), ACTION_LABELS.get(a.action, a.action), a.title)
-    out.print(table)
+    out.print(table if st.next_actions else "接下来的动作：无（本周期的日程已全部到期）")
     if st.missed:
         out.print(f"[yellow]应执行未执行 {len(st.missed)} 项[/]（运行 qcycle reconcile 补做）：")
         for a in st.missed[:10]:
@@ -476,7 +476,9 @@ def status(
                   markup=False)
     for stage_name, subjects in st.pending.items():
         out.print(f"待决定：{stage_name} {len(subjects)} 项（qcycle decide … --list）", markup=False)
-    counts = "，".join(f"{k} {v}" for k, v in sorted(st.messages.items())) or "无"
+    from qcycle.notify.outbox import STATUS_LABELS
+
+    counts = "，".join(f"{STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(st.messages.items())) or "无"
     out.print(f"消息：{counts}")
     for unit, channel, error in st.failed_messages:
         out.print(f"  失败：{unit} {channel} {error[:80]}", markup=False)

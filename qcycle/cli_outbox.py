@@ -25,8 +25,6 @@ app.add_typer(outbox_app, name="outbox")
 from qcycle.models import OUTBOX_STATUSES
 
 STATUSES = OUTBOX_STATUSES  # one list, from the model
-STATUS_CN = {"queued": "待发送", "sending": "发送中", "sent": "已发送", "failed": "待重试",
-             "dead": "已停止重试", "cancelled": "已取消", "unknown": "结果未知"}
 
 
 def _round_id(session, code: str | None):
@@ -58,7 +56,7 @@ def list_(
     """
     from qcycle import db
     from qcycle.errors import QcycleError
-    from qcycle.notify.outbox import count_messages, list_messages
+    from qcycle.notify.outbox import STATUS_LABELS, count_messages, list_messages
 
     if status is not None and status not in STATUSES:
         err.print(f"错误：状态只能是 {' | '.join(STATUSES)}", markup=False)
@@ -79,7 +77,7 @@ def list_(
             table.add_column(name, overflow="fold")
         for r in rows:
             waiting = r.status in ("queued", "failed") and r.next_attempt_at is not None
-            table.add_row(r.id.hex[:8], STATUS_CN.get(r.status, r.status), r.unit_code, r.channel,
+            table.add_row(r.id.hex[:8], STATUS_LABELS.get(r.status, r.status), r.unit_code, r.channel,
                           r.logical_date.isoformat(), str(r.attempts),
                           f"{r.next_attempt_at:%Y-%m-%d %H:%M}" if waiting else "", r.subject,
                           (r.last_error or "")[:120])

@@ -186,3 +186,21 @@ def test_outbox_list_pages_with_the_total_and_statuses_in_chinese(home):
     assert "还有 3 条：qcycle outbox list --offset 2" in first.output
     last = runner.invoke(app, ["outbox", "list", "--limit", "2", "--offset", "4"], terminal_width=200)
     assert "第 5–5 条，共 5 条" in last.output and "还有" not in last.output
+
+
+def test_status_as_of_a_past_day_of_a_finished_round_is_that_day(home):
+    from qcycle import synthetic
+    from qcycle.cli import open_round
+    from qcycle.loader import load_programme
+    from qcycle.timetable import expand
+    from qcycle.workcal import WorkCalendar
+
+    loaded = load_programme(P1)
+    _, rid = open_round(P1)
+    synthetic.play_locally(loaded, expand(loaded.programme, WorkCalendar()), rid, seed=3)  # the whole round
+    result = runner.invoke(app, ["status", str(P1), "--as-of", "2023-06-01"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    # What came after 06-01 is shown as next (the mid-term check of July), not "nothing left".
+    assert "截至 2023-06-01" in result.output and "中期检查" in result.output
+    end = runner.invoke(app, ["status", str(P1), "--as-of", "2025-12-31"], terminal_width=200)
+    assert "接下来的动作：无" in end.output and "消息：已发送" in end.output and "sent" not in end.output

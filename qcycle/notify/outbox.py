@@ -69,6 +69,7 @@ __all__ = [
     "MERGEABLE_TEMPLATES",
     "MERGED_TEMPLATE",
     "REMINDERS_ACTION",
+    "STATUS_LABELS",
     "DeliveryReport",
     "OfficeHours",
     "cancel_message",
@@ -82,6 +83,9 @@ __all__ = [
     "requeue_message",
 ]
 
+# How ops read a message's status (statuses are stored in English, shown in Chinese).
+STATUS_LABELS = {"queued": "待发送", "sending": "发送中", "sent": "已发送", "failed": "待重试",
+                 "dead": "已停止重试", "cancelled": "已取消", "unknown": "结果未知"}
 MERGEABLE_TEMPLATES = ("reminder.j2", "overdue.j2")
 MERGED_TEMPLATE = "merged_reminder.j2"
 REMINDERS_ACTION = "reminders"
