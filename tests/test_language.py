@@ -21,22 +21,15 @@ from qcycle.lifecycle import HANDLERS, decision_subjects, pending_decisions, syn
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import Decision, OutboxMessage
 from qcycle.schema import StageKind
-from qcycle.settings import get_settings
 from qcycle.timetable import add_months, expand, name_of
 from qcycle.workcal import WorkCalendar
+from tests.homes import leave_home, use_home
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("QCYCLE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("QCYCLE_SINK_DIR", str(tmp_path / "home" / "sink"))
-    monkeypatch.delenv("QCYCLE_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    db.dispose_engines()
-    db.upgrade()
-    yield tmp_path / "home"
-    db.dispose_engines()
-    get_settings.cache_clear()
+    yield use_home(monkeypatch, tmp_path / "home")
+    leave_home()
 
 
 def write(tmp_path: Path, name: str, text: str) -> LoadedProgramme:

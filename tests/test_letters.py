@@ -14,13 +14,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from qcycle import db, synthetic
-from qcycle.lifecycle import sync_round
-from qcycle.loader import LoadedProgramme, load_programme
+from qcycle import db
 from qcycle.models import OutboxMessage
-from qcycle.settings import get_settings
-from qcycle.timetable import Timetable, expand
-from qcycle.workcal import WorkCalendar
+from qcycle.timetable import Timetable
+from tests.homes import leave_home, play_programme, use_home
 
 PROGRAMMES = sorted((Path(__file__).resolve().parent.parent / "config" / "programmes").glob("*.yaml"))
 _CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
@@ -42,26 +39,13 @@ _runs: dict[Path, Round] = {}
 def run(path: Path, tmp_path_factory, monkeypatch) -> Round:
     if path in _runs:
         return _runs[path]
-    home = tmp_path_factory.mktemp(path.stem)
-    monkeypatch.setenv("QCYCLE_HOME", str(home))
-    monkeypatch.setenv("QCYCLE_SINK_DIR", str(home / "sink"))
-    monkeypatch.delenv("QCYCLE_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    db.dispose_engines()
-    db.upgrade()
+    use_home(monkeypatch, tmp_path_factory.mktemp(path.stem))
     try:
-        source = load_programme(path)
-        p = synthetic.with_counties(source.programme, seed=5)
-        loaded = LoadedProgramme(p, source.path, source.sha256)
-        timetable = expand(p, WorkCalendar())
-        with db.session_scope() as session:
-            round_id = sync_round(session, loaded).id
-        synthetic.play_locally(loaded, timetable, round_id, seed=5)
+        p, timetable, round_id = play_programme(path, seed=5)
         with db.session_scope() as session:
             messages = list(session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all())
     finally:
-        db.dispose_engines()
-        get_settings.cache_clear()
+        leave_home()
     _runs[path] = Round(p, timetable, messages)
     return _runs[path]
 

@@ -12,14 +12,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from qcycle import db, synthetic
-from qcycle.lifecycle import NEGATIVE, sync_round
-from qcycle.loader import LoadedProgramme, load_programme
+from qcycle import db
+from qcycle.lifecycle import NEGATIVE
+from qcycle.loader import load_programme
 from qcycle.models import ActionRun, AssessmentResult, Decision, OutboxMessage
 from qcycle.schema import StageKind
-from qcycle.settings import get_settings
-from qcycle.timetable import expand
-from qcycle.workcal import WorkCalendar
+from tests.homes import leave_home, play_programme, use_home
 
 PROGRAMMES = sorted((Path(__file__).resolve().parent.parent / "config" / "programmes").glob("*.yaml"))
 
@@ -33,19 +31,9 @@ def test_a_shipped_programme_runs_a_whole_round(path, tmp_path, monkeypatch):
     source = load_programme(path)
     assert source.programme.version == 2
     assert [str(n) for n in source.notices] == []
-    monkeypatch.setenv("QCYCLE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("QCYCLE_SINK_DIR", str(tmp_path / "home" / "sink"))
-    monkeypatch.delenv("QCYCLE_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    db.dispose_engines()
-    db.upgrade()
+    use_home(monkeypatch, tmp_path / "home")
     try:
-        p = synthetic.with_counties(source.programme, seed=11)
-        loaded = LoadedProgramme(p, source.path, source.sha256)
-        timetable = expand(p, WorkCalendar())
-        with db.session_scope() as session:
-            round_id = sync_round(session, loaded).id
-        synthetic.play_locally(loaded, timetable, round_id, seed=11)
+        p, timetable, round_id = play_programme(path, seed=11)
         with db.session_scope() as session:
             runs = {r.action_key: r.outcome for r in session.exec(select(ActionRun).where(
                 ActionRun.round_id == round_id)).all()}
@@ -53,8 +41,7 @@ def test_a_shipped_programme_runs_a_whole_round(path, tmp_path, monkeypatch):
             results = session.exec(select(AssessmentResult).where(AssessmentResult.round_id == round_id)).all()
             messages = session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all()
     finally:
-        db.dispose_engines()
-        get_settings.cache_clear()
+        leave_home()
 
     assert [a.key for a in timetable.actions if a.key not in runs] == []
     order = [s.code for s in p.stages]
