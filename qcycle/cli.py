@@ -281,8 +281,10 @@ def _print_simulation(report) -> None:
     out.print(f"  材料：{subs}；隔离（格式错误/未知单位）{report.quarantined} 条")
     grades = "，".join(f"{grade_label(g)} {n}" for g, n in report.grades.items() if n) or "无"
     out.print(f"  考核等次：{grades}")
+    from qcycle.notify.outbox import STATUS_LABELS
+
     for channel, counts in sorted(report.messages.items()):
-        out.print(f"  消息·{channel}：" + "，".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        out.print(f"  消息·{channel}：" + "，".join(f"{STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(counts.items())))
     out.print(f"  数据库与收件箱：{report.home}")
 
 

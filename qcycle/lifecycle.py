@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, false, or_, true
+from sqlalchemy import and_, case, exists, false, or_, true
 from sqlmodel import Session, col, func, select
 
 from qcycle import crud
@@ -341,37 +341,52 @@ def decision_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage
     """What ops must decide on at a decision stage: the subjects of the stage it ``decides``
     (accepted hand-ins of a window, subjects approved at the previous decision, or assessed
     subjects), less those rejected anywhere before."""
-    if stage.decides is None:
-        return []
-    target = p.stage(stage.decides)
-    gone = eliminated(session, round_id)
-    own = _decided(session, round_id, stage.code, NEGATIVE)  # rejected here: still this stage's subject
-    if target.kind is StageKind.decision:
-        subjects = set(_decided(session, round_id, target.code, POSITIVE))
-    elif target.kind is StageKind.assessment:
-        subjects = set(session.exec(select(AssessmentResult.unit_code).where(
-            AssessmentResult.round_id == round_id, AssessmentResult.stage == target.code)).all())
-    else:
-        subjects = _submitted_subjects(session, p, round_id, target, category)
-        if target.owed_by is not None and target.owed_by.dynamic:
-            # e.g. an application counts only after a second party recommended the unit
-            allowed = set(resolve(session, p, round_id, target.owed_by, category))
-            subjects = {x for x in subjects if x.partition(":")[0] in allowed}
-    if stage.among is not None:  # e.g. the committee decides only on the candidates graded for an award
-        among = set(select_subjects(session, p, round_id, stage.among, category))
-        subjects = {x for x in subjects if x in among or x.partition(":")[0] in among}
-    return sorted(x for x in subjects if (x not in gone or x in own) and _in_cat(p, x, category))
+    return _candidates(session, p, round_id, stage, category, undecided=False)
 
 
 def pending_decisions(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
                       category: str | None) -> list[str]:
     """The subjects of :func:`decision_subjects` without a decision yet."""
-    subjects = decision_subjects(session, p, round_id, stage, category)
+    return _candidates(session, p, round_id, stage, category, undecided=True)
+
+
+def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None,
+                *, undecided: bool) -> list[str]:
+    if stage.decides is None:
+        return []
+    target = p.stage(stage.decides)
+    decided_here = exists().where(Decision.round_id == round_id, Decision.stage == stage.code)
+    if target.kind is StageKind.decision or target.kind is StageKind.assessment:
+        if target.kind is StageKind.decision:
+            subjects = set(_decided(session, round_id, target.code, POSITIVE))
+        else:
+            subjects = set(_column(session, select(AssessmentResult.unit_code).where(
+                AssessmentResult.round_id == round_id, AssessmentResult.stage == target.code)))
+        if undecided:
+            subjects -= set(_column(session, select(Decision.subject).where(
+                Decision.round_id == round_id, Decision.stage == stage.code)))
+    else:
+        # Filtered and made distinct by the database (a national round: ~10,000 applications,
+        # asked about at every moment until the decision is complete).
+        subject = _subject_column()
+        query = select(subject).distinct().where(
+            Submission.round_id == round_id, Submission.stage == target.code, Submission.status == "accepted",
+            _in_category(p, category, uncategorised=False))
+        if undecided:
+            query = query.where(~decided_here.where(Decision.subject == subject))
+        subjects = set(_column(session, query))
+        if subjects and target.owed_by is not None and target.owed_by.dynamic:
+            # e.g. an application counts only after a second party recommended the unit
+            allowed = set(resolve(session, p, round_id, target.owed_by, category))
+            subjects = {x for x in subjects if x.partition(":")[0] in allowed}
+    if subjects and stage.among is not None:  # e.g. the committee decides only on award candidates
+        among = set(select_subjects(session, p, round_id, stage.among, category))
+        subjects = {x for x in subjects if x in among or x.partition(":")[0] in among}
     if not subjects:
         return []
-    decided = set(_column(session, select(Decision.subject).where(
-        Decision.round_id == round_id, Decision.stage == stage.code)))
-    return [x for x in subjects if x not in decided]
+    gone = eliminated(session, round_id)
+    own = frozenset() if undecided else _decided(session, round_id, stage.code, NEGATIVE)
+    return sorted(x for x in subjects if (x not in gone or x in own) and _in_cat(p, x, category))
 
 
 # -- carrying out an action -------------------------------------------------------------------
