@@ -62,6 +62,11 @@ def next_round(text: str, p: Programme, year: int, cal: WorkCalendar) -> NewRoun
     if every and shift % every:
         notes.append(f"方案每{every}年一届（cadence），{year} 年与本届相隔 {shift} 年，不是整届")
     covered_warnings = len(cal.warnings)
+    code = p.round.code
+    new_code = _YEAR.sub(lambda m: str(int(m.group(1)) + shift), code) if _YEAR.search(code) else f"{code}-{year}"
+    if new_code == code:
+        new_code = f"{code}-{year}"
+    old_code = re.compile(rf"(\bcode:\s*[\"']?){re.escape(code)}(?=[\"']?\s*(,|}}|$))")
     out_lines = []
     in_round, notes_indent = False, None
     for line in text.splitlines(keepends=True):
@@ -81,10 +86,14 @@ def next_round(text: str, p: Programme, year: int, cal: WorkCalendar) -> NewRoun
         if notes_indent is not None:
             head, tail = "", body
         body = _DATE.sub(lambda m, text=head: _move(m, text, shift, cal, notes), head) + tail
-        if in_round and re.match(r"^\s*(code|name|years):|^round:\s*\{", body):
-            body = _YEAR.sub(lambda m: str(int(m.group(1)) + shift)
-                             if min(first, p.round.years[0]) - 1 <= int(m.group(1)) <= p.round.years[-1] + 1
-                             else m.group(1), body)
+        if in_round:
+            # The new round's own code (a code without a year gets one), then its name and years.
+            body = old_code.sub(lambda m: m.group(1) + new_code, body)
+        if in_round and re.match(r"^\s*(name|years):|^round:\s*\{", body):
+            body = re.sub(rf"\b{re.escape(new_code)}\b|" + _YEAR.pattern, lambda m: m.group(0) if m.group(0) == new_code
+                          else str(int(m.group(0)) + shift)
+                          if min(first, p.round.years[0]) - 1 <= int(m.group(0)) <= p.round.years[-1] + 1
+                          else m.group(0), body)
         # Period codes named by year and month ("2023-07") follow the dates.
         body = re.sub(r'(\bcode:\s*["\']?)(\d{4})(-\d{2}["\']?)', lambda m: f"{m.group(1)}{int(m.group(2)) + shift}{m.group(3)}",
                       body)
@@ -100,10 +109,6 @@ def next_round(text: str, p: Programme, year: int, cal: WorkCalendar) -> NewRoun
         notes.append("指标的 year / cumulative_years 未改动：请按新一届的考核期核对")
     if not _YEAR.search(p.round.name):
         notes.append(f"周期名称“{p.round.name}”不含年份，未改动：请核对届次等文字")
-    code = p.round.code
-    new_code = _YEAR.sub(lambda m: str(int(m.group(1)) + shift), code) if _YEAR.search(code) else f"{code}-{year}"
-    if new_code == code:
-        new_code = f"{code}-{year}"
     return NewRound(new_text, new_code, notes)
 
 

@@ -352,3 +352,19 @@ def test_hand_ins_are_counted_per_stage_and_kinds_are_declared_in_the_file(tmp_p
     actions = {(unit, key) for unit, merged in rows for key in merged.split("+")}
     overdue = {(unit, key.split(":")[0]) for unit, key in actions if ":overdue" in key}
     assert overdue == {("c1", "yearend"), ("c2", "yearend")}
+
+
+def test_new_round_moves_dates_onto_working_days_keeps_prose_and_names_the_round(tmp_path):
+    from qcycle.newround import next_round
+
+    source = Path(__file__).resolve().parent.parent / "config" / "programmes" / "bs-quality-award-4.yaml"
+    made = next_round(source.read_text(encoding="utf-8"), load_programme(source).programme, 2024, WorkCalendar())
+    # A code without a year gets one, in the file too (never the code of the round it came from).
+    assert made.code == "bs-quality-award-4-2024" and "code: bs-quality-award-4-2024" in made.text
+    assert "2022-09-26 报道" in made.text  # an assumption's date cites the source: unchanged
+    assert any("2024-08-24" in n and "2024-08-26" in n for n in made.notes)  # a Saturday, moved, listed
+    assert any("不含年份" in n for n in made.notes)  # 第4届 in the name needs a person
+    path = tmp_path / "next.yaml"
+    path.write_text(made.text, encoding="utf-8")
+    nxt = load_programme(path).programme
+    assert nxt.round.years == [2024] and nxt.stage("presentation").on == dt.date(2024, 8, 26)
