@@ -20,7 +20,7 @@ from qcycle.kinds import action_kind
 from qcycle.lifecycle import Outcome
 from qcycle.loader import LoadedProgramme
 from qcycle.schema import grade_label
-from qcycle.timetable import ACTION_LABELS, Action, Due
+from qcycle.timetable import ACTION_LABELS, CHAIN_PASSES, Action, Due, released
 from tasks.actions import carry_out_actions, record_skipped
 from tasks.messages import deliver_messages
 from tasks.rounds import cached_programme, prepare_round
@@ -172,9 +172,8 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
     flow_runs = len({_flow_kind(a) for a in plan.run} - ROUTINE.keys())
     # A decision completed in this run lets the actions waiting for it go now, not at the next
     # moment: their logical time has come (bounded: a chain has few steps).
-    for _ in range(5):
-        completed = {o.action.key for o in outcomes if not o.pending}
-        ready = {a.key for a in timetable.actions if a.at <= moment and set(a.needs) & completed}
+    for _ in range(CHAIN_PASSES - 1):
+        ready = released(timetable, moment, {o.action.key for o in outcomes if not o.pending})
         if not ready or only_stage is not None:
             break
         again = prepare_round(programme_file, moment).plan

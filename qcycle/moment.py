@@ -17,7 +17,7 @@ from qcycle.lifecycle import Outcome, carry_out
 from qcycle.models import ActionRun
 from qcycle.notify.outbox import queue_drafts
 from qcycle.schema import Programme
-from qcycle.timetable import Action, Timetable, due
+from qcycle.timetable import CHAIN_PASSES, Action, Timetable, due, released
 
 __all__ = ["done_actions", "perform", "record_outcome", "record_skipped", "run_due"]
 
@@ -75,18 +75,17 @@ def run_due(p: Programme, round_id: uuid.UUID, timetable: Timetable, as_of: dt.d
     from qcycle import db
 
     outcomes: list[Outcome] = []
-    for _ in range(6):  # a chain of decisions has few steps
+    ready: set[str] | None = None  # first pass: everything due
+    for _ in range(CHAIN_PASSES):
         with db.session_scope() as session:
             plan = due(timetable, as_of, done_actions(session, round_id))
             if plan.skipped:
                 record_skipped(session, p.round.code, round_id, plan.skipped, actor)
-        ran = {o.action.key for o in outcomes}
-        todo = [a for a in plan.run if a.key not in ran]
+        todo = [a for a in plan.run if ready is None or a.key in ready]
         if not todo:
             break
         for action in todo:
             with db.session_scope() as session:
                 outcomes.append(perform(session, p, round_id, action, template_dir=template_dir, actor=actor))
-        if not any(o.action.key in a.needs for o in outcomes if not o.pending for a in timetable.actions):
-            break
+        ready = released(timetable, as_of, {o.action.key for o in outcomes if not o.pending})
     return outcomes

@@ -25,6 +25,7 @@ from qcycle.workcal import WorkCalendar
 
 __all__ = [
     "ACTION_LABELS",
+    "CHAIN_PASSES",
     "Action",
     "Due",
     "ResolvedDeadline",
@@ -33,6 +34,7 @@ __all__ = [
     "due",
     "expand",
     "name_of",
+    "released",
 ]
 
 # Chinese labels of action kinds, for tables and messages (from the one registry).
@@ -141,6 +143,17 @@ def due(
                 continue
         run.append(action)
     return Due(run, skipped)
+
+
+# How many passes one moment takes at most: each completed decision may release the actions
+# that waited for it, and a chain of decisions due at once has few steps.
+CHAIN_PASSES = 6
+
+
+def released(timetable: Timetable, as_of: dt.datetime, completed: set[str]) -> set[str]:
+    """Keys of the actions due by ``as_of`` that waited for one of the ``completed`` decisions:
+    what a run does in another pass of the same moment."""
+    return {a.key for a in timetable.actions if a.at <= as_of and completed.intersection(a.needs)}
 
 
 def _superseded(action: Action, timetable: Timetable, as_of: dt.datetime) -> bool:
