@@ -77,6 +77,8 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
     for day in _dates(cited):
         if day not in known and day != m.logical_date:
             found.append(f"cited date {day} is not in the timetable")
+    if lines[-3].strip():
+        found.append("no blank line before the signature")
     addressee = lines[0].rstrip("：")
     sender = lines[-2].strip()
     if addressee == sender:
