@@ -1,21 +1,26 @@
 """Deployments from configuration: each programme file becomes a ``reconcile`` deployment.
 
-Schedules come from the programme's timetable, in Asia/Shanghai:
+Schedules come from the programme's timetable, in Asia/Shanghai, and only while the round has
+actions left (a round with nothing after now gets no schedule at all):
 
 * one schedule per distinct *future* action time (publications, window openings, each
   reminder, deadlines, overdue notices, escalations, decisions, assessment, notifications),
   each a one-shot RRule carrying its own parameters ``programme_file`` and ``as_of`` (the
   action time), so the run's name and logical time say which moment it is for;
-* the safety net: a reconcile "as of now" on working-day mornings and afternoons
-  (09:05 and 17:35, Monday–Friday). Prefect never backfills slots missed while nothing was
-  running; this run catches them up (closings, overdue notices, escalations; stale
-  reminders skipped with the reason).
+* the safety net: a reconcile "as of now" (``actor`` ``schedule:safety-net``) at 09:05 and
+  17:35 on every official working day (the Chinese calendar of :mod:`qcycle.workcal`: holiday
+  weekdays left out, 调休 weekend workdays put in) from today up to the day of the round's last
+  action. Prefect never backfills slots missed while nothing was running; this run catches
+  them up (closings, overdue notices, escalations; stale reminders skipped with the reason).
+  Each is one RRule set: Monday–Friday, minus the holiday weekdays (EXDATE), plus the 调休
+  days (RDATE), written in local time without ``Z`` (Prefect's ``RRuleSchedule.to_rrule``
+  labels DTSTART, UNTIL, RDATE and EXDATE with the schedule's time zone as they are).
 
 Past action times get no schedule: the scheduler only plans from now on, up to 100 days
 ahead, and a one-shot schedule further away is planned once it comes within that horizon.
-Each deploy *replaces* the deployment's schedules (the server deletes the old ones and
-their future auto-scheduled runs when a deployment is updated with schedules; we always
-send at least the safety net), so dates removed from a programme file do not linger.
+Each deploy *replaces* the deployment's schedules (:func:`apply_replacing_schedules` deletes
+every schedule this deploy did not send, all of them when it sends none), so dates removed
+from a programme file, or a finished round's safety net, do not linger.
 
 An intake deployment is added for a programme that has an entry in ``deploy/intake.yaml``
 (URL and the *name* of the environment variable holding the token; never the token).
@@ -38,7 +43,7 @@ from qcycle.timetable import expand
 from qcycle.workcal import default_calendar
 
 __all__ = [
-    "SAFETY_NET_CRONS",
+    "SAFETY_NET_TIMES",
     "TIMEZONE",
     "action_times",
     "apply",
@@ -50,12 +55,15 @@ __all__ = [
     "schedules_for",
     "serve",
     "wait_for_server",
+    "working_day_rule",
 ]
 
 TIMEZONE = "Asia/Shanghai"
-# Working-day mornings and late afternoons; on a 调休 Saturday or a holiday weekday the run
-# finds nothing new or does what is due anyway (every action is idempotent).
-SAFETY_NET_CRONS = {"daily-0905": "5 9 * * 1-5", "daily-1735": "35 17 * * 1-5"}
+# Official working-day mornings and late afternoons (local time), slug → time of day.
+SAFETY_NET_TIMES = {"daily-0905": dt.time(9, 5), "daily-1735": dt.time(17, 35)}
+# prefect.client.schemas.schedules.MAX_RRULE_LENGTH (the server refuses longer rules); kept
+# here so that importing this module does not import Prefect.
+MAX_RRULE_LENGTH = 6500
 INTAKE_CRON = "*/30 8-18 * * 1-5"
 INTAKE_FILE = REPO_ROOT / "deploy" / "intake.yaml"
 
@@ -78,7 +86,52 @@ def action_times(programme_file: str | Path, now: dt.datetime | None = None) -> 
     now = clock.to_local(now) if now else clock.now()
     loaded = load_programme(programme_file)
     timetable = expand(loaded.programme, default_calendar())
-    return sorted({a.at for a in timetable.actions if a.at > now})
+    return sorted({clock.to_local(a.at) for a in timetable.actions if a.at > now})
+
+
+def working_day_rule(first: dt.date, last: dt.date, at: dt.time) -> str | None:
+    """An RRule set firing at ``at`` (Asia/Shanghai) on each official working day from ``first``
+    to ``last`` inclusive, or None if there is none.
+
+    Monday–Friday, minus the weekdays off (EXDATE), plus the weekend days worked (RDATE).
+    Naive local stamps: Prefect labels every stamp with the schedule's time zone, keeping its
+    digits (``replace(tzinfo=...)``), so a ``Z`` UTC stamp would fire 8 hours off.
+    """
+    calendar = default_calendar()
+    first = calendar.next_workday(first)
+    if first > last:
+        return None
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+    def stamps(ds: Iterable[dt.date]) -> str:
+        return ",".join(f"{dt.datetime.combine(d, at):%Y%m%dT%H%M%S}" for d in ds)
+
+    lines = [f"DTSTART:{stamps([first])}",
+             f"RRULE:FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;UNTIL={stamps([last])}"]
+    if off := [d for d in days if d.weekday() < 5 and not calendar.is_workday(d)]:
+        lines.append(f"EXDATE:{stamps(off)}")
+    if worked := [d for d in days if d.weekday() >= 5 and calendar.is_workday(d)]:
+        lines.append(f"RDATE:{stamps(worked)}")
+    return "\n".join(lines)
+
+
+def _safety_net(path: str, first: dt.date, last: dt.date) -> list:
+    from prefect.schedules import RRule
+
+    from flows.lifecycle import SAFETY_NET_ACTOR  # the flow names these runs by it
+
+    out = []
+    for slug, at in SAFETY_NET_TIMES.items():
+        parts = [(slug, working_day_rule(first, last, at))]
+        if parts[0][1] and len(parts[0][1]) > MAX_RRULE_LENGTH:
+            # ~60 dates a year fit many times over: only a round of many years gets here.
+            parts = [(f"{slug}-{year}", working_day_rule(max(first, dt.date(year, 1, 1)),
+                                                         min(last, dt.date(year, 12, 31)), at))
+                     for year in range(first.year, last.year + 1)]
+        out += [RRule(rule, timezone=TIMEZONE, slug=s,
+                      parameters={"programme_file": path, "actor": SAFETY_NET_ACTOR})
+                for s, rule in parts if rule]
+    return out
 
 
 def _one_shot(when: dt.datetime, parameters: dict[str, Any], slug: str):
@@ -97,12 +150,12 @@ def schedules_for(programme_file: str | Path, now: dt.datetime | None = None,
     datetime, or a timedelta from now); tests use them to fire a run seconds from now for a
     moment of a past round.
     """
-    from prefect.schedules import Cron
-
+    now = clock.to_local(now) if now else clock.now()
     path = str(Path(programme_file).resolve())
-    out = [Cron(cron, timezone=TIMEZONE, parameters={"programme_file": path}, slug=slug)
-           for slug, cron in SAFETY_NET_CRONS.items()]
-    for when in action_times(path, now):
+    times = action_times(path, now)
+    # The safety net only while actions are left, and not past the last action's day.
+    out = _safety_net(path, now.date(), times[-1].date()) if times else []
+    for when in times:
         out.append(_one_shot(when, {"programme_file": path, "as_of": when.isoformat()},
                              f"at-{when:%Y%m%d-%H%M}"))
     for fire, as_of in extra_slots:
@@ -138,7 +191,7 @@ def build_deployments(files: Sequence[str | Path] = (), now: dt.datetime | None 
         code = p.round.code
         deployments.append(reconcile.to_deployment(
             name=deployment_name(code),
-            description=f"{p.round.name}：按日程对账（每个动作时间一次，另有工作日 09:05、17:35 兜底）",
+            description=f"{p.round.name}：按日程对账（每个动作时间一次，另有法定工作日 09:05、17:35 兜底，至最后一个动作日止）",
             parameters={"programme_file": str(path)},
             schedules=schedules_for(path, now, extra),
             tags=["qcycle", code],

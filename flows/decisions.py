@@ -9,16 +9,17 @@ reminding ops of what is still pending, so a round never waits silently.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, pause_flow_run
+from prefect import flow, pause_flow_run
 from prefect.input import RunInput
 from pydantic import Field
 
 from qcycle import db, ops
 from qcycle.lifecycle import sync_round
 from qcycle.loader import load_programme
+from tasks.rounds import round_code_of
+from tasks.runlog import run_log
 
 __all__ = ["DecisionForm", "decide_in_ui"]
 
@@ -36,14 +37,14 @@ def _run_name() -> str:
     from prefect.runtime import flow_run
 
     params = flow_run.parameters
-    return f"{Path(params['programme_file']).stem}·审核决定·{params['stage']}"
+    return f"{round_code_of(params['programme_file'])}·审核决定·{params['stage']}"
 
 
 @flow(name="qcycle-decide", flow_run_name=_run_name,
       description="审核决定：暂停并等待运维在界面表单中填写同意/不同意的对象，然后记录决定。")
 def decide_in_ui(programme_file: str, stage: str, timeout_hours: float = 72.0) -> dict[str, Any]:
     """Pause for an ops decision on every pending subject of ``stage``; record what comes back."""
-    logger = get_run_logger()
+    logger = run_log()
     loaded = load_programme(programme_file)
     p = loaded.programme
     db.upgrade()

@@ -11,12 +11,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from qcycle import db
 from qcycle.intake.report import STATUS_LABELS, STATUSES, ImportReport
 from tasks.intake import pull_http_source
+from tasks.runlog import run_log, run_name
 
 __all__ = ["intake", "serve", "summary_markdown"]
 
@@ -37,7 +38,7 @@ def summary_markdown(report: ImportReport) -> str:
 
 
 @flow(name="qcycle-intake", description="收取材料：从 HTTP 接口分页拉取申报、进展报告、评分等，逐条受理或隔离",
-      validate_parameters=True)  # fmt: skip
+      validate_parameters=True, flow_run_name=run_name("收取材料", flow=True))  # fmt: skip
 def intake(
     programme_file: str,
     url: str,
@@ -47,7 +48,7 @@ def intake(
     retries: int = 4,
 ) -> dict[str, Any]:
     """Pull one source into the round of ``programme_file``; returns the report as a dict."""
-    logger = get_run_logger()
+    logger = run_log()
     db.upgrade()  # idempotent; a scheduled run may be the first to touch this database
     report = pull_http_source(programme_file, url, token_env, page_size, timeout, retries)
     logger.info("%s：%s（%d 页）", report.source, report.summary(), report.pages)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from qcycle import clock
@@ -23,7 +22,8 @@ from qcycle.schema import grade_label
 from qcycle.timetable import ACTION_LABELS, CHAIN_PASSES, Action, Due, released
 from tasks.actions import carry_out_actions, record_skipped
 from tasks.messages import deliver_messages
-from tasks.rounds import cached_programme, prepare_round
+from tasks.rounds import cached_programme, prepare_round, round_code_of
+from tasks.runlog import run_log
 
 __all__ = ["STAGE_FLOWS", "reconcile", "run_stage"]
 
@@ -50,10 +50,9 @@ def _stage_flow(kind: str, label: str):
                    as_of: dt.datetime, actor: str = "flow:reconcile") -> list[Outcome]:
         # The programme travels as its file name: a flow run's parameters are sent to the
         # server and a parsed programme with hundreds of units is large.
-        logger = get_run_logger()
+        run_log().info("%s %s：%d 项到期动作（%s）", round_code, label, len(actions),
+                       "、".join(a.title for a in actions))
         outcomes = _run_actions(programme_file, round_id, actions, actor, round_code, label)
-        for o in outcomes:
-            logger.info("%s", o.note)
         if kind == "assessment":
             _assessment_artifacts(cached_programme(programme_file), outcomes)
         return outcomes
@@ -123,14 +122,20 @@ def run_stage(loaded: LoadedProgramme, round_id, actions: list[Action], as_of: d
     return outcomes
 
 
+SAFETY_NET_ACTOR = "schedule:safety-net"  # the actor of the working-day safety-net runs
+
+
 def _reconcile_run_name() -> str:
+    """Round, what, moment: "sc-jbgs-2023·对账·2023-04-20 17:35", "…·兜底对账·…"."""
     from prefect.runtime import flow_run
 
     params = flow_run.parameters
-    as_of = params.get("as_of")
+    as_of = params.get("as_of") or flow_run.scheduled_start_time
     when = clock.to_local(as_of).strftime("%Y-%m-%d %H:%M") if as_of else "现在"
     what = f"阶段{params['only_stage']}" if params.get("only_stage") else "对账"
-    return f"{Path(params['programme_file']).stem}·{what}·{when}"
+    if params.get("actor") == SAFETY_NET_ACTOR:
+        what = "兜底对账"
+    return f"{round_code_of(params['programme_file'])}·{what}·{when}"
 
 
 @flow(name="qcycle-reconcile", flow_run_name=_reconcile_run_name, validate_parameters=True,
@@ -151,7 +156,7 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
         actor: 记入审计日志的执行者
         only_stage: 只执行该阶段（阶段代码，如 application）；留空执行全部阶段
     """
-    logger = get_run_logger()
+    log = run_log()
     moment = clock.to_local(as_of) if as_of else clock.now()
     prepared = prepare_round(programme_file, moment)
     loaded, round_id, timetable, plan = prepared.loaded, prepared.round_id, prepared.timetable, prepared.plan
@@ -162,12 +167,13 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
         plan = Due([a for a in plan.run if a.stage == only_stage],
                    [(a, r) for a, r in plan.skipped if a.stage == only_stage])
     for warning in timetable.warnings:
-        logger.warning(warning)
+        log.warning(warning)
     code = loaded.programme.round.code
+    log.info("对账 %s（%s），截至 %s：到期 %d 项，跳过 %d 项%s", loaded.programme.round.name, code,
+             f"{moment:%Y-%m-%d %H:%M}", len(plan.run), len(plan.skipped),
+             f"，只执行阶段 {only_stage}" if only_stage else "")
     if plan.skipped:
         record_skipped(code, round_id, plan.skipped, actor)
-        for a, reason in plan.skipped:
-            logger.info("跳过 %s：%s", a.key, reason)
     outcomes = run_stage(loaded, round_id, plan.run, moment, actor) if plan.run else []
     flow_runs = len({_flow_kind(a) for a in plan.run} - ROUTINE.keys())
     # A decision completed in this run lets the actions waiting for it go now, not at the next
@@ -186,10 +192,14 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
     report = None
     if deliver:
         report = deliver_messages(programme_file, round_id, moment, channel_override)
+    done = [o for o in outcomes if not o.pending]
+    log.info("对账完成：执行 %d 项%s%s", len(done),
+             f"，{sum(len(o.pending) for o in outcomes)} 项待决定" if any(o.pending for o in outcomes) else "",
+             f"；消息：{report.summary()}" if report else "；本次不投递消息")
     summary = {
         "round": code,
         "as_of": moment.isoformat(),
-        "done": [o.action.key for o in outcomes if not o.pending],
+        "done": [o.action.key for o in done],
         "stage_flows": sorted({_flow_kind(o.action) for o in outcomes} - ROUTINE.keys()),
         "stage_flow_runs": flow_runs,
         "pending": {o.action.key: len(o.pending) for o in outcomes if o.pending},

@@ -1,4 +1,5 @@
-"""Outbox commands of ``qcycle``: ``outbox list``, ``outbox retry``, ``outbox cancel``.
+"""Outbox commands of ``qcycle``: ``outbox list``, ``outbox retry``, ``outbox cancel``,
+``outbox resolve``. The commands that change a message write an audit line (who, what).
 
 Registered by one import line in :mod:`qcycle.cli`. They use the database from settings
 (``QCYCLE_DATABASE_URL`` or SQLite under ``QCYCLE_HOME``), migrated first. A message is named
@@ -7,6 +8,7 @@ by its id or an id prefix of at least 8 characters (as ``outbox list`` shows it)
 
 from __future__ import annotations
 
+import getpass
 from typing import Annotated
 
 import typer
@@ -17,7 +19,7 @@ from qcycle.cli import app, err, out
 __all__ = ["outbox_app"]
 
 outbox_app = typer.Typer(
-    help="消息发件箱：查看、重新排队、取消。\n\n示例：qcycle outbox list --status dead",
+    help="消息发件箱：查看、重新排队、取消、核实结果未知的消息。\n\n示例：qcycle outbox list --status dead",
     no_args_is_help=True,
 )
 app.add_typer(outbox_app, name="outbox")
@@ -25,6 +27,23 @@ app.add_typer(outbox_app, name="outbox")
 from qcycle.models import OUTBOX_STATUSES
 
 STATUSES = OUTBOX_STATUSES  # one list, from the model
+
+
+def _actor(by: str | None) -> str:
+    return f"cli:{by or getpass.getuser()}"
+
+
+BY = Annotated[str | None, typer.Option("--by", help="经办人（记入审计日志；默认为当前系统用户）")]
+
+
+def _message(session, ref: str):
+    from qcycle.notify.outbox import find_message
+
+    try:
+        return find_message(session=session, ref=ref)
+    except LookupError as exc:
+        err.print(f"错误：{exc}", markup=False)
+        raise typer.Exit(1) from None
 
 
 def _round_id(session, code: str | None):
@@ -91,6 +110,7 @@ def retry(
     message: Annotated[str | None, typer.Argument(help="message id or its first 8+ characters")] = None,
     all_dead: Annotated[bool, typer.Option("--all-dead", help="requeue every dead message")] = False,
     round_code: Annotated[str | None, typer.Option("--round", help="with --all-dead: only this round")] = None,
+    by: BY = None,
 ) -> None:
     """把失败或已停止重试的消息重新排队（尝试次数清零），下次投递时发送。
 
@@ -98,7 +118,7 @@ def retry(
     示例：qcycle outbox retry --all-dead --round mini-2023
     """
     from qcycle import db
-    from qcycle.notify.outbox import find_message, list_messages, requeue_message
+    from qcycle.notify.outbox import list_messages, requeue_message
 
     if (message is None) == (not all_dead):
         err.print("错误：请给出一个消息编号，或使用 --all-dead（二者选一）", markup=False)
@@ -109,12 +129,8 @@ def retry(
             rows = list_messages(session=session, round_id=_round_id(session, round_code), status="dead",
                                  limit=1_000_000)
         else:
-            try:
-                rows = [find_message(session=session, ref=message)]
-            except LookupError as exc:
-                err.print(f"错误：{exc}", markup=False)
-                raise typer.Exit(1) from None
-        done = sum(requeue_message(session=session, row=r) for r in rows)
+            rows = [_message(session, message)]
+        done = sum(requeue_message(session=session, row=r, actor=_actor(by)) for r in rows)
         if not all_dead and not done:
             err.print(f"错误：消息 {rows[0].id.hex[:8]} 状态为 {rows[0].status}，不能重新排队", markup=False)
             raise typer.Exit(1)
@@ -124,22 +140,53 @@ def retry(
 @outbox_app.command("cancel")
 def cancel(
     message: Annotated[str, typer.Argument(help="message id or its first 8+ characters")],
+    by: BY = None,
 ) -> None:
-    """取消一条尚未发出的消息（排队中、待重试或已停止重试）。
+    """取消一条尚未发出的消息（排队中、待重试、已停止重试，或结果未知而核实后无需再发）。
 
-    示例：qcycle outbox cancel 1a2b3c4d
+    示例：qcycle outbox cancel 1a2b3c4d --by 张三
     """
     from qcycle import db
-    from qcycle.notify.outbox import cancel_message, find_message
+    from qcycle.notify.outbox import cancel_message
 
     db.upgrade()
     with db.session_scope() as session:
-        try:
-            row = find_message(session=session, ref=message)
-        except LookupError as exc:
-            err.print(f"错误：{exc}", markup=False)
-            raise typer.Exit(1) from None
-        if not cancel_message(session=session, row=row):
+        row = _message(session, message)
+        if not cancel_message(session=session, row=row, actor=_actor(by)):
             err.print(f"错误：消息 {row.id.hex[:8]} 状态为 {row.status}，不能取消", markup=False)
             raise typer.Exit(1)
     out.print(f"已取消消息 {row.id.hex[:8]}", markup=False)
+
+
+@outbox_app.command("resolve")
+def resolve(
+    message: Annotated[str, typer.Argument(help="message id or its first 8+ characters")],
+    delivered: Annotated[bool | None, typer.Option(
+        "--delivered/--not-delivered",
+        help="核实结果：--delivered 对方已收到（记为已发送，不再发送）；--not-delivered 未收到（重新排队，下次投递时发送）")] = None,
+    by: BY = None,
+    note: Annotated[str, typer.Option(help="核实情况（记入审计日志），如：电话确认已收到")] = "",
+) -> None:
+    """核实一条"结果未知"的消息：投递时进程中断，请求已发出但没有收到结果，可能已送达。
+    向收件单位核实后，用 --delivered 或 --not-delivered 关闭它；审计日志记下经办人和结论。
+
+    示例：qcycle outbox list --status unknown
+          qcycle outbox resolve 1a2b3c4d --not-delivered --by 张三 --note "电话核实未收到"
+    """
+    from qcycle import db
+    from qcycle.notify.outbox import resolve_unknown
+
+    if delivered is None:
+        err.print("错误：请给出核实结果：--delivered（已送达）或 --not-delivered（未送达，重发）", markup=False)
+        raise typer.Exit(2)
+    db.upgrade()
+    with db.session_scope() as session:
+        row = _message(session, message)
+        try:
+            resolve_unknown(session=session, row=row, delivered=delivered, actor=_actor(by), note=note)
+        except ValueError as exc:
+            err.print(f"错误：{exc}", markup=False)
+            raise typer.Exit(1) from None
+        short = row.id.hex[:8]
+    out.print(f"消息 {short} 已记为已发送（核实已送达）" if delivered else f"消息 {short} 已重新排队，下次投递时发送",
+              markup=False)

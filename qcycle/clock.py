@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
-__all__ = ["TZ", "at", "frozen", "now", "to_local", "today"]
+__all__ = ["TZ", "at", "frozen", "now", "to_local", "today", "wall_now"]
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -21,6 +21,15 @@ _frozen: dt.datetime | None = None
 def now() -> dt.datetime:
     """Current time, timezone-aware in Asia/Shanghai (or the frozen virtual time)."""
     return _frozen if _frozen is not None else dt.datetime.now(TZ)
+
+
+def wall_now() -> dt.datetime:
+    """The real time, even while :func:`now` is frozen or a run works "as of" another moment.
+
+    Only for measuring how long something has been left, such as an outbox lease whose
+    process may have died: a run's logical time says nothing about that.
+    """
+    return dt.datetime.now(TZ)
 
 
 def today() -> dt.date:

@@ -358,6 +358,11 @@ class OutboxMessage(OutboxMessageBase, table=True):
     # Set just before the request leaves: after a crash, a claimed message without it was
     # never sent (safe to send), one with it may have arrived (held for ops, status unknown).
     started_at: dt.datetime | None = Field(None, sa_type=LocalDateTime)
+    # The lease of a ``sending`` row: when it was claimed (real time, not the run's logical
+    # time) and by whom ("host:pid:pass"), so a later run, whatever its as-of, takes over a
+    # lease whose process is gone, or one older than notify_stale_sending_seconds.
+    leased_at: dt.datetime | None = Field(None, sa_type=LocalDateTime)
+    leased_by: str | None = None
     last_error: str | None = Field(None, sa_type=Text)
     created_at: dt.datetime = _stamp()
     sent_at: dt.datetime | None = Field(None, sa_type=LocalDateTime)

@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     notify_backoff_base_seconds: float = Field(60.0, gt=0, description="first retry wait (jittered)")
     notify_backoff_cap_seconds: float = Field(3600.0, gt=0, description="longest retry wait")
     notify_stale_sending_seconds: float = Field(
-        600.0, gt=0, description="a row left 'sending' this long belongs to a dead run: resend it"
+        600.0, gt=0, description="seconds of real time after which a 'sending' lease of a holder not known "
+                            "to be gone (another machine) is taken over by the next run"
     )
     notify_max_workers: int = Field(8, ge=1, description="concurrent sends in one delivery run")
     notify_batch_size: int = Field(2000, ge=1, description="messages claimed per delivery batch")

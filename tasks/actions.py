@@ -12,6 +12,7 @@ from qcycle import db, moment
 from qcycle.lifecycle import Outcome
 from qcycle.timetable import Action
 from tasks.rounds import cached_programme
+from tasks.runlog import run_log, run_name
 
 __all__ = ["carry_out_actions", "record_skipped"]
 
@@ -27,19 +28,29 @@ def carry_out_actions(programme_file: str, round_id: uuid.UUID, actions: list[Ac
     milliseconds of API calls and a round has hundreds of actions.
     """
     loaded = cached_programme(programme_file)
+    log = run_log()
     outcomes = []
     for action in actions:
         with db.session_scope() as session:
             outcome = moment.perform(session, loaded.programme, round_id, action,
                                      template_dir=loaded.template_dir, actor=actor)
+        said = outcome.note or action.title
+        if outcome.drafts:
+            said += f"；生成函件 {len(outcome.drafts)} 份"
+        if outcome.pending:
+            said += f"；待决定 {len(outcome.pending)} 项，决定后再执行后续动作"
+        log.info("%s（计划时间 %s）", said, f"{action.at:%Y-%m-%d %H:%M}")
         # The drafts are in the outbox now; without them the result Prefect walks (and the
         # flow returns) is small: a national fan-out is tens of thousands of drafts.
         outcomes.append(dataclasses.replace(outcome, drafts=[]))
     return outcomes
 
 
-@task(name="记录跳过", cache_policy=NONE)
+@task(name="记录跳过", cache_policy=NONE, task_run_name=run_name("记录跳过"))
 def record_skipped(round_code: str, round_id: uuid.UUID, skipped: list[tuple[Action, str]], actor: str) -> int:
     """Record missed actions that no longer matter, with the reason."""
+    log = run_log()
+    for action, reason in skipped:
+        log.info("跳过 %s（计划时间 %s）：%s", action.title, f"{action.at:%Y-%m-%d %H:%M}", reason)
     with db.session_scope() as session:
         return moment.record_skipped(session, round_code, round_id, skipped, actor)

@@ -11,6 +11,7 @@ from qcycle import db
 from qcycle.intake.files import import_file
 from qcycle.intake.http import HttpSource, pull_into_database
 from qcycle.intake.report import ImportReport
+from tasks.runlog import run_name
 
 __all__ = ["import_records_file", "pull_http_source"]
 
@@ -22,7 +23,7 @@ def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
 
 
 @task(name="拉取提交材料", cache_policy=NONE, retries=2, retry_delay_seconds=[60, 300],
-      retry_condition_fn=_worth_retrying)  # fmt: skip
+      retry_condition_fn=_worth_retrying, task_run_name=run_name("拉取提交材料"))  # fmt: skip
 def pull_http_source(
     programme_file: str,
     url: str,
@@ -37,7 +38,7 @@ def pull_http_source(
     return pull_into_database(source=source, programme=programme_file)
 
 
-@task(name="导入材料文件", cache_policy=NONE, retries=0)
+@task(name="导入材料文件", cache_policy=NONE, retries=0, task_run_name=run_name("导入材料文件"))
 def import_records_file(
     path: str,
     programme_file: str,

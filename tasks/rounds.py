@@ -25,6 +25,7 @@ from qcycle.models import ProgrammeRound
 from qcycle.moment import done_actions
 from qcycle.timetable import Due, Timetable, due, expand
 from qcycle.workcal import default_calendar
+from tasks.runlog import run_name
 
 __all__ = [
     "PreparedRound",
@@ -32,6 +33,7 @@ __all__ = [
     "cached_timetable",
     "clear_caches",
     "prepare_round",
+    "round_code_of",
 ]
 
 _lock = threading.Lock()
@@ -39,6 +41,15 @@ _programmes: dict[tuple, LoadedProgramme] = {}
 _timetables: dict[tuple, Timetable] = {}
 # (database URL, round code) → (round id, config sha256) this process last synced
 _synced: dict[tuple, tuple[uuid.UUID, str]] = {}
+
+
+def round_code_of(programme_file: str | Path) -> str:
+    """The round code of a programme file, for run names (the file's stem if it does not
+    load: the run itself reports the problem, its name must not fail)."""
+    try:
+        return cached_programme(programme_file).programme.round.code
+    except Exception:  # noqa: BLE001
+        return Path(programme_file).stem
 
 
 def clear_caches() -> None:
@@ -107,7 +118,7 @@ class PreparedRound:
     plan: Due | None = None
 
 
-@task(name="准备周期", cache_policy=NONE, retries=2, retry_delay_seconds=2)
+@task(name="准备周期", cache_policy=NONE, retries=2, retry_delay_seconds=2, task_run_name=run_name("准备周期"))
 def prepare_round(programme_file: str, as_of: dt.datetime | None = None) -> PreparedRound:
     """Read the programme, keep the database in step with it, expand its timetable and
     (given ``as_of``) work out what is due, given what the database says is done.

@@ -15,13 +15,18 @@ starts at the claim) and sends them through :func:`qcycle.notify.deliver.deliver
 before the next message to the same endpoint is started, so if the process dies mid-batch:
 
 - messages whose result was recorded are never sent again;
-- claimed messages not yet started are still ``sending`` and are delivered by a later run once
-  their lease is older than ``notify_stale_sending_seconds`` (default 10 minutes);
+- claimed messages not yet started are still ``sending``; a lease names its holder
+  ("host:pid:pass") and its real claim time, so the next run, whatever its logical as-of,
+  takes them over at once when the holder is gone (its process no longer exists on this
+  host, or its pass in this process has ended), else once the lease is older than
+  ``notify_stale_sending_seconds`` of real time (default 10 minutes; a holder on another
+  host), and its report says how many it took over;
 - each send stamps ``started_at`` just before its request leaves. A message that was out at
   the crash (at most one per bot, a few per SMTP server) may have arrived, and bot webhooks and
   SMTP accept no idempotency key: it is held as ``unknown``, reported in the run's ops digest
-  and listed by ``qcycle outbox list --status unknown``, and ops resend it with
-  ``qcycle outbox retry`` after checking. Nothing is lost and nothing arrives twice.
+  and listed by ``qcycle outbox list --status unknown``; ops check with the recipient and
+  close it with ``qcycle outbox resolve`` (delivered: recorded as sent; not delivered: queued
+  again), which writes an audit line. Nothing is lost and nothing arrives twice.
   ``notify_resend_ambiguous`` chooses at-least-once instead (it is resent automatically).
 - the local sink (a folder, for development and simulation) has no request in flight: its
   sends are not stamped and are recorded a few hundred per statement, so after a crash a
@@ -45,7 +50,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import random
+import socket
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -56,7 +63,7 @@ from typing import Any
 from sqlmodel import Session, col, func, or_, select, update
 
 from qcycle import clock, crud, db
-from qcycle.models import OutboxMessage
+from qcycle.models import OutboxMessage, ProgrammeRound
 from qcycle.notify.channels import SendResult, label_sink_messages
 from qcycle.notify.deliver import Message, deliver_batch
 from qcycle.notify.ratelimit import Rate, backoff
@@ -81,6 +88,7 @@ __all__ = [
     "next_send_time",
     "queue_drafts",
     "requeue_message",
+    "resolve_unknown",
 ]
 
 # How ops read a message's status (statuses are stored in English, shown in Chinese).
@@ -109,6 +117,8 @@ class DeliveryReport:
     requeued: int = 0  # claimed but not sent this run (endpoint held): queued again, no attempt
     unknown: int = 0  # interrupted mid-request by a crash: held for ops, never resent silently
     digests: int = 0  # ops digest rows queued by this run
+    # "sending" rows of a run that died, taken over by this one (by lease holder)
+    reclaimed: Counter = field(default_factory=Counter)
     by_channel: dict[str, Counter] = field(default_factory=dict)
     failures: list[dict] = field(default_factory=list)
 
@@ -116,11 +126,20 @@ class DeliveryReport:
         text = f"发送成功 {self.sent} 条，待重试 {self.failed} 条，最终失败 {self.dead} 条"
         if self.deferred:
             text += f"，待办公时间发送 {self.deferred} 条"
+        if self.reclaimed:
+            text += f"；收回中断的投递 {sum(self.reclaimed.values())} 条"
+            if self.unknown:
+                text += f"（其中 {self.unknown} 条请求已发出、结果未知，待运维核实）"
         return text
+
+    def reclaim(self, holder: str | None) -> None:
+        """Count a row taken over from a run that died (``holder``: its lease's holder)."""
+        self.reclaimed[holder or "（未记录）"] += 1
 
     def as_dict(self) -> dict:
         return {"sent": self.sent, "failed": self.failed, "dead": self.dead,
                 "deferred": self.deferred, "requeued": self.requeued, "unknown": self.unknown, "digests": self.digests,
+                "reclaimed": dict(self.reclaimed),
                 "by_channel": {k: dict(v) for k, v in self.by_channel.items()}}
 
 
@@ -360,25 +379,59 @@ class _Claimed:
     digest: bool
 
 
+def _holder_gone(holder: str | None, host: str, live_passes: set[str]) -> bool:
+    """Whether the holder of a lease ("host:pid:pass") is known to be gone: a finished pass of
+    this process, or a process of this host that no longer exists. A holder on another host
+    is never known gone: its lease is taken over by age only."""
+    if not holder:
+        return True  # leased before leases named their holder (revision 0008)
+    their_host, pid, token = (holder.rsplit(":", 2) + ["", ""])[:3]
+    if their_host != host or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return token not in live_passes
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+# The passes of this process that are delivering now (their leases are live).
+_LIVE_PASSES: set[str] = set()
+
+
 def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit: int,
-           settings: Settings, report: DeliveryReport) -> tuple[list[_Claimed], int]:
-    """Take due rows (a lease: status ``sending`` from ``now``); hold reminders outside office
-    hours. Returns (rows to send, rows looked at).
+           settings: Settings, report: DeliveryReport, holder: str) -> tuple[list[_Claimed], int]:
+    """Take due rows (a lease: status ``sending``, held by ``holder`` from the real time now);
+    hold reminders outside office hours. Returns (rows to send, rows looked at).
+
+    A ``sending`` row of another run is taken over when its holder is gone (see
+    :func:`_holder_gone`) or its lease is older than ``notify_stale_sending_seconds`` of real
+    time: a run's logical as-of says nothing about whether the run that claimed it still lives,
+    and a rerun at the same as-of must deliver what a crashed run left.
 
     Plain rows and one UPDATE per few hundred claimed ids: a national fan-out claims tens of
     thousands of rows, and ORM objects cost more than the sends to the local sink."""
-    stale = now - dt.timedelta(seconds=settings.notify_stale_sending_seconds)
+    wall = clock.wall_now()
     m = OutboxMessage
+    scope = [] if round_id is None else [m.round_id == round_id]
+    host = holder.rsplit(":", 2)[0]
+    holders = session.exec(select(m.leased_by).where(m.status == "sending", *scope).distinct()).all()
+    gone = [h for h in holders if h and _holder_gone(h, host, _LIVE_PASSES)]
+    stale = wall - dt.timedelta(seconds=settings.notify_stale_sending_seconds)
     query = select(m.id, m.status, m.started_at, m.merge_items, m.attempts, m.channel, m.unit_code,
-                   m.subject, m.body, m.tag, m.action, m.last_error).where(
+                   m.subject, m.body, m.tag, m.action, m.last_error, m.leased_by).where(
         or_(
-            col(m.status).in_(["queued", "failed"]),
-            (m.status == "sending") & (col(m.next_attempt_at) <= stale),
+            col(m.status).in_(["queued", "failed"])
+            & or_(col(m.next_attempt_at).is_(None), col(m.next_attempt_at) <= now),
+            (m.status == "sending") & or_(col(m.leased_by).is_(None), col(m.leased_by).in_(gone),
+                                          col(m.leased_at) <= stale),
         ),
-        or_(col(m.next_attempt_at).is_(None), col(m.next_attempt_at) <= now),
+        *scope,
     ).order_by(m.created_at).limit(limit).with_for_update(skip_locked=True)
-    if round_id is not None:
-        query = query.where(m.round_id == round_id)
     rows = list(session.exec(query).all())
     claimed: list[_Claimed] = []
     lease: list[uuid.UUID] = []
@@ -391,14 +444,17 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
 
     for row in rows:
         interrupted = row.status == "sending"
+        if interrupted:
+            report.reclaim(row.leased_by)
         if interrupted and row.started_at is not None and not settings.notify_resend_ambiguous:
             # Its run died while this request was out: it may have arrived (bots and SMTP take
             # no idempotency key). Never sent twice silently: held as unknown for ops, who
-            # check and `qcycle outbox retry` it (it is in the run's digest).
+            # check and `qcycle outbox resolve` it (it is in the run's digest).
             report.unknown += 1
             report.failures.append(_failure(change(
                 row, status="unknown",
-                last_error="投递中断：请求已发出但未收到结果，可能已送达；请核实后用 qcycle outbox retry 重发或 cancel")))
+                last_error="投递中断：请求已发出但未收到结果，可能已送达；请核实后用 qcycle outbox resolve "
+                           "处理（--delivered 已送达，--not-delivered 未送达并重发）")))
             continue
         if row.merge_items:
             slot = next_send_time(now, deadline=_deadline_today(row.merge_items, now.date()))
@@ -419,7 +475,8 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
                                 row.attempts + 1, row.action.startswith(DIGEST_ACTION)))
     for start in range(0, len(lease), 500):
         conn.execute(update(m).where(col(m.id).in_(lease[start:start + 500]))
-                     .values(status="sending", attempts=m.attempts + 1, next_attempt_at=now, started_at=None))
+                     .values(status="sending", attempts=m.attempts + 1, next_attempt_at=now, started_at=None,
+                             leased_at=wall, leased_by=holder))
     return claimed, len(rows)
 
 
@@ -524,7 +581,7 @@ class _Starter:
 
 def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
                   channel_override: str | None, batch: int, max_workers: int, settings: Settings,
-                  report: DeliveryReport) -> None:
+                  report: DeliveryReport, holder: str) -> None:
     refs = {c.name: c.url for c in programme.channels}
     emails = {u.code: u.email for u in programme.units}
     rates: dict[str, Rate] = {}
@@ -537,7 +594,7 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
                     rates[c.url] = rate
     while True:
         with db.session_scope() as session:
-            claimed, looked_at = _claim(session, round_id, now, batch, settings, report)
+            claimed, looked_at = _claim(session, round_id, now, batch, settings, report, holder)
         if claimed:
             messages = [
                 Message(id=str(c.id), channel=channel_override or refs.get(c.channel, "sink"),
@@ -600,10 +657,17 @@ def deliver_due(*, programme: Programme, round_id: uuid.UUID | None, now: dt.dat
     batch = batch or settings.notify_batch_size
     max_workers = max_workers or settings.notify_max_workers
     report = DeliveryReport()
-    _deliver_pass(programme, round_id, now, channel_override, batch, max_workers, settings, report)
-    report.digests = _queue_digest(programme, round_id, now, report, template_dir)
-    if report.digests:
-        _deliver_pass(programme, round_id, now, channel_override, batch, max_workers, settings, report)
+    # This pass's name on its leases: a later run knows it is gone when the pass has ended or
+    # its process no longer exists.
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    _LIVE_PASSES.add(holder.rsplit(":", 1)[1])
+    try:
+        _deliver_pass(programme, round_id, now, channel_override, batch, max_workers, settings, report, holder)
+        report.digests = _queue_digest(programme, round_id, now, report, template_dir)
+        if report.digests:
+            _deliver_pass(programme, round_id, now, channel_override, batch, max_workers, settings, report, holder)
+    finally:
+        _LIVE_PASSES.discard(holder.rsplit(":", 1)[1])
     return report
 
 
@@ -657,19 +721,53 @@ def find_message(*, session: Session, ref: str) -> OutboxMessage:
     return session.get(OutboxMessage, ids[0])
 
 
-def requeue_message(*, session: Session, row: OutboxMessage) -> bool:
+def requeue_message(*, session: Session, row: OutboxMessage, actor: str | None = None) -> bool:
     """Queue a dead, failed, cancelled or unknown message again with a fresh attempt count."""
     if row.status not in ("dead", "failed", "cancelled", "unknown"):
         return False
+    before = row.status
     row.status, row.attempts, row.next_attempt_at = "queued", 0, None
     session.add(row)
+    if actor:
+        _audit_message(session, row, actor, "outbox.retry", was=before)
     return True
 
 
-def cancel_message(*, session: Session, row: OutboxMessage) -> bool:
-    """Stop a message that has not been sent (queued, failed or dead)."""
-    if row.status not in ("queued", "failed", "dead"):
+def resolve_unknown(*, session: Session, row: OutboxMessage, delivered: bool, actor: str,
+                    note: str = "") -> None:
+    """Close a message whose result is unknown, as ops found it: ``delivered`` records it as
+    sent (never sent again); otherwise it is queued again for the next delivery. One audit
+    line says who decided what. ValueError if the message's result is not unknown."""
+    if row.status != "unknown":
+        raise ValueError(f"消息 {row.id.hex[:8]} 状态为{STATUS_LABELS.get(row.status, row.status)}，"
+                         "只有结果未知的消息需要核实处理")
+    said = "运维核实已送达" if delivered else "运维核实未送达，重新排队"
+    if delivered:
+        row.status, row.sent_at = "sent", clock.now()
+    else:
+        row.status, row.attempts, row.next_attempt_at = "queued", 0, None
+    row.last_error = f"{said}（{actor}{'：' + note if note else ''}）"
+    session.add(row)
+    _audit_message(session, row, actor, "outbox.resolve", delivered=delivered, note=note)
+
+
+def _audit_message(session: Session, row: OutboxMessage, actor: str, action: str, **detail: Any) -> None:
+    code = None
+    if row.round_id is not None:
+        found = session.get(ProgrammeRound, row.round_id)
+        code = found.code if found else None
+    crud.audit(session=session, actor=actor, action=action, round_code=code,
+               detail={"message": str(row.id), "unit": row.unit_code, "channel": row.channel,
+                       "subject": row.subject, **detail})
+
+
+def cancel_message(*, session: Session, row: OutboxMessage, actor: str | None = None) -> bool:
+    """Stop a message that has not been sent (queued, failed, dead, or unknown: ops found a
+    maybe-sent message needs no resend and no record as sent)."""
+    if row.status not in ("queued", "failed", "dead", "unknown"):
         return False
     row.status = "cancelled"
     session.add(row)
+    if actor:
+        _audit_message(session, row, actor, "outbox.cancel")
     return True

@@ -104,3 +104,19 @@ def test_assessment_artifact_shows_the_grades(prefect_process, simulated, page):
     assert grades <= cells, (grades, sorted(cells)[:40])
     assert "总分" in body and "名次" in body
     assert not page.api_failures, page.api_failures
+
+
+def test_a_run_page_shows_qcycle_own_log_lines(prefect_process, simulated, page):
+    # The simulation ran with PREFECT_LOGGING_LEVEL=WARNING (as scripts/main.sh does): Prefect's
+    # own INFO lines are off, qcycle's lines (what the run did, counts) are there.
+    runs = flow_runs(prefect_process, "qcycle-reconcile", "mini-2023·对账")
+    target = next(r for r in runs if r["name"] == "mini-2023·对账·2023-04-14 17:30")
+    page.goto(f"{prefect_process.ui}/runs/flow-run/{target['id']}", wait_until="networkidle")
+    page.get_by_text("对账完成：执行").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SHOTS / "ui-run-logs.png"), full_page=True)
+    body = page.inner_text("body")
+    assert "This run didn't generate logs" not in body
+    assert "对账 测试用小周期（mini-2023），截至 2023-04-14 17:30：到期" in body
+    assert "投递（截至 2023-04-14 17:30）：发送成功" in body
+    assert "计划时间 2023-04-14 17:30" in body  # an action of that moment, with its own time
+    assert not page.api_failures, page.api_failures

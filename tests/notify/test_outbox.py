@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from qcycle import db
+from qcycle import clock, db
 from qcycle.clock import at
 from qcycle.models import OutboxMessage
 from qcycle.notify import outbox as outbox_mod
@@ -326,7 +326,7 @@ MSG_ID = re.compile(r"MSG-(\d+)")
 
 def _kill_mid_fan_out(tmp_path, botserver, monkeypatch, n_bots=4, total=200):
     """A subprocess delivers ``total`` messages to ``n_bots`` slow bots and is SIGKILLed
-    midway; returns (loaded, requests received at the kill, the logical time used)."""
+    midway; returns (loaded, requests received at the kill, the logical time it ran as of)."""
     loaded = _bot_programme(tmp_path, botserver, monkeypatch, n_bots=n_bots, n_units=8,
                             rate_per_minute=1_000_000, templates={"plain.j2": PLAIN_TEMPLATE})
     botserver.behave("slow", delay=0.05)
@@ -351,7 +351,7 @@ def _kill_mid_fan_out(tmp_path, botserver, monkeypatch, n_bots=4, total=200):
     statuses = Counter(r.status for r in _rows())
     assert statuses["sending"] > 0 and statuses["sent"] >= at_kill - n_bots
     botserver.behave("ok")
-    return loaded, at_kill, now + dt.timedelta(seconds=get_settings().notify_stale_sending_seconds + 60)
+    return loaded, at_kill, now
 
 
 def _arrivals(botserver) -> Counter:
@@ -375,11 +375,13 @@ def _number(row) -> int:
 
 def test_killed_mid_fan_out_nothing_is_lost_and_nothing_arrives_twice(tmp_path, botserver, monkeypatch):
     n_bots, total = 4, 200
-    loaded, at_kill, later = _kill_mid_fan_out(tmp_path, botserver, monkeypatch, n_bots, total)
+    loaded, at_kill, same = _kill_mid_fan_out(tmp_path, botserver, monkeypatch, n_bots, total)
+    left = sum(1 for r in _rows() if r.status == "sending")
 
-    # The next run (once the dead run's lease is stale) sends every message that never left,
-    # and holds the ones whose request was out at the kill: they may have arrived.
-    report = deliver_due(programme=loaded.programme, round_id=round_id(loaded), now=later)
+    # A rerun at the same as-of, seconds later, takes over the dead process's leases: it sends
+    # every message that never left and holds the ones whose request was out at the kill.
+    report = deliver_due(programme=loaded.programme, round_id=round_id(loaded), now=same)
+    assert sum(report.reclaimed.values()) == left > 0 and "收回中断的投递" in report.summary()
     rows = _rows()
     unknown = [r for r in rows if r.status == "unknown"]
     assert {r.status for r in rows} <= {"sent", "unknown"}
@@ -397,7 +399,7 @@ def test_killed_mid_fan_out_nothing_is_lost_and_nothing_arrives_twice(tmp_path, 
         for r in unknown:
             if _number(r) not in arrived:
                 assert requeue_message(session=session, row=session.get(OutboxMessage, r.id))
-    deliver_due(programme=loaded.programme, round_id=round_id(loaded), now=later)
+    deliver_due(programme=loaded.programme, round_id=round_id(loaded), now=same)
     arrived = _arrivals(botserver)
     assert set(arrived) == set(range(total)) and max(arrived.values()) == 1
     print(f"\nkilled after {at_kill} of {total} requests; held as unknown: {len(unknown)}")
@@ -407,10 +409,143 @@ def test_killed_mid_fan_out_with_resend_ambiguous_delivers_at_least_once(tmp_pat
     monkeypatch.setenv("QCYCLE_NOTIFY_RESEND_AMBIGUOUS", "true")
     get_settings.cache_clear()
     n_bots, total = 4, 200
-    loaded, _, later = _kill_mid_fan_out(tmp_path, botserver, monkeypatch, n_bots, total)
-    report = deliver_due(programme=loaded.programme, round_id=round_id(loaded), now=later)
+    loaded, _, same = _kill_mid_fan_out(tmp_path, botserver, monkeypatch, n_bots, total)
+    report = deliver_due(programme=loaded.programme, round_id=round_id(loaded), now=same)
     assert report.unknown == report.failed == report.dead == 0
     assert {r.status for r in _rows()} == {"sent"}
     arrived = _arrivals(botserver)
     assert set(arrived) == set(range(total))  # every message arrived
     assert sum(c - 1 for c in arrived.values()) <= n_bots  # at most the ones in flight, again
+
+
+# ---------------------------------------------------------------- leases and ops resolution
+
+
+def _lease_all(holder: str, leased_at: dt.datetime, started: bool = False) -> None:
+    """Leave every row as a claimed, unsent row of another run (what a crash leaves)."""
+    from sqlmodel import update
+
+    with db.session_scope() as session:
+        session.exec(update(OutboxMessage).values(status="sending", attempts=1, leased_by=holder,
+                                                  leased_at=leased_at, next_attempt_at=NOON,
+                                                  started_at=NOON if started else None))
+
+
+def test_a_live_holders_lease_is_kept_and_an_old_one_is_taken_over_whatever_the_as_of(tmp_path):
+    import socket
+
+    loaded = _sink_programme(tmp_path, templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain("c1", 1), plain("c2", 2)], rid)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = f"{socket.gethostname()}:{sleeper.pid}:abcd1234"
+        _lease_all(live, clock.wall_now())
+        # The holder lives and its lease is fresh: a run (even one as of years later) leaves it.
+        report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON + dt.timedelta(days=900))
+        assert report.sent == 0 and not report.reclaimed
+        assert {r.status for r in _rows()} == {"sending"}
+        # A holder on another host is never known gone: fresh, its lease is kept too.
+        _lease_all("elsewhere:1:abcd1234", clock.wall_now())
+        assert deliver_due(programme=loaded.programme, round_id=rid, now=NOON).sent == 0
+        # Older than notify_stale_sending_seconds of real time: taken over, even by a run as of a
+        # logical moment before the claim.
+        old = clock.wall_now() - dt.timedelta(seconds=get_settings().notify_stale_sending_seconds + 5)
+        _lease_all(live, old)
+        report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON - dt.timedelta(days=30))
+        assert report.sent == 2 and report.reclaimed == Counter({live: 2})
+        assert {r.status for r in _rows()} == {"sent"}
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_dead_holders_lease_is_taken_over_at_once_and_the_run_says_so(tmp_path):
+    import socket
+
+    loaded = _sink_programme(tmp_path, templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain("c1", 1), plain("c2", 2)], rid)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    holder = f"{socket.gethostname()}:{gone.pid}:abcd1234"
+    _lease_all(holder, clock.wall_now())
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    assert report.sent == 2 and report.reclaimed == Counter({holder: 2})
+    assert report.as_dict()["reclaimed"] == {holder: 2}
+    assert "收回中断的投递 2 条" in report.summary()
+    assert {(r.status, r.last_error) for r in _rows()} == {("sent", None)}
+
+
+def _unknown_message(tmp_path):
+    import socket
+
+    loaded = _sink_programme(tmp_path, n_units=1, templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain("c1", 7)], rid)
+    _lease_all(f"{socket.gethostname()}:999999999:abcd1234", clock.wall_now(), started=True)
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    (row,) = _rows(unit_code="c1")
+    assert report.unknown == 1 and row.status == "unknown" and "outbox resolve" in row.last_error
+    assert "结果未知，待运维核实" in report.summary()
+    return loaded, rid, row
+
+
+def _audit(action: str) -> list:
+    from qcycle.models import AuditLog
+
+    with db.session_scope() as session:
+        return list(session.exec(select(AuditLog).where(AuditLog.action == action)).all())
+
+
+def test_ops_resolve_an_unknown_message_as_delivered_it_is_never_sent_again(tmp_path):
+    from typer.testing import CliRunner
+
+    from qcycle.cli import app
+
+    loaded, rid, row = _unknown_message(tmp_path)
+    result = CliRunner().invoke(app, ["outbox", "resolve", row.id.hex[:8], "--delivered", "--by", "张三",
+                                      "--note", "电话确认已收到"])
+    assert result.exit_code == 0, result.output
+    assert "已记为已发送" in result.output
+    (row,) = _rows(unit_code="c1")
+    assert row.status == "sent" and "运维核实已送达" in row.last_error and "张三" in row.last_error
+    (entry,) = _audit("outbox.resolve")
+    assert entry.actor == "cli:张三" and entry.round_code == loaded.programme.round.code
+    assert entry.detail["delivered"] is True and entry.detail["note"] == "电话确认已收到"
+    assert deliver_due(programme=loaded.programme, round_id=rid, now=NOON).sent == 0
+    sink = [p.read_text(encoding="utf-8") for p in (tmp_path / "home" / "sink").glob("*.json")]
+    assert not any("MSG-7" in text for text in sink)  # only the ops digest went out
+    # Resolved once: a second resolution is refused, and says why.
+    again = CliRunner().invoke(app, ["outbox", "resolve", row.id.hex[:8], "--not-delivered"])
+    assert again.exit_code == 1 and "只有结果未知的消息" in again.output
+
+
+def test_ops_resolve_an_unknown_message_as_not_delivered_it_is_sent_by_the_next_run(tmp_path):
+    from typer.testing import CliRunner
+
+    from qcycle.cli import app
+
+    loaded, rid, row = _unknown_message(tmp_path)
+    missing = CliRunner().invoke(app, ["outbox", "resolve", row.id.hex[:8]])
+    assert missing.exit_code == 2 and "--delivered" in missing.output
+    result = CliRunner().invoke(app, ["outbox", "resolve", row.id.hex[:8], "--not-delivered", "--by", "李四"])
+    assert result.exit_code == 0 and "已重新排队" in result.output
+    assert _rows(unit_code="c1")[0].status == "queued"
+    assert deliver_due(programme=loaded.programme, round_id=rid, now=NOON).sent == 1
+    assert _rows(unit_code="c1")[0].status == "sent"
+    assert [e.detail["delivered"] for e in _audit("outbox.resolve")] == [False]
+
+
+def test_an_unknown_message_can_be_cancelled_with_an_audit_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from qcycle.cli import app
+
+    loaded, rid, row = _unknown_message(tmp_path)
+    result = CliRunner().invoke(app, ["outbox", "cancel", row.id.hex[:8], "--by", "王五"])
+    assert result.exit_code == 0, result.output
+    assert _rows(unit_code="c1")[0].status == "cancelled"
+    (entry,) = _audit("outbox.cancel")
+    assert entry.actor == "cli:王五" and entry.detail["message"] == str(row.id)
+    assert deliver_due(programme=loaded.programme, round_id=rid, now=NOON).sent == 0
