@@ -66,6 +66,8 @@ SAFETY_NET_TIMES = {"daily-0905": dt.time(9, 5), "daily-1735": dt.time(17, 35)}
 MAX_RRULE_LENGTH = 6500
 INTAKE_CRON = "*/30 8-18 * * 1-5"
 INTAKE_FILE = REPO_ROOT / "deploy" / "intake.yaml"
+# Optional keys of an intake source passed to the flow as they are (see HttpSource).
+INTAKE_BOUNDS = ("timeout", "retries", "page_size", "deadline", "max_page_bytes", "allow_redirects_to")
 
 
 def programme_files(files: Sequence[str | Path] = ()) -> list[Path]:
@@ -199,7 +201,8 @@ def build_deployments(files: Sequence[str | Path] = (), now: dt.datetime | None 
         source = sources.get(code)
         if source:
             params = {"programme_file": str(path), "url": source["url"],
-                      "token_env": source.get("token_env")}
+                      "token_env": source.get("token_env"),
+                      **{k: source[k] for k in INTAKE_BOUNDS if k in source}}
             deployments.append(intake.to_deployment(
                 name=f"{code}-intake", description=f"{p.round.name}：从 HTTP 接口收取材料",
                 parameters=params, tags=["qcycle", code],

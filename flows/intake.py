@@ -46,11 +46,22 @@ def intake(
     page_size: int = 100,
     timeout: float = 10,
     retries: int = 4,
+    deadline: float | None = None,
+    max_page_bytes: int | None = None,
+    allow_redirects_to: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Pull one source into the round of ``programme_file``; returns the report as a dict."""
+    """Pull one source into the round of ``programme_file``; returns the report as a dict.
+
+    Args:
+        timeout: 每个请求的总时限（秒：连接、响应头与全部内容）
+        deadline: 整次拉取的总时限（秒）；留空为 1800
+        max_page_bytes: 单页响应的上限（字节）；超过则隔离该页并停止；留空为 20 MiB
+        allow_redirects_to: 除本地址的来源外，允许重定向去的来源（如 https://files.example.cn）
+    """
     logger = run_log()
     db.upgrade()  # idempotent; a scheduled run may be the first to touch this database
-    report = pull_http_source(programme_file, url, token_env, page_size, timeout, retries)
+    report = pull_http_source(programme_file, url, token_env, page_size, timeout, retries,
+                              deadline, max_page_bytes, allow_redirects_to)
     logger.info("%s：%s（%d 页）", report.source, report.summary(), report.pages)
     for q in report.quarantined[:20]:
         logger.warning("隔离 %s：%s", q.where, q.reason)

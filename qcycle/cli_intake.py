@@ -30,6 +30,11 @@ RoundFileOption = Annotated[
 ]
 
 
+# Documented in ``qcycle pull --help``: scripts tell "retry later" (3, 4) from "fix it" (2, 5, 6).
+PULL_EXIT_CODES = {"refused": 2, "unavailable": 3, "unreadable": 3, "deadline": 4,
+                   "too_large": 5, "redirect": 6}  # fmt: skip
+
+
 def _print_report(report: ImportReport) -> None:
     out.print(f"{report.source} → 周期 {report.round_code}", markup=False, soft_wrap=True)
     pages = f"（{report.pages} 页）" if report.pages else ""
@@ -95,13 +100,31 @@ def pull(
         str | None, typer.Option(help="NAME of the environment variable holding the bearer token")
     ] = None,
     page_size: Annotated[int, typer.Option(help="records per page")] = 100,
-    timeout: Annotated[float, typer.Option(help="seconds per request")] = 10,
+    timeout: Annotated[
+        float, typer.Option(help="seconds per request, overall (connect, headers, whole body)")
+    ] = 10,
     retries: Annotated[int, typer.Option(help="retries per page (backoff with jitter)")] = 4,
+    deadline: Annotated[
+        float, typer.Option(help="seconds for the whole pull (all pages, retries, waits)")
+    ] = 1800,
+    max_page_bytes: Annotated[
+        int, typer.Option(help="largest body of one page in bytes (default 20 MiB)")
+    ] = 20 * 1024 * 1024,
+    allow_redirect_to: Annotated[
+        list[str] | None,
+        typer.Option(help="another origin (scheme://host[:port]) redirects may go to; repeatable"),
+    ] = None,
 ) -> None:
     """从 HTTP 接口拉取材料：分页读取，逐条受理或隔离；超时、5xx、429 自动重试。
 
     令牌不写在命令行里：放进环境变量，用 --token-env 写出变量名。
-    Exits non-zero when the source fails as a whole (what was taken before is kept).
+    有时限与大小上限：--timeout 是每次请求的总时长，--deadline 是整次拉取的总时长；
+    超过 --max-page-bytes 的页面隔离（保存开头部分）并停止；重定向只跟随到本来源，
+    或 --allow-redirect-to 列出的来源（令牌不会发往其他来源）。已取得的页总会保存。
+
+    退出码 / exit codes: 0 完成（含隔离的记录）；2 参数有误或被数据源拒绝（令牌、HTTP 4xx）；
+    3 数据源不可用或页面无法读取（已重试）；4 超过总时限 --deadline；
+    5 页面超过 --max-page-bytes（已隔离）；6 重定向到未允许的来源，已拒绝。
 
     示例：QCYCLE_INTAKE_TOKEN=... qcycle pull --round config/programmes/sc-jbgs-2023.yaml --url https://sb.example.cn/api/submissions --token-env QCYCLE_INTAKE_TOKEN
     """
@@ -112,7 +135,8 @@ def pull(
 
     try:
         source = HttpSource(url=url, token_env=token_env, page_size=page_size, timeout=timeout,
-                            retries=retries)  # fmt: skip
+                            retries=retries, deadline=deadline, max_page_bytes=max_page_bytes,
+                            allow_redirects_to=allow_redirect_to or [])  # fmt: skip
     except ValidationError as exc:
         for e in exc.errors():
             err.print(f"错误：{e['loc'][0] if e['loc'] else ''}：{e['msg']}", markup=False)
@@ -123,7 +147,8 @@ def pull(
     except SourceFailed as exc:
         if exc.report is not None and exc.report.pages:
             _print_report(exc.report)
-        raise _fail(exc) from None
+            out.print("  拉取提前停止：以上为已保存的部分，原因见下", markup=False)
+        raise _fail(exc, PULL_EXIT_CODES.get(exc.kind, 3)) from None
     except QcycleError as exc:
         raise _fail(exc) from None
     _print_report(report)

@@ -5,6 +5,10 @@ same rules and the same kind of report: YAML 1.2 booleans (``on:`` is a key, not
 dates kept as text until pydantic checks them (2023-02-30 is reported at its field instead of
 crashing the parser), repeated keys reported instead of silently overwritten, and every
 problem carrying the file, the field path and the line.
+
+A hostile file is refused by limits before anything is built from it: its size in bytes, its
+nesting depth and its node count *after alias expansion* (an alias bomb is small on disk and
+cheap to compose, since aliases share nodes, but everything walking the data pays the expansion).
 """
 
 from __future__ import annotations
@@ -19,9 +23,16 @@ import yaml
 
 from qcycle.errors import ConfigError, Problem
 
-__all__ = ["Document", "Loader", "Loc", "parse", "path_str", "read"]
+__all__ = ["MAX_DEPTH", "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "Document", "Loader", "Loc", "parse",
+           "path_str", "read"]
 
 Loc = tuple[str | int, ...]
+
+# Limits, far above real files: a national programme (3,209 units, bench/generate.py) is 600 KB,
+# 45,396 nodes, 6 levels deep; the 20,000-unit scaling file is 3.7 MB and 280,470 nodes.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_EXPANDED_NODES = 1_000_000
+MAX_DEPTH = 200  # libyaml's composer recurses in C: ~50,000 levels crash the process
 
 
 # libyaml's parser when PyYAML has it (about 6x faster on a national programme file); the
@@ -61,6 +72,7 @@ class Document:
     file: str
     root: yaml.Node | None
     data: Any
+    duplicates: tuple[Problem, ...] = ()  # found on the node tree as written, before merges
 
     def problem(self, loc: Sequence[str | int], message: str) -> Problem:
         """A Problem at a field location: the deepest existing node gives the line."""
@@ -70,7 +82,8 @@ class Document:
             child, at = None, None
             if isinstance(node, yaml.MappingNode) and isinstance(part, str):
                 # A field's line is its key's line (a nested mapping starts a line below it).
-                child, at = next(((v, k) for k, v in node.value if k.value == part), (None, None))
+                # The last occurrence is the one in the data (merged ``<<`` pairs come first).
+                child, at = next(((v, k) for k, v in reversed(node.value) if k.value == part), (None, None))
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
                 child = node.value[part] if 0 <= part < len(node.value) else None
                 at = child
@@ -86,25 +99,83 @@ class Document:
 
     def duplicate_keys(self) -> list[Problem]:
         """Keys written twice in one mapping (PyYAML would silently keep the last)."""
-        problems = []
-        for mapping, loc in _mappings(self.root) if self.root is not None else ():
-            seen: set[str] = set()
-            for key, _ in mapping.value:
-                if key.value in seen:
-                    p = self.problem((*loc, key.value), "字段重复出现；每个字段只能写一次")
-                    problems.append(Problem(p.file, p.path, p.message, key.start_mark.line + 1))
-                seen.add(key.value)
-        return problems
+        return list(self.duplicates)
 
 
-def _mappings(node: yaml.Node, loc: Loc = ()) -> Iterator[tuple[yaml.MappingNode, Loc]]:
-    if isinstance(node, yaml.MappingNode):
-        yield node, loc
-        for key, value in node.value:
-            yield from _mappings(value, (*loc, key.value))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, value in enumerate(node.value):
-            yield from _mappings(value, (*loc, i))
+def _duplicates(doc: Document) -> tuple[Problem, ...]:
+    """Repeated keys, each mapping checked once (aliases share nodes); run before constructing,
+    which flattens ``<<`` merges into the mapping's own pairs."""
+    problems = []
+    for mapping, loc in _mappings(doc.root):
+        seen: set[str] = set()
+        for key, _ in mapping.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue  # a complex key: the constructor refuses it
+            if key.value in seen:
+                p = doc.problem((*loc, key.value), "字段重复出现；每个字段只能写一次")
+                problems.append(Problem(p.file, p.path, p.message, key.start_mark.line + 1))
+            seen.add(key.value)
+    return tuple(problems)
+
+
+def _mappings(root: yaml.Node | None) -> Iterator[tuple[yaml.MappingNode, Loc]]:
+    """Every mapping once, in document order, with the path of its first occurrence."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, Loc]] = [] if root is None else [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            yield node, loc
+            children = [(v, (*loc, k.value)) for k, v in node.value
+                        if isinstance(k, yaml.ScalarNode) and not isinstance(v, yaml.ScalarNode)]
+        elif isinstance(node, yaml.SequenceNode):
+            children = [(v, (*loc, i)) for i, v in enumerate(node.value) if not isinstance(v, yaml.ScalarNode)]
+        else:
+            continue
+        stack.extend(reversed(children))
+
+
+def _check_limits(loader: Loader, file: str) -> None:
+    """One pass over the parser's events, before composing: depth and expanded node count.
+
+    Counting in expanded form costs O(events): an anchor's size is remembered when it closes and
+    an alias adds it. Raise ConfigError at the line where a limit is crossed.
+    """
+    sizes: dict[str, int] = {}  # anchor → expanded node count of its node
+    open_: list[tuple[str | None, int]] = []  # open collections: (anchor, count before it)
+    total = 0
+    while True:
+        event = loader.get_event()
+        kind = type(event)
+        message = None
+        if kind is yaml.ScalarEvent:
+            total += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
+            open_.append((event.anchor, total))
+            total += 1
+            if len(open_) > MAX_DEPTH:
+                message = f"嵌套超过 {MAX_DEPTH} 层，拒绝读取"
+        elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
+            anchor, before = open_.pop()
+            if anchor is not None:
+                sizes[anchor] = total - before
+        elif kind is yaml.AliasEvent:
+            if event.anchor not in sizes and any(a == event.anchor for a, _ in open_):
+                message = f"别名 *{event.anchor} 引用了包含它自身的锚点（循环引用），拒绝读取"
+            total += sizes.get(event.anchor, 1)  # an undefined alias is the composer's to report
+            if total > MAX_EXPANDED_NODES and message is None:
+                message = f"别名展开后超过 {MAX_EXPANDED_NODES:,} 个节点（疑似别名炸弹），拒绝读取"
+        elif kind is yaml.StreamEndEvent:
+            return
+        if total > MAX_EXPANDED_NODES and message is None:
+            message = f"超过 {MAX_EXPANDED_NODES:,} 个节点（含别名展开），配置文件不应这么大，拒绝读取"
+        if message is not None:
+            raise ConfigError([Problem(file, "", message, event.start_mark.line + 1)])
 
 
 def parse(text: str, file: str | Path) -> Document:
@@ -112,7 +183,11 @@ def parse(text: str, file: str | Path) -> Document:
     file = str(file)
     loader = Loader(text)
     try:
+        _check_limits(loader, file)
+        loader.dispose()
+        loader = Loader(text)
         root = loader.get_single_node()
+        duplicates = _duplicates(Document(file, root, None))
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -127,15 +202,20 @@ def parse(text: str, file: str | Path) -> Document:
                                    line=None if mark is None else mark.line + 1)]) from exc
     finally:
         loader.dispose()
-    return Document(file, root, data)
+    return Document(file, root, data, duplicates)
 
 
 def read(file: str | Path) -> Document:
     """Read a UTF-8 YAML file and parse it (ConfigError naming the file if it cannot be read)."""
     path = Path(file)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # bounded: also for a pipe or a device
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise ConfigError([Problem(str(path), "", f"无法读取文件（应为 UTF-8 文本）：{reason}")]) from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError([Problem(str(path), "", f"文件超过 {MAX_FILE_BYTES // 1024 // 1024} MB，"
+                                                  "配置文件不应这么大，拒绝读取")])
     return parse(text, path)

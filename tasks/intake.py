@@ -31,10 +31,17 @@ def pull_http_source(
     page_size: int = 100,
     timeout: float = 10,
     retries: int = 4,
+    deadline: float | None = None,
+    max_page_bytes: int | None = None,
+    allow_redirects_to: list[str] | None = None,
 ) -> ImportReport:
-    """Pull every page of the source into the round (stored once; bad pages quarantined)."""
+    """Pull every page of the source into the round (stored once; bad pages quarantined).
+
+    ``deadline``, ``max_page_bytes``: None keeps :class:`HttpSource`'s defaults."""
+    bounds = {k: v for k, v in (("deadline", deadline), ("max_page_bytes", max_page_bytes)) if v is not None}
     source = HttpSource(url=url, token_env=token_env, page_size=page_size, timeout=timeout,
-                        retries=retries)  # fmt: skip
+                        retries=retries, allow_redirects_to=tuple(allow_redirects_to or ()),
+                        **bounds)  # fmt: skip
     return pull_into_database(source=source, programme=programme_file)
 
 

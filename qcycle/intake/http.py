@@ -5,25 +5,38 @@ holds the bearer token (never the token: it stays out of config, parameters, log
 database), paging, timeout and retries. Pages are fetched with ``?page=N&page_size=M`` and
 followed until a ``next`` link runs out, ``has_more`` is false or a page is empty.
 
+Bounded in time and size: ``timeout`` covers a whole request (connect, headers, body; a watchdog
+shuts the socket at the deadline, so a server dripping bytes cannot hold it open), ``deadline``
+the whole pull (pages, retries, waits). Bodies are streamed; a page over ``max_page_bytes`` is
+quarantined (its first bytes and where it was) and the pull stops there, since the same page
+would be too big again and skipping it would leave a silent gap. Redirects are followed only
+within the URL's origin, or to origins listed in ``allow_redirects_to``; the token never leaves
+the source's own origin.
+
 Connect errors, timeouts, HTTP 5xx and 429 are retried with exponential backoff and jitter
 (``Retry-After`` is honoured). A page that is not JSON, or not a list of records, is kept in
 quarantine and the pull goes on to the next page when the paging allows it; when the source
 fails as a whole, :class:`SourceFailed` (an :class:`~qcycle.errors.IntakeError`) names the URL
-and what happened, and carries the report of what was taken before.
+and what happened (``kind``: what kind of failure), and carries the report of what was taken
+before; the report's ``stopped`` says why the pull ended early.
 """
 
 from __future__ import annotations
 
+import codecs
 import email.utils
 import json
 import logging
 import os
 import random
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -36,7 +49,14 @@ from qcycle.intake.files import decode_text
 from qcycle.intake.report import ImportReport, RoundContext, open_round, raw_json
 from qcycle.loader import LoadedProgramme
 
-__all__ = ["HttpSource", "SourceFailed", "pull_http", "pull_into_database", "safe_url"]
+__all__ = [
+    "FailureKind",
+    "HttpSource",
+    "SourceFailed",
+    "pull_http",
+    "pull_into_database",
+    "safe_url",
+]
 
 logger = logging.getLogger("qcycle.intake")
 
@@ -45,6 +65,10 @@ _SECRET_PARAM = re.compile(r"(?i)^(key|access_token|token|secret|sign|signature|
 _RECORD_KEYS = ("records", "items", "data", "results")
 # Consecutive unreadable pages after which page-number paging gives up.
 _MAX_BAD_PAGES = 3
+_MAX_REDIRECTS = 5
+_KEPT_BYTES = 4096  # of a page over the size cap, kept in quarantine to show what it was
+_MIB = 1024 * 1024
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class HttpSource(BaseModel):
@@ -56,11 +80,30 @@ class HttpSource(BaseModel):
     url: str
     token_env: str | None = Field(None, description="name of the env var with the bearer token")
     page_size: int = Field(100, ge=1, le=10_000)
-    timeout: float = Field(10, gt=0, description="seconds per request")
+    timeout: float = Field(
+        10, gt=0, description="seconds per request, overall: connect, headers and the whole body"
+    )
     retries: int = Field(4, ge=0, le=20, description="retries per page after the first try")
     backoff: float = Field(0.5, ge=0, description="first retry waits about this long, doubling")
     max_backoff: float = Field(30, ge=0, description="longest wait, Retry-After included")
     max_pages: int = Field(10_000, ge=1)
+    deadline: float = Field(
+        1800,
+        gt=0,
+        description="seconds for the whole pull (all pages, retries and waits); when exceeded "
+        "the pull stops, keeping the pages taken, and reports that it stopped early",
+    )
+    max_page_bytes: int = Field(
+        20 * _MIB,
+        ge=1024,
+        description="largest response body of one page; a larger page is quarantined (its first "
+        "bytes) and the pull stops there",
+    )
+    allow_redirects_to: tuple[str, ...] = Field(
+        (),
+        description="origins (scheme://host[:port]) besides the URL's own that redirects may go "
+        "to; the bearer token is never sent there",
+    )
 
     @field_validator("url")
     @classmethod
@@ -80,17 +123,51 @@ class HttpSource(BaseModel):
             raise ValueError("token_env 应为环境变量名（如 QCYCLE_INTAKE_TOKEN），不是令牌本身")
         return value
 
+    @field_validator("allow_redirects_to")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        origins = []
+        for item in value:
+            parts = urlsplit(item.strip())
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.username
+                or parts.password
+            ):
+                raise ValueError(
+                    "allow_redirects_to 的每一项应为来源，如 https://files.example.cn:8443"
+                )
+            origins.append(_origin_text(_origin(item.strip())))
+        return tuple(origins)
+
+
+FailureKind = Literal["refused", "unavailable", "unreadable", "deadline", "too_large", "redirect"]
+
 
 class SourceFailed(IntakeError):
-    """The source failed as a whole; ``report`` holds what was taken before it did."""
+    """The source failed as a whole; ``report`` holds what was taken before it did.
+
+    ``kind``: refused (token, 4xx), unavailable (after retries), unreadable (pages), deadline
+    (the pull's), too_large (a page over the cap), redirect (to an origin not allowed).
+    """
 
     def __init__(
-        self, message: str, *, url: str, retryable: bool, report: ImportReport | None = None
+        self,
+        message: str,
+        *,
+        url: str,
+        retryable: bool,
+        report: ImportReport | None = None,
+        kind: FailureKind = "unavailable",
     ) -> None:
         super().__init__(message)
         self.url = url
         self.retryable = retryable
         self.report = report
+        self.kind = kind
 
 
 def safe_url(url: str) -> str:
@@ -106,7 +183,23 @@ def safe_url(url: str) -> str:
 
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
-    return parts.scheme, parts.hostname or "", parts.port
+    return parts.scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS.get(parts.scheme)
+
+
+def _origin_text(origin: tuple[str, str, int | None]) -> str:
+    scheme, host, port = origin
+    host = f"[{host}]" if ":" in host else host
+    return (
+        f"{scheme}://{host}"
+        if port in (None, _DEFAULT_PORTS.get(scheme))
+        else f"{scheme}://{host}:{port}"
+    )
+
+
+def _size(n: int) -> str:
+    if n % _MIB == 0:
+        return f"{n // _MIB} MiB"
+    return f"{n // 1024} KiB" if n % 1024 == 0 else f"{n} 字节"
 
 
 def _page_url(base: str, page: int, page_size: int) -> str:
@@ -116,8 +209,8 @@ def _page_url(base: str, page: int, page_size: int) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("Retry-After")
     if not value:
         return None
     try:
@@ -131,8 +224,29 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+@dataclass
+class _Reply:
+    url: str  # where the body came from, after redirects (relative next links resolve here)
+    status: int
+    headers: httpx.Headers
+    charset: str | None = None
+    body: bytes = b""
+    too_large: bool = False
+
+
+class _TimedOut(Exception):
+    """The request's overall deadline passed (between chunks, or the watchdog shut the socket)."""
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked recv in the pulling thread
+    except OSError:
+        pass  # already closed
+
+
 class _Fetcher:
-    """GET with retries; the token goes only to the source's own origin."""
+    """GET with retries, bounded in time and size; the token goes only to the source's origin."""
 
     def __init__(
         self,
@@ -146,6 +260,8 @@ class _Fetcher:
         self.token = token
         self.sleep = sleep
         self.origin = _origin(source.url)
+        self.allowed = {_origin_text(self.origin), *source.allow_redirects_to}
+        self.pull_ends = time.monotonic() + source.deadline
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.source.max_backoff, self.source.backoff * 2**attempt)
@@ -157,47 +273,66 @@ class _Fetcher:
             return {"Authorization": f"Bearer {self.token}"}
         return {}
 
-    def get(self, url: str) -> httpx.Response:
+    def _over_deadline(self, last: str = "") -> SourceFailed:
+        shown = safe_url(self.source.url)
+        last = f"（最近一次：{last}）" if last else ""
+        return SourceFailed(
+            f"拉取 {shown} 超过总时限 {self.source.deadline:g} 秒，已停止{last}："
+            "已取得的页已保存，其余未拉取；稍后重新拉取即可（已保存的记录不会重复）",
+            url=shown,
+            retryable=True,
+            kind="deadline",
+        )
+
+    def get(self, url: str) -> _Reply:
         shown = safe_url(url)
         source = self.source
         problem = ""
         for attempt in range(source.retries + 1):
+            now = time.monotonic()
+            if now >= self.pull_ends:
+                raise self._over_deadline(f"{shown}：{problem}" if problem else "")
+            ends = min(now + source.timeout, self.pull_ends)
             try:
-                response = self.client.get(url, headers=self._headers(url))
-            except httpx.TimeoutException:
+                reply = self._fetch(url, ends)
+            except (_TimedOut, httpx.TimeoutException):
                 problem = f"超时（{source.timeout:g} 秒内没有完成）"
+                if ends >= self.pull_ends:
+                    raise self._over_deadline(f"{shown} 未在时限内完成") from None
                 delay = self._backoff(attempt)
             except httpx.TransportError as exc:
-                problem = f"无法连接（{type(exc).__name__}：{exc}）"
+                what = "无法连接" if isinstance(exc, httpx.ConnectError) else "连接中断或响应有误"
+                problem = f"{what}（{type(exc).__name__}：{exc}）"
+                delay = self._backoff(attempt)
+            except httpx.HTTPError as exc:  # e.g. a body that cannot be decompressed
+                problem = f"响应无法读取（{type(exc).__name__}：{exc}）"
                 delay = self._backoff(attempt)
             else:
-                status = response.status_code
+                status = reply.status
                 if status in (401, 403):
                     hint = (
                         f"请检查环境变量 {source.token_env} 中的令牌"
                         if source.token_env
                         else "该地址需要令牌：请用 token_env 指明存放令牌的环境变量"
                     )
-                    raise SourceFailed(
-                        f"拉取 {shown} 被拒绝（HTTP {status}）：{hint}", url=shown, retryable=False
-                    )
+                    raise SourceFailed(f"拉取 {shown} 被拒绝（HTTP {status}）：{hint}",
+                                       url=shown, retryable=False, kind="refused")  # fmt: skip
                 if status == 429 or status >= 500:
                     problem = f"HTTP {status}"
-                    wait = _retry_after(response)
+                    wait = _retry_after(reply.headers)
                     delay = (
                         min(wait, source.max_backoff)
                         if wait is not None
                         else self._backoff(attempt)
                     )
-                elif status >= 400:
-                    raise SourceFailed(
-                        f"拉取 {shown} 失败（HTTP {status}）：请检查地址",
-                        url=shown,
-                        retryable=False,
-                    )
+                elif status >= 300:
+                    raise SourceFailed(f"拉取 {shown} 失败（HTTP {status}）：请检查地址",
+                                       url=shown, retryable=False, kind="refused")  # fmt: skip
                 else:
-                    return response
+                    return reply
             if attempt < source.retries:
+                if time.monotonic() + delay >= self.pull_ends:
+                    raise self._over_deadline(f"{shown}：{problem}")
                 logger.warning(
                     "拉取 %s：%s，%.1f 秒后第 %d 次重试", shown, problem, delay, attempt + 1
                 )
@@ -207,14 +342,106 @@ class _Fetcher:
             f"拉取 {shown} 失败：{problem}，已重试 {source.retries} 次", url=shown, retryable=True
         )
 
+    def _fetch(self, url: str, ends: float) -> _Reply:
+        """One try: redirects within the allowed origins, the body streamed up to the cap."""
+        # httpx's timeouts are per read; a watchdog shuts the sockets at the request's deadline.
+        # It holds duplicates: shutdown acts on the connection, even once TLS wraps the socket.
+        sockets: list[socket.socket] = []
+        fired = threading.Event()
 
-def _text(response: httpx.Response) -> str:
-    if response.charset_encoding:
-        return response.text
+        def trace(name: str, info: dict[str, Any]) -> None:
+            if name == "connection.connect_tcp.complete":
+                sock = info["return_value"].get_extra_info("socket")
+                if sock is not None:
+                    sockets.append(sock.dup())
+                    if fired.is_set():  # connected just as the deadline passed
+                        _shut(sockets[-1])
+
+        def shut_all() -> None:
+            fired.set()
+            for sock in sockets:
+                _shut(sock)
+
+        watchdog = threading.Timer(max(0.0, ends - time.monotonic()), shut_all)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            for _hop in range(_MAX_REDIRECTS + 1):
+                reply = self._once(url, ends, trace)
+                if isinstance(reply, _Reply):
+                    return reply
+                url = self._redirect_target(url, reply)
+            raise SourceFailed(f"拉取 {safe_url(url)} 失败：重定向超过 {_MAX_REDIRECTS} 次",
+                               url=safe_url(url), retryable=False, kind="redirect")  # fmt: skip
+        except httpx.HTTPError:
+            if fired.is_set():
+                raise _TimedOut from None
+            raise
+        finally:
+            watchdog.cancel()
+            for sock in sockets:
+                sock.close()
+
+    def _once(self, url: str, ends: float, trace: Callable[..., None]) -> _Reply | str:
+        """The reply, or the Location of a redirect."""
+        cap = self.source.max_page_bytes
+        remaining = max(0.001, ends - time.monotonic())
+        with self.client.stream("GET", url, headers=self._headers(url),
+                                timeout=min(self.source.timeout, remaining),
+                                extensions={"trace": trace}) as response:  # fmt: skip
+            if response.has_redirect_location:
+                return response.headers["Location"]
+            reply = _Reply(url, response.status_code, response.headers, _charset(response))
+            if not response.is_success:
+                return reply  # the status and Retry-After are all that is needed
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > cap:
+                    reply.too_large = True
+                    break  # leaving the block closes the connection: the rest is never read
+                if time.monotonic() >= ends:
+                    raise _TimedOut
+            reply.body = bytes(body[:_KEPT_BYTES] if reply.too_large else body)
+            return reply
+
+    def _redirect_target(self, url: str, location: str) -> str:
+        return self.check_target(url, location, "被重定向到")
+
+    def check_target(self, url: str, link: str, how: str) -> str:
+        """``link`` resolved against ``url``, if it stays within the allowed origins."""
+        shown = safe_url(url)
+        try:
+            target = urljoin(url, link.strip())
+            where = _origin_text(_origin(target))
+        except ValueError:
+            target, where = "", "（无效地址）"
+        if urlsplit(target).scheme not in ("http", "https") or where not in self.allowed:
+            raise SourceFailed(
+                f"拉取 {shown} {how}另一来源 {where}，已拒绝（只跟随 "
+                f"{_origin_text(self.origin)} 内的地址）：如确属同一数据源，"
+                f"请把 {where} 列入 allow_redirects_to（--allow-redirect-to）",
+                url=shown,
+                retryable=False,
+                kind="redirect",
+            )
+        return target
+
+
+def _charset(response: httpx.Response) -> str | None:
     try:
-        return decode_text(response.content)[0]  # no charset: UTF-8, else GB18030
+        return codecs.lookup(response.charset_encoding or "").name
+    except LookupError:
+        return None  # none given, or unknown: guessed from the bytes
+
+
+def _text(reply: _Reply) -> str:
+    if reply.charset:
+        return reply.body.decode(reply.charset, errors="replace")
+    try:
+        return decode_text(reply.body)[0]  # no charset: UTF-8, else GB18030
     except IntakeError:
-        return response.content.decode("utf-8", errors="replace")
+        return reply.body.decode("utf-8", errors="replace")
 
 
 def _parse_page(text: str, content_type: str) -> tuple[list[Any] | None, dict[str, Any], str]:
@@ -242,6 +469,7 @@ def _token(source: HttpSource) -> str | None:
             f"环境变量 {source.token_env} 未设置或为空（拉取 {safe_url(source.url)} 的令牌应放在这里）",
             url=safe_url(source.url),
             retryable=False,
+            kind="refused",
         )
     return token
 
@@ -272,13 +500,16 @@ def pull_http(
     try:
         with httpx.Client(
             timeout=source.timeout,
-            follow_redirects=True,  # httpx drops Authorization on a redirect to another origin
+            follow_redirects=False,  # followed by _Fetcher, only to the origins allowed
             headers={"Accept": "application/json", "User-Agent": "qcycle-intake"},
+            # A fresh connection per request: the watchdog shuts the socket it saw connect.
+            limits=httpx.Limits(max_keepalive_connections=0),
             transport=transport,
         ) as client:
             _pull_pages(_Fetcher(client, source, token, sleep), session, ctx, report, token)
     except SourceFailed as exc:
         exc.report = report
+        report.stopped = str(exc)
         raise
     return report
 
@@ -300,12 +531,14 @@ def _pull_pages(
         if report.pages >= source.max_pages:
             logger.warning("拉取 %s：已达 %d 页上限，停止", report.source, source.max_pages)
             return
-        response = fetcher.get(url)
+        reply = fetcher.get(url)
         report.pages += 1
         shown = safe_url(url)
         where = f"第 {report.pages} 页（{shown}）"
-        text = _text(response)
-        records, meta, problem = _parse_page(text, response.headers.get("content-type", ""))
+        text = _text(reply)
+        if reply.too_large:
+            _refuse_large_page(session, ctx, report, _mask(text, token), where, source)
+        records, meta, problem = _parse_page(text, reply.headers.get("content-type", ""))
         if records is None:
             report.set_aside(
                 session=session, ctx=ctx, raw=_mask(text, token), where=where, reason=problem
@@ -317,12 +550,14 @@ def _pull_pages(
                     f"拉取 {shown} 失败：{problem}（已隔离），无法得知下一页，已停止",
                     url=shown,
                     retryable=True,
+                    kind="unreadable",
                 )
             if bad_pages >= _MAX_BAD_PAGES:
                 raise SourceFailed(
                     f"拉取 {safe_url(source.url)} 失败：连续 {bad_pages} 页无法读取（已隔离）",
                     url=safe_url(source.url),
                     retryable=True,
+                    kind="unreadable",
                 )
             page += 1
             url = _page_url(source.url, page, source.page_size)
@@ -343,7 +578,7 @@ def _pull_pages(
                 report.set_aside(session=session, ctx=ctx, raw=raw, where=spot, reason=reason)
         nxt = meta.get("next")
         if isinstance(nxt, str) and nxt.strip():
-            url = urljoin(url, nxt.strip())
+            url = fetcher.check_target(reply.url, nxt, "的下一页链接指向")
             following_links = True
         elif isinstance(nxt, int) and not isinstance(nxt, bool) and nxt > page:
             page = nxt
@@ -360,6 +595,29 @@ def _pull_pages(
         else:
             page += 1
             url = _page_url(source.url, page, source.page_size)
+
+
+def _refuse_large_page(
+    session: Session,
+    ctx: RoundContext,
+    report: ImportReport,
+    kept: str,
+    where: str,
+    source: HttpSource,
+) -> None:
+    """Quarantine the start of a page over the cap, then stop: it would be too big again."""
+    cap = _size(source.max_page_bytes)
+    reason = f"响应超过 {cap} 上限，已隔离（只保存开头 {_size(_KEPT_BYTES)}，其余未读取）"
+    report.set_aside(session=session, ctx=ctx, raw=kept, where=where, reason=reason)
+    logger.warning("拉取 %s：%s", where, reason)
+    shown = safe_url(source.url)
+    raise SourceFailed(
+        f"拉取 {shown} 已停止：{where}响应超过 {cap} 上限（已隔离），其后各页未拉取；"
+        "请减小 page_size，或调大 max_page_bytes（--max-page-bytes）后重新拉取",
+        url=shown,
+        retryable=False,
+        kind="too_large",
+    )
 
 
 def pull_into_database(

@@ -85,6 +85,7 @@ class ImportReport:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     pages: int = 0
+    stopped: str = ""  # why a pull ended before its last page ("" when it ran to the end)
 
     @property
     def total(self) -> int:
@@ -100,6 +101,7 @@ class ImportReport:
             "round_code": self.round_code,
             "counts": dict(self.counts),
             "pages": self.pages,
+            "stopped": self.stopped,
             "quarantined": [
                 {"where": q.where, "reason": q.reason, "raw": q.raw,
                  "id": str(q.record_id) if q.record_id else None}

@@ -219,3 +219,18 @@ def test_prefect_yaml_and_compose_parse(tmp_path):
     for unit in ("prefect-server.service", "qcycle-worker.service", "qcycle-serve.service"):
         text = (REPO / "deploy" / "systemd" / unit).read_text(encoding="utf-8")
         assert "EnvironmentFile=" in text and "ExecStart=" in text
+
+
+def test_intake_bounds_from_intake_yaml_reach_the_flow(monkeypatch):
+    from deploy import deployments
+    from flows.intake import intake
+
+    source = {"url": "http://127.0.0.1:9/records", "token_env": "QC_TOKEN", "cron": "0 9 * * *",
+              "deadline": 60, "max_page_bytes": 1_048_576, "allow_redirects_to": ["http://127.0.0.1:10"]}
+    monkeypatch.setattr(deployments, "intake_sources", lambda: {"mini-2023": source})
+    (found,) = [d for d in deployments.build_deployments([MINI], now=SINCE) if d.name == "mini-2023-intake"]
+    assert found.parameters == {"programme_file": str(MINI), "url": source["url"], "token_env": "QC_TOKEN",
+                                "deadline": 60, "max_page_bytes": 1_048_576,
+                                "allow_redirects_to": ["http://127.0.0.1:10"]}
+    # The flow takes them (its parameters are validated against its signature).
+    assert intake.validate_parameters(found.parameters)["deadline"] == 60

@@ -1,7 +1,9 @@
 """A real HTTP source on 127.0.0.1 for the intake tests, and the P1 round.
 
 The server checks the bearer token on every route (401 when missing or wrong) and serves one
-scenario per path: good paging, retries, rate limits, slow replies, garbage pages, bad records.
+scenario per path: good paging, retries, rate limits, slow replies, garbage pages, bad records;
+and for the fault suite: bodies dripped a byte a second, a 200 MiB body made on the fly,
+redirects (within the origin, to another server, in a loop) and a flapping endpoint.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class SourceServer:
     hits: Counter = field(default_factory=Counter)
     requests: list[str] = field(default_factory=list)
     auth_seen: list[str | None] = field(default_factory=list)
+    redirect_to: str = ""  # base URL of another server that /moved sends clients to
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -148,7 +151,83 @@ def _cursor_broken(q, hits) -> Reply:
     return 200, {"records": GOOD_RECORDS[:1], "next": "/cursor-broken?cursor=x"}, {}
 
 
-ROUTES: dict[str, Callable[[dict[str, str], int], Reply]] = {
+def _flapping(q, hits) -> Reply | str:
+    # Per page: 503, then a connection cut mid-body, then the page.
+    return ((503, "busy", {}), "/cut", _good(q, hits))[(hits - 1) % 3]
+
+
+def _then_drip(q, hits) -> Reply | str:
+    return _good(q, hits) if _page(q) == 1 else "/drip"
+
+
+def _redirect(location: Callable[[SourceServer, str], str]) -> Callable[..., Reply]:
+    def reply(q, hits, state: SourceServer, query: str) -> Reply:
+        return 302, "", {"Location": location(state, query)}
+
+    return reply
+
+
+REDIRECTS: dict[str, Callable[..., Reply]] = {
+    "/moved": _redirect(lambda state, query: f"{state.redirect_to}/open-good?{query}"),
+    "/moved-home": _redirect(lambda state, query: f"/good?{query}"),
+    "/loop": _redirect(lambda state, query: "/loop"),
+    "/bad-location": _redirect(lambda state, query: "http://[::1"),
+}
+
+HUGE_BYTES = 200 * 1024 * 1024
+DRIP_BYTES = 600  # ten minutes at a byte a second: longer than any test waits
+
+
+def _stream_huge(handler: BaseHTTPRequestHandler) -> None:
+    """A 200 MiB JSON body written 64 KiB at a time, never held whole."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(HUGE_BYTES))
+    handler.end_headers()
+    head, filler = b'{"records": [', b'{"kind": "x"}, ' * 4096
+    handler.wfile.write(head)
+    sent = len(head)
+    while sent < HUGE_BYTES:
+        chunk = filler[: HUGE_BYTES - sent]
+        handler.wfile.write(chunk)
+        sent += len(chunk)
+
+
+def _drip_body(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(DRIP_BYTES))
+    handler.end_headers()
+    for _ in range(DRIP_BYTES):
+        handler.wfile.write(b" ")
+        time.sleep(1)
+
+
+def _cut_body(handler: BaseHTTPRequestHandler) -> None:
+    """Headers promise a body that stops halfway: the connection drops."""
+    data = json.dumps({"records": GOOD_RECORDS}).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data[: len(data) // 2])
+    handler.close_connection = True
+
+
+def _drip_headers(handler: BaseHTTPRequestHandler) -> None:
+    for byte in b"HTTP/1.1 200 OK\r\nX-Filler: " + b"x" * DRIP_BYTES:
+        handler.wfile.write(bytes([byte]))
+        time.sleep(1)
+
+
+STREAMS: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {
+    "/huge": _stream_huge,
+    "/drip": _drip_body,
+    "/drip-headers": _drip_headers,
+    "/cut": _cut_body,
+}
+
+ROUTES: dict[str, Callable[[dict[str, str], int], Reply | str]] = {
     "/good": _good,
     "/cursor": _cursor,
     "/flaky": _flaky,
@@ -161,6 +240,14 @@ ROUTES: dict[str, Callable[[dict[str, str], int], Reply]] = {
     "/cursor-broken": _cursor_broken,
     "/mixed": _first_page_only(BAD_RECORDS),
     "/always-500": lambda q, hits: (503, "busy", {}),
+    "/flapping": _flapping,
+    "/then-drip": _then_drip,
+    "/next-elsewhere": lambda q, hits: (
+        200,
+        {"records": GOOD_RECORDS[:1], "next": "http://other.invalid:8443/x?sign=s3cr3t"},
+        {},
+    ),  # page 1 at once, page 2 a byte a second
+    "/open-good": _good,  # the target of /moved: a signed link of another origin, no token
 }
 
 
@@ -177,12 +264,25 @@ class _Handler(BaseHTTPRequestHandler):
         state.auth_seen.append(auth)
         if route == "/echo":  # a debug page that shows the request, token included
             return self._send(200, f"<pre>GET {self.path}\nAuthorization: {auth}</pre>", {})
-        if auth != f"Bearer {TOKEN}":
+        if auth != f"Bearer {TOKEN}" and not route.startswith("/open-"):
             return self._send(401, {"error": "invalid token"}, {"WWW-Authenticate": "Bearer"})
+        if route in REDIRECTS:
+            return self._send(*REDIRECTS[route](q, state.hits[route], state, parts.query))
+        if route in STREAMS:
+            try:
+                return STREAMS[route](self)
+            except (BrokenPipeError, ConnectionResetError):
+                return None  # the client gave up, as it should
         handler = ROUTES.get(route)
         if handler is None:
             return self._send(404, {"error": "not found"}, {})
-        return self._send(*handler(q, state.hits[route]))
+        reply = handler(q, state.hits[route])
+        if isinstance(reply, str):  # the name of a streamed behaviour
+            try:
+                return STREAMS[reply](self)
+            except (BrokenPipeError, ConnectionResetError):
+                return None
+        return self._send(*reply)
 
     def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
         data = (body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)).encode()
@@ -203,8 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def source_server() -> Iterator[SourceServer]:
+def _serve() -> Iterator[SourceServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.daemon_threads = True
     state = SourceServer(base=f"http://127.0.0.1:{httpd.server_address[1]}")
@@ -216,6 +315,19 @@ def source_server() -> Iterator[SourceServer]:
     yield state
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def source_server() -> Iterator[SourceServer]:
+    yield from _serve()
+
+
+@pytest.fixture
+def other_server(source_server: SourceServer) -> Iterator[SourceServer]:
+    """A second server (another port, so another origin); /moved of source_server leads here."""
+    for state in _serve():
+        source_server.redirect_to = state.base
+        yield state
 
 
 @pytest.fixture

@@ -103,4 +103,5 @@ def test_prefect_task_and_flow_wrap_the_same_pull(qcycle_home, source_server, to
         assert _worth_retrying(pull_http_source, None, failed) is retryable
     assert intake.name == "qcycle-intake"
     assert set(intake.parameters.properties) == {
-        "programme_file", "url", "token_env", "page_size", "timeout", "retries"}  # fmt: skip
+        "programme_file", "url", "token_env", "page_size", "timeout", "retries",
+        "deadline", "max_page_bytes", "allow_redirects_to"}  # fmt: skip
