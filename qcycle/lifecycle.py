@@ -658,11 +658,14 @@ def _notify(session, p, round_id, action) -> Outcome:
     template = stage.template + ".j2" if stage.template else "result.j2"
     praise = template in ("praise.j2", "award.j2")  # honours: every selected unit, no result lines
     rejected: dict[str, list[str]] = defaultdict(list)
+    itemised: set[str] = set()  # units with a rejected list item
     if not praise:
         for subject, step in _rejections(session, p, round_id).items():
             if _in_cat(p, subject, action.category):
                 name = p_item_name(p, subject)
                 rejected[subject.partition(":")[0]].append(f"{name + '：' if name else ''}未通过{step}")
+                if name:
+                    itemised.add(subject.partition(":")[0])
     missing = _missing_in(session, p, round_id, stage.notify, action.category)
     label = (p.assessment.result_label if p.assessment and p.assessment.result_label
              else "评价确认结果" if p.categories else "考核结果")
@@ -679,13 +682,18 @@ def _notify(session, p, round_id, action) -> Outcome:
         if not (lines or grounds or praise):
             continue
         score = "；".join(f"{r.total:.2f}" for r in mine) or None
+        # A unit with list items (or several results) gets one line per subject, its score
+        # beside its grade: "某项目：良好（得分81.27）".
+        named = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(lines) > 1
+        item_lines = ([f"{p_item_name(p, r.unit_code) or p.unit(u).name}：{grade_label(r.grade)}（得分{r.total:.2f}）"
+                       for r in mine] + rejected.get(u, [])) if named else []
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
         items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
         what = f"（{items}）" if items else ""
         achievement = (f"在{p.round.name}{what}中被评为{grade_label(best)}" if best
                        else f"在{p.round.name}中表现突出")
         drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
-                          score=score, achievement=achievement, grounds="；".join(grounds) or "—")
+                          score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—")
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 

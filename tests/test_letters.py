@@ -2,7 +2,7 @@
 round without Prefect), read as the unit receiving it would. It fails on a doubled word, a
 leftover placeholder, an ASCII word in Chinese text (codes, commands and URLs aside), a date line
 or "截至…" date other than the action's logical moment, any other cited date not taken from
-the round's timetable, and a sender equal to the addressee."""
+the round's timetable, two colons in one sentence, and a sender equal to the addressee."""
 
 from __future__ import annotations
 
@@ -79,6 +79,9 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
             found.append(f"cited date {day} is not in the timetable")
     if lines[-3].strip():
         found.append("no blank line before the signature")
+    for sentence in re.split(r"[。；\n]", m.body):
+        if sentence.count("：") > 1:  # "结果为：某项目：良好" reads as a form, not a letter
+            found.append(f"two colons in one sentence: {sentence!r}")
     addressee = lines[0].rstrip("：")
     sender = lines[-2].strip()
     if addressee == sender:

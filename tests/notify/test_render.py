@@ -198,6 +198,7 @@ def test_a_long_decision_request_lists_a_few_and_counts_the_rest() -> None:
     with clock.frozen(DAY):
         subject, body = render_message("decision_pending.j2", context)
     assert subject == "【待审核】30项事项等待审核"
-    assert "共30项事项等待审核，其中揭榜书审核25项，评价确认5项" in body
+    assert "揭榜挂帅共30项事项等待审核：" in body
+    assert "按事项统计：\n揭榜书审核，25项；\n评价确认，5项。" in body
     assert body.count("成都市市场监督管理局") == 3
     assert "另有27项未列出" in body and "qcycle decide" in body
