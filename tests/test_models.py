@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -489,15 +487,6 @@ def test_migrations_match_the_models(sqlite_url: str) -> None:
     with db.get_engine(sqlite_url).connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
-
-
-def test_domain_core_does_not_import_prefect() -> None:
-    code = (
-        "import sys, qcycle.models, qcycle.db, qcycle.crud\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'prefect')\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_concurrent_writers_on_sqlite_wait_instead_of_failing(sqlite_url: str) -> None:

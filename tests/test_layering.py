@@ -1,0 +1,38 @@
+"""The domain core knows nothing of Prefect: every module of the ``qcycle`` package imports
+without pulling in prefect, nor the layers above it (flows, tasks, deploy)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "qcycle"
+ABOVE = ("prefect", "flows", "tasks", "deploy")
+
+
+def core_modules() -> list[str]:
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if "migrations" in parts:
+            continue  # run by Alembic, not imported
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def test_every_core_module_imports_without_prefect_or_the_layers_above():
+    modules = core_modules()
+    assert "qcycle.lifecycle" in modules and "qcycle.notify.outbox" in modules and len(modules) > 30
+    # One fresh interpreter, the modules imported one by one: the first that pulls a layer in
+    # is named.
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"    bad = sorted(m for m in sys.modules if m.split('.')[0] in {ABOVE!r})\n"
+        "    if bad:\n"
+        "        sys.exit(f'{name} imports {bad[:5]}')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
