@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         600.0, gt=0, description="seconds of real time after which a 'sending' lease of a holder not known "
                             "to be gone (another machine) is taken over by the next run"
     )
+    notify_timeout: float = Field(10.0, gt=0, description="seconds per bot request (a URL's ?timeout= wins)")
+    # Where the bot APIs are (a URL's ?base= wins): a proxy or gateway in a closed network.
+    wecom_base_url: str = Field("https://qyapi.weixin.qq.com", description="WeCom group-bot API host")
+    dingtalk_base_url: str = Field("https://oapi.dingtalk.com", description="DingTalk group-bot API host")
+    feishu_base_url: str = Field("https://open.feishu.cn", description="Feishu group-bot API host")
     notify_max_workers: int = Field(8, ge=1, description="concurrent sends in one delivery run")
     notify_batch_size: int = Field(2000, ge=1, description="messages claimed per delivery batch")
 

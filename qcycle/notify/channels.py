@@ -13,8 +13,9 @@ URL forms (the value behind an ``env:NAME`` / ``secret:NAME`` reference):
 - sink:     ``qsink://local`` (the settings' sink folder) or ``qsink://local/ABSOLUTE/FOLDER``
 
 Every bot URL also takes ``?base=http://127.0.0.1:PORT`` (a stand-in server; otherwise the
-setting ``<kind>_base_url`` if the settings define one, otherwise the public host),
-``?timeout=SECONDS`` and ``?rate=COUNT/SECONDS[/BURST]`` (the per-endpoint limit).
+setting ``<kind>_base_url``, e.g. ``QCYCLE_WECOM_BASE_URL``, whose default is the public host),
+``?timeout=SECONDS`` (otherwise ``QCYCLE_NOTIFY_TIMEOUT``) and ``?rate=COUNT/SECONDS[/BURST]``
+(the per-endpoint limit).
 
 Why custom schemas instead of apprise's ``wecombot://``, ``dingtalk://``, ``feishu://``: those
 treat HTTP 200 with a non-zero ``errcode`` (e.g. 45009, rate limited) as delivered, post only to
@@ -64,7 +65,7 @@ from qcycle.notify.redact import (
     register_url_secrets,
 )
 from qcycle.notify.refs import resolve_url
-from qcycle.settings import get_settings
+from qcycle.settings import Settings, get_settings
 
 __all__ = [
     "CHANNEL_KINDS",
@@ -85,12 +86,9 @@ __all__ = [
 
 log = logging.getLogger(LOGGER_NAME)
 
-DEFAULT_BASES = {
-    "wecom": "https://qyapi.weixin.qq.com",
-    "dingtalk": "https://oapi.dingtalk.com",
-    "feishu": "https://open.feishu.cn",
-}
-DEFAULT_TIMEOUT = 10.0
+# The public hosts: the defaults of the settings ``<kind>_base_url``.
+DEFAULT_BASES = {kind: Settings.model_fields[f"{kind}_base_url"].default for kind in ("wecom", "dingtalk", "feishu")}
+DEFAULT_TIMEOUT: float = Settings.model_fields["notify_timeout"].default
 
 
 # ---------------------------------------------------------------- results
@@ -171,13 +169,8 @@ def _http() -> httpx.Client:
         return _client
 
 
-def _setting(name: str) -> Any:
-    # Settings fields for bases/timeouts are optional: the core works without them.
-    return getattr(get_settings(), name, None)
-
-
 def _timeout(meta: Mapping[str, Any]) -> float:
-    raw = meta.get("qsd", {}).get("timeout") or _setting("notify_timeout")
+    raw = meta.get("qsd", {}).get("timeout") or get_settings().notify_timeout
     try:
         return float(raw) if raw else DEFAULT_TIMEOUT
     except (TypeError, ValueError):
@@ -185,7 +178,7 @@ def _timeout(meta: Mapping[str, Any]) -> float:
 
 
 def _base(kind: str, meta: Mapping[str, Any]) -> str:
-    base = meta.get("qsd", {}).get("base") or _setting(f"{kind}_base_url") or DEFAULT_BASES[kind]
+    base = meta.get("qsd", {}).get("base") or getattr(get_settings(), f"{kind}_base_url")
     base = str(base).rstrip("/")
     if not base.startswith(("http://", "https://")):
         raise ValueError(f"{kind} base URL must start with http:// or https://")

@@ -120,6 +120,27 @@ def test_bot_payload_is_the_service_shape(botserver: BotServer, kind: str) -> No
 
 
 @pytest.mark.parametrize("kind", ["wecom", "dingtalk", "feishu"])
+def test_bot_host_and_timeout_from_settings(botserver: BotServer, kind: str, monkeypatch) -> None:
+    from qcycle.settings import get_settings
+
+    # A closed network reaches the bot API through a gateway: QCYCLE_<KIND>_BASE_URL, no ?base=.
+    monkeypatch.setenv(f"QCYCLE_{kind.upper()}_BASE_URL", botserver.base)
+    monkeypatch.setenv("QCYCLE_NOTIFY_TIMEOUT", "0.3")
+    get_settings.cache_clear()
+    try:
+        channel = channel_for(f"{SCHEMES[kind]}://{TOKENS[kind]}")
+        assert channel.send(SUBJECT, BODY).ok
+        assert [r.token for r in botserver.received] == [TOKENS[kind]]
+        # The reply comes after 1 s: within the 10 s default it would be delivered; with the
+        # setting's 0.3 s it is a timeout, to be retried.
+        botserver.behave("slow", delay=1.0)
+        late = channel_for(f"{SCHEMES[kind]}://{TOKENS[kind]}").send(SUBJECT, BODY)
+        assert (late.ok, late.retryable, late.status_code) == (False, True, None), late
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("kind", ["wecom", "dingtalk", "feishu"])
 def test_markdown_format(botserver: BotServer, kind: str) -> None:
     assert channel_for(bot_url(kind, botserver, extra="&format=markdown")).send(SUBJECT, BODY).ok
     payload = botserver.received[0].payload
