@@ -24,7 +24,6 @@ before; the report's ``stopped`` says why the pull ended early.
 from __future__ import annotations
 
 import codecs
-import email.utils
 import json
 import logging
 import os
@@ -48,6 +47,7 @@ from qcycle.errors import IntakeError
 from qcycle.intake.files import decode_text
 from qcycle.intake.report import ImportReport, RoundContext, open_round, raw_json
 from qcycle.loader import LoadedProgramme
+from qcycle.notify.ratelimit import retry_after
 
 __all__ = [
     "FailureKind",
@@ -209,21 +209,6 @@ def _page_url(base: str, page: int, page_size: int) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 @dataclass
 class _Reply:
     url: str  # where the body came from, after redirects (relative next links resolve here)
@@ -319,7 +304,7 @@ class _Fetcher:
                                        url=shown, retryable=False, kind="refused")  # fmt: skip
                 if status == 429 or status >= 500:
                     problem = f"HTTP {status}"
-                    wait = _retry_after(reply.headers)
+                    wait = retry_after(reply.headers)
                     delay = (
                         min(wait, source.max_backoff)
                         if wait is not None

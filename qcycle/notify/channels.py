@@ -35,7 +35,6 @@ import base64
 import contextlib
 import contextvars
 import datetime as dt
-import email.utils
 import functools
 import hashlib
 import hmac
@@ -57,7 +56,7 @@ import httpx
 
 from qcycle import clock
 from qcycle.errors import DeliveryError
-from qcycle.notify.ratelimit import Rate
+from qcycle.notify.ratelimit import Rate, retry_after
 from qcycle.notify.redact import (
     LOGGER_NAME,
     install_log_redaction,
@@ -185,21 +184,6 @@ def _base(kind: str, meta: Mapping[str, Any]) -> str:
     return base
 
 
-def _retry_after_header(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _post(
     kind: str,
     url: str,
@@ -237,14 +221,14 @@ def _http_status_failure(kind: str, response: httpx.Response) -> SendResult | No
         return SendResult.failure(
             f"{kind}: HTTP 429 too many requests {detail}",
             retryable=True,
-            retry_after=_retry_after_header(response),
+            retry_after=retry_after(response.headers),
             status_code=status,
         )
     if status >= 500:
         return SendResult.failure(
             f"{kind}: HTTP {status} {detail}",
             retryable=True,
-            retry_after=_retry_after_header(response),
+            retry_after=retry_after(response.headers),
             status_code=status,
         )
     return SendResult.failure(
@@ -318,13 +302,13 @@ class _BotApi:
         if code == 0 and status_failure is None:
             return SendResult.success(response.status_code)
         if code in self.retryable_codes:
-            retry_after = _retry_after_header(response)
-            if retry_after is None:
-                retry_after = self.retryable_codes[code]
+            wait = retry_after(response.headers)
+            if wait is None:
+                wait = self.retryable_codes[code]
             return SendResult.failure(
                 f"{self.kind}: code {code} {message}",
                 retryable=True,
-                retry_after=retry_after,
+                retry_after=wait,
                 status_code=response.status_code,
             )
         if status_failure is not None:

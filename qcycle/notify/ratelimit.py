@@ -11,13 +11,14 @@ a rate limit is about the service's wall clock.
 
 from __future__ import annotations
 
+import email.utils
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_LIMITER", "Rate", "RateLimiter", "TokenBucket", "backoff"]
+__all__ = ["DEFAULT_LIMITER", "Rate", "RateLimiter", "TokenBucket", "backoff", "retry_after"]
 
 
 @dataclass(frozen=True)
@@ -195,3 +196,21 @@ def backoff(
 
 # The process-wide limiter deliveries share unless given their own.
 DEFAULT_LIMITER = RateLimiter()
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (a number, or an HTTP date), None without one.
+
+    One reading for the bot channels and the HTTP intake."""
+    raw = headers.get("Retry-After")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -9,7 +9,6 @@ redirects (within the origin, to another server, in a loop) and a flapping endpo
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections import Counter
@@ -334,13 +333,6 @@ def other_server(source_server: SourceServer) -> Iterator[SourceServer]:
 def token_env(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     return TOKEN_ENV
-
-
-def free_port() -> int:
-    """A port nothing listens on (connections are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

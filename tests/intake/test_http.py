@@ -15,7 +15,8 @@ from qcycle.errors import IntakeError
 from qcycle.intake import HttpSource, SourceFailed, pull_http, pull_into_database
 from qcycle.loader import load_programme
 from qcycle.models import QuarantinedRecord, Review, Submission
-from tests.intake.conftest import P1, TOKEN, TOKEN_ENV, free_port
+from tests.intake.conftest import P1, TOKEN, TOKEN_ENV
+from tests.prefect_proc import free_port
 
 LOADED = load_programme(P1)  # read once: the tests pull many times
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -17,16 +16,10 @@ from aiosmtpd.smtp import AuthResult
 
 from qcycle.settings import get_settings
 from tests.notify.botserver import BotServer, running_botserver
+from tests.prefect_proc import free_port
 
 SMTP_USER = "qcycle"
 SMTP_PASSWORD = "Smtp-Pa55word-7f3e"  # the secret the secret scan looks for
-
-
-def free_port() -> int:
-    """A port nothing listens on (connections to it are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

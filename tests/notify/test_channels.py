@@ -32,7 +32,8 @@ from qcycle.notify import (
 )
 from qcycle.notify.smtp import POOL, close_kept_connections
 from tests.notify.botserver import BotServer
-from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, Inbox, SmtpServer, free_port
+from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, Inbox, SmtpServer
+from tests.prefect_proc import free_port
 
 # The AUTH test relay runs without TLS on purpose; aiosmtpd warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")

@@ -19,7 +19,8 @@ from qcycle.notify import (
     resolve_url,
 )
 from tests.notify.botserver import BotServer
-from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer, free_port
+from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer
+from tests.prefect_proc import free_port
 
 # The AUTH test relay runs without TLS on purpose; aiosmtpd warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
