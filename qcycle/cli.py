@@ -63,7 +63,7 @@ def open_round(file: Path, *, read_only: bool = False):
     loaded = load_programme(file)
     if read_only:
         db.require_current()
-        with db.session_scope() as session:
+        with db.session_scope(read_only=True) as session:
             row = crud.get_round(session=session, code=loaded.programme.round.code)
         if row is None:
             raise QcycleError(f"数据库中还没有周期 {loaded.programme.round.code}：它尚未运行过"
@@ -313,7 +313,7 @@ def decide(
     try:
         loaded, round_id = open_round(file, read_only=list_only)
         p = loaded.programme
-        with db.session_scope() as session:
+        with db.session_scope(read_only=list_only) as session:
             pending = ops.pending(session, p, round_id)
             if list_only:
                 if not pending:
@@ -358,7 +358,7 @@ def export(
         if out_path.suffix.lower() not in (".xlsx", ".csv"):
             raise QcycleError(f"不支持的导出格式 {out_path.suffix!r}（应为 .xlsx 或 .csv）")
         loaded, round_id = open_round(file, read_only=True)
-        with db.session_scope() as session:
+        with db.session_scope(read_only=True) as session:
             sheets = ops.result_rows(session, loaded.programme, round_id)
         ops.export_results(sheets, out_path)
     except QcycleError as exc:
@@ -455,7 +455,7 @@ def status(
     try:
         loaded, round_id = open_round(file, read_only=True)
         timetable = expand(loaded.programme, default_calendar())
-        with db.session_scope() as session:
+        with db.session_scope(read_only=True) as session:
             st = round_status(session, loaded.programme, round_id, timetable, moment)
     except QcycleError as exc:
         raise _fail(exc) from None

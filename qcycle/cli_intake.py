@@ -6,7 +6,9 @@ Registered by one import line in :mod:`qcycle.cli`. All three use the database f
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -37,6 +39,9 @@ PULL_EXIT_CODES = {"refused": 2, "unavailable": 3, "unreadable": 3, "deadline": 
 
 def _print_report(report: ImportReport) -> None:
     out.print(f"{report.source} → 周期 {report.round_code}", markup=False, soft_wrap=True)
+    if report.resumed_rows:
+        out.print(f"  上次导入中断，已提交 {report.resumed_rows} 行：从{report.resumed_at}继续"
+                  "（以下为整个文件的计数）", markup=False)  # fmt: skip
     pages = f"（{report.pages} 页）" if report.pages else ""
     out.print(f"  {report.summary()}{pages}", markup=False)
     if report.quarantined:
@@ -62,13 +67,15 @@ def import_(
     表头可用英文键（kind, unit, item, period, submitted_at, id, reviewer, component, value）
     或中文（材料种类、单位代码、项目代码、期次、提交时间、编号、评审人、评分部分、分数）；
     其他列存入附加信息。按截止时间判定逾期；同一记录只存一次；读不了的行连同行号隔离。
+    大文件逐批读取、逐批提交（每批 2000 行，终端上显示进度），导入期间其他命令照常可用；
+    导入中断后对同一文件再运行一次，会从上次提交的批次之后自动继续，计数为整个文件的计数。
     Exit 0 even when rows are quarantined; non-zero when the file cannot be read at all.
 
     示例：qcycle import 揭榜书汇总.csv --round config/programmes/sc-jbgs-2023.yaml
           qcycle import 评分.xlsx --round config/programmes/sc-jbgs-2023.yaml --sheet 评分表
     """
     from qcycle import db
-    from qcycle.intake.files import import_file
+    from qcycle.intake.files import import_file_in_batches
     from qcycle.intake.normalise import normalise_kind
     from qcycle.models import SUBMISSION_KINDS
 
@@ -84,12 +91,26 @@ def import_(
             raise typer.Exit(2)
     try:
         db.upgrade()
-        with db.session_scope() as session:
-            report = import_file(path=file, programme=programme, session=session, sheet=sheet,
-                                 default_kind=kind)  # fmt: skip
+        with _progress() as on_batch:
+            report = import_file_in_batches(path=file, programme=programme, sheet=sheet,
+                                            default_kind=kind, on_batch=on_batch)  # fmt: skip
     except QcycleError as exc:
         raise _fail(exc) from None
     _print_report(report)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr when it is a terminal (never in pipes, logs or tests)."""
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("导入", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("rows", total=None)
+        yield lambda done, expected: bar.update(task, completed=done, total=expected)
 
 
 @app.command()

@@ -85,7 +85,7 @@ def list_(
     except QcycleError as exc:
         err.print(f"错误：{exc}", markup=False)
         raise typer.Exit(2) from None
-    with db.session_scope() as session:
+    with db.session_scope(read_only=True) as session:
         round_id = _round_id(session, round_code)
         total = count_messages(session=session, round_id=round_id, status=status, unit=unit, channel=channel)
         rows = list_messages(session=session, round_id=round_id, status=status, unit=unit, channel=channel,

@@ -2,7 +2,9 @@
 
 ``get_engine(url)`` gives one engine per URL (default: the settings' database), with
 SQLite set up for several writers (WAL, busy timeout, foreign keys, BEGIN IMMEDIATE).
-``upgrade()`` runs the Alembic migrations in ``qcycle/migrations`` without an ini file.
+``session_scope(read_only=True)`` begins a deferred transaction instead (a reader never
+waits for a writer) and never commits. ``upgrade()`` runs the Alembic migrations in
+``qcycle/migrations`` without an ini file.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ __all__ = [
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Execution option that marks a connection's transactions as read-only (plain BEGIN).
+_READ_ONLY = "qcycle_read_only"
 
 # Any constant will do: it only has to be the same for every process upgrading one database.
 _UPGRADE_LOCK_ID = 7_142_023
@@ -71,7 +76,10 @@ def _setup_sqlite(engine: Engine) -> None:
         # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
         # would otherwise fail with "database is locked" when another writer got in between,
         # and busy_timeout cannot help it. Writers queue instead (sessions are short).
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers take no lock at all: in WAL mode a deferred transaction reads a snapshot
+        # while a writer works, so a read-only command never waits for a large import.
+        read_only = connection.get_execution_options().get(_READ_ONLY)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -98,17 +106,27 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+def _read_engine(url: str | None) -> Engine:
+    return get_engine(url).execution_options(**{_READ_ONLY: True})
+
+
 @contextlib.contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
+def session_scope(url: str | None = None, *, read_only: bool = False) -> Iterator[Session]:
     """A session that commits when the block ends and rolls back if it raises.
 
     Objects stay readable after the block (``expire_on_commit=False``), so a task can
-    return what it wrote.
+    return what it wrote. ``read_only``: for commands that only look. On SQLite the
+    transaction is deferred (no write lock, never waits for a writer); it is never committed,
+    so nothing written by mistake is kept.
     """
-    with Session(get_engine(url), expire_on_commit=False) as session:
+    bind = _read_engine(url) if read_only else get_engine(url)
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
-            session.commit()
+            if not read_only:
+                session.commit()
+            # A read-only block ends without commit: closing the session ends its transaction
+            # (nothing written is kept) and, unlike rollback(), leaves what was read readable.
         except BaseException:
             session.rollback()
             raise
@@ -140,7 +158,7 @@ def upgrade(url: str | None = None, revision: str = "head") -> str | None:
 
 def current_revision(url: str | None = None) -> str | None:
     """The Alembic revision the database is at (None before the first upgrade)."""
-    with get_engine(url).connect() as connection:
+    with _read_engine(url).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 

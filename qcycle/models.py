@@ -37,6 +37,8 @@ __all__ = [
     "Decision",
     "DecisionBase",
     "DecisionOutcome",
+    "ImportCheckpoint",
+    "ImportCheckpointBase",
     "ListItem",
     "ListItemBase",
     "LocalDateTime",
@@ -390,6 +392,29 @@ class ActionRun(ActionRunBase, table=True):
     id: uuid.UUID = _uuid_pk()
     round_id: uuid.UUID = _round_fk()
     done_at: dt.datetime = _stamp()
+
+
+# -- import checkpoints (a killed import of a large file resumes where it stopped) ----------
+
+
+class ImportCheckpointBase(SQLModel):
+    # sha256 of the file's bytes (with --sheet/--kind when given): the same file resumes,
+    # an edited or re-exported one starts over.
+    fingerprint: str
+    source: str
+    rows_done: int = 0  # rows of the file counted and committed, in file order
+    counts: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    finished: bool = False
+
+
+class ImportCheckpoint(ImportCheckpointBase, table=True):
+    __tablename__ = "import_checkpoint"
+    __table_args__ = (UniqueConstraint("round_id", "fingerprint"),)
+
+    id: uuid.UUID = _uuid_pk()
+    round_id: uuid.UUID = _round_fk()
+    started_at: dt.datetime = _stamp()
+    updated_at: dt.datetime = _stamp()
 
 
 # -- audit log (who did what, append-only) -----------------------------------------------------

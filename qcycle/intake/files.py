@@ -11,22 +11,28 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
+import hashlib
+import itertools
 import json
+import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from qcycle import clock
 from qcycle.errors import IntakeError
-from qcycle.intake.normalise import FIELD_ALIASES, fields_of_headers
-from qcycle.intake.report import ImportReport, open_round, raw_json
+from qcycle.intake.normalise import FIELD_ALIASES, fields_of_headers, normalise_record
+from qcycle.intake.records import ingest_many
+from qcycle.intake.report import ImportReport, RoundContext, open_round, raw_json
 from qcycle.loader import LoadedProgramme
+from qcycle.models import ImportCheckpoint
 
-__all__ = ["FileRow", "RecordFile", "decode_text", "import_file", "read_file"]
+__all__ = ["BATCH_ROWS", "FileRow", "FileScan", "RecordFile", "decode_text", "import_file",
+           "import_file_in_batches", "open_file", "read_file", "scan_file"]
 
 _CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 _XLSX_SUFFIXES = {".xlsx", ".xlsm"}
@@ -59,15 +65,7 @@ def _unreadable(path: Path, what: str) -> IntakeError:
 
 def decode_text(data: bytes, *, path: Path | str = "") -> tuple[str, str]:
     """Text and encoding of a file from a Chinese office: UTF-8 (BOM or not), UTF-16, GB18030."""
-    if data.startswith(codecs.BOM_UTF8):
-        candidates = ["utf-8-sig"]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ["utf-16"]
-    else:
-        # GB18030 decodes GBK and GB2312 too; UTF-8 first, since GB18030 would also accept
-        # many UTF-8 byte sequences and turn them into the wrong characters.
-        candidates = ["utf-8", "gb18030"]
-    for encoding in candidates:
+    for encoding in _candidates(data):
         try:
             return data.decode(encoding), encoding
         except UnicodeDecodeError:
@@ -94,25 +92,115 @@ def _format_of(path: Path, head: bytes) -> str:
     return "csv"
 
 
-def read_file(path: str | Path, *, sheet: str | None = None) -> RecordFile:
-    """Every row of a CSV, XLSX or JSON file; raises IntakeError if the file cannot be read."""
+@dataclass(frozen=True)
+class FileScan:
+    """One pass over a file's bytes: its sha256 (the import checkpoint's key), its size, its
+    line count (the progress bar's total) and its text encoding, decided as :func:`decode_text`
+    decides it for the whole file, without holding the file in memory."""
+
+    sha256: str
+    size: int
+    lines: int
+    head: bytes
+    encoding: str | None  # None: not text in any encoding we read
+
+
+_CHUNK = 1 << 20
+
+
+def scan_file(path: str | Path) -> FileScan:
     path = Path(path)
+    digest = hashlib.sha256()
+    size = lines = 0
+    head = b""
+    decoders: dict[str, Any] | None = None
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                if decoders is None:
+                    head = chunk[:64]
+                    decoders = {e: codecs.getincrementaldecoder(e)() for e in _candidates(chunk)}
+                digest.update(chunk)
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+                for encoding, decoder in list(decoders.items()):
+                    try:
+                        decoder.decode(chunk)
+                    except UnicodeDecodeError:
+                        del decoders[encoding]
     except OSError as exc:
         raise _unreadable(path, exc.strerror or str(exc)) from exc
-    fmt = _format_of(path, data[:64])
+    for encoding, decoder in (decoders or {"utf-8": None}).items():
+        try:
+            if decoder is not None:
+                decoder.decode(b"", final=True)
+            return FileScan(digest.hexdigest(), size, lines + 1, head, encoding)
+        except UnicodeDecodeError:
+            continue
+    return FileScan(digest.hexdigest(), size, lines + 1, head, None)
+
+
+def open_file(
+    path: str | Path, *, sheet: str | None = None, scan: FileScan | None = None
+) -> tuple[RecordFile, Iterator[FileRow]]:
+    """A file's description and its rows, read lazily (CSV, JSON Lines, XLSX): memory stays
+    bounded by what the caller holds, not by the file. Raises IntakeError before the first
+    row when the file cannot be read at all (encoding, no header row, not a workbook)."""
+    path = Path(path)
+    scan = scan or scan_file(path)
+    fmt = _format_of(path, scan.head)
+    result = RecordFile(path, fmt)
     if fmt == "xlsx":
-        return _read_xlsx(path, sheet)
-    if sheet:
-        raise _unreadable(path, f"--sheet 只适用于 XLSX 文件（这是 {fmt.upper()}）")
-    text, encoding = decode_text(data, path=path)
-    if fmt == "csv":
-        result = _read_csv(path, text)
+        rows = _xlsx_rows(path, sheet, result)
     else:
-        result = _read_json(path, text, lines=fmt == "jsonl")
-    result.encoding = encoding
+        if sheet:
+            raise _unreadable(path, f"--sheet 只适用于 XLSX 文件（这是 {fmt.upper()}）")
+        if scan.encoding is None:
+            raise _unreadable(path, "编码无法识别（应为 UTF-8 或 GB18030/GBK）")
+        result.encoding = scan.encoding
+        if fmt == "csv":
+            rows = _csv_rows(path, scan.encoding, result)
+        elif fmt == "jsonl":
+            rows = _jsonl_rows(_text_lines(path, scan.encoding))
+        else:  # one JSON document: parsed whole
+            text = path.read_text(encoding=scan.encoding)
+            parsed = _read_json(path, text, lines=False)
+            result.format, rows = parsed.format, iter(parsed.rows)
+    return result, _until_headers(result, rows)
+
+
+def read_file(path: str | Path, *, sheet: str | None = None) -> RecordFile:
+    """Every row of a CSV, XLSX or JSON file; raises IntakeError if the file cannot be read."""
+    result, rows = open_file(path, sheet=sheet)
+    result.rows = list(rows)
     return result
+
+
+def _candidates(data: bytes) -> list[str]:
+    if data.startswith(codecs.BOM_UTF8):
+        return ["utf-8-sig"]
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return ["utf-16"]
+    # GB18030 decodes GBK and GB2312 too; UTF-8 first, since GB18030 would also accept
+    # many UTF-8 byte sequences and turn them into the wrong characters.
+    return ["utf-8", "gb18030"]
+
+
+def _until_headers(result: RecordFile, rows: Iterator[FileRow]) -> Iterator[FileRow]:
+    """Read ahead to the header row, so a file without one fails before anything is stored."""
+    ahead: list[FileRow] = []
+    if result.format in ("csv", "xlsx"):
+        for row in rows:
+            ahead.append(row)
+            if result.headers is not None:
+                break  # (a file without one raises at its end, inside the loop)
+    return itertools.chain(ahead, rows)
+
+
+def _text_lines(path: Path, encoding: str) -> Iterator[str]:
+    # newline="": line ends are kept as they are (CSV cells may hold line breaks).
+    with path.open(encoding=encoding, newline="") as f:
+        yield from f
 
 
 # -- tabular files ------------------------------------------------------------------------------
@@ -132,23 +220,25 @@ def _blank(cells: Sequence[Any]) -> bool:
     return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
 
-def _delimiter(text: str) -> str:
-    first = next((line for line in io.StringIO(text, newline="") if line.strip()), "")
+def _delimiter(lines: Iterable[str]) -> str:
+    first = next((line for line in lines if line.strip()), "")
     counts = {d: first.count(d) for d in (",", "\t", ";", "|")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
 
 
-def _csv_records(text: str) -> Iterator[tuple[int, str, list[str] | None, str]]:
+def _csv_records(
+    source: Iterable[str], delimiter: str
+) -> Iterator[tuple[int, str, list[str] | None, str]]:
     """(first line number, raw text, cells or None, csv error) per CSV record."""
     buffer: list[str] = []
 
     def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
+        for line in source:
             buffer.append(line)
             yield line
 
-    reader = csv.reader(lines(), delimiter=_delimiter(text))
+    reader = csv.reader(lines(), delimiter=delimiter)
     start = 1
     while True:
         try:
@@ -164,13 +254,14 @@ def _csv_records(text: str) -> Iterator[tuple[int, str, list[str] | None, str]]:
         start = reader.line_num + 1
 
 
-def _read_csv(path: Path, text: str) -> RecordFile:
-    result = RecordFile(path, "csv")
+def _csv_rows(path: Path, encoding: str, result: RecordFile) -> Iterator[FileRow]:
+    """Rows of a CSV file, one at a time; sets ``result.headers`` when it meets the header."""
+    delimiter = _delimiter(_text_lines(path, encoding))
     headers: list[str] | None = None
-    for line, raw, cells, problem in _csv_records(text):
+    for line, raw, cells, problem in _csv_records(_text_lines(path, encoding), delimiter):
         where = f"第 {line} 行"
         if cells is None:
-            result.rows.append(FileRow(where, raw, None, problem))
+            yield FileRow(where, raw, None, problem)
             continue
         if _blank(cells):
             continue
@@ -181,15 +272,15 @@ def _read_csv(path: Path, text: str) -> RecordFile:
             cells = cells[: len(headers)]  # trailing separators of empty cells
         if len(cells) != len(headers):
             problem = f"有 {len(cells)} 列，表头有 {len(headers)} 列"
-            result.rows.append(FileRow(where, raw, None, problem))
+            yield FileRow(where, raw, None, problem)
             continue
-        result.rows.append(FileRow(where, raw, dict(zip(headers, cells, strict=True))))
+        yield FileRow(where, raw, dict(zip(headers, cells, strict=True)))
     if headers is None:
         raise _unreadable(path, "文件是空的（没有表头行）")
-    return result
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> RecordFile:
+def _xlsx_rows(path: Path, sheet: str | None, result: RecordFile) -> Iterator[FileRow]:
+    """Rows of a worksheet, one at a time (openpyxl's read-only mode streams them)."""
     import openpyxl
     from openpyxl.utils.datetime import from_excel
     from openpyxl.utils.exceptions import InvalidFileException
@@ -204,7 +295,6 @@ def _read_xlsx(path: Path, sheet: str | None) -> RecordFile:
             raise _unreadable(path, f"没有名为 {sheet!r} 的工作表（有：{names}）")
         worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
         title = worksheet.title
-        result = RecordFile(path, "xlsx")
         headers: list[str] | None = None
         time_columns: set[int] = set()
         for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
@@ -225,20 +315,17 @@ def _read_xlsx(path: Path, sheet: str | None) -> RecordFile:
                      if c not in (None, "")]  # fmt: skip
             if extra:
                 problem = f"表头之外的第 {extra[0]} 列还有内容（表头有 {len(headers)} 列）"
-                result.rows.append(FileRow(where, raw, None, problem))
+                yield FileRow(where, raw, None, problem)
                 continue
             cells += [None] * (len(headers) - len(cells))
             for i in time_columns:
                 if isinstance(cells[i], (int, float)) and not isinstance(cells[i], bool):
                     cells[i] = from_excel(cells[i])  # a serial day number without a date format
-            result.rows.append(
-                FileRow(where, raw, dict(zip(headers, cells[: len(headers)], strict=True)))
-            )
+            yield FileRow(where, raw, dict(zip(headers, cells[: len(headers)], strict=True)))
     finally:
         workbook.close()
     if headers is None:
         raise _unreadable(path, f"工作表 {title} 是空的（没有表头行）")
-    return result
 
 
 # -- JSON -------------------------------------------------------------------------------------
@@ -255,22 +342,22 @@ def _json_rows(items: list[Any]) -> list[FileRow]:
     return rows
 
 
-def _jsonl_rows(text: str) -> list[FileRow]:
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+def _jsonl_rows(source: Iterable[str]) -> Iterator[FileRow]:
+    # Numbered as str.splitlines() numbers the whole text (it also splits on \v, \u2028, ...).
+    lines = (piece for line in source for piece in line.splitlines())
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"第 {number} 行"
         try:
             item = json.loads(line)
         except ValueError as exc:
-            rows.append(FileRow(where, line, None, f"不是有效的 JSON（{exc}）"))
+            yield FileRow(where, line, None, f"不是有效的 JSON（{exc}）")
             continue
         if isinstance(item, dict):
-            rows.append(FileRow(where, line, item))
+            yield FileRow(where, line, item)
         else:
-            rows.append(FileRow(where, line, None, '不是对象（应为 {"kind": ...}）'))
-    return rows
+            yield FileRow(where, line, None, '不是对象（应为 {"kind": ...}）')
 
 
 def _looks_like_jsonl(text: str) -> bool:
@@ -285,12 +372,12 @@ def _looks_like_jsonl(text: str) -> bool:
 
 def _read_json(path: Path, text: str, *, lines: bool) -> RecordFile:
     if lines:
-        return RecordFile(path, "jsonl", rows=_jsonl_rows(text))
+        return RecordFile(path, "jsonl", rows=list(_jsonl_rows(text.splitlines())))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         if _looks_like_jsonl(text):  # JSON Lines saved as .json
-            return RecordFile(path, "jsonl", rows=_jsonl_rows(text))
+            return RecordFile(path, "jsonl", rows=list(_jsonl_rows(text.splitlines())))
         raise _unreadable(
             path, f"不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}）"
         ) from exc
@@ -323,6 +410,49 @@ def _check_headers(result: RecordFile, default_kind: str | None) -> None:
         )
 
 
+BATCH_ROWS = 2000  # rows per write transaction: well under a second of lock, a few MB
+# SQLite's busy handler retries a waiting writer every 100 ms at most: a pause this long
+# between batches lets it in instead of losing every race to the next batch.
+_SQLITE_PAUSE = 0.1
+
+
+def _batches(rows: Iterator[FileRow], size: int) -> Iterator[list[FileRow]]:
+    while batch := list(itertools.islice(rows, size)):
+        yield batch
+
+
+def _ingest_batch(session: Session, ctx: RoundContext, report: ImportReport,
+                  rows: Sequence[FileRow], default_kind: str | None) -> None:
+    """Count and store rows with the outcome :meth:`ImportReport.take` / ``set_aside`` give
+    one by one, through :func:`ingest_many` (a few statements per batch)."""
+    names = ctx.unit_names
+    readable = [(i, normalise_record(r.fields, default_kind=default_kind, unit_names=names))
+                for i, r in enumerate(rows) if r.fields is not None]  # fmt: skip
+    try:
+        results = ingest_many(session=session, programme=ctx.loaded.programme,
+                              timetable=ctx.timetable, round_id=ctx.round_id,
+                              records=[record for _, record in readable], source=report.source,
+                              raws=[rows[i].raw for i, _ in readable])  # fmt: skip
+    except (TypeError, ValueError):
+        # A value ingest did not foresee: row by row, so only that row is set aside.
+        # Quarantine and reviewers' values are idempotent, so redoing the batch is safe.
+        results = None
+    outcome = dict(zip((i for i, _ in readable), results or [], strict=False))
+    for i, row in enumerate(rows):
+        if row.fields is None:
+            report.set_aside(session=session, ctx=ctx, raw=row.raw, where=row.where,
+                             reason=row.problem)  # fmt: skip
+        elif results is None:
+            report.take(session=session, ctx=ctx, row=row.fields, raw=row.raw, where=row.where,
+                        default_kind=default_kind)  # fmt: skip
+        else:
+            report.count(outcome[i], where=row.where, raw=row.raw)
+
+
+def _source(path: str | Path) -> str:
+    return f"import:{Path(path).resolve()}"
+
+
 def import_file(
     *,
     path: str | Path,
@@ -335,19 +465,86 @@ def import_file(
 
     Readable rows go through :func:`qcycle.intake.ingest` (lateness rule, stored once);
     unreadable rows are quarantined with their line. Raises IntakeError, storing nothing,
-    when the file cannot be read at all. The caller commits (``db.session_scope``).
+    when the file cannot be read at all. The caller commits (``db.session_scope``); for
+    large files see :func:`import_file_in_batches`.
     """
-    result = read_file(path, sheet=sheet)
+    result, rows = open_file(path, sheet=sheet)
     if result.headers is not None:
         _check_headers(result, default_kind)
     ctx = open_round(session, programme)
-    report = ImportReport(source=f"import:{Path(path).resolve()}",
-                          round_code=ctx.loaded.programme.round.code)  # fmt: skip
-    for row in result.rows:
-        if row.fields is None:
-            report.set_aside(session=session, ctx=ctx, raw=row.raw, where=row.where,
-                             reason=row.problem)  # fmt: skip
-        else:
-            report.take(session=session, ctx=ctx, row=row.fields, raw=row.raw, where=row.where,
-                        default_kind=default_kind)  # fmt: skip
+    report = ImportReport(source=_source(path), round_code=ctx.loaded.programme.round.code)
+    for batch in _batches(rows, BATCH_ROWS):
+        _ingest_batch(session, ctx, report, batch, default_kind)
+    return report
+
+
+def _checkpoint(session: Session, round_id: Any, key: str) -> ImportCheckpoint | None:
+    stmt = select(ImportCheckpoint).where(ImportCheckpoint.round_id == round_id,
+                                          ImportCheckpoint.fingerprint == key)  # fmt: skip
+    return session.exec(stmt).first()
+
+
+def import_file_in_batches(
+    *,
+    path: str | Path,
+    programme: str | Path | LoadedProgramme,
+    sheet: str | None = None,
+    default_kind: str | None = None,
+    batch_size: int = BATCH_ROWS,
+    url: str | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """:func:`import_file` for files of any size: rows are read lazily and committed
+    ``batch_size`` at a time, each batch in its own short write transaction together with
+    the file's checkpoint, so other writers get in between and memory stays bounded by the
+    batch. Rerun after a kill, it resumes after the last committed batch and reports the
+    counts of the whole file; run again after it finished, it imports it again as before
+    (all duplicates). ``on_batch(rows_done, rows_expected)`` reports progress."""
+    from qcycle import db
+
+    scan = scan_file(path)
+    result, rows = open_file(path, sheet=sheet, scan=scan)
+    if result.headers is not None:
+        _check_headers(result, default_kind)
+    key = scan.sha256
+    if sheet or default_kind:
+        key = hashlib.sha256(f"{key}\0{sheet or ''}\0{default_kind or ''}".encode()).hexdigest()
+    with db.session_scope(url) as session:
+        ctx = open_round(session, programme)
+        found = _checkpoint(session, ctx.round_id, key)
+        seen = (found.rows_done, found.finished) if found else None
+        resume = dict(found.counts) if found and not found.finished else None
+    report = ImportReport(source=_source(path), round_code=ctx.loaded.programme.round.code)
+    done = 0
+    if resume is not None and seen:
+        done = report.resumed_rows = seen[0]
+        report.counts.update(resume)
+        for _ in itertools.islice(rows, done):  # read again, not stored again
+            pass
+        nxt = next(rows, None)
+        report.resumed_at = nxt.where if nxt else "文件末尾"
+        rows = itertools.chain([nxt] if nxt else [], rows)
+    expected = max(scan.lines - 1, done)
+    for batch in [*_batches(rows, batch_size), []]:  # the empty one marks it finished
+        with db.session_scope(url) as session:
+            checkpoint = _checkpoint(session, ctx.round_id, key)
+            now_seen = (checkpoint.rows_done, checkpoint.finished) if checkpoint else None
+            if now_seen != seen:
+                raise IntakeError(f"文件 {path} 正由另一个导入处理（检查点已变），本次停止；"
+                                  "已提交的行不受影响")  # fmt: skip
+            if batch:
+                _ingest_batch(session, ctx, report, batch, default_kind)
+            done += len(batch)
+            if checkpoint is None:
+                checkpoint = ImportCheckpoint(round_id=ctx.round_id, fingerprint=key,
+                                              source=report.source)  # fmt: skip
+            checkpoint.rows_done, checkpoint.counts = done, dict(report.counts)
+            checkpoint.finished = not batch
+            checkpoint.updated_at = clock.now()
+            session.add(checkpoint)
+            seen = (done, not batch)
+        if on_batch is not None:
+            on_batch(done, max(expected, done))
+        if batch and db.get_engine(url).dialect.name == "sqlite":
+            time.sleep(_SQLITE_PAUSE)
     return report

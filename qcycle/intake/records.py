@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,18 +203,20 @@ def ingest(*, session: Session, programme: Programme, timetable: Timetable, roun
 
 
 def ingest_many(*, session: Session, programme: Programme, timetable: Timetable, round_id: uuid.UUID,
-                records: Iterable[Mapping[str, Any]], source: str) -> list[IngestResult]:
+                records: Iterable[Mapping[str, Any]], source: str,
+                raws: Sequence[str | None] | None = None) -> list[IngestResult]:
     """:func:`ingest` for a batch, with the same outcome per record, in a few statements:
     submissions and reviewers' values are written many rows per statement (a batch of
     national size is tens of thousands of records). Malformed records are quarantined
-    one by one, as :func:`ingest` does."""
+    one by one, as :func:`ingest` does; ``raws[i]`` is the text kept for record i."""
     results: list[IngestResult | None] = []
     planned: list[tuple[int, _Plan]] = []
     reviews: list[dict[str, Any]] = []
     cutoffs: dict = {}
-    for record in records:
+    for i, record in enumerate(records):
         fp = fingerprint(record)
-        quarantined = _quarantine(session, programme, round_id, record, source, None, fp)
+        raw = raws[i] if raws is not None else None
+        quarantined = _quarantine(session, programme, round_id, record, source, raw, fp)
         if quarantined is not None:
             results.append(quarantined)
             continue

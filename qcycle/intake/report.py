@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.intake.normalise import normalise_record
-from qcycle.intake.records import ingest
+from qcycle.intake.records import IngestResult, ingest
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.timetable import Timetable, expand
 from qcycle.workcal import default_calendar
@@ -86,6 +86,10 @@ class ImportReport:
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     pages: int = 0
     stopped: str = ""  # why a pull ended before its last page ("" when it ran to the end)
+    # A file import that resumed a killed one: where it went on, and how many rows were
+    # already committed (their counts are included; their quarantine reasons are not listed).
+    resumed_at: str = ""
+    resumed_rows: int = 0
 
     @property
     def total(self) -> int:
@@ -131,6 +135,10 @@ class ImportReport:
             # A value ingest did not foresee: keep the row rather than lose the batch.
             return self.set_aside(session=session, ctx=ctx, raw=raw, where=where,
                                   reason=f"无法处理：{exc}")  # fmt: skip
+        return self.count(result, where=where, raw=raw)
+
+    def count(self, result: IngestResult, *, where: str, raw: str) -> str:
+        """Count one row's outcome (rows ingested in bulk come here after ``ingest_many``)."""
         self.counts[result.status] = self.counts.get(result.status, 0) + 1
         if result.status == "quarantined":
             self.quarantined.append(QuarantinedRow(where, result.reason, raw, result.record_id))

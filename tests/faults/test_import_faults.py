@@ -1,0 +1,157 @@
+"""Large file imports: committed in batches, resumable after a kill, never blocking other commands.
+
+``qcycle import`` runs in a real subprocess on a generated CSV of ~60,000 rows (valid, late,
+duplicate, unknown-unit and malformed rows, GB18030 with Chinese headers). It is SIGKILLed once
+its first batch is committed; the rerun must end with the counts, submissions and quarantine
+records of an uninterrupted import of the same file into a fresh home.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qcycle.settings import REPO_ROOT
+
+pytestmark = [pytest.mark.faults]
+
+MINI = REPO_ROOT / "tests" / "data" / "mini.yaml"
+QCYCLE = Path(sys.executable).with_name("qcycle")
+SUMMARY = re.compile(r"按时受理 (\d+)，逾期已受理 (\d+)，逾期不予受理 (\d+)，重复 (\d+)，隔离 (\d+)")
+BOUND = 60.0  # seconds for a command to finish: termination, not speed
+
+
+def write_csv(path: Path, rows: int, *, encoding: str = "gb18030") -> Path:
+    """A mini-2023 export: mostly on-time applications, with every kind of trouble mixed in."""
+    lines = ["材料种类,单位代码,项目代码,提交时间,编号"]
+    for n in range(1, rows + 1):
+        unit, item = f"c{n % 4 + 1}", f"k-{n % 2 + 1}"
+        if n % 97 == 0:
+            lines.append(lines[-1 - n % 50] if len(lines) > 60 else f"揭榜书,{unit},{item},2023-04-10 09:00,A{n}")
+        elif n % 89 == 0:
+            lines.append(f"揭榜书,zz{n},{item},2023-04-10 09:00,A{n}")  # unknown unit
+        elif n % 83 == 0:
+            lines.append(f"揭榜书,{unit},{item}")  # too few columns
+        elif n % 79 == 0:
+            lines.append(f"揭榜书,{unit},{item},2023-04-20 09:00,A{n}")  # late: refused
+        elif n % 71 == 0:
+            lines.append(f"评价确认申请,{unit},{item},2023-12-25 09:00,E{n}")  # late: accepted
+        else:
+            lines.append(f"揭榜书,{unit},{item},2023-04-{n % 10 + 3:02d} 09:00,A{n}")
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return path
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QCYCLE_")}
+    return {**env, "QCYCLE_HOME": str(home)}
+
+
+def _qcycle(home: Path, *args: str, timeout: float = BOUND) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(QCYCLE), *args], env=_env(home), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def _counts(output: str) -> tuple[int, ...]:
+    match = SUMMARY.search(output)
+    assert match, output
+    return tuple(int(x) for x in match.groups())
+
+
+def _table_counts(home: Path) -> dict[str, int]:
+    with sqlite3.connect(home / "qcycle.db") as conn:
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("submission", "quarantined_record")}
+
+
+def _rows_committed(home: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{home / 'qcycle.db'}?mode=ro", uri=True, timeout=1) as conn:
+            row = conn.execute("SELECT max(rows_done) FROM import_checkpoint").fetchone()
+    except sqlite3.Error:  # not created yet, or not migrated yet
+        return 0
+    return row[0] or 0
+
+
+def _start_import(home: Path, path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([str(QCYCLE), "import", str(path), "--round", str(MINI)], env=_env(home),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_checkpoint(home: Path, proc: subprocess.Popen[str]) -> int:
+    deadline = time.monotonic() + BOUND
+    while (done := _rows_committed(home)) == 0:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no batch committed"
+        time.sleep(0.02)
+    return done
+
+
+@pytest.fixture(scope="module")
+def big_csv(tmp_path_factory) -> Path:
+    return write_csv(tmp_path_factory.mktemp("files") / "揭榜书汇总.csv", 60_000)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, big_csv) -> tuple[tuple[int, ...], dict[str, int]]:
+    home = tmp_path_factory.mktemp("whole")
+    result = _qcycle(home, "import", str(big_csv), "--round", str(MINI))
+    assert result.returncode == 0, result.stderr
+    counts = _counts(result.stdout)
+    assert sum(counts) == 60_000  # every row counted
+    assert all(counts), counts  # every outcome occurs in the file
+    return counts, _table_counts(home)
+
+
+def test_a_killed_import_resumes_and_ends_with_the_same_counts(tmp_path, big_csv, uninterrupted):
+    proc = _start_import(tmp_path, big_csv)
+    committed = _wait_for_checkpoint(tmp_path, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=BOUND)
+    assert 0 < committed < 60_000
+    stored_before = _table_counts(tmp_path)["submission"]
+    assert stored_before > 0  # the committed batches were kept
+
+    result = _qcycle(tmp_path, "import", str(big_csv), "--round", str(MINI))
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"从第 \d+ 行继续", result.stdout), result.stdout
+    assert (_counts(result.stdout), _table_counts(tmp_path)) == uninterrupted
+
+    # Finished: importing it again behaves as a second import always did.
+    again = _qcycle(tmp_path, "import", str(big_csv), "--round", str(MINI))
+    counts = _counts(again.stdout)
+    assert "继续" not in again.stdout
+    assert counts[0] == counts[1] == counts[2] == 0 and sum(counts) == 60_000
+    assert _table_counts(tmp_path) == uninterrupted[1]
+
+
+def test_other_commands_work_while_a_large_import_runs(tmp_path, big_csv, uninterrupted):
+    small = tmp_path / "small.csv"
+    small.write_text("kind,unit,item,submitted_at,id\n"
+                     + "".join(f"application,c1,k-1,2023-04-05 10:00,S{i}\n" for i in range(5)), "utf-8")
+    proc = _start_import(tmp_path, big_csv)
+    try:
+        _wait_for_checkpoint(tmp_path, proc)
+        assert proc.poll() is None, "the large import finished too soon to test anything"
+        started = time.monotonic()
+        listing = _qcycle(tmp_path, "outbox", "list", timeout=20)
+        listed = time.monotonic()
+        five = _qcycle(tmp_path, "import", str(small), "--round", str(MINI), timeout=20)
+        elapsed = (listed - started, time.monotonic() - listed)
+        still_running = proc.poll() is None
+    finally:
+        out, err = proc.communicate(timeout=BOUND)
+    assert five.returncode == 0, five.stderr
+    assert _counts(five.stdout) == (5, 0, 0, 0, 0)
+    assert listing.returncode == 0, listing.stderr
+    assert max(elapsed) < 20 and still_running, elapsed
+    assert proc.returncode == 0, err
+    assert _counts(out) == uninterrupted[0]
