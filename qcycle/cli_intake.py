@@ -173,6 +173,8 @@ def pull(
     except QcycleError as exc:
         raise _fail(exc) from None
     _print_report(report)
+    if report.stopped:
+        out.print(f"  注意：{report.stopped}", markup=False)
 
 
 def _round_code(value: str) -> str:

@@ -514,7 +514,10 @@ def _pull_pages(
     previous = None
     while True:
         if report.pages >= source.max_pages:
-            logger.warning("拉取 %s：已达 %d 页上限，停止", report.source, source.max_pages)
+            # Pages may be left: say so in the report, not only in a log line.
+            report.stopped = (f"已达 {source.max_pages} 页上限，停止：可能还有未拉取的页"
+                              "（调大 page_size 或 max_pages 后重新拉取，已保存的记录不会重复）")
+            logger.warning("拉取 %s：%s", report.source, report.stopped)
             return
         reply = fetcher.get(url)
         report.pages += 1

@@ -42,6 +42,13 @@ def _count(session, model) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
 
 
+def test_a_pull_that_reaches_max_pages_says_pages_may_be_left(session, source_server, token_env):
+    report = _pull(session, source_server, "/good", max_pages=2)
+    assert report.pages == 2 and len(source_server.requests) == 2
+    assert "已达 2 页上限" in report.stopped and report.as_dict()["stopped"] == report.stopped
+    assert _pull(session, source_server, "/good").stopped == ""  # the whole source: nothing left
+
+
 def test_three_pages_are_taken_and_the_same_records_pulled_twice_are_stored_once(
     session, source_server, token_env
 ):
