@@ -164,21 +164,20 @@ def test_decision_in_the_ui_pauses_with_a_form_and_records_the_answer(qcycle_hom
         assert ops.pending(session, loaded.programme, rid)["takers_review"] == []
 
 
-def _logs(flow_run_id, wait: float = 20.0) -> list[dict]:
-    """A flow run's logs (its tasks' included) through the REST API; logs are shipped in the
-    background, so wait until the lines stop coming."""
+def _logs(flow_run_id, last: str, wait: float = 60.0) -> list[dict]:
+    """A flow run's logs (its tasks' included) through the REST API. Logs are shipped in
+    batches in the background: wait until the run's last line (starting with ``last``) is in."""
     import httpx
     from prefect.settings import PREFECT_API_URL
 
-    deadline, seen = time.monotonic() + wait, None
+    deadline = time.monotonic() + wait
     while True:
         reply = httpx.post(f"{PREFECT_API_URL.value()}/logs/filter",
                            json={"logs": {"flow_run_id": {"any_": [str(flow_run_id)]}}, "limit": 200})
         reply.raise_for_status()
         logs = reply.json()
-        if (logs and len(logs) == seen) or time.monotonic() > deadline:
+        if any(entry["message"].startswith(last) for entry in logs) or time.monotonic() > deadline:
             return logs
-        seen = len(logs)
         time.sleep(1.0)
 
 
@@ -191,7 +190,7 @@ def test_each_run_has_qcycle_own_log_lines_even_with_prefect_logging_at_warning(
     moment = at(dt.date(2023, 4, 14), dt.time(17, 30))  # the application deadline of mini.yaml
     reconcile(programme_file=str(MINI), as_of=moment, channel_override="sink", actor=SAFETY_NET_ACTOR)
     (run,) = _runs("qcycle-reconcile", "mini-2023·兜底对账·2023-04-14 17:30")
-    lines = [entry["message"] for entry in _logs(run.id)]
+    lines = [entry["message"] for entry in _logs(run.id, last="对账完成：执行")]
     assert any(line.startswith("对账 测试用小周期（mini-2023），截至 2023-04-14 17:30：到期") for line in lines), lines
     assert any("计划时间 2023-04-14 17:30" in line for line in lines), lines  # an action carried out
     assert any(line.startswith("投递（截至 2023-04-14 17:30）：发送成功") for line in lines), lines
