@@ -98,7 +98,8 @@ def generate_programme(n_units: int = SCALE_1_UNITS, seed: int = 2025) -> dict:
              "notify": owers},
             {"code": "application", "name": "提交揭榜书", "kind": "submission", "submission": "application",
              "owed_by": owers, "opens": "2025-04-07", "deadline": {"date": "2025-04-25", **deadline},
-             "lateness": "reject", "reminders": "standard"},
+             "lateness": "reject", "reminders": "standard",
+             "identity": {"key": ["id"]}},  # a national system numbers every 揭榜书 (编号)
             {"code": "takers_review", "name": "审核揭榜书", "kind": "decision", "decides": "application",
              "on": "2025-04-29"},
             {"code": "takers_list", "name": "发布揭榜名单", "kind": "publication", "on": "2025-05-09",

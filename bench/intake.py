@@ -159,7 +159,7 @@ def generate_csv(path: Path, rows: int, window: dict[str, Any], seed: int = 2025
 def expected_outcomes(mix: dict[str, int], window: dict[str, Any]) -> dict[str, int]:
     late = "rejected_late" if window["lateness"] == "reject" else "late_accepted"
     out = {"accepted": mix["on_time"], "late_accepted": 0, "rejected_late": 0, "duplicate": mix["duplicate"],
-           "quarantined": mix["unknown_unit"] + mix["malformed_date"]}
+           "revised": 0, "conflict": 0, "quarantined": mix["unknown_unit"] + mix["malformed_date"]}
     out[late] += mix["late"]
     return out
 

@@ -1,4 +1,5 @@
-"""Intake commands of ``qcycle``: ``import`` a file, ``pull`` an HTTP source, ``quarantine``.
+"""Intake commands of ``qcycle``: ``import`` a file, ``pull`` an HTTP source, ``quarantine``,
+``revisions``.
 
 Registered by one import line in :mod:`qcycle.cli`. All three use the database from settings
 (``QCYCLE_DATABASE_URL`` or SQLite under ``QCYCLE_HOME``), migrated first.
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
     from qcycle.intake.report import ImportReport
 
-__all__ = ["import_", "pull", "quarantine"]
+__all__ = ["import_", "pull", "quarantine", "revisions"]
 
 RoundFileOption = Annotated[
     Path,
@@ -244,6 +245,48 @@ def quarantine(
     out.print(
         f"共 {len(records)} 条；处理后：qcycle quarantine --resolve ID --by 姓名", markup=False
     )
+
+
+FATE_LABELS = {"superseded": "被修改版本取代", "older": "晚到的旧版本（早于现行版本提交）",
+               "refused_late": "逾期修改，不予受理"}
+
+
+@app.command()
+def revisions(
+    round_code: Annotated[str, typer.Option("--round", help="round code (or programme file)")],
+    unit: Annotated[str | None, typer.Option("--unit", help="only this unit's records")] = None,
+    record_id: Annotated[str | None, typer.Option("--id", help="only the record with this 编号")] = None,
+) -> None:
+    """查看修改记录：同一记录（按方案的记录标识）修改重报后，现行版本及其以前的各个版本。
+
+    示例：qcycle revisions --round sc-jbgs-2023 --unit 510100
+    """
+    from qcycle import crud, db
+
+    try:
+        db.require_current()
+        with db.session_scope(read_only=True) as session:
+            code = _round_code(round_code)
+            row = crud.get_round(session=session, code=code)
+            if row is None:
+                err.print(f"错误：没有周期 {code}（先导入或拉取该周期的材料）", markup=False)
+                raise typer.Exit(2)
+            found = crud.list_revised(session=session, round_id=row.id, unit_code=unit, external_id=record_id)
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    if not found:
+        out.print("没有修改重报的记录。")
+        return
+    for current, history in found:
+        what = "、".join(x for x in (current.unit_code, current.item_code, current.period,
+                                      current.external_id and f"编号 {current.external_id}") if x)
+        out.print(f"{current.stage}：{what}（共 {len(history) + 1} 个版本）", markup=False, soft_wrap=True)
+        out.print(f"    现行  提交 {current.submitted_at:%Y-%m-%d %H:%M}，收到 {current.received_at:%Y-%m-%d %H:%M}"
+                  f"，来源 {current.source}", markup=False, soft_wrap=True)
+        for r in history:
+            out.print(f"    以前  提交 {r.submitted_at:%Y-%m-%d %H:%M}，收到 {r.received_at:%Y-%m-%d %H:%M}"
+                      f"，{FATE_LABELS.get(r.fate, r.fate)}，来源 {r.source}", markup=False, soft_wrap=True)
+    out.print(f"共 {len(found)} 条记录有修改", markup=False)
 
 
 def _resolve(session: Session, round_id: uuid.UUID | None, prefix: str, by: str) -> None:

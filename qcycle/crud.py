@@ -39,22 +39,28 @@ from qcycle.models import (
     QuarantinedRecord,
     Review,
     Submission,
+    SubmissionRevision,
     Unit,
+    identity_text,
 )
 
 __all__ = [
+    "VERSION_COLUMNS",
     "action_done",
     "add_submission",
     "add_submissions",
     "assign_submission_stages",
     "audit",
+    "current_submissions",
     "earlier_awards",
     "enqueue_message",
     "enqueue_messages",
     "get_or_create_round",
     "get_round",
+    "known_fingerprints",
     "list_quarantine",
     "list_results",
+    "list_revised",
     "put_decision",
     "put_decisions",
     "put_review",
@@ -62,6 +68,7 @@ __all__ = [
     "quarantine",
     "record_action",
     "resolve_quarantine",
+    "revise_submissions",
     "save_results",
     "update_round",
     "upsert_list_items",
@@ -114,11 +121,12 @@ def _insert_absent(
     model: type[SQLModel],
     rows: Sequence[Mapping[str, Any]],
     *,
-    keys: Sequence[str],
+    keys: Sequence[str] | None,
     returning: Sequence[str] = ("id",),
 ) -> list[tuple[Any, ...]]:
     """INSERT ``rows`` (complete column values) … ON CONFLICT (``keys``) DO NOTHING; returns
-    the ``returning`` columns of the rows this call inserted.
+    the ``returning`` columns of the rows this call inserted. ``keys=None``: a conflict on any
+    of the table's unique constraints (a table with two keys).
 
     A concurrent writer of the same key makes PostgreSQL wait for it to finish, then do
     nothing: no exception, and the caller's transaction stays usable.
@@ -131,7 +139,7 @@ def _insert_absent(
     # the rows a batch per round trip ("insertmanyvalues"), RETURNING only the rows inserted.
     stmt = (
         _insert(session, model)
-        .on_conflict_do_nothing(index_elements=list(keys))
+        .on_conflict_do_nothing(index_elements=list(keys) if keys is not None else None)
         .returning(*(table.c[c] for c in returning))
     )
     return [tuple(r) for r in session.connection().execute(stmt, list(rows)).all()]
@@ -363,20 +371,26 @@ def add_submission(
     status: str = "accepted",
     received_at: dt.datetime | None = None,
     stage: str | None = None,
+    identity: str | None = None,
 ) -> tuple[Submission, bool]:
-    """Store a submission once per (round, fingerprint); ``created`` is False for a repeat.
+    """Store a submission once per (round, fingerprint) and per (round, identity);
+    ``created`` is False for a repeat.
 
     A repeat returns the row stored first, unchanged: the first receipt is the record.
+    ``identity`` defaults to the default key (stage, unit, item, period).
     """
     row = {"round_id": round_id, "kind": kind, "stage": stage, "unit_code": unit_code, "category_code": category_code,
            "item_code": item_code, "period": period, "external_id": external_id, "fingerprint": fingerprint,
            "payload": payload, "submitted_at": submitted_at, "source": source, "late": late,
-           "status": status, "received_at": received_at or now()}
+           "status": status, "received_at": received_at or now(),
+           "identity": identity or identity_text(stage or kind, [unit_code, item_code, period])}
     created = bool(add_submissions(session=session, rows=[row]))
-    stmt = select(Submission).where(
-        Submission.round_id == round_id, Submission.fingerprint == fingerprint
-    )
-    return session.exec(stmt).one(), created
+    stmt = select(Submission).where(Submission.round_id == round_id, Submission.fingerprint == fingerprint)
+    found = session.exec(stmt).first()
+    if found is None:  # the same key with other content: the version in force is the record
+        stmt = select(Submission).where(Submission.round_id == round_id, Submission.identity == row["identity"])
+        found = session.exec(stmt).one()
+    return found, created
 
 
 def assign_submission_stages(*, session: Session, round_id: uuid.UUID, stage_of_kind: Mapping[str, str]) -> int:
@@ -391,9 +405,10 @@ def assign_submission_stages(*, session: Session, round_id: uuid.UUID, stage_of_
 
 
 def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, uuid.UUID]:
-    """Store many submissions, each once per (round, fingerprint), a few hundred per
-    statement; returns ``{fingerprint: id}`` of the rows this call stored (the others are
-    repeats: the first receipt is the record). Each row has :func:`add_submission`'s fields."""
+    """Store many submissions, each once per (round, fingerprint) and per (round, identity),
+    a few hundred per statement; returns ``{fingerprint: id}`` of the rows this call stored
+    (the others are repeats: the first receipt is the record). Each row has
+    :func:`add_submission`'s fields."""
     stamp = now()
     values = []
     for r in rows:
@@ -402,10 +417,75 @@ def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
         r["status"] = _choice(r.get("status", "accepted"), SUBMISSION_STATUSES, "status")
         r["payload"] = _json(dict(r.get("payload") or {}))
         r.setdefault("received_at", stamp)
+        if r.get("identity") is None:
+            r["identity"] = identity_text(r.get("stage") or r["kind"],
+                                          [r["unit_code"], r.get("item_code"), r.get("period")])
         values.append(_complete(Submission, r))
-    inserted = _insert_absent(session, Submission, values, keys=["round_id", "fingerprint"],
-                              returning=("fingerprint", "id"))
+    inserted = _insert_absent(session, Submission, values, keys=None, returning=("fingerprint", "id"))
     return dict(inserted)  # type: ignore[arg-type]
+
+
+# The columns one version of a submission has (the rest: its id, round, identity, count).
+VERSION_COLUMNS = ("kind", "stage", "unit_code", "category_code", "item_code", "period", "external_id",
+                   "fingerprint", "payload", "submitted_at", "source", "late", "status", "received_at")
+_CHUNK = 500  # values per IN (...): well inside every SQLite build's parameter limit
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    values = list(values)
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+def current_submissions(*, session: Session, round_id: uuid.UUID,
+                        identities: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The version in force of each of ``identities`` stored in the round:
+    ``{identity: {"id", "revisions", *VERSION_COLUMNS}}``."""
+    session.flush()
+    table = Submission.__table__  # type: ignore[attr-defined]
+    columns = [table.c.identity, table.c.id, table.c.revisions, *(table.c[c] for c in VERSION_COLUMNS)]
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(identities):
+        stmt = select(*columns).where(table.c.round_id == round_id, table.c.identity.in_(chunk))
+        for row in session.connection().execute(stmt).mappings():
+            found[row["identity"]] = {k: v for k, v in row.items() if k != "identity"}
+    return found
+
+
+def known_fingerprints(*, session: Session, round_id: uuid.UUID, fingerprints: Iterable[str]) -> set[str]:
+    """Which of ``fingerprints`` the round has received: a version in force or an earlier one."""
+    session.flush()
+    known: set[str] = set()
+    for chunk in _chunks(fingerprints):
+        for model in (Submission, SubmissionRevision):
+            known.update(session.exec(select(model.fingerprint).where(
+                model.round_id == round_id, col(model.fingerprint).in_(chunk))))
+    return known
+
+
+def revise_submissions(*, session: Session, round_id: uuid.UUID, versions: Sequence[Mapping[str, Any]],
+                       kept: Sequence[Mapping[str, Any]]) -> None:
+    """Put each of ``versions`` (``id`` of a stored submission and its new VERSION_COLUMNS) in
+    force, and keep ``kept`` (each ``submission_id``, ``fate`` and VERSION_COLUMNS: a version
+    replaced, received after a later one, or refused) in submission_revision."""
+    stamp = now()
+    rows = [_complete(SubmissionRevision, {**{c: v[c] for c in VERSION_COLUMNS}, "round_id": round_id,
+                                            "submission_id": v["submission_id"], "fate": v["fate"],
+                                            "payload": _json(dict(v.get("payload") or {})),
+                                            "recorded_at": stamp})
+            for v in kept]
+    if rows:
+        session.connection().execute(_insert(session, SubmissionRevision), rows)
+    for v in versions:
+        values = {c: v[c] for c in VERSION_COLUMNS}
+        values["payload"] = _json(dict(values.get("payload") or {}))
+        session.exec(update(Submission).where(Submission.id == v["id"]).values(**values))  # type: ignore[call-overload]
+    counts: dict[Any, int] = {}
+    for v in kept:
+        counts[v["submission_id"]] = counts.get(v["submission_id"], 0) + 1
+    for submission_id, n in counts.items():
+        session.exec(update(Submission).where(Submission.id == submission_id)  # type: ignore[call-overload]
+                     .values(revisions=Submission.revisions + n))
 
 
 def _decode(raw: str | bytes) -> str:
@@ -460,6 +540,25 @@ def list_quarantine(
         stmt = stmt.where(col(QuarantinedRecord.resolved_at).is_(None))
     stmt = stmt.order_by(col(QuarantinedRecord.received_at), col(QuarantinedRecord.id))
     return list(session.exec(stmt))
+
+
+def list_revised(*, session: Session, round_id: uuid.UUID, unit_code: str | None = None,
+                 external_id: str | None = None) -> list[tuple[Submission, list[SubmissionRevision]]]:
+    """Submissions of a round that have other versions, each with those versions (oldest
+    first); optionally only one unit's, or those whose 编号 is ``external_id`` in any version."""
+    stmt = select(Submission).where(Submission.round_id == round_id, Submission.revisions > 0)
+    if unit_code is not None:
+        stmt = stmt.where(Submission.unit_code == unit_code)
+    found = list(session.exec(stmt.order_by(col(Submission.unit_code), col(Submission.received_at))))
+    history: dict[uuid.UUID, list[SubmissionRevision]] = {s.id: [] for s in found}
+    for chunk in _chunks(history):
+        revisions = select(SubmissionRevision).where(col(SubmissionRevision.submission_id).in_(chunk))
+        for r in session.exec(revisions.order_by(col(SubmissionRevision.received_at))):
+            history[r.submission_id].append(r)
+    pairs = [(s, history[s.id]) for s in found]
+    if external_id is not None:
+        pairs = [(s, h) for s, h in pairs if external_id in {s.external_id, *(r.external_id for r in h)}]
+    return pairs
 
 
 def resolve_quarantine(

@@ -10,7 +10,9 @@ Every timestamp is a :class:`LocalDateTime`: timezone-aware in, Asia/Shanghai ou
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlalchemy import JSON, DateTime, Index, Interval, Text, UniqueConstraint
@@ -51,12 +53,15 @@ __all__ = [
     "QuarantinedRecordBase",
     "Review",
     "ReviewBase",
+    "RevisionFate",
     "Submission",
     "SubmissionBase",
     "SubmissionKind",
+    "SubmissionRevision",
     "SubmissionStatus",
     "Unit",
     "UnitBase",
+    "identity_text",
 ]
 
 # Named constraints, so later migrations (SQLite batch mode included) can drop them by name.
@@ -232,9 +237,11 @@ class SubmissionBase(SQLModel):
 
 class Submission(SubmissionBase, table=True):
     __tablename__ = "submission"
-    # One record pulled twice is stored once.
+    # One record pulled twice is stored once; one key (the stage's identity) is one record,
+    # whose earlier versions are kept in submission_revision.
     __table_args__ = (
         UniqueConstraint("round_id", "fingerprint"),
+        UniqueConstraint("round_id", "identity"),
         Index("ix_submission_round_kind_unit", "round_id", "kind", "unit_code"),
         # Covers "which units handed in at this stage (period, category)": answered from the index,
         # already in unit order, so the planner prefers it to the one above for DISTINCT units.
@@ -244,7 +251,34 @@ class Submission(SubmissionBase, table=True):
 
     id: uuid.UUID = _uuid_pk()
     round_id: uuid.UUID = _round_fk()
+    identity: str = Field(description='the stage and its key\'s values, e.g. ["application","510100","zlcx-01",null]')
     received_at: dt.datetime = _stamp()
+    revisions: int = Field(0, description="how many earlier versions submission_revision keeps")
+
+
+def identity_text(stage: str, values: Sequence[Any]) -> str:
+    """``submission.identity``: the stage and its key's values, as compact JSON (readable in
+    exports, and one text per key whatever the values hold)."""
+    return json.dumps([stage, *(None if v is None else str(v) for v in values)],
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+RevisionFate = Literal["superseded", "older", "refused_late"]
+
+
+class SubmissionRevision(SubmissionBase, table=True):
+    """A version of a submission that is not (or no longer) the one in force: replaced by a
+    later version, received after a later one, or refused as a late change."""
+
+    __tablename__ = "submission_revision"
+    __table_args__ = (Index("ix_submission_revision_round_fingerprint", "round_id", "fingerprint"),)
+
+    id: uuid.UUID = _uuid_pk()
+    round_id: uuid.UUID = _round_fk()
+    submission_id: uuid.UUID = Field(foreign_key="submission.id", index=True)
+    fate: RevisionFate = Field(sa_type=AutoString)
+    received_at: dt.datetime = Field(sa_type=LocalDateTime)
+    recorded_at: dt.datetime = _stamp()
 
 
 # -- quarantine (records that could not be read; kept verbatim) --------------------------------

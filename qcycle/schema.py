@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "IDENTITY_FIELDS",
     "LEVEL_NAMES",
     "SUBMISSION_TITLES",
     "Assessment",
@@ -32,6 +33,7 @@ __all__ = [
     "Deadline",
     "Eligibility",
     "Grade",
+    "Identity",
     "Indicator",
     "ListItem",
     "NotAwarded",
@@ -429,6 +431,30 @@ class Eligibility(_Model):
 
 _WINDOW_KINDS = ("submission", "followup")
 
+# What a record's identity may be made of: the fields every record has, and its own fields.
+IDENTITY_FIELDS = ("id", "unit", "item", "period", "category")
+
+
+class Identity(_Model):
+    """What makes two records handed in at a stage the same record: the same key means a new
+    version (修改后重报) of that record, never a second submission."""
+
+    key: list[str] = Field(default_factory=lambda: ["unit", "item", "period"], min_length=1,
+                           description="id (编号), unit, item, period, category or payload.<字段>")
+    on_change: Literal["revise", "conflict"] = Field(
+        "revise", description="the same key with new content: a revision kept with its history, "
+                              "or a conflict sent to quarantine")
+
+    @field_validator("key")
+    @classmethod
+    def _fields(cls, key: list[str]) -> list[str]:
+        for name in key:
+            if name not in IDENTITY_FIELDS and not re.fullmatch(r"payload\.\S+", name):
+                raise ValueError(f"记录标识字段 {name!r} 无效（应为 {'、'.join(IDENTITY_FIELDS)} 或 payload.<字段名>）")
+        if len(set(key)) != len(key):
+            raise ValueError("记录标识字段重复")
+        return key
+
 
 class Stage(_Model):
     code: Code
@@ -447,6 +473,8 @@ class Stage(_Model):
     voluntary: bool = Field(False, description="applying is a choice: no overdue notice or escalation")
     eligibility: Eligibility | None = Field(None, description="conditions read from earlier rounds")
     lateness: Literal["reject", "accept_flag"] = "accept_flag"
+    identity: Identity | None = Field(
+        None, description="submission/followup stages: the key that makes two records one (default unit+item+period)")
     reminders: str | None = Field(None, description="name of a reminder policy")
     decides: Code | None = Field(
         None, description="decision stages: the stage whose subjects are decided (submission, decision or assessment)")
@@ -478,7 +506,7 @@ class Stage(_Model):
             anchors = [x for x in (self.on, self.by, self.after) if x is not None]
             if len(anchors) != 1:
                 raise ValueError(f"{k.value} 阶段须且只能给出 on（日期）、by（不晚于某日）或 after（相对日期）之一")
-            for name in ("submission", "owed_by", "deadline", "opens", "opens_after", "eligibility"):
+            for name in ("submission", "owed_by", "deadline", "opens", "opens_after", "eligibility", "identity"):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name} 只用于 submission/followup 阶段，{k.value} 阶段不能使用")
             if self.voluntary:
@@ -492,6 +520,11 @@ class Stage(_Model):
         if self.voluntary and k is not StageKind.submission:
             raise ValueError("voluntary 只用于 submission 阶段")
         return self
+
+    @property
+    def record_identity(self) -> Identity:
+        """The stage's record key, the default when the file gives none."""
+        return self.identity or Identity()
 
 
 # -- assessment (考核) ----------------------------------------------------------------------

@@ -67,6 +67,7 @@ def submit(session: Session, round_id: uuid.UUID, fingerprint: str, **overrides:
         "kind": "application",
         "unit_code": "hz-xihu",
         "fingerprint": fingerprint,
+        "identity": f"test:{fingerprint}",  # one record per content, as these tests are about content
         "payload": {"项目名称": "质量基础设施一站式服务"},
         "submitted_at": T0,
         "source": "http:https://example.invalid/api",

@@ -61,6 +61,7 @@ def submit(session: Session, round_id: uuid.UUID, fingerprint: str, **overrides:
         "unit_code": "hz-xihu",
         "item_code": "A01",
         "fingerprint": fingerprint,
+        "identity": f"test:{fingerprint}",  # one record per content, as these tests are about content
         "payload": {"项目名称": "质量基础设施一站式服务", "联系人": "张三"},
         "submitted_at": T0,
         "source": "import:inbox/揭榜书.xlsx",
@@ -351,7 +352,10 @@ UNIQUE_CASES: list[tuple[str, Callable[[uuid.UUID], SQLModel]]] = [
         round_id=rid, category_code="A", code="A01", name="项目")),
     ("submission fingerprint per round", lambda rid: Submission(
         round_id=rid, kind="application", unit_code="hz", fingerprint="f", submitted_at=T0,
-        source="simulate")),
+        source="simulate", identity=str(uuid.uuid4()))),
+    ("submission identity per round", lambda rid: Submission(
+        round_id=rid, kind="application", unit_code="hz", fingerprint=str(uuid.uuid4()), submitted_at=T0,
+        source="simulate", identity='["application","hz",null,null]')),
     ("quarantine fingerprint", lambda rid: QuarantinedRecord(
         source="s", raw="x", reason="r", fingerprint="f")),
     ("review per reviewer and component", lambda rid: Review(

@@ -13,16 +13,19 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.clock import to_local
+from qcycle.clock import now, to_local
+from qcycle.errors import QcycleError
+from qcycle.models import identity_text
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
 
-__all__ = ["IngestResult", "cutoff_for", "fingerprint", "ingest", "ingest_many"]
+__all__ = ["IngestResult", "cutoff_for", "fingerprint", "identity_of", "ingest", "ingest_many"]
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    status: str  # accepted | late_accepted | rejected_late | duplicate | quarantined
+    # accepted | late_accepted | rejected_late | duplicate | revised | conflict | quarantined
+    status: str
     reason: str = ""
     record_id: uuid.UUID | None = None
 
@@ -160,12 +163,31 @@ def _quarantine(session: Session, programme: Programme, round_id: uuid.UUID, rec
 
 @dataclass(frozen=True)
 class _Plan:
-    """What storing one valid record means: a reviewer's value, or a submission row."""
+    """What storing one valid record means: a reviewer's value, or a submission row
+    (or, ``problem``, why its key cannot be read)."""
 
     review: dict[str, Any] | None = None
     row: dict[str, Any] | None = None
     late: bool = False
     cutoff: dt.datetime | None = None
+    stage: Stage | None = None
+    problem: str = ""
+
+
+def identity_of(stage: Stage, record: Mapping[str, Any], category: str | None) -> tuple[str | None, str]:
+    """(``submission.identity``, "") of a record handed in at ``stage``, or (None, why) when
+    the key it names (编号, a payload field) is missing from the record."""
+    values: list[Any] = []
+    for name in stage.record_identity.key:
+        if name.startswith("payload."):
+            value = (record.get("payload") or {}).get(name.removeprefix("payload."))
+        else:
+            value = category if name == "category" else record.get(name)
+        if (name == "id" or name.startswith("payload.")) and value in (None, ""):
+            label = "编号" if name == "id" else name.removeprefix("payload.")
+            return None, f"缺少{label}（阶段 {stage.code} 按 {'+'.join(stage.record_identity.key)} 识别记录）"
+        values.append(value)
+    return identity_text(stage.code, values), ""
 
 
 def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, record: Mapping[str, Any],
@@ -176,41 +198,35 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
     category = record.get("category") or programme.item_category.get(record.get("item") or "")
     submitted_at = _parse_time(record["submitted_at"])
     stage = stage_of(programme, timetable, record, submitted_at, cutoffs.setdefault("windows", {}))
+    identity, problem = identity_of(stage, record, category)
+    if identity is None:
+        return _Plan(problem=problem)
     late, status, cutoff = _late(timetable, stage, record, category, submitted_at, cutoffs)
     row = {"round_id": round_id, "kind": record["kind"], "stage": stage.code, "unit_code": record["unit"],
-           "fingerprint": fp,
+           "fingerprint": fp, "identity": identity,
            "submitted_at": submitted_at, "source": source, "payload": dict(record.get("payload") or {}),
            "category_code": category, "item_code": record.get("item"), "period": record.get("period"),
            "external_id": record.get("id"), "late": late, "status": status}
-    return _Plan(row=row, late=late, cutoff=cutoff)
+    return _Plan(row=row, late=late, cutoff=cutoff, stage=stage)
 
 
 def ingest(*, session: Session, programme: Programme, timetable: Timetable, round_id: uuid.UUID,
            record: Mapping[str, Any], source: str, raw: str | None = None) -> IngestResult:
-    """Store one record once, applying the lateness rule; quarantine it if it is malformed."""
-    fp = fingerprint(record)
-    quarantined = _quarantine(session, programme, round_id, record, source, raw, fp)
-    if quarantined is not None:
-        return quarantined
-    plan = _plan(programme, timetable, round_id, record, source, fp, {})
-    if plan.review is not None:
-        r = crud.put_review(session=session, round_id=round_id, **plan.review)
-        return IngestResult("accepted", record_id=r.id)
-    row, created = crud.add_submission(session=session, **plan.row)
-    if not created:
-        return IngestResult("duplicate", "同一记录已收到过", row.id)
-    return _result(plan.row["status"], plan.late, plan.cutoff, row.id)
+    """Store one record once, applying the lateness rule and the stage's record identity;
+    quarantine it if it is malformed."""
+    return ingest_many(session=session, programme=programme, timetable=timetable, round_id=round_id,
+                       records=[record], source=source, raws=[raw])[0]
 
 
 def ingest_many(*, session: Session, programme: Programme, timetable: Timetable, round_id: uuid.UUID,
                 records: Iterable[Mapping[str, Any]], source: str,
                 raws: Sequence[str | None] | None = None) -> list[IngestResult]:
-    """:func:`ingest` for a batch, with the same outcome per record, in a few statements:
+    """Store records, each with the outcome it would have alone, in a few statements:
     submissions and reviewers' values are written many rows per statement (a batch of
     national size is tens of thousands of records). Malformed records are quarantined
-    one by one, as :func:`ingest` does; ``raws[i]`` is the text kept for record i."""
+    one by one; ``raws[i]`` is the text kept for record i."""
     results: list[IngestResult | None] = []
-    planned: list[tuple[int, _Plan]] = []
+    pending: list[_Pending] = []
     reviews: list[dict[str, Any]] = []
     cutoffs: dict = {}
     for i, record in enumerate(records):
@@ -221,16 +237,117 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
             results.append(quarantined)
             continue
         plan = _plan(programme, timetable, round_id, record, source, fp, cutoffs)
-        if plan.review is not None:
+        if plan.problem:
+            results.append(_set_aside(session, round_id, source, _Pending(i, plan, record, raw), plan.problem,
+                                      "quarantined"))
+        elif plan.review is not None:
             reviews.append(plan.review)
             results.append(IngestResult("accepted"))
         else:
-            planned.append((len(results), plan))
+            pending.append(_Pending(len(results), plan, record, raw))
             results.append(None)
     crud.put_reviews(session=session, round_id=round_id, rows=reviews)
-    stored = crud.add_submissions(session=session, rows=[plan.row for _, plan in planned])
-    for index, plan in planned:
-        record_id = stored.pop(plan.row["fingerprint"], None)  # a repeat within the batch is a duplicate too
-        results[index] = (_result(plan.row["status"], plan.late, plan.cutoff, record_id) if record_id is not None
-                          else IngestResult("duplicate", "同一记录已收到过"))
-    return results  # type: ignore[return-value]
+    for attempt in range(3):
+        outcome, lost = _store(session, round_id, pending)
+        for p in pending:
+            if p.row["identity"] not in lost:
+                results[p.index] = outcome[p.index]
+        # A concurrent writer stored one of these keys first (PostgreSQL made us wait for it):
+        # read it and store those records again, now as revisions or duplicates of it.
+        pending = [p for p in pending if p.row["identity"] in lost]
+        if not pending:
+            return results  # type: ignore[return-value]
+    raise QcycleError(f"{len(pending)} 条记录在 {attempt + 1} 次尝试中均与同时进行的导入冲突，请重试")
+
+
+@dataclass(frozen=True)
+class _Pending:
+    index: int  # the record's place in the batch
+    plan: _Plan
+    record: Any
+    raw: str | None
+
+    @property
+    def row(self) -> dict[str, Any]:
+        return self.plan.row  # type: ignore[return-value]
+
+
+def _set_aside(session: Session, round_id: uuid.UUID, source: str, p: _Pending, reason: str,
+               status: str) -> IngestResult:
+    """Quarantine a readable record that cannot be stored as it is (its key), with the reason."""
+    text = p.raw or json.dumps(p.record, ensure_ascii=False, default=str)
+    q, _ = crud.quarantine(session=session, source=source, raw=text, reason=reason, round_id=round_id,
+                           fingerprint=p.row["fingerprint"] if p.plan.row else fingerprint(p.record))
+    return IngestResult(status, reason, q.id)
+
+
+def _version(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {c: row.get(c) for c in crud.VERSION_COLUMNS}
+
+
+def _store(session: Session, round_id: uuid.UUID,
+           pending: Sequence[_Pending]) -> tuple[dict[int, IngestResult], set[str]]:
+    """Store pending submissions in order: content already received is a duplicate; a new key
+    is a new record; a known key with new content is a revision (the later version is put in
+    force, the other kept in its history) or a conflict (quarantined), as its stage says.
+    Returns the outcomes by batch index and the keys a concurrent writer stored first."""
+    known = crud.known_fingerprints(session=session, round_id=round_id,
+                                    fingerprints={p.row["fingerprint"] for p in pending})
+    current = crud.current_submissions(session=session, round_id=round_id,
+                                       identities={p.row["identity"] for p in pending})
+    stamp = to_local(now())
+    new: dict[str, dict[str, Any]] = {}  # identity -> version in force of a record new in this batch
+    versions: dict[str, dict[str, Any]] = {}  # identity -> new version in force of a stored record
+    kept: list[dict[str, Any]] = []
+    results: dict[int, IngestResult] = {}
+    for p in pending:
+        row = {**p.row, "received_at": stamp}
+        key = row["identity"]
+        held = current.get(key)
+        if row["fingerprint"] in known:
+            results[p.index] = IngestResult("duplicate", "同一记录已收到过", held["id"] if held else None)
+            continue
+        known.add(row["fingerprint"])
+        if held is None:
+            row["id"] = uuid.uuid4()
+            new[key] = current[key] = row
+            results[p.index] = _result(row["status"], p.plan.late, p.plan.cutoff, row["id"])
+            continue
+        stage: Stage = p.plan.stage  # type: ignore[assignment]
+        if stage.record_identity.on_change == "conflict":
+            reason = f"与已受理的记录标识相同而内容不同（{_key_words(stage, key)}），按方案作为冲突隔离，待核实"
+            results[p.index] = _set_aside(session, round_id, row["source"], p, reason, "conflict")
+            continue
+        fate, results[p.index] = _revision(row, held, p.plan)
+        if fate is not None:  # the version in force stays; this one joins its history
+            kept.append({**_version(row), "submission_id": held["id"], "fate": fate})
+            continue
+        kept.append({**_version(held), "submission_id": held["id"], "fate": "superseded"})
+        row["id"] = held["id"]
+        (new if key in new else versions)[key] = current[key] = row
+    stored = crud.add_submissions(session=session, rows=list(new.values()))
+    lost = {key for key, row in new.items() if row["fingerprint"] not in stored}
+    lost_ids = {new[key]["id"] for key in lost}
+    crud.revise_submissions(session=session, round_id=round_id, versions=list(versions.values()),
+                            kept=[k for k in kept if k["submission_id"] not in lost_ids])
+    return results, lost
+
+
+def _revision(row: Mapping[str, Any], held: Mapping[str, Any], plan: _Plan) -> tuple[str | None, IngestResult]:
+    """(fate, result) of a new version of a stored record: fate None puts it in force."""
+    if row["submitted_at"] < held["submitted_at"]:
+        return "older", IngestResult("revised", "早于现行版本提交，已存入修改记录", held["id"])
+    if row["status"] == "rejected_late" and held["status"] != "rejected_late":
+        return "refused_late", IngestResult(
+            "rejected_late", f"逾期修改（截止 {plan.cutoff:%Y-%m-%d %H:%M}），不予受理，原记录有效", held["id"])
+    note = "（逾期修改，已受理并标记）" if plan.late else ""
+    return None, IngestResult("revised", f"已按修改后的版本受理{note}", held["id"])
+
+
+def _key_words(stage: Stage, identity: str) -> str:
+    values = json.loads(identity)[1:]
+    return "，".join(f"{_KEY_LABELS.get(k, k.removeprefix('payload.'))} {v if v is not None else '空'}"
+                    for k, v in zip(stage.record_identity.key, values, strict=True))
+
+
+_KEY_LABELS = {"id": "编号", "unit": "单位", "item": "项目", "period": "期次", "category": "类别"}

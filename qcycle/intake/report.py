@@ -34,12 +34,15 @@ __all__ = [
     "raw_json",
 ]
 
-STATUSES = ("accepted", "late_accepted", "rejected_late", "duplicate", "quarantined")
+# Every row in is exactly one of these (the counts add up to the rows read).
+STATUSES = ("accepted", "late_accepted", "rejected_late", "duplicate", "revised", "conflict", "quarantined")
 STATUS_LABELS = {
     "accepted": "按时受理",
     "late_accepted": "逾期已受理",
     "rejected_late": "逾期不予受理",
     "duplicate": "重复",
+    "revised": "修改重报",
+    "conflict": "冲突隔离",
     "quarantined": "隔离",
 }
 
@@ -96,7 +99,7 @@ class ImportReport:
         return sum(self.counts.values())
 
     def summary(self) -> str:
-        """按时受理 3，逾期已受理 1，逾期不予受理 0，重复 2，隔离 1"""
+        """按时受理 3，逾期已受理 1，逾期不予受理 0，重复 2，修改重报 0，冲突隔离 0，隔离 1"""
         return "，".join(f"{STATUS_LABELS[s]} {self.counts.get(s, 0)}" for s in STATUSES)
 
     def as_dict(self) -> dict[str, Any]:
@@ -140,7 +143,7 @@ class ImportReport:
     def count(self, result: IngestResult, *, where: str, raw: str) -> str:
         """Count one row's outcome (rows ingested in bulk come here after ``ingest_many``)."""
         self.counts[result.status] = self.counts.get(result.status, 0) + 1
-        if result.status == "quarantined":
+        if result.status in ("quarantined", "conflict"):
             self.quarantined.append(QuarantinedRow(where, result.reason, raw, result.record_id))
         return result.status
 

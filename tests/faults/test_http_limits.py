@@ -106,7 +106,7 @@ def test_the_pull_deadline_stops_the_pull_keeps_the_pages_taken_and_exits_4(
     print(f"pull deadline {deadline} s: ended after {elapsed:.1f} s")
     assert elapsed < deadline + MARGIN
     _assert_clean_failure(result, 4, "超过总时限 3 秒", "已取得的页已保存", "其余未拉取")
-    assert "按时受理 2，逾期已受理 0，逾期不予受理 1，重复 0，隔离 0（1 页）" in result.stdout
+    assert "按时受理 2，逾期已受理 0，逾期不予受理 1，重复 0，修改重报 0，冲突隔离 0，隔离 0（1 页）" in result.stdout
     assert "拉取提前停止" in result.stdout
     with Session(db.get_engine()) as session:  # page 1 committed
         assert _count(session, Submission) == 3
@@ -216,7 +216,7 @@ def test_a_redirect_to_another_origin_is_refused_unless_allowed(
 
     allowed = _pull_cli(source_server, "/moved", "--allow-redirect-to", other_server.base)
     assert allowed.exit_code == 0, allowed.output
-    assert "按时受理 5，逾期已受理 1，逾期不予受理 1，重复 0，隔离 0（3 页）" in allowed.stdout
+    assert "按时受理 5，逾期已受理 1，逾期不予受理 1，重复 0，修改重报 0，冲突隔离 0，隔离 0（3 页）" in allowed.stdout
     assert other_server.hits["/open-good"] == 3
     assert set(other_server.auth_seen) == {None}  # the token stays with its own origin
     with Session(db.get_engine()) as session:
@@ -258,7 +258,7 @@ def test_a_flapping_endpoint_loses_nothing_and_doubles_nothing(sqlite_url, sourc
     first = pull_into_database(source=source, programme=LOADED, database_url=sqlite_url)
     assert source_server.hits["/flapping"] == 9 and first.pages == 3
     assert first.counts == {"accepted": 5, "late_accepted": 1, "rejected_late": 1,
-                            "duplicate": 0, "quarantined": 0}  # fmt: skip
+                            "duplicate": 0, "revised": 0, "conflict": 0, "quarantined": 0}  # fmt: skip
     assert first.total == len(GOOD_RECORDS)
     again = pull_into_database(source=source, programme=LOADED, database_url=sqlite_url)
     assert again.total == len(GOOD_RECORDS) and again.counts["duplicate"] == 5

@@ -23,10 +23,26 @@ from qcycle.settings import REPO_ROOT
 
 pytestmark = [pytest.mark.faults]
 
-MINI = REPO_ROOT / "tests" / "data" / "mini.yaml"
 QCYCLE = Path(sys.executable).with_name("qcycle")
-SUMMARY = re.compile(r"按时受理 (\d+)，逾期已受理 (\d+)，逾期不予受理 (\d+)，重复 (\d+)，隔离 (\d+)")
+SUMMARY = re.compile(r"按时受理 (\d+)，逾期已受理 (\d+)，逾期不予受理 (\d+)，重复 (\d+)，修改重报 (\d+)，"
+                     r"冲突隔离 (\d+)，隔离 (\d+)")
 BOUND = 60.0  # seconds for a command to finish: termination, not speed
+
+
+def _programme(folder: Path) -> Path:
+    """The mini round, its records known by their 编号: a changed 揭榜书 is a revision, a
+    changed 评价确认申请 a conflict."""
+    text = (REPO_ROOT / "tests" / "data" / "mini.yaml").read_text("utf-8")
+    text = text.replace("    lateness: reject\n", "    lateness: reject\n    identity: {key: [id]}\n")
+    text = text.replace("    deadline: {date: 2023-12-20}\n",
+                        "    deadline: {date: 2023-12-20}\n    identity: {key: [id], on_change: conflict}\n")
+    path = folder / "mini-ids.yaml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def _plain(n: int) -> bool:
+    return all(n % m for m in (97, 89, 83, 79, 71, 67, 61))
 
 
 def write_csv(path: Path, rows: int, *, encoding: str = "gb18030") -> Path:
@@ -44,6 +60,10 @@ def write_csv(path: Path, rows: int, *, encoding: str = "gb18030") -> Path:
             lines.append(f"揭榜书,{unit},{item},2023-04-20 09:00,A{n}")  # late: refused
         elif n % 71 == 0:
             lines.append(f"评价确认申请,{unit},{item},2023-12-25 09:00,E{n}")  # late: accepted
+        elif n % 67 == 0 and n > 71:
+            lines.append(f"评价确认申请,{unit},{item},2023-12-26 09:00,E71")  # the same 编号 changed: a conflict
+        elif n % 61 == 0 and _plain(n - 1):
+            lines.append(f"揭榜书,{unit},k-1,2023-04-13 10:00,A{n - 1}")  # row n-1 corrected: a revision
         else:
             lines.append(f"揭榜书,{unit},{item},2023-04-{n % 10 + 3:02d} 09:00,A{n}")
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
@@ -69,7 +89,7 @@ def _counts(output: str) -> tuple[int, ...]:
 def _table_counts(home: Path) -> dict[str, int]:
     with sqlite3.connect(home / "qcycle.db") as conn:
         return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("submission", "quarantined_record")}
+                for t in ("submission", "submission_revision", "quarantined_record")}
 
 
 def _rows_committed(home: Path) -> int:
@@ -82,7 +102,8 @@ def _rows_committed(home: Path) -> int:
 
 
 def _start_import(home: Path, path: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([str(QCYCLE), "import", str(path), "--round", str(MINI)], env=_env(home),
+    return subprocess.Popen([str(QCYCLE), "import", str(path), "--round", str(_programme(path.parent))],
+                            env=_env(home),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -103,7 +124,7 @@ def big_csv(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, big_csv) -> tuple[tuple[int, ...], dict[str, int]]:
     home = tmp_path_factory.mktemp("whole")
-    result = _qcycle(home, "import", str(big_csv), "--round", str(MINI))
+    result = _qcycle(home, "import", str(big_csv), "--round", str(_programme(big_csv.parent)))
     assert result.returncode == 0, result.stderr
     counts = _counts(result.stdout)
     assert sum(counts) == 60_000  # every row counted
@@ -120,16 +141,18 @@ def test_a_killed_import_resumes_and_ends_with_the_same_counts(tmp_path, big_csv
     stored_before = _table_counts(tmp_path)["submission"]
     assert stored_before > 0  # the committed batches were kept
 
-    result = _qcycle(tmp_path, "import", str(big_csv), "--round", str(MINI))
+    result = _qcycle(tmp_path, "import", str(big_csv), "--round", str(_programme(big_csv.parent)))
     assert result.returncode == 0, result.stderr
     assert re.search(r"从第 \d+ 行继续", result.stdout), result.stdout
     assert (_counts(result.stdout), _table_counts(tmp_path)) == uninterrupted
 
     # Finished: importing it again behaves as a second import always did.
-    again = _qcycle(tmp_path, "import", str(big_csv), "--round", str(MINI))
+    again = _qcycle(tmp_path, "import", str(big_csv), "--round", str(_programme(big_csv.parent)))
     counts = _counts(again.stdout)
     assert "继续" not in again.stdout
-    assert counts[0] == counts[1] == counts[2] == 0 and sum(counts) == 60_000
+    accepted, late_accepted, refused, _, revised, conflicts, _ = counts
+    assert accepted == late_accepted == refused == revised == 0 and sum(counts) == 60_000
+    assert conflicts == uninterrupted[0][5]  # a conflict stays one until it is settled
     assert _table_counts(tmp_path) == uninterrupted[1]
 
 
@@ -144,13 +167,13 @@ def test_other_commands_work_while_a_large_import_runs(tmp_path, big_csv, uninte
         started = time.monotonic()
         listing = _qcycle(tmp_path, "outbox", "list", timeout=20)
         listed = time.monotonic()
-        five = _qcycle(tmp_path, "import", str(small), "--round", str(MINI), timeout=20)
+        five = _qcycle(tmp_path, "import", str(small), "--round", str(_programme(big_csv.parent)), timeout=20)
         elapsed = (listed - started, time.monotonic() - listed)
         still_running = proc.poll() is None
     finally:
         out, err = proc.communicate(timeout=BOUND)
     assert five.returncode == 0, five.stderr
-    assert _counts(five.stdout) == (5, 0, 0, 0, 0)
+    assert _counts(five.stdout) == (5, 0, 0, 0, 0, 0, 0)
     assert listing.returncode == 0, listing.stderr
     assert max(elapsed) < 20 and still_running, elapsed
     assert proc.returncode == 0, err

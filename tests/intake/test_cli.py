@@ -25,7 +25,7 @@ def test_import_prints_counts_and_reasons_and_exits_0_with_quarantined_rows(qcyc
     path.write_bytes(CSV.encode("gb18030"))
     result = runner.invoke(app, ["import", str(path), "--round", str(P1)])
     assert result.exit_code == 0, result.output
-    assert "按时受理 1，逾期已受理 0，逾期不予受理 1，重复 0，隔离 2" in result.stdout
+    assert "按时受理 1，逾期已受理 0，逾期不予受理 1，重复 0，修改重报 0，冲突隔离 0，隔离 2" in result.stdout
     assert "第 3 行：提交单位 '999999' 不在本周期的单位名单中" in result.stdout
     assert "第 4 行：有 3 列，表头有 5 列" in result.stdout
     assert (qcycle_home / "qcycle.db").exists()
@@ -70,7 +70,7 @@ def test_pull_takes_a_source_and_fails_clearly_without_the_token(
     result = runner.invoke(app, ["pull", "--round", str(P1), "--url", url, "--token-env", TOKEN_ENV,
                                  "--page-size", "3"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "按时受理 5，逾期已受理 1，逾期不予受理 1，重复 0，隔离 0（3 页）" in result.stdout
+    assert "按时受理 5，逾期已受理 1，逾期不予受理 1，重复 0，修改重报 0，冲突隔离 0，隔离 0（3 页）" in result.stdout
     monkeypatch.setenv(TOKEN_ENV, "a-wrong-token")
     refused = runner.invoke(
         app, ["pull", "--round", str(P1), "--url", url, "--token-env", TOKEN_ENV]

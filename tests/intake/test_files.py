@@ -68,7 +68,7 @@ def test_csv_utf8_with_bom_is_imported_with_lateness_and_the_broken_row_quaranti
         path=_csv(tmp_path / "揭榜书.csv", "utf-8-sig"), programme=P1, session=session
     )
     assert report.counts == {"accepted": 2, "late_accepted": 1, "rejected_late": 1,
-                             "duplicate": 0, "quarantined": 1}  # fmt: skip
+                             "duplicate": 0, "revised": 0, "conflict": 0, "quarantined": 1}  # fmt: skip
     [bad] = report.quarantined
     assert bad.where == "第 4 行" and bad.raw == BROKEN and "有 4 列，表头有 7 列" in bad.reason
     kept = session.exec(select(QuarantinedRecord)).one()

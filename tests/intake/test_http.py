@@ -57,7 +57,7 @@ def test_three_pages_are_taken_and_the_same_records_pulled_twice_are_stored_once
     assert [r.split("?")[1] for r in source_server.requests] == [
         "page=1&page_size=3", "page=2&page_size=3", "page=3&page_size=3"]  # fmt: skip
     assert first.counts == {"accepted": 5, "late_accepted": 1, "rejected_late": 1,
-                            "duplicate": 0, "quarantined": 0}  # fmt: skip
+                            "duplicate": 0, "revised": 0, "conflict": 0, "quarantined": 0}  # fmt: skip
     second = _pull(session, source_server, "/good")
     # Submissions are kept once by fingerprint; scores once per reviewer and component.
     assert second.counts["duplicate"] == 5 and second.counts["quarantined"] == 0
