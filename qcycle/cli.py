@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.table import Table
 
 from qcycle.errors import ConfigError, QcycleError
-from qcycle.schema import grade_label
 
 __all__ = ["app", "main"]
 
@@ -279,6 +278,8 @@ def _print_simulation(report) -> None:
               f"完成动作 {report.actions_done} 项，跳过 {report.actions_skipped} 项")
     subs = "，".join(f"{k} {v}" for k, v in sorted(report.submissions.items())) or "无"
     out.print(f"  材料：{subs}；隔离（格式错误/未知单位）{report.quarantined} 条")
+    from qcycle.schema import grade_label
+
     grades = "，".join(f"{grade_label(g)} {n}" for g, n in report.grades.items() if n) or "无"
     out.print(f"  考核等次：{grades}")
     from qcycle.notify.outbox import STATUS_LABELS

@@ -74,8 +74,11 @@ def list_(
           qcycle outbox list --round mini-2023 --limit 200 --offset 200
     """
     from qcycle import db
+
+    # Not qcycle.notify.outbox: listing needs no channel code (apprise, httpx), and starts faster.
+    from qcycle.crud import count_messages, list_messages
     from qcycle.errors import QcycleError
-    from qcycle.notify.outbox import STATUS_LABELS, count_messages, list_messages
+    from qcycle.models import OUTBOX_STATUS_LABELS as STATUS_LABELS
 
     if status is not None and status not in STATUSES:
         err.print(f"错误：状态只能是 {' | '.join(STATUSES)}", markup=False)

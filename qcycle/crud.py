@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined, to_jsonable_python
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel, col, delete, select, update
+from sqlmodel import Session, SQLModel, col, delete, func, select, update
 
 from qcycle.clock import now
 from qcycle.errors import QcycleError
@@ -51,13 +51,16 @@ __all__ = [
     "add_submissions",
     "assign_submission_stages",
     "audit",
+    "count_messages",
     "current_submissions",
     "earlier_awards",
     "enqueue_message",
     "enqueue_messages",
+    "find_message",
     "get_or_create_round",
     "get_round",
     "known_fingerprints",
+    "list_messages",
     "list_quarantine",
     "list_results",
     "list_revised",
@@ -844,3 +847,53 @@ def enqueue_messages(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> 
     values = [_complete(OutboxMessage, {"created_at": stamp, **r}) for r in rows]
     return [k for (k,) in _insert_absent(session, OutboxMessage, values, keys=["idempotency_key"],
                                          returning=("idempotency_key",))]
+
+
+# -- outbox (reading; queueing and delivery live in qcycle.notify.outbox) -------------------
+
+
+def _filtered(query: Any, round_id: uuid.UUID | None, status: str | None, unit: str | None,
+              channel: str | None) -> Any:
+    if round_id is not None:
+        query = query.where(OutboxMessage.round_id == round_id)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    if unit:
+        query = query.where(OutboxMessage.unit_code == unit)
+    if channel:
+        query = query.where(OutboxMessage.channel == channel)
+    return query
+
+
+def list_messages(*, session: Session, round_id: uuid.UUID | None = None, status: str | None = None,
+                  unit: str | None = None, channel: str | None = None, limit: int = 200,
+                  offset: int = 0) -> list[OutboxMessage]:
+    """Messages, newest first; ``offset``/``limit`` page through them (see :func:`count_messages`)."""
+    query = select(OutboxMessage).order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id))
+    query = _filtered(query, round_id, status, unit, channel).offset(offset).limit(limit)
+    return list(session.exec(query).all())
+
+
+def count_messages(*, session: Session, round_id: uuid.UUID | None = None, status: str | None = None,
+                   unit: str | None = None, channel: str | None = None) -> int:
+    """How many messages :func:`list_messages` pages through."""
+    query = _filtered(select(func.count()).select_from(OutboxMessage), round_id, status, unit, channel)
+    return int(session.exec(query).one())
+
+
+def find_message(*, session: Session, ref: str) -> OutboxMessage:
+    """The message with this id or id prefix (8+ characters); LookupError otherwise."""
+    text = ref.strip().lower().replace("-", "")
+    if len(text) < 8:
+        raise LookupError("消息编号至少需要前8位")
+    if len(text) == 32:
+        row = session.get(OutboxMessage, uuid.UUID(text))
+        if row is None:
+            raise LookupError(f"没有编号为 {ref} 的消息")
+        return row
+    ids = [i for i in session.exec(select(OutboxMessage.id)).all() if i.hex.startswith(text)]
+    if not ids:
+        raise LookupError(f"没有编号以 {ref} 开头的消息")
+    if len(ids) > 1:
+        raise LookupError(f"编号前缀 {ref} 对应 {len(ids)} 条消息，请多写几位")
+    return session.get(OutboxMessage, ids[0])

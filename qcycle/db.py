@@ -10,20 +10,20 @@ waits for a writer) and never commits. ``upgrade()`` runs the Alembic migrations
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from qcycle.settings import get_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -31,6 +31,7 @@ __all__ = [
     "current_revision",
     "dispose_engines",
     "get_engine",
+    "head_revision",
     "require_current",
     "session_scope",
     "upgrade",
@@ -134,6 +135,10 @@ def session_scope(url: str | None = None, *, read_only: bool = False) -> Iterato
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config for ``qcycle/migrations`` (no alembic.ini needed)."""
+    # Alembic is imported where it is used: read-only commands (outbox list) only compare
+    # revisions, and importing it costs them a third of a second.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["url"] = _resolve(url)
@@ -146,6 +151,8 @@ def upgrade(url: str | None = None, revision: str = "head") -> str | None:
     Safe to run from several processes at once: on PostgreSQL they queue on an advisory
     lock and the later ones find nothing to do.
     """
+    from alembic import command
+
     engine = get_engine(url)
     config = alembic_config(url)
     with engine.begin() as connection:
@@ -159,7 +166,27 @@ def upgrade(url: str | None = None, revision: str = "head") -> str | None:
 def current_revision(url: str | None = None) -> str | None:
     """The Alembic revision the database is at (None before the first upgrade)."""
     with _read_engine(url).connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+_REVISION = re.compile(r'^revision(?:: str)? = "([^"]+)"\s*$\n^down_revision(?:: [^=]+)? = (?:"([^"]+)"|None)',
+                       re.MULTILINE)
+
+
+def head_revision() -> str:
+    """The newest migration: the one no other revises (the migrations are one line; a test
+    checks this agrees with Alembic's own answer)."""
+    revises: dict[str, str | None] = {}
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        match = _REVISION.search(path.read_text("utf-8"))
+        if match:
+            revises[match[1]] = match[2]
+    heads = set(revises) - set(revises.values())
+    if len(heads) != 1:
+        raise RuntimeError(f"migrations must form one line, found heads {sorted(heads)}")
+    return heads.pop()
 
 
 def require_current(url: str | None = None) -> None:
@@ -174,7 +201,7 @@ def require_current(url: str | None = None) -> None:
             and not parsed.database.startswith("file:") and not Path(parsed.database).exists():
         raise QcycleError(f"应用数据库不存在：{parsed.database}。请确认 --home（或 QCYCLE_DATABASE_URL）；"
                           "新建数据库请运行 qcycle db upgrade")
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    head = head_revision()
     current = current_revision(url)
     if current != head:
         raise QcycleError(f"应用数据库版本为 {current or '空'}，应为 {head}：请先运行 qcycle db upgrade")

@@ -27,6 +27,7 @@ __all__ = [
     "ACTION_OUTCOMES",
     "DECISION_OUTCOMES",
     "OUTBOX_STATUSES",
+    "OUTBOX_STATUS_LABELS",
     "SUBMISSION_KINDS",
     "SUBMISSION_STATUSES",
     "ActionOutcome",
@@ -136,6 +137,8 @@ SUBMISSION_KINDS: tuple[str, ...] = BUILTIN_SUBMISSION_KINDS
 SUBMISSION_STATUSES: tuple[str, ...] = SubmissionStatus.__args__
 DECISION_OUTCOMES: tuple[str, ...] = DecisionOutcome.__args__
 OUTBOX_STATUSES: tuple[str, ...] = OutboxStatus.__args__
+OUTBOX_STATUS_LABELS = {"queued": "待发送", "sending": "发送中", "sent": "已发送", "failed": "待重试",
+                        "dead": "已停止重试", "cancelled": "已取消", "unknown": "结果未知"}
 ACTION_OUTCOMES: tuple[str, ...] = ActionOutcome.__args__
 
 

@@ -60,10 +60,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, func, or_, select, update
+from sqlmodel import Session, col, or_, select, update
 
 from qcycle import clock, crud, db
-from qcycle.models import OutboxMessage, ProgrammeRound
+from qcycle.crud import count_messages, find_message, list_messages
+from qcycle.models import OUTBOX_STATUS_LABELS, OutboxMessage, ProgrammeRound
 from qcycle.notify.channels import SendResult, label_sink_messages
 from qcycle.notify.deliver import Message, deliver_batch
 from qcycle.notify.ratelimit import Rate, backoff
@@ -92,8 +93,7 @@ __all__ = [
 ]
 
 # How ops read a message's status (statuses are stored in English, shown in Chinese).
-STATUS_LABELS = {"queued": "待发送", "sending": "发送中", "sent": "已发送", "failed": "待重试",
-                 "dead": "已停止重试", "cancelled": "已取消", "unknown": "结果未知"}
+STATUS_LABELS = OUTBOX_STATUS_LABELS
 MERGEABLE_TEMPLATES = ("reminder.j2", "overdue.j2")
 MERGED_TEMPLATE = "merged_reminder.j2"
 REMINDERS_ACTION = "reminders"
@@ -672,53 +672,6 @@ def deliver_due(*, programme: Programme, round_id: uuid.UUID | None, now: dt.dat
 
 
 # ---------------------------------------------------------------- operations (qcycle outbox)
-
-
-def _filtered(query: Any, round_id: uuid.UUID | None, status: str | None, unit: str | None,
-              channel: str | None) -> Any:
-    if round_id is not None:
-        query = query.where(OutboxMessage.round_id == round_id)
-    if status:
-        query = query.where(OutboxMessage.status == status)
-    if unit:
-        query = query.where(OutboxMessage.unit_code == unit)
-    if channel:
-        query = query.where(OutboxMessage.channel == channel)
-    return query
-
-
-def list_messages(*, session: Session, round_id: uuid.UUID | None = None, status: str | None = None,
-                  unit: str | None = None, channel: str | None = None, limit: int = 200,
-                  offset: int = 0) -> list[OutboxMessage]:
-    """Messages, newest first; ``offset``/``limit`` page through them (see :func:`count_messages`)."""
-    query = select(OutboxMessage).order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id))
-    query = _filtered(query, round_id, status, unit, channel).offset(offset).limit(limit)
-    return list(session.exec(query).all())
-
-
-def count_messages(*, session: Session, round_id: uuid.UUID | None = None, status: str | None = None,
-                   unit: str | None = None, channel: str | None = None) -> int:
-    """How many messages :func:`list_messages` pages through."""
-    query = _filtered(select(func.count()).select_from(OutboxMessage), round_id, status, unit, channel)
-    return int(session.exec(query).one())
-
-
-def find_message(*, session: Session, ref: str) -> OutboxMessage:
-    """The message with this id or id prefix (8+ characters); LookupError otherwise."""
-    text = ref.strip().lower().replace("-", "")
-    if len(text) < 8:
-        raise LookupError("消息编号至少需要前8位")
-    if len(text) == 32:
-        row = session.get(OutboxMessage, uuid.UUID(text))
-        if row is None:
-            raise LookupError(f"没有编号为 {ref} 的消息")
-        return row
-    ids = [i for i in session.exec(select(OutboxMessage.id)).all() if i.hex.startswith(text)]
-    if not ids:
-        raise LookupError(f"没有编号以 {ref} 开头的消息")
-    if len(ids) > 1:
-        raise LookupError(f"编号前缀 {ref} 对应 {len(ids)} 条消息，请多写几位")
-    return session.get(OutboxMessage, ids[0])
 
 
 def requeue_message(*, session: Session, row: OutboxMessage, actor: str | None = None) -> bool:

@@ -13,8 +13,8 @@ from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
 from qcycle import crud, db
-from qcycle.clock import TZ
 from qcycle.cli import app
+from qcycle.clock import TZ
 from qcycle.errors import ConfigError
 from qcycle.intake import ingest_many
 from qcycle.intake.normalise import normalise_record
