@@ -198,20 +198,30 @@ def quarantine(
     resolve: Annotated[
         str | None, typer.Option("--resolve", help="ID (or its first characters) to mark resolved")
     ] = None,
-    by: Annotated[str | None, typer.Option("--by", help="who resolved it (with --resolve)")] = None,
+    accept: Annotated[
+        str | None, typer.Option("--accept", help="ID of a conflict to put in force as a revision "
+                                                  "(with --round FILE and --by)")
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="who resolved it (with --resolve or --accept)")] = None,
 ) -> None:
-    """查看隔离区：格式错误、单位不明、读不了的行和页面，原样保存并注明原因；处理后标记。
+    """查看隔离区：格式错误、单位不明、读不了的行和页面、记录冲突，原样保存并注明原因；处理后标记。
 
     Lists id, time received, source, reason and the first 80 characters of the raw record.
+    A conflict (the same record key with new content) is settled either way: --resolve keeps
+    the version in force; --accept puts the new content in force as a revision.
 
     示例：qcycle quarantine --round sc-jbgs-2023
           qcycle quarantine --resolve 3f2a9c1e --by 张三
+          qcycle quarantine --accept 3f2a9c1e --round config/programmes/sc-jbgs-2023.yaml --by 张三
     """
     from qcycle import crud, db
 
-    if resolve is not None and not by:
-        err.print("错误：--resolve 需要同时给出 --by 处理人", markup=False)
+    if (resolve is not None or accept is not None) and not by:
+        err.print("错误：--resolve、--accept 需要同时给出 --by 处理人", markup=False)
         raise typer.Exit(2)
+    if accept is not None:
+        _accept(accept.strip().lower(), round_code, by or "")
+        return
     try:
         db.upgrade()
         with db.session_scope() as session:
@@ -289,11 +299,37 @@ def revisions(
     out.print(f"共 {len(found)} 条记录有修改", markup=False)
 
 
-def _resolve(session: Session, round_id: uuid.UUID | None, prefix: str, by: str) -> None:
+def _accept(prefix: str, programme: str | None, by: str) -> None:
+    """Put a quarantined conflict in force as a revision of the record it conflicts with."""
+    from qcycle import crud, db
+    from qcycle.intake.records import accept_conflict
+    from qcycle.intake.report import open_round
+
+    if programme is None or not Path(programme).is_file():
+        err.print("错误：--accept 需要 --round 给出该周期的方案文件（按其规则受理）", markup=False)
+        raise typer.Exit(2)
+    try:
+        db.upgrade()
+        with db.session_scope() as session:
+            ctx = open_round(session, Path(programme))
+            record = _one_quarantined(session, ctx.round_id, prefix)
+            result = accept_conflict(session=session, programme=ctx.loaded.programme, timetable=ctx.timetable,
+                                     round_id=ctx.round_id, quarantined=record)
+            crud.resolve_quarantine(session=session, record_id=record.id, resolved_by=by)
+            crud.audit(session=session, actor=f"cli:{by}", action="quarantine.accept",
+                       round_code=ctx.loaded.programme.round.code,
+                       detail={"id": str(record.id), "source": record.source, "outcome": result.status,
+                               "reason": result.reason})
+    except (QcycleError, ValueError) as exc:
+        raise _fail(exc) from None
+    out.print(f"已按修改重报处理：{result.reason or result.status}（{by}）", markup=False)
+
+
+def _one_quarantined(session: Session, round_id: uuid.UUID | None, prefix: str):
     from qcycle import crud
 
     if len(prefix) < 4:
-        err.print("错误：--resolve 至少给出编号的前 4 位", markup=False)
+        err.print("错误：至少给出编号的前 4 位", markup=False)
         raise typer.Exit(2)
     records = crud.list_quarantine(session=session, round_id=round_id, unresolved_only=False)
     matches = [q for q in records if str(q.id).startswith(prefix)]
@@ -301,7 +337,14 @@ def _resolve(session: Session, round_id: uuid.UUID | None, prefix: str, by: str)
         what = "没有" if not matches else f"有 {len(matches)} 条"
         err.print(f"错误：编号以 {prefix} 开头的隔离记录{what}（应恰好一条）", markup=False)
         raise typer.Exit(2)
-    record = crud.resolve_quarantine(session=session, record_id=matches[0].id, resolved_by=by)
+    return matches[0]
+
+
+def _resolve(session: Session, round_id: uuid.UUID | None, prefix: str, by: str) -> None:
+    from qcycle import crud
+
+    record = crud.resolve_quarantine(session=session, record_id=_one_quarantined(session, round_id, prefix).id,
+                                     resolved_by=by)
     crud.audit(session=session, actor=f"cli:{by}", action="quarantine.resolve",
                detail={"id": str(record.id), "source": record.source})  # fmt: skip
     out.print(f"已标记为已处理：{record.id}（{by}）", markup=False)

@@ -512,10 +512,12 @@ def quarantine(
     round_id: uuid.UUID | None = None,
     fingerprint: str | None = None,
     received_at: dt.datetime | None = None,
+    record: Mapping[str, Any] | None = None,
 ) -> tuple[QuarantinedRecord, bool]:
     """Keep a record that could not be read, verbatim, once per fingerprint.
 
-    ``fingerprint`` defaults to the sha256 of the raw bytes (``raw`` as UTF-8 if text).
+    ``fingerprint`` defaults to the sha256 of the raw bytes (``raw`` as UTF-8 if text);
+    ``record``: a readable record set aside (a conflict), as read.
     """
     raw_bytes = raw if isinstance(raw, bytes) else raw.encode("utf-8")
     fingerprint = fingerprint or hashlib.sha256(raw_bytes).hexdigest()
@@ -526,6 +528,7 @@ def quarantine(
         reason=reason,
         fingerprint=fingerprint,
         received_at=received_at or now(),
+        record=_json(dict(record)) if record is not None else None,
     )
     created = _insert_if_absent(session, candidate, keys=["fingerprint"])
     stmt = select(QuarantinedRecord).where(QuarantinedRecord.fingerprint == fingerprint)

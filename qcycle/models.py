@@ -292,6 +292,8 @@ class QuarantinedRecordBase(SQLModel):
     raw: str = Field(sa_type=Text, description="the record exactly as received")
     reason: str = Field(sa_type=Text, description="why it was set aside, in Chinese")
     fingerprint: str = Field(unique=True)
+    record: dict[str, Any] | None = Field(
+        None, sa_type=JSON, description="a conflict: the record as read, which ops may put in force")
     resolved_at: dt.datetime | None = Field(None, sa_type=LocalDateTime)
     resolved_by: str | None = None
 

@@ -15,11 +15,11 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.clock import now, to_local
 from qcycle.errors import QcycleError
-from qcycle.models import identity_text
+from qcycle.models import QuarantinedRecord, identity_text
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
 
-__all__ = ["IngestResult", "cutoff_for", "fingerprint", "identity_of", "ingest", "ingest_many"]
+__all__ = ["IngestResult", "accept_conflict", "cutoff_for", "fingerprint", "identity_of", "ingest", "ingest_many"]
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,8 @@ def _set_aside(session: Session, round_id: uuid.UUID, source: str, p: _Pending, 
     """Quarantine a readable record that cannot be stored as it is (its key), with the reason."""
     text = p.raw or json.dumps(p.record, ensure_ascii=False, default=str)
     q, _ = crud.quarantine(session=session, source=source, raw=text, reason=reason, round_id=round_id,
-                           fingerprint=p.row["fingerprint"] if p.plan.row else fingerprint(p.record))
+                           fingerprint=p.row["fingerprint"] if p.plan.row else fingerprint(p.record),
+                           record=p.record if status == "conflict" else None)
     return IngestResult(status, reason, q.id)
 
 
@@ -285,12 +286,30 @@ def _version(row: Mapping[str, Any]) -> dict[str, Any]:
     return {c: row.get(c) for c in crud.VERSION_COLUMNS}
 
 
-def _store(session: Session, round_id: uuid.UUID,
-           pending: Sequence[_Pending]) -> tuple[dict[int, IngestResult], set[str]]:
+def accept_conflict(*, session: Session, programme: Programme, timetable: Timetable, round_id: uuid.UUID,
+                    quarantined: QuarantinedRecord) -> IngestResult:
+    """Ops settled a conflict for the new content: store it as a revision of the record in
+    force (the lateness rule still applies, and the replaced version is kept)."""
+    if quarantined.record is None or quarantined.round_id != round_id:
+        raise ValueError("这条隔离记录不是本周期的冲突记录，不能按修改重报受理")
+    plan = _plan(programme, timetable, round_id, quarantined.record, quarantined.source,
+                 quarantined.fingerprint, {})
+    if plan.row is None:
+        raise ValueError(plan.problem or "这条记录不是材料，不能按修改重报受理")
+    results, lost = _store(session, round_id, [_Pending(0, plan, quarantined.record, quarantined.raw)],
+                           revise=True)
+    if lost:
+        raise QcycleError("同时进行的导入刚刚写入了这条记录，请重试")
+    return results[0]
+
+
+def _store(session: Session, round_id: uuid.UUID, pending: Sequence[_Pending], *,
+           revise: bool = False) -> tuple[dict[int, IngestResult], set[str]]:
     """Store pending submissions in order: content already received is a duplicate; a new key
     is a new record; a known key with new content is a revision (the later version is put in
-    force, the other kept in its history) or a conflict (quarantined), as its stage says.
-    Returns the outcomes by batch index and the keys a concurrent writer stored first."""
+    force, the other kept in its history) or a conflict (quarantined), as its stage says
+    (``revise``: a revision whatever it says). Returns the outcomes by batch index and the
+    keys a concurrent writer stored first."""
     known = crud.known_fingerprints(session=session, round_id=round_id,
                                     fingerprints={p.row["fingerprint"] for p in pending})
     current = crud.current_submissions(session=session, round_id=round_id,
@@ -314,7 +333,7 @@ def _store(session: Session, round_id: uuid.UUID,
             results[p.index] = _result(row["status"], p.plan.late, p.plan.cutoff, row["id"])
             continue
         stage: Stage = p.plan.stage  # type: ignore[assignment]
-        if stage.record_identity.on_change == "conflict":
+        if stage.record_identity.on_change == "conflict" and not revise:
             reason = f"与已受理的记录标识相同而内容不同（{_key_words(stage, key)}），按方案作为冲突隔离，待核实"
             results[p.index] = _set_aside(session, round_id, row["source"], p, reason, "conflict")
             continue

@@ -20,7 +20,7 @@ from qcycle.intake import ingest_many
 from qcycle.intake.normalise import normalise_record
 from qcycle.intake.report import open_round
 from qcycle.loader import load_programme
-from qcycle.models import QuarantinedRecord, Submission, SubmissionRevision
+from qcycle.models import AuditLog, QuarantinedRecord, Submission, SubmissionRevision
 from tests.intake.conftest import P1
 
 APPLICATION = "    lateness: reject\n    reminders: standard\n  - code: takers_review\n"
@@ -199,3 +199,33 @@ def test_crud_add_submission_defaults_to_the_default_key(session):
                                                fingerprint="f2", submitted_at=row.submitted_at, source="t")
     assert created and not created_again and again.id == row.id
     assert row.identity == '["application","u1","i1",null]'
+
+
+def test_ops_settle_a_conflict_by_putting_the_new_content_in_force(qcycle_home, tmp_path):
+    p = _programme(tmp_path, "{key: [id], on_change: conflict}")
+    path = tmp_path / "揭榜书.csv"
+    path.write_text("材料种类,单位代码,项目代码,提交时间,编号\n"
+                    "揭榜书,510100,zlcx-01,2023-04-10 10:00,A1\n"
+                    "揭榜书,510100,zlcx-02,2023-04-18 10:00,A1\n", "utf-8")
+    runner = CliRunner()
+    imported = runner.invoke(app, ["import", str(path), "--round", str(p)])
+    assert "按时受理 1，逾期已受理 0，逾期不予受理 0，重复 0，修改重报 0，冲突隔离 1，隔离 0" in imported.stdout
+    assert "第 3 行：与已受理的记录标识相同而内容不同（编号 A1）" in imported.stdout
+    listed = runner.invoke(app, ["quarantine", "--round", "sc-jbgs-2023"])
+    qid = listed.stdout.split("[", 1)[1][:8]
+    refused = runner.invoke(app, ["quarantine", "--accept", qid, "--round", "sc-jbgs-2023", "--by", "张三"])
+    assert refused.exit_code == 2 and "方案文件" in refused.output
+
+    accepted = runner.invoke(app, ["quarantine", "--accept", qid, "--round", str(p), "--by", "张三"])
+    assert accepted.exit_code == 0, accepted.output
+    assert accepted.stdout.strip() == "已按修改重报处理：已按修改后的版本受理（张三）"
+    history = runner.invoke(app, ["revisions", "--round", "sc-jbgs-2023", "--id", "A1"])
+    assert history.stdout.splitlines()[0] == "application：510100、zlcx-02、编号 A1（共 2 个版本）"
+    assert "隔离区没有待处理的记录" in runner.invoke(app, ["quarantine", "--round", "sc-jbgs-2023"]).stdout
+    with db.session_scope(read_only=True) as session:
+        [row] = session.exec(select(Submission)).all()
+        audit = [a for a in session.exec(select(AuditLog)) if a.action == "quarantine.accept"]
+    assert row.item_code == "zlcx-02" and row.revisions == 1
+    assert len(audit) == 1 and audit[0].actor == "cli:张三" and audit[0].detail["outcome"] == "revised"
+    again = runner.invoke(app, ["quarantine", "--accept", qid, "--round", str(p), "--by", "张三"])
+    assert again.stdout.strip() == "已按修改重报处理：同一记录已收到过（张三）"  # settling twice changes nothing

@@ -2,7 +2,8 @@
 
 ``submission.identity`` is the stage and the values of its key (default: unit, item, period),
 unique per round; ``submission.revisions`` counts the versions kept in the new table
-``submission_revision``. Rows stored before this revision get the default key; where several
+``submission_revision``; ``quarantined_record.record`` keeps a conflict's record as read, for
+ops to put in force. Rows stored before this revision get the default key; where several
 rows of one round share it (the old rule let a changed record in as a second submission), the
 latest keeps the key and the others keep their content as their identity, so nothing changes
 for them.
@@ -49,6 +50,8 @@ def upgrade() -> None:
     with op.batch_alter_table("submission", schema=None) as batch_op:
         batch_op.alter_column("identity", existing_type=sqlmodel.sql.sqltypes.AutoString(), nullable=False)
         batch_op.create_unique_constraint(op.f("uq_submission_round_id_identity"), ["round_id", "identity"])
+    with op.batch_alter_table("quarantined_record", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("record", sa.JSON(), nullable=True))
     op.create_table(
         "submission_revision",
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -85,6 +88,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_submission_revision_submission_id"), table_name="submission_revision")
     op.drop_index("ix_submission_revision_round_fingerprint", table_name="submission_revision")
     op.drop_table("submission_revision")
+    with op.batch_alter_table("quarantined_record", schema=None) as batch_op:
+        batch_op.drop_column("record")
     with op.batch_alter_table("submission", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("uq_submission_round_id_identity"), type_="unique")
         batch_op.drop_column("revisions")
