@@ -68,7 +68,7 @@ def import_(
     表头可用英文键（kind, unit, item, period, submitted_at, id, reviewer, component, value）
     或中文（材料种类、单位代码、项目代码、期次、提交时间、编号、评审人、评分部分、分数）；
     其他列存入附加信息。按截止时间判定逾期；同一记录只存一次；读不了的行连同行号隔离。
-    大文件逐批读取、逐批提交（每批 2000 行，终端上显示进度），导入期间其他命令照常可用；
+    大文件逐批读取、逐批提交（每批 5000 行，终端上显示进度），导入期间其他命令照常可用；
     导入中断后对同一文件再运行一次，会从上次提交的批次之后自动继续，计数为整个文件的计数。
     Exit 0 even when rows are quarantined; non-zero when the file cannot be read at all.
 

@@ -69,6 +69,7 @@ __all__ = [
     "put_review",
     "put_reviews",
     "quarantine",
+    "quarantine_many",
     "record_action",
     "resolve_quarantine",
     "revise_submissions",
@@ -533,6 +534,28 @@ def quarantine(
     created = _insert_if_absent(session, candidate, keys=["fingerprint"])
     stmt = select(QuarantinedRecord).where(QuarantinedRecord.fingerprint == fingerprint)
     return session.exec(stmt).one(), created
+
+
+def quarantine_many(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, uuid.UUID]:
+    """:func:`quarantine` for many records at once (rows: ``source``, ``raw``, ``reason``,
+    ``round_id``, ``fingerprint``); returns ``{fingerprint: id}`` of every row, stored by this
+    call or earlier (a repeat keeps the first copy, as :func:`quarantine` does). A few
+    statements per batch instead of an INSERT and a SELECT per record: a national file has
+    thousands of broken rows."""
+    if not rows:
+        return {}
+    stamp = now()
+    values = [_complete(QuarantinedRecord, {"round_id": r.get("round_id"), "source": r["source"],
+                                            "raw": _decode(r["raw"]), "reason": r["reason"],
+                                            "fingerprint": r["fingerprint"], "received_at": stamp})
+              for r in rows]  # fmt: skip
+    _insert_absent(session, QuarantinedRecord, values, keys=["fingerprint"], returning=("fingerprint",))
+    found: dict[str, uuid.UUID] = {}
+    for chunk in _chunks(dict.fromkeys(r["fingerprint"] for r in rows)):
+        stmt = select(QuarantinedRecord.fingerprint, QuarantinedRecord.id).where(
+            col(QuarantinedRecord.fingerprint).in_(chunk))
+        found.update(session.exec(stmt).all())
+    return found
 
 
 def list_quarantine(

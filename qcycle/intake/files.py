@@ -263,7 +263,7 @@ def _csv_rows(path: Path, encoding: str, result: RecordFile) -> Iterator[FileRow
         if cells is None:
             yield FileRow(where, raw, None, problem)
             continue
-        if _blank(cells):
+        if not "".join(cells).strip():  # _blank(cells) for text cells, in one call per row
             continue
         if headers is None:
             headers = result.headers = _unique(cells)
@@ -410,10 +410,22 @@ def _check_headers(result: RecordFile, default_kind: str | None) -> None:
         )
 
 
-BATCH_ROWS = 2000  # rows per write transaction: well under a second of lock, a few MB
-# SQLite's busy handler retries a waiting writer every 100 ms at most: a pause this long
-# between batches lets it in instead of losing every race to the next batch.
+# Rows per write transaction: well under a second of lock, a few MB. Each commit rewrites
+# every index page its rows touched (the keys are random: ids, fingerprints), so fewer,
+# larger batches write far less than many small ones (100,000 rows into this schema with
+# plain sqlite3: 9.5 s in batches of 2,000, 6.6 s in batches of 5,000).
+BATCH_ROWS = 5000
+# SQLite's busy handler retries a waiting writer every 100 ms at most: the lock is left free
+# this long between batches, so it gets in instead of losing every race to the next batch.
+# Reading and normalising the next batch happens in that time; only the rest is slept.
 _SQLITE_PAUSE = 0.1
+
+
+# SQLite, for the import's connection: a page cache that holds the indexes a batch touches
+# (the default 2 MB is re-read from disk every batch once the file has ~50,000 rows), and a
+# WAL checkpoint every ~40 MB instead of every ~4 MB: a checkpoint writes each page once
+# however many batches changed it, and syncs the file. Both are per connection.
+_SQLITE_BULK = ("PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=10000")
 
 
 def _batches(rows: Iterator[FileRow], size: int) -> Iterator[list[FileRow]]:
@@ -421,13 +433,24 @@ def _batches(rows: Iterator[FileRow], size: int) -> Iterator[list[FileRow]]:
         yield batch
 
 
-def _ingest_batch(session: Session, ctx: RoundContext, report: ImportReport,
-                  rows: Sequence[FileRow], default_kind: str | None) -> None:
-    """Count and store rows with the outcome :meth:`ImportReport.take` / ``set_aside`` give
-    one by one, through :func:`ingest_many` (a few statements per batch)."""
+Readable = list[tuple[int, dict[str, Any]]]  # (index in the batch, normalised record)
+
+
+def _readable(ctx: RoundContext, rows: Sequence[FileRow], default_kind: str | None) -> Readable:
+    """The batch's readable rows as records: plain work, done before the write lock is taken."""
     names = ctx.unit_names
-    readable = [(i, normalise_record(r.fields, default_kind=default_kind, unit_names=names))
-                for i, r in enumerate(rows) if r.fields is not None]  # fmt: skip
+    return [(i, normalise_record(r.fields, default_kind=default_kind, unit_names=names))
+            for i, r in enumerate(rows) if r.fields is not None]  # fmt: skip
+
+
+def _ingest_batch(session: Session, ctx: RoundContext, report: ImportReport,
+                  rows: Sequence[FileRow], default_kind: str | None,
+                  readable: Readable | None = None) -> None:
+    """Count and store rows with the outcome :meth:`ImportReport.take` / ``set_aside`` give
+    one by one, through :func:`ingest_many` (a few statements per batch). ``readable``:
+    :func:`_readable` of ``rows``, when the caller normalised them already."""
+    if readable is None:
+        readable = _readable(ctx, rows, default_kind)
     try:
         results = ingest_many(session=session, programme=ctx.loaded.programme,
                               timetable=ctx.timetable, round_id=ctx.round_id,
@@ -438,10 +461,13 @@ def _ingest_batch(session: Session, ctx: RoundContext, report: ImportReport,
         # Quarantine and reviewers' values are idempotent, so redoing the batch is safe.
         results = None
     outcome = dict(zip((i for i, _ in readable), results or [], strict=False))
+    broken = [row for row in rows if row.fields is None]
+    kept = iter(report.keep_aside(session=session, ctx=ctx, rows=[(r.where, r.raw) for r in broken],
+                                  reasons=[r.problem for r in broken]))  # a few statements, not two a row
     for i, row in enumerate(rows):
         if row.fields is None:
-            report.set_aside(session=session, ctx=ctx, raw=row.raw, where=row.where,
-                             reason=row.problem)  # fmt: skip
+            report.count_aside(where=row.where, raw=row.raw, reason=row.problem,
+                               record_id=next(kept))  # fmt: skip
         elif results is None:
             report.take(session=session, ctx=ctx, row=row.fields, raw=row.raw, where=row.where,
                         default_kind=default_kind)  # fmt: skip
@@ -525,15 +551,24 @@ def import_file_in_batches(
         report.resumed_at = nxt.where if nxt else "文件末尾"
         rows = itertools.chain([nxt] if nxt else [], rows)
     expected = max(scan.lines - 1, done)
-    for batch in [*_batches(rows, batch_size), []]:  # the empty one marks it finished
+    sqlite = db.get_engine(url).dialect.name == "sqlite"
+    released: float | None = None  # when the last batch's write lock was let go
+    # One batch in memory at a time (a list of all batches held the whole file).
+    for batch in itertools.chain(_batches(rows, batch_size), [[]]):  # the empty one marks it finished
+        readable = _readable(ctx, batch, default_kind)
+        if sqlite and released is not None:
+            time.sleep(max(0.0, _SQLITE_PAUSE - (time.monotonic() - released)))
         with db.session_scope(url) as session:
+            if sqlite:
+                for pragma in _SQLITE_BULK:
+                    session.connection().exec_driver_sql(pragma)
             checkpoint = _checkpoint(session, ctx.round_id, key)
             now_seen = (checkpoint.rows_done, checkpoint.finished) if checkpoint else None
             if now_seen != seen:
                 raise IntakeError(f"文件 {path} 正由另一个导入处理（检查点已变），本次停止；"
                                   "已提交的行不受影响")  # fmt: skip
             if batch:
-                _ingest_batch(session, ctx, report, batch, default_kind)
+                _ingest_batch(session, ctx, report, batch, default_kind, readable)
             done += len(batch)
             if checkpoint is None:
                 checkpoint = ImportCheckpoint(round_id=ctx.round_id, fingerprint=key,
@@ -543,8 +578,7 @@ def import_file_in_batches(
             checkpoint.updated_at = clock.now()
             session.add(checkpoint)
             seen = (done, not batch)
+        released = time.monotonic()
         if on_batch is not None:
             on_batch(done, max(expected, done))
-        if batch and db.get_engine(url).dialect.name == "sqlite":
-            time.sleep(_SQLITE_PAUSE)
     return report

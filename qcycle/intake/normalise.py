@@ -9,6 +9,7 @@ read from CSV, XLSX, JSON or HTTP gets the same fingerprint and is stored once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -133,6 +134,8 @@ def _local_iso(value: dt.datetime | dt.date) -> str:
     return value.astimezone(TZ).isoformat()
 
 
+# A file holds many rows per minute of its window: each spelling is worked out once.
+@functools.lru_cache(maxsize=65536)
 def _time_text(value: str) -> str:
     """Excel/WPS CSV times (2023/4/18 10:00) → ISO with +08:00; anything else is left as is."""
     text = value.strip()
@@ -202,13 +205,12 @@ def normalise_record(
     """
     record: dict[str, Any] = {}
     payload: dict[str, Any] = {}
-    keys = list(row)
-    for key, field in zip(keys, fields_of_headers(keys), strict=True):
+    for key, field, payload_key in _columns(tuple(row)):
         raw_value = row[key]
         if field is None:
             value = _scalar(raw_value)
             if value is not None:
-                payload[_clean_header(key) or str(key)] = value
+                payload[payload_key] = value
             continue
         if field == "payload":
             payload.update(_payload(raw_value))
@@ -235,6 +237,14 @@ def normalise_record(
     if payload:
         record["payload"] = payload
     return record
+
+
+@functools.lru_cache(maxsize=256)
+def _columns(keys: tuple[Any, ...]) -> tuple[tuple[Any, str | None, str], ...]:
+    """(key, field, payload key) per key of a row. Every row of a file has the same keys:
+    worked out once per file, not once per row of a file of half a million."""
+    return tuple((key, field, _clean_header(key) or str(key))
+                 for key, field in zip(keys, fields_of_headers(keys), strict=True))
 
 
 def _payload(value: Any) -> dict[str, Any]:

@@ -30,10 +30,14 @@ class IngestResult:
     record_id: uuid.UUID | None = None
 
 
+# What json.dumps(record, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+# gives, without building an encoder for every record of a large import.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
 def fingerprint(record: Mapping[str, Any]) -> str:
     """Same record, same fingerprint: key order and whitespace do not matter."""
-    canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(record).encode()).hexdigest()
 
 
 def _stages_for(p: Programme, kind: str) -> list[Stage]:
@@ -84,10 +88,13 @@ def _parse_time(value: Any) -> dt.datetime:
     return to_local(dt.datetime.fromisoformat(text))
 
 
+_BUILTIN_KINDS = [k.value for k in SubmissionKind]  # once, not once per record
+
+
 def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     """Why a record cannot be stored, in the ops team's words; None when it can."""
     kind = record.get("kind")
-    known = [k.value for k in SubmissionKind] + list(p.submission_kinds)
+    known = _BUILTIN_KINDS + list(p.submission_kinds)
     if kind not in known:
         return f"未知的材料种类 {kind!r}（应为 {'/'.join(known)}）"
     unit = record.get("unit")
@@ -147,18 +154,14 @@ def _result(status: str, late: bool, cutoff: dt.datetime | None, record_id: uuid
     return IngestResult("late_accepted" if late else "accepted", "逾期，已受理并标记" if late else "", record_id)
 
 
-def _quarantine(session: Session, programme: Programme, round_id: uuid.UUID, record: Any, source: str,
-                raw: str | None, fp: str) -> IngestResult | None:
-    """Quarantine ``record`` if it cannot be stored (with the reason); None if it can."""
+def _why_not(programme: Programme, record: Any) -> tuple[str, str] | None:
+    """(reason, text to keep) when ``record`` cannot be stored; None when it can."""
     if not isinstance(record, Mapping):
-        reason, text = "记录不是键值结构", repr(record)
-    else:
-        reason, text = _problem(programme, record), json.dumps(record, ensure_ascii=False, default=str)
-        if reason is None:
-            return None
-    q, _ = crud.quarantine(session=session, source=source, raw=raw or text, reason=reason,
-                           round_id=round_id, fingerprint=fp)
-    return IngestResult("quarantined", reason, q.id)
+        return "记录不是键值结构", repr(record)
+    reason = _problem(programme, record)
+    if reason is None:
+        return None
+    return reason, json.dumps(record, ensure_ascii=False, default=str)  # only for the rows set aside
 
 
 @dataclass(frozen=True)
@@ -223,18 +226,22 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
                 raws: Sequence[str | None] | None = None) -> list[IngestResult]:
     """Store records, each with the outcome it would have alone, in a few statements:
     submissions and reviewers' values are written many rows per statement (a batch of
-    national size is tens of thousands of records). Malformed records are quarantined
-    one by one; ``raws[i]`` is the text kept for record i."""
+    national size is tens of thousands of records). Malformed records are quarantined all
+    in a few statements (one by one cost more than the rest of a batch); ``raws[i]`` is the
+    text kept for record i."""
     results: list[IngestResult | None] = []
     pending: list[_Pending] = []
     reviews: list[dict[str, Any]] = []
+    malformed: list[tuple[int, dict[str, Any]]] = []
     cutoffs: dict = {}
     for i, record in enumerate(records):
         fp = fingerprint(record)
         raw = raws[i] if raws is not None else None
-        quarantined = _quarantine(session, programme, round_id, record, source, raw, fp)
-        if quarantined is not None:
-            results.append(quarantined)
+        why = _why_not(programme, record)
+        if why is not None:
+            malformed.append((len(results), {"source": source, "raw": raw or why[1], "reason": why[0],
+                                             "round_id": round_id, "fingerprint": fp}))
+            results.append(None)
             continue
         plan = _plan(programme, timetable, round_id, record, source, fp, cutoffs)
         if plan.problem:
@@ -246,6 +253,9 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
         else:
             pending.append(_Pending(len(results), plan, record, raw))
             results.append(None)
+    kept = crud.quarantine_many(session=session, rows=[row for _, row in malformed])
+    for index, row in malformed:
+        results[index] = IngestResult("quarantined", row["reason"], kept[row["fingerprint"]])
     crud.put_reviews(session=session, round_id=round_id, rows=reviews)
     for attempt in range(3):
         outcome, lost = _store(session, round_id, pending)

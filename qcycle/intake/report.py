@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,16 +151,31 @@ class ImportReport:
         self, *, session: Session, ctx: RoundContext, raw: str, where: str, reason: str
     ) -> str:
         """Quarantine text that cannot be read as a record; the reason says where it was."""
-        full_reason = f"{where}：{reason}"
+        q, _ = crud.quarantine(session=session, source=self.source, raw=raw, reason=f"{where}：{reason}",
+                               round_id=ctx.round_id, fingerprint=self._aside_key(ctx, where, raw))  # fmt: skip
+        return self.count_aside(where=where, raw=raw, reason=reason, record_id=q.id)
+
+    def keep_aside(self, *, session: Session, ctx: RoundContext,
+                   rows: Sequence[tuple[str, str]], reasons: Sequence[str]) -> list[uuid.UUID]:
+        """Quarantine many unreadable texts (``(where, raw)`` with their reasons) as
+        :meth:`set_aside` does, in a few statements; returns their ids, in order. The caller
+        counts each with :meth:`count_aside`, in file order."""
+        keys = [self._aside_key(ctx, where, raw) for where, raw in rows]
+        ids = crud.quarantine_many(session=session, rows=[
+            {"source": self.source, "raw": raw, "reason": f"{where}：{reason}", "round_id": ctx.round_id,
+             "fingerprint": key} for (where, raw), reason, key in zip(rows, reasons, keys, strict=True)])
+        return [ids[key] for key in keys]
+
+    def count_aside(self, *, where: str, raw: str, reason: str, record_id: uuid.UUID | None) -> str:
+        self.counts["quarantined"] = self.counts.get("quarantined", 0) + 1
+        self.quarantined.append(QuarantinedRow(where, reason, raw, record_id))
+        return "quarantined"
+
+    def _aside_key(self, ctx: RoundContext, where: str, raw: str) -> str:
         # Once per round, source, place and text: importing the same file twice keeps one
         # copy, while two identical broken lines of one file are both kept.
         key = "\n".join((str(ctx.round_id), self.source, where, raw))
-        q, _ = crud.quarantine(session=session, source=self.source, raw=raw, reason=full_reason,
-                               round_id=ctx.round_id,
-                               fingerprint=hashlib.sha256(key.encode()).hexdigest())  # fmt: skip
-        self.counts["quarantined"] = self.counts.get("quarantined", 0) + 1
-        self.quarantined.append(QuarantinedRow(where, reason, raw, q.id))
-        return "quarantined"
+        return hashlib.sha256(key.encode()).hexdigest()
 
 
 def raw_json(value: Any) -> str:

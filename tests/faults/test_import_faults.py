@@ -121,15 +121,35 @@ def big_csv(tmp_path_factory) -> Path:
     return write_csv(tmp_path_factory.mktemp("files") / "揭榜书汇总.csv", 60_000)
 
 
+def _measured_import(home: Path, path: Path) -> tuple[str, float]:
+    """Output and peak RSS (MiB) of ``qcycle import`` in a process of its own."""
+    with (home.parent / f"{home.name}.out").open("w+", encoding="utf-8") as out:
+        proc = subprocess.Popen([str(QCYCLE), "import", str(path), "--round", str(_programme(path.parent))],
+                                env=_env(home), stdout=out, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        out.seek(0)
+        output = out.read()
+    assert os.waitstatus_to_exitcode(status) == 0, output
+    return output, usage.ru_maxrss / 1024
+
+
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory, big_csv) -> tuple[tuple[int, ...], dict[str, int]]:
+def uninterrupted(tmp_path_factory, big_csv) -> tuple[tuple[int, ...], dict[str, int], float]:
     home = tmp_path_factory.mktemp("whole")
-    result = _qcycle(home, "import", str(big_csv), "--round", str(_programme(big_csv.parent)))
-    assert result.returncode == 0, result.stderr
-    counts = _counts(result.stdout)
+    output, peak = _measured_import(home, big_csv)
+    counts = _counts(output)
     assert sum(counts) == 60_000  # every row counted
     assert all(counts), counts  # every outcome occurs in the file
-    return counts, _table_counts(home)
+    return counts, _table_counts(home), peak
+
+
+def test_memory_is_bounded_by_the_batch_not_by_the_file(tmp_path, uninterrupted):
+    """Twenty times the rows, about the same memory: the import holds a batch, not the file."""
+    output, small_peak = _measured_import(tmp_path / "small", write_csv(tmp_path / "小.csv", 3_000))
+    assert sum(_counts(output)) == 3_000
+    big_peak = uninterrupted[2]
+    print(f"peak RSS: 3,000 rows {small_peak:.0f} MiB, 60,000 rows {big_peak:.0f} MiB")
+    assert big_peak < small_peak + 25, (small_peak, big_peak)
 
 
 def test_a_killed_import_resumes_and_ends_with_the_same_counts(tmp_path, big_csv, uninterrupted):
@@ -144,7 +164,7 @@ def test_a_killed_import_resumes_and_ends_with_the_same_counts(tmp_path, big_csv
     result = _qcycle(tmp_path, "import", str(big_csv), "--round", str(_programme(big_csv.parent)))
     assert result.returncode == 0, result.stderr
     assert re.search(r"从第 \d+ 行继续", result.stdout), result.stdout
-    assert (_counts(result.stdout), _table_counts(tmp_path)) == uninterrupted
+    assert (_counts(result.stdout), _table_counts(tmp_path)) == uninterrupted[:2]
 
     # Finished: importing it again behaves as a second import always did.
     again = _qcycle(tmp_path, "import", str(big_csv), "--round", str(_programme(big_csv.parent)))
