@@ -74,6 +74,7 @@ __all__ = [
     "resolve_quarantine",
     "revise_submissions",
     "save_results",
+    "unit_fields",
     "update_round",
     "upsert_list_items",
     "upsert_units",
@@ -118,6 +119,15 @@ def _complete(model: type[SQLModel], values: Mapping[str, Any]) -> dict[str, Any
         else:
             out[key] = default
     return out
+
+
+_CHUNK = 500  # values per IN (...): well inside every SQLite build's parameter limit
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    values = list(values)
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
 
 
 def _insert_absent(
@@ -288,6 +298,13 @@ def update_round(*, session: Session, round_id: uuid.UUID, **changes: Any) -> Pr
 # -- units and list items ----------------------------------------------------------------------
 
 
+def unit_fields(*, session: Session, round_id: uuid.UUID) -> dict[str, tuple[str, str, str | None]]:
+    """The round's units as stored: ``{code: (name, level, parent_code)}``."""
+    session.flush()
+    stmt = select(Unit.code, Unit.name, Unit.level, Unit.parent_code).where(Unit.round_id == round_id)
+    return {code: (name, level, parent) for code, name, level, parent in session.exec(stmt)}
+
+
 def upsert_units(*, session: Session, round_id: uuid.UUID, units: Iterable[Any]) -> list[Unit]:
     """Insert or update the round's units by code; returns all units of the round by code.
 
@@ -425,22 +442,24 @@ def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
             r["identity"] = identity_text(r.get("stage") or r["kind"],
                                           [r["unit_code"], r.get("item_code"), r.get("period")])
         values.append(_complete(Submission, r))
-    inserted = _insert_absent(session, Submission, values, keys=None, returning=("fingerprint", "id"))
-    return dict(inserted)  # type: ignore[arg-type]
+    if not values:
+        return {}
+    session.flush()
+    # Without RETURNING the driver's executemany does the work (RETURNING made SQLAlchemy
+    # handle every row in Python: most of a large import's time). The ids are made here, so
+    # which rows went in is asked afterwards, by primary key; a repeat's id is not there.
+    session.connection().execute(_insert(session, Submission).on_conflict_do_nothing(), values)
+    fingerprints = {v["id"]: v["fingerprint"] for v in values}
+    stored: dict[str, uuid.UUID] = {}
+    for chunk in _chunks(fingerprints):
+        for submission_id in session.exec(select(Submission.id).where(col(Submission.id).in_(chunk))):
+            stored[fingerprints[submission_id]] = submission_id
+    return stored
 
 
 # The columns one version of a submission has (the rest: its id, round, identity, count).
 VERSION_COLUMNS = ("kind", "stage", "unit_code", "category_code", "item_code", "period", "external_id",
                    "fingerprint", "payload", "submitted_at", "source", "late", "status", "received_at")
-_CHUNK = 500  # values per IN (...): well inside every SQLite build's parameter limit
-
-
-def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
-    values = list(values)
-    for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
-
-
 def current_submissions(*, session: Session, round_id: uuid.UUID,
                         identities: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The version in force of each of ``identities`` stored in the round:

@@ -92,9 +92,13 @@ def sync_round(session: Session, loaded: LoadedProgramme) -> ProgrammeRound:
     if row.config_sha256 != loaded.sha256 or row.programme != p.round.programme:
         row = crud.update_round(session=session, round_id=row.id, config_sha256=loaded.sha256,
                                 config_path=str(loaded.path), name=p.round.name, programme=p.round.programme)
-    crud.upsert_units(session=session, round_id=row.id, units=[
-        {"code": u.code, "name": u.name, "level": u.level, "parent_code": u.parent} for u in p.units
-    ])
+    # Only what changed: a national round has thousands of units, and every import, pull and
+    # reconcile syncs the round first.
+    stored = crud.unit_fields(session=session, round_id=row.id)
+    units = [{"code": u.code, "name": u.name, "level": str(u.level), "parent_code": u.parent} for u in p.units]
+    changed = [u for u in units if stored.get(u["code"]) != (u["name"], u["level"], u["parent_code"])]
+    if changed:
+        crud.upsert_units(session=session, round_id=row.id, units=changed)
     crud.upsert_list_items(session=session, round_id=row.id, items=[
         {"category_code": c.code, "code": i.code, "name": i.name} for c, i in p.items
     ])

@@ -699,7 +699,17 @@ class Programme(_Model):
     def _categories_by_code(self) -> dict[str, Category]:
         return {c.code: c for c in self.categories}
 
-    _DERIVED = ("_units_by_code", "_stages_by_code", "_categories_by_code", "items", "item_category", "stage_names")
+    @cached_property
+    def submission_stages(self) -> dict[str, list[Stage]]:
+        """Submission kind → the stages that take it, in file order."""
+        out: dict[str, list[Stage]] = {}
+        for s in self.stages:
+            if s.submission is not None:
+                out.setdefault(s.submission, []).append(s)
+        return out
+
+    _DERIVED = ("_units_by_code", "_stages_by_code", "_categories_by_code", "items", "item_category", "stage_names",
+                "submission_stages")
 
     def model_copy(self, *, update=None, deep: bool = False) -> Programme:
         # cached_property values live in __dict__, which model_copy copies: drop them so a

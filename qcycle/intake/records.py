@@ -41,7 +41,7 @@ def fingerprint(record: Mapping[str, Any]) -> str:
 
 
 def _stages_for(p: Programme, kind: str) -> list[Stage]:
-    return [s for s in p.stages if s.submission is not None and s.submission == kind]
+    return p.submission_stages.get(kind, [])
 
 
 def _stage_for(p: Programme, kind: str) -> Stage | None:
