@@ -25,9 +25,14 @@ from sqlmodel import Session, select
 
 from qcycle import clock
 from qcycle.errors import IntakeError
-from qcycle.intake.normalise import FIELD_ALIASES, fields_of_headers, normalise_record
-from qcycle.intake.records import ingest_many
-from qcycle.intake.report import ImportReport, RoundContext, open_round, raw_json
+from qcycle.intake.normalise import FIELD_ALIASES, fields_of_headers
+from qcycle.intake.report import (
+    ImportReport,
+    IncomingRow,
+    open_round,
+    raw_json,
+    readable_rows,
+)
 from qcycle.loader import LoadedProgramme
 from qcycle.models import ImportCheckpoint
 
@@ -40,14 +45,7 @@ _JSON_SUFFIXES = {".json"}
 _JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 
 
-@dataclass(frozen=True)
-class FileRow:
-    """One row of a file: its fields, or (``fields is None``) why it could not be read."""
-
-    where: str  # "第 5 行" / "第 3 条"
-    raw: str
-    fields: dict[str, Any] | None
-    problem: str = ""
+FileRow = IncomingRow  # a file's rows are what every source hands in
 
 
 @dataclass
@@ -433,48 +431,6 @@ def _batches(rows: Iterator[FileRow], size: int) -> Iterator[list[FileRow]]:
         yield batch
 
 
-Readable = list[tuple[int, dict[str, Any]]]  # (index in the batch, normalised record)
-
-
-def _readable(ctx: RoundContext, rows: Sequence[FileRow], default_kind: str | None) -> Readable:
-    """The batch's readable rows as records: plain work, done before the write lock is taken."""
-    names = ctx.unit_names
-    return [(i, normalise_record(r.fields, default_kind=default_kind, unit_names=names))
-            for i, r in enumerate(rows) if r.fields is not None]  # fmt: skip
-
-
-def _ingest_batch(session: Session, ctx: RoundContext, report: ImportReport,
-                  rows: Sequence[FileRow], default_kind: str | None,
-                  readable: Readable | None = None) -> None:
-    """Count and store rows with the outcome :meth:`ImportReport.take` / ``set_aside`` give
-    one by one, through :func:`ingest_many` (a few statements per batch). ``readable``:
-    :func:`_readable` of ``rows``, when the caller normalised them already."""
-    if readable is None:
-        readable = _readable(ctx, rows, default_kind)
-    try:
-        results = ingest_many(session=session, programme=ctx.loaded.programme,
-                              timetable=ctx.timetable, round_id=ctx.round_id,
-                              records=[record for _, record in readable], source=report.source,
-                              raws=[rows[i].raw for i, _ in readable])  # fmt: skip
-    except (TypeError, ValueError):
-        # A value ingest did not foresee: row by row, so only that row is set aside.
-        # Quarantine and reviewers' values are idempotent, so redoing the batch is safe.
-        results = None
-    outcome = dict(zip((i for i, _ in readable), results or [], strict=False))
-    broken = [row for row in rows if row.fields is None]
-    kept = iter(report.keep_aside(session=session, ctx=ctx, rows=[(r.where, r.raw) for r in broken],
-                                  reasons=[r.problem for r in broken]))  # a few statements, not two a row
-    for i, row in enumerate(rows):
-        if row.fields is None:
-            report.count_aside(where=row.where, raw=row.raw, reason=row.problem,
-                               record_id=next(kept))  # fmt: skip
-        elif results is None:
-            report.take(session=session, ctx=ctx, row=row.fields, raw=row.raw, where=row.where,
-                        default_kind=default_kind)  # fmt: skip
-        else:
-            report.count(outcome[i], where=row.where, raw=row.raw)
-
-
 def _source(path: str | Path) -> str:
     return f"import:{Path(path).resolve()}"
 
@@ -500,7 +456,7 @@ def import_file(
     ctx = open_round(session, programme)
     report = ImportReport(source=_source(path), round_code=ctx.loaded.programme.round.code)
     for batch in _batches(rows, BATCH_ROWS):
-        _ingest_batch(session, ctx, report, batch, default_kind)
+        report.take_rows(session=session, ctx=ctx, rows=batch, default_kind=default_kind)
     return report
 
 
@@ -555,7 +511,7 @@ def import_file_in_batches(
     released: float | None = None  # when the last batch's write lock was let go
     # One batch in memory at a time (a list of all batches held the whole file).
     for batch in itertools.chain(_batches(rows, batch_size), [[]]):  # the empty one marks it finished
-        readable = _readable(ctx, batch, default_kind)
+        readable = readable_rows(ctx, batch, default_kind)
         if sqlite and released is not None:
             time.sleep(max(0.0, _SQLITE_PAUSE - (time.monotonic() - released)))
         with db.session_scope(url) as session:
@@ -568,7 +524,8 @@ def import_file_in_batches(
                 raise IntakeError(f"文件 {path} 正由另一个导入处理（检查点已变），本次停止；"
                                   "已提交的行不受影响")  # fmt: skip
             if batch:
-                _ingest_batch(session, ctx, report, batch, default_kind, readable)
+                report.take_rows(session=session, ctx=ctx, rows=batch, default_kind=default_kind,
+                                 readable=readable)
             done += len(batch)
             if checkpoint is None:
                 checkpoint = ImportCheckpoint(round_id=ctx.round_id, fingerprint=key,

@@ -45,7 +45,7 @@ from sqlmodel import Session
 from qcycle import db
 from qcycle.errors import IntakeError
 from qcycle.intake.files import decode_text
-from qcycle.intake.report import ImportReport, RoundContext, open_round, raw_json
+from qcycle.intake.report import ImportReport, IncomingRow, RoundContext, open_round, raw_json
 from qcycle.loader import LoadedProgramme
 from qcycle.notify.ratelimit import retry_after
 
@@ -556,14 +556,12 @@ def _pull_pages(
             return
         previous = text
         logger.info("拉取 %s：%d 条记录", shown, len(records))
-        for number, record in enumerate(records, start=1):
-            spot = f"第 {report.pages} 页第 {number} 条"
-            raw = _mask(raw_json(record), token)
-            if isinstance(record, dict):
-                report.take(session=session, ctx=ctx, row=record, raw=raw, where=spot)
-            else:
-                reason = '不是对象（应为 {"kind": ...}）'
-                report.set_aside(session=session, ctx=ctx, raw=raw, where=spot, reason=reason)
+        # The page as one batch: a few statements for its records, not a few per record.
+        report.take_rows(session=session, ctx=ctx, rows=[
+            IncomingRow(f"第 {report.pages} 页第 {number} 条", _mask(raw_json(record), token),
+                        record if isinstance(record, dict) else None,
+                        "" if isinstance(record, dict) else '不是对象（应为 {"kind": ...}）')
+            for number, record in enumerate(records, start=1)])
         nxt = meta.get("next")
         if isinstance(nxt, str) and nxt.strip():
             url = fetcher.check_target(reply.url, nxt, "的下一页链接指向")

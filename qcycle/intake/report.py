@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.intake.normalise import normalise_record
-from qcycle.intake.records import IngestResult, ingest
+from qcycle.intake.records import IngestResult, ingest, ingest_many
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.timetable import Timetable, expand
 from qcycle.workcal import default_calendar
@@ -28,10 +28,12 @@ __all__ = [
     "STATUSES",
     "STATUS_LABELS",
     "ImportReport",
+    "IncomingRow",
     "QuarantinedRow",
     "RoundContext",
     "open_round",
     "raw_json",
+    "readable_rows",
 ]
 
 # Every row in is exactly one of these (the counts add up to the rows read).
@@ -68,6 +70,28 @@ def open_round(session: Session, programme: str | Path | LoadedProgramme) -> Rou
     loaded = programme if isinstance(programme, LoadedProgramme) else load_programme(programme)
     row = sync_round(session, loaded)
     return RoundContext(loaded, expand(loaded.programme, default_calendar()), row.id)
+
+
+@dataclass(frozen=True)
+class IncomingRow:
+    """One row of a file or one item of a page: its fields, or (``fields is None``) why it
+    could not be read."""
+
+    where: str  # "第 5 行" / "第 2 页第 3 条"
+    raw: str
+    fields: Mapping[str, Any] | None
+    problem: str = ""
+
+
+Readable = list[tuple[int, dict[str, Any]]]  # (index in the batch, normalised record)
+
+
+def readable_rows(ctx: RoundContext, rows: Sequence[IncomingRow], default_kind: str | None = None) -> Readable:
+    """The batch's readable rows as records: plain work, which a file import does before it
+    takes the write lock."""
+    names = ctx.unit_names
+    return [(i, normalise_record(r.fields, default_kind=default_kind, unit_names=names))
+            for i, r in enumerate(rows) if r.fields is not None]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -117,6 +141,36 @@ class ImportReport:
         }  # fmt: skip
 
     # -- taking rows ------------------------------------------------------------------------
+
+    def take_rows(self, *, session: Session, ctx: RoundContext, rows: Sequence[IncomingRow],
+                  default_kind: str | None = None, readable: Readable | None = None) -> None:
+        """Count and store a batch of rows (a file's batch, a page) with the outcome
+        :meth:`take` / :meth:`set_aside` give one by one, in a few statements
+        (:func:`ingest_many`). ``readable``: :func:`readable_rows` of ``rows``, when the
+        caller normalised them already."""
+        if readable is None:
+            readable = readable_rows(ctx, rows, default_kind)
+        try:
+            results = ingest_many(session=session, programme=ctx.loaded.programme,
+                                  timetable=ctx.timetable, round_id=ctx.round_id,
+                                  records=[record for _, record in readable], source=self.source,
+                                  raws=[rows[i].raw for i, _ in readable])  # fmt: skip
+        except (TypeError, ValueError):
+            # A value ingest did not foresee: row by row, so only that row is set aside.
+            # Quarantine and reviewers' values are idempotent, so redoing the batch is safe.
+            results = None
+        outcome = dict(zip((i for i, _ in readable), results or [], strict=False))
+        broken = [row for row in rows if row.fields is None]
+        kept = iter(self.keep_aside(session=session, ctx=ctx, rows=[(r.where, r.raw) for r in broken],
+                                    reasons=[r.problem for r in broken]))  # a few statements, not two a row
+        for i, row in enumerate(rows):
+            if row.fields is None:
+                self.count_aside(where=row.where, raw=row.raw, reason=row.problem, record_id=next(kept))
+            elif results is None:
+                self.take(session=session, ctx=ctx, row=row.fields, raw=row.raw, where=row.where,
+                          default_kind=default_kind)  # fmt: skip
+            else:
+                self.count(outcome[i], where=row.where, raw=row.raw)
 
     def take(
         self,
