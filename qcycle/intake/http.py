@@ -471,14 +471,19 @@ def pull_http(
     session: Session,
     sleep: Callable[[float], None] = time.sleep,
     transport: httpx.BaseTransport | None = None,
+    commit_pages: bool = False,
 ) -> ImportReport:
-    """Pull every page of ``source`` into the round; each record through ``ingest``.
+    """Pull every page of ``source`` into the round; each page's records through ``ingest_many``.
 
     Raises :class:`SourceFailed` when the source fails as a whole (its ``report`` says what
-    was taken first). The caller commits; :func:`pull_into_database` keeps partial work.
+    was taken first). The caller commits; with ``commit_pages`` each page is committed as it
+    is taken, so no write transaction waits on the network (:func:`pull_into_database`).
     """
     token = _token(source)
     ctx = programme if isinstance(programme, RoundContext) else open_round(session, programme)
+    if commit_pages:
+        session.commit()
+    page_done = session.commit if commit_pages else _nothing
     report = ImportReport(
         source=f"http:{safe_url(source.url)}", round_code=ctx.loaded.programme.round.code
     )
@@ -491,7 +496,7 @@ def pull_http(
             limits=httpx.Limits(max_keepalive_connections=0),
             transport=transport,
         ) as client:
-            _pull_pages(_Fetcher(client, source, token, sleep), session, ctx, report, token)
+            _pull_pages(_Fetcher(client, source, token, sleep), session, ctx, report, token, page_done)
     except SourceFailed as exc:
         exc.report = report
         report.stopped = str(exc)
@@ -505,6 +510,7 @@ def _pull_pages(
     ctx: RoundContext,
     report: ImportReport,
     token: str | None,
+    page_done: Callable[[], None],
 ) -> None:
     source = fetcher.source
     page = 1
@@ -531,6 +537,7 @@ def _pull_pages(
             report.set_aside(
                 session=session, ctx=ctx, raw=_mask(text, token), where=where, reason=problem
             )
+            page_done()
             logger.warning("拉取 %s：%s，已隔离", shown, problem)
             bad_pages += 1
             if following_links:
@@ -562,6 +569,7 @@ def _pull_pages(
                         record if isinstance(record, dict) else None,
                         "" if isinstance(record, dict) else '不是对象（应为 {"kind": ...}）')
             for number, record in enumerate(records, start=1)])
+        page_done()
         nxt = meta.get("next")
         if isinstance(nxt, str) and nxt.strip():
             url = fetcher.check_target(reply.url, nxt, "的下一页链接指向")
@@ -606,6 +614,10 @@ def _refuse_large_page(
     )
 
 
+def _nothing() -> None:
+    return None
+
+
 def pull_into_database(
     *,
     source: HttpSource,
@@ -613,12 +625,14 @@ def pull_into_database(
     database_url: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ImportReport:
-    """:func:`pull_http` in its own transaction, keeping what was taken even if the source
-    then fails (records are stored once, so pulling again is safe)."""
+    """:func:`pull_http` committing page by page (short write transactions, none held while
+    waiting on the source), keeping what was taken even if the source then fails (records are
+    stored once, so pulling again is safe)."""
     failure: SourceFailed | None = None
     with db.session_scope(database_url) as session:
         try:
-            report = pull_http(source=source, programme=programme, session=session, sleep=sleep)
+            report = pull_http(source=source, programme=programme, session=session, sleep=sleep,
+                               commit_pages=True)
         except SourceFailed as exc:
             failure = exc  # commit the pages taken and the pages quarantined, then raise
     if failure is not None:

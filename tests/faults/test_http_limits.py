@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -110,6 +112,35 @@ def test_the_pull_deadline_stops_the_pull_keeps_the_pages_taken_and_exits_4(
     assert "拉取提前停止" in result.stdout
     with Session(db.get_engine()) as session:  # page 1 committed
         assert _count(session, Submission) == 3
+
+
+def test_a_pull_holds_no_write_lock_while_it_waits_on_the_source(sqlite_url, source_server, token_env):
+    """Page 1 is committed when it is taken: while page 2 drips, others read it and write."""
+    source = _source(source_server, "/then-drip", timeout=60, deadline=6)
+    failed: list[SourceFailed] = []
+
+    def pull() -> None:
+        try:
+            pull_into_database(source=source, programme=LOADED, database_url=sqlite_url)
+        except SourceFailed as exc:
+            failed.append(exc)
+
+    puller = threading.Thread(target=pull)
+    puller.start()
+    path = sqlite_url.removeprefix("sqlite:///")
+    deadline = time.monotonic() + 5
+    seen = 0
+    while seen == 0 and time.monotonic() < deadline:
+        with sqlite3.connect(path, timeout=0.5) as conn:
+            seen = conn.execute("SELECT count(*) FROM submission").fetchone()[0]
+        time.sleep(0.05)
+    assert seen == 3 and puller.is_alive()  # page 1 stored while page 2 is still coming
+    with sqlite3.connect(path, timeout=0.5) as conn:  # a writer gets the lock at once
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE programme_round SET name = name")
+        conn.commit()
+    puller.join(timeout=6 + MARGIN)
+    assert not puller.is_alive() and failed and failed[0].kind == "deadline"
 
 
 def test_the_report_of_a_pull_stopped_by_its_deadline_says_so(sqlite_url, source_server,
