@@ -347,11 +347,11 @@ def _store(session: Session, round_id: uuid.UUID, pending: Sequence[_Pending], *
             reason = f"与已受理的记录标识相同而内容不同（{_key_words(stage, key)}），按方案作为冲突隔离，待核实"
             results[p.index] = _set_aside(session, round_id, row["source"], p, reason, "conflict")
             continue
-        fate, results[p.index] = _revision(row, held, p.plan)
+        fate, held_fate, results[p.index] = _revision(row, held, p.plan)
         if fate is not None:  # the version in force stays; this one joins its history
             kept.append({**_version(row), "submission_id": held["id"], "fate": fate})
             continue
-        kept.append({**_version(held), "submission_id": held["id"], "fate": "superseded"})
+        kept.append({**_version(held), "submission_id": held["id"], "fate": held_fate})
         row["id"] = held["id"]
         (new if key in new else versions)[key] = current[key] = row
     stored = crud.add_submissions(session=session, rows=list(new.values()))
@@ -362,15 +362,23 @@ def _store(session: Session, round_id: uuid.UUID, pending: Sequence[_Pending], *
     return results, lost
 
 
-def _revision(row: Mapping[str, Any], held: Mapping[str, Any], plan: _Plan) -> tuple[str | None, IngestResult]:
-    """(fate, result) of a new version of a stored record: fate None puts it in force."""
+def _revision(row: Mapping[str, Any], held: Mapping[str, Any],
+              plan: _Plan) -> tuple[str | None, str, IngestResult]:
+    """(fate of the new version, fate of the held one, result) for a new version of a stored
+    record. The new version's fate is None when it is put in force; the held one then joins
+    the history with its fate. The rule: the latest version the lateness rule accepts."""
+    refused = row["status"] == "rejected_late"
+    held_refused = held["status"] == "rejected_late"
+    if held_refused and not refused:
+        # The on-time version arrived after a refused late one (a page pulled out of order).
+        return None, "refused_late", IngestResult("revised", "按时提交的版本晚于逾期版本收到，按时版本有效", held["id"])
     if row["submitted_at"] < held["submitted_at"]:
-        return "older", IngestResult("revised", "早于现行版本提交，已存入修改记录", held["id"])
-    if row["status"] == "rejected_late" and held["status"] != "rejected_late":
-        return "refused_late", IngestResult(
+        return "older", "", IngestResult("revised", "早于现行版本提交，已存入修改记录", held["id"])
+    if refused and not held_refused:
+        return "refused_late", "", IngestResult(
             "rejected_late", f"逾期修改（截止 {plan.cutoff:%Y-%m-%d %H:%M}），不予受理，原记录有效", held["id"])
     note = "（逾期修改，已受理并标记）" if plan.late else ""
-    return None, IngestResult("revised", f"已按修改后的版本受理{note}", held["id"])
+    return None, "superseded", IngestResult("revised", f"已按修改后的版本受理{note}", held["id"])
 
 
 def _key_words(stage: Stage, identity: str) -> str:

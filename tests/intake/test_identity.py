@@ -95,6 +95,19 @@ def test_a_revision_after_a_refusing_deadline_is_refused_and_the_original_stands
     assert kept.fate == "refused_late" and kept.payload == {"说明": "补充材料"}
 
 
+def test_an_on_time_version_received_after_a_refused_late_one_is_put_in_force(session, tmp_path):
+    p = _programme(tmp_path, None)
+    late = _app("510300", "cxyl-02", "2023-04-21T09:00:00+08:00", payload={"说明": "补充材料"})
+    on_time = _app("510300", "cxyl-02", "2023-04-19T16:00:00+08:00")
+    outcome = _ingest(session, p, [late, on_time])
+    assert outcome[0][0] == "rejected_late"
+    assert outcome[1] == ("revised", "按时提交的版本晚于逾期版本收到，按时版本有效")
+    [row] = session.exec(select(Submission)).all()
+    assert row.status == "accepted" and row.payload == {} and row.submitted_at.day == 19
+    [kept] = session.exec(select(SubmissionRevision)).all()
+    assert kept.fate == "refused_late" and kept.payload == {"说明": "补充材料"}
+
+
 def test_a_declared_key_with_on_change_conflict_quarantines_the_new_content(session, tmp_path):
     p = _programme(tmp_path, "{key: [id], on_change: conflict}")
     records = [_app("510100", "zlcx-01", "2023-04-10T10:00:00+08:00", id="JB-001"),
