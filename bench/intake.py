@@ -11,6 +11,8 @@ same file as the limit, all in one run.
    another; the rows fall in its first submission window (``application`` if it has one).
 2. **limit**: ``csv.reader`` + ``sqlite3`` ``executemany`` of that file into a table with the
    same columns (WAL, ``synchronous=NORMAL``, one transaction), in this process: ``limit_s``.
+   **schema floor**: the same rows with plain ``sqlite3`` into qcycle's own ``submission``
+   table (its keys and indexes), committed every 5,000 rows: ``schema_floor_s``.
 3. **file**: ``qcycle --home W db upgrade``, then ``qcycle --home W import CSV --round P`` in a
    subprocess: its wall time and peak RSS (``ru_maxrss`` from ``wait4``); meanwhile, every
    ~0.5 s, ``qcycle --home W outbox list --limit 5`` one after the other, each one's wall time
@@ -33,6 +35,8 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import hashlib
+import itertools
 import json
 import os
 import random
@@ -43,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,6 +60,7 @@ if str(ROOT) not in sys.path:
 
 from bench.generate import SCALE_1_UNITS, write_programme
 from bench.run import machine
+from qcycle.intake.files import SQLITE_BULK_PRAGMAS
 
 __all__ = ["MIX", "TARGETS", "generate_csv", "measure_intake", "window_of"]
 
@@ -201,6 +207,36 @@ def measure_limit(csv_path: Path, folder: Path) -> float:
         con.execute("BEGIN")
         con.executemany(f"INSERT INTO rows ({names}) VALUES ({marks})", reader)
         con.execute("COMMIT")
+    con.close()
+    return time.perf_counter() - started
+
+
+def measure_schema_floor(csv_path: Path, folder: Path) -> float:
+    """The same rows with plain ``sqlite3`` into qcycle's own ``submission`` table (made by
+    ``qcycle db upgrade``: its random-key primary key, unique fingerprint and identity, and two
+    lookup indexes), ``INSERT OR IGNORE`` in commits of 5,000 rows, as the import commits: what
+    this schema allows, with no qcycle code. Every row is written as it is (no checks)."""
+    home = folder / "home-schema-floor"
+    shutil.rmtree(home, ignore_errors=True)
+    subprocess.run(_qcycle(home, "db", "upgrade"), env=_env(home), capture_output=True, check=True)
+    started = time.perf_counter()
+    con = sqlite3.connect(home / "qcycle.db", isolation_level=None)
+    for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", *SQLITE_BULK_PRAGMAS):
+        con.execute(pragma)  # the import's own settings
+    round_id = uuid.uuid4().hex
+    stamp = dt.datetime.now(dt.UTC).isoformat()
+    sql = ("INSERT OR IGNORE INTO submission (id, round_id, kind, stage, unit_code, item_code, external_id, "
+           "fingerprint, identity, payload, submitted_at, source, late, status, received_at, revisions) "
+           "VALUES (?, ?, 'application', 'application', ?, ?, ?, ?, ?, '{}', ?, 'floor', 0, 'accepted', ?, 0)")
+    with open(csv_path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        while batch := list(itertools.islice(reader, 5000)):
+            con.execute("BEGIN IMMEDIATE")
+            con.executemany(sql, [(uuid.uuid4().hex, round_id, r[1], r[2], r[4],
+                                   hashlib.sha256(",".join(r).encode()).hexdigest(),
+                                   json.dumps(["application", r[4]]), r[3], stamp) for r in batch if len(r) > 4])
+            con.execute("COMMIT")
     con.close()
     return time.perf_counter() - started
 
@@ -432,6 +468,9 @@ def measure_intake(rows: int, work: Path, programme: Path | None = None, *, seed
     log("[intake] limit: csv.reader + sqlite3 executemany ...")
     limit_s = measure_limit(csv_path, work)
     log(f"[intake]   limit_s {limit_s:.2f} s")
+    log("[intake] schema floor: the same rows with plain sqlite3 into qcycle's submission table ...")
+    schema_floor_s = measure_schema_floor(csv_path, work)
+    log(f"[intake]   schema_floor_s {schema_floor_s:.2f} s")
 
     log("[intake] file: qcycle import (outbox list every ~0.5 s meanwhile) ...")
     file_home = work / "home-file"
@@ -461,6 +500,8 @@ def measure_intake(rows: int, work: Path, programme: Path | None = None, *, seed
     return {
         "rows": rows,
         "limit_s": round(limit_s, 3),
+        "schema_floor_s": round(schema_floor_s, 3),
+        "ratio_file_schema_floor": round(file_r["wall_s"] / schema_floor_s, 1) if file_r.get("wall_s") else None,
         "file": file_r,
         "http": http_r,
         "ratio_file_limit": ratio,
@@ -479,9 +520,11 @@ def measure_intake(rows: int, work: Path, programme: Path | None = None, *, seed
 def print_summary(report: dict[str, Any]) -> None:
     f, h = report["file"], report["http"]
     print(f"\n[intake] {report['rows']:,} rows ({report['csv_mib']} MiB CSV); limit (csv + sqlite3 executemany) "
-          f"{report['limit_s']:.2f} s")
+          f"{report['limit_s']:.2f} s; schema floor (plain sqlite3 into qcycle's submission table) "
+          f"{report['schema_floor_s']:.2f} s = {report['schema_floor_s'] / report['limit_s']:.1f} × the limit")
     print(f"  file  wall {f.get('wall_s')} s = {report['ratio_file_limit']} × the limit "
-          f"(target ≤ {TARGETS['file_over_limit']:g}×: {_verdict(report['ratio_file_limit'], TARGETS['file_over_limit'])}); "
+          f"(target ≤ {TARGETS['file_over_limit']:g}×: {_verdict(report['ratio_file_limit'], TARGETS['file_over_limit'])}), "
+          f"{report['ratio_file_schema_floor']} × the schema floor; "
           f"peak RSS {f.get('peak_rss_mib')} MiB (≤ {TARGETS['peak_rss_mib']:g}: "
           f"{_verdict(f.get('peak_rss_mib'), TARGETS['peak_rss_mib'])}); outbox list max {f.get('outbox_list_max_s')} s "
           f"over {f.get('outbox_list_runs')} runs, {f.get('outbox_list_failures')} failed "

@@ -36,3 +36,23 @@ def test_bench_floor_200_units(tmp_path: Path) -> None:
     assert floor["messages"] > 0
     assert floor["sink_messages"] == floor["messages"]  # every message sent is in the sink, once
     assert floor["prefect_db_growth_mib"] == 0.0  # no Prefect in the floor mode
+
+
+@pytest.mark.slow
+def test_bench_intake_small_file_and_pull(tmp_path: Path) -> None:
+    """bench/intake.py at 600 rows: file import, HTTP pull, both floors; outcomes as the mix says."""
+    out = tmp_path / "intake.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "intake.py"), "--rows", "600", "--json", str(out),
+         "--keep", str(tmp_path / "work")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["rows"] == 600 and report["limit_s"] > 0 and report["schema_floor_s"] > 0
+    assert sum(report["mix"].values()) == 600 == sum(report["expected"].values())
+    for part in ("file", "http"):
+        assert "error" not in report[part], report[part]
+        assert report[part]["matches_expected"] is True, report[part]
+        assert report[part]["wall_s"] > 0 and report[part]["peak_rss_mib"] > 0
+    assert report["file"]["outbox_list_failures"] == 0 and report["file"]["outbox_list_runs"] >= 1

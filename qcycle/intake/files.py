@@ -423,7 +423,7 @@ _SQLITE_PAUSE = 0.1
 # (the default 2 MB is re-read from disk every batch once the file has ~50,000 rows), and a
 # WAL checkpoint every ~40 MB instead of every ~4 MB: a checkpoint writes each page once
 # however many batches changed it, and syncs the file. Both are per connection.
-_SQLITE_BULK = ("PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=10000")
+SQLITE_BULK_PRAGMAS = ("PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=10000")
 
 
 def _batches(rows: Iterator[FileRow], size: int) -> Iterator[list[FileRow]]:
@@ -516,7 +516,7 @@ def import_file_in_batches(
             time.sleep(max(0.0, _SQLITE_PAUSE - (time.monotonic() - released)))
         with db.session_scope(url) as session:
             if sqlite:
-                for pragma in _SQLITE_BULK:
+                for pragma in SQLITE_BULK_PRAGMAS:
                     session.connection().exec_driver_sql(pragma)
             checkpoint = _checkpoint(session, ctx.round_id, key)
             now_seen = (checkpoint.rows_done, checkpoint.finished) if checkpoint else None
