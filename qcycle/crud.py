@@ -135,12 +135,11 @@ def _insert_absent(
     model: type[SQLModel],
     rows: Sequence[Mapping[str, Any]],
     *,
-    keys: Sequence[str] | None,
+    keys: Sequence[str],
     returning: Sequence[str] = ("id",),
 ) -> list[tuple[Any, ...]]:
     """INSERT ``rows`` (complete column values) … ON CONFLICT (``keys``) DO NOTHING; returns
-    the ``returning`` columns of the rows this call inserted. ``keys=None``: a conflict on any
-    of the table's unique constraints (a table with two keys).
+    the ``returning`` columns of the rows this call inserted.
 
     A concurrent writer of the same key makes PostgreSQL wait for it to finish, then do
     nothing: no exception, and the caller's transaction stays usable.
@@ -153,7 +152,7 @@ def _insert_absent(
     # the rows a batch per round trip ("insertmanyvalues"), RETURNING only the rows inserted.
     stmt = (
         _insert(session, model)
-        .on_conflict_do_nothing(index_elements=list(keys) if keys is not None else None)
+        .on_conflict_do_nothing(index_elements=list(keys))
         .returning(*(table.c[c] for c in returning))
     )
     return [tuple(r) for r in session.connection().execute(stmt, list(rows)).all()]
@@ -427,7 +426,7 @@ def assign_submission_stages(*, session: Session, round_id: uuid.UUID, stage_of_
 
 def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, uuid.UUID]:
     """Store many submissions, each once per (round, fingerprint) and per (round, identity),
-    a few hundred per statement; returns ``{fingerprint: id}`` of the rows this call stored
+    in one executemany; returns ``{fingerprint: id}`` of the rows this call stored
     (the others are repeats: the first receipt is the record). Each row has
     :func:`add_submission`'s fields."""
     stamp = now()
@@ -460,6 +459,8 @@ def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
 # The columns one version of a submission has (the rest: its id, round, identity, count).
 VERSION_COLUMNS = ("kind", "stage", "unit_code", "category_code", "item_code", "period", "external_id",
                    "fingerprint", "payload", "submitted_at", "source", "late", "status", "received_at")
+
+
 def current_submissions(*, session: Session, round_id: uuid.UUID,
                         identities: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The version in force of each of ``identities`` stored in the round:
