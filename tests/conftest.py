@@ -30,6 +30,16 @@ def sqlite_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """QCYCLE_HOME (and the sink) in tmp_path, its database migrated: the CLI, the core and the
+    flows use it as they would in production."""
+    from tests.homes import leave_home, use_home
+
+    yield use_home(monkeypatch, tmp_path / "home")
+    leave_home()
+
+
+@pytest.fixture
 def session(sqlite_url: str) -> Iterator[Session]:
     """A session on a fresh, migrated SQLite file; rolled back and closed afterwards."""
     with Session(db.get_engine(sqlite_url), expire_on_commit=False) as session:

@@ -15,17 +15,6 @@ from qcycle.settings import get_settings
 runner = CliRunner()
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("QCYCLE_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    db.dispose_engines()
-    db.upgrade()
-    yield tmp_path
-    get_settings.cache_clear()
-    db.dispose_engines()
-
-
 def _database_file() -> str:
     url = get_settings().effective_database_url
     return url.removeprefix("sqlite:///")

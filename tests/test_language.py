@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +22,6 @@ from qcycle.models import Decision, OutboxMessage
 from qcycle.schema import StageKind
 from qcycle.timetable import add_months, expand, name_of
 from qcycle.workcal import WorkCalendar
-from tests.homes import leave_home, use_home
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    yield use_home(monkeypatch, tmp_path / "home")
-    leave_home()
 
 
 def write(tmp_path: Path, name: str, text: str) -> LoadedProgramme:

@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -16,16 +15,6 @@ from qcycle.settings import get_settings
 
 P1 = Path(__file__).resolve().parent.parent / "config" / "programmes" / "sc-jbgs-2023.yaml"
 runner = CliRunner()
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("QCYCLE_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    db.dispose_engines()
-    yield tmp_path
-    get_settings.cache_clear()
-    db.dispose_engines()
 
 
 def _seed_applications(units_items):
