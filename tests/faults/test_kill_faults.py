@@ -33,11 +33,14 @@ P1 = REPO_ROOT / "config" / "programmes" / "sc-jbgs-2023.yaml"
 ROUND_BOUND = 300.0  # seconds for a whole round: termination, not speed
 
 
-def _round(home: Path, programme: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _round_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QCYCLE_")}
-    env |= {"QCYCLE_HOME": str(home), "QCYCLE_SINK_DIR": str(home / "sink"), "QCYCLE_SINK_LAYOUT": "jsonl"}
+    return env | {"QCYCLE_HOME": str(home), "QCYCLE_SINK_DIR": str(home / "sink"), "QCYCLE_SINK_LAYOUT": "jsonl"}
+
+
+def _round(home: Path, programme: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "tests.faults.round_child", str(programme), "7", *extra],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=ROUND_BOUND,
+                          cwd=REPO_ROOT, env=_round_env(home), capture_output=True, text=True, timeout=ROUND_BOUND,
                           check=False)
 
 
@@ -83,6 +86,22 @@ def test_sigkill_in_the_middle_of_an_assessment_then_a_rerun_ends_as_if_nothing_
     assert all(status == "sent" for _, status, *_ in state["messages"])
     keys = [json.loads(line)["id"] for line in sink]
     assert len(keys) == len(set(keys)) == len(whole_round[1])  # delivered once each, none lost
+
+
+def test_two_reconcilers_of_one_round_at_once_double_nothing(tmp_path, whole_round):
+    """Two processes carry out the same round in the same database at the same time (a timer
+    and an operator both reconciling): each action once, each letter once."""
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.faults.round_child", str(P1), "7"], cwd=REPO_ROOT,
+                              env=_round_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=ROUND_BOUND)
+        assert proc.returncode == 0, err
+        assert "locked" not in err
+    state, sink = _state(tmp_path), _sink(tmp_path)
+    assert state == whole_round[0]
+    keys = [json.loads(line)["id"] for line in sink]
+    assert len(keys) == len(set(keys)) == len(whole_round[1])
 
 
 def test_a_large_import_beside_a_round_being_reconciled(tmp_path):
