@@ -320,7 +320,7 @@ def _accept(prefix: str, programme: str | None, by: str) -> None:
                        round_code=ctx.loaded.programme.round.code,
                        detail={"id": str(record.id), "source": record.source, "outcome": result.status,
                                "reason": result.reason})
-    except (QcycleError, ValueError) as exc:
+    except QcycleError as exc:
         raise _fail(exc) from None
     out.print(f"已按修改重报处理：{result.reason or result.status}（{by}）", markup=False)
 

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.clock import now, to_local
-from qcycle.errors import QcycleError
+from qcycle.errors import IntakeError
 from qcycle.models import QuarantinedRecord, identity_text
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
@@ -267,7 +267,7 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
         pending = [p for p in pending if p.row["identity"] in lost]
         if not pending:
             return results  # type: ignore[return-value]
-    raise QcycleError(f"{len(pending)} 条记录在 {attempt + 1} 次尝试中均与同时进行的导入冲突，请重试")
+    raise IntakeError(f"{len(pending)} 条记录在 {attempt + 1} 次尝试中均与同时进行的导入冲突，请重试")
 
 
 @dataclass(frozen=True)
@@ -301,15 +301,15 @@ def accept_conflict(*, session: Session, programme: Programme, timetable: Timeta
     """Ops settled a conflict for the new content: store it as a revision of the record in
     force (the lateness rule still applies, and the replaced version is kept)."""
     if quarantined.record is None or quarantined.round_id != round_id:
-        raise ValueError("这条隔离记录不是本周期的冲突记录，不能按修改重报受理")
+        raise IntakeError("这条隔离记录不是本周期的冲突记录，不能按修改重报受理")
     plan = _plan(programme, timetable, round_id, quarantined.record, quarantined.source,
                  quarantined.fingerprint, {})
     if plan.row is None:
-        raise ValueError(plan.problem or "这条记录不是材料，不能按修改重报受理")
+        raise IntakeError(plan.problem or "这条记录不是材料，不能按修改重报受理")
     results, lost = _store(session, round_id, [_Pending(0, plan, quarantined.record, quarantined.raw)],
                            revise=True)
     if lost:
-        raise QcycleError("同时进行的导入刚刚写入了这条记录，请重试")
+        raise IntakeError("同时进行的导入刚刚写入了这条记录，请重试")
     return results[0]
 
 

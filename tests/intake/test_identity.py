@@ -242,3 +242,16 @@ def test_ops_settle_a_conflict_by_putting_the_new_content_in_force(qcycle_home, 
     assert len(audit) == 1 and audit[0].actor == "cli:张三" and audit[0].detail["outcome"] == "revised"
     again = runner.invoke(app, ["quarantine", "--accept", qid, "--round", str(p), "--by", "张三"])
     assert again.stdout.strip() == "已按修改重报处理：同一记录已收到过（张三）"  # settling twice changes nothing
+
+
+def test_only_a_conflict_can_be_accepted(qcycle_home, tmp_path):
+    p = _programme(tmp_path, "{key: [id], on_change: conflict}")
+    path = tmp_path / "揭榜书.csv"
+    path.write_text("材料种类,单位代码,项目代码,提交时间,编号\n揭榜书,999999,zlcx-01,2023-04-10 10:00,A1\n", "utf-8")
+    runner = CliRunner()
+    runner.invoke(app, ["import", str(path), "--round", str(p)])
+    qid = runner.invoke(app, ["quarantine", "--round", "sc-jbgs-2023"]).stdout.split("[", 1)[1][:8]
+    refused = runner.invoke(app, ["quarantine", "--accept", qid, "--round", str(p), "--by", "张三"])
+    assert refused.exit_code == 2
+    assert "不是本周期的冲突记录" in refused.output
+    assert "隔离区没有待处理的记录" not in runner.invoke(app, ["quarantine", "--round", "sc-jbgs-2023"]).stdout
