@@ -3,7 +3,7 @@
     python bench/run.py --units 3209 --modes qcycle,naive,floor --json OUT.json
 
 For each mode: a fresh temp folder (app SQLite database, sink folder), for the Prefect modes
-a fresh ``prefect server start`` on a free port with its own SQLite file in that folder
+a fresh ``qcycle server`` (Prefect's server, serial SQLite transactions) on a free port with its own SQLite file in that folder
 (analytics and UI off; ``--prefect-db postgres``: its own throwaway PostgreSQL cluster
 instead, as in production), and a FRESH worker subprocess (``bench/modes.py``), so peak RSS
 is per mode. The Prefect database growth is the size of its file (with ``-wal``; on
@@ -154,7 +154,7 @@ class Postgres:
 
 
 class PrefectServer:
-    """``prefect server start`` in its own session and PREFECT_HOME, on its own SQLite file
+    """``qcycle server`` (Prefect's server) in its own session and PREFECT_HOME, on its own SQLite file
     (``database="sqlite"``, the local default) or PostgreSQL cluster (``"postgres"``)."""
 
     def __init__(self, folder: Path, database: str = "sqlite"):
@@ -188,10 +188,10 @@ class PrefectServer:
         if self.postgres:
             self.postgres.start()
         self.log = open(self.folder / "prefect-server.log", "wb")  # noqa: SIM115 - closed in stop()
-        exe = Path(sys.executable).with_name("prefect")
+        # The product's server (`qcycle server`: Prefect's, serial SQLite transactions).
+        exe = Path(sys.executable).with_name("qcycle")
         self.proc = subprocess.Popen(
-            [str(exe), "server", "start", "--host", "127.0.0.1", "--port", str(self.port),
-             "--analytics-off", "--no-ui"],
+            [str(exe), "server", "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         while time.perf_counter() - started < timeout:
             if self.proc.poll() is not None:

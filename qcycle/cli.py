@@ -257,10 +257,12 @@ def simulate(
     示例：qcycle simulate config/programmes/sc-jbgs-2023.yaml
           qcycle simulate 天水-2023.yaml 天水-2024.yaml --home .qcycle/simulate/天水
     """
+    from deploy.server import embedded_api
     from flows.simulate import simulate_rounds
 
     try:
-        reports = simulate_rounds(list(files), seed=seed, home=home, show_progress=not as_json)
+        with embedded_api():
+            reports = simulate_rounds(list(files), seed=seed, home=home, show_progress=not as_json)
     except QcycleError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -385,12 +387,14 @@ def _as_of(value: str | None) -> dt.datetime | None:
 def _run_flow(file: Path, as_of: str | None, stage: str | None, actor: str) -> None:
     import getpass
 
+    from deploy.server import embedded_api
     from flows.lifecycle import reconcile as reconcile_flow
     from qcycle import db
 
     db.upgrade()  # a command that writes migrates a fresh database itself
-    summary = reconcile_flow(programme_file=str(file), as_of=_as_of(as_of), only_stage=stage,
-                             actor=f"{actor}:{getpass.getuser()}")
+    with embedded_api():
+        summary = reconcile_flow(programme_file=str(file), as_of=_as_of(as_of), only_stage=stage,
+                                 actor=f"{actor}:{getpass.getuser()}")
     out.print(f"完成 {len(summary['done'])} 项，跳过 {len(summary['skipped'])} 项，"
               f"待决定 {sum(summary['pending'].values())} 项", markup=False)
     for key in summary["done"]:

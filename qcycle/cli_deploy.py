@@ -15,7 +15,7 @@ import typer
 from qcycle.cli import _fail, app, err, out
 from qcycle.errors import QcycleError
 
-__all__ = ["backfill", "backfill_moments", "deploy", "serve"]
+__all__ = ["backfill", "backfill_moments", "deploy", "serve", "server"]
 
 
 def _extra_slots(values: list[str] | None) -> list[tuple[dt.timedelta, dt.datetime]]:
@@ -52,6 +52,30 @@ def serve(
         run(files or [], extra_slots=_extra_slots(extra_slot), limit=limit)
     except QcycleError as exc:
         raise _fail(exc) from None
+
+
+@app.command()
+def server(
+    host: Annotated[str | None, typer.Option(help="address to listen on (default PREFECT_SERVER_API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default PREFECT_SERVER_API_PORT, 4200)")] = None,
+) -> None:
+    """启动 Prefect 服务（接口与运行记录界面），代替 prefect server start。
+
+    Prefect's own server, started in this process, with one difference on SQLite: every
+    transaction begins IMMEDIATE, so writers wait their turn instead of failing with
+    "database is locked" (and the client's 2–16 s retries). On PostgreSQL it is
+    `prefect server start` unchanged.
+
+    示例：qcycle server
+          qcycle server --host 0.0.0.0 --port 4200
+    """
+    from prefect.cli.server import start
+
+    from deploy.server import use_serial_sqlite
+
+    if use_serial_sqlite():
+        err.print("Prefect 数据库为 SQLite：事务一律 BEGIN IMMEDIATE，写入依次进行，不再报 database is locked")
+    start(host=host, port=port)
 
 
 @app.command()
@@ -98,6 +122,7 @@ def backfill(
 
     示例：qcycle backfill config/programmes/sc-jbgs-2023.yaml --from 2023-04-01 --to 2023-04-30 --channel sink
     """
+    from deploy.server import embedded_api
     from flows.lifecycle import reconcile
     from qcycle import db
 
@@ -107,11 +132,12 @@ def backfill(
         if not moments:
             out.print(f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d} 没有日程动作", markup=False)
             return
-        for moment in moments:
-            summary = reconcile(programme_file=str(file.resolve()), as_of=moment, deliver=deliver,
-                                channel_override=channel, actor=f"cli:backfill:{getpass.getuser()}")
-            out.print(f"{moment:%Y-%m-%d %H:%M} 完成 {len(summary['done'])} 项，跳过 {len(summary['skipped'])} 项",
-                      markup=False)
+        with embedded_api():
+            for moment in moments:
+                summary = reconcile(programme_file=str(file.resolve()), as_of=moment, deliver=deliver,
+                                    channel_override=channel, actor=f"cli:backfill:{getpass.getuser()}")
+                out.print(f"{moment:%Y-%m-%d %H:%M} 完成 {len(summary['done'])} 项，跳过 {len(summary['skipped'])} 项",
+                          markup=False)
     except QcycleError as exc:
         raise _fail(exc) from None
     err.print(f"补跑完成：{len(moments)} 个时间点")

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     wecom_base_url: str = Field("https://qyapi.weixin.qq.com", description="WeCom group-bot API host")
     dingtalk_base_url: str = Field("https://oapi.dingtalk.com", description="DingTalk group-bot API host")
     feishu_base_url: str = Field("https://open.feishu.cn", description="Feishu group-bot API host")
+    prefect_startup_timeout: float = Field(
+        180.0, gt=0, description="seconds the embedded Prefect server may take to start (loaded machines)")
     notify_max_workers: int = Field(8, ge=1, description="concurrent sends in one delivery run")
     notify_batch_size: int = Field(2000, ge=1, description="messages claimed per delivery batch")
 

@@ -16,4 +16,7 @@ fi
 bash "$ROOT/scripts/bootstrap.sh" dev
 cd "$ROOT"
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
-exec "$ROOT/.venv/bin/python" -m pytest "$@"
+# Two workers by default (pytest-xdist; QCYCLE_TEST_WORKERS=0 runs in this process): most of
+# the suite waits on servers and subprocesses, so even two cores nearly halve it. The slowest
+# tests are listed at the end.
+exec "$ROOT/.venv/bin/python" -m pytest -n "${QCYCLE_TEST_WORKERS:-2}" --durations=20 "$@"
