@@ -186,15 +186,26 @@ def plan(
     ] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="also write the timeline as a self-contained HTML file")] = None,
     png_out: Annotated[Path | None, typer.Option("--png", help="also write the timeline as a PNG image")] = None,
+    diff: Annotated[bool, typer.Option("--diff", help="what the file changes in the running round's plan")] = False,
 ) -> None:
     """列出周期的全部日程：发布、受理、提醒（提前N个工作日）、截止、逾期、督办、评价、考核、通知。
 
     --html / --png 另存一年的时间轴（阶段为从受理开始到截止的条，截止、提醒、今天均有标记）。
+    --diff 只列出修改后的文件相对周期当前所用版本的日程变化（新增、改期、取消，原动作是否已执行）。
 
     示例：qcycle plan config/programmes/sc-jbgs-2023.yaml
           qcycle plan config/programmes/sc-jbgs-2023.yaml --json
           qcycle plan config/programmes/sc-jbgs-2023.yaml --html 日程.html --png 日程.png
+          qcycle plan config/programmes/sc-jbgs-2023.yaml --diff
     """
+    if diff:
+        from qcycle.cli_amend import print_plan_diff
+
+        try:
+            print_plan_diff(file)
+        except QcycleError as exc:
+            raise _fail(exc) from None
+        return
     from qcycle import clock
     from qcycle.loader import load_programme
     from qcycle.timetable import ACTION_LABELS, expand
@@ -508,7 +519,7 @@ def db_upgrade(
 
 # Command groups that live beside their subject register themselves on ``app`` when imported,
 # here, after every command above is defined.
-from qcycle import cli_deploy, cli_intake, cli_outbox  # noqa: F401
+from qcycle import cli_amend, cli_deploy, cli_intake, cli_outbox  # noqa: F401
 
 
 def main() -> None:

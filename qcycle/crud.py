@@ -38,6 +38,7 @@ from qcycle.models import (
     ProgrammeRound,
     QuarantinedRecord,
     Review,
+    RoundAmendment,
     Submission,
     SubmissionRevision,
     Unit,
@@ -47,12 +48,15 @@ from qcycle.models import (
 __all__ = [
     "VERSION_COLUMNS",
     "action_done",
+    "add_amendment",
     "add_submission",
     "add_submissions",
     "assign_submission_stages",
     "audit",
     "count_messages",
     "current_submissions",
+    "done_action_keys",
+    "done_keys_named",
     "earlier_awards",
     "enqueue_message",
     "enqueue_messages",
@@ -60,6 +64,7 @@ __all__ = [
     "get_or_create_round",
     "get_round",
     "known_fingerprints",
+    "list_amendments",
     "list_messages",
     "list_quarantine",
     "list_results",
@@ -245,6 +250,7 @@ def get_or_create_round(
     first_year: int,
     last_year: int,
     programme: str | None = None,
+    config_text: str | None = None,
 ) -> tuple[ProgrammeRound, bool]:
     """The round with ``code``, created from the other arguments if missing.
 
@@ -260,6 +266,7 @@ def get_or_create_round(
         first_year=first_year,
         last_year=last_year,
         programme=programme,
+        config_text=config_text,
     )
     created = _insert_if_absent(session, candidate, keys=["code"])
     found = get_round(session=session, code=code)
@@ -674,6 +681,20 @@ def record_action(
     return retried.rowcount > 0
 
 
+def done_action_keys(*, session: Session, round_id: uuid.UUID) -> set[str]:
+    """Keys of the round's actions carried out (outcome ``done``)."""
+    return set(session.exec(select(ActionRun.action_key).where(
+        ActionRun.round_id == round_id, ActionRun.outcome == "done")).all())
+
+
+def done_keys_named(*, session: Session, round_id: uuid.UUID, name: str) -> list[str]:
+    """Keys carried out of the actions named ``name`` (a key up to its ``@``), whatever day
+    they served: the same reminder or opening done for a deadline that has since moved."""
+    return list(session.exec(select(ActionRun.action_key).where(
+        ActionRun.round_id == round_id, ActionRun.outcome == "done",
+        col(ActionRun.action_key).startswith(f"{name}@", autoescape=True))).all())
+
+
 def action_done(*, session: Session, round_id: uuid.UUID, action_key: str) -> bool:
     """True if the action is recorded as done or skipped (a failure does not count)."""
     stmt = select(ActionRun.id).where(
@@ -682,6 +703,23 @@ def action_done(*, session: Session, round_id: uuid.UUID, action_key: str) -> bo
         col(ActionRun.outcome).in_(["done", "skipped"]),
     )
     return session.exec(stmt).first() is not None
+
+
+# -- amendments ------------------------------------------------------------------------------
+
+
+def add_amendment(*, session: Session, round_id: uuid.UUID, **fields: Any) -> RoundAmendment:
+    """Record a change to the round's programme file (fields of :class:`RoundAmendmentBase`)."""
+    row = RoundAmendment(round_id=round_id, **fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_amendments(*, session: Session, round_id: uuid.UUID) -> list[RoundAmendment]:
+    """The round's amendments, oldest first."""
+    return list(session.exec(select(RoundAmendment).where(RoundAmendment.round_id == round_id)
+                             .order_by(col(RoundAmendment.recorded_at), col(RoundAmendment.id))).all())
 
 
 # -- audit log -------------------------------------------------------------------------------

@@ -23,14 +23,15 @@ from typing import Any
 from sqlalchemy import and_, case, exists, false, or_, true
 from sqlmodel import Session, col, func, select
 
-from qcycle import crud
-from qcycle.errors import TimetableError
-from qcycle.loader import LoadedProgramme
+from qcycle import amendments, clock, crud
+from qcycle.errors import QcycleError, TimetableError
+from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import AssessmentResult, Decision, ProgrammeRound, Review, Submission
 from qcycle.render import SYSTEM_SENDER
 from qcycle.schema import Programme, RankPick, Stage, StageKind, Who, grade_label
 from qcycle.scoring import UnitResult, assess, unit_input
-from qcycle.timetable import Action
+from qcycle.timetable import Action, expand
+from qcycle.workcal import default_calendar
 
 __all__ = [
     "DECIDING_STAGE_KINDS",
@@ -81,17 +82,34 @@ class Outcome:
     pending: list[str] = field(default_factory=list)  # decisions still waiting for ops
 
 
-def sync_round(session: Session, loaded: LoadedProgramme) -> ProgrammeRound:
-    """Make the database know the round, its units and list items (idempotent)."""
+def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycle", reason: str = "",
+               at: dt.datetime | None = None) -> ProgrammeRound:
+    """Make the database know the round, its units and list items (idempotent).
+
+    A programme file that changed since the round last ran is an amendment: recorded with
+    ``actor`` and ``reason`` (``qcycle amend`` gives both; a command that merely finds the file
+    changed records itself, without a reason), the plan diff and ``at`` (a run's logical
+    moment; default now), the date of the notices it causes."""
     p = loaded.programme
+    text = loaded.text or None
     row, _ = crud.get_or_create_round(
         session=session, code=p.round.code, name=p.round.name, issuer_code=p.round.issuer,
         config_path=str(loaded.path), config_sha256=loaded.sha256,
         first_year=p.round.years[0], last_year=p.round.years[-1], programme=p.round.programme,
+        config_text=text,
     )
-    if row.config_sha256 != loaded.sha256 or row.programme != p.round.programme:
+    if row.config_sha256 != loaded.sha256:
+        changes = plan_changes(session, row, loaded)
+        crud.add_amendment(session=session, round_id=row.id, actor=actor, reason=reason,
+                           sha_before=row.config_sha256, sha_after=loaded.sha256, config_before=row.config_text,
+                           config_after=loaded.text, changes=[amendments.describe(c) for c in changes],
+                           **({"recorded_at": at} if at else {}))
+        crud.audit(session=session, actor=actor, action="amend", round_code=p.round.code,
+                   detail={"reason": reason, "changes": len(changes), "sha256": loaded.sha256})
+    if row.config_sha256 != loaded.sha256 or row.programme != p.round.programme or (text and not row.config_text):
         row = crud.update_round(session=session, round_id=row.id, config_sha256=loaded.sha256,
-                                config_path=str(loaded.path), name=p.round.name, programme=p.round.programme)
+                                config_path=str(loaded.path), name=p.round.name, programme=p.round.programme,
+                                config_text=text)
     # Only what changed: a national round has thousands of units, and every import, pull and
     # reconcile syncs the round first.
     stored = crud.unit_fields(session=session, round_id=row.id)
@@ -109,6 +127,20 @@ def sync_round(session: Session, loaded: LoadedProgramme) -> ProgrammeRound:
             first.setdefault(s.submission, s.code)
     crud.assign_submission_stages(session=session, round_id=row.id, stage_of_kind=first)
     return row
+
+
+def plan_changes(session: Session, row: ProgrammeRound, loaded: LoadedProgramme) -> list[amendments.PlanChange]:
+    """What ``loaded`` changes in the plan of the round as it last ran (``row.config_text``);
+    empty when that version was not kept (a round that ran before versions were)."""
+    if not row.config_text:
+        return []
+    calendar = default_calendar()
+    try:
+        before = load_programme(loaded.path, text=row.config_text)
+    except QcycleError:
+        return []  # a version this qcycle no longer reads: the change is recorded, not shown
+    return amendments.diff_plans(expand(before.programme, calendar), expand(loaded.programme, calendar),
+                                 crud.done_action_keys(session=session, round_id=row.id))
 
 
 # -- who --------------------------------------------------------------------------------------
@@ -438,7 +470,7 @@ def _drafts(units: list[str], template: str, p: Programme, action: Action, *, in
     if internal:
         ctx["sender_name"] = SYSTEM_SENDER
     return [
-        Draft(u, template, ctx | {"unit_name": p.unit(u).name, "unit_code": u}, action.key, action.at.date())
+        Draft(u, template, ctx | {"unit_name": p.unit(u).name, "unit_code": u}, action.key, ctx["today"])
         for u in units
         if internal or u != sender
     ]
@@ -456,6 +488,20 @@ def _publish(session, p, round_id, action) -> Outcome:
 
 def _window_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
+    announced = [k for k in crud.done_keys_named(session=session, round_id=round_id, name=action.name)
+                 if k != action.key]
+    if announced:
+        # Opened before for another deadline (the round was amended): a notice of the new
+        # deadline, to the units that still owe the submission, not to those who handed in.
+        was = max(dt.date.fromisoformat(k.rpartition("@")[2]) for k in announced)
+        units = outstanding(session, p, round_id, action)
+        assert action.deadline is not None  # a window's opening serves its deadline
+        # Dated the day the change was recorded: the opening's own day came before it.
+        amended = crud.list_amendments(session=session, round_id=round_id)
+        on = clock.to_local(amended[-1].recorded_at).date() if amended else clock.today()
+        return Outcome(action, _drafts(units, "window_open.j2", p, action, moved_from=was, today=on),
+                       note=f"{action.title}：截止日由 {was:%Y-%m-%d} 改为 {action.deadline:%Y-%m-%d}，"
+                            f"通知尚未提交的 {len(units)} 个单位")
     units = owers(session, p, round_id, stage, action.category)
     return Outcome(action, _drafts(units, "window_open.j2", p, action),
                    note=f"{action.title}：应提交单位 {len(units)} 个")

@@ -32,6 +32,7 @@ class LoadedProgramme:
     sha256: str
     # Not errors, but worth an officer's eye: a v1 file read as v2, a meeting on a day off …
     notices: tuple[Problem, ...] = ()
+    text: str = ""  # the file as read: kept with the round, so that a later change can be shown
 
     @property
     def template_dir(self) -> Path:
@@ -98,10 +99,15 @@ def problems_from(exc: ValidationError, doc: Document) -> list[Problem]:
     return problems
 
 
-def load_programme(path: str | Path) -> LoadedProgramme:
-    """Read, parse and validate one programme file; raise ConfigError listing every problem."""
+def load_programme(path: str | Path, text: str | None = None) -> LoadedProgramme:
+    """Read, parse and validate one programme file; raise ConfigError listing every problem.
+
+    ``text``: a version of the file kept elsewhere (the one a round last ran on), read as if it
+    were at ``path`` (for templates and for the file named in problems)."""
     path = Path(path)
-    doc = yamlfile.read(path)
+    doc = yamlfile.read(path) if text is None else yamlfile.parse(text, path)
+    if text is None:
+        text = path.read_bytes().decode("utf-8")  # read was UTF-8 already
     if not isinstance(doc.data, dict):
         raise ConfigError([doc.problem((), "顶层应为映射（round、units、stages ……）")])
     problems = doc.duplicate_keys()
@@ -126,7 +132,7 @@ def load_programme(path: str | Path) -> LoadedProgramme:
     if errors:
         raise ConfigError([doc.problem(_loc(where), message) for where, message in errors])
     notices += [doc.problem(_loc(where), message) for where, message in warnings]
-    return LoadedProgramme(programme, path, hashlib.sha256(path.read_bytes()).hexdigest(), tuple(notices))
+    return LoadedProgramme(programme, path, hashlib.sha256(text.encode("utf-8")).hexdigest(), tuple(notices), text)
 
 
 def _missing_templates(p: Programme, path: Path) -> list[tuple[str, str]]:

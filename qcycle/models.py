@@ -55,6 +55,8 @@ __all__ = [
     "Review",
     "ReviewBase",
     "RevisionFate",
+    "RoundAmendment",
+    "RoundAmendmentBase",
     "Submission",
     "SubmissionBase",
     "SubmissionKind",
@@ -174,6 +176,8 @@ class ProgrammeRoundBase(SQLModel):
     last_year: int
     current_stage: str | None = None
     programme: str | None = Field(None, index=True, description="programme family, e.g. 区政府质量奖")
+    # The file as the round last ran on it: the base a change is shown against (plan --diff).
+    config_text: str | None = Field(None, sa_type=Text)
 
 
 class ProgrammeRound(ProgrammeRoundBase, table=True):
@@ -182,6 +186,26 @@ class ProgrammeRound(ProgrammeRoundBase, table=True):
     id: uuid.UUID = _uuid_pk()
     created_at: dt.datetime = _stamp()
     updated_at: dt.datetime = _stamp(sa_column_kwargs={"onupdate": now})
+
+
+class RoundAmendmentBase(SQLModel):
+    actor: str = Field(description='"cli:alice" (qcycle amend), or the command that found the file changed')
+    reason: str = Field("", sa_type=Text)
+    sha_before: str
+    sha_after: str
+    config_before: str | None = Field(None, sa_type=Text)  # None: the round ran before versions were kept
+    config_after: str = Field(sa_type=Text)
+    changes: list[str] = Field(default_factory=list, sa_type=JSON)  # the plan diff, one line each
+
+
+class RoundAmendment(RoundAmendmentBase, table=True):
+    """A change to a running round's programme file (修改方案): who, when, why, what it did."""
+
+    __tablename__ = "round_amendment"
+
+    id: uuid.UUID = _uuid_pk()
+    round_id: uuid.UUID = _round_fk(index=True)
+    recorded_at: dt.datetime = _stamp()
 
 
 # -- units (责任单位) ---------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def cached_timetable(loaded: LoadedProgramme) -> Timetable:
     return timetable
 
 
-def _sync(loaded: LoadedProgramme, *, force: bool = False) -> uuid.UUID:
+def _sync(loaded: LoadedProgramme, *, force: bool = False, at: dt.datetime | None = None) -> uuid.UUID:
     """Upsert the round, its units and list items; skipped when this process already synced
     this very configuration into this database (the round row still carries its hash)."""
     code = loaded.programme.round.code
@@ -104,7 +104,8 @@ def _sync(loaded: LoadedProgramme, *, force: bool = False) -> uuid.UUID:
                 known = _synced.get(key)
             if row is not None and known == (row[0], loaded.sha256) and row[1] == loaded.sha256:
                 return row[0]
-        round_id = _sync_round(session, loaded).id
+        # A changed file found by a run is an amendment made as of the run's moment.
+        round_id = _sync_round(session, loaded, actor="flow:reconcile", at=at).id
     with _lock:
         _synced[key] = (round_id, loaded.sha256)
     return round_id
@@ -128,7 +129,7 @@ def prepare_round(programme_file: str, as_of: dt.datetime | None = None) -> Prep
     name, not the parsed programme) because Prefect walks and records task inputs.
     """
     loaded = cached_programme(programme_file)
-    round_id = _sync(loaded)
+    round_id = _sync(loaded, at=as_of)
     timetable = cached_timetable(loaded)
     plan = None
     if as_of is not None:

@@ -1,0 +1,116 @@
+"""``qcycle amend`` and ``qcycle plan FILE --diff``: changing a round while it runs.
+
+Registered on :data:`qcycle.cli.app` when imported (one line under the marker in cli.py).
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from qcycle.cli import FileArg, _fail, app, err, out
+from qcycle.errors import QcycleError
+
+__all__ = ["amend", "print_plan_diff"]
+
+
+def _changes(file: Path):
+    """(loaded file, its round row, the plan changes against the version the round last ran on)."""
+    from qcycle import crud, db
+    from qcycle.lifecycle import plan_changes
+    from qcycle.loader import load_programme
+
+    loaded = load_programme(file)
+    db.require_current()
+    with db.session_scope(read_only=True) as session:
+        row = crud.get_round(session=session, code=loaded.programme.round.code)
+        if row is None:
+            raise QcycleError(f"数据库中还没有周期 {loaded.programme.round.code}：它尚未运行过，没有可比较的旧版本"
+                              "（检查 --home）")
+        if row.config_sha256 != loaded.sha256 and not row.config_text:
+            raise QcycleError(f"周期 {row.code} 运行时的方案文件未留存（升级前开始的周期），无法比较；"
+                              "登记修改后即以新文件为准")
+        return loaded, row, plan_changes(session, row, loaded)
+
+
+def print_plan_diff(file: Path) -> None:
+    """The table of ``qcycle plan FILE --diff``."""
+    from qcycle.timetable import ACTION_LABELS
+
+    loaded, row, changes = _changes(file)
+    if row.config_sha256 == loaded.sha256:
+        out.print(f"方案文件与周期 {row.code} 当前所用版本相同，日程没有变化。", markup=False)
+        return
+    if not changes:
+        out.print("方案文件已修改，但日程没有变化（时间、提醒、截止均不变）。", markup=False)
+        return
+    table = Table(title=f"{loaded.programme.round.name}（{row.code}）日程变化", show_lines=False)
+    for col in ("变化", "动作", "事项", "原时间", "新时间", "原动作"):
+        table.add_column(col)
+    for c in changes:
+        a = c.action
+        table.add_row(c.label, ACTION_LABELS.get(a.action, a.action), a.title,
+                      f"{c.old.at:%Y-%m-%d %H:%M}" if c.old else "", f"{c.new.at:%Y-%m-%d %H:%M}" if c.new else "",
+                      ("已执行" if c.done else "未执行") if c.old else "")
+    out.print(table)
+    counts = {label: sum(c.label == label for c in changes) for label in ("新增", "改期", "更新", "取消")}
+    out.print("，".join(f"{k} {v} 项" for k, v in counts.items() if v) + "；已执行的动作记录保留，改期后的动作按新时间执行。"
+              f"确认后登记：qcycle amend {file} --reason 原因", markup=False)
+
+
+@app.command()
+def amend(
+    file: FileArg,
+    reason: Annotated[str | None, typer.Option(help="why the round changes (e.g. 省局通知延期), recorded")] = None,
+    by: Annotated[str | None, typer.Option(help="who decided (recorded; default: this login)")] = None,
+    history: Annotated[bool, typer.Option("--list", help="list the round's recorded amendments")] = False,
+) -> None:
+    """登记对运行中周期的修改（延期、改期、增减单位或事项）：显示日程变化，记录修改人、原因与前后两版方案。
+
+    Shows the plan diff (as `qcycle plan FILE --diff`), then records the amendment and makes the
+    round run on the new file. A changed file that a run picks up unannounced is recorded too,
+    without a reason; `--list` shows them all.
+
+    示例：qcycle amend config/programmes/sc-jbgs-2023.yaml --reason "省局通知申报延期至4月28日" --by 张三
+          qcycle amend config/programmes/sc-jbgs-2023.yaml --list
+    """
+    from qcycle import db
+    from qcycle.lifecycle import sync_round
+
+    try:
+        if history:
+            _print_history(file)
+            return
+        if not reason:
+            raise QcycleError("请用 --reason 说明修改原因（将记入修改记录，例如：省局通知申报延期）")
+        loaded, row, _ = _changes(file)
+        if row.config_sha256 == loaded.sha256:
+            out.print(f"方案文件与周期 {row.code} 当前所用版本相同，无需登记。", markup=False)
+            return
+        print_plan_diff(file)
+        with db.session_scope() as session:
+            sync_round(session, loaded, actor=f"cli:{by or getpass.getuser()}", reason=reason)
+    except QcycleError as exc:
+        raise _fail(exc) from None
+    err.print(f"已登记修改：{reason}")
+
+
+def _print_history(file: Path) -> None:
+    from qcycle import crud, db
+    from qcycle.cli import open_round
+
+    _, round_id = open_round(file, read_only=True)
+    with db.session_scope(read_only=True) as session:
+        rows = crud.list_amendments(session=session, round_id=round_id)
+    if not rows:
+        out.print("该周期没有登记过修改。", markup=False)
+        return
+    for r in rows:
+        out.print(f"{r.recorded_at:%Y-%m-%d %H:%M} {r.actor}：{r.reason or '（运行时发现方案文件已修改，未登记原因）'}"
+                  f"（{r.sha_before[:8]} → {r.sha_after[:8]}）", markup=False)
+        for line in r.changes:
+            out.print(f"  {line}", markup=False)

@@ -1,0 +1,208 @@
+"""Amendments: the Sichuan round ran to 2023-04-19, then the province moved the application
+deadline from 04-20 to 04-28 (and the review and the takers list after it, to 05-04 and 05-08).
+What the plan diff says, and what the round records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from qcycle import clock, crud, db
+from qcycle.amendments import describe, diff_plans
+from qcycle.cli import app
+from qcycle.lifecycle import sync_round
+from qcycle.loader import load_programme
+from qcycle.models import AuditLog, RoundAmendment
+from qcycle.timetable import expand
+from qcycle.workcal import default_calendar
+
+REPO = Path(__file__).resolve().parent.parent
+SICHUAN = REPO / "config" / "programmes" / "sc-jbgs-2023.yaml"
+runner = CliRunner()
+
+
+def _extended(folder: Path) -> Path:
+    """The Sichuan file as the officer edits it: deadline 04-28, review 05-04, list 05-08."""
+    text = SICHUAN.read_text(encoding="utf-8")
+    for old, new in (("deadline: {date: 2023-04-20,", "deadline: {date: 2023-04-28,"),
+                     ("on: 2023-04-21", "on: 2023-05-04"), ("on: 2023-04-25", "on: 2023-05-08")):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path = folder / SICHUAN.name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _by_name(changes, name: str):
+    return [c for c in changes if c.action.name == name]
+
+
+def test_a_moved_deadline_moves_its_reminders_overdue_notice_and_the_decisions_after_it(tmp_path):
+    cal = default_calendar()
+    before = expand(load_programme(SICHUAN).programme, cal)
+    after = expand(load_programme(_extended(tmp_path)).programme, cal)
+    ran_to = clock.at(dt.date(2023, 4, 19), dt.time(23, 59))
+    done = {a.key for a in before.actions if a.at <= ran_to}
+    changes = diff_plans(before, after, done)
+
+    reminders = [c for c in changes if c.action.action == "reminder" and c.action.stage == "application"]
+    assert {(c.old.at.date(), c.new.at.date()) for c in reminders} == {
+        (dt.date(2023, 4, 13), dt.date(2023, 4, 23)),  # T-5: Sunday 04-23 was a 调休 working day
+        (dt.date(2023, 4, 17), dt.date(2023, 4, 25)),  # T-3
+        (dt.date(2023, 4, 19), dt.date(2023, 4, 27)),  # T-1
+        (dt.date(2023, 4, 20), dt.date(2023, 4, 28)),  # the day itself
+    }
+    assert all(c.change == "moved" for c in reminders)
+    # Sent for the old deadline: they stay done; the reminders for the new one are new actions.
+    assert [c.done for c in sorted(reminders, key=lambda c: c.old.at)] == [True, True, True, False]
+    assert all(c.new.key not in done and c.new.deadline.date() == dt.date(2023, 4, 28) for c in reminders)
+
+    overdue = _by_name(changes, "application:overdue")
+    assert len(overdue) == 1 and overdue[0].new.at.date() > dt.date(2023, 4, 28) and not overdue[0].done
+    review = [c for c in changes if c.action.stage == "takers_review"]
+    assert review and all(c.change == "moved" and c.new.at.date() == dt.date(2023, 5, 4) for c in review)
+    # The window opened on 04-07 as before; only the deadline it announces changed.
+    (opening,) = _by_name(changes, "application:window_open")
+    assert opening.change == "retargeted" and opening.done and opening.old.at == opening.new.at
+    assert "所对应的截止日 2023-04-20 → 2023-04-28（已执行）" in describe(opening)
+    # Nothing else in the year changed: the mid-term checks and the evaluation keep their days.
+    assert {c.action.stage for c in changes} == {"application", "takers_review", "takers_list"}
+    assert not [c for c in changes if c.change in ("added", "dropped")]
+
+    line = describe(next(c for c in reminders if c.old.at.date() == dt.date(2023, 4, 17)))
+    assert line.startswith("改期 提醒") and "2023-04-17 09:00 → 2023-04-25 09:00" in line
+    assert "原日期的已执行" in line
+
+
+def test_same_file_no_change_and_an_action_dropped_or_added_is_said_so(tmp_path):
+    cal = default_calendar()
+    plan = expand(load_programme(SICHUAN).programme, cal)
+    assert diff_plans(plan, plan) == []
+    fewer = plan.__class__(plan.round, [a for a in plan.actions if a.name != "takers_list:publish"], [])
+    dropped = diff_plans(plan, fewer, done=set())
+    assert [(c.change, c.action.name) for c in dropped] == [("dropped", "takers_list:publish")]
+    assert describe(dropped[0]).startswith("取消 ") and "原定 2023-04-25" in describe(dropped[0])
+    added = diff_plans(fewer, plan)
+    assert [(c.change, c.action.name, c.old) for c in added] == [("added", "takers_list:publish", None)]
+
+
+@pytest.fixture
+def ran_to_april_19(home):
+    """The round in the database as it ran until 2023-04-19: its actions so far recorded done."""
+    loaded = load_programme(SICHUAN)
+    timetable = expand(loaded.programme, default_calendar())
+    with db.session_scope() as session:
+        round_id = sync_round(session, loaded).id
+        for a in timetable.actions:
+            if a.at.date() <= dt.date(2023, 4, 19):
+                crud.record_action(session=session, round_id=round_id, action_key=a.key, action=a.action,
+                                   due_at=a.at)
+    return round_id
+
+
+def test_plan_diff_and_amend_record_who_why_and_what_changed(ran_to_april_19, tmp_path):
+    unchanged = runner.invoke(app, ["plan", str(SICHUAN), "--diff"])
+    assert unchanged.exit_code == 0 and "日程没有变化" in unchanged.output
+
+    extended = _extended(tmp_path)
+    shown = runner.invoke(app, ["plan", str(extended), "--diff"], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    assert "改期" in shown.output and "2023-04-28" in shown.output and "已执行" in shown.output
+    with db.session_scope(read_only=True) as session:
+        assert session.exec(select(RoundAmendment)).all() == []  # looking changes nothing
+
+    refused = runner.invoke(app, ["amend", str(extended)])
+    assert refused.exit_code == 2 and "--reason" in refused.output
+
+    done = runner.invoke(app, ["amend", str(extended), "--reason", "省局通知申报延期至4月28日", "--by", "张三"],
+                         terminal_width=200)
+    assert done.exit_code == 0, done.output
+    with db.session_scope(read_only=True) as session:
+        (row,) = session.exec(select(RoundAmendment)).all()
+        rnd = crud.get_round(session=session, code="sc-jbgs-2023")
+        audit = session.exec(select(AuditLog).where(AuditLog.action == "amend")).all()
+    assert (row.actor, row.reason) == ("cli:张三", "省局通知申报延期至4月28日")
+    assert row.config_before == SICHUAN.read_text(encoding="utf-8")
+    assert row.config_after == extended.read_text(encoding="utf-8") == rnd.config_text
+    assert rnd.config_sha256 == row.sha_after != row.sha_before
+    assert any("2023-04-17 09:00 → 2023-04-25 09:00（原日期的已执行" in line for line in row.changes), row.changes
+    assert len(audit) == 1 and audit[0].detail["reason"] == "省局通知申报延期至4月28日"
+
+    # Recorded once: the round now runs on the new file.
+    again = runner.invoke(app, ["plan", str(extended), "--diff"])
+    assert "日程没有变化" in again.output
+    listed = runner.invoke(app, ["amend", str(extended), "--list"], terminal_width=200)
+    assert "张三" in listed.output and "省局通知申报延期至4月28日" in listed.output and "2023-04-25" in listed.output
+
+
+def test_a_changed_file_picked_up_by_a_run_is_recorded_without_a_reason(ran_to_april_19, tmp_path):
+    extended = load_programme(_extended(tmp_path))
+    with db.session_scope() as session:
+        sync_round(session, extended)  # what reconcile, import and pull do first
+        sync_round(session, extended)  # and again: one amendment, not two
+    with db.session_scope(read_only=True) as session:
+        (row,) = session.exec(select(RoundAmendment)).all()
+    assert row.reason == "" and row.actor == "qcycle" and row.changes
+    listed = runner.invoke(app, ["amend", str(extended.path), "--list"], terminal_width=200)
+    assert "未登记原因" in listed.output
+
+
+def _messages(round_id, action_prefix: str):
+    from qcycle.models import OutboxMessage
+
+    with db.session_scope(read_only=True) as session:
+        return [m for m in session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all()
+                if m.action.startswith(action_prefix)]
+
+
+def test_an_extension_is_told_once_to_the_units_that_still_owe_and_only_the_new_deadline_counts(
+        ran_to_april_19, tmp_path):
+    from qcycle.intake import ingest
+    from qcycle.moment import run_due
+    from tests.test_letters import problems_of
+
+    round_id = ran_to_april_19
+    original = load_programme(SICHUAN)
+    cal = default_calendar()
+    with db.session_scope() as session:  # two cities handed in before the change
+        for unit in ("510100", "510300"):
+            ingest(session=session, programme=original.programme, timetable=expand(original.programme, cal),
+                   round_id=round_id, source="test", record={"kind": "application", "unit": unit,
+                                                             "item": "cxyl-01", "submitted_at": "2023-04-12T10:00:00+08:00"})
+    extended = load_programme(_extended(tmp_path))
+    plan = expand(extended.programme, cal)
+    amended_at = clock.at(dt.date(2023, 4, 19), dt.time(18, 0))
+    with db.session_scope() as session:
+        sync_round(session, extended, actor="flow:reconcile", at=amended_at)
+
+    def run(day: dt.date, hour: int = 9):
+        run_due(extended.programme, round_id, plan, clock.at(day, dt.time(hour, 5)),
+                template_dir=extended.template_dir, actor="test")
+
+    run(dt.date(2023, 4, 20))
+    notices = _messages(round_id, "application:window_open@2023-04-28")
+    cities = {u.code for u in extended.programme.units if u.level == "city"}
+    assert {m.unit_code for m in notices} == cities - {"510100", "510300"}
+    letter = next(m for m in notices if m.unit_code == "510400")
+    assert letter.subject.startswith("【截止时间调整】") and "截止时间延长至2023年4月28日" in letter.subject
+    assert "截止时间由2023年4月20日延长至2023年4月28日 17:30（星期五）" in letter.body
+    assert letter.logical_date == dt.date(2023, 4, 19)  # the day of the change, not the window's opening
+    both = plan.__class__(plan.round, plan.actions + expand(original.programme, cal).actions, [])
+    assert problems_of(extended.programme, both, letter) == []
+
+    # Told once; no reminder or overdue notice for the old deadline; reminders for the new one.
+    for day in (dt.date(2023, 4, 21), dt.date(2023, 4, 23), dt.date(2023, 4, 25)):
+        run(day)
+    assert len(_messages(round_id, "application:window_open@2023-04-28")) == len(notices)
+    assert _messages(round_id, "application:overdue") == []
+    assert _messages(round_id, "application:reminder:T-0@2023-04-20") == []
+    t5 = _messages(round_id, "application:reminder:T-5@2023-04-28")
+    assert {m.unit_code for m in t5} == cities - {"510100", "510300"}
+    assert all(m.logical_date == dt.date(2023, 4, 23) for m in t5)
+    run(dt.date(2023, 5, 4), hour=10)
+    overdue = _messages(round_id, "application:overdue@2023-04-28")
+    assert overdue and all(m.logical_date == dt.date(2023, 5, 4) for m in overdue)
