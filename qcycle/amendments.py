@@ -16,9 +16,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
+from qcycle.schema import Programme
 from qcycle.timetable import ACTION_LABELS, Action, Timetable
 
-__all__ = ["CHANGE_LABELS", "PlanChange", "describe", "diff_plans"]
+__all__ = ["CHANGE_LABELS", "PlanChange", "describe", "diff_members", "diff_plans"]
 
 # retargeted: same moment, but for another deadline (a window's opening when its deadline moved).
 ChangeKind = Literal["added", "moved", "retargeted", "dropped"]
@@ -78,3 +79,19 @@ def describe(change: PlanChange) -> str:
     if change.change == "dropped":
         return f"{what}：原定 {_when(a.at)}" + ("（已执行，记录保留）" if change.done else "")
     return f"{what}：{_when(a.at)}"
+
+
+def diff_members(old: Programme, new: Programme) -> list[str]:
+    """Units and list items added or taken out, one line each: ``新增单位 示范区管委会（410899）``.
+
+    A unit added mid-round owes only what is still to come: actions already carried out are
+    not run again for it."""
+    lines: list[str] = []
+    before, after = {u.code: u for u in old.units}, {u.code: u for u in new.units}
+    lines += [f"新增单位 {after[c].name}（{c}）" for c in sorted(after.keys() - before.keys())]
+    lines += [f"删除单位 {before[c].name}（{c}）" for c in sorted(before.keys() - after.keys())]
+    was = {(c.code, i.code): (c, i) for c, i in old.items}
+    now = {(c.code, i.code): (c, i) for c, i in new.items}
+    lines += [f"新增事项 {now[k][1].name}（{now[k][0].name}类，{k[1]}）" for k in sorted(now.keys() - was.keys())]
+    lines += [f"撤销事项 {was[k][1].name}（{was[k][0].name}类，{k[1]}）" for k in sorted(was.keys() - now.keys())]
+    return lines

@@ -41,10 +41,14 @@ def print_plan_diff(file: Path) -> None:
     """The table of ``qcycle plan FILE --diff``."""
     from qcycle.timetable import ACTION_LABELS
 
-    loaded, row, changes = _changes(file)
+    loaded, row, (members, changes) = _changes(file)
     if row.config_sha256 == loaded.sha256:
         out.print(f"方案文件与周期 {row.code} 当前所用版本相同，日程没有变化。", markup=False)
         return
+    for line in members:
+        out.print(line, markup=False)
+    if members:
+        out.print("新增的单位只参与此后的动作，已执行的动作不再为其补做。", markup=False)
     if not changes:
         out.print("方案文件已修改，但日程没有变化（时间、提醒、截止均不变）。", markup=False)
         return

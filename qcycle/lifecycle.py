@@ -99,13 +99,13 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
         config_text=text,
     )
     if row.config_sha256 != loaded.sha256:
-        changes = plan_changes(session, row, loaded)
+        members, changes = plan_changes(session, row, loaded)
         crud.add_amendment(session=session, round_id=row.id, actor=actor, reason=reason,
                            sha_before=row.config_sha256, sha_after=loaded.sha256, config_before=row.config_text,
-                           config_after=loaded.text, changes=[amendments.describe(c) for c in changes],
+                           config_after=loaded.text, changes=members + [amendments.describe(c) for c in changes],
                            **({"recorded_at": at} if at else {}))
         crud.audit(session=session, actor=actor, action="amend", round_code=p.round.code,
-                   detail={"reason": reason, "changes": len(changes), "sha256": loaded.sha256})
+                   detail={"reason": reason, "changes": len(members) + len(changes), "sha256": loaded.sha256})
     if row.config_sha256 != loaded.sha256 or row.programme != p.round.programme or (text and not row.config_text):
         row = crud.update_round(session=session, round_id=row.id, config_sha256=loaded.sha256,
                                 config_path=str(loaded.path), name=p.round.name, programme=p.round.programme,
@@ -129,18 +129,21 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
     return row
 
 
-def plan_changes(session: Session, row: ProgrammeRound, loaded: LoadedProgramme) -> list[amendments.PlanChange]:
-    """What ``loaded`` changes in the plan of the round as it last ran (``row.config_text``);
-    empty when that version was not kept (a round that ran before versions were)."""
+def plan_changes(session: Session, row: ProgrammeRound, loaded: LoadedProgramme
+                 ) -> tuple[list[str], list[amendments.PlanChange]]:
+    """What ``loaded`` changes in the round as it last ran (``row.config_text``): units and
+    list items added or taken out, and the plan diff. Empty when that version was not kept (a
+    round that ran before versions were) or no longer reads."""
     if not row.config_text:
-        return []
+        return [], []
     calendar = default_calendar()
     try:
         before = load_programme(loaded.path, text=row.config_text)
     except QcycleError:
-        return []  # a version this qcycle no longer reads: the change is recorded, not shown
-    return amendments.diff_plans(expand(before.programme, calendar), expand(loaded.programme, calendar),
-                                 crud.done_action_keys(session=session, round_id=row.id))
+        return [], []  # the change is recorded, not shown
+    members = amendments.diff_members(before.programme, loaded.programme)
+    return members, amendments.diff_plans(expand(before.programme, calendar), expand(loaded.programme, calendar),
+                                          crud.done_action_keys(session=session, round_id=row.id))
 
 
 # -- who --------------------------------------------------------------------------------------

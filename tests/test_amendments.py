@@ -206,3 +206,45 @@ def test_an_extension_is_told_once_to_the_units_that_still_owe_and_only_the_new_
     run(dt.date(2023, 5, 4), hour=10)
     overdue = _messages(round_id, "application:overdue@2023-04-28")
     assert overdue and all(m.logical_date == dt.date(2023, 5, 4) for m in overdue)
+
+
+JIAOZUO = REPO / "config" / "programmes" / "jz-assessment-2016.yaml"
+NEWCOMER = '  - {code: "410899", name: 焦作市城乡一体化示范区管委会, level: county, parent: "410800", ' \
+           'email: zl@410899.example.cn, channels: [email, jz-counties-dingtalk]}\n'
+
+
+def test_a_county_added_after_the_window_opened_gets_only_what_is_still_to_come(home, tmp_path):
+    from qcycle.moment import run_due
+
+    cal = default_calendar()
+    original = load_programme(JIAOZUO)
+    with db.session_scope() as session:
+        round_id = sync_round(session, original).id
+    moments = sorted({a.at for a in expand(original.programme, cal).actions})
+    for moment in [m for m in moments if m.date() <= dt.date(2016, 7, 15)]:
+        run_due(original.programme, round_id, expand(original.programme, cal), moment,
+                template_dir=original.template_dir, actor="test")
+    opened = _messages(round_id, "self_evaluation:window_open")
+    assert opened and "410899" not in {m.unit_code for m in opened}
+
+    text = JIAOZUO.read_text(encoding="utf-8")
+    anchor = next(line for line in text.splitlines(keepends=True) if '{code: "410883"' in line)
+    (tmp_path / JIAOZUO.name).write_text(text.replace(anchor, anchor + NEWCOMER), encoding="utf-8")
+    shown = runner.invoke(app, ["plan", str(tmp_path / JIAOZUO.name), "--diff"], terminal_width=200)
+    assert "新增单位 焦作市城乡一体化示范区管委会（410899）" in shown.output and "日程没有变化" in shown.output
+    amended = load_programme(tmp_path / JIAOZUO.name)
+    with db.session_scope() as session:
+        sync_round(session, amended, at=clock.at(dt.date(2016, 7, 16), dt.time(10)))
+    with db.session_scope(read_only=True) as session:
+        (row,) = session.exec(select(RoundAmendment)).all()
+    assert row.changes == ["新增单位 焦作市城乡一体化示范区管委会（410899）"]
+
+    plan = expand(amended.programme, cal)
+    for moment in [m for m in moments if dt.date(2016, 7, 16) <= m.date() <= dt.date(2016, 7, 19)]:
+        run_due(amended.programme, round_id, plan, moment, template_dir=amended.template_dir, actor="test")
+    to_newcomer = [m for m in _messages(round_id, "self_evaluation") if m.unit_code == "410899"]
+    # Not the opening it missed (done before it joined); the reminder on the deadline day and,
+    # having handed in nothing, the overdue notice and the office's 督办 (it is its own superior).
+    kinds = sorted({m.action.split("@")[0] for m in to_newcomer})
+    assert kinds == ["self_evaluation:escalation", "self_evaluation:overdue", "self_evaluation:reminder:T-0"], kinds
+    assert min(m.logical_date for m in to_newcomer) == dt.date(2016, 7, 18)
