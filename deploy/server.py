@@ -159,7 +159,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def embedded_api() -> Iterator[str | None]:
+def embedded_api() -> Iterator[str]:
     """Run the block against a Prefect API: the one ``PREFECT_API_URL`` names, else a server
     started here for the block (Prefect's database as configured, by default under
     ``PREFECT_HOME``) and stopped after it, once the runs it recorded are all in."""

@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlmodel import func, select
 
-from qcycle import db, synthetic
+from qcycle import crud, db, synthetic
 from qcycle.errors import QcycleError
 from qcycle.lifecycle import sync_round
 from qcycle.loader import load_programme
-from qcycle.models import AssessmentResult, OutboxMessage, QuarantinedRecord, Submission
 from qcycle.schema import Programme
 from qcycle.settings import get_settings
 from qcycle.timetable import expand
@@ -164,27 +162,18 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
 
 
 def _fill(report: SimulationReport, round_id, p) -> None:
-    from qcycle.models import ActionRun
-
-    with db.session_scope() as session:
-        for outcome, n in session.exec(select(ActionRun.outcome, func.count()).where(
-                ActionRun.round_id == round_id).group_by(ActionRun.outcome)).all():
-            if outcome == "done":
-                report.actions_done = n
-            elif outcome == "skipped":
-                report.actions_skipped = n
-        for status, late, n in session.exec(select(Submission.status, Submission.late, func.count()).where(
-                Submission.round_id == round_id).group_by(Submission.status, Submission.late)).all():
-            report.submissions["逾期不予受理" if status == "rejected_late" else
-                               ("逾期已受理" if late else "按时受理")] += n
-        report.quarantined = session.exec(select(func.count()).select_from(QuarantinedRecord).where(
-            QuarantinedRecord.round_id == round_id)).one()
-        counts = dict(session.exec(select(AssessmentResult.grade, func.count()).where(
-            AssessmentResult.round_id == round_id).group_by(AssessmentResult.grade)).all())
-        order = p.assessment.grade_names if p.assessment else []
-        for grade in [*order, *sorted(set(counts) - set(order))]:  # best grade first
-            if grade in counts:
-                report.grades[grade] = counts[grade]
-        for channel, status, n in session.exec(select(OutboxMessage.channel, OutboxMessage.status, func.count()).where(
-                OutboxMessage.round_id == round_id).group_by(OutboxMessage.channel, OutboxMessage.status)).all():
-            report.messages.setdefault(channel, Counter())[status] += n
+    with db.session_scope(read_only=True) as session:
+        tallies = crud.round_tallies(session=session, round_id=round_id)
+    report.actions_done = tallies["actions"].get("done", 0)
+    report.actions_skipped = tallies["actions"].get("skipped", 0)
+    for (status, late), n in tallies["submissions"].items():
+        report.submissions["逾期不予受理" if status == "rejected_late" else
+                           ("逾期已受理" if late else "按时受理")] += n
+    report.quarantined = tallies["quarantined"]
+    counts = tallies["grades"]
+    order = p.assessment.grade_names if p.assessment else []
+    for grade in [*order, *sorted(set(counts) - set(order))]:  # best grade first
+        if grade in counts:
+            report.grades[grade] = counts[grade]
+    for (channel, status), n in tallies["messages"].items():
+        report.messages.setdefault(channel, Counter())[status] += n

@@ -60,6 +60,7 @@ __all__ = [
     "earlier_awards",
     "enqueue_message",
     "enqueue_messages",
+    "failed_messages",
     "find_message",
     "get_or_create_round",
     "get_round",
@@ -69,6 +70,7 @@ __all__ = [
     "list_quarantine",
     "list_results",
     "list_revised",
+    "message_status_counts",
     "put_decision",
     "put_decisions",
     "put_review",
@@ -76,8 +78,11 @@ __all__ = [
     "quarantine",
     "quarantine_many",
     "record_action",
+    "recorded_actions",
     "resolve_quarantine",
     "revise_submissions",
+    "round_fingerprint",
+    "round_tallies",
     "save_results",
     "unit_fields",
     "update_round",
@@ -681,6 +686,19 @@ def record_action(
     return retried.rowcount > 0
 
 
+def recorded_actions(*, session: Session, round_id: uuid.UUID) -> dict[str, dt.datetime | None]:
+    """Every recorded action of the round (done, skipped or failed): key → the moment it was due."""
+    return dict(session.exec(select(ActionRun.action_key, ActionRun.due_at).where(
+        ActionRun.round_id == round_id)).all())
+
+
+def round_fingerprint(*, session: Session, code: str) -> tuple[uuid.UUID, str] | None:
+    """The round's id and the sha256 of the file it last ran on, without loading the row."""
+    row = session.exec(select(ProgrammeRound.id, ProgrammeRound.config_sha256).where(
+        ProgrammeRound.code == code)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def done_action_keys(*, session: Session, round_id: uuid.UUID) -> set[str]:
     """Keys of the round's actions carried out (outcome ``done``)."""
     return set(session.exec(select(ActionRun.action_key).where(
@@ -963,6 +981,40 @@ def count_messages(*, session: Session, round_id: uuid.UUID | None = None, statu
     """How many messages :func:`list_messages` pages through."""
     query = _filtered(select(func.count()).select_from(OutboxMessage), round_id, status, unit, channel)
     return int(session.exec(query).one())
+
+
+def message_status_counts(*, session: Session, round_id: uuid.UUID, up_to: dt.date | None = None) -> dict[str, int]:
+    """The round's messages by status (those for logical dates up to ``up_to``, if given)."""
+    query = select(OutboxMessage.status, func.count()).where(OutboxMessage.round_id == round_id)
+    if up_to is not None:
+        query = query.where(OutboxMessage.logical_date <= up_to)
+    return dict(session.exec(query.group_by(OutboxMessage.status)).all())
+
+
+def failed_messages(*, session: Session, round_id: uuid.UUID, up_to: dt.date, limit: int = 20
+                    ) -> list[tuple[str, str, str]]:
+    """(unit, channel, last error) of failed or dead messages for logical dates up to ``up_to``."""
+    rows = session.exec(select(OutboxMessage.unit_code, OutboxMessage.channel, OutboxMessage.last_error).where(
+        OutboxMessage.round_id == round_id, OutboxMessage.logical_date <= up_to,
+        col(OutboxMessage.status).in_(["failed", "dead"])).limit(limit)).all()
+    return [(u, c, e or "") for u, c, e in rows]
+
+
+def round_tallies(*, session: Session, round_id: uuid.UUID) -> dict[str, Any]:
+    """A round's closing figures: actions by outcome, submissions by (status, late), quarantined
+    records, results by grade, messages by (channel, status)."""
+    def grouped(*columns: Any, table: Any) -> dict[Any, int]:
+        rows = session.exec(select(*columns, func.count()).where(table.round_id == round_id).group_by(*columns)).all()
+        return {(tuple(r[:-1]) if len(r) > 2 else r[0]): r[-1] for r in rows}
+
+    return {
+        "actions": grouped(ActionRun.outcome, table=ActionRun),
+        "submissions": grouped(Submission.status, Submission.late, table=Submission),
+        "quarantined": int(session.exec(select(func.count()).select_from(QuarantinedRecord).where(
+            QuarantinedRecord.round_id == round_id)).one()),
+        "grades": grouped(AssessmentResult.grade, table=AssessmentResult),
+        "messages": grouped(OutboxMessage.channel, OutboxMessage.status, table=OutboxMessage),
+    }
 
 
 def find_message(*, session: Session, ref: str) -> OutboxMessage:

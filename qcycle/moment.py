@@ -10,11 +10,10 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle import Outcome, carry_out
-from qcycle.models import ActionRun
 from qcycle.notify.outbox import queue_drafts
 from qcycle.schema import Programme
 from qcycle.timetable import CHAIN_PASSES, Action, Timetable, due, released
@@ -24,7 +23,7 @@ __all__ = ["done_actions", "perform", "record_outcome", "record_skipped", "run_d
 
 def done_actions(session: Session, round_id: uuid.UUID) -> set[str]:
     """Keys of the actions recorded done or skipped: what the timetable must not offer again."""
-    return set(session.exec(select(ActionRun.action_key).where(ActionRun.round_id == round_id)).all())
+    return set(crud.recorded_actions(session=session, round_id=round_id))
 
 
 def record_outcome(session: Session, round_code: str, round_id: uuid.UUID, outcome: Outcome, actor: str) -> bool:

@@ -7,10 +7,10 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 
+from qcycle import crud
 from qcycle.lifecycle import outstanding, remembering
-from qcycle.models import ActionRun, OutboxMessage
 from qcycle.ops import pending
 from qcycle.schema import Programme
 from qcycle.timetable import Action, Timetable, due
@@ -32,11 +32,10 @@ class RoundStatus:
 
 def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,
                  as_of: dt.datetime, next_count: int = 8) -> RoundStatus:
-    done_rows = session.exec(select(ActionRun.action_key, ActionRun.due_at).where(
-        ActionRun.round_id == round_id)).all()
     # A point in time: what was done for moments up to ``as_of`` (a round run to its end and
     # asked about 06-01 still shows what came next after 06-01).
-    done = {k for k, due_at in done_rows if due_at is None or due_at <= as_of}
+    done = {k for k, due_at in crud.recorded_actions(session=session, round_id=round_id).items()
+            if due_at is None or due_at <= as_of}
     plan = due(timetable, as_of, done)
     upcoming = [a for a in timetable.actions if a.at > as_of and a.key not in done][:next_count]
     past = [a for a in timetable.actions if a.at <= as_of]
@@ -49,11 +48,7 @@ def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable:
                 if late:
                     overdue[a.title] = [p.unit(u).name for u in late]
     waiting = {p.stage(code).name: subjects for code, subjects in pending(session, p, round_id).items() if subjects}
-    counts = dict(session.exec(select(OutboxMessage.status, func.count()).where(
-        OutboxMessage.round_id == round_id, OutboxMessage.logical_date <= as_of.date())
-        .group_by(OutboxMessage.status)).all())
-    failed = session.exec(select(OutboxMessage.unit_code, OutboxMessage.channel, OutboxMessage.last_error).where(
-        OutboxMessage.round_id == round_id, OutboxMessage.logical_date <= as_of.date(),
-        OutboxMessage.status.in_(["failed", "dead"])).limit(20)).all()
+    counts = crud.message_status_counts(session=session, round_id=round_id, up_to=as_of.date())
+    failed = crud.failed_messages(session=session, round_id=round_id, up_to=as_of.date())
     return RoundStatus(as_of, p.stage(current).name if current else None, upcoming, overdue, waiting,
-                       plan.run, counts, [(u, c, e or "") for u, c, e in failed])
+                       plan.run, counts, failed)

@@ -16,12 +16,10 @@ from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NONE
-from sqlmodel import select
 
-from qcycle import db
+from qcycle import crud, db
 from qcycle.lifecycle import sync_round as _sync_round
 from qcycle.loader import LoadedProgramme, load_programme
-from qcycle.models import ProgrammeRound
 from qcycle.moment import done_actions
 from qcycle.timetable import Due, Timetable, due, expand
 from qcycle.workcal import default_calendar
@@ -98,8 +96,7 @@ def _sync(loaded: LoadedProgramme, *, force: bool = False, at: dt.datetime | Non
     key = (str(db.get_engine().url), code)
     with db.session_scope() as session:
         if not force:
-            row = session.exec(select(ProgrammeRound.id, ProgrammeRound.config_sha256).where(
-                ProgrammeRound.code == code)).first()
+            row = crud.round_fingerprint(session=session, code=code)
             with _lock:
                 known = _synced.get(key)
             if row is not None and known == (row[0], loaded.sha256) and row[1] == loaded.sha256:
