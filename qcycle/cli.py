@@ -463,15 +463,15 @@ def status(
           qcycle --home .qcycle/simulate/sc-jbgs-2023 status .qcycle/simulate/sc-jbgs-2023/sc-jbgs-2023.yaml --as-of 2024-01-01
     """
     from qcycle import clock, db
+    from qcycle.lifecycle import round_timetable
     from qcycle.status import round_status
-    from qcycle.timetable import ACTION_LABELS, expand
-    from qcycle.workcal import default_calendar
+    from qcycle.timetable import ACTION_LABELS
 
     moment = _as_of(as_of) or clock.now()
     try:
         loaded, round_id = open_round(file, read_only=True)
-        timetable = expand(loaded.programme, default_calendar())
         with db.session_scope(read_only=True) as session:
+            timetable = round_timetable(session, loaded.programme, round_id)
             st = round_status(session, loaded.programme, round_id, timetable, moment)
     except QcycleError as exc:
         raise _fail(exc) from None

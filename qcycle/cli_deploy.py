@@ -98,12 +98,24 @@ def deploy(
 
 
 def backfill_moments(file: Path, start: dt.date, end: dt.date) -> list[dt.datetime]:
-    """The distinct action times of the round from ``start`` to ``end`` (both days included)."""
+    """The distinct action times of the round from ``start`` to ``end`` (both days included),
+    units' own deadlines (extensions) included once the round has run."""
+    from qcycle import crud, db
+    from qcycle.lifecycle import round_timetable
     from qcycle.loader import load_programme
     from qcycle.timetable import expand
     from qcycle.workcal import default_calendar
 
-    timetable = expand(load_programme(file).programme, default_calendar())
+    loaded = load_programme(file)
+    timetable = expand(loaded.programme, default_calendar())
+    try:
+        db.require_current()  # never creates a database
+    except QcycleError:
+        return sorted({a.at for a in timetable.actions if start <= a.at.date() <= end})
+    with db.session_scope(read_only=True) as session:
+        row = crud.get_round(session=session, code=loaded.programme.round.code)
+        if row is not None:
+            timetable = round_timetable(session, loaded.programme, row.id)
     return sorted({a.at for a in timetable.actions if start <= a.at.date() <= end})
 
 
@@ -127,8 +139,8 @@ def backfill(
     from qcycle import db
 
     try:
-        moments = backfill_moments(file, start.date(), end.date())
         db.upgrade()  # a command that writes migrates a fresh database itself
+        moments = backfill_moments(file, start.date(), end.date())
         if not moments:
             out.print(f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d} 没有日程动作", markup=False)
             return

@@ -42,6 +42,7 @@ from qcycle.models import (
     Submission,
     SubmissionRevision,
     Unit,
+    UnitExtension,
     identity_text,
 )
 
@@ -64,8 +65,10 @@ __all__ = [
     "find_message",
     "get_or_create_round",
     "get_round",
+    "grant_extension",
     "known_fingerprints",
     "list_amendments",
+    "list_extensions",
     "list_messages",
     "list_quarantine",
     "list_results",
@@ -738,6 +741,31 @@ def list_amendments(*, session: Session, round_id: uuid.UUID) -> list[RoundAmend
     """The round's amendments, oldest first."""
     return list(session.exec(select(RoundAmendment).where(RoundAmendment.round_id == round_id)
                              .order_by(col(RoundAmendment.recorded_at), col(RoundAmendment.id))).all())
+
+
+# -- unit extensions (延期申请) -----------------------------------------------------------------
+
+
+def grant_extension(*, session: Session, round_id: uuid.UUID, stage: str, unit_code: str, period: str | None,
+                    deadline: dt.datetime, reason: str, actor: str) -> UnitExtension:
+    """Give a unit its own deadline for one window; a later grant for the same window replaces it."""
+    row = session.exec(select(UnitExtension).where(
+        UnitExtension.round_id == round_id, UnitExtension.stage == stage, UnitExtension.unit_code == unit_code,
+        UnitExtension.period == (period or ""))).first()
+    if row is None:
+        row = UnitExtension(round_id=round_id, stage=stage, unit_code=unit_code, period=period or "",
+                            deadline=deadline, reason=reason, actor=actor)
+    else:
+        row.deadline, row.reason, row.actor, row.granted_at = deadline, reason, actor, now()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_extensions(*, session: Session, round_id: uuid.UUID) -> list[UnitExtension]:
+    """The round's unit extensions, by stage, period and unit."""
+    return list(session.exec(select(UnitExtension).where(UnitExtension.round_id == round_id).order_by(
+        col(UnitExtension.stage), col(UnitExtension.period), col(UnitExtension.unit_code))).all())
 
 
 # -- audit log -------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from qcycle.models import AssessmentResult, Decision, ProgrammeRound, Review, Su
 from qcycle.render import SYSTEM_SENDER
 from qcycle.schema import Programme, RankPick, Stage, StageKind, Who, grade_label
 from qcycle.scoring import UnitResult, assess, unit_input
-from qcycle.timetable import Action, expand
+from qcycle.timetable import Action, Timetable, UnitDeadline, expand
 from qcycle.workcal import default_calendar
 
 __all__ = [
@@ -48,12 +48,15 @@ __all__ = [
     "outstanding",
     "owers",
     "pending_decisions",
+    "plan_changes",
     "remembering",
     "resolve",
+    "round_timetable",
     "select_subjects",
     "sync_round",
     "takers",
     "takers_stage",
+    "unit_deadlines",
 ]
 
 DECIDING_STAGE_KINDS = (StageKind.decision,)
@@ -127,6 +130,17 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
             first.setdefault(s.submission, s.code)
     crud.assign_submission_stages(session=session, round_id=row.id, stage_of_kind=first)
     return row
+
+
+def unit_deadlines(session: Session, round_id: uuid.UUID) -> tuple[UnitDeadline, ...]:
+    """The round's unit extensions, as the timetable takes them."""
+    return tuple(UnitDeadline(e.stage, e.unit_code, clock.to_local(e.deadline), e.period or None)
+                 for e in crud.list_extensions(session=session, round_id=round_id))
+
+
+def round_timetable(session: Session, p: Programme, round_id: uuid.UUID) -> Timetable:
+    """The round's timetable as it stands: the programme's dates and the units' own deadlines."""
+    return expand(p, default_calendar(), unit_deadlines(session, round_id))
 
 
 def plan_changes(session: Session, row: ProgrammeRound, loaded: LoadedProgramme
@@ -362,6 +376,11 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
     """Units that owe the action's submission and have not handed it in (on time or accepted late)."""
     stage = p.stage(action.stage)
     due = owers(session, p, round_id, stage, action.category)
+    if action.unit is not None:  # one unit's own deadline (an extension)
+        due = [u for u in due if u == action.unit]
+    else:  # units with their own deadline answer to it, not to this one
+        left_out = set(action.detail.get("extended", ()))
+        due = [u for u in due if u not in left_out]
     done = _submitted(session, round_id, stage, action.period, action.category, p)
     return [u for u in due if u not in done]
 

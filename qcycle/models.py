@@ -64,6 +64,8 @@ __all__ = [
     "SubmissionStatus",
     "Unit",
     "UnitBase",
+    "UnitExtension",
+    "UnitExtensionBase",
     "identity_text",
 ]
 
@@ -206,6 +208,27 @@ class RoundAmendment(RoundAmendmentBase, table=True):
     id: uuid.UUID = _uuid_pk()
     round_id: uuid.UUID = _round_fk(index=True)
     recorded_at: dt.datetime = _stamp()
+
+
+class UnitExtensionBase(SQLModel):
+    stage: str
+    unit_code: str
+    period: str = ""  # "" for a stage without periods (a unique key cannot hold NULLs alike)
+    deadline: dt.datetime = Field(sa_type=LocalDateTime)  # the unit's own last moment to hand in
+    reason: str = Field("", sa_type=Text)
+    actor: str
+
+
+class UnitExtension(UnitExtensionBase, table=True):
+    """A unit's own deadline for one window (延期申请, granted by ops): its reminders, lateness
+    and overdue notice follow it; the stage's deadline no longer applies to that unit."""
+
+    __tablename__ = "unit_extension"
+    __table_args__ = (UniqueConstraint("round_id", "stage", "unit_code", "period"),)
+
+    id: uuid.UUID = _uuid_pk()
+    round_id: uuid.UUID = _round_fk()
+    granted_at: dt.datetime = _stamp()
 
 
 # -- units (责任单位) ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "Due",
     "ResolvedDeadline",
     "Timetable",
+    "UnitDeadline",
     "as_json",
     "due",
     "expand",
@@ -111,9 +113,23 @@ class Due:
     skipped: list[tuple[Action, str]]  # missed and no longer useful, with the reason
 
 
-def expand(p: Programme, cal: WorkCalendar) -> Timetable:
-    """Every dated action of the round, sorted by time (then by a fixed action order)."""
-    return _Expander(p, cal).run()
+@dataclass(frozen=True)
+class UnitDeadline:
+    """A unit's own deadline for one window of a stage (延期申请, granted by ops)."""
+
+    stage: str
+    unit: str
+    cutoff: dt.datetime
+    period: str | None = None
+
+
+def expand(p: Programme, cal: WorkCalendar, extensions: Sequence[UnitDeadline] = ()) -> Timetable:
+    """Every dated action of the round, sorted by time (then by a fixed action order).
+
+    ``extensions``: units with their own deadline for a window. That window's deadline,
+    reminders, overdue notice and escalation leave them out (``detail["extended"]``), and each
+    gets the same actions for its own deadline (``Action.unit``)."""
+    return _Expander(p, cal, extensions).run()
 
 
 def due(
@@ -161,14 +177,15 @@ def _superseded(action: Action, timetable: Timetable, as_of: dt.datetime) -> boo
         other.action == "reminder"
         and other.at <= as_of
         and other.at > action.at
-        and (other.stage, other.category, other.period) == (action.stage, action.category, action.period)
+        and (other.stage, other.category, other.period, other.unit)
+        == (action.stage, action.category, action.period, action.unit)
         for other in timetable.actions
     )
 
 
 class _Expander:
-    def __init__(self, p: Programme, cal: WorkCalendar):
-        self.p, self.cal = p, cal
+    def __init__(self, p: Programme, cal: WorkCalendar, extensions: Sequence[UnitDeadline] = ()):
+        self.p, self.cal, self.extensions = p, cal, tuple(extensions)
         self.actions: list[Action] = []
         self._dates: dict[tuple[str, str, str | None], dt.date] = {}
         self._resolving: set[tuple[str, str]] = set()
@@ -291,7 +308,7 @@ class _Expander:
         # An action is identified by what it is for: stage:action[:period][:category][:T-n],
         # then @ the day of the deadline it serves (window work) or of its own event. A
         # reminder for a deadline that moved is another action than the one already sent.
-        parts = [stage.code, action, kw.get("period"), kw.get("category"), kw.pop("_k", None)]
+        parts = [stage.code, action, kw.get("period"), kw.get("category"), kw.pop("_k", None), kw.get("unit")]
         served = kw["deadline"] if action in _SERVES_DEADLINE and kw.get("deadline") else when
         key = ":".join(p for p in parts if p) + f"@{served:%Y-%m-%d}"
         self.actions.append(Action(at=when, action=action, stage=stage.code, title=title, key=key, **kw))
@@ -356,11 +373,24 @@ class _Expander:
         if opens is not None:
             kind = "followup_open" if stage.kind is StageKind.followup else "window_open"
             self._add(at(opens, dt.time(9, 0)), kind, stage, f"{label} 开始受理", deadline=d.cutoff, **common)
+        detail = {"inclusive": deadline_spec.inclusive, "lateness": stage.lateness, "voluntary": stage.voluntary,
+                  **({"rolled_from": d.rolled_from.isoformat(), "roll": d.roll} if d.rolled_from else {})}
+        own = [e for e in self.extensions if e.stage == stage.code and e.period == pcode]
+        self._deadline_actions(stage, d, label, common, policy, opens, detail, sorted({e.unit for e in own}))
+        for e in own:
+            day = e.cutoff.date()
+            mine = ResolvedDeadline(day, e.cutoff, self.cal.previous_workday(day), None)
+            self._deadline_actions(stage, mine, f"{label}（{self.p.unit(e.unit).name}延期）", {**common, "unit": e.unit},
+                                   policy, opens, {**detail, "extension": True}, [])
+
+    def _deadline_actions(self, stage: Stage, d: ResolvedDeadline, label: str, common: dict[str, Any],
+                          policy: ReminderPolicy | None, opens: dt.date | None, detail: dict[str, Any],
+                          extended: list[str]) -> None:
+        """A window's deadline and what follows from it: reminders, overdue notice, escalation.
+        ``extended``: units with their own deadline, left out of these."""
+        left_out = {"extended": extended} if extended else {}
         self._add(d.cutoff, "deadline", stage, f"{label} 截止{moved(d.rolled_from, d.roll)}",
-                  detail={"inclusive": deadline_spec.inclusive, "lateness": stage.lateness,
-                          "voluntary": stage.voluntary,
-                          **({"rolled_from": d.rolled_from.isoformat(), "roll": d.roll} if d.rolled_from else {})},
-                  **common)
+                  detail={**detail, **left_out}, **common)
         if policy is None:
             return
         reminder_time = policy.time
@@ -370,21 +400,22 @@ class _Expander:
             if day < first_day:
                 continue
             self._add(at(day, reminder_time), "reminder", stage, f"{label} 提醒：还有{n}个工作日截止",
-                      deadline=d.cutoff, workdays_left=n, _k=f"T-{n}", **common)
+                      deadline=d.cutoff, workdays_left=n, _k=f"T-{n}", detail=dict(left_out), **common)
         if policy.on_deadline_day and d.last_day >= first_day:
             self._add(at(d.last_day, reminder_time), "reminder", stage, f"{label} 提醒：今日截止",
-                      deadline=d.cutoff, workdays_left=0, _k="T-0", **common)
+                      deadline=d.cutoff, workdays_left=0, _k="T-0", detail=dict(left_out), **common)
         if stage.voluntary:
             return  # applying is a choice: nobody is overdue for not applying
         over = self.cal.add_workdays(d.last_day, policy.overdue_after_workdays)
-        self._add(at(over, reminder_time), "overdue", stage, f"{label} 逾期提醒", deadline=d.cutoff, **common)
+        self._add(at(over, reminder_time), "overdue", stage, f"{label} 逾期提醒", deadline=d.cutoff,
+                  detail=dict(left_out), **common)
         if policy.escalate_after_workdays is not None:
             esc = self.cal.add_workdays(d.last_day, policy.escalate_after_workdays)
             target = (
                 "上级单位" if policy.escalate_to == "parent" else self.p.unit(policy.escalate_to).name
             )
             self._add(at(esc, reminder_time), "escalation", stage, f"{label} 逾期未交，督办{target}",
-                      deadline=d.cutoff, detail={"escalate_to": policy.escalate_to}, **common)
+                      deadline=d.cutoff, detail={"escalate_to": policy.escalate_to, **left_out}, **common)
 
     # -- what waits for a decision ---------------------------------------------------------
 

@@ -19,9 +19,10 @@ from prefect.cache_policies import NONE
 
 from qcycle import crud, db
 from qcycle.lifecycle import sync_round as _sync_round
+from qcycle.lifecycle import unit_deadlines
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.moment import done_actions
-from qcycle.timetable import Due, Timetable, due, expand
+from qcycle.timetable import Due, Timetable, UnitDeadline, due, expand
 from qcycle.workcal import default_calendar
 from tasks.runlog import run_name
 
@@ -75,15 +76,15 @@ def cached_programme(programme_file: str | Path) -> LoadedProgramme:
     return loaded
 
 
-def cached_timetable(loaded: LoadedProgramme) -> Timetable:
-    """``expand`` of a loaded programme, once per programme content and calendar."""
+def cached_timetable(loaded: LoadedProgramme, extensions: tuple[UnitDeadline, ...] = ()) -> Timetable:
+    """``expand`` of a loaded programme, once per programme content, unit extensions and calendar."""
     cal = default_calendar()
-    key = (loaded.sha256, id(cal))
+    key = (loaded.sha256, extensions, id(cal))
     with _lock:
         hit = _timetables.get(key)
     if hit is not None:
         return hit
-    timetable = expand(loaded.programme, cal)
+    timetable = expand(loaded.programme, cal, extensions)
     with _lock:
         _timetables[key] = timetable
     return timetable
@@ -127,9 +128,7 @@ def prepare_round(programme_file: str, as_of: dt.datetime | None = None) -> Prep
     """
     loaded = cached_programme(programme_file)
     round_id = _sync(loaded, at=as_of)
-    timetable = cached_timetable(loaded)
-    plan = None
-    if as_of is not None:
-        with db.session_scope() as session:
-            plan = due(timetable, as_of, done_actions(session, round_id))
+    with db.session_scope(read_only=True) as session:
+        timetable = cached_timetable(loaded, unit_deadlines(session, round_id))
+        plan = due(timetable, as_of, done_actions(session, round_id)) if as_of is not None else None
     return PreparedRound(loaded, round_id, timetable, plan)

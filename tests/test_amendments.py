@@ -248,3 +248,67 @@ def test_a_county_added_after_the_window_opened_gets_only_what_is_still_to_come(
     kinds = sorted({m.action.split("@")[0] for m in to_newcomer})
     assert kinds == ["self_evaluation:escalation", "self_evaluation:overdue", "self_evaluation:reminder:T-0"], kinds
     assert min(m.logical_date for m in to_newcomer) == dt.date(2016, 7, 18)
+
+
+def test_a_unit_extension_moves_that_units_reminders_lateness_and_overdue_notice_only(ran_to_april_19):
+    from qcycle.intake import ingest
+    from qcycle.lifecycle import round_timetable
+    from qcycle.moment import run_due
+
+    round_id = ran_to_april_19
+    refused = runner.invoke(app, ["extend", str(SICHUAN), "--stage", "application", "--unit", "510400",
+                                  "--to", "2023-04-18", "--reason", "延期申请"])
+    assert refused.exit_code == 2 and "应晚于原截止时间 2023-04-20 17:30" in refused.output
+    wrong = runner.invoke(app, ["extend", str(SICHUAN), "--stage", "takers_review", "--unit", "510400",
+                                "--to", "2023-04-28", "--reason", "延期申请"])
+    assert wrong.exit_code == 2 and "不是受理材料的阶段" in wrong.output
+    granted = runner.invoke(app, ["extend", str(SICHUAN), "--stage", "application", "--unit", "510400",
+                                  "--to", "2023-04-28", "--reason", "4月18日延期申请", "--by", "张三"],
+                            terminal_width=200)
+    assert granted.exit_code == 0, granted.output
+    assert "截止时间 2023-04-28 17:30" in granted.output and "2023-04-23 09:00 提醒" in granted.output
+    listed = runner.invoke(app, ["extend", str(SICHUAN), "--list"], terminal_width=200)
+    assert "自贡" not in listed.output and "（510400）截止 2023-04-28 17:30" in listed.output and "cli:张三" in listed.output
+
+    loaded = load_programme(SICHUAN)
+    with db.session_scope(read_only=True) as session:
+        plan = round_timetable(session, loaded.programme, round_id)
+    cities = {u.code for u in loaded.programme.units if u.level == "city"}
+
+    def run(day: dt.date, hour: int = 9):
+        run_due(loaded.programme, round_id, plan, clock.at(day, dt.time(hour, 5)),
+                template_dir=loaded.template_dir, actor="test")
+
+    def hand_in(unit: str, when: str):
+        with db.session_scope() as session:
+            return ingest(session=session, programme=loaded.programme, timetable=plan, round_id=round_id,
+                          source="test", record={"kind": "application", "unit": unit, "item": "cxyl-02",
+                                                 "submitted_at": when}).status
+
+    run(dt.date(2023, 4, 20))  # the stage's deadline day: everyone still owing is reminded, but 510400
+    today = {m.unit_code for m in _messages(round_id, "application:reminder:T-0@2023-04-20")}
+    assert today == cities - {"510400"}
+    run(dt.date(2023, 4, 21))
+    overdue = {m.unit_code for m in _messages(round_id, "application:overdue@2023-04-20")}
+    assert overdue == cities - {"510400"}
+    run(dt.date(2023, 4, 23))  # a 调休 Sunday: 510400's own T-5
+    own = _messages(round_id, "application:reminder:T-5:510400@2023-04-28")
+    assert {m.unit_code for m in own} == {"510400"}
+    assert "2023年4月28日" in own[0].body and "5个工作日" in own[0].body
+    from tests.test_letters import problems_of
+
+    assert problems_of(loaded.programme, plan, own[0]) == []
+
+    run(dt.date(2023, 4, 25))
+    # On time for 510400 until its own deadline; late for the others (the stage rejects late ones).
+    assert hand_in("510400", "2023-04-25T10:00:00+08:00") == "accepted"
+    assert hand_in("510500", "2023-04-25T10:00:00+08:00") == "rejected_late"
+    for day in (dt.date(2023, 4, 27), dt.date(2023, 4, 28)):
+        run(day)
+    run(dt.date(2023, 5, 4), hour=10)
+    assert _messages(round_id, "application:reminder:T-3:510400") != []  # before it handed in
+    assert _messages(round_id, "application:reminder:T-1:510400") == []  # handed in on 04-25
+    assert _messages(round_id, "application:overdue:510400") == []
+    with db.session_scope(read_only=True) as session:
+        audit = session.exec(select(AuditLog).where(AuditLog.action == "extend:application")).all()
+    assert len(audit) == 1 and audit[0].actor == "cli:张三" and audit[0].detail["unit"] == "510400"

@@ -63,21 +63,25 @@ def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], subm
     for stage in stages:
         if stage.code not in windows:
             windows[stage.code] = max((a.at for a in timetable.actions
-                                       if a.stage == stage.code and a.action == "deadline"), default=None)
+                                       if a.stage == stage.code and a.action == "deadline" and a.unit is None),
+                                      default=None)
         if windows[stage.code] is not None and submitted_at <= windows[stage.code]:
             return stage
     return stages[-1]
 
 
-def cutoff_for(timetable: Timetable, stage: str, period: str | None, category: str | None) -> dt.datetime | None:
-    """The deadline that applies to a submission, from the timetable (the one place for dates)."""
-    best = None
+def cutoff_for(timetable: Timetable, stage: str, period: str | None, category: str | None,
+               unit: str | None = None) -> dt.datetime | None:
+    """The deadline that applies to a submission, from the timetable (the one place for dates):
+    the unit's own (an extension) before the stage's, the category's before the stage's."""
+    best, rank = None, 9
     for a in timetable.actions:
-        if a.action == "deadline" and a.stage == stage and a.period == period:
-            if a.category == category:
-                return a.at
-            if a.category is None:
-                best = a.at
+        if a.action == "deadline" and a.stage == stage and a.period == period and a.unit in (None, unit):
+            if a.category not in (None, category):
+                continue
+            r = (a.unit is None) * 2 + (a.category != category)
+            if r < rank:
+                best, rank = a.at, r
     return best
 
 
@@ -140,7 +144,10 @@ def _late(timetable: Timetable, stage: Stage, record: Mapping[str, Any], categor
           submitted_at: dt.datetime, cutoffs: dict) -> tuple[bool, str, dt.datetime | None]:
     """(late, status, cutoff) of a submission under the stage's lateness rule; ``cutoffs``
     keeps the deadlines found so far (a batch asks about the same few thousands of times)."""
-    key = (stage.code, record.get("period"), category)
+    if "own" not in cutoffs:  # units with their own deadline (extensions): few, often none
+        cutoffs["own"] = {a.unit for a in timetable.actions if a.unit is not None and a.action == "deadline"}
+    unit = record.get("unit")
+    key = (stage.code, record.get("period"), category, unit if unit in cutoffs["own"] else None)
     if key not in cutoffs:
         cutoffs[key] = cutoff_for(timetable, *key)
     cutoff = cutoffs[key]

@@ -21,8 +21,7 @@ from qcycle import crud
 from qcycle.intake.normalise import normalise_record
 from qcycle.intake.records import IngestResult, ingest, ingest_many
 from qcycle.loader import LoadedProgramme, load_programme
-from qcycle.timetable import Timetable, expand
-from qcycle.workcal import default_calendar
+from qcycle.timetable import Timetable
 
 __all__ = [
     "STATUSES",
@@ -65,11 +64,11 @@ class RoundContext:
 def open_round(session: Session, programme: str | Path | LoadedProgramme) -> RoundContext:
     """Load the programme (unless loaded), make the database know the round, expand its dates."""
     # Imported here: lifecycle is the heavier module and may one day import intake itself.
-    from qcycle.lifecycle import sync_round
+    from qcycle.lifecycle import round_timetable, sync_round
 
     loaded = programme if isinstance(programme, LoadedProgramme) else load_programme(programme)
     row = sync_round(session, loaded)
-    return RoundContext(loaded, expand(loaded.programme, default_calendar()), row.id)
+    return RoundContext(loaded, round_timetable(session, loaded.programme, row.id), row.id)
 
 
 @dataclass(frozen=True)
