@@ -19,8 +19,9 @@ from qcycle.errors import QcycleError
 __all__ = ["amend", "extend", "print_plan_diff"]
 
 
-def _changes(file: Path):
-    """(loaded file, its round row, the plan changes against the version the round last ran on)."""
+def _changes(file: Path, *, need_base: bool = True):
+    """(loaded file, its round row, the plan changes against the version the round last ran on).
+    ``need_base``: refuse when that version was not kept (a round begun before versions were)."""
     from qcycle import crud, db
     from qcycle.lifecycle import plan_changes
     from qcycle.loader import load_programme
@@ -32,9 +33,9 @@ def _changes(file: Path):
         if row is None:
             raise QcycleError(f"数据库中还没有周期 {loaded.programme.round.code}：它尚未运行过，没有可比较的旧版本"
                               "（检查 --home）")
-        if row.config_sha256 != loaded.sha256 and not row.config_text:
+        if need_base and row.config_sha256 != loaded.sha256 and not row.config_text:
             raise QcycleError(f"周期 {row.code} 运行时的方案文件未留存（升级前开始的周期），无法比较；"
-                              "登记修改后即以新文件为准")
+                              f"可直接登记修改：qcycle amend {file} --reason 原因")
         return loaded, row, plan_changes(session, row, loaded)
 
 
@@ -48,7 +49,7 @@ def print_plan_diff(file: Path) -> None:
         return
     for line in members:
         out.print(line, markup=False)
-    if members:
+    if any(line.startswith("新增单位") for line in members):
         out.print("新增的单位只参与此后的动作，已执行的动作不再为其补做。", markup=False)
     if not changes:
         out.print("方案文件已修改，但日程没有变化（时间、提醒、截止均不变）。", markup=False)
@@ -92,11 +93,14 @@ def amend(
             return
         if not reason:
             raise QcycleError("请用 --reason 说明修改原因（将记入修改记录，例如：省局通知申报延期）")
-        loaded, row, _ = _changes(file)
+        loaded, row, _ = _changes(file, need_base=False)
         if row.config_sha256 == loaded.sha256:
             out.print(f"方案文件与周期 {row.code} 当前所用版本相同，无需登记。", markup=False)
             return
-        print_plan_diff(file)
+        if row.config_text:
+            print_plan_diff(file)
+        else:
+            out.print("运行时的方案文件未留存（升级前开始的周期），无法列出日程变化；登记后以新文件为准。", markup=False)
         with db.session_scope() as session:
             sync_round(session, loaded, actor=f"cli:{by or getpass.getuser()}", reason=reason)
     except QcycleError as exc:

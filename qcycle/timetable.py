@@ -305,9 +305,10 @@ class _Expander:
 
     def _add(self, when: dt.datetime, action: str, stage: Stage, title: str, **kw: Any) -> None:
         action_kind(action)  # only registered kinds are planned
-        # An action is identified by what it is for: stage:action[:period][:category][:T-n],
-        # then @ the day of the deadline it serves (window work) or of its own event. A
-        # reminder for a deadline that moved is another action than the one already sent.
+        # An action is identified by what it is for: stage:action[:period][:category][:T-n]
+        # [:unit, for one unit's own deadline], then @ the day of the deadline it serves (window
+        # work) or of its own event. A reminder for a deadline that moved is another action
+        # than the one already sent.
         parts = [stage.code, action, kw.get("period"), kw.get("category"), kw.pop("_k", None), kw.get("unit")]
         served = kw["deadline"] if action in _SERVES_DEADLINE and kw.get("deadline") else when
         key = ":".join(p for p in parts if p) + f"@{served:%Y-%m-%d}"
@@ -375,7 +376,8 @@ class _Expander:
             self._add(at(opens, dt.time(9, 0)), kind, stage, f"{label} 开始受理", deadline=d.cutoff, **common)
         detail = {"inclusive": deadline_spec.inclusive, "lateness": stage.lateness, "voluntary": stage.voluntary,
                   **({"rolled_from": d.rolled_from.isoformat(), "roll": d.roll} if d.rolled_from else {})}
-        own = [e for e in self.extensions if e.stage == stage.code and e.period == pcode]
+        # A unit taken out of the file since keeps its record, not its actions.
+        own = [e for e in self.extensions if e.stage == stage.code and e.period == pcode and self.p.has_unit(e.unit)]
         self._deadline_actions(stage, d, label, common, policy, opens, detail, sorted({e.unit for e in own}))
         for e in own:
             day = e.cutoff.date()

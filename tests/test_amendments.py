@@ -312,3 +312,18 @@ def test_a_unit_extension_moves_that_units_reminders_lateness_and_overdue_notice
     with db.session_scope(read_only=True) as session:
         audit = session.exec(select(AuditLog).where(AuditLog.action == "extend:application")).all()
     assert len(audit) == 1 and audit[0].actor == "cli:张三" and audit[0].detail["unit"] == "510400"
+
+
+def test_a_round_begun_before_versions_were_kept_can_still_be_amended(ran_to_april_19, tmp_path):
+    with db.session_scope() as session:  # as a round stored before migration 0011 looks
+        crud.update_round(session=session, round_id=ran_to_april_19, config_text=None)
+    extended = _extended(tmp_path)
+    shown = runner.invoke(app, ["plan", str(extended), "--diff"], terminal_width=200)
+    assert shown.exit_code == 2 and "未留存" in shown.output and "qcycle amend" in shown.output
+    done = runner.invoke(app, ["amend", str(extended), "--reason", "省局通知延期", "--by", "李四"],
+                         terminal_width=200)
+    assert done.exit_code == 0, done.output
+    with db.session_scope(read_only=True) as session:
+        (row,) = session.exec(select(RoundAmendment)).all()
+    assert row.config_before is None and row.changes == [] and row.reason == "省局通知延期"
+    assert "日程没有变化" in runner.invoke(app, ["plan", str(extended), "--diff"]).output
