@@ -108,16 +108,23 @@ def amend(
     err.print(f"已登记修改：{reason}")
 
 
-def _print_history(file: Path) -> None:
-    from qcycle import crud, db
+def _round_rows(file: Path, read, empty: str):
+    """(loaded programme, rows that ``read`` returns for the file's round); says ``empty`` if none."""
+    from qcycle import db
     from qcycle.cli import open_round
 
-    _, round_id = open_round(file, read_only=True)
+    loaded, round_id = open_round(file, read_only=True)
     with db.session_scope(read_only=True) as session:
-        rows = crud.list_amendments(session=session, round_id=round_id)
+        rows = read(session=session, round_id=round_id)
     if not rows:
-        out.print("该周期没有登记过修改。", markup=False)
-        return
+        out.print(empty, markup=False)
+    return loaded, rows
+
+
+def _print_history(file: Path) -> None:
+    from qcycle import crud
+
+    _, rows = _round_rows(file, crud.list_amendments, "该周期没有登记过修改。")
     for r in rows:
         out.print(f"{r.recorded_at:%Y-%m-%d %H:%M} {r.actor}：{r.reason or '（运行时发现方案文件已修改，未登记原因）'}"
                   f"（{r.sha_before[:8]} → {r.sha_after[:8]}）", markup=False)
@@ -205,15 +212,9 @@ def _grant(file: Path, stage: str | None, unit: str | None, to: str | None, peri
 
 
 def _print_extensions(file: Path) -> None:
-    from qcycle import crud, db
-    from qcycle.cli import open_round
+    from qcycle import crud
 
-    loaded, round_id = open_round(file, read_only=True)
-    with db.session_scope(read_only=True) as session:
-        rows = crud.list_extensions(session=session, round_id=round_id)
-    if not rows:
-        out.print("该周期没有单位延期。", markup=False)
-        return
+    loaded, rows = _round_rows(file, crud.list_extensions, "该周期没有单位延期。")
     p = loaded.programme
     for r in rows:
         name = p.unit(r.unit_code).name if p.has_unit(r.unit_code) else r.unit_code

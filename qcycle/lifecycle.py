@@ -57,6 +57,7 @@ __all__ = [
     "takers",
     "takers_stage",
     "unit_deadlines",
+    "withdrawal_drafts",
 ]
 
 DECIDING_STAGE_KINDS = (StageKind.decision,)
@@ -103,6 +104,14 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
     )
     if row.config_sha256 != loaded.sha256:
         members, changes = plan_changes(session, row, loaded)
+        before = _ran_on(row, loaded)
+        on = clock.to_local(at).date() if at else clock.today()
+        if before is not None and (drafts := withdrawal_drafts(session, before, p, row.id, on)):
+            # Imported here: the outbox sits above the lifecycle rules.
+            from qcycle.notify.outbox import queue_drafts
+
+            queue_drafts(session=session, programme=p, round_id=row.id, drafts=drafts,
+                         template_dir=loaded.template_dir)
         crud.add_amendment(session=session, round_id=row.id, actor=actor, reason=reason,
                            sha_before=row.config_sha256, sha_after=loaded.sha256, config_before=row.config_text,
                            config_after=loaded.text, changes=members + [amendments.describe(c) for c in changes],
@@ -143,21 +152,49 @@ def round_timetable(session: Session, p: Programme, round_id: uuid.UUID) -> Time
     return expand(p, default_calendar(), unit_deadlines(session, round_id))
 
 
+def _ran_on(row: ProgrammeRound, loaded: LoadedProgramme) -> Programme | None:
+    """The programme as the round last ran on it; None when that version was not kept (a round
+    that ran before versions were) or no longer reads (the change is recorded, not shown)."""
+    if not row.config_text:
+        return None
+    try:
+        return load_programme(loaded.path, text=row.config_text).programme
+    except QcycleError:
+        return None
+
+
 def plan_changes(session: Session, row: ProgrammeRound, loaded: LoadedProgramme
                  ) -> tuple[list[str], list[amendments.PlanChange]]:
     """What ``loaded`` changes in the round as it last ran (``row.config_text``): units and
-    list items added or taken out, and the plan diff. Empty when that version was not kept (a
-    round that ran before versions were) or no longer reads."""
-    if not row.config_text:
+    list items added or taken out, and the plan diff (see :func:`_ran_on` for when empty)."""
+    before = _ran_on(row, loaded)
+    if before is None:
         return [], []
     calendar = default_calendar()
-    try:
-        before = load_programme(loaded.path, text=row.config_text)
-    except QcycleError:
-        return [], []  # the change is recorded, not shown
-    members = amendments.diff_members(before.programme, loaded.programme)
-    return members, amendments.diff_plans(expand(before.programme, calendar), expand(loaded.programme, calendar),
+    members = amendments.diff_members(before, loaded.programme)
+    return members, amendments.diff_plans(expand(before, calendar), expand(loaded.programme, calendar),
                                           crud.done_action_keys(session=session, round_id=row.id))
+
+
+def withdrawal_drafts(session: Session, before: Programme, p: Programme, round_id: uuid.UUID,
+                      on: dt.date) -> list[Draft]:
+    """One letter to each taker of a list item taken out of the file (撤销): after it, nothing
+    about the item reaches them (see :func:`_in_cat`)."""
+    stage = takers_stage(before)
+    gone_items = {i.code: i.name for _, i in before.items if i.code not in p.item_category}
+    if stage is None or not gone_items:
+        return []
+    taken = sorted(_decided(session, round_id, stage.code, POSITIVE) - eliminated(session, round_id))
+    ctx = {"programme_name": p.round.name, "round_code": p.round.code, "sender_name": p.unit(p.round.issuer).name,
+           "today": on}
+    drafts = []
+    for subject in taken:
+        unit, _, item = subject.partition(":")
+        if item in gone_items and p.has_unit(unit):
+            drafts.append(Draft(unit, "withdrawal.j2", ctx | {"unit_name": p.unit(unit).name, "unit_code": unit,
+                                                             "item_name": gone_items[item]},
+                                f"amend:withdraw:{item}@{on:%Y-%m-%d}", on))
+    return drafts
 
 
 # -- who --------------------------------------------------------------------------------------
@@ -215,11 +252,12 @@ def _remembered(key: tuple, read: Callable[[], Any]) -> Any:
 
 def _in_cat(p: Programme, subject: str, category: str | None) -> bool:
     """Whether a subject belongs to a category: its item's category (subjects without an item
-    belong to every category)."""
-    if category is None:
-        return True
+    belong to every category). A subject whose item was taken out of the list (撤销) belongs to
+    none: no step, list or letter is about it any more."""
     _, _, item = subject.partition(":")
-    return not item or p.item_category.get(item) == category
+    if item and item not in p.item_category:
+        return False
+    return category is None or not item or p.item_category.get(item) == category
 
 
 def _decided(session: Session, round_id: uuid.UUID, stage: str, outcomes: tuple[str, ...]) -> frozenset[str]:

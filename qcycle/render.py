@@ -54,6 +54,7 @@ TEMPLATE_NAMES = (
     "rectification.j2",
     "ops_digest.j2",
     "decision_pending.j2",
+    "withdrawal.j2",
 )
 
 _WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")

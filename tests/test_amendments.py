@@ -327,3 +327,49 @@ def test_a_round_begun_before_versions_were_kept_can_still_be_amended(ran_to_apr
         (row,) = session.exec(select(RoundAmendment)).all()
     assert row.config_before is None and row.changes == [] and row.reason == "省局通知延期"
     assert "日程没有变化" in runner.invoke(app, ["plan", str(extended), "--diff"]).output
+
+
+def test_a_withdrawn_item_is_told_to_its_takers_once_and_then_nothing_more_is_about_it(ran_to_april_19, tmp_path):
+    from qcycle.intake import ingest
+    from qcycle.lifecycle import round_timetable
+    from qcycle.moment import run_due
+    from qcycle.ops import DecisionRow, decide
+    from tests.test_letters import problems_of
+
+    round_id = ran_to_april_19
+    loaded = load_programme(SICHUAN)
+    plan = expand(loaded.programme, default_calendar())
+    # Takers: 510100 of cxyl-01, 510300 of cxyl-02 only, 510400 of both.
+    taken = [("510100", "cxyl-01"), ("510300", "cxyl-02"), ("510400", "cxyl-02"), ("510400", "cxyl-01")]
+    with db.session_scope() as session:
+        for unit, item in taken:
+            ingest(session=session, programme=loaded.programme, timetable=plan, round_id=round_id, source="test",
+                   record={"kind": "application", "unit": unit, "item": item,
+                           "submitted_at": "2023-04-12T10:00:00+08:00"})
+        decide(session=session, programme=loaded.programme, round_id=round_id, decided_by="test",
+               rows=[DecisionRow("takers_review", f"{u}:{i}", "approved") for u, i in taken])
+
+    text = SICHUAN.read_text(encoding="utf-8")
+    withdrawn = tmp_path / SICHUAN.name
+    withdrawn.write_text("".join(line for line in text.splitlines(keepends=True) if "code: cxyl-02," not in line),
+                         encoding="utf-8")
+    amended = load_programme(withdrawn)
+    with db.session_scope() as session:
+        sync_round(session, amended, actor="cli:张三", reason="省局通知撤销该项目", at=clock.at(dt.date(2023, 6, 1), dt.time(10)))
+        sync_round(session, amended)  # found again by a later run: nothing new
+        (row,) = session.exec(select(RoundAmendment)).all()
+        later = round_timetable(session, amended.programme, round_id)
+    assert row.changes == ["撤销事项 争创国家级质量标准实验室（创先引领类，cxyl-02）"]
+
+    told = _messages(round_id, "amend:withdraw:cxyl-02")
+    assert {m.unit_code for m in told if m.channel == "email"} == {"510300", "510400"}
+    letter = next(m for m in told if m.unit_code == "510300" and m.channel == "email")
+    assert letter.subject.endswith("“争创国家级质量标准实验室”已撤销") and letter.logical_date == dt.date(2023, 6, 1)
+    assert problems_of(amended.programme, later, letter) == []
+
+    for moment in sorted({a.at for a in later.actions if dt.date(2023, 7, 1) <= a.at.date() <= dt.date(2023, 7, 20)}):
+        run_due(amended.programme, round_id, later, moment, template_dir=amended.template_dir, actor="test")
+    midterm = {m.unit_code for m in _messages(round_id, "midterm:")}
+    # 510300 took only the withdrawn item: nothing more; 510400 still owes for cxyl-01.
+    assert midterm == {"510100", "510400"}
+    assert len(_messages(round_id, "amend:withdraw:cxyl-02")) == len(told)
