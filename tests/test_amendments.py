@@ -195,14 +195,15 @@ def test_an_extension_is_told_once_to_the_units_that_still_owe_and_only_the_new_
     assert problems_of(extended.programme, both, letter) == []
 
     # Told once; no reminder or overdue notice for the old deadline; reminders for the new one.
-    for day in (dt.date(2023, 4, 21), dt.date(2023, 4, 23), dt.date(2023, 4, 25)):
+    for day in (dt.date(2023, 4, 21), dt.date(2023, 4, 23), dt.date(2023, 4, 25), dt.date(2023, 4, 27)):
         run(day)
     assert len(_messages(round_id, "application:window_open@2023-04-28")) == len(notices)
     assert _messages(round_id, "application:overdue") == []
     assert _messages(round_id, "application:reminder:T-0@2023-04-20") == []
-    t5 = _messages(round_id, "application:reminder:T-5@2023-04-28")
-    assert {m.unit_code for m in t5} == cities - {"510100", "510300"}
-    assert all(m.logical_date == dt.date(2023, 4, 23) for m in t5)
+    for n, day in ((5, dt.date(2023, 4, 23)), (3, dt.date(2023, 4, 25)), (1, dt.date(2023, 4, 27))):
+        sent = _messages(round_id, f"application:reminder:T-{n}@2023-04-28")
+        assert {m.unit_code for m in sent} == cities - {"510100", "510300"}, n
+        assert {m.logical_date for m in sent} == {day}, n
     run(dt.date(2023, 5, 4), hour=10)
     overdue = _messages(round_id, "application:overdue@2023-04-28")
     assert overdue and all(m.logical_date == dt.date(2023, 5, 4) for m in overdue)
