@@ -39,11 +39,12 @@ def _changes(file: Path, *, need_base: bool = True):
         return loaded, row, plan_changes(session, row, loaded)
 
 
-def print_plan_diff(file: Path) -> None:
-    """The table of ``qcycle plan FILE --diff``."""
+def print_plan_diff(file: Path, found=None) -> None:
+    """The table of ``qcycle plan FILE --diff``; ``found``: what :func:`_changes` returned, if
+    the caller has it."""
     from qcycle.timetable import ACTION_LABELS
 
-    loaded, row, (members, changes) = _changes(file)
+    loaded, row, (members, changes) = found or _changes(file)
     if row.config_sha256 == loaded.sha256:
         out.print(f"方案文件与周期 {row.code} 当前所用版本相同，日程没有变化。", markup=False)
         return
@@ -93,12 +94,13 @@ def amend(
             return
         if not reason:
             raise QcycleError("请用 --reason 说明修改原因（将记入修改记录，例如：省局通知申报延期）")
-        loaded, row, _ = _changes(file, need_base=False)
+        found = _changes(file, need_base=False)
+        loaded, row, _ = found
         if row.config_sha256 == loaded.sha256:
             out.print(f"方案文件与周期 {row.code} 当前所用版本相同，无需登记。", markup=False)
             return
         if row.config_text:
-            print_plan_diff(file)
+            print_plan_diff(file, found)
         else:
             out.print("运行时的方案文件未留存（升级前开始的周期），无法列出日程变化；登记后以新文件为准。", markup=False)
         with db.session_scope() as session:

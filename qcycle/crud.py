@@ -67,6 +67,7 @@ __all__ = [
     "get_round",
     "grant_extension",
     "known_fingerprints",
+    "last_amendment_at",
     "list_amendments",
     "list_extensions",
     "list_messages",
@@ -735,6 +736,12 @@ def add_amendment(*, session: Session, round_id: uuid.UUID, **fields: Any) -> Ro
     session.add(row)
     session.flush()
     return row
+
+
+def last_amendment_at(*, session: Session, round_id: uuid.UUID) -> dt.datetime | None:
+    """When the round's latest amendment was recorded (None if it has none)."""
+    return session.exec(select(func.max(RoundAmendment.recorded_at)).where(
+        RoundAmendment.round_id == round_id)).one()
 
 
 def list_amendments(*, session: Session, round_id: uuid.UUID) -> list[RoundAmendment]:

@@ -103,8 +103,8 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
         config_text=text,
     )
     if row.config_sha256 != loaded.sha256:
-        members, changes = plan_changes(session, row, loaded)
         before = _ran_on(row, loaded)
+        members, changes = plan_changes(session, row, loaded, before)
         on = clock.to_local(at).date() if at else clock.today()
         if before is not None and (drafts := withdrawal_drafts(session, before, p, row.id, on)):
             # Imported here: the outbox sits above the lifecycle rules.
@@ -163,11 +163,12 @@ def _ran_on(row: ProgrammeRound, loaded: LoadedProgramme) -> Programme | None:
         return None
 
 
-def plan_changes(session: Session, row: ProgrammeRound, loaded: LoadedProgramme
+def plan_changes(session: Session, row: ProgrammeRound, loaded: LoadedProgramme, before: Programme | None = None
                  ) -> tuple[list[str], list[amendments.PlanChange]]:
-    """What ``loaded`` changes in the round as it last ran (``row.config_text``): units and
-    list items added or taken out, and the plan diff (see :func:`_ran_on` for when empty)."""
-    before = _ran_on(row, loaded)
+    """What ``loaded`` changes in the round as it last ran (``row.config_text``, or ``before``
+    when the caller has read it): units and list items added or taken out, and the plan diff
+    (see :func:`_ran_on` for when empty)."""
+    before = before or _ran_on(row, loaded)
     if before is None:
         return [], []
     calendar = default_calendar()
@@ -557,8 +558,8 @@ def _window_open(session, p, round_id, action) -> Outcome:
         units = outstanding(session, p, round_id, action)
         assert action.deadline is not None  # a window's opening serves its deadline
         # Dated the day the change was recorded: the opening's own day came before it.
-        amended = crud.list_amendments(session=session, round_id=round_id)
-        on = clock.to_local(amended[-1].recorded_at).date() if amended else clock.today()
+        amended = crud.last_amendment_at(session=session, round_id=round_id)
+        on = clock.to_local(amended).date() if amended else clock.today()
         return Outcome(action, _drafts(units, "window_open.j2", p, action, moved_from=was, today=on),
                        note=f"{action.title}：截止日由 {was:%Y-%m-%d} 改为 {action.deadline:%Y-%m-%d}，"
                             f"通知尚未提交的 {len(units)} 个单位")

@@ -106,8 +106,6 @@ def load_programme(path: str | Path, text: str | None = None) -> LoadedProgramme
     were at ``path`` (for templates and for the file named in problems)."""
     path = Path(path)
     doc = yamlfile.read(path) if text is None else yamlfile.parse(text, path)
-    if text is None:
-        text = path.read_bytes().decode("utf-8")  # read was UTF-8 already
     if not isinstance(doc.data, dict):
         raise ConfigError([doc.problem((), "顶层应为映射（round、units、stages ……）")])
     problems = doc.duplicate_keys()
@@ -132,7 +130,9 @@ def load_programme(path: str | Path, text: str | None = None) -> LoadedProgramme
     if errors:
         raise ConfigError([doc.problem(_loc(where), message) for where, message in errors])
     notices += [doc.problem(_loc(where), message) for where, message in warnings]
-    return LoadedProgramme(programme, path, hashlib.sha256(text.encode("utf-8")).hexdigest(), tuple(notices), text)
+    # The hash of the text parsed (the file's bytes: it was read as UTF-8), not of a second read.
+    return LoadedProgramme(programme, path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest(), tuple(notices),
+                           doc.text)
 
 
 def _missing_templates(p: Programme, path: Path) -> list[tuple[str, str]]:

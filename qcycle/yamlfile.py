@@ -73,6 +73,7 @@ class Document:
     root: yaml.Node | None
     data: Any
     duplicates: tuple[Problem, ...] = ()  # found on the node tree as written, before merges
+    text: str = ""  # what was parsed
 
     def problem(self, loc: Sequence[str | int], message: str) -> Problem:
         """A Problem at a field location: the deepest existing node gives the line."""
@@ -202,7 +203,7 @@ def parse(text: str, file: str | Path) -> Document:
                                    line=None if mark is None else mark.line + 1)]) from exc
     finally:
         loader.dispose()
-    return Document(file, root, data, duplicates)
+    return Document(file, root, data, duplicates, text)
 
 
 def read(file: str | Path) -> Document:
