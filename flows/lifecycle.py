@@ -14,6 +14,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from deploy.schedules import SAFETY_NET_ACTOR
 from qcycle import clock
 from qcycle.kinds import action_kind
 from qcycle.lifecycle import Outcome
@@ -22,7 +23,7 @@ from qcycle.schema import grade_label
 from qcycle.timetable import ACTION_LABELS, CHAIN_PASSES, Action, Due, released
 from tasks.actions import carry_out_actions, record_skipped
 from tasks.messages import deliver_messages
-from tasks.rounds import cached_programme, prepare_round, round_code_of
+from tasks.rounds import cached_programme, prepare_round, replan_schedules, round_code_of
 from tasks.runlog import run_log
 
 __all__ = ["STAGE_FLOWS", "reconcile", "run_stage"]
@@ -122,9 +123,6 @@ def run_stage(loaded: LoadedProgramme, round_id, actions: list[Action], as_of: d
     return outcomes
 
 
-SAFETY_NET_ACTOR = "schedule:safety-net"  # the actor of the working-day safety-net runs
-
-
 def _reconcile_run_name() -> str:
     """Round, what, moment: "sc-jbgs-2023·对账·2023-04-20 17:35", "…·兜底对账·…"."""
     from prefect.runtime import flow_run
@@ -168,6 +166,8 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
                    [(a, r) for a, r in plan.skipped if a.stage == only_stage])
     for warning in timetable.warnings:
         log.warning(warning)
+    if (deployment_id := _deployment_id()) is not None:
+        _replan(programme_file, round_id, deployment_id)
     code = loaded.programme.round.code
     log.info("对账 %s（%s），截至 %s：到期 %d 项，跳过 %d 项%s", loaded.programme.round.name, code,
              f"{moment:%Y-%m-%d %H:%M}", len(plan.run), len(plan.skipped),
@@ -219,6 +219,29 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
     create_markdown_artifact("\n".join(lines), key=_slug(f"{code}-status"),
                              description=f"对账与周期状态 {moment:%Y-%m-%d %H:%M}")
     return summary
+
+
+def _deployment_id():
+    """The deployment this run belongs to, from the run's context (no API call); None for a
+    run started from the command line (simulate, backfill, run)."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    return getattr(getattr(context, "flow_run", None), "deployment_id", None)
+
+
+def _replan(programme_file: str, round_id, deployment_id) -> None:
+    """Re-plan the deployment's schedules from the round as it stands. A failure to reach the
+    API is logged, not fatal: the due actions still run, and the next run tries again."""
+    state = replan_schedules(programme_file, round_id, deployment_id, return_state=True)
+    if not state.is_completed():
+        run_log().warning("部署日程未能更新（%s）：本次对账照常进行，下次运行再试", state.message)
+        return
+    changed = state.result()
+    if changed["added"] or changed["removed"]:
+        run_log().info("部署日程已按当前方案更新：新增或改动 %d 个，移除 %d 个（%s）",
+                       len(changed["added"]), len(changed["removed"]),
+                       "、".join(changed["added"] + changed["removed"])[:400])
 
 
 def _status_lines(loaded: LoadedProgramme, round_id, timetable, moment: dt.datetime) -> list[str]:

@@ -49,6 +49,7 @@ __all__ = [
     "owers",
     "pending_decisions",
     "plan_changes",
+    "recorded_extensions",
     "remembering",
     "resolve",
     "round_timetable",
@@ -145,6 +146,12 @@ def unit_deadlines(session: Session, round_id: uuid.UUID) -> tuple[UnitDeadline,
     """The round's unit extensions, as the timetable takes them."""
     return tuple(UnitDeadline(e.stage, e.unit_code, clock.to_local(e.deadline), e.period or None)
                  for e in crud.list_extensions(session=session, round_id=round_id))
+
+
+def recorded_extensions(session: Session, round_code: str) -> tuple[UnitDeadline, ...]:
+    """The unit extensions recorded for a round by its code; none for a round not begun."""
+    row = crud.get_round(session=session, code=round_code)
+    return unit_deadlines(session, row.id) if row is not None else ()
 
 
 def round_timetable(session: Session, p: Programme, round_id: uuid.UUID) -> Timetable:

@@ -17,6 +17,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NONE
 
+from deploy.schedules import PLANNED_SLUGS, schedules_for, sync_schedules
 from qcycle import crud, db
 from qcycle.lifecycle import sync_round as _sync_round
 from qcycle.lifecycle import unit_deadlines
@@ -32,6 +33,7 @@ __all__ = [
     "cached_timetable",
     "clear_caches",
     "prepare_round",
+    "replan_schedules",
     "round_code_of",
 ]
 
@@ -132,3 +134,20 @@ def prepare_round(programme_file: str, as_of: dt.datetime | None = None) -> Prep
         timetable = cached_timetable(loaded, unit_deadlines(session, round_id))
         plan = due(timetable, as_of, done_actions(session, round_id)) if as_of is not None else None
     return PreparedRound(loaded, round_id, timetable, plan)
+
+
+@task(name="更新部署日程", cache_policy=NONE, retries=2, retry_delay_seconds=2, task_run_name=run_name("更新部署日程"))
+def replan_schedules(programme_file: str, round_id: uuid.UUID, deployment_id: uuid.UUID) -> dict[str, list[str]]:
+    """Bring the deployment's schedules in step with the round as it stands (the file as it
+    reads now, the unit extensions granted): an amendment or an extension since they were
+    planned adds the new moments and drops those gone; nothing changes when nothing did.
+    Returns the slugs added (or replaced) and removed."""
+    from prefect.client.orchestration import get_client
+
+    loaded = cached_programme(programme_file)
+    with db.session_scope(read_only=True) as session:
+        extensions = unit_deadlines(session, round_id)
+    schedules = schedules_for(loaded.path, extensions=extensions)
+    with get_client(sync_client=True) as client:
+        added, removed = sync_schedules(client, deployment_id, schedules, managed=PLANNED_SLUGS)
+    return {"added": added, "removed": removed}
