@@ -567,7 +567,9 @@ def _window_open(session, p, round_id, action) -> Outcome:
         # Dated the day the change was recorded: the opening's own day came before it.
         amended = crud.last_amendment_at(session=session, round_id=round_id)
         on = clock.to_local(amended).date() if amended else clock.today()
-        return Outcome(action, _drafts(units, "window_open.j2", p, action, moved_from=was, today=on),
+        left = default_calendar().workdays_between(on, action.deadline.date())
+        return Outcome(action, _drafts(units, "deadline_moved.j2", p, action, moved_from=was, today=on,
+                                       working_days_left=left),
                        note=f"{action.title}：截止日由 {was:%Y-%m-%d} 改为 {action.deadline:%Y-%m-%d}，"
                             f"通知尚未提交的 {len(units)} 个单位")
     units = owers(session, p, round_id, stage, action.category)

@@ -51,6 +51,7 @@ TEMPLATE_NAMES = (
     "notice.j2",
     "publication.j2",
     "window_open.j2",
+    "deadline_moved.j2",
     "rectification.j2",
     "ops_digest.j2",
     "decision_pending.j2",

@@ -94,7 +94,7 @@ __all__ = [
 
 # How ops read a message's status (statuses are stored in English, shown in Chinese).
 STATUS_LABELS = OUTBOX_STATUS_LABELS
-MERGEABLE_TEMPLATES = ("reminder.j2", "overdue.j2")
+MERGEABLE_TEMPLATES = ("reminder.j2", "overdue.j2", "deadline_moved.j2")
 MERGED_TEMPLATE = "merged_reminder.j2"
 REMINDERS_ACTION = "reminders"
 DIGEST_ACTION = "ops_digest"
@@ -219,6 +219,8 @@ def _render_items(items: Sequence[dict], override: Path | None) -> tuple[str, st
                  "working_days_left": c.get("working_days_left", 0)}
         if c.get("days_overdue"):
             entry["days_overdue"] = c["days_overdue"]
+        if c.get("moved_from"):  # a notice of a moved deadline, merged with the day's reminders
+            entry["moved_from"] = c["moved_from"]
         entries.append(entry)
     first = contexts[0]
     context = {"unit_name": first["unit_name"], "unit_code": first.get("unit_code"),

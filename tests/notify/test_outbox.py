@@ -146,6 +146,26 @@ def test_reminders_of_one_unit_and_day_are_merged_and_rerendered_while_queued(tm
     assert "整改报告" in rows[1].subject and "整改报告" not in rows[0].body
 
 
+def test_a_moved_deadline_notice_is_merged_with_the_units_reminders_of_that_day(tmp_path):
+    loaded = _sink_programme(tmp_path)
+    rid = round_id(loaded)
+    moved = clock.at(dt.date(2023, 4, 28), dt.time(17, 30))
+    notice = reminder(loaded, "c1", key="application:window_open@2023-04-28", template="deadline_moved.j2",
+                      deadline=moved, moved_from=dt.date(2023, 4, 14), working_days_left=10, today=DAY)
+    other = reminder(loaded, "c1", key="progress:reminder:T-1", item="进展报告", today=DAY)
+    assert _queue(loaded, [notice, reminder(loaded, "c2", template="deadline_moved.j2", deadline=moved,
+                                            moved_from=dt.date(2023, 4, 14), today=DAY)], rid) == 2
+    assert _queue(loaded, [other], rid) == 1
+    (row,) = _rows(unit_code="c1")
+    assert row.subject == "【提醒】1号市局有2项事项待办理"
+    assert "进展报告，截止2023年4月14日 17:30，还有1个工作日" in row.body
+    assert "揭榜书，截止时间由2023年4月14日延长至2023年4月28日 17:30，还有10个工作日" in row.body
+    assert row.body.index("进展报告") < row.body.index("延长至")  # by deadline
+    # Alone, the notice is its own letter.
+    (alone,) = _rows(unit_code="c2")
+    assert alone.subject.startswith("【截止时间调整】") and "贵单位尚未提交" in alone.body
+
+
 # ---------------------------------------------------------------- truthful results, retries
 
 

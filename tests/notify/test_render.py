@@ -57,6 +57,8 @@ CONTEXTS = {
                   "objection_deadline": clock.at(dt.date(2023, 4, 26), dt.time(23, 59))},
     "publication.j2": {**BASE, "title": "发布揭榜名单", "at": DEADLINE, "takers": ["510100", "510300"]},
     "window_open.j2": {**BASE, "item": "揭榜书", "at": DEADLINE, "deadline": DEADLINE},
+    "deadline_moved.j2": {**BASE, "item": "揭榜书", "deadline": clock.at(dt.date(2023, 4, 28), dt.time(17, 30)),
+                          "moved_from": DAY},
     "rectification.j2": {**BASE, "reason": "考核等级为D级", "rectification_deadline": DEADLINE},
     "ops_digest.j2": {
         "unit_name": "四川省市场监督管理局",
@@ -100,6 +102,8 @@ MUST_SAY = {
     "notice.j2": ["【公示】", "公示期7天", "2023年4月26日 23:59前以书面形式"],
     "publication.j2": ["【通知】", "发布揭榜名单", "名单共列入 2 个单位"],
     "window_open.j2": ["【受理】", "开始受理", "星期四"],
+    "deadline_moved.j2": ["【截止时间调整】", "截止时间延长至2023年4月28日", "由2023年4月20日延长至2023年4月28日 17:30（星期五）",
+                          "贵单位尚未提交"],
     "rectification.j2": ["【整改通知】", "整改", "2023年4月20日 17:30（星期四）"],
     "ops_digest.j2": ["【发送失败汇总】", "1条", "已停止重试", "93000"],
     "decision_pending.j2": ["【待审核】", "揭榜书审核", "2023年4月20日 17:30提交"],
