@@ -143,24 +143,67 @@ def extend(
     period: Annotated[str | None, typer.Option(help="period code, for a stage with periods (e.g. 2023-07)")] = None,
     reason: Annotated[str | None, typer.Option(help="why (e.g. 延期申请 of 4月18日), recorded")] = None,
     by: Annotated[str | None, typer.Option(help="who granted it (recorded; default: this login)")] = None,
+    table: Annotated[Path | None, typer.Option(
+        "--from", help="a CSV of extensions, one per row: stage,unit,to,period,reason (or 阶段,单位,截止时间,期次,原因)",
+        exists=True, dir_okay=False)] = None,
     history: Annotated[bool, typer.Option("--list", help="list the round's unit extensions")] = False,
 ) -> None:
     """批准单位延期申请：该单位在某一阶段使用自己的截止时间，提醒、逾期判断与督办都随之调整。
 
     The unit leaves the stage's own reminders, overdue notice and escalation and gets the same
     for its deadline; what it hands in before that deadline is on time. A later grant for the
-    same window replaces the earlier one. Audited.
+    same window replaces the earlier one. Audited. ``--from`` grants a whole list at once: every
+    row is checked first, and one bad row records none (each bad row is named by its line).
 
     示例：qcycle extend config/programmes/sc-jbgs-2023.yaml --stage application --unit 510400 --to 2023-04-28 --reason "4月18日延期申请" --by 张三
+          qcycle extend config/programmes/sc-jbgs-2023.yaml --from 延期名单.csv --by 张三
           qcycle extend config/programmes/sc-jbgs-2023.yaml --list
     """
     try:
         if history:
             _print_extensions(file)
-            return
-        _grant(file, stage, unit, to, period, reason, by)
+        elif table is not None:
+            if stage or unit or to or period or reason:
+                raise QcycleError("--from 与 --stage/--unit/--to/--period/--reason 不能同时使用")
+            _grant(file, _read_extensions(table), by)
+        else:
+            if not (stage and unit and to and reason):
+                raise QcycleError("需要 --stage、--unit、--to 和 --reason（延期原因将记入记录），或 --from 延期名单")
+            _grant(file, [(0, {"stage": stage, "unit": unit, "to": to, "period": period, "reason": reason})], by)
     except QcycleError as exc:
         raise _fail(exc) from None
+
+
+# A list of extensions as an office keeps it: English or Chinese column names.
+_COLUMNS = {"stage": "stage", "阶段": "stage", "unit": "unit", "单位": "unit", "单位代码": "unit",
+            "to": "to", "截止时间": "to", "新截止时间": "to", "period": "period", "期次": "period",
+            "reason": "reason", "原因": "reason", "延期原因": "reason"}
+
+
+def _read_extensions(path: Path) -> list[tuple[int, dict[str, str | None]]]:
+    """(line number, row) of each extension in a CSV (UTF-8, with or without BOM)."""
+    import csv
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise QcycleError(f"{path}：不是 UTF-8 编码的 CSV（请在表格软件中另存为“CSV UTF-8”）") from None
+    reader = csv.DictReader(text.splitlines())
+    header = [(h or "").strip() for h in reader.fieldnames or []]
+    unknown = [h for h in header if h not in _COLUMNS]
+    missing = {"stage", "unit", "to", "reason"} - {_COLUMNS[h] for h in header if h in _COLUMNS}
+    if unknown or missing:
+        raise QcycleError(f"{path}：表头应为 stage,unit,to,period,reason（或 阶段,单位,截止时间,期次,原因）"
+                          + (f"；无法识别的列：{'、'.join(unknown)}" if unknown else "")
+                          + (f"；缺少的列：{'、'.join(sorted(missing))}" if missing else ""))
+    rows = []
+    for raw in reader:
+        row = {_COLUMNS[(k or "").strip()]: (v or "").strip() or None for k, v in raw.items() if k}
+        if any(row.values()):
+            rows.append((reader.line_num, row))
+    if not rows:
+        raise QcycleError(f"{path}：没有延期记录")
+    return rows
 
 
 def _deadline_of(value: str) -> dt.datetime:
@@ -171,23 +214,19 @@ def _deadline_of(value: str) -> dt.datetime:
         if moment is None:
             moment = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(17, 30))
     except ValueError:
-        raise QcycleError(f"--to {value!r} 无法识别（应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）") from None
+        raise QcycleError(f"截止时间 {value!r} 无法识别（应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）") from None
     return clock.to_local(moment)
 
 
-def _grant(file: Path, stage: str | None, unit: str | None, to: str | None, period: str | None,
-           reason: str | None, by: str | None) -> None:
-    from qcycle import crud, db
-    from qcycle.cli import open_round
+def _checked(p, timetable, row: dict[str, str | None]) -> tuple[str, str, str | None, dt.datetime, str]:
+    """One extension, checked against the programme and the stage's own deadline:
+    (stage, unit, period, deadline, reason)."""
     from qcycle.intake.records import cutoff_for
-    from qcycle.lifecycle import round_timetable
     from qcycle.schema import StageKind
-    from qcycle.timetable import ACTION_LABELS
 
+    stage, unit, to, period, reason = (row.get(k) for k in ("stage", "unit", "to", "period", "reason"))
     if not (stage and unit and to and reason):
-        raise QcycleError("需要 --stage、--unit、--to 和 --reason（延期原因将记入记录）")
-    loaded, round_id = open_round(file)
-    p = loaded.programme
+        raise QcycleError("阶段、单位、截止时间和原因都不能为空")
     windows = [s.code for s in p.stages if s.kind in (StageKind.submission, StageKind.followup)]
     if stage not in windows:
         raise QcycleError(f"阶段 {stage!r} 不是受理材料的阶段（可选：{'、'.join(windows)}）")
@@ -197,20 +236,54 @@ def _grant(file: Path, stage: str | None, unit: str | None, to: str | None, peri
     if periods and period not in periods or not periods and period:
         raise QcycleError(f"阶段 {stage} 的期次应为 {'、'.join(periods)}" if periods else f"阶段 {stage} 没有期次")
     deadline = _deadline_of(to)
+    standard = cutoff_for(timetable, stage, period, None)
+    if standard is not None and deadline <= standard:
+        raise QcycleError(f"延期后的截止时间 {deadline:%Y-%m-%d %H:%M} 应晚于原截止时间 {standard:%Y-%m-%d %H:%M}")
+    return stage, unit, period, deadline, reason
+
+
+def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | None) -> None:
+    """Check every row, then record them all in one transaction (or none)."""
+    from qcycle import crud, db
+    from qcycle.cli import open_round
+    from qcycle.lifecycle import round_timetable
+    from qcycle.timetable import ACTION_LABELS
+
+    loaded, round_id = open_round(file)
+    p = loaded.programme
+    actor = f"cli:{by or getpass.getuser()}"
     with db.session_scope() as session:
-        standard = cutoff_for(round_timetable(session, p, round_id), stage, period, None)
-        if standard is not None and deadline <= standard:
-            raise QcycleError(f"延期后的截止时间 {deadline:%Y-%m-%d %H:%M} 应晚于原截止时间 {standard:%Y-%m-%d %H:%M}")
-        actor = f"cli:{by or getpass.getuser()}"
-        crud.grant_extension(session=session, round_id=round_id, stage=stage, unit_code=unit, period=period,
-                             deadline=deadline, reason=reason, actor=actor)
-        crud.audit(session=session, actor=actor, action=f"extend:{stage}", round_code=p.round.code,
-                   detail={"unit": unit, "period": period, "deadline": deadline.isoformat(), "reason": reason})
-        own = [a for a in round_timetable(session, p, round_id).actions if a.unit == unit and a.stage == stage]
-    out.print(f"已批准 {p.unit(unit).name}（{unit}）延期：{p.stage(stage).name}"
-              f"{'·' + period if period else ''}截止时间 {deadline:%Y-%m-%d %H:%M}。该单位此后的日程：", markup=False)
-    for a in own:
-        out.print(f"  {a.at:%Y-%m-%d %H:%M} {ACTION_LABELS.get(a.action, a.action)} {a.title}", markup=False)
+        timetable = round_timetable(session, p, round_id)
+        grants, errors, seen = [], [], {}
+        for line, row in rows:
+            try:
+                grant = _checked(p, timetable, row)
+            except QcycleError as exc:
+                errors.append(f"第{line}行：{exc}" if line else str(exc))
+                continue
+            window = grant[:3]
+            if window in seen:
+                errors.append(f"第{line}行：与第{seen[window]}行重复（同一单位同一阶段只能有一个截止时间）")
+                continue
+            seen[window] = line
+            grants.append(grant)
+        if errors:
+            if len(rows) == 1 and not rows[0][0]:
+                raise QcycleError(errors[0])
+            raise QcycleError(f"{len(errors)} 行有误，未记录任何延期：\n" + "\n".join(errors))
+        for stage, unit, period, deadline, reason in grants:
+            crud.grant_extension(session=session, round_id=round_id, stage=stage, unit_code=unit, period=period,
+                                 deadline=deadline, reason=reason, actor=actor)
+            crud.audit(session=session, actor=actor, action=f"extend:{stage}", round_code=p.round.code,
+                       detail={"unit": unit, "period": period, "deadline": deadline.isoformat(), "reason": reason})
+        session.flush()
+        planned = round_timetable(session, p, round_id).actions
+    for stage, unit, period, deadline, _ in grants:
+        out.print(f"已批准 {p.unit(unit).name}（{unit}）延期：{p.stage(stage).name}"
+                  f"{'·' + period if period else ''}截止时间 {deadline:%Y-%m-%d %H:%M}。该单位此后的日程：", markup=False)
+        for a in planned:
+            if a.unit == unit and a.stage == stage and a.period == period:
+                out.print(f"  {a.at:%Y-%m-%d %H:%M} {ACTION_LABELS.get(a.action, a.action)} {a.title}", markup=False)
 
 
 def _print_extensions(file: Path) -> None:

@@ -315,6 +315,43 @@ def test_a_unit_extension_moves_that_units_reminders_lateness_and_overdue_notice
     assert len(audit) == 1 and audit[0].actor == "cli:张三" and audit[0].detail["unit"] == "510400"
 
 
+def test_a_list_of_extensions_is_granted_whole_or_not_at_all(ran_to_april_19, tmp_path):
+    from qcycle.lifecycle import unit_deadlines
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("阶段,单位,截止时间,期次,原因\n"
+                   "application,510400,2023-04-28,,4月18日延期申请\n"
+                   "application,519999,2023-04-28,,不存在的单位\n"
+                   "application,510700,2023-04-19,,早于原截止\n"
+                   "application,510400,2023-04-27,,重复\n", encoding="utf-8")
+    refused = runner.invoke(app, ["extend", str(SICHUAN), "--from", str(bad), "--by", "张三"], terminal_width=200)
+    assert refused.exit_code == 2
+    assert "3 行有误，未记录任何延期" in refused.output
+    assert "第3行：单位 '519999' 不在本周期的单位名单中" in refused.output
+    assert "第4行：延期后的截止时间 2023-04-19 17:30 应晚于原截止时间 2023-04-20 17:30" in refused.output
+    assert "第5行：与第2行重复" in refused.output
+    with db.session_scope(read_only=True) as session:
+        assert unit_deadlines(session, ran_to_april_19) == ()
+
+    good = tmp_path / "good.csv"  # saved from a spreadsheet: UTF-8 with a BOM, English headers
+    good.write_text("\ufeffstage,unit,to,period,reason\n"
+                    "application,510400,2023-04-28,,4月18日延期申请\n"
+                    "application,510700,2023-04-26T12:00,,4月19日延期申请\n", encoding="utf-8")
+    granted = runner.invoke(app, ["extend", str(SICHUAN), "--from", str(good), "--by", "张三"], terminal_width=200)
+    assert granted.exit_code == 0, granted.output
+    assert "攀枝花市市场监督管理局（510400）延期：提交揭榜书截止时间 2023-04-28 17:30" in granted.output
+    assert "绵阳市市场监督管理局（510700）延期：提交揭榜书截止时间 2023-04-26 12:00" in granted.output
+    with db.session_scope(read_only=True) as session:
+        got = {(e.unit, e.cutoff.strftime("%m-%d %H:%M")) for e in unit_deadlines(session, ran_to_april_19)}
+        audit = session.exec(select(AuditLog).where(AuditLog.action == "extend:application")).all()
+    assert got == {("510400", "04-28 17:30"), ("510700", "04-26 12:00")}
+    assert len(audit) == 2 and {a.actor for a in audit} == {"cli:张三"}
+    header = tmp_path / "header.csv"
+    header.write_text("unit,deadline\n510400,2023-04-28\n", encoding="utf-8")
+    wrong = runner.invoke(app, ["extend", str(SICHUAN), "--from", str(header)], terminal_width=200)
+    assert wrong.exit_code == 2 and "无法识别的列：deadline" in wrong.output and "缺少的列" in wrong.output
+
+
 def test_a_round_begun_before_versions_were_kept_can_still_be_amended(ran_to_april_19, tmp_path):
     with db.session_scope() as session:  # as a round stored before migration 0011 looks
         crud.update_round(session=session, round_id=ran_to_april_19, config_text=None)
