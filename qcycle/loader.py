@@ -228,7 +228,8 @@ def _loc(where: str) -> tuple:
 
 
 def _duplicates(codes: Iterable[str]) -> set[str]:
-    seen, dup = set(), set()
+    seen: set[str] = set()
+    dup: set[str] = set()
     for code in codes:
         (dup if code in seen else seen).add(code)
     return dup

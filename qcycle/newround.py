@@ -11,6 +11,7 @@ and a year that does not fit the programme's cadence.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -85,7 +86,7 @@ def next_round(text: str, p: Programme, year: int, cal: WorkCalendar) -> NewRoun
         head, tail = (body[:prose.start()], body[prose.start():]) if prose else (body, "")
         if notes_indent is not None:
             head, tail = "", body
-        body = _DATE.sub(lambda m, text=head: _move(m, text, shift, cal, notes), head) + tail
+        body = _DATE.sub(functools.partial(_move, line=head, shift=shift, cal=cal, notes=notes), head) + tail
         if in_round:
             # The new round's own code (a code without a year gets one), then its name and years.
             body = old_code.sub(lambda m: m.group(1) + new_code, body)

@@ -189,7 +189,11 @@ def assess(
             components = {}
             for comp in scheme.components:
                 percent = _component_percent(scheme, comp, u, quotas)
-                span = comp.max_points if comp.max_points is not None else comp.weight * scheme.scale
+                if comp.max_points is not None:
+                    span = comp.max_points
+                else:
+                    assert comp.weight is not None  # the schema requires a weight or max_points
+                    span = comp.weight * scheme.scale
                 components[comp.code] = round(percent / 100.0 * span, 4)
         except AssessmentError as exc:
             problems.append(str(exc))

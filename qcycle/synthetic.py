@@ -190,9 +190,9 @@ class World:
     def _subjects(self, session: Session, deadline: Action) -> list[tuple[str, str | None, str | None]]:
         p = self.p
         stage = p.stage(deadline.stage)
-        if stage.submission == "application" and p.categories and not stage.owed_by.dynamic:
+        out: list[tuple[str, str | None, str | None]] = []
+        if stage.submission == "application" and p.categories and not (stage.owed_by and stage.owed_by.dynamic):
             items = [i.code for _, i in p.items]
-            out = []
             for unit in owers(session, p, self.round_id, stage, deadline.category):
                 r = _rng(self.seed, "choose", unit)
                 k = min(len(items), r.choice(self.items_per_applicant))
@@ -201,7 +201,6 @@ class World:
         if stage.owed_by and stage.owed_by.dynamic and p.categories:
             period = next((x for x in stage.periods if x.code == deadline.period), None)
             only = set(period.categories) if period and period.categories else None
-            out = []
             for subject in select_subjects(session, p, self.round_id, stage.owed_by, deadline.category):
                 unit, _, item = subject.partition(":")
                 if only is None or p.item_category.get(item) in only:

@@ -184,17 +184,17 @@ def render_png(p: Programme, timetable: Timetable, out: Path, today: dt.datetime
                 ax.barh(y, mdates.date2num(row.end) - mdates.date2num(row.start),
                         left=mdates.date2num(row.start), height=0.45, color="#7aa6d8")
             for a in row.ticks:
-                ax.plot([a.at, a.at], [y - 0.35, y - 0.15], color="#555", linewidth=0.8)
+                ax.plot([mdates.date2num(a.at)] * 2, [y - 0.35, y - 0.15], color="#555", linewidth=0.8)
             for a in row.deadlines:
-                ax.plot([a.at, a.at], [y - 0.4, y + 0.4], color="#c0392b", linewidth=1.6)
+                ax.plot([mdates.date2num(a.at)] * 2, [y - 0.4, y + 0.4], color="#c0392b", linewidth=1.6)
             for a in row.points:
-                ax.plot([a.at], [y], "o", color="#e08a2c", markersize=5)
+                ax.plot([mdates.date2num(a.at)], [y], "o", color="#e08a2c", markersize=5)
             text = f"{row.lane}·{row.label}" if row.lane != _COMMON_LANE else row.label
             labels.append(text if font else (row.label.encode("ascii", "ignore").decode() or f"row {i + 1}"))
         ax.set_yticks(range(len(all_rows)))
         ax.set_yticklabels(list(reversed(labels)), fontsize=8)
         if today:
-            ax.axvline(today, color="#27ae60", linewidth=1.5)
+            ax.axvline(float(mdates.date2num(today)), color="#27ae60", linewidth=1.5)
         ax.xaxis.set_major_locator(mdates.MonthLocator())
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
         ax.tick_params(axis="x", labelsize=8, rotation=45)

@@ -34,7 +34,7 @@ def upgrade(data: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]
     notes: list[tuple[str, str]] = [("version", "版本 1 文件（无 version 键），按版本 2 读取；请加上 version: 2 并按下列提示改写")]
     stages = [s for s in data.get("stages") or [] if isinstance(s, dict)]
     kinds = {s.get("code"): s.get("kind") for s in stages}
-    by_submission = {}
+    by_submission: dict[str, Any] = {}
     for s in stages:
         if s.get("kind") in _WINDOWS and s.get("submission"):
             by_submission.setdefault(s["submission"], s.get("code"))

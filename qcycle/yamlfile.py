@@ -95,7 +95,7 @@ class Document:
             if child is None:
                 break  # a missing key: keep the full path, point at the enclosing mapping
             node = child
-            line = at.start_mark.line + 1
+            line = at.start_mark.line + 1 if at is not None else line
         return Problem(file=self.file, path=path_str(kept), message=message, line=line)
 
     def duplicate_keys(self) -> list[Problem]:
