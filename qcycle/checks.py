@@ -1,0 +1,312 @@
+"""Cross-field checks of a programme: relations the schema of one field cannot see (codes that
+must exist, references between stages, windows in order, who will be written to and how).
+
+:func:`check_programme` returns (field path, message) pairs; :mod:`qcycle.loader` turns them
+into problems with the file and line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from qcycle.schema import Programme, Stage, StageKind, SubmissionKind, Who
+
+__all__ = ["check_programme"]
+
+
+
+def _duplicates(codes: Iterable[str]) -> set[str]:
+    seen: set[str] = set()
+    dup: set[str] = set()
+    for code in codes:
+        (dup if code in seen else seen).add(code)
+    return dup
+
+
+def check_programme(p: Programme) -> list[tuple[str, str]]:
+    """Relations between parts of a programme; returns (field path, message) pairs."""
+    return _Relations(p).check()
+
+
+class _Relations:
+    """The cross-field checks of :func:`check_programme`, one method per part of the file, in
+    the order the problems are reported."""
+
+    def __init__(self, p: Programme) -> None:
+        self.p = p
+        self.out: list[tuple[str, str]] = []
+        self.unit_codes = {u.code for u in p.units}
+        self.category_codes = {c.code for c in p.categories}
+        self.stage_codes = {s.code for s in p.stages}
+        self.stage_kinds = {s.code: s.kind for s in p.stages}
+        self.levels = {u.level for u in p.units}
+        self.grade_names = p.assessment.grade_names if p.assessment is not None else []
+
+    def check(self) -> list[tuple[str, str]]:
+        self.duplicates()
+        self.units()
+        self.out.extend(_cycles(self.p))
+        self.submission_kinds()
+        self.policies()
+        for si, s in enumerate(self.p.stages):
+            self.stage(si, s)
+        self.assessment_and_quotas()
+        self.receivers()
+        return self.out
+
+    def dup(self, kind: str, path: str, codes: list[str], field: str = "code") -> None:
+        for code in _duplicates(codes):
+            index = codes.index(code, codes.index(code) + 1)
+            self.out.append((f"{path}[{index}].{field}", f"{kind}代码 {code!r} 重复（应唯一）"))
+
+    def duplicates(self) -> None:
+        p = self.p
+        self.dup("单位", "units", [u.code for u in p.units])
+        self.dup("类别", "categories", [c.code for c in p.categories])
+        self.dup("阶段", "stages", [s.code for s in p.stages])
+        self.dup("渠道", "channels", [c.name for c in p.channels], "name")
+        item_codes: set[str] = set()
+        for ci, c in enumerate(p.categories):
+            for ii, item in enumerate(c.items):
+                if item.code in item_codes:
+                    self.out.append((f"categories[{ci}].items[{ii}].code", f"项目代码 {item.code!r} 重复（应唯一）"))
+                item_codes.add(item.code)
+
+    def units(self) -> None:
+        p, out = self.p, self.out
+        if p.round.issuer not in self.unit_codes:
+            out.append(("round.issuer", f"发布单位 {p.round.issuer!r} 不在 units 中（应为已定义的单位代码）"))
+        channel_names = {c.name for c in p.channels}
+        for ui, u in enumerate(p.units):
+            if u.parent is not None and u.parent not in self.unit_codes:
+                out.append((f"units[{ui}].parent", f"上级单位 {u.parent!r} 未定义（应为 units 中的代码）"))
+            for k, name in enumerate(u.channels):
+                if name not in channel_names:
+                    out.append((f"units[{ui}].channels[{k}]", f"渠道 {name!r} 未定义（应为 channels 中的 name）"))
+            if any(_channel(p, n) == "email" for n in u.channels) and not u.email:
+                out.append((f"units[{ui}].email", f"单位 {u.code} 使用邮件渠道但未填写 email 地址"))
+
+    def stage_ref(self, path: str, code: str | None, kinds: tuple[StageKind, ...], what: str) -> None:
+        if code is None:
+            return
+        if code not in self.stage_kinds:
+            self.out.append((path, f"阶段 {code!r} 未定义（应为 stages 中的代码）"))
+        elif self.stage_kinds[code] not in kinds:
+            allowed = "、".join(s.code for s in self.p.stages if s.kind in kinds) or "无"
+            self.out.append((path, f"阶段 {code!r} 不是{what}（可选：{allowed}）"))
+
+    def who(self, path: str, who: Who | None) -> None:
+        if who is None:
+            return
+        out = self.out
+        for k, code in enumerate(who.units):
+            if code not in self.unit_codes:
+                out.append((f"{path}.units[{k}]", f"单位 {code!r} 未定义（应为 units 中的代码）"))
+        for k, level in enumerate(who.levels):
+            if level not in self.levels:
+                out.append((f"{path}.levels[{k}]", f"没有级别为 {level!r} 的单位（现有：{'、'.join(sorted(self.levels))}）"))
+        windows = (StageKind.submission, StageKind.followup)
+        self.stage_ref(f"{path}.submitted_at", who.submitted_at, windows, "受理阶段")
+        self.stage_ref(f"{path}.missing_at", who.missing_at, windows, "受理阶段")
+        self.stage_ref(f"{path}.approved_at", who.approved_at, (StageKind.decision,), "决定阶段（decision）")
+        self.stage_ref(f"{path}.rejected_at", who.rejected_at, (StageKind.decision,), "决定阶段（decision）")
+        self.stage_ref(f"{path}.assessed_at", who.assessed_at, (StageKind.assessment,), "考核阶段（assessment）")
+        if (who.grades or who.rank) and self.p.assessment is None:
+            out.append((path, "按等次或排名选择需要 assessment（考核方案）"))
+        for k, grade in enumerate(who.grades):
+            if self.grade_names and grade not in self.grade_names:
+                out.append((f"{path}.grades[{k}]",
+                            f"等次 {grade!r} 不在 assessment.grades 中（可选：{'、'.join(self.grade_names)}）"))
+        for k, alt in enumerate(who.any_of):
+            self.who(f"{path}.any_of[{k}]", alt)
+
+    def submission_kinds(self) -> None:
+        p, out = self.p, self.out
+        builtins = {k.value for k in SubmissionKind}
+        known_kinds = builtins | set(p.submission_kinds)
+        for si, s in enumerate(p.stages):
+            if s.submission is not None and s.submission not in known_kinds:
+                builtin = "、".join(k.value for k in SubmissionKind if k.value != "score")
+                out.append((f"stages[{si}].submission",
+                            (f"材料种类 {s.submission!r} 未定义（内置：{builtin}；"
+                             f"其他种类请在 submission_kinds 中声明，如 target_filing: {{title: 目标备案}}）")))
+            if s.kind is StageKind.decision:
+                self.stage_ref(f"stages[{si}].decides", s.decides,
+                               (StageKind.submission, StageKind.followup, StageKind.decision, StageKind.assessment),
+                               "可决定的阶段（受理、决定或考核）")
+                if s.decides == s.code:
+                    out.append((f"stages[{si}].decides", "不能对本阶段自身作决定"))
+        for code in p.submission_kinds:
+            if code in builtins:
+                out.append((f"submission_kinds.{code}", f"{code!r} 是内置材料种类，无需声明"))
+
+    def policies(self) -> None:
+        for name, policy in self.p.reminder_policies.items():
+            if policy.escalate_to != "parent" and policy.escalate_to not in self.unit_codes:
+                self.out.append((f"reminder_policies.{name}.escalate_to",
+                                 f"督办对象 {policy.escalate_to!r} 未定义（应为 parent 或单位代码）"))
+
+    def stage(self, si: int, s: Stage) -> None:
+        out, base = self.out, f"stages[{si}]"
+        self.who(f"{base}.owed_by", s.owed_by)
+        self.who(f"{base}.notify", s.notify)
+        self.who(f"{base}.among", s.among)
+        if s.sender is not None and s.sender not in self.unit_codes:
+            out.append((f"{base}.sender", f"署名单位 {s.sender!r} 未定义（应为 units 中的代码）"))
+        if s.reminders is not None and s.reminders not in self.p.reminder_policies:
+            out.append((f"{base}.reminders", f"提醒策略 {s.reminders!r} 未定义（应为 reminder_policies 中的名称）"))
+        for code in s.per_category:
+            if code not in self.category_codes:
+                out.append((f"{base}.per_category.{code}", f"类别 {code!r} 未定义（应为 categories 中的代码）"))
+        for pi, period in enumerate(s.periods):
+            for k, code in enumerate(period.categories):
+                if code not in self.category_codes:
+                    out.append((f"{base}.periods[{pi}].categories[{k}]", f"类别 {code!r} 未定义"))
+        for where, ref in _relative_refs(s, base):
+            if ref not in self.stage_codes:
+                out.append((where, f"阶段 {ref!r} 未定义（应为 stages 中的代码）"))
+            elif ref == s.code:
+                out.append((where, "不能相对于本阶段自身计算日期"))
+        out.extend(_window_order(s, base))
+
+    def assessment_and_quotas(self) -> None:
+        p, out = self.p, self.out
+        if p.assessment is not None:
+            out.extend(_check_assessment(p, self.unit_codes, self.levels))
+            self.who("assessment.subjects", p.assessment.subjects)
+        if p.quotas is None:
+            return
+        for ai, action in enumerate(p.quotas.actions):
+            for code in action.per_unit:
+                if code not in self.unit_codes:
+                    out.append((f"quotas.actions[{ai}].per_unit.{code}", f"单位 {code!r} 未定义"))
+            total = sum(action.per_unit.values())
+            if total < action.goal:
+                out.append((f"quotas.actions[{ai}].per_unit",
+                            f"各单位任务数之和 {total} 小于目标 {action.goal}（应不小于目标）"))
+        if p.quotas.progress_stage not in self.stage_codes:
+            out.append(("quotas.progress_stage", f"阶段 {p.quotas.progress_stage!r} 未定义"))
+
+    def receivers(self) -> None:
+        """Everyone who will be written to must be reachable."""
+        p = self.p
+        for code in sorted(_receivers(p)):
+            if code in self.unit_codes and not p.unit(code).channels:
+                ui = next(i for i, u in enumerate(p.units) if u.code == code)
+                self.out.append((f"units[{ui}].channels",
+                                 f"单位 {code}（{p.unit(code).name}）将收到通知，但没有配置任何渠道（应至少一个）"))
+
+
+def _channel(p: Programme, name: str) -> str | None:
+    return next((c.kind for c in p.channels if c.name == name), None)
+
+
+def _cycles(p: Programme) -> list[tuple[str, str]]:
+    parent = {u.code: u.parent for u in p.units}
+    out = []
+    for ui, u in enumerate(p.units):
+        seen, code = {u.code}, u.parent
+        while code is not None and code in parent:
+            if code in seen:
+                out.append((f"units[{ui}].parent", f"单位 {u.code} 的上级关系成环（应为树形）"))
+                break
+            seen.add(code)
+            code = parent[code]
+    return out
+
+
+def _relative_refs(s, base: str) -> list[tuple[str, str]]:
+    refs = []
+    if s.after is not None:
+        refs.append((f"{base}.after.stage", s.after.stage))
+    if s.opens_after is not None:
+        refs.append((f"{base}.opens_after.stage", s.opens_after.stage))
+    if s.deadline is not None and s.deadline.after is not None:
+        refs.append((f"{base}.deadline.after.stage", s.deadline.after.stage))
+    for pi, period in enumerate(s.periods):
+        if period.deadline.after is not None:
+            refs.append((f"{base}.periods[{pi}].deadline.after.stage", period.deadline.after.stage))
+    for code, o in s.per_category.items():
+        if o.deadline is not None and o.deadline.after is not None:
+            refs.append((f"{base}.per_category.{code}.deadline.after.stage", o.deadline.after.stage))
+    return refs
+
+
+def _window_order(s, base: str) -> list[tuple[str, str]]:
+    out = []
+
+    def check(path: str, opens: dt.date | None, deadline) -> None:
+        if opens is not None and deadline is not None and deadline.date is not None \
+                and deadline.date < opens:
+                out.append((f"{path}.deadline.date",
+                            f"截止日期 {deadline.date} 早于开始日期 {opens}（截止应不早于开始）"))
+
+    check(base, s.opens, s.deadline)
+    for pi, period in enumerate(s.periods):
+        check(f"{base}.periods[{pi}]", period.opens or s.opens, period.deadline)
+    for code, o in s.per_category.items():
+        check(f"{base}.per_category.{code}", o.opens or s.opens, o.deadline or s.deadline)
+    return out
+
+
+def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[str, str]]:
+    a = p.assessment
+    assert a is not None
+    out = []
+    weights = [c.weight for c in a.components if c.weight is not None]
+    caps = [c.max_points for c in a.components if c.max_points is not None]
+    if weights and caps:
+        out.append(("assessment.components", "同一考核方案不能混用 weight 和 max_points"))
+    elif weights and abs(sum(weights) - 1) > 1e-6:
+        out.append(("assessment.components",
+                    f"各部分权重之和应为 1，实际为 {sum(weights):g}"))
+    elif caps and abs(sum(caps) - a.scale) > 1e-6:
+        out.append(("assessment.components",
+                    f"各部分分值上限之和应为满分 {a.scale:g}，实际为 {sum(caps):g}"))
+    if any(c.source == "indicators" for c in a.components) and not a.indicators:
+        out.append(("assessment.indicators", "有按指标计分的部分，但未定义 indicators"))
+    if any(c.source == "quotas" for c in a.components) and p.quotas is None:
+        out.append(("quotas", "有按任务数计分的部分，但未定义 quotas"))
+    dup = _duplicates([c.code for c in a.components])
+    for code in dup:
+        out.append(("assessment.components", f"考核部分代码 {code!r} 重复"))
+    return out
+
+
+def _potential(p: Programme, who: Who) -> set[str]:
+    """Units a selector may reach: its hierarchy part, narrowed to units that can take part in
+    the round when it depends on what happens (applicants, takers, graded units)."""
+    allowed = {u.code for u in p.units_matching(who)}
+    if not who.dynamic:
+        return allowed
+    takers_part: set[str] = set()
+    for s in p.stages:
+        if s.owed_by is not None and not s.owed_by.dynamic:
+            takers_part |= {u.code for u in p.units_matching(s.owed_by)}
+    if p.assessment is not None and not p.assessment.subjects.dynamic:
+        takers_part |= {u.code for u in p.units_matching(p.assessment.subjects)}
+    return allowed & takers_part
+
+
+def _receivers(p: Programme) -> set[str]:
+    """Units that the timetable will write to: owers, the notified, the assessed and ops."""
+    codes = {p.round.issuer}
+    selectors = [s.owed_by for s in p.stages] + [s.notify for s in p.stages]
+    if p.assessment is not None:
+        selectors.append(p.assessment.subjects)
+    for who in selectors:
+        if who is not None:
+            codes |= _potential(p, who)
+    for s in p.stages:
+        if s.kind is StageKind.decision:
+            codes.add(p.round.issuer)
+        # Escalations write to the overdue unit's parent, or to a named unit.
+        policy = p.reminder_policies.get(s.reminders) if s.reminders else None
+        if policy is None or policy.escalate_after_workdays is None or s.owed_by is None or s.voluntary:
+            continue
+        if policy.escalate_to != "parent":
+            codes.add(policy.escalate_to)
+            continue
+        codes |= {p.unit(c).parent or p.round.issuer for c in _potential(p, s.owed_by)}
+    return codes
