@@ -64,9 +64,7 @@ def next_round(text: str, p: Programme, year: int, cal: WorkCalendar) -> NewRoun
         notes.append(f"方案每{every}年一届（cadence），{year} 年与本届相隔 {shift} 年，不是整届")
     covered_warnings = len(cal.warnings)
     code = p.round.code
-    new_code = _YEAR.sub(lambda m: str(int(m.group(1)) + shift), code) if _YEAR.search(code) else f"{code}-{year}"
-    if new_code == code:
-        new_code = f"{code}-{year}"
+    new_code = _new_code(code, shift, year)
     old_code = re.compile(rf"(\bcode:\s*[\"']?){re.escape(code)}(?=[\"']?\s*(,|}}|$))")
     out_lines = []
     in_round, notes_indent = False, None
@@ -103,14 +101,24 @@ def next_round(text: str, p: Programme, year: int, cal: WorkCalendar) -> NewRoun
         out_lines.append(body + comment)
     new_text = "".join(out_lines)
     notes += [f"日历：{w}" for w in cal.warnings[covered_warnings:]]
-    for s in p.stages:
-        if _YEAR.search(s.name) or "届" in s.name:
-            notes.append(f"阶段名称“{s.name}”含年份或届次，未改动：请核对")
+    return NewRound(new_text, new_code, notes + _left_for_review(p))
+
+
+def _new_code(code: str, shift: int, year: int) -> str:
+    """The new round's code: its year moved, or the year appended to a code without one."""
+    new_code = _YEAR.sub(lambda m: str(int(m.group(1)) + shift), code) if _YEAR.search(code) else f"{code}-{year}"
+    return f"{code}-{year}" if new_code == code else new_code
+
+
+def _left_for_review(p: Programme) -> list[str]:
+    """What the move leaves as it was, for the officer to check."""
+    notes = [f"阶段名称“{s.name}”含年份或届次，未改动：请核对" for s in p.stages
+             if _YEAR.search(s.name) or "届" in s.name]
     if p.assessment is not None and any(i.year or i.cumulative_years for i in p.assessment.indicators):
         notes.append("指标的 year / cumulative_years 未改动：请按新一届的考核期核对")
     if not _YEAR.search(p.round.name):
         notes.append(f"周期名称“{p.round.name}”不含年份，未改动：请核对届次等文字")
-    return NewRound(new_text, new_code, notes)
+    return notes
 
 
 def _move(m: re.Match[str], line: str, shift: int, cal: WorkCalendar, notes: list[str]) -> str:

@@ -126,6 +126,22 @@ def first_open(timetable: Timetable, deadline: Action) -> dt.datetime | None:
     return None
 
 
+def _indicator_values(r: random.Random, ind: Any, last_year: int) -> list[tuple[int, float]]:
+    """(year, value) of one indicator: three subjects in four meet their target (the draws in
+    the order :func:`measurements` has always made them, so seeded rounds stay the same)."""
+    years = ind.cumulative_years or [ind.year or last_year]
+    meets = r.random() < 0.75
+    share = ind.target / len(years) if ind.cumulative_years else ind.target
+    out = []
+    for y in years:
+        factor = r.uniform(1.0, 1.08) if meets else r.uniform(0.85, 0.99)
+        if ind.comparator in ("<=", "<"):
+            factor = 2 - factor
+        value = share if ind.comparator == "=" and meets else share * factor
+        out.append((y, round(value, 2)))
+    return out
+
+
 def measurements(seed: int, subject: str, p: Programme) -> list[dict[str, Any]]:
     """Indicator values, quota counts, bonus/deduction occurrences and rare vetoes for a subject."""
     scheme = p.assessment
@@ -138,15 +154,8 @@ def measurements(seed: int, subject: str, p: Programme) -> list[dict[str, Any]]:
         out.append({"kind": "score", "unit": subject, "reviewer": who, "component": component, "value": value})
 
     for ind in scheme.indicators:
-        years = ind.cumulative_years or [ind.year or p.round.years[-1]]
-        meets = r.random() < 0.75
-        share = ind.target / len(years) if ind.cumulative_years else ind.target
-        for y in years:
-            factor = r.uniform(1.0, 1.08) if meets else r.uniform(0.85, 0.99)
-            if ind.comparator in ("<=", "<"):
-                factor = 2 - factor
-            value = share if ind.comparator == "=" and meets else share * factor
-            rec(f"indicator:{ind.code}", str(y), round(value, 2))
+        for y, value in _indicator_values(r, ind, p.round.years[-1]):
+            rec(f"indicator:{ind.code}", str(y), value)
     if p.quotas is not None:
         unit = subject.partition(":")[0]
         for action in p.quotas.actions:

@@ -41,38 +41,8 @@ def upgrade(data: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]
     review = next((s.get("code") for s in stages if s.get("kind") == "review" and s.get("decision")), None)
 
     for i, s in enumerate(data.get("stages") or []):
-        if not isinstance(s, dict):
-            continue
-        base = f"stages[{i}]"
-        kind = s.get("kind")
-        if kind in ("review", "evaluation"):
-            if s.pop("decision", False):
-                target = by_submission.get("application" if kind == "review" else "evaluation_request")
-                s["kind"] = "decision"
-                if target is not None:
-                    s["decides"] = target
-                notes.append((f"{base}.kind", f"kind: {kind} + decision: true → kind: decision, decides: {target}"))
-            else:
-                s["kind"] = "event"
-                notes.append((f"{base}.kind", f"kind: {kind}（无决定）→ kind: event"))
-        for key in ("owed_by", "notify"):
-            if isinstance(s.get(key), dict):
-                s[key] = _who(s[key], review, f"{base}.{key}", notes)
-        if isinstance(s.get("after"), dict):
-            if kind in _WINDOWS:
-                s["opens_after"] = _relative(s.pop("after"), kinds, f"{base}.after", notes)
-                notes.append((f"{base}.after", "整改等受理期的 after 指受理开始日 → opens_after"))
-            else:
-                s["after"] = _relative(s["after"], kinds, f"{base}.after", notes)
-        deadlines = [(f"{base}.deadline", s.get("deadline"))]
-        deadlines += [(f"{base}.periods[{k}].deadline", pr.get("deadline"))
-                      for k, pr in enumerate(s.get("periods") or []) if isinstance(pr, dict)]
-        for code, o in (s.get("per_category") or {}).items():
-            if isinstance(o, dict):
-                deadlines.append((f"{base}.per_category.{code}.deadline", o.get("deadline")))
-        for path, d in deadlines:
-            if isinstance(d, dict) and isinstance(d.get("after"), dict):
-                d["after"] = _relative(d["after"], kinds, f"{path}.after", notes)
+        if isinstance(s, dict):
+            _upgrade_stage(s, f"stages[{i}]", kinds, by_submission, review, notes)
 
     a = data.get("assessment")
     if isinstance(a, dict):
@@ -85,6 +55,39 @@ def upgrade(data: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]
             notes.append(("assessment.tie_rule", f"tie_rule → ties: {a['ties']}"))
     data["version"] = CURRENT
     return data, notes
+
+
+def _upgrade_stage(s: dict[str, Any], base: str, kinds: dict[Any, Any], by_submission: dict[str, Any],
+                   review: str | None, notes: list[tuple[str, str]]) -> None:
+    """One stage in its version-2 form (in place): its kind, selectors and relative dates."""
+    kind = s.get("kind")
+    if kind in ("review", "evaluation"):
+        if s.pop("decision", False):
+            target = by_submission.get("application" if kind == "review" else "evaluation_request")
+            s["kind"] = "decision"
+            if target is not None:
+                s["decides"] = target
+            notes.append((f"{base}.kind", f"kind: {kind} + decision: true → kind: decision, decides: {target}"))
+        else:
+            s["kind"] = "event"
+            notes.append((f"{base}.kind", f"kind: {kind}（无决定）→ kind: event"))
+    for key in ("owed_by", "notify"):
+        if isinstance(s.get(key), dict):
+            s[key] = _who(s[key], review, f"{base}.{key}", notes)
+    if isinstance(s.get("after"), dict):
+        if kind in _WINDOWS:
+            s["opens_after"] = _relative(s.pop("after"), kinds, f"{base}.after", notes)
+            notes.append((f"{base}.after", "整改等受理期的 after 指受理开始日 → opens_after"))
+        else:
+            s["after"] = _relative(s["after"], kinds, f"{base}.after", notes)
+    deadlines = [(f"{base}.deadline", s.get("deadline"))]
+    deadlines += [(f"{base}.periods[{k}].deadline", pr.get("deadline"))
+                  for k, pr in enumerate(s.get("periods") or []) if isinstance(pr, dict)]
+    deadlines += [(f"{base}.per_category.{code}.deadline", o.get("deadline"))
+                  for code, o in (s.get("per_category") or {}).items() if isinstance(o, dict)]
+    for path, d in deadlines:
+        if isinstance(d, dict) and isinstance(d.get("after"), dict):
+            d["after"] = _relative(d["after"], kinds, f"{path}.after", notes)
 
 
 def _who(who: dict[str, Any], review: str | None, path: str, notes: list[tuple[str, str]]) -> dict[str, Any]:
