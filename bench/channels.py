@@ -50,11 +50,11 @@ def _rate(n: int, seconds: float) -> dict[str, Any]:
 def _smtp(n: int, workers: int) -> dict[str, Any]:
     from aiosmtpd.controller import Controller
 
-    from bench.run import _free_port
     from qcycle.notify.deliver import Message, deliver_batch
+    from tests.servers import free_port
 
     handler = _Counter()
-    port = _free_port()
+    port = free_port()
     ctl = Controller(handler, hostname="127.0.0.1", port=port)
     ctl.start()
     try:

@@ -22,7 +22,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.generate import SCALE_1_UNITS, write_programme
+from tests.servers import ThrowawayPostgres, free_port
 
 __all__ = ["PrefectServer", "machine", "run_modes"]
 
@@ -66,12 +66,6 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _size_mib(db: Path) -> float:
     return sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists()) / 2**20
 
@@ -95,62 +89,21 @@ def _tree_hwm_mib(pid: int) -> float:
     return total / 1024
 
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _as_postgres(*args: str) -> list[str]:
-    # PostgreSQL refuses to run as root; when we are root, run it as the postgres user.
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
-
-
-class Postgres:
+class Postgres(ThrowawayPostgres):
     """A throwaway PostgreSQL 15 cluster holding Prefect's database, as in production
     (docs/runbook.md §3). ``synchronous_commit=off``: commits do not wait for the disk, like
     the SQLite server's ``synchronous=NORMAL``; crash-safe, unlike ``fsync=off``."""
 
-    def __init__(self):
-        # Not under a root-only folder: postgres must be able to enter it.
-        self.base = Path(tempfile.mkdtemp(prefix="qcycle-bench-pg-"))
-        if os.geteuid() == 0:
-            shutil.chown(self.base, "postgres", "postgres")
-        self.port = _free_port()
-        self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/prefect"
-        self.started = False
-
-    def _run(self, *args: str) -> str:
-        done = subprocess.run(_as_postgres(*args), cwd=self.base, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} failed: {done.stdout}{done.stderr}")
-        return done.stdout
+    def __init__(self) -> None:
+        super().__init__("-c synchronous_commit=off", prefix="qcycle-bench-pg-")
 
     def start(self) -> Postgres:
-        if not (PG_BIN / "initdb").exists():
-            raise RuntimeError(f"--prefect-db postgres needs PostgreSQL 15 ({PG_BIN} is missing)")
-        data = str(self.base / "data")
-        try:
-            self._run(str(PG_BIN / "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                      "--locale=C")
-            self._run(str(PG_BIN / "pg_ctl"), "-D", data, "-l", str(self.base / "log"), "-w", "-t", "30", "-o",
-                      f"-p {self.port} -k {self.base} -h 127.0.0.1 -c synchronous_commit=off", "start")
-            self.started = True
-            self.sql("CREATE DATABASE prefect", db="postgres")
-        except RuntimeError:
-            self.stop()  # no cluster left running or folder left behind
-            raise
+        super().start()
+        self.create_database("prefect")
         return self
-
-    def sql(self, query: str, db: str = "prefect") -> str:
-        return self._run(str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                         "-d", db, "-tAc", query).strip()
 
     def size_mib(self) -> float:
         return int(self.sql("SELECT pg_database_size('prefect')")) / 2**20
-
-    def stop(self) -> None:
-        if self.started:
-            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.base / "data"), "-m", "fast", "-w", "stop")
-            self.started = False
-        shutil.rmtree(self.base, ignore_errors=True)
 
 
 class PrefectServer:
@@ -161,12 +114,12 @@ class PrefectServer:
         self.folder = folder
         self.db = folder / "prefect.db"
         self.postgres = Postgres() if database == "postgres" else None
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         self.env = {
             **os.environ,
             "PREFECT_HOME": str(folder / "prefect-home"),
-            "PREFECT_API_DATABASE_CONNECTION_URL": (self.postgres.url if self.postgres
+            "PREFECT_API_DATABASE_CONNECTION_URL": (self.postgres.url("prefect", "asyncpg") if self.postgres
                                                     else f"sqlite+aiosqlite:///{self.db}"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_ENABLED": "false",

@@ -112,7 +112,7 @@ def test_qcycle_server_serves_the_api_and_the_ui_on_serial_sqlite(tmp_path):
 
     import httpx
 
-    from tests.prefect_proc import free_port
+    from tests.servers import free_port
 
     port = free_port()
     env = clean_env(PREFECT_HOME=str(tmp_path / "prefect"), QCYCLE_HOME=str(tmp_path / "home"))

@@ -13,7 +13,7 @@ from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary
 
 from deploy.deployments import wait_for_server
 from qcycle.errors import QcycleError
-from tests.prefect_proc import free_port
+from tests.servers import free_port
 
 
 def _health_server(port: int, status: int) -> ThreadingHTTPServer:

@@ -16,7 +16,7 @@ from qcycle.intake import HttpSource, SourceFailed, pull_http, pull_into_databas
 from qcycle.loader import load_programme
 from qcycle.models import QuarantinedRecord, Review, Submission
 from tests.intake.conftest import P1, TOKEN, TOKEN_ENV
-from tests.prefect_proc import free_port
+from tests.servers import free_port
 
 LOADED = load_programme(P1)  # read once: the tests pull many times
 
