@@ -141,6 +141,22 @@ def test_bot_host_and_timeout_from_settings(botserver: BotServer, kind: str, mon
         get_settings.cache_clear()
 
 
+def test_webhook_timeout_from_settings(botserver: BotServer, monkeypatch) -> None:
+    from qcycle.settings import get_settings
+
+    # No ?timeout= in the URL: QCYCLE_NOTIFY_TIMEOUT bounds a webhook request as a bot's.
+    monkeypatch.setenv("QCYCLE_NOTIFY_TIMEOUT", "0.3")
+    get_settings.cache_clear()
+    try:
+        botserver.behave("slow", delay=1.0)
+        url = f"qhook://127.0.0.1:{botserver.port}/{TOKENS['webhook']}"
+        late = channel_for(url).send(SUBJECT, BODY)
+        assert (late.ok, late.retryable, late.status_code) == (False, True, None), late
+        assert "0.3s" in (late.error or "")
+    finally:
+        get_settings.cache_clear()
+
+
 @pytest.mark.parametrize("kind", ["wecom", "dingtalk", "feishu"])
 def test_markdown_format(botserver: BotServer, kind: str) -> None:
     assert channel_for(bot_url(kind, botserver, extra="&format=markdown")).send(SUBJECT, BODY).ok
@@ -500,6 +516,20 @@ def test_sink_writes_json_files(tmp_path, _sink_in_tmp) -> None:
     default = open_channel("sink")
     assert default.send(SUBJECT, BODY).ok
     assert len(list(_sink_in_tmp.glob("*.json"))) == 1
+
+
+def test_sink_folder_from_settings(tmp_path, monkeypatch) -> None:
+    from qcycle.settings import get_settings
+
+    monkeypatch.setenv("QCYCLE_SINK_DIR", str(tmp_path / "elsewhere"))
+    get_settings.cache_clear()
+    try:
+        sink = open_channel("sink")
+        assert sink.send(SUBJECT, BODY, message_id="m1").ok
+        assert sink.folder == tmp_path / "elsewhere"
+    finally:
+        get_settings.cache_clear()
+    assert len(list((tmp_path / "elsewhere").glob("*-m1.json"))) == 1
 
 
 def test_sink_jsonl_layout_appends_one_line_per_message_per_day(tmp_path, monkeypatch) -> None:
