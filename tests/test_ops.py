@@ -18,7 +18,7 @@ runner = CliRunner()
 
 
 def _seed_applications(units_items):
-    from qcycle.cli import open_round
+    from qcycle.cli.common import open_round
     from qcycle.intake import ingest
     from qcycle.timetable import expand
     from qcycle.workcal import WorkCalendar
@@ -68,7 +68,7 @@ def test_bulk_decisions_from_csv_with_chinese_headers(home, tmp_path):
 
 def test_export_results_to_xlsx_and_csv(home, tmp_path):
     from qcycle import crud
-    from qcycle.cli import open_round
+    from qcycle.cli.common import open_round
 
     _, rid = open_round(P1)
     with db.session_scope() as session:
@@ -162,7 +162,7 @@ def test_read_only_commands_never_create_a_database_and_say_what_to_run(tmp_path
 
 def test_outbox_list_pages_with_the_total_and_statuses_in_chinese(home):
     from qcycle import crud
-    from qcycle.cli import open_round
+    from qcycle.cli.common import open_round
 
     _, rid = open_round(P1)
     with db.session_scope() as session:
@@ -179,7 +179,7 @@ def test_outbox_list_pages_with_the_total_and_statuses_in_chinese(home):
 
 def test_status_as_of_a_past_day_of_a_finished_round_is_that_day(home):
     from qcycle import synthetic
-    from qcycle.cli import open_round
+    from qcycle.cli.common import open_round
     from qcycle.loader import load_programme
     from qcycle.timetable import expand
     from qcycle.workcal import WorkCalendar

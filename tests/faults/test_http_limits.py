@@ -167,7 +167,7 @@ def test_a_200_mib_body_over_a_1_mib_cap_is_quarantined_with_memory_bounded(
     """Run in a subprocess through the CLI, so the high-water mark is this pull's alone."""
     script = """
 import json, resource, sys
-import qcycle.cli_intake, qcycle.intake.http
+import qcycle.cli.intake, qcycle.intake.http
 from qcycle import db
 from qcycle.cli import app
 

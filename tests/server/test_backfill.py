@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from qcycle import db
 from qcycle.cli import app
-from qcycle.cli_deploy import backfill_moments
+from qcycle.cli.deploy import backfill_moments
 from qcycle.models import ActionRun
 
 pytestmark = [pytest.mark.server]

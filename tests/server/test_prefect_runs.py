@@ -123,7 +123,7 @@ def test_decision_in_the_ui_pauses_with_a_form_and_records_the_answer(qcycle_hom
 
     from flows.decisions import decide_in_ui
     from qcycle import ops
-    from qcycle.cli import open_round
+    from qcycle.cli.common import open_round
     from qcycle.intake import ingest
     from qcycle.timetable import expand
     from qcycle.workcal import WorkCalendar

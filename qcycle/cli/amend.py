@@ -1,6 +1,6 @@
 """``qcycle amend``, ``qcycle extend`` and ``qcycle plan FILE --diff``: changing a round while it runs.
 
-Registered on :data:`qcycle.cli.app` when imported (one line under the marker in cli.py).
+Registered on :data:`qcycle.cli.common.app` when :mod:`qcycle.cli` imports this module.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qcycle.cli import FileArg, _fail, app, err, out
+from qcycle.cli.common import FileArg, app, err, fail, open_round, out
 from qcycle.errors import QcycleError
 
 __all__ = ["amend", "extend", "print_plan_diff"]
@@ -106,14 +106,13 @@ def amend(
         with db.session_scope() as session:
             sync_round(session, loaded, actor=f"cli:{by or getpass.getuser()}", reason=reason)
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     err.print(f"已登记修改：{reason}")
 
 
 def _round_rows(file: Path, read, empty: str):
     """(loaded programme, rows that ``read`` returns for the file's round); says ``empty`` if none."""
     from qcycle import db
-    from qcycle.cli import open_round
 
     loaded, round_id = open_round(file, read_only=True)
     with db.session_scope(read_only=True) as session:
@@ -171,7 +170,7 @@ def extend(
                 raise QcycleError("需要 --stage、--unit、--to 和 --reason（延期原因将记入记录），或 --from 延期名单")
             _grant(file, [(0, {"stage": stage, "unit": unit, "to": to, "period": period, "reason": reason})], by)
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 # A list of extensions as an office keeps it: English or Chinese column names.
@@ -245,7 +244,6 @@ def _checked(p, timetable, row: dict[str, str | None]) -> tuple[str, str, str | 
 def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | None) -> None:
     """Check every row, then record them all in one transaction (or none)."""
     from qcycle import crud, db
-    from qcycle.cli import open_round
     from qcycle.lifecycle import round_timetable
     from qcycle.timetable import ACTION_LABELS
 

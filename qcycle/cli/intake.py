@@ -1,8 +1,9 @@
 """Intake commands of ``qcycle``: ``import`` a file, ``pull`` an HTTP source, ``quarantine``,
 ``revisions``.
 
-Registered by one import line in :mod:`qcycle.cli`. All three use the database from settings
-(``QCYCLE_DATABASE_URL`` or SQLite under ``QCYCLE_HOME``), migrated first.
+Registered on :data:`qcycle.cli.common.app` when :mod:`qcycle.cli` imports this module. They use
+the database from settings (``QCYCLE_DATABASE_URL`` or SQLite under ``QCYCLE_HOME``), migrated
+first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qcycle.cli import _fail, app, err, out
+from qcycle.cli.common import app, err, fail, out
 from qcycle.errors import QcycleError
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def import_(
             report = import_file_in_batches(path=file, programme=programme, sheet=sheet,
                                             default_kind=kind, on_batch=on_batch)  # fmt: skip
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     _print_report(report)
 
 
@@ -170,9 +171,9 @@ def pull(
         if exc.report is not None and exc.report.pages:
             _print_report(exc.report)
             out.print("  拉取提前停止：以上为已保存的部分，原因见下", markup=False)
-        raise _fail(exc, PULL_EXIT_CODES.get(exc.kind, 3)) from None
+        raise fail(exc, PULL_EXIT_CODES.get(exc.kind, 3)) from None
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     _print_report(report)
     if report.stopped:
         out.print(f"  注意：{report.stopped}", markup=False)
@@ -239,7 +240,7 @@ def quarantine(
             records = crud.list_quarantine(session=session, round_id=round_id,
                                            unresolved_only=not show_all)  # fmt: skip
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if not records:
         out.print("隔离区没有记录。" if show_all else "隔离区没有待处理的记录。")
         return
@@ -283,7 +284,7 @@ def revisions(
                 raise typer.Exit(2)
             found = crud.list_revised(session=session, round_id=row.id, unit_code=unit, external_id=record_id)
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if not found:
         out.print("没有修改重报的记录。")
         return
@@ -321,7 +322,7 @@ def _accept(prefix: str, programme: str | None, by: str) -> None:
                        detail={"id": str(record.id), "source": record.source, "outcome": result.status,
                                "reason": result.reason})
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"已按修改重报处理：{result.reason or result.status}（{by}）", markup=False)
 
 

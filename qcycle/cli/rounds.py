@@ -1,7 +1,7 @@
-"""The ``qcycle`` command.
+"""``qcycle simulate``, ``decide``, ``export``, ``reconcile``, ``run``, ``status`` and
+``db upgrade``: running a round and looking at it.
 
-Every command has help text with an example (a test checks it). Commands that run flows
-import Prefect lazily, so ``plan`` and ``validate`` stay fast and need no server.
+Commands that run flows import Prefect (through flows and deploy) lazily, when they run.
 """
 
 from __future__ import annotations
@@ -13,242 +13,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from qcycle.errors import ConfigError, QcycleError
+from qcycle.cli.common import FileArg, app, err, fail, open_round, out, warn
+from qcycle.errors import QcycleError
 
-__all__ = ["app", "main"]
+__all__ = ["db_app", "db_upgrade", "decide", "export", "reconcile", "run_stage", "simulate", "status"]
 
-app = typer.Typer(
-    name="qcycle",
-    help="qcycle：质量工作年度周期（榜单发布、揭榜申报、中期检查、评价确认、考核、通知）。",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
 db_app = typer.Typer(help="应用数据库：迁移与状态。\n\n示例：qcycle db upgrade", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-out = Console(width=160, soft_wrap=True, highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-FileArg = Annotated[Path, typer.Argument(help="programme file, e.g. config/programmes/sc-jbgs-2023.yaml")]
-
-
-@app.callback()
-def _root(
-    home: Annotated[Path | None, typer.Option(help="working folder (QCYCLE_HOME): database and sink")] = None,
-) -> None:
-    """qcycle：质量工作年度周期。"""
-    if home is not None:
-        import os
-
-        from qcycle.settings import get_settings
-
-        os.environ["QCYCLE_HOME"] = str(home)
-        get_settings.cache_clear()
-
-
-def open_round(file: Path, *, read_only: bool = False):
-    """Load a programme file and find its round in the database; returns (loaded, round_id).
-
-    Writing commands migrate the database and register the round if needed; ``read_only``
-    ones never create or change anything and say what to run when the round is not there."""
-    from qcycle import crud, db
-    from qcycle.lifecycle import sync_round
-    from qcycle.loader import load_programme
-
-    loaded = load_programme(file)
-    if read_only:
-        db.require_current()
-        with db.session_scope(read_only=True) as session:
-            row = crud.get_round(session=session, code=loaded.programme.round.code)
-        if row is None:
-            raise QcycleError(f"数据库中还没有周期 {loaded.programme.round.code}：它尚未运行过"
-                              f"（运行 qcycle reconcile {file} 开始，或检查 --home）")
-        return loaded, row.id
-    db.upgrade()
-    with db.session_scope() as session:
-        return loaded, sync_round(session, loaded).id
-
-
-def _fail(exc: QcycleError, code: int = 2) -> typer.Exit:
-    if isinstance(exc, ConfigError):
-        err.print(f"[bold red]配置有误[/]（{len(exc.problems)} 处）：")
-        for p in exc.problems:
-            err.print(f"  {p}", markup=False)
-    else:
-        err.print(f"错误：{exc}", markup=False)
-    return typer.Exit(code)
-
-
-def _warn(warnings: list[str]) -> None:
-    for w in warnings:
-        err.print(f"[yellow]警告：[/]{w}")
-
-
-@app.command()
-def validate(
-    files: Annotated[list[Path], typer.Argument(help="programme files to check")],
-) -> None:
-    """校验方案文件：引用、重复代码、日期、权重、等次分数线、通知渠道。
-
-    Exits 1 and prints file:line [field]: what was expected, for every problem.
-
-    示例：qcycle validate config/programmes/*.yaml
-    """
-    from qcycle.loader import load_programmes
-    from qcycle.timetable import expand
-    from qcycle.workcal import WorkCalendar
-
-    try:
-        loaded = load_programmes(files)
-    except ConfigError as exc:
-        raise _fail(exc, 1) from None
-    cal = WorkCalendar()
-    try:
-        for item in loaded:
-            expand(item.programme, cal)
-    except QcycleError as exc:
-        raise _fail(exc, 1) from None
-    _warn(cal.warnings)
-    for item in loaded:
-        p = item.programme
-        for notice in item.notices:
-            err.print(f"提示：{notice}", markup=False)
-        out.print(f"通过：{item.path}（{p.round.name}，{len(p.units)} 个单位，{len(p.stages)} 个阶段）")
-
-
-@app.command("new-round")
-def new_round(
-    file: FileArg,
-    year: Annotated[int, typer.Option("--year", help="the year the new round starts")],
-    out_file: Annotated[Path | None, typer.Option("--out", help="where to write (default: beside FILE, named by the new code)")] = None,
-) -> None:
-    """按本届方案写出下一届的方案文件：日期整年顺移并落到法定工作日，周期代码、名称、年份随之更新；
-    列出需要人工核对的日期（改到工作日的、将顺延的截止日、日历尚未覆盖的年份、2月29日、引用其他周期之处）。
-
-    示例：qcycle new-round config/programmes/gz-mayor-quality-award-2024.yaml --year 2026
-    """
-    from qcycle.loader import load_programme
-    from qcycle.newround import next_round
-    from qcycle.workcal import WorkCalendar
-
-    try:
-        loaded = load_programme(file)
-        made = next_round(file.read_text(encoding="utf-8"), loaded.programme, year, WorkCalendar())
-    except QcycleError as exc:
-        raise _fail(exc) from None
-    target = out_file or file.with_name(f"{made.code}.yaml")
-    if target.exists() and out_file is None:
-        err.print(f"错误：{target} 已存在；用 --out 指定另一个文件", markup=False)
-        raise typer.Exit(1)
-    target.write_text(made.text, encoding="utf-8")
-    out.print(f"已写出：{target}（周期代码 {made.code}）", markup=False)
-    for note in made.notes:
-        out.print(f"  需核对：{note}", markup=False)
-    try:
-        checked = load_programme(target)
-    except ConfigError as exc:
-        err.print(f"新文件未通过校验，请修改：\n{exc}", markup=False)
-        raise typer.Exit(1) from None
-    for notice in checked.notices:
-        out.print(f"  提示：{notice}", markup=False)
-
-
-@app.command()
-def schema(
-    out_file: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
-) -> None:
-    """输出方案文件的 JSON Schema（供编辑器补全与校验）。
-
-    方案文件第一行写 # yaml-language-server: $schema=../../docs/programme.schema.json 即可在常见编辑器中获得提示。
-
-    示例：qcycle schema --out docs/programme.schema.json
-    """
-    from qcycle.schema import programme_json_schema
-
-    text = json.dumps(programme_json_schema(), ensure_ascii=False, indent=1) + "\n"
-    if out_file is None:
-        sys.stdout.write(text)
-        return
-    out_file.write_text(text, encoding="utf-8")
-    err.print(f"已写入：{out_file}", markup=False)
-
-
-@app.command()
-def plan(
-    file: FileArg,
-    as_json: Annotated[bool, typer.Option("--json", help="print a JSON array instead of a table")] = False,
-    today: Annotated[
-        dt.datetime | None, typer.Option(help="mark this day in the table (default: today)", formats=["%Y-%m-%d"])
-    ] = None,
-    html_out: Annotated[Path | None, typer.Option("--html", help="also write the timeline as a self-contained HTML file")] = None,
-    png_out: Annotated[Path | None, typer.Option("--png", help="also write the timeline as a PNG image")] = None,
-    diff: Annotated[bool, typer.Option("--diff", help="what the file changes in the running round's plan")] = False,
-) -> None:
-    """列出周期的全部日程：发布、受理、提醒（提前N个工作日）、截止、逾期、督办、评价、考核、通知。
-
-    --html / --png 另存一年的时间轴（阶段为从受理开始到截止的条，截止、提醒、今天均有标记）。
-    --diff 只列出修改后的文件相对周期当前所用版本的日程变化（新增、改期、取消，原动作是否已执行）。
-
-    示例：qcycle plan config/programmes/sc-jbgs-2023.yaml
-          qcycle plan config/programmes/sc-jbgs-2023.yaml --json
-          qcycle plan config/programmes/sc-jbgs-2023.yaml --html 日程.html --png 日程.png
-          qcycle plan config/programmes/sc-jbgs-2023.yaml --diff
-    """
-    if diff:
-        from qcycle.cli_amend import print_plan_diff
-
-        try:
-            print_plan_diff(file)
-        except QcycleError as exc:
-            raise _fail(exc) from None
-        return
-    from qcycle import clock
-    from qcycle.loader import load_programme
-    from qcycle.timetable import ACTION_LABELS, expand
-    from qcycle.timetable import as_json as timetable_json
-    from qcycle.workcal import WorkCalendar
-
-    try:
-        loaded = load_programme(file)
-        timetable = expand(loaded.programme, WorkCalendar())
-    except QcycleError as exc:
-        raise _fail(exc) from None
-    _warn(timetable.warnings)
-    p = loaded.programme
-    marker = (today.date() if today else clock.today())
-    if html_out or png_out:
-        from qcycle import timeline
-
-        moment = clock.at(marker, dt.time(12))
-        if html_out:
-            html_out.write_text(timeline.render_html(p, timetable, moment), encoding="utf-8")
-            err.print(f"时间轴（HTML）：{html_out}")
-        if png_out:
-            timeline.render_png(p, timetable, png_out, moment)
-            err.print(f"时间轴（PNG）：{png_out}")
-    if as_json:
-        sys.stdout.write(json.dumps(timetable_json(timetable), ensure_ascii=False, indent=1) + "\n")
-        return
-    table = Table(title=f"{p.round.name}（{p.round.code}）日程", show_lines=False)
-    for col in ("时间", "动作", "事项", "类别", "对象"):
-        table.add_column(col)
-    shown_marker = False
-    for a in timetable.actions:
-        if not shown_marker and a.at.date() >= marker:
-            table.add_row(f"—— 今天 {marker} ——", "", "", "", "", style="bold cyan")
-            shown_marker = True
-        category = p.category(a.category).name if a.category else ""
-        who = a.owed_by or ""
-        if a.condition:
-            who = f"{who}（{a.condition}）" if who else a.condition
-        table.add_row(f"{a.at:%Y-%m-%d %H:%M} 周{'一二三四五六日'[a.at.weekday()]}", ACTION_LABELS.get(a.action, a.action),
-                      a.title, category, who)
-    out.print(table)
-    out.print(f"共 {len(timetable.actions)} 项；时区 Asia/Shanghai；提醒只落在法定工作日（含调休）。")
 
 
 @app.command()
@@ -275,7 +48,7 @@ def simulate(
         with embedded_api():
             reports = simulate_rounds(list(files), seed=seed, home=home, show_progress=not as_json)
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
         data = [r.as_dict() for r in reports]
         sys.stdout.write(json.dumps(data[0] if len(data) == 1 else data, ensure_ascii=False, indent=1) + "\n")
@@ -285,7 +58,7 @@ def simulate(
 
 
 def _print_simulation(report) -> None:
-    _warn(report.warnings)
+    warn(report.warnings)
     out.print(f"\n[bold]{report.round_name}（{report.round_code}）模拟完成[/]，用时 {report.seconds:.1f} 秒")
     out.print(f"  日程节点 {report.ticks} 个，Prefect 流程运行 {report.flow_runs} 次（含阶段子流程）；"
               f"完成动作 {report.actions_done} 项，跳过 {report.actions_skipped} 项")
@@ -351,7 +124,7 @@ def decide(
             done = ops.decide(session=session, programme=p, round_id=round_id, rows=rows,
                               decided_by=f"cli:{by or getpass.getuser()}")
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     for stage_code, subject_code, outcome in done:
         out.print(f"已记录：{stage_code} {subject_code} → {outcome}", markup=False)
 
@@ -376,7 +149,7 @@ def export(
             sheets = ops.result_rows(session, loaded.programme, round_id)
         ops.export_results(sheets, out_path)
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     count = sum(len(rows) for rows in sheets.values())
     out.print(f"已导出 {count} 条考核结果（{len(sheets)} 个考核阶段）：{out_path}")
 
@@ -430,7 +203,7 @@ def reconcile(
     try:
         _run_flow(file, as_of, None, "cli")
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 @app.command("run")
@@ -446,7 +219,7 @@ def run_stage(
     try:
         _run_flow(file, as_of, stage, "cli")
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     except ValueError as exc:
         err.print(f"错误：{exc}", markup=False)
         raise typer.Exit(2) from None
@@ -474,8 +247,8 @@ def status(
             timetable = round_timetable(session, loaded.programme, round_id)
             st = round_status(session, loaded.programme, round_id, timetable, moment)
     except QcycleError as exc:
-        raise _fail(exc) from None
-    _warn(timetable.warnings)
+        raise fail(exc) from None
+    warn(timetable.warnings)
     p = loaded.programme
     out.print(f"[bold]{p.round.name}[/]（{p.round.code}） 截至 {moment:%Y-%m-%d %H:%M}")
     out.print(f"当前阶段：{st.current_stage or '尚未开始'}")
@@ -515,16 +288,3 @@ def db_upgrade(
 
     db.upgrade(url)
     out.print(f"数据库已是最新版本：{db.current_revision(url)}")
-
-
-# Command groups that live beside their subject register themselves on ``app`` when imported,
-# here, after every command above is defined.
-from qcycle import cli_amend, cli_deploy, cli_intake, cli_outbox  # noqa: F401
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """``qcycle serve``, ``qcycle deploy`` and ``qcycle backfill``: running rounds on schedules.
 
-Registered on :data:`qcycle.cli.app` when imported (one line under the marker in cli.py).
+Registered on :data:`qcycle.cli.common.app` when :mod:`qcycle.cli` imports this module.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from qcycle.cli import _fail, app, err, out
+from qcycle.cli.common import app, err, fail, out
 from qcycle.errors import QcycleError
 
 __all__ = ["backfill", "backfill_moments", "deploy", "serve", "server"]
@@ -51,7 +51,7 @@ def serve(
     try:
         run(files or [], extra_slots=_extra_slots(extra_slot), limit=limit)
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 @app.command()
@@ -94,7 +94,7 @@ def deploy(
         for name, n in apply(files or [], pool):
             out.print(f"已部署：{name}（{n} 个日程，工作池 {pool}）", markup=False)
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 def backfill_moments(file: Path, start: dt.date, end: dt.date) -> list[dt.datetime]:
@@ -151,5 +151,5 @@ def backfill(
                 out.print(f"{moment:%Y-%m-%d %H:%M} 完成 {len(summary['done'])} 项，跳过 {len(summary['skipped'])} 项",
                           markup=False)
     except QcycleError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     err.print(f"补跑完成：{len(moments)} 个时间点")

@@ -1,9 +1,10 @@
 """Outbox commands of ``qcycle``: ``outbox list``, ``outbox retry``, ``outbox cancel``,
 ``outbox resolve``. The commands that change a message write an audit line (who, what).
 
-Registered by one import line in :mod:`qcycle.cli`. They use the database from settings
-(``QCYCLE_DATABASE_URL`` or SQLite under ``QCYCLE_HOME``), migrated first. A message is named
-by its id or an id prefix of at least 8 characters (as ``outbox list`` shows it).
+Registered on :data:`qcycle.cli.common.app` when :mod:`qcycle.cli` imports this module. They use
+the database from settings (``QCYCLE_DATABASE_URL`` or SQLite under ``QCYCLE_HOME``), migrated
+first. A message is named by its id or an id prefix of at least 8 characters (as ``outbox list``
+shows it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qcycle.cli import app, err, out
+from qcycle.cli.common import app, err, out
 
 __all__ = ["outbox_app"]
 
