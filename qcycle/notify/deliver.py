@@ -154,13 +154,13 @@ class _Results(dict[int, SendResult]):
 
     def __init__(self, items: list[Message], on_result: Callable[[str, SendResult], None] | None):
         super().__init__()
-        self.items = items
+        self.messages = items  # not ``items``: that is dict's own method
         self.on_result = on_result
 
     def __setitem__(self, index: int, result: SendResult) -> None:
         super().__setitem__(index, result)
         if self.on_result is not None:
-            self.on_result(self.items[index].id, result)
+            self.on_result(self.messages[index].id, result)
 
 
 def _done_now(send: Callable[[], SendResult]) -> cf.Future[SendResult]:

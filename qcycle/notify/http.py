@@ -66,7 +66,7 @@ def post_json(
             url,
             json=payload,
             params=params,
-            auth=auth,
+            auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
         )
     except httpx.TimeoutException as exc:

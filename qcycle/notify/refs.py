@@ -13,6 +13,7 @@ A resolved URL's credentials are registered for redaction before it is returned.
 from __future__ import annotations
 
 import os
+from typing import cast
 from urllib.parse import quote
 
 from qcycle.errors import DeliveryError
@@ -65,7 +66,8 @@ def read_secret_block(name: str) -> str:
             f"channel reference secret:{name} needs Prefect installed; use env:NAME instead"
         ) from exc
     try:
-        block = Secret.load(name)
+        # Called outside any event loop, Block.load returns the block, not a coroutine.
+        block = cast("Secret[str]", Secret.load(name))
     except ValueError:
         # Prefect says "Unable to find block document named ..."; say it our way.
         raise DeliveryError(f"Prefect Secret block {name!r} does not exist") from None

@@ -217,7 +217,6 @@ class KeptEmail(NotifyEmail):
             if self.secure_mode == SecureMailMode.STARTTLS:
                 self.logger.debug("Securing connection with STARTTLS...")
                 connection.starttls(context=context)
-            self.logger.trace(f"Login ID: {self.user}")
             if self.user and self.password:
                 self.logger.debug("Applying user credentials...")
                 connection.login(self.user, self.password)
