@@ -1,0 +1,137 @@
+"""Rows of tabular files, one at a time: CSV (any delimiter, cells across lines) and XLSX
+worksheets (streamed by openpyxl). A row that cannot be read is handed on with its problem."""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from qcycle.intake.files.detect import FileRow, RecordFile, _text_lines, _unreadable
+from qcycle.intake.normalise import fields_of_headers
+
+__all__: list[str] = []  # nothing public: reading.py opens files through these
+
+
+def _unique(headers: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, header in enumerate(headers):
+        name = str(header).strip() if header not in (None, "") else f"column_{i + 1}"
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out
+
+
+def _blank(cells: Sequence[Any]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
+def _delimiter(lines: Iterable[str]) -> str:
+    first = next((line for line in lines if line.strip()), "")
+    counts = {d: first.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _csv_records(
+    source: Iterable[str], delimiter: str
+) -> Iterator[tuple[int, str, list[str] | None, str]]:
+    """(first line number, raw text, cells or None, csv error) per CSV record."""
+    buffer: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for line in source:
+            buffer.append(line)
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delimiter)
+    start = 1
+    while True:
+        try:
+            cells: list[str] | None = next(reader)
+            problem = ""
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            cells, problem = None, f"CSV 格式错误（{exc}）"
+        raw = "".join(buffer).rstrip("\r\n")
+        buffer.clear()
+        yield start, raw, cells, problem
+        start = reader.line_num + 1
+
+
+def _csv_rows(path: Path, encoding: str, result: RecordFile) -> Iterator[FileRow]:
+    """Rows of a CSV file, one at a time; sets ``result.headers`` when it meets the header."""
+    delimiter = _delimiter(_text_lines(path, encoding))
+    headers: list[str] | None = None
+    for line, raw, cells, problem in _csv_records(_text_lines(path, encoding), delimiter):
+        where = f"第 {line} 行"
+        if cells is None:
+            yield FileRow(where, raw, None, problem)
+            continue
+        if not "".join(cells).strip():  # _blank(cells) for text cells, in one call per row
+            continue
+        if headers is None:
+            headers = result.headers = _unique(cells)
+            continue
+        if len(cells) > len(headers) and _blank(cells[len(headers) :]):
+            cells = cells[: len(headers)]  # trailing separators of empty cells
+        if len(cells) != len(headers):
+            problem = f"有 {len(cells)} 列，表头有 {len(headers)} 列"
+            yield FileRow(where, raw, None, problem)
+            continue
+        yield FileRow(where, raw, dict(zip(headers, cells, strict=True)))
+    if headers is None:
+        raise _unreadable(path, "文件是空的（没有表头行）")
+
+
+def _xlsx_rows(path: Path, sheet: str | None, result: RecordFile) -> Iterator[FileRow]:
+    """Rows of a worksheet, one at a time (openpyxl's read-only mode streams them)."""
+    import openpyxl
+    from openpyxl.utils.datetime import from_excel
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise _unreadable(path, f"不是有效的 XLSX 工作簿（{exc}）") from exc
+    try:
+        if sheet is not None and sheet not in workbook.sheetnames:
+            names = "、".join(workbook.sheetnames)
+            raise _unreadable(path, f"没有名为 {sheet!r} 的工作表（有：{names}）")
+        worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
+        title = worksheet.title
+        headers: list[str] | None = None
+        time_columns: set[int] = set()
+        for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+            cells = list(values)
+            if _blank(cells):
+                continue
+            where = f"第 {number} 行" if sheet is None else f"工作表 {title} 第 {number} 行"
+            raw = "\t".join("" if c is None else str(c) for c in cells).rstrip("\t")
+            if headers is None:
+                while cells and cells[-1] in (None, ""):
+                    cells.pop()
+                headers = result.headers = _unique(cells)
+                time_columns = {
+                    i for i, f in enumerate(fields_of_headers(headers)) if f == "submitted_at"
+                }
+                continue
+            extra = [i + 1 for i, c in enumerate(cells[len(headers):], start=len(headers))
+                     if c not in (None, "")]  # fmt: skip
+            if extra:
+                problem = f"表头之外的第 {extra[0]} 列还有内容（表头有 {len(headers)} 列）"
+                yield FileRow(where, raw, None, problem)
+                continue
+            cells += [None] * (len(headers) - len(cells))
+            for i in time_columns:
+                if isinstance(cells[i], (int, float)) and not isinstance(cells[i], bool):
+                    cells[i] = from_excel(cells[i])  # a serial day number without a date format
+            yield FileRow(where, raw, dict(zip(headers, cells[: len(headers)], strict=True)))
+    finally:
+        workbook.close()
+    if headers is None:
+        raise _unreadable(path, f"工作表 {title} 是空的（没有表头行）")

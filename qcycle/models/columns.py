@@ -1,0 +1,86 @@
+"""What every table's columns share: constraint names, :class:`LocalDateTime` (timezone-aware
+timestamps on every database), and the id, round and timestamp column helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import DateTime, Interval
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from qcycle.clock import TZ, now
+
+__all__ = ["LocalDateTime"]
+
+# Named constraints, so later migrations (SQLite batch mode included) can drop them by name.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class LocalDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, Asia/Shanghai datetimes out, on every database.
+
+    PostgreSQL keeps the instant (``timestamptz``) and answers in the session's zone;
+    SQLite keeps only the wall-clock text, so we always write local wall-clock time there
+    (what :func:`qcycle.clock.to_local` assumes). Naive values are refused: their zone is
+    a guess. Migrations render this as ``sa.DateTime(timezone=True)`` (see env.py).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def __repr__(self) -> str:
+        return "LocalDateTime()"
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        # Keep `column - timedelta` etc. working; compare datetimes through this type.
+        if isinstance(value, dt.timedelta):
+            return Interval()
+        return self
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}: {value!r}")
+        if value.utcoffset() is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} refused: use qcycle.clock.now() or "
+                "qcycle.clock.at(day, time) for timezone-aware Asia/Shanghai times"
+            )
+        return value.astimezone(TZ)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.utcoffset() is None:  # SQLite: the local wall-clock time we wrote
+            return value.replace(tzinfo=TZ)
+        return value.astimezone(TZ)
+
+
+def _uuid_pk() -> Any:
+    return Field(default_factory=uuid.uuid4, primary_key=True)
+
+
+def _round_fk(*, nullable: bool = False, index: bool = False) -> Any:
+    # Most tables lead a unique constraint with round_id, whose index serves lookups by round.
+    return Field(
+        default=None if nullable else ...,
+        foreign_key="programme_round.id",
+        index=index,
+        nullable=nullable,
+    )
+
+
+def _stamp(**kwargs: Any) -> Any:
+    """A LocalDateTime column defaulting to the clock's now (virtual time in simulations)."""
+    return Field(default_factory=now, sa_type=LocalDateTime, **kwargs)

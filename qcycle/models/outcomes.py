@@ -1,0 +1,87 @@
+"""Tables of what the round decides: reviewers' scores, decisions (审核, 评价确认) and
+assessment results (考核结果)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+from sqlmodel.sql.sqltypes import AutoString
+
+from qcycle.models.columns import _round_fk, _stamp, _uuid_pk
+from qcycle.models.values import DecisionOutcome
+
+__all__ = [
+    "AssessmentResult",
+    "AssessmentResultBase",
+    "Decision",
+    "DecisionBase",
+    "Review",
+    "ReviewBase",
+]
+
+# -- reviews (评审打分, one value per reviewer and component) --------------------------------------
+
+
+class ReviewBase(SQLModel):
+    unit_code: str
+    reviewer: str
+    component_code: str
+    value: float
+
+
+class Review(ReviewBase, table=True):
+    __tablename__ = "review"
+    __table_args__ = (UniqueConstraint("round_id", "unit_code", "reviewer", "component_code"),)
+
+    id: uuid.UUID = _uuid_pk()
+    round_id: uuid.UUID = _round_fk()
+    submitted_at: dt.datetime = _stamp()
+
+
+# -- decisions (审核, 评价确认: a human says yes or no) ----------------------------------------------
+
+
+class DecisionBase(SQLModel):
+    stage: str
+    subject: str = Field(description='a unit code or "unit:item"')
+    outcome: DecisionOutcome = Field(sa_type=AutoString)
+    decided_by: str
+    note: str = Field("", sa_type=Text)
+
+
+class Decision(DecisionBase, table=True):
+    __tablename__ = "decision"
+    __table_args__ = (UniqueConstraint("round_id", "stage", "subject"),)
+
+    id: uuid.UUID = _uuid_pk()
+    round_id: uuid.UUID = _round_fk()
+    decided_at: dt.datetime = _stamp()
+
+
+# -- assessment results (考核结果) ---------------------------------------------------------------
+
+
+class AssessmentResultBase(SQLModel):
+    # The assessment stage that produced the result: a round may assess every year (P3).
+    stage: str = Field("", max_length=64)
+    unit_code: str
+    total: float
+    components: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    bonus: float = 0.0
+    deduction: float = 0.0
+    veto: str | None = Field(None, description="code of the veto that applied, if any")
+    grade: str
+    rank: int
+
+
+class AssessmentResult(AssessmentResultBase, table=True):
+    __tablename__ = "assessment_result"
+    __table_args__ = (UniqueConstraint("round_id", "stage", "unit_code"),)
+
+    id: uuid.UUID = _uuid_pk()
+    round_id: uuid.UUID = _round_fk()
+    computed_at: dt.datetime = _stamp()

@@ -1,0 +1,160 @@
+"""The assessment (考核) scheme: components, bonuses and deductions, vetoes, indicators and
+grades; and the quota plan (P4) scored with it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from qcycle.schema.base import Code, _Model
+from qcycle.schema.who import Who
+
+__all__ = [
+    "Assessment",
+    "BonusItem",
+    "Component",
+    "Grade",
+    "Indicator",
+    "QuotaAction",
+    "QuotaPlan",
+    "Veto",
+]
+
+# -- assessment (考核) ----------------------------------------------------------------------
+
+
+class Component(_Model):
+    code: Code
+    name: str
+    weight: float | None = Field(None, gt=0, description="share of the total; weights sum to 1")
+    max_points: float | None = Field(None, gt=0, description="points cap; caps sum to the scale")
+    source: Literal["reviews", "indicators", "quotas"] = "reviews"
+
+    @model_validator(mode="after")
+    def _one(self) -> Component:
+        if (self.weight is None) == (self.max_points is None):
+            raise ValueError("须且只能给出 weight（权重）或 max_points（分值上限）之一")
+        return self
+
+
+class BonusItem(_Model):
+    code: Code
+    name: str
+    points: float = Field(gt=0, description="points per occurrence")
+    cap: float | None = Field(None, gt=0, description="most points from this item")
+    source_round: Code | None = Field(None, description="earned in another round (e.g. 揭榜挂帅)")
+    source_grades: list[str] = Field(default_factory=list, description="grades earned there")
+
+
+class Veto(_Model):
+    code: Code
+    name: str
+    grade: str = Field(min_length=1, description="the grade a veto forces (a name from grades)")
+
+
+class Indicator(_Model):
+    code: Code
+    name: str
+    unit: str = Field(description="计量单位, e.g. % or 件")
+    target: float
+    comparator: Literal[">=", "<=", "=", ">", "<"] = ">="
+    attribute: Literal["binding", "expected"] = Field(description="约束性 / 预期性")
+    cumulative_years: list[int] = Field(
+        default_factory=list, description="years summed for a cumulative target, e.g. 十四五"
+    )
+    target_from_superior: bool = Field(False, description="以省上下达指标为准")
+    year: int | None = None
+
+
+class Grade(_Model):
+    """One named grade (等次 or award tier), best first.
+
+    A ranked subject takes the first grade whose ``min_score`` it reaches and whose cap
+    (``max_count``, or ``share`` of the ranked subjects) is not yet full; the last grade takes
+    everyone else. A cap is a ceiling: a grade may stay vacant (空缺) when nobody qualifies.
+    """
+
+    name: str = Field(min_length=1, max_length=32)
+    min_score: float | None = Field(None, ge=0, description="lowest total for this grade")
+    max_count: int | None = Field(None, ge=0, description="at most this many (空缺 allowed)")
+    share: float | None = Field(None, gt=0, le=1, description="at most this share of the ranked subjects")
+    description: str | None = None
+
+    @property
+    def catch_all(self) -> bool:
+        return self.min_score is None and self.max_count is None and self.share is None
+
+
+class Assessment(_Model):
+    subjects: Who = Field(description="who is assessed")
+    scale: float = Field(100, gt=0)
+    components: list[Component] = Field(min_length=1)
+    aggregation: Literal["mean", "median", "trimmed_mean"] = "mean"
+    min_reviewers: int = Field(1, ge=1)
+    bonuses: list[BonusItem] = Field(default_factory=list)
+    bonus_cap: float | None = Field(None, gt=0, description="most bonus points in total")
+    deductions: list[BonusItem] = Field(default_factory=list)
+    deduction_cap: float | None = Field(None, gt=0)
+    vetoes: list[Veto] = Field(default_factory=list)
+    indicators: list[Indicator] = Field(default_factory=list)
+    grades: list[Grade] = Field(min_length=2, description="named grades, best first; the last takes the rest")
+    result_label: str | None = Field(
+        None, description="what letters call the result: 考核结果, 评审结果, 评价确认结果 …")
+    ties: Literal["components_in_order", "unit_code", "shared"] = Field(
+        "components_in_order",
+        description="equal totals: broken by the components in order (then unit code), by unit code, "
+                    "or shared (same rank; a tie that would overflow a cap moves down together)")
+
+    @field_validator("grades")
+    @classmethod
+    def _grade_list(cls, grades: list[Grade]) -> list[Grade]:
+        names = [g.name for g in grades]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"等次名称重复：{'、'.join(dup)}")
+        if not grades[-1].catch_all:
+            raise ValueError(
+                f"最后一个等次（{grades[-1].name}）应接收其余对象：不设 min_score、max_count、share")
+        for g in grades[:-1]:
+            if g.catch_all:
+                raise ValueError(f"等次“{g.name}”不是最后一个，须给出 min_score、max_count 或 share")
+        lines = [g.min_score for g in grades if g.min_score is not None]
+        if lines != sorted(lines, reverse=True) or len(set(lines)) != len(lines):
+            raise ValueError(f"各等次的 min_score 应从高到低严格递减，实际 {'、'.join(f'{x:g}' for x in lines)}")
+        shares = sum(g.share or 0 for g in grades)
+        if shares > 1 + 1e-9:
+            raise ValueError(f"各等次 share 之和应不超过 1，实际为 {shares:g}")
+        return grades
+
+    @model_validator(mode="after")
+    def _checks(self) -> Assessment:
+        if self.aggregation == "trimmed_mean" and self.min_reviewers < 3:
+            raise ValueError("trimmed_mean（去掉最高分和最低分）需要 min_reviewers ≥ 3")
+        if any(g.min_score is not None and g.min_score > self.scale for g in self.grades):
+            raise ValueError(f"等次分数线高于满分 {self.scale:g}")
+        names = self.grade_names
+        for v in self.vetoes:
+            if v.grade not in names:
+                raise ValueError(f"否决项 {v.code} 的等次 {v.grade!r} 不在 grades 中（可选：{'、'.join(names)}）")
+        return self
+
+    @property
+    def grade_names(self) -> list[str]:
+        return [g.name for g in self.grades]
+
+
+# -- quotas (P4) ---------------------------------------------------------------------------
+
+
+class QuotaAction(_Model):
+    code: Code
+    name: str
+    goal: int = Field(gt=0, description="city-wide goal (… 家以上)")
+    per_unit: dict[Code, int] = Field(min_length=1)
+
+
+class QuotaPlan(_Model):
+    years: list[int] = Field(min_length=1)
+    actions: list[QuotaAction] = Field(min_length=1)
+    progress_stage: Code = Field(description="the submission stage where yearly progress is reported")

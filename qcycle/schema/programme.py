@@ -1,0 +1,120 @@
+"""The programme file as a whole (:class:`Programme`), its lookups, and its JSON Schema."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field
+
+from qcycle.schema.assessment import Assessment, QuotaPlan
+from qcycle.schema.base import Code, _Model
+from qcycle.schema.stages import SUBMISSION_TITLES, ReminderPolicy, Stage, SubmissionKindSpec
+from qcycle.schema.units import Category, Channel, ListItem, RoundInfo, Unit
+from qcycle.schema.who import Who
+
+__all__ = ["Programme", "programme_json_schema"]
+
+
+class Programme(_Model):
+    version: Literal[2] = Field(description="programme language version (2)")
+    round: RoundInfo
+    channels: list[Channel] = Field(default_factory=list)
+    units: list[Unit] = Field(min_length=1)
+    categories: list[Category] = Field(default_factory=list)
+    submission_kinds: dict[Code, SubmissionKindSpec] = Field(
+        default_factory=dict, description="submission kinds of this file's own, beyond the built-in ones")
+    reminder_policies: dict[Code, ReminderPolicy] = Field(default_factory=dict)
+    stages: list[Stage] = Field(min_length=1)
+    assessment: Assessment | None = None
+    quotas: QuotaPlan | None = None
+    statistics: dict[str, float] = Field(
+        default_factory=dict, description="programme figures the office reports (P2)"
+    )
+
+    # Lookups used everywhere (thousands of times a run at national scale); derived from the
+    # frozen fields, so computed once per programme and not part of the schema.
+    @cached_property
+    def _units_by_code(self) -> dict[str, Unit]:
+        return {u.code: u for u in self.units}
+
+    @cached_property
+    def _stages_by_code(self) -> dict[str, Stage]:
+        return {s.code: s for s in self.stages}
+
+    @cached_property
+    def _categories_by_code(self) -> dict[str, Category]:
+        return {c.code: c for c in self.categories}
+
+    @cached_property
+    def submission_stages(self) -> dict[str, list[Stage]]:
+        """Submission kind → the stages that take it, in file order."""
+        out: dict[str, list[Stage]] = {}
+        for s in self.stages:
+            if s.submission is not None:
+                out.setdefault(s.submission, []).append(s)
+        return out
+
+    _DERIVED = ("_units_by_code", "_stages_by_code", "_categories_by_code", "items", "item_category", "stage_names",
+                "submission_stages")
+
+    def model_copy(self, *, update=None, deep: bool = False) -> Programme:
+        # cached_property values live in __dict__, which model_copy copies: drop them so a
+        # copy with other units or stages never answers from the original's lookups.
+        copy = super().model_copy(update=update, deep=deep)
+        for name in self._DERIVED:
+            copy.__dict__.pop(name, None)
+        return copy
+
+    def unit(self, code: str) -> Unit:
+        return self._units_by_code[code]
+
+    def has_unit(self, code: str) -> bool:
+        return code in self._units_by_code
+
+    def stage(self, code: str) -> Stage:
+        return self._stages_by_code[code]
+
+    def has_stage(self, code: str) -> bool:
+        return code in self._stages_by_code
+
+    def category(self, code: str) -> Category:
+        return self._categories_by_code[code]
+
+    @cached_property
+    def items(self) -> list[tuple[Category, ListItem]]:
+        return [(c, i) for c in self.categories for i in c.items]
+
+    @cached_property
+    def item_category(self) -> dict[str, str]:
+        """List item code → its category code."""
+        return {i.code: c.code for c, i in self.items}
+
+    def units_matching(self, who: Who) -> list[Unit]:
+        """Units the hierarchy part of a selector allows (``units`` and ``levels``; every unit
+        when it names neither). What happened in the round narrows this further."""
+        if who.any_of:
+            keep = {u.code for w in who.any_of for u in self.units_matching(w)}
+        else:
+            keep = None
+        codes, levels = set(who.units), set(who.levels)
+        return [u for u in self.units
+                if (not codes or u.code in codes) and (not levels or u.level in levels)
+                and (keep is None or u.code in keep)]
+
+    def submission_title(self, kind: str) -> str:
+        """How letters name a submission kind (申报材料, 目标备案 …)."""
+        spec = self.submission_kinds.get(kind)
+        return spec.title if spec is not None else SUBMISSION_TITLES.get(kind, kind)
+
+    @cached_property
+    def stage_names(self) -> dict[str, str]:
+        return {s.code: s.name for s in self.stages}
+
+
+def programme_json_schema() -> dict:
+    """The programme file as JSON Schema, for editors (completion, red underlines)."""
+    schema = Programme.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "qcycle programme file (version 2)"
+    return schema

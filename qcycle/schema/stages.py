@@ -1,0 +1,233 @@
+"""Stages: their kinds, what is handed in at them (submission kinds, periods, identity,
+eligibility), per-category overrides, and the reminder policies a window follows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from qcycle.schema.base import Code, _Model
+from qcycle.schema.dates import Deadline, RelativeDate, Roll
+from qcycle.schema.who import Who
+
+__all__ = [
+    "IDENTITY_FIELDS",
+    "SUBMISSION_TITLES",
+    "Eligibility",
+    "Identity",
+    "NotAwarded",
+    "Period",
+    "ReminderPolicy",
+    "Stage",
+    "StageKind",
+    "StageOverride",
+    "SubmissionKind",
+    "SubmissionKindSpec",
+]
+
+class ReminderPolicy(_Model):
+    before_workdays: list[int] = Field(default_factory=lambda: [5, 3, 1])
+    on_deadline_day: bool = True
+    time: dt.time = dt.time(9, 0)
+    overdue_after_workdays: int = Field(1, ge=1, description="first overdue notice")
+    escalate_after_workdays: int | None = Field(3, ge=1)
+    escalate_to: str = Field("parent", description="'parent' or a unit code")
+
+    @field_validator("before_workdays")
+    @classmethod
+    def _positive_desc(cls, days: list[int]) -> list[int]:
+        if any(d <= 0 for d in days):
+            raise ValueError("提前的工作日数应为正整数")
+        return sorted(set(days), reverse=True)
+
+
+# -- stages --------------------------------------------------------------------------------
+
+
+class StageKind(StrEnum):
+    publication = "publication"  # 发布（榜单、通知、名单、成果）
+    submission = "submission"  # a window in which units owe something
+    decision = "decision"  # ops decide on each subject (审核、评审、评价确认、审议、批准)
+    event = "event"  # a dated step with no decision of its own (会议、现场评审)
+    assessment = "assessment"  # 考核: aggregate scores into grades
+    notification = "notification"  # results, praise, summons (约谈)
+    notice = "notice"  # 公示 with an objection window
+    followup = "followup"  # e.g. 整改 after a poor grade
+
+
+# Built-in submission kinds; a file declares more under ``submission_kinds``.
+class SubmissionKind(StrEnum):
+    application = "application"  # 揭榜书 / 申报
+    progress_report = "progress_report"  # 中期检查 / 年度进展
+    evaluation_request = "evaluation_request"  # 申请评价确认
+    self_evaluation = "self_evaluation"  # 自评报告
+    rectification_report = "rectification_report"  # 整改报告
+    objection = "objection"  # 公示异议
+    score = "score"  # 评审打分
+
+
+SUBMISSION_TITLES = {
+    "application": "申报材料",
+    "progress_report": "进展报告",
+    "evaluation_request": "评价确认申请",
+    "self_evaluation": "自评报告",
+    "rectification_report": "整改报告",
+    "objection": "异议",
+    "score": "评审打分",
+}
+
+
+class SubmissionKindSpec(_Model):
+    """A submission kind of the file's own (目标备案, 推荐意见 …)."""
+
+    title: str = Field(min_length=1, description="how letters name it")
+
+
+class Period(_Model):
+    """One occurrence of a repeated submission (mid-term checks, yearly quota progress)."""
+
+    code: Code
+    opens: dt.date | None = None
+    deadline: Deadline
+    categories: list[Code] = Field(default_factory=list, description="empty: all categories")
+
+
+class StageOverride(_Model):
+    """Per-category changes to a stage (P1: 创先引领 evaluation runs a year longer)."""
+
+    on: dt.date | None = None
+    opens: dt.date | None = None
+    deadline: Deadline | None = None
+
+
+class NotAwarded(_Model):
+    """A unit given one of ``grades`` in a round of the programme may apply again only
+    ``years`` years after that round (an award valid 5 years; 获奖满5年后方可再次申报)."""
+
+    programme: str | None = Field(None, description="programme family; default this round's round.programme")
+    grades: list[str] = Field(min_length=1, description="the grades that count as winning")
+    years: int = Field(ge=1, le=50)
+
+
+class Eligibility(_Model):
+    """Who may hand in at a window, beyond the selection ``owed_by``: read from earlier rounds."""
+
+    not_awarded: NotAwarded | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Eligibility:
+        if self.not_awarded is None:
+            raise ValueError("eligibility 须给出 not_awarded（获奖后若干年内不得再次申报）")
+        return self
+
+
+_WINDOW_KINDS = ("submission", "followup")
+
+# What a record's identity may be made of: the fields every record has, and its own fields.
+IDENTITY_FIELDS = ("id", "unit", "item", "period", "category")
+
+
+class Identity(_Model):
+    """What makes two records handed in at a stage the same record: the same key means a new
+    version (修改后重报) of that record, never a second submission."""
+
+    key: list[str] = Field(default_factory=lambda: ["unit", "item", "period"], min_length=1,
+                           description="id (编号), unit, item, period, category or payload.<字段>")
+    on_change: Literal["revise", "conflict"] = Field(
+        "revise", description="the same key with new content: a revision kept with its history, "
+                              "or a conflict sent to quarantine")
+
+    @field_validator("key")
+    @classmethod
+    def _fields(cls, key: list[str]) -> list[str]:
+        for name in key:
+            if name not in IDENTITY_FIELDS and not re.fullmatch(r"payload\.\S+", name):
+                raise ValueError(f"记录标识字段 {name!r} 无效（应为 {'、'.join(IDENTITY_FIELDS)} 或 payload.<字段名>）")
+        if len(set(key)) != len(key):
+            raise ValueError("记录标识字段重复")
+        return key
+
+
+class Stage(_Model):
+    code: Code
+    name: str = Field(min_length=1)
+    kind: StageKind
+    on: dt.date | None = Field(None, description="the day a point event happens")
+    by: dt.date | None = Field(None, description="a point event held by this day (moved earlier to a working day)")
+    after: RelativeDate | None = Field(None, description="the day, counted from another stage's event")
+    roll: Roll | None = Field(None, description="a point day that is not a working day: 顺延/提前/none")
+    opens: dt.date | None = None
+    opens_after: RelativeDate | None = Field(None, description="a window opening counted from another stage")
+    deadline: Deadline | None = None
+    periods: list[Period] = Field(default_factory=list)
+    submission: Code | None = Field(None, description="what is handed in (built-in or submission_kinds)")
+    owed_by: Who | None = None
+    voluntary: bool = Field(False, description="applying is a choice: no overdue notice or escalation")
+    eligibility: Eligibility | None = Field(None, description="conditions read from earlier rounds")
+    lateness: Literal["reject", "accept_flag"] = "accept_flag"
+    identity: Identity | None = Field(
+        None, description="submission/followup stages: the key that makes two records one (default unit+item+period)")
+    reminders: str | None = Field(None, description="name of a reminder policy")
+    decides: Code | None = Field(
+        None, description="decision stages: the stage whose subjects are decided (submission, decision or assessment)")
+    among: Who | None = Field(None, description="decision stages: decide only on these subjects of `decides`")
+    sender: Code | None = Field(None, description="the unit that signs this stage's letters (default round.issuer)")
+    template: str | None = Field(None, description="message template for notifications")
+    notify: Who | None = Field(None, description="who is told when this stage happens")
+    days: int | None = Field(None, gt=0, description="length of a 公示 period in calendar days")
+    per_category: dict[Code, StageOverride] = Field(default_factory=dict)
+    assumption: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Stage:
+        k = self.kind
+        if k.value in _WINDOW_KINDS:
+            self._window_shape()
+        else:
+            self._point_shape()
+        if k is StageKind.decision and self.decides is None:
+            raise ValueError("decision 阶段须给出 decides（对哪个阶段的对象作决定：申报、上一步决定或考核）")
+        if k is not StageKind.decision and (self.decides is not None or self.among is not None):
+            raise ValueError("decides、among 只用于 decision 阶段")
+        if k is StageKind.notice and self.days is None:
+            raise ValueError("公示阶段须给出 days（公示天数）")
+        if self.voluntary and k is not StageKind.submission:
+            raise ValueError("voluntary 只用于 submission 阶段")
+        return self
+
+    def _window_shape(self) -> None:
+        """A submission or follow-up stage: a window, what is owed in it and by whom."""
+        k = self.kind
+        if self.submission is None:
+            raise ValueError(f"{k.value} 阶段须给出 submission（应交材料种类）")
+        if self.owed_by is None:
+            raise ValueError(f"{k.value} 阶段须给出 owed_by（谁应提交）")
+        if self.deadline is None and not self.periods:
+            raise ValueError(f"{k.value} 阶段须给出 deadline 或 periods")
+        if self.by is not None or self.on is not None:
+            raise ValueError(f"{k.value} 阶段用 opens/deadline 表示受理期，不用 on/by")
+        if self.after is not None:
+            raise ValueError(f"{k.value} 阶段的受理开始日用 opens_after 相对计算（after 只用于时点阶段）")
+        if self.opens is not None and self.opens_after is not None:
+            raise ValueError("opens 与 opens_after 只能给出其一")
+
+    def _point_shape(self) -> None:
+        """Any other stage: one dated point, and none of a window's fields."""
+        k = self.kind
+        anchors = [x for x in (self.on, self.by, self.after) if x is not None]
+        if len(anchors) != 1:
+            raise ValueError(f"{k.value} 阶段须且只能给出 on（日期）、by（不晚于某日）或 after（相对日期）之一")
+        for name in ("submission", "owed_by", "deadline", "opens", "opens_after", "eligibility", "identity"):
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name} 只用于 submission/followup 阶段，{k.value} 阶段不能使用")
+        if self.voluntary:
+            raise ValueError("voluntary 只用于 submission 阶段")
+
+    @property
+    def record_identity(self) -> Identity:
+        """The stage's record key, the default when the file gives none."""
+        return self.identity or Identity()

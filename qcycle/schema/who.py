@@ -1,0 +1,121 @@
+"""Who a stage is for: one selection language for owed_by, notify and assessment subjects,
+from the unit hierarchy and from what happened in the round."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from qcycle.schema.base import Code, _Model
+from qcycle.schema.units import LEVEL_NAMES
+
+__all__ = ["OwedBy", "RankPick", "Who", "grade_label"]
+
+
+class RankPick(_Model):
+    """The first or last N places of an assessment's ranking."""
+
+    top: int | None = Field(None, ge=1)
+    bottom: int | None = Field(None, ge=1)
+    vetoed: Literal["last", "excluded"] = Field(
+        "last", description="where vetoed subjects stand: last places, or left out of the ranking")
+
+    @model_validator(mode="after")
+    def _one(self) -> RankPick:
+        if (self.top is None) == (self.bottom is None):
+            raise ValueError("rank 需要且只能给出 top（前N名）或 bottom（后N名）之一")
+        return self
+
+    def describe(self) -> str:
+        where = f"前{self.top}名" if self.top is not None else f"后{self.bottom}名"
+        return f"排名{where}" + ("（被否决者不计排名）" if self.vetoed == "excluded" else "")
+
+
+class Who(_Model):
+    """Who a stage is for: every criterion given must hold (like a Kubernetes label selector);
+    ``any_of`` joins alternatives.
+
+    ``units``/``levels`` pick from the unit hierarchy; the others pick from what happened in
+    the round: handed in at a submission stage, approved or rejected at a decision stage,
+    given a grade or ranked at an assessment. A subject rejected at any decision stage leaves
+    every later selection except ``rejected_at``.
+    """
+
+    units: list[Code] = Field(default_factory=list, description="listed units")
+    levels: list[str] = Field(default_factory=list, description="levels of the unit hierarchy")
+    submitted_at: Code | None = Field(None, description="handed in (accepted) at this submission stage")
+    missing_at: Code | None = Field(None, description="owed at this submission stage and never handed in")
+    approved_at: Code | None = Field(None, description="approved at this decision stage")
+    rejected_at: Code | None = Field(None, description="rejected at this decision stage")
+    grades: list[str] = Field(default_factory=list, description="given one of these grades (等次)")
+    rank: RankPick | None = Field(None, description="top/bottom N places of the ranking")
+    assessed_at: Code | None = Field(None, description="whose results grades/rank read; default the latest")
+    any_of: list[Who] = Field(default_factory=list, description="any one of these selections")
+    with_rejected: bool = Field(
+        False, description="keep subjects rejected at a decision stage (a letter that tells each its outcome)")
+
+    @model_validator(mode="after")
+    def _something(self) -> Who:
+        if not (self.units or self.levels or self.submitted_at or self.missing_at or self.approved_at
+                or self.rejected_at or self.grades or self.rank or self.any_of):
+            raise ValueError("须至少给出 units、levels、submitted_at、missing_at、approved_at、rejected_at、"
+                             "grades、rank 或 any_of 之一")
+        if self.with_rejected and not self.dynamic:
+            raise ValueError("with_rejected 只与 submitted_at、approved_at、grades、rank 等一起使用")
+        if self.assessed_at and not (self.grades or self.rank):
+            raise ValueError("assessed_at 只与 grades 或 rank 一起使用")
+        return self
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether it depends on what happened in the round (not only on the hierarchy)."""
+        return bool(self.submitted_at or self.missing_at or self.approved_at or self.rejected_at or self.grades
+                    or self.rank or any(w.dynamic for w in self.any_of))
+
+    def stages(self) -> set[str]:
+        """Stages this selection reads (decisions, submissions, assessments)."""
+        out = {s for s in (self.submitted_at, self.missing_at, self.approved_at, self.rejected_at, self.assessed_at)
+               if s}
+        for w in self.any_of:
+            out |= w.stages()
+        return out
+
+    def describe(self, stage_names: dict[str, str] | None = None) -> str:
+        names = stage_names or {}
+
+        def name(code: str) -> str:
+            return f"“{names.get(code, code)}”"
+
+        parts = []
+        if self.levels:
+            parts.append("、".join(LEVEL_NAMES.get(x, x) for x in self.levels))
+        if self.units:
+            parts.append("单位 " + "、".join(self.units))
+        if self.submitted_at:
+            parts.append(f"在{name(self.submitted_at)}中已提交的单位")
+        if self.missing_at:
+            parts.append(f"未按期提交{name(self.missing_at)}的单位")
+        if self.approved_at:
+            parts.append(f"{name(self.approved_at)}通过的对象")
+        if self.rejected_at:
+            parts.append(f"{name(self.rejected_at)}未通过的对象")
+        if self.grades:
+            parts.append("考核等次为" + "、".join(grade_label(g) for g in self.grades))
+        if self.rank:
+            parts.append(self.rank.describe())
+        if self.any_of:
+            parts.append("或".join(f"（{w.describe(names)}）" for w in self.any_of))
+        return "，且".join(parts)
+
+
+OwedBy = Who  # the name the first version of the schema used
+
+
+def grade_label(name: str) -> str:
+    """How a grade reads in a sentence: 'A' → 'A级', '优秀' stays '优秀'."""
+    return f"{name}级" if len(name) == 1 and name.isascii() and name.isalpha() else name
+
+
+# ``any_of`` refers to Who itself.
+Who.model_rebuild()

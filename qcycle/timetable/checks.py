@@ -1,0 +1,121 @@
+"""Checks of a programme that need the calendar (:func:`check_dates`): stages planned before
+what they read, assessments inside their period, actions outside ``round.years``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from qcycle.errors import TimetableError
+from qcycle.schema import Programme, Stage, StageKind
+from qcycle.timetable.actions import Timetable
+from qcycle.timetable.dates import _WINDOW_KINDS
+from qcycle.timetable.expander import _Expander
+from qcycle.workcal import WorkCalendar
+
+__all__ = ["check_dates"]
+
+_WEEKDAYS = "一二三四五六日"
+
+
+def check_dates(p: Programme, cal: WorkCalendar | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Checks that need the calendar: (errors, warnings) as (field path, message).
+
+    Errors: a decision, list or letter planned before the window or decision it reads has
+    closed (naming both dates); an assessment before its period ends; stage dates outside
+    ``round.years``. Warnings: a point stage fixed on a day off without ``roll``.
+    """
+    from qcycle.workcal import default_calendar
+
+    ex = _Expander(p, cal or default_calendar())
+    errors: list[tuple[str, str]] = []
+    warnings: list[tuple[str, str]] = []
+    try:
+        timetable = ex.run()
+    except TimetableError as exc:
+        return [("stages", str(exc))], []
+    # One helper per check; per stage in file order, as messages have always been listed.
+    for i, stage in enumerate(p.stages):
+        errors += _before_what_it_reads(ex, i, stage)
+        errors += _assessed_before_period_ends(ex, i, stage)
+        warnings += _on_a_day_off(ex, i, stage)
+    errors += _outside_years(p, timetable)
+    return errors, warnings
+
+
+def _reads(p: Programme, stage: Stage) -> list[tuple[str, str]]:
+    """The stages whose outcome ``stage`` reads, each with the field that reads it."""
+    reads: list[tuple[str, str]] = []
+    if stage.decides:
+        reads.append((stage.decides, "decides"))
+    for field_name, who in (("notify", stage.notify), ("owed_by", stage.owed_by)):
+        if who is not None:
+            reads += [(code, field_name) for code in sorted(who.stages())]
+    if stage.kind is StageKind.assessment and p.assessment is not None:
+        reads += [(code, "assessment.subjects") for code in sorted(p.assessment.subjects.stages())]
+    return reads
+
+
+def _ready_after(ex: _Expander, code: str, category: str | None) -> tuple[dt.date, str]:
+    """The day a stage's outcome exists: a window's deadline, a decision's or assessment's day."""
+    stage = ex.p.stage(code)
+    if stage.kind.value in _WINDOW_KINDS:
+        return ex.event_date(code, "deadline", category), "截止"
+    return ex.stage_date(code, category), "日期"
+
+
+def _before_what_it_reads(ex: _Expander, i: int, stage: Stage) -> list[tuple[str, str]]:
+    """A decision, list or letter planned before the window or decision it reads has closed."""
+    p = ex.p
+    errors = []
+    reads = _reads(p, stage)
+    for category in ex._variants(stage):
+        cat = f"（{p.category(category).name}）" if category else ""
+        when = (ex.window_opens(stage, None, category) or ex.event_date(stage.code, "deadline", category)) \
+            if stage.kind.value in _WINDOW_KINDS else ex.stage_date(stage.code, category)
+        for code, via in reads:
+            if not p.has_stage(code):
+                continue
+            ready, word = _ready_after(ex, code, category)
+            if when < ready or (when == ready and p.stage(code).kind.value in _WINDOW_KINDS):
+                errors.append((f"stages[{i}]", (
+                    f"“{stage.name}”{cat}定于 {when}，早于它所依据的“{p.stage(code).name}”{word} {ready}"
+                    f"（{via}）：应安排在其后")))
+    return errors
+
+
+def _assessed_before_period_ends(ex: _Expander, i: int, stage: Stage) -> list[tuple[str, str]]:
+    period = ex.p.round.period
+    if stage.kind is not StageKind.assessment or period is None:
+        return []
+    errors = []
+    for category in ex._variants(stage):
+        day = ex.stage_date(stage.code, category)
+        if day <= period.end:
+            errors.append((f"stages[{i}]", (
+                f"考核“{stage.name}”定于 {day}，考核期到 {period.end} 才结束：考核应在考核期结束之后")))
+    return errors
+
+
+def _on_a_day_off(ex: _Expander, i: int, stage: Stage) -> list[tuple[str, str]]:
+    """A point stage fixed on a day off without ``roll`` (a warning: it may be meant)."""
+    if stage.kind.value in _WINDOW_KINDS or stage.roll is not None:
+        return []
+    warnings = []
+    days = [(stage.on, "on")] + [(o.on, f"per_category.{c}.on") for c, o in stage.per_category.items()]
+    for day, where in days:
+        if day is not None and not ex.cal.is_workday(day):
+            warnings.append((f"stages[{i}].{where}", (
+                f"{day}（周{_WEEKDAYS[day.weekday()]}）不是工作日；如应顺延或提前，请写 roll: next_workday 或 "
+                "roll: previous_workday")))
+    return warnings
+
+
+def _outside_years(p: Programme, timetable: Timetable) -> list[tuple[str, str]]:
+    """The first action outside ``round.years``, if any."""
+    years = set(p.round.years)
+    for a in timetable.actions:
+        if a.at.year not in years:
+            return [("round.years", (
+                f"阶段 {a.stage} 的“{a.title}”在 {a.at:%Y-%m-%d}，不在 years {sorted(years)} 之内"
+                f"（应把 {a.at.year} 加入 years）"))]
+    return []

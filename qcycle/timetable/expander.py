@@ -1,0 +1,218 @@
+"""The round expanded into every dated action (:func:`expand`): window openings, deadlines,
+reminders, overdue notices, escalations, point stages, and what waits for a decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from qcycle.clock import at
+from qcycle.errors import TimetableError
+from qcycle.kinds import ORDER, STAGE_ACTIONS, action_kind
+from qcycle.schema import Programme, ReminderPolicy, Stage, StageKind, Who
+from qcycle.timetable.actions import Action, ResolvedDeadline, Timetable, UnitDeadline
+from qcycle.timetable.dates import _WINDOW_KINDS, StageDates, moved
+from qcycle.workcal import WorkCalendar
+
+__all__ = ["expand"]
+
+_SERVES_DEADLINE = ("window_open", "followup_open", "reminder", "overdue", "escalation")
+
+
+def expand(p: Programme, cal: WorkCalendar, extensions: Sequence[UnitDeadline] = ()) -> Timetable:
+    """Every dated action of the round, sorted by time (then by a fixed action order).
+
+    ``extensions``: units with their own deadline for a window. That window's deadline,
+    reminders, overdue notice and escalation leave them out (``detail["extended"]``), and each
+    gets the same actions for its own deadline (``Action.unit``)."""
+    return _Expander(p, cal, extensions).run()
+
+
+class _Expander(StageDates):
+    def __init__(self, p: Programme, cal: WorkCalendar, extensions: Sequence[UnitDeadline] = ()):
+        super().__init__(p, cal)
+        self.extensions = tuple(extensions)
+        self.actions: list[Action] = []
+
+    def run(self) -> Timetable:
+        for stage in self.p.stages:
+            for category in self._variants(stage):
+                self._stage(stage, category)
+        self._with_needs()
+        keys = [a.key for a in self.actions]
+        if len(keys) != len(set(keys)):
+            dup = sorted({k for k in keys if keys.count(k) > 1})
+            raise TimetableError(f"动作键重复：{dup[:5]}")
+        self.actions.sort(key=lambda a: (a.at, ORDER[a.action], a.stage, a.category or "", a.period or "", a.key))
+        return Timetable(self.p.round.code, self.actions, list(self.cal.warnings))
+
+    # -- actions -------------------------------------------------------------------------
+
+    def _add(self, when: dt.datetime, action: str, stage: Stage, title: str, **kw: Any) -> None:
+        action_kind(action)  # only registered kinds are planned
+        # An action is identified by what it is for: stage:action[:period][:category][:T-n]
+        # [:unit, for one unit's own deadline], then @ the day of the deadline it serves (window
+        # work) or of its own event. A reminder for a deadline that moved is another action
+        # than the one already sent.
+        parts = [stage.code, action, kw.get("period"), kw.get("category"), kw.pop("_k", None), kw.get("unit")]
+        served = kw["deadline"] if action in _SERVES_DEADLINE and kw.get("deadline") else when
+        key = ":".join(p for p in parts if p) + f"@{served:%Y-%m-%d}"
+        self.actions.append(Action(at=when, action=action, stage=stage.code, title=title, key=key, **kw))
+
+    def _stage(self, stage: Stage, category: str | None) -> None:
+        cat_name = f"（{self.p.category(category).name}）" if category else ""
+        if stage.kind.value in _WINDOW_KINDS:
+            self._windows(stage, category, cat_name)
+            return
+        day, moved_from, roll = self.point_day(stage, category)
+        nine = at(day, dt.time(9, 0))
+        title = f"{stage.name}{cat_name}{moved(moved_from, roll)}"
+        common: dict[str, Any] = {"category": category}
+        if moved_from is not None:
+            common["detail"] = {"rolled_from": moved_from.isoformat(), "roll": roll}
+        action = STAGE_ACTIONS[stage.kind.value]
+        if stage.notify is not None:  # the 对象 column of the plan: who is written to
+            common["owed_by"] = stage.notify.describe(self.p.stage_names)
+        if stage.kind is StageKind.notification:
+            self._add(nine, action, stage, title, **common)
+        elif stage.kind is StageKind.notice:
+            assert stage.days is not None
+            end = day + dt.timedelta(days=stage.days - 1)
+            close = at(end, dt.time(23, 59, 59))
+            self._add(nine, action, stage, f"{stage.name}{cat_name}开始（{stage.days}天，可提出异议）",
+                      deadline=close, **common)
+            self._add(close, "notice_close", stage, f"{stage.name}{cat_name}结束，异议受理截止", category=category)
+        else:
+            self._add(nine, action, stage, title, **common)
+
+    def _windows(self, stage: Stage, category: str | None, cat_name: str) -> None:
+        assert stage.owed_by is not None
+        periods = stage.periods or [None]
+        policy = self.p.reminder_policies.get(stage.reminders) if stage.reminders else None
+        condition = None
+        if stage.owed_by.dynamic:
+            condition = f"仅限{stage.owed_by.describe(self.p.stage_names)}"
+        for period in periods:
+            if period is not None and period.categories and category is None:
+                # A period for some categories only: expand it per listed category.
+                for code in period.categories:
+                    self._window(stage, period, code, f"（{self.p.category(code).name}）", policy, condition)
+            elif period is not None and period.categories and category not in period.categories:
+                continue
+            else:
+                self._window(stage, period, category, cat_name, policy, condition)
+
+    def _window(self, stage, period, category, cat_name, policy: ReminderPolicy | None, condition) -> None:
+        override = stage.per_category.get(category) if category else None
+        if period is not None:
+            deadline_spec = period.deadline
+        elif override is not None and override.deadline is not None:
+            deadline_spec = override.deadline
+        else:
+            deadline_spec = stage.deadline
+        opens = self.window_opens(stage, period, category)
+        d = self.deadline(deadline_spec, category)
+        pcode = period.code if period else None
+        label = f"{stage.name}{'·' + pcode if pcode else ''}{cat_name}"
+        common = {"category": category, "period": pcode, "owed_by": stage.owed_by.describe(self.p.stage_names),
+                  "submission": stage.submission, "condition": condition}
+        if opens is not None:
+            kind = "followup_open" if stage.kind is StageKind.followup else "window_open"
+            self._add(at(opens, dt.time(9, 0)), kind, stage, f"{label} 开始受理", deadline=d.cutoff, **common)
+        detail = {"inclusive": deadline_spec.inclusive, "lateness": stage.lateness, "voluntary": stage.voluntary,
+                  **({"rolled_from": d.rolled_from.isoformat(), "roll": d.roll} if d.rolled_from else {})}
+        # A unit taken out of the file since keeps its record, not its actions.
+        own = [e for e in self.extensions if e.stage == stage.code and e.period == pcode and self.p.has_unit(e.unit)]
+        self._deadline_actions(stage, d, label, common, policy, opens, detail, sorted({e.unit for e in own}))
+        for e in own:
+            day = e.cutoff.date()
+            mine = ResolvedDeadline(day, e.cutoff, self.cal.previous_workday(day), None)
+            self._deadline_actions(stage, mine, f"{label}（{self.p.unit(e.unit).name}延期）", {**common, "unit": e.unit},
+                                   policy, opens, {**detail, "extension": True}, [])
+
+    def _deadline_actions(self, stage: Stage, d: ResolvedDeadline, label: str, common: dict[str, Any],
+                          policy: ReminderPolicy | None, opens: dt.date | None, detail: dict[str, Any],
+                          extended: list[str]) -> None:
+        """A window's deadline and what follows from it: reminders, overdue notice, escalation.
+        ``extended``: units with their own deadline, left out of these."""
+        left_out = {"extended": extended} if extended else {}
+        self._add(d.cutoff, "deadline", stage, f"{label} 截止{moved(d.rolled_from, d.roll)}",
+                  detail={**detail, **left_out}, **common)
+        if policy is None:
+            return
+        reminder_time = policy.time
+        first_day = opens or dt.date.min
+        for n in policy.before_workdays:
+            day = self.cal.add_workdays(d.last_day, -n)
+            if day < first_day:
+                continue
+            self._add(at(day, reminder_time), "reminder", stage, f"{label} 提醒：还有{n}个工作日截止",
+                      deadline=d.cutoff, workdays_left=n, _k=f"T-{n}", detail=dict(left_out), **common)
+        if policy.on_deadline_day and d.last_day >= first_day:
+            self._add(at(d.last_day, reminder_time), "reminder", stage, f"{label} 提醒：今日截止",
+                      deadline=d.cutoff, workdays_left=0, _k="T-0", detail=dict(left_out), **common)
+        if stage.voluntary:
+            return  # applying is a choice: nobody is overdue for not applying
+        over = self.cal.add_workdays(d.last_day, policy.overdue_after_workdays)
+        self._add(at(over, reminder_time), "overdue", stage, f"{label} 逾期提醒", deadline=d.cutoff,
+                  detail=dict(left_out), **common)
+        if policy.escalate_after_workdays is not None:
+            esc = self.cal.add_workdays(d.last_day, policy.escalate_after_workdays)
+            target = (
+                "上级单位" if policy.escalate_to == "parent" else self.p.unit(policy.escalate_to).name
+            )
+            self._add(at(esc, reminder_time), "escalation", stage, f"{label} 逾期未交，督办{target}",
+                      deadline=d.cutoff, detail={"escalate_to": policy.escalate_to, **left_out}, **common)
+
+    # -- what waits for a decision ---------------------------------------------------------
+
+    def _with_needs(self) -> None:
+        """Give each action the decision actions it waits for: an action whose stage reads the
+        outcome of a decision stage (its subjects, owers or recipients) waits until that
+        decision is complete, so scoring, lists and letters never run on undecided subjects."""
+        decisions: dict[str, list[Action]] = defaultdict(list)
+        for a in self.actions:
+            if a.action == "decision_due":
+                decisions[a.stage].append(a)
+        if not decisions:
+            return
+        deps = {s.code: self._deps(s.code, set()) - {s.code} for s in self.p.stages}
+        out = []
+        for a in self.actions:
+            needs = tuple(sorted(
+                d.key for code in deps[a.stage] for d in decisions.get(code, ())
+                if d.at <= a.at and (d.category is None or a.category is None or d.category == a.category)
+            ))
+            out.append(replace(a, needs=needs) if needs else a)
+        self.actions = out
+
+    def _deps(self, code: str, seen: set[str]) -> set[str]:
+        """Decision stages whose outcomes the stage ``code`` reads, directly or through others."""
+        if code in seen:
+            return set()
+        seen.add(code)
+        stage = self.p.stage(code)
+        refs: set[str] = set()
+        selectors = [stage.owed_by, stage.notify]
+        if stage.kind is StageKind.assessment and self.p.assessment is not None:
+            selectors.append(self.p.assessment.subjects)
+        if stage.decides:
+            refs.add(stage.decides)
+        for who in selectors:
+            if who is None:
+                continue
+            refs |= who.stages()
+            if _reads_results(who):
+                refs |= {s.code for s in self.p.stages if s.kind is StageKind.assessment}
+        out = {code} if stage.kind is StageKind.decision else set()
+        for ref in refs:
+            if self.p.has_stage(ref):
+                out |= self._deps(ref, seen)
+        return out
+
+
+def _reads_results(who: Who) -> bool:
+    return bool(who.grades or who.rank) or any(_reads_results(w) for w in who.any_of)

@@ -1,0 +1,61 @@
+"""What a run carries out as of a moment (:func:`due`), and what a completed decision
+releases for another pass of the same moment (:func:`released`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from qcycle.timetable.actions import Action, Due, Timetable
+
+__all__ = ["CHAIN_PASSES", "due", "released"]
+
+
+def due(
+    timetable: Timetable, as_of: dt.datetime, done: set[str] | frozenset[str] = frozenset()
+) -> Due:
+    """What should be carried out as of ``as_of``, given the keys already done.
+
+    An action waits (neither run nor skipped) while a decision it needs is not complete.
+
+    Reminders and window openings whose deadline has already passed are skipped (a reminder
+    after the deadline would mislead); closings, overdue notices, escalations, decisions and
+    everything else still matter after downtime and are run late.
+    """
+    run, skipped = [], []
+    for action in timetable.actions:
+        if action.key in done or action.at > as_of:
+            continue
+        if any(key not in done for key in action.needs):
+            continue  # waits for a decision still pending (see Action.needs)
+        if action.action in ("reminder", "window_open") and action.deadline is not None:
+            if action.deadline <= as_of:
+                skipped.append((action, f"截止时间 {action.deadline:%Y-%m-%d %H:%M} 已过，不再发送"))
+                continue
+            # A reminder that missed its own working day is stale once a later one is due.
+            if action.action == "reminder" and _superseded(action, timetable, as_of):
+                skipped.append((action, "已有更近的提醒到期，合并为最新一条"))
+                continue
+        run.append(action)
+    return Due(run, skipped)
+
+
+# How many passes one moment takes at most: each completed decision may release the actions
+# that waited for it, and a chain of decisions due at once has few steps.
+CHAIN_PASSES = 6
+
+
+def released(timetable: Timetable, as_of: dt.datetime, completed: set[str]) -> set[str]:
+    """Keys of the actions due by ``as_of`` that waited for one of the ``completed`` decisions:
+    what a run does in another pass of the same moment."""
+    return {a.key for a in timetable.actions if a.at <= as_of and completed.intersection(a.needs)}
+
+
+def _superseded(action: Action, timetable: Timetable, as_of: dt.datetime) -> bool:
+    return any(
+        other.action == "reminder"
+        and other.at <= as_of
+        and other.at > action.at
+        and (other.stage, other.category, other.period, other.unit)
+        == (action.stage, action.category, action.period, action.unit)
+        for other in timetable.actions
+    )
