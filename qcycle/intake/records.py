@@ -122,7 +122,8 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
         if not record.get("reviewer"):
             return "缺少评审人（reviewer）"
         try:
-            value = float(record.get("value"))
+            raw: Any = record.get("value")  # None or text is reported below, not raised
+            value = float(raw)
         except (TypeError, ValueError):
             return f"评分 {record.get('value')!r} 不是数字"
         if ":" not in str(record.get("component")) and not 0 <= value <= 100:

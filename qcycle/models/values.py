@@ -3,7 +3,7 @@ outcomes, outbox statuses and their labels, action outcomes)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 __all__ = [
     "ACTION_OUTCOMES",
@@ -38,9 +38,9 @@ OutboxStatus = Literal["queued", "sending", "sent", "failed", "dead", "cancelled
 ActionOutcome = Literal["done", "skipped", "failed"]
 
 SUBMISSION_KINDS: tuple[str, ...] = BUILTIN_SUBMISSION_KINDS
-SUBMISSION_STATUSES: tuple[str, ...] = SubmissionStatus.__args__
-DECISION_OUTCOMES: tuple[str, ...] = DecisionOutcome.__args__
-OUTBOX_STATUSES: tuple[str, ...] = OutboxStatus.__args__
+SUBMISSION_STATUSES: tuple[str, ...] = get_args(SubmissionStatus)
+DECISION_OUTCOMES: tuple[str, ...] = get_args(DecisionOutcome)
+OUTBOX_STATUSES: tuple[str, ...] = get_args(OutboxStatus)
 OUTBOX_STATUS_LABELS = {"queued": "待发送", "sending": "发送中", "sent": "已发送", "failed": "待重试",
                         "dead": "已停止重试", "cancelled": "已取消", "unknown": "结果未知"}
-ACTION_OUTCOMES: tuple[str, ...] = ActionOutcome.__args__
+ACTION_OUTCOMES: tuple[str, ...] = get_args(ActionOutcome)

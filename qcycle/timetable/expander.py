@@ -12,7 +12,7 @@ from typing import Any
 from qcycle.clock import at
 from qcycle.errors import TimetableError
 from qcycle.kinds import ORDER, STAGE_ACTIONS, action_kind
-from qcycle.schema import Programme, ReminderPolicy, Stage, StageKind, Who
+from qcycle.schema import Period, Programme, ReminderPolicy, Stage, StageKind, Who
 from qcycle.timetable.actions import Action, ResolvedDeadline, Timetable, UnitDeadline
 from qcycle.timetable.dates import _WINDOW_KINDS, StageDates, moved
 from qcycle.workcal import WorkCalendar
@@ -90,7 +90,7 @@ class _Expander(StageDates):
 
     def _windows(self, stage: Stage, category: str | None, cat_name: str) -> None:
         assert stage.owed_by is not None
-        periods = stage.periods or [None]
+        periods: list[Period | None] = [*stage.periods] or [None]
         policy = self.p.reminder_policies.get(stage.reminders) if stage.reminders else None
         condition = None
         if stage.owed_by.dynamic:
