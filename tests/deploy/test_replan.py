@@ -12,7 +12,6 @@ waiting on the wall clock.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -124,5 +123,5 @@ def test_a_run_re_plans_only_the_schedules_it_plans(prefect_process, home, tmp_p
         after_all = {s.slug for s in client.read_deployment_schedules(deployment_id)}
     assert "extra-by-hand" in slugs and "extra-by-hand" not in after_all
     assert slugs - {"extra-by-hand"} == {s.slug for s in planned} == after_all
-    assert removed and all(r.startswith("at-2023040") or r.startswith("at-2023041") for r in removed)
+    assert removed and all(r.startswith(("at-2023040", "at-2023041")) for r in removed)
     assert added == []  # what is still planned was already there, as it was
