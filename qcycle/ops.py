@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.errors import QcycleError
 from qcycle.lifecycle import DECIDING_STAGE_KINDS, decision_subjects, p_item_name, pending_decisions
-from qcycle.models import AssessmentResult
 from qcycle.schema import Programme, Stage
 
 __all__ = [
@@ -122,8 +121,7 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     """Assessment results by assessment stage (its name → rows in rank order), each row with
     the group its rank is counted in (a category when the stage ranks per category)."""
     p = programme
-    rows = session.exec(select(AssessmentResult).where(AssessmentResult.round_id == round_id)
-                        .order_by(AssessmentResult.stage, AssessmentResult.rank, AssessmentResult.unit_code)).all()
+    rows = crud.list_results(session=session, round_id=round_id)  # by stage, then rank
     comps = p.assessment.components if p.assessment else []
     vetoes = {v.code: v.name for v in p.assessment.vetoes} if p.assessment else {}
     sheets: dict[str, list[dict]] = {}

@@ -3,11 +3,8 @@
 Queuing is idempotent on a key of (round, action, unit, channel, logical date), so the same
 message queued twice is stored once. Reminders (``reminder.j2``, ``overdue.j2``) are the
 exception: all of a unit's reminders of one day share one row per channel, keyed
-(round, ``reminders``, unit, channel, day). The row keeps what each item was rendered from
-(``merge_items``); a reminder queued later that day while the row is still queued is merged in
-and the message re-rendered (``merged_reminder.j2`` for two or more items). Once the row is
-claimed for sending, a later reminder starts a continuation row (key suffix ``#2``, ``#3``):
-nothing already sent is changed and no item is lost.
+(round, ``reminders``, unit, channel, day), merged or continued (``#2``, ``#3``) as
+:mod:`qcycle.notify.reminders` describes.
 
 Delivery (:func:`deliver_due`) claims due rows in batches (status ``sending``, a lease that
 starts at the claim) and sends them through :func:`qcycle.notify.deliver.deliver_batch`
@@ -42,8 +39,10 @@ repeat it; failures of a digest are never reported in another digest.
 Reminders go out on working days within office hours (``office_hours``); outside them they
 wait for the next working day's opening (``next_attempt_at``), except that a reminder whose
 deadline is today may go out after hours until the deadline
-(``office_hours_deadline_exception``). The rule is applied when a row is claimed, with the
-run's logical time, so it holds for first sends, retries and catch-up alike.
+(``office_hours_deadline_exception``; :mod:`qcycle.notify.office_hours`). The rule is applied
+when a row is claimed, with the run's logical time, so it holds for first sends, retries and
+catch-up alike. Ops' own changes to a message (retry, cancel, resolve) are in
+:mod:`qcycle.notify.outbox_ops`; the rows are read and written by :mod:`qcycle.crud.messages`.
 """
 
 from __future__ import annotations
@@ -55,19 +54,28 @@ import random
 import socket
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, or_, select, update
+from sqlmodel import Session
 
 from qcycle import clock, crud, db
 from qcycle.crud import count_messages, find_message, list_messages
-from qcycle.models import OUTBOX_STATUS_LABELS, OutboxMessage, ProgrammeRound
+from qcycle.models import OUTBOX_STATUS_LABELS
 from qcycle.notify.channels import SendResult, label_sink_messages
 from qcycle.notify.deliver import Message, deliver_batch
+from qcycle.notify.office_hours import OfficeHours, next_send_time
+from qcycle.notify.outbox_ops import cancel_message, requeue_message, resolve_unknown
 from qcycle.notify.ratelimit import Rate, backoff
+from qcycle.notify.reminders import (
+    MERGEABLE_TEMPLATES,
+    MERGED_TEMPLATE,
+    REMINDERS_ACTION,
+    deadline_today,
+    merge_reminders,
+)
 from qcycle.render import SYSTEM_SENDER, render_message
 from qcycle.schema import Programme
 from qcycle.settings import Settings, get_settings
@@ -94,9 +102,6 @@ __all__ = [
 
 # How ops read a message's status (statuses are stored in English, shown in Chinese).
 STATUS_LABELS = OUTBOX_STATUS_LABELS
-MERGEABLE_TEMPLATES = ("reminder.j2", "overdue.j2", "deadline_moved.j2")
-MERGED_TEMPLATE = "merged_reminder.j2"
-REMINDERS_ACTION = "reminders"
 DIGEST_ACTION = "ops_digest"
 DIGEST_TEMPLATE = "ops_digest.j2"
 
@@ -143,33 +148,6 @@ class DeliveryReport:
                 "by_channel": {k: dict(v) for k, v in self.by_channel.items()}}
 
 
-# ---------------------------------------------------------------- JSON for merge items
-
-
-def _to_json(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return {"$datetime": value.isoformat()}
-    if isinstance(value, dt.date):
-        return {"$date": value.isoformat()}
-    if isinstance(value, dict):
-        return {str(k): _to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_json(v) for v in value]
-    return value
-
-
-def _from_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        if len(value) == 1 and "$datetime" in value:
-            return clock.to_local(dt.datetime.fromisoformat(value["$datetime"]))
-        if len(value) == 1 and "$date" in value:
-            return dt.date.fromisoformat(value["$date"])
-        return {k: _from_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_json(v) for v in value]
-    return value
-
-
 # ---------------------------------------------------------------- queuing
 
 
@@ -205,165 +183,9 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
     groups = {(unit_code, name, day): group for (unit_code, day), group in reminders.items()
               for name in programme.unit(unit_code).channels}
     tags = {name: ",".join(c.tags) or None for name, c in channels.items()}
-    return new + _merge_reminders(session, code, round_id, groups, override, tags)
-
-
-def _render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str]:
-    if len(items) == 1:
-        return render_message(items[0]["template"], _from_json(items[0]["context"]), override)
-    contexts = [_from_json(i["context"]) for i in items]
-    entries = []
-    for c in sorted(contexts, key=lambda c: (clock.to_local(c["deadline"]) if isinstance(
-            c.get("deadline"), dt.datetime) else dt.datetime.max.replace(tzinfo=clock.TZ))):
-        entry = {"programme_name": c["programme_name"], "item": c["item"], "deadline": c["deadline"],
-                 "working_days_left": c.get("working_days_left", 0)}
-        if c.get("days_overdue"):
-            entry["days_overdue"] = c["days_overdue"]
-        if c.get("moved_from"):  # a notice of a moved deadline, merged with the day's reminders
-            entry["moved_from"] = c["moved_from"]
-        entries.append(entry)
-    first = contexts[0]
-    context = {"unit_name": first["unit_name"], "unit_code": first.get("unit_code"),
-               "sender_name": first["sender_name"], "items": entries}
-    if "today" in first:  # the logical date of the reminders merged (one day's)
-        context["today"] = first["today"]
-    return render_message(MERGED_TEMPLATE, context, override)
-
-
-def _reminder_rows(session: Session, bases: Iterable[str]) -> dict[str, list[OutboxMessage]]:
-    """The rows of each reminder key ``base`` (``base``, ``base#2``, ``base#3``, …), oldest first.
-
-    Exact keys, a few hundred per query, so the unique index answers: a LIKE prefix scan
-    read the whole outbox for every unit (37 % of a national year in the benchmark).
-    """
-    found: dict[str, list[OutboxMessage]] = {b: [] for b in bases}
-    wanted = list(found)
-    first = 2
-    while wanted:
-        owner = {}
-        for b in wanted:
-            owner.update({k: b for k in ([b] if first == 2 else []) + [f"{b}#{i}" for i in range(first, first + 8)]})
-        keys = list(owner)
-        full = set()
-        for start in range(0, len(keys), 900):
-            for row in session.exec(
-                select(OutboxMessage)
-                .where(col(OutboxMessage.idempotency_key).in_(keys[start:start + 900]))
-                .with_for_update()  # PostgreSQL: a concurrent claim waits, or we see its "sending"
-            ).all():
-                base = owner[row.idempotency_key]
-                found[base].append(row)
-                if row.idempotency_key == f"{base}#{first + 7}":
-                    full.add(base)
-        wanted = sorted(full)  # continuation keys may go on past the ones asked for
-        first += 8
-    for rows in found.values():
-        rows.sort(key=lambda r: r.created_at)
-    return found
-
-
-def _merge_reminders(session: Session, code: str, round_id: uuid.UUID,
-                     groups: Mapping[tuple[str, str, dt.date], list], override: Path | None,
-                     tags: Mapping[str, str | None]) -> int:
-    """Merge each (unit, channel, day)'s reminder drafts into that day's open message, or
-    queue a new one (``key#2``…) when the earlier one is already on its way. Returns how
-    many reminders were added."""
-    if not groups:
-        return 0
-    session.flush()
     bases = {g: idempotency_key(code, REMINDERS_ACTION, g[0], g[1], g[2]) for g in groups}
-    existing = _reminder_rows(session, bases.values())
-    added = 0
-    new_rows: list[dict] = []
-    fresh_of: dict[str, int] = {}
-    for (unit, channel, day), drafts in groups.items():
-        base = bases[(unit, channel, day)]
-        rows = existing[base]
-        known = {item["action_key"] for r in rows for item in (r.merge_items or [])}
-        fresh: list[dict] = []
-        for d in drafts:
-            if d.action_key in known:
-                continue
-            known.add(d.action_key)
-            fresh.append({"template": d.template, "action_key": d.action_key, "context": _to_json(d.context)})
-        if not fresh:
-            continue
-        open_row = next((r for r in rows if r.status == "queued" and r.attempts == 0), None)
-        if open_row is not None:
-            items = list(open_row.merge_items or []) + fresh
-            open_row.subject, open_row.body = _render_items(items, override)
-            open_row.merge_items = items  # a new list, so the JSON column is seen as changed
-            open_row.action = "+".join(i["action_key"] for i in items)
-            session.add(open_row)
-            added += len(fresh)
-            continue
-        key = base if not rows else f"{base}#{len(rows) + 1}"
-        subject, body = _render_items(fresh, override)
-        new_rows.append({"idempotency_key": key, "action": "+".join(i["action_key"] for i in fresh),
-                         "unit_code": unit, "channel": channel, "logical_date": day, "subject": subject,
-                         "body": body, "round_id": round_id, "tag": tags.get(channel), "merge_items": fresh})
-        fresh_of[key] = len(fresh)
-    session.flush()
-    return added + sum(fresh_of[k] for k in crud.enqueue_messages(session=session, rows=new_rows))
+    return new + merge_reminders(session, round_id, groups, bases, override, tags)
 
-
-# ---------------------------------------------------------------- office hours
-
-
-@dataclass(frozen=True)
-class OfficeHours:
-    opens: dt.time
-    closes: dt.time
-
-    @classmethod
-    def parse(cls, text: str) -> OfficeHours:
-        """``"09:00-17:30"``."""
-        try:
-            start, end = (dt.time.fromisoformat(p.strip()) for p in text.split("-"))
-        except ValueError as exc:
-            raise ValueError(f"office hours {text!r} are not HH:MM-HH:MM") from exc
-        if start >= end:
-            raise ValueError(f"office hours {text!r} close before they open")
-        return cls(start, end)
-
-
-def next_send_time(now: dt.datetime, *, deadline: dt.datetime | None = None,
-                   hours: OfficeHours | None = None, calendar: Any = None,
-                   deadline_exception: bool | None = None) -> dt.datetime:
-    """When a reminder may go out: ``now`` if allowed now, else the next working day's opening.
-
-    Allowed: a working day within office hours; or, with the deadline exception, after opening
-    time on the deadline's own day until the deadline.
-    """
-    from qcycle.workcal import default_calendar
-
-    settings = get_settings()
-    hours = hours or OfficeHours.parse(settings.office_hours)
-    calendar = calendar or default_calendar()
-    if deadline_exception is None:
-        deadline_exception = settings.office_hours_deadline_exception
-    now = clock.to_local(now)
-    day = now.date()
-    opens, closes = clock.at(day, hours.opens), clock.at(day, hours.closes)
-    workday = calendar.is_workday(day)
-    if workday and opens <= now < closes:
-        return now
-    if workday and now < opens:
-        return opens
-    if (deadline_exception and deadline is not None and clock.to_local(deadline).date() == day
-            and opens <= now < clock.to_local(deadline)):
-        return now
-    return clock.at(calendar.next_workday(day, include_self=False), hours.opens)
-
-
-def _deadline_today(items: Sequence[dict], day: dt.date) -> dt.datetime | None:
-    """The latest of the items' deadlines falling on ``day`` (it bounds the exception)."""
-    found = []
-    for item in items:
-        deadline = _from_json(item.get("context", {}).get("deadline"))
-        if isinstance(deadline, dt.datetime) and clock.to_local(deadline).date() == day:
-            found.append(clock.to_local(deadline))
-    return max(found) if found else None
 
 
 # ---------------------------------------------------------------- delivery
@@ -418,30 +240,17 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
     Plain rows and one UPDATE per few hundred claimed ids: a national fan-out claims tens of
     thousands of rows, and ORM objects cost more than the sends to the local sink."""
     wall = clock.wall_now()
-    m = OutboxMessage
-    scope = [] if round_id is None else [m.round_id == round_id]
     host = holder.rsplit(":", 2)[0]
-    holders = session.exec(select(m.leased_by).where(m.status == "sending", *scope).distinct()).all()
+    holders = crud.lease_holders(session=session, round_id=round_id)
     gone = [h for h in holders if h and _holder_gone(h, host, _LIVE_PASSES)]
     stale = wall - dt.timedelta(seconds=settings.notify_stale_sending_seconds)
-    query = select(m.id, m.status, m.started_at, m.merge_items, m.attempts, m.channel, m.unit_code,
-                   m.subject, m.body, m.tag, m.action, m.last_error, m.leased_by).where(
-        or_(
-            col(m.status).in_(["queued", "failed"])
-            & or_(col(m.next_attempt_at).is_(None), col(m.next_attempt_at) <= now),
-            (m.status == "sending") & or_(col(m.leased_by).is_(None), col(m.leased_by).in_(gone),
-                                          col(m.leased_at) <= stale),
-        ),
-        *scope,
-    ).order_by(m.created_at).limit(limit).with_for_update(skip_locked=True)
-    rows = list(session.exec(query).all())
+    rows = crud.claimable_messages(session=session, round_id=round_id, now=now, holders_gone=gone,
+                                   stale_before=stale, limit=limit)
     claimed: list[_Claimed] = []
     lease: list[uuid.UUID] = []
 
-    conn = session.connection()
-
     def change(row: Any, **values: Any) -> dict:
-        conn.execute(update(m).where(col(m.id) == row.id).values(**values))
+        crud.set_message_fields(session=session, message_id=row.id, values=values)
         return {**row._asdict(), **values}
 
     for row in rows:
@@ -459,7 +268,7 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
                            "处理（--delivered 已送达，--not-delivered 未送达并重发）")))
             continue
         if row.merge_items:
-            slot = next_send_time(now, deadline=_deadline_today(row.merge_items, now.date()))
+            slot = next_send_time(now, deadline=deadline_today(row.merge_items, now.date()))
             if slot > now:
                 change(row, next_attempt_at=slot, **({"status": "failed", "last_error": "上次投递中断（进程退出），此条尚未发出"}
                                                      if interrupted else {}))
@@ -475,10 +284,7 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
         lease.append(row.id)
         claimed.append(_Claimed(row.id, row.channel, row.unit_code, row.subject, row.body, row.tag,
                                 row.attempts + 1, row.action.startswith(DIGEST_ACTION)))
-    for start in range(0, len(lease), 500):
-        conn.execute(update(m).where(col(m.id).in_(lease[start:start + 500]))
-                     .values(status="sending", attempts=m.attempts + 1, next_attempt_at=now, started_at=None,
-                             leased_at=wall, leased_by=holder))
+    crud.lease_messages(session=session, ids=lease, now=now, wall=wall, holder=holder)
     return claimed, len(rows)
 
 
@@ -536,11 +342,7 @@ class _Recorder:
         # One guarded statement per result, committed at once: the row is recorded before the
         # next send to the same endpoint starts, and a cancel from the CLI meanwhile wins.
         with db.get_engine().begin() as conn:  # a Core connection: no ORM session per result
-            changed = conn.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == c.id, col(OutboxMessage.status) == "sending")
-                .values(**values)
-            ).rowcount
+            changed = crud.settle_message(connection=conn, message_id=c.id, values=values)
         if not changed:
             return
         setattr(report, outcome, getattr(report, outcome) + 1)
@@ -556,13 +358,8 @@ class _Recorder:
         if not ids:
             return
         with db.get_engine().begin() as conn:
-            done = conn.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "sending")
-                .values(status="sent", sent_at=clock.now(), last_error=None)
-                .returning(OutboxMessage.id)
-            ).all()
-        for (message_id,) in done:
+            done = crud.mark_messages_sent(connection=conn, ids=ids, at=clock.now())
+        for message_id in done:
             self.report.sent += 1
             self.report.by_channel.setdefault(self.claimed[str(message_id)].channel, Counter())["sent"] += 1
 
@@ -575,10 +372,7 @@ class _Starter:
 
     def __call__(self, message_id: str) -> None:
         with db.get_engine().begin() as conn:
-            conn.execute(update(OutboxMessage)
-                         .where(col(OutboxMessage.id) == self.ids[message_id],
-                                col(OutboxMessage.status) == "sending")
-                         .values(started_at=clock.now()))
+            crud.stamp_started(connection=conn, message_id=self.ids[message_id], at=clock.now())
 
 
 def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
@@ -671,58 +465,3 @@ def deliver_due(*, programme: Programme, round_id: uuid.UUID | None, now: dt.dat
     finally:
         _LIVE_PASSES.discard(holder.rsplit(":", 1)[1])
     return report
-
-
-# ---------------------------------------------------------------- operations (qcycle outbox)
-
-
-def requeue_message(*, session: Session, row: OutboxMessage, actor: str | None = None) -> bool:
-    """Queue a dead, failed, cancelled or unknown message again with a fresh attempt count."""
-    if row.status not in ("dead", "failed", "cancelled", "unknown"):
-        return False
-    before = row.status
-    row.status, row.attempts, row.next_attempt_at = "queued", 0, None
-    session.add(row)
-    if actor:
-        _audit_message(session, row, actor, "outbox.retry", was=before)
-    return True
-
-
-def resolve_unknown(*, session: Session, row: OutboxMessage, delivered: bool, actor: str,
-                    note: str = "") -> None:
-    """Close a message whose result is unknown, as ops found it: ``delivered`` records it as
-    sent (never sent again); otherwise it is queued again for the next delivery. One audit
-    line says who decided what. ValueError if the message's result is not unknown."""
-    if row.status != "unknown":
-        raise ValueError(f"消息 {row.id.hex[:8]} 状态为{STATUS_LABELS.get(row.status, row.status)}，"
-                         "只有结果未知的消息需要核实处理")
-    said = "运维核实已送达" if delivered else "运维核实未送达，重新排队"
-    if delivered:
-        row.status, row.sent_at = "sent", clock.now()
-    else:
-        row.status, row.attempts, row.next_attempt_at = "queued", 0, None
-    row.last_error = f"{said}（{actor}{'：' + note if note else ''}）"
-    session.add(row)
-    _audit_message(session, row, actor, "outbox.resolve", delivered=delivered, note=note)
-
-
-def _audit_message(session: Session, row: OutboxMessage, actor: str, action: str, **detail: Any) -> None:
-    code = None
-    if row.round_id is not None:
-        found = session.get(ProgrammeRound, row.round_id)
-        code = found.code if found else None
-    crud.audit(session=session, actor=actor, action=action, round_code=code,
-               detail={"message": str(row.id), "unit": row.unit_code, "channel": row.channel,
-                       "subject": row.subject, **detail})
-
-
-def cancel_message(*, session: Session, row: OutboxMessage, actor: str | None = None) -> bool:
-    """Stop a message that has not been sent (queued, failed, dead, or unknown: ops found a
-    maybe-sent message needs no resend and no record as sent)."""
-    if row.status not in ("queued", "failed", "dead", "unknown"):
-        return False
-    row.status = "cancelled"
-    session.add(row)
-    if actor:
-        _audit_message(session, row, actor, "outbox.cancel")
-    return True

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from qcycle import clock
+from qcycle import clock, crud
 from qcycle.errors import IntakeError
 from qcycle.intake.files.detect import FileRow, RecordFile, _unreadable, scan_file
 from qcycle.intake.files.reading import open_file
@@ -95,9 +95,7 @@ def import_file(
 
 
 def _checkpoint(session: Session, round_id: Any, key: str) -> ImportCheckpoint | None:
-    stmt = select(ImportCheckpoint).where(ImportCheckpoint.round_id == round_id,
-                                          ImportCheckpoint.fingerprint == key)  # fmt: skip
-    return session.exec(stmt).first()
+    return crud.get_checkpoint(session=session, round_id=round_id, fingerprint=key)
 
 
 def import_file_in_batches(
@@ -150,8 +148,7 @@ def import_file_in_batches(
             time.sleep(max(0.0, _SQLITE_PAUSE - (time.monotonic() - released)))
         with db.session_scope(url) as session:
             if sqlite:
-                for pragma in SQLITE_BULK_PRAGMAS:
-                    session.connection().exec_driver_sql(pragma)
+                crud.run_pragmas(session=session, pragmas=SQLITE_BULK_PRAGMAS)
             checkpoint = _checkpoint(session, ctx.round_id, key)
             now_seen = (checkpoint.rows_done, checkpoint.finished) if checkpoint else None
             if now_seen != seen:

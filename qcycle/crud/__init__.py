@@ -1,0 +1,185 @@
+"""Data access: plain functions, keyword-only arguments, an explicit session.
+
+One repository module per aggregate; every public function is re-exported here, so callers
+write ``from qcycle import crud; crud.get_round(session=session, code=...)``:
+
+- :mod:`~qcycle.crud.rounds`: programme rounds (by code, created once, settable fields, tallies)
+- :mod:`~qcycle.crud.units`: a round's units and list items
+- :mod:`~qcycle.crud.submissions`: hand-ins, their versions, who handed what in
+- :mod:`~qcycle.crud.quarantined`: records set aside; checkpoints of files imported in batches
+- :mod:`~qcycle.crud.actions`: timetable actions carried out (``action_run``)
+- :mod:`~qcycle.crud.amendments`: amendments of a running round and units' extensions
+- :mod:`~qcycle.crud.decisions`: reviews and decisions
+- :mod:`~qcycle.crud.results`: assessment results
+- :mod:`~qcycle.crud.messages`: outbox rows (queueing, claiming under a lease, results)
+- :mod:`~qcycle.crud.auditlog`: the audit log
+- :mod:`~qcycle.crud.base`: what they share (not re-exported)
+
+Only these modules (and :mod:`qcycle.db`) build or run SQL; ``tests/test_data_access.py``
+keeps it so. The caller owns the transaction (``qcycle.db.session_scope``); these functions
+flush but never commit. Writes that two workers may race on are single statements
+(``INSERT ... ON CONFLICT``) keyed on the table's unique constraint, so the loser neither
+raises nor aborts its transaction, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from qcycle.crud.actions import (
+    action_done,
+    done_action_keys,
+    done_keys_named,
+    record_action,
+    recorded_actions,
+)
+from qcycle.crud.amendments import (
+    add_amendment,
+    grant_extension,
+    last_amendment_at,
+    list_amendments,
+    list_extensions,
+)
+from qcycle.crud.auditlog import audit
+from qcycle.crud.decisions import (
+    decided_at,
+    decided_subjects,
+    decisions_with_outcome,
+    put_decision,
+    put_decisions,
+    put_review,
+    put_reviews,
+    reviews_of,
+    subjects_with_outcome,
+)
+from qcycle.crud.messages import (
+    claimable_messages,
+    count_messages,
+    enqueue_message,
+    enqueue_messages,
+    failed_messages,
+    find_message,
+    lease_holders,
+    lease_messages,
+    list_messages,
+    mark_messages_sent,
+    message_status_counts,
+    reminder_rows,
+    set_message_fields,
+    settle_message,
+    stamp_started,
+)
+from qcycle.crud.quarantined import (
+    get_checkpoint,
+    list_quarantine,
+    quarantine,
+    quarantine_many,
+    resolve_quarantine,
+    run_pragmas,
+)
+from qcycle.crud.results import (
+    earlier_awards,
+    graded_subjects,
+    latest_results_stage,
+    list_results,
+    result_subjects,
+    save_results,
+    stage_results,
+)
+from qcycle.crud.rounds import (
+    get_or_create_round,
+    get_round,
+    round_code,
+    round_fingerprint,
+    round_tallies,
+    update_round,
+)
+from qcycle.crud.submissions import (
+    VERSION_COLUMNS,
+    accepted_subjects,
+    add_submission,
+    add_submissions,
+    assign_submission_stages,
+    current_submissions,
+    first_hand_ins,
+    handed_in_query,
+    handed_in_units,
+    known_fingerprints,
+    list_revised,
+    revise_submissions,
+)
+from qcycle.crud.units import (
+    unit_fields,
+    upsert_list_items,
+    upsert_units,
+)
+
+__all__ = [
+    "VERSION_COLUMNS",
+    "accepted_subjects",
+    "action_done",
+    "add_amendment",
+    "add_submission",
+    "add_submissions",
+    "assign_submission_stages",
+    "audit",
+    "claimable_messages",
+    "count_messages",
+    "current_submissions",
+    "decided_at",
+    "decided_subjects",
+    "decisions_with_outcome",
+    "done_action_keys",
+    "done_keys_named",
+    "earlier_awards",
+    "enqueue_message",
+    "enqueue_messages",
+    "failed_messages",
+    "find_message",
+    "first_hand_ins",
+    "get_checkpoint",
+    "get_or_create_round",
+    "get_round",
+    "graded_subjects",
+    "grant_extension",
+    "handed_in_query",
+    "handed_in_units",
+    "known_fingerprints",
+    "last_amendment_at",
+    "latest_results_stage",
+    "lease_holders",
+    "lease_messages",
+    "list_amendments",
+    "list_extensions",
+    "list_messages",
+    "list_quarantine",
+    "list_results",
+    "list_revised",
+    "mark_messages_sent",
+    "message_status_counts",
+    "put_decision",
+    "put_decisions",
+    "put_review",
+    "put_reviews",
+    "quarantine",
+    "quarantine_many",
+    "record_action",
+    "recorded_actions",
+    "reminder_rows",
+    "resolve_quarantine",
+    "result_subjects",
+    "reviews_of",
+    "revise_submissions",
+    "round_code",
+    "round_fingerprint",
+    "round_tallies",
+    "run_pragmas",
+    "save_results",
+    "set_message_fields",
+    "settle_message",
+    "stage_results",
+    "stamp_started",
+    "subjects_with_outcome",
+    "unit_fields",
+    "update_round",
+    "upsert_list_items",
+    "upsert_units",
+]

@@ -1,0 +1,144 @@
+"""Reviews and decisions: reviewers' values per component, and each decision stage's outcome
+on each subject (a later one replaces it), with what the lifecycle asks of them.
+
+Decision subjects are read as plain columns through Core (see
+:func:`qcycle.crud.base.column_values`): a national round holds ~10,000 of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from qcycle.clock import now
+from qcycle.crud.base import choice, column_values, complete, upsert
+from qcycle.models import DECISION_OUTCOMES, Decision, Review
+
+__all__ = [
+    "decided_at",
+    "decided_subjects",
+    "decisions_with_outcome",
+    "put_decision",
+    "put_decisions",
+    "put_review",
+    "put_reviews",
+    "reviews_of",
+    "subjects_with_outcome",
+]
+
+
+def put_review(
+    *,
+    session: Session,
+    round_id: uuid.UUID,
+    unit_code: str,
+    reviewer: str,
+    component_code: str,
+    value: float,
+    submitted_at: dt.datetime | None = None,
+) -> Review:
+    """Set one reviewer's value for one component of one unit (a later value replaces it)."""
+    put_reviews(session=session, round_id=round_id, submitted_at=submitted_at,
+                rows=[{"unit_code": unit_code, "reviewer": reviewer, "component_code": component_code,
+                       "value": value}])
+    stmt = (
+        select(Review)
+        .where(
+            Review.round_id == round_id,
+            Review.unit_code == unit_code,
+            Review.reviewer == reviewer,
+            Review.component_code == component_code,
+        )
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(stmt).one()
+
+
+def put_decision(
+    *,
+    session: Session,
+    round_id: uuid.UUID,
+    stage: str,
+    subject: str,
+    outcome: str,
+    decided_by: str,
+    note: str = "",
+    decided_at: dt.datetime | None = None,
+) -> Decision:
+    """Set the decision of a stage on a subject (a later decision replaces it; audit it)."""
+    put_decisions(session=session, round_id=round_id, stage=stage, outcomes={subject: outcome},
+                  decided_by=decided_by, note=note, decided_at=decided_at)
+    stmt = (
+        select(Decision)
+        .where(Decision.round_id == round_id, Decision.stage == stage, Decision.subject == subject)
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(stmt).one()
+
+
+def put_reviews(*, session: Session, round_id: uuid.UUID, rows: Iterable[Mapping[str, Any]],
+                submitted_at: dt.datetime | None = None) -> int:
+    """:func:`put_review` for many values at once (rows: ``unit_code``, ``reviewer``,
+    ``component_code``, ``value``); a later row for the same key wins. Returns how many keys."""
+    stamp = submitted_at or now()
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["unit_code"], str(r["reviewer"]), r["component_code"])
+        latest[key] = complete(Review, {"round_id": round_id, "unit_code": key[0], "reviewer": key[1],
+                                        "component_code": key[2], "value": float(r["value"]),
+                                        "submitted_at": stamp})
+    upsert(session, Review, list(latest.values()), keys=["round_id", "unit_code", "reviewer", "component_code"],
+           update_columns=["value", "submitted_at"])
+    return len(latest)
+
+
+def put_decisions(*, session: Session, round_id: uuid.UUID, stage: str, outcomes: Mapping[str, str],
+                  decided_by: str, note: str = "", decided_at: dt.datetime | None = None) -> int:
+    """:func:`put_decision` for many subjects of one stage at once (``{subject: outcome}``)."""
+    stamp = decided_at or now()
+    values = [complete(Decision, {"round_id": round_id, "stage": stage, "subject": subject,
+                                  "outcome": choice(outcome, DECISION_OUTCOMES, "outcome"),
+                                  "decided_by": decided_by, "note": note, "decided_at": stamp})
+              for subject, outcome in outcomes.items()]
+    upsert(session, Decision, values, keys=["round_id", "stage", "subject"],
+           update_columns=["outcome", "decided_by", "note", "decided_at"])
+    return len(values)
+
+
+def reviews_of(*, session: Session, round_id: uuid.UUID, subjects: Sequence[str]) -> list[Review]:
+    """The reviewers' values for ``subjects`` (unit codes, or 'unit:item')."""
+    return list(session.exec(select(Review).where(Review.round_id == round_id,
+                                                  col(Review.unit_code).in_(subjects))).all())
+
+
+# -- what the lifecycle asks ----------------------------------------------------------------
+
+
+def decided_subjects(*, session: Session, round_id: uuid.UUID, stage: str,
+                     outcomes: Sequence[str]) -> list[str]:
+    """Subjects the decision ``stage`` gave one of ``outcomes``."""
+    return column_values(session, select(Decision.subject).where(
+        Decision.round_id == round_id, Decision.stage == stage, col(Decision.outcome).in_(outcomes)))
+
+
+def subjects_with_outcome(*, session: Session, round_id: uuid.UUID, outcomes: Sequence[str]) -> list[str]:
+    """Subjects any decision stage gave one of ``outcomes`` (each once)."""
+    return column_values(session, select(Decision.subject).distinct().where(
+        Decision.round_id == round_id, col(Decision.outcome).in_(outcomes)))
+
+
+def decided_at(*, session: Session, round_id: uuid.UUID, stage: str) -> list[str]:
+    """Subjects the decision ``stage`` has decided on, whatever the outcome."""
+    return column_values(session, select(Decision.subject).where(
+        Decision.round_id == round_id, Decision.stage == stage))
+
+
+def decisions_with_outcome(*, session: Session, round_id: uuid.UUID,
+                           outcomes: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    """(subject, stage, decided_by, note) of every decision with one of ``outcomes``."""
+    return list(session.exec(select(Decision.subject, Decision.stage, Decision.decided_by, Decision.note).where(
+        Decision.round_id == round_id, col(Decision.outcome).in_(outcomes))).all())

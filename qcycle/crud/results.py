@@ -1,0 +1,141 @@
+"""Assessment results: saved per (round, assessment stage, subject), replaced by scope, read in
+rank order; awards won in other rounds of a programme family."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlmodel import Session, col, delete, select
+
+from qcycle.clock import now
+from qcycle.crud.base import column_values, fields_of, row_values, to_json, upsert
+from qcycle.models import AssessmentResult, ProgrammeRound
+
+__all__ = [
+    "earlier_awards",
+    "graded_subjects",
+    "latest_results_stage",
+    "list_results",
+    "result_subjects",
+    "save_results",
+    "stage_results",
+]
+
+
+def list_results(*, session: Session, round_id: uuid.UUID, stage: str | None = None) -> list[AssessmentResult]:
+    """The round's assessment results (of one assessment stage), in rank order."""
+    stmt = select(AssessmentResult).where(AssessmentResult.round_id == round_id)
+    if stage is not None:
+        stmt = stmt.where(AssessmentResult.stage == stage)
+    return list(session.exec(stmt.order_by(AssessmentResult.stage, AssessmentResult.rank,
+                                           AssessmentResult.unit_code)).all())
+
+
+def save_results(
+    *,
+    session: Session,
+    round_id: uuid.UUID,
+    results: Iterable[Any],
+    computed_at: dt.datetime | None = None,
+    scope: Iterable[str] | None = None,
+    stage: str = "",
+) -> list[AssessmentResult]:
+    """Replace the assessment results of ``scope`` (default: the whole round) with ``results``.
+
+    Each result is a mapping or object with ``unit_code``, ``total``, ``grade``, ``rank``
+    and optionally ``components``, ``bonus``, ``deduction``, ``veto``. Subjects in scope but
+    absent from ``results`` lose their old result; subjects outside the scope (another
+    category assessed on another day) are kept. Results of another ``stage`` (another year's
+    assessment in the same round) are never touched. Returns the scope's results by rank.
+    """
+    computed_at = computed_at or now()
+    rows = []
+    for item in results:
+        f = fields_of(item)
+        rows.append(
+            row_values(
+                AssessmentResult(
+                    round_id=round_id,
+                    stage=stage,
+                    unit_code=f["unit_code"],
+                    total=float(f["total"]),
+                    components=to_json(dict(f.get("components") or {})),
+                    bonus=float(f.get("bonus") or 0.0),
+                    deduction=float(f.get("deduction") or 0.0),
+                    veto=f.get("veto"),
+                    grade=str(f["grade"]),
+                    rank=int(f["rank"]),
+                    computed_at=computed_at,
+                )
+            )
+        )
+    updated = ["total", "components", "bonus", "deduction", "veto", "grade", "rank"]
+    upsert(
+        session,
+        AssessmentResult,
+        rows,
+        keys=["round_id", "stage", "unit_code"],
+        update_columns=[*updated, "computed_at"],
+    )
+    # Row by row upserts (not delete-all-then-insert) keep two concurrent saves from colliding.
+    stale = delete(AssessmentResult).where(
+        col(AssessmentResult.round_id) == round_id,
+        col(AssessmentResult.stage) == stage,
+        col(AssessmentResult.unit_code).not_in([r["unit_code"] for r in rows]),
+    )
+    stmt = select(AssessmentResult).where(
+        AssessmentResult.round_id == round_id, AssessmentResult.stage == stage
+    )
+    if scope is not None:
+        scope = list(scope)
+        stale = stale.where(col(AssessmentResult.unit_code).in_(scope))
+        stmt = stmt.where(col(AssessmentResult.unit_code).in_(scope))
+    session.exec(stale.execution_options(synchronize_session="fetch"))
+    stmt = stmt.order_by(col(AssessmentResult.rank), col(AssessmentResult.unit_code)).execution_options(
+        populate_existing=True
+    )
+    return list(session.exec(stmt))
+
+
+def latest_results_stage(*, session: Session, round_id: uuid.UUID) -> str | None:
+    """The assessment stage whose results are the newest (None if the round has none)."""
+    return session.exec(select(AssessmentResult.stage).where(AssessmentResult.round_id == round_id)
+                        .order_by(col(AssessmentResult.computed_at).desc()).limit(1)).first()
+
+
+def stage_results(*, session: Session, round_id: uuid.UUID, stage: str | None) -> list[AssessmentResult]:
+    """The results of one assessment stage, by rank and subject."""
+    return list(session.exec(select(AssessmentResult).where(
+        AssessmentResult.round_id == round_id, AssessmentResult.stage == stage)
+        .order_by(AssessmentResult.rank, AssessmentResult.unit_code)).all())
+
+
+def result_subjects(*, session: Session, round_id: uuid.UUID, stage: str) -> list[str]:
+    """The subjects an assessment stage has results for."""
+    return column_values(session, select(AssessmentResult.unit_code).where(
+        AssessmentResult.round_id == round_id, AssessmentResult.stage == stage))
+
+
+def graded_subjects(*, session: Session, round_id: uuid.UUID, grades: Sequence[str] | None = None) -> list[str]:
+    """The round's assessed subjects (of any stage), each time it was graded one of ``grades``
+    (every result when none are given)."""
+    query = select(AssessmentResult.unit_code).where(AssessmentResult.round_id == round_id)
+    if grades:
+        query = query.where(col(AssessmentResult.grade).in_(grades))
+    return list(session.exec(query).all())
+
+
+def earlier_awards(*, session: Session, programme: str, grades: Sequence[str], before_round: str,
+                   ) -> list[tuple[str, int, str]]:
+    """(unit code, year, round code) of every subject graded one of ``grades`` in another round
+    of the same programme family: who won, and when (the round's last year)."""
+    rows = session.exec(
+        select(AssessmentResult.unit_code, ProgrammeRound.last_year, ProgrammeRound.code)
+        .join(ProgrammeRound, AssessmentResult.round_id == ProgrammeRound.id)
+        .where(ProgrammeRound.programme == programme, ProgrammeRound.code != before_round,
+               col(AssessmentResult.grade).in_(list(grades)))
+    ).all()
+    return [(subject.partition(":")[0], year, code) for subject, year, code in rows]

@@ -1,0 +1,286 @@
+"""Submissions: storing hand-ins once (by fingerprint and identity), their versions
+(submission_revision), and what the lifecycle asks of them: who handed a stage's submission
+in, the decision subjects handed in, when each arrived.
+
+Reads that run at every moment of a national round (tens of thousands of submissions) are
+filtered and made distinct by the database and read as plain columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import and_, case, exists, false, or_, true
+from sqlmodel import Session, col, func, select, update
+
+from qcycle.clock import now
+from qcycle.crud.base import choice, chunks, column_values, complete, insert_into, to_json
+from qcycle.models import (
+    SUBMISSION_KINDS,
+    SUBMISSION_STATUSES,
+    Decision,
+    Submission,
+    SubmissionRevision,
+    identity_text,
+)
+
+__all__ = [
+    "VERSION_COLUMNS",
+    "accepted_subjects",
+    "add_submission",
+    "add_submissions",
+    "assign_submission_stages",
+    "current_submissions",
+    "first_hand_ins",
+    "handed_in_query",
+    "handed_in_units",
+    "known_fingerprints",
+    "list_revised",
+    "revise_submissions",
+]
+
+
+def _kind(value: Any) -> str:
+    """A submission kind: a built-in one or one a programme declares (checked at intake)."""
+    text = str(value.value if hasattr(value, "value") else value)
+    if not _KIND.match(text):
+        raise ValueError(f"kind must be a code such as {', '.join(SUBMISSION_KINDS)}; got {text!r}")
+    return text
+
+
+_KIND = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def add_submission(
+    *,
+    session: Session,
+    round_id: uuid.UUID,
+    kind: str,
+    unit_code: str,
+    fingerprint: str,
+    submitted_at: dt.datetime,
+    source: str,
+    payload: Mapping[str, Any] | None = None,
+    category_code: str | None = None,
+    item_code: str | None = None,
+    period: str | None = None,
+    external_id: str | None = None,
+    late: bool = False,
+    status: str = "accepted",
+    received_at: dt.datetime | None = None,
+    stage: str | None = None,
+    identity: str | None = None,
+) -> tuple[Submission, bool]:
+    """Store a submission once per (round, fingerprint) and per (round, identity);
+    ``created`` is False for a repeat.
+
+    A repeat returns the row stored first, unchanged: the first receipt is the record.
+    ``identity`` defaults to the default key (stage, unit, item, period).
+    """
+    row = {"round_id": round_id, "kind": kind, "stage": stage, "unit_code": unit_code, "category_code": category_code,
+           "item_code": item_code, "period": period, "external_id": external_id, "fingerprint": fingerprint,
+           "payload": payload, "submitted_at": submitted_at, "source": source, "late": late,
+           "status": status, "received_at": received_at or now(),
+           "identity": identity or identity_text(stage or kind, [unit_code, item_code, period])}
+    created = bool(add_submissions(session=session, rows=[row]))
+    stmt = select(Submission).where(Submission.round_id == round_id, Submission.fingerprint == fingerprint)
+    found = session.exec(stmt).first()
+    if found is None:  # the same key with other content: the version in force is the record
+        stmt = select(Submission).where(Submission.round_id == round_id, Submission.identity == row["identity"])
+        found = session.exec(stmt).one()
+    return found, created
+
+
+def assign_submission_stages(*, session: Session, round_id: uuid.UUID, stage_of_kind: Mapping[str, str]) -> int:
+    """Give submissions without a stage the stage that takes their kind; returns how many."""
+    n = 0
+    for kind, stage in stage_of_kind.items():
+        result = session.exec(update(Submission).where(  # type: ignore[call-overload]
+            Submission.round_id == round_id, col(Submission.stage).is_(None), Submission.kind == kind)
+            .values(stage=stage))
+        n += result.rowcount or 0
+    return n
+
+
+def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, uuid.UUID]:
+    """Store many submissions, each once per (round, fingerprint) and per (round, identity),
+    in one executemany; returns ``{fingerprint: id}`` of the rows this call stored
+    (the others are repeats: the first receipt is the record). Each row has
+    :func:`add_submission`'s fields."""
+    stamp = now()
+    values = []
+    for r in rows:
+        r = dict(r)
+        r["kind"] = _kind(r["kind"])
+        r["status"] = choice(r.get("status", "accepted"), SUBMISSION_STATUSES, "status")
+        r["payload"] = to_json(dict(r.get("payload") or {}))
+        r.setdefault("received_at", stamp)
+        if r.get("identity") is None:
+            r["identity"] = identity_text(r.get("stage") or r["kind"],
+                                          [r["unit_code"], r.get("item_code"), r.get("period")])
+        values.append(complete(Submission, r))
+    if not values:
+        return {}
+    session.flush()
+    # Without RETURNING the driver's executemany does the work (RETURNING made SQLAlchemy
+    # handle every row in Python: most of a large import's time). The ids are made here, so
+    # which rows went in is asked afterwards, by primary key; a repeat's id is not there.
+    session.connection().execute(insert_into(session, Submission).on_conflict_do_nothing(), values)
+    fingerprints = {v["id"]: v["fingerprint"] for v in values}
+    stored: dict[str, uuid.UUID] = {}
+    for chunk in chunks(fingerprints):
+        for submission_id in session.exec(select(Submission.id).where(col(Submission.id).in_(chunk))):
+            stored[fingerprints[submission_id]] = submission_id
+    return stored
+
+
+# The columns one version of a submission has (the rest: its id, round, identity, count).
+VERSION_COLUMNS = ("kind", "stage", "unit_code", "category_code", "item_code", "period", "external_id",
+                   "fingerprint", "payload", "submitted_at", "source", "late", "status", "received_at")
+
+
+def current_submissions(*, session: Session, round_id: uuid.UUID,
+                        identities: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The version in force of each of ``identities`` stored in the round:
+    ``{identity: {"id", "revisions", *VERSION_COLUMNS}}``."""
+    session.flush()
+    table = Submission.__table__  # type: ignore[attr-defined]
+    columns = [table.c.identity, table.c.id, table.c.revisions, *(table.c[c] for c in VERSION_COLUMNS)]
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in chunks(identities):
+        stmt = select(*columns).where(table.c.round_id == round_id, table.c.identity.in_(chunk))
+        for row in session.connection().execute(stmt).mappings():
+            found[row["identity"]] = {k: v for k, v in row.items() if k != "identity"}
+    return found
+
+
+def known_fingerprints(*, session: Session, round_id: uuid.UUID, fingerprints: Iterable[str]) -> set[str]:
+    """Which of ``fingerprints`` the round has received: a version in force or an earlier one."""
+    session.flush()
+    known: set[str] = set()
+    for chunk in chunks(fingerprints):
+        for model in (Submission, SubmissionRevision):
+            known.update(session.exec(select(model.fingerprint).where(
+                model.round_id == round_id, col(model.fingerprint).in_(chunk))))
+    return known
+
+
+def revise_submissions(*, session: Session, round_id: uuid.UUID, versions: Sequence[Mapping[str, Any]],
+                       kept: Sequence[Mapping[str, Any]]) -> None:
+    """Put each of ``versions`` (``id`` of a stored submission and its new VERSION_COLUMNS) in
+    force, and keep ``kept`` (each ``submission_id``, ``fate`` and VERSION_COLUMNS: a version
+    replaced, received after a later one, or refused) in submission_revision."""
+    stamp = now()
+    rows = [complete(SubmissionRevision, {**{c: v[c] for c in VERSION_COLUMNS}, "round_id": round_id,
+                                           "submission_id": v["submission_id"], "fate": v["fate"],
+                                           "payload": to_json(dict(v.get("payload") or {})),
+                                           "recorded_at": stamp})
+            for v in kept]
+    if rows:
+        session.connection().execute(insert_into(session, SubmissionRevision), rows)
+    for v in versions:
+        values = {c: v[c] for c in VERSION_COLUMNS}
+        values["payload"] = to_json(dict(values.get("payload") or {}))
+        session.exec(update(Submission).where(Submission.id == v["id"]).values(**values))  # type: ignore[call-overload]
+    counts: dict[Any, int] = {}
+    for v in kept:
+        counts[v["submission_id"]] = counts.get(v["submission_id"], 0) + 1
+    for submission_id, n in counts.items():
+        session.exec(update(Submission).where(Submission.id == submission_id)  # type: ignore[call-overload]
+                     .values(revisions=Submission.revisions + n))
+
+
+def list_revised(*, session: Session, round_id: uuid.UUID, unit_code: str | None = None,
+                 external_id: str | None = None) -> list[tuple[Submission, list[SubmissionRevision]]]:
+    """Submissions of a round that have other versions, each with those versions (oldest
+    first); optionally only one unit's, or those whose 编号 is ``external_id`` in any version."""
+    stmt = select(Submission).where(Submission.round_id == round_id, Submission.revisions > 0)
+    if unit_code is not None:
+        stmt = stmt.where(Submission.unit_code == unit_code)
+    found = list(session.exec(stmt.order_by(col(Submission.unit_code), col(Submission.received_at))))
+    history: dict[uuid.UUID, list[SubmissionRevision]] = {s.id: [] for s in found}
+    for chunk in chunks(history):
+        revisions = select(SubmissionRevision).where(col(SubmissionRevision.submission_id).in_(chunk))
+        for r in session.exec(revisions.order_by(col(SubmissionRevision.received_at))):
+            history[r.submission_id].append(r)
+    pairs = [(s, history[s.id]) for s in found]
+    if external_id is not None:
+        pairs = [(s, h) for s, h in pairs if external_id in {s.external_id, *(r.external_id for r in h)}]
+    return pairs
+
+
+# -- what the lifecycle asks: hand-ins by stage, period and category -------------------------
+
+
+def _in_category(item_category: Mapping[str, str], category: str | None, *, uncategorised: bool) -> Any:
+    """SQL condition: a submission counts for ``category`` (its own category, or its item's,
+    ``item_category`` being the programme's item → category); ``uncategorised``: whether one
+    with neither counts too. True when ``category`` is None."""
+    if category is None:
+        return true()
+    items = [code for code, cat in item_category.items() if cat == category]
+    no_category = col(Submission.category_code).is_(None)
+    own_item = col(Submission.item_code).in_(items) if items else false()
+    if uncategorised:
+        known = list(item_category)
+        own_item = or_(own_item, col(Submission.item_code).is_(None),
+                       col(Submission.item_code).not_in(known) if known else true())
+    return or_(Submission.category_code == category, and_(no_category, own_item))
+
+
+def _subject_column() -> Any:
+    """A submission's decision subject: 'unit:item', or 'unit' without an item."""
+    return case((col(Submission.item_code).is_(None), Submission.unit_code),
+                else_=Submission.unit_code + ":" + Submission.item_code)
+
+
+def handed_in_query(*, round_id: uuid.UUID, stage: str, period: str | None, category: str | None,
+                    item_category: Mapping[str, str]) -> Any:
+    """SELECT the units that handed the stage's submission in (accepted), for a period and
+    category: filtered and made distinct by the database, from ``ix_submission_handed_in``
+    (a national round holds tens of thousands of submissions and a status report asks about
+    every past deadline)."""
+    query = select(Submission.unit_code).distinct().where(
+        Submission.round_id == round_id, Submission.stage == stage,
+        Submission.status == "accepted", _in_category(item_category, category, uncategorised=True))
+    if period is not None:
+        query = query.where(Submission.period == period)
+    return query
+
+
+def handed_in_units(*, session: Session, round_id: uuid.UUID, stage: str, period: str | None,
+                    category: str | None, item_category: Mapping[str, str]) -> list[str]:
+    """The units of :func:`handed_in_query`."""
+    return column_values(session, handed_in_query(round_id=round_id, stage=stage, period=period,
+                                                  category=category, item_category=item_category))
+
+
+def accepted_subjects(*, session: Session, round_id: uuid.UUID, stage: str, category: str | None,
+                      item_category: Mapping[str, str], uncategorised: bool = True,
+                      undecided_at: str | None = None) -> list[str]:
+    """The decision subjects ('unit:item', or 'unit') of the stage's accepted hand-ins in
+    ``category`` (``uncategorised``: hand-ins of no category count too); ``undecided_at``: only
+    those without a decision at that stage yet. Distinct, from the database."""
+    subject = _subject_column()
+    query = select(subject).distinct().where(
+        Submission.round_id == round_id, Submission.stage == stage, Submission.status == "accepted",
+        _in_category(item_category, category, uncategorised=uncategorised))
+    if undecided_at is not None:
+        decided_here = exists().where(Decision.round_id == round_id, Decision.stage == undecided_at)
+        query = query.where(~decided_here.where(Decision.subject == subject))
+    return column_values(session, query)
+
+
+def first_hand_ins(*, session: Session, round_id: uuid.UUID, stage: str,
+                   subjects: Sequence[str]) -> dict[str, Any]:
+    """When each subject's hand-in at a stage arrived: ``{subject: the first accepted one's
+    submitted_at}``."""
+    subject = _subject_column()
+    rows = session.exec(select(subject, func.min(Submission.submitted_at)).where(
+        Submission.round_id == round_id, Submission.stage == stage, Submission.status == "accepted",
+        subject.in_(subjects)).group_by(subject)).all()
+    return dict(rows)

@@ -1,0 +1,88 @@
+"""A round's units and list items: what the database knows of the programme file's, kept in
+step by code (insert or update, none removed)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from qcycle.crud.base import fields_of, row_values, upsert
+from qcycle.models import ListItem, Unit
+
+__all__ = ["unit_fields", "upsert_list_items", "upsert_units"]
+
+
+def unit_fields(*, session: Session, round_id: uuid.UUID) -> dict[str, tuple[str, str, str | None]]:
+    """The round's units as stored: ``{code: (name, level, parent_code)}``."""
+    session.flush()
+    stmt = select(Unit.code, Unit.name, Unit.level, Unit.parent_code).where(Unit.round_id == round_id)
+    return {code: (name, level, parent) for code, name, level, parent in session.exec(stmt)}
+
+
+def upsert_units(*, session: Session, round_id: uuid.UUID, units: Iterable[Any]) -> list[Unit]:
+    """Insert or update the round's units by code; returns all units of the round by code.
+
+    Each unit is a mapping or object with ``code``, ``name``, ``level`` and ``parent_code``
+    (or ``parent``, as in the programme schema). Units missing from ``units`` are kept.
+    """
+    rows = []
+    for item in units:
+        f = fields_of(item)
+        unit = Unit(
+            round_id=round_id,
+            code=f["code"],
+            name=f["name"],
+            level=str(f["level"]),
+            parent_code=f.get("parent_code", f.get("parent")),
+        )
+        rows.append(row_values(unit))
+    upsert(
+        session,
+        Unit,
+        rows,
+        keys=["round_id", "code"],
+        update_columns=["name", "level", "parent_code"],
+    )
+    stmt = (
+        select(Unit)
+        .where(Unit.round_id == round_id)
+        .order_by(col(Unit.code))
+        .execution_options(populate_existing=True)
+    )
+    return list(session.exec(stmt))
+
+
+def upsert_list_items(
+    *, session: Session, round_id: uuid.UUID, items: Iterable[Any]
+) -> list[ListItem]:
+    """Insert or update list items (``category_code``, ``code``, ``name``) by code."""
+    rows = []
+    for item in items:
+        f = fields_of(item)
+        rows.append(
+            row_values(
+                ListItem(
+                    round_id=round_id,
+                    category_code=f["category_code"],
+                    code=f["code"],
+                    name=f["name"],
+                )
+            )
+        )
+    upsert(
+        session,
+        ListItem,
+        rows,
+        keys=["round_id", "code"],
+        update_columns=["category_code", "name"],
+    )
+    stmt = (
+        select(ListItem)
+        .where(ListItem.round_id == round_id)
+        .order_by(col(ListItem.code))
+        .execution_options(populate_existing=True)
+    )
+    return list(session.exec(stmt))

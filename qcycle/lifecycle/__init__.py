@@ -1,0 +1,80 @@
+"""What each timetable action does to a round's data, and whom it writes to.
+
+The timetable decides *when*; this package decides *what*: for an :class:`Action` it finds
+the units concerned (owers, takers, overdue units, their parents, graded units), records
+what the action establishes (overdue flags, decisions pending, assessment results) and
+returns message drafts. Queuing and delivery belong to :mod:`qcycle.notify`; Prefect
+belongs to ``tasks/`` and ``flows/``; the rows come from :mod:`qcycle.crud`. Everything here
+is idempotent: carrying out the same action twice gives the same drafts and writes nothing new.
+
+- :mod:`~qcycle.lifecycle.sync`: the round kept in step with its file (amendments), its timetable
+- :mod:`~qcycle.lifecycle.who`: selections, owers, outstanding units, decision subjects
+- :mod:`~qcycle.lifecycle.handlers`: :data:`HANDLERS`, one per action kind, and their letters
+- :mod:`~qcycle.lifecycle.outcome`: :class:`Outcome` and :class:`Draft`
+"""
+
+from __future__ import annotations
+
+from qcycle.lifecycle.handlers import (
+    HANDLERS,
+    LISTED_IN_DECISION_REQUEST,
+    _assessment_subjects,  # noqa: F401  (the simulated world scores what an assessment would)
+    carry_out,
+    ineligible,
+)
+from qcycle.lifecycle.outcome import Draft, Outcome
+from qcycle.lifecycle.sync import (
+    plan_changes,
+    recorded_extensions,
+    round_timetable,
+    sync_round,
+    unit_deadlines,
+    withdrawal_drafts,
+)
+from qcycle.lifecycle.who import (
+    DECIDING_STAGE_KINDS,
+    NEGATIVE,
+    POSITIVE,
+    decision_subjects,
+    eliminated,
+    handed_in_query,
+    outstanding,
+    owers,
+    p_item_name,
+    pending_decisions,
+    remembering,
+    resolve,
+    select_subjects,
+    takers,
+    takers_stage,
+)
+
+__all__ = [
+    "DECIDING_STAGE_KINDS",
+    "HANDLERS",
+    "LISTED_IN_DECISION_REQUEST",
+    "NEGATIVE",
+    "POSITIVE",
+    "Draft",
+    "Outcome",
+    "carry_out",
+    "decision_subjects",
+    "eliminated",
+    "handed_in_query",
+    "ineligible",
+    "outstanding",
+    "owers",
+    "p_item_name",
+    "pending_decisions",
+    "plan_changes",
+    "recorded_extensions",
+    "remembering",
+    "resolve",
+    "round_timetable",
+    "select_subjects",
+    "sync_round",
+    "takers",
+    "takers_stage",
+    "unit_deadlines",
+    "withdrawal_drafts",
+]

@@ -1,0 +1,431 @@
+"""What each timetable action does to a round's data, and the letters it drafts.
+
+:data:`HANDLERS` maps each action kind to its handler; :func:`carry_out` runs one. A handler
+finds the units concerned (through :mod:`qcycle.lifecycle.who`), records what the action
+establishes (decisions by rule, assessment results) and returns an :class:`Outcome` with its
+message drafts. Carrying out the same action twice gives the same drafts and writes nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections import Counter, defaultdict
+from typing import Any
+
+from sqlmodel import Session
+
+from qcycle import clock, crud
+from qcycle.errors import TimetableError
+from qcycle.lifecycle.outcome import Draft, Outcome
+from qcycle.lifecycle.who import (
+    NEGATIVE,
+    eliminated,
+    in_category,
+    outstanding,
+    owers,
+    p_item_name,
+    pending_decisions,
+    resolve,
+    results_of,
+    select_subjects,
+)
+from qcycle.models import AssessmentResult
+from qcycle.render import SYSTEM_SENDER
+from qcycle.schema import Programme, Stage, Who, grade_label
+from qcycle.scoring import assess, unit_input
+from qcycle.timetable import Action
+from qcycle.workcal import default_calendar
+
+__all__ = ["HANDLERS", "LISTED_IN_DECISION_REQUEST", "carry_out", "ineligible"]
+
+# How many pending subjects a decision request lists by name (the rest are counted).
+LISTED_IN_DECISION_REQUEST = 20
+
+
+# -- carrying out an action -------------------------------------------------------------------
+
+
+def _base_context(p: Programme, action: Action) -> dict[str, Any]:
+    stage = p.stage(action.stage)
+    # "贵单位应于…前提交{item}": a stage named 提交揭榜书 is handed in as 揭榜书.
+    item = re.sub(r"^(提交|报送|上报)", "", stage.name) + (f"（{action.period}）" if action.period else "")
+    if action.category:
+        item += f"（{p.category(action.category).name}类）"
+    return {
+        "programme_name": p.round.name,
+        "round_code": p.round.code,
+        "sender_name": p.unit(stage.sender or p.round.issuer).name,
+        "stage_name": stage.name,
+        "title": action.title,
+        "item": item,
+        "deadline": action.deadline,
+        "working_days_left": action.workdays_left or 0,
+        "at": action.at,
+        # The letter's date is the moment the action is for (live, simulated, caught up or
+        # backfilled), never the wall clock of the machine that renders it.
+        "today": action.at.date(),
+        # A voluntary window (an award application) invites; it does not demand.
+        "voluntary": bool(stage.voluntary),
+    }
+
+
+def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> Outcome:
+    """Do what an action establishes and return the messages it owes. Idempotent."""
+    handler = HANDLERS.get(action.action)
+    if handler is None:  # the registry and the handlers are kept complete by a test
+        raise TimetableError(f"动作种类 {action.action!r} 没有处理程序")
+    return handler(session, p, round_id, action)
+
+
+def _drafts(units: list[str], template: str, p: Programme, action: Action, *, internal: bool = False,
+            **extra: Any) -> list[Draft]:
+    """One draft per unit. An office does not write letters to itself (it may owe its own part
+    of an assessment); ``internal`` messages (a decision request to the office's own reviewers)
+    are signed by the system instead."""
+    ctx = _base_context(p, action) | extra
+    sender = p.stage(action.stage).sender or p.round.issuer
+    if internal:
+        ctx["sender_name"] = SYSTEM_SENDER
+    return [
+        Draft(u, template, ctx | {"unit_name": p.unit(u).name, "unit_code": u}, action.key, ctx["today"])
+        for u in units
+        if internal or u != sender
+    ]
+
+
+def _publish(session, p, round_id, action) -> Outcome:
+    stage = p.stage(action.stage)
+    units = resolve(session, p, round_id, stage.notify, action.category)
+    extra = {}
+    if stage.notify is not None and stage.notify.approved_at:
+        extra["takers"] = units  # the published list: who was approved
+    return Outcome(action, _drafts(units, "publication.j2", p, action, **extra),
+                   note=f"{action.title}：通知 {len(units)} 个单位")
+
+
+def _window_open(session, p, round_id, action) -> Outcome:
+    stage = p.stage(action.stage)
+    announced = [k for k in crud.done_keys_named(session=session, round_id=round_id, name=action.name)
+                 if k != action.key]
+    if announced:
+        # Opened before for another deadline (the round was amended): a notice of the new
+        # deadline, to the units that still owe the submission, not to those who handed in.
+        was = max(dt.date.fromisoformat(k.rpartition("@")[2]) for k in announced)
+        units = outstanding(session, p, round_id, action)
+        assert action.deadline is not None  # a window's opening serves its deadline
+        # Dated the day the change was recorded: the opening's own day came before it.
+        amended = crud.last_amendment_at(session=session, round_id=round_id)
+        on = clock.to_local(amended).date() if amended else clock.today()
+        left = default_calendar().workdays_between(on, action.deadline.date())
+        return Outcome(action, _drafts(units, "deadline_moved.j2", p, action, moved_from=was, today=on,
+                                       working_days_left=left),
+                       note=f"{action.title}：截止日由 {was:%Y-%m-%d} 改为 {action.deadline:%Y-%m-%d}，"
+                            f"通知尚未提交的 {len(units)} 个单位")
+    units = owers(session, p, round_id, stage, action.category)
+    return Outcome(action, _drafts(units, "window_open.j2", p, action),
+                   note=f"{action.title}：应提交单位 {len(units)} 个")
+
+
+def _reminder(session, p, round_id, action) -> Outcome:
+    units = outstanding(session, p, round_id, action)
+    return Outcome(action, _drafts(units, "reminder.j2", p, action),
+                   note=f"{action.title}：尚未提交 {len(units)} 个单位", counts={"outstanding": len(units)})
+
+
+def _deadline(session, p, round_id, action) -> Outcome:
+    units = outstanding(session, p, round_id, action)
+    names = "、".join(p.unit(u).name for u in units[:10]) + ("等" if len(units) > 10 else "")
+    note = f"{action.title}：逾期未交 {len(units)} 个单位" + (f"（{names}）" if units else "")
+    return Outcome(action, note=note, counts={"overdue": len(units)})
+
+
+def _days_overdue(action: Action) -> int:
+    from qcycle.workcal import default_calendar
+
+    assert action.deadline is not None
+    return max(1, default_calendar().workdays_between(action.deadline.date(), action.at.date()))
+
+
+def _overdue(session, p, round_id, action) -> Outcome:
+    units = outstanding(session, p, round_id, action)
+    return Outcome(action, _drafts(units, "overdue.j2", p, action, days_overdue=_days_overdue(action)),
+                   note=f"{action.title}：{len(units)} 个单位逾期", counts={"overdue": len(units)})
+
+
+def _escalation(session, p, round_id, action) -> Outcome:
+    units = outstanding(session, p, round_id, action)
+    target = action.detail.get("escalate_to", "parent")
+    by_parent: dict[str, list[str]] = defaultdict(list)
+    for u in units:
+        parent = p.unit(u).parent if target == "parent" else target
+        by_parent[parent or p.round.issuer].append(u)
+    drafts = []
+    sender = p.stage(action.stage).sender or p.round.issuer
+    for parent, children in sorted(by_parent.items()):
+        if parent == sender:  # the office is the superior: it urges (督办) the overdue units itself
+            for child in children:
+                drafts += _drafts([child], "escalation.j2", p, action, parent_name=p.unit(child).name,
+                                  child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action))
+            continue
+        drafts += _drafts([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
+                          child_name="、".join(p.unit(c).name for c in children), direct=False,
+                          days_overdue=_days_overdue(action))
+    return Outcome(action, drafts, note=f"{action.title}：{len(units)} 个单位逾期，督办 {len(by_parent)} 个上级",
+                   counts={"escalated": len(units)})
+
+
+def ineligible(session: Session, p: Programme, window: Stage, subjects: list[str]) -> dict[str, str]:
+    """Subjects a window's ``eligibility`` refuses, with the reason, read from earlier rounds."""
+    rule = window.eligibility.not_awarded if window.eligibility else None
+    if rule is None or not subjects:
+        return {}
+    family = rule.programme or p.round.programme
+    year = p.round.years[0]
+    won: dict[str, tuple[int, str]] = {}
+    for unit, won_in, code in crud.earlier_awards(session=session, programme=family, grades=rule.grades,
+                                                  before_round=p.round.code):
+        if year - won_in < rule.years and won_in > won.get(unit, (0, ""))[0]:
+            won[unit] = (won_in, code)
+    out = {}
+    for subject in subjects:
+        unit = subject.partition(":")[0]
+        if unit in won:
+            won_in, code = won[unit]
+            out[subject] = (f"不符合申报条件：{won_in}年已获{family}（{code}），"
+                            f"获奖满{rule.years}年后（{won_in + rule.years}年起）方可再次申报")
+    return out
+
+
+def _decision_due(session, p, round_id, action) -> Outcome:
+    stage = p.stage(action.stage)
+    pending = pending_decisions(session, p, round_id, stage, action.category)
+    target = p.stage(stage.decides) if stage.decides else None
+    refused = ineligible(session, p, target, pending) if target is not None else {}
+    for subject, reason in refused.items():  # decided by the rule, audited like any decision
+        crud.put_decision(session=session, round_id=round_id, stage=stage.code, subject=subject,
+                          outcome="rejected", decided_by="rule:eligibility", note=reason, decided_at=action.at)
+        crud.audit(session=session, actor="rule:eligibility", action=f"decide:{stage.code}",
+                   round_code=p.round.code, detail={"subject": subject, "outcome": "rejected", "note": reason})
+    pending = [x for x in pending if x not in refused]
+    drafts = []
+    if pending:
+        titles = Counter(_subject_title(p, stage, s) for s in pending)
+        # A readable message: the first few subjects and counts; the full list is `qcycle decide
+        # --list` (at national scale it is thousands of lines, and a bot truncates at 2–4 KB).
+        listed = pending[:LISTED_IN_DECISION_REQUEST]
+        received = _handed_in_at(session, round_id, target, listed) if target is not None else {}
+        items = [{"programme_name": p.round.name, "title": _subject_title(p, stage, s),
+                  "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s)}
+                 for s in listed]
+        drafts = _drafts([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
+                         total=len(pending),
+                         by_title=[{"title": t, "count": n} for t, n in titles.most_common()])
+    note = f"{action.title}：待决定 {len(pending)} 项" + (f"，不符合申报条件自动不予通过 {len(refused)} 项" if refused else "")
+    return Outcome(action, drafts, pending=pending, note=note,
+                   counts={"pending": len(pending), **({"ineligible": len(refused)} if refused else {})})
+
+
+def _handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, Any]:
+    """When each subject's hand-in at a window arrived (the first accepted one); empty for a
+    decision on an earlier decision or an assessment, where nothing was handed in."""
+    if window.submission is None or not subjects:
+        return {}
+    return crud.first_hand_ins(session=session, round_id=round_id, stage=window.code, subjects=subjects)
+
+
+def _subject_title(p: Programme, stage: Stage, subject: str) -> str:
+    name = p_item_name(p, subject)
+    return f"{stage.name}：{name}" if name else stage.name
+
+
+def _assess(session, p, round_id, action) -> Outcome:
+    scheme = p.assessment
+    if scheme is None:
+        return Outcome(action, note="本周期没有考核方案")
+    subjects = _assessment_subjects(session, p, round_id, action.category)
+    measured: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+    if subjects:
+        for r in crud.reviews_of(session=session, round_id=round_id, subjects=subjects):
+            measured[r.unit_code].append((r.component_code, r.reviewer, r.value))
+    inputs = [unit_input(s, measured[s], scheme) for s in subjects]
+    earned = _bonuses_from_other_rounds(session, scheme)
+    for u in inputs:
+        for code, per_unit in earned.items():
+            count = per_unit.get(u.unit.partition(":")[0], 0)
+            if count:
+                u.bonuses[code] = u.bonuses.get(code, 0) + count
+    results = assess(scheme, inputs, p.quotas)
+    crud.save_results(session=session, round_id=round_id, results=[
+        {"unit_code": r.unit, "total": r.total, "components": r.components, "bonus": r.bonus,
+         "deduction": r.deduction, "veto": r.veto, "grade": r.grade, "rank": r.rank} for r in results
+    ], scope=subjects, stage=action.stage)  # other categories and other years keep their results
+    grades: dict[str, int] = defaultdict(int)
+    for r in results:
+        grades[r.grade] += 1
+    summary = "，".join(f"{grade_label(g)} {grades[g]}" for g in scheme.grade_names if grades[g])
+    return Outcome(action, results=results, counts=dict(grades),
+                   note=f"{action.title}：{len(results)} 个对象，{summary or '无'}")
+
+
+def _bonuses_from_other_rounds(session, scheme) -> dict[str, dict[str, int]]:
+    """Bonus items earned in another round (e.g. 揭榜挂帅 takers graded A): item → unit → count."""
+    out: dict[str, dict[str, int]] = {}
+    for item in scheme.bonuses:
+        if item.source_round is None:
+            continue
+        source = crud.get_round(session=session, code=item.source_round)
+        if source is None:
+            continue  # that round has not run here (yet): nothing earned
+        counts: dict[str, int] = defaultdict(int)
+        for subject in crud.graded_subjects(session=session, round_id=source.id, grades=item.source_grades):
+            counts[subject.partition(":")[0]] += 1
+        out[item.code] = dict(counts)
+    return out
+
+
+def _assessment_subjects(session, p, round_id, category) -> list[str]:
+    """Assessed subjects: 'unit:item' where the selection reaches list items, else unit codes."""
+    scheme = p.assessment
+    assert scheme is not None
+    return select_subjects(session, p, round_id, scheme.subjects, category)
+
+
+def _rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str, str]:
+    """Subject → the name of the decision stage that rejected it (the first, in stage order)."""
+    order = {s.code: i for i, s in enumerate(p.stages)}
+    rows = crud.decisions_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE)
+    out: dict[str, str] = {}
+    for subject, stage, by, note in sorted(rows, key=lambda r: order.get(r[1], 99)):
+        if p.has_stage(stage):
+            # A rule's reason is the applicant's to know (e.g. 获奖满5年后方可再次申报).
+            why = f"（{note}）" if by.startswith("rule:") and note else ""
+            out.setdefault(subject, p.stage(stage).name + why)
+    return out
+
+
+def _notify(session, p, round_id, action) -> Outcome:
+    """Results (or praise, or any notification) to the units the stage selects; each letter
+    names the unit's own subjects with their grades, and those that left the round at a
+    decision with the step that rejected them."""
+    stage = p.stage(action.stage)
+    rows = results_of(session, round_id, None)
+    by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
+    gone = eliminated(session, round_id)  # rejected after scoring: the letter says so, not the grade
+    for r in rows:
+        if in_category(p, r.unit_code, action.category) and r.unit_code not in gone:
+            by_unit[r.unit_code.partition(":")[0]].append(r)
+    units = resolve(session, p, round_id, stage.notify, action.category) if stage.notify else sorted(by_unit)
+    template = stage.template + ".j2" if stage.template else "result.j2"
+    praise = template in ("praise.j2", "award.j2")  # honours: every selected unit, no result lines
+    rejected: dict[str, list[str]] = defaultdict(list)
+    itemised: set[str] = set()  # units with a rejected list item
+    if not praise:
+        for subject, step in _rejections(session, p, round_id).items():
+            if in_category(p, subject, action.category):
+                name = p_item_name(p, subject)
+                rejected[subject.partition(":")[0]].append(f"{name + '：' if name else ''}未通过{step}")
+                if name:
+                    itemised.add(subject.partition(":")[0])
+    missing = _missing_in(session, p, round_id, stage.notify, action.category)
+    label = (p.assessment.result_label if p.assessment and p.assessment.result_label
+             else "评价确认结果" if p.categories else "考核结果")
+    if p.round.name.endswith(label[:2]):  # 焦作市…质量工作考核 + 考核结果 → …考核结果
+        label = label[2:] or label
+    order = p.assessment.grade_names if p.assessment else []
+    drafts = []
+    for u in units:
+        mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
+        lines = [f"{p_item_name(p, r.unit_code) + '：' if p_item_name(p, r.unit_code) else ''}{grade_label(r.grade)}"
+                 for r in mine] + rejected.get(u, [])
+        # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
+        grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
+        if not (lines or grounds or praise):
+            continue
+        score = "；".join(f"{r.total:.2f}" for r in mine) or None
+        # A unit with list items (or several results) gets one line per subject, its score
+        # beside its grade: "某项目：良好（得分81.27）".
+        named = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(lines) > 1
+        item_lines = ([f"{p_item_name(p, r.unit_code) or p.unit(u).name}：{grade_label(r.grade)}（得分{r.total:.2f}）"
+                       for r in mine] + rejected.get(u, [])) if named else []
+        best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
+        items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
+        what = f"（{items}）" if items else ""
+        achievement = (f"在{p.round.name}{what}中被评为{grade_label(best)}" if best
+                       else f"在{p.round.name}中表现突出")
+        drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
+                          score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—")
+    return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
+
+
+def _missing_in(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
+                category: str | None) -> list[tuple[str, set[str]]]:
+    """(stage, units that never handed in there) for every ``missing_at`` a selection names."""
+    if who is None:
+        return []
+    out = []
+    if who.missing_at:
+        out.append((who.missing_at, set(select_subjects(session, p, round_id, Who(missing_at=who.missing_at),
+                                                        category))))
+    for alt in who.any_of:
+        out += _missing_in(session, p, round_id, alt, category)
+    return out
+
+
+def _notice_open(session, p, round_id, action) -> Outcome:
+    stage = p.stage(action.stage)
+    units = resolve(session, p, round_id, stage.notify, action.category)
+    name = stage.name + (f"（{p.category(action.category).name}）" if action.category else "")
+    return Outcome(action, _drafts(units, "notice.j2", p, action, notice_name=name, notice_days=stage.days,
+                                   objection_deadline=action.deadline),
+                   note=f"{action.title}：通知 {len(units)} 个单位")
+
+
+def _followup_open(session, p, round_id, action) -> Outcome:
+    stage = p.stage(action.stage)
+    units = owers(session, p, round_id, stage, action.category)
+    assert stage.owed_by is not None
+    left = None
+    if action.deadline is not None:
+        from qcycle.workcal import default_calendar
+
+        left = default_calendar().workdays_between(action.at.date(), action.deadline.date())
+    return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=_reason(p, stage.owed_by),
+                                   rectification_deadline=action.deadline, working_days_left=left),
+                   note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
+
+
+def _reason(p: Programme, who: Who) -> str:
+    """Why a unit owes a follow-up, as the letter reads after "贵单位在{周期}中": 被评为D级,
+    排名后3名, “整改审核”未获通过 …"""
+    parts = []
+    if who.grades:
+        parts.append("被评为" + "或".join(grade_label(g) for g in who.grades))
+    if who.rank is not None:
+        parts.append(who.rank.describe())
+    if who.rejected_at:
+        parts.append(f"“{p.stage(who.rejected_at).name}”未获通过")
+    if who.missing_at:
+        parts.append(f"未按期报送“{p.stage(who.missing_at).name}”")
+    if who.approved_at and not parts:
+        parts.append(f"经“{p.stage(who.approved_at).name}”确定")
+    parts += [_reason(p, alt) for alt in who.any_of]
+    return "，".join(x for x in parts if x) or "经研究确定"
+
+
+HANDLERS = {
+    "publish": _publish,
+    "event": _publish,
+    "window_open": _window_open,
+    "followup_open": _followup_open,
+    "reminder": _reminder,
+    "deadline": _deadline,
+    "overdue": _overdue,
+    "escalation": _escalation,
+    "decision_due": _decision_due,
+    "assess": _assess,
+    "notify": _notify,
+    "notice_open": _notice_open,
+    "notice_close": lambda s, p, r, a: Outcome(a, note=f"{a.title}"),
+}

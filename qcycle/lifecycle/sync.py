@@ -1,0 +1,147 @@
+"""A round as the database knows it: the round, its units and list items kept in step with
+its programme file (a changed file recorded as an amendment, with letters for list items taken
+out), and its timetable as it stands (the programme's dates and the units' own deadlines)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlmodel import Session
+
+from qcycle import amendments, clock, crud
+from qcycle.errors import QcycleError
+from qcycle.lifecycle.outcome import Draft
+from qcycle.lifecycle.who import POSITIVE, decided, eliminated, takers_stage
+from qcycle.loader import LoadedProgramme, load_programme
+from qcycle.models import ProgrammeRound
+from qcycle.schema import Programme
+from qcycle.timetable import Timetable, UnitDeadline, expand
+from qcycle.workcal import default_calendar
+
+__all__ = [
+    "plan_changes",
+    "recorded_extensions",
+    "round_timetable",
+    "sync_round",
+    "unit_deadlines",
+    "withdrawal_drafts",
+]
+
+
+def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycle", reason: str = "",
+               at: dt.datetime | None = None) -> ProgrammeRound:
+    """Make the database know the round, its units and list items (idempotent).
+
+    A programme file that changed since the round last ran is an amendment: recorded with
+    ``actor`` and ``reason`` (``qcycle amend`` gives both; a command that merely finds the file
+    changed records itself, without a reason), the plan diff and ``at`` (a run's logical
+    moment; default now), the date of the notices it causes."""
+    p = loaded.programme
+    text = loaded.text or None
+    row, _ = crud.get_or_create_round(
+        session=session, code=p.round.code, name=p.round.name, issuer_code=p.round.issuer,
+        config_path=str(loaded.path), config_sha256=loaded.sha256,
+        first_year=p.round.years[0], last_year=p.round.years[-1], programme=p.round.programme,
+        config_text=text,
+    )
+    if row.config_sha256 != loaded.sha256:
+        before = _ran_on(row, loaded)
+        members, changes = plan_changes(session, row, loaded, before)
+        on = clock.to_local(at).date() if at else clock.today()
+        if before is not None and (drafts := withdrawal_drafts(session, before, p, row.id, on)):
+            # Imported here: the outbox sits above the lifecycle rules.
+            from qcycle.notify.outbox import queue_drafts
+
+            queue_drafts(session=session, programme=p, round_id=row.id, drafts=drafts,
+                         template_dir=loaded.template_dir)
+        crud.add_amendment(session=session, round_id=row.id, actor=actor, reason=reason,
+                           sha_before=row.config_sha256, sha_after=loaded.sha256, config_before=row.config_text,
+                           config_after=loaded.text, changes=members + [amendments.describe(c) for c in changes],
+                           **({"recorded_at": at} if at else {}))
+        crud.audit(session=session, actor=actor, action="amend", round_code=p.round.code,
+                   detail={"reason": reason, "changes": len(members) + len(changes), "sha256": loaded.sha256})
+    if row.config_sha256 != loaded.sha256 or row.programme != p.round.programme or (text and not row.config_text):
+        row = crud.update_round(session=session, round_id=row.id, config_sha256=loaded.sha256,
+                                config_path=str(loaded.path), name=p.round.name, programme=p.round.programme,
+                                config_text=text)
+    # Only what changed: a national round has thousands of units, and every import, pull and
+    # reconcile syncs the round first.
+    stored = crud.unit_fields(session=session, round_id=row.id)
+    units = [{"code": u.code, "name": u.name, "level": str(u.level), "parent_code": u.parent} for u in p.units]
+    changed = [u for u in units if stored.get(u["code"]) != (u["name"], u["level"], u["parent_code"])]
+    if changed:
+        crud.upsert_units(session=session, round_id=row.id, units=changed)
+    crud.upsert_list_items(session=session, round_id=row.id, items=[
+        {"category_code": c.code, "code": i.code, "name": i.name} for c, i in p.items
+    ])
+    # Submissions stored before hand-ins were counted per stage: the first stage of their kind.
+    first: dict[str, str] = {}
+    for s in p.stages:
+        if s.submission is not None:
+            first.setdefault(s.submission, s.code)
+    crud.assign_submission_stages(session=session, round_id=row.id, stage_of_kind=first)
+    return row
+
+
+def unit_deadlines(session: Session, round_id: uuid.UUID) -> tuple[UnitDeadline, ...]:
+    """The round's unit extensions, as the timetable takes them."""
+    return tuple(UnitDeadline(e.stage, e.unit_code, clock.to_local(e.deadline), e.period or None)
+                 for e in crud.list_extensions(session=session, round_id=round_id))
+
+
+def recorded_extensions(session: Session, round_code: str) -> tuple[UnitDeadline, ...]:
+    """The unit extensions recorded for a round by its code; none for a round not begun."""
+    row = crud.get_round(session=session, code=round_code)
+    return unit_deadlines(session, row.id) if row is not None else ()
+
+
+def round_timetable(session: Session, p: Programme, round_id: uuid.UUID) -> Timetable:
+    """The round's timetable as it stands: the programme's dates and the units' own deadlines."""
+    return expand(p, default_calendar(), unit_deadlines(session, round_id))
+
+
+def _ran_on(row: ProgrammeRound, loaded: LoadedProgramme) -> Programme | None:
+    """The programme as the round last ran on it; None when that version was not kept (a round
+    that ran before versions were) or no longer reads (the change is recorded, not shown)."""
+    if not row.config_text:
+        return None
+    try:
+        return load_programme(loaded.path, text=row.config_text).programme
+    except QcycleError:
+        return None
+
+
+def plan_changes(session: Session, row: ProgrammeRound, loaded: LoadedProgramme, before: Programme | None = None
+                 ) -> tuple[list[str], list[amendments.PlanChange]]:
+    """What ``loaded`` changes in the round as it last ran (``row.config_text``, or ``before``
+    when the caller has read it): units and list items added or taken out, and the plan diff
+    (see :func:`_ran_on` for when empty)."""
+    before = before or _ran_on(row, loaded)
+    if before is None:
+        return [], []
+    calendar = default_calendar()
+    members = amendments.diff_members(before, loaded.programme)
+    return members, amendments.diff_plans(expand(before, calendar), expand(loaded.programme, calendar),
+                                          crud.done_action_keys(session=session, round_id=row.id))
+
+
+def withdrawal_drafts(session: Session, before: Programme, p: Programme, round_id: uuid.UUID,
+                      on: dt.date) -> list[Draft]:
+    """One letter to each taker of a list item taken out of the file (撤销): after it, nothing
+    about the item reaches them (see :func:`qcycle.lifecycle.who.in_category`)."""
+    stage = takers_stage(before)
+    gone_items = {i.code: i.name for _, i in before.items if i.code not in p.item_category}
+    if stage is None or not gone_items:
+        return []
+    taken = sorted(decided(session, round_id, stage.code, POSITIVE) - eliminated(session, round_id))
+    ctx = {"programme_name": p.round.name, "round_code": p.round.code, "sender_name": p.unit(p.round.issuer).name,
+           "today": on}
+    drafts = []
+    for subject in taken:
+        unit, _, item = subject.partition(":")
+        if item in gone_items and p.has_unit(unit):
+            drafts.append(Draft(unit, "withdrawal.j2", ctx | {"unit_name": p.unit(unit).name, "unit_code": unit,
+                                                             "item_name": gone_items[item]},
+                                f"amend:withdraw:{item}@{on:%Y-%m-%d}", on))
+    return drafts

@@ -1,0 +1,283 @@
+"""Whom an action concerns: the one place that answers a selection (``schema.Who``), the
+units that owe a submission and have not handed it in, the takers (揭榜单位), subjects
+eliminated at a decision, and the subjects a decision stage decides on.
+
+The rows come from :mod:`qcycle.crud`; within :func:`remembering`, decisions and results are
+read once per pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlmodel import Session
+
+from qcycle import crud
+from qcycle.models import AssessmentResult
+from qcycle.schema import Programme, RankPick, Stage, StageKind, Who
+from qcycle.timetable import Action
+
+__all__ = [
+    "DECIDING_STAGE_KINDS",
+    "NEGATIVE",
+    "POSITIVE",
+    "decided",
+    "decision_subjects",
+    "eliminated",
+    "handed_in_query",
+    "in_category",
+    "outstanding",
+    "owers",
+    "p_item_name",
+    "pending_decisions",
+    "remembering",
+    "resolve",
+    "results_of",
+    "select_subjects",
+    "takers",
+    "takers_stage",
+]
+
+DECIDING_STAGE_KINDS = (StageKind.decision,)
+
+# Decision outcomes: v2 writes approved/rejected; rounds decided before it may hold the
+# evaluation words confirmed/returned, which mean the same.
+POSITIVE = ("approved", "confirmed")
+NEGATIVE = ("rejected", "returned")
+
+
+def takers_stage(p: Programme) -> Stage | None:
+    """The decision on applications whose approved subjects are the takers (揭榜单位)."""
+    for s in p.stages:
+        if s.kind is StageKind.decision and s.decides and p.has_stage(s.decides):
+            target = p.stage(s.decides)
+            if target.submission == "application":
+                return s
+    return None
+
+
+_memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar("qcycle_lifecycle_memo",
+                                                                              default=None)
+
+
+@contextlib.contextmanager
+def remembering() -> Iterator[None]:
+    """Within the block, decisions and results that selections are computed from are read once.
+    For passes where nothing is decided meanwhile (a status report, the simulated world's
+    planning): ~30 past deadlines each ask again at national scale."""
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def _remembered(key: tuple, read: Callable[[], Any]) -> Any:
+    memo = _memo.get()
+    if memo is None:
+        return read()
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
+
+
+def in_category(p: Programme, subject: str, category: str | None) -> bool:
+    """Whether a subject belongs to a category: its item's category (subjects without an item
+    belong to every category). A subject whose item was taken out of the list (撤销) belongs to
+    none: no step, list or letter is about it any more."""
+    _, _, item = subject.partition(":")
+    if item and item not in p.item_category:
+        return False
+    return category is None or not item or p.item_category.get(item) == category
+
+
+def decided(session: Session, round_id: uuid.UUID, stage: str, outcomes: tuple[str, ...]) -> frozenset[str]:
+    """Subjects the decision ``stage`` gave one of ``outcomes``."""
+    def read() -> frozenset[str]:
+        return frozenset(crud.decided_subjects(session=session, round_id=round_id, stage=stage, outcomes=outcomes))
+    return _remembered(("decided", round_id, stage, outcomes), read)
+
+
+def eliminated(session: Session, round_id: uuid.UUID) -> frozenset[str]:
+    """Subjects rejected at any decision stage: they leave every later step, list and notice."""
+    def read() -> frozenset[str]:
+        return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE))
+    return _remembered(("eliminated", round_id), read)
+
+
+def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | None = None) -> dict[str, list[str]]:
+    """Approved takers (揭榜单位) → the items they took, from the application decision.
+
+    A programme without a list (no items) takes every approved applicant as a taker.
+    """
+    stage = takers_stage(p)
+    if stage is None:
+        return {}
+    out: dict[str, list[str]] = defaultdict(list)
+    gone = eliminated(session, round_id)
+    for subject in sorted(decided(session, round_id, stage.code, POSITIVE) - gone):
+        if in_category(p, subject, category):
+            unit, _, item = subject.partition(":")
+            out[unit].append(item)
+    return dict(out)
+
+
+def results_of(session: Session, round_id: uuid.UUID, stage: str | None) -> list[AssessmentResult]:
+    """The results of an assessment stage by rank; with no stage, of the stage whose results are
+    the newest (what notifications and follow-ups use)."""
+    stage = stage or crud.latest_results_stage(session=session, round_id=round_id)
+    return crud.stage_results(session=session, round_id=round_id, stage=stage)
+
+
+def _ranked(rows: list[AssessmentResult], pick: RankPick) -> set[str]:
+    """The subjects at the top or bottom N places; vetoed ones stand last, or are left out."""
+    free = [r for r in rows if not r.veto]
+    vetoed = [r for r in rows if r.veto]
+    order = free + (vetoed if pick.vetoed == "last" else [])
+    chosen = order[:pick.top] if pick.top is not None else order[-pick.bottom:]  # type: ignore[operator]
+    return {r.unit_code for r in chosen}
+
+
+def _submitted_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
+                        category: str | None) -> set[str]:
+    return set(crud.accepted_subjects(session=session, round_id=round_id, stage=stage.code, category=category,
+                                      item_category=p.item_category))
+
+
+def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
+                    category: str | None = None) -> list[str]:
+    """The subjects a selection reaches now: 'unit:item' where the round decides on list
+    items, else unit codes. Every criterion must hold; ``any_of`` joins alternatives; a
+    subject rejected at any decision stage is left out except where ``rejected_at`` or
+    ``with_rejected`` asks for it."""
+    if who is None:
+        return []
+    allowed = {u.code for u in p.units_matching(who)}
+    sources: list[set[str]] = []
+    gone = frozenset() if who.with_rejected else eliminated(session, round_id)
+    if who.submitted_at:
+        sources.append(_submitted_subjects(session, p, round_id, p.stage(who.submitted_at), category) - gone)
+    if who.missing_at:
+        window = p.stage(who.missing_at)
+        handed = _submitted(session, round_id, window, None, category, p)
+        sources.append({u for u in owers(session, p, round_id, window, category) if u not in handed})
+    if who.approved_at:
+        sources.append(set(decided(session, round_id, who.approved_at, POSITIVE) - gone))
+    if who.rejected_at:
+        sources.append(set(decided(session, round_id, who.rejected_at, NEGATIVE)))
+    if who.grades or who.rank:
+        # Ranks count within the category the action is for (a per-category assessment ranks
+        # each category on its own).
+        rows = [r for r in results_of(session, round_id, who.assessed_at) if in_category(p, r.unit_code, category)]
+        if who.grades:
+            sources.append({r.unit_code for r in rows if r.grade in who.grades} - gone)
+        if who.rank:
+            sources.append(_ranked(rows, who.rank) - gone)
+    if who.any_of:
+        sources.append({x for alt in who.any_of for x in select_subjects(session, p, round_id, alt, category)})
+    if not sources:
+        return sorted(allowed)
+    chosen = sources[0]
+    for other in sources[1:]:
+        if chosen & other:
+            chosen = chosen & other
+        else:  # one side names units, the other unit:item subjects: meet on the unit
+            units = {x.partition(":")[0] for x in other}
+            chosen = {x for x in chosen if x.partition(":")[0] in units}
+    return sorted(x for x in chosen if x.partition(":")[0] in allowed and in_category(p, x, category))
+
+
+def resolve(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
+            category: str | None = None) -> list[str]:
+    """Unit codes a selection reaches now (see :func:`select_subjects`)."""
+    return sorted({x.partition(":")[0] for x in select_subjects(session, p, round_id, who, category)})
+
+
+def owers(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None) -> list[str]:
+    return resolve(session, p, round_id, stage.owed_by, category)
+
+
+def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str | None,
+                    category: str | None) -> Any:
+    """SELECT the units that handed the stage's submission in (accepted), for a period and
+    category (see :func:`qcycle.crud.handed_in_query`)."""
+    return crud.handed_in_query(round_id=round_id, stage=stage.code, period=period, category=category,
+                                item_category=p.item_category)
+
+
+def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str | None,
+               category: str | None, p: Programme) -> set[str]:
+    return set(crud.handed_in_units(session=session, round_id=round_id, stage=stage.code, period=period,
+                                    category=category, item_category=p.item_category))
+
+
+def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
+    """Units that owe the action's submission and have not handed it in (on time or accepted late)."""
+    stage = p.stage(action.stage)
+    due = owers(session, p, round_id, stage, action.category)
+    if action.unit is not None:  # one unit's own deadline (an extension)
+        due = [u for u in due if u == action.unit]
+    else:  # units with their own deadline answer to it, not to this one
+        left_out = set(action.detail.get("extended", ()))
+        due = [u for u in due if u not in left_out]
+    done = _submitted(session, round_id, stage, action.period, action.category, p)
+    return [u for u in due if u not in done]
+
+
+def p_item_name(p: Programme, subject: str) -> str | None:
+    _, _, item = subject.partition(":")
+    return next((i.name for _, i in p.items if i.code == item), None) if item else None
+
+
+# -- decisions ------------------------------------------------------------------------------
+
+
+def decision_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
+                      category: str | None) -> list[str]:
+    """What ops must decide on at a decision stage: the subjects of the stage it ``decides``
+    (accepted hand-ins of a window, subjects approved at the previous decision, or assessed
+    subjects), less those rejected anywhere before."""
+    return _candidates(session, p, round_id, stage, category, undecided=False)
+
+
+def pending_decisions(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
+                      category: str | None) -> list[str]:
+    """The subjects of :func:`decision_subjects` without a decision yet."""
+    return _candidates(session, p, round_id, stage, category, undecided=True)
+
+
+def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None,
+                *, undecided: bool) -> list[str]:
+    if stage.decides is None:
+        return []
+    target = p.stage(stage.decides)
+    if target.kind is StageKind.decision or target.kind is StageKind.assessment:
+        if target.kind is StageKind.decision:
+            subjects = set(decided(session, round_id, target.code, POSITIVE))
+        else:
+            subjects = set(crud.result_subjects(session=session, round_id=round_id, stage=target.code))
+        if undecided:
+            subjects -= set(crud.decided_at(session=session, round_id=round_id, stage=stage.code))
+    else:
+        # Filtered and made distinct by the database (a national round: ~10,000 applications,
+        # asked about at every moment until the decision is complete).
+        subjects = set(crud.accepted_subjects(session=session, round_id=round_id, stage=target.code,
+                                              category=category, item_category=p.item_category,
+                                              uncategorised=False, undecided_at=stage.code if undecided else None))
+        if subjects and target.owed_by is not None and target.owed_by.dynamic:
+            # e.g. an application counts only after a second party recommended the unit
+            allowed = set(resolve(session, p, round_id, target.owed_by, category))
+            subjects = {x for x in subjects if x.partition(":")[0] in allowed}
+    if subjects and stage.among is not None:  # e.g. the committee decides only on award candidates
+        among = set(select_subjects(session, p, round_id, stage.among, category))
+        subjects = {x for x in subjects if x in among or x.partition(":")[0] in among}
+    if not subjects:
+        return []
+    gone = eliminated(session, round_id)
+    own = frozenset() if undecided else decided(session, round_id, stage.code, NEGATIVE)
+    return sorted(x for x in subjects if (x not in gone or x in own) and in_category(p, x, category))

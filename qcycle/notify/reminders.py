@@ -1,0 +1,139 @@
+"""Reminders merged: all of a unit's reminders of one day share one outbox row per channel
+(keyed with the action ``reminders``). The row keeps what each item was rendered from
+(``merge_items``, JSON with dates tagged); a reminder queued later that day while the row is
+still queued is merged in and the message re-rendered (``merged_reminder.j2`` for two or more
+items). Once the row is claimed for sending, a later reminder starts a continuation row (key
+suffix ``#2``, ``#3``): nothing already sent is changed and no item is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from qcycle import clock, crud
+from qcycle.render import render_message
+
+__all__ = [
+    "MERGEABLE_TEMPLATES",
+    "MERGED_TEMPLATE",
+    "REMINDERS_ACTION",
+    "deadline_today",
+    "from_item_json",
+    "merge_reminders",
+    "render_items",
+    "to_item_json",
+]
+
+MERGEABLE_TEMPLATES = ("reminder.j2", "overdue.j2", "deadline_moved.j2")
+MERGED_TEMPLATE = "merged_reminder.j2"
+REMINDERS_ACTION = "reminders"
+
+
+def to_item_json(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, dict):
+        return {str(k): to_item_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_item_json(v) for v in value]
+    return value
+
+
+def from_item_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and "$datetime" in value:
+            return clock.to_local(dt.datetime.fromisoformat(value["$datetime"]))
+        if len(value) == 1 and "$date" in value:
+            return dt.date.fromisoformat(value["$date"])
+        return {k: from_item_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_item_json(v) for v in value]
+    return value
+
+
+
+def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str]:
+    if len(items) == 1:
+        return render_message(items[0]["template"], from_item_json(items[0]["context"]), override)
+    contexts = [from_item_json(i["context"]) for i in items]
+    entries = []
+    for c in sorted(contexts, key=lambda c: (clock.to_local(c["deadline"]) if isinstance(
+            c.get("deadline"), dt.datetime) else dt.datetime.max.replace(tzinfo=clock.TZ))):
+        entry = {"programme_name": c["programme_name"], "item": c["item"], "deadline": c["deadline"],
+                 "working_days_left": c.get("working_days_left", 0)}
+        if c.get("days_overdue"):
+            entry["days_overdue"] = c["days_overdue"]
+        if c.get("moved_from"):  # a notice of a moved deadline, merged with the day's reminders
+            entry["moved_from"] = c["moved_from"]
+        entries.append(entry)
+    first = contexts[0]
+    context = {"unit_name": first["unit_name"], "unit_code": first.get("unit_code"),
+               "sender_name": first["sender_name"], "items": entries}
+    if "today" in first:  # the logical date of the reminders merged (one day's)
+        context["today"] = first["today"]
+    return render_message(MERGED_TEMPLATE, context, override)
+
+
+
+def merge_reminders(session: Session, round_id: uuid.UUID, groups: Mapping[tuple[str, str, dt.date], list],
+                    bases: Mapping[tuple[str, str, dt.date], str], override: Path | None,
+                    tags: Mapping[str, str | None]) -> int:
+    """Merge each (unit, channel, day)'s reminder drafts into that day's open message, or
+    queue a new one (``key#2``…) when the earlier one is already on its way; ``bases``: each
+    group's idempotency key (``REMINDERS_ACTION`` as its action). Returns how many reminders
+    were added."""
+    if not groups:
+        return 0
+    session.flush()
+    existing = crud.reminder_rows(session=session, bases=bases.values())
+    added = 0
+    new_rows: list[dict] = []
+    fresh_of: dict[str, int] = {}
+    for (unit, channel, day), drafts in groups.items():
+        base = bases[(unit, channel, day)]
+        rows = existing[base]
+        known = {item["action_key"] for r in rows for item in (r.merge_items or [])}
+        fresh: list[dict] = []
+        for d in drafts:
+            if d.action_key in known:
+                continue
+            known.add(d.action_key)
+            fresh.append({"template": d.template, "action_key": d.action_key, "context": to_item_json(d.context)})
+        if not fresh:
+            continue
+        open_row = next((r for r in rows if r.status == "queued" and r.attempts == 0), None)
+        if open_row is not None:
+            items = list(open_row.merge_items or []) + fresh
+            open_row.subject, open_row.body = render_items(items, override)
+            open_row.merge_items = items  # a new list, so the JSON column is seen as changed
+            open_row.action = "+".join(i["action_key"] for i in items)
+            session.add(open_row)
+            added += len(fresh)
+            continue
+        key = base if not rows else f"{base}#{len(rows) + 1}"
+        subject, body = render_items(fresh, override)
+        new_rows.append({"idempotency_key": key, "action": "+".join(i["action_key"] for i in fresh),
+                         "unit_code": unit, "channel": channel, "logical_date": day, "subject": subject,
+                         "body": body, "round_id": round_id, "tag": tags.get(channel), "merge_items": fresh})
+        fresh_of[key] = len(fresh)
+    session.flush()
+    return added + sum(fresh_of[k] for k in crud.enqueue_messages(session=session, rows=new_rows))
+
+
+
+def deadline_today(items: Sequence[dict], day: dt.date) -> dt.datetime | None:
+    """The latest of the items' deadlines falling on ``day`` (it bounds the exception)."""
+    found = []
+    for item in items:
+        deadline = from_item_json(item.get("context", {}).get("deadline"))
+        if isinstance(deadline, dt.datetime) and clock.to_local(deadline).date() == day:
+            found.append(clock.to_local(deadline))
+    return max(found) if found else None
