@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     prefect_startup_timeout: float = Field(
         180.0, gt=0, description="seconds the embedded Prefect server may take to start (loaded machines)")
     notify_max_workers: int = Field(8, ge=1, description="concurrent sends in one delivery run")
+    import_cache_mib: int = Field(
+        64, ge=1, description="SQLite page cache of a file import's connection, MiB (a fixed cost, "
+                              "not one per row: it keeps the indexes a batch touches in memory)")
     notify_batch_size: int = Field(2000, ge=1, description="messages claimed per delivery batch")
 
     @field_validator("database_url")
