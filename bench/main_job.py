@@ -129,9 +129,8 @@ def run_empty_year(shape_file: Path) -> None:
     from prefect import flow, task
     from prefect.artifacts import create_table_artifact
     from prefect.cache_policies import NONE
-
-    from deploy.server import embedded_api
-    from flows.simulate import back_to_back_runs
+    from qcycle.deploy.server import embedded_api
+    from qcycle.flows.simulate import back_to_back_runs
 
     shape = json.loads(shape_file.read_text(encoding="utf-8"))
     # The settings qcycle's own tasks and stage flows use (no cache key, no parameter

@@ -91,9 +91,9 @@ def run_floor(programme_file: Path, home: Path) -> dict[str, Any]:
 
 
 def run_qcycle(programme_file: Path, home: Path) -> dict[str, Any]:
-    from flows.lifecycle import reconcile
-    from flows.simulate import back_to_back_runs
-    from tasks.rounds import cached_programme
+    from qcycle.flows.lifecycle import reconcile
+    from qcycle.flows.simulate import back_to_back_runs
+    from qcycle.tasks.rounds import cached_programme
 
     loaded, timetable, round_id = _setup(programme_file, home, load=cached_programme)
     world = _world(loaded.programme, timetable, round_id)
@@ -226,7 +226,7 @@ def _app_figures(home: Path) -> dict[str, Any]:
 
 _CORE = ["qcycle.db", "qcycle.intake", "qcycle.lifecycle", "qcycle.loader", "qcycle.moment",
          "qcycle.notify.outbox", "qcycle.synthetic", "qcycle.timetable", "qcycle.workcal"]
-_IMPORTS = {"floor": _CORE, "qcycle": [*_CORE, "flows.lifecycle", "flows.simulate", "tasks.rounds"],
+_IMPORTS = {"floor": _CORE, "qcycle": [*_CORE, "qcycle.flows.lifecycle", "qcycle.flows.simulate", "qcycle.tasks.rounds"],
             "naive": [*_CORE, "prefect", "prefect.cache_policies"]}
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from qcycle.deploy.schedules import TIMEZONE, schedules_for, sync_schedules
 
-from deploy.schedules import TIMEZONE, schedules_for, sync_schedules
 from qcycle import db
 from qcycle.errors import QcycleError
 from qcycle.lifecycle import recorded_extensions
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 INTAKE_CRON = "*/30 8-18 * * 1-5"
-INTAKE_FILE = REPO_ROOT / "deploy" / "intake.yaml"
+INTAKE_FILE = Path(__file__).resolve().parent / "intake.yaml"
 # Optional keys of an intake source passed to the flow as they are (see HttpSource).
 INTAKE_BOUNDS = (
     "timeout",
@@ -79,10 +79,10 @@ def build_deployments(
     """Runner deployments (``flow.to_deployment``) for every programme file given (or all),
     each round's schedules planned with the unit extensions recorded for it (the app database
     must be migrated)."""
+    from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
-
-    from flows.intake import intake
-    from flows.lifecycle import reconcile
+    from qcycle.flows.intake import intake
+    from qcycle.flows.lifecycle import reconcile
 
     sources = intake_sources()
     extra = list(extra_slots)
@@ -99,6 +99,7 @@ def build_deployments(
                 parameters={"programme_file": str(path)},
                 schedules=schedules_for(path, now, extra, extensions),
                 tags=["qcycle", code],
+                entrypoint_type=EntrypointType.MODULE_PATH,  # qcycle.flows...: checkout or wheel
             )
         )
         source = sources.get(code)
@@ -115,6 +116,7 @@ def build_deployments(
                     description=f"{p.round.name}：从 HTTP 接口收取材料",
                     parameters=params,
                     tags=["qcycle", code],
+                    entrypoint_type=EntrypointType.MODULE_PATH,
                     schedules=[
                         Cron(
                             source.get("cron", INTAKE_CRON),
@@ -185,7 +187,8 @@ def apply(
     done = []
     for d in build_deployments(files, now=now):
         d.work_pool_name = work_pool
-        d.job_variables = {"working_dir": str(REPO_ROOT)}
+        if (REPO_ROOT / "pyproject.toml").is_file():  # a checkout: workers run from it
+            d.job_variables = {"working_dir": str(REPO_ROOT)}
         apply_replacing_schedules(d)
         done.append((f"{d.flow_name}/{d.name}", len(d.schedules or [])))
     return done

@@ -95,7 +95,7 @@ def _start(log_path: Path, timeout: float) -> tuple[subprocess.Popen, str]:
         for attempt in range(3):
             port = _free_port()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", "deploy.server:create_app", "--host", "127.0.0.1",
+                [sys.executable, "-m", "uvicorn", "--factory", "qcycle.deploy.server:create_app", "--host", "127.0.0.1",
                  "--port", str(port), "--log-level", "error", "--lifespan", "on"],
                 env=_server_env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             url = f"http://127.0.0.1:{port}/api"

@@ -14,12 +14,12 @@ from typing import Any
 from prefect import flow, pause_flow_run
 from prefect.input import RunInput
 from pydantic import Field
+from qcycle.tasks.rounds import round_code_of
+from qcycle.tasks.runlog import run_log
 
 from qcycle import db, ops
 from qcycle.lifecycle import sync_round
 from qcycle.loader import load_programme
-from tasks.rounds import round_code_of
-from tasks.runlog import run_log
 
 __all__ = ["DecisionForm", "decide_in_ui"]
 

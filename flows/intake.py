@@ -13,11 +13,11 @@ from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from qcycle.tasks.intake import pull_http_source
+from qcycle.tasks.runlog import run_log, run_name
 
 from qcycle import db
 from qcycle.intake.report import STATUS_LABELS, STATUSES, ImportReport
-from tasks.intake import pull_http_source
-from tasks.runlog import run_log, run_name
 
 __all__ = ["intake", "serve", "summary_markdown"]
 

@@ -13,18 +13,18 @@ from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from qcycle.deploy.schedules import SAFETY_NET_ACTOR
+from qcycle.tasks.actions import carry_out_actions, record_skipped
+from qcycle.tasks.messages import deliver_messages
+from qcycle.tasks.rounds import cached_programme, prepare_round, replan_schedules, round_code_of
+from qcycle.tasks.runlog import run_log
 
-from deploy.schedules import SAFETY_NET_ACTOR
 from qcycle import clock
 from qcycle.kinds import action_kind
 from qcycle.lifecycle import Outcome
 from qcycle.loader import LoadedProgramme
 from qcycle.schema import grade_label
 from qcycle.timetable import ACTION_LABELS, CHAIN_PASSES, Action, Due, released
-from tasks.actions import carry_out_actions, record_skipped
-from tasks.messages import deliver_messages
-from tasks.rounds import cached_programme, prepare_round, replan_schedules, round_code_of
-from tasks.runlog import run_log
 
 __all__ = ["STAGE_FLOWS", "reconcile", "run_stage"]
 

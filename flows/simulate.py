@@ -114,9 +114,8 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
     empty working folder (else add the round to the folder's database, beside earlier rounds)."""
     import time
 
+    from qcycle.flows.lifecycle import reconcile
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from flows.lifecycle import reconcile
 
     started = time.perf_counter()
     source = load_programme(programme_file)

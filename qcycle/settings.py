@@ -13,6 +13,9 @@ __all__ = ["REPO_ROOT", "Settings", "get_settings"]
 
 # The repository root: config/ lives beside the package in a checkout (editable install).
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# An installed wheel carries the shipped configuration inside the package.
+_PACKAGED_CONFIG = Path(__file__).resolve().parent / "config"
+DEFAULT_CONFIG_DIR = _PACKAGED_CONFIG if _PACKAGED_CONFIG.is_dir() else REPO_ROOT / "config"
 
 
 class Settings(BaseSettings):
@@ -23,7 +26,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite:///<home>/qcycle.db"
     )
-    config_dir: Path = Field(REPO_ROOT / "config", description="programmes, calendar, templates")
+    config_dir: Path = Field(DEFAULT_CONFIG_DIR, description="programmes, calendar, templates "
+                             "(default: the checkout's config/, or the one shipped in the wheel)")
     sink_dir: Path | None = Field(None, description="folder where the local sink writes messages")
     sink_layout: Literal["files", "jsonl"] = Field(
         "files", description="local sink: one JSON file per message, or one JSON Lines file per day")

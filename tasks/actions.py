@@ -7,12 +7,12 @@ import uuid
 
 from prefect import task
 from prefect.cache_policies import NONE
+from qcycle.tasks.rounds import cached_programme
+from qcycle.tasks.runlog import run_log, run_name
 
 from qcycle import db, moment
 from qcycle.lifecycle import Outcome
 from qcycle.timetable import Action
-from tasks.rounds import cached_programme
-from tasks.runlog import run_log, run_name
 
 __all__ = ["carry_out_actions", "record_skipped"]
 

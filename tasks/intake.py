@@ -6,12 +6,12 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
+from qcycle.tasks.runlog import run_name
 
 from qcycle import db
 from qcycle.intake.files import import_file
 from qcycle.intake.http import HttpSource, pull_into_database
 from qcycle.intake.report import ImportReport
-from tasks.runlog import run_name
 
 __all__ = ["import_records_file", "pull_http_source"]
 

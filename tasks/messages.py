@@ -7,10 +7,10 @@ import uuid
 
 from prefect import task
 from prefect.cache_policies import NONE
+from qcycle.tasks.rounds import cached_programme
+from qcycle.tasks.runlog import run_log, run_name
 
 from qcycle.notify.outbox import STATUS_LABELS, DeliveryReport, deliver_due
-from tasks.rounds import cached_programme
-from tasks.runlog import run_log, run_name
 
 __all__ = ["deliver_messages"]
 

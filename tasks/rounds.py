@@ -16,8 +16,9 @@ from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NONE
+from qcycle.deploy.schedules import PLANNED_SLUGS, schedules_for, sync_schedules
+from qcycle.tasks.runlog import run_name
 
-from deploy.schedules import PLANNED_SLUGS, schedules_for, sync_schedules
 from qcycle import crud, db
 from qcycle.lifecycle import sync_round as _sync_round
 from qcycle.lifecycle import unit_deadlines
@@ -25,7 +26,6 @@ from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.moment import done_actions
 from qcycle.timetable import Due, Timetable, UnitDeadline, due, expand
 from qcycle.workcal import default_calendar
-from tasks.runlog import run_name
 
 __all__ = [
     "PreparedRound",

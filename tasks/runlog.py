@@ -60,9 +60,9 @@ def run_name(label: str, *, flow: bool = False) -> Callable[[], str]:
 
     def name() -> str:
         from prefect.runtime import flow_run, task_run
+        from qcycle.tasks.rounds import round_code_of
 
         from qcycle import clock
-        from tasks.rounds import round_code_of
 
         params = (flow_run if flow else task_run).parameters
         code = params.get("round_code") or round_code_of(params.get("programme_file", "?"))

@@ -46,7 +46,7 @@ def serve(
     示例：qcycle serve
           qcycle serve config/programmes/sc-jbgs-2023.yaml
     """
-    from deploy.deployments import serve as run
+    from qcycle.deploy.deployments import serve as run
 
     try:
         run(files or [], extra_slots=_extra_slots(extra_slot), limit=limit)
@@ -71,7 +71,7 @@ def server(
     """
     from prefect.cli.server import start
 
-    from deploy.server import use_serial_sqlite
+    from qcycle.deploy.server import use_serial_sqlite
 
     if use_serial_sqlite():
         err.print("Prefect 数据库为 SQLite：事务一律 BEGIN IMMEDIATE，写入依次进行，不再报 database is locked")
@@ -88,7 +88,7 @@ def deploy(
     示例：qcycle deploy --pool qcycle
           qcycle deploy config/programmes/sc-jbgs-2023.yaml --pool qcycle
     """
-    from deploy.deployments import apply
+    from qcycle.deploy.deployments import apply
 
     try:
         for name, n in apply(files or [], pool):
@@ -134,9 +134,9 @@ def backfill(
 
     示例：qcycle backfill config/programmes/sc-jbgs-2023.yaml --from 2023-04-01 --to 2023-04-30 --channel sink
     """
-    from deploy.server import embedded_api
-    from flows.lifecycle import reconcile
     from qcycle import db
+    from qcycle.deploy.server import embedded_api
+    from qcycle.flows.lifecycle import reconcile
 
     try:
         db.upgrade()  # a command that writes migrates a fresh database itself

@@ -41,8 +41,8 @@ def simulate(
     示例：qcycle simulate config/programmes/sc-jbgs-2023.yaml
           qcycle simulate 天水-2023.yaml 天水-2024.yaml --home .qcycle/simulate/天水
     """
-    from deploy.server import embedded_api
-    from flows.simulate import simulate_rounds
+    from qcycle.deploy.server import embedded_api
+    from qcycle.flows.simulate import simulate_rounds
 
     try:
         with embedded_api():
@@ -171,9 +171,9 @@ def _as_of(value: str | None) -> dt.datetime | None:
 def _run_flow(file: Path, as_of: str | None, stage: str | None, actor: str) -> None:
     import getpass
 
-    from deploy.server import embedded_api
-    from flows.lifecycle import reconcile as reconcile_flow
     from qcycle import db
+    from qcycle.deploy.server import embedded_api
+    from qcycle.flows.lifecycle import reconcile as reconcile_flow
 
     db.upgrade()  # a command that writes migrates a fresh database itself
     with embedded_api():

@@ -24,7 +24,8 @@ SINCE = at(dt.date(2023, 4, 1))  # "now" for the schedules: the round is still a
 
 
 def test_schedules_come_from_the_timetable_offline():
-    from deploy.schedules import SAFETY_NET_TIMES, schedules_for
+    from qcycle.deploy.schedules import SAFETY_NET_TIMES, schedules_for
+
     from qcycle.loader import load_programme
     from qcycle.timetable import expand
     from qcycle.workcal import WorkCalendar
@@ -66,8 +67,8 @@ def _working_days(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def test_safety_net_fires_on_official_working_days_up_to_the_last_action_day():
-    from deploy.schedules import SAFETY_NET_TIMES, schedules_for
-    from flows.lifecycle import SAFETY_NET_ACTOR
+    from qcycle.deploy.schedules import SAFETY_NET_TIMES, schedules_for
+    from qcycle.flows.lifecycle import SAFETY_NET_ACTOR
 
     last = _last_action_day(MINI)
     assert last == dt.date(2024, 1, 10)
@@ -89,7 +90,7 @@ def test_safety_net_fires_on_official_working_days_up_to_the_last_action_day():
 
 
 def test_safety_net_from_inside_the_round_and_none_once_it_is_over():
-    from deploy.schedules import schedules_for
+    from qcycle.deploy.schedules import schedules_for
 
     # Noon on the eve of National Day week: the next safety-net runs are on the 调休 Saturday.
     now = at(dt.date(2023, 9, 28), dt.time(12))
@@ -106,8 +107,7 @@ def test_safety_net_from_inside_the_round_and_none_once_it_is_over():
 
 def test_safety_net_rules_fit_prefects_limit_and_split_by_year_if_not(monkeypatch):
     from prefect.client.schemas.schedules import MAX_RRULE_LENGTH
-
-    from deploy import schedules as deployments
+    from qcycle.deploy import schedules as deployments
 
     assert deployments.MAX_RRULE_LENGTH == MAX_RRULE_LENGTH
     longest = REPO / "config" / "programmes" / "zs-csy-ybq-2011.yaml"  # five years
@@ -137,10 +137,10 @@ def _deployment(server, name: str) -> dict:
 
 def test_redeploying_an_edited_programme_replaces_its_schedules(prefect_process, tmp_path, monkeypatch):
     from prefect.settings import PREFECT_API_URL, temporary_settings
+    from qcycle.deploy.deployments import apply
+    from qcycle.deploy.schedules import schedules_for
+    from qcycle.flows.lifecycle import SAFETY_NET_ACTOR
 
-    from deploy.deployments import apply
-    from deploy.schedules import schedules_for
-    from flows.lifecycle import SAFETY_NET_ACTOR
     from qcycle import db
     from qcycle.settings import get_settings
 
@@ -205,7 +205,7 @@ def test_prefect_yaml_and_compose_parse(tmp_path):
                   for p in (REPO / "config" / "programmes").glob("*.yaml")}
     assert programmes <= names
     for d in doc["deployments"]:
-        assert d["entrypoint"] in ("flows/lifecycle.py:reconcile", "flows/intake.py:intake")
+        assert d["entrypoint"] in ("qcycle.flows.lifecycle:reconcile", "qcycle.flows.intake:intake")
         assert d["work_pool"]["name"] == "qcycle"
         if d["entrypoint"].endswith("reconcile"):  # dated: added by qcycle deploy / serve
             assert d["schedules"] == []
@@ -223,8 +223,8 @@ def test_prefect_yaml_and_compose_parse(tmp_path):
 
 
 def test_intake_bounds_from_intake_yaml_reach_the_flow(home, monkeypatch):
-    from deploy import deployments
-    from flows.intake import intake
+    from qcycle.deploy import deployments
+    from qcycle.flows.intake import intake
 
     source = {"url": "http://127.0.0.1:9/records", "token_env": "QC_TOKEN", "cron": "0 9 * * *",
               "deadline": 60, "max_page_bytes": 1_048_576, "allow_redirects_to": ["http://127.0.0.1:10"]}

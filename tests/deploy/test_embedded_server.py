@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy.exc
 from prefect.server.database.configurations import AioSqliteConfiguration
+from qcycle.deploy.server import SerialSqliteConfiguration
 
-from deploy.server import SerialSqliteConfiguration
 from tests.prefect_proc import QCYCLE, REPO, clean_env
 
 PROGRAMME = REPO / "config" / "programmes" / "sc-jbgs-2023.yaml"
@@ -92,7 +92,7 @@ def test_a_cli_flow_run_starts_the_embedded_server_and_records_every_run_before_
     assert any("准备周期" in name for name in tasks) and any("投递消息" in name for name in tasks), tasks
     assert all(state == "COMPLETED" for (state,) in con.execute("SELECT state_type FROM task_run")), tasks
     # Stopped: no process is left serving that database.
-    ps = subprocess.run(["pgrep", "-f", "deploy.server:create_app"], capture_output=True, text=True, check=False)
+    ps = subprocess.run(["pgrep", "-f", "qcycle.deploy.server:create_app"], capture_output=True, text=True, check=False)
     assert str(tmp_path) not in ps.stdout
 
 

@@ -37,8 +37,7 @@ def _run_deployment(server) -> None:
     deployment (so it carries the deployment's id), run in this process."""
     from prefect.client.orchestration import get_client
     from prefect.flow_engine import run_flow
-
-    from flows.lifecycle import reconcile
+    from qcycle.flows.lifecycle import reconcile
 
     params = {"as_of": MOMENT, "deliver": False}
     with get_client(sync_client=True) as client:
@@ -51,9 +50,9 @@ def _run_deployment(server) -> None:
 
 def test_an_amended_file_and_a_unit_extension_re_plan_the_served_deployment(prefect_process, home, tmp_path):
     from prefect.settings import PREFECT_API_URL, temporary_settings
+    from qcycle.deploy.deployments import apply_replacing_schedules, build_deployments
+    from qcycle.deploy.schedules import schedules_for
 
-    from deploy.deployments import apply_replacing_schedules, build_deployments
-    from deploy.schedules import schedules_for
     from qcycle.timetable import UnitDeadline
 
     folder = tmp_path / "programmes"
@@ -101,8 +100,7 @@ def test_a_run_re_plans_only_the_schedules_it_plans(prefect_process, home, tmp_p
     from prefect.client.orchestration import get_client
     from prefect.schedules import RRule
     from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    from deploy.schedules import PLANNED_SLUGS, schedules_for, sync_schedules
+    from qcycle.deploy.schedules import PLANNED_SLUGS, schedules_for, sync_schedules
 
     mini = tmp_path / "mini.yaml"
     mini.write_text((REPO / "tests" / "data" / "mini.yaml").read_text(encoding="utf-8"), encoding="utf-8")
@@ -110,7 +108,7 @@ def test_a_run_re_plans_only_the_schedules_it_plans(prefect_process, home, tmp_p
     extra = RRule("DTSTART:20300101T090000\nRRULE:FREQ=DAILY;COUNT=1", timezone="Asia/Shanghai",
                   slug="extra-by-hand", parameters={"programme_file": str(mini)})
     with temporary_settings({PREFECT_API_URL: prefect_process.url}), get_client(sync_client=True) as client:
-        from flows.lifecycle import reconcile
+        from qcycle.flows.lifecycle import reconcile
 
         deployment_id = reconcile.to_deployment(name="replan-scope", parameters={"programme_file": str(mini)},
                                                 schedules=[*schedules_for(mini, now=since), extra]).apply()

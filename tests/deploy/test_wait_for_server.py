@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+from qcycle.deploy.deployments import wait_for_server
 
-from deploy.deployments import wait_for_server
 from qcycle.errors import QcycleError
 from tests.servers import free_port
 

@@ -25,9 +25,9 @@ POOL = "qcycle-fanout"
 
 def test_two_workers_on_one_pool_run_a_rounds_stages(prefect_process, tmp_path, monkeypatch):
     from prefect.settings import PREFECT_API_URL, temporary_settings
+    from qcycle.deploy.deployments import apply
     from sqlmodel import select
 
-    from deploy.deployments import apply
     from qcycle import db
     from qcycle.models import ActionRun
     from qcycle.settings import get_settings

@@ -81,9 +81,10 @@ def test_pull_takes_a_source_and_fails_clearly_without_the_token(
 
 
 def test_prefect_task_and_flow_wrap_the_same_pull(qcycle_home, source_server, token_env):
-    from flows.intake import intake, summary_markdown
+    from qcycle.flows.intake import intake, summary_markdown
+    from qcycle.tasks.intake import pull_http_source
+
     from qcycle import db
-    from tasks.intake import pull_http_source
 
     db.upgrade()  # as the flow does before its task
     report = pull_http_source.fn(str(P1), source_server.url("/mixed"), token_env, page_size=10,
@@ -94,9 +95,9 @@ def test_prefect_task_and_flow_wrap_the_same_pull(qcycle_home, source_server, to
     )
     # The task retries outages, not a refused token or a wrong address.
     from prefect.states import Failed
+    from qcycle.tasks.intake import _worth_retrying
 
     from qcycle.intake import SourceFailed
-    from tasks.intake import _worth_retrying
 
     for retryable in (True, False):
         failed = Failed(data=SourceFailed("x", url="u", retryable=retryable))

@@ -45,7 +45,7 @@ def _runs(flow_name: str, name_like: str | None = None):
 
 
 def test_simulated_round_shows_runs_states_and_assessment_artifact(qcycle_home, tmp_path):
-    from flows.simulate import simulate
+    from qcycle.flows.simulate import simulate
 
     report = simulate(MINI, seed=7, home=tmp_path / "sim", show_progress=False)
     assert report.actions_done > 10 and sum(report.grades.values()) > 0
@@ -84,7 +84,7 @@ def _outbox_count() -> int:
 
 
 def test_rerunning_reconcile_for_the_same_moment_changes_nothing(qcycle_home):
-    from flows.lifecycle import reconcile
+    from qcycle.flows.lifecycle import reconcile
 
     moment = at(dt.date(2023, 4, 13), dt.time(10))
     first = reconcile(programme_file=str(MINI), as_of=moment, channel_override="sink")
@@ -99,7 +99,7 @@ def test_rerunning_reconcile_for_the_same_moment_changes_nothing(qcycle_home):
 
 
 def test_reconcile_after_a_ten_day_outage_closes_escalates_and_sends_no_stale_reminder(qcycle_home):
-    from flows.lifecycle import reconcile
+    from qcycle.flows.lifecycle import reconcile
 
     # Last run on 04-06; the machine was down until the morning of 04-18 (window closed 04-14).
     reconcile(programme_file=str(MINI), as_of=at(dt.date(2023, 4, 6), dt.time(10)), channel_override="sink")
@@ -120,8 +120,8 @@ def test_reconcile_after_a_ten_day_outage_closes_escalates_and_sends_no_stale_re
 
 def test_decision_in_the_ui_pauses_with_a_form_and_records_the_answer(qcycle_home):
     from prefect.flow_runs import resume_flow_run
+    from qcycle.flows.decisions import decide_in_ui
 
-    from flows.decisions import decide_in_ui
     from qcycle import ops
     from qcycle.cli.common import open_round
     from qcycle.intake import ingest
@@ -184,7 +184,7 @@ def _logs(flow_run_id, last: str, wait: float = 60.0) -> list[dict]:
 def test_each_run_has_qcycle_own_log_lines_even_with_prefect_logging_at_warning(qcycle_home):
     import logging
 
-    from flows.lifecycle import SAFETY_NET_ACTOR, reconcile
+    from qcycle.flows.lifecycle import SAFETY_NET_ACTOR, reconcile
 
     logging.getLogger("prefect").setLevel(logging.WARNING)  # as scripts/main.sh runs it
     moment = at(dt.date(2023, 4, 14), dt.time(17, 30))  # the application deadline of mini.yaml

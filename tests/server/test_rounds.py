@@ -18,7 +18,7 @@ AWARD_2021 = Path(__file__).resolve().parent.parent / "data" / "award-2021.yaml"
 
 
 def test_a_later_round_refuses_the_earlier_rounds_winners(qcycle_home, tmp_path):
-    from flows.simulate import simulate_rounds
+    from qcycle.flows.simulate import simulate_rounds
 
     later = tmp_path / "award-2023.yaml"
     made = CliRunner().invoke(app, ["new-round", str(AWARD_2021), "--year", "2023", "--out", str(later)])

@@ -52,7 +52,7 @@ def _api(path: str, body: dict) -> str:
 
 
 def test_secrets_never_leave_their_environment_variables(qcycle_home, tmp_path, monkeypatch):
-    from flows.lifecycle import reconcile
+    from qcycle.flows.lifecycle import reconcile
 
     secrets = [SMTP_PASSWORD, BOT_KEY]
     stream = io.StringIO()
