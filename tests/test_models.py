@@ -190,6 +190,17 @@ def test_enqueue_message_is_idempotent_on_its_key(session: Session) -> None:
     )
 
 
+def test_find_message_takes_a_full_id_or_a_prefix(sqlite_url: str) -> None:
+    with db.session_scope(sqlite_url) as s:
+        message, _ = crud.enqueue_message(
+            session=s, idempotency_key="k", round_id=new_round(s).id, action="remind", unit_code="hz-xihu",
+            channel="wecom", logical_date=dt.date(2023, 4, 20), subject="提醒", body="请按期提交。")
+        message_id = message.id
+    with db.session_scope(sqlite_url) as s:  # a fresh session: the row is read, not the identity map's
+        assert crud.find_message(session=s, ref=str(message_id)).id == message_id
+        assert crud.find_message(session=s, ref=str(message_id)[:9].upper()).id == message_id
+
+
 # -- quarantine --------------------------------------------------------------------------------
 
 RAW = '单位,项目,金额\r\n"西湖区, 市场监管局",A01,１２３ \r\n\t末行没有换行'

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import cast
 
 from sqlmodel import Session, col, select, update
 
 from qcycle.clock import now
 from qcycle.crud.base import choice, insert_if_absent
-from qcycle.models import ACTION_OUTCOMES, ActionRun
+from qcycle.models import ACTION_OUTCOMES, ActionOutcome, ActionRun
 
 __all__ = ["action_done", "done_action_keys", "done_keys_named", "record_action", "recorded_actions"]
 
@@ -38,7 +39,7 @@ def record_action(
         action_key=action_key,
         action=action,
         due_at=due_at,
-        outcome=outcome,
+        outcome=cast(ActionOutcome, outcome),  # one of ACTION_OUTCOMES: choice() checked it
         note=note,
         done_at=done_at,
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlmodel import Session, col, func, or_, select, update
+from sqlmodel.sql.expression import Select
 
 from qcycle.clock import now as clock_now
 from qcycle.crud.base import complete, insert_absent
@@ -130,16 +131,19 @@ def claimable_messages(*, session: Session, round_id: uuid.UUID | None, now: dt.
     (``id``, ``status``, ``started_at``, ``merge_items``, ``attempts``, ``channel``,
     ``unit_code``, ``subject``, ``body``, ``tag``, ``action``, ``last_error``, ``leased_by``)."""
     m = OutboxMessage
-    query = select(m.id, m.status, m.started_at, m.merge_items, m.attempts, m.channel, m.unit_code,
-                   m.subject, m.body, m.tag, m.action, m.last_error, m.leased_by).where(
+    # Select(...) is what select() builds for several columns; select() is typed for at most 4.
+    query: Select[*tuple[Any, ...]] = Select(
+        col(m.id), col(m.status), col(m.started_at), col(m.merge_items), col(m.attempts), col(m.channel),
+        col(m.unit_code), col(m.subject), col(m.body), col(m.tag), col(m.action), col(m.last_error),
+        col(m.leased_by)).where(
         or_(
             col(m.status).in_(["queued", "failed"])
             & or_(col(m.next_attempt_at).is_(None), col(m.next_attempt_at) <= now),
-            (m.status == "sending") & or_(col(m.leased_by).is_(None), col(m.leased_by).in_(holders_gone),
-                                          col(m.leased_at) <= stale_before),
+            (col(m.status) == "sending") & or_(col(m.leased_by).is_(None), col(m.leased_by).in_(holders_gone),
+                                               col(m.leased_at) <= stale_before),
         ),
         *_scope(round_id),
-    ).order_by(m.created_at).limit(limit).with_for_update(skip_locked=True)
+    ).order_by(col(m.created_at)).limit(limit).with_for_update(skip_locked=True)
     return list(session.exec(query).all())
 
 
@@ -178,7 +182,7 @@ def mark_messages_sent(*, connection: Connection, ids: Sequence[uuid.UUID], at: 
         update(OutboxMessage)
         .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "sending")
         .values(status="sent", sent_at=at, last_error=None)
-        .returning(OutboxMessage.id)
+        .returning(col(OutboxMessage.id))
     ).all()
     return [message_id for (message_id,) in done]
 
@@ -255,4 +259,4 @@ def find_message(*, session: Session, ref: str) -> OutboxMessage:
         raise LookupError(f"没有编号以 {ref} 开头的消息")
     if len(ids) > 1:
         raise LookupError(f"编号前缀 {ref} 对应 {len(ids)} 条消息，请多写几位")
-    return session.get(OutboxMessage, ids[0])
+    return session.get_one(OutboxMessage, ids[0])

@@ -30,8 +30,8 @@ def list_results(*, session: Session, round_id: uuid.UUID, stage: str | None = N
     stmt = select(AssessmentResult).where(AssessmentResult.round_id == round_id)
     if stage is not None:
         stmt = stmt.where(AssessmentResult.stage == stage)
-    return list(session.exec(stmt.order_by(AssessmentResult.stage, AssessmentResult.rank,
-                                           AssessmentResult.unit_code)).all())
+    return list(session.exec(stmt.order_by(col(AssessmentResult.stage), col(AssessmentResult.rank),
+                                           col(AssessmentResult.unit_code))).all())
 
 
 def save_results(
@@ -110,7 +110,7 @@ def stage_results(*, session: Session, round_id: uuid.UUID, stage: str | None) -
     """The results of one assessment stage, by rank and subject."""
     return list(session.exec(select(AssessmentResult).where(
         AssessmentResult.round_id == round_id, AssessmentResult.stage == stage)
-        .order_by(AssessmentResult.rank, AssessmentResult.unit_code)).all())
+        .order_by(col(AssessmentResult.rank), col(AssessmentResult.unit_code))).all())
 
 
 def result_subjects(*, session: Session, round_id: uuid.UUID, stage: str) -> list[str]:
@@ -134,7 +134,7 @@ def earlier_awards(*, session: Session, programme: str, grades: Sequence[str], b
     of the same programme family: who won, and when (the round's last year)."""
     rows = session.exec(
         select(AssessmentResult.unit_code, ProgrammeRound.last_year, ProgrammeRound.code)
-        .join(ProgrammeRound, AssessmentResult.round_id == ProgrammeRound.id)
+        .join(ProgrammeRound, col(AssessmentResult.round_id) == ProgrammeRound.id)
         .where(ProgrammeRound.programme == programme, ProgrammeRound.code != before_round,
                col(AssessmentResult.grade).in_(list(grades)))
     ).all()

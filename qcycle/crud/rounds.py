@@ -4,9 +4,11 @@ fields, and a round's closing figures across its tables."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import Session, func, select
+from sqlmodel.sql.expression import Select
 
 from qcycle.crud.base import insert_if_absent
 from qcycle.models import (
@@ -99,7 +101,9 @@ def round_tallies(*, session: Session, round_id: uuid.UUID) -> dict[str, Any]:
     """A round's closing figures: actions by outcome, submissions by (status, late), quarantined
     records, results by grade, messages by (channel, status)."""
     def grouped(*columns: Any, table: Any) -> dict[Any, int]:
-        rows = session.exec(select(*columns, func.count()).where(table.round_id == round_id).group_by(*columns)).all()
+        # Select(...) is what select() builds for several columns; select() is typed for a fixed count.
+        rows: Sequence[tuple[Any, ...]] = session.exec(
+            Select(*columns, func.count()).where(table.round_id == round_id).group_by(*columns)).all()
         return {(tuple(r[:-1]) if len(r) > 2 else r[0]): r[-1] for r in rows}
 
     return {

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, exists, false, or_, true
+from sqlalchemy import ColumnElement, and_, case, exists, false, or_, true
 from sqlmodel import Session, col, func, select, update
 
 from qcycle.clock import now
@@ -99,8 +99,8 @@ def assign_submission_stages(*, session: Session, round_id: uuid.UUID, stage_of_
     """Give submissions without a stage the stage that takes their kind; returns how many."""
     n = 0
     for kind, stage in stage_of_kind.items():
-        result = session.exec(update(Submission).where(  # type: ignore[call-overload]
-            Submission.round_id == round_id, col(Submission.stage).is_(None), Submission.kind == kind)
+        result = session.exec(update(Submission).where(
+            col(Submission.round_id) == round_id, col(Submission.stage).is_(None), col(Submission.kind) == kind)
             .values(stage=stage))
         n += result.rowcount or 0
     return n
@@ -224,18 +224,18 @@ def _in_category(item_category: Mapping[str, str], category: str | None, *, unca
         return true()
     items = [code for code, cat in item_category.items() if cat == category]
     no_category = col(Submission.category_code).is_(None)
-    own_item = col(Submission.item_code).in_(items) if items else false()
+    own_item: ColumnElement[bool] = col(Submission.item_code).in_(items) if items else false()
     if uncategorised:
         known = list(item_category)
         own_item = or_(own_item, col(Submission.item_code).is_(None),
                        col(Submission.item_code).not_in(known) if known else true())
-    return or_(Submission.category_code == category, and_(no_category, own_item))
+    return or_(col(Submission.category_code) == category, and_(no_category, own_item))
 
 
 def _subject_column() -> Any:
     """A submission's decision subject: 'unit:item', or 'unit' without an item."""
     return case((col(Submission.item_code).is_(None), Submission.unit_code),
-                else_=Submission.unit_code + ":" + Submission.item_code)
+                else_=col(Submission.unit_code) + ":" + col(Submission.item_code))
 
 
 def handed_in_query(*, round_id: uuid.UUID, stage: str, period: str | None, category: str | None,
@@ -270,7 +270,7 @@ def accepted_subjects(*, session: Session, round_id: uuid.UUID, stage: str, cate
         Submission.round_id == round_id, Submission.stage == stage, Submission.status == "accepted",
         _in_category(item_category, category, uncategorised=uncategorised))
     if undecided_at is not None:
-        decided_here = exists().where(Decision.round_id == round_id, Decision.stage == undecided_at)
+        decided_here = exists().where(col(Decision.round_id) == round_id, col(Decision.stage) == undecided_at)
         query = query.where(~decided_here.where(Decision.subject == subject))
     return column_values(session, query)
 

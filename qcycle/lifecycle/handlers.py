@@ -98,7 +98,7 @@ def _drafts(units: list[str], template: str, p: Programme, action: Action, *, in
 def _publish(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
-    extra = {}
+    extra: dict[str, Any] = {}
     if stage.notify is not None and stage.notify.approved_at:
         extra["takers"] = units  # the published list: who was approved
     return Outcome(action, _drafts(units, "publication.j2", p, action, **extra),
@@ -262,8 +262,8 @@ def _assess(session, p, round_id, action) -> Outcome:
          "deduction": r.deduction, "veto": r.veto, "grade": r.grade, "rank": r.rank} for r in results
     ], scope=subjects, stage=action.stage)  # other categories and other years keep their results
     grades: dict[str, int] = defaultdict(int)
-    for r in results:
-        grades[r.grade] += 1
+    for result in results:
+        grades[result.grade] += 1
     summary = "，".join(f"{grade_label(g)} {grades[g]}" for g in scheme.grade_names if grades[g])
     return Outcome(action, results=results, counts=dict(grades),
                    note=f"{action.title}：{len(results)} 个对象，{summary or '无'}")
@@ -337,7 +337,7 @@ def _notify(session, p, round_id, action) -> Outcome:
     drafts = []
     for u in units:
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
-        lines = [f"{p_item_name(p, r.unit_code) + '：' if p_item_name(p, r.unit_code) else ''}{grade_label(r.grade)}"
+        lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
                  for r in mine] + rejected.get(u, [])
         # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
         grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlmodel import Session
 
@@ -68,7 +69,8 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
     # Only what changed: a national round has thousands of units, and every import, pull and
     # reconcile syncs the round first.
     stored = crud.unit_fields(session=session, round_id=row.id)
-    units = [{"code": u.code, "name": u.name, "level": str(u.level), "parent_code": u.parent} for u in p.units]
+    units: list[dict[str, Any]] = [{"code": u.code, "name": u.name, "level": str(u.level), "parent_code": u.parent}
+                                   for u in p.units]
     changed = [u for u in units if stored.get(u["code"]) != (u["name"], u["level"], u["parent_code"])]
     if changed:
         crud.upsert_units(session=session, round_id=row.id, units=changed)

@@ -101,7 +101,7 @@ class QuarantinedRecordBase(SQLModel):
     fingerprint: str = Field(unique=True)
     record: dict[str, Any] | None = Field(
         None, sa_type=JSON, description="a conflict: the record as read, which ops may put in force")
-    resolved_at: dt.datetime | None = Field(None, sa_type=LocalDateTime)
+    resolved_at: dt.datetime | None = Field(default=None, sa_type=LocalDateTime)
     resolved_by: str | None = None
 
 
