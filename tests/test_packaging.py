@@ -74,9 +74,9 @@ def test_the_wheel_holds_one_package_and_its_command_plans_and_simulates(tmp_pat
     work.mkdir()
     env = clean_env(QCYCLE_HOME=str(work / "home"), PREFECT_HOME=str(work / "prefect"))
     env.pop("PYTHONPATH", None)
-    where = _run([str(venv / "bin" / "python"), "-c",
-                  "import qcycle.flows.lifecycle as f, qcycle.settings as s; "
-                  "print(f.__file__); print(s.get_settings().config_dir)"], cwd=work, env=env)
+    code = ("import qcycle.flows.lifecycle as f, qcycle.settings as s; "
+            "print(f.__file__); print(s.get_settings().config_dir)")
+    where = _run([str(venv / "bin" / "python"), "-c", code], cwd=work, env=env)
     assert where.returncode == 0, where.stderr
     flows_file, config_dir = where.stdout.split()
     assert Path(flows_file).is_relative_to(site) and Path(config_dir) == site / "qcycle" / "config"
