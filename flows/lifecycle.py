@@ -20,6 +20,7 @@ from qcycle.tasks.rounds import cached_programme, prepare_round, replan_schedule
 from qcycle.tasks.runlog import run_log
 
 from qcycle import clock
+from qcycle.errors import NotFoundError
 from qcycle.kinds import action_kind
 from qcycle.lifecycle import Outcome
 from qcycle.loader import LoadedProgramme
@@ -161,7 +162,7 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
     if only_stage is not None:
         stages = [st.code for st in loaded.programme.stages]
         if only_stage not in stages:
-            raise ValueError(f"阶段 {only_stage!r} 不存在（可选：{'、'.join(stages)}）")
+            raise NotFoundError(f"阶段 {only_stage!r} 不存在（可选：{'、'.join(stages)}）")
         plan = Due([a for a in plan.run if a.stage == only_stage],
                    [(a, r) for a, r in plan.skipped if a.stage == only_stage])
     for warning in timetable.warnings:

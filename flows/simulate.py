@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from qcycle import crud, db, synthetic
-from qcycle.errors import QcycleError
+from qcycle.errors import UsageError
 from qcycle.lifecycle import sync_round
 from qcycle.loader import load_programme
 from qcycle.schema import Programme
@@ -89,7 +89,7 @@ def _fresh_home(home: Path) -> None:
     marker file) or an empty one; any other folder is refused, never deleted."""
     if home.exists():
         if not (home / MARKER).exists() and any(home.iterdir()):
-            raise QcycleError(f"文件夹 {home} 不是 qcycle simulate 建立的模拟文件夹，不会清空它；请换一个 --home")
+            raise UsageError(f"文件夹 {home} 不是 qcycle simulate 建立的模拟文件夹，不会清空它；请换一个 --home")
         shutil.rmtree(home)
     home.mkdir(parents=True)
     (home / MARKER).write_text("qcycle simulate 的工作文件夹：重新模拟时整个清空\n", encoding="utf-8")

@@ -198,15 +198,15 @@ def require_current(url: str | None = None) -> None:
     """For read-only commands: the database must exist and be migrated. Never creates one
     (connecting to a missing SQLite file would), so a wrong ``--home`` says so instead of
     leaving an empty database behind."""
-    from qcycle.errors import QcycleError
+    from qcycle.errors import NotFoundError, StateError
 
     url = _resolve(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
             and not parsed.database.startswith("file:") and not Path(parsed.database).exists():
-        raise QcycleError(f"应用数据库不存在：{parsed.database}。请确认 --home（或 QCYCLE_DATABASE_URL）；"
-                          "新建数据库请运行 qcycle db upgrade")
+        raise NotFoundError(f"应用数据库不存在：{parsed.database}。请确认 --home（或 QCYCLE_DATABASE_URL）；"
+                            "新建数据库请运行 qcycle db upgrade")
     head = head_revision()
     current = current_revision(url)
     if current != head:
-        raise QcycleError(f"应用数据库版本为 {current or '空'}，应为 {head}：请先运行 qcycle db upgrade")
+        raise StateError(f"应用数据库版本为 {current or '空'}，应为 {head}：请先运行 qcycle db upgrade")

@@ -2,28 +2,54 @@
 
     QcycleError
     ├── ConfigError          a programme or settings file is wrong (carries every Problem found)
+    ├── UsageError           asked for something that cannot be done as given: options that do
+    │   │                    not go together, a value or an input file that cannot be read
+    │   ├── NotFoundError    a round, stage, unit, message or record named by the caller is not there
+    │   └── DecisionError    a decision cannot be recorded as asked (stage, subject or outcome)
+    ├── StateError           an action refused in the current state (a message whose state does
+    │                        not allow it, a database not yet upgraded, a file already there)
     ├── CalendarError        the official calendar cannot answer (and no fallback is allowed)
     ├── TimetableError       a round cannot be expanded into dated actions
     ├── IntakeError          a submission source failed as a whole (not one bad record)
+    │   └── SourceFailed     an HTTP source failed: refused, unavailable, too slow, too large,
+    │                        redirected elsewhere (``kind``); carries what was taken before
     ├── DeliveryError        a channel could not be configured (sending itself never raises)
     └── AssessmentError      scores cannot be aggregated as the scheme says
 
-Third-party errors are converted at the boundary with ``raise ... from exc``.
+Third-party errors are converted at the boundary with ``raise ... from exc``. The command line
+turns each class into an exit code and a one-line message in one place
+(:func:`qcycle.cli.common.exit_code`).
+
+Not in the tree, on purpose: ``ValueError`` raised inside pydantic validators (pydantic turns
+them into located problems, which the loader reports as a :class:`ConfigError`), and
+programming errors — a caller passing the wrong type or a value the data layer refuses, an id
+that the database gave a moment ago and no longer has — which stay ``TypeError``,
+``ValueError`` or ``LookupError``: they are bugs, not something a user can fix.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from qcycle.intake.report import ImportReport
 
 __all__ = [
     "AssessmentError",
     "CalendarError",
     "ConfigError",
+    "DecisionError",
     "DeliveryError",
+    "FailureKind",
     "IntakeError",
+    "NotFoundError",
     "Problem",
     "QcycleError",
+    "SourceFailed",
+    "StateError",
     "TimetableError",
+    "UsageError",
 ]
 
 
@@ -57,6 +83,22 @@ class ConfigError(QcycleError):
         return "\n".join(str(p) for p in self.problems)
 
 
+class UsageError(QcycleError):
+    """What was asked cannot be done as given: fix the command, the value or the input file."""
+
+
+class NotFoundError(UsageError):
+    """A round, stage, unit, message or record named by the caller is not there."""
+
+
+class DecisionError(UsageError):
+    """A decision that cannot be recorded as asked (unknown stage, subject or outcome)."""
+
+
+class StateError(QcycleError):
+    """An action refused in the current state of things (not a mistake in how it was asked)."""
+
+
 class CalendarError(QcycleError):
     pass
 
@@ -67,6 +109,32 @@ class TimetableError(QcycleError):
 
 class IntakeError(QcycleError):
     pass
+
+
+FailureKind = Literal["refused", "unavailable", "unreadable", "deadline", "too_large", "redirect"]
+
+
+class SourceFailed(IntakeError):
+    """An HTTP source failed as a whole; ``report`` holds what was taken before it did.
+
+    ``kind``: refused (token, 4xx), unavailable (after retries), unreadable (pages), deadline
+    (the pull's), too_large (a page over the cap), redirect (to an origin not allowed).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        retryable: bool,
+        report: ImportReport | None = None,
+        kind: FailureKind = "unavailable",
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        self.retryable = retryable
+        self.report = report
+        self.kind = kind
 
 
 class DeliveryError(QcycleError):

@@ -18,8 +18,9 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.errors import QcycleError
+from qcycle.errors import DecisionError, UsageError
 from qcycle.lifecycle import DECIDING_STAGE_KINDS, decision_subjects, p_item_name, pending_decisions
+from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
 from qcycle.schema import Programme, Stage
 
 __all__ = [
@@ -33,15 +34,11 @@ __all__ = [
     "result_rows",
 ]
 
-# Outcomes of a decision stage: (yes, no); the evaluation words of v1 rounds mean the same.
-OUTCOMES = ("approved", "rejected")
-_CN_OUTCOMES = {"同意": "yes", "通过": "yes", "确认": "yes", "approve": "yes", "yes": "yes", "confirmed": "yes",
+# Outcomes a decision stage records: (yes, no); the evaluation words of v1 rounds mean the same.
+OUTCOMES = YES_NO_OUTCOMES
+_CN_OUTCOMES = {"同意": "yes", "通过": "yes", "确认": "yes", "approve": "yes", "yes": "yes",
                 "不同意": "no", "不通过": "no", "驳回": "no", "退回": "no", "reject": "no", "no": "no",
-                "returned": "no"}
-
-
-class DecisionError(QcycleError):
-    """A decision that cannot be recorded as asked (unknown stage, subject or outcome)."""
+                **dict.fromkeys(POSITIVE_OUTCOMES, "yes"), **dict.fromkeys(NEGATIVE_OUTCOMES, "no")}
 
 
 @dataclass(frozen=True)
@@ -103,6 +100,15 @@ def pending(session: Session, programme: Programme, round_id: uuid.UUID) -> dict
 
 def read_decisions(path: Path) -> list[DecisionRow]:
     """Bulk decisions from CSV (stage,subject,outcome[,note]; Chinese headers too) or JSON."""
+    try:
+        return _read_decisions(path)
+    except (OSError, ValueError) as exc:  # not there, not UTF-8, not JSON
+        raise UsageError(f"无法读取决定文件 {path}：{exc}") from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DecisionError(f"{path}：应为对象的列表，每个对象有 stage、subject、outcome（及 note）") from exc
+
+
+def _read_decisions(path: Path) -> list[DecisionRow]:
     if path.suffix.lower() == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
         return [DecisionRow(d["stage"], d["subject"], d["outcome"], d.get("note", "")) for d in data]
@@ -193,7 +199,7 @@ def export_results(sheets: dict[str, list[dict]], path: Path) -> Path:
             writer.writeheader()
             writer.writerows({k: _inert(v) for k, v in row.items()} for row in all_rows)
     else:
-        raise QcycleError(f"不支持的导出格式 {path.suffix!r}（应为 .xlsx 或 .csv）")
+        raise UsageError(f"不支持的导出格式 {path.suffix!r}（应为 .xlsx 或 .csv）")
     return path
 
 

@@ -25,6 +25,7 @@ from qcycle.lifecycle import (
     remembering,
     select_subjects,
 )
+from qcycle.models import YES_NO_OUTCOMES
 from qcycle.schema import Programme, Unit
 from qcycle.timetable import Action, Timetable
 
@@ -273,7 +274,7 @@ class World:
             stage = self.p.stage(a.stage)
             if stage.kind not in DECIDING_STAGE_KINDS:
                 continue
-            yes, no = "approved", "rejected"
+            yes, no = YES_NO_OUTCOMES
             outcomes = {subject: yes if decide(self.seed, stage.code, subject) else no
                         for subject in pending_decisions(session, self.p, self.round_id, stage, a.category)}
             n += crud.put_decisions(session=session, round_id=self.round_id, stage=stage.code, outcomes=outcomes,

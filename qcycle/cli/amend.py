@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from qcycle.cli.common import FileArg, app, err, fail, open_round, out
-from qcycle.errors import QcycleError
+from qcycle.errors import NotFoundError, QcycleError, UsageError
 
 __all__ = ["amend", "extend", "print_plan_diff"]
 
@@ -31,11 +31,11 @@ def _changes(file: Path, *, need_base: bool = True):
     with db.session_scope(read_only=True) as session:
         row = crud.get_round(session=session, code=loaded.programme.round.code)
         if row is None:
-            raise QcycleError(f"数据库中还没有周期 {loaded.programme.round.code}：它尚未运行过，没有可比较的旧版本"
-                              "（检查 --home）")
+            raise NotFoundError(f"数据库中还没有周期 {loaded.programme.round.code}：它尚未运行过，没有可比较的旧版本"
+                                "（检查 --home）")
         if need_base and row.config_sha256 != loaded.sha256 and not row.config_text:
-            raise QcycleError(f"周期 {row.code} 运行时的方案文件未留存（升级前开始的周期），无法比较；"
-                              f"可直接登记修改：qcycle amend {file} --reason 原因")
+            raise UsageError(f"周期 {row.code} 运行时的方案文件未留存（升级前开始的周期），无法比较；"
+                             f"可直接登记修改：qcycle amend {file} --reason 原因")
         return loaded, row, plan_changes(session, row, loaded)
 
 
@@ -93,7 +93,7 @@ def amend(
             _print_history(file)
             return
         if not reason:
-            raise QcycleError("请用 --reason 说明修改原因（将记入修改记录，例如：省局通知申报延期）")
+            raise UsageError("请用 --reason 说明修改原因（将记入修改记录，例如：省局通知申报延期）")
         found = _changes(file, need_base=False)
         loaded, row, _ = found
         if row.config_sha256 == loaded.sha256:
@@ -163,11 +163,11 @@ def extend(
             _print_extensions(file)
         elif table is not None:
             if stage or unit or to or period or reason:
-                raise QcycleError("--from 与 --stage/--unit/--to/--period/--reason 不能同时使用")
+                raise UsageError("--from 与 --stage/--unit/--to/--period/--reason 不能同时使用")
             _grant(file, _read_extensions(table), by)
         else:
             if not (stage and unit and to and reason):
-                raise QcycleError("需要 --stage、--unit、--to 和 --reason（延期原因将记入记录），或 --from 延期名单")
+                raise UsageError("需要 --stage、--unit、--to 和 --reason（延期原因将记入记录），或 --from 延期名单")
             _grant(file, [(0, {"stage": stage, "unit": unit, "to": to, "period": period, "reason": reason})], by)
     except QcycleError as exc:
         raise fail(exc) from None
@@ -186,22 +186,22 @@ def _read_extensions(path: Path) -> list[tuple[int, dict[str, str | None]]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise QcycleError(f"{path}：不是 UTF-8 编码的 CSV（请在表格软件中另存为“CSV UTF-8”）") from None
+        raise UsageError(f"{path}：不是 UTF-8 编码的 CSV（请在表格软件中另存为“CSV UTF-8”）") from None
     reader = csv.DictReader(text.splitlines())
     header = [(h or "").strip() for h in reader.fieldnames or []]
     unknown = [h for h in header if h not in _COLUMNS]
     missing = {"stage", "unit", "to", "reason"} - {_COLUMNS[h] for h in header if h in _COLUMNS}
     if unknown or missing:
-        raise QcycleError(f"{path}：表头应为 stage,unit,to,period,reason（或 阶段,单位,截止时间,期次,原因）"
-                          + (f"；无法识别的列：{'、'.join(unknown)}" if unknown else "")
-                          + (f"；缺少的列：{'、'.join(sorted(missing))}" if missing else ""))
+        raise UsageError(f"{path}：表头应为 stage,unit,to,period,reason（或 阶段,单位,截止时间,期次,原因）"
+                         + (f"；无法识别的列：{'、'.join(unknown)}" if unknown else "")
+                         + (f"；缺少的列：{'、'.join(sorted(missing))}" if missing else ""))
     rows = []
     for raw in reader:
         row = {_COLUMNS[(k or "").strip()]: (v or "").strip() or None for k, v in raw.items() if k}
         if any(row.values()):
             rows.append((reader.line_num, row))
     if not rows:
-        raise QcycleError(f"{path}：没有延期记录")
+        raise UsageError(f"{path}：没有延期记录")
     return rows
 
 
@@ -213,7 +213,7 @@ def _deadline_of(value: str) -> dt.datetime:
         if moment is None:
             moment = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(17, 30))
     except ValueError:
-        raise QcycleError(f"截止时间 {value!r} 无法识别（应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）") from None
+        raise UsageError(f"截止时间 {value!r} 无法识别（应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）") from None
     return clock.to_local(moment)
 
 
@@ -225,19 +225,19 @@ def _checked(p, timetable, row: dict[str, str | None]) -> tuple[str, str, str | 
 
     stage, unit, to, period, reason = (row.get(k) for k in ("stage", "unit", "to", "period", "reason"))
     if not (stage and unit and to and reason):
-        raise QcycleError("阶段、单位、截止时间和原因都不能为空")
+        raise UsageError("阶段、单位、截止时间和原因都不能为空")
     windows = [s.code for s in p.stages if s.kind in (StageKind.submission, StageKind.followup)]
     if stage not in windows:
-        raise QcycleError(f"阶段 {stage!r} 不是受理材料的阶段（可选：{'、'.join(windows)}）")
+        raise UsageError(f"阶段 {stage!r} 不是受理材料的阶段（可选：{'、'.join(windows)}）")
     if not p.has_unit(unit):
-        raise QcycleError(f"单位 {unit!r} 不在本周期的单位名单中")
+        raise NotFoundError(f"单位 {unit!r} 不在本周期的单位名单中")
     periods = [x.code for x in p.stage(stage).periods or []]
     if periods and period not in periods or not periods and period:
-        raise QcycleError(f"阶段 {stage} 的期次应为 {'、'.join(periods)}" if periods else f"阶段 {stage} 没有期次")
+        raise UsageError(f"阶段 {stage} 的期次应为 {'、'.join(periods)}" if periods else f"阶段 {stage} 没有期次")
     deadline = _deadline_of(to)
     standard = cutoff_for(timetable, stage, period, None)
     if standard is not None and deadline <= standard:
-        raise QcycleError(f"延期后的截止时间 {deadline:%Y-%m-%d %H:%M} 应晚于原截止时间 {standard:%Y-%m-%d %H:%M}")
+        raise UsageError(f"延期后的截止时间 {deadline:%Y-%m-%d %H:%M} 应晚于原截止时间 {standard:%Y-%m-%d %H:%M}")
     return stage, unit, period, deadline, reason
 
 
@@ -257,7 +257,9 @@ def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | 
             try:
                 grant = _checked(p, timetable, row)
             except QcycleError as exc:
-                errors.append(f"第{line}行：{exc}" if line else str(exc))
+                if not line:  # the one extension given as options: its own error
+                    raise
+                errors.append(f"第{line}行：{exc}")
                 continue
             window = grant[:3]
             if window in seen:
@@ -266,9 +268,7 @@ def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | 
             seen[window] = line
             grants.append(grant)
         if errors:
-            if len(rows) == 1 and not rows[0][0]:
-                raise QcycleError(errors[0])
-            raise QcycleError(f"{len(errors)} 行有误，未记录任何延期：\n" + "\n".join(errors))
+            raise UsageError(f"{len(errors)} 行有误，未记录任何延期：\n" + "\n".join(errors))
         for stage, unit, period, deadline, reason in grants:
             crud.grant_extension(session=session, round_id=round_id, stage=stage, unit_code=unit, period=period,
                                  deadline=deadline, reason=reason, actor=actor)

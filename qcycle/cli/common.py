@@ -3,21 +3,91 @@ consoles :data:`out` and :data:`err`, the ``FILE`` argument, :func:`fail` (an er
 code) and :func:`open_round`.
 
 Imports no command module: each of them imports this one, and :mod:`qcycle.cli` imports them all.
+
+Errors. Every :class:`~qcycle.errors.QcycleError` a command lets through is caught once, at the
+top (:class:`_Commands`), and goes through :func:`fail`: one line ``错误：…`` on stderr (a
+:class:`~qcycle.errors.ConfigError` lists each of its problems), no traceback, and the exit code
+that :func:`exit_code` gives its class — the one table of them, :data:`EXIT_CODES`:
+
+    ===  =============================================================================
+    2    fix what was asked: ConfigError, UsageError (NotFoundError, DecisionError),
+         CalendarError, TimetableError; and any other QcycleError (as every error
+         exited before the table: e.g. the Prefect server a command starts not starting)
+    1    it failed while running, or is refused now: StateError, IntakeError,
+         DeliveryError, AssessmentError
+    2-6  ``qcycle pull``: SourceFailed by its kind (:data:`SOURCE_EXIT_CODES`):
+         2 refused, 3 unavailable/unreadable, 4 deadline, 5 too large, 6 redirect
+    ===  =============================================================================
+
+Typer's own usage errors (a missing argument, a bad option value) exit 2 as well. One command
+chooses its code itself: ``qcycle validate`` exits 1 for every problem it finds, since finding
+them is its answer (as a linter's). Commands that catch ``QcycleError`` themselves (to show a
+partial result first, as ``pull`` does) end in :func:`fail` too.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
-from qcycle.errors import ConfigError, QcycleError
+from qcycle.errors import (
+    AssessmentError,
+    CalendarError,
+    ConfigError,
+    DeliveryError,
+    IntakeError,
+    NotFoundError,
+    QcycleError,
+    SourceFailed,
+    StateError,
+    TimetableError,
+    UsageError,
+)
 
-__all__ = ["FileArg", "app", "err", "fail", "open_round", "out", "warn"]
+__all__ = ["EXIT_CODES", "SOURCE_EXIT_CODES", "FileArg", "app", "err", "exit_code", "fail", "open_round", "out",
+           "warn"]
+
+# The exit code of each class of the tree; the first that matches wins. Anything else: 2.
+EXIT_CODES: tuple[tuple[type[QcycleError], int], ...] = (
+    (ConfigError, 2),
+    (UsageError, 2),  # NotFoundError, DecisionError
+    (CalendarError, 2),
+    (TimetableError, 2),
+    (StateError, 1),
+    (IntakeError, 1),  # SourceFailed: SOURCE_EXIT_CODES
+    (DeliveryError, 1),
+    (AssessmentError, 1),
+)
+# ``qcycle pull`` (documented in its help): scripts tell "retry later" (3, 4) from "fix it" (2, 5, 6).
+SOURCE_EXIT_CODES = {"refused": 2, "unavailable": 3, "unreadable": 3, "deadline": 4,
+                     "too_large": 5, "redirect": 6}  # fmt: skip
+
+
+def exit_code(exc: QcycleError) -> int:
+    """The exit code of an error of the tree (see the module docstring for the table)."""
+    if isinstance(exc, SourceFailed):
+        return SOURCE_EXIT_CODES.get(exc.kind, 3)
+    return next((code for cls, code in EXIT_CODES if isinstance(exc, cls)), 2)
+
+
+class _Commands(TyperGroup):
+    """The root group: a :class:`QcycleError` that a command does not handle ends in
+    :func:`fail` here, whichever command (or sub-command) raised it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QcycleError as exc:
+            raise fail(exc) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="qcycle",
     help="qcycle：质量工作年度周期（榜单发布、揭榜申报、中期检查、评价确认、考核、通知）。",
     no_args_is_help=True,
@@ -60,23 +130,24 @@ def open_round(file: Path, *, read_only: bool = False):
         with db.session_scope(read_only=True) as session:
             row = crud.get_round(session=session, code=loaded.programme.round.code)
         if row is None:
-            raise QcycleError(f"数据库中还没有周期 {loaded.programme.round.code}：它尚未运行过"
-                              f"（运行 qcycle reconcile {file} 开始，或检查 --home）")
+            raise NotFoundError(f"数据库中还没有周期 {loaded.programme.round.code}：它尚未运行过"
+                                f"（运行 qcycle reconcile {file} 开始，或检查 --home）")
         return loaded, row.id
     db.upgrade()
     with db.session_scope() as session:
         return loaded, sync_round(session, loaded).id
 
 
-def fail(exc: QcycleError, code: int = 2) -> typer.Exit:
-    """Print the error (every problem of a :class:`ConfigError`) on stderr; the exit to raise."""
+def fail(exc: QcycleError, code: int | None = None) -> typer.Exit:
+    """Print the error (every problem of a :class:`ConfigError`) on stderr; the exit to raise,
+    with the code :func:`exit_code` gives (``code`` only for ``qcycle validate``)."""
     if isinstance(exc, ConfigError):
         err.print(f"[bold red]配置有误[/]（{len(exc.problems)} 处）：")
         for p in exc.problems:
             err.print(f"  {p}", markup=False)
     else:
         err.print(f"错误：{exc}", markup=False)
-    return typer.Exit(code)
+    return typer.Exit(exit_code(exc) if code is None else code)
 
 
 def warn(warnings: list[str]) -> None:

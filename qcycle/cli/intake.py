@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from qcycle.cli.common import app, err, fail, out
-from qcycle.errors import QcycleError
+from qcycle.errors import NotFoundError, QcycleError, UsageError
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -32,11 +32,6 @@ RoundFileOption = Annotated[
         "--round", help="programme file of the round, e.g. config/programmes/sc-jbgs-2023.yaml"
     ),
 ]
-
-
-# Documented in ``qcycle pull --help``: scripts tell "retry later" (3, 4) from "fix it" (2, 5, 6).
-PULL_EXIT_CODES = {"refused": 2, "unavailable": 3, "unreadable": 3, "deadline": 4,
-                   "too_large": 5, "redirect": 6}  # fmt: skip
 
 
 def _print_report(report: ImportReport) -> None:
@@ -89,8 +84,7 @@ def import_(
         except QcycleError:
             known = SUBMISSION_KINDS  # the import itself reports what is wrong with the file
         if normalise_kind(kind) not in known:
-            err.print(f"错误：--kind {kind} 不是已知的材料种类（{'/'.join(known)}）", markup=False)
-            raise typer.Exit(2)
+            raise UsageError(f"--kind {kind} 不是已知的材料种类（{'/'.join(known)}）")
     try:
         db.upgrade()
         with _progress() as on_batch:
@@ -171,7 +165,7 @@ def pull(
         if exc.report is not None and exc.report.pages:
             _print_report(exc.report)
             out.print("  拉取提前停止：以上为已保存的部分，原因见下", markup=False)
-        raise fail(exc, PULL_EXIT_CODES.get(exc.kind, 3)) from None
+        raise fail(exc) from None  # its exit code tells how it failed (SOURCE_EXIT_CODES)
     except QcycleError as exc:
         raise fail(exc) from None
     _print_report(report)
@@ -218,8 +212,7 @@ def quarantine(
     from qcycle import crud, db
 
     if (resolve is not None or accept is not None) and not by:
-        err.print("错误：--resolve、--accept 需要同时给出 --by 处理人", markup=False)
-        raise typer.Exit(2)
+        raise UsageError("--resolve、--accept 需要同时给出 --by 处理人")
     if accept is not None:
         _accept(accept.strip().lower(), round_code, by or "")
         return
@@ -231,8 +224,7 @@ def quarantine(
                 code = _round_code(round_code)
                 row = crud.get_round(session=session, code=code)
                 if row is None:
-                    err.print(f"错误：没有周期 {code}（先导入或拉取该周期的材料）", markup=False)
-                    raise typer.Exit(2)
+                    raise NotFoundError(f"没有周期 {code}（先导入或拉取该周期的材料）")
                 round_id = row.id
             if resolve is not None:
                 _resolve(session, round_id, resolve.strip().lower(), by or "")
@@ -280,8 +272,7 @@ def revisions(
             code = _round_code(round_code)
             row = crud.get_round(session=session, code=code)
             if row is None:
-                err.print(f"错误：没有周期 {code}（先导入或拉取该周期的材料）", markup=False)
-                raise typer.Exit(2)
+                raise NotFoundError(f"没有周期 {code}（先导入或拉取该周期的材料）")
             found = crud.list_revised(session=session, round_id=row.id, unit_code=unit, external_id=record_id)
     except QcycleError as exc:
         raise fail(exc) from None
@@ -307,8 +298,7 @@ def _accept(prefix: str, programme: str | None, by: str) -> None:
     from qcycle.intake.report import open_round
 
     if programme is None or not Path(programme).is_file():
-        err.print("错误：--accept 需要 --round 给出该周期的方案文件（按其规则受理）", markup=False)
-        raise typer.Exit(2)
+        raise UsageError("--accept 需要 --round 给出该周期的方案文件（按其规则受理）")
     try:
         db.upgrade()
         with db.session_scope() as session:
@@ -330,14 +320,13 @@ def _one_quarantined(session: Session, round_id: uuid.UUID | None, prefix: str):
     from qcycle import crud
 
     if len(prefix) < 4:
-        err.print("错误：至少给出编号的前 4 位", markup=False)
-        raise typer.Exit(2)
+        raise UsageError("至少给出编号的前 4 位")
     records = crud.list_quarantine(session=session, round_id=round_id, unresolved_only=False)
     matches = [q for q in records if str(q.id).startswith(prefix)]
-    if len(matches) != 1:
-        what = "没有" if not matches else f"有 {len(matches)} 条"
-        err.print(f"错误：编号以 {prefix} 开头的隔离记录{what}（应恰好一条）", markup=False)
-        raise typer.Exit(2)
+    if not matches:
+        raise NotFoundError(f"编号以 {prefix} 开头的隔离记录没有（应恰好一条）")
+    if len(matches) > 1:
+        raise UsageError(f"编号以 {prefix} 开头的隔离记录有 {len(matches)} 条（应恰好一条）")
     return matches[0]
 
 

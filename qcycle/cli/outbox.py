@@ -4,7 +4,8 @@
 Registered on :data:`qcycle.cli.common.app` when :mod:`qcycle.cli` imports this module. They use
 the database from settings (``QCYCLE_DATABASE_URL`` or SQLite under ``QCYCLE_HOME``), migrated
 first. A message is named by its id or an id prefix of at least 8 characters (as ``outbox list``
-shows it).
+shows it). Errors end in :func:`qcycle.cli.common.fail` like every command's: an unknown message
+or round exits 2, a message whose state does not allow the change exits 1.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qcycle.cli.common import app, err, out
+from qcycle.cli.common import app, out
+from qcycle.errors import NotFoundError, StateError, UsageError
 
 __all__ = ["outbox_app"]
 
@@ -40,11 +42,7 @@ BY = Annotated[str | None, typer.Option("--by", help="经办人（记入审计�
 def _message(session, ref: str):
     from qcycle.notify.outbox import find_message
 
-    try:
-        return find_message(session=session, ref=ref)
-    except LookupError as exc:
-        err.print(f"错误：{exc}", markup=False)
-        raise typer.Exit(1) from None
+    return find_message(session=session, ref=ref)  # NotFoundError, or UsageError for a bad prefix
 
 
 def _round_id(session, code: str | None):
@@ -54,8 +52,7 @@ def _round_id(session, code: str | None):
 
     rnd = crud.get_round(session=session, code=code)
     if rnd is None:
-        err.print(f"错误：数据库中没有周期 {code}", markup=False)
-        raise typer.Exit(2)
+        raise NotFoundError(f"数据库中没有周期 {code}")
     return rnd.id
 
 
@@ -78,17 +75,11 @@ def list_(
 
     # Not qcycle.notify.outbox: listing needs no channel code (apprise, httpx), and starts faster.
     from qcycle.crud import count_messages, list_messages
-    from qcycle.errors import QcycleError
     from qcycle.models import OUTBOX_STATUS_LABELS as STATUS_LABELS
 
     if status is not None and status not in STATUSES:
-        err.print(f"错误：状态只能是 {' | '.join(STATUSES)}", markup=False)
-        raise typer.Exit(2)
-    try:
-        db.require_current()
-    except QcycleError as exc:
-        err.print(f"错误：{exc}", markup=False)
-        raise typer.Exit(2) from None
+        raise UsageError(f"状态只能是 {' | '.join(STATUSES)}")
+    db.require_current()
     with db.session_scope(read_only=True) as session:
         round_id = _round_id(session, round_code)
         total = count_messages(session=session, round_id=round_id, status=status, unit=unit, channel=channel)
@@ -125,8 +116,7 @@ def retry(
     from qcycle.notify.outbox import list_messages, requeue_message
 
     if (message is None) == (not all_dead):
-        err.print("错误：请给出一个消息编号，或使用 --all-dead（二者选一）", markup=False)
-        raise typer.Exit(2)
+        raise UsageError("请给出一个消息编号，或使用 --all-dead（二者选一）")
     db.upgrade()
     with db.session_scope() as session:
         if all_dead:
@@ -136,8 +126,7 @@ def retry(
             rows = [_message(session, message)]
         done = sum(requeue_message(session=session, row=r, actor=_actor(by)) for r in rows)
         if not all_dead and not done:
-            err.print(f"错误：消息 {rows[0].id.hex[:8]} 状态为 {rows[0].status}，不能重新排队", markup=False)
-            raise typer.Exit(1)
+            raise StateError(f"消息 {rows[0].id.hex[:8]} 状态为 {rows[0].status}，不能重新排队")
     out.print(f"已重新排队 {done} 条消息", markup=False)
 
 
@@ -157,8 +146,7 @@ def cancel(
     with db.session_scope() as session:
         row = _message(session, message)
         if not cancel_message(session=session, row=row, actor=_actor(by)):
-            err.print(f"错误：消息 {row.id.hex[:8]} 状态为 {row.status}，不能取消", markup=False)
-            raise typer.Exit(1)
+            raise StateError(f"消息 {row.id.hex[:8]} 状态为 {row.status}，不能取消")
     out.print(f"已取消消息 {row.id.hex[:8]}", markup=False)
 
 
@@ -181,16 +169,11 @@ def resolve(
     from qcycle.notify.outbox import resolve_unknown
 
     if delivered is None:
-        err.print("错误：请给出核实结果：--delivered（已送达）或 --not-delivered（未送达，重发）", markup=False)
-        raise typer.Exit(2)
+        raise UsageError("请给出核实结果：--delivered（已送达）或 --not-delivered（未送达，重发）")
     db.upgrade()
     with db.session_scope() as session:
         row = _message(session, message)
-        try:
-            resolve_unknown(session=session, row=row, delivered=delivered, actor=_actor(by), note=note)
-        except ValueError as exc:
-            err.print(f"错误：{exc}", markup=False)
-            raise typer.Exit(1) from None
+        resolve_unknown(session=session, row=row, delivered=delivered, actor=_actor(by), note=note)  # StateError
         short = row.id.hex[:8]
     out.print(f"消息 {short} 已记为已发送（核实已送达）" if delivered else f"消息 {short} 已重新排队，下次投递时发送",
               markup=False)

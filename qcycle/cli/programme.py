@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from qcycle.cli.common import FileArg, app, err, fail, out, warn
-from qcycle.errors import ConfigError, QcycleError
+from qcycle.errors import ConfigError, QcycleError, StateError
 
 __all__ = ["new_round", "plan", "schema", "validate"]
 
@@ -27,7 +27,8 @@ def validate(
 ) -> None:
     """校验方案文件：引用、重复代码、日期、权重、等次分数线、通知渠道。
 
-    Exits 1 and prints file:line [field]: what was expected, for every problem.
+    Exits 1 and prints file:line [field]: what was expected, for every problem (finding them
+    is this command's answer; elsewhere a programme file with problems exits 2).
 
     示例：qcycle validate config/programmes/*.yaml
     """
@@ -75,8 +76,7 @@ def new_round(
         raise fail(exc) from None
     target = out_file or file.with_name(f"{made.code}.yaml")
     if target.exists() and out_file is None:
-        err.print(f"错误：{target} 已存在；用 --out 指定另一个文件", markup=False)
-        raise typer.Exit(1)
+        raise StateError(f"{target} 已存在；用 --out 指定另一个文件")
     target.write_text(made.text, encoding="utf-8")
     out.print(f"已写出：{target}（周期代码 {made.code}）", markup=False)
     for note in made.notes:

@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qcycle.cli.common import FileArg, app, err, fail, open_round, out, warn
-from qcycle.errors import QcycleError
+from qcycle.cli.common import FileArg, app, fail, open_round, out, warn
+from qcycle.errors import NotFoundError, QcycleError, UsageError
 
 __all__ = ["db_app", "db_upgrade", "decide", "export", "reconcile", "run_stage", "simulate", "status"]
 
@@ -143,7 +143,7 @@ def export(
 
     try:
         if out_path.suffix.lower() not in (".xlsx", ".csv"):
-            raise QcycleError(f"不支持的导出格式 {out_path.suffix!r}（应为 .xlsx 或 .csv）")
+            raise UsageError(f"不支持的导出格式 {out_path.suffix!r}（应为 .xlsx 或 .csv）")
         loaded, round_id = open_round(file, read_only=True)
         with db.session_scope(read_only=True) as session:
             sheets = ops.result_rows(session, loaded.programme, round_id)
@@ -216,13 +216,16 @@ def run_stage(
 
     示例：qcycle run application config/programmes/sc-jbgs-2023.yaml --as-of 2023-04-21
     """
+    from qcycle.loader import load_programme
+
     try:
+        # Refused here before a flow run starts (the flow refuses it too, for runs from the UI).
+        stages = [s.code for s in load_programme(file).programme.stages]
+        if stage not in stages:
+            raise NotFoundError(f"阶段 {stage!r} 不存在（可选：{'、'.join(stages)}）")
         _run_flow(file, as_of, stage, "cli")
     except QcycleError as exc:
         raise fail(exc) from None
-    except ValueError as exc:
-        err.print(f"错误：{exc}", markup=False)
-        raise typer.Exit(2) from None
 
 
 @app.command()

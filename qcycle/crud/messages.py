@@ -11,6 +11,7 @@ ORM objects cost more than the sends to the local sink.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from sqlmodel.sql.expression import Select
 
 from qcycle.clock import now as clock_now
 from qcycle.crud.base import complete, insert_absent
+from qcycle.errors import NotFoundError, UsageError
 from qcycle.models import OutboxMessage
 
 __all__ = [
@@ -244,19 +246,23 @@ def failed_messages(*, session: Session, round_id: uuid.UUID, up_to: dt.date, li
     return [(u, c, e or "") for u, c, e in rows]
 
 
+_HEX = re.compile(r"[0-9a-f]+")
+
+
 def find_message(*, session: Session, ref: str) -> OutboxMessage:
-    """The message with this id or id prefix (8+ characters); LookupError otherwise."""
+    """The message with this id or id prefix (8+ characters); :class:`NotFoundError` if there
+    is none, :class:`UsageError` if the prefix is too short or names several."""
     text = ref.strip().lower().replace("-", "")
     if len(text) < 8:
-        raise LookupError("消息编号至少需要前8位")
+        raise UsageError("消息编号至少需要前8位")
     if len(text) == 32:
-        row = session.get(OutboxMessage, uuid.UUID(text))
+        row = session.get(OutboxMessage, uuid.UUID(text)) if _HEX.fullmatch(text) else None
         if row is None:
-            raise LookupError(f"没有编号为 {ref} 的消息")
+            raise NotFoundError(f"没有编号为 {ref} 的消息")
         return row
     ids = [i for i in session.exec(select(OutboxMessage.id)).all() if i.hex.startswith(text)]
     if not ids:
-        raise LookupError(f"没有编号以 {ref} 开头的消息")
+        raise NotFoundError(f"没有编号以 {ref} 开头的消息")
     if len(ids) > 1:
-        raise LookupError(f"编号前缀 {ref} 对应 {len(ids)} 条消息，请多写几位")
+        raise UsageError(f"编号前缀 {ref} 对应 {len(ids)} 条消息，请多写几位")
     return session.get_one(OutboxMessage, ids[0])

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.clock import now, to_local
-from qcycle.errors import IntakeError
+from qcycle.errors import IntakeError, StateError, UsageError
 from qcycle.models import QuarantinedRecord, identity_text
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
@@ -309,15 +309,15 @@ def accept_conflict(*, session: Session, programme: Programme, timetable: Timeta
     """Ops settled a conflict for the new content: store it as a revision of the record in
     force (the lateness rule still applies, and the replaced version is kept)."""
     if quarantined.record is None or quarantined.round_id != round_id:
-        raise IntakeError("这条隔离记录不是本周期的冲突记录，不能按修改重报受理")
+        raise UsageError("这条隔离记录不是本周期的冲突记录，不能按修改重报受理")
     plan = _plan(programme, timetable, round_id, quarantined.record, quarantined.source,
                  quarantined.fingerprint, {})
     if plan.row is None:
-        raise IntakeError(plan.problem or "这条记录不是材料，不能按修改重报受理")
+        raise UsageError(plan.problem or "这条记录不是材料，不能按修改重报受理")
     results, lost = _store(session, round_id, [_Pending(0, plan, quarantined.record, quarantined.raw)],
                            revise=True)
     if lost:
-        raise IntakeError("同时进行的导入刚刚写入了这条记录，请重试")
+        raise StateError("同时进行的导入刚刚写入了这条记录，请重试")
     return results[0]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.models import AssessmentResult
+from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, AssessmentResult
 from qcycle.schema import Programme, RankPick, Stage, StageKind, Who
 from qcycle.timetable import Action
 
@@ -45,10 +45,9 @@ __all__ = [
 
 DECIDING_STAGE_KINDS = (StageKind.decision,)
 
-# Decision outcomes: v2 writes approved/rejected; rounds decided before it may hold the
-# evaluation words confirmed/returned, which mean the same.
-POSITIVE = ("approved", "confirmed")
-NEGATIVE = ("rejected", "returned")
+# Decision outcomes that say yes / no (defined once, in qcycle.models.values).
+POSITIVE = POSITIVE_OUTCOMES
+NEGATIVE = NEGATIVE_OUTCOMES
 
 
 def takers_stage(p: Programme) -> Stage | None:

@@ -1,5 +1,5 @@
 """The allowed values of the status-like text columns (submission kinds and statuses, decision
-outcomes, outbox statuses and their labels, action outcomes)."""
+outcomes and which of them say yes or no, outbox statuses and their labels, action outcomes)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,18 @@ __all__ = [
     "ACTION_OUTCOMES",
     "BUILTIN_SUBMISSION_KINDS",
     "DECISION_OUTCOMES",
+    "NEGATIVE_OUTCOMES",
     "OUTBOX_STATUSES",
     "OUTBOX_STATUS_LABELS",
+    "POSITIVE_OUTCOMES",
     "SUBMISSION_KINDS",
     "SUBMISSION_STATUSES",
+    "YES_NO_OUTCOMES",
     "ActionOutcome",
     "DecisionOutcome",
+    "NegativeOutcome",
     "OutboxStatus",
+    "PositiveOutcome",
     "SubmissionKind",
     "SubmissionStatus",
 ]
@@ -33,13 +38,21 @@ BUILTIN_SUBMISSION_KINDS = (
     "score",
 )
 SubmissionStatus = Literal["accepted", "rejected_late", "withdrawn"]
-DecisionOutcome = Literal["approved", "rejected", "confirmed", "returned"]
+# A decision says yes or no. A decision stage records approved or rejected (the first word of
+# each side); rounds decided before v2 may hold the evaluation words confirmed/returned, which
+# mean the same. Everything that asks "was it a yes?" reads these two, nothing spells them again.
+PositiveOutcome = Literal["approved", "confirmed"]
+NegativeOutcome = Literal["rejected", "returned"]
+DecisionOutcome = Literal[PositiveOutcome, NegativeOutcome]
 OutboxStatus = Literal["queued", "sending", "sent", "failed", "dead", "cancelled", "unknown"]
 ActionOutcome = Literal["done", "skipped", "failed"]
 
 SUBMISSION_KINDS: tuple[str, ...] = BUILTIN_SUBMISSION_KINDS
 SUBMISSION_STATUSES: tuple[str, ...] = get_args(SubmissionStatus)
-DECISION_OUTCOMES: tuple[str, ...] = get_args(DecisionOutcome)
+POSITIVE_OUTCOMES: tuple[str, ...] = get_args(PositiveOutcome)
+NEGATIVE_OUTCOMES: tuple[str, ...] = get_args(NegativeOutcome)
+DECISION_OUTCOMES: tuple[str, ...] = POSITIVE_OUTCOMES + NEGATIVE_OUTCOMES
+YES_NO_OUTCOMES: tuple[str, str] = (POSITIVE_OUTCOMES[0], NEGATIVE_OUTCOMES[0])  # what a decision records
 OUTBOX_STATUSES: tuple[str, ...] = get_args(OutboxStatus)
 OUTBOX_STATUS_LABELS = {"queued": "待发送", "sending": "发送中", "sent": "已发送", "failed": "待重试",
                         "dead": "已停止重试", "cancelled": "已取消", "unknown": "结果未知"}

@@ -71,7 +71,7 @@ class Channel:
             self.rate: Rate | None = (
                 Rate.parse(query["rate"]) if "rate" in query else self.default_rate
             )
-        except ValueError as exc:
+        except DeliveryError as exc:
             raise DeliveryError(f"{self.kind} channel URL: {exc}") from None
         self.endpoint = f"{self.kind}:{self._endpoint_id(parts)}"
         if self._instantiate(self._apprise_url(None)) is None:

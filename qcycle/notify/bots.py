@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 import httpx
 
+from qcycle.errors import DeliveryError
 from qcycle.notify.http import post_json, request_timeout, status_failure
 from qcycle.notify.ratelimit import retry_after
 from qcycle.notify.redact import LOGGER_NAME
@@ -51,7 +52,7 @@ def base_url(kind: str, meta: Mapping[str, Any]) -> str:
     base = meta.get("qsd", {}).get("base") or getattr(get_settings(), f"{kind}_base_url")
     base = str(base).rstrip("/")
     if not base.startswith(("http://", "https://")):
-        raise ValueError(f"{kind} base URL must start with http:// or https://")
+        raise DeliveryError(f"{kind} base URL must start with http:// or https://")
     return base
 
 

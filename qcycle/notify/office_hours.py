@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qcycle import clock
+from qcycle.errors import ConfigError, Problem
 from qcycle.settings import get_settings
 
 __all__ = ["OfficeHours", "next_send_time"]
@@ -20,14 +21,18 @@ class OfficeHours:
 
     @classmethod
     def parse(cls, text: str) -> OfficeHours:
-        """``"09:00-17:30"``."""
+        """``"09:00-17:30"``; :class:`ConfigError` naming the setting if it is not that."""
         try:
             start, end = (dt.time.fromisoformat(p.strip()) for p in text.split("-"))
         except ValueError as exc:
-            raise ValueError(f"office hours {text!r} are not HH:MM-HH:MM") from exc
+            raise _setting(f"office hours {text!r} are not HH:MM-HH:MM") from exc
         if start >= end:
-            raise ValueError(f"office hours {text!r} close before they open")
+            raise _setting(f"office hours {text!r} close before they open")
         return cls(start, end)
+
+
+def _setting(message: str) -> ConfigError:
+    return ConfigError([Problem("QCYCLE_OFFICE_HOURS", "office_hours", message)])
 
 
 def next_send_time(now: dt.datetime, *, deadline: dt.datetime | None = None,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import clock, crud
+from qcycle.errors import StateError
 from qcycle.models import OUTBOX_STATUS_LABELS as STATUS_LABELS
 from qcycle.models import OutboxMessage
 
@@ -31,9 +32,9 @@ def resolve_unknown(*, session: Session, row: OutboxMessage, delivered: bool, ac
                     note: str = "") -> None:
     """Close a message whose result is unknown, as ops found it: ``delivered`` records it as
     sent (never sent again); otherwise it is queued again for the next delivery. One audit
-    line says who decided what. ValueError if the message's result is not unknown."""
+    line says who decided what. :class:`StateError` if the message's result is not unknown."""
     if row.status != "unknown":
-        raise ValueError(f"消息 {row.id.hex[:8]} 状态为{STATUS_LABELS.get(row.status, row.status)}，"
+        raise StateError(f"消息 {row.id.hex[:8]} 状态为{STATUS_LABELS.get(row.status, row.status)}，"
                          "只有结果未知的消息需要核实处理")
     said = "运维核实已送达" if delivered else "运维核实未送达，重新排队"
     if delivered:

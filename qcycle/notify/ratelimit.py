@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from qcycle.errors import DeliveryError
+
 __all__ = ["DEFAULT_LIMITER", "Rate", "RateLimiter", "TokenBucket", "backoff", "retry_after"]
 
 
@@ -36,9 +38,9 @@ class Rate:
 
     def __post_init__(self) -> None:
         if self.count < 1 or self.per <= 0:
-            raise ValueError(f"rate must be a positive count per positive seconds: {self}")
+            raise DeliveryError(f"rate must be a positive count per positive seconds: {self}")
         if self.burst is not None and not 1 <= self.burst <= self.count:
-            raise ValueError(f"burst must be between 1 and count: {self}")
+            raise DeliveryError(f"burst must be between 1 and count: {self}")
 
     @property
     def capacity(self) -> int:
@@ -61,8 +63,8 @@ class Rate:
             if len(parts) == 3:
                 return cls(int(parts[0]), float(parts[1]), int(parts[2]))
         except ValueError as exc:
-            raise ValueError(f"rate {text!r} is not COUNT/SECONDS[/BURST]") from exc
-        raise ValueError(f"rate {text!r} is not COUNT/SECONDS[/BURST]")
+            raise DeliveryError(f"rate {text!r} is not COUNT/SECONDS[/BURST]") from exc
+        raise DeliveryError(f"rate {text!r} is not COUNT/SECONDS[/BURST]")
 
 
 class TokenBucket:

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from qcycle.errors import DeliveryError
 from qcycle.notify import Rate, RateLimiter, TokenBucket, backoff
 
 
@@ -83,9 +84,9 @@ def test_limiter_is_shared_safely_across_threads() -> None:
 def test_rate_parse() -> None:
     assert Rate.parse("20/60") == Rate(20, 60.0)
     assert Rate.parse("100/60/5") == Rate(100, 60.0, 5)
-    with pytest.raises(ValueError):
+    with pytest.raises(DeliveryError, match="COUNT/SECONDS"):
         Rate.parse("fast")
-    with pytest.raises(ValueError):
+    with pytest.raises(DeliveryError, match="positive count"):
         Rate(0, 60.0)
 
 

@@ -1,16 +1,16 @@
 """What an HTTP source is: its configuration (:class:`HttpSource`, which holds no secret), how
-it fails as a whole (:class:`SourceFailed`), and URLs made safe to show and compared by origin."""
+it fails as a whole (:class:`SourceFailed`, from :mod:`qcycle.errors`), and URLs made safe to
+show and compared by origin."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qcycle.errors import IntakeError
-from qcycle.intake.report import ImportReport
+# The failure lives in the one exception tree; importable from here as before.
+from qcycle.errors import FailureKind, SourceFailed
 
 __all__ = ["FailureKind", "HttpSource", "SourceFailed", "safe_url"]
 
@@ -91,32 +91,6 @@ class HttpSource(BaseModel):
                 )
             origins.append(_origin_text(_origin(item.strip())))
         return tuple(origins)
-
-
-FailureKind = Literal["refused", "unavailable", "unreadable", "deadline", "too_large", "redirect"]
-
-
-class SourceFailed(IntakeError):
-    """The source failed as a whole; ``report`` holds what was taken before it did.
-
-    ``kind``: refused (token, 4xx), unavailable (after retries), unreadable (pages), deadline
-    (the pull's), too_large (a page over the cap), redirect (to an origin not allowed).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        url: str,
-        retryable: bool,
-        report: ImportReport | None = None,
-        kind: FailureKind = "unavailable",
-    ) -> None:
-        super().__init__(message)
-        self.url = url
-        self.retryable = retryable
-        self.report = report
-        self.kind = kind
 
 
 def safe_url(url: str) -> str:

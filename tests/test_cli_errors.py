@@ -1,0 +1,99 @@
+"""The error tree at the command line: whichever command raises an error of the tree, it ends
+as one line on stderr (``错误：…``; a ConfigError lists its problems), no traceback, and the
+exit code of its class, from the one table in :mod:`qcycle.cli.common`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qcycle import errors
+from qcycle.cli import app
+from qcycle.cli.common import exit_code
+from qcycle.errors import QcycleError
+
+MINI = Path(__file__).resolve().parent / "data" / "mini.yaml"
+runner = CliRunner()
+
+# Every class of the tree and its code: a new class must be placed here (and in the runbook).
+EXPECTED = {
+    "QcycleError": 2,
+    "ConfigError": 2,
+    "UsageError": 2,
+    "NotFoundError": 2,
+    "DecisionError": 2,
+    "CalendarError": 2,
+    "TimetableError": 2,
+    "StateError": 1,
+    "IntakeError": 1,
+    "DeliveryError": 1,
+    "AssessmentError": 1,
+}
+
+
+def _instance(cls: type[QcycleError]) -> QcycleError:
+    return cls([]) if cls is errors.ConfigError else cls("x")
+
+
+def test_every_class_of_the_tree_has_its_exit_code():
+    tree = {name for name in errors.__all__
+            if isinstance(getattr(errors, name), type) and issubclass(getattr(errors, name), QcycleError)}
+    assert tree == set(EXPECTED) | {"SourceFailed"}
+    for name, code in EXPECTED.items():
+        assert exit_code(_instance(getattr(errors, name))) == code, name
+
+
+@pytest.mark.parametrize(("kind", "code"), [("refused", 2), ("unavailable", 3), ("unreadable", 3),
+                                            ("deadline", 4), ("too_large", 5), ("redirect", 6)])
+def test_a_failed_source_exits_with_the_code_of_its_kind(kind, code):
+    assert exit_code(errors.SourceFailed("x", url="https://a.example", retryable=False, kind=kind)) == code
+
+
+def _one_line(result, code: int, says: str) -> None:
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # no traceback
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("错误：") and says in lines[0], result.stderr
+
+
+def test_usage_and_not_found_exit_2(home):
+    _one_line(runner.invoke(app, ["outbox", "retry"]), 2, "二者选一")  # UsageError
+    _one_line(runner.invoke(app, ["outbox", "cancel", "0123abcd"]), 2, "没有编号以 0123abcd 开头的消息")
+    _one_line(runner.invoke(app, ["outbox", "cancel", "0123"]), 2, "至少需要前8位")
+    _one_line(runner.invoke(app, ["outbox", "list", "--round", "no-such-round"]), 2, "没有周期 no-such-round")
+    # A read-only command on a round that never ran: the round is not there.
+    _one_line(runner.invoke(app, ["status", str(MINI)]), 2, "数据库中还没有周期 mini-2023")
+
+
+def test_a_decisions_file_that_cannot_be_read_exits_2(home, tmp_path):
+    missing = tmp_path / "决定.json"
+    _one_line(runner.invoke(app, ["decide", str(MINI), "--file", str(missing)]), 2, "无法读取决定文件")
+    missing.write_text('{"stage": "x"}', encoding="utf-8")  # an object, not a list of them
+    _one_line(runner.invoke(app, ["decide", str(MINI), "--file", str(missing)]), 2, "应为对象的列表")
+
+
+def test_a_refusal_in_the_current_state_exits_1(home, tmp_path):
+    source = tmp_path / "mini-2023.yaml"
+    shutil.copy(MINI, source)
+    first = runner.invoke(app, ["new-round", str(source), "--year", "2024"])
+    assert first.exit_code == 0, first.output
+    _one_line(runner.invoke(app, ["new-round", str(source), "--year", "2024"]), 1, "已存在")  # StateError
+
+
+def test_an_intake_source_that_fails_as_a_whole_exits_1(home, tmp_path):
+    missing = tmp_path / "没有这个文件.csv"
+    _one_line(runner.invoke(app, ["import", str(missing), "--round", str(MINI)]), 1, "无法读取文件")
+
+
+def test_a_wrong_programme_file_exits_2_with_each_problem_and_validate_exits_1(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 9\n", encoding="utf-8")
+    planned = runner.invoke(app, ["plan", str(bad)])
+    assert planned.exit_code == 2 and isinstance(planned.exception, SystemExit)
+    assert "配置有误（1 处）" in planned.stderr and "不支持的版本" in planned.stderr
+    validated = runner.invoke(app, ["validate", str(bad)])  # its answer: problems found
+    assert validated.exit_code == 1 and "不支持的版本" in validated.stderr
