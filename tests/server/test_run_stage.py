@@ -24,7 +24,7 @@ def test_an_unknown_stage_is_not_found_at_the_command_line_and_in_the_flow(qcycl
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("错误：阶段 'no_such_stage' 不存在（可选：") and "application" in line
 
-    from flows.lifecycle import reconcile
+    from qcycle.flows.lifecycle import reconcile
 
     with pytest.raises(NotFoundError, match="阶段 'no_such_stage' 不存在"):
         reconcile(programme_file=str(MINI), only_stage="no_such_stage", channel_override="sink")
