@@ -125,14 +125,13 @@ def shape_counts(shape: list[dict[str, Any]]) -> dict[str, int]:
 # -- the empty year (runs in a child process: python bench/main_job.py --empty-year SHAPE) ----------
 
 
-def run_empty_year(shape_file: Path) -> None:
+def empty_year(shape: list[dict[str, Any]]) -> None:
+    """Replay ``shape`` doing nothing, against the Prefect API this process is configured for."""
     from prefect import flow, task
     from prefect.artifacts import create_table_artifact
     from prefect.cache_policies import NONE
-    from qcycle.deploy.server import embedded_api
     from qcycle.flows.simulate import back_to_back_runs
 
-    shape = json.loads(shape_file.read_text(encoding="utf-8"))
     # The settings qcycle's own tasks and stage flows use (no cache key, no parameter
     # validation), and small parameters: a node is named by its path in the shape.
 
@@ -165,9 +164,18 @@ def run_empty_year(shape_file: Path) -> None:
     def top(path: str) -> None:
         body(path)
 
-    with embedded_api(), back_to_back_runs():
+    with back_to_back_runs():
         for i in range(len(shape)):
             top(str(i))
+
+
+def run_empty_year(shape_file: Path) -> None:
+    """The empty year on the embedded server, as ``qcycle simulate`` runs its year."""
+    from qcycle.deploy.server import embedded_api
+
+    shape = json.loads(shape_file.read_text(encoding="utf-8"))
+    with embedded_api():
+        empty_year(shape)
     print(f"empty year: {len(shape)} top-level runs")
 
 

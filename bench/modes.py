@@ -1,7 +1,15 @@
-"""The three ways of running the same benchmark year (run inside a fresh worker process).
+"""The ways of running the same benchmark year (each inside a fresh worker process).
 
 - ``floor``:  the core functions called directly, no Prefect imported (expand, due,
   carry_out, queue_drafts, deliver_due with the sink, ingest).
+- ``limit``:  what the hardware allows for the floor's output, no qcycle code: the rows the
+  floor left in its database written with plain ``sqlite3`` ``executemany`` and its messages
+  rendered from their templates (one compiled Jinja template per message kind) into one JSON
+  Lines file. What to write is taken, untimed, from a floor year run beforehand in another
+  process with ``--capture`` (every table's rows, and each sent message's template and context).
+- ``empty``:  the qcycle year's shape of flow runs, stage subflows, task runs and artifacts,
+  read back from the qcycle mode's Prefect database (``--shape``), doing no work
+  (:func:`bench.main_job.empty_year`): Prefect's own floor for that year.
 - ``qcycle``: the product as built, as ``flows.simulate`` runs it: the world's records are
   ingested directly and ``flows.lifecycle.reconcile`` runs once per timetable moment
   (heartbeats off: ``flows.simulate.back_to_back_runs``), against
@@ -34,7 +42,7 @@ if str(ROOT) not in sys.path:
 
 __all__ = ["MODES", "run_mode"]
 
-MODES = ("qcycle", "naive", "floor")
+MODES = ("qcycle", "naive", "floor", "limit", "empty")
 # How many list items a unit applies for (mean 3.5 → ~10,000 applications at 3,209 units).
 ITEMS_PER_APPLICANT = (2, 3, 3, 4, 4, 5)
 
@@ -84,7 +92,169 @@ def run_floor(programme_file: Path, home: Path) -> dict[str, Any]:
     world = _world(loaded.programme, timetable, round_id)
     synthetic.play_locally(loaded, timetable, round_id, world.seed, actor="bench:floor", world=world)
     ticks = {a.at for a in timetable.actions}
-    return {"ticks": len(ticks), "flow_runs": 0, "records": world.records_made}
+    return {"ticks": len(ticks), "flow_runs": 0, "records": world.records_made,
+            "template_dir": str(loaded.template_dir) if loaded.template_dir else None}
+
+
+# ---------------------------------------------------------------- limit (no qcycle code)
+
+
+def _capturing_renders() -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """Record every message qcycle renders: (subject, body) → (template, context as rendered).
+
+    A merged reminder is rendered again as reminders join it; the last render with the text a
+    message was sent with is the one that counts, and identical texts render identically."""
+    from qcycle import clock
+    from qcycle.notify import outbox, reminders
+    from qcycle.render import render_message
+
+    renders: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+
+    def capturing(template_name, context, override_dir=None):
+        subject, body = render_message(template_name, context, override_dir)
+        renders[(subject, body)] = (template_name, {"today": clock.today(), **context})
+        return subject, body
+
+    outbox.render_message = capturing  # type: ignore[assignment]
+    reminders.render_message = capturing  # type: ignore[assignment]
+    return renders
+
+
+def _write_capture(capture: Path, home: Path, renders: dict, template_dir: str | None) -> None:
+    """What the limit writes: every table's rows as the floor left them, and each sent
+    message's unit, channel, template and context, in the order they were sent."""
+    import pickle
+    import sqlite3
+
+    from qcycle import db
+    from qcycle.settings import get_settings
+
+    db.dispose_engines()
+    con = sqlite3.connect(home / "qcycle.db")
+    tables: dict[str, tuple[list[str], list[tuple]]] = {}
+    names = [n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                       "AND name NOT LIKE 'sqlite_%' AND name != 'alembic_version'")]
+    for name in names:
+        cur = con.execute(f'SELECT * FROM "{name}"')
+        tables[name] = ([c[0] for c in cur.description], cur.fetchall())
+    messages, missing = [], 0
+    for unit, channel, day, subject, body in con.execute(
+            "SELECT unit_code, channel, logical_date, subject, body FROM outbox_message "
+            "WHERE status = 'sent' ORDER BY sent_at, rowid"):
+        found = renders.get((subject, body))
+        if found is None:
+            missing += 1
+            continue
+        messages.append({"unit": unit, "channel": channel, "day": day, "template": found[0],
+                         "context": found[1], "subject": subject, "body": body})
+    con.close()
+    search = [str(template_dir)] if template_dir else []
+    search.append(str(get_settings().templates_dir))
+    with open(capture, "wb") as f:
+        pickle.dump({"tables": tables, "messages": messages, "uncaptured": missing, "templates": search}, f)
+
+
+def run_limit(programme_file: Path, home: Path, capture: Path) -> dict[str, Any]:
+    """The floor's rows and messages written as fast as plain ``sqlite3`` and Jinja allow.
+
+    Loading the capture is not timed; the returned ``wall_s`` is the writing and rendering."""
+    import hashlib
+    import pickle
+    import re
+    import sqlite3
+
+    import jinja2
+
+    with open(capture, "rb") as f:
+        data = pickle.load(f)
+    started = time.perf_counter()
+    home.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(home / "limit.db")
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    rows = 0
+    with con:
+        for name, (columns, values) in data["tables"].items():
+            cols = ", ".join(f'"{c}"' for c in columns)
+            con.execute(f'CREATE TABLE "{name}" ({cols})')
+            con.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(columns))})', values)
+            rows += len(values)
+    con.close()
+
+    def cn_date(value):
+        if isinstance(value, dt.datetime):
+            value = _to_shanghai(value).date()
+        return f"{value.year}年{value.month}月{value.day}日"
+
+    def cn_datetime(value):
+        if not isinstance(value, dt.datetime):
+            return cn_date(value)
+        local = _to_shanghai(value)
+        return f"{cn_date(local)} {local:%H:%M}"
+
+    def weekday_cn(value):
+        if isinstance(value, dt.datetime):
+            value = _to_shanghai(value).date()
+        return f"星期{'一二三四五六日'[value.weekday()]}"
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(data["templates"], encoding="utf-8"),
+                             undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=False)
+    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, weekday_cn=weekday_cn)
+    compiled: dict[str, Any] = {}
+    gaps = re.compile(r"\n{3,}")
+    digest = hashlib.sha256()
+    different = 0
+    with open(home / "sink.jsonl", "w", encoding="utf-8") as out:
+        for m in data["messages"]:
+            template = compiled.get(m["template"])
+            if template is None:
+                template = compiled[m["template"]] = env.get_template(m["template"])
+            ctx = template.new_context(m["context"])
+            subject = " ".join("".join(template.blocks["subject"](ctx)).split())
+            ctx = template.new_context(m["context"])
+            body = "".join(template.blocks["body"](ctx))
+            body = gaps.sub("\n\n", "\n".join(line.rstrip() for line in body.strip("\n").splitlines())).strip()
+            out.write(json.dumps({"unit": m["unit"], "channel": m["channel"], "subject": subject, "body": body},
+                                 ensure_ascii=False) + "\n")
+            different += (subject, body) != (m["subject"], m["body"])
+    wall = time.perf_counter() - started
+    for m in sorted(data["messages"], key=lambda m: (m["unit"], m["subject"], m["body"])):
+        digest.update(f"{m['unit']}\x1f{m['subject']}\x1f{m['body']}\x1e".encode())
+    return {"wall_s": round(wall, 2), "ticks": 0, "flow_runs": 0, "rows_written": rows,
+            "messages": len(data["messages"]), "sink_messages": len(data["messages"]),
+            "messages_not_identical": different, "messages_uncaptured": data["uncaptured"],
+            "messages_digest": digest.hexdigest()[:16], "templates_compiled": len(compiled),
+            "results_digest": _results_digest(data["tables"].get("assessment_result")),
+            "app_db_mib": round(_file_mib(home / "limit.db", home / "limit.db-wal"), 2)}
+
+
+def _to_shanghai(value: dt.datetime) -> dt.datetime:
+    # Stored times are naive local (Asia/Shanghai) times; aware ones are converted.
+    return value.astimezone(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _results_digest(table: tuple[list[str], list[tuple]] | None) -> str:
+    """The assessment results, order aside: unit, subject, score and level of each."""
+    import hashlib
+
+    if not table:
+        return ""
+    columns, values = table
+    keep = [i for i, c in enumerate(columns) if c not in ("id", "round_id", "computed_at")]
+    lines = sorted("\x1f".join(str(v[i]) for i in keep) for v in values)
+    return hashlib.sha256("\x1e".join(lines).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- empty (Prefect's own floor)
+
+
+def run_empty(programme_file: Path, home: Path, shape_file: Path) -> dict[str, Any]:
+    from bench.main_job import empty_year
+
+    shape = json.loads(shape_file.read_text(encoding="utf-8"))
+    empty_year(shape)
+    return {"ticks": 0, "flow_runs": len(shape), "records": 0}
 
 
 # ---------------------------------------------------------------- qcycle (the product)
@@ -217,6 +387,7 @@ def _app_figures(home: Path) -> dict[str, Any]:
         out["results"] = count(AssessmentResult)
         out["quarantined"] = count(QuarantinedRecord)
     db.dispose_engines()
+    out.update(_digests(home / "qcycle.db"))
     sink = home / "sink"
     out["sink_messages"] = (sum(1 for _ in sink.glob("*.json"))
                             + sum(len(f.read_bytes().splitlines()) for f in sink.glob("*.jsonl"))) if sink.is_dir() else 0
@@ -224,14 +395,42 @@ def _app_figures(home: Path) -> dict[str, Any]:
     return out
 
 
+def _digests(app_db: Path) -> dict[str, str]:
+    """Fingerprints of what a year sent and decided, to compare modes within a run."""
+    import hashlib
+    import sqlite3
+
+    con = sqlite3.connect(app_db)
+    digest = hashlib.sha256()
+    for unit, subject, body in con.execute("SELECT unit_code, subject, body FROM outbox_message "
+                                           "WHERE status = 'sent' ORDER BY unit_code, subject, body"):
+        digest.update(f"{unit}\x1f{subject}\x1f{body}\x1e".encode())
+    cur = con.execute("SELECT * FROM assessment_result")
+    results = ([c[0] for c in cur.description], cur.fetchall())
+    con.close()
+    return {"messages_digest": digest.hexdigest()[:16], "results_digest": _results_digest(results)}
+
+
 _CORE = ["qcycle.db", "qcycle.intake", "qcycle.lifecycle", "qcycle.loader", "qcycle.moment",
          "qcycle.notify.outbox", "qcycle.synthetic", "qcycle.timetable", "qcycle.workcal"]
 _IMPORTS = {"floor": _CORE, "qcycle": [*_CORE, "qcycle.flows.lifecycle", "qcycle.flows.simulate", "qcycle.tasks.rounds"],
-            "naive": [*_CORE, "prefect", "prefect.cache_policies"]}
+            "naive": [*_CORE, "prefect", "prefect.cache_policies"],
+            "limit": ["jinja2", "sqlite3", "pickle", "hashlib"],
+            "empty": ["prefect", "prefect.artifacts", "prefect.cache_policies", "qcycle.flows.simulate"]}
 
 
-def run_mode(mode: str, programme_file: Path, home: Path, profile: Path | None = None) -> dict[str, Any]:
-    runner = {"floor": run_floor, "qcycle": run_qcycle, "naive": run_naive}[mode]
+def run_mode(mode: str, programme_file: Path, home: Path, profile: Path | None = None,
+             capture: Path | None = None, shape: Path | None = None) -> dict[str, Any]:
+    """One mode's year in this process. ``capture``: for ``floor``, also write what the
+    ``limit`` mode writes (untimed work after the year); for ``limit``, read it. ``shape``:
+    the flow-run shape the ``empty`` mode replays."""
+    if mode == "limit" and capture is None:
+        raise SystemExit("the limit mode needs --capture (written by a floor run with --capture)")
+    if mode == "empty" and shape is None:
+        raise SystemExit("the empty mode needs --shape (read from a qcycle year's Prefect database)")
+    runner: Any = {"floor": run_floor, "qcycle": run_qcycle, "naive": run_naive,
+                   "limit": lambda f, h: run_limit(f, h, capture),
+                   "empty": lambda f, h: run_empty(f, h, shape)}[mode]
     home.mkdir(parents=True, exist_ok=True)
     # A worker that runs a programme has its modules loaded already: importing them (Prefect
     # takes ~1.5 s) is start-up, reported apart as import_s, not part of the year.
@@ -239,6 +438,8 @@ def run_mode(mode: str, programme_file: Path, home: Path, profile: Path | None =
     for module in _IMPORTS[mode]:
         importlib.import_module(module)
     import_s = time.perf_counter() - started
+    # Recording what each render was given costs a dict entry per message (~0.1 s a year).
+    renders = _capturing_renders() if mode == "floor" and capture else None
     started = time.perf_counter()
     if profile is not None:
         import cProfile
@@ -249,9 +450,17 @@ def run_mode(mode: str, programme_file: Path, home: Path, profile: Path | None =
     else:
         extra = runner(programme_file, home)
     wall = time.perf_counter() - started
+    template_dir = extra.pop("template_dir", None)
+    if renders is not None and capture is not None:
+        _write_capture(capture, home, renders, template_dir)
     figures = {"wall_s": round(wall, 2), "import_s": round(import_s, 2),
                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-    figures.update(_app_figures(home))
+    if mode in ("limit", "empty"):
+        # No qcycle database: the limit reports its own figures (its wall_s leaves out
+        # loading the capture), the empty year has none.
+        figures.update({"messages": 0, "sink_messages": 0, "app_db_mib": 0.0, "outbox_rows": 0})
+    else:
+        figures.update(_app_figures(home))
     figures.update(extra)
     return figures
 
@@ -263,8 +472,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--home", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--profile", type=Path, default=None, help="write cProfile stats here")
+    ap.add_argument("--capture", type=Path, default=None,
+                    help="floor: also write what the limit mode writes here; limit: read it from here")
+    ap.add_argument("--shape", type=Path, default=None, help="empty: the flow-run shape to replay (JSON)")
     args = ap.parse_args(argv)
-    figures = run_mode(args.mode, args.programme, args.home, args.profile)
+    figures = run_mode(args.mode, args.programme, args.home, args.profile, args.capture, args.shape)
     args.out.write_text(json.dumps(figures, ensure_ascii=False, indent=1), encoding="utf-8")
 
 

@@ -1,17 +1,23 @@
 """Run one benchmark year in several modes, side by side, on the same data.
 
-    python bench/run.py --units 3209 --modes qcycle,naive,floor --json OUT.json
+    python bench/run.py --units 3209 --modes qcycle,floor,limit,empty --json OUT.json
 
 For each mode: a fresh temp folder (app SQLite database, sink folder), for the Prefect modes
-a fresh ``qcycle server`` (Prefect's server, serial SQLite transactions) on a free port with its own SQLite file in that folder
-(analytics and UI off; ``--prefect-db postgres``: its own throwaway PostgreSQL cluster
-instead, as in production), and a FRESH worker subprocess (``bench/modes.py``), so peak RSS
-is per mode. The Prefect database growth is the size of its file (with ``-wal``; on
-PostgreSQL ``pg_database_size``) after the server stopped, minus its size once the server
-was up and migrated.
+(qcycle, naive, empty) a fresh ``qcycle server`` (Prefect's server, serial SQLite transactions)
+on a free port with its own SQLite file in that folder (analytics and UI off; ``--prefect-db
+postgres``: its own throwaway PostgreSQL cluster instead, as in production), and a FRESH worker
+subprocess (``bench/modes.py``), so peak RSS is per mode. The Prefect database growth is the
+size of its file (with ``-wal``; on PostgreSQL ``pg_database_size``) after the server stopped,
+minus its size once the server was up and migrated.
+
+``limit`` writes what the ``floor`` run wrote (plain ``sqlite3``, one compiled Jinja template per
+message kind, one JSON Lines file) and ``empty`` replays the ``qcycle`` run's shape of flow runs
+doing nothing, so each runs after the mode it copies (added to the run when missing).
 
 Writes ``{"units", "results": {mode: {wall_s, peak_rss_mib, prefect_db_growth_mib,
-app_db_mib, messages, ...}}, "ratio_qcycle_floor", "machine"}``.
+app_db_mib, messages, messages_digest, results_digest, ...}}, "ratio_qcycle_floor",
+"ratio_floor_limit", "ratio_overhead_empty" ((qcycle − floor) / empty), "messages_identical",
+"results_identical", "machine"}``.
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ from tests.servers import ThrowawayPostgres, free_port
 
 __all__ = ["PrefectServer", "machine", "run_modes"]
 
-PREFECT_MODES = ("qcycle", "naive")
+PREFECT_MODES = ("qcycle", "naive", "empty")
+MODES = ("qcycle", "naive", "floor", "limit", "empty")
 
 
 def machine() -> dict[str, Any]:
@@ -194,7 +201,12 @@ class PrefectServer:
 
 
 def run_one(mode: str, programme: Path, keep: bool = False, profile: Path | None = None,
-            timeout: float | None = None, prefect_db: str = "sqlite") -> dict[str, Any]:
+            timeout: float | None = None, prefect_db: str = "sqlite", capture: Path | None = None,
+            shape: Path | None = None, shape_out: Path | None = None) -> dict[str, Any]:
+    """One mode in a fresh worker process. ``capture``: the floor writes (the limit reads) the
+    rows and messages the limit writes; ``shape``: the flow-run shape the empty mode replays;
+    ``shape_out``: where the qcycle mode's shape is written, read back from its Prefect
+    database (SQLite only)."""
     folder = Path(tempfile.mkdtemp(prefix=f"qcycle-bench-{mode}-"))
     server = PrefectServer(folder, prefect_db).start() if mode in PREFECT_MODES else None
     env = server.client_env() if server else {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -204,6 +216,10 @@ def run_one(mode: str, programme: Path, keep: bool = False, profile: Path | None
            "--home", str(folder / "app"), "--out", str(out)]
     if profile is not None:
         cmd += ["--profile", str(profile)]
+    if capture is not None:
+        cmd += ["--capture", str(capture)]
+    if shape is not None:
+        cmd += ["--shape", str(shape)]
     started = time.perf_counter()
     try:
         with open(folder / "worker.log", "wb") as log:
@@ -220,6 +236,12 @@ def run_one(mode: str, programme: Path, keep: bool = False, profile: Path | None
     else:
         result = json.loads(out.read_text())
         result["process_s"] = round(process_s, 2)  # with interpreter start and imports
+        if shape_out is not None and server is not None and server.postgres is None:
+            from bench.main_job import read_shape, shape_counts
+
+            year = read_shape(server.db)
+            shape_out.write_text(json.dumps(year), encoding="utf-8")
+            result["shape"] = shape_counts(year)
     result["prefect_db_growth_mib"] = round(growth, 2) if growth is not None else 0.0
     if server:
         result["prefect_db"] = prefect_db
@@ -235,29 +257,59 @@ def run_one(mode: str, programme: Path, keep: bool = False, profile: Path | None
 
 def run_modes(units: int, modes: list[str], *, keep: bool = False, profile_dir: Path | None = None,
               timeout: float | None = None, prefect_db: str = "sqlite", log=print) -> dict[str, Any]:
+    """The modes one after the other on the same generated programme. ``limit`` writes what the
+    floor run of the same call wrote, and ``empty`` replays the shape of its qcycle run, so
+    those run after them (``floor`` and ``qcycle`` are added when missing)."""
+    modes = _ordered(modes)
     data = Path(tempfile.mkdtemp(prefix="qcycle-bench-data-"))
     programme = write_programme(data, units)
+    capture, shape = data / "floor-capture.pickle", data / "qcycle-shape.json"
     results: dict[str, Any] = {}
     for mode in modes:
         log(f"[bench] {units} units, mode {mode} ...")
         prof = profile_dir / f"{mode}-{units}.prof" if profile_dir else None
-        results[mode] = run_one(mode, programme, keep=keep, profile=prof, timeout=timeout, prefect_db=prefect_db)
+        results[mode] = run_one(
+            mode, programme, keep=keep, profile=prof, timeout=timeout,
+            prefect_db="sqlite" if mode == "empty" and prefect_db != "postgres" else prefect_db,
+            capture=capture if mode == "limit" or (mode == "floor" and "limit" in modes) else None,
+            shape=shape if mode == "empty" else None,
+            shape_out=shape if mode == "qcycle" and "empty" in modes else None)
         r = results[mode]
         log(f"[bench]   {mode}: " + (r.get("error") or
             f"{r['wall_s']} s, {r['peak_rss_mib']} MiB, {r['messages']} messages, "
             f"prefect db +{r['prefect_db_growth_mib']} MiB, app db {r['app_db_mib']} MiB"
             + (f", {r['prefect_retryable_errors']} server 503s" if "prefect_retryable_errors" in r else "")))
     shutil.rmtree(data, ignore_errors=True)
-    ratio = None
-    if "wall_s" in results.get("qcycle", {}) and "wall_s" in results.get("floor", {}):
-        ratio = round(results["qcycle"]["wall_s"] / results["floor"]["wall_s"], 2)
-    return {"units": units, "results": results, "ratio_qcycle_floor": ratio, "machine": machine()}
+    return {"units": units, "results": results, **ratios(results), "machine": machine()}
+
+
+def _ordered(modes: list[str]) -> list[str]:
+    wanted = set(modes) | ({"floor"} if "limit" in modes else set()) | ({"qcycle"} if "empty" in modes else set())
+    return [m for m in MODES if m in wanted]
+
+
+def ratios(results: dict[str, Any]) -> dict[str, Any]:
+    """The ratios the targets are stated in (issue 14), and whether the modes sent and decided
+    the same: ``floor ≤ 3 × limit``, ``qcycle − floor ≤ 1.5 × empty``."""
+    wall = {m: r["wall_s"] for m, r in results.items() if "wall_s" in r}
+    out: dict[str, Any] = {"ratio_qcycle_floor": None, "ratio_floor_limit": None, "ratio_overhead_empty": None}
+    if "qcycle" in wall and "floor" in wall:
+        out["ratio_qcycle_floor"] = round(wall["qcycle"] / wall["floor"], 2)
+    if "floor" in wall and "limit" in wall:
+        out["ratio_floor_limit"] = round(wall["floor"] / wall["limit"], 2)
+    if {"qcycle", "floor", "empty"} <= wall.keys():
+        out["ratio_overhead_empty"] = round((wall["qcycle"] - wall["floor"]) / wall["empty"], 2)
+    for what in ("messages_digest", "results_digest"):
+        seen = {m: r[what] for m, r in results.items() if r.get(what)}
+        out[what.replace("_digest", "_identical")] = len(set(seen.values())) <= 1 if seen else None
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--units", type=int, default=SCALE_1_UNITS)
-    ap.add_argument("--modes", default="qcycle,naive,floor")
+    ap.add_argument("--modes", default="qcycle,floor,limit,empty",
+                    help="of qcycle, naive, floor, limit, empty (naive takes hours at national scale)")
     ap.add_argument("--json", type=Path, required=True, help="where to write the figures")
     ap.add_argument("--keep", action="store_true", help="keep the temp folders")
     ap.add_argument("--profile-dir", type=Path, default=None, help="cProfile each worker into this folder")
@@ -267,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
                          "PostgreSQL 15 cluster, as in production (needs the postgres or dev extra: asyncpg)")
     args = ap.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    bad = [m for m in modes if m not in ("qcycle", "naive", "floor")]
+    bad = [m for m in modes if m not in MODES]
     if bad:
         ap.error(f"unknown modes: {bad}")
     if args.profile_dir:
@@ -280,6 +332,9 @@ def main(argv: list[str] | None = None) -> None:
                                                  "app_db_mib", "messages", "error")}
                       for m, r in report["results"].items()} | {"ratio_qcycle_floor": report["ratio_qcycle_floor"]},
                      ensure_ascii=False, indent=1))
+    print(f"targets (issue 14): floor ≤ 3 × limit: {report['ratio_floor_limit']}; "
+          f"qcycle − floor ≤ 1.5 × empty: {report['ratio_overhead_empty']}; "
+          f"messages identical: {report['messages_identical']}, results identical: {report['results_identical']}")
 
 
 if __name__ == "__main__":

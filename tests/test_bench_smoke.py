@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark harness: the floor mode at 200 units writes the figures.
+"""Smoke test of the benchmark harness: the floor and limit modes at 200 units write the figures.
 
 No timing assertions: the machines are shared and the figures are noisy. Marked ``slow``: the
 200-unit year takes ~36 s of CPU (2 minutes of wall time on a loaded 2-core machine) until the
@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-def test_bench_floor_200_units(tmp_path: Path) -> None:
+def test_bench_floor_and_limit_200_units(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--units", "200", "--modes", "floor",
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--units", "200", "--modes", "floor,limit",
          "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )
@@ -36,6 +36,15 @@ def test_bench_floor_200_units(tmp_path: Path) -> None:
     assert floor["messages"] > 0
     assert floor["sink_messages"] == floor["messages"]  # every message sent is in the sink, once
     assert floor["prefect_db_growth_mib"] == 0.0  # no Prefect in the floor mode
+    # The limit writes what the floor wrote, rendered again from the same templates: every
+    # sent message found with its template and context, and rendered to the same text.
+    limit = report["results"]["limit"]
+    assert "error" not in limit, limit
+    assert limit["messages"] == floor["messages"] and limit["messages_uncaptured"] == 0
+    assert limit["messages_not_identical"] == 0
+    assert limit["messages_digest"] == floor["messages_digest"] and report["messages_identical"] is True
+    assert limit["results_digest"] == floor["results_digest"] != ""
+    assert limit["rows_written"] > floor["messages"] and report["ratio_floor_limit"] > 0
 
 
 @pytest.mark.slow
