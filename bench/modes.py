@@ -419,6 +419,11 @@ _IMPORTS = {"floor": _CORE, "qcycle": [*_CORE, "qcycle.flows.lifecycle", "qcycle
             "empty": ["prefect", "prefect.artifacts", "prefect.cache_policies", "qcycle.flows.simulate"]}
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_mode(mode: str, programme_file: Path, home: Path, profile: Path | None = None,
              capture: Path | None = None, shape: Path | None = None) -> dict[str, Any]:
     """One mode's year in this process. ``capture``: for ``floor``, also write what the
@@ -440,7 +445,7 @@ def run_mode(mode: str, programme_file: Path, home: Path, profile: Path | None =
     import_s = time.perf_counter() - started
     # Recording what each render was given costs a dict entry per message (~0.1 s a year).
     renders = _capturing_renders() if mode == "floor" and capture else None
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_s()
     if profile is not None:
         import cProfile
 
@@ -449,11 +454,13 @@ def run_mode(mode: str, programme_file: Path, home: Path, profile: Path | None =
         prof.dump_stats(str(profile))
     else:
         extra = runner(programme_file, home)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, _cpu_s() - cpu_started
     template_dir = extra.pop("template_dir", None)
     if renders is not None and capture is not None:
         _write_capture(capture, home, renders, template_dir)
-    figures = {"wall_s": round(wall, 2), "import_s": round(import_s, 2),
+    # cpu_s: this process's user + system time in the year (its server's aside): steadier than
+    # wall_s on a shared machine, for comparing changes.
+    figures = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "import_s": round(import_s, 2),
                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     if mode in ("limit", "empty"):
         # No qcycle database: the limit reports its own figures (its wall_s leaves out

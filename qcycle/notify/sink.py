@@ -73,11 +73,11 @@ def send_sink(title: str, body: str, meta: Mapping[str, Any], call: Call | None)
         "written_at": now.isoformat(),
     }
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         if get_settings().sink_layout == "jsonl":
             line = json.dumps(record, ensure_ascii=False)
             _append_line(folder / f"messages-{now:%Y%m%d}.jsonl", line)
             return SendResult.success()
+        folder.mkdir(parents=True, exist_ok=True)
         name = (f"{now:%Y%m%dT%H%M%S}-{_safe(channel, 40)}-{uuid.uuid4().hex[:8]}"
                 f"-{_safe(message_id, 80)}.json")
         partial = folder / f".{name}.part"
@@ -102,6 +102,8 @@ def _append_line(path: Path, line: str) -> None:
         if fd is None:
             for old in [p for p in _sink_files if p.parent == path.parent]:
                 os.close(_sink_files.pop(old))  # a new day: yesterday's file is done
+            # The folder is made when its first file is opened, not checked on every message.
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd = _sink_files[path] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.write(fd, data)
 
