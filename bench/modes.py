@@ -99,8 +99,15 @@ def run_floor(programme_file: Path, home: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- limit (no qcycle code)
 
 
-def _capturing_renders() -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
-    """Record every message qcycle renders: (subject, body) → (template, context as rendered).
+def _text_key(subject: str, body: str) -> bytes:
+    # A digest, not the texts: holding 40,000 letters twice would inflate the floor's peak RSS.
+    import hashlib
+
+    return hashlib.blake2b(f"{subject}\x1f{body}".encode(), digest_size=16).digest()
+
+
+def _capturing_renders() -> dict[bytes, tuple[str, dict[str, Any]]]:
+    """Record every message qcycle renders: its text's digest → (template, context as rendered).
 
     A merged reminder is rendered again as reminders join it; the last render with the text a
     message was sent with is the one that counts, and identical texts render identically."""
@@ -108,11 +115,11 @@ def _capturing_renders() -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
     from qcycle.notify import outbox, reminders
     from qcycle.render import render_message
 
-    renders: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+    renders: dict[bytes, tuple[str, dict[str, Any]]] = {}
 
     def capturing(template_name, context, override_dir=None):
         subject, body = render_message(template_name, context, override_dir)
-        renders[(subject, body)] = (template_name, {"today": clock.today(), **context})
+        renders[_text_key(subject, body)] = (template_name, {"today": clock.today(), **context})
         return subject, body
 
     outbox.render_message = capturing  # type: ignore[assignment]
@@ -141,7 +148,7 @@ def _write_capture(capture: Path, home: Path, renders: dict, template_dir: str |
     for unit, channel, day, subject, body in con.execute(
             "SELECT unit_code, channel, logical_date, subject, body FROM outbox_message "
             "WHERE status = 'sent' ORDER BY sent_at, rowid"):
-        found = renders.get((subject, body))
+        found = renders.get(_text_key(subject, body))
         if found is None:
             missing += 1
             continue

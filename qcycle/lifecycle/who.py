@@ -188,7 +188,16 @@ def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Wh
         else:  # one side names units, the other unit:item subjects: meet on the unit
             units = {x.partition(":")[0] for x in other}
             chosen = {x for x in chosen if x.partition(":")[0] in units}
-    return sorted(x for x in chosen if x.partition(":")[0] in allowed and in_category(p, x, category))
+    # in_category inlined: at national scale this runs over ~10,000 subjects for every
+    # deadline a status report lists.
+    categories = p.item_category
+    kept = []
+    for x in chosen:
+        unit, _, item = x.partition(":")
+        if unit in allowed and (not item or (item in categories
+                                             and (category is None or categories[item] == category))):
+            kept.append(x)
+    return sorted(kept)
 
 
 def resolve(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
@@ -198,7 +207,9 @@ def resolve(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None
 
 
 def owers(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None) -> list[str]:
-    return resolve(session, p, round_id, stage.owed_by, category)
+    """Units that owe the stage's submission (for a category)."""
+    return list(_remembered(("owers", round_id, id(p), stage.code, category),
+                            lambda: tuple(resolve(session, p, round_id, stage.owed_by, category))))
 
 
 def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str | None,
@@ -210,9 +221,11 @@ def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str
 
 
 def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str | None,
-               category: str | None, p: Programme) -> set[str]:
-    return set(crud.handed_in_units(session=session, round_id=round_id, stage=stage.code, period=period,
-                                    category=category, item_category=p.item_category))
+               category: str | None, p: Programme) -> frozenset[str]:
+    return _remembered(("submitted", round_id, id(p), stage.code, period, category),
+                       lambda: frozenset(crud.handed_in_units(session=session, round_id=round_id, stage=stage.code,
+                                                        period=period, category=category,
+                                                        item_category=p.item_category)))
 
 
 def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
