@@ -130,7 +130,7 @@ def build_venv(checkout: Path, log: Path, bootstrap_python: str | None) -> tuple
     return str(checkout / ".venv" / "bin" / "python"), round(time.perf_counter() - started, 1)
 
 
-def test_command(checkout: Path, python: str | None) -> list[str]:
+def readme_test_command(checkout: Path, python: str | None) -> list[str]:
     """The README's test command of this extract; with a ready venv, without its install step."""
     if python is None:
         return ["bash", "scripts/test.sh"]
@@ -258,7 +258,7 @@ def compare(old: str, new: str, work: Path, *, old_python: str | None = None, ne
     sides = {"old": _side("old", old, work / "old", old_python, bootstrap_python, work, log),
              "new": _side("new", new, work / "new", new_python, bootstrap_python, work, log)}
     checkouts = {k: Path(v["checkout"]) for k, v in sides.items()}
-    commands = {k: test_command(checkouts[k], {"old": old_python, "new": new_python}[k]) for k in sides}
+    commands = {k: readme_test_command(checkouts[k], {"old": old_python, "new": new_python}[k]) for k in sides}
     ids = {k: collect(checkouts[k], sides[k]["python"], select, work / "logs" / f"{k}-collect.log") for k in sides}
     for k, side in sides.items():
         side["collected"] = len(ids[k])
