@@ -3,6 +3,11 @@ checkout. The wheel puts one top-level package, ``qcycle``, into site-packages (
 the shipped configuration inside it), and the installed command plans and simulates a shipped
 programme from a folder that is not the checkout.
 
+It plans the national round (sc-jbgs-2023) and simulates the shipped round with the fewest
+moments (yy-government-quality-award-2026: 15 moments, three channels, ~20 s of simulation
+instead of ~55 s for the 55 moments of the national one): what is tested is the installed
+package, its configuration and its command, not the length of a round.
+
 The wheel is built without build isolation (the dev extra has setuptools and wheel) from a copy
 of the sources, so the checkout gets no ``build/``; the fresh venv reaches the dependencies
 through a path file pointing at this venv's site-packages: nothing is downloaded.
@@ -68,6 +73,7 @@ def test_the_wheel_holds_one_package_and_its_command_plans_and_simulates(tmp_pat
     top = {p.name for p in site.iterdir()} - {"dependencies.pth", "__pycache__"}
     assert top == {"qcycle", "qcycle-0.1.0.dist-info"}, top
     programme = site / "qcycle" / "config" / "programmes" / "sc-jbgs-2023.yaml"
+    smallest = programme.with_name("yy-government-quality-award-2026.yaml")
     assert programme.is_file() and (site / "qcycle" / "config" / "templates" / "reminder.j2").is_file()
 
     work = tmp_path / "work"  # not the checkout: nothing of it on the path
@@ -87,7 +93,7 @@ def test_the_wheel_holds_one_package_and_its_command_plans_and_simulates(tmp_pat
     assert "sc-jbgs-2023" in planned.stdout and "2023-04-20 17:30" in planned.stdout
 
     home = work / "simulated"
-    simulated = _run([qcycle, "simulate", str(programme), "--home", str(home)], cwd=work,
+    simulated = _run([qcycle, "simulate", str(smallest), "--home", str(home)], cwd=work,
                      env=env | {"COLUMNS": "200"})
     assert simulated.returncode == 0, simulated.stdout[-3000:] + simulated.stderr[-3000:]
     letters = [p for p in (home / "sink").rglob("*") if p.is_file()] if (home / "sink").is_dir() else []

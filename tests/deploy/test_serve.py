@@ -21,6 +21,16 @@ from tests.prefect_proc import QCYCLE, REPO, flow_runs, stop
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 MINI = REPO / "tests" / "data" / "mini.yaml"
+# The test-only slots, in seconds after `qcycle serve` builds its schedules. The first must
+# still be ahead once Prefect's scheduler (every 2 s) has planned it: 4 s after they are built
+# on an idle machine, 8 s on a loaded one (the deployment is applied twice, then one scheduler
+# pass). The second must pass while serve is stopped, and be more than the runner's prefetch
+# (10 s, fixed in `prefect.serve`) away when serve stops: a run claimed ahead of its slot is
+# run before serve exits. Serve stops after the first run: 4-13 s after its slot (a process of
+# its own), then usually ~1 s, but up to the 30 s of `stop` on a loaded machine (SIGINT not
+# acted on at once). Shorter slots (10/32 s, 15/48 s) failed here under load, so these stay.
+FIRST_S = 20
+MISSED_S = 60
 
 
 def _serve(server, home: Path, programme: Path, *slots: str) -> subprocess.Popen:
@@ -38,7 +48,7 @@ def _wait_run(server, name: str, timeout: float = 120) -> dict:
         runs = [r for r in flow_runs(server, "qcycle-reconcile", name) if r["name"] == name]
         if runs and runs[0]["state_type"] in ("COMPLETED", "FAILED", "CRASHED"):
             return runs[0]
-        time.sleep(1)
+        time.sleep(0.5)
     seen = [(r["name"], r["state_type"], r["expected_start_time"]) for r in flow_runs(server, "qcycle-reconcile")]
     raise AssertionError(f"no finished run named {name!r} within {timeout} s; runs: {seen}")
 
@@ -59,16 +69,24 @@ def test_serve_fires_a_schedule_survives_a_restart_and_catches_up(prefect_proces
     programme = tmp_path / "mini.yaml"
     programme.write_text(MINI.read_text(encoding="utf-8"), encoding="utf-8")
     server = prefect_process
+    started = time.monotonic()
 
-    # First start: a slot 20 s after the schedules are built (publication day) and one 60 s
-    # after (application deadline).
-    proc = _serve(server, home, programme, "20=2023-04-03T09:00", "60=2023-04-14T17:30")
+    def mark(what: str) -> None:  # the timeline, shown if the test fails
+        print(f"{time.monotonic() - started:6.1f} s  {what}")
+
+    # First start: a slot FIRST_S after the schedules are built (publication day) and one
+    # MISSED_S after (application deadline), which passes while serve is stopped.
+    proc = _serve(server, home, programme, f"{FIRST_S}=2023-04-03T09:00", f"{MISSED_S}=2023-04-14T17:30")
     try:
         first = _wait_run(server, "mini-2023·对账·2023-04-03 09:00")
+        planned_ahead = (dt.datetime.fromisoformat(first["expected_start_time"])
+                         - dt.datetime.fromisoformat(first["created"])).total_seconds()
+        mark(f"first run {first['state_type']} (planned {planned_ahead:.1f} s before its slot)")
         assert first["state_type"] == "COMPLETED", first
         assert {"publish_list:publish", "application:window_open"} <= _done(home)
     finally:
         stop(proc)
+    mark("serve stopped")
     deployment = server.get("/deployments/name/qcycle-reconcile/mini-2023").json()
     assert not deployment["paused"] and all(s["active"] for s in deployment["schedules"])
     # A 2023 round has no action left today: no working-day safety net fires for it.
@@ -79,8 +97,9 @@ def test_serve_fires_a_schedule_survives_a_restart_and_catches_up(prefect_proces
     missed = next(r for r in flow_runs(server, "qcycle-reconcile")
                   if str(r["parameters"].get("as_of", "")).startswith("2023-04-14T17:30"))
     fire_at = dt.datetime.fromisoformat(missed["expected_start_time"])
+    mark(f"the missed slot is {(fire_at - dt.datetime.now(dt.UTC)).total_seconds():.1f} s away")
     while dt.datetime.now(dt.UTC) < fire_at + dt.timedelta(seconds=2):
-        time.sleep(1)
+        time.sleep(0.2)
     missed = server.get(f"/flow_runs/{missed['id']}").json()
     # Planned (or claimed ahead of time by the runner's prefetch) but never started.
     assert missed["state_type"] in ("SCHEDULED", "PENDING"), missed["state_type"]
@@ -90,13 +109,15 @@ def test_serve_fires_a_schedule_survives_a_restart_and_catches_up(prefect_proces
     # Restart: schedules replaced from the file (the test-only slots are gone), still active;
     # the safety-net reconcile "as of now" catches up the missed deadline.
     proc = _serve(server, home, programme)
+    mark("serve restarted")
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             slugs = {s["slug"] for s in server.get("/deployments/name/qcycle-reconcile/mini-2023").json()["schedules"]}
             if not any(s.startswith("extra-") for s in slugs):
                 break
-            time.sleep(1)
+            time.sleep(0.5)
+        mark("schedules replaced")
         deployment = server.get("/deployments/name/qcycle-reconcile/mini-2023").json()
         assert not deployment["paused"] and all(s["active"] for s in deployment["schedules"])
         assert not any(s["slug"].startswith("extra-") for s in deployment["schedules"])
@@ -107,7 +128,8 @@ def test_serve_fires_a_schedule_survives_a_restart_and_catches_up(prefect_proces
             state = server.get(f"/flow_runs/{run['id']}").json()["state_type"]
             if state in ("COMPLETED", "FAILED", "CRASHED"):
                 break
-            time.sleep(1)
+            time.sleep(0.5)
+        mark(f"safety-net run {state}")
         assert state == "COMPLETED"
         # Named by round, kind and moment (the safety net runs "as of" its start).
         name = server.get(f"/flow_runs/{run['id']}").json()["name"]

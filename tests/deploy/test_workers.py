@@ -67,7 +67,7 @@ def test_two_workers_on_one_pool_run_a_rounds_stages(prefect_process, tmp_path, 
             states = {r["name"]: prefect_process.get(f"/flow_runs/{r['id']}").json()["state_type"] for r in runs}
             if all(s in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for s in states.values()):
                 break
-            time.sleep(2)
+            time.sleep(0.5)
         registered = {w["name"] for w in prefect_process.post(f"/work_pools/{POOL}/workers/filter").json()}
     finally:
         for proc, log in workers:
