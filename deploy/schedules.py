@@ -205,6 +205,7 @@ def sync_schedules(client: Any, deployment_id: UUID, schedules: Sequence[Any], n
     deploy commands own the reconcile deployment's schedules)."""
     from prefect.client.schemas.actions import DeploymentScheduleCreate
     from prefect.deployments.schedules import create_deployment_schedule_create
+    from prefect.exceptions import ObjectNotFound
 
     now = clock.to_local(now) if now else clock.now()
     wanted = {s.slug: s for s in schedules}
@@ -222,18 +223,34 @@ def sync_schedules(client: Any, deployment_id: UUID, schedules: Sequence[Any], n
         ):
             kept.add(current.slug)
             continue
-        client.delete_deployment_schedule(deployment_id, current.id)
+        try:
+            client.delete_deployment_schedule(deployment_id, current.id)
+        except ObjectNotFound:
+            pass  # another run of the deployment re-planned it first (runs on two workers)
         if target is None:
             removed.append(current.slug or str(current.id))
     added = [slug for slug in wanted if slug not in kept]
     if added:
-        client.create_deployment_schedules(
-            deployment_id,
-            [
-                wanted[slug]
-                if isinstance(wanted[slug], DeploymentScheduleCreate)
-                else create_deployment_schedule_create(wanted[slug])
-                for slug in added
-            ],
-        )
+        _create(client, deployment_id, {
+            slug: wanted[slug] if isinstance(wanted[slug], DeploymentScheduleCreate)
+            else create_deployment_schedule_create(wanted[slug])
+            for slug in added
+        })
     return added, removed
+
+
+def _create(client: Any, deployment_id: UUID, creates: dict[str, Any]) -> None:
+    """Add schedules; those another run of the deployment added meanwhile (slugs are unique
+    per deployment: 409 on PostgreSQL, 500 on SQLite) are left as that run made them, from
+    the same file."""
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    try:
+        client.create_deployment_schedules(deployment_id, list(creates.values()))
+    except PrefectHTTPStatusError as exc:
+        if exc.response.status_code not in (409, 500):
+            raise
+        have = {s.slug for s in client.read_deployment_schedules(deployment_id)}
+        missing = [create for slug, create in creates.items() if slug not in have]
+        if missing:
+            client.create_deployment_schedules(deployment_id, missing)

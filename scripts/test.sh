@@ -17,6 +17,10 @@ bash "$ROOT/scripts/bootstrap.sh" dev
 cd "$ROOT"
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
 # Two workers by default (pytest-xdist; QCYCLE_TEST_WORKERS=0 runs in this process): most of
-# the suite waits on servers and subprocesses, so even two cores nearly halve it. The slowest
-# tests are listed at the end.
-exec "$ROOT/.venv/bin/python" -m pytest -n "${QCYCLE_TEST_WORKERS:-2}" --durations=20 "$@"
+# the suite waits on servers and subprocesses, so even two cores nearly halve it. The slow
+# tests start first (tests/conftest.py) and an idle worker takes queued tests from the other
+# (worksteal), so neither ends alone with a long test. The slowest tests are listed at the end.
+WORKERS="${QCYCLE_TEST_WORKERS:-2}"
+DIST=()
+[ "$WORKERS" != 0 ] && DIST=(--dist worksteal)
+exec "$ROOT/.venv/bin/python" -m pytest -n "$WORKERS" "${DIST[@]}" --durations=20 "$@"

@@ -123,3 +123,44 @@ def test_a_run_re_plans_only_the_schedules_it_plans(prefect_process, home, tmp_p
     assert slugs - {"extra-by-hand"} == {s.slug for s in planned} == after_all
     assert removed and all(r.startswith(("at-2023040", "at-2023041")) for r in removed)
     assert added == []  # what is still planned was already there, as it was
+
+
+class _Stale:
+    """A client that reads the schedules as they were before another run re-planned them."""
+
+    def __init__(self, client, stale):
+        self.client, self.stale = client, stale
+
+    def read_deployment_schedules(self, deployment_id):
+        stale, self.stale = self.stale, None
+        return stale if stale is not None else self.client.read_deployment_schedules(deployment_id)
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+def test_two_runs_re_planning_at_once_both_complete_with_one_set_of_schedules(prefect_process, home, tmp_path):
+    """Runs of one deployment on two workers re-plan it at the same time: the second finds
+    the schedules it would remove already gone and the one it would add already there."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from qcycle.deploy.schedules import PLANNED_SLUGS, schedules_for, sync_schedules
+
+    mini = tmp_path / "mini.yaml"
+    mini.write_text((REPO / "tests" / "data" / "mini.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    since, later = clock.at(dt.date(2023, 4, 1)), clock.at(dt.date(2023, 4, 12))
+    with temporary_settings({PREFECT_API_URL: prefect_process.url}), get_client(sync_client=True) as client:
+        from qcycle.flows.lifecycle import reconcile
+
+        deployment_id = reconcile.to_deployment(name="replan-race", parameters={"programme_file": str(mini)},
+                                                schedules=schedules_for(mini, now=since)).apply()
+        planned = schedules_for(mini, now=later)
+        gone = next(s for s in client.read_deployment_schedules(deployment_id) if s.slug == planned[-1].slug)
+        client.delete_deployment_schedule(deployment_id, gone.id)  # both runs will want it back
+        stale = client.read_deployment_schedules(deployment_id)
+        first = sync_schedules(client, deployment_id, planned, now=later, managed=PLANNED_SLUGS)
+        second = sync_schedules(_Stale(client, stale), deployment_id, planned, now=later, managed=PLANNED_SLUGS)
+        final = client.read_deployment_schedules(deployment_id)
+    assert first[0] == [planned[-1].slug] and first[1]  # the first run added it and removed the past
+    assert second == first  # the second run meant the same, and did not fail on what was done
+    assert sorted(s.slug for s in final) == sorted(s.slug for s in planned)  # each once

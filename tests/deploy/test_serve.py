@@ -24,13 +24,12 @@ MINI = REPO / "tests" / "data" / "mini.yaml"
 # The test-only slots, in seconds after `qcycle serve` builds its schedules. The first must
 # still be ahead once Prefect's scheduler (every 2 s) has planned it: 4 s after they are built
 # on an idle machine, 8 s on a loaded one (the deployment is applied twice, then one scheduler
-# pass). The second must pass while serve is stopped, and be more than the runner's prefetch
-# (10 s, fixed in `prefect.serve`) away when serve stops: a run claimed ahead of its slot is
-# run before serve exits. Serve stops after the first run: 4-13 s after its slot (a process of
-# its own), then usually ~1 s, but up to the 30 s of `stop` on a loaded machine (SIGINT not
-# acted on at once). Shorter slots (10/32 s, 15/48 s) failed here under load, so these stay.
+# pass). The second stands for a slot missed while serve is down: it is planned, then dropped
+# before it comes (an hour ahead: beyond the runner's 10 s prefetch and any slow stop), as
+# Prefect drops a slot that passed while nothing ran it; waiting for it to pass took a minute
+# and tested Prefect's scheduler, not qcycle.
 FIRST_S = 20
-MISSED_S = 60
+MISSED_S = 3600
 
 
 def _serve(server, home: Path, programme: Path, *slots: str) -> subprocess.Popen:
@@ -75,7 +74,7 @@ def test_serve_fires_a_schedule_survives_a_restart_and_catches_up(prefect_proces
         print(f"{time.monotonic() - started:6.1f} s  {what}")
 
     # First start: a slot FIRST_S after the schedules are built (publication day) and one
-    # MISSED_S after (application deadline), which passes while serve is stopped.
+    # MISSED_S after (application deadline), which will be missed while serve is stopped.
     proc = _serve(server, home, programme, f"{FIRST_S}=2023-04-03T09:00", f"{MISSED_S}=2023-04-14T17:30")
     try:
         first = _wait_run(server, "mini-2023·对账·2023-04-03 09:00")
@@ -92,17 +91,12 @@ def test_serve_fires_a_schedule_survives_a_restart_and_catches_up(prefect_proces
     # A 2023 round has no action left today: no working-day safety net fires for it.
     assert not any(s["slug"].startswith("daily-") for s in deployment["schedules"])
 
-    # While stopped, the deadline slot passes. Prefect never backfills a slot it did not
-    # plan (server down, schedule removed): drop the run it planned, as if it never was.
+    # While stopped, the deadline slot is missed. Prefect never backfills a slot it did not
+    # run (server down, schedule removed): the run it planned is dropped, as if the slot passed.
     missed = next(r for r in flow_runs(server, "qcycle-reconcile")
                   if str(r["parameters"].get("as_of", "")).startswith("2023-04-14T17:30"))
-    fire_at = dt.datetime.fromisoformat(missed["expected_start_time"])
-    mark(f"the missed slot is {(fire_at - dt.datetime.now(dt.UTC)).total_seconds():.1f} s away")
-    while dt.datetime.now(dt.UTC) < fire_at + dt.timedelta(seconds=2):
-        time.sleep(0.2)
-    missed = server.get(f"/flow_runs/{missed['id']}").json()
-    # Planned (or claimed ahead of time by the runner's prefetch) but never started.
-    assert missed["state_type"] in ("SCHEDULED", "PENDING"), missed["state_type"]
+    mark(f"the missed slot's run is {missed['state_type']}")
+    assert missed["state_type"] == "SCHEDULED", missed["state_type"]  # planned, never started
     assert server.send("DELETE", f"/flow_runs/{missed['id']}").status_code == 204
     assert "application:deadline" not in _done(home)
 

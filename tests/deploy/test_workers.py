@@ -37,7 +37,8 @@ def test_two_workers_on_one_pool_run_a_rounds_stages(prefect_process, tmp_path, 
     for key, value in app_env.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
-    env = prefect_process.client_env(**app_env)
+    # Workers ask the pool every second (Prefect's default: 10 s, most of this test's time).
+    env = prefect_process.client_env(**app_env, PREFECT_WORKER_QUERY_SECONDS="1")
     created = subprocess.run([PREFECT, "work-pool", "create", POOL, "--type", "process", "--overwrite"],
                              env=env, capture_output=True, text=True, timeout=120, check=False)
     assert created.returncode == 0, created.stdout + created.stderr
@@ -78,6 +79,11 @@ def test_two_workers_on_one_pool_run_a_rounds_stages(prefect_process, tmp_path, 
     assert {"worker-a", "worker-b"} <= registered
     finished = [prefect_process.get(f"/flow_runs/{r['id']}").json() for r in runs]
     assert all(r["work_pool_name"] == POOL and r["infrastructure_pid"] for r in finished)
+    # Each run re-plans the deployment's schedules; run side by side, none of them failed at it.
+    failed = prefect_process.post("/task_runs/filter", {
+        "flow_runs": {"id": {"any_": [r["id"] for r in runs]}},
+        "task_runs": {"state": {"type": {"any_": ["FAILED", "CRASHED"]}}}}).json()
+    assert [t["name"] for t in failed] == [], logs
     # The runs did the round's work in the one application database they share.
     try:
         with db.session_scope() as session:
