@@ -2,7 +2,7 @@
 
     python bench/all.py [--out bench/results] [--naive-units 100] [--naive-timeout 300] [--prefect-postgres]
 
-1. The national year (3,209 units) side by side: qcycle and floor; with
+1. The national year (3,209 units) side by side: qcycle, floor, limit and empty; with
    ``--prefect-postgres``, qcycle again with Prefect's database on PostgreSQL (production's
    setup) instead of SQLite.
 2. All three modes side by side at ``--naive-units`` (100): naive makes a task run per
@@ -37,7 +37,7 @@ from bench.scale import plot
 TARGETS = {
     "national year wall_s": 30, "national year peak RSS MiB": 1024, "ratio qcycle/floor": 1.5,
     "20,000 / 3,209 time": 7.5, "Prefect DB growth MiB per national year": 50,
-    "SMTP msg/s": 200, "bot msg/s": 1000,
+    "SMTP msg/s": 200, "bot msg/s": 1000, "floor / limit": 3.0, "(qcycle - floor) / empty": 1.5,
 }
 
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    national = run_modes(SCALE_1_UNITS, ["qcycle", "floor"])
+    national = run_modes(SCALE_1_UNITS, ["qcycle", "floor", "limit", "empty"])
     _save(out, f"run-{SCALE_1_UNITS}.json", national)
     national_pg = None
     if args.prefect_postgres:
@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{SCALE_1_UNITS} units, Prefect on PostgreSQL (ratio to the floor {national_pg['ratio_qcycle_floor']}):",
               {k: pg.get(k) for k in ("wall_s", "peak_rss_mib", "prefect_db_growth_mib",
                                       "prefect_retryable_errors", "error")})
+    print(f"{SCALE_1_UNITS} units: floor / limit {national['ratio_floor_limit']}, (qcycle - floor) / empty "
+          f"{national['ratio_overhead_empty']}; messages identical {national['messages_identical']}, "
+          f"results identical {national['results_identical']}")
     q_nat, q_large = national["results"]["qcycle"], large["results"]["qcycle"]
     if "wall_s" in q_nat and "wall_s" in q_large:
         print(f"{args.large} / {SCALE_1_UNITS} units, qcycle time: {q_large['wall_s'] / q_nat['wall_s']:.2f}x")
