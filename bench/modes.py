@@ -165,7 +165,6 @@ def run_limit(programme_file: Path, home: Path, capture: Path) -> dict[str, Any]
     """The floor's rows and messages written as fast as plain ``sqlite3`` and Jinja allow.
 
     Loading the capture is not timed; the returned ``wall_s`` is the writing and rendering."""
-    import hashlib
     import pickle
     import re
     import sqlite3
@@ -188,6 +187,7 @@ def run_limit(programme_file: Path, home: Path, capture: Path) -> dict[str, Any]
             rows += len(values)
     con.close()
 
+    # The filters as qcycle.render defines them, written out: the limit runs no qcycle code.
     def cn_date(value):
         if isinstance(value, dt.datetime):
             value = _to_shanghai(value).date()
@@ -210,7 +210,7 @@ def run_limit(programme_file: Path, home: Path, capture: Path) -> dict[str, Any]
     env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, weekday_cn=weekday_cn)
     compiled: dict[str, Any] = {}
     gaps = re.compile(r"\n{3,}")
-    digest = hashlib.sha256()
+    written: list[tuple[str, str, str]] = []
     different = 0
     with open(home / "sink.jsonl", "w", encoding="utf-8") as out:
         for m in data["messages"]:
@@ -225,13 +225,12 @@ def run_limit(programme_file: Path, home: Path, capture: Path) -> dict[str, Any]
             out.write(json.dumps({"unit": m["unit"], "channel": m["channel"], "subject": subject, "body": body},
                                  ensure_ascii=False) + "\n")
             different += (subject, body) != (m["subject"], m["body"])
+            written.append((m["unit"], subject, body))
     wall = time.perf_counter() - started
-    for m in sorted(data["messages"], key=lambda m: (m["unit"], m["subject"], m["body"])):
-        digest.update(f"{m['unit']}\x1f{m['subject']}\x1f{m['body']}\x1e".encode())
     return {"wall_s": round(wall, 2), "ticks": 0, "flow_runs": 0, "rows_written": rows,
             "messages": len(data["messages"]), "sink_messages": len(data["messages"]),
             "messages_not_identical": different, "messages_uncaptured": data["uncaptured"],
-            "messages_digest": digest.hexdigest()[:16], "templates_compiled": len(compiled),
+            "messages_digest": _messages_digest(sorted(written)), "templates_compiled": len(compiled),
             "results_digest": _results_digest(data["tables"].get("assessment_result")),
             "app_db_mib": round(_file_mib(home / "limit.db", home / "limit.db-wal"), 2)}
 
@@ -239,6 +238,16 @@ def run_limit(programme_file: Path, home: Path, capture: Path) -> dict[str, Any]
 def _to_shanghai(value: dt.datetime) -> dt.datetime:
     # Stored times are naive local (Asia/Shanghai) times; aware ones are converted.
     return value.astimezone(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _messages_digest(rows: Any) -> str:
+    """What was sent, as (unit, subject, body) rows in a stable order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for unit, subject, body in rows:
+        digest.update(f"{unit}\x1f{subject}\x1f{body}\x1e".encode())
+    return digest.hexdigest()[:16]
 
 
 def _results_digest(table: tuple[list[str], list[tuple]] | None) -> str:
@@ -404,18 +413,15 @@ def _app_figures(home: Path) -> dict[str, Any]:
 
 def _digests(app_db: Path) -> dict[str, str]:
     """Fingerprints of what a year sent and decided, to compare modes within a run."""
-    import hashlib
     import sqlite3
 
     con = sqlite3.connect(app_db)
-    digest = hashlib.sha256()
-    for unit, subject, body in con.execute("SELECT unit_code, subject, body FROM outbox_message "
-                                           "WHERE status = 'sent' ORDER BY unit_code, subject, body"):
-        digest.update(f"{unit}\x1f{subject}\x1f{body}\x1e".encode())
+    # Sorted as the limit sorts what it wrote.
+    sent = sorted(con.execute("SELECT unit_code, subject, body FROM outbox_message WHERE status = 'sent'"))
     cur = con.execute("SELECT * FROM assessment_result")
     results = ([c[0] for c in cur.description], cur.fetchall())
     con.close()
-    return {"messages_digest": digest.hexdigest()[:16], "results_digest": _results_digest(results)}
+    return {"messages_digest": _messages_digest(sent), "results_digest": _results_digest(results)}
 
 
 _CORE = ["qcycle.db", "qcycle.intake", "qcycle.lifecycle", "qcycle.loader", "qcycle.moment",
