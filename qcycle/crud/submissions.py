@@ -18,7 +18,15 @@ from sqlalchemy import ColumnElement, and_, case, exists, false, or_, true
 from sqlmodel import Session, col, func, select, update
 
 from qcycle.clock import now
-from qcycle.crud.base import choice, chunks, column_values, complete, insert_into, to_json
+from qcycle.crud.base import (
+    choice,
+    chunks,
+    column_values,
+    complete,
+    insert_into,
+    insert_many,
+    to_json,
+)
 from qcycle.models import (
     SUBMISSION_KINDS,
     SUBMISSION_STATUSES,
@@ -128,9 +136,11 @@ def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
     session.flush()
     # Without RETURNING the driver's executemany does the work (RETURNING made SQLAlchemy
     # handle every row in Python: most of a large import's time). The ids are made here, so
-    # which rows went in is asked afterwards, by primary key; a repeat's id is not there.
-    session.connection().execute(insert_into(session, Submission).on_conflict_do_nothing(), values)
+    # when some row was a repeat, which ones went in is asked afterwards, by primary key.
+    inserted = insert_many(session, insert_into(session, Submission).on_conflict_do_nothing(), values)
     fingerprints = {v["id"]: v["fingerprint"] for v in values}
+    if inserted == len(values):
+        return {v["fingerprint"]: v["id"] for v in values}
     stored: dict[str, uuid.UUID] = {}
     for chunk in chunks(fingerprints):
         for submission_id in session.exec(select(Submission.id).where(col(Submission.id).in_(chunk))):
@@ -181,7 +191,7 @@ def revise_submissions(*, session: Session, round_id: uuid.UUID, versions: Seque
                                            "recorded_at": stamp})
             for v in kept]
     if rows:
-        session.connection().execute(insert_into(session, SubmissionRevision), rows)
+        insert_many(session, insert_into(session, SubmissionRevision), rows)
     for v in versions:
         values = {c: v[c] for c in VERSION_COLUMNS}
         values["payload"] = to_json(dict(values.get("payload") or {}))

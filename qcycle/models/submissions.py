@@ -52,9 +52,8 @@ class Submission(SubmissionBase, table=True):
     __table_args__ = (
         UniqueConstraint("round_id", "fingerprint"),
         UniqueConstraint("round_id", "identity"),
-        Index("ix_submission_round_kind_unit", "round_id", "kind", "unit_code"),
         # Covers "which units handed in at this stage (period, category)": answered from the index,
-        # already in unit order, so the planner prefers it to the one above for DISTINCT units.
+        # already in unit order, so SQLite reads DISTINCT units from it without sorting.
         Index("ix_submission_handed_in", "round_id", "stage", "status", "unit_code", "period", "category_code",
               "item_code"),
     )
@@ -69,8 +68,10 @@ class Submission(SubmissionBase, table=True):
 def identity_text(stage: str, values: Sequence[Any]) -> str:
     """``submission.identity``: the stage and its key's values, as compact JSON (readable in
     exports, and one text per key whatever the values hold)."""
-    return json.dumps([stage, *(None if v is None else str(v) for v in values)],
-                      ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT.encode([stage, *(None if v is None else str(v) for v in values)])
+
+
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one encoder, not one per record
 
 
 RevisionFate = Literal["superseded", "older", "refused_late"]
