@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,13 +72,32 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def prefect_process(tmp_path_factory) -> Iterator:
-    """A standalone ``prefect server start`` (SQLite, UI on, scheduler every 2 s), once per session.
+def prefect_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated Prefect database to copy (tests/prefect_proc.py), made once per test session."""
+    from tests.prefect_proc import prefect_db_template
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' common folder
+    return prefect_db_template(root)
+
+
+@pytest.fixture
+def prefect_home(tmp_path: Path, prefect_template: Path) -> Path:
+    """A PREFECT_HOME for a subprocess, its database already migrated (a copy of the template)."""
+    from tests.prefect_proc import seed_prefect_home
+
+    return seed_prefect_home(tmp_path / "prefect", prefect_template)
+
+
+@pytest.fixture(scope="session")
+def prefect_process(tmp_path_factory, prefect_template) -> Iterator:
+    """A standalone ``qcycle server`` (SQLite, UI on, scheduler every 2 s), once per session.
 
     For tests that need what the in-process test harness does not give: the UI in a browser,
     and deployments served by another process that the scheduler fires.
     """
     from tests.prefect_proc import prefect_server_process
 
-    with prefect_server_process(tmp_path_factory.mktemp("prefect-server")) as server:
+    with prefect_server_process(tmp_path_factory.mktemp("prefect-server"), template=prefect_template) as server:
         yield server

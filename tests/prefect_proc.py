@@ -1,14 +1,21 @@
-"""A real ``prefect server start`` in a subprocess, and the client environment to reach it.
+"""A real Prefect server (``qcycle server``) in a subprocess, and the client environment to reach it.
 
 Tests that need what only a standalone server gives (the UI, PostgreSQL, basic auth, a
 scheduler that fires deployments served by another process) start one with
-:func:`prefect_server_process`; it takes about 10 s on these machines.
+:func:`prefect_server_process`.
+
+A fresh Prefect SQLite database costs a server ~18 s of migrations on these machines (25 s to
+start against 7 s). The test session makes one once (:func:`prefect_db_template`: a fresh
+server started and stopped, shared by the xdist workers) and gives every new Prefect home a
+copy (:func:`seed_prefect_home`); the tests that are about a fresh start do not use it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -70,11 +77,43 @@ class ServerProcess:
         return self.send("GET", path)
 
 
+TEMPLATE_NAME = "prefect-template.db"
+
+
+def prefect_db_template(root: Path) -> Path:
+    """The Prefect database a first server start leaves (migrated, its block types registered),
+    made once under ``root`` (the test session's temporary root, shared by its workers): the
+    first caller starts and stops a server on a fresh home, the others wait for it."""
+    template = root / TEMPLATE_NAME
+    with open(root / f"{TEMPLATE_NAME}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not template.exists():
+            home = root / "prefect-template-home"
+            shutil.rmtree(home, ignore_errors=True)
+            with prefect_server_process(home):
+                pass
+            part = root / f"{TEMPLATE_NAME}.part"
+            shutil.copyfile(home / "prefect.db", part)  # stopped: no WAL left to carry over
+            os.replace(part, template)
+    return template
+
+
+def seed_prefect_home(home: Path, template: Path | None) -> Path:
+    """``home`` as a ``PREFECT_HOME`` whose database is a copy of ``template`` (if given and
+    the home has none yet)."""
+    home.mkdir(parents=True, exist_ok=True)
+    if template is not None and not (home / "prefect.db").exists():
+        shutil.copyfile(template, home / "prefect.db")
+    return home
+
+
 @contextlib.contextmanager
 def prefect_server_process(home: Path, *, database_url: str | None = None, auth: str | None = None,
-                           scheduler_seconds: float = 2, timeout: float = 90) -> Iterator[ServerProcess]:
-    """Start ``prefect server start`` on a free port; stop it (and wait) at the end."""
-    home.mkdir(parents=True, exist_ok=True)
+                           scheduler_seconds: float = 2, timeout: float = 90,
+                           template: Path | None = None) -> Iterator[ServerProcess]:
+    """Start ``qcycle server`` on a free port (its SQLite database a copy of
+    ``template`` when given); stop it (and wait) at the end."""
+    seed_prefect_home(home, None if database_url else template)
     port = free_port()
     env = clean_env(
         PREFECT_HOME=str(home),
@@ -92,9 +131,11 @@ def prefect_server_process(home: Path, *, database_url: str | None = None, auth:
         env["PREFECT_SERVER_API_AUTH_STRING"] = auth
     log = home / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port),
-                                 "--analytics-off"], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        # `qcycle server`, as the runbook starts it: Prefect's server, its SQLite transactions
+        # begun IMMEDIATE. With `prefect server start` a busy test (three runs, two workers)
+        # saw "database is locked" and API reads stalled past 30 s.
+        proc = subprocess.Popen([QCYCLE, "server", "--host", "127.0.0.1", "--port", str(port)],
+                                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/api"
     creds = tuple(auth.split(":", 1)) if auth else None
     try:

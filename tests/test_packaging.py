@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.prefect_proc import REPO, clean_env
+from tests.prefect_proc import REPO, clean_env, seed_prefect_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -67,7 +67,7 @@ def _venv(tmp_path: Path, wheel: Path) -> tuple[Path, Path]:
     return venv, site
 
 
-def test_the_wheel_holds_one_package_and_its_command_plans_and_simulates(tmp_path):
+def test_the_wheel_holds_one_package_and_its_command_plans_and_simulates(tmp_path, prefect_template):
     wheel = _wheel(tmp_path)
     venv, site = _venv(tmp_path, wheel)
     top = {p.name for p in site.iterdir()} - {"dependencies.pth", "__pycache__"}
@@ -78,7 +78,8 @@ def test_the_wheel_holds_one_package_and_its_command_plans_and_simulates(tmp_pat
 
     work = tmp_path / "work"  # not the checkout: nothing of it on the path
     work.mkdir()
-    env = clean_env(QCYCLE_HOME=str(work / "home"), PREFECT_HOME=str(work / "prefect"))
+    prefect_home = seed_prefect_home(work / "prefect", prefect_template)  # migrated already
+    env = clean_env(QCYCLE_HOME=str(work / "home"), PREFECT_HOME=str(prefect_home))
     env.pop("PYTHONPATH", None)
     code = ("import qcycle.flows.lifecycle as f, qcycle.settings as s; "
             "print(f.__file__); print(s.get_settings().config_dir)")

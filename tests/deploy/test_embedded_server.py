@@ -70,13 +70,15 @@ def test_prefects_deferred_transactions_lose_the_race_that_serial_ones_queue_for
 
 
 def _run(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    # PREFECT_HOME: tmp_path/prefect, seeded with a migrated database by the prefect_home fixture
+    # (the start itself is what these tests look at, not Prefect's migrations).
     env = clean_env(QCYCLE_HOME=str(tmp_path / "home"), PREFECT_HOME=str(tmp_path / "prefect"),
                     PREFECT_SERVER_LOG_RETRYABLE_ERRORS="true", **extra)
     return subprocess.run([QCYCLE, *args], env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 @pytest.mark.slow
-def test_a_cli_flow_run_starts_the_embedded_server_and_records_every_run_before_it_stops(tmp_path):
+def test_a_cli_flow_run_starts_the_embedded_server_and_records_every_run_before_it_stops(tmp_path, prefect_home):
     done = _run(tmp_path, "reconcile", str(PROGRAMME), "--as-of", "2023-04-21T10:00")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "完成" in done.stdout
@@ -106,7 +108,7 @@ def test_a_server_that_does_not_start_in_time_is_one_line_naming_its_log(tmp_pat
 
 
 @pytest.mark.slow
-def test_qcycle_server_serves_the_api_and_the_ui_on_serial_sqlite(tmp_path):
+def test_qcycle_server_serves_the_api_and_the_ui_on_serial_sqlite(tmp_path, prefect_home):
     import signal
     import time
 
@@ -115,7 +117,7 @@ def test_qcycle_server_serves_the_api_and_the_ui_on_serial_sqlite(tmp_path):
     from tests.servers import free_port
 
     port = free_port()
-    env = clean_env(PREFECT_HOME=str(tmp_path / "prefect"), QCYCLE_HOME=str(tmp_path / "home"))
+    env = clean_env(PREFECT_HOME=str(prefect_home), QCYCLE_HOME=str(tmp_path / "home"))
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([QCYCLE, "server", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -1,8 +1,11 @@
-"""One real Prefect server (prefect_test_harness, ~10 s to start) for every test in this folder."""
+"""One real Prefect server (prefect_test_harness) for every test in this folder, its database a
+copy of the session's migrated template (7 s to start instead of 25)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from unittest import mock
 
 import pytest
 
@@ -11,11 +14,17 @@ from qcycle.settings import get_settings
 
 
 @pytest.fixture(scope="session")
-def prefect_server():
+def prefect_server(prefect_template, tmp_path_factory):
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from prefect.testing.utilities import prefect_test_harness
+    import prefect.testing.utilities as harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    def seeded_temp_dir() -> str:  # the harness keeps its database in a folder of its own
+        folder = tmp_path_factory.mktemp("prefect-harness")
+        shutil.copyfile(prefect_template, folder / "prefect-test.db")
+        return str(folder)
+
+    with mock.patch.object(harness, "mkdtemp", seeded_temp_dir), \
+            harness.prefect_test_harness(server_startup_timeout=60):
         yield
 
 
