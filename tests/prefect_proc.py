@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -93,7 +94,11 @@ def prefect_db_template(root: Path) -> Path:
             with prefect_server_process(home):
                 pass
             part = root / f"{TEMPLATE_NAME}.part"
-            shutil.copyfile(home / "prefect.db", part)  # stopped: no WAL left to carry over
+            part.unlink(missing_ok=True)
+            # SQLite's backup reads through the WAL, whatever the stop left in it.
+            with contextlib.closing(sqlite3.connect(home / "prefect.db")) as source, \
+                    contextlib.closing(sqlite3.connect(part)) as copy:
+                source.backup(copy)
             os.replace(part, template)
     return template
 
