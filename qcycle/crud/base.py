@@ -141,11 +141,11 @@ def insert_absent(
     model: type[SQLModel],
     rows: Sequence[Mapping[str, Any]],
     *,
-    keys: Sequence[str],
+    keys: Sequence[str] | None,
     returning: Sequence[str] = ("id",),
 ) -> list[tuple[Any, ...]]:
-    """INSERT ``rows`` (complete column values) … ON CONFLICT (``keys``) DO NOTHING; returns
-    the ``returning`` columns of the rows this call inserted.
+    """INSERT ``rows`` (complete column values) … ON CONFLICT (``keys``; None: any unique
+    constraint) DO NOTHING; returns the ``returning`` columns of the rows this call inserted.
 
     A concurrent writer of the same key makes PostgreSQL wait for it to finish, then do
     nothing: no exception, and the caller's transaction stays usable.
@@ -157,7 +157,7 @@ def insert_absent(
     # Without RETURNING the driver's executemany does the work (RETURNING made SQLAlchemy
     # handle each row in Python). The ids are the caller's, so when some row was a repeat,
     # which ones went in is read back by primary key.
-    stmt = insert_into(session, model).on_conflict_do_nothing(index_elements=list(keys))
+    stmt = insert_into(session, model).on_conflict_do_nothing(index_elements=list(keys) if keys else None)
     if insert_many(session, stmt, rows) == len(rows):
         return [tuple(row[c] for c in returning) for row in rows]
     wanted = {row["id"]: row for row in rows}

@@ -23,6 +23,7 @@ from qcycle.crud.base import (
     chunks,
     column_values,
     complete,
+    insert_absent,
     insert_into,
     insert_many,
     to_json,
@@ -131,21 +132,9 @@ def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
             r["identity"] = identity_text(r.get("stage") or r["kind"],
                                           [r["unit_code"], r.get("item_code"), r.get("period")])
         values.append(complete(Submission, r))
-    if not values:
-        return {}
-    session.flush()
-    # Without RETURNING the driver's executemany does the work (RETURNING made SQLAlchemy
-    # handle every row in Python: most of a large import's time). The ids are made here, so
-    # when some row was a repeat, which ones went in is asked afterwards, by primary key.
-    inserted = insert_many(session, insert_into(session, Submission).on_conflict_do_nothing(), values)
-    fingerprints = {v["id"]: v["fingerprint"] for v in values}
-    if inserted == len(values):
-        return {v["fingerprint"]: v["id"] for v in values}
-    stored: dict[str, uuid.UUID] = {}
-    for chunk in chunks(fingerprints):
-        for submission_id in session.exec(select(Submission.id).where(col(Submission.id).in_(chunk))):
-            stored[fingerprints[submission_id]] = submission_id
-    return stored
+    # Either unique key (fingerprint, identity) makes a row a repeat.
+    stored = insert_absent(session, Submission, values, keys=None, returning=("fingerprint", "id"))
+    return dict(stored)
 
 
 # The columns one version of a submission has (the rest: its id, round, identity, count).
