@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from qcycle.errors import QcycleError
 from qcycle.settings import get_settings
 
-__all__ = ["SerialSqliteConfiguration", "create_app", "embedded_api", "use_serial_sqlite"]
+__all__ = ["SerialSqliteConfiguration", "create_app", "embedded_api", "local_api", "use_serial_sqlite"]
 
 # uvicorn exits with 3 when it cannot bind the port (taken between our check and its bind).
 _PORT_TAKEN = 3
@@ -170,12 +170,20 @@ def embedded_api() -> Iterator[str]:
         return
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
-    proc, url = _start(settings.home / "prefect-server.log", settings.prefect_startup_timeout)
+    with local_api(settings.home / "prefect-server.log", settings.prefect_startup_timeout) as url, \
+            temporary_settings({PREFECT_API_URL: url}):
+        try:
+            yield url
+        finally:
+            _settle(url)
+
+
+@contextlib.contextmanager
+def local_api(log_path: Path, timeout: float) -> Iterator[str]:
+    """Prefect's API on a free port of 127.0.0.1 for the block, its database as configured (serial
+    transactions on SQLite), its output in ``log_path``; the URL is yielded, the server stopped after."""
+    proc, url = _start(log_path, timeout)
     try:
-        with temporary_settings({PREFECT_API_URL: url}):
-            try:
-                yield url
-            finally:
-                _settle(url)
+        yield url
     finally:
         _stop(proc)

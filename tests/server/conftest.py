@@ -1,11 +1,11 @@
-"""One real Prefect server (prefect_test_harness) for every test in this folder, its database a
-copy of the session's migrated template (7 s to start instead of 25)."""
+"""One real Prefect server for every test in this folder: the one the main job embeds (serial
+SQLite transactions), its database a copy of the session's migrated template (7 s to start
+instead of 25)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from unittest import mock
 
 import pytest
 
@@ -15,17 +15,19 @@ from qcycle.settings import get_settings
 
 @pytest.fixture(scope="session")
 def prefect_server(prefect_template, tmp_path_factory):
+    from prefect.settings import (
+        PREFECT_API_DATABASE_CONNECTION_URL,
+        PREFECT_API_URL,
+        temporary_settings,
+    )
+    from qcycle.deploy.server import local_api
+
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    import prefect.testing.utilities as harness
-
-    def seeded_temp_dir() -> str:  # the harness keeps its database in a folder of its own
-        folder = tmp_path_factory.mktemp("prefect-harness")
-        shutil.copyfile(prefect_template, folder / "prefect-test.db")
-        return str(folder)
-
-    with mock.patch.object(harness, "mkdtemp", seeded_temp_dir), \
-            harness.prefect_test_harness(server_startup_timeout=60):
-        yield
+    folder = tmp_path_factory.mktemp("prefect-server")
+    shutil.copyfile(prefect_template, folder / "prefect.db")
+    with temporary_settings({PREFECT_API_DATABASE_CONNECTION_URL: f"sqlite+aiosqlite:///{folder / 'prefect.db'}"}), \
+            local_api(folder / "server.log", timeout=60) as url, temporary_settings({PREFECT_API_URL: url}):
+        yield url
 
 
 @pytest.fixture

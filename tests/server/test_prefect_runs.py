@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import threading
@@ -136,8 +137,9 @@ def test_decision_in_the_ui_pauses_with_a_form_and_records_the_answer(qcycle_hom
                    record={"kind": "application", "unit": unit, "item": item,
                            "submitted_at": "2023-04-10T10:00:00+08:00"})
     result: dict = {}
-    runner = threading.Thread(target=lambda: result.update(
-        decide_in_ui(programme_file=str(MINI), stage="takers_review", timeout_hours=0.05)), daemon=True)
+    context = contextvars.copy_context()  # the thread talks to this test's server, as its caller does
+    runner = threading.Thread(target=lambda: context.run(lambda: result.update(
+        decide_in_ui(programme_file=str(MINI), stage="takers_review", timeout_hours=0.05))), daemon=True)
     runner.start()
     paused = None
     for _ in range(120):
