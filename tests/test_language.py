@@ -160,7 +160,7 @@ def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step
     # The committee rejected the only award winner: the award stays vacant (空缺), nobody is
     # promoted past the cap, and the rejected never appear in the notice or the award.
     award = r.letters("award")
-    assert sorted(award) == ["e2", "e3"] and all("被评为提名奖" in body for body in award.values())
+    assert sorted(award) == ["e2", "e3"] and all("评选中荣获提名奖" in body for body in award.values())
     assert all(body.rstrip().splitlines()[-2] == "示例区人民政府" for body in award.values())  # signed by `sender`
     assert sorted(r.letters("notice")) == ["e2", "e3"]
     assert "公示期7天" in r.letters("notice")["e2"] and "以书面形式" in r.letters("notice")["e2"]

@@ -1,8 +1,9 @@
 """The letter check: every letter of every shipped programme, at each of its moments (a whole
-round without Prefect), read as the unit receiving it would. It fails on a doubled word, a
-leftover placeholder, an ASCII word in Chinese text (codes, commands and URLs aside), a date line
-or "截至…" date other than the action's logical moment, any other cited date not taken from
-the round's timetable, two colons in one sentence, and a sender equal to the addressee."""
+round without Prefect), read as the unit receiving it would. It fails on a doubled word, a date
+run into a number, an award said as a grade (被评为…奖), a leftover placeholder, an ASCII word
+in Chinese text (codes, commands and URLs aside), a date line or "截至…" date other than the
+action's logical moment, any other cited date not taken from the round's timetable, two colons
+in one sentence, and a sender equal to the addressee."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.homes import leave_home, play_programme, use_home
 PROGRAMMES = sorted((Path(__file__).resolve().parent.parent / "config" / "programmes").glob("*.yaml"))
 _CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 _DOUBLED = re.compile(r"([\u4e00-\u9fff]{2,})\1")
+_RUN_ON = re.compile(r"\d{1,2}月\d{1,2}日\d+")
 # Words of a command ops type (the decision request points at `qcycle decide … --list`).
 _ALLOWED_ASCII = {"qcycle", "decide", "list", "file", "csv"}
 
@@ -62,6 +64,10 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
             found.append(f"leftover {bad!r}")
     for match in _DOUBLED.finditer(text):
         found.append(f"doubled word {match.group(0)!r}")
+    for match in re.finditer(r"被评为[^，。；\n]*奖(?=[，。；])", text):  # an award is won (荣获), not rated
+        found.append(f"an award said as a grade: {match.group(0)!r}")
+    for match in _RUN_ON.finditer(text):  # "已于2016年7月15日2015—2016年度……启动": no verb
+        found.append(f"a date runs into a number: {match.group(0)!r}")
     words = {w for w in re.findall(r"[A-Za-z]{2,}", re.sub(r"https?://\S+|\S+@\S+", "", text))}
     if words - _ALLOWED_ASCII - {u.code for u in p.units}:
         found.append(f"English words {sorted(words - _ALLOWED_ASCII)}")

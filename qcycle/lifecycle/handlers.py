@@ -352,8 +352,7 @@ def _notify(session, p, round_id, action) -> Outcome:
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
         items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
         what = f"（{items}）" if items else ""
-        achievement = (f"在{p.round.name}{what}中被评为{grade_label(best)}" if best
-                       else f"在{p.round.name}中表现突出")
+        achievement = achievement_of(p.round.name, what, best) if best else f"在{p.round.name}中表现突出"
         drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
                           score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—")
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
@@ -394,6 +393,19 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=_reason(p, stage.owed_by),
                                    rectification_deadline=action.deadline, working_days_left=left),
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
+
+
+def achievement_of(round_name: str, what: str, grade: str) -> str:
+    """What a unit achieved, as a praise or award letter reads after "贵单位": a grade is rated
+    (在…考核中被评为A级), an award is won (荣获…质量奖), and an award the round is named after
+    is not said twice (荣获2024年度某市市长质量奖, not 在2024年度某市市长质量奖中被评为市长质量奖)."""
+    if not grade.endswith("奖") or grade.startswith("未"):
+        return f"在{round_name}{what}中被评为{grade_label(grade)}"
+    award = round_name.removesuffix("评审").removesuffix("评选")
+    if award.endswith(grade) and not what:
+        return f"荣获{award}"
+    contest = round_name if award != round_name else f"{round_name}评选"
+    return f"在{contest}{what}中荣获{grade}"
 
 
 def _reason(p: Programme, who: Who) -> str:
