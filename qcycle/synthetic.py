@@ -107,12 +107,17 @@ def decide(seed: int, stage: str, subject: str, approve_rate: float = 0.85) -> b
     return _rng(seed, "decide", stage, subject).random() < approve_rate
 
 
-def scores(seed: int, subject: str, components: list[str], reviewers: int = 3) -> list[dict[str, Any]]:
-    """Reviewers' scores around a subject's hidden quality, clipped to 0–100."""
+def scores(seed: int, subject: str, components: list[str], reviewers: int = 3,
+           occasion: str = "") -> list[dict[str, Any]]:
+    """Reviewers' scores around a subject's hidden quality, clipped to 0–100. A later assessment
+    of the same round (``occasion``: its stage) is scored afresh, the quality having moved a
+    little: a unit is not given last year's marks to the decimal."""
     quality = _rng(seed, "quality", subject).gauss(80, 10)
+    if occasion:
+        quality += _rng(seed, "progress", subject, occasion).gauss(0, 5)
     out = []
     for k in range(1, reviewers + 1):
-        r = _rng(seed, "score", subject, k)
+        r = _rng(seed, "score", subject, k, *([occasion] if occasion else []))
         for comp in components:
             value = max(0.0, min(100.0, round(r.gauss(quality, 6), 1)))
             out.append({"kind": "score", "unit": subject, "reviewer": f"评审{k}", "component": comp, "value": value})
@@ -235,6 +240,7 @@ class World:
         self.inbox = [x for x in self.inbox if x[0] > tick]
         out = [(record, self.source) for _, record in now]
         scheme = self.p.assessment
+        first_assessment = next((s.code for s in self.p.stages if s.kind == "assessment"), None)
         for a in self.t.actions:
             if a.action != "assess" or a.at > tick or scheme is None:
                 continue
@@ -242,11 +248,13 @@ class World:
             # decided later (the decision it waits for) are scored when they appear.
             components = [c.code for c in scheme.components if c.source == "reviews"]
             reviewers = max(3, scheme.min_reviewers)
+            occasion = "" if a.stage == first_assessment else a.stage
             for subject in _assessment_subjects(session, self.p, self.round_id, a.category):
                 if (a.stage, subject) in self.scored:
                     continue
                 self.scored.add((a.stage, subject))
-                records = scores(self.seed, subject, components, reviewers) + measurements(self.seed, subject, self.p)
+                records = (scores(self.seed, subject, components, reviewers, occasion)
+                           + measurements(self.seed, subject, self.p))
                 out += [(rec, f"{self.source}:reviewers") for rec in records]
         self.records_made += len(out)
         return out

@@ -105,3 +105,14 @@ def test_every_letter_reads_as_an_office_would_write_it(path, tmp_path_factory, 
         if problems:
             bad.setdefault(tuple(problems), (m.unit_code, m.action, m.body))
     assert bad == {}
+
+
+def test_a_round_assessed_each_year_says_which_year_each_letter_is_of(tmp_path_factory, monkeypatch):
+    path = next(p for p in PROGRAMMES if p.stem == "yy-quality-plan-2025")  # assessed in 2024 and in 2025
+    r = run(path, tmp_path_factory, monkeypatch)
+    results = {m.action.partition(":")[0]: m for m in r.messages if m.action.startswith("results_") and m.unit_code == "yy-czj"}
+    assert results["results_2024"].subject.startswith("【2024年度质量工作督查评估结果】")
+    assert "2025年度质量工作督查评估（目标年）结果已确定" in results["results_2025"].body
+    # Scored afresh each year: not last year's marks to the decimal.
+    scores = [re.search(r"得分([\d.]+)", results[k].body).group(1) for k in ("results_2024", "results_2025")]
+    assert scores[0] != scores[1]

@@ -310,7 +310,11 @@ def _notify(session, p, round_id, action) -> Outcome:
     names the unit's own subjects with their grades, and those that left the round at a
     decision with the step that rejected them."""
     stage = p.stage(action.stage)
-    rows = results_of(session, round_id, None)
+    assessed = crud.latest_results_stage(session=session, round_id=round_id)
+    rows = results_of(session, round_id, assessed)
+    # A round assessed more than once (each year of a plan) says which assessment a letter is of.
+    occasion = (p.stage(assessed).name if assessed and p.has_stage(assessed)
+                and sum(s.kind == "assessment" for s in p.stages) > 1 else None)
     by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
     gone = eliminated(session, round_id)  # rejected after scoring: the letter says so, not the grade
     for r in rows:
@@ -331,7 +335,9 @@ def _notify(session, p, round_id, action) -> Outcome:
     missing = _missing_in(session, p, round_id, stage.notify, action.category)
     label = (p.assessment.result_label if p.assessment and p.assessment.result_label
              else "评价确认结果" if p.categories else "考核结果")
-    if p.round.name.endswith(label[:2]):  # 焦作市…质量工作考核 + 考核结果 → …考核结果
+    if occasion:
+        label = f"{occasion}结果"
+    elif p.round.name.endswith(label[:2]):  # 焦作市…质量工作考核 + 考核结果 → …考核结果
         label = label[2:] or label
     order = p.assessment.grade_names if p.assessment else []
     drafts = []
@@ -352,7 +358,8 @@ def _notify(session, p, round_id, action) -> Outcome:
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
         items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
         what = f"（{items}）" if items else ""
-        achievement = achievement_of(p.round.name, what, best) if best else f"在{p.round.name}中表现突出"
+        contest = f"{p.round.name}{occasion}" if occasion else p.round.name
+        achievement = achievement_of(contest, what, best) if best else f"在{contest}中表现突出"
         drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
                           score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—")
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
