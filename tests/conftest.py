@@ -94,8 +94,9 @@ def prefect_home(tmp_path: Path, prefect_template: Path) -> Path:
 def prefect_process(tmp_path_factory, prefect_template) -> Iterator:
     """A standalone ``qcycle server`` (SQLite, UI on, scheduler every 2 s), once per session.
 
-    For tests that need what the in-process test harness does not give: the UI in a browser,
-    and deployments served by another process that the scheduler fires.
+    For tests that need what the server of ``tests/server`` (the main job's embedded one: no UI,
+    only the services a run needs) does not give: the UI in a browser, and deployments served
+    by another process that the scheduler fires.
     """
     from tests.prefect_proc import prefect_server_process
 
