@@ -1,9 +1,9 @@
 """The letter check: every letter of every shipped programme, at each of its moments (a whole
 round without Prefect), read as the unit receiving it would. It fails on a doubled word, a date
-run into a number, an award said as a grade (被评为…奖), a leftover placeholder, an ASCII word
-in Chinese text (codes, commands and URLs aside), a date line or "截至…" date other than the
-action's logical moment, any other cited date not taken from the round's timetable, two colons
-in one sentence, and a sender equal to the addressee."""
+run into a number, an award said as a grade (被评为…奖), 公示 or 评审 said twice, a leftover
+placeholder, an ASCII word in Chinese text (codes, commands and URLs aside), a date line or
+"截至…" date other than the action's logical moment, any other cited date not taken from the
+round's timetable, two colons in one sentence, and a sender equal to the addressee."""
 
 from __future__ import annotations
 
@@ -66,6 +66,9 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
         found.append(f"doubled word {match.group(0)!r}")
     for match in re.finditer(r"被评为[^，。；\n]*奖(?=[，。；])", text):  # an award is won (荣获), not rated
         found.append(f"an award said as a grade: {match.group(0)!r}")
+    for said_twice in ("起对公示", "公示进行公示", "评审评价", "评审考核"):  # 对{公示事项}进行公示, {周期}{结果}
+        if said_twice in text:
+            found.append(f"said twice: {said_twice!r}")
     for match in _RUN_ON.finditer(text):  # "已于2016年7月15日2015—2016年度……启动": no verb
         found.append(f"a date runs into a number: {match.group(0)!r}")
     words = {w for w in re.findall(r"[A-Za-z]{2,}", re.sub(r"https?://\S+|\S+@\S+", "", text))}

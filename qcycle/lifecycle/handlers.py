@@ -333,7 +333,9 @@ def _notify(session, p, round_id, action) -> Outcome:
                 if name:
                     itemised.add(subject.partition(":")[0])
     missing = _missing_in(session, p, round_id, stage.notify, action.category)
+    # An award is 评审 (its round named so), a plan 评价确认, an assessment 考核.
     label = (p.assessment.result_label if p.assessment and p.assessment.result_label
+             else f"{p.round.name[-2:]}结果" if p.round.name.endswith(("评审", "评选"))
              else "评价确认结果" if p.categories else "考核结果")
     if occasion:
         label = f"{occasion}结果"
@@ -382,7 +384,10 @@ def _missing_in(session: Session, p: Programme, round_id: uuid.UUID, who: Who | 
 def _notice_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
-    name = stage.name + (f"（{p.category(action.category).name}）" if action.category else "")
+    # The letter says "对{name}进行公示": a name that says 公示 itself (公示拟获奖名单,
+    # 拟获奖名单公示) is cited without it.
+    what = stage.name.removeprefix("公示").removesuffix("公示") or stage.name
+    name = what + (f"（{p.category(action.category).name}）" if action.category else "")
     return Outcome(action, _drafts(units, "notice.j2", p, action, notice_name=name, notice_days=stage.days,
                                    objection_deadline=action.deadline),
                    note=f"{action.title}：通知 {len(units)} 个单位")
