@@ -66,6 +66,8 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
         found.append(f"doubled word {match.group(0)!r}")
     for match in re.finditer(r"被评为[^，。；\n]*奖(?=[，。；])", text):  # an award is won (荣获), not rated
         found.append(f"an award said as a grade: {match.group(0)!r}")
+    if m.action.startswith(tuple(f"{st.code}:" for st in p.stages if st.submission == "objection")) and "申报" in m.body:
+        found.append("an objection window asks for applications (申报)")
     for said_twice in ("起对公示", "公示进行公示", "评审评价", "评审考核"):  # 对{公示事项}进行公示, {周期}{结果}
         if said_twice in text:
             found.append(f"said twice: {said_twice!r}")

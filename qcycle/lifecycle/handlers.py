@@ -68,6 +68,8 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
         "today": action.at.date(),
         # A voluntary window (an award application) invites; it does not demand.
         "voluntary": bool(stage.voluntary),
+        # An objection window asks for objections, not for applications.
+        "objection": stage.submission == "objection",
     }
 
 
