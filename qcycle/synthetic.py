@@ -240,7 +240,6 @@ class World:
         self.inbox = [x for x in self.inbox if x[0] > tick]
         out = [(record, self.source) for _, record in now]
         scheme = self.p.assessment
-        first_assessment = next((s.code for s in self.p.stages if s.kind == "assessment"), None)
         for a in self.t.actions:
             if a.action != "assess" or a.at > tick or scheme is None:
                 continue
@@ -248,7 +247,7 @@ class World:
             # decided later (the decision it waits for) are scored when they appear.
             components = [c.code for c in scheme.components if c.source == "reviews"]
             reviewers = max(3, scheme.min_reviewers)
-            occasion = "" if a.stage == first_assessment else a.stage
+            occasion = "" if a.stage == self.p.assessment_stages[0] else a.stage
             for subject in _assessment_subjects(session, self.p, self.round_id, a.category):
                 if (a.stage, subject) in self.scored:
                     continue

@@ -315,8 +315,8 @@ def _notify(session, p, round_id, action) -> Outcome:
     assessed = crud.latest_results_stage(session=session, round_id=round_id)
     rows = results_of(session, round_id, assessed)
     # A round assessed more than once (each year of a plan) says which assessment a letter is of.
-    occasion = (p.stage(assessed).name if assessed and p.has_stage(assessed)
-                and sum(s.kind == "assessment" for s in p.stages) > 1 else None)
+    occasion = (p.stage(assessed).name if assessed and p.has_stage(assessed) and len(p.assessment_stages) > 1
+                else None)
     by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
     gone = eliminated(session, round_id)  # rejected after scoring: the letter says so, not the grade
     for r in rows:

@@ -9,7 +9,13 @@ from pydantic import Field
 
 from qcycle.schema.assessment import Assessment, QuotaPlan
 from qcycle.schema.base import Code, _Model
-from qcycle.schema.stages import SUBMISSION_TITLES, ReminderPolicy, Stage, SubmissionKindSpec
+from qcycle.schema.stages import (
+    SUBMISSION_TITLES,
+    ReminderPolicy,
+    Stage,
+    StageKind,
+    SubmissionKindSpec,
+)
 from qcycle.schema.units import Category, Channel, ListItem, RoundInfo, Unit
 from qcycle.schema.who import Who
 
@@ -55,8 +61,13 @@ class Programme(_Model):
                 out.setdefault(s.submission, []).append(s)
         return out
 
+    @cached_property
+    def assessment_stages(self) -> list[str]:
+        """Codes of the assessment stages, in file order (a plan may assess each year)."""
+        return [s.code for s in self.stages if s.kind is StageKind.assessment]
+
     _DERIVED = ("_units_by_code", "_stages_by_code", "_categories_by_code", "items", "item_category", "stage_names",
-                "submission_stages")
+                "submission_stages", "assessment_stages")
 
     def model_copy(self, *, update=None, deep: bool = False) -> Programme:
         # cached_property values live in __dict__, which model_copy copies: drop them so a

@@ -206,7 +206,7 @@ class _Expander(StageDates):
                 continue
             refs |= who.stages()
             if _reads_results(who):
-                refs |= {s.code for s in self.p.stages if s.kind is StageKind.assessment}
+                refs |= set(self.p.assessment_stages)
         out = {code} if stage.kind is StageKind.decision else set()
         for ref in refs:
             if self.p.has_stage(ref):

@@ -5,12 +5,12 @@ instead of 25)."""
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
 from qcycle import db
 from qcycle.settings import get_settings
+from tests.prefect_proc import seed_prefect_home
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +23,7 @@ def prefect_server(prefect_template, tmp_path_factory):
     from qcycle.deploy.server import local_api
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    folder = tmp_path_factory.mktemp("prefect-server")
-    shutil.copyfile(prefect_template, folder / "prefect.db")
+    folder = seed_prefect_home(tmp_path_factory.mktemp("prefect-server"), prefect_template)
     with temporary_settings({PREFECT_API_DATABASE_CONNECTION_URL: f"sqlite+aiosqlite:///{folder / 'prefect.db'}"}), \
             local_api(folder / "server.log", timeout=60) as url, temporary_settings({PREFECT_API_URL: url}):
         yield url
