@@ -254,7 +254,9 @@ class World:
                 self.scored.add((a.stage, subject))
                 records = (scores(self.seed, subject, components, reviewers, occasion)
                            + measurements(self.seed, subject, self.p))
-                out += [(rec, f"{self.source}:reviewers") for rec in records]
+                # Named, as an office's score sheet names its assessment: a subject decided
+                # late is scored after the assessment's day, and is still scored for it.
+                out += [({**rec, "stage": a.stage}, f"{self.source}:reviewers") for rec in records]
         self.records_made += len(out)
         return out
 

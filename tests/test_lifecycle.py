@@ -257,3 +257,61 @@ def test_who_handed_in_is_read_from_the_covering_index(session, round_, category
     plan = " ".join(row[-1] for row in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
     assert "USING COVERING INDEX ix_submission_handed_in" in plan, plan
     assert "TEMP B-TREE" not in plan, plan  # already in unit order: DISTINCT without sorting
+
+
+YY = P1.with_name("yy-quality-plan-2025.yaml")  # assessed in December 2024 and again in December 2025
+
+
+def test_a_round_assessed_twice_scores_each_assessment_on_its_own_values(session):
+    from qcycle import clock
+    from qcycle.errors import AssessmentError
+    from qcycle.intake import ingest_many
+    from qcycle.models import Review
+    from qcycle.synthetic import measurements, scores
+
+    loaded = load_programme(YY)
+    p, rid = loaded.programme, sync_round(session, loaded).id
+    t = expand(p, WorkCalendar())
+    assess = {a.stage: a for a in t.actions if a.action == "assess"}
+    subjects = [u.code for u in p.units if u.level == "department"]
+    components = [c.code for c in p.assessment.components if c.source == "reviews"]
+
+    def take(when, records):
+        with clock.frozen(when):
+            results = ingest_many(session=session, programme=p, timetable=t, round_id=rid, records=records,
+                                  source="评审表")
+        return [r.status for r in results]
+
+    # The 2024 score sheet, with the indicator figures, names no assessment: it is the one due next.
+    sheet = [r for s in subjects for r in scores(7, s, components) + measurements(7, s, p)]
+    assert set(take(dt.date(2024, 12, 2), sheet)) == {"accepted"}
+    first = {r.unit: (r.total, r.grade) for r in carry_out(session, p, rid, assess["assessment_2024"]).results}
+
+    # A year later, before anyone scored 2025, the 2025 assessment has no scores of its own:
+    # it says so rather than grading every department on last year's marks.
+    with pytest.raises(AssessmentError, match="评分"):
+        carry_out(session, p, rid, assess["assessment_2025"])
+
+    # 2025's scores (no indicator figures: those given for 2024 still hold), lower by ten.
+    lower = [{**r, "value": r["value"] - 10} for s in subjects for r in scores(7, s, components)]
+    assert set(take(dt.date(2025, 12, 1), lower)) == {"accepted"}
+    second = {r.unit: (r.total, r.grade) for r in carry_out(session, p, rid, assess["assessment_2025"]).results}
+    # Each assessment kept its own values; 2025's totals are 2024's less the reviewers' 10 points.
+    by_stage = dict(session.exec(select(Review.stage, func.count()).group_by(Review.stage)).all())
+    assert by_stage["assessment_2025"] == len(lower) and by_stage["assessment_2024"] == len(sheet)
+    weight = sum(c.weight for c in p.assessment.components if c.source == "reviews")
+    for unit, (total, _) in first.items():
+        assert second[unit][0] == pytest.approx(total - 10 * weight, abs=0.02)
+    # Re-running the 2024 assessment after 2025's scores came in still gives 2024's results.
+    again = {r.unit: (r.total, r.grade) for r in carry_out(session, p, rid, assess["assessment_2024"]).results}
+    assert again == first
+
+    # A sheet may name its assessment; a stage that is not one is refused with the reason.
+    assert take(dt.date(2025, 12, 1), [{**lower[0], "stage": "assessment_2024"}]) == ["accepted"]
+    named = session.exec(select(Review).where(Review.stage == "assessment_2024", Review.unit_code == lower[0]["unit"],
+                                              Review.reviewer == lower[0]["reviewer"],
+                                              Review.component_code == lower[0]["component"])).one()
+    assert named.value == lower[0]["value"]
+    assert take(dt.date(2025, 12, 1), [{**lower[0], "stage": "self_evaluation"}]) == ["quarantined"]
+    reason = session.exec(select(QuarantinedRecord.reason)).all()[-1]
+    assert "不是考核阶段" in reason and "assessment_2025" in reason

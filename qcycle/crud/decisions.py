@@ -40,15 +40,18 @@ def put_review(
     component_code: str,
     value: float,
     submitted_at: dt.datetime | None = None,
+    stage: str = "",
 ) -> Review:
-    """Set one reviewer's value for one component of one unit (a later value replaces it)."""
+    """Set one reviewer's value for one component of one unit in the assessment ``stage``
+    ("": the round's first); a later value replaces it."""
     put_reviews(session=session, round_id=round_id, submitted_at=submitted_at,
-                rows=[{"unit_code": unit_code, "reviewer": reviewer, "component_code": component_code,
-                       "value": value}])
+                rows=[{"stage": stage, "unit_code": unit_code, "reviewer": reviewer,
+                       "component_code": component_code, "value": value}])
     stmt = (
         select(Review)
         .where(
             Review.round_id == round_id,
+            Review.stage == stage,
             Review.unit_code == unit_code,
             Review.reviewer == reviewer,
             Review.component_code == component_code,
@@ -83,15 +86,17 @@ def put_decision(
 def put_reviews(*, session: Session, round_id: uuid.UUID, rows: Iterable[Mapping[str, Any]],
                 submitted_at: dt.datetime | None = None) -> int:
     """:func:`put_review` for many values at once (rows: ``unit_code``, ``reviewer``,
-    ``component_code``, ``value``); a later row for the same key wins. Returns how many keys."""
+    ``component_code``, ``value``, and ``stage`` unless ""); a later row for the same key wins.
+    Returns how many keys."""
     stamp = submitted_at or now()
-    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    latest: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for r in rows:
-        key = (r["unit_code"], str(r["reviewer"]), r["component_code"])
-        latest[key] = complete(Review, {"round_id": round_id, "unit_code": key[0], "reviewer": key[1],
-                                        "component_code": key[2], "value": float(r["value"]),
-                                        "submitted_at": stamp})
-    upsert(session, Review, list(latest.values()), keys=["round_id", "unit_code", "reviewer", "component_code"],
+        key = (r.get("stage") or "", r["unit_code"], str(r["reviewer"]), r["component_code"])
+        latest[key] = complete(Review, {"round_id": round_id, "stage": key[0], "unit_code": key[1],
+                                        "reviewer": key[2], "component_code": key[3],
+                                        "value": float(r["value"]), "submitted_at": stamp})
+    upsert(session, Review, list(latest.values()),
+           keys=["round_id", "stage", "unit_code", "reviewer", "component_code"],
            update_columns=["value", "submitted_at"])
     return len(latest)
 
@@ -109,9 +114,12 @@ def put_decisions(*, session: Session, round_id: uuid.UUID, stage: str, outcomes
     return len(values)
 
 
-def reviews_of(*, session: Session, round_id: uuid.UUID, subjects: Sequence[str]) -> list[Review]:
-    """The reviewers' values for ``subjects`` (unit codes, or 'unit:item')."""
-    return list(session.exec(select(Review).where(Review.round_id == round_id,
+def reviews_of(*, session: Session, round_id: uuid.UUID, subjects: Sequence[str], stages: Sequence[str] = ("",),
+               ) -> list[Review]:
+    """The values given for ``subjects`` (unit codes, or 'unit:item') in the assessment
+    ``stages`` (its code, and "" for the round's first assessment, whose values stored
+    before assessments had their own may carry no stage)."""
+    return list(session.exec(select(Review).where(Review.round_id == round_id, col(Review.stage).in_(stages),
                                                   col(Review.unit_code).in_(subjects))).all())
 
 

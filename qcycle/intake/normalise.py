@@ -35,6 +35,7 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "item": ("item", "item_code", "项目代码", "榜单项目代码", "榜单项目", "项目"),
     "category": ("category", "category_code", "类别代码", "类别"),
     "period": ("period", "期次", "检查期次", "期别"),
+    "stage": ("stage", "stage_code", "阶段代码"),
     "submitted_at": ("submitted_at", "提交时间", "报送时间", "提交日期"),
     "id": ("id", "external_id", "编号", "记录编号", "材料编号"),
     "reviewer": ("reviewer", "评审人", "评审专家", "专家"),
@@ -73,7 +74,7 @@ _ALIAS_RANK = {
 # "单位代码（unit）", "*提交时间", "提交时间(北京时间)": the annotation is not part of the name.
 _ANNOTATION = re.compile(r"[（(][^）)]*[）)]")
 # Field values kept as text (codes are text even when Excel stored them as numbers).
-_TEXT_FIELDS = ("unit", "item", "category", "period", "id", "reviewer", "component")
+_TEXT_FIELDS = ("unit", "item", "category", "period", "stage", "id", "reviewer", "component")
 
 _DATETIME_FORMATS = (
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",

@@ -19,7 +19,7 @@ from qcycle.models import QuarantinedRecord, identity_text
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
 
-__all__ = ["IngestResult", "accept_conflict", "cutoff_for", "fingerprint", "identity_of", "ingest", "ingest_many"]
+__all__ = ["IngestResult", "accept_conflict", "assessment_of", "cutoff_for", "fingerprint", "identity_of", "ingest", "ingest_many"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,20 @@ def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], subm
     return stages[-1]
 
 
+def assessment_of(p: Programme, timetable: Timetable, at: dt.datetime, assessed: dict) -> str:
+    """The assessment a reviewer's value received at ``at`` is for, when the record does not
+    name it: the first assessment stage not yet due by then (a round assessed each year is
+    scored each year), else the last. ``assessed`` caches each stage's last assess moment."""
+    stages = p.assessment_stages
+    for code in stages[:-1]:
+        if code not in assessed:
+            assessed[code] = max((a.at for a in timetable.actions if a.stage == code and a.action == "assess"),
+                                 default=None)
+        if assessed[code] is not None and at <= assessed[code]:
+            return code
+    return stages[-1] if stages else ""
+
+
 def cutoff_for(timetable: Timetable, stage: str, period: str | None, category: str | None,
                unit: str | None = None) -> dt.datetime | None:
     """The deadline that applies to a submission, from the timetable (the one place for dates):
@@ -95,6 +109,32 @@ def _parse_time(value: Any) -> dt.datetime:
 _BUILTIN_KINDS = [k.value for k in SubmissionKind]  # once, not once per record
 
 
+def _score_problem(p: Programme, record: Mapping[str, Any]) -> str | None:
+    """Why a reviewer's value cannot be stored; None when it can."""
+    scheme = p.assessment
+    comps = {c.code for c in scheme.components} if scheme else set()
+    if scheme:
+        comps |= {f"bonus:{b.code}" for b in scheme.bonuses} | {f"deduction:{d.code}" for d in scheme.deductions}
+        comps |= {f"veto:{v.code}" for v in scheme.vetoes} | {f"indicator:{i.code}" for i in scheme.indicators}
+    if p.quotas:
+        comps |= {f"quota:{a.code}" for a in p.quotas.actions}
+    if record.get("component") not in comps:
+        return f"评分部分 {record.get('component')!r} 不在考核方案中（应为 {'/'.join(sorted(comps))}）"
+    if not record.get("reviewer"):
+        return "缺少评审人（reviewer）"
+    named = record.get("stage")
+    if named and named not in p.assessment_stages:
+        return f"阶段 {named!r} 不是考核阶段（可选：{'、'.join(p.assessment_stages) or '无'}）"
+    try:
+        raw: Any = record.get("value")  # None or text is reported below, not raised
+        value = float(raw)
+    except (TypeError, ValueError):
+        return f"评分 {record.get('value')!r} 不是数字"
+    if ":" not in str(record.get("component")) and not 0 <= value <= 100:
+        return f"评分 {value:g} 超出 0–100"
+    return None
+
+
 def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     """Why a record cannot be stored, in the ops team's words; None when it can."""
     kind = record.get("kind")
@@ -110,25 +150,7 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     if item and item not in p.item_category:
         return f"榜单项目 {item!r} 不存在"
     if kind == "score":
-        scheme = p.assessment
-        comps = {c.code for c in scheme.components} if scheme else set()
-        if scheme:
-            comps |= {f"bonus:{b.code}" for b in scheme.bonuses} | {f"deduction:{d.code}" for d in scheme.deductions}
-            comps |= {f"veto:{v.code}" for v in scheme.vetoes} | {f"indicator:{i.code}" for i in scheme.indicators}
-        if p.quotas:
-            comps |= {f"quota:{a.code}" for a in p.quotas.actions}
-        if record.get("component") not in comps:
-            return f"评分部分 {record.get('component')!r} 不在考核方案中（应为 {'/'.join(sorted(comps))}）"
-        if not record.get("reviewer"):
-            return "缺少评审人（reviewer）"
-        try:
-            raw: Any = record.get("value")  # None or text is reported below, not raised
-            value = float(raw)
-        except (TypeError, ValueError):
-            return f"评分 {record.get('value')!r} 不是数字"
-        if ":" not in str(record.get("component")) and not 0 <= value <= 100:
-            return f"评分 {value:g} 超出 0–100"
-        return None
+        return _score_problem(p, record)
     if _stage_for(p, kind) is None:
         return f"本周期不收 {kind} 类材料"
     named = record.get("stage")
@@ -204,7 +226,8 @@ def identity_of(stage: Stage, record: Mapping[str, Any], category: str | None) -
 def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, record: Mapping[str, Any],
           source: str, fp: str, cutoffs: dict) -> _Plan:
     if record["kind"] == "score":
-        return _Plan(review={"unit_code": record["unit"], "reviewer": str(record["reviewer"]),
+        stage = record.get("stage") or assessment_of(programme, timetable, now(), cutoffs.setdefault("assessed", {}))
+        return _Plan(review={"stage": stage, "unit_code": record["unit"], "reviewer": str(record["reviewer"]),
                              "component_code": record["component"], "value": float(record["value"])})
     category = record.get("category") or programme.item_category.get(record.get("item") or "")
     submitted_at = _parse_time(record["submitted_at"])

@@ -247,10 +247,7 @@ def _assess(session, p, round_id, action) -> Outcome:
     if scheme is None:
         return Outcome(action, note="本周期没有考核方案")
     subjects = _assessment_subjects(session, p, round_id, action.category)
-    measured: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
-    if subjects:
-        for r in crud.reviews_of(session=session, round_id=round_id, subjects=subjects):
-            measured[r.unit_code].append((r.component_code, r.reviewer, r.value))
+    measured = _measured(session, p, round_id, action.stage, subjects)
     inputs = [unit_input(s, measured[s], scheme) for s in subjects]
     earned = _bonuses_from_other_rounds(session, scheme)
     for u in inputs:
@@ -269,6 +266,36 @@ def _assess(session, p, round_id, action) -> Outcome:
     summary = "，".join(f"{grade_label(g)} {grades[g]}" for g in scheme.grade_names if grades[g])
     return Outcome(action, results=results, counts=dict(grades),
                    note=f"{action.title}：{len(results)} 个对象，{summary or '无'}")
+
+
+# Values given per year (an indicator's 2023 figure): the same fact whichever assessment reads it.
+_YEARLY = ("indicator:", "quota:")
+
+
+def _measured(session: Session, p: Programme, round_id: uuid.UUID, stage: str,
+              subjects: list[str]) -> dict[str, list[tuple[str, str, float]]]:
+    """Each subject's (component, reviewer or year, value) for the assessment ``stage``. A
+    round assessed twice is scored twice: reviewers' scores, bonuses, deductions and vetoes
+    are this assessment's own, so one not yet scored says so (too few scores) instead of
+    reusing the other's. A year's indicator or quota figure given for an earlier assessment
+    still holds, unless this one gives it again."""
+    order = p.assessment_stages
+    mine = order.index(stage) if stage in order else 0
+    rank = {"": 0, **{code: i for i, code in enumerate(order)}}  # "": stored before values had a stage
+    chosen: dict[tuple[str, str, str], tuple[int, float]] = {}
+    if subjects:
+        for r in crud.reviews_of(session=session, round_id=round_id, subjects=subjects,
+                                 stages=["", *order[:mine + 1]]):
+            given = rank.get(r.stage, -1)
+            if given != mine and not r.component_code.startswith(_YEARLY):
+                continue
+            key = (r.unit_code, r.component_code, r.reviewer)
+            if key not in chosen or given >= chosen[key][0]:
+                chosen[key] = (given, r.value)
+    measured: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+    for (unit, component, reviewer), (_, value) in chosen.items():
+        measured[unit].append((component, reviewer, value))
+    return measured
 
 
 def _bonuses_from_other_rounds(session, scheme) -> dict[str, dict[str, int]]:

@@ -23,10 +23,13 @@ __all__ = [
     "ReviewBase",
 ]
 
-# -- reviews (评审打分, one value per reviewer and component) --------------------------------------
+# -- reviews (评审打分, one value per assessment, reviewer and component) ---------------------------
 
 
 class ReviewBase(SQLModel):
+    # A round assessed twice (榆阳: 2024 and 2025) is scored twice: each assessment reads only
+    # its own values, so one not yet scored says so instead of reusing the other's.
+    stage: str = Field("", description='the assessment stage scored ("": the round\'s first)')
     unit_code: str
     reviewer: str
     component_code: str
@@ -35,7 +38,7 @@ class ReviewBase(SQLModel):
 
 class Review(ReviewBase, table=True):
     __tablename__ = "review"
-    __table_args__ = (UniqueConstraint("round_id", "unit_code", "reviewer", "component_code"),)
+    __table_args__ = (UniqueConstraint("round_id", "stage", "unit_code", "reviewer", "component_code"),)
 
     id: uuid.UUID = _uuid_pk()
     round_id: uuid.UUID = _round_fk()
