@@ -305,6 +305,11 @@ def test_a_round_assessed_twice_scores_each_assessment_on_its_own_values(session
     # Re-running the 2024 assessment after 2025's scores came in still gives 2024's results.
     again = {r.unit: (r.total, r.grade) for r in carry_out(session, p, rid, assess["assessment_2024"]).results}
     assert again == first
+    # A value stored before values had a stage ("") gives way to one given for the assessment.
+    old = sheet[0]
+    crud.put_review(session=session, round_id=rid, unit_code=old["unit"], reviewer=old["reviewer"],
+                    component_code=old["component"], value=0, stage="")
+    assert {r.unit: (r.total, r.grade) for r in carry_out(session, p, rid, assess["assessment_2024"]).results} == first
 
     # A sheet may name its assessment; a stage that is not one is refused with the reason.
     assert take(dt.date(2025, 12, 1), [{**lower[0], "stage": "assessment_2024"}]) == ["accepted"]

@@ -282,7 +282,7 @@ def _measured(session: Session, p: Programme, round_id: uuid.UUID, stage: str,
     order = p.assessment_stages
     mine = order.index(stage) if stage in order else 0
     rank = {"": 0, **{code: i for i, code in enumerate(order)}}  # "": stored before values had a stage
-    chosen: dict[tuple[str, str, str], tuple[int, float]] = {}
+    chosen: dict[tuple[str, str, str], tuple[tuple[int, bool], float]] = {}
     if subjects:
         for r in crud.reviews_of(session=session, round_id=round_id, subjects=subjects,
                                  stages=["", *order[:mine + 1]]):
@@ -290,8 +290,10 @@ def _measured(session: Session, p: Programme, round_id: uuid.UUID, stage: str,
             if given != mine and not r.component_code.startswith(_YEARLY):
                 continue
             key = (r.unit_code, r.component_code, r.reviewer)
-            if key not in chosen or given >= chosen[key][0]:
-                chosen[key] = (given, r.value)
+            # The latest assessment's value; for the first, one given since values had a stage.
+            order_key = (given, r.stage != "")
+            if key not in chosen or order_key > chosen[key][0]:
+                chosen[key] = (order_key, r.value)
     measured: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
     for (unit, component, reviewer), (_, value) in chosen.items():
         measured[unit].append((component, reviewer, value))
