@@ -32,6 +32,7 @@ from qcycle.schema import Assessment, BonusItem, Indicator, QuotaPlan
 
 __all__ = [
     "MEASUREMENT_PREFIXES",
+    "YEARLY_PREFIXES",
     "UnitInput",
     "UnitResult",
     "aggregate",
@@ -44,6 +45,9 @@ __all__ = [
 # named by a prefix: occurrences of a bonus/deduction item, a veto that applies, an indicator's
 # actual value for a year, a quota action's count achieved in a year.
 MEASUREMENT_PREFIXES = ("bonus", "deduction", "veto", "indicator", "quota")
+# Measurements given per year (the reviewer field holds the year): a year's figure is a fact,
+# the same whichever assessment of a round reads it.
+YEARLY_PREFIXES = ("indicator", "quota")
 
 
 @dataclass
@@ -95,7 +99,7 @@ def unit_input(subject: str, measurements: Iterable[tuple[str, str, float]], sch
             u.deductions[name] = u.deductions.get(name, 0) + int(value)
         elif prefix == "veto" and value:
             u.vetoes.append(name)
-        elif prefix in ("indicator", "quota"):
+        elif prefix in YEARLY_PREFIXES:
             per_year.setdefault(code, {})[who] = value
     for ind in scheme.indicators:
         years = per_year.get(f"indicator:{ind.code}", {})

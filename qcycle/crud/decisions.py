@@ -114,7 +114,7 @@ def put_decisions(*, session: Session, round_id: uuid.UUID, stage: str, outcomes
     return len(values)
 
 
-def reviews_of(*, session: Session, round_id: uuid.UUID, subjects: Sequence[str], stages: Sequence[str] = ("",),
+def reviews_of(*, session: Session, round_id: uuid.UUID, subjects: Sequence[str], stages: Sequence[str]
                ) -> list[Review]:
     """The values given for ``subjects`` (unit codes, or 'unit:item') in the assessment
     ``stages`` (its code, and "" for the round's first assessment, whose values stored

@@ -49,39 +49,44 @@ def _stage_for(p: Programme, kind: str) -> Stage | None:
     return stages[0] if stages else None
 
 
+def _first_not_past(codes: Sequence[str], timetable: Timetable, action: str, at: dt.datetime,
+                    windows: dict) -> int | None:
+    """Index of the first of the stages ``codes`` whose last round-wide ``action`` (deadline,
+    assess) is not before ``at``; None when every one is. ``windows`` caches those moments."""
+    for i, code in enumerate(codes):
+        key = (action, code)
+        if key not in windows:
+            windows[key] = max((a.at for a in timetable.actions
+                                if a.stage == code and a.action == action and a.unit is None), default=None)
+        if windows[key] is not None and at <= windows[key]:
+            return i
+    return None
+
+
 def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], submitted_at: dt.datetime,
              windows: dict) -> Stage:
     """The stage a record was handed in at: the one it names (``stage``), the only stage that
     takes its kind, or, when several do (two self-evaluations in one round), the first whose
-    deadline it is not after, else the last one. ``windows`` caches each stage's last deadline."""
+    deadline it is not after, else the last one. ``windows``: see :func:`_first_not_past`."""
     stages = _stages_for(p, record["kind"])
     named = record.get("stage")
     if named:
         return next(s for s in stages if s.code == named)
     if len(stages) == 1:
         return stages[0]
-    for stage in stages:
-        if stage.code not in windows:
-            windows[stage.code] = max((a.at for a in timetable.actions
-                                       if a.stage == stage.code and a.action == "deadline" and a.unit is None),
-                                      default=None)
-        if windows[stage.code] is not None and submitted_at <= windows[stage.code]:
-            return stage
-    return stages[-1]
+    found = _first_not_past([s.code for s in stages], timetable, "deadline", submitted_at, windows)
+    return stages[-1 if found is None else found]
 
 
-def assessment_of(p: Programme, timetable: Timetable, at: dt.datetime, assessed: dict) -> str:
+def assessment_of(p: Programme, timetable: Timetable, at: dt.datetime, windows: dict) -> str:
     """The assessment a reviewer's value received at ``at`` is for, when the record does not
     name it: the first assessment stage not yet due by then (a round assessed each year is
-    scored each year), else the last. ``assessed`` caches each stage's last assess moment."""
+    scored each year), else the last. ``windows``: see :func:`_first_not_past`."""
     stages = p.assessment_stages
-    for code in stages[:-1]:
-        if code not in assessed:
-            assessed[code] = max((a.at for a in timetable.actions if a.stage == code and a.action == "assess"),
-                                 default=None)
-        if assessed[code] is not None and at <= assessed[code]:
-            return code
-    return stages[-1] if stages else ""
+    if len(stages) <= 1:
+        return stages[0] if stages else ""
+    found = _first_not_past(stages[:-1], timetable, "assess", at, windows)
+    return stages[-1 if found is None else found]
 
 
 def cutoff_for(timetable: Timetable, stage: str, period: str | None, category: str | None,
@@ -226,7 +231,7 @@ def identity_of(stage: Stage, record: Mapping[str, Any], category: str | None) -
 def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, record: Mapping[str, Any],
           source: str, fp: str, cutoffs: dict) -> _Plan:
     if record["kind"] == "score":
-        stage = record.get("stage") or assessment_of(programme, timetable, now(), cutoffs.setdefault("assessed", {}))
+        stage = record.get("stage") or assessment_of(programme, timetable, now(), cutoffs.setdefault("windows", {}))
         return _Plan(review={"stage": stage, "unit_code": record["unit"], "reviewer": str(record["reviewer"]),
                              "component_code": record["component"], "value": float(record["value"])})
     category = record.get("category") or programme.item_category.get(record.get("item") or "")

@@ -34,7 +34,7 @@ from qcycle.lifecycle.who import (
 from qcycle.models import AssessmentResult
 from qcycle.render import SYSTEM_SENDER
 from qcycle.schema import Programme, Stage, Who, grade_label
-from qcycle.scoring import assess, unit_input
+from qcycle.scoring import YEARLY_PREFIXES, assess, unit_input
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
@@ -268,10 +268,6 @@ def _assess(session, p, round_id, action) -> Outcome:
                    note=f"{action.title}：{len(results)} 个对象，{summary or '无'}")
 
 
-# Values given per year (an indicator's 2023 figure): the same fact whichever assessment reads it.
-_YEARLY = ("indicator:", "quota:")
-
-
 def _measured(session: Session, p: Programme, round_id: uuid.UUID, stage: str,
               subjects: list[str]) -> dict[str, list[tuple[str, str, float]]]:
     """Each subject's (component, reviewer or year, value) for the assessment ``stage``. A
@@ -286,8 +282,9 @@ def _measured(session: Session, p: Programme, round_id: uuid.UUID, stage: str,
     if subjects:
         for r in crud.reviews_of(session=session, round_id=round_id, subjects=subjects,
                                  stages=["", *order[:mine + 1]]):
-            given = rank.get(r.stage, -1)
-            if given != mine and not r.component_code.startswith(_YEARLY):
+            given = rank[r.stage]  # only these stages are read
+            prefix, yearly, _ = r.component_code.partition(":")  # as scoring.unit_input reads it
+            if given != mine and not (yearly and prefix in YEARLY_PREFIXES):
                 continue
             key = (r.unit_code, r.component_code, r.reviewer)
             # The latest assessment's value; for the first, one given since values had a stage.
