@@ -42,6 +42,7 @@ class SimulationReport:
     submissions: Counter = field(default_factory=Counter)
     quarantined: int = 0
     grades: Counter = field(default_factory=Counter)
+    refused: Counter = field(default_factory=Counter)  # graded, then refused by a decision on the result
     messages: dict[str, Counter] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -52,7 +53,7 @@ class SimulationReport:
             "round": self.round_code, "ticks": self.ticks, "flow_runs": self.flow_runs,
             "actions_done": self.actions_done, "actions_skipped": self.actions_skipped,
             "submissions": dict(self.submissions), "quarantined": self.quarantined,
-            "grades": dict(self.grades), "messages": {k: dict(v) for k, v in self.messages.items()},
+            "grades": dict(self.grades), "refused": dict(self.refused), "messages": {k: dict(v) for k, v in self.messages.items()},
             "seconds": round(self.seconds, 2), "home": self.home, "warnings": self.warnings,
         }
 
@@ -174,5 +175,6 @@ def _fill(report: SimulationReport, round_id, p) -> None:
     for grade in [*order, *sorted(set(counts) - set(order))]:  # best grade first
         if grade in counts:
             report.grades[grade] = counts[grade]
+    report.refused.update(tallies["refused"])
     for (channel, status), n in tallies["messages"].items():
         report.messages.setdefault(channel, Counter())[status] += n

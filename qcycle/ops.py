@@ -21,7 +21,7 @@ from qcycle import crud
 from qcycle.errors import DecisionError, UsageError
 from qcycle.lifecycle import DECIDING_STAGE_KINDS, decision_subjects, p_item_name, pending_decisions
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
-from qcycle.schema import Programme, Stage
+from qcycle.schema import Programme, Stage, StageKind
 
 __all__ = [
     "OUTCOMES",
@@ -86,8 +86,8 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
         raise DecisionError("；".join(problems))
     done = []
     for stage, subject, outcome, note in checked:
-        crud.put_decision(session=session, round_id=round_id, stage=stage.code, subject=subject,
-                          outcome=outcome, decided_by=decided_by, note=note)
+        crud.put_decision(session=session, round_id=round_id, stage=stage.code, decides=stage.decides or "",
+                          subject=subject, outcome=outcome, decided_by=decided_by, note=note)
         crud.audit(session=session, actor=decided_by, action=f"decide:{stage.code}",
                    round_code=programme.round.code, detail={"subject": subject, "outcome": outcome})
         done.append((stage.code, subject, outcome))
@@ -130,6 +130,12 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     rows = crud.list_results(session=session, round_id=round_id)  # by stage, then rank
     comps = p.assessment.components if p.assessment else []
     vetoes = {v.code: v.name for v in p.assessment.vetoes} if p.assessment else {}
+    # A decision on an assessment's result (a committee's) stands beside the grade: a graded
+    # candidate it refused holds no award, and the sheet must not read as if it did.
+    on_results = {st.code: [d for d in p.stages if d.kind is StageKind.decision and d.decides == st.code]
+                  for st in p.stages if st.kind is StageKind.assessment}
+    said = {stage.code: crud.outcomes_at(session=session, round_id=round_id, stage=stage.code)
+            for stages in on_results.values() for stage in stages}
     sheets: dict[str, list[dict]] = {}
     for r in rows:
         unit, _, item = r.unit_code.partition(":")
@@ -141,6 +147,9 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         row |= {c.name: None if r.components.get(c.code) is None else round(r.components[c.code], 2) for c in comps}
         row |= {"加分": round(r.bonus, 2), "扣分": round(r.deduction, 2),
                 "否决": vetoes.get(r.veto, r.veto) if r.veto else "", "等次": r.grade}
+        for decider in on_results.get(r.stage, []):
+            outcome = said[decider.code].get(r.unit_code)
+            row[decider.name] = "" if outcome is None else "通过" if outcome in POSITIVE_OUTCOMES else "未通过"
         sheets.setdefault(stage.name if stage else "考核结果", []).append(row)
     groups = {"全部": -1} | {c.name: i for i, c in enumerate(p.categories)}
     for rows_of_stage in sheets.values():  # each ranking group together, in the programme's order

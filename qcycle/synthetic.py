@@ -286,7 +286,8 @@ class World:
             yes, no = YES_NO_OUTCOMES
             outcomes = {subject: yes if decide(self.seed, stage.code, subject) else no
                         for subject in pending_decisions(session, self.p, self.round_id, stage, a.category)}
-            n += crud.put_decisions(session=session, round_id=self.round_id, stage=stage.code, outcomes=outcomes,
+            n += crud.put_decisions(session=session, round_id=self.round_id, stage=stage.code,
+                                    decides=stage.decides or "", outcomes=outcomes,
                                     decided_by=f"{self.source}:ops", decided_at=tick)
         return n
 

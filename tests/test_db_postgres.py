@@ -138,7 +138,7 @@ def test_crud_round_trip(pg: str) -> None:
                         reason="缺少单位代码")  # fmt: skip
         crud.put_review(session=s, round_id=rid, unit_code="hz-xihu", reviewer="专家甲",
                         component_code="k1", value=88.5)  # fmt: skip
-        crud.put_decision(session=s, round_id=rid, stage="review", subject="hz-xihu:A01",
+        crud.put_decision(session=s, round_id=rid, stage="review", decides="application", subject="hz-xihu:A01",
                           outcome="approved", decided_by="cli:alice")  # fmt: skip
         crud.save_results(session=s, round_id=rid, results=[
             {"unit_code": "hz-xihu", "total": 88.5, "grade": "A", "rank": 1,

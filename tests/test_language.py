@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from qcycle import crud, db, moment
+from qcycle import crud, db, moment, ops
 from qcycle.clock import at
 from qcycle.errors import ConfigError
 from qcycle.intake import ingest_many
@@ -66,7 +66,8 @@ class Round:
 
     def decide(self, stage: str, **outcomes: str) -> None:
         with db.session_scope() as session:
-            crud.put_decisions(session=session, round_id=self.id, stage=stage, outcomes=outcomes,
+            crud.put_decisions(session=session, round_id=self.id, stage=stage,
+                               decides=self.p.stage(stage).decides or "", outcomes=outcomes,
                                decided_by="test:ops")
 
     def pending(self, stage: str) -> list[str]:
@@ -274,14 +275,23 @@ def test_eligibility_reads_an_earlier_rounds_winners(tmp_path, home):
     with db.session_scope() as session:
         crud.save_results(session=session, round_id=earlier.id, stage="scoring", results=[
             {"unit_code": "e1", "total": 90, "grade": "区长质量奖", "rank": 1},
-            {"unit_code": "e2", "total": 75, "grade": "提名奖", "rank": 2}])
+            {"unit_code": "e4", "total": 85, "grade": "区长质量奖", "rank": 2},
+            {"unit_code": "e2", "total": 75, "grade": "提名奖", "rank": 3}])
+    # The committee refused the second graded candidate: that award stayed vacant.
+    earlier.decide("committee", e1="approved", e4="rejected", e2="approved")
+    with db.session_scope() as session:  # and the results sheet says so beside the grade
+        sheet = ops.result_rows(session, earlier.p, earlier.id)["评审打分"]
+        assert crud.round_tallies(session=session, round_id=earlier.id)["refused"] == {"区长质量奖": 1}
+    assert [(r["单位代码"], r["等次"], r["评审委员会审议"]) for r in sheet] == [
+        ("e1", "区长质量奖", "通过"), ("e4", "区长质量奖", "未通过"), ("e2", "提名奖", "通过")]
     rule = ("        reminders: std\n        eligibility:\n"
             "          not_awarded: {grades: [区长质量奖], years: 5}\n")
     later = Round(write(tmp_path, "award-2023.yaml", AWARD.replace("        reminders: std\n", rule, 1)))
-    later.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+    later.hand_in("application", ["e1", "e2", "e3", "e4"], "2023-03-20")
     later.until("2023-04-04")
-    # The 2021 winner may apply again from 2026 only; a 2021 nomination is no obstacle.
-    assert later.pending("eligibility") == ["e2", "e3"]
+    # The 2021 winner may apply again from 2026 only; a 2021 nomination is no obstacle, nor a
+    # grade the committee refused (e4 never held the award).
+    assert later.pending("eligibility") == ["e2", "e3", "e4"]
     with db.session_scope() as session:
         refused = session.exec(select(Decision).where(Decision.round_id == later.id,
                                                       Decision.stage == "eligibility")).one()

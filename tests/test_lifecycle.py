@@ -124,9 +124,9 @@ def test_decision_stage_waits_for_ops_and_takers_follow_decisions(session, round
     outcome = carry_out(session, p, rid, review)
     assert outcome.pending == ["510100:zlcx-01", "510300:cxyl-02"]
     assert [d.unit for d in outcome.drafts] == ["510000"]  # ops are reminded
-    crud.put_decision(session=session, round_id=rid, stage="takers_review", subject="510100:zlcx-01",
+    crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application", subject="510100:zlcx-01",
                       outcome="approved", decided_by="cli:test")
-    crud.put_decision(session=session, round_id=rid, stage="takers_review", subject="510300:cxyl-02",
+    crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application", subject="510300:cxyl-02",
                       outcome="rejected", decided_by="cli:test")
     assert pending_decisions(session, p, rid, p.stage("takers_review"), None) == []
     assert takers(session, p, rid) == {"510100": ["zlcx-01"]}
@@ -232,9 +232,9 @@ def test_takers_per_category_are_the_same_inside_a_remembering_pass(session, rou
     for unit, item in [*taken, ("510600", "cxyl-01")]:
         _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
     for unit, item in taken:
-        crud.put_decision(session=session, round_id=rid, stage="takers_review", subject=f"{unit}:{item}",
+        crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application", subject=f"{unit}:{item}",
                           outcome="approved", decided_by="cli:test")
-    crud.put_decision(session=session, round_id=rid, stage="takers_review", subject="510600:cxyl-01",
+    crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application", subject="510600:cxyl-01",
                       outcome="rejected", decided_by="cli:test")
     categories = [None, "cxyl", "zlcx", "tssd", "unknown"]
     fresh = {c: takers(session, p, rid, c) for c in categories}

@@ -35,8 +35,9 @@ def simulate(
 
     给出多个文件时按顺序在同一个工作文件夹（同一数据库）中运行，后一届读得到前一届的结果
     （如“获奖满5年后方可再次申报”）。--home 只接受本命令建立的文件夹或空文件夹：重新模拟会清空它。
-    With PREFECT_API_URL set (e.g. after `prefect server start`), the runs appear in that
-    server's UI; otherwise Prefect's in-process server is used.
+    设置了 PREFECT_API_URL（如已运行 qcycle server）时，运行记录写入该服务器，可在其界面查看；
+    否则本命令在 127.0.0.1 上启动一个本地 Prefect 服务器，运行结束后停止（日志写入 QCYCLE_HOME
+    下的 prefect-server.log，默认 .qcycle/；运行记录留在 PREFECT_HOME 的数据库中）。
 
     示例：qcycle simulate config/programmes/sc-jbgs-2023.yaml
           qcycle simulate 天水-2023.yaml 天水-2024.yaml --home .qcycle/simulate/天水
@@ -66,7 +67,8 @@ def _print_simulation(report) -> None:
     out.print(f"  材料：{subs}；隔离（格式错误/未知单位）{report.quarantined} 条")
     from qcycle.schema import grade_label
 
-    grades = "，".join(f"{grade_label(g)} {n}" for g, n in report.grades.items() if n) or "无"
+    grades = "，".join(f"{grade_label(g)} {n}" + (f"（其中 {report.refused[g]} 个经审议未通过）" if report.refused.get(g) else "")
+                      for g, n in report.grades.items() if n) or "无"
     out.print(f"  考核等次：{grades}")
     from qcycle.notify.outbox import STATUS_LABELS
 

@@ -22,6 +22,7 @@ __all__ = [
     "decided_at",
     "decided_subjects",
     "decisions_with_outcome",
+    "outcomes_at",
     "put_decision",
     "put_decisions",
     "put_review",
@@ -66,14 +67,16 @@ def put_decision(
     session: Session,
     round_id: uuid.UUID,
     stage: str,
+    decides: str,
     subject: str,
     outcome: str,
     decided_by: str,
     note: str = "",
     decided_at: dt.datetime | None = None,
 ) -> Decision:
-    """Set the decision of a stage on a subject (a later decision replaces it; audit it)."""
-    put_decisions(session=session, round_id=round_id, stage=stage, outcomes={subject: outcome},
+    """Set the decision of a stage (which decides on ``decides``' subjects) on a subject (a
+    later decision replaces it; audit it)."""
+    put_decisions(session=session, round_id=round_id, stage=stage, decides=decides, outcomes={subject: outcome},
                   decided_by=decided_by, note=note, decided_at=decided_at)
     stmt = (
         select(Decision)
@@ -101,16 +104,16 @@ def put_reviews(*, session: Session, round_id: uuid.UUID, rows: Iterable[Mapping
     return len(latest)
 
 
-def put_decisions(*, session: Session, round_id: uuid.UUID, stage: str, outcomes: Mapping[str, str],
+def put_decisions(*, session: Session, round_id: uuid.UUID, stage: str, decides: str, outcomes: Mapping[str, str],
                   decided_by: str, note: str = "", decided_at: dt.datetime | None = None) -> int:
     """:func:`put_decision` for many subjects of one stage at once (``{subject: outcome}``)."""
     stamp = decided_at or now()
-    values = [complete(Decision, {"round_id": round_id, "stage": stage, "subject": subject,
+    values = [complete(Decision, {"round_id": round_id, "stage": stage, "decides": decides, "subject": subject,
                                   "outcome": choice(outcome, DECISION_OUTCOMES, "outcome"),
                                   "decided_by": decided_by, "note": note, "decided_at": stamp})
               for subject, outcome in outcomes.items()]
     upsert(session, Decision, values, keys=["round_id", "stage", "subject"],
-           update_columns=["outcome", "decided_by", "note", "decided_at"])
+           update_columns=["decides", "outcome", "decided_by", "note", "decided_at"])
     return len(values)
 
 
@@ -131,6 +134,12 @@ def decided_subjects(*, session: Session, round_id: uuid.UUID, stage: str,
     """Subjects the decision ``stage`` gave one of ``outcomes``."""
     return column_values(session, select(Decision.subject).where(
         Decision.round_id == round_id, Decision.stage == stage, col(Decision.outcome).in_(outcomes)))
+
+
+def outcomes_at(*, session: Session, round_id: uuid.UUID, stage: str) -> dict[str, str]:
+    """``{subject: outcome}`` of every decision the ``stage`` has made."""
+    return dict(session.exec(select(Decision.subject, Decision.outcome).where(  # type: ignore[arg-type]
+        Decision.round_id == round_id, Decision.stage == stage)).all())
 
 
 def subjects_with_outcome(*, session: Session, round_id: uuid.UUID, outcomes: Sequence[str]) -> list[str]:

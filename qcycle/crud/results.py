@@ -12,13 +12,14 @@ from sqlmodel import Session, col, delete, select
 
 from qcycle.clock import now
 from qcycle.crud.base import column_values, fields_of, row_values, to_json, upsert
-from qcycle.models import AssessmentResult, ProgrammeRound
+from qcycle.models import NEGATIVE_OUTCOMES, AssessmentResult, Decision, ProgrammeRound
 
 __all__ = [
     "earlier_awards",
     "graded_subjects",
     "latest_results_stage",
     "list_results",
+    "refused_result",
     "result_subjects",
     "save_results",
     "stage_results",
@@ -121,21 +122,32 @@ def result_subjects(*, session: Session, round_id: uuid.UUID, stage: str) -> lis
 
 def graded_subjects(*, session: Session, round_id: uuid.UUID, grades: Sequence[str] | None = None) -> list[str]:
     """The round's assessed subjects (of any stage), each time it was graded one of ``grades``
-    (every result when none are given)."""
-    query = select(AssessmentResult.unit_code).where(AssessmentResult.round_id == round_id)
+    (every result when none are given) and not refused afterwards (:func:`refused_result`)."""
+    query = select(AssessmentResult.unit_code).where(AssessmentResult.round_id == round_id, ~refused_result())
     if grades:
         query = query.where(col(AssessmentResult.grade).in_(grades))
     return list(session.exec(query).all())
 
 
+def refused_result() -> Any:
+    """SQL condition on an assessment_result row: a decision on that result (its stage's
+    ``decides``) said no, e.g. a committee refusing a graded candidate, whose award then
+    stays vacant."""
+    return (select(Decision.id)
+            .where(Decision.round_id == AssessmentResult.round_id, Decision.decides == AssessmentResult.stage,
+                   Decision.subject == AssessmentResult.unit_code, col(Decision.outcome).in_(NEGATIVE_OUTCOMES))
+            .exists())
+
+
 def earlier_awards(*, session: Session, programme: str, grades: Sequence[str], before_round: str,
                    ) -> list[tuple[str, int, str]]:
     """(unit code, year, round code) of every subject graded one of ``grades`` in another round
-    of the same programme family: who won, and when (the round's last year)."""
+    of the same programme family and not refused afterwards (:func:`refused_result`): who won,
+    and when (the round's last year)."""
     rows = session.exec(
         select(AssessmentResult.unit_code, ProgrammeRound.last_year, ProgrammeRound.code)
         .join(ProgrammeRound, col(AssessmentResult.round_id) == ProgrammeRound.id)
         .where(ProgrammeRound.programme == programme, ProgrammeRound.code != before_round,
-               col(AssessmentResult.grade).in_(list(grades)))
+               col(AssessmentResult.grade).in_(list(grades)), ~refused_result())
     ).all()
     return [(subject.partition(":")[0], year, code) for subject, year, code in rows]

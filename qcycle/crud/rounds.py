@@ -11,6 +11,7 @@ from sqlmodel import Session, func, select
 from sqlmodel.sql.expression import Select
 
 from qcycle.crud.base import insert_if_absent
+from qcycle.crud.results import refused_result
 from qcycle.models import (
     ActionRun,
     AssessmentResult,
@@ -99,7 +100,8 @@ def round_fingerprint(*, session: Session, code: str) -> tuple[uuid.UUID, str] |
 
 def round_tallies(*, session: Session, round_id: uuid.UUID) -> dict[str, Any]:
     """A round's closing figures: actions by outcome, submissions by (status, late), quarantined
-    records, results by grade, messages by (channel, status)."""
+    records, results by grade (and those of them a decision on the result refused), messages by
+    (channel, status)."""
     def grouped(*columns: Any, table: Any) -> dict[Any, int]:
         # Select(...) is what select() builds for several columns; select() is typed for a fixed count.
         rows: Sequence[tuple[Any, ...]] = session.exec(
@@ -112,5 +114,8 @@ def round_tallies(*, session: Session, round_id: uuid.UUID) -> dict[str, Any]:
         "quarantined": int(session.exec(select(func.count()).select_from(QuarantinedRecord).where(
             QuarantinedRecord.round_id == round_id)).one()),
         "grades": grouped(AssessmentResult.grade, table=AssessmentResult),
+        "refused": dict(session.exec(  # type: ignore[arg-type]
+            select(AssessmentResult.grade, func.count()).where(AssessmentResult.round_id == round_id, refused_result())
+            .group_by(AssessmentResult.grade)).all()),
         "messages": grouped(OutboxMessage.channel, OutboxMessage.status, table=OutboxMessage),
     }

@@ -206,8 +206,8 @@ def _decision_due(session, p, round_id, action) -> Outcome:
     target = p.stage(stage.decides) if stage.decides else None
     refused = ineligible(session, p, target, pending) if target is not None else {}
     for subject, reason in refused.items():  # decided by the rule, audited like any decision
-        crud.put_decision(session=session, round_id=round_id, stage=stage.code, subject=subject,
-                          outcome="rejected", decided_by="rule:eligibility", note=reason, decided_at=action.at)
+        crud.put_decision(session=session, round_id=round_id, stage=stage.code, decides=stage.decides or "",
+                          subject=subject, outcome="rejected", decided_by="rule:eligibility", note=reason, decided_at=action.at)
         crud.audit(session=session, actor="rule:eligibility", action=f"decide:{stage.code}",
                    round_code=p.round.code, detail={"subject": subject, "outcome": "rejected", "note": reason})
     pending = [x for x in pending if x not in refused]

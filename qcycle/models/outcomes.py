@@ -50,6 +50,11 @@ class Review(ReviewBase, table=True):
 
 class DecisionBase(SQLModel):
     stage: str
+    # What the decision is on: an application, an earlier decision, or an assessment's result.
+    # A result rejected here (a committee refusing a graded candidate) is not an award, and a
+    # later round's eligibility reads it so ("" for rows stored before revision 0015 that no
+    # stored programme could name).
+    decides: str = Field("", description="the stage whose subjects this stage decides on")
     subject: str = Field(description='a unit code or "unit:item"')
     outcome: DecisionOutcome = Field(sa_type=AutoString)
     decided_by: str
