@@ -121,3 +121,21 @@ def test_a_round_assessed_each_year_says_which_year_each_letter_is_of(tmp_path_f
     # Scored afresh each year: not last year's marks to the decimal.
     scores = [re.search(r"得分([\d.]+)", results[k].body).group(1) for k in ("results_2024", "results_2025")]
     assert scores[0] != scores[1]
+
+
+@pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])
+def test_no_unit_is_told_about_one_overdue_item_twice_in_a_day(path, tmp_path_factory, monkeypatch):
+    """An overdue notice (逾期提醒) and a 督办 addressed to the same unit on the same day about the
+    same stage say one thing twice: the 督办 says it all (焦作: escalation after one working day,
+    by the office itself)."""
+    r = run(path, tmp_path_factory, monkeypatch)
+    told: dict[tuple, list[str]] = {}
+    for m in r.messages:
+        for key in m.action.split("+"):  # merged reminders carry each item's action key
+            stage, _, rest = key.partition(":")
+            kind = rest.partition("@")[0].partition(":")[0]
+            if kind in ("overdue", "escalation"):
+                told.setdefault((m.unit_code, m.channel, m.logical_date, stage), []).append(kind)
+    assert {k: v for k, v in told.items() if len(v) > 1} == {}
+    if path.stem == "jz-assessment-2016":  # the case that made this test: urged directly, told once
+        assert any(v == ["escalation"] for v in told.values())

@@ -152,19 +152,36 @@ def _days_overdue(action: Action) -> int:
 
 def _overdue(session, p, round_id, action) -> Outcome:
     units = outstanding(session, p, round_id, action)
-    return Outcome(action, _drafts(units, "overdue.j2", p, action, days_overdue=_days_overdue(action)),
-                   note=f"{action.title}：{len(units)} 个单位逾期", counts={"overdue": len(units)})
+    urged: list[str] = []
+    if "escalate_to" in action.detail:  # the escalation falls on this day too (the timetable says)
+        urged = _urged(p, action, units).get(_sender(p, action), [])
+    notified = [u for u in units if u not in urged]
+    note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
+                                                          if urged else "")
+    return Outcome(action, _drafts(notified, "overdue.j2", p, action, days_overdue=_days_overdue(action)),
+                   note=note, counts={"overdue": len(units)})
 
 
-def _escalation(session, p, round_id, action) -> Outcome:
-    units = outstanding(session, p, round_id, action)
+def _sender(p: Programme, action: Action) -> str:
+    return p.stage(action.stage).sender or p.round.issuer
+
+
+def _urged(p: Programme, action: Action, units: list[str]) -> dict[str, list[str]]:
+    """Overdue units by the unit an escalation urges about them: their superior (the policy's
+    ``escalate_to``, or each unit's parent), the issuer for a unit without one."""
     target = action.detail.get("escalate_to", "parent")
     by_parent: dict[str, list[str]] = defaultdict(list)
     for u in units:
         parent = p.unit(u).parent if target == "parent" else target
         by_parent[parent or p.round.issuer].append(u)
+    return by_parent
+
+
+def _escalation(session, p, round_id, action) -> Outcome:
+    units = outstanding(session, p, round_id, action)
+    by_parent = _urged(p, action, units)
     drafts = []
-    sender = p.stage(action.stage).sender or p.round.issuer
+    sender = _sender(p, action)
     for parent, children in sorted(by_parent.items()):
         if parent == sender:  # the office is the superior: it urges (督办) the overdue units itself
             for child in children:

@@ -157,10 +157,13 @@ class _Expander(StageDates):
         if stage.voluntary:
             return  # applying is a choice: nobody is overdue for not applying
         over = self.cal.add_workdays(d.last_day, policy.overdue_after_workdays)
+        esc = (self.cal.add_workdays(d.last_day, policy.escalate_after_workdays)
+               if policy.escalate_after_workdays is not None else None)
+        # Urged (督办) the same morning: a unit the office urges itself gets that letter only.
+        at_once = {"escalate_to": policy.escalate_to} if esc == over else {}
         self._add(at(over, reminder_time), "overdue", stage, f"{label} 逾期提醒", deadline=d.cutoff,
-                  detail=dict(left_out), **common)
-        if policy.escalate_after_workdays is not None:
-            esc = self.cal.add_workdays(d.last_day, policy.escalate_after_workdays)
+                  detail={**left_out, **at_once}, **common)
+        if esc is not None:
             target = (
                 "上级单位" if policy.escalate_to == "parent" else self.p.unit(policy.escalate_to).name
             )
