@@ -64,7 +64,7 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
             found.append(f"leftover {bad!r}")
     for match in _DOUBLED.finditer(text):
         found.append(f"doubled word {match.group(0)!r}")
-    for match in re.finditer(r"被评为[^，。；\n]*奖(?=[，。；])", text):  # an award is won (荣获), not rated
+    for match in re.finditer(r"被评为(?:[^，。；\n]*奖(?=[，。；])|获奖)", text):  # an award is won (荣获), not rated
         found.append(f"an award said as a grade: {match.group(0)!r}")
     if m.action.startswith(tuple(f"{st.code}:" for st in p.stages if st.submission == "objection")) and "申报" in m.body:
         found.append("an objection window asks for applications (申报)")

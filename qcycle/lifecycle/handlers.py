@@ -404,9 +404,8 @@ def _notify(session, p, round_id, action) -> Outcome:
                        for r in mine] + rejected.get(u, [])) if named else []
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
         items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
-        what = f"（{items}）" if items else ""
         contest = f"{p.round.name}{occasion}" if occasion else p.round.name
-        achievement = achievement_of(contest, what, best) if best else f"在{contest}中表现突出"
+        achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
         drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
                           score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—")
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
@@ -452,10 +451,15 @@ def _followup_open(session, p, round_id, action) -> Outcome:
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
 
 
-def achievement_of(round_name: str, what: str, grade: str) -> str:
+def achievement_of(round_name: str, items: str, grade: str) -> str:
     """What a unit achieved, as a praise or award letter reads after "贵单位": a grade is rated
     (在…考核中被评为A级), an award is won (荣获…质量奖), and an award the round is named after
-    is not said twice (荣获2024年度某市市长质量奖, not 在2024年度某市市长质量奖中被评为市长质量奖)."""
+    is not said twice (荣获2024年度某市市长质量奖, not 在2024年度某市市长质量奖中被评为市长质量奖).
+    ``items``: the names of the unit's subjects given that grade ("" for the unit itself); where
+    they are the awards and the grade only says "won" (温州: 获奖单位), the awards are what is won."""
+    what = f"（{items}）" if items else ""
+    if grade.startswith("获奖") and "奖" in items:
+        return f"在{round_name}中荣获{items}"
     if not grade.endswith("奖") or grade.startswith("未"):
         return f"在{round_name}{what}中被评为{grade_label(grade)}"
     award = round_name.removesuffix("评审").removesuffix("评选")
