@@ -12,12 +12,19 @@ from sqlmodel import Session
 from qcycle import db
 from tests.servers import PG_BIN, ThrowawayPostgres
 
+# Modules whose tests share a costly module-scoped setup (the UI test: a simulated round on its
+# own server, a browser). Work stealing takes queued tests from the tail of a worker's queue, so
+# tests at the very head stay together on the first worker and the setup is built once.
+SHARED_SETUP = ("tests/e2e/test_ui.py",)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The slow tests first (in their own order), the quick ones after: with two workers that
     steal work (``--dist worksteal``), a minute-long test started last would leave the other
     worker idle at the end; started first, the quick ones fill in around it."""
     def weight(item: pytest.Item) -> int:
+        if item.nodeid.startswith(SHARED_SETUP):
+            return -1
         if item.get_closest_marker("slow"):
             return 0
         return 1 if any(item.get_closest_marker(m) for m in ("server", "faults", "postgres")) else 2
