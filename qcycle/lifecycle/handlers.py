@@ -31,6 +31,7 @@ from qcycle.lifecycle.who import (
     results_of,
     select_subjects,
 )
+from qcycle.lifecycle.wording import achievement_of, reason_of
 from qcycle.models import AssessmentResult
 from qcycle.render import SYSTEM_SENDER
 from qcycle.schema import Programme, Stage, Who, grade_label
@@ -446,45 +447,9 @@ def _followup_open(session, p, round_id, action) -> Outcome:
         from qcycle.workcal import default_calendar
 
         left = default_calendar().workdays_between(action.at.date(), action.deadline.date())
-    return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=_reason(p, stage.owed_by),
+    return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=reason_of(p, stage.owed_by),
                                    rectification_deadline=action.deadline, working_days_left=left),
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
-
-
-def achievement_of(round_name: str, items: str, grade: str) -> str:
-    """What a unit achieved, as a praise or award letter reads after "贵单位": a grade is rated
-    (在…考核中被评为A级), an award is won (荣获…质量奖), and an award the round is named after
-    is not said twice (荣获2024年度某市市长质量奖, not 在2024年度某市市长质量奖中被评为市长质量奖).
-    ``items``: the names of the unit's subjects given that grade ("" for the unit itself); where
-    they are the awards and the grade only says "won" (温州: 获奖单位), the awards are what is won."""
-    what = f"（{items}）" if items else ""
-    if grade.startswith("获奖") and "奖" in items:
-        return f"在{round_name}中荣获{items}"
-    if not grade.endswith("奖") or grade.startswith("未"):
-        return f"在{round_name}{what}中被评为{grade_label(grade)}"
-    award = round_name.removesuffix("评审").removesuffix("评选")
-    if award.endswith(grade) and not what:
-        return f"荣获{award}"
-    contest = round_name if award != round_name else f"{round_name}评选"
-    return f"在{contest}{what}中荣获{grade}"
-
-
-def _reason(p: Programme, who: Who) -> str:
-    """Why a unit owes a follow-up, as the letter reads after "贵单位在{周期}中": 被评为D级,
-    排名后3名, “整改审核”未获通过 …"""
-    parts = []
-    if who.grades:
-        parts.append("被评为" + "或".join(grade_label(g) for g in who.grades))
-    if who.rank is not None:
-        parts.append(who.rank.describe())
-    if who.rejected_at:
-        parts.append(f"“{p.stage(who.rejected_at).name}”未获通过")
-    if who.missing_at:
-        parts.append(f"未按期报送“{p.stage(who.missing_at).name}”")
-    if who.approved_at and not parts:
-        parts.append(f"经“{p.stage(who.approved_at).name}”确定")
-    parts += [_reason(p, alt) for alt in who.any_of]
-    return "，".join(x for x in parts if x) or "经研究确定"
 
 
 HANDLERS = {

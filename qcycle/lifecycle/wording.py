@@ -1,0 +1,44 @@
+"""How a letter says what a unit achieved or why it owes a follow-up: the wording the
+notification and follow-up handlers put after "贵单位"."""
+
+from __future__ import annotations
+
+from qcycle.schema import Programme, Who, grade_label
+
+__all__ = ["achievement_of", "reason_of"]
+
+
+def achievement_of(round_name: str, items: str, grade: str) -> str:
+    """What a unit achieved, as a praise or award letter reads after "贵单位": a grade is rated
+    (在…考核中被评为A级), an award is won (荣获…质量奖), and an award the round is named after
+    is not said twice (荣获2024年度某市市长质量奖, not 在2024年度某市市长质量奖中被评为市长质量奖).
+    ``items``: the names of the unit's subjects given that grade ("" for the unit itself); where
+    they are the awards and the grade only says "won" (温州: 获奖单位), the awards are what is won."""
+    what = f"（{items}）" if items else ""
+    if grade.startswith("获奖") and "奖" in items:
+        return f"在{round_name}中荣获{items}"
+    if not grade.endswith("奖") or grade.startswith("未"):
+        return f"在{round_name}{what}中被评为{grade_label(grade)}"
+    award = round_name.removesuffix("评审").removesuffix("评选")
+    if award.endswith(grade) and not what:
+        return f"荣获{award}"
+    contest = round_name if award != round_name else f"{round_name}评选"
+    return f"在{contest}{what}中荣获{grade}"
+
+
+def reason_of(p: Programme, who: Who) -> str:
+    """Why a unit owes a follow-up, as the letter reads after "贵单位在{周期}中": 被评为D级,
+    排名后3名, “整改审核”未获通过 …"""
+    parts = []
+    if who.grades:
+        parts.append("被评为" + "或".join(grade_label(g) for g in who.grades))
+    if who.rank is not None:
+        parts.append(who.rank.describe())
+    if who.rejected_at:
+        parts.append(f"“{p.stage(who.rejected_at).name}”未获通过")
+    if who.missing_at:
+        parts.append(f"未按期报送“{p.stage(who.missing_at).name}”")
+    if who.approved_at and not parts:
+        parts.append(f"经“{p.stage(who.approved_at).name}”确定")
+    parts += [reason_of(p, alt) for alt in who.any_of]
+    return "，".join(x for x in parts if x) or "经研究确定"
