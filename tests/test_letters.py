@@ -1,7 +1,7 @@
 """The letter check: every letter of every shipped programme, at each of its moments (a whole
 round without Prefect), read as the unit receiving it would. It fails on a doubled word, a date
 run into a number, an award said as a grade (被评为…奖), 公示 or 评审 said twice, a leftover
-placeholder, an ASCII word in Chinese text (codes, commands and URLs aside), a date line or
+placeholder, a subject listing more than three names, an ASCII word in Chinese text (codes, commands and URLs aside), a date line or
 "截至…" date other than the action's logical moment, any other cited date not taken from the
 round's timetable, two colons in one sentence, and a sender equal to the addressee."""
 
@@ -71,6 +71,8 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
     for said_twice in ("起对公示", "公示进行公示", "评审评价", "评审考核"):  # 对{公示事项}进行公示, {周期}{结果}
         if said_twice in text:
             found.append(f"said twice: {said_twice!r}")
+    if m.subject.count("、") > 2:  # a subject is read at a glance: "甲等5个单位", the body lists them
+        found.append(f"a subject lists names: {m.subject!r}")
     for match in _RUN_ON.finditer(text):  # "已于2016年7月15日2015—2016年度……启动": no verb
         found.append(f"a date runs into a number: {match.group(0)!r}")
     words = {w for w in re.findall(r"[A-Za-z]{2,}", re.sub(r"https?://\S+|\S+@\S+", "", text))}

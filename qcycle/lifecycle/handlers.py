@@ -189,9 +189,11 @@ def _escalation(session, p, round_id, action) -> Outcome:
                 drafts += _drafts([child], "escalation.j2", p, action, parent_name=p.unit(child).name,
                                   child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action))
             continue
+        names = [p.unit(c).name for c in children]
+        # The subject names two at most ("甲等5个单位"); the body names them all.
         drafts += _drafts([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
-                          child_name="、".join(p.unit(c).name for c in children), direct=False,
-                          days_overdue=_days_overdue(action))
+                          child_name="、".join(names), direct=False, days_overdue=_days_overdue(action),
+                          children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位")
     return Outcome(action, drafts, note=f"{action.title}：{len(units)} 个单位逾期，督办 {len(by_parent)} 个上级",
                    counts={"escalated": len(units)})
 
