@@ -97,6 +97,21 @@ def test_upgrade_head_is_repeatable_and_matches_the_models(pg: str) -> None:
     assert timestamp_type == "timestamp with time zone"
 
 
+def test_decisions_stored_before_0015_learn_what_they_decide_on_postgresql(postgres_url: str) -> None:
+    from tests.migrations import decides_after_0015
+
+    name = f"m0015_{uuid.uuid4().hex[:8]}"  # a database of its own, migrated from 0014
+    with psycopg.connect(libpq(postgres_url), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        assert decides_after_0015(url) == [("r0", "committee", ""), ("r0", "eligibility", ""),
+                                           ("r1", "committee", "scoring"), ("r1", "eligibility", "application")]
+        assert db.current_revision(url) == HEAD
+    finally:
+        db.dispose_engines()
+
+
 @pytest.fixture
 def fresh_database(postgres_url: str) -> Iterator[str]:
     name = f"fresh_{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,44 @@
+"""Data migrations checked on both databases: rows stored at the revision before, read after."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import text
+
+from qcycle import db
+
+_PROGRAMME = ("round: {code: r1}\nstages:\n  - {code: application, kind: submission}\n"
+              "  - {code: eligibility, kind: decision, decides: application}\n"
+              "  - {code: scoring, kind: assessment}\n  - {code: committee, kind: decision, decides: scoring}\n")
+
+
+def decides_after_0015(url: str) -> list[tuple[str, str, str]]:
+    """(round code, stage, decides) of decisions stored at 0014 in a round with a stored programme
+    (r1) and one without (r0: it ran before texts were kept), after upgrading to head."""
+    db.upgrade(url, "0014_review_stage")
+    sqlite = url.startswith("sqlite")
+
+    def new_id() -> object:
+        return uuid.uuid4().hex if sqlite else uuid.uuid4()  # CHAR(32) on SQLite, uuid on PostgreSQL
+
+    with db.get_engine(url).begin() as connection:
+        for code, config in [("r1", _PROGRAMME), ("r0", None)]:
+            rid = new_id()
+            connection.execute(text(
+                "INSERT INTO programme_round (id, code, name, issuer_code, config_path, config_sha256, first_year,"
+                " last_year, config_text, created_at, updated_at) VALUES (:id, :code, '测试', 'amr', 'x.yaml', :sha,"
+                " 2021, 2021, :config, '2021-01-01 00:00:00', '2021-01-01 00:00:00')"),
+                {"id": rid, "code": code, "sha": "0" * 64, "config": config})
+            for stage in ("eligibility", "committee"):
+                connection.execute(text(
+                    "INSERT INTO decision (id, round_id, stage, subject, outcome, decided_by, note, decided_at)"
+                    " VALUES (:id, :rid, :stage, 'e1', 'rejected', 'cli:test', '', '2021-06-01 00:00:00')"),
+                    {"id": new_id(), "rid": rid, "stage": stage})
+    db.get_engine(url).dispose()
+    db.upgrade(url)
+    with db.get_engine(url).connect() as connection:
+        found = connection.execute(text(
+            "SELECT r.code, d.stage, d.decides FROM decision d JOIN programme_round r ON r.id = d.round_id"
+            " ORDER BY r.code, d.stage")).all()
+    return [(str(a), str(b), str(c)) for a, b, c in found]
