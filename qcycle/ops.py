@@ -132,10 +132,8 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     vetoes = {v.code: v.name for v in p.assessment.vetoes} if p.assessment else {}
     # A decision on an assessment's result (a committee's) stands beside the grade: a graded
     # candidate it refused holds no award, and the sheet must not read as if it did.
-    on_results = {st.code: [d for d in p.stages if d.kind is StageKind.decision and d.decides == st.code]
-                  for st in p.stages if st.kind is StageKind.assessment}
-    said = {stage.code: crud.outcomes_at(session=session, round_id=round_id, stage=stage.code)
-            for stages in on_results.values() for stage in stages}
+    on_results = [(d, crud.outcomes_at(session=session, round_id=round_id, stage=d.code)) for d in p.stages
+                  if d.kind is StageKind.decision and d.decides in p.assessment_stages]
     sheets: dict[str, list[dict]] = {}
     for r in rows:
         unit, _, item = r.unit_code.partition(":")
@@ -147,9 +145,10 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         row |= {c.name: None if r.components.get(c.code) is None else round(r.components[c.code], 2) for c in comps}
         row |= {"加分": round(r.bonus, 2), "扣分": round(r.deduction, 2),
                 "否决": vetoes.get(r.veto, r.veto) if r.veto else "", "等次": r.grade}
-        for decider in on_results.get(r.stage, []):
-            outcome = said[decider.code].get(r.unit_code)
-            row[decider.name] = "" if outcome is None else "通过" if outcome in POSITIVE_OUTCOMES else "未通过"
+        for decider, said in on_results:
+            if decider.decides == r.stage:
+                outcome = said.get(r.unit_code)
+                row[decider.name] = "" if outcome is None else "通过" if outcome in POSITIVE_OUTCOMES else "未通过"
         sheets.setdefault(stage.name if stage else "考核结果", []).append(row)
     groups = {"全部": -1} | {c.name: i for i, c in enumerate(p.categories)}
     for rows_of_stage in sheets.values():  # each ranking group together, in the programme's order

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from qcycle import db
 from qcycle.models import OutboxMessage
-from qcycle.timetable import Timetable
+from qcycle.timetable import Timetable, name_of
 from tests.homes import leave_home, play_programme, use_home
 
 PROGRAMMES = sorted((Path(__file__).resolve().parent.parent / "config" / "programmes").glob("*.yaml"))
@@ -134,8 +134,7 @@ def test_no_unit_is_told_about_one_overdue_item_twice_in_a_day(path, tmp_path_fa
     told: dict[tuple, list[str]] = {}
     for m in r.messages:
         for key in m.action.split("+"):  # merged reminders carry each item's action key
-            stage, _, rest = key.partition(":")
-            kind = rest.partition("@")[0].partition(":")[0]
+            stage, kind = name_of(key).split(":")[:2]
             if kind in ("overdue", "escalation"):
                 told.setdefault((m.unit_code, m.channel, m.logical_date, stage), []).append(kind)
     assert {k: v for k, v in told.items() if len(v) > 1} == {}

@@ -48,6 +48,11 @@ LISTED_IN_DECISION_REQUEST = 20
 # -- carrying out an action -------------------------------------------------------------------
 
 
+def _sender(p: Programme, action: Action) -> str:
+    """The unit that writes the action's letters: its stage's sender, else the round's issuer."""
+    return p.stage(action.stage).sender or p.round.issuer
+
+
 def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     stage = p.stage(action.stage)
     # "贵单位应于…前提交{item}": a stage named 提交揭榜书 is handed in as 揭榜书.
@@ -57,7 +62,7 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     return {
         "programme_name": p.round.name,
         "round_code": p.round.code,
-        "sender_name": p.unit(stage.sender or p.round.issuer).name,
+        "sender_name": p.unit(_sender(p, action)).name,
         "stage_name": stage.name,
         "title": action.title,
         "item": item,
@@ -88,7 +93,7 @@ def _drafts(units: list[str], template: str, p: Programme, action: Action, *, in
     of an assessment); ``internal`` messages (a decision request to the office's own reviewers)
     are signed by the system instead."""
     ctx = _base_context(p, action) | extra
-    sender = p.stage(action.stage).sender or p.round.issuer
+    sender = _sender(p, action)
     if internal:
         ctx["sender_name"] = SYSTEM_SENDER
     return [
@@ -161,10 +166,6 @@ def _overdue(session, p, round_id, action) -> Outcome:
                                                           if urged else "")
     return Outcome(action, _drafts(notified, "overdue.j2", p, action, days_overdue=_days_overdue(action)),
                    note=note, counts={"overdue": len(units)})
-
-
-def _sender(p: Programme, action: Action) -> str:
-    return p.stage(action.stage).sender or p.round.issuer
 
 
 def _urged(p: Programme, action: Action, units: list[str]) -> dict[str, list[str]]:
