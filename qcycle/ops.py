@@ -130,10 +130,11 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     rows = crud.list_results(session=session, round_id=round_id)  # by stage, then rank
     comps = p.assessment.components if p.assessment else []
     vetoes = {v.code: v.name for v in p.assessment.vetoes} if p.assessment else {}
-    # A decision on an assessment's result (a committee's) stands beside the grade: a graded
-    # candidate it refused holds no award, and the sheet must not read as if it did.
-    on_results = [(d, crud.outcomes_at(session=session, round_id=round_id, stage=d.code)) for d in p.stages
-                  if d.kind is StageKind.decision and d.decides in p.assessment_stages]
+    # A decision on an assessment's result (a committee's), and one on that decision (the
+    # government's), stand beside the grade: a graded candidate either refused holds no award,
+    # and the sheet must not read as if it did.
+    on_results = [(d, root, crud.outcomes_at(session=session, round_id=round_id, stage=d.code))
+                  for d, root in _decisions_on_results(p)]
     sheets: dict[str, list[dict]] = {}
     for r in rows:
         unit, _, item = r.unit_code.partition(":")
@@ -145,8 +146,8 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         row |= {c.name: None if r.components.get(c.code) is None else round(r.components[c.code], 2) for c in comps}
         row |= {"加分": round(r.bonus, 2), "扣分": round(r.deduction, 2),
                 "否决": vetoes.get(r.veto, r.veto) if r.veto else "", "等次": r.grade}
-        for decider, said in on_results:
-            if decider.decides == r.stage:
+        for decider, assessed, said in on_results:
+            if assessed == r.stage:
                 outcome = said.get(r.unit_code)
                 row[decider.name] = "" if outcome is None else "通过" if outcome in POSITIVE_OUTCOMES else "未通过"
         sheets.setdefault(stage.name if stage else "考核结果", []).append(row)
@@ -154,6 +155,20 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     for rows_of_stage in sheets.values():  # each ranking group together, in the programme's order
         rows_of_stage.sort(key=lambda row: (groups.get(row["排名组"], 99), row["名次"], row["单位代码"]))
     return sheets
+
+
+def _decisions_on_results(p: Programme) -> list[tuple[Stage, str]]:
+    """(decision stage, the assessment stage it decides on, directly or through the decisions
+    it decides on), in file order."""
+    root: dict[str, str] = {code: code for code in p.assessment_stages}
+    deciders = [s for s in p.stages if s.kind is StageKind.decision and s.decides]
+    grown = True
+    while grown:  # a chain is followed whatever order its stages are written in
+        grown = False
+        for s in deciders:
+            if s.code not in root and s.decides in root:
+                root[s.code], grown = root[s.decides], True
+    return [(s, root[s.code]) for s in deciders if s.code in root]
 
 
 _HEADERS = ["排名组", "名次", "单位代码", "单位", "项目", "总分", "等次"]

@@ -269,29 +269,36 @@ def test_an_assessment_inside_its_period_is_refused_naming_both_dates(tmp_path):
 
 
 def test_eligibility_reads_an_earlier_rounds_winners(tmp_path, home):
+    # In 2021 the district government approved what the committee passed (a decision on a decision).
+    approval = ("      - {code: approval, name: 区政府审定, kind: decision, decides: committee, on: 2023-05-02}\n"
+                "      - {code: notice,")
     earlier = Round(write(tmp_path, "award-2021.yaml", AWARD.replace("award-2023", "award-2021")
                           .replace("2023年度", "2021年度").replace("years: [2023]", "years: [2021]")
-                          .replace("2023-", "2021-")))
+                          .replace("      - {code: notice,", approval, 1).replace("2023-", "2021-")))
     with db.session_scope() as session:
         crud.save_results(session=session, round_id=earlier.id, stage="scoring", results=[
             {"unit_code": "e1", "total": 90, "grade": "区长质量奖", "rank": 1},
             {"unit_code": "e4", "total": 85, "grade": "区长质量奖", "rank": 2},
-            {"unit_code": "e2", "total": 75, "grade": "提名奖", "rank": 3}])
-    # The committee refused the second graded candidate: that award stayed vacant.
-    earlier.decide("committee", e1="approved", e4="rejected", e2="approved")
+            {"unit_code": "e5", "total": 80, "grade": "区长质量奖", "rank": 3},
+            {"unit_code": "e2", "total": 75, "grade": "提名奖", "rank": 4}])
+    # The committee refused the second graded candidate, the government the third: both awards
+    # stayed vacant.
+    earlier.decide("committee", e1="approved", e4="rejected", e5="approved", e2="approved")
+    earlier.decide("approval", e1="approved", e5="rejected", e2="approved")
     with db.session_scope() as session:  # and the results sheet says so beside the grade
         sheet = ops.result_rows(session, earlier.p, earlier.id)["评审打分"]
-        assert crud.round_tallies(session=session, round_id=earlier.id)["refused"] == {"区长质量奖": 1}
-    assert [(r["单位代码"], r["等次"], r["评审委员会审议"]) for r in sheet] == [
-        ("e1", "区长质量奖", "通过"), ("e4", "区长质量奖", "未通过"), ("e2", "提名奖", "通过")]
+        assert crud.round_tallies(session=session, round_id=earlier.id)["refused"] == {"区长质量奖": 2}
+    assert [(r["单位代码"], r["等次"], r["评审委员会审议"], r["区政府审定"]) for r in sheet] == [
+        ("e1", "区长质量奖", "通过", "通过"), ("e4", "区长质量奖", "未通过", ""),
+        ("e5", "区长质量奖", "通过", "未通过"), ("e2", "提名奖", "通过", "通过")]
     rule = ("        reminders: std\n        eligibility:\n"
             "          not_awarded: {grades: [区长质量奖], years: 5}\n")
     later = Round(write(tmp_path, "award-2023.yaml", AWARD.replace("        reminders: std\n", rule, 1)))
-    later.hand_in("application", ["e1", "e2", "e3", "e4"], "2023-03-20")
+    later.hand_in("application", ["e1", "e2", "e3", "e4", "e5"], "2023-03-20")
     later.until("2023-04-04")
     # The 2021 winner may apply again from 2026 only; a 2021 nomination is no obstacle, nor a
-    # grade the committee refused (e4 never held the award).
-    assert later.pending("eligibility") == ["e2", "e3", "e4"]
+    # grade the committee or the government refused (e4 and e5 never held the award).
+    assert later.pending("eligibility") == ["e2", "e3", "e4", "e5"]
     with db.session_scope() as session:
         refused = session.exec(select(Decision).where(Decision.round_id == later.id,
                                                       Decision.stage == "eligibility")).one()

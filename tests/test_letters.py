@@ -1,9 +1,10 @@
 """The letter check: every letter of every shipped programme, at each of its moments (a whole
 round without Prefect), read as the unit receiving it would. It fails on a doubled word, a date
-run into a number, an award said as a grade (被评为…奖), 公示 or 评审 said twice, a leftover
-placeholder, a subject listing more than three names, an ASCII word in Chinese text (codes, commands and URLs aside), a date line or
-"截至…" date other than the action's logical moment, any other cited date not taken from the
-round's timetable, two colons in one sentence, and a sender equal to the addressee."""
+run into a number, an award said as a grade (被评为…奖) or its result as 考核, 公示 or 评审
+said twice, a leftover placeholder, a subject listing more than three names, an ASCII word in
+Chinese text (codes, commands and URLs aside), a date line or "截至…" date other than the
+action's logical moment, any other cited date not taken from the round's timetable, two colons
+in one sentence, and a sender equal to the addressee."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import and_
 from sqlmodel import select
 
 from qcycle import db
-from qcycle.models import OutboxMessage
+from qcycle.models import AssessmentResult, Decision, OutboxMessage
 from qcycle.timetable import Timetable, name_of
 from tests.homes import leave_home, play_programme, use_home
 
@@ -26,6 +28,7 @@ _DOUBLED = re.compile(r"([\u4e00-\u9fff]{2,})\1")
 _RUN_ON = re.compile(r"\d{1,2}月\d{1,2}日\d+")
 # Words of a command ops type (the decision request points at `qcycle decide … --list`).
 _ALLOWED_ASCII = {"qcycle", "decide", "list", "file", "csv"}
+UNPLACED = "未获奖"  # the award programmes' grade below every award
 
 
 @dataclass
@@ -33,6 +36,9 @@ class Round:
     programme: object
     timetable: Timetable
     messages: list[OutboxMessage]
+    # (subject, decision stage) of each decision made on an assessment result graded 未获奖
+    decided_unplaced: list[tuple[str, str]]
+    unplaced: set[str]  # units with a result graded 未获奖
 
 
 _runs: dict[Path, Round] = {}
@@ -46,9 +52,15 @@ def run(path: Path, tmp_path_factory, monkeypatch) -> Round:
         p, timetable, round_id = play_programme(path, seed=5)
         with db.session_scope() as session:
             messages = list(session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all())
+            unplaced = select(AssessmentResult).where(AssessmentResult.round_id == round_id,
+                                                      AssessmentResult.grade == UNPLACED).subquery()
+            decided = list(session.exec(select(Decision.subject, Decision.stage).join(unplaced, and_(
+                Decision.round_id == unplaced.c.round_id, Decision.decides == unplaced.c.stage,
+                Decision.subject == unplaced.c.unit_code))).all())
+            units = {code.partition(":")[0] for code in session.exec(select(unplaced.c.unit_code)).all()}
     finally:
         leave_home()
-    _runs[path] = Round(p, timetable, messages)
+    _runs[path] = Round(p, timetable, messages, [tuple(row) for row in decided], units)
     return _runs[path]
 
 
@@ -71,6 +83,8 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
     for said_twice in ("起对公示", "公示进行公示", "评审评价", "评审考核"):  # 对{公示事项}进行公示, {周期}{结果}
         if said_twice in text:
             found.append(f"said twice: {said_twice!r}")
+    if p.round.name.endswith(("奖", "评审", "评选")) and "考核" in text:  # an award is reviewed (评审), not assessed
+        found.append("an award round's letter says 考核")
     if m.subject.count("、") > 2:  # a subject is read at a glance: "甲等5个单位", the body lists them
         found.append(f"a subject lists names: {m.subject!r}")
     for match in _RUN_ON.finditer(text):  # "已于2016年7月15日2015—2016年度……启动": no verb
@@ -140,3 +154,19 @@ def test_no_unit_is_told_about_one_overdue_item_twice_in_a_day(path, tmp_path_fa
     assert {k: v for k, v in told.items() if len(v) > 1} == {}
     if path.stem == "jz-assessment-2016":  # the case that made this test: urged directly, told once
         assert any(v == ["escalation"] for v in told.values())
+
+
+@pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])
+def test_a_committee_reviews_only_the_candidates_proposed_for_an_award(path, tmp_path_factory, monkeypatch):
+    """A committee (or the government after it) decides on the list proposed for an award, not on
+    a candidate scored below every award: that one would be told the committee refused it (温州,
+    广州, 宝山, 太仓, 余姚 before their committees named their candidates with ``among``). Each
+    such candidate still learns its result where the programme sends results."""
+    r = run(path, tmp_path_factory, monkeypatch)
+    assert r.decided_unplaced == []
+    results = {st.code for st in r.programme.stages if st.template == "result"}
+    if results and r.unplaced:
+        told = {m.unit_code for m in r.messages if name_of(m.action).partition(":")[0] in results}
+        assert r.unplaced - told == set()
+    if path.stem == "wz-mayor-quality-award-2021":  # the case that made this test
+        assert r.unplaced

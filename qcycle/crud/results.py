@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlalchemy import or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, delete, select
 
 from qcycle.clock import now
@@ -131,12 +133,23 @@ def graded_subjects(*, session: Session, round_id: uuid.UUID, grades: Sequence[s
 
 def refused_result() -> Any:
     """SQL condition on an assessment_result row: a decision on that result (its stage's
-    ``decides``) said no, e.g. a committee refusing a graded candidate, whose award then
+    ``decides``), or a decision on that decision, said no: a committee refusing a graded
+    candidate, or the government not approving what the committee passed. Its award then
     stays vacant."""
-    return (select(Decision.id)
-            .where(Decision.round_id == AssessmentResult.round_id, Decision.decides == AssessmentResult.stage,
-                   Decision.subject == AssessmentResult.unit_code, col(Decision.outcome).in_(NEGATIVE_OUTCOMES))
-            .exists())
+    return _said_no(AssessmentResult.round_id, AssessmentResult.unit_code, AssessmentResult.stage, _CHAIN)
+
+
+# How many decisions following one another on a result are read (committee → government is two
+# in the shipped programmes); each is one nested EXISTS, so the bound is generous, not endless.
+_CHAIN = 4
+
+
+def _said_no(round_id: Any, subject: Any, decided: Any, depth: int) -> Any:
+    d = aliased(Decision)
+    no: Any = col(d.outcome).in_(NEGATIVE_OUTCOMES)
+    if depth > 1:
+        no = or_(no, _said_no(d.round_id, d.subject, d.stage, depth - 1))
+    return select(d.id).where(d.round_id == round_id, d.decides == decided, d.subject == subject, no).exists()
 
 
 def earlier_awards(*, session: Session, programme: str, grades: Sequence[str], before_round: str,

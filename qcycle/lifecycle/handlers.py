@@ -382,9 +382,10 @@ def _notify(session, p, round_id, action) -> Outcome:
                 if name:
                     itemised.add(subject.partition(":")[0])
     missing = _missing_in(session, p, round_id, stage.notify, action.category)
-    # An award is 评审 (its round named so), a plan 评价确认, an assessment 考核.
+    # An award is 评审 (its round named so, or after the award), a plan 评价确认, an assessment 考核.
     label = (p.assessment.result_label if p.assessment and p.assessment.result_label
              else f"{p.round.name[-2:]}结果" if p.round.name.endswith(("评审", "评选"))
+             else "评审结果" if p.round.name.endswith("奖")
              else "评价确认结果" if p.categories else "考核结果")
     if occasion:
         label = f"{occasion}结果"
