@@ -1,7 +1,7 @@
 """The letter check: every letter of every shipped programme, at each of its moments (a whole
 round without Prefect), read as the unit receiving it would. It fails on a doubled word, a date
-run into a number, an award said as a grade (被评为…奖) or its result as 考核, 公示 or 评审
-said twice, a leftover placeholder, a subject listing more than three names, an ASCII word in
+run into a number, an award said as a grade (被评为…奖), named twice or its result called 考核,
+公示 or 评审 said twice, a leftover placeholder, a subject listing more than three names, an ASCII word in
 Chinese text (codes, commands and URLs aside), a date line or "截至…" date other than the
 action's logical moment, any other cited date not taken from the round's timetable, two colons
 in one sentence, and a sender equal to the addressee."""
@@ -18,6 +18,7 @@ from sqlalchemy import and_
 from sqlmodel import select
 
 from qcycle import db
+from qcycle.lifecycle.wording import achievement_of
 from qcycle.models import AssessmentResult, Decision, OutboxMessage
 from qcycle.timetable import Timetable, name_of
 from tests.homes import leave_home, play_programme, use_home
@@ -68,6 +69,11 @@ def _dates(text: str) -> list[dt.date]:
     return [dt.date(int(y), int(m), int(d)) for y, m, d in _CN_DATE.findall(text)]
 
 
+def _award_name(text: str) -> str:
+    """An award's name without its year and with 人民政府 said as 政府, to compare two spellings."""
+    return re.sub(r"^\d{4}年度?", "", text).replace("人民政府", "政府")
+
+
 def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
     found = []
     text = f"{m.subject}\n{m.body}"
@@ -83,6 +89,9 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
     for said_twice in ("起对公示", "公示进行公示", "评审评价", "评审考核"):  # 对{公示事项}进行公示, {周期}{结果}
         if said_twice in text:
             found.append(f"said twice: {said_twice!r}")
+    for contest, won in re.findall(r"在([^，。]+?)(?:评审|评选)?中荣获([^，。（]+)", text):
+        if _award_name(contest) == _award_name(won):  # 在2026年度某市人民政府质量奖评选中荣获某市政府质量奖
+            found.append(f"the award named twice: {contest!r}, {won!r}")
     if p.round.name.endswith(("奖", "评审", "评选")) and "考核" in text:  # an award is reviewed (评审), not assessed
         found.append("an award round's letter says 考核")
     if m.subject.count("、") > 2:  # a subject is read at a glance: "甲等5个单位", the body lists them
@@ -170,3 +179,16 @@ def test_a_committee_reviews_only_the_candidates_proposed_for_an_award(path, tmp
         assert r.unplaced - told == set()
     if path.stem == "wz-mayor-quality-award-2021":  # the case that made this test
         assert r.unplaced
+
+
+@pytest.mark.parametrize(("round_name", "items", "grade", "reads"), [
+    ("2024年度太仓市市长质量奖", "", "市长质量奖", "荣获2024年度太仓市市长质量奖"),
+    ("2024年广州市市长质量奖评审", "", "市长质量奖提名奖", "在2024年广州市市长质量奖评审中荣获市长质量奖提名奖"),
+    # 温州: the awards are the list items, the grade only says "won"; the round's own award once.
+    ("2021年度温州市市长质量奖评审", "温州市市长质量奖（质量奖）", "获奖单位", "荣获2021年度温州市市长质量奖"),
+    ("2021年度温州市市长质量奖评审", "温州市质量管理创新奖（创新奖）", "获奖单位",
+     "在2021年度温州市市长质量奖评审中荣获温州市质量管理创新奖（创新奖）"),
+    ("焦作市2015—2016年度质量工作考核", "", "A", "在焦作市2015—2016年度质量工作考核中被评为A级"),
+])
+def test_an_award_is_won_and_named_once_a_grade_is_rated(round_name, items, grade, reads):
+    assert achievement_of(round_name, items, grade) == reads

@@ -15,11 +15,13 @@ def achievement_of(round_name: str, items: str, grade: str) -> str:
     ``items``: the names of the unit's subjects given that grade ("" for the unit itself); where
     they are the awards and the grade only says "won" (温州: 获奖单位), the awards are what is won."""
     what = f"（{items}）" if items else ""
+    award = round_name.removesuffix("评审").removesuffix("评选")
     if grade.startswith("获奖") and "奖" in items:
+        if "、" not in items and award.endswith(items.partition("（")[0]):  # the round's own award
+            return f"荣获{award}"
         return f"在{round_name}中荣获{items}"
     if not grade.endswith("奖") or grade.startswith("未"):
         return f"在{round_name}{what}中被评为{grade_label(grade)}"
-    award = round_name.removesuffix("评审").removesuffix("评选")
     if award.endswith(grade) and not what:
         return f"荣获{award}"
     contest = round_name if award != round_name else f"{round_name}评选"
