@@ -72,9 +72,9 @@ def print_plan_diff(file: Path, found=None) -> None:
 @app.command()
 def amend(
     file: FileArg,
-    reason: Annotated[str | None, typer.Option(help="why the round changes (e.g. 省局通知延期), recorded")] = None,
-    by: Annotated[str | None, typer.Option(help="who decided (recorded; default: this login)")] = None,
-    history: Annotated[bool, typer.Option("--list", help="list the round's recorded amendments")] = False,
+    reason: Annotated[str | None, typer.Option(help="修改原因（如：省局通知延期），记入审计日志")] = None,
+    by: Annotated[str | None, typer.Option(help="决定人（记入审计日志；默认为当前系统用户）")] = None,
+    history: Annotated[bool, typer.Option("--list", help="列出本周期已登记的修改")] = False,
 ) -> None:
     """登记对运行中周期的修改（延期、改期、增减单位或事项）：显示日程变化，记录修改人、原因与前后两版方案。
 
@@ -136,16 +136,16 @@ def _print_history(file: Path) -> None:
 @app.command()
 def extend(
     file: FileArg,
-    stage: Annotated[str | None, typer.Option(help="window stage, e.g. application")] = None,
-    unit: Annotated[str | None, typer.Option(help="unit code, e.g. 510400")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="the unit's new deadline: YYYY-MM-DD (17:30) or YYYY-MM-DDTHH:MM")] = None,
-    period: Annotated[str | None, typer.Option(help="period code, for a stage with periods (e.g. 2023-07)")] = None,
-    reason: Annotated[str | None, typer.Option(help="why (e.g. 延期申请 of 4月18日), recorded")] = None,
-    by: Annotated[str | None, typer.Option(help="who granted it (recorded; default: this login)")] = None,
+    stage: Annotated[str | None, typer.Option(help="受理阶段代码，如 application")] = None,
+    unit: Annotated[str | None, typer.Option(help="单位代码，如 510400")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="该单位的新截止时间：YYYY-MM-DD（当日 17:30）或 YYYY-MM-DDTHH:MM")] = None,
+    period: Annotated[str | None, typer.Option(help="期次代码，分期受理的阶段才需要（如 2023-07）")] = None,
+    reason: Annotated[str | None, typer.Option(help="延期原因（如：4月18日的延期申请），记入审计日志")] = None,
+    by: Annotated[str | None, typer.Option(help="批准人（记入审计日志；默认为当前系统用户）")] = None,
     table: Annotated[Path | None, typer.Option(
-        "--from", help="a CSV of extensions, one per row: stage,unit,to,period,reason (or 阶段,单位,截止时间,期次,原因)",
+        "--from", help="批量延期的 CSV 文件，每行一条：阶段,单位,截止时间,期次,原因（或 stage,unit,to,period,reason）",
         exists=True, dir_okay=False)] = None,
-    history: Annotated[bool, typer.Option("--list", help="list the round's unit extensions")] = False,
+    history: Annotated[bool, typer.Option("--list", help="列出本周期已批准的单位延期")] = False,
 ) -> None:
     """批准单位延期申请：该单位在某一阶段使用自己的截止时间，提醒、逾期判断与督办都随之调整。
 

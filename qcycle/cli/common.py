@@ -98,12 +98,12 @@ app = typer.Typer(
 out = Console(width=160, soft_wrap=True, highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-FileArg = Annotated[Path, typer.Argument(help="programme file, e.g. config/programmes/sc-jbgs-2023.yaml")]
+FileArg = Annotated[Path, typer.Argument(help="方案文件，如 config/programmes/sc-jbgs-2023.yaml")]
 
 
 @app.callback()
 def _root(
-    home: Annotated[Path | None, typer.Option(help="working folder (QCYCLE_HOME): database and sink")] = None,
+    home: Annotated[Path | None, typer.Option(help="工作目录（QCYCLE_HOME）：数据库与本地收件箱")] = None,
 ) -> None:
     """qcycle：质量工作年度周期。"""
     if home is not None:

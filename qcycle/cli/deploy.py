@@ -34,8 +34,8 @@ def _extra_slots(values: list[str] | None) -> list[tuple[dt.timedelta, dt.dateti
 
 @app.command()
 def serve(
-    files: Annotated[list[Path] | None, typer.Argument(help="programme files (default: config/programmes/*.yaml)")] = None,
-    limit: Annotated[int | None, typer.Option(help="at most this many flow runs at once")] = None,
+    files: Annotated[list[Path] | None, typer.Argument(help="方案文件（默认：config/programmes/*.yaml）")] = None,
+    limit: Annotated[int | None, typer.Option(help="同时运行的流程数上限")] = None,
     extra_slot: Annotated[list[str] | None, typer.Option(
         hidden=True, help="test only: SECONDS=AS_OF, a one-shot run SECONDS after the schedules are built, for logical time AS_OF")] = None,
 ) -> None:
@@ -56,8 +56,8 @@ def serve(
 
 @app.command()
 def server(
-    host: Annotated[str | None, typer.Option(help="address to listen on (default PREFECT_SERVER_API_HOST)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (default PREFECT_SERVER_API_PORT, 4200)")] = None,
+    host: Annotated[str | None, typer.Option(help="监听地址（默认 PREFECT_SERVER_API_HOST）")] = None,
+    port: Annotated[int | None, typer.Option(help="端口（默认 PREFECT_SERVER_API_PORT，即 4200）")] = None,
 ) -> None:
     """启动 Prefect 服务（接口与运行记录界面），代替 prefect server start。
 
@@ -80,8 +80,8 @@ def server(
 
 @app.command()
 def deploy(
-    files: Annotated[list[Path] | None, typer.Argument(help="programme files (default: config/programmes/*.yaml)")] = None,
-    pool: Annotated[str, typer.Option(help="work pool (type process) whose workers run the flows")] = "qcycle",
+    files: Annotated[list[Path] | None, typer.Argument(help="方案文件（默认：config/programmes/*.yaml）")] = None,
+    pool: Annotated[str, typer.Option(help="运行流程的工作池（process 类型）")] = "qcycle",
 ) -> None:
     """把方案部署到工作池（由 `prefect worker start --pool POOL` 执行），日程来自方案的时间表；每次部署替换旧日程。
 
@@ -121,11 +121,11 @@ def backfill_moments(file: Path, start: dt.date, end: dt.date) -> list[dt.dateti
 
 @app.command()
 def backfill(
-    file: Annotated[Path, typer.Argument(help="programme file")],
-    start: Annotated[dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first day")],
-    end: Annotated[dt.datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last day (included)")],
-    channel: Annotated[str | None, typer.Option(help="send every message through this channel, e.g. sink")] = None,
-    deliver: Annotated[bool, typer.Option("--deliver/--no-deliver", help="send queued messages")] = True,
+    file: Annotated[Path, typer.Argument(help="方案文件")],
+    start: Annotated[dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="起始日")],
+    end: Annotated[dt.datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="结束日（含当日）")],
+    channel: Annotated[str | None, typer.Option(help="全部消息改由此渠道发送，如 sink")] = None,
+    deliver: Annotated[bool, typer.Option("--deliver/--no-deliver", help="发送排队中的消息")] = True,
 ) -> None:
     """补跑一段日期：按时间顺序，在这段日期内日程表的每个动作时间各运行一次对账（与定时运行相同的逻辑时间）。
 

@@ -29,7 +29,7 @@ __all__ = ["import_", "pull", "quarantine", "revisions"]
 RoundFileOption = Annotated[
     Path,
     typer.Option(
-        "--round", help="programme file of the round, e.g. config/programmes/sc-jbgs-2023.yaml"
+        "--round", help="本周期的方案文件，如 config/programmes/sc-jbgs-2023.yaml"
     ),
 ]
 
@@ -49,14 +49,14 @@ def _print_report(report: ImportReport) -> None:
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV (UTF-8/GB18030), XLSX or JSON/JSON Lines file")],
+    file: Annotated[Path, typer.Argument(help="材料文件：CSV（UTF-8/GB18030）、XLSX 或 JSON/JSON Lines")],
     programme: RoundFileOption,
     sheet: Annotated[
-        str | None, typer.Option(help="XLSX sheet name (default: the first sheet)")
+        str | None, typer.Option(help="XLSX 工作表名称（默认第一张）")
     ] = None,
     kind: Annotated[
         str | None,
-        typer.Option(help="kind of every row when the file has no kind column, e.g. 揭榜书"),
+        typer.Option(help="文件没有材料种类列时，每行的材料种类，如 揭榜书"),
     ] = None,
 ) -> None:
     """导入材料文件：揭榜书、进展报告、评价确认申请、自评、整改、异议、评审打分（CSV/XLSX/JSON）。
@@ -112,24 +112,24 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
 @app.command()
 def pull(
     programme: RoundFileOption,
-    url: Annotated[str, typer.Option(help="HTTP JSON endpoint (paged with ?page=N&page_size=M)")],
+    url: Annotated[str, typer.Option(help="HTTP JSON 接口地址（以 ?page=N&page_size=M 分页）")],
     token_env: Annotated[
-        str | None, typer.Option(help="NAME of the environment variable holding the bearer token")
+        str | None, typer.Option(help="存放访问令牌（Bearer）的环境变量名")
     ] = None,
-    page_size: Annotated[int, typer.Option(help="records per page")] = 100,
+    page_size: Annotated[int, typer.Option(help="每页记录数")] = 100,
     timeout: Annotated[
-        float, typer.Option(help="seconds per request, overall (connect, headers, whole body)")
+        float, typer.Option(help="每次请求的总时限，秒（连接、响应头、整个响应体）")
     ] = 10,
-    retries: Annotated[int, typer.Option(help="retries per page (backoff with jitter)")] = 4,
+    retries: Annotated[int, typer.Option(help="每页重试次数（随机退避）")] = 4,
     deadline: Annotated[
-        float, typer.Option(help="seconds for the whole pull (all pages, retries, waits)")
+        float, typer.Option(help="整个拉取的总时限，秒（全部页面、重试与等待）")
     ] = 1800,
     max_page_bytes: Annotated[
-        int, typer.Option(help="largest body of one page in bytes (default 20 MiB)")
+        int, typer.Option(help="单页响应体上限，字节（默认 20 MiB）")
     ] = 20 * 1024 * 1024,
     allow_redirect_to: Annotated[
         list[str] | None,
-        typer.Option(help="another origin (scheme://host[:port]) redirects may go to; repeatable"),
+        typer.Option(help="允许重定向前往的其他来源（scheme://host[:port]），可多次给出"),
     ] = None,
 ) -> None:
     """从 HTTP 接口拉取材料：分页读取，逐条受理或隔离；超时、5xx、429 自动重试。
@@ -185,19 +185,19 @@ def _round_code(value: str) -> str:
 @app.command()
 def quarantine(
     round_code: Annotated[
-        str | None, typer.Option("--round", help="round code (or programme file); default: all")
+        str | None, typer.Option("--round", help="周期代码（或方案文件）；默认全部周期")
     ] = None,
     show_all: Annotated[
-        bool, typer.Option("--all", help="include records already resolved")
+        bool, typer.Option("--all", help="包括已处理的记录")
     ] = False,
     resolve: Annotated[
-        str | None, typer.Option("--resolve", help="ID (or its first characters) to mark resolved")
+        str | None, typer.Option("--resolve", help="标记为已处理的记录 ID（或其开头几位）")
     ] = None,
     accept: Annotated[
-        str | None, typer.Option("--accept", help="ID of a conflict to put in force as a revision "
-                                                  "(with --round FILE and --by)")
+        str | None, typer.Option("--accept", help="把冲突记录作为修改重报生效：冲突的 ID "
+                                                  "（与 --round FILE 和 --by 一起使用）")
     ] = None,
-    by: Annotated[str | None, typer.Option("--by", help="who resolved it (with --resolve or --accept)")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="处理人（与 --resolve 或 --accept 一起使用）")] = None,
 ) -> None:
     """查看隔离区：格式错误、单位不明、读不了的行和页面、记录冲突，原样保存并注明原因；处理后标记。
 
@@ -256,9 +256,9 @@ FATE_LABELS = {"superseded": "被修改版本取代", "older": "晚到的旧版�
 
 @app.command()
 def revisions(
-    round_code: Annotated[str, typer.Option("--round", help="round code (or programme file)")],
-    unit: Annotated[str | None, typer.Option("--unit", help="only this unit's records")] = None,
-    record_id: Annotated[str | None, typer.Option("--id", help="only the record with this 编号")] = None,
+    round_code: Annotated[str, typer.Option("--round", help="周期代码（或方案文件）")],
+    unit: Annotated[str | None, typer.Option("--unit", help="只看该单位的记录")] = None,
+    record_id: Annotated[str | None, typer.Option("--id", help="只看该编号的记录")] = None,
 ) -> None:
     """查看修改记录：同一记录（按方案的记录标识）修改重报后，现行版本及其以前的各个版本。
 

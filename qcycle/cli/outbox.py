@@ -58,12 +58,12 @@ def _round_id(session, code: str | None):
 
 @outbox_app.command("list")
 def list_(
-    round_code: Annotated[str | None, typer.Option("--round", help="round code, e.g. mini-2023")] = None,
-    status: Annotated[str | None, typer.Option(help="dead | failed | queued | sending | sent | cancelled | unknown")] = None,
-    unit: Annotated[str | None, typer.Option(help="unit code")] = None,
-    channel: Annotated[str | None, typer.Option(help="channel name from the programme file")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="at most this many, newest first")] = 200,
-    offset: Annotated[int, typer.Option(min=0, help="skip this many (the next page: --offset 200)")] = 0,
+    round_code: Annotated[str | None, typer.Option("--round", help="周期代码，如 mini-2023")] = None,
+    status: Annotated[str | None, typer.Option(help="状态：dead（投递失败）| failed | queued | sending | sent | cancelled | unknown（结果未知）")] = None,
+    unit: Annotated[str | None, typer.Option(help="单位代码")] = None,
+    channel: Annotated[str | None, typer.Option(help="方案文件中的渠道名称")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="最多列出条数（最新的在前）")] = 200,
+    offset: Annotated[int, typer.Option(min=0, help="跳过条数（下一页：--offset 200）")] = 0,
 ) -> None:
     """列出发件箱中的消息（最新的在前）：编号、状态、单位、渠道、尝试次数、下次发送时间、最后错误；
     表头给出符合条件的总数，超过 --limit 时用 --offset 翻页。只读：不会新建或迁移数据库。
@@ -102,9 +102,9 @@ def list_(
 
 @outbox_app.command("retry")
 def retry(
-    message: Annotated[str | None, typer.Argument(help="message id or its first 8+ characters")] = None,
-    all_dead: Annotated[bool, typer.Option("--all-dead", help="requeue every dead message")] = False,
-    round_code: Annotated[str | None, typer.Option("--round", help="with --all-dead: only this round")] = None,
+    message: Annotated[str | None, typer.Argument(help="消息 ID 或其开头至少 8 位")] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="重新排队全部投递失败的消息")] = False,
+    round_code: Annotated[str | None, typer.Option("--round", help="与 --all-dead 一起使用：只限该周期")] = None,
     by: BY = None,
 ) -> None:
     """把失败或已停止重试的消息重新排队（尝试次数清零），下次投递时发送。
@@ -132,7 +132,7 @@ def retry(
 
 @outbox_app.command("cancel")
 def cancel(
-    message: Annotated[str, typer.Argument(help="message id or its first 8+ characters")],
+    message: Annotated[str, typer.Argument(help="消息 ID 或其开头至少 8 位")],
     by: BY = None,
 ) -> None:
     """取消一条尚未发出的消息（排队中、待重试、已停止重试，或结果未知而核实后无需再发）。
@@ -152,7 +152,7 @@ def cancel(
 
 @outbox_app.command("resolve")
 def resolve(
-    message: Annotated[str, typer.Argument(help="message id or its first 8+ characters")],
+    message: Annotated[str, typer.Argument(help="消息 ID 或其开头至少 8 位")],
     delivered: Annotated[bool | None, typer.Option(
         "--delivered/--not-delivered",
         help="核实结果：--delivered 对方已收到（记为已发送，不再发送）；--not-delivered 未收到（重新排队，下次投递时发送）")] = None,

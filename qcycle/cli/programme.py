@@ -23,7 +23,7 @@ __all__ = ["new_round", "plan", "schema", "validate"]
 
 @app.command()
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="programme files to check")],
+    files: Annotated[list[Path], typer.Argument(help="要校验的方案文件")],
 ) -> None:
     """校验方案文件：引用、重复代码、日期、权重、等次分数线、通知渠道。
 
@@ -57,8 +57,8 @@ def validate(
 @app.command("new-round")
 def new_round(
     file: FileArg,
-    year: Annotated[int, typer.Option("--year", help="the year the new round starts")],
-    out_file: Annotated[Path | None, typer.Option("--out", help="where to write (default: beside FILE, named by the new code)")] = None,
+    year: Annotated[int, typer.Option("--year", help="新一届开始的年份")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="写到哪里（默认：与原文件同目录，以新周期代码命名）")] = None,
 ) -> None:
     """按本届方案写出下一届的方案文件：日期整年顺移并落到法定工作日，周期代码、名称、年份随之更新；
     列出需要人工核对的日期（改到工作日的、将顺延的截止日、日历尚未覆盖的年份、2月29日、引用其他周期之处）。
@@ -92,7 +92,7 @@ def new_round(
 
 @app.command()
 def schema(
-    out_file: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="写入此文件而不是标准输出")] = None,
 ) -> None:
     """输出方案文件的 JSON Schema（供编辑器补全与校验）。
 
@@ -113,13 +113,13 @@ def schema(
 @app.command()
 def plan(
     file: FileArg,
-    as_json: Annotated[bool, typer.Option("--json", help="print a JSON array instead of a table")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON 数组而不是表格")] = False,
     today: Annotated[
-        dt.datetime | None, typer.Option(help="mark this day in the table (default: today)", formats=["%Y-%m-%d"])
+        dt.datetime | None, typer.Option(help="在表中标出这一天（默认今天）", formats=["%Y-%m-%d"])
     ] = None,
-    html_out: Annotated[Path | None, typer.Option("--html", help="also write the timeline as a self-contained HTML file")] = None,
-    png_out: Annotated[Path | None, typer.Option("--png", help="also write the timeline as a PNG image")] = None,
-    diff: Annotated[bool, typer.Option("--diff", help="what the file changes in the running round's plan")] = False,
+    html_out: Annotated[Path | None, typer.Option("--html", help="另将时间线写成独立的 HTML 文件")] = None,
+    png_out: Annotated[Path | None, typer.Option("--png", help="另将时间线写成 PNG 图片")] = None,
+    diff: Annotated[bool, typer.Option("--diff", help="显示该文件会使运行中周期的日程发生哪些变化")] = False,
 ) -> None:
     """列出周期的全部日程：发布、受理、提醒（提前N个工作日）、截止、逾期、督办、评价、考核、通知。
 

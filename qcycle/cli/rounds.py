@@ -26,10 +26,10 @@ app.add_typer(db_app, name="db")
 
 @app.command()
 def simulate(
-    files: Annotated[list[Path], typer.Argument(help="programme file(s); several run in order in one folder")],
-    seed: Annotated[int, typer.Option(help="seed of the synthetic data (same seed, same year)")] = 2023,
-    home: Annotated[Path | None, typer.Option(help="working folder (default .qcycle/simulate/ROUND of the first file)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the closing report as JSON")] = False,
+    files: Annotated[list[Path], typer.Argument(help="方案文件；给出多个时按顺序在同一目录中运行")],
+    seed: Annotated[int, typer.Option(help="合成数据的随机种子（种子相同，模拟结果相同）")] = 2023,
+    home: Annotated[Path | None, typer.Option(help="工作目录（默认 .qcycle/simulate/第一个文件的周期代码）")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出结束报告")] = False,
 ) -> None:
     """模拟运行完整周期：虚拟时钟、合成的申报与评分、每个阶段都是真实的 Prefect 流程运行，消息写入本地收件箱。
 
@@ -80,14 +80,14 @@ def _print_simulation(report) -> None:
 @app.command()
 def decide(
     file: FileArg,
-    stage: Annotated[str | None, typer.Option(help="deciding stage code, e.g. takers_review")] = None,
-    subject: Annotated[list[str] | None, typer.Option(help="unit:item (repeatable)")] = None,
+    stage: Annotated[str | None, typer.Option(help="作决定的阶段代码，如 takers_review")] = None,
+    subject: Annotated[list[str] | None, typer.Option(help="决定对象：单位代码:项目代码（可多次给出）")] = None,
     approve: Annotated[bool, typer.Option("--approve/--reject", help="同意 / 不同意")] = True,
-    all_pending: Annotated[bool, typer.Option("--all-pending", help="decide every pending subject of the stage")] = False,
-    from_file: Annotated[Path | None, typer.Option("--file", help="bulk decisions: CSV stage,subject,outcome[,note] or JSON")] = None,
-    by: Annotated[str | None, typer.Option(help="who decides (recorded in the audit log)")] = None,
+    all_pending: Annotated[bool, typer.Option("--all-pending", help="对该阶段全部待定对象作同一决定")] = False,
+    from_file: Annotated[Path | None, typer.Option("--file", help="批量决定：CSV（stage,subject,outcome[,note]）或 JSON")] = None,
+    by: Annotated[str | None, typer.Option(help="决定人（记入审计日志）")] = None,
     note: Annotated[str, typer.Option(help="说明")] = "",
-    list_only: Annotated[bool, typer.Option("--list", help="only list pending decisions")] = False,
+    list_only: Annotated[bool, typer.Option("--list", help="只列出待定事项")] = False,
 ) -> None:
     """审核决定：揭榜书审核、评价确认等待运维决定的事项（单条、全部待定或从文件批量）。
 
@@ -134,7 +134,7 @@ def decide(
 @app.command()
 def export(
     file: FileArg,
-    out_path: Annotated[Path, typer.Option("--out", help="results file: .xlsx or .csv")] = Path("results.xlsx"),
+    out_path: Annotated[Path, typer.Option("--out", help="结果文件：.xlsx 或 .csv")] = Path("results.xlsx"),
 ) -> None:
     """导出考核结果（排名组、名次、单位、各部分得分、加扣分、否决、等次）为 Excel（每个考核阶段一张表）或 CSV。
 
@@ -195,7 +195,7 @@ def _run_flow(file: Path, as_of: str | None, stage: str | None, actor: str) -> N
 @app.command()
 def reconcile(
     file: FileArg,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="logical date/time (default: now)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="逻辑日期/时刻（默认现在）")] = None,
 ) -> None:
     """对账：执行截至某时刻应做而未做的全部动作（停机后补做关闭、逾期、督办；过期提醒跳过）。
 
@@ -210,9 +210,9 @@ def reconcile(
 
 @app.command("run")
 def run_stage(
-    stage: Annotated[str, typer.Argument(help="stage code, e.g. application")],
+    stage: Annotated[str, typer.Argument(help="阶段代码，如 application")],
     file: FileArg,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="logical date/time (default: now)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="逻辑日期/时刻（默认现在）")] = None,
 ) -> None:
     """运行某一阶段在某日应做的动作（同一套“到期”判断，只限该阶段）。
 
@@ -233,7 +233,7 @@ def run_stage(
 @app.command()
 def status(
     file: FileArg,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="logical date/time (default: now)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="逻辑日期/时刻（默认现在）")] = None,
 ) -> None:
     """周期状态：当前阶段、接下来的动作与日期、逾期单位、待决定事项、应执行未执行的动作、发送失败的消息。
 
@@ -282,7 +282,7 @@ def status(
 
 @db_app.command("upgrade")
 def db_upgrade(
-    url: Annotated[str | None, typer.Option(help="database URL (default: QCYCLE_DATABASE_URL or SQLite)")] = None,
+    url: Annotated[str | None, typer.Option(help="数据库 URL（默认 QCYCLE_DATABASE_URL，未设置时用 SQLite）")] = None,
 ) -> None:
     """把应用数据库迁移到最新版本（Alembic upgrade head）。
 
