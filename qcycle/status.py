@@ -23,7 +23,7 @@ class RoundStatus:
     as_of: dt.datetime
     current_stage: str | None
     next_actions: list[Action]
-    overdue: dict[str, list[str]]  # deadline title → unit names
+    overdue: dict[str, list[str]]  # the deadline (what, when) → names of the units that missed it
     pending: dict[str, list[str]]  # stage name → subjects
     missed: list[Action]  # due, not carried out (no reconcile since)
     messages: dict[str, int] = field(default_factory=dict)  # status → count
@@ -45,8 +45,9 @@ def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable:
         for a in past:
             if a.action == "deadline" and a.key in done:
                 late = outstanding(session, p, round_id, a)
-                if late:
-                    overdue[a.title] = [p.unit(u).name for u in late]
+                if late:  # "提交揭榜书（2023-04-20 17:30 截止）": which deadline, and when it was
+                    overdue[f"{a.title.removesuffix(' 截止')}（{a.at:%Y-%m-%d %H:%M} 截止）"] = [
+                        p.unit(u).name for u in late]
     waiting = {p.stage(code).name: subjects for code, subjects in pending(session, p, round_id).items() if subjects}
     counts = crud.message_status_counts(session=session, round_id=round_id, up_to=as_of.date())
     failed = crud.failed_messages(session=session, round_id=round_id, up_to=as_of.date())

@@ -138,7 +138,7 @@ def test_status_shows_stage_next_actions_missed_overdue_and_pending(home):
     out = result.output
     assert "当前阶段：审核揭榜书" in out
     assert "应执行未执行" in out and "逾期提醒" in out
-    assert "逾期：提交揭榜书 截止：20 个单位" in out
+    assert "逾期未交：提交揭榜书（2023-04-20 17:30 截止） 20 个单位" in out
     assert "待决定：审核揭榜书 1 项" in out
     assert "发布揭榜名单" in out  # among the next actions (2023-04-25)
     assert at(dt.date(2023, 4, 20), dt.time(17, 30)) == deadline.at

@@ -268,7 +268,7 @@ def status(
         for a in st.missed[:10]:
             out.print(f"  {a.at:%Y-%m-%d %H:%M} {a.title}", markup=False)
     for title, names in st.overdue.items():
-        out.print(f"逾期：{title}：{len(names)} 个单位（{'、'.join(names[:8])}{'等' if len(names) > 8 else ''}）",
+        out.print(f"逾期未交：{title} {len(names)} 个单位（{'、'.join(names[:8])}{'等' if len(names) > 8 else ''}）",
                   markup=False)
     for stage_name, subjects in st.pending.items():
         out.print(f"待决定：{stage_name} {len(subjects)} 项（qcycle decide … --list）", markup=False)
