@@ -5,6 +5,7 @@ from an earlier round, and the one registry of action kinds."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import textwrap
 from pathlib import Path
 
@@ -377,3 +378,35 @@ def test_new_round_moves_dates_onto_working_days_keeps_prose_and_names_the_round
     path.write_text(made.text, encoding="utf-8")
     nxt = load_programme(path).programme
     assert nxt.round.years == [2024] and nxt.stage("presentation").on == dt.date(2024, 8, 26)
+
+
+SELF_OWED = """\
+    version: 2
+    round: {code: plan-2024, name: 2024年度质量工作督查评估, programme: 质量工作督查评估, issuer: office, years: [2024]}
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: gov, name: 示例区人民政府, level: government, channels: [sink]}
+      - {code: office, name: 示例区市场监督管理局, level: department, parent: gov, channels: [sink]}
+      - {code: d1, name: 示例区教育局, level: department, parent: gov, channels: [sink]}
+      - {code: d2, name: 示例区财政局, level: department, parent: gov, channels: [sink]}
+    reminder_policies:
+      std: {before_workdays: [1], escalate_after_workdays: 2}
+    stages:
+      - {code: report, name: 年度自评, kind: submission, submission: self_evaluation, owed_by: {levels: [department]},
+         opens: 2024-11-15, deadline: {date: 2024-11-29}, reminders: std}
+"""
+
+
+def test_the_office_owing_a_report_itself_is_neither_written_to_nor_reported_to_its_superior(tmp_path, home):
+    """榆阳: the district's 市场监管局 runs the round and is one of the departments assessed. It
+    sends itself nothing, and it does not report itself overdue (督办) to the district government."""
+    r = Round(write(tmp_path, "plan.yaml", SELF_OWED))
+    r.until("2024-12-31")  # nobody hands in
+    letters = r.letters("report")
+    assert "office" not in letters and {"d1", "d2", "gov"} <= set(letters)
+    assert re.search(r"所属(.+?)应于", letters["gov"]).group(1) == "示例区教育局、示例区财政局"
+    # Only the office late: nothing to urge the government about.
+    alone = Round(write(tmp_path, "alone.yaml", SELF_OWED.replace("plan-2024", "alone-2024")))
+    alone.hand_in("self_evaluation", ["d1", "d2"], "2024-11-20")
+    alone.until("2024-12-31")
+    assert "gov" not in alone.letters("report")

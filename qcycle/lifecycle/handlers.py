@@ -180,10 +180,12 @@ def _urged(p: Programme, action: Action, units: list[str]) -> dict[str, list[str
 
 
 def _escalation(session, p, round_id, action) -> Outcome:
-    units = outstanding(session, p, round_id, action)
+    sender = _sender(p, action)
+    # The office may owe the report itself (榆阳's 市场监管局 is one of the departments assessed):
+    # it does not report itself overdue to its superior.
+    units = [u for u in outstanding(session, p, round_id, action) if u != sender]
     by_parent = _urged(p, action, units)
     drafts = []
-    sender = _sender(p, action)
     for parent, children in sorted(by_parent.items()):
         if parent == sender:  # the office is the superior: it urges (督办) the overdue units itself
             for child in children:
