@@ -439,8 +439,10 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     # 拟获奖名单公示) is cited without it.
     what = stage.name.removeprefix("公示").removesuffix("公示") or stage.name
     name = what + (f"（{p.category(action.category).name}）" if action.category else "")
+    # Sent to those a decision or grade put on the list being published: each is told it is on it.
+    listed = bool(stage.notify and (stage.notify.approved_at or stage.notify.grades)) and what.endswith("名单")
     return Outcome(action, _drafts(units, "notice.j2", p, action, notice_name=name, notice_days=stage.days,
-                                   objection_deadline=action.deadline),
+                                   objection_deadline=action.deadline, listed=listed),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
 
