@@ -248,7 +248,7 @@ def _replan(programme_file: str, round_id, deployment_id) -> None:
 def _status_lines(loaded: LoadedProgramme, round_id, timetable, moment: dt.datetime) -> list[str]:
     """Where the round stands after this run (``qcycle status``) and a text timeline."""
     from qcycle import db
-    from qcycle.status import round_status
+    from qcycle.status import message_counts_line, overdue_line, round_status
     from qcycle.timeline import render_text
 
     p = loaded.programme
@@ -257,12 +257,15 @@ def _status_lines(loaded: LoadedProgramme, round_id, timetable, moment: dt.datet
     lines = [f"## 状态 {moment:%Y-%m-%d %H:%M}", "",
              f"- 当前阶段：{st.current_stage or '尚未开始'}",
              f"- 应执行未执行：{len(st.missed)} 项",
-             "- 消息：" + ("，".join(f"{k} {v}" for k, v in sorted(st.messages.items())) or "无"), "",
-             "| 时间 | 动作 | 事项 |", "|---|---|---|"]
-    lines += [f"| {a.at:%Y-%m-%d %H:%M} | {ACTION_LABELS.get(a.action, a.action)} | {a.title} |"
-              for a in st.next_actions]
+             f"- 消息：{message_counts_line(st.messages)}", ""]
+    if st.next_actions:
+        lines += ["| 时间 | 动作 | 事项 |", "|---|---|---|"]
+        lines += [f"| {a.at:%Y-%m-%d %H:%M} | {ACTION_LABELS.get(a.action, a.action)} | {a.title} |"
+                  for a in st.next_actions]
+    else:
+        lines.append("接下来的动作：无（本周期的日程已全部到期）")
     for title, names in st.overdue.items():
-        lines.append(f"\n逾期：{title}：{len(names)} 个单位（{'、'.join(names[:8])}{'等' if len(names) > 8 else ''}）")
+        lines.append(f"\n{overdue_line(title, names)}")
     for stage_name, subjects in st.pending.items():
         lines.append(f"\n待决定：{stage_name} {len(subjects)} 项")
     lines += ["", "```", render_text(p, timetable, moment), "```"]

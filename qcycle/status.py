@@ -11,11 +11,12 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle import outstanding, remembering
+from qcycle.models import OUTBOX_STATUS_LABELS
 from qcycle.ops import pending
 from qcycle.schema import Programme
 from qcycle.timetable import Action, Timetable, due
 
-__all__ = ["RoundStatus", "round_status"]
+__all__ = ["RoundStatus", "message_counts_line", "overdue_line", "round_status"]
 
 
 @dataclass
@@ -43,7 +44,8 @@ def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable:
     overdue: dict[str, list[str]] = {}
     with remembering():  # read-only: each past deadline asks the same rows
         for a in past:
-            if a.action == "deadline" and a.key in done:
+            # A voluntary window (an award application) invites: not applying is not being late.
+            if a.action == "deadline" and a.key in done and not p.stage(a.stage).voluntary:
                 late = outstanding(session, p, round_id, a)
                 if late:  # "提交揭榜书（2023-04-20 17:30 截止）": which deadline, and when it was
                     overdue[f"{a.title.removesuffix(' 截止')}（{a.at:%Y-%m-%d %H:%M} 截止）"] = [
@@ -53,3 +55,13 @@ def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable:
     failed = crud.failed_messages(session=session, round_id=round_id, up_to=as_of.date())
     return RoundStatus(as_of, p.stage(current).name if current else None, upcoming, overdue, waiting,
                        plan.run, counts, failed)
+
+
+def overdue_line(deadline: str, names: list[str]) -> str:
+    """"逾期未交：提交揭榜书（2023-04-20 17:30 截止） 5 个单位（…）", eight names at most."""
+    return f"逾期未交：{deadline} {len(names)} 个单位（{'、'.join(names[:8])}{'等' if len(names) > 8 else ''}）"
+
+
+def message_counts_line(counts: dict[str, int]) -> str:
+    """"已发送 272，发送失败 1": the outbox's messages by status, in Chinese."""
+    return "，".join(f"{OUTBOX_STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(counts.items())) or "无"

@@ -21,6 +21,7 @@ from qcycle.lifecycle import HANDLERS, decision_subjects, pending_decisions, syn
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import Decision, OutboxMessage
 from qcycle.schema import StageKind
+from qcycle.status import round_status
 from qcycle.timetable import add_months, expand, name_of
 from qcycle.workcal import WorkCalendar
 
@@ -410,3 +411,12 @@ def test_the_office_owing_a_report_itself_is_neither_written_to_nor_reported_to_
     alone.hand_in("self_evaluation", ["d1", "d2"], "2024-11-20")
     alone.until("2024-12-31")
     assert "gov" not in alone.letters("report")
+
+
+def test_not_applying_to_a_voluntary_window_is_not_being_late(tmp_path, home):
+    r = Round(write(tmp_path, "award.yaml", AWARD))
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.until("2023-04-03")
+    with db.session_scope() as session:
+        st = round_status(session, r.p, r.id, r.t, at(dt.date(2023, 4, 3), dt.time(10)))
+    assert st.overdue == {} and st.current_stage == "申报"

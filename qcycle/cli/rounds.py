@@ -242,7 +242,7 @@ def status(
     """
     from qcycle import clock, db
     from qcycle.lifecycle import round_timetable
-    from qcycle.status import round_status
+    from qcycle.status import message_counts_line, overdue_line, round_status
     from qcycle.timetable import ACTION_LABELS
 
     moment = _as_of(as_of) or clock.now()
@@ -268,14 +268,10 @@ def status(
         for a in st.missed[:10]:
             out.print(f"  {a.at:%Y-%m-%d %H:%M} {a.title}", markup=False)
     for title, names in st.overdue.items():
-        out.print(f"逾期未交：{title} {len(names)} 个单位（{'、'.join(names[:8])}{'等' if len(names) > 8 else ''}）",
-                  markup=False)
+        out.print(overdue_line(title, names), markup=False)
     for stage_name, subjects in st.pending.items():
         out.print(f"待决定：{stage_name} {len(subjects)} 项（qcycle decide … --list）", markup=False)
-    from qcycle.notify.outbox import STATUS_LABELS
-
-    counts = "，".join(f"{STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(st.messages.items())) or "无"
-    out.print(f"消息：{counts}")
+    out.print(f"消息：{message_counts_line(st.messages)}")
     for unit, channel, error in st.failed_messages:
         out.print(f"  失败：{unit} {channel} {error[:80]}", markup=False)
 

@@ -77,6 +77,7 @@ def test_simulated_round_shows_runs_states_and_assessment_artifact(qcycle_home, 
     status = latest["mini-2023-status"]
     assert status["type"] == "markdown" and "mini-2023-reconcile" not in latest
     assert "：对账 " in status["data"] and "## 状态 " in status["data"] and "当前阶段：" in status["data"]
+    assert "- 消息：已发送 " in status["data"], status["data"]  # in Chinese, as `qcycle status` says it
 
 
 def _outbox_count() -> int:
