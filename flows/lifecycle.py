@@ -22,7 +22,7 @@ from qcycle.tasks.runlog import run_log
 from qcycle import clock
 from qcycle.errors import NotFoundError
 from qcycle.kinds import action_kind
-from qcycle.lifecycle import Outcome
+from qcycle.lifecycle import Outcome, result_kind
 from qcycle.loader import LoadedProgramme
 from qcycle.schema import grade_label
 from qcycle.timetable import ACTION_LABELS, CHAIN_PASSES, Action, Due, released
@@ -92,11 +92,12 @@ def _assessment_artifacts(loaded: LoadedProgramme, outcomes: list[Outcome]) -> N
                          "项目": next((i.name for _, i in p.items if i.code == item), "") if item else "",
                          "总分": round(r.total, 2), "等次": r.grade, "加分": round(r.bonus, 2),
                          "扣分": round(r.deduction, 2), "否决": vetoes.get(r.veto, r.veto) if r.veto else ""})
-        create_table_artifact(rows, key=key, description=f"{o.action.title}：考核结果（{len(rows)} 个对象）")
+        kind = result_kind(p)  # 评审结果 of an award, 考核结果 of an assessment …
+        create_table_artifact(rows, key=key, description=f"{o.action.title}：{kind}（{len(rows)} 个对象）")
         names = p.assessment.grade_names if p.assessment else sorted({r.grade for r in o.results})
         counts = {g: sum(1 for r in o.results if r.grade == g) for g in names}
         md = [f"# {o.action.title}", "", f"- 周期：{p.round.name}（{p.round.code}）",
-              f"- 考核对象：{len(o.results)} 个",
+              f"- {kind.removesuffix('结果')}对象：{len(o.results)} 个",
               "- 等次分布：" + "，".join(f"{grade_label(g)} {n}" for g, n in counts.items()),
               "", "| 名次 | 单位 | 项目 | 总分 | 等次 |", "|---|---|---|---|---|"]
         md += [f"| {r['名次']} | {r['单位']} | {r['项目']} | {r['总分']:.2f} | {r['等次']} |" for r in rows]

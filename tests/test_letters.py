@@ -18,7 +18,8 @@ from sqlalchemy import and_
 from sqlmodel import select
 
 from qcycle import db
-from qcycle.lifecycle.wording import achievement_of
+from qcycle.lifecycle.wording import achievement_of, result_kind
+from qcycle.loader import load_programme
 from qcycle.models import AssessmentResult, Decision, OutboxMessage
 from qcycle.timetable import Timetable, name_of
 from tests.homes import leave_home, play_programme, use_home
@@ -203,3 +204,10 @@ def test_a_candidate_on_a_published_list_is_told_it_is_on_it(path, tmp_path_fact
 ])
 def test_an_award_is_won_and_named_once_a_grade_is_rated(round_name, items, grade, reads):
     assert achievement_of(round_name, items, grade) == reads
+
+
+def test_results_are_called_as_the_programme_works():
+    kinds = {path.stem: result_kind(load_programme(path).programme) for path in PROGRAMMES}
+    assert kinds["sc-jbgs-2023"] == "评价确认结果" and kinds["jz-assessment-2016"] == "考核结果"
+    awards = [stem for stem in kinds if "award" in stem]
+    assert len(awards) == 7 and {kinds[stem] for stem in awards} == {"评审结果"}

@@ -10,6 +10,7 @@ is idempotent: carrying out the same action twice gives the same drafts and writ
 - :mod:`~qcycle.lifecycle.sync`: the round kept in step with its file (amendments), its timetable
 - :mod:`~qcycle.lifecycle.who`: selections, owers, outstanding units, decision subjects
 - :mod:`~qcycle.lifecycle.handlers`: :data:`HANDLERS`, one per action kind, and their letters
+- :mod:`~qcycle.lifecycle.wording`: how letters say what a unit achieved, and why, and what results are called
 - :mod:`~qcycle.lifecycle.outcome`: :class:`Outcome` and :class:`Draft`
 """
 
@@ -48,6 +49,7 @@ from qcycle.lifecycle.who import (
     takers,
     takers_stage,
 )
+from qcycle.lifecycle.wording import result_kind
 
 __all__ = [
     "DECIDING_STAGE_KINDS",
@@ -70,6 +72,7 @@ __all__ = [
     "recorded_extensions",
     "remembering",
     "resolve",
+    "result_kind",
     "round_timetable",
     "select_subjects",
     "sync_round",

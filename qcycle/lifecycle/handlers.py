@@ -31,7 +31,7 @@ from qcycle.lifecycle.who import (
     results_of,
     select_subjects,
 )
-from qcycle.lifecycle.wording import achievement_of, reason_of
+from qcycle.lifecycle.wording import achievement_of, reason_of, result_kind
 from qcycle.models import AssessmentResult
 from qcycle.render import SYSTEM_SENDER
 from qcycle.schema import Programme, Stage, Who, grade_label
@@ -384,11 +384,7 @@ def _notify(session, p, round_id, action) -> Outcome:
                 if name:
                     itemised.add(subject.partition(":")[0])
     missing = _missing_in(session, p, round_id, stage.notify, action.category)
-    # An award is 评审 (its round named so, or after the award), a plan 评价确认, an assessment 考核.
-    label = (p.assessment.result_label if p.assessment and p.assessment.result_label
-             else f"{p.round.name[-2:]}结果" if p.round.name.endswith(("评审", "评选"))
-             else "评审结果" if p.round.name.endswith("奖")
-             else "评价确认结果" if p.categories else "考核结果")
+    label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
     if occasion:
         label = f"{occasion}结果"
     elif p.round.name.endswith(label[:2]):  # 焦作市…质量工作考核 + 考核结果 → …考核结果

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from qcycle.schema import Programme, Who, grade_label
 
-__all__ = ["achievement_of", "reason_of"]
+__all__ = ["achievement_of", "reason_of", "result_kind"]
 
 
 def achievement_of(round_name: str, items: str, grade: str) -> str:
@@ -44,3 +44,12 @@ def reason_of(p: Programme, who: Who) -> str:
         parts.append(f"经“{p.stage(who.approved_at).name}”确定")
     parts += [reason_of(p, alt) for alt in who.any_of]
     return "，".join(x for x in parts if x) or "经研究确定"
+
+
+def result_kind(p: Programme) -> str:
+    """What the round's results are called by default: an award's are 评审结果 (its round named
+    …评审/…评选, or after the award), a plan's 评价确认结果, an assessment's 考核结果. Letters may
+    say otherwise (``assessment.result_label``)."""
+    name = p.round.name
+    return (f"{name[-2:]}结果" if name.endswith(("评审", "评选")) else "评审结果" if name.endswith("奖")
+            else "评价确认结果" if p.categories else "考核结果")
