@@ -19,7 +19,7 @@ from qcycle.intake import ingest_many
 from qcycle.kinds import ACTION_KINDS, STAGE_ACTIONS
 from qcycle.lifecycle import HANDLERS, decision_subjects, pending_decisions, sync_round
 from qcycle.loader import LoadedProgramme, load_programme
-from qcycle.models import Decision, OutboxMessage
+from qcycle.models import ActionRun, Decision, OutboxMessage
 from qcycle.schema import StageKind
 from qcycle.status import round_status
 from qcycle.timetable import add_months, expand, name_of
@@ -420,3 +420,7 @@ def test_not_applying_to_a_voluntary_window_is_not_being_late(tmp_path, home):
     with db.session_scope() as session:
         st = round_status(session, r.p, r.id, r.t, at(dt.date(2023, 4, 3), dt.time(10)))
     assert st.overdue == {} and st.current_stage == "申报"
+    with db.session_scope() as session:  # the run's own account says the window closed, no one late
+        note = session.exec(select(ActionRun.note).where(ActionRun.round_id == r.id,
+                                                         ActionRun.action == "deadline")).one()
+    assert note == "申报 截止：受理结束", note

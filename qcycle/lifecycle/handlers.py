@@ -143,6 +143,8 @@ def _reminder(session, p, round_id, action) -> Outcome:
 
 
 def _deadline(session, p, round_id, action) -> Outcome:
+    if p.stage(action.stage).voluntary:  # an invitation closes: whoever did not apply is not late
+        return Outcome(action, note=f"{action.title}：受理结束")
     units = outstanding(session, p, round_id, action)
     names = "、".join(p.unit(u).name for u in units[:10]) + ("等" if len(units) > 10 else "")
     note = f"{action.title}：逾期未交 {len(units)} 个单位" + (f"（{names}）" if units else "")
