@@ -59,7 +59,7 @@ def _round_id(session, code: str | None):
 @outbox_app.command("list")
 def list_(
     round_code: Annotated[str | None, typer.Option("--round", help="周期代码，如 mini-2023")] = None,
-    status: Annotated[str | None, typer.Option(help="状态：dead（投递失败）| failed | queued | sending | sent | cancelled | unknown（结果未知）")] = None,
+    status: Annotated[str | None, typer.Option(help="状态：queued 待发送 | sending 发送中 | sent 已发送 | failed 待重试 | dead 已停止重试 | cancelled 已取消 | unknown 结果未知")] = None,
     unit: Annotated[str | None, typer.Option(help="单位代码")] = None,
     channel: Annotated[str | None, typer.Option(help="方案文件中的渠道名称")] = None,
     limit: Annotated[int, typer.Option(min=1, help="最多列出条数（最新的在前）")] = 200,
@@ -103,7 +103,7 @@ def list_(
 @outbox_app.command("retry")
 def retry(
     message: Annotated[str | None, typer.Argument(help="消息 ID 或其开头至少 8 位")] = None,
-    all_dead: Annotated[bool, typer.Option("--all-dead", help="重新排队全部投递失败的消息")] = False,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="重新排队全部已停止重试（dead）的消息")] = False,
     round_code: Annotated[str | None, typer.Option("--round", help="与 --all-dead 一起使用：只限该周期")] = None,
     by: BY = None,
 ) -> None:
