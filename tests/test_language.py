@@ -258,6 +258,10 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
     assert r.pending("report_review") == ["c4", "c5"]
     r.decide("report_review", c4="approved", c5="rejected")
     r.until("2016-05-31")
+    with db.session_scope() as session:  # the review's own record once everything is decided
+        note = session.exec(select(ActionRun.note).where(ActionRun.round_id == r.id,
+                                                         ActionRun.action == "decision_due")).one()
+    assert note == "整改情况审核：已全部决定", note
     # Summoned: the rejected response and the report never handed in; not the approved one.
     assert sorted(r.letters("summons")) == ["c3", "c5"]
     assert "约谈" in r.letters("summons")["c5"] and "中未通过整改情况审核。" in r.letters("summons")["c5"]

@@ -249,7 +249,9 @@ def _decision_due(session, p, round_id, action) -> Outcome:
         drafts = _drafts([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
                          total=len(pending),
                          by_title=[{"title": t, "count": n} for t, n in titles.most_common()])
-    note = f"{action.title}：待决定 {len(pending)} 项" + (f"，不符合申报条件自动不予通过 {len(refused)} 项" if refused else "")
+    # Once all is decided the action completes: its record says so, not "0 pending".
+    note = (f"{action.title}：待决定 {len(pending)} 项" if pending else f"{action.title}：已全部决定") + (
+        f"，不符合申报条件自动不予通过 {len(refused)} 项" if refused else "")
     return Outcome(action, drafts, pending=pending, note=note,
                    counts={"pending": len(pending), **({"ineligible": len(refused)} if refused else {})})
 
