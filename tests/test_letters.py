@@ -211,3 +211,13 @@ def test_results_are_called_as_the_programme_works():
     assert kinds["sc-jbgs-2023"] == "评价确认结果" and kinds["jz-assessment-2016"] == "考核结果"
     awards = [stem for stem in kinds if "award" in stem]
     assert len(awards) == 7 and {kinds[stem] for stem in awards} == {"评审结果"}
+
+
+def test_what_is_owed_is_named_as_a_thing_handed_in(tmp_path_factory, monkeypatch):
+    """A stage named by its verb is handed in as a noun: 提交揭榜书 → 揭榜书, 申请评价确认 →
+    评价确认申请 ("应于…前提交评价确认申请", not "提交申请评价确认")."""
+    path = next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023")
+    r = run(path, tmp_path_factory, monkeypatch)
+    owed = [m for m in r.messages if name_of(m.action).startswith("evaluation_request:")]
+    assert owed and all("评价确认申请" in m.body and "申请评价确认" not in m.body for m in owed)
+    assert any("前提交评价确认申请" in m.body for m in owed)

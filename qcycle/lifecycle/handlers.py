@@ -55,8 +55,11 @@ def _sender(p: Programme, action: Action) -> str:
 
 def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     stage = p.stage(action.stage)
-    # "贵单位应于…前提交{item}": a stage named 提交揭榜书 is handed in as 揭榜书.
-    item = re.sub(r"^(提交|报送|上报)", "", stage.name) + (f"（{action.period}）" if action.period else "")
+    # "贵单位应于…前提交{item}": a stage named 提交揭榜书 is handed in as 揭榜书, one named
+    # 申请评价确认 as 评价确认申请 (not "提交申请评价确认").
+    item = re.sub(r"^(提交|报送|上报)", "", stage.name)
+    item = f"{item[2:]}申请" if item.startswith("申请") and len(item) > 2 else item
+    item += f"（{action.period}）" if action.period else ""
     if action.category:
         item += f"（{p.category(action.category).name}类）"
     return {
