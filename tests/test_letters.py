@@ -182,7 +182,6 @@ def test_a_committee_reviews_only_the_candidates_proposed_for_an_award(path, tmp
         assert r.unplaced
 
 
-
 @pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])
 def test_a_candidate_on_a_published_list_is_told_it_is_on_it(path, tmp_path_factory, monkeypatch):
     """A 公示 letter goes to the candidates on the list: it says so, not only that a list is out."""
@@ -192,6 +191,7 @@ def test_a_candidate_on_a_published_list_is_told_it_is_on_it(path, tmp_path_fact
     assert all(m.body.count("贵单位已列入") == 1 and "对该名单进行公示" in m.body for m in letters)
     if notices:  # every award programme publishes its list
         assert letters
+
 
 @pytest.mark.parametrize(("round_name", "items", "grade", "reads"), [
     ("2024年度太仓市市长质量奖", "", "市长质量奖", "荣获2024年度太仓市市长质量奖"),
