@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
@@ -63,7 +63,10 @@ class DecisionBase(SQLModel):
 
 class Decision(DecisionBase, table=True):
     __tablename__ = "decision"
-    __table_args__ = (UniqueConstraint("round_id", "stage", "subject"),)
+    # The second: whether a result (or a decision) was refused by a decision on it, asked for
+    # every result row (crud.results.refused_result).
+    __table_args__ = (UniqueConstraint("round_id", "stage", "subject"),
+                      Index("ix_decision_round_decides_subject", "round_id", "decides", "subject"))
 
     id: uuid.UUID = _uuid_pk()
     round_id: uuid.UUID = _round_fk()
