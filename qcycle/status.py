@@ -47,8 +47,9 @@ def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable:
             # A voluntary window (an award application) invites: not applying is not being late.
             if a.action == "deadline" and a.key in done and not p.stage(a.stage).voluntary:
                 late = outstanding(session, p, round_id, a)
-                if late:  # "提交揭榜书（2023-04-20 17:30 截止）": which deadline, and when it was
-                    overdue[f"{a.title.removesuffix(' 截止')}（{a.at:%Y-%m-%d %H:%M} 截止）"] = [
+                if late:  # "提交揭榜书（2023-04-20 17:30 截止）": what, and when it was due (a
+                    # rolled deadline's title goes on "截止（原定…，遇休息日顺延）")
+                    overdue[f"{a.title.partition(' 截止')[0]}（{a.at:%Y-%m-%d %H:%M} 截止）"] = [
                         p.unit(u).name for u in late]
     waiting = {p.stage(code).name: subjects for code, subjects in pending(session, p, round_id).items() if subjects}
     counts = crud.message_status_counts(session=session, round_id=round_id, up_to=as_of.date())

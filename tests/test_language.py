@@ -262,6 +262,9 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
         note = session.exec(select(ActionRun.note).where(ActionRun.round_id == r.id,
                                                          ActionRun.action == "decision_due")).one()
     assert note == "整改情况审核：已全部决定", note
+    with db.session_scope() as session:  # c3 never reported: its deadline as due, rolled past 劳动节
+        st = round_status(session, r.p, r.id, r.t, at(dt.date(2016, 5, 31), dt.time(10)))
+    assert st.overdue == {"后三名书面报告整改情况（2016-05-03 17:30 截止）": ["三县人民政府"]}, st.overdue
     # Summoned: the rejected response and the report never handed in; not the approved one.
     assert sorted(r.letters("summons")) == ["c3", "c5"]
     assert "约谈" in r.letters("summons")["c5"] and "中未通过整改情况审核。" in r.letters("summons")["c5"]
