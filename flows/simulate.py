@@ -20,7 +20,7 @@ import yaml
 
 from qcycle import crud, db, synthetic
 from qcycle.errors import UsageError
-from qcycle.lifecycle import sync_round
+from qcycle.lifecycle import result_kind, sync_round
 from qcycle.loader import load_programme
 from qcycle.schema import Programme
 from qcycle.settings import get_settings
@@ -43,6 +43,7 @@ class SimulationReport:
     quarantined: int = 0
     grades: Counter = field(default_factory=Counter)
     refused: Counter = field(default_factory=Counter)  # graded, then refused by a decision on the result
+    result_kind: str = "考核结果"  # what the round's results are called (评审结果 for an award)
     messages: dict[str, Counter] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -176,5 +177,6 @@ def _fill(report: SimulationReport, round_id, p) -> None:
         if grade in counts:
             report.grades[grade] = counts[grade]
     report.refused.update(tallies["refused"])
+    report.result_kind = result_kind(p)
     for (channel, status), n in tallies["messages"].items():
         report.messages.setdefault(channel, Counter())[status] += n

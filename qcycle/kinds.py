@@ -33,7 +33,7 @@ ACTION_KINDS: dict[str, ActionKind] = {k.name: k for k in (
     ActionKind("event", "工作节点", "publication"),
     ActionKind("notice_open", "公示开始", "publication"),
     ActionKind("decision_due", "待审核决定", "decision"),
-    ActionKind("assess", "考核汇总", "assessment"),
+    ActionKind("assess", "评分汇总", "assessment"),  # 考核, 评审 and 评价 alike
     ActionKind("notify", "结果通知", "notification"),
     ActionKind("followup_open", "整改开始", "followup"),  # after the results it follows from
 )}

@@ -19,7 +19,13 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.errors import DecisionError, UsageError
-from qcycle.lifecycle import DECIDING_STAGE_KINDS, decision_subjects, p_item_name, pending_decisions
+from qcycle.lifecycle import (
+    DECIDING_STAGE_KINDS,
+    decision_subjects,
+    p_item_name,
+    pending_decisions,
+    result_kind,
+)
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
 from qcycle.schema import Programme, Stage, StageKind
 
@@ -150,7 +156,7 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
             if assessed == r.stage:
                 outcome = said.get(r.unit_code)
                 row[decider.name] = "" if outcome is None else "通过" if outcome in POSITIVE_OUTCOMES else "未通过"
-        sheets.setdefault(stage.name if stage else "考核结果", []).append(row)
+        sheets.setdefault(stage.name if stage else result_kind(p), []).append(row)
     groups = {"全部": -1} | {c.name: i for i, c in enumerate(p.categories)}
     for rows_of_stage in sheets.values():  # each ranking group together, in the programme's order
         rows_of_stage.sort(key=lambda row: (groups.get(row["排名组"], 99), row["名次"], row["单位代码"]))
@@ -188,7 +194,7 @@ def _width(value: Any) -> int:
 
 def export_results(sheets: dict[str, list[dict]], path: Path) -> Path:
     """Write results to .xlsx (one sheet per assessment stage: frozen header, widths, two-decimal
-    scores) or .csv (UTF-8 with BOM so Excel/WPS read the Chinese; a 考核 column names the stage).
+    scores) or .csv (UTF-8 with BOM so Excel/WPS read the Chinese; a 阶段 column names the stage).
     Text that a spreadsheet would run as a formula is written as plain text in both."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".xlsx":
@@ -197,7 +203,7 @@ def export_results(sheets: dict[str, list[dict]], path: Path) -> Path:
 
         wb = Workbook()
         wb.remove(wb.active)
-        for name, rows in (sheets or {"考核结果": []}).items():
+        for name, rows in (sheets or {"结果": []}).items():
             ws = wb.create_sheet(_sheet_title(name, wb.sheetnames))
             headers = list(rows[0]) if rows else _HEADERS
             ws.append(headers)
@@ -215,8 +221,8 @@ def export_results(sheets: dict[str, list[dict]], path: Path) -> Path:
             ws.freeze_panes = "A2"
         wb.save(path)
     elif path.suffix.lower() == ".csv":
-        all_rows = [{"考核": name, **row} for name, rows in sheets.items() for row in rows]
-        headers = list(all_rows[0]) if all_rows else ["考核", *_HEADERS]
+        all_rows = [{"阶段": name, **row} for name, rows in sheets.items() for row in rows]
+        headers = list(all_rows[0]) if all_rows else ["阶段", *_HEADERS]
         with path.open("w", encoding="utf-8-sig", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=headers)
             writer.writeheader()
@@ -228,7 +234,7 @@ def export_results(sheets: dict[str, list[dict]], path: Path) -> Path:
 
 def _sheet_title(name: str, taken: list[str]) -> str:
     """An Excel sheet name: at most 31 characters, none of []:*?/\\, unique in the workbook."""
-    title = "".join("_" if ch in "[]:*?/\\" else ch for ch in name)[:31] or "考核结果"
+    title = "".join("_" if ch in "[]:*?/\\" else ch for ch in name)[:31] or "结果"
     base, n = title, 2
     while title in taken:
         title = f"{base[:28]}({n})"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import typer.main
 from typer.testing import CliRunner
 
@@ -34,3 +36,26 @@ def test_readme_names_every_command():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     for path, _ in _commands(typer.main.get_command(app)):
         assert f"qcycle {' '.join(path)}" in readme, f"README does not mention qcycle {' '.join(path)}"
+
+
+# Four English words in a row, outside code (`…`), quotes and the examples: a sentence the
+# ops team would read in English beside the Chinese.
+_ENGLISH_RUN = re.compile(r"[A-Za-z][A-Za-z'’-]*(?: +[A-Za-z][A-Za-z'’-]*){3,}")
+
+
+def _prose(text: str) -> str:
+    text = text.split("示例")[0]
+    text = re.sub(r"``?[^`]*``?", "", text)  # code, commands, option names
+    return re.sub(r"\"[^\"]*\"|“[^”]*”", "", text)  # quoted messages
+
+
+def test_every_command_and_option_is_described_in_chinese():
+    english = []
+    for path, cmd in _commands(typer.main.get_command(app)):
+        texts = [("help", cmd.help or "")] + [(p.name, getattr(p, "help", None) or "") for p in cmd.params
+                                              if not getattr(p, "hidden", False)]
+        for where, text in texts:
+            found = _ENGLISH_RUN.search(_prose(text))
+            if found:
+                english.append(f"qcycle {' '.join(path)} [{where}]: {found.group(0)!r}")
+    assert not english, "\n".join(english)

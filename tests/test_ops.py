@@ -94,7 +94,7 @@ def test_export_results_to_xlsx_and_csv(home, tmp_path):
     with csv_path.open(encoding="utf-8-sig") as fh:
         data = list(csv.DictReader(fh))
     assert [(r["单位代码"], r["等次"]) for r in data] == [("510400", "合格"), ("510100", "优秀"), ("510300", "不合格")]
-    assert data[1]["项目"] == "贯彻执行《四川省质量促进条例》成效明显地方" and data[1]["考核"] == "评价打分汇总"
+    assert data[1]["项目"] == "贯彻执行《四川省质量促进条例》成效明显地方" and data[1]["阶段"] == "评价打分汇总"
 
 
 def test_export_makes_formula_like_text_inert_in_both_formats(home, tmp_path):
@@ -193,3 +193,20 @@ def test_status_as_of_a_past_day_of_a_finished_round_is_that_day(home):
     assert "截至 2023-06-01" in result.output and "中期检查" in result.output
     end = runner.invoke(app, ["status", str(P1), "--as-of", "2025-12-31"], terminal_width=200)
     assert "接下来的动作：无" in end.output and "消息：已发送" in end.output and "sent" not in end.output
+
+
+def test_simulation_summary_names_an_award_rounds_results_as_reviewed(capsys):
+    from collections import Counter
+
+    from flows.simulate import SimulationReport
+    from qcycle.cli.rounds import _print_simulation
+    from qcycle.lifecycle import result_kind
+    from qcycle.loader import load_programme
+
+    p = load_programme(P1.with_name("tc-mayor-quality-award-2024.yaml")).programme
+    report = SimulationReport(p.round.code, p.round.name, grades=Counter({"质量奖": 5}),
+                              refused=Counter({"质量奖": 1}), result_kind=result_kind(p))
+    _print_simulation(report)
+    text = capsys.readouterr().out
+    assert "评审结果：质量奖 5（其中 1 个未获通过）" in text, text
+    assert "考核" not in text and "审议" not in text  # a refusal may be the government's 审定

@@ -78,9 +78,8 @@ def amend(
 ) -> None:
     """登记对运行中周期的修改（延期、改期、增减单位或事项）：显示日程变化，记录修改人、原因与前后两版方案。
 
-    Shows the plan diff (as `qcycle plan FILE --diff`), then records the amendment and makes the
-    round run on the new file. A changed file that a run picks up unannounced is recorded too,
-    without a reason; `--list` shows them all.
+    先显示日程变化（同 `qcycle plan FILE --diff`），再登记这次修改，此后周期按新文件运行。
+    运行时发现方案文件改过而未登记的，也会记下（没有原因）；`--list` 列出全部修改。
 
     示例：qcycle amend config/programmes/sc-jbgs-2023.yaml --reason "省局通知申报延期至4月28日" --by 张三
           qcycle amend config/programmes/sc-jbgs-2023.yaml --list
@@ -149,10 +148,9 @@ def extend(
 ) -> None:
     """批准单位延期申请：该单位在某一阶段使用自己的截止时间，提醒、逾期判断与督办都随之调整。
 
-    The unit leaves the stage's own reminders, overdue notice and escalation and gets the same
-    for its deadline; what it hands in before that deadline is on time. A later grant for the
-    same window replaces the earlier one. Audited. ``--from`` grants a whole list at once: every
-    row is checked first, and one bad row records none (each bad row is named by its line).
+    该单位不再收到本阶段统一的提醒、逾期通知和督办，改为按它自己的截止时间收到；在该时间前
+    提交的材料按时受理。同一受理阶段再次批准的，以后一次为准。记入审计日志。``--from`` 一次
+    批准一批：先逐行检查，有一行不对则全部不登记（并指出是哪一行）。
 
     示例：qcycle extend config/programmes/sc-jbgs-2023.yaml --stage application --unit 510400 --to 2023-04-28 --reason "4月18日延期申请" --by 张三
           qcycle extend config/programmes/sc-jbgs-2023.yaml --from 延期名单.csv --by 张三

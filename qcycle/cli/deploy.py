@@ -61,10 +61,9 @@ def server(
 ) -> None:
     """启动 Prefect 服务（接口与运行记录界面），代替 prefect server start。
 
-    Prefect's own server, started in this process, with one difference on SQLite: every
-    transaction begins IMMEDIATE, so writers wait their turn instead of failing with
-    "database is locked" (and the client's 2–16 s retries). On PostgreSQL it is
-    `prefect server start` unchanged.
+    即 Prefect 自带的服务，在本进程中启动，只有一处不同：使用 SQLite 时每个事务都以
+    IMMEDIATE 开始，写入方排队等待，而不会报 "database is locked"（以及客户端随之而来的
+    2–16 秒重试）。使用 PostgreSQL 时与 `prefect server start` 完全相同。
 
     示例：qcycle server
           qcycle server --host 0.0.0.0 --port 4200
@@ -129,8 +128,8 @@ def backfill(
 ) -> None:
     """补跑一段日期：按时间顺序，在这段日期内日程表的每个动作时间各运行一次对账（与定时运行相同的逻辑时间）。
 
-    Runs reconcile as of each action time of the timetable in the range, in order (not one
-    run per calendar day): each reminder is judged on its own day, as the schedule would have.
+    以这段日期内日程表的每个动作时间为逻辑时间，按顺序各对账一次（不是每个日历日一次）：
+    每条提醒都按它自己那天判断，与定时运行时一样。
 
     示例：qcycle backfill config/programmes/sc-jbgs-2023.yaml --from 2023-04-01 --to 2023-04-30 --channel sink
     """

@@ -66,7 +66,7 @@ def import_(
     其他列存入附加信息。按截止时间判定逾期；同一记录只存一次；读不了的行连同行号隔离。
     大文件逐批读取、逐批提交（每批 5000 行，终端上显示进度），导入期间其他命令照常可用；
     导入中断后对同一文件再运行一次，会从上次提交的批次之后自动继续，计数为整个文件的计数。
-    Exit 0 even when rows are quarantined; non-zero when the file cannot be read at all.
+    有行被隔离时退出码仍为 0；整个文件读不了时退出码非 0。
 
     示例：qcycle import 揭榜书汇总.csv --round config/programmes/sc-jbgs-2023.yaml
           qcycle import 评分.xlsx --round config/programmes/sc-jbgs-2023.yaml --sheet 评分表
@@ -201,9 +201,8 @@ def quarantine(
 ) -> None:
     """查看隔离区：格式错误、单位不明、读不了的行和页面、记录冲突，原样保存并注明原因；处理后标记。
 
-    Lists id, time received, source, reason and the first 80 characters of the raw record.
-    A conflict (the same record key with new content) is settled either way: --resolve keeps
-    the version in force; --accept puts the new content in force as a revision.
+    列出编号、收到时间、来源、原因和原始记录的前 80 个字符。冲突（记录标识相同而内容不同）
+    可按两种方式处理：--resolve 保留现行版本；--accept 把新内容作为修改版本生效。
 
     示例：qcycle quarantine --round sc-jbgs-2023
           qcycle quarantine --resolve 3f2a9c1e --by 张三

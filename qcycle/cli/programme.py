@@ -27,8 +27,8 @@ def validate(
 ) -> None:
     """校验方案文件：引用、重复代码、日期、权重、等次分数线、通知渠道。
 
-    Exits 1 and prints file:line [field]: what was expected, for every problem (finding them
-    is this command's answer; elsewhere a programme file with problems exits 2).
+    发现问题时逐条列出“文件:行 [字段]：应为什么”，退出码为 1（找出问题正是本命令的结果；
+    其他命令遇到有问题的方案文件，退出码为 2）。
 
     示例：qcycle validate config/programmes/*.yaml
     """

@@ -67,9 +67,9 @@ def _print_simulation(report) -> None:
     out.print(f"  材料：{subs}；隔离（格式错误/未知单位）{report.quarantined} 条")
     from qcycle.schema import grade_label
 
-    grades = "，".join(f"{grade_label(g)} {n}" + (f"（其中 {report.refused[g]} 个经审议未通过）" if report.refused.get(g) else "")
+    grades = "，".join(f"{grade_label(g)} {n}" + (f"（其中 {report.refused[g]} 个未获通过）" if report.refused.get(g) else "")
                       for g, n in report.grades.items() if n) or "无"
-    out.print(f"  考核等次：{grades}")
+    out.print(f"  {report.result_kind}：{grades}")
     from qcycle.notify.outbox import STATUS_LABELS
 
     for channel, counts in sorted(report.messages.items()):

@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined, to_jsonable_python
 from sqlalchemy import JSON, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlmodel import Session, SQLModel
 
@@ -39,6 +38,9 @@ __all__ = [
 
 def insert_into(session: Session, model: type[SQLModel]) -> Any:
     """INSERT into ``model``'s table in the session's dialect (for its ON CONFLICT clauses)."""
+    # Imported here: the PostgreSQL dialect alone is ~50 ms of every command's start-up.
+    from sqlalchemy.dialects import postgresql, sqlite
+
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(model.__table__)  # type: ignore[attr-defined]
