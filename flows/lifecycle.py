@@ -38,11 +38,12 @@ def _slug(text: str) -> str:
 
 
 def _run_actions(programme_file: str, round_id, actions: list[Action], actor: str, round_code: str,
-                 label: str = "") -> list[Outcome]:
+                 label: str, as_of: dt.datetime) -> list[Outcome]:
     """One task run carries out the stage's actions (each: do it, queue messages, record it)."""
     if not actions:
         return []
-    return carry_out_actions(programme_file, round_id, actions, actor, round_code, label or "动作", len(actions))
+    return carry_out_actions(programme_file, round_id, actions, actor, round_code, label or "动作", len(actions),
+                             as_of)
 
 
 def _stage_flow(kind: str, label: str):
@@ -54,7 +55,7 @@ def _stage_flow(kind: str, label: str):
         # server and a parsed programme with hundreds of units is large.
         run_log().info("%s %s：%d 项到期动作（%s）", round_code, label, len(actions),
                        "、".join(a.title for a in actions))
-        outcomes = _run_actions(programme_file, round_id, actions, actor, round_code, label)
+        outcomes = _run_actions(programme_file, round_id, actions, actor, round_code, label, as_of)
         if kind == "assessment":
             _assessment_artifacts(cached_programme(programme_file), outcomes)
         return outcomes
@@ -119,7 +120,7 @@ def run_stage(loaded: LoadedProgramme, round_id, actions: list[Action], as_of: d
     code = loaded.programme.round.code
     for kind in order:
         if kind in ROUTINE:
-            outcomes += _run_actions(str(loaded.path), round_id, groups[kind], actor, code, ROUTINE[kind])
+            outcomes += _run_actions(str(loaded.path), round_id, groups[kind], actor, code, ROUTINE[kind], as_of)
         else:
             outcomes += STAGE_FLOWS[kind](str(loaded.path), round_id, groups[kind], code, as_of, actor)
     return outcomes

@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator
+from contextvars import ContextVar
 from zoneinfo import ZoneInfo
 
-__all__ = ["TZ", "at", "frozen", "now", "to_local", "today", "wall_now"]
+__all__ = ["TZ", "at", "carrying_out", "frozen", "letter_day", "now", "to_local", "today", "wall_now"]
 
 TZ = ZoneInfo("Asia/Shanghai")
 
 _frozen: dt.datetime | None = None
+# The moment a run carries actions out "as of" (a reconcile or backfill of a past day).
+_as_of: ContextVar[dt.datetime | None] = ContextVar("qcycle_as_of", default=None)
 
 
 def now() -> dt.datetime:
@@ -34,6 +37,23 @@ def wall_now() -> dt.datetime:
 
 def today() -> dt.date:
     return now().date()
+
+
+@contextlib.contextmanager
+def carrying_out(as_of: dt.datetime | None) -> Iterator[None]:
+    """Work in the block is done as of ``as_of`` (None: now). Only what a letter is dated
+    by follows it (:func:`letter_day`); :func:`now` does not, so records keep the real time."""
+    token = _as_of.set(to_local(as_of) if as_of is not None else None)
+    try:
+        yield
+    finally:
+        _as_of.reset(token)
+
+
+def letter_day() -> dt.date:
+    """The day a letter written now bears: the day of the moment being carried out, else today."""
+    moment = _as_of.get()
+    return moment.date() if moment is not None else today()
 
 
 def at(day: dt.date, time: dt.time = dt.time(0, 0)) -> dt.datetime:

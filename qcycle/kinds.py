@@ -26,7 +26,7 @@ ACTION_KINDS: dict[str, ActionKind] = {k.name: k for k in (
     ActionKind("deadline", "截止", "window"),
     ActionKind("notice_close", "公示结束", "publication"),
     ActionKind("overdue", "逾期提醒", "window"),
-    ActionKind("escalation", "督办上级", "window"),
+    ActionKind("escalation", "督办", "window"),  # the units themselves, or their superior
     ActionKind("reminder", "提醒", "window"),
     ActionKind("window_open", "开始受理", "window"),
     ActionKind("publish", "发布", "publication"),

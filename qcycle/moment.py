@@ -55,10 +55,10 @@ def record_skipped(session: Session, round_code: str, round_id: uuid.UUID,
 
 
 def perform(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
-            template_dir: Path, actor: str) -> Outcome:
-    """Carry one action out, queue its messages and record it, in the caller's transaction
-    (idempotent: every step is keyed, so a retry redoes nothing)."""
-    outcome = carry_out(session, p, round_id, action)
+            template_dir: Path, actor: str, as_of: dt.datetime | None = None) -> Outcome:
+    """Carry one action out as of a moment (None: now), queue its messages and record it, in
+    the caller's transaction (idempotent: every step is keyed, so a retry redoes nothing)."""
+    outcome = carry_out(session, p, round_id, action, as_of=as_of)
     if outcome.drafts:
         queue_drafts(session=session, programme=p, round_id=round_id, drafts=outcome.drafts,
                      template_dir=template_dir)
@@ -85,6 +85,7 @@ def run_due(p: Programme, round_id: uuid.UUID, timetable: Timetable, as_of: dt.d
             break
         for action in todo:
             with db.session_scope() as session:
-                outcomes.append(perform(session, p, round_id, action, template_dir=template_dir, actor=actor))
+                outcomes.append(perform(session, p, round_id, action, template_dir=template_dir, actor=actor,
+                                        as_of=as_of))
         ready = released(timetable, as_of, {o.action.key for o in outcomes if not o.pending})
     return outcomes

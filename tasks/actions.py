@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import uuid
 
 from prefect import task
@@ -20,7 +21,7 @@ __all__ = ["carry_out_actions", "record_skipped"]
 @task(name="执行动作", cache_policy=NONE, retries=2, retry_delay_seconds=2,
       task_run_name="{round_code}·{label}·{count}项")
 def carry_out_actions(programme_file: str, round_id: uuid.UUID, actions: list[Action], actor: str,
-                      round_code: str, label: str, count: int) -> list[Outcome]:
+                      round_code: str, label: str, count: int, as_of: dt.datetime | None = None) -> list[Outcome]:
     """Carry a stage's due actions out, in order: for each, do it, queue its messages and
     record it done, in one transaction per action (idempotent, so a retry redoes nothing).
 
@@ -33,7 +34,7 @@ def carry_out_actions(programme_file: str, round_id: uuid.UUID, actions: list[Ac
     for action in actions:
         with db.session_scope() as session:
             outcome = moment.perform(session, loaded.programme, round_id, action,
-                                     template_dir=loaded.template_dir, actor=actor)
+                                     template_dir=loaded.template_dir, actor=actor, as_of=as_of)
         said = outcome.note or action.title
         if outcome.drafts:
             said += f"；生成函件 {len(outcome.drafts)} 份"

@@ -209,6 +209,36 @@ def test_an_extension_is_told_once_to_the_units_that_still_owe_and_only_the_new_
     assert overdue and all(m.logical_date == dt.date(2023, 5, 4) for m in overdue)
 
 
+def test_a_moved_deadline_run_for_past_days_is_dated_then_and_spares_units_with_their_own(
+        ran_to_april_19, tmp_path):
+    """The change is recorded today (wall clock) and the round is run for April 2023
+    (backfill); 510400 had its own deadline granted, later than the stage's new one."""
+    from qcycle.lifecycle import round_timetable
+    from qcycle.moment import run_due
+
+    round_id = ran_to_april_19
+    path = _extended(tmp_path)
+    extended = load_programme(path)
+    with db.session_scope() as session:
+        sync_round(session, extended, actor="cli:张三")  # recorded now, years after April 2023
+    granted = runner.invoke(app, ["extend", str(path), "--stage", "application", "--unit", "510400",
+                                  "--to", "2023-05-05", "--reason", "延期申请"])
+    assert granted.exit_code == 0, granted.output
+    with db.session_scope(read_only=True) as session:
+        plan = round_timetable(session, extended.programme, round_id)
+    run_due(extended.programme, round_id, plan, clock.at(dt.date(2023, 4, 20), dt.time(9, 5)),
+            template_dir=extended.template_dir, actor="test")
+
+    notices = _messages(round_id, "application:window_open@2023-04-28")
+    cities = {u.code for u in extended.programme.units if u.level == "city"}
+    # 510400 answers to its own deadline (05-05): "延长至4月28日" would tell it the wrong day.
+    assert {m.unit_code for m in notices} == cities - {"510400"}
+    assert {m.logical_date for m in notices} == {dt.date(2023, 4, 20)}
+    assert all(m.body.rstrip().endswith("2023年4月20日") for m in notices), notices[0].body
+    own = _messages(round_id, "application:reminder:T-5:510400@2023-05-05")
+    assert [m.unit_code for m in own] == []  # its own reminders start on 04-26
+
+
 JIAOZUO = REPO / "config" / "programmes" / "jz-assessment-2016.yaml"
 NEWCOMER = '  - {code: "410899", name: 焦作市城乡一体化示范区管委会, level: county, parent: "410800", ' \
            'email: zl@410899.example.cn, channels: [email, jz-counties-dingtalk]}\n'

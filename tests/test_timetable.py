@@ -119,3 +119,19 @@ def test_due_does_not_repeat_what_is_done(cal):
     first = due(t, now)
     done = {a.key for a in first.run} | {a.key for a, _ in first.skipped}
     assert due(t, now, done).run == []
+
+
+@pytest.mark.parametrize(("file", "urged"), [
+    ("sc-jbgs-2023", "逾期未交，由四川省市场监督管理局直接督办"),  # the office urges the cities itself
+    ("ha-county-assessment-2015", "逾期未交，督办淮安市人民政府"),
+    ("zs-csy-ybq-2011", "逾期未交，督办上级单位"),
+])
+def test_an_escalation_says_who_urges_whom(file, urged):
+    from pathlib import Path
+
+    from qcycle.loader import load_programme
+
+    path = Path(__file__).resolve().parent.parent / "config" / "programmes" / f"{file}.yaml"
+    escalations = [a for a in expand(load_programme(path).programme, WorkCalendar()).actions
+                   if a.action == "escalation"]
+    assert escalations and all(a.title.endswith(urged) for a in escalations), [a.title for a in escalations]

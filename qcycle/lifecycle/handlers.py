@@ -82,12 +82,15 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     }
 
 
-def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> Outcome:
-    """Do what an action establishes and return the messages it owes. Idempotent."""
+def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
+              as_of: dt.datetime | None = None) -> Outcome:
+    """Do what an action establishes and return the messages it owes. Idempotent.
+    ``as_of``: the moment the run carries it out (letters written for it are dated then)."""
     handler = HANDLERS.get(action.action)
     if handler is None:  # the registry and the handlers are kept complete by a test
         raise TimetableError(f"动作种类 {action.action!r} 没有处理程序")
-    return handler(session, p, round_id, action)
+    with clock.carrying_out(as_of):
+        return handler(session, p, round_id, action)
 
 
 def _drafts(units: list[str], template: str, p: Programme, action: Action, *, internal: bool = False,
@@ -126,9 +129,11 @@ def _window_open(session, p, round_id, action) -> Outcome:
         was = max(dt.date.fromisoformat(k.rpartition("@")[2]) for k in announced)
         units = outstanding(session, p, round_id, action)
         assert action.deadline is not None  # a window's opening serves its deadline
-        # Dated the day the change was recorded: the opening's own day came before it.
+        # Dated the day the change was recorded (the opening's own day came before it), but
+        # never after the moment that sends it: a change recorded today and run for past
+        # dates (backfill) must not date a letter of 2023 in 2026.
         amended = crud.last_amendment_at(session=session, round_id=round_id)
-        on = clock.to_local(amended).date() if amended else clock.today()
+        on = min(clock.to_local(amended).date(), clock.letter_day()) if amended else clock.letter_day()
         left = default_calendar().workdays_between(on, action.deadline.date())
         return Outcome(action, _drafts(units, "deadline_moved.j2", p, action, moved_from=was, today=on,
                                        working_days_left=left),
@@ -202,7 +207,11 @@ def _escalation(session, p, round_id, action) -> Outcome:
         drafts += _drafts([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
                           child_name="、".join(names), direct=False, days_overdue=_days_overdue(action),
                           children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位")
-    return Outcome(action, drafts, note=f"{action.title}：{len(units)} 个单位逾期，督办 {len(by_parent)} 个上级",
+    direct = len(by_parent.get(sender, ()))
+    superiors = len(by_parent) - (sender in by_parent)
+    note = (f"{action.title}：{len(units)} 个单位逾期" + (f"，直接督办 {direct} 个" if direct else "")
+            + (f"，督办 {superiors} 个上级" if superiors else ""))
+    return Outcome(action, drafts, note=note,
                    counts={"escalated": len(units)})
 
 

@@ -119,14 +119,18 @@ class _Expander(StageDates):
         label = f"{stage.name}{'·' + pcode if pcode else ''}{cat_name}"
         common = {"category": category, "period": pcode, "owed_by": stage.owed_by.describe(self.p.stage_names),
                   "submission": stage.submission, "condition": condition}
-        if opens is not None:
-            kind = "followup_open" if stage.kind is StageKind.followup else "window_open"
-            self._add(at(opens, dt.time(9, 0)), kind, stage, f"{label} 开始受理", deadline=d.cutoff, **common)
-        detail = {"inclusive": deadline_spec.inclusive, "lateness": stage.lateness, "voluntary": stage.voluntary,
-                  **({"rolled_from": d.rolled_from.isoformat(), "roll": d.roll} if d.rolled_from else {})}
         # A unit taken out of the file since keeps its record, not its actions.
         own = [e for e in self.extensions if e.stage == stage.code and e.period == pcode and self.p.has_unit(e.unit)]
-        self._deadline_actions(stage, d, label, common, policy, opens, detail, sorted({e.unit for e in own}))
+        extended = sorted({e.unit for e in own})
+        if opens is not None:
+            kind = "followup_open" if stage.kind is StageKind.followup else "window_open"
+            # Everyone is told the window opens; a later notice that the window's deadline moved
+            # is not for the units with their own deadline (``extended``).
+            self._add(at(opens, dt.time(9, 0)), kind, stage, f"{label} 开始受理", deadline=d.cutoff,
+                      detail={"extended": extended} if extended else {}, **common)
+        detail = {"inclusive": deadline_spec.inclusive, "lateness": stage.lateness, "voluntary": stage.voluntary,
+                  **({"rolled_from": d.rolled_from.isoformat(), "roll": d.roll} if d.rolled_from else {})}
+        self._deadline_actions(stage, d, label, common, policy, opens, detail, extended)
         for e in own:
             day = e.cutoff.date()
             mine = ResolvedDeadline(day, e.cutoff, self.cal.previous_workday(day), None)
@@ -164,10 +168,14 @@ class _Expander(StageDates):
         self._add(at(over, reminder_time), "overdue", stage, f"{label} 逾期提醒", deadline=d.cutoff,
                   detail={**left_out, **at_once}, **common)
         if esc is not None:
-            target = (
-                "上级单位" if policy.escalate_to == "parent" else self.p.unit(policy.escalate_to).name
-            )
-            self._add(at(esc, reminder_time), "escalation", stage, f"{label} 逾期未交，督办{target}",
+            if policy.escalate_to == "parent":
+                urged = "督办上级单位"
+            elif policy.escalate_to == (stage.sender or self.p.round.issuer):
+                # The office that writes the letters urges the overdue units itself.
+                urged = f"由{self.p.unit(policy.escalate_to).name}直接督办"
+            else:
+                urged = f"督办{self.p.unit(policy.escalate_to).name}"
+            self._add(at(esc, reminder_time), "escalation", stage, f"{label} 逾期未交，{urged}",
                       deadline=d.cutoff, detail={"escalate_to": policy.escalate_to, **left_out}, **common)
 
     # -- what waits for a decision ---------------------------------------------------------
