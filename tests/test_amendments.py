@@ -239,6 +239,28 @@ def test_a_moved_deadline_run_for_past_days_is_dated_then_and_spares_units_with_
     assert [m.unit_code for m in own] == []  # its own reminders start on 04-26
 
 
+def test_a_moved_deadline_told_on_a_reminder_day_is_said_once(ran_to_april_19, tmp_path):
+    """Backfilled from 04-23 (a 调休 Sunday), the notice of the new deadline and the T-5
+    reminder of it fall on one day and merge: one thing to do, said once."""
+    from qcycle.models import OutboxMessage
+    from qcycle.moment import run_due
+
+    round_id = ran_to_april_19
+    extended = load_programme(_extended(tmp_path))
+    with db.session_scope() as session:
+        sync_round(session, extended, actor="cli:张三")
+    run_due(extended.programme, round_id, expand(extended.programme, default_calendar()),
+            clock.at(dt.date(2023, 4, 23), dt.time(9, 5)), template_dir=extended.template_dir, actor="test")
+    with db.session_scope(read_only=True) as session:
+        (letter,) = session.exec(select(OutboxMessage).where(
+            OutboxMessage.unit_code == "510500", OutboxMessage.channel == "email")).all()
+    assert {i["action_key"] for i in letter.merge_items} == {
+        "application:window_open@2023-04-28", "application:reminder:T-5@2023-04-28"}
+    assert letter.subject.startswith("【截止时间调整】"), letter.subject
+    assert letter.body.count("揭榜书") == 1 and "延长至2023年4月28日 17:30" in letter.body, letter.body
+    assert letter.body.rstrip().endswith("2023年4月23日"), letter.body
+
+
 JIAOZUO = REPO / "config" / "programmes" / "jz-assessment-2016.yaml"
 NEWCOMER = '  - {code: "410899", name: 焦作市城乡一体化示范区管委会, level: county, parent: "410800", ' \
            'email: zl@410899.example.cn, channels: [email, jz-counties-dingtalk]}\n'

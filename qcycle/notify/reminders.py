@@ -60,7 +60,21 @@ def from_item_json(value: Any) -> Any:
 
 
 
+def _distinct(items: Sequence[dict]) -> list[dict]:
+    """The items a letter lists: one per thing owed (programme, item, deadline). A moved
+    deadline's notice and that day's reminder of the new deadline are one thing to do; the
+    notice, which says what changed, stands for both."""
+    kept: dict[tuple, dict] = {}
+    for item in items:
+        c = item["context"]
+        key = (c.get("programme_name"), c.get("item"), str(c.get("deadline")))
+        if key not in kept or (c.get("moved_from") and not kept[key]["context"].get("moved_from")):
+            kept[key] = item
+    return list(kept.values())
+
+
 def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str]:
+    items = _distinct(items)
     if len(items) == 1:
         return render_message(items[0]["template"], from_item_json(items[0]["context"]), override)
     contexts = [from_item_json(i["context"]) for i in items]
