@@ -208,3 +208,13 @@ def test_a_long_decision_request_lists_a_few_and_counts_the_rest() -> None:
     assert "按事项统计：\n揭榜书审核，25项；\n评价确认，5项。" in body
     assert body.count("成都市市场监督管理局") == 3
     assert "另有27项未列出" in body and "qcycle decide" in body
+
+
+def test_a_published_list_tells_a_unit_on_it_so() -> None:
+    on_list = {**CONTEXTS["publication.j2"], "unit_code": "510100"}
+    _, body = render_message("publication.j2", on_list)
+    assert "已于2023年4月20日发布揭榜名单，贵单位已列入该名单（共2个单位），请及时查阅" in body, body
+    assert "名单共列入" not in body
+    arrangement = {**on_list, "title": "发布陈述答辩安排"}  # not a list: no "列入该名单"
+    _, body = render_message("publication.j2", arrangement)
+    assert "列入" not in body and "本次共安排2个单位参加。" in body, body
