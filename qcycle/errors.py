@@ -50,6 +50,7 @@ __all__ = [
     "StateError",
     "TimetableError",
     "UsageError",
+    "why_unreadable",
 ]
 
 
@@ -143,3 +144,16 @@ class DeliveryError(QcycleError):
 
 class AssessmentError(QcycleError):
     pass
+
+
+def why_unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file could not be read, in the ops team's words (the system's are English)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"不是 UTF-8 文本（第 {exc.start + 1} 个字节无法按 UTF-8 解码）"
+    if isinstance(exc, FileNotFoundError):
+        return "文件不存在"
+    if isinstance(exc, IsADirectoryError):
+        return "这是一个文件夹，不是文件"
+    if isinstance(exc, PermissionError):
+        return "没有读取权限"
+    return f"系统错误：{exc.strerror or exc}"

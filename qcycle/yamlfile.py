@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from qcycle.errors import ConfigError, Problem
+from qcycle.errors import ConfigError, Problem, why_unreadable
 
 __all__ = ["MAX_DEPTH", "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "Document", "Loader", "Loc", "parse",
            "path_str", "read"]
@@ -214,8 +214,7 @@ def read(file: str | Path) -> Document:
             raw = f.read(MAX_FILE_BYTES + 1)  # bounded: also for a pipe or a device
         text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise ConfigError([Problem(str(path), "", f"无法读取文件（应为 UTF-8 文本）：{reason}")]) from exc
+        raise ConfigError([Problem(str(path), "", f"无法读取文件：{why_unreadable(exc)}")]) from exc
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError([Problem(str(path), "", f"文件超过 {MAX_FILE_BYTES // 1024 // 1024} MB，"
                                                   "配置文件不应这么大，拒绝读取")])

@@ -97,3 +97,24 @@ def test_a_wrong_programme_file_exits_2_with_each_problem_and_validate_exits_1(t
     assert "配置有误（1 处）" in planned.stderr and "不支持的版本" in planned.stderr
     validated = runner.invoke(app, ["validate", str(bad)])  # its answer: problems found
     assert validated.exit_code == 1 and "不支持的版本" in validated.stderr
+
+
+P1 = Path(__file__).resolve().parent.parent / "config" / "programmes" / "sc-jbgs-2023.yaml"
+
+
+@pytest.mark.parametrize(("args", "said", "help_of"), [
+    (["backfill", str(P1), "--from", "2023-13-01", "--to", "2023-05-01"],
+     "错误：'--from' 的值无效：'2023-13-01' 不符合格式 '%Y-%m-%d'", "qcycle backfill --help"),
+    (["backfill", str(P1), "--to", "2023-05-01"], "错误：缺少选项 '--from'", "qcycle backfill --help"),
+    (["extend"], "错误：缺少参数 'file'", "qcycle extend --help"),
+    (["nosuch"], "错误：没有命令 'nosuch'", "qcycle --help"),
+    (["plan", str(P1), "--jsn"], "错误：没有选项 --jsn（可选：--json, --png）", "qcycle plan --help"),
+    (["plan", str(P1), "extra"], "错误：多余的参数：extra", "qcycle plan --help"),
+    (["outbox", "list", "--limit", "abc"], "错误：'--limit' 的值无效：应为整数", "qcycle outbox list --help"),
+    (["--hoem", "x", "plan", str(P1)], "错误：没有选项 --hoem", "qcycle --help"),
+])
+def test_a_mistyped_command_line_is_told_in_chinese_and_exits_2(args, said, help_of):
+    result = runner.invoke(app, args, prog_name="qcycle")
+    assert result.exit_code == 2, result.output
+    assert said in result.output and f"查看帮助：{help_of}" in result.output, result.output
+    assert "Error" not in result.output and "Usage" not in result.output

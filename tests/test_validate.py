@@ -470,3 +470,16 @@ def test_a_file_of_an_unknown_version_is_refused(tmp_path: Path) -> None:
     path, _ = broken(tmp_path, "version: 2\n", "version: 3\n")
     result = validate(path)
     assert result.exit_code == 1 and "[version]:不支持的版本3（应为1或2）" in unwrapped(result)
+
+
+def test_a_file_that_cannot_be_read_says_why_in_chinese(tmp_path):
+    from qcycle.errors import ConfigError
+    from qcycle.yamlfile import read
+
+    gbk = tmp_path / "gbk.yaml"
+    gbk.write_bytes("名称: 质量奖\n".encode("gb18030"))
+    for path, why in ((tmp_path / "missing.yaml", "文件不存在"), (tmp_path, "这是一个文件夹，不是文件"),
+                      (gbk, "不是 UTF-8 文本（第 1 个字节无法按 UTF-8 解码）")):
+        with pytest.raises(ConfigError) as caught:
+            read(path)
+        assert str(caught.value.problems[0]) == f"{path}: 无法读取文件：{why}"

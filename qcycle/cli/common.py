@@ -27,12 +27,14 @@ partial result first, as ``pull`` does) end in :func:`fail` too.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
 import typer
 from rich.console import Console
+from typer._click.exceptions import UsageError as CommandLineError  # typer vendors click
 from typer.core import TyperGroup
 
 from qcycle.errors import (
@@ -79,11 +81,65 @@ class _Commands(TyperGroup):
     """The root group: a :class:`QcycleError` that a command does not handle ends in
     :func:`fail` here, whichever command (or sub-command) raised it."""
 
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except CommandLineError as exc:  # qcycle's own options (``qcycle --hoem``)
+            raise _mistyped(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except QcycleError as exc:
             raise fail(exc) from None
+        except CommandLineError as exc:
+            raise _mistyped(exc) from None
+
+
+def _mistyped(exc: CommandLineError) -> typer.Exit:
+    """A mistyped command line, said in Chinese (the parser's own words are English); exit 2."""
+    err.print(f"错误：{usage_error_zh(exc.format_message())}", markup=False)
+    err.print(f"查看帮助：{exc.ctx.command_path if exc.ctx else 'qcycle'} --help", markup=False)
+    return typer.Exit(exc.exit_code)
+
+
+# The command-line parser's messages (typer's click), in the ops team's words; a message not
+# listed is shown as it is.
+_USAGE_ZH = [
+    (r"Invalid value for (.+?): (?:Value error, )?(.*)", "{0} 的值无效：{1}"),
+    (r"Missing option (.+?)\.?", "缺少选项 {0}"),
+    (r"Missing argument (.+?)\.?", "缺少参数 {0}"),
+    (r"No such command (.+?)\.?", "没有命令 {0}"),
+    (r"No such option: (\S+?)\.? Did you mean (\S+?)\?", "没有选项 {0}（是否为 {1}？）"),
+    (r"No such option: (\S+?)\.? \(Possible options: (.+)\)", "没有选项 {0}（可选：{1}）"),
+    (r"No such option: (\S+?)\.?", "没有选项 {0}"),
+    (r"Got unexpected extra argument(?:s|\(s\))? \((.*)\)", "多余的参数：{0}"),
+    (r"Option (.+?) requires an argument\.", "选项 {0} 需要一个值"),
+    (r"Option (.+?) does not take a value\.", "选项 {0} 不接受值"),
+]
+_VALUE_ZH = [
+    (r"(.+?) does not match the formats? (.+?)\.?", "{0} 不符合格式 {1}"),
+    (r"Input should be a valid integer.*", "应为整数"),
+    (r"Input should be a valid number.*", "应为数字"),
+    (r"(.+?) is not one of (.+?)\.?", "{0} 不是可选值之一（{1}）"),
+    (r"Value (.+?) is not a valid (.+?)\.", "{0} 不是有效的 {1}"),
+]
+
+
+def _zh(text: str, table: list[tuple[str, str]]) -> str:
+    for pattern, words in table:
+        found = re.fullmatch(pattern, text.strip(), flags=re.DOTALL)
+        if found:
+            return words.format(*found.groups())
+    return text
+
+
+def usage_error_zh(message: str) -> str:
+    """A command-line parsing error in Chinese: ``Invalid value for '--from': '2023-13-01' does
+    not match the formats '%Y-%m-%d'.`` → ``'--from' 的值无效：'2023-13-01' 不符合格式 '%Y-%m-%d'``."""
+    said = _zh(message, _USAGE_ZH)
+    head, sep, value = said.partition(" 的值无效：")
+    return f"{head}{sep}{_zh(value, _VALUE_ZH)}" if sep else said
 
 
 app = typer.Typer(

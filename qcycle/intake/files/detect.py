@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qcycle.errors import IntakeError
+from qcycle.errors import IntakeError, why_unreadable
 from qcycle.intake.report import IncomingRow
 
 __all__ = ["FileRow", "FileScan", "RecordFile", "decode_text", "scan_file"]
@@ -104,7 +104,7 @@ def scan_file(path: str | Path) -> FileScan:
                     except UnicodeDecodeError:
                         del decoders[encoding]
     except OSError as exc:
-        raise _unreadable(path, exc.strerror or str(exc)) from exc
+        raise _unreadable(path, why_unreadable(exc)) from exc
     for encoding, decoder in (decoders or {"utf-8": None}).items():
         try:
             if decoder is not None:
