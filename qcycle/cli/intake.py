@@ -12,7 +12,7 @@ import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -273,21 +273,44 @@ def revisions(
             if row is None:
                 raise NotFoundError(f"没有周期 {code}（先导入或拉取该周期的材料）")
             found = crud.list_revised(session=session, round_id=row.id, unit_code=unit, external_id=record_id)
+            named = _names(row)
     except QcycleError as exc:
         raise fail(exc) from None
     if not found:
         out.print("没有修改重报的记录。")
         return
     for current, history in found:
-        what = "、".join(x for x in (current.unit_code, current.item_code, current.period,
-                                      current.external_id and f"编号 {current.external_id}") if x)
-        out.print(f"{current.stage}：{what}（共 {len(history) + 1} 个版本）", markup=False, soft_wrap=True)
+        what = "、".join(x for x in (named("unit", current.unit_code), named("item", current.item_code),
+                                      current.period, current.external_id and f"编号 {current.external_id}") if x)
+        out.print(f"{named('stage', current.stage)}：{what}（共 {len(history) + 1} 个版本）", markup=False, soft_wrap=True)
         out.print(f"    现行  提交 {current.submitted_at:%Y-%m-%d %H:%M}，收到 {current.received_at:%Y-%m-%d %H:%M}"
                   f"，来源 {current.source}", markup=False, soft_wrap=True)
         for r in history:
             out.print(f"    以前  提交 {r.submitted_at:%Y-%m-%d %H:%M}，收到 {r.received_at:%Y-%m-%d %H:%M}"
                       f"，{FATE_LABELS.get(r.fate, r.fate)}，来源 {r.source}", markup=False, soft_wrap=True)
     out.print(f"共 {len(found)} 条记录有修改", markup=False)
+
+
+def _names(row: Any) -> Callable[[str, str | None], str | None]:
+    """``named(kind, code)``: a stage, unit or item as ops read it, "中期检查（进展报告）（midterm）",
+    from the file the round last ran on; the code alone when that file is not kept or no
+    longer loads."""
+    from qcycle.loader import load_programme
+
+    try:
+        p = load_programme(row.config_path, row.config_text).programme if row.config_text else None
+    except QcycleError:
+        p = None
+    names: dict[str, dict[str, str]] = {"stage": {}, "unit": {}, "item": {}}
+    if p is not None:
+        names = {"stage": {s.code: s.name for s in p.stages}, "unit": {u.code: u.name for u in p.units},
+                 "item": {i.code: i.name for _, i in p.items}}
+
+    def named(kind: str, code: str | None) -> str | None:
+        name = names[kind].get(code) if code else None
+        return f"{name}（{code}）" if name else code
+
+    return named
 
 
 def _accept(prefix: str, programme: str | None, by: str) -> None:

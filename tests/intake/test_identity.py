@@ -169,7 +169,9 @@ def test_qcycle_revisions_lists_the_version_in_force_and_the_earlier_ones(qcycle
     listed = runner.invoke(app, ["revisions", "--round", "sc-jbgs-2023", "--id", "A1"])
     assert listed.exit_code == 0, listed.output
     lines = listed.stdout.splitlines()
-    assert lines[0] == "application：510100、zlcx-02、编号 A1（共 2 个版本）"
+    # Named as ops read them, from the file the round ran on.
+    assert lines[0] == ("提交揭榜书（application）：成都市市场监督管理局（510100）、"
+                        "质量基础设施“一站式”服务成效明显地方（zlcx-02）、编号 A1（共 2 个版本）"), lines[0]
     assert lines[1].startswith("    现行  提交 2023-04-18 10:00")
     assert lines[2].startswith("    以前  提交 2023-04-10 10:00") and "被修改版本取代" in lines[2]
     assert lines[-1] == "共 1 条记录有修改"
@@ -233,7 +235,7 @@ def test_ops_settle_a_conflict_by_putting_the_new_content_in_force(qcycle_home, 
     assert accepted.exit_code == 0, accepted.output
     assert accepted.stdout.strip() == "已按修改重报处理：已按修改后的版本受理（张三）"
     history = runner.invoke(app, ["revisions", "--round", "sc-jbgs-2023", "--id", "A1"])
-    assert history.stdout.splitlines()[0] == "application：510100、zlcx-02、编号 A1（共 2 个版本）"
+    assert history.stdout.splitlines()[0].endswith("（zlcx-02）、编号 A1（共 2 个版本）")
     assert "隔离区没有待处理的记录" in runner.invoke(app, ["quarantine", "--round", "sc-jbgs-2023"]).stdout
     with db.session_scope(read_only=True) as session:
         [row] = session.exec(select(Submission)).all()
