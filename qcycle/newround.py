@@ -99,9 +99,48 @@ def next_round(text: str, p: Programme, year: int, cal: WorkCalendar) -> NewRoun
         if "source_round:" in body:
             notes.append(f"引用了其他周期的结果（{body.strip()}）：请确认新一届应引用哪一届")
         out_lines.append(body + comment)
-    new_text = "".join(out_lines)
+    new_text = _after_what_they_read("".join(out_lines), cal, notes)
     notes += [f"日历：{w}" for w in cal.warnings[covered_warnings:]]
     return NewRound(new_text, new_code, notes + _left_for_review(p))
+
+
+def _after_what_they_read(text: str, cal: WorkCalendar, notes: list[str]) -> str:
+    """Point days moved a year can land on or before what they read: a review set for "the
+    working day after the deadline" (Sunday 21 April → Monday 22) falls on the deadline's own
+    day once the deadline rolls (Saturday 20 April → Monday 22). Each such day moves to the
+    first day the stage may fall on (:func:`~qcycle.timetable.checks.earliest_day`), noted; a
+    move can leave a later stage too early in turn, so it is repeated until nothing moves."""
+    from qcycle import versions, yamlfile
+    from qcycle.timetable.checks import earliest_day
+
+    for _ in range(10):  # a chain of stages each reading the one before: one move per pass
+        doc = yamlfile.parse(text, "new-round")
+        data = doc.data
+        if isinstance(data, dict) and data.get("version") in (None, 1):
+            data, _ = versions.upgrade(data)
+        try:
+            p = Programme.model_validate(data)
+        except ValueError:
+            return text  # not a valid programme for other reasons: the validation says which
+        lines = text.splitlines(keepends=True)
+        for i, stage in enumerate(p.stages):
+            first = earliest_day(p, stage, cal) if stage.on else None
+            if first is None or stage.on is None or stage.on >= first:
+                continue
+            line = doc.problem(("stages", i, "on"), "").line
+            if line is None:
+                continue
+            moved = re.sub(rf"(\bon:\s*[\"']?){stage.on.isoformat()}", rf"\g<1>{first.isoformat()}",
+                           lines[line - 1], count=1)
+            if moved == lines[line - 1]:  # not where the file says: left to the validation
+                continue
+            lines[line - 1] = moved
+            notes.append(f"“{stage.name}”{stage.on} 不晚于它所依据的阶段，已改为 {first}（请核对）")
+            break
+        else:
+            return text
+        text = "".join(lines)
+    return text
 
 
 def _new_code(code: str, shift: int, year: int) -> str:

@@ -388,6 +388,21 @@ def test_new_round_moves_dates_onto_working_days_keeps_prose_and_names_the_round
     assert nxt.round.years == [2024] and nxt.stage("presentation").on == dt.date(2024, 8, 26)
 
 
+def test_new_round_keeps_a_review_after_the_deadline_it_reads_when_that_deadline_rolls(tmp_path):
+    """Sichuan 2024: 20 April is a Saturday and the deadline rolls to Monday 22; the review,
+    "the working day after", moved from Sunday 21 to Monday 22 too: the same day as what it reads."""
+    from qcycle.newround import next_round
+
+    source = Path(__file__).resolve().parent.parent / "config" / "programmes" / "sc-jbgs-2023.yaml"
+    made = next_round(source.read_text(encoding="utf-8"), load_programme(source).programme, 2024, WorkCalendar())
+    assert any("“审核揭榜书”2024-04-22" in n and "2024-04-23" in n for n in made.notes), made.notes
+    path = tmp_path / "sc-jbgs-2024.yaml"
+    path.write_text(made.text, encoding="utf-8")
+    nxt = load_programme(path).programme  # valid as written: no edit needed
+    assert nxt.stage("takers_review").on == dt.date(2024, 4, 23)
+    assert nxt.stage("takers_list").on == dt.date(2024, 4, 25)  # already after the review: kept
+
+
 SELF_OWED = """\
     version: 2
     round: {code: plan-2024, name: 2024年度质量工作督查评估, programme: 质量工作督查评估, issuer: office, years: [2024]}
