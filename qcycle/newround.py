@@ -2,7 +2,8 @@
 
 Text in, text out, so the officer's comments and layout stay: every date outside comments
 moves by whole years; a point day or window opening that lands on a day off moves to the next
-working day of the official calendar; the round's code, name and years follow. What a person
+working day of the official calendar (the previous one when the next is in another year), and
+one that would no longer follow what it reads moves after it; the round's code, name and years follow. What a person
 should look at is listed: moved days, deadlines that will roll, years the installed calendar
 does not cover yet (the declared fallback is used), 29 February, references to other rounds,
 and a year that does not fit the programme's cadence.
@@ -169,6 +170,8 @@ def _move(m: re.Match[str], line: str, shift: int, cal: WorkCalendar, notes: lis
     key = re.search(r"(\w+):\s*\{?\s*$", before)
     if _EVENT_KEYS.search(before) and not cal.is_workday(day):
         moved = cal.next_workday(day)
+        if moved.year != day.year:  # a year-end event (通报 on 31 December) stays in its year
+            moved = cal.previous_workday(day)
         notes.append(f"{key.group(1) if key else '日期'} {old} → {day} 不是工作日，已改为 {moved}（请核对）")
         day = moved
     elif key and key.group(1) == "date" and not cal.is_workday(day):

@@ -403,6 +403,19 @@ def test_new_round_keeps_a_review_after_the_deadline_it_reads_when_that_deadline
     assert nxt.stage("takers_list").on == dt.date(2024, 4, 25)  # already after the review: kept
 
 
+def test_new_round_keeps_a_year_end_event_in_its_year(tmp_path):
+    """舟山's 2011–2015 round reports on 31 December 2015; moved a year, that is a Saturday and the
+    next working day is in 2017, outside the round's years: the working day before is taken."""
+    from qcycle.newround import next_round
+
+    source = Path(__file__).resolve().parent.parent / "config" / "programmes" / "zs-csy-ybq-2011.yaml"
+    made = next_round(source.read_text(encoding="utf-8"), load_programme(source).programme, 2012, WorkCalendar())
+    assert any("2016-12-31" in n and "2016-12-30" in n for n in made.notes), made.notes
+    assert "on: 2016-12-30" in made.text and "2017-01-03" not in made.text
+    (tmp_path / "next.yaml").write_text(made.text, encoding="utf-8")
+    assert load_programme(tmp_path / "next.yaml").programme.stage("results").on == dt.date(2016, 12, 30)
+
+
 SELF_OWED = """\
     version: 2
     round: {code: plan-2024, name: 2024年度质量工作督查评估, programme: 质量工作督查评估, issuer: office, years: [2024]}
