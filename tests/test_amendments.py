@@ -456,6 +456,8 @@ def test_a_withdrawn_item_is_told_to_its_takers_once_and_then_nothing_more_is_ab
     assert {m.unit_code for m in told if m.channel == "email"} == {"510300", "510400"}
     letter = next(m for m in told if m.unit_code == "510300" and m.channel == "email")
     assert letter.subject.endswith("“争创国家级质量标准实验室”已撤销") and letter.logical_date == dt.date(2023, 6, 1)
+    # What will not happen, named from this programme (withdrawn on 1 June: the list was out in April).
+    assert "贵单位该项目的中期检查（进展报告）、申请评价确认、发布揭榜挂帅成果不再进行" in letter.body, letter.body
     assert problems_of(amended.programme, later, letter) == []
 
     for moment in sorted({a.at for a in later.actions if dt.date(2023, 7, 1) <= a.at.date() <= dt.date(2023, 7, 20)}):

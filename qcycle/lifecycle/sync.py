@@ -128,6 +128,20 @@ def plan_changes(session: Session, row: ProgrammeRound, loaded: LoadedProgramme,
                                           crud.done_action_keys(session=session, round_id=row.id))
 
 
+def _later_work(p: Programme, takers: str, on: dt.date) -> list[str]:
+    """The stages still to come on ``on`` that the takers owe or are told of (what a withdrawn
+    item's letter says will not happen), in plan order; not the letters' wording of one
+    programme ("中期检查、评价") for every other."""
+    reads = {s.code for s in p.stages
+             if any(who is not None and takers in who.stages() for who in (s.owed_by, s.notify))}
+    names: list[str] = []
+    for a in expand(p, default_calendar()).actions:
+        name = p.stage(a.stage).name
+        if a.stage in reads and a.at.date() >= on and name not in names:
+            names.append(name)
+    return names
+
+
 def withdrawal_drafts(session: Session, before: Programme, p: Programme, round_id: uuid.UUID,
                       on: dt.date) -> list[Draft]:
     """One letter to each taker of a list item taken out of the file (撤销): after it, nothing
@@ -138,7 +152,7 @@ def withdrawal_drafts(session: Session, before: Programme, p: Programme, round_i
         return []
     taken = sorted(decided(session, round_id, stage.code, POSITIVE) - eliminated(session, round_id))
     ctx = {"programme_name": p.round.name, "round_code": p.round.code, "sender_name": p.unit(p.round.issuer).name,
-           "today": on}
+           "today": on, "later_work": "、".join(_later_work(before, stage.code, on))}
     drafts = []
     for subject in taken:
         unit, _, item = subject.partition(":")
