@@ -22,7 +22,7 @@ from qcycle.errors import ConfigError, Problem
 from qcycle.schema import Programme
 from qcycle.yamlfile import Document
 
-__all__ = ["LoadedProgramme", "check_programme", "load_programme", "load_programmes", "problems_from"]
+__all__ = ["LoadedProgramme", "check_programme", "load_programme", "load_programmes", "problems_from", "read_schema"]
 
 
 @dataclass(frozen=True)
@@ -106,20 +106,8 @@ def load_programme(path: str | Path, text: str | None = None) -> LoadedProgramme
     were at ``path`` (for templates and for the file named in problems)."""
     path = Path(path)
     doc = yamlfile.read(path) if text is None else yamlfile.parse(text, path)
-    if not isinstance(doc.data, dict):
-        raise ConfigError([doc.problem((), "顶层应为映射（round、units、stages ……）")])
+    programme, notices = read_schema(doc)
     problems = doc.duplicate_keys()
-    data, notices = doc.data, []
-    version = data.get("version")
-    if version is None or version == 1:
-        data, changes = versions.upgrade(data)
-        notices = [doc.problem(_loc(where), message) for where, message in changes]
-    elif version != versions.CURRENT:
-        raise ConfigError([doc.problem(("version",), f"不支持的版本 {version!r}（应为 1 或 {versions.CURRENT}）")])
-    try:
-        programme = Programme.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(problems + problems_from(exc, doc)) from exc
     problems += [doc.problem(_loc(where), message) for where, message in check_programme(programme)]
     if problems:
         raise ConfigError(problems)
@@ -133,6 +121,25 @@ def load_programme(path: str | Path, text: str | None = None) -> LoadedProgramme
     # The hash of the text parsed (the file's bytes: it was read as UTF-8), not of a second read.
     return LoadedProgramme(programme, path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest(), tuple(notices),
                            doc.text)
+
+
+def read_schema(doc: Document) -> tuple[Programme, list[Problem]]:
+    """A parsed file read by the schema (a version 1 file upgraded first), with the upgrade's
+    notices; ConfigError with every problem the schema finds (keys written twice included).
+    Only the schema: :func:`load_programme` checks references and dates after it."""
+    if not isinstance(doc.data, dict):
+        raise ConfigError([doc.problem((), "顶层应为映射（round、units、stages ……）")])
+    data, notices = doc.data, []
+    version = data.get("version")
+    if version is None or version == 1:
+        data, changes = versions.upgrade(data)
+        notices = [doc.problem(_loc(where), message) for where, message in changes]
+    elif version != versions.CURRENT:
+        raise ConfigError([doc.problem(("version",), f"不支持的版本 {version!r}（应为 1 或 {versions.CURRENT}）")])
+    try:
+        return Programme.model_validate(data), notices
+    except ValidationError as exc:
+        raise ConfigError(doc.duplicate_keys() + problems_from(exc, doc)) from exc
 
 
 def _missing_templates(p: Programme, path: Path) -> list[tuple[str, str]]:

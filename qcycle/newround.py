@@ -109,23 +109,23 @@ def _after_what_they_read(text: str, cal: WorkCalendar, notes: list[str]) -> str
     """Point days moved a year can land on or before what they read: a review set for "the
     working day after the deadline" (Sunday 21 April → Monday 22) falls on the deadline's own
     day once the deadline rolls (Saturday 20 April → Monday 22). Each such day moves to the
-    first day the stage may fall on (:func:`~qcycle.timetable.checks.earliest_day`), noted; a
+    first day the stage may fall on (:func:`~qcycle.timetable.checks.earliest_days`), noted; a
     move can leave a later stage too early in turn, so it is repeated until nothing moves."""
-    from qcycle import versions, yamlfile
-    from qcycle.timetable.checks import earliest_day
+    from qcycle import yamlfile
+    from qcycle.errors import ConfigError
+    from qcycle.loader import read_schema
+    from qcycle.timetable.checks import earliest_days
 
     for _ in range(10):  # a chain of stages each reading the one before: one move per pass
         doc = yamlfile.parse(text, "new-round")
-        data = doc.data
-        if isinstance(data, dict) and data.get("version") in (None, 1):
-            data, _ = versions.upgrade(data)
         try:
-            p = Programme.model_validate(data)
-        except ValueError:
+            p, _ = read_schema(doc)
+        except ConfigError:
             return text  # not a valid programme for other reasons: the validation says which
         lines = text.splitlines(keepends=True)
+        earliest = earliest_days(p, cal)
         for i, stage in enumerate(p.stages):
-            first = earliest_day(p, stage, cal) if stage.on else None
+            first = earliest.get(stage.code)
             if first is None or stage.on is None or stage.on >= first:
                 continue
             line = doc.problem(("stages", i, "on"), "").line

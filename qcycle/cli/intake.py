@@ -295,12 +295,9 @@ def _names(row: Any) -> Callable[[str, str | None], str | None]:
     """``named(kind, code)``: a stage, unit or item as ops read it, "中期检查（进展报告）（midterm）",
     from the file the round last ran on; the code alone when that file is not kept or no
     longer loads."""
-    from qcycle.loader import load_programme
+    from qcycle.lifecycle import ran_on
 
-    try:
-        p = load_programme(row.config_path, row.config_text).programme if row.config_text else None
-    except QcycleError:
-        p = None
+    p = ran_on(row)
     names: dict[str, dict[str, str]] = {"stage": {}, "unit": {}, "item": {}}
     if p is not None:
         names = {"stage": {s.code: s.name for s in p.stages}, "unit": {u.code: u.name for u in p.units},

@@ -26,6 +26,7 @@ from qcycle.lifecycle.handlers import (
 from qcycle.lifecycle.outcome import Draft, Outcome
 from qcycle.lifecycle.sync import (
     plan_changes,
+    ran_on,
     recorded_extensions,
     round_timetable,
     sync_round,
@@ -69,6 +70,7 @@ __all__ = [
     "p_item_name",
     "pending_decisions",
     "plan_changes",
+    "ran_on",
     "recorded_extensions",
     "remembering",
     "resolve",

@@ -49,8 +49,8 @@ LISTED_IN_DECISION_REQUEST = 20
 
 
 def _sender(p: Programme, action: Action) -> str:
-    """The unit that writes the action's letters: its stage's sender, else the round's issuer."""
-    return p.stage(action.stage).sender or p.round.issuer
+    """The unit that writes the action's letters (:meth:`Programme.sender`)."""
+    return p.sender(action.stage)
 
 
 def _base_context(p: Programme, action: Action) -> dict[str, Any]:

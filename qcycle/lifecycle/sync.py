@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
@@ -22,6 +23,7 @@ from qcycle.workcal import default_calendar
 
 __all__ = [
     "plan_changes",
+    "ran_on",
     "recorded_extensions",
     "round_timetable",
     "sync_round",
@@ -47,7 +49,7 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
         config_text=text,
     )
     if row.config_sha256 != loaded.sha256:
-        before = _ran_on(row, loaded)
+        before = ran_on(row, loaded.path)
         members, changes = plan_changes(session, row, loaded, before)
         on = clock.to_local(at).date() if at else clock.today()
         if before is not None and (drafts := withdrawal_drafts(session, before, p, row.id, on)):
@@ -103,13 +105,14 @@ def round_timetable(session: Session, p: Programme, round_id: uuid.UUID) -> Time
     return expand(p, default_calendar(), unit_deadlines(session, round_id))
 
 
-def _ran_on(row: ProgrammeRound, loaded: LoadedProgramme) -> Programme | None:
-    """The programme as the round last ran on it; None when that version was not kept (a round
-    that ran before versions were) or no longer reads (the change is recorded, not shown)."""
+def ran_on(row: ProgrammeRound, path: str | Path | None = None) -> Programme | None:
+    """The programme as the round last ran on it, read as if at ``path`` (default: where it
+    was); None when that version was not kept (a round that ran before versions were) or no
+    longer reads (the change is recorded, not shown)."""
     if not row.config_text:
         return None
     try:
-        return load_programme(loaded.path, text=row.config_text).programme
+        return load_programme(path or row.config_path, text=row.config_text).programme
     except QcycleError:
         return None
 
@@ -118,8 +121,8 @@ def plan_changes(session: Session, row: ProgrammeRound, loaded: LoadedProgramme,
                  ) -> tuple[list[str], list[amendments.PlanChange]]:
     """What ``loaded`` changes in the round as it last ran (``row.config_text``, or ``before``
     when the caller has read it): units and list items added or taken out, and the plan diff
-    (see :func:`_ran_on` for when empty)."""
-    before = before or _ran_on(row, loaded)
+    (see :func:`ran_on` for when empty)."""
+    before = before or ran_on(row, loaded.path)
     if before is None:
         return [], []
     calendar = default_calendar()

@@ -89,6 +89,10 @@ class Programme(_Model):
     def has_stage(self, code: str) -> bool:
         return code in self._stages_by_code
 
+    def sender(self, stage: str) -> str:
+        """The unit that signs a stage's letters: its ``sender``, else the round's issuer."""
+        return self.stage(stage).sender or self.round.issuer
+
     def category(self, code: str) -> Category:
         return self._categories_by_code[code]
 

@@ -12,7 +12,7 @@ from qcycle.timetable.dates import _WINDOW_KINDS
 from qcycle.timetable.expander import _Expander
 from qcycle.workcal import WorkCalendar
 
-__all__ = ["check_dates", "earliest_day"]
+__all__ = ["check_dates", "earliest_days"]
 
 _WEEKDAYS = "一二三四五六日"
 
@@ -63,18 +63,20 @@ def _ready_after(ex: _Expander, code: str, category: str | None) -> tuple[dt.dat
     return ex.stage_date(code, category), "日期"
 
 
-def earliest_day(p: Programme, stage: Stage, cal: WorkCalendar) -> dt.date | None:
-    """The first day ``stage`` (its own day, not a category's) may be planned on, after what it
-    reads exists (:func:`_before_what_it_reads`): the working day after a window's deadline, a
-    decision's own day. None when it reads nothing."""
+def earliest_days(p: Programme, cal: WorkCalendar) -> dict[str, dt.date]:
+    """The first day each stage that reads others (its own day, not a category's) may be
+    planned on, once what it reads exists (:func:`_before_what_it_reads`): the working day
+    after a window's deadline, a decision's own day."""
     ex = _Expander(p, cal)
-    days = []
-    for code, _ in _reads(p, stage):
-        if p.has_stage(code):
-            ready, _ = _ready_after(ex, code, None)
-            window = p.stage(code).kind.value in _WINDOW_KINDS
-            days.append(cal.next_workday(ready, include_self=False) if window else ready)
-    return max(days, default=None)
+    earliest: dict[str, dt.date] = {}
+    for stage in p.stages:
+        for code, _ in _reads(p, stage):
+            if p.has_stage(code):
+                ready, _ = _ready_after(ex, code, None)
+                if p.stage(code).kind.value in _WINDOW_KINDS:
+                    ready = cal.next_workday(ready, include_self=False)
+                earliest[stage.code] = max(ready, earliest.get(stage.code, ready))
+    return earliest
 
 
 def _before_what_it_reads(ex: _Expander, i: int, stage: Stage) -> list[tuple[str, str]]:

@@ -170,7 +170,7 @@ class _Expander(StageDates):
         if esc is not None:
             if policy.escalate_to == "parent":
                 urged = "督办上级单位"
-            elif policy.escalate_to == (stage.sender or self.p.round.issuer):
+            elif policy.escalate_to == self.p.sender(stage.code):
                 # The office that writes the letters urges the overdue units itself.
                 urged = f"由{self.p.unit(policy.escalate_to).name}直接督办"
             else:
