@@ -347,7 +347,7 @@ def run_naive(programme_file: Path, home: Path) -> dict[str, Any]:
                 moment.record_skipped(session, code, round_id, plan.skipped, actor)
         for action in plan.run:
             with db.session_scope() as session:
-                outcome = carry_out(session, p, round_id, action)
+                outcome = carry_out(session, p, round_id, action, as_of=tick)
             for draft in outcome.drafts:
                 send_one(draft.unit, draft, tick)
                 counts["task_runs"] += 1

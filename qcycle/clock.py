@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from zoneinfo import ZoneInfo
 
-__all__ = ["TZ", "at", "carrying_out", "frozen", "letter_day", "now", "to_local", "today", "wall_now"]
+__all__ = ["TZ", "at", "carrying_out", "frozen", "letter_day", "now", "run_day", "to_local", "today",
+           "wall_now"]
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -48,6 +49,12 @@ def carrying_out(as_of: dt.datetime | None) -> Iterator[None]:
         yield
     finally:
         _as_of.reset(token)
+
+
+def run_day() -> dt.date | None:
+    """The day of the moment being carried out (:func:`carrying_out`), None outside a run."""
+    moment = _as_of.get()
+    return moment.date() if moment is not None else None
 
 
 def letter_day() -> dt.date:

@@ -133,6 +133,46 @@ def test_decision_stage_waits_for_ops_and_takers_follow_decisions(session, round
     assert takers(session, p, rid, "cxyl") == {}
 
 
+def test_a_list_held_for_its_review_is_published_and_dated_the_day_the_review_lets_it_go(session, round_):
+    """The takers list is planned for 04-25 but waits for the review; decided later, the run of
+    05-04 publishes it: the letter says it was published on 05-04 and is dated then."""
+    p, t, rid = round_
+    _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
+    crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                      subject="510100:zlcx-01", outcome="approved", decided_by="cli:test")
+    listing = t.by_name()["takers_list:publish"]
+    assert listing.needs and listing.at.date() == dt.date(2023, 4, 25)
+    late = carry_out(session, p, rid, listing, as_of=at(dt.date(2023, 5, 4), dt.time(10, 0)))
+    [draft] = late.drafts
+    assert draft.logical_date == dt.date(2023, 5, 4)
+    body = _rendered(draft)
+    assert "已于2023年5月4日发布揭榜名单，贵单位已列入该名单" in body and "4月25日" not in body
+    assert body.rstrip().endswith("2023年5月4日")
+    on_time = carry_out(session, p, rid, listing, as_of=listing.at)
+    assert "已于2023年4月25日发布揭榜名单" in _rendered(on_time.drafts[0])
+
+
+def test_a_letter_caught_up_after_downtime_is_dated_and_counted_to_the_day_it_goes(session, round_):
+    """The overdue notice of 04-21 sent by the run of 04-25: dated 04-25 and four working days
+    late (04-21, Sunday 04-23 worked for May Day, 04-24, 04-25), where on its own day it says one."""
+    p, t, rid = round_
+    notice = t.by_name()["application:overdue"]
+    assert notice.at.date() == dt.date(2023, 4, 21)
+    caught_up = carry_out(session, p, rid, notice, as_of=at(dt.date(2023, 4, 25), dt.time(9, 5)))
+    body = _rendered(caught_up.drafts[0])
+    assert "已逾期4个工作日" in body and body.rstrip().endswith("2023年4月25日"), body
+    own_day = _rendered(carry_out(session, p, rid, notice, as_of=notice.at).drafts[0])
+    assert "已逾期1个工作日" in own_day and own_day.rstrip().endswith("2023年4月21日"), own_day
+    # Outside a run (no moment carried out) a letter keeps its action's day, not the wall clock.
+    assert carry_out(session, p, rid, notice).drafts[0].logical_date == dt.date(2023, 4, 21)
+
+
+def _rendered(draft) -> str:
+    from qcycle.render import render_message
+
+    return render_message(draft.template, draft.context)[1]
+
+
 def test_escalation_by_the_office_itself_urges_each_overdue_unit(session, round_):
     # P1 escalates to the province, which is the office that writes: it urges (督办) each overdue
     # city directly instead of writing to itself.

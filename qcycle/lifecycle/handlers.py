@@ -62,6 +62,11 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     item += f"（{action.period}）" if action.period else ""
     if action.category:
         item += f"（{p.category(action.category).name}类）"
+    on = _written_on(action)
+    late = on > action.at.date()
+    left = action.workdays_left or 0
+    if late and action.deadline is not None:
+        left = max(0, default_calendar().workdays_between(on, action.deadline.date()))
     return {
         "programme_name": p.round.name,
         "round_code": p.round.code,
@@ -70,16 +75,25 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
         "title": action.title,
         "item": item,
         "deadline": action.deadline,
-        "working_days_left": action.workdays_left or 0,
-        "at": action.at,
-        # The letter's date is the moment the action is for (live, simulated, caught up or
-        # backfilled), never the wall clock of the machine that renders it.
-        "today": action.at.date(),
+        "working_days_left": left,
+        # What waited for decisions happens when they are made: a list published once its
+        # review is decided is published that day, not on the day it was planned for.
+        "at": clock.at(on, action.at.time()) if late and action.needs else action.at,
+        "today": on,
         # A voluntary window (an award application) invites; it does not demand.
         "voluntary": bool(stage.voluntary),
         # An objection window asks for objections, not for applications.
         "objection": stage.submission == "objection",
     }
+
+
+def _written_on(action: Action) -> dt.date:
+    """The day a letter for the action is dated: the action's own day, or the later day of the
+    run that carries it out (caught up after downtime, or released by decisions made after its
+    day). Never the wall clock of the machine that renders it; what the letter counts (working
+    days left, days overdue) is counted to this day."""
+    run_day = clock.run_day()
+    return max(action.at.date(), run_day) if run_day is not None else action.at.date()
 
 
 def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
@@ -160,10 +174,8 @@ def _deadline(session, p, round_id, action) -> Outcome:
 
 
 def _days_overdue(action: Action) -> int:
-    from qcycle.workcal import default_calendar
-
     assert action.deadline is not None
-    return max(1, default_calendar().workdays_between(action.deadline.date(), action.at.date()))
+    return max(1, default_calendar().workdays_between(action.deadline.date(), _written_on(action)))
 
 
 def _overdue(session, p, round_id, action) -> Outcome:
@@ -464,9 +476,7 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     assert stage.owed_by is not None
     left = None
     if action.deadline is not None:
-        from qcycle.workcal import default_calendar
-
-        left = default_calendar().workdays_between(action.at.date(), action.deadline.date())
+        left = default_calendar().workdays_between(_written_on(action), action.deadline.date())
     return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=reason_of(p, stage.owed_by),
                                    rectification_deadline=action.deadline, working_days_left=left),
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
