@@ -9,7 +9,8 @@ so one slow bot never starves the others.
 Retryable failures are tried again within the call, up to ``attempts`` sends per message,
 waiting the service's ``retry_after`` or an exponential backoff. When the wait would exceed
 ``max_wait`` the retryable result is returned as it is: retrying across runs, dead letters and
-idempotency belong to the outbox, which calls this.
+idempotency belong to the outbox, which calls this. A message that fails every attempt because its
+endpoint is down (no reply, a server error) hands that endpoint's other messages back unsent.
 """
 
 from __future__ import annotations
@@ -281,13 +282,13 @@ class _Dispatcher:
             # The service said "too fast": hold the whole endpoint, not just this message.
             self.limiter.penalize(lane.endpoint, result.retry_after)
         if result.ok or not result.retryable or job.attempts >= self.attempts:
-            self.results[job.index] = result
+            self.settle(lane, job, result)
         else:
             delay = result.retry_after
             if delay is None:
                 delay = backoff(job.attempts - 1, self.backoff_base, self.backoff_cap)
             if delay > self.max_wait:
-                self.results[job.index] = result
+                self.settle(lane, job, result)
             else:
                 self.last_result[job.index] = result
                 log.info(
@@ -304,10 +305,24 @@ class _Dispatcher:
         if lane.queue:
             self.park(lane, max(now, lane.queue[0].not_before))
 
-    def give_up(self, lane: _Lane, why: str, retry_after: float | None) -> None:
+    def settle(self, lane: _Lane, job: _Job, result: SendResult) -> None:
+        """Set a message's final result. One that failed every attempt because the endpoint
+        itself is down (no reply, or a server error) takes the lane's queue with it: the rest
+        would fail the same way, each paying its attempts and its share of the rate limit (a
+        dead bot held a reconcile for minutes). They fail unsent, as failed deliveries: the
+        outbox retries them next run and gives them up with the first, and ops hear of all."""
+        self.results[job.index] = result
+        if not result.ok and result.retryable and result.attempted and (
+                result.status_code is None or result.status_code >= 500):
+            error = (result.error or "").removeprefix(f"{lane.channel.kind}: ")
+            self.give_up(lane, f"not sent, the endpoint failed the message before it ({error})",
+                         retry_after=None, attempted=True)
+
+    def give_up(self, lane: _Lane, why: str, retry_after: float | None, attempted: bool = False) -> None:
         """Hand the lane's queued messages back unsent (retryable): the endpoint is held longer
-        than we wait here, or the time budget is spent. A message retried in this call keeps
-        its last real result."""
+        than we wait here, or the time budget is spent (not attempts), or it is down
+        (``attempted``: a failed delivery). A message retried in this call keeps its last real
+        result."""
         while lane.queue:
             job = lane.queue.popleft()
             if job.index in self.last_result:
@@ -315,5 +330,5 @@ class _Dispatcher:
                 continue
             self.results[job.index] = SendResult.failure(
                 f"{lane.channel.kind}: {why}", retryable=True, retry_after=retry_after,
-                attempted=False,
+                attempted=attempted,
             )

@@ -24,7 +24,8 @@ class SendResult:
     error: str | None = None
     retry_after: float | None = None
     status_code: int | None = None
-    # False when nothing was sent at all (time budget spent, endpoint held): not an attempt.
+    # False when the message was held back unsent (time budget spent, endpoint rate-limited):
+    # not an attempt. Held back because its endpoint is down, it is one (a failed delivery).
     attempted: bool = True
     # Written on this machine (the sink): nothing was in flight over a network.
     local: bool = False

@@ -87,6 +87,38 @@ def test_attempts_exhausted_returns_the_retryable_failure(
     assert len(botserver.received) == 2
 
 
+def test_a_dead_endpoint_takes_one_message_s_attempts_and_fails_the_rest_unsent(
+    botserver: BotServer, monkeypatch, limiter
+) -> None:
+    """A bot answering 500 to everything: the first message uses its attempts, the others fail
+    unsent with the reason, instead of each paying three requests; another bot's still go."""
+    down = wecom_env(monkeypatch, "QCYCLE_T_DOWN", "key-down", botserver)
+    fine = wecom_env(monkeypatch, "QCYCLE_T_FINE", "key-fine", botserver)
+    botserver.behave_for("key-down", "500")
+    results = dict(deliver_batch([msg(i, down) for i in range(6)] + [msg(6, fine)], attempts=3,
+                                 backoff_base=0.01, limiter=limiter))
+    assert len(botserver.requests_for("key-down")) == 3
+    assert (results["m0"].ok, results["m0"].retryable, results["m0"].attempted) == (False, True, True)
+    for mid in ("m1", "m2", "m3", "m4", "m5"):
+        r = results[mid]
+        assert (r.ok, r.retryable) == (False, True), r
+        assert r.error and "HTTP 500" in r.error and r.error.count("wecom:") == 1, r.error
+    assert results["m6"].ok
+
+
+def test_one_mailbox_s_temporary_refusal_does_not_hold_the_others(
+    smtp_server: SmtpServer, monkeypatch, limiter
+) -> None:
+    """SMTP 4xx is about one recipient (full, greylisted): the server is up, so the next
+    messages are still sent."""
+    monkeypatch.setenv("QCYCLE_T_MAIL", smtp_server.url())
+    results = dict(deliver_batch([msg(0, "env:QCYCLE_T_MAIL", recipient="busy@example.gov.cn"),
+                                  msg(1, "env:QCYCLE_T_MAIL", recipient="a@example.gov.cn")],
+                                 attempts=2, backoff_base=0.01, limiter=limiter))
+    assert (results["m0"].ok, results["m0"].retryable) == (False, True)
+    assert results["m1"].ok
+
+
 def test_permanent_failure_is_not_retried(botserver: BotServer, monkeypatch, limiter) -> None:
     bot = wecom_env(monkeypatch, "QCYCLE_T_BOT", "key-bad", botserver)
     botserver.behave("errcode")
