@@ -81,6 +81,7 @@ def amend(
     先显示日程变化（同 `qcycle plan FILE --diff`），再登记这次修改，此后周期按新文件运行。
     运行时发现方案文件改过而未登记的，也会记下（没有原因）；`--list` 列出全部修改。
 
+    \b
     示例：qcycle amend config/programmes/sc-jbgs-2023.yaml --reason "省局通知申报延期至4月28日" --by 张三
           qcycle amend config/programmes/sc-jbgs-2023.yaml --list
     """
@@ -152,6 +153,7 @@ def extend(
     提交的材料按时受理。同一受理阶段再次批准的，以后一次为准。记入审计日志。``--from`` 一次
     批准一批：先逐行检查，有一行不对则全部不登记（并指出是哪一行）。
 
+    \b
     示例：qcycle extend config/programmes/sc-jbgs-2023.yaml --stage application --unit 510400 --to 2023-04-28 --reason "4月18日延期申请" --by 张三
           qcycle extend config/programmes/sc-jbgs-2023.yaml --from 延期名单.csv --by 张三
           qcycle extend config/programmes/sc-jbgs-2023.yaml --list

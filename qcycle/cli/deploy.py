@@ -43,6 +43,7 @@ def serve(
 
     先迁移应用数据库；停止进程不会暂停日程，再次启动时替换为方案文件的最新日程，停机期间错过的动作由兜底对账补做。
 
+    \b
     示例：qcycle serve
           qcycle serve config/programmes/sc-jbgs-2023.yaml
     """
@@ -65,6 +66,7 @@ def server(
     IMMEDIATE 开始，写入方排队等待，而不会报 "database is locked"（以及客户端随之而来的
     2–16 秒重试）。使用 PostgreSQL 时与 `prefect server start` 完全相同。
 
+    \b
     示例：qcycle server
           qcycle server --host 0.0.0.0 --port 4200
     """
@@ -84,6 +86,7 @@ def deploy(
 ) -> None:
     """把方案部署到工作池（由 `prefect worker start --pool POOL` 执行），日程来自方案的时间表；每次部署替换旧日程。
 
+    \b
     示例：qcycle deploy --pool qcycle
           qcycle deploy config/programmes/sc-jbgs-2023.yaml --pool qcycle
     """
@@ -131,6 +134,7 @@ def backfill(
     以这段日期内日程表的每个动作时间为逻辑时间，按顺序各对账一次（不是每个日历日一次）：
     每条提醒都按它自己那天判断，与定时运行时一样。
 
+    \b
     示例：qcycle backfill config/programmes/sc-jbgs-2023.yaml --from 2023-04-01 --to 2023-04-30 --channel sink
     """
     from qcycle import db

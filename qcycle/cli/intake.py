@@ -68,6 +68,7 @@ def import_(
     导入中断后对同一文件再运行一次，会从上次提交的批次之后自动继续，计数为整个文件的计数。
     有行被隔离时退出码仍为 0；整个文件读不了时退出码非 0。
 
+    \b
     示例：qcycle import 揭榜书汇总.csv --round config/programmes/sc-jbgs-2023.yaml
           qcycle import 评分.xlsx --round config/programmes/sc-jbgs-2023.yaml --sheet 评分表
     """
@@ -143,6 +144,7 @@ def pull(
     3 数据源不可用或页面无法读取（已重试）；4 超过总时限 --deadline；
     5 页面超过 --max-page-bytes（已隔离）；6 重定向到未允许的来源，已拒绝。
 
+    \b
     示例：QCYCLE_INTAKE_TOKEN=... qcycle pull --round config/programmes/sc-jbgs-2023.yaml --url https://sb.example.cn/api/submissions --token-env QCYCLE_INTAKE_TOKEN
     """
     from pydantic import ValidationError
@@ -204,6 +206,7 @@ def quarantine(
     列出编号、收到时间、来源、原因和原始记录的前 80 个字符。冲突（记录标识相同而内容不同）
     可按两种方式处理：--resolve 保留现行版本；--accept 把新内容作为修改版本生效。
 
+    \b
     示例：qcycle quarantine --round sc-jbgs-2023
           qcycle quarantine --resolve 3f2a9c1e --by 张三
           qcycle quarantine --accept 3f2a9c1e --round config/programmes/sc-jbgs-2023.yaml --by 张三
@@ -261,6 +264,7 @@ def revisions(
 ) -> None:
     """查看修改记录：同一记录（按方案的记录标识）修改重报后，现行版本及其以前的各个版本。
 
+    \b
     示例：qcycle revisions --round sc-jbgs-2023 --unit 510100
     """
     from qcycle import crud, db

@@ -22,7 +22,7 @@ from qcycle.errors import NotFoundError, StateError, UsageError
 __all__ = ["outbox_app"]
 
 outbox_app = typer.Typer(
-    help="消息发件箱：查看、重新排队、取消、核实结果未知的消息。\n\n示例：qcycle outbox list --status dead",
+    help="消息发件箱：查看、重新排队、取消、核实结果未知的消息。\n\n\b\n示例：qcycle outbox list --status dead",
     no_args_is_help=True,
 )
 app.add_typer(outbox_app, name="outbox")
@@ -68,6 +68,7 @@ def list_(
     """列出发件箱中的消息（最新的在前）：编号、状态、单位、渠道、尝试次数、下次发送时间、最后错误；
     表头给出符合条件的总数，超过 --limit 时用 --offset 翻页。只读：不会新建或迁移数据库。
 
+    \b
     示例：qcycle outbox list --round mini-2023 --status dead
           qcycle outbox list --round mini-2023 --limit 200 --offset 200
     """
@@ -109,6 +110,7 @@ def retry(
 ) -> None:
     """把失败或已停止重试的消息重新排队（尝试次数清零），下次投递时发送。
 
+    \b
     示例：qcycle outbox retry 1a2b3c4d
     示例：qcycle outbox retry --all-dead --round mini-2023
     """
@@ -137,6 +139,7 @@ def cancel(
 ) -> None:
     """取消一条尚未发出的消息（排队中、待重试、已停止重试，或结果未知而核实后无需再发）。
 
+    \b
     示例：qcycle outbox cancel 1a2b3c4d --by 张三
     """
     from qcycle import db
@@ -162,6 +165,7 @@ def resolve(
     """核实一条"结果未知"的消息：投递时进程中断，请求已发出但没有收到结果，可能已送达。
     向收件单位核实后，用 --delivered 或 --not-delivered 关闭它；审计日志记下经办人和结论。
 
+    \b
     示例：qcycle outbox list --status unknown
           qcycle outbox resolve 1a2b3c4d --not-delivered --by 张三 --note "电话核实未收到"
     """

@@ -30,6 +30,7 @@ def validate(
     发现问题时逐条列出“文件:行 [字段]：应为什么”，退出码为 1（找出问题正是本命令的结果；
     其他命令遇到有问题的方案文件，退出码为 2）。
 
+    \b
     示例：qcycle validate config/programmes/*.yaml
     """
     from qcycle.loader import load_programmes
@@ -63,6 +64,7 @@ def new_round(
     """按本届方案写出下一届的方案文件：日期整年顺移并落到法定工作日，周期代码、名称、年份随之更新；
     列出需要人工核对的日期（改到工作日的、将顺延的截止日、日历尚未覆盖的年份、2月29日、引用其他周期之处）。
 
+    \b
     示例：qcycle new-round config/programmes/gz-mayor-quality-award-2024.yaml --year 2026
     """
     from qcycle.loader import load_programme
@@ -98,6 +100,7 @@ def schema(
 
     方案文件第一行写 # yaml-language-server: $schema=../../docs/programme.schema.json 即可在常见编辑器中获得提示。
 
+    \b
     示例：qcycle schema --out docs/programme.schema.json
     """
     from qcycle.schema import programme_json_schema
@@ -126,6 +129,7 @@ def plan(
     --html / --png 另存一年的时间轴（阶段为从受理开始到截止的条，截止、提醒、今天均有标记）。
     --diff 只列出修改后的文件相对周期当前所用版本的日程变化（新增、改期、取消，原动作是否已执行）。
 
+    \b
     示例：qcycle plan config/programmes/sc-jbgs-2023.yaml
           qcycle plan config/programmes/sc-jbgs-2023.yaml --json
           qcycle plan config/programmes/sc-jbgs-2023.yaml --html 日程.html --png 日程.png

@@ -20,7 +20,7 @@ from qcycle.errors import NotFoundError, QcycleError, UsageError
 
 __all__ = ["db_app", "db_upgrade", "decide", "export", "reconcile", "run_stage", "simulate", "status"]
 
-db_app = typer.Typer(help="应用数据库：迁移与状态。\n\n示例：qcycle db upgrade", no_args_is_help=True)
+db_app = typer.Typer(help="应用数据库：迁移与状态。\n\n\b\n示例：qcycle db upgrade", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -39,6 +39,7 @@ def simulate(
     否则本命令在 127.0.0.1 上启动一个本地 Prefect 服务器，运行结束后停止（日志写入 QCYCLE_HOME
     下的 prefect-server.log，默认 .qcycle/；运行记录留在 PREFECT_HOME 的数据库中）。
 
+    \b
     示例：qcycle simulate config/programmes/sc-jbgs-2023.yaml
           qcycle simulate 天水-2023.yaml 天水-2024.yaml --home .qcycle/simulate/天水
     """
@@ -91,6 +92,7 @@ def decide(
 ) -> None:
     """审核决定：揭榜书审核、评价确认等待运维决定的事项（单条、全部待定或从文件批量）。
 
+    \b
     示例：qcycle decide config/programmes/sc-jbgs-2023.yaml --list
           qcycle decide config/programmes/sc-jbgs-2023.yaml --stage takers_review --subject 510100:zlcx-01 --approve --by 张三
           qcycle decide config/programmes/sc-jbgs-2023.yaml --file decisions.csv --by 张三
@@ -138,6 +140,7 @@ def export(
 ) -> None:
     """导出考核结果（排名组、名次、单位、各部分得分、加扣分、否决、等次）为 Excel（每个考核阶段一张表）或 CSV。
 
+    \b
     示例：qcycle export config/programmes/jz-assessment-2016.yaml --out 考核结果.xlsx
           qcycle --home .qcycle/simulate/sc-jbgs-2023 export .qcycle/simulate/sc-jbgs-2023/sc-jbgs-2023.yaml --out r.csv
     """
@@ -199,6 +202,7 @@ def reconcile(
 ) -> None:
     """对账：执行截至某时刻应做而未做的全部动作（停机后补做关闭、逾期、督办；过期提醒跳过）。
 
+    \b
     示例：qcycle reconcile config/programmes/sc-jbgs-2023.yaml
           qcycle reconcile config/programmes/sc-jbgs-2023.yaml --as-of 2023-04-21T10:00
     """
@@ -216,6 +220,7 @@ def run_stage(
 ) -> None:
     """运行某一阶段在某日应做的动作（同一套“到期”判断，只限该阶段）。
 
+    \b
     示例：qcycle run application config/programmes/sc-jbgs-2023.yaml --as-of 2023-04-21
     """
     from qcycle.loader import load_programme
@@ -237,6 +242,7 @@ def status(
 ) -> None:
     """周期状态：当前阶段、接下来的动作与日期、逾期单位、待决定事项、应执行未执行的动作、发送失败的消息。
 
+    \b
     示例：qcycle status config/programmes/sc-jbgs-2023.yaml
           qcycle --home .qcycle/simulate/sc-jbgs-2023 status .qcycle/simulate/sc-jbgs-2023/sc-jbgs-2023.yaml --as-of 2024-01-01
     """
@@ -282,6 +288,7 @@ def db_upgrade(
 ) -> None:
     """把应用数据库迁移到最新版本（Alembic upgrade head）。
 
+    \b
     示例：qcycle db upgrade
           QCYCLE_DATABASE_URL=postgresql://qcycle@127.0.0.1/qcycle qcycle db upgrade
     """
