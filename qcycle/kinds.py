@@ -21,16 +21,19 @@ class ActionKind:
     flow: str  # "window": a task of the moment's reconcile run; otherwise the stage flow's name
 
 
-# In the order actions of one moment run: close before you open, remind before close.
+# In the order actions of one moment run: close before you open, remind before close,
+# publish before you open.
 ACTION_KINDS: dict[str, ActionKind] = {k.name: k for k in (
     ActionKind("deadline", "截止", "window"),
     ActionKind("notice_close", "公示结束", "publication"),
     ActionKind("overdue", "逾期提醒", "window"),
     ActionKind("escalation", "督办", "window"),  # the units themselves, or their superior
     ActionKind("reminder", "提醒", "window"),
-    ActionKind("window_open", "开始受理", "window"),
+    # A call or a list is published before the window it opens: a unit reads "印发《榜单》"
+    # before "揭榜书开始受理", not the other way round.
     ActionKind("publish", "发布", "publication"),
     ActionKind("event", "工作节点", "publication"),
+    ActionKind("window_open", "开始受理", "window"),
     ActionKind("notice_open", "公示开始", "publication"),
     ActionKind("decision_due", "待审核决定", "decision"),
     ActionKind("assess", "评分汇总", "assessment"),  # 考核, 评审 and 评价 alike

@@ -87,6 +87,19 @@ def test_expand_is_deterministic(cal):
     assert [a.to_json() for a in expand(p, cal).actions] == [a.to_json() for a in expand(p, cal).actions]
 
 
+def test_a_list_is_published_before_the_window_it_opens_at_the_same_moment(cal):
+    """四川 prints its 榜单 and opens the 揭榜书 window at 2023-04-07 09:00: a city reads the
+    榜单 first."""
+    from pathlib import Path
+
+    from qcycle.loader import load_programme
+
+    path = Path(__file__).resolve().parent.parent / "config" / "programmes" / "sc-jbgs-2023.yaml"
+    t = expand(load_programme(path).programme, cal)
+    first = [a.name for a in t.actions if a.at == at(dt.date(2023, 4, 7), dt.time(9, 0))]
+    assert first == ["publish_list:publish", "application:window_open"]
+
+
 def test_after_a_ten_day_outage_due_runs_closing_and_escalation_and_skips_stale_reminders(cal):
     p = programme({"date": "2023-04-20"})
     t = expand(p, cal)
