@@ -154,6 +154,8 @@ class _Relations:
         self.who(f"{base}.among", s.among)
         if s.sender is not None and s.sender not in self.unit_codes:
             out.append((f"{base}.sender", f"署名单位 {s.sender!r} 未定义（应为 units 中的代码）"))
+        if s.report_to is not None and s.report_to not in self.unit_codes:
+            out.append((f"{base}.report_to", f"整改报告报送单位 {s.report_to!r} 未定义（应为 units 中的代码）"))
         if s.reminders is not None and s.reminders not in self.p.reminder_policies:
             out.append((f"{base}.reminders", f"提醒策略 {s.reminders!r} 未定义（应为 reminder_policies 中的名称）"))
         for code in s.per_category:

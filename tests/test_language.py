@@ -271,6 +271,27 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
     assert "中未按期报送“后三名书面报告整改情况”。" in r.letters("summons")["c3"]
 
 
+def test_a_rectification_report_goes_to_the_unit_the_programme_names(tmp_path, home):
+    """焦作: D级县区 report in writing to the city government, not to the office that writes."""
+    text = ASSESSMENT.replace(
+        "      - {code: c1,", "      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n"
+                             "      - {code: c1,", 1).replace(
+        "        submission: rectification_report\n", "        submission: rectification_report\n        report_to: gov\n", 1)
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-05")
+    letter = r.letters("report")["c5"]
+    assert "并将整改情况书面报送示例市人民政府。" in letter, letter
+    assert letter.rstrip().splitlines()[-2] == "示例市质量强市工作领导小组办公室"  # still the office's letter
+    with pytest.raises(ConfigError) as unknown:
+        write(tmp_path, "unknown.yaml", text.replace("report_to: gov", "report_to: govt"))
+    assert "report_to" in str(unknown.value) and "'govt' 未定义" in str(unknown.value)
+    with pytest.raises(ConfigError) as misplaced:
+        write(tmp_path, "misplaced.yaml", text.replace(
+            "template: result, on: 2016-03-31,", "template: result, report_to: gov, on: 2016-03-31,"))
+    assert "report_to 只用于 followup（整改）阶段" in str(misplaced.value)
+
+
 def test_an_assessment_inside_its_period_is_refused_naming_both_dates(tmp_path):
     with pytest.raises(ConfigError) as exc:
         write(tmp_path, "early.yaml", ASSESSMENT.replace("end: 2015-12-31", "end: 2016-06-30"))

@@ -88,10 +88,8 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
 
 
 def _written_on(action: Action) -> dt.date:
-    """The day a letter for the action is dated: the action's own day, or the later day of the
-    run that carries it out (caught up after downtime, or released by decisions made after its
-    day). Never the wall clock of the machine that renders it; what the letter counts (working
-    days left, days overdue) is counted to this day."""
+    """A letter's date: its action's day, or the later day of the run carrying it out (caught
+    up, or released by decisions made later); never the wall clock. Counts run to this day."""
     run_day = clock.run_day()
     return max(action.at.date(), run_day) if run_day is not None else action.at.date()
 
@@ -477,8 +475,10 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     left = None
     if action.deadline is not None:
         left = default_calendar().workdays_between(_written_on(action), action.deadline.date())
+    report_to = p.unit(stage.report_to).name if stage.report_to else None
     return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=reason_of(p, stage.owed_by),
-                                   rectification_deadline=action.deadline, working_days_left=left),
+                                   rectification_deadline=action.deadline, working_days_left=left,
+                                   report_to=report_to),
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
 
 

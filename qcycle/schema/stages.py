@@ -176,6 +176,8 @@ class Stage(_Model):
         None, description="decision stages: the stage whose subjects are decided (submission, decision or assessment)")
     among: Who | None = Field(None, description="decision stages: decide only on these subjects of `decides`")
     sender: Code | None = Field(None, description="the unit that signs this stage's letters (default round.issuer)")
+    report_to: Code | None = Field(
+        None, description="followup stages: the unit the written report goes to (default the stage's sender)")
     template: str | None = Field(None, description="message template for notifications")
     notify: Who | None = Field(None, description="who is told when this stage happens")
     days: int | None = Field(None, gt=0, description="length of a 公示 period in calendar days")
@@ -197,6 +199,8 @@ class Stage(_Model):
             raise ValueError("公示阶段须给出 days（公示天数）")
         if self.voluntary and k is not StageKind.submission:
             raise ValueError("voluntary 只用于 submission 阶段")
+        if self.report_to is not None and k is not StageKind.followup:
+            raise ValueError("report_to 只用于 followup（整改）阶段")
         return self
 
     def _window_shape(self) -> None:
