@@ -197,6 +197,28 @@ def test_the_assessment_waits_for_the_decision_it_reads(tmp_path, home):
     assert {"documents:decision_due", "scoring:assess"} <= r.ran
 
 
+def test_a_notice_released_late_by_its_committee_keeps_the_period_objections_are_judged_by(tmp_path, home):
+    """The committee decides after the 公示's day (05-04): the next moment (05-15) sends it, dated
+    then, with the timetable's period (what objections are judged by), not one starting 05-15."""
+    r = Round(write(tmp_path, "award.yaml", AWARD))
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e2="approved")
+    r.decide("documents", e1="approved", e2="approved")
+    r.scores({"e1": 95, "e2": 75})
+    r.until("2023-05-10")
+    assert "notice:notice_open" not in r.ran
+    r.decide("committee", e1="approved", e2="approved")
+    moment.run_due(r.p, r.id, r.t, at(dt.date(2023, 5, 15), dt.time(9, 5)), template_dir=r.loaded.template_dir,
+                   actor="test")  # the next run after the decision (the 09:05 safety net)
+    notice = r.letters("notice")["e1"]
+    assert "自2023年5月4日起对该名单进行公示，公示期7天，至2023年5月10日止" in notice, notice
+    assert notice.rstrip().endswith("2023年5月15日")
+    with db.session_scope() as session:  # ops are told, in the run's record
+        note = session.exec(select(ActionRun.note).where(ActionRun.round_id == r.id,
+                                                         ActionRun.action == "notice_open")).one()
+    assert "晚于日程（2023-05-04），公示期仍至 2023-05-10，如需顺延请用 qcycle amend 修改周期" in note, note
+
+
 ASSESSMENT = """\
     version: 2
     round:

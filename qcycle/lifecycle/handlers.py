@@ -48,11 +48,6 @@ LISTED_IN_DECISION_REQUEST = 20
 # -- carrying out an action -------------------------------------------------------------------
 
 
-def _sender(p: Programme, action: Action) -> str:
-    """The unit that writes the action's letters (:meth:`Programme.sender`)."""
-    return p.sender(action.stage)
-
-
 def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     stage = p.stage(action.stage)
     # "贵单位应于…前提交{item}": a stage named 提交揭榜书 is handed in as 揭榜书, one named
@@ -70,7 +65,7 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     return {
         "programme_name": p.round.name,
         "round_code": p.round.code,
-        "sender_name": p.unit(_sender(p, action)).name,
+        "sender_name": p.unit(p.sender(action.stage)).name,
         "stage_name": stage.name,
         "title": action.title,
         "item": item,
@@ -111,7 +106,7 @@ def _drafts(units: list[str], template: str, p: Programme, action: Action, *, in
     of an assessment); ``internal`` messages (a decision request to the office's own reviewers)
     are signed by the system instead."""
     ctx = _base_context(p, action) | extra
-    sender = _sender(p, action)
+    sender = p.sender(action.stage)
     if internal:
         ctx["sender_name"] = SYSTEM_SENDER
     return [
@@ -180,7 +175,7 @@ def _overdue(session, p, round_id, action) -> Outcome:
     units = outstanding(session, p, round_id, action)
     urged: list[str] = []
     if "escalate_to" in action.detail:  # the escalation falls on this day too (the timetable says)
-        urged = _urged(p, action, units).get(_sender(p, action), [])
+        urged = _urged(p, action, units).get(p.sender(action.stage), [])
     notified = [u for u in units if u not in urged]
     note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
                                                           if urged else "")
@@ -200,7 +195,7 @@ def _urged(p: Programme, action: Action, units: list[str]) -> dict[str, list[str
 
 
 def _escalation(session, p, round_id, action) -> Outcome:
-    sender = _sender(p, action)
+    sender = p.sender(action.stage)
     # The office may owe the report itself (榆阳's 市场监管局 is one of the departments assessed):
     # it does not report itself overdue to its superior.
     units = [u for u in outstanding(session, p, round_id, action) if u != sender]
@@ -463,9 +458,12 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     name = what + (f"（{p.category(action.category).name}）" if action.category else "")
     # Sent to those a decision or grade put on the list being published: each is told it is on it.
     listed = bool(stage.notify and (stage.notify.approved_at or stage.notify.grades)) and what.endswith("名单")
+    # Released late, a 公示 keeps the timetable's period: objections are judged by it (amend to move).
+    late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
+            if _written_on(action) > action.at.date() and action.deadline else "")
     return Outcome(action, _drafts(units, "notice.j2", p, action, notice_name=name, notice_days=stage.days,
-                                   objection_deadline=action.deadline, listed=listed),
-                   note=f"{action.title}：通知 {len(units)} 个单位")
+                                   objection_deadline=action.deadline, listed=listed, at=action.at),
+                   note=f"{action.title}：通知 {len(units)} 个单位{late}")
 
 
 def _followup_open(session, p, round_id, action) -> Outcome:
