@@ -57,7 +57,10 @@ def record_skipped(session: Session, round_code: str, round_id: uuid.UUID,
 def perform(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
             template_dir: Path, actor: str, as_of: dt.datetime | None = None) -> Outcome:
     """Carry one action out as of a moment (None: now), queue its messages and record it, in
-    the caller's transaction (idempotent: every step is keyed, so a retry redoes nothing)."""
+    the caller's transaction (idempotent: every step is keyed, so a retry redoes nothing; an
+    action another run carried out since this one planned is left as it is)."""
+    if not crud.claim_action(session=session, round_id=round_id, action_key=action.key):
+        return Outcome(action, note=f"{action.title}：已由另一次运行执行")
     outcome = carry_out(session, p, round_id, action, as_of=as_of)
     if outcome.drafts:
         queue_drafts(session=session, programme=p, round_id=round_id, drafts=outcome.drafts,

@@ -167,6 +167,41 @@ def test_a_letter_caught_up_after_downtime_is_dated_and_counted_to_the_day_it_go
     assert carry_out(session, p, rid, notice).drafts[0].logical_date == dt.date(2023, 4, 21)
 
 
+def test_a_decision_request_still_pending_on_later_days_is_sent_once(session, round_):
+    """The review waits for ops from 04-21; the runs of 04-24 and 04-25 carry it out again (it is
+    not done while decisions are pending) and must not write to the reviewers again."""
+    from qcycle.moment import perform
+
+    p, t, rid = round_
+    _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
+    review = t.by_name()["takers_review:decision_due"]
+    for day in (21, 24, 25):
+        outcome = perform(session, p, rid, review, template_dir=P1.parent.parent / "templates", actor="test",
+                          as_of=at(dt.date(2023, 4, day), dt.time(9, 5)))
+        assert outcome.pending == ["510100:zlcx-01"]
+    sent = session.exec(select(OutboxMessage).where(OutboxMessage.action == review.key)).all()
+    assert len(sent) == len(p.unit("510000").channels) and {m.logical_date for m in sent} == {dt.date(2023, 4, 21)}
+
+
+def test_an_action_done_by_one_run_is_left_alone_by_another_that_planned_it_for_another_day(session, round_):
+    """A backfill (as of 04-21) and the live run (as of 04-25) both planned the overdue notice:
+    whichever comes second finds it done and writes nothing, though its letters would bear
+    another date."""
+    from qcycle.moment import perform
+
+    p, t, rid = round_
+    notice = t.by_name()["application:overdue"]
+    templates = P1.parent.parent / "templates"
+    first = perform(session, p, rid, notice, template_dir=templates, actor="backfill",
+                    as_of=at(dt.date(2023, 4, 21), dt.time(9, 5)))
+    queued = session.exec(select(func.count()).select_from(OutboxMessage)).one()
+    assert first.drafts and queued > 0
+    second = perform(session, p, rid, notice, template_dir=templates, actor="live",
+                     as_of=at(dt.date(2023, 4, 25), dt.time(9, 5)))
+    assert second.drafts == [] and "已由另一次运行执行" in second.note
+    assert session.exec(select(func.count()).select_from(OutboxMessage)).one() == queued
+
+
 def _rendered(draft) -> str:
     from qcycle.render import render_message
 

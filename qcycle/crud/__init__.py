@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from qcycle.crud.actions import (
     action_done,
+    claim_action,
     done_action_keys,
     done_keys_named,
     record_action,
@@ -122,6 +123,7 @@ __all__ = [
     "add_submissions",
     "assign_submission_stages",
     "audit",
+    "claim_action",
     "claimable_messages",
     "count_messages",
     "current_submissions",

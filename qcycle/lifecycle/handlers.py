@@ -110,7 +110,8 @@ def _drafts(units: list[str], template: str, p: Programme, action: Action, *, in
     if internal:
         ctx["sender_name"] = SYSTEM_SENDER
     return [
-        Draft(u, template, ctx | {"unit_name": p.unit(u).name, "unit_code": u}, action.key, ctx["today"])
+        Draft(u, template, ctx | {"unit_name": p.unit(u).name, "unit_code": u}, action.key, ctx["today"],
+              action.at.date())
         for u in units
         if internal or u != sender
     ]

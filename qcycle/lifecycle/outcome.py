@@ -21,7 +21,11 @@ class Draft:
     template: str
     context: dict[str, Any]
     action_key: str
-    logical_date: dt.date
+    logical_date: dt.date  # the day the letter bears
+    # The day its idempotency key is made of (default ``logical_date``): the action's own day, so
+    # the same action carried out again on a later day (a decision request while decisions are
+    # pending; two runs for different days at once) queues nothing new.
+    key_day: dt.date | None = None
 
 
 @dataclass

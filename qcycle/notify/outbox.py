@@ -174,7 +174,8 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
         for name in unit.channels:
             if subject is None:
                 subject, body = render_message(d.template, d.context, override)
-            rows.append({"idempotency_key": idempotency_key(code, d.action_key, d.unit, name, d.logical_date),
+            rows.append({"idempotency_key": idempotency_key(code, d.action_key, d.unit, name,
+                                                            d.key_day or d.logical_date),
                          "action": d.action_key, "unit_code": d.unit, "channel": name,
                          "logical_date": d.logical_date, "subject": subject, "body": body,
                          "round_id": round_id, "tag": ",".join(channels[name].tags) or None})
