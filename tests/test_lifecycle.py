@@ -150,6 +150,11 @@ def test_a_list_held_for_its_review_is_published_and_dated_the_day_the_review_le
     assert body.rstrip().endswith("2023年5月4日")
     on_time = carry_out(session, p, rid, listing, as_of=listing.at)
     assert "已于2023年4月25日发布揭榜名单" in _rendered(on_time.drafts[0])
+    # A window held by the same review keeps the opening the timetable judges hand-ins by.
+    window = next(a for a in t.actions if a.stage == "midterm" and a.action == "window_open")
+    assert window.needs and window.at.date() == dt.date(2023, 7, 3)
+    opened = _rendered(carry_out(session, p, rid, window, as_of=at(dt.date(2023, 7, 10), dt.time(9, 5))).drafts[0])
+    assert "自2023年7月3日起开始受理" in opened and opened.rstrip().endswith("2023年7月10日"), opened
 
 
 def test_a_letter_caught_up_after_downtime_is_dated_and_counted_to_the_day_it_goes(session, round_):

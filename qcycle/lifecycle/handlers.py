@@ -71,15 +71,18 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
         "item": item,
         "deadline": action.deadline,
         "working_days_left": left,
-        # What waited for decisions happens when they are made: a list published once its
-        # review is decided is published that day, not on the day it was planned for.
-        "at": clock.at(on, action.at.time()) if late and action.needs else action.at,
+        # An announcement that waited for decisions happens when they are made; a window or a 公示
+        # keeps the period the timetable enforces (submissions and objections are judged by it).
+        "at": clock.at(on, action.at.time()) if late and action.needs and action.action in _ANNOUNCED else action.at,
         "today": on,
         # A voluntary window (an award application) invites; it does not demand.
         "voluntary": bool(stage.voluntary),
         # An objection window asks for objections, not for applications.
         "objection": stage.submission == "objection",
     }
+
+
+_ANNOUNCED = frozenset({"publish", "event", "notify"})  # point events that happen by being announced
 
 
 def _written_on(action: Action) -> dt.date:
@@ -459,11 +462,10 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     name = what + (f"（{p.category(action.category).name}）" if action.category else "")
     # Sent to those a decision or grade put on the list being published: each is told it is on it.
     listed = bool(stage.notify and (stage.notify.approved_at or stage.notify.grades)) and what.endswith("名单")
-    # Released late, a 公示 keeps the timetable's period: objections are judged by it (amend to move).
     late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
             if _written_on(action) > action.at.date() and action.deadline else "")
     return Outcome(action, _drafts(units, "notice.j2", p, action, notice_name=name, notice_days=stage.days,
-                                   objection_deadline=action.deadline, listed=listed, at=action.at),
+                                   objection_deadline=action.deadline, listed=listed),
                    note=f"{action.title}：通知 {len(units)} 个单位{late}")
 
 
