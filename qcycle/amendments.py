@@ -19,7 +19,7 @@ from typing import Literal
 from qcycle.schema import Programme
 from qcycle.timetable import ACTION_LABELS, Action, Timetable
 
-__all__ = ["CHANGE_LABELS", "PlanChange", "describe", "diff_members", "diff_plans"]
+__all__ = ["CHANGE_LABELS", "PlanChange", "describe", "diff_members", "diff_plans", "passed_deadlines"]
 
 # retargeted: same moment, but for another deadline (a window's opening when its deadline moved).
 ChangeKind = Literal["added", "moved", "retargeted", "dropped"]
@@ -57,6 +57,15 @@ def diff_plans(old: Timetable, new: Timetable, done: Collection[str] = ()) -> li
         changes.append(PlanChange(kind, a, partner, a.key in done))
     changes += [PlanChange("added", None, a) for rest in added.values() for a in rest]
     return sorted(changes, key=lambda c: (c.action.at, c.action.key))
+
+
+def passed_deadlines(changes: list[PlanChange], moments: Collection[dt.datetime]) -> list[PlanChange]:
+    """Deadlines a change moves from ahead of one of ``moments`` (how far the round has run; now)
+    to at or before it: the units that had not handed in would be overdue at once, never told
+    of the new deadline (its notice and reminders are past too)."""
+    return [c for c in changes if c.change == "moved" and c.old is not None and c.new is not None
+            and c.new.action == "deadline" and not c.done
+            and any(c.new.at <= m < c.old.at for m in moments)]
 
 
 def _when(at: dt.datetime) -> str:

@@ -8,6 +8,7 @@ import uuid
 
 from prefect import task
 from prefect.cache_policies import NONE
+from qcycle.tasks.retrying import worth_retrying
 from qcycle.tasks.rounds import cached_programme
 from qcycle.tasks.runlog import run_log, run_name
 
@@ -18,7 +19,7 @@ from qcycle.timetable import Action
 __all__ = ["carry_out_actions", "record_skipped"]
 
 
-@task(name="执行动作", cache_policy=NONE, retries=2, retry_delay_seconds=2,
+@task(name="执行动作", cache_policy=NONE, retries=2, retry_delay_seconds=2, retry_condition_fn=worth_retrying,
       task_run_name="{round_code}·{label}·{count}项")
 def carry_out_actions(programme_file: str, round_id: uuid.UUID, actions: list[Action], actor: str,
                       round_code: str, label: str, count: int, as_of: dt.datetime | None = None) -> list[Outcome]:

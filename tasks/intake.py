@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import task
 from prefect.cache_policies import NONE
+from qcycle.tasks.retrying import worth_retrying
 from qcycle.tasks.runlog import run_name
 
 from qcycle import db
@@ -16,14 +15,8 @@ from qcycle.intake.report import ImportReport
 __all__ = ["import_records_file", "pull_http_source"]
 
 
-def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
-    # A refused token or a wrong address fails the same way next time; outages may not.
-    exc = state.result(raise_on_failure=False)
-    return bool(getattr(exc, "retryable", True))
-
-
 @task(name="拉取提交材料", cache_policy=NONE, retries=2, retry_delay_seconds=[60, 300],
-      retry_condition_fn=_worth_retrying, task_run_name=run_name("拉取提交材料"))  # fmt: skip
+      retry_condition_fn=worth_retrying, task_run_name=run_name("拉取提交材料"))  # fmt: skip
 def pull_http_source(
     programme_file: str,
     url: str,

@@ -17,6 +17,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NONE
 from qcycle.deploy.schedules import PLANNED_SLUGS, schedules_for, sync_schedules
+from qcycle.tasks.retrying import worth_retrying
 from qcycle.tasks.runlog import run_name
 
 from qcycle import crud, db
@@ -119,7 +120,7 @@ class PreparedRound:
     plan: Due | None = None
 
 
-@task(name="准备周期", cache_policy=NONE, retries=2, retry_delay_seconds=2, task_run_name=run_name("准备周期"))
+@task(name="准备周期", cache_policy=NONE, retries=2, retry_delay_seconds=2, retry_condition_fn=worth_retrying, task_run_name=run_name("准备周期"))
 def prepare_round(programme_file: str, as_of: dt.datetime | None = None) -> PreparedRound:
     """Read the programme, keep the database in step with it, expand its timetable and
     (given ``as_of``) work out what is due, given what the database says is done.
@@ -136,7 +137,7 @@ def prepare_round(programme_file: str, as_of: dt.datetime | None = None) -> Prep
     return PreparedRound(loaded, round_id, timetable, plan)
 
 
-@task(name="更新部署日程", cache_policy=NONE, retries=2, retry_delay_seconds=2, task_run_name=run_name("更新部署日程"))
+@task(name="更新部署日程", cache_policy=NONE, retries=2, retry_delay_seconds=2, retry_condition_fn=worth_retrying, task_run_name=run_name("更新部署日程"))
 def replan_schedules(programme_file: str, round_id: uuid.UUID, deployment_id: uuid.UUID) -> dict[str, list[str]]:
     """Bring the deployment's schedules in step with the round as it stands (the file as it
     reads now, the unit extensions granted): an amendment or an extension since they were

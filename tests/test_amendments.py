@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from qcycle import clock, crud, db
 from qcycle.amendments import describe, diff_plans
 from qcycle.cli import app
+from qcycle.errors import StateError
 from qcycle.lifecycle import sync_round
 from qcycle.loader import load_programme
 from qcycle.models import AuditLog, RoundAmendment
@@ -137,6 +138,30 @@ def test_plan_diff_and_amend_record_who_why_and_what_changed(ran_to_april_19, tm
     assert "日程没有变化" in again.output
     listed = runner.invoke(app, ["amend", str(extended), "--list"], terminal_width=200)
     assert "张三" in listed.output and "省局通知申报延期至4月28日" in listed.output and "2023-04-25" in listed.output
+
+
+def test_a_deadline_moved_behind_the_round_is_refused_unless_ops_say_the_units_were_told(
+        ran_to_april_19, tmp_path):
+    """The round ran to 04-19; the deadline of 04-20 typed as 04-18: every city that had not
+    handed in would be overdue at once, never told. Refused by `amend` and by a run that finds
+    the file; registered with --allow-passed-deadline."""
+    text = SICHUAN.read_text(encoding="utf-8").replace("deadline: {date: 2023-04-20,", "deadline: {date: 2023-04-18,")
+    path = tmp_path / SICHUAN.name
+    path.write_text(text, encoding="utf-8")
+    refused = runner.invoke(app, ["amend", str(path), "--reason", "笔误", "--by", "张三"], terminal_width=200)
+    assert refused.exit_code == 1, refused.output
+    assert ("截止时间改到了已过的时间（本周期已执行到 2023-04-19 09:00）：提交揭榜书 截止：2023-04-20 17:30 → "
+            "2023-04-18 17:30") in refused.output and "--allow-passed-deadline" in refused.output
+    with db.session_scope() as session, pytest.raises(StateError):  # a run that finds the file changed
+        sync_round(session, load_programme(path), actor="flow:reconcile",
+                   at=clock.at(dt.date(2023, 4, 19), dt.time(17, 35)))
+    with db.session_scope(read_only=True) as session:
+        assert session.exec(select(RoundAmendment)).all() == []
+    told = runner.invoke(app, ["amend", str(path), "--reason", "已电话通知各市提前至4月18日", "--by", "张三",
+                               "--allow-passed-deadline"])
+    assert told.exit_code == 0, told.output
+    with db.session_scope(read_only=True) as session:
+        assert [a.reason for a in session.exec(select(RoundAmendment)).all()] == ["已电话通知各市提前至4月18日"]
 
 
 def test_a_changed_file_picked_up_by_a_run_is_recorded_without_a_reason(ran_to_april_19, tmp_path):

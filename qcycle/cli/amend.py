@@ -75,11 +75,15 @@ def amend(
     reason: Annotated[str | None, typer.Option(help="修改原因（如：省局通知延期），记入审计日志")] = None,
     by: Annotated[str | None, typer.Option(help="决定人（记入审计日志；默认为当前系统用户）")] = None,
     history: Annotated[bool, typer.Option("--list", help="列出本周期已登记的修改")] = False,
+    allow_passed: Annotated[bool, typer.Option(
+        "--allow-passed-deadline", help="允许把截止时间改到本周期已执行到的时间（或现在）之前（须已另行通知各单位）")] = False,
 ) -> None:
     """登记对运行中周期的修改（延期、改期、增减单位或事项）：显示日程变化，记录修改人、原因与前后两版方案。
 
     先显示日程变化（同 `qcycle plan FILE --diff`），再登记这次修改，此后周期按新文件运行。
     运行时发现方案文件改过而未登记的，也会记下（没有原因）；`--list` 列出全部修改。
+    把尚未到的截止时间改到已过的时间（本周期已执行到的时间或现在之前）会被拒绝：尚未提交的单位会直接逾期，
+    却从未收到新的截止时间；确需如此时加 `--allow-passed-deadline`。
 
     \b
     示例：qcycle amend config/programmes/sc-jbgs-2023.yaml --reason "省局通知申报延期至4月28日" --by 张三
@@ -104,7 +108,8 @@ def amend(
         else:
             out.print("运行时的方案文件未留存（升级前开始的周期），无法列出日程变化；登记后以新文件为准。", markup=False)
         with db.session_scope() as session:
-            sync_round(session, loaded, actor=f"cli:{by or getpass.getuser()}", reason=reason)
+            sync_round(session, loaded, actor=f"cli:{by or getpass.getuser()}", reason=reason,
+                       allow_passed_deadline=allow_passed)
     except QcycleError as exc:
         raise fail(exc) from None
     err.print(f"已登记修改：{reason}")

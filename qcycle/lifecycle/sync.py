@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import amendments, clock, crud
-from qcycle.errors import QcycleError
+from qcycle.errors import QcycleError, StateError
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.who import POSITIVE, decided, eliminated, takers_stage
 from qcycle.loader import LoadedProgramme, load_programme
@@ -33,13 +33,14 @@ __all__ = [
 
 
 def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycle", reason: str = "",
-               at: dt.datetime | None = None) -> ProgrammeRound:
+               at: dt.datetime | None = None, allow_passed_deadline: bool = False) -> ProgrammeRound:
     """Make the database know the round, its units and list items (idempotent).
 
     A programme file that changed since the round last ran is an amendment: recorded with
     ``actor`` and ``reason`` (``qcycle amend`` gives both; a command that merely finds the file
     changed records itself, without a reason), the plan diff and ``at`` (a run's logical
-    moment; default now), the date of the notices it causes."""
+    moment; default now), the date of the notices it causes. One that moves a deadline behind
+    the round is refused (:class:`StateError`) unless ``allow_passed_deadline``."""
     p = loaded.programme
     text = loaded.text or None
     row, _ = crud.get_or_create_round(
@@ -51,6 +52,8 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
     if row.config_sha256 != loaded.sha256:
         before = ran_on(row, loaded.path)
         members, changes = plan_changes(session, row, loaded, before)
+        if not allow_passed_deadline:
+            _refuse_passed_deadlines(session, row.id, changes, at)
         on = clock.to_local(at).date() if at else clock.today()
         if before is not None and (drafts := withdrawal_drafts(session, before, p, row.id, on)):
             # Imported here: the outbox sits above the lifecycle rules.
@@ -129,6 +132,23 @@ def plan_changes(session: Session, row: ProgrammeRound, loaded: LoadedProgramme,
     members = amendments.diff_members(before, loaded.programme)
     return members, amendments.diff_plans(expand(before, calendar), expand(loaded.programme, calendar),
                                           crud.done_action_keys(session=session, round_id=row.id))
+
+
+def _refuse_passed_deadlines(session: Session, round_id: uuid.UUID, changes: list[amendments.PlanChange],
+                             at: dt.datetime | None) -> None:
+    """A deadline moved from ahead of the round (how far it has run, or the run's moment) to
+    behind it would make every unit that had not handed in overdue, never told of it."""
+    reached = max((t for t in crud.recorded_actions(session=session, round_id=round_id).values() if t), default=None)
+    for moment, said in ((reached, "本周期已执行到"), (at or clock.now(), "运行时间为" if at else "现在是")):
+        if moment is None:
+            continue
+        moment = clock.to_local(moment)
+        if passed := amendments.passed_deadlines(changes, [moment]):
+            lines = "；".join(f"{c.action.title}：{c.old.at:%Y-%m-%d %H:%M} → {c.new.at:%Y-%m-%d %H:%M}"  # type: ignore[union-attr]
+                             for c in passed)
+            raise StateError(f"截止时间改到了已过的时间（{said} {moment:%Y-%m-%d %H:%M}）：{lines}。"
+                             "尚未提交的单位会直接逾期，却从未收到新的截止时间。请改为此后的时间；"
+                             "如确需如此（已另行通知各单位），用 qcycle amend --allow-passed-deadline 登记")
 
 
 def _later_work(p: Programme, takers: str, on: dt.date) -> list[str]:

@@ -95,13 +95,18 @@ def test_prefect_task_and_flow_wrap_the_same_pull(qcycle_home, source_server, to
     )
     # The task retries outages, not a refused token or a wrong address.
     from prefect.states import Failed
-    from qcycle.tasks.intake import _worth_retrying
+    from qcycle.tasks.retrying import worth_retrying
 
+    from qcycle.errors import ConfigError, StateError
     from qcycle.intake import SourceFailed
 
     for retryable in (True, False):
         failed = Failed(data=SourceFailed("x", url="u", retryable=retryable))
-        assert _worth_retrying(pull_http_source, None, failed) is retryable
+        assert worth_retrying(pull_http_source, None, failed) is retryable
+    # Nor does any task retry a wrong file or a refused change; a locked database, it does.
+    assert not worth_retrying(None, None, Failed(data=ConfigError([])))
+    assert not worth_retrying(None, None, Failed(data=StateError("截止时间改到了已过的时间")))
+    assert worth_retrying(None, None, Failed(data=OSError("database is locked")))
     assert intake.name == "qcycle-intake"
     assert set(intake.parameters.properties) == {
         "programme_file", "url", "token_env", "page_size", "timeout", "retries",
