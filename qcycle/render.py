@@ -139,18 +139,17 @@ def _problem(
     )
 
 
-def _render_block(template: jinja2.Template, name: str, context: Mapping[str, Any]) -> str:
+def _render_block(template: jinja2.Template, name: str, context: jinja2.runtime.Context) -> str:
     block = template.blocks.get(name)
     if block is None:
         raise _problem(
             template.name or "?",
             template.filename,
             name,
-            f"template {template.name} has no {{% block {name} %}}",
+            f"模板 {template.name} 缺少 {{% block {name} %}}",
             None,
         )
-    ctx = template.new_context(dict(context))
-    return "".join(block(ctx))
+    return "".join(block(context))
 
 
 def _tidy_body(text: str) -> str:
@@ -175,17 +174,18 @@ def render_message(
     except jinja2.TemplateNotFound:
         searched = ", ".join(str(p) for p in env.loader.searchpath)  # type: ignore[union-attr]
         raise _problem(
-            template_name, None, "", f"template not found (searched {searched})", None
+            template_name, None, "", f"找不到函件模板（已查找：{searched}）", None
         ) from None
     except jinja2.TemplateSyntaxError as exc:
         raise _problem(
-            template_name, exc.filename, "", f"template syntax error: {exc.message}", exc.lineno
+            template_name, exc.filename, "", f"模板语法错误：{exc.message}", exc.lineno
         ) from exc
 
-    values = {"today": clock.today(), **context}
+    # One context for both blocks: building a Jinja context costs as much as rendering a block.
+    ctx = template.new_context({"today": clock.today(), **context})
     try:
-        subject = _render_block(template, "subject", values)
-        body = _render_block(template, "body", values)
+        subject = _render_block(template, "subject", ctx)
+        body = _render_block(template, "body", ctx)
     except jinja2.UndefinedError as exc:
         missing = re.search(r"'([^']+)' is undefined", str(exc))
         variable = missing.group(1) if missing else ""
@@ -193,7 +193,8 @@ def render_message(
             template_name,
             template.filename,
             variable,
-            f"template {template_name} uses {exc.message or exc}, which the caller did not supply",
+            f"模板 {template_name} 用到了本类函件没有的变量 {variable or (exc.message or exc)}"
+            "（可用的变量见该模板开头的说明）",
             _template_line(exc, template.filename),
         ) from exc
     except (TypeError, ValueError, AttributeError, jinja2.TemplateError) as exc:
@@ -201,7 +202,7 @@ def render_message(
             template_name,
             template.filename,
             "",
-            f"template {template_name} failed: {type(exc).__name__}: {exc}",
+            f"模板 {template_name} 渲染出错：{type(exc).__name__}: {exc}",
             _template_line(exc, template.filename),
         ) from exc
     # A subject is one line, whatever the template's layout.

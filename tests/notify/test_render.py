@@ -187,13 +187,13 @@ def test_override_folder_is_searched_first(tmp_path) -> None:
 
 
 def test_template_errors_are_config_errors(tmp_path) -> None:
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match="找不到函件模板"):
         render_message("nonexistent.j2", {})
     (tmp_path / "broken.j2").write_text("{% block subject %}{{ x {% endblock %}", encoding="utf-8")
-    with pytest.raises(ConfigError, match="syntax"):
+    with pytest.raises(ConfigError, match="模板语法错误"):
         render_message("broken.j2", {}, override_dir=tmp_path)
     (tmp_path / "nobody.j2").write_text("{% block subject %}x{% endblock %}", encoding="utf-8")
-    with pytest.raises(ConfigError, match="block body"):
+    with pytest.raises(ConfigError, match="缺少 {% block body %}"):
         render_message("nobody.j2", {}, override_dir=tmp_path)
 
 
