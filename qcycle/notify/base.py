@@ -63,7 +63,7 @@ class Channel:
         register_url_secrets(url)
         parts = urlsplit(url)
         if parts.scheme.lower() not in self.schemas:
-            raise DeliveryError(f"a {self.kind} channel needs a {'/'.join(self.schemas)} URL")
+            raise DeliveryError(f"{self.kind} 渠道的地址应以 {'/'.join(self.schemas)}:// 开头")
         self.__url = url
         self._kept = threading.local()
         query = dict(parse_qsl(parts.query))
@@ -72,10 +72,10 @@ class Channel:
                 Rate.parse(query["rate"]) if "rate" in query else self.default_rate
             )
         except DeliveryError as exc:
-            raise DeliveryError(f"{self.kind} channel URL: {exc}") from None
+            raise DeliveryError(f"{self.kind} 渠道地址：{exc}") from None
         self.endpoint = f"{self.kind}:{self._endpoint_id(parts)}"
         if self._instantiate(self._apprise_url(None)) is None:
-            raise DeliveryError(f"the {self.kind} channel URL is not valid (see apprise's log)")
+            raise DeliveryError(f"{self.kind} 渠道地址无效（详见 apprise 的日志）")
 
     # What identifies the remote endpoint for rate limiting (not secret: a digest).
     def _endpoint_id(self, parts: Any) -> str:

@@ -91,12 +91,12 @@ def channel_for(url: str) -> Channel:
         register_url_secrets(url)
         if scheme in _APPRISE_NATIVE:
             raise DeliveryError(
-                f"apprise's {scheme}:// is not used (it counts HTTP 200 with an error code as "
-                f"sent); write the URL as qwecom://, qdingtalk:// or qfeishu://"
+                f"不使用 apprise 自带的 {scheme}://（它把带错误码的 HTTP 200 当作已发送）；"
+                f"请写作 qwecom://、qdingtalk:// 或 qfeishu://"
             )
         raise DeliveryError(
-            f"channel URL scheme {scheme!r} is not supported; use one of "
-            f"{', '.join(sorted(_BY_SCHEMA))}"
+            f"不支持渠道地址类型 {scheme!r}；可用："
+            f"{'、'.join(sorted(_BY_SCHEMA))}"
         )
     return cls(url)
 

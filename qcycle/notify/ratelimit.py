@@ -38,9 +38,9 @@ class Rate:
 
     def __post_init__(self) -> None:
         if self.count < 1 or self.per <= 0:
-            raise DeliveryError(f"rate must be a positive count per positive seconds: {self}")
+            raise DeliveryError(f"限速应为正的条数与正的秒数：{self}")
         if self.burst is not None and not 1 <= self.burst <= self.count:
-            raise DeliveryError(f"burst must be between 1 and count: {self}")
+            raise DeliveryError(f"突发条数应在 1 与总条数之间：{self}")
 
     @property
     def capacity(self) -> int:
@@ -63,8 +63,8 @@ class Rate:
             if len(parts) == 3:
                 return cls(int(parts[0]), float(parts[1]), int(parts[2]))
         except ValueError as exc:
-            raise DeliveryError(f"rate {text!r} is not COUNT/SECONDS[/BURST]") from exc
-        raise DeliveryError(f"rate {text!r} is not COUNT/SECONDS[/BURST]")
+            raise DeliveryError(f"限速 {text!r} 应写作 条数/秒数[/突发条数]（COUNT/SECONDS[/BURST]）") from exc
+        raise DeliveryError(f"限速 {text!r} 应写作 条数/秒数[/突发条数]（COUNT/SECONDS[/BURST]）")
 
 
 class TokenBucket:

@@ -35,23 +35,23 @@ def resolve_url(ref: str) -> str:
     if "://" in ref:
         # Someone pasted a URL where a reference belongs: refuse without echoing it.
         raise DeliveryError(
-            "a channel reference must be env:NAME, secret:NAME or sink, not a URL; "
-            "put the URL in an environment variable or a Prefect Secret block"
+            "渠道引用应为 env:NAME、secret:NAME 或 sink，不能直接写地址；"
+            "请把地址放进环境变量或 Prefect Secret 块"
         )
     if not sep or not name.strip():
         # Not echoed: a bare value here may well be a pasted key.
-        raise DeliveryError("a channel reference must be env:NAME, secret:NAME or sink")
+        raise DeliveryError("渠道引用应为 env:NAME、secret:NAME 或 sink")
     name = name.strip()
     if kind == "env":
         value = os.environ.get(name, "").strip()
         if not value:
-            raise DeliveryError(f"environment variable {name} (a channel URL) is not set or empty")
+            raise DeliveryError(f"环境变量 {name}（渠道地址）未设置或为空")
     elif kind == "secret":
         value = read_secret_block(name).strip()
         if not value:
-            raise DeliveryError(f"Prefect Secret block {name!r} (a channel URL) is empty")
+            raise DeliveryError(f"Prefect Secret 块 {name!r}（渠道地址）为空")
     else:
-        raise DeliveryError(f"channel reference kind {kind!r} is not env, secret or sink")
+        raise DeliveryError(f"渠道引用的种类 {kind!r} 不是 env、secret 或 sink")
     register_secret(value)
     register_url_secrets(value)
     return value
@@ -63,21 +63,21 @@ def read_secret_block(name: str) -> str:
         from prefect.blocks.system import Secret
     except ImportError as exc:
         raise DeliveryError(
-            f"channel reference secret:{name} needs Prefect installed; use env:NAME instead"
+            f"渠道引用 secret:{name} 需要安装 Prefect；请改用 env:NAME"
         ) from exc
     try:
         # Called outside any event loop, Block.load returns the block, not a coroutine.
         block = cast("Secret[str]", Secret.load(name))
     except ValueError:
         # Prefect says "Unable to find block document named ..."; say it our way.
-        raise DeliveryError(f"Prefect Secret block {name!r} does not exist") from None
+        raise DeliveryError(f"Prefect Secret 块 {name!r} 不存在") from None
     except Exception as exc:  # noqa: BLE001 - server unreachable and the like
         raise DeliveryError(
-            f"Prefect Secret block {name!r} could not be read ({type(exc).__name__})"
+            f"Prefect Secret 块 {name!r} 读取失败（{type(exc).__name__}）"
         ) from None
     value = block.get()
     if not isinstance(value, str):
-        raise DeliveryError(f"Prefect Secret block {name!r} does not hold a string URL")
+        raise DeliveryError(f"Prefect Secret 块 {name!r} 存的不是地址字符串")
     return value
 
 

@@ -35,5 +35,5 @@ def test_core_imports_without_prefect() -> None:
 
 def test_secret_reference_without_prefect_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "prefect.blocks.system", None)  # import now fails
-    with pytest.raises(DeliveryError, match="needs Prefect"):
+    with pytest.raises(DeliveryError, match="需要安装 Prefect"):
         resolve_url("secret:qcycle-wecom-bot")

@@ -575,9 +575,9 @@ def test_channel_for_picks_the_class(url: str, cls: type) -> None:
     ("url", "says"),
     [
         ("wecombot://abcdef", "qwecom"),  # apprise's own plugin is refused, with the reason
-        ("slack://a/b/c", "not supported"),
+        ("slack://a/b/c", "不支持渠道地址类型"),
         ("qwecom://key?rate=fast", "COUNT/SECONDS"),
-        ("mailto://127.0.0.1:25?mode=insecure", "not valid"),  # no from address
+        ("mailto://127.0.0.1:25?mode=insecure", "渠道地址无效"),  # no from address
     ],
 )
 def test_bad_urls_raise_delivery_error(url: str, says: str) -> None:
@@ -591,7 +591,7 @@ def test_resolve_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("QCYCLE_TEST_MISSING", raising=False)
     with pytest.raises(DeliveryError, match="QCYCLE_TEST_MISSING"):
         resolve_url("env:QCYCLE_TEST_MISSING")
-    with pytest.raises(DeliveryError, match="not a URL"):
+    with pytest.raises(DeliveryError, match="不能直接写地址"):
         resolve_url("qwecom://pasted-key")
     with pytest.raises(DeliveryError):
         resolve_url("vault:x")

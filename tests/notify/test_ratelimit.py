@@ -86,7 +86,7 @@ def test_rate_parse() -> None:
     assert Rate.parse("100/60/5") == Rate(100, 60.0, 5)
     with pytest.raises(DeliveryError, match="COUNT/SECONDS"):
         Rate.parse("fast")
-    with pytest.raises(DeliveryError, match="positive count"):
+    with pytest.raises(DeliveryError, match="限速应为正的条数"):
         Rate(0, 60.0)
 
 
