@@ -173,6 +173,7 @@ def test_outbox_list_pages_with_the_total_and_statuses_in_chinese(home):
     first = runner.invoke(app, ["outbox", "list", "--limit", "2"], terminal_width=200)
     assert first.exit_code == 0 and "第 1–2 条，共 5 条" in first.output and "待发送" in first.output
     assert "还有 3 条：qcycle outbox list --offset 2" in first.output
+    assert "成都市市场监督管理局（510100）" in first.output  # the unit by name, with the code --unit takes
     last = runner.invoke(app, ["outbox", "list", "--limit", "2", "--offset", "4"], terminal_width=200)
     assert "第 5–5 条，共 5 条" in last.output and "还有" not in last.output
 

@@ -75,7 +75,7 @@ def list_(
     from qcycle import db
 
     # Not qcycle.notify.outbox: listing needs no channel code (apprise, httpx), and starts faster.
-    from qcycle.crud import count_messages, list_messages
+    from qcycle.crud import count_messages, list_messages, unit_fields
     from qcycle.models import OUTBOX_STATUS_LABELS as STATUS_LABELS
 
     if status is not None and status not in STATUSES:
@@ -86,13 +86,18 @@ def list_(
         total = count_messages(session=session, round_id=round_id, status=status, unit=unit, channel=channel)
         rows = list_messages(session=session, round_id=round_id, status=status, unit=unit, channel=channel,
                              limit=limit, offset=offset)
+        # Units by name, as ops know them (the code stays: --unit takes it).
+        names = {rid: {code: f[0] for code, f in unit_fields(session=session, round_id=rid).items()}
+                 for rid in {r.round_id for r in rows}}
         shown = f"第 {offset + 1}–{offset + len(rows)} 条，共 {total} 条" if rows else f"共 {total} 条"
         table = Table(title=f"发件箱（{shown}）")
         for name in ("编号", "状态", "单位", "渠道", "日期", "尝试", "下次发送", "标题", "最后错误"):
             table.add_column(name, overflow="fold")
         for r in rows:
             waiting = r.status in ("queued", "failed") and r.next_attempt_at is not None
-            table.add_row(r.id.hex[:8], STATUS_LABELS.get(r.status, r.status), r.unit_code, r.channel,
+            name = names[r.round_id].get(r.unit_code)
+            table.add_row(r.id.hex[:8], STATUS_LABELS.get(r.status, r.status),
+                          f"{name}（{r.unit_code}）" if name else r.unit_code, r.channel,
                           r.logical_date.isoformat(), str(r.attempts),
                           f"{r.next_attempt_at:%Y-%m-%d %H:%M}" if waiting else "", r.subject,
                           (r.last_error or "")[:120])
