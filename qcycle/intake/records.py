@@ -145,7 +145,9 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     kind = record.get("kind")
     known = _BUILTIN_KINDS + list(p.submission_kinds)
     if kind not in known:
-        return f"未知的材料种类 {kind!r}（应为 {'/'.join(known)}）"
+        taken = [f"{stages[0].handed_in}（{k}）" for k, stages in p.submission_stages.items()]
+        taken += [f"{p.submission_title('score')}（score）"] if p.assessment is not None else []
+        return f"未知的材料种类 {kind!r}（本周期收：{'、'.join(taken)}）"
     unit = record.get("unit")
     if not unit:
         return "缺少提交单位代码（unit）"
@@ -157,7 +159,7 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     if kind == "score":
         return _score_problem(p, record)
     if _stage_for(p, kind) is None:
-        return f"本周期不收 {kind} 类材料"
+        return f"本周期不收{p.submission_title(kind)}（{kind}）"
     named = record.get("stage")
     if named and named not in {st.code for st in _stages_for(p, kind)}:
         return f"阶段 {named!r} 不收 {kind} 类材料（可选：{'、'.join(st.code for st in _stages_for(p, kind))}）"
@@ -270,7 +272,10 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
     reviews: list[dict[str, Any]] = []
     malformed: list[tuple[int, dict[str, Any]]] = []
     cutoffs: dict = {}
+    words = programme.kind_words  # "申报材料" in the office's own file means its application
     for i, record in enumerate(records):
+        if isinstance(record, Mapping) and isinstance(word := record.get("kind"), str) and word in words:
+            record = {**record, "kind": words[word]}
         fp = fingerprint(record)
         raw = raws[i] if raws is not None else None
         why = _why_not(programme, record)

@@ -9,7 +9,6 @@ message drafts. Carrying out the same action twice gives the same drafts and wri
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from collections import Counter, defaultdict
 from typing import Any
@@ -50,11 +49,7 @@ LISTED_IN_DECISION_REQUEST = 20
 
 def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     stage = p.stage(action.stage)
-    # "贵单位应于…前提交{item}": a stage named 提交揭榜书 is handed in as 揭榜书, one named
-    # 申请评价确认 as 评价确认申请 (not "提交申请评价确认").
-    item = re.sub(r"^(提交|报送|上报)", "", stage.name)
-    item = f"{item[2:]}申请" if item.startswith("申请") and len(item) > 2 else item
-    item += f"（{action.period}）" if action.period else ""
+    item = stage.handed_in + (f"（{action.period}）" if action.period else "")  # "贵单位应于…前提交{item}"
     if action.category:
         item += f"（{p.category(action.category).name}类）"
     on = _written_on(action)

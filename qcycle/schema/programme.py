@@ -66,8 +66,21 @@ class Programme(_Model):
         """Codes of the assessment stages, in file order (a plan may assess each year)."""
         return [s.code for s in self.stages if s.kind is StageKind.assessment]
 
+    @cached_property
+    def kind_words(self) -> dict[str, str]:
+        """The file's own words for what is handed in → its submission kind: each submission
+        stage's name and what its letters call it (申报材料, 书面整改报告, 年度质量工作自评报告),
+        and each kind's title. A word two kinds share names neither."""
+        found: dict[str, set[str]] = {}
+        for kind, stages in self.submission_stages.items():
+            for word in [self.submission_title(kind)] + [w for st in stages for w in (st.name, st.handed_in)]:
+                found.setdefault(word, set()).add(kind)
+        for kind, title in SUBMISSION_TITLES.items():
+            found.setdefault(title, set()).add(kind)
+        return {word: kinds.pop() for word, kinds in found.items() if len(kinds) == 1 and word not in kinds}
+
     _DERIVED = ("_units_by_code", "_stages_by_code", "_categories_by_code", "items", "item_category", "stage_names",
-                "submission_stages", "assessment_stages")
+                "submission_stages", "assessment_stages", "kind_words")
 
     def model_copy(self, *, update=None, deep: bool = False) -> Programme:
         # cached_property values live in __dict__, which model_copy copies: drop them so a

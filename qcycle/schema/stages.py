@@ -184,6 +184,13 @@ class Stage(_Model):
     per_category: dict[Code, StageOverride] = Field(default_factory=dict)
     assumption: str | None = None
 
+    @property
+    def handed_in(self) -> str:
+        """What a unit hands in at this stage, as letters name it: 提交揭榜书 is handed in as 揭榜书,
+        申请评价确认 as 评价确认申请 (not "提交申请评价确认")."""
+        item = re.sub(r"^(提交|报送|上报)", "", self.name)
+        return f"{item[2:]}申请" if item.startswith("申请") and len(item) > 2 else item
+
     @model_validator(mode="after")
     def _shape(self) -> Stage:
         k = self.kind

@@ -57,3 +57,32 @@ def test_ingest_many_matches_ingest_one_by_one(tmp_path):
     assert statuses[-2] == "duplicate"  # the repeat within the batch
     reviews = stored["many"][1]
     assert ("510100", "张三", "effect", 70.0) in reviews and ("510100", "张三", "effect", 88.0) not in reviews
+
+
+def test_what_is_handed_in_may_be_named_in_the_programme_s_own_words(tmp_path):
+    """An office types the stage's name from its own file (太仓: 申报材料; 四川: 提交揭榜书,
+    中期检查（进展报告）): each is that stage's kind. An unknown word is refused with the words
+    this round takes."""
+    from qcycle.loader import load_programme
+
+    taicang = load_programme(Path(__file__).resolve().parents[2] / "config" / "programmes"
+                             / "tc-mayor-quality-award-2024.yaml").programme
+    assert taicang.kind_words["申报材料"] == "application"
+    url = _fresh(tmp_path, "words.db")
+    with Session(db.get_engine(url), expire_on_commit=False) as session:
+        ctx = open_round(session, P1)
+        args = {"session": session, "programme": ctx.loaded.programme, "timetable": ctx.timetable,
+                "round_id": ctx.round_id, "source": "test"}
+        records = [normalise_record({"kind": kind, "unit": "510100", "item": "zlcx-01", "period": period,
+                                     "submitted_at": when, "id": f"w{n}"})
+                   for n, (kind, period, when) in enumerate([
+                       ("提交揭榜书", None, "2023-04-12T10:00:00+08:00"),
+                       ("中期检查（进展报告）", "2023-07", "2023-07-10T10:00:00+08:00"),
+                       ("工作总结", None, "2023-07-10T10:00:00+08:00")])]
+        results = ingest_many(records=records, **args)
+        kinds = sorted(s.kind for s in session.exec(select(Submission)))
+    db.get_engine(url).dispose()
+    assert [r.status for r in results[:2]] == ["accepted", "accepted"] and kinds == ["application", "progress_report"]
+    assert results[2].status == "quarantined"
+    assert results[2].reason.startswith("未知的材料种类 '工作总结'（本周期收：揭榜书（application）、")
+    assert "评审打分（score）" in results[2].reason
