@@ -36,12 +36,14 @@ def _seed_applications(units_items):
 def test_list_then_decide_one_and_the_rest(home):
     _seed_applications([("510100", "zlcx-01"), ("510300", "cxyl-02"), ("510400", "tssd-01")])
     listed = runner.invoke(app, ["decide", str(P1), "--list"])
-    assert listed.exit_code == 0 and "待决定 3 项" in listed.output and "510300:cxyl-02" in listed.output
+    assert listed.exit_code == 0 and "待决定 3 项" in listed.output
+    # The code to type, then whose subject it is and what (ops decide by names, type codes).
+    assert "510300:cxyl-02  自贡市市场监督管理局：" in listed.output, listed.output
     one = runner.invoke(app, ["decide", str(P1), "--stage", "takers_review", "--subject", "510300:cxyl-02",
                               "--reject", "--by", "张三"])
-    assert one.exit_code == 0 and "rejected" in one.output
+    assert one.exit_code == 0 and "已记录：审核揭榜书（takers_review）510300:cxyl-02 自贡市市场监督管理局 → 不同意" in one.output
     rest = runner.invoke(app, ["decide", str(P1), "--stage", "takers_review", "--all-pending", "--by", "张三"])
-    assert rest.exit_code == 0 and rest.output.count("approved") == 2
+    assert rest.exit_code == 0 and rest.output.count("→ 同意") == 2
     assert "待决定 0 项" in runner.invoke(app, ["decide", str(P1), "--list"]).output
 
 
@@ -63,7 +65,8 @@ def test_bulk_decisions_from_csv_with_chinese_headers(home, tmp_path):
                  "takers_review,510300:cxyl-02,不同意,条件不符\n", encoding="utf-8-sig")
     result = runner.invoke(app, ["decide", str(P1), "--file", str(f), "--by", "李四"])
     assert result.exit_code == 0, result.output
-    assert "510100:zlcx-01 → approved" in result.output and "510300:cxyl-02 → rejected" in result.output
+    assert "510100:zlcx-01 成都市市场监督管理局 → 同意" in result.output
+    assert "510300:cxyl-02 自贡市市场监督管理局 → 不同意" in result.output
 
 
 def test_export_results_to_xlsx_and_csv(home, tmp_path):

@@ -111,8 +111,11 @@ def decide(
                     out.print(f"{p.round.name}没有需要决定的阶段（方案中没有 kind: decision 的阶段）", markup=False)
                 for code, subjects in pending.items():
                     out.print(f"{p.stage(code).name}（{code}）：待决定 {len(subjects)} 项")
-                    for s_ in subjects:
-                        out.print(f"  {s_}  {ops.p_item_name(p, s_) or ''}", markup=False)
+                    for s_ in subjects:  # the code to type, then whose it is and what
+                        unit = s_.partition(":")[0]
+                        who = p.unit(unit).name if p.has_unit(unit) else ""
+                        what = ops.p_item_name(p, s_)
+                        out.print(f"  {s_}  {who}{'：' + what if what and who else what or ''}", markup=False)
                 return
             if from_file is not None:
                 rows = ops.read_decisions(from_file)
@@ -129,8 +132,12 @@ def decide(
                               decided_by=f"cli:{by or getpass.getuser()}")
     except QcycleError as exc:
         raise fail(exc) from None
+    said = {"approved": "同意", "rejected": "不同意"}
     for stage_code, subject_code, outcome in done:
-        out.print(f"已记录：{stage_code} {subject_code} → {outcome}", markup=False)
+        unit = subject_code.partition(":")[0]
+        who = f" {p.unit(unit).name}" if p.has_unit(unit) else ""
+        out.print(f"已记录：{p.stage(stage_code).name}（{stage_code}）{subject_code}{who} → {said.get(outcome, outcome)}",
+                  markup=False)
 
 
 @app.command()
