@@ -59,8 +59,7 @@ def run_day() -> dt.date | None:
 
 def letter_day() -> dt.date:
     """The day a letter written now bears: the day of the moment being carried out, else today."""
-    moment = _as_of.get()
-    return moment.date() if moment is not None else today()
+    return run_day() or today()
 
 
 def at(day: dt.date, time: dt.time = dt.time(0, 0)) -> dt.datetime:

@@ -113,9 +113,8 @@ def decide(
                     out.print(f"{p.stage(code).name}（{code}）：待决定 {len(subjects)} 项")
                     for s_ in subjects:  # the code to type, then whose it is and what
                         unit = s_.partition(":")[0]
-                        who = p.unit(unit).name if p.has_unit(unit) else ""
-                        what = ops.p_item_name(p, s_)
-                        out.print(f"  {s_}  {who}{'：' + what if what and who else what or ''}", markup=False)
+                        said = [p.unit(unit).name if p.has_unit(unit) else "", ops.p_item_name(p, s_) or ""]
+                        out.print(f"  {s_}  {'：'.join(x for x in said if x)}", markup=False)
                 return
             if from_file is not None:
                 rows = ops.read_decisions(from_file)
