@@ -57,6 +57,8 @@ __all__ = [
 class QcycleError(Exception):
     """Base of every error qcycle raises on purpose."""
 
+    retryable: bool = False  # the same call may succeed later (an outage, a concurrent writer)
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -15,6 +15,4 @@ def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect's ``retry_condition_fn``: retry unless the failure is one of qcycle's own
     deterministic errors (its message is in the run's log once, not three times)."""
     exc = state.result(raise_on_failure=False)
-    if isinstance(exc, QcycleError):
-        return bool(getattr(exc, "retryable", False))
-    return True
+    return exc.retryable if isinstance(exc, QcycleError) else True

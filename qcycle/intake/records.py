@@ -308,7 +308,9 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
         pending = [p for p in pending if p.row["identity"] in lost]
         if not pending:
             return results  # type: ignore[return-value]
-    raise IntakeError(f"{len(pending)} 条记录在 {attempt + 1} 次尝试中均与同时进行的导入冲突，请重试")
+    busy = IntakeError(f"{len(pending)} 条记录在 {attempt + 1} 次尝试中均与同时进行的导入冲突，请重试")
+    busy.retryable = True  # another import holds the same keys: a task tries again
+    raise busy
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def test_prefect_task_and_flow_wrap_the_same_pull(qcycle_home, source_server, to
     from prefect.states import Failed
     from qcycle.tasks.retrying import worth_retrying
 
-    from qcycle.errors import ConfigError, StateError
+    from qcycle.errors import ConfigError, IntakeError, StateError
     from qcycle.intake import SourceFailed
 
     for retryable in (True, False):
@@ -107,6 +107,9 @@ def test_prefect_task_and_flow_wrap_the_same_pull(qcycle_home, source_server, to
     assert not worth_retrying(None, None, Failed(data=ConfigError([])))
     assert not worth_retrying(None, None, Failed(data=StateError("截止时间改到了已过的时间")))
     assert worth_retrying(None, None, Failed(data=OSError("database is locked")))
+    busy = IntakeError("与同时进行的导入冲突，请重试")
+    busy.retryable = True  # as ingest_many raises it
+    assert worth_retrying(None, None, Failed(data=busy))
     assert intake.name == "qcycle-intake"
     assert set(intake.parameters.properties) == {
         "programme_file", "url", "token_env", "page_size", "timeout", "retries",
