@@ -158,18 +158,37 @@ def test_a_list_held_for_its_review_is_published_and_dated_the_day_the_review_le
 
 
 def test_a_letter_caught_up_after_downtime_is_dated_and_counted_to_the_day_it_goes(session, round_):
-    """The overdue notice of 04-21 sent by the run of 04-25: dated 04-25 and four working days
-    late (04-21, Sunday 04-23 worked for May Day, 04-24, 04-25), where on its own day it says one."""
+    """The 督办 of 04-24 sent by the run of 04-25: dated 04-25 and four working days late (04-21,
+    Sunday 04-23 worked for May Day, 04-24, 04-25), where on its own day it says three."""
     p, t, rid = round_
-    notice = t.by_name()["application:overdue"]
-    assert notice.at.date() == dt.date(2023, 4, 21)
-    caught_up = carry_out(session, p, rid, notice, as_of=at(dt.date(2023, 4, 25), dt.time(9, 5)))
+    urging = t.by_name()["application:escalation"]
+    assert urging.at.date() == dt.date(2023, 4, 24)
+    caught_up = carry_out(session, p, rid, urging, as_of=at(dt.date(2023, 4, 25), dt.time(9, 5)))
     body = _rendered(caught_up.drafts[0])
-    assert "已逾期4个工作日" in body and body.rstrip().endswith("2023年4月25日"), body
-    own_day = _rendered(carry_out(session, p, rid, notice, as_of=notice.at).drafts[0])
-    assert "已逾期1个工作日" in own_day and own_day.rstrip().endswith("2023年4月21日"), own_day
+    assert "截至2023年4月25日已逾期4个工作日" in body and body.rstrip().endswith("2023年4月25日"), body
+    own_day = _rendered(carry_out(session, p, rid, urging, as_of=urging.at).drafts[0])
+    assert "截至2023年4月24日已逾期3个工作日" in own_day and own_day.rstrip().endswith("2023年4月24日"), own_day
     # Outside a run (no moment carried out) a letter keeps its action's day, not the wall clock.
-    assert carry_out(session, p, rid, notice).drafts[0].logical_date == dt.date(2023, 4, 21)
+    assert carry_out(session, p, rid, urging).drafts[0].logical_date == dt.date(2023, 4, 24)
+
+
+def test_a_window_that_refuses_late_hand_ins_does_not_ask_for_one_after_its_deadline(session, round_):
+    """四川's 揭榜书 are refused after 04-20 17:30 (lateness: reject): the overdue notice and the
+    督办 say so instead of "请尽快提交"; a window that takes late hand-ins still asks for them."""
+    p, t, rid = round_
+    names = t.by_name()
+    notice = _rendered(carry_out(session, p, rid, names["application:overdue"],
+                                 as_of=names["application:overdue"].at).drafts[0])
+    assert "按规定，逾期提交的不予受理" in notice and "尽快提交" not in notice, notice
+    urging = _rendered(carry_out(session, p, rid, names["application:escalation"],
+                                 as_of=names["application:escalation"].at).drafts[0])
+    assert "请书面说明未按期提交的原因" in urging and "尽快提交" not in urging, urging
+    _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
+    crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                      subject="510100:zlcx-01", outcome="approved", decided_by="cli:test")
+    midterm = next(a for a in t.actions if a.stage == "midterm" and a.action == "overdue")
+    late_ok = _rendered(carry_out(session, p, rid, midterm, as_of=midterm.at).drafts[0])
+    assert "请尽快提交" in late_ok and "不予受理" not in late_ok, late_ok
 
 
 def test_a_decision_request_still_pending_on_later_days_is_sent_once(session, round_):

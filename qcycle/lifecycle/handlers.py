@@ -74,6 +74,8 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
         "voluntary": bool(stage.voluntary),
         # An objection window asks for objections, not for applications.
         "objection": stage.submission == "objection",
+        # A window that refuses late hand-ins: past its deadline, a letter cannot ask for one.
+        "refused_late": stage.lateness == "reject",
     }
 
 

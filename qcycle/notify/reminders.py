@@ -85,6 +85,7 @@ def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str
                  "working_days_left": c.get("working_days_left", 0)}
         if c.get("days_overdue"):
             entry["days_overdue"] = c["days_overdue"]
+            entry["refused_late"] = bool(c.get("refused_late"))
         if c.get("moved_from"):  # a notice of a moved deadline, merged with the day's reminders
             entry["moved_from"] = c["moved_from"]
         entries.append(entry)

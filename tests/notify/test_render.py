@@ -218,3 +218,14 @@ def test_a_published_list_tells_a_unit_on_it_so() -> None:
     arrangement = {**on_list, "title": "发布陈述答辩安排"}  # not a list: no "列入该名单"
     _, body = render_message("publication.j2", arrangement)
     assert "列入" not in body and "本次共安排2个单位参加。" in body, body
+
+
+def test_an_overdue_entry_of_a_window_that_refuses_late_hand_ins_says_so_in_a_merged_letter() -> None:
+    context = dict(CONTEXTS["merged_reminder.j2"])
+    context["items"] = [dict(i) for i in context["items"]]
+    overdue = next(i for i in context["items"] if i.get("days_overdue"))
+    _, body = render_message("merged_reminder.j2", context)
+    assert "逾期提交的不予受理" not in body
+    overdue["refused_late"] = True
+    _, body = render_message("merged_reminder.j2", context)
+    assert "已逾期1个工作日，逾期提交的不予受理。" in body, body
