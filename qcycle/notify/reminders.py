@@ -82,10 +82,9 @@ def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str
     for c in sorted(contexts, key=lambda c: (clock.to_local(c["deadline"]) if isinstance(
             c.get("deadline"), dt.datetime) else dt.datetime.max.replace(tzinfo=clock.TZ))):
         entry = {"programme_name": c["programme_name"], "item": c["item"], "deadline": c["deadline"],
-                 "working_days_left": c.get("working_days_left", 0)}
+                 "working_days_left": c.get("working_days_left", 0), "refused_late": bool(c.get("refused_late"))}
         if c.get("days_overdue"):
             entry["days_overdue"] = c["days_overdue"]
-            entry["refused_late"] = bool(c.get("refused_late"))
         if c.get("moved_from"):  # a notice of a moved deadline, merged with the day's reminders
             entry["moved_from"] = c["moved_from"]
         entries.append(entry)

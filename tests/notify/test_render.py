@@ -229,3 +229,16 @@ def test_an_overdue_entry_of_a_window_that_refuses_late_hand_ins_says_so_in_a_me
     overdue["refused_late"] = True
     _, body = render_message("merged_reminder.j2", context)
     assert "已逾期1个工作日，逾期提交的不予受理。" in body, body
+    coming = next(i for i in context["items"] if not i.get("days_overdue"))
+    coming["refused_late"] = True
+    _, body = render_message("merged_reminder.j2", context)
+    assert "还有2个工作日，逾期不予受理。" in body, body
+
+
+def test_a_reminder_of_a_window_that_refuses_late_hand_ins_says_so() -> None:
+    _, body = render_message("reminder.j2", CONTEXTS["reminder.j2"])
+    assert "逾期不予受理" not in body
+    _, body = render_message("reminder.j2", {**CONTEXTS["reminder.j2"], "refused_late": True})
+    assert "请合理安排，按时提交；逾期不予受理。" in body, body
+    _, body = render_message("reminder.j2", {**CONTEXTS["reminder.j2"], "refused_late": True, "working_days_left": 0})
+    assert "今天是截止日，请于截止时间前提交；逾期不予受理。" in body, body
