@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from zoneinfo import ZoneInfo
 
-__all__ = ["TZ", "at", "carrying_out", "frozen", "letter_day", "now", "run_day", "to_local", "today",
-           "wall_now"]
+__all__ = ["TZ", "at", "carrying_out", "frozen", "now", "run_day", "to_local", "today", "wall_now"]
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -43,7 +42,7 @@ def today() -> dt.date:
 @contextlib.contextmanager
 def carrying_out(as_of: dt.datetime | None) -> Iterator[None]:
     """Work in the block is done as of ``as_of`` (None: now). Only what a letter is dated
-    by follows it (:func:`letter_day`); :func:`now` does not, so records keep the real time."""
+    by follows it (:func:`run_day`); :func:`now` does not, so records keep the real time."""
     token = _as_of.set(to_local(as_of) if as_of is not None else None)
     try:
         yield
@@ -55,11 +54,6 @@ def run_day() -> dt.date | None:
     """The day of the moment being carried out (:func:`carrying_out`), None outside a run."""
     moment = _as_of.get()
     return moment.date() if moment is not None else None
-
-
-def letter_day() -> dt.date:
-    """The day a letter written now bears: the day of the moment being carried out, else today."""
-    return run_day() or today()
 
 
 def at(day: dt.date, time: dt.time = dt.time(0, 0)) -> dt.datetime:

@@ -56,7 +56,7 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     late = on > action.at.date()
     left = action.workdays_left or 0
     if late and action.deadline is not None:
-        left = max(0, default_calendar().workdays_between(on, action.deadline.date()))
+        left = max(0, _workdays_left(action, on))
     return {
         "programme_name": p.round.name,
         "round_code": p.round.code,
@@ -87,6 +87,12 @@ def _written_on(action: Action) -> dt.date:
     up, or released by decisions made later); never the wall clock. Counts run to this day."""
     run_day = clock.run_day()
     return max(action.at.date(), run_day) if run_day is not None else action.at.date()
+
+
+def _workdays_left(action: Action, on: dt.date) -> int:
+    """Working days from ``on`` (the day a letter bears) to the action's deadline."""
+    assert action.deadline is not None
+    return default_calendar().workdays_between(on, action.deadline.date())
 
 
 def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
@@ -141,10 +147,9 @@ def _window_open(session, p, round_id, action) -> Outcome:
         # never after the moment that sends it: a change recorded today and run for past
         # dates (backfill) must not date a letter of 2023 in 2026.
         amended = crud.last_amendment_at(session=session, round_id=round_id)
-        on = min(clock.to_local(amended).date(), clock.letter_day()) if amended else clock.letter_day()
-        left = default_calendar().workdays_between(on, action.deadline.date())
+        on = min(clock.to_local(amended).date(), _written_on(action)) if amended else _written_on(action)
         return Outcome(action, _drafts(units, "deadline_moved.j2", p, action, moved_from=was, today=on,
-                                       working_days_left=left),
+                                       working_days_left=_workdays_left(action, on)),
                        note=f"{action.title}：截止日由 {was:%Y-%m-%d} 改为 {action.deadline:%Y-%m-%d}，"
                             f"通知尚未提交的 {len(units)} 个单位")
     units = owers(session, p, round_id, stage, action.category)
@@ -470,9 +475,7 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = owers(session, p, round_id, stage, action.category)
     assert stage.owed_by is not None
-    left = None
-    if action.deadline is not None:
-        left = default_calendar().workdays_between(_written_on(action), action.deadline.date())
+    left = _workdays_left(action, _written_on(action)) if action.deadline is not None else None
     report_to = p.unit(stage.report_to).name if stage.report_to else None
     return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=reason_of(p, stage.owed_by),
                                    rectification_deadline=action.deadline, working_days_left=left,
