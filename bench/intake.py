@@ -78,7 +78,6 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 
 def window_of(programme: Path) -> dict[str, Any]:
-    from qcycle.intake.records import cutoff_for
     from qcycle.loader import load_programme
     from qcycle.timetable import expand
     from qcycle.workcal import default_calendar
@@ -97,7 +96,7 @@ def window_of(programme: Path) -> dict[str, Any]:
     items = sorted(p.item_category)
     if not items:
         raise SystemExit(f"{programme}: the programme has no list items")
-    cutoffs = {item: cutoff_for(timetable, stage.code, None, p.item_category[item]) for item in items}
+    cutoffs = {item: timetable.cutoff(stage.code, None, p.item_category[item]) for item in items}
     if any(c is None for c in cutoffs.values()):
         raise SystemExit(f"{programme}: stage {stage.code} has no deadline")
     issuer = p.round.issuer

@@ -353,6 +353,9 @@ def run_naive(programme_file: Path, home: Path) -> dict[str, Any]:
                 counts["task_runs"] += 1
             with db.session_scope() as session:
                 moment.record_outcome(session, code, round_id, outcome, actor)
+        if moment.could_refuse(p, timetable, tick):  # late hand-ins refused: told, as reconcile does
+            with db.session_scope() as session:
+                moment.answer_refusals(session, p, round_id, timetable, tick, template_dir=template_dir)
         # Whatever was held back (office hours) or failed earlier.
         deliver_due(programme=p, round_id=round_id, now=tick, channel_override="sink", template_dir=template_dir)
 

@@ -14,7 +14,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from qcycle.deploy.schedules import SAFETY_NET_ACTOR
-from qcycle.tasks.actions import carry_out_actions, record_skipped
+from qcycle.tasks.actions import answer_refusals, carry_out_actions, record_skipped
 from qcycle.tasks.messages import deliver_messages
 from qcycle.tasks.rounds import cached_programme, prepare_round, replan_schedules, round_code_of
 from qcycle.tasks.runlog import run_log
@@ -24,6 +24,7 @@ from qcycle.errors import NotFoundError
 from qcycle.kinds import action_kind
 from qcycle.lifecycle import Outcome, result_kind
 from qcycle.loader import LoadedProgramme
+from qcycle.moment import could_refuse
 from qcycle.schema import grade_label
 from qcycle.timetable import ACTION_LABELS, CHAIN_PASSES, Action, Due, released
 
@@ -192,6 +193,9 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
             break
         outcomes += run_stage(loaded, round_id, later, moment, actor)
         flow_runs += len({_flow_kind(a) for a in later} - ROUTINE.keys())
+    # A hand-in refused as late since the last run is told to its unit (不予受理), once.
+    told = answer_refusals(programme_file, round_id, timetable, moment) if could_refuse(
+        loaded.programme, timetable, moment) else 0
     report = None
     if deliver:
         report = deliver_messages(programme_file, round_id, moment, channel_override)
@@ -207,6 +211,7 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
         "stage_flow_runs": flow_runs,
         "pending": {o.action.key: len(o.pending) for o in outcomes if o.pending},
         "skipped": {a.key: reason for a, reason in plan.skipped},
+        "refusals_told": told,
         "messages": report.as_dict() if report else None,
     }
     # One artifact per run, "what this run did" above "where the round stands": its key's
@@ -214,7 +219,9 @@ def reconcile(programme_file: str, as_of: dt.datetime | None = None, deliver: bo
     lines = [f"# {loaded.programme.round.name}：对账 {moment:%Y-%m-%d %H:%M}", ""]
     lines += [f"- {ACTION_LABELS.get(o.action.action, o.action.action)}：{o.note}" for o in outcomes]
     lines += [f"- 跳过 {a.title}：{reason}" for a, reason in plan.skipped]
-    if not (outcomes or plan.skipped):
+    if told:
+        lines.append(f"- 逾期提交不予受理：告知 {told} 个单位")
+    if not (outcomes or plan.skipped or told):
         lines.append("- 无到期动作")
     if report:
         lines.append(f"- 消息：{report.summary()}")

@@ -13,12 +13,12 @@ from pathlib import Path
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.lifecycle import Outcome, carry_out
+from qcycle.lifecycle import Outcome, carry_out, refusal_letters
 from qcycle.notify.outbox import queue_drafts
 from qcycle.schema import Programme
 from qcycle.timetable import CHAIN_PASSES, Action, Timetable, due, released
 
-__all__ = ["done_actions", "perform", "record_outcome", "record_skipped", "run_due"]
+__all__ = ["answer_refusals", "could_refuse", "done_actions", "perform", "record_outcome", "record_skipped", "run_due"]
 
 
 def done_actions(session: Session, round_id: uuid.UUID) -> set[str]:
@@ -69,11 +69,29 @@ def perform(session: Session, p: Programme, round_id: uuid.UUID, action: Action,
     return outcome
 
 
+def could_refuse(p: Programme, timetable: Timetable, as_of: dt.datetime) -> bool:
+    """Whether a hand-in may have been refused as late by ``as_of``: a window that refuses late
+    hand-ins (``lateness: reject``) has had a deadline. Before that a run need not look."""
+    stages = {s.code for s in p.stages if s.lateness == "reject"}
+    return any(a.action == "deadline" and a.stage in stages and a.at < as_of for a in timetable.actions)
+
+
+def answer_refusals(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,
+                    as_of: dt.datetime, *, template_dir: Path) -> int:
+    """Queue the letters telling units their late hand-ins were refused (不予受理), each once, in
+    the caller's transaction; returns how many units are told."""
+    drafts = refusal_letters(session, p, timetable, round_id, as_of)
+    if drafts:
+        queue_drafts(session=session, programme=p, round_id=round_id, drafts=drafts, template_dir=template_dir)
+    return len(drafts)
+
+
 def run_due(p: Programme, round_id: uuid.UUID, timetable: Timetable, as_of: dt.datetime, *,
             template_dir: Path, actor: str) -> list[Outcome]:
     """Everything due as of a moment, without Prefect: skip what no longer matters, carry out
     the rest in order, one transaction per action; actions that waited for a decision this
-    pass completed go in the same pass (as ``reconcile`` does)."""
+    pass completed go in the same pass; then late hand-ins refused are answered (as
+    ``reconcile`` does)."""
     from qcycle import db
 
     outcomes: list[Outcome] = []
@@ -91,4 +109,7 @@ def run_due(p: Programme, round_id: uuid.UUID, timetable: Timetable, as_of: dt.d
                 outcomes.append(perform(session, p, round_id, action, template_dir=template_dir, actor=actor,
                                         as_of=as_of))
         ready = released(timetable, as_of, {o.action.key for o in outcomes if not o.pending})
+    if could_refuse(p, timetable, as_of):
+        with db.session_scope() as session:
+            answer_refusals(session, p, round_id, timetable, as_of, template_dir=template_dir)
     return outcomes

@@ -56,6 +56,7 @@ TEMPLATE_NAMES = (
     "ops_digest.j2",
     "decision_pending.j2",
     "withdrawal.j2",
+    "refused_late.j2",
 )
 
 _WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")

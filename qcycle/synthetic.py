@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from qcycle import crud, db
+from qcycle import clock, crud, db
 from qcycle.intake import ingest_many
 from qcycle.lifecycle import (
     DECIDING_STAGE_KINDS,
@@ -267,8 +267,11 @@ class World:
         for record, source in self.arriving(session, tick):
             by_source.setdefault(source, []).append(record)
         for source, records in by_source.items():
-            for result in ingest_many(session=session, programme=self.p, timetable=self.t,
-                                      round_id=self.round_id, records=records, source=source):
+            # Received at the moment they arrive in the simulated year, as decisions are made then.
+            with clock.frozen(tick):
+                results = ingest_many(session=session, programme=self.p, timetable=self.t,
+                                      round_id=self.round_id, records=records, source=source)
+            for result in results:
                 counts[result.status] = counts.get(result.status, 0) + 1
         return counts
 

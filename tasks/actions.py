@@ -1,4 +1,4 @@
-"""Tasks that carry due actions out and record the ones skipped."""
+"""Tasks that carry due actions out, record the ones skipped, and answer refused hand-ins."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from qcycle.tasks.runlog import run_log, run_name
 
 from qcycle import db, moment
 from qcycle.lifecycle import Outcome
-from qcycle.timetable import Action
+from qcycle.timetable import Action, Timetable
 
-__all__ = ["carry_out_actions", "record_skipped"]
+__all__ = ["answer_refusals", "carry_out_actions", "record_skipped"]
 
 
 @task(name="执行动作", cache_policy=NONE, retries=2, retry_delay_seconds=2, retry_condition_fn=worth_retrying,
@@ -56,3 +56,17 @@ def record_skipped(round_code: str, round_id: uuid.UUID, skipped: list[tuple[Act
         log.info("跳过 %s（计划时间 %s）：%s", action.title, f"{action.at:%Y-%m-%d %H:%M}", reason)
     with db.session_scope() as session:
         return moment.record_skipped(session, round_code, round_id, skipped, actor)
+
+
+@task(name="告知不予受理", cache_policy=NONE, retries=2, retry_delay_seconds=2, retry_condition_fn=worth_retrying,
+      task_run_name=run_name("告知不予受理"))
+def answer_refusals(programme_file: str, round_id: uuid.UUID, timetable: Timetable, as_of: dt.datetime) -> int:
+    """Queue a letter to each unit whose late hand-in was refused since the last run (once each,
+    in one transaction with marking them answered)."""
+    loaded = cached_programme(programme_file)
+    with db.session_scope() as session:
+        told = moment.answer_refusals(session, loaded.programme, round_id, timetable, as_of,
+                                      template_dir=loaded.template_dir)
+    if told:
+        run_log().info("逾期提交不予受理：告知 %d 个单位", told)
+    return told

@@ -66,11 +66,11 @@ class Round:
             ingest_many(session=session, programme=self.p, timetable=self.t, round_id=self.id,
                         records=records, source="test")
 
-    def decide(self, stage: str, **outcomes: str) -> None:
+    def decide(self, stage: str, note: str = "", **outcomes: str) -> None:
         with db.session_scope() as session:
             crud.put_decisions(session=session, round_id=self.id, stage=stage,
                                decides=self.p.stage(stage).decides or "", outcomes=outcomes,
-                               decided_by="test:ops")
+                               decided_by="test:ops", note=note)
 
     def pending(self, stage: str) -> list[str]:
         with db.session_scope() as session:
@@ -181,6 +181,28 @@ def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step
                                                               OutboxMessage.unit_code == "e7")).all()
     assert e7 and all(k.split(":")[1].partition("@")[0] in ("window_open", "reminder")
                       for a in e7 for k in a.split("+"))
+
+
+@pytest.mark.parametrize("tell", [True, False])
+def test_a_rejections_note_reaches_the_unit_only_where_the_stage_says_so(tmp_path, home, tell):
+    text = AWARD.replace("kind: decision, decides: application, on: 2023-04-04}",
+                         f"kind: decision, decides: application, on: 2023-04-04, tell_reason: {str(tell).lower()}}}")
+    assert text != AWARD
+    r = Round(write(tmp_path, "award.yaml", text))
+    r.hand_in("application", ["e1", "e6"], "2023-03-20")
+    r.until("2023-04-04")
+    r.decide("eligibility", note="营业执照已过期", e6="rejected")
+    r.decide("eligibility", e1="approved")
+    r.until("2023-05-31")
+    said = r.letters("results")["e6"]
+    assert ("未通过资格审核（营业执照已过期）" in said) is tell and "未通过资格审核" in said
+    assert "营业执照已过期" not in r.letters("results").get("e1", "")
+
+
+def test_tell_reason_is_refused_outside_a_decision_stage(tmp_path):
+    text = AWARD.replace("voluntary: true", "voluntary: true\n        tell_reason: true")
+    with pytest.raises(ConfigError, match="tell_reason 只用于 decision 阶段"):
+        write(tmp_path, "award.yaml", text)
 
 
 def test_the_assessment_waits_for_the_decision_it_reads(tmp_path, home):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
-from qcycle import crud
+from qcycle import clock, crud
 from qcycle.clock import at
 from qcycle.intake import ingest
 from qcycle.lifecycle import (
@@ -419,3 +419,98 @@ def test_a_round_assessed_twice_scores_each_assessment_on_its_own_values(session
     assert take(dt.date(2025, 12, 1), [{**lower[0], "stage": "self_evaluation"}]) == ["quarantined"]
     reason = session.exec(select(QuarantinedRecord.reason)).all()[-1]
     assert "不是考核阶段" in reason and "assessment_2025" in reason
+
+
+def _arrive(session, p, t, rid, unit, item, when, received=None):
+    """An application handed in at ``when`` and received then (or at ``received``)."""
+    with clock.frozen(dt.datetime.fromisoformat(received or when)):
+        return _apply(session, p, t, rid, unit, item, when)
+
+
+def test_a_late_hand_in_refused_is_answered_once_dated_the_run_and_never_before_it_came(session, round_):
+    p, t, rid = round_
+    _arrive(session, p, t, rid, "510100", "zlcx-01", "2023-04-18T10:00:00+08:00")  # on time: no answer
+    _arrive(session, p, t, rid, "510300", "zlcx-02", "2023-04-21T09:12:00+08:00")  # late: refused
+    _arrive(session, p, t, rid, "510300", "zlcx-03", "2023-04-21T09:40:00+08:00")
+    _arrive(session, p, t, rid, "510400", "zlcx-02", "2023-04-24T15:00:00+08:00")
+    on_21 = at(dt.date(2023, 4, 21), dt.time(17, 35))
+    from qcycle.moment import answer_refusals
+
+    assert answer_refusals(session, p, rid, t, on_21, template_dir=None) == 1  # 510400's came later
+    letters = session.exec(select(OutboxMessage).where(OutboxMessage.channel == "email")).all()
+    assert [(m.unit_code, m.logical_date) for m in letters] == [("510300", dt.date(2023, 4, 21))]
+    body = letters[0].body
+    assert letters[0].subject.startswith("【不予受理】") and "2份材料逾期提交" in letters[0].subject
+    assert "2023年4月21日 09:12提交，截止时间为2023年4月20日 17:30" in body
+    assert "1. 揭榜书（" in body and "2. 揭榜书（" in body and body.endswith("2023年4月21日")
+    # Answered: a second run on the same day, or later, says nothing more to 510300.
+    assert answer_refusals(session, p, rid, t, on_21, template_dir=None) == 0
+    assert answer_refusals(session, p, rid, t, at(dt.date(2023, 4, 25), dt.time(9, 5)), template_dir=None) == 1
+    told = session.exec(select(OutboxMessage.unit_code, OutboxMessage.logical_date)
+                        .where(OutboxMessage.channel == "email")).all()
+    assert sorted(told) == [("510300", dt.date(2023, 4, 21)), ("510400", dt.date(2023, 4, 25))]
+    # A later refusal of a unit already told gets a letter of its own.
+    _arrive(session, p, t, rid, "510300", "zlcx-04", "2023-04-26T08:00:00+08:00")
+    assert answer_refusals(session, p, rid, t, at(dt.date(2023, 4, 26), dt.time(9, 5)), template_dir=None) == 1
+    # Handed in on time for a letter of 4月27日, but received (imported) later: a backfill of
+    # that day cannot answer it; the run of the day it came can.
+    _arrive(session, p, t, rid, "510500", "zlcx-01", "2023-04-27T08:00:00+08:00", received="2023-05-04T10:00:00+08:00")
+    assert answer_refusals(session, p, rid, t, at(dt.date(2023, 4, 27), dt.time(9, 5)), template_dir=None) == 0
+    assert answer_refusals(session, p, rid, t, at(dt.date(2023, 5, 4), dt.time(17, 35)), template_dir=None) == 1
+    assert session.exec(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.channel == "email", OutboxMessage.unit_code == "510300")).one() == 2
+    assert session.exec(select(func.count()).select_from(Submission).where(
+        Submission.status == "rejected_late", Submission.answered_at.is_(None))).one() == 0
+
+
+def test_a_window_that_takes_late_hand_ins_answers_none(session, round_):
+    from qcycle.moment import answer_refusals, could_refuse
+
+    p, t, rid = round_
+    result = ingest(session=session, programme=p, timetable=t, round_id=rid, source="test", record={
+        "kind": "progress_report", "unit": "510100", "item": "zlcx-01", "period": "2023-07",
+        "submitted_at": "2023-07-15T09:00:00+08:00"})
+    assert result.status == "late_accepted"
+    assert answer_refusals(session, p, rid, t, at(dt.date(2023, 7, 17), dt.time(9, 5)), template_dir=None) == 0
+    assert session.exec(select(func.count()).select_from(OutboxMessage)).one() == 0
+    # Before the first deadline of a refusing window a run does not even look.
+    assert not could_refuse(p, t, at(dt.date(2023, 4, 20), dt.time(17, 0)))
+    assert could_refuse(p, t, at(dt.date(2023, 4, 20), dt.time(17, 31)))
+
+
+def test_a_late_change_refused_is_answered_saying_the_version_in_force_stands(session, round_):
+    from qcycle.moment import answer_refusals
+
+    p, t, rid = round_
+
+    def send(when, contact):
+        with clock.frozen(dt.datetime.fromisoformat(when)):
+            return ingest(session=session, programme=p, timetable=t, round_id=rid, source="test", record={
+                "kind": "application", "unit": "510100", "item": "zlcx-01", "submitted_at": when, "联系人": contact})
+
+    assert send("2023-04-18T10:00:00+08:00", "张三").status == "accepted"
+    assert send("2023-04-21T09:12:00+08:00", "李四").status == "rejected_late"
+    assert answer_refusals(session, p, rid, t, at(dt.date(2023, 4, 21), dt.time(17, 35)), template_dir=None) == 1
+    m = session.exec(select(OutboxMessage).where(OutboxMessage.channel == "email")).one()
+    assert m.subject.endswith("修改稿逾期提交")
+    assert ("贵单位于2023年4月21日 09:12提交的揭榜书（" in m.body
+            and "按规定，逾期修改的不予受理，贵单位于2023年4月18日 10:00提交的版本仍然有效" in m.body)
+    assert answer_refusals(session, p, rid, t, at(dt.date(2023, 4, 24), dt.time(9, 5)), template_dir=None) == 0
+
+
+def test_a_refusal_told_stays_told_when_an_on_time_version_arrives_after_it(session, round_):
+    from qcycle.moment import answer_refusals
+
+    p, t, rid = round_
+
+    def send(when, contact):
+        with clock.frozen(dt.datetime.fromisoformat(when)):
+            return ingest(session=session, programme=p, timetable=t, round_id=rid, source="test", record={
+                "kind": "application", "unit": "510100", "item": "zlcx-01", "submitted_at": when, "联系人": contact})
+
+    assert send("2023-04-21T09:12:00+08:00", "李四").status == "rejected_late"
+    assert answer_refusals(session, p, rid, t, at(dt.date(2023, 4, 21), dt.time(17, 35)), template_dir=None) == 1
+    # Pulled out of order: the on-time version comes in force, the late one joins its history.
+    assert send("2023-04-18T10:00:00+08:00", "张三").status == "revised"
+    assert answer_refusals(session, p, rid, t, at(dt.date(2023, 4, 24), dt.time(9, 5)), template_dir=None) == 0
+    assert session.exec(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.channel == "email")).one() == 1

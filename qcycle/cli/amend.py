@@ -225,7 +225,6 @@ def _deadline_of(value: str) -> dt.datetime:
 def _checked(p, timetable, row: dict[str, str | None]) -> tuple[str, str, str | None, dt.datetime, str]:
     """One extension, checked against the programme and the stage's own deadline:
     (stage, unit, period, deadline, reason)."""
-    from qcycle.intake.records import cutoff_for
     from qcycle.schema import StageKind
 
     stage, unit, to, period, reason = (row.get(k) for k in ("stage", "unit", "to", "period", "reason"))
@@ -240,7 +239,7 @@ def _checked(p, timetable, row: dict[str, str | None]) -> tuple[str, str, str | 
     if periods and period not in periods or not periods and period:
         raise UsageError(f"阶段 {stage} 的期次应为 {'、'.join(periods)}" if periods else f"阶段 {stage} 没有期次")
     deadline = _deadline_of(to)
-    standard = cutoff_for(timetable, stage, period, None)
+    standard = timetable.cutoff(stage, period, None)
     if standard is not None and deadline <= standard:
         raise UsageError(f"延期后的截止时间 {deadline:%Y-%m-%d %H:%M} 应晚于原截止时间 {standard:%Y-%m-%d %H:%M}")
     return stage, unit, period, deadline, reason

@@ -87,7 +87,7 @@ def decide(
     all_pending: Annotated[bool, typer.Option("--all-pending", help="对该阶段全部待定对象作同一决定")] = False,
     from_file: Annotated[Path | None, typer.Option("--file", help="批量决定：CSV（stage,subject,outcome[,note]）或 JSON")] = None,
     by: Annotated[str | None, typer.Option(help="决定人（记入审计日志）")] = None,
-    note: Annotated[str, typer.Option(help="说明")] = "",
+    note: Annotated[str, typer.Option(help="说明（记入审计；阶段设 tell_reason 时，不同意的说明写进给该单位的函件）")] = "",
     list_only: Annotated[bool, typer.Option("--list", help="只列出待定事项")] = False,
 ) -> None:
     """审核决定：揭榜书审核、评价确认等待运维决定的事项（单条、全部待定或从文件批量）。

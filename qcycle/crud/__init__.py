@@ -96,6 +96,7 @@ from qcycle.crud.rounds import (
 )
 from qcycle.crud.submissions import (
     VERSION_COLUMNS,
+    Refusal,
     accepted_subjects,
     add_submission,
     add_submissions,
@@ -106,6 +107,8 @@ from qcycle.crud.submissions import (
     handed_in_units,
     known_fingerprints,
     list_revised,
+    mark_answered,
+    refusals_to_answer,
     revise_submissions,
 )
 from qcycle.crud.units import (
@@ -116,6 +119,7 @@ from qcycle.crud.units import (
 
 __all__ = [
     "VERSION_COLUMNS",
+    "Refusal",
     "accepted_subjects",
     "action_done",
     "add_amendment",
@@ -156,6 +160,7 @@ __all__ = [
     "list_quarantine",
     "list_results",
     "list_revised",
+    "mark_answered",
     "mark_messages_sent",
     "message_status_counts",
     "outcomes_at",
@@ -167,6 +172,7 @@ __all__ = [
     "quarantine_many",
     "record_action",
     "recorded_actions",
+    "refusals_to_answer",
     "reminder_rows",
     "resolve_quarantine",
     "result_subjects",

@@ -12,9 +12,9 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, or_, true
+from sqlalchemy import ColumnElement, and_, case, exists, false, null, or_, true
 from sqlmodel import Session, col, func, select, update
 
 from qcycle.clock import now
@@ -32,6 +32,7 @@ from qcycle.models import (
     SUBMISSION_KINDS,
     SUBMISSION_STATUSES,
     Decision,
+    ProgrammeRound,
     Submission,
     SubmissionRevision,
     identity_text,
@@ -39,6 +40,7 @@ from qcycle.models import (
 
 __all__ = [
     "VERSION_COLUMNS",
+    "Refusal",
     "accepted_subjects",
     "add_submission",
     "add_submissions",
@@ -49,6 +51,8 @@ __all__ = [
     "handed_in_units",
     "known_fingerprints",
     "list_revised",
+    "mark_answered",
+    "refusals_to_answer",
     "revise_submissions",
 ]
 
@@ -145,10 +149,11 @@ VERSION_COLUMNS = ("kind", "stage", "unit_code", "category_code", "item_code", "
 def current_submissions(*, session: Session, round_id: uuid.UUID,
                         identities: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The version in force of each of ``identities`` stored in the round:
-    ``{identity: {"id", "revisions", *VERSION_COLUMNS}}``."""
+    ``{identity: {"id", "revisions", "answered_at", *VERSION_COLUMNS}}``."""
     session.flush()
     table = Submission.__table__  # type: ignore[attr-defined]
-    columns = [table.c.identity, table.c.id, table.c.revisions, *(table.c[c] for c in VERSION_COLUMNS)]
+    columns = [table.c.identity, table.c.id, table.c.revisions, table.c.answered_at,
+               *(table.c[c] for c in VERSION_COLUMNS)]
     found: dict[str, dict[str, Any]] = {}
     for chunk in chunks(identities):
         stmt = select(*columns).where(table.c.round_id == round_id, table.c.identity.in_(chunk))
@@ -172,10 +177,12 @@ def revise_submissions(*, session: Session, round_id: uuid.UUID, versions: Seque
                        kept: Sequence[Mapping[str, Any]]) -> None:
     """Put each of ``versions`` (``id`` of a stored submission and its new VERSION_COLUMNS) in
     force, and keep ``kept`` (each ``submission_id``, ``fate`` and VERSION_COLUMNS: a version
-    replaced, received after a later one, or refused) in submission_revision."""
+    replaced, received after a later one, or refused; ``answered_at`` when its unit was told
+    of its refusal) in submission_revision."""
     stamp = now()
     rows = [complete(SubmissionRevision, {**{c: v[c] for c in VERSION_COLUMNS}, "round_id": round_id,
                                            "submission_id": v["submission_id"], "fate": v["fate"],
+                                           "answered_at": v.get("answered_at"),
                                            "payload": to_json(dict(v.get("payload") or {})),
                                            "recorded_at": stamp})
             for v in kept]
@@ -283,3 +290,44 @@ def first_hand_ins(*, session: Session, round_id: uuid.UUID, stage: str,
         Submission.round_id == round_id, Submission.stage == stage, Submission.status == "accepted",
         subject.in_(subjects)).group_by(subject)).all()
     return dict(rows)
+
+
+class Refusal(NamedTuple):
+    """A late hand-in refused (不予受理) whose unit has not been told: a record (``in_force_at``
+    None) or a late change of one, the version in force handed in at ``in_force_at``."""
+
+    id: uuid.UUID
+    unit_code: str
+    stage: str
+    item_code: str | None
+    period: str | None
+    category_code: str | None
+    submitted_at: dt.datetime
+    in_force_at: dt.datetime | None
+
+
+def refusals_to_answer(*, session: Session, round_id: uuid.UUID, stages: Sequence[str],
+                       until: dt.datetime) -> list[Refusal]:
+    """Late hand-ins refused at ``stages`` whose unit has not been told, handed in and received
+    by ``until`` (a letter dated then cannot answer a later one: a backfill of past days, or a
+    run behind another that took it in), by unit and time. Takes the round's row
+    lock on PostgreSQL first, so two runs at once do not both answer them."""
+    session.exec(select(ProgrammeRound.id).where(ProgrammeRound.id == round_id).with_for_update()).first()
+    s, r = Submission, SubmissionRevision
+    fields = ("id", "unit_code", "stage", "item_code", "period", "category_code", "submitted_at")
+    records = session.exec(select(*[getattr(s, f) for f in fields], null()).where(  # type: ignore[call-overload]
+        s.round_id == round_id, col(s.stage).in_(stages), s.status == "rejected_late",
+        col(s.answered_at).is_(None), s.submitted_at <= until, s.received_at <= until)).all()
+    changes = session.exec(select(*[getattr(r, f) for f in fields], col(s.submitted_at))  # type: ignore[call-overload]
+                           .join(s, col(s.id) == r.submission_id).where(
+        r.round_id == round_id, col(r.stage).in_(stages), r.fate == "refused_late",
+        col(r.answered_at).is_(None), r.submitted_at <= until, r.received_at <= until)).all()
+    return sorted((Refusal(*row) for row in [*records, *changes]),
+                  key=lambda x: (x.unit_code, x.submitted_at, x.item_code or "", x.period or "", str(x.id)))
+
+
+def mark_answered(*, session: Session, ids: Sequence[uuid.UUID], at: dt.datetime) -> None:
+    """Record that the units were told of these refusals (:func:`refusals_to_answer`)."""
+    for part in chunks(ids):
+        for model in (Submission, SubmissionRevision):
+            session.exec(update(model).where(col(model.id).in_(part)).values(answered_at=at))  # type: ignore[call-overload]

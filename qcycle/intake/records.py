@@ -19,7 +19,7 @@ from qcycle.models import QuarantinedRecord, identity_text
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
 
-__all__ = ["IngestResult", "accept_conflict", "assessment_of", "cutoff_for", "fingerprint", "identity_of", "ingest", "ingest_many"]
+__all__ = ["IngestResult", "accept_conflict", "assessment_of", "fingerprint", "identity_of", "ingest", "ingest_many"]
 
 
 @dataclass(frozen=True)
@@ -87,21 +87,6 @@ def assessment_of(p: Programme, timetable: Timetable, at: dt.datetime, windows: 
         return stages[0] if stages else ""
     found = _first_not_past(stages[:-1], timetable, "assess", at, windows)
     return stages[-1 if found is None else found]
-
-
-def cutoff_for(timetable: Timetable, stage: str, period: str | None, category: str | None,
-               unit: str | None = None) -> dt.datetime | None:
-    """The deadline that applies to a submission, from the timetable (the one place for dates):
-    the unit's own (an extension) before the stage's, the category's before the stage's."""
-    best, rank = None, 9
-    for a in timetable.actions:
-        if a.action == "deadline" and a.stage == stage and a.period == period and a.unit in (None, unit):
-            if a.category not in (None, category):
-                continue
-            r = (a.unit is None) * 2 + (a.category != category)
-            if r < rank:
-                best, rank = a.at, r
-    return best
 
 
 def _parse_time(value: Any) -> dt.datetime:
@@ -179,7 +164,7 @@ def _late(timetable: Timetable, stage: Stage, record: Mapping[str, Any], categor
     unit = record.get("unit")
     key = (stage.code, record.get("period"), category, unit if unit in cutoffs["own"] else None)
     if key not in cutoffs:
-        cutoffs[key] = cutoff_for(timetable, *key)
+        cutoffs[key] = timetable.cutoff(*key)
     cutoff = cutoffs[key]
     late = cutoff is not None and submitted_at > cutoff
     return late, "rejected_late" if late and stage.lateness == "reject" else "accepted", cutoff
@@ -394,7 +379,9 @@ def _store(session: Session, round_id: uuid.UUID, pending: Sequence[_Pending], *
         if fate is not None:  # the version in force stays; this one joins its history
             kept.append({**_version(row), "submission_id": held["id"], "fate": fate})
             continue
-        kept.append({**_version(held), "submission_id": held["id"], "fate": held_fate})
+        # A refused version told to its unit stays told when it joins the history.
+        kept.append({**_version(held), "submission_id": held["id"], "fate": held_fate,
+                     "answered_at": held.get("answered_at")})
         row["id"] = held["id"]
         (new if key in new else versions)[key] = current[key] = row
     stored = crud.add_submissions(session=session, rows=list(new.values()))

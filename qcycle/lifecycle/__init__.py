@@ -10,12 +10,14 @@ is idempotent: carrying out the same action twice gives the same drafts and writ
 - :mod:`~qcycle.lifecycle.sync`: the round kept in step with its file (amendments), its timetable
 - :mod:`~qcycle.lifecycle.who`: selections, owers, outstanding units, decision subjects
 - :mod:`~qcycle.lifecycle.handlers`: :data:`HANDLERS`, one per action kind, and their letters
+- :mod:`~qcycle.lifecycle.answers`: letters answering a hand-in (a late one refused: 不予受理)
 - :mod:`~qcycle.lifecycle.wording`: how letters say what a unit achieved, and why, and what results are called
 - :mod:`~qcycle.lifecycle.outcome`: :class:`Outcome` and :class:`Draft`
 """
 
 from __future__ import annotations
 
+from qcycle.lifecycle.answers import refusal_letters
 from qcycle.lifecycle.handlers import (
     HANDLERS,
     LISTED_IN_DECISION_REQUEST,
@@ -72,6 +74,7 @@ __all__ = [
     "plan_changes",
     "ran_on",
     "recorded_extensions",
+    "refusal_letters",
     "remembering",
     "resolve",
     "result_kind",

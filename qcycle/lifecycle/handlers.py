@@ -377,8 +377,8 @@ def _rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str
     out: dict[str, str] = {}
     for subject, stage, by, note in sorted(rows, key=lambda r: order.get(r[1], 99)):
         if p.has_stage(stage):
-            # A rule's reason is the applicant's to know (e.g. 获奖满5年后方可再次申报).
-            why = f"（{note}）" if by.startswith("rule:") and note else ""
+            # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
+            why = f"（{note}）" if note and (by.startswith("rule:") or p.stage(stage).tell_reason) else ""
             out.setdefault(subject, p.stage(stage).name + why)
     return out
 

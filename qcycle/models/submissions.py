@@ -63,6 +63,8 @@ class Submission(SubmissionBase, table=True):
     identity: str = Field(description='the stage and its key\'s values, e.g. ["application","510100","zlcx-01",null]')
     received_at: dt.datetime = _stamp()
     revisions: int = Field(0, description="how many earlier versions submission_revision keeps")
+    answered_at: dt.datetime | None = Field(
+        None, sa_type=LocalDateTime, description="when the unit was told its late hand-in was refused (不予受理)")
 
 
 def identity_text(stage: str, values: Sequence[Any]) -> str:
@@ -89,6 +91,8 @@ class SubmissionRevision(SubmissionBase, table=True):
     submission_id: uuid.UUID = Field(foreign_key="submission.id", index=True)
     fate: RevisionFate = Field(sa_type=AutoString)
     received_at: dt.datetime = Field(sa_type=LocalDateTime)
+    answered_at: dt.datetime | None = Field(
+        None, sa_type=LocalDateTime, description="a late change refused: when its unit was told (不予受理)")
     recorded_at: dt.datetime = _stamp()
 
 

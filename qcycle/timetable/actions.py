@@ -85,6 +85,20 @@ class Timetable:
         """Actions by key without the served day (``application:deadline``), for people and tests."""
         return {a.name: a for a in self.actions}
 
+    def cutoff(self, stage: str, period: str | None, category: str | None,
+               unit: str | None = None) -> dt.datetime | None:
+        """The deadline that applies to a hand-in (the one place for dates): the unit's own (an
+        extension) before the stage's, the category's before the stage's."""
+        best, rank = None, 9
+        for a in self.actions:
+            if a.action == "deadline" and a.stage == stage and a.period == period and a.unit in (None, unit):
+                if a.category not in (None, category):
+                    continue
+                r = (a.unit is None) * 2 + (a.category != category)
+                if r < rank:
+                    best, rank = a.at, r
+        return best
+
 
 @dataclass(frozen=True)
 class Due:

@@ -1,0 +1,74 @@
+"""Answers to what units hand in: a hand-in refused as late (不予受理) is told to its unit.
+
+Intake decides the refusal (the window's ``lateness: reject``) and keeps the record (or, for a
+late change of a record handed in on time, keeps the change in its history); the next
+run of the round writes the unit one letter for what it refused since the last run, dated that
+run's day. Without it a unit that applied after the deadline heard nothing, ever: a voluntary
+window (an award) has no overdue notice, and the results name only the candidates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from itertools import groupby
+
+from sqlmodel import Session
+
+from qcycle import clock, crud
+from qcycle.lifecycle.outcome import Draft
+from qcycle.schema import Programme
+from qcycle.timetable import Timetable
+
+__all__ = ["REFUSED_LATE_TEMPLATE", "refusal_letters"]
+
+REFUSED_LATE_TEMPLATE = "refused_late.j2"
+
+
+def refusal_letters(session: Session, p: Programme, timetable: Timetable, round_id: uuid.UUID,
+                    as_of: dt.datetime) -> list[Draft]:
+    """One letter per unit and stage for the late hand-ins refused and not yet answered (handed
+    in by ``as_of``): records, and late changes of records whose version in force stands. The
+    hand-ins are marked answered in the caller's transaction: queue the letters in it too, so
+    the two stand or fall together."""
+    stages = [s.code for s in p.stages if s.lateness == "reject"]
+    if not stages:
+        return []
+    rows = crud.refusals_to_answer(session=session, round_id=round_id, stages=stages, until=as_of)
+    if not rows:
+        return []
+    on = as_of.date()
+    drafts = []
+    for (unit, stage_code), group in groupby(sorted(rows, key=lambda r: (r.unit_code, r.stage)),
+                                             key=lambda r: (r.unit_code, r.stage)):
+        mine = list(group)
+        stage = p.stage(stage_code)
+        sender = p.sender(stage_code)
+        if not p.has_unit(unit) or unit == sender:  # a unit taken out of the file; an office's own part
+            continue
+        items = [{"item": _what(p, r) + ("修改稿" if r.in_force_at else ""), "submitted_at": r.submitted_at, "in_force_at": r.in_force_at,
+                  "deadline": timetable.cutoff(stage_code, r.period, r.category_code, unit)} for r in mine]
+        ctx = {"programme_name": p.round.name, "round_code": p.round.code, "sender_name": p.unit(sender).name,
+               "stage_name": stage.name, "unit_name": p.unit(unit).name, "unit_code": unit, "today": on,
+               "items": items}
+        # Keyed by the first refusal it answers (what and when, not a random id: the same round
+        # played again writes the same key): never twice, and a later refusal gets its own.
+        first = mine[0]
+        what = ":".join(x for x in (first.item_code, first.period) if x)
+        key = f"{stage_code}:refused_late{':' + what if what else ''}@{clock.to_local(first.submitted_at).isoformat()}"
+        drafts.append(Draft(unit, REFUSED_LATE_TEMPLATE, ctx, key, on))
+    crud.mark_answered(session=session, ids=[r.id for r in rows], at=as_of)
+    return drafts
+
+
+def _what(p: Programme, row: crud.Refusal) -> str:
+    """What was handed in, as the letters of its window call it, with its list item: "揭榜书（…地方）"
+    (item names carry their own quotation marks: “一站式”)."""
+    stage = p.stage(row.stage)
+    detail = [i.name for _, i in p.items if i.code == row.item_code]
+    if row.period:
+        detail.append(row.period)
+    if row.category_code and not row.item_code:
+        detail += [f"{c.name}类" for c in p.categories if c.code == row.category_code]
+    return stage.handed_in + "".join(f"（{d}）" for d in detail)
+
