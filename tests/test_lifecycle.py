@@ -443,6 +443,7 @@ def test_a_late_hand_in_refused_is_answered_once_dated_the_run_and_never_before_
     assert letters[0].subject.startswith("【不予受理】") and "2份材料逾期提交" in letters[0].subject
     assert "2023年4月21日 09:12提交，截止时间为2023年4月20日 17:30" in body
     assert "1. 揭榜书（" in body and "2. 揭榜书（" in body and body.endswith("2023年4月21日")
+    assert "按规定，逾期提交的不予受理，特此告知：" in body  # no revision among them: nothing said of 修改
     # Answered: a second run on the same day, or later, says nothing more to 510300.
     assert answer_refusals(session, p, rid, t, on_21, template_dir=None) == 0
     assert answer_refusals(session, p, rid, t, at(dt.date(2023, 4, 25), dt.time(9, 5)), template_dir=None) == 1

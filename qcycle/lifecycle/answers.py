@@ -28,7 +28,7 @@ REFUSED_LATE_TEMPLATE = "refused_late.j2"
 def refusal_letters(session: Session, p: Programme, timetable: Timetable, round_id: uuid.UUID,
                     as_of: dt.datetime) -> list[Draft]:
     """One letter per unit and stage for the late hand-ins refused and not yet answered (handed
-    in by ``as_of``): records, and late changes of records whose version in force stands. The
+    in and received by ``as_of``): records, and late changes of records whose version in force stands. The
     hand-ins are marked answered in the caller's transaction: queue the letters in it too, so
     the two stand or fall together."""
     stages = [s.code for s in p.stages if s.lateness == "reject"]
@@ -37,7 +37,7 @@ def refusal_letters(session: Session, p: Programme, timetable: Timetable, round_
     rows = crud.refusals_to_answer(session=session, round_id=round_id, stages=stages, until=as_of)
     if not rows:
         return []
-    on = as_of.date()
+    on = clock.to_local(as_of).date()
     drafts = []
     for (unit, stage_code), group in groupby(sorted(rows, key=lambda r: (r.unit_code, r.stage)),
                                              key=lambda r: (r.unit_code, r.stage)):
@@ -46,7 +46,9 @@ def refusal_letters(session: Session, p: Programme, timetable: Timetable, round_
         sender = p.sender(stage_code)
         if not p.has_unit(unit) or unit == sender:  # a unit taken out of the file; an office's own part
             continue
-        items = [{"item": _what(p, r) + ("修改稿" if r.in_force_at else ""), "submitted_at": r.submitted_at, "in_force_at": r.in_force_at,
+        items = [{"item": _what(p, r) + ("修改稿" if r.in_force_at else ""), "submitted_at": r.submitted_at,
+                  "in_force_at": r.in_force_at,
+                  # None only if an amendment took the deadline out since: the letter then omits it
                   "deadline": timetable.cutoff(stage_code, r.period, r.category_code, unit)} for r in mine]
         ctx = {"programme_name": p.round.name, "round_code": p.round.code, "sender_name": p.unit(sender).name,
                "stage_name": stage.name, "unit_name": p.unit(unit).name, "unit_code": unit, "today": on,
