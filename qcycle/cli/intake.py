@@ -41,6 +41,8 @@ def _print_report(report: ImportReport) -> None:
                   "（以下为整个文件的计数）", markup=False)  # fmt: skip
     pages = f"（{report.pages} 页）" if report.pages else ""
     out.print(f"  {report.summary()}{pages}", markup=False)
+    if report.counts.get("rejected_late"):  # ops may be asked by the unit before the letter arrives
+        out.print("  逾期不予受理的，本周期下一次对账运行会向提交单位发出【不予受理】告知（每份只告知一次）", markup=False)
     if report.quarantined:
         out.print("  隔离原因：", markup=False)
         for q in report.quarantined:

@@ -26,6 +26,7 @@ def test_import_prints_counts_and_reasons_and_exits_0_with_quarantined_rows(qcyc
     result = runner.invoke(app, ["import", str(path), "--round", str(P1)])
     assert result.exit_code == 0, result.output
     assert "按时受理 1，逾期已受理 0，逾期不予受理 1，重复 0，修改重报 0，冲突隔离 0，隔离 2" in result.stdout
+    assert "下一次对账运行会向提交单位发出【不予受理】告知" in result.stdout
     assert "第 3 行：提交单位 '999999' 不在本周期的单位名单中" in result.stdout
     assert "第 4 行：有 3 列，表头有 5 列" in result.stdout
     assert (qcycle_home / "qcycle.db").exists()
