@@ -22,6 +22,7 @@ from qcycle.lifecycle import (
 )
 from qcycle.loader import load_programme
 from qcycle.models import OutboxMessage, QuarantinedRecord, Submission
+from qcycle.moment import answer_refusals, could_refuse
 from qcycle.notify.outbox import queue_drafts
 from qcycle.timetable import expand
 from qcycle.workcal import WorkCalendar
@@ -88,6 +89,9 @@ def test_late_progress_report_is_accepted_and_flagged(session, round_):
         "kind": "progress_report", "unit": "510100", "item": "zlcx-01", "period": "2023-07",
         "submitted_at": "2023-07-15T09:00:00+08:00"})
     assert result.status == "late_accepted"
+    # A window that takes late hand-ins refuses none: nothing to answer.
+    assert answer_refusals(session, p, rid, t, at(dt.date(2023, 7, 17), dt.time(9, 5)), template_dir=None) == 0
+    assert session.exec(select(func.count()).select_from(OutboxMessage)).one() == 0
 
 
 def test_malformed_and_unknown_unit_records_are_quarantined_with_reasons(session, round_):
@@ -421,6 +425,15 @@ def test_a_round_assessed_twice_scores_each_assessment_on_its_own_values(session
     assert "不是考核阶段" in reason and "assessment_2025" in reason
 
 
+def _version(session, round_, when, contact):
+    """510100's application for zlcx-01 as handed in at ``when`` (and received then), its
+    contact person telling one version from another."""
+    p, t, rid = round_
+    with clock.frozen(dt.datetime.fromisoformat(when)):
+        return ingest(session=session, programme=p, timetable=t, round_id=rid, source="test", record={
+            "kind": "application", "unit": "510100", "item": "zlcx-01", "submitted_at": when, "联系人": contact})
+
+
 def _arrive(session, p, t, rid, unit, item, when, received=None):
     """An application handed in at ``when`` and received then (or at ``received``)."""
     with clock.frozen(dt.datetime.fromisoformat(received or when)):
@@ -434,8 +447,9 @@ def test_a_late_hand_in_refused_is_answered_once_dated_the_run_and_never_before_
     _arrive(session, p, t, rid, "510300", "zlcx-03", "2023-04-21T09:40:00+08:00")
     _arrive(session, p, t, rid, "510400", "zlcx-02", "2023-04-24T15:00:00+08:00")
     on_21 = at(dt.date(2023, 4, 21), dt.time(17, 35))
-    from qcycle.moment import answer_refusals
-
+    # Before the first deadline of a refusing window a run does not even look.
+    assert not could_refuse(p, t, at(dt.date(2023, 4, 20), dt.time(17, 0)))
+    assert could_refuse(p, t, at(dt.date(2023, 4, 20), dt.time(17, 31)))
     assert answer_refusals(session, p, rid, t, on_21, template_dir=None) == 1  # 510400's came later
     letters = session.exec(select(OutboxMessage).where(OutboxMessage.channel == "email")).all()
     assert [(m.unit_code, m.logical_date) for m in letters] == [("510300", dt.date(2023, 4, 21))]
@@ -464,30 +478,11 @@ def test_a_late_hand_in_refused_is_answered_once_dated_the_run_and_never_before_
         Submission.status == "rejected_late", Submission.answered_at.is_(None))).one() == 0
 
 
-def test_a_window_that_takes_late_hand_ins_answers_none(session, round_):
-    from qcycle.moment import answer_refusals, could_refuse
-
-    p, t, rid = round_
-    result = ingest(session=session, programme=p, timetable=t, round_id=rid, source="test", record={
-        "kind": "progress_report", "unit": "510100", "item": "zlcx-01", "period": "2023-07",
-        "submitted_at": "2023-07-15T09:00:00+08:00"})
-    assert result.status == "late_accepted"
-    assert answer_refusals(session, p, rid, t, at(dt.date(2023, 7, 17), dt.time(9, 5)), template_dir=None) == 0
-    assert session.exec(select(func.count()).select_from(OutboxMessage)).one() == 0
-    # Before the first deadline of a refusing window a run does not even look.
-    assert not could_refuse(p, t, at(dt.date(2023, 4, 20), dt.time(17, 0)))
-    assert could_refuse(p, t, at(dt.date(2023, 4, 20), dt.time(17, 31)))
-
-
 def test_a_late_change_refused_is_answered_saying_the_version_in_force_stands(session, round_):
-    from qcycle.moment import answer_refusals
-
     p, t, rid = round_
 
     def send(when, contact):
-        with clock.frozen(dt.datetime.fromisoformat(when)):
-            return ingest(session=session, programme=p, timetable=t, round_id=rid, source="test", record={
-                "kind": "application", "unit": "510100", "item": "zlcx-01", "submitted_at": when, "联系人": contact})
+        return _version(session, round_, when, contact)
 
     assert send("2023-04-18T10:00:00+08:00", "张三").status == "accepted"
     assert send("2023-04-21T09:12:00+08:00", "李四").status == "rejected_late"
@@ -500,14 +495,10 @@ def test_a_late_change_refused_is_answered_saying_the_version_in_force_stands(se
 
 
 def test_a_refusal_told_stays_told_when_an_on_time_version_arrives_after_it(session, round_):
-    from qcycle.moment import answer_refusals
-
     p, t, rid = round_
 
     def send(when, contact):
-        with clock.frozen(dt.datetime.fromisoformat(when)):
-            return ingest(session=session, programme=p, timetable=t, round_id=rid, source="test", record={
-                "kind": "application", "unit": "510100", "item": "zlcx-01", "submitted_at": when, "联系人": contact})
+        return _version(session, round_, when, contact)
 
     assert send("2023-04-21T09:12:00+08:00", "李四").status == "rejected_late"
     assert answer_refusals(session, p, rid, t, at(dt.date(2023, 4, 21), dt.time(17, 35)), template_dir=None) == 1
