@@ -506,3 +506,15 @@ def test_a_refusal_told_stays_told_when_an_on_time_version_arrives_after_it(sess
     assert send("2023-04-18T10:00:00+08:00", "张三").status == "revised"
     assert answer_refusals(session, p, rid, t, at(dt.date(2023, 4, 24), dt.time(9, 5)), template_dir=None) == 0
     assert session.exec(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.channel == "email")).one() == 1
+
+
+def test_a_unit_refused_as_late_is_not_told_its_hand_in_never_came(session, round_):
+    p, t, rid = round_
+    _arrive(session, p, t, rid, "511500", "zlcx-02", "2023-04-20T23:15:00+08:00")  # late: refused
+    for name in ("application:overdue", "application:escalation"):
+        action = t.by_name()[name]
+        told = {d.unit for d in carry_out(session, p, rid, action, as_of=action.at).drafts}
+        # 宜宾 gets the 【不予受理】 letter instead of one saying "仍未收到"; 泸州 never applied.
+        assert "511500" not in told and "510500" in told, name
+    deadline = t.by_name()["application:deadline"]
+    assert "511500" in outstanding(session, p, rid, deadline)  # still late for the record

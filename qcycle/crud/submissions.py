@@ -245,24 +245,24 @@ def _subject_column() -> Any:
 
 
 def handed_in_query(*, round_id: uuid.UUID, stage: str, period: str | None, category: str | None,
-                    item_category: Mapping[str, str]) -> Any:
-    """SELECT the units that handed the stage's submission in (accepted), for a period and
-    category: filtered and made distinct by the database, from ``ix_submission_handed_in``
-    (a national round holds tens of thousands of submissions and a status report asks about
-    every past deadline)."""
+                    item_category: Mapping[str, str], status: str = "accepted") -> Any:
+    """SELECT the units that handed the stage's submission in (accepted; or with ``status``,
+    e.g. refused as late), for a period and category: filtered and made distinct by the
+    database, from ``ix_submission_handed_in`` (a national round holds tens of thousands of
+    submissions and a status report asks about every past deadline)."""
     query = select(Submission.unit_code).distinct().where(
         Submission.round_id == round_id, Submission.stage == stage,
-        Submission.status == "accepted", _in_category(item_category, category, uncategorised=True))
+        Submission.status == status, _in_category(item_category, category, uncategorised=True))
     if period is not None:
         query = query.where(Submission.period == period)
     return query
 
 
 def handed_in_units(*, session: Session, round_id: uuid.UUID, stage: str, period: str | None,
-                    category: str | None, item_category: Mapping[str, str]) -> list[str]:
+                    category: str | None, item_category: Mapping[str, str], status: str = "accepted") -> list[str]:
     """The units of :func:`handed_in_query`."""
     return column_values(session, handed_in_query(round_id=round_id, stage=stage, period=period,
-                                                  category=category, item_category=item_category))
+                                                  category=category, item_category=item_category, status=status))
 
 
 def accepted_subjects(*, session: Session, round_id: uuid.UUID, stage: str, category: str | None,

@@ -28,9 +28,9 @@ REFUSED_LATE_TEMPLATE = "refused_late.j2"
 def refusal_letters(session: Session, p: Programme, timetable: Timetable, round_id: uuid.UUID,
                     as_of: dt.datetime) -> list[Draft]:
     """One letter per unit and stage for the late hand-ins refused and not yet answered (handed
-    in and received by ``as_of``): records, and late changes of records whose version in force stands. The
-    hand-ins are marked answered in the caller's transaction: queue the letters in it too, so
-    the two stand or fall together."""
+    in and received by ``as_of``): records, and late changes of records whose version in force
+    stands. The hand-ins are marked answered in the caller's transaction: queue the letters in
+    it too, so the two stand or fall together."""
     stages = [s.code for s in p.stages if s.lateness == "reject"]
     if not stages:
         return []

@@ -178,7 +178,7 @@ def _days_overdue(action: Action) -> int:
 
 
 def _overdue(session, p, round_id, action) -> Outcome:
-    units = outstanding(session, p, round_id, action)
+    units = outstanding(session, p, round_id, action, less_refused=True)
     urged: list[str] = []
     if "escalate_to" in action.detail:  # the escalation falls on this day too (the timetable says)
         urged = _urged(p, action, units).get(p.sender(action.stage), [])
@@ -204,7 +204,7 @@ def _escalation(session, p, round_id, action) -> Outcome:
     sender = p.sender(action.stage)
     # The office may owe the report itself (榆阳's 市场监管局 is one of the departments assessed):
     # it does not report itself overdue to its superior.
-    units = [u for u in outstanding(session, p, round_id, action) if u != sender]
+    units = [u for u in outstanding(session, p, round_id, action, less_refused=True) if u != sender]
     by_parent = _urged(p, action, units)
     drafts = []
     for parent, children in sorted(by_parent.items()):

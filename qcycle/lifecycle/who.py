@@ -225,15 +225,18 @@ def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str
 
 
 def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str | None,
-               category: str | None, p: Programme) -> frozenset[str]:
-    return _remembered(("submitted", round_id, id(p), stage.code, period, category),
+               category: str | None, p: Programme, status: str = "accepted") -> frozenset[str]:
+    return _remembered(("submitted", round_id, id(p), stage.code, period, category, status),
                        lambda: frozenset(crud.handed_in_units(session=session, round_id=round_id, stage=stage.code,
                                                         period=period, category=category,
-                                                        item_category=p.item_category)))
+                                                        item_category=p.item_category, status=status)))
 
 
-def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
-    """Units that owe the action's submission and have not handed it in (on time or accepted late)."""
+def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
+                less_refused: bool = False) -> list[str]:
+    """Units that owe the action's submission and have not handed it in (on time or accepted late).
+    ``less_refused``: nor handed it in late and been refused (不予受理): an overdue notice or a
+    督办 saying "仍未收到" would be false, and the refusal letter tells them what happened."""
     stage = p.stage(action.stage)
     due = owers(session, p, round_id, stage, action.category)
     if action.unit is not None:  # one unit's own deadline (an extension)
@@ -242,6 +245,8 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
         left_out = set(action.detail.get("extended", ()))
         due = [u for u in due if u not in left_out]
     done = _submitted(session, round_id, stage, action.period, action.category, p)
+    if less_refused and stage.lateness == "reject":
+        done |= _submitted(session, round_id, stage, action.period, action.category, p, "rejected_late")
     return [u for u in due if u not in done]
 
 
