@@ -1,8 +1,8 @@
 """A refused late hand-in is answered: ``submission.answered_at`` (a record refused) and
 ``submission_revision.answered_at`` (a late change refused, the version in force kept) say when
-the unit was sent its 不予受理 letter, so a run answers each refusal once. Refusals stored before are left
-unanswered: the next run of a round still in progress tells those units, and a finished round
-is not run again.
+the unit was sent its 不予受理 letter, so a run answers each refusal once. Refusals stored
+before are left unanswered: the next run of a round still in progress tells those units, and a
+finished round is not run again.
 
 Revision ID: 0017_submission_answered
 Revises: 0016_decision_decides_index
