@@ -85,9 +85,10 @@ def test_late_application_is_rejected_by_the_lateness_rule_and_kept(session, rou
 
 def test_late_progress_report_is_accepted_and_flagged(session, round_):
     p, t, rid = round_
-    result = ingest(session=session, programme=p, timetable=t, round_id=rid, source="test", record={
-        "kind": "progress_report", "unit": "510100", "item": "zlcx-01", "period": "2023-07",
-        "submitted_at": "2023-07-15T09:00:00+08:00"})
+    with clock.frozen(dt.datetime.fromisoformat("2023-07-15T09:00:00+08:00")):  # received then
+        result = ingest(session=session, programme=p, timetable=t, round_id=rid, source="test", record={
+            "kind": "progress_report", "unit": "510100", "item": "zlcx-01", "period": "2023-07",
+            "submitted_at": "2023-07-15T09:00:00+08:00"})
     assert result.status == "late_accepted"
     # A window that takes late hand-ins refuses none: nothing to answer.
     assert answer_refusals(session, p, rid, t, at(dt.date(2023, 7, 17), dt.time(9, 5)), template_dir=None) == 0
