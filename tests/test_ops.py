@@ -127,10 +127,15 @@ def test_status_shows_stage_next_actions_missed_overdue_and_pending(home):
     from qcycle.clock import at
 
     loaded, rid = _seed_applications([("510100", "zlcx-01")])
-    # The deadline action was carried out; the overdue notice of the next morning was not.
+    from qcycle.intake import ingest
     from qcycle.timetable import expand
     from qcycle.workcal import WorkCalendar
 
+    with db.session_scope() as session:  # 自贡 hands in after the deadline: refused
+        ingest(session=session, programme=loaded.programme, timetable=expand(loaded.programme, WorkCalendar()),
+               round_id=rid, source="test", record={"kind": "application", "unit": "510300", "item": "cxyl-02",
+                                                    "submitted_at": "2023-04-20T18:00:00+08:00"})
+    # The deadline action was carried out; the overdue notice of the next morning was not.
     t = expand(loaded.programme, WorkCalendar())
     deadline = t.by_name()["application:deadline"]
     with db.session_scope() as session:
@@ -142,6 +147,7 @@ def test_status_shows_stage_next_actions_missed_overdue_and_pending(home):
     assert "当前阶段：审核揭榜书" in out
     assert "应执行未执行" in out and "逾期提醒" in out
     assert "逾期未交：提交揭榜书（2023-04-20 17:30 截止） 20 个单位" in out
+    assert "自贡市市场监督管理局（逾期提交，不予受理）" in out and "成都市市场监督管理局" not in out.split("逾期未交")[1]
     assert "待决定：审核揭榜书 1 项" in out
     assert "发布揭榜名单" in out  # among the next actions (2023-04-25)
     assert at(dt.date(2023, 4, 20), dt.time(17, 30)) == deadline.at
