@@ -163,7 +163,7 @@ def test_unresolvable_channel_fails_its_messages_only(
 def test_rate_limit_per_endpoint_while_endpoints_run_in_parallel(
     botserver: BotServer, monkeypatch, limiter
 ) -> None:
-    # 4 a second in bursts of 1: one message every 1/3 s per bot.
+    # 4 a second in bursts of 1: one message every 1/3 s per bot (Rate refills count − burst a second).
     a = wecom_env(monkeypatch, "QCYCLE_T_A", "key-a", botserver, "&rate=4/1/1")
     b = wecom_env(monkeypatch, "QCYCLE_T_B", "key-b", botserver, "&rate=4/1/1")
     messages = [msg(i, a if i % 2 == 0 else b) for i in range(8)]
@@ -176,7 +176,10 @@ def test_rate_limit_per_endpoint_while_endpoints_run_in_parallel(
     for key, stamps in times.items():
         assert len(stamps) == 4
         gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
-        assert min(gaps) >= 0.25, (key, gaps)  # nominal 0.333 s
+        # The stand-in stamps arrivals, not sends: a bot's first request also pays for its
+        # connection and sender setup, so the first gap arrives shortened (0.22–0.25 s seen on a
+        # loaded machine). A limiter letting a message through early would show a gap near 0.
+        assert min(gaps[1:]) >= 0.3 and gaps[0] >= 0.15, (key, gaps)
     # The two bots overlap in time: each bot's first message precedes the other's last.
     assert times["key-b"][0] < times["key-a"][-1] and times["key-a"][0] < times["key-b"][-1]
     # Sequential pacing would need ~7 gaps (2.3 s); parallel lanes need ~3 (1 s).
