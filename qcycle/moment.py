@@ -72,8 +72,9 @@ def perform(session: Session, p: Programme, round_id: uuid.UUID, action: Action,
 def could_refuse(p: Programme, timetable: Timetable, as_of: dt.datetime) -> bool:
     """Whether a hand-in may have been refused as late by ``as_of``: a window that refuses late
     hand-ins (``lateness: reject``) has had a deadline. Before that a run need not look."""
-    stages = {s.code for s in p.stages if s.lateness == "reject"}
-    return any(a.action == "deadline" and a.stage in stages and a.at < as_of for a in timetable.actions)
+    stages = p.refusing_stages
+    return bool(stages) and any(a.action == "deadline" and a.stage in stages and a.at < as_of
+                                for a in timetable.actions)
 
 
 def answer_refusals(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,

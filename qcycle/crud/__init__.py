@@ -89,6 +89,7 @@ from qcycle.crud.results import (
 from qcycle.crud.rounds import (
     get_or_create_round,
     get_round,
+    lock_round,
     round_code,
     round_fingerprint,
     round_tallies,
@@ -160,6 +161,7 @@ __all__ = [
     "list_quarantine",
     "list_results",
     "list_revised",
+    "lock_round",
     "mark_answered",
     "mark_messages_sent",
     "message_status_counts",

@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select, update
 
 from qcycle.clock import now
 from qcycle.crud.base import choice, insert_if_absent
-from qcycle.models import ACTION_OUTCOMES, ActionOutcome, ActionRun, ProgrammeRound
+from qcycle.crud.rounds import lock_round
+from qcycle.models import ACTION_OUTCOMES, ActionOutcome, ActionRun
 
 __all__ = ["action_done", "claim_action", "done_action_keys", "done_keys_named", "record_action",
            "recorded_actions"]
@@ -93,6 +94,6 @@ def action_done(*, session: Session, round_id: uuid.UUID, action_key: str) -> bo
 def claim_action(*, session: Session, round_id: uuid.UUID, action_key: str) -> bool:
     """True when the action is still to do, in a transaction that will record it: two runs of
     one round at once (a backfill beside the live run) take turns, and the second finds it done.
-    PostgreSQL: the round's row is locked first; SQLite: the write transaction holds the database."""
-    session.exec(select(ProgrammeRound.id).where(ProgrammeRound.id == round_id).with_for_update()).first()
+    The round's row is locked first (:func:`~qcycle.crud.rounds.lock_round`)."""
+    lock_round(session=session, round_id=round_id)
     return not action_done(session=session, round_id=round_id, action_key=action_key)

@@ -24,6 +24,7 @@ from qcycle.models import (
 __all__ = [
     "get_or_create_round",
     "get_round",
+    "lock_round",
     "round_code",
     "round_fingerprint",
     "round_tallies",
@@ -82,6 +83,13 @@ def update_round(*, session: Session, round_id: uuid.UUID, **changes: Any) -> Pr
     session.add(rnd)
     session.flush()
     return rnd
+
+
+def lock_round(*, session: Session, round_id: uuid.UUID) -> None:
+    """Take the round's row lock for the rest of the transaction (PostgreSQL; SQLite's write
+    transaction already holds the database): two runs of one round that check, then write (an
+    action claimed, refusals answered) take turns, and the second sees what the first did."""
+    session.exec(select(ProgrammeRound.id).where(ProgrammeRound.id == round_id).with_for_update()).first()
 
 
 def round_code(*, session: Session, round_id: uuid.UUID) -> str | None:

@@ -28,11 +28,11 @@ from qcycle.crud.base import (
     insert_many,
     to_json,
 )
+from qcycle.crud.rounds import lock_round
 from qcycle.models import (
     SUBMISSION_KINDS,
     SUBMISSION_STATUSES,
     Decision,
-    ProgrammeRound,
     Submission,
     SubmissionRevision,
     identity_text,
@@ -310,9 +310,9 @@ def refusals_to_answer(*, session: Session, round_id: uuid.UUID, stages: Sequenc
                        until: dt.datetime) -> list[Refusal]:
     """Late hand-ins refused at ``stages`` whose unit has not been told, handed in and received
     by ``until`` (a letter dated then cannot answer a later one: a backfill of past days, or a
-    run behind another that took it in), by unit and time. Takes the round's row
-    lock on PostgreSQL first, so two runs at once do not both answer them."""
-    session.exec(select(ProgrammeRound.id).where(ProgrammeRound.id == round_id).with_for_update()).first()
+    run behind another that took it in), by unit and time. Takes the round's row lock first
+    (:func:`~qcycle.crud.rounds.lock_round`), so two runs at once do not both answer them."""
+    lock_round(session=session, round_id=round_id)
     s, r = Submission, SubmissionRevision
     fields = ("id", "unit_code", "stage", "item_code", "period", "category_code", "submitted_at")
     records = session.exec(select(*[getattr(s, f) for f in fields], null()).where(  # type: ignore[call-overload]

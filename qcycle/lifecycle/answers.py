@@ -31,10 +31,9 @@ def refusal_letters(session: Session, p: Programme, timetable: Timetable, round_
     in and received by ``as_of``): records, and late changes of records whose version in force
     stands. The hand-ins are marked answered in the caller's transaction: queue the letters in
     it too, so the two stand or fall together."""
-    stages = [s.code for s in p.stages if s.lateness == "reject"]
-    if not stages:
+    if not p.refusing_stages:
         return []
-    rows = crud.refusals_to_answer(session=session, round_id=round_id, stages=stages, until=as_of)
+    rows = crud.refusals_to_answer(session=session, round_id=round_id, stages=p.refusing_stages, until=as_of)
     if not rows:
         return []
     on = clock.to_local(as_of).date()

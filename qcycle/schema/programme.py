@@ -67,6 +67,11 @@ class Programme(_Model):
         return [s.code for s in self.stages if s.kind is StageKind.assessment]
 
     @cached_property
+    def refusing_stages(self) -> list[str]:
+        """Codes of the windows that refuse late hand-ins (``lateness: reject``), in file order."""
+        return [s.code for s in self.stages if s.lateness == "reject"]
+
+    @cached_property
     def kind_words(self) -> dict[str, str]:
         """The file's own words for what is handed in → its submission kind: each submission
         stage's name and what its letters call it (申报材料, 书面整改报告, 年度质量工作自评报告),
@@ -80,7 +85,7 @@ class Programme(_Model):
         return {word: kinds.pop() for word, kinds in found.items() if len(kinds) == 1 and word not in kinds}
 
     _DERIVED = ("_units_by_code", "_stages_by_code", "_categories_by_code", "items", "item_category", "stage_names",
-                "submission_stages", "assessment_stages", "kind_words")
+                "submission_stages", "assessment_stages", "kind_words", "refusing_stages")
 
     def model_copy(self, *, update=None, deep: bool = False) -> Programme:
         # cached_property values live in __dict__, which model_copy copies: drop them so a
