@@ -23,6 +23,7 @@ from qcycle.lifecycle import (
     DECIDING_STAGE_KINDS,
     decision_subjects,
     p_item_name,
+    p_unit_name,
     pending_decisions,
     result_kind,
 )
@@ -147,7 +148,7 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         stage = p.stage(r.stage) if r.stage and p.has_stage(r.stage) else None
         category = p.item_category.get(item) if item and stage is not None and stage.per_category else None
         row = {"排名组": p.category(category).name if category else "全部", "名次": r.rank, "单位代码": unit,
-               "单位": p.unit(unit).name if p.has_unit(unit) else unit, "项目": p_item_name(p, r.unit_code) or "",
+               "单位": p_unit_name(p, unit) or unit, "项目": p_item_name(p, r.unit_code) or "",
                "总分": round(r.total, 2)}
         row |= {c.name: None if r.components.get(c.code) is None else round(r.components[c.code], 2) for c in comps}
         row |= {"加分": round(r.bonus, 2), "扣分": round(r.deduction, 2),

@@ -112,8 +112,7 @@ def decide(
                 for code, subjects in pending.items():
                     out.print(f"{p.stage(code).name}（{code}）：待决定 {len(subjects)} 项")
                     for s_ in subjects:  # the code to type, then whose it is and what
-                        unit = s_.partition(":")[0]
-                        said = [p.unit(unit).name if p.has_unit(unit) else "", ops.p_item_name(p, s_) or ""]
+                        said = [ops.p_unit_name(p, s_), ops.p_item_name(p, s_)]
                         out.print(f"  {s_}  {'：'.join(x for x in said if x)}", markup=False)
                 return
             if from_file is not None:
@@ -133,8 +132,7 @@ def decide(
         raise fail(exc) from None
     said = {"approved": "同意", "rejected": "不同意"}
     for stage_code, subject_code, outcome in done:
-        unit = subject_code.partition(":")[0]
-        who = f" {p.unit(unit).name}" if p.has_unit(unit) else ""
+        who = f" {name}" if (name := ops.p_unit_name(p, subject_code)) else ""
         out.print(f"已记录：{p.stage(stage_code).name}（{stage_code}）{subject_code}{who} → {said.get(outcome, outcome)}",
                   markup=False)
 

@@ -250,6 +250,12 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
     return [u for u in due if u not in done]
 
 
+def p_unit_name(p: Programme, subject: str) -> str | None:
+    """The name of a subject's unit ('unit:item' or 'unit'); None for a unit no longer in the file."""
+    unit = subject.partition(":")[0]
+    return p.unit(unit).name if p.has_unit(unit) else None
+
+
 def p_item_name(p: Programme, subject: str) -> str | None:
     _, _, item = subject.partition(":")
     return next((i.name for _, i in p.items if i.code == item), None) if item else None
