@@ -524,3 +524,13 @@ def test_not_applying_to_a_voluntary_window_is_not_being_late(tmp_path, home):
         note = session.exec(select(ActionRun.note).where(ActionRun.round_id == r.id,
                                                          ActionRun.action == "deadline")).one()
     assert note == "申报 截止：受理结束", note
+
+
+@pytest.mark.parametrize(("period", "label"), [
+    ({"code": "2023-07"}, "2023年7月"), ({"code": "2024"}, "2024年度"), ({"code": "2024-Q3"}, "2024年第三季度"),
+    ({"code": "2024-H2"}, "2024年下半年"), ({"code": "2023-13"}, "2023-13"), ({"code": "mid1"}, "mid1"),
+    ({"code": "mid1", "name": "第一次中期检查"}, "第一次中期检查")])
+def test_a_period_is_named_in_letters_as_an_office_writes_it(period, label):
+    from qcycle.schema import Period
+
+    assert Period.model_validate({**period, "deadline": {"date": "2023-07-14"}}).label == label

@@ -28,6 +28,7 @@ PROGRAMMES = sorted((Path(__file__).resolve().parent.parent / "config" / "progra
 _CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 _DOUBLED = re.compile(r"([\u4e00-\u9fff]{2,})\1")
 _RUN_ON = re.compile(r"\d{1,2}月\d{1,2}日\d+")
+_ISO_LIKE = re.compile(r"(?<![\d.])\d{4}-(?:\d{1,2}|[QqHh]\d)\b")
 # Words of a command ops type (the decision request points at `qcycle decide … --list`).
 _ALLOWED_ASCII = {"qcycle", "decide", "list", "file", "csv"}
 UNPLACED = "未获奖"  # the award programmes' grade below every award
@@ -97,6 +98,8 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
         found.append("an award round's letter says 考核")
     if m.subject.count("、") > 2:  # a subject is read at a glance: "甲等5个单位", the body lists them
         found.append(f"a subject lists names: {m.subject!r}")
+    for match in _ISO_LIKE.finditer(text):  # "中期检查（2023-07）": a letter writes 2023年7月
+        found.append(f"a date or period written as a code: {match.group(0)!r}")
     for match in _RUN_ON.finditer(text):  # "已于2016年7月15日2015—2016年度……启动": no verb
         found.append(f"a date runs into a number: {match.group(0)!r}")
     words = {w for w in re.findall(r"[A-Za-z]{2,}", re.sub(r"https?://\S+|\S+@\S+", "", text))}

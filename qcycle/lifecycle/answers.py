@@ -68,7 +68,7 @@ def _what(p: Programme, row: crud.Refusal) -> str:
     stage = p.stage(row.stage)
     detail = [i.name for _, i in p.items if i.code == row.item_code]
     if row.period:
-        detail.append(row.period)
+        detail.append(stage.period_label(row.period))
     if row.category_code and not row.item_code:
         detail += [f"{c.name}类" for c in p.categories if c.code == row.category_code]
     return stage.handed_in + "".join(f"（{d}）" for d in detail)

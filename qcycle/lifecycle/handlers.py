@@ -49,7 +49,7 @@ LISTED_IN_DECISION_REQUEST = 20
 
 def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     stage = p.stage(action.stage)
-    item = stage.handed_in + (f"（{action.period}）" if action.period else "")  # "贵单位应于…前提交{item}"
+    item = stage.handed_in + (f"（{stage.period_label(action.period)}）" if action.period else "")  # "贵单位应于…前提交{item}"
     if action.category:
         item += f"（{p.category(action.category).name}类）"
     on = _written_on(action)

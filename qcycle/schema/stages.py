@@ -27,6 +27,7 @@ __all__ = [
     "StageOverride",
     "SubmissionKind",
     "SubmissionKindSpec",
+    "period_label",
 ]
 
 class ReminderPolicy(_Model):
@@ -91,9 +92,31 @@ class Period(_Model):
     """One occurrence of a repeated submission (mid-term checks, yearly quota progress)."""
 
     code: Code
+    name: str | None = Field(None, min_length=1, description=(
+        "how letters name this occurrence (default from the code: 2023-07 → 2023年7月, 2024 → 2024年度)"))
     opens: dt.date | None = None
     deadline: Deadline
     categories: list[Code] = Field(default_factory=list, description="empty: all categories")
+
+    @property
+    def label(self) -> str:
+        """The occurrence as a letter names it: its ``name``, else its code read as a month or a
+        year ("中期检查（2023年7月）", not "（2023-07）"), else the code itself."""
+        return self.name or period_label(self.code)
+
+
+def period_label(code: str) -> str:
+    """A period code as Chinese text: 2023-07 → 2023年7月, 2024 → 2024年度, 2024-Q3 → 2024年第三季度,
+    2024-H1 → 2024年上半年; any other code as it is."""
+    if m := re.fullmatch(r"(\d{4})", code):
+        return f"{m[1]}年度"
+    if (m := re.fullmatch(r"(\d{4})-(\d{1,2})", code)) and 1 <= int(m[2]) <= 12:
+        return f"{m[1]}年{int(m[2])}月"
+    if m := re.fullmatch(r"(\d{4})-[Qq]([1-4])", code):
+        return f"{m[1]}年第{'一二三四'[int(m[2]) - 1]}季度"
+    if m := re.fullmatch(r"(\d{4})-[Hh]([12])", code):
+        return f"{m[1]}年{'上下'[int(m[2]) - 1]}半年"
+    return code
 
 
 class StageOverride(_Model):
@@ -185,6 +208,10 @@ class Stage(_Model):
     days: int | None = Field(None, gt=0, description="length of a 公示 period in calendar days")
     per_category: dict[Code, StageOverride] = Field(default_factory=dict)
     assumption: str | None = None
+
+    def period_label(self, code: str) -> str:
+        """A period of this stage as letters name it (``Period.label``; an unknown code as it is)."""
+        return next((x.label for x in self.periods if x.code == code), code)
 
     @property
     def handed_in(self) -> str:
