@@ -42,6 +42,7 @@ class Round:
     # (subject, decision stage) of each decision made on an assessment result graded 未获奖
     decided_unplaced: list[tuple[str, str]]
     unplaced: set[str]  # units with a result graded 未获奖
+    vetoed: dict[str, str]  # unit → the veto that forced its grade
 
 
 _runs: dict[Path, Round] = {}
@@ -61,9 +62,11 @@ def run(path: Path, tmp_path_factory, monkeypatch) -> Round:
                 Decision.round_id == unplaced.c.round_id, Decision.decides == unplaced.c.stage,
                 Decision.subject == unplaced.c.unit_code))).all())
             units = {code.partition(":")[0] for code in session.exec(select(unplaced.c.unit_code)).all()}
+            vetoed = dict(session.exec(select(AssessmentResult.unit_code, AssessmentResult.veto).where(
+                AssessmentResult.round_id == round_id, AssessmentResult.veto.is_not(None))).all())
     finally:
         leave_home()
-    _runs[path] = Round(p, timetable, messages, [tuple(row) for row in decided], units)
+    _runs[path] = Round(p, timetable, messages, [tuple(row) for row in decided], units, vetoed)
     return _runs[path]
 
 
@@ -150,6 +153,18 @@ def test_a_round_assessed_each_year_says_which_year_each_letter_is_of(tmp_path_f
     # Scored afresh each year: not last year's marks to the decimal.
     scores = [re.search(r"得分([\d.]+)", results[k].body).group(1) for k in ("results_2024", "results_2025")]
     assert scores[0] != scores[1]
+
+
+def test_a_grade_forced_by_a_veto_says_so_in_the_result_letter(tmp_path_factory, monkeypatch):
+    """焦作: 74.85 points reads as C级; the county is told its D级 comes from the veto it incurred."""
+    path = next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016")
+    r = run(path, tmp_path_factory, monkeypatch)
+    names = {v.code: v.name for v in r.programme.assessment.vetoes}
+    assert r.vetoed, "the simulated round has no vetoed county: the test reads nothing"
+    results = {m.unit_code: m.body for m in r.messages if m.action.startswith("results:")}
+    for unit, veto in r.vetoed.items():
+        assert f"说明：因{names[veto]}，实行一票否决，等次定为D级。" in results[unit], results[unit]
+    assert not any("一票否决" in body for unit, body in results.items() if unit not in r.vetoed)
 
 
 @pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])

@@ -30,7 +30,7 @@ from qcycle.lifecycle.who import (
     results_of,
     select_subjects,
 )
-from qcycle.lifecycle.wording import achievement_of, reason_of, result_kind
+from qcycle.lifecycle.wording import achievement_of, reason_of, result_kind, veto_remarks
 from qcycle.models import AssessmentResult
 from qcycle.render import SYSTEM_SENDER
 from qcycle.schema import Programme, Stage, Who, grade_label
@@ -408,8 +408,7 @@ def _notify(session, p, round_id, action) -> Outcome:
             if in_category(p, subject, action.category):
                 name = p_item_name(p, subject)
                 rejected[subject.partition(":")[0]].append(f"{name + '：' if name else ''}未通过{step}")
-                if name:
-                    itemised.add(subject.partition(":")[0])
+                itemised.update([subject.partition(":")[0]] if name else [])
     missing = _missing_in(session, p, round_id, stage.notify, action.category)
     label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
     if occasion:
@@ -437,7 +436,8 @@ def _notify(session, p, round_id, action) -> Outcome:
         contest = f"{p.round.name}{occasion}" if occasion else p.round.name
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
         drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
-                          score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—")
+                          score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
+                          remarks=veto_remarks(p, mine))
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 
