@@ -264,7 +264,7 @@ ASSESSMENT = """\
       - {code: scoring, name: 考核评分, kind: assessment, on: 2016-03-25}
       - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}
       - code: report
-        name: 后三名书面报告整改情况
+        name: 书面整改报告
         kind: followup
         submission: rectification_report
         owed_by: {rank: {bottom: 3}}
@@ -308,11 +308,11 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
     assert note == "整改情况审核：已全部决定", note
     with db.session_scope() as session:  # c3 never reported: its deadline as due, rolled past 劳动节
         st = round_status(session, r.p, r.id, r.t, at(dt.date(2016, 5, 31), dt.time(10)))
-    assert st.overdue == {"后三名书面报告整改情况（2016-05-03 17:30 截止）": ["三县人民政府"]}, st.overdue
+    assert st.overdue == {"书面整改报告（2016-05-03 17:30 截止）": ["三县人民政府"]}, st.overdue
     # Summoned: the rejected response and the report never handed in; not the approved one.
     assert sorted(r.letters("summons")) == ["c3", "c5"]
     assert "约谈" in r.letters("summons")["c5"] and "中未通过整改情况审核。" in r.letters("summons")["c5"]
-    assert "中未按期报送“后三名书面报告整改情况”。" in r.letters("summons")["c3"]
+    assert "中未按期报送“书面整改报告”。" in r.letters("summons")["c3"]
 
 
 def test_a_rectification_report_goes_to_the_unit_the_programme_names(tmp_path, home):
@@ -325,7 +325,7 @@ def test_a_rectification_report_goes_to_the_unit_the_programme_names(tmp_path, h
     r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
     r.until("2016-04-05")
     letter = r.letters("report")["c5"]
-    assert "并将整改情况书面报送示例市人民政府。" in letter, letter
+    assert "前将书面整改报告报送示例市人民政府。" in letter, letter
     assert letter.rstrip().splitlines()[-2] == "示例市质量强市工作领导小组办公室"  # still the office's letter
     with pytest.raises(ConfigError) as unknown:
         write(tmp_path, "unknown.yaml", text.replace("report_to: gov", "report_to: govt"))
