@@ -20,7 +20,7 @@ from sqlmodel import select
 from qcycle import db
 from qcycle.lifecycle.wording import achievement_of, result_kind
 from qcycle.loader import load_programme
-from qcycle.models import AssessmentResult, Decision, OutboxMessage
+from qcycle.models import NEGATIVE_OUTCOMES, AssessmentResult, Decision, OutboxMessage
 from qcycle.timetable import Timetable, name_of
 from tests.homes import leave_home, play_programme, use_home
 
@@ -43,6 +43,7 @@ class Round:
     decided_unplaced: list[tuple[str, str]]
     unplaced: set[str]  # units with a result graded 未获奖
     vetoed: dict[str, str]  # unit → the veto that forced its grade
+    decisions: list[Decision]
 
 
 _runs: dict[Path, Round] = {}
@@ -64,9 +65,11 @@ def run(path: Path, tmp_path_factory, monkeypatch) -> Round:
             units = {code.partition(":")[0] for code in session.exec(select(unplaced.c.unit_code)).all()}
             vetoed = dict(session.exec(select(AssessmentResult.unit_code, AssessmentResult.veto).where(
                 AssessmentResult.round_id == round_id, AssessmentResult.veto.is_not(None))).all())
+            decisions = list(session.exec(select(Decision).where(Decision.round_id == round_id)).all())
     finally:
         leave_home()
-    _runs[path] = Round(p, timetable, messages, [tuple(row) for row in decided], units, vetoed)
+    _runs[path] = Round(p, timetable, messages, [tuple(row) for row in decided], units, vetoed,
+                       decisions)
     return _runs[path]
 
 
@@ -165,6 +168,20 @@ def test_a_grade_forced_by_a_veto_says_so_in_the_result_letter(tmp_path_factory,
     for unit, veto in r.vetoed.items():
         assert f"说明：因{names[veto]}，实行一票否决，等次定为D级。" in results[unit], results[unit]
     assert not any("一票否决" in body for unit, body in results.items() if unit not in r.vetoed)
+
+
+def test_a_taker_whose_project_fails_its_evaluation_is_told_so_with_the_results(tmp_path_factory, monkeypatch):
+    """四川: the results go to the takers; one whose project was not confirmed (评价确认不予通过)
+    hears it then, by name of the project, not nothing."""
+    path = next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023")
+    r = run(path, tmp_path_factory, monkeypatch)
+    failed = [d.subject for d in r.decisions if d.stage == "evaluation" and d.outcome in NEGATIVE_OUTCOMES]
+    assert failed, "no project failed its evaluation in the simulated round: the test reads nothing"
+    letters = [m for m in r.messages if m.action.startswith("results:")]
+    for subject in failed:
+        unit, _, item = subject.partition(":")
+        name = next(i.name for _, i in r.programme.items if i.code == item)
+        assert any(m.unit_code == unit and f"{name}：未通过评价确认" in m.body for m in letters), subject
 
 
 @pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])

@@ -59,7 +59,7 @@ CONTEXTS = {
     "window_open.j2": {**BASE, "item": "揭榜书", "at": DEADLINE, "deadline": DEADLINE},
     "deadline_moved.j2": {**BASE, "item": "揭榜书", "deadline": clock.at(dt.date(2023, 4, 28), dt.time(17, 30)),
                           "moved_from": DAY},
-    "rectification.j2": {**BASE, "reason": "考核等级为D级", "rectification_deadline": DEADLINE},
+    "rectification.j2": {**BASE, "reason": "考核等级为D级", "item": "书面整改报告", "rectification_deadline": DEADLINE},
     "ops_digest.j2": {
         "unit_name": "四川省市场监督管理局",
         "sender_name": "质量工作周期系统（自动提醒）",
@@ -107,7 +107,7 @@ MUST_SAY = {
     "window_open.j2": ["【受理】", "开始受理", "星期四"],
     "deadline_moved.j2": ["【截止时间调整】", "截止时间延长至2023年4月28日", "由2023年4月20日延长至2023年4月28日 17:30（星期五）",
                           "贵单位尚未提交"],
-    "rectification.j2": ["【整改通知】", "整改", "2023年4月20日 17:30（星期四）"],
+    "rectification.j2": ["【整改通知】", "前报送书面整改报告", "2023年4月20日 17:30（星期四）"],
     "ops_digest.j2": ["【发送失败汇总】", "1条", "已停止重试", "93000"],
     "decision_pending.j2": ["【待审核】", "揭榜书审核", "2023年4月20日 17:30提交"],
     "refused_late.j2": ["【不予受理】", "揭榜书（质量基础设施“一站式”服务成效明显地方）逾期提交",
