@@ -244,6 +244,7 @@ def test_an_award_is_won_and_named_once_a_grade_is_rated(round_name, items, grad
 def test_results_are_called_as_the_programme_works():
     kinds = {path.stem: result_kind(load_programme(path).programme) for path in PROGRAMMES}
     assert kinds["sc-jbgs-2023"] == "评价确认结果" and kinds["jz-assessment-2016"] == "考核结果"
+    assert kinds["zs-csy-ybq-2011"] == "考核结果"  # a list of actions, its departments assessed
     awards = [stem for stem in kinds if "award" in stem]
     assert len(awards) == 7 and {kinds[stem] for stem in awards} == {"评审结果"}
 

@@ -52,11 +52,14 @@ def reason_of(p: Programme, who: Who) -> str:
 
 def result_kind(p: Programme) -> str:
     """What the round's results are called by default: an award's are 评审结果 (its round named
-    …评审/…评选, or after the award), a plan's 评价确认结果, an assessment's 考核结果. Letters may
-    say otherwise (``assessment.result_label``)."""
+    …评审/…评选, or after the award), a list's 评价确认结果 (its items assessed), an assessment's
+    考核结果. Letters may say otherwise (``assessment.result_label``)."""
     name = p.round.name
+    # A list's items are confirmed (评价确认); units assessed by level are assessed even where the
+    # programme has a list of actions (舟山's departments: 终期考核, not 评价确认).
+    by_unit = p.assessment is not None and bool(p.assessment.subjects.levels or p.assessment.subjects.units)
     return (f"{name[-2:]}结果" if name.endswith(("评审", "评选")) else "评审结果" if name.endswith("奖")
-            else "评价确认结果" if p.categories else "考核结果")
+            else "评价确认结果" if p.categories and not by_unit else "考核结果")
 
 
 def veto_remarks(p: Programme, results: Iterable[AssessmentResult]) -> str | None:
