@@ -184,6 +184,21 @@ def test_a_taker_whose_project_fails_its_evaluation_is_told_so_with_the_results(
         assert any(m.unit_code == unit and f"{name}：未通过评价确认" in m.body for m in letters), subject
 
 
+def test_an_office_escalating_to_its_own_superior_reports_and_names_only_its_units_as_its_own(
+        tmp_path_factory, monkeypatch):
+    """淮安 and 榆阳 escalate to the government above the office: a report asking it to urge (报请督办),
+    not an order to report back to the office; 榆阳's 区委宣传部 is not the 区政府's own (贵单位所属)."""
+    for stem in ("ha-county-assessment-2015", "yy-quality-plan-2025"):
+        r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
+        letters = [m for m in r.messages if name_of(m.action).split(":")[1:2] == ["escalation"]]
+        assert letters, stem
+        for m in letters:
+            assert m.subject.startswith("【报请督办】") and "特此报告" in m.body and "反馈" not in m.body, m.body
+            named = m.body.split("应于", 1)[0].splitlines()[-1].removeprefix("贵单位所属").split("、")
+            parents = {r.programme.unit(u.code).parent for u in r.programme.units if u.name in named}
+            assert m.body.count("贵单位所属") == (parents == {m.unit_code}), m.body
+
+
 @pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])
 def test_no_unit_is_told_about_one_overdue_item_twice_in_a_day(path, tmp_path_factory, monkeypatch):
     """An overdue notice (逾期提醒) and a 督办 addressed to the same unit on the same day about the

@@ -214,16 +214,16 @@ def _escalation(session, p, round_id, action) -> Outcome:
                                   child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action))
             continue
         names = [p.unit(c).name for c in children]
-        # The subject names two at most ("甲等5个单位"); the body names them all.
+        # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.
         drafts += _drafts([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
                           child_name="、".join(names), direct=False, days_overdue=_days_overdue(action),
-                          children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位")
+                          children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位",
+                          owned=all(p.unit(c).parent == parent for c in children), superior=p.unit(sender).parent == parent)
     direct = len(by_parent.get(sender, ()))
     superiors = len(by_parent) - (sender in by_parent)
     note = (f"{action.title}：{len(units)} 个单位逾期" + (f"，直接督办 {direct} 个" if direct else "")
             + (f"，督办 {superiors} 个上级" if superiors else ""))
-    return Outcome(action, drafts, note=note,
-                   counts={"escalated": len(units)})
+    return Outcome(action, drafts, note=note, counts={"escalated": len(units)})
 
 
 def ineligible(session: Session, p: Programme, window: Stage, subjects: list[str]) -> dict[str, str]:
