@@ -29,7 +29,8 @@ _CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 _DOUBLED = re.compile(r"([\u4e00-\u9fff]{2,})\1")
 _RUN_ON = re.compile(r"\d{1,2}月\d{1,2}日\d+")
 _ISO_LIKE = re.compile(r"(?<![\d.])\d{4}-(?:\d{1,2}|[QqHh]\d)\b")
-# Words of a command ops type (the decision request points at `qcycle decide … --list`).
+# Words of a command ops type (the decision request points at `qcycle decide FILE --list`, FILE
+# the round's programme file).
 _ALLOWED_ASCII = {"qcycle", "decide", "list", "file", "csv"}
 UNPLACED = "未获奖"  # the award programmes' grade below every award
 
@@ -108,7 +109,7 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
         found.append(f"a date or period written as a code: {match.group(0)!r}")
     for match in _RUN_ON.finditer(text):  # "已于2016年7月15日2015—2016年度……启动": no verb
         found.append(f"a date runs into a number: {match.group(0)!r}")
-    words = {w for w in re.findall(r"[A-Za-z]{2,}", re.sub(r"https?://\S+|\S+@\S+", "", text))}
+    words = {w for w in re.findall(r"[A-Za-z]{2,}", re.sub(r"https?://\S+|\S+@\S+|(?<=qcycle decide )\S+", "", text))}
     if words - _ALLOWED_ASCII - {u.code for u in p.units}:
         found.append(f"English words {sorted(words - _ALLOWED_ASCII)}")
     lines = m.body.strip().splitlines()
@@ -197,6 +198,14 @@ def test_an_office_escalating_to_its_own_superior_reports_and_names_only_its_uni
             named = m.body.split("应于", 1)[0].splitlines()[-1].removeprefix("贵单位所属").split("、")
             parents = {r.programme.unit(u.code).parent for u in r.programme.units if u.name in named}
             assert m.body.count("贵单位所属") == (parents == {m.unit_code}), m.body
+
+
+def test_a_long_decision_request_gives_the_command_for_the_rest_with_the_rounds_own_file(tmp_path_factory,
+                                                                                        monkeypatch):
+    path = next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023")  # 22 applications to review: 20 listed
+    r = run(path, tmp_path_factory, monkeypatch)
+    request = next(m for m in r.messages if m.action.startswith("takers_review:decision_due"))
+    assert f"完整清单：qcycle decide {path} --list；" in request.body, request.body
 
 
 @pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])

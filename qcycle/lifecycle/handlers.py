@@ -258,8 +258,7 @@ def _decision_due(session, p, round_id, action) -> Outcome:
                           subject=subject, outcome="rejected", decided_by="rule:eligibility", note=reason, decided_at=action.at)
         crud.audit(session=session, actor="rule:eligibility", action=f"decide:{stage.code}",
                    round_code=p.round.code, detail={"subject": subject, "outcome": "rejected", "note": reason})
-    pending = [x for x in pending if x not in refused]
-    drafts = []
+    pending, drafts = [x for x in pending if x not in refused], []
     if pending:
         titles = Counter(_subject_title(p, stage, s) for s in pending)
         # A readable message: the first few subjects and counts; the full list is `qcycle decide
@@ -269,14 +268,15 @@ def _decision_due(session, p, round_id, action) -> Outcome:
         items = [{"programme_name": p.round.name, "title": _subject_title(p, stage, s),
                   "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s)}
                  for s in listed]
+        file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
         drafts = _drafts([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
-                         total=len(pending),
+                         total=len(pending), programme_file=file,
                          by_title=[{"title": t, "count": n} for t, n in titles.most_common()])
     # Once all is decided the action completes: its record says so, not "0 pending".
     note = (f"{action.title}：待决定 {len(pending)} 项" if pending else f"{action.title}：已全部决定") + (
         f"，不符合申报条件自动不予通过 {len(refused)} 项" if refused else "")
-    return Outcome(action, drafts, pending=pending, note=note,
-                   counts={"pending": len(pending), **({"ineligible": len(refused)} if refused else {})})
+    counts = {"pending": len(pending), **({"ineligible": len(refused)} if refused else {})}
+    return Outcome(action, drafts, pending=pending, note=note, counts=counts)
 
 
 def _handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, Any]:
