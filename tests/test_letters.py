@@ -208,6 +208,17 @@ def test_a_long_decision_request_gives_the_command_for_the_rest_with_the_rounds_
     assert f"完整清单：qcycle decide {path} --list；" in request.body, request.body
 
 
+def test_a_candidate_on_a_list_of_two_awards_is_told_which_it_is_proposed_for(tmp_path_factory, monkeypatch):
+    """广州's 公示 lists the 市长质量奖 and its 提名奖: a nominee is not told it is on the list as if for the award."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "gz-mayor-quality-award-2024"), tmp_path_factory, monkeypatch)
+    notices = {m.unit_code: m.body for m in r.messages if m.action.startswith("notice:")}
+    nominees = {m.unit_code for m in r.messages if m.action.startswith("award_nominee:")}
+    winners = {m.unit_code for m in r.messages if m.action.startswith("award:")}
+    assert nominees and winners
+    assert {u for u, body in notices.items() if "贵单位拟获市长质量奖提名奖，已列入" in body} == nominees
+    assert {u for u, body in notices.items() if "贵单位拟获市长质量奖，已列入" in body} == winners
+
+
 @pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])
 def test_no_unit_is_told_about_one_overdue_item_twice_in_a_day(path, tmp_path_factory, monkeypatch):
     """An overdue notice (逾期提醒) and a 督办 addressed to the same unit on the same day about the
@@ -247,7 +258,8 @@ def test_a_candidate_on_a_published_list_is_told_it_is_on_it(path, tmp_path_fact
     r = run(path, tmp_path_factory, monkeypatch)
     notices = {st.code for st in r.programme.stages if st.kind.value == "notice"}
     letters = [m for m in r.messages if name_of(m.action).partition(":")[0] in notices]
-    assert all(m.body.count("贵单位已列入") == 1 and "对该名单进行公示" in m.body for m in letters)
+    assert all(len(re.findall(r"贵单位(?:拟获[^，。]+，)?已列入", m.body)) == 1 and "对该名单进行公示" in m.body
+               for m in letters)
     if notices:  # every award programme publishes its list
         assert letters
 

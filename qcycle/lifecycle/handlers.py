@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from qcycle import clock, crud
 from qcycle.errors import TimetableError
+from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.outcome import Draft, Outcome
 from qcycle.lifecycle.who import (
     NEGATIVE,
@@ -38,7 +39,7 @@ from qcycle.scoring import YEARLY_PREFIXES, assess, unit_input
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
-__all__ = ["HANDLERS", "LISTED_IN_DECISION_REQUEST", "carry_out", "ineligible"]
+__all__ = ["HANDLERS", "LISTED_IN_DECISION_REQUEST", "carry_out"]
 
 # How many pending subjects a decision request lists by name (the rest are counted).
 LISTED_IN_DECISION_REQUEST = 20
@@ -224,28 +225,6 @@ def _escalation(session, p, round_id, action) -> Outcome:
     note = (f"{action.title}：{len(units)} 个单位逾期" + (f"，直接督办 {direct} 个" if direct else "")
             + (f"，督办 {superiors} 个上级" if superiors else ""))
     return Outcome(action, drafts, note=note, counts={"escalated": len(units)})
-
-
-def ineligible(session: Session, p: Programme, window: Stage, subjects: list[str]) -> dict[str, str]:
-    """Subjects a window's ``eligibility`` refuses, with the reason, read from earlier rounds."""
-    rule = window.eligibility.not_awarded if window.eligibility else None
-    if rule is None or not subjects:
-        return {}
-    family = rule.programme or p.round.programme
-    year = p.round.years[0]
-    won: dict[str, tuple[int, str]] = {}
-    for unit, won_in, code in crud.earlier_awards(session=session, programme=family, grades=rule.grades,
-                                                  before_round=p.round.code):
-        if year - won_in < rule.years and won_in > won.get(unit, (0, ""))[0]:
-            won[unit] = (won_in, code)
-    out = {}
-    for subject in subjects:
-        unit = subject.partition(":")[0]
-        if unit in won:
-            won_in, code = won[unit]
-            out[subject] = (f"不符合申报条件：{won_in}年已获{family}（{code}），"
-                            f"获奖满{rule.years}年后（{won_in + rule.years}年起）方可再次申报")
-    return out
 
 
 def _decision_due(session, p, round_id, action) -> Outcome:
@@ -466,9 +445,17 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     listed = bool(stage.notify and (stage.notify.approved_at or stage.notify.grades)) and what.endswith("名单")
     late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
             if _written_on(action) > action.at.date() and action.deadline else "")
-    return Outcome(action, _drafts(units, "notice.j2", p, action, notice_name=name, notice_days=stage.days,
-                                   objection_deadline=action.deadline, listed=listed),
-                   note=f"{action.title}：通知 {len(units)} 个单位{late}")
+    # A list of several awards tells each candidate which it is proposed for (广州: 提名奖, not 市长质量奖).
+    grades = stage.notify.grades if stage.notify and listed else []
+    order = [g for g in (p.assessment.grade_names if p.assessment else []) if g in grades]
+    proposed: dict[str, str] = {}
+    for r in sorted(results_of(session, round_id, stage.notify.assessed_at if stage.notify else None),
+                    key=lambda r: order.index(r.grade) if r.grade in order else len(order)):
+        if len(order) > 1 and r.grade in order:
+            proposed.setdefault(r.unit_code.partition(":")[0], r.grade)
+    drafts = [d for u in units for d in _drafts([u], "notice.j2", p, action, notice_name=name, notice_days=stage.days,
+                                                objection_deadline=action.deadline, listed=listed, proposed=proposed.get(u))]
+    return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{late}")
 
 
 def _followup_open(session, p, round_id, action) -> Outcome:

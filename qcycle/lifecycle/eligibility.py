@@ -1,0 +1,33 @@
+"""Who may not apply this round, by the programme's ``eligibility`` rule read from earlier rounds
+(an award won less than N years ago: 获奖满5年后方可再次申报)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from qcycle import crud
+from qcycle.schema import Programme, Stage
+
+__all__ = ["ineligible"]
+
+
+def ineligible(session: Session, p: Programme, window: Stage, subjects: list[str]) -> dict[str, str]:
+    """Subjects a window's ``eligibility`` refuses, with the reason, read from earlier rounds."""
+    rule = window.eligibility.not_awarded if window.eligibility else None
+    if rule is None or not subjects:
+        return {}
+    family = rule.programme or p.round.programme
+    year = p.round.years[0]
+    won: dict[str, tuple[int, str]] = {}
+    for unit, won_in, code in crud.earlier_awards(session=session, programme=family, grades=rule.grades,
+                                                  before_round=p.round.code):
+        if year - won_in < rule.years and won_in > won.get(unit, (0, ""))[0]:
+            won[unit] = (won_in, code)
+    out = {}
+    for subject in subjects:
+        unit = subject.partition(":")[0]
+        if unit in won:
+            won_in, code = won[unit]
+            out[subject] = (f"不符合申报条件：{won_in}年已获{family}（{code}），"
+                            f"获奖满{rule.years}年后（{won_in + rule.years}年起）方可再次申报")
+    return out
