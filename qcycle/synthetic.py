@@ -9,6 +9,7 @@ the same year, whatever order the simulator asks in.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -132,6 +133,10 @@ def first_open(timetable: Timetable, deadline: Action) -> dt.datetime | None:
     return None
 
 
+# Indicator units that count whole things (新增名牌产品3个, 制修订标准2项), not rates or amounts.
+COUNTED = frozenset({"个", "件", "项", "家", "次", "人", "户", "座"})
+
+
 def _indicator_values(r: random.Random, ind: Any, last_year: int) -> list[tuple[int, float]]:
     """(year, value) of one indicator: three subjects in four meet their target (the draws in
     the order :func:`measurements` has always made them, so seeded rounds stay the same)."""
@@ -144,6 +149,10 @@ def _indicator_values(r: random.Random, ind: Any, last_year: int) -> list[tuple[
         if ind.comparator in ("<=", "<"):
             factor = 2 - factor
         value = share if ind.comparator == "=" and meets else share * factor
+        if ind.unit in COUNTED and ind.comparator != "=":  # whole things, on the same side of the target
+            value = math.ceil(value) if (ind.comparator in (">=", ">")) == meets else math.floor(value)
+        elif ind.unit == "%":  # a rate of 102 % does not exist
+            value = min(value, 100.0)
         out.append((y, round(value, 2)))
     return out
 

@@ -519,3 +519,18 @@ def test_a_unit_refused_as_late_is_not_told_its_hand_in_never_came(session, roun
         assert "511500" not in told and "510500" in told, name
     deadline = t.by_name()["application:deadline"]
     assert "511500" in outstanding(session, p, rid, deadline)  # still late for the record
+
+
+@pytest.mark.parametrize("path", sorted(P1.parent.glob("*.yaml")), ids=lambda p: p.stem)
+def test_simulated_indicator_figures_are_ones_a_unit_could_report(path):
+    """淮安's counties were scored on a 食品抽检合格率 of 102.28 % and 2.82 新增名牌产品: a rate stays
+    within 100 % and a count is whole, on the side of the target the draw chose."""
+    from qcycle.synthetic import COUNTED, measurements
+
+    p = load_programme(path).programme
+    indicators = {i.code: i for i in (p.assessment.indicators if p.assessment else [])}
+    figures = [(indicators[r["component"].partition(":")[2]], r["value"]) for u in p.units
+               for seed in (1, 2, 3) for r in measurements(seed, u.code, p) if r["component"].startswith("indicator:")]
+    assert bool(figures) == bool(indicators)
+    assert all(v <= 100 for i, v in figures if i.unit == "%")
+    assert all(v == int(v) for i, v in figures if i.unit in COUNTED)
