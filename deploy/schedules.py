@@ -38,7 +38,7 @@ from uuid import UUID
 
 from qcycle import clock
 from qcycle.loader import load_programme
-from qcycle.timetable import UnitDeadline, expand
+from qcycle.timetable import SAFETY_NET, UnitDeadline, expand
 from qcycle.workcal import default_calendar
 
 __all__ = [
@@ -54,8 +54,9 @@ __all__ = [
 
 TIMEZONE = "Asia/Shanghai"
 SAFETY_NET_ACTOR = "schedule:safety-net"  # the actor of the working-day safety-net runs
-# Official working-day mornings and late afternoons (local time), slug → time of day.
-SAFETY_NET_TIMES = {"daily-0905": dt.time(9, 5), "daily-1735": dt.time(17, 35)}
+# Official working-day mornings and late afternoons (local time; the core's, which the simulated
+# year plays too), slug → time of day.
+SAFETY_NET_TIMES = {f"daily-{t:%H%M}": t for t in SAFETY_NET}
 # prefect.client.schemas.schedules.MAX_RRULE_LENGTH (the server refuses longer rules); kept
 # here so that importing this module does not import Prefect.
 MAX_RRULE_LENGTH = 6500

@@ -150,13 +150,13 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
                       disable=not show_progress, transient=False) as progress:
             bar = progress.add_task(f"{code}", total=len(ticks))
             return world.play(ticks, moment, after=lambda tick: progress.update(
-                bar, advance=1, description=f"{code} {tick:%Y-%m-%d}"))
+                bar, advance=1, total=world.moments_planned, description=f"{code} {tick:%Y-%m-%d}"))
 
     with back_to_back_runs():
         # Each reconcile is a top-level run (stage flows are its subflows): a parent
         # "simulate" run would add a nesting level to every run for no information.
         report.flow_runs = run_year()
-    report.ticks = len(ticks)
+    report.ticks = world.moments_played
     _fill(report, round_id, loaded.programme)
     report.seconds = time.perf_counter() - started
     return report

@@ -28,7 +28,8 @@ from qcycle.lifecycle import (
 )
 from qcycle.models import YES_NO_OUTCOMES
 from qcycle.schema import Programme, Unit
-from qcycle.timetable import Action, Timetable
+from qcycle.timetable import Action, Timetable, next_safety_net
+from qcycle.workcal import default_calendar
 
 __all__ = ["World", "decide", "malformed", "measurements", "plan_submissions", "play_locally", "scores", "with_counties"]
 
@@ -210,6 +211,10 @@ class World:
         self.scored: set[tuple[str, str]] = set()
         self.inbox: list[tuple[dt.datetime, dict[str, Any]]] = []
         self.records_made = 0
+        # When hand-ins arrive after the deadline of a window that refuses them: a deployment's
+        # safety net answers each within half a day, so the year plays those moments too.
+        self.refused_arrivals: list[dt.datetime] = []
+        self.moments_played = self.moments_planned = 0
 
     def _subjects(self, session: Session, deadline: Action) -> list[tuple[str, str | None, str | None]]:
         p = self.p
@@ -242,7 +247,10 @@ class World:
                 if (opens or a.at - dt.timedelta(days=20)) > tick:
                     continue
                 self.planned.add(a.key)
-                self.inbox += plan_submissions(self.seed, a, opens, self._subjects(session, a))
+                planned = plan_submissions(self.seed, a, opens, self._subjects(session, a))
+                self.inbox += planned
+                if self.p.stage(a.stage).lateness == "reject":
+                    self.refused_arrivals += [when for when, _ in planned if when > a.at]
                 if a.submission == "application":
                     self.inbox += malformed(self.seed, a, self.malformed_per_window)
         now = sorted((x for x in self.inbox if x[0] <= tick), key=lambda x: (x[0], x[1].get("id", "")))
@@ -307,23 +315,37 @@ class World:
              after: Callable[[dt.datetime], None] | None = None) -> int:
         """Play the round: before each moment, units submit and ops decide what was requested
         earlier (so the moment's run carries the decisions out); then ``run_moment(tick)``. A
-        decision requested at the very last moment is made after it, and that moment runs
-        again. Returns the sum of what ``run_moment`` returned (e.g. flow runs)."""
-        total = 0
-        for tick in ticks:
+        late hand-in that its window refuses adds the safety-net moment after it (where a
+        deployment tells the unit), unless an action's moment comes first. A decision requested
+        at the very last moment is made after it, and that moment runs again. Returns the sum of
+        what ``run_moment`` returned (e.g. flow runs); ``moments_played`` counts the moments."""
+        total, played, queue = 0, 0, sorted(set(ticks))
+        while played < len(queue):
+            tick = queue[played]
             with db.session_scope() as session:
                 # Ops decide first: reviewers score the subjects those decisions leave.
                 self.decide(session, tick, strictly_before=True)
                 self.submit(session, tick)
             total += run_moment(tick)
+            played += 1
+            queue = sorted({*queue, *self.answering(tick, queue[played:])})
+            self.moments_played, self.moments_planned = played, len(queue)
             if after is not None:
                 after(tick)
-        if ticks:
+        if queue:
             with db.session_scope() as session:
-                late = self.decide(session, ticks[-1])
+                late = self.decide(session, queue[-1])
             if late:
-                total += run_moment(ticks[-1])
+                total += run_moment(queue[-1])
         return total
+
+    def answering(self, tick: dt.datetime, ahead: list[dt.datetime]) -> set[dt.datetime]:
+        """The safety-net moments that answer refused hand-ins arriving after ``tick``, each before
+        the next moment ``ahead`` (which answers those itself)."""
+        calendar = default_calendar()
+        arriving = (when for when in self.refused_arrivals if when > tick and (not ahead or when < ahead[0]))
+        return {slot for slot in (next_safety_net(when, calendar) for when in arriving)
+                if not ahead or slot < ahead[0]}
 
 
 def play_locally(loaded: Any, timetable: Timetable, round_id: Any, seed: int, *, actor: str = "local",

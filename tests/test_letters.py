@@ -220,6 +220,23 @@ def test_a_candidate_on_a_list_of_two_awards_is_told_which_it_is_proposed_for(tm
 
 
 @pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])
+def test_a_refused_late_hand_in_is_answered_by_the_next_safety_net_run(path, tmp_path_factory, monkeypatch):
+    """四川's 揭榜书 handed in on 26 April were answered on 3 July in the simulated year (its next
+    action); a deployment's safety net answers them within half a working day, and so does the year."""
+    from qcycle.timetable import next_safety_net
+    from qcycle.workcal import WorkCalendar
+
+    r = run(path, tmp_path_factory, monkeypatch)
+    refusals = [m for m in r.messages if ":refused_late" in m.action]
+    for m in refusals:
+        handed = re.search(r"贵单位于(\d{4})年(\d{1,2})月(\d{1,2})日 (\d{2}):(\d{2})提交", m.body)
+        when = dt.datetime(*map(int, handed.groups()), tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        assert m.logical_date <= next_safety_net(when, WorkCalendar()).date(), (m.logical_date, m.body)
+    if any(st.lateness == "reject" and st.kind.value == "submission" and not st.voluntary for st in r.programme.stages):
+        assert refusals, "a refusing window with no late hand-in refused: the test reads nothing"
+
+
+@pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])
 def test_no_unit_is_told_about_one_overdue_item_twice_in_a_day(path, tmp_path_factory, monkeypatch):
     """An overdue notice (逾期提醒) and a 督办 addressed to the same unit on the same day about the
     same stage say one thing twice: the 督办 says it all (焦作: escalation after one working day,

@@ -30,11 +30,12 @@ from qcycle.timetable.checks import check_dates as check_dates  # not in __all__
 from qcycle.timetable.dates import add_months as add_months  # not in __all__, as before
 from qcycle.timetable.dates import moved as moved  # not in __all__, as before
 from qcycle.timetable.expander import expand
-from qcycle.timetable.running import CHAIN_PASSES, due, released
+from qcycle.timetable.running import CHAIN_PASSES, SAFETY_NET, due, next_safety_net, released
 
 __all__ = [
     "ACTION_LABELS",
     "CHAIN_PASSES",
+    "SAFETY_NET",
     "Action",
     "Due",
     "ResolvedDeadline",
@@ -44,5 +45,6 @@ __all__ = [
     "due",
     "expand",
     "name_of",
+    "next_safety_net",
     "released",
 ]

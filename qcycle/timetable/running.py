@@ -1,13 +1,32 @@
-"""What a run carries out as of a moment (:func:`due`), and what a completed decision
-releases for another pass of the same moment (:func:`released`)."""
+"""What a run carries out as of a moment (:func:`due`), what a completed decision releases for
+another pass of the same moment (:func:`released`), and when a deployment runs between actions
+(:data:`SAFETY_NET`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from qcycle import clock
 from qcycle.timetable.actions import Action, Due, Timetable
+from qcycle.workcal import WorkCalendar
 
-__all__ = ["CHAIN_PASSES", "due", "released"]
+__all__ = ["CHAIN_PASSES", "SAFETY_NET", "due", "next_safety_net", "released"]
+
+# A deployed round also reconciles at these times of every official working day (local time):
+# what arrives between actions (a late hand-in to refuse and answer) is dealt with within half a day.
+SAFETY_NET = (dt.time(9, 5), dt.time(17, 35))
+
+
+def next_safety_net(after: dt.datetime, calendar: WorkCalendar) -> dt.datetime:
+    """The first safety-net run strictly after ``after``."""
+    local = clock.to_local(after)
+    day = calendar.next_workday(local.date())
+    while True:
+        for time in SAFETY_NET:
+            moment = clock.at(day, time)
+            if moment > local:
+                return moment
+        day = calendar.next_workday(day, include_self=False)
 
 
 def due(
