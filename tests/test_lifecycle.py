@@ -534,3 +534,22 @@ def test_simulated_indicator_figures_are_ones_a_unit_could_report(path):
     assert bool(figures) == bool(indicators)
     assert all(v <= 100 for i, v in figures if i.unit == "%")
     assert all(v == int(v) for i, v in figures if i.unit in COUNTED)
+
+
+def test_an_assessment_says_whom_it_graded_without_what_they_owed(home):
+    """焦作: a county that never handed in its 自我评价报告 was graded with the rest; the run's record says
+    so, by name, for ops to check before the results go out."""
+    from qcycle import db
+    from qcycle.models import ActionRun, AssessmentResult
+    from tests.homes import play_programme
+
+    p, _, rid = play_programme(P1.with_name("jz-assessment-2016.yaml"), seed=5)
+    with db.session_scope() as session:
+        note = session.exec(select(ActionRun.note).where(ActionRun.round_id == rid, ActionRun.action == "assess")).one()
+        graded = set(session.exec(select(AssessmentResult.unit_code).where(AssessmentResult.round_id == rid)).all())
+        handed = set(session.exec(select(Submission.unit_code).where(
+            Submission.round_id == rid, Submission.stage == "self_evaluation")).all())
+    missing = sorted(graded - handed)
+    assert missing, "every county handed in: the test reads nothing"
+    names = "、".join(p.unit(u).name for u in missing)
+    assert f"；其中 {len(missing)} 个未交自我评价报告及考核资料（{names}），请核实" in note, note

@@ -293,8 +293,20 @@ def _assess(session, p, round_id, action) -> Outcome:
     for result in results:
         grades[result.grade] += 1
     summary = "，".join(f"{grade_label(g)} {grades[g]}" for g in scheme.grade_names if grades[g])
-    return Outcome(action, results=results, counts=dict(grades),
-                   note=f"{action.title}：{len(results)} 个对象，{summary or '无'}")
+    return Outcome(action, results=results, counts=dict(grades), note=f"{action.title}：{len(results)} 个对象，"
+                   f"{summary or '无'}{_scored_without(session, p, round_id, action, subjects)}")
+
+
+def _scored_without(session, p: Programme, round_id: uuid.UUID, action: Action, subjects: list[str]) -> str:
+    """Subjects graded without what they owed at an earlier window (焦作: a county that never handed in
+    its 自我评价报告 was graded A), said in the run's record for ops to check before results go out."""
+    units, said = {s.partition(":")[0] for s in subjects}, []
+    for st in p.stages[:[x.code for x in p.stages].index(action.stage)]:
+        if st.submission and st.owed_by and not st.voluntary:
+            missing = sorted(units & set(select_subjects(session, p, round_id, Who(missing_at=st.code), action.category)))
+            names = "、".join(p.unit(u).name for u in missing[:5]) + ("等" if len(missing) > 5 else "")
+            said += [f"{len(missing)} 个未交{st.handed_in}（{names}）"] if missing else []
+    return "；其中 " + "，".join(said) + "，请核实" if said else ""
 
 
 def _measured(session: Session, p: Programme, round_id: uuid.UUID, stage: str,
