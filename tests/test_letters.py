@@ -236,6 +236,33 @@ def test_a_refused_late_hand_in_is_answered_by_the_next_safety_net_run(path, tmp
         assert refusals, "a refusing window with no late hand-in refused: the test reads nothing"
 
 
+def test_an_applicant_left_off_the_takers_list_is_told_so(tmp_path_factory, monkeypatch):
+    """四川's 绵阳 applied, was turned down at the review and heard nothing more: the list's letter now
+    reaches it too, saying it is not on the list."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023"), tmp_path_factory, monkeypatch)
+    review = [d for d in r.decisions if d.stage == "takers_review"]
+    approved = {d.subject.partition(":")[0] for d in review if d.outcome not in NEGATIVE_OUTCOMES}
+    left_off = {d.subject.partition(":")[0] for d in review if d.outcome in NEGATIVE_OUTCOMES} - approved
+    assert left_off, "no applicant was turned down in the simulated round: the test reads nothing"
+    letters = {m.unit_code: m.body for m in r.messages if m.action.startswith("takers_list:")}
+    assert {u for u, body in letters.items() if f"发布揭榜名单，名单共列入{len(approved)}个单位，贵单位未列入。" in body} == left_off
+    assert {u for u, body in letters.items() if f"贵单位已列入该名单（共{len(approved)}个单位）" in body} == approved
+
+
+# Award letters signed by the government the source says confers the award (太仓's 办法 excerpt does
+# not say: its 评定委员会办公室 signs).
+GOVERNMENT_AWARDS = ["bs-quality-award-4", "fz-government-quality-award-2024", "gz-mayor-quality-award-2024",
+                     "ts-government-quality-award-2024", "wz-mayor-quality-award-2021", "yy-government-quality-award-2026"]
+
+
+@pytest.mark.parametrize("stem", GOVERNMENT_AWARDS)
+def test_an_award_is_conferred_by_the_government_that_gives_it(stem, tmp_path_factory, monkeypatch):
+    r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
+    awards = [m for m in r.messages if m.subject.startswith("【授奖通知】")]
+    assert awards
+    assert all(m.body.rstrip().splitlines()[-2].endswith("人民政府") for m in awards), awards[0].body
+
+
 @pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])
 def test_no_unit_is_told_about_one_overdue_item_twice_in_a_day(path, tmp_path_factory, monkeypatch):
     """An overdue notice (逾期提醒) and a 督办 addressed to the same unit on the same day about the
@@ -285,8 +312,8 @@ def test_a_candidate_on_a_published_list_is_told_it_is_on_it(path, tmp_path_fact
     ("2024年度太仓市市长质量奖", "", "市长质量奖", "荣获2024年度太仓市市长质量奖"),
     ("2024年广州市市长质量奖评审", "", "市长质量奖提名奖", "在2024年广州市市长质量奖评审中荣获市长质量奖提名奖"),
     # 温州: the awards are the list items, the grade only says "won"; the round's own award once.
-    ("2021年度温州市市长质量奖评审", "温州市市长质量奖（质量奖）", "获奖单位", "荣获2021年度温州市市长质量奖"),
-    ("2021年度温州市市长质量奖评审", "温州市质量管理创新奖（创新奖）", "获奖单位",
+    ("2021年度温州市市长质量奖评审", "温州市市长质量奖（质量奖）", "获奖", "荣获2021年度温州市市长质量奖"),
+    ("2021年度温州市市长质量奖评审", "温州市质量管理创新奖（创新奖）", "获奖",
      "在2021年度温州市市长质量奖评审中荣获温州市质量管理创新奖（创新奖）"),
     ("焦作市2015—2016年度质量工作考核", "", "A", "在焦作市2015—2016年度质量工作考核中被评为A级"),
 ])

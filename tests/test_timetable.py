@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import chinese_calendar
 import pytest
@@ -148,3 +149,18 @@ def test_an_escalation_says_who_urges_whom(file, urged):
     escalations = [a for a in expand(load_programme(path).programme, WorkCalendar()).actions
                    if a.action == "escalation"]
     assert escalations and all(a.title.endswith(urged) for a in escalations), [a.title for a in escalations]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parent.parent / "config" / "programmes").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_actions_of_one_kind_at_one_moment_follow_the_files_order_of_stages(path, cal):
+    """焦作 lists its results before its praise, both on 12 August: a county read 【通报表扬】 before its
+    【结果】 because the tie went to the stage codes' alphabetical order."""
+    from qcycle.kinds import ORDER
+    from qcycle.loader import load_programme
+
+    p = load_programme(path).programme
+    place = {s.code: i for i, s in enumerate(p.stages)}
+    actions = expand(p, cal).actions
+    keys = [(a.at, ORDER[a.action], place[a.stage]) for a in actions]
+    assert keys == sorted(keys)

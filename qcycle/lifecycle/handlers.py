@@ -21,6 +21,7 @@ from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.outcome import Draft, Outcome
 from qcycle.lifecycle.who import (
     NEGATIVE,
+    best_grades,
     eliminated,
     in_category,
     outstanding,
@@ -128,8 +129,10 @@ def _publish(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
     extra: dict[str, Any] = {}
-    if stage.notify is not None and stage.notify.approved_at:
-        extra["takers"] = units  # the published list: who was approved
+    listing = stage.notify and (stage.notify.approved_at or next((w.approved_at for w in stage.notify.any_of if w.approved_at), None))
+    if stage.notify is not None and listing:  # the published list: who was approved (others are told they are not)
+        extra["takers"] = units if stage.notify.approved_at else resolve(
+            session, p, round_id, Who(approved_at=listing), action.category)
     return Outcome(action, _drafts(units, "publication.j2", p, action, **extra),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
@@ -458,13 +461,8 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
             if _written_on(action) > action.at.date() and action.deadline else "")
     # A list of several awards tells each candidate which it is proposed for (广州: 提名奖, not 市长质量奖).
-    grades = stage.notify.grades if stage.notify and listed else []
-    order = [g for g in (p.assessment.grade_names if p.assessment else []) if g in grades]
-    proposed: dict[str, str] = {}
-    for r in sorted(results_of(session, round_id, stage.notify.assessed_at if stage.notify else None),
-                    key=lambda r: order.index(r.grade) if r.grade in order else len(order)):
-        if len(order) > 1 and r.grade in order:
-            proposed.setdefault(r.unit_code.partition(":")[0], r.grade)
+    several = stage.notify is not None and listed and len(stage.notify.grades) > 1
+    proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades) if several else {}
     drafts = [d for u in units for d in _drafts([u], "notice.j2", p, action, notice_name=name, notice_days=stage.days,
                                                 objection_deadline=action.deadline, listed=listed, proposed=proposed.get(u))]
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{late}")

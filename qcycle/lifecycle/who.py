@@ -26,6 +26,7 @@ __all__ = [
     "DECIDING_STAGE_KINDS",
     "NEGATIVE",
     "POSITIVE",
+    "best_grades",
     "decided",
     "decision_subjects",
     "eliminated",
@@ -136,6 +137,18 @@ def results_of(session: Session, round_id: uuid.UUID, stage: str | None) -> list
     the newest (what notifications and follow-ups use)."""
     stage = stage or crud.latest_results_stage(session=session, round_id=round_id)
     return crud.stage_results(session=session, round_id=round_id, stage=stage)
+
+
+def best_grades(session: Session, p: Programme, round_id: uuid.UUID, assessed_at: str | None,
+                grades: list[str]) -> dict[str, str]:
+    """Each unit's best grade among ``grades`` (in the scheme's order), from an assessment's results:
+    which of several awards a candidate on a list is proposed for."""
+    order = [g for g in (p.assessment.grade_names if p.assessment else []) if g in grades]
+    best: dict[str, str] = {}
+    for r in sorted((r for r in results_of(session, round_id, assessed_at) if r.grade in order),
+                    key=lambda r: order.index(r.grade)):
+        best.setdefault(r.unit_code.partition(":")[0], r.grade)
+    return best
 
 
 def _ranked(rows: list[AssessmentResult], pick: RankPick) -> set[str]:

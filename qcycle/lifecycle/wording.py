@@ -17,7 +17,7 @@ def achievement_of(round_name: str, items: str, grade: str) -> str:
     (在…考核中被评为A级), an award is won (荣获…质量奖), and an award the round is named after
     is not said twice (荣获2024年度某市市长质量奖, not 在2024年度某市市长质量奖中被评为市长质量奖).
     ``items``: the names of the unit's subjects given that grade ("" for the unit itself); where
-    they are the awards and the grade only says "won" (温州: 获奖单位), the awards are what is won."""
+    they are the awards and the grade only says "won" (温州: 获奖), the awards are what is won."""
     what = f"（{items}）" if items else ""
     award = round_name.removesuffix("评审").removesuffix("评选")
     if grade.startswith("获奖") and "奖" in items:

@@ -46,7 +46,10 @@ class _Expander(StageDates):
         if len(keys) != len(set(keys)):
             dup = sorted({k for k in keys if keys.count(k) > 1})
             raise TimetableError(f"动作键重复：{dup[:5]}")
-        self.actions.sort(key=lambda a: (a.at, ORDER[a.action], a.stage, a.category or "", a.period or "", a.key))
+        # At one moment: by kind, then as the file lists its stages (焦作's results before its praise).
+        place = {stage.code: i for i, stage in enumerate(self.p.stages)}
+        self.actions.sort(key=lambda a: (a.at, ORDER[a.action], place.get(a.stage, len(place)), a.stage,
+                                         a.category or "", a.period or "", a.key))
         return Timetable(self.p.round.code, self.actions, list(self.cal.warnings))
 
     # -- actions -------------------------------------------------------------------------
