@@ -129,10 +129,11 @@ def _publish(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
     extra: dict[str, Any] = {}
-    listing = stage.notify and (stage.notify.approved_at or next((w.approved_at for w in stage.notify.any_of if w.approved_at), None))
-    if stage.notify is not None and listing:  # the published list: who was approved (others are told they are not)
-        extra["takers"] = units if stage.notify.approved_at else resolve(
-            session, p, round_id, Who(approved_at=listing), action.category)
+    who = stage.notify
+    approvals = [w.approved_at for w in ([who, *who.any_of] if who else []) if w.approved_at]
+    if who is not None and approvals:  # the published list: who was approved (others are told they are not)
+        extra["takers"] = units if who.approved_at else resolve(session, p, round_id, Who(approved_at=approvals[0]),
+                                                                 action.category)
     return Outcome(action, _drafts(units, "publication.j2", p, action, **extra),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
