@@ -12,6 +12,7 @@ import datetime as dt
 import subprocess
 import time
 
+import httpx
 import pytest
 
 from qcycle.clock import at
@@ -68,7 +69,13 @@ def test_two_workers_on_one_pool_run_a_rounds_stages(prefect_process, tmp_path, 
         deadline = time.monotonic() + 240
         states: dict[str, str] = {}
         while time.monotonic() < deadline:
-            states = {r["name"]: prefect_process.get(f"/flow_runs/{r['id']}").json()["state_type"] for r in runs}
+            try:
+                states = {r["name"]: prefect_process.get(f"/flow_runs/{r['id']}").json()["state_type"] for r in runs}
+            except httpx.TimeoutException:
+                # Seen once on a loaded machine: the server's SQLite writers queued behind one
+                # transaction for ~60 s (its task-run recorder logged "database is locked" and
+                # retried). The runs still have to complete within the deadline.
+                continue
             if all(s in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for s in states.values()):
                 break
             time.sleep(0.5)
