@@ -20,7 +20,7 @@ from qcycle import clock, crud, db
 from qcycle.intake import ingest_many
 from qcycle.lifecycle import (
     DECIDING_STAGE_KINDS,
-    _assessment_subjects,
+    assessment_subjects,
     owers,
     pending_decisions,
     remembering,
@@ -265,7 +265,7 @@ class World:
             components = [c.code for c in scheme.components if c.source == "reviews"]
             reviewers = max(3, scheme.min_reviewers)
             occasion = "" if a.stage == self.p.assessment_stages[0] else a.stage
-            for subject in _assessment_subjects(session, self.p, self.round_id, a.category):
+            for subject in assessment_subjects(session, self.p, self.round_id, a.category):
                 if (a.stage, subject) in self.scored:
                     continue
                 self.scored.add((a.stage, subject))

@@ -18,11 +18,11 @@ is idempotent: carrying out the same action twice gives the same drafts and writ
 from __future__ import annotations
 
 from qcycle.lifecycle.answers import refusal_letters
+from qcycle.lifecycle.assessing import assessment_subjects
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.handlers import (
     HANDLERS,
     LISTED_IN_DECISION_REQUEST,
-    _assessment_subjects,  # noqa: F401  (the simulated world scores what an assessment would)
     carry_out,
 )
 from qcycle.lifecycle.outcome import Draft, Outcome
@@ -63,6 +63,7 @@ __all__ = [
     "POSITIVE",
     "Draft",
     "Outcome",
+    "assessment_subjects",
     "carry_out",
     "decision_subjects",
     "eliminated",

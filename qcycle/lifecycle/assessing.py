@@ -1,0 +1,110 @@
+"""What an assessment action does: score the subjects from the values stored for them (reviews,
+indicators, bonuses earned in other rounds), grade them, save the results, and say in the run's
+record whom it graded without what they owed."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+from sqlmodel import Session
+
+from qcycle import crud
+from qcycle.lifecycle.outcome import Outcome
+from qcycle.lifecycle.who import select_subjects
+from qcycle.schema import Programme, Who, grade_label
+from qcycle.scoring import YEARLY_PREFIXES, assess, unit_input
+from qcycle.timetable import Action
+
+__all__ = ["assess_action", "assessment_subjects"]
+
+
+def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> Outcome:
+    """An assessment action: score its subjects from the stored values, grade them, save the results."""
+    scheme = p.assessment
+    if scheme is None:
+        return Outcome(action, note="本周期没有考核方案")
+    subjects = assessment_subjects(session, p, round_id, action.category)
+    measured = _measured(session, p, round_id, action.stage, subjects)
+    inputs = [unit_input(s, measured[s], scheme) for s in subjects]
+    earned = _bonuses_from_other_rounds(session, scheme)
+    for u in inputs:
+        for code, per_unit in earned.items():
+            count = per_unit.get(u.unit.partition(":")[0], 0)
+            if count:
+                u.bonuses[code] = u.bonuses.get(code, 0) + count
+    results = assess(scheme, inputs, p.quotas)
+    crud.save_results(session=session, round_id=round_id, results=[
+        {"unit_code": r.unit, "total": r.total, "components": r.components, "bonus": r.bonus,
+         "deduction": r.deduction, "veto": r.veto, "grade": r.grade, "rank": r.rank} for r in results
+    ], scope=subjects, stage=action.stage)  # other categories and other years keep their results
+    grades: dict[str, int] = defaultdict(int)
+    for result in results:
+        grades[result.grade] += 1
+    summary = "，".join(f"{grade_label(g)} {grades[g]}" for g in scheme.grade_names if grades[g])
+    return Outcome(action, results=results, counts=dict(grades), note=f"{action.title}：{len(results)} 个对象，"
+                   f"{summary or '无'}{_scored_without(session, p, round_id, action, subjects)}")
+
+
+def _scored_without(session, p: Programme, round_id: uuid.UUID, action: Action, subjects: list[str]) -> str:
+    """Subjects graded without what they owed at an earlier window (焦作: a county that never handed in
+    its 自我评价报告 was graded A), said in the run's record for ops to check before results go out."""
+    units, said = {s.partition(":")[0] for s in subjects}, []
+    for st in p.stages[:[x.code for x in p.stages].index(action.stage)]:
+        if st.submission and st.owed_by and not st.voluntary:
+            missing = sorted(units & set(select_subjects(session, p, round_id, Who(missing_at=st.code), action.category)))
+            names = "、".join(p.unit(u).name for u in missing[:5]) + ("等" if len(missing) > 5 else "")
+            said += [f"{len(missing)} 个未交{st.handed_in}（{names}）"] if missing else []
+    return "；其中 " + "，".join(said) + "，请核实" if said else ""
+
+
+def _measured(session: Session, p: Programme, round_id: uuid.UUID, stage: str,
+              subjects: list[str]) -> dict[str, list[tuple[str, str, float]]]:
+    """Each subject's (component, reviewer or year, value) for the assessment ``stage``. A
+    round assessed twice is scored twice: reviewers' scores, bonuses, deductions and vetoes
+    are this assessment's own, so one not yet scored says so (too few scores) instead of
+    reusing the other's. A year's indicator or quota figure given for an earlier assessment
+    still holds, unless this one gives it again."""
+    order = p.assessment_stages
+    mine = order.index(stage) if stage in order else 0
+    rank = {"": 0, **{code: i for i, code in enumerate(order)}}  # "": stored before values had a stage
+    chosen: dict[tuple[str, str, str], tuple[tuple[int, bool], float]] = {}
+    if subjects:
+        for r in crud.reviews_of(session=session, round_id=round_id, subjects=subjects,
+                                 stages=["", *order[:mine + 1]]):
+            given = rank[r.stage]  # only these stages are read
+            prefix, yearly, _ = r.component_code.partition(":")  # as scoring.unit_input reads it
+            if given != mine and not (yearly and prefix in YEARLY_PREFIXES):
+                continue
+            key = (r.unit_code, r.component_code, r.reviewer)
+            # The latest assessment's value; for the first, one given since values had a stage.
+            order_key = (given, r.stage != "")
+            if key not in chosen or order_key > chosen[key][0]:
+                chosen[key] = (order_key, r.value)
+    measured: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+    for (unit, component, reviewer), (_, value) in chosen.items():
+        measured[unit].append((component, reviewer, value))
+    return measured
+
+
+def _bonuses_from_other_rounds(session, scheme) -> dict[str, dict[str, int]]:
+    """Bonus items earned in another round (e.g. 揭榜挂帅 takers graded A): item → unit → count."""
+    out: dict[str, dict[str, int]] = {}
+    for item in scheme.bonuses:
+        if item.source_round is None:
+            continue
+        source = crud.get_round(session=session, code=item.source_round)
+        if source is None:
+            continue  # that round has not run here (yet): nothing earned
+        counts: dict[str, int] = defaultdict(int)
+        for subject in crud.graded_subjects(session=session, round_id=source.id, grades=item.source_grades):
+            counts[subject.partition(":")[0]] += 1
+        out[item.code] = dict(counts)
+    return out
+
+
+def assessment_subjects(session: Session, p: Programme, round_id: uuid.UUID, category: str | None) -> list[str]:
+    """Assessed subjects: 'unit:item' where the selection reaches list items, else unit codes."""
+    scheme = p.assessment
+    assert scheme is not None
+    return select_subjects(session, p, round_id, scheme.subjects, category)
