@@ -553,3 +553,26 @@ def test_an_assessment_says_whom_it_graded_without_what_they_owed(home):
     assert missing, "every county handed in: the test reads nothing"
     names = "、".join(p.unit(u).name for u in missing)
     assert f"；其中 {len(missing)} 个未交自我评价报告及考核资料（{names}），请核实" in note, note
+
+
+def test_a_taker_of_two_items_that_reports_on_one_is_asked_for_the_other_by_name(session, round_):
+    """甘孜 reported on one of its two 创先引领 items by the 中期检查 deadline and was chased for
+    neither: hand-ins were counted by unit. It now gets the reminder, the overdue notice and the
+    督办 for the item it owes, named; a unit that reported on all its items gets none."""
+    p, t, rid = round_
+    for unit, item in (("510100", "cxyl-01"), ("510100", "cxyl-02"), ("510300", "zlcx-01")):
+        _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
+        crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                          subject=f"{unit}:{item}", outcome="approved", decided_by="cli:test")
+    for unit, item in (("510100", "cxyl-01"), ("510300", "zlcx-01")):  # each reports on one item
+        with clock.frozen(dt.datetime.fromisoformat("2023-07-10T09:00:00+08:00")):
+            assert ingest(session=session, programme=p, timetable=t, round_id=rid, source="test", record={
+                "kind": "progress_report", "unit": unit, "item": item, "period": "2023-07",
+                "submitted_at": "2023-07-10T09:00:00+08:00"}).status == "accepted"
+    names = t.by_name()
+    owed = "中期检查（进展报告）（2023年7月）（争创国家级质量标准实验室）"
+    for name in ("midterm:reminder:2023-07:T-3", "midterm:overdue:2023-07", "midterm:escalation:2023-07"):
+        drafts = carry_out(session, p, rid, names[name], as_of=names[name].at).drafts
+        assert [d.unit for d in drafts] == ["510100"], name
+        assert owed in _rendered(drafts[0]), (name, _rendered(drafts[0]))
+    assert carry_out(session, p, rid, names["midterm:deadline:2023-07"]).counts == {"overdue": 1}

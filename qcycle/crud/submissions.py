@@ -245,12 +245,13 @@ def _subject_column() -> Any:
 
 
 def handed_in_query(*, round_id: uuid.UUID, stage: str, period: str | None, category: str | None,
-                    item_category: Mapping[str, str], status: str = "accepted") -> Any:
+                    item_category: Mapping[str, str], status: str = "accepted", subjects: bool = False) -> Any:
     """SELECT the units that handed the stage's submission in (accepted; or with ``status``,
     e.g. refused as late), for a period and category: filtered and made distinct by the
     database, from ``ix_submission_handed_in`` (a national round holds tens of thousands of
-    submissions and a status report asks about every past deadline)."""
-    query = select(Submission.unit_code).distinct().where(
+    submissions and a status report asks about every past deadline). ``subjects``: the
+    subjects ('unit:item', or 'unit') instead of the units."""
+    query = select(_subject_column() if subjects else Submission.unit_code).distinct().where(
         Submission.round_id == round_id, Submission.stage == stage,
         Submission.status == status, _in_category(item_category, category, uncategorised=True))
     if period is not None:
@@ -263,6 +264,13 @@ def handed_in_units(*, session: Session, round_id: uuid.UUID, stage: str, period
     """The units of :func:`handed_in_query`."""
     return column_values(session, handed_in_query(round_id=round_id, stage=stage, period=period,
                                                   category=category, item_category=item_category, status=status))
+
+
+def handed_in_subjects(*, session: Session, round_id: uuid.UUID, stage: str, period: str | None,
+                       category: str | None, item_category: Mapping[str, str], status: str = "accepted") -> list[str]:
+    """The subjects of :func:`handed_in_query`: what a taker of several list items handed in, item by item."""
+    return column_values(session, handed_in_query(round_id=round_id, stage=stage, period=period, category=category,
+                                                  item_category=item_category, status=status, subjects=True))
 
 
 def accepted_subjects(*, session: Session, round_id: uuid.UUID, stage: str, category: str | None,

@@ -26,6 +26,7 @@ from qcycle.lifecycle.who import (
     eliminated,
     in_category,
     outstanding,
+    owed_items,
     owers,
     p_item_name,
     pending_decisions,
@@ -109,20 +110,29 @@ def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Actio
 
 
 def _drafts(units: list[str], template: str, p: Programme, action: Action, *, internal: bool = False,
-            **extra: Any) -> list[Draft]:
-    """One draft per unit. An office does not write letters to itself (it may owe its own part
-    of an assessment); ``internal`` messages (a decision request to the office's own reviewers)
-    are signed by the system instead."""
+            own: dict[str, dict[str, Any]] | None = None, **extra: Any) -> list[Draft]:
+    """One draft per unit (``own``: what differs for some units). An office does not write letters
+    to itself (it may owe its own part of an assessment); ``internal`` messages (a decision request
+    to the office's own reviewers) are signed by the system instead."""
     ctx = _base_context(p, action) | extra
     sender = p.sender(action.stage)
     if internal:
         ctx["sender_name"] = SYSTEM_SENDER
     return [
-        Draft(u, template, ctx | {"unit_name": p.unit(u).name, "unit_code": u}, action.key, ctx["today"],
-              action.at.date())
+        Draft(u, template, ctx | (own or {}).get(u, {}) | {"unit_name": p.unit(u).name, "unit_code": u}, action.key,
+              ctx["today"], action.at.date())
         for u in units
         if internal or u != sender
     ]
+
+
+def _items_owed(session, p: Programme, round_id: uuid.UUID, action: Action, less_refused: bool = False
+                ) -> dict[str, dict[str, Any]]:
+    """A unit that handed in for some of its list items is asked for the others by name:
+    "中期检查（进展报告）（2023年10月）（争创国家级质量标准实验室）"."""
+    item = _base_context(p, action)["item"]
+    return {u: {"item": item + "（" + "、".join(p_item_name(p, f"{u}:{i}") or i for i in items) + "）"}
+            for u, items in owed_items(session, p, round_id, action, less_refused=less_refused).items()}
 
 
 def _publish(session, p, round_id, action) -> Outcome:
@@ -164,7 +174,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
 
 def _reminder(session, p, round_id, action) -> Outcome:
     units = outstanding(session, p, round_id, action)
-    return Outcome(action, _drafts(units, "reminder.j2", p, action),
+    return Outcome(action, _drafts(units, "reminder.j2", p, action, own=_items_owed(session, p, round_id, action)),
                    note=f"{action.title}：尚未提交 {len(units)} 个单位", counts={"outstanding": len(units)})
 
 
@@ -190,7 +200,8 @@ def _overdue(session, p, round_id, action) -> Outcome:
     notified = [u for u in units if u not in urged]
     note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
                                                           if urged else "")
-    return Outcome(action, _drafts(notified, "overdue.j2", p, action, days_overdue=_days_overdue(action)),
+    return Outcome(action, _drafts(notified, "overdue.j2", p, action, days_overdue=_days_overdue(action),
+                                   own=_items_owed(session, p, round_id, action, less_refused=True)),
                    note=note, counts={"overdue": len(units)})
 
 
@@ -214,9 +225,10 @@ def _escalation(session, p, round_id, action) -> Outcome:
     drafts = []
     for parent, children in sorted(by_parent.items()):
         if parent == sender:  # the office is the superior: it urges (督办) the overdue units itself
+            own = _items_owed(session, p, round_id, action, less_refused=True)
             for child in children:
                 drafts += _drafts([child], "escalation.j2", p, action, parent_name=p.unit(child).name,
-                                  child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action))
+                                  child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action), own=own)
             continue
         names = [p.unit(c).name for c in children]
         # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.

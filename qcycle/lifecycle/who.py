@@ -33,6 +33,7 @@ __all__ = [
     "handed_in_query",
     "in_category",
     "outstanding",
+    "owed_items",
     "owers",
     "p_item_name",
     "pending_decisions",
@@ -260,7 +261,34 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
     done = _submitted(session, round_id, stage, action.period, action.category, p)
     if less_refused and stage.lateness == "reject":
         done |= _submitted(session, round_id, stage, action.period, action.category, p, "rejected_late")
-    return [u for u in due if u not in done]
+    partly = owed_items(session, p, round_id, action, less_refused=less_refused)
+    return [u for u in due if u not in done or u in partly]
+
+
+def owed_items(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
+               less_refused: bool = False) -> dict[str, list[str]]:
+    """Units owing the action's submission for several list items that handed it in for some but
+    not all: unit → the items still owed (a 揭榜 taker reports on each item it took)."""
+    stage = p.stage(action.stage)
+    if stage.owed_by is None or not stage.owed_by.dynamic:
+        return {}
+    period = next((x for x in stage.periods if x.code == action.period), None)
+    only = set(period.categories) if period and period.categories else None  # a period for some categories
+    owed = [s for s in select_subjects(session, p, round_id, stage.owed_by, action.category)
+            if ":" in s and (only is None or p.item_category.get(s.partition(":")[2]) in only)]
+    if not owed:
+        return {}
+    statuses = ["accepted"] + (["rejected_late"] if less_refused and stage.lateness == "reject" else [])
+    handed = {s for status in statuses for s in crud.handed_in_subjects(
+        session=session, round_id=round_id, stage=stage.code, period=action.period, category=action.category,
+        item_category=p.item_category, status=status)}
+    some = {s.partition(":")[0] for s in handed}
+    missing: dict[str, list[str]] = defaultdict(list)
+    for s in owed:
+        unit, _, item = s.partition(":")
+        if s not in handed and unit in some:
+            missing[unit].append(item)
+    return dict(missing)
 
 
 def p_unit_name(p: Programme, subject: str) -> str | None:
