@@ -171,6 +171,19 @@ def test_a_grade_forced_by_a_veto_says_so_in_the_result_letter(tmp_path_factory,
     assert not any("一票否决" in body for unit, body in results.items() if unit not in r.vetoed)
 
 
+
+@pytest.mark.parametrize("stem", ["ha-county-assessment-2015", "jz-assessment-2016"])
+def test_a_unit_owing_a_rectification_because_of_a_veto_is_told_so(stem, tmp_path_factory, monkeypatch):
+    """淮安's 金湖县 was told only "排名后2名": it is last because of its accident, not its score."""
+    r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
+    names = {v.code: v.name for v in r.programme.assessment.vetoes}
+    letters = {m.unit_code: m.body for m in r.messages if m.subject.startswith("【整改通知】")}
+    assert set(r.vetoed) & set(letters), "no vetoed unit owes a rectification here: the test reads nothing"
+    for unit, body in letters.items():
+        told = f"（因{names[r.vetoed[unit]]}，实行一票否决）。" if unit in r.vetoed else None
+        assert (told in body) if told else "一票否决" not in body, body
+
+
 def test_a_taker_whose_project_fails_its_evaluation_is_told_so_with_the_results(tmp_path_factory, monkeypatch):
     """四川: the results go to the takers; one whose project was not confirmed (评价确认不予通过)
     hears it then, by name of the project, not nothing."""

@@ -397,7 +397,11 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     assert stage.owed_by is not None
     left = _workdays_left(action, _written_on(action)) if action.deadline is not None else None
     report_to = p.unit(stage.report_to).name if stage.report_to else None
-    return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=reason_of(p, stage.owed_by),
+    reason, vetoes = reason_of(p, stage.owed_by), {v.code: v.name for v in (p.assessment.vetoes if p.assessment else [])}
+    # A unit there by a veto is told so (淮安's 金湖县 is last because of its accident, not its score).
+    own = {r.unit_code: {"reason": f"{reason}（因{vetoes.get(r.veto, r.veto)}，实行一票否决）"}
+           for r in results_of(session, round_id, stage.owed_by.assessed_at) if r.veto and r.unit_code in units}
+    return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=reason, own=own,
                                    rectification_deadline=action.deadline, working_days_left=left,
                                    report_to=report_to),
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
