@@ -34,7 +34,13 @@ from qcycle.lifecycle.who import (
     results_of,
     select_subjects,
 )
-from qcycle.lifecycle.wording import achievement_of, reason_of, result_kind, veto_remarks
+from qcycle.lifecycle.wording import (
+    achievement_of,
+    reason_of,
+    result_kind,
+    veto_reason,
+    veto_remarks,
+)
 from qcycle.models import AssessmentResult
 from qcycle.render import SYSTEM_SENDER
 from qcycle.schema import Programme, Stage, Who, grade_label
@@ -126,13 +132,12 @@ def _drafts(units: list[str], template: str, p: Programme, action: Action, *, in
     ]
 
 
-def _items_owed(session, p: Programme, round_id: uuid.UUID, action: Action, less_refused: bool = False
-                ) -> dict[str, dict[str, Any]]:
+def _naming_owed(p: Programme, action: Action, owed: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
     """A unit that handed in for some of its list items is asked for the others by name:
     "中期检查（进展报告）（2023年10月）（争创国家级质量标准实验室）"."""
     item = _base_context(p, action)["item"]
     return {u: {"item": item + "（" + "、".join(p_item_name(p, f"{u}:{i}") or i for i in items) + "）"}
-            for u, items in owed_items(session, p, round_id, action, less_refused=less_refused).items()}
+            for u, items in owed.items()}
 
 
 def _publish(session, p, round_id, action) -> Outcome:
@@ -173,8 +178,9 @@ def _window_open(session, p, round_id, action) -> Outcome:
 
 
 def _reminder(session, p, round_id, action) -> Outcome:
-    units = outstanding(session, p, round_id, action)
-    return Outcome(action, _drafts(units, "reminder.j2", p, action, own=_items_owed(session, p, round_id, action)),
+    owed = owed_items(session, p, round_id, action)
+    units = outstanding(session, p, round_id, action, owed=owed)
+    return Outcome(action, _drafts(units, "reminder.j2", p, action, own=_naming_owed(p, action, owed)),
                    note=f"{action.title}：尚未提交 {len(units)} 个单位", counts={"outstanding": len(units)})
 
 
@@ -193,7 +199,8 @@ def _days_overdue(action: Action) -> int:
 
 
 def _overdue(session, p, round_id, action) -> Outcome:
-    units = outstanding(session, p, round_id, action, less_refused=True)
+    owed = owed_items(session, p, round_id, action, less_refused=True)
+    units = outstanding(session, p, round_id, action, less_refused=True, owed=owed)
     urged: list[str] = []
     if "escalate_to" in action.detail:  # the escalation falls on this day too (the timetable says)
         urged = _urged(p, action, units).get(p.sender(action.stage), [])
@@ -201,7 +208,7 @@ def _overdue(session, p, round_id, action) -> Outcome:
     note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
                                                           if urged else "")
     return Outcome(action, _drafts(notified, "overdue.j2", p, action, days_overdue=_days_overdue(action),
-                                   own=_items_owed(session, p, round_id, action, less_refused=True)),
+                                   own=_naming_owed(p, action, owed)),
                    note=note, counts={"overdue": len(units)})
 
 
@@ -220,12 +227,13 @@ def _escalation(session, p, round_id, action) -> Outcome:
     sender = p.sender(action.stage)
     # The office may owe the report itself (榆阳's 市场监管局 is one of the departments assessed):
     # it does not report itself overdue to its superior.
-    units = [u for u in outstanding(session, p, round_id, action, less_refused=True) if u != sender]
+    owed = owed_items(session, p, round_id, action, less_refused=True)
+    units = [u for u in outstanding(session, p, round_id, action, less_refused=True, owed=owed) if u != sender]
     by_parent = _urged(p, action, units)
     drafts = []
     for parent, children in sorted(by_parent.items()):
         if parent == sender:  # the office is the superior: it urges (督办) the overdue units itself
-            own = _items_owed(session, p, round_id, action, less_refused=True)
+            own = _naming_owed(p, action, owed)
             for child in children:
                 drafts += _drafts([child], "escalation.j2", p, action, parent_name=p.unit(child).name,
                                   child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action), own=own)
@@ -397,9 +405,9 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     assert stage.owed_by is not None
     left = _workdays_left(action, _written_on(action)) if action.deadline is not None else None
     report_to = p.unit(stage.report_to).name if stage.report_to else None
-    reason, vetoes = reason_of(p, stage.owed_by), {v.code: v.name for v in (p.assessment.vetoes if p.assessment else [])}
+    reason = reason_of(p, stage.owed_by)
     # A unit there by a veto is told so (淮安's 金湖县 is last because of its accident, not its score).
-    own = {r.unit_code: {"reason": f"{reason}（因{vetoes.get(r.veto, r.veto)}，实行一票否决）"}
+    own = {r.unit_code: {"reason": f"{reason}（{veto_reason(p, r.veto)}）"}
            for r in results_of(session, round_id, stage.owed_by.assessed_at) if r.veto and r.unit_code in units}
     return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=reason, own=own,
                                    rectification_deadline=action.deadline, working_days_left=left,

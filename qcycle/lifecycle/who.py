@@ -247,7 +247,7 @@ def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str 
 
 
 def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
-                less_refused: bool = False) -> list[str]:
+                less_refused: bool = False, owed: dict[str, list[str]] | None = None) -> list[str]:
     """Units that owe the action's submission and have not handed it in (on time or accepted late).
     ``less_refused``: nor handed it in late and been refused (不予受理): an overdue notice or a
     督办 saying "仍未收到" would be false, and the refusal letter tells them what happened."""
@@ -261,7 +261,8 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
     done = _submitted(session, round_id, stage, action.period, action.category, p)
     if less_refused and stage.lateness == "reject":
         done |= _submitted(session, round_id, stage, action.period, action.category, p, "rejected_late")
-    partly = owed_items(session, p, round_id, action, less_refused=less_refused)
+    # ``owed``: the caller's own owed_items (a letter names the items), not read again.
+    partly = owed if owed is not None else owed_items(session, p, round_id, action, less_refused=less_refused)
     return [u for u in due if u not in done or u in partly]
 
 

@@ -9,7 +9,7 @@ from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
 from qcycle.schema import Programme, Who, grade_label
 
-__all__ = ["achievement_of", "reason_of", "result_kind", "veto_remarks"]
+__all__ = ["achievement_of", "reason_of", "result_kind", "veto_reason", "veto_remarks"]
 
 
 def achievement_of(round_name: str, items: str, grade: str) -> str:
@@ -62,10 +62,15 @@ def result_kind(p: Programme) -> str:
             else "评价确认结果" if p.categories and not by_unit else "考核结果")
 
 
+def veto_reason(p: Programme, veto: str) -> str:
+    """Why a veto applied, as a letter says it: "因发生重大质量安全事故，实行一票否决"."""
+    name = next((v.name for v in (p.assessment.vetoes if p.assessment else []) if v.code == veto), veto)
+    return f"因{name}，实行一票否决"
+
+
 def veto_remarks(p: Programme, results: Iterable[AssessmentResult]) -> str | None:
     """Why a vetoed result has its grade, for the result letter's 说明: the grade a veto forces
     is not what the score reads as (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决")."""
-    names = {v.code: v.name for v in p.assessment.vetoes} if p.assessment else {}
-    said = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}因{names.get(r.veto, r.veto)}，"
-            f"实行一票否决，等次定为{grade_label(r.grade)}" for r in results if r.veto]
+    said = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{veto_reason(p, r.veto)}，"
+            f"等次定为{grade_label(r.grade)}" for r in results if r.veto]
     return "；".join(said) + "。" if said else None
