@@ -32,6 +32,9 @@ ACTION_KINDS: dict[str, ActionKind] = {k.name: k for k in (
     # A call or a list is published before the window it opens: a unit reads "印发《榜单》"
     # before "揭榜书开始受理", not the other way round.
     ActionKind("publish", "发布", "publication"),
+    # An event's notice goes days ahead of it (a unit prepares for a 现场评审); the event
+    # itself is a node of the timeline that writes nothing.
+    ActionKind("event_notice", "安排通知", "publication"),
     ActionKind("event", "工作节点", "publication"),
     ActionKind("window_open", "开始受理", "window"),
     ActionKind("notice_open", "公示开始", "publication"),

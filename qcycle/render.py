@@ -50,6 +50,7 @@ TEMPLATE_NAMES = (
     "summons.j2",
     "notice.j2",
     "publication.j2",
+    "event_notice.j2",
     "window_open.j2",
     "deadline_moved.j2",
     "rectification.j2",

@@ -534,3 +534,55 @@ def test_a_period_is_named_in_letters_as_an_office_writes_it(period, label):
     from qcycle.schema import Period
 
     assert Period.model_validate({**period, "deadline": {"date": "2023-07-14"}}).label == label
+
+
+ONSITE = "      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-04-18}"
+
+
+def with_onsite(extra: str) -> str:
+    """AWARD with a 现场评审 on Monday 2023-04-17 for those the documents step approved."""
+    text = AWARD.replace(ONSITE, "      - {code: onsite, name: 现场评审, kind: event, on: 2023-04-17,\n"
+                                 f"         notify: {{approved_at: documents}}{extra}}}\n" + ONSITE)
+    assert text != AWARD
+    return text
+
+
+def test_an_event_is_announced_working_days_ahead_to_those_it_concerns(tmp_path, home):
+    r = Round(write(tmp_path, "award.yaml", with_onsite(", notify_ahead: 3")))
+    notice, node = r.t.by_name()["onsite:event_notice"], r.t.by_name()["onsite:event"]
+    # Three working days before Monday the 17th; keyed by the event's day, as a reminder by its deadline's.
+    assert notice.at == at(dt.date(2023, 4, 12), dt.time(9)) and notice.key.endswith("@2023-04-17")
+    assert [name_of(k) for k in notice.needs] == ["documents:decision_due", "eligibility:decision_due"]
+    r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e2="approved", e3="approved")
+    r.decide("documents", e1="approved", e2="approved", e3="rejected")
+    r.until("2023-04-17")
+    assert {"onsite:event_notice", "onsite:event"} <= r.ran and node.at.date() == dt.date(2023, 4, 17)
+    letters = r.letters("onsite")
+    assert sorted(letters) == ["e1", "e2"]  # not e3, rejected by the documents step
+    body = letters["e1"]
+    assert "示例区市场监督管理局定于2023年4月17日（星期一）组织现场评审，请贵单位做好相关准备。" in body
+    assert body.rstrip().splitlines()[-1] == "2023年4月12日"  # sent ahead, not on the day
+    with db.session_scope() as session:  # the event's own day writes nothing more
+        subjects = session.exec(select(OutboxMessage.subject).where(OutboxMessage.round_id == r.id,
+                                                                    OutboxMessage.unit_code == "e1")).all()
+    assert [s for s in subjects if "现场评审" in s] == ["【通知】2023年度示例区长质量奖：现场评审安排"]
+
+
+def test_an_events_notice_is_checked_against_what_it_reads_and_not_sent_after_the_event(tmp_path, home):
+    from qcycle.timetable import due
+
+    # Five working days ahead (the default) is Monday the 10th, before the documents step decides.
+    with pytest.raises(ConfigError) as exc:
+        write(tmp_path, "early.yaml", with_onsite(""))
+    assert ("“现场评审”的提前通知（提前5个工作日）定于 2023-04-10，早于它所依据的“材料评审”日期 2023-04-11"
+            "（notify）：应安排在其后，或减少 notify_ahead") in str(exc.value)
+    with pytest.raises(ConfigError, match="notify_ahead 只用于有 notify 的 event 阶段"):
+        write(tmp_path, "bare.yaml", AWARD.replace("on: 2023-04-18}", "on: 2023-04-18, notify_ahead: 2}"))
+    # A run catching up on the event's day (the deployment was down) does not invite to it.
+    r = Round(write(tmp_path, "award.yaml", with_onsite(", notify_ahead: 3")))
+    notice = r.t.by_name()["onsite:event_notice"]
+    done = {a.key for a in r.t.actions} - {notice.key}
+    assert notice in due(r.t, at(dt.date(2023, 4, 14), dt.time(18)), done).run
+    late = due(r.t, at(dt.date(2023, 4, 17), dt.time(9)), done)
+    assert notice not in late.run and [a for a, _ in late.skipped] == [notice]

@@ -88,7 +88,7 @@ def _base_context(p: Programme, action: Action) -> dict[str, Any]:
     }
 
 
-_ANNOUNCED = frozenset({"publish", "event", "notify"})  # point events that happen by being announced
+_ANNOUNCED = frozenset({"publish", "notify"})  # point events that happen by being announced
 
 
 def _written_on(action: Action) -> dt.date:
@@ -150,6 +150,15 @@ def _publish(session, p, round_id, action) -> Outcome:
         extra["takers"] = units if who.approved_at else resolve(session, p, round_id, Who(approved_at=approvals[0]),
                                                                  action.category)
     return Outcome(action, _drafts(units, "publication.j2", p, action, **extra),
+                   note=f"{action.title}：通知 {len(units)} 个单位")
+
+
+def _event_notice(session, p, round_id, action) -> Outcome:
+    """The units an event concerns are told its day ahead (定于某日开展现场评审)."""
+    stage = p.stage(action.stage)
+    units = resolve(session, p, round_id, stage.notify, action.category)
+    assert action.deadline is not None  # the event's own moment
+    return Outcome(action, _drafts(units, "event_notice.j2", p, action, event_on=action.deadline.date()),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
 
@@ -417,7 +426,8 @@ def _followup_open(session, p, round_id, action) -> Outcome:
 
 HANDLERS = {
     "publish": _publish,
-    "event": _publish,
+    "event_notice": _event_notice,
+    "event": lambda s, p, r, a: Outcome(a, note=a.title),  # a node of the timeline: its notice went ahead
     "window_open": _window_open,
     "followup_open": _followup_open,
     "reminder": _reminder,

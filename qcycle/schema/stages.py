@@ -15,6 +15,7 @@ from qcycle.schema.dates import Deadline, RelativeDate, Roll
 from qcycle.schema.who import Who
 
 __all__ = [
+    "EVENT_NOTICE_WORKDAYS",
     "IDENTITY_FIELDS",
     "SUBMISSION_TITLES",
     "Eligibility",
@@ -150,6 +151,10 @@ class Eligibility(_Model):
 
 _WINDOW_KINDS = ("submission", "followup")
 
+# An event's notice (现场评审, 汇报会) goes a week ahead unless the file says otherwise: a unit
+# told on the day cannot prepare for it.
+EVENT_NOTICE_WORKDAYS = 5
+
 # What a record's identity may be made of: the fields every record has, and its own fields.
 IDENTITY_FIELDS = ("id", "unit", "item", "period", "category")
 
@@ -205,6 +210,10 @@ class Stage(_Model):
         None, description="followup stages: the unit the written report goes to (default the stage's sender)")
     template: str | None = Field(None, description="message template for notifications")
     notify: Who | None = Field(None, description="who is told when this stage happens")
+    notify_ahead: int | None = Field(
+        None, ge=1, le=30, description=(
+            "event stages with notify: the notice (定于某日开展…) goes this many working days before the "
+            f"event (default {EVENT_NOTICE_WORKDAYS})"))
     days: int | None = Field(None, gt=0, description="length of a 公示 period in calendar days")
     per_category: dict[Code, StageOverride] = Field(default_factory=dict)
     assumption: str | None = None
@@ -237,7 +246,17 @@ class Stage(_Model):
             raise ValueError("voluntary 只用于 submission 阶段")
         if self.report_to is not None and k is not StageKind.followup:
             raise ValueError("report_to 只用于 followup（整改）阶段")
+        if self.notify_ahead is not None and (k is not StageKind.event or self.notify is None):
+            raise ValueError("notify_ahead 只用于有 notify 的 event 阶段（提前几个工作日通知参加单位）")
         return self
+
+    @property
+    def notice_workdays(self) -> int | None:
+        """Working days ahead of an event its notice goes (``None``: an event nobody is told of,
+        or not an event)."""
+        if self.kind is not StageKind.event or self.notify is None:
+            return None
+        return EVENT_NOTICE_WORKDAYS if self.notify_ahead is None else self.notify_ahead
 
     def _window_shape(self) -> None:
         """A submission or follow-up stage: a window, what is owed in it and by whom."""

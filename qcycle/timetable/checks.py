@@ -88,14 +88,18 @@ def _before_what_it_reads(ex: _Expander, i: int, stage: Stage) -> list[tuple[str
         cat = f"（{p.category(category).name}）" if category else ""
         when = (ex.window_opens(stage, None, category) or ex.event_date(stage.code, "deadline", category)) \
             if stage.kind.value in _WINDOW_KINDS else ex.stage_date(stage.code, category)
+        what, fix = f"“{stage.name}”{cat}", "应安排在其后"
+        if (notice := ex.event_notice_day(stage, category)) is not None:
+            # Those an event concerns are told when its notice goes, days ahead of it.
+            when, what = notice, f"“{stage.name}”{cat}的提前通知（提前{stage.notice_workdays}个工作日）"
+            fix += "，或减少 notify_ahead"
         for code, via in reads:
             if not p.has_stage(code):
                 continue
             ready, word = _ready_after(ex, code, category)
             if when < ready or (when == ready and p.stage(code).kind.value in _WINDOW_KINDS):
                 errors.append((f"stages[{i}]", (
-                    f"“{stage.name}”{cat}定于 {when}，早于它所依据的“{p.stage(code).name}”{word} {ready}"
-                    f"（{via}）：应安排在其后")))
+                    f"{what}定于 {when}，早于它所依据的“{p.stage(code).name}”{word} {ready}（{via}）：{fix}")))
     return errors
 
 

@@ -19,7 +19,8 @@ from qcycle.workcal import WorkCalendar
 
 __all__ = ["expand"]
 
-_SERVES_DEADLINE = ("window_open", "followup_open", "reminder", "overdue", "escalation")
+# Actions keyed by the moment they serve: a window's deadline, or the event a notice announces.
+_SERVES_DEADLINE = ("window_open", "followup_open", "reminder", "overdue", "escalation", "event_notice")
 
 
 def expand(p: Programme, cal: WorkCalendar, extensions: Sequence[UnitDeadline] = ()) -> Timetable:
@@ -81,6 +82,14 @@ class _Expander(StageDates):
             common["owed_by"] = stage.notify.describe(self.p.stage_names)
         if stage.kind is StageKind.notification:
             self._add(nine, action, stage, title, **common)
+        elif stage.kind is StageKind.event:
+            notice = self.event_notice_day(stage, category)
+            if notice is not None:
+                # Its notice, some working days ahead, is what the units are sent; a moved event is
+                # another notice (keyed by the event's day, as a reminder by its deadline's).
+                self._add(at(notice, dt.time(9, 0)), "event_notice", stage, f"{title}：提前通知（{day:%Y-%m-%d}）",
+                          deadline=nine, **common)
+            self._add(nine, action, stage, title, **{k: v for k, v in common.items() if k != "owed_by"})
         elif stage.kind is StageKind.notice:
             assert stage.days is not None
             end = day + dt.timedelta(days=stage.days - 1)
@@ -90,6 +99,14 @@ class _Expander(StageDates):
             self._add(close, "notice_close", stage, f"{stage.name}{cat_name}结束，异议受理截止", category=category)
         else:
             self._add(nine, action, stage, title, **common)
+
+    def event_notice_day(self, stage: Stage, category: str | None) -> dt.date | None:
+        """The day an event's notice goes: ``notify_ahead`` working days before the event (``None``:
+        nobody is told of it)."""
+        ahead = stage.notice_workdays
+        if ahead is None:
+            return None
+        return self.cal.add_workdays(self.point_day(stage, category)[0], -ahead)
 
     def _windows(self, stage: Stage, category: str | None, cat_name: str) -> None:
         assert stage.owed_by is not None

@@ -37,7 +37,7 @@ def due(
     An action waits (neither run nor skipped) while a decision it needs is not complete.
 
     Reminders and window openings whose deadline has already passed are skipped (a reminder
-    after the deadline would mislead); closings, overdue notices, escalations, decisions and
+    after the deadline would mislead), and so is an event's notice on or after the event's day; closings, overdue notices, escalations, decisions and
     everything else still matter after downtime and are run late.
     """
     run, skipped = [], []
@@ -46,6 +46,10 @@ def due(
             continue
         if any(key not in done for key in action.needs):
             continue  # waits for a decision still pending (see Action.needs)
+        if action.action == "event_notice" and action.deadline is not None and action.deadline.date() <= as_of.date():
+            # A notice of an event held already (a run caught up late) would invite to the past.
+            skipped.append((action, f"{action.deadline:%Y-%m-%d}的活动已到期，不再发送提前通知"))
+            continue
         if action.action in ("reminder", "window_open") and action.deadline is not None:
             if action.deadline <= as_of:
                 skipped.append((action, f"截止时间 {action.deadline:%Y-%m-%d %H:%M} 已过，不再发送"))
