@@ -20,7 +20,7 @@ from sqlmodel import select
 from qcycle import db
 from qcycle.lifecycle.wording import achievement_of, result_kind
 from qcycle.loader import load_programme
-from qcycle.models import NEGATIVE_OUTCOMES, AssessmentResult, Decision, OutboxMessage
+from qcycle.models import NEGATIVE_OUTCOMES, ActionRun, AssessmentResult, Decision, OutboxMessage
 from qcycle.timetable import Timetable, name_of
 from tests.homes import leave_home, play_programme, use_home
 
@@ -45,6 +45,7 @@ class Round:
     unplaced: set[str]  # units with a result graded 未获奖
     vetoed: dict[str, str]  # unit → the veto that forced its grade
     decisions: list[Decision]
+    notes: dict[str, str]  # action key → the run's note (ops read it in the run history)
 
 
 _runs: dict[Path, Round] = {}
@@ -67,10 +68,12 @@ def run(path: Path, tmp_path_factory, monkeypatch) -> Round:
             vetoed = dict(session.exec(select(AssessmentResult.unit_code, AssessmentResult.veto).where(
                 AssessmentResult.round_id == round_id, AssessmentResult.veto.is_not(None))).all())
             decisions = list(session.exec(select(Decision).where(Decision.round_id == round_id)).all())
+            notes = dict(session.exec(select(ActionRun.action_key, ActionRun.note).where(
+                ActionRun.round_id == round_id)).all())
     finally:
         leave_home()
     _runs[path] = Round(p, timetable, messages, [tuple(row) for row in decided], units, vetoed,
-                       decisions)
+                       decisions, notes)
     return _runs[path]
 
 
@@ -211,6 +214,9 @@ def test_an_office_escalating_to_its_own_superior_reports_and_names_only_its_uni
             named = m.body.split("应于", 1)[0].splitlines()[-1].removeprefix("贵单位所属").split("、")
             parents = {r.programme.unit(u.code).parent for u in r.programme.units if u.name in named}
             assert m.body.count("贵单位所属") == (parents == {m.unit_code}), m.body
+            # The run's own account says the same: reported to its superior, not "督办 1 个上级".
+            superior = r.programme.unit(m.unit_code).name
+            assert f"报请{superior}督办" in r.notes[m.action] and "个上级" not in r.notes[m.action], r.notes[m.action]
 
 
 def test_a_long_decision_request_gives_the_command_for_the_rest_with_the_rounds_own_file(tmp_path_factory,

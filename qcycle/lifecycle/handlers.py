@@ -254,9 +254,13 @@ def _escalation(session, p, round_id, action) -> Outcome:
                           children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位",
                           owned=all(p.unit(c).parent == parent for c in children), superior=p.unit(sender).parent == parent)
     direct = len(by_parent.get(sender, ()))
-    superiors = len(by_parent) - (sender in by_parent)
+    # The office's own superior is asked to urge (报请督办), any other superior is told to.
+    mine = p.unit(sender).parent
+    reported = [p.unit(x).name for x in by_parent if x == mine and x != sender]
+    superiors = len(by_parent) - (sender in by_parent) - len(reported)
     note = (f"{action.title}：{len(units)} 个单位逾期" + (f"，直接督办 {direct} 个" if direct else "")
-            + (f"，督办 {superiors} 个上级" if superiors else ""))
+            + (f"，督办 {superiors} 个上级" if superiors else "")
+            + (f"，报请{reported[0]}督办" if reported else ""))
     return Outcome(action, drafts, note=note, counts={"escalated": len(units)})
 
 
