@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -162,6 +163,11 @@ class Channel:
         except Exception as exc:  # noqa: BLE001 - send never raises into the caller
             result = failure_from_exception(self.kind, exc)
         return self._logged(result, message_id)
+
+    def send_many(self, messages: Sequence[Any]) -> list[SendResult]:
+        """Send messages (each with ``id``, ``subject``, ``body``, ``recipient``, ``tag``) one by
+        one, their results in order; a local channel writes them in one go instead."""
+        return [self.send(m.subject, m.body, recipient=m.recipient, tag=m.tag, message_id=m.id) for m in messages]
 
     def _logged(self, result: SendResult, message_id: str | None) -> SendResult:
         if result.ok:

@@ -125,6 +125,10 @@ def deliver_batch(
             lane = lanes[opened.endpoint] = _Lane(opened.endpoint, opened)
         lane.queue.append(_Job(index, message, opened))
 
+    for lane in lanes.values():
+        if lane.channel.local and lane.channel.rate is None:
+            _write_local(lane, results)
+    lanes = {endpoint: lane for endpoint, lane in lanes.items() if lane.queue}
     if lanes:
         deadline = None if time_budget is None else time.monotonic() + time_budget
         try:
@@ -162,6 +166,19 @@ class _Results(dict[int, SendResult]):
         super().__setitem__(index, result)
         if self.on_result is not None:
             self.on_result(self.messages[index].id, result)
+
+
+def _write_local(lane: _Lane, results: _Results) -> None:
+    """A local lane without a rate limit (the sink) written in one call: no worker, timer or
+    future per message. A message whose write failed stays queued for the dispatcher, which
+    tries it again as any other (this first write is not counted as one of its attempts)."""
+    jobs = list(lane.queue)
+    lane.queue.clear()
+    for job, result in zip(jobs, lane.channel.send_many([job.message for job in jobs]), strict=True):
+        if result.ok or not result.retryable:
+            results[job.index] = result
+        else:
+            lane.queue.append(job)
 
 
 def _done_now(send: Callable[[], SendResult]) -> cf.Future[SendResult]:

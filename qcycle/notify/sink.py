@@ -17,7 +17,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -59,8 +59,8 @@ def _safe(text: str, limit: int) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:limit]
 
 
-def send_sink(title: str, body: str, meta: Mapping[str, Any], call: Call | None) -> SendResult:
-    folder = sink_folder(meta)
+def _record(title: str, body: str, call: Call | None) -> tuple[dt.datetime, str, dict[str, Any]]:
+    """(the moment it is written for, the channel it stands in for, the JSON record) of a message."""
     message_id = (call.message_id if call else None) or "message"
     now, channel = _sink_labels.get(message_id) or (clock.now(), "sink")
     record = {
@@ -72,10 +72,17 @@ def send_sink(title: str, body: str, meta: Mapping[str, Any], call: Call | None)
         "body": body,
         "written_at": now.isoformat(),
     }
+    return now, channel, record
+
+
+def send_sink(title: str, body: str, meta: Mapping[str, Any], call: Call | None) -> SendResult:
+    folder = sink_folder(meta)
+    message_id = (call.message_id if call else None) or "message"
+    now, channel, record = _record(title, body, call)
     try:
         if get_settings().sink_layout == "jsonl":
             line = json.dumps(record, ensure_ascii=False)
-            _append_line(folder / f"messages-{now:%Y%m%d}.jsonl", line)
+            _append_lines(folder / f"messages-{now:%Y%m%d}.jsonl", [line])
             return SendResult.success()
         folder.mkdir(parents=True, exist_ok=True)
         name = (f"{now:%Y%m%dT%H%M%S}-{_safe(channel, 40)}-{uuid.uuid4().hex[:8]}"
@@ -84,19 +91,24 @@ def send_sink(title: str, body: str, meta: Mapping[str, Any], call: Call | None)
         partial.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
         os.replace(partial, folder / name)  # readers never see half a file
     except OSError as exc:
-        return SendResult.failure(f"sink: cannot write to {folder}: {exc}", retryable=True)
+        return _unwritable(folder, exc)
     return SendResult.success()
 
 
+def _unwritable(folder: Path, exc: OSError) -> SendResult:
+    return SendResult.failure(f"sink: cannot write to {folder}: {exc}", retryable=True)
+
+
 _sink_files: dict[Path, int] = {}
+_WRITTEN = SendResult(ok=True, local=True)
 _sink_lock = threading.Lock()
 
 
-def _append_line(path: Path, line: str) -> None:
-    """One ``write`` per message on a kept O_APPEND descriptor: whole lines, in order. Creating
+def _append_lines(path: Path, lines: list[str]) -> None:
+    """The lines, in order, in one ``write`` on a kept O_APPEND descriptor (whole lines). Creating
     a file per message costs ~0.2–0.5 ms of kernel time here, the largest single cost of a
     national year's 40,000 messages."""
-    data = (line + "\n").encode("utf-8")
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
     with _sink_lock:
         fd = _sink_files.get(path)
         if fd is None:
@@ -105,7 +117,9 @@ def _append_line(path: Path, line: str) -> None:
             # The folder is made when its first file is opened, not checked on every message.
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = _sink_files[path] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:  # a regular file takes it all at once; a short write is carried on
+            view = view[os.write(fd, view):]
 
 
 @atexit.register
@@ -137,6 +151,29 @@ class SinkChannel(Channel, handler=send_sink):
     @property
     def folder(self) -> Path:
         return sink_folder(self._meta)
+
+    def send_many(self, messages: Sequence[Any]) -> list[SendResult]:
+        """JSON Lines: every message of a delivery pass in one write per day's file (national
+        scale: ~55,000 messages a year, one write each cost more than rendering them)."""
+        if get_settings().sink_layout != "jsonl":
+            return super().send_many(messages)
+        folder = self.folder
+        files: dict[Path, list[int]] = {}
+        lines: list[str] = []
+        for i, m in enumerate(messages):
+            now, _, record = _record(m.subject, m.body, Call(kind=self.kind, message_id=m.id, tag=m.tag,
+                                                             recipient=m.recipient))
+            files.setdefault(folder / f"messages-{now:%Y%m%d}.jsonl", []).append(i)
+            lines.append(json.dumps(record, ensure_ascii=False))
+        results: list[SendResult] = [_WRITTEN] * len(messages)
+        for path, indexes in files.items():
+            try:
+                _append_lines(path, [lines[i] for i in indexes])
+            except OSError as exc:
+                failed = self._logged(_unwritable(folder, exc), None)
+                for i in indexes:
+                    results[i] = failed
+        return results
 
     def send(self, subject: str, body: str, *, recipient: str | None = None, tag: str | None = None,
              message_id: str | None = None) -> SendResult:

@@ -556,6 +556,39 @@ def test_sink_jsonl_layout_appends_one_line_per_message_per_day(tmp_path, monkey
     assert json.loads((tmp_path / "lines" / files[1]).read_text(encoding="utf-8"))["id"] == "next-day"
 
 
+def test_a_delivery_pass_writes_the_jsonl_sink_in_order_once_and_fails_every_message_it_cannot_write(
+        tmp_path, monkeypatch) -> None:
+    import datetime as dt
+
+    from qcycle import clock
+    from qcycle.notify.deliver import Message, deliver_batch
+    from qcycle.notify.sink import label_sink_messages
+    from qcycle.settings import get_settings
+
+    monkeypatch.setenv("QCYCLE_SINK_LAYOUT", "jsonl")
+    get_settings.cache_clear()
+    days = [dt.datetime(2023, 4, 19 + i % 2, 9, tzinfo=clock.TZ) for i in range(6)]
+    messages = [Message(id=f"m{i}", channel=f"sink:{tmp_path / 'lines'}", subject=SUBJECT, body=f"{BODY} {i}")
+                for i in range(6)]
+    (tmp_path / "blocked").write_text("a file where the folder should be", encoding="utf-8")
+    stuck = [Message(id=f"s{i}", channel=f"sink:{tmp_path / 'blocked'}", subject=SUBJECT, body=BODY) for i in range(2)]
+    try:
+        with label_sink_messages({m.id: (day, "email") for m, day in zip(messages, days, strict=True)}):
+            results = dict(deliver_batch(messages + stuck, attempts=2, backoff_base=0.01))
+    finally:
+        get_settings.cache_clear()
+    assert all(results[m.id].ok and results[m.id].local for m in messages)
+    written = {path.name: [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+               for path in (tmp_path / "lines").iterdir()}
+    # Each message once, in the order given, in the file of the day it was written for.
+    assert {name: [r["id"] for r in rows] for name, rows in written.items()} == {
+        "messages-20230419.jsonl": ["m0", "m2", "m4"], "messages-20230420.jsonl": ["m1", "m3", "m5"]}
+    assert written["messages-20230420.jsonl"][0]["channel"] == "email"
+    # A folder that cannot be written: every message failed (retryable, for the outbox), none sent.
+    assert all(not results[m.id].ok and results[m.id].retryable and "cannot write" in (results[m.id].error or "")
+               for m in stuck)
+
+
 @pytest.mark.parametrize(
     ("url", "cls"),
     [
