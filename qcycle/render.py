@@ -45,6 +45,7 @@ TEMPLATE_NAMES = (
     "escalation.j2",
     "merged_reminder.j2",
     "result.j2",
+    "step_result.j2",
     "praise.j2",
     "award.j2",
     "summons.j2",

@@ -586,3 +586,43 @@ def test_an_events_notice_is_checked_against_what_it_reads_and_not_sent_after_th
     assert notice in due(r.t, at(dt.date(2023, 4, 14), dt.time(18)), done).run
     late = due(r.t, at(dt.date(2023, 4, 17), dt.time(9)), done)
     assert notice not in late.run and [a for a, _ in late.skipped] == [notice]
+
+
+def test_an_event_of_several_days_is_announced_with_its_first_and_last_day(tmp_path, home):
+    r = Round(write(tmp_path, "award.yaml", with_onsite(", notify_ahead: 3, days: 3")))
+    assert r.t.by_name()["onsite:event"].deadline == at(dt.date(2023, 4, 19), dt.time(23, 59, 59))
+    r.hand_in("application", ["e1"], "2023-03-20")
+    r.decide("eligibility", e1="approved")
+    r.decide("documents", e1="approved")
+    r.until("2023-04-12")
+    assert ("示例区市场监督管理局定于2023年4月17日（星期一）至2023年4月19日（星期三）组织现场评审，"
+            "到各单位的具体时间另行通知，请贵单位做好相关准备。") in r.letters("onsite")["e1"]
+    with pytest.raises(ConfigError, match="days 只用于公示（notice）阶段的公示天数，或活动（event）阶段的持续天数"):
+        write(tmp_path, "bad.yaml", AWARD.replace("on: 2023-04-18}", "on: 2023-04-18, days: 2}"))
+
+
+STEP_RESULT = """\
+      - {code: eligibility_result, name: 资格审核结果, kind: notification, template: step_result,
+         after: {stage: eligibility, event: on, workdays: 2}, notify: {rejected_at: eligibility}}
+"""
+
+
+def test_a_unit_rejected_at_a_step_is_told_then_not_months_later(tmp_path, home):
+    text = AWARD.replace("kind: decision, decides: application, on: 2023-04-04}",
+                         "kind: decision, decides: application, on: 2023-04-04, tell_reason: true}\n" + STEP_RESULT.rstrip())
+    assert text != AWARD
+    r = Round(write(tmp_path, "award.yaml", text))
+    r.hand_in("application", ["e1", "e2", "e6"], "2023-03-20")
+    r.decide("eligibility", note="营业执照已过期", e6="rejected")
+    r.decide("eligibility", e1="approved", e2="approved")
+    r.until("2023-04-07")  # two working days after the decision of 04-04 (05 is 清明)
+    told = r.letters("eligibility_result")
+    assert sorted(told) == ["e6"]  # not the approved
+    assert ("贵单位在2023年度示例区长质量奖中未通过资格审核（营业执照已过期），不再参加后续评审环节。特此告知。"
+            in told["e6"]), told["e6"]
+    assert told["e6"].rstrip().splitlines()[-1] == "2023年4月7日"
+    # A later step's rejection is not this letter's to tell.
+    r.decide("documents", e1="approved", e2="rejected")
+    r.scores({"e1": 85})
+    r.until("2023-04-20")
+    assert sorted(r.letters("eligibility_result")) == ["e6"]

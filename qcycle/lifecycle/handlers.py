@@ -158,7 +158,9 @@ def _event_notice(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
     assert action.deadline is not None  # the event's own moment
-    return Outcome(action, _drafts(units, "event_notice.j2", p, action, event_on=action.deadline.date()),
+    on = action.deadline.date()
+    until = on + dt.timedelta(days=stage.days - 1) if stage.days and stage.days > 1 else None
+    return Outcome(action, _drafts(units, "event_notice.j2", p, action, event_on=on, event_until=until),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
 
@@ -308,16 +310,17 @@ def _subject_title(p: Programme, stage: Stage, subject: str) -> str:
     return f"{stage.name}：{name}" if name else stage.name
 
 
-def _rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str, str]:
-    """Subject → the name of the decision stage that rejected it (the first, in stage order)."""
+def _rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str, tuple[str, str]]:
+    """Subject → (the name of the decision stage that rejected it, with the reason the unit may
+    know; that stage's code): the first, in stage order."""
     order = {s.code: i for i, s in enumerate(p.stages)}
     rows = crud.decisions_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE)
-    out: dict[str, str] = {}
+    out: dict[str, tuple[str, str]] = {}
     for subject, stage, by, note in sorted(rows, key=lambda r: order.get(r[1], 99)):
         if p.has_stage(stage):
             # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
             why = f"（{note}）" if note and (by.startswith("rule:") or p.stage(stage).tell_reason) else ""
-            out.setdefault(subject, p.stage(stage).name + why)
+            out.setdefault(subject, (p.stage(stage).name + why, stage))
     return out
 
 
@@ -341,12 +344,17 @@ def _notify(session, p, round_id, action) -> Outcome:
     praise = template in ("praise.j2", "award.j2")  # honours: every selected unit, no result lines
     rejected: dict[str, list[str]] = defaultdict(list)
     itemised: set[str] = set()  # units with a rejected list item
+    # The steps this letter is about (a step's result told as soon as it is decided: step_result).
+    told_steps = {w.rejected_at for w in ([stage.notify, *stage.notify.any_of] if stage.notify else []) if w.rejected_at}
+    told: dict[str, list[dict[str, str | None]]] = defaultdict(list)
     if not praise:
-        for subject, step in _rejections(session, p, round_id).items():
+        for subject, (step, code) in _rejections(session, p, round_id).items():
             if in_category(p, subject, action.category):
-                name = p_item_name(p, subject)
-                rejected[subject.partition(":")[0]].append(f"{name + '：' if name else ''}未通过{step}")
-                itemised.update([subject.partition(":")[0]] if name else [])
+                unit, name = subject.partition(":")[0], p_item_name(p, subject)
+                rejected[unit].append(f"{name + '：' if name else ''}未通过{step}")
+                itemised.update([unit] if name else [])
+                if code in told_steps:
+                    told[unit].append({"item": name, "step": step})
     missing = _missing_in(session, p, round_id, stage.notify, action.category)
     label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
     if occasion:
@@ -361,7 +369,7 @@ def _notify(session, p, round_id, action) -> Outcome:
                  for r in mine] + rejected.get(u, [])
         # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
         grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
-        if not (lines or grounds or praise):
+        if not (lines or grounds or praise) or (template == "step_result.j2" and not told.get(u)):
             continue
         score = "；".join(f"{r.total:.2f}" for r in mine) or None
         # A unit with list items (or several results) gets one line per subject, its score
@@ -375,7 +383,7 @@ def _notify(session, p, round_id, action) -> Outcome:
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
         drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
                           score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
-                          remarks=veto_remarks(p, mine))
+                          remarks=veto_remarks(p, mine), rejections=told.get(u, []))
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 

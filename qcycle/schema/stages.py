@@ -214,7 +214,9 @@ class Stage(_Model):
         None, ge=1, le=30, description=(
             "event stages with notify: the notice (定于某日开展…) goes this many working days before the "
             f"event (default {EVENT_NOTICE_WORKDAYS})"))
-    days: int | None = Field(None, gt=0, description="length of a 公示 period in calendar days")
+    days: int | None = Field(None, gt=0, le=366, description=(
+        "notice stages: length of the 公示 period in calendar days; event stages: how many calendar days the "
+        "event runs from its day (a 现场评审 visiting units over weeks)"))
     per_category: dict[Code, StageOverride] = Field(default_factory=dict)
     assumption: str | None = None
 
@@ -242,6 +244,8 @@ class Stage(_Model):
             raise ValueError("decides、among、tell_reason 只用于 decision 阶段")
         if k is StageKind.notice and self.days is None:
             raise ValueError("公示阶段须给出 days（公示天数）")
+        if self.days is not None and k not in (StageKind.notice, StageKind.event):
+            raise ValueError("days 只用于公示（notice）阶段的公示天数，或活动（event）阶段的持续天数")
         if self.voluntary and k is not StageKind.submission:
             raise ValueError("voluntary 只用于 submission 阶段")
         if self.report_to is not None and k is not StageKind.followup:

@@ -51,7 +51,9 @@ class Action:
     period: str | None = None
     owed_by: str | None = None
     submission: str | None = None
-    deadline: dt.datetime | None = None  # the deadline a reminder or overdue notice is about
+    # The deadline a reminder or overdue notice is about; an event's notice: the event; an event of
+    # several days: its last day.
+    deadline: dt.datetime | None = None
     workdays_left: int | None = None
     condition: str | None = None  # e.g. follow-ups happen only for grade D
     detail: dict[str, Any] = field(default_factory=dict)

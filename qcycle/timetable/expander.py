@@ -89,7 +89,9 @@ class _Expander(StageDates):
                 # another notice (keyed by the event's day, as a reminder by its deadline's).
                 self._add(at(notice, dt.time(9, 0)), "event_notice", stage, f"{title}：提前通知（{day:%Y-%m-%d}）",
                           deadline=nine, **common)
-            self._add(nine, action, stage, title, **{k: v for k, v in common.items() if k != "owed_by"})
+            # An event of several days (a 现场评审 visiting units over weeks) ends on its last day.
+            until = at(day + dt.timedelta(days=stage.days - 1), dt.time(23, 59, 59)) if stage.days else None
+            self._add(nine, action, stage, title, deadline=until, **{k: v for k, v in common.items() if k != "owed_by"})
         elif stage.kind is StageKind.notice:
             assert stage.days is not None
             end = day + dt.timedelta(days=stage.days - 1)
