@@ -137,6 +137,10 @@ class _Relations:
                                "可决定的阶段（受理、决定或考核）")
                 if s.decides == s.code:
                     out.append((f"stages[{si}].decides", "不能对本阶段自身作决定"))
+                if s.reviewed_by is not None and s.decides and p.has_stage(s.decides) and \
+                        p.stage(s.decides).kind is not StageKind.submission:
+                    out.append((f"stages[{si}].reviewed_by", (
+                        "reviewed_by 只用于决定受理阶段（submission）的 decision 阶段：受理截止后由各申报单位的上级单位初审")))
         for code in p.submission_kinds:
             if code in builtins:
                 out.append((f"submission_kinds.{code}", f"{code!r} 是内置材料种类，无需声明"))

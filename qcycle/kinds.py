@@ -38,6 +38,8 @@ ACTION_KINDS: dict[str, ActionKind] = {k.name: k for k in (
     ActionKind("event", "工作节点", "publication"),
     ActionKind("window_open", "开始受理", "window"),
     ActionKind("notice_open", "公示开始", "publication"),
+    # A 县级初审: each subject's parent is asked to review before the decision's day.
+    ActionKind("review_request", "上级审核通知", "decision"),
     ActionKind("decision_due", "待审核决定", "decision"),
     ActionKind("assess", "评分汇总", "assessment"),  # 考核, 评审 and 评价 alike
     ActionKind("notify", "结果通知", "notification"),

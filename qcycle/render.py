@@ -57,6 +57,7 @@ TEMPLATE_NAMES = (
     "rectification.j2",
     "ops_digest.j2",
     "decision_pending.j2",
+    "review_request.j2",
     "withdrawal.j2",
     "refused_late.j2",
 )

@@ -201,7 +201,7 @@ def test_a_rejections_note_reaches_the_unit_only_where_the_stage_says_so(tmp_pat
 
 def test_tell_reason_is_refused_outside_a_decision_stage(tmp_path):
     text = AWARD.replace("voluntary: true", "voluntary: true\n        tell_reason: true")
-    with pytest.raises(ConfigError, match="tell_reason 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="tell_reason、reviewed_by 只用于 decision 阶段"):
         write(tmp_path, "award.yaml", text)
 
 
@@ -626,3 +626,47 @@ def test_a_unit_rejected_at_a_step_is_told_then_not_months_later(tmp_path, home)
     r.scores({"e1": 85})
     r.until("2023-04-20")
     assert sorted(r.letters("eligibility_result")) == ["e6"]
+
+
+REVIEWED = """\
+    version: 2
+    round: {code: review-2023, name: 2023年度示例市长质量奖, programme: 示例市长质量奖, issuer: amr, years: [2023]}
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: amr, name: 示例市市场监督管理局, level: city, channels: [sink]}
+      - {code: k1, name: 甲区市场监督管理局, level: county, parent: amr, channels: [sink]}
+      - {code: k2, name: 乙县市场监督管理局, level: county, parent: amr, channels: [sink]}
+      - {code: e1, name: 甲公司, level: enterprise, parent: k1, channels: [sink]}
+      - {code: e2, name: 乙公司, level: enterprise, parent: k1, channels: [sink]}
+      - {code: e3, name: 丙公司, level: enterprise, parent: k2, channels: [sink]}
+      - {code: e4, name: 丁公司, level: enterprise, parent: amr, channels: [sink]}
+    stages:
+      - {code: application, name: 申报, kind: submission, submission: application, owed_by: {levels: [enterprise]},
+         voluntary: true, opens: 2023-03-01, deadline: {date: 2023-03-31}}
+      - {code: county_review, name: 县区初审, kind: decision, decides: application, reviewed_by: parent,
+         after: {stage: application, event: deadline, workdays: 10}}
+      - {code: eligibility, name: 资格审查, kind: decision, decides: county_review, on: 2023-04-21}
+"""
+
+
+def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the_window_closes(tmp_path, home):
+    from qcycle.timetable import due
+
+    r = Round(write(tmp_path, "review.yaml", REVIEWED))
+    ask, decision = r.t.by_name()["county_review:review_request"], r.t.by_name()["county_review:decision_due"]
+    # Friday 03-31 closes the window: asked on Monday 04-03, to report before the decision's day (清明 off).
+    assert ask.at == at(dt.date(2023, 4, 3), dt.time(9)) and decision.at.date() == dt.date(2023, 4, 17)
+    r.hand_in("application", ["e1", "e3", "e4"], "2023-03-20")
+    r.until("2023-04-03")
+    asked = r.letters("county_review")
+    assert sorted(asked) == ["k1", "k2"]  # e4's parent is the office itself: it reviews e4 itself
+    assert ("“申报”已截止受理。贵单位辖区内以下1个单位按时提交了申报，请完成县区初审，并于2023年4月17日（星期一）前"
+            "将意见报送示例市市场监督管理局：\n1. 甲公司（2023年3月20日 10:00提交）。") in asked["k1"], asked["k1"]
+    assert "丙公司" in asked["k2"] and "甲公司" not in asked["k2"]
+    # Caught up on the decision's day: the request would ask for the past, so it is skipped.
+    done = {a.key for a in r.t.actions} - {ask.key}
+    assert [a for a, _ in due(r.t, at(dt.date(2023, 4, 17), dt.time(9)), done).skipped] == [ask]
+    with pytest.raises(ConfigError, match="reviewed_by 只用于决定受理阶段"):
+        write(tmp_path, "bad.yaml", REVIEWED.replace("decides: county_review,", "decides: county_review, reviewed_by: parent,"))
+    with pytest.raises(ConfigError, match="decides、among、tell_reason、reviewed_by 只用于 decision 阶段"):
+        write(tmp_path, "bad2.yaml", REVIEWED.replace("voluntary: true,", "voluntary: true, reviewed_by: parent,"))

@@ -297,6 +297,29 @@ def _decision_due(session, p, round_id, action) -> Outcome:
     return Outcome(action, drafts, pending=pending, note=note, counts=counts)
 
 
+def _review_request(session, p, round_id, action) -> Outcome:
+    """A 县级初审: each subject's parent is asked to review its own before the decision's day (those
+    the programme's eligibility rule refuses are left out: the rule decides them on the day)."""
+    stage = p.stage(action.stage)
+    assert stage.decides is not None and action.deadline is not None
+    window = p.stage(stage.decides)
+    pending = pending_decisions(session, p, round_id, stage, action.category)
+    refused = ineligible(session, p, window, pending)
+    by_parent: dict[str, list[str]] = defaultdict(list)
+    for subject in pending:
+        parent = p.unit(subject.partition(":")[0]).parent
+        if subject not in refused and parent and parent != p.sender(stage.code):
+            by_parent[parent].append(subject)
+    received = _handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
+    drafts = []
+    for parent, subjects in sorted(by_parent.items()):
+        items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s), "received_at": received.get(s)}
+                 for s in subjects]
+        drafts += _drafts([parent], "review_request.j2", p, action, items=items, handed_in=window.handed_in)
+    return Outcome(action, drafts, note=f"{action.title}：{len(by_parent)} 个上级单位，"
+                                        f"{sum(len(v) for v in by_parent.values())} 项")
+
+
 def _handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, Any]:
     """When each subject's hand-in at a window arrived (the first accepted one); empty for a
     decision on an earlier decision or an assessment, where nothing was handed in."""
@@ -446,6 +469,7 @@ HANDLERS = {
     "deadline": _deadline,
     "overdue": _overdue,
     "escalation": _escalation,
+    "review_request": _review_request,
     "decision_due": _decision_due,
     "assess": assess_action,
     "notify": _notify,

@@ -205,6 +205,10 @@ class Stage(_Model):
     among: Who | None = Field(None, description="decision stages: decide only on these subjects of `decides`")
     tell_reason: bool = Field(
         False, description="decision stages: a 不同意's note (qcycle decide --note) is told to the unit in its letters")
+    reviewed_by: Literal["parent"] | None = Field(
+        None, description=("decision stages on a submission window: each subject's parent unit (the county bureau of a "
+                           "县级初审) is asked, the working day after the window closes, to review its own subjects "
+                           "and report before the decision's day"))
     sender: Code | None = Field(None, description="the unit that signs this stage's letters (default round.issuer)")
     report_to: Code | None = Field(
         None, description="followup stages: the unit the written report goes to (default the stage's sender)")
@@ -240,8 +244,9 @@ class Stage(_Model):
             self._point_shape()
         if k is StageKind.decision and self.decides is None:
             raise ValueError("decision 阶段须给出 decides（对哪个阶段的对象作决定：申报、上一步决定或考核）")
-        if k is not StageKind.decision and (self.decides is not None or self.among is not None or self.tell_reason):
-            raise ValueError("decides、among、tell_reason 只用于 decision 阶段")
+        if k is not StageKind.decision and (self.decides is not None or self.among is not None or self.tell_reason
+                                            or self.reviewed_by is not None):
+            raise ValueError("decides、among、tell_reason、reviewed_by 只用于 decision 阶段")
         if k is StageKind.notice and self.days is None:
             raise ValueError("公示阶段须给出 days（公示天数）")
         if self.days is not None and k not in (StageKind.notice, StageKind.event):

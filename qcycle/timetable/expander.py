@@ -19,8 +19,10 @@ from qcycle.workcal import WorkCalendar
 
 __all__ = ["expand"]
 
-# Actions keyed by the moment they serve: a window's deadline, or the event a notice announces.
-_SERVES_DEADLINE = ("window_open", "followup_open", "reminder", "overdue", "escalation", "event_notice")
+# Actions keyed by the moment they serve: a window's deadline, the event a notice announces, the
+# decision a review is asked for.
+_SERVES_DEADLINE = ("window_open", "followup_open", "reminder", "overdue", "escalation", "event_notice",
+                    "review_request")
 
 
 def expand(p: Programme, cal: WorkCalendar, extensions: Sequence[UnitDeadline] = ()) -> Timetable:
@@ -92,6 +94,15 @@ class _Expander(StageDates):
             # An event of several days (a 现场评审 visiting units over weeks) ends on its last day.
             until = at(day + dt.timedelta(days=stage.days - 1), dt.time(23, 59, 59)) if stage.days else None
             self._add(nine, action, stage, title, deadline=until, **{k: v for k, v in common.items() if k != "owed_by"})
+        elif stage.kind is StageKind.decision and stage.reviewed_by is not None:
+            assert stage.decides is not None
+            # The parents review once the window has closed: the working day after its deadline,
+            # if that comes before the decision's day (otherwise there is no time to ask).
+            asked = self.cal.next_workday(self.event_date(stage.decides, "deadline", category), include_self=False)
+            if asked < day:
+                self._add(at(asked, dt.time(9, 0)), "review_request", stage, f"{title}：请上级单位审核（{day:%Y-%m-%d}前报送意见）",
+                          deadline=nine, **common)
+            self._add(nine, action, stage, title, **common)
         elif stage.kind is StageKind.notice:
             assert stage.days is not None
             end = day + dt.timedelta(days=stage.days - 1)

@@ -37,7 +37,8 @@ def due(
     An action waits (neither run nor skipped) while a decision it needs is not complete.
 
     Reminders and window openings whose deadline has already passed are skipped (a reminder
-    after the deadline would mislead), and so is an event's notice on or after the event's day; closings, overdue notices, escalations, decisions and
+    after the deadline would mislead), and so are an event's notice and a request to review on or after
+    the day they serve; closings, overdue notices, escalations, decisions and
     everything else still matter after downtime and are run late.
     """
     run, skipped = [], []
@@ -46,9 +47,10 @@ def due(
             continue
         if any(key not in done for key in action.needs):
             continue  # waits for a decision still pending (see Action.needs)
-        if action.action == "event_notice" and action.deadline is not None and action.deadline.date() <= as_of.date():
-            # A notice of an event held already (a run caught up late) would invite to the past.
-            skipped.append((action, f"{action.deadline:%Y-%m-%d}的活动已到期，不再发送提前通知"))
+        if action.action in _AHEAD and action.deadline is not None and action.deadline.date() <= as_of.date():
+            # A notice of an event held already, or a review asked for a decision due already (a run
+            # caught up late), would ask for the past.
+            skipped.append((action, f"{action.deadline:%Y-%m-%d}的{_AHEAD[action.action]}已到期，不再发送"))
             continue
         if action.action in ("reminder", "window_open") and action.deadline is not None:
             if action.deadline <= as_of:
@@ -61,6 +63,9 @@ def due(
         run.append(action)
     return Due(run, skipped)
 
+
+# Letters sent ahead of the day they serve: an event's notice, a request to review before a decision.
+_AHEAD = {"event_notice": "活动", "review_request": "决定"}
 
 # How many passes one moment takes at most: each completed decision may release the actions
 # that waited for it, and a chain of decisions due at once has few steps.
