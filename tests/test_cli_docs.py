@@ -62,3 +62,14 @@ def test_every_command_and_option_is_described_in_chinese():
             if found:
                 english.append(f"qcycle {' '.join(path)} [{where}]: {found.group(0)!r}")
     assert not english, "\n".join(english)
+
+
+def test_help_is_in_the_ops_teams_words():
+    """typer writes its headings and notes in English; the help of every command reads in Chinese."""
+    for path, _ in _commands(typer.main.get_command(app)):
+        output = runner.invoke(app, [*path, "--help"]).output
+        assert output.startswith(f"用法：qcycle {' '.join(path)} [选项]"), output[:80]
+        assert "选项：" in output and "显示本帮助并退出。" in output, path
+        english = re.findall(r"\b(?:Usage|Options|Arguments|Commands|Show this message|default|required|OPTIONS)\b",
+                             output)
+        assert english == [], (path, english)

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import click
 import typer
 from rich.console import Console
-from typer._click.exceptions import UsageError as CommandLineError  # typer vendors click
+from typer._click.core import Context as TyperContext  # typer vendors click
+from typer._click.exceptions import UsageError as CommandLineError
+from typer._click.formatting import HelpFormatter
 from typer.core import TyperGroup
 
 from qcycle.errors import (
@@ -141,6 +143,35 @@ def usage_error_zh(message: str) -> str:
     head, sep, value = said.partition(" 的值无效：")
     return f"{head}{sep}{_zh(value, _VALUE_ZH)}" if sep else said
 
+
+class _HelpFormatter(HelpFormatter):
+    """``--help`` in the ops team's words: typer writes its headings and notes in English."""
+
+    _WORDS: ClassVar[dict[str, str]] = {"Options": "选项", "Arguments": "参数", "Commands": "命令"}
+    _NOTES: ClassVar[tuple[tuple[re.Pattern[str], str], ...]] = (
+        (re.compile(r"\[default: (.*?)\]"), r"[默认：\1]"), (re.compile(r"\[required\]"), "[必填]"),
+        (re.compile(r"Show this message and exit\."), "显示本帮助并退出。"))
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        args = args.replace("[OPTIONS]", "[选项]").replace("COMMAND [ARGS]...", "命令 [参数]...")
+        super().write_usage(prog, args, "用法：" if prefix is None else prefix)
+
+    def write_heading(self, heading: str) -> None:
+        self.write(f"{'':>{self.current_indent}}{self._WORDS.get(heading, heading)}：\n")
+
+    def write_dl(self, rows: Any, *args: Any, **kwargs: Any) -> None:
+        super().write_dl([(term, self._said(text)) for term, text in rows], *args, **kwargs)
+
+    @classmethod
+    def _said(cls, text: str) -> str:
+        for pattern, words in cls._NOTES:
+            text = pattern.sub(words, text)
+        return text
+
+
+# Every context of this process formats help with it (typer's commands make plain contexts of
+# the click it vendors; the qcycle command is the only CLI this process runs).
+TyperContext.formatter_class = _HelpFormatter
 
 app = typer.Typer(
     cls=_Commands,
