@@ -577,7 +577,7 @@ def test_an_events_notice_is_checked_against_what_it_reads_and_not_sent_after_th
         write(tmp_path, "early.yaml", with_onsite(""))
     assert ("“现场评审”的提前通知（提前5个工作日）定于 2023-04-10，早于它所依据的“材料评审”日期 2023-04-11"
             "（notify）：应安排在其后，或减少 notify_ahead") in str(exc.value)
-    with pytest.raises(ConfigError, match="notify_ahead 只用于有 notify 的 event 阶段"):
+    with pytest.raises(ConfigError, match="notify_ahead 只用于有 notify 的 event 或 decision 阶段"):
         write(tmp_path, "bare.yaml", AWARD.replace("on: 2023-04-18}", "on: 2023-04-18, notify_ahead: 2}"))
     # A run catching up on the event's day (the deployment was down) does not invite to it.
     r = Round(write(tmp_path, "award.yaml", with_onsite(", notify_ahead: 3")))
@@ -670,3 +670,20 @@ def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the
         write(tmp_path, "bad.yaml", REVIEWED.replace("decides: county_review,", "decides: county_review, reviewed_by: parent,"))
     with pytest.raises(ConfigError, match="decides、among、tell_reason、reviewed_by 只用于 decision 阶段"):
         write(tmp_path, "bad2.yaml", REVIEWED.replace("voluntary: true,", "voluntary: true, reviewed_by: parent,"))
+
+
+def test_a_decision_taken_at_a_meeting_invites_its_candidates_ahead(tmp_path, home):
+    """太仓's 陈述答辩: the decision is taken the day the candidates present; they are told ahead."""
+    text = AWARD.replace("{code: documents, name: 材料评审, kind: decision, decides: eligibility, on: 2023-04-11}",
+                         "{code: documents, name: 陈述答辩, kind: decision, decides: eligibility, on: 2023-04-11,\n"
+                         "         notify: {approved_at: eligibility}, notify_ahead: 2}")
+    assert text != AWARD
+    r = Round(write(tmp_path, "award.yaml", text))
+    notice = r.t.by_name()["documents:event_notice"]
+    assert notice.at == at(dt.date(2023, 4, 7), dt.time(9)) and r.t.by_name()["documents:decision_due"].at.date() == \
+        dt.date(2023, 4, 11)
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e2="rejected")
+    r.until("2023-04-07")
+    invited = r.letters("documents")
+    assert sorted(invited) == ["e1"] and "定于2023年4月11日（星期二）组织陈述答辩，请贵单位做好相关准备。" in invited["e1"]

@@ -154,6 +154,8 @@ _WINDOW_KINDS = ("submission", "followup")
 # An event's notice (现场评审, 汇报会) goes a week ahead unless the file says otherwise: a unit
 # told on the day cannot prepare for it.
 EVENT_NOTICE_WORKDAYS = 5
+# Stages whose ``notify`` are invited to them: events, and decisions taken at a meeting (陈述答辩).
+_MEETINGS = (StageKind.event, StageKind.decision)
 
 # What a record's identity may be made of: the fields every record has, and its own fields.
 IDENTITY_FIELDS = ("id", "unit", "item", "period", "category")
@@ -216,8 +218,8 @@ class Stage(_Model):
     notify: Who | None = Field(None, description="who is told when this stage happens")
     notify_ahead: int | None = Field(
         None, ge=1, le=30, description=(
-            "event stages with notify: the notice (定于某日开展…) goes this many working days before the "
-            f"event (default {EVENT_NOTICE_WORKDAYS})"))
+            "event (or decision) stages with notify: the notice (定于某日组织…) goes this many working days "
+            f"before the event (default {EVENT_NOTICE_WORKDAYS})"))
     days: int | None = Field(None, gt=0, le=366, description=(
         "notice stages: length of the 公示 period in calendar days; event stages: how many calendar days the "
         "event runs from its day (a 现场评审 visiting units over weeks)"))
@@ -255,15 +257,15 @@ class Stage(_Model):
             raise ValueError("voluntary 只用于 submission 阶段")
         if self.report_to is not None and k is not StageKind.followup:
             raise ValueError("report_to 只用于 followup（整改）阶段")
-        if self.notify_ahead is not None and (k is not StageKind.event or self.notify is None):
-            raise ValueError("notify_ahead 只用于有 notify 的 event 阶段（提前几个工作日通知参加单位）")
+        if self.notify_ahead is not None and (k not in _MEETINGS or self.notify is None):
+            raise ValueError("notify_ahead 只用于有 notify 的 event 或 decision 阶段（提前几个工作日通知参加单位）")
         return self
 
     @property
     def notice_workdays(self) -> int | None:
-        """Working days ahead of an event its notice goes (``None``: an event nobody is told of,
-        or not an event)."""
-        if self.kind is not StageKind.event or self.notify is None:
+        """Working days ahead of an event (or a decision taken at a meeting the units attend: a
+        陈述答辩) its notice goes; ``None``: nobody is told of it."""
+        if self.kind not in _MEETINGS or self.notify is None:
             return None
         return EVENT_NOTICE_WORKDAYS if self.notify_ahead is None else self.notify_ahead
 

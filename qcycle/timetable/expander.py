@@ -85,23 +85,19 @@ class _Expander(StageDates):
         if stage.kind is StageKind.notification:
             self._add(nine, action, stage, title, **common)
         elif stage.kind is StageKind.event:
-            notice = self.event_notice_day(stage, category)
-            if notice is not None:
-                # Its notice, some working days ahead, is what the units are sent; a moved event is
-                # another notice (keyed by the event's day, as a reminder by its deadline's).
-                self._add(at(notice, dt.time(9, 0)), "event_notice", stage, f"{title}：提前通知（{day:%Y-%m-%d}）",
-                          deadline=nine, **common)
+            self._notice(stage, category, day, title, nine, common)
             # An event of several days (a 现场评审 visiting units over weeks) ends on its last day.
             until = at(day + dt.timedelta(days=stage.days - 1), dt.time(23, 59, 59)) if stage.days else None
             self._add(nine, action, stage, title, deadline=until, **{k: v for k, v in common.items() if k != "owed_by"})
-        elif stage.kind is StageKind.decision and stage.reviewed_by is not None:
-            assert stage.decides is not None
-            # The parents review once the window has closed: the working day after its deadline,
-            # if that comes before the decision's day (otherwise there is no time to ask).
-            asked = self.cal.next_workday(self.event_date(stage.decides, "deadline", category), include_self=False)
-            if asked < day:
-                self._add(at(asked, dt.time(9, 0)), "review_request", stage, f"{title}：请上级单位审核（{day:%Y-%m-%d}前报送意见）",
-                          deadline=nine, **common)
+        elif stage.kind is StageKind.decision:
+            self._notice(stage, category, day, title, nine, common)  # a 陈述答辩 its candidates attend
+            if stage.reviewed_by is not None and stage.decides is not None:
+                # The parents review once the window has closed: the working day after its deadline,
+                # if that comes before the decision's day (otherwise there is no time to ask).
+                asked = self.cal.next_workday(self.event_date(stage.decides, "deadline", category), include_self=False)
+                if asked < day:
+                    self._add(at(asked, dt.time(9, 0)), "review_request", stage,
+                              f"{title}：请上级单位审核（{day:%Y-%m-%d}前报送意见）", deadline=nine, **common)
             self._add(nine, action, stage, title, **common)
         elif stage.kind is StageKind.notice:
             assert stage.days is not None
@@ -112,6 +108,15 @@ class _Expander(StageDates):
             self._add(close, "notice_close", stage, f"{stage.name}{cat_name}结束，异议受理截止", category=category)
         else:
             self._add(nine, action, stage, title, **common)
+
+    def _notice(self, stage: Stage, category: str | None, day: dt.date, title: str, nine: dt.datetime,
+                common: dict[str, Any]) -> None:
+        """An event's notice, some working days ahead, is what the units are sent; a moved event is
+        another notice (keyed by the event's day, as a reminder by its deadline's)."""
+        notice = self.event_notice_day(stage, category)
+        if notice is not None:
+            self._add(at(notice, dt.time(9, 0)), "event_notice", stage, f"{title}：提前通知（{day:%Y-%m-%d}）",
+                      deadline=nine, **common)
 
     def event_notice_day(self, stage: Stage, category: str | None) -> dt.date | None:
         """The day an event's notice goes: ``notify_ahead`` working days before the event (``None``:
