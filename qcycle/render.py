@@ -46,6 +46,7 @@ TEMPLATE_NAMES = (
     "merged_reminder.j2",
     "result.j2",
     "step_result.j2",
+    "objection_reply.j2",
     "praise.j2",
     "award.j2",
     "summons.j2",

@@ -687,3 +687,41 @@ def test_a_decision_taken_at_a_meeting_invites_its_candidates_ahead(tmp_path, ho
     r.until("2023-04-07")
     invited = r.letters("documents")
     assert sorted(invited) == ["e1"] and "定于2023年4月11日（星期二）组织陈述答辩，请贵单位做好相关准备。" in invited["e1"]
+
+
+OBJECTIONS = """\
+      - {code: objection, name: 公示异议, kind: submission, submission: objection, owed_by: {levels: [enterprise]},
+         voluntary: true, opens: 2023-05-04, lateness: reject,
+         deadline: {after: {stage: notice, event: closes, days: 0}, time: "23:59:59", roll: none}}
+      - {code: objection_review, name: 异议调查核实, kind: decision, decides: objection, tell_reason: true,
+         after: {stage: objection, event: deadline, workdays: 1}}
+      - {code: objection_reply, name: 函复异议处理结果, kind: notification, template: objection_reply,
+         after: {stage: objection_review, event: on, workdays: 1},
+         notify: {any_of: [{approved_at: objection_review}, {rejected_at: objection_review}]}}
+"""
+
+
+def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_own_candidacy(tmp_path, home):
+    anchor = "      - code: award\n"
+    r = Round(write(tmp_path, "award.yaml", AWARD.replace(anchor, OBJECTIONS + anchor)))
+    assert r.p.objection_decisions == {"objection_review"}
+    r.hand_in("application", ["e1", "e2", "e5"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e2="approved", e5="approved")
+    r.decide("documents", e1="approved", e2="approved", e5="rejected")
+    r.scores({"e1": 95, "e2": 75})
+    r.until("2023-04-25")
+    r.decide("committee", e1="approved", e2="approved")
+    r.until("2023-05-04")
+    r.hand_in("objection", ["e2", "e5"], "2023-05-05")  # a candidate objects, and one left out earlier
+    r.until("2023-05-11")
+    assert r.pending("objection_review") == ["e2", "e5"]  # e5 left the candidates, not its objection
+    r.decide("objection_review", note="所涉情况与事实不符", e2="rejected")
+    r.decide("objection_review", e5="approved")
+    r.until("2023-05-31")
+    replies = r.letters("objection_reply")
+    assert sorted(replies) == ["e2", "e5"]
+    assert "贵单位于2023年5月5日 10:00提出的异议，经异议调查核实，异议不成立（所涉情况与事实不符）。" in replies["e2"]
+    assert "经异议调查核实，异议成立，已按规定处理。" in replies["e5"]
+    # e2's objection rejected: e2 is still a candidate, awarded, and its results say nothing of the objection.
+    assert "e2" in r.letters("award")
+    assert "异议" not in r.letters("results")["e2"] and "未通过异议" not in r.letters("results")["e5"]

@@ -122,8 +122,8 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
         if _dates(match.group(1)) != [m.logical_date]:
             found.append(f"截至 {match.group(1)} is not the logical date {m.logical_date}")
     known = {a.at.date() for a in timetable.actions} | {a.deadline.date() for a in timetable.actions if a.deadline}
-    # When something was handed in is a fact of the round, not of the timetable.
-    cited = re.sub(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}提交", "", text)
+    # When something was handed in (an objection raised) is a fact of the round, not of the timetable.
+    cited = re.sub(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}(?:提交|提出)", "", text)
     for day in _dates(cited):
         if day not in known and day != m.logical_date:
             found.append(f"cited date {day} is not in the timetable")

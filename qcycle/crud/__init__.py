@@ -43,6 +43,7 @@ from qcycle.crud.auditlog import audit
 from qcycle.crud.decisions import (
     decided_at,
     decided_subjects,
+    decisions_at,
     decisions_with_outcome,
     outcomes_at,
     put_decision,
@@ -135,6 +136,7 @@ __all__ = [
     "current_submissions",
     "decided_at",
     "decided_subjects",
+    "decisions_at",
     "decisions_with_outcome",
     "done_action_keys",
     "done_keys_named",

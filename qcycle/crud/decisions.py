@@ -142,10 +142,23 @@ def outcomes_at(*, session: Session, round_id: uuid.UUID, stage: str) -> dict[st
         Decision.round_id == round_id, Decision.stage == stage)).all())
 
 
-def subjects_with_outcome(*, session: Session, round_id: uuid.UUID, outcomes: Sequence[str]) -> list[str]:
-    """Subjects any decision stage gave one of ``outcomes`` (each once)."""
-    return column_values(session, select(Decision.subject).distinct().where(
-        Decision.round_id == round_id, col(Decision.outcome).in_(outcomes)))
+def decisions_at(*, session: Session, round_id: uuid.UUID, stage: str) -> list[tuple[str, str, str]]:
+    """(subject, outcome, note) of every decision the ``stage`` has made."""
+    rows = session.exec(select(Decision.subject, Decision.outcome, Decision.note).where(
+        Decision.round_id == round_id, Decision.stage == stage)).all()
+    return [(subject, outcome, note) for subject, outcome, note in rows]
+
+
+def subjects_with_outcome(*, session: Session, round_id: uuid.UUID, outcomes: Sequence[str],
+                          stages: Sequence[str] | None = None, except_stages: Sequence[str] = ()) -> list[str]:
+    """Subjects any decision stage (of ``stages``, if given; not of ``except_stages``) gave one of
+    ``outcomes`` (each once)."""
+    query = select(Decision.subject).distinct().where(Decision.round_id == round_id, col(Decision.outcome).in_(outcomes))
+    if stages is not None:
+        query = query.where(col(Decision.stage).in_(stages))
+    if except_stages:
+        query = query.where(col(Decision.stage).not_in(except_stages))
+    return column_values(session, query)
 
 
 def decided_at(*, session: Session, round_id: uuid.UUID, stage: str) -> list[str]:

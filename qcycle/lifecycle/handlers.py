@@ -20,8 +20,8 @@ from qcycle.errors import TimetableError
 from qcycle.lifecycle.assessing import assess_action
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.outcome import Draft, Outcome
+from qcycle.lifecycle.standing import handed_in_at, missing_in, objection_replies, rejections
 from qcycle.lifecycle.who import (
-    NEGATIVE,
     best_grades,
     eliminated,
     in_category,
@@ -32,7 +32,6 @@ from qcycle.lifecycle.who import (
     pending_decisions,
     resolve,
     results_of,
-    select_subjects,
 )
 from qcycle.lifecycle.wording import (
     achievement_of,
@@ -282,7 +281,7 @@ def _decision_due(session, p, round_id, action) -> Outcome:
         # A readable message: the first few subjects and counts; the full list is `qcycle decide
         # --list` (at national scale it is thousands of lines, and a bot truncates at 2–4 KB).
         listed = pending[:LISTED_IN_DECISION_REQUEST]
-        received = _handed_in_at(session, round_id, target, listed) if target is not None else {}
+        received = handed_in_at(session, round_id, target, listed) if target is not None else {}
         items = [{"programme_name": p.round.name, "title": _subject_title(p, stage, s),
                   "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s)}
                  for s in listed]
@@ -310,7 +309,7 @@ def _review_request(session, p, round_id, action) -> Outcome:
         parent = p.unit(subject.partition(":")[0]).parent
         if subject not in refused and parent and parent != p.sender(stage.code):
             by_parent[parent].append(subject)
-    received = _handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
+    received = handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
     drafts = []
     for parent, subjects in sorted(by_parent.items()):
         items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s), "received_at": received.get(s)}
@@ -320,31 +319,9 @@ def _review_request(session, p, round_id, action) -> Outcome:
                                         f"{sum(len(v) for v in by_parent.values())} 项")
 
 
-def _handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, Any]:
-    """When each subject's hand-in at a window arrived (the first accepted one); empty for a
-    decision on an earlier decision or an assessment, where nothing was handed in."""
-    if window.submission is None or not subjects:
-        return {}
-    return crud.first_hand_ins(session=session, round_id=round_id, stage=window.code, subjects=subjects)
-
-
 def _subject_title(p: Programme, stage: Stage, subject: str) -> str:
     name = p_item_name(p, subject)
     return f"{stage.name}：{name}" if name else stage.name
-
-
-def _rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str, tuple[str, str]]:
-    """Subject → (the name of the decision stage that rejected it, with the reason the unit may
-    know; that stage's code): the first, in stage order."""
-    order = {s.code: i for i, s in enumerate(p.stages)}
-    rows = crud.decisions_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE)
-    out: dict[str, tuple[str, str]] = {}
-    for subject, stage, by, note in sorted(rows, key=lambda r: order.get(r[1], 99)):
-        if p.has_stage(stage):
-            # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
-            why = f"（{note}）" if note and (by.startswith("rule:") or p.stage(stage).tell_reason) else ""
-            out.setdefault(subject, (p.stage(stage).name + why, stage))
-    return out
 
 
 def _notify(session, p, round_id, action) -> Outcome:
@@ -358,7 +335,7 @@ def _notify(session, p, round_id, action) -> Outcome:
     occasion = (p.stage(assessed).name if assessed and p.has_stage(assessed) and len(p.assessment_stages) > 1
                 else None)
     by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
-    gone = eliminated(session, round_id)  # rejected after scoring: the letter says so, not the grade
+    gone = eliminated(session, p, round_id)  # rejected after scoring: the letter says so, not the grade
     for r in rows:
         if in_category(p, r.unit_code, action.category) and r.unit_code not in gone:
             by_unit[r.unit_code.partition(":")[0]].append(r)
@@ -371,14 +348,15 @@ def _notify(session, p, round_id, action) -> Outcome:
     told_steps = {w.rejected_at for w in ([stage.notify, *stage.notify.any_of] if stage.notify else []) if w.rejected_at}
     told: dict[str, list[dict[str, str | None]]] = defaultdict(list)
     if not praise:
-        for subject, (step, code) in _rejections(session, p, round_id).items():
+        for subject, (step, code) in rejections(session, p, round_id).items():
             if in_category(p, subject, action.category):
                 unit, name = subject.partition(":")[0], p_item_name(p, subject)
                 rejected[unit].append(f"{name + '：' if name else ''}未通过{step}")
                 itemised.update([unit] if name else [])
                 if code in told_steps:
                     told[unit].append({"item": name, "step": step})
-    missing = _missing_in(session, p, round_id, stage.notify, action.category)
+    replies = objection_replies(session, p, round_id, stage.notify)
+    missing = missing_in(session, p, round_id, stage.notify, action.category)
     label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
     if occasion:
         label = f"{occasion}结果"
@@ -392,6 +370,10 @@ def _notify(session, p, round_id, action) -> Outcome:
                  for r in mine] + rejected.get(u, [])
         # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
         grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
+        if template == "objection_reply.j2":  # to an objector: its objections' outcomes, nothing else
+            if u in replies:
+                drafts += _drafts([u], template, p, action, replies=replies[u])
+            continue
         if not (lines or grounds or praise) or (template == "step_result.j2" and not told.get(u)):
             continue
         score = "；".join(f"{r.total:.2f}" for r in mine) or None
@@ -408,20 +390,6 @@ def _notify(session, p, round_id, action) -> Outcome:
                           score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
                           remarks=veto_remarks(p, mine), rejections=told.get(u, []))
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
-
-
-def _missing_in(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
-                category: str | None) -> list[tuple[str, set[str]]]:
-    """(stage, units that never handed in there) for every ``missing_at`` a selection names."""
-    if who is None:
-        return []
-    out = []
-    if who.missing_at:
-        out.append((who.missing_at, set(select_subjects(session, p, round_id, Who(missing_at=who.missing_at),
-                                                        category))))
-    for alt in who.any_of:
-        out += _missing_in(session, p, round_id, alt, category)
-    return out
 
 
 def _notice_open(session, p, round_id, action) -> Outcome:

@@ -173,7 +173,7 @@ def withdrawal_drafts(session: Session, before: Programme, p: Programme, round_i
     gone_items = {i.code: i.name for _, i in before.items if i.code not in p.item_category}
     if stage is None or not gone_items:
         return []
-    taken = sorted(decided(session, round_id, stage.code, POSITIVE) - eliminated(session, round_id))
+    taken = sorted(decided(session, round_id, stage.code, POSITIVE) - eliminated(session, p, round_id))
     ctx = {"programme_name": p.round.name, "round_code": p.round.code, "sender_name": p.unit(p.round.issuer).name,
            "today": on, "later_work": "、".join(_later_work(before, stage.code, on))}
     drafts = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -109,11 +110,19 @@ def decided(session: Session, round_id: uuid.UUID, stage: str, outcomes: tuple[s
     return _remembered(("decided", round_id, stage, outcomes), read)
 
 
-def eliminated(session: Session, round_id: uuid.UUID) -> frozenset[str]:
-    """Subjects rejected at any decision stage: they leave every later step, list and notice."""
+def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objections: bool = False) -> frozenset[str]:
+    """Subjects rejected at any decision stage: they leave every later step, list and notice.
+    A decision on an objection (公示异议) decides the objection only: ``objections`` gives the
+    objections rejected, otherwise they are not counted (the objector's candidacy stands)."""
+    on_objections = sorted(p.objection_decisions)
+
     def read() -> frozenset[str]:
-        return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE))
-    return _remembered(("eliminated", round_id), read)
+        if objections:
+            return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
+                                                        stages=on_objections))
+        return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
+                                                    except_stages=on_objections))
+    return _remembered(("eliminated", round_id, objections), read)
 
 
 def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | None = None) -> dict[str, list[str]]:
@@ -125,7 +134,7 @@ def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | 
     if stage is None:
         return {}
     out: dict[str, list[str]] = defaultdict(list)
-    gone = eliminated(session, round_id)
+    gone = eliminated(session, p, round_id)
     for subject in sorted(decided(session, round_id, stage.code, POSITIVE) - gone):
         if in_category(p, subject, category):
             unit, _, item = subject.partition(":")
@@ -167,6 +176,17 @@ def _submitted_subjects(session: Session, p: Programme, round_id: uuid.UUID, sta
                                       item_category=p.item_category))
 
 
+def _left(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None, *, keep: bool = False
+          ) -> frozenset[str]:
+    """Who has left the chain of decisions ``stage`` is on: an objection's (its window or the
+    decision on it), or the candidates' (any other stage, or none); nobody when ``keep``
+    (a selection ``with_rejected``)."""
+    if keep:
+        return frozenset()
+    on_objections = stage is not None and (stage in p.objection_decisions or p.stage(stage).submission == "objection")
+    return eliminated(session, p, round_id, objections=on_objections)
+
+
 def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
                     category: str | None = None) -> list[str]:
     """The subjects a selection reaches now: 'unit:item' where the round decides on list
@@ -177,15 +197,16 @@ def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Wh
         return []
     allowed = {u.code for u in p.units_matching(who)}
     sources: list[set[str]] = []
-    gone = frozenset() if who.with_rejected else eliminated(session, round_id)
+    gone = functools.partial(_left, session, p, round_id, keep=who.with_rejected)  # gone(stage): left its chain
     if who.submitted_at:
-        sources.append(_submitted_subjects(session, p, round_id, p.stage(who.submitted_at), category) - gone)
+        sources.append(_submitted_subjects(session, p, round_id, p.stage(who.submitted_at), category)
+                       - gone(who.submitted_at))
     if who.missing_at:
         window = p.stage(who.missing_at)
         handed = _submitted(session, round_id, window, None, category, p)
         sources.append({u for u in owers(session, p, round_id, window, category) if u not in handed})
     if who.approved_at:
-        sources.append(set(decided(session, round_id, who.approved_at, POSITIVE) - gone))
+        sources.append(set(decided(session, round_id, who.approved_at, POSITIVE) - gone(who.approved_at)))
     if who.rejected_at:
         sources.append(set(decided(session, round_id, who.rejected_at, NEGATIVE)))
     if who.grades or who.rank:
@@ -193,9 +214,9 @@ def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Wh
         # each category on its own).
         rows = [r for r in results_of(session, round_id, who.assessed_at) if in_category(p, r.unit_code, category)]
         if who.grades:
-            sources.append({r.unit_code for r in rows if r.grade in who.grades} - gone)
+            sources.append({r.unit_code for r in rows if r.grade in who.grades} - gone(None))
         if who.rank:
-            sources.append(_ranked(rows, who.rank) - gone)
+            sources.append(_ranked(rows, who.rank) - gone(None))
     if who.any_of:
         sources.append({x for alt in who.any_of for x in select_subjects(session, p, round_id, alt, category)})
     if not sources:
@@ -347,6 +368,6 @@ def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stag
         subjects = {x for x in subjects if x in among or x.partition(":")[0] in among}
     if not subjects:
         return []
-    gone = eliminated(session, round_id)
+    gone = eliminated(session, p, round_id, objections=stage.code in p.objection_decisions)
     own = frozenset() if undecided else decided(session, round_id, stage.code, NEGATIVE)
     return sorted(x for x in subjects if (x not in gone or x in own) and in_category(p, x, category))

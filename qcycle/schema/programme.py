@@ -67,6 +67,13 @@ class Programme(_Model):
         return [s.code for s in self.stages if s.kind is StageKind.assessment]
 
     @cached_property
+    def objection_decisions(self) -> frozenset[str]:
+        """Decision stages on an objection window (公示异议): they decide the objection, never the
+        objector's own candidacy (its unit is the subject of both)."""
+        windows = {s.code for s in self.stages if s.submission == "objection"}
+        return frozenset(s.code for s in self.stages if s.kind is StageKind.decision and s.decides in windows)
+
+    @cached_property
     def refusing_stages(self) -> list[str]:
         """Codes of the windows that refuse late hand-ins (``lateness: reject``), in file order."""
         return [s.code for s in self.stages if s.lateness == "reject"]

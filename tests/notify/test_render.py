@@ -55,6 +55,9 @@ CONTEXTS = {
     "review_request.j2": {**BASE, "unit_name": "福州市鼓楼区市场监督管理局", "stage_name": "县（市）区市场监管局初审",
                           "handed_in": "申报材料", "deadline": DEADLINE,
                           "items": [{"unit_name": "示例软件信息服务（福州）有限公司", "item": None, "received_at": DEADLINE}]},
+    "objection_reply.j2": {**BASE, "replies": [
+        {"step": "异议调查核实", "upheld": False, "received_at": DEADLINE, "note": "所涉情况与事实不符"},
+        {"step": "异议调查核实", "upheld": True, "received_at": None, "note": None}]},
     "praise.j2": {**BASE, "achievement": "在2015—2016年度质量工作考核中被评为A级"},
     "award.j2": {**BASE, "achievement": "荣获2024年广州市市长质量奖"},
     "summons.j2": {**BASE, "grounds": "未通过整改情况审核", "stage_name": "约谈整改不到位的县", "at": DEADLINE},
@@ -111,6 +114,9 @@ MUST_SAY = {
                           ("“申报材料”已截止受理。贵单位辖区内以下1个单位按时提交了申报材料，请完成县（市）区市场监管局初审，"
                            "并于2023年4月20日（星期四）前将意见报送四川省市场监督管理局："),
                           "1. 示例软件信息服务（福州）有限公司（2023年4月20日 17:30提交）。"],
+    "objection_reply.j2": ["【异议处理结果】",
+                           "贵单位于2023年4月20日 17:30提出的异议，经异议调查核实，异议不成立（所涉情况与事实不符）。",
+                           "贵单位提出的异议，经异议调查核实，异议成立，已按规定处理。", "特此函复。"],
     "praise.j2": ["【通报表扬】", "通报表扬"],
     "award.j2": ["【授奖通知】", "经研究决定，贵单位荣获2024年广州市市长质量奖，特予表彰。"],
     "summons.j2": ["【约谈通知】", "未通过整改情况审核", "约谈"],

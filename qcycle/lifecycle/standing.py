@@ -1,0 +1,70 @@
+"""Where units stand, as letters tell them: the step that rejected a subject (with the reason the
+unit may know), objections decided, windows a unit never handed in at, and when hand-ins arrived."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from sqlmodel import Session
+
+from qcycle import crud
+from qcycle.lifecycle.who import NEGATIVE, select_subjects
+from qcycle.schema import Programme, Stage, Who
+
+__all__ = ["handed_in_at", "missing_in", "objection_replies", "rejections"]
+
+
+def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, Any]:
+    """When each subject's hand-in at a window arrived (the first accepted one); empty for a
+    decision on an earlier decision or an assessment, where nothing was handed in."""
+    if window.submission is None or not subjects:
+        return {}
+    return crud.first_hand_ins(session=session, round_id=round_id, stage=window.code, subjects=subjects)
+
+
+def rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str, tuple[str, str]]:
+    """Subject → (the name of the decision stage that rejected it, with the reason the unit may
+    know; that stage's code): the first, in stage order."""
+    order = {s.code: i for i, s in enumerate(p.stages)}
+    rows = crud.decisions_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE)
+    out: dict[str, tuple[str, str]] = {}
+    for subject, stage, by, note in sorted(rows, key=lambda r: order.get(r[1], 99)):
+        if p.has_stage(stage) and stage not in p.objection_decisions:  # an objection rejected is not the objector
+            # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
+            why = f"（{note}）" if note and (by.startswith("rule:") or p.stage(stage).tell_reason) else ""
+            out.setdefault(subject, (p.stage(stage).name + why, stage))
+    return out
+
+
+def objection_replies(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None
+                      ) -> dict[str, list[dict[str, Any]]]:
+    """Unit → its objections decided at the objection decisions a selection names: when it was
+    handed in, the step, upheld or not, and the decision's note where the stage tells it."""
+    steps = [x for w in ([who, *who.any_of] if who else []) for x in (w.approved_at, w.rejected_at)
+             if x in p.objection_decisions]
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for code in dict.fromkeys(steps):
+        stage = p.stage(code)
+        rows = crud.decisions_at(session=session, round_id=round_id, stage=code)
+        received = handed_in_at(session, round_id, p.stage(stage.decides or ""), [r[0] for r in rows])
+        for subject, outcome, note in rows:
+            out[subject.partition(":")[0]].append({
+                "step": stage.name, "upheld": outcome not in NEGATIVE, "received_at": received.get(subject),
+                "note": note if note and stage.tell_reason else None})
+    return dict(out)
+
+
+def missing_in(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
+                category: str | None) -> list[tuple[str, set[str]]]:
+    """(stage, units that never handed in there) for every ``missing_at`` a selection names."""
+    if who is None:
+        return []
+    out = []
+    if who.missing_at:
+        out.append((who.missing_at, set(select_subjects(session, p, round_id, Who(missing_at=who.missing_at),
+                                                        category))))
+    for alt in who.any_of:
+        out += missing_in(session, p, round_id, alt, category)
+    return out
