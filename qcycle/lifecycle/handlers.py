@@ -153,7 +153,7 @@ def _publish(session, p, round_id, action) -> Outcome:
 
 
 def _event_notice(session, p, round_id, action) -> Outcome:
-    """The units an event concerns are told its day ahead (定于某日开展现场评审)."""
+    """The units an event concerns are told its day ahead (定于某日组织现场评审)."""
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
     assert action.deadline is not None  # the event's own moment
