@@ -31,6 +31,7 @@ __all__ = [
     "cn_date",
     "cn_datetime",
     "get_environment",
+    "quoted",
     "render_message",
     "weekday_cn",
 ]
@@ -104,6 +105,13 @@ def weekday_cn(value: dt.date | dt.datetime) -> str:
     return _WEEKDAYS[value.weekday()]
 
 
+def quoted(text: str) -> str:
+    """A name in quotation marks, its own quotation marks turned single (引号里面还要用引号时，
+    里面一层用单引号): 质量基础设施“一站式”…地方 → “质量基础设施‘一站式’…地方”."""
+    _defined(text)
+    return "“" + str(text).replace("“", "‘").replace("”", "’") + "”"
+
+
 @lru_cache(maxsize=32)
 def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -115,7 +123,7 @@ def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, weekday_cn=weekday_cn)
+    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, weekday_cn=weekday_cn, quoted=quoted)
     return env
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -457,7 +458,9 @@ def test_a_late_hand_in_refused_is_answered_once_dated_the_run_and_never_before_
     body = letters[0].body
     assert letters[0].subject.startswith("【不予受理】") and "2份材料逾期提交" in letters[0].subject
     assert "2023年4月21日 09:12提交，截止时间为2023年4月20日 17:30" in body
-    assert "1. 揭榜书（" in body and "2. 揭榜书（" in body and body.endswith("2023年4月21日")
+    # Each item named before what was handed in, quoted, its own quotation marks single: no brackets in brackets.
+    assert re.search(r"1\. “[^“”（]+”揭榜书：", body) and re.search(r"2\. “[^“”]+”揭榜书：", body), body
+    assert body.endswith("2023年4月21日")
     assert "按规定，逾期提交的不予受理，特此告知：" in body  # no revision among them: nothing said of 修改
     # Answered: a second run on the same day, or later, says nothing more to 510300.
     assert answer_refusals(session, p, rid, t, on_21, template_dir=None) == 0
@@ -490,7 +493,7 @@ def test_a_late_change_refused_is_answered_saying_the_version_in_force_stands(se
     assert answer_refusals(session, p, rid, t, at(dt.date(2023, 4, 21), dt.time(17, 35)), template_dir=None) == 1
     m = session.exec(select(OutboxMessage).where(OutboxMessage.channel == "email")).one()
     assert m.subject.endswith("修改稿逾期提交")
-    assert ("贵单位于2023年4月21日 09:12提交的揭榜书（" in m.body
+    assert ("贵单位于2023年4月21日 09:12提交的“" in m.body and "”揭榜书修改稿，晚于截止时间" in m.body
             and "按规定，逾期修改的不予受理，贵单位于2023年4月18日 10:00提交的版本仍然有效" in m.body)
     assert answer_refusals(session, p, rid, t, at(dt.date(2023, 4, 24), dt.time(9, 5)), template_dir=None) == 0
 
@@ -570,7 +573,7 @@ def test_a_taker_of_two_items_that_reports_on_one_is_asked_for_the_other_by_name
                 "kind": "progress_report", "unit": unit, "item": item, "period": "2023-07",
                 "submitted_at": "2023-07-10T09:00:00+08:00"}).status == "accepted"
     names = t.by_name()
-    owed = "中期检查（进展报告）（2023年7月）（争创国家级质量标准实验室）"
+    owed = "“争创国家级质量标准实验室”中期检查（进展报告）（2023年7月）"
     for name in ("midterm:reminder:2023-07:T-3", "midterm:overdue:2023-07", "midterm:escalation:2023-07"):
         drafts = carry_out(session, p, rid, names[name], as_of=names[name].at).drafts
         assert [d.unit for d in drafts] == ["510100"], name

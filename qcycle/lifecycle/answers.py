@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from qcycle import clock, crud
 from qcycle.lifecycle.outcome import Draft
+from qcycle.render import quoted
 from qcycle.schema import Programme
 from qcycle.timetable import Timetable
 
@@ -63,13 +64,12 @@ def refusal_letters(session: Session, p: Programme, timetable: Timetable, round_
 
 
 def _what(p: Programme, row: crud.Refusal) -> str:
-    """What was handed in, as the letters of its window call it, with its list item: "揭榜书（…地方）"
-    (item names carry their own quotation marks: “一站式”)."""
+    """What was handed in, as the letters of its window call it, after its list item in quotation
+    marks: "“培育争创中国质量奖（提名奖）”揭榜书", not brackets inside brackets."""
     stage = p.stage(row.stage)
-    detail = [i.name for _, i in p.items if i.code == row.item_code]
-    if row.period:
-        detail.append(stage.period_label(row.period))
+    item = "".join(quoted(i.name) for _, i in p.items if i.code == row.item_code)
+    detail = [stage.period_label(row.period)] if row.period else []
     if row.category_code and not row.item_code:
         detail += [f"{c.name}类" for c in p.categories if c.code == row.category_code]
-    return stage.handed_in + "".join(f"（{d}）" for d in detail)
+    return item + stage.handed_in + "".join(f"（{d}）" for d in detail)
 

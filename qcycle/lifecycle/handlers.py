@@ -41,7 +41,7 @@ from qcycle.lifecycle.wording import (
     veto_remarks,
 )
 from qcycle.models import AssessmentResult
-from qcycle.render import SYSTEM_SENDER
+from qcycle.render import SYSTEM_SENDER, quoted
 from qcycle.schema import Programme, Stage, Who, grade_label
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
@@ -133,9 +133,9 @@ def _drafts(units: list[str], template: str, p: Programme, action: Action, *, in
 
 def _naming_owed(p: Programme, action: Action, owed: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
     """A unit that handed in for some of its list items is asked for the others by name:
-    "中期检查（进展报告）（2023年10月）（争创国家级质量标准实验室）"."""
+    "“争创国家级质量标准实验室”中期检查（进展报告）（2023年10月）"."""
     item = _base_context(p, action)["item"]
-    return {u: {"item": item + "（" + "、".join(p_item_name(p, f"{u}:{i}") or i for i in items) + "）"}
+    return {u: {"item": "、".join(quoted(p_item_name(p, f"{u}:{i}") or i) for i in items) + item}
             for u, items in owed.items()}
 
 

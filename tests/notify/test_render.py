@@ -267,3 +267,10 @@ def test_a_reminder_of_a_window_that_refuses_late_hand_ins_says_so() -> None:
     assert "请合理安排，按时提交；逾期不予受理。" in body, body
     _, body = render_message("reminder.j2", {**CONTEXTS["reminder.j2"], "refused_late": True, "working_days_left": 0})
     assert "今天是截止日，请于截止时间前提交；逾期不予受理。" in body, body
+
+
+def test_a_quoted_name_turns_its_own_quotation_marks_single():
+    from qcycle.render import quoted
+
+    assert quoted("质量基础设施“一站式”服务成效明显地方") == "“质量基础设施‘一站式’服务成效明显地方”"
+    assert quoted("培育争创中国质量奖（提名奖）") == "“培育争创中国质量奖（提名奖）”"
