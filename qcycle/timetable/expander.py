@@ -97,7 +97,8 @@ class _Expander(StageDates):
                 asked = self.cal.next_workday(self.event_date(stage.decides, "deadline", category), include_self=False)
                 if asked < day:
                     self._add(at(asked, dt.time(9, 0)), "review_request", stage,
-                              f"{title}：请上级单位审核（{day:%Y-%m-%d}前报送意见）", deadline=nine, **common)
+                              f"{title}：请上级单位审核（{day:%Y-%m-%d}前报送意见）", deadline=nine,
+                              **{**common, "owed_by": f"按时提交“{self.p.stage(stage.decides).name}”的单位的上级单位"})
             self._add(nine, action, stage, title, **common)
         elif stage.kind is StageKind.notice:
             assert stage.days is not None
