@@ -153,8 +153,8 @@ class SinkChannel(Channel, handler=send_sink):
         return sink_folder(self._meta)
 
     def send_many(self, messages: Sequence[Any]) -> list[SendResult]:
-        """JSON Lines: every message of a delivery pass in one write per day's file (national
-        scale: ~55,000 messages a year, one write each cost more than rendering them)."""
+        """JSON Lines: the messages of a delivery pass in one write per day's file, not one each
+        (a failed write fails each message of that file: the outbox sends them again)."""
         if get_settings().sink_layout != "jsonl":
             return super().send_many(messages)
         folder = self.folder
