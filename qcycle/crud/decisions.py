@@ -138,8 +138,7 @@ def decided_subjects(*, session: Session, round_id: uuid.UUID, stage: str,
 
 def outcomes_at(*, session: Session, round_id: uuid.UUID, stage: str) -> dict[str, str]:
     """``{subject: outcome}`` of every decision the ``stage`` has made."""
-    return dict(session.exec(select(Decision.subject, Decision.outcome).where(  # type: ignore[arg-type]
-        Decision.round_id == round_id, Decision.stage == stage)).all())
+    return {subject: outcome for subject, outcome, _ in decisions_at(session=session, round_id=round_id, stage=stage)}
 
 
 def decisions_at(*, session: Session, round_id: uuid.UUID, stage: str) -> list[tuple[str, str, str]]:

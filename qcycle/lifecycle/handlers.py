@@ -158,8 +158,7 @@ def _event_notice(session, p, round_id, action) -> Outcome:
     units = resolve(session, p, round_id, stage.notify, action.category)
     assert action.deadline is not None  # the event's own moment
     on = action.deadline.date()
-    until = on + dt.timedelta(days=stage.days - 1) if stage.days and stage.days > 1 else None
-    return Outcome(action, _drafts(units, "event_notice.j2", p, action, event_on=on, event_until=until),
+    return Outcome(action, _drafts(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on)),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
 
@@ -329,6 +328,12 @@ def _notify(session, p, round_id, action) -> Outcome:
     names the unit's own subjects with their grades, and those that left the round at a
     decision with the step that rejected them."""
     stage = p.stage(action.stage)
+    template = stage.template + ".j2" if stage.template else "result.j2"
+    if template == "objection_reply.j2":  # to each objector: its objections' outcomes, nothing else
+        replies = objection_replies(session, p, round_id, stage.notify)
+        drafts = [d for u in resolve(session, p, round_id, stage.notify, action.category) if u in replies
+                  for d in _drafts([u], template, p, action, replies=replies[u])]
+        return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
     assessed = crud.latest_results_stage(session=session, round_id=round_id)
     rows = results_of(session, round_id, assessed)
     # A round assessed more than once (each year of a plan) says which assessment a letter is of.
@@ -340,7 +345,6 @@ def _notify(session, p, round_id, action) -> Outcome:
         if in_category(p, r.unit_code, action.category) and r.unit_code not in gone:
             by_unit[r.unit_code.partition(":")[0]].append(r)
     units = resolve(session, p, round_id, stage.notify, action.category) if stage.notify else sorted(by_unit)
-    template = stage.template + ".j2" if stage.template else "result.j2"
     praise = template in ("praise.j2", "award.j2")  # honours: every selected unit, no result lines
     rejected: dict[str, list[str]] = defaultdict(list)
     itemised: set[str] = set()  # units with a rejected list item
@@ -355,7 +359,6 @@ def _notify(session, p, round_id, action) -> Outcome:
                 itemised.update([unit] if name else [])
                 if code in told_steps:
                     told[unit].append({"item": name, "step": step})
-    replies = objection_replies(session, p, round_id, stage.notify)
     missing = missing_in(session, p, round_id, stage.notify, action.category)
     label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
     if occasion:
@@ -370,10 +373,6 @@ def _notify(session, p, round_id, action) -> Outcome:
                  for r in mine] + rejected.get(u, [])
         # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
         grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
-        if template == "objection_reply.j2":  # to an objector: its objections' outcomes, nothing else
-            if u in replies:
-                drafts += _drafts([u], template, p, action, replies=replies[u])
-            continue
         if not (lines or grounds or praise) or (template == "step_result.j2" and not told.get(u)):
             continue
         score = "；".join(f"{r.total:.2f}" for r in mine) or None

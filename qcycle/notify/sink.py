@@ -79,11 +79,9 @@ def send_sink(title: str, body: str, meta: Mapping[str, Any], call: Call | None)
     folder = sink_folder(meta)
     message_id = (call.message_id if call else None) or "message"
     now, channel, record = _record(title, body, call)
+    if get_settings().sink_layout == "jsonl":
+        return _write_jsonl(folder, [(now, record)])[0]
     try:
-        if get_settings().sink_layout == "jsonl":
-            line = json.dumps(record, ensure_ascii=False)
-            _append_lines(folder / f"messages-{now:%Y%m%d}.jsonl", [line])
-            return SendResult.success()
         folder.mkdir(parents=True, exist_ok=True)
         name = (f"{now:%Y%m%dT%H%M%S}-{_safe(channel, 40)}-{uuid.uuid4().hex[:8]}"
                 f"-{_safe(message_id, 80)}.json")
@@ -97,6 +95,23 @@ def send_sink(title: str, body: str, meta: Mapping[str, Any], call: Call | None)
 
 def _unwritable(folder: Path, exc: OSError) -> SendResult:
     return SendResult.failure(f"sink: cannot write to {folder}: {exc}", retryable=True)
+
+
+def _write_jsonl(folder: Path, records: list[tuple[dt.datetime, dict[str, Any]]]) -> list[SendResult]:
+    """Records as JSON lines in the file of the day each is written for, one write per file (a
+    failed write fails each record of that file: the outbox sends them again)."""
+    files: dict[Path, list[int]] = {}
+    for i, (now, _) in enumerate(records):
+        files.setdefault(folder / f"messages-{now:%Y%m%d}.jsonl", []).append(i)
+    results: list[SendResult] = [_WRITTEN] * len(records)
+    for path, indexes in files.items():
+        try:
+            _append_lines(path, [json.dumps(records[i][1], ensure_ascii=False) for i in indexes])
+        except OSError as exc:
+            failed = _unwritable(folder, exc)
+            for i in indexes:
+                results[i] = failed
+    return results
 
 
 _sink_files: dict[Path, int] = {}
@@ -153,26 +168,17 @@ class SinkChannel(Channel, handler=send_sink):
         return sink_folder(self._meta)
 
     def send_many(self, messages: Sequence[Any]) -> list[SendResult]:
-        """JSON Lines: the messages of a delivery pass in one write per day's file, not one each
-        (a failed write fails each message of that file: the outbox sends them again)."""
+        """JSON Lines: the messages of a delivery pass in one write per day's file, not one each."""
         if get_settings().sink_layout != "jsonl":
             return super().send_many(messages)
-        folder = self.folder
-        files: dict[Path, list[int]] = {}
-        lines: list[str] = []
-        for i, m in enumerate(messages):
+        records = []
+        for m in messages:
             now, _, record = _record(m.subject, m.body, Call(kind=self.kind, message_id=m.id, tag=m.tag,
                                                              recipient=m.recipient))
-            files.setdefault(folder / f"messages-{now:%Y%m%d}.jsonl", []).append(i)
-            lines.append(json.dumps(record, ensure_ascii=False))
-        results: list[SendResult] = [_WRITTEN] * len(messages)
-        for path, indexes in files.items():
-            try:
-                _append_lines(path, [lines[i] for i in indexes])
-            except OSError as exc:
-                failed = self._logged(_unwritable(folder, exc), None)
-                for i in indexes:
-                    results[i] = failed
+            records.append((now, record))
+        results = _write_jsonl(self.folder, records)
+        for failed in {id(r): r for r in results if not r.ok}.values():  # once per file that failed
+            self._logged(failed, None)
         return results
 
     def send(self, subject: str, body: str, *, recipient: str | None = None, tag: str | None = None,

@@ -269,6 +269,12 @@ class Stage(_Model):
             return None
         return EVENT_NOTICE_WORKDAYS if self.notify_ahead is None else self.notify_ahead
 
+    def last_day(self, day: dt.date) -> dt.date | None:
+        """The last day of an event of several days (``days``) held from ``day``; None for one day."""
+        if self.kind is not StageKind.event or not self.days or self.days == 1:
+            return None
+        return day + dt.timedelta(days=self.days - 1)
+
     def _window_shape(self) -> None:
         """A submission or follow-up stage: a window, what is owed in it and by whom."""
         k = self.kind

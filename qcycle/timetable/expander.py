@@ -87,7 +87,7 @@ class _Expander(StageDates):
         elif stage.kind is StageKind.event:
             self._notice(stage, category, day, title, nine, common)
             # An event of several days (a 现场评审 visiting units over weeks) ends on its last day.
-            until = at(day + dt.timedelta(days=stage.days - 1), dt.time(23, 59, 59)) if stage.days else None
+            until = at(last, dt.time(23, 59, 59)) if (last := stage.last_day(day)) else None
             self._add(nine, action, stage, title, deadline=until, **{k: v for k, v in common.items() if k != "owed_by"})
         elif stage.kind is StageKind.decision:
             self._notice(stage, category, day, title, nine, common)  # a 陈述答辩 its candidates attend
