@@ -712,6 +712,14 @@ def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_ow
     r.until("2023-04-25")
     r.decide("committee", e1="approved", e2="approved")
     r.until("2023-05-04")
+    # The objection window is the 公示's: those on the list learn how to object from the 公示's own
+    # letter (one letter, not two the same day); the others are sent the 公示, not "异议开始受理".
+    publicity, opening = r.letters("notice"), r.letters("objection")
+    assert sorted(publicity) == ["e1", "e2"] and sorted(opening) == ["e3", "e4", "e5", "e6", "e7"]
+    assert "贵单位已列入拟授奖名单。示例区市场监督管理局自2023年5月4日起对该名单进行公示" in publicity["e1"]
+    assert opening["e5"].startswith("戊公司：\n\n示例区市场监督管理局自2023年5月4日起对拟授奖名单进行公示，公示期7天，"
+                                    "至2023年5月10日止。\n如对公示内容有异议，请于2023年5月10日 23:59前以书面形式")
+    assert "开始受理" not in opening["e5"] and "列入" not in opening["e5"]
     r.hand_in("objection", ["e2", "e5"], "2023-05-05")  # a candidate objects, and one left out earlier
     r.until("2023-05-11")
     assert r.pending("objection_review") == ["e2", "e5"]  # e5 left the candidates, not its objection

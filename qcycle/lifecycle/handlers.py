@@ -182,6 +182,17 @@ def _window_open(session, p, round_id, action) -> Outcome:
                        note=f"{action.title}：截止日由 {was:%Y-%m-%d} 改为 {action.deadline:%Y-%m-%d}，"
                             f"通知尚未提交的 {len(units)} 个单位")
     units = owers(session, p, round_id, stage, action.category)
+    notice = p.publicity_of(stage.code)
+    if notice is not None and "publicity_on" in action.detail:
+        # The 公示's own letter tells those on its list how and by when to object; the others
+        # are sent the 公示 itself, not a bare "公示异议开始受理" (宝山 wrote both, the same day).
+        told = set(resolve(session, p, round_id, notice.notify, action.category))
+        others = [u for u in units if u not in told]
+        began = clock.at(dt.date.fromisoformat(action.detail["publicity_on"]), action.at.time())
+        drafts = _drafts(others, "notice.j2", p, action, notice_name=_notice_name(p, notice, action.category),
+                         notice_days=notice.days, objection_deadline=action.deadline, listed=False, at=began)
+        return Outcome(action, drafts, note=f"{action.title}：{len(told & set(units))} 个单位已由公示告知，"
+                                            f"另函告其余 {len(others)} 个单位")
     return Outcome(action, _drafts(units, "window_open.j2", p, action),
                    note=f"{action.title}：应提交单位 {len(units)} 个")
 
@@ -394,12 +405,9 @@ def _notify(session, p, round_id, action) -> Outcome:
 def _notice_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
-    # The letter says "对{name}进行公示": a name that says 公示 itself (公示拟获奖名单,
-    # 拟获奖名单公示) is cited without it.
-    what = stage.name.removeprefix("公示").removesuffix("公示") or stage.name
-    name = what + (f"（{p.category(action.category).name}）" if action.category else "")
+    name = _notice_name(p, stage, action.category)
     # Sent to those a decision or grade put on the list being published: each is told it is on it.
-    listed = bool(stage.notify and (stage.notify.approved_at or stage.notify.grades)) and what.endswith("名单")
+    listed = bool(stage.notify and (stage.notify.approved_at or stage.notify.grades)) and _listing(stage).endswith("名单")
     late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
             if _written_on(action) > action.at.date() and action.deadline else "")
     # A list of several awards tells each candidate which it is proposed for (广州: 提名奖, not 市长质量奖).
@@ -408,6 +416,16 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     drafts = [d for u in units for d in _drafts([u], "notice.j2", p, action, notice_name=name, notice_days=stage.days,
                                                 objection_deadline=action.deadline, listed=listed, proposed=proposed.get(u))]
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{late}")
+
+
+def _listing(stage: Stage) -> str:
+    """What a 公示 publishes, as its letter cites it ("对{what}进行公示"): a name that says 公示
+    itself (公示拟获奖名单, 拟获奖名单公示) without it."""
+    return stage.name.removeprefix("公示").removesuffix("公示") or stage.name
+
+
+def _notice_name(p: Programme, stage: Stage, category: str | None) -> str:
+    return _listing(stage) + (f"（{p.category(category).name}）" if category else "")
 
 
 def _followup_open(session, p, round_id, action) -> Outcome:

@@ -73,6 +73,17 @@ class Programme(_Model):
         windows = {s.code for s in self.stages if s.submission == "objection"}
         return frozenset(s.code for s in self.stages if s.kind is StageKind.decision and s.decides in windows)
 
+    def publicity_of(self, code: str) -> Stage | None:
+        """The 公示 an objection window belongs to: the notice stage whose close is its deadline
+        (异议受理期即公示期). ``None`` for any other stage."""
+        stage = self.stage(code)
+        anchor = stage.deadline.after if stage.deadline is not None else None
+        if (stage.submission != "objection" or anchor is None or anchor.event != "closes"
+                or any((anchor.days, anchor.workdays, anchor.months))):
+            return None
+        notice = self.stage(anchor.stage)
+        return notice if notice.kind is StageKind.notice else None
+
     @cached_property
     def refusing_stages(self) -> list[str]:
         """Codes of the windows that refuse late hand-ins (``lateness: reject``), in file order."""

@@ -164,9 +164,13 @@ class _Expander(StageDates):
         if opens is not None:
             kind = "followup_open" if stage.kind is StageKind.followup else "window_open"
             # Everyone is told the window opens; a later notice that the window's deadline moved
-            # is not for the units with their own deadline (``extended``).
+            # is not for the units with their own deadline (``extended``). An objection window
+            # is announced as the 公示 it belongs to (the day that 公示 began).
+            opening: dict[str, Any] = {"extended": extended} if extended else {}
+            if (notice := self.p.publicity_of(stage.code)) is not None:
+                opening["publicity_on"] = self.point_day(notice, category)[0].isoformat()
             self._add(at(opens, dt.time(9, 0)), kind, stage, f"{label} 开始受理", deadline=d.cutoff,
-                      detail={"extended": extended} if extended else {}, **common)
+                      detail=opening, **common)
         detail = {"inclusive": deadline_spec.inclusive, "lateness": stage.lateness, "voluntary": stage.voluntary,
                   **({"rolled_from": d.rolled_from.isoformat(), "roll": d.roll} if d.rolled_from else {})}
         self._deadline_actions(stage, d, label, common, policy, opens, detail, extended)
@@ -251,6 +255,8 @@ class _Expander(StageDates):
             selectors.append(self.p.assessment.subjects)
         if stage.decides:
             refs.add(stage.decides)
+        if (notice := self.p.publicity_of(code)) is not None:
+            refs.add(notice.code)  # its opening is written to those the 公示 did not tell
         for who in selectors:
             if who is None:
                 continue
