@@ -173,6 +173,11 @@ def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step
     assert "结果为：未通过评审委员会审议。" in results["e1"]
     assert "未通过资格审核" in results["e6"] and "【评审结果】" not in results["e6"]
     assert "评审结果已确定" in results["e4"] and "未获奖" in results["e4"]
+    # A score that reached a better grade whose places were taken says why it got less; one that
+    # did not reach it (e3: 75 below the award's 80) says nothing of it.
+    assert "说明：区长质量奖名额不超过1个，贵单位得分排名第2。" in results["e2"]
+    assert "说明：提名奖名额不超过2个，贵单位得分排名第4。" in results["e4"]
+    assert "说明" not in results["e3"]
     # A voluntary window: nobody is overdue for not applying.
     assert not any(a.action in ("overdue", "escalation") for a in r.t.actions)
     assert "e7" not in {u for s in ("notice", "award") for u in r.letters(s)}
@@ -626,6 +631,20 @@ def test_a_unit_rejected_at_a_step_is_told_then_not_months_later(tmp_path, home)
     r.scores({"e1": 85})
     r.until("2023-04-20")
     assert sorted(r.letters("eligibility_result")) == ["e6"]
+
+
+def test_a_recommendation_not_given_is_said_as_chinese_says_it(tmp_path, home):
+    """One passes a review (未通过资格审核) but is given a recommendation (未获…推荐)."""
+    text = AWARD.replace("{code: eligibility, name: 资格审核,", "{code: eligibility, name: 所在街道推荐,")
+    text = text.replace("kind: decision, decides: application, on: 2023-04-04}",
+                        "kind: decision, decides: application, on: 2023-04-04}\n" + STEP_RESULT.rstrip())
+    assert text.count("所在街道推荐") == 1 and "eligibility_result" in text
+    r = Round(write(tmp_path, "award.yaml", text))
+    r.hand_in("application", ["e1", "e6"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e6="rejected")
+    r.until("2023-05-31")
+    assert "贵单位在2023年度示例区长质量奖中未获所在街道推荐，不再参加后续评审环节。" in r.letters("eligibility_result")["e6"]
+    assert "结果为：未获所在街道推荐。" in r.letters("results")["e6"]
 
 
 REVIEWED = """\

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -356,3 +357,19 @@ def test_what_is_owed_is_named_as_a_thing_handed_in(tmp_path_factory, monkeypatc
     owed = [m for m in r.messages if name_of(m.action).startswith("evaluation_request:")]
     assert owed and all("评价确认申请" in m.body and "申请评价确认" not in m.body for m in owed)
     assert any("前提交评价确认申请" in m.body for m in owed)
+
+
+def test_a_refusal_names_its_item_and_what_was_handed_in_once():
+    """温州's window is named for both awards ("市长质量奖、质量管理创新奖申报材料"): a refusal of
+    one award's application names that award and its 申报材料, not the two awards again."""
+    from qcycle.crud import Refusal
+    from qcycle.lifecycle.answers import _what
+
+    p = load_programme(next(p for p in PROGRAMMES if p.stem == "wz-mayor-quality-award-2021")).programme
+    late = dt.datetime(2021, 6, 1, 19, 14, tzinfo=dt.UTC)
+    row = Refusal(uuid.uuid4(), "wz-e12", "application", "cx-award", None, None, late, None)
+    assert _what(p, row) == "“温州市质量管理创新奖”申报材料"
+    sc = load_programme(next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023")).programme
+    item = next(i.code for _, i in sc.items)
+    row = Refusal(uuid.uuid4(), "510100", "application", item, None, None, late, None)
+    assert _what(sc, row).endswith("”揭榜书")  # a window named by what it takes is cited whole

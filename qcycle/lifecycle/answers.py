@@ -71,5 +71,20 @@ def _what(p: Programme, row: crud.Refusal) -> str:
     detail = [stage.period_label(row.period)] if row.period else []
     if row.category_code and not row.item_code:
         detail += [f"{c.name}类" for c in p.categories if c.code == row.category_code]
-    return item + stage.handed_in + "".join(f"（{d}）" for d in detail)
+    what = _past_the_items(stage.handed_in, [i.name for _, i in p.items]) if item else stage.handed_in
+    return item + what + "".join(f"（{d}）" for d in detail)
+
+
+def _past_the_items(handed_in: str, names: list[str]) -> str:
+    """What is handed in, without the list items a window's name enumerates (温州's
+    "市长质量奖、质量管理创新奖申报材料" for the item 温州市质量管理创新奖 is its 申报材料): each
+    item's longest ending found in the name marks where the items end."""
+    if "、" not in handed_in:
+        return handed_in
+    cut = 0
+    for name in names:
+        found = next((name[k:] for k in range(len(name) - 1) if name[k:] in handed_in), None)
+        if found:
+            cut = max(cut, handed_in.rindex(found) + len(found))
+    return handed_in[cut:] or handed_in
 

@@ -37,8 +37,8 @@ from qcycle.lifecycle.wording import (
     achievement_of,
     reason_of,
     result_kind,
+    result_remarks,
     veto_reason,
-    veto_remarks,
 )
 from qcycle.models import AssessmentResult
 from qcycle.render import SYSTEM_SENDER, quoted
@@ -363,13 +363,13 @@ def _notify(session, p, round_id, action) -> Outcome:
     told_steps = {w.rejected_at for w in ([stage.notify, *stage.notify.any_of] if stage.notify else []) if w.rejected_at}
     told: dict[str, list[dict[str, str | None]]] = defaultdict(list)
     if not praise:
-        for subject, (step, code) in rejections(session, p, round_id).items():
+        for subject, (verdict, code) in rejections(session, p, round_id).items():
             if in_category(p, subject, action.category):
                 unit, name = subject.partition(":")[0], p_item_name(p, subject)
-                rejected[unit].append(f"{name + '：' if name else ''}未通过{step}")
+                rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
                 itemised.update([unit] if name else [])
                 if code in told_steps:
-                    told[unit].append({"item": name, "step": step})
+                    told[unit].append({"item": name, "verdict": verdict})
     missing = missing_in(session, p, round_id, stage.notify, action.category)
     label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
     if occasion:
@@ -398,7 +398,7 @@ def _notify(session, p, round_id, action) -> Outcome:
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
         drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
                           score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
-                          remarks=veto_remarks(p, mine), rejections=told.get(u, []))
+                          remarks=result_remarks(p, mine), rejections=told.get(u, []))
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 

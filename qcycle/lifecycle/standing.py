@@ -13,7 +13,7 @@ from qcycle import crud
 from qcycle.lifecycle.who import NEGATIVE, select_subjects
 from qcycle.schema import Programme, Stage, Who
 
-__all__ = ["handed_in_at", "missing_in", "objection_replies", "rejections"]
+__all__ = ["handed_in_at", "missing_in", "not_passed", "objection_replies", "rejections"]
 
 
 def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, Any]:
@@ -25,8 +25,9 @@ def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects:
 
 
 def rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str, tuple[str, str]]:
-    """Subject → (the name of the decision stage that rejected it, with the reason the unit may
-    know; that stage's code): the first, in stage order."""
+    """Subject → (how a letter says the decision stage rejected it, with the reason the unit may
+    know: "未通过资格审查（理由）", "未获乡镇（街道）或有关部门推荐"; that stage's code): the first,
+    in stage order."""
     order = {s.code: i for i, s in enumerate(p.stages)}
     rows = crud.decisions_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE)
     out: dict[str, tuple[str, str]] = {}
@@ -34,8 +35,14 @@ def rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str,
         if p.has_stage(stage) and stage not in p.objection_decisions:  # an objection rejected is not the objector
             # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
             why = f"（{note}）" if note and (by.startswith("rule:") or p.stage(stage).tell_reason) else ""
-            out.setdefault(subject, (p.stage(stage).name + why, stage))
+            out.setdefault(subject, (not_passed(p.stage(stage).name) + why, stage))
     return out
+
+
+def not_passed(step: str) -> str:
+    """A step not passed, as Chinese says it: one passes a review (未通过资格审查) but is given a
+    recommendation or a nomination (未获乡镇（街道）或有关部门推荐, not 未通过…推荐)."""
+    return f"未获{step}" if step.endswith(("推荐", "提名")) else f"未通过{step}"
 
 
 def objection_replies(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None

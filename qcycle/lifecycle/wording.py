@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
-from qcycle.schema import Programme, Who, grade_label
+from qcycle.schema import Grade, Programme, Who, grade_label
 
-__all__ = ["achievement_of", "reason_of", "result_kind", "veto_reason", "veto_remarks"]
+__all__ = ["achievement_of", "reason_of", "result_kind", "result_remarks", "veto_reason"]
 
 
 def achievement_of(round_name: str, items: str, grade: str) -> str:
@@ -68,9 +68,27 @@ def veto_reason(p: Programme, veto: str) -> str:
     return f"因{name}，实行一票否决"
 
 
-def veto_remarks(p: Programme, results: Iterable[AssessmentResult]) -> str | None:
-    """Why a vetoed result has its grade, for the result letter's 说明: the grade a veto forces
-    is not what the score reads as (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决")."""
-    said = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{veto_reason(p, r.veto)}，"
-            f"等次定为{grade_label(r.grade)}" for r in results if r.veto]
+def result_remarks(p: Programme, results: Iterable[AssessmentResult]) -> str | None:
+    """Why a result is not what its score reads as, for the result letter's 说明:
+    - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决");
+    - a capped grade was full (天水: 868.59 points, above the award's line, and 未获奖 because the
+      award goes to at most 2: "天水市人民政府质量奖名额不超过2个，贵单位得分排名第3")."""
+    said = []
+    for r in results:
+        item = p_item_name(p, r.unit_code)
+        if r.veto:
+            said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}，等次定为{grade_label(r.grade)}")
+        elif (full := _full_grade(p, r)) is not None:
+            said.append(f"{item + '的' if item else ''}{full.name}名额不超过{full.max_count}个，"
+                        f"{'该项目' if item else '贵单位'}得分排名第{r.rank}")
     return "；".join(said) + "。" if said else None
+
+
+def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
+    """The better grade whose line the result reached but whose places (``max_count``) were taken."""
+    for g in p.assessment.grades if p.assessment else ():
+        if g.name == r.grade:
+            return None
+        if g.min_score is None or r.total >= g.min_score - 1e-9:
+            return g if g.max_count else None
+    return None

@@ -51,7 +51,7 @@ CONTEXTS = {
     },
     "result.j2": {**BASE, "result_label": "考核结果", "result": "A级"},
     "step_result.j2": {**BASE, "stage_name": "资格审查结果", "rejections": [
-        {"item": None, "step": "资格审查（营业执照已过期）"}]},
+        {"item": None, "verdict": "未通过资格审查（营业执照已过期）"}]},
     "review_request.j2": {**BASE, "unit_name": "福州市鼓楼区市场监督管理局", "stage_name": "县（市）区市场监管局初审",
                           "handed_in": "申报材料", "deadline": DEADLINE,
                           "items": [{"unit_name": "示例软件信息服务（福州）有限公司", "item": None, "received_at": DEADLINE}]},
