@@ -175,7 +175,8 @@ def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step
     assert "评审结果已确定" in results["e4"] and "未获奖" in results["e4"]
     # A score that reached a better grade whose places were taken says why it got less; one that
     # did not reach it (e3: 75 below the award's 80) says nothing of it.
-    assert "说明：区长质量奖名额不超过1个，贵单位得分排名第2。" in results["e2"]
+    assert ("说明：区长质量奖名额不超过1个，贵单位得分排名第2；名额内的候选在此后评审中未获通过的，名额空缺，"
+            "不由后续名次递补。") in results["e2"]  # e1, the award's one candidate, left at the committee
     assert "说明：提名奖名额不超过2个，贵单位得分排名第4。" in results["e4"]
     assert "说明" not in results["e3"]
     # A voluntary window: nobody is overdue for not applying.
@@ -633,6 +634,17 @@ def test_a_unit_rejected_at_a_step_is_told_then_not_months_later(tmp_path, home)
     assert sorted(r.letters("eligibility_result")) == ["e6"]
 
 
+def test_a_window_opening_says_why_its_deadline_is_not_the_calls_date(tmp_path, home):
+    """福州's call says 6月10日 (端午): the letter opening the window gives the day it really
+    closes and why, so it does not silently differ from the call."""
+    text = AWARD.replace("deadline: {date: 2023-03-31}", "deadline: {date: 2023-04-01}")  # a Saturday
+    assert text != AWARD
+    r = Round(write(tmp_path, "award.yaml", text))
+    r.until("2023-03-01")
+    opened = r.letters("application")
+    assert "截止时间为2023年4月3日 17:30（星期一；原定4月1日，遇休息日顺延）。" in opened["e1"], opened["e1"]
+
+
 def test_a_recommendation_not_given_is_said_as_chinese_says_it(tmp_path, home):
     """One passes a review (未通过资格审核) but is given a recommendation (未获…推荐)."""
     text = AWARD.replace("{code: eligibility, name: 资格审核,", "{code: eligibility, name: 所在街道推荐,")
@@ -679,7 +691,7 @@ def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the
     r.until("2023-04-03")
     asked = r.letters("county_review")
     assert sorted(asked) == ["k1", "k2"]  # e4's parent is the office itself: it reviews e4 itself
-    assert ("“申报”已截止受理。贵单位辖区内以下1个单位按时提交了申报，请完成县区初审，并于2023年4月17日（星期一）前"
+    assert ("“申报”已截止受理。贵单位辖区内以下1个单位按时提交了申报，请提出县区初审意见，并于2023年4月17日（星期一）前"
             "将意见报送示例市市场监督管理局：\n1. 甲公司（2023年3月20日 10:00提交）。") in asked["k1"], asked["k1"]
     assert "丙公司" in asked["k2"] and "甲公司" not in asked["k2"]
     # Caught up on the decision's day: the request would ask for the past, so it is skipped.

@@ -157,7 +157,10 @@ def test_a_round_assessed_each_year_says_which_year_each_letter_is_of(tmp_path_f
     r = run(path, tmp_path_factory, monkeypatch)
     results = {m.action.partition(":")[0]: m for m in r.messages if m.action.startswith("results_") and m.unit_code == "yy-czj"}
     assert results["results_2024"].subject.startswith("【2024年度质量工作督查评估结果】")
-    assert "2025年度质量工作督查评估（目标年）结果已确定" in results["results_2025"].body
+    assert "2025年度质量工作督查评估结果已确定" in results["results_2025"].body
+    # A praise names the year's assessment it is for, not the plan's name with the year run on.
+    praised = [m.body for m in r.messages if m.action.startswith("praise_2025:")]
+    assert praised and all("贵单位在2025年度质量工作督查评估中被评为A级" in body for body in praised), praised[:1]
     # Scored afresh each year: not last year's marks to the decimal.
     scores = [re.search(r"得分([\d.]+)", results[k].body).group(1) for k in ("results_2024", "results_2025")]
     assert scores[0] != scores[1]
@@ -373,3 +376,16 @@ def test_a_refusal_names_its_item_and_what_was_handed_in_once():
     item = next(i.code for _, i in sc.items)
     row = Refusal(uuid.uuid4(), "510100", "application", item, None, None, late, None)
     assert _what(sc, row).endswith("”揭榜书")  # a window named by what it takes is cited whole
+
+
+def test_a_taker_that_never_asked_for_evaluation_is_told_its_result(tmp_path_factory, monkeypatch):
+    """四川: a taker escalated for never applying for 评价确认 is not graded; the results say why,
+    instead of leaving it without a word."""
+    path = next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023")
+    r = run(path, tmp_path_factory, monkeypatch)
+    escalated = {m.unit_code for m in r.messages if name_of(m.action).startswith("evaluation_request:escalation")}
+    results = {m.unit_code: m.body for m in r.messages if m.channel == "email" and
+               any(name_of(k).startswith("results:") for k in m.action.split("+"))}
+    assert escalated and escalated <= set(results), escalated - set(results)
+    for unit in escalated:
+        assert "结果为：未按期提交评价确认申请。" in results[unit], results[unit]

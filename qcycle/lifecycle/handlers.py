@@ -193,7 +193,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
                          notice_days=notice.days, objection_deadline=action.deadline, listed=False, at=began)
         return Outcome(action, drafts, note=f"{action.title}：{len(told & set(units))} 个单位已由公示告知，"
                                             f"另函告其余 {len(others)} 个单位")
-    return Outcome(action, _drafts(units, "window_open.j2", p, action),
+    return Outcome(action, _drafts(units, "window_open.j2", p, action, rolled=action.detail.get("rolled")),
                    note=f"{action.title}：应提交单位 {len(units)} 个")
 
 
@@ -355,6 +355,8 @@ def _notify(session, p, round_id, action) -> Outcome:
     for r in rows:
         if in_category(p, r.unit_code, action.category) and r.unit_code not in gone:
             by_unit[r.unit_code.partition(":")[0]].append(r)
+    # Grades a candidate left after scoring: their places stay vacant (空缺), and a capped letter says so.
+    vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in gone}
     units = resolve(session, p, round_id, stage.notify, action.category) if stage.notify else sorted(by_unit)
     praise = template in ("praise.j2", "award.j2")  # honours: every selected unit, no result lines
     rejected: dict[str, list[str]] = defaultdict(list)
@@ -382,6 +384,8 @@ def _notify(session, p, round_id, action) -> Outcome:
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
                  for r in mine] + rejected.get(u, [])
+        if not lines and template == "result.j2":  # nothing graded: it never handed in what is graded
+            lines = [f"未按期提交{p.stage(code).handed_in}" for code, late in missing if u in late]
         # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
         grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
         if not (lines or grounds or praise) or (template == "step_result.j2" and not told.get(u)):
@@ -394,11 +398,13 @@ def _notify(session, p, round_id, action) -> Outcome:
                        for r in mine] + rejected.get(u, [])) if named else []
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
         items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
-        contest = f"{p.round.name}{occasion}" if occasion else p.round.name
+        # One assessment of several (each year of a plan) is named by itself: the subject line names
+        # the round ("在2025年度质量工作督查评估中被评为A级", not the round's name and the year's run on).
+        contest = occasion or p.round.name
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
         drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
                           score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
-                          remarks=result_remarks(p, mine), rejections=told.get(u, []))
+                          remarks=result_remarks(p, mine, vacated), rejections=told.get(u, []))
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 

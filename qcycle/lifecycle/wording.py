@@ -3,7 +3,7 @@ notification and follow-up handlers put after "贵单位"."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
@@ -68,19 +68,25 @@ def veto_reason(p: Programme, veto: str) -> str:
     return f"因{name}，实行一票否决"
 
 
-def result_remarks(p: Programme, results: Iterable[AssessmentResult]) -> str | None:
+def result_remarks(p: Programme, results: Iterable[AssessmentResult],
+                   vacated: Collection[tuple[str, str | None]] = ()) -> str | None:
     """Why a result is not what its score reads as, for the result letter's 说明:
     - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决");
     - a capped grade was full (天水: 868.59 points, above the award's line, and 未获奖 because the
-      award goes to at most 2: "天水市人民政府质量奖名额不超过2个，贵单位得分排名第3")."""
+      award goes to at most 2: "天水市人民政府质量奖名额不超过2个，贵单位得分排名第3"), and where a
+      candidate above it left at a later step (``vacated``: (grade, category)), that its place
+      stays vacant rather than going down the ranking."""
     said = []
     for r in results:
         item = p_item_name(p, r.unit_code)
         if r.veto:
             said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}，等次定为{grade_label(r.grade)}")
         elif (full := _full_grade(p, r)) is not None:
-            said.append(f"{item + '的' if item else ''}{full.name}名额不超过{full.max_count}个，"
-                        f"{'该项目' if item else '贵单位'}得分排名第{r.rank}")
+            text = (f"{item + '的' if item else ''}{full.name}名额不超过{full.max_count}个，"
+                    f"{'该项目' if item else '贵单位'}得分排名第{r.rank}")
+            if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
+                text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
+            said.append(text)
     return "；".join(said) + "。" if said else None
 
 

@@ -169,6 +169,8 @@ class _Expander(StageDates):
             opening: dict[str, Any] = {"extended": extended} if extended else {}
             if (notice := self.p.publicity_of(stage.code)) is not None:
                 opening["publicity_on"] = self.point_day(notice, category)[0].isoformat()
+            if d.rolled_from is not None:  # the letter says the call's date and why it moved
+                opening["rolled"] = moved(d.rolled_from, d.roll).strip("（）")
             self._add(at(opens, dt.time(9, 0)), kind, stage, f"{label} 开始受理", deadline=d.cutoff,
                       detail=opening, **common)
         detail = {"inclusive": deadline_spec.inclusive, "lateness": stage.lateness, "voluntary": stage.voluntary,

@@ -110,8 +110,8 @@ MUST_SAY = {
     "result.j2": ["【考核结果】", "A级"],
     "step_result.j2": ["【结果告知】2023年四川省质量工作“揭榜挂帅”：资格审查结果",
                        "贵单位在2023年四川省质量工作“揭榜挂帅”中未通过资格审查（营业执照已过期），不再参加后续评审环节。特此告知。"],
-    "review_request.j2": ["【通知】2023年四川省质量工作“揭榜挂帅”：请完成县（市）区市场监管局初审",
-                          ("“申报材料”已截止受理。贵单位辖区内以下1个单位按时提交了申报材料，请完成县（市）区市场监管局初审，"
+    "review_request.j2": ["【通知】2023年四川省质量工作“揭榜挂帅”：请报送县（市）区市场监管局初审意见",
+                          ("“申报材料”已截止受理。贵单位辖区内以下1个单位按时提交了申报材料，请提出县（市）区市场监管局初审意见，"
                            "并于2023年4月20日（星期四）前将意见报送四川省市场监督管理局："),
                           "1. 示例软件信息服务（福州）有限公司（2023年4月20日 17:30提交）。"],
     "objection_reply.j2": ["【异议处理结果】",
@@ -243,6 +243,17 @@ def test_a_published_list_tells_a_unit_on_it_so() -> None:
     arrangement = {**on_list, "title": "发布陈述答辩安排"}  # not a list: no "列入该名单"
     _, body = render_message("publication.j2", arrangement)
     assert "列入" not in body and "本次共安排2个单位参加。" in body, body
+
+
+def test_a_list_item_rejected_at_a_step_leaves_the_later_steps_alone() -> None:
+    """温州: a unit that applied for both awards and lost one at the documents review stays in
+    the other's steps; the letter says the item, not the unit, goes no further."""
+    one = {**CONTEXTS["step_result.j2"], "rejections": [{"item": "温州市市长质量奖", "verdict": "未通过专家组资料评审"}]}
+    _, body = render_message("step_result.j2", one)
+    assert ("贵单位申报的“温州市市长质量奖”在2023年四川省质量工作“揭榜挂帅”中未通过专家组资料评审，"
+            "该项申报不再参加后续评审环节。") in body, body
+    _, body = render_message("step_result.j2", CONTEXTS["step_result.j2"])
+    assert "该项申报" not in body and "中未通过资格审查（营业执照已过期），不再参加后续评审环节" in body
 
 
 def test_an_overdue_entry_of_a_window_that_refuses_late_hand_ins_says_so_in_a_merged_letter() -> None:
