@@ -302,7 +302,9 @@ def test_a_county_added_after_the_window_opened_gets_only_what_is_still_to_come(
     for moment in [m for m in moments if m.date() <= dt.date(2016, 7, 15)]:
         run_due(original.programme, round_id, expand(original.programme, cal), moment,
                 template_dir=original.template_dir, actor="test")
-    opened = _messages(round_id, "self_evaluation:window_open")
+    # The window opens the day the assessment is launched: the launch's letter announces it.
+    assert _messages(round_id, "self_evaluation:window_open") == []
+    opened = [m for m in _messages(round_id, "launch:publish") if "自我评价报告及考核资料自2016年7月15日起开始受理" in m.body]
     assert opened and "410899" not in {m.unit_code for m in opened}
 
     text = JIAOZUO.read_text(encoding="utf-8")

@@ -645,6 +645,30 @@ def test_a_window_opening_says_why_its_deadline_is_not_the_calls_date(tmp_path, 
     assert "截止时间为2023年4月3日 17:30（星期一；原定4月1日，遇休息日顺延）。" in opened["e1"], opened["e1"]
 
 
+def test_a_window_opening_the_day_its_call_is_published_is_announced_in_the_call(tmp_path, home):
+    """福州's 申报通知 and "申报材料开始受理" were two letters the same morning: the call now says
+    when the window closes, and the window writes only to the units the call did not reach."""
+    call = ("      - {code: call, name: 发布申报通知, kind: publication, on: 2023-03-01,\n"
+            "         notify: {units: [e1, e2, e3, e4, e5]}}\n")
+    text = AWARD.replace("      - code: application\n", call + "      - code: application\n", 1)
+    assert text != AWARD
+    r = Round(write(tmp_path, "award.yaml", text))
+    call_action, opening = r.t.by_name()["call:publish"], r.t.by_name()["application:window_open"]
+    assert opening.detail["announced_by"] == {"stage": "call", "category": None}
+    assert [o["stage"] for o in call_action.detail["openings"]] == ["application"]
+    r.until("2023-03-01")
+    called, opened = r.letters("call"), r.letters("application")
+    assert sorted(called) == ["e1", "e2", "e3", "e4", "e5"] and sorted(opened) == ["e6", "e7"]  # one letter each
+    assert ("示例区市场监督管理局已于2023年3月1日发布申报通知，请及时查阅并按要求做好相关工作。\n"
+            "申报自2023年3月1日起开始受理，截止时间为2023年3月31日 17:30（星期五）。自愿参加，如需申报，"
+            "请在截止时间前按要求提交。") in called["e1"], called["e1"]
+    assert "“申报”自2023年3月1日起开始受理" in opened["e6"]
+    with db.session_scope() as session:
+        subjects = session.exec(select(OutboxMessage.subject).where(OutboxMessage.round_id == r.id,
+                                                                     OutboxMessage.unit_code == "e1")).all()
+    assert "【通知】2023年度示例区长质量奖：发布申报通知（申报2023年3月31日截止）" in subjects
+
+
 def test_a_recommendation_not_given_is_said_as_chinese_says_it(tmp_path, home):
     """One passes a review (未通过资格审核) but is given a recommendation (未获…推荐)."""
     text = AWARD.replace("{code: eligibility, name: 资格审核,", "{code: eligibility, name: 所在街道推荐,")

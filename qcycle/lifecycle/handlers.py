@@ -148,8 +148,24 @@ def _publish(session, p, round_id, action) -> Outcome:
     if who is not None and approvals:  # the published list: who was approved (others are told they are not)
         extra["takers"] = units if who.approved_at else resolve(session, p, round_id, Who(approved_at=approvals[0]),
                                                                  action.category)
-    return Outcome(action, _drafts(units, "publication.j2", p, action, **extra),
-                   note=f"{action.title}：通知 {len(units)} 个单位")
+    # Windows opening today are announced here, to the units that owe them (the expander pairs them).
+    own: dict[str, dict[str, Any]] = defaultdict(lambda: {"openings": []})
+    for o in action.detail.get("openings", ()):
+        opening = _opening(p, action, o)
+        for u in set(units) & set(owers(session, p, round_id, p.stage(o["stage"]), o["category"])):
+            own[u]["openings"].append(opening)
+    return Outcome(action, _drafts(units, "publication.j2", p, action, own=dict(own), **extra),
+                   note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {len(own)} 个同时告知开始受理）" if own else ""))
+
+
+def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
+    """A window's opening, as a publication of the same day announces it."""
+    deadline = dt.datetime.fromisoformat(o["deadline"])
+    window = Action(at=call.at, action="window_open", stage=o["stage"], title="", key="", category=o["category"],
+                    period=o["period"], deadline=deadline)
+    ctx = _base_context(p, window)
+    return {"item": ctx["item"], "deadline": deadline, "rolled": o.get("rolled"), "voluntary": ctx["voluntary"],
+            "objection": ctx["objection"]}
 
 
 def _event_notice(session, p, round_id, action) -> Outcome:
@@ -182,6 +198,12 @@ def _window_open(session, p, round_id, action) -> Outcome:
                        note=f"{action.title}：截止日由 {was:%Y-%m-%d} 改为 {action.deadline:%Y-%m-%d}，"
                             f"通知尚未提交的 {len(units)} 个单位")
     units = owers(session, p, round_id, stage, action.category)
+    if (call := action.detail.get("announced_by")) is not None:  # told by that day's publication
+        told = set(resolve(session, p, round_id, p.stage(call["stage"]).notify, call["category"]))
+        return Outcome(action, _drafts([u for u in units if u not in told], "window_open.j2", p, action,
+                                       rolled=action.detail.get("rolled")),
+                       note=f"{action.title}：应提交单位 {len(units)} 个，其中 {len(told & set(units))} 个已随"
+                            f"“{p.stage(call['stage']).name}”告知")
     notice = p.publicity_of(stage.code)
     if notice is not None and "publicity_on" in action.detail:
         # The 公示's own letter tells those on its list how and by when to object; the others

@@ -45,6 +45,7 @@ class _Expander(StageDates):
             for category in self._variants(stage):
                 self._stage(stage, category)
         self._with_needs()
+        self._announced_together()
         keys = [a.key for a in self.actions]
         if len(keys) != len(set(keys)):
             dup = sorted({k for k in keys if keys.count(k) > 1})
@@ -244,6 +245,32 @@ class _Expander(StageDates):
             ))
             out.append(replace(a, needs=needs) if needs else a)
         self.actions = out
+
+    def _announced_together(self) -> None:
+        """A window opening the day a publication goes out is announced in that publication's letter
+        (福州's 申报通知 and "申报材料开始受理" were two letters the same morning): the publication
+        carries each such opening (``detail["openings"]``) and waits for what its windows wait for;
+        the window writes only to those the publication does not reach (``detail["announced_by"]``).
+        The first publication of the day in the file's order, of the window's category or of all."""
+        place = {stage.code: i for i, stage in enumerate(self.p.stages)}
+        calls = sorted((a for a in self.actions if a.action == "publish"), key=lambda a: place[a.stage])
+        openings: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        needs: dict[str, set[str]] = defaultdict(set)
+        out = []
+        for a in self.actions:
+            call = None
+            if a.action == "window_open" and a.deadline is not None and "publicity_on" not in a.detail:
+                call = next((c for c in calls if c.at.date() == a.at.date() and c.category in (None, a.category)), None)
+            if call is None:
+                out.append(a)
+                continue
+            openings[call.key].append({"stage": a.stage, "category": a.category, "period": a.period,
+                                       "deadline": a.deadline.isoformat(), "rolled": a.detail.get("rolled")})
+            needs[call.key].update(a.needs)
+            out.append(replace(a, detail={**a.detail, "announced_by": {"stage": call.stage, "category": call.category}}))
+        self.actions = [replace(a, detail={**a.detail, "openings": openings[a.key]},
+                                needs=tuple(sorted(set(a.needs) | needs[a.key]))) if a.key in openings else a
+                        for a in out]
 
     def _deps(self, code: str, seen: set[str]) -> set[str]:
         """Decision stages whose outcomes the stage ``code`` reads, directly or through others."""
