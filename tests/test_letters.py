@@ -272,10 +272,11 @@ def test_an_applicant_left_off_the_takers_list_is_told_so(tmp_path_factory, monk
     assert {u for u, body in letters.items() if f"贵单位已列入该名单（共{len(approved)}个单位）" in body} == approved
 
 
-# Award letters signed by the government the source says confers the award (太仓's 办法 excerpt does
-# not say: its 评定委员会办公室 signs).
+# Award letters signed by the government that confers the award (太仓's 办法 excerpt does not say who
+# does: a 市长质量奖 is the city government's, its file says so as an assumption).
 GOVERNMENT_AWARDS = ["bs-quality-award-4", "fz-government-quality-award-2024", "gz-mayor-quality-award-2024",
-                     "ts-government-quality-award-2024", "wz-mayor-quality-award-2021", "yy-government-quality-award-2026"]
+                     "tc-mayor-quality-award-2024", "ts-government-quality-award-2024", "wz-mayor-quality-award-2021",
+                     "yy-government-quality-award-2026"]
 
 
 @pytest.mark.parametrize("stem", GOVERNMENT_AWARDS)
