@@ -321,6 +321,26 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
     assert "中未按期报送“书面整改报告”。" in r.letters("summons")["c3"]
 
 
+def test_a_step_passed_can_be_told_too(tmp_path, home):
+    """淮安: a county whose rectification report was accepted heard nothing; a step result may tell
+    those a step passed (``approved_at``), each in one sentence."""
+    told = ("      - {code: review_result, name: 整改情况审核结果, kind: notification, template: step_result,\n"
+            "         after: {stage: report_review, event: on, workdays: 1}, notify: {approved_at: report_review}}\n")
+    text = ASSESSMENT.replace("      - {code: summons,", told + "      - {code: summons,", 1)
+    assert text != ASSESSMENT
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-05")
+    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
+    r.until("2016-05-06")
+    r.decide("report_review", c4="approved", c5="rejected")
+    r.until("2016-05-31")
+    letters = r.letters("review_result")
+    assert sorted(letters) == ["c4"]
+    assert "贵单位在2015年度县级质量工作考核中通过整改情况审核。特此告知。" in letters["c4"], letters["c4"]
+    assert "不再参加" not in letters["c4"]
+
+
 def test_a_rectification_report_goes_to_the_unit_the_programme_names(tmp_path, home):
     """焦作: D级县区 report in writing to the city government, not to the office that writes."""
     text = ASSESSMENT.replace(

@@ -20,7 +20,7 @@ from qcycle.errors import TimetableError
 from qcycle.lifecycle.assessing import assess_action
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.outcome import Draft, Outcome
-from qcycle.lifecycle.standing import handed_in_at, missing_in, objection_replies, rejections
+from qcycle.lifecycle.standing import TOLD_ALONE, handed_in_at, missing_in, rejections
 from qcycle.lifecycle.who import (
     best_grades,
     eliminated,
@@ -362,10 +362,10 @@ def _notify(session, p, round_id, action) -> Outcome:
     decision with the step that rejected them."""
     stage = p.stage(action.stage)
     template = stage.template + ".j2" if stage.template else "result.j2"
-    if template == "objection_reply.j2":  # to each objector: its objections' outcomes, nothing else
-        replies = objection_replies(session, p, round_id, stage.notify)
-        drafts = [d for u in resolve(session, p, round_id, stage.notify, action.category) if u in replies
-                  for d in _drafts([u], template, p, action, replies=replies[u])]
+    if template in TOLD_ALONE:  # to each unit one thing: its objections decided, or a step's result
+        told = TOLD_ALONE[template](session, p, round_id, stage.notify, action.category)
+        drafts = [d for u in resolve(session, p, round_id, stage.notify, action.category) if u in told
+                  for d in _drafts([u], template, p, action, **told[u])]
         return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
     assessed = crud.latest_results_stage(session=session, round_id=round_id)
     rows = results_of(session, round_id, assessed)
@@ -383,17 +383,12 @@ def _notify(session, p, round_id, action) -> Outcome:
     praise = template in ("praise.j2", "award.j2")  # honours: every selected unit, no result lines
     rejected: dict[str, list[str]] = defaultdict(list)
     itemised: set[str] = set()  # units with a rejected list item
-    # The steps this letter is about (a step's result told as soon as it is decided: step_result).
-    told_steps = {w.rejected_at for w in ([stage.notify, *stage.notify.any_of] if stage.notify else []) if w.rejected_at}
-    told: dict[str, list[dict[str, str | None]]] = defaultdict(list)
     if not praise:
-        for subject, (verdict, code) in rejections(session, p, round_id).items():
+        for subject, (verdict, _) in rejections(session, p, round_id).items():
             if in_category(p, subject, action.category):
                 unit, name = subject.partition(":")[0], p_item_name(p, subject)
                 rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
                 itemised.update([unit] if name else [])
-                if code in told_steps:
-                    told[unit].append({"item": name, "verdict": verdict})
     missing = missing_in(session, p, round_id, stage.notify, action.category)
     label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
     if occasion:
@@ -410,7 +405,7 @@ def _notify(session, p, round_id, action) -> Outcome:
             lines = [f"未按期提交{p.stage(code).handed_in}" for code, late in missing if u in late]
         # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
         grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
-        if not (lines or grounds or praise) or (template == "step_result.j2" and not told.get(u)):
+        if not (lines or grounds or praise):
             continue
         score = "；".join(f"{r.total:.2f}" for r in mine) or None
         # A unit with list items (or several results) gets one line per subject, its score
@@ -426,7 +421,7 @@ def _notify(session, p, round_id, action) -> Outcome:
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
         drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
                           score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
-                          remarks=result_remarks(p, mine, vacated), rejections=told.get(u, []))
+                          remarks=result_remarks(p, mine, vacated))
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 

@@ -10,10 +10,11 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.lifecycle.who import NEGATIVE, select_subjects
+from qcycle.lifecycle.who import NEGATIVE, in_category, p_item_name, select_subjects
 from qcycle.schema import Programme, Stage, Who
 
-__all__ = ["handed_in_at", "missing_in", "not_passed", "objection_replies", "rejections"]
+__all__ = ["TOLD_ALONE", "handed_in_at", "missing_in", "not_passed", "objection_replies", "passed", "rejections",
+           "steps_told"]
 
 
 def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, Any]:
@@ -43,6 +44,35 @@ def not_passed(step: str) -> str:
     """A step not passed, as Chinese says it: one passes a review (未通过资格审查) but is given a
     recommendation or a nomination (未获乡镇（街道）或有关部门推荐, not 未通过…推荐)."""
     return f"未获{step}" if step.endswith(("推荐", "提名")) else f"未通过{step}"
+
+
+def passed(step: str) -> str:
+    """A step passed: 通过整改报告审核, 获乡镇（街道）推荐."""
+    return f"获{step}" if step.endswith(("推荐", "提名")) else f"通过{step}"
+
+
+def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
+               category: str | None) -> dict[str, dict[str, Any]]:
+    """Unit → what a step's result letter (``step_result``) tells it, as soon as the step is decided:
+    its subjects the steps a selection names rejected (``rejected_at``: "rejections") or passed
+    (``approved_at``: "passes", 淮安's rectification reports accepted), each with its item."""
+    alternatives = [who, *who.any_of] if who else []
+    told: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: {"rejections": [], "passes": []})
+    rejecting = {w.rejected_at for w in alternatives if w.rejected_at}
+    for subject, (verdict, code) in rejections(session, p, round_id).items():
+        if code in rejecting and in_category(p, subject, category):
+            told[subject.partition(":")[0]]["rejections"].append({"item": p_item_name(p, subject), "verdict": verdict})
+    for code in dict.fromkeys(w.approved_at for w in alternatives if w.approved_at):
+        for subject in select_subjects(session, p, round_id, Who(approved_at=code), category):
+            told[subject.partition(":")[0]]["passes"].append({"item": p_item_name(p, subject),
+                                                               "verdict": passed(p.stage(code).name)})
+    return dict(told)
+
+
+def objections_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
+                    category: str | None) -> dict[str, dict[str, Any]]:
+    """Unit → what an objection reply (``objection_reply``) tells it: its objections decided."""
+    return {u: {"replies": replies} for u, replies in objection_replies(session, p, round_id, who).items()}
 
 
 def objection_replies(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None
@@ -75,3 +105,7 @@ def missing_in(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     for alt in who.any_of:
         out += missing_in(session, p, round_id, alt, category)
     return out
+
+
+# Letters that tell each unit one thing only, read by these (template → unit → its context).
+TOLD_ALONE = {"step_result.j2": steps_told, "objection_reply.j2": objections_told}

@@ -261,7 +261,7 @@ class _Expander(StageDates):
             call = None
             if a.action == "window_open" and a.deadline is not None and "publicity_on" not in a.detail:
                 call = next((c for c in calls if c.at.date() == a.at.date() and c.category in (None, a.category)), None)
-            if call is None:
+            if call is None or a.deadline is None:
                 out.append(a)
                 continue
             openings[call.key].append({"stage": a.stage, "category": a.category, "period": a.period,
