@@ -50,6 +50,11 @@ def carrying_out(as_of: dt.datetime | None) -> Iterator[None]:
         _as_of.reset(token)
 
 
+def run_moment() -> dt.datetime | None:
+    """The moment being carried out (:func:`carrying_out`), None outside a run."""
+    return _as_of.get()
+
+
 def run_day() -> dt.date | None:
     """The day of the moment being carried out (:func:`carrying_out`), None outside a run."""
     moment = _as_of.get()

@@ -17,7 +17,7 @@ from qcycle.clock import at
 from qcycle.errors import ConfigError
 from qcycle.intake import ingest_many
 from qcycle.kinds import ACTION_KINDS, STAGE_ACTIONS
-from qcycle.lifecycle import HANDLERS, decision_subjects, pending_decisions, sync_round
+from qcycle.lifecycle import HANDLERS, carry_out, decision_subjects, pending_decisions, sync_round
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import ActionRun, Decision, OutboxMessage
 from qcycle.schema import StageKind
@@ -676,6 +676,10 @@ def test_a_window_opening_the_day_its_call_is_published_is_announced_in_the_call
     call_action, opening = r.t.by_name()["call:publish"], r.t.by_name()["application:window_open"]
     assert opening.detail["announced_by"] == {"stage": "call", "category": None}
     assert [o["stage"] for o in call_action.detail["openings"]] == ["application"]
+    # A run catching up after the window closed publishes the call without announcing the window.
+    with db.session_scope() as session:
+        late = carry_out(session, r.p, r.id, call_action, as_of=at(dt.date(2023, 4, 3), dt.time(9)))
+    assert late.drafts and all("openings" not in d.context for d in late.drafts)
     r.until("2023-03-01")
     called, opened = r.letters("call"), r.letters("application")
     assert sorted(called) == ["e1", "e2", "e3", "e4", "e5"] and sorted(opened) == ["e6", "e7"]  # one letter each

@@ -148,10 +148,14 @@ def _publish(session, p, round_id, action) -> Outcome:
     if who is not None and approvals:  # the published list: who was approved (others are told they are not)
         extra["takers"] = units if who.approved_at else resolve(session, p, round_id, Who(approved_at=approvals[0]),
                                                                  action.category)
-    # Windows opening today are announced here, to the units that owe them (the expander pairs them).
+    # Windows opening today are announced here, to the units that owe them (the expander pairs them);
+    # one already closed when a late run writes this is not (as its own opening letter is skipped).
     own: dict[str, dict[str, Any]] = defaultdict(lambda: {"openings": []})
+    moment = clock.run_moment()
     for o in action.detail.get("openings", ()):
         opening = _opening(p, action, o)
+        if moment is not None and opening["deadline"] <= moment:
+            continue
         for u in set(units) & set(owers(session, p, round_id, p.stage(o["stage"]), o["category"])):
             own[u]["openings"].append(opening)
     return Outcome(action, _drafts(units, "publication.j2", p, action, own=dict(own), **extra),

@@ -267,7 +267,9 @@ class _Expander(StageDates):
             openings[call.key].append({"stage": a.stage, "category": a.category, "period": a.period,
                                        "deadline": a.deadline.isoformat(), "rolled": a.detail.get("rolled")})
             needs[call.key].update(a.needs)
-            out.append(replace(a, detail={**a.detail, "announced_by": {"stage": call.stage, "category": call.category}}))
+            told = self.p.stage(call.stage).name
+            out.append(replace(a, detail={**a.detail, "announced_by": {"stage": call.stage, "category": call.category}},
+                               owed_by=f"{a.owed_by}（已随“{told}”告知的除外）" if a.owed_by else a.owed_by))
         self.actions = [replace(a, detail={**a.detail, "openings": openings[a.key]},
                                 needs=tuple(sorted(set(a.needs) | needs[a.key]))) if a.key in openings else a
                         for a in out]
