@@ -309,6 +309,17 @@ class WorkCalendar:
         year = self._year(day.year)
         return year.flags[day.toordinal() - year.first_ordinal] == 1
 
+    def is_holiday(self, day: dt.date) -> bool:
+        """Whether ``day`` is a public holiday (节假日, 端午节 or a day of the 国庆 break), not just a
+        weekend: the operator's file where it covers the year, else chinese-calendar."""
+        _check_date(day)
+        operator = self._operator.get(day.year)
+        if operator is not None:
+            return day in operator.holidays
+        if self._year(day.year).source == "fallback":
+            return False
+        return chinese_calendar.get_holiday_detail(day)[1] is not None
+
     def next_workday(self, day: dt.date, *, include_self: bool = True) -> dt.date:
         if include_self and self.is_workday(day):
             return day

@@ -693,6 +693,38 @@ def test_a_window_opening_the_day_its_call_is_published_is_announced_in_the_call
     assert "【通知】2023年度示例区长质量奖：发布申报通知（申报2023年3月31日截止）" in subjects
 
 
+def test_a_unit_rejected_at_the_last_step_is_not_promised_later_steps(tmp_path, home):
+    """No step follows the committee (a 公示 and the award do): its rejection is told without
+    "不再参加后续评审环节"; an earlier step's keeps it."""
+    told = ("      - {code: committee_result, name: 审议结果, kind: notification, template: step_result,\n"
+            "         after: {stage: committee, event: on, workdays: 1}, notify: {rejected_at: committee}}\n")
+    text = AWARD.replace("      - {code: notice,", told + "      - {code: notice,", 1)
+    assert text != AWARD
+    r = Round(write(tmp_path, "award.yaml", text))
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e2="approved")
+    r.decide("documents", e1="approved", e2="approved")
+    r.scores({"e1": 95, "e2": 75})
+    r.until("2023-04-25")
+    r.decide("committee", e1="rejected", e2="approved")
+    r.until("2023-04-27")
+    assert r.letters("committee_result")["e1"].split("\n\n")[1] == \
+        "贵单位在2023年度示例区长质量奖中未通过评审委员会审议。特此告知。"
+
+
+def test_a_recommendation_each_parent_gives_names_the_parent_that_did_not(tmp_path, home):
+    """余姚: "未获泗门镇人民政府推荐", not the stage's generic 乡镇（街道）或有关部门."""
+    results = ("      - {code: results, name: 告知结果, kind: notification, template: result, on: 2023-04-28,\n"
+               "         notify: {submitted_at: application, with_rejected: true}}\n")
+    text = REVIEWED.replace("name: 县区初审,", "name: 所在县区推荐,") + results
+    r = Round(write(tmp_path, "review.yaml", text))
+    r.hand_in("application", ["e1", "e3"], "2023-03-20")
+    r.decide("county_review", e1="rejected", e3="approved")
+    r.decide("eligibility", e3="approved")
+    r.until("2023-04-28")
+    assert "结果为：未获甲区市场监督管理局推荐。" in r.letters("results")["e1"], r.letters("results")["e1"]
+
+
 def test_a_recommendation_not_given_is_said_as_chinese_says_it(tmp_path, home):
     """One passes a review (未通过资格审核) but is given a recommendation (未获…推荐)."""
     text = AWARD.replace("{code: eligibility, name: 资格审核,", "{code: eligibility, name: 所在街道推荐,")
@@ -778,6 +810,28 @@ OBJECTIONS = """\
          after: {stage: objection_review, event: on, workdays: 1},
          notify: {any_of: [{approved_at: objection_review}, {rejected_at: objection_review}]}}
 """
+
+
+def test_the_list_is_reviewed_again_with_the_objections_upheld_in_view(tmp_path, home):
+    """宝山: an objection names no candidate; the 审定 after it is asked with the upheld ones named."""
+    final = ("      - {code: final, name: 审定获奖名单, kind: decision, decides: committee,\n"
+             "         after: {stage: objection_review, event: on, workdays: 2}}\n")
+    anchor = "      - code: award\n"
+    r = Round(write(tmp_path, "award.yaml", AWARD.replace(anchor, OBJECTIONS + final + anchor)))
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e2="approved")
+    r.decide("documents", e1="approved", e2="approved")
+    r.scores({"e1": 95, "e2": 75})
+    r.until("2023-04-25")
+    r.decide("committee", e1="approved", e2="approved")
+    r.until("2023-05-04")
+    r.hand_in("objection", ["e5", "e6"], "2023-05-05")
+    r.until("2023-05-11")
+    r.decide("objection_review", e5="approved", e6="rejected")
+    r.until("2023-05-15")
+    asked = r.letters("final")["amr"]
+    assert "公示期间，戊公司提出的异议经核实成立，请在审核时一并考虑。" in asked, asked
+    assert "己公司" not in asked
 
 
 def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_own_candidacy(tmp_path, home):

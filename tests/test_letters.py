@@ -133,6 +133,12 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
     for sentence in re.split(r"[。；\n]", m.body):
         if sentence.count("：") > 1:  # "结果为：某项目：良好" reads as a form, not a letter
             found.append(f"two colons in one sentence: {sentence!r}")
+    depth = 0
+    for ch in text:  # "初审（示例船舶修造（福州）有限公司，…提交）": brackets in brackets
+        depth += {"（": 1, "）": -1}.get(ch, 0)
+        if depth > 1:
+            found.append("brackets inside brackets")
+            break
     addressee = lines[0].rstrip("：")
     sender = lines[-2].strip()
     if addressee == sender:

@@ -56,6 +56,14 @@ def test_2026_spring_festival_make_up_saturday_and_break(cal: WorkCalendar) -> N
     assert cal.warnings == []
 
 
+def test_a_public_holiday_is_told_from_a_weekend(cal: WorkCalendar) -> None:
+    """A deadline moved off 端午节 reads 遇节假日顺延, one moved off a Saturday 遇休息日顺延."""
+    assert cal.is_holiday(dt.date(2024, 6, 10))  # 端午节, a Monday
+    assert cal.is_holiday(dt.date(2023, 10, 1))  # 国庆节, a Sunday
+    assert not cal.is_holiday(dt.date(2024, 6, 8))  # a plain Saturday
+    assert not cal.is_holiday(dt.date(2024, 6, 11))  # a working day
+
+
 def test_2023_make_up_saturday(cal: WorkCalendar) -> None:
     assert D("2023-01-28").weekday() == 5
     assert cal.is_workday(D("2023-01-28"))
@@ -214,6 +222,7 @@ def test_operator_file_for_2027_takes_precedence(
     assert cal.is_workday(D("2027-02-05"))  # an ordinary Friday
     assert cal.add_workdays(D("2027-02-05"), 1) == D("2027-02-15")
     assert cal.add_workdays(D("2027-02-19"), 1) == D("2027-02-20")
+    assert cal.is_holiday(D("2027-02-06")) and not cal.is_holiday(D("2027-02-21"))  # a break's Saturday; a Sunday
     assert cal.warnings == []
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 

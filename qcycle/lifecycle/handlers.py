@@ -20,7 +20,13 @@ from qcycle.errors import TimetableError
 from qcycle.lifecycle.assessing import assess_action
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.outcome import Draft, Outcome
-from qcycle.lifecycle.standing import TOLD_ALONE, handed_in_at, missing_in, rejections
+from qcycle.lifecycle.standing import (
+    TOLD_ALONE,
+    handed_in_at,
+    missing_in,
+    objections_upheld,
+    rejections,
+)
 from qcycle.lifecycle.who import (
     best_grades,
     eliminated,
@@ -323,7 +329,7 @@ def _decision_due(session, p, round_id, action) -> Outcome:
                  for s in listed]
         file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
         drafts = _drafts([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
-                         total=len(pending), programme_file=file,
+                         total=len(pending), programme_file=file, upheld=objections_upheld(session, p, round_id, stage.code),
                          by_title=[{"title": t, "count": n} for t, n in titles.most_common()])
     # Once all is decided the action completes: its record says so, not "0 pending".
     note = (f"{action.title}：待决定 {len(pending)} 项" if pending else f"{action.title}：已全部决定") + (

@@ -11,10 +11,10 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle.who import NEGATIVE, in_category, p_item_name, select_subjects
-from qcycle.schema import Programme, Stage, Who
+from qcycle.schema import Programme, Stage, StageKind, Who
 
-__all__ = ["TOLD_ALONE", "handed_in_at", "missing_in", "not_passed", "objection_replies", "passed", "rejections",
-           "steps_told"]
+__all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "missing_in", "not_passed", "objection_replies", "objections_upheld", "passed",
+           "rejections", "steps_told"]
 
 
 def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, Any]:
@@ -36,8 +36,25 @@ def rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str,
         if p.has_stage(stage) and stage not in p.objection_decisions:  # an objection rejected is not the objector
             # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
             why = f"（{note}）" if note and (by.startswith("rule:") or p.stage(stage).tell_reason) else ""
-            out.setdefault(subject, (not_passed(p.stage(stage).name) + why, stage))
+            out.setdefault(subject, (_not_passed_at(p, p.stage(stage), subject.partition(":")[0]) + why, stage))
     return out
+
+
+def _not_passed_at(p: Programme, stage: Stage, unit: str) -> str:
+    """A step not passed; a recommendation each unit's parent gives names who did not give it
+    (余姚: 未获泗门镇人民政府推荐, not 未获乡镇（街道）或有关部门推荐)."""
+    parent = p.unit(unit).parent if stage.reviewed_by == "parent" and p.has_unit(unit) else None
+    if parent and stage.name.endswith("推荐") and p.has_unit(parent):
+        return f"未获{p.unit(parent).name}推荐"
+    return not_passed(stage.name)
+
+
+def final_step(p: Programme, code: str) -> bool:
+    """Whether no decision or assessment follows the decision ``code`` (a 市政府审定 before the award):
+    a unit it rejects has no later steps to leave ("不再参加后续评审环节" would promise some)."""
+    after = [s for s in p.stages[[s.code for s in p.stages].index(code) + 1:]]
+    return not any(s.kind in (StageKind.decision, StageKind.assessment) and s.code not in p.objection_decisions
+                   for s in after)
 
 
 def not_passed(step: str) -> str:
@@ -61,12 +78,23 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     rejecting = {w.rejected_at for w in alternatives if w.rejected_at}
     for subject, (verdict, code) in rejections(session, p, round_id).items():
         if code in rejecting and in_category(p, subject, category):
-            told[subject.partition(":")[0]]["rejections"].append({"item": p_item_name(p, subject), "verdict": verdict})
+            told[subject.partition(":")[0]]["rejections"].append({"item": p_item_name(p, subject), "verdict": verdict,
+                                                                  "last": final_step(p, code)})
     for code in dict.fromkeys(w.approved_at for w in alternatives if w.approved_at):
         for subject in select_subjects(session, p, round_id, Who(approved_at=code), category):
             told[subject.partition(":")[0]]["passes"].append({"item": p_item_name(p, subject),
                                                                "verdict": passed(p.stage(code).name)})
     return dict(told)
+
+
+def objections_upheld(session: Session, p: Programme, round_id: uuid.UUID, before: str) -> list[str]:
+    """Names of the units whose objections a decision before the stage ``before`` upheld (异议成立):
+    宝山's 审定获奖名单 is asked with them in view, as an objection names no candidate itself."""
+    codes = [s.code for s in p.stages]
+    upheld = {subject.partition(":")[0] for code in p.objection_decisions if codes.index(code) < codes.index(before)
+              for subject, outcome, _ in crud.decisions_at(session=session, round_id=round_id, stage=code)
+              if outcome not in NEGATIVE}
+    return [p.unit(u).name for u in sorted(upheld) if p.has_unit(u)]
 
 
 def objections_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,

@@ -125,12 +125,13 @@ class StageDates:
         return ResolvedDeadline(day, cutoff, last_day, rolled_from, d.roll if rolled_from else None)
 
 
-def moved(rolled_from: dt.date | None, roll: str | None) -> str:
-    """How a moved day is worded: 顺延 to the next working day, 提前 to the previous one."""
+def moved(rolled_from: dt.date | None, roll: str | None, holiday: bool = False) -> str:
+    """How a moved day is worded: 顺延 to the next working day, 提前 to the previous one; a day
+    off that is a public holiday (``holiday``: 端午节) is a 节假日, a weekend a 休息日."""
     if rolled_from is None:
         return ""
     word = "顺延" if roll == "next_workday" else "提前"
-    return f"（原定{rolled_from.month}月{rolled_from.day}日，遇休息日{word}）"
+    return f"（原定{rolled_from.month}月{rolled_from.day}日，遇{'节假日' if holiday else '休息日'}{word}）"
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

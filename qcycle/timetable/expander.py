@@ -76,7 +76,7 @@ class _Expander(StageDates):
             return
         day, moved_from, roll = self.point_day(stage, category)
         nine = at(day, dt.time(9, 0))
-        title = f"{stage.name}{cat_name}{moved(moved_from, roll)}"
+        title = f"{stage.name}{cat_name}{self.moved(moved_from, roll)}"
         common: dict[str, Any] = {"category": category}
         if moved_from is not None:
             common["detail"] = {"rolled_from": moved_from.isoformat(), "roll": roll}
@@ -119,6 +119,10 @@ class _Expander(StageDates):
         if notice is not None:
             self._add(at(notice, dt.time(9, 0)), "event_notice", stage, f"{title}：提前通知（{day:%Y-%m-%d}）",
                       deadline=nine, **common)
+
+    def moved(self, rolled_from: dt.date | None, roll: str | None) -> str:
+        """:func:`moved`, told by the calendar whether the day was a public holiday."""
+        return moved(rolled_from, roll, holiday=rolled_from is not None and self.cal.is_holiday(rolled_from))
 
     def event_notice_day(self, stage: Stage, category: str | None) -> dt.date | None:
         """The day an event's notice goes: ``notify_ahead`` working days before the event (``None``:
@@ -171,7 +175,7 @@ class _Expander(StageDates):
             if (notice := self.p.publicity_of(stage.code)) is not None:
                 opening["publicity_on"] = self.point_day(notice, category)[0].isoformat()
             if d.rolled_from is not None:  # the letter says the call's date and why it moved
-                opening["rolled"] = moved(d.rolled_from, d.roll).strip("（）")
+                opening["rolled"] = self.moved(d.rolled_from, d.roll).strip("（）")
             self._add(at(opens, dt.time(9, 0)), kind, stage, f"{label} 开始受理", deadline=d.cutoff,
                       detail=opening, **common)
         detail = {"inclusive": deadline_spec.inclusive, "lateness": stage.lateness, "voluntary": stage.voluntary,
@@ -189,7 +193,7 @@ class _Expander(StageDates):
         """A window's deadline and what follows from it: reminders, overdue notice, escalation.
         ``extended``: units with their own deadline, left out of these."""
         left_out = {"extended": extended} if extended else {}
-        self._add(d.cutoff, "deadline", stage, f"{label} 截止{moved(d.rolled_from, d.roll)}",
+        self._add(d.cutoff, "deadline", stage, f"{label} 截止{self.moved(d.rolled_from, d.roll)}",
                   detail={**detail, **left_out}, **common)
         if policy is None:
             return
