@@ -412,7 +412,8 @@ def _notify(session, p, round_id, action) -> Outcome:
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
                  for r in mine] + rejected.get(u, [])
         if not lines and template == "result.j2":  # nothing graded: it never handed in what is graded
-            lines = [f"未按期提交{p.stage(code).handed_in}" for code, late in missing if u in late]
+            lines = [f"未按期提交{quoted(n) if n else ''}{p.stage(code).handed_in}"
+                     for code, late in missing if u in late for n in (late[u] or [""])]
         # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
         grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
         if not (lines or grounds or praise):

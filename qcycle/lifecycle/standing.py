@@ -122,14 +122,21 @@ def objection_replies(session: Session, p: Programme, round_id: uuid.UUID, who: 
 
 
 def missing_in(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
-                category: str | None) -> list[tuple[str, set[str]]]:
-    """(stage, units that never handed in there) for every ``missing_at`` a selection names."""
+               category: str | None) -> list[tuple[str, dict[str, list[str]]]]:
+    """(stage, unit → the list items it owed there, none for a unit's own hand-in) for the units
+    that never handed in at every ``missing_at`` a selection names."""
     if who is None:
         return []
     out = []
     if who.missing_at:
-        out.append((who.missing_at, set(select_subjects(session, p, round_id, Who(missing_at=who.missing_at),
-                                                        category))))
+        window = p.stage(who.missing_at)
+        units = set(select_subjects(session, p, round_id, Who(missing_at=who.missing_at), category))
+        items: dict[str, list[str]] = {u: [] for u in units}
+        for subject in select_subjects(session, p, round_id, window.owed_by, category) if window.owed_by else []:
+            unit, _, item = subject.partition(":")
+            if unit in items and item:
+                items[unit].append(p_item_name(p, subject) or item)
+        out.append((who.missing_at, items))
     for alt in who.any_of:
         out += missing_in(session, p, round_id, alt, category)
     return out
