@@ -139,6 +139,15 @@ AWARD = """\
 """
 
 
+def _through_scoring(r: Round, totals: dict[str, float]) -> None:
+    """AWARD's candidates: handed in, approved at both screening steps, scored, up to the committee's day."""
+    r.hand_in("application", sorted(totals), "2023-03-20")
+    r.decide("eligibility", **dict.fromkeys(totals, "approved"))
+    r.decide("documents", **dict.fromkeys(totals, "approved"))
+    r.scores(totals)
+    r.until("2023-04-25")
+
+
 def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step(tmp_path, home):
     r = Round(write(tmp_path, "award.yaml", AWARD))
     r.hand_in("application", ["e1", "e2", "e3", "e4", "e5", "e6"], "2023-03-20")  # e7 never applies
@@ -701,11 +710,7 @@ def test_a_unit_rejected_at_the_last_step_is_not_promised_later_steps(tmp_path, 
     text = AWARD.replace("      - {code: notice,", told + "      - {code: notice,", 1)
     assert text != AWARD
     r = Round(write(tmp_path, "award.yaml", text))
-    r.hand_in("application", ["e1", "e2"], "2023-03-20")
-    r.decide("eligibility", e1="approved", e2="approved")
-    r.decide("documents", e1="approved", e2="approved")
-    r.scores({"e1": 95, "e2": 75})
-    r.until("2023-04-25")
+    _through_scoring(r, {"e1": 95, "e2": 75})
     r.decide("committee", e1="rejected", e2="approved")
     r.until("2023-04-27")
     assert r.letters("committee_result")["e1"].split("\n\n")[1] == \
@@ -818,11 +823,7 @@ def test_the_list_is_reviewed_again_with_the_objections_upheld_in_view(tmp_path,
              "         after: {stage: objection_review, event: on, workdays: 2}}\n")
     anchor = "      - code: award\n"
     r = Round(write(tmp_path, "award.yaml", AWARD.replace(anchor, OBJECTIONS + final + anchor)))
-    r.hand_in("application", ["e1", "e2"], "2023-03-20")
-    r.decide("eligibility", e1="approved", e2="approved")
-    r.decide("documents", e1="approved", e2="approved")
-    r.scores({"e1": 95, "e2": 75})
-    r.until("2023-04-25")
+    _through_scoring(r, {"e1": 95, "e2": 75})
     r.decide("committee", e1="approved", e2="approved")
     r.until("2023-05-04")
     r.hand_in("objection", ["e5", "e6"], "2023-05-05")
