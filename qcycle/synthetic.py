@@ -21,6 +21,7 @@ from qcycle.intake import ingest_many
 from qcycle.lifecycle import (
     DECIDING_STAGE_KINDS,
     assessment_subjects,
+    never_handed_in,
     owers,
     pending_decisions,
     remembering,
@@ -110,13 +111,17 @@ def decide(seed: int, stage: str, subject: str, approve_rate: float = 0.85) -> b
 
 
 def scores(seed: int, subject: str, components: list[str], reviewers: int = 3,
-           occasion: str = "") -> list[dict[str, Any]]:
+           occasion: str = "", handed_in: bool = True) -> list[dict[str, Any]]:
     """Reviewers' scores around a subject's hidden quality, clipped to 0–100. A later assessment
     of the same round (``occasion``: its stage) is scored afresh, the quality having moved a
-    little: a unit is not given last year's marks to the decimal."""
+    little: a unit is not given last year's marks to the decimal. A subject whose unit never
+    handed in what the assessment reads (``handed_in`` False) is marked on the little reviewers
+    have: 40 % of its quality (焦作's county that missed its 自我评价报告 was graded A and praised)."""
     quality = _rng(seed, "quality", subject).gauss(80, 10)
     if occasion:
         quality += _rng(seed, "progress", subject, occasion).gauss(0, 5)
+    if not handed_in:
+        quality *= 0.4
     out = []
     for k in range(1, reviewers + 1):
         r = _rng(seed, "score", subject, k, *([occasion] if occasion else []))
@@ -265,11 +270,14 @@ class World:
             components = [c.code for c in scheme.components if c.source == "reviews"]
             reviewers = max(3, scheme.min_reviewers)
             occasion = "" if a.stage == self.p.assessment_stages[0] else a.stage
+            missed = {u for _, units in never_handed_in(session, self.p, self.round_id, a.stage, a.category)
+                      for u in units}
             for subject in assessment_subjects(session, self.p, self.round_id, a.category):
                 if (a.stage, subject) in self.scored:
                     continue
                 self.scored.add((a.stage, subject))
-                records = (scores(self.seed, subject, components, reviewers, occasion)
+                records = (scores(self.seed, subject, components, reviewers, occasion,
+                                  handed_in=subject.partition(":")[0] not in missed)
                            + measurements(self.seed, subject, self.p))
                 # Named, as an office's score sheet names its assessment: a subject decided
                 # late is scored after the assessment's day, and is still scored for it.

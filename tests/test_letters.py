@@ -396,3 +396,13 @@ def test_a_taker_that_never_asked_for_evaluation_is_told_its_result(tmp_path_fac
     assert escalated and escalated <= set(results), escalated - set(results)
     for unit in escalated:  # the item it took, as every other result letter of the day names it
         assert re.search(r"结果为：未按期提交“[^“”]+”评价确认申请。", results[unit]), results[unit]
+
+
+def test_a_unit_that_never_handed_in_what_was_assessed_is_not_praised(tmp_path_factory, monkeypatch):
+    """焦作's 修武县 was 督办'd for its 自我评价报告, never handed it in, and was graded A and praised:
+    the simulated reviewers now mark down what they were never given (the run's note still asks ops
+    to check)."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016"), tmp_path_factory, monkeypatch)
+    note = next(n for k, n in r.notes.items() if k.startswith("scoring:assess"))
+    assert "未交自我评价报告及考核资料（修武县人民政府），请核实" in note, note
+    assert "410821" not in {m.unit_code for m in r.messages if m.action.startswith("praise:")}

@@ -579,3 +579,14 @@ def test_a_taker_of_two_items_that_reports_on_one_is_asked_for_the_other_by_name
         assert [d.unit for d in drafts] == ["510100"], name
         assert owed in _rendered(drafts[0]), (name, _rendered(drafts[0]))
     assert carry_out(session, p, rid, names["midterm:deadline:2023-07"]).counts == {"overdue": 1}
+
+
+def test_simulated_reviewers_mark_down_what_they_were_never_given() -> None:
+    from qcycle.synthetic import scores
+
+    def mean(rows: list[dict]) -> float:
+        return sum(r["value"] for r in rows) / len(rows)
+
+    given, missing = scores(7, "410821", ["a", "b"]), scores(7, "410821", ["a", "b"], handed_in=False)
+    assert len(given) == len(missing) == 6  # three reviewers, two components, either way
+    assert mean(missing) < 0.6 * mean(given)

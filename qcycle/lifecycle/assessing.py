@@ -12,11 +12,11 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.who import select_subjects
-from qcycle.schema import Programme, Who, grade_label
+from qcycle.schema import Programme, Stage, Who, grade_label
 from qcycle.scoring import YEARLY_PREFIXES, assess, unit_input
 from qcycle.timetable import Action
 
-__all__ = ["assess_action", "assessment_subjects"]
+__all__ = ["assess_action", "assessment_subjects", "never_handed_in"]
 
 
 def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> Outcome:
@@ -50,12 +50,23 @@ def _scored_without(session, p: Programme, round_id: uuid.UUID, action: Action, 
     """Subjects graded without what they owed at an earlier window (焦作: a county that never handed in
     its 自我评价报告 was graded A), said in the run's record for ops to check before results go out."""
     units, said = {s.partition(":")[0] for s in subjects}, []
-    for st in p.stages[:[x.code for x in p.stages].index(action.stage)]:
-        if st.submission and st.owed_by and not st.voluntary:
-            missing = sorted(units & set(select_subjects(session, p, round_id, Who(missing_at=st.code), action.category)))
-            names = "、".join(p.unit(u).name for u in missing[:5]) + ("等" if len(missing) > 5 else "")
-            said += [f"{len(missing)} 个未交{st.handed_in}（{names}）"] if missing else []
+    for window, owing in never_handed_in(session, p, round_id, action.stage, action.category):
+        missing = sorted(units & owing)
+        names = "、".join(p.unit(u).name for u in missing[:5]) + ("等" if len(missing) > 5 else "")
+        said += [f"{len(missing)} 个未交{window.handed_in}（{names}）"] if missing else []
     return "；其中 " + "，".join(said) + "，请核实" if said else ""
+
+
+def never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, stage: str,
+                    category: str | None) -> list[tuple[Stage, set[str]]]:
+    """(window, units that owed it and never handed in) for the windows an assessment reads: the
+    compulsory ones after the previous assessment of the round and before this one (榆阳's 2025
+    assessment does not read the 2024 self-reports)."""
+    codes = [x.code for x in p.stages]
+    here = codes.index(stage)
+    since = max((i for i, x in enumerate(p.stages[:here]) if x.code in p.assessment_stages), default=-1)
+    return [(st, set(select_subjects(session, p, round_id, Who(missing_at=st.code), category)))
+            for st in p.stages[since + 1:here] if st.submission and st.owed_by and not st.voluntary]
 
 
 def _measured(session: Session, p: Programme, round_id: uuid.UUID, stage: str,
