@@ -57,7 +57,7 @@ def run_moment() -> dt.datetime | None:
 
 def run_day() -> dt.date | None:
     """The day of the moment being carried out (:func:`carrying_out`), None outside a run."""
-    moment = _as_of.get()
+    moment = run_moment()
     return moment.date() if moment is not None else None
 
 

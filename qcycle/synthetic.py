@@ -270,12 +270,14 @@ class World:
             components = [c.code for c in scheme.components if c.source == "reviews"]
             reviewers = max(3, scheme.min_reviewers)
             occasion = "" if a.stage == self.p.assessment_stages[0] else a.stage
-            missed = {u for _, units in never_handed_in(session, self.p, self.round_id, a.stage, a.category)
-                      for u in units}
+            missed: set[str] | None = None  # read once a subject is still to be scored, not every moment after
             for subject in assessment_subjects(session, self.p, self.round_id, a.category):
                 if (a.stage, subject) in self.scored:
                     continue
                 self.scored.add((a.stage, subject))
+                if missed is None:
+                    missed = {u for _, units in never_handed_in(session, self.p, self.round_id, a.stage, a.category)
+                              for u in units}
                 records = (scores(self.seed, subject, components, reviewers, occasion,
                                   handed_in=subject.partition(":")[0] not in missed)
                            + measurements(self.seed, subject, self.p))

@@ -264,3 +264,14 @@ def test_p5_assessment(cal: WorkCalendar) -> None:
     escalation = actions["rectification:escalation"]
     assert escalation.detail["escalate_to"] == "410800"
     assert p.unit("410800").channels
+
+
+def test_a_copy_answers_from_its_own_stages_not_the_originals_lookups() -> None:
+    """Every derived lookup is dropped from a copy (objection_decisions had been left out of the
+    list kept by hand, so a copy without 宝山's objections still named them)."""
+    p = load_programme(PROGRAMMES / "bs-quality-award-4.yaml").programme
+    assert p.objection_decisions == {"objection_review"} and "objection_review" in p.stage_place
+    kept = [s for s in p.stages if not s.code.startswith("objection")]
+    copy = p.model_copy(update={"stages": kept})
+    assert copy.objection_decisions == frozenset()
+    assert list(copy.stage_place) == [s.code for s in kept]

@@ -62,9 +62,8 @@ def never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, stage: 
     """(window, units that owed it and never handed in) for the windows an assessment reads: the
     compulsory ones after the previous assessment of the round and before this one (榆阳's 2025
     assessment does not read the 2024 self-reports)."""
-    codes = [x.code for x in p.stages]
-    here = codes.index(stage)
-    since = max((i for i, x in enumerate(p.stages[:here]) if x.code in p.assessment_stages), default=-1)
+    here = p.stage_place[stage]
+    since = max((p.stage_place[code] for code in p.assessment_stages if p.stage_place[code] < here), default=-1)
     return [(st, set(select_subjects(session, p, round_id, Who(missing_at=st.code), category)))
             for st in p.stages[since + 1:here] if st.submission and st.owed_by and not st.voluntary]
 

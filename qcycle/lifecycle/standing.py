@@ -29,10 +29,9 @@ def rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str,
     """Subject → (how a letter says the decision stage rejected it, with the reason the unit may
     know: "未通过资格审查（理由）", "未获乡镇（街道）或有关部门推荐"; that stage's code): the first,
     in stage order."""
-    order = {s.code: i for i, s in enumerate(p.stages)}
     rows = crud.decisions_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE)
     out: dict[str, tuple[str, str]] = {}
-    for subject, stage, by, note in sorted(rows, key=lambda r: order.get(r[1], 99)):
+    for subject, stage, by, note in sorted(rows, key=lambda r: p.stage_place.get(r[1], 99)):
         if p.has_stage(stage) and stage not in p.objection_decisions:  # an objection rejected is not the objector
             # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
             why = f"（{note}）" if note and (by.startswith("rule:") or p.stage(stage).tell_reason) else ""
@@ -52,9 +51,8 @@ def _not_passed_at(p: Programme, stage: Stage, unit: str) -> str:
 def final_step(p: Programme, code: str) -> bool:
     """Whether no decision or assessment follows the decision ``code`` (a 市政府审定 before the award):
     a unit it rejects has no later steps to leave ("不再参加后续评审环节" would promise some)."""
-    after = [s for s in p.stages[[s.code for s in p.stages].index(code) + 1:]]
     return not any(s.kind in (StageKind.decision, StageKind.assessment) and s.code not in p.objection_decisions
-                   for s in after)
+                   for s in p.stages[p.stage_place[code] + 1:])
 
 
 def not_passed(step: str) -> str:
@@ -75,11 +73,11 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     (``approved_at``: "passes", 淮安's rectification reports accepted), each with its item."""
     alternatives = [who, *who.any_of] if who else []
     told: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: {"rejections": [], "passes": []})
-    rejecting = {w.rejected_at for w in alternatives if w.rejected_at}
+    last = {w.rejected_at: final_step(p, w.rejected_at) for w in alternatives if w.rejected_at}
     for subject, (verdict, code) in rejections(session, p, round_id).items():
-        if code in rejecting and in_category(p, subject, category):
+        if code in last and in_category(p, subject, category):
             told[subject.partition(":")[0]]["rejections"].append({"item": p_item_name(p, subject), "verdict": verdict,
-                                                                  "last": final_step(p, code)})
+                                                                  "last": last[code]})
     for code in dict.fromkeys(w.approved_at for w in alternatives if w.approved_at):
         for subject in select_subjects(session, p, round_id, Who(approved_at=code), category):
             told[subject.partition(":")[0]]["passes"].append({"item": p_item_name(p, subject),
@@ -90,8 +88,7 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
 def objections_upheld(session: Session, p: Programme, round_id: uuid.UUID, before: str) -> list[str]:
     """Names of the units whose objections a decision before the stage ``before`` upheld (异议成立):
     宝山's 审定获奖名单 is asked with them in view, as an objection names no candidate itself."""
-    codes = [s.code for s in p.stages]
-    upheld = {subject.partition(":")[0] for code in p.objection_decisions if codes.index(code) < codes.index(before)
+    upheld = {subject.partition(":")[0] for code in p.objection_decisions if p.stage_place[code] < p.stage_place[before]
               for subject, outcome, _ in crud.decisions_at(session=session, round_id=round_id, stage=code)
               if outcome not in NEGATIVE}
     return [p.unit(u).name for u in sorted(upheld) if p.has_unit(u)]

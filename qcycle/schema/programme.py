@@ -102,15 +102,13 @@ class Programme(_Model):
             found.setdefault(title, set()).add(kind)
         return {word: kinds.pop() for word, kinds in found.items() if len(kinds) == 1 and word not in kinds}
 
-    _DERIVED = ("_units_by_code", "_stages_by_code", "_categories_by_code", "items", "item_category", "stage_names",
-                "submission_stages", "assessment_stages", "kind_words", "refusing_stages")
-
     def model_copy(self, *, update=None, deep: bool = False) -> Programme:
-        # cached_property values live in __dict__, which model_copy copies: drop them so a
+        # cached_property values live in __dict__, which model_copy copies: drop them all so a
         # copy with other units or stages never answers from the original's lookups.
         copy = super().model_copy(update=update, deep=deep)
-        for name in self._DERIVED:
-            copy.__dict__.pop(name, None)
+        for name, value in vars(Programme).items():
+            if isinstance(value, cached_property):
+                copy.__dict__.pop(name, None)
         return copy
 
     def unit(self, code: str) -> Unit:
@@ -161,6 +159,11 @@ class Programme(_Model):
     @cached_property
     def stage_names(self) -> dict[str, str]:
         return {s.code: s.name for s in self.stages}
+
+    @cached_property
+    def stage_place(self) -> dict[str, int]:
+        """Each stage's place in the file (the order steps follow and same-moment actions run in)."""
+        return {s.code: i for i, s in enumerate(self.stages)}
 
 
 def programme_json_schema() -> dict:

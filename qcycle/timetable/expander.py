@@ -51,7 +51,7 @@ class _Expander(StageDates):
             dup = sorted({k for k in keys if keys.count(k) > 1})
             raise TimetableError(f"动作键重复：{dup[:5]}")
         # At one moment: by kind, then as the file lists its stages (焦作's results before its praise).
-        place = {stage.code: i for i, stage in enumerate(self.p.stages)}
+        place = self.p.stage_place
         self.actions.sort(key=lambda a: (a.at, ORDER[a.action], place.get(a.stage, len(place)), a.stage,
                                          a.category or "", a.period or "", a.key))
         return Timetable(self.p.round.code, self.actions, list(self.cal.warnings))
@@ -256,15 +256,14 @@ class _Expander(StageDates):
         carries each such opening (``detail["openings"]``) and waits for what its windows wait for;
         the window writes only to those the publication does not reach (``detail["announced_by"]``).
         The first publication of the day in the file's order, of the window's category or of all."""
-        place = {stage.code: i for i, stage in enumerate(self.p.stages)}
-        calls = sorted((a for a in self.actions if a.action == "publish"), key=lambda a: place[a.stage])
+        calls = sorted((a for a in self.actions if a.action == "publish"), key=lambda a: self.p.stage_place[a.stage])
         openings: dict[str, list[dict[str, Any]]] = defaultdict(list)
         needs: dict[str, set[str]] = defaultdict(set)
         out = []
         for a in self.actions:
-            call = None
-            if a.action == "window_open" and a.deadline is not None and "publicity_on" not in a.detail:
-                call = next((c for c in calls if c.at.date() == a.at.date() and c.category in (None, a.category)), None)
+            paired = a.action == "window_open" and a.deadline is not None and "publicity_on" not in a.detail
+            call = next((c for c in calls if c.at.date() == a.at.date() and c.category in (None, a.category)),
+                        None) if paired else None
             if call is None or a.deadline is None:
                 out.append(a)
                 continue
