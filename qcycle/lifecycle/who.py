@@ -69,7 +69,8 @@ _memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def remembering() -> Iterator[None]:
-    """Within the block, decisions and results that selections are computed from are read once.
+    """Within the block, selections, and the decisions, results and hand-ins they are computed
+    from, are read once.
     For passes where nothing is decided meanwhile (a status report, the simulated world's
     planning): ~30 past deadlines each ask again at national scale."""
     token = _memo.set({})
@@ -195,6 +196,12 @@ def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Wh
     ``with_rejected`` asks for it."""
     if who is None:
         return []
+    # Keyed by the selection's content: a status report asks the same takers for every deadline.
+    return list(_remembered(("select", round_id, id(p), who.model_dump_json(), category),
+                            lambda: tuple(_select(session, p, round_id, who, category))))
+
+
+def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, category: str | None) -> list[str]:
     allowed = {u.code for u in p.units_matching(who)}
     sources: list[set[str]] = []
     gone = functools.partial(_left, session, p, round_id, keep=who.with_rejected)  # gone(stage): left its chain
@@ -301,9 +308,7 @@ def owed_items(session: Session, p: Programme, round_id: uuid.UUID, action: Acti
     if not owed:
         return {}
     statuses = ["accepted"] + (["rejected_late"] if less_refused and stage.lateness == "reject" else [])
-    handed = {s for status in statuses for s in crud.handed_in_subjects(
-        session=session, round_id=round_id, stage=stage.code, period=action.period, category=action.category,
-        item_category=p.item_category, status=status)}
+    handed = {s for status in statuses for s in _handed_in_subjects(session, p, round_id, stage, action, status)}
     some = {s.partition(":")[0] for s in handed}
     missing: dict[str, list[str]] = defaultdict(list)
     for s in owed:
@@ -311,6 +316,14 @@ def owed_items(session: Session, p: Programme, round_id: uuid.UUID, action: Acti
         if s not in handed and unit in some:
             missing[unit].append(item)
     return dict(missing)
+
+
+def _handed_in_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, action: Action,
+                        status: str) -> frozenset[str]:
+    return _remembered(("handed_subjects", round_id, id(p), stage.code, action.period, action.category, status),
+                       lambda: frozenset(crud.handed_in_subjects(
+                           session=session, round_id=round_id, stage=stage.code, period=action.period,
+                           category=action.category, item_category=p.item_category, status=status)))
 
 
 def p_unit_name(p: Programme, subject: str) -> str | None:
