@@ -493,3 +493,69 @@ def test_a_withdrawn_item_is_told_to_its_takers_once_and_then_nothing_more_is_ab
     # 510300 took only the withdrawn item: nothing more; 510400 still owes for cxyl-01.
     assert midterm == {"510100", "510400"}
     assert len(_messages(round_id, "amend:withdraw:cxyl-02")) == len(told)
+
+
+def test_an_item_withdrawn_before_its_review_is_told_to_those_who_applied_for_it(ran_to_april_19, tmp_path):
+    """凉山 applied only for the item taken out on 04-19, before the review: it is told its
+    application will not be reviewed, and that applications are taken until 04-20."""
+    from qcycle.intake import ingest
+
+    round_id = ran_to_april_19
+    loaded = load_programme(SICHUAN)
+    plan = expand(loaded.programme, default_calendar())
+    with db.session_scope() as session:
+        for unit, item in (("513400", "cxyl-02"), ("510100", "cxyl-01")):
+            ingest(session=session, programme=loaded.programme, timetable=plan, round_id=round_id, source="test",
+                   record={"kind": "application", "unit": unit, "item": item,
+                           "submitted_at": "2023-04-12T10:00:00+08:00"})
+    text = SICHUAN.read_text(encoding="utf-8")
+    withdrawn = tmp_path / SICHUAN.name
+    withdrawn.write_text("".join(line for line in text.splitlines(keepends=True) if "code: cxyl-02," not in line),
+                         encoding="utf-8")
+    with db.session_scope() as session:
+        sync_round(session, load_programme(withdrawn), actor="cli:张三", at=clock.at(dt.date(2023, 4, 19), dt.time(10)))
+    told = [m for m in _messages(round_id, "amend:withdraw:cxyl-02") if m.channel == "email"]
+    assert [m.unit_code for m in told] == ["513400"]
+    assert "贵单位对该项目的申报不再审核" in told[0].body, told[0].body
+    assert "如需申报其他项目，请于2023年4月20日 17:30（星期四）前提交。" in told[0].body
+    assert "中期检查" not in told[0].body  # what a taker is told will not happen is not said to an applicant
+
+
+HUAIAN = REPO / "config" / "programmes" / "ha-county-assessment-2015.yaml"
+
+
+def test_an_event_moved_after_its_notice_is_told_when_the_change_is_recorded_and_not_announced_again(home, tmp_path):
+    """淮安's hearing, announced on 03-15 for 03-22, is put back to 03-29 on 03-16: the counties
+    are told that day (改期), not on 03-22, the day they had prepared for; the new day's notice
+    writes nothing more."""
+    from qcycle.moment import run_due
+
+    cal = default_calendar()
+    original = load_programme(HUAIAN)
+    with db.session_scope() as session:
+        round_id = sync_round(session, original).id
+    before = expand(original.programme, cal)
+    for moment in sorted({a.at for a in before.actions if a.at.date() <= dt.date(2016, 3, 15)}):
+        run_due(original.programme, round_id, before, moment, template_dir=original.template_dir, actor="test")
+    assert {m.logical_date for m in _messages(round_id, "hearing:event_notice")} == {dt.date(2016, 3, 15)}
+
+    moved = tmp_path / HUAIAN.name
+    text = HUAIAN.read_text(encoding="utf-8")
+    moved.write_text(text.replace("on: 2016-03-22", "on: 2016-03-29").replace("on: 2016-03-24", "on: 2016-03-31"),
+                     encoding="utf-8")
+    amended = load_programme(moved)
+    with db.session_scope() as session:
+        sync_round(session, amended, actor="cli:张三", at=clock.at(dt.date(2016, 3, 16), dt.time(10)))
+        sync_round(session, amended)  # found again by a later run: nothing new
+    told = [m for m in _messages(round_id, "amend:hearing:event_notice") if m.channel == "email"]
+    counties = {u.code for u in amended.programme.units if str(u.level) == "county"}
+    assert {m.unit_code for m in told} == counties and all(m.logical_date == dt.date(2016, 3, 16) for m in told)
+    letter = told[0]
+    assert letter.subject.startswith("【改期通知】") and letter.subject.endswith("改期至2016年3月29日"), letter.subject
+    assert "原定于2016年3月22日（星期二）组织的" in letter.body and "改期至2016年3月29日（星期二）" in letter.body
+
+    after = expand(amended.programme, cal)
+    for moment in sorted({a.at for a in after.actions if dt.date(2016, 3, 16) < a.at.date() <= dt.date(2016, 3, 30)}):
+        run_due(amended.programme, round_id, after, moment, template_dir=amended.template_dir, actor="test")
+    assert {m.logical_date for m in _messages(round_id, "hearing:event_notice")} == {dt.date(2016, 3, 15)}
+    assert len(_messages(round_id, "amend:hearing:event_notice")) == len(_messages(round_id, "amend:hearing:"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from qcycle.lifecycle.answers import refusal_letters
 from qcycle.lifecycle.assessing import assessment_subjects, never_handed_in
+from qcycle.lifecycle.changes import amendment_drafts
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.handlers import (
     HANDLERS,
@@ -33,7 +34,6 @@ from qcycle.lifecycle.sync import (
     round_timetable,
     sync_round,
     unit_deadlines,
-    withdrawal_drafts,
 )
 from qcycle.lifecycle.who import (
     DECIDING_STAGE_KINDS,
@@ -63,6 +63,7 @@ __all__ = [
     "POSITIVE",
     "Draft",
     "Outcome",
+    "amendment_drafts",
     "assessment_subjects",
     "carry_out",
     "decision_subjects",
@@ -88,5 +89,4 @@ __all__ = [
     "takers",
     "takers_stage",
     "unit_deadlines",
-    "withdrawal_drafts",
 ]

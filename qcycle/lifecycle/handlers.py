@@ -18,8 +18,16 @@ from sqlmodel import Session
 from qcycle import clock, crud
 from qcycle.errors import TimetableError
 from qcycle.lifecycle.assessing import assess_action
+from qcycle.lifecycle.changes import moved_deadline, told_before
+from qcycle.lifecycle.drafting import (
+    base_context,
+    draft_letters,
+    naming_owed,
+    workdays_left,
+    written_on,
+)
 from qcycle.lifecycle.eligibility import ineligible
-from qcycle.lifecycle.outcome import Draft, Outcome
+from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
     handed_in_at,
@@ -47,7 +55,7 @@ from qcycle.lifecycle.wording import (
     veto_reason,
 )
 from qcycle.models import AssessmentResult
-from qcycle.render import SYSTEM_SENDER, quoted
+from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, Who, grade_label
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
@@ -61,54 +69,6 @@ LISTED_IN_DECISION_REQUEST = 20
 # -- carrying out an action -------------------------------------------------------------------
 
 
-def _base_context(p: Programme, action: Action) -> dict[str, Any]:
-    stage = p.stage(action.stage)
-    item = stage.handed_in + (f"（{stage.period_label(action.period)}）" if action.period else "")  # "贵单位应于…前提交{item}"
-    if action.category:
-        item += f"（{p.category(action.category).name}类）"
-    on = _written_on(action)
-    late = on > action.at.date()
-    left = action.workdays_left or 0
-    if late and action.deadline is not None:
-        left = max(0, _workdays_left(action, on))
-    return {
-        "programme_name": p.round.name,
-        "round_code": p.round.code,
-        "sender_name": p.unit(p.sender(action.stage)).name,
-        "stage_name": stage.name,
-        "title": action.title,
-        "item": item,
-        "deadline": action.deadline,
-        "working_days_left": left,
-        # An announcement that waited for decisions happens when they are made; a window or a 公示
-        # keeps the period the timetable enforces (submissions and objections are judged by it).
-        "at": clock.at(on, action.at.time()) if late and action.needs and action.action in _ANNOUNCED else action.at,
-        "today": on,
-        # A voluntary window (an award application) invites; it does not demand.
-        "voluntary": bool(stage.voluntary),
-        # An objection window asks for objections, not for applications.
-        "objection": stage.submission == "objection",
-        # A window that refuses late hand-ins: past its deadline, a letter cannot ask for one.
-        "refused_late": stage.lateness == "reject",
-    }
-
-
-_ANNOUNCED = frozenset({"publish", "notify"})  # point events that happen by being announced
-
-
-def _written_on(action: Action) -> dt.date:
-    """A letter's date: its action's day, or the later day of the run carrying it out (caught
-    up, or released by decisions made later); never the wall clock. Counts run to this day."""
-    run_day = clock.run_day()
-    return max(action.at.date(), run_day) if run_day is not None else action.at.date()
-
-
-def _workdays_left(action: Action, on: dt.date) -> int:
-    """Working days from ``on`` (the day a letter bears) to the action's deadline."""
-    assert action.deadline is not None
-    return default_calendar().workdays_between(on, action.deadline.date())
-
-
 def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
               as_of: dt.datetime | None = None) -> Outcome:
     """Do what an action establishes and return the messages it owes. Idempotent.
@@ -118,31 +78,6 @@ def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Actio
         raise TimetableError(f"动作种类 {action.action!r} 没有处理程序")
     with clock.carrying_out(as_of):
         return handler(session, p, round_id, action)
-
-
-def _drafts(units: list[str], template: str, p: Programme, action: Action, *, internal: bool = False,
-            own: dict[str, dict[str, Any]] | None = None, **extra: Any) -> list[Draft]:
-    """One draft per unit (``own``: what differs for some units). An office does not write letters
-    to itself (it may owe its own part of an assessment); ``internal`` messages (a decision request
-    to the office's own reviewers) are signed by the system instead."""
-    ctx = _base_context(p, action) | extra
-    sender = p.sender(action.stage)
-    if internal:
-        ctx["sender_name"] = SYSTEM_SENDER
-    return [
-        Draft(u, template, ctx | (own or {}).get(u, {}) | {"unit_name": p.unit(u).name, "unit_code": u}, action.key,
-              ctx["today"], action.at.date())
-        for u in units
-        if internal or u != sender
-    ]
-
-
-def _naming_owed(p: Programme, action: Action, owed: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
-    """A unit that handed in for some of its list items is asked for the others by name:
-    "“争创国家级质量标准实验室”中期检查（进展报告）（2023年10月）"."""
-    item = _base_context(p, action)["item"]
-    return {u: {"item": "、".join(quoted(p_item_name(p, f"{u}:{i}") or i) for i in items) + item}
-            for u, items in owed.items()}
 
 
 def _publish(session, p, round_id, action) -> Outcome:
@@ -164,7 +99,7 @@ def _publish(session, p, round_id, action) -> Outcome:
             continue
         for u in set(units) & set(owers(session, p, round_id, p.stage(o["stage"]), o["category"])):
             own[u]["openings"].append(opening)
-    return Outcome(action, _drafts(units, "publication.j2", p, action, own=dict(own), **extra),
+    return Outcome(action, draft_letters(units, "publication.j2", p, action, own=dict(own), **extra),
                    note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {len(own)} 个同时告知开始受理）" if own else ""))
 
 
@@ -173,44 +108,31 @@ def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
     deadline = dt.datetime.fromisoformat(o["deadline"])
     window = Action(at=call.at, action="window_open", stage=o["stage"], title="", key="", category=o["category"],
                     period=o["period"], deadline=deadline)
-    ctx = _base_context(p, window)
+    ctx = base_context(p, window)
     return {"item": ctx["item"], "deadline": deadline, "rolled": o.get("rolled"), "voluntary": ctx["voluntary"],
             "objection": ctx["objection"]}
 
 
 def _event_notice(session, p, round_id, action) -> Outcome:
     """The units an event concerns are told its day ahead (定于某日组织现场评审)."""
+    if told_before(session, round_id, action):  # moved after its notice: told then (changes._event_moves)
+        return Outcome(action, note=f"{action.title}：改期已于登记修改时通知，不再另发")
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
     assert action.deadline is not None  # the event's own moment
     on = action.deadline.date()
-    return Outcome(action, _drafts(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on)),
+    return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on)),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
 
 def _window_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
-    announced = [k for k in crud.done_keys_named(session=session, round_id=round_id, name=action.name)
-                 if k != action.key]
-    if announced:
-        # Opened before for another deadline (the round was amended): a notice of the new
-        # deadline, to the units that still owe the submission, not to those who handed in.
-        was = max(dt.date.fromisoformat(k.rpartition("@")[2]) for k in announced)
-        units = outstanding(session, p, round_id, action)
-        assert action.deadline is not None  # a window's opening serves its deadline
-        # Dated the day the change was recorded (the opening's own day came before it), but
-        # never after the moment that sends it: a change recorded today and run for past
-        # dates (backfill) must not date a letter of 2023 in 2026.
-        amended = crud.last_amendment_at(session=session, round_id=round_id)
-        on = min(clock.to_local(amended).date(), _written_on(action)) if amended else _written_on(action)
-        return Outcome(action, _drafts(units, "deadline_moved.j2", p, action, moved_from=was, today=on,
-                                       working_days_left=_workdays_left(action, on)),
-                       note=f"{action.title}：截止日由 {was:%Y-%m-%d} 改为 {action.deadline:%Y-%m-%d}，"
-                            f"通知尚未提交的 {len(units)} 个单位")
+    if (moved := moved_deadline(session, p, round_id, action)) is not None:
+        return moved
     units = owers(session, p, round_id, stage, action.category)
     if (call := action.detail.get("announced_by")) is not None:  # told by that day's publication
         told = set(resolve(session, p, round_id, p.stage(call["stage"]).notify, call["category"]))
-        return Outcome(action, _drafts([u for u in units if u not in told], "window_open.j2", p, action,
+        return Outcome(action, draft_letters([u for u in units if u not in told], "window_open.j2", p, action,
                                        rolled=action.detail.get("rolled")),
                        note=f"{action.title}：应提交单位 {len(units)} 个，其中 {len(told & set(units))} 个已随"
                             f"“{p.stage(call['stage']).name}”告知")
@@ -221,18 +143,18 @@ def _window_open(session, p, round_id, action) -> Outcome:
         told = set(resolve(session, p, round_id, notice.notify, action.category))
         others = [u for u in units if u not in told]
         began = clock.at(dt.date.fromisoformat(action.detail["publicity_on"]), action.at.time())
-        drafts = _drafts(others, "notice.j2", p, action, notice_name=_notice_name(p, notice, action.category),
+        drafts = draft_letters(others, "notice.j2", p, action, notice_name=_notice_name(p, notice, action.category),
                          notice_days=notice.days, objection_deadline=action.deadline, listed=False, at=began)
         return Outcome(action, drafts, note=f"{action.title}：{len(told & set(units))} 个单位已由公示告知，"
                                             f"另函告其余 {len(others)} 个单位")
-    return Outcome(action, _drafts(units, "window_open.j2", p, action, rolled=action.detail.get("rolled")),
+    return Outcome(action, draft_letters(units, "window_open.j2", p, action, rolled=action.detail.get("rolled")),
                    note=f"{action.title}：应提交单位 {len(units)} 个")
 
 
 def _reminder(session, p, round_id, action) -> Outcome:
     owed = owed_items(session, p, round_id, action)
     units = outstanding(session, p, round_id, action, owed=owed)
-    return Outcome(action, _drafts(units, "reminder.j2", p, action, own=_naming_owed(p, action, owed)),
+    return Outcome(action, draft_letters(units, "reminder.j2", p, action, own=naming_owed(p, action, owed)),
                    note=f"{action.title}：尚未提交 {len(units)} 个单位", counts={"outstanding": len(units)})
 
 
@@ -247,7 +169,7 @@ def _deadline(session, p, round_id, action) -> Outcome:
 
 def _days_overdue(action: Action) -> int:
     assert action.deadline is not None
-    return max(1, default_calendar().workdays_between(action.deadline.date(), _written_on(action)))
+    return max(1, default_calendar().workdays_between(action.deadline.date(), written_on(action)))
 
 
 def _overdue(session, p, round_id, action) -> Outcome:
@@ -259,8 +181,8 @@ def _overdue(session, p, round_id, action) -> Outcome:
     notified = [u for u in units if u not in urged]
     note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
                                                           if urged else "")
-    return Outcome(action, _drafts(notified, "overdue.j2", p, action, days_overdue=_days_overdue(action),
-                                   own=_naming_owed(p, action, owed)),
+    return Outcome(action, draft_letters(notified, "overdue.j2", p, action, days_overdue=_days_overdue(action),
+                                   own=naming_owed(p, action, owed)),
                    note=note, counts={"overdue": len(units)})
 
 
@@ -285,14 +207,14 @@ def _escalation(session, p, round_id, action) -> Outcome:
     drafts = []
     for parent, children in sorted(by_parent.items()):
         if parent == sender:  # the office is the superior: it urges (督办) the overdue units itself
-            own = _naming_owed(p, action, owed)
+            own = naming_owed(p, action, owed)
             for child in children:
-                drafts += _drafts([child], "escalation.j2", p, action, parent_name=p.unit(child).name,
+                drafts += draft_letters([child], "escalation.j2", p, action, parent_name=p.unit(child).name,
                                   child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action), own=own)
             continue
         names = [p.unit(c).name for c in children]
         # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.
-        drafts += _drafts([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
+        drafts += draft_letters([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
                           child_name="、".join(names), direct=False, days_overdue=_days_overdue(action),
                           children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位",
                           owned=all(p.unit(c).parent == parent for c in children), superior=p.unit(sender).parent == parent)
@@ -328,7 +250,7 @@ def _decision_due(session, p, round_id, action) -> Outcome:
                   "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s)}
                  for s in listed]
         file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
-        drafts = _drafts([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
+        drafts = draft_letters([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
                          total=len(pending), programme_file=file, upheld=objections_upheld(session, p, round_id, stage.code),
                          by_title=[{"title": t, "count": n} for t, n in titles.most_common()])
     # Once all is decided the action completes: its record says so, not "0 pending".
@@ -356,7 +278,7 @@ def _review_request(session, p, round_id, action) -> Outcome:
     for parent, subjects in sorted(by_parent.items()):
         items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s), "received_at": received.get(s)}
                  for s in subjects]
-        drafts += _drafts([parent], "review_request.j2", p, action, items=items, handed_in=window.handed_in)
+        drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=window.handed_in)
     return Outcome(action, drafts, note=f"{action.title}：{len(by_parent)} 个上级单位，"
                                         f"{sum(len(v) for v in by_parent.values())} 项")
 
@@ -375,7 +297,7 @@ def _notify(session, p, round_id, action) -> Outcome:
     if template in TOLD_ALONE:  # to each unit one thing: its objections decided, or a step's result
         told = TOLD_ALONE[template](session, p, round_id, stage.notify, action.category)
         drafts = [d for u in resolve(session, p, round_id, stage.notify, action.category) if u in told
-                  for d in _drafts([u], template, p, action, **told[u])]
+                  for d in draft_letters([u], template, p, action, **told[u])]
         return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
     assessed = crud.latest_results_stage(session=session, round_id=round_id)
     rows = results_of(session, round_id, assessed)
@@ -430,7 +352,7 @@ def _notify(session, p, round_id, action) -> Outcome:
         # the round ("在2025年度质量工作督查评估中被评为A级", not the round's name and the year's run on).
         contest = occasion or p.round.name
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
-        drafts += _drafts([u], template, p, action, result_label=label, result="；".join(lines) or "—",
+        drafts += draft_letters([u], template, p, action, result_label=label, result="；".join(lines) or "—",
                           score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
                           remarks=result_remarks(p, mine, vacated))
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
@@ -443,11 +365,11 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     # Sent to those a decision or grade put on the list being published: each is told it is on it.
     listed = bool(stage.notify and (stage.notify.approved_at or stage.notify.grades)) and _listing(stage).endswith("名单")
     late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
-            if _written_on(action) > action.at.date() and action.deadline else "")
+            if written_on(action) > action.at.date() and action.deadline else "")
     # A list of several awards tells each candidate which it is proposed for (广州: 提名奖, not 市长质量奖).
     several = stage.notify is not None and listed and len(stage.notify.grades) > 1
     proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades) if several else {}
-    drafts = [d for u in units for d in _drafts([u], "notice.j2", p, action, notice_name=name, notice_days=stage.days,
+    drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, notice_name=name, notice_days=stage.days,
                                                 objection_deadline=action.deadline, listed=listed, proposed=proposed.get(u))]
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{late}")
 
@@ -463,16 +385,18 @@ def _notice_name(p: Programme, stage: Stage, category: str | None) -> str:
 
 
 def _followup_open(session, p, round_id, action) -> Outcome:
+    if (moved := moved_deadline(session, p, round_id, action)) is not None:  # not the whole 整改通知 again
+        return moved
     stage = p.stage(action.stage)
     units = owers(session, p, round_id, stage, action.category)
     assert stage.owed_by is not None
-    left = _workdays_left(action, _written_on(action)) if action.deadline is not None else None
+    left = workdays_left(action, written_on(action)) if action.deadline is not None else None
     report_to = p.unit(stage.report_to).name if stage.report_to else None
     reason = reason_of(p, stage.owed_by)
     # A unit there by a veto is told so (淮安's 金湖县 is last because of its accident, not its score).
     own = {r.unit_code: {"reason": f"{reason}（{veto_reason(p, r.veto)}）"}
            for r in results_of(session, round_id, stage.owed_by.assessed_at) if r.veto and r.unit_code in units}
-    return Outcome(action, _drafts(units, "rectification.j2", p, action, reason=reason, own=own,
+    return Outcome(action, draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
                                    rectification_deadline=action.deadline, working_days_left=left,
                                    report_to=report_to),
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})

@@ -13,8 +13,7 @@ from sqlmodel import Session
 
 from qcycle import amendments, clock, crud
 from qcycle.errors import QcycleError, StateError
-from qcycle.lifecycle.outcome import Draft
-from qcycle.lifecycle.who import POSITIVE, decided, eliminated, takers_stage
+from qcycle.lifecycle.changes import amendment_drafts
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import ProgrammeRound
 from qcycle.schema import Programme
@@ -28,7 +27,6 @@ __all__ = [
     "round_timetable",
     "sync_round",
     "unit_deadlines",
-    "withdrawal_drafts",
 ]
 
 
@@ -55,7 +53,7 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
         if not allow_passed_deadline:
             _refuse_passed_deadlines(session, row.id, changes, at)
         on = clock.to_local(at).date() if at else clock.today()
-        if before is not None and (drafts := withdrawal_drafts(session, before, p, row.id, on)):
+        if before is not None and (drafts := amendment_drafts(session, before, p, row.id, changes, on)):
             # Imported here: the outbox sits above the lifecycle rules.
             from qcycle.notify.outbox import queue_drafts
 
@@ -149,38 +147,3 @@ def _refuse_passed_deadlines(session: Session, round_id: uuid.UUID, changes: lis
             raise StateError(f"截止时间改到了已过的时间（{said} {moment:%Y-%m-%d %H:%M}）：{lines}。"
                              "尚未提交的单位会直接逾期，却从未收到新的截止时间。请改为此后的时间；"
                              "如确需如此（已另行通知各单位），用 qcycle amend --allow-passed-deadline 登记")
-
-
-def _later_work(p: Programme, takers: str, on: dt.date) -> list[str]:
-    """The stages still to come on ``on`` that the takers owe or are told of (what a withdrawn
-    item's letter says will not happen), in plan order; not the letters' wording of one
-    programme ("中期检查、评价") for every other."""
-    reads = {s.code for s in p.stages
-             if any(who is not None and takers in who.stages() for who in (s.owed_by, s.notify))}
-    names: list[str] = []
-    for a in expand(p, default_calendar()).actions:
-        name = p.stage(a.stage).name
-        if a.stage in reads and a.at.date() >= on and name not in names:
-            names.append(name)
-    return names
-
-
-def withdrawal_drafts(session: Session, before: Programme, p: Programme, round_id: uuid.UUID,
-                      on: dt.date) -> list[Draft]:
-    """One letter to each taker of a list item taken out of the file (撤销): after it, nothing
-    about the item reaches them (see :func:`qcycle.lifecycle.who.in_category`)."""
-    stage = takers_stage(before)
-    gone_items = {i.code: i.name for _, i in before.items if i.code not in p.item_category}
-    if stage is None or not gone_items:
-        return []
-    taken = sorted(decided(session, round_id, stage.code, POSITIVE) - eliminated(session, p, round_id))
-    ctx = {"programme_name": p.round.name, "round_code": p.round.code, "sender_name": p.unit(p.round.issuer).name,
-           "today": on, "later_work": "、".join(_later_work(before, stage.code, on))}
-    drafts = []
-    for subject in taken:
-        unit, _, item = subject.partition(":")
-        if item in gone_items and p.has_unit(unit):
-            drafts.append(Draft(unit, "withdrawal.j2", ctx | {"unit_name": p.unit(unit).name, "unit_code": unit,
-                                                             "item_name": gone_items[item]},
-                                f"amend:withdraw:{item}@{on:%Y-%m-%d}", on))
-    return drafts

@@ -183,6 +183,19 @@ def test_optional_variables_appear_when_given() -> None:
     assert "得分92.5" in body and "如有异议" in body and "公示5天" in body
 
 
+def test_a_moved_objection_or_voluntary_deadline_does_not_ask_for_a_hand_in() -> None:
+    """An objection may be raised, an application is voluntary: neither "贵单位尚未提交" (宝山's
+    listed candidates were told to file an objection when its 公示 was lengthened)."""
+    base = {**CONTEXTS["deadline_moved.j2"], "item": "公示异议"}
+    _, objection = render_message("deadline_moved.j2", {**base, "objection": True})
+    _, voluntary = render_message("deadline_moved.j2", {**base, "voluntary": True})
+    _, owed = render_message("deadline_moved.j2", base)
+    assert "尚未提交" not in objection and "如有异议，请在截止时间前以书面形式提出。" in objection, objection
+    assert "尚未提交" not in voluntary and "如需申报，请在截止时间前提交。" in voluntary, voluntary
+    assert "贵单位尚未提交，请在新的截止时间前按要求提交。" in owed, owed
+    assert all("。\n\n" in text for text in (objection, voluntary, owed))  # the signature apart from the text
+
+
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
 def test_missing_variable_names_the_template(name: str) -> None:
     context = dict(CONTEXTS[name])

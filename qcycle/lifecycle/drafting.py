@@ -1,0 +1,91 @@
+"""The letters an action drafts, from what every letter shares: the programme, the stage and
+what it asks for (:func:`base_context`), the day a letter bears (:func:`written_on`), one draft
+per unit (:func:`draft_letters`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from qcycle import clock
+from qcycle.lifecycle.outcome import Draft
+from qcycle.lifecycle.who import p_item_name
+from qcycle.render import SYSTEM_SENDER, quoted
+from qcycle.schema import Programme
+from qcycle.timetable import Action
+from qcycle.workcal import default_calendar
+
+__all__ = ["ANNOUNCED", "base_context", "draft_letters", "naming_owed", "workdays_left", "written_on"]
+
+
+def base_context(p: Programme, action: Action) -> dict[str, Any]:
+    stage = p.stage(action.stage)
+    item = stage.handed_in + (f"（{stage.period_label(action.period)}）" if action.period else "")  # "贵单位应于…前提交{item}"
+    if action.category:
+        item += f"（{p.category(action.category).name}类）"
+    on = written_on(action)
+    late = on > action.at.date()
+    left = action.workdays_left or 0
+    if late and action.deadline is not None:
+        left = max(0, workdays_left(action, on))
+    return {
+        "programme_name": p.round.name,
+        "round_code": p.round.code,
+        "sender_name": p.unit(p.sender(action.stage)).name,
+        "stage_name": stage.name,
+        "title": action.title,
+        "item": item,
+        "deadline": action.deadline,
+        "working_days_left": left,
+        # An announcement that waited for decisions happens when they are made; a window or a 公示
+        # keeps the period the timetable enforces (submissions and objections are judged by it).
+        "at": clock.at(on, action.at.time()) if late and action.needs and action.action in ANNOUNCED else action.at,
+        "today": on,
+        # A voluntary window (an award application) invites; it does not demand.
+        "voluntary": bool(stage.voluntary),
+        # An objection window asks for objections, not for applications.
+        "objection": stage.submission == "objection",
+        # A window that refuses late hand-ins: past its deadline, a letter cannot ask for one.
+        "refused_late": stage.lateness == "reject",
+    }
+
+
+ANNOUNCED = frozenset({"publish", "notify"})  # point events that happen by being announced
+
+
+def written_on(action: Action) -> dt.date:
+    """A letter's date: its action's day, or the later day of the run carrying it out (caught
+    up, or released by decisions made later); never the wall clock. Counts run to this day."""
+    run_day = clock.run_day()
+    return max(action.at.date(), run_day) if run_day is not None else action.at.date()
+
+
+def workdays_left(action: Action, on: dt.date) -> int:
+    """Working days from ``on`` (the day a letter bears) to the action's deadline."""
+    assert action.deadline is not None
+    return default_calendar().workdays_between(on, action.deadline.date())
+
+
+def draft_letters(units: list[str], template: str, p: Programme, action: Action, *, internal: bool = False,
+            own: dict[str, dict[str, Any]] | None = None, **extra: Any) -> list[Draft]:
+    """One draft per unit (``own``: what differs for some units). An office does not write letters
+    to itself (it may owe its own part of an assessment); ``internal`` messages (a decision request
+    to the office's own reviewers) are signed by the system instead."""
+    ctx = base_context(p, action) | extra
+    sender = p.sender(action.stage)
+    if internal:
+        ctx["sender_name"] = SYSTEM_SENDER
+    return [
+        Draft(u, template, ctx | (own or {}).get(u, {}) | {"unit_name": p.unit(u).name, "unit_code": u}, action.key,
+              ctx["today"], action.at.date())
+        for u in units
+        if internal or u != sender
+    ]
+
+
+def naming_owed(p: Programme, action: Action, owed: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """A unit that handed in for some of its list items is asked for the others by name:
+    "“争创国家级质量标准实验室”中期检查（进展报告）（2023年10月）"."""
+    item = base_context(p, action)["item"]
+    return {u: {"item": "、".join(quoted(p_item_name(p, f"{u}:{i}") or i) for i in items) + item}
+            for u, items in owed.items()}
