@@ -65,6 +65,9 @@ _MESSAGES = {
     "too_short": "项数不足",
     "greater_than": "数值过小",
     "greater_than_equal": "数值过小",
+    "less_than": "数值过大",
+    "less_than_equal": "数值过大",
+    "int_from_float": "应为整数（不能有小数）",
 }
 
 
@@ -90,6 +93,8 @@ def problems_from(exc: ValidationError, doc: Document) -> list[Problem]:
                 message += f"，应匹配 {err['ctx']['pattern']}"
             elif kind in ("greater_than", "greater_than_equal"):
                 message += f"，应 {'>' if kind == 'greater_than' else '≥'} {err['ctx'].get('gt', err['ctx'].get('ge'))}"
+            elif kind in ("less_than", "less_than_equal"):
+                message += f"，应 {'<' if kind == 'less_than' else '≤'} {err['ctx'].get('lt', err['ctx'].get('le'))}"
         # A rejected channel url may be a webhook with its key: never echo it into logs.
         secret = bool(loc) and loc[-1] == "url"
         shown = "input" in err and not isinstance(err["input"], dict | list)

@@ -282,13 +282,17 @@ def _grades(scheme: Assessment, ranked: list, ranks: list[int]) -> dict[str, str
             groups[-1].append(row)
         else:
             groups.append([row])
+    # A grade a tied group did not fit into is closed to everyone below it: the places left
+    # stay empty rather than go to a lower score (two tied at 800 above one at 700).
+    closed: set[str] = set()
     for group in groups:
         total = group[0][4]
         for g in scheme.grades:
             cap = limit[g.name]
             if g.min_score is not None and total < g.min_score - 1e-9:
                 continue
-            if cap is not None and used[g.name] + len(group) > cap:
+            if g.name in closed or (cap is not None and used[g.name] + len(group) > cap):
+                closed.add(g.name)
                 continue
             for row in group:
                 out[row[0].unit] = g.name

@@ -233,6 +233,16 @@ def test_shared_ties_never_overflow_a_cap():
     assert [r.grade for r in assess(strict, _totals(95, 90, 90, 50))].count("金奖") == 2
 
 
+def test_a_tied_group_moved_down_leaves_its_places_empty_for_those_below_it():
+    """Two tied at 90 do not fit the one 金奖 place left: neither does the 85 below them (宝山
+    with shared ties gave its 区政府质量奖 to the 700 while the two at 800 got 提名奖)."""
+    s = scheme(ties="shared", grades=[{"name": "金奖", "min_score": 60, "max_count": 2},
+                                      {"name": "银奖", "min_score": 55, "max_count": 3}, {"name": "未获奖"}])
+    results = assess(s, _totals(95, 90, 90, 85, 50))
+    assert [(r.unit, r.grade) for r in results] == [
+        ("u1", "金奖"), ("u2", "银奖"), ("u3", "银奖"), ("u4", "银奖"), ("u5", "未获奖")]
+
+
 def test_pass_fail_levels_and_a_veto_forcing_a_named_level_ranked_last():
     s = scheme(grades=[{"name": "合格", "min_score": 60}, {"name": "不合格"}],
                vetoes=[{"code": "accident", "name": "发生重大质量安全事故", "grade": "不合格"}])

@@ -483,3 +483,17 @@ def test_a_file_that_cannot_be_read_says_why_in_chinese(tmp_path):
         with pytest.raises(ConfigError) as caught:
             read(path)
         assert str(caught.value.problems[0]) == f"{path}: 无法读取文件：{why}"
+
+
+def test_a_quota_below_one_and_a_fractional_rate_are_refused_in_chinese(tmp_path: Path) -> None:
+    """A quota of -2 passed and scored a unit that beat its targets as failing (it divides what
+    the unit did); pydantic's English ("Input should be…") reached the officer for a rate of 20.5."""
+    zs = PROGRAMMES / "zs-csy-ybq-2011.yaml"
+    text = zs.read_text(encoding="utf-8").replace("zs-hb: 2}}", "zs-hb: -2}}", 1)
+    quota = tmp_path / "quota.yaml"
+    quota.write_text(text, encoding="utf-8")
+    out = unwrapped(validate(quota))
+    assert squeeze(f"{quota}:{line_of(text, 'zs-hb: -2}}')}") in out and "数值过小，应>0（实际为-2）" in out, out
+    rate, _ = broken(tmp_path, "QCYCLE_WECOM_SC_CITIES, rate_per_minute: 20}", "QCYCLE_WECOM_SC_CITIES, rate_per_minute: 20.5}")
+    out = unwrapped(validate(rate))
+    assert "应为整数（不能有小数）（实际为20.5）" in out and "Input" not in out, out

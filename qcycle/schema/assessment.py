@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from qcycle.schema.base import Code, _Model
 from qcycle.schema.who import Who
@@ -151,7 +151,8 @@ class QuotaAction(_Model):
     code: Code
     name: str
     goal: int = Field(gt=0, description="city-wide goal (… 家以上)")
-    per_unit: dict[Code, int] = Field(min_length=1)
+    # A unit's quota divides what it did: a quota of 0 or below would score doing well as failing.
+    per_unit: dict[Code, PositiveInt] = Field(min_length=1)
 
 
 class QuotaPlan(_Model):
