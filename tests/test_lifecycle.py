@@ -459,7 +459,8 @@ def test_a_late_hand_in_refused_is_answered_once_dated_the_run_and_never_before_
     assert letters[0].subject.startswith("【不予受理】") and "2份材料逾期提交" in letters[0].subject
     assert "2023年4月21日 09:12提交，截止时间为2023年4月20日 17:30" in body
     # Each item named before what was handed in, quoted, its own quotation marks single: no brackets in brackets.
-    assert re.search(r"1\. “[^“”（]+”揭榜书：", body) and re.search(r"2\. “[^“”]+”揭榜书：", body), body
+    # One item a line, each closed ("17:302. “…" ran two together).
+    assert re.search(r"\n1\. “[^“”（]+”揭榜书：[^\n]+；\n2\. “[^“”]+”揭榜书：[^\n]+。\n", body), body
     assert body.endswith("2023年4月21日")
     assert "按规定，逾期提交的不予受理，特此告知：" in body  # no revision among them: nothing said of 修改
     # Answered: a second run on the same day, or later, says nothing more to 510300.
