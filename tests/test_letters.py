@@ -124,7 +124,7 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
             found.append(f"截至 {match.group(1)} is not the logical date {m.logical_date}")
     known = {a.at.date() for a in timetable.actions} | {a.deadline.date() for a in timetable.actions if a.deadline}
     # When something was handed in (an objection raised) is a fact of the round, not of the timetable.
-    cited = re.sub(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}(?:提交|提出)", "", text)
+    cited = re.sub(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}(?::\d{2})?(?:提交|提出)", "", text)
     for day in _dates(cited):
         if day not in known and day != m.logical_date:
             found.append(f"cited date {day} is not in the timetable")
@@ -258,8 +258,8 @@ def test_a_refused_late_hand_in_is_answered_by_the_next_safety_net_run(path, tmp
     r = run(path, tmp_path_factory, monkeypatch)
     refusals = [m for m in r.messages if ":refused_late" in m.action]
     for m in refusals:
-        handed = re.search(r"贵单位于(\d{4})年(\d{1,2})月(\d{1,2})日 (\d{2}):(\d{2})提交", m.body)
-        when = dt.datetime(*map(int, handed.groups()), tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        handed = re.search(r"贵单位于(\d{4})年(\d{1,2})月(\d{1,2})日 (\d{2}):(\d{2})(?::(\d{2}))?提交", m.body)
+        when = dt.datetime(*map(int, handed.groups("0")), tzinfo=dt.timezone(dt.timedelta(hours=8)))
         assert m.logical_date <= next_safety_net(when, WorkCalendar()).date(), (m.logical_date, m.body)
     if any(st.lateness == "reject" and st.kind.value == "submission" and not st.voluntary for st in r.programme.stages):
         assert refusals, "a refusing window with no late hand-in refused: the test reads nothing"

@@ -40,6 +40,10 @@ def fingerprint(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(_CANONICAL.encode(record).encode()).hexdigest()
 
 
+# How far a source's clock may run ahead of ours before its times are not believed.
+_CLOCK_SKEW = dt.timedelta(minutes=15)
+
+
 def _stages_for(p: Programme, kind: str) -> list[Stage]:
     return p.submission_stages.get(kind, [])
 
@@ -170,6 +174,32 @@ def _late(timetable: Timetable, stage: Stage, record: Mapping[str, Any], categor
     return late, "rejected_late" if late and stage.lateness == "reject" else "accepted", cutoff
 
 
+def _unplaced(p: Programme, timetable: Timetable, stage: Stage, record: Mapping[str, Any], category: str | None,
+              cutoffs: dict) -> str:
+    """Why a record of a stage with deadlines fits none of its windows (no or an unknown period,
+    no item where each category has its own deadline), or "" when the stage has no deadline at
+    all. Such a record is not a hand-in of any window: counted as one, it was 按时受理 and its
+    unit then chased and 督办'd for the window it did not name."""
+    key = ("dated", stage.code)
+    if key not in cutoffs:
+        cutoffs[key] = any(a.stage == stage.code and a.action == "deadline" for a in timetable.actions)
+    if not cutoffs[key]:
+        return ""
+    where = f"“{stage.name}”（阶段 {stage.code}）"
+    period, codes = record.get("period"), [x.code for x in stage.periods]
+    if codes and not period:
+        return f"缺少期次（period）：{where}分期提交（可选：{'、'.join(codes)}）"
+    if codes and period not in codes:
+        return f"期次 {period!r} 不是{where}的期次（可选：{'、'.join(codes)}）"
+    if category is None:
+        return f"缺少榜单项目（item）或类别（category）：{where}按项目类别分别截止"
+    name = next((c.name for c in p.categories if c.code == category), None)
+    if name is None:
+        return f"类别 {category!r} 不存在"
+    when = f"期次 {period} " if period else ""
+    return f"{where}{when}不收类别 {name}（{category}）的材料"
+
+
 def _result(status: str, late: bool, cutoff: dt.datetime | None, record_id: uuid.UUID | None) -> IngestResult:
     if status == "rejected_late":
         return IngestResult("rejected_late", f"逾期提交（截止 {cutoff:%Y-%m-%d %H:%M}），按规定不予受理", record_id)
@@ -223,11 +253,18 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
                              "component_code": record["component"], "value": float(record["value"])})
     category = record.get("category") or programme.item_category.get(record.get("item") or "")
     submitted_at = _parse_time(record["submitted_at"])
+    if submitted_at > (received := now()) + _CLOCK_SKEW:
+        # Not yet handed in by its own account (a mistyped year, a wrong clock): stored, it was
+        # a refusal no run could ever answer, or an on-time hand-in that was not one.
+        return _Plan(problem=f"提交时间 {submitted_at:%Y-%m-%d %H:%M} 晚于收到时间 {to_local(received):%Y-%m-%d %H:%M}"
+                             "（不能是将来的时间，请核对年份和时区）")
     stage = stage_of(programme, timetable, record, submitted_at, cutoffs.setdefault("windows", {}))
     identity, problem = identity_of(stage, record, category)
     if identity is None:
         return _Plan(problem=problem)
     late, status, cutoff = _late(timetable, stage, record, category, submitted_at, cutoffs)
+    if cutoff is None and (problem := _unplaced(programme, timetable, stage, record, category, cutoffs)):
+        return _Plan(problem=problem)
     row = {"round_id": round_id, "kind": record["kind"], "stage": stage.code, "unit_code": record["unit"],
            "fingerprint": fp, "identity": identity,
            "submitted_at": submitted_at, "source": source, "payload": dict(record.get("payload") or {}),

@@ -80,6 +80,20 @@ def test_csv_utf8_with_bom_is_imported_with_lateness_and_the_broken_row_quaranti
     assert (a3.status, a3.late) == ("rejected_late", True)
 
 
+def test_an_open_quote_sets_its_own_line_aside_and_not_the_rows_after_it(session, tmp_path):
+    """A stray quote made the csv reader run on to the end of the file: the rows after it were
+    one quarantined 'row' and never stored. Each line is now read apart, and the count still
+    adds up to the rows in the file."""
+    rows = ['揭榜书,510100,"zlcx-01,,2023/4/18 10:00,A1,首次申报', *ROWS[1:2], *ROWS[3:]]
+    report = import_file(path=_csv(tmp_path / "quote.csv", "utf-8", rows=rows, broken=False),
+                         programme=P1, session=session)
+    assert report.counts["accepted"] + report.counts["late_accepted"] == 2 and report.counts["quarantined"] == 1
+    assert sum(report.counts.values()) == 3
+    [bad] = report.quarantined
+    assert bad.where == "第 2 行" and "引号未闭合" in bad.reason and bad.raw == rows[0]
+    assert {s.external_id for s in session.exec(select(Submission))} == {"A2", "P1"}
+
+
 def test_gb18030_csv_reads_the_same_records_so_they_are_stored_once(session, tmp_path):
     import_file(path=_csv(tmp_path / "utf8.csv", "utf-8"), programme=P1, session=session)
     again = import_file(path=_csv(tmp_path / "gbk.csv", "gb18030"), programme=P1, session=session)
@@ -181,6 +195,7 @@ def test_json_list_and_json_lines_with_chinese_keys_and_broken_lines(session, tm
         ("broken.xlsx", b"PK\x03\x04not really", "XLSX"),
         ("cut.json", b'[{"kind": "application", "unit": "5101', "第 1 行第"),
         ("empty.csv", b"\r\n\r\n", "没有表头"),
+        ("binary.csv", b"kind,unit\n\xff\xfe\xff\x00\n", "编码无法识别"),  # neither UTF-8 nor GB18030
         ("nounit.csv", "材料种类,项目代码\n揭榜书,zlcx-01\n".encode(), "单位代码（unit）"),
         ("nokind.csv", "单位代码,项目代码\n510100,zlcx-01\n".encode(), "--kind"),
     ],

@@ -3,6 +3,7 @@ outcome ``ingest`` gives it one at a time, and stores the same rows."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -86,3 +87,48 @@ def test_what_is_handed_in_may_be_named_in_the_programme_s_own_words(tmp_path):
     assert results[2].status == "quarantined"
     assert results[2].reason.startswith("未知的材料种类 '工作总结'（本周期收：揭榜书（application）、")
     assert "评审打分（score）" in results[2].reason
+
+
+def test_a_record_that_fits_no_window_of_its_stage_is_quarantined_not_counted_on_time(tmp_path):
+    """A progress report without a period, with a period the stage does not have, or for a
+    period its category does not owe has no deadline: it was counted 按时受理, and its unit
+    then chased and 督办'd for the period it did not name. It is set aside, saying why."""
+    url = _fresh(tmp_path, "periods.db")
+    with Session(db.get_engine(url), expire_on_commit=False) as session:
+        ctx = open_round(session, P1)
+        args = {"session": session, "programme": ctx.loaded.programme, "timetable": ctx.timetable,
+                "round_id": ctx.round_id, "source": "test"}
+        records = [normalise_record({"kind": "progress_report", "unit": "510100", "item": "zlcx-01",
+                                     "period": period, "submitted_at": "2023-07-10T10:00:00+08:00"})
+                   for period in (None, "2023-13", "2024-06", "2023-07")]
+        results = ingest_many(records=records, **args)
+        stored = [(s.period, s.status) for s in session.exec(select(Submission))]
+        kept = sorted(q.reason for q in session.exec(select(QuarantinedRecord)))
+    db.get_engine(url).dispose()
+    assert [r.status for r in results] == ["quarantined", "quarantined", "quarantined", "accepted"]
+    assert stored == [("2023-07", "accepted")]
+    assert results[0].reason == "缺少期次（period）：“中期检查（进展报告）”（阶段 midterm）分期提交（可选：2023-07、2023-10、2024-06）"
+    assert results[1].reason.startswith("期次 '2023-13' 不是“中期检查（进展报告）”（阶段 midterm）的期次")
+    assert results[2].reason.endswith("期次 2024-06 不收类别 质量创新（zlcx）的材料")
+    assert len(kept) == 3
+
+
+def test_a_record_handed_in_in_the_future_by_its_own_account_is_set_aside(tmp_path):
+    """A refused record dated after it was received (a mistyped year) was never answered: the
+    letters answer what was handed in by their day. A source clock a few minutes fast is
+    believed."""
+    from qcycle import clock
+
+    url = _fresh(tmp_path, "future.db")
+    with Session(db.get_engine(url), expire_on_commit=False) as session:
+        ctx = open_round(session, P1)
+        args = {"session": session, "programme": ctx.loaded.programme, "timetable": ctx.timetable,
+                "round_id": ctx.round_id, "source": "test"}
+        records = [normalise_record({"kind": "application", "unit": unit, "item": "zlcx-01",
+                                     "submitted_at": when}) for unit, when in
+                   (("510100", "2024-04-21T09:00:00+08:00"), ("510300", "2023-04-21T09:10:00+08:00"))]
+        with clock.frozen(dt.datetime(2023, 4, 21, 9, 0, tzinfo=clock.TZ)):
+            results = ingest_many(records=records, **args)
+    db.get_engine(url).dispose()
+    assert [r.status for r in results] == ["quarantined", "rejected_late"]
+    assert results[0].reason == "提交时间 2024-04-21 09:00 晚于收到时间 2023-04-21 09:00（不能是将来的时间，请核对年份和时区）"

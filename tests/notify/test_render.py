@@ -144,6 +144,9 @@ def test_cn_filters() -> None:
     # an aware UTC time is shown in Asia/Shanghai
     utc = dt.datetime(2023, 4, 19, 18, 5, tzinfo=dt.UTC)
     assert cn_datetime(utc) == "2023年4月20日 02:05"
+    # a hand-in half a minute after a 17:30 deadline does not read as one at 17:30
+    assert cn_datetime(DEADLINE + dt.timedelta(seconds=30), seconds=True) == "2023年4月20日 17:30:30"
+    assert cn_datetime(DEADLINE + dt.timedelta(seconds=30)) == cn_datetime(DEADLINE, seconds=True) == "2023年4月20日 17:30"
     assert weekday_cn(DAY) == "星期四"
     assert weekday_cn(dt.date(2026, 2, 15)) == "星期日"
 

@@ -105,7 +105,8 @@ def scan_file(path: str | Path) -> FileScan:
                         del decoders[encoding]
     except OSError as exc:
         raise _unreadable(path, why_unreadable(exc)) from exc
-    for encoding, decoder in (decoders or {"utf-8": None}).items():
+    # None: an empty file (text in any encoding); {}: no encoding read every chunk.
+    for encoding, decoder in ({"utf-8": None} if decoders is None else decoders).items():
         try:
             if decoder is not None:
                 decoder.decode(b"", final=True)

@@ -79,6 +79,11 @@ def _csv_rows(path: Path, encoding: str, result: RecordFile) -> Iterator[FileRow
             continue
         if len(cells) > len(headers) and _blank(cells[len(headers) :]):
             cells = cells[: len(headers)]  # trailing separators of empty cells
+        if len(cells) != len(headers) and "\n" in raw:
+            # A quote left open swallows the lines after it into one cell: each line is read
+            # again on its own, so one typo does not take the next rows with it.
+            yield from _lines_apart(raw, line, delimiter, headers)
+            continue
         if len(cells) != len(headers):
             problem = f"有 {len(cells)} 列，表头有 {len(headers)} 列"
             yield FileRow(where, raw, None, problem)
@@ -86,6 +91,21 @@ def _csv_rows(path: Path, encoding: str, result: RecordFile) -> Iterator[FileRow
         yield FileRow(where, raw, dict(zip(headers, cells, strict=True)))
     if headers is None:
         raise _unreadable(path, "文件是空的（没有表头行）")
+
+
+def _lines_apart(raw: str, first: int, delimiter: str, headers: list[str]) -> Iterator[FileRow]:
+    """The rows of a record whose open quote ran across lines, one per line: a line that now
+    reads as a row under the headers is that row; any other is set aside, saying why."""
+    for number, text in enumerate(raw.splitlines(), start=first):
+        if not text.strip():
+            continue
+        cells = next(csv.reader([text], delimiter=delimiter), [])
+        open_quote = text.count('"') % 2 == 1
+        if len(cells) == len(headers) and not open_quote:
+            yield FileRow(f"第 {number} 行", text, dict(zip(headers, cells, strict=True)))
+        else:
+            problem = "引号未闭合（单元格内的引号须成对）" if open_quote else f"有 {len(cells)} 列，表头有 {len(headers)} 列"
+            yield FileRow(f"第 {number} 行", text, None, problem)
 
 
 def _xlsx_rows(path: Path, sheet: str | None, result: RecordFile) -> Iterator[FileRow]:
