@@ -192,11 +192,11 @@ def run_limit(programme_file: Path, home: Path, capture: Path) -> dict[str, Any]
             value = _to_shanghai(value).date()
         return f"{value.year}年{value.month}月{value.day}日"
 
-    def cn_datetime(value):
+    def cn_datetime(value, seconds=False):
         if not isinstance(value, dt.datetime):
             return cn_date(value)
         local = _to_shanghai(value)
-        return f"{cn_date(local)} {local:%H:%M}"
+        return f"{cn_date(local)} {local:%H:%M:%S}" if seconds and local.second else f"{cn_date(local)} {local:%H:%M}"
 
     def weekday_cn(value):
         if isinstance(value, dt.datetime):

@@ -276,7 +276,7 @@ class World:
                     continue
                 self.scored.add((a.stage, subject))
                 if missed is None:
-                    missed = {u for _, units in never_handed_in(session, self.p, self.round_id, a.stage, a.category)
+                    missed = {u for _, units in never_handed_in(session, self.p, self.round_id, self.t, a)
                               for u in units}
                 records = (scores(self.seed, subject, components, reviewers, occasion,
                                   handed_in=subject.partition(":")[0] not in missed)

@@ -559,6 +559,30 @@ def test_an_assessment_says_whom_it_graded_without_what_they_owed(home):
     assert f"；其中 {len(missing)} 个未交自我评价报告及考核资料（{names}），请核实" in note, note
 
 
+def test_each_assessment_names_who_missed_its_own_period_wherever_the_file_places_the_window(home):
+    """榆阳's self-reports are one stage with a 2024 and a 2025 period, placed before the 2024
+    assessment: the 2025 assessment read no window and graded departments that never handed in
+    their 2025 report without a word. Each assessment now reads the periods due since the last."""
+    from qcycle import db
+    from qcycle.models import ActionRun, AssessmentResult
+    from tests.homes import play_programme
+
+    p, _, rid = play_programme(P1.with_name("yy-quality-plan-2025.yaml"), seed=1)
+    with db.session_scope() as session:
+        notes = dict(session.exec(select(ActionRun.action_key, ActionRun.note).where(
+            ActionRun.round_id == rid, ActionRun.action == "assess")).all())
+        graded = set(session.exec(select(AssessmentResult.unit_code).where(AssessmentResult.round_id == rid)).all())
+        handed = session.exec(select(Submission.period, Submission.unit_code).where(
+            Submission.round_id == rid, Submission.stage == "self_evaluation", Submission.status == "accepted")).all()
+    assert len(notes) == 2
+    for year in ("2024", "2025"):
+        [note] = [n for key, n in notes.items() if key.startswith(f"assessment_{year}:")]
+        missing = sorted(graded - {u for period, u in handed if period == year})
+        assert missing, f"every department handed in its {year} report: the test reads nothing"
+        names = "、".join(p.unit(u).name for u in missing)
+        assert f"；其中 {len(missing)} 个未交年度质量工作自评报告（{year}年度）（{names}），请核实" in note, note
+
+
 def test_a_taker_of_two_items_that_reports_on_one_is_asked_for_the_other_by_name(session, round_):
     """甘孜 reported on one of its two 创先引领 items by the 中期检查 deadline and was chased for
     neither: hand-ins were counted by unit. It now gets the reminder, the overdue notice and the

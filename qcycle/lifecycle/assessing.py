@@ -11,10 +11,11 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle.outcome import Outcome
-from qcycle.lifecycle.who import select_subjects
-from qcycle.schema import Programme, Stage, Who, grade_label
+from qcycle.lifecycle.sync import round_timetable
+from qcycle.lifecycle.who import outstanding, select_subjects
+from qcycle.schema import Programme, grade_label
 from qcycle.scoring import YEARLY_PREFIXES, assess, unit_input
-from qcycle.timetable import Action
+from qcycle.timetable import Action, Timetable
 
 __all__ = ["assess_action", "assessment_subjects", "never_handed_in"]
 
@@ -50,22 +51,36 @@ def _scored_without(session, p: Programme, round_id: uuid.UUID, action: Action, 
     """Subjects graded without what they owed at an earlier window (焦作: a county that never handed in
     its 自我评价报告 was graded A), said in the run's record for ops to check before results go out."""
     units, said = {s.partition(":")[0] for s in subjects}, []
-    for window, owing in never_handed_in(session, p, round_id, action.stage, action.category):
+    timetable = round_timetable(session, p, round_id)
+    for what, owing in never_handed_in(session, p, round_id, timetable, action):
         missing = sorted(units & owing)
         names = "、".join(p.unit(u).name for u in missing[:5]) + ("等" if len(missing) > 5 else "")
-        said += [f"{len(missing)} 个未交{window.handed_in}（{names}）"] if missing else []
+        said += [f"{len(missing)} 个未交{what}（{names}）"] if missing else []
     return "；其中 " + "，".join(said) + "，请核实" if said else ""
 
 
-def never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, stage: str,
-                    category: str | None) -> list[tuple[Stage, set[str]]]:
-    """(window, units that owed it and never handed in) for the windows an assessment reads: the
-    compulsory ones after the previous assessment of the round and before this one (榆阳's 2025
-    assessment does not read the 2024 self-reports)."""
-    here = p.stage_place[stage]
-    since = max((p.stage_place[code] for code in p.assessment_stages if p.stage_place[code] < here), default=-1)
-    return [(st, set(select_subjects(session, p, round_id, Who(missing_at=st.code), category)))
-            for st in p.stages[since + 1:here] if st.submission and st.owed_by and not st.voluntary]
+def never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,
+                    assessment: Action) -> list[tuple[str, set[str]]]:
+    """(what was owed, as a letter names it; units that owed it and never handed it in) for each
+    window an assessment reads: the compulsory ones whose deadline passed since the round's
+    previous assessment, each period on its own (榆阳's 2025 assessment reads the 2025
+    self-reports, wherever the file places their stage; a 舟山 department that missed one
+    year's progress report missed it, whatever it handed in for the others)."""
+    def counts(a: Action) -> bool:  # an assessment of another category does not end this one's span
+        return a.category in (None, assessment.category) or assessment.category is None
+
+    since = max((a.at for a in timetable.actions if a.action == "assess" and a.stage != assessment.stage
+                 and a.at < assessment.at and counts(a)), default=None)
+    out: dict[str, set[str]] = {}
+    for a in timetable.actions:
+        if a.action != "deadline" or a.at > assessment.at or (since is not None and a.at <= since) or not counts(a):
+            continue
+        stage = p.stage(a.stage)
+        if not stage.submission or stage.owed_by is None or stage.voluntary:
+            continue
+        what = stage.handed_in + (f"（{stage.period_label(a.period)}）" if a.period else "")
+        out.setdefault(what, set()).update(outstanding(session, p, round_id, a))
+    return list(out.items())
 
 
 def _measured(session: Session, p: Programme, round_id: uuid.UUID, stage: str,
