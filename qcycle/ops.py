@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.errors import DecisionError, UsageError
+from qcycle.errors import DecisionError, UsageError, why_unreadable
 from qcycle.lifecycle import (
     DECIDING_STAGE_KINDS,
     decision_subjects,
@@ -54,6 +54,7 @@ class DecisionRow:
     subject: str
     outcome: str  # approved | rejected, or yes/no, 同意/不同意 (normalised)
     note: str = ""
+    where: str = ""  # the row's place in a decisions file ("decisions.csv:3"), for its problems
 
 
 def deciding_stages(p: Programme) -> list[Stage]:
@@ -77,18 +78,19 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
     checked = []
     problems = []
     for row in rows:
+        at = f"{row.where}: " if row.where else ""
         stage = stages.get(row.stage)
         if stage is None:
-            problems.append(f"阶段 {row.stage!r} 不需要决定（可选：{'、'.join(stages) or '无'}）")
+            problems.append(f"{at}阶段 {row.stage!r} 不需要决定（可选：{'、'.join(stages) or '无'}）")
             continue
         known = set(decision_subjects(session, programme, round_id, stage, None))
         if row.subject not in known:
-            problems.append(f"{stage.name}：没有待决定的对象 {row.subject!r}（应为 单位代码:项目代码，见 qcycle decide --list）")
+            problems.append(f"{at}{stage.name}：没有待决定的对象 {row.subject!r}（应为 单位代码:项目代码，见 qcycle decide --list）")
             continue
         try:
             checked.append((stage, row.subject, _outcome(stage, row.outcome), row.note))
         except DecisionError as exc:
-            problems.append(str(exc))
+            problems.append(f"{at}{exc}")
     if problems:
         raise DecisionError("；".join(problems))
     done = []
@@ -109,8 +111,12 @@ def read_decisions(path: Path) -> list[DecisionRow]:
     """Bulk decisions from CSV (stage,subject,outcome[,note]; Chinese headers too) or JSON."""
     try:
         return _read_decisions(path)
-    except (OSError, ValueError) as exc:  # not there, not UTF-8, not JSON
-        raise UsageError(f"无法读取决定文件 {path}：{exc}") from exc
+    except OSError as exc:
+        raise UsageError(f"无法读取决定文件 {path}：{why_unreadable(exc)}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"无法读取决定文件 {path}：不是 UTF-8 编码（请另存为 UTF-8）") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}:{exc.lineno}: 不是合法的 JSON（第 {exc.colno} 列）") from exc
     except (KeyError, TypeError, AttributeError) as exc:
         raise DecisionError(f"{path}：应为对象的列表，每个对象有 stage、subject、outcome（及 note）") from exc
 
@@ -118,7 +124,8 @@ def read_decisions(path: Path) -> list[DecisionRow]:
 def _read_decisions(path: Path) -> list[DecisionRow]:
     if path.suffix.lower() == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
-        return [DecisionRow(d["stage"], d["subject"], d["outcome"], d.get("note", "")) for d in data]
+        return [DecisionRow(d["stage"], d["subject"], d["outcome"], d.get("note", ""), f"{path} 第 {n} 条")
+                for n, d in enumerate(data, start=1)]
     headers = {"阶段": "stage", "对象": "subject", "决定": "outcome", "说明": "note"}
     with path.open(encoding="utf-8-sig", newline="") as fh:
         rows = []
@@ -126,7 +133,7 @@ def _read_decisions(path: Path) -> list[DecisionRow]:
             row = {headers.get(k.strip(), k.strip()): (v or "").strip() for k, v in raw.items() if k}
             if not all(row.get(k) for k in ("stage", "subject", "outcome")):
                 raise DecisionError(f"{path}:{i}: 每行须有 stage、subject、outcome（阶段、对象、决定）")
-            rows.append(DecisionRow(row["stage"], row["subject"], row["outcome"], row.get("note", "")))
+            rows.append(DecisionRow(row["stage"], row["subject"], row["outcome"], row.get("note", ""), f"{path}:{i}"))
         return rows
 
 

@@ -179,6 +179,32 @@ def _check_limits(loader: Loader, file: str) -> None:
             raise ConfigError([Problem(file, "", message, event.start_mark.line + 1)])
 
 
+# PyYAML's problems (libyaml's and its own words) as an officer reads them, most specific first.
+_SYNTAX = (
+    ("expected ',' or ']'", "方括号列表缺少逗号“,”或右方括号“]”"),
+    ("expected ',' or '}'", "花括号映射缺少逗号“,”或右花括号“}”"),
+    ("tab", "缩进里有制表符（Tab），请改用空格"),
+    ("'\\t'", "缩进里有制表符（Tab），请改用空格"),
+    ("end of stream", "引号或括号没有闭合，文件就结束了"),
+    ("mapping values are not allowed", "这里不能再有“键: 值”（值里含冒号时请给整个值加引号）"),
+    ("expected key", "缩进与上一级不一致，或少了“键:”"),
+    ("expected ':'", "缺少冒号“:”"),
+    ("expected '-'", "列表项的缩进不一致（每项以“- ”开头并对齐）"),
+    ("undefined alias", "引用了没有定义的锚点（*名称 之前须有 &名称）"),
+    ("another document", "一个文件只能有一个文档（不要用“---”分隔多份）"),
+    ("escape", "双引号里有无法识别的转义（反斜杠“\\”后的字符），可改用单引号"),
+    ("cannot start any token", "这里有 YAML 不允许出现在开头的字符（如 @、` 或 %），请给整个值加引号"),
+    ("alphabetic or numeric", "锚点或别名的名称无效"),
+    ("document start", "文件结构无法识别（检查第一行的缩进）"),
+)
+
+
+def syntax_problem(problem: str) -> str:
+    """A YAML syntax problem in Chinese (pydantic and PyYAML speak English to an officer)."""
+    lowered = problem.lower()
+    return next((words for found, words in _SYNTAX if found in lowered), "无法解析这里的结构（检查缩进、引号和括号）")
+
+
 def parse(text: str, file: str | Path) -> Document:
     """Parse YAML text; a syntax error is a ConfigError with the line (and where it began)."""
     file = str(file)
@@ -192,14 +218,12 @@ def parse(text: str, file: str | Path) -> Document:
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        detail = " ".join(
-            str(x) for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x
-        )
+        detail = syntax_problem(getattr(exc, "problem", None) or str(exc))
         context = getattr(exc, "context_mark", None)
         if context is not None and mark is not None and context.line != mark.line:
             # An unclosed bracket is found only at the end; say where it was opened.
             detail += f"（相关结构始于第 {context.line + 1} 行）"
-        raise ConfigError([Problem(file=file, path="", message=f"YAML 格式错误：{detail or exc}（应为合法的 YAML）",
+        raise ConfigError([Problem(file=file, path="", message=f"YAML 格式错误：{detail}（应为合法的 YAML）",
                                    line=None if mark is None else mark.line + 1)]) from exc
     finally:
         loader.dispose()

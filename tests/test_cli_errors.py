@@ -74,6 +74,8 @@ def test_a_decisions_file_that_cannot_be_read_exits_2(home, tmp_path):
     _one_line(runner.invoke(app, ["decide", str(MINI), "--file", str(missing)]), 2, "无法读取决定文件")
     missing.write_text('{"stage": "x"}', encoding="utf-8")  # an object, not a list of them
     _one_line(runner.invoke(app, ["decide", str(MINI), "--file", str(missing)]), 2, "应为对象的列表")
+    missing.write_text('[{"stage": "x",\n "subject": }]', encoding="utf-8")  # json's English stays out
+    _one_line(runner.invoke(app, ["decide", str(MINI), "--file", str(missing)]), 2, f"{missing}:2: 不是合法的 JSON（第 13 列）")
 
 
 def test_a_refusal_in_the_current_state_exits_1(home, tmp_path):

@@ -53,6 +53,7 @@ def test_bad_decisions_write_nothing_and_say_why(home, tmp_path):
     f.write_text("阶段,对象,决定\ntakers_review,510100:zlcx-01,同意\ntakers_review,999:zz,同意\n", encoding="utf-8")
     bad = runner.invoke(app, ["decide", str(P1), "--file", str(f)])
     assert bad.exit_code == 2 and "999:zz" in bad.output
+    assert f"{f}:3: 审核揭榜书：没有待决定的对象 '999:zz'" in bad.output.replace("\n", ""), bad.output  # the row's line
     assert "待决定 1 项" in runner.invoke(app, ["decide", str(P1), "--list"]).output
     wrong = runner.invoke(app, ["decide", str(P1), "--stage", "application", "--all-pending"])
     assert wrong.exit_code == 2 and "不需要决定" in wrong.output
@@ -181,7 +182,11 @@ def test_outbox_list_pages_with_the_total_and_statuses_in_chinese(home):
                                  body="正文", round_id=rid)
     first = runner.invoke(app, ["outbox", "list", "--limit", "2"], terminal_width=200)
     assert first.exit_code == 0 and "第 1–2 条，共 5 条" in first.output and "待发送" in first.output
-    assert "还有 3 条：qcycle outbox list --offset 2" in first.output
+    assert "还有 3 条：qcycle outbox list --limit 2 --offset 2" in first.output  # the next page, as long
+    # A folder given on the command line is in the command it suggests (else it reads another database).
+    there = runner.invoke(app, ["--home", str(home), "outbox", "list", "--status", "queued", "--limit", "2"],
+                          terminal_width=300)
+    assert f"还有 3 条：qcycle --home {home} outbox list --status queued --limit 2 --offset 2" in there.output
     assert "成都市市场监督管理局（510100）" in first.output  # the unit by name, with the code --unit takes
     last = runner.invoke(app, ["outbox", "list", "--limit", "2", "--offset", "4"], terminal_width=200)
     assert "第 5–5 条，共 5 条" in last.output and "还有" not in last.output
@@ -220,3 +225,15 @@ def test_simulation_summary_names_an_award_rounds_results_as_reviewed(capsys):
     text = capsys.readouterr().out
     assert "评审结果：质量奖 5（其中 1 个未获通过）" in text, text
     assert "考核" not in text and "审议" not in text  # a refusal may be the government's 审定
+
+
+def test_status_sends_a_decision_waiting_past_its_day_to_decide_not_to_reconcile(home):
+    """An action waiting on a decision stays undone: `status` told ops to reconcile, which does
+    nothing for it; it now names `decide`, with the folder given on the command line."""
+    _seed_applications([("510100", "zlcx-01")])  # and nothing carried out yet
+    out = runner.invoke(app, ["--home", str(home), "status", str(P1), "--as-of", "2023-04-26"],
+                        terminal_width=300).output
+    assert f"等待决定 1 项（先决定：qcycle --home {home} decide {P1} --list）：\n  2023-04-21 09:00 审核揭榜书" in out, out
+    missed = out.split("应执行未执行")[1].split("等待决定")[0]
+    assert f"（运行 qcycle --home {home} reconcile {P1} 补做）" in missed and "提交揭榜书 截止" in missed, out
+    assert "审核揭榜书" not in missed

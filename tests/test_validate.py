@@ -285,6 +285,26 @@ def test_malformed_yaml_is_reported_with_its_line(tmp_path: Path) -> None:
     assert "（应为合法的YAML）" in out
 
 
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("round:\n  code: x\n\tname: y\n", 3, "制表符"),
+    ("round:\n  code: \"x\n", 3, "没有闭合"),
+    ("a: b: c\n", 1, "值里含冒号时请给整个值加引号"),
+    ("a: *x\n", 1, "没有定义的锚点"),
+    ("a: 1\n---\nb: 2\n", 2, "只能有一个文档"),
+    ("a: [1, 2\nb: 3\n", 2, "右方括号"),
+])
+def test_a_yaml_syntax_error_is_told_in_chinese_at_its_line(tmp_path: Path, text: str, line: int, words: str) -> None:
+    """PyYAML's own words ("while scanning a plain scalar found a tab character...") reached the
+    officer; the line and a Chinese reason do now, with no English left."""
+    path = tmp_path / "p.yaml"
+    path.write_text(text, "utf-8")
+    result = validate(path)
+    out = unwrapped(result)
+    assert result.exit_code == 1 and squeeze(f"{path}:{line}: YAML 格式错误：") in out and squeeze(words) in out, out
+    message = out.split("YAML格式错误：", 1)[1]
+    assert not re.findall(r"[A-Za-z]{2,}", message.replace("YAML", "").replace("Tab", "")), message
+
+
 def test_unclosed_flow_mapping_points_at_or_after_the_mistake(tmp_path: Path) -> None:
     path, text = broken(
         tmp_path,

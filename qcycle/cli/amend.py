@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qcycle.cli.common import FileArg, app, err, fail, open_round, out
+from qcycle.cli.common import FileArg, again, app, err, fail, open_round, out
 from qcycle.errors import NotFoundError, QcycleError, UsageError
 
 __all__ = ["amend", "extend", "print_plan_diff"]
@@ -35,7 +35,7 @@ def _changes(file: Path, *, need_base: bool = True):
                                 "（检查 --home）")
         if need_base and row.config_sha256 != loaded.sha256 and not row.config_text:
             raise UsageError(f"周期 {row.code} 运行时的方案文件未留存（升级前开始的周期），无法比较；"
-                             f"可直接登记修改：qcycle amend {file} --reason 原因")
+                             f"可直接登记修改：{again('amend', file, '--reason', '原因')}")
         return loaded, row, plan_changes(session, row, loaded)
 
 
@@ -66,7 +66,7 @@ def print_plan_diff(file: Path, found=None) -> None:
     out.print(table)
     counts = {label: sum(c.label == label for c in changes) for label in ("新增", "改期", "更新", "取消")}
     out.print("，".join(f"{k} {v} 项" for k, v in counts.items() if v) + "；已执行的动作记录保留，改期后的动作按新时间执行。"
-              f"确认后登记：qcycle amend {file} --reason 原因", markup=False)
+              f"确认后登记：{again('amend', file, '--reason', '原因')}", markup=False)
 
 
 @app.command()

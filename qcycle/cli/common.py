@@ -188,11 +188,35 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 FileArg = Annotated[Path, typer.Argument(help="方案文件，如 config/programmes/sc-jbgs-2023.yaml")]
 
 
+_home: Path | None = None  # this invocation's --home: the commands it suggests carry it too
+
+
+def again(*parts: object) -> str:
+    """A qcycle command to suggest, as it must be typed in this shell: with this invocation's
+    --home (without it, the suggestion would run against another folder's database)."""
+    import shlex
+
+    home = ["--home", str(_home)] if _home is not None else []
+    return shlex.join(["qcycle", *home, *map(str, parts)])
+
+
+def _with_home(text: str) -> str:
+    """A message from the core that names a qcycle command, with this invocation's --home."""
+    if _home is None:
+        return text
+    import re
+    import shlex
+
+    return re.sub(r"\bqcycle (?=[a-z])", f"qcycle --home {shlex.quote(str(_home))} ", text)
+
+
 @app.callback()
 def _root(
     home: Annotated[Path | None, typer.Option(help="工作目录（QCYCLE_HOME）：数据库与本地收件箱")] = None,
 ) -> None:
     """qcycle：质量工作年度周期。"""
+    global _home
+    _home = home
     if home is not None:
         import os
 
@@ -218,7 +242,7 @@ def open_round(file: Path, *, read_only: bool = False):
             row = crud.get_round(session=session, code=loaded.programme.round.code)
         if row is None:
             raise NotFoundError(f"数据库中还没有周期 {loaded.programme.round.code}：它尚未运行过"
-                                f"（运行 qcycle reconcile {file} 开始，或检查 --home）")
+                                f"（运行 {again('reconcile', file)} 开始，或检查 --home）")
         return loaded, row.id
     db.upgrade()
     with db.session_scope() as session:
@@ -233,7 +257,7 @@ def fail(exc: QcycleError, code: int | None = None) -> typer.Exit:
         for p in exc.problems:
             err.print(f"  {p}", markup=False)
     else:
-        err.print(f"错误：{exc}", markup=False)
+        err.print(f"错误：{_with_home(str(exc))}", markup=False)
     return typer.Exit(exit_code(exc) if code is None else code)
 
 

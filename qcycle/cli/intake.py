@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qcycle.cli.common import app, err, fail, out
+from qcycle.cli.common import again, app, err, fail, out
 from qcycle.errors import NotFoundError, QcycleError, UsageError
 
 if TYPE_CHECKING:
@@ -250,7 +250,7 @@ def quarantine(
         out.print(f"    原因：{q.reason}", markup=False, soft_wrap=True)
         out.print(f"    原始：{raw}", markup=False, soft_wrap=True)
     out.print(
-        f"共 {len(records)} 条；处理后：qcycle quarantine --resolve ID --by 姓名", markup=False
+        f"共 {len(records)} 条；处理后：{again('quarantine', '--resolve', 'ID', '--by', '姓名')}", markup=False
     )
 
 

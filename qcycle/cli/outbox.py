@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qcycle.cli.common import app, out
+from qcycle.cli.common import again, app, out
 from qcycle.errors import NotFoundError, StateError, UsageError
 
 __all__ = ["outbox_app"]
@@ -103,7 +103,11 @@ def list_(
                           (r.last_error or "")[:120])
     out.print(table)
     if offset + len(rows) < total:
-        out.print(f"还有 {total - offset - len(rows)} 条：qcycle outbox list --offset {offset + len(rows)}", markup=False)
+        filters = [x for name, value in (("--round", round_code), ("--status", status), ("--unit", unit),
+                                         ("--channel", channel)) if value for x in (name, value)]
+        more = again("outbox", "list", *filters, *(["--limit", limit] if limit != 200 else []),
+                     "--offset", offset + len(rows))
+        out.print(f"还有 {total - offset - len(rows)} 条：{more}", markup=False)
 
 
 @outbox_app.command("retry")

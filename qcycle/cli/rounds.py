@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qcycle.cli.common import FileArg, app, fail, open_round, out, warn
+from qcycle.cli.common import FileArg, again, app, fail, open_round, out, warn
 from qcycle.errors import NotFoundError, QcycleError, UsageError
 
 __all__ = ["db_app", "db_upgrade", "decide", "export", "reconcile", "run_stage", "simulate", "status"]
@@ -273,14 +273,19 @@ def status(
     for a in st.next_actions:
         table.add_row(a.at.strftime("%Y-%m-%d %H:%M"), ACTION_LABELS.get(a.action, a.action), a.title)
     out.print(table if st.next_actions else "接下来的动作：无（本周期的日程已全部到期）")
-    if st.missed:
-        out.print(f"[yellow]应执行未执行 {len(st.missed)} 项[/]（运行 qcycle reconcile 补做）：")
-        for a in st.missed[:10]:
-            out.print(f"  {a.at:%Y-%m-%d %H:%M} {a.title}", markup=False)
+    # A decision's action stays undone while its subjects wait: only `decide` moves it on.
+    waiting = [a for a in st.missed if p.stage(a.stage).name in st.pending]
+    missed = [a for a in st.missed if a not in waiting]
+    for actions, said in ((missed, f"[yellow]应执行未执行 {len(missed)} 项[/]（运行 {again('reconcile', file)} 补做）："),
+                          (waiting, f"[yellow]等待决定 {len(waiting)} 项[/]（先决定：{again('decide', file, '--list')}）：")):
+        if actions:
+            out.print(said)
+            for a in actions[:10]:
+                out.print(f"  {a.at:%Y-%m-%d %H:%M} {a.title}", markup=False)
     for title, names in st.overdue.items():
         out.print(overdue_line(title, names), markup=False)
     for stage_name, subjects in st.pending.items():
-        out.print(f"待决定：{stage_name} {len(subjects)} 项（qcycle decide … --list）", markup=False)
+        out.print(f"待决定：{stage_name} {len(subjects)} 项（{again('decide', file, '--list')}）", markup=False)
     out.print(f"消息：{message_counts_line(st.messages)}")
     for unit, channel, error in st.failed_messages:
         out.print(f"  失败：{unit} {channel} {error[:80]}", markup=False)
