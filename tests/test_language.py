@@ -828,10 +828,12 @@ def test_the_list_is_reviewed_again_with_the_objections_upheld_in_view(tmp_path,
     r.until("2023-05-04")
     r.hand_in("objection", ["e5", "e6"], "2023-05-05")
     r.until("2023-05-11")
-    r.decide("objection_review", e5="approved", e6="rejected")
+    r.decide("objection_review", note="反映甲公司2022年发生质量事故属实", e5="approved")
+    r.decide("objection_review", e6="rejected")
     r.until("2023-05-15")
     asked = r.letters("final")["amr"]
-    assert "公示期间，戊公司提出的异议经核实成立，请在审核时一并考虑。" in asked, asked
+    # whom the objection concerns is in the note ops wrote when they upheld it
+    assert "公示期间，戊公司提出的异议（核实情况：反映甲公司2022年发生质量事故属实）经核实成立，请在审核时一并考虑。" in asked, asked
     assert "己公司" not in asked
 
 

@@ -85,13 +85,17 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     return dict(told)
 
 
-def objections_upheld(session: Session, p: Programme, round_id: uuid.UUID, before: str) -> list[str]:
-    """Names of the units whose objections a decision before the stage ``before`` upheld (异议成立):
-    宝山's 审定获奖名单 is asked with them in view, as an objection names no candidate itself."""
-    upheld = {subject.partition(":")[0] for code in p.objection_decisions if p.stage_place[code] < p.stage_place[before]
-              for subject, outcome, _ in crud.decisions_at(session=session, round_id=round_id, stage=code)
-              if outcome not in NEGATIVE}
-    return [p.unit(u).name for u in sorted(upheld) if p.has_unit(u)]
+def objections_upheld(session: Session, p: Programme, round_id: uuid.UUID, before: str) -> list[dict[str, str]]:
+    """The objections a decision before the stage ``before`` upheld (异议成立), each as {unit: who
+    raised it, note: what ops found}: 宝山's 审定获奖名单 is asked with them in view. An
+    objection names no candidate itself; the decision's note is where ops say whom it concerns."""
+    upheld: dict[str, list[str]] = {}
+    for code in p.objection_decisions:
+        if p.stage_place[code] < p.stage_place[before]:
+            for subject, outcome, note in crud.decisions_at(session=session, round_id=round_id, stage=code):
+                if outcome not in NEGATIVE:
+                    upheld.setdefault(subject.partition(":")[0], []).extend([note] if note else [])
+    return [{"unit": p.unit(u).name, "note": "；".join(upheld[u])} for u in sorted(upheld) if p.has_unit(u)]
 
 
 def objections_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,

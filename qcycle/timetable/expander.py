@@ -218,13 +218,15 @@ class _Expander(StageDates):
         self._add(at(over, reminder_time), "overdue", stage, f"{label} 逾期提醒", deadline=d.cutoff,
                   detail={**left_out, **at_once}, **common)
         if esc is not None:
+            # The overdue unit is reported to (报) whoever urges it: "督办淮安市人民政府" read as
+            # if the government itself were being urged.
             if policy.escalate_to == "parent":
-                urged = "督办上级单位"
+                urged = "报上级单位督办"
             elif policy.escalate_to == self.p.sender(stage.code):
                 # The office that writes the letters urges the overdue units itself.
                 urged = f"由{self.p.unit(policy.escalate_to).name}直接督办"
             else:
-                urged = f"督办{self.p.unit(policy.escalate_to).name}"
+                urged = f"报{self.p.unit(policy.escalate_to).name}督办"
             self._add(at(esc, reminder_time), "escalation", stage, f"{label} 逾期未交，{urged}",
                       deadline=d.cutoff, detail={"escalate_to": policy.escalate_to, **left_out}, **common)
 
