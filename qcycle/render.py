@@ -61,6 +61,7 @@ TEMPLATE_NAMES = (
     "decision_pending.j2",
     "review_request.j2",
     "withdrawal.j2",
+    "item_added.j2",
     "refused_late.j2",
 )
 

@@ -291,7 +291,7 @@ NEWCOMER = '  - {code: "410899", name: 焦作市城乡一体化示范区管委�
            'email: zl@410899.example.cn, channels: [email, jz-counties-dingtalk]}\n'
 
 
-def test_a_county_added_after_the_window_opened_gets_only_what_is_still_to_come(home, tmp_path):
+def test_a_county_added_after_the_window_opened_is_sent_the_call_then_what_is_still_to_come(home, tmp_path):
     from qcycle.moment import run_due
 
     cal = default_calendar()
@@ -322,10 +322,16 @@ def test_a_county_added_after_the_window_opened_gets_only_what_is_still_to_come(
     plan = expand(amended.programme, cal)
     for moment in [m for m in moments if dt.date(2016, 7, 16) <= m.date() <= dt.date(2016, 7, 19)]:
         run_due(amended.programme, round_id, plan, moment, template_dir=amended.template_dir, actor="test")
+    # The day it joins, the launch it missed, with the window it must hand in by, dated that day
+    # (its first letter was a reminder, then a 督办, for a window nobody had told it of).
+    [welcome] = [m for m in _messages(round_id, "amend:") if m.unit_code == "410899" and m.channel == "email"]
+    assert welcome.action.startswith("amend:launch:publish") and welcome.logical_date == dt.date(2016, 7, 16)
+    assert "自我评价报告及考核资料自2016年7月15日起开始受理，截止时间为2016年7月18日" in welcome.body, welcome.body
+    assert welcome.body.rstrip().endswith("2016年7月16日"), welcome.body
+    assert {m.unit_code for m in _messages(round_id, "amend:")} == {"410899"}  # the others had it
     to_newcomer = [m for m in _messages(round_id, "self_evaluation") if m.unit_code == "410899"]
-    # Not the opening it missed (done before it joined); the reminder on the deadline day and,
-    # having handed in nothing, the office's 督办 the next morning (its superior is the office,
-    # and the 督办 falls on the overdue notice's day: it gets that letter only).
+    # Then the reminder on the deadline day and, having handed in nothing, the office's 督办 the
+    # next morning (its superior is the office, and the 督办 falls on the overdue notice's day).
     kinds = sorted({m.action.split("@")[0] for m in to_newcomer})
     assert kinds == ["self_evaluation:escalation", "self_evaluation:reminder:T-0"], kinds
     assert min(m.logical_date for m in to_newcomer) == dt.date(2016, 7, 18)
@@ -559,3 +565,39 @@ def test_an_event_moved_after_its_notice_is_told_when_the_change_is_recorded_and
         run_due(amended.programme, round_id, after, moment, template_dir=amended.template_dir, actor="test")
     assert {m.logical_date for m in _messages(round_id, "hearing:event_notice")} == {dt.date(2016, 3, 15)}
     assert len(_messages(round_id, "amend:hearing:event_notice")) == len(_messages(round_id, "amend:hearing:"))
+
+
+def test_an_item_added_while_applications_are_taken_is_announced_to_the_units_that_may_apply(
+        ran_to_april_19, tmp_path):
+    """An item added to the 榜单 on 04-19 was announced to nobody: the call of 04-07 named the
+    items of its day. Every city that may apply is told of it, with the deadline; an item added
+    after the window closed is told to none."""
+    from tests.test_letters import problems_of
+
+    round_id = ran_to_april_19
+    text = SICHUAN.read_text(encoding="utf-8")
+    anchor = "      - {code: cxyl-02, name: 争创国家级质量标准实验室}\n"
+    added = tmp_path / SICHUAN.name
+    added.write_text(text.replace(anchor, anchor + "      - {code: cxyl-09, name: 争创国家级计量测试中心}\n"),
+                     encoding="utf-8")
+    amended = load_programme(added)
+    with db.session_scope() as session:
+        sync_round(session, amended, actor="cli:张三", at=clock.at(dt.date(2023, 4, 19), dt.time(10)))
+    told = [m for m in _messages(round_id, "amend:add:cxyl-09") if m.channel == "email"]
+    cities = {u.code for u in amended.programme.units if u.level == "city"}
+    assert {m.unit_code for m in told} == cities and len(told) == len(cities)
+    letter = told[0]
+    assert letter.subject.endswith("新增“争创国家级计量测试中心”"), letter.subject
+    assert "1. “争创国家级计量测试中心”（创先引领）。" in letter.body, letter.body
+    assert "如申报，请于2023年4月20日 17:30（星期四）前提交揭榜书。" in letter.body
+    plan = expand(amended.programme, default_calendar())
+    assert letter.logical_date == dt.date(2023, 4, 19) and problems_of(amended.programme, plan, letter) == []
+
+    later = tmp_path / "later" / SICHUAN.name
+    later.parent.mkdir()
+    later.write_text(added.read_text(encoding="utf-8").replace(
+        anchor, anchor + "      - {code: cxyl-10, name: 争创国家级检验检测中心}\n"), encoding="utf-8")
+    with db.session_scope() as session:
+        sync_round(session, load_programme(later), actor="cli:张三", at=clock.at(dt.date(2023, 4, 21), dt.time(10)),
+                   allow_passed_deadline=True)
+    assert _messages(round_id, "amend:add:cxyl-10") == []

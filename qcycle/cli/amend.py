@@ -51,7 +51,8 @@ def print_plan_diff(file: Path, found=None) -> None:
     for line in members:
         out.print(line, markup=False)
     if any(line.startswith("新增单位") for line in members):
-        out.print("新增的单位只参与此后的动作，已执行的动作不再为其补做。", markup=False)
+        out.print("新增的单位参与此后的动作；登记修改当日另发给它仍在受理的申报通知和尚未举行的活动通知，"
+                  "其余已执行的动作不再为其补做。", markup=False)
     if not changes:
         out.print("方案文件已修改，但日程没有变化（时间、提醒、截止均不变）。", markup=False)
         return

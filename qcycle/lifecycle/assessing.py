@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle.outcome import Outcome
-from qcycle.lifecycle.sync import round_timetable
+from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.who import outstanding, select_subjects
 from qcycle.schema import Programme, grade_label
 from qcycle.scoring import YEARLY_PREFIXES, assess, unit_input

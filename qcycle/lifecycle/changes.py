@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlmodel import Session
 
@@ -65,8 +66,9 @@ def moved_deadline(session: Session, p: Programme, round_id: uuid.UUID, action: 
 def amendment_drafts(session: Session, before: Programme, p: Programme, round_id: uuid.UUID,
                      changes: Sequence[PlanChange], on: dt.date) -> list[Draft]:
     """The letters an amendment itself causes, the day it is recorded: events moved after their
-    notice went out, list items taken out."""
-    return _event_moves(session, p, round_id, changes, on) + _withdrawals(session, before, p, round_id, on)
+    notice went out, list items taken out, list items added while applications are taken."""
+    return (_event_moves(session, p, round_id, changes, on) + _withdrawals(session, before, p, round_id, on)
+            + _additions(session, before, p, round_id, on))
 
 
 def _event_moves(session: Session, p: Programme, round_id: uuid.UUID, changes: Sequence[PlanChange],
@@ -132,3 +134,29 @@ def _withdrawals(session: Session, before: Programme, p: Programme, round_id: uu
                                                              "item_name": gone_items[item], "applied": pending},
                                 f"amend:withdraw:{item}@{on:%Y-%m-%d}", on))
     return drafts
+
+
+def _additions(session: Session, before: Programme, p: Programme, round_id: uuid.UUID, on: dt.date) -> list[Draft]:
+    """One letter to each unit that may still apply, naming the list items added to the file
+    while applications are taken (the call named only the items of its day: an item added after
+    it was announced to nobody)."""
+    stage = takers_stage(p)
+    added = [(c, i) for c, i in p.items if i.code not in before.item_category]
+    if stage is None or stage.decides is None or not added:
+        return []
+    window = p.stage(stage.decides)
+    moment = clock.at(on)
+    own: dict[str, dict[str, Any]] = {}
+    open_windows = [a for a in expand(p, default_calendar()).actions
+                    if a.action == "deadline" and a.stage == window.code and a.unit is None and a.at >= moment]
+    for a in open_windows:  # a window per category (each with its deadline), or one for all
+        items = [{"name": i.name, "category": c.name, "deadline": a.deadline or a.at}
+                 for c, i in added if a.category in (None, c.code)]
+        for unit in resolve(session, p, round_id, window.owed_by, a.category) if items else ():
+            own.setdefault(unit, {"items": []})["items"] += items
+    if not own:
+        return []
+    key = f"amend:add:{'+'.join(i.code for _, i in added)}"
+    return [dataclasses.replace(d, action_key=key, key_day=on)
+            for d in draft_letters(sorted(own), "item_added.j2", p, open_windows[0], own=own,
+                                   handed_in=window.handed_in, today=on)]

@@ -14,10 +14,13 @@ from sqlmodel import Session
 from qcycle import amendments, clock, crud
 from qcycle.errors import QcycleError, StateError
 from qcycle.lifecycle.changes import amendment_drafts
+from qcycle.lifecycle.newcomers import newcomer_drafts
+from qcycle.lifecycle.outcome import Draft
+from qcycle.lifecycle.plan import recorded_extensions, round_timetable, unit_deadlines
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import ProgrammeRound
 from qcycle.schema import Programme
-from qcycle.timetable import Timetable, UnitDeadline, expand
+from qcycle.timetable import expand
 from qcycle.workcal import default_calendar
 
 __all__ = [
@@ -41,6 +44,7 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
     the round is refused (:class:`StateError`) unless ``allow_passed_deadline``."""
     p = loaded.programme
     text = loaded.text or None
+    drafts: list[Draft] = []
     row, _ = crud.get_or_create_round(
         session=session, code=p.round.code, name=p.round.name, issuer_code=p.round.issuer,
         config_path=str(loaded.path), config_sha256=loaded.sha256,
@@ -53,12 +57,9 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
         if not allow_passed_deadline:
             _refuse_passed_deadlines(session, row.id, changes, at)
         on = clock.to_local(at).date() if at else clock.today()
-        if before is not None and (drafts := amendment_drafts(session, before, p, row.id, changes, on)):
-            # Imported here: the outbox sits above the lifecycle rules.
-            from qcycle.notify.outbox import queue_drafts
-
-            queue_drafts(session=session, programme=p, round_id=row.id, drafts=drafts,
-                         template_dir=loaded.template_dir)
+        if before is not None:
+            drafts = amendment_drafts(session, before, p, row.id, changes, on) + newcomer_drafts(
+                session, before, p, row.id, on)
         crud.add_amendment(session=session, round_id=row.id, actor=actor, reason=reason,
                            sha_before=row.config_sha256, sha_after=loaded.sha256, config_before=row.config_text,
                            config_after=loaded.text, changes=members + [amendments.describe(c) for c in changes],
@@ -86,24 +87,12 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
         if s.submission is not None:
             first.setdefault(s.submission, s.code)
     crud.assign_submission_stages(session=session, round_id=row.id, stage_of_kind=first)
+    if drafts:  # queued once the units they go to are the round's
+        # Imported here: the outbox sits above the lifecycle rules.
+        from qcycle.notify.outbox import queue_drafts
+
+        queue_drafts(session=session, programme=p, round_id=row.id, drafts=drafts, template_dir=loaded.template_dir)
     return row
-
-
-def unit_deadlines(session: Session, round_id: uuid.UUID) -> tuple[UnitDeadline, ...]:
-    """The round's unit extensions, as the timetable takes them."""
-    return tuple(UnitDeadline(e.stage, e.unit_code, clock.to_local(e.deadline), e.period or None)
-                 for e in crud.list_extensions(session=session, round_id=round_id))
-
-
-def recorded_extensions(session: Session, round_code: str) -> tuple[UnitDeadline, ...]:
-    """The unit extensions recorded for a round by its code; none for a round not begun."""
-    row = crud.get_round(session=session, code=round_code)
-    return unit_deadlines(session, row.id) if row is not None else ()
-
-
-def round_timetable(session: Session, p: Programme, round_id: uuid.UUID) -> Timetable:
-    """The round's timetable as it stands: the programme's dates and the units' own deadlines."""
-    return expand(p, default_calendar(), unit_deadlines(session, round_id))
 
 
 def ran_on(row: ProgrammeRound, path: str | Path | None = None) -> Programme | None:
