@@ -133,7 +133,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
     if (call := action.detail.get("announced_by")) is not None:  # told by that day's publication
         told = set(resolve(session, p, round_id, p.stage(call["stage"]).notify, call["category"]))
         return Outcome(action, draft_letters([u for u in units if u not in told], "window_open.j2", p, action,
-                                       rolled=action.detail.get("rolled")),
+                                             rolled=action.detail.get("rolled")),
                        note=f"{action.title}：应提交单位 {len(units)} 个，其中 {len(told & set(units))} 个已随"
                             f"“{p.stage(call['stage']).name}”告知")
     notice = p.publicity_of(stage.code)
@@ -144,7 +144,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
         others = [u for u in units if u not in told]
         began = clock.at(dt.date.fromisoformat(action.detail["publicity_on"]), action.at.time())
         drafts = draft_letters(others, "notice.j2", p, action, notice_name=_notice_name(p, notice, action.category),
-                         notice_days=notice.days, objection_deadline=action.deadline, listed=False, at=began)
+                               notice_days=notice.days, objection_deadline=action.deadline, listed=False, at=began)
         return Outcome(action, drafts, note=f"{action.title}：{len(told & set(units))} 个单位已由公示告知，"
                                             f"另函告其余 {len(others)} 个单位")
     return Outcome(action, draft_letters(units, "window_open.j2", p, action, rolled=action.detail.get("rolled")),
@@ -182,7 +182,7 @@ def _overdue(session, p, round_id, action) -> Outcome:
     note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
                                                           if urged else "")
     return Outcome(action, draft_letters(notified, "overdue.j2", p, action, days_overdue=_days_overdue(action),
-                                   own=naming_owed(p, action, owed)),
+                                         own=naming_owed(p, action, owed)),
                    note=note, counts={"overdue": len(units)})
 
 
@@ -210,14 +210,14 @@ def _escalation(session, p, round_id, action) -> Outcome:
             own = naming_owed(p, action, owed)
             for child in children:
                 drafts += draft_letters([child], "escalation.j2", p, action, parent_name=p.unit(child).name,
-                                  child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action), own=own)
+                                        child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action), own=own)
             continue
         names = [p.unit(c).name for c in children]
         # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.
         drafts += draft_letters([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
-                          child_name="、".join(names), direct=False, days_overdue=_days_overdue(action),
-                          children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位",
-                          owned=all(p.unit(c).parent == parent for c in children), superior=p.unit(sender).parent == parent)
+                                child_name="、".join(names), direct=False, days_overdue=_days_overdue(action),
+                                children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位",
+                                owned=all(p.unit(c).parent == parent for c in children), superior=p.unit(sender).parent == parent)
     direct = len(by_parent.get(sender, ()))
     # The office's own superior is asked to urge (报请督办), any other superior is told to.
     mine = p.unit(sender).parent
@@ -251,8 +251,8 @@ def _decision_due(session, p, round_id, action) -> Outcome:
                  for s in listed]
         file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
         drafts = draft_letters([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
-                         total=len(pending), programme_file=file, upheld=objections_upheld(session, p, round_id, stage.code),
-                         by_title=[{"title": t, "count": n} for t, n in titles.most_common()])
+                               total=len(pending), programme_file=file, upheld=objections_upheld(session, p, round_id, stage.code),
+                               by_title=[{"title": t, "count": n} for t, n in titles.most_common()])
     # Once all is decided the action completes: its record says so, not "0 pending".
     note = (f"{action.title}：待决定 {len(pending)} 项" if pending else f"{action.title}：已全部决定") + (
         f"，不符合申报条件自动不予通过 {len(refused)} 项" if refused else "")
@@ -353,8 +353,8 @@ def _notify(session, p, round_id, action) -> Outcome:
         contest = occasion or p.round.name
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
         drafts += draft_letters([u], template, p, action, result_label=label, result="；".join(lines) or "—",
-                          score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
-                          remarks=result_remarks(p, mine, vacated))
+                                score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
+                                remarks=result_remarks(p, mine, vacated))
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 
@@ -370,7 +370,7 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     several = stage.notify is not None and listed and len(stage.notify.grades) > 1
     proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades) if several else {}
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, notice_name=name, notice_days=stage.days,
-                                                objection_deadline=action.deadline, listed=listed, proposed=proposed.get(u))]
+                                                      objection_deadline=action.deadline, listed=listed, proposed=proposed.get(u))]
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{late}")
 
 
@@ -397,8 +397,8 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     own = {r.unit_code: {"reason": f"{reason}（{veto_reason(p, r.veto)}）"}
            for r in results_of(session, round_id, stage.owed_by.assessed_at) if r.veto and r.unit_code in units}
     return Outcome(action, draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
-                                   rectification_deadline=action.deadline, working_days_left=left,
-                                   report_to=report_to),
+                                         rectification_deadline=action.deadline, working_days_left=left,
+                                         report_to=report_to),
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
 
 
