@@ -194,10 +194,17 @@ _home: Path | None = None  # this invocation's --home: the commands it suggests 
 def again(*parts: object) -> str:
     """A qcycle command to suggest, as it must be typed in this shell: with this invocation's
     --home (without it, the suggestion would run against another folder's database)."""
+    home = ["--home", str(_home)] if _home is not None else []
+    return " ".join(_shell_word(str(x)) for x in ["qcycle", *home, *parts])
+
+
+def _shell_word(text: str) -> str:
+    """``text`` as one shell word: quoted only when the shell would split or expand it
+    (shlex.quote also quotes Chinese, and "--by '姓名'" reads as if the quotes were typed)."""
+    import re
     import shlex
 
-    home = ["--home", str(_home)] if _home is not None else []
-    return shlex.join(["qcycle", *home, *map(str, parts)])
+    return shlex.quote(text) if not text or re.search(r"[\s'\"\\$`!*?&;|<>(){}\[\]#~]", text) else text
 
 
 def _with_home(text: str) -> str:
@@ -205,9 +212,8 @@ def _with_home(text: str) -> str:
     if _home is None:
         return text
     import re
-    import shlex
 
-    return re.sub(r"\bqcycle (?=[a-z])", f"qcycle --home {shlex.quote(str(_home))} ", text)
+    return re.sub(r"\bqcycle (?=[a-z])", f"qcycle --home {_shell_word(str(_home))} ", text)
 
 
 @app.callback()

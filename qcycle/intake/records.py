@@ -283,16 +283,17 @@ def ingest(*, session: Session, programme: Programme, timetable: Timetable, roun
 
 def ingest_many(*, session: Session, programme: Programme, timetable: Timetable, round_id: uuid.UUID,
                 records: Iterable[Mapping[str, Any]], source: str,
-                raws: Sequence[str | None] | None = None) -> list[IngestResult]:
+                raws: Sequence[str | None] | None = None,
+                wheres: Sequence[str] | None = None) -> list[IngestResult]:
     """Store records, each with the outcome it would have alone, in a few statements:
     submissions and reviewers' values are written many rows per statement (a batch of
     national size is tens of thousands of records). Malformed records are quarantined all
     in a few statements (one by one cost more than the rest of a batch); ``raws[i]`` is the
-    text kept for record i."""
+    text kept for record i, ``wheres[i]`` where it was ("第 5 行"), kept with its reason."""
     results: list[IngestResult | None] = []
     pending: list[_Pending] = []
     reviews: list[dict[str, Any]] = []
-    malformed: list[tuple[int, dict[str, Any]]] = []
+    malformed: list[tuple[int, str, dict[str, Any]]] = []
     cutoffs: dict = {}
     words = programme.kind_words  # "申报材料" in the office's own file means its application
     for i, record in enumerate(records):
@@ -300,25 +301,27 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
             record = {**record, "kind": words[word]}
         fp = fingerprint(record)
         raw = raws[i] if raws is not None else None
+        where = wheres[i] if wheres is not None else ""
         why = _why_not(programme, record)
         if why is not None:
-            malformed.append((len(results), {"source": source, "raw": raw or why[1], "reason": why[0],
-                                             "round_id": round_id, "fingerprint": fp}))
+            malformed.append((len(results), why[0], {"source": source, "raw": raw or why[1],
+                                                     "reason": _at(where, why[0]), "round_id": round_id,
+                                                     "fingerprint": fp}))
             results.append(None)
             continue
         plan = _plan(programme, timetable, round_id, record, source, fp, cutoffs)
         if plan.problem:
-            results.append(_set_aside(session, round_id, source, _Pending(i, plan, record, raw), plan.problem,
+            results.append(_set_aside(session, round_id, source, _Pending(i, plan, record, raw, where), plan.problem,
                                       "quarantined"))
         elif plan.review is not None:
             reviews.append(plan.review)
             results.append(IngestResult("accepted"))
         else:
-            pending.append(_Pending(len(results), plan, record, raw))
+            pending.append(_Pending(len(results), plan, record, raw, where))
             results.append(None)
-    kept = crud.quarantine_many(session=session, rows=[row for _, row in malformed])
-    for index, row in malformed:
-        results[index] = IngestResult("quarantined", row["reason"], kept[row["fingerprint"]])
+    kept = crud.quarantine_many(session=session, rows=[row for _, _, row in malformed])
+    for index, reason, row in malformed:
+        results[index] = IngestResult("quarantined", reason, kept[row["fingerprint"]])
     crud.put_reviews(session=session, round_id=round_id, rows=reviews)
     for attempt in range(3):
         outcome, lost = _store(session, round_id, pending)
@@ -341,6 +344,7 @@ class _Pending:
     plan: _Plan
     record: Any
     raw: str | None
+    where: str = ""  # "第 5 行": kept with a reason to set it aside
 
     @property
     def row(self) -> dict[str, Any]:
@@ -351,10 +355,15 @@ def _set_aside(session: Session, round_id: uuid.UUID, source: str, p: _Pending, 
                status: str) -> IngestResult:
     """Quarantine a readable record that cannot be stored as it is (its key), with the reason."""
     text = p.raw or json.dumps(p.record, ensure_ascii=False, default=str)
-    q, _ = crud.quarantine(session=session, source=source, raw=text, reason=reason, round_id=round_id,
+    q, _ = crud.quarantine(session=session, source=source, raw=text, reason=_at(p.where, reason), round_id=round_id,
                            fingerprint=p.row["fingerprint"] if p.plan.row else fingerprint(p.record),
                            record=p.record if status == "conflict" else None)
     return IngestResult(status, reason, q.id)
+
+
+def _at(where: str, reason: str) -> str:
+    """A reason as kept in quarantine: where the record was first, so ops can find the row."""
+    return f"{where}：{reason}" if where else reason
 
 
 def _version(row: Mapping[str, Any]) -> dict[str, Any]:

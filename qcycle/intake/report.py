@@ -153,7 +153,8 @@ class ImportReport:
             results = ingest_many(session=session, programme=ctx.loaded.programme,
                                   timetable=ctx.timetable, round_id=ctx.round_id,
                                   records=[record for _, record in readable], source=self.source,
-                                  raws=[rows[i].raw for i, _ in readable])  # fmt: skip
+                                  raws=[rows[i].raw for i, _ in readable],
+                                  wheres=[rows[i].where for i, _ in readable])  # fmt: skip
         except (TypeError, ValueError):
             # A value ingest did not foresee: row by row, so only that row is set aside.
             # Quarantine and reviewers' values are idempotent, so redoing the batch is safe.

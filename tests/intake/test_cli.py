@@ -52,6 +52,10 @@ def test_quarantine_lists_and_resolves(qcycle_home, tmp_path):
     assert listed.exit_code == 0, listed.output
     assert "共 2 条" in listed.stdout and "原始：揭榜书,510300,cxyl-02" in listed.stdout
     assert "999999" in listed.stdout and f"import:{path.resolve()}" in listed.stdout
+    # each with the row it was on, a readable row refused by the rules as an unreadable one
+    assert "原因：第 3 行：提交单位 '999999' 不在本周期的单位名单中" in listed.stdout, listed.stdout
+    assert "原因：第 4 行：有 3 列，表头有 5 列" in listed.stdout
+    assert listed.stdout.rstrip().endswith("处理后：qcycle quarantine --resolve ID --by 姓名")
     ids = re.findall(r"^\[([0-9a-f]{8})\]", listed.stdout, flags=re.MULTILINE)
     assert len(ids) == 2
     assert runner.invoke(app, ["quarantine", "--resolve", ids[0]]).exit_code == 2  # --by missing
