@@ -730,6 +730,18 @@ def test_a_recommendation_each_parent_gives_names_the_parent_that_did_not(tmp_pa
     assert "结果为：未获甲区市场监督管理局推荐。" in r.letters("results")["e1"], r.letters("results")["e1"]
 
 
+def test_a_review_each_parent_gives_names_the_parent_whose_review_was_not_passed(tmp_path, home):
+    """福州: "未通过鼓楼区市场监督管理局初审", not the stage's generic 县（市）区市场监管局初审."""
+    results = ("      - {code: results, name: 告知结果, kind: notification, template: result, on: 2023-04-28,\n"
+               "         notify: {submitted_at: application, with_rejected: true}}\n")
+    r = Round(write(tmp_path, "review.yaml", REVIEWED + results))
+    r.hand_in("application", ["e1", "e3"], "2023-03-20")
+    r.decide("county_review", e1="rejected", e3="approved")
+    r.decide("eligibility", e3="approved")
+    r.until("2023-04-28")
+    assert "结果为：未通过甲区市场监督管理局初审。" in r.letters("results")["e1"], r.letters("results")["e1"]
+
+
 def test_a_recommendation_not_given_is_said_as_chinese_says_it(tmp_path, home):
     """One passes a review (未通过资格审核) but is given a recommendation (未获…推荐)."""
     text = AWARD.replace("{code: eligibility, name: 资格审核,", "{code: eligibility, name: 所在街道推荐,")
@@ -741,7 +753,8 @@ def test_a_recommendation_not_given_is_said_as_chinese_says_it(tmp_path, home):
     r.decide("eligibility", e1="approved", e6="rejected")
     r.until("2023-05-31")
     assert "贵单位在2023年度示例区长质量奖中未获所在街道推荐，不再参加后续评审环节。" in r.letters("eligibility_result")["e6"]
-    assert "结果为：未获所在街道推荐。" in r.letters("results")["e6"]
+    # Told when the step was decided, not again by the results (温州 repeated it five months on).
+    assert "e6" not in r.letters("results")
 
 
 REVIEWED = """\
@@ -776,7 +789,7 @@ def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the
     r.until("2023-04-03")
     asked = r.letters("county_review")
     assert sorted(asked) == ["k1", "k2"]  # e4's parent is the office itself: it reviews e4 itself
-    assert ("“申报”已截止受理。贵单位辖区内以下1个单位按时提交了申报，请提出县区初审意见，并于2023年4月17日（星期一）前"
+    assert ("“申报”已截止受理。贵单位辖区内以下1个单位按时提交了申报，请提出初审意见，并于2023年4月17日（星期一）前"
             "将意见报送示例市市场监督管理局：\n1. 甲公司（2023年3月20日 10:00提交）。") in asked["k1"], asked["k1"]
     assert "丙公司" in asked["k2"] and "甲公司" not in asked["k2"]
     # Caught up on the decision's day: the request would ask for the past, so it is skipped.
@@ -864,8 +877,19 @@ def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_ow
     r.until("2023-05-31")
     replies = r.letters("objection_reply")
     assert sorted(replies) == ["e2", "e5"]
-    assert "贵单位于2023年5月5日 10:00提出的异议，经异议调查核实，异议不成立（所涉情况与事实不符）。" in replies["e2"]
-    assert "经异议调查核实，异议成立，已按规定处理。" in replies["e5"]
+    assert "贵单位于2023年5月5日 10:00提出的异议，经调查核实，异议不成立（所涉情况与事实不符）。" in replies["e2"]
+    assert "经调查核实，异议成立，已按规定处理。" in replies["e5"]
     # e2's objection rejected: e2 is still a candidate, awarded, and its results say nothing of the objection.
     assert "e2" in r.letters("award")
     assert "异议" not in r.letters("results")["e2"] and "未通过异议" not in r.letters("results")["e5"]
+
+
+def test_a_step_is_passed_or_not_as_chinese_says_it() -> None:
+    """宝山's "未通过审定获奖名单" (a verb and its object) reads 未通过获奖名单审定; a noun first stays."""
+    from qcycle.lifecycle.standing import not_passed, passed, reviewer_step
+
+    assert not_passed("审定获奖名单") == "未通过获奖名单审定" and passed("审核揭榜书") == "通过揭榜书审核"
+    assert not_passed("评审委员会审议") == "未通过评审委员会审议" and not_passed("资格审查") == "未通过资格审查"
+    assert not_passed("所在街道推荐") == "未获所在街道推荐" and not_passed("审核") == "未通过审核"
+    assert reviewer_step("县（市）区市场监管局初审") == "初审" and reviewer_step("乡镇（街道）或有关部门推荐") == "推荐"
+    assert reviewer_step("县区审阅") == "县区审阅"

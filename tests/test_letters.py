@@ -406,3 +406,21 @@ def test_a_unit_that_never_handed_in_what_was_assessed_is_not_praised(tmp_path_f
     note = next(n for k, n in r.notes.items() if k.startswith("scoring:assess"))
     assert "未交自我评价报告及考核资料（修武县人民政府），请核实" in note, note
     assert "410821" not in {m.unit_code for m in r.messages if m.action.startswith("praise:")}
+
+
+@pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])
+def test_a_step_told_at_once_is_not_told_again_by_the_results(path, tmp_path_factory, monkeypatch):
+    """温州's 未获奖 letter of 11月5日 repeated the 资格审查 refusal told on 6月17日, and listed the
+    item the government's 授奖通知 awarded that same day: a letter about what was graded 未获奖."""
+    r = run(path, tmp_path_factory, monkeypatch)
+    steps = {s.code for s in r.programme.stages if s.template == "step_result"}
+    results = {s.code for s in r.programme.stages if s.template in (None, "result")}
+    email = [m for m in r.messages if m.channel == "email"]
+    told = {(m.unit_code, verdict) for m in email if m.action.partition(":")[0] in steps
+            for verdict in re.findall(r"(未(?:通过|获)[^，。；（]+)", m.body)}
+    for m in email:
+        if m.action.partition(":")[0] in results:
+            again = [v for u, v in told if u == m.unit_code and v in m.body]
+            assert not again, (m.unit_code, again, m.body)
+            if path.stem == "wz-mayor-quality-award-2021":
+                assert "：获奖" not in m.body, m.body

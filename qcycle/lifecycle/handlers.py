@@ -34,6 +34,8 @@ from qcycle.lifecycle.standing import (
     missing_in,
     objections_upheld,
     rejections,
+    reviewer_step,
+    steps_told_alone,
 )
 from qcycle.lifecycle.who import (
     best_grades,
@@ -46,6 +48,7 @@ from qcycle.lifecycle.who import (
     pending_decisions,
     resolve,
     results_of,
+    select_subjects,
 )
 from qcycle.lifecycle.wording import (
     achievement_of,
@@ -278,7 +281,8 @@ def _review_request(session, p, round_id, action) -> Outcome:
     for parent, subjects in sorted(by_parent.items()):
         items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s), "received_at": received.get(s)}
                  for s in subjects]
-        drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=window.handed_in)
+        drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=window.handed_in,
+                                step=reviewer_step(stage.name))
     return Outcome(action, drafts, note=f"{action.title}：{len(by_parent)} 个上级单位，"
                                         f"{sum(len(v) for v in by_parent.values())} 项")
 
@@ -312,12 +316,19 @@ def _notify(session, p, round_id, action) -> Outcome:
     # Grades a candidate left after scoring: their places stay vacant (空缺), and a capped letter says so.
     vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in gone}
     units = resolve(session, p, round_id, stage.notify, action.category) if stage.notify else sorted(by_unit)
+    # A selection of list items (温州: the items graded 未获奖) is what the letter is about: a unit's
+    # other items were told elsewhere (its award by the government's 授奖通知).
+    chosen = set(select_subjects(session, p, round_id, stage.notify, action.category)) if stage.notify else set()
+    if any(":" in x for x in chosen):
+        for u, results in by_unit.items():
+            by_unit[u] = [r for r in results if r.unit_code in chosen or ":" not in r.unit_code]
     praise = template in ("praise.j2", "award.j2")  # honours: every selected unit, no result lines
     rejected: dict[str, list[str]] = defaultdict(list)
     itemised: set[str] = set()  # units with a rejected list item
+    apart = steps_told_alone(p)  # a step whose rejections have their own letter: not said again here
     if not praise:
-        for subject, (verdict, _) in rejections(session, p, round_id).items():
-            if in_category(p, subject, action.category):
+        for subject, (verdict, code) in rejections(session, p, round_id).items():
+            if code not in apart and in_category(p, subject, action.category):
                 unit, name = subject.partition(":")[0], p_item_name(p, subject)
                 rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
                 itemised.update([unit] if name else [])

@@ -14,7 +14,7 @@ from qcycle.lifecycle.who import NEGATIVE, in_category, p_item_name, select_subj
 from qcycle.schema import Programme, Stage, StageKind, Who
 
 __all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "missing_in", "not_passed", "objection_replies", "objections_upheld", "passed",
-           "rejections", "steps_told"]
+           "rejections", "reviewer_step", "steps_told", "steps_told_alone"]
 
 
 def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, Any]:
@@ -40,12 +40,25 @@ def rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str,
 
 
 def _not_passed_at(p: Programme, stage: Stage, unit: str) -> str:
-    """A step not passed; a recommendation each unit's parent gives names who did not give it
-    (余姚: 未获泗门镇人民政府推荐, not 未获乡镇（街道）或有关部门推荐)."""
+    """A step not passed; a review or recommendation each unit's parent gives names who did not
+    give it (余姚: 未获泗门镇人民政府推荐, not 未获乡镇（街道）或有关部门推荐; 福州: 未通过鼓楼区市场
+    监督管理局初审, not 未通过县（市）区市场监管局初审)."""
     parent = p.unit(unit).parent if stage.reviewed_by == "parent" and p.has_unit(unit) else None
-    if parent and stage.name.endswith("推荐") and p.has_unit(parent):
-        return f"未获{p.unit(parent).name}推荐"
+    step = reviewer_step(stage.name)
+    if parent and step != stage.name and p.has_unit(parent):
+        return not_passed(p.unit(parent).name + step)
     return not_passed(stage.name)
+
+
+# What a parent does in a review named after the reviewers ("县（市）区市场监管局初审": 初审).
+_REVIEW_STEPS = ("初审", "推荐", "审核", "审查", "复核", "评审", "提名")
+
+
+def reviewer_step(name: str) -> str:
+    """The step a stage's reviewers take, without the reviewers its name describes: what the
+    reviewer itself is asked for (请提出初审意见) and what names it (未通过某区局初审); the whole
+    name when it ends in no known step."""
+    return next((step for step in _REVIEW_STEPS if name.endswith(step)), name)
 
 
 def final_step(p: Programme, code: str) -> bool:
@@ -55,15 +68,33 @@ def final_step(p: Programme, code: str) -> bool:
                    for s in p.stages[p.stage_place[code] + 1:])
 
 
+def steps_told_alone(p: Programme) -> set[str]:
+    """Decision stages whose rejections a step's result letter (``step_result``, ``notify:
+    {rejected_at: …}``) tells as soon as they are decided: a later result letter does not tell
+    them again (温州's 未获奖 letter repeated the 资格审查 refusal of five months before)."""
+    return {w.rejected_at for s in p.stages if s.template == "step_result" and s.notify is not None
+            for w in (s.notify, *s.notify.any_of) if w.rejected_at}
+
+
+# A step named as a verb and its object ("审定获奖名单") is passed as its object's review (获奖名单审定).
+_VERBS_FIRST = ("审定", "审核", "审查", "审议")  # not 评审: 评审委员会审议 is a noun first
+
+
+def _as_noun(step: str) -> str:
+    verb = next((v for v in _VERBS_FIRST if step.startswith(v) and len(step) > len(v)), None)
+    return step[len(verb):] + verb if verb else step
+
+
 def not_passed(step: str) -> str:
-    """A step not passed, as Chinese says it: one passes a review (未通过资格审查) but is given a
-    recommendation or a nomination (未获乡镇（街道）或有关部门推荐, not 未通过…推荐)."""
-    return f"未获{step}" if step.endswith(("推荐", "提名")) else f"未通过{step}"
+    """A step not passed, as Chinese says it: one passes a review (未通过资格审查; 未通过获奖名单审定,
+    not 未通过审定获奖名单) but is given a recommendation or a nomination (未获乡镇（街道）或有关部门
+    推荐, not 未通过…推荐)."""
+    return f"未获{step}" if step.endswith(("推荐", "提名")) else f"未通过{_as_noun(step)}"
 
 
 def passed(step: str) -> str:
     """A step passed: 通过整改报告审核, 获乡镇（街道）推荐."""
-    return f"获{step}" if step.endswith(("推荐", "提名")) else f"通过{step}"
+    return f"获{step}" if step.endswith(("推荐", "提名")) else f"通过{_as_noun(step)}"
 
 
 def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
@@ -117,7 +148,9 @@ def objection_replies(session: Session, p: Programme, round_id: uuid.UUID, who: 
         received = handed_in_at(session, round_id, p.stage(stage.decides or ""), [r[0] for r in rows])
         for subject, outcome, note in rows:
             out[subject.partition(":")[0]].append({
-                "step": stage.name, "upheld": outcome not in NEGATIVE, "received_at": received.get(subject),
+                # 经调查核实，异议成立 (not 经异议调查核实，异议成立: the letter is about the objection)
+                "step": stage.name.removeprefix("异议") or stage.name, "upheld": outcome not in NEGATIVE,
+                "received_at": received.get(subject),
                 "note": note if note and stage.tell_reason else None})
     return dict(out)
 

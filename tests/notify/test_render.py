@@ -52,12 +52,12 @@ CONTEXTS = {
     "result.j2": {**BASE, "result_label": "考核结果", "result": "A级"},
     "step_result.j2": {**BASE, "stage_name": "资格审查结果", "rejections": [
         {"item": None, "verdict": "未通过资格审查（营业执照已过期）"}]},
-    "review_request.j2": {**BASE, "unit_name": "福州市鼓楼区市场监督管理局", "stage_name": "县（市）区市场监管局初审",
+    "review_request.j2": {**BASE, "unit_name": "福州市鼓楼区市场监督管理局", "stage_name": "县（市）区市场监管局初审", "step": "初审",
                           "handed_in": "申报材料", "deadline": DEADLINE,
                           "items": [{"unit_name": "示例软件信息服务（福州）有限公司", "item": None, "received_at": DEADLINE}]},
     "objection_reply.j2": {**BASE, "replies": [
-        {"step": "异议调查核实", "upheld": False, "received_at": DEADLINE, "note": "所涉情况与事实不符"},
-        {"step": "异议调查核实", "upheld": True, "received_at": None, "note": None}]},
+        {"step": "调查核实", "upheld": False, "received_at": DEADLINE, "note": "所涉情况与事实不符"},
+        {"step": "调查核实", "upheld": True, "received_at": None, "note": None}]},
     "praise.j2": {**BASE, "achievement": "在2015—2016年度质量工作考核中被评为A级"},
     "award.j2": {**BASE, "achievement": "荣获2024年广州市市长质量奖"},
     "summons.j2": {**BASE, "grounds": "未通过整改情况审核", "stage_name": "约谈整改不到位的县", "at": DEADLINE},
@@ -112,13 +112,14 @@ MUST_SAY = {
     "result.j2": ["【考核结果】", "A级"],
     "step_result.j2": ["【结果告知】2023年四川省质量工作“揭榜挂帅”：资格审查结果",
                        "贵单位在2023年四川省质量工作“揭榜挂帅”中未通过资格审查（营业执照已过期），不再参加后续评审环节。特此告知。"],
-    "review_request.j2": ["【通知】2023年四川省质量工作“揭榜挂帅”：请报送县（市）区市场监管局初审意见",
-                          ("“申报材料”已截止受理。贵单位辖区内以下1个单位按时提交了申报材料，请提出县（市）区市场监管局初审意见，"
+    # the bureau is asked for its own 初审, not for the "县（市）区市场监管局初审" it is
+    "review_request.j2": ["【通知】2023年四川省质量工作“揭榜挂帅”：请报送初审意见",
+                          ("“申报材料”已截止受理。贵单位辖区内以下1个单位按时提交了申报材料，请提出初审意见，"
                            "并于2023年4月20日（星期四）前将意见报送四川省市场监督管理局："),
                           "1. 示例软件信息服务（福州）有限公司（2023年4月20日 17:30提交）。"],
     "objection_reply.j2": ["【异议处理结果】",
-                           "贵单位于2023年4月20日 17:30提出的异议，经异议调查核实，异议不成立（所涉情况与事实不符）。",
-                           "贵单位提出的异议，经异议调查核实，异议成立，已按规定处理。", "特此函复。"],
+                           "贵单位于2023年4月20日 17:30提出的异议，经调查核实，异议不成立（所涉情况与事实不符）。",
+                           "贵单位提出的异议，经调查核实，异议成立，已按规定处理。", "特此函复。"],
     "praise.j2": ["【通报表扬】", "通报表扬"],
     "award.j2": ["【授奖通知】", "经研究决定，贵单位荣获2024年广州市市长质量奖，特予表彰。"],
     "summons.j2": ["【约谈通知】", "未通过整改情况审核", "约谈"],
