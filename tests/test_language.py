@@ -208,6 +208,8 @@ def test_a_rejections_note_reaches_the_unit_only_where_the_stage_says_so(tmp_pat
     r.until("2023-04-04")
     r.decide("eligibility", note="营业执照已过期", e6="rejected")
     r.decide("eligibility", e1="approved")
+    r.decide("documents", e1="approved")  # and scored: the results wait for the assessment
+    r.scores({"e1": 60})
     r.until("2023-05-31")
     said = r.letters("results")["e6"]
     assert ("未通过资格审核（营业执照已过期）" in said) is tell and "未通过资格审核" in said
@@ -893,3 +895,22 @@ def test_a_step_is_passed_or_not_as_chinese_says_it() -> None:
     assert not_passed("所在街道推荐") == "未获所在街道推荐" and not_passed("审核") == "未通过审核"
     assert reviewer_step("县（市）区市场监管局初审") == "初审" and reviewer_step("乡镇（街道）或有关部门推荐") == "推荐"
     assert reviewer_step("县区审阅") == "县区审阅"
+
+
+def test_results_wait_for_an_assessment_that_failed(tmp_path):
+    """四川's 评价 failed on too few scores and the same reconcile still sent the results, to the
+    ungraded alone, and recorded them done: the graded never heard. What reads an assessment's
+    results waits for it as it waits for a decision."""
+    from qcycle.timetable import due
+
+    p = write(tmp_path, "award.yaml", AWARD).programme
+    t = expand(p, WorkCalendar())
+    end = at(dt.date(2023, 5, 16), dt.time(23, 59))
+    assess = t.by_name()["scoring:assess"]
+    readers = {t.by_name()[n].key for n in ("results:notify", "committee:decision_due", "award:notify")}
+    assert all(assess.key in a.needs for a in t.actions if a.key in readers)
+    failed = due(t, end, {a.key for a in t.actions if a.at <= end and a.key != assess.key})
+    assert [a.key for a in failed.run] == [assess.key]  # tried again; nothing that reads it runs
+    done = {a.key for a in t.actions if a.at <= end} - readers
+    # once it is done they run (the award after the committee it also waits for)
+    assert {a.key for a in due(t, end, done).run} == readers - {t.by_name()["award:notify"].key}

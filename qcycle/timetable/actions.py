@@ -57,7 +57,7 @@ class Action:
     workdays_left: int | None = None
     condition: str | None = None  # e.g. follow-ups happen only for grade D
     detail: dict[str, Any] = field(default_factory=dict)
-    needs: tuple[str, ...] = ()  # decision actions that must be complete first
+    needs: tuple[str, ...] = ()  # decision and assessment actions that must be complete first
 
     @property
     def name(self) -> str:

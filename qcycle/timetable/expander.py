@@ -34,6 +34,9 @@ def expand(p: Programme, cal: WorkCalendar, extensions: Sequence[UnitDeadline] =
     return _Expander(p, cal, extensions).run()
 
 
+# Notification templates whose letters say each unit's results (the default is ``result``).
+_READS_RESULTS = (None, "result", "praise", "award", "summons")
+
 class _Expander(StageDates):
     def __init__(self, p: Programme, cal: WorkCalendar, extensions: Sequence[UnitDeadline] = ()):
         super().__init__(p, cal)
@@ -233,12 +236,14 @@ class _Expander(StageDates):
     # -- what waits for a decision ---------------------------------------------------------
 
     def _with_needs(self) -> None:
-        """Give each action the decision actions it waits for: an action whose stage reads the
-        outcome of a decision stage (its subjects, owers or recipients) waits until that
-        decision is complete, so scoring, lists and letters never run on undecided subjects."""
+        """Give each action the decision and assessment actions it waits for: an action whose
+        stage reads the outcome of a decision stage or the results of an assessment (its
+        subjects, owers or recipients) waits until that is complete, so scoring, lists and
+        letters never run on undecided subjects, nor results on an assessment that failed
+        (its results letter went to the ungraded alone and was done, never to the graded)."""
         decisions: dict[str, list[Action]] = defaultdict(list)
         for a in self.actions:
-            if a.action == "decision_due":
+            if a.action in ("decision_due", "assess"):
                 decisions[a.stage].append(a)
         if not decisions:
             return
@@ -280,7 +285,8 @@ class _Expander(StageDates):
                         for a in out]
 
     def _deps(self, code: str, seen: set[str]) -> set[str]:
-        """Decision stages whose outcomes the stage ``code`` reads, directly or through others."""
+        """Decision and assessment stages whose outcomes the stage ``code`` reads, directly or
+        through others."""
         if code in seen:
             return set()
         seen.add(code)
@@ -289,6 +295,8 @@ class _Expander(StageDates):
         selectors = [stage.owed_by, stage.notify]
         if stage.kind is StageKind.assessment and self.p.assessment is not None:
             selectors.append(self.p.assessment.subjects)
+        if stage.kind is StageKind.notification and stage.template in _READS_RESULTS:
+            refs |= set(self.p.assessment_stages)  # its letters say the grades
         if stage.decides:
             refs.add(stage.decides)
         if (notice := self.p.publicity_of(code)) is not None:
@@ -299,7 +307,7 @@ class _Expander(StageDates):
             refs |= who.stages()
             if _reads_results(who):
                 refs |= set(self.p.assessment_stages)
-        out = {code} if stage.kind is StageKind.decision else set()
+        out = {code} if stage.kind in (StageKind.decision, StageKind.assessment) else set()
         for ref in refs:
             if self.p.has_stage(ref):
                 out |= self._deps(ref, seen)
