@@ -601,3 +601,18 @@ def test_an_item_added_while_applications_are_taken_is_announced_to_the_units_th
         sync_round(session, load_programme(later), actor="cli:张三", at=clock.at(dt.date(2023, 4, 21), dt.time(10)),
                    allow_passed_deadline=True)
     assert _messages(round_id, "amend:add:cxyl-10") == []
+
+
+def test_an_extension_overtaken_by_a_later_deadline_for_all_no_longer_holds_its_unit_to_it(tmp_path):
+    """内江 was granted 04-25; the office then moved everyone's deadline to 04-28. Its 04-25 stood:
+    it was sent an overdue notice and a 督办 on 04-27 while every other city still had a day, and
+    left out of the notice of the new date. The later deadline is its deadline too."""
+    from qcycle.timetable import UnitDeadline
+
+    extension = UnitDeadline("application", "511000", clock.at(dt.date(2023, 4, 25), dt.time(17, 30)))
+    before = expand(load_programme(SICHUAN).programme, default_calendar(), (extension,))
+    assert before.cutoff("application", None, None, "511000") == extension.cutoff  # it held until then
+    after = expand(load_programme(_extended(tmp_path)).programme, default_calendar(), (extension,))
+    assert after.cutoff("application", None, None, "511000") == after.cutoff("application", None, None)
+    assert not [a for a in after.actions if a.unit == "511000"]
+    assert all("511000" not in a.detail.get("extended", ()) for a in after.actions)

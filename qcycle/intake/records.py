@@ -129,6 +129,14 @@ def _score_problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     return None
 
 
+def subject_of(record: Mapping[str, Any]) -> str:
+    """What a reviewer's value scores: its unit, or the unit's list item (``unit:item``) when the
+    sheet has an item column (四川's 评分表 gives 单位代码 and 项目代码 apart); stored under the unit
+    alone, the item's assessment found no scores."""
+    unit, item = str(record["unit"]), record.get("item")
+    return f"{unit}:{item}" if item and ":" not in unit else unit
+
+
 def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     """Why a record cannot be stored, in the ops team's words; None when it can."""
     kind = record.get("kind")
@@ -140,9 +148,9 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     unit = record.get("unit")
     if not unit:
         return "缺少提交单位代码（unit）"
-    if kind != "score" and not p.has_unit(unit):
+    if not p.has_unit(str(unit).partition(":")[0] if kind == "score" else unit):  # a score's subject: unit[:item]
         return f"提交单位 {unit!r} 不在本周期的单位名单中"
-    item = record.get("item")
+    item = record.get("item") or (str(unit).partition(":")[2] if kind == "score" else None)
     if item and item not in p.item_category:
         return f"榜单项目 {item!r} 不存在"
     if kind == "score":
@@ -249,7 +257,7 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
           source: str, fp: str, cutoffs: dict) -> _Plan:
     if record["kind"] == "score":
         stage = record.get("stage") or assessment_of(programme, timetable, now(), cutoffs.setdefault("windows", {}))
-        return _Plan(review={"stage": stage, "unit_code": record["unit"], "reviewer": str(record["reviewer"]),
+        return _Plan(review={"stage": stage, "unit_code": subject_of(record), "reviewer": str(record["reviewer"]),
                              "component_code": record["component"], "value": float(record["value"])})
     category = record.get("category") or programme.item_category.get(record.get("item") or "")
     submitted_at = _parse_time(record["submitted_at"])

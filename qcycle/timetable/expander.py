@@ -166,8 +166,11 @@ class _Expander(StageDates):
         label = f"{stage.name}{'·' + pcode if pcode else ''}{cat_name}"
         common = {"category": category, "period": pcode, "owed_by": stage.owed_by.describe(self.p.stage_names),
                   "submission": stage.submission, "condition": condition}
-        # A unit taken out of the file since keeps its record, not its actions.
-        own = [e for e in self.extensions if e.stage == stage.code and e.period == pcode and self.p.has_unit(e.unit)]
+        # A unit taken out of the file since keeps its record, not its actions; an extension the
+        # window's own deadline has since overtaken (moved later for all) no longer applies: its unit
+        # was chased and 督办'd as overdue while every other unit still had a week.
+        own = [e for e in self.extensions if e.stage == stage.code and e.period == pcode and self.p.has_unit(e.unit)
+               and e.cutoff > d.cutoff]
         extended = sorted({e.unit for e in own})
         if opens is not None:
             kind = "followup_open" if stage.kind is StageKind.followup else "window_open"

@@ -132,3 +132,22 @@ def test_a_record_handed_in_in_the_future_by_its_own_account_is_set_aside(tmp_pa
     db.get_engine(url).dispose()
     assert [r.status for r in results] == ["quarantined", "rejected_late"]
     assert results[0].reason == "提交时间 2024-04-21 09:00 晚于收到时间 2023-04-21 09:00（不能是将来的时间，请核对年份和时区）"
+
+
+def test_a_score_sheet_with_an_item_column_scores_the_item_and_an_unknown_subject_is_set_aside(tmp_path):
+    """四川's 评分表 gives 单位代码 and 项目代码 apart: the values were stored under the unit, and the
+    item's assessment found none; a subject of no unit in the round was taken in as well."""
+    url = _fresh(tmp_path, "scores.db")
+    with Session(db.get_engine(url), expire_on_commit=False) as session:
+        ctx = open_round(session, P1)
+        args = {"session": session, "programme": ctx.loaded.programme, "timetable": ctx.timetable,
+                "round_id": ctx.round_id, "source": "test"}
+        rows = [{"kind": "score", "unit": unit, "item": item, "reviewer": "R1", "component": "effect", "value": 90}
+                for unit, item in (("510100", "zlcx-01"), ("510300:cxyl-02", None), ("519999:zlcx-01", None),
+                                   ("510100:nosuch", None))]
+        results = ingest_many(records=[normalise_record(r) for r in rows], **args)
+        stored = sorted(r.unit_code for r in session.exec(select(Review)))
+    db.get_engine(url).dispose()
+    assert [r.status for r in results] == ["accepted", "accepted", "quarantined", "quarantined"]
+    assert stored == ["510100:zlcx-01", "510300:cxyl-02"]
+    assert "519999" in results[2].reason and "nosuch" in results[3].reason
