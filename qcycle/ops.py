@@ -75,17 +75,20 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
            decided_by: str) -> list[tuple[str, str, str]]:
     """Record decisions; all rows are checked first, so a bad row writes nothing."""
     stages = {s.code: s for s in deciding_stages(programme)}
+    by_name = {s.name: s for s in stages.values()}  # an officer types the stage as the file names it
+    file = getattr(crud.get_round(session=session, code=programme.round.code), "config_path", None) or "方案文件"
     checked = []
     problems = []
     for row in rows:
         at = f"{row.where}: " if row.where else ""
-        stage = stages.get(row.stage)
+        stage = stages.get(row.stage) or by_name.get(row.stage)
         if stage is None:
-            problems.append(f"{at}阶段 {row.stage!r} 不需要决定（可选：{'、'.join(stages) or '无'}）")
+            choices = "、".join(f"{code}（{s.name}）" for code, s in stages.items()) or "无"
+            problems.append(f"{at}阶段 {row.stage!r} 不需要决定（可选：{choices}）")
             continue
         known = set(decision_subjects(session, programme, round_id, stage, None))
         if row.subject not in known:
-            problems.append(f"{at}{stage.name}：没有待决定的对象 {row.subject!r}（应为 单位代码:项目代码，见 qcycle decide --list）")
+            problems.append(f"{at}{stage.name}：没有待决定的对象 {row.subject!r}（应为 单位代码:项目代码，见 qcycle decide {file} --list）")
             continue
         try:
             checked.append((stage, row.subject, _outcome(stage, row.outcome), row.note))

@@ -349,6 +349,9 @@ def test_a_unit_extension_moves_that_units_reminders_lateness_and_overdue_notice
     wrong = runner.invoke(app, ["extend", str(SICHUAN), "--stage", "takers_review", "--unit", "510400",
                                 "--to", "2023-04-28", "--reason", "延期申请"])
     assert wrong.exit_code == 2 and "不是受理材料的阶段" in wrong.output
+    no_period = runner.invoke(app, ["extend", str(SICHUAN), "--stage", "midterm", "--unit", "510400",
+                                    "--to", "2023-07-21", "--reason", "延期申请"], terminal_width=200)
+    assert no_period.exit_code == 2 and "请用 --period 指明期次（2023-07、2023-10、2024-06）" in no_period.output
     granted = runner.invoke(app, ["extend", str(SICHUAN), "--stage", "application", "--unit", "510400",
                                   "--to", "2023-04-28", "--reason", "4月18日延期申请", "--by", "张三"],
                             terminal_width=200)

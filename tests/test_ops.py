@@ -53,7 +53,9 @@ def test_bad_decisions_write_nothing_and_say_why(home, tmp_path):
     f.write_text("阶段,对象,决定\ntakers_review,510100:zlcx-01,同意\ntakers_review,999:zz,同意\n", encoding="utf-8")
     bad = runner.invoke(app, ["decide", str(P1), "--file", str(f)])
     assert bad.exit_code == 2 and "999:zz" in bad.output
-    assert f"{f}:3: 审核揭榜书：没有待决定的对象 '999:zz'" in bad.output.replace("\n", ""), bad.output  # the row's line
+    said = bad.output.replace("\n", "")
+    assert f"{f}:3: 审核揭榜书：没有待决定的对象 '999:zz'" in said, bad.output  # the row's line
+    assert f"见 qcycle decide {P1} --list" in said  # a command that runs as printed
     assert "待决定 1 项" in runner.invoke(app, ["decide", str(P1), "--list"]).output
     wrong = runner.invoke(app, ["decide", str(P1), "--stage", "application", "--all-pending"])
     assert wrong.exit_code == 2 and "不需要决定" in wrong.output
@@ -63,7 +65,7 @@ def test_bulk_decisions_from_csv_with_chinese_headers(home, tmp_path):
     _seed_applications([("510100", "zlcx-01"), ("510300", "cxyl-02")])
     f = tmp_path / "d.csv"
     f.write_text("阶段,对象,决定,说明\ntakers_review,510100:zlcx-01,同意,材料齐全\n"
-                 "takers_review,510300:cxyl-02,不同意,条件不符\n", encoding="utf-8-sig")
+                 "审核揭榜书,510300:cxyl-02,不同意,条件不符\n", encoding="utf-8-sig")  # the stage by its name too
     result = runner.invoke(app, ["decide", str(P1), "--file", str(f), "--by", "李四"])
     assert result.exit_code == 0, result.output
     assert "510100:zlcx-01 成都市市场监督管理局 → 同意" in result.output

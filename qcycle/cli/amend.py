@@ -238,7 +238,8 @@ def _checked(p, timetable, row: dict[str, str | None]) -> tuple[str, str, str | 
         raise NotFoundError(f"单位 {unit!r} 不在本周期的单位名单中")
     periods = [x.code for x in p.stage(stage).periods or []]
     if periods and period not in periods or not periods and period:
-        raise UsageError(f"阶段 {stage} 的期次应为 {'、'.join(periods)}" if periods else f"阶段 {stage} 没有期次")
+        raise UsageError(f"阶段 {stage} 分期提交，请用 --period 指明期次（{'、'.join(periods)}）" if periods
+                         else f"阶段 {stage} 没有期次，不用 --period")
     deadline = _deadline_of(to)
     standard = timetable.cutoff(stage, period, None)
     if standard is not None and deadline <= standard:

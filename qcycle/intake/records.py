@@ -178,7 +178,9 @@ def _late(timetable: Timetable, stage: Stage, record: Mapping[str, Any], categor
     if key not in cutoffs:
         cutoffs[key] = timetable.cutoff(*key)
     cutoff = cutoffs[key]
-    late = cutoff is not None and submitted_at > cutoff
+    # Deadlines are given to the minute: a hand-in stamped 17:30:30 was handed in at 17:30, on
+    # any officer's clock, and by a 17:30 deadline.
+    late = cutoff is not None and submitted_at.replace(second=0, microsecond=0) > cutoff
     return late, "rejected_late" if late and stage.lateness == "reject" else "accepted", cutoff
 
 

@@ -151,3 +151,18 @@ def test_a_score_sheet_with_an_item_column_scores_the_item_and_an_unknown_subjec
     assert [r.status for r in results] == ["accepted", "accepted", "quarantined", "quarantined"]
     assert stored == ["510100:zlcx-01", "510300:cxyl-02"]
     assert "519999" in results[2].reason and "nosuch" in results[3].reason
+
+
+def test_a_hand_in_within_the_deadline_s_minute_is_on_time(tmp_path):
+    """A hand-in stamped 17:30:30 was refused against a 17:30 deadline, and its letter read
+    "17:30:30提交…晚于截止时间（17:30）": deadlines are given to the minute, so is lateness."""
+    url = _fresh(tmp_path, "minute.db")
+    with Session(db.get_engine(url), expire_on_commit=False) as session:
+        ctx = open_round(session, P1)
+        args = {"session": session, "programme": ctx.loaded.programme, "timetable": ctx.timetable,
+                "round_id": ctx.round_id, "source": "test"}
+        records = [normalise_record({"kind": "application", "unit": unit, "item": "zlcx-01", "submitted_at": when})
+                   for unit, when in (("510100", "2023-04-20T17:30:59+08:00"), ("510300", "2023-04-20T17:31:00+08:00"))]
+        results = ingest_many(records=records, **args)
+    db.get_engine(url).dispose()
+    assert [r.status for r in results] == ["accepted", "rejected_late"]
