@@ -615,3 +615,23 @@ def test_simulated_reviewers_mark_down_what_they_were_never_given() -> None:
     given, missing = scores(7, "410821", ["a", "b"]), scores(7, "410821", ["a", "b"], handed_in=False)
     assert len(given) == len(missing) == 6  # three reviewers, two components, either way
     assert mean(missing) < 0.6 * mean(given)
+
+
+def test_an_assessment_says_whom_it_scored_0_on_figures_nobody_gave(session):
+    """榆阳 with no indicator figures imported: every department scored 0 on 主要发展指标 and was
+    graded C, and nothing said so. The run's record names them, for ops to check."""
+    from qcycle.intake import ingest_many
+    from qcycle.lifecycle.assessing import assess_action
+
+    loaded = load_programme(P1.with_name("yy-quality-plan-2025.yaml"))
+    p = loaded.programme
+    rid = sync_round(session, loaded).id
+    action = expand(p, WorkCalendar()).by_name()["assessment_2024:assess"]
+    depts = [u.code for u in p.units if u.level == "department"]
+    rows = [{"kind": "score", "unit": u, "reviewer": r, "component": c.code, "value": 80, "stage": "assessment_2024"}
+            for u in depts for r in ("R1", "R2", "R3") for c in p.assessment.components if c.source == "reviews"]
+    t = expand(p, WorkCalendar())
+    assert all(x.status == "accepted" for x in ingest_many(session=session, programme=p, timetable=t, round_id=rid,
+                                                           records=rows, source="test"))
+    note = assess_action(session, p, rid, action).note
+    assert f"{len(depts)} 个没有“主要发展指标完成情况（专栏1）”的数据，该项按 0 分计（" in note, note

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.plan import round_timetable
-from qcycle.lifecycle.who import outstanding, select_subjects
+from qcycle.lifecycle.who import outstanding, p_unit_name, select_subjects
 from qcycle.schema import Programme, grade_label
 from qcycle.scoring import YEARLY_PREFIXES, assess, unit_input
 from qcycle.timetable import Action, Timetable
@@ -44,7 +44,25 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
         grades[result.grade] += 1
     summary = "，".join(f"{grade_label(g)} {grades[g]}" for g in scheme.grade_names if grades[g])
     return Outcome(action, results=results, counts=dict(grades), note=f"{action.title}：{len(results)} 个对象，"
-                   f"{summary or '无'}{_scored_without(session, p, round_id, action, subjects)}")
+                   f"{summary or '无'}{_scored_without(session, p, round_id, action, subjects)}"
+                   f"{_figures_missing(p, scheme, inputs)}")
+
+
+def _figures_missing(p: Programme, scheme, inputs) -> str:
+    """Subjects scored 0 on a component read from figures nobody gave (榆阳's 主要发展指标 with no
+    indicator imported: every department 0 there, graded C, and nothing said), for ops to check."""
+    said = []
+    for c in scheme.components:
+        if c.source == "indicators" and scheme.indicators:
+            missing = [u.unit for u in inputs if not u.indicators]
+        elif c.source == "quotas" and p.quotas:
+            missing = [u.unit for u in inputs if not u.quota_achieved]
+        else:
+            continue
+        if missing:
+            names = "、".join(p_unit_name(p, s) or s for s in missing[:5]) + ("等" if len(missing) > 5 else "")
+            said.append(f"{len(missing)} 个没有“{c.name}”的数据，该项按 0 分计（{names}）")
+    return "；" + "，".join(said) + "，请核实" if said else ""
 
 
 def _scored_without(session, p: Programme, round_id: uuid.UUID, action: Action, subjects: list[str]) -> str:
