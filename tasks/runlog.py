@@ -20,7 +20,7 @@ from collections.abc import Callable
 from prefect.exceptions import MissingContextError
 from prefect.logging.handlers import APILogHandler
 
-__all__ = ["RUN_LOGGER", "install", "run_log", "run_name"]
+__all__ = ["PREFECT_RUN_LOGGERS", "RUN_LOGGER", "ExpectedFailure", "install", "run_log", "run_name"]
 
 RUN_LOGGER = "qcycle.run"
 
@@ -34,11 +34,31 @@ class RunLogHandler(APILogHandler):
         super().handleError(record)
 
 
+class ExpectedFailure(logging.Filter):
+    """A run that fails on qcycle's own error (an assessment with too few scores, a programme
+    file with a mistake) is logged by Prefect with its traceback: two screens of Python on the
+    console of ``qcycle reconcile`` before the one line that says what is wrong. The error's
+    message says it all; its traceback is dropped, other exceptions keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from qcycle.errors import QcycleError
+
+        if record.exc_info and isinstance(record.exc_info[1], QcycleError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+# Where Prefect's engines log a failed run, with ``exc_info``.
+PREFECT_RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
+
+
 def install() -> None:
     """Attach the handlers (once per process; Prefect's own logging setup leaves them)."""
     run = logging.getLogger(RUN_LOGGER)
     if any(isinstance(h, RunLogHandler) for h in run.handlers):
         return
+    for name in PREFECT_RUN_LOGGERS:
+        logging.getLogger(name).addFilter(ExpectedFailure())
     run.setLevel(logging.INFO)
     run.addHandler(RunLogHandler())
     run.propagate = False  # not to the console: the run's page is where these are read

@@ -120,3 +120,30 @@ def test_a_mistyped_command_line_is_told_in_chinese_and_exits_2(args, said, help
     assert result.exit_code == 2, result.output
     assert said in result.output and f"查看帮助：{help_of}" in result.output, result.output
     assert "Error" not in result.output and "Usage" not in result.output
+
+
+def test_a_run_failing_on_qcycle_s_own_error_is_logged_without_its_traceback():
+    """A reconcile whose assessment had too few scores printed two Prefect tracebacks before its
+    one line 错误：…; qcycle's own errors are logged by their message, any other keeps its traceback."""
+    import io
+    import logging
+
+    from qcycle.errors import AssessmentError
+    from tasks.runlog import PREFECT_RUN_LOGGERS, install
+
+    install()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger(PREFECT_RUN_LOGGERS[0])
+    logger.addHandler(handler)
+    try:
+        for exc in (AssessmentError("单位 510100:zlcx-01 的“工作成效”只有 0 个评分"), KeyError("x")):
+            try:
+                raise exc
+            except Exception:
+                logger.error("Task run failed with exception: %r", exc, exc_info=True)
+    finally:
+        logger.removeHandler(handler)
+    ours, other = stream.getvalue().split("Task run failed with exception: KeyError")
+    assert "只有 0 个评分" in ours and "Traceback" not in ours
+    assert "Traceback" in other
