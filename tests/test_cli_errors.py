@@ -141,7 +141,7 @@ def test_a_run_failing_on_qcycle_s_own_error_is_logged_without_its_traceback():
             try:
                 raise exc
             except Exception:
-                logger.error("Task run failed with exception: %r", exc, exc_info=True)
+                logger.exception("Task run failed with exception: %r", exc)  # as Prefect logs it, exc_info set
     finally:
         logger.removeHandler(handler)
     ours, other = stream.getvalue().split("Task run failed with exception: KeyError")
