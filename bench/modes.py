@@ -203,10 +203,16 @@ def run_limit(programme_file: Path, home: Path, capture: Path) -> dict[str, Any]
             value = _to_shanghai(value).date()
         return f"星期{'一二三四五六日'[value.weekday()]}"
 
+    def cn_deadline(value, note=None):
+        inside = weekday_cn(value) + (f"；{note}" if note else "")
+        if not isinstance(value, dt.datetime):
+            return f"{cn_date(value)}（{inside}）"
+        return f"{cn_date(value)}（{inside}）{_to_shanghai(value):%H:%M}"
+
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(data["templates"], encoding="utf-8"),
                              undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=False)
-    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, weekday_cn=weekday_cn)
+    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_deadline=cn_deadline, weekday_cn=weekday_cn)
     compiled: dict[str, Any] = {}
     gaps = re.compile(r"\n{3,}")
     written: list[tuple[str, str, str]] = []

@@ -30,6 +30,7 @@ __all__ = [
     "TEMPLATE_NAMES",
     "cn_date",
     "cn_datetime",
+    "cn_deadline",
     "get_environment",
     "quoted",
     "render_message",
@@ -100,6 +101,18 @@ def cn_datetime(value: dt.date | dt.datetime, seconds: bool = False) -> str:
     return f"{cn_date(local)} {local:%H:%M:%S}" if seconds and local.second else f"{cn_date(local)} {local:%H:%M}"
 
 
+def cn_deadline(value: dt.date | dt.datetime, note: str | None = None) -> str:
+    """A deadline as an office writes it, the weekday after the date and the time last:
+    ``2023年4月20日（星期四）17:30``; ``note`` joins the weekday (``（星期二；原定6月10日，遇节假日
+    顺延）``). A plain date renders without a time."""
+    _defined(value)
+    inside = weekday_cn(value) + (f"；{note}" if note else "")
+    if not isinstance(value, dt.datetime):
+        return f"{cn_date(value)}（{inside}）"
+    local = _local(value)
+    return f"{cn_date(local)}（{inside}）{local:%H:%M}"
+
+
 def weekday_cn(value: dt.date | dt.datetime) -> str:
     """``星期四``."""
     _defined(value)
@@ -126,7 +139,8 @@ def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, weekday_cn=weekday_cn, quoted=quoted)
+    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_deadline=cn_deadline, weekday_cn=weekday_cn,
+                       quoted=quoted)
     return env
 
 

@@ -214,7 +214,7 @@ def test_an_extension_is_told_once_to_the_units_that_still_owe_and_only_the_new_
     assert {m.unit_code for m in notices} == cities - {"510100", "510300"}
     letter = next(m for m in notices if m.unit_code == "510400")
     assert letter.subject.startswith("【截止时间调整】") and "截止时间延长至2023年4月28日" in letter.subject
-    assert "截止时间由2023年4月20日延长至2023年4月28日 17:30（星期五）" in letter.body
+    assert "截止时间由2023年4月20日延长至2023年4月28日（星期五）17:30" in letter.body
     assert letter.logical_date == dt.date(2023, 4, 19)  # the day of the change, not the window's opening
     both = plan.__class__(plan.round, plan.actions + expand(original.programme, cal).actions, [])
     assert problems_of(extended.programme, both, letter) == []
@@ -282,7 +282,7 @@ def test_a_moved_deadline_told_on_a_reminder_day_is_said_once(ran_to_april_19, t
     assert {i["action_key"] for i in letter.merge_items} == {
         "application:window_open@2023-04-28", "application:reminder:T-5@2023-04-28"}
     assert letter.subject.startswith("【截止时间调整】"), letter.subject
-    assert letter.body.count("揭榜书") == 1 and "延长至2023年4月28日 17:30" in letter.body, letter.body
+    assert letter.body.count("揭榜书") == 1 and "延长至2023年4月28日（星期五）17:30" in letter.body, letter.body
     assert letter.body.rstrip().endswith("2023年4月23日"), letter.body
 
 
@@ -526,7 +526,7 @@ def test_an_item_withdrawn_before_its_review_is_told_to_those_who_applied_for_it
     told = [m for m in _messages(round_id, "amend:withdraw:cxyl-02") if m.channel == "email"]
     assert [m.unit_code for m in told] == ["513400"]
     assert "贵单位对该项目的申报不再审核" in told[0].body, told[0].body
-    assert "如需申报其他项目，请于2023年4月20日 17:30（星期四）前提交。" in told[0].body
+    assert "如需申报其他项目，请于2023年4月20日（星期四）17:30前提交。" in told[0].body
     assert "中期检查" not in told[0].body  # what a taker is told will not happen is not said to an applicant
 
 
@@ -592,7 +592,7 @@ def test_an_item_added_while_applications_are_taken_is_announced_to_the_units_th
     letter = told[0]
     assert letter.subject.endswith("新增“争创国家级计量测试中心”"), letter.subject
     assert "1. “争创国家级计量测试中心”（创先引领）。" in letter.body, letter.body
-    assert "如申报，请于2023年4月20日 17:30（星期四）前提交揭榜书。" in letter.body
+    assert "如申报，请于2023年4月20日（星期四）17:30前提交揭榜书。" in letter.body
     plan = expand(amended.programme, default_calendar())
     assert letter.logical_date == dt.date(2023, 4, 19) and problems_of(amended.programme, plan, letter) == []
 

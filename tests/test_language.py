@@ -673,7 +673,7 @@ def test_a_window_opening_says_why_its_deadline_is_not_the_calls_date(tmp_path, 
     r = Round(write(tmp_path, "award.yaml", text))
     r.until("2023-03-01")
     opened = r.letters("application")
-    assert "截止时间为2023年4月3日 17:30（星期一；原定4月1日，遇休息日顺延）。" in opened["e1"], opened["e1"]
+    assert "截止时间为2023年4月3日（星期一；原定4月1日，遇休息日顺延）17:30。" in opened["e1"], opened["e1"]
 
 
 def test_a_window_opening_the_day_its_call_is_published_is_announced_in_the_call(tmp_path, home):
@@ -695,7 +695,7 @@ def test_a_window_opening_the_day_its_call_is_published_is_announced_in_the_call
     called, opened = r.letters("call"), r.letters("application")
     assert sorted(called) == ["e1", "e2", "e3", "e4", "e5"] and sorted(opened) == ["e6", "e7"]  # one letter each
     assert ("示例区市场监督管理局已于2023年3月1日发布申报通知，请及时查阅并按要求做好相关工作。\n"
-            "申报自2023年3月1日起开始受理，截止时间为2023年3月31日 17:30（星期五）。自愿参加，如需申报，"
+            "申报自2023年3月1日起开始受理，截止时间为2023年3月31日（星期五）17:30。自愿参加，如需申报，"
             "请在截止时间前按要求提交。") in called["e1"], called["e1"]
     assert "“申报”自2023年3月1日起开始受理" in opened["e6"]
     with db.session_scope() as session:

@@ -106,7 +106,7 @@ def test_queuing_the_same_message_twice_stores_it_once(tmp_path):
     c1 = next(r for r in rows if r.unit_code == "c1" and r.merge_items)
     # The Chinese template, with Chinese dates.
     assert c1.subject == "【提醒】测试用小周期：揭榜书将于2023年4月14日截止"
-    assert "贵单位应于2023年4月14日 17:30（星期五）前提交揭榜书" in c1.body
+    assert "贵单位应于2023年4月14日（星期五）17:30前提交揭榜书" in c1.body
 
 
 def test_a_programme_can_override_a_template(tmp_path):

@@ -9,7 +9,14 @@ import pytest
 
 from qcycle import clock
 from qcycle.errors import ConfigError
-from qcycle.render import TEMPLATE_NAMES, cn_date, cn_datetime, render_message, weekday_cn
+from qcycle.render import (
+    TEMPLATE_NAMES,
+    cn_date,
+    cn_datetime,
+    cn_deadline,
+    render_message,
+    weekday_cn,
+)
 
 DAY = dt.date(2023, 4, 20)  # a Thursday
 DEADLINE = clock.at(DAY, dt.time(17, 30))
@@ -105,7 +112,7 @@ CONTEXTS = {
 }
 # What each rendering must say (DOMAIN.md's terms).
 MUST_SAY = {
-    "reminder.j2": ["【提醒】", "2023年4月20日 17:30", "星期四", "还有3个工作日"],
+    "reminder.j2": ["【提醒】", "2023年4月20日（星期四）17:30前提交", "还有3个工作日"],
     "overdue.j2": ["【逾期提醒】", "已逾期2个工作日"],
     "escalation.j2": ["【督办】", "武侯区市场监督管理局", "督促", "已逾期4个工作日"],
     "merged_reminder.j2": ["2项事项", "1. 揭榜挂帅：揭榜书", "还有2个工作日", "已逾期1个工作日"],
@@ -127,16 +134,16 @@ MUST_SAY = {
     "publication.j2": ["【通知】", "发布揭榜名单", "名单共列入2个单位"],
     "event_notice.j2": ["【通知】", "现场评审安排", "定于2023年4月24日（星期一）组织现场评审，请贵单位做好相关准备。"],
     "window_open.j2": ["【受理】", "开始受理", "星期四"],
-    "deadline_moved.j2": ["【截止时间调整】", "截止时间延长至2023年4月28日", "由2023年4月20日延长至2023年4月28日 17:30（星期五）",
+    "deadline_moved.j2": ["【截止时间调整】", "截止时间延长至2023年4月28日", "由2023年4月20日延长至2023年4月28日（星期五）17:30",
                           "贵单位尚未提交"],
-    "rectification.j2": ["【整改通知】", "前报送书面整改报告", "2023年4月20日 17:30（星期四）"],
+    "rectification.j2": ["【整改通知】", "前报送书面整改报告", "2023年4月20日（星期四）17:30"],
     "ops_digest.j2": ["【发送失败汇总】", "1条", "已停止重试", "93000"],
     "decision_pending.j2": ["【待审核】", "揭榜书审核", "2023年4月20日 17:30提交"],
     "refused_late.j2": ["【不予受理】", "揭榜书（质量基础设施“一站式”服务成效明显地方）逾期提交",
                         "贵单位于2023年4月21日 09:12提交的揭榜书", "晚于截止时间（2023年4月20日 17:30）",
                         "逾期提交的不予受理"],
     "item_added.j2": ["【新增事项】", "新增以下项目，现一并受理申报", "1. “争创国家级质量标准实验室”（质量创新）。",
-                      "如申报，请于2023年4月20日 17:30（星期四）前提交揭榜书。"],
+                      "如申报，请于2023年4月20日（星期四）17:30前提交揭榜书。"],
     "withdrawal.j2": ["【事项撤销】", "“争创国家级质量标准实验室”项目已撤销", "贵单位该项目的后续工作不再进行", "不再收到"],
 }
 
@@ -152,6 +159,9 @@ def test_cn_filters() -> None:
     # a hand-in half a minute after a 17:30 deadline does not read as one at 17:30
     assert cn_datetime(DEADLINE + dt.timedelta(seconds=30), seconds=True) == "2023年4月20日 17:30:30"
     assert cn_datetime(DEADLINE + dt.timedelta(seconds=30)) == cn_datetime(DEADLINE, seconds=True) == "2023年4月20日 17:30"
+    # a deadline as an office writes it: the weekday after the date, the time last
+    assert cn_deadline(DEADLINE) == "2023年4月20日（星期四）17:30" and cn_deadline(DAY) == "2023年4月20日（星期四）"
+    assert cn_deadline(DEADLINE, "原定4月19日") == "2023年4月20日（星期四；原定4月19日）17:30"
     assert weekday_cn(DAY) == "星期四"
     assert weekday_cn(dt.date(2026, 2, 15)) == "星期日"
 
