@@ -619,3 +619,25 @@ def test_an_extension_overtaken_by_a_later_deadline_for_all_no_longer_holds_its_
     assert after.cutoff("application", None, None, "511000") == after.cutoff("application", None, None)
     assert not [a for a in after.actions if a.unit == "511000"]
     assert all("511000" not in a.detail.get("extended", ()) for a in after.actions)
+
+
+def test_a_unit_added_after_a_deadline_is_not_overdue_for_it(ran_to_april_19, tmp_path):
+    """A city added on 05-11, after the application window closed, was listed by `status` as
+    overdue for it (逾期未交：提交揭榜书 … 晚到市), though it was never called to it."""
+    from qcycle.lifecycle import outstanding, round_timetable
+
+    text = SICHUAN.read_text(encoding="utf-8")
+    anchor = next(line for line in text.splitlines(keepends=True) if '{code: "510100"' in line)
+    added = tmp_path / SICHUAN.name
+    added.write_text(text.replace(anchor, anchor + anchor.replace('"510100"', '"519901"')
+                                  .replace("成都市", "晚到市")), encoding="utf-8")
+    loaded = load_programme(added)
+    with db.session_scope() as session:
+        sync_round(session, loaded, actor="cli:张三", at=clock.at(dt.date(2023, 5, 11), dt.time(10)))
+    with db.session_scope() as session:
+        plan = round_timetable(session, loaded.programme, ran_to_april_19)
+        application = outstanding(session, loaded.programme, ran_to_april_19, plan.by_name()["application:deadline"])
+    assert "519901" not in application and "510100" in application  # the others still owe it
+    with db.session_scope() as session:
+        assert crud.units_joined(session=session, round_id=ran_to_april_19) == {
+            "519901": clock.at(dt.date(2023, 5, 11), dt.time(10))}  # and only it joined late

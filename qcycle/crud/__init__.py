@@ -116,6 +116,7 @@ from qcycle.crud.submissions import (
 )
 from qcycle.crud.units import (
     unit_fields,
+    units_joined,
     upsert_list_items,
     upsert_units,
 )
@@ -195,6 +196,7 @@ __all__ = [
     "stamp_started",
     "subjects_with_outcome",
     "unit_fields",
+    "units_joined",
     "update_round",
     "upsert_list_items",
     "upsert_units",

@@ -3,16 +3,18 @@ step by code (insert or update, none removed)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from qcycle.clock import to_local
 from qcycle.crud.base import fields_of, row_values, upsert
 from qcycle.models import ListItem, Unit
 
-__all__ = ["unit_fields", "upsert_list_items", "upsert_units"]
+__all__ = ["unit_fields", "units_joined", "upsert_list_items", "upsert_units"]
 
 
 def unit_fields(*, session: Session, round_id: uuid.UUID) -> dict[str, tuple[str, str, str | None]]:
@@ -20,6 +22,12 @@ def unit_fields(*, session: Session, round_id: uuid.UUID) -> dict[str, tuple[str
     session.flush()
     stmt = select(Unit.code, Unit.name, Unit.level, Unit.parent_code).where(Unit.round_id == round_id)
     return {code: (name, level, parent) for code, name, level, parent in session.exec(stmt)}
+
+
+def units_joined(*, session: Session, round_id: uuid.UUID) -> dict[str, dt.datetime]:
+    """The round's units added after it began (an amendment), with when: usually none."""
+    stmt = select(Unit.code, Unit.joined_at).where(Unit.round_id == round_id, col(Unit.joined_at).is_not(None))
+    return {code: to_local(at) for code, at in session.exec(stmt) if at is not None}
 
 
 def upsert_units(*, session: Session, round_id: uuid.UUID, units: Iterable[Any]) -> list[Unit]:
@@ -37,6 +45,7 @@ def upsert_units(*, session: Session, round_id: uuid.UUID, units: Iterable[Any])
             name=f["name"],
             level=str(f["level"]),
             parent_code=f.get("parent_code", f.get("parent")),
+            joined_at=f.get("joined_at"),  # set when first inserted, never updated
         )
         rows.append(row_values(unit))
     upsert(

@@ -45,7 +45,7 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
     p = loaded.programme
     text = loaded.text or None
     drafts: list[Draft] = []
-    row, _ = crud.get_or_create_round(
+    row, created = crud.get_or_create_round(
         session=session, code=p.round.code, name=p.round.name, issuer_code=p.round.issuer,
         config_path=str(loaded.path), config_sha256=loaded.sha256,
         first_year=p.round.years[0], last_year=p.round.years[-1], programme=p.round.programme,
@@ -76,6 +76,9 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
     units: list[dict[str, Any]] = [{"code": u.code, "name": u.name, "level": str(u.level), "parent_code": u.parent}
                                    for u in p.units]
     changed = [u for u in units if stored.get(u["code"]) != (u["name"], u["level"], u["parent_code"])]
+    if not created:  # a unit new to a round that has begun joins it now: earlier deadlines are not its own
+        joined = at or clock.now()
+        changed = [u | {"joined_at": joined} if u["code"] not in stored else u for u in changed]
     if changed:
         crud.upsert_units(session=session, round_id=row.id, units=changed)
     crud.upsert_list_items(session=session, round_id=row.id, items=[

@@ -286,6 +286,10 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
     else:  # units with their own deadline answer to it, not to this one
         left_out = set(action.detail.get("extended", ()))
         due = [u for u in due if u not in left_out]
+    # A unit added to the round after this deadline was never called to it (status listed it as overdue).
+    joined = _remembered(("joined", round_id), lambda: crud.units_joined(session=session, round_id=round_id))
+    if joined:
+        due = [u for u in due if u not in joined or joined[u] <= action.at]
     done = _submitted(session, round_id, stage, action.period, action.category, p)
     if less_refused and stage.lateness == "reject":
         done |= _submitted(session, round_id, stage, action.period, action.category, p, "rejected_late")

@@ -107,6 +107,8 @@ class Unit(UnitBase, table=True):
 
     id: uuid.UUID = _uuid_pk()
     round_id: uuid.UUID = _round_fk()
+    joined_at: dt.datetime | None = Field(
+        None, sa_type=LocalDateTime, description="added to the round after it began (an amendment); None: from the start")
 
 
 # -- list items (榜单项目) ---------------------------------------------------------------------
