@@ -29,6 +29,7 @@ that the database gave a moment ago and no longer has — which stay ``TypeError
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -50,6 +51,7 @@ __all__ = [
     "StateError",
     "TimetableError",
     "UsageError",
+    "json_problem",
     "why_unreadable",
 ]
 
@@ -159,3 +161,24 @@ def why_unreadable(exc: OSError | UnicodeDecodeError) -> str:
     if isinstance(exc, PermissionError):
         return "没有读取权限"
     return f"系统错误：{exc.strerror or exc}"
+
+
+# json's messages (English) as an office reads them, by their first words.
+_JSON_WORDS = (
+    ("Expecting property name", "键须用英文双引号括起来"),
+    ("Expecting ',' delimiter", "缺少逗号“,”"),
+    ("Expecting ':' delimiter", "缺少冒号“:”"),
+    ("Expecting value", "这里缺少值（或不是 JSON）"),
+    ("Unterminated string", "字符串缺少结束的双引号"),
+    ("Extra data", "一个完整的 JSON 之后还有多余的内容"),
+    ("Invalid control character", "字符串中有换行等控制字符"),
+    ("Invalid \\escape", "字符串中有无效的转义（反斜杠）"),
+)
+
+
+def json_problem(exc: ValueError) -> str:
+    """Why text is not JSON, in the ops team's words, with where when json says it."""
+    message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+    words = next((zh for en, zh in _JSON_WORDS if message.startswith(en)), "JSON 格式错误")
+    where = f"第 {exc.lineno} 行第 {exc.colno} 列：" if isinstance(exc, json.JSONDecodeError) else ""
+    return f"{where}{words}"

@@ -119,8 +119,10 @@ def _score_problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     named = record.get("stage")
     if named and named not in p.assessment_stages:
         return f"阶段 {named!r} 不是考核阶段（可选：{'、'.join(p.assessment_stages) or '无'}）"
+    if record.get("value") in (None, ""):
+        return "缺少评分（value）"
     try:
-        raw: Any = record.get("value")  # None or text is reported below, not raised
+        raw: Any = record.get("value")  # text is reported below, not raised
         value = float(raw)
     except (TypeError, ValueError):
         return f"评分 {record.get('value')!r} 不是数字"
@@ -141,6 +143,8 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     """Why a record cannot be stored, in the ops team's words; None when it can."""
     kind = record.get("kind")
     known = _BUILTIN_KINDS + list(p.submission_kinds)
+    if kind in (None, ""):
+        return "缺少材料种类（kind）"
     if kind not in known:
         taken = [f"{stages[0].handed_in}（{k}）" for k, stages in p.submission_stages.items()]
         taken += [f"{p.submission_title('score')}（score）"] if p.assessment is not None else []
@@ -160,6 +164,8 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     named = record.get("stage")
     if named and named not in {st.code for st in _stages_for(p, kind)}:
         return f"阶段 {named!r} 不收 {kind} 类材料（可选：{'、'.join(st.code for st in _stages_for(p, kind))}）"
+    if record.get("submitted_at") in (None, ""):
+        return "缺少提交时间（submitted_at）"
     try:
         _parse_time(record.get("submitted_at"))
     except (TypeError, ValueError):
@@ -182,6 +188,20 @@ def _late(timetable: Timetable, stage: Stage, record: Mapping[str, Any], categor
     # any officer's clock, and by a 17:30 deadline.
     late = cutoff is not None and submitted_at.replace(second=0, microsecond=0) > cutoff
     return late, "rejected_late" if late and stage.lateness == "reject" else "accepted", cutoff
+
+
+def _per_item(p: Programme, cutoffs: dict) -> set[str]:
+    """Stages whose hand-ins are per list item: the application a decision takes takers from
+    (揭榜书, one an item), and what the takers owe (进展报告). One without its item was taken in
+    as on time, applied for nothing, and stood beside the unit's later one with the item."""
+    if "per_item" not in cutoffs:
+        stages: set[str] = set()
+        takers = p.takers_stage
+        if p.items and takers is not None and takers.decides:
+            stages = {takers.decides} | {s.code for s in p.stages if s.owed_by is not None
+                                         and takers.code in s.owed_by.stages() and not s.owed_by.levels}
+        cutoffs["per_item"] = stages
+    return cutoffs["per_item"]
 
 
 def _unplaced(p: Programme, timetable: Timetable, stage: Stage, record: Mapping[str, Any], category: str | None,
@@ -272,6 +292,8 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
     identity, problem = identity_of(stage, record, category)
     if identity is None:
         return _Plan(problem=problem)
+    if not record.get("item") and stage.code in _per_item(programme, cutoffs):
+        return _Plan(problem=f"缺少榜单项目（item）：“{stage.name}”按项目提交（一个项目一份）")
     late, status, cutoff = _late(timetable, stage, record, category, submitted_at, cutoffs)
     if cutoff is None and (problem := _unplaced(programme, timetable, stage, record, category, cutoffs)):
         return _Plan(problem=problem)

@@ -55,12 +55,7 @@ NEGATIVE = NEGATIVE_OUTCOMES
 
 def takers_stage(p: Programme) -> Stage | None:
     """The decision on applications whose approved subjects are the takers (揭榜单位)."""
-    for s in p.stages:
-        if s.kind is StageKind.decision and s.decides and p.has_stage(s.decides):
-            target = p.stage(s.decides)
-            if target.submission == "application":
-                return s
-    return None
+    return p.takers_stage
 
 
 _memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar("qcycle_lifecycle_memo",

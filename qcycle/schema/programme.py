@@ -165,6 +165,12 @@ class Programme(_Model):
         """Each stage's place in the file (the order steps follow and same-moment actions run in)."""
         return {s.code: i for i, s in enumerate(self.stages)}
 
+    @cached_property
+    def takers_stage(self) -> Stage | None:
+        """The decision on applications whose approved subjects are the takers (揭榜单位)."""
+        return next((s for s in self.stages if s.kind is StageKind.decision and s.decides
+                     and self.has_stage(s.decides) and self.stage(s.decides).submission == "application"), None)
+
 
 def programme_json_schema() -> dict:
     """The programme file as JSON Schema, for editors (completion, red underlines)."""

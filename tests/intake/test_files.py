@@ -80,11 +80,15 @@ def test_csv_utf8_with_bom_is_imported_with_lateness_and_the_broken_row_quaranti
     assert (a3.status, a3.late) == ("rejected_late", True)
 
 
-def test_an_open_quote_sets_its_own_line_aside_and_not_the_rows_after_it(session, tmp_path):
+@pytest.mark.parametrize("typo", ['揭榜书,510100,"zlcx-01,,2023/4/18 10:00,A1,首次申报',
+                                  '揭榜书,510100,zlcx-01,,2023/4/18 10:00,A1,"首次申报'],
+                         ids=["inside", "last column"])
+def test_an_open_quote_sets_its_own_line_aside_and_not_the_rows_after_it(session, tmp_path, typo):
     """A stray quote made the csv reader run on to the end of the file: the rows after it were
-    one quarantined 'row' and never stored. Each line is now read apart, and the count still
-    adds up to the rows in the file."""
-    rows = ['揭榜书,510100,"zlcx-01,,2023/4/18 10:00,A1,首次申报', *ROWS[1:2], *ROWS[3:]]
+    one quarantined 'row', or, opened in the last column, text in its 备注 with the counts
+    still adding up, never stored. Each line is now read apart, and the count still adds up to
+    the rows in the file."""
+    rows = [typo, *ROWS[1:2], *ROWS[3:]]
     report = import_file(path=_csv(tmp_path / "quote.csv", "utf-8", rows=rows, broken=False),
                          programme=P1, session=session)
     assert report.counts["accepted"] + report.counts["late_accepted"] == 2 and report.counts["quarantined"] == 1
@@ -182,7 +186,7 @@ def test_json_list_and_json_lines_with_chinese_keys_and_broken_lines(session, tm
     report = import_file(path=tmp_path / "feed.jsonl", programme=P1, session=session)
     assert report.counts["accepted"] == 1 and report.counts["quarantined"] == 2
     assert [q.where for q in report.quarantined] == ["第 3 行", "第 4 行"]
-    assert "不是有效的 JSON" in report.quarantined[0].reason
+    assert report.quarantined[0].reason == "不是有效的 JSON（第 1 行第 41 列：缺少逗号“,”）"  # json's English kept out
     kept = [q.raw for q in session.exec(select(QuarantinedRecord)).all()]
     assert '{"kind": "application", "unit": "510100"' in kept
 

@@ -166,3 +166,44 @@ def test_a_hand_in_within_the_deadline_s_minute_is_on_time(tmp_path):
         results = ingest_many(records=records, **args)
     db.get_engine(url).dispose()
     assert [r.status for r in results] == ["accepted", "rejected_late"]
+
+
+def test_a_missing_field_is_said_missing_not_none():
+    """"提交时间 None 无法识别", "评分 None 不是数字", "未知的材料种类 None" reached the office."""
+    from qcycle.intake.records import _problem
+    from qcycle.loader import load_programme
+
+    p = load_programme(P1).programme
+    assert _problem(p, {"unit": "510100"}) == "缺少材料种类（kind）"
+    assert _problem(p, {"kind": "application", "unit": "510100", "submitted_at": None}) == "缺少提交时间（submitted_at）"
+    assert _problem(p, {"kind": "score", "unit": "510100", "reviewer": "R1", "component": "effect",
+                        "value": ""}) == "缺少评分（value）"
+
+
+def test_a_hand_in_of_a_per_item_stage_without_its_item_is_set_aside(tmp_path):
+    """A 揭榜书 without its 项目代码 was taken in as on time, applied for nothing, and stood beside
+    the same city's later one with the item (审核揭榜书 2 项). 揭榜书 and 进展报告 are per item; an
+    award's 申报材料 (no list) is not."""
+    url = _fresh(tmp_path, "noitem.db")
+    with Session(db.get_engine(url), expire_on_commit=False) as session:
+        ctx = open_round(session, P1)
+        args = {"session": session, "programme": ctx.loaded.programme, "timetable": ctx.timetable,
+                "round_id": ctx.round_id, "source": "test"}
+        records = [normalise_record(r) for r in (
+            {"kind": "application", "unit": "510100", "submitted_at": "2023-04-12T10:00:00+08:00"},
+            {"kind": "progress_report", "unit": "510100", "period": "2023-07", "submitted_at": "2023-07-10T10:00:00+08:00"},
+            {"kind": "application", "unit": "510100", "item": "zlcx-01", "submitted_at": "2023-04-12T10:00:00+08:00"})]
+        results = ingest_many(records=records, **args)
+    db.get_engine(url).dispose()
+    assert [r.status for r in results] == ["quarantined", "quarantined", "accepted"]
+    assert results[0].reason == "缺少榜单项目（item）：“提交揭榜书”按项目提交（一个项目一份）"
+    award = P1.with_name("ts-government-quality-award-2024.yaml")
+    url = _fresh(tmp_path, "award.db")
+    with Session(db.get_engine(url), expire_on_commit=False) as session:
+        ctx = open_round(session, award)
+        unit = next(u.code for u in ctx.loaded.programme.units if u.level == "enterprise")
+        [result] = ingest_many(session=session, programme=ctx.loaded.programme, timetable=ctx.timetable,
+                               round_id=ctx.round_id, source="test", records=[normalise_record(
+                                   {"kind": "application", "unit": unit, "submitted_at": "2024-05-20T10:00:00+08:00"})])
+    db.get_engine(url).dispose()
+    assert result.status == "accepted", result

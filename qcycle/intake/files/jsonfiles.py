@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from qcycle.errors import json_problem
 from qcycle.intake.files.detect import FileRow, RecordFile, _unreadable
 from qcycle.intake.normalise import FIELD_ALIASES
 from qcycle.intake.report import raw_json
@@ -36,7 +37,7 @@ def _jsonl_rows(source: Iterable[str]) -> Iterator[FileRow]:
         try:
             item = json.loads(line)
         except ValueError as exc:
-            yield FileRow(where, line, None, f"不是有效的 JSON（{exc}）")
+            yield FileRow(where, line, None, f"不是有效的 JSON（{json_problem(exc)}）")
             continue
         if isinstance(item, dict):
             yield FileRow(where, line, item)
@@ -63,7 +64,7 @@ def _read_json(path: Path, text: str, *, lines: bool) -> RecordFile:
         if _looks_like_jsonl(text):  # JSON Lines saved as .json
             return RecordFile(path, "jsonl", rows=list(_jsonl_rows(text.splitlines())))
         raise _unreadable(
-            path, f"不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}）"
+            path, f"不是有效的 JSON（{json_problem(exc)}）"
         ) from exc
     if isinstance(data, dict) and isinstance(data.get("records"), list):
         data = data["records"]

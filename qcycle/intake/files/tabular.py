@@ -56,7 +56,7 @@ def _csv_records(
         except StopIteration:
             return
         except csv.Error as exc:
-            cells, problem = None, f"CSV 格式错误（{exc}）"
+            cells, problem = None, _csv_problem(exc)
         raw = "".join(buffer).rstrip("\r\n")
         buffer.clear()
         yield start, raw, cells, problem
@@ -69,6 +69,9 @@ def _csv_rows(path: Path, encoding: str, result: RecordFile) -> Iterator[FileRow
     headers: list[str] | None = None
     for line, raw, cells, problem in _csv_records(_text_lines(path, encoding), delimiter):
         where = f"第 {line} 行"
+        if cells is None and headers is not None and "\n" in raw:
+            yield from _lines_apart(raw, line, delimiter, headers)  # a run-on quote grew past the cell limit
+            continue
         if cells is None:
             yield FileRow(where, raw, None, problem)
             continue
@@ -79,9 +82,10 @@ def _csv_rows(path: Path, encoding: str, result: RecordFile) -> Iterator[FileRow
             continue
         if len(cells) > len(headers) and _blank(cells[len(headers) :]):
             cells = cells[: len(headers)]  # trailing separators of empty cells
-        if len(cells) != len(headers) and "\n" in raw:
-            # A quote left open swallows the lines after it into one cell: each line is read
-            # again on its own, so one typo does not take the next rows with it.
+        if "\n" in raw and (len(cells) != len(headers) or _rows_inside(raw, delimiter, headers)):
+            # A quote left open swallows the lines after it into one cell (the last column's keeps
+            # the count right): each line is read again on its own, so one typo does not take the
+            # next rows with it.
             yield from _lines_apart(raw, line, delimiter, headers)
             continue
         if len(cells) != len(headers):
@@ -91,6 +95,25 @@ def _csv_rows(path: Path, encoding: str, result: RecordFile) -> Iterator[FileRow
         yield FileRow(where, raw, dict(zip(headers, cells, strict=True)))
     if headers is None:
         raise _unreadable(path, "文件是空的（没有表头行）")
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """The csv module's error in the office's words."""
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return "单元格超过 128 KB（多为引号未闭合，后面的行被并入了这一格）"
+    if "NUL" in text:
+        return "含有空字符（NUL），文件可能已损坏，或不是文本格式"
+    return "CSV 格式错误，这一行无法按列拆分（检查引号和分隔符）"
+
+
+def _rows_inside(raw: str, delimiter: str, headers: list[str]) -> bool:
+    """Whether a record across lines holds lines that are whole rows themselves: a quote left
+    open, not a cell with a line break in it."""
+    for text in raw.splitlines()[1:]:
+        if text.count('"') % 2 == 0 and len(next(csv.reader([text], delimiter=delimiter), [])) == len(headers):
+            return True
+    return False
 
 
 def _lines_apart(raw: str, first: int, delimiter: str, headers: list[str]) -> Iterator[FileRow]:

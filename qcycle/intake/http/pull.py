@@ -16,7 +16,7 @@ import httpx
 from sqlmodel import Session
 
 from qcycle import db
-from qcycle.errors import IntakeError
+from qcycle.errors import IntakeError, json_problem
 from qcycle.intake.files import decode_text
 from qcycle.intake.http.fetcher import _KEPT_BYTES, _Fetcher, _Reply
 from qcycle.intake.http.source import _MIB, HttpSource, SourceFailed, safe_url
@@ -60,7 +60,7 @@ def _parse_page(text: str, content_type: str) -> tuple[list[Any] | None, dict[st
         data = json.loads(text)
     except ValueError as exc:
         what = "返回的是 HTML 页面而不是 JSON" if "html" in content_type else "不是有效的 JSON"
-        return None, {}, f"{what}（{exc}）"
+        return None, {}, f"{what}（{json_problem(exc)}）"
     if isinstance(data, list):
         return data, {}, ""
     if isinstance(data, dict):
