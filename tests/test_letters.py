@@ -424,3 +424,29 @@ def test_a_step_told_at_once_is_not_told_again_by_the_results(path, tmp_path_fac
             assert not again, (m.unit_code, again, m.body)
             if path.stem == "wz-mayor-quality-award-2021":
                 assert "：获奖" not in m.body, m.body
+
+
+def test_a_result_letter_names_every_item_its_unit_took(tmp_path_factory, monkeypatch):
+    """四川's 凉山 took 争创国家级质量标准实验室, never applied to have it evaluated, and its result
+    letter named only the other item, refused at the review: an item it took is in its letter,
+    graded or "未按期提交…评价确认申请"."""
+    use_home(monkeypatch, tmp_path_factory.mktemp("sc-seed-3"))
+    try:  # the seed where 凉山 does so
+        p, _, round_id = play_programme(next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023"), seed=3)
+        with db.session_scope() as session:
+            messages = list(session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all())
+            decisions = list(session.exec(select(Decision).where(Decision.round_id == round_id)).all())
+    finally:
+        leave_home()
+    taken = {(d.subject.partition(":")[0], d.subject.partition(":")[2]) for d in decisions
+             if d.stage == "takers_review" and d.outcome == "approved"}
+    letters = [m for m in messages if m.channel == "email" and m.action.startswith("results:")]
+    assert letters
+    for m in letters:
+        category = m.action.split("@")[0].split(":")[2] if m.action.count(":") >= 2 else None
+        for unit, item in taken:
+            if unit == m.unit_code and (category is None or p.item_category[item] == category):
+                name = next(i.name for _, i in p.items if i.code == item)
+                inner = name.replace("“", "‘").replace("”", "’")  # as it reads inside quotation marks
+                assert name in m.body or inner in m.body, (unit, name, m.body)
+    assert any("未通过揭榜书审核" in m.body and "未按期提交" in m.body for m in letters if m.unit_code == "513400")

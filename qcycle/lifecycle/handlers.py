@@ -344,9 +344,11 @@ def _notify(session, p, round_id, action) -> Outcome:
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
                  for r in mine] + rejected.get(u, [])
-        if not lines and template == "result.j2":  # nothing graded: it never handed in what is graded
-            lines = [f"未按期提交{quoted(n) if n else ''}{p.stage(code).handed_in}"
-                     for code, late in missing if u in late for n in (late[u] or [""])]
+        # What it never handed in is not graded: said beside what was (an item's line once).
+        missed = [f"未按期提交{quoted(n) if n else ''}{p.stage(code).handed_in}"
+                  for code, late in missing if u in late for n in (late[u] or [""])
+                  if not (n and any(line.startswith(f"{n}：") for line in lines))] if template == "result.j2" else []
+        lines += missed
         # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
         grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
         if not (lines or grounds or praise):
@@ -356,7 +358,7 @@ def _notify(session, p, round_id, action) -> Outcome:
         # beside its grade: "某项目：良好（得分81.27）".
         named = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(lines) > 1
         item_lines = ([f"{p_item_name(p, r.unit_code) or p.unit(u).name}：{grade_label(r.grade)}（得分{r.total:.2f}）"
-                       for r in mine] + rejected.get(u, [])) if named else []
+                       for r in mine] + rejected.get(u, []) + missed) if named else []
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
         items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
         # One assessment of several (each year of a plan) is named by itself: the subject line names

@@ -157,8 +157,10 @@ def objection_replies(session: Session, p: Programme, round_id: uuid.UUID, who: 
 
 def missing_in(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
                category: str | None) -> list[tuple[str, dict[str, list[str]]]]:
-    """(stage, unit → the list items it owed there, none for a unit's own hand-in) for the units
-    that never handed in at every ``missing_at`` a selection names."""
+    """(stage, unit → the list items it owed there and never handed in, none for a unit's own
+    hand-in) at every ``missing_at`` a selection names: the units that handed in nothing, and
+    those that handed in for some of their items (四川's 泸州 was told the result of one item and
+    nothing of the other it never applied to have evaluated)."""
     if who is None:
         return []
     out = []
@@ -166,10 +168,12 @@ def missing_in(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
         window = p.stage(who.missing_at)
         units = set(select_subjects(session, p, round_id, Who(missing_at=who.missing_at), category))
         items: dict[str, list[str]] = {u: [] for u in units}
+        handed = set(crud.handed_in_subjects(session=session, round_id=round_id, stage=window.code, period=None,
+                                             category=category, item_category=p.item_category))
         for subject in select_subjects(session, p, round_id, window.owed_by, category) if window.owed_by else []:
             unit, _, item = subject.partition(":")
-            if unit in items and item:
-                items[unit].append(p_item_name(p, subject) or item)
+            if item and (unit in items or subject not in handed):
+                items.setdefault(unit, []).append(p_item_name(p, subject) or item)
         out.append((who.missing_at, items))
     for alt in who.any_of:
         out += missing_in(session, p, round_id, alt, category)
