@@ -16,7 +16,7 @@ that :func:`exit_code` gives its class — the one table of them, :data:`EXIT_CO
     1    it failed while running, or is refused now: StateError, IntakeError,
          DeliveryError, AssessmentError
     2-6  ``qcycle pull``: SourceFailed by its kind (:data:`SOURCE_EXIT_CODES`):
-         2 refused, 3 unavailable/unreadable, 4 deadline, 5 too large, 6 redirect
+         2 refused, 3 unavailable/unreadable/not to its end, 4 deadline, 5 too large, 6 redirect
     ===  =============================================================================
 
 Typer's own usage errors (a missing argument, a bad option value) exit 2 as well. One command

@@ -124,6 +124,7 @@ def pull(
         float, typer.Option(help="每次请求的总时限，秒（连接、响应头、整个响应体）")
     ] = 10,
     retries: Annotated[int, typer.Option(help="每页重试次数（随机退避）")] = 4,
+    max_pages: Annotated[int, typer.Option(min=1, help="最多拉取的页数（到达后停止，退出码 3）")] = 10_000,
     deadline: Annotated[
         float, typer.Option(help="整个拉取的总时限，秒（全部页面、重试与等待）")
     ] = 1800,
@@ -143,7 +144,7 @@ def pull(
     或 --allow-redirect-to 列出的来源（令牌不会发往其他来源）。已取得的页总会保存。
 
     退出码 / exit codes: 0 完成（含隔离的记录）；2 参数有误或被数据源拒绝（令牌、HTTP 4xx）；
-    3 数据源不可用或页面无法读取（已重试）；4 超过总时限 --deadline；
+    3 数据源不可用、页面无法读取（已重试）或未拉取完（--max-pages 上限、分页链接成环）；4 超过总时限 --deadline；
     5 页面超过 --max-page-bytes（已隔离）；6 重定向到未允许的来源，已拒绝。
 
     \b
@@ -156,7 +157,7 @@ def pull(
 
     try:
         source = HttpSource(url=url, token_env=token_env, page_size=page_size, timeout=timeout,
-                            retries=retries, deadline=deadline, max_page_bytes=max_page_bytes,
+                            retries=retries, deadline=deadline, max_page_bytes=max_page_bytes, max_pages=max_pages,
                             allow_redirects_to=allow_redirect_to or [])  # fmt: skip
     except ValidationError as exc:
         for e in exc.errors():
@@ -173,8 +174,9 @@ def pull(
     except QcycleError as exc:
         raise fail(exc) from None
     _print_report(report)
-    if report.stopped:
-        out.print(f"  注意：{report.stopped}", markup=False)
+    if report.stopped:  # pages may be left: not "done" (exit 0) while the message says so
+        err.print(f"错误：{report.stopped}", markup=False)
+        raise typer.Exit(3)
 
 
 def _round_code(value: str) -> str:

@@ -91,6 +91,13 @@ def _cursor(q, hits) -> Reply:
     return 200, {"records": GOOD_RECORDS[:2], "next": "/cursor?cursor=b"}, {}
 
 
+def _link_loop(q, hits) -> Reply:
+    """Pages 1 and 2 link to each other: a pull that does not notice fetches forever."""
+    if q.get("cursor") == "b":
+        return 200, {"records": GOOD_RECORDS[2:4], "next": "/link-loop?cursor=a"}, {}
+    return 200, {"records": GOOD_RECORDS[:2], "next": "/link-loop?cursor=b"}, {}
+
+
 def _first_page_only(records: list[Any]) -> Callable[[dict[str, str], int], Reply]:
     def reply(q, hits) -> Reply:
         return 200, (records if _page(q) == 1 else []), {}
@@ -238,6 +245,7 @@ ROUTES: dict[str, Callable[[dict[str, str], int], Reply | str]] = {
     "/shape": _shape,
     "/cursor-broken": _cursor_broken,
     "/mixed": _first_page_only(BAD_RECORDS),
+    "/link-loop": _link_loop,
     "/always-500": lambda q, hits: (503, "busy", {}),
     "/flapping": _flapping,
     "/then-drip": _then_drip,

@@ -76,6 +76,10 @@ def test_pull_takes_a_source_and_fails_clearly_without_the_token(
                                  "--page-size", "3"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "按时受理 5，逾期已受理 1，逾期不予受理 1，重复 0，修改重报 0，冲突隔离 0，隔离 0（3 页）" in result.stdout
+    # Stopped at its page limit with pages left: not "done"
+    cut = runner.invoke(app, ["pull", "--round", str(P1), "--url", url, "--token-env", TOKEN_ENV,
+                              "--page-size", "3", "--max-pages", "1"])
+    assert cut.exit_code == 3 and "错误：已达 1 页上限，停止：可能还有未拉取的页" in cut.output, cut.output
     monkeypatch.setenv(TOKEN_ENV, "a-wrong-token")
     refused = runner.invoke(
         app, ["pull", "--round", str(P1), "--url", url, "--token-env", TOKEN_ENV]

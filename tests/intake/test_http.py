@@ -83,6 +83,15 @@ def test_next_links_are_followed_until_null(session, source_server, token_env):
     assert all(a == f"Bearer {TOKEN}" for a in source_server.auth_seen)
 
 
+def test_a_chain_of_links_that_comes_back_is_a_loop_and_stops_the_pull(session, source_server, token_env):
+    """Pages that link to each other were fetched 10,000 times, then the pull ended "done" (rc 0)."""
+    with pytest.raises(SourceFailed, match="分页链接成环") as info:
+        _pull(session, source_server, "/link-loop")
+    assert info.value.kind == "unreadable" and info.value.report is not None
+    assert info.value.report.pages == 3 and source_server.hits["/link-loop"] == 3  # a, b, a again: seen
+    assert info.value.report.total == 6 and info.value.report.counts["duplicate"] == 2  # page a twice, stored once
+
+
 def test_a_500_is_retried_with_backoff(session, source_server, token_env):
     sleeps = Sleeps()
     report = _pull(session, source_server, "/flaky", sleeps)

@@ -143,13 +143,19 @@ def _pull_pages(
     following_links = False
     bad_pages = 0
     previous = None
+    fetched: dict[str, int] = {}  # page URL → the page it was: a chain of links that comes back is a loop
     while True:
         if report.pages >= source.max_pages:
             # Pages may be left: say so in the report, not only in a log line.
             report.stopped = (f"已达 {source.max_pages} 页上限，停止：可能还有未拉取的页"
                               "（调大 page_size 或 max_pages 后重新拉取，已保存的记录不会重复）")
-            logger.warning("拉取 %s：%s", report.source, report.stopped)
+            logger.warning("拉取 %s：%s", safe_url(source.url), report.stopped)
             return
+        if url in fetched:
+            raise SourceFailed(f"拉取 {safe_url(source.url)} 失败：第 {report.pages} 页的下一页指回第 {fetched[url]} 页"
+                               "（分页链接成环），已停止；已拉取的页已保存", url=safe_url(url), retryable=False,
+                               kind="unreadable")
+        fetched[url] = report.pages + 1
         reply = fetcher.get(url)
         report.pages += 1
         shown = safe_url(url)
