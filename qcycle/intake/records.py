@@ -324,7 +324,7 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
     text kept for record i, ``wheres[i]`` where it was ("第 5 行"), kept with its reason."""
     results: list[IngestResult | None] = []
     pending: list[_Pending] = []
-    reviews: list[dict[str, Any]] = []
+    reviews: list[dict[str, Any]] = []  # reviewers' values, each with its place in the batch
     malformed: list[tuple[int, str, dict[str, Any]]] = []
     cutoffs: dict = {}
     words = programme.kind_words  # "申报材料" in the office's own file means its application
@@ -346,15 +346,16 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
             results.append(_set_aside(session, round_id, source, _Pending(i, plan, record, raw, where), plan.problem,
                                       "quarantined"))
         elif plan.review is not None:
-            reviews.append(plan.review)
-            results.append(IngestResult("accepted"))
+            reviews.append({**plan.review, "index": len(results)})
+            results.append(None)
         else:
             pending.append(_Pending(len(results), plan, record, raw, where))
             results.append(None)
     kept = crud.quarantine_many(session=session, rows=[row for _, _, row in malformed])
     for index, reason, row in malformed:
         results[index] = IngestResult("quarantined", reason, kept[row["fingerprint"]])
-    crud.put_reviews(session=session, round_id=round_id, rows=reviews)
+    for index, result in _store_reviews(session, programme, round_id, source, reviews).items():
+        results[index] = result
     for attempt in range(3):
         outcome, lost = _store(session, round_id, pending)
         for p in pending:
@@ -368,6 +369,41 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
     busy = IntakeError(f"{len(pending)} 条记录在 {attempt + 1} 次尝试中均与同时进行的导入冲突，请重试")
     busy.retryable = True  # another import holds the same keys: a task tries again
     raise busy
+
+
+def _store_reviews(session: Session, p: Programme, round_id: uuid.UUID, source: str,
+                   reviews: Sequence[Mapping[str, Any]]) -> dict[int, IngestResult]:
+    """Store reviewers' values, each with its outcome as submissions have theirs: the same value
+    again is a duplicate, a new value for a score already given a revision (the last one stands,
+    the change in the audit log). A score sheet imported twice counted every value 按时受理 again,
+    and a changed one replaced the old without a trace."""
+    if not reviews:
+        return {}
+    def key(r: Mapping[str, Any]) -> tuple[str, str, str, str]:
+        return (r["stage"] or "", r["unit_code"], str(r["reviewer"]), r["component_code"])
+
+    held = {key({"stage": r.stage, "unit_code": r.unit_code, "reviewer": r.reviewer,
+                 "component_code": r.component_code}): r.value
+            for r in crud.reviews_of(session=session, round_id=round_id, subjects=sorted({r["unit_code"] for r in reviews}),
+                                     stages=sorted({r["stage"] or "" for r in reviews}))}
+    results: dict[int, IngestResult] = {}
+    changes = []
+    for r in reviews:
+        k, value = key(r), float(r["value"])
+        if k not in held:
+            results[r["index"]] = IngestResult("accepted")
+        elif held[k] == value:
+            results[r["index"]] = IngestResult("duplicate", "同一评分已收到过")
+        else:
+            results[r["index"]] = IngestResult("revised", f"评分由 {held[k]:g} 改为 {value:g}（已记入审计日志）")
+            changes.append({"stage": k[0], "subject": k[1], "reviewer": k[2], "component": k[3],
+                            "old": held[k], "new": value, "source": source})
+        held[k] = value
+    crud.put_reviews(session=session, round_id=round_id, rows=reviews)
+    for change in changes:
+        crud.audit(session=session, actor=f"intake:{source}", action="score:revise", round_code=p.round.code,
+                   detail=change)
+    return results
 
 
 @dataclass(frozen=True)

@@ -207,3 +207,30 @@ def test_a_hand_in_of_a_per_item_stage_without_its_item_is_set_aside(tmp_path):
                                    {"kind": "application", "unit": unit, "submitted_at": "2024-05-20T10:00:00+08:00"})])
     db.get_engine(url).dispose()
     assert result.status == "accepted", result
+
+
+def test_a_score_given_again_is_a_duplicate_and_a_changed_one_a_revision_in_the_audit_log(tmp_path):
+    """A score sheet imported twice counted every value 按时受理 again, and a reviewer's changed
+    value replaced the old one without a trace."""
+    from qcycle.models import AuditLog
+
+    url = _fresh(tmp_path, "rescore.db")
+    with Session(db.get_engine(url), expire_on_commit=False) as session:
+        ctx = open_round(session, P1)
+        args = {"session": session, "programme": ctx.loaded.programme, "timetable": ctx.timetable,
+                "round_id": ctx.round_id, "source": "import:评分.csv"}
+
+        def sheet(*values):
+            return [normalise_record({"kind": "score", "unit": "510100", "item": "zlcx-01", "reviewer": "专家甲",
+                                      "component": "effect", "value": v}) for v in values]
+
+        first = ingest_many(records=sheet(95, 95), **args)
+        again = ingest_many(records=sheet(95), **args)
+        changed = ingest_many(records=sheet(60), **args)
+        values = [r.value for r in session.exec(select(Review))]
+        audit = session.exec(select(AuditLog).where(AuditLog.action == "score:revise")).all()
+    db.get_engine(url).dispose()
+    assert [r.status for r in first] == ["accepted", "duplicate"] and [r.status for r in again] == ["duplicate"]
+    assert changed[0].status == "revised" and changed[0].reason == "评分由 95 改为 60（已记入审计日志）"
+    assert values == [60.0]
+    assert [(a.detail["old"], a.detail["new"], a.detail["reviewer"]) for a in audit] == [(95.0, 60.0, "专家甲")]
