@@ -417,7 +417,8 @@ def test_a_round_assessed_twice_scores_each_assessment_on_its_own_values(session
     assert {r.unit: (r.total, r.grade) for r in carry_out(session, p, rid, assess["assessment_2024"]).results} == first
 
     # A sheet may name its assessment; a stage that is not one is refused with the reason.
-    assert take(dt.date(2025, 12, 1), [{**lower[0], "stage": "assessment_2024"}]) == ["accepted"]
+    # (a new value for a score 2024 had: a revision)
+    assert take(dt.date(2025, 12, 1), [{**lower[0], "stage": "assessment_2024"}]) == ["revised"]
     named = session.exec(select(Review).where(Review.stage == "assessment_2024", Review.unit_code == lower[0]["unit"],
                                               Review.reviewer == lower[0]["reviewer"],
                                               Review.component_code == lower[0]["component"])).one()

@@ -15,6 +15,8 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.clock import now, to_local
 from qcycle.errors import IntakeError, StateError, UsageError
+from qcycle.intake.placing import assessment_of, per_item, stage_of, stages_for, unplaced
+from qcycle.intake.placing import late as place_late
 from qcycle.models import QuarantinedRecord, identity_text
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
@@ -44,53 +46,9 @@ def fingerprint(record: Mapping[str, Any]) -> str:
 _CLOCK_SKEW = dt.timedelta(minutes=15)
 
 
-def _stages_for(p: Programme, kind: str) -> list[Stage]:
-    return p.submission_stages.get(kind, [])
-
-
-def _stage_for(p: Programme, kind: str) -> Stage | None:
-    stages = _stages_for(p, kind)
+def _first_stage(p: Programme, kind: str) -> Stage | None:
+    stages = stages_for(p, kind)
     return stages[0] if stages else None
-
-
-def _first_not_past(codes: Sequence[str], timetable: Timetable, action: str, at: dt.datetime,
-                    windows: dict) -> int | None:
-    """Index of the first of the stages ``codes`` whose last round-wide ``action`` (deadline,
-    assess) is not before ``at``; None when every one is. ``windows`` caches those moments."""
-    for i, code in enumerate(codes):
-        key = (action, code)
-        if key not in windows:
-            windows[key] = max((a.at for a in timetable.actions
-                                if a.stage == code and a.action == action and a.unit is None), default=None)
-        if windows[key] is not None and at <= windows[key]:
-            return i
-    return None
-
-
-def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], submitted_at: dt.datetime,
-             windows: dict) -> Stage:
-    """The stage a record was handed in at: the one it names (``stage``), the only stage that
-    takes its kind, or, when several do (two self-evaluations in one round), the first whose
-    deadline it is not after, else the last one. ``windows``: see :func:`_first_not_past`."""
-    stages = _stages_for(p, record["kind"])
-    named = record.get("stage")
-    if named:
-        return next(s for s in stages if s.code == named)
-    if len(stages) == 1:
-        return stages[0]
-    found = _first_not_past([s.code for s in stages], timetable, "deadline", submitted_at, windows)
-    return stages[-1 if found is None else found]
-
-
-def assessment_of(p: Programme, timetable: Timetable, at: dt.datetime, windows: dict) -> str:
-    """The assessment a reviewer's value received at ``at`` is for, when the record does not
-    name it: the first assessment stage not yet due by then (a round assessed each year is
-    scored each year), else the last. ``windows``: see :func:`_first_not_past`."""
-    stages = p.assessment_stages
-    if len(stages) <= 1:
-        return stages[0] if stages else ""
-    found = _first_not_past(stages[:-1], timetable, "assess", at, windows)
-    return stages[-1 if found is None else found]
 
 
 def _parse_time(value: Any) -> dt.datetime:
@@ -159,11 +117,11 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
         return f"榜单项目 {item!r} 不存在"
     if kind == "score":
         return _score_problem(p, record)
-    if _stage_for(p, kind) is None:
+    if _first_stage(p, kind) is None:
         return f"本周期不收{p.submission_title(kind)}（{kind}）"
     named = record.get("stage")
-    if named and named not in {st.code for st in _stages_for(p, kind)}:
-        return f"阶段 {named!r} 不收 {kind} 类材料（可选：{'、'.join(st.code for st in _stages_for(p, kind))}）"
+    if named and named not in {st.code for st in stages_for(p, kind)}:
+        return f"阶段 {named!r} 不收 {kind} 类材料（可选：{'、'.join(st.code for st in stages_for(p, kind))}）"
     if record.get("submitted_at") in (None, ""):
         return "缺少提交时间（submitted_at）"
     try:
@@ -171,63 +129,6 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     except (TypeError, ValueError):
         return f"提交时间 {record.get('submitted_at')!r} 无法识别（应为 ISO 8601，如 2023-04-18T10:00:00+08:00）"
     return None
-
-
-def _late(timetable: Timetable, stage: Stage, record: Mapping[str, Any], category: str | None,
-          submitted_at: dt.datetime, cutoffs: dict) -> tuple[bool, str, dt.datetime | None]:
-    """(late, status, cutoff) of a submission under the stage's lateness rule; ``cutoffs``
-    keeps the deadlines found so far (a batch asks about the same few thousands of times)."""
-    if "own" not in cutoffs:  # units with their own deadline (extensions): few, often none
-        cutoffs["own"] = {a.unit for a in timetable.actions if a.unit is not None and a.action == "deadline"}
-    unit = record.get("unit")
-    key = (stage.code, record.get("period"), category, unit if unit in cutoffs["own"] else None)
-    if key not in cutoffs:
-        cutoffs[key] = timetable.cutoff(*key)
-    cutoff = cutoffs[key]
-    # Deadlines are given to the minute: a hand-in stamped 17:30:30 was handed in at 17:30, on
-    # any officer's clock, and by a 17:30 deadline.
-    late = cutoff is not None and submitted_at.replace(second=0, microsecond=0) > cutoff
-    return late, "rejected_late" if late and stage.lateness == "reject" else "accepted", cutoff
-
-
-def _per_item(p: Programme, cutoffs: dict) -> set[str]:
-    """Stages whose hand-ins are per list item: the application a decision takes takers from
-    (揭榜书, one an item), and what the takers owe (进展报告). One without its item was taken in
-    as on time, applied for nothing, and stood beside the unit's later one with the item."""
-    if "per_item" not in cutoffs:
-        stages: set[str] = set()
-        takers = p.takers_stage
-        if p.items and takers is not None and takers.decides:
-            stages = {takers.decides} | {s.code for s in p.stages if s.owed_by is not None
-                                         and takers.code in s.owed_by.stages() and not s.owed_by.levels}
-        cutoffs["per_item"] = stages
-    return cutoffs["per_item"]
-
-
-def _unplaced(p: Programme, timetable: Timetable, stage: Stage, record: Mapping[str, Any], category: str | None,
-              cutoffs: dict) -> str:
-    """Why a record of a stage with deadlines fits none of its windows (no or an unknown period,
-    no item where each category has its own deadline), or "" when the stage has no deadline at
-    all. Such a record is not a hand-in of any window: counted as one, it was 按时受理 and its
-    unit then chased and 督办'd for the window it did not name."""
-    key = ("dated", stage.code)
-    if key not in cutoffs:
-        cutoffs[key] = any(a.stage == stage.code and a.action == "deadline" for a in timetable.actions)
-    if not cutoffs[key]:
-        return ""
-    where = f"“{stage.name}”（阶段 {stage.code}）"
-    period, codes = record.get("period"), [x.code for x in stage.periods]
-    if codes and not period:
-        return f"缺少期次（period）：{where}分期提交（可选：{'、'.join(codes)}）"
-    if codes and period not in codes:
-        return f"期次 {period!r} 不是{where}的期次（可选：{'、'.join(codes)}）"
-    if category is None:
-        return f"缺少榜单项目（item）或类别（category）：{where}按项目类别分别截止"
-    name = next((c.name for c in p.categories if c.code == category), None)
-    if name is None:
-        return f"类别 {category!r} 不存在"
-    when = f"期次 {period} " if period else ""
-    return f"{where}{when}不收类别 {name}（{category}）的材料"
 
 
 def _result(status: str, late: bool, cutoff: dt.datetime | None, record_id: uuid.UUID | None) -> IngestResult:
@@ -292,10 +193,10 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
     identity, problem = identity_of(stage, record, category)
     if identity is None:
         return _Plan(problem=problem)
-    if not record.get("item") and stage.code in _per_item(programme, cutoffs):
+    if not record.get("item") and stage.code in per_item(programme, cutoffs):
         return _Plan(problem=f"缺少榜单项目（item）：“{stage.name}”按项目提交（一个项目一份）")
-    late, status, cutoff = _late(timetable, stage, record, category, submitted_at, cutoffs)
-    if cutoff is None and (problem := _unplaced(programme, timetable, stage, record, category, cutoffs)):
+    late, status, cutoff = place_late(timetable, stage, record, category, submitted_at, cutoffs)
+    if cutoff is None and (problem := unplaced(programme, timetable, stage, record, category, cutoffs)):
         return _Plan(problem=problem)
     row = {"round_id": round_id, "kind": record["kind"], "stage": stage.code, "unit_code": record["unit"],
            "fingerprint": fp, "identity": identity,

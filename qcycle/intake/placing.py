@@ -1,0 +1,116 @@
+"""Where a record belongs: the stage it was handed in at (of several that take its kind), the
+assessment a reviewer's value is for, the deadline that applies to it and whether it is late,
+and why a record fits no window of its stage (no or an unknown period, no item where the stage
+is per item)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from qcycle.schema import Programme, Stage
+from qcycle.timetable import Timetable
+
+__all__ = ["assessment_of", "late", "per_item", "stage_of", "stages_for", "unplaced"]
+
+
+def stages_for(p: Programme, kind: str) -> list[Stage]:
+    return p.submission_stages.get(kind, [])
+
+
+def _first_not_past(codes: Sequence[str], timetable: Timetable, action: str, at: dt.datetime,
+                    windows: dict) -> int | None:
+    """Index of the first of the stages ``codes`` whose last round-wide ``action`` (deadline,
+    assess) is not before ``at``; None when every one is. ``windows`` caches those moments."""
+    for i, code in enumerate(codes):
+        key = (action, code)
+        if key not in windows:
+            windows[key] = max((a.at for a in timetable.actions
+                                if a.stage == code and a.action == action and a.unit is None), default=None)
+        if windows[key] is not None and at <= windows[key]:
+            return i
+    return None
+
+
+def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], submitted_at: dt.datetime,
+             windows: dict) -> Stage:
+    """The stage a record was handed in at: the one it names (``stage``), the only stage that
+    takes its kind, or, when several do (two self-evaluations in one round), the first whose
+    deadline it is not after, else the last one. ``windows``: see :func:`_first_not_past`."""
+    stages = stages_for(p, record["kind"])
+    named = record.get("stage")
+    if named:
+        return next(s for s in stages if s.code == named)
+    if len(stages) == 1:
+        return stages[0]
+    found = _first_not_past([s.code for s in stages], timetable, "deadline", submitted_at, windows)
+    return stages[-1 if found is None else found]
+
+
+def assessment_of(p: Programme, timetable: Timetable, at: dt.datetime, windows: dict) -> str:
+    """The assessment a reviewer's value received at ``at`` is for, when the record does not
+    name it: the first assessment stage not yet due by then (a round assessed each year is
+    scored each year), else the last. ``windows``: see :func:`_first_not_past`."""
+    stages = p.assessment_stages
+    if len(stages) <= 1:
+        return stages[0] if stages else ""
+    found = _first_not_past(stages[:-1], timetable, "assess", at, windows)
+    return stages[-1 if found is None else found]
+
+
+def late(timetable: Timetable, stage: Stage, record: Mapping[str, Any], category: str | None,
+          submitted_at: dt.datetime, cutoffs: dict) -> tuple[bool, str, dt.datetime | None]:
+    """(late, status, cutoff) of a submission under the stage's lateness rule; ``cutoffs``
+    keeps the deadlines found so far (a batch asks about the same few thousands of times)."""
+    if "own" not in cutoffs:  # units with their own deadline (extensions): few, often none
+        cutoffs["own"] = {a.unit for a in timetable.actions if a.unit is not None and a.action == "deadline"}
+    unit = record.get("unit")
+    key = (stage.code, record.get("period"), category, unit if unit in cutoffs["own"] else None)
+    if key not in cutoffs:
+        cutoffs[key] = timetable.cutoff(*key)
+    cutoff = cutoffs[key]
+    # Deadlines are given to the minute: a hand-in stamped 17:30:30 was handed in at 17:30, on
+    # any officer's clock, and by a 17:30 deadline.
+    late = cutoff is not None and submitted_at.replace(second=0, microsecond=0) > cutoff
+    return late, "rejected_late" if late and stage.lateness == "reject" else "accepted", cutoff
+
+
+def per_item(p: Programme, cutoffs: dict) -> set[str]:
+    """Stages whose hand-ins are per list item: the application a decision takes takers from
+    (揭榜书, one an item), and what the takers owe (进展报告). One without its item was taken in
+    as on time, applied for nothing, and stood beside the unit's later one with the item."""
+    if "per_item" not in cutoffs:
+        stages: set[str] = set()
+        takers = p.takers_stage
+        if p.items and takers is not None and takers.decides:
+            stages = {takers.decides} | {s.code for s in p.stages if s.owed_by is not None
+                                         and takers.code in s.owed_by.stages() and not s.owed_by.levels}
+        cutoffs["per_item"] = stages
+    return cutoffs["per_item"]
+
+
+def unplaced(p: Programme, timetable: Timetable, stage: Stage, record: Mapping[str, Any], category: str | None,
+              cutoffs: dict) -> str:
+    """Why a record of a stage with deadlines fits none of its windows (no or an unknown period,
+    no item where each category has its own deadline), or "" when the stage has no deadline at
+    all. Such a record is not a hand-in of any window: counted as one, it was 按时受理 and its
+    unit then chased and 督办'd for the window it did not name."""
+    key = ("dated", stage.code)
+    if key not in cutoffs:
+        cutoffs[key] = any(a.stage == stage.code and a.action == "deadline" for a in timetable.actions)
+    if not cutoffs[key]:
+        return ""
+    where = f"“{stage.name}”（阶段 {stage.code}）"
+    period, codes = record.get("period"), [x.code for x in stage.periods]
+    if codes and not period:
+        return f"缺少期次（period）：{where}分期提交（可选：{'、'.join(codes)}）"
+    if codes and period not in codes:
+        return f"期次 {period!r} 不是{where}的期次（可选：{'、'.join(codes)}）"
+    if category is None:
+        return f"缺少榜单项目（item）或类别（category）：{where}按项目类别分别截止"
+    name = next((c.name for c in p.categories if c.code == category), None)
+    if name is None:
+        return f"类别 {category!r} 不存在"
+    when = f"期次 {period} " if period else ""
+    return f"{where}{when}不收类别 {name}（{category}）的材料"
