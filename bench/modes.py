@@ -212,7 +212,11 @@ def run_limit(programme_file: Path, home: Path, capture: Path) -> dict[str, Any]
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(data["templates"], encoding="utf-8"),
                              undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=False)
-    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_deadline=cn_deadline, weekday_cn=weekday_cn)
+    def quoted(text):
+        return "“" + str(text).replace("“", "‘").replace("”", "’") + "”"
+
+    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_deadline=cn_deadline, weekday_cn=weekday_cn,
+                       quoted=quoted)
     compiled: dict[str, Any] = {}
     gaps = re.compile(r"\n{3,}")
     written: list[tuple[str, str, str]] = []

@@ -636,3 +636,17 @@ def test_an_assessment_says_whom_it_scored_0_on_figures_nobody_gave(session):
                                                            records=rows, source="test"))
     note = assess_action(session, p, rid, action).note
     assert f"{len(depts)} 个没有“主要发展指标完成情况（专栏1）”的数据，该项按 0 分计（" in note, note
+
+
+def test_a_listed_unit_is_told_which_of_its_items_were_not_listed(session, round_):
+    """自贡 applied for two items, one approved and one not: the list's letter said "贵单位已列入该
+    名单" and nothing of the other, until the results nine months later."""
+    p, t, rid = round_
+    for item in ("cxyl-01", "zlcx-05"):
+        _apply(session, p, t, rid, "510300", item, "2023-04-12T10:00:00+08:00")
+    crud.put_decisions(session=session, round_id=rid, stage="takers_review", decides="application",
+                       outcomes={"510300:zlcx-05": "approved", "510300:cxyl-01": "rejected"}, decided_by="cli:test")
+    action = t.by_name()["takers_list:publish"]
+    [draft] = [d for d in carry_out(session, p, rid, action, as_of=action.at).drafts if d.unit == "510300"]
+    text = _rendered(draft)
+    assert "贵单位已列入该名单（共1个单位）；贵单位申报的“争创推进质量强国建设工作成效突出地方”未列入，请及时查阅" in text, text

@@ -89,12 +89,17 @@ def _publish(session, p, round_id, action) -> Outcome:
     extra: dict[str, Any] = {}
     who = stage.notify
     approvals = [w.approved_at for w in ([who, *who.any_of] if who else []) if w.approved_at]
+    own: dict[str, dict[str, Any]] = defaultdict(lambda: {"openings": []})
     if who is not None and approvals:  # the published list: who was approved (others are told they are not)
         extra["takers"] = units if who.approved_at else resolve(session, p, round_id, Who(approved_at=approvals[0]),
                                                                  action.category)
+        # A listed unit whose other items were not approved is told which (自贡 heard "已列入" only).
+        for subject in select_subjects(session, p, round_id, Who(rejected_at=approvals[0]), action.category):
+            unit, _, item = subject.partition(":")
+            if item and unit in extra["takers"] and (name := p_item_name(p, subject)):
+                own[unit].setdefault("unlisted", []).append(name)
     # Windows opening today are announced here, to the units that owe them (the expander pairs them);
     # one already closed when a late run writes this is not (as its own opening letter is skipped).
-    own: dict[str, dict[str, Any]] = defaultdict(lambda: {"openings": []})
     moment = clock.run_moment()
     for o in action.detail.get("openings", ()):
         opening = _opening(p, action, o)
