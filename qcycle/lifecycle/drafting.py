@@ -47,6 +47,10 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         "objection": stage.submission == "objection",
         # A window that refuses late hand-ins: past its deadline, a letter cannot ask for one.
         "refused_late": stage.lateness == "reject",
+        # A report sent to another unit than the letters' sender (焦作's 整改报告 to 市政府): a letter
+        # says it is not sent, not that the sender has not received it.
+        "report_to": p.unit(stage.report_to).name if stage.report_to and stage.report_to != p.sender(action.stage)
+        else None,
     }
 
 
