@@ -649,4 +649,4 @@ def test_a_listed_unit_is_told_which_of_its_items_were_not_listed(session, round
     action = t.by_name()["takers_list:publish"]
     [draft] = [d for d in carry_out(session, p, rid, action, as_of=action.at).drafts if d.unit == "510300"]
     text = _rendered(draft)
-    assert "贵单位已列入该名单（共1个单位）；贵单位申报的“争创推进质量强国建设工作成效突出地方”未列入，请及时查阅" in text, text
+    assert "贵单位已列入该名单（共1个单位），申报的“争创推进质量强国建设工作成效突出地方”未列入，请及时查阅" in text, text
