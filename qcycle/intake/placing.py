@@ -12,7 +12,7 @@ from typing import Any
 from qcycle.schema import Programme, Stage
 from qcycle.timetable import Timetable
 
-__all__ = ["assessment_of", "late", "per_item", "stage_of", "stages_for", "unplaced"]
+__all__ = ["assessment_of", "lateness_of", "per_item", "stage_of", "stages_for", "unplaced"]
 
 
 def stages_for(p: Programme, kind: str) -> list[Stage]:
@@ -59,8 +59,8 @@ def assessment_of(p: Programme, timetable: Timetable, at: dt.datetime, windows: 
     return stages[-1 if found is None else found]
 
 
-def late(timetable: Timetable, stage: Stage, record: Mapping[str, Any], category: str | None,
-          submitted_at: dt.datetime, cutoffs: dict) -> tuple[bool, str, dt.datetime | None]:
+def lateness_of(timetable: Timetable, stage: Stage, record: Mapping[str, Any], category: str | None,
+                submitted_at: dt.datetime, cutoffs: dict) -> tuple[bool, str, dt.datetime | None]:
     """(late, status, cutoff) of a submission under the stage's lateness rule; ``cutoffs``
     keeps the deadlines found so far (a batch asks about the same few thousands of times)."""
     if "own" not in cutoffs:  # units with their own deadline (extensions): few, often none
@@ -91,7 +91,7 @@ def per_item(p: Programme, cutoffs: dict) -> set[str]:
 
 
 def unplaced(p: Programme, timetable: Timetable, stage: Stage, record: Mapping[str, Any], category: str | None,
-              cutoffs: dict) -> str:
+             cutoffs: dict) -> str:
     """Why a record of a stage with deadlines fits none of its windows (no or an unknown period,
     no item where each category has its own deadline), or "" when the stage has no deadline at
     all. Such a record is not a hand-in of any window: counted as one, it was 按时受理 and its

@@ -15,8 +15,14 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.clock import now, to_local
 from qcycle.errors import IntakeError, StateError, UsageError
-from qcycle.intake.placing import assessment_of, per_item, stage_of, stages_for, unplaced
-from qcycle.intake.placing import late as place_late
+from qcycle.intake.placing import (
+    assessment_of,
+    lateness_of,
+    per_item,
+    stage_of,
+    stages_for,
+    unplaced,
+)
 from qcycle.models import QuarantinedRecord, identity_text
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
@@ -195,7 +201,7 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
         return _Plan(problem=problem)
     if not record.get("item") and stage.code in per_item(programme, cutoffs):
         return _Plan(problem=f"缺少榜单项目（item）：“{stage.name}”按项目提交（一个项目一份）")
-    late, status, cutoff = place_late(timetable, stage, record, category, submitted_at, cutoffs)
+    late, status, cutoff = lateness_of(timetable, stage, record, category, submitted_at, cutoffs)
     if cutoff is None and (problem := unplaced(programme, timetable, stage, record, category, cutoffs)):
         return _Plan(problem=problem)
     row = {"round_id": round_id, "kind": record["kind"], "stage": stage.code, "unit_code": record["unit"],
