@@ -52,7 +52,7 @@ def test_headers_and_kinds_map_from_chinese_and_unknown_columns_go_to_payload():
     assert {k: normalise_record({"kind": k})["kind"] for k in kinds} == kinds
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "utf-16"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "utf-16", "utf-16-le", "utf-16-be"])  # the last two without BOM
 def test_encoding_is_detected(encoding):
     text, found = decode_text(f"{HEADER}\n{ROWS[0]}\n".encode(encoding))
     assert text.lstrip("\ufeff").startswith("材料种类,单位代码") and found in (

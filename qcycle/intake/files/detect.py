@@ -121,6 +121,13 @@ def _candidates(data: bytes) -> list[str]:
         return ["utf-8-sig"]
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return ["utf-16"]
+    # UTF-16 without its BOM (some exports): ASCII text has a zero byte beside every character.
+    # GB18030 reads those bytes without an error, as a header of mojibake.
+    head = data[:4096]
+    if len(head) >= 4 and head[1::2].count(0) > len(head) // 16:
+        return ["utf-16-le"]
+    if len(head) >= 4 and head[0::2].count(0) > len(head) // 16:
+        return ["utf-16-be"]
     # GB18030 decodes GBK and GB2312 too; UTF-8 first, since GB18030 would also accept
     # many UTF-8 byte sequences and turn them into the wrong characters.
     return ["utf-8", "gb18030"]
