@@ -35,7 +35,10 @@ RoundFileOption = Annotated[
 
 
 def _print_report(report: ImportReport) -> None:
-    out.print(f"{report.source} → 周期 {report.round_code}", markup=False, soft_wrap=True)
+    kind, _, where = report.source.partition(":")  # the stored tag, "import:<path>" or "http:<url>"
+    said = {"import": "导入文件", "http": "拉取"}.get(kind)
+    out.print(f"{said} {where} → 周期 {report.round_code}" if said else f"{report.source} → 周期 {report.round_code}",
+              markup=False, soft_wrap=True)
     if report.resumed_rows:
         out.print(f"  上次导入中断，已提交 {report.resumed_rows} 行：从{report.resumed_at}继续"
                   "（以下为整个文件的计数）", markup=False)  # fmt: skip
