@@ -20,6 +20,8 @@ from collections.abc import Callable
 from prefect.exceptions import MissingContextError
 from prefect.logging.handlers import APILogHandler
 
+from qcycle.errors import QcycleError
+
 __all__ = ["PREFECT_RUN_LOGGERS", "RUN_LOGGER", "ExpectedFailure", "install", "run_log", "run_name"]
 
 RUN_LOGGER = "qcycle.run"
@@ -41,8 +43,6 @@ class ExpectedFailure(logging.Filter):
     message says it all; its traceback is dropped, other exceptions keep theirs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from qcycle.errors import QcycleError
-
         if record.exc_info and isinstance(record.exc_info[1], QcycleError):
             record.exc_info, record.exc_text = None, None
         return True

@@ -719,29 +719,21 @@ def test_a_unit_rejected_at_the_last_step_is_not_promised_later_steps(tmp_path, 
         "贵单位在2023年度示例区长质量奖中未通过评审委员会审议。特此告知。"
 
 
-def test_a_recommendation_each_parent_gives_names_the_parent_that_did_not(tmp_path, home):
-    """余姚: "未获泗门镇人民政府推荐", not the stage's generic 乡镇（街道）或有关部门."""
+@pytest.mark.parametrize(("name", "said"), [
+    ("所在县区推荐", "未获甲区市场监督管理局推荐"),  # 余姚: not the stage's generic 乡镇（街道）或有关部门推荐
+    ("县区初审", "未通过甲区市场监督管理局初审"),  # 福州: not the stage's generic 县（市）区市场监管局初审
+])
+def test_a_review_each_parent_gives_names_the_parent_that_did_not_pass_or_recommend(tmp_path, home, name, said):
+    """A parent's review or recommendation not given names the parent that did not give it."""
     results = ("      - {code: results, name: 告知结果, kind: notification, template: result, on: 2023-04-28,\n"
                "         notify: {submitted_at: application, with_rejected: true}}\n")
-    text = REVIEWED.replace("name: 县区初审,", "name: 所在县区推荐,") + results
+    text = REVIEWED.replace("name: 县区初审,", f"name: {name},") + results
     r = Round(write(tmp_path, "review.yaml", text))
     r.hand_in("application", ["e1", "e3"], "2023-03-20")
     r.decide("county_review", e1="rejected", e3="approved")
     r.decide("eligibility", e3="approved")
     r.until("2023-04-28")
-    assert "结果为：未获甲区市场监督管理局推荐。" in r.letters("results")["e1"], r.letters("results")["e1"]
-
-
-def test_a_review_each_parent_gives_names_the_parent_whose_review_was_not_passed(tmp_path, home):
-    """福州: "未通过鼓楼区市场监督管理局初审", not the stage's generic 县（市）区市场监管局初审."""
-    results = ("      - {code: results, name: 告知结果, kind: notification, template: result, on: 2023-04-28,\n"
-               "         notify: {submitted_at: application, with_rejected: true}}\n")
-    r = Round(write(tmp_path, "review.yaml", REVIEWED + results))
-    r.hand_in("application", ["e1", "e3"], "2023-03-20")
-    r.decide("county_review", e1="rejected", e3="approved")
-    r.decide("eligibility", e3="approved")
-    r.until("2023-04-28")
-    assert "结果为：未通过甲区市场监督管理局初审。" in r.letters("results")["e1"], r.letters("results")["e1"]
+    assert f"结果为：{said}。" in r.letters("results")["e1"], r.letters("results")["e1"]
 
 
 def test_a_recommendation_not_given_is_said_as_chinese_says_it(tmp_path, home):

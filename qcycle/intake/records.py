@@ -52,11 +52,6 @@ def fingerprint(record: Mapping[str, Any]) -> str:
 _CLOCK_SKEW = dt.timedelta(minutes=15)
 
 
-def _first_stage(p: Programme, kind: str) -> Stage | None:
-    stages = stages_for(p, kind)
-    return stages[0] if stages else None
-
-
 def _parse_time(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return to_local(value)
@@ -123,7 +118,7 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
         return f"榜单项目 {item!r} 不存在"
     if kind == "score":
         return _score_problem(p, record)
-    if _first_stage(p, kind) is None:
+    if not stages_for(p, kind):
         return f"本周期不收{p.submission_title(kind)}（{kind}）"
     named = record.get("stage")
     if named and named not in {st.code for st in stages_for(p, kind)}:
@@ -286,17 +281,14 @@ def _store_reviews(session: Session, p: Programme, round_id: uuid.UUID, source: 
     and a changed one replaced the old without a trace."""
     if not reviews:
         return {}
-    def key(r: Mapping[str, Any]) -> tuple[str, str, str, str]:
-        return (r["stage"] or "", r["unit_code"], str(r["reviewer"]), r["component_code"])
-
-    held = {key({"stage": r.stage, "unit_code": r.unit_code, "reviewer": r.reviewer,
-                 "component_code": r.component_code}): r.value
-            for r in crud.reviews_of(session=session, round_id=round_id, subjects=sorted({r["unit_code"] for r in reviews}),
-                                     stages=sorted({r["stage"] or "" for r in reviews}))}
+    stored = crud.reviews_of(session=session, round_id=round_id, subjects=sorted({r["unit_code"] for r in reviews}),
+                             stages=sorted({r["stage"] or "" for r in reviews}))
+    held = {(r.stage or "", r.unit_code, r.reviewer, r.component_code): r.value for r in stored}
     results: dict[int, IngestResult] = {}
     changes = []
     for r in reviews:
-        k, value = key(r), float(r["value"])
+        k = (r["stage"] or "", r["unit_code"], str(r["reviewer"]), r["component_code"])  # as put_reviews keys it
+        value = float(r["value"])
         if k not in held:
             results[r["index"]] = IngestResult("accepted")
         elif held[k] == value:

@@ -51,7 +51,6 @@ from qcycle.lifecycle.who import (
     resolve,
     select_subjects,
     takers,
-    takers_stage,
 )
 from qcycle.lifecycle.wording import result_kind
 
@@ -87,6 +86,5 @@ __all__ = [
     "select_subjects",
     "sync_round",
     "takers",
-    "takers_stage",
     "unit_deadlines",
 ]

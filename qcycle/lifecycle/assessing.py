@@ -13,8 +13,8 @@ from qcycle import crud
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.who import outstanding, p_unit_name, select_subjects
-from qcycle.schema import Programme, grade_label
-from qcycle.scoring import YEARLY_PREFIXES, assess, unit_input
+from qcycle.schema import Assessment, Programme, grade_label
+from qcycle.scoring import YEARLY_PREFIXES, UnitInput, assess, unit_input
 from qcycle.timetable import Action, Timetable
 
 __all__ = ["assess_action", "assessment_subjects", "never_handed_in"]
@@ -48,7 +48,7 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
                    f"{_figures_missing(p, scheme, inputs)}")
 
 
-def _figures_missing(p: Programme, scheme, inputs) -> str:
+def _figures_missing(p: Programme, scheme: Assessment, inputs: list[UnitInput]) -> str:
     """Subjects scored 0 on a component read from figures nobody gave (榆阳's 主要发展指标 with no
     indicator imported: every department 0 there, graded C, and nothing said), for ops to check."""
     said = []

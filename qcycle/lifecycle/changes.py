@@ -23,7 +23,6 @@ from qcycle.lifecycle.who import (
     outstanding,
     owed_items,
     resolve,
-    takers_stage,
 )
 from qcycle.schema import Programme
 from qcycle.timetable import Action, expand
@@ -111,7 +110,7 @@ def _withdrawals(session: Session, before: Programme, p: Programme, round_id: uu
     """One letter to each taker of a list item taken out of the file (撤销), and to each unit
     whose application for it was not yet decided: after it, nothing about the item reaches
     them (see :func:`qcycle.lifecycle.who.in_category`)."""
-    stage = takers_stage(before)
+    stage = before.takers_stage
     gone_items = {i.code: i.name for _, i in before.items if i.code not in p.item_category}
     if stage is None or not gone_items:
         return []
@@ -140,7 +139,7 @@ def _additions(session: Session, before: Programme, p: Programme, round_id: uuid
     """One letter to each unit that may still apply, naming the list items added to the file
     while applications are taken (the call named only the items of its day: an item added after
     it was announced to nobody)."""
-    stage = takers_stage(p)
+    stage = p.takers_stage
     added = [(c, i) for c, i in p.items if i.code not in before.item_category]
     if stage is None or stage.decides is None or not added:
         return []

@@ -320,10 +320,10 @@ def _notify(session, p, round_id, action) -> Outcome:
             by_unit[r.unit_code.partition(":")[0]].append(r)
     # Grades a candidate left after scoring: their places stay vacant (空缺), and a capped letter says so.
     vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in gone}
-    units = resolve(session, p, round_id, stage.notify, action.category) if stage.notify else sorted(by_unit)
     # A selection of list items (温州: the items graded 未获奖) is what the letter is about: a unit's
     # other items were told elsewhere (its award by the government's 授奖通知).
     chosen = set(select_subjects(session, p, round_id, stage.notify, action.category)) if stage.notify else set()
+    units = sorted({x.partition(":")[0] for x in chosen}) if stage.notify else sorted(by_unit)  # as resolve() gives
     if any(":" in x for x in chosen):
         for u, results in by_unit.items():
             by_unit[u] = [r for r in results if r.unit_code in chosen or ":" not in r.unit_code]

@@ -43,7 +43,6 @@ __all__ = [
     "results_of",
     "select_subjects",
     "takers",
-    "takers_stage",
 ]
 
 DECIDING_STAGE_KINDS = (StageKind.decision,)
@@ -51,11 +50,6 @@ DECIDING_STAGE_KINDS = (StageKind.decision,)
 # Decision outcomes that say yes / no (defined once, in qcycle.models.values).
 POSITIVE = POSITIVE_OUTCOMES
 NEGATIVE = NEGATIVE_OUTCOMES
-
-
-def takers_stage(p: Programme) -> Stage | None:
-    """The decision on applications whose approved subjects are the takers (揭榜单位)."""
-    return p.takers_stage
 
 
 _memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar("qcycle_lifecycle_memo",
@@ -126,7 +120,7 @@ def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | 
 
     A programme without a list (no items) takes every approved applicant as a taker.
     """
-    stage = takers_stage(p)
+    stage = p.takers_stage
     if stage is None:
         return {}
     out: dict[str, list[str]] = defaultdict(list)
