@@ -27,13 +27,14 @@ from qcycle.moment import answer_refusals, could_refuse
 from qcycle.notify.outbox import queue_drafts
 from qcycle.timetable import expand
 from qcycle.workcal import WorkCalendar
+from tests.variants import compulsory_sichuan
 
 P1 = Path(__file__).resolve().parent.parent / "config" / "programmes" / "sc-jbgs-2023.yaml"
 
 
 @pytest.fixture
 def round_(session):
-    loaded = load_programme(P1)
+    loaded = load_programme(compulsory_sichuan())  # the overdue notice and 督办 of a refusing window
     row = sync_round(session, loaded)
     timetable = expand(loaded.programme, WorkCalendar())
     return loaded.programme, timetable, row.id
@@ -46,7 +47,7 @@ def _apply(session, p, t, rid, unit, item, when):
 
 def test_sync_round_is_idempotent(session, round_):
     _, _, rid = round_
-    again = sync_round(session, load_programme(P1))
+    again = sync_round(session, load_programme(compulsory_sichuan()))
     assert again.id == rid
 
 
@@ -236,6 +237,23 @@ def _rendered(draft) -> str:
     from qcycle.render import render_message
 
     return render_message(draft.template, draft.context)[1]
+
+
+def test_sichuan_cities_choose_whether_to_take_an_item_and_are_not_chased_for_taking_none(session):
+    """《榜单》: 各市（州）可自主选择揭榜项目. The shipped file invites: reminders say 如需申报, and a
+    city that took nothing has no overdue notice, no 督办 and no 评价确认 owed."""
+    loaded = load_programme(P1)
+    p, t = loaded.programme, expand(loaded.programme, WorkCalendar())
+    rid = sync_round(session, loaded).id
+    names = t.by_name()
+    assert "application:overdue" not in names and "application:escalation" not in names
+    _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
+    reminder = carry_out(session, p, rid, names["application:reminder:T-1"])
+    assert len({d.unit for d in reminder.drafts}) == 20
+    body = _rendered(reminder.drafts[0])
+    assert "如需申报，请在截止时间前提交" in body and "贵单位应于" not in body, body
+    closing = carry_out(session, p, rid, names["application:deadline"])
+    assert "overdue" not in closing.counts and closing.drafts == [], closing.counts
 
 
 def test_escalation_by_the_office_itself_urges_each_overdue_unit(session, round_):

@@ -6,24 +6,26 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from qcycle import db
 from qcycle.cli import app
 from qcycle.settings import get_settings
+from tests.variants import compulsory_sichuan
 
 P1 = Path(__file__).resolve().parent.parent / "config" / "programmes" / "sc-jbgs-2023.yaml"
 runner = CliRunner()
 
 
-def _seed_applications(units_items):
+def _seed_applications(units_items, path: Path = P1):
     from qcycle.cli.common import open_round
     from qcycle.intake import ingest
     from qcycle.timetable import expand
     from qcycle.workcal import WorkCalendar
 
-    loaded, rid = open_round(P1)
+    loaded, rid = open_round(path)
     t = expand(loaded.programme, WorkCalendar())
     with db.session_scope() as session:
         for unit, item in units_items:
@@ -123,13 +125,15 @@ def test_export_refuses_unknown_format(home, tmp_path):
 
 
 
-def test_status_shows_stage_next_actions_missed_overdue_and_pending(home):
+@pytest.mark.parametrize("compulsory", [True, False], ids=["compulsory", "shipped-voluntary"])
+def test_status_shows_stage_next_actions_missed_overdue_and_pending(home, compulsory):
     import datetime as dt
 
     from qcycle import crud
     from qcycle.clock import at
 
-    loaded, rid = _seed_applications([("510100", "zlcx-01")])
+    path = compulsory_sichuan() if compulsory else P1
+    loaded, rid = _seed_applications([("510100", "zlcx-01")], path)
     from qcycle.intake import ingest
     from qcycle.timetable import expand
     from qcycle.workcal import WorkCalendar
@@ -138,22 +142,26 @@ def test_status_shows_stage_next_actions_missed_overdue_and_pending(home):
         ingest(session=session, programme=loaded.programme, timetable=expand(loaded.programme, WorkCalendar()),
                round_id=rid, source="test", record={"kind": "application", "unit": "510300", "item": "cxyl-02",
                                                     "submitted_at": "2023-04-20T18:00:00+08:00"})
-    # The deadline action was carried out; the overdue notice of the next morning was not.
+    # The deadline action was carried out; the next morning's overdue notice (compulsory) was not.
     t = expand(loaded.programme, WorkCalendar())
     deadline = t.by_name()["application:deadline"]
     with db.session_scope() as session:
         crud.record_action(session=session, round_id=rid, action_key=deadline.key, action="deadline",
                            due_at=deadline.at)
-    result = runner.invoke(app, ["status", str(P1), "--as-of", "2023-04-21T10:00"])
+    result = runner.invoke(app, ["status", str(path), "--as-of", "2023-04-21T10:00"])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "当前阶段：审核揭榜书" in out
-    assert "应执行未执行" in out and "逾期提醒" in out
-    assert "逾期未交：提交揭榜书（2023-04-20 17:30 截止） 20 个单位" in out
-    assert "自贡市市场监督管理局（逾期提交，不予受理）" in out and "成都市市场监督管理局" not in out.split("逾期未交")[1]
     assert "待决定：审核揭榜书 1 项" in out
     assert "发布揭榜名单" in out  # among the next actions (2023-04-25)
     assert at(dt.date(2023, 4, 20), dt.time(17, 30)) == deadline.at
+    if compulsory:
+        assert "应执行未执行" in out and "逾期提醒" in out
+        assert "逾期未交：提交揭榜书（2023-04-20 17:30 截止） 20 个单位" in out
+        assert "自贡市市场监督管理局（逾期提交，不予受理）" in out and "成都市市场监督管理局" not in out.split("逾期未交")[1]
+    else:  # 各市（州）自主选择揭榜: a city that took nothing is not overdue; no overdue notice is owed
+        assert "逾期未交" not in out and "提交揭榜书 逾期提醒" not in out, out
+        assert "印发《榜单》" in out.split("应执行未执行")[1].split("等待决定")[0], out
 
 
 def test_read_only_commands_never_create_a_database_and_say_what_to_run(tmp_path, monkeypatch):
