@@ -450,3 +450,19 @@ def test_a_result_letter_names_every_item_its_unit_took(tmp_path_factory, monkey
                 inner = name.replace("“", "‘").replace("”", "’")  # as it reads inside quotation marks
                 assert name in m.body or inner in m.body, (unit, name, m.body)
     assert any("未通过揭榜书审核" in m.body and "未按期提交" in m.body for m in letters if m.unit_code == "513400")
+
+
+def test_results_published_by_category_say_which_category_each_letter_is_of(tmp_path_factory, monkeypatch):
+    """四川 publishes each category's results by itself (创先引领 a year later); 阿坝 took items in
+    质量创新 and 探索试点 and had two letters on 2024-01-24 with the same subject and opening line.
+    Each now names its category, so neither reads as a copy or a correction of the other."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023"), tmp_path_factory, monkeypatch)
+    letters = [m for m in r.messages if m.channel == "email" and m.action.startswith("results:")]
+    assert letters
+    names = {c.code: c.name for c in r.programme.categories}
+    for m in letters:
+        category = m.action.split("@")[0].split(":")[2]
+        assert m.subject.endswith(f"（{names[category]}类）"), m.subject
+        assert f"（{names[category]}类）评价确认结果已确定" in m.body, m.body
+    # No two letters to a unit on one day read alike.
+    assert len({(m.unit_code, m.logical_date, m.subject) for m in letters}) == len(letters)

@@ -33,6 +33,8 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         "round_code": p.round.code,
         "sender_name": p.unit(p.sender(action.stage)).name,
         "stage_name": stage.name,
+        # An action for one category (四川's results, a year apart): its letters say which.
+        "category_name": p.category(action.category).name if action.category else None,
         "title": action.title,
         "item": item,
         "deadline": action.deadline,
