@@ -461,6 +461,30 @@ def _arrive(session, p, t, rid, unit, item, when, received=None):
         return _apply(session, p, t, rid, unit, item, when)
 
 
+def test_a_decision_request_names_its_stage_and_category_and_marks_a_hand_in_taken_late(session, round_):
+    """四川's 评价确认申请 are taken late with a flag: the reviewers deciding on them are told which
+    came after 12月20日, and the request says which programme, step and category it is for."""
+    p, t, rid = round_
+    for unit, item in (("510100", "zlcx-01"), ("510300", "zlcx-02")):
+        _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
+        crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                          subject=f"{unit}:{item}", outcome="approved", decided_by="cli:test")
+    for unit, item, when, status in (("510100", "zlcx-01", "2023-12-18T10:00:00+08:00", "accepted"),
+                                     ("510300", "zlcx-02", "2023-12-21T10:00:00+08:00", "late_accepted")):
+        with clock.frozen(dt.datetime.fromisoformat(when)):
+            assert ingest(session=session, programme=p, timetable=t, round_id=rid, source="test",
+                          record={"kind": "evaluation_request", "unit": unit, "item": item,
+                                  "submitted_at": when}).status == status
+    action = t.by_name()["evaluation:decision_due:zlcx"]
+    (draft,) = carry_out(session, p, rid, action, as_of=action.at).drafts
+    from qcycle.render import render_message
+
+    subject, body = render_message(draft.template, draft.context)
+    assert subject == "【待审核】2023年度质量发展创新突破“揭榜挂帅”项目：评价确认（质量创新类）2项", subject
+    assert "成都市市场监督管理局于2023年12月18日 10:00提交；" in body, body
+    assert "自贡市市场监督管理局于2023年12月21日 10:00提交（逾期提交，已受理）。" in body, body
+
+
 def test_a_late_hand_in_refused_is_answered_once_dated_the_run_and_never_before_it_came(session, round_):
     p, t, rid = round_
     _arrive(session, p, t, rid, "510100", "zlcx-01", "2023-04-18T10:00:00+08:00")  # on time: no answer

@@ -14,7 +14,19 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, exists, false, null, or_, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    false,
+    null,
+    or_,
+    true,
+)
 from sqlmodel import Session, col, func, select, update
 
 from qcycle.clock import now
@@ -300,13 +312,14 @@ def accepted_subjects(*, session: Session, round_id: uuid.UUID, stage: str, cate
 
 def first_hand_ins(*, session: Session, round_id: uuid.UUID, stage: str,
                    subjects: Sequence[str]) -> dict[str, Any]:
-    """When each subject's hand-in at a stage arrived: ``{subject: the first accepted one's
-    submitted_at}``."""
+    """When each subject's hand-in at a stage arrived, and whether it was late (taken with a
+    flag): ``{subject: (the first accepted one's submitted_at, late)}``; a subject with an
+    on-time hand-in is not late."""
     subject = _subject_column()
-    rows = session.exec(select(subject, func.min(Submission.submitted_at)).where(
+    rows = session.exec(select(subject, func.min(Submission.submitted_at), func.min(cast(Submission.late, Integer))).where(
         Submission.round_id == round_id, Submission.stage == stage, Submission.status == "accepted",
         subject.in_(subjects)).group_by(subject)).all()
-    return dict(rows)
+    return {key: (at, bool(late)) for key, at, late in rows}
 
 
 class Refusal(NamedTuple):

@@ -254,9 +254,10 @@ def _decision_due(session, p, round_id, action) -> Outcome:
         # --list` (at national scale it is thousands of lines, and a bot truncates at 2–4 KB).
         listed = pending[:LISTED_IN_DECISION_REQUEST]
         received = handed_in_at(session, round_id, target, listed) if target is not None else {}
+        # A hand-in taken late (accept_flag) is marked: the reviewer decides knowing it.
         items = [{"programme_name": p.round.name, "title": _subject_title(p, stage, s),
-                  "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s)}
-                 for s in listed]
+                  "unit_name": p.unit(s.partition(":")[0]).name, "received_at": at, "late": late}
+                 for s in listed for at, late in [received.get(s, (None, False))]]
         file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
         drafts = draft_letters([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
                                total=len(pending), programme_file=file, upheld=objections_upheld(session, p, round_id, stage.code),
@@ -284,8 +285,8 @@ def _review_request(session, p, round_id, action) -> Outcome:
     received = handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
     drafts = []
     for parent, subjects in sorted(by_parent.items()):
-        items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s), "received_at": received.get(s)}
-                 for s in subjects]
+        items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s), "received_at": at,
+                  "late": late} for s in subjects for at, late in [received.get(s, (None, False))]]
         drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=window.handed_in,
                                 step=reviewer_step(stage.name))
     return Outcome(action, drafts, note=f"{action.title}：{len(by_parent)} 个上级单位，"

@@ -18,8 +18,9 @@ __all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "missing_in", "not_passed
 
 
 def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, Any]:
-    """When each subject's hand-in at a window arrived (the first accepted one); empty for a
-    decision on an earlier decision or an assessment, where nothing was handed in."""
+    """When each subject's hand-in at a window arrived (the first accepted one) and whether it was
+    late (taken with a flag): ``{subject: (at, late)}``; empty for a decision on an earlier
+    decision or an assessment, where nothing was handed in."""
     if window.submission is None or not subjects:
         return {}
     return crud.first_hand_ins(session=session, round_id=round_id, stage=window.code, subjects=subjects)
@@ -150,7 +151,7 @@ def objection_replies(session: Session, p: Programme, round_id: uuid.UUID, who: 
             out[subject.partition(":")[0]].append({
                 # 经调查核实，异议成立 (not 经异议调查核实，异议成立: the letter is about the objection)
                 "step": stage.name.removeprefix("异议") or stage.name, "upheld": outcome not in NEGATIVE,
-                "received_at": received.get(subject),
+                "received_at": received[subject][0] if subject in received else None,
                 "note": note if note and stage.tell_reason else None})
     return dict(out)
 

@@ -99,6 +99,8 @@ CONTEXTS = {
                                            "deadline": DEADLINE, "in_force_at": None}]},
     "decision_pending.j2": {
         "unit_name": "四川省市场监督管理局",
+        "programme_name": "揭榜挂帅",
+        "stage_name": "审核揭榜书",
         "sender_name": "质量工作周期系统（自动提醒）",
         "items": [
             {
@@ -259,7 +261,7 @@ def test_a_long_decision_request_lists_a_few_and_counts_the_rest() -> None:
                "by_title": [{"title": "揭榜书审核", "count": 25}, {"title": "评价确认", "count": 5}]}
     with clock.frozen(DAY):
         subject, body = render_message("decision_pending.j2", context)
-    assert subject == "【待审核】30项事项等待审核"
+    assert subject == "【待审核】揭榜挂帅：审核揭榜书30项"
     assert "揭榜挂帅共30项事项等待审核：" in body
     assert "按事项统计：\n揭榜书审核，25项；\n评价确认，5项。" in body
     assert body.count("成都市市场监督管理局") == 3
@@ -325,3 +327,13 @@ def test_a_report_due_to_another_unit_is_said_not_sent_not_unreceived() -> None:
     assert "前报送焦作市人民政府的书面整改报告至今尚未报送，已逾期2个工作日。请尽快报送；" in body, body
     urged = render_message("escalation.j2", {**CONTEXTS["escalation.j2"], "direct": True, "report_to": "焦作市人民政府"})[1]
     assert "报送焦作市人民政府的" in urged and "仍未报送" in urged and "收到" not in urged.split("现予督办")[0], urged
+
+
+def test_a_review_request_does_not_call_a_hand_in_taken_late_on_time() -> None:
+    context = CONTEXTS["review_request.j2"]
+    _, body = render_message("review_request.j2", context)
+    assert "以下1个单位按时提交了申报材料" in body, body
+    late = {**context["items"][0], "received_at": DEADLINE + dt.timedelta(days=1), "late": True}
+    _, body = render_message("review_request.j2", {**context, "items": [context["items"][0], late]})
+    assert "以下2个单位提交了申报材料" in body and "按时" not in body, body
+    assert "（2023年4月21日 17:30提交，逾期提交，已受理）。" in body, body
