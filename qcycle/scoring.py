@@ -61,6 +61,10 @@ class UnitInput:
     bonuses: dict[str, int] = field(default_factory=dict)  # bonus item → occurrences
     deductions: dict[str, int] = field(default_factory=dict)
     vetoes: list[str] = field(default_factory=list)
+    # The year the assessment is of: figures of later years are left out (``later``), and a
+    # cumulative target not yet at its last year is held to its pace (时序进度).
+    until_year: int | None = None
+    later: list[str] = field(default_factory=list)  # "indicator:energy@2025" figures left out
 
 
 @dataclass(frozen=True)
@@ -80,14 +84,16 @@ class UnitResult:
                 **{f"c_{k}": v for k, v in self.components.items()}}
 
 
-def unit_input(subject: str, measurements: Iterable[tuple[str, str, float]], scheme: Assessment) -> UnitInput:
+def unit_input(subject: str, measurements: Iterable[tuple[str, str, float]], scheme: Assessment,
+               until_year: int | None = None) -> UnitInput:
     """Build one subject's input from (component_code, reviewer_or_year, value) measurements.
 
     Indicator and quota measurements use the reviewer field for the year: cumulative
     indicators and quotas sum their years; other indicators take their target year (or the
-    latest year reported).
+    latest year reported). An assessment of ``until_year`` reads no figure of a later year
+    (榆阳's 2024 assessment was scored on figures labelled 2025).
     """
-    u = UnitInput(subject)
+    u = UnitInput(subject, until_year=until_year)
     per_year: dict[str, dict[str, float]] = {}
     for code, who, value in measurements:
         prefix, _, name = code.partition(":")
@@ -100,6 +106,9 @@ def unit_input(subject: str, measurements: Iterable[tuple[str, str, float]], sch
         elif prefix == "veto" and value:
             u.vetoes.append(name)
         elif prefix in YEARLY_PREFIXES:
+            if until_year is not None and who.isdigit() and int(who) > until_year:
+                u.later.append(f"{code}@{who}")
+                continue
             per_year.setdefault(code, {})[who] = value
     for ind in scheme.indicators:
         years = per_year.get(f"indicator:{ind.code}", {})
@@ -131,10 +140,14 @@ def aggregate(values: Sequence[float], method: str) -> float:
     raise AssessmentError(f"未知的汇总方法 {method!r}")
 
 
-def indicator_met(ind: Indicator, actual: float | Sequence[float]) -> bool:
-    """Whether an actual value (or the yearly values of a cumulative target) meets the target."""
+def indicator_met(ind: Indicator, actual: float | Sequence[float], until_year: int | None = None) -> bool:
+    """Whether an actual value (or the yearly values of a cumulative target) meets the target.
+    A cumulative target assessed before its last year is held to its pace (时序进度): ﹝15﹞ over
+    2021–2025 is 12 by the end of 2024."""
     value = float(sum(actual)) if isinstance(actual, Sequence) else float(actual)
     t = ind.target
+    if ind.cumulative_years and until_year is not None and until_year < max(ind.cumulative_years):
+        t *= sum(1 for y in ind.cumulative_years if y <= until_year) / len(ind.cumulative_years)
     return {
         ">=": value >= t,
         "<=": value <= t,
@@ -165,7 +178,7 @@ def _component_percent(scheme: Assessment, comp, u: UnitInput, quotas: QuotaPlan
             return 0.0
         met = sum(
             1 for ind in scheme.indicators
-            if ind.code in u.indicators and indicator_met(ind, u.indicators[ind.code])
+            if ind.code in u.indicators and indicator_met(ind, u.indicators[ind.code], u.until_year)
         )
         return 100.0 * met / len(scheme.indicators)
     # quotas: mean fulfilment over the actions that give this unit a quota

@@ -141,6 +141,7 @@ def first_open(timetable: Timetable, deadline: Action) -> dt.datetime | None:
 
 # Indicator units that count whole things (新增名牌产品3个, 制修订标准2项), not rates or amounts.
 COUNTED = frozenset({"个", "件", "项", "家", "次", "人", "户", "座"})
+SIMULATED_REASON = "经核查，所反映的情况与事实不符"  # the reason a simulated officer gives where the letter tells it
 
 
 def _indicator_values(r: random.Random, ind: Any, last_year: int) -> list[tuple[int, float]]:
@@ -163,8 +164,20 @@ def _indicator_values(r: random.Random, ind: Any, last_year: int) -> list[tuple[
     return out
 
 
-def measurements(seed: int, subject: str, p: Programme) -> list[dict[str, Any]]:
-    """Indicator values, quota counts, bonus/deduction occurrences and rare vetoes for a subject."""
+def _quota_counts(r: random.Random, p: Programme, unit: str, until: int) -> list[tuple[str, int, int]]:
+    """(quota action, year, count) a unit achieved, each year until ``until``, at a pace of its own."""
+    plan, out = p.quotas, []
+    for action in plan.actions if plan is not None else []:
+        quota = action.per_unit.get(unit)
+        if quota and plan is not None:
+            pace = r.uniform(0.6, 1.3)
+            out += [(action.code, y, round(quota * pace / len(plan.years))) for y in plan.years if y <= until]
+    return out
+
+
+def measurements(seed: int, subject: str, p: Programme, until: int) -> list[dict[str, Any]]:
+    """Indicator values, quota counts, bonus/deduction occurrences and rare vetoes for a subject,
+    as known to an assessment of the year ``until``."""
     scheme = p.assessment
     out: list[dict[str, Any]] = []
     if scheme is None:
@@ -176,15 +189,12 @@ def measurements(seed: int, subject: str, p: Programme) -> list[dict[str, Any]]:
 
     for ind in scheme.indicators:
         for y, value in _indicator_values(r, ind, p.round.years[-1]):
-            rec(f"indicator:{ind.code}", str(y), value)
-    if p.quotas is not None:
-        unit = subject.partition(":")[0]
-        for action in p.quotas.actions:
-            quota = action.per_unit.get(unit)
-            if quota:
-                pace = r.uniform(0.6, 1.3)
-                for y in p.quotas.years:
-                    rec(f"quota:{action.code}", str(y), round(quota * pace / len(p.quotas.years)))
+            # No figure of a year after the assessment's: a target year still ahead reads the
+            # assessment's own year (the draws stay as they were, so seeded rounds keep them).
+            if not (ind.cumulative_years and y > until):
+                rec(f"indicator:{ind.code}", str(min(y, until)), value)
+    for code, year, count in _quota_counts(r, p, subject.partition(":")[0], until):
+        rec(f"quota:{code}", str(year), count)
     for item in scheme.bonuses:
         if item.source_round is None and r.random() < 0.3:
             rec(f"bonus:{item.code}", "考核组", r.randint(1, 3))
@@ -280,7 +290,7 @@ class World:
                               for u in units}
                 records = (scores(self.seed, subject, components, reviewers, occasion,
                                   handed_in=subject.partition(":")[0] not in missed)
-                           + measurements(self.seed, subject, self.p))
+                           + measurements(self.seed, subject, self.p, a.at.year))
                 # Named, as an office's score sheet names its assessment: a subject decided
                 # late is scored after the assessment's day, and is still scored for it.
                 out += [({**rec, "stage": a.stage}, f"{self.source}:reviewers") for rec in records]
@@ -316,9 +326,12 @@ class World:
             yes, no = YES_NO_OUTCOMES
             outcomes = {subject: yes if decide(self.seed, stage.code, subject) else no
                         for subject in pending_decisions(session, self.p, self.round_id, stage, a.category)}
-            n += crud.put_decisions(session=session, round_id=self.round_id, stage=stage.code,
-                                    decides=stage.decides or "", outcomes=outcomes,
-                                    decided_by=f"{self.source}:ops", decided_at=tick)
+            for outcome in (yes, no):  # a stage that tells its reason gets one with each refusal, as ops must give
+                chosen = {s: o for s, o in outcomes.items() if o == outcome}
+                note = SIMULATED_REASON if outcome == no and stage.tell_reason else ""
+                n += crud.put_decisions(session=session, round_id=self.round_id, stage=stage.code,
+                                        decides=stage.decides or "", outcomes=chosen, note=note,
+                                        decided_by=f"{self.source}:ops", decided_at=tick) if chosen else 0
         return n
 
     def play(self, ticks: Sequence[dt.datetime], run_moment: Callable[[dt.datetime], int],

@@ -205,6 +205,34 @@ def test_unit_input_reads_every_kind_of_measurement():
     assert (r.total, r.grade, r.veto) == (93.5, "D", "accident")
 
 
+def test_an_assessment_reads_no_figure_of_a_later_year_and_holds_a_cumulative_target_to_its_pace():
+    """榆阳 assesses in December 2024 and again in December 2025; its 2024 assessment was scored on
+    figures labelled 2025. A year's figure counts from that year's assessment on; ﹝15﹞ over
+    2021–2025 is 12 at the end of 2024 (时序进度), 15 at the end."""
+    from qcycle.scoring import unit_input
+
+    s = scheme(
+        components=[{"code": "ind", "name": "指标", "weight": 1.0, "source": "indicators"}],
+        indicators=[
+            {"code": "energy", "name": "能耗降低", "unit": "%", "target": 15, "attribute": "binding",
+             "cumulative_years": [2021, 2022, 2023, 2024, 2025]},
+            {"code": "pass", "name": "合格率", "unit": "%", "target": 98, "attribute": "binding", "year": 2025},
+        ],
+    )
+    figures = [("indicator:energy", str(y), 3.1) for y in (2021, 2022, 2023, 2024, 2025)] + [
+        ("indicator:pass", "2024", 97.0), ("indicator:pass", "2025", 98.5), ("quota:mgmt", "2025", 4)]
+    u = unit_input("d1", figures, s, until_year=2024)
+    assert u.indicators == {"energy": [3.1] * 4, "pass": 97.0}  # 2024's own, not 2025's
+    assert u.later == ["indicator:energy@2025", "indicator:pass@2025", "quota:mgmt@2025"] and u.quota_achieved == {}
+    [r] = assess(s, [u])
+    assert r.total == 50.0  # energy 12.4 ≥ 12 at 2024's pace: met; 97 < 98: not met
+    ind = s.indicators[0]
+    assert not indicator_met(ind, [2.9] * 4, until_year=2024) and not indicator_met(ind, [3.1] * 4, until_year=2025)
+    assert indicator_met(ind, [3.1] * 5, until_year=2025) and indicator_met(ind, [3.1] * 5)
+    [final] = assess(s, [unit_input("d1", figures, s, until_year=2025)])
+    assert final.total == 100.0
+
+
 def _totals(*totals: float) -> list[UnitInput]:
     """Units u1, u2 … whose total is exactly the given number (two equal components)."""
     return [UnitInput(f"u{i}", reviews={"docs": [t], "talk": [t]}) for i, t in enumerate(totals, start=1)]

@@ -27,7 +27,7 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
         return Outcome(action, note="本周期没有考核方案")
     subjects = assessment_subjects(session, p, round_id, action.category)
     measured = _measured(session, p, round_id, action.stage, subjects)
-    inputs = [unit_input(s, measured[s], scheme) for s in subjects]
+    inputs = [unit_input(s, measured[s], scheme, until_year=action.at.year) for s in subjects]
     earned = _bonuses_from_other_rounds(session, scheme)
     for u in inputs:
         for code, per_unit in earned.items():
@@ -45,7 +45,16 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
     summary = "，".join(f"{grade_label(g)} {grades[g]}" for g in scheme.grade_names if grades[g])
     return Outcome(action, results=results, counts=dict(grades), note=f"{action.title}：{len(results)} 个对象，"
                    f"{summary or '无'}{_scored_without(session, p, round_id, action, subjects)}"
-                   f"{_figures_missing(p, scheme, inputs)}")
+                   f"{_figures_missing(p, scheme, inputs)}{_figures_later(p, inputs, action.at.year)}")
+
+
+def _figures_later(p: Programme, inputs: list[UnitInput], year: int) -> str:
+    """Figures of a year after the assessment's, left out of it: said for ops to check."""
+    later = [u for u in inputs if u.later]
+    if not later:
+        return ""
+    names = "、".join(p_unit_name(p, u.unit) or u.unit for u in later[:5]) + ("等" if len(later) > 5 else "")
+    return f"；{len(later)} 个对象有{year}年以后的指标或任务数据，本次考核未计入（{names}），请核实"
 
 
 def _figures_missing(p: Programme, scheme: Assessment, inputs: list[UnitInput]) -> str:
