@@ -91,9 +91,15 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
             problems.append(f"{at}{stage.name}：没有待决定的对象 {row.subject!r}（应为 单位代码:项目代码，见 qcycle decide {file} --list）")
             continue
         try:
-            checked.append((stage, row.subject, _outcome(stage, row.outcome), row.note))
+            outcome = _outcome(stage, row.outcome)
         except DecisionError as exc:
             problems.append(f"{at}{exc}")
+            continue
+        if stage.tell_reason and outcome in NEGATIVE_OUTCOMES and not (row.note or "").strip():
+            # The unit's letter gives the reason (异议不成立的理由写进函复): none would leave it out.
+            problems.append(f"{at}{stage.name}：不同意 {row.subject} 须写明理由（该阶段的函件告知理由；用 --note 或决定清单的说明列）")
+            continue
+        checked.append((stage, row.subject, outcome, row.note))
     if problems:
         raise DecisionError("；".join(problems))
     done = []

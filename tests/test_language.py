@@ -414,7 +414,8 @@ def test_eligibility_reads_an_earlier_rounds_winners(tmp_path, home):
         refused = session.exec(select(Decision).where(Decision.round_id == later.id,
                                                       Decision.stage == "eligibility")).one()
     assert (refused.subject, refused.outcome, refused.decided_by) == ("e1", "rejected", "rule:eligibility")
-    assert "2021年已获示例区长质量奖" in refused.note and "2026年起" in refused.note
+    assert "2021年已获示例区长质量奖，" in refused.note and "2026年起" in refused.note
+    assert "award-2021" not in refused.note  # the award and its year, not the earlier round's code
 
 
 def test_months_roll_and_by_dates(tmp_path):
@@ -872,7 +873,7 @@ def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_ow
     replies = r.letters("objection_reply")
     assert sorted(replies) == ["e2", "e5"]
     assert "贵单位于2023年5月5日 10:00提出的异议，经调查核实，异议不成立（所涉情况与事实不符）。" in replies["e2"]
-    assert "经调查核实，异议成立，已按规定处理。" in replies["e5"]
+    assert "经调查核实，异议成立，将按规定处理。" in replies["e5"]
     # e2's objection rejected: e2 is still a candidate, awarded, and its results say nothing of the objection.
     assert "e2" in r.letters("award")
     assert "异议" not in r.letters("results")["e2"] and "未通过异议" not in r.letters("results")["e5"]

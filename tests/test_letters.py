@@ -449,7 +449,13 @@ def test_a_result_letter_names_every_item_its_unit_took(tmp_path_factory, monkey
                 name = next(i.name for _, i in p.items if i.code == item)
                 inner = name.replace("“", "‘").replace("”", "’")  # as it reads inside quotation marks
                 assert name in m.body or inner in m.body, (unit, name, m.body)
-    assert any("未通过揭榜书审核" in m.body and "未按期提交" in m.body for m in letters if m.unit_code == "513400")
+    liangshan = [m.body for m in letters if m.unit_code == "513400"]
+    assert any("未按期提交" in body for body in liangshan), liangshan
+    # Its item left off the 揭榜名单 was told then ("申报的“…”未列入"), not again as a result.
+    assert not any("未通过揭榜书审核" in body for body in liangshan), liangshan
+    listed = [m.body for m in messages if m.channel == "email" and m.unit_code == "513400"
+              and m.action.startswith("takers_list:")]
+    assert any("未列入" in body for body in listed), listed
 
 
 def test_results_published_by_category_say_which_category_each_letter_is_of(tmp_path_factory, monkeypatch):

@@ -699,3 +699,21 @@ def test_a_listed_unit_is_told_which_of_its_items_were_not_listed(session, round
     [draft] = [d for d in carry_out(session, p, rid, action, as_of=action.at).drafts if d.unit == "510300"]
     text = _rendered(draft)
     assert "贵单位已列入该名单（共1个单位），申报的“争创推进质量强国建设工作成效突出地方”未列入，请及时查阅" in text, text
+
+
+def test_a_refusal_by_the_programmes_rule_is_not_put_on_the_reviewer_that_never_saw_it(session):
+    """福州: an applicant the 5-year rule refuses is left off its county bureau's review list, and
+    was then told it had not passed that bureau's 初审. It is told the rule, as the rule says it,
+    and a refusal by the bureau still names the bureau."""
+    from qcycle.lifecycle.standing import rejections
+
+    loaded = load_programme(P1.with_name("fz-government-quality-award-2024.yaml"))
+    p, rid = loaded.programme, sync_round(session, loaded).id
+    rule = "不符合申报条件：2023年已获福州市政府质量奖，获奖满5年后（2028年起）方可再次申报"
+    crud.put_decision(session=session, round_id=rid, stage="county_review", decides="application", subject="fz-e02",
+                      outcome="rejected", decided_by="rule:eligibility", note=rule)
+    crud.put_decision(session=session, round_id=rid, stage="county_review", decides="application", subject="fz-e01",
+                      outcome="rejected", decided_by="cli:张三", note="材料不全")
+    told = rejections(session, p, rid)
+    assert told["fz-e02"] == (rule, "county_review")
+    assert told["fz-e01"][0].startswith("未通过福州市鼓楼区市场监督管理局初审"), told["fz-e01"]

@@ -247,3 +247,24 @@ def test_status_sends_a_decision_waiting_past_its_day_to_decide_not_to_reconcile
     missed = out.split("应执行未执行")[1].split("等待决定")[0]
     assert f"（运行 qcycle --home {home} reconcile {P1} 补做）" in missed and "提交揭榜书 截止" in missed, out
     assert "审核揭榜书" not in missed
+
+
+def test_a_refusal_at_a_step_that_tells_its_reason_needs_one(home, tmp_path):
+    """宝山 writes the reason an objection failed into its reply (tell_reason); a refusal recorded
+    without one went out as "异议不成立" and nothing more. ops are asked for it instead."""
+    text = P1.read_text(encoding="utf-8")
+    anchor = "    decides: application\n    on: 2023-04-21\n"
+    assert anchor in text
+    path = tmp_path / P1.name
+    path.write_text(text.replace(anchor, anchor + "    tell_reason: true\n"), encoding="utf-8")
+    _seed_applications([("510100", "zlcx-01"), ("510300", "cxyl-02")], path)
+    bare = runner.invoke(app, ["decide", str(path), "--stage", "takers_review", "--subject", "510300:cxyl-02",
+                               "--reject", "--by", "张三"], terminal_width=200)
+    assert bare.exit_code == 2, bare.output
+    assert "审核揭榜书：不同意 510300:cxyl-02 须写明理由" in bare.output.replace("\n", ""), bare.output
+    assert "待决定 2 项" in runner.invoke(app, ["decide", str(path), "--list"]).output  # nothing written
+    said = runner.invoke(app, ["decide", str(path), "--stage", "takers_review", "--subject", "510300:cxyl-02",
+                               "--reject", "--note", "揭榜条件不符", "--by", "张三"])
+    assert said.exit_code == 0, said.output
+    approved = runner.invoke(app, ["decide", str(path), "--stage", "takers_review", "--all-pending", "--by", "张三"])
+    assert approved.exit_code == 0 and "→ 同意" in approved.output  # approving needs no reason

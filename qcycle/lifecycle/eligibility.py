@@ -18,16 +18,11 @@ def ineligible(session: Session, p: Programme, window: Stage, subjects: list[str
         return {}
     family = rule.programme or p.round.programme
     year = p.round.years[0]
-    won: dict[str, tuple[int, str]] = {}
-    for unit, won_in, code in crud.earlier_awards(session=session, programme=family, grades=rule.grades,
-                                                  before_round=p.round.code):
-        if year - won_in < rule.years and won_in > won.get(unit, (0, ""))[0]:
-            won[unit] = (won_in, code)
-    out = {}
-    for subject in subjects:
-        unit = subject.partition(":")[0]
-        if unit in won:
-            won_in, code = won[unit]
-            out[subject] = (f"不符合申报条件：{won_in}年已获{family}（{code}），"
-                            f"获奖满{rule.years}年后（{won_in + rule.years}年起）方可再次申报")
-    return out
+    won: dict[str, int] = {}
+    for unit, won_in, _ in crud.earlier_awards(session=session, programme=family, grades=rule.grades,
+                                               before_round=p.round.code):
+        if year - won_in < rule.years and won_in > won.get(unit, 0):
+            won[unit] = won_in
+    # Said to the applicant: the award and its year, not the round's code.
+    return {subject: f"不符合申报条件：{won[unit]}年已获{family}，获奖满{rule.years}年后（{won[unit] + rule.years}年起）方可再次申报"
+            for subject in subjects if (unit := subject.partition(":")[0]) in won}

@@ -35,7 +35,10 @@ def rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str,
     for subject, stage, by, note in sorted(rows, key=lambda r: p.stage_place.get(r[1], 99)):
         if p.has_stage(stage) and stage not in p.objection_decisions:  # an objection rejected is not the objector
             # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
-            why = f"（{note}）" if note and (by.startswith("rule:") or p.stage(stage).tell_reason) else ""
+            if by.startswith("rule:") and note:  # the programme's rule refused it, not a reviewer: say the rule
+                out.setdefault(subject, (note, stage))
+                continue
+            why = f"（{note}）" if note and p.stage(stage).tell_reason else ""
             out.setdefault(subject, (_not_passed_at(p, p.stage(stage), subject.partition(":")[0]) + why, stage))
     return out
 
@@ -71,9 +74,12 @@ def final_step(p: Programme, code: str) -> bool:
 
 def steps_told_alone(p: Programme) -> set[str]:
     """Decision stages whose rejections a step's result letter (``step_result``, ``notify:
-    {rejected_at: …}``) tells as soon as they are decided: a later result letter does not tell
-    them again (温州's 未获奖 letter repeated the 资格审查 refusal of five months before)."""
-    return {w.rejected_at for s in p.stages if s.template == "step_result" and s.notify is not None
+    {rejected_at: …}``) or a published list sent to the rejected (四川's 揭榜名单: "申报的“…”未列入")
+    tells as soon as they are decided: a later result letter does not tell them again (温州's 未获奖
+    letter repeated the 资格审查 refusal of five months before; 四川's 创先引领 results, 凉山's item
+    left off the list 21 months before)."""
+    return {w.rejected_at for s in p.stages
+            if (s.template == "step_result" or s.kind is StageKind.publication) and s.notify is not None
             for w in (s.notify, *s.notify.any_of) if w.rejected_at}
 
 

@@ -128,7 +128,7 @@ MUST_SAY = {
                           "1. 示例软件信息服务（福州）有限公司（2023年4月20日 17:30提交）。"],
     "objection_reply.j2": ["【异议处理结果】",
                            "贵单位于2023年4月20日 17:30提出的异议，经调查核实，异议不成立（所涉情况与事实不符）。",
-                           "贵单位提出的异议，经调查核实，异议成立，已按规定处理。", "特此函复。"],
+                           "贵单位提出的异议，经调查核实，异议成立，将按规定处理。", "特此函复。"],
     "praise.j2": ["【通报表扬】", "通报表扬"],
     "award.j2": ["【授奖通知】", "经研究决定，贵单位荣获2024年广州市市长质量奖，特予表彰。"],
     "summons.j2": ["【约谈通知】", "未通过整改情况审核", "约谈"],
@@ -337,3 +337,16 @@ def test_a_review_request_does_not_call_a_hand_in_taken_late_on_time() -> None:
     _, body = render_message("review_request.j2", {**context, "items": [context["items"][0], late]})
     assert "以下2个单位提交了申报材料" in body and "按时" not in body, body
     assert "（2023年4月21日 17:30提交，逾期提交，已受理）。" in body, body
+
+
+@pytest.mark.parametrize("left", [3, 0])
+def test_a_reminder_of_an_invitation_says_the_time_left_without_pressing_for_a_hand_in(left) -> None:
+    """四川's cities choose whether to take an item: a city that chose none was told "请合理安排，按时
+    提交" four times. A voluntary (or objection) window's reminder says the time left and the rule."""
+    context = {**CONTEXTS["reminder.j2"], "working_days_left": left, "refused_late": True}
+    _, owed = render_message("reminder.j2", context)
+    assert ("请合理安排，按时提交；逾期不予受理。" if left else "请于截止时间前提交；逾期不予受理。") in owed, owed
+    for kind in ("voluntary", "objection"):
+        _, invited = render_message("reminder.j2", {**context, kind: True})
+        assert ("距截止还有3个工作日，逾期不予受理。" if left else "今天是截止日，逾期不予受理。") in invited, invited
+        assert "按时提交" not in invited and "请于截止时间前提交；" not in invited, invited
