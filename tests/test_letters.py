@@ -472,3 +472,24 @@ def test_results_published_by_category_say_which_category_each_letter_is_of(tmp_
         assert f"（{names[category]}类）评价确认结果已确定" in m.body, m.body
     # No two letters to a unit on one day read alike.
     assert len({(m.unit_code, m.logical_date, m.subject) for m in letters}) == len(letters)
+
+
+PRIVATE_SUBJECTS = ("【评价确认结果】", "【考核结果】", "【结果】", "【结果告知】", "【督办】", "【整改通知】", "【约谈通知】",
+                    "【不予受理】", "【异议处理结果】")
+
+
+@pytest.mark.parametrize("stem", ["sc-jbgs-2023", "ha-county-assessment-2015", "jz-assessment-2016"])
+def test_a_letter_about_one_units_standing_is_not_posted_where_its_peers_read_it(stem, tmp_path_factory,
+                                                                                 monkeypatch):
+    """四川's cities share one WeCom group, 淮安's counties one DingTalk group: 阿坝's 不合格, 金湖's
+    一票否决 and each 督办 were posted there for all to read. Such a letter goes by the unit's own
+    channels (email); reminders and notices still reach the group."""
+    r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
+    shared = r.programme.shared_channels
+    assert shared, "no channel is shared: the test reads nothing"
+    in_groups = [m for m in r.messages if m.channel in shared]
+    assert in_groups, "nothing reached the group at all"
+    leaked = [(m.unit_code, m.subject) for m in in_groups if m.subject.startswith(PRIVATE_SUBJECTS)]
+    assert leaked == [], leaked[:3]
+    private = [m for m in r.messages if m.subject.startswith(PRIVATE_SUBJECTS)]
+    assert private and all(m.channel == "email" for m in private)

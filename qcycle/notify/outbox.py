@@ -155,6 +155,13 @@ def _override(template_dir: Path | None) -> Path | None:
     return template_dir if template_dir and template_dir.is_dir() else None
 
 
+# Letters about one unit's own standing: its grade, a refusal, a 督办, an order to rectify, a
+# summons, the answer to its objection. Not posted in a group bot its peers read (温州's group of
+# companies, 四川's group of all 21 cities); reminders and notices still are.
+PRIVATE_TEMPLATES = frozenset({"result.j2", "step_result.j2", "escalation.j2", "rectification.j2", "summons.j2",
+                               "refused_late.j2", "objection_reply.j2"})
+
+
 def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
                  drafts: Iterable, template_dir: Path | None = None) -> int:
     """Render drafts and queue them on every channel of their unit; returns how many
@@ -169,9 +176,8 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
         if d.template in MERGEABLE_TEMPLATES:
             reminders[(d.unit, d.logical_date)].append(d)
             continue
-        unit = programme.unit(d.unit)
         subject = body = None
-        for name in unit.channels:
+        for name in programme.channels_for(d.unit, private=d.template in PRIVATE_TEMPLATES):
             if subject is None:
                 subject, body = render_message(d.template, d.context, override)
             rows.append({"idempotency_key": idempotency_key(code, d.action_key, d.unit, name,

@@ -53,6 +53,24 @@ class Programme(_Model):
         return {c.code: c for c in self.categories}
 
     @cached_property
+    def shared_channels(self) -> frozenset[str]:
+        """Group channels several units list (a bot in the group of all the cities): what is
+        posted there, each of them reads. Email goes to each unit's own address."""
+        personal = {c.name for c in self.channels if c.kind == "email"}
+        counts: dict[str, int] = {}
+        for u in self.units:
+            for name in u.channels:
+                counts[name] = counts.get(name, 0) + 1
+        return frozenset(name for name, n in counts.items() if n > 1 and name not in personal)
+
+    def channels_for(self, unit: str, private: bool) -> list[str]:
+        """The channels a letter to ``unit`` goes by: a ``private`` one (its own standing: results,
+        refusals, 督办, 整改) not by a channel its peers share, unless the unit has no other."""
+        names = self.unit(unit).channels
+        own = [n for n in names if n not in self.shared_channels] if private else names
+        return own or names
+
+    @cached_property
     def submission_stages(self) -> dict[str, list[Stage]]:
         """Submission kind → the stages that take it, in file order."""
         out: dict[str, list[Stage]] = {}
