@@ -415,6 +415,10 @@ def test_eligibility_reads_an_earlier_rounds_winners(tmp_path, home):
                                                       Decision.stage == "eligibility")).one()
     assert (refused.subject, refused.outcome, refused.decided_by) == ("e1", "rejected", "rule:eligibility")
     assert "2021年已获示例区长质量奖，" in refused.note and "2026年起" in refused.note
+    # It may not apply: it is not reminded to, as the others who have not applied would be.
+    later.until("2023-03-31")
+    reminded = later.letters("application")
+    assert "e1" not in reminded and "e6" in reminded, sorted(reminded)
     assert "award-2021" not in refused.note  # the award and its year, not the earlier round's code
 
 

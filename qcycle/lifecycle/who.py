@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
+from qcycle.lifecycle.eligibility import ineligible
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, AssessmentResult
 from qcycle.schema import Programme, RankPick, Stage, StageKind, Who
 from qcycle.timetable import Action
@@ -242,9 +243,14 @@ def resolve(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None
 
 
 def owers(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None) -> list[str]:
-    """Units that owe the stage's submission (for a category)."""
-    return list(_remembered(("owers", round_id, id(p), stage.code, category),
-                            lambda: tuple(resolve(session, p, round_id, stage.owed_by, category))))
+    """Units that owe the stage's submission (for a category); not those its eligibility rule
+    refuses (福州's winner of two years before was reminded three times to apply, then refused)."""
+    def read() -> tuple[str, ...]:
+        units = resolve(session, p, round_id, stage.owed_by, category)
+        barred = ineligible(session, p, stage, units) if stage.eligibility else {}
+        return tuple(u for u in units if u not in barred)
+
+    return list(_remembered(("owers", round_id, id(p), stage.code, category), read))
 
 
 def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str | None,
