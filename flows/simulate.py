@@ -48,6 +48,7 @@ class SimulationReport:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     home: str = ""
+    programme_file: str = ""  # the file the year ran on (with its simulated units): for commands on its home
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,7 +56,8 @@ class SimulationReport:
             "actions_done": self.actions_done, "actions_skipped": self.actions_skipped,
             "submissions": dict(self.submissions), "quarantined": self.quarantined,
             "grades": dict(self.grades), "refused": dict(self.refused), "messages": {k: dict(v) for k, v in self.messages.items()},
-            "seconds": round(self.seconds, 2), "home": self.home, "warnings": self.warnings,
+            "seconds": round(self.seconds, 2), "home": self.home, "programme_file": self.programme_file,
+            "warnings": self.warnings,
         }
 
 
@@ -135,7 +137,8 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
     loaded = load_programme(expanded)
     calendar = WorkCalendar()
     timetable = expand(loaded.programme, calendar)
-    report = SimulationReport(code, p.round.name, warnings=list(timetable.warnings), home=str(home))
+    report = SimulationReport(code, p.round.name, warnings=list(timetable.warnings), home=str(home),
+                              programme_file=str(expanded))
     ticks = sorted({a.at for a in timetable.actions})
     with db.session_scope() as session:
         round_id = sync_round(session, loaded).id

@@ -22,9 +22,9 @@ from qcycle.lifecycle import (
     DECIDING_STAGE_KINDS,
     assessment_subjects,
     never_handed_in,
-    owers,
     pending_decisions,
     remembering,
+    resolve,
     select_subjects,
 )
 from qcycle.models import YES_NO_OUTCOMES
@@ -235,9 +235,12 @@ class World:
         p = self.p
         stage = p.stage(deadline.stage)
         out: list[tuple[str, str | None, str | None]] = []
+        # Whoever the call reaches may apply, eligible or not (the rule refuses a past winner on
+        # the day; it is not reminded to apply): read the stage's selection, not its owers.
+        reached = resolve(session, p, self.round_id, stage.owed_by, deadline.category)
         if stage.submission == "application" and p.categories and not (stage.owed_by and stage.owed_by.dynamic):
             items = [i.code for _, i in p.items]
-            for unit in owers(session, p, self.round_id, stage, deadline.category):
+            for unit in reached:
                 r = _rng(self.seed, "choose", unit)
                 k = min(len(items), r.choice(self.items_per_applicant))
                 out += [(unit, item, None) for item in sorted(r.sample(items, k=k))]
@@ -250,7 +253,7 @@ class World:
                 if only is None or p.item_category.get(item) in only:
                     out.append((unit, item or None, None if item else deadline.category))
             return out
-        return [(u, None, deadline.category) for u in owers(session, p, self.round_id, stage, deadline.category)]
+        return [(u, None, deadline.category) for u in reached]
 
     def arriving(self, session: Session, tick: dt.datetime) -> list[tuple[dict[str, Any], str]]:
         """(record, source) pairs that arrive up to ``tick``, in arrival order."""

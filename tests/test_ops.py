@@ -230,10 +230,13 @@ def test_simulation_summary_names_an_award_rounds_results_as_reviewed(capsys):
 
     p = load_programme(P1.with_name("tc-mayor-quality-award-2024.yaml")).programme
     report = SimulationReport(p.round.code, p.round.name, grades=Counter({"质量奖": 5}),
-                              refused=Counter({"质量奖": 1}), result_kind=result_kind(p))
+                              refused=Counter({"质量奖": 1}), result_kind=result_kind(p), home="/tmp/s",
+                              programme_file="/tmp/s/tc.yaml")
     _print_simulation(report)
     text = capsys.readouterr().out
     assert "评审结果：质量奖 5（其中 1 个未获通过）" in text, text
+    # The copy the year ran on, for the commands on its folder (the shipped file reads as changed).
+    assert "本次模拟所用的方案文件：/tmp/s/tc.yaml（查看：qcycle --home /tmp/s status /tmp/s/tc.yaml）" in text, text
     assert "考核" not in text and "审议" not in text  # a refusal may be the government's 审定
 
 
@@ -268,3 +271,28 @@ def test_a_refusal_at_a_step_that_tells_its_reason_needs_one(home, tmp_path):
     assert said.exit_code == 0, said.output
     approved = runner.invoke(app, ["decide", str(path), "--stage", "takers_review", "--all-pending", "--by", "张三"])
     assert approved.exit_code == 0 and "→ 同意" in approved.output  # approving needs no reason
+
+
+def test_a_decision_with_a_changed_file_is_refused_and_changes_nothing(home, tmp_path):
+    """A simulated year's round holds its simulated counties; `decide` with the shipped file (or
+    any edited copy) had registered the file as a change found by a run, nobody's reason, even
+    when the decision itself was refused. The decision is refused first and the round kept."""
+    from sqlmodel import func, select
+
+    from qcycle.models import RoundAmendment
+
+    _seed_applications([("510100", "zlcx-01")])
+    edited = tmp_path / P1.name
+    edited.write_text(P1.read_text(encoding="utf-8").replace("on: 2023-04-25", "on: 2023-04-26"), encoding="utf-8")
+    refused = runner.invoke(app, ["decide", str(edited), "--stage", "takers_review", "--subject", "510100:zlcx-01",
+                                  "--approve", "--by", "张三"], terminal_width=300)
+    assert refused.exit_code == 2, refused.output
+    said = refused.output.replace("\n", "")
+    assert "与周期 sc-jbgs-2023 登记的版本不同" in said and f"请用登记的文件，如 {P1}" in said, said
+    assert f"qcycle amend {edited} --reason 原因" in said, said
+    with db.session_scope(read_only=True) as session:
+        assert session.exec(select(func.count()).select_from(RoundAmendment)).one() == 0
+    assert "待决定 1 项" in runner.invoke(app, ["decide", str(edited), "--list"]).output  # reading is fine
+    done = runner.invoke(app, ["decide", str(P1), "--stage", "takers_review", "--subject", "510100:zlcx-01",
+                               "--approve", "--by", "张三"])
+    assert done.exit_code == 0, done.output

@@ -232,16 +232,29 @@ def _root(
         get_settings.cache_clear()
 
 
-def open_round(file: Path, *, read_only: bool = False):
+def open_round(file: Path, *, read_only: bool = False, as_registered: bool = False):
     """Load a programme file and find its round in the database; returns (loaded, round_id).
 
     Writing commands migrate the database and register the round if needed; ``read_only``
-    ones never create or change anything and say what to run when the round is not there."""
+    ones never create or change anything and say what to run when the round is not there.
+    ``as_registered``: the file must be the version the round runs on (an ops decision does not
+    amend the round on the way: a refused ``decide`` with a changed file had recorded a change,
+    as found by a run, with nobody's reason)."""
     from qcycle import crud, db
     from qcycle.lifecycle import sync_round
     from qcycle.loader import load_programme
 
     loaded = load_programme(file)
+    if as_registered and not read_only:
+        db.upgrade()
+        with db.session_scope(read_only=True) as session:
+            row = crud.get_round(session=session, code=loaded.programme.round.code)
+        if row is not None and row.config_sha256 != loaded.sha256:
+            registered = f"，如 {row.config_path}" if row.config_path and Path(row.config_path) != file else ""
+            raise UsageError(
+                f"方案文件 {file} 与周期 {loaded.programme.round.code} 登记的版本不同（登记 {row.config_sha256[:8]}，"
+                f"此文件 {loaded.sha256[:8]}）：请用登记的文件{registered}；文件确已修改的，先用 "
+                f"{again('plan', file, '--diff')} 查看、{again('amend', file, '--reason', '原因')} 登记，再作决定")
     if read_only:
         db.require_current()
         with db.session_scope(read_only=True) as session:

@@ -76,6 +76,10 @@ def _print_simulation(report) -> None:
     for channel, counts in sorted(report.messages.items()):
         out.print(f"  消息·{channel}：" + "，".join(f"{STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(counts.items())))
     out.print(f"  数据库与收件箱：{report.home}")
+    # The year ran on its own copy of the file (with the simulated counties): commands on this
+    # folder take that copy; the shipped file would read as a changed programme.
+    out.print(f"  本次模拟所用的方案文件：{report.programme_file}（查看：qcycle --home {report.home} status "
+              f"{report.programme_file}）", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -102,7 +106,7 @@ def decide(
     from qcycle import db, ops
 
     try:
-        loaded, round_id = open_round(file, read_only=list_only)
+        loaded, round_id = open_round(file, read_only=list_only, as_registered=True)
         p = loaded.programme
         with db.session_scope(read_only=list_only) as session:
             pending = ops.pending(session, p, round_id)
