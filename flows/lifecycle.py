@@ -48,10 +48,12 @@ def _run_actions(programme_file: str, round_id, actions: list[Action], actor: st
 
 
 def _stage_flow(kind: str, label: str):
+    # A run is named by the stages it carries out (审核揭榜书, 评价确认: both "审核决定" flows);
+    # the flow's own name says the kind, for the run-history filter.
     @flow(name=f"qcycle-{kind}", description=f"{label}：执行到期的{label}动作",
-          flow_run_name="{round_code}·" + label + "·{as_of:%Y-%m-%d}", validate_parameters=False)
+          flow_run_name="{round_code}·{title}·{as_of:%Y-%m-%d}", validate_parameters=False)
     def stage_flow(programme_file: str, round_id: Any, actions: list[Action], round_code: str,
-                   as_of: dt.datetime, actor: str = "flow:reconcile") -> list[Outcome]:
+                   as_of: dt.datetime, actor: str = "flow:reconcile", title: str = label) -> list[Outcome]:
         # The programme travels as its file name: a flow run's parameters are sent to the
         # server and a parsed programme with hundreds of units is large.
         run_log().info("%s %s：%d 项到期动作（%s）", round_code, label, len(actions),
@@ -123,7 +125,8 @@ def run_stage(loaded: LoadedProgramme, round_id, actions: list[Action], as_of: d
         if kind in ROUTINE:
             outcomes += _run_actions(str(loaded.path), round_id, groups[kind], actor, code, ROUTINE[kind], as_of)
         else:
-            outcomes += STAGE_FLOWS[kind](str(loaded.path), round_id, groups[kind], code, as_of, actor)
+            title = "、".join(dict.fromkeys(loaded.programme.stage(a.stage).name for a in groups[kind]))
+            outcomes += STAGE_FLOWS[kind](str(loaded.path), round_id, groups[kind], code, as_of, actor, title)
     return outcomes
 
 
@@ -265,7 +268,7 @@ def _status_lines(loaded: LoadedProgramme, round_id, timetable, moment: dt.datet
         st = round_status(session, p, round_id, timetable, moment, next_count=5)
     lines = [f"## 状态 {moment:%Y-%m-%d %H:%M}", "",
              f"- 当前阶段：{st.current_stage or '尚未开始'}",
-             f"- 应执行未执行：{len(st.missed)} 项",
+             f"- 应执行未执行：{len(st.missed)} 项" + (f"；等待决定：{len(st.waiting)} 项" if st.waiting else ""),
              f"- 消息：{message_counts_line(st.messages)}", ""]
     if st.next_actions:
         lines += ["| 时间 | 动作 | 事项 |", "|---|---|---|"]

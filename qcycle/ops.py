@@ -88,7 +88,7 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
             continue
         known = set(decision_subjects(session, programme, round_id, stage, None))
         if row.subject not in known:
-            problems.append(f"{at}{stage.name}：没有待决定的对象 {row.subject!r}（应为 单位代码:项目代码，见 qcycle decide {file} --list）")
+            problems.append(f"{at}{stage.name}：没有待决定的对象 {row.subject!r}（待决定的对象及其代码见 qcycle decide {file} --list）")
             continue
         try:
             outcome = _outcome(stage, row.outcome)

@@ -26,7 +26,8 @@ class RoundStatus:
     next_actions: list[Action]
     overdue: dict[str, list[str]]  # the deadline (what, when) → names of the units that missed it
     pending: dict[str, list[str]]  # stage name → subjects
-    missed: list[Action]  # due, not carried out (no reconcile since)
+    missed: list[Action]  # due, not carried out (no reconcile since): a reconcile does them
+    waiting: list[Action]  # due, waiting for its stage's decisions: only `decide` moves them on
     messages: dict[str, int] = field(default_factory=dict)  # status → count
     failed_messages: list[tuple[str, str, str]] = field(default_factory=list)  # unit, channel, error
 
@@ -56,8 +57,9 @@ def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable:
     waiting = {p.stage(code).name: subjects for code, subjects in pending(session, p, round_id).items() if subjects}
     counts = crud.message_status_counts(session=session, round_id=round_id, up_to=as_of.date())
     failed = crud.failed_messages(session=session, round_id=round_id, up_to=as_of.date())
+    stalled = [a for a in plan.run if p.stage(a.stage).name in waiting]
     return RoundStatus(as_of, p.stage(current).name if current else None, upcoming, overdue, waiting,
-                       plan.run, counts, failed)
+                       [a for a in plan.run if a not in stalled], stalled, counts, failed)
 
 
 def overdue_line(deadline: str, names: list[str]) -> str:

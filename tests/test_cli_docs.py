@@ -28,6 +28,9 @@ def test_every_command_has_help_with_an_example():
         result = runner.invoke(app, [*path, "--help"])
         assert result.exit_code == 0, path
         assert "示例" in result.output and "qcycle" in result.output, f"{' '.join(path)} lacks an example"
+        # Typer's English names of value types and rST markup stay out of the ops team's help.
+        english = re.findall(r"<(?:str|int|int range|float|path|file|list\[\w+\])>|\{\w+\}|``|x>=", result.output)
+        assert not english, (path, english)
         # One example a line, as written: the help formatter must not run them together.
         examples = result.output.split("示例：", 1)[1].split("\n\n")[0].splitlines()
         assert all(len(re.findall(r"(?<![\w/])qcycle ", line)) == 1 for line in examples), (path, examples)

@@ -696,9 +696,12 @@ def test_a_listed_unit_is_told_which_of_its_items_were_not_listed(session, round
     crud.put_decisions(session=session, round_id=rid, stage="takers_review", decides="application",
                        outcomes={"510300:zlcx-05": "approved", "510300:cxyl-01": "rejected"}, decided_by="cli:test")
     action = t.by_name()["takers_list:publish"]
-    [draft] = [d for d in carry_out(session, p, rid, action, as_of=action.at).drafts if d.unit == "510300"]
+    outcome = carry_out(session, p, rid, action, as_of=action.at)
+    [draft] = [d for d in outcome.drafts if d.unit == "510300"]
     text = _rendered(draft)
     assert "贵单位已列入该名单（共1个单位），申报的“争创推进质量强国建设工作成效突出地方”未列入，请及时查阅" in text, text
+    # No window opens that day: the run's note does not say one was announced with the list.
+    assert "开始受理" not in outcome.note and "开始受理" not in text, outcome.note
 
 
 def test_a_refusal_by_the_programmes_rule_is_not_put_on_the_reviewer_that_never_saw_it(session):

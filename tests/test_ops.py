@@ -250,6 +250,21 @@ def test_status_sends_a_decision_waiting_past_its_day_to_decide_not_to_reconcile
     missed = out.split("应执行未执行")[1].split("等待决定")[0]
     assert f"（运行 qcycle --home {home} reconcile {P1} 补做）" in missed and "提交揭榜书 截止" in missed, out
     assert "审核揭榜书" not in missed
+    # The run history's status says the same: the decision waits, it is not a missed action.
+    from flows.lifecycle import _status_lines
+    from qcycle.clock import at
+    from qcycle.loader import load_programme
+    from qcycle.timetable import expand
+    from qcycle.workcal import WorkCalendar
+
+    loaded = load_programme(P1)
+    with db.session_scope(read_only=True) as session:
+        from qcycle import crud
+
+        rid = crud.get_round(session=session, code=loaded.programme.round.code).id
+    lines = _status_lines(loaded, rid, expand(loaded.programme, WorkCalendar()), at(dt.date(2023, 4, 26), dt.time(0)))
+    said = next(line for line in lines if line.startswith("- 应执行未执行"))
+    assert said.endswith("项；等待决定：1 项") and not said.startswith("- 应执行未执行：0 项"), said
 
 
 def test_a_refusal_at_a_step_that_tells_its_reason_needs_one(home, tmp_path):

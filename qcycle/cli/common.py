@@ -150,17 +150,31 @@ class _HelpFormatter(HelpFormatter):
     _WORDS: ClassVar[dict[str, str]] = {"Options": "选项", "Arguments": "参数", "Commands": "命令"}
     _NOTES: ClassVar[tuple[tuple[re.Pattern[str], str], ...]] = (
         (re.compile(r"\[default: (.*?)\]"), r"[默认：\1]"), (re.compile(r"\[required\]"), "[必填]"),
+        (re.compile(r"; x>=(\d+)\]"), r"；不小于\1]"), (re.compile(r"\[x>=(\d+)\]"), r"[不小于\1]"),
         (re.compile(r"Show this message and exit\."), "显示本帮助并退出。"))
+    # What a value is, as typer names its type ("--round <str>", "{file}", "<%Y-%m-%d>").
+    _KINDS: ClassVar[dict[str, str]] = {
+        "str": "文本", "list[str]": "文本", "int": "整数", "int range": "整数", "float": "数值", "path": "路径",
+        "list[Path]": "路径", "file": "文件", "files": "文件", "stage": "阶段", "message": "消息编号", "%Y-%m-%d": "日期YYYY-MM-DD"}
+    _KIND = re.compile(r"<([^<>]+)>|\{([a-z_]+)\}")
+
+    @classmethod
+    def _kind(cls, term: str) -> str:
+        def named(m: re.Match[str]) -> str:
+            word = cls._KINDS.get(m.group(1) or m.group(2))
+            return f"<{word}>" if word else m.group(0)
+
+        return cls._KIND.sub(named, term)
 
     def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
         args = args.replace("[OPTIONS]", "[选项]").replace("COMMAND [ARGS]...", "命令 [参数]...")
-        super().write_usage(prog, args, "用法：" if prefix is None else prefix)
+        super().write_usage(prog, self._kind(args), "用法：" if prefix is None else prefix)
 
     def write_heading(self, heading: str) -> None:
         self.write(f"{'':>{self.current_indent}}{self._WORDS.get(heading, heading)}：\n")
 
     def write_dl(self, rows: Any, *args: Any, **kwargs: Any) -> None:
-        super().write_dl([(term, self._said(text)) for term, text in rows], *args, **kwargs)
+        super().write_dl([(self._kind(term), self._said(text)) for term, text in rows], *args, **kwargs)
 
     @classmethod
     def _said(cls, text: str) -> str:

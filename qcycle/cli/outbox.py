@@ -58,7 +58,7 @@ def _round_id(session, code: str | None):
 
 @outbox_app.command("list")
 def list_(
-    round_code: Annotated[str | None, typer.Option("--round", help="周期代码，如 mini-2023")] = None,
+    round_code: Annotated[str | None, typer.Option("--round", help="周期代码，如 sc-jbgs-2023")] = None,
     status: Annotated[str | None, typer.Option(help="状态：queued 待发送 | sending 发送中 | sent 已发送 | failed 待重试 | dead 已停止重试 | cancelled 已取消 | unknown 结果未知")] = None,
     unit: Annotated[str | None, typer.Option(help="单位代码")] = None,
     channel: Annotated[str | None, typer.Option(help="方案文件中的渠道名称")] = None,
@@ -69,8 +69,8 @@ def list_(
     表头给出符合条件的总数，超过 --limit 时用 --offset 翻页。只读：不会新建或迁移数据库。
 
     \b
-    示例：qcycle outbox list --round mini-2023 --status dead
-          qcycle outbox list --round mini-2023 --limit 200 --offset 200
+    示例：qcycle outbox list --round sc-jbgs-2023 --status dead
+          qcycle outbox list --round sc-jbgs-2023 --limit 200 --offset 200
     """
     from qcycle import db
 
@@ -121,7 +121,7 @@ def retry(
 
     \b
     示例：qcycle outbox retry 1a2b3c4d
-    示例：qcycle outbox retry --all-dead --round mini-2023
+    示例：qcycle outbox retry --all-dead --round sc-jbgs-2023
     """
     from qcycle import db
     from qcycle.notify.outbox import list_messages, requeue_message

@@ -62,7 +62,8 @@ def simulate(
 def _print_simulation(report) -> None:
     warn(report.warnings)
     out.print(f"\n[bold]{report.round_name}（{report.round_code}）模拟完成[/]，用时 {report.seconds:.1f} 秒")
-    out.print(f"  日程节点 {report.ticks} 个，Prefect 流程运行 {report.flow_runs} 次（含阶段子流程）；"
+    # Moments played: the timetable's, and the safety-net runs that answer late hand-ins.
+    out.print(f"  对账时刻 {report.ticks} 个（日程时刻及兜底对账），Prefect 流程运行 {report.flow_runs} 次（含阶段子流程）；"
               f"完成动作 {report.actions_done} 项，跳过 {report.actions_skipped} 项")
     subs = "，".join(f"{k} {v}" for k, v in sorted(report.submissions.items())) or "无"
     out.print(f"  材料：{subs}；隔离（格式错误/未知单位）{report.quarantined} 条")
@@ -278,8 +279,7 @@ def status(
         table.add_row(a.at.strftime("%Y-%m-%d %H:%M"), ACTION_LABELS.get(a.action, a.action), a.title)
     out.print(table if st.next_actions else "接下来的动作：无（本周期的日程已全部到期）")
     # A decision's action stays undone while its subjects wait: only `decide` moves it on.
-    waiting = [a for a in st.missed if p.stage(a.stage).name in st.pending]
-    missed = [a for a in st.missed if a not in waiting]
+    missed, waiting = st.missed, st.waiting
     for actions, said in ((missed, f"[yellow]应执行未执行 {len(missed)} 项[/]（运行 {again('reconcile', file)} 补做）："),
                           (waiting, f"[yellow]等待决定 {len(waiting)} 项[/]（先决定：{again('decide', file, '--list')}）：")):
         if actions:

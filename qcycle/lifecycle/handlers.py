@@ -107,8 +107,9 @@ def _publish(session, p, round_id, action) -> Outcome:
             continue
         for u in set(units) & set(owers(session, p, round_id, p.stage(o["stage"]), o["category"])):
             own[u]["openings"].append(opening)
+    opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
     return Outcome(action, draft_letters(units, "publication.j2", p, action, own=dict(own), **extra),
-                   note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {len(own)} 个同时告知开始受理）" if own else ""))
+                   note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {opened} 个同时告知开始受理）" if opened else ""))
 
 
 def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:

@@ -48,6 +48,8 @@ def _runs(flow_name: str, name_like: str | None = None):
 def test_simulated_round_shows_runs_states_and_assessment_artifact(qcycle_home, tmp_path):
     from qcycle.flows.simulate import simulate
 
+    from qcycle.loader import load_programme
+
     report = simulate(MINI, seed=7, home=tmp_path / "sim", show_progress=False)
     assert report.actions_done > 10 and sum(report.grades.values()) > 0
     reconciles = _runs("qcycle-reconcile", "mini-2023·对账")
@@ -56,6 +58,9 @@ def test_simulated_round_shows_runs_states_and_assessment_artifact(qcycle_home, 
     assert any("2023-04-14 17:30" in r.name for r in reconciles)  # readable names with the logical time
     assessments = _runs("qcycle-assessment")
     assert assessments and all(r.state.is_completed() for r in assessments)
+    # A stage flow's run is named by the stage it carries out, not by its kind alone.
+    assessed = {s.name for s in load_programme(MINI).programme.stages if s.kind == "assessment"}
+    assert all(any(f"mini-2023·{name}·" in r.name for name in assessed) for r in assessments), [r.name for r in assessments]
 
     # prefect 3.8.8's client sends explicit nulls for omitted filters, which its server refuses
     # (422) with fastapi 0.154; the REST API itself answers when they are left out.
