@@ -155,12 +155,14 @@ def test_status_shows_stage_next_actions_missed_overdue_and_pending(home, compul
     assert "待决定：审核揭榜书 1 项" in out
     assert "发布揭榜名单" in out  # among the next actions (2023-04-25)
     assert at(dt.date(2023, 4, 20), dt.time(17, 30)) == deadline.at
+    # Asked about a past moment: the lists are today's records, and it says so.
+    assert "（以下逾期未交与待决定按当前记录列出：2023-04-21 10:00 之后补交的材料、作出的决定已计入）" in out.replace("\n", ""), out
     if compulsory:
         assert "应执行未执行" in out and "逾期提醒" in out
         assert "逾期未交：提交揭榜书（2023-04-20 17:30 截止） 20 个单位" in out
         assert "自贡市市场监督管理局（逾期提交，不予受理）" in out and "成都市市场监督管理局" not in out.split("逾期未交")[1]
     else:  # 各市（州）自主选择揭榜: a city that took nothing is not overdue; no overdue notice is owed
-        assert "逾期未交" not in out and "提交揭榜书 逾期提醒" not in out, out
+        assert "逾期未交：" not in out and "提交揭榜书 逾期提醒" not in out, out
         assert "印发《榜单》" in out.split("应执行未执行")[1].split("等待决定")[0], out
 
 

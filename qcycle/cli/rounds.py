@@ -286,6 +286,11 @@ def status(
             out.print(said)
             for a in actions[:10]:
                 out.print(f"  {a.at:%Y-%m-%d %H:%M} {a.title}", markup=False)
+    if (st.overdue or st.pending) and moment < clock.now() - dt.timedelta(hours=1):
+        # What was done is read as of the moment; who owes and what waits are today's records
+        # (a hand-in or a decision made since is not undone): said, not passed off as then.
+        out.print(f"（以下逾期未交与待决定按当前记录列出：{moment:%Y-%m-%d %H:%M} 之后补交的材料、作出的决定已计入）",
+                  markup=False)
     for title, names in st.overdue.items():
         out.print(overdue_line(title, names), markup=False)
     for stage_name, subjects in st.pending.items():
