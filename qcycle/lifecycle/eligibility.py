@@ -19,8 +19,8 @@ def ineligible(session: Session, p: Programme, window: Stage, subjects: list[str
     family = rule.programme or p.round.programme
     year = p.round.years[0]
     won: dict[str, int] = {}
-    for unit, won_in, _ in crud.earlier_awards(session=session, programme=family, grades=rule.grades,
-                                               before_round=p.round.code):
+    for unit, won_in in crud.earlier_awards(session=session, programme=family, grades=rule.grades,
+                                            before_round=p.round.code):
         if year - won_in < rule.years and won_in > won.get(unit, 0):
             won[unit] = won_in
     # Said to the applicant: the award and its year, not the round's code.
