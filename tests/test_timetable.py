@@ -138,7 +138,7 @@ def test_due_does_not_repeat_what_is_done(cal):
 @pytest.mark.parametrize(("file", "urged"), [
     ("sc-jbgs-2023", "逾期未交，由四川省市场监督管理局直接督办"),  # the office urges the cities itself
     ("ha-county-assessment-2015", "逾期未交，报淮安市人民政府督办"),  # the county is reported, not the government urged
-    ("zs-csy-ybq-2011", "逾期未交，报上级单位督办"),
+    ("zs-csy-ybq-2011", "逾期未交，由舟山市人民政府（质量强市工作领导小组办公室）直接督办"),  # its departments answer to the government that writes
     ("yy-quality-plan-2025", "逾期未交，报榆林市榆阳区人民政府督办"),
 ])
 def test_an_escalation_says_who_urges_whom(file, urged):

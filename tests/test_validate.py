@@ -233,6 +233,16 @@ CASES = [
         "不得在文件中直接写入含密钥的URL",
     ),
     Case(
+        # YAML 1.1 read 17:30 unquoted as 1050 and 1730 as a number: pydantic took either as
+        # seconds after midnight (00:17, 00:28), so a deadline moved and the file passed.
+        "time-as-a-number",
+        'deadline: {date: 2023-04-20, time: "17:30",',
+        "deadline: {date: 2023-04-20, time: 1730,",
+        "stages[1].deadline.time",
+        "time: 1730",
+        '应为时刻 HH:MM（如 "17:30"），不是数字（实际为 1730）',
+    ),
+    Case(
         "unknown-key-typo",
         "    lateness: reject\n    reminders: standard",
         "    lateness: reject\n    remiders: standard",
@@ -517,3 +527,37 @@ def test_a_quota_below_one_and_a_fractional_rate_are_refused_in_chinese(tmp_path
     rate, _ = broken(tmp_path, "QCYCLE_WECOM_SC_CITIES, rate_per_minute: 20}", "QCYCLE_WECOM_SC_CITIES, rate_per_minute: 20.5}")
     out = unwrapped(validate(rate))
     assert "应为整数（不能有小数）（实际为20.5）" in out and "Input" not in out, out
+
+
+def test_a_time_written_without_quotes_is_the_time_it_says(tmp_path: Path) -> None:
+    """`time: 17:30` unquoted is how an officer writes it: it is 17:30 (YAML 1.2), not 00:17."""
+    from qcycle.loader import load_programme
+    from qcycle.timetable import expand
+    from qcycle.workcal import WorkCalendar
+
+    path, _ = broken(tmp_path, 'deadline: {date: 2023-04-20, time: "17:30",', "deadline: {date: 2023-04-20, time: 17:30,")
+    policy = 'before_workdays: [5, 3, 1]\n'
+    assert P1_TEXT.count(policy) == 1
+    path.write_text(path.read_text(encoding="utf-8").replace(policy, policy + "    time: 08:30\n"), encoding="utf-8")
+    assert validate(path).exit_code == 0
+    loaded = load_programme(path)
+    names = expand(loaded.programme, WorkCalendar()).by_name()
+    assert names["application:deadline"].at.time() == dt.time(17, 30)
+    assert names["application:reminder:T-3"].at.time() == dt.time(8, 30)
+
+
+
+def test_a_window_opening_on_a_day_off_is_pointed_out(tmp_path: Path) -> None:
+    """A period opening on 国庆 sent its 【受理】 letter on the holiday and nothing was said; a
+    point stage on a day off already had this hint."""
+    from qcycle.loader import load_programme
+
+    path, text = broken(tmp_path, "    opens: 2023-04-07\n", "    opens: 2023-04-05\n")  # 清明
+    loaded = load_programme(path)
+    said = [str(n) for n in loaded.notices]
+    assert any(f":{line_of(text, 'opens: 2023-04-05')} [stages[1].opens]" in n
+               and "2023-04-05（周三）不是工作日；开始受理的通知将在当天发出" in n for n in said), said
+    period, _ = broken(tmp_path, '{code: "2023-10", opens: 2023-10-09,', '{code: "2023-10", opens: 2023-10-02,', "p.yaml")
+    assert any("[stages[4].periods[1].opens]" in str(n) and "2023-10-02（周一）不是工作日" in str(n)
+               for n in load_programme(period).notices)
+    assert not load_programme(P1).notices

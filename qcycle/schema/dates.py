@@ -4,13 +4,24 @@ explicit semantics, the period a round assesses and how often the programme runs
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from qcycle.schema.base import Code, _Model
 
-__all__ = ["Cadence", "Deadline", "Event", "RelativeDate", "Roll", "RoundPeriod"]
+__all__ = ["Cadence", "ClockTime", "Deadline", "Event", "RelativeDate", "Roll", "RoundPeriod"]
+
+
+def _clock_text(value: Any) -> Any:
+    """A time of day is written "17:30"; a number is not one (pydantic would read 1700 as
+    seconds after midnight, 00:28, and a deadline moves without a word)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("应为时刻 HH:MM（如 \"17:30\"），不是数字")  # noqa: TRY004 (pydantic reports ValueError)
+    return value
+
+
+ClockTime = Annotated[dt.time, BeforeValidator(_clock_text)]
 
 Roll = Literal["next_workday", "previous_workday", "none"]
 # The events of a stage a date can be counted from: the day a point stage happens (on), the day
@@ -50,7 +61,7 @@ class Deadline(_Model):
 
     date: dt.date | None = None
     after: RelativeDate | None = None
-    time: dt.time = dt.time(17, 30)
+    time: ClockTime = dt.time(17, 30)
     inclusive: bool = True
     roll: Roll = "next_workday"
     assumption: str | None = Field(None, description="why this value, where the source is silent")

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from qcycle.schema.base import Code, _Model
-from qcycle.schema.dates import Deadline, RelativeDate, Roll
+from qcycle.schema.dates import ClockTime, Deadline, RelativeDate, Roll
 from qcycle.schema.who import Who
 
 __all__ = [
@@ -34,7 +34,7 @@ __all__ = [
 class ReminderPolicy(_Model):
     before_workdays: list[int] = Field(default_factory=lambda: [5, 3, 1])
     on_deadline_day: bool = True
-    time: dt.time = dt.time(9, 0)
+    time: ClockTime = dt.time(9, 0)
     overdue_after_workdays: int = Field(1, ge=1, description="first overdue notice")
     escalate_after_workdays: int | None = Field(3, ge=1)
     escalate_to: str = Field("parent", description="'parent' or a unit code")

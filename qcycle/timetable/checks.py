@@ -117,17 +117,19 @@ def _assessed_before_period_ends(ex: _Expander, i: int, stage: Stage) -> list[tu
 
 
 def _on_a_day_off(ex: _Expander, i: int, stage: Stage) -> list[tuple[str, str]]:
-    """A point stage fixed on a day off without ``roll`` (a warning: it may be meant)."""
-    if stage.kind.value in _WINDOW_KINDS or stage.roll is not None:
+    """A point stage fixed on a day off without ``roll``, or a window opening on one (its
+    letters go out that day: 国庆 2025-10-01): warnings, as it may be meant."""
+    if stage.kind.value in _WINDOW_KINDS:
+        days = ([(stage.opens, "opens")] + [(o.opens, f"per_category.{c}.opens") for c, o in stage.per_category.items()]
+                + [(x.opens, f"periods[{k}].opens") for k, x in enumerate(stage.periods)])
+        fix = "开始受理的通知将在当天发出；如不宜，请改为工作日"
+    elif stage.roll is None:
+        days = [(stage.on, "on")] + [(o.on, f"per_category.{c}.on") for c, o in stage.per_category.items()]
+        fix = "如应顺延或提前，请写 roll: next_workday 或 roll: previous_workday"
+    else:
         return []
-    warnings = []
-    days = [(stage.on, "on")] + [(o.on, f"per_category.{c}.on") for c, o in stage.per_category.items()]
-    for day, where in days:
-        if day is not None and not ex.cal.is_workday(day):
-            warnings.append((f"stages[{i}].{where}", (
-                f"{day}（周{_WEEKDAYS[day.weekday()]}）不是工作日；如应顺延或提前，请写 roll: next_workday 或 "
-                "roll: previous_workday")))
-    return warnings
+    return [(f"stages[{i}].{where}", f"{day}（周{_WEEKDAYS[day.weekday()]}）不是工作日；{fix}")
+            for day, where in days if day is not None and not ex.cal.is_workday(day)]
 
 
 def _outside_years(p: Programme, timetable: Timetable) -> list[tuple[str, str]]:

@@ -226,11 +226,13 @@ class _Expander(StageDates):
         if esc is not None:
             # The overdue unit is reported to (报) whoever urges it: "督办淮安市人民政府" read as
             # if the government itself were being urged.
-            if policy.escalate_to == "parent":
+            owers = stage.owed_by if stage.owed_by is not None and not stage.owed_by.dynamic else None
+            parents = {u.parent for u in self.p.units_matching(owers)} if owers is not None else set()
+            if policy.escalate_to == "parent" and parents != {self.p.sender(stage.code)}:
                 urged = "报上级单位督办"
-            elif policy.escalate_to == self.p.sender(stage.code):
+            elif policy.escalate_to in ("parent", self.p.sender(stage.code)):
                 # The office that writes the letters urges the overdue units itself.
-                urged = f"由{self.p.unit(policy.escalate_to).name}直接督办"
+                urged = f"由{self.p.unit(self.p.sender(stage.code)).name}直接督办"
             else:
                 urged = f"报{self.p.unit(policy.escalate_to).name}督办"
             self._add(at(esc, reminder_time), "escalation", stage, f"{label} 逾期未交，{urged}",
