@@ -115,8 +115,9 @@ CONTEXTS = {
 # What each rendering must say (DOMAIN.md's terms).
 MUST_SAY = {
     "reminder.j2": ["【提醒】", "2023年4月20日（星期四）17:30前提交", "还有3个工作日"],
-    "overdue.j2": ["【逾期提醒】", "已逾期2个工作日"],
-    "escalation.j2": ["【督办】", "武侯区市场监督管理局", "督促", "已逾期4个工作日"],
+    # the deadline written as a reminder writes it, weekday and all
+    "overdue.j2": ["【逾期提醒】", "已逾期2个工作日", "应于2023年4月20日（星期四）17:30前"],
+    "escalation.j2": ["【督办】", "武侯区市场监督管理局", "督促", "已逾期4个工作日", "应于2023年4月20日（星期四）17:30前"],
     "merged_reminder.j2": ["2项事项", "1. 揭榜挂帅：揭榜书", "还有2个工作日", "已逾期1个工作日"],
     "result.j2": ["【考核结果】", "A级"],
     "step_result.j2": ["【结果告知】2023年四川省质量工作“揭榜挂帅”：资格审查结果",
