@@ -39,6 +39,7 @@ __all__ = [
     "export_results",
     "read_decisions",
     "result_rows",
+    "submission_rows",
 ]
 
 # Outcomes a decision stage records: (yes, no); the evaluation words of v1 rounds mean the same.
@@ -207,6 +208,23 @@ def _inert(value: Any) -> Any:
 def _width(value: Any) -> int:
     text = "" if value is None else str(value)
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)  # CJK characters are two columns wide
+
+
+def submission_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> dict[str, list[dict]]:
+    """The round's hand-ins by stage (its name → rows by period and time): who handed in what,
+    when, and whether it was taken on time, taken late (accept_flag) or refused as late: what the
+    office checks beside the results (a late hand-in was marked, and shown nowhere)."""
+    p = programme
+    sheets: dict[str, list[dict]] = {}
+    rows = [r for r in crud.handed_in_list(session=session, round_id=round_id) if r[0] and p.has_stage(r[0])]
+    rows.sort(key=lambda r: (p.stage_place[r[0]], r[1] or "", r[4]))  # the file's order of stages
+    for stage, period, unit, item, at, late, status in rows:
+        s = p.stage(stage)
+        sheets.setdefault(s.name, []).append({
+            "期次": s.period_label(period) if period else "", "单位代码": unit, "单位": p_unit_name(p, unit) or "",
+            "项目": p_item_name(p, f"{unit}:{item}") if item else "", "提交时间": f"{at:%Y-%m-%d %H:%M}",
+            "受理结果": "逾期不予受理" if status == "rejected_late" else ("逾期已受理" if late else "按时受理")})
+    return sheets
 
 
 def export_results(sheets: dict[str, list[dict]], path: Path) -> Path:

@@ -313,3 +313,36 @@ def test_a_decision_with_a_changed_file_is_refused_and_changes_nothing(home, tmp
     done = runner.invoke(app, ["decide", str(P1), "--stage", "takers_review", "--subject", "510100:zlcx-01",
                                "--approve", "--by", "张三"])
     assert done.exit_code == 0, done.output
+
+
+def test_export_lists_the_hand_ins_with_what_became_of_each(home, tmp_path):
+    """A report taken late (accept_flag) was marked and shown nowhere an office could see it: the
+    hand-ins export says, per stage, who handed in what, when, and on time, late or refused."""
+    from qcycle import clock
+    from qcycle.intake import ingest
+    from qcycle.timetable import expand
+    from qcycle.workcal import WorkCalendar
+
+    loaded, rid = _seed_applications([("510100", "zlcx-01")])
+    t = expand(loaded.programme, WorkCalendar())
+    for unit, item, kind, when in (("510300", "cxyl-02", "application", "2023-04-20T18:00:00+08:00"),
+                                   ("510100", "zlcx-01", "progress_report", "2023-07-17T10:00:00+08:00")):
+        with db.session_scope() as session, clock.frozen(dt.datetime.fromisoformat(when)):
+            ingest(session=session, programme=loaded.programme, timetable=t, round_id=rid, source="test",
+                   record={"kind": kind, "unit": unit, "item": item, "submitted_at": when, "period": "2023-07"}
+                   if kind == "progress_report" else {"kind": kind, "unit": unit, "item": item, "submitted_at": when})
+    out_csv = tmp_path / "材料.csv"
+    result = runner.invoke(app, ["export", str(P1), "--submissions", "--out", str(out_csv)])
+    assert result.exit_code == 0, result.output
+    assert "已导出 3 份材料受理记录（2 个受理阶段）" in result.output
+    with out_csv.open(encoding="utf-8-sig") as fh:
+        rows = [(r["阶段"], r["期次"], r["单位"], r["项目"], r["提交时间"], r["受理结果"]) for r in csv.DictReader(fh)]
+    assert rows == [  # stages in the file's order, then by time
+        ("提交揭榜书", "", "成都市市场监督管理局", "贯彻执行《四川省质量促进条例》成效明显地方", "2023-04-12 10:00", "按时受理"),
+        ("提交揭榜书", "", "自贡市市场监督管理局", "争创国家级质量标准实验室", "2023-04-20 18:00", "逾期不予受理"),
+        ("中期检查（进展报告）", "2023年7月", "成都市市场监督管理局", "贯彻执行《四川省质量促进条例》成效明显地方",
+         "2023-07-17 10:00", "逾期已受理"),
+    ], rows
+    xlsx = tmp_path / "材料.xlsx"
+    assert runner.invoke(app, ["export", str(P1), "--submissions", "--out", str(xlsx)]).exit_code == 0
+    assert sorted(load_workbook(xlsx).sheetnames) == ["中期检查（进展报告）", "提交揭榜书"]

@@ -146,12 +146,17 @@ def decide(
 def export(
     file: FileArg,
     out_path: Annotated[Path, typer.Option("--out", help="结果文件：.xlsx 或 .csv")] = Path("results.xlsx"),
+    submissions: Annotated[bool, typer.Option(
+        "--submissions", help="导出材料受理记录（每份材料的期次、单位、项目、提交时间与受理结果：按时受理、逾期已受理、"
+                              "逾期不予受理），而不是考核结果")] = False,
 ) -> None:
-    """导出考核结果（排名组、名次、单位、各部分得分、加扣分、否决、等次）为 Excel（每个考核阶段一张表）或 CSV。
+    """导出考核结果（排名组、名次、单位、各部分得分、加扣分、否决、等次）为 Excel（每个考核阶段一张表）或 CSV；
+    加 --submissions 导出材料受理记录（每个受理阶段一张表）。
 
     \b
     示例：qcycle export config/programmes/jz-assessment-2016.yaml --out 考核结果.xlsx
           qcycle --home .qcycle/simulate/sc-jbgs-2023 export .qcycle/simulate/sc-jbgs-2023/sc-jbgs-2023.yaml --out r.csv
+          qcycle export config/programmes/sc-jbgs-2023.yaml --submissions --out 材料受理.xlsx
     """
     from qcycle import db, ops
 
@@ -160,12 +165,14 @@ def export(
             raise UsageError(f"不支持的导出格式 {out_path.suffix!r}（应为 .xlsx 或 .csv）")
         loaded, round_id = open_round(file, read_only=True)
         with db.session_scope(read_only=True) as session:
-            sheets = ops.result_rows(session, loaded.programme, round_id)
+            read = ops.submission_rows if submissions else ops.result_rows
+            sheets = read(session, loaded.programme, round_id)
         ops.export_results(sheets, out_path)
     except QcycleError as exc:
         raise fail(exc) from None
     count = sum(len(rows) for rows in sheets.values())
-    out.print(f"已导出 {count} 条考核结果（{len(sheets)} 个考核阶段）：{out_path}")
+    what = ("份材料受理记录", "个受理阶段") if submissions else ("条考核结果", "个考核阶段")
+    out.print(f"已导出 {count} {what[0]}（{len(sheets)} {what[1]}）：{out_path}")
 
 
 def _as_of(value: str | None) -> dt.datetime | None:

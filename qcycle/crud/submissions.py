@@ -59,6 +59,7 @@ __all__ = [
     "assign_submission_stages",
     "current_submissions",
     "first_hand_ins",
+    "handed_in_list",
     "handed_in_query",
     "handed_in_units",
     "known_fingerprints",
@@ -156,6 +157,17 @@ def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
 # The columns one version of a submission has (the rest: its id, round, identity, count).
 VERSION_COLUMNS = ("kind", "stage", "unit_code", "category_code", "item_code", "period", "external_id",
                    "fingerprint", "payload", "submitted_at", "source", "late", "status", "received_at")
+
+
+def handed_in_list(*, session: Session, round_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    """Every hand-in of the round as it stands, accepted or refused as late: (stage, period,
+    unit_code, item_code, submitted_at, late, status), by stage, period and time."""
+    s = Submission
+    fields = ("stage", "period", "unit_code", "item_code", "submitted_at", "late", "status")
+    rows = session.exec(select(*[getattr(s, f) for f in fields]).where(  # type: ignore[call-overload]
+        s.round_id == round_id, col(s.status).in_(["accepted", "rejected_late"])).order_by(
+        col(s.stage), col(s.period), col(s.submitted_at))).all()
+    return [tuple(row) for row in rows]
 
 
 def current_submissions(*, session: Session, round_id: uuid.UUID,
