@@ -166,10 +166,13 @@ def _indicator_values(r: random.Random, ind: Any, last_year: int) -> list[tuple[
 
 def _quota_counts(r: random.Random, p: Programme, unit: str, until: int) -> list[tuple[str, int, int]]:
     """(quota action, year, count) a unit achieved, each year until ``until``, at a pace of its own."""
-    plan, out = p.quotas, []
-    for action in plan.actions if plan is not None else []:
+    plan = p.quotas
+    if plan is None:
+        return []
+    out = []
+    for action in plan.actions:
         quota = action.per_unit.get(unit)
-        if quota and plan is not None:
+        if quota:
             pace = r.uniform(0.6, 1.3)
             out += [(action.code, y, round(quota * pace / len(plan.years))) for y in plan.years if y <= until]
     return out

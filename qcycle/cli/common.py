@@ -259,26 +259,24 @@ def open_round(file: Path, *, read_only: bool = False, as_registered: bool = Fal
     from qcycle.loader import load_programme
 
     loaded = load_programme(file)
-    if as_registered and not read_only:
-        db.upgrade()
-        with db.session_scope(read_only=True) as session:
-            row = crud.get_round(session=session, code=loaded.programme.round.code)
-        if row is not None and row.config_sha256 != loaded.sha256:
-            registered = f"，如 {row.config_path}" if row.config_path and Path(row.config_path) != file else ""
-            raise UsageError(
-                f"方案文件 {file} 与周期 {loaded.programme.round.code} 登记的版本不同（登记 {row.config_sha256[:8]}，"
-                f"此文件 {loaded.sha256[:8]}）：请用登记的文件{registered}；文件确已修改的，先用 "
-                f"{again('plan', file, '--diff')} 查看、{again('amend', file, '--reason', '原因')} 登记，再作决定")
+    code = loaded.programme.round.code
     if read_only:
         db.require_current()
         with db.session_scope(read_only=True) as session:
-            row = crud.get_round(session=session, code=loaded.programme.round.code)
+            row = crud.get_round(session=session, code=code)
         if row is None:
-            raise NotFoundError(f"数据库中还没有周期 {loaded.programme.round.code}：它尚未运行过"
+            raise NotFoundError(f"数据库中还没有周期 {code}：它尚未运行过"
                                 f"（运行 {again('reconcile', file)} 开始，或检查 --home）")
         return loaded, row.id
     db.upgrade()
     with db.session_scope() as session:
+        row = crud.get_round(session=session, code=code) if as_registered else None
+        if row is not None and row.config_sha256 != loaded.sha256:  # raised before anything is written
+            registered = f"，如 {row.config_path}" if row.config_path and Path(row.config_path) != file else ""
+            raise UsageError(
+                f"方案文件 {file} 与周期 {code} 登记的版本不同（登记 {row.config_sha256[:8]}，"
+                f"此文件 {loaded.sha256[:8]}）：请用登记的文件{registered}；文件确已修改的，先用 "
+                f"{again('plan', file, '--diff')} 查看、{again('amend', file, '--reason', '原因')} 登记，再作决定")
         return loaded, sync_round(session, loaded).id
 
 

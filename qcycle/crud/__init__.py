@@ -97,7 +97,9 @@ from qcycle.crud.rounds import (
     update_round,
 )
 from qcycle.crud.submissions import (
+    NO_HAND_IN,
     VERSION_COLUMNS,
+    HandIn,
     Refusal,
     accepted_subjects,
     add_submission,
@@ -123,7 +125,9 @@ from qcycle.crud.units import (
 )
 
 __all__ = [
+    "NO_HAND_IN",
     "VERSION_COLUMNS",
+    "HandIn",
     "Refusal",
     "accepted_subjects",
     "action_done",

@@ -51,7 +51,9 @@ from qcycle.models import (
 )
 
 __all__ = [
+    "NO_HAND_IN",
     "VERSION_COLUMNS",
+    "HandIn",
     "Refusal",
     "accepted_subjects",
     "add_submission",
@@ -161,12 +163,11 @@ VERSION_COLUMNS = ("kind", "stage", "unit_code", "category_code", "item_code", "
 
 def handed_in_list(*, session: Session, round_id: uuid.UUID) -> list[tuple[Any, ...]]:
     """Every hand-in of the round as it stands, accepted or refused as late: (stage, period,
-    unit_code, item_code, submitted_at, late, status), by stage, period and time."""
+    unit_code, item_code, submitted_at, late, status), in no particular order."""
     s = Submission
     fields = ("stage", "period", "unit_code", "item_code", "submitted_at", "late", "status")
     rows = session.exec(select(*[getattr(s, f) for f in fields]).where(  # type: ignore[call-overload]
-        s.round_id == round_id, col(s.status).in_(["accepted", "rejected_late"])).order_by(
-        col(s.stage), col(s.period), col(s.submitted_at))).all()
+        s.round_id == round_id, col(s.status).in_(["accepted", "rejected_late"]))).all()
     return [tuple(row) for row in rows]
 
 
@@ -322,16 +323,25 @@ def accepted_subjects(*, session: Session, round_id: uuid.UUID, stage: str, cate
     return column_values(session, query)
 
 
+class HandIn(NamedTuple):
+    """When a subject's hand-in arrived (the first accepted one's submitted_at), and whether it
+    was taken late (accept_flag): a subject with an on-time hand-in is not late."""
+
+    at: dt.datetime | None
+    late: bool = False
+
+
+NO_HAND_IN = HandIn(None)
+
+
 def first_hand_ins(*, session: Session, round_id: uuid.UUID, stage: str,
-                   subjects: Sequence[str]) -> dict[str, Any]:
-    """When each subject's hand-in at a stage arrived, and whether it was late (taken with a
-    flag): ``{subject: (the first accepted one's submitted_at, late)}``; a subject with an
-    on-time hand-in is not late."""
+                   subjects: Sequence[str]) -> dict[str, HandIn]:
+    """Each subject's :class:`HandIn` at a stage."""
     subject = _subject_column()
     rows = session.exec(select(subject, func.min(Submission.submitted_at), func.min(cast(Submission.late, Integer))).where(
         Submission.round_id == round_id, Submission.stage == stage, Submission.status == "accepted",
         subject.in_(subjects)).group_by(subject)).all()
-    return {key: (at, bool(late)) for key, at, late in rows}
+    return {key: HandIn(at, bool(late)) for key, at, late in rows}
 
 
 class Refusal(NamedTuple):

@@ -257,8 +257,8 @@ def _decision_due(session, p, round_id, action) -> Outcome:
         received = handed_in_at(session, round_id, target, listed) if target is not None else {}
         # A hand-in taken late (accept_flag) is marked: the reviewer decides knowing it.
         items = [{"programme_name": p.round.name, "title": _subject_title(p, stage, s),
-                  "unit_name": p.unit(s.partition(":")[0]).name, "received_at": at, "late": late}
-                 for s in listed for at, late in [received.get(s, (None, False))]]
+                  "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s, crud.NO_HAND_IN).at,
+                  "late": received.get(s, crud.NO_HAND_IN).late} for s in listed]
         file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
         drafts = draft_letters([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
                                total=len(pending), programme_file=file, upheld=objections_upheld(session, p, round_id, stage.code),
@@ -286,8 +286,9 @@ def _review_request(session, p, round_id, action) -> Outcome:
     received = handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
     drafts = []
     for parent, subjects in sorted(by_parent.items()):
-        items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s), "received_at": at,
-                  "late": late} for s in subjects for at, late in [received.get(s, (None, False))]]
+        items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s),
+                  "received_at": received.get(s, crud.NO_HAND_IN).at, "late": received.get(s, crud.NO_HAND_IN).late}
+                 for s in subjects]
         drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=window.handed_in,
                                 step=reviewer_step(stage.name))
     return Outcome(action, drafts, note=f"{action.title}：{len(by_parent)} 个上级单位，"

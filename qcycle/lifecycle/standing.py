@@ -17,9 +17,9 @@ __all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "missing_in", "not_passed
            "rejections", "reviewer_step", "steps_told", "steps_told_alone"]
 
 
-def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, Any]:
+def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, crud.HandIn]:
     """When each subject's hand-in at a window arrived (the first accepted one) and whether it was
-    late (taken with a flag): ``{subject: (at, late)}``; empty for a decision on an earlier
+    late (taken with a flag): ``{subject: HandIn}``; empty for a decision on an earlier
     decision or an assessment, where nothing was handed in."""
     if window.submission is None or not subjects:
         return {}
@@ -157,7 +157,7 @@ def objection_replies(session: Session, p: Programme, round_id: uuid.UUID, who: 
             out[subject.partition(":")[0]].append({
                 # 经调查核实，异议成立 (not 经异议调查核实，异议成立: the letter is about the objection)
                 "step": stage.name.removeprefix("异议") or stage.name, "upheld": outcome not in NEGATIVE,
-                "received_at": received[subject][0] if subject in received else None,
+                "received_at": received.get(subject, crud.NO_HAND_IN).at,
                 "note": note if note and stage.tell_reason else None})
     return dict(out)
 
