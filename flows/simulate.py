@@ -45,6 +45,7 @@ class SimulationReport:
     refused: Counter = field(default_factory=Counter)  # graded, then refused by a decision on the result
     result_kind: str = "考核结果"  # what the round's results are called (评审结果 for an award)
     messages: dict[str, Counter] = field(default_factory=dict)
+    posts: dict[str, int] = field(default_factory=dict)  # sends by channel: a group post carries several messages
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     home: str = ""
@@ -56,6 +57,7 @@ class SimulationReport:
             "actions_done": self.actions_done, "actions_skipped": self.actions_skipped,
             "submissions": dict(self.submissions), "quarantined": self.quarantined,
             "grades": dict(self.grades), "refused": dict(self.refused), "messages": {k: dict(v) for k, v in self.messages.items()},
+            "posts": self.posts,
             "seconds": round(self.seconds, 2), "home": self.home, "programme_file": self.programme_file,
             "warnings": self.warnings,
         }
@@ -183,3 +185,4 @@ def _fill(report: SimulationReport, round_id, p) -> None:
     report.result_kind = result_kind(p)
     for (channel, status), n in tallies["messages"].items():
         report.messages.setdefault(channel, Counter())[status] += n
+    report.posts = dict(tallies["posts"])

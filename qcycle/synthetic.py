@@ -40,7 +40,8 @@ def _rng(seed: int, *what: Any) -> random.Random:
 
 
 def with_counties(p: Programme, seed: int, per_city: tuple[int, int] = (5, 12)) -> Programme:
-    """Add county-level bureaus (县市区局) under every city that has none, reached like their city."""
+    """Add county-level bureaus (县市区局) under every city that has none, reached like their city
+    except by the cities' group chats (a county is not in the group of the cities)."""
     cities = [u for u in p.units if u.level == "city"]
     has_children = {u.parent for u in p.units}
     extra = []
@@ -52,7 +53,8 @@ def with_counties(p: Programme, seed: int, per_city: tuple[int, int] = (5, 12)) 
         for i in range(1, n + 1):
             code = f"{city.code[:4]}{i:02d}" if city.code.isdigit() and len(city.code) == 6 else f"{city.code}-{i:02d}"
             extra.append(Unit(code=code, name=f"{base}第{i}县（市、区）市场监督管理局（模拟）", level="county",
-                              parent=city.code, channels=list(city.channels),
+                              parent=city.code,
+                              channels=[c for c in city.channels if c not in p.group_channels] or list(city.channels),
                               email=f"zlk@{code}.amr.example.cn" if city.email else None))
     return p.model_copy(update={"units": [*p.units, *extra]}) if extra else p
 

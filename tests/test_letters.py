@@ -9,8 +9,10 @@ in one sentence, and a sender equal to the addressee."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from qcycle import db
 from qcycle.lifecycle.wording import achievement_of, result_kind
 from qcycle.loader import load_programme
 from qcycle.models import NEGATIVE_OUTCOMES, ActionRun, AssessmentResult, Decision, OutboxMessage
+from qcycle.settings import get_settings
 from qcycle.timetable import Timetable, name_of
 from tests.homes import leave_home, play_programme, use_home
 
@@ -47,6 +50,7 @@ class Round:
     vetoed: dict[str, str]  # unit → the veto that forced its grade
     decisions: list[Decision]
     notes: dict[str, str]  # action key → the run's note (ops read it in the run history)
+    sink: Path  # what was delivered, a JSON file per post (the round delivers to the local sink)
 
 
 _runs: dict[Path, Round] = {}
@@ -56,6 +60,7 @@ def run(path: Path, tmp_path_factory, monkeypatch) -> Round:
     if path in _runs:
         return _runs[path]
     use_home(monkeypatch, tmp_path_factory.mktemp(path.stem))
+    sink = get_settings().effective_sink_dir
     try:
         p, timetable, round_id = play_programme(path, seed=5)
         with db.session_scope() as session:
@@ -74,7 +79,7 @@ def run(path: Path, tmp_path_factory, monkeypatch) -> Round:
     finally:
         leave_home()
     _runs[path] = Round(p, timetable, messages, [tuple(row) for row in decided], units, vetoed,
-                       decisions, notes)
+                       decisions, notes, sink)
     return _runs[path]
 
 
@@ -493,3 +498,30 @@ def test_a_letter_about_one_units_standing_is_not_posted_where_its_peers_read_it
     assert leaked == [], leaked[:3]
     private = [m for m in r.messages if m.subject.startswith(PRIVATE_SUBJECTS)]
     assert private and all(m.channel == "email" for m in private)
+
+
+@pytest.mark.parametrize("stem", ["sc-jbgs-2023", "ha-county-assessment-2015", "fz-government-quality-award-2024"])
+def test_a_group_reads_each_notice_once_addressed_to_the_units_it_concerns(stem, tmp_path_factory, monkeypatch):
+    """四川's WeCom group read the call for applications 21 times in a minute, each copy
+    addressed to one city: what the cities of a group are told alike is one post to them all."""
+    r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
+    groups = r.programme.group_channels
+    posts = [json.loads(f.read_text(encoding="utf-8")) for f in sorted(r.sink.glob("*.json"))]
+    posts = [m for m in posts if m["channel"] in groups]
+    rows = [m for m in r.messages if m.channel in groups and m.status == "sent"]
+    assert rows and len(posts) < len(rows), "nothing was posted together: the test reads nothing"
+    assert len(posts) == len({m.posted_with or m.id for m in rows})
+    seen = Counter((m["channel"], m["written_at"], m["subject"], m["body"].partition("\n")[2]) for m in posts)
+    assert [k for k, n in seen.items() if n > 1] == []
+    names = {u.name for u in r.programme.units}
+    salutations = {c.salutation for c in r.programme.channels if c.salutation}
+    together = [m for m in posts if m["body"].partition("：")[0] not in names]
+    assert together
+    for m in together:
+        head = m["body"].partition("\n")[0]
+        assert head.endswith("：") and "贵单位" not in m["body"], m["body"]
+        assert head[:-1] in salutations or "、" in head, head
+        if head[:-1] not in salutations:  # each unit named, its office once after the last
+            *firsts, last = head[:-1].split("、")
+            assert last in names and any(last.endswith(o) and all(f + o in names or f in names for f in firsts)
+                                         for o in ("市场监督管理局", "人民政府", "")), head

@@ -524,7 +524,7 @@ def test_a_quota_below_one_and_a_fractional_rate_are_refused_in_chinese(tmp_path
     quota.write_text(text, encoding="utf-8")
     out = unwrapped(validate(quota))
     assert squeeze(f"{quota}:{line_of(text, 'zs-hb: -2}}')}") in out and "数值过小，应>0（实际为-2）" in out, out
-    rate, _ = broken(tmp_path, "QCYCLE_WECOM_SC_CITIES, rate_per_minute: 20}", "QCYCLE_WECOM_SC_CITIES, rate_per_minute: 20.5}")
+    rate, _ = broken(tmp_path, "QCYCLE_WECOM_SC_CITIES, rate_per_minute: 20,", "QCYCLE_WECOM_SC_CITIES, rate_per_minute: 20.5,")
     out = unwrapped(validate(rate))
     assert "应为整数（不能有小数）（实际为20.5）" in out and "Input" not in out, out
 

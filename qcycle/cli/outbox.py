@@ -67,6 +67,7 @@ def list_(
 ) -> None:
     """列出发件箱中的消息（最新的在前）：编号、状态、单位、渠道、尝试次数、下次发送时间、最后错误；
     表头给出符合条件的总数，超过 --limit 时用 --offset 翻页。只读：不会新建或迁移数据库。
+    群机器人把发给群内多个单位的相同消息合并为一条发布，渠道一栏注明随哪一条（编号）合并发布。
 
     \b
     示例：qcycle outbox list --round sc-jbgs-2023 --status dead
@@ -97,7 +98,9 @@ def list_(
             waiting = r.status in ("queued", "failed") and r.next_attempt_at is not None
             name = names[r.round_id].get(r.unit_code)
             table.add_row(r.id.hex[:8], STATUS_LABELS.get(r.status, r.status),
-                          f"{name}（{r.unit_code}）" if name else r.unit_code, r.channel,
+                          f"{name}（{r.unit_code}）" if name else r.unit_code,
+                          # A group post carries several units' rows: which post, by its first row.
+                          f"{r.channel}（随 {r.posted_with.hex[:8]} 群内合并发布）" if r.posted_with else r.channel,
                           r.logical_date.isoformat(), str(r.attempts),
                           f"{r.next_attempt_at:%Y-%m-%d %H:%M}" if waiting else "", r.subject,
                           (r.last_error or "")[:120])

@@ -75,7 +75,10 @@ def _print_simulation(report) -> None:
     from qcycle.notify.outbox import STATUS_LABELS
 
     for channel, counts in sorted(report.messages.items()):
-        out.print(f"  消息·{channel}：" + "，".join(f"{STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(counts.items())))
+        posts = report.posts.get(channel, 0)
+        grouped = f"（群内合并为 {posts} 次发布）" if posts < counts.get("sent", 0) else ""
+        out.print(f"  消息·{channel}：" + "，".join(f"{STATUS_LABELS.get(k, k)} {v}" + (grouped if k == "sent" else "")
+                                                 for k, v in sorted(counts.items())))
     out.print(f"  数据库与收件箱：{report.home}")
     # The year ran on its own copy of the file (with the simulated counties): commands on this
     # folder take that copy; the shipped file would read as a changed programme.

@@ -36,6 +36,7 @@ __all__ = [
     "lease_messages",
     "list_messages",
     "mark_messages_sent",
+    "mark_posted_with",
     "message_status_counts",
     "reminder_rows",
     "set_message_fields",
@@ -164,7 +165,7 @@ def lease_messages(*, session: Session, ids: Sequence[uuid.UUID], now: dt.dateti
     for start in range(0, len(ids), 500):
         conn.execute(update(m).where(col(m.id).in_(ids[start:start + 500]))
                      .values(status="sending", attempts=m.attempts + 1, next_attempt_at=now, started_at=None,
-                             leased_at=wall, leased_by=holder))
+                             leased_at=wall, leased_by=holder, posted_with=None))
 
 
 def settle_message(*, connection: Connection, message_id: uuid.UUID, values: Mapping[str, Any]) -> int:
@@ -187,6 +188,12 @@ def mark_messages_sent(*, connection: Connection, ids: Sequence[uuid.UUID], at: 
         .returning(col(OutboxMessage.id))
     ).all()
     return [message_id for (message_id,) in done]
+
+
+def mark_posted_with(*, connection: Connection, posts: Mapping[uuid.UUID, Sequence[uuid.UUID]]) -> None:
+    """Record, on each row a group post carries, the row that stands for the post (itself too)."""
+    for lead, ids in posts.items():
+        connection.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(posted_with=lead))
 
 
 def stamp_started(*, connection: Connection, message_id: uuid.UUID, at: dt.datetime) -> None:

@@ -109,7 +109,7 @@ def round_fingerprint(*, session: Session, code: str) -> tuple[uuid.UUID, str] |
 def round_tallies(*, session: Session, round_id: uuid.UUID) -> dict[str, Any]:
     """A round's closing figures: actions by outcome, submissions by (status, late), quarantined
     records, results by grade (and those of them a decision on the result refused), messages by
-    (channel, status)."""
+    (channel, status), and the posts that sent them by channel (a group post carries several)."""
     def grouped(*columns: Any, table: Any) -> dict[Any, int]:
         # Select(...) is what select() builds for several columns; select() is typed for a fixed count.
         rows: Sequence[tuple[Any, ...]] = session.exec(
@@ -126,4 +126,9 @@ def round_tallies(*, session: Session, round_id: uuid.UUID) -> dict[str, Any]:
             select(AssessmentResult.grade, func.count()).where(AssessmentResult.round_id == round_id, refused_result())
             .group_by(AssessmentResult.grade)).all()),
         "messages": grouped(OutboxMessage.channel, OutboxMessage.status, table=OutboxMessage),
+        "posts": dict(session.exec(  # type: ignore[arg-type]
+            select(OutboxMessage.channel,
+                   func.count(func.distinct(func.coalesce(OutboxMessage.posted_with, OutboxMessage.id))))
+            .where(OutboxMessage.round_id == round_id, OutboxMessage.status == "sent")
+            .group_by(OutboxMessage.channel)).all()),
     }

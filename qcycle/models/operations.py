@@ -66,6 +66,9 @@ class OutboxMessage(OutboxMessageBase, table=True):
     # context), so a reminder queued later the same day is merged in and the message re-rendered
     # while it is still queued, and delivery knows the earliest deadline (office-hours rule).
     merge_items: list[dict[str, Any]] | None = Field(None, sa_type=JSON)
+    # Group bots: the row whose post to the group carried this one with the other units' rows
+    # (one post addressed to them all); None when it went out alone. Reset at each claim.
+    posted_with: uuid.UUID | None = None
 
 
 # -- action runs (timetable actions carried out, so reconciling is idempotent) ----------------

@@ -55,7 +55,7 @@ import socket
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,7 @@ from qcycle.crud import count_messages, find_message, list_messages
 from qcycle.models import OUTBOX_STATUS_LABELS
 from qcycle.notify.channels import SendResult, label_sink_messages
 from qcycle.notify.deliver import Message, deliver_batch
+from qcycle.notify.groups import group_posts
 from qcycle.notify.office_hours import OfficeHours, next_send_time
 from qcycle.notify.outbox_ops import cancel_message, requeue_message, resolve_unknown
 from qcycle.notify.ratelimit import Rate, backoff
@@ -76,6 +77,7 @@ from qcycle.notify.reminders import (
     deadline_today,
     merge_reminders,
 )
+from qcycle.notify.report import DeliveryReport
 from qcycle.render import SYSTEM_SENDER, render_message
 from qcycle.schema import Programme
 from qcycle.settings import Settings, get_settings
@@ -108,44 +110,6 @@ DIGEST_TEMPLATE = "ops_digest.j2"
 
 def idempotency_key(round_code: str, action_key: str, unit: str, channel: str, day: dt.date) -> str:
     return f"{round_code}|{action_key}|{unit}|{channel}|{day.isoformat()}"
-
-
-# ---------------------------------------------------------------- report
-
-
-@dataclass
-class DeliveryReport:
-    sent: int = 0
-    failed: int = 0
-    dead: int = 0
-    deferred: int = 0  # reminders held back until office hours
-    requeued: int = 0  # claimed but not sent this run (endpoint held): queued again, no attempt
-    unknown: int = 0  # interrupted mid-request by a crash: held for ops, never resent silently
-    digests: int = 0  # ops digest rows queued by this run
-    # "sending" rows of a run that died, taken over by this one (by lease holder)
-    reclaimed: Counter = field(default_factory=Counter)
-    by_channel: dict[str, Counter] = field(default_factory=dict)
-    failures: list[dict] = field(default_factory=list)
-
-    def summary(self) -> str:
-        text = f"发送成功 {self.sent} 条，待重试 {self.failed} 条，最终失败 {self.dead} 条"
-        if self.deferred:
-            text += f"，待办公时间发送 {self.deferred} 条"
-        if self.reclaimed:
-            text += f"；收回中断的投递 {sum(self.reclaimed.values())} 条"
-            if self.unknown:
-                text += f"（其中 {self.unknown} 条请求已发出、结果未知，待运维核实）"
-        return text
-
-    def reclaim(self, holder: str | None) -> None:
-        """Count a row taken over from a run that died (``holder``: its lease's holder)."""
-        self.reclaimed[holder or "（未记录）"] += 1
-
-    def as_dict(self) -> dict:
-        return {"sent": self.sent, "failed": self.failed, "dead": self.dead,
-                "deferred": self.deferred, "requeued": self.requeued, "unknown": self.unknown, "digests": self.digests,
-                "reclaimed": dict(self.reclaimed),
-                "by_channel": {k: dict(v) for k, v in self.by_channel.items()}}
 
 
 # ---------------------------------------------------------------- queuing
@@ -314,50 +278,59 @@ class _Recorder:
     """``on_result`` for :func:`deliver_batch`: one small committed transaction per result."""
 
     def __init__(self, claimed: list[_Claimed], now: dt.datetime, settings: Settings,
-                 report: DeliveryReport) -> None:
+                 report: DeliveryReport, posts: Mapping[str, list[str]]) -> None:
         self.claimed = {str(c.id): c for c in claimed}
+        self.posts = posts
         self.now = now
         self.settings = settings
         self.report = report
         self.sent_locally: list[str] = []
 
     def __call__(self, message_id: str, result: SendResult) -> None:
-        c = self.claimed[message_id]
+        # A post to a group carries several rows (``posts``): each gets the post's result.
+        ids = self.posts.get(message_id, [message_id])
         if result.ok and result.local:
             # A local write (the sink) has nothing in flight to be unsure about: its sends are
             # recorded a few hundred per statement (a crash before that rewrites them).
-            self.sent_locally.append(message_id)
+            self.sent_locally.extend(ids)
             if len(self.sent_locally) >= 500:
                 self.flush()
             return
-        report, stats = self.report, self.report.by_channel.setdefault(c.channel, Counter())
+        lead = self.claimed[message_id]
         if result.ok:
             values, outcome = {"status": "sent", "sent_at": clock.now(), "last_error": None}, "sent"
         elif not result.attempted:
             # Nothing went out (the endpoint is held longer than we wait): not an attempt.
             wait = result.retry_after if result.retry_after else self.settings.notify_backoff_base_seconds
-            values = {"status": "queued", "attempts": max(0, c.attempts - 1), "last_error": result.error,
+            values = {"status": "queued", "last_error": result.error,
                       "next_attempt_at": self.now + dt.timedelta(seconds=wait)}
             outcome = "requeued"
-        elif result.retryable and c.attempts < self.settings.notify_max_attempts:
-            wait = _retry_wait(c.attempts, self.settings, result.retry_after)
+        elif result.retryable and lead.attempts < self.settings.notify_max_attempts:
+            # One wait for the whole post, so its rows are due again together and go out as one.
+            wait = _retry_wait(lead.attempts, self.settings, result.retry_after)
             values = {"status": "failed", "last_error": result.error,
                       "next_attempt_at": self.now + dt.timedelta(seconds=wait)}
             outcome = "failed"
         else:
             values, outcome = {"status": "dead", "last_error": result.error}, "dead"
-        # One guarded statement per result, committed at once: the row is recorded before the
-        # next send to the same endpoint starts, and a cancel from the CLI meanwhile wins.
-        with db.get_engine().begin() as conn:  # a Core connection: no ORM session per result
-            changed = crud.settle_message(connection=conn, message_id=c.id, values=values)
-        if not changed:
-            return
+        for row_id in ids:
+            c = self.claimed[row_id]
+            own = {**values, "attempts": max(0, c.attempts - 1)} if outcome == "requeued" else values
+            # One guarded statement per row, committed at once: the row is recorded before the
+            # next send to the same endpoint starts, and a cancel from the CLI meanwhile wins.
+            with db.get_engine().begin() as conn:  # a Core connection: no ORM session per result
+                changed = crud.settle_message(connection=conn, message_id=c.id, values=own)
+            if changed:
+                self._count(c, outcome, result.error)
+
+    def _count(self, c: _Claimed, outcome: str, error: str | None) -> None:
+        report = self.report
         setattr(report, outcome, getattr(report, outcome) + 1)
-        stats[outcome] += 1
+        report.by_channel.setdefault(c.channel, Counter())[outcome] += 1
         if outcome in ("failed", "dead"):
             report.failures.append({"id": str(c.id), "unit": c.unit, "channel": c.channel,
                                     "subject": c.subject, "status": outcome, "attempts": c.attempts,
-                                    "error": result.error, "digest": c.digest})
+                                    "error": error, "digest": c.digest})
 
     def flush(self) -> None:
         """Record the local sends held back, in one guarded statement."""
@@ -372,14 +345,17 @@ class _Recorder:
 
 
 class _Starter:
-    """``on_start`` for :func:`deliver_batch`: stamp ``started_at`` before the request leaves."""
+    """``on_start`` for :func:`deliver_batch`: stamp ``started_at`` before the request leaves
+    (on every row a group post carries: after a crash, each of them may have arrived)."""
 
-    def __init__(self, claimed: list[_Claimed]) -> None:
+    def __init__(self, claimed: list[_Claimed], posts: Mapping[str, list[str]]) -> None:
         self.ids = {str(c.id): c.id for c in claimed}
+        self.posts = posts
 
     def __call__(self, message_id: str) -> None:
         with db.get_engine().begin() as conn:
-            crud.stamp_started(connection=conn, message_id=self.ids[message_id], at=clock.now())
+            for row_id in self.posts.get(message_id, [message_id]):
+                crud.stamp_started(connection=conn, message_id=self.ids[row_id], at=clock.now())
 
 
 def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
@@ -399,17 +375,26 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
         with db.session_scope() as session:
             claimed, looked_at = _claim(session, round_id, now, batch, settings, report, holder)
         if claimed:
+            sends = group_posts(programme, claimed)
+            posts = {p.ids[0]: list(p.ids) for p in sends if len(p.ids) > 1}
+            report.group_posts += len(posts)
+            report.grouped += sum(map(len, posts.values()))
+            if posts:
+                with db.get_engine().begin() as conn:
+                    crud.mark_posted_with(connection=conn, posts={uuid.UUID(k): [uuid.UUID(i) for i in v]
+                                                                  for k, v in posts.items()})
             messages = [
-                Message(id=str(c.id), channel=channel_override or refs.get(c.channel, "sink"),
-                        subject=c.subject, body=c.body, recipient=emails.get(c.unit), tag=c.tag)
-                for c in claimed
+                Message(id=p.ids[0], channel=channel_override or refs.get(p.channel, "sink"),
+                        subject=p.subject, body=p.body, tag=p.tag,
+                        recipient=emails.get(p.units[0]) if len(p.units) == 1 else None)
+                for p in sends
             ]
-            recorder = _Recorder(claimed, now, settings, report)
+            recorder = _Recorder(claimed, now, settings, report, posts)
             labels = {str(c.id): (now, c.channel) for c in claimed}
             try:
                 with label_sink_messages(labels):
                     deliver_batch(messages, max_workers=max_workers, rates=rates,
-                                  on_result=recorder, on_start=_Starter(claimed))
+                                  on_result=recorder, on_start=_Starter(claimed, posts))
             finally:
                 recorder.flush()
         if looked_at < batch:

@@ -63,6 +63,13 @@ class Programme(_Model):
                 counts[name] = counts.get(name, 0) + 1
         return frozenset(name for name, n in counts.items() if n > 1 and name not in personal)
 
+    @cached_property
+    def group_channels(self) -> frozenset[str]:
+        """Shared channels that are group chats (a WeCom, DingTalk or Feishu bot): a message saying
+        the same to several of their units is posted once, addressed to them all."""
+        bots = {c.name for c in self.channels if c.kind in ("wecom", "dingtalk", "feishu")}
+        return self.shared_channels & bots
+
     def channels_for(self, unit: str, private: bool) -> list[str]:
         """The channels a letter to ``unit`` goes by: a ``private`` one (its own standing: results,
         refusals, 督办, 整改) not by a channel its peers share, unless the unit has no other."""

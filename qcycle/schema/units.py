@@ -62,6 +62,9 @@ class Channel(_Model):
     )
     tags: list[str] = Field(default_factory=list)
     rate_per_minute: int | None = Field(None, gt=0)
+    salutation: str | None = Field(
+        None, min_length=1,
+        description="a group bot's form of address for all its units at once (各市（州）市场监督管理局)")
 
     @field_validator("url")
     @classmethod

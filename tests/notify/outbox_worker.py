@@ -1,6 +1,7 @@
 """Run in a subprocess by the kill test: queue messages to bot stand-ins, then deliver them.
 
-Usage: python -m tests.notify.outbox_worker PROGRAMME_FILE COUNT NOW_ISO
+Usage: python -m tests.notify.outbox_worker PROGRAMME_FILE COUNT NOW_ISO [group]
+(``group``: each of COUNT notices to every unit, as a group bot's units share them)
 (database and bot URLs come from the environment, as in production).
 """
 
@@ -10,9 +11,10 @@ import datetime as dt
 import sys
 
 from qcycle import db
+from qcycle.lifecycle import Draft
 from qcycle.loader import load_programme
 from qcycle.notify.outbox import deliver_due, queue_drafts
-from tests.notify.outbox_helpers import plain, round_id, template_dir
+from tests.notify.outbox_helpers import DAY, plain, round_id, template_dir
 
 
 def main() -> None:
@@ -20,10 +22,15 @@ def main() -> None:
     loaded = load_programme(path)
     db.upgrade()
     rid = round_id(loaded)
-    units = [u.code for u in loaded.programme.units if u.code != "p"]
+    units = [u for u in loaded.programme.units if u.code != "p"]
+    if sys.argv[4:] == ["group"]:
+        drafts = [Draft(u.code, "notice.j2", {"n": n, "unit_name": u.name}, f"notice:{n}", DAY)
+                  for n in range(count) for u in units]
+    else:
+        drafts = [plain(units[n % len(units)].code, n) for n in range(count)]
     with db.session_scope() as session:
         queue_drafts(session=session, programme=loaded.programme, round_id=rid, template_dir=template_dir(loaded),
-                     drafts=[plain(units[n % len(units)], n) for n in range(count)])
+                     drafts=drafts)
     print("queued", flush=True)
     report = deliver_due(programme=loaded.programme, round_id=rid, now=now, max_workers=8)
     print("delivered", report.as_dict(), flush=True)

@@ -1,0 +1,118 @@
+"""Posts to a group chat: what several units of one group bot are told alike goes out once.
+
+四川's 21 cities read one WeCom group. The outbox keeps a row per unit and channel (each unit's
+record of what it was told), but a group reading the same 通知 21 times, each copy addressed to
+one city, is noise a real office would never post. Within one delivery pass, rows on a group
+channel (:attr:`qcycle.schema.Programme.group_channels`) with the same subject and the same body
+after their salutation ("成都市市场监督管理局：") become one :class:`Post` addressed to all of
+their units: the channel's ``salutation`` when it goes to every unit of the group, else their
+names in the file's order, and "贵单位" in its text reads "各单位". Anything else (a letter naming the unit beyond its salutation, an ops
+digest, email) goes out as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from qcycle.schema import Programme
+
+__all__ = ["Post", "group_posts", "joined_names"]
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> object: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def tag(self) -> str | None: ...
+    @property
+    def digest(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Post:
+    """One send: the rows it carries (the first stands for them all), and its text."""
+
+    ids: tuple[str, ...]
+    units: tuple[str, ...]
+    channel: str
+    subject: str
+    body: str
+    tag: str | None
+
+
+# Offices a letter names once after the places they serve ("成都市、自贡市市场监督管理局"). A
+# list, not the longest text the names share: 泸州 and 达州 share "州市市场监督管理局".
+_OFFICES = ("市场监督管理局", "市场监管局", "质量技术监督局", "人民政府")
+
+
+def joined_names(names: Sequence[str]) -> str:
+    """Names as an official letter lists them: the office they share said once after their
+    places; otherwise each in full ("榆阳区农业农村局、榆阳区林业局")."""
+    office = next((o for o in _OFFICES if all(n.endswith(o) and len(n) > len(o) for n in names)), None)
+    if len(names) < 2 or office is None:
+        return "、".join(names)
+    return "、".join(n[: -len(office)] for n in names) + office
+
+
+# A salutation naming units one by one is kept short enough that the text after it fits a bot's
+# message (WeCom text: 2,048 bytes): more units than that are told in several posts.
+MAX_NAMES_CHARS = 200
+
+
+def _addressed(programme: Programme, channel: str, members: list[_Row]) -> list[tuple[str, list[_Row]]]:
+    """(salutation, rows) of each post for rows saying the same on ``channel``."""
+    spec = next(c for c in programme.channels if c.name == channel)
+    everyone = [u.code for u in programme.units if channel in u.channels]
+    if spec.salutation and {r.unit for r in members} == set(everyone):
+        return [(spec.salutation, members)]
+    order = {code: i for i, code in enumerate(everyone)}
+    posts: list[tuple[list[str], list[_Row]]] = []
+    for unit, rows in sorted(_by_unit(members).items(), key=lambda kv: order.get(kv[0], len(order))):
+        names = [*posts[-1][0], programme.unit(unit).name] if posts else []
+        if posts and len(joined_names(names)) <= MAX_NAMES_CHARS:
+            posts[-1] = (names, posts[-1][1] + rows)
+        else:
+            posts.append(([programme.unit(unit).name], rows))
+    return [(joined_names(names), rows) for names, rows in posts]
+
+
+def _by_unit(rows: list[_Row]) -> dict[str, list[_Row]]:
+    out: dict[str, list[_Row]] = {}
+    for r in rows:
+        out.setdefault(r.unit, []).append(r)
+    return out
+
+
+def group_posts(programme: Programme, rows: Iterable[_Row]) -> list[Post]:
+    """The sends of one pass, in the rows' order (a post where its first row was)."""
+    groups: dict[tuple, list[_Row]] = {}
+    for n, row in enumerate(rows):
+        key: tuple = (n,)
+        if row.channel in programme.group_channels and not row.digest:
+            head, sep, rest = row.body.partition("\n")
+            if sep and head == f"{programme.unit(row.unit).name}：":
+                key = (row.channel, row.tag, row.subject, rest)
+        groups.setdefault(key, []).append(row)
+    posts = []
+    for key, members in groups.items():
+        first = members[0]
+        if len(_by_unit(members)) == 1:
+            posts.append(Post(tuple(str(r.id) for r in members), (first.unit,), first.channel, first.subject,
+                              first.body, first.tag))
+            continue
+        for salutation, rows_ in _addressed(programme, first.channel, members):
+            units = tuple(_by_unit(rows_))
+            # Addressed to several: "贵单位" (your unit) becomes "各单位" (each of you).
+            body = f"{salutation}：\n{key[3].replace('贵单位', '各单位')}" if len(units) > 1 else rows_[0].body
+            posts.append(Post(tuple(str(r.id) for r in rows_), units, first.channel, first.subject, body, first.tag))
+    return posts
