@@ -6,8 +6,9 @@ one city, is noise a real office would never post. Within one delivery pass, row
 channel (:attr:`qcycle.schema.Programme.group_channels`) with the same subject and the same body
 after their salutation ("成都市市场监督管理局：") become one :class:`Post` addressed to all of
 their units: the channel's ``salutation`` when it goes to every unit of the group, else their
-names in the file's order, and "贵单位" in its text reads "各单位". Anything else (a letter naming the unit beyond its salutation, an ops
-digest, email) goes out as it is.
+names in the file's order (several posts when the names would crowd out the text), and
+"贵单位" in its text reads "各单位". Anything else (a letter naming the unit beyond its
+salutation, an ops digest, email) goes out as it is.
 """
 
 from __future__ import annotations

@@ -313,15 +313,17 @@ class _Recorder:
             outcome = "failed"
         else:
             values, outcome = {"status": "dead", "last_error": result.error}, "dead"
-        for row_id in ids:
-            c = self.claimed[row_id]
-            own = {**values, "attempts": max(0, c.attempts - 1)} if outcome == "requeued" else values
-            # One guarded statement per row, committed at once: the row is recorded before the
-            # next send to the same endpoint starts, and a cancel from the CLI meanwhile wins.
-            with db.get_engine().begin() as conn:  # a Core connection: no ORM session per result
-                changed = crud.settle_message(connection=conn, message_id=c.id, values=own)
-            if changed:
-                self._count(c, outcome, result.error)
+        # One guarded statement per row, a post's rows committed together at once: recorded
+        # before the next send to the same endpoint starts, and a cancel from the CLI meanwhile wins.
+        settled = []
+        with db.get_engine().begin() as conn:  # a Core connection: no ORM session per result
+            for row_id in ids:
+                c = self.claimed[row_id]
+                own = {**values, "attempts": max(0, c.attempts - 1)} if outcome == "requeued" else values
+                if crud.settle_message(connection=conn, message_id=c.id, values=own):
+                    settled.append(c)
+        for c in settled:
+            self._count(c, outcome, result.error)
 
     def _count(self, c: _Claimed, outcome: str, error: str | None) -> None:
         report = self.report

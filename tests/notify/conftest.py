@@ -102,3 +102,15 @@ def _sink_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     get_settings.cache_clear()
     yield tmp_path / "home" / "sink"
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def home_db(_sink_in_tmp: Path) -> Iterator[None]:
+    """A fresh migrated SQLite database under the test's QCYCLE_HOME (modules of the outbox use it
+    for every test: ``pytestmark = pytest.mark.usefixtures("home_db")``)."""
+    from qcycle import db
+
+    db.dispose_engines()
+    db.upgrade()
+    yield
+    db.dispose_engines()

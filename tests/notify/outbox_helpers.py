@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -68,3 +73,27 @@ def plain(unit: str, n: int, key: str = "kill", template: str = "plain.j2", day:
 
 
 PLAIN_TEMPLATE = "{% block subject %}消息{{ n }}{% endblock %}{% block body %}编号 MSG-{{ n }} 结束{% endblock %}"
+
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def kill_worker_midway(loaded: LoadedProgramme, botserver: Any, total: int, now: dt.datetime, after: int,
+                       *mode: str) -> None:
+    """Run ``tests.notify.outbox_worker`` (queue ``total`` messages, deliver them) in a process
+    of its own and SIGKILL it once the bot stand-in has received ``after`` requests."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "tests.notify.outbox_worker", str(loaded.path), str(total),
+                             now.isoformat(), *mode], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while len(botserver.received) < after:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the worker sent nothing"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -4,11 +4,6 @@ all, against a real bot stand-in on 127.0.0.1; each unit's row records the post 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -23,7 +18,13 @@ from qcycle.notify.groups import MAX_NAMES_CHARS, group_posts, joined_names
 from qcycle.notify.outbox import deliver_due, queue_drafts
 from qcycle.notify.ratelimit import RateLimiter
 from qcycle.settings import get_settings
-from tests.notify.outbox_helpers import DAY, round_id, template_dir, write_programme
+from tests.notify.outbox_helpers import (
+    DAY,
+    kill_worker_midway,
+    round_id,
+    template_dir,
+    write_programme,
+)
 
 NOON = at(DAY, dt.time(10))
 # A notice as the shipped templates write one: the unit's name as its salutation, then the text.
@@ -32,12 +33,7 @@ NOTICE = ("{% block subject %}【通知】第{{ n }}号通知{% endblock %}"
 CITIES = ["成都市市场监督管理局", "自贡市市场监督管理局", "阿坝藏族羌族自治州市场监督管理局"]
 
 
-@pytest.fixture(autouse=True)
-def home_db(_sink_in_tmp):
-    db.dispose_engines()
-    db.upgrade()
-    yield
-    db.dispose_engines()
+pytestmark = pytest.mark.usefixtures("home_db")  # a fresh migrated database per test
 
 
 def _programme(tmp_path, botserver, monkeypatch, *, salutation: str | None = "各市（州）市场监督管理局",
@@ -218,20 +214,8 @@ def test_killed_mid_fan_out_of_group_posts_nothing_is_lost_and_nothing_posted_tw
     names = [f"{n}号市市场监督管理局" for n in "一二三四五六七八"]
     loaded = _programme(tmp_path, botserver, monkeypatch, n_bots=n_bots, names=names)
     botserver.behave("slow", delay=0.05)
-    env = {**os.environ, "PYTHONPATH": str(os.getcwd())}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.notify.outbox_worker", str(loaded.path), str(total),
-                             NOON.isoformat(), "group"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while len(botserver.received) < total:  # a quarter of the 4 × 120 posts
-            assert proc.poll() is None, proc.stdout.read().decode()
-            assert time.monotonic() < deadline, "the worker sent nothing"
-            time.sleep(0.005)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_worker_midway(loaded, botserver, total, NOON, total, "group")  # a quarter of the 4 × 120 posts
+    assert len(botserver.received) < n_bots * total, "the fan-out finished before the kill"
     botserver.behave("ok")
     report = deliver_due(programme=loaded.programme, round_id=round_id(loaded), now=NOON)
     rows = _rows("group0") + _rows("group1") + _rows("group2") + _rows("group3")

@@ -4,9 +4,7 @@ results, retries, dead letters, the ops digest, office hours, scale and a kill m
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -32,6 +30,7 @@ from qcycle.workcal import WorkCalendar
 from tests.notify.outbox_helpers import (
     DAY,
     PLAIN_TEMPLATE,
+    kill_worker_midway,
     plain,
     reminder,
     round_id,
@@ -43,13 +42,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 NOON = at(DAY, dt.time(10))
 
 
-@pytest.fixture(autouse=True)
-def home_db(_sink_in_tmp):
-    """A fresh migrated SQLite database under the test's QCYCLE_HOME."""
-    db.dispose_engines()
-    db.upgrade()
-    yield
-    db.dispose_engines()
+pytestmark = pytest.mark.usefixtures("home_db")  # a fresh migrated database per test
 
 
 def _rows(**where) -> list[OutboxMessage]:
@@ -352,22 +345,8 @@ def _kill_mid_fan_out(tmp_path, botserver, monkeypatch, n_bots=4, total=200):
     loaded = _bot_programme(tmp_path, botserver, monkeypatch, n_bots=n_bots, n_units=8,
                             rate_per_minute=1_000_000, templates={"plain.j2": PLAIN_TEMPLATE})
     botserver.behave("slow", delay=0.05)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     now = at(DAY, dt.time(10))
-    proc = subprocess.Popen([sys.executable, "-m", "tests.notify.outbox_worker", str(loaded.path), str(total),
-                             now.isoformat()], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while len(botserver.received) < total // 3:
-            assert proc.poll() is None, proc.stdout.read().decode()
-            assert time.monotonic() < deadline, "the worker sent nothing"
-            time.sleep(0.005)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_worker_midway(loaded, botserver, total, now, total // 3)
     at_kill = len(botserver.received)
     assert at_kill < total, "the fan-out finished before the kill: slow the stand-in down"
     statuses = Counter(r.status for r in _rows())
