@@ -190,17 +190,17 @@ def mark_messages_sent(*, connection: Connection, ids: Sequence[uuid.UUID], at: 
     return [message_id for (message_id,) in done]
 
 
-def mark_posted_with(*, connection: Connection, posts: Mapping[uuid.UUID, Sequence[uuid.UUID]]) -> None:
-    """Record, on each row a group post carries, the row that stands for the post (itself too)."""
-    for lead, ids in posts.items():
-        connection.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(posted_with=lead))
+def mark_posted_with(*, connection: Connection, posts: Iterable[Sequence[uuid.UUID]]) -> None:
+    """Record, on each row a group post carries (``posts``: each post's row ids, the first
+    standing for it), that first row's id (on itself too)."""
+    for ids in posts:
+        connection.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(posted_with=ids[0]))
 
 
-def stamp_started(*, connection: Connection, message_id: uuid.UUID, at: dt.datetime) -> None:
-    """Stamp ``started_at`` on a row still ``sending``: its request is about to leave."""
+def stamp_started(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.datetime) -> None:
+    """Stamp ``started_at`` on rows still ``sending``: their request (one post) is about to leave."""
     connection.execute(update(OutboxMessage)
-                       .where(col(OutboxMessage.id) == message_id,
-                              col(OutboxMessage.status) == "sending")
+                       .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "sending")
                        .values(started_at=at))
 
 

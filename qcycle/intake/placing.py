@@ -12,7 +12,7 @@ from typing import Any
 from qcycle.schema import Programme, Stage
 from qcycle.timetable import Timetable
 
-__all__ = ["assessment_of", "lateness_of", "per_item", "stage_of", "stages_for", "unplaced"]
+__all__ = ["assessment_of", "lateness_of", "stage_of", "stages_for", "unplaced"]
 
 
 def stages_for(p: Programme, kind: str) -> list[Stage]:
@@ -74,20 +74,6 @@ def lateness_of(timetable: Timetable, stage: Stage, record: Mapping[str, Any], c
     # any officer's clock, and by a 17:30 deadline.
     late = cutoff is not None and submitted_at.replace(second=0, microsecond=0) > cutoff
     return late, "rejected_late" if late and stage.lateness == "reject" else "accepted", cutoff
-
-
-def per_item(p: Programme, cutoffs: dict) -> set[str]:
-    """Stages whose hand-ins are per list item: the application a decision takes takers from
-    (揭榜书, one an item), and what the takers owe (进展报告). One without its item was taken in
-    as on time, applied for nothing, and stood beside the unit's later one with the item."""
-    if "per_item" not in cutoffs:
-        stages: set[str] = set()
-        takers = p.takers_stage
-        if p.items and takers is not None and takers.decides:
-            stages = {takers.decides} | {s.code for s in p.stages if s.owed_by is not None
-                                         and takers.code in s.owed_by.stages() and not s.owed_by.levels}
-        cutoffs["per_item"] = stages
-    return cutoffs["per_item"]
 
 
 def unplaced(p: Programme, timetable: Timetable, stage: Stage, record: Mapping[str, Any], category: str | None,

@@ -18,7 +18,6 @@ from qcycle.errors import IntakeError, StateError, UsageError
 from qcycle.intake.placing import (
     assessment_of,
     lateness_of,
-    per_item,
     stage_of,
     stages_for,
     unplaced,
@@ -194,7 +193,7 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
     identity, problem = identity_of(stage, record, category)
     if identity is None:
         return _Plan(problem=problem)
-    if not record.get("item") and stage.code in per_item(programme, cutoffs):
+    if not record.get("item") and stage.code in programme.per_item_stages:
         return _Plan(problem=f"缺少榜单项目（item）：“{stage.name}”按项目提交（一个项目一份）")
     late, status, cutoff = lateness_of(timetable, stage, record, category, submitted_at, cutoffs)
     if cutoff is None and (problem := unplaced(programme, timetable, stage, record, category, cutoffs)):

@@ -13,6 +13,7 @@ salutation, an ops digest, email) goes out as it is.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,7 +25,7 @@ __all__ = ["Post", "group_posts", "joined_names"]
 
 class _Row(Protocol):
     @property
-    def id(self) -> object: ...
+    def id(self) -> uuid.UUID: ...
     @property
     def channel(self) -> str: ...
     @property
@@ -43,12 +44,13 @@ class _Row(Protocol):
 class Post:
     """One send: the rows it carries (the first stands for them all), and its text."""
 
-    ids: tuple[str, ...]
+    rows: tuple[_Row, ...]
     units: tuple[str, ...]
-    channel: str
-    subject: str
     body: str
-    tag: str | None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(str(r.id) for r in self.rows)
 
 
 # Offices a letter names once after the places they serve ("成都市、自贡市市场监督管理局"). A
@@ -72,10 +74,10 @@ MAX_NAMES_CHARS = 200
 
 def _addressed(programme: Programme, channel: str, members: list[_Row]) -> list[tuple[str, list[_Row]]]:
     """(salutation, rows) of each post for rows saying the same on ``channel``."""
-    spec = next(c for c in programme.channels if c.name == channel)
-    everyone = [u.code for u in programme.units if channel in u.channels]
-    if spec.salutation and {r.unit for r in members} == set(everyone):
-        return [(spec.salutation, members)]
+    salutation = programme.channel(channel).salutation
+    everyone = programme.channel_members[channel]
+    if salutation and {r.unit for r in members} == set(everyone):
+        return [(salutation, members)]
     order = {code: i for i, code in enumerate(everyone)}
     posts: list[tuple[list[str], list[_Row]]] = []
     for unit, rows in sorted(_by_unit(members).items(), key=lambda kv: order.get(kv[0], len(order))):
@@ -108,12 +110,11 @@ def group_posts(programme: Programme, rows: Iterable[_Row]) -> list[Post]:
     for key, members in groups.items():
         first = members[0]
         if len(_by_unit(members)) == 1:
-            posts.append(Post(tuple(str(r.id) for r in members), (first.unit,), first.channel, first.subject,
-                              first.body, first.tag))
+            posts.append(Post(tuple(members), (first.unit,), first.body))
             continue
         for salutation, rows_ in _addressed(programme, first.channel, members):
             units = tuple(_by_unit(rows_))
             # Addressed to several: "贵单位" (your unit) becomes "各单位" (each of you).
             body = f"{salutation}：\n{key[3].replace('贵单位', '各单位')}" if len(units) > 1 else rows_[0].body
-            posts.append(Post(tuple(str(r.id) for r in rows_), units, first.channel, first.subject, body, first.tag))
+            posts.append(Post(tuple(rows_), units, body))
     return posts

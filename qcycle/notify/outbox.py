@@ -356,8 +356,8 @@ class _Starter:
 
     def __call__(self, message_id: str) -> None:
         with db.get_engine().begin() as conn:
-            for row_id in self.posts.get(message_id, [message_id]):
-                crud.stamp_started(connection=conn, message_id=self.ids[row_id], at=clock.now())
+            crud.stamp_started(connection=conn, ids=[self.ids[i] for i in self.posts.get(message_id, [message_id])],
+                               at=clock.now())
 
 
 def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
@@ -378,16 +378,16 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
             claimed, looked_at = _claim(session, round_id, now, batch, settings, report, holder)
         if claimed:
             sends = group_posts(programme, claimed)
-            posts = {p.ids[0]: list(p.ids) for p in sends if len(p.ids) > 1}
-            report.group_posts += len(posts)
-            report.grouped += sum(map(len, posts.values()))
-            if posts:
+            together = [p for p in sends if len(p.rows) > 1]
+            report.group_posts += len(together)
+            report.grouped += sum(len(p.rows) for p in together)
+            if together:
                 with db.get_engine().begin() as conn:
-                    crud.mark_posted_with(connection=conn, posts={uuid.UUID(k): [uuid.UUID(i) for i in v]
-                                                                  for k, v in posts.items()})
+                    crud.mark_posted_with(connection=conn, posts=[[r.id for r in p.rows] for p in together])
+            posts = {p.ids[0]: list(p.ids) for p in together}
             messages = [
-                Message(id=p.ids[0], channel=channel_override or refs.get(p.channel, "sink"),
-                        subject=p.subject, body=p.body, tag=p.tag,
+                Message(id=p.ids[0], channel=channel_override or refs.get(p.rows[0].channel, "sink"),
+                        subject=p.rows[0].subject, body=p.body, tag=p.rows[0].tag,
                         recipient=emails.get(p.units[0]) if len(p.units) == 1 else None)
                 for p in sends
             ]

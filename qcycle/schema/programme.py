@@ -53,15 +53,23 @@ class Programme(_Model):
         return {c.code: c for c in self.categories}
 
     @cached_property
+    def channel_members(self) -> dict[str, list[str]]:
+        """Channel name → the codes of the units that list it, in file order."""
+        out: dict[str, list[str]] = {c.name: [] for c in self.channels}
+        for u in self.units:
+            for name in u.channels:
+                out.setdefault(name, []).append(u.code)
+        return out
+
+    def channel(self, name: str) -> Channel:
+        return next(c for c in self.channels if c.name == name)
+
+    @cached_property
     def shared_channels(self) -> frozenset[str]:
         """Group channels several units list (a bot in the group of all the cities): what is
         posted there, each of them reads. Email goes to each unit's own address."""
         personal = {c.name for c in self.channels if c.kind == "email"}
-        counts: dict[str, int] = {}
-        for u in self.units:
-            for name in u.channels:
-                counts[name] = counts.get(name, 0) + 1
-        return frozenset(name for name, n in counts.items() if n > 1 and name not in personal)
+        return frozenset(name for name, units in self.channel_members.items() if len(units) > 1 and name not in personal)
 
     @cached_property
     def group_channels(self) -> frozenset[str]:
@@ -195,6 +203,17 @@ class Programme(_Model):
         """The decision on applications whose approved subjects are the takers (揭榜单位)."""
         return next((s for s in self.stages if s.kind is StageKind.decision and s.decides
                      and self.has_stage(s.decides) and self.stage(s.decides).submission == "application"), None)
+
+    @cached_property
+    def per_item_stages(self) -> frozenset[str]:
+        """Stages whose hand-ins are per list item: the application a decision takes takers from
+        (揭榜书, one an item), and what the takers owe (进展报告). One without its item was taken in
+        as on time, applied for nothing, and stood beside the unit's later one with the item."""
+        takers = self.takers_stage
+        if not self.items or takers is None or not takers.decides:
+            return frozenset()
+        return frozenset({takers.decides} | {s.code for s in self.stages if s.owed_by is not None
+                                             and takers.code in s.owed_by.stages() and not s.owed_by.levels})
 
 
 def programme_json_schema() -> dict:
