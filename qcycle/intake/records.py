@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import uuid
@@ -22,6 +23,7 @@ from qcycle.intake.placing import (
     stages_for,
     unplaced,
 )
+from qcycle.jsontext import canonical
 from qcycle.models import QuarantinedRecord, identity_text
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
@@ -37,14 +39,9 @@ class IngestResult:
     record_id: uuid.UUID | None = None
 
 
-# What json.dumps(record, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
-# gives, without building an encoder for every record of a large import.
-_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
-
-
 def fingerprint(record: Mapping[str, Any]) -> str:
     """Same record, same fingerprint: key order and whitespace do not matter."""
-    return hashlib.sha256(_CANONICAL.encode(record).encode()).hexdigest()
+    return hashlib.sha256(canonical(record).encode()).hexdigest()
 
 
 # How far a source's clock may run ahead of ours before its times are not believed.
@@ -54,8 +51,14 @@ _CLOCK_SKEW = dt.timedelta(minutes=15)
 def _parse_time(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return to_local(value)
-    text = str(value).strip().replace(" ", "T", 1)
-    return to_local(dt.datetime.fromisoformat(text))
+    return _parse_time_text(str(value))
+
+
+# A file holds many rows per minute of its window, and each record's time is read twice
+# (checked, then placed): each spelling is parsed once.
+@functools.lru_cache(maxsize=65536)
+def _parse_time_text(text: str) -> dt.datetime:
+    return to_local(dt.datetime.fromisoformat(text.strip().replace(" ", "T", 1)))
 
 
 _BUILTIN_KINDS = [k.value for k in SubmissionKind]  # once, not once per record

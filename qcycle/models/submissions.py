@@ -4,7 +4,6 @@ that could not be read (quarantine)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -13,6 +12,7 @@ from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
+from qcycle.jsontext import compact
 from qcycle.models.columns import LocalDateTime, _round_fk, _stamp, _uuid_pk
 from qcycle.models.values import SubmissionKind, SubmissionStatus
 
@@ -70,10 +70,7 @@ class Submission(SubmissionBase, table=True):
 def identity_text(stage: str, values: Sequence[Any]) -> str:
     """``submission.identity``: the stage and its key's values, as compact JSON (readable in
     exports, and one text per key whatever the values hold)."""
-    return _COMPACT.encode([stage, *(None if v is None else str(v) for v in values)])
-
-
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one encoder, not one per record
+    return compact([stage, *(None if v is None else str(v) for v in values)])
 
 
 RevisionFate = Literal["superseded", "older", "refused_late"]
