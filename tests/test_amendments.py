@@ -32,7 +32,7 @@ def _extended(folder: Path) -> Path:
     """The Sichuan file as the officer edits it: deadline 04-28, review 05-04, list 05-08."""
     text = SICHUAN.read_text(encoding="utf-8")
     for old, new in (("deadline: {date: 2023-04-20,", "deadline: {date: 2023-04-28,"),
-                     ("on: 2023-04-21", "on: 2023-05-04"), ("on: 2023-04-25", "on: 2023-05-08")):
+                     ("on: 2023-04-21", "on: 2023-05-04"), ("on: 2023-04-24", "on: 2023-05-08")):
         assert text.count(old) == 1, old
         text = text.replace(old, new)
     path = folder / SICHUAN.name
@@ -88,7 +88,7 @@ def test_same_file_no_change_and_an_action_dropped_or_added_is_said_so(tmp_path)
     fewer = plan.__class__(plan.round, [a for a in plan.actions if a.name != "takers_list:publish"], [])
     dropped = diff_plans(plan, fewer, done=set())
     assert [(c.change, c.action.name) for c in dropped] == [("dropped", "takers_list:publish")]
-    assert describe(dropped[0]).startswith("取消 ") and "原定 2023-04-25" in describe(dropped[0])
+    assert describe(dropped[0]).startswith("取消 ") and "原定 2023-04-24" in describe(dropped[0])
     added = diff_plans(fewer, plan)
     assert [(c.change, c.action.name, c.old) for c in added] == [("added", "takers_list:publish", None)]
 

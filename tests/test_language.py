@@ -330,6 +330,8 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
     assert sorted(r.letters("summons")) == ["c3", "c5"]
     assert "约谈" in r.letters("summons")["c5"] and "中未通过整改情况审核。" in r.letters("summons")["c5"]
     assert "中未按期报送“书面整改报告”。" in r.letters("summons")["c3"]
+    # When and where is told later: "定于（今天）起约谈" gave no notice at all (a reader's finding).
+    assert all("定于" not in body and "另行通知" in body for body in r.letters("summons").values())
 
 
 def test_a_step_passed_can_be_told_too(tmp_path, home):
@@ -507,7 +509,7 @@ def test_new_round_keeps_a_review_after_the_deadline_it_reads_when_that_deadline
     path.write_text(made.text, encoding="utf-8")
     nxt = load_programme(path).programme  # valid as written: no edit needed
     assert nxt.stage("takers_review").on == dt.date(2024, 4, 23)
-    assert nxt.stage("takers_list").on == dt.date(2024, 4, 25)  # already after the review: kept
+    assert nxt.stage("takers_list").on == dt.date(2024, 4, 24)  # already after the review: kept
 
 
 def test_new_round_keeps_a_year_end_event_in_its_year(tmp_path):
@@ -547,7 +549,8 @@ def test_the_office_owing_a_report_itself_is_neither_written_to_nor_reported_to_
     r.until("2024-12-31")  # nobody hands in
     letters = r.letters("report")
     assert "office" not in letters and {"d1", "d2", "gov"} <= set(letters)
-    assert re.search(r"所属(.+?)应于", letters["gov"]).group(1) == "示例区教育局、示例区财政局"
+    # Reported up (报请督办), the late departments are named as they are, not as the government's own (所属).
+    assert re.search(r"\n\n(.+?)应于", letters["gov"]).group(1) == "示例区教育局、示例区财政局"
     # Only the office late: nothing to urge the government about.
     alone = Round(write(tmp_path, "alone.yaml", SELF_OWED.replace("plan-2024", "alone-2024")))
     alone.hand_in("self_evaluation", ["d1", "d2"], "2024-11-20")
@@ -865,8 +868,11 @@ def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_ow
     publicity, opening = r.letters("notice"), r.letters("objection")
     assert sorted(publicity) == ["e1", "e2"] and sorted(opening) == ["e3", "e4", "e5", "e6", "e7"]
     assert "贵单位已列入拟授奖名单。示例区市场监督管理局自2023年5月4日起对该名单进行公示" in publicity["e1"]
+    assert "公示名单（共2个）：\n1. 甲公司；\n2. 乙公司。\n" in publicity["e1"]
+    assert "公示名单（共2个）：\n1. 甲公司；\n2. 乙公司。\n" in opening["e5"]  # the list it may object to
     assert opening["e5"].startswith("戊公司：\n\n示例区市场监督管理局自2023年5月4日起对拟授奖名单进行公示，公示期7天，"
-                                    "至2023年5月10日止。\n如对公示内容有异议，请于2023年5月10日 23:59前以书面形式")
+                                    "至2023年5月10日止。\n公示名单")
+    assert "\n如对公示内容有异议，请于2023年5月10日 23:59前以书面形式" in opening["e5"]
     assert "开始受理" not in opening["e5"] and "列入" not in opening["e5"]
     r.hand_in("objection", ["e2", "e5"], "2023-05-05")  # a candidate objects, and one left out earlier
     r.until("2023-05-11")

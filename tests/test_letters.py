@@ -219,16 +219,17 @@ def test_a_taker_whose_project_fails_its_evaluation_is_told_so_with_the_results(
 def test_an_office_escalating_to_its_own_superior_reports_and_names_only_its_units_as_its_own(
         tmp_path_factory, monkeypatch):
     """淮安 and 榆阳 escalate to the government above the office: a report asking it to urge (报请督办),
-    not an order to report back to the office; 榆阳's 区委宣传部 is not the 区政府's own (贵单位所属)."""
+    not an order to report back to the office. A report up names the late units as they are: "贵单位所属"
+    is how an office writes down to its own units, not up to its government (a reader's finding)."""
     for stem in ("ha-county-assessment-2015", "yy-quality-plan-2025"):
         r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
         letters = [m for m in r.messages if name_of(m.action).split(":")[1:2] == ["escalation"]]
         assert letters, stem
         for m in letters:
             assert m.subject.startswith("【报请督办】") and "特此报告" in m.body and "反馈" not in m.body, m.body
-            named = m.body.split("应于", 1)[0].splitlines()[-1].removeprefix("贵单位所属").split("、")
-            parents = {r.programme.unit(u.code).parent for u in r.programme.units if u.name in named}
-            assert m.body.count("贵单位所属") == (parents == {m.unit_code}), m.body
+            named = m.body.split("应于", 1)[0].splitlines()[-1].split("、")
+            assert "贵单位" not in m.body and "所属" not in m.body, m.body
+            assert named and set(named) <= {u.name for u in r.programme.units}, m.body
             # The run's own account says the same: reported to its superior, not "督办 1 个上级".
             superior = r.programme.unit(m.unit_code).name
             assert f"报请{superior}督办" in r.notes[m.action] and "个上级" not in r.notes[m.action], r.notes[m.action]
@@ -288,6 +289,18 @@ def test_an_applicant_left_off_the_takers_list_is_told_so(tmp_path_factory, monk
 GOVERNMENT_AWARDS = ["bs-quality-award-4", "fz-government-quality-award-2024", "gz-mayor-quality-award-2024",
                      "tc-mayor-quality-award-2024", "ts-government-quality-award-2024", "wz-mayor-quality-award-2021",
                      "yy-government-quality-award-2026"]
+
+
+@pytest.mark.parametrize("stem", GOVERNMENT_AWARDS)
+def test_a_winner_is_told_its_award_once(stem, tmp_path_factory, monkeypatch):
+    """广州's nominee heard its 提名奖 from the government (授奖) and again the same day from the
+    secretariat as a result: one award, one letter."""
+    r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
+    awarded = {(m.unit_code, m.channel) for m in r.messages if m.subject.startswith("【授奖通知】")}
+    told_again = [m for m in r.messages if (m.unit_code, m.channel) in awarded
+                  and m.subject.startswith("【") and "结果" in m.subject.split("】")[0]
+                  and any(grade in m.body for grade in ("荣获", "结果为：") if "未获奖" not in m.body)]
+    assert awarded and not told_again, told_again[0].body if told_again else ""
 
 
 @pytest.mark.parametrize("stem", GOVERNMENT_AWARDS)
@@ -513,6 +526,8 @@ def test_a_group_reads_each_notice_once_addressed_to_the_units_it_concerns(stem,
     assert len(posts) == len({m.posted_with or m.id for m in rows})
     seen = Counter((m["channel"], m["written_at"], m["subject"], m["body"].partition("\n")[2]) for m in posts)
     assert [k for k, n in seen.items() if n > 1] == []
+    # Left off a published list is a refusal, told to the unit alone ("各单位未列入" in 四川's group).
+    assert [m["body"] for m in posts if "未列入" in m["body"]] == []
     names = {u.name for u in r.programme.units}
     salutations = {c.salutation for c in r.programme.channels if c.salutation}
     together = [m for m in posts if m["body"].partition("：")[0] not in names]

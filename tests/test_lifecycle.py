@@ -141,22 +141,22 @@ def test_decision_stage_waits_for_ops_and_takers_follow_decisions(session, round
 
 
 def test_a_list_held_for_its_review_is_published_and_dated_the_day_the_review_lets_it_go(session, round_):
-    """The takers list is planned for 04-25 but waits for the review; decided later, the run of
+    """The takers list is planned for 04-24 but waits for the review; decided later, the run of
     05-04 publishes it: the letter says it was published on 05-04 and is dated then."""
     p, t, rid = round_
     _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
     crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
                       subject="510100:zlcx-01", outcome="approved", decided_by="cli:test")
     listing = t.by_name()["takers_list:publish"]
-    assert listing.needs and listing.at.date() == dt.date(2023, 4, 25)
+    assert listing.needs and listing.at.date() == dt.date(2023, 4, 24)
     late = carry_out(session, p, rid, listing, as_of=at(dt.date(2023, 5, 4), dt.time(10, 0)))
     [draft] = late.drafts
     assert draft.logical_date == dt.date(2023, 5, 4)
     body = _rendered(draft)
-    assert "已于2023年5月4日发布揭榜名单，贵单位已列入该名单" in body and "4月25日" not in body
+    assert "已于2023年5月4日发布揭榜名单，贵单位已列入该名单" in body and "4月24日" not in body
     assert body.rstrip().endswith("2023年5月4日")
     on_time = carry_out(session, p, rid, listing, as_of=listing.at)
-    assert "已于2023年4月25日发布揭榜名单" in _rendered(on_time.drafts[0])
+    assert "已于2023年4月24日发布揭榜名单" in _rendered(on_time.drafts[0])
     # A window held by the same review keeps the opening the timetable judges hand-ins by.
     window = next(a for a in t.actions if a.stage == "midterm" and a.action == "window_open")
     assert window.needs and window.at.date() == dt.date(2023, 7, 3)

@@ -300,7 +300,7 @@ def test_a_decision_with_a_changed_file_is_refused_and_changes_nothing(home, tmp
 
     _seed_applications([("510100", "zlcx-01")])
     edited = tmp_path / P1.name
-    edited.write_text(P1.read_text(encoding="utf-8").replace("on: 2023-04-25", "on: 2023-04-26"), encoding="utf-8")
+    edited.write_text(P1.read_text(encoding="utf-8").replace("on: 2023-04-24", "on: 2023-04-26"), encoding="utf-8")
     refused = runner.invoke(app, ["decide", str(edited), "--stage", "takers_review", "--subject", "510100:zlcx-01",
                                   "--approve", "--by", "张三"], terminal_width=300)
     assert refused.exit_code == 2, refused.output

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import replace
 from typing import Any
 
 from sqlmodel import Session
@@ -108,7 +109,12 @@ def _publish(session, p, round_id, action) -> Outcome:
         for u in set(units) & set(owers(session, p, round_id, p.stage(o["stage"]), o["category"])):
             own[u]["openings"].append(opening)
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
-    return Outcome(action, draft_letters(units, "publication.j2", p, action, own=dict(own), **extra),
+    drafts = draft_letters(units, "publication.j2", p, action, own=dict(own), **extra)
+    if "takers" in extra:  # "贵单位未列入" (or an item left off) is a refusal: not told in a group its peers read
+        listed = set(extra["takers"])
+        drafts = [replace(d, private=True) if d.unit not in listed or own.get(d.unit, {}).get("unlisted") else d
+                  for d in drafts]
+    return Outcome(action, drafts,
                    note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {opened} 个同时告知开始受理）" if opened else ""))
 
 
@@ -149,12 +155,15 @@ def _window_open(session, p, round_id, action) -> Outcome:
     if notice is not None and "publicity_on" in action.detail:
         # The 公示's own letter tells those on its list how and by when to object; the others
         # are sent the 公示 itself, not a bare "公示异议开始受理" (宝山 wrote both, the same day).
-        told = set(resolve(session, p, round_id, notice.notify, action.category))
-        others = [u for u in units if u not in told]
+        on_list = resolve(session, p, round_id, notice.notify, action.category)
+        told_by_notice = set(on_list)
+        others = [u for u in units if u not in told_by_notice]
         began = clock.at(dt.date.fromisoformat(action.detail["publicity_on"]), action.at.time())
+        roster, _ = _published_list(session, p, round_id, notice, on_list)
         drafts = draft_letters(others, "notice.j2", p, action, notice_name=_notice_name(p, notice, action.category),
-                               notice_days=notice.days, objection_deadline=action.deadline, listed=False, at=began)
-        return Outcome(action, drafts, note=f"{action.title}：{len(told & set(units))} 个单位已由公示告知，"
+                               notice_days=notice.days, objection_deadline=action.deadline, listed=False, at=began,
+                               roster=roster)
+        return Outcome(action, drafts, note=f"{action.title}：{len(told_by_notice & set(units))} 个单位已由公示告知，"
                                             f"另函告其余 {len(others)} 个单位")
     return Outcome(action, draft_letters(units, "window_open.j2", p, action, rolled=action.detail.get("rolled")),
                    note=f"{action.title}：应提交单位 {len(units)} 个")
@@ -383,16 +392,26 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
     name = _notice_name(p, stage, action.category)
-    # Sent to those a decision or grade put on the list being published: each is told it is on it.
-    listed = bool(stage.notify and (stage.notify.approved_at or stage.notify.grades)) and _listing(stage).endswith("名单")
     late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
             if written_on(action) > action.at.date() and action.deadline else "")
-    # A list of several awards tells each candidate which it is proposed for (广州: 提名奖, not 市长质量奖).
-    several = stage.notify is not None and listed and len(stage.notify.grades) > 1
-    proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades) if several else {}
+    roster, proposed = _published_list(session, p, round_id, stage, units)
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, notice_name=name, notice_days=stage.days,
-                                                      objection_deadline=action.deadline, listed=listed, proposed=proposed.get(u))]
+                                                      objection_deadline=action.deadline, listed=bool(roster),
+                                                      proposed=proposed.get(u), roster=roster)]
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{late}")
+
+
+def _published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
+                    units: list[str]) -> tuple[list[str], dict[str, str]]:
+    """(the names a 公示 publishes, each unit's proposed award) when the 公示 is of a list that a
+    decision or grade put ``units`` on; ([], {}) otherwise. A 公示 is public: every letter about
+    it gives the list (宝山's invited anyone to object to a list it never showed)."""
+    if not (stage.notify and (stage.notify.approved_at or stage.notify.grades)) or not _listing(stage).endswith("名单"):
+        return [], {}
+    # A list of several awards says which each candidate is proposed for (广州: 提名奖, not 市长质量奖).
+    several = len(stage.notify.grades) > 1
+    proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades) if several else {}
+    return [p.unit(u).name + (f"（拟获{proposed[u]}）" if u in proposed else "") for u in units], proposed
 
 
 def _listing(stage: Stage) -> str:

@@ -141,7 +141,7 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
             reminders[(d.unit, d.logical_date)].append(d)
             continue
         subject = body = None
-        for name in programme.channels_for(d.unit, private=d.template in PRIVATE_TEMPLATES):
+        for name in programme.channels_for(d.unit, private=d.private or d.template in PRIVATE_TEMPLATES):
             if subject is None:
                 subject, body = render_message(d.template, d.context, override)
             rows.append({"idempotency_key": idempotency_key(code, d.action_key, d.unit, name,

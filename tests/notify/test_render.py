@@ -67,7 +67,7 @@ CONTEXTS = {
         {"step": "调查核实", "upheld": True, "received_at": None, "note": None}]},
     "praise.j2": {**BASE, "achievement": "在2015—2016年度质量工作考核中被评为A级"},
     "award.j2": {**BASE, "achievement": "荣获2024年广州市市长质量奖"},
-    "summons.j2": {**BASE, "grounds": "未通过整改情况审核", "stage_name": "约谈整改不到位的县", "at": DEADLINE},
+    "summons.j2": {**BASE, "grounds": "未通过整改情况审核"},
     "notice.j2": {**BASE, "notice_name": "拟授奖名单", "notice_days": 7, "at": DEADLINE, "listed": True,
                   "objection_deadline": clock.at(dt.date(2023, 4, 26), dt.time(23, 59))},
     "publication.j2": {**BASE, "title": "发布揭榜名单", "at": DEADLINE, "takers": ["510100", "510300"]},
@@ -263,7 +263,7 @@ def test_a_long_decision_request_lists_a_few_and_counts_the_rest() -> None:
     with clock.frozen(DAY):
         subject, body = render_message("decision_pending.j2", context)
     assert subject == "【待审核】揭榜挂帅：审核揭榜书30项"
-    assert "揭榜挂帅共30项事项等待审核：" in body
+    assert "揭榜挂帅共30项等待审核：" in body
     assert "按事项统计：\n揭榜书审核，25项；\n评价确认，5项。" in body
     assert body.count("成都市市场监督管理局") == 3
     assert "另有27项未列出" in body and "qcycle decide" in body
