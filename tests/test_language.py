@@ -417,10 +417,16 @@ def test_eligibility_reads_an_earlier_rounds_winners(tmp_path, home):
                                                       Decision.stage == "eligibility")).one()
     assert (refused.subject, refused.outcome, refused.decided_by) == ("e1", "rejected", "rule:eligibility")
     assert "2021年已获示例区长质量奖，" in refused.note and "2026年起" in refused.note
-    # It may not apply: it is not reminded to, as the others who have not applied would be.
+    # It may not apply: it is told so when applications open, and not reminded to apply, as the
+    # others who have not applied are.
     later.until("2023-03-31")
-    reminded = later.letters("application")
-    assert "e1" not in reminded and "e6" in reminded, sorted(reminded)
+    with db.session_scope() as session:
+        sent = session.exec(select(OutboxMessage).where(OutboxMessage.round_id == later.id)).all()
+    told = {(m.unit_code, m.action.split(":")[1].split("@")[0]) for m in sent if m.action.startswith("application:")}
+    assert {a for u, a in told if u == "e1"} == {"window_open"} and ("e6", "reminder") in told, sorted(told)
+    [opened] = [m.body for m in sent if m.unit_code == "e1"]
+    assert ("按规定，贵单位本届不符合申报条件：2021年已获示例区长质量奖，获奖满5年后（2026年起）方可再次申报。"
+            in opened and "自愿参加" not in opened), opened
     assert "award-2021" not in refused.note  # the award and its year, not the earlier round's code
 
 
