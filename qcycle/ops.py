@@ -170,15 +170,28 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         row |= {c.name: None if r.components.get(c.code) is None else round(r.components[c.code], 2) for c in comps}
         row |= {"加分": round(r.bonus, 2), "扣分": round(r.deduction, 2),
                 "否决": vetoes.get(r.veto, r.veto) if r.veto else "", "等次": r.grade}
-        for decider, assessed, said in on_results:
-            if assessed == r.stage:
-                outcome = said.get(r.unit_code)
-                row[decider.name] = "" if outcome is None else "通过" if outcome in POSITIVE_OUTCOMES else "未通过"
+        deciders = [(decider, said.get(r.unit_code)) for decider, assessed, said in on_results if assessed == r.stage]
+        for decider, outcome in deciders:
+            row[decider.name] = "" if outcome is None else "通过" if outcome in POSITIVE_OUTCOMES else "未通过"
+        if deciders:  # what the candidate holds: 等次 is the grade its score reached, before the decisions
+            row["最终结果"] = _final(r.grade, deciders)
         sheets.setdefault(stage.name if stage else result_kind(p), []).append(row)
     groups = {"全部": -1} | {c.name: i for i, c in enumerate(p.categories)}
     for rows_of_stage in sheets.values():  # each ranking group together, in the programme's order
         rows_of_stage.sort(key=lambda row: (groups.get(row["排名组"], 99), row["名次"], row["单位代码"]))
     return sheets
+
+
+def _final(grade: str, deciders: list[tuple[Stage, str | None]]) -> str:
+    """A graded candidate's standing after the decisions on its result: refused at one (天水's
+    second-placed, refused by the government, holds no award), waiting on one, or its grade."""
+    for decider, outcome in deciders:
+        if outcome is not None and outcome not in POSITIVE_OUTCOMES:
+            return f"{decider.name}未通过"
+    # A stage deciding among some grades only (the award's candidates) does not wait on the rest.
+    waiting = [decider.name for decider, outcome in deciders
+               if outcome is None and not (decider.among and decider.among.grades and grade not in decider.among.grades)]
+    return f"{grade}（待{waiting[0]}）" if waiting else grade
 
 
 def _decisions_on_results(p: Programme) -> list[tuple[Stage, str]]:

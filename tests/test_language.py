@@ -397,6 +397,10 @@ def test_eligibility_reads_an_earlier_rounds_winners(tmp_path, home):
     # The committee refused the second graded candidate, the government the third: both awards
     # stayed vacant.
     earlier.decide("committee", e1="approved", e4="rejected", e5="approved", e2="approved")
+    with db.session_scope() as session:  # before the government decides, the sheet says it waits
+        waiting = ops.result_rows(session, earlier.p, earlier.id)["评审打分"]
+    assert [r["最终结果"] for r in waiting] == ["区长质量奖（待区政府审定）", "评审委员会审议未通过",
+                                              "区长质量奖（待区政府审定）", "提名奖（待区政府审定）"]
     earlier.decide("approval", e1="approved", e5="rejected", e2="approved")
     with db.session_scope() as session:  # and the results sheet says so beside the grade
         sheet = ops.result_rows(session, earlier.p, earlier.id)["评审打分"]
@@ -404,6 +408,8 @@ def test_eligibility_reads_an_earlier_rounds_winners(tmp_path, home):
     assert [(r["单位代码"], r["等次"], r["评审委员会审议"], r["区政府审定"]) for r in sheet] == [
         ("e1", "区长质量奖", "通过", "通过"), ("e4", "区长质量奖", "未通过", ""),
         ("e5", "区长质量奖", "通过", "未通过"), ("e2", "提名奖", "通过", "通过")]
+    # What each holds, read without working through the columns (a reader took 等次 for the award).
+    assert [r["最终结果"] for r in sheet] == ["区长质量奖", "评审委员会审议未通过", "区政府审定未通过", "提名奖"]
     rule = ("        reminders: std\n        eligibility:\n"
             "          not_awarded: {grades: [区长质量奖], years: 5}\n")
     later = Round(write(tmp_path, "award-2023.yaml", AWARD.replace("        reminders: std\n", rule, 1)))
