@@ -103,14 +103,15 @@ def cn_datetime(value: dt.date | dt.datetime, seconds: bool = False) -> str:
 
 def cn_deadline(value: dt.date | dt.datetime, note: str | None = None) -> str:
     """A deadline as an office writes it, the weekday after the date and the time last:
-    ``2023年4月20日（星期四）17:30``; ``note`` joins the weekday (``（星期二；原定6月10日，遇节假日
-    顺延）``). A plain date renders without a time."""
+    ``2023年4月20日（星期四）17:30``; ``note`` follows it in its own brackets
+    (``2024年6月11日（星期二）17:30（原定6月10日，遇节假日顺延）``: inside the weekday's it split the
+    date from its time). A plain date renders without a time."""
     _defined(value)
-    inside = weekday_cn(value) + (f"；{note}" if note else "")
+    after = f"（{note}）" if note else ""
     if not isinstance(value, dt.datetime):
-        return f"{cn_date(value)}（{inside}）"
+        return f"{cn_date(value)}（{weekday_cn(value)}）{after}"
     local = _local(value)
-    return f"{cn_date(local)}（{inside}）{local:%H:%M}"
+    return f"{cn_date(local)}（{weekday_cn(value)}）{local:%H:%M}{after}"
 
 
 def weekday_cn(value: dt.date | dt.datetime) -> str:

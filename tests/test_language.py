@@ -693,7 +693,7 @@ def test_a_window_opening_says_why_its_deadline_is_not_the_calls_date(tmp_path, 
     r = Round(write(tmp_path, "award.yaml", text))
     r.until("2023-03-01")
     opened = r.letters("application")
-    assert "截止时间为2023年4月3日（星期一；原定4月1日，遇休息日顺延）17:30。" in opened["e1"], opened["e1"]
+    assert "截止时间为2023年4月3日（星期一）17:30（原定4月1日，遇休息日顺延）。" in opened["e1"], opened["e1"]
 
 
 def test_a_window_opening_the_day_its_call_is_published_is_announced_in_the_call(tmp_path, home):

@@ -51,6 +51,7 @@ class Round:
     decisions: list[Decision]
     notes: dict[str, str]  # action key → the run's note (ops read it in the run history)
     sink: Path  # what was delivered, a JSON file per post (the round delivers to the local sink)
+    bonused: set[str]  # units with a result holding bonus or deduction points
 
 
 _runs: dict[Path, Round] = {}
@@ -76,10 +77,12 @@ def run(path: Path, tmp_path_factory, monkeypatch) -> Round:
             decisions = list(session.exec(select(Decision).where(Decision.round_id == round_id)).all())
             notes = dict(session.exec(select(ActionRun.action_key, ActionRun.note).where(
                 ActionRun.round_id == round_id)).all())
+            bonused = {row.unit_code.partition(":")[0] for row in session.exec(select(AssessmentResult).where(
+                AssessmentResult.round_id == round_id)).all() if row.bonus or row.deduction}
     finally:
         leave_home()
     _runs[path] = Round(p, timetable, messages, [tuple(row) for row in decided], units, vetoed,
-                       decisions, notes, sink)
+                       decisions, notes, sink, bonused)
     return _runs[path]
 
 
@@ -107,6 +110,11 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
     for said_twice in ("起对公示", "公示进行公示", "评审评价", "评审考核"):  # 对{公示事项}进行公示, {周期}{结果}
         if said_twice in text:
             found.append(f"said twice: {said_twice!r}")
+    for sentence in re.split(r"[。；\n]", m.body):  # 榆阳: "…（2024—2025年督查评估）2024年度质量工作督查评估结果"
+        found += [f"said twice in a sentence: {w!r}" for w in ("督查评估", "质量工作考核")
+                  if sentence.count(w) > 1]
+    if m.subject.startswith("【结果】"):  # 淮安's and 焦作's: the kind of result is said in the heading
+        found.append("a bare 【结果】 heading")
     for contest, won in re.findall(r"在([^，。]+?)(?:评审|评选)?中荣获([^，。（]+)", text):
         if _award_name(contest) == _award_name(won):  # 在2026年度某市人民政府质量奖评选中荣获某市政府质量奖
             found.append(f"the award named twice: {contest!r}, {won!r}")
@@ -289,6 +297,30 @@ def test_an_applicant_left_off_the_takers_list_is_told_so(tmp_path_factory, monk
 GOVERNMENT_AWARDS = ["bs-quality-award-4", "fz-government-quality-award-2024", "gz-mayor-quality-award-2024",
                      "tc-mayor-quality-award-2024", "ts-government-quality-award-2024", "wz-mayor-quality-award-2021",
                      "yy-government-quality-award-2026"]
+
+
+@pytest.mark.parametrize("stem", ["fz-government-quality-award-2024", "jz-assessment-2016"])
+def test_an_honour_lists_what_its_grade_brings_and_a_result_its_bonus(stem, tmp_path_factory, monkeypatch):
+    """福州's award is 奖牌、证书 and 100万元, 焦作's A 在项目安排上优先考虑: the letters of the honour
+    said neither. 焦作's 解放区 is A by its bonus: its result letter says so beside the total."""
+    r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
+    benefits = {g.name: g.benefits for g in r.programme.assessment.grades if g.benefits}
+    honours = [m for m in r.messages if m.subject.startswith(("【授奖通知】", "【通报表扬】"))]
+    assert benefits and honours
+    for m in honours:
+        [grade] = [g for g in benefits if g in m.body]
+        assert all(b in m.body for b in benefits[grade]) and "享受以下" in m.body, m.body
+    results = [m for m in r.messages if m.unit_code in r.bonused and "得分" in m.body and m.channel == "email"]
+    assert bool(results) == (stem == "jz-assessment-2016")  # 福州's scheme has no bonus
+    assert all("其中加分" in m.body or "其中扣分" in m.body for m in results), [m.body for m in results][:1]
+
+
+def test_a_report_owed_to_another_office_is_reminded_as_sent_to_it(tmp_path_factory, monkeypatch):
+    """焦作's rectification report goes to the city government: the notice and the overdue letter
+    said "报送焦作市人民政府", the reminders between them "提交" (to the office writing)."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016"), tmp_path_factory, monkeypatch)
+    reminders = [m.body for m in r.messages if m.action.startswith("rectification:reminder")]
+    assert reminders and all("将书面整改报告报送焦作市人民政府" in b and "提交" not in b for b in reminders), reminders[:1]
 
 
 @pytest.mark.parametrize("stem", GOVERNMENT_AWARDS)

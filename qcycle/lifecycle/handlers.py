@@ -56,6 +56,7 @@ from qcycle.lifecycle.wording import (
     reason_of,
     result_kind,
     result_remarks,
+    score_text,
     veto_reason,
 )
 from qcycle.models import AssessmentResult
@@ -369,8 +370,9 @@ def _notify(session, p, round_id, action) -> Outcome:
                 itemised.update([unit] if name else [])
     missing = missing_in(session, p, round_id, stage.notify, action.category)
     label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
+    heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
     if occasion:
-        label = f"{occasion}结果"
+        label = heading = f"{occasion}结果"
     elif p.round.name.endswith(label[:2]):  # 焦作市…质量工作考核 + 考核结果 → …考核结果
         label = label[2:] or label
     order = p.assessment.grade_names if p.assessment else []
@@ -388,11 +390,11 @@ def _notify(session, p, round_id, action) -> Outcome:
         grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
         if not (lines or grounds or praise):
             continue
-        score = "；".join(f"{r.total:.2f}" for r in mine) or None
+        score = "；".join(score_text(r) for r in mine) or None
         # A unit with list items (or several results) gets one line per subject, its score
         # beside its grade: "某项目：良好（得分81.27）".
         named = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(lines) > 1
-        item_lines = ([f"{p_item_name(p, r.unit_code) or p.unit(u).name}：{grade_label(r.grade)}（得分{r.total:.2f}）"
+        item_lines = ([f"{p_item_name(p, r.unit_code) or p.unit(u).name}：{grade_label(r.grade)}（得分{score_text(r)}）"
                        for r in mine] + rejected.get(u, []) + missed) if named else []
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
         items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
@@ -400,9 +402,11 @@ def _notify(session, p, round_id, action) -> Outcome:
         # the round ("在2025年度质量工作督查评估中被评为A级", not the round's name and the year's run on).
         contest = occasion or p.round.name
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
-        drafts += draft_letters([u], template, p, action, result_label=label, result="；".join(lines) or "—",
+        benefits: list[str] = next((g.benefits for g in p.assessment.grades if g.name == best), []) if praise and p.assessment else []
+        drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
+                                result="；".join(lines) or "—",
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
-                                remarks=result_remarks(p, mine, vacated))
+                                remarks=result_remarks(p, mine, vacated), benefits=benefits)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 

@@ -9,7 +9,7 @@ from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
 from qcycle.schema import Grade, Programme, Who, grade_label
 
-__all__ = ["achievement_of", "reason_of", "result_kind", "result_remarks", "veto_reason"]
+__all__ = ["achievement_of", "reason_of", "result_kind", "result_remarks", "score_text", "veto_reason"]
 
 
 def achievement_of(round_name: str, items: str, grade: str) -> str:
@@ -98,3 +98,12 @@ def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
         if g.min_score is None or r.total >= g.min_score - 1e-9:
             return g if g.max_count else None
     return None
+
+
+def score_text(r: AssessmentResult) -> str:
+    """A total as a result letter gives it, with what bonus and deduction points it holds (焦作's
+    解放区 is A by its +2 bonus: "91.63，其中加分2"), so a unit can check its grade."""
+    parts = [f"加分{r.bonus:g}" if r.bonus else "", f"扣分{r.deduction:g}" if r.deduction else ""]
+    extra = "、".join(x for x in parts if x)
+    return f"{r.total:.2f}" + (f"，其中{extra}" if extra else "")
+

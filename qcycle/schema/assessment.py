@@ -3,7 +3,7 @@ grades; and the quota plan (P4) scored with it."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
@@ -80,6 +80,9 @@ class Grade(_Model):
     max_count: int | None = Field(None, ge=0, description="at most this many (空缺 allowed)")
     share: float | None = Field(None, gt=0, le=1, description="at most this share of the ranked subjects")
     description: str | None = None
+    benefits: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=10,
+        description="what the grade brings, listed in its 授奖/通报表扬 letter (奖励100万元; 在项目安排上优先考虑)")
 
     @property
     def catch_all(self) -> bool:

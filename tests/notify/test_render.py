@@ -164,7 +164,7 @@ def test_cn_filters() -> None:
     assert cn_datetime(DEADLINE + dt.timedelta(seconds=30)) == cn_datetime(DEADLINE, seconds=True) == "2023年4月20日 17:30"
     # a deadline as an office writes it: the weekday after the date, the time last
     assert cn_deadline(DEADLINE) == "2023年4月20日（星期四）17:30" and cn_deadline(DAY) == "2023年4月20日（星期四）"
-    assert cn_deadline(DEADLINE, "原定4月19日") == "2023年4月20日（星期四；原定4月19日）17:30"
+    assert cn_deadline(DEADLINE, "原定4月19日") == "2023年4月20日（星期四）17:30（原定4月19日）"
     assert weekday_cn(DAY) == "星期四"
     assert weekday_cn(dt.date(2026, 2, 15)) == "星期日"
 
