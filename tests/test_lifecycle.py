@@ -16,6 +16,7 @@ from qcycle.lifecycle import (
     carry_out,
     handed_in_query,
     outstanding,
+    p_item_name,
     pending_decisions,
     remembering,
     sync_round,
@@ -154,6 +155,9 @@ def test_a_list_held_for_its_review_is_published_and_dated_the_day_the_review_le
     assert draft.logical_date == dt.date(2023, 5, 4)
     body = _rendered(draft)
     assert "已于2023年5月4日发布揭榜名单，贵单位已列入该名单" in body and "4月24日" not in body
+    item = p_item_name(p, "510100:zlcx-01")
+    assert item and f"（共1个单位），列入的项目为“{item}”，" in body  # which of its items, not only that it is listed
+    assert late.drafts[0].private  # its own standing: not told in the cities' group
     assert body.rstrip().endswith("2023年5月4日")
     on_time = carry_out(session, p, rid, listing, as_of=listing.at)
     assert "已于2023年4月24日发布揭榜名单" in _rendered(on_time.drafts[0])
@@ -699,7 +703,9 @@ def test_a_listed_unit_is_told_which_of_its_items_were_not_listed(session, round
     outcome = carry_out(session, p, rid, action, as_of=action.at)
     [draft] = [d for d in outcome.drafts if d.unit == "510300"]
     text = _rendered(draft)
-    assert "贵单位已列入该名单（共1个单位），申报的“争创推进质量强国建设工作成效突出地方”未列入，请及时查阅" in text, text
+    listed = p_item_name(p, "510300:zlcx-05")
+    assert (f"贵单位已列入该名单（共1个单位），列入的项目为“{listed}”，申报的“争创推进质量强国建设工作成效突出地方”未列入，"
+            "请及时查阅") in text, text
     # No window opens that day: the run's note does not say one was announced with the list.
     assert "开始受理" not in outcome.note and "开始受理" not in text, outcome.note
 

@@ -95,11 +95,13 @@ def _publish(session, p, round_id, action) -> Outcome:
     if who is not None and approvals:  # the published list: who was approved (others are told they are not)
         extra["takers"] = units if who.approved_at else resolve(session, p, round_id, Who(approved_at=approvals[0]),
                                                                  action.category)
-        # A listed unit whose other items were not approved is told which (自贡 heard "已列入" only).
-        for subject in select_subjects(session, p, round_id, Who(rejected_at=approvals[0]), action.category):
-            unit, _, item = subject.partition(":")
-            if item and unit in extra["takers"] and (name := p_item_name(p, subject)):
-                own[unit].setdefault("unlisted", []).append(name)
+        # A listed unit is told which of its items are on the list, and which not (自贡 heard "已列入" only;
+        # 眉山, which applied for two, could not tell which).
+        for key, outcome in (("listed_items", Who(approved_at=approvals[0])), ("unlisted", Who(rejected_at=approvals[0]))):
+            for subject in select_subjects(session, p, round_id, outcome, action.category):
+                unit, _, item = subject.partition(":")
+                if item and unit in extra["takers"] and (name := p_item_name(p, subject)):
+                    own[unit].setdefault(key, []).append(name)
     # Windows opening today are announced here, to the units that owe them (the expander pairs them);
     # one already closed when a late run writes this is not (as its own opening letter is skipped).
     moment = clock.run_moment()
@@ -115,10 +117,10 @@ def _publish(session, p, round_id, action) -> Outcome:
                 own[u]["barred"] = why
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
     drafts = draft_letters(units, "publication.j2", p, action, own=dict(own), **extra)
-    if "takers" in extra:  # "贵单位未列入" (or an item left off) is a refusal: not told in a group its peers read
-        listed = set(extra["takers"])
-        drafts = [replace(d, private=True) if d.unit not in listed or own.get(d.unit, {}).get("unlisted") else d
-                  for d in drafts]
+    if "takers" in extra:
+        # Where each unit stands on the list (its items on it, those left off, "贵单位未列入") is its own:
+        # told to it, not in a group its peers read ("各单位未列入" in 四川's group).
+        drafts = [replace(d, private=True) for d in drafts]
     return Outcome(action, drafts,
                    note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {opened} 个同时告知开始受理）" if opened else ""))
 
