@@ -626,6 +626,19 @@ def test_an_event_is_announced_working_days_ahead_to_those_it_concerns(tmp_path,
     assert [s for s in subjects if "现场评审" in s] == ["【通知】2023年度示例区长质量奖：现场评审安排"]
 
 
+def test_an_events_time_and_place_are_in_its_notice_and_only_an_event_has_them(tmp_path, home):
+    """焦作's 考核会议 was held 7月20日上午: the notice gave the day alone."""
+    r = Round(write(tmp_path, "award.yaml", with_onsite(", notify_ahead: 3, time_of_day: 上午, place: 区政府第三会议室")))
+    r.hand_in("application", ["e1"], "2023-03-20")
+    r.decide("eligibility", e1="approved")
+    r.decide("documents", e1="approved")
+    r.until("2023-04-17")
+    assert "定于2023年4月17日（星期一）上午在区政府第三会议室组织现场评审，请贵单位做好相关准备。" in r.letters("onsite")["e1"]
+    with pytest.raises(ConfigError) as caught:
+        write(tmp_path, "bad.yaml", AWARD.replace("on: 2023-04-04}", "on: 2023-04-04, place: 会议室}", 1))
+    assert "time_of_day、place 只用于 event 阶段" in str(caught.value)
+
+
 def test_an_events_notice_is_checked_against_what_it_reads_and_not_sent_after_the_event(tmp_path, home):
     from qcycle.timetable import due
 

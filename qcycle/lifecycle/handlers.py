@@ -143,7 +143,8 @@ def _event_notice(session, p, round_id, action) -> Outcome:
     units = resolve(session, p, round_id, stage.notify, action.category)
     assert action.deadline is not None  # the event's own moment
     on = action.deadline.date()
-    return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on)),
+    return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on),
+                                         time_of_day=stage.time_of_day, place=stage.place),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
 

@@ -223,6 +223,9 @@ class Stage(_Model):
     days: int | None = Field(None, gt=0, le=366, description=(
         "notice stages: length of the 公示 period in calendar days; event stages: how many calendar days the "
         "event runs from its day (a 现场评审 visiting units over weeks)"))
+    time_of_day: str | None = Field(None, min_length=1, max_length=16, description=(
+        "event stages: when in the day, as the notice says it after the date (上午, 下午2:30)"))
+    place: str | None = Field(None, min_length=1, max_length=64, description="event stages: where (市政府第一会议室)")
     per_category: dict[Code, StageOverride] = Field(default_factory=dict)
     assumption: str | None = None
 
@@ -257,6 +260,8 @@ class Stage(_Model):
             raise ValueError("voluntary 只用于 submission 阶段")
         if self.report_to is not None and k is not StageKind.followup:
             raise ValueError("report_to 只用于 followup（整改）阶段")
+        if (self.time_of_day is not None or self.place is not None) and k is not StageKind.event:
+            raise ValueError("time_of_day、place 只用于 event 阶段（活动在当天的时间与地点）")
         if self.notify_ahead is not None and (k not in _MEETINGS or self.notify is None):
             raise ValueError("notify_ahead 只用于有 notify 的 event 或 decision 阶段（提前几个工作日通知参加单位）")
         return self
