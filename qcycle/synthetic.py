@@ -144,6 +144,9 @@ def first_open(timetable: Timetable, deadline: Action) -> dt.datetime | None:
 # Indicator units that count whole things (新增名牌产品3个, 制修订标准2项), not rates or amounts.
 COUNTED = frozenset({"个", "件", "项", "家", "次", "人", "户", "座"})
 SIMULATED_REASON = "经核查，所反映的情况与事实不符"  # the reason a simulated officer gives where the letter tells it
+# Objections to a 公示 are seldom upheld; one that is names the candidate it concerns (an objection
+# names none itself: ops say whom in the decision's note), and that candidate is refused after.
+UPHOLD_RATE = 0.15
 
 
 def _indicator_values(r: random.Random, ind: Any, last_year: int) -> list[tuple[int, float]]:
@@ -225,6 +228,7 @@ class World:
                  items_per_applicant: Sequence[int] = (1, 1, 2), source: str = "simulate",
                  malformed_per_window: int = 3) -> None:
         self.p, self.t, self.round_id, self.seed = p, timetable, round_id, seed
+        self.objected: set[str] = set()  # candidates an upheld objection concerns (refused after)
         self.items_per_applicant, self.source = list(items_per_applicant), source
         self.malformed_per_window = malformed_per_window
         self.planned: set[str] = set()
@@ -332,14 +336,43 @@ class World:
             if stage.kind not in DECIDING_STAGE_KINDS:
                 continue
             yes, no = YES_NO_OUTCOMES
-            outcomes = {subject: yes if decide(self.seed, stage.code, subject) else no
-                        for subject in pending_decisions(session, self.p, self.round_id, stage, a.category)}
+            pending = pending_decisions(session, self.p, self.round_id, stage, a.category)
+            if stage.code in self.p.objection_decisions:
+                n += self._decide_objections(session, stage, a, pending, tick)
+                continue
+            # A candidate an upheld objection concerns is refused at the steps after (宝山 upheld
+            # eight objections and awarded every candidate).
+            outcomes = {subject: yes if decide(self.seed, stage.code, subject)
+                        and subject.partition(":")[0] not in self.objected else no for subject in pending}
             for outcome in (yes, no):  # a stage that tells its reason gets one with each refusal, as ops must give
                 chosen = {s: o for s, o in outcomes.items() if o == outcome}
                 note = SIMULATED_REASON if outcome == no and stage.tell_reason else ""
                 n += crud.put_decisions(session=session, round_id=self.round_id, stage=stage.code,
                                         decides=stage.decides or "", outcomes=chosen, note=note,
                                         decided_by=f"{self.source}:ops", decided_at=tick) if chosen else 0
+        return n
+
+    def _decide_objections(self, session: Session, stage: Any, a: Action, pending: Sequence[str],
+                           tick: dt.datetime) -> int:
+        """Objections decided as an office would: most not upheld (所反映的情况与事实不符); one upheld
+        names, in its note, the listed candidate it concerns."""
+        window = self.p.stage(stage.decides or "")
+        notice = self.p.publicity_of(window.code)
+        listed = resolve(session, self.p, self.round_id, notice.notify, a.category) if notice and notice.notify else []
+        yes, no = YES_NO_OUTCOMES
+        n = 0
+        for subject in pending:
+            r = _rng(self.seed, "objection", stage.code, subject)
+            target = r.choice(listed) if listed else ""
+            upheld = bool(target) and target != subject.partition(":")[0] and r.random() < UPHOLD_RATE
+            if upheld:
+                self.objected.add(target)
+                note = f"异议所反映的{self.p.unit(target).name}申报材料与事实不符的情况属实"
+            else:
+                note = SIMULATED_REASON
+            n += crud.put_decisions(session=session, round_id=self.round_id, stage=stage.code, decides=window.code,
+                                    outcomes={subject: yes if upheld else no}, note=note,
+                                    decided_by=f"{self.source}:ops", decided_at=tick)
         return n
 
     def play(self, ticks: Sequence[dt.datetime], run_moment: Callable[[dt.datetime], int],

@@ -873,7 +873,8 @@ def test_the_list_is_reviewed_again_with_the_objections_upheld_in_view(tmp_path,
     r.until("2023-05-15")
     asked = r.letters("final")["amr"]
     # whom the objection concerns is in the note ops wrote when they upheld it
-    assert "公示期间，戊公司提出的异议（核实情况：反映甲公司2022年发生质量事故属实）经核实成立，请在审核时一并考虑。" in asked, asked
+    assert ("公示期间，以下异议经核实成立，请在审核时一并考虑：\n1. 戊公司提出的异议，核实情况：反映甲公司2022年发生质量事故属实。"
+            in asked), asked
     assert "己公司" not in asked
 
 
@@ -907,7 +908,7 @@ def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_ow
     r.until("2023-05-31")
     replies = r.letters("objection_reply")
     assert sorted(replies) == ["e2", "e5"]
-    assert "贵单位于2023年5月5日 10:00提出的异议，经调查核实，异议不成立（所涉情况与事实不符）。" in replies["e2"]
+    assert "贵单位于2023年5月5日 10:00提出的异议，经调查核实，异议不成立。核实情况：所涉情况与事实不符。" in replies["e2"]
     assert "经调查核实，异议成立，将按规定处理。" in replies["e5"]
     # e2's objection rejected: e2 is still a candidate, awarded, and its results say nothing of the objection.
     assert "e2" in r.letters("award")

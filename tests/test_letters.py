@@ -323,6 +323,21 @@ def test_a_report_owed_to_another_office_is_reminded_as_sent_to_it(tmp_path_fact
     assert reminders and all("将书面整改报告报送焦作市人民政府" in b and "提交" not in b for b in reminders), reminders[:1]
 
 
+def test_an_upheld_objection_names_its_candidate_and_that_candidate_is_not_awarded(tmp_path_factory, monkeypatch):
+    """宝山's simulated office upheld eight objections of nine, naming nobody, and awarded every
+    candidate: the year a demonstration shows must read as an office's would."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "bs-quality-award-4"), tmp_path_factory, monkeypatch)
+    p = r.programme
+    on_objections = [d for d in r.decisions if d.stage in p.objection_decisions]
+    upheld = [d for d in on_objections if d.outcome not in NEGATIVE_OUTCOMES]
+    assert upheld and len(upheld) < len(on_objections) / 2, [(d.subject, d.outcome) for d in on_objections]
+    named = {u.code for d in upheld for u in p.units if u.name in d.note}
+    assert len(named) >= 1 and all(any(u.name in d.note for u in p.units) for d in upheld)
+    later = [d for d in r.decisions if d.subject in named and d.decided_at > max(x.decided_at for x in upheld)]
+    assert later and all(d.outcome in NEGATIVE_OUTCOMES for d in later), [(d.subject, d.stage, d.outcome) for d in later]
+    assert not [m for m in r.messages if m.unit_code in named and m.subject.startswith("【授奖通知】")]
+
+
 @pytest.mark.parametrize("stem", GOVERNMENT_AWARDS)
 def test_a_winner_is_told_its_award_once(stem, tmp_path_factory, monkeypatch):
     """广州's nominee heard its 提名奖 from the government (授奖) and again the same day from the
