@@ -348,6 +348,10 @@ def test_a_winner_is_told_its_award_once(stem, tmp_path_factory, monkeypatch):
                   and m.subject.startswith("【") and "结果" in m.subject.split("】")[0]
                   and any(grade in m.body for grade in ("荣获", "结果为：") if "未获奖" not in m.body)]
     assert awarded and not told_again, told_again[0].body if told_again else ""
+    # 温州's winner of two awards got two letters with one subject: each names its award.
+    grades = [g.name for g in r.programme.assessment.grades]
+    subjects = Counter((m.unit_code, m.channel, m.subject) for m in r.messages if m.subject.startswith("【授奖通知】"))
+    assert all(n == 1 and k[2].rpartition("：")[2] in grades for k, n in subjects.items()), subjects
 
 
 @pytest.mark.parametrize("stem", GOVERNMENT_AWARDS)

@@ -409,7 +409,8 @@ def _notify(session, p, round_id, action) -> Outcome:
         drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                 result="；".join(lines) or "—",
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
-                                remarks=result_remarks(p, mine, vacated), benefits=benefits)
+                                remarks=result_remarks(p, mine, vacated), benefits=benefits,
+                                award=best if template == "award.j2" else None)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 
