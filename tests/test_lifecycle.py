@@ -652,7 +652,7 @@ def test_a_taker_of_two_items_that_reports_on_one_is_asked_for_the_other_by_name
                 "kind": "progress_report", "unit": unit, "item": item, "period": "2023-07",
                 "submitted_at": "2023-07-10T09:00:00+08:00"}).status == "accepted"
     names = t.by_name()
-    owed = "“争创国家级质量标准实验室”中期检查（进展报告）（2023年7月）"
+    owed = "“争创国家级质量标准实验室”中期检查（进展报告，2023年7月）"
     for name in ("midterm:reminder:2023-07:T-3", "midterm:overdue:2023-07", "midterm:escalation:2023-07"):
         drafts = carry_out(session, p, rid, names[name], as_of=names[name].at).drafts
         assert [d.unit for d in drafts] == ["510100"], name

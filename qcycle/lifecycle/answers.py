@@ -16,6 +16,7 @@ from itertools import groupby
 from sqlmodel import Session
 
 from qcycle import clock, crud
+from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.outcome import Draft
 from qcycle.render import quoted
 from qcycle.schema import Programme
@@ -72,7 +73,7 @@ def _what(p: Programme, row: crud.Refusal) -> str:
     if row.category_code and not row.item_code:
         detail += [f"{c.name}类" for c in p.categories if c.code == row.category_code]
     what = _past_the_items(stage.handed_in, [i.name for _, i in p.items]) if item else stage.handed_in
-    return item + what + "".join(f"（{d}）" for d in detail)
+    return item + item_name(what, detail)
 
 
 def _past_the_items(handed_in: str, names: list[str]) -> str:

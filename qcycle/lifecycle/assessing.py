@@ -10,6 +10,7 @@ from collections import defaultdict
 from sqlmodel import Session
 
 from qcycle import crud
+from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.who import outstanding, p_unit_name, select_subjects
@@ -105,7 +106,7 @@ def never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, timetab
         stage = p.stage(a.stage)
         if not stage.submission or stage.owed_by is None or stage.voluntary:
             continue
-        what = stage.handed_in + (f"（{stage.period_label(a.period)}）" if a.period else "")
+        what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
         out.setdefault(what, set()).update(outstanding(session, p, round_id, a))
     return list(out.items())
 

@@ -15,14 +15,13 @@ from qcycle.schema import Programme
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
-__all__ = ["ANNOUNCED", "base_context", "draft_letters", "naming_owed", "workdays_left", "written_on"]
+__all__ = ["ANNOUNCED", "base_context", "draft_letters", "item_name", "naming_owed", "workdays_left", "written_on"]
 
 
 def base_context(p: Programme, action: Action) -> dict[str, Any]:
     stage = p.stage(action.stage)
-    item = stage.handed_in + (f"（{stage.period_label(action.period)}）" if action.period else "")  # "贵单位应于…前提交{item}"
-    if action.category:
-        item += f"（{p.category(action.category).name}类）"
+    item = item_name(stage.handed_in, [stage.period_label(action.period) if action.period else "",
+                                       f"{p.category(action.category).name}类" if action.category else ""])
     on = written_on(action)
     late = on > action.at.date()
     left = action.workdays_left or 0
@@ -57,6 +56,17 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
 
 
 ANNOUNCED = frozenset({"publish", "notify"})  # point events that happen by being announced
+
+
+def item_name(handed_in: str, qualifiers: list[str]) -> str:
+    """What a letter asks for ("贵单位应于…前提交{item}"), its period and category in one pair of
+    brackets: 中期检查（进展报告，2024年6月，创先引领类）, not 中期检查（进展报告）（2024年6月）（创先引领类）."""
+    said = [q for q in qualifiers if q]
+    if not said:
+        return handed_in
+    if handed_in.endswith("）"):
+        return f"{handed_in[:-1]}，{'，'.join(said)}）"
+    return f"{handed_in}（{'，'.join(said)}）"
 
 
 def written_on(action: Action) -> dt.date:
