@@ -28,7 +28,7 @@ from qcycle.lifecycle import (
     select_subjects,
 )
 from qcycle.models import YES_NO_OUTCOMES
-from qcycle.schema import Programme, Unit
+from qcycle.schema import Programme, Stage, Unit
 from qcycle.timetable import Action, Timetable, next_safety_net
 from qcycle.workcal import default_calendar
 
@@ -352,10 +352,11 @@ class World:
                                         decided_by=f"{self.source}:ops", decided_at=tick) if chosen else 0
         return n
 
-    def _decide_objections(self, session: Session, stage: Any, a: Action, pending: Sequence[str],
+    def _decide_objections(self, session: Session, stage: Stage, a: Action, pending: Sequence[str],
                            tick: dt.datetime) -> int:
         """Objections decided as an office would: most not upheld (所反映的情况与事实不符); one upheld
-        names, in its note, the listed candidate it concerns."""
+        names, in its note, the listed candidate it concerns. Who was named is kept for this play of
+        the round (a world is made once per play)."""
         window = self.p.stage(stage.decides or "")
         notice = self.p.publicity_of(window.code)
         listed = resolve(session, self.p, self.round_id, notice.notify, a.category) if notice and notice.notify else []

@@ -112,7 +112,7 @@ def _publish(session, p, round_id, action) -> Outcome:
         window = p.stage(o["stage"])
         for u in set(units) & set(owers(session, p, round_id, window, o["category"])):
             own[u]["openings"].append(opening)
-        for u, why in barred(session, p, round_id, window, o["category"]).items():
+        for u, why in _barred(session, p, round_id, window, o["category"]).items():
             if u in units:
                 own[u]["barred"] = why
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
@@ -175,14 +175,14 @@ def _window_open(session, p, round_id, action) -> Outcome:
                                             f"另函告其余 {len(others)} 个单位")
     # Those the programme's eligibility rule bars are told so when the window opens, not left
     # to apply and be refused months later (福州's winner of 2025 applied again in 2026).
-    refused = barred(session, p, round_id, stage, action.category)
+    refused = _barred(session, p, round_id, stage, action.category)
     drafts = draft_letters(units + sorted(refused), "window_open.j2", p, action, rolled=action.detail.get("rolled"),
                            own={u: {"barred": why} for u, why in refused.items()})
     return Outcome(action, drafts, note=f"{action.title}：应提交单位 {len(units)} 个"
                                         + (f"，告知不符合申报条件的 {len(refused)} 个" if refused else ""))
 
 
-def barred(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None) -> dict[str, str]:
+def _barred(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None) -> dict[str, str]:
     """Units the window's eligibility rule bars (the rest of those it is owed by), with why in the
     words a letter uses: "2025年已获…，获奖满5年后（2030年起）方可再次申报"."""
     if stage.eligibility is None or stage.owed_by is None:

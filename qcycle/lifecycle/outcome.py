@@ -26,8 +26,8 @@ class Draft:
     # the same action carried out again on a later day (a decision request while decisions are
     # pending; two runs for different days at once) queues nothing new.
     key_day: dt.date | None = None
-    # About the unit's own standing (left off a published list) although its template is not one
-    # of the private ones: kept out of group bots its peers read.
+    # About the unit's own standing (where it stands on a published list) although its template is
+    # not one of the private ones: kept out of group bots its peers read.
     private: bool = False
 
 

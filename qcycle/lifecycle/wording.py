@@ -106,4 +106,3 @@ def score_text(r: AssessmentResult) -> str:
     parts = [f"加分{r.bonus:g}" if r.bonus else "", f"扣分{r.deduction:g}" if r.deduction else ""]
     extra = "、".join(x for x in parts if x)
     return f"{r.total:.2f}" + (f"，其中{extra}" if extra else "")
-
