@@ -188,10 +188,14 @@ def _final(grade: str, deciders: list[tuple[Stage, str | None]]) -> str:
     for decider, outcome in deciders:
         if outcome is not None and outcome not in POSITIVE_OUTCOMES:
             return f"{decider.name}未通过"
-    # A stage deciding among some grades only (the award's candidates) does not wait on the rest.
-    waiting = [decider.name for decider, outcome in deciders
-               if outcome is None and not (decider.among and decider.among.grades and grade not in decider.among.grades)]
-    return f"{grade}（待{waiting[0]}）" if waiting else grade
+    # A stage deciding among some grades only (the award's candidates) does not wait on the rest,
+    # nor does any stage after it in the chain (温州's 未获奖 never reaches the government's 审定).
+    for decider, outcome in deciders:
+        if decider.among and decider.among.grades and grade not in decider.among.grades:
+            return grade
+        if outcome is None:
+            return f"{grade}（待{decider.name}）"
+    return grade
 
 
 def _decisions_on_results(p: Programme) -> list[tuple[Stage, str]]:

@@ -143,7 +143,10 @@ def first_open(timetable: Timetable, deadline: Action) -> dt.datetime | None:
 
 # Indicator units that count whole things (新增名牌产品3个, 制修订标准2项), not rates or amounts.
 COUNTED = frozenset({"个", "件", "项", "家", "次", "人", "户", "座"})
-SIMULATED_REASON = "经核查，所反映的情况与事实不符"  # the reason a simulated officer gives where the letter tells it
+# The reasons a simulated officer gives where the letter tells them ("经调查核实，异议不成立。核实情况：…":
+# the letter says it was checked already).
+SIMULATED_REASON = "所反映的情况与事实不符"
+OBJECTED_REASON = "公示期间收到的异议经核实成立：申报材料与事实不符"
 # Objections to a 公示 are seldom upheld; one that is names the candidate it concerns (an objection
 # names none itself: ops say whom in the decision's note), and that candidate is refused after.
 UPHOLD_RATE = 0.15
@@ -178,8 +181,11 @@ def _quota_counts(r: random.Random, p: Programme, unit: str, until: int) -> list
     for action in plan.actions:
         quota = action.per_unit.get(unit)
         if quota:
-            pace = r.uniform(0.6, 1.3)
-            out += [(action.code, y, round(quota * pace / len(plan.years))) for y in plan.years if y <= until]
+            # Its own pace over the plan: a whole-plan total spread over the years (each year's
+            # share rounded on its own made every unit reach one a year, five in all).
+            total, n = round(quota * r.uniform(0.6, 1.3)), len(plan.years)
+            out += [(action.code, y, round(total * (i + 1) / n) - round(total * i / n))
+                    for i, y in enumerate(plan.years) if y <= until]
     return out
 
 
@@ -344,9 +350,12 @@ class World:
             # eight objections and awarded every candidate).
             outcomes = {subject: yes if decide(self.seed, stage.code, subject)
                         and subject.partition(":")[0] not in self.objected else no for subject in pending}
-            for outcome in (yes, no):  # a stage that tells its reason gets one with each refusal, as ops must give
-                chosen = {s: o for s, o in outcomes.items() if o == outcome}
-                note = SIMULATED_REASON if outcome == no and stage.tell_reason else ""
+            objected = {s for s in pending if s.partition(":")[0] in self.objected}
+            for outcome, among in ((yes, set(pending) - objected), (no, set(pending) - objected), (no, objected)):
+                # A stage that tells its reason gets one with each refusal, as ops must give.
+                chosen = {s: o for s, o in outcomes.items() if o == outcome and s in among}
+                reason = OBJECTED_REASON if among is objected else SIMULATED_REASON
+                note = reason if outcome == no and stage.tell_reason else ""
                 n += crud.put_decisions(session=session, round_id=self.round_id, stage=stage.code,
                                         decides=stage.decides or "", outcomes=chosen, note=note,
                                         decided_by=f"{self.source}:ops", decided_at=tick) if chosen else 0

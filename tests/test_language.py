@@ -393,23 +393,25 @@ def test_eligibility_reads_an_earlier_rounds_winners(tmp_path, home):
             {"unit_code": "e1", "total": 90, "grade": "区长质量奖", "rank": 1},
             {"unit_code": "e4", "total": 85, "grade": "区长质量奖", "rank": 2},
             {"unit_code": "e5", "total": 80, "grade": "区长质量奖", "rank": 3},
-            {"unit_code": "e2", "total": 75, "grade": "提名奖", "rank": 4}])
+            {"unit_code": "e2", "total": 75, "grade": "提名奖", "rank": 4},
+            {"unit_code": "e3", "total": 50, "grade": "未获奖", "rank": 5}])
     # The committee refused the second graded candidate, the government the third: both awards
     # stayed vacant.
     earlier.decide("committee", e1="approved", e4="rejected", e5="approved", e2="approved")
     with db.session_scope() as session:  # before the government decides, the sheet says it waits
         waiting = ops.result_rows(session, earlier.p, earlier.id)["评审打分"]
+    # 未获奖 goes to neither step (the committee decides among the awards): it waits for nothing.
     assert [r["最终结果"] for r in waiting] == ["区长质量奖（待区政府审定）", "评审委员会审议未通过",
-                                              "区长质量奖（待区政府审定）", "提名奖（待区政府审定）"]
+                                              "区长质量奖（待区政府审定）", "提名奖（待区政府审定）", "未获奖"]
     earlier.decide("approval", e1="approved", e5="rejected", e2="approved")
     with db.session_scope() as session:  # and the results sheet says so beside the grade
         sheet = ops.result_rows(session, earlier.p, earlier.id)["评审打分"]
         assert crud.round_tallies(session=session, round_id=earlier.id)["refused"] == {"区长质量奖": 2}
     assert [(r["单位代码"], r["等次"], r["评审委员会审议"], r["区政府审定"]) for r in sheet] == [
         ("e1", "区长质量奖", "通过", "通过"), ("e4", "区长质量奖", "未通过", ""),
-        ("e5", "区长质量奖", "通过", "未通过"), ("e2", "提名奖", "通过", "通过")]
+        ("e5", "区长质量奖", "通过", "未通过"), ("e2", "提名奖", "通过", "通过"), ("e3", "未获奖", "", "")]
     # What each holds, read without working through the columns (a reader took 等次 for the award).
-    assert [r["最终结果"] for r in sheet] == ["区长质量奖", "评审委员会审议未通过", "区政府审定未通过", "提名奖"]
+    assert [r["最终结果"] for r in sheet] == ["区长质量奖", "评审委员会审议未通过", "区政府审定未通过", "提名奖", "未获奖"]
     rule = ("        reminders: std\n        eligibility:\n"
             "          not_awarded: {grades: [区长质量奖], years: 5}\n")
     later = Round(write(tmp_path, "award-2023.yaml", AWARD.replace("        reminders: std\n", rule, 1)))
@@ -894,8 +896,8 @@ def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_ow
     publicity, opening = r.letters("notice"), r.letters("objection")
     assert sorted(publicity) == ["e1", "e2"] and sorted(opening) == ["e3", "e4", "e5", "e6", "e7"]
     assert "贵单位已列入拟授奖名单。示例区市场监督管理局自2023年5月4日起对该名单进行公示" in publicity["e1"]
-    assert "公示名单（共2个）：\n1. 甲公司；\n2. 乙公司。\n" in publicity["e1"]
-    assert "公示名单（共2个）：\n1. 甲公司；\n2. 乙公司。\n" in opening["e5"]  # the list it may object to
+    assert "公示名单（共2家）：\n1. 甲公司；\n2. 乙公司。\n" in publicity["e1"]
+    assert "公示名单（共2家）：\n1. 甲公司；\n2. 乙公司。\n" in opening["e5"]  # the list it may object to
     assert opening["e5"].startswith("戊公司：\n\n示例区市场监督管理局自2023年5月4日起对拟授奖名单进行公示，公示期7天，"
                                     "至2023年5月10日止。\n公示名单")
     assert "\n如对公示内容有异议，请于2023年5月10日 23:59前以书面形式" in opening["e5"]

@@ -317,6 +317,22 @@ def test_an_honour_lists_what_its_grade_brings_and_a_result_its_bonus(stem, tmp_
     assert all("其中加分" in m.body or "其中扣分" in m.body for m in results), [m.body for m in results][:1]
 
 
+def test_a_plan_tells_each_unit_its_tasks_and_its_result_what_it_reached(tmp_path_factory, monkeypatch):
+    """舟山's departments were never told their tasks (质监 10 质量管理标杆企业, …), and their final
+    result said "B级（得分87.50）" where 80 % of the score is what they reached against them."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "zs-csy-ybq-2011"), tmp_path_factory, monkeypatch)
+    plan = r.programme.quotas
+    mail = [m for m in r.messages if m.channel == "email"]
+    for unit in {u for a in plan.actions for u in a.per_unit}:
+        tasks = [f"{a.name}：培育{a.per_unit[unit]}家以上" for a in plan.actions if unit in a.per_unit]
+        launch = [m.body for m in mail if m.unit_code == unit and m.action.startswith("launch:")]
+        opened = [m.body for m in mail if m.unit_code == unit and m.action.startswith(f"{plan.progress_stage}:window_open")]
+        [result] = [m.body for m in mail if m.unit_code == unit and m.subject.startswith("【考核结果】")]
+        assert launch and opened and all(t in b for t in tasks for b in launch + opened), (launch, opened)
+        reached = re.findall(r"：任务(\d+)家以上，完成(\d+)家", result)
+        assert [int(t) for t, _ in reached] == [a.per_unit[unit] for a in plan.actions if unit in a.per_unit], result
+
+
 def test_a_report_owed_to_another_office_is_reminded_as_sent_to_it(tmp_path_factory, monkeypatch):
     """焦作's rectification report goes to the city government: the notice and the overdue letter
     said "报送焦作市人民政府", the reminders between them "提交" (to the office writing)."""
@@ -338,6 +354,12 @@ def test_an_upheld_objection_names_its_candidate_and_that_candidate_is_not_award
     later = [d for d in r.decisions if d.subject in named and d.decided_at > max(x.decided_at for x in upheld)]
     assert later and all(d.outcome in NEGATIVE_OUTCOMES for d in later), [(d.subject, d.stage, d.outcome) for d in later]
     assert not [m for m in r.messages if m.unit_code in named and m.subject.startswith("【授奖通知】")]
+    # …and it is told why, as the reviewers were (宝山's 审定 tells its reasons).
+    told = [m.body for m in r.messages if m.unit_code in named and m.subject.startswith("【结果告知】")]
+    assert told and all("异议经核实成立" in b for b in told), told
+    # A reply says it was checked once: "经调查核实，异议不成立。核实情况：…", not "核实情况：经核查，…".
+    replies = [m.body for m in r.messages if m.subject.startswith("【异议处理结果】")]
+    assert replies and not [b for b in replies if "核实情况：经" in b or "。特此函复" in b], replies[:1]
 
 
 @pytest.mark.parametrize("stem", GOVERNMENT_AWARDS)
@@ -350,10 +372,13 @@ def test_a_winner_is_told_its_award_once(stem, tmp_path_factory, monkeypatch):
                   and m.subject.startswith("【") and "结果" in m.subject.split("】")[0]
                   and any(grade in m.body for grade in ("荣获", "结果为：") if "未获奖" not in m.body)]
     assert awarded and not told_again, told_again[0].body if told_again else ""
-    # 温州's winner of two awards got two letters with one subject: each names its award.
-    grades = [g.name for g in r.programme.assessment.grades]
+    # 温州's winner of two awards got two letters with one subject: each names its award, unless the
+    # round's name already does (not "2026年度余姚市人民政府质量奖：余姚市人民政府质量奖").
     subjects = Counter((m.unit_code, m.channel, m.subject) for m in r.messages if m.subject.startswith("【授奖通知】"))
-    assert all(n == 1 and k[2].rpartition("：")[2] in grades for k, n in subjects.items()), subjects
+    assert all(n == 1 for n in subjects.values()), subjects
+    for _, _, subject in subjects:
+        award = subject.partition("：")[2]
+        assert not award or (award not in r.programme.round.name and award not in ("获奖", "未获奖")), subject
 
 
 @pytest.mark.parametrize("stem", GOVERNMENT_AWARDS)

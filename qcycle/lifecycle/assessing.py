@@ -18,7 +18,7 @@ from qcycle.schema import Assessment, Programme, grade_label
 from qcycle.scoring import YEARLY_PREFIXES, UnitInput, assess, unit_input
 from qcycle.timetable import Action, Timetable
 
-__all__ = ["assess_action", "assessment_subjects", "never_handed_in"]
+__all__ = ["assess_action", "assessment_subjects", "never_handed_in", "quota_achieved"]
 
 
 def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> Outcome:
@@ -109,6 +109,17 @@ def never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, timetab
         what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
         out.setdefault(what, set()).update(outstanding(session, p, round_id, a))
     return list(out.items())
+
+
+def quota_achieved(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None,
+                   units: list[str]) -> dict[str, dict[str, int]]:
+    """Each unit's count reached per quota action over the plan's years, as the assessment
+    ``stage`` counted it (what its result letter reports beside the grade)."""
+    if p.assessment is None or p.quotas is None or stage is None:
+        return {}
+    measured = _measured(session, p, round_id, stage, units)
+    until = max(p.quotas.years)
+    return {u: unit_input(u, measured[u], p.assessment, until_year=until).quota_achieved for u in units}
 
 
 def _measured(session: Session, p: Programme, round_id: uuid.UUID, stage: str,

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from qcycle import clock, crud
 from qcycle.errors import TimetableError
-from qcycle.lifecycle.assessing import assess_action
+from qcycle.lifecycle.assessing import assess_action, quota_achieved
 from qcycle.lifecycle.changes import moved_deadline, told_before
 from qcycle.lifecycle.drafting import (
     base_context,
@@ -53,6 +53,8 @@ from qcycle.lifecycle.who import (
 )
 from qcycle.lifecycle.wording import (
     achievement_of,
+    counted_as,
+    quota_tasks,
     reason_of,
     result_kind,
     result_remarks,
@@ -116,6 +118,8 @@ def _publish(session, p, round_id, action) -> Outcome:
             if u in units:
                 own[u]["barred"] = why
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
+    for u in units if p.quotas else ():  # a plan's launch tells each unit its tasks
+        own[u]["quotas"] = quota_tasks(p, u)
     drafts = draft_letters(units, "publication.j2", p, action, own=dict(own), **extra)
     if "takers" in extra:
         # Where each unit stands on the list (its items on it, those left off, "贵单位未列入") is its own:
@@ -170,14 +174,17 @@ def _window_open(session, p, round_id, action) -> Outcome:
         roster, _ = _published_list(session, p, round_id, notice, on_list)
         drafts = draft_letters(others, "notice.j2", p, action, notice_name=_notice_name(p, notice, action.category),
                                notice_days=notice.days, objection_deadline=action.deadline, listed=False, at=began,
-                               roster=roster)
+                               roster=roster, roster_word=counted_as(p, on_list))
         return Outcome(action, drafts, note=f"{action.title}：{len(told_by_notice & set(units))} 个单位已由公示告知，"
                                             f"另函告其余 {len(others)} 个单位")
     # Those the programme's eligibility rule bars are told so when the window opens, not left
     # to apply and be refused months later (福州's winner of 2025 applied again in 2026).
     refused = _barred(session, p, round_id, stage, action.category)
+    own: dict[str, dict[str, Any]] = {u: {"barred": why} for u, why in refused.items()}
+    if p.quotas and stage.code == p.quotas.progress_stage:  # what the progress report is measured against
+        own |= {u: {"quotas": quota_tasks(p, u)} for u in units}
     drafts = draft_letters(units + sorted(refused), "window_open.j2", p, action, rolled=action.detail.get("rolled"),
-                           own={u: {"barred": why} for u, why in refused.items()})
+                           own=own)
     return Outcome(action, drafts, note=f"{action.title}：应提交单位 {len(units)} 个"
                                         + (f"，告知不符合申报条件的 {len(refused)} 个" if refused else ""))
 
@@ -379,6 +386,7 @@ def _notify(session, p, round_id, action) -> Outcome:
     elif p.round.name.endswith(label[:2]):  # 焦作市…质量工作考核 + 考核结果 → …考核结果
         label = label[2:] or label
     order = p.assessment.grade_names if p.assessment else []
+    reached = quota_achieved(session, p, round_id, assessed, units) if template == "result.j2" else {}
     drafts = []
     for u in units:
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
@@ -410,7 +418,8 @@ def _notify(session, p, round_id, action) -> Outcome:
                                 result="；".join(lines) or "—",
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
                                 remarks=result_remarks(p, mine, vacated), benefits=benefits,
-                                award=best if template == "award.j2" else None)
+                                award=(items or best) if template == "award.j2" else None,
+                                quotas=quota_tasks(p, u, reached[u]) if u in reached else [])
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 
@@ -423,7 +432,8 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     roster, proposed = _published_list(session, p, round_id, stage, units)
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, notice_name=name, notice_days=stage.days,
                                                       objection_deadline=action.deadline, listed=bool(roster),
-                                                      proposed=proposed.get(u), roster=roster)]
+                                                      proposed=proposed.get(u), roster=roster,
+                                                      roster_word=counted_as(p, units))]
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{late}")
 
 

@@ -9,7 +9,7 @@ from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
 from qcycle.schema import Grade, Programme, Who, grade_label
 
-__all__ = ["achievement_of", "reason_of", "result_kind", "result_remarks", "score_text", "veto_reason"]
+__all__ = ["achievement_of", "counted_as", "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text", "veto_reason"]
 
 
 def achievement_of(round_name: str, items: str, grade: str) -> str:
@@ -106,3 +106,20 @@ def score_text(r: AssessmentResult) -> str:
     parts = [f"加分{r.bonus:g}" if r.bonus else "", f"扣分{r.deduction:g}" if r.deduction else ""]
     extra = "、".join(x for x in parts if x)
     return f"{r.total:.2f}" + (f"，其中{extra}" if extra else "")
+
+
+def quota_tasks(p: Programme, unit: str, achieved: dict[str, int] | None = None) -> list[str]:
+    """A unit's tasks under the programme's quota plan, as its letters list them (舟山's departments
+    were never told theirs): "质量管理创优行动（质量管理标杆企业）：培育10家以上"; with ``achieved``
+    (counts reported so far), what it reached: "…：任务10家以上，完成12家"."""
+    if p.quotas is None:
+        return []
+    return [f"{a.name}：" + (f"任务{a.per_unit[unit]}家以上，完成{achieved.get(a.code, 0)}家" if achieved is not None
+                            else f"培育{a.per_unit[unit]}家以上")
+            for a in p.quotas.actions if unit in a.per_unit]
+
+
+def counted_as(p: Programme, units: list[str]) -> str:
+    """How a list of these units is counted: 家 for enterprises (公示名单（共6家）), else 个."""
+    return "家" if units and all(p.unit(u).level == "enterprise" for u in units) else "个"
+
