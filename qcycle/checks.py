@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from qcycle.schema import Programme, Stage, StageKind, SubmissionKind, Who
 
-__all__ = ["check_programme"]
+__all__ = ["check_programme", "private_in_groups"]
 
 
 
@@ -27,6 +27,21 @@ def _duplicates(codes: Iterable[str]) -> set[str]:
 def check_programme(p: Programme) -> list[tuple[str, str]]:
     """Relations between parts of a programme; returns (field path, message) pairs."""
     return _Relations(p).check()
+
+
+def private_in_groups(p: Programme) -> list[tuple[str, str]]:
+    """Notices, not errors: units whose every channel is one their peers share, so that what is
+    told to them alone (results, 督办, 整改) is read by the whole group (榆阳's departments each read
+    every other's grade in their DingTalk group)."""
+    by_channel: dict[str, list[int]] = {}
+    for i, u in enumerate(p.units):
+        if u.channels and all(c in p.group_channels for c in u.channels):
+            by_channel.setdefault(u.channels[0], []).append(i)
+    return [(f"units[{at[0]}].channels",
+             (f"{len(at)} 个单位只有共用渠道 {channel}（{'、'.join(p.units[i].name for i in at[:3])}"
+             f"{'等' if len(at) > 3 else ''}）：考核结果、督办、整改通知等只告知本单位的函件也将发到该渠道，"
+             "同一渠道的其他单位都能看到；如需单独告知，请为这些单位加上 email 等各自的渠道"))
+            for channel, at in by_channel.items()]
 
 
 class _Relations:

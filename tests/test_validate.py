@@ -561,3 +561,20 @@ def test_a_window_opening_on_a_day_off_is_pointed_out(tmp_path: Path) -> None:
     assert any("[stages[4].periods[1].opens]" in str(n) and "2023-10-02（周一）不是工作日" in str(n)
                for n in load_programme(period).notices)
     assert not load_programme(P1).notices
+
+
+def test_units_told_only_in_a_shared_channel_are_pointed_out(tmp_path: Path) -> None:
+    """榆阳's departments had only their shared DingTalk group: each read every other's grade there.
+    Such a file is valid (a group may be all an office has), and validate says what it means."""
+    shipped = PROGRAMMES / "yy-quality-plan-2025.yaml"
+    group_only = tmp_path / "yy.yaml"
+    text = shipped.read_text(encoding="utf-8")
+    group_only.write_text(text.replace("channels: [email, yy-depts-dingtalk]}", "channels: [yy-depts-dingtalk]}"),
+                          encoding="utf-8")
+    result = validate(group_only)
+    assert result.exit_code == 0, result.output
+    assert "18 个单位只有共用渠道 yy-depts-dingtalk（榆阳区发展改革和科技局" in result.output
+    assert "考核结果、督办、整改通知等只告知本单位的函件也将发到该渠道" in result.output
+    # With a channel of their own (the shipped file), or a shared sink that no peer reads, nothing to say.
+    assert "共用渠道" not in validate(shipped).output
+    assert "共用渠道" not in validate(P1).output

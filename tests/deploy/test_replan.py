@@ -90,8 +90,10 @@ def test_an_amended_file_and_a_unit_extension_re_plan_the_served_deployment(pref
             "at-20230504-0900", "at-20230508-0900"} <= set(after)  # the review, the takers list
     assert {"at-20230509-0900", "at-20230510-1730", "at-20230511-0900"} <= set(after)  # Mianyang's
     assert after["at-20230428-1730"]["parameters"]["as_of"] == "2023-04-28T17:30:00+08:00"
-    # Unchanged schedules were kept, not replaced; the second run replaced nothing.
-    assert after["at-20230425-0900"]["id"] == before["at-20230425-0900"]["id"]
+    # Unchanged schedules were kept, not replaced (the mid-term moments, a whole year of them, did
+    # not move); the second run replaced nothing.
+    kept = set(before) & set(after)
+    assert len(kept) > 10 and all(after[slug]["id"] == before[slug]["id"] for slug in kept)
     assert {slug: s["id"] for slug, s in again.items()} == {slug: s["id"] for slug, s in after.items()}
 
 
