@@ -9,7 +9,8 @@ from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
 from qcycle.schema import Grade, Programme, Who, grade_label
 
-__all__ = ["achievement_of", "counted_as", "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text", "veto_reason"]
+__all__ = ["achievement_of", "counted_as", "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text",
+           "veto_reason"]
 
 
 def achievement_of(round_name: str, items: str, grade: str) -> str:
@@ -122,4 +123,3 @@ def quota_tasks(p: Programme, unit: str, achieved: dict[str, int] | None = None)
 def counted_as(p: Programme, units: list[str]) -> str:
     """How a list of these units is counted: 家 for enterprises (公示名单（共6家）), else 个."""
     return "家" if units and all(p.unit(u).level == "enterprise" for u in units) else "个"
-
