@@ -751,7 +751,7 @@ def test_a_unit_rejected_at_the_last_step_is_not_promised_later_steps(tmp_path, 
     r.decide("committee", e1="rejected", e2="approved")
     r.until("2023-04-27")
     assert r.letters("committee_result")["e1"].split("\n\n")[1] == \
-        "贵单位在2023年度示例区长质量奖中未通过评审委员会审议。特此告知。"
+        "贵单位在2023年度示例区长质量奖中得分95.00、排名第1，未通过评审委员会审议。特此告知。"
 
 
 @pytest.mark.parametrize(("name", "said"), [

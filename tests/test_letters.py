@@ -382,6 +382,22 @@ def test_a_winner_is_told_its_award_once(stem, tmp_path_factory, monkeypatch):
 
 
 @pytest.mark.parametrize("stem", GOVERNMENT_AWARDS)
+def test_a_candidate_refused_after_scoring_is_told_its_score_and_rank(stem, tmp_path_factory, monkeypatch):
+    """天水's second-placed, refused by the committee, heard only "未通过评审委员会审议" where those
+    below it were told their score and rank."""
+    r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
+    p = r.programme
+    on_results = set(p.assessment_stages)
+    for s in p.stages:  # the decisions on an assessment's results, through the decisions they decide on
+        if s.kind.value == "decision" and s.decides in on_results | {x.code for x in p.stages if x.decides in on_results}:
+            on_results.add(s.code)
+    refused = {d.subject for d in r.decisions if d.stage in on_results - set(p.assessment_stages)
+               and d.outcome in NEGATIVE_OUTCOMES}
+    told = [m for m in r.messages if m.subject.startswith("【结果告知】") and m.unit_code in refused]
+    assert all(re.search(r"得分\d+\.\d{2}、排名第\d+，未通过", m.body) for m in told), [m.body for m in told][:1]
+
+
+@pytest.mark.parametrize("stem", GOVERNMENT_AWARDS)
 def test_an_award_is_conferred_by_the_government_that_gives_it(stem, tmp_path_factory, monkeypatch):
     r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
     awards = [m for m in r.messages if m.subject.startswith("【授奖通知】")]

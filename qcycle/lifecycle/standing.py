@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.lifecycle.who import NEGATIVE, in_category, p_item_name, select_subjects
+from qcycle.lifecycle.who import NEGATIVE, in_category, p_item_name, results_of, select_subjects
 from qcycle.schema import Programme, Stage, StageKind, Who
 
 __all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "missing_in", "not_passed", "objection_replies", "objections_upheld", "passed",
@@ -112,15 +112,29 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     alternatives = [who, *who.any_of] if who else []
     told: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: {"rejections": [], "passes": []})
     last = {w.rejected_at: final_step(p, w.rejected_at) for w in alternatives if w.rejected_at}
+    scored = {code: _scored(session, p, round_id, code) for code in last}
     for subject, (verdict, code) in rejections(session, p, round_id).items():
         if code in last and in_category(p, subject, category):
             told[subject.partition(":")[0]]["rejections"].append({"item": p_item_name(p, subject), "verdict": verdict,
-                                                                  "last": last[code]})
+                                                                  "last": last[code], "scored": scored[code].get(subject)})
     for code in dict.fromkeys(w.approved_at for w in alternatives if w.approved_at):
         for subject in select_subjects(session, p, round_id, Who(approved_at=code), category):
             told[subject.partition(":")[0]]["passes"].append({"item": p_item_name(p, subject),
                                                                "verdict": passed(p.stage(code).name)})
     return dict(told)
+
+
+def _scored(session: Session, p: Programme, round_id: uuid.UUID, code: str) -> dict[str, str]:
+    """Subject → "得分868.59、排名第2" where the decision ``code`` is on an assessment's results
+    (directly or through the decisions it decides on): 天水's second-placed, refused by the
+    committee, heard less of its standing than those below it, who were told score and rank."""
+    seen: set[str] = set()
+    while code and code not in seen and p.has_stage(code) and p.stage(code).kind is StageKind.decision:
+        seen.add(code)
+        code = p.stage(code).decides or ""
+    if code not in p.assessment_stages:
+        return {}
+    return {r.unit_code: f"得分{r.total:.2f}、排名第{r.rank}" for r in results_of(session, round_id, code)}
 
 
 def objections_upheld(session: Session, p: Programme, round_id: uuid.UUID, before: str) -> list[dict[str, str]]:
