@@ -117,6 +117,8 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
         found.append("a bare 【结果】 heading")
     if "）（" in text:  # 中期检查（进展报告）（2024年6月）（创先引领类）: one pair, its parts run together
         found.append("brackets after brackets")
+    if re.search(r"年度[^（）。，\n]{0,8}（\d{4}年度", text):  # 舟山's 年度培育进展（2011年度）
+        found.append("年度 said twice")
     for contest, won in re.findall(r"在([^，。]+?)(?:评审|评选)?中荣获([^，。（]+)", text):
         if _award_name(contest) == _award_name(won):  # 在2026年度某市人民政府质量奖评选中荣获某市政府质量奖
             found.append(f"the award named twice: {contest!r}, {won!r}")

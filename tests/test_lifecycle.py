@@ -634,7 +634,7 @@ def test_each_assessment_names_who_missed_its_own_period_wherever_the_file_place
         missing = sorted(graded - {u for period, u in handed if period == year})
         assert missing, f"every department handed in its {year} report: the test reads nothing"
         names = "、".join(p.unit(u).name for u in missing)
-        assert f"；其中 {len(missing)} 个未交年度质量工作自评报告（{year}年度）（{names}），请核实" in note, note
+        assert f"；其中 {len(missing)} 个未交质量工作自评报告（{year}年度）（{names}），请核实" in note, note
 
 
 def test_a_taker_of_two_items_that_reports_on_one_is_asked_for_the_other_by_name(session, round_):
