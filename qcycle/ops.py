@@ -28,7 +28,7 @@ from qcycle.lifecycle import (
     result_kind,
 )
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
-from qcycle.schema import Programme, Stage, StageKind
+from qcycle.schema import Programme, Stage
 
 __all__ = [
     "OUTCOMES",
@@ -157,8 +157,8 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     # A decision on an assessment's result (a committee's), and one on that decision (the
     # government's), stand beside the grade: a graded candidate either refused holds no award,
     # and the sheet must not read as if it did.
-    on_results = [(d, root, crud.outcomes_at(session=session, round_id=round_id, stage=d.code))
-                  for d, root in _decisions_on_results(p)]
+    on_results = [(p.stage(code), root, crud.outcomes_at(session=session, round_id=round_id, stage=code))
+                  for code, root in p.decisions_on_results.items()]
     sheets: dict[str, list[dict]] = {}
     for r in rows:
         unit, _, item = r.unit_code.partition(":")
@@ -196,20 +196,6 @@ def _final(grade: str, deciders: list[tuple[Stage, str | None]]) -> str:
         if outcome is None:
             return f"{grade}（待{decider.name}）"
     return grade
-
-
-def _decisions_on_results(p: Programme) -> list[tuple[Stage, str]]:
-    """(decision stage, the assessment stage it decides on, directly or through the decisions
-    it decides on), in file order."""
-    root: dict[str, str] = {code: code for code in p.assessment_stages}
-    deciders = [s for s in p.stages if s.kind is StageKind.decision and s.decides]
-    grown = True
-    while grown:  # a chain is followed whatever order its stages are written in
-        grown = False
-        for s in deciders:
-            if s.code not in root and s.decides in root:
-                root[s.code], grown = root[s.decides], True
-    return [(s, root[s.code]) for s in deciders if s.code in root]
 
 
 _HEADERS = ["排名组", "名次", "单位代码", "单位", "项目", "总分", "等次"]

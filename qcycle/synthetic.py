@@ -351,11 +351,11 @@ class World:
             outcomes = {subject: yes if decide(self.seed, stage.code, subject)
                         and subject.partition(":")[0] not in self.objected else no for subject in pending}
             objected = {s for s in pending if s.partition(":")[0] in self.objected}
-            for outcome, among in ((yes, set(pending) - objected), (no, set(pending) - objected), (no, objected)):
+            for outcome, among, reason in ((yes, set(pending), ""), (no, set(pending) - objected, SIMULATED_REASON),
+                                           (no, objected, OBJECTED_REASON)):
                 # A stage that tells its reason gets one with each refusal, as ops must give.
                 chosen = {s: o for s, o in outcomes.items() if o == outcome and s in among}
-                reason = OBJECTED_REASON if among is objected else SIMULATED_REASON
-                note = reason if outcome == no and stage.tell_reason else ""
+                note = reason if stage.tell_reason else ""
                 n += crud.put_decisions(session=session, round_id=self.round_id, stage=stage.code,
                                         decides=stage.decides or "", outcomes=chosen, note=note,
                                         decided_by=f"{self.source}:ops", decided_at=tick) if chosen else 0

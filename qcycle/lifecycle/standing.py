@@ -128,13 +128,10 @@ def _scored(session: Session, p: Programme, round_id: uuid.UUID, code: str) -> d
     """Subject → "得分868.59、排名第2" where the decision ``code`` is on an assessment's results
     (directly or through the decisions it decides on): 天水's second-placed, refused by the
     committee, heard less of its standing than those below it, who were told score and rank."""
-    seen: set[str] = set()
-    while code and code not in seen and p.has_stage(code) and p.stage(code).kind is StageKind.decision:
-        seen.add(code)
-        code = p.stage(code).decides or ""
-    if code not in p.assessment_stages:
+    assessed = p.decisions_on_results.get(code)
+    if assessed is None:
         return {}
-    return {r.unit_code: f"得分{r.total:.2f}、排名第{r.rank}" for r in results_of(session, round_id, code)}
+    return {r.unit_code: f"得分{r.total:.2f}、排名第{r.rank}" for r in results_of(session, round_id, assessed)}
 
 
 def objections_upheld(session: Session, p: Programme, round_id: uuid.UUID, before: str) -> list[dict[str, str]]:

@@ -350,14 +350,14 @@ class _Starter:
     """``on_start`` for :func:`deliver_batch`: stamp ``started_at`` before the request leaves
     (on every row a group post carries: after a crash, each of them may have arrived)."""
 
-    def __init__(self, claimed: list[_Claimed], posts: Mapping[str, list[str]]) -> None:
-        self.ids = {str(c.id): c.id for c in claimed}
+    def __init__(self, claimed: Mapping[str, _Claimed], posts: Mapping[str, list[str]]) -> None:
+        self.claimed = claimed
         self.posts = posts
 
     def __call__(self, message_id: str) -> None:
+        ids = [self.claimed[i].id for i in self.posts.get(message_id, [message_id])]
         with db.get_engine().begin() as conn:
-            crud.stamp_started(connection=conn, ids=[self.ids[i] for i in self.posts.get(message_id, [message_id])],
-                               at=clock.now())
+            crud.stamp_started(connection=conn, ids=ids, at=clock.now())
 
 
 def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
@@ -396,7 +396,7 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
             try:
                 with label_sink_messages(labels):
                     deliver_batch(messages, max_workers=max_workers, rates=rates,
-                                  on_result=recorder, on_start=_Starter(claimed, posts))
+                                  on_result=recorder, on_start=_Starter(recorder.claimed, posts))
             finally:
                 recorder.flush()
         if looked_at < batch:

@@ -100,6 +100,20 @@ class Programme(_Model):
         return [s.code for s in self.stages if s.kind is StageKind.assessment]
 
     @cached_property
+    def decisions_on_results(self) -> dict[str, str]:
+        """Decision stage → the assessment stage whose results it decides on, directly or through
+        the decisions it decides on (评审委员会审议, then 市政府审定), in file order."""
+        root = {code: code for code in self.assessment_stages}
+        deciders = [s for s in self.stages if s.kind is StageKind.decision and s.decides]
+        grown = True
+        while grown:  # a chain is followed whatever order its stages are written in
+            grown = False
+            for s in deciders:
+                if s.code not in root and s.decides in root:
+                    root[s.code], grown = root[s.decides], True
+        return {s.code: root[s.code] for s in deciders if s.code in root}
+
+    @cached_property
     def objection_decisions(self) -> frozenset[str]:
         """Decision stages on an objection window (公示异议): they decide the objection, never the
         objector's own candidacy (its unit is the subject of both)."""
