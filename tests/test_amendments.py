@@ -643,3 +643,26 @@ def test_a_unit_added_after_a_deadline_is_not_overdue_for_it(ran_to_april_19, tm
     with db.session_scope() as session:
         assert crud.units_joined(session=session, round_id=ran_to_april_19) == {
             "519901": clock.at(dt.date(2023, 5, 11), dt.time(10))}  # and only it joined late
+
+
+def test_a_unit_added_after_a_deadline_is_not_among_those_missing_it(ran_to_april_19, tmp_path):
+    """`missing_at` (whom a 约谈 or a result for 未按期提交 reaches) named a city added after the
+    window closed, as if it had been called to the window and ignored it."""
+    from qcycle.lifecycle import select_subjects
+    from qcycle.schema import Who
+
+    text = SICHUAN.read_text(encoding="utf-8")
+    anchor = next(line for line in text.splitlines(keepends=True) if '{code: "510100"' in line)
+    added = tmp_path / SICHUAN.name
+    added.write_text(text.replace(anchor, anchor + anchor.replace('"510100"', '"519901"')
+                                  .replace("成都市", "晚到市")), encoding="utf-8")
+    loaded = load_programme(added)
+    missing = Who(missing_at="application")
+    with db.session_scope() as session:
+        before = select_subjects(session, load_programme(SICHUAN).programme, ran_to_april_19, missing)
+    with db.session_scope() as session:
+        sync_round(session, loaded, actor="cli:张三", at=clock.at(dt.date(2023, 5, 11), dt.time(10)))
+    with db.session_scope() as session:
+        after = select_subjects(session, loaded.programme, ran_to_april_19, missing)
+    assert "510100" in after and "519901" not in after
+    assert after == before  # the others are as missing as they were

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle.eligibility import ineligible
+from qcycle.lifecycle.plan import round_timetable
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, AssessmentResult
 from qcycle.schema import Programme, RankPick, Stage, StageKind, Who
 from qcycle.timetable import Action
@@ -200,7 +201,8 @@ def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, categ
                        - gone(who.submitted_at))
     if who.missing_at:
         window = p.stage(who.missing_at)
-        handed = _submitted(session, round_id, window, None, category, p)
+        handed = _submitted(session, round_id, window, None, category, p) | _joined_after(session, p, round_id,
+                                                                                         window, category)
         sources.append({u for u in owers(session, p, round_id, window, category) if u not in handed})
     if who.approved_at:
         sources.append(set(decided(session, round_id, who.approved_at, POSITIVE) - gone(who.approved_at)))
@@ -282,7 +284,7 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
         left_out = set(action.detail.get("extended", ()))
         due = [u for u in due if u not in left_out]
     # A unit added to the round after this deadline was never called to it (status listed it as overdue).
-    joined = _remembered(("joined", round_id), lambda: crud.units_joined(session=session, round_id=round_id))
+    joined = _joined(session, round_id)
     if joined:
         due = [u for u in due if u not in joined or joined[u] <= action.at]
     done = _submitted(session, round_id, stage, action.period, action.category, p)
@@ -291,6 +293,27 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
     # ``owed``: the caller's own owed_items (a letter names the items), not read again.
     partly = owed if owed is not None else owed_items(session, p, round_id, action, less_refused=less_refused)
     return [u for u in due if u not in done or u in partly]
+
+
+def _joined(session: Session, round_id: uuid.UUID) -> dict[str, Any]:
+    return _remembered(("joined", round_id), lambda: crud.units_joined(session=session, round_id=round_id))
+
+
+def _joined_after(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
+                  category: str | None) -> set[str]:
+    """Units added to the round after the stage's last deadline (the category's, or any when the
+    action is for all): never called to it, so not "missing" at it (a 约谈 for a report never asked for)."""
+    joined = _joined(session, round_id)
+    if not joined:  # the usual case: no timetable to expand
+        return set()
+    plan = _remembered(("timetable", round_id, id(p)), lambda: round_timetable(session, p, round_id))
+    late = set()
+    for unit, at in joined.items():
+        cuts = [a.at for a in plan.actions if a.action == "deadline" and a.stage == stage.code
+                and a.unit in (None, unit) and (category is None or a.category in (None, category))]
+        if cuts and at > max(cuts):
+            late.add(unit)
+    return late
 
 
 def owed_items(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
