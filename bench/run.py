@@ -306,6 +306,10 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Started in the background (`… &`), this process and its Prefect servers inherit SIGINT
+    # ignored: stop() would wait 30 s for each server, then kill it.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--units", type=int, default=SCALE_1_UNITS)
     ap.add_argument("--modes", default="qcycle,floor,limit,empty",

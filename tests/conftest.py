@@ -10,7 +10,10 @@ import pytest
 from sqlmodel import Session
 
 from qcycle import db
+from tests.prefect_proc import interruptible
 from tests.servers import PG_BIN, ThrowawayPostgres
+
+interruptible()  # before any test starts a process that stop() will interrupt
 
 # Modules whose tests share a costly module-scoped setup (the UI test: a simulated round on its
 # own server, a browser). Work stealing takes queued tests from the tail of a worker's queue, so

@@ -161,6 +161,17 @@ def prefect_server_process(home: Path, *, database_url: str | None = None, auth:
         stop(proc)
 
 
+def interruptible() -> None:
+    """Let the processes this one starts be interrupted: a suite started in the background by a
+    script (``cmd &``, as CI or ``bench/suite.py`` may be) inherits SIGINT ignored, and so would
+    every server, ``qcycle serve`` and worker it starts; :func:`stop` then waited out its timeout
+    before killing each (test_serve and test_workers took 95 and 72 s instead of 38 and 18)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
     """Interrupt a process we started (its own session) and wait for it; kill it if it hangs."""
     if proc.poll() is not None:
