@@ -48,6 +48,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -293,6 +294,11 @@ def compare(old: str, new: str, work: Path, *, old_python: str | None = None, ne
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Started in the background (`… &`), this process inherits SIGINT ignored, and so would both
+    # commits' suites and every server and worker their tests start and stop with SIGINT: each
+    # stop would wait out its timeout and kill, adding minutes to whichever commit stops more.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old", default="42b1fdd", help="the old commit (default 42b1fdd)")
     ap.add_argument("--new", default="HEAD", help="the new commit (default HEAD)")
