@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime as dt
 import functools
 import uuid
 from collections import defaultdict
@@ -295,7 +296,7 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
     return [u for u in due if u not in done or u in partly]
 
 
-def _joined(session: Session, round_id: uuid.UUID) -> dict[str, Any]:
+def _joined(session: Session, round_id: uuid.UUID) -> dict[str, dt.datetime]:
     return _remembered(("joined", round_id), lambda: crud.units_joined(session=session, round_id=round_id))
 
 
