@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from qcycle.schema import Programme, Stage, StageKind, SubmissionKind, Who
 
-__all__ = ["check_programme", "private_in_groups"]
+__all__ = ["check_programme", "private_in_groups", "self_assessed"]
 
 
 
@@ -42,6 +42,22 @@ def private_in_groups(p: Programme) -> list[tuple[str, str]]:
              f"{'等' if len(at) > 3 else ''}）：考核结果、督办、整改通知等只告知本单位的函件也将发到该渠道，"
              "同一渠道的其他单位都能看到；如需单独告知，请为这些单位加上 email 等各自的渠道"))
             for channel, at in by_channel.items()]
+
+
+def self_assessed(p: Programme) -> list[tuple[str, str]]:
+    """Notices: the unit that signs an assessment's result letters is itself among the units it
+    assesses, so it is graded and never told (an office writes no letter to itself): 榆阳's 市场监管局
+    organised the 督查评估 and was graded B by it. Only a selection by ``units``/``levels`` is read:
+    one by what happens in the round cannot be judged from the file."""
+    who = p.assessment.subjects if p.assessment is not None else None
+    if who is None or not (who.units or who.levels):
+        return []
+    assessed = {u.code for u in p.units_matching(who)}
+    return [(f"stages[{i}].sender" if s.sender else "round.issuer",
+             (f"{p.unit(p.sender(s.code)).name}签发“{s.name}”，又在考核对象（assessment.subjects）之列："
+             "本单位的考核结果不会告知本单位（不给自己发函）；组织考核的单位如不应被考核，请把它移出考核对象"))
+            for i, s in enumerate(p.stages)
+            if s.kind is StageKind.notification and s.template == "result" and p.sender(s.code) in assessed]
 
 
 class _Relations:

@@ -17,7 +17,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from qcycle import versions, yamlfile
-from qcycle.checks import check_programme, private_in_groups
+from qcycle.checks import check_programme, private_in_groups, self_assessed
 from qcycle.errors import ConfigError, Problem
 from qcycle.schema import Programme
 from qcycle.yamlfile import Document
@@ -122,7 +122,8 @@ def load_programme(path: str | Path, text: str | None = None) -> LoadedProgramme
     errors += _missing_templates(programme, path)
     if errors:
         raise ConfigError([doc.problem(_loc(where), message) for where, message in errors])
-    notices += [doc.problem(_loc(where), message) for where, message in warnings + private_in_groups(programme)]
+    notices += [doc.problem(_loc(where), message) for where, message in warnings + private_in_groups(programme)
+                + self_assessed(programme)]
     # The hash of the text parsed (the file's bytes: it was read as UTF-8), not of a second read.
     return LoadedProgramme(programme, path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest(), tuple(notices),
                            doc.text)

@@ -578,3 +578,20 @@ def test_units_told_only_in_a_shared_channel_are_pointed_out(tmp_path: Path) -> 
     # With a channel of their own (the shipped file), or a shared sink that no peer reads, nothing to say.
     assert "共用渠道" not in validate(shipped).output
     assert "共用渠道" not in validate(P1).output
+
+
+def test_an_office_that_assesses_itself_is_pointed_out(tmp_path: Path) -> None:
+    """榆阳's 市场监管局 organised the 督查评估, signed its result letters and was graded B by it: it
+    was never told (an office writes no letter to itself). The shipped file now keeps the two
+    organising offices out of the assessed departments; validate says when a file does not."""
+    shipped = PROGRAMMES / "yy-quality-plan-2025.yaml"
+    organiser_assessed = tmp_path / "yy.yaml"
+    organiser_assessed.write_text(shipped.read_text(encoding="utf-8").replace(
+        "name: 榆阳区市场监督管理局, level: office", "name: 榆阳区市场监督管理局, level: department"), encoding="utf-8")
+    result = validate(organiser_assessed)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("榆阳区市场监督管理局签发“") == 2, result.output  # the 2024 and 2025 通报
+    assert "又在考核对象（assessment.subjects）之列：本单位的考核结果不会告知本单位" in result.output
+    assert "考核对象（assessment.subjects）之列" not in validate(shipped).output
+    for other in ("jz-assessment-2016", "ha-county-assessment-2015", "zs-csy-ybq-2011", "sc-jbgs-2023"):
+        assert "之列：本单位的考核结果" not in validate(PROGRAMMES / f"{other}.yaml").output
