@@ -198,6 +198,18 @@ def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step
                       for a in e7 for k in a.split("+"))
 
 
+def test_a_score_below_every_award_line_is_told_the_line_it_missed(tmp_path, home):
+    """温州's 587.77 read "未获奖（得分587.77）" and nothing more, while the sixth-placed above the
+    line was told the award's places were full: a unit below the line is now told the line."""
+    r = Round(write(tmp_path, "award.yaml", AWARD))
+    _through_scoring(r, {"e1": 95, "e2": 65, "e3": 72})
+    r.decide("committee", e1="approved", e3="approved")
+    r.until("2023-05-31")
+    results = r.letters("results")
+    assert "结果为：未获奖（得分65.00）。" in results["e2"]
+    assert "说明：得分未达到提名奖分数线（70分）。" in results["e2"]
+    assert "说明" not in results["e1"] and "分数线" not in results["e3"]  # 区长质量奖; 提名奖 (72, above 70)
+
 @pytest.mark.parametrize("tell", [True, False])
 def test_a_rejections_note_reaches_the_unit_only_where_the_stage_says_so(tmp_path, home, tell):
     text = AWARD.replace("kind: decision, decides: application, on: 2023-04-04}",

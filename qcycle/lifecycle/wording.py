@@ -76,7 +76,10 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
     - a capped grade was full (天水: 868.59 points, above the award's line, and 未获奖 because the
       award goes to at most 2: "天水市人民政府质量奖名额不超过2个，贵单位得分排名第3"), and where a
       candidate above it left at a later step (``vacated``: (grade, category)), that its place
-      stays vacant rather than going down the ranking."""
+      stays vacant rather than going down the ranking;
+    - a score in the last grade, below the line of the one above it (温州's 587.77 and 未获奖,
+      600 the award's line: "得分未达到温州市市长质量奖分数线（600分）"), so that it reads as the line
+      missed, not as a place refused."""
     said = []
     for r in results:
         item = p_item_name(p, r.unit_code)
@@ -88,7 +91,18 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
                 text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
             said.append(text)
+        elif (line := _missed_line(p, r)) is not None:
+            said.append(f"{item or ''}得分未达到{grade_label(line.name)}分数线（{line.min_score:g}分）")
     return "；".join(said) + "。" if said else None
+
+
+def _missed_line(p: Programme, r: AssessmentResult) -> Grade | None:
+    """The grade just above the last one, where the result is in the last grade below its line."""
+    grades = p.assessment.grades if p.assessment else []
+    if len(grades) < 2 or r.grade != grades[-1].name:
+        return None
+    above = grades[-2]
+    return above if above.min_score is not None and r.total < above.min_score - 1e-9 else None
 
 
 def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
