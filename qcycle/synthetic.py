@@ -145,7 +145,8 @@ def first_open(timetable: Timetable, deadline: Action) -> dt.datetime | None:
 COUNTED = frozenset({"个", "件", "项", "家", "次", "人", "户", "座"})
 # The reasons a simulated officer gives where the letter tells them ("经调查核实，异议不成立。核实情况：…":
 # the letter says it was checked already).
-SIMULATED_REASON = "所反映的情况与事实不符"
+SIMULATED_REASON = "所反映的情况与事实不符"  # an objection not upheld
+REFUSAL_REASON = "经核查，申报材料所述情况与实际不符"  # a refusal at a step that tells its reason
 OBJECTED_REASON = "公示期间收到的异议经核实成立：申报材料与事实不符"
 # Objections to a 公示 are seldom upheld; one that is names the candidate it concerns (an objection
 # names none itself: ops say whom in the decision's note), and that candidate is refused after.
@@ -351,7 +352,7 @@ class World:
             outcomes = {subject: yes if decide(self.seed, stage.code, subject)
                         and subject.partition(":")[0] not in self.objected else no for subject in pending}
             objected = {s for s in pending if s.partition(":")[0] in self.objected}
-            for outcome, among, reason in ((yes, set(pending), ""), (no, set(pending) - objected, SIMULATED_REASON),
+            for outcome, among, reason in ((yes, set(pending), ""), (no, set(pending) - objected, REFUSAL_REASON),
                                            (no, objected, OBJECTED_REASON)):
                 # A stage that tells its reason gets one with each refusal, as ops must give.
                 chosen = {s: o for s, o in outcomes.items() if o == outcome and s in among}

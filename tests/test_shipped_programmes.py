@@ -69,6 +69,11 @@ def test_a_shipped_programme_runs_a_whole_round(path, tmp_path, monkeypatch):
             for g in p.assessment.grades:
                 if g.max_count is not None:
                     assert all(n <= g.max_count for (_, grade), n in counts.items() if grade == g.name)
+    # A step that tells its reason (资格审查: which condition failed) tells each unit it refuses why.
+    telling = {s.code for s in p.stages if s.kind is StageKind.decision and s.tell_reason} - set(p.objection_decisions)
+    refused = [d for d in decisions if d.stage in telling and d.outcome in NEGATIVE]
+    for d in refused:
+        assert d.note and any(d.note in m.body for m in messages if m.unit_code == d.subject.partition(":")[0]), d
     assert messages and {m.status for m in messages} == {"sent"}
     # The local sink names each file by the moment it was delivered for and by its channel; a
     # post to a group bot carries the messages its units are told alike.
