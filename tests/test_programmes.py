@@ -250,7 +250,8 @@ def test_p5_assessment(cal: WorkCalendar) -> None:
     assert sum(c.max_points for c in a.components) == a.scale
     assert a.aggregation == "trimmed_mean"
     assert any(v.grade == "D" for v in a.vetoes)
-    assert any(b.source_round for b in a.bonuses)
+    # No bonus read from another round: the one it had pointed at Sichuan's 2023 round, never a 焦作 county's.
+    assert not any(b.source_round for b in a.bonuses)
     counties = [u for u in p.units if u.level == "county"]
     assert len(counties) == 10
     follow = p.stage("rectification")
