@@ -623,17 +623,22 @@ def test_an_extension_overtaken_by_a_later_deadline_for_all_no_longer_holds_its_
     assert all("511000" not in a.detail.get("extended", ()) for a in after.actions)
 
 
+def _with_a_late_city(folder: Path) -> Path:
+    """Sichuan's file with one more city (519901 晚到市), as ops would add it after the round began."""
+    text = SICHUAN.read_text(encoding="utf-8")
+    anchor = next(line for line in text.splitlines(keepends=True) if '{code: "510100"' in line)
+    added = folder / SICHUAN.name
+    added.write_text(text.replace(anchor, anchor + anchor.replace('"510100"', '"519901"')
+                                  .replace("成都市", "晚到市")), encoding="utf-8")
+    return added
+
+
 def test_a_unit_added_after_a_deadline_is_not_overdue_for_it(ran_to_april_19, tmp_path):
     """A city added on 05-11, after the application window closed, was listed by `status` as
     overdue for it (逾期未交：提交揭榜书 … 晚到市), though it was never called to it."""
     from qcycle.lifecycle import outstanding, round_timetable
 
-    text = SICHUAN.read_text(encoding="utf-8")
-    anchor = next(line for line in text.splitlines(keepends=True) if '{code: "510100"' in line)
-    added = tmp_path / SICHUAN.name
-    added.write_text(text.replace(anchor, anchor + anchor.replace('"510100"', '"519901"')
-                                  .replace("成都市", "晚到市")), encoding="utf-8")
-    loaded = load_programme(added)
+    loaded = load_programme(_with_a_late_city(tmp_path))
     with db.session_scope() as session:
         sync_round(session, loaded, actor="cli:张三", at=clock.at(dt.date(2023, 5, 11), dt.time(10)))
     with db.session_scope() as session:
@@ -651,12 +656,7 @@ def test_a_unit_added_after_a_deadline_is_not_among_those_missing_it(ran_to_apri
     from qcycle.lifecycle import select_subjects
     from qcycle.schema import Who
 
-    text = SICHUAN.read_text(encoding="utf-8")
-    anchor = next(line for line in text.splitlines(keepends=True) if '{code: "510100"' in line)
-    added = tmp_path / SICHUAN.name
-    added.write_text(text.replace(anchor, anchor + anchor.replace('"510100"', '"519901"')
-                                  .replace("成都市", "晚到市")), encoding="utf-8")
-    loaded = load_programme(added)
+    loaded = load_programme(_with_a_late_city(tmp_path))
     missing = Who(missing_at="application")
     with db.session_scope() as session:
         before = select_subjects(session, load_programme(SICHUAN).programme, ran_to_april_19, missing)

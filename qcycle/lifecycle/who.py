@@ -202,9 +202,10 @@ def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, categ
                        - gone(who.submitted_at))
     if who.missing_at:
         window = p.stage(who.missing_at)
-        handed = _submitted(session, round_id, window, None, category, p) | _joined_after(session, p, round_id,
-                                                                                         window, category)
-        sources.append({u for u in owers(session, p, round_id, window, category) if u not in handed})
+        handed = _submitted(session, round_id, window, None, category, p)
+        never_called = _joined_after(session, p, round_id, window, category)
+        sources.append({u for u in owers(session, p, round_id, window, category)
+                        if u not in handed and u not in never_called})
     if who.approved_at:
         sources.append(set(decided(session, round_id, who.approved_at, POSITIVE) - gone(who.approved_at)))
     if who.rejected_at:
