@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable
 
 from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
+from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, Who, grade_label
 
 __all__ = ["achievement_of", "counted_as", "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text",
@@ -92,7 +93,7 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
                 text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
             said.append(text)
         elif (line := _missed_line(p, r)) is not None:
-            said.append(f"{item or ''}得分未达到{grade_label(line.name)}分数线（{line.min_score:g}分）")
+            said.append(f"{quoted(item) if item else ''}得分未达到{grade_label(line.name)}分数线（{line.min_score:g}分）")
     return "；".join(said) + "。" if said else None
 
 
