@@ -197,7 +197,8 @@ def test_a_grade_forced_by_a_veto_says_so_in_the_result_letter(tmp_path_factory,
     assert r.vetoed, "the simulated round has no vetoed county: the test reads nothing"
     results = {m.unit_code: m.body for m in r.messages if m.action.startswith("results:")}
     for unit, veto in r.vetoed.items():
-        assert f"说明：因{names[veto]}，实行一票否决，等次定为D级。" in results[unit], results[unit]
+        # (followed by its bonus and deduction items, where it has any)
+        assert f"说明：因{names[veto]}，实行一票否决，等次定为D级" in results[unit], results[unit]
     assert not any("一票否决" in body for unit, body in results.items() if unit not in r.vetoed)
 
 
@@ -317,6 +318,25 @@ def test_an_honour_lists_what_its_grade_brings_and_a_result_its_bonus(stem, tmp_
     results = [m for m in r.messages if m.unit_code in r.bonused and "得分" in m.body and m.channel == "email"]
     assert bool(results) == (stem == "jz-assessment-2016")  # 福州's scheme has no bonus
     assert all("其中加分" in m.body or "其中扣分" in m.body for m in results), [m.body for m in results][:1]
+    # And names the items: "说明：辖区企业获得省长质量奖或市长质量奖2家，加2分" (解放区's A was a bare "+2").
+    scheme = r.programme.assessment
+    named = [b.name.partition("（每")[0] for b in [*scheme.bonuses, *scheme.deductions]]
+    assert all(any(n in m.body.partition("说明：")[2] for n in named) for m in results), [m.body for m in results][:1]
+
+
+def test_a_result_says_where_a_cap_cut_its_bonus_or_deduction_points():
+    """Each item within its own cap, and the total's cap where it cut the sum (焦作: 扣分 at most 10)."""
+    from qcycle.lifecycle.wording import result_remarks
+    from qcycle.models import AssessmentResult
+
+    p = load_programme(next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016")).programme
+    r = AssessmentResult(stage="assessment", unit_code="410802", total=70, bonus=3, deduction=6, grade="C", rank=5)
+    said = result_remarks(p, [r], (), {"410802": ({"award": 5}, {"incident": 4})})
+    assert said == "辖区企业获得省长质量奖或市长质量奖5家，加3分；发生较大质量安全事件被通报4起，扣6分。"
+    tight = p.model_copy(update={"assessment": p.assessment.model_copy(update={"deduction_cap": 4})})
+    r = AssessmentResult(stage="assessment", unit_code="410802", total=70, bonus=0, deduction=4, grade="C", rank=5)
+    assert result_remarks(tight, [r], (), {"410802": ({}, {"incident": 3})}) == (
+        "发生较大质量安全事件被通报3起，扣6分；扣分合计以上限4分计。")
 
 
 def test_a_plan_tells_each_unit_its_tasks_and_its_result_what_it_reached(tmp_path_factory, monkeypatch):

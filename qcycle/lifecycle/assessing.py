@@ -18,7 +18,7 @@ from qcycle.schema import Assessment, Programme, grade_label
 from qcycle.scoring import YEARLY_PREFIXES, UnitInput, assess, unit_input
 from qcycle.timetable import Action, Timetable
 
-__all__ = ["assess_action", "assessment_subjects", "never_handed_in", "quota_achieved"]
+__all__ = ["adjustments", "assess_action", "assessment_subjects", "never_handed_in", "quota_achieved"]
 
 
 def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> Outcome:
@@ -27,14 +27,7 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
     if scheme is None:
         return Outcome(action, note="本周期没有考核方案")
     subjects = assessment_subjects(session, p, round_id, action.category)
-    measured = _measured(session, p, round_id, action.stage, subjects)
-    inputs = [unit_input(s, measured[s], scheme, until_year=action.at.year) for s in subjects]
-    earned = _bonuses_from_other_rounds(session, scheme)
-    for u in inputs:
-        for code, per_unit in earned.items():
-            count = per_unit.get(u.unit.partition(":")[0], 0)
-            if count:
-                u.bonuses[code] = u.bonuses.get(code, 0) + count
+    inputs = _inputs(session, p, round_id, action.stage, subjects, action.at.year)
     results = assess(scheme, inputs, p.quotas)
     crud.save_results(session=session, round_id=round_id, results=[
         {"unit_code": r.unit, "total": r.total, "components": r.components, "bonus": r.bonus,
@@ -47,6 +40,32 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
     return Outcome(action, results=results, counts=dict(grades), note=f"{action.title}：{len(results)} 个对象，"
                    f"{summary or '无'}{_scored_without(session, p, round_id, action, subjects)}"
                    f"{_figures_missing(p, scheme, inputs)}{_figures_later(p, inputs, action.at.year)}")
+
+
+def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, subjects: list[str],
+            year: int | None) -> list[UnitInput]:
+    """What the assessment ``stage`` scores each subject on: its stored values, and the bonuses
+    it earned in other rounds."""
+    assert p.assessment is not None
+    measured = _measured(session, p, round_id, stage, subjects)
+    inputs = [unit_input(s, measured[s], p.assessment, until_year=year) for s in subjects]
+    earned = _bonuses_from_other_rounds(session, p.assessment)
+    for u in inputs:
+        for code, per_unit in earned.items():
+            count = per_unit.get(u.unit.partition(":")[0], 0)
+            if count:
+                u.bonuses[code] = u.bonuses.get(code, 0) + count
+    return inputs
+
+
+def adjustments(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None,
+                subjects: list[str]) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
+    """Each subject's bonus and deduction items, with how many times each was counted by the
+    assessment ``stage`` (what its result letter names: 焦作's 解放区 is A by a +2 bonus)."""
+    if p.assessment is None or stage is None or not (p.assessment.bonuses or p.assessment.deductions):
+        return {}
+    return {u.unit: (u.bonuses, u.deductions) for u in _inputs(session, p, round_id, stage, subjects, None)
+            if u.bonuses or u.deductions}
 
 
 def _figures_later(p: Programme, inputs: list[UnitInput], year: int) -> str:

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from qcycle import clock, crud
 from qcycle.errors import TimetableError
-from qcycle.lifecycle.assessing import assess_action, quota_achieved
+from qcycle.lifecycle.assessing import adjustments, assess_action, quota_achieved
 from qcycle.lifecycle.changes import moved_deadline, told_before
 from qcycle.lifecycle.drafting import (
     base_context,
@@ -387,6 +387,7 @@ def _notify(session, p, round_id, action) -> Outcome:
         label = label[2:] or label
     order = p.assessment.grade_names if p.assessment else []
     reached = quota_achieved(session, p, round_id, assessed, units) if template == "result.j2" else {}
+    adjusted = adjustments(session, p, round_id, assessed, [r.unit_code for rs in by_unit.values() for r in rs])
     drafts = []
     for u in units:
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
@@ -417,7 +418,7 @@ def _notify(session, p, round_id, action) -> Outcome:
         drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                 result="；".join(lines) or "—",
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
-                                remarks=result_remarks(p, mine, vacated), benefits=benefits,
+                                remarks=result_remarks(p, mine, vacated, adjusted), benefits=benefits,
                                 award=(items or best) if template == "award.j2" else None,
                                 quotas=quota_tasks(p, u, reached[u]) if u in reached else [])
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")

@@ -3,7 +3,7 @@ notification and follow-up handlers put after "贵单位"."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
@@ -71,7 +71,8 @@ def veto_reason(p: Programme, veto: str) -> str:
 
 
 def result_remarks(p: Programme, results: Iterable[AssessmentResult],
-                   vacated: Collection[tuple[str, str | None]] = ()) -> str | None:
+                   vacated: Collection[tuple[str, str | None]] = (),
+                   adjusted: Mapping[str, tuple[dict[str, int], dict[str, int]]] | None = None) -> str | None:
     """Why a result is not what its score reads as, for the result letter's 说明:
     - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决");
     - a capped grade was full (天水: 868.59 points, above the award's line, and 未获奖 because the
@@ -80,7 +81,9 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
       stays vacant rather than going down the ranking;
     - a score in the last grade, below the line of the one above it (温州's 587.77 and 未获奖,
       600 the award's line: "得分未达到温州市市长质量奖分数线（600分）"), so that it reads as the line
-      missed, not as a place refused."""
+      missed, not as a place refused;
+    - the bonus and deduction items a total holds (``adjusted``: subject → counts per item), so that a
+      grade a bonus decides names it (焦作's 解放区, A by "辖区企业获得省长质量奖或市长质量奖2家，加2分")."""
     said = []
     for r in results:
         item = p_item_name(p, r.unit_code)
@@ -94,7 +97,30 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             said.append(text)
         elif (line := _missed_line(p, r)) is not None:
             said.append(f"{quoted(item) if item else ''}得分未达到{grade_label(line.name)}分数线（{line.min_score:g}分）")
+        if adjusted and r.unit_code in adjusted:
+            said += _adjustment_texts(p, r, *adjusted[r.unit_code])
     return "；".join(said) + "。" if said else None
+
+
+def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int],
+                      deductions: dict[str, int]) -> list[str]:
+    """"辖区企业获得省长质量奖或市长质量奖2家，加2分": each item's count (in the unit its name gives,
+    "（每家）"), its points within its cap, and the total's cap where it cut the sum."""
+    scheme = p.assessment
+    assert scheme is not None
+    out = []
+    for items, counts, verb, total, cap in ((scheme.bonuses, bonuses, "加", r.bonus, scheme.bonus_cap),
+                                            (scheme.deductions, deductions, "扣", r.deduction, scheme.deduction_cap)):
+        said = 0.0
+        for item in items:
+            if n := counts.get(item.code, 0):
+                points = min(n * item.points, item.cap) if item.cap is not None else n * item.points
+                name, per, counter = item.name.partition("（每")
+                out.append(f"{name}{n}{counter.removesuffix('）') if per else '次'}，{verb}{points:g}分")
+                said += points
+        if cap is not None and said > total + 1e-9:
+            out.append(f"{verb}分合计以上限{total:g}分计")
+    return out
 
 
 def _missed_line(p: Programme, r: AssessmentResult) -> Grade | None:
