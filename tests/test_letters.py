@@ -265,6 +265,10 @@ def test_a_candidate_on_a_list_of_two_awards_is_told_which_it_is_proposed_for(tm
     assert nominees and winners
     assert {u for u, body in notices.items() if "贵单位拟获市长质量奖提名奖，已列入" in body} == nominees
     assert {u for u, body in notices.items() if "贵单位拟获市长质量奖，已列入" in body} == winners
+    # The list itself gives the award's candidates first, then the nominees (太仓's mixed its two tiers).
+    roster = next(iter(notices.values())).partition("公示名单")[2]
+    tiers = re.findall(r"（拟获(市长质量奖(?:提名奖)?)）", roster)
+    assert tiers == sorted(tiers, key=len) and len(tiers) == len(nominees | winners), roster
 
 
 @pytest.mark.parametrize("path", PROGRAMMES, ids=[p.stem for p in PROGRAMMES])

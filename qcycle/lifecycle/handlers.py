@@ -448,7 +448,9 @@ def _published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: 
     # A list of several awards says which each candidate is proposed for (广州: 提名奖, not 市长质量奖).
     several = len(stage.notify.grades) > 1
     proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades) if several else {}
-    return [p.unit(u).name + (f"（拟获{proposed[u]}）" if u in proposed else "") for u in units], proposed
+    tiers = stage.notify.grades  # the award before its lower tiers (太仓 listed them mixed)
+    listed = sorted(units, key=lambda u: tiers.index(proposed[u]) if proposed.get(u) in tiers else len(tiers))
+    return [p.unit(u).name + (f"（拟获{proposed[u]}）" if u in proposed else "") for u in listed], proposed
 
 
 def _listing(stage: Stage) -> str:
