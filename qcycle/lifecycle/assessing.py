@@ -136,9 +136,7 @@ def quota_achieved(session: Session, p: Programme, round_id: uuid.UUID, stage: s
     ``stage`` counted it (what its result letter reports beside the grade)."""
     if p.assessment is None or p.quotas is None or stage is None:
         return {}
-    measured = _measured(session, p, round_id, stage, units)
-    until = max(p.quotas.years)
-    return {u: unit_input(u, measured[u], p.assessment, until_year=until).quota_achieved for u in units}
+    return {u.unit: u.quota_achieved for u in _inputs(session, p, round_id, stage, units, max(p.quotas.years))}
 
 
 def _measured(session: Session, p: Programme, round_id: uuid.UUID, stage: str,

@@ -387,7 +387,7 @@ def _notify(session, p, round_id, action) -> Outcome:
         label = label[2:] or label
     order = p.assessment.grade_names if p.assessment else []
     reached = quota_achieved(session, p, round_id, assessed, units) if template == "result.j2" else {}
-    adjusted = adjustments(session, p, round_id, assessed, [r.unit_code for rs in by_unit.values() for r in rs])
+    adjusted = adjustments(session, p, round_id, assessed, [r.unit_code for rs in by_unit.values() for r in rs]) if template == "result.j2" else {}
     drafts = []
     for u in units:
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
