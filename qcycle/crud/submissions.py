@@ -51,6 +51,7 @@ from qcycle.models import (
 )
 
 __all__ = [
+    "HANDED_IN_INDEX",
     "NO_HAND_IN",
     "VERSION_COLUMNS",
     "HandIn",
@@ -59,15 +60,18 @@ __all__ = [
     "add_submission",
     "add_submissions",
     "assign_submission_stages",
+    "count_submissions",
     "current_submissions",
+    "defer_handed_in_index",
+    "earlier_fingerprints",
     "first_hand_ins",
     "handed_in_list",
     "handed_in_query",
     "handed_in_units",
-    "known_fingerprints",
     "list_revised",
     "mark_answered",
     "refusals_to_answer",
+    "restore_handed_in_index",
     "revise_submissions",
 ]
 
@@ -103,10 +107,9 @@ def add_submission(
     stage: str | None = None,
     identity: str | None = None,
 ) -> tuple[Submission, bool]:
-    """Store a submission once per (round, fingerprint) and per (round, identity);
-    ``created`` is False for a repeat.
+    """Store a submission once per (round, identity); ``created`` is False for a repeat.
 
-    A repeat returns the row stored first, unchanged: the first receipt is the record.
+    A repeat returns the version in force, unchanged: the first receipt is the record.
     ``identity`` defaults to the default key (stage, unit, item, period).
     """
     row = {"round_id": round_id, "kind": kind, "stage": stage, "unit_code": unit_code, "category_code": category_code,
@@ -115,12 +118,8 @@ def add_submission(
            "status": status, "received_at": received_at or now(),
            "identity": identity or identity_text(stage or kind, [unit_code, item_code, period])}
     created = bool(add_submissions(session=session, rows=[row]))
-    stmt = select(Submission).where(Submission.round_id == round_id, Submission.fingerprint == fingerprint)
-    found = session.exec(stmt).first()
-    if found is None:  # the same key with other content: the version in force is the record
-        stmt = select(Submission).where(Submission.round_id == round_id, Submission.identity == row["identity"])
-        found = session.exec(stmt).one()
-    return found, created
+    stmt = select(Submission).where(Submission.round_id == round_id, Submission.identity == row["identity"])
+    return session.exec(stmt).one(), created
 
 
 def assign_submission_stages(*, session: Session, round_id: uuid.UUID, stage_of_kind: Mapping[str, str]) -> int:
@@ -135,10 +134,9 @@ def assign_submission_stages(*, session: Session, round_id: uuid.UUID, stage_of_
 
 
 def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, uuid.UUID]:
-    """Store many submissions, each once per (round, fingerprint) and per (round, identity),
-    in one executemany; returns ``{fingerprint: id}`` of the rows this call stored
-    (the others are repeats: the first receipt is the record). Each row has
-    :func:`add_submission`'s fields."""
+    """Store many submissions, each once per (round, identity), in one executemany; returns
+    ``{fingerprint: id}`` of the rows this call stored (the others are repeats: the first
+    receipt is the record). Each row has :func:`add_submission`'s fields."""
     stamp = now()
     values = []
     for r in rows:
@@ -151,14 +149,41 @@ def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
             r["identity"] = identity_text(r.get("stage") or r["kind"],
                                           [r["unit_code"], r.get("item_code"), r.get("period")])
         values.append(complete(Submission, r))
-    # Either unique key (fingerprint, identity) makes a row a repeat.
-    stored = insert_absent(session, Submission, values, keys=None, returning=("fingerprint", "id"))
+    stored = insert_absent(session, Submission, values, keys=("round_id", "identity"), returning=("fingerprint", "id"))
     return dict(stored)
 
 
 # The columns one version of a submission has (the rest: its id, round, identity, count).
 VERSION_COLUMNS = ("kind", "stage", "unit_code", "category_code", "item_code", "period", "external_id",
                    "fingerprint", "payload", "submitted_at", "source", "late", "status", "received_at")
+
+
+# -- the handed-in index during a large load (SQLite) ---------------------------------------
+
+HANDED_IN_INDEX = "ix_submission_handed_in"
+
+
+def _handed_in_index() -> Any:
+    table = Submission.__table__  # type: ignore[attr-defined]
+    return next(i for i in table.indexes if i.name == HANDED_IN_INDEX)
+
+
+def defer_handed_in_index(*, session: Session) -> None:
+    """Drop ``ix_submission_handed_in`` for a large load, to be built once at its end
+    (:func:`restore_handed_in_index`): kept up row by row, it was a third of what a
+    500,000-row import wrote. Readers meanwhile scan the round's rows; the answers are the same."""
+    _handed_in_index().drop(session.connection(), checkfirst=True)
+
+
+def restore_handed_in_index(*, session: Session) -> None:
+    """Build ``ix_submission_handed_in`` if a large load dropped it (a killed import leaves it
+    dropped until the next command that syncs its round)."""
+    _handed_in_index().create(session.connection(), checkfirst=True)
+
+
+def count_submissions(*, session: Session) -> int:
+    """Submissions of every round: what rebuilding the handed-in index reads."""
+    return session.exec(select(func.count()).select_from(Submission)).one()
 
 
 def handed_in_list(*, session: Session, round_id: uuid.UUID) -> list[tuple[Any, ...]]:
@@ -187,14 +212,15 @@ def current_submissions(*, session: Session, round_id: uuid.UUID,
     return found
 
 
-def known_fingerprints(*, session: Session, round_id: uuid.UUID, fingerprints: Iterable[str]) -> set[str]:
-    """Which of ``fingerprints`` the round has received: a version in force or an earlier one."""
+def earlier_fingerprints(*, session: Session, round_id: uuid.UUID, fingerprints: Iterable[str]) -> set[str]:
+    """Which of ``fingerprints`` the round keeps as earlier versions (submission_revision).
+    A version in force is told by its key (:func:`current_submissions`): its fingerprint
+    repeats only with its key."""
     session.flush()
     known: set[str] = set()
+    r = SubmissionRevision
     for chunk in chunks(fingerprints):
-        for model in (Submission, SubmissionRevision):
-            known.update(session.exec(select(model.fingerprint).where(
-                model.round_id == round_id, col(model.fingerprint).in_(chunk))))
+        known.update(session.exec(select(r.fingerprint).where(r.round_id == round_id, col(r.fingerprint).in_(chunk))))
     return known
 
 

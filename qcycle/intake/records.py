@@ -24,7 +24,7 @@ from qcycle.intake.placing import (
     unplaced,
 )
 from qcycle.jsontext import canonical
-from qcycle.models import QuarantinedRecord, identity_text
+from qcycle.models import QuarantinedRecord, identity_text, ordered_uuid
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
 
@@ -363,10 +363,12 @@ def _store(session: Session, round_id: uuid.UUID, pending: Sequence[_Pending], *
     force, the other kept in its history) or a conflict (quarantined), as its stage says
     (``revise``: a revision whatever it says). Returns the outcomes by batch index and the
     keys a concurrent writer stored first."""
-    known = crud.known_fingerprints(session=session, round_id=round_id,
-                                    fingerprints={p.row["fingerprint"] for p in pending})
     current = crud.current_submissions(session=session, round_id=round_id,
                                        identities={p.row["identity"] for p in pending})
+    # Content already received: a version in force (found under its key) or an earlier one.
+    known = crud.earlier_fingerprints(session=session, round_id=round_id,
+                                      fingerprints={p.row["fingerprint"] for p in pending})
+    known.update(held["fingerprint"] for held in current.values())
     stamp = to_local(now())
     new: dict[str, dict[str, Any]] = {}  # identity -> version in force of a record new in this batch
     versions: dict[str, dict[str, Any]] = {}  # identity -> new version in force of a stored record
@@ -381,7 +383,7 @@ def _store(session: Session, round_id: uuid.UUID, pending: Sequence[_Pending], *
             continue
         known.add(row["fingerprint"])
         if held is None:
-            row["id"] = uuid.uuid4()
+            row["id"] = ordered_uuid()
             new[key] = current[key] = row
             results[p.index] = _result(row["status"], p.plan.late, p.plan.cutoff, row["id"])
             continue

@@ -92,6 +92,11 @@ def _table_counts(home: Path) -> dict[str, int]:
                 for t in ("submission", "submission_revision", "quarantined_record")}
 
 
+def _indexes(home: Path) -> set[str]:
+    with sqlite3.connect(home / "qcycle.db") as conn:
+        return {row[1] for row in conn.execute("PRAGMA index_list('submission')")}
+
+
 def _rows_committed(home: Path) -> int:
     try:
         with sqlite3.connect(f"file:{home / 'qcycle.db'}?mode=ro", uri=True, timeout=1) as conn:
@@ -165,11 +170,13 @@ def test_a_killed_import_resumes_and_ends_with_the_same_counts(tmp_path, big_csv
     assert 0 < committed < 60_000
     stored_before = _table_counts(tmp_path)["submission"]
     assert stored_before > 0  # the committed batches were kept
+    assert "ix_submission_handed_in" not in _indexes(tmp_path)  # a large load builds it at its end
 
     result = _qcycle(tmp_path, "import", str(big_csv), "--round", str(_programme(big_csv.parent)))
     assert result.returncode == 0, result.stderr
     assert re.search(r"从第 \d+ 行继续", result.stdout), result.stdout
     assert (_counts(result.stdout), _table_counts(tmp_path)) == uninterrupted[:2]
+    assert "ix_submission_handed_in" in _indexes(tmp_path)
 
     # Finished: importing it again behaves as a second import always did.
     again = _qcycle(tmp_path, "import", str(big_csv), "--round", str(_programme(big_csv.parent)))

@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 from sqlmodel import func, select
 
+from qcycle import db
 from qcycle.clock import TZ
 from qcycle.errors import IntakeError
 from qcycle.intake import import_file, read_file
@@ -222,3 +223,52 @@ def test_read_file_detects_the_format_without_a_suffix(tmp_path):
         "kind": "application",
         "unit": "510100",
     }
+
+
+def _indexes(url: str) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        return {row[1] for row in conn.execute("PRAGMA index_list('submission')")}
+
+
+def test_a_large_import_builds_the_handed_in_index_once_at_its_end(sqlite_url, tmp_path, monkeypatch):
+    """A file of at least DEFER_INDEX_ROWS rows is loaded without ``ix_submission_handed_in``
+    and the index is there again when it ends; one stopped half-way gets it back from the next
+    command that syncs its round, with the same answers as before."""
+    from qcycle import crud
+    from qcycle.intake.files import importing
+    from qcycle.intake.files.importing import import_file_in_batches
+    from qcycle.intake.report import open_round
+
+    rows = [f"揭榜书,{unit},zlcx-0{n // 6 + 1},,2023-04-1{n % 9} 10:00,B{n}," for n, unit in
+            enumerate(["510100", "510300", "510400", "510500", "510600", "510700"] * 3)]
+    path = _csv(tmp_path / "big.csv", "utf-8", rows=rows, broken=False)
+    monkeypatch.setattr(importing, "DEFER_INDEX_ROWS", 10)
+    seen: list[bool] = []
+
+    def watch(done: int, expected: int) -> None:
+        seen.append(crud.HANDED_IN_INDEX in _indexes(sqlite_url))
+
+    report = import_file_in_batches(path=path, programme=P1, url=sqlite_url, batch_size=5, on_batch=watch)
+    assert report.counts["accepted"] == 18
+    assert seen == [False, False, False, False, True]  # four batches without it; built with the last commit
+    assert crud.HANDED_IN_INDEX in _indexes(sqlite_url)
+
+    class Stop(Exception):
+        pass
+
+    def stop(done: int, expected: int) -> None:
+        raise Stop
+
+    again = tmp_path / "again.csv"
+    again.write_text(path.read_text("utf-8").replace(",B", ",C"), "utf-8")
+    with pytest.raises(Stop):
+        import_file_in_batches(path=again, programme=P1, url=sqlite_url, batch_size=5, on_batch=stop)
+    assert crud.HANDED_IN_INDEX not in _indexes(sqlite_url)  # stopped after its first batch
+    with db.session_scope(sqlite_url) as session:
+        ctx = open_round(session, P1)
+        units = crud.handed_in_units(session=session, round_id=ctx.round_id, stage="application", period=None,
+                                     category=None, item_category={})
+    assert crud.HANDED_IN_INDEX in _indexes(sqlite_url)
+    assert sorted(units) == ["510100", "510300", "510400", "510500", "510600", "510700"]

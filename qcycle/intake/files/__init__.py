@@ -19,6 +19,7 @@ from qcycle.intake.files.detect import FileRow, FileScan, RecordFile, decode_tex
 from qcycle.intake.files.importing import BATCH_ROWS, import_file, import_file_in_batches
 
 # Importable (bench/intake.py), not in __all__, as before the split.
+from qcycle.intake.files.importing import DEFER_INDEX_ROWS as DEFER_INDEX_ROWS
 from qcycle.intake.files.importing import SQLITE_BULK_PRAGMAS as SQLITE_BULK_PRAGMAS
 from qcycle.intake.files.reading import open_file, read_file
 

@@ -23,7 +23,7 @@ from qcycle.loader import LoadedProgramme
 from qcycle.models import ImportCheckpoint
 from qcycle.settings import get_settings
 
-__all__ = ["BATCH_ROWS", "SQLITE_BULK_PRAGMAS", "import_file", "import_file_in_batches"]
+__all__ = ["BATCH_ROWS", "DEFER_INDEX_ROWS", "SQLITE_BULK_PRAGMAS", "import_file", "import_file_in_batches"]
 
 
 def _check_headers(result: RecordFile, default_kind: str | None) -> None:
@@ -64,6 +64,11 @@ def bulk_pragmas(cache_mib: int) -> tuple[str, ...]:
 
 
 SQLITE_BULK_PRAGMAS = bulk_pragmas(64)  # the default setting's (the benchmark's schema floor)
+
+# A file this large (and at least as large as the submissions already stored) is loaded without
+# the handed-in index, built once at its end: SQLite's bulk-loading practice. Smaller files keep
+# it, as rebuilding it reads every stored submission.
+DEFER_INDEX_ROWS = 50_000
 
 
 def _batches(rows: Iterator[FileRow], size: int) -> Iterator[list[FileRow]]:
@@ -148,6 +153,7 @@ def import_file_in_batches(
     sqlite = db.get_engine(url).dialect.name == "sqlite"
     pragmas = bulk_pragmas(get_settings().import_cache_mib)
     released: float | None = None  # when the last batch's write lock was let go
+    defer = sqlite and expected - done >= DEFER_INDEX_ROWS
     # One batch in memory at a time (a list of all batches held the whole file).
     for batch in itertools.chain(_batches(rows, batch_size), [[]]):  # the empty one marks it finished
         readable = readable_rows(ctx, batch, default_kind)
@@ -161,9 +167,14 @@ def import_file_in_batches(
             if now_seen != seen:
                 raise IntakeError(f"文件 {path} 正由另一个导入处理（检查点已变），本次停止；"
                                   "已提交的行不受影响")  # fmt: skip
+            if defer and expected - done >= crud.count_submissions(session=session):
+                crud.defer_handed_in_index(session=session)
+            defer = False  # decided once, in the first batch's transaction
             if batch:
                 report.take_rows(session=session, ctx=ctx, rows=batch, default_kind=default_kind,
                                  readable=readable)
+            else:
+                crud.restore_handed_in_index(session=session)
             done += len(batch)
             if checkpoint is None:
                 checkpoint = ImportCheckpoint(round_id=ctx.round_id, fingerprint=key,
