@@ -660,3 +660,14 @@ def test_a_group_reads_each_notice_once_addressed_to_the_units_it_concerns(stem,
             *firsts, last = head[:-1].split("、")
             assert last in names and any(last.endswith(o) and all(f + o in names or f in names for f in firsts)
                                          for o in ("市场监督管理局", "人民政府", "")), head
+
+
+def test_an_award_valid_for_some_years_says_which(tmp_path_factory, monkeypatch):
+    """天水's award is valid 5 years (第六条): its winners are told the years, counted from the year it is
+    won as its re-application bar counts them, and only its winners."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "ts-government-quality-award-2024"), tmp_path_factory, monkeypatch)
+    [grade] = [g for g in r.programme.assessment.grades if g.valid_years]
+    awards = [m for m in r.messages if m.subject.startswith("【授奖通知】")]
+    assert awards and grade.valid_years == 5
+    assert all("所获奖项有效期为5年（2024年至2028年）。" in m.body for m in awards), awards[0].body
+    assert not [m for m in r.messages if "有效期" in m.body and not m.subject.startswith("【授奖通知】")]

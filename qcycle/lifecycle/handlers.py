@@ -33,13 +33,14 @@ from qcycle.lifecycle.standing import (
     TOLD_ALONE,
     handed_in_at,
     missing_in,
+    notice_name,
     objections_upheld,
+    published_list,
     rejections,
     reviewer_step,
     steps_told_alone,
 )
 from qcycle.lifecycle.who import (
-    best_grades,
     eliminated,
     in_category,
     outstanding,
@@ -54,6 +55,7 @@ from qcycle.lifecycle.who import (
 from qcycle.lifecycle.wording import (
     achievement_of,
     counted_as,
+    grade_terms,
     quota_tasks,
     reason_of,
     result_kind,
@@ -171,8 +173,8 @@ def _window_open(session, p, round_id, action) -> Outcome:
         told_by_notice = set(on_list)
         others = [u for u in units if u not in told_by_notice]
         began = clock.at(dt.date.fromisoformat(action.detail["publicity_on"]), action.at.time())
-        roster, _ = _published_list(session, p, round_id, notice, on_list)
-        drafts = draft_letters(others, "notice.j2", p, action, notice_name=_notice_name(p, notice, action.category),
+        roster, _ = published_list(session, p, round_id, notice, on_list)
+        drafts = draft_letters(others, "notice.j2", p, action, notice_name=notice_name(p, notice, action.category),
                                notice_days=notice.days, objection_deadline=action.deadline, listed=False, at=began,
                                roster=roster, roster_word=counted_as(p, on_list))
         return Outcome(action, drafts, note=f"{action.title}：{len(told_by_notice & set(units))} 个单位已由公示告知，"
@@ -414,11 +416,11 @@ def _notify(session, p, round_id, action) -> Outcome:
         # the round ("在2025年度质量工作督查评估中被评为A级", not the round's name and the year's run on).
         contest = occasion or p.round.name
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
-        benefits: list[str] = next((g.benefits for g in p.assessment.grades if g.name == best), []) if praise and p.assessment else []
+        benefits, validity = grade_terms(p, best) if praise else ([], None)
         drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                 result="；".join(lines) or "—",
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
-                                remarks=result_remarks(p, mine, vacated, adjusted), benefits=benefits,
+                                remarks=result_remarks(p, mine, vacated, adjusted), benefits=benefits, validity=validity,
                                 award=(items or best) if template == "award.j2" else None,
                                 quotas=quota_tasks(p, u, reached[u]) if u in reached else [])
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
@@ -427,40 +429,15 @@ def _notify(session, p, round_id, action) -> Outcome:
 def _notice_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
-    name = _notice_name(p, stage, action.category)
+    name = notice_name(p, stage, action.category)
     late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
             if written_on(action) > action.at.date() and action.deadline else "")
-    roster, proposed = _published_list(session, p, round_id, stage, units)
+    roster, proposed = published_list(session, p, round_id, stage, units)
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, notice_name=name, notice_days=stage.days,
                                                       objection_deadline=action.deadline, listed=bool(roster),
                                                       proposed=proposed.get(u), roster=roster,
                                                       roster_word=counted_as(p, units))]
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{late}")
-
-
-def _published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
-                    units: list[str]) -> tuple[list[str], dict[str, str]]:
-    """(the names a 公示 publishes, each unit's proposed award) when the 公示 is of a list that a
-    decision or grade put ``units`` on; ([], {}) otherwise. A 公示 is public: every letter about
-    it gives the list (宝山's invited anyone to object to a list it never showed)."""
-    if not (stage.notify and (stage.notify.approved_at or stage.notify.grades)) or not _listing(stage).endswith("名单"):
-        return [], {}
-    # A list of several awards says which each candidate is proposed for (广州: 提名奖, not 市长质量奖).
-    several = len(stage.notify.grades) > 1
-    proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades) if several else {}
-    tiers = stage.notify.grades  # the award before its lower tiers (太仓 listed them mixed)
-    listed = sorted(units, key=lambda u: tiers.index(proposed[u]) if proposed.get(u) in tiers else len(tiers))
-    return [p.unit(u).name + (f"（拟获{proposed[u]}）" if u in proposed else "") for u in listed], proposed
-
-
-def _listing(stage: Stage) -> str:
-    """What a 公示 publishes, as its letter cites it ("对{what}进行公示"): a name that says 公示
-    itself (公示拟获奖名单, 拟获奖名单公示) without it."""
-    return stage.name.removeprefix("公示").removesuffix("公示") or stage.name
-
-
-def _notice_name(p: Programme, stage: Stage, category: str | None) -> str:
-    return _listing(stage) + (f"（{p.category(category).name}）" if category else "")
 
 
 def _followup_open(session, p, round_id, action) -> Outcome:

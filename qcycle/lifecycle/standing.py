@@ -1,5 +1,6 @@
 """Where units stand, as letters tell them: the step that rejected a subject (with the reason the
-unit may know), objections decided, windows a unit never handed in at, and when hand-ins arrived."""
+unit may know), objections decided, windows a unit never handed in at, when hand-ins arrived, and
+the list a 公示 publishes."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.lifecycle.who import NEGATIVE, in_category, p_item_name, results_of, select_subjects
+from qcycle.lifecycle.who import (
+    NEGATIVE,
+    best_grades,
+    in_category,
+    p_item_name,
+    results_of,
+    select_subjects,
+)
 from qcycle.schema import Programme, Stage, StageKind, Who
 
-__all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "missing_in", "not_passed", "objection_replies", "objections_upheld", "passed",
-           "rejections", "reviewer_step", "steps_told", "steps_told_alone"]
+__all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "listing_of", "missing_in", "not_passed", "notice_name", "objection_replies",
+           "objections_upheld", "passed", "published_list", "rejections", "reviewer_step", "steps_told", "steps_told_alone"]
 
 
 def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, crud.HandIn]:
@@ -200,3 +208,31 @@ def missing_in(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
 
 # Letters that tell each unit one thing only, read by these (template → unit → its context).
 TOLD_ALONE = {"step_result.j2": steps_told, "objection_reply.j2": objections_told}
+
+
+# -- a 公示's list -----------------------------------------------------------------------------
+
+
+def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
+                    units: list[str]) -> tuple[list[str], dict[str, str]]:
+    """(the names a 公示 publishes, each unit's proposed award) when the 公示 is of a list that a
+    decision or grade put ``units`` on; ([], {}) otherwise. A 公示 is public: every letter about
+    it gives the list (宝山's invited anyone to object to a list it never showed)."""
+    if not (stage.notify and (stage.notify.approved_at or stage.notify.grades)) or not listing_of(stage).endswith("名单"):
+        return [], {}
+    # A list of several awards says which each candidate is proposed for (广州: 提名奖, not 市长质量奖).
+    several = len(stage.notify.grades) > 1
+    proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades) if several else {}
+    tiers = stage.notify.grades  # the award before its lower tiers (太仓 listed them mixed)
+    listed = sorted(units, key=lambda u: tiers.index(proposed[u]) if proposed.get(u) in tiers else len(tiers))
+    return [p.unit(u).name + (f"（拟获{proposed[u]}）" if u in proposed else "") for u in listed], proposed
+
+
+def listing_of(stage: Stage) -> str:
+    """What a 公示 publishes, as its letter cites it ("对{what}进行公示"): a name that says 公示
+    itself (公示拟获奖名单, 拟获奖名单公示) without it."""
+    return stage.name.removeprefix("公示").removesuffix("公示") or stage.name
+
+
+def notice_name(p: Programme, stage: Stage, category: str | None) -> str:
+    return listing_of(stage) + (f"（{p.category(category).name}）" if category else "")

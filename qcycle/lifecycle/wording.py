@@ -142,6 +142,20 @@ def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
     return None
 
 
+def grade_terms(p: Programme, grade: str | None) -> tuple[list[str], str | None]:
+    """What a grade brings, as its 授奖/通报表扬 letter lists it: its benefits, and how long the
+    award is valid ("5年（2024年至2028年）", counted from the year it is won, the round's last
+    year, as the re-application bar counts it), or None."""
+    found = next((g for g in p.assessment.grades if g.name == grade), None) if p.assessment else None
+    if found is None:
+        return [], None
+    validity = None
+    if found.valid_years:
+        first = p.round.years[-1]
+        validity = f"{found.valid_years}年（{first}年至{first + found.valid_years - 1}年）"
+    return list(found.benefits), validity
+
+
 def score_text(r: AssessmentResult) -> str:
     """A total as a result letter gives it, with what bonus and deduction points it holds (焦作's
     解放区 is A by its +2 bonus: "91.63，其中加分2"), so a unit can check its grade."""

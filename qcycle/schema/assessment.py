@@ -83,6 +83,9 @@ class Grade(_Model):
     benefits: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         default_factory=list, max_length=10,
         description="what the grade brings, listed in its 授奖/通报表扬 letter (奖励100万元; 在项目安排上优先考虑)")
+    valid_years: int | None = Field(
+        None, ge=1, le=50,
+        description="the award is valid this many years from the year it is won (天水: 有效期5年), told in its letter")
 
     @property
     def catch_all(self) -> bool:
