@@ -345,10 +345,13 @@ def test_a_result_says_where_a_cap_cut_its_bonus_or_deduction_points():
 
 def test_a_plan_tells_each_unit_its_tasks_and_its_result_what_it_reached(tmp_path_factory, monkeypatch):
     """舟山's departments were never told their tasks (质监 10 质量管理标杆企业, …), and their final
-    result said "B级（得分87.50）" where 80 % of the score is what they reached against them."""
+    result said "B级（得分87.50）" where 80 % of the score is what they reached against them; nor
+    was anyone told how the city stood against its goals."""
     r = run(next(p for p in PROGRAMMES if p.stem == "zs-csy-ybq-2011"), tmp_path_factory, monkeypatch)
     plan = r.programme.quotas
     mail = [m for m in r.messages if m.channel == "email"]
+    totals: Counter[str] = Counter()
+    results: list[str] = []
     for unit in {u for a in plan.actions for u in a.per_unit}:
         tasks = [f"{a.name}：培育{a.per_unit[unit]}家以上" for a in plan.actions if unit in a.per_unit]
         launch = [m.body for m in mail if m.unit_code == unit and m.action.startswith("launch:")]
@@ -357,6 +360,17 @@ def test_a_plan_tells_each_unit_its_tasks_and_its_result_what_it_reached(tmp_pat
         assert launch and opened and all(t in b for t in tasks for b in launch + opened), (launch, opened)
         reached = re.findall(r"：任务(\d+)家以上，完成(\d+)家", result)
         assert [int(t) for t, _ in reached] == [a.per_unit[unit] for a in plan.actions if unit in a.per_unit], result
+        done = dict(zip((a.code for a in plan.actions if unit in a.per_unit), (int(n) for _, n in reached), strict=True))
+        totals.update(done)
+        results.append(result)
+    # And the city-wide goals (20/20/30/30, the 百强) against what the departments reached together,
+    # the same in every letter: never reported before.
+    assert len(results) == 4
+    for a in plan.actions:
+        short = a.goal - totals[a.code]
+        line = (f"{a.name}：全市目标{a.goal}家以上，各单位合计完成{totals[a.code]}家，"
+                + ("已完成目标" if short <= 0 else f"尚差{short}家"))
+        assert all("全市目标完成情况：" in b and line in b for b in results), (line, results[0])
 
 
 def test_a_report_owed_to_another_office_is_reminded_as_sent_to_it(tmp_path_factory, monkeypatch):

@@ -56,6 +56,7 @@ from qcycle.lifecycle.wording import (
     achievement_of,
     counted_as,
     grade_terms,
+    quota_goals,
     quota_tasks,
     reason_of,
     result_kind,
@@ -388,7 +389,10 @@ def _notify(session, p, round_id, action) -> Outcome:
     elif p.round.name.endswith(label[:2]):  # 焦作市…质量工作考核 + 考核结果 → …考核结果
         label = label[2:] or label
     order = p.assessment.grade_names if p.assessment else []
-    reached = quota_achieved(session, p, round_id, assessed, units) if template == "result.j2" else {}
+    # Every unit with tasks, not only those told here: the city-wide goals are all of theirs together.
+    tasked = sorted({u for a in p.quotas.actions for u in a.per_unit} | set(units)) if p.quotas else units
+    reached = quota_achieved(session, p, round_id, assessed, tasked) if template == "result.j2" else {}
+    goals = quota_goals(p, reached) if reached else []
     adjusted = adjustments(session, p, round_id, assessed, [r.unit_code for rs in by_unit.values() for r in rs]) if template == "result.j2" else {}
     drafts = []
     for u in units:
@@ -422,7 +426,7 @@ def _notify(session, p, round_id, action) -> Outcome:
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
                                 remarks=result_remarks(p, mine, vacated, adjusted), benefits=benefits, validity=validity,
                                 award=(items or best) if template == "award.j2" else None,
-                                quotas=quota_tasks(p, u, reached[u]) if u in reached else [])
+                                quotas=quota_tasks(p, u, reached[u]) if u in reached else [], goals=goals)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 

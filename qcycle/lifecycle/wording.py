@@ -10,7 +10,7 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, Who, grade_label
 
-__all__ = ["achievement_of", "counted_as", "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text",
+__all__ = ["achievement_of", "counted_as", "quota_goals", "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text",
            "veto_reason"]
 
 
@@ -173,6 +173,21 @@ def quota_tasks(p: Programme, unit: str, achieved: dict[str, int] | None = None)
     return [f"{a.name}：" + (f"任务{a.per_unit[unit]}家以上，完成{achieved.get(a.code, 0)}家" if achieved is not None
                             else f"培育{a.per_unit[unit]}家以上")
             for a in p.quotas.actions if unit in a.per_unit]
+
+
+def quota_goals(p: Programme, achieved: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """The plan's city-wide goals against what its units reached together, as a result letter
+    reports them beside each unit's own tasks (舟山's 20/20/30/30 标杆企业, the 百强, were never
+    reported against): "质量管理创优行动（质量管理标杆企业）：全市目标20家以上，各单位合计完成23家，
+    已完成目标"; "…，尚差3家". ``achieved``: every unit's counts (:func:`quota_tasks`'s)."""
+    if p.quotas is None:
+        return []
+    lines = []
+    for a in p.quotas.actions:
+        total = sum(achieved.get(u, {}).get(a.code, 0) for u in a.per_unit)
+        state = "已完成目标" if total >= a.goal else f"尚差{a.goal - total}家"
+        lines.append(f"{a.name}：全市目标{a.goal}家以上，各单位合计完成{total}家，{state}")
+    return lines
 
 
 def counted_as(p: Programme, units: list[str]) -> str:
