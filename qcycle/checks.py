@@ -303,6 +303,10 @@ def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[
                     f"各部分分值上限之和应为满分 {a.scale:g}，实际为 {sum(caps):g}"))
     if any(c.source == "indicators" for c in a.components) and not a.indicators:
         out.append(("assessment.indicators", "有按指标计分的部分，但未定义 indicators"))
+    for i, ind in enumerate(a.indicators):
+        if ind.reported_by is not None and not p.has_unit(ind.reported_by):
+            out.append((f"assessment.indicators[{i}].reported_by",
+                        f"报送单位 {ind.reported_by!r} 不在 units 中（应为报送该指标数据的单位代码）"))
     if any(c.source == "quotas" for c in a.components) and p.quotas is None:
         out.append(("quotas", "有按任务数计分的部分，但未定义 quotas"))
     dup = _duplicates([c.code for c in a.components])

@@ -206,7 +206,8 @@ def measurements(seed: int, subject: str, p: Programme, until: int) -> list[dict
         for y, value in _indicator_values(r, ind, p.round.years[-1]):
             # No figure of a year after the assessment's: a target year still ahead reads the
             # assessment's own year (the draws stay as they were, so seeded rounds keep them).
-            if not (ind.cumulative_years and y > until):
+            # A figure one unit reports for all is that unit's (:func:`reported_figures`).
+            if not (ind.cumulative_years and y > until) and ind.reported_by is None:
                 rec(f"indicator:{ind.code}", str(min(y, until)), value)
     for code, year, count in _quota_counts(r, p, subject.partition(":")[0], until):
         rec(f"quota:{code}", str(year), count)
@@ -220,6 +221,18 @@ def measurements(seed: int, subject: str, p: Programme, until: int) -> list[dict
         if r.random() < 0.04:
             rec(f"veto:{veto.code}", "考核组", 1)
     return out
+
+
+def reported_figures(seed: int, unit: str, p: Programme, until: int) -> list[dict[str, Any]]:
+    """The figures of the indicators ``unit`` reports for every subject (a district-wide
+    statistic), as known to an assessment of the year ``until``."""
+    if p.assessment is None:
+        return []
+    r = _rng(seed, "reported", unit)  # a series of its own: the unit may be assessed too, on its own figures
+    return [{"kind": "score", "unit": unit, "reviewer": str(min(y, until)), "component": f"indicator:{ind.code}",
+             "value": value}
+            for ind in p.assessment.indicators if ind.reported_by == unit
+            for y, value in _indicator_values(r, ind, p.round.years[-1]) if not (ind.cumulative_years and y > until)]
 
 
 class World:
@@ -313,6 +326,11 @@ class World:
                 # Named, as an office's score sheet names its assessment: a subject decided
                 # late is scored after the assessment's day, and is still scored for it.
                 out += [({**rec, "stage": a.stage}, f"{self.source}:reviewers") for rec in records]
+            for unit in sorted({i.reported_by for i in scheme.indicators if i.reported_by}):
+                if (a.stage, unit) not in self.scored:  # the office's district figures, once per assessment
+                    self.scored.add((a.stage, unit))
+                    out += [({**rec, "stage": a.stage}, f"{self.source}:reviewers")
+                            for rec in reported_figures(self.seed, unit, self.p, a.at.year)]
         self.records_made += len(out)
         return out
 

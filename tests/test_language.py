@@ -957,3 +957,32 @@ def test_results_wait_for_an_assessment_that_failed(tmp_path):
     done = {a.key for a in t.actions if a.at <= end} - readers
     # once it is done they run (the award after the committee it also waits for)
     assert {a.key for a in due(t, end, done).run} == readers - {t.by_name()["award:notify"].key}
+
+
+def test_an_indicator_one_unit_reports_counts_its_figure_for_every_subject(home, tmp_path):
+    """榆阳's 专栏1 indicators are district statistics: one figure, reported by the 市场监管局, scores
+    every department alike. Each department's own figure had scored it on its own value of one
+    district statistic (the 农业农村局 at 50 % where the district's rate was 99 %)."""
+    from qcycle.lifecycle.assessing import _inputs
+
+    loaded = load_programme(Path(__file__).parents[1] / "config" / "programmes" / "yy-quality-plan-2025.yaml")
+    p = loaded.programme
+    [agri] = [i for i in p.assessment.indicators if i.code == "agri-pass"]
+    assert agri.reported_by == "yy-scjg"
+    stage = p.assessment_stages[-1]
+    with db.session_scope() as session:
+        round_id = sync_round(session, loaded).id
+        crud.put_reviews(session=session, round_id=round_id, rows=[
+            {"stage": stage, "unit_code": "yy-scjg", "reviewer": "2025", "component_code": "indicator:agri-pass",
+             "value": 99.0},
+            {"stage": stage, "unit_code": "yy-nync", "reviewer": "2025", "component_code": "indicator:agri-pass",
+             "value": 50.0}])
+        inputs = _inputs(session, p, round_id, stage, ["yy-nync", "yy-fgkj"], 2025)
+    assert [(u.unit, u.indicators) for u in inputs] == [("yy-nync", {"agri-pass": 99.0}), ("yy-fgkj", {"agri-pass": 99.0})]
+
+    # A reporting unit the file does not have is named with its field.
+    text = (Path(__file__).parents[1] / "config" / "programmes" / "yy-quality-plan-2025.yaml").read_text("utf-8")
+    bad = tmp_path / "yy-bad.yaml"
+    bad.write_text(text.replace("year: 2025, reported_by: yy-scjg}", "year: 2025, reported_by: yy-tjj}", 1), "utf-8")
+    with pytest.raises(ConfigError, match=r"assessment\.indicators\[0\]\.reported_by.*yy-tjj"):
+        load_programme(bad)

@@ -69,6 +69,12 @@ def test_a_shipped_programme_runs_a_whole_round(path, tmp_path, monkeypatch):
             for g in p.assessment.grades:
                 if g.max_count is not None:
                     assert all(n <= g.max_count for (_, grade), n in counts.items() if grade == g.name)
+        # Indicators one unit reports for all (榆阳's district statistics) score every subject alike.
+        if p.assessment.indicators and all(i.reported_by for i in p.assessment.indicators):
+            by_indicators = [c.code for c in p.assessment.components if c.source == "indicators"]
+            for stage in assessed_at:
+                for code in by_indicators:
+                    assert len({r.components[code] for r in results if r.stage == stage}) == 1, (stage, code)
     # A step that tells its reason (资格审查: which condition failed) tells each unit it refuses why.
     telling = {s.code for s in p.stages if s.kind is StageKind.decision and s.tell_reason} - set(p.objection_decisions)
     refused = [d for d in decisions if d.stage in telling and d.outcome in NEGATIVE]

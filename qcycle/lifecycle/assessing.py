@@ -47,8 +47,14 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
     """What the assessment ``stage`` scores each subject on: its stored values, and the bonuses
     it earned in other rounds."""
     assert p.assessment is not None
-    measured = _measured(session, p, round_id, stage, subjects)
-    inputs = [unit_input(s, measured[s], p.assessment, until_year=year) for s in subjects]
+    # An indicator one unit reports for all (a district-wide statistic) is read from that unit's
+    # figures for every subject; a subject's own figure for it does not count.
+    shared = {f"indicator:{i.code}": i.reported_by for i in p.assessment.indicators if i.reported_by}
+    reporters = sorted(set(shared.values()) - set(subjects))
+    measured = _measured(session, p, round_id, stage, [*subjects, *reporters])
+    given = [m for r in sorted(set(shared.values())) for m in measured[r] if shared.get(m[0]) == r]
+    inputs = [unit_input(s, [m for m in measured[s] if m[0] not in shared] + given if shared else measured[s],
+                         p.assessment, until_year=year) for s in subjects]
     earned = _bonuses_from_other_rounds(session, p.assessment)
     for u in inputs:
         for code, per_unit in earned.items():

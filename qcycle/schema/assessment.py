@@ -65,6 +65,9 @@ class Indicator(_Model):
     )
     target_from_superior: bool = Field(False, description="以省上下达指标为准")
     year: int | None = None
+    reported_by: Code | None = Field(
+        None, description="the unit whose figure counts for every subject: a district-wide statistic has one "
+                          "value (榆阳's 专栏1, given by the 市场监管局), not one per department assessed")
 
 
 class Grade(_Model):
