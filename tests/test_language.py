@@ -590,7 +590,9 @@ def test_not_applying_to_a_voluntary_window_is_not_being_late(tmp_path, home):
     r.until("2023-04-03")
     with db.session_scope() as session:
         st = round_status(session, r.p, r.id, r.t, at(dt.date(2023, 4, 3), dt.time(10)))
-    assert st.overdue == {} and st.current_stage == "申报"
+    # Nobody is late; the window has closed and the office was asked that Monday to check the
+    # applications by 4月4日: the round stands at the check.
+    assert st.overdue == {} and st.current_stage == "资格审核"
     with db.session_scope() as session:  # the run's own account says the window closed, no one late
         note = session.exec(select(ActionRun.note).where(ActionRun.round_id == r.id,
                                                          ActionRun.action == "deadline")).one()
@@ -986,3 +988,26 @@ def test_an_indicator_one_unit_reports_counts_its_figure_for_every_subject(home,
     bad.write_text(text.replace("year: 2025, reported_by: yy-scjg}", "year: 2025, reported_by: yy-tjj}", 1), "utf-8")
     with pytest.raises(ConfigError, match=r"assessment\.indicators\[0\]\.reported_by.*yy-tjj"):
         load_programme(bad)
+
+
+def test_the_office_is_asked_to_decide_once_the_window_closes_and_told_by_when(tmp_path, home):
+    """天水's 资格审查 was asked for on the day it was due: the office heard of six applications to check
+    on 6月28日, the day the check was to be done. It is now asked the working day after applications
+    close, with the day the decision is due; on that day it is told the check is due today."""
+    r = Round(write(tmp_path, "award.yaml", AWARD))
+    request = r.t.by_name()["eligibility:decision_request"]
+    assert (request.at, request.deadline) == (at(dt.date(2023, 4, 3), dt.time(9)), at(dt.date(2023, 4, 4), dt.time(9)))
+    assert "documents:decision_request" not in r.t.by_name()  # it decides on a decision: its subjects come that day
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.until("2023-04-03")
+    with db.session_scope() as session:
+        [early] = session.exec(select(OutboxMessage).where(OutboxMessage.round_id == r.id,
+                                                           OutboxMessage.action.startswith("eligibility:decision_request"))).all()
+    assert early.unit_code == "amr" and early.subject == "【待审核】2023年度示例区长质量奖：资格审核2项"
+    assert "截至2023年4月3日" in early.body and "甲公司" in early.body and "乙公司" in early.body
+    assert "请于2023年4月4日前完成资格审核，以免影响后续环节。" in early.body, early.body
+    r.until("2023-04-04")
+    with db.session_scope() as session:
+        [due] = session.exec(select(OutboxMessage).where(OutboxMessage.round_id == r.id,
+                                                         OutboxMessage.action.startswith("eligibility:decision_due"))).all()
+    assert "按日程，资格审核应于今日完成" in due.body, due.body

@@ -394,7 +394,7 @@ def test_a_round_assessed_twice_scores_each_assessment_on_its_own_values(session
     from qcycle.errors import AssessmentError
     from qcycle.intake import ingest_many
     from qcycle.models import Review
-    from qcycle.synthetic import measurements, scores
+    from qcycle.synthetic import measurements, reported_figures, scores
 
     loaded = load_programme(YY)
     p, rid = loaded.programme, sync_round(session, loaded).id
@@ -411,6 +411,7 @@ def test_a_round_assessed_twice_scores_each_assessment_on_its_own_values(session
 
     # The 2024 score sheet, with the indicator figures, names no assessment: it is the one due next.
     sheet = [r for s in subjects for r in scores(7, s, components) + measurements(7, s, p, 2024)]
+    sheet += reported_figures(7, "yy-scjg", p, 2024)  # the district's figures, one for all
     assert set(take(dt.date(2024, 12, 2), sheet)) == {"accepted"}
     first_run = carry_out(session, p, rid, assess["assessment_2024"]).results
     first = {r.unit: (r.total, r.grade) for r in first_run}
@@ -583,12 +584,13 @@ def test_a_unit_refused_as_late_is_not_told_its_hand_in_never_came(session, roun
 def test_simulated_indicator_figures_are_ones_a_unit_could_report(path):
     """淮安's counties were scored on a 食品抽检合格率 of 102.28 % and 2.82 新增名牌产品: a rate stays
     within 100 % and a count is whole, on the side of the target the draw chose."""
-    from qcycle.synthetic import COUNTED, measurements
+    from qcycle.synthetic import COUNTED, measurements, reported_figures
 
     p = load_programme(path).programme
     indicators = {i.code: i for i in (p.assessment.indicators if p.assessment else [])}
-    figures = [(indicators[r["component"].partition(":")[2]], r["value"]) for u in p.units
-               for seed in (1, 2, 3) for r in measurements(seed, u.code, p, p.round.years[-1]) if r["component"].startswith("indicator:")]
+    figures = [(indicators[r["component"].partition(":")[2]], r["value"]) for u in p.units for seed in (1, 2, 3)
+               for r in measurements(seed, u.code, p, p.round.years[-1]) + reported_figures(seed, u.code, p, p.round.years[-1])
+               if r["component"].startswith("indicator:")]
     assert bool(figures) == bool(indicators)
     assert all(v <= 100 for i, v in figures if i.unit == "%")
     assert all(v == int(v) for i, v in figures if i.unit in COUNTED)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import replace
 from typing import Any
 
@@ -29,12 +29,12 @@ from qcycle.lifecycle.drafting import (
 )
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.outcome import Outcome
+from qcycle.lifecycle.requests import LISTED_IN_DECISION_REQUEST, decision_letter
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
     handed_in_at,
     missing_in,
     notice_name,
-    objections_upheld,
     published_list,
     rejections,
     reviewer_step,
@@ -71,9 +71,6 @@ from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
 __all__ = ["HANDLERS", "LISTED_IN_DECISION_REQUEST", "carry_out"]
-
-# How many pending subjects a decision request lists by name (the rest are counted).
-LISTED_IN_DECISION_REQUEST = 20
 
 
 # -- carrying out an action -------------------------------------------------------------------
@@ -289,26 +286,25 @@ def _decision_due(session, p, round_id, action) -> Outcome:
                           subject=subject, outcome="rejected", decided_by="rule:eligibility", note=reason, decided_at=action.at)
         crud.audit(session=session, actor="rule:eligibility", action=f"decide:{stage.code}",
                    round_code=p.round.code, detail={"subject": subject, "outcome": "rejected", "note": reason})
-    pending, drafts = [x for x in pending if x not in refused], []
-    if pending:
-        titles = Counter(_subject_title(p, stage, s) for s in pending)
-        # A readable message: the first few subjects and counts; the full list is `qcycle decide
-        # --list` (at national scale it is thousands of lines, and a bot truncates at 2–4 KB).
-        listed = pending[:LISTED_IN_DECISION_REQUEST]
-        received = handed_in_at(session, round_id, target, listed) if target is not None else {}
-        # A hand-in taken late (accept_flag) is marked: the reviewer decides knowing it.
-        items = [{"programme_name": p.round.name, "title": _subject_title(p, stage, s),
-                  "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s, crud.NO_HAND_IN).at,
-                  "late": received.get(s, crud.NO_HAND_IN).late} for s in listed]
-        file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
-        drafts = draft_letters([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
-                               total=len(pending), programme_file=file, upheld=objections_upheld(session, p, round_id, stage.code),
-                               by_title=[{"title": t, "count": n} for t, n in titles.most_common()])
+    pending = [x for x in pending if x not in refused]
+    drafts = decision_letter(session, p, round_id, action, pending, due=action.at) if pending else []
     # Once all is decided the action completes: its record says so, not "0 pending".
     note = (f"{action.title}：待决定 {len(pending)} 项" if pending else f"{action.title}：已全部决定") + (
         f"，不符合申报条件自动不予通过 {len(refused)} 项" if refused else "")
     counts = {"pending": len(pending), **({"ineligible": len(refused)} if refused else {})}
     return Outcome(action, drafts, pending=pending, note=note, counts=counts)
+
+
+def _decision_request(session, p, round_id, action) -> Outcome:
+    """The office is told what it has to decide, and by when, once the window it decides on has
+    closed (天水's 资格审查 was asked for on the day it was due); those the programme's eligibility
+    rule refuses are left out (the rule decides them on the day)."""
+    stage = p.stage(action.stage)
+    pending = pending_decisions(session, p, round_id, stage, action.category)
+    refused = ineligible(session, p, p.stage(stage.decides), pending)
+    pending = [x for x in pending if x not in refused]
+    drafts = decision_letter(session, p, round_id, action, pending, due=action.deadline) if pending else []
+    return Outcome(action, drafts, note=f"{action.title}：待决定 {len(pending)} 项")
 
 
 def _review_request(session, p, round_id, action) -> Outcome:
@@ -334,11 +330,6 @@ def _review_request(session, p, round_id, action) -> Outcome:
                                 step=reviewer_step(stage.name))
     return Outcome(action, drafts, note=f"{action.title}：{len(by_parent)} 个上级单位，"
                                         f"{sum(len(v) for v in by_parent.values())} 项")
-
-
-def _subject_title(p: Programme, stage: Stage, subject: str) -> str:
-    name = p_item_name(p, subject)
-    return f"{stage.name}：{name}" if name else stage.name
 
 
 def _notify(session, p, round_id, action) -> Outcome:
@@ -473,6 +464,7 @@ HANDLERS = {
     "overdue": _overdue,
     "escalation": _escalation,
     "review_request": _review_request,
+    "decision_request": _decision_request,
     "decision_due": _decision_due,
     "assess": assess_action,
     "notify": _notify,

@@ -22,7 +22,7 @@ __all__ = ["expand"]
 # Actions keyed by the moment they serve: a window's deadline, the event a notice announces, the
 # decision a review is asked for.
 _SERVES_DEADLINE = ("window_open", "followup_open", "reminder", "overdue", "escalation", "event_notice",
-                    "review_request")
+                    "review_request", "decision_request")
 
 
 def expand(p: Programme, cal: WorkCalendar, extensions: Sequence[UnitDeadline] = ()) -> Timetable:
@@ -95,14 +95,20 @@ class _Expander(StageDates):
             self._add(nine, action, stage, title, deadline=until, **{k: v for k, v in common.items() if k != "owed_by"})
         elif stage.kind is StageKind.decision:
             self._notice(stage, category, day, title, nine, common)  # a 陈述答辩 its candidates attend
-            if stage.reviewed_by is not None and stage.decides is not None:
-                # The parents review once the window has closed: the working day after its deadline,
-                # if that comes before the decision's day (otherwise there is no time to ask).
-                asked = self.cal.next_workday(self.event_date(stage.decides, "deadline", category), include_self=False)
-                if asked < day:
+            decides = self.p.stage(stage.decides) if stage.decides is not None else None
+            if decides is not None and decides.kind.value in _WINDOW_KINDS:
+                # Asked once the window has closed: the working day after its deadline, if that comes
+                # before the decision's day (otherwise there is no time to ask). The parents review
+                # (县级初审); or the office itself is told what it has to decide by when (it heard
+                # only on the day the decision was due).
+                asked = self.cal.next_workday(self.event_date(decides.code, "deadline", category), include_self=False)
+                if asked < day and stage.reviewed_by is not None:
                     self._add(at(asked, dt.time(9, 0)), "review_request", stage,
                               f"{title}：请上级单位审核（{day:%Y-%m-%d}前报送意见）", deadline=nine,
-                              **{**common, "owed_by": f"按时提交“{self.p.stage(stage.decides).name}”的单位的上级单位"})
+                              **{**common, "owed_by": f"按时提交“{decides.name}”的单位的上级单位"})
+                elif asked < day:
+                    self._add(at(asked, dt.time(9, 0)), "decision_request", stage,
+                              f"{title}：待审核（{day:%Y-%m-%d}前完成）", deadline=nine, **common)
             self._add(nine, action, stage, title, **common)
         elif stage.kind is StageKind.notice:
             assert stage.days is not None

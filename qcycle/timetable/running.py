@@ -64,8 +64,9 @@ def due(
     return Due(run, skipped)
 
 
-# Letters sent ahead of the day they serve: an event's notice, a request to review before a decision.
-_AHEAD = {"event_notice": "活动", "review_request": "决定"}
+# Letters sent ahead of the day they serve: an event's notice, a request to review or to decide
+# before a decision's day (on the day, the decision's own request says it).
+_AHEAD = {"event_notice": "活动", "review_request": "决定", "decision_request": "决定"}
 
 # How many passes one moment takes at most: each completed decision may release the actions
 # that waited for it, and a chain of decisions due at once has few steps.

@@ -1,0 +1,48 @@
+"""What the office is asked to decide: the 待审核 letter a decision's request sends (ahead of the
+decision's day, and on it), with the first subjects pending by name and the rest counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+
+from sqlmodel import Session
+
+from qcycle import crud
+from qcycle.lifecycle.drafting import draft_letters
+from qcycle.lifecycle.outcome import Draft
+from qcycle.lifecycle.standing import handed_in_at, objections_upheld
+from qcycle.lifecycle.who import p_item_name
+from qcycle.schema import Programme, Stage
+from qcycle.timetable import Action
+
+__all__ = ["LISTED_IN_DECISION_REQUEST", "decision_letter", "subject_title"]
+
+# How many pending subjects a decision request lists by name (the rest are counted).
+LISTED_IN_DECISION_REQUEST = 20
+
+
+def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action: Action, pending: list[str],
+                    due: dt.datetime | None) -> list[Draft]:
+    """The 待审核 letter to the office: the first subjects pending and the counts, and by when."""
+    stage = p.stage(action.stage)
+    target = p.stage(stage.decides) if stage.decides else None
+    titles = Counter(subject_title(p, stage, s) for s in pending)
+    # A readable message: the first few subjects and counts; the full list is `qcycle decide
+    # --list` (at national scale it is thousands of lines, and a bot truncates at 2–4 KB).
+    listed = pending[:LISTED_IN_DECISION_REQUEST]
+    received = handed_in_at(session, round_id, target, listed) if target is not None else {}
+    # A hand-in taken late (accept_flag) is marked: the reviewer decides knowing it.
+    items = [{"programme_name": p.round.name, "title": subject_title(p, stage, s),
+              "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s, crud.NO_HAND_IN).at,
+              "late": received.get(s, crud.NO_HAND_IN).late} for s in listed]
+    file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
+    return draft_letters([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
+                         total=len(pending), programme_file=file, upheld=objections_upheld(session, p, round_id, stage.code),
+                         by_title=[{"title": t, "count": n} for t, n in titles.most_common()], due=due)
+
+
+def subject_title(p: Programme, stage: Stage, subject: str) -> str:
+    name = p_item_name(p, subject)
+    return f"{stage.name}：{name}" if name else stage.name
