@@ -50,8 +50,10 @@ def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable:
                 late = outstanding(session, p, round_id, a)
                 if late:  # "提交揭榜书（2023-04-20 17:30 截止）": what, and when it was due (a
                     # rolled deadline's title goes on "截止（原定…，遇休息日顺延）")
-                    # A unit that handed in late and was refused says so (it asks ops why).
-                    unrefused = set(outstanding(session, p, round_id, a, less_refused=True))
+                    # A unit that handed in late and was refused says so (it asks ops why); only a
+                    # window that refuses late hand-ins has any (asked again, it was a tenth of a year's runs).
+                    refusing = p.stage(a.stage).lateness == "reject"
+                    unrefused = set(outstanding(session, p, round_id, a, less_refused=True)) if refusing else set(late)
                     overdue[f"{a.title.partition(' 截止')[0]}（{a.at:%Y-%m-%d %H:%M} 截止）"] = [
                         p.unit(u).name + ("" if u in unrefused else "（逾期提交，不予受理）") for u in late]
     waiting = {p.stage(code).name: subjects for code, subjects in pending(session, p, round_id).items() if subjects}
