@@ -685,3 +685,20 @@ def test_an_award_valid_for_some_years_says_which(tmp_path_factory, monkeypatch)
     assert awards and grade.valid_years == 5
     assert all("所获奖项有效期为5年（2024年至2028年）。" in m.body for m in awards), awards[0].body
     assert not [m for m in r.messages if "有效期" in m.body and not m.subject.startswith("【授奖通知】")]
+
+
+def test_a_unit_that_will_review_its_subordinates_is_told_so_with_the_call(tmp_path_factory, monkeypatch):
+    """福州's county bureaus were sent the call with "请及时查阅", and heard of their 初审 only when the
+    applications had closed: the call now tells each the step, when the window closes and when their
+    opinions are due, the days its later request (请报送初审意见) names."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "fz-government-quality-award-2024"), tmp_path_factory, monkeypatch)
+    p = r.programme
+    calls = {m.unit_code: m.body for m in r.messages if m.action.startswith("call:") and m.channel == "email"}
+    review = r.timetable.by_name()["county_review:decision_due"]
+    closes = r.timetable.by_name()["application:deadline"]
+    bureaus = {u.parent for u in p.units if u.level == "enterprise" and u.parent} - {p.round.issuer}
+    line = (f"申报材料于{closes.at.month}月{closes.at.day}日截止受理后".replace("于", f"于{closes.at.year}年", 1)
+            + f"，请贵单位对辖区内单位提交的申报材料提出初审意见，于{review.at.year}年{review.at.month}月{review.at.day}日前报送")
+    told = {u for u, body in calls.items() if line in body}
+    assert bureaus and told == bureaus, (line, next(iter(calls.values())))
+    assert all("提交单位名单届时另行通知" in calls[u] for u in told)

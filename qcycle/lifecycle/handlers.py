@@ -29,6 +29,7 @@ from qcycle.lifecycle.drafting import (
 )
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.outcome import Outcome
+from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.requests import LISTED_IN_DECISION_REQUEST, decision_letter
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
@@ -117,6 +118,9 @@ def _publish(session, p, round_id, action) -> Outcome:
         for u, why in _barred(session, p, round_id, window, o["category"]).items():
             if u in units:
                 own[u]["barred"] = why
+        for u, review in _reviewers(session, p, round_id, window, o["category"]).items():
+            if u in units:
+                own[u].setdefault("reviews", []).append({**review, "closes": opening["deadline"]})
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
     for u in units if p.quotas else ():  # a plan's launch tells each unit its tasks
         own[u]["quotas"] = quota_tasks(p, u)
@@ -127,6 +131,24 @@ def _publish(session, p, round_id, action) -> Outcome:
         drafts = [replace(d, private=True) for d in drafts]
     return Outcome(action, drafts,
                    note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {opened} 个同时告知开始受理）" if opened else ""))
+
+
+def _reviewers(session: Session, p: Programme, round_id: uuid.UUID, window: Stage,
+               category: str | None) -> dict[str, dict[str, Any]]:
+    """Units that will review the window's hand-ins of their own subordinates (a 县级初审, ``reviewed_by:
+    parent``), each with its step and the day its opinions are due: told when the call goes out (福州's
+    county bureaus heard of their 初审 only when the applications had closed)."""
+    out: dict[str, dict[str, Any]] = {}
+    for stage in p.stages:
+        if stage.decides != window.code or stage.reviewed_by != "parent":
+            continue
+        due = next((a.at for a in round_timetable(session, p, round_id).actions if a.stage == stage.code
+                    and a.action == "decision_due" and a.category in (None, category)), None)
+        parents = {parent for u in owers(session, p, round_id, window, category)
+                   if (parent := p.unit(u).parent) and parent != p.sender(stage.code)}
+        out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due}
+                for parent in sorted(parents) if due is not None}
+    return out
 
 
 def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
