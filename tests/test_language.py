@@ -1011,3 +1011,15 @@ def test_the_office_is_asked_to_decide_once_the_window_closes_and_told_by_when(t
         [due] = session.exec(select(OutboxMessage).where(OutboxMessage.round_id == r.id,
                                                          OutboxMessage.action.startswith("eligibility:decision_due"))).all()
     assert "按日程，资格审核应于今日完成" in due.body, due.body
+
+    # A run caught up after downtime says the day has passed, not "请于（a past day）前".
+    late = Round(write(tmp_path, "late.yaml", AWARD.replace("award-2023", "late-2023")))
+    late.hand_in("application", ["e1"], "2023-03-20")
+    late.until("2023-04-03")
+    moment.run_due(late.p, late.id, late.t, at(dt.date(2023, 4, 6), dt.time(10)), template_dir=late.loaded.template_dir,
+                   actor="test")
+    with db.session_scope() as session:
+        [caught_up] = session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == late.id, OutboxMessage.action.startswith("eligibility:decision_due"))).all()
+    assert "按日程，资格审核应于2023年4月4日完成，请尽快审核" in caught_up.body, caught_up.body
+    assert caught_up.body.rstrip().endswith("2023年4月6日")

@@ -53,7 +53,7 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
     reporters = sorted(set(shared.values()) - set(subjects))
     measured = _measured(session, p, round_id, stage, [*subjects, *reporters])
     given = [m for r in sorted(set(shared.values())) for m in measured[r] if shared.get(m[0]) == r]
-    inputs = [unit_input(s, [m for m in measured[s] if m[0] not in shared] + given if shared else measured[s],
+    inputs = [unit_input(s, ([m for m in measured[s] if m[0] not in shared] + given) if shared else measured[s],
                          p.assessment, until_year=year) for s in subjects]
     earned = _bonuses_from_other_rounds(session, p.assessment)
     for u in inputs:

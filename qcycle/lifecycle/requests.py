@@ -10,7 +10,7 @@ from collections import Counter
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.lifecycle.drafting import draft_letters
+from qcycle.lifecycle.drafting import draft_letters, written_on
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.standing import handed_in_at, objections_upheld
 from qcycle.lifecycle.who import p_item_name
@@ -38,9 +38,12 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
               "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s, crud.NO_HAND_IN).at,
               "late": received.get(s, crud.NO_HAND_IN).late} for s in listed]
     file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
+    # By when, as the letter's own day reads it: ahead, today, or (a run caught up late) already past.
+    on = written_on(action)
+    when = None if due is None else "ahead" if due.date() > on else "today" if due.date() == on else "past"
     return draft_letters([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
                          total=len(pending), programme_file=file, upheld=objections_upheld(session, p, round_id, stage.code),
-                         by_title=[{"title": t, "count": n} for t, n in titles.most_common()], due=due)
+                         by_title=[{"title": t, "count": n} for t, n in titles.most_common()], due=due, due_when=when)
 
 
 def subject_title(p: Programme, stage: Stage, subject: str) -> str:
