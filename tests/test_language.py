@@ -1005,7 +1005,7 @@ def test_the_office_is_asked_to_decide_once_the_window_closes_and_told_by_when(t
                                                            OutboxMessage.action.startswith("eligibility:decision_request"))).all()
     assert early.unit_code == "amr" and early.subject == "【待审核】2023年度示例区长质量奖：资格审核2项"
     assert "截至2023年4月3日" in early.body and "甲公司" in early.body and "乙公司" in early.body
-    assert "请于2023年4月4日前完成资格审核，以免影响后续环节。" in early.body, early.body
+    assert "请于2023年4月4日（星期二）前完成资格审核，以免影响后续环节。" in early.body, early.body
     r.until("2023-04-04")
     with db.session_scope() as session:
         [due] = session.exec(select(OutboxMessage).where(OutboxMessage.round_id == r.id,
@@ -1021,5 +1021,5 @@ def test_the_office_is_asked_to_decide_once_the_window_closes_and_told_by_when(t
     with db.session_scope() as session:
         [caught_up] = session.exec(select(OutboxMessage).where(
             OutboxMessage.round_id == late.id, OutboxMessage.action.startswith("eligibility:decision_due"))).all()
-    assert "按日程，资格审核应于2023年4月4日完成，请尽快审核" in caught_up.body, caught_up.body
+    assert "按日程，资格审核应于2023年4月4日（星期二）完成，请尽快审核" in caught_up.body, caught_up.body
     assert caught_up.body.rstrip().endswith("2023年4月6日")

@@ -24,6 +24,7 @@ from qcycle import db
 from qcycle.lifecycle.wording import achievement_of, result_kind
 from qcycle.loader import load_programme
 from qcycle.models import NEGATIVE_OUTCOMES, ActionRun, AssessmentResult, Decision, OutboxMessage
+from qcycle.schema import StageKind
 from qcycle.settings import get_settings
 from qcycle.timetable import Timetable, name_of
 from tests.homes import leave_home, play_programme, use_home
@@ -701,4 +702,23 @@ def test_a_unit_that_will_review_its_subordinates_is_told_so_with_the_call(tmp_p
             + f"，请贵单位对辖区内单位提交的申报材料提出初审意见，于{review.at.year}年{review.at.month}月{review.at.day}日前报送")
     told = {u for u, body in calls.items() if line in body}
     assert bureaus and told == bureaus, (line, next(iter(calls.values())))
-    assert all("提交单位名单届时另行通知" in calls[u] for u in told)
+    assert all("具体名单届时另行通知" in calls[u] for u in told)
+
+
+def test_a_reviewers_list_of_its_own_applicants_is_not_posted_in_a_shared_group(tmp_path_factory, monkeypatch):
+    """余姚's four towns and three departments share one DingTalk group: each town's 请报送推荐意见, listing
+    the enterprises of its own that applied and when, was posted there for all of them, before any 公示."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "yy-government-quality-award-2026"), tmp_path_factory, monkeypatch)
+    asked = [m for m in r.messages if ":review_request" in m.action]
+    assert asked and {m.channel for m in asked} == {"email"}, sorted({m.channel for m in asked})
+
+
+def test_a_follow_up_owed_by_the_last_is_reminded_only_to_them_privately(tmp_path_factory, monkeypatch):
+    """淮安's 整改通知 ("贵单位…排名后2名") went to each county's own email, but its reminders and overdue
+    notices ("淮安市清浦区、淮安市淮阴区人民政府：…提交整改报告") were posted in the group all eight counties
+    read: who came last, told to all."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "ha-county-assessment-2015"), tmp_path_factory, monkeypatch)
+    followups = {s.code for s in r.programme.stages if s.kind is StageKind.followup}
+    chased = [m for m in r.messages if m.action.partition(":")[0] in followups]
+    assert any(":reminder" in m.action for m in chased) and any(":overdue" in m.action for m in chased)
+    assert {m.channel for m in chased} == {"email"}, sorted({m.channel for m in chased})

@@ -29,8 +29,7 @@ from qcycle.lifecycle.drafting import (
 )
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.outcome import Outcome
-from qcycle.lifecycle.plan import round_timetable
-from qcycle.lifecycle.requests import LISTED_IN_DECISION_REQUEST, decision_letter
+from qcycle.lifecycle.requests import LISTED_IN_DECISION_REQUEST, decision_letter, reviewers_of
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
     handed_in_at,
@@ -55,6 +54,7 @@ from qcycle.lifecycle.who import (
 )
 from qcycle.lifecycle.wording import (
     achievement_of,
+    component_scores,
     counted_as,
     grade_terms,
     quota_goals,
@@ -67,7 +67,7 @@ from qcycle.lifecycle.wording import (
 )
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import Programme, Stage, Who, grade_label
+from qcycle.schema import Programme, Stage, StageKind, Who, grade_label
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
@@ -85,7 +85,12 @@ def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Actio
     if handler is None:  # the registry and the handlers are kept complete by a test
         raise TimetableError(f"动作种类 {action.action!r} 没有处理程序")
     with clock.carrying_out(as_of):
-        return handler(session, p, round_id, action)
+        outcome = handler(session, p, round_id, action)
+    if p.stage(action.stage).kind is StageKind.followup and outcome.drafts:
+        # Who owes a 整改报告 is who came last: its reminders and overdue notices say as much as the
+        # order itself, so none goes to a group its peers read (淮安's eight counties shared one).
+        outcome = replace(outcome, drafts=[replace(d, private=True) for d in outcome.drafts])
+    return outcome
 
 
 def _publish(session, p, round_id, action) -> Outcome:
@@ -118,37 +123,21 @@ def _publish(session, p, round_id, action) -> Outcome:
         for u, why in _barred(session, p, round_id, window, o["category"]).items():
             if u in units:
                 own[u]["barred"] = why
-        for u, review in _reviewers(session, p, round_id, window, o["category"]).items():
+        for u, review in reviewers_of(session, p, round_id, window, o["category"]).items():
             if u in units:
                 own[u].setdefault("reviews", []).append({**review, "closes": opening["deadline"]})
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
     for u in units if p.quotas else ():  # a plan's launch tells each unit its tasks
         own[u]["quotas"] = quota_tasks(p, u)
-    drafts = draft_letters(units, "publication.j2", p, action, own=dict(own), **extra)
+    # A call that names its own occasion (发布2024年广州市市长质量奖申报通知) is not put after the round's name again.
+    named = p.round.programme in action.title or any(f"{y}年" in action.title for y in p.round.years)
+    drafts = draft_letters(units, "publication.j2", p, action, own=dict(own), self_named=named, **extra)
     if "takers" in extra:
         # Where each unit stands on the list (its items on it, those left off, "贵单位未列入") is its own:
         # told to it, not in a group its peers read ("各单位未列入" in 四川's group).
         drafts = [replace(d, private=True) for d in drafts]
     return Outcome(action, drafts,
                    note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {opened} 个同时告知开始受理）" if opened else ""))
-
-
-def _reviewers(session: Session, p: Programme, round_id: uuid.UUID, window: Stage,
-               category: str | None) -> dict[str, dict[str, Any]]:
-    """Units that will review the window's hand-ins of their own subordinates (a 县级初审, ``reviewed_by:
-    parent``), each with its step and the day its opinions are due: told when the call goes out (福州's
-    county bureaus heard of their 初审 only when the applications had closed)."""
-    out: dict[str, dict[str, Any]] = {}
-    for stage in p.stages:
-        if stage.decides != window.code or stage.reviewed_by != "parent":
-            continue
-        due = next((a.at for a in round_timetable(session, p, round_id).actions if a.stage == stage.code
-                    and a.action == "decision_due" and a.category in (None, category)), None)
-        parents = {parent for u in owers(session, p, round_id, window, category)
-                   if (parent := p.unit(u).parent) and parent != p.sender(stage.code)}
-        out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due}
-                for parent in sorted(parents) if due is not None}
-    return out
 
 
 def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
@@ -439,7 +428,8 @@ def _notify(session, p, round_id, action) -> Outcome:
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
                                 remarks=result_remarks(p, mine, vacated, adjusted), benefits=benefits, validity=validity,
                                 award=(items or best) if template == "award.j2" else None,
-                                quotas=quota_tasks(p, u, reached[u]) if u in reached else [], goals=goals)
+                                quotas=quota_tasks(p, u, reached[u]) if u in reached else [], goals=goals,
+                                parts=component_scores(p, mine[0]) if len(mine) == 1 and template == "result.j2" else "")
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 

@@ -10,7 +10,7 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, Who, grade_label
 
-__all__ = ["achievement_of", "counted_as", "quota_goals", "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text",
+__all__ = ["achievement_of", "component_scores", "counted_as", "quota_goals", "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text",
            "veto_reason"]
 
 
@@ -140,6 +140,16 @@ def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
         if g.min_score is None or r.total >= g.min_score - 1e-9:
             return g if g.max_count else None
     return None
+
+
+def component_scores(p: Programme, r: AssessmentResult) -> str:
+    """A total's parts, as a result letter gives them so a unit sees where it lost points (榆阳's
+    发改科技局 read only "D级（得分48.46）", its 30 of 30 for the district's indicators and 13.58 for its
+    tasks untold): "主要发展指标完成情况（专栏1）30.00分；主要任务和措施落实情况13.58分"; "" for one part."""
+    scheme = p.assessment
+    if scheme is None or len(scheme.components) < 2 or not r.components:
+        return ""
+    return "；".join(f"{c.name}{r.components[c.code]:.2f}分" for c in scheme.components if c.code in r.components)
 
 
 def grade_terms(p: Programme, grade: str | None) -> tuple[list[str], str | None]:

@@ -120,10 +120,11 @@ def _override(template_dir: Path | None) -> Path | None:
 
 
 # Letters about one unit's own standing: its grade, a refusal, a 督办, an order to rectify, a
-# summons, the answer to its objection. Not posted in a group bot its peers read (温州's group of
+# summons, the answer to its objection; and a reviewer's list of its own applicants (余姚's towns
+# shared one group, each seeing who applied elsewhere before any 公示). Not posted in a group bot its peers read (温州's group of
 # companies, 四川's group of all 21 cities); reminders and notices still are.
 PRIVATE_TEMPLATES = frozenset({"result.j2", "step_result.j2", "escalation.j2", "rectification.j2", "summons.j2",
-                               "refused_late.j2", "objection_reply.j2"})
+                               "refused_late.j2", "objection_reply.j2", "review_request.j2"})
 
 
 def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
@@ -151,8 +152,10 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
                          "round_id": round_id, "tag": ",".join(channels[name].tags) or None})
     # One statement per few hundred messages: a fan-out to thousands of units is cheap.
     new += len(crud.enqueue_messages(session=session, rows=rows))
+    # A unit's reminders of a day go out as one; kept out of shared groups when one of them is
+    # private (a 整改报告 owed only by the last two: who owes it is who came last).
     groups = {(unit_code, name, day): group for (unit_code, day), group in reminders.items()
-              for name in programme.unit(unit_code).channels}
+              for name in programme.channels_for(unit_code, private=any(d.private for d in group))}
     tags = {name: ",".join(c.tags) or None for name, c in channels.items()}
     bases = {g: idempotency_key(code, REMINDERS_ACTION, g[0], g[1], g[2]) for g in groups}
     return new + merge_reminders(session, round_id, groups, bases, override, tags)
