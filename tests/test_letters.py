@@ -722,3 +722,20 @@ def test_a_follow_up_owed_by_the_last_is_reminded_only_to_them_privately(tmp_pat
     chased = [m for m in r.messages if m.action.partition(":")[0] in followups]
     assert any(":reminder" in m.action for m in chased) and any(":overdue" in m.action for m in chased)
     assert {m.channel for m in chased} == {"email"}, sorted({m.channel for m in chased})
+
+
+def test_a_result_gives_its_parts_and_a_self_named_call_is_not_prefixed_again(tmp_path_factory, monkeypatch):
+    """榆阳's departments read "D级（得分48.46）" and no more: now the parts, which add up to the total. And 广州's
+    call read "【通知】2024年广州市市长质量奖评审：发布2024年广州市市长质量奖申报通知": the year and award twice."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "yy-quality-plan-2025"), tmp_path_factory, monkeypatch)
+    names = [c.name for c in r.programme.assessment.components]
+    results = [m.body for m in r.messages if m.action.startswith("results_") and m.channel == "email"]
+    assert results
+    for body in results:
+        total = float(re.search(r"得分([\d.]+)）", body).group(1))
+        parts = re.search(r"各部分得分：(.+)。", body).group(1).split("；")
+        assert [p.rpartition("分")[0].rstrip("0123456789.") for p in parts] == names, body
+        assert abs(sum(float(re.search(r"([\d.]+)分$", p).group(1)) for p in parts) - total) < 0.02, body
+    gz = run(next(p for p in PROGRAMMES if p.stem == "gz-mayor-quality-award-2024"), tmp_path_factory, monkeypatch)
+    calls = {m.subject for m in gz.messages if m.action.startswith("call:")}
+    assert calls and all(s.startswith("【通知】发布2024年广州市市长质量奖申报通知") for s in calls), calls
