@@ -214,6 +214,14 @@ def test_a_unit_owing_a_rectification_because_of_a_veto_is_told_so(stem, tmp_pat
     for unit, body in letters.items():
         told = f"（因{names[r.vetoed[unit]]}，实行一票否决）。" if unit in r.vetoed else None
         assert (told in body) if told else "一票否决" not in body, body
+    # One there by its rank is told its place, one of the last (淮阴区 read "排名后2名" and not which).
+    [stage] = [s for s in r.programme.stages if s.kind is StageKind.followup]
+    if stage.owed_by.rank is not None:
+        assessed = len(r.programme.units_matching(r.programme.assessment.subjects))
+        places = [int(m.group(1)) for u, body in letters.items() if u not in r.vetoed
+                  for m in [re.search(r"排名后\d+名（第(\d+)名）。", body)] if m]
+        assert places and len(places) == len(set(letters) - set(r.vetoed))
+        assert all(assessed - stage.owed_by.rank.bottom < n <= assessed for n in places), places
 
 
 def test_a_taker_whose_project_fails_its_evaluation_is_told_so_with_the_results(tmp_path_factory, monkeypatch):

@@ -456,9 +456,12 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     left = workdays_left(action, written_on(action)) if action.deadline is not None else None
     report_to = p.unit(stage.report_to).name if stage.report_to else None
     reason = reason_of(p, stage.owed_by)
-    # A unit there by a veto is told so (淮安's 金湖县 is last because of its accident, not its score).
-    own = {r.unit_code: {"reason": f"{reason}（{veto_reason(p, r.veto)}）"}
-           for r in results_of(session, round_id, stage.owed_by.assessed_at) if r.veto and r.unit_code in units}
+    # A unit there by a veto is told so (淮安's 金湖县 is last because of its accident, not its score);
+    # one there by its rank is told its place (淮安's 淮阴区 read "排名后2名" and not which).
+    ranked = stage.owed_by.rank is not None
+    own = {r.unit_code: {"reason": f"{reason}（{veto_reason(p, r.veto) if r.veto else f'第{r.rank}名'}）"}
+           for r in results_of(session, round_id, stage.owed_by.assessed_at)
+           if r.unit_code in units and (r.veto or (ranked and r.rank))}
     return Outcome(action, draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
                                          rectification_deadline=action.deadline, working_days_left=left,
                                          report_to=report_to),
