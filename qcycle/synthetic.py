@@ -327,8 +327,8 @@ class World:
                 # late is scored after the assessment's day, and is still scored for it.
                 out += [({**rec, "stage": a.stage}, f"{self.source}:reviewers") for rec in records]
             for unit in sorted({i.reported_by for i in scheme.indicators if i.reported_by}):
-                if (a.stage, unit) not in self.scored:  # the office's district figures, once per assessment
-                    self.scored.add((a.stage, unit))
+                if (a.stage, f"reported:{unit}") not in self.scored:  # the district's figures, once per assessment
+                    self.scored.add((a.stage, f"reported:{unit}"))  # (apart from its own scores, if it is assessed too)
                     out += [({**rec, "stage": a.stage}, f"{self.source}:reviewers")
                             for rec in reported_figures(self.seed, unit, self.p, a.at.year)]
         self.records_made += len(out)

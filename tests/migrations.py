@@ -42,3 +42,34 @@ def decides_after_0015(url: str) -> list[tuple[str, str, str]]:
             "SELECT r.code, d.stage, d.decides FROM decision d JOIN programme_round r ON r.id = d.round_id"
             " ORDER BY r.code, d.stage")).all()
     return [(str(a), str(b), str(c)) for a, b, c in found]
+
+
+def revisions_after_0021(url: str) -> tuple[int, int, int]:
+    """(submissions, revisions, revisions whose submission exists) of a round stored at 0020 with a
+    revised hand-in, after upgrading to head: SQLite rebuilds ``submission`` to drop its fingerprint
+    key, and the revision's foreign key must neither stop the rebuild nor lose the row."""
+    db.upgrade(url, "0020_outbox_posted_with")
+    sqlite = url.startswith("sqlite")
+    ids = [uuid.uuid4() for _ in range(3)]
+    rid, sid, vid = (i.hex for i in ids) if sqlite else ids
+    stamp = "2023-04-18 10:00:00"
+    with db.get_engine(url).begin() as connection:
+        connection.execute(text(
+            "INSERT INTO programme_round (id, code, name, issuer_code, config_path, config_sha256, first_year,"
+            " last_year, created_at, updated_at) VALUES (:id, 'r1', '测试', 'amr', 'x.yaml', :sha, 2023, 2023,"
+            " :t, :t)"), {"id": rid, "sha": "0" * 64, "t": stamp})
+        columns = ("kind, stage, unit_code, fingerprint, payload, submitted_at, source, late, status, id, round_id,"
+                   " received_at")
+        values = "'application', 'application', 'c1', :fp, '{}', :t, 'test', false, 'accepted', :id, :rid, :t"
+        connection.execute(text(f"INSERT INTO submission ({columns}, identity, revisions) VALUES ({values},"
+                                " '[\"application\",\"c1\",null,null]', 1)"), {"fp": "b" * 64, "id": sid, "rid": rid, "t": stamp})
+        connection.execute(text(f"INSERT INTO submission_revision ({columns}, submission_id, fate, recorded_at)"
+                                f" VALUES ({values}, :sid, 'superseded', :t)"),
+                           {"fp": "a" * 64, "id": vid, "rid": rid, "sid": sid, "t": stamp})
+    db.get_engine(url).dispose()
+    db.upgrade(url)
+    with db.get_engine(url).connect() as connection:
+        counts = connection.execute(text(
+            "SELECT (SELECT count(*) FROM submission), (SELECT count(*) FROM submission_revision),"
+            " (SELECT count(*) FROM submission_revision r JOIN submission s ON s.id = r.submission_id)")).one()
+    return int(counts[0]), int(counts[1]), int(counts[2])

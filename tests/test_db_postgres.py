@@ -112,6 +112,20 @@ def test_decisions_stored_before_0015_learn_what_they_decide_on_postgresql(postg
         db.dispose_engines()
 
 
+def test_a_revised_hand_in_stored_before_0021_survives_the_upgrade_on_postgresql(postgres_url: str) -> None:
+    from tests.migrations import revisions_after_0021
+
+    name = f"m0021_{uuid.uuid4().hex[:8]}"  # a database of its own, migrated from 0020
+    with psycopg.connect(libpq(postgres_url), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        assert revisions_after_0021(url) == (1, 1, 1)
+        assert db.current_revision(url) == HEAD
+    finally:
+        db.dispose_engines()
+
+
 @pytest.fixture
 def fresh_database(postgres_url: str) -> Iterator[str]:
     name = f"fresh_{uuid.uuid4().hex[:8]}"

@@ -19,7 +19,7 @@ from qcycle.intake import ingest_many
 from qcycle.kinds import ACTION_KINDS, STAGE_ACTIONS
 from qcycle.lifecycle import HANDLERS, carry_out, decision_subjects, pending_decisions, sync_round
 from qcycle.loader import LoadedProgramme, load_programme
-from qcycle.models import ActionRun, Decision, OutboxMessage
+from qcycle.models import ActionRun, Decision, OutboxMessage, Submission
 from qcycle.schema import StageKind
 from qcycle.status import round_status
 from qcycle.timetable import add_months, expand, name_of
@@ -505,6 +505,43 @@ def test_hand_ins_are_counted_per_stage_and_kinds_are_declared_in_the_file(tmp_p
     actions = {(unit, key) for unit, merged in rows for key in merged.split("+")}
     overdue = {(unit, key.split(":")[0]) for unit, key in actions if ":overdue" in key}
     assert overdue == {("c1", "yearend"), ("c2", "yearend")}
+
+
+def test_a_record_placed_by_its_time_is_the_same_record_after_a_deadline_moves(tmp_path, home):
+    """Two stages take one kind; a record naming neither is placed by its time. A self-evaluation of
+    7月15日 counted for the year-end one; after the mid-year deadline moved to 7月19日 the same record,
+    pulled again, is placed mid-year: it is the record already received, not a second hand-in."""
+    r = Round(write(tmp_path, "two.yaml", TWO_WINDOWS))
+    record = {"kind": "self_evaluation", "unit": "c1", "submitted_at": "2024-07-15T10:00:00+08:00", "id": "S1"}
+    with db.session_scope() as session:
+        [first] = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, records=[record],
+                              source="test")
+    moved = write(tmp_path, "moved.yaml", TWO_WINDOWS.replace("deadline: {date: 2024-07-12}", "deadline: {date: 2024-07-19}"))
+    timetable = expand(moved.programme, WorkCalendar())
+    with db.session_scope() as session:
+        [again] = ingest_many(session=session, programme=moved.programme, timetable=timetable, round_id=r.id,
+                              records=[record], source="test")
+        stages = session.exec(select(Submission.stage).where(Submission.round_id == r.id)).all()
+    assert first.status == "accepted" and again.status == "duplicate", (first, again)
+    assert stages == ["yearend"]
+
+
+def test_a_decision_on_a_window_closing_per_category_is_asked_for_once_the_last_category_closed(tmp_path):
+    """四川's 评价确认 decided on all categories at once (its per-category days taken out here) would have
+    been asked for on 2023-12-21, while 创先引领 takers had a year left to apply: the office would have
+    checked an incomplete list. Asked once the last category closed, here never (that is after the day)."""
+    source = Path(__file__).resolve().parent.parent / "config" / "programmes" / "sc-jbgs-2023.yaml"
+    text = source.read_text(encoding="utf-8").replace("    per_category:\n      cxyl: {on: 2025-01-10}\n", "", 1)
+    path = tmp_path / "one-day.yaml"
+    path.write_text(text, encoding="utf-8")
+    p = load_programme(path).programme
+    assert not p.stage("evaluation").per_category and p.stage("evaluation_request").per_category
+    keys = expand(p, WorkCalendar()).by_name()
+    assert "evaluation:decision_request" not in keys and "evaluation:decision_due" in keys
+    # As shipped, decided per category, each category's request follows its own window.
+    shipped = expand(load_programme(source).programme, WorkCalendar()).by_name()
+    assert {k for k in shipped if k.startswith("evaluation:decision_request")} == {
+        "evaluation:decision_request:zlcx", "evaluation:decision_request:tssd", "evaluation:decision_request:cxyl"}
 
 
 def test_new_round_moves_dates_onto_working_days_keeps_prose_and_names_the_round(tmp_path):

@@ -747,3 +747,7 @@ def test_a_result_gives_its_parts_and_a_self_named_call_is_not_prefixed_again(tm
     gz = run(next(p for p in PROGRAMMES if p.stem == "gz-mayor-quality-award-2024"), tmp_path_factory, monkeypatch)
     calls = {m.subject for m in gz.messages if m.action.startswith("call:")}
     assert calls and all(s.startswith("【通知】发布2024年广州市市长质量奖申报通知") for s in calls), calls
+    # One that names only the award keeps the round's name: 福州's 第七届 is in no other word of it.
+    fz = run(next(p for p in PROGRAMMES if p.stem == "fz-government-quality-award-2024"), tmp_path_factory, monkeypatch)
+    calls = {m.subject for m in fz.messages if m.action.startswith("call:")}
+    assert calls and all(s.startswith("【通知】第七届福州市政府质量奖评审：发布福州市政府质量奖申报通知") for s in calls), calls

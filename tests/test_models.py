@@ -593,6 +593,16 @@ def test_decisions_stored_before_0015_learn_what_they_decide_from_their_rounds_p
         ("r1", "committee", "scoring"), ("r1", "eligibility", "application")]
 
 
+def test_a_revised_hand_in_stored_before_0021_survives_the_upgrade(tmp_path: Path) -> None:
+    """SQLite rebuilds ``submission`` to drop its fingerprint key; with a revision pointing at it,
+    the rebuild failed (FOREIGN KEY constraint failed) and the home could not upgrade."""
+    from tests.migrations import revisions_after_0021
+
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    assert revisions_after_0021(url) == (1, 1, 1)
+    assert db.current_revision(url) == HEAD
+
+
 def test_submission_ids_are_time_ordered_uuids(session: Session) -> None:
     """Ids made one after the other sort one after the other, as SQLite stores them (32 hex
     digits) and as PostgreSQL compares them, even thousands within one millisecond; each is a

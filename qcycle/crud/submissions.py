@@ -64,6 +64,7 @@ __all__ = [
     "current_submissions",
     "defer_handed_in_index",
     "earlier_fingerprints",
+    "fingerprints_at",
     "first_hand_ins",
     "handed_in_list",
     "handed_in_query",
@@ -222,6 +223,19 @@ def earlier_fingerprints(*, session: Session, round_id: uuid.UUID, fingerprints:
     for chunk in chunks(fingerprints):
         known.update(session.exec(select(r.fingerprint).where(r.round_id == round_id, col(r.fingerprint).in_(chunk))))
     return known
+
+
+def fingerprints_at(*, session: Session, round_id: uuid.UUID, stages: Sequence[str],
+                    fingerprints: Iterable[str]) -> set[str]:
+    """Which of ``fingerprints`` a version in force has at any of ``stages`` (read from the
+    round's rows at those stages: a record's key there may not be the one it has now)."""
+    session.flush()
+    found: set[str] = set()
+    s = Submission
+    for chunk in chunks(fingerprints):
+        found.update(session.exec(select(s.fingerprint).where(
+            s.round_id == round_id, col(s.stage).in_(list(stages)), col(s.fingerprint).in_(chunk))))
+    return found
 
 
 def revise_submissions(*, session: Session, round_id: uuid.UUID, versions: Sequence[Mapping[str, Any]],

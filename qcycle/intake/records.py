@@ -161,6 +161,9 @@ class _Plan:
     cutoff: dt.datetime | None = None
     stage: Stage | None = None
     problem: str = ""
+    # The stages it was placed among by its time (several take its kind, the record names none):
+    # a deadline moved since may place the same record at another of them.
+    siblings: tuple[str, ...] = ()
 
 
 def identity_of(stage: Stage, record: Mapping[str, Any], category: str | None) -> tuple[str | None, str]:
@@ -206,7 +209,9 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
            "submitted_at": submitted_at, "source": source, "payload": dict(record.get("payload") or {}),
            "category_code": category, "item_code": record.get("item"), "period": record.get("period"),
            "external_id": record.get("id"), "late": late, "status": status}
-    return _Plan(row=row, late=late, cutoff=cutoff, stage=stage)
+    several = stages_for(programme, record["kind"]) if not record.get("stage") else []
+    return _Plan(row=row, late=late, cutoff=cutoff, stage=stage,
+                 siblings=tuple(st.code for st in several) if len(several) > 1 else ())
 
 
 def ingest(*, session: Session, programme: Programme, timetable: Timetable, round_id: uuid.UUID,
@@ -369,6 +374,11 @@ def _store(session: Session, round_id: uuid.UUID, pending: Sequence[_Pending], *
     known = crud.earlier_fingerprints(session=session, round_id=round_id,
                                       fingerprints={p.row["fingerprint"] for p in pending})
     known.update(held["fingerprint"] for held in current.values())
+    if siblings := sorted({code for p in pending for code in p.plan.siblings}):
+        # Placed by its time among several stages, the same record pulled again after a deadline
+        # moved has another key: its content is looked for at all of them.
+        known |= crud.fingerprints_at(session=session, round_id=round_id, stages=siblings,
+                                      fingerprints={p.row["fingerprint"] for p in pending if p.plan.siblings})
     stamp = to_local(now())
     new: dict[str, dict[str, Any]] = {}  # identity -> version in force of a record new in this batch
     versions: dict[str, dict[str, Any]] = {}  # identity -> new version in force of a stored record

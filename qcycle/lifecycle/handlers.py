@@ -9,6 +9,7 @@ message drafts. Carrying out the same action twice gives the same drafts and wri
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import replace
@@ -129,8 +130,10 @@ def _publish(session, p, round_id, action) -> Outcome:
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
     for u in units if p.quotas else ():  # a plan's launch tells each unit its tasks
         own[u]["quotas"] = quota_tasks(p, u)
-    # A call that names its own occasion (发布2024年广州市市长质量奖申报通知) is not put after the round's name again.
-    named = p.round.programme in action.title or any(f"{y}年" in action.title for y in p.round.years)
+    # A call that names its own occasion (发布2024年广州市市长质量奖申报通知, 发布第4届…) is not put after the
+    # round's name again; one naming only the award (发布福州市政府质量奖申报通知) still needs the round's 第七届.
+    edition = re.search(r"第[0-9一二三四五六七八九十百]+届", p.round.name)
+    named = any(f"{y}年" in action.title for y in p.round.years) or bool(edition and edition.group() in action.title)
     drafts = draft_letters(units, "publication.j2", p, action, own=dict(own), self_named=named, **extra)
     if "takers" in extra:
         # Where each unit stands on the list (its items on it, those left off, "贵单位未列入") is its own:

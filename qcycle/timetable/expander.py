@@ -101,7 +101,10 @@ class _Expander(StageDates):
                 # before the decision's day (otherwise there is no time to ask). The parents review
                 # (县级初审); or the office itself is told what it has to decide by when (it heard
                 # only on the day the decision was due).
-                asked = self.cal.next_workday(self.event_date(decides.code, "deadline", category), include_self=False)
+                # A decision on all categories of a window that closes per category: once the last has closed.
+                cats = ([category] if category or not decides.per_category else [c.code for c in self.p.categories]) or [None]
+                closes = max(self.event_date(decides.code, "deadline", c) for c in cats)
+                asked = self.cal.next_workday(closes, include_self=False)
                 if asked < day and stage.reviewed_by is not None:
                     self._add(at(asked, dt.time(9, 0)), "review_request", stage,
                               f"{title}：请上级单位审核（{day:%Y-%m-%d}前报送意见）", deadline=nine,
