@@ -35,12 +35,8 @@ def decides_after_0015(url: str) -> list[tuple[str, str, str]]:
                     "INSERT INTO decision (id, round_id, stage, subject, outcome, decided_by, note, decided_at)"
                     " VALUES (:id, :rid, :stage, 'e1', 'rejected', 'cli:test', '', '2021-06-01 00:00:00')"),
                     {"id": new_id(), "rid": rid, "stage": stage})
-    db.get_engine(url).dispose()
-    db.upgrade(url)
-    with db.get_engine(url).connect() as connection:
-        found = connection.execute(text(
-            "SELECT r.code, d.stage, d.decides FROM decision d JOIN programme_round r ON r.id = d.round_id"
-            " ORDER BY r.code, d.stage")).all()
+    found = _upgraded_and_read(url, "SELECT r.code, d.stage, d.decides FROM decision d JOIN programme_round r"
+                                    " ON r.id = d.round_id ORDER BY r.code, d.stage")
     return [(str(a), str(b), str(c)) for a, b, c in found]
 
 
@@ -66,10 +62,16 @@ def revisions_after_0021(url: str) -> tuple[int, int, int]:
         connection.execute(text(f"INSERT INTO submission_revision ({columns}, submission_id, fate, recorded_at)"
                                 f" VALUES ({values}, :sid, 'superseded', :t)"),
                            {"fp": "a" * 64, "id": vid, "rid": rid, "sid": sid, "t": stamp})
+    [counts] = _upgraded_and_read(url, "SELECT (SELECT count(*) FROM submission), (SELECT count(*) FROM"
+                                       " submission_revision), (SELECT count(*) FROM submission_revision r JOIN"
+                                       " submission s ON s.id = r.submission_id)")
+    return int(counts[0]), int(counts[1]), int(counts[2])
+
+
+def _upgraded_and_read(url: str, query: str) -> list:
+    """Upgrade the database to head (a fresh engine: the rows above were written by another), then
+    the rows of ``query``."""
     db.get_engine(url).dispose()
     db.upgrade(url)
     with db.get_engine(url).connect() as connection:
-        counts = connection.execute(text(
-            "SELECT (SELECT count(*) FROM submission), (SELECT count(*) FROM submission_revision),"
-            " (SELECT count(*) FROM submission_revision r JOIN submission s ON s.id = r.submission_id)")).one()
-    return int(counts[0]), int(counts[1]), int(counts[2])
+        return list(connection.execute(text(query)).all())

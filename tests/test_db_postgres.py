@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -97,33 +98,33 @@ def test_upgrade_head_is_repeatable_and_matches_the_models(pg: str) -> None:
     assert timestamp_type == "timestamp with time zone"
 
 
+@contextlib.contextmanager
+def _database_of_its_own(postgres_url: str, prefix: str) -> Iterator[str]:
+    """The URL of a new, empty database beside the session's, for a migration from an old revision."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(libpq(postgres_url), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        db.dispose_engines()
+
+
 def test_decisions_stored_before_0015_learn_what_they_decide_on_postgresql(postgres_url: str) -> None:
     from tests.migrations import decides_after_0015
 
-    name = f"m0015_{uuid.uuid4().hex[:8]}"  # a database of its own, migrated from 0014
-    with psycopg.connect(libpq(postgres_url), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with _database_of_its_own(postgres_url, "m0015") as url:  # migrated from 0014
         assert decides_after_0015(url) == [("r0", "committee", ""), ("r0", "eligibility", ""),
                                            ("r1", "committee", "scoring"), ("r1", "eligibility", "application")]
         assert db.current_revision(url) == HEAD
-    finally:
-        db.dispose_engines()
 
 
 def test_a_revised_hand_in_stored_before_0021_survives_the_upgrade_on_postgresql(postgres_url: str) -> None:
     from tests.migrations import revisions_after_0021
 
-    name = f"m0021_{uuid.uuid4().hex[:8]}"  # a database of its own, migrated from 0020
-    with psycopg.connect(libpq(postgres_url), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with _database_of_its_own(postgres_url, "m0021") as url:  # migrated from 0020
         assert revisions_after_0021(url) == (1, 1, 1)
         assert db.current_revision(url) == HEAD
-    finally:
-        db.dispose_engines()
 
 
 @pytest.fixture
