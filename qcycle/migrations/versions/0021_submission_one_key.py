@@ -3,8 +3,8 @@
 (the key's values are fields of the record), so intake tells an exact repeat by reading the
 version in force under its key, and earlier versions by ``submission_revision``'s own
 fingerprint index; a record placed by its time among several stages of its kind (whose key a
-moved deadline changes) is also looked for at those stages. Its random 64-hex entries were a third of a large import's writes to the
-table (issue 13: ``bench/intake_designs.py``).
+moved deadline changes) is also looked for at those stages. Its random 64-hex entries were a
+third of a large import's writes to the table (issue 13: ``bench/intake_designs.py``).
 
 Revision ID: 0021_submission_one_key
 Revises: 0020_outbox_posted_with
