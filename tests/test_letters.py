@@ -744,6 +744,15 @@ def test_a_result_gives_its_parts_and_a_self_named_call_is_not_prefixed_again(tm
         parts = re.search(r"各部分得分：(.+)。", body).group(1).split("；")
         assert [p.rpartition("分")[0].rstrip("0123456789.") for p in parts] == names, body
         assert abs(sum(float(re.search(r"([\d.]+)分$", p).group(1)) for p in parts) - total) < 0.02, body
+    # A unit's item lines give theirs inline (四川's 阿坝 read "…：不合格（得分32.58）" and nothing of its parts).
+    sc = run(next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023"), tmp_path_factory, monkeypatch)
+    names = [c.name for c in sc.programme.assessment.components]
+    lines = [m.group(1, 2) for msg in sc.messages if msg.action.startswith("results") and msg.channel == "email"
+             for m in re.finditer(r"（得分([\d.]+)；([^）]+)）", msg.body)]
+    assert lines
+    for total, parts in lines:
+        values = [re.fullmatch(rf"{re.escape(n)}([\d.]+)分", x) for n, x in zip(names, parts.split("，"), strict=True)]
+        assert all(values) and abs(sum(float(v.group(1)) for v in values) - float(total)) < 0.02, (total, parts)
     gz = run(next(p for p in PROGRAMMES if p.stem == "gz-mayor-quality-award-2024"), tmp_path_factory, monkeypatch)
     calls = {m.subject for m in gz.messages if m.action.startswith("call:")}
     assert calls and all(s.startswith("【通知】发布2024年广州市市长质量奖申报通知") for s in calls), calls

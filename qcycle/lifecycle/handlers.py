@@ -64,6 +64,7 @@ from qcycle.lifecycle.wording import (
     result_kind,
     result_remarks,
     score_text,
+    scored_line,
     veto_reason,
 )
 from qcycle.models import AssessmentResult
@@ -417,8 +418,8 @@ def _notify(session, p, round_id, action) -> Outcome:
         # A unit with list items (or several results) gets one line per subject, its score
         # beside its grade: "某项目：良好（得分81.27）".
         named = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(lines) > 1
-        item_lines = ([f"{p_item_name(p, r.unit_code) or p.unit(u).name}：{grade_label(r.grade)}（得分{score_text(r)}）"
-                       for r in mine] + rejected.get(u, []) + missed) if named else []
+        item_lines = ([scored_line(p, r, p_item_name(p, r.unit_code) or p.unit(u).name) for r in mine]
+                      + rejected.get(u, []) + missed) if named else []
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
         items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
         # One assessment of several (each year of a plan) is named by itself: the subject line names

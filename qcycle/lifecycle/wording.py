@@ -10,8 +10,8 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, Who, grade_label
 
-__all__ = ["achievement_of", "component_scores", "counted_as", "quota_goals", "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text",
-           "veto_reason"]
+__all__ = ["achievement_of", "component_scores", "counted_as", "grade_terms", "quota_goals", "quota_tasks",
+           "reason_of", "result_kind", "result_remarks", "score_text", "scored_line", "veto_reason"]
 
 
 def achievement_of(round_name: str, items: str, grade: str) -> str:
@@ -142,14 +142,22 @@ def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
     return None
 
 
-def component_scores(p: Programme, r: AssessmentResult) -> str:
+def component_scores(p: Programme, r: AssessmentResult, sep: str = "；") -> str:
     """A total's parts, as a result letter gives them so a unit sees where it lost points (榆阳's
     发改科技局 read only "D级（得分48.46）", its 30 of 30 for the district's indicators and 13.58 for its
     tasks untold): "主要发展指标完成情况（专栏1）30.00分；主要任务和措施落实情况13.58分"; "" for one part."""
     scheme = p.assessment
     if scheme is None or len(scheme.components) < 2 or not r.components:
         return ""
-    return "；".join(f"{c.name}{r.components[c.code]:.2f}分" for c in scheme.components if c.code in r.components)
+    return sep.join(f"{c.name}{r.components[c.code]:.2f}分" for c in scheme.components if c.code in r.components)
+
+
+def scored_line(p: Programme, r: AssessmentResult, name: str) -> str:
+    """One subject's line in a result letter, its parts beside its total (四川's 阿坝 read "质量融资增信助企纾困
+    成效明显：不合格（得分32.58）", its 工作成效 and 创新突破 untold): "某项目：不合格（得分32.58；工作成效14.55分，
+    创新突破10.35分）"."""
+    parts = component_scores(p, r, sep="，")
+    return f"{name}：{grade_label(r.grade)}（得分{score_text(r)}" + (f"；{parts}" if parts else "") + "）"
 
 
 def grade_terms(p: Programme, grade: str | None) -> tuple[list[str], str | None]:
