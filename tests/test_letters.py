@@ -744,6 +744,8 @@ def test_a_result_gives_its_parts_and_a_self_named_call_is_not_prefixed_again(tm
         parts = re.search(r"各部分得分：(.+)。", body).group(1).split("；")
         assert [p.rpartition("分")[0].rstrip("0123456789.") for p in parts] == names, body
         assert abs(sum(float(re.search(r"([\d.]+)分$", p).group(1)) for p in parts) - total) < 0.02, body
+        # And what the result counts toward, as its source says ("考核结果纳入年度目标责任考核内容").
+        assert body.count("考核结果纳入年度目标责任考核。") == 1, body
     # A unit's item lines give theirs inline (四川's 阿坝 read "…：不合格（得分32.58）" and nothing of its parts).
     sc = run(next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023"), tmp_path_factory, monkeypatch)
     names = [c.name for c in sc.programme.assessment.components]

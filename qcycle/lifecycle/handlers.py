@@ -433,7 +433,8 @@ def _notify(session, p, round_id, action) -> Outcome:
                                 remarks=result_remarks(p, mine, vacated, adjusted), benefits=benefits, validity=validity,
                                 award=(items or best) if template == "award.j2" else None,
                                 quotas=quota_tasks(p, u, reached[u]) if u in reached else [], goals=goals,
-                                parts=component_scores(p, mine[0]) if len(mine) == 1 and template == "result.j2" else "")
+                                parts=component_scores(p, mine[0]) if len(mine) == 1 and template == "result.j2" else "",
+                                consequence=p.assessment.consequence if p.assessment else None)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 

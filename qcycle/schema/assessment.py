@@ -110,6 +110,9 @@ class Assessment(_Model):
     grades: list[Grade] = Field(min_length=2, description="named grades, best first; the last takes the rest")
     result_label: str | None = Field(
         None, description="what letters call the result: 考核结果, 评审结果, 评价确认结果 …")
+    consequence: str | None = Field(
+        None, min_length=1, max_length=100,
+        description="what the results count toward, said in every result letter (榆阳: 考核结果纳入年度目标责任考核)")
     ties: Literal["components_in_order", "unit_code", "shared"] = Field(
         "components_in_order",
         description="equal totals: broken by the components in order (then unit code), by unit code, "
