@@ -173,6 +173,13 @@ def _indicator_values(r: random.Random, ind: Any, last_year: int) -> list[tuple[
     return out
 
 
+def _known_figures(r: random.Random, ind: Any, last_year: int, until: int) -> list[tuple[int, float]]:
+    """(year, value) of one indicator as an assessment of the year ``until`` knows it: no figure of
+    a later year of a cumulative target; a target year still ahead reads the assessment's own."""
+    return [(min(y, until), value) for y, value in _indicator_values(r, ind, last_year)
+            if not (ind.cumulative_years and y > until)]
+
+
 def _quota_counts(r: random.Random, p: Programme, unit: str, until: int) -> list[tuple[str, int, int]]:
     """(quota action, year, count) a unit achieved, each year until ``until``, at a pace of its own."""
     plan = p.quotas
@@ -203,12 +210,9 @@ def measurements(seed: int, subject: str, p: Programme, until: int) -> list[dict
         out.append({"kind": "score", "unit": subject, "reviewer": who, "component": component, "value": value})
 
     for ind in scheme.indicators:
-        for y, value in _indicator_values(r, ind, p.round.years[-1]):
-            # No figure of a year after the assessment's: a target year still ahead reads the
-            # assessment's own year (the draws stay as they were, so seeded rounds keep them).
-            # A figure one unit reports for all is that unit's (:func:`reported_figures`).
-            if not (ind.cumulative_years and y > until) and ind.reported_by is None:
-                rec(f"indicator:{ind.code}", str(min(y, until)), value)
+        figures = _known_figures(r, ind, p.round.years[-1], until)  # drawn all the same: seeded rounds keep theirs
+        for y, value in figures if ind.reported_by is None else ():  # else the reporter's (:func:`reported_figures`)
+            rec(f"indicator:{ind.code}", str(y), value)
     for code, year, count in _quota_counts(r, p, subject.partition(":")[0], until):
         rec(f"quota:{code}", str(year), count)
     for item in scheme.bonuses:
@@ -229,10 +233,9 @@ def reported_figures(seed: int, unit: str, p: Programme, until: int) -> list[dic
     if p.assessment is None:
         return []
     r = _rng(seed, "reported", unit)  # a series of its own: the unit may be assessed too, on its own figures
-    return [{"kind": "score", "unit": unit, "reviewer": str(min(y, until)), "component": f"indicator:{ind.code}",
-             "value": value}
+    return [{"kind": "score", "unit": unit, "reviewer": str(y), "component": f"indicator:{ind.code}", "value": value}
             for ind in p.assessment.indicators if ind.reported_by == unit
-            for y, value in _indicator_values(r, ind, p.round.years[-1]) if not (ind.cumulative_years and y > until)]
+            for y, value in _known_figures(r, ind, p.round.years[-1], until)]
 
 
 class World:

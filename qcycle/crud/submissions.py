@@ -63,14 +63,13 @@ __all__ = [
     "count_submissions",
     "current_submissions",
     "defer_handed_in_index",
-    "earlier_fingerprints",
-    "fingerprints_at",
     "first_hand_ins",
     "handed_in_list",
     "handed_in_query",
     "handed_in_units",
     "list_revised",
     "mark_answered",
+    "received_fingerprints",
     "refusals_to_answer",
     "restore_handed_in_index",
     "revise_submissions",
@@ -213,28 +212,20 @@ def current_submissions(*, session: Session, round_id: uuid.UUID,
     return found
 
 
-def earlier_fingerprints(*, session: Session, round_id: uuid.UUID, fingerprints: Iterable[str]) -> set[str]:
-    """Which of ``fingerprints`` the round keeps as earlier versions (submission_revision).
-    A version in force is told by its key (:func:`current_submissions`): its fingerprint
-    repeats only with its key."""
-    session.flush()
-    known: set[str] = set()
-    r = SubmissionRevision
-    for chunk in chunks(fingerprints):
-        known.update(session.exec(select(r.fingerprint).where(r.round_id == round_id, col(r.fingerprint).in_(chunk))))
-    return known
-
-
-def fingerprints_at(*, session: Session, round_id: uuid.UUID, stages: Sequence[str],
-                    fingerprints: Iterable[str]) -> set[str]:
-    """Which of ``fingerprints`` a version in force has at any of ``stages`` (read from the
-    round's rows at those stages: a record's key there may not be the one it has now)."""
+def received_fingerprints(*, session: Session, round_id: uuid.UUID, fingerprints: Iterable[str],
+                          at_stages: Sequence[str] = ()) -> set[str]:
+    """Which of ``fingerprints`` the round keeps as earlier versions (submission_revision), or in
+    force at any of ``at_stages`` (a record placed by its time among several stages: its key there
+    may not be the one it has now). A version in force is otherwise told by its key
+    (:func:`current_submissions`): its fingerprint repeats only with its key."""
     session.flush()
     found: set[str] = set()
-    s = Submission
+    r, s = SubmissionRevision, Submission
     for chunk in chunks(fingerprints):
-        found.update(session.exec(select(s.fingerprint).where(
-            s.round_id == round_id, col(s.stage).in_(list(stages)), col(s.fingerprint).in_(chunk))))
+        found.update(session.exec(select(r.fingerprint).where(r.round_id == round_id, col(r.fingerprint).in_(chunk))))
+        if at_stages:
+            found.update(session.exec(select(s.fingerprint).where(
+                s.round_id == round_id, col(s.stage).in_(list(at_stages)), col(s.fingerprint).in_(chunk))))
     return found
 
 

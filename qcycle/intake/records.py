@@ -370,15 +370,13 @@ def _store(session: Session, round_id: uuid.UUID, pending: Sequence[_Pending], *
     keys a concurrent writer stored first."""
     current = crud.current_submissions(session=session, round_id=round_id,
                                        identities={p.row["identity"] for p in pending})
-    # Content already received: a version in force (found under its key) or an earlier one.
-    known = crud.earlier_fingerprints(session=session, round_id=round_id,
-                                      fingerprints={p.row["fingerprint"] for p in pending})
+    # Content already received: a version in force (found under its key) or an earlier one; placed
+    # by its time among several stages, the same record pulled again after a deadline moved has
+    # another key, so its content is looked for at all of them.
+    known = crud.received_fingerprints(session=session, round_id=round_id,
+                                       fingerprints={p.row["fingerprint"] for p in pending},
+                                       at_stages=sorted({code for p in pending for code in p.plan.siblings}))
     known.update(held["fingerprint"] for held in current.values())
-    if siblings := sorted({code for p in pending for code in p.plan.siblings}):
-        # Placed by its time among several stages, the same record pulled again after a deadline
-        # moved has another key: its content is looked for at all of them.
-        known |= crud.fingerprints_at(session=session, round_id=round_id, stages=siblings,
-                                      fingerprints={p.row["fingerprint"] for p in pending if p.plan.siblings})
     stamp = to_local(now())
     new: dict[str, dict[str, Any]] = {}  # identity -> version in force of a record new in this batch
     versions: dict[str, dict[str, Any]] = {}  # identity -> new version in force of a stored record

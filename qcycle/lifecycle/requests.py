@@ -38,7 +38,7 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
     received = handed_in_at(session, round_id, target, listed) if target is not None else {}
     # A hand-in taken late (accept_flag) is marked: the reviewer decides knowing it.
     handed = target.handed_in if target is not None and target.submission else None
-    items = [{"programme_name": p.round.name, "title": subject_title(p, stage, s), "item": p_item_name(p, s),
+    items = [{"programme_name": p.round.name, "item": p_item_name(p, s),
               "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s, crud.NO_HAND_IN).at,
               "late": received.get(s, crud.NO_HAND_IN).late, "handed_in": handed} for s in listed]
     file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
