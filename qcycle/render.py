@@ -90,15 +90,13 @@ def cn_date(value: dt.date | dt.datetime) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
-def cn_datetime(value: dt.date | dt.datetime, seconds: bool = False) -> str:
-    """``2023年4月20日 17:30``; a plain date (no time of day) renders as the date alone.
-    ``seconds``: shown when there are any (``17:30:30``), for a hand-in refused against a
-    17:30 deadline, which must not read as handed in at 17:30."""
+def cn_datetime(value: dt.date | dt.datetime) -> str:
+    """``2023年4月20日 17:30``; a plain date (no time of day) renders as the date alone. No
+    seconds: lateness is judged to the minute, so a refused hand-in's minute is after the deadline's."""
     _defined(value)
     if not isinstance(value, dt.datetime):
         return cn_date(value)
-    local = _local(value)
-    return f"{cn_date(local)} {local:%H:%M:%S}" if seconds and local.second else f"{cn_date(local)} {local:%H:%M}"
+    return f"{cn_date(local := _local(value))} {local:%H:%M}"
 
 
 def cn_deadline(value: dt.date | dt.datetime, note: str | None = None) -> str:

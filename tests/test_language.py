@@ -741,7 +741,7 @@ def test_a_unit_rejected_at_a_step_is_told_then_not_months_later(tmp_path, home)
     r.until("2023-04-07")  # two working days after the decision of 04-04 (05 is 清明)
     told = r.letters("eligibility_result")
     assert sorted(told) == ["e6"]  # not the approved
-    assert ("贵单位在2023年度示例区长质量奖中未通过资格审核（营业执照已过期），不再参加后续评审环节。特此告知。"
+    assert ("贵单位在2023年度示例区长质量奖中未通过资格审核（营业执照已过期），不再参加后续环节。特此告知。"
             in told["e6"]), told["e6"]
     assert told["e6"].rstrip().splitlines()[-1] == "2023年4月7日"
     # A later step's rejection is not this letter's to tell.
@@ -792,7 +792,7 @@ def test_a_window_opening_the_day_its_call_is_published_is_announced_in_the_call
 
 def test_a_unit_rejected_at_the_last_step_is_not_promised_later_steps(tmp_path, home):
     """No step follows the committee (a 公示 and the award do): its rejection is told without
-    "不再参加后续评审环节"; an earlier step's keeps it."""
+    "不再参加后续环节"; an earlier step's keeps it."""
     told = ("      - {code: committee_result, name: 审议结果, kind: notification, template: step_result,\n"
             "         after: {stage: committee, event: on, workdays: 1}, notify: {rejected_at: committee}}\n")
     text = AWARD.replace("      - {code: notice,", told + "      - {code: notice,", 1)
@@ -832,7 +832,7 @@ def test_a_recommendation_not_given_is_said_as_chinese_says_it(tmp_path, home):
     r.hand_in("application", ["e1", "e6"], "2023-03-20")
     r.decide("eligibility", e1="approved", e6="rejected")
     r.until("2023-05-31")
-    assert "贵单位在2023年度示例区长质量奖中未获所在街道推荐，不再参加后续评审环节。" in r.letters("eligibility_result")["e6"]
+    assert "贵单位在2023年度示例区长质量奖中未获所在街道推荐，不再参加后续环节。" in r.letters("eligibility_result")["e6"]
     # Told when the step was decided, not again by the results (温州 repeated it five months on).
     assert "e6" not in r.letters("results")
 

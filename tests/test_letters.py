@@ -21,7 +21,7 @@ from sqlalchemy import and_
 from sqlmodel import select
 
 from qcycle import db
-from qcycle.lifecycle.wording import achievement_of, result_kind
+from qcycle.lifecycle.wording import achievement_of, call_subject, name_beside, result_kind
 from qcycle.loader import load_programme
 from qcycle.models import NEGATIVE_OUTCOMES, ActionRun, AssessmentResult, Decision, OutboxMessage
 from qcycle.schema import StageKind
@@ -111,9 +111,13 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
     for said_twice in ("起对公示", "公示进行公示", "评审评价", "评审考核"):  # 对{公示事项}进行公示, {周期}{结果}
         if said_twice in text:
             found.append(f"said twice: {said_twice!r}")
-    for sentence in re.split(r"[。；\n]", m.body):  # 榆阳: "…（2024—2025年督查评估）2024年度质量工作督查评估结果"
+    for sentence in re.split(r"[。；\n]", text):  # 榆阳: "…（2024—2025年督查评估）2024年度质量工作督查评估结果"
         found += [f"said twice in a sentence: {w!r}" for w in ("督查评估", "质量工作考核")
                   if sentence.count(w) > 1]
+        if sentence.count("评审") > 2:  # 广州: "在…市长质量奖评审中未通过材料评审，不再参加后续评审环节"
+            found.append(f"评审 three times in a sentence: {sentence!r}")
+    if re.search(r"\d:\d{2}:\d{2}", text):  # "11:53:06提交": lateness is judged to the minute
+        found.append("a time with seconds")
     if m.subject.startswith("【结果】"):  # 淮安's and 焦作's: the kind of result is said in the heading
         found.append("a bare 【结果】 heading")
     if "）（" in text:  # 中期检查（进展报告）（2024年6月）（创先引领类）: one pair, its parts run together
@@ -510,6 +514,24 @@ def test_a_candidate_on_a_published_list_is_told_it_is_on_it(path, tmp_path_fact
 ])
 def test_an_award_is_won_and_named_once_a_grade_is_rated(round_name, items, grade, reads):
     assert achievement_of(round_name, items, grade) == reads
+
+
+@pytest.mark.parametrize(("stem", "title", "reads"), [
+    ("ha-county-assessment-2015", "印发县区质量工作考核通知", "印发淮安市2015年度县区质量工作考核通知"),
+    ("gz-mayor-quality-award-2024", "发布2024年广州市市长质量奖申报通知", "发布2024年广州市市长质量奖申报通知"),
+    ("fz-government-quality-award-2024", "发布福州市政府质量奖申报通知",
+     "第七届福州市政府质量奖评审：发布福州市政府质量奖申报通知"),
+])
+def test_a_call_s_subject_names_the_round_once(stem, title, reads):
+    p = load_programme(next(path for path in PROGRAMMES if path.stem == stem)).programme
+    assert call_subject(p, title) == reads
+
+
+def test_a_subject_does_not_repeat_the_round_name_s_qualifier():
+    yy = "榆阳区贯彻落实《质量强国建设纲要》实施意见（2024—2025年督查评估）"
+    assert name_beside(yy, "2024年度质量工作督查评估结果") == "榆阳区贯彻落实《质量强国建设纲要》实施意见"
+    assert name_beside(yy, "考核结果") == yy  # the qualifier says what the heading does not
+    assert name_beside("2024年广州市市长质量奖评审", "评审结果") == "2024年广州市市长质量奖评审"
 
 
 def test_results_are_called_as_the_programme_works():

@@ -9,7 +9,6 @@ message drafts. Carrying out the same action twice gives the same drafts and wri
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from collections import defaultdict
 from dataclasses import replace
@@ -55,9 +54,11 @@ from qcycle.lifecycle.who import (
 )
 from qcycle.lifecycle.wording import (
     achievement_of,
+    call_subject,
     component_scores,
     counted_as,
     grade_terms,
+    name_beside,
     quota_goals,
     quota_tasks,
     reason_of,
@@ -131,11 +132,8 @@ def _publish(session, p, round_id, action) -> Outcome:
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
     for u in units if p.quotas else ():  # a plan's launch tells each unit its tasks
         own[u]["quotas"] = quota_tasks(p, u)
-    # A call that names its own occasion (发布2024年广州市市长质量奖申报通知, 发布第4届…) is not put after the
-    # round's name again; one naming only the award (发布福州市政府质量奖申报通知) still needs the round's 第七届.
-    edition = re.search(r"第[0-9一二三四五六七八九十百]+届", p.round.name)
-    named = any(f"{y}年" in action.title for y in p.round.years) or bool(edition and edition.group() in action.title)
-    drafts = draft_letters(units, "publication.j2", p, action, own=dict(own), self_named=named, **extra)
+    drafts = draft_letters(units, "publication.j2", p, action, own=dict(own), called=call_subject(p, action.title),
+                           **extra)
     if "takers" in extra:
         # Where each unit stands on the list (its items on it, those left off, "贵单位未列入") is its own:
         # told to it, not in a group its peers read ("各单位未列入" in 四川's group).
@@ -428,6 +426,7 @@ def _notify(session, p, round_id, action) -> Outcome:
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
         benefits, validity = grade_terms(p, best) if praise else ([], None)
         drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
+                                subject_name=name_beside(p.round.name, heading),
                                 result="；".join(lines) or "—",
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
                                 remarks=result_remarks(p, mine, vacated, adjusted), benefits=benefits, validity=validity,

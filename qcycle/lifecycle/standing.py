@@ -75,7 +75,7 @@ def reviewer_step(name: str) -> str:
 
 def final_step(p: Programme, code: str) -> bool:
     """Whether no decision or assessment follows the decision ``code`` (a 市政府审定 before the award):
-    a unit it rejects has no later steps to leave ("不再参加后续评审环节" would promise some)."""
+    a unit it rejects has no later steps to leave ("不再参加后续环节" would promise some)."""
     return not any(s.kind in (StageKind.decision, StageKind.assessment) and s.code not in p.objection_decisions
                    for s in p.stages[p.stage_place[code] + 1:])
 

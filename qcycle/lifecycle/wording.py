@@ -3,6 +3,7 @@ notification and follow-up handlers put after "贵单位"."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping
 
 from qcycle.lifecycle.who import p_item_name
@@ -10,8 +11,8 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, Who, grade_label
 
-__all__ = ["achievement_of", "component_scores", "counted_as", "grade_terms", "quota_goals", "quota_tasks",
-           "reason_of", "result_kind", "result_remarks", "score_text", "scored_line", "veto_reason"]
+__all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "name_beside", "quota_goals",
+           "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line", "veto_reason"]
 
 
 def achievement_of(round_name: str, items: str, grade: str) -> str:
@@ -32,6 +33,31 @@ def achievement_of(round_name: str, items: str, grade: str) -> str:
         return f"荣获{award}"
     contest = round_name if award != round_name else f"{round_name}评选"
     return f"在{contest}{what}中荣获{grade}"
+
+
+def call_subject(p: Programme, title: str) -> str:
+    """What a call's subject says after 【通知】: the round's name, then what was published. A
+    title naming its own occasion (发布2024年广州市市长质量奖申报通知, 发布第4届…) stands alone; one
+    naming the round without its place and year (淮安: 印发县区质量工作考核通知) names it whole
+    instead (印发淮安市2015年度县区质量工作考核通知, not …县区质量工作考核：印发县区质量工作考核通知).
+    One naming only the award (发布福州市政府质量奖申报通知) still needs the round's 第七届."""
+    name = p.round.name
+    edition = re.search(r"第[0-9一二三四五六七八九十百]+届", name)
+    if any(f"{y}年" in title for y in p.round.years) or (edition and edition.group() in title):
+        return title
+    core = re.split(r"\d{4}年度?", name)[-1]
+    if len(core) >= 4 and core != name and core in title:
+        return title.replace(core, name, 1)
+    return f"{name}：{title}"
+
+
+def name_beside(round_name: str, heading: str) -> str:
+    """The round's name as a subject line puts it after ``heading``: without its closing
+    parenthesis when the heading already says what it does, years aside (榆阳:
+    【2024年度质量工作督查评估结果】…实施意见, not …实施意见（2024—2025年督查评估）)."""
+    qualifier = re.search(r"（([^（）]+)）$", round_name)
+    words = re.sub(r"[0-9—–\-~至年度]", "", qualifier.group(1)) if qualifier else ""
+    return round_name[:qualifier.start()] if qualifier and words and words in heading else round_name
 
 
 def reason_of(p: Programme, who: Who) -> str:
