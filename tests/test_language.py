@@ -174,7 +174,9 @@ def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step
     award = r.letters("award")
     assert sorted(award) == ["e2", "e3"] and all("评选中荣获提名奖" in body for body in award.values())
     assert all(body.rstrip().splitlines()[-2] == "示例区人民政府" for body in award.values())  # signed by `sender`
-    assert sorted(r.letters("notice")) == ["e2", "e3"]
+    # e4, scored below both awards, hears of the list while it may object; e1, refused, does not.
+    assert sorted(r.letters("notice")) == ["e2", "e3", "e4"]
+    assert "经评审，贵单位未列入拟授奖名单。" in r.letters("notice")["e4"]
     assert "公示期7天" in r.letters("notice")["e2"] and "以书面形式" in r.letters("notice")["e2"]
     # The results letter says where each left the round, never a grade it lost afterwards.
     results = r.letters("results")
@@ -951,7 +953,7 @@ def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_ow
     assert "公示名单（共2家）：\n1. 甲公司；\n2. 乙公司。\n" in opening["e5"]  # the list it may object to
     assert opening["e5"].startswith("戊公司：\n\n示例区市场监督管理局自2023年5月4日起对拟授奖名单进行公示，公示期7天，"
                                     "至2023年5月10日止。\n公示名单")
-    assert "\n如对公示内容有异议，请于2023年5月10日 23:59前以书面形式" in opening["e5"]
+    assert "\n如对公示内容有异议，请于2023年5月10日（星期三）23:59前以书面形式" in opening["e5"]
     assert "开始受理" not in opening["e5"] and "列入" not in opening["e5"]
     r.hand_in("objection", ["e2", "e5"], "2023-05-05")  # a candidate objects, and one left out earlier
     r.until("2023-05-11")

@@ -48,6 +48,7 @@ class Round:
     # (subject, decision stage) of each decision made on an assessment result graded 未获奖
     decided_unplaced: list[tuple[str, str]]
     unplaced: set[str]  # units with a result graded 未获奖
+    unplaced_subjects: set[str]  # those results' subjects (unit, or unit:item)
     vetoed: dict[str, str]  # unit → the veto that forced its grade
     decisions: list[Decision]
     notes: dict[str, str]  # action key → the run's note (ops read it in the run history)
@@ -72,7 +73,8 @@ def run(path: Path, tmp_path_factory, monkeypatch) -> Round:
             decided = list(session.exec(select(Decision.subject, Decision.stage).join(unplaced, and_(
                 Decision.round_id == unplaced.c.round_id, Decision.decides == unplaced.c.stage,
                 Decision.subject == unplaced.c.unit_code))).all())
-            units = {code.partition(":")[0] for code in session.exec(select(unplaced.c.unit_code)).all()}
+            subjects = set(session.exec(select(unplaced.c.unit_code)).all())
+            units = {code.partition(":")[0] for code in subjects}
             vetoed = dict(session.exec(select(AssessmentResult.unit_code, AssessmentResult.veto).where(
                 AssessmentResult.round_id == round_id, AssessmentResult.veto.is_not(None))).all())
             decisions = list(session.exec(select(Decision).where(Decision.round_id == round_id)).all())
@@ -82,7 +84,7 @@ def run(path: Path, tmp_path_factory, monkeypatch) -> Round:
                 AssessmentResult.round_id == round_id)).all() if row.bonus or row.deduction}
     finally:
         leave_home()
-    _runs[path] = Round(p, timetable, messages, [tuple(row) for row in decided], units, vetoed,
+    _runs[path] = Round(p, timetable, messages, [tuple(row) for row in decided], units, subjects, vetoed,
                        decisions, notes, sink, bonused)
     return _runs[path]
 
@@ -496,11 +498,33 @@ def test_a_candidate_on_a_published_list_is_told_it_is_on_it(path, tmp_path_fact
     """A 公示 letter goes to the candidates on the list: it says so, not only that a list is out."""
     r = run(path, tmp_path_factory, monkeypatch)
     notices = {st.code for st in r.programme.stages if st.kind.value == "notice"}
-    letters = [m for m in r.messages if name_of(m.action).partition(":")[0] in notices]
+    letters = [m for m in r.messages if name_of(m.action).partition(":")[0] in notices and "贵单位未列入" not in m.body]
     assert all(len(re.findall(r"贵单位(?:拟获[^，。]+，)?已列入", m.body)) == 1 and "对该名单进行公示" in m.body
                for m in letters)
     if notices:  # every award programme publishes its list
         assert letters
+
+
+@pytest.mark.parametrize("path", PROGRAMMES, ids=lambda p: p.stem)
+def test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_object(path, tmp_path_factory, monkeypatch):
+    """天水's third, 0.11 points behind the last winner, first heard of its place at the award,
+    weeks after the 公示 had closed: the candidates scored and still in the running hear the list
+    on its first day, by email (their standing is their own), with the objection deadline."""
+    r = run(path, tmp_path_factory, monkeypatch)
+    notices = {st.code: st for st in r.programme.stages if st.kind.value == "notice"
+               and st.notify and st.notify.grades}
+    if not notices:
+        return
+    refused = {d.subject for d in r.decisions if d.outcome in NEGATIVE_OUTCOMES}
+    told = [m for m in r.messages if name_of(m.action).partition(":")[0] in notices and "贵单位未列入" in m.body]
+    listed = {m.unit_code for m in r.messages if name_of(m.action).partition(":")[0] in notices and "已列入" in m.body}
+    assert {m.unit_code for m in told} == {s.partition(":")[0] for s in r.unplaced_subjects - refused} - listed
+    for m in told:
+        notice = r.programme.stage(name_of(m.action).partition(":")[0])
+        assert m.channel == "email" and "如对公示内容有异议，请于" in m.body and "（星期" in m.body
+        assert m.logical_date == notice.on, (m.unit_code, m.logical_date)
+    if path.stem.startswith("ts-"):
+        assert told  # 天水 scores more candidates than it awards
 
 
 @pytest.mark.parametrize(("round_name", "items", "grade", "reads"), [

@@ -14,6 +14,7 @@ from qcycle import crud
 from qcycle.lifecycle.who import (
     NEGATIVE,
     best_grades,
+    eliminated,
     in_category,
     p_item_name,
     results_of,
@@ -21,7 +22,7 @@ from qcycle.lifecycle.who import (
 )
 from qcycle.schema import Programme, Stage, StageKind, Who
 
-__all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "listing_of", "missing_in", "not_passed", "notice_name", "objection_replies",
+__all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "left_off", "listing_of", "missing_in", "not_passed", "notice_name", "objection_replies",
            "objections_upheld", "passed", "published_list", "rejections", "reviewer_step", "steps_told", "steps_told_alone"]
 
 
@@ -226,6 +227,20 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
     tiers = stage.notify.grades  # the award before its lower tiers (太仓 listed them mixed)
     listed = sorted(units, key=lambda u: tiers.index(proposed[u]) if proposed.get(u) in tiers else len(tiers))
     return [p.unit(u).name + (f"（拟获{proposed[u]}）" if u in proposed else "") for u in listed], proposed
+
+
+def left_off(session: Session, p: Programme, round_id: uuid.UUID, listed: list[str],
+             category: str | None) -> list[str]:
+    """Units scored in the assessment a 公示's list comes from, still in the running and not on
+    it: told while they may still object (天水's third, 0.11 points behind the last winner, first
+    heard of its place at the award, weeks after the 公示 had closed)."""
+    assessed = crud.latest_results_stage(session=session, round_id=round_id)
+    if assessed is None:
+        return []
+    gone = eliminated(session, p, round_id)  # refused at a step: told by that step's letter
+    scored = {r.unit_code.partition(":")[0] for r in results_of(session, round_id, assessed)
+              if r.unit_code not in gone and in_category(p, r.unit_code, category)}
+    return sorted(scored - set(listed))
 
 
 def listing_of(stage: Stage) -> str:
