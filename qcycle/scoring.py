@@ -37,6 +37,7 @@ __all__ = [
     "UnitResult",
     "aggregate",
     "assess",
+    "cumulated",
     "indicator_met",
     "unit_input",
 ]
@@ -140,11 +141,19 @@ def aggregate(values: Sequence[float], method: str) -> float:
     raise AssessmentError(f"未知的汇总方法 {method!r}")
 
 
+def cumulated(ind: Indicator, yearly: Sequence[float]) -> float:
+    """A cumulative target's figure from its yearly ones: their sum, or, for rates that compound
+    (``compound``: 能耗降低), 1 − ∏(1 − r) in percent."""
+    if not ind.compound:
+        return float(sum(yearly))
+    return 100.0 * (1.0 - math.prod(1.0 - r / 100.0 for r in yearly))
+
+
 def indicator_met(ind: Indicator, actual: float | Sequence[float], until_year: int | None = None) -> bool:
     """Whether an actual value (or the yearly values of a cumulative target) meets the target.
     A cumulative target assessed before its last year is held to its pace (时序进度): ﹝15﹞ over
     2021–2025 is 12 by the end of 2024."""
-    value = float(sum(actual)) if isinstance(actual, Sequence) else float(actual)
+    value = cumulated(ind, actual) if isinstance(actual, Sequence) else float(actual)
     t = ind.target
     if ind.cumulative_years and until_year is not None and until_year < max(ind.cumulative_years):
         t *= sum(1 for y in ind.cumulative_years if y <= until_year) / len(ind.cumulative_years)

@@ -159,6 +159,8 @@ def _indicator_values(r: random.Random, ind: Any, last_year: int) -> list[tuple[
     years = ind.cumulative_years or [ind.year or last_year]
     meets = r.random() < 0.75
     share = ind.target / len(years) if ind.cumulative_years else ind.target
+    if ind.compound:  # the yearly rate that compounds to the target over the years
+        share = 100.0 * (1.0 - (1.0 - ind.target / 100.0) ** (1.0 / len(years)))
     out = []
     for y in years:
         factor = r.uniform(1.0, 1.08) if meets else r.uniform(0.85, 0.99)

@@ -233,6 +233,27 @@ def test_an_assessment_reads_no_figure_of_a_later_year_and_holds_a_cumulative_ta
     assert final.total == 100.0
 
 
+def test_a_cumulative_rate_target_compounds_its_yearly_rates():
+    """榆阳's 能耗降低﹝15﹞ over 2021–2025, reported as yearly falls 3.10, 3.24, 3.15, 3.14, 3.06: added
+    they read 15.69 (met, 30 points to every department, four grades raised), compounded the fall
+    is 14.74 (missed). At 2024's pace the target is 12, and four years compound to 12.04: met."""
+    from qcycle.scoring import cumulated
+
+    s = scheme(
+        components=[{"code": "ind", "name": "指标", "weight": 1.0, "source": "indicators"}],
+        indicators=[{"code": "energy", "name": "能耗降低", "unit": "%", "target": 15, "attribute": "binding",
+                     "cumulative_years": [2021, 2022, 2023, 2024, 2025], "compound": True}],
+    )
+    ind, yearly = s.indicators[0], [3.10, 3.24, 3.15, 3.14, 3.06]
+    assert round(cumulated(ind, yearly), 2) == 14.74 and not indicator_met(ind, yearly, until_year=2025)
+    assert indicator_met(ind.model_copy(update={"compound": False}), yearly)  # what adding them decided
+    assert round(cumulated(ind, yearly[:4]), 2) == 12.04 and indicator_met(ind, yearly[:4], until_year=2024)
+    with pytest.raises(ValueError, match="cumulative_years"):
+        scheme(components=[{"code": "ind", "name": "指标", "weight": 1.0, "source": "indicators"}],
+               indicators=[{"code": "pass", "name": "合格率", "unit": "%", "target": 98, "attribute": "binding",
+                            "compound": True}])
+
+
 def _totals(*totals: float) -> list[UnitInput]:
     """Units u1, u2 … whose total is exactly the given number (two equal components)."""
     return [UnitInput(f"u{i}", reviews={"docs": [t], "talk": [t]}) for i, t in enumerate(totals, start=1)]

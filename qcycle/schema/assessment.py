@@ -63,11 +63,21 @@ class Indicator(_Model):
     cumulative_years: list[int] = Field(
         default_factory=list, description="years summed for a cumulative target, e.g. 十四五"
     )
+    compound: bool = Field(
+        False, description="the yearly figures are rates that compound, not add: 1 − ∏(1 − 年降低率) "
+                           "(单位GDP能耗降低﹝15﹞: five falls of 3.1 % are 14.6 %, not 15.5 %)")
     target_from_superior: bool = Field(False, description="以省上下达指标为准")
     year: int | None = None
     reported_by: Code | None = Field(
         None, description="the unit whose figure counts for every subject: a district-wide statistic has one "
                           "value (榆阳's 专栏1, given by the 市场监管局), not one per department assessed")
+
+
+    @model_validator(mode="after")
+    def _compounding(self) -> Indicator:
+        if self.compound and not (self.cumulative_years and self.unit == "%"):
+            raise ValueError("compound（逐年比率复合累计）只适用于 cumulative_years 累计目标、计量单位为“%”的指标")
+        return self
 
 
 class Grade(_Model):
