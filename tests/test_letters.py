@@ -120,6 +120,9 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
             found.append(f"评审 three times in a sentence: {sentence!r}")
     if re.search(r"\d:\d{2}:\d{2}", text):  # "11:53:06提交": lateness is judged to the minute
         found.append("a time with seconds")
+    place = re.search(r"[\u4e00-\u9fff]{2,3}?[省市区县]", re.sub(r"\d{4}年度?|第\S+?届", "", p.round.name))
+    if place and place.group() not in m.subject:  # 太仓's units also hear of 苏州's 市长质量奖
+        found.append(f"a subject without the round's place {place.group()!r}")
     if m.subject.startswith("【结果】"):  # 淮安's and 焦作's: the kind of result is said in the heading
         found.append("a bare 【结果】 heading")
     if "）（" in text:  # 中期检查（进展报告）（2024年6月）（创先引领类）: one pair, its parts run together

@@ -11,8 +11,9 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, Who, grade_label
 
-__all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "name_beside", "quota_goals",
-           "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line", "veto_reason"]
+__all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "name_beside", "place_of",
+           "quota_goals", "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
+           "veto_reason"]
 
 
 def achievement_of(round_name: str, items: str, grade: str) -> str:
@@ -37,18 +38,33 @@ def achievement_of(round_name: str, items: str, grade: str) -> str:
 
 def call_subject(p: Programme, title: str) -> str:
     """What a call's subject says after 【通知】: the round's name, then what was published. A
-    title naming its own occasion (发布2024年广州市市长质量奖申报通知, 发布第4届…) stands alone; one
+    title naming its own occasion and place (发布2024年广州市市长质量奖申报通知) stands alone; one
     naming the round without its place and year (淮安: 印发县区质量工作考核通知) names it whole
     instead (印发淮安市2015年度县区质量工作考核通知, not …县区质量工作考核：印发县区质量工作考核通知).
     One naming only the award (发布福州市政府质量奖申报通知) still needs the round's 第七届."""
     name = p.round.name
     edition = re.search(r"第[0-9一二三四五六七八九十百]+届", name)
-    if any(f"{y}年" in title for y in p.round.years) or (edition and edition.group() in title):
+    place = place_of(name)
+    if _bare(re.sub(r"（[^（）]*）$", "", name)) in _bare(title):  # 榆阳: 印发《榆阳区关于…〈纲要〉的实施意见》
+        return title
+    if (any(f"{y}年" in title for y in p.round.years) or (edition and edition.group() in title)) and place in title:
         return title
     core = re.split(r"\d{4}年度?", name)[-1]
     if len(core) >= 4 and core != name and core in title:
         return title.replace(core, name, 1)
     return f"{name}：{title}"
+
+
+def _bare(text: str) -> str:
+    """A name without its quotation marks, brackets, 关于 and 的, to find it inside a title."""
+    return re.sub(r"[《》〈〉“”‘’（）()\s]|关于|的", "", text)
+
+
+def place_of(round_name: str) -> str:
+    """Whose round it is, as its name says (太仓市, 宝山区); "" when the name says no place. A
+    subject names it: 太仓's units also hear of 苏州's 市长质量奖."""
+    found = re.search(r"[\u4e00-\u9fff]{2,3}?[省市区县]", re.sub(r"\d{4}年度?|第[0-9一二三四五六七八九十百]+届", "", round_name))
+    return found.group() if found else ""
 
 
 def name_beside(round_name: str, heading: str) -> str:
