@@ -493,8 +493,8 @@ def test_a_decision_request_names_its_stage_and_category_and_marks_a_hand_in_tak
 
     subject, body = render_message(draft.template, draft.context)
     assert subject == "【待审核】2023年度质量发展创新突破“揭榜挂帅”项目：评价确认（质量创新类）2项", subject
-    assert "成都市市场监督管理局：贯彻执行《四川省质量促进条例》成效明显地方，评价确认申请于2023年12月18日 10:00提交；" in body, body
-    assert "自贡市市场监督管理局：质量基础设施“一站式”服务成效明显地方，评价确认申请于2023年12月21日 10:00提交（逾期，已受理）。" in body, body
+    assert "成都市市场监督管理局：贯彻执行《四川省质量促进条例》成效明显地方，2023年12月18日 10:00提交；" in body, body
+    assert "自贡市市场监督管理局：质量基础设施“一站式”服务成效明显地方，2023年12月21日 10:00提交（逾期，已受理）。" in body, body
 
 
 def test_a_late_hand_in_refused_is_answered_once_dated_the_run_and_never_before_it_came(session, round_):

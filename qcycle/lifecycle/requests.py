@@ -40,12 +40,12 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
     handed = target.handed_in if target is not None and target.submission else None
     items = [{"programme_name": p.round.name, "item": p_item_name(p, s),
               "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s, crud.NO_HAND_IN).at,
-              "late": received.get(s, crud.NO_HAND_IN).late, "handed_in": handed} for s in listed]
+              "late": received.get(s, crud.NO_HAND_IN).late} for s in listed]
     file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
     # By when, as the letter's own day reads it: ahead, today, or (a run caught up late) already past.
     on = written_on(action)
     when = None if due is None else "ahead" if due.date() > on else "today" if due.date() == on else "past"
-    return draft_letters([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items,
+    return draft_letters([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items, handed_in=handed,
                          total=len(pending), programme_file=file, upheld=objections_upheld(session, p, round_id, stage.code),
                          by_title=[{"title": t, "count": n} for t, n in titles.most_common()], due=due, due_when=when,
                          reviewed_step=reviewer_step(stage.name) if stage.reviewed_by else None)

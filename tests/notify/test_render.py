@@ -102,12 +102,12 @@ CONTEXTS = {
         "programme_name": "揭榜挂帅",
         "stage_name": "审核揭榜书",
         "sender_name": "质量工作周期系统（自动提醒）",
+        "handed_in": "揭榜书",
         "items": [
             {
                 "programme_name": "揭榜挂帅",
                 "title": "揭榜书审核",
                 "unit_name": "成都市市场监督管理局",
-                "handed_in": "揭榜书",
                 "received_at": DEADLINE,
             },
         ],
@@ -142,7 +142,7 @@ MUST_SAY = {
                           "贵单位尚未提交"],
     "rectification.j2": ["【整改通知】", "前报送书面整改报告", "2023年4月20日（星期四）17:30"],
     "ops_digest.j2": ["【发送失败汇总】", "1条", "已停止重试", "93000"],
-    "decision_pending.j2": ["【待审核】", "1. 成都市市场监督管理局，揭榜书于2023年4月20日 17:30提交。"],
+    "decision_pending.j2": ["【待审核】", "共1项揭榜书等待审核", "1. 成都市市场监督管理局，2023年4月20日 17:30提交。"],
     "refused_late.j2": ["【不予受理】", "揭榜书（质量基础设施“一站式”服务成效明显地方）逾期提交",
                         "贵单位于2023年4月21日 09:12提交的揭榜书", "晚于截止时间（2023年4月20日 17:30）",
                         "逾期提交的不予受理"],
@@ -263,7 +263,7 @@ def test_a_long_decision_request_lists_a_few_and_counts_the_rest() -> None:
     with clock.frozen(DAY):
         subject, body = render_message("decision_pending.j2", context)
     assert subject == "【待审核】揭榜挂帅：审核揭榜书30项"
-    assert "揭榜挂帅共30项等待审核：" in body
+    assert "揭榜挂帅共30项揭榜书等待审核：" in body
     assert "按事项统计：\n揭榜书审核，25项；\n评价确认，5项。" in body
     assert body.count("成都市市场监督管理局") == 3
     assert "另有27项未列出" in body and "qcycle decide" in body
