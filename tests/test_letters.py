@@ -741,7 +741,7 @@ def test_an_award_valid_for_some_years_says_which(tmp_path_factory, monkeypatch)
     [grade] = [g for g in r.programme.assessment.grades if g.valid_years]
     awards = [m for m in r.messages if m.subject.startswith("【授奖通知】")]
     assert awards and grade.valid_years == 5
-    assert all("所获奖项有效期为5年（2024年至2028年）。" in m.body for m in awards), awards[0].body
+    assert all("所获奖项有效期为5年（2024年至2028年），期满后可再次申报。" in m.body for m in awards), awards[0].body
     assert not [m for m in r.messages if "有效期" in m.body and not m.subject.startswith("【授奖通知】")]
 
 
