@@ -326,6 +326,19 @@ GOVERNMENT_AWARDS = ["bs-quality-award-4", "fz-government-quality-award-2024", "
                      "yy-government-quality-award-2026"]
 
 
+def test_a_result_tells_what_its_grade_brings_where_no_honour_is_sent(tmp_path_factory, monkeypatch):
+    """四川 promises its 优秀 takers 加分激励 and 经费倾斜 but sends no 通报表扬: 雅安's 优秀 letter gave
+    the score alone. The result letter says it, and only to units with an item graded 优秀."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023"), tmp_path_factory, monkeypatch)
+    [best] = [g for g in r.programme.assessment.grades if g.benefits]
+    results = [m for m in r.messages if m.subject.startswith("【评价确认结果】") and m.channel == "email"]
+    told = [m for m in results if "享受以下激励" in m.body]
+    assert told and all(all(b in m.body for b in best.benefits) and best.name in m.body for m in told)
+    assert all(f"{best.name}（得分" in m.body or f"结果为：{best.name}" in m.body for m in told)
+    assert not [m for m in results if "享受以下激励" not in m.body and (f"{best.name}（得分" in m.body
+                                                                       or f"结果为：{best.name}" in m.body)]
+
+
 @pytest.mark.parametrize("stem", ["fz-government-quality-award-2024", "jz-assessment-2016"])
 def test_an_honour_lists_what_its_grade_brings_and_a_result_its_bonus(stem, tmp_path_factory, monkeypatch):
     """福州's award is 奖牌、证书 and 100万元, 焦作's A 在项目安排上优先考虑: the letters of the honour

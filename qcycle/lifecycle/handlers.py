@@ -377,6 +377,7 @@ def _notify(session, p, round_id, action) -> Outcome:
         for u, results in by_unit.items():
             by_unit[u] = [r for r in results if r.unit_code in chosen or ":" not in r.unit_code]
     praise = template in ("praise.j2", "award.j2")  # honours: every selected unit, no result lines
+    honoured = any(st.template in ("praise", "award") for st in p.stages)
     rejected: dict[str, list[str]] = defaultdict(list)
     itemised: set[str] = set()  # units with a rejected list item
     apart = steps_told_alone(p)  # a step whose rejections have their own letter: not said again here
@@ -425,13 +426,14 @@ def _notify(session, p, round_id, action) -> Outcome:
         # the round ("在2025年度质量工作督查评估中被评为A级", not the round's name and the year's run on).
         contest = occasion or p.round.name
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
-        benefits, validity = grade_terms(p, best) if praise else ([], None)
+        # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
+        benefits, validity = grade_terms(p, best) if praise or not honoured else ([], None)
         drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                 subject_name=name_beside(p.round.name, heading),
                                 result="；".join(lines) or "—",
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
                                 remarks=result_remarks(p, mine, vacated, adjusted), benefits=benefits, validity=validity,
-                                award=(items or best) if template == "award.j2" else None,
+                                award=(items or best) if template == "award.j2" else None, best=grade_label(best) if best else None,
                                 quotas=quota_tasks(p, u, reached[u]) if u in reached else [], goals=goals,
                                 parts=component_scores(p, mine[0]) if len(mine) == 1 and template == "result.j2" else "",
                                 consequence=p.assessment.consequence if p.assessment else None)
