@@ -39,6 +39,7 @@ __all__ = [
     "assess",
     "cumulated",
     "indicator_met",
+    "target_by",
     "unit_input",
 ]
 
@@ -149,14 +150,20 @@ def cumulated(ind: Indicator, yearly: Sequence[float]) -> float:
     return 100.0 * (1.0 - math.prod(1.0 - r / 100.0 for r in yearly))
 
 
+def target_by(ind: Indicator, until_year: int | None = None) -> float:
+    """An indicator's target as an assessment of ``until_year`` holds it: a cumulative target
+    before its last year at its pace (时序进度: ﹝15﹞ over 2021–2025 is 12 by the end of 2024)."""
+    if ind.cumulative_years and until_year is not None and until_year < max(ind.cumulative_years):
+        return ind.target * sum(1 for y in ind.cumulative_years if y <= until_year) / len(ind.cumulative_years)
+    return ind.target
+
+
 def indicator_met(ind: Indicator, actual: float | Sequence[float], until_year: int | None = None) -> bool:
     """Whether an actual value (or the yearly values of a cumulative target) meets the target.
     A cumulative target assessed before its last year is held to its pace (时序进度): ﹝15﹞ over
     2021–2025 is 12 by the end of 2024."""
     value = cumulated(ind, actual) if isinstance(actual, Sequence) else float(actual)
-    t = ind.target
-    if ind.cumulative_years and until_year is not None and until_year < max(ind.cumulative_years):
-        t *= sum(1 for y in ind.cumulative_years if y <= until_year) / len(ind.cumulative_years)
+    t = target_by(ind, until_year)
     return {
         ">=": value >= t,
         "<=": value <= t,

@@ -326,6 +326,25 @@ GOVERNMENT_AWARDS = ["bs-quality-award-4", "fz-government-quality-award-2024", "
                      "yy-government-quality-award-2026"]
 
 
+@pytest.mark.parametrize("stem", ["ha-county-assessment-2015", "yy-quality-plan-2025"])
+def test_a_result_names_the_indicators_not_met_with_figure_and_target(stem, tmp_path_factory, monkeypatch):
+    """淮安's counties read "工作指标完成情况48.00分" and could not tell which indicators to rectify:
+    each letter of a unit whose indicators part is short names those it missed, its figure and the
+    target, and a unit with the part in full names none."""
+    r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
+    scheme = r.programme.assessment
+    [part] = [c for c in scheme.components if c.source == "indicators"]
+    full = f"{part.name}{part.max_points or part.weight * scheme.scale:.2f}分"  # type: ignore[operator]
+    results = [m for m in r.messages if m.channel == "email" and f"{part.name}" in m.body and "各部分得分" in m.body]
+    assert results
+    for m in results:
+        names = [i.name for i in scheme.indicators if i.name in m.body.partition("未完成的指标：")[2]]
+        assert bool(names) == (full not in m.body), m.body
+        assert all(re.search(r"（(?:未报送数值，)?目标[≥≤<>=]", m.body) for _ in names), m.body
+    if stem.startswith("ha-"):  # every county there misses some (榆阳's district figures met them all here)
+        assert any("未完成的指标：" in m.body for m in results)
+
+
 def test_a_result_tells_what_its_grade_brings_where_no_honour_is_sent(tmp_path_factory, monkeypatch):
     """四川 promises its 优秀 takers 加分激励 and 经费倾斜 but sends no 通报表扬: 雅安's 优秀 letter gave
     the score alone. The result letter says it, and only to units with an item graded 优秀."""

@@ -15,10 +15,18 @@ from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.who import outstanding, p_unit_name, select_subjects
 from qcycle.schema import Assessment, Programme, grade_label
-from qcycle.scoring import YEARLY_PREFIXES, UnitInput, assess, unit_input
+from qcycle.scoring import (
+    YEARLY_PREFIXES,
+    UnitInput,
+    assess,
+    cumulated,
+    indicator_met,
+    target_by,
+    unit_input,
+)
 from qcycle.timetable import Action, Timetable
 
-__all__ = ["adjustments", "assess_action", "assessment_subjects", "never_handed_in", "quota_achieved"]
+__all__ = ["assess_action", "assessment_subjects", "never_handed_in", "quota_achieved", "what_counted"]
 
 
 def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> Outcome:
@@ -62,16 +70,6 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
             if count:
                 u.bonuses[code] = u.bonuses.get(code, 0) + count
     return inputs
-
-
-def adjustments(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None,
-                subjects: list[str]) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
-    """Each subject's bonus and deduction items, with how many times each was counted by the
-    assessment ``stage`` (what its result letter names: 焦作's 解放区 is A by a +2 bonus)."""
-    if p.assessment is None or stage is None or not (p.assessment.bonuses or p.assessment.deductions):
-        return {}
-    return {u.unit: (u.bonuses, u.deductions) for u in _inputs(session, p, round_id, stage, subjects, None)
-            if u.bonuses or u.deductions}
 
 
 def _figures_later(p: Programme, inputs: list[UnitInput], year: int) -> str:
@@ -134,6 +132,35 @@ def never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, timetab
         what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
         out.setdefault(what, set()).update(outstanding(session, p, round_id, a))
     return list(out.items())
+
+
+def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None, subjects: list[str]
+                 ) -> tuple[dict[str, tuple[dict[str, int], dict[str, int]]], dict[str, list[str]]]:
+    """What the assessment ``stage`` counted for each subject, as its result letter names it: the
+    bonus and deduction items, with how many times each (焦作's 解放区 is A by a +2 bonus), and the
+    indicators not met, each with its figure and the target that assessment held it to (淮安's
+    counties read "工作指标完成情况48.00分" and could not tell which indicators to rectify)."""
+    scheme = p.assessment
+    if scheme is None or stage is None or not (scheme.bonuses or scheme.deductions or scheme.indicators):
+        return {}, {}
+    # The year the assessment scored (its action's): a cumulative target is held to that year's pace.
+    year = next((a.at.year for a in round_timetable(session, p, round_id).actions
+                 if a.stage == stage and a.action == "assess"), None)
+    adjusted: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+    missed: dict[str, list[str]] = {}
+    for u in _inputs(session, p, round_id, stage, subjects, year):
+        if u.bonuses or u.deductions:
+            adjusted[u.unit] = (u.bonuses, u.deductions)
+        for ind in scheme.indicators:
+            target = f"目标{ind.comparator.replace('>=', '≥').replace('<=', '≤')}{target_by(ind, u.until_year):g}{ind.unit}"
+            if ind.code not in u.indicators:
+                missed.setdefault(u.unit, []).append(f"{ind.name}（未报送数值，{target}）")
+            elif not indicator_met(ind, figure := u.indicators[ind.code], u.until_year):
+                several = not isinstance(figure, (int, float))
+                value = cumulated(ind, figure) if not isinstance(figure, (int, float)) else float(figure)
+                missed.setdefault(u.unit, []).append(
+                    f"{ind.name}{'累计' if several else ''}{value:.4g}{ind.unit}（{target}）")
+    return adjusted, missed
 
 
 def quota_achieved(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None,

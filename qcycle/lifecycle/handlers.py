@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from qcycle import clock, crud
 from qcycle.errors import TimetableError
-from qcycle.lifecycle.assessing import adjustments, assess_action, quota_achieved
+from qcycle.lifecycle.assessing import assess_action, quota_achieved, what_counted
 from qcycle.lifecycle.changes import moved_deadline, told_before
 from qcycle.lifecycle.drafting import (
     base_context,
@@ -42,6 +42,7 @@ from qcycle.lifecycle.standing import (
     steps_told_alone,
 )
 from qcycle.lifecycle.who import (
+    barred,
     eliminated,
     in_category,
     outstanding,
@@ -71,7 +72,7 @@ from qcycle.lifecycle.wording import (
 )
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import Programme, Stage, StageKind, Who, grade_label
+from qcycle.schema import Programme, StageKind, Who, grade_label
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
@@ -124,7 +125,7 @@ def _publish(session, p, round_id, action) -> Outcome:
         window = p.stage(o["stage"])
         for u in set(units) & set(owers(session, p, round_id, window, o["category"])):
             own[u]["openings"].append(opening)
-        for u, why in _barred(session, p, round_id, window, o["category"]).items():
+        for u, why in barred(session, p, round_id, window, o["category"]).items():
             if u in units:
                 own[u]["barred"] = why
         for u, review in reviewers_of(session, p, round_id, window, o["category"]).items():
@@ -182,10 +183,11 @@ def _window_open(session, p, round_id, action) -> Outcome:
         # The 公示's own letter tells those on its list how and by when to object; the others
         # are sent the 公示 itself, not a bare "公示异议开始受理" (宝山 wrote both, the same day).
         on_list = resolve(session, p, round_id, notice.notify, action.category)
-        told_by_notice = set(on_list)
+        roster, _ = published_list(session, p, round_id, notice, on_list)
+        # Candidates scored and left off the list are told by the 公示's own letter, as being left off.
+        told_by_notice = set(on_list) | set(left_off(session, p, round_id, on_list, action.category) if roster else [])
         others = [u for u in units if u not in told_by_notice]
         began = clock.at(dt.date.fromisoformat(action.detail["publicity_on"]), action.at.time())
-        roster, _ = published_list(session, p, round_id, notice, on_list)
         drafts = draft_letters(others, "notice.j2", p, action, notice_name=notice_name(p, notice, action.category),
                                notice_days=notice.days, objection_deadline=action.deadline, listed=False, at=began,
                                roster=roster, roster_word=counted_as(p, on_list))
@@ -193,7 +195,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
                                             f"另函告其余 {len(others)} 个单位")
     # Those the programme's eligibility rule bars are told so when the window opens, not left
     # to apply and be refused months later (福州's winner of 2025 applied again in 2026).
-    refused = _barred(session, p, round_id, stage, action.category)
+    refused = barred(session, p, round_id, stage, action.category)
     own: dict[str, dict[str, Any]] = {u: {"barred": why} for u, why in refused.items()}
     if p.quotas and stage.code == p.quotas.progress_stage:  # what the progress report is measured against
         own |= {u: {"quotas": quota_tasks(p, u)} for u in units}
@@ -201,15 +203,6 @@ def _window_open(session, p, round_id, action) -> Outcome:
                            own=own)
     return Outcome(action, drafts, note=f"{action.title}：应提交单位 {len(units)} 个"
                                         + (f"，告知不符合申报条件的 {len(refused)} 个" if refused else ""))
-
-
-def _barred(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None) -> dict[str, str]:
-    """Units the window's eligibility rule bars (the rest of those it is owed by), with why in the
-    words a letter uses: "2025年已获…，获奖满5年后（2030年起）方可再次申报"."""
-    if stage.eligibility is None or stage.owed_by is None:
-        return {}
-    called = resolve(session, p, round_id, stage.owed_by, category)
-    return {u: why.removeprefix("不符合申报条件：") for u, why in ineligible(session, p, stage, called).items()}
 
 
 def _reminder(session, p, round_id, action) -> Outcome:
@@ -399,7 +392,8 @@ def _notify(session, p, round_id, action) -> Outcome:
     tasked = sorted({u for a in p.quotas.actions for u in a.per_unit} | set(units)) if p.quotas else units
     reached = quota_achieved(session, p, round_id, assessed, tasked) if template == "result.j2" else {}
     goals = quota_goals(p, reached) if reached else []
-    adjusted = adjustments(session, p, round_id, assessed, [r.unit_code for rs in by_unit.values() for r in rs]) if template == "result.j2" else {}
+    graded = [r.unit_code for rs in by_unit.values() for r in rs] if template == "result.j2" else []
+    adjusted, unmet = what_counted(session, p, round_id, assessed, graded)
     drafts = []
     for u in units:
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
@@ -436,6 +430,7 @@ def _notify(session, p, round_id, action) -> Outcome:
                                 award=(items or best) if template == "award.j2" else None, best=grade_label(best) if best else None,
                                 quotas=quota_tasks(p, u, reached[u]) if u in reached else [], goals=goals,
                                 parts=component_scores(p, mine[0]) if len(mine) == 1 and template == "result.j2" else "",
+                                unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],
                                 consequence=p.assessment.consequence if p.assessment else None)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 

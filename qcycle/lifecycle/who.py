@@ -30,6 +30,7 @@ __all__ = [
     "DECIDING_STAGE_KINDS",
     "NEGATIVE",
     "POSITIVE",
+    "barred",
     "best_grades",
     "decided",
     "decision_subjects",
@@ -408,3 +409,12 @@ def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stag
     gone = eliminated(session, p, round_id, objections=stage.code in p.objection_decisions)
     own = frozenset() if undecided else decided(session, round_id, stage.code, NEGATIVE)
     return sorted(x for x in subjects if (x not in gone or x in own) and in_category(p, x, category))
+
+
+def barred(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None) -> dict[str, str]:
+    """Units the window's eligibility rule bars (the rest of those it is owed by), with why in the
+    words a letter uses: "2025年已获…，获奖满5年后（2030年起）方可再次申报"."""
+    if stage.eligibility is None or stage.owed_by is None:
+        return {}
+    called = resolve(session, p, round_id, stage.owed_by, category)
+    return {u: why.removeprefix("不符合申报条件：") for u, why in ineligible(session, p, stage, called).items()}
