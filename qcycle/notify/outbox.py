@@ -119,12 +119,13 @@ def _override(template_dir: Path | None) -> Path | None:
     return template_dir if template_dir and template_dir.is_dir() else None
 
 
-# Letters about one unit's own standing: its grade, a refusal, a 督办, an order to rectify, a
-# summons, the answer to its objection; and a reviewer's list of its own applicants (余姚's towns
-# shared one group, each seeing who applied elsewhere before any 公示). Not posted in a group bot its peers read (温州's group of
-# companies, 四川's group of all 21 cities); reminders and notices still are.
-PRIVATE_TEMPLATES = frozenset({"result.j2", "step_result.j2", "escalation.j2", "rectification.j2", "summons.j2",
-                               "refused_late.j2", "objection_reply.j2", "review_request.j2"})
+# Letters about one unit's own standing: its grade, a refusal, that it is late (四川's group of all
+# 21 cities read "眉山市…：贵单位…已逾期1个工作日"), a 督办, an order to rectify, a summons, the answer
+# to its objection; and a reviewer's list of its own applicants (余姚's towns shared one group, each
+# seeing who applied elsewhere before any 公示). Not posted in a group bot its peers read (温州's
+# group of companies); reminders before a deadline and notices still are.
+PRIVATE_TEMPLATES = frozenset({"result.j2", "step_result.j2", "overdue.j2", "escalation.j2", "rectification.j2",
+                               "summons.j2", "refused_late.j2", "objection_reply.j2", "review_request.j2"})
 
 
 def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
