@@ -37,21 +37,23 @@ def achievement_of(round_name: str, items: str, grade: str) -> str:
 
 
 def call_subject(p: Programme, title: str) -> str:
-    """What a call's subject says after 【通知】: the round's name, then what was published. A
-    title naming its own occasion and place (发布2024年广州市市长质量奖申报通知) stands alone; one
-    naming the round without its place and year (淮安: 印发县区质量工作考核通知) names it whole
-    instead (印发淮安市2015年度县区质量工作考核通知, not …县区质量工作考核：印发县区质量工作考核通知).
-    One naming only the award (发布福州市政府质量奖申报通知) still needs the round's 第七届."""
+    """What a call's subject says after 【通知】: the round's name once, with what was published. A
+    title naming the round whole (发布2024年广州市市长质量奖申报通知) stands alone; one naming it
+    without its place, year or edition names it whole instead (印发淮安市2015年度县区质量工作考核通知,
+    发布第七届福州市政府质量奖申报通知, not …：发布福州市政府质量奖申报通知, the award said twice). A
+    document's own title (《…》) is not rewritten: the round's name goes before it."""
     name = p.round.name
-    edition = re.search(r"第[0-9一二三四五六七八九十百]+届", name)
-    place = place_of(name)
     if _bare(re.sub(r"（[^（）]*）$", "", name)) in _bare(title):  # 榆阳: 印发《榆阳区关于…〈纲要〉的实施意见》
         return title
-    if (any(f"{y}年" in title for y in p.round.years) or (edition and edition.group() in title)) and place in title:
+    whole = name.removesuffix("评审").removesuffix("评选")  # the award, as a call names it
+    if whole in title:
         return title
-    core = re.split(r"\d{4}年度?", name)[-1]
-    if len(core) >= 4 and core != name and core in title:
-        return title.replace(core, name, 1)
+    # The name from its place, year or edition on (天水市人民政府质量奖, 第4届区政府质量奖), longest first.
+    starts = sorted({m.end() for m in re.finditer(r"\d{4}(?:[—–-]\d{4})?年度?|第[0-9一二三四五六七八九十百]+届", whole)}
+                    | {whole.find(place) + len(place) for place in [place_of(whole)] if place})
+    for tail in (whole[i:] for i in starts if len(whole) - i >= 4):
+        if tail in title and "《" not in title:
+            return title.replace(tail, whole, 1)
     return f"{name}：{title}"
 
 
