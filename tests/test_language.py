@@ -174,9 +174,11 @@ def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step
     award = r.letters("award")
     assert sorted(award) == ["e2", "e3"] and all("评选中荣获提名奖" in body for body in award.values())
     assert all(body.rstrip().splitlines()[-2] == "示例区人民政府" for body in award.values())  # signed by `sender`
-    # e4, scored below both awards, hears of the list while it may object; e1, refused, does not.
-    assert sorted(r.letters("notice")) == ["e2", "e3", "e4"]
-    assert "经评审，贵单位未列入拟授奖名单。" in r.letters("notice")["e4"]
+    # e4, scored below both awards, and e1, refused by the committee after scoring, hear of the list while
+    # they may object, each with its score, rank and why.
+    assert sorted(r.letters("notice")) == ["e1", "e2", "e3", "e4"]
+    assert "经评审，贵单位得分" in r.letters("notice")["e4"] and "，未列入拟授奖名单。" in r.letters("notice")["e4"]
+    assert "，未列入拟授奖名单。" in r.letters("notice")["e1"] and "得分" in r.letters("notice")["e1"]
     assert "公示期7天" in r.letters("notice")["e2"] and "以书面形式" in r.letters("notice")["e2"]
     # The results letter says where each left the round, never a grade it lost afterwards.
     results = r.letters("results")

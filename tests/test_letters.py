@@ -536,7 +536,7 @@ def test_a_candidate_on_a_published_list_is_told_it_is_on_it(path, tmp_path_fact
     """A 公示 letter goes to the candidates on the list: it says so, not only that a list is out."""
     r = run(path, tmp_path_factory, monkeypatch)
     notices = {st.code for st in r.programme.stages if st.kind.value == "notice"}
-    letters = [m for m in r.messages if name_of(m.action).partition(":")[0] in notices and "贵单位未列入" not in m.body]
+    letters = [m for m in r.messages if name_of(m.action).partition(":")[0] in notices and "，未列入" not in m.body]
     assert all(len(re.findall(r"贵单位(?:拟获[^，。]+，)?已列入", m.body)) == 1 and "对该名单进行公示" in m.body
                for m in letters)
     if notices:  # every award programme publishes its list
@@ -553,13 +553,19 @@ def test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_objec
                and st.notify and st.notify.grades}
     if not notices:
         return
-    refused = {d.subject for d in r.decisions if d.outcome in NEGATIVE_OUTCOMES}
-    told = [m for m in r.messages if name_of(m.action).partition(":")[0] in notices and "贵单位未列入" in m.body]
+    told = [m for m in r.messages if name_of(m.action).partition(":")[0] in notices and "经评审，贵单位" in m.body]
     listed = {m.unit_code for m in r.messages if name_of(m.action).partition(":")[0] in notices and "已列入" in m.body}
-    assert {m.unit_code for m in told} == {s.partition(":")[0] for s in r.unplaced_subjects - refused} - listed
+    assert not any("经评审，贵单位" in m.body for m in r.messages if m.unit_code in listed and
+                   name_of(m.action).partition(":")[0] in notices)
+    # Every candidate scored and not listed: graded below the list, or refused at a later step (its refusal said again).
+    refused = {d.subject.partition(":")[0] for d in r.decisions if d.outcome in NEGATIVE_OUTCOMES}
+    assert {s.partition(":")[0] for s in r.unplaced_subjects} - listed <= {m.unit_code for m in told}
+    assert {m.unit_code for m in told} <= ({s.partition(":")[0] for s in r.unplaced_subjects} | refused) - listed
     for m in told:
         notice = r.programme.stage(name_of(m.action).partition(":")[0])
         assert m.channel == "email" and "如对公示内容有异议，请于" in m.body and "（星期" in m.body
+        assert re.search(r"经评审，贵单位(?:“[^”]+”)?得分[\d.]+[^。]*，未列入", m.body), m.body
+        assert m.body.count("排名第") == 1 or "排名第" not in m.body, m.body
         assert m.logical_date == notice.on, (m.unit_code, m.logical_date)
     if path.stem.startswith("ts-"):
         assert told  # 天水 scores more candidates than it awards

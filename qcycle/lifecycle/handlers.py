@@ -442,14 +442,15 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
             if written_on(action) > action.at.date() and action.deadline else "")
     roster, proposed = published_list(session, p, round_id, stage, units)
-    others = left_off(session, p, round_id, units, action.category) if roster else []
+    others = left_off(session, p, round_id, units, action.category) if roster else {}
     common = {"notice_name": name, "notice_days": stage.days, "objection_deadline": action.deadline, "roster": roster,
               "roster_word": counted_as(p, units)}
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=bool(roster),
                                                       proposed=proposed.get(u), **common)]
     # Being left off is the unit's own news: not posted where its peers read.
-    drafts += [replace(d, private=True) for u in others
-               for d in draft_letters([u], "notice.j2", p, action, listed=False, left_off=True, **common)]
+    drafts += [replace(d, private=True) for u, why in others.items()
+               for d in draft_letters([u], "notice.j2", p, action, listed=False, left_off=why["standing"],
+                                      remarks=why["remarks"], **common)]
     told = f"，并告知 {len(others)} 个未列入名单的参评单位" if others else ""
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{told}{late}")
 

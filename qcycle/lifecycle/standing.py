@@ -14,12 +14,13 @@ from qcycle import crud
 from qcycle.lifecycle.who import (
     NEGATIVE,
     best_grades,
-    eliminated,
     in_category,
     p_item_name,
     results_of,
     select_subjects,
 )
+from qcycle.lifecycle.wording import result_remarks
+from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 
 __all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "left_off", "listing_of", "missing_in", "not_passed", "notice_name", "objection_replies",
@@ -230,17 +231,31 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
 
 
 def left_off(session: Session, p: Programme, round_id: uuid.UUID, listed: list[str],
-             category: str | None) -> list[str]:
-    """Units scored in the assessment a 公示's list comes from, still in the running and not on
-    it: told while they may still object (天水's third, 0.11 points behind the last winner, first
-    heard of its place at the award, weeks after the 公示 had closed)."""
+             category: str | None) -> dict[str, dict[str, str | None]]:
+    """Units scored in the assessment a 公示's list comes from and not on it, each with where it
+    stands, as the 公示's letter to it says: its score and rank, and why the score did not place it
+    ("名额不超过2个"; a later step that refused it said why in its own letter). Told while they
+    may still object: 天水's third, 0.11 points behind the last winner, first heard of its place at
+    the award, weeks after the 公示 had closed, and then learned nothing it could object on."""
     assessed = crud.latest_results_stage(session=session, round_id=round_id)
     if assessed is None:
-        return []
-    gone = eliminated(session, p, round_id)  # refused at a step: told by that step's letter
-    scored = {r.unit_code.partition(":")[0] for r in results_of(session, round_id, assessed)
-              if r.unit_code not in gone and in_category(p, r.unit_code, category)}
-    return sorted(scored - set(listed))
+        return {}
+    rows = results_of(session, round_id, assessed)
+    refused = rejections(session, p, round_id)
+    vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in refused}
+    mine: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        if in_category(p, r.unit_code, category) and r.unit_code.partition(":")[0] not in listed:
+            mine[r.unit_code.partition(":")[0]].append(r)
+    out: dict[str, dict[str, str | None]] = {}
+    for unit, results in sorted(mine.items()):
+        kept = [r for r in results if r.unit_code not in refused]  # a refusal's own letter said why
+        remarks = result_remarks(p, kept, vacated) if kept else None
+        ranked = "排名第" in (remarks or "")  # "名额不超过2个，贵单位得分排名第3": the rank once
+        said = [f"{quoted(item) if (item := p_item_name(p, r.unit_code)) else ''}得分{r.total:.2f}"
+                + ("" if ranked else f"、排名第{r.rank}") for r in results]
+        out[unit] = {"standing": "；".join(said), "remarks": remarks}
+    return out
 
 
 def listing_of(stage: Stage) -> str:
