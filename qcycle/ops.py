@@ -73,13 +73,17 @@ def _outcome(stage: Stage, outcome: str) -> str:
 
 
 def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows: Iterable[DecisionRow],
-           decided_by: str) -> list[tuple[str, str, str]]:
-    """Record decisions; all rows are checked first, so a bad row writes nothing."""
+           decided_by: str, change: bool = False) -> list[tuple[str, str, str]]:
+    """Record decisions; all rows are checked first, so a bad row writes nothing. A subject decided
+    already keeps its decision unless ``change`` (and a note saying why) is given: 太仓's committee
+    approval of its first-ranked winner, its award letter sent, was overturned by one command with no
+    word of warning and no trace of what it had been. The earlier outcome goes to the audit log."""
     stages = {s.code: s for s in deciding_stages(programme)}
     by_name = {s.name: s for s in stages.values()}  # an officer types the stage as the file names it
     file = getattr(crud.get_round(session=session, code=programme.round.code), "config_path", None) or "方案文件"
     checked = []
     problems = []
+    made: dict[str, dict[str, str]] = {}  # stage → subject → outcome recorded before this call
     for row in rows:
         at = f"{row.where}: " if row.where else ""
         stage = stages.get(row.stage) or by_name.get(row.stage)
@@ -100,17 +104,28 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
             # The unit's letter gives the reason (异议不成立的理由写进函复): none would leave it out.
             problems.append(f"{at}{stage.name}：不同意 {row.subject} 须写明理由（该阶段的函件告知理由；用 --note 或决定清单的说明列）")
             continue
-        checked.append((stage, row.subject, outcome, row.note))
+        before = made.setdefault(stage.code, crud.outcomes_at(session=session, round_id=round_id, stage=stage.code))
+        earlier = before.get(row.subject)
+        if earlier is not None and earlier != outcome and not (change and (row.note or "").strip()):
+            said = _SAID.get(earlier, earlier)
+            problems.append(f"{at}{stage.name}：{row.subject} 已决定为“{said}”；要改变已作出的决定，请加 --change 并用 --note "
+                            "写明原因（此前据此发出的函件不会撤回，已执行的后续环节不会重算）")
+            continue
+        checked.append((stage, row.subject, outcome, row.note, earlier))
     if problems:
         raise DecisionError("；".join(problems))
     done = []
-    for stage, subject, outcome, note in checked:
+    for stage, subject, outcome, note, earlier in checked:
         crud.put_decision(session=session, round_id=round_id, stage=stage.code, decides=stage.decides or "",
                           subject=subject, outcome=outcome, decided_by=decided_by, note=note)
+        detail = {"subject": subject, "outcome": outcome, "note": note} | ({"before": earlier} if earlier else {})
         crud.audit(session=session, actor=decided_by, action=f"decide:{stage.code}",
-                   round_code=programme.round.code, detail={"subject": subject, "outcome": outcome})
+                   round_code=programme.round.code, detail=detail)
         done.append((stage.code, subject, outcome))
     return done
+
+
+_SAID = {"approved": "同意", "rejected": "不同意"}
 
 
 def pending(session: Session, programme: Programme, round_id: uuid.UUID) -> dict[str, list[str]]:

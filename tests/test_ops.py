@@ -49,6 +49,32 @@ def test_list_then_decide_one_and_the_rest(home):
     assert "待决定 0 项" in runner.invoke(app, ["decide", str(P1), "--list"]).output
 
 
+def test_a_decision_made_is_changed_only_on_purpose_and_the_audit_keeps_what_it_was(home):
+    """太仓's first-ranked winner, approved by the committee and sent its award letter, was rejected by
+    one command with no warning and no trace of the approval: a change now needs --change and a note."""
+    from sqlmodel import select
+
+    from qcycle.models import AuditLog, Decision
+
+    _seed_applications([("510100", "zlcx-01")])
+    args = ["decide", str(P1), "--stage", "takers_review", "--subject", "510100:zlcx-01", "--by", "张三"]
+    assert runner.invoke(app, [*args, "--approve"]).exit_code == 0
+    assert runner.invoke(app, [*args, "--approve"]).exit_code == 0  # the same decision again changes nothing
+    refused = runner.invoke(app, [*args, "--reject"])
+    assert refused.exit_code == 2 and "已决定为“同意”" in refused.output and "--change" in refused.output
+    bare = runner.invoke(app, [*args, "--reject", "--change"])  # a change says why
+    assert bare.exit_code == 2 and "--note" in bare.output
+    with db.session_scope() as session:
+        assert [d.outcome for d in session.exec(select(Decision)).all()] == ["approved"]
+    changed = runner.invoke(app, [*args, "--reject", "--change", "--note", "复议：材料不实"])
+    assert changed.exit_code == 0 and "→ 不同意" in changed.output
+    with db.session_scope() as session:
+        assert [d.outcome for d in session.exec(select(Decision)).all()] == ["rejected"]
+        last = session.exec(select(AuditLog).where(AuditLog.action == "decide:takers_review")
+                            .order_by(AuditLog.at.desc())).first()
+        assert last is not None and last.detail["before"] == "approved" and last.detail["note"] == "复议：材料不实"
+
+
 def test_bad_decisions_write_nothing_and_say_why(home, tmp_path):
     _seed_applications([("510100", "zlcx-01")])
     f = tmp_path / "d.csv"

@@ -97,6 +97,8 @@ def decide(
     by: Annotated[str | None, typer.Option(help="决定人（记入审计日志）")] = None,
     note: Annotated[str, typer.Option(help="说明（记入审计；阶段设 tell_reason 时，不同意的说明写进给该单位的函件）")] = "",
     list_only: Annotated[bool, typer.Option("--list", help="只列出待定事项")] = False,
+    change: Annotated[bool, typer.Option("--change", help="改变已作出的决定（须用 --note 写明原因；此前发出的函件不撤回，"
+                                                          "已执行的后续环节不重算）")] = False,
 ) -> None:
     """审核决定：揭榜书审核、评价确认等待运维决定的事项（单条、全部待定或从文件批量）。
 
@@ -135,7 +137,7 @@ def decide(
                     raise ops.DecisionError("没有要决定的对象：用 --subject 指定，或 --all-pending")
                 rows = [ops.DecisionRow(stage, s_, "yes" if approve else "no", note) for s_ in subjects]
             done = ops.decide(session=session, programme=p, round_id=round_id, rows=rows,
-                              decided_by=f"cli:{by or getpass.getuser()}")
+                              decided_by=f"cli:{by or getpass.getuser()}", change=change)
     except QcycleError as exc:
         raise fail(exc) from None
     said = {"approved": "同意", "rejected": "不同意"}
