@@ -249,7 +249,7 @@ def test_a_moved_deadline_run_for_past_days_is_dated_then_and_spares_units_with_
     with db.session_scope() as session:
         sync_round(session, extended, actor="cli:张三")  # recorded now, years after April 2023
     granted = runner.invoke(app, ["extend", str(path), "--stage", "application", "--unit", "510400",
-                                  "--to", "2023-05-05", "--reason", "延期申请"])
+                                  "--to", "2023-05-05", "--reason", "延期申请", "--past"])  # recorded after the fact
     assert granted.exit_code == 0, granted.output
     with db.session_scope(read_only=True) as session:
         plan = round_timetable(session, extended.programme, round_id)
@@ -354,9 +354,14 @@ def test_a_unit_extension_moves_that_units_reminders_lateness_and_overdue_notice
     no_period = runner.invoke(app, ["extend", str(SICHUAN), "--stage", "midterm", "--unit", "510400",
                                     "--to", "2023-07-21", "--reason", "延期申请"], terminal_width=200)
     assert no_period.exit_code == 2 and "请用 --period 指明期次（2023-07、2023-10、2024-06）" in no_period.output
-    granted = runner.invoke(app, ["extend", str(SICHUAN), "--stage", "application", "--unit", "510400",
-                                  "--to", "2023-04-28", "--reason", "4月18日延期申请", "--by", "张三"],
-                            terminal_width=200)
+    # A new deadline already passed grants no time (the next run sent 督办 to the unit just given more).
+    passed = runner.invoke(app, ["extend", str(SICHUAN), "--stage", "application", "--unit", "510400",
+                                 "--to", "2023-04-28", "--reason", "4月18日延期申请", "--by", "张三"], terminal_width=200)
+    assert passed.exit_code == 2 and "已经过去" in passed.output and "--past" in passed.output
+    with clock.frozen(dt.date(2023, 4, 19)):  # granted when it was asked for
+        granted = runner.invoke(app, ["extend", str(SICHUAN), "--stage", "application", "--unit", "510400",
+                                      "--to", "2023-04-28", "--reason", "4月18日延期申请", "--by", "张三"],
+                                terminal_width=200)
     assert granted.exit_code == 0, granted.output
     assert "截止时间 2023-04-28 17:30" in granted.output and "2023-04-23 09:00 提醒" in granted.output
     listed = runner.invoke(app, ["extend", str(SICHUAN), "--list"], terminal_width=200)
@@ -415,7 +420,8 @@ def test_a_list_of_extensions_is_granted_whole_or_not_at_all(ran_to_april_19, tm
                    "application,519999,2023-04-28,,不存在的单位\n"
                    "application,510700,2023-04-19,,早于原截止\n"
                    "application,510400,2023-04-27,,重复\n", encoding="utf-8")
-    refused = runner.invoke(app, ["extend", str(SICHUAN), "--from", str(bad), "--by", "张三"], terminal_width=200)
+    with clock.frozen(dt.date(2023, 4, 19)):
+        refused = runner.invoke(app, ["extend", str(SICHUAN), "--from", str(bad), "--by", "张三"], terminal_width=200)
     assert refused.exit_code == 2
     assert "3 行有误，未记录任何延期" in refused.output
     assert "第3行：单位 '519999' 不在本周期的单位名单中" in refused.output
@@ -428,7 +434,8 @@ def test_a_list_of_extensions_is_granted_whole_or_not_at_all(ran_to_april_19, tm
     good.write_text("\ufeffstage,unit,to,period,reason\n"
                     "application,510400,2023-04-28,,4月18日延期申请\n"
                     "application,510700,2023-04-26T12:00,,4月19日延期申请\n", encoding="utf-8")
-    granted = runner.invoke(app, ["extend", str(SICHUAN), "--from", str(good), "--by", "张三"], terminal_width=200)
+    with clock.frozen(dt.date(2023, 4, 19)):
+        granted = runner.invoke(app, ["extend", str(SICHUAN), "--from", str(good), "--by", "张三"], terminal_width=200)
     assert granted.exit_code == 0, granted.output
     assert "攀枝花市市场监督管理局（510400）延期：提交揭榜书截止时间 2023-04-28 17:30" in granted.output
     assert "绵阳市市场监督管理局（510700）延期：提交揭榜书截止时间 2023-04-26 12:00" in granted.output

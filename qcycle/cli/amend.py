@@ -152,6 +152,8 @@ def extend(
         "--from", help="批量延期的 CSV 文件，每行一条：阶段,单位,截止时间,期次,原因（或 stage,unit,to,period,reason）",
         exists=True, dir_okay=False)] = None,
     history: Annotated[bool, typer.Option("--list", help="列出本周期已批准的单位延期")] = False,
+    past: Annotated[bool, typer.Option("--past", help="新截止时间已过仍登记（补登早已批准的延期；该单位随即按逾期处理，"
+                                                      "下次运行会发逾期通知和督办）")] = False,
 ) -> None:
     """批准单位延期申请：该单位在某一阶段使用自己的截止时间，提醒、逾期判断与督办都随之调整。
 
@@ -170,11 +172,11 @@ def extend(
         elif table is not None:
             if stage or unit or to or period or reason:
                 raise UsageError("--from 与 --stage/--unit/--to/--period/--reason 不能同时使用")
-            _grant(file, _read_extensions(table), by)
+            _grant(file, _read_extensions(table), by, past)
         else:
             if not (stage and unit and to and reason):
                 raise UsageError("需要 --stage、--unit、--to 和 --reason（延期原因将记入记录），或 --from 延期名单")
-            _grant(file, [(0, {"stage": stage, "unit": unit, "to": to, "period": period, "reason": reason})], by)
+            _grant(file, [(0, {"stage": stage, "unit": unit, "to": to, "period": period, "reason": reason})], by, past)
     except QcycleError as exc:
         raise fail(exc) from None
 
@@ -223,9 +225,12 @@ def _deadline_of(value: str) -> dt.datetime:
     return clock.to_local(moment)
 
 
-def _checked(p, timetable, row: dict[str, str | None]) -> tuple[str, str, str | None, dt.datetime, str]:
-    """One extension, checked against the programme and the stage's own deadline:
-    (stage, unit, period, deadline, reason)."""
+def _checked(p, timetable, row: dict[str, str | None], past: bool = False
+             ) -> tuple[str, str, str | None, dt.datetime, str]:
+    """One extension, checked against the programme, the stage's own deadline and the clock:
+    (stage, unit, period, deadline, reason). A new deadline already passed grants no time: the unit
+    is overdue at once, and the next run sent 督办 to the unit just given more time."""
+    from qcycle import clock
     from qcycle.schema import StageKind
 
     stage, unit, to, period, reason = (row.get(k) for k in ("stage", "unit", "to", "period", "reason"))
@@ -244,10 +249,13 @@ def _checked(p, timetable, row: dict[str, str | None]) -> tuple[str, str, str | 
     standard = timetable.cutoff(stage, period, None)
     if standard is not None and deadline <= standard:
         raise UsageError(f"延期后的截止时间 {deadline:%Y-%m-%d %H:%M} 应晚于原截止时间 {standard:%Y-%m-%d %H:%M}")
+    if deadline <= clock.now() and not past:
+        raise UsageError(f"延期后的截止时间 {deadline:%Y-%m-%d %H:%M} 已经过去：该单位会随即按逾期处理（逾期通知、督办）；"
+                         "补登早已批准的延期请加 --past")
     return stage, unit, period, deadline, reason
 
 
-def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | None) -> None:
+def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | None, past: bool = False) -> None:
     """Check every row, then record them all in one transaction (or none)."""
     from qcycle import crud, db
     from qcycle.lifecycle import round_timetable
@@ -261,7 +269,7 @@ def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | 
         grants, errors, seen = [], [], {}
         for line, row in rows:
             try:
-                grant = _checked(p, timetable, row)
+                grant = _checked(p, timetable, row, past)
             except QcycleError as exc:
                 if not line:  # the one extension given as options: its own error
                     raise
