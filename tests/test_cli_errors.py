@@ -65,6 +65,9 @@ def test_usage_and_not_found_exit_2(home):
     _one_line(runner.invoke(app, ["outbox", "cancel", "0123abcd"]), 2, "没有编号以 0123abcd 开头的消息")
     _one_line(runner.invoke(app, ["outbox", "cancel", "0123"]), 2, "至少需要前8位")
     _one_line(runner.invoke(app, ["outbox", "list", "--round", "no-such-round"]), 2, "没有周期 no-such-round")
+    # The list's own words are taken as they are shown (已发送 was refused: "状态只能是 queued | …").
+    _one_line(runner.invoke(app, ["outbox", "list", "--round", "no-such-round", "--status", "已发送"]), 2, "没有周期")
+    _one_line(runner.invoke(app, ["outbox", "list", "--status", "发出"]), 2, "sent（已发送）")
     # A read-only command on a round that never ran: the round is not there.
     _one_line(runner.invoke(app, ["status", str(MINI)]), 2, "数据库中还没有周期 mini-2023")
 
@@ -84,6 +87,13 @@ def test_a_refusal_in_the_current_state_exits_1(home, tmp_path):
     first = runner.invoke(app, ["new-round", str(source), "--year", "2024"])
     assert first.exit_code == 0, first.output
     _one_line(runner.invoke(app, ["new-round", str(source), "--year", "2024"]), 1, "已存在")  # StateError
+    # Named with --out too: a next round's file edited by hand was overwritten without a word.
+    written = next(p for p in tmp_path.glob("*.yaml") if p != source)
+    written.write_text(written.read_text(encoding="utf-8") + "# 手工改动\n", encoding="utf-8")
+    _one_line(runner.invoke(app, ["new-round", str(source), "--year", "2024", "--out", str(written)]), 1, "--force")
+    assert written.read_text(encoding="utf-8").endswith("# 手工改动\n")
+    assert runner.invoke(app, ["new-round", str(source), "--year", "2024", "--out", str(written), "--force"]).exit_code == 0
+    assert not written.read_text(encoding="utf-8").endswith("# 手工改动\n")
 
 
 def test_an_intake_source_that_fails_as_a_whole_exits_1(home, tmp_path):
@@ -113,6 +123,7 @@ P1 = Path(__file__).resolve().parent.parent / "config" / "programmes" / "sc-jbgs
     (["plan", str(P1), "--jsn"], "错误：没有选项 --jsn（可选：--json, --png）", "qcycle plan --help"),
     (["plan", str(P1), "extra"], "错误：多余的参数：extra", "qcycle plan --help"),
     (["outbox", "list", "--limit", "abc"], "错误：'--limit' 的值无效：应为整数", "qcycle outbox list --help"),
+    (["status", str(P1), "--as-of", "2023-13-01"], "错误：'--as-of' 的值无效：'2023-13-01' 不是日期时间", "qcycle status --help"),
     (["--hoem", "x", "plan", str(P1)], "错误：没有选项 --hoem", "qcycle --help"),
 ])
 def test_a_mistyped_command_line_is_told_in_chinese_and_exits_2(args, said, help_of):

@@ -109,6 +109,7 @@ def _mistyped(exc: CommandLineError) -> typer.Exit:
 # listed is shown as it is.
 _USAGE_ZH = [
     (r"Invalid value for (.+?): (?:Value error, )?(.*)", "{0} 的值无效：{1}"),
+    (r"Invalid value: (.*)", "值无效：{0}"),
     (r"Missing option (.+?)\.?", "缺少选项 {0}"),
     (r"Missing argument (.+?)\.?", "缺少参数 {0}"),
     (r"No such command (.+?)\.?", "没有命令 {0}"),

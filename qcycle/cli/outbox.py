@@ -59,7 +59,7 @@ def _round_id(session, code: str | None):
 @outbox_app.command("list")
 def list_(
     round_code: Annotated[str | None, typer.Option("--round", help="周期代码，如 sc-jbgs-2023")] = None,
-    status: Annotated[str | None, typer.Option(help="状态：queued 待发送 | sending 发送中 | sent 已发送 | failed 待重试 | dead 已停止重试 | cancelled 已取消 | unknown 结果未知")] = None,
+    status: Annotated[str | None, typer.Option(help="状态（代码或中文）：queued 待发送 | sending 发送中 | sent 已发送 | failed 待重试 | dead 已停止重试 | cancelled 已取消 | unknown 结果未知")] = None,
     unit: Annotated[str | None, typer.Option(help="单位代码")] = None,
     channel: Annotated[str | None, typer.Option(help="方案文件中的渠道名称")] = None,
     limit: Annotated[int, typer.Option(min=1, help="最多列出条数（最新的在前）")] = 200,
@@ -79,8 +79,9 @@ def list_(
     from qcycle.crud import count_messages, list_messages, unit_fields
     from qcycle.models import OUTBOX_STATUS_LABELS as STATUS_LABELS
 
+    status = {label: code for code, label in STATUS_LABELS.items()}.get(status, status)  # the table's own words too
     if status is not None and status not in STATUSES:
-        raise UsageError(f"状态只能是 {' | '.join(STATUSES)}")
+        raise UsageError(f"状态只能是 {' | '.join(f'{code}（{STATUS_LABELS[code]}）' for code in STATUSES)}")
     db.require_current()
     with db.session_scope(read_only=True) as session:
         round_id = _round_id(session, round_code)

@@ -60,6 +60,7 @@ def new_round(
     file: FileArg,
     year: Annotated[int, typer.Option("--year", help="新一届开始的年份")],
     out_file: Annotated[Path | None, typer.Option("--out", help="写到哪里（默认：与原文件同目录，以新周期代码命名）")] = None,
+    force: Annotated[bool, typer.Option("--force", help="目标文件已存在时覆盖它（其中手工改动将丢失）")] = False,
 ) -> None:
     """按本届方案写出下一届的方案文件：日期整年顺移并落到法定工作日，周期代码、名称、年份随之更新；
     列出需要人工核对的日期（改到工作日的、将顺延的截止日、日历尚未覆盖的年份、2月29日、引用其他周期之处）。
@@ -77,8 +78,8 @@ def new_round(
     except QcycleError as exc:
         raise fail(exc) from None
     target = out_file or file.with_name(f"{made.code}.yaml")
-    if target.exists() and out_file is None:
-        raise StateError(f"{target} 已存在；用 --out 指定另一个文件")
+    if target.exists() and not force:  # a file edited by hand since it was written would be lost
+        raise StateError(f"{target} 已存在；用 --out 指定另一个文件，或加 --force 覆盖（其中的手工改动将丢失）")
     target.write_text(made.text, encoding="utf-8")
     out.print(f"已写出：{target}（周期代码 {made.code}）", markup=False)
     for note in made.notes:

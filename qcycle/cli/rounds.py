@@ -188,7 +188,8 @@ def _as_of(value: str | None) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} 不是日期时间（应为 2023-04-20 或 2023-04-20T17:30）") from None
+        raise typer.BadParameter(f"{value!r} 不是日期时间（应为 2023-04-20 或 2023-04-20T17:30）",
+                                 param_hint="'--as-of'") from None
     if len(value) <= 10:
         moment = moment.replace(hour=23, minute=59)  # a bare date means "by the end of that day"
     return clock.to_local(moment)
