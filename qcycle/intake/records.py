@@ -8,7 +8,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlmodel import Session
@@ -24,6 +24,7 @@ from qcycle.intake.placing import (
     unplaced,
 )
 from qcycle.jsontext import canonical
+from qcycle.lifecycle.who import p_item_name, select_subjects
 from qcycle.models import QuarantinedRecord, identity_text, ordered_uuid
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
@@ -214,6 +215,33 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
                  siblings=tuple(st.code for st in several) if len(several) > 1 else ())
 
 
+def _not_owed(session: Session, p: Programme, round_id: uuid.UUID, plan: _Plan, record: Mapping[str, Any],
+              cutoffs: dict) -> str:
+    """Why a hand-in is not one its stage asks of this unit ("" when it is): 成都's progress report
+    on an item it never took up was 按时受理 and exported as such. Judged where the stage is owed by
+    those a decision approved (揭榜名单) once that decision has approved anyone: before it, the list
+    is not made, and a stage owed by levels takes any unit of them (its reminders say so)."""
+    stage = plan.stage
+    assert stage is not None and stage.owed_by is not None and plan.row is not None
+    approving = stage.owed_by.approved_at
+    category = plan.row["category_code"]
+    owed = cutoffs.setdefault("owed", {})
+    if (stage.code, category) not in owed:
+        made = crud.outcomes_at(session=session, round_id=round_id, stage=approving) if approving else {}
+        # What the decision approved, list items or units, is what the stage is owed for.
+        owed[stage.code, category] = (frozenset(select_subjects(session, p, round_id, stage.owed_by, category)),
+                                      any(":" in x for x in made)) if made else None
+    if owed[stage.code, category] is None:
+        return ""
+    subjects, per_item = owed[stage.code, category]
+    unit, item = str(record["unit"]), record.get("item")
+    if (f"{unit}:{item}" if per_item else unit) in subjects:
+        return ""
+    name = p_item_name(p, f"{unit}:{item}") if per_item and item else None
+    what = f"（未列入“{name}”）" if name else ""
+    return f"{p.unit(unit).name}（{unit}）不在“{stage.name}”的应交名单中{what}，不是本阶段要收的材料"
+
+
 def ingest(*, session: Session, programme: Programme, timetable: Timetable, round_id: uuid.UUID,
            record: Mapping[str, Any], source: str, raw: str | None = None) -> IngestResult:
     """Store one record once, applying the lateness rule and the stage's record identity;
@@ -251,6 +279,8 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
             results.append(None)
             continue
         plan = _plan(programme, timetable, round_id, record, source, fp, cutoffs)
+        if not plan.problem and plan.stage is not None and plan.stage.owed_by is not None:
+            plan = replace(plan, problem=_not_owed(session, programme, round_id, plan, record, cutoffs))
         if plan.problem:
             results.append(_set_aside(session, round_id, source, _Pending(i, plan, record, raw, where), plan.problem,
                                       "quarantined"))

@@ -234,3 +234,32 @@ def test_a_score_given_again_is_a_duplicate_and_a_changed_one_a_revision_in_the_
     assert changed[0].status == "revised" and changed[0].reason == "评分由 95 改为 60（已记入审计日志）"
     assert values == [60.0]
     assert [(a.detail["old"], a.detail["new"], a.detail["reviewer"]) for a in audit] == [(95.0, 60.0, "专家甲")]
+
+
+def test_a_hand_in_its_stage_does_not_ask_of_the_unit_is_set_aside_once_the_list_is_made(tmp_path):
+    """成都's progress report on an item it never took up was 按时受理 and exported as such: once the
+    揭榜名单 is decided, a progress report is taken only from a taker of its item. Before the list is
+    made nothing is judged by it (the simulated world and a pull may run ahead of the decision)."""
+    from qcycle import crud
+
+    url = _fresh(tmp_path, "owed.db")
+    with Session(db.get_engine(url), expire_on_commit=False) as session:
+        ctx = open_round(session, P1)
+        args = {"session": session, "programme": ctx.loaded.programme, "timetable": ctx.timetable,
+                "round_id": ctx.round_id, "source": "test"}
+
+        def report(unit: str, item: str, when: str) -> object:
+            return ingest(record=normalise_record({"kind": "progress_report", "unit": unit, "item": item,
+                                                   "period": "2023-07", "submitted_at": when}), **args)
+
+        assert report("510300", "cxyl-02", "2023-07-10T10:00:00+08:00").status == "accepted"  # no list yet
+        crud.put_decisions(session=session, round_id=ctx.round_id, stage="takers_review", decides="application",
+                           outcomes={"510100:zlcx-01": "approved", "510400:tssd-01": "rejected"}, decided_by="test")
+        taker = report("510100", "zlcx-01", "2023-07-11T10:00:00+08:00")
+        other_item = report("510100", "tssd-01", "2023-07-11T10:00:00+08:00")
+        refused = report("510400", "tssd-01", "2023-07-11T10:00:00+08:00")
+    db.get_engine(url).dispose()
+    assert taker.status == "accepted"
+    assert other_item.status == refused.status == "quarantined"
+    assert "成都市市场监督管理局（510100）不在“中期检查（进展报告）”的应交名单中（未列入" in other_item.reason
+    assert "攀枝花" in refused.reason and "应交名单中" in refused.reason
