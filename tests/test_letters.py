@@ -343,7 +343,7 @@ def test_a_result_names_the_indicators_not_met_with_figure_and_target(stem, tmp_
     for m in results:
         names = [i.name for i in scheme.indicators if i.name in m.body.partition("未完成的指标：")[2]]
         assert bool(names) == (full not in m.body), m.body
-        assert all(re.search(r"（(?:未报送数值，)?目标[≥≤<>=]", m.body) for _ in names), m.body
+        assert all(re.search(r"（(?:未报送数值，)?目标[≥≤<>]?\d", m.body) for _ in names), m.body
     if stem.startswith("ha-"):  # every county there misses some (榆阳's district figures met them all here)
         assert any("未完成的指标：" in m.body for m in results)
 

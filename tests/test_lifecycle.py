@@ -693,6 +693,31 @@ def test_an_assessment_says_whom_it_scored_0_on_figures_nobody_gave(session):
     assert f"{len(depts)} 个没有“主要发展指标完成情况（专栏1）”的数据，该项按 0 分计（" in note, note
 
 
+def test_an_indicator_not_met_is_told_with_its_figure_its_target_and_a_year_not_reported(session):
+    """榆阳's 能耗降低 with the 2022 figure missing read "累计9.67%（目标≥12%）": a year not reported was
+    summed as nothing, unsaid, and a district figure read as the department's own."""
+    from qcycle.intake import ingest_many
+    from qcycle.lifecycle.assessing import assess_action, what_counted
+
+    loaded = load_programme(YY)
+    p = loaded.programme
+    rid = sync_round(session, loaded).id
+    t = expand(p, WorkCalendar())
+    depts = [u.code for u in p.units if u.level == "department"]
+    rows = [{"kind": "score", "unit": u, "reviewer": r, "component": c.code, "value": 80, "stage": "assessment_2024"}
+            for u in depts for r in ("R1", "R2", "R3") for c in p.assessment.components if c.source == "reviews"]
+    rows += [{"kind": "score", "unit": "yy-scjg", "reviewer": year, "component": "indicator:energy", "value": 3.2,
+              "stage": "assessment_2024"} for year in ("2021", "2023", "2024")]  # 2022 not reported
+    assert all(x.status == "accepted" for x in ingest_many(session=session, programme=p, timetable=t, round_id=rid,
+                                                           records=rows, source="test"))
+    assess_action(session, p, rid, t.by_name()["assessment_2024:assess"])
+    _, unmet = what_counted(session, p, rid, "assessment_2024", depts)
+    [energy] = [x for x in unmet[depts[0]] if x.startswith("单位地区生产总值能源消耗降低")]
+    assert energy == ("单位地区生产总值能源消耗降低累计9.3%（4年中只报送了3年的数值，目标≥12%，"
+                      "全区数值，由榆阳区市场监督管理局报送）"), energy
+    assert all(any(x.startswith("单位地区生产总值能源消耗降低") for x in unmet[d]) for d in depts)
+
+
 def test_a_listed_unit_is_told_which_of_its_items_were_not_listed(session, round_):
     """自贡 applied for two items, one approved and one not: the list's letter said "贵单位已列入该
     名单" and nothing of the other, until the results nine months later."""

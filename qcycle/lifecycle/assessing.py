@@ -152,14 +152,22 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
         if u.bonuses or u.deductions:
             adjusted[u.unit] = (u.bonuses, u.deductions)
         for ind in scheme.indicators:
-            target = f"目标{ind.comparator.replace('>=', '≥').replace('<=', '≤')}{target_by(ind, u.until_year):g}{ind.unit}"
+            sign = {">=": "≥", "<=": "≤", "=": ""}.get(ind.comparator, ind.comparator)
+            said = [f"目标{sign}{round(target_by(ind, u.until_year), 2):g}{ind.unit}"]
+            if ind.reported_by:  # one district figure: not the department's own
+                said.append(f"全区数值，由{p.unit(ind.reported_by).name}报送")
             if ind.code not in u.indicators:
-                missed.setdefault(u.unit, []).append(f"{ind.name}（未报送数值，{target}）")
+                missed.setdefault(u.unit, []).append(f"{ind.name}（未报送数值，{'，'.join(said)}）")
             elif not indicator_met(ind, figure := u.indicators[ind.code], u.until_year):
-                several = not isinstance(figure, (int, float))
-                value = cumulated(ind, figure) if not isinstance(figure, (int, float)) else float(figure)
+                if isinstance(figure, (int, float)):
+                    value, sum_of = float(figure), ""
+                else:  # a cumulative target's years so far: one not reported is said, not summed as nothing
+                    value, sum_of = cumulated(ind, figure), "累计"
+                    owed = [y for y in ind.cumulative_years if u.until_year is None or y <= u.until_year]
+                    if len(figure) < len(owed):
+                        said.insert(0, f"{len(owed)}年中只报送了{len(figure)}年的数值")
                 missed.setdefault(u.unit, []).append(
-                    f"{ind.name}{'累计' if several else ''}{value:.4g}{ind.unit}（{target}）")
+                    f"{ind.name}{sum_of}{round(value, 2):g}{ind.unit}（{'，'.join(said)}）")
     return adjusted, missed
 
 
