@@ -111,6 +111,8 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
             problems.append(f"{at}{stage.name}：{row.subject} 已决定为“{said}”；要改变已作出的决定，请加 --change 并用 --note "
                             "写明原因（此前据此发出的函件不会撤回，已执行的后续环节不会重算）")
             continue
+        if earlier == outcome and not (row.note or "").strip():
+            continue  # made already, as it is: nothing to record again
         checked.append((stage, row.subject, outcome, row.note, earlier))
     if problems:
         raise DecisionError("；".join(problems))
@@ -118,7 +120,8 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
     for stage, subject, outcome, note, earlier in checked:
         crud.put_decision(session=session, round_id=round_id, stage=stage.code, decides=stage.decides or "",
                           subject=subject, outcome=outcome, decided_by=decided_by, note=note)
-        detail = {"subject": subject, "outcome": outcome, "note": note} | ({"before": earlier} if earlier else {})
+        detail = {"subject": subject, "outcome": outcome, "note": note} | (
+            {"before": earlier} if earlier and earlier != outcome else {})
         crud.audit(session=session, actor=decided_by, action=f"decide:{stage.code}",
                    round_code=programme.round.code, detail=detail)
         done.append((stage.code, subject, outcome))

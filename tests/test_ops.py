@@ -73,6 +73,13 @@ def test_a_decision_made_is_changed_only_on_purpose_and_the_audit_keeps_what_it_
         last = session.exec(select(AuditLog).where(AuditLog.action == "decide:takers_review")
                             .order_by(AuditLog.at.desc())).first()
         assert last is not None and last.detail["before"] == "approved" and last.detail["note"] == "复议：材料不实"
+    # Read back as ops read it, newest first, in the office's words.
+    log = runner.invoke(app, ["audit", str(P1), "--action", "decide"], terminal_width=200)
+    assert log.exit_code == 0 and len(log.output.strip().splitlines()) == 2, log.output
+    first = log.output.splitlines()[0]
+    assert "cli:张三 decide:takers_review" in first and "决定：不同意；" in first and "原决定：同意" in first
+    assert "说明：复议：材料不实" in first
+    assert "没有符合条件" in runner.invoke(app, ["audit", str(P1), "--action", "extend"]).output
 
 
 def test_bad_decisions_write_nothing_and_say_why(home, tmp_path):

@@ -1,4 +1,5 @@
-"""``qcycle amend``, ``qcycle extend`` and ``qcycle plan FILE --diff``: changing a round while it runs.
+"""``qcycle amend``, ``qcycle extend``, ``qcycle plan FILE --diff`` and ``qcycle audit``: changing a round
+while it runs, and the record of who changed what.
 
 Registered on :data:`qcycle.cli.common.app` when :mod:`qcycle.cli` imports this module.
 """
@@ -16,7 +17,7 @@ from rich.table import Table
 from qcycle.cli.common import FileArg, again, app, err, fail, open_round, out
 from qcycle.errors import NotFoundError, QcycleError, UsageError
 
-__all__ = ["amend", "extend", "print_plan_diff"]
+__all__ = ["amend", "audit", "extend", "print_plan_diff"]
 
 
 def _changes(file: Path, *, need_base: bool = True):
@@ -307,3 +308,49 @@ def _print_extensions(file: Path) -> None:
         name = p.unit(r.unit_code).name if p.has_unit(r.unit_code) else r.unit_code
         out.print(f"{p.stage(r.stage).name}{'·' + r.period if r.period else ''}：{name}（{r.unit_code}）"
                   f"截止 {r.deadline:%Y-%m-%d %H:%M}；{r.actor}，{r.granted_at:%Y-%m-%d}：{r.reason}", markup=False)
+
+
+# How an audit entry's details read (the log keeps them as the code writes them).
+_AUDIT_WORDS = {"subject": "对象", "outcome": "决定", "before": "原决定", "note": "说明", "unit": "单位",
+                "period": "期次", "deadline": "截止时间", "reason": "原因", "stage": "阶段", "pending": "待决定",
+                "outstanding": "尚未提交", "overdue": "逾期", "escalated": "督办", "ineligible": "不符合条件"}
+_OUTCOMES = {"approved": "同意", "rejected": "不同意"}
+
+
+@app.command()
+def audit(
+    file: FileArg,
+    since: Annotated[str | None, typer.Option("--since", help="只列出这一天及以后的记录：YYYY-MM-DD")] = None,
+    action: Annotated[str | None, typer.Option(
+        "--action", help="只列出某类操作（按开头匹配）：decide 审核决定、extend 延期、amend 修改周期、outbox 消息处理，"
+                         "或某一阶段的动作，如 midterm")] = None,
+    limit: Annotated[int, typer.Option(help="最多列出多少条（最新的在前）")] = 50,
+) -> None:
+    """审计日志：谁在什么时候对本周期做了什么（审核决定及改变前的结果、延期、修改、消息处理、每次运行执行的动作），最新的在前。
+
+    \b
+    示例：qcycle audit config/programmes/sc-jbgs-2023.yaml --action decide
+          qcycle audit config/programmes/sc-jbgs-2023.yaml --since 2023-04-20 --limit 200
+    """
+    from qcycle import clock, crud, db
+
+    try:
+        start = None
+        if since is not None:
+            try:
+                start = clock.at(dt.date.fromisoformat(since))
+            except ValueError:
+                raise UsageError(f"--since {since!r} 不是日期（应为 YYYY-MM-DD）") from None
+        loaded, _ = open_round(file, read_only=True)
+        with db.session_scope(read_only=True) as session:
+            rows = crud.audit_entries(session=session, round_code=loaded.programme.round.code, since=start,
+                                      action=action, limit=limit)
+    except QcycleError as exc:
+        raise fail(exc) from None
+    if not rows:
+        out.print("没有符合条件的审计记录。", markup=False)
+    for r in rows:
+        said = [f"{_AUDIT_WORDS.get(k, k)}：{_OUTCOMES.get(v, v) if k in ('outcome', 'before') else v}"
+                for k, v in r.detail.items() if v not in (None, "")]
+        out.print(f"{r.at:%Y-%m-%d %H:%M} {r.actor} {r.action}" + (f"（{'；'.join(said)}）" if said else ""),
+                  markup=False)

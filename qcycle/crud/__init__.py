@@ -39,7 +39,7 @@ from qcycle.crud.amendments import (
     list_amendments,
     list_extensions,
 )
-from qcycle.crud.auditlog import audit
+from qcycle.crud.auditlog import audit, audit_entries
 from qcycle.crud.decisions import (
     decided_at,
     decided_subjects,
@@ -142,6 +142,7 @@ __all__ = [
     "add_submissions",
     "assign_submission_stages",
     "audit",
+    "audit_entries",
     "claim_action",
     "claimable_messages",
     "count_messages",
