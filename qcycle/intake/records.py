@@ -38,6 +38,7 @@ class IngestResult:
     status: str
     reason: str = ""
     record_id: uuid.UUID | None = None
+    in_force: bool = True  # a revision kept in the history only (handed in before the version in force) is not
 
 
 def fingerprint(record: Mapping[str, Any]) -> str:
@@ -458,7 +459,7 @@ def _revision(row: Mapping[str, Any], held: Mapping[str, Any],
         # The on-time version arrived after a refused late one (a page pulled out of order).
         return None, "refused_late", IngestResult("revised", "按时提交的版本晚于逾期版本收到，按时版本有效", held["id"])
     if row["submitted_at"] < held["submitted_at"]:
-        return "older", "", IngestResult("revised", "早于现行版本提交，已存入修改记录", held["id"])
+        return "older", "", IngestResult("revised", "早于现行版本提交，已存入修改记录", held["id"], in_force=False)
     if refused and not held_refused:
         return "refused_late", "", IngestResult(
             "rejected_late", f"逾期修改（截止 {plan.cutoff:%Y-%m-%d %H:%M}），不予受理，原记录有效", held["id"])

@@ -116,20 +116,25 @@ class ImportReport:
     # already committed (their counts are included; their quarantine reasons are not listed).
     resumed_at: str = ""
     resumed_rows: int = 0
+    # Revisions handed in before the version in force: kept in its history, not in force (an officer
+    # read 修改重报 1 as the correction having taken effect).
+    not_in_force: int = 0
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
     def summary(self) -> str:
-        """按时受理 3，逾期已受理 1，逾期不予受理 0，重复 2，修改重报 0，冲突隔离 0，隔离 1"""
-        return "，".join(f"{STATUS_LABELS[s]} {self.counts.get(s, 0)}" for s in STATUSES)
+        """按时受理 3，逾期已受理 1，逾期不予受理 0，重复 2，修改重报 1（其中 1 份早于现行版本提交，未生效），冲突隔离 0，隔离 1"""
+        older = f"（其中 {self.not_in_force} 份早于现行版本提交，未生效）" if self.not_in_force else ""
+        return "，".join(f"{STATUS_LABELS[s]} {self.counts.get(s, 0)}{older if s == 'revised' else ''}" for s in STATUSES)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "round_code": self.round_code,
             "counts": dict(self.counts),
+            "not_in_force": self.not_in_force,
             "pages": self.pages,
             "stopped": self.stopped,
             "quarantined": [
@@ -197,6 +202,7 @@ class ImportReport:
     def count(self, result: IngestResult, *, where: str, raw: str) -> str:
         """Count one row's outcome (rows ingested in bulk come here after ``ingest_many``)."""
         self.counts[result.status] = self.counts.get(result.status, 0) + 1
+        self.not_in_force += not result.in_force
         if result.status in ("quarantined", "conflict"):
             self.quarantined.append(QuarantinedRow(where, result.reason, raw, result.record_id))
         return result.status

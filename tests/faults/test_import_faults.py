@@ -24,7 +24,7 @@ from qcycle.settings import REPO_ROOT
 pytestmark = [pytest.mark.faults]
 
 QCYCLE = Path(sys.executable).with_name("qcycle")
-SUMMARY = re.compile(r"按时受理 (\d+)，逾期已受理 (\d+)，逾期不予受理 (\d+)，重复 (\d+)，修改重报 (\d+)，"
+SUMMARY = re.compile(r"按时受理 (\d+)，逾期已受理 (\d+)，逾期不予受理 (\d+)，重复 (\d+)，修改重报 (\d+)(?:（[^）]*）)?，"
                      r"冲突隔离 (\d+)，隔离 (\d+)")
 BOUND = 60.0  # seconds for a command to finish: termination, not speed
 

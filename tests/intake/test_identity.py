@@ -177,6 +177,12 @@ def test_qcycle_revisions_lists_the_version_in_force_and_the_earlier_ones(qcycle
     assert lines[-1] == "共 1 条记录有修改"
     none = runner.invoke(app, ["revisions", "--round", "sc-jbgs-2023", "--id", "A2"])
     assert none.stdout.strip() == "没有修改重报的记录。"
+    # A version handed in before the one in force arriving late is kept, not put in force: the
+    # summary says so (an officer read 修改重报 1 as the correction having taken effect).
+    older = tmp_path / "补发.csv"
+    older.write_text("材料种类,单位代码,项目代码,提交时间,编号\n揭榜书,510100,zlcx-03,2023-04-12 10:00,A1\n", "utf-8")
+    late = runner.invoke(app, ["import", str(older), "--round", str(p)])
+    assert "修改重报 1（其中 1 份早于现行版本提交，未生效），冲突隔离 0" in late.stdout, late.stdout
 
 
 def test_the_migration_gives_stored_rows_the_default_key_and_keeps_old_repeats(tmp_path):
