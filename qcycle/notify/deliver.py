@@ -108,10 +108,10 @@ def deliver_batch(
             if rates and ref in rates:
                 channel.rate = rates[ref]
         except DeliveryError as exc:
-            channels[ref] = SendResult.failure(f"channel {ref}: {exc}", retryable=False)
+            channels[ref] = SendResult.failure(f"渠道 {ref} 无法使用：{exc}", retryable=False)
         except Exception as exc:  # noqa: BLE001 - a bug, but no exception out of a delivery
             channels[ref] = SendResult.failure(
-                f"channel {ref}: {type(exc).__name__}: {exc}", retryable=False
+                f"渠道 {ref} 无法使用：{type(exc).__name__}: {exc}", retryable=False
             )
 
     lanes: dict[str, _Lane] = {}

@@ -45,7 +45,7 @@ def resolve_url(ref: str) -> str:
     if kind == "env":
         value = os.environ.get(name, "").strip()
         if not value:
-            raise DeliveryError(f"环境变量 {name}（渠道地址）未设置或为空")
+            raise DeliveryError(f"环境变量 {name}（渠道地址）未设置或为空；设置后用 qcycle outbox retry --all-dead 重新发送")
     elif kind == "secret":
         value = read_secret_block(name).strip()
         if not value:
