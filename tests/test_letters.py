@@ -731,8 +731,8 @@ def test_results_published_by_category_say_which_category_each_letter_is_of(tmp_
     assert len({(m.unit_code, m.logical_date, m.subject) for m in letters}) == len(letters)
 
 
-PRIVATE_SUBJECTS = ("【评价确认结果】", "【考核结果】", "【结果】", "【结果告知】", "【督办】", "【整改通知】", "【约谈通知】",
-                    "【不予受理】", "【异议处理结果】")
+PRIVATE_SUBJECTS = ("【评价确认结果】", "【考核结果】", "【结果】", "【结果告知】", "【逾期提醒】", "【督办】", "【整改通知】",
+                    "【约谈通知】", "【不予受理】", "【异议处理结果】")
 
 
 @pytest.mark.parametrize("stem", ["sc-jbgs-2023", "ha-county-assessment-2015", "jz-assessment-2016"])
@@ -748,6 +748,8 @@ def test_a_letter_about_one_units_standing_is_not_posted_where_its_peers_read_it
     assert in_groups, "nothing reached the group at all"
     leaked = [(m.unit_code, m.subject) for m in in_groups if m.subject.startswith(PRIVATE_SUBJECTS)]
     assert leaked == [], leaked[:3]
+    # Nor merged with its reminders of the day: "眉山市…：贵单位…已逾期1个工作日" read by all 21 cities.
+    assert not [m.subject for m in in_groups if "已逾期" in m.body], [m.subject for m in in_groups if "已逾期" in m.body][:3]
     private = [m for m in r.messages if m.subject.startswith(PRIVATE_SUBJECTS)]
     assert private and all(m.channel == "email" for m in private)
 

@@ -154,9 +154,10 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
     # One statement per few hundred messages: a fan-out to thousands of units is cheap.
     new += len(crud.enqueue_messages(session=session, rows=rows))
     # A unit's reminders of a day go out as one; kept out of shared groups when one of them is
-    # private (a 整改报告 owed only by the last two: who owes it is who came last).
+    # private (an overdue notice; a 整改报告 owed only by the last two: who owes it is who came last).
     groups = {(unit_code, name, day): group for (unit_code, day), group in reminders.items()
-              for name in programme.channels_for(unit_code, private=any(d.private for d in group))}
+              for name in programme.channels_for(unit_code, private=any(d.private or d.template in PRIVATE_TEMPLATES
+                                                                        for d in group))}
     tags = {name: ",".join(c.tags) or None for name, c in channels.items()}
     bases = {g: idempotency_key(code, REMINDERS_ACTION, g[0], g[1], g[2]) for g in groups}
     return new + merge_reminders(session, round_id, groups, bases, override, tags)
