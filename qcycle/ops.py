@@ -32,6 +32,7 @@ from qcycle.schema import Programme, Stage
 
 __all__ = [
     "OUTCOMES",
+    "OUTCOME_WORDS",
     "DecisionError",
     "DecisionRow",
     "decide",
@@ -83,7 +84,7 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
     file = getattr(crud.get_round(session=session, code=programme.round.code), "config_path", None) or "方案文件"
     checked = []
     problems = []
-    made: dict[str, dict[str, str]] = {}  # stage → subject → outcome recorded before this call
+    made: dict[str, dict[str, tuple[str, str]]] = {}  # stage → subject → (outcome, note) as recorded so far
     for row in rows:
         at = f"{row.where}: " if row.where else ""
         stage = stages.get(row.stage) or by_name.get(row.stage)
@@ -104,15 +105,19 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
             # The unit's letter gives the reason (异议不成立的理由写进函复): none would leave it out.
             problems.append(f"{at}{stage.name}：不同意 {row.subject} 须写明理由（该阶段的函件告知理由；用 --note 或决定清单的说明列）")
             continue
-        before = made.setdefault(stage.code, crud.outcomes_at(session=session, round_id=round_id, stage=stage.code))
-        earlier = before.get(row.subject)
-        if earlier is not None and earlier != outcome and not (change and (row.note or "").strip()):
-            said = _SAID.get(earlier, earlier)
-            problems.append(f"{at}{stage.name}：{row.subject} 已决定为“{said}”；要改变已作出的决定，请加 --change 并用 --note "
-                            "写明原因（此前据此发出的函件不会撤回，已执行的后续环节不会重算）")
-            continue
-        if earlier == outcome and not (row.note or "").strip():
+        if stage.code not in made:
+            made[stage.code] = {s: (o, n) for s, o, n in crud.decisions_at(session=session, round_id=round_id,
+                                                                             stage=stage.code)}
+        earlier, earlier_note = made[stage.code].get(row.subject, (None, ""))
+        note = (row.note or "").strip()
+        if earlier == outcome and note in ("", earlier_note):
             continue  # made already, as it is: nothing to record again
+        if earlier is not None and not (change and note):  # another outcome, or another reason told
+            said = OUTCOME_WORDS.get(earlier, earlier)
+            problems.append(f"{at}{stage.name}：{row.subject} 已决定为“{said}”；要改变已作出的决定，请加 --change 并写明原因"
+                            "（--note 或决定清单的说明列；此前据此发出的函件不会撤回，已执行的后续环节不会重算）")
+            continue
+        made[stage.code][row.subject] = (outcome, note)  # a later row of the same call changes it, not adds
         checked.append((stage, row.subject, outcome, row.note, earlier))
     if problems:
         raise DecisionError("；".join(problems))
@@ -120,15 +125,14 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
     for stage, subject, outcome, note, earlier in checked:
         crud.put_decision(session=session, round_id=round_id, stage=stage.code, decides=stage.decides or "",
                           subject=subject, outcome=outcome, decided_by=decided_by, note=note)
-        detail = {"subject": subject, "outcome": outcome, "note": note} | (
-            {"before": earlier} if earlier and earlier != outcome else {})
+        detail = {"subject": subject, "outcome": outcome, "note": note} | ({"before": earlier} if earlier else {})
         crud.audit(session=session, actor=decided_by, action=f"decide:{stage.code}",
                    round_code=programme.round.code, detail=detail)
         done.append((stage.code, subject, outcome))
     return done
 
 
-_SAID = {"approved": "同意", "rejected": "不同意"}
+OUTCOME_WORDS = {"approved": "同意", "rejected": "不同意"}  # a decision as an officer says it
 
 
 def pending(session: Session, programme: Programme, round_id: uuid.UUID) -> dict[str, list[str]]:

@@ -49,7 +49,7 @@ def test_list_then_decide_one_and_the_rest(home):
     assert "待决定 0 项" in runner.invoke(app, ["decide", str(P1), "--list"]).output
 
 
-def test_a_decision_made_is_changed_only_on_purpose_and_the_audit_keeps_what_it_was(home):
+def test_a_decision_made_is_changed_only_on_purpose_and_the_audit_keeps_what_it_was(home, tmp_path):
     """太仓's first-ranked winner, approved by the committee and sent its award letter, was rejected by
     one command with no warning and no trace of the approval: a change now needs --change and a note."""
     from sqlmodel import select
@@ -80,6 +80,13 @@ def test_a_decision_made_is_changed_only_on_purpose_and_the_audit_keeps_what_it_
     assert "cli:张三 decide:takers_review" in first and "决定：不同意；" in first and "原决定：同意" in first
     assert "说明：复议：材料不实" in first
     assert "没有符合条件" in runner.invoke(app, ["audit", str(P1), "--action", "extend"]).output
+    # A reason told to the unit is changed on purpose too, and one file cannot decide a subject twice quietly.
+    assert "--change" in runner.invoke(app, [*args, "--reject", "--note", "另一个理由"]).output
+    _seed_applications([("510300", "cxyl-02")])
+    f = tmp_path / "twice.csv"
+    f.write_text("阶段,对象,决定\ntakers_review,510300:cxyl-02,同意\ntakers_review,510300:cxyl-02,不同意\n", encoding="utf-8")
+    twice = runner.invoke(app, ["decide", str(P1), "--file", str(f), "--by", "张三"])
+    assert twice.exit_code == 2 and "已决定为“同意”" in twice.output, twice.output
 
 
 def test_bad_decisions_write_nothing_and_say_why(home, tmp_path):

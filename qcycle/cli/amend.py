@@ -258,7 +258,7 @@ def _checked(p, timetable, row: dict[str, str | None], past: bool = False
 
 def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | None, past: bool = False) -> None:
     """Check every row, then record them all in one transaction (or none)."""
-    from qcycle import crud, db
+    from qcycle import clock, crud, db
     from qcycle.lifecycle import round_timetable
     from qcycle.timetable import ACTION_LABELS
 
@@ -288,7 +288,8 @@ def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | 
             crud.grant_extension(session=session, round_id=round_id, stage=stage, unit_code=unit, period=period,
                                  deadline=deadline, reason=reason, actor=actor)
             crud.audit(session=session, actor=actor, action=f"extend:{stage}", round_code=p.round.code,
-                       detail={"unit": unit, "period": period, "deadline": deadline.isoformat(), "reason": reason})
+                       detail={"unit": unit, "period": period, "deadline": deadline.isoformat(), "reason": reason}
+                       | ({"past": True} if deadline <= clock.now() else {}))
         session.flush()
         planned = round_timetable(session, p, round_id).actions
     for stage, unit, period, deadline, _ in grants:
@@ -313,8 +314,8 @@ def _print_extensions(file: Path) -> None:
 # How an audit entry's details read (the log keeps them as the code writes them).
 _AUDIT_WORDS = {"subject": "对象", "outcome": "决定", "before": "原决定", "note": "说明", "unit": "单位",
                 "period": "期次", "deadline": "截止时间", "reason": "原因", "stage": "阶段", "pending": "待决定",
-                "outstanding": "尚未提交", "overdue": "逾期", "escalated": "督办", "ineligible": "不符合条件"}
-_OUTCOMES = {"approved": "同意", "rejected": "不同意"}
+                "outstanding": "尚未提交", "overdue": "逾期", "escalated": "督办", "ineligible": "不符合条件",
+                "past": "补登（截止时间已过）"}
 
 
 @app.command()
@@ -333,6 +334,7 @@ def audit(
           qcycle audit config/programmes/sc-jbgs-2023.yaml --since 2023-04-20 --limit 200
     """
     from qcycle import clock, crud, db
+    from qcycle.ops import OUTCOME_WORDS
 
     try:
         start = None
@@ -350,7 +352,7 @@ def audit(
     if not rows:
         out.print("没有符合条件的审计记录。", markup=False)
     for r in rows:
-        said = [f"{_AUDIT_WORDS.get(k, k)}：{_OUTCOMES.get(v, v) if k in ('outcome', 'before') else v}"
+        said = [f"{_AUDIT_WORDS.get(k, k)}：{OUTCOME_WORDS.get(v, v) if k in ('outcome', 'before') else v}"
                 for k, v in r.detail.items() if v not in (None, "")]
         out.print(f"{r.at:%Y-%m-%d %H:%M} {r.actor} {r.action}" + (f"（{'；'.join(said)}）" if said else ""),
                   markup=False)

@@ -140,7 +140,7 @@ def decide(
                               decided_by=f"cli:{by or getpass.getuser()}", change=change)
     except QcycleError as exc:
         raise fail(exc) from None
-    said = {"approved": "同意", "rejected": "不同意"}
+    said = ops.OUTCOME_WORDS
     if len(done) < len(rows):
         out.print(f"{len(rows) - len(done)} 项与已作出的决定相同，未重复记录", markup=False)
     for stage_code, subject_code, outcome in done:

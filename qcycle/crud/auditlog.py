@@ -39,5 +39,5 @@ def audit_entries(*, session: Session, round_code: str, since: dt.datetime | Non
     if since is not None:
         query = query.where(col(AuditLog.at) >= since)
     if action:
-        query = query.where(col(AuditLog.action).startswith(action))
+        query = query.where(col(AuditLog.action).startswith(action, autoescape=True))
     return list(session.exec(query.order_by(col(AuditLog.at).desc()).limit(limit)).all())

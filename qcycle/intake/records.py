@@ -24,8 +24,8 @@ from qcycle.intake.placing import (
     unplaced,
 )
 from qcycle.jsontext import canonical
-from qcycle.lifecycle.who import p_item_name, select_subjects
-from qcycle.models import QuarantinedRecord, identity_text, ordered_uuid
+from qcycle.lifecycle.who import p_item_name, pending_decisions, select_subjects
+from qcycle.models import NEGATIVE_OUTCOMES, QuarantinedRecord, identity_text, ordered_uuid
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
 
@@ -219,26 +219,29 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
 def _not_owed(session: Session, p: Programme, round_id: uuid.UUID, plan: _Plan, record: Mapping[str, Any],
               cutoffs: dict) -> str:
     """Why a hand-in is not one its stage asks of this unit ("" when it is): 成都's progress report
-    on an item it never took up was 按时受理 and exported as such. Judged where the stage is owed by
-    those a decision approved (揭榜名单) once that decision has approved anyone: before it, the list
-    is not made, and a stage owed by levels takes any unit of them (its reminders say so)."""
+    on an item it never took up was 按时受理 and exported as such. Judged by the decision the stage is
+    owed by (揭榜名单) as far as it has gone: a subject it refused is set aside at once; one it has not
+    approved, only once nothing is left pending there (officers decide one subject at a time). A stage
+    owed by levels takes any unit of them, as before."""
     stage = plan.stage
     assert stage is not None and stage.owed_by is not None and plan.row is not None
     approving = stage.owed_by.approved_at
+    if approving is None:
+        return ""
     category = plan.row["category_code"]
     owed = cutoffs.setdefault("owed", {})
     if (stage.code, category) not in owed:
-        made = crud.outcomes_at(session=session, round_id=round_id, stage=approving) if approving else {}
-        # What the decision approved, list items or units, is what the stage is owed for.
-        owed[stage.code, category] = (frozenset(select_subjects(session, p, round_id, stage.owed_by, category)),
-                                      any(":" in x for x in made)) if made else None
-    if owed[stage.code, category] is None:
-        return ""
-    subjects, per_item = owed[stage.code, category]
+        made = crud.outcomes_at(session=session, round_id=round_id, stage=approving)
+        settled = bool(made) and not pending_decisions(session, p, round_id, p.stage(approving), category)
+        owed[stage.code, category] = (made, any(":" in x for x in made),
+                                      frozenset(select_subjects(session, p, round_id, stage.owed_by, category))
+                                      if settled else None)
+    made, per_item, listed = owed[stage.code, category]
     unit, item = str(record["unit"]), record.get("item")
-    if (f"{unit}:{item}" if per_item else unit) in subjects:
+    subject = f"{unit}:{item}" if per_item else unit
+    if made.get(subject) not in NEGATIVE_OUTCOMES and (listed is None or subject in listed):
         return ""
-    name = p_item_name(p, f"{unit}:{item}") if per_item and item else None
+    name = p_item_name(p, subject) if per_item else None
     what = f"（未列入“{name}”）" if name else ""
     return f"{p.unit(unit).name}（{unit}）不在“{stage.name}”的应交名单中{what}，不是本阶段要收的材料"
 

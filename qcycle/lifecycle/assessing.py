@@ -141,7 +141,7 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
     indicators not met, each with its figure and the target that assessment held it to (淮安's
     counties read "工作指标完成情况48.00分" and could not tell which indicators to rectify)."""
     scheme = p.assessment
-    if scheme is None or stage is None or not (scheme.bonuses or scheme.deductions or scheme.indicators):
+    if not subjects or scheme is None or stage is None or not (scheme.bonuses or scheme.deductions or scheme.indicators):
         return {}, {}
     # The year the assessment scored (its action's): a cumulative target is held to that year's pace.
     year = next((a.at.year for a in round_timetable(session, p, round_id).actions
@@ -152,8 +152,8 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
         if u.bonuses or u.deductions:
             adjusted[u.unit] = (u.bonuses, u.deductions)
         for ind in scheme.indicators:
-            sign = {">=": "≥", "<=": "≤", "=": ""}.get(ind.comparator, ind.comparator)
-            said = [f"目标{sign}{round(target_by(ind, u.until_year), 2):g}{ind.unit}"]
+            sign = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜", "=": ""}[ind.comparator]
+            said = [f"目标{sign}{_figure(target_by(ind, u.until_year))}{ind.unit}"]
             if ind.reported_by:  # one district figure: not the department's own
                 said.append(f"全区数值，由{p.unit(ind.reported_by).name}报送")
             if ind.code not in u.indicators:
@@ -167,8 +167,13 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
                     if len(figure) < len(owed):
                         said.insert(0, f"{len(owed)}年中只报送了{len(figure)}年的数值")
                 missed.setdefault(u.unit, []).append(
-                    f"{ind.name}{sum_of}{round(value, 2):g}{ind.unit}（{'，'.join(said)}）")
+                    f"{ind.name}{sum_of}{_figure(value)}{ind.unit}（{'，'.join(said)}）")
     return adjusted, missed
+
+
+def _figure(value: float) -> str:
+    """A figure as a letter prints it: two decimals at most, none trailing (89.77, 12, 1234567.5)."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def quota_achieved(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None,

@@ -185,7 +185,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
         on_list = resolve(session, p, round_id, notice.notify, action.category)
         roster, _ = published_list(session, p, round_id, notice, on_list)
         # Candidates scored and left off the list are told by the 公示's own letter, as being left off.
-        told_by_notice = set(on_list) | set(left_off(session, p, round_id, on_list, action.category) if roster else [])
+        told_by_notice = set(on_list) | set(left_off(session, p, round_id, notice, on_list, action.category) if roster else [])
         others = [u for u in units if u not in told_by_notice]
         began = clock.at(dt.date.fromisoformat(action.detail["publicity_on"]), action.at.time())
         drafts = draft_letters(others, "notice.j2", p, action, notice_name=notice_name(p, notice, action.category),
@@ -427,7 +427,8 @@ def _notify(session, p, round_id, action) -> Outcome:
                                 result="；".join(lines) or "—",
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
                                 remarks=result_remarks(p, mine, vacated, adjusted), benefits=benefits, validity=validity,
-                                award=(items or best) if template == "award.j2" else None, best=grade_label(best) if best else None,
+                                award=(items or best) if template == "award.j2" else None,
+                                best=grade_label(best) if best else None, best_items=bool(items),
                                 quotas=quota_tasks(p, u, reached[u]) if u in reached else [], goals=goals,
                                 parts=component_scores(p, mine[0]) if len(mine) == 1 and template == "result.j2" else "",
                                 unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],
@@ -442,7 +443,7 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
             if written_on(action) > action.at.date() and action.deadline else "")
     roster, proposed = published_list(session, p, round_id, stage, units)
-    others = left_off(session, p, round_id, units, action.category) if roster else {}
+    others = left_off(session, p, round_id, stage, units, action.category) if roster else {}
     common = {"notice_name": name, "notice_days": stage.days, "objection_deadline": action.deadline, "roster": roster,
               "roster_word": counted_as(p, units)}
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=bool(roster),

@@ -230,14 +230,16 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
     return [p.unit(u).name + (f"（拟获{proposed[u]}）" if u in proposed else "") for u in listed], proposed
 
 
-def left_off(session: Session, p: Programme, round_id: uuid.UUID, listed: list[str],
+def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage, listed: list[str],
              category: str | None) -> dict[str, dict[str, str | None]]:
     """Units scored in the assessment a 公示's list comes from and not on it, each with where it
     stands, as the 公示's letter to it says: its score and rank, and why the score did not place it
     ("名额不超过2个"; a later step that refused it said why in its own letter). Told while they
     may still object: 天水's third, 0.11 points behind the last winner, first heard of its place at
     the award, weeks after the 公示 had closed, and then learned nothing it could object on."""
-    assessed = crud.latest_results_stage(session=session, round_id=round_id)
+    # The assessment the list comes from: the one its selection names, else the latest.
+    assessed = (notice.notify.assessed_at if notice.notify and notice.notify.assessed_at
+                else crud.latest_results_stage(session=session, round_id=round_id))
     if assessed is None:
         return {}
     rows = results_of(session, round_id, assessed)
@@ -250,11 +252,13 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, listed: list[s
     out: dict[str, dict[str, str | None]] = {}
     for unit, results in sorted(mine.items()):
         kept = [r for r in results if r.unit_code not in refused]  # a refusal's own letter said why
-        remarks = result_remarks(p, kept, vacated) if kept else None
-        ranked = "排名第" in (remarks or "")  # "名额不超过2个，贵单位得分排名第3": the rank once
-        said = [f"{quoted(item) if (item := p_item_name(p, r.unit_code)) else ''}得分{r.total:.2f}"
-                + ("" if ranked else f"、排名第{r.rank}") for r in results]
-        out[unit] = {"standing": "；".join(said), "remarks": remarks}
+        said = []
+        for r in results:
+            item = p_item_name(p, r.unit_code)
+            # "名额不超过2个，贵单位得分排名第3": the rank once, where the remark gives it.
+            ranked = r in kept and "排名第" in (result_remarks(p, [r], vacated) or "")
+            said.append(f"{'申报的' + quoted(item) if item else ''}得分{r.total:.2f}" + ("" if ranked else f"、排名第{r.rank}"))
+        out[unit] = {"standing": "；".join(said), "remarks": result_remarks(p, kept, vacated) if kept else None}
     return out
 
 

@@ -52,8 +52,11 @@ def call_subject(p: Programme, title: str) -> str:
     starts = sorted({m.end() for m in re.finditer(r"\d{4}(?:[—–-]\d{4})?年度?|第[0-9一二三四五六七八九十百]+届", whole)}
                     | {whole.find(place) + len(place) for place in [place_of(whole)] if place})
     for tail in (whole[i:] for i in starts if len(whole) - i >= 4):
-        if tail in title and "《" not in title:
-            return title.replace(tail, whole, 1)
+        at = title.find(tail)
+        # Not where the title gives its own year, edition or place right before (发布2024年度广州市…,
+        # 转发苏州市市长质量奖…): that is another spelling, or another award, not this name cut short.
+        if at >= 0 and "《" not in title and not (at and re.match(r"[0-9省市区县年度届]", title[at - 1])):
+            return title[:at] + whole + title[at + len(tail):]
     return f"{name}：{title}"
 
 
@@ -215,6 +218,10 @@ def grade_terms(p: Programme, grade: str | None) -> tuple[list[str], str | None]
     if found.valid_years:
         first = p.round.years[-1]
         validity = f"{found.valid_years}年（{first}年至{first + found.valid_years - 1}年）"
+        # What the programme's own bar says: 天水's 获奖满5年后方可再次申报 (第六条), told as 期满后可再次申报.
+        if any(st.eligibility and st.eligibility.not_awarded and found.name in st.eligibility.not_awarded.grades
+               and st.eligibility.not_awarded.years == found.valid_years for st in p.stages):
+            validity += "，期满后可再次申报"
     return list(found.benefits), validity
 
 

@@ -237,9 +237,10 @@ def test_a_score_given_again_is_a_duplicate_and_a_changed_one_a_revision_in_the_
 
 
 def test_a_hand_in_its_stage_does_not_ask_of_the_unit_is_set_aside_once_the_list_is_made(tmp_path):
-    """成都's progress report on an item it never took up was 按时受理 and exported as such: once the
-    揭榜名单 is decided, a progress report is taken only from a taker of its item. Before the list is
-    made nothing is judged by it (the simulated world and a pull may run ahead of the decision)."""
+    """成都's progress report on an item it never took up was 按时受理 and exported as such: a progress
+    report is taken only from a taker of its item, as far as the 揭榜名单 is decided. A subject it
+    refused is set aside at once; one it never approved, once nothing is pending (officers decide
+    one subject at a time, and the simulated world and a pull may run ahead of them)."""
     from qcycle import crud
 
     url = _fresh(tmp_path, "owed.db")
@@ -248,18 +249,26 @@ def test_a_hand_in_its_stage_does_not_ask_of_the_unit_is_set_aside_once_the_list
         args = {"session": session, "programme": ctx.loaded.programme, "timetable": ctx.timetable,
                 "round_id": ctx.round_id, "source": "test"}
 
-        def report(unit: str, item: str, when: str) -> object:
-            return ingest(record=normalise_record({"kind": "progress_report", "unit": unit, "item": item,
-                                                   "period": "2023-07", "submitted_at": when}), **args)
+        def hand_in(kind: str, unit: str, item: str, when: str) -> object:
+            record = {"kind": kind, "unit": unit, "item": item, "submitted_at": when}
+            return ingest(record=normalise_record(record | ({"period": "2023-07"} if kind != "application" else {})),
+                          **args)
 
-        assert report("510300", "cxyl-02", "2023-07-10T10:00:00+08:00").status == "accepted"  # no list yet
-        crud.put_decisions(session=session, round_id=ctx.round_id, stage="takers_review", decides="application",
-                           outcomes={"510100:zlcx-01": "approved", "510400:tssd-01": "rejected"}, decided_by="test")
-        taker = report("510100", "zlcx-01", "2023-07-11T10:00:00+08:00")
-        other_item = report("510100", "tssd-01", "2023-07-11T10:00:00+08:00")
-        refused = report("510400", "tssd-01", "2023-07-11T10:00:00+08:00")
+        def decide(outcomes: dict[str, str]) -> None:
+            crud.put_decisions(session=session, round_id=ctx.round_id, stage="takers_review", decides="application",
+                               outcomes=outcomes, decided_by="test")
+
+        for unit, item in (("510100", "zlcx-01"), ("510400", "tssd-01"), ("510600", "tssd-01")):
+            assert hand_in("application", unit, item, "2023-04-12T10:00:00+08:00").status == "accepted"
+        assert hand_in("progress_report", "510300", "cxyl-02", "2023-07-10T10:00:00+08:00").status == "accepted"
+        decide({"510100:zlcx-01": "approved", "510400:tssd-01": "rejected"})  # 510600 still pending
+        taker = hand_in("progress_report", "510100", "zlcx-01", "2023-07-11T10:00:00+08:00")
+        refused = hand_in("progress_report", "510400", "tssd-01", "2023-07-11T10:00:00+08:00")
+        early = hand_in("progress_report", "510100", "tssd-01", "2023-07-11T10:00:00+08:00")
+        decide({"510600:tssd-01": "approved"})  # the 探索试点 list is made
+        other_item = hand_in("progress_report", "510100", "tssd-01", "2023-07-12T10:00:00+08:00")
     db.get_engine(url).dispose()
-    assert taker.status == "accepted"
-    assert other_item.status == refused.status == "quarantined"
+    assert taker.status == early.status == "accepted"
+    assert refused.status == other_item.status == "quarantined"
     assert "成都市市场监督管理局（510100）不在“中期检查（进展报告）”的应交名单中（未列入" in other_item.reason
     assert "攀枝花" in refused.reason and "应交名单中" in refused.reason
