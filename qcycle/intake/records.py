@@ -166,6 +166,8 @@ class _Plan:
     # The stages it was placed among by its time (several take its kind, the record names none):
     # a deadline moved since may place the same record at another of them.
     siblings: tuple[str, ...] = ()
+    # Why the stage does not ask it of this unit (see _not_owed): set aside unless it was received already.
+    not_owed: str = ""
 
 
 def identity_of(stage: Stage, record: Mapping[str, Any], category: str | None) -> tuple[str | None, str]:
@@ -284,7 +286,7 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
             continue
         plan = _plan(programme, timetable, round_id, record, source, fp, cutoffs)
         if not plan.problem and plan.stage is not None and plan.stage.owed_by is not None:
-            plan = replace(plan, problem=_not_owed(session, programme, round_id, plan, record, cutoffs))
+            plan = replace(plan, not_owed=_not_owed(session, programme, round_id, plan, record, cutoffs))
         if plan.problem:
             results.append(_set_aside(session, round_id, source, _Pending(i, plan, record, raw, where), plan.problem,
                                       "quarantined"))
@@ -422,6 +424,9 @@ def _store(session: Session, round_id: uuid.UUID, pending: Sequence[_Pending], *
         held = current.get(key)
         if row["fingerprint"] in known:
             results[p.index] = IngestResult("duplicate", "同一记录已收到过", held["id"] if held else None)
+            continue
+        if p.plan.not_owed:  # after the repeat check: a file imported again before the list was made repeats
+            results[p.index] = _set_aside(session, round_id, row["source"], p, p.plan.not_owed, "quarantined")
             continue
         known.add(row["fingerprint"])
         if held is None:

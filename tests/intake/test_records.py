@@ -266,9 +266,10 @@ def test_a_hand_in_its_stage_does_not_ask_of_the_unit_is_set_aside_once_the_list
         refused = hand_in("progress_report", "510400", "tssd-01", "2023-07-11T10:00:00+08:00")
         early = hand_in("progress_report", "510100", "tssd-01", "2023-07-11T10:00:00+08:00")
         decide({"510600:tssd-01": "approved"})  # the 探索试点 list is made
+        again = hand_in("progress_report", "510100", "tssd-01", "2023-07-11T10:00:00+08:00")  # the same file again
         other_item = hand_in("progress_report", "510100", "tssd-01", "2023-07-12T10:00:00+08:00")
     db.get_engine(url).dispose()
-    assert taker.status == early.status == "accepted"
+    assert taker.status == early.status == "accepted" and again.status == "duplicate"  # received already, as it was
     assert refused.status == other_item.status == "quarantined"
     assert "成都市市场监督管理局（510100）不在“中期检查（进展报告）”的应交名单中（未列入" in other_item.reason
     assert "攀枝花" in refused.reason and "应交名单中" in refused.reason
