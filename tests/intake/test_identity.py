@@ -263,3 +263,31 @@ def test_only_a_conflict_can_be_accepted(qcycle_home, tmp_path):
     assert refused.exit_code == 2
     assert "不是本周期的冲突记录" in refused.output
     assert "隔离区没有待处理的记录" not in runner.invoke(app, ["quarantine", "--round", "sc-jbgs-2023"]).stdout
+
+
+def test_a_resumed_import_still_says_which_revisions_are_older_versions(qcycle_home, tmp_path):
+    """The note "其中 N 份早于现行版本提交，未生效" is kept with the import's checkpoint: a killed import
+    rerun said 修改重报 1 and nothing of it."""
+    from qcycle import db
+    from qcycle.intake.files.importing import import_file_in_batches
+
+    db.upgrade()
+    p = _programme(tmp_path, "{key: [id]}")
+    first = tmp_path / "现行.csv"
+    first.write_text("材料种类,单位代码,项目代码,提交时间,编号\n揭榜书,510100,zlcx-02,2023-04-18 10:00,A1\n", "utf-8")
+    assert import_file_in_batches(path=first, programme=p).counts["accepted"] == 1
+    late = tmp_path / "补发.csv"
+    late.write_text("材料种类,单位代码,项目代码,提交时间,编号\n揭榜书,510100,zlcx-01,2023-04-10 10:00,A1\n"
+                    "揭榜书,510300,zlcx-01,2023-04-10 10:00,A2\n", "utf-8")
+
+    class Stop(Exception):
+        pass
+
+    def stop(done: int, expected: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        import_file_in_batches(path=late, programme=p, batch_size=1, on_batch=stop)
+    resumed = import_file_in_batches(path=late, programme=p, batch_size=1)
+    assert resumed.resumed_rows == 1 and resumed.counts["revised"] == 1 and resumed.not_in_force == 1
+    assert "修改重报 1（其中 1 份早于现行版本提交，未生效）" in resumed.summary()

@@ -143,6 +143,7 @@ def import_file_in_batches(
     done = 0
     if resume is not None and seen:
         done = report.resumed_rows = seen[0]
+        report.not_in_force = resume.pop("not_in_force", 0)  # kept beside the counts, not one of them
         report.counts.update(resume)
         for _ in itertools.islice(rows, done):  # read again, not stored again
             pass
@@ -179,7 +180,7 @@ def import_file_in_batches(
             if checkpoint is None:
                 checkpoint = ImportCheckpoint(round_id=ctx.round_id, fingerprint=key,
                                               source=report.source)  # fmt: skip
-            checkpoint.rows_done, checkpoint.counts = done, dict(report.counts)
+            checkpoint.rows_done, checkpoint.counts = done, dict(report.counts) | {"not_in_force": report.not_in_force}
             checkpoint.finished = not batch
             checkpoint.updated_at = clock.now()
             session.add(checkpoint)
