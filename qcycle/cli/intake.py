@@ -39,6 +39,9 @@ def _print_report(report: ImportReport) -> None:
     said = {"import": "导入文件", "http": "拉取"}.get(kind)
     out.print(f"{said} {where} → 周期 {report.round_code}" if said else f"{report.source} → 周期 {report.round_code}",
               markup=False, soft_wrap=True)
+    if report.amended:  # decide refuses an unregistered edit; taking records may not wait for one, but says so
+        out.print("  注意：方案文件与本周期上次运行的版本不同，已按修改后的方案登记为一次修改（未写原因）；"
+                  "用 qcycle amend 方案文件 --list 查看改了什么", markup=False)
     if report.resumed_rows:
         out.print(f"  上次导入中断，已提交 {report.resumed_rows} 行：从{report.resumed_at}继续"
                   "（以下为整个文件的计数）", markup=False)  # fmt: skip

@@ -55,6 +55,8 @@ class RoundContext:
     loaded: LoadedProgramme
     timetable: Timetable
     round_id: uuid.UUID
+    # The file differs from the one the round last ran on: opening it recorded an amendment (no reason).
+    amended: bool = False
 
     @property
     def unit_names(self) -> dict[str, str]:
@@ -67,8 +69,11 @@ def open_round(session: Session, programme: str | Path | LoadedProgramme) -> Rou
     from qcycle.lifecycle import round_timetable, sync_round
 
     loaded = programme if isinstance(programme, LoadedProgramme) else load_programme(programme)
+    before = crud.get_round(session=session, code=loaded.programme.round.code)
+    ran_on = before.config_sha256 if before is not None else None
     row = sync_round(session, loaded)
-    return RoundContext(loaded, round_timetable(session, loaded.programme, row.id), row.id)
+    return RoundContext(loaded, round_timetable(session, loaded.programme, row.id), row.id,
+                        amended=ran_on is not None and ran_on != loaded.sha256)
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ class ImportReport:
     # already committed (their counts are included; their quarantine reasons are not listed).
     resumed_at: str = ""
     resumed_rows: int = 0
+    amended: bool = False  # taking it recorded the programme file's changes as an amendment (RoundContext.amended)
     # Revisions handed in before the version in force: kept in its history, not in force (an officer
     # read 修改重报 1 as the correction having taken effect).
     not_in_force: int = 0

@@ -31,7 +31,13 @@ def test_import_prints_counts_and_reasons_and_exits_0_with_quarantined_rows(qcyc
     assert "第 4 行：有 3 列，表头有 5 列" in result.stdout
     assert (qcycle_home / "qcycle.db").exists()
     again = runner.invoke(app, ["import", str(path), "--round", str(P1)])
-    assert "重复 2" in again.stdout
+    assert "重复 2" in again.stdout and "注意" not in again.stdout
+    # The programme file edited since the round last ran: the import records it as an amendment (decide
+    # refuses instead) and says so, where it had said only its counts.
+    edited = tmp_path / "sc-jbgs-2023.yaml"
+    edited.write_text(P1.read_text("utf-8").replace("name: 发布揭榜名单", "name: 公布揭榜名单", 1), "utf-8")
+    changed = runner.invoke(app, ["import", str(path), "--round", str(edited)])
+    assert changed.exit_code == 0 and "方案文件与本周期上次运行的版本不同，已按修改后的方案登记为一次修改" in changed.stdout
 
 
 def test_import_fails_when_the_file_cannot_be_read(qcycle_home, tmp_path):

@@ -139,7 +139,7 @@ def import_file_in_batches(
         found = _checkpoint(session, ctx.round_id, key)
         seen = (found.rows_done, found.finished) if found else None
         resume = dict(found.counts) if found and not found.finished else None
-    report = ImportReport(source=_source(path), round_code=ctx.loaded.programme.round.code)
+    report = ImportReport(source=_source(path), round_code=ctx.loaded.programme.round.code, amended=ctx.amended)
     done = 0
     if resume is not None and seen:
         done = report.resumed_rows = seen[0]

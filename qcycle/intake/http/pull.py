@@ -110,7 +110,7 @@ def pull_http(
         session.commit()
     page_done = session.commit if commit_pages else _nothing
     report = ImportReport(
-        source=f"http:{safe_url(source.url)}", round_code=ctx.loaded.programme.round.code
+        source=f"http:{safe_url(source.url)}", round_code=ctx.loaded.programme.round.code, amended=ctx.amended
     )
     try:
         with httpx.Client(
