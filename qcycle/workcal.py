@@ -420,7 +420,12 @@ class WorkCalendar:
         )
         if message not in self._warnings:
             self._warnings.append(message)
+        if message not in _LOGGED:  # once a process: commands build several calendars (ops read it 2–10 times)
+            _LOGGED.add(message)
             logger.warning(message)
+
+
+_LOGGED: set[str] = set()
 
 
 def _check_date(day: object) -> None:
