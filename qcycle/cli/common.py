@@ -268,6 +268,9 @@ def open_round(file: Path, *, read_only: bool = False, as_registered: bool = Fal
         if row is None:
             raise NotFoundError(f"数据库中还没有周期 {code}：它尚未运行过"
                                 f"（运行 {again('reconcile', file)} 开始，或检查 --home）")
+        if row.config_sha256 != loaded.sha256:  # read as the file says, which the round has not run on yet
+            warn([(f"方案文件 {file} 与周期 {code} 上次运行的版本不同：以下按此文件读出；用 "
+                   f"{again('plan', file, '--diff')} 查看差异，{again('amend', file, '--reason', '原因')} 登记")])
         return loaded, row.id
     db.upgrade()
     with db.session_scope() as session:

@@ -38,6 +38,13 @@ def test_import_prints_counts_and_reasons_and_exits_0_with_quarantined_rows(qcyc
     edited.write_text(P1.read_text("utf-8").replace("name: 发布揭榜名单", "name: 公布揭榜名单", 1), "utf-8")
     changed = runner.invoke(app, ["import", str(path), "--round", str(edited)])
     assert changed.exit_code == 0 and "方案文件与本周期上次运行的版本不同，已按修改后的方案登记为一次修改" in changed.stdout
+    # A read-only command given a file the round has not run on reads it, and says so.
+    other = tmp_path / "另一版" / "sc-jbgs-2023.yaml"
+    other.parent.mkdir()
+    other.write_text(edited.read_text("utf-8").replace("name: 公布揭榜名单", "name: 印发揭榜名单", 1), "utf-8")
+    shown = runner.invoke(app, ["status", str(other)])
+    assert shown.exit_code == 0 and "与周期 sc-jbgs-2023 上次运行的版本不同" in shown.stderr, shown.output
+    assert "上次运行的版本不同" not in runner.invoke(app, ["status", str(edited)]).stderr  # the version it ran on
 
 
 def test_import_fails_when_the_file_cannot_be_read(qcycle_home, tmp_path):
