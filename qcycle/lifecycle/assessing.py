@@ -152,8 +152,7 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
         if u.bonuses or u.deductions:
             adjusted[u.unit] = (u.bonuses, u.deductions)
         for ind in scheme.indicators:
-            sign = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜", "=": ""}[ind.comparator]
-            said = [f"目标{sign}{_figure(target_by(ind, u.until_year))}{ind.unit}"]
+            said = [f"目标{_SIGNS[ind.comparator]}{_figure(target_by(ind, u.until_year))}{ind.unit}"]
             if ind.reported_by:  # one district figure: not the department's own
                 said.append(f"全区数值，由{p.unit(ind.reported_by).name}报送")
             if ind.code not in u.indicators:
@@ -169,6 +168,9 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
                 missed.setdefault(u.unit, []).append(
                     f"{ind.name}{sum_of}{_figure(value)}{ind.unit}（{'，'.join(said)}）")
     return adjusted, missed
+
+
+_SIGNS = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜", "=": ""}  # a comparator as a letter writes it
 
 
 def _figure(value: float) -> str:

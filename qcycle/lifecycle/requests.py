@@ -61,14 +61,17 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
     """Units that will review the window's hand-ins of their own subordinates (a 县级初审, ``reviewed_by:
     parent``), each with its step and the day its opinions are due: told when the call goes out (福州's
     county bureaus heard of their 初审 only when the applications had closed)."""
+    reviews = [st for st in p.stages if st.decides == window.code and st.reviewed_by == "parent"]
+    if not reviews:
+        return {}
+    # Once per call, not per reviewing stage: the timetable is rebuilt from the database each time.
+    actions = round_timetable(session, p, round_id).actions
+    owing = owers(session, p, round_id, window, category)
     out: dict[str, dict[str, Any]] = {}
-    for stage in p.stages:
-        if stage.decides != window.code or stage.reviewed_by != "parent":
-            continue
-        due = next((a.at for a in round_timetable(session, p, round_id).actions if a.stage == stage.code
-                    and a.action == "decision_due" and a.category in (None, category)), None)
-        parents = {parent for u in owers(session, p, round_id, window, category)
-                   if (parent := p.unit(u).parent) and parent != p.sender(stage.code)}
+    for stage in reviews:
+        due = next((a.at for a in actions if a.stage == stage.code and a.action == "decision_due"
+                    and a.category in (None, category)), None)
+        parents = {parent for u in owing if (parent := p.unit(u).parent) and parent != p.sender(stage.code)}
         out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due}
                 for parent in sorted(parents) if due is not None}
     return out

@@ -90,7 +90,8 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
         if s.submission is not None:
             first.setdefault(s.submission, s.code)
     crud.assign_submission_stages(session=session, round_id=row.id, stage_of_kind=first)
-    crud.restore_handed_in_index(session=session)  # a large import killed mid-way left it dropped
+    if session.get_bind().dialect.name == "sqlite":  # only SQLite imports drop it (PostgreSQL keeps it)
+        crud.restore_handed_in_index(session=session)  # a large import killed mid-way left it dropped
     if drafts:  # queued once the units they go to are the round's
         # Imported here: the outbox sits above the lifecycle rules.
         from qcycle.notify.outbox import queue_drafts

@@ -128,6 +128,11 @@ PRIVATE_TEMPLATES = frozenset({"result.j2", "step_result.j2", "overdue.j2", "esc
                                "summons.j2", "refused_late.j2", "objection_reply.j2", "review_request.j2"})
 
 
+def _private(draft: Any) -> bool:
+    """Whether a draft is about its unit's own standing (not for a group its peers read)."""
+    return draft.private or draft.template in PRIVATE_TEMPLATES
+
+
 def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
                  drafts: Iterable, template_dir: Path | None = None) -> int:
     """Render drafts and queue them on every channel of their unit; returns how many
@@ -143,7 +148,7 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
             reminders[(d.unit, d.logical_date)].append(d)
             continue
         subject = body = None
-        for name in programme.channels_for(d.unit, private=d.private or d.template in PRIVATE_TEMPLATES):
+        for name in programme.channels_for(d.unit, private=_private(d)):
             if subject is None:
                 subject, body = render_message(d.template, d.context, override)
             rows.append({"idempotency_key": idempotency_key(code, d.action_key, d.unit, name,
@@ -156,8 +161,7 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
     # A unit's reminders of a day go out as one; kept out of shared groups when one of them is
     # private (an overdue notice; a 整改报告 owed only by the last two: who owes it is who came last).
     groups = {(unit_code, name, day): group for (unit_code, day), group in reminders.items()
-              for name in programme.channels_for(unit_code, private=any(d.private or d.template in PRIVATE_TEMPLATES
-                                                                        for d in group))}
+              for name in programme.channels_for(unit_code, private=any(_private(d) for d in group))}
     tags = {name: ",".join(c.tags) or None for name, c in channels.items()}
     bases = {g: idempotency_key(code, REMINDERS_ACTION, g[0], g[1], g[2]) for g in groups}
     return new + merge_reminders(session, round_id, groups, bases, override, tags)
