@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from qcycle import versions, yamlfile
 from qcycle.checks import check_programme, private_in_groups, self_assessed
 from qcycle.errors import ConfigError, Problem
+from qcycle.gcpause import without_full_collections
 from qcycle.schema import Programme
 from qcycle.yamlfile import Document
 
@@ -110,8 +111,9 @@ def load_programme(path: str | Path, text: str | None = None) -> LoadedProgramme
     ``text``: a version of the file kept elsewhere (the one a round last ran on), read as if it
     were at ``path`` (for templates and for the file named in problems)."""
     path = Path(path)
-    doc = yamlfile.read(path) if text is None else yamlfile.parse(text, path)
-    programme, notices = read_schema(doc)
+    with without_full_collections():
+        doc = yamlfile.read(path) if text is None else yamlfile.parse(text, path)
+        programme, notices = read_schema(doc)
     problems = doc.duplicate_keys()
     problems += [doc.problem(_loc(where), message) for where, message in check_programme(programme)]
     if problems:

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     import_cache_mib: int = Field(
         64, ge=1, description="SQLite page cache of a file import's connection, MiB (a fixed cost, "
                               "not one per row: it keeps the indexes a batch touches in memory)")
+    import_lane: bool = Field(
+        True, description="file imports on SQLite store plain CSV rows a batch at a time (qcycle.intake.lane); "
+                          "false: every row per row (the same outcomes, slower)")
     notify_batch_size: int = Field(2000, ge=1, description="messages claimed per delivery batch")
 
     @field_validator("database_url")

@@ -9,9 +9,10 @@ filtered and made distinct by the database and read as plain columns.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -57,12 +58,14 @@ __all__ = [
     "HandIn",
     "Refusal",
     "accepted_subjects",
+    "add_planned",
     "add_submission",
     "add_submissions",
     "assign_submission_stages",
     "count_submissions",
     "current_submissions",
     "defer_handed_in_index",
+    "driver_value",
     "first_hand_ins",
     "handed_in_list",
     "handed_in_query",
@@ -73,6 +76,7 @@ __all__ = [
     "refusals_to_answer",
     "restore_handed_in_index",
     "revise_submissions",
+    "revised_among",
 ]
 
 
@@ -156,6 +160,63 @@ def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
 # The columns one version of a submission has (the rest: its id, round, identity, count).
 VERSION_COLUMNS = ("kind", "stage", "unit_code", "category_code", "item_code", "period", "external_id",
                    "fingerprint", "payload", "submitted_at", "source", "late", "status", "received_at")
+
+
+# -- rows planned a batch at a time (the bulk lane of a file import; SQLite) -----------------
+
+
+def driver_value(*, session: Session) -> Callable[[str, Any], Any]:
+    """``convert(column, value)``: a submission column's value as the database driver takes it,
+    as :func:`add_submissions` would write it (the column's own bind processing)."""
+    dialect = session.connection().dialect
+    table = Submission.__table__  # type: ignore[attr-defined]
+    processors: dict[str, Any] = {}
+
+    def convert(column: str, value: Any) -> Any:
+        if column not in processors:
+            processors[column] = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+        if column == "payload":
+            value = to_json(value)
+        process = processors[column]
+        return value if process is None else process(value)
+
+    return convert
+
+
+def add_planned(*, session: Session, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> dict[int, str]:
+    """SQLite: store rows given as the driver's values of ``columns`` (``id``, ``round_id``
+    first; ``identity`` among them), each once per (round, identity), by one executemany.
+    Returns ``{place: fingerprint of the version in force}`` of each row whose key was held
+    already (that row was not stored)."""
+    if not rows:
+        return {}
+    session.flush()
+    connection = session.connection()
+    marks = ", ".join("?" * len(columns))
+    sql = (f"INSERT INTO submission ({', '.join(columns)}, revisions) VALUES ({marks}, 0) "
+           "ON CONFLICT (round_id, identity) DO NOTHING")
+    if connection.exec_driver_sql(sql, list(rows)).rowcount == len(rows):
+        return {}
+    at = list(columns).index("identity")
+    # One probe a row, from the batch's side (the planner would otherwise walk the round's
+    # rows): the rows whose key holds another row than the one just written.
+    probe = ("SELECT j.key, s.fingerprint FROM json_each(?) AS j CROSS JOIN submission AS s "
+             "ON s.round_id = ? AND s.identity = json_extract(j.value, '$[0]') WHERE s.id != json_extract(j.value, '$[1]')")
+    pairs = json.dumps([[row[at], row[0]] for row in rows])
+    return {int(k): fp for k, fp in connection.exec_driver_sql(probe, (pairs, rows[0][1]))}
+
+
+def revised_among(*, session: Session, round_value: Any, fingerprints: Sequence[str]) -> set[str]:
+    """SQLite: which of ``fingerprints`` the round keeps as earlier versions (a repeat of one is
+    a duplicate even under a key not held); one query when the round has none."""
+    connection = session.connection()
+    if connection.exec_driver_sql("SELECT 1 FROM submission_revision WHERE round_id = ? LIMIT 1",
+                                  (round_value,)).first() is None:
+        return set()
+    found = connection.exec_driver_sql(
+        "SELECT j.value FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM submission_revision AS r "
+        "WHERE r.round_id = ? AND r.fingerprint = j.value)", (json.dumps(list(fingerprints)), round_value))
+    return {fp for (fp,) in found}
 
 
 # -- the handed-in index during a large load (SQLite) ---------------------------------------

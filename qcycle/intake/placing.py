@@ -12,7 +12,7 @@ from typing import Any
 from qcycle.schema import Programme, Stage
 from qcycle.timetable import Timetable
 
-__all__ = ["assessment_of", "lateness_of", "stage_of", "stages_for", "unplaced"]
+__all__ = ["assessment_of", "lateness_of", "own_deadlines", "stage_of", "stages_for", "unplaced"]
 
 
 def stages_for(p: Programme, kind: str) -> list[Stage]:
@@ -59,12 +59,17 @@ def assessment_of(p: Programme, timetable: Timetable, at: dt.datetime, windows: 
     return stages[-1 if found is None else found]
 
 
+def own_deadlines(timetable: Timetable) -> set[str]:
+    """Units with a deadline of their own (extensions): few, often none."""
+    return {a.unit for a in timetable.actions if a.unit is not None and a.action == "deadline"}
+
+
 def lateness_of(timetable: Timetable, stage: Stage, record: Mapping[str, Any], category: str | None,
                 submitted_at: dt.datetime, cutoffs: dict) -> tuple[bool, str, dt.datetime | None]:
     """(late, status, cutoff) of a submission under the stage's lateness rule; ``cutoffs``
     keeps the deadlines found so far (a batch asks about the same few thousands of times)."""
-    if "own" not in cutoffs:  # units with their own deadline (extensions): few, often none
-        cutoffs["own"] = {a.unit for a in timetable.actions if a.unit is not None and a.action == "deadline"}
+    if "own" not in cutoffs:
+        cutoffs["own"] = own_deadlines(timetable)
     unit = record.get("unit")
     key = (stage.code, record.get("period"), category, unit if unit in cutoffs["own"] else None)
     if key not in cutoffs:

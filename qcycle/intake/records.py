@@ -29,7 +29,8 @@ from qcycle.models import NEGATIVE_OUTCOMES, QuarantinedRecord, identity_text, o
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
 
-__all__ = ["IngestResult", "accept_conflict", "assessment_of", "fingerprint", "identity_of", "ingest", "ingest_many"]
+__all__ = ["IngestResult", "accept_conflict", "assessment_of", "fingerprint", "identity_of", "ingest", "ingest_many",
+           "set_aside_unreadable", "unreadable"]
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _result(status: str, late: bool, cutoff: dt.datetime | None, record_id: uuid
     return IngestResult("late_accepted" if late else "accepted", "逾期，已受理并标记" if late else "", record_id)
 
 
-def _why_not(programme: Programme, record: Any) -> tuple[str, str] | None:
+def unreadable(programme: Programme, record: Any) -> tuple[str, str] | None:
     """(reason, text to keep) when ``record`` cannot be stored; None when it can."""
     if not isinstance(record, Mapping):
         return "记录不是键值结构", repr(record)
@@ -268,7 +269,7 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
     results: list[IngestResult | None] = []
     pending: list[_Pending] = []
     reviews: list[dict[str, Any]] = []  # reviewers' values, each with its place in the batch
-    malformed: list[tuple[int, str, dict[str, Any]]] = []
+    malformed: list[tuple[int, tuple[str, str, str, str]]] = []
     cutoffs: dict = {}
     words = programme.kind_words  # "申报材料" in the office's own file means its application
     for i, record in enumerate(records):
@@ -277,11 +278,9 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
         fp = fingerprint(record)
         raw = raws[i] if raws is not None else None
         where = wheres[i] if wheres is not None else ""
-        why = _why_not(programme, record)
+        why = unreadable(programme, record)
         if why is not None:
-            malformed.append((len(results), why[0], {"source": source, "raw": raw or why[1],
-                                                     "reason": _at(where, why[0]), "round_id": round_id,
-                                                     "fingerprint": fp}))
+            malformed.append((len(results), (fp, why[0], raw or why[1], where)))
             results.append(None)
             continue
         plan = _plan(programme, timetable, round_id, record, source, fp, cutoffs)
@@ -296,9 +295,9 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
         else:
             pending.append(_Pending(len(results), plan, record, raw, where))
             results.append(None)
-    kept = crud.quarantine_many(session=session, rows=[row for _, _, row in malformed])
-    for index, reason, row in malformed:
-        results[index] = IngestResult("quarantined", reason, kept[row["fingerprint"]])
+    aside = set_aside_unreadable(session=session, round_id=round_id, source=source, rows=[r for _, r in malformed])
+    for (index, _), result in zip(malformed, aside, strict=True):
+        results[index] = result
     for index, result in _store_reviews(session, programme, round_id, source, reviews).items():
         results[index] = result
     for attempt in range(3):
@@ -314,6 +313,16 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
     busy = IntakeError(f"{len(pending)} 条记录在 {attempt + 1} 次尝试中均与同时进行的导入冲突，请重试")
     busy.retryable = True  # another import holds the same keys: a task tries again
     raise busy
+
+
+def set_aside_unreadable(*, session: Session, round_id: uuid.UUID, source: str,
+                         rows: Sequence[tuple[str, str, str, str]]) -> list[IngestResult]:
+    """Quarantine records intake cannot read (:func:`unreadable`), each given as (fingerprint,
+    reason, text kept, where it was), in a few statements; their outcomes, in order."""
+    kept = crud.quarantine_many(session=session, rows=[
+        {"source": source, "raw": raw, "reason": _at(where, reason), "round_id": round_id, "fingerprint": fp}
+        for fp, reason, raw, where in rows])
+    return [IngestResult("quarantined", reason, kept[fp]) for fp, reason, _, _ in rows]
 
 
 def _store_reviews(session: Session, p: Programme, round_id: uuid.UUID, source: str,

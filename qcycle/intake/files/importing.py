@@ -4,10 +4,13 @@ after a kill through the file's checkpoint)."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +18,14 @@ from sqlmodel import Session
 
 from qcycle import clock, crud
 from qcycle.errors import IntakeError
+from qcycle.gcpause import without_full_collections
 from qcycle.intake.files.detect import FileRow, RecordFile, _unreadable, scan_file
 from qcycle.intake.files.reading import open_file
+from qcycle.intake.files.tabular import PlainRows, csv_batches
+from qcycle.intake.lane import Lane, LanePlan, lane_for
 from qcycle.intake.normalise import fields_of_headers
-from qcycle.intake.report import ImportReport, open_round, readable_rows
+from qcycle.intake.records import set_aside_unreadable
+from qcycle.intake.report import ImportReport, Readable, RoundContext, open_round, readable_rows
 from qcycle.loader import LoadedProgramme
 from qcycle.models import ImportCheckpoint
 from qcycle.settings import get_settings
@@ -48,10 +55,13 @@ def _check_headers(result: RecordFile, default_kind: str | None) -> None:
 # larger batches write far less than many small ones (100,000 rows into this schema with
 # plain sqlite3: 9.5 s in batches of 2,000, 6.6 s in batches of 5,000).
 BATCH_ROWS = 5000
-# SQLite's busy handler retries a waiting writer every 100 ms at most: the lock is left free
-# this long between batches, so it gets in instead of losing every race to the next batch.
-# Reading and normalising the next batch happens in that time; only the rest is slept.
+# SQLite's busy handler retries a waiting writer every 100 ms at most: after each half second
+# the import has held the write lock, it leaves it free that long, so a writer waiting beside
+# it gets in within about 0.6 s (and between any two batches while it reads and plans the next
+# one). A pause after every batch was most of a large import's time once a batch took ~40 ms.
+# Reading and planning the next batch happens in the pause; only the rest is slept.
 _SQLITE_PAUSE = 0.1
+_SQLITE_HOLD = 0.5
 
 
 def bulk_pragmas(cache_mib: int) -> tuple[str, ...]:
@@ -152,40 +162,158 @@ def import_file_in_batches(
         rows = itertools.chain([nxt] if nxt else [], rows)
     expected = max(scan.lines - 1, done)
     sqlite = db.get_engine(url).dialect.name == "sqlite"
-    pragmas = bulk_pragmas(get_settings().import_cache_mib)
-    released: float | None = None  # when the last batch's write lock was let go
-    defer = sqlite and expected - done >= DEFER_INDEX_ROWS
-    # One batch in memory at a time (a list of all batches held the whole file).
-    for batch in itertools.chain(_batches(rows, batch_size), [[]]):  # the empty one marks it finished
-        readable = readable_rows(ctx, batch, default_kind)
-        if sqlite and released is not None:
-            time.sleep(max(0.0, _SQLITE_PAUSE - (time.monotonic() - released)))
+    lane = None
+    if sqlite and resume is None and result.format == "csv" and result.encoding and get_settings().import_lane:
         with db.session_scope(url) as session:
-            if sqlite:
-                crud.run_pragmas(session=session, pragmas=pragmas)
-            checkpoint = _checkpoint(session, ctx.round_id, key)
+            lane = _lane(session, ctx, result, report.source, default_kind)
+    batches: Iterator[list[FileRow] | PlainRows] = csv_batches(Path(path), result.encoding, result, batch_size) \
+        if lane is not None and result.encoding else _batches(rows, batch_size)
+    writer = _Writer(url=url, ctx=ctx, report=report, key=key, path=str(path), seen=seen, done=done,
+                     expected=expected, sqlite=sqlite, default_kind=default_kind, on_batch=on_batch)
+    with without_full_collections():
+        # One batch in memory at a time (a list of all batches held the whole file).
+        for batch in batches:
+            writer.write(_prepare(batch, lane, ctx, default_kind))
+            gc.collect(1)
+        writer.write(_Prepared([]))  # marks it finished
+    return report
+
+
+@dataclass
+class _Writer:
+    """Writes an import's batches one after the other, each in its own short transaction with
+    the file's checkpoint (see :func:`import_file_in_batches`)."""
+
+    url: str | None
+    ctx: RoundContext
+    report: ImportReport
+    key: str
+    path: str
+    seen: tuple[int, bool] | None
+    done: int
+    expected: int
+    sqlite: bool
+    default_kind: str | None
+    on_batch: Callable[[int, int], None] | None
+    released: float | None = None  # when the last batch's write lock was let go
+    held: float = 0.0  # how long the write lock was held since the last pause
+    defer: bool = True  # the first batch decides whether to build the handed-in index at the end
+
+    def write(self, prepared: _Prepared) -> None:
+        from qcycle import db
+
+        ctx, report = self.ctx, self.report
+        if self.sqlite and self.released is not None and self.held >= _SQLITE_HOLD:
+            time.sleep(max(0.0, _SQLITE_PAUSE - (time.monotonic() - self.released)))
+            self.held = 0.0
+        taken = time.monotonic()
+        with db.session_scope(self.url) as session:
+            if self.sqlite:
+                crud.run_pragmas(session=session, pragmas=bulk_pragmas(get_settings().import_cache_mib))
+            checkpoint = _checkpoint(session, ctx.round_id, self.key)
             now_seen = (checkpoint.rows_done, checkpoint.finished) if checkpoint else None
-            if now_seen != seen:
-                raise IntakeError(f"文件 {path} 正由另一个导入处理（检查点已变），本次停止；"
+            if now_seen != self.seen:
+                raise IntakeError(f"文件 {self.path} 正由另一个导入处理（检查点已变），本次停止；"
                                   "已提交的行不受影响")  # fmt: skip
-            if defer and expected - done >= crud.count_submissions(session=session):
+            left = self.expected - self.done
+            if self.defer and self.sqlite and left >= DEFER_INDEX_ROWS and left >= crud.count_submissions(
+                    session=session):
                 crud.defer_handed_in_index(session=session)
-            defer = False  # decided once, in the first batch's transaction
-            if batch:
-                report.take_rows(session=session, ctx=ctx, rows=batch, default_kind=default_kind,
-                                 readable=readable)
+            self.defer = False  # decided once, in the first batch's transaction
+            if prepared.size:
+                prepared.take(session, ctx, report, self.default_kind)
             else:
                 crud.restore_handed_in_index(session=session)
-            done += len(batch)
+            self.done += prepared.size
             if checkpoint is None:
-                checkpoint = ImportCheckpoint(round_id=ctx.round_id, fingerprint=key,
-                                              source=report.source)  # fmt: skip
-            checkpoint.rows_done, checkpoint.counts = done, dict(report.counts) | {"not_in_force": report.not_in_force}
-            checkpoint.finished = not batch
+                checkpoint = ImportCheckpoint(round_id=ctx.round_id, fingerprint=self.key, source=report.source)
+            checkpoint.rows_done = self.done
+            checkpoint.counts = dict(report.counts) | {"not_in_force": report.not_in_force}
+            checkpoint.finished = not prepared.size
             checkpoint.updated_at = clock.now()
             session.add(checkpoint)
-            seen = (done, not batch)
-        released = time.monotonic()
-        if on_batch is not None:
-            on_batch(done, max(expected, done))
-    return report
+            self.seen = (self.done, not prepared.size)
+        self.released = time.monotonic()
+        self.held += self.released - taken
+        if self.on_batch is not None:
+            self.on_batch(self.done, max(self.expected, self.done))
+
+
+def _lane(session: Session, ctx: RoundContext, result: RecordFile, source: str,
+          default_kind: str | None) -> Lane | None:
+    """The bulk lane for this file (SQLite, a CSV whose columns it takes), or None."""
+    convert = crud.driver_value(session=session)
+    sample = uuid.uuid4()
+    if convert("id", sample) != sample.hex:  # the lane writes ids as SQLite stores them
+        return None
+    assert result.headers is not None
+    return lane_for(ctx.loaded.programme, ctx.timetable, result.headers, source=source,
+                    round_value=convert("round_id", ctx.round_id), convert=convert,
+                    default_kind=default_kind, unit_names=ctx.unit_names)
+
+
+@dataclass
+class _Prepared:
+    """A batch as worked out before its write transaction: file rows normalised, or plain rows
+    the lane planned."""
+
+    rows: list[FileRow] | PlainRows
+    planned: LanePlan | None = None
+    readable: Readable = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+    def take(self, session: Session, ctx: RoundContext, report: ImportReport, default_kind: str | None) -> None:
+        if isinstance(self.rows, PlainRows):
+            assert self.planned is not None
+            _take_planned(session, ctx, report, self.rows, self.planned, default_kind)
+        else:
+            report.take_rows(session=session, ctx=ctx, rows=self.rows, default_kind=default_kind,
+                             readable=self.readable)
+
+
+def _prepare(batch: list[FileRow] | PlainRows, lane: Lane | None, ctx: RoundContext,
+             default_kind: str | None) -> _Prepared:
+    if isinstance(batch, PlainRows) and lane is not None:
+        planned = lane.plan([cells for cells in batch.cells if cells is not None])
+        if not planned.whole:
+            return _Prepared(batch, planned)
+    rows = batch.file_rows() if isinstance(batch, PlainRows) else batch
+    return _Prepared(rows, readable=readable_rows(ctx, rows, default_kind))
+
+
+def _take_planned(session: Session, ctx: RoundContext, report: ImportReport, batch: PlainRows,
+                  planned: LanePlan, default_kind: str | None) -> None:
+    """Store a batch the lane planned: its new keys by one statement, a repeat of a held
+    record counted a duplicate, a record intake cannot read quarantined with its reason; every
+    other row (unreadable as a row, a new version of a held record, a repeat of an earlier
+    version) ingested per row after them. The quarantine list keeps file order."""
+    readable = [i for i in range(len(batch)) if i not in batch.problems] if batch.problems else None
+    place = (lambda i: i) if readable is None else readable.__getitem__
+    rows = planned.rows
+    earlier = crud.revised_among(session=session, round_value=rows[0][1], fingerprints=[r[8] for r in rows]) \
+        if rows else set()
+    kept = [k for k, row in enumerate(rows) if row[8] not in earlier] if earlier else range(len(rows))
+    held = crud.add_planned(session=session, columns=Lane.COLUMNS, rows=[rows[k] for k in kept] if earlier else rows)
+    again = {place(planned.places[k]) for k, row in enumerate(rows) if row[8] in earlier} | set(batch.problems)
+    counts = report.counts
+    for n, k in enumerate(kept):
+        if n not in held:
+            counts[planned.outcomes[k]] += 1
+        elif held[n] == rows[k][8]:
+            counts["duplicate"] += 1
+        else:
+            again.add(place(planned.places[k]))
+    listed = len(report.quarantined)
+    aside = [(place(i), fp, reason) for i, fp, reason in planned.left]
+    results = set_aside_unreadable(session=session, round_id=ctx.round_id, source=report.source, rows=[
+        (fp, reason, batch.lines[i].rstrip("\r\n"), f"第 {batch.numbers[i]} 行") for i, fp, reason in aside])
+    for (i, _, _), result in zip(aside, results, strict=True):
+        report.count(result, where=f"第 {batch.numbers[i]} 行", raw=batch.lines[i].rstrip("\r\n"))
+    if again:
+        report.take_rows(session=session, ctx=ctx, rows=batch.file_rows(sorted(again)), default_kind=default_kind)
+        if aside:  # as the per-row way lists them
+            line = {f"第 {n} 行": n for n in batch.numbers}
+            report.quarantined[listed:] = sorted(report.quarantined[listed:], key=lambda q: line[q.where])

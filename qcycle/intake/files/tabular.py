@@ -4,15 +4,17 @@ worksheets (streamed by openpyxl). A row that cannot be read is handed on with i
 from __future__ import annotations
 
 import csv
+import itertools
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qcycle.intake.files.detect import FileRow, RecordFile, _text_lines, _unreadable
 from qcycle.intake.normalise import fields_of_headers
 
-__all__: list[str] = []  # nothing public: reading.py opens files through these
+__all__ = ["PlainRows", "csv_batches"]  # the rest: reading.py opens files through them
 
 
 def _unique(headers: Sequence[str]) -> list[str]:
@@ -37,9 +39,10 @@ def _delimiter(lines: Iterable[str]) -> str:
 
 
 def _csv_records(
-    source: Iterable[str], delimiter: str
+    source: Iterable[str], delimiter: str, first: int = 1
 ) -> Iterator[tuple[int, str, list[str] | None, str]]:
-    """(first line number, raw text, cells or None, csv error) per CSV record."""
+    """(first line number, raw text, cells or None, csv error) per CSV record; ``first``: the
+    number of the source's first line."""
     buffer: list[str] = []
 
     def lines() -> Iterator[str]:
@@ -48,7 +51,7 @@ def _csv_records(
             yield line
 
     reader = csv.reader(lines(), delimiter=delimiter)
-    start = 1
+    start = first
     while True:
         try:
             cells: list[str] | None = next(reader)
@@ -60,14 +63,17 @@ def _csv_records(
         raw = "".join(buffer).rstrip("\r\n")
         buffer.clear()
         yield start, raw, cells, problem
-        start = reader.line_num + 1
+        start = first + reader.line_num
 
 
-def _csv_rows(path: Path, encoding: str, result: RecordFile) -> Iterator[FileRow]:
-    """Rows of a CSV file, one at a time; sets ``result.headers`` when it meets the header."""
+def _csv_rows(path: Path, encoding: str, result: RecordFile, *, lines: Iterable[str] | None = None,
+              first: int = 1) -> Iterator[FileRow]:
+    """Rows of a CSV file, one at a time; sets ``result.headers`` when it meets the header.
+    ``lines``/``first``: go on from line ``first`` of a file whose header was read already."""
     delimiter = _delimiter(_text_lines(path, encoding))
-    headers: list[str] | None = None
-    for line, raw, cells, problem in _csv_records(_text_lines(path, encoding), delimiter):
+    headers: list[str] | None = result.headers if lines is not None else None
+    source = _text_lines(path, encoding) if lines is None else lines
+    for line, raw, cells, problem in _csv_records(source, delimiter, first):
         where = f"第 {line} 行"
         if cells is None and headers is not None and "\n" in raw:
             yield from _lines_apart(raw, line, delimiter, headers)  # a run-on quote grew past the cell limit
@@ -80,8 +86,7 @@ def _csv_rows(path: Path, encoding: str, result: RecordFile) -> Iterator[FileRow
         if headers is None:
             headers = result.headers = _unique(cells)
             continue
-        if len(cells) > len(headers) and _blank(cells[len(headers) :]):
-            cells = cells[: len(headers)]  # trailing separators of empty cells
+        cells = _trimmed(cells, headers)
         if "\n" in raw and (len(cells) != len(headers) or _rows_inside(raw, delimiter, headers)):
             # A quote left open swallows the lines after it into one cell (the last column's keeps
             # the count right): each line is read again on its own, so one typo does not take the
@@ -95,6 +100,96 @@ def _csv_rows(path: Path, encoding: str, result: RecordFile) -> Iterator[FileRow
         yield FileRow(where, raw, dict(zip(headers, cells, strict=True)))
     if headers is None:
         raise _unreadable(path, "文件是空的（没有表头行）")
+
+
+def _trimmed(cells: list[str], headers: Sequence[str]) -> list[str]:
+    if len(cells) > len(headers) and _blank(cells[len(headers) :]):
+        return cells[: len(headers)]  # trailing separators of empty cells
+    return cells
+
+
+@dataclass
+class PlainRows:
+    """A batch of a CSV's rows that are each one line (the bulk lane's): each row's line number,
+    the line as read and its cells (None for a row of the wrong width, with its ``problems``
+    entry)."""
+
+    headers: list[str]
+    numbers: Sequence[int] = field(default_factory=list)
+    lines: Sequence[str] = field(default_factory=list)
+    cells: Sequence[list[str] | None] = field(default_factory=list)
+    problems: dict[int, str] = field(default_factory=dict)  # row's place -> why it cannot be read
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def file_rows(self, places: Iterable[int] | None = None) -> list[FileRow]:
+        """The rows (those at ``places``, in file order) as :func:`_csv_rows` gives them."""
+        return [FileRow(f"第 {self.numbers[i]} 行", self.lines[i].rstrip("\r\n"),
+                        None if (cells := self.cells[i]) is None else dict(zip(self.headers, cells, strict=True)),
+                        self.problems.get(i, "")) for i in (range(len(self)) if places is None else places)]
+
+
+def csv_batches(path: Path, encoding: str, result: RecordFile, size: int) -> Iterator[PlainRows | list[FileRow]]:
+    """A CSV's rows in batches of ``size``, as :class:`PlainRows` while each record is one line
+    (nearly every office file), else from there on as :func:`_csv_rows` gives them (a cell with
+    a line break, a quote left open, a NUL): the same rows either way. Sets ``result.headers``."""
+    delimiter = _delimiter(_text_lines(path, encoding))
+    lines = _text_lines(path, encoding)
+    number = 0
+    for line in lines:  # the header: the first line that is not blank
+        number += 1
+        if '"' in line:  # a quoted header (it may run across lines): read as it always was
+            result.headers = None
+            yield from _in_batches(_csv_rows(path, encoding, result), size)
+            return
+        cells = next(csv.reader([line], delimiter=delimiter), [])
+        if "".join(cells).strip():
+            result.headers = headers = _unique(cells)
+            break
+    else:
+        raise _unreadable(path, "文件是空的（没有表头行）")
+    width = len(headers)
+    while chunk := list(itertools.islice(lines, size)):
+        try:
+            records = list(csv.reader(chunk, delimiter=delimiter))
+        except csv.Error:
+            records = []
+        quoted = '"' in "".join(chunk) and any(line.count('"') % 2 for line in chunk if '"' in line)
+        if len(records) != len(chunk) or quoted:
+            yield from _in_batches(_csv_rows(path, encoding, result, lines=itertools.chain(chunk, lines),
+                                             first=number + 1), size)
+            return
+        if all(len(cells) == width and cells[0].strip() for cells in records):  # nearly every batch
+            yield PlainRows(headers, range(number + 1, number + 1 + len(chunk)), chunk, records)
+            number += len(chunk)
+            continue
+        numbers: list[int] = []
+        kept: list[str] = []
+        rows: list[list[str] | None] = []
+        batch = PlainRows(headers, numbers, kept, rows)
+        for line, cells in zip(chunk, records, strict=True):
+            number += 1
+            if len(cells) == width and cells[0].strip():  # nearly every row: not blank, as wide as the header
+                numbers.append(number)
+                kept.append(line)
+                rows.append(cells)
+                continue
+            if not "".join(cells).strip():
+                continue
+            cells = _trimmed(cells, headers)
+            if len(cells) != width:
+                batch.problems[len(rows)] = f"有 {len(cells)} 列，表头有 {width} 列"
+            numbers.append(number)
+            kept.append(line)
+            rows.append(cells if len(cells) == width else None)
+        if rows:
+            yield batch
+
+
+def _in_batches(rows: Iterator[FileRow], size: int) -> Iterator[list[FileRow]]:
+    while batch := list(itertools.islice(rows, size)):
+        yield batch
 
 
 def _csv_problem(exc: csv.Error) -> str:

@@ -1,0 +1,32 @@
+"""Bulk work without the cycle collector's full passes.
+
+CPython's cycle collector runs a full pass over every tracked object once enough new ones have
+survived; a bulk step that makes millions of objects (a national programme read into its
+schema, a half-million-row import) triggered such passes again and again over the same
+long-lived objects: a sixth of an import's time and a third of the national programme's load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+
+__all__ = ["without_full_collections"]
+
+
+@contextlib.contextmanager
+def without_full_collections() -> Iterator[None]:
+    """Inside, the objects alive before it are not scanned (``gc.freeze``) and the collector
+    does not run by itself; a caller working in batches collects the young generations after
+    each (``gc.collect(1)``). Everything is as before on leaving, and garbage made inside is
+    collected by the next pass as usual."""
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
