@@ -75,6 +75,21 @@ def _stored(url: str) -> tuple[list[Any], list[Any], list[Any]]:
         con.close()
 
 
+class Stopped(Exception):
+    pass
+
+
+def _stop_after(batches: int):
+    seen = []
+
+    def on_batch(done: int, expected: int) -> None:
+        seen.append(done)
+        if len(seen) == batches:
+            raise Stopped
+
+    return on_batch
+
+
 @pytest.fixture
 def both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """import(files, programme, batch_size) into two fresh databases, with the lane and
@@ -88,7 +103,8 @@ def both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setattr(importing, "_take_planned", counted)
 
-    def run(files: list[Path], programme: Path, batch_size: int = 4, **kw: Any):
+    def run(files: list[Path], programme: Path, batch_size: int = 4, stop_after: int | None = None, **kw: Any):
+        """``stop_after``: each file's import is stopped after that many batches, then run again."""
         reports: dict[bool, list[Any]] = {}
         stored = {}
         for lane in (True, False):
@@ -96,8 +112,14 @@ def both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             db.upgrade(url)
             monkeypatch.setenv("QCYCLE_IMPORT_LANE", "true" if lane else "false")
             get_settings.cache_clear()
-            reports[lane] = [importing.import_file_in_batches(path=f, programme=programme, batch_size=batch_size,
-                                                              url=url, **kw) for f in files]
+            reports[lane] = []
+            for f in files:
+                if stop_after is not None:
+                    with pytest.raises(Stopped):
+                        importing.import_file_in_batches(path=f, programme=programme, batch_size=batch_size,
+                                                         url=url, on_batch=_stop_after(stop_after), **kw)
+                reports[lane].append(importing.import_file_in_batches(path=f, programme=programme,
+                                                                      batch_size=batch_size, url=url, **kw))
             stored[lane] = _stored(url)
             db.get_engine(url).dispose()
         get_settings.cache_clear()
@@ -117,12 +139,13 @@ def test_a_mixed_file_is_stored_alike_with_the_lane_and_without(both, tmp_path, 
     p = _programme(tmp_path, identity)
     f = tmp_path / "mixed.csv"
     f.write_text(HEAD + MIXED, "utf-8")
-    reports, (rows, aside, kept), planned = both([f], p)
+    reports, (rows, aside, _), planned = both([f], p)
     counts = reports[0].counts
     assert sum(counts.values()) == 17  # every row counted once (the blank line is not a row)
     assert counts["quarantined"] >= 6 and counts["rejected_late"] == 1 and counts["duplicate"] >= 2
     assert planned >= 8  # the lane took the plain rows
-    assert any(r[6] == "A7" and r[2] == "510100" for r in rows) or any(r[6] == "A7" for r in rows)
+    assert any(r[6] == "A7" and r[2] == "510100" for r in rows)  # the unit's name read as its code
+    assert any("有 3 列，表头有 6 列" in reason for _, _, reason, _ in aside)
 
 
 def test_a_file_imported_again_and_then_changed_is_stored_alike(both, tmp_path):
@@ -132,11 +155,23 @@ def test_a_file_imported_again_and_then_changed_is_stored_alike(both, tmp_path):
     first.write_text(HEAD + MIXED, "utf-8")
     changed = tmp_path / "changed.csv"
     changed.write_text(HEAD + MIXED.replace("王芳", "王芳芳").replace("2023-04-19 16:00", "2023-04-19 16:30"), "utf-8")
-    reports, (rows, aside, kept), planned = both([first, first, changed, first], p, batch_size=5)
+    reports, (_, _, kept), planned = both([first, first, changed, first], p, batch_size=5)
     assert reports[1].counts["duplicate"] >= 10 and reports[1].counts["accepted"] == 0
     assert reports[2].counts["revised"] == 4 and reports[2].counts["duplicate"] == 7
     assert kept  # earlier versions kept in the history
     assert planned >= 8
+
+
+def test_an_import_stopped_and_resumed_is_stored_alike(both, tmp_path):
+    """Resumed after its committed batches, the lane takes the rest of the file as well."""
+    p = _programme(tmp_path, "{key: [id]}")
+    f = tmp_path / "resumed.csv"
+    f.write_text(HEAD + MIXED + MIXED.replace(",A", ",B"), "utf-8")
+    reports, _, planned = both([f], p, batch_size=5, stop_after=3)
+    # (batches of 5 lines: the blank line is in the third, which holds 4 rows)
+    assert reports[0].resumed_rows == 14 and reports[0].resumed_at == "第 17 行"
+    assert sum(reports[0].counts.values()) == 34
+    assert planned >= 12  # the batches after the resume went the lane's way
 
 
 def test_rows_past_a_cell_with_a_line_break_go_the_per_row_way_alike(both, tmp_path):

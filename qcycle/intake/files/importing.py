@@ -163,11 +163,12 @@ def import_file_in_batches(
     expected = max(scan.lines - 1, done)
     sqlite = db.get_engine(url).dialect.name == "sqlite"
     lane = None
-    if sqlite and resume is None and result.format == "csv" and result.encoding and get_settings().import_lane:
+    if sqlite and result.format == "csv" and result.encoding and get_settings().import_lane:
         with db.session_scope(url) as session:
             lane = _lane(session, ctx, result, report.source, default_kind)
-    batches: Iterator[list[FileRow] | PlainRows] = csv_batches(Path(path), result.encoding, result, batch_size) \
-        if lane is not None and result.encoding else _batches(rows, batch_size)
+    batches: Iterator[list[FileRow] | PlainRows] = _batches(rows, batch_size)
+    if lane is not None and result.encoding:
+        batches = csv_batches(Path(path), result.encoding, result, batch_size, skip=done)
     writer = _Writer(url=url, ctx=ctx, report=report, key=key, path=str(path), seen=seen, done=done,
                      expected=expected, sqlite=sqlite, default_kind=default_kind, on_batch=on_batch)
     with without_full_collections():

@@ -123,6 +123,11 @@ class PlainRows:
     def __len__(self) -> int:
         return len(self.numbers)
 
+    def after(self, n: int) -> PlainRows:
+        """The batch without its first ``n`` rows."""
+        return PlainRows(self.headers, self.numbers[n:], self.lines[n:], self.cells[n:],
+                         {i - n: why for i, why in self.problems.items() if i >= n})
+
     def file_rows(self, places: Iterable[int] | None = None) -> list[FileRow]:
         """The rows (those at ``places``, in file order) as :func:`_csv_rows` gives them."""
         return [FileRow(f"第 {self.numbers[i]} 行", self.lines[i].rstrip("\r\n"),
@@ -130,10 +135,21 @@ class PlainRows:
                         self.problems.get(i, "")) for i in (range(len(self)) if places is None else places)]
 
 
-def csv_batches(path: Path, encoding: str, result: RecordFile, size: int) -> Iterator[PlainRows | list[FileRow]]:
+def csv_batches(path: Path, encoding: str, result: RecordFile, size: int,
+                skip: int = 0) -> Iterator[PlainRows | list[FileRow]]:
     """A CSV's rows in batches of ``size``, as :class:`PlainRows` while each record is one line
     (nearly every office file), else from there on as :func:`_csv_rows` gives them (a cell with
-    a line break, a quote left open, a NUL): the same rows either way. Sets ``result.headers``."""
+    a line break, a quote left open, a NUL): the same rows either way, after the first ``skip``
+    (a resumed import's). Sets ``result.headers``."""
+    for batch in _csv_batches(path, encoding, result, size):
+        if skip >= len(batch):
+            skip -= len(batch)
+            continue
+        yield batch[skip:] if isinstance(batch, list) else batch.after(skip)
+        skip = 0
+
+
+def _csv_batches(path: Path, encoding: str, result: RecordFile, size: int) -> Iterator[PlainRows | list[FileRow]]:
     delimiter = _delimiter(_text_lines(path, encoding))
     lines = _text_lines(path, encoding)
     number = 0
