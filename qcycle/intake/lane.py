@@ -16,7 +16,7 @@ stays the one definition of what intake decides:
 - a lane row whose key is already held is a duplicate when its content is the same, and is
   otherwise ingested per row after the batch's new keys (a revision or a conflict).
 
-The outcomes equal ``ingest_many``'s record for record (``tests/test_lane.py`` imports the same
+The outcomes equal ``ingest_many``'s record for record (``tests/intake/test_lane.py`` imports the same
 files both ways and compares every stored row and count).
 """
 
@@ -36,7 +36,7 @@ from qcycle.clock import now, to_local
 from qcycle.intake.normalise import _columns, _time_text, normalise_kind, normalise_record
 from qcycle.intake.placing import lateness_of, own_deadlines, stages_for, unplaced
 from qcycle.intake.records import _CLOCK_SKEW, _parse_time, fingerprint, unreadable
-from qcycle.schema import Programme, Stage
+from qcycle.schema import IDENTITY_FIELDS, Programme, Stage
 from qcycle.timetable import Timetable
 
 __all__ = ["Lane", "LanePlan", "lane_for"]
@@ -46,8 +46,7 @@ _quote: Callable[[str], str] = _json_encoder.c_encode_basestring  # type: ignore
 # The fields a lane row may have: what the record's identity, category and lateness need and
 # nothing intake reads otherwise (a category, period or stage column goes the per-row way).
 _LANE_FIELDS = frozenset({"kind", "unit", "item", "submitted_at", "id"})
-_KEY_FIELDS = frozenset({"id", "unit", "item", "category", "period"})  # period: none (no column)
-_CACHED = 65536  # distinct times or payloads remembered: memory bounded whatever the file
+_CACHED = 65536  # distinct kind cells, times or payloads remembered: memory bounded whatever the file
 
 
 @dataclass
@@ -61,10 +60,6 @@ class LanePlan:
     outcomes: list[str] = field(default_factory=list)  # accepted | late_accepted | rejected_late
     left: list[tuple[int, str, str]] = field(default_factory=list)  # (place, fingerprint, reason)
     whole: bool = False
-
-
-def _json_text(value: str | None) -> str:
-    return "null" if value is None else _quote(value)
 
 
 def _ids(n: int) -> list[str]:
@@ -103,7 +98,7 @@ def lane_for(p: Programme, timetable: Timetable, headers: Sequence[str], *, sour
     ``convert(column, value)`` gives a submission column's value as the database stores it."""
     columns = _columns(tuple(headers))
     fields = [f for _, f, _ in columns if f is not None]
-    if any(f not in _LANE_FIELDS for f in fields) or len(set(fields)) != len(fields):
+    if any(f not in _LANE_FIELDS for f in fields):
         return None
     if "unit" not in fields or "submitted_at" not in fields or ("kind" not in fields and not default_kind):
         return None
@@ -121,7 +116,6 @@ class _Kind(NamedTuple):
     key: tuple[int, ...]  # the identity's fields, as places in (id, unit, item, category, period)
     needs_id: bool
     per_item: bool
-    refuse: bool  # a late hand-in is refused (不予受理)
 
 
 _KEY_PLACES = {"id": 0, "unit": 1, "item": 2, "category": 3, "period": 4}
@@ -171,11 +165,12 @@ class Lane:
         found = None
         if (isinstance(kind, str) and stage is not None and not stage.periods
                 and (stage.owed_by is None or stage.owed_by.approved_at is None)
-                and set(stage.record_identity.key) <= _KEY_FIELDS):
+                and set(stage.record_identity.key) <= set(IDENTITY_FIELDS)):  # no payload field (period: none)
             key = stage.record_identity.key
             found = _Kind(kind, stage, f'"kind":{_quote(kind)},', f"[{_quote(stage.code)},",
-                          tuple(_KEY_PLACES[k] for k in key), "id" in key, stage.code in self.p.per_item_stages,
-                          stage.lateness == "reject")
+                          tuple(_KEY_PLACES[k] for k in key), "id" in key, stage.code in self.p.per_item_stages)
+        if len(self.kinds) >= _CACHED:
+            self.kinds.clear()
         self.kinds[cell] = found
         return found
 
@@ -185,7 +180,7 @@ class Lane:
         text = _time_text(cell)
         try:
             at = _parse_time(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             result = None
         else:
             result = (at, at.replace(second=0, microsecond=0), _quote(text), self.convert("submitted_at", at))

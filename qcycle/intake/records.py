@@ -132,7 +132,7 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
         return "缺少提交时间（submitted_at）"
     try:
         _parse_time(record.get("submitted_at"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 0001-01-01 00:00 has no UTC time
         return f"提交时间 {record.get('submitted_at')!r} 无法识别（应为 ISO 8601，如 2023-04-18T10:00:00+08:00）"
     return None
 

@@ -56,6 +56,7 @@ MIXED = (
     "揭榜书,511000,zlcx-04,2023-04-20 17:30,A13,王芳\n"        # at the deadline: on time
     "揭榜书,511100,,2023-04-12 10:00,A14,王芳\n"               # no item
     "揭榜书,510300,cxyl-02,2023-04-19 16:00,A2,\n"            # A2 again, in another batch
+    "揭榜书,510900,zlcx-01,0001-01-01 00:00,A15,王芳\n"       # a time before any time zone: set aside, not a crash
 )
 
 
@@ -141,11 +142,12 @@ def test_a_mixed_file_is_stored_alike_with_the_lane_and_without(both, tmp_path, 
     f.write_text(HEAD + MIXED, "utf-8")
     reports, (rows, aside, _), planned = both([f], p)
     counts = reports[0].counts
-    assert sum(counts.values()) == 17  # every row counted once (the blank line is not a row)
+    assert sum(counts.values()) == 18  # every row counted once (the blank line is not a row)
     assert counts["quarantined"] >= 6 and counts["rejected_late"] == 1 and counts["duplicate"] >= 2
     assert planned >= 8  # the lane took the plain rows
     assert any(r[6] == "A7" and r[2] == "510100" for r in rows)  # the unit's name read as its code
     assert any("有 3 列，表头有 6 列" in reason for _, _, reason, _ in aside)
+    assert any("'0001-01-01T00:00:00" in reason and "无法识别" in reason for _, _, reason, _ in aside)
 
 
 def test_a_file_imported_again_and_then_changed_is_stored_alike(both, tmp_path):
@@ -170,7 +172,7 @@ def test_an_import_stopped_and_resumed_is_stored_alike(both, tmp_path):
     reports, _, planned = both([f], p, batch_size=5, stop_after=3)
     # (batches of 5 lines: the blank line is in the third, which holds 4 rows)
     assert reports[0].resumed_rows == 14 and reports[0].resumed_at == "第 17 行"
-    assert sum(reports[0].counts.values()) == 34
+    assert sum(reports[0].counts.values()) == 36
     assert planned >= 12  # the batches after the resume went the lane's way
 
 
@@ -180,7 +182,7 @@ def test_rows_past_a_cell_with_a_line_break_go_the_per_row_way_alike(both, tmp_p
     f.write_text(HEAD + "揭榜书,510100,zlcx-01,2023-04-10 10:00,A1,王芳\n"
                  '揭榜书,510300,cxyl-02,2023-04-11 10:00,A2,"王\n芳"\n' + MIXED, "utf-8")
     reports, _, planned = both([f], p, batch_size=50)
-    assert sum(reports[0].counts.values()) == 19
+    assert sum(reports[0].counts.values()) == 20
     assert planned == 0  # the first batch held the line break: the whole file went per row
 
 
@@ -220,6 +222,9 @@ def test_csv_batches_give_the_rows_the_row_reader_gives(tmp_path, size):
         HEAD + '揭榜书,510100,zlcx-01,2023-04-10 10:00,A1,"王芳\n' + MIXED,  # a quote left open
         HEAD + "揭榜书,510100,zlcx-01,2023-04-10 10:00,A1,王\x00芳\n" + MIXED,  # a NUL
         '"材料种类","单位代码",提交时间\n揭榜书,510100,2023-04-10 10:00\n',  # a quoted header
+        # a quote inside an unquoted cell, then a quoted cell left open at a batch's last line
+        HEAD + "揭榜书,510100,zlcx-01,2023-04-10 10:00,A1,x\n揭榜书,510300,cxyl-02,2023-04-11 10:00,A2,x\n"
+        '揭榜书,510400,zlcx-01,2023-04-10 10:00,A"3,"王\n芳"\n' + MIXED,
     ]):
         path = tmp_path / f"f{n}.csv"
         path.write_text(text, "utf-8", newline="")

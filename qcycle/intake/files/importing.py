@@ -21,7 +21,7 @@ from qcycle.errors import IntakeError
 from qcycle.gcpause import without_full_collections
 from qcycle.intake.files.detect import FileRow, RecordFile, _unreadable, scan_file
 from qcycle.intake.files.reading import open_file
-from qcycle.intake.files.tabular import PlainRows, csv_batches
+from qcycle.intake.files.tabular import PlainRows, csv_batches, line_where
 from qcycle.intake.lane import Lane, LanePlan, lane_for
 from qcycle.intake.normalise import fields_of_headers
 from qcycle.intake.records import set_aside_unreadable
@@ -163,12 +163,12 @@ def import_file_in_batches(
     expected = max(scan.lines - 1, done)
     sqlite = db.get_engine(url).dialect.name == "sqlite"
     lane = None
+    batches: Iterator[list[FileRow] | PlainRows] = _batches(rows, batch_size)
     if sqlite and result.format == "csv" and result.encoding and get_settings().import_lane:
         with db.session_scope(url) as session:
             lane = _lane(session, ctx, result, report.source, default_kind)
-    batches: Iterator[list[FileRow] | PlainRows] = _batches(rows, batch_size)
-    if lane is not None and result.encoding:
-        batches = csv_batches(Path(path), result.encoding, result, batch_size, skip=done)
+        if lane is not None:
+            batches = csv_batches(Path(path), result.encoding, result, batch_size, skip=done)
     writer = _Writer(url=url, ctx=ctx, report=report, key=key, path=str(path), seen=seen, done=done,
                      expected=expected, sqlite=sqlite, default_kind=default_kind, on_batch=on_batch)
     with without_full_collections():
@@ -310,11 +310,11 @@ def _take_planned(session: Session, ctx: RoundContext, report: ImportReport, bat
     listed = len(report.quarantined)
     aside = [(place(i), fp, reason) for i, fp, reason in planned.left]
     results = set_aside_unreadable(session=session, round_id=ctx.round_id, source=report.source, rows=[
-        (fp, reason, batch.lines[i].rstrip("\r\n"), f"第 {batch.numbers[i]} 行") for i, fp, reason in aside])
+        (fp, reason, batch.lines[i].rstrip("\r\n"), line_where(batch.numbers[i])) for i, fp, reason in aside])
     for (i, _, _), result in zip(aside, results, strict=True):
-        report.count(result, where=f"第 {batch.numbers[i]} 行", raw=batch.lines[i].rstrip("\r\n"))
+        report.count(result, where=line_where(batch.numbers[i]), raw=batch.lines[i].rstrip("\r\n"))
     if again:
         report.take_rows(session=session, ctx=ctx, rows=batch.file_rows(sorted(again)), default_kind=default_kind)
-        if aside:  # as the per-row way lists them
-            line = {f"第 {n} 行": n for n in batch.numbers}
+        if aside:  # listed in file order, as the per-row way lists them
+            line = {line_where(n): n for n in batch.numbers}
             report.quarantined[listed:] = sorted(report.quarantined[listed:], key=lambda q: line[q.where])

@@ -14,7 +14,7 @@ from typing import Any
 from qcycle.intake.files.detect import FileRow, RecordFile, _text_lines, _unreadable
 from qcycle.intake.normalise import fields_of_headers
 
-__all__ = ["PlainRows", "csv_batches"]  # the rest: reading.py opens files through them
+__all__ = ["PlainRows", "csv_batches", "line_where"]  # the rest: reading.py opens files through them
 
 
 def _unique(headers: Sequence[str]) -> list[str]:
@@ -74,7 +74,7 @@ def _csv_rows(path: Path, encoding: str, result: RecordFile, *, lines: Iterable[
     headers: list[str] | None = result.headers if lines is not None else None
     source = _text_lines(path, encoding) if lines is None else lines
     for line, raw, cells, problem in _csv_records(source, delimiter, first):
-        where = f"第 {line} 行"
+        where = line_where(line)
         if cells is None and headers is not None and "\n" in raw:
             yield from _lines_apart(raw, line, delimiter, headers)  # a run-on quote grew past the cell limit
             continue
@@ -100,6 +100,11 @@ def _csv_rows(path: Path, encoding: str, result: RecordFile, *, lines: Iterable[
         yield FileRow(where, raw, dict(zip(headers, cells, strict=True)))
     if headers is None:
         raise _unreadable(path, "文件是空的（没有表头行）")
+
+
+def line_where(number: int) -> str:
+    """Where a row of a file is, in the office's words (kept with a reason to set it aside)."""
+    return f"第 {number} 行"
 
 
 def _trimmed(cells: list[str], headers: Sequence[str]) -> list[str]:
@@ -130,7 +135,7 @@ class PlainRows:
 
     def file_rows(self, places: Iterable[int] | None = None) -> list[FileRow]:
         """The rows (those at ``places``, in file order) as :func:`_csv_rows` gives them."""
-        return [FileRow(f"第 {self.numbers[i]} 行", self.lines[i].rstrip("\r\n"),
+        return [FileRow(line_where(self.numbers[i]), self.lines[i].rstrip("\r\n"),
                         None if (cells := self.cells[i]) is None else dict(zip(self.headers, cells, strict=True)),
                         self.problems.get(i, "")) for i in (range(len(self)) if places is None else places)]
 
@@ -168,11 +173,12 @@ def _csv_batches(path: Path, encoding: str, result: RecordFile, size: int) -> It
     width = len(headers)
     while chunk := list(itertools.islice(lines, size)):
         try:
-            records = list(csv.reader(chunk, delimiter=delimiter))
+            # strict: a quoted cell the chunk's last line leaves open raises instead of ending
+            # there (read on, it takes the next lines, as the row reader reads it).
+            records = list(csv.reader(chunk, delimiter=delimiter, strict=True))
         except csv.Error:
             records = []
-        quoted = '"' in "".join(chunk) and any(line.count('"') % 2 for line in chunk if '"' in line)
-        if len(records) != len(chunk) or quoted:
+        if len(records) != len(chunk):
             yield from _in_batches(_csv_rows(path, encoding, result, lines=itertools.chain(chunk, lines),
                                              first=number + 1), size)
             return
