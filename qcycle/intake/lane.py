@@ -25,8 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import operator
-import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from json import encoder as _json_encoder
@@ -36,6 +34,7 @@ from qcycle.clock import now, to_local
 from qcycle.intake.normalise import _columns, _time_text, normalise_kind, normalise_record
 from qcycle.intake.placing import lateness_of, own_deadlines, stages_for, unplaced
 from qcycle.intake.records import _CLOCK_SKEW, _parse_time, fingerprint, unreadable
+from qcycle.models import ordered_hex_ids
 from qcycle.schema import IDENTITY_FIELDS, Programme, Stage
 from qcycle.timetable import Timetable
 
@@ -62,35 +61,6 @@ class LanePlan:
     whole: bool = False
 
 
-def _ids(n: int) -> list[str]:
-    """``n`` time-ordered ids as :func:`qcycle.models.ordered_uuid` makes them (its clock and
-    counter, so ids made before and after sort around them), as the 32 hex digits SQLite
-    stores: one clock read and one random read for the batch."""
-    from qcycle.models.columns import _id_lock, _last_id
-
-    random = os.urandom(8 * n).hex()
-    out: list[str] = []
-    with _id_lock:
-        ms = time.time_ns() // 1_000_000
-        last_ms, counter = _last_id
-        ms, counter = (last_ms, counter + 1) if ms <= last_ms else (ms, 0)
-        at = 0
-        while at < n:
-            if counter > 0xFFF:
-                ms, counter = ms + 1, 0
-            take = min(n - at, 0x1000 - counter)  # the rest of this millisecond's counter
-            clock = f"{ms & ((1 << 48) - 1):012x}7"
-            for k in range(at, at + take):
-                bits = random[16 * k:16 * k + 16]  # the variant's two bits (10), then 62 random ones
-                out.append(f"{clock}{counter + k - at:03x}{_VARIANT[bits[0]]}{bits[1:]}")
-            at, counter = at + take, counter + take
-        _last_id[:] = [ms, counter - 1]
-    return out
-
-
-_VARIANT = {h: "89ab"[int(h, 16) & 3] for h in "0123456789abcdef"}
-
-
 def lane_for(p: Programme, timetable: Timetable, headers: Sequence[str], *, source: str, round_value: Any,
              convert: Callable[[str, Any], Any], default_kind: str | None = None,
              unit_names: dict[str, str] | None = None) -> Lane | None:
@@ -112,7 +82,7 @@ class _Kind(NamedTuple):
     kind: str
     stage: Stage
     text: str  # '"kind":"application",' as the record's canonical JSON has it
-    prefix: str  # the identity's start: '["application",' 
+    prefix: str  # the identity's start, '["application",'
     key: tuple[int, ...]  # the identity's fields, as places in (id, unit, item, category, period)
     needs_id: bool
     per_item: bool
@@ -219,7 +189,7 @@ class Lane:
         received = now()
         latest = received + _CLOCK_SKEW
         stamp = self.convert("received_at", to_local(received))
-        ids = iter(_ids(len(batch)))
+        ids = iter(ordered_hex_ids(len(batch)))
         kinds, times, deadlines, payloads = self.kinds, self.times, self.deadlines, self.payloads
         units, names, own, categories = self.units, self.unit_names, self.cutoffs["own"], self.categories
         item_category, late_values, payload_cells = self.p.item_category, self.late_values, self.payload_cells

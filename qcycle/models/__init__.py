@@ -15,7 +15,7 @@ One module per concern: :mod:`~qcycle.models.columns` (column types and helpers)
 
 from __future__ import annotations
 
-from qcycle.models.columns import LocalDateTime, ordered_uuid
+from qcycle.models.columns import LocalDateTime, ordered_hex_ids, ordered_uuid
 from qcycle.models.operations import (
     ActionRun,
     ActionRunBase,
@@ -122,5 +122,6 @@ __all__ = [
     "UnitExtension",
     "UnitExtensionBase",
     "identity_text",
+    "ordered_hex_ids",
     "ordered_uuid",
 ]

@@ -16,8 +16,7 @@ from qcycle import db
 from qcycle.intake.files import importing
 from qcycle.intake.files.detect import RecordFile
 from qcycle.intake.files.tabular import PlainRows, _csv_rows, csv_batches
-from qcycle.intake.lane import _ids
-from qcycle.models import ordered_uuid
+from qcycle.models import ordered_hex_ids, ordered_uuid
 from qcycle.settings import get_settings
 from tests.intake.conftest import P1
 
@@ -231,9 +230,9 @@ def test_csv_batches_give_the_rows_the_row_reader_gives(tmp_path, size):
         _same_rows(path, size)
 
 
-def test_lane_ids_are_time_ordered_uuids_after_those_made_before():
+def test_batch_ids_are_time_ordered_uuids_after_those_made_before():
     before = ordered_uuid()
-    ids = _ids(10_000)  # more than one millisecond's counter
+    ids = ordered_hex_ids(10_000)  # more than one millisecond's counter
     after = ordered_uuid()
     values = [uuid.UUID(i) for i in ids]
     assert [before, *values, after] == sorted([before, *values, after])
