@@ -32,6 +32,7 @@ __all__ = [
     "enqueue_messages",
     "failed_messages",
     "find_message",
+    "held_reminders",
     "lease_holders",
     "lease_messages",
     "list_messages",
@@ -132,13 +133,14 @@ def claimable_messages(*, session: Session, round_id: uuid.UUID | None, now: dt.
     locked: queued or failed rows due by ``now``, and ``sending`` rows whose lease is nobody's,
     held by one of ``holders_gone``, or taken before ``stale_before`` (real time). Plain rows
     (``id``, ``status``, ``started_at``, ``merge_items``, ``attempts``, ``channel``,
-    ``unit_code``, ``subject``, ``body``, ``tag``, ``action``, ``last_error``, ``leased_by``)."""
+    ``unit_code``, ``subject``, ``body``, ``tag``, ``action``, ``last_error``, ``leased_by``,
+    ``created_at``)."""
     m = OutboxMessage
     # Select(...) is what select() builds for several columns; select() is typed for at most 4.
     query: Select[*tuple[Any, ...]] = Select(
         col(m.id), col(m.status), col(m.started_at), col(m.merge_items), col(m.attempts), col(m.channel),
         col(m.unit_code), col(m.subject), col(m.body), col(m.tag), col(m.action), col(m.last_error),
-        col(m.leased_by)).where(
+        col(m.leased_by), col(m.created_at)).where(
         or_(
             col(m.status).in_(["queued", "failed"])
             & or_(col(m.next_attempt_at).is_(None), col(m.next_attempt_at) <= now),
@@ -148,6 +150,18 @@ def claimable_messages(*, session: Session, round_id: uuid.UUID | None, now: dt.
         *_scope(round_id),
     ).order_by(col(m.created_at)).limit(limit).with_for_update(skip_locked=True)
     return list(session.exec(query).all())
+
+
+def held_reminders(*, session: Session, round_id: uuid.UUID | None,
+                   now: dt.datetime) -> dict[tuple[str, str], tuple[dt.datetime, dt.datetime]]:
+    """Reminders waiting for office hours: ``(unit, channel) → (when the earliest was queued,
+    when it goes)``."""
+    m = OutboxMessage
+    query: Select[*tuple[Any, ...]] = Select(
+        col(m.unit_code), col(m.channel), func.min(col(m.created_at)), func.min(col(m.next_attempt_at))).where(
+        col(m.status).in_(["queued", "failed"]), col(m.merge_items).is_not(None), col(m.next_attempt_at) > now,
+        *_scope(round_id)).group_by(col(m.unit_code), col(m.channel))
+    return {(unit, channel): (queued, goes) for unit, channel, queued, goes in session.exec(query).all()}
 
 
 def set_message_fields(*, session: Session, message_id: uuid.UUID, values: Mapping[str, Any]) -> None:

@@ -210,7 +210,8 @@ _LIVE_PASSES: set[str] = set()
 def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit: int,
            settings: Settings, report: DeliveryReport, holder: str) -> tuple[list[_Claimed], int]:
     """Take due rows (a lease: status ``sending``, held by ``holder`` from the real time now);
-    hold reminders outside office hours. Returns (rows to send, rows looked at).
+    hold reminders outside office hours, and a unit's later letters behind them. Returns (rows
+    to send, rows looked at).
 
     A ``sending`` row of another run is taken over when its holder is gone (see
     :func:`_holder_gone`) or its lease is older than ``notify_stale_sending_seconds`` of real
@@ -226,6 +227,7 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
     stale = wall - dt.timedelta(seconds=settings.notify_stale_sending_seconds)
     rows = crud.claimable_messages(session=session, round_id=round_id, now=now, holders_gone=gone,
                                    stale_before=stale, limit=limit)
+    held = crud.held_reminders(session=session, round_id=round_id, now=now)
     claimed: list[_Claimed] = []
     lease: list[uuid.UUID] = []
 
@@ -253,7 +255,14 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
                 change(row, next_attempt_at=slot, **({"status": "failed", "last_error": "上次投递中断（进程退出），此条尚未发出"}
                                                      if interrupted else {}))
                 report.deferred += 1
+                held.setdefault((row.unit_code, row.channel), (row.created_at, slot))
                 continue
+        elif not interrupted and (earlier := held.get((row.unit_code, row.channel))) and earlier[0] <= row.created_at:
+            # A unit's letters arrive in the order they were written: a run caught up at night
+            # sent the 督办 at once and the 逾期提醒 before it only the next morning.
+            change(row, next_attempt_at=earlier[1])
+            report.deferred += 1
+            continue
         if row.attempts >= settings.notify_max_attempts:
             report.dead += 1
             report.failures.append(_failure(change(row, status="dead")))

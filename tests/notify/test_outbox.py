@@ -288,13 +288,13 @@ def test_next_send_time_follows_working_days_and_office_hours(when, deadline, ex
 def test_reminders_outside_office_hours_wait_for_the_next_slot_unless_due_today(tmp_path, monkeypatch):
     monkeypatch.setenv("QCYCLE_OFFICE_HOURS", "09:00-17:30")
     get_settings.cache_clear()
-    loaded = _sink_programme(tmp_path, templates={"plain.j2": PLAIN_TEMPLATE})
+    loaded = _sink_programme(tmp_path, n_units=3, templates={"plain.j2": PLAIN_TEMPLATE})
     rid = round_id(loaded)
     evening = at(DAY, dt.time(19))
     today_deadline = at(DAY, dt.time(23, 59))
     _queue(loaded, [reminder(loaded, "c1"),  # deadline tomorrow: waits
                     reminder(loaded, "c2", deadline=today_deadline, working_days_left=0),  # today: goes
-                    plain("c1", 1)], rid)  # not a reminder: not held
+                    plain("c3", 1)], rid)  # not a reminder: not held
     report = deliver_due(programme=loaded.programme, round_id=rid, now=evening)
     assert (report.sent, report.deferred) == (2, 1)
     held = _rows(unit_code="c1", status="queued")
@@ -304,6 +304,30 @@ def test_reminders_outside_office_hours_wait_for_the_next_slot_unless_due_today(
     assert deliver_due(programme=loaded.programme, round_id=rid, now=at(DAY, dt.time(23))).sent == 0
     assert deliver_due(programme=loaded.programme, round_id=rid,
                        now=at(dt.date(2023, 4, 14), dt.time(9))).sent == 1
+
+
+def test_a_units_later_letter_waits_behind_its_reminder_held_for_office_hours(tmp_path, monkeypatch):
+    """A run caught up at night queues a unit's 逾期提醒 (held for office hours) and then its 督办:
+    the 督办 went at once and the notice it follows only the next morning. Now it waits with it;
+    a letter to another unit, or one written before the held reminder, still goes."""
+    monkeypatch.setenv("QCYCLE_OFFICE_HOURS", "09:00-17:30")
+    get_settings.cache_clear()
+    loaded = _sink_programme(tmp_path, templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain("c1", 0)], rid)  # written before the reminder
+    _queue(loaded, [reminder(loaded, "c1")], rid)
+    _queue(loaded, [plain("c1", 1), plain("c2", 2)], rid)  # after it: c1's waits, c2's goes
+    evening = at(DAY, dt.time(19))
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=evening)
+    assert (report.sent, report.deferred) == (2, 2)
+    slot = at(dt.date(2023, 4, 14), dt.time(9))
+    waiting = _rows(unit_code="c1", status="queued")
+    assert len(waiting) == 2 and {r.next_attempt_at for r in waiting} == {slot}
+    # A later pass the same night still holds the letter behind the reminder it held before.
+    assert deliver_due(programme=loaded.programme, round_id=rid, now=at(DAY, dt.time(22))).sent == 0
+    assert len(_rows(unit_code="c1", status="sent")) == 1  # the letter written before the reminder
+    assert deliver_due(programme=loaded.programme, round_id=rid, now=slot).sent == 2
+    assert len(_rows(unit_code="c1", status="sent")) == 3
 
 
 # ---------------------------------------------------------------- scale
