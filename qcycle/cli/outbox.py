@@ -117,7 +117,7 @@ def list_(
 @outbox_app.command("retry")
 def retry(
     message: Annotated[str | None, typer.Argument(help="消息 ID 或其开头至少 8 位")] = None,
-    all_dead: Annotated[bool, typer.Option("--all-dead", help="重新排队全部已停止重试（dead）的消息")] = False,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="重新排队全部已停止重试（dead）的消息（发送失败汇总除外）")] = False,
     round_code: Annotated[str | None, typer.Option("--round", help="与 --all-dead 一起使用：只限该周期")] = None,
     by: BY = None,
 ) -> None:
@@ -128,21 +128,29 @@ def retry(
     示例：qcycle outbox retry --all-dead --round sc-jbgs-2023
     """
     from qcycle import db
-    from qcycle.notify.outbox import list_messages, requeue_message
+    from qcycle.notify.outbox import DIGEST_ACTION, list_messages, requeue_message
 
     if (message is None) == (not all_dead):
         raise UsageError("请给出一个消息编号，或使用 --all-dead（二者选一）")
     db.upgrade()
+    digests = 0
     with db.session_scope() as session:
         if all_dead:
             rows = list_messages(session=session, round_id=_round_id(session, round_code), status="dead",
                                  limit=1_000_000)
+            # A failure digest tells of failures as they stood then: sent again with the messages it
+            # lists, it reported them failed once more while they were being retried. Each retried
+            # message that fails again is in the next run's own digest.
+            digests = sum(r.action.startswith(DIGEST_ACTION) for r in rows)
+            rows = [r for r in rows if not r.action.startswith(DIGEST_ACTION)]
         else:
             rows = [_message(session, message)]
         done = sum(requeue_message(session=session, row=r, actor=_actor(by)) for r in rows)
         if not all_dead and not done:
             raise StateError(f"消息 {rows[0].id.hex[:8]} 状态为 {rows[0].status}，不能重新排队")
-    out.print(f"已重新排队 {done} 条消息", markup=False)
+    skipped = (f"（另有 {digests} 份发送失败汇总未重新排队：汇总的是当时的失败情况；重发的消息如再失败，"
+               "下次投递会另发新的汇总）") if digests else ""
+    out.print(f"已重新排队 {done} 条消息{skipped}", markup=False)
 
 
 @outbox_app.command("cancel")

@@ -248,6 +248,30 @@ def test_a_failing_digest_never_produces_another_digest(tmp_path, botserver, mon
     assert sum(r.action.startswith("ops_digest") for r in _rows()) == 1
 
 
+def test_retrying_all_dead_messages_leaves_the_stale_failure_digest(tmp_path, botserver, monkeypatch):
+    """`outbox retry --all-dead` after an outage queued the digest of that outage again: ops were
+    told the retried messages had failed while they were being sent. The digest stays dead; a
+    retried message that fails again is in the next run's own digest."""
+    from typer.testing import CliRunner
+
+    from qcycle.cli import app
+
+    monkeypatch.setenv("QCYCLE_NOTIFY_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    loaded = _bot_programme(tmp_path, botserver, monkeypatch, templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain("c0", 1)], rid)
+    botserver.behave("500")
+    deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    assert {(r.action.split(":")[0], r.status) for r in _rows()} == {("kill", "dead"), ("ops_digest", "dead")}
+    result = CliRunner().invoke(app, ["outbox", "retry", "--all-dead"])
+    assert result.exit_code == 0, result.output
+    assert "已重新排队 1 条消息" in result.output and "1 份发送失败汇总未重新排队" in result.output
+    assert {(r.action.split(":")[0], r.status) for r in _rows()} == {("kill", "queued"), ("ops_digest", "dead")}
+    botserver.behave("ok")
+    assert deliver_due(programme=loaded.programme, round_id=rid, now=NOON + dt.timedelta(hours=1)).sent == 1
+
+
 def test_programme_rate_per_minute_paces_one_bot_without_serialising_the_fan_out(
         tmp_path, botserver, monkeypatch):
     # bot0: 80 a minute (bursts of 20, then 1 a second); bot1: effectively unlimited. The slow
