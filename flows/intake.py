@@ -32,8 +32,8 @@ def summary_markdown(report: ImportReport) -> str:
     if report.quarantined:
         lines += ["", "### 隔离记录", ""]
         lines += [f"- {q.where}：{q.reason}" for q in report.quarantined[:50]]
-        if len(report.quarantined) > 50:
-            lines.append(f"- ……另有 {len(report.quarantined) - 50} 条，见 `qcycle quarantine`")
+        if report.aside > 50:
+            lines.append(f"- ……另有 {report.aside - 50} 条，见 `qcycle quarantine --round {report.round_code}`")
     return "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.timetable import Timetable
 
 __all__ = [
+    "LISTED_ASIDE",
     "STATUSES",
     "STATUS_LABELS",
     "ImportReport",
@@ -34,6 +35,10 @@ __all__ = [
     "raw_json",
     "readable_rows",
 ]
+
+# Rows set aside that a report lists with their reasons (every one is counted, and kept in the
+# quarantine table): a file of half a million bad rows held them all in memory.
+LISTED_ASIDE = 1000
 
 # Every row in is exactly one of these (the counts add up to the rows read).
 STATUSES = ("accepted", "late_accepted", "rejected_late", "duplicate", "revised", "conflict", "quarantined")
@@ -125,6 +130,7 @@ class ImportReport:
     # Revisions handed in before the version in force: kept in its history, not in force (an officer
     # read 修改重报 1 as the correction having taken effect).
     not_in_force: int = 0
+    aside: int = 0  # rows this run set aside (quarantined or conflicts); the first LISTED_ASIDE are listed
 
     @property
     def total(self) -> int:
@@ -210,7 +216,7 @@ class ImportReport:
         self.counts[result.status] = self.counts.get(result.status, 0) + 1
         self.not_in_force += not result.in_force
         if result.status in ("quarantined", "conflict"):
-            self.quarantined.append(QuarantinedRow(where, result.reason, raw, result.record_id))
+            self._list(QuarantinedRow(where, result.reason, raw, result.record_id))
         return result.status
 
     def set_aside(
@@ -234,8 +240,13 @@ class ImportReport:
 
     def count_aside(self, *, where: str, raw: str, reason: str, record_id: uuid.UUID | None) -> str:
         self.counts["quarantined"] = self.counts.get("quarantined", 0) + 1
-        self.quarantined.append(QuarantinedRow(where, reason, raw, record_id))
+        self._list(QuarantinedRow(where, reason, raw, record_id))
         return "quarantined"
+
+    def _list(self, row: QuarantinedRow) -> None:
+        self.aside += 1
+        if len(self.quarantined) < LISTED_ASIDE:
+            self.quarantined.append(row)
 
     def _aside_key(self, ctx: RoundContext, where: str, raw: str) -> str:
         # Once per round, source, place and text: importing the same file twice keeps one

@@ -20,6 +20,30 @@ CSV = (
 )
 
 
+def test_an_import_prints_the_first_reasons_and_says_where_to_read_the_rest(qcycle_home, tmp_path, monkeypatch):
+    """A file of thousands of bad rows printed thousands of reasons, and its report held every one
+    in memory. The first 20 are printed, the rest counted with the command that lists them; the
+    report lists at most LISTED_ASIDE; every row is in the quarantine."""
+    from qcycle.intake import report as report_mod
+
+    monkeypatch.setattr(report_mod, "LISTED_ASIDE", 30)
+    path = tmp_path / "申报.csv"
+    path.write_text("材料种类,单位代码,项目代码,提交时间,编号\n"
+                    + "".join(f"揭榜书,9{n:05d},zlcx-01,2023-04-18 10:00,A{n}\n" for n in range(45)), "utf-8")
+    result = runner.invoke(app, ["import", str(path), "--round", str(P1)])
+    assert result.exit_code == 0, result.output
+    assert "隔离 45" in result.stdout
+    shown = re.findall(r"第 \d+ 行：提交单位", result.stdout)
+    assert len(shown) == 20 and "第 21 行：" in result.stdout and "第 22 行：" not in result.stdout
+    assert "……另有 25 条（本次共隔离 45 条），全部原因：qcycle quarantine --round sc-jbgs-2023" in result.stdout
+    listed = runner.invoke(app, ["quarantine", "--round", "sc-jbgs-2023"])
+    assert listed.stdout.count("不在本周期的单位名单中") == 45
+    from qcycle.intake.files import import_file_in_batches
+
+    again = import_file_in_batches(path=path, programme=P1)  # the same rows, set aside again
+    assert again.counts["quarantined"] == again.aside == 45 and len(again.quarantined) == 30
+
+
 def test_import_prints_counts_and_reasons_and_exits_0_with_quarantined_rows(qcycle_home, tmp_path):
     path = tmp_path / "申报.csv"
     path.write_bytes(CSV.encode("gb18030"))
