@@ -21,20 +21,21 @@ def without_full_collections() -> Iterator[None]:
     does not run by itself; a caller working in batches collects the young generations after
     each (``gc.collect(1)``). Everything is as before on leaving, and garbage made inside is
     collected by the next pass as usual."""
-    if _depth:  # inside another such block (a programme loaded during an import): nothing to add
+    global _inside
+    if _inside:  # inside another such block (a programme loaded during an import): nothing to add
         yield
         return
     enabled = gc.isenabled()
     gc.freeze()
     gc.disable()
-    _depth.append(True)
+    _inside = True
     try:
         yield
     finally:
-        _depth.pop()
+        _inside = False
         gc.unfreeze()
         if enabled:
             gc.enable()
 
 
-_depth: list[bool] = []  # the outermost block freezes and unfreezes
+_inside = False  # the outermost block freezes and unfreezes

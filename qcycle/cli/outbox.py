@@ -141,8 +141,8 @@ def retry(
             # A failure digest tells of failures as they stood then: sent again with the messages it
             # lists, it reported them failed once more while they were being retried. Each retried
             # message that fails again is in the next run's own digest.
-            digests = sum(r.action.startswith(DIGEST_ACTION) for r in rows)
-            rows = [r for r in rows if not r.action.startswith(DIGEST_ACTION)]
+            stale = [r for r in rows if r.action.startswith(DIGEST_ACTION)]
+            digests, rows = len(stale), [r for r in rows if r not in stale]
         else:
             rows = [_message(session, message)]
         done = sum(requeue_message(session=session, row=r, actor=_actor(by)) for r in rows)

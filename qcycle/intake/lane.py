@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 from qcycle.clock import now, to_local
 from qcycle.intake.normalise import _columns, _time_text, normalise_kind, normalise_record
 from qcycle.intake.placing import lateness_of, own_deadlines, stages_for, unplaced
-from qcycle.intake.records import _CLOCK_SKEW, _parse_time, fingerprint, unreadable
+from qcycle.intake.records import _CLOCK_SKEW, _parse_time, read_record
 from qcycle.models import ordered_hex_ids
 from qcycle.schema import IDENTITY_FIELDS, Programme, Stage
 from qcycle.timetable import Timetable
@@ -160,10 +160,10 @@ class Lane:
         return result
 
     def _cutoff(self, key: tuple[str, str | None, str | None], stage: Stage, unit: str, category: str | None,
-                item: str | None, at: dt.datetime) -> tuple[Any, bool] | None:
+                at: dt.datetime) -> tuple[Any, bool] | None:
         """(the deadline that applies, whether a late hand-in is refused), as intake finds it
         (:func:`lateness_of`); None when the record fits no window of its stage."""
-        record = {"unit": unit, "item": item}
+        record = {"unit": unit}
         _, _, cutoff = lateness_of(self.timetable, stage, record, category, at, self.cutoffs)
         result: tuple[Any, bool] | None = (cutoff, stage.lateness == "reject")
         if cutoff is None and unplaced(self.p, self.timetable, stage, record, category, self.cutoffs):
@@ -183,8 +183,9 @@ class Lane:
 
     # -- a batch -----------------------------------------------------------------------------
 
-    def plan(self, batch: Sequence[Sequence[str]]) -> LanePlan:
-        """Plan a batch of rows (each as many cells as the headers)."""
+    def plan(self, batch: Sequence[Sequence[str] | None]) -> LanePlan:
+        """Plan a batch of rows, each as many cells as the headers (None: a row of another width,
+        which the per-row way sets aside; places count it)."""
         plan = LanePlan()
         received = now()
         latest = received + _CLOCK_SKEW
@@ -197,6 +198,8 @@ class Lane:
         round_value, source, sha = self.round_value, self.source, hashlib.sha256
         rows, places, outcomes = plan.rows, plan.places, plan.outcomes
         for index, cells in enumerate(batch):
+            if cells is None:
+                continue
             cell = cells[kind_at] if kind_at is not None else ""
             kind = kinds[cell] if cell in kinds else self._kind(cell)
             cell = cells[time_at]
@@ -213,8 +216,7 @@ class Lane:
                 continue
             stage = kind.stage
             key = (stage.code, category, unit if unit in own else None)
-            deadline = deadlines[key] if key in deadlines else self._cutoff(key, stage, unit, category,
-                                                                              item or None, at[0])
+            deadline = deadlines[key] if key in deadlines else self._cutoff(key, stage, unit, category, at[0])
             if deadline is None:
                 if not self._left(batch, index, plan):
                     return LanePlan(whole=True)
@@ -239,16 +241,14 @@ class Lane:
             outcomes.append("rejected_late" if refused else "late_accepted" if late else "accepted")
         return plan
 
-    def _left(self, batch: Sequence[Sequence[str]], index: int, plan: LanePlan) -> bool:
+    def _left(self, batch: Sequence[Sequence[str] | None], index: int, plan: LanePlan) -> bool:
         """Leave a row to per-row intake when intake sets it aside whatever is stored (its
         place in the batch cannot matter); False when it does not (the batch goes per row)."""
-        record = normalise_record(dict(zip(self.headers, batch[index], strict=True)),
-                                  default_kind=self.default_kind, unit_names=self.unit_names)
-        word = record.get("kind")
-        if isinstance(word, str) and word in self.p.kind_words:
-            record["kind"] = self.p.kind_words[word]
-        why = unreadable(self.p, record)
+        cells = batch[index]
+        assert cells is not None
+        _, fp, why = read_record(self.p, normalise_record(dict(zip(self.headers, cells, strict=True)),
+                                                          default_kind=self.default_kind, unit_names=self.unit_names))
         if why is None:
             return False
-        plan.left.append((index, fingerprint(record), why[0]))
+        plan.left.append((index, fp, why[0]))
         return True

@@ -30,7 +30,7 @@ from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
 
 __all__ = ["IngestResult", "accept_conflict", "assessment_of", "fingerprint", "identity_of", "ingest", "ingest_many",
-           "set_aside_unreadable", "unreadable"]
+           "read_record", "set_aside_unreadable", "unreadable"]
 
 
 @dataclass(frozen=True)
@@ -271,14 +271,10 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
     reviews: list[dict[str, Any]] = []  # reviewers' values, each with its place in the batch
     malformed: list[tuple[int, tuple[str, str, str, str]]] = []
     cutoffs: dict = {}
-    words = programme.kind_words  # "申报材料" in the office's own file means its application
-    for i, record in enumerate(records):
-        if isinstance(record, Mapping) and isinstance(word := record.get("kind"), str) and word in words:
-            record = {**record, "kind": words[word]}
-        fp = fingerprint(record)
+    for i, given in enumerate(records):
+        record, fp, why = read_record(programme, given)
         raw = raws[i] if raws is not None else None
         where = wheres[i] if wheres is not None else ""
-        why = unreadable(programme, record)
         if why is not None:
             malformed.append((len(results), (fp, why[0], raw or why[1], where)))
             results.append(None)
@@ -313,6 +309,16 @@ def ingest_many(*, session: Session, programme: Programme, timetable: Timetable,
     busy = IntakeError(f"{len(pending)} 条记录在 {attempt + 1} 次尝试中均与同时进行的导入冲突，请重试")
     busy.retryable = True  # another import holds the same keys: a task tries again
     raise busy
+
+
+def read_record(programme: Programme, record: Any) -> tuple[Any, str, tuple[str, str] | None]:
+    """A record as intake reads it: the programme's own word for its kind ("申报材料" in the
+    office's file means its application) put as its kind, its fingerprint, and why it cannot be
+    stored (:func:`unreadable`; None when it can)."""
+    words = programme.kind_words
+    if isinstance(record, Mapping) and isinstance(word := record.get("kind"), str) and word in words:
+        record = {**record, "kind": words[word]}
+    return record, fingerprint(record), unreadable(programme, record)
 
 
 def set_aside_unreadable(*, session: Session, round_id: uuid.UUID, source: str,

@@ -83,17 +83,18 @@ def workdays_left(action: Action, on: dt.date) -> int:
 
 
 def draft_letters(units: list[str], template: str, p: Programme, action: Action, *, internal: bool = False,
-            own: dict[str, dict[str, Any]] | None = None, **extra: Any) -> list[Draft]:
+            private: bool = False, own: dict[str, dict[str, Any]] | None = None, **extra: Any) -> list[Draft]:
     """One draft per unit (``own``: what differs for some units). An office does not write letters
     to itself (it may owe its own part of an assessment); ``internal`` messages (a decision request
-    to the office's own reviewers) are signed by the system instead."""
+    to the office's own reviewers) are signed by the system instead. ``private``: each letter is
+    its unit's own news, not posted to a group its peers read."""
     ctx = base_context(p, action) | extra
     sender = p.sender(action.stage)
     if internal:
         ctx["sender_name"] = SYSTEM_SENDER
     return [
         Draft(u, template, ctx | (own or {}).get(u, {}) | {"unit_name": p.unit(u).name, "unit_code": u}, action.key,
-              ctx["today"], action.at.date())
+              ctx["today"], action.at.date(), private=private)
         for u in units
         if internal or u != sender
     ]

@@ -78,6 +78,8 @@ from qcycle.workcal import default_calendar
 
 __all__ = ["HANDLERS", "LISTED_IN_DECISION_REQUEST", "carry_out"]
 
+HONOURS = ("praise", "award")  # the templates of honour letters (通报表扬, 授奖)
+
 
 # -- carrying out an action -------------------------------------------------------------------
 
@@ -134,12 +136,10 @@ def _publish(session, p, round_id, action) -> Outcome:
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
     for u in units if p.quotas else ():  # a plan's launch tells each unit its tasks
         own[u]["quotas"] = quota_tasks(p, u)
-    drafts = draft_letters(units, "publication.j2", p, action, own=dict(own), called=call_subject(p, action.title),
-                           **extra)
-    if "takers" in extra:
-        # Where each unit stands on the list (its items on it, those left off, "贵单位未列入") is its own:
-        # told to it, not in a group its peers read ("各单位未列入" in 四川's group).
-        drafts = [replace(d, private=True) for d in drafts]
+    # Where each unit stands on a list (its items on it, those left off, "贵单位未列入") is its own:
+    # told to it, not in a group its peers read ("各单位未列入" in 四川's group).
+    drafts = draft_letters(units, "publication.j2", p, action, private="takers" in extra, own=dict(own),
+                           called=call_subject(p, action.title), **extra)
     return Outcome(action, drafts,
                    note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {opened} 个同时告知开始受理）" if opened else ""))
 
@@ -369,8 +369,8 @@ def _notify(session, p, round_id, action) -> Outcome:
     if any(":" in x for x in chosen):
         for u, results in by_unit.items():
             by_unit[u] = [r for r in results if r.unit_code in chosen or ":" not in r.unit_code]
-    praise = template in ("praise.j2", "award.j2")  # honours: every selected unit, no result lines
-    honoured = any(st.template in ("praise", "award") for st in p.stages)
+    praise = template.removesuffix(".j2") in HONOURS  # honours: every selected unit, no result lines
+    honoured = any(st.template in HONOURS for st in p.stages)
     rejected: dict[str, list[str]] = defaultdict(list)
     itemised: set[str] = set()  # units with a rejected list item
     apart = steps_told_alone(p)  # a step whose rejections have their own letter: not said again here
@@ -449,9 +449,9 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=bool(roster),
                                                       proposed=proposed.get(u), **common)]
     # Being left off is the unit's own news: not posted where its peers read.
-    drafts += [replace(d, private=True) for u, why in others.items()
-               for d in draft_letters([u], "notice.j2", p, action, listed=False, left_off=why["standing"],
-                                      remarks=why["remarks"], **common)]
+    drafts += [d for u, why in others.items()
+               for d in draft_letters([u], "notice.j2", p, action, private=True, listed=False,
+                                      left_off=why["standing"], remarks=why["remarks"], **common)]
     told = f"，并告知 {len(others)} 个未列入名单的参评单位" if others else ""
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{told}{late}")
 

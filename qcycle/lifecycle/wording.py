@@ -11,7 +11,7 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, Who, grade_label
 
-__all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "name_beside", "place_of",
+__all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "name_beside",
            "quota_goals", "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
            "veto_reason"]
 
@@ -49,8 +49,9 @@ def call_subject(p: Programme, title: str) -> str:
     if whole in title:
         return title
     # The name from its place, year or edition on (天水市人民政府质量奖, 第4届区政府质量奖), longest first.
+    place = _place_of(whole)
     starts = sorted({m.end() for m in re.finditer(r"\d{4}(?:[—–-]\d{4})?年度?|第[0-9一二三四五六七八九十百]+届", whole)}
-                    | {whole.find(place) + len(place) for place in [place_of(whole)] if place})
+                    | ({whole.find(place) + len(place)} if place else set()))
     for tail in (whole[i:] for i in starts if len(whole) - i >= 4):
         at = title.find(tail)
         # Not where the title gives its own year, edition or place right before (发布2024年度广州市…,
@@ -65,7 +66,7 @@ def _bare(text: str) -> str:
     return re.sub(r"[《》〈〉“”‘’（）()\s]|关于|的", "", text)
 
 
-def place_of(round_name: str) -> str:
+def _place_of(round_name: str) -> str:
     """Whose round it is, as its name says (太仓市, 宝山区); "" when the name says no place. A
     subject names it: 太仓's units also hear of 苏州's 市长质量奖."""
     found = re.search(r"[\u4e00-\u9fff]{2,3}?[省市区县]", re.sub(r"\d{4}年度?|第[0-9一二三四五六七八九十百]+届", "", round_name))

@@ -78,6 +78,25 @@ _last_id = [0, 0]  # (milliseconds, counter) of the last ordered id this process
 _id_lock = threading.Lock()
 
 
+def _reserve(n: int) -> list[tuple[int, int, int]]:
+    """``n`` places in the ids' order: (millisecond, first counter, how many) per millisecond
+    they take, after every id made before. The same millisecond, or a clock stepped back, keeps
+    counting; a full counter (12 bits) moves to the next millisecond."""
+    ms = time.time_ns() // 1_000_000
+    with _id_lock:
+        last_ms, counter = _last_id
+        ms, counter = (last_ms, counter + 1) if ms <= last_ms else (ms, 0)
+        spans = []
+        while n:
+            if counter > 0xFFF:
+                ms, counter = ms + 1, 0
+            take = min(n, 0x1000 - counter)
+            spans.append((ms, counter, take))
+            n, counter = n - take, counter + take
+        _last_id[:] = [ms, counter - 1]
+    return spans
+
+
 def ordered_uuid() -> uuid.UUID:
     """A UUIDv7 (RFC 9562): the wall clock's milliseconds first, then a counter, then 62 random
     bits, so ids made one after the other sort one after the other. A batch of submissions then
@@ -85,41 +104,21 @@ def ordered_uuid() -> uuid.UUID:
     large import's writes; issue 13). The wall clock, not :mod:`qcycle.clock`: this is write
     order, not the programme's time. Not for rows ops name by their first 8 hex digits (those
     are the same for a minute)."""
-    ms = time.time_ns() // 1_000_000
-    with _id_lock:
-        last_ms, counter = _last_id
-        if ms <= last_ms:  # the same millisecond, or the clock stepped back: keep counting
-            ms, counter = last_ms, counter + 1
-            if counter > 0xFFF:
-                ms, counter = ms + 1, 0
-        else:
-            counter = 0
-        _last_id[:] = [ms, counter]
+    ((ms, counter, _),) = _reserve(1)
     random_bits = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
     return uuid.UUID(int=(ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | random_bits)
 
 
 def ordered_hex_ids(n: int) -> list[str]:
-    """``n`` ids as :func:`ordered_uuid` makes them one by one (the same clock and counter, so
-    ids made before and after sort around them), as the 32 hex digits SQLite stores: one clock
-    read and one random read for a batch of an import."""
+    """``n`` ids as :func:`ordered_uuid` makes them one by one, as the 32 hex digits SQLite
+    stores: one clock read and one random read for a batch of an import."""
     random = os.urandom(8 * n).hex()
     out: list[str] = []
-    with _id_lock:
-        ms = time.time_ns() // 1_000_000
-        last_ms, counter = _last_id
-        ms, counter = (last_ms, counter + 1) if ms <= last_ms else (ms, 0)
-        at = 0
-        while at < n:
-            if counter > 0xFFF:
-                ms, counter = ms + 1, 0
-            take = min(n - at, 0x1000 - counter)  # the rest of this millisecond's counter
-            clock = f"{ms & ((1 << 48) - 1):012x}7"
-            for k in range(at, at + take):
-                bits = random[16 * k:16 * k + 16]  # the variant's two bits (10), then 62 random ones
-                out.append(f"{clock}{counter + k - at:03x}{_VARIANT[bits[0]]}{bits[1:]}")
-            at, counter = at + take, counter + take
-        _last_id[:] = [ms, counter - 1]
+    for ms, first, count in _reserve(n) if n else []:
+        clock = f"{ms & ((1 << 48) - 1):012x}7"
+        for counter in range(first, first + count):
+            bits = random[16 * len(out):16 * len(out) + 16]  # the variant's two bits (10), then 62 random ones
+            out.append(f"{clock}{counter:03x}{_VARIANT[bits[0]]}{bits[1:]}")
     return out
 
 

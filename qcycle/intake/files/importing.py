@@ -19,9 +19,9 @@ from sqlmodel import Session
 from qcycle import clock, crud
 from qcycle.errors import IntakeError
 from qcycle.gcpause import without_full_collections
-from qcycle.intake.files.detect import FileRow, RecordFile, _unreadable, scan_file
+from qcycle.intake.files.detect import FileRow, RecordFile, _unreadable, line_where, scan_file
 from qcycle.intake.files.reading import open_file
-from qcycle.intake.files.tabular import PlainRows, csv_batches, line_where
+from qcycle.intake.files.tabular import PlainRows, csv_batches, in_batches
 from qcycle.intake.lane import Lane, LanePlan, lane_for
 from qcycle.intake.normalise import fields_of_headers
 from qcycle.intake.records import set_aside_unreadable
@@ -81,11 +81,6 @@ SQLITE_BULK_PRAGMAS = bulk_pragmas(64)  # the default setting's (the benchmark's
 DEFER_INDEX_ROWS = 50_000
 
 
-def _batches(rows: Iterator[FileRow], size: int) -> Iterator[list[FileRow]]:
-    while batch := list(itertools.islice(rows, size)):
-        yield batch
-
-
 def _source(path: str | Path) -> str:
     return f"import:{Path(path).resolve()}"
 
@@ -110,7 +105,7 @@ def import_file(
         _check_headers(result, default_kind)
     ctx = open_round(session, programme)
     report = ImportReport(source=_source(path), round_code=ctx.loaded.programme.round.code)
-    for batch in _batches(rows, BATCH_ROWS):
+    for batch in in_batches(rows, BATCH_ROWS):
         report.take_rows(session=session, ctx=ctx, rows=batch, default_kind=default_kind)
     return report
 
@@ -149,28 +144,31 @@ def import_file_in_batches(
         found = _checkpoint(session, ctx.round_id, key)
         seen = (found.rows_done, found.finished) if found else None
         resume = dict(found.counts) if found and not found.finished else None
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        lane = _lane(session, ctx, result, _source(path), default_kind) if (
+            sqlite and result.format == "csv" and get_settings().import_lane) else None
     report = ImportReport(source=_source(path), round_code=ctx.loaded.programme.round.code, amended=ctx.amended)
     done = 0
     if resume is not None and seen:
         done = report.resumed_rows = seen[0]
         report.not_in_force = resume.pop("not_in_force", 0)  # kept beside the counts, not one of them
         report.counts.update(resume)
+    batches: Iterator[list[FileRow] | PlainRows]
+    if lane is not None and result.encoding:
+        batches = csv_batches(Path(path), result.encoding, result, batch_size, skip=done)
+    else:
         for _ in itertools.islice(rows, done):  # read again, not stored again
             pass
-        nxt = next(rows, None)
-        report.resumed_at = nxt.where if nxt else "文件末尾"
-        rows = itertools.chain([nxt] if nxt else [], rows)
+        batches = in_batches(rows, batch_size)
+    if done:
+        first = next(batches, None)
+        report.resumed_at = "文件末尾" if first is None else (
+            line_where(first.numbers[0]) if isinstance(first, PlainRows) else first[0].where)
+        batches = itertools.chain([first] if first is not None else [], batches)
     expected = max(scan.lines - 1, done)
-    sqlite = db.get_engine(url).dialect.name == "sqlite"
-    lane = None
-    batches: Iterator[list[FileRow] | PlainRows] = _batches(rows, batch_size)
-    if sqlite and result.format == "csv" and result.encoding and get_settings().import_lane:
-        with db.session_scope(url) as session:
-            lane = _lane(session, ctx, result, report.source, default_kind)
-        if lane is not None:
-            batches = csv_batches(Path(path), result.encoding, result, batch_size, skip=done)
     writer = _Writer(url=url, ctx=ctx, report=report, key=key, path=str(path), seen=seen, done=done,
-                     expected=expected, sqlite=sqlite, default_kind=default_kind, on_batch=on_batch)
+                     expected=expected, sqlite=sqlite, default_kind=default_kind, on_batch=on_batch,
+                     pragmas=bulk_pragmas(get_settings().import_cache_mib))
     with without_full_collections():
         # One batch in memory at a time (a list of all batches held the whole file).
         for batch in batches:
@@ -196,6 +194,7 @@ class _Writer:
     sqlite: bool
     default_kind: str | None
     on_batch: Callable[[int, int], None] | None
+    pragmas: tuple[str, ...]
     released: float | None = None  # when the last batch's write lock was let go
     held: float = 0.0  # how long the write lock was held since the last pause
     defer: bool = True  # the first batch decides whether to build the handed-in index at the end
@@ -210,7 +209,7 @@ class _Writer:
         taken = time.monotonic()
         with db.session_scope(self.url) as session:
             if self.sqlite:
-                crud.run_pragmas(session=session, pragmas=bulk_pragmas(get_settings().import_cache_mib))
+                crud.run_pragmas(session=session, pragmas=self.pragmas)
             checkpoint = _checkpoint(session, ctx.round_id, self.key)
             now_seen = (checkpoint.rows_done, checkpoint.finished) if checkpoint else None
             if now_seen != self.seen:
@@ -278,7 +277,7 @@ class _Prepared:
 def _prepare(batch: list[FileRow] | PlainRows, lane: Lane | None, ctx: RoundContext,
              default_kind: str | None) -> _Prepared:
     if isinstance(batch, PlainRows) and lane is not None:
-        planned = lane.plan([cells for cells in batch.cells if cells is not None])
+        planned = lane.plan(batch.cells)
         if not planned.whole:
             return _Prepared(batch, planned)
     rows = batch.file_rows() if isinstance(batch, PlainRows) else batch
@@ -291,14 +290,12 @@ def _take_planned(session: Session, ctx: RoundContext, report: ImportReport, bat
     record counted a duplicate, a record intake cannot read quarantined with its reason; every
     other row (unreadable as a row, a new version of a held record, a repeat of an earlier
     version) ingested per row after them. The quarantine list keeps file order."""
-    readable = [i for i in range(len(batch)) if i not in batch.problems] if batch.problems else None
-    place = (lambda i: i) if readable is None else readable.__getitem__
     rows = planned.rows
     earlier = crud.revised_among(session=session, round_value=rows[0][1], fingerprints=[r[8] for r in rows]) \
         if rows else set()
-    kept = [k for k, row in enumerate(rows) if row[8] not in earlier] if earlier else range(len(rows))
-    held = crud.add_planned(session=session, columns=Lane.COLUMNS, rows=[rows[k] for k in kept] if earlier else rows)
-    again = {place(planned.places[k]) for k, row in enumerate(rows) if row[8] in earlier} | set(batch.problems)
+    kept = [k for k, row in enumerate(rows) if row[8] not in earlier]
+    held = crud.add_planned(session=session, columns=Lane.COLUMNS, rows=[rows[k] for k in kept])
+    again = {planned.places[k] for k, row in enumerate(rows) if row[8] in earlier} | set(batch.problems)
     counts = report.counts
     for n, k in enumerate(kept):
         if n not in held:
@@ -306,15 +303,15 @@ def _take_planned(session: Session, ctx: RoundContext, report: ImportReport, bat
         elif held[n] == rows[k][8]:
             counts["duplicate"] += 1
         else:
-            again.add(place(planned.places[k]))
+            again.add(planned.places[k])
     listed = len(report.quarantined)
-    aside = [(place(i), fp, reason) for i, fp, reason in planned.left]
-    results = set_aside_unreadable(session=session, round_id=ctx.round_id, source=report.source, rows=[
-        (fp, reason, batch.lines[i].rstrip("\r\n"), line_where(batch.numbers[i])) for i, fp, reason in aside])
-    for (i, _, _), result in zip(aside, results, strict=True):
-        report.count(result, where=line_where(batch.numbers[i]), raw=batch.lines[i].rstrip("\r\n"))
+    aside = [(fp, reason, batch.lines[i].rstrip("\r\n"), line_where(batch.numbers[i])) for i, fp, reason in planned.left]
+    for (_, _, raw, where), result in zip(aside, set_aside_unreadable(
+            session=session, round_id=ctx.round_id, source=report.source, rows=aside), strict=True):
+        report.count(result, where=where, raw=raw)
     if again:
         report.take_rows(session=session, ctx=ctx, rows=batch.file_rows(sorted(again)), default_kind=default_kind)
         if aside:  # listed in file order, as the per-row way lists them
-            line = {line_where(n): n for n in batch.numbers}
+            line = {line_where(batch.numbers[i]): batch.numbers[i] for i in again} | {
+                where: batch.numbers[i] for (i, _, _), (_, _, _, where) in zip(planned.left, aside, strict=True)}
             report.quarantined[listed:] = sorted(report.quarantined[listed:], key=lambda q: line[q.where])

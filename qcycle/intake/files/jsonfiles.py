@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from qcycle.errors import json_problem
-from qcycle.intake.files.detect import FileRow, RecordFile, _unreadable
+from qcycle.intake.files.detect import FileRow, RecordFile, _unreadable, line_where
 from qcycle.intake.normalise import FIELD_ALIASES
 from qcycle.intake.report import raw_json
 
@@ -33,7 +33,7 @@ def _jsonl_rows(source: Iterable[str]) -> Iterator[FileRow]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        where = f"第 {number} 行"
+        where = line_where(number)
         try:
             item = json.loads(line)
         except ValueError as exc:

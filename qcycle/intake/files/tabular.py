@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qcycle.intake.files.detect import FileRow, RecordFile, _text_lines, _unreadable
+from qcycle.intake.files.detect import FileRow, RecordFile, _text_lines, _unreadable, line_where
 from qcycle.intake.normalise import fields_of_headers
 
-__all__ = ["PlainRows", "csv_batches", "line_where"]  # the rest: reading.py opens files through them
+__all__ = ["PlainRows", "csv_batches", "in_batches"]  # the rest: reading.py opens files through them
 
 
 def _unique(headers: Sequence[str]) -> list[str]:
@@ -67,10 +67,11 @@ def _csv_records(
 
 
 def _csv_rows(path: Path, encoding: str, result: RecordFile, *, lines: Iterable[str] | None = None,
-              first: int = 1) -> Iterator[FileRow]:
+              first: int = 1, delimiter: str | None = None) -> Iterator[FileRow]:
     """Rows of a CSV file, one at a time; sets ``result.headers`` when it meets the header.
-    ``lines``/``first``: go on from line ``first`` of a file whose header was read already."""
-    delimiter = _delimiter(_text_lines(path, encoding))
+    ``lines``/``first``/``delimiter``: go on from line ``first`` of a file whose header was read
+    already, with its delimiter."""
+    delimiter = delimiter or _delimiter(_text_lines(path, encoding))
     headers: list[str] | None = result.headers if lines is not None else None
     source = _text_lines(path, encoding) if lines is None else lines
     for line, raw, cells, problem in _csv_records(source, delimiter, first):
@@ -94,7 +95,7 @@ def _csv_rows(path: Path, encoding: str, result: RecordFile, *, lines: Iterable[
             yield from _lines_apart(raw, line, delimiter, headers)
             continue
         if len(cells) != len(headers):
-            problem = f"有 {len(cells)} 列，表头有 {len(headers)} 列"
+            problem = _width_problem(len(cells), len(headers))
             yield FileRow(where, raw, None, problem)
             continue
         yield FileRow(where, raw, dict(zip(headers, cells, strict=True)))
@@ -102,9 +103,8 @@ def _csv_rows(path: Path, encoding: str, result: RecordFile, *, lines: Iterable[
         raise _unreadable(path, "文件是空的（没有表头行）")
 
 
-def line_where(number: int) -> str:
-    """Where a row of a file is, in the office's words (kept with a reason to set it aside)."""
-    return f"第 {number} 行"
+def _width_problem(cells: int, headers: int) -> str:
+    return f"有 {cells} 列，表头有 {headers} 列"
 
 
 def _trimmed(cells: list[str], headers: Sequence[str]) -> list[str]:
@@ -162,7 +162,7 @@ def _csv_batches(path: Path, encoding: str, result: RecordFile, size: int) -> It
         number += 1
         if '"' in line:  # a quoted header (it may run across lines): read as it always was
             result.headers = None
-            yield from _in_batches(_csv_rows(path, encoding, result), size)
+            yield from in_batches(_csv_rows(path, encoding, result), size)
             return
         cells = next(csv.reader([line], delimiter=delimiter), [])
         if "".join(cells).strip():
@@ -179,8 +179,8 @@ def _csv_batches(path: Path, encoding: str, result: RecordFile, size: int) -> It
         except csv.Error:
             records = []
         if len(records) != len(chunk):
-            yield from _in_batches(_csv_rows(path, encoding, result, lines=itertools.chain(chunk, lines),
-                                             first=number + 1), size)
+            yield from in_batches(_csv_rows(path, encoding, result, lines=itertools.chain(chunk, lines),
+                                            first=number + 1, delimiter=delimiter), size)
             return
         if all(len(cells) == width and cells[0].strip() for cells in records):  # nearly every batch
             yield PlainRows(headers, range(number + 1, number + 1 + len(chunk)), chunk, records)
@@ -201,7 +201,7 @@ def _csv_batches(path: Path, encoding: str, result: RecordFile, size: int) -> It
                 continue
             cells = _trimmed(cells, headers)
             if len(cells) != width:
-                batch.problems[len(rows)] = f"有 {len(cells)} 列，表头有 {width} 列"
+                batch.problems[len(rows)] = _width_problem(len(cells), width)
             numbers.append(number)
             kept.append(line)
             rows.append(cells if len(cells) == width else None)
@@ -209,7 +209,8 @@ def _csv_batches(path: Path, encoding: str, result: RecordFile, size: int) -> It
             yield batch
 
 
-def _in_batches(rows: Iterator[FileRow], size: int) -> Iterator[list[FileRow]]:
+def in_batches(rows: Iterator[FileRow], size: int) -> Iterator[list[FileRow]]:
+    """Rows in lists of ``size``, read as they are taken."""
     while batch := list(itertools.islice(rows, size)):
         yield batch
 
@@ -242,10 +243,10 @@ def _lines_apart(raw: str, first: int, delimiter: str, headers: list[str]) -> It
         cells = next(csv.reader([text], delimiter=delimiter), [])
         open_quote = text.count('"') % 2 == 1
         if len(cells) == len(headers) and not open_quote:
-            yield FileRow(f"第 {number} 行", text, dict(zip(headers, cells, strict=True)))
+            yield FileRow(line_where(number), text, dict(zip(headers, cells, strict=True)))
         else:
-            problem = "引号未闭合（单元格内的引号须成对）" if open_quote else f"有 {len(cells)} 列，表头有 {len(headers)} 列"
-            yield FileRow(f"第 {number} 行", text, None, problem)
+            problem = "引号未闭合（单元格内的引号须成对）" if open_quote else _width_problem(len(cells), len(headers))
+            yield FileRow(line_where(number), text, None, problem)
 
 
 def _xlsx_rows(path: Path, sheet: str | None, result: RecordFile) -> Iterator[FileRow]:
@@ -270,7 +271,7 @@ def _xlsx_rows(path: Path, sheet: str | None, result: RecordFile) -> Iterator[Fi
             cells = list(values)
             if _blank(cells):
                 continue
-            where = f"第 {number} 行" if sheet is None else f"工作表 {title} 第 {number} 行"
+            where = line_where(number) if sheet is None else f"工作表 {title} {line_where(number)}"
             raw = "\t".join("" if c is None else str(c) for c in cells).rstrip("\t")
             if headers is None:
                 while cells and cells[-1] in (None, ""):
