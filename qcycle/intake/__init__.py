@@ -7,10 +7,16 @@ record in quarantine with the reason. ``import_file`` reads CSV/XLSX/JSON files 
 quarantine what cannot be read, with its line or page.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from qcycle.intake.files import import_file, read_file
-from qcycle.intake.http import HttpSource, SourceFailed, pull_http, pull_into_database
 from qcycle.intake.records import IngestResult, fingerprint, ingest, ingest_many
 from qcycle.intake.report import ImportReport, QuarantinedRow
+
+if TYPE_CHECKING:
+    from qcycle.intake.http import HttpSource, SourceFailed, pull_http, pull_into_database
+
+_HTTP = frozenset({"HttpSource", "SourceFailed", "pull_http", "pull_into_database"})
 
 __all__ = [
     "HttpSource",
@@ -26,3 +32,13 @@ __all__ = [
     "pull_into_database",
     "read_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The HTTP side (httpx: a tenth of a second) is imported when first asked for, not by every
+    # file import and command.
+    if name in _HTTP:
+        from qcycle.intake import http
+
+        return getattr(http, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -82,8 +82,8 @@ class _Kind(NamedTuple):
     kind: str
     stage: Stage
     text: str  # '"kind":"application",' as the record's canonical JSON has it
-    prefix: str  # the identity's start, '["application",'
-    key: tuple[int, ...]  # the identity's fields, as places in (id, unit, item, category, period)
+    # The identity as a format of (id, unit, item, category, period) as JSON: '["application",{0}]'.
+    identity: str
     needs_id: bool
     per_item: bool
 
@@ -137,8 +137,10 @@ class Lane:
                 and (stage.owed_by is None or stage.owed_by.approved_at is None)
                 and set(stage.record_identity.key) <= set(IDENTITY_FIELDS)):  # no payload field (period: none)
             key = stage.record_identity.key
-            found = _Kind(kind, stage, f'"kind":{_quote(kind)},', f"[{_quote(stage.code)},",
-                          tuple(_KEY_PLACES[k] for k in key), "id" in key, stage.code in self.p.per_item_stages)
+            prefix = f"[{_quote(stage.code)},".replace("{", "{{").replace("}", "}}")
+            identity = prefix + ",".join(f"{{{_KEY_PLACES[k]}}}" for k in key) + "]"
+            found = _Kind(kind, stage, f'"kind":{_quote(kind)},', identity, "id" in key,
+                          stage.code in self.p.per_item_stages)
         if len(self.kinds) >= _CACHED:
             self.kinds.clear()
         self.kinds[cell] = found
@@ -227,8 +229,7 @@ class Lane:
             q_unit = _quote(unit)
             q_item = _quote(item) if item else "null"
             q_id = _quote(external) if external else "null"
-            given = (q_id, q_unit, q_item, categories[category] if category else "null", "null")
-            identity = f'{kind.prefix}{",".join(map(given.__getitem__, kind.key))}]'
+            identity = kind.identity.format(q_id, q_unit, q_item, categories[category] if category else "null", "null")
             # The record's canonical JSON: keys sorted (id, item, kind, payload, submitted_at, unit).
             id_member = f'"id":{q_id},' if external else ""
             item_member = f'"item":{q_item},' if item else ""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from qcycle import db
+from qcycle import crud, db
 from qcycle.intake.files import importing
 from qcycle.intake.files.detect import RecordFile
 from qcycle.intake.files.tabular import PlainRows, _csv_rows, csv_batches
@@ -237,3 +237,35 @@ def test_batch_ids_are_time_ordered_uuids_after_those_made_before():
     values = [uuid.UUID(i) for i in ids]
     assert [before, *values, after] == sorted([before, *values, after])
     assert len(set(ids)) == len(ids) and all(v.version == 7 and v.variant == uuid.RFC_4122 for v in values)
+
+
+def test_a_held_key_is_found_when_another_writers_row_lies_among_the_batch_ids(tmp_path):
+    """The lane finds which of its rows were stored from the range of the batch's ids; a row
+    another writer stored with an id inside that range is not taken for one of them."""
+    url = f"sqlite:///{tmp_path / 'range.db'}"
+    db.upgrade(url)
+    f = tmp_path / "one.csv"
+    f.write_text(HEAD + "揭榜书,510100,zlcx-01,2023-04-10 10:00,A1,王芳\n", "utf-8")
+    importing.import_file_in_batches(path=f, programme=_programme(tmp_path), url=url)
+    columns = importing.Lane.COLUMNS
+    at_fp, at_key = columns.index("fingerprint"), columns.index("identity")
+    insert = f"INSERT INTO submission ({', '.join(columns)}, revisions) VALUES ({', '.join('?' * len(columns))}, 0)"
+    first, middle, last = ordered_hex_ids(3)
+    with db.session_scope(url) as session:
+        connection = session.connection()
+        held = connection.exec_driver_sql(f"SELECT {', '.join(columns)} FROM submission").one()
+
+        def row(row_id: str, key: str, fp: str) -> tuple[Any, ...]:
+            values = [row_id, *held[1:]]
+            values[at_key], values[at_fp] = key, fp
+            return tuple(values)
+
+        connection.exec_driver_sql(insert, row(middle, '["application","other"]', "b" * 64))  # another writer's
+        found = crud.add_planned(session=session, columns=columns, rows=[
+            row(first, held[at_key], "c" * 64),     # the stored record's key with new content: not stored
+            row(last, '["application","new"]', "d" * 64),  # a new key: stored
+        ])
+        assert found == {0: held[at_fp]}
+        ids = {i for (i,) in connection.exec_driver_sql("SELECT id FROM submission")}
+    assert last in ids and middle in ids and first not in ids
+    db.get_engine(url).dispose()

@@ -9,6 +9,7 @@ import hashlib
 import itertools
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,13 +56,16 @@ def _check_headers(result: RecordFile, default_kind: str | None) -> None:
 # larger batches write far less than many small ones (100,000 rows into this schema with
 # plain sqlite3: 9.5 s in batches of 2,000, 6.6 s in batches of 5,000).
 BATCH_ROWS = 5000
-# SQLite's busy handler retries a waiting writer every 100 ms at most: after each half second
-# the import has held the write lock, it leaves it free that long, so a writer waiting beside
-# it gets in within about 0.6 s (and between any two batches while it reads and plans the next
-# one). A pause after every batch was most of a large import's time once a batch took ~40 ms.
-# Reading and planning the next batch happens in the pause; only the rest is slept.
+# SQLite's busy handler retries a waiting writer every 100 ms at most: after each second the
+# import has held the write lock, it leaves it free that long, so a writer waiting beside it
+# gets in within about 1.1 s (and often sooner, between two batches while it reads and plans
+# the next one). A pause after every batch was most of a large import's time once a batch took
+# ~40 ms; after every half second, still ~0.9 s of a 500,000-row import's sleep.
+# The next batches are read and planned in the pause (up to _AHEAD of them); only the rest is
+# slept.
 _SQLITE_PAUSE = 0.1
-_SQLITE_HOLD = 0.5
+_SQLITE_HOLD = 1.0
+_AHEAD = 3
 
 
 def bulk_pragmas(cache_mib: int) -> tuple[str, ...]:
@@ -170,10 +174,16 @@ def import_file_in_batches(
                      expected=expected, sqlite=sqlite, default_kind=default_kind, on_batch=on_batch,
                      pragmas=bulk_pragmas(get_settings().import_cache_mib))
     with without_full_collections():
-        # One batch in memory at a time (a list of all batches held the whole file).
+        # A few batches in memory at a time (a list of all batches held the whole file).
+        ahead: deque[_Prepared] = deque()
         for batch in batches:
-            writer.write(_prepare(batch, lane, ctx, default_kind))
+            ahead.append(_prepare(batch, lane, ctx, default_kind))
             gc.collect(1)
+            if len(ahead) < _AHEAD and writer.pausing():
+                continue
+            writer.write(ahead.popleft())
+        for prepared in ahead:
+            writer.write(prepared)
         writer.write(_Prepared([]))  # marks it finished
     return report
 
@@ -198,6 +208,11 @@ class _Writer:
     released: float | None = None  # when the last batch's write lock was let go
     held: float = 0.0  # how long the write lock was held since the last pause
     defer: bool = True  # the first batch decides whether to build the handed-in index at the end
+
+    def pausing(self) -> bool:
+        """Whether the write lock is being left free now (see ``_SQLITE_HOLD``)."""
+        return (self.sqlite and self.released is not None and self.held >= _SQLITE_HOLD
+                and time.monotonic() - self.released < _SQLITE_PAUSE)
 
     def write(self, prepared: _Prepared) -> None:
         from qcycle import db
