@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from qcycle.clock import to_local
-from qcycle.crud.base import fields_of, row_values, upsert
+from qcycle.crud.base import complete, fields_of, row_values, upsert
 from qcycle.models import ListItem, Unit
 
 __all__ = ["unit_fields", "units_joined", "upsert_list_items", "upsert_units"]
@@ -39,15 +39,14 @@ def upsert_units(*, session: Session, round_id: uuid.UUID, units: Iterable[Any])
     rows = []
     for item in units:
         f = fields_of(item)
-        unit = Unit(
-            round_id=round_id,
-            code=f["code"],
-            name=f["name"],
-            level=str(f["level"]),
-            parent_code=f.get("parent_code", f.get("parent")),
-            joined_at=f.get("joined_at"),  # set when first inserted, never updated
-        )
-        rows.append(row_values(unit))
+        rows.append(complete(Unit, {  # values, not objects: a national round has thousands of units
+            "round_id": round_id,
+            "code": f["code"],
+            "name": f["name"],
+            "level": str(f["level"]),
+            "parent_code": f.get("parent_code", f.get("parent")),
+            "joined_at": f.get("joined_at"),  # set when first inserted, never updated
+        }))
     upsert(
         session,
         Unit,

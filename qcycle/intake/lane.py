@@ -88,6 +88,10 @@ class _Kind(NamedTuple):
     per_item: bool
 
 
+# (the deadline that applies or None, the verdicts of a hand-in on time and of a late one:
+# (the late column's value, status, outcome) each)
+_Deadline = tuple[Any, tuple[tuple[Any, str, str], tuple[Any, str, str]]]
+
 _KEY_PLACES = {"id": 0, "unit": 1, "item": 2, "category": 3, "period": 4}
 
 
@@ -118,10 +122,16 @@ class Lane:
         self.kinds: dict[str, _Kind | None] = {}
         self.times: dict[str, tuple[dt.datetime, dt.datetime, str, Any] | None] = {}
         self.cutoffs: dict = {"own": own_deadlines(timetable)}  # lateness_of's own cache
-        self.deadlines: dict[tuple[Any, ...], tuple[Any, bool] | None] = {}
+        # Per stage: {category, or (category, unit) for a unit with deadlines of its own: _Deadline}.
+        self.deadlines: dict[str, dict[Any, _Deadline | None]] = {}
         self.payloads: dict[Any, tuple[str, Any]] = {}
-        self.categories = {code: _quote(code) for code in set(p.item_category.values())}
-        self.late_values = {flag: convert("late", flag) for flag in (False, True)}
+        self.categories: dict[str | None, str] = {code: _quote(code) for code in set(p.item_category.values())}
+        self.categories[None] = "null"
+        late = {flag: convert("late", flag) for flag in (False, True)}
+        # (the late column's value, status, outcome) of a hand-in on time and of a late one
+        self.verdicts = {refused: ((late[False], "accepted", "accepted"),
+                                   (late[True], "rejected_late", "rejected_late") if refused else
+                                   (late[True], "accepted", "late_accepted")) for refused in (False, True)}
 
     # -- once per distinct value ------------------------------------------------------------
 
@@ -161,16 +171,17 @@ class Lane:
         self.times[cell] = result
         return result
 
-    def _cutoff(self, key: tuple[str, str | None, str | None], stage: Stage, unit: str, category: str | None,
-                at: dt.datetime) -> tuple[Any, bool] | None:
-        """(the deadline that applies, whether a late hand-in is refused), as intake finds it
-        (:func:`lateness_of`); None when the record fits no window of its stage."""
+    def _cutoff(self, deadlines: dict[Any, _Deadline | None], key: Any, stage: Stage, unit: str,
+                category: str | None, at: dt.datetime) -> _Deadline | None:
+        """The deadline that applies and what a hand-in on time and a late one come to, as
+        intake finds them (:func:`lateness_of`); None when the record fits no window of its
+        stage. Remembered in ``deadlines`` (the stage's) under ``key``."""
         record = {"unit": unit}
         _, _, cutoff = lateness_of(self.timetable, stage, record, category, at, self.cutoffs)
-        result: tuple[Any, bool] | None = (cutoff, stage.lateness == "reject")
+        result: _Deadline | None = (cutoff, self.verdicts[stage.lateness == "reject"])
         if cutoff is None and unplaced(self.p, self.timetable, stage, record, category, self.cutoffs):
             result = None
-        self.deadlines[key] = result
+        deadlines[key] = result
         return result
 
     def _payload(self, cells: Sequence[str], key: Any) -> tuple[str, Any]:
@@ -193,53 +204,61 @@ class Lane:
         latest = received + _CLOCK_SKEW
         stamp = self.convert("received_at", to_local(received))
         ids = iter(ordered_hex_ids(len(batch)))
-        kinds, times, deadlines, payloads = self.kinds, self.times, self.deadlines, self.payloads
+        kinds, times, payloads, all_deadlines = self.kinds, self.times, self.payloads, self.deadlines
         units, names, own, categories = self.units, self.unit_names, self.cutoffs["own"], self.categories
-        item_category, late_values, payload_cells = self.p.item_category, self.late_values, self.payload_cells
+        item_category, payload_cells = self.p.item_category, self.payload_cells
         kind_at, unit_at, time_at, item_at, id_at = self.kind_at, self.unit_at, self.time_at, self.item_at, self.id_at
         round_value, source, sha = self.round_value, self.source, hashlib.sha256
         rows, places, outcomes = plan.rows, plan.places, plan.outcomes
+        kind_cell: str | None = None  # the kind cell the kind's values below are of (a file has one or a few)
+        kind: _Kind | None = None
         for index, cells in enumerate(batch):
             if cells is None:
                 continue
             cell = cells[kind_at] if kind_at is not None else ""
-            kind = kinds[cell] if cell in kinds else self._kind(cell)
+            if cell != kind_cell:
+                kind_cell = cell
+                kind = kinds[cell] if cell in kinds else self._kind(cell)
+                if kind is not None:
+                    word, stage, kind_text, identity, needs_id, per_item = kind
+                    code, identity_of = stage.code, identity.format
+                    deadlines = all_deadlines.setdefault(code, {})
             cell = cells[time_at]
             at = times[cell] if cell in times else self._time(cell)
             unit = cells[unit_at].strip()
-            unit = names.get(unit, unit)
+            if names:
+                unit = names.get(unit, unit)
             item = cells[item_at].strip() if item_at is not None else ""
             external = cells[id_at].strip() if id_at is not None else ""
             category = item_category.get(item) if item else None
             if (kind is None or at is None or unit not in units or (item and category is None) or at[0] > latest
-                    or (kind.needs_id and not external) or (kind.per_item and not item)):
+                    or (needs_id and not external) or (per_item and not item)):
                 if not self._left(batch, index, plan):
                     return LanePlan(whole=True)
                 continue
-            stage = kind.stage
-            key = (stage.code, category, unit if unit in own else None)
-            deadline = deadlines[key] if key in deadlines else self._cutoff(key, stage, unit, category, at[0])
+            key = (category, unit) if unit in own else category
+            deadline = deadlines[key] if key in deadlines else self._cutoff(deadlines, key, stage, unit, category,
+                                                                             at[0])
             if deadline is None:
                 if not self._left(batch, index, plan):
                     return LanePlan(whole=True)
                 continue
-            late = deadline[0] is not None and at[1] > deadline[0]
-            pkey = payload_cells(cells)
-            payload = payloads[pkey] if pkey in payloads else self._payload(cells, pkey)
+            cutoff, verdicts = deadline
+            late, status, outcome = verdicts[cutoff is not None and at[1] > cutoff]
+            key = payload_cells(cells)
+            payload = payloads[key] if key in payloads else self._payload(cells, key)
             q_unit = _quote(unit)
             q_item = _quote(item) if item else "null"
             q_id = _quote(external) if external else "null"
-            identity = kind.identity.format(q_id, q_unit, q_item, categories[category] if category else "null", "null")
             # The record's canonical JSON: keys sorted (id, item, kind, payload, submitted_at, unit).
             id_member = f'"id":{q_id},' if external else ""
             item_member = f'"item":{q_item},' if item else ""
-            text = f'{{{id_member}{item_member}{kind.text}{payload[0]}"submitted_at":{at[2]},"unit":{q_unit}}}'
-            refused = late and deadline[1]
-            rows.append((next(ids), round_value, kind.kind, stage.code, unit, category, item or None,
-                         external or None, sha(text.encode()).hexdigest(), identity, payload[1], at[3], source,
-                         late_values[late], "rejected_late" if refused else "accepted", stamp))
+            text = f'{{{id_member}{item_member}{kind_text}{payload[0]}"submitted_at":{at[2]},"unit":{q_unit}}}'
+            rows.append((next(ids), round_value, word, code, unit, category, item or None, external or None,
+                         sha(text.encode()).hexdigest(), identity_of(q_id, q_unit, q_item, categories[category], "null"),
+                         payload[1], at[3], source, late, status, stamp))
             places.append(index)
-            outcomes.append("rejected_late" if refused else "late_accepted" if late else "accepted")
+            outcomes.append(outcome)
         return plan
 
     def _left(self, batch: Sequence[Sequence[str] | None], index: int, plan: LanePlan) -> bool:
