@@ -66,6 +66,9 @@ BATCH_ROWS = 5000
 _SQLITE_PAUSE = 0.1
 _SQLITE_HOLD = 1.0
 _AHEAD = 3
+# The young objects' cycles are collected every few batches: each pass walks the batches
+# alive (planned rows, cells), ~3 ms, and the garbage between passes is a few sessions'.
+_COLLECT_EVERY = 8
 
 
 def bulk_pragmas(cache_mib: int) -> tuple[str, ...]:
@@ -176,12 +179,15 @@ def import_file_in_batches(
     with without_full_collections():
         # A few batches in memory at a time (a list of all batches held the whole file).
         ahead: deque[_Prepared] = deque()
-        for batch in batches:
+        for n, batch in enumerate(batches, 1):
             ahead.append(_prepare(batch, lane, ctx, default_kind))
-            gc.collect(1)
+            if n % _COLLECT_EVERY == 0:
+                gc.collect(1)
             if len(ahead) < _AHEAD and writer.pausing():
-                continue
-            writer.write(ahead.popleft())
+                continue  # planned ahead while the write lock is left free
+            writer.write(ahead.popleft())  # sleeps what is left of a pause
+            while ahead and not writer.pausing():
+                writer.write(ahead.popleft())
         for prepared in ahead:
             writer.write(prepared)
         writer.write(_Prepared([]))  # marks it finished
