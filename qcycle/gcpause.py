@@ -18,8 +18,8 @@ __all__ = ["without_full_collections"]
 @contextlib.contextmanager
 def without_full_collections() -> Iterator[None]:
     """Inside, the objects alive before it are not scanned (``gc.freeze``) and the collector
-    does not run by itself; a caller working in batches collects the young generations after
-    each (``gc.collect(1)``). Everything is as before on leaving, and garbage made inside is
+    does not run by itself; a caller working in batches collects the young generations every
+    few of them (``gc.collect(1)``). Everything is as before on leaving, and garbage made inside is
     collected by the next pass as usual."""
     global _inside
     if _inside:  # inside another such block (a programme loaded during an import): nothing to add

@@ -9,14 +9,15 @@ quarantine what cannot be read, with its line or page.
 
 from typing import TYPE_CHECKING, Any
 
+from qcycle.errors import SourceFailed
 from qcycle.intake.files import import_file, read_file
 from qcycle.intake.records import IngestResult, fingerprint, ingest, ingest_many
 from qcycle.intake.report import ImportReport, QuarantinedRow
 
 if TYPE_CHECKING:
-    from qcycle.intake.http import HttpSource, SourceFailed, pull_http, pull_into_database
+    from qcycle.intake.http import HttpSource, pull_http, pull_into_database
 
-_HTTP = frozenset({"HttpSource", "SourceFailed", "pull_http", "pull_into_database"})
+_HTTP = frozenset({"HttpSource", "pull_http", "pull_into_database"})
 
 __all__ = [
     "HttpSource",
@@ -42,3 +43,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(http, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _HTTP)

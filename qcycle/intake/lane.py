@@ -236,9 +236,9 @@ class Lane:
                 if not self._left(batch, index, plan):
                     return LanePlan(whole=True)
                 continue
-            key = (category, unit) if unit in own else category
-            deadline = deadlines[key] if key in deadlines else self._cutoff(deadlines, key, stage, unit, category,
-                                                                             at[0])
+            where = (category, unit) if unit in own else category
+            deadline = deadlines[where] if where in deadlines else self._cutoff(deadlines, where, stage, unit,
+                                                                                 category, at[0])
             if deadline is None:
                 if not self._left(batch, index, plan):
                     return LanePlan(whole=True)

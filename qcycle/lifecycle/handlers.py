@@ -72,7 +72,7 @@ from qcycle.lifecycle.wording import (
 )
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import Programme, StageKind, Who, grade_label
+from qcycle.schema import Programme, Stage, StageKind, Who, grade_label
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
@@ -283,17 +283,22 @@ def _escalation(session, p, round_id, action) -> Outcome:
     return Outcome(action, drafts, note=note, counts={"escalated": len(units)})
 
 
-def _decision_due(session, p, round_id, action) -> Outcome:
+def _to_decide(session, p, round_id, action) -> tuple[Stage, list[str], dict[str, str]]:
+    """The action's decision stage, what it has still to decide less those the programme's
+    eligibility rule refuses, and those, each with the rule's reason."""
     stage = p.stage(action.stage)
     pending = pending_decisions(session, p, round_id, stage, action.category)
-    target = p.stage(stage.decides) if stage.decides else None
-    refused = ineligible(session, p, target, pending) if target is not None else {}
+    refused = ineligible(session, p, p.stage(stage.decides), pending) if stage.decides else {}
+    return stage, [x for x in pending if x not in refused], refused
+
+
+def _decision_due(session, p, round_id, action) -> Outcome:
+    stage, pending, refused = _to_decide(session, p, round_id, action)
     for subject, reason in refused.items():  # decided by the rule, audited like any decision
         crud.put_decision(session=session, round_id=round_id, stage=stage.code, decides=stage.decides or "",
                           subject=subject, outcome="rejected", decided_by="rule:eligibility", note=reason, decided_at=action.at)
         crud.audit(session=session, actor="rule:eligibility", action=f"decide:{stage.code}",
                    round_code=p.round.code, detail={"subject": subject, "outcome": "rejected", "note": reason})
-    pending = [x for x in pending if x not in refused]
     drafts = decision_letter(session, p, round_id, action, pending, due=action.at) if pending else []
     # Once all is decided the action completes: its record says so, not "0 pending".
     note = (f"{action.title}：待决定 {len(pending)} 项" if pending else f"{action.title}：已全部决定") + (
@@ -306,10 +311,7 @@ def _decision_request(session, p, round_id, action) -> Outcome:
     """The office is told what it has to decide, and by when, once the window it decides on has
     closed (天水's 资格审查 was asked for on the day it was due); those the programme's eligibility
     rule refuses are left out (the rule decides them on the day)."""
-    stage = p.stage(action.stage)
-    pending = pending_decisions(session, p, round_id, stage, action.category)
-    refused = ineligible(session, p, p.stage(stage.decides), pending)
-    pending = [x for x in pending if x not in refused]
+    _, pending, _ = _to_decide(session, p, round_id, action)
     drafts = decision_letter(session, p, round_id, action, pending, due=action.deadline) if pending else []
     return Outcome(action, drafts, note=f"{action.title}：待决定 {len(pending)} 项")
 
@@ -317,15 +319,13 @@ def _decision_request(session, p, round_id, action) -> Outcome:
 def _review_request(session, p, round_id, action) -> Outcome:
     """A 县级初审: each subject's parent is asked to review its own before the decision's day (those
     the programme's eligibility rule refuses are left out: the rule decides them on the day)."""
-    stage = p.stage(action.stage)
+    stage, pending, _ = _to_decide(session, p, round_id, action)
     assert stage.decides is not None and action.deadline is not None
     window = p.stage(stage.decides)
-    pending = pending_decisions(session, p, round_id, stage, action.category)
-    refused = ineligible(session, p, window, pending)
     by_parent: dict[str, list[str]] = defaultdict(list)
     for subject in pending:
         parent = p.unit(subject.partition(":")[0]).parent
-        if subject not in refused and parent and parent != p.sender(stage.code):
+        if parent and parent != p.sender(stage.code):
             by_parent[parent].append(subject)
     received = handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
     drafts = []

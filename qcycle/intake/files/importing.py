@@ -58,8 +58,8 @@ def _check_headers(result: RecordFile, default_kind: str | None) -> None:
 BATCH_ROWS = 5000
 # SQLite's busy handler retries a waiting writer every 100 ms at most: after each second the
 # import has held the write lock, it leaves it free that long, so a writer waiting beside it
-# gets in within about 1.1 s (and often sooner, between two batches while it reads and plans
-# the next one). A pause after every batch was most of a large import's time once a batch took
+# usually gets in within about a second (at worst after one more batch, or after a second pause
+# when its retry oversleeps the first). A pause after every batch was most of a large import's time once a batch took
 # ~40 ms; after every half second, still ~0.9 s of a 500,000-row import's sleep.
 # The next batches are read and planned in the pause (up to _AHEAD of them); only the rest is
 # slept.
@@ -133,10 +133,12 @@ def import_file_in_batches(
 ) -> ImportReport:
     """:func:`import_file` for files of any size: rows are read lazily and committed
     ``batch_size`` at a time, each batch in its own short write transaction together with
-    the file's checkpoint, so other writers get in between and memory stays bounded by the
-    batch. Rerun after a kill, it resumes after the last committed batch and reports the
-    counts of the whole file; run again after it finished, it imports it again as before
-    (all duplicates). ``on_batch(rows_done, rows_expected)`` reports progress."""
+    the file's checkpoint; on SQLite the write lock is left free at intervals so other writers
+    get in (``_SQLITE_HOLD``), and memory stays bounded by a few batches (``_AHEAD``). Rerun
+    after a kill or an error, it resumes after the last committed batch (batches planned and
+    not yet written are read again) and reports the counts of the whole file; run again after
+    it finished, it imports it again as before (all duplicates). ``on_batch(rows_done,
+    rows_expected)`` reports progress."""
     from qcycle import db
 
     scan = scan_file(path)
@@ -215,17 +217,21 @@ class _Writer:
     held: float = 0.0  # how long the write lock was held since the last pause
     defer: bool = True  # the first batch decides whether to build the handed-in index at the end
 
+    def _pause_due(self) -> bool:
+        """Whether the write lock has been held long enough to be left free before the next
+        write (see ``_SQLITE_HOLD``)."""
+        return self.sqlite and self.released is not None and self.held >= _SQLITE_HOLD
+
     def pausing(self) -> bool:
-        """Whether the write lock is being left free now (see ``_SQLITE_HOLD``)."""
-        return (self.sqlite and self.released is not None and self.held >= _SQLITE_HOLD
-                and time.monotonic() - self.released < _SQLITE_PAUSE)
+        """Whether the write lock is being left free now."""
+        return self._pause_due() and time.monotonic() - (self.released or 0.0) < _SQLITE_PAUSE
 
     def write(self, prepared: _Prepared) -> None:
         from qcycle import db
 
         ctx, report = self.ctx, self.report
-        if self.sqlite and self.released is not None and self.held >= _SQLITE_HOLD:
-            time.sleep(max(0.0, _SQLITE_PAUSE - (time.monotonic() - self.released)))
+        if self._pause_due():
+            time.sleep(max(0.0, _SQLITE_PAUSE - (time.monotonic() - (self.released or 0.0))))
             self.held = 0.0
         taken = time.monotonic()
         with db.session_scope(self.url) as session:
