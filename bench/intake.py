@@ -14,7 +14,8 @@ same file as the limit, all in one run.
    **schema floor**: the same rows with plain ``sqlite3`` into qcycle's own ``submission``
    table (its keys and indexes), committed every 5,000 rows: ``schema_floor_s``.
 3. **file**: ``qcycle --home W db upgrade``, then ``qcycle --home W import CSV --round P`` in a
-   subprocess: its wall time and peak RSS (``ru_maxrss`` from ``wait4``); meanwhile, every
+   subprocess: its wall time and peak RSS (its own ``VmHWM``, read every 50 ms; ``wait4``'s
+   ``ru_maxrss`` also counts this process's memory, see ``_Child``); meanwhile, every
    ~0.5 s, ``qcycle --home W outbox list --limit 5`` one after the other, each one's wall time
    (with interpreter start-up; the idle figure before the import is reported apart).
 4. **http**: the same records (one JSON object per row, keys as the CSV headers) from a
@@ -40,6 +41,7 @@ import itertools
 import json
 import os
 import random
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -274,8 +276,13 @@ def _timed_run(cmd: list[str], env: dict[str, str], timeout: float = 120) -> tup
 
 
 class _Child:
-    """A subprocess whose exit and peak RSS come from ``wait4`` (in a thread, so the caller
-    can do other things meanwhile). The Popen object is never polled: wait4 reaps it."""
+    """A subprocess whose exit comes from ``wait4`` (in a thread, so the caller can do other
+    things meanwhile) and whose peak RSS is its own high-water mark (``VmHWM``), read from
+    /proc every 50 ms while it runs. ``wait4``'s ``ru_maxrss`` (kept as ``ru_maxrss_mib``) is
+    not the child's alone: Linux keeps the high-water mark of the memory the child had before
+    its exec, a view of this process's (the HTTP pull's pages are held here, so its
+    ``ru_maxrss`` read ~390 MiB where the pull itself peaked at ~120). The Popen object is
+    never polled: wait4 reaps it."""
 
     def __init__(self, cmd: list[str], env: dict[str, str], log: Path):
         self.log = open(log, "wb")  # noqa: SIM115 - closed in _wait
@@ -284,15 +291,28 @@ class _Child:
         self.wall_s = 0.0
         self.returncode: int | None = None
         self.peak_rss_mib = 0.0
+        self.ru_maxrss_mib = 0.0
         self.thread = threading.Thread(target=self._wait, daemon=True)
         self.thread.start()
 
+    def _high_water_mib(self) -> float | None:
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return None
+        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+        return int(found[1]) / 1024 if found else None
+
     def _wait(self) -> None:
+        # Until it exits (not reaped yet, so /proc still names it): its high-water mark.
+        while os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            self.peak_rss_mib = max(self.peak_rss_mib, self._high_water_mib() or 0.0)
+            time.sleep(0.05)
         _, status, usage = os.wait4(self.proc.pid, 0)
         self.wall_s = time.perf_counter() - self.started
         self.returncode = os.waitstatus_to_exitcode(status)
         self.proc.returncode = self.returncode
-        self.peak_rss_mib = usage.ru_maxrss / 1024  # KiB on Linux
+        self.ru_maxrss_mib = usage.ru_maxrss / 1024  # KiB on Linux
         self.log.close()
 
     def running(self) -> bool:
@@ -351,7 +371,7 @@ def measure_file(csv_path: Path, programme: Path, home: Path, *, interval: float
     failures = [s for s in samples if s["rc"] != 0]
     result |= {
         "wall_s": round(child.wall_s, 2),
-        "peak_rss_mib": round(child.peak_rss_mib, 1),
+        "peak_rss_mib": round(child.peak_rss_mib, 1), "ru_maxrss_mib": round(child.ru_maxrss_mib, 1),
         "outbox_list_max_s": max((s["wall_s"] for s in samples), default=None),
         "outbox_list_median_s": (sorted(s["wall_s"] for s in samples)[len(samples) // 2] if samples else None),
         "outbox_list_runs": len(samples),
@@ -436,7 +456,7 @@ def measure_http(csv_path: Path, programme: Path, home: Path, *, page_size: int 
         server.server_close()
     result: dict[str, Any] = {
         "db_upgrade_s": round(up_s, 2), "wall_s": round(child.wall_s, 2),
-        "peak_rss_mib": round(child.peak_rss_mib, 1), "page_size": page_size, "pages_served": records.pages,
+        "peak_rss_mib": round(child.peak_rss_mib, 1), "ru_maxrss_mib": round(child.ru_maxrss_mib, 1), "page_size": page_size, "pages_served": records.pages,
         "exit_code": child.returncode, "summary": _summary_line(log), "stored": _stored_outcomes(home),
     }
     if not finished:
