@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
@@ -30,6 +30,9 @@ from qcycle.intake.report import ImportReport, Readable, RoundContext, open_roun
 from qcycle.loader import LoadedProgramme
 from qcycle.models import ImportCheckpoint
 from qcycle.settings import get_settings
+
+if TYPE_CHECKING:
+    from qcycle.db import WalCheckpointer
 
 __all__ = ["BATCH_ROWS", "DEFER_INDEX_ROWS", "SQLITE_BULK_PRAGMAS", "import_file", "import_file_in_batches"]
 
@@ -71,13 +74,14 @@ _AHEAD = 3
 _COLLECT_EVERY = 8
 
 
-def bulk_pragmas(cache_mib: int) -> tuple[str, ...]:
+def bulk_pragmas(cache_mib: int, *, checkpoints: bool = True) -> tuple[str, ...]:
     """SQLite, for the import's connection: a page cache that holds the indexes a batch touches
     (the default 2 MB is re-read from disk every batch once the file has ~50,000 rows; the cache
     is a fixed cost, ``QCYCLE_IMPORT_CACHE_MIB``, whatever the file's size), and a WAL checkpoint
     every ~40 MB instead of every ~4 MB: a checkpoint writes each page once however many batches
-    changed it, and syncs the file. Both are per connection."""
-    return (f"PRAGMA cache_size=-{cache_mib * 1024}", "PRAGMA wal_autocheckpoint=10000")
+    changed it, and syncs the file. Without ``checkpoints`` its commits make none (a
+    :class:`qcycle.db.WalCheckpointer` does). Both are per connection."""
+    return (f"PRAGMA cache_size=-{cache_mib * 1024}", f"PRAGMA wal_autocheckpoint={10000 if checkpoints else 0}")
 
 
 SQLITE_BULK_PRAGMAS = bulk_pragmas(64)  # the default setting's (the benchmark's schema floor)
@@ -175,9 +179,23 @@ def import_file_in_batches(
             line_where(first.numbers[0]) if isinstance(first, PlainRows) else first[0].where)
         batches = itertools.chain([first] if first is not None else [], batches)
     expected = max(scan.lines - 1, done)
+    checkpointer = db.wal_checkpointer(url) if sqlite else None
     writer = _Writer(url=url, ctx=ctx, report=report, key=key, path=str(path), seen=seen, done=done,
                      expected=expected, sqlite=sqlite, default_kind=default_kind, on_batch=on_batch,
-                     pragmas=bulk_pragmas(get_settings().import_cache_mib))
+                     pragmas=bulk_pragmas(get_settings().import_cache_mib, checkpoints=checkpointer is None),
+                     checkpointer=checkpointer)
+    try:
+        _write_batches(writer, batches, lane, ctx, default_kind)
+    finally:
+        if checkpointer is not None:
+            checkpointer.close()
+        if sqlite:  # the pooled connections keep no import pragmas (no checkpoints, a 64 MB cache)
+            db.get_engine(url).dispose()
+    return report
+
+
+def _write_batches(writer: _Writer, batches: Iterator[list[FileRow] | PlainRows], lane: Lane | None,
+                   ctx: RoundContext, default_kind: str | None) -> None:
     with without_full_collections():
         # A few batches in memory at a time (a list of all batches held the whole file).
         ahead: deque[_Prepared] = deque()
@@ -193,7 +211,6 @@ def import_file_in_batches(
         for prepared in ahead:
             writer.write(prepared)
         writer.write(_Prepared([]))  # marks it finished
-    return report
 
 
 @dataclass
@@ -213,6 +230,7 @@ class _Writer:
     default_kind: str | None
     on_batch: Callable[[int, int], None] | None
     pragmas: tuple[str, ...]
+    checkpointer: WalCheckpointer | None = None  # poked when the write lock is left free
     released: float | None = None  # when the last batch's write lock was let go
     held: float = 0.0  # how long the write lock was held since the last pause
     defer: bool = True  # the first batch decides whether to build the handed-in index at the end
@@ -262,6 +280,8 @@ class _Writer:
             self.seen = (self.done, not prepared.size)
         self.released = time.monotonic()
         self.held += self.released - taken
+        if self.checkpointer is not None and self._pause_due():
+            self.checkpointer.poke()  # the pause's WAL copied back while no batch is written
         if self.on_batch is not None:
             self.on_batch(self.done, max(self.expected, self.done))
 
