@@ -89,10 +89,11 @@ def _setup_sqlite(engine: Engine) -> None:
 class WalCheckpointer:
     """SQLite: copies the WAL back into the database file from a thread of its own, every
     ``every`` seconds and whenever poked, with PASSIVE checkpoints (they neither wait for nor
-    block a reader or a writer). A bulk writer that turns its own checkpoints off (``PRAGMA
-    wal_autocheckpoint=0``) then neither copies nor syncs in its commits, and the copying is done
-    on another core while it works (a tenth of a large import's time; SQLite's documentation
-    suggests this for writers that cannot wait). Closing it checkpoints once more."""
+    block a reader or a writer). A bulk writer that keeps only a far threshold of its own (``PRAGMA
+    wal_autocheckpoint``, a backstop should this thread fall behind) then neither copies nor
+    syncs in its commits, and the copying is done on another core while it works (a tenth of a
+    large import's time; SQLite's documentation suggests this for writers that cannot wait).
+    Closing it checkpoints once more."""
 
     def __init__(self, path: str, every: float = 0.2) -> None:
         self.path, self.every = path, every
@@ -102,21 +103,30 @@ class WalCheckpointer:
         self._thread.start()
 
     def _run(self) -> None:
+        import logging
         import sqlite3
 
-        connection = sqlite3.connect(self.path, isolation_level=None)
+        connection = None
+        failed = False
         try:
+            connection = sqlite3.connect(self.path, isolation_level=None)
             while True:
                 self._wake.wait(self.every)
                 self._wake.clear()
+                stopping = self._stop  # read before: a commit made during this pass gets one more
                 try:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:  # another process's checkpoint, a busy file: the next one
-                    pass
-                if self._stop:
+                except sqlite3.Error as exc:  # a real error (busy is a row, not one): tried again
+                    if not failed:
+                        logging.getLogger(__name__).warning("WAL 检查点失败（稍后重试）：%s", exc)
+                    failed = True
+                if stopping:
                     return
+        except sqlite3.Error as exc:  # the writer's own backstop checkpoints remain
+            logging.getLogger(__name__).warning("WAL 检查点线程无法打开数据库：%s", exc)
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
 
     def poke(self) -> None:
         """Checkpoint now (e.g. while the writer leaves the write lock free)."""

@@ -68,4 +68,3 @@ def test_what_a_read_only_session_read_stays_readable_and_a_stray_write_is_not_k
     assert row.code == "ro-2023" and row.id is not None
     with db.session_scope(read_only=True) as session:
         assert crud.get_round(session=session, code="ro-2023").name == "只读测试"
-
