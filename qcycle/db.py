@@ -27,16 +27,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIGRATIONS_DIR",
-    "WalCheckpointer",
     "alembic_config",
     "current_revision",
     "dispose_engines",
     "get_engine",
     "head_revision",
+    "is_file_database",
     "require_current",
     "session_scope",
     "upgrade",
-    "wal_checkpointer",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -86,66 +85,13 @@ def _setup_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-class WalCheckpointer:
-    """SQLite: copies the WAL back into the database file from a thread of its own, every
-    ``every`` seconds and whenever poked, with PASSIVE checkpoints (they neither wait for nor
-    block a reader or a writer). A bulk writer that keeps only a far threshold of its own (``PRAGMA
-    wal_autocheckpoint``, a backstop should this thread fall behind) then neither copies nor
-    syncs in its commits, and the copying is done on another core while it works (a tenth of a
-    large import's time; SQLite's documentation suggests this for writers that cannot wait).
-    Closing it checkpoints once more."""
-
-    def __init__(self, path: str, every: float = 0.2) -> None:
-        self.path, self.every = path, every
-        self._wake = threading.Event()
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, name="qcycle-wal-checkpoints", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        import logging
-        import sqlite3
-
-        connection = None
-        failed = False
-        try:
-            connection = sqlite3.connect(self.path, isolation_level=None)
-            while True:
-                self._wake.wait(self.every)
-                self._wake.clear()
-                stopping = self._stop  # read before: a commit made during this pass gets one more
-                try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as exc:  # a real error (busy is a row, not one): tried again
-                    if not failed:
-                        logging.getLogger(__name__).warning("WAL 检查点失败（稍后重试）：%s", exc)
-                    failed = True
-                if stopping:
-                    return
-        except sqlite3.Error as exc:  # the writer's own backstop checkpoints remain
-            logging.getLogger(__name__).warning("WAL 检查点线程无法打开数据库：%s", exc)
-        finally:
-            if connection is not None:
-                connection.close()
-
-    def poke(self) -> None:
-        """Checkpoint now (e.g. while the writer leaves the write lock free)."""
-        self._wake.set()
-
-    def close(self) -> None:
-        self._stop = True
-        self._wake.set()
-        self._thread.join()
-
-
-def wal_checkpointer(url: str | None = None) -> WalCheckpointer | None:
-    """A :class:`WalCheckpointer` for the database at ``url``, or None when it is not an SQLite
-    file (PostgreSQL, an in-memory or URI database)."""
-    engine = get_engine(url)
-    path = engine.url.database
-    if engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    return WalCheckpointer(path)
+def is_file_database(url: str | None = None) -> bool:
+    """Whether ``url`` (default: settings) is an SQLite database in a file of its own (not
+    PostgreSQL, an in-memory or a URI database, whose connections must not all be closed)."""
+    parsed = make_url(_resolve(url))
+    path = parsed.database
+    return parsed.get_backend_name() == "sqlite" and bool(path) and path != ":memory:" and not str(
+        path).startswith("file:")
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session
 
@@ -30,9 +30,6 @@ from qcycle.intake.report import ImportReport, Readable, RoundContext, open_roun
 from qcycle.loader import LoadedProgramme
 from qcycle.models import ImportCheckpoint
 from qcycle.settings import get_settings
-
-if TYPE_CHECKING:
-    from qcycle.db import WalCheckpointer
 
 __all__ = ["BATCH_ROWS", "DEFER_INDEX_ROWS", "SQLITE_BULK_PRAGMAS", "import_file", "import_file_in_batches"]
 
@@ -62,10 +59,10 @@ BATCH_ROWS = 5000
 # SQLite's busy handler retries a waiting writer every 100 ms at most: after each second the
 # import has held the write lock, it leaves it free that long, so a writer waiting beside it
 # usually gets in within about a second (at worst after one more batch, or after a second pause
-# when its retry oversleeps the first). A pause after every batch was most of a large import's time once a batch took
-# ~40 ms; after every half second, still ~0.9 s of a 500,000-row import's sleep.
-# The next batches are read and planned in the pause (up to _AHEAD of them); only the rest is
-# slept.
+# when its retry oversleeps the first). A pause after every batch was most of a large import's
+# time once a batch took ~40 ms; after every half second, still ~0.9 s of a 500,000-row
+# import's sleep. The next batches are read and planned in the pause (up to _AHEAD of them);
+# only the rest is slept.
 _SQLITE_PAUSE = 0.1
 _SQLITE_HOLD = 1.0
 _AHEAD = 3
@@ -74,15 +71,14 @@ _AHEAD = 3
 _COLLECT_EVERY = 8
 
 
-def bulk_pragmas(cache_mib: int, *, checkpoints: bool = True) -> tuple[str, ...]:
+def bulk_pragmas(cache_mib: int) -> tuple[str, ...]:
     """SQLite, for the import's connection: a page cache that holds the indexes a batch touches
     (the default 2 MB is re-read from disk every batch once the file has ~50,000 rows; the cache
     is a fixed cost, ``QCYCLE_IMPORT_CACHE_MIB``, whatever the file's size), and a WAL checkpoint
     every ~40 MB instead of every ~4 MB: a checkpoint writes each page once however many batches
-    changed it, and syncs the file. Without ``checkpoints`` a :class:`qcycle.db.WalCheckpointer`
-    makes them, and the commits only past ~200 MB of WAL, a backstop should it fall behind (it
-    keeps the WAL near ~100 MB). Both are per connection."""
-    return (f"PRAGMA cache_size=-{cache_mib * 1024}", f"PRAGMA wal_autocheckpoint={10000 if checkpoints else 50000}")
+    changed it, and syncs the file. Both are per connection, and the connections are closed
+    when the import ends (:func:`import_file_in_batches`)."""
+    return (f"PRAGMA cache_size=-{cache_mib * 1024}", "PRAGMA wal_autocheckpoint=10000")
 
 
 SQLITE_BULK_PRAGMAS = bulk_pragmas(64)  # the default setting's (the benchmark's schema floor)
@@ -180,19 +176,16 @@ def import_file_in_batches(
             line_where(first.numbers[0]) if isinstance(first, PlainRows) else first[0].where)
         batches = itertools.chain([first] if first is not None else [], batches)
     expected = max(scan.lines - 1, done)
-    checkpointer = db.wal_checkpointer(url) if sqlite else None
+    writer = _Writer(url=url, ctx=ctx, report=report, key=key, path=str(path), seen=seen, done=done,
+                     expected=expected, sqlite=sqlite, default_kind=default_kind, on_batch=on_batch,
+                     pragmas=bulk_pragmas(get_settings().import_cache_mib))
     try:
-        writer = _Writer(url=url, ctx=ctx, report=report, key=key, path=str(path), seen=seen, done=done,
-                         expected=expected, sqlite=sqlite, default_kind=default_kind, on_batch=on_batch,
-                         pragmas=bulk_pragmas(get_settings().import_cache_mib, checkpoints=checkpointer is None),
-                         checkpointer=checkpointer)
         _write_batches(writer, batches, lane, ctx, default_kind)
     finally:
-        if checkpointer is not None:
-            try:
-                checkpointer.close()
-            finally:  # the pooled connections keep no import pragmas (its checkpoints, a 64 MB cache)
-                db.get_engine(url).dispose()
+        if sqlite and db.is_file_database(url):
+            # The pooled connections keep none of the import's pragmas (a 64 MB cache, its
+            # checkpoint threshold): the commands and flows after it in this process get SQLite's.
+            db.get_engine(url).dispose()
     return report
 
 
@@ -232,7 +225,6 @@ class _Writer:
     default_kind: str | None
     on_batch: Callable[[int, int], None] | None
     pragmas: tuple[str, ...]
-    checkpointer: WalCheckpointer | None = None  # poked when the write lock is left free
     released: float | None = None  # when the last batch's write lock was let go
     held: float = 0.0  # how long the write lock was held since the last pause
     defer: bool = True  # the first batch decides whether to build the handed-in index at the end
@@ -282,8 +274,6 @@ class _Writer:
             self.seen = (self.done, not prepared.size)
         self.released = time.monotonic()
         self.held += self.released - taken
-        if self.checkpointer is not None and self._pause_due():
-            self.checkpointer.poke()  # the pause's WAL copied back while no batch is written
         if self.on_batch is not None:
             self.on_batch(self.done, max(self.expected, self.done))
 
