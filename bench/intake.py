@@ -66,7 +66,7 @@ from qcycle.crud import HANDED_IN_INDEX
 from qcycle.intake.files import DEFER_INDEX_ROWS, SQLITE_BULK_PRAGMAS
 from qcycle.models import ordered_uuid
 
-__all__ = ["MIX", "TARGETS", "generate_csv", "measure_intake", "window_of"]
+__all__ = ["MIX", "TARGETS", "generate_csv", "measure_intake", "wait_measured", "window_of"]
 
 QCYCLE = Path(sys.executable).with_name("qcycle")
 HEADERS = ["材料种类", "单位代码", "项目代码", "提交时间", "编号", "联系人"]
@@ -275,14 +275,33 @@ def _timed_run(cmd: list[str], env: dict[str, str], timeout: float = 120) -> tup
     return time.perf_counter() - started, rc, tail
 
 
+def _high_water_mib(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found[1]) / 1024 if found else None
+
+
+def wait_measured(pid: int) -> tuple[int, float, float]:
+    """Wait for the child ``pid`` to exit: (its wait status, its own peak RSS in MiB, ``wait4``'s
+    ``ru_maxrss`` in MiB). The peak is its high-water mark (``VmHWM``), read every 50 ms while it
+    runs (not reaped yet, so /proc still names it); ``ru_maxrss`` is not the child's alone: Linux
+    keeps the high-water mark of the memory it had before its exec, a view of its parent's."""
+    peak = 0.0
+    while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+        peak = max(peak, _high_water_mib(pid) or 0.0)
+        time.sleep(0.05)
+    _, status, usage = os.wait4(pid, 0)
+    return status, peak, usage.ru_maxrss / 1024  # KiB on Linux
+
+
 class _Child:
-    """A subprocess whose exit comes from ``wait4`` (in a thread, so the caller can do other
-    things meanwhile) and whose peak RSS is its own high-water mark (``VmHWM``), read from
-    /proc every 50 ms while it runs. ``wait4``'s ``ru_maxrss`` (kept as ``ru_maxrss_mib``) is
-    not the child's alone: Linux keeps the high-water mark of the memory the child had before
-    its exec, a view of this process's (the HTTP pull's pages are held here, so its
-    ``ru_maxrss`` read ~390 MiB where the pull itself peaked at ~120). The Popen object is
-    never polled: wait4 reaps it."""
+    """A subprocess whose exit and peak RSS come from :func:`wait_measured` (in a thread, so the
+    caller can do other things meanwhile). ``ru_maxrss_mib`` is kept beside the peak: the HTTP
+    pull's read ~390 MiB, this process's pages, where the pull itself peaked at ~120. The Popen
+    object is never polled: wait4 reaps it."""
 
     def __init__(self, cmd: list[str], env: dict[str, str], log: Path):
         self.log = open(log, "wb")  # noqa: SIM115 - closed in _wait
@@ -295,24 +314,11 @@ class _Child:
         self.thread = threading.Thread(target=self._wait, daemon=True)
         self.thread.start()
 
-    def _high_water_mib(self) -> float | None:
-        try:
-            status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except OSError:
-            return None
-        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
-        return int(found[1]) / 1024 if found else None
-
     def _wait(self) -> None:
-        # Until it exits (not reaped yet, so /proc still names it): its high-water mark.
-        while os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
-            self.peak_rss_mib = max(self.peak_rss_mib, self._high_water_mib() or 0.0)
-            time.sleep(0.05)
-        _, status, usage = os.wait4(self.proc.pid, 0)
+        status, self.peak_rss_mib, self.ru_maxrss_mib = wait_measured(self.proc.pid)
         self.wall_s = time.perf_counter() - self.started
         self.returncode = os.waitstatus_to_exitcode(status)
         self.proc.returncode = self.returncode
-        self.ru_maxrss_mib = usage.ru_maxrss / 1024  # KiB on Linux
         self.log.close()
 
     def running(self) -> bool:

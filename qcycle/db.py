@@ -55,9 +55,14 @@ def _resolve(url: str | None) -> str:
     return url or get_settings().effective_database_url
 
 
+def _file_path(database: str | None) -> bool:
+    """Whether an SQLite URL's database is a file path (not in memory, not a URI)."""
+    return bool(database) and database != ":memory:" and not str(database).startswith("file:")
+
+
 def _setup_sqlite(engine: Engine) -> None:
     database = engine.url.database
-    if database and database != ":memory:" and not database.startswith("file:"):
+    if database and _file_path(database):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
     @event.listens_for(engine, "connect")
@@ -89,9 +94,7 @@ def is_file_database(url: str | None = None) -> bool:
     """Whether ``url`` (default: settings) is an SQLite database in a file of its own (not
     PostgreSQL, an in-memory or a URI database, whose connections must not all be closed)."""
     parsed = make_url(_resolve(url))
-    path = parsed.database
-    return parsed.get_backend_name() == "sqlite" and bool(path) and path != ":memory:" and not str(
-        path).startswith("file:")
+    return parsed.get_backend_name() == "sqlite" and _file_path(parsed.database)
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -215,8 +218,7 @@ def require_current(url: str | None = None) -> None:
 
     url = _resolve(url)
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
-            and not parsed.database.startswith("file:") and not Path(parsed.database).exists():
+    if is_file_database(url) and parsed.database and not Path(parsed.database).exists():
         raise NotFoundError(f"应用数据库不存在：{parsed.database}。请确认 --home（或 QCYCLE_DATABASE_URL）；"
                             "新建数据库请运行 qcycle db upgrade")
     head = head_revision()

@@ -124,7 +124,6 @@ from qcycle.crud.submissions import (
     refusals_to_answer,
     restore_handed_in_index,
     revise_submissions,
-    revised_among,
 )
 from qcycle.crud.units import (
     unit_fields,
@@ -209,7 +208,6 @@ __all__ = [
     "result_subjects",
     "reviews_of",
     "revise_submissions",
-    "revised_among",
     "round_code",
     "round_fingerprint",
     "round_tallies",

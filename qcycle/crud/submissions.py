@@ -33,6 +33,7 @@ from sqlmodel import Session, col, func, select, update
 
 from qcycle.clock import now
 from qcycle.crud.base import (
+    _bind_processor,
     choice,
     chunks,
     column_values,
@@ -77,7 +78,6 @@ __all__ = [
     "refusals_to_answer",
     "restore_handed_in_index",
     "revise_submissions",
-    "revised_among",
 ]
 
 
@@ -175,7 +175,7 @@ def driver_value(*, session: Session) -> Callable[[str, Any], Any]:
 
     def convert(column: str, value: Any) -> Any:
         if column not in processors:
-            processors[column] = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+            processors[column] = _bind_processor(table.c[column], dialect)
         if column == "payload":
             value = to_json(value)
         process = processors[column]
@@ -211,19 +211,6 @@ def add_planned(*, session: Session, columns: Sequence[str], rows: Sequence[tupl
     probe = ("SELECT j.key, s.fingerprint FROM json_each(?) AS j CROSS JOIN submission AS s "
              "ON s.round_id = ? AND s.identity = j.value")
     return {int(k): fp for k, fp in connection.exec_driver_sql(probe, (json.dumps(missed), rows[0][1]))}
-
-
-def revised_among(*, session: Session, round_value: Any, fingerprints: Sequence[str]) -> set[str]:
-    """SQLite: which of ``fingerprints`` the round keeps as earlier versions (a repeat of one is
-    a duplicate even under a key not held); one query when the round has none."""
-    connection = session.connection()
-    if connection.exec_driver_sql("SELECT 1 FROM submission_revision WHERE round_id = ? LIMIT 1",
-                                  (round_value,)).first() is None:
-        return set()
-    found = connection.exec_driver_sql(
-        "SELECT j.value FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM submission_revision AS r "
-        "WHERE r.round_id = ? AND r.fingerprint = j.value)", (json.dumps(list(fingerprints)), round_value))
-    return {fp for (fp,) in found}
 
 
 # -- the handed-in index during a large load (SQLite) ---------------------------------------
@@ -289,6 +276,8 @@ def received_fingerprints(*, session: Session, round_id: uuid.UUID, fingerprints
     session.flush()
     found: set[str] = set()
     r, s = SubmissionRevision, Submission
+    if not at_stages and session.exec(select(r.id).where(r.round_id == round_id).limit(1)).first() is None:
+        return found  # nothing kept yet (most rounds, every batch of a first import): one query
     for chunk in chunks(fingerprints):
         found.update(session.exec(select(r.fingerprint).where(r.round_id == round_id, col(r.fingerprint).in_(chunk))))
         if at_stages:

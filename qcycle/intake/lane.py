@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 from qcycle.clock import now, to_local
 from qcycle.intake.normalise import _columns, _time_text, normalise_kind, normalise_record
 from qcycle.intake.placing import lateness_of, own_deadlines, stages_for, unplaced
-from qcycle.intake.records import _CLOCK_SKEW, _parse_time, read_record
+from qcycle.intake.records import _CLOCK_SKEW, _parse_time_text, read_record
 from qcycle.models import ordered_hex_ids
 from qcycle.schema import IDENTITY_FIELDS, Programme, Stage
 from qcycle.timetable import Timetable
@@ -158,10 +158,11 @@ class Lane:
 
     def _time(self, cell: str) -> tuple[dt.datetime, dt.datetime, str, Any] | None:
         """(local time, to the minute, its ISO text as JSON, the database's value) of a time
-        cell; None when unreadable."""
-        text = _time_text(cell)
+        cell; None when unreadable. Kept here alone: the readers' own caches of each spelling
+        (``__wrapped__``: not filled) would hold it twice more."""
+        text = _time_text.__wrapped__(cell)
         try:
-            at = _parse_time(text)
+            at = _parse_time_text.__wrapped__(text)
         except (TypeError, ValueError, OverflowError):
             result = None
         else:
@@ -239,10 +240,8 @@ class Lane:
             where = (category, unit) if unit in own else category
             deadline = deadlines[where] if where in deadlines else self._cutoff(deadlines, where, stage, unit,
                                                                                  category, at[0])
-            if deadline is None:
-                if not self._left(batch, index, plan):
-                    return LanePlan(whole=True)
-                continue
+            if deadline is None:  # fits no window: intake places it by what is stored before it
+                return LanePlan(whole=True)
             cutoff, verdicts = deadline
             late, status, outcome = verdicts[cutoff is not None and at[1] > cutoff]
             key = payload_cells(cells)

@@ -369,7 +369,7 @@ def _notify(session, p, round_id, action) -> Outcome:
     if any(":" in x for x in chosen):
         for u, results in by_unit.items():
             by_unit[u] = [r for r in results if r.unit_code in chosen or ":" not in r.unit_code]
-    praise = template.removesuffix(".j2") in HONOURS  # honours: every selected unit, no result lines
+    praise = stage.template in HONOURS  # honours: every selected unit, no result lines
     honoured = any(st.template in HONOURS for st in p.stages)
     rejected: dict[str, list[str]] = defaultdict(list)
     itemised: set[str] = set()  # units with a rejected list item

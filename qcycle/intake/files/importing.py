@@ -180,7 +180,7 @@ def import_file_in_batches(
                      expected=expected, sqlite=sqlite, default_kind=default_kind, on_batch=on_batch,
                      pragmas=bulk_pragmas(get_settings().import_cache_mib))
     try:
-        _write_batches(writer, batches, lane, ctx, default_kind)
+        _write_batches(writer, batches, lane)
     finally:
         if sqlite and db.is_file_database(url):
             # The pooled connections keep none of the import's pragmas (a 64 MB cache, its
@@ -189,13 +189,12 @@ def import_file_in_batches(
     return report
 
 
-def _write_batches(writer: _Writer, batches: Iterator[list[FileRow] | PlainRows], lane: Lane | None,
-                   ctx: RoundContext, default_kind: str | None) -> None:
+def _write_batches(writer: _Writer, batches: Iterator[list[FileRow] | PlainRows], lane: Lane | None) -> None:
     with without_full_collections():
         # A few batches in memory at a time (a list of all batches held the whole file).
         ahead: deque[_Prepared] = deque()
         for n, batch in enumerate(batches, 1):
-            ahead.append(_prepare(batch, lane, ctx, default_kind))
+            ahead.append(_prepare(batch, lane, writer.ctx, writer.default_kind))
             if n % _COLLECT_EVERY == 0:
                 gc.collect(1)
             if len(ahead) < _AHEAD and writer.pausing():
@@ -330,7 +329,7 @@ def _take_planned(session: Session, ctx: RoundContext, report: ImportReport, bat
     other row (unreadable as a row, a new version of a held record, a repeat of an earlier
     version) ingested per row after them. The quarantine list keeps file order."""
     rows = planned.rows
-    earlier = crud.revised_among(session=session, round_value=rows[0][1], fingerprints=[r[8] for r in rows]) \
+    earlier = crud.received_fingerprints(session=session, round_id=ctx.round_id, fingerprints=[r[8] for r in rows]) \
         if rows else set()
     kept = [k for k, row in enumerate(rows) if row[8] not in earlier]
     held = crud.add_planned(session=session, columns=Lane.COLUMNS, rows=[rows[k] for k in kept])
