@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "SQLITE_PAGE_SIZE",
     "alembic_config",
     "current_revision",
     "dispose_engines",
@@ -40,6 +41,10 @@ __all__ = [
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _STATEMENT_CACHE = 16
+# SQLite pages of a new database file (an existing file keeps the size it was made with).
+# 16 KB instead of the default 4 KB: a 500,000-row import ran 4-8 % faster (fewer pages and
+# B-tree levels to write per batch), and the national year's floor was no slower.
+SQLITE_PAGE_SIZE = 16384
 
 # Execution option that marks a connection's transactions as read-only (plain BEGIN).
 _READ_ONLY = "qcycle_read_only"
@@ -71,6 +76,7 @@ def _setup_sqlite(engine: Engine) -> None:
         # (the recipe in SQLAlchemy's SQLite dialect documentation).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")  # before WAL: takes only on a new file
         cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
         # With WAL, NORMAL keeps every commit across a killed process (the outbox relies on
         # that); only a power cut can lose the last commits. FULL would fsync every result.

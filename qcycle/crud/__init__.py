@@ -79,6 +79,7 @@ from qcycle.crud.quarantined import (
     quarantine_many,
     resolve_quarantine,
     run_pragmas,
+    sqlite_page_size,
 )
 from qcycle.crud.results import (
     earlier_awards,
@@ -215,6 +216,7 @@ __all__ = [
     "save_results",
     "set_message_fields",
     "settle_message",
+    "sqlite_page_size",
     "stage_results",
     "stamp_started",
     "subjects_with_outcome",

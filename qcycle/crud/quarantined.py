@@ -22,6 +22,7 @@ __all__ = [
     "quarantine_many",
     "resolve_quarantine",
     "run_pragmas",
+    "sqlite_page_size",
 ]
 
 
@@ -82,9 +83,10 @@ def quarantine_many(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
                                            "raw": _decode(r["raw"]), "reason": r["reason"],
                                            "fingerprint": r["fingerprint"], "received_at": stamp})
               for r in rows]  # fmt: skip
-    insert_absent(session, QuarantinedRecord, values, keys=["fingerprint"], returning=("fingerprint",))
-    found: dict[str, uuid.UUID] = {}
-    for chunk in chunks(dict.fromkeys(r["fingerprint"] for r in rows)):
+    found: dict[str, uuid.UUID] = dict(insert_absent(session, QuarantinedRecord, values, keys=["fingerprint"],
+                                                     returning=("fingerprint", "id")))
+    # Read back only the fingerprints kept before (by an earlier import or call).
+    for chunk in chunks(fp for fp in dict.fromkeys(r["fingerprint"] for r in rows) if fp not in found):
         stmt = select(QuarantinedRecord.fingerprint, QuarantinedRecord.id).where(
             col(QuarantinedRecord.fingerprint).in_(chunk))
         found.update(session.exec(stmt).all())
@@ -136,3 +138,8 @@ def run_pragmas(*, session: Session, pragmas: Iterable[str]) -> None:
     """Set SQLite ``pragmas`` (e.g. a bulk import's) on the session's connection."""
     for pragma in pragmas:
         session.connection().exec_driver_sql(pragma)
+
+
+def sqlite_page_size(*, session: Session) -> int:
+    """The SQLite database's page size in bytes (a file keeps the size it was made with)."""
+    return int(session.connection().exec_driver_sql("PRAGMA page_size").scalar_one())

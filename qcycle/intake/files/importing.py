@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import clock, crud
+from qcycle.db import SQLITE_PAGE_SIZE
 from qcycle.errors import IntakeError
 from qcycle.gcpause import without_full_collections
 from qcycle.intake.files.detect import FileRow, RecordFile, _unreadable, line_where, scan_file
@@ -71,17 +72,23 @@ _AHEAD = 3
 _COLLECT_EVERY = 8
 
 
-def bulk_pragmas(cache_mib: int) -> tuple[str, ...]:
+# A large import's WAL is checkpointed every ~40 MB (SQLite's default: every 1,000 pages).
+_CHECKPOINT_BYTES = 40 * 2**20
+
+
+def bulk_pragmas(cache_mib: int, page_size: int) -> tuple[str, ...]:
     """SQLite, for the import's connection: a page cache that holds the indexes a batch touches
     (the default 2 MB is re-read from disk every batch once the file has ~50,000 rows; the cache
     is a fixed cost, ``QCYCLE_IMPORT_CACHE_MIB``, whatever the file's size), and a WAL checkpoint
-    every ~40 MB instead of every ~4 MB: a checkpoint writes each page once however many batches
-    changed it, and syncs the file. Both are per connection, and the connections are closed
-    when the import ends (:func:`import_file_in_batches`)."""
-    return (f"PRAGMA cache_size=-{cache_mib * 1024}", "PRAGMA wal_autocheckpoint=10000")
+    every ~40 MB instead of every 1,000 pages (4 MB of 4 KB pages): a checkpoint writes each page
+    once however many batches changed it, and syncs the file. SQLite counts the threshold in
+    pages, so it follows the database's ``page_size``. Both are per connection, and the
+    connections are closed when the import ends (:func:`import_file_in_batches`)."""
+    return (f"PRAGMA cache_size=-{cache_mib * 1024}", f"PRAGMA wal_autocheckpoint={_CHECKPOINT_BYTES // page_size}")
 
 
-SQLITE_BULK_PRAGMAS = bulk_pragmas(64)  # the default setting's (the benchmark's schema floor)
+# The default setting's on a new database (the benchmark's schema floor).
+SQLITE_BULK_PRAGMAS = bulk_pragmas(64, SQLITE_PAGE_SIZE)
 
 # A file this large (and at least as large as the submissions already stored) is loaded without
 # the handed-in index, built once at its end: SQLite's bulk-loading practice. Smaller files keep
@@ -155,6 +162,7 @@ def import_file_in_batches(
         seen = (found.rows_done, found.finished) if found else None
         resume = dict(found.counts) if found and not found.finished else None
         sqlite = session.get_bind().dialect.name == "sqlite"
+        page_size = crud.sqlite_page_size(session=session) if sqlite else SQLITE_PAGE_SIZE
         lane = _lane(session, ctx, result, _source(path), default_kind) if (
             sqlite and result.format == "csv" and get_settings().import_lane) else None
     report = ImportReport(source=_source(path), round_code=ctx.loaded.programme.round.code, amended=ctx.amended)
@@ -178,7 +186,7 @@ def import_file_in_batches(
     expected = max(scan.lines - 1, done)
     writer = _Writer(url=url, ctx=ctx, report=report, key=key, path=str(path), seen=seen, done=done,
                      expected=expected, sqlite=sqlite, default_kind=default_kind, on_batch=on_batch,
-                     pragmas=bulk_pragmas(get_settings().import_cache_mib))
+                     pragmas=bulk_pragmas(get_settings().import_cache_mib, page_size))
     try:
         _write_batches(writer, batches, lane)
     finally:
