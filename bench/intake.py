@@ -14,8 +14,8 @@ same file as the limit, all in one run.
    **schema floor**: the same rows with plain ``sqlite3`` into qcycle's own ``submission``
    table (its keys and indexes), committed every 5,000 rows: ``schema_floor_s``.
 3. **file**: ``qcycle --home W db upgrade``, then ``qcycle --home W import CSV --round P`` in a
-   subprocess: its wall time and peak RSS (its own ``VmHWM``, read every 50 ms; ``wait4``'s
-   ``ru_maxrss`` also counts this process's memory, see ``_Child``); meanwhile, every
+   subprocess: its wall time and peak RSS (its own, through ``bench/measure.py``'s launcher:
+   ``wait4`` here would also count this process's memory); meanwhile, every
    ~0.5 s, ``qcycle --home W outbox list --limit 5`` one after the other, each one's wall time
    (with interpreter start-up; the idle figure before the import is reported apart).
 4. **http**: the same records (one JSON object per row, keys as the CSV headers) from a
@@ -41,7 +41,6 @@ import itertools
 import json
 import os
 import random
-import re
 import shutil
 import sqlite3
 import subprocess
@@ -61,12 +60,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.generate import SCALE_1_UNITS, write_programme
+from bench.measure import peak_launcher, read_peak_mib
 from bench.run import machine
 from qcycle.crud import HANDED_IN_INDEX
 from qcycle.intake.files import DEFER_INDEX_ROWS, SQLITE_BULK_PRAGMAS
 from qcycle.models import ordered_uuid
 
-__all__ = ["MIX", "TARGETS", "generate_csv", "measure_intake", "wait_measured", "window_of"]
+__all__ = ["MIX", "TARGETS", "generate_csv", "measure_intake", "window_of"]
 
 QCYCLE = Path(sys.executable).with_name("qcycle")
 HEADERS = ["材料种类", "单位代码", "项目代码", "提交时间", "编号", "联系人"]
@@ -275,50 +275,26 @@ def _timed_run(cmd: list[str], env: dict[str, str], timeout: float = 120) -> tup
     return time.perf_counter() - started, rc, tail
 
 
-def _high_water_mib(pid: int) -> float | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
-    return int(found[1]) / 1024 if found else None
-
-
-def wait_measured(pid: int) -> tuple[int, float, float]:
-    """Wait for the child ``pid`` to exit: (its wait status, its own peak RSS in MiB, ``wait4``'s
-    ``ru_maxrss`` in MiB). The peak is its high-water mark (``VmHWM``), read every 50 ms while it
-    runs (not reaped yet, so /proc still names it); ``ru_maxrss`` is not the child's alone: Linux
-    keeps the high-water mark of the memory it had before its exec, a view of its parent's."""
-    peak = 0.0
-    while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
-        peak = max(peak, _high_water_mib(pid) or 0.0)
-        time.sleep(0.05)
-    _, status, usage = os.wait4(pid, 0)
-    return status, peak, usage.ru_maxrss / 1024  # KiB on Linux
-
-
 class _Child:
-    """A subprocess whose exit and peak RSS come from :func:`wait_measured` (in a thread, so the
-    caller can do other things meanwhile). ``ru_maxrss_mib`` is kept beside the peak: the HTTP
-    pull's read ~390 MiB, this process's pages, where the pull itself peaked at ~120. The Popen
-    object is never polled: wait4 reaps it."""
+    """A subprocess through :func:`bench.measure.peak_launcher` (its own peak RSS, taken at its
+    exit), waited for in a thread so the caller can do other things meanwhile."""
 
     def __init__(self, cmd: list[str], env: dict[str, str], log: Path):
         self.log = open(log, "wb")  # noqa: SIM115 - closed in _wait
+        self.peak_file = log.with_suffix(".peak")
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(peak_launcher(cmd, self.peak_file), env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         self.wall_s = 0.0
         self.returncode: int | None = None
         self.peak_rss_mib = 0.0
-        self.ru_maxrss_mib = 0.0
         self.thread = threading.Thread(target=self._wait, daemon=True)
         self.thread.start()
 
     def _wait(self) -> None:
-        status, self.peak_rss_mib, self.ru_maxrss_mib = wait_measured(self.proc.pid)
+        self.returncode = self.proc.wait()
         self.wall_s = time.perf_counter() - self.started
-        self.returncode = os.waitstatus_to_exitcode(status)
-        self.proc.returncode = self.returncode
+        self.peak_rss_mib = read_peak_mib(self.peak_file) or 0.0
         self.log.close()
 
     def running(self) -> bool:
@@ -326,8 +302,8 @@ class _Child:
 
     def wait(self, timeout: float | None = None) -> bool:
         self.thread.join(timeout)
-        if self.thread.is_alive():  # over the time allowed: stop it, report it
-            self.proc.kill()
+        if self.thread.is_alive():  # over the time allowed: stop it (the launcher passes it on), report it
+            self.proc.terminate()
             self.thread.join()
             return False
         return True
@@ -377,7 +353,7 @@ def measure_file(csv_path: Path, programme: Path, home: Path, *, interval: float
     failures = [s for s in samples if s["rc"] != 0]
     result |= {
         "wall_s": round(child.wall_s, 2),
-        "peak_rss_mib": round(child.peak_rss_mib, 1), "ru_maxrss_mib": round(child.ru_maxrss_mib, 1),
+        "peak_rss_mib": round(child.peak_rss_mib, 1),
         "outbox_list_max_s": max((s["wall_s"] for s in samples), default=None),
         "outbox_list_median_s": (sorted(s["wall_s"] for s in samples)[len(samples) // 2] if samples else None),
         "outbox_list_runs": len(samples),
@@ -462,7 +438,7 @@ def measure_http(csv_path: Path, programme: Path, home: Path, *, page_size: int 
         server.server_close()
     result: dict[str, Any] = {
         "db_upgrade_s": round(up_s, 2), "wall_s": round(child.wall_s, 2),
-        "peak_rss_mib": round(child.peak_rss_mib, 1), "ru_maxrss_mib": round(child.ru_maxrss_mib, 1), "page_size": page_size, "pages_served": records.pages,
+        "peak_rss_mib": round(child.peak_rss_mib, 1), "page_size": page_size, "pages_served": records.pages,
         "exit_code": child.returncode, "summary": _summary_line(log), "stored": _stored_outcomes(home),
     }
     if not finished:
