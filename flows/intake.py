@@ -31,9 +31,7 @@ def summary_markdown(report: ImportReport) -> str:
     lines += [f"| {STATUS_LABELS[s]} | {report.counts.get(s, 0)} |" for s in STATUSES]
     if report.quarantined:
         lines += ["", "### 隔离记录", ""]
-        lines += [f"- {q.where}：{q.reason}" for q in report.quarantined[:50]]
-        if report.aside > 50:
-            lines.append(f"- ……另有 {report.aside - 50} 条，见 `qcycle quarantine --round {report.round_code}`")
+        lines += [f"- {line}" for line in report.aside_reasons(50)]
     return "\n".join(lines)
 
 

@@ -54,11 +54,8 @@ def _print_report(report: ImportReport) -> None:
         out.print("  逾期不予受理的，本周期下一次对账运行会向提交单位发出【不予受理】告知（每份只告知一次）", markup=False)
     if report.quarantined:
         out.print("  隔离原因：", markup=False)
-        for q in report.quarantined[:SHOWN_ASIDE]:
-            out.print(f"    {q.where}：{q.reason}", markup=False, soft_wrap=True)
-        if report.aside > SHOWN_ASIDE:  # a terminal is no place for thousands; the quarantine keeps them all
-            out.print(f"    ……另有 {report.aside - SHOWN_ASIDE} 条（本次共隔离 {report.aside} 条），"
-                      f"全部原因：qcycle quarantine --round {report.round_code}", markup=False, soft_wrap=True)
+        for line in report.aside_reasons(SHOWN_ASIDE):
+            out.print(f"    {line}", markup=False, soft_wrap=True)
 
 
 @app.command("import")

@@ -141,6 +141,16 @@ class ImportReport:
         older = f"（其中 {self.not_in_force} 份早于现行版本提交，未生效）" if self.not_in_force else ""
         return "，".join(f"{STATUS_LABELS[s]} {self.counts.get(s, 0)}{older if s == 'revised' else ''}" for s in STATUSES)
 
+    def aside_reasons(self, shown: int) -> list[str]:
+        """The first ``shown`` reasons for rows set aside ("第 12 行：…"), then, when there were
+        more, how many and where to read them all: for a terminal or a run's artifact, which are
+        no place for thousands (the quarantine keeps every one)."""
+        lines = [str(q) for q in self.quarantined[:shown]]
+        if self.aside > shown:
+            lines.append(f"……另有 {self.aside - shown} 条（本次共隔离 {self.aside} 条），"
+                         f"全部原因：qcycle quarantine --round {self.round_code}")
+        return lines
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,

@@ -126,6 +126,22 @@ def test_pull_takes_a_source_and_fails_clearly_without_the_token(
     assert pasted.exit_code == 2 and TOKEN not in pasted.output and "环境变量名" in pasted.output
 
 
+def test_the_run_artifact_lists_fifty_reasons_and_counts_the_rest():
+    """A pull that set aside thousands lists the first fifty in its artifact, as an import lists
+    twenty in a terminal, and says how many more and where all of them are."""
+    from qcycle.flows.intake import summary_markdown
+
+    from qcycle.intake.report import ImportReport
+
+    report = ImportReport(source="http://127.0.0.1/x", round_code="sc-jbgs-2023")
+    for n in range(1, 61):
+        report.count_aside(where=f"第 1 页第 {n} 条", raw="{}", reason="提交单位 'X' 不在本周期的单位名单中",
+                           record_id=None)
+    text = summary_markdown(report)
+    assert "- 第 1 页第 50 条：" in text and "第 1 页第 51 条" not in text
+    assert text.endswith("- ……另有 10 条（本次共隔离 60 条），全部原因：qcycle quarantine --round sc-jbgs-2023")
+
+
 def test_prefect_task_and_flow_wrap_the_same_pull(qcycle_home, source_server, token_env):
     from qcycle.flows.intake import intake, summary_markdown
     from qcycle.tasks.intake import pull_http_source
