@@ -7,10 +7,12 @@ quarantined verbatim with where it was (``第 5 行``, ``第 2 页``). Nothing i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,6 +133,7 @@ class ImportReport:
     # read 修改重报 1 as the correction having taken effect).
     not_in_force: int = 0
     aside: int = 0  # rows this run set aside (quarantined or conflicts); the first LISTED_ASIDE are listed
+    _uncapped: bool = field(default=False, repr=False)  # within listing_in_file_order
 
     @property
     def total(self) -> int:
@@ -255,8 +258,22 @@ class ImportReport:
 
     def _list(self, row: QuarantinedRow) -> None:
         self.aside += 1
-        if len(self.quarantined) < LISTED_ASIDE:
+        if self._uncapped or len(self.quarantined) < LISTED_ASIDE:
             self.quarantined.append(row)
+
+    @contextlib.contextmanager
+    def listing_in_file_order(self, line_of: Mapping[str, int]) -> Iterator[None]:
+        """Rows set aside in the block, counted in another order than the file's (the lane
+        takes a batch in two passes: the rows it sets aside, then others per row), are listed
+        as if they had come in file order (``line_of[where]``): all are kept until the block
+        ends, then sorted and cut to LISTED_ASIDE."""
+        start, self._uncapped = len(self.quarantined), True
+        try:
+            yield
+        finally:
+            self._uncapped = False
+        kept = sorted(self.quarantined[start:], key=lambda q: line_of.get(q.where, sys.maxsize))
+        self.quarantined[start:] = kept[:max(0, LISTED_ASIDE - start)]
 
     def _aside_key(self, ctx: RoundContext, where: str, raw: str) -> str:
         # Once per round, source, place and text: importing the same file twice keeps one

@@ -276,3 +276,28 @@ def test_a_held_key_is_found_when_another_writers_row_lies_among_the_batch_ids(t
         ids = {i for (i,) in connection.exec_driver_sql("SELECT id FROM submission")}
     assert last in ids and middle in ids and first not in ids
     db.get_engine(url).dispose()
+
+
+def test_the_reasons_listed_past_the_cap_are_the_per_row_ways(both, tmp_path, monkeypatch):
+    """The report lists the first LISTED_ASIDE rows set aside, in file order. The lane takes a
+    batch in two passes (the rows it sets aside, then conflicts per row): where the cap falls
+    inside such a batch, the rows listed are still the file's first ones."""
+    monkeypatch.setattr("qcycle.intake.report.LISTED_ASIDE", 4)
+    p = _programme(tmp_path, "{key: [id], on_change: conflict}")
+    rows = [f"揭榜书,{unit},zlcx-01,2023-04-10 10:00,A{n},王芳\n" for n, unit in enumerate(("510100", "510300", "510400"))]
+    first = tmp_path / "first.csv"
+    first.write_text(HEAD + "".join(rows), "utf-8")
+    changed = tmp_path / "changed.csv"
+    changed.write_text(HEAD + "".join([
+        rows[0].replace("王芳", "李强"),                         # line 2: A1 changed, a conflict
+        "揭榜书,999999,zlcx-01,2023-04-10 10:00,B1,张伟\n",     # line 3: unknown unit
+        rows[1].replace("王芳", "李强"),                         # line 4: a conflict
+        "揭榜书,510500,zlcx-02,2023年13月40日,B2,赵敏\n",      # line 5: unreadable time
+        rows[2].replace("王芳", "李强"),                         # line 6: a conflict
+        "揭榜书,999998,zlcx-01,2023-04-10 10:00,B3,张伟\n",     # line 7: unknown unit
+        "揭榜书,510900,zlcx-01,2023-04-11 10:00,B4,张伟\n",     # line 8: new, on time
+    ]), "utf-8")
+    reports, _, planned = both([first, changed], p, batch_size=10)
+    assert reports[1].counts["conflict"] == 3 and reports[1].counts["quarantined"] == 3
+    assert [q.where for q in reports[1].quarantined] == ["第 2 行", "第 3 行", "第 4 行", "第 5 行"]
+    assert planned == 7  # the first file's three, then the three changed (found held: per row) and the new one

@@ -350,14 +350,12 @@ def _take_planned(session: Session, ctx: RoundContext, report: ImportReport, bat
             counts["duplicate"] += 1
         else:
             again.add(planned.places[k])
-    listed = len(report.quarantined)
     aside = [(fp, reason, batch.lines[i].rstrip("\r\n"), line_where(batch.numbers[i])) for i, fp, reason in planned.left]
-    for (_, _, raw, where), result in zip(aside, set_aside_unreadable(
-            session=session, round_id=ctx.round_id, source=report.source, rows=aside), strict=True):
-        report.count(result, where=where, raw=raw)
-    if again:
-        report.take_rows(session=session, ctx=ctx, rows=batch.file_rows(sorted(again)), default_kind=default_kind)
-        if aside:  # listed in file order, as the per-row way lists them
-            line = {line_where(batch.numbers[i]): batch.numbers[i] for i in again} | {
-                where: batch.numbers[i] for (i, _, _), (_, _, _, where) in zip(planned.left, aside, strict=True)}
-            report.quarantined[listed:] = sorted(report.quarantined[listed:], key=lambda q: line[q.where])
+    line = {line_where(batch.numbers[i]): batch.numbers[i] for i in again | {i for i, _, _ in planned.left}}
+    with report.listing_in_file_order(line):
+        for (_, _, raw, where), result in zip(aside, set_aside_unreadable(
+                session=session, round_id=ctx.round_id, source=report.source, rows=aside), strict=True):
+            report.count(result, where=where, raw=raw)
+        if again:
+            report.take_rows(session=session, ctx=ctx, rows=batch.file_rows(sorted(again)),
+                             default_kind=default_kind)
