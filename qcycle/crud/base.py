@@ -31,6 +31,7 @@ __all__ = [
     "insert_if_absent",
     "insert_into",
     "insert_many",
+    "plain_rows",
     "row_values",
     "to_json",
     "upsert",
@@ -211,13 +212,19 @@ def column_values(session: Session, query: Any) -> list[Any]:
     the ~10,000 decisions of a national round several times slower. A column the driver
     returns as it is (a text) is read from the driver's own rows: building a row object for
     each value was still an eighth of a national year."""
+    return [row[0] for row in plain_rows(session, query)]
+
+
+def plain_rows(session: Session, query: Any) -> list[tuple[Any, ...]]:
+    """Rows of ``query`` as tuples through a Core connection, from the driver's own rows when
+    every column comes back as the driver gives it (texts): see :func:`column_values`."""
     connection = session.connection()
     result = connection.execute(query)
-    column = query.selected_columns[0]
-    if column.type.dialect_impl(connection.dialect).result_processor(connection.dialect, None) is not None:
-        return list(result.scalars().all())
+    dialect = connection.dialect
+    if any(c.type.dialect_impl(dialect).result_processor(dialect, None) is not None for c in query.selected_columns):
+        return [tuple(row) for row in result.all()]
     try:
-        return [row[0] for row in result.cursor.fetchall()]
+        return list(result.cursor.fetchall())
     finally:
         result.close()
 

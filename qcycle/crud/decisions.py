@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from qcycle.clock import now
-from qcycle.crud.base import choice, column_values, complete, upsert
+from qcycle.crud.base import choice, column_values, complete, plain_rows, upsert
 from qcycle.models import DECISION_OUTCOMES, Decision, Review
 
 __all__ = [
@@ -138,14 +138,14 @@ def decided_subjects(*, session: Session, round_id: uuid.UUID, stage: str,
 
 def outcomes_at(*, session: Session, round_id: uuid.UUID, stage: str) -> dict[str, str]:
     """``{subject: outcome}`` of every decision the ``stage`` has made."""
-    return {subject: outcome for subject, outcome, _ in decisions_at(session=session, round_id=round_id, stage=stage)}
+    return dict(plain_rows(session, select(Decision.subject, Decision.outcome).where(
+        Decision.round_id == round_id, Decision.stage == stage)))
 
 
 def decisions_at(*, session: Session, round_id: uuid.UUID, stage: str) -> list[tuple[str, str, str]]:
     """(subject, outcome, note) of every decision the ``stage`` has made."""
-    rows = session.exec(select(Decision.subject, Decision.outcome, Decision.note).where(
-        Decision.round_id == round_id, Decision.stage == stage)).all()
-    return [(subject, outcome, note) for subject, outcome, note in rows]
+    return plain_rows(session, select(Decision.subject, Decision.outcome, Decision.note).where(
+        Decision.round_id == round_id, Decision.stage == stage))
 
 
 def subjects_with_outcome(*, session: Session, round_id: uuid.UUID, outcomes: Sequence[str],
