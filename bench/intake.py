@@ -287,14 +287,14 @@ class _Child:
                                      stderr=subprocess.STDOUT)
         self.wall_s = 0.0
         self.returncode: int | None = None
-        self.peak_rss_mib = 0.0
+        self.peak_rss_mib: float | None = None
         self.thread = threading.Thread(target=self._wait, daemon=True)
         self.thread.start()
 
     def _wait(self) -> None:
         self.returncode = self.proc.wait()
         self.wall_s = time.perf_counter() - self.started
-        self.peak_rss_mib = read_peak_mib(self.peak_file) or 0.0
+        self.peak_rss_mib = read_peak_mib(self.peak_file)  # None: it wrote none (killed)
         self.log.close()
 
     def running(self) -> bool:
@@ -307,6 +307,10 @@ class _Child:
             self.thread.join()
             return False
         return True
+
+
+def _mib(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def _tail(log: Path, chars: int = 2000) -> str:
@@ -353,7 +357,7 @@ def measure_file(csv_path: Path, programme: Path, home: Path, *, interval: float
     failures = [s for s in samples if s["rc"] != 0]
     result |= {
         "wall_s": round(child.wall_s, 2),
-        "peak_rss_mib": round(child.peak_rss_mib, 1),
+        "peak_rss_mib": _mib(child.peak_rss_mib),
         "outbox_list_max_s": max((s["wall_s"] for s in samples), default=None),
         "outbox_list_median_s": (sorted(s["wall_s"] for s in samples)[len(samples) // 2] if samples else None),
         "outbox_list_runs": len(samples),
@@ -438,7 +442,7 @@ def measure_http(csv_path: Path, programme: Path, home: Path, *, page_size: int 
         server.server_close()
     result: dict[str, Any] = {
         "db_upgrade_s": round(up_s, 2), "wall_s": round(child.wall_s, 2),
-        "peak_rss_mib": round(child.peak_rss_mib, 1), "page_size": page_size, "pages_served": records.pages,
+        "peak_rss_mib": _mib(child.peak_rss_mib), "page_size": page_size, "pages_served": records.pages,
         "exit_code": child.returncode, "summary": _summary_line(log), "stored": _stored_outcomes(home),
     }
     if not finished:

@@ -62,7 +62,7 @@ if str(ROOT) not in sys.path:
 from bench.generate import SCALE_1_UNITS, write_programme
 from bench.intake import TARGETS, _env, _qcycle, generate_csv, measure_limit, window_of
 from bench.run import machine
-from qcycle.intake.files import SQLITE_BULK_PRAGMAS
+from qcycle.intake.files.importing import bulk_pragmas
 from qcycle.models import ordered_uuid
 
 __all__ = ["DESIGNS", "measure_design"]
@@ -108,7 +108,8 @@ def measure_design(design: str, csv_path: Path, folder: Path, window: dict[str, 
     index_after = design.endswith("index-after")
     started = time.perf_counter()
     con = sqlite3.connect(db, isolation_level=None)
-    for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", *SQLITE_BULK_PRAGMAS):
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]  # the lean designs' are SQLite's own (4 KB)
+    for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", *bulk_pragmas(64, page_size)):
         con.execute(pragma)  # the import's own settings
     if index_after:
         con.execute("DROP INDEX ix_submission_handed_in")

@@ -10,7 +10,8 @@ holding 500,000 records, a command read the parent's size: 390 MiB for a pull th
 :func:`peak_launcher` runs the command as the child of a small launcher (a fresh interpreter,
 ~10 MiB); the launcher's own children's ``ru_maxrss`` is then the command's peak, exact and
 taken at its exit, and the launcher writes it to a file. The launcher passes the command's exit
-status on, and its signals (SIGTERM, SIGINT) to the command.
+status on (a death by signal N as 128 + N) and SIGTERM to the command; the command is killed
+with the launcher if that is killed (Linux's parent-death signal).
 """
 
 from __future__ import annotations
@@ -23,11 +24,21 @@ __all__ = ["peak_launcher", "read_peak_mib"]
 # Run as ``python -c _LAUNCHER OUT CMD...``: CMD's peak RSS (KiB, as Linux reports ru_maxrss)
 # into OUT, CMD's exit status as its own (a signal's death as 128 + the signal's number).
 _LAUNCHER = """\
-import os, resource, signal, subprocess, sys
+import ctypes, resource, signal, subprocess, sys
 out, cmd = sys.argv[1], sys.argv[2:]
-child = subprocess.Popen(cmd)
-for sig in (signal.SIGTERM, signal.SIGINT):
-    signal.signal(sig, lambda number, _frame: child.send_signal(number))
+child = None
+
+def forward(number, _frame):
+    if child is None:
+        sys.exit(128 + number)
+    child.send_signal(number)
+
+signal.signal(signal.SIGTERM, forward)
+# Ctrl-C reaches the command from the terminal itself (its process group): not sent twice.
+signal.signal(signal.SIGINT, lambda _number, _frame: None)
+# PR_SET_PDEATHSIG: the command is killed if the launcher is (a timeout's SIGKILL), not left running.
+prctl = ctypes.CDLL(None).prctl
+child = subprocess.Popen(cmd, preexec_fn=lambda: prctl(1, signal.SIGKILL))
 code = child.wait()
 with open(out, "w") as f:
     f.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))

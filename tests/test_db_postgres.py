@@ -18,6 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlmodel import Session, SQLModel, col, func, select
 
 from qcycle import clock, crud, db
+from qcycle.crud.base import plain_rows
 from qcycle.models import (
     ActionRun,
     AssessmentResult,
@@ -25,6 +26,7 @@ from qcycle.models import (
     OutboxMessage,
     ProgrammeRound,
     QuarantinedRecord,
+    Review,
     Submission,
 )
 
@@ -196,6 +198,10 @@ def test_crud_round_trip(pg: str) -> None:
             select(OutboxMessage).where(OutboxMessage.idempotency_key == f"{rid}|remind")
         ).one()
         assert message.logical_date == dt.date(2023, 4, 20) and message.status == "queued"
+        # Read as the driver's rows (texts) and through SQLAlchemy's (a UUID, a float): the same values.
+        assert crud.decisions_at(session=s, round_id=rid, stage="review") == [("hz-xihu:A01", "approved", "")]
+        assert crud.outcomes_at(session=s, round_id=rid, stage="review") == {"hz-xihu:A01": "approved"}
+        assert plain_rows(s, select(Review.round_id, Review.value).where(Review.round_id == rid)) == [(rid, 88.5)]
 
 
 def test_timestamps_come_back_in_shanghai_whatever_the_session_zone(pg: str) -> None:

@@ -216,17 +216,27 @@ def column_values(session: Session, query: Any) -> list[Any]:
 
 
 def plain_rows(session: Session, query: Any) -> list[tuple[Any, ...]]:
-    """Rows of ``query`` as tuples through a Core connection, from the driver's own rows when
-    every column comes back as the driver gives it (texts): see :func:`column_values`."""
+    """Rows of ``query`` as tuples through a Core connection, pending ORM changes flushed first
+    (as ``session.exec`` does). When every column comes back as the driver gives it (texts),
+    from the driver's own rows (tuples with sqlite3 and psycopg): see :func:`column_values`."""
+    session.flush()
     connection = session.connection()
-    result = connection.execute(query)
     dialect = connection.dialect
-    if any(c.type.dialect_impl(dialect).result_processor(dialect, None) is not None for c in query.selected_columns):
-        return [tuple(row) for row in result.all()]
-    try:
+    with connection.execute(query) as result:
+        options = result.context.execution_options
+        # A streamed result has read its first row into SQLAlchemy's buffer already.
+        if (options.get("stream_results") or options.get("yield_per")
+                or not all(_as_driver_gives(c, dialect) for c in query.selected_columns)):
+            return [tuple(row) for row in result.all()]
         return list(result.cursor.fetchall())
-    finally:
-        result.close()
+
+
+def _as_driver_gives(column: Any, dialect: Any) -> bool:
+    """Whether SQLAlchemy returns the column's values as the driver gives them (no result processor)."""
+    try:
+        return column.type.dialect_impl(dialect).result_processor(dialect, None) is None
+    except (TypeError, ValueError):  # a processor that needs the driver's own type code (PostgreSQL numerics)
+        return False
 
 
 def fields_of(item: Any) -> dict[str, Any]:

@@ -154,9 +154,9 @@ def claimable_messages(*, session: Session, round_id: uuid.UUID | None, now: dt.
 
 def held_reminders(*, session: Session, round_id: uuid.UUID | None,
                    now: dt.datetime) -> dict[tuple[str, str], tuple[dt.datetime, dt.datetime]]:
-    """Reminders waiting for a later time, for office hours or for a retry after a failed
-    attempt (a unit's later letters wait behind either, so they arrive in order): ``(unit,
-    channel) → (when the earliest was queued, when the first goes)``."""
+    """Reminders waiting for a later time: for office hours, or to be tried again (after a
+    failure, or held by the endpoint). A unit's later letters wait behind any of them, so they
+    arrive in order. ``(unit, channel) → (when the earliest was queued, when the first goes)``."""
     m = OutboxMessage
     query: Select[*tuple[Any, ...]] = Select(
         col(m.unit_code), col(m.channel), func.min(col(m.created_at)), func.min(col(m.next_attempt_at))).where(

@@ -133,7 +133,7 @@ class ImportReport:
     # read 修改重报 1 as the correction having taken effect).
     not_in_force: int = 0
     aside: int = 0  # rows this run set aside (quarantined or conflicts); the first LISTED_ASIDE are listed
-    _uncapped: bool = field(default=False, repr=False)  # within listing_in_file_order
+    _uncapped: bool = field(default=False, init=False, repr=False, compare=False)  # in listing_in_file_order
 
     @property
     def total(self) -> int:
@@ -272,8 +272,8 @@ class ImportReport:
             yield
         finally:
             self._uncapped = False
-        kept = sorted(self.quarantined[start:], key=lambda q: line_of.get(q.where, sys.maxsize))
-        self.quarantined[start:] = kept[:max(0, LISTED_ASIDE - start)]
+            kept = sorted(self.quarantined[start:], key=lambda q: line_of.get(q.where, sys.maxsize))
+            self.quarantined[start:] = kept[:max(0, LISTED_ASIDE - start)]
 
     def _aside_key(self, ctx: RoundContext, where: str, raw: str) -> str:
         # Once per round, source, place and text: importing the same file twice keeps one

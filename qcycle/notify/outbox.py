@@ -227,8 +227,8 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
     stale = wall - dt.timedelta(seconds=settings.notify_stale_sending_seconds)
     rows = crud.claimable_messages(session=session, round_id=round_id, now=now, holders_gone=gone,
                                    stale_before=stale, limit=limit)
-    # Reminders held for office hours (a unit's later letters wait behind them): read only when a
-    # letter could wait.
+    # Reminders waiting for office hours or another try (a unit's later letters wait behind
+    # them): read only when a letter could wait.
     held = crud.held_reminders(session=session, round_id=round_id, now=now) if any(
         not row.merge_items for row in rows) else {}
     claimed: list[_Claimed] = []

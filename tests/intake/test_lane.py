@@ -284,7 +284,7 @@ def test_the_reasons_listed_past_the_cap_are_the_per_row_ways(both, tmp_path, mo
     inside such a batch, the rows listed are still the file's first ones."""
     monkeypatch.setattr("qcycle.intake.report.LISTED_ASIDE", 4)
     p = _programme(tmp_path, "{key: [id], on_change: conflict}")
-    rows = [f"揭榜书,{unit},zlcx-01,2023-04-10 10:00,A{n},王芳\n" for n, unit in enumerate(("510100", "510300", "510400"))]
+    rows = [f"揭榜书,{unit},zlcx-01,2023-04-10 10:00,A{n},王芳\n" for n, unit in enumerate(("510100", "510300", "510400"), 1)]
     first = tmp_path / "first.csv"
     first.write_text(HEAD + "".join(rows), "utf-8")
     changed = tmp_path / "changed.csv"

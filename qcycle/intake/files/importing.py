@@ -162,7 +162,8 @@ def import_file_in_batches(
         seen = (found.rows_done, found.finished) if found else None
         resume = dict(found.counts) if found and not found.finished else None
         sqlite = session.get_bind().dialect.name == "sqlite"
-        page_size = crud.sqlite_page_size(session=session) if sqlite else SQLITE_PAGE_SIZE
+        pragmas = bulk_pragmas(get_settings().import_cache_mib, crud.sqlite_page_size(session=session)) \
+            if sqlite else ()
         lane = _lane(session, ctx, result, _source(path), default_kind) if (
             sqlite and result.format == "csv" and get_settings().import_lane) else None
     report = ImportReport(source=_source(path), round_code=ctx.loaded.programme.round.code, amended=ctx.amended)
@@ -186,7 +187,7 @@ def import_file_in_batches(
     expected = max(scan.lines - 1, done)
     writer = _Writer(url=url, ctx=ctx, report=report, key=key, path=str(path), seen=seen, done=done,
                      expected=expected, sqlite=sqlite, default_kind=default_kind, on_batch=on_batch,
-                     pragmas=bulk_pragmas(get_settings().import_cache_mib, page_size))
+                     pragmas=pragmas)
     try:
         _write_batches(writer, batches, lane)
     finally:
