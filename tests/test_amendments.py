@@ -253,6 +253,10 @@ def test_a_moved_deadline_run_for_past_days_is_dated_then_and_spares_units_with_
     assert granted.exit_code == 0, granted.output
     with db.session_scope(read_only=True) as session:
         plan = round_timetable(session, extended.programme, round_id)
+        (entry,) = crud.audit_entries(session=session, round_code=extended.programme.round.code,
+                                      action="extend:application")
+    assert entry.detail == {"unit": "510400", "period": None, "deadline": "2023-05-05T17:30:00+08:00",
+                            "reason": "延期申请", "past": True}  # the audit log says it was granted after the fact
     run_due(extended.programme, round_id, plan, clock.at(dt.date(2023, 4, 20), dt.time(9, 5)),
             template_dir=extended.template_dir, actor="test")
 

@@ -226,12 +226,11 @@ def _deadline_of(value: str) -> dt.datetime:
     return clock.to_local(moment)
 
 
-def _checked(p, timetable, row: dict[str, str | None], past: bool = False
+def _checked(p, timetable, row: dict[str, str | None], now: dt.datetime, past: bool = False
              ) -> tuple[str, str, str | None, dt.datetime, str]:
     """One extension, checked against the programme, the stage's own deadline and the clock:
     (stage, unit, period, deadline, reason). A new deadline already passed grants no time: the unit
     is overdue at once, and the next run sent 督办 to the unit just given more time."""
-    from qcycle import clock
     from qcycle.schema import StageKind
 
     stage, unit, to, period, reason = (row.get(k) for k in ("stage", "unit", "to", "period", "reason"))
@@ -250,7 +249,7 @@ def _checked(p, timetable, row: dict[str, str | None], past: bool = False
     standard = timetable.cutoff(stage, period, None)
     if standard is not None and deadline <= standard:
         raise UsageError(f"延期后的截止时间 {deadline:%Y-%m-%d %H:%M} 应晚于原截止时间 {standard:%Y-%m-%d %H:%M}")
-    if deadline <= clock.now() and not past:
+    if deadline <= now and not past:
         raise UsageError(f"延期后的截止时间 {deadline:%Y-%m-%d %H:%M} 已经过去：该单位会随即按逾期处理（逾期通知、督办）；"
                          "补登早已批准的延期请加 --past")
     return stage, unit, period, deadline, reason
@@ -265,12 +264,13 @@ def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | 
     loaded, round_id = open_round(file)
     p = loaded.programme
     actor = f"cli:{by or getpass.getuser()}"
+    now = clock.now()  # one moment for the checks and the audit log's "past"
     with db.session_scope() as session:
         timetable = round_timetable(session, p, round_id)
         grants, errors, seen = [], [], {}
         for line, row in rows:
             try:
-                grant = _checked(p, timetable, row, past)
+                grant = _checked(p, timetable, row, now, past)
             except QcycleError as exc:
                 if not line:  # the one extension given as options: its own error
                     raise
@@ -289,7 +289,7 @@ def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | 
                                  deadline=deadline, reason=reason, actor=actor)
             crud.audit(session=session, actor=actor, action=f"extend:{stage}", round_code=p.round.code,
                        detail={"unit": unit, "period": period, "deadline": deadline.isoformat(), "reason": reason}
-                       | ({"past": True} if deadline <= clock.now() else {}))
+                       | ({"past": True} if deadline <= now else {}))
         session.flush()
         planned = round_timetable(session, p, round_id).actions
     for stage, unit, period, deadline, _ in grants:
