@@ -63,8 +63,10 @@ from bench.generate import SCALE_1_UNITS, write_programme
 from bench.measure import peak_launcher, read_peak_mib
 from bench.run import machine
 from qcycle.crud import HANDED_IN_INDEX
-from qcycle.intake.files import DEFER_INDEX_ROWS, SQLITE_BULK_PRAGMAS
+from qcycle.intake.files import DEFER_INDEX_ROWS
+from qcycle.intake.files.importing import bulk_pragmas
 from qcycle.models import ordered_uuid
+from qcycle.settings import Settings
 
 __all__ = ["MIX", "TARGETS", "generate_csv", "measure_intake", "window_of"]
 
@@ -226,8 +228,9 @@ def measure_schema_floor(csv_path: Path, folder: Path, rows: int) -> float:
     subprocess.run(_qcycle(home, "db", "upgrade"), env=_env(home), capture_output=True, check=True)
     started = time.perf_counter()
     con = sqlite3.connect(home / "qcycle.db", isolation_level=None)
-    for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", *SQLITE_BULK_PRAGMAS):
-        con.execute(pragma)  # the import's own settings
+    own = bulk_pragmas(Settings.model_fields["import_cache_mib"].default, con.execute("PRAGMA page_size").fetchone()[0])
+    for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", *own):
+        con.execute(pragma)  # the import's own settings (its default cache)
     index = con.execute("SELECT sql FROM sqlite_master WHERE name = ?", (HANDED_IN_INDEX,)).fetchone()
     index_after = index is not None and rows >= DEFER_INDEX_ROWS
     if index_after:

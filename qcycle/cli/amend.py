@@ -226,7 +226,7 @@ def _deadline_of(value: str) -> dt.datetime:
     return clock.to_local(moment)
 
 
-def _checked(p, timetable, row: dict[str, str | None], now: dt.datetime, past: bool = False
+def _checked(p, timetable, row: dict[str, str | None], now: dt.datetime, past: bool
              ) -> tuple[str, str, str | None, dt.datetime, str]:
     """One extension, checked against the programme, the stage's own deadline and the clock:
     (stage, unit, period, deadline, reason). A new deadline already passed grants no time: the unit

@@ -85,11 +85,16 @@ def insert_many(session: Session, stmt: Any, rows: Sequence[Mapping[str, Any]]) 
     return connection.exec_driver_sql(sql, params).rowcount
 
 
+def _plain_bind_processor(column: Any, dialect: Any) -> Any:
+    """The column's bind processor (None: the driver takes the value as it is)."""
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+
 def _bind_processor(column: Any, dialect: Any) -> Any:
     """The column's bind processor, remembering each value's result within one call when the
     column repeats values (a round id, one receipt stamp, a few hundred deadlines): most of a
     large insert's Python time was converting the same datetimes and ids again."""
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    process = _plain_bind_processor(column, dialect)
     if process is None or column.primary_key or isinstance(column.type, JSON):
         return process
     seen: dict[Any, Any] = {}

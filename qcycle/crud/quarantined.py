@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from qcycle.clock import now
-from qcycle.crud.base import chunks, complete, insert_absent, insert_if_absent, to_json
+from qcycle.crud.base import chunks, complete, insert_if_absent, insert_into, insert_many, to_json
 from qcycle.models import ImportCheckpoint, QuarantinedRecord
 
 __all__ = [
@@ -83,10 +83,12 @@ def quarantine_many(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
                                            "raw": _decode(r["raw"]), "reason": r["reason"],
                                            "fingerprint": r["fingerprint"], "received_at": stamp})
               for r in rows]  # fmt: skip
-    found: dict[str, uuid.UUID] = dict(insert_absent(session, QuarantinedRecord, values, keys=["fingerprint"],
-                                                     returning=("fingerprint", "id")))
-    # Read back only the fingerprints kept before (by an earlier import or call).
-    for chunk in chunks(fp for fp in dict.fromkeys(r["fingerprint"] for r in rows) if fp not in found):
+    session.flush()  # pending rows (e.g. the round) must reach the database first
+    stmt = insert_into(session, QuarantinedRecord).on_conflict_do_nothing(index_elements=["fingerprint"])
+    if insert_many(session, stmt, values) == len(values):  # all new: their ids are the ones just written
+        return {v["fingerprint"]: v["id"] for v in values}
+    found: dict[str, uuid.UUID] = {}  # some kept before (by an earlier import or call): read them all once
+    for chunk in chunks(dict.fromkeys(r["fingerprint"] for r in rows)):
         stmt = select(QuarantinedRecord.fingerprint, QuarantinedRecord.id).where(
             col(QuarantinedRecord.fingerprint).in_(chunk))
         found.update(session.exec(stmt).all())

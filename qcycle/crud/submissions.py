@@ -9,7 +9,6 @@ filtered and made distinct by the database and read as plain columns.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import re
 import uuid
@@ -33,7 +32,8 @@ from sqlmodel import Session, col, func, select, update
 
 from qcycle.clock import now
 from qcycle.crud.base import (
-    _bind_processor,
+    CHUNK,
+    _plain_bind_processor,
     choice,
     chunks,
     column_values,
@@ -168,14 +168,15 @@ VERSION_COLUMNS = ("kind", "stage", "unit_code", "category_code", "item_code", "
 
 def driver_value(*, session: Session) -> Callable[[str, Any], Any]:
     """``convert(column, value)``: a submission column's value as the database driver takes it,
-    as :func:`add_submissions` would write it (the column's own bind processing)."""
+    as :func:`add_submissions` would write it (the column's own bind processing). Nothing is
+    remembered here: it lives as long as an import, and its caller keeps bounded caches of its own."""
     dialect = session.connection().dialect
     table = Submission.__table__  # type: ignore[attr-defined]
     processors: dict[str, Any] = {}
 
     def convert(column: str, value: Any) -> Any:
         if column not in processors:
-            processors[column] = _bind_processor(table.c[column], dialect)
+            processors[column] = _plain_bind_processor(table.c[column], dialect)
         if column == "payload":
             value = to_json(value)
         process = processors[column]
@@ -202,10 +203,8 @@ def add_planned(*, session: Session, columns: Sequence[str], rows: Sequence[tupl
     # key holds them (a probe of every row's key cost three times as much). Any other id in
     # the range is another writer's.
     ids = [row[0] for row in rows]
-    cursor = connection.connection.cursor()  # the driver's own rows: ~5,000 of them
-    stored = set(itertools.chain.from_iterable(cursor.execute(
-        "SELECT id FROM submission WHERE id BETWEEN ? AND ?", (min(ids), max(ids))).fetchall()))
-    cursor.close()
+    with connection.exec_driver_sql("SELECT id FROM submission WHERE id BETWEEN ? AND ?", (min(ids), max(ids))) as found:
+        stored = {i for (i,) in found.cursor.fetchall()}  # the driver's own rows: ~5,000 of them
     at = list(columns).index("identity")
     missed = {str(k): row[at] for k, row in enumerate(rows) if row[0] not in stored}
     probe = ("SELECT j.key, s.fingerprint FROM json_each(?) AS j CROSS JOIN submission AS s "
@@ -276,12 +275,15 @@ def received_fingerprints(*, session: Session, round_id: uuid.UUID, fingerprints
     session.flush()
     found: set[str] = set()
     r, s = SubmissionRevision, Submission
-    if not at_stages and session.exec(select(r.id).where(r.round_id == round_id).limit(1)).first() is None:
-        return found  # nothing kept yet (most rounds, every batch of a first import): one query
+    fingerprints = list(fingerprints)
+    if not at_stages and len(fingerprints) > CHUNK and session.exec(
+            select(r.id).where(r.round_id == round_id).limit(1)).first() is None:
+        return found  # nothing kept yet (most rounds, every batch of a first import): one query, not one a chunk
     for chunk in chunks(fingerprints):
-        found.update(session.exec(select(r.fingerprint).where(r.round_id == round_id, col(r.fingerprint).in_(chunk))))
+        found.update(column_values(session, select(r.fingerprint).where(
+            r.round_id == round_id, col(r.fingerprint).in_(chunk))))
         if at_stages:
-            found.update(session.exec(select(s.fingerprint).where(
+            found.update(column_values(session, select(s.fingerprint).where(
                 s.round_id == round_id, col(s.stage).in_(list(at_stages)), col(s.fingerprint).in_(chunk))))
     return found
 

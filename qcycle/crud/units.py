@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from qcycle.clock import to_local
-from qcycle.crud.base import complete, fields_of, row_values, upsert
+from qcycle.crud.base import complete, fields_of, upsert
 from qcycle.models import ListItem, Unit
 
 __all__ = ["unit_fields", "units_joined", "upsert_list_items", "upsert_units"]
@@ -39,7 +39,7 @@ def upsert_units(*, session: Session, round_id: uuid.UUID, units: Iterable[Any])
     rows = []
     for item in units:
         f = fields_of(item)
-        rows.append(complete(Unit, {  # values, not objects: a national round has thousands of units
+        rows.append(complete(Unit, {  # values, not objects (what row_values(Unit(...)) gives)
             "round_id": round_id,
             "code": f["code"],
             "name": f["name"],
@@ -70,16 +70,8 @@ def upsert_list_items(
     rows = []
     for item in items:
         f = fields_of(item)
-        rows.append(
-            row_values(
-                ListItem(
-                    round_id=round_id,
-                    category_code=f["category_code"],
-                    code=f["code"],
-                    name=f["name"],
-                )
-            )
-        )
+        rows.append(complete(ListItem, {"round_id": round_id, "category_code": f["category_code"],
+                                         "code": f["code"], "name": f["name"]}))
     upsert(
         session,
         ListItem,

@@ -210,7 +210,8 @@ _LIVE_PASSES: set[str] = set()
 def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit: int,
            settings: Settings, report: DeliveryReport, holder: str) -> tuple[list[_Claimed], int]:
     """Take due rows (a lease: status ``sending``, held by ``holder`` from the real time now);
-    hold reminders outside office hours, and a unit's later letters behind them. Returns (rows
+    hold reminders outside office hours, and a unit's later letters behind any reminder still
+    waiting (for office hours or another try: :func:`qcycle.crud.held_reminders`). Returns (rows
     to send, rows looked at).
 
     A ``sending`` row of another run is taken over when its holder is gone (see

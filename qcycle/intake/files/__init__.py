@@ -20,7 +20,6 @@ from qcycle.intake.files.importing import BATCH_ROWS, import_file, import_file_i
 
 # Importable (bench/intake.py), not in __all__, as before the split.
 from qcycle.intake.files.importing import DEFER_INDEX_ROWS as DEFER_INDEX_ROWS
-from qcycle.intake.files.importing import SQLITE_BULK_PRAGMAS as SQLITE_BULK_PRAGMAS
 from qcycle.intake.files.reading import open_file, read_file
 
 __all__ = ["BATCH_ROWS", "FileRow", "FileScan", "RecordFile", "decode_text", "import_file",

@@ -18,7 +18,6 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import clock, crud
-from qcycle.db import SQLITE_PAGE_SIZE
 from qcycle.errors import IntakeError
 from qcycle.gcpause import without_full_collections
 from qcycle.intake.files.detect import FileRow, RecordFile, _unreadable, line_where, scan_file
@@ -32,7 +31,7 @@ from qcycle.loader import LoadedProgramme
 from qcycle.models import ImportCheckpoint
 from qcycle.settings import get_settings
 
-__all__ = ["BATCH_ROWS", "DEFER_INDEX_ROWS", "SQLITE_BULK_PRAGMAS", "import_file", "import_file_in_batches"]
+__all__ = ["BATCH_ROWS", "DEFER_INDEX_ROWS", "bulk_pragmas", "import_file", "import_file_in_batches"]
 
 
 def _check_headers(result: RecordFile, default_kind: str | None) -> None:
@@ -86,9 +85,6 @@ def bulk_pragmas(cache_mib: int, page_size: int) -> tuple[str, ...]:
     connections are closed when the import ends (:func:`import_file_in_batches`)."""
     return (f"PRAGMA cache_size=-{cache_mib * 1024}", f"PRAGMA wal_autocheckpoint={_CHECKPOINT_BYTES // page_size}")
 
-
-# The default setting's on a new database (the benchmark's schema floor).
-SQLITE_BULK_PRAGMAS = bulk_pragmas(64, SQLITE_PAGE_SIZE)
 
 # A file this large (and at least as large as the submissions already stored) is loaded without
 # the handed-in index, built once at its end: SQLite's bulk-loading practice. Smaller files keep
@@ -233,25 +229,25 @@ class _Writer:
     default_kind: str | None
     on_batch: Callable[[int, int], None] | None
     pragmas: tuple[str, ...]
-    released: float | None = None  # when the last batch's write lock was let go
+    released: float = 0.0  # when the last batch's write lock was let go
     held: float = 0.0  # how long the write lock was held since the last pause
     defer: bool = True  # the first batch decides whether to build the handed-in index at the end
 
     def _pause_due(self) -> bool:
         """Whether the write lock has been held long enough to be left free before the next
         write (see ``_SQLITE_HOLD``)."""
-        return self.sqlite and self.released is not None and self.held >= _SQLITE_HOLD
+        return self.sqlite and self.held >= _SQLITE_HOLD  # held: counted from the first write on
 
     def pausing(self) -> bool:
         """Whether the write lock is being left free now."""
-        return self._pause_due() and time.monotonic() - (self.released or 0.0) < _SQLITE_PAUSE
+        return self._pause_due() and time.monotonic() - self.released < _SQLITE_PAUSE
 
     def write(self, prepared: _Prepared) -> None:
         from qcycle import db
 
         ctx, report = self.ctx, self.report
         if self._pause_due():
-            time.sleep(max(0.0, _SQLITE_PAUSE - (time.monotonic() - (self.released or 0.0))))
+            time.sleep(max(0.0, _SQLITE_PAUSE - (time.monotonic() - self.released)))
             self.held = 0.0
         taken = time.monotonic()
         with db.session_scope(self.url) as session:
@@ -352,7 +348,8 @@ def _take_planned(session: Session, ctx: RoundContext, report: ImportReport, bat
         else:
             again.add(planned.places[k])
     aside = [(fp, reason, batch.lines[i].rstrip("\r\n"), line_where(batch.numbers[i])) for i, fp, reason in planned.left]
-    line = {line_where(batch.numbers[i]): batch.numbers[i] for i in again | {i for i, _, _ in planned.left}}
+    line = {line_where(batch.numbers[i]): batch.numbers[i] for i in again} | {
+        where: batch.numbers[i] for (i, _, _), (_, _, _, where) in zip(planned.left, aside, strict=True)}
     with report.listing_in_file_order(line):
         for (_, _, raw, where), result in zip(aside, set_aside_unreadable(
                 session=session, round_id=ctx.round_id, source=report.source, rows=aside), strict=True):
