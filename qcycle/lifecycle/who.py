@@ -230,14 +230,17 @@ def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, categ
         else:  # one side names units, the other unit:item subjects: meet on the unit
             units = {x.partition(":")[0] for x in other}
             chosen = {x for x in chosen if x.partition(":")[0] in units}
-    return sorted(x for x in _of_category(p, chosen, category) if x.partition(":")[0] in allowed)
+    return sorted(_of_category(p, chosen, category, units=allowed))
 
 
-def _of_category(p: Programme, subjects: Iterable[str], category: str | None) -> list[str]:
-    """The subjects in ``category`` (:func:`in_category`), its items worked out once: at national
-    scale ~10,000 subjects a call, for every deadline a status report lists."""
+def _of_category(p: Programme, subjects: Iterable[str], category: str | None,
+                 units: set[str] | None = None) -> list[str]:
+    """The subjects in ``category`` (:func:`in_category`; of ``units`` if given), its items worked
+    out once and each subject split once: at national scale ~10,000 subjects a call, for every
+    deadline a status report lists."""
     items = frozenset(item for item in p.item_category if _item_in(p.item_category, item, category))
-    return [x for x in subjects if not (item := x.partition(":")[2]) or item in items]
+    return [x for x in subjects if (not (parts := x.partition(":"))[2] or parts[2] in items)
+            and (units is None or parts[0] in units)]
 
 
 def resolve(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
