@@ -75,3 +75,64 @@ def _upgraded_and_read(url: str, query: str) -> list:
     db.upgrade(url)
     with db.get_engine(url).connect() as connection:
         return list(connection.execute(text(query)).all())
+
+
+def merge_items_after_0022(url: str) -> list[tuple[str, bool]]:
+    """(key, merge_items IS NULL) of a plain letter stored at 0021 with JSON null (as Core stored
+    None then) and a merged reminder, after upgrading to head."""
+    db.upgrade(url, "0021_submission_one_key")
+    sqlite = url.startswith("sqlite")
+    stamp = "2023-04-18 10:00:00"
+    with db.get_engine(url).begin() as connection:
+        for key, items in (("letter", "null"), ("reminders", '[{"action_key": "a1"}]')):
+            message_id = uuid.uuid4().hex if sqlite else uuid.uuid4()
+            connection.execute(text(
+                "INSERT INTO outbox_message (id, idempotency_key, action, unit_code, channel, logical_date, subject,"
+                " body, status, attempts, created_at, merge_items) VALUES (:id, :key, 'a', 'c1', 'sink',"
+                f" '2023-04-18', 's', 'b', 'queued', 0, :t, {'CAST(:items AS json)' if not sqlite else ':items'})"),
+                {"id": message_id, "key": key, "t": stamp, "items": items})
+    found = _upgraded_and_read(url, "SELECT idempotency_key, merge_items IS NULL FROM outbox_message"
+                                    " ORDER BY idempotency_key")
+    return [(str(key), bool(null)) for key, null in found]
+
+
+def decision_tokens(url: str) -> list[str | None]:
+    """The decisions token of a round at head (:func:`qcycle.crud.decisions_token`): before any
+    decision, then after each of an insert, an upsert that changes the outcome, an update and
+    a delete, each written in plain SQL (as an officer's correction would be), and of another
+    round after the first round's writes."""
+    from qcycle import crud
+
+    db.upgrade(url)
+    sqlite = url.startswith("sqlite")
+    rounds = [uuid.uuid4(), uuid.uuid4()]
+    stamp = "2023-04-18 10:00:00"
+
+    def bound(value: uuid.UUID) -> object:
+        return value.hex if sqlite else value
+
+    def token(round_id: uuid.UUID) -> str | None:
+        with db.session_scope(url) as session:
+            return crud.decisions_token(session=session, round_id=round_id)
+
+    with db.get_engine(url).begin() as connection:
+        for n, rid in enumerate(rounds):
+            connection.execute(text(
+                "INSERT INTO programme_round (id, code, name, issuer_code, config_path, config_sha256, first_year,"
+                " last_year, created_at, updated_at) VALUES (:id, :code, '测试', 'amr', 'x.yaml', :sha, 2023, 2023,"
+                " :t, :t)"), {"id": bound(rid), "code": f"r{n}", "sha": "0" * 64, "t": stamp})
+    insert = ("INSERT INTO decision (id, round_id, stage, decides, subject, outcome, decided_by, note, decided_at)"
+              " VALUES (:id, :rid, 'review', 'application', 'c1', :outcome, 'cli:test', '', :t)")
+    writes = [
+        (insert, {"outcome": "approved"}),
+        (insert + " ON CONFLICT (round_id, stage, subject) DO UPDATE SET outcome = excluded.outcome",
+         {"outcome": "rejected"}),
+        ("UPDATE decision SET note = '更正' WHERE round_id = :rid", {}),
+        ("DELETE FROM decision WHERE round_id = :rid", {}),
+    ]
+    found = [token(rounds[0])]
+    for sql, values in writes:
+        with db.get_engine(url).begin() as connection:
+            connection.execute(text(sql), {"id": bound(uuid.uuid4()), "rid": bound(rounds[0]), "t": stamp, **values})
+        found.append(token(rounds[0]))
+    return [*found, token(rounds[1])]

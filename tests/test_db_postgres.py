@@ -129,6 +129,22 @@ def test_a_revised_hand_in_stored_before_0021_survives_the_upgrade_on_postgresql
         assert db.current_revision(url) == HEAD
 
 
+def test_plain_letters_stored_before_0022_lose_their_json_null_on_postgresql(postgres_url: str) -> None:
+    from tests.migrations import merge_items_after_0022
+
+    with _database_of_its_own(postgres_url, "m0022") as url:  # migrated from 0021
+        assert merge_items_after_0022(url) == [("letter", True), ("reminders", False)]
+
+
+def test_the_decisions_token_changes_with_every_write_on_postgresql(postgres_url: str) -> None:
+    from tests.migrations import decision_tokens
+
+    with _database_of_its_own(postgres_url, "tokens") as url:
+        tokens = decision_tokens(url)
+    assert tokens[0] is None and tokens[-1] is None
+    assert None not in tokens[1:-1] and len(set(tokens[1:-1])) == 4
+
+
 @pytest.fixture
 def fresh_database(postgres_url: str) -> Iterator[str]:
     name = f"fresh_{uuid.uuid4().hex[:8]}"

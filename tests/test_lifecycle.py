@@ -141,6 +141,45 @@ def test_decision_stage_waits_for_ops_and_takers_follow_decisions(session, round
     assert takers(session, p, rid, "cxyl") == {}
 
 
+def test_takers_follow_a_decision_changed_by_anyone_and_are_read_once_while_nothing_changes(session, round_):
+    """What selections derive from decisions is kept across calls while the round's decisions
+    token stands: a correction written in plain SQL by another connection, or a decision made in
+    this session and not yet committed, is seen at once; with nothing changed the decisions are
+    not read again."""
+    from sqlalchemy import event
+
+    p, t, rid = round_
+    for unit, item in (("510100", "zlcx-01"), ("510300", "cxyl-02")):
+        _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
+        crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                          subject=f"{unit}:{item}", outcome="approved", decided_by="cli:test")
+    session.commit()
+    reads: list[str] = []
+    engine = session.get_bind()
+
+    def count(conn, cursor, statement, *args):
+        if "FROM decision " in statement or "FROM decision\n" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert takers(session, p, rid) == {"510100": ["zlcx-01"], "510300": ["cxyl-02"]}
+        first = len(reads)
+        assert takers(session, p, rid) == {"510100": ["zlcx-01"], "510300": ["cxyl-02"]}
+        assert first > 0 and len(reads) == first  # kept: nothing was decided meanwhile
+        session.commit()  # qcycle's SQLite transactions take the write lock: let the other write
+        with engine.begin() as other:  # an officer's correction, another connection
+            other.exec_driver_sql("UPDATE decision SET outcome = 'rejected' WHERE subject = '510300:cxyl-02'")
+        assert takers(session, p, rid) == {"510100": ["zlcx-01"]}
+        crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                          subject="510100:zlcx-01", outcome="rejected", decided_by="cli:test")
+        assert takers(session, p, rid) == {}  # this session's own change, not yet committed
+        session.rollback()
+        assert takers(session, p, rid) == {"510100": ["zlcx-01"]}  # rolled back: as before it
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
 def test_a_list_held_for_its_review_is_published_and_dated_the_day_the_review_lets_it_go(session, round_):
     """The takers list is planned for 04-24 but waits for the review; decided later, the run of
     05-04 publishes it: the letter says it was published on 05-04 and is dated then."""

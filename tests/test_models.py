@@ -603,6 +603,31 @@ def test_a_revised_hand_in_stored_before_0021_survives_the_upgrade(tmp_path: Pat
     assert db.current_revision(url) == HEAD
 
 
+def test_plain_letters_stored_before_0022_lose_their_json_null(tmp_path: Path) -> None:
+    """Core stored None as the JSON text null, so every letter looked like merged reminders to
+    ``merge_items IS NOT NULL``; after 0022 only the reminders have items."""
+    from tests.migrations import merge_items_after_0022
+
+    assert merge_items_after_0022(f"sqlite:///{tmp_path / 'q.db'}") == [("letter", True), ("reminders", False)]
+
+
+def test_a_plain_letter_is_queued_with_no_merge_items(session: Session) -> None:
+    rnd = new_round(session)
+    crud.enqueue_messages(session=session, rows=[{
+        "idempotency_key": "k1", "round_id": rnd.id, "action": "publish", "unit_code": "c1", "channel": "sink",
+        "logical_date": T0.date(), "subject": "s", "body": "b"}])
+    stored = session.connection().exec_driver_sql("SELECT merge_items FROM outbox_message").scalar_one()
+    assert stored is None  # SQL NULL, not the JSON text null
+
+
+def test_the_decisions_token_changes_with_every_write_whoever_writes(tmp_path: Path) -> None:
+    from tests.migrations import decision_tokens
+
+    tokens = decision_tokens(f"sqlite:///{tmp_path / 'q.db'}")
+    assert tokens[0] is None and tokens[-1] is None  # no decision yet; the other round has none
+    assert None not in tokens[1:-1] and len(set(tokens[1:-1])) == 4  # each write a new token
+
+
 def test_submission_ids_are_time_ordered_uuids(session: Session) -> None:
     """Ids made one after the other sort one after the other, as SQLite stores them (32 hex
     digits) and as PostgreSQL compares them, even thousands within one millisecond; each is a

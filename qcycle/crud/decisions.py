@@ -16,11 +16,12 @@ from sqlmodel import Session, col, select
 
 from qcycle.clock import now
 from qcycle.crud.base import choice, column_values, complete, plain_rows, upsert
-from qcycle.models import DECISION_OUTCOMES, Decision, Review
+from qcycle.models import DECISION_OUTCOMES, Decision, DecisionRevision, Review
 
 __all__ = [
     "decided_at",
     "decided_subjects",
+    "decisions_token",
     "decisions_with_outcome",
     "outcomes_at",
     "put_decision",
@@ -127,6 +128,13 @@ def reviews_of(*, session: Session, round_id: uuid.UUID, subjects: Sequence[str]
 
 
 # -- what the lifecycle asks ----------------------------------------------------------------
+
+
+def decisions_token(*, session: Session, round_id: uuid.UUID) -> str | None:
+    """The round's decisions' current token (:class:`qcycle.models.DecisionRevision`): it
+    changes with every decision written, changed or deleted; None while there is none."""
+    found = column_values(session, select(DecisionRevision.token).where(DecisionRevision.round_id == round_id))
+    return found[0] if found else None
 
 
 def decided_subjects(*, session: Session, round_id: uuid.UUID, stage: str,

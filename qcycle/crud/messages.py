@@ -32,12 +32,13 @@ __all__ = [
     "enqueue_messages",
     "failed_messages",
     "find_message",
-    "held_reminders",
+    "held_letters",
     "lease_holders",
     "lease_messages",
     "list_messages",
     "mark_messages_sent",
     "mark_posted_with",
+    "merge_items_of",
     "message_status_counts",
     "reminder_rows",
     "set_message_fields",
@@ -132,13 +133,14 @@ def claimable_messages(*, session: Session, round_id: uuid.UUID | None, now: dt.
     """Up to ``limit`` rows to claim, oldest first, locked and skipping rows another claim has
     locked: queued or failed rows due by ``now``, and ``sending`` rows whose lease is nobody's,
     held by one of ``holders_gone``, or taken before ``stale_before`` (real time). Plain rows
-    (``id``, ``status``, ``started_at``, ``merge_items``, ``attempts``, ``channel``,
-    ``unit_code``, ``subject``, ``body``, ``tag``, ``action``, ``last_error``, ``leased_by``,
-    ``created_at``)."""
+    (``id``, ``status``, ``started_at``, ``reminder`` (merged reminders: whether ``merge_items``
+    is set; :func:`merge_items_of` reads them), ``attempts``, ``channel``, ``unit_code``,
+    ``subject``, ``body``, ``tag``, ``action``, ``last_error``, ``leased_by``, ``created_at``)."""
     m = OutboxMessage
     # Select(...) is what select() builds for several columns; select() is typed for at most 4.
     query: Select[*tuple[Any, ...]] = Select(
-        col(m.id), col(m.status), col(m.started_at), col(m.merge_items), col(m.attempts), col(m.channel),
+        col(m.id), col(m.status), col(m.started_at), col(m.merge_items).is_not(None).label("reminder"),
+        col(m.attempts), col(m.channel),
         col(m.unit_code), col(m.subject), col(m.body), col(m.tag), col(m.action), col(m.last_error),
         col(m.leased_by), col(m.created_at)).where(
         or_(
@@ -152,15 +154,31 @@ def claimable_messages(*, session: Session, round_id: uuid.UUID | None, now: dt.
     return list(session.exec(query).all())
 
 
-def held_reminders(*, session: Session, round_id: uuid.UUID | None,
-                   now: dt.datetime) -> dict[tuple[str, str], tuple[dt.datetime, dt.datetime]]:
-    """Reminders waiting for a later time: for office hours, or to be tried again (after a
-    failure, or held by the endpoint). A unit's later letters wait behind any of them, so they
-    arrive in order. ``(unit, channel) → (when the earliest was queued, when the first goes)``."""
+def merge_items_of(*, session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict]]:
+    """The merged items of reminder rows (``merge_items``), by id: read only for the rows a
+    claim needs them for (outside office hours, their deadlines), not for every row claimed."""
+    m = OutboxMessage
+    found: dict[uuid.UUID, list[dict]] = {}
+    for start in range(0, len(ids), 500):
+        query = select(m.id, m.merge_items).where(col(m.id).in_(ids[start:start + 500]))
+        found.update((message_id, list(items or [])) for message_id, items in session.exec(query).all())
+    return found
+
+
+def held_letters(*, session: Session, round_id: uuid.UUID | None,
+                 now: dt.datetime) -> dict[tuple[str, str], tuple[dt.datetime, dt.datetime]]:
+    """Letters waiting for a later time: reminders held for office hours, and any letter to be
+    tried again (after a failure, or held by the endpoint). A unit's later letters wait behind
+    them, so they arrive in the order they were written. ``(unit, channel) → (when the earliest
+    was queued, when the first goes)``.
+
+    Any letter, not reminders only: until revision 0022 every row's ``merge_items`` was set
+    (JSON null), so the reminders-only filter this query had never filtered, and ops have seen
+    a failed letter hold the unit's later ones since the rule was made."""
     m = OutboxMessage
     query: Select[*tuple[Any, ...]] = Select(
         col(m.unit_code), col(m.channel), func.min(col(m.created_at)), func.min(col(m.next_attempt_at))).where(
-        col(m.status).in_(["queued", "failed"]), col(m.merge_items).is_not(None), col(m.next_attempt_at) > now,
+        col(m.status).in_(["queued", "failed"]), col(m.next_attempt_at) > now,
         *_scope(round_id)).group_by(col(m.unit_code), col(m.channel))
     return {(unit, channel): (queued, goes) for unit, channel, queued, goes in session.exec(query).all()}
 

@@ -12,9 +12,11 @@ import contextlib
 import contextvars
 import datetime as dt
 import functools
+import threading
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from sqlmodel import Session
@@ -37,6 +39,7 @@ __all__ = [
     "eliminated",
     "handed_in_query",
     "in_category",
+    "outcomes",
     "outstanding",
     "owed_items",
     "owers",
@@ -82,6 +85,45 @@ def _remembered(key: tuple, read: Callable[[], Any]) -> Any:
     return memo[key]
 
 
+class _ByDecisions:
+    """What was read from a round's decisions, kept across calls while the round's decisions
+    token (:func:`qcycle.crud.decisions_token`) stands: a national round's selections read
+    ~10,000 decisions again for every action otherwise, where nothing was decided meanwhile.
+    Values are immutable (frozensets, read-only mappings); the least recently used go first."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.kept: OrderedDict[tuple, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __call__(self, session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
+        token = crud.decisions_token(session=session, round_id=round_id)
+        if token is None:  # nothing decided: nothing worth keeping
+            return read()
+        where = (str(session.get_bind().engine.url), round_id, token, *key)
+        with self.lock:
+            if where in self.kept:
+                self.kept.move_to_end(where)
+                return self.kept[where]
+        value = read()
+        # Kept only if no decision changed while it was read (another writer's commit between
+        # the token and the rows would otherwise file new rows under the old token, or old
+        # rows under the new one).
+        if crud.decisions_token(session=session, round_id=round_id) == token:
+            with self.lock:
+                self.kept[where] = value
+                while len(self.kept) > self.size:
+                    self.kept.popitem(last=False)
+        return value
+
+
+_by_decisions = _ByDecisions()
+
+
+def _from_decisions(session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
+    return _remembered(key, lambda: _by_decisions(session, round_id, key, read))
+
+
 def in_category(p: Programme, subject: str, category: str | None) -> bool:
     """Whether a subject belongs to a category: its item's category (subjects without an item
     belong to every category). A subject whose item was taken out of the list (撤销) belongs to
@@ -101,7 +143,14 @@ def decided(session: Session, round_id: uuid.UUID, stage: str, outcomes: tuple[s
     """Subjects the decision ``stage`` gave one of ``outcomes``."""
     def read() -> frozenset[str]:
         return frozenset(crud.decided_subjects(session=session, round_id=round_id, stage=stage, outcomes=outcomes))
-    return _remembered(("decided", round_id, stage, outcomes), read)
+    return _from_decisions(session, round_id, ("decided", round_id, stage, outcomes), read)
+
+
+def outcomes(session: Session, round_id: uuid.UUID, stage: str) -> Mapping[str, str]:
+    """``{subject: outcome}`` of every decision the ``stage`` has made (read-only)."""
+    def read() -> Mapping[str, str]:
+        return MappingProxyType(crud.outcomes_at(session=session, round_id=round_id, stage=stage))
+    return _from_decisions(session, round_id, ("outcomes", round_id, stage), read)
 
 
 def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objections: bool = False) -> frozenset[str]:
@@ -116,7 +165,7 @@ def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objection
                                                         stages=on_objections))
         return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
                                                     except_stages=on_objections))
-    return _remembered(("eliminated", round_id, objections), read)
+    return _from_decisions(session, round_id, ("eliminated", round_id, tuple(on_objections), objections), read)
 
 
 def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | None = None) -> dict[str, list[str]]:

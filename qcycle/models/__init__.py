@@ -31,6 +31,7 @@ from qcycle.models.outcomes import (
     AssessmentResultBase,
     Decision,
     DecisionBase,
+    DecisionRevision,
     Review,
     ReviewBase,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "Decision",
     "DecisionBase",
     "DecisionOutcome",
+    "DecisionRevision",
     "ImportCheckpoint",
     "ImportCheckpointBase",
     "ListItem",

@@ -65,7 +65,8 @@ class OutboxMessage(OutboxMessageBase, table=True):
     # Merged reminders only: what each merged item was rendered from (template, action key,
     # context), so a reminder queued later the same day is merged in and the message re-rendered
     # while it is still queued, and delivery knows the earliest deadline (office-hours rule).
-    merge_items: list[dict[str, Any]] | None = Field(None, sa_type=JSON)
+    # SQL NULL on every other row (not JSON null), so "is a reminder" is IS NOT NULL (0022).
+    merge_items: list[dict[str, Any]] | None = Field(None, sa_type=JSON(none_as_null=True))
     # Group bots: the row whose post to the group carried this one with the other units' rows
     # (one post addressed to them all); None when it went out alone. Reset at each claim.
     posted_with: uuid.UUID | None = None

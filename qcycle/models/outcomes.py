@@ -19,6 +19,7 @@ __all__ = [
     "AssessmentResultBase",
     "Decision",
     "DecisionBase",
+    "DecisionRevision",
     "Review",
     "ReviewBase",
 ]
@@ -71,6 +72,19 @@ class Decision(DecisionBase, table=True):
     id: uuid.UUID = _uuid_pk()
     round_id: uuid.UUID = _round_fk()
     decided_at: dt.datetime = _stamp()
+
+
+class DecisionRevision(SQLModel, table=True):
+    """A token that changes whenever a round's decisions do: set by triggers on ``decision``
+    (insert, update, delete; revision 0023), whoever writes, so a process may keep what it read
+    from the decisions (the takers, who was eliminated) for as long as the token stands.
+    A fresh random text each time, never a counter: a database made again from nothing (a test,
+    a rebuilt demo) cannot repeat a token an old reader kept. No row: the round has no decision."""
+    __tablename__ = "decision_revision"
+
+    # No foreign key: a round deleted with its decisions fires the triggers as they go.
+    round_id: uuid.UUID = Field(primary_key=True)
+    token: str
 
 
 # -- assessment results (考核结果) ---------------------------------------------------------------

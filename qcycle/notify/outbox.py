@@ -210,8 +210,8 @@ _LIVE_PASSES: set[str] = set()
 def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit: int,
            settings: Settings, report: DeliveryReport, holder: str) -> tuple[list[_Claimed], int]:
     """Take due rows (a lease: status ``sending``, held by ``holder`` from the real time now);
-    hold reminders outside office hours, and a unit's later letters behind any reminder still
-    waiting (for office hours or another try: :func:`qcycle.crud.held_reminders`). Returns (rows
+    hold reminders outside office hours, and a unit's later letters behind any letter still
+    waiting (for office hours or another try: :func:`qcycle.crud.held_letters`). Returns (rows
     to send, rows looked at).
 
     A ``sending`` row of another run is taken over when its holder is gone (see
@@ -228,10 +228,14 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
     stale = wall - dt.timedelta(seconds=settings.notify_stale_sending_seconds)
     rows = crud.claimable_messages(session=session, round_id=round_id, now=now, holders_gone=gone,
                                    stale_before=stale, limit=limit)
-    # Reminders waiting for office hours or another try (a unit's later letters wait behind
+    # Letters waiting for office hours or another try (a unit's later letters wait behind
     # them): read only when a letter could wait.
-    held = crud.held_reminders(session=session, round_id=round_id, now=now) if any(
-        not row.merge_items for row in rows) else {}
+    held = crud.held_letters(session=session, round_id=round_id, now=now) if any(
+        not row.reminder for row in rows) else {}
+    # Within office hours every reminder goes now; outside them, a reminder's own deadline
+    # today may let it go (the deadline exception): only then are its merged items read.
+    open_now = next_send_time(now) <= now
+    items = {} if open_now else crud.merge_items_of(session=session, ids=[row.id for row in rows if row.reminder])
     claimed: list[_Claimed] = []
     lease: list[uuid.UUID] = []
 
@@ -253,8 +257,8 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
                 last_error="投递中断：请求已发出但未收到结果，可能已送达；请核实后用 qcycle outbox resolve "
                            "处理（--delivered 已送达，--not-delivered 未送达并重发）")))
             continue
-        if row.merge_items:
-            slot = next_send_time(now, deadline=deadline_today(row.merge_items, now.date()))
+        if row.reminder:
+            slot = now if open_now else next_send_time(now, deadline=deadline_today(items[row.id], now.date()))
             if slot > now:
                 change(row, next_attempt_at=slot, **({"status": "failed", "last_error": "上次投递中断（进程退出），此条尚未发出"}
                                                      if interrupted else {}))
