@@ -23,7 +23,7 @@ import jinja2
 
 from qcycle import clock
 from qcycle.errors import ConfigError, Problem
-from qcycle.settings import get_settings
+from qcycle.settings import Settings, get_settings
 
 __all__ = [
     "SYSTEM_SENDER",
@@ -145,9 +145,23 @@ def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
 
 def get_environment(override_dir: str | Path | None = None) -> jinja2.Environment:
     """The environment for the default templates, with ``override_dir`` searched first."""
-    paths = [str(Path(override_dir))] if override_dir else []
-    paths.append(str(get_settings().templates_dir))
-    return _environment(tuple(paths))
+    return _environment(_search_path(override_dir, get_settings()))
+
+
+# The search path of each (override folder, settings object): asked once per letter rendered,
+# and building it from the settings' paths each time was a tenth of a render.
+_SEARCH_PATHS: dict[tuple[str | Path | None, int], tuple[Settings, tuple[str, ...]]] = {}
+
+
+def _search_path(override_dir: str | Path | None, settings: Settings) -> tuple[str, ...]:
+    found = _SEARCH_PATHS.get((override_dir, id(settings)))
+    if found is None or found[0] is not settings:  # settings reloaded (a test, another home)
+        if len(_SEARCH_PATHS) > 64:
+            _SEARCH_PATHS.clear()
+        paths = [str(Path(override_dir))] if override_dir else []
+        paths.append(str(settings.templates_dir))
+        found = _SEARCH_PATHS[override_dir, id(settings)] = (settings, tuple(paths))
+    return found[1]
 
 
 def _template_line(exc: BaseException, filename: str | None) -> int | None:

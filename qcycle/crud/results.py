@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, delete, select
 
 from qcycle.clock import now
-from qcycle.crud.base import column_values, fields_of, row_values, to_json, upsert
+from qcycle.crud.base import column_values, complete, fields_of, to_json, upsert
 from qcycle.models import NEGATIVE_OUTCOMES, AssessmentResult, Decision, ProgrammeRound
 
 __all__ = [
@@ -58,23 +58,12 @@ def save_results(
     rows = []
     for item in results:
         f = fields_of(item)
-        rows.append(
-            row_values(
-                AssessmentResult(
-                    round_id=round_id,
-                    stage=stage,
-                    unit_code=f["unit_code"],
-                    total=float(f["total"]),
-                    components=to_json(dict(f.get("components") or {})),
-                    bonus=float(f.get("bonus") or 0.0),
-                    deduction=float(f.get("deduction") or 0.0),
-                    veto=f.get("veto"),
-                    grade=str(f["grade"]),
-                    rank=int(f["rank"]),
-                    computed_at=computed_at,
-                )
-            )
-        )
+        # Values, not objects: a national assessment saves ~7,500 results.
+        rows.append(complete(AssessmentResult, {
+            "round_id": round_id, "stage": stage, "unit_code": f["unit_code"], "total": float(f["total"]),
+            "components": to_json(dict(f.get("components") or {})), "bonus": float(f.get("bonus") or 0.0),
+            "deduction": float(f.get("deduction") or 0.0), "veto": f.get("veto"), "grade": str(f["grade"]),
+            "rank": int(f["rank"]), "computed_at": computed_at}))
     updated = ["total", "components", "bonus", "deduction", "veto", "grade", "rank"]
     upsert(
         session,

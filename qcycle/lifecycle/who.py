@@ -410,7 +410,7 @@ def p_unit_name(p: Programme, subject: str) -> str | None:
 
 def p_item_name(p: Programme, subject: str) -> str | None:
     _, _, item = subject.partition(":")
-    return next((i.name for _, i in p.items if i.code == item), None) if item else None
+    return p.item_names.get(item) if item else None
 
 
 # -- decisions ------------------------------------------------------------------------------

@@ -186,6 +186,14 @@ class Programme(_Model):
         """List item code → its category code."""
         return {i.code: c.code for c, i in self.items}
 
+    @cached_property
+    def item_names(self) -> dict[str, str]:
+        """List item code → its name (the first item of a code, as a search in list order finds)."""
+        names: dict[str, str] = {}
+        for _, i in self.items:
+            names.setdefault(i.code, i.name)
+        return names
+
     def units_matching(self, who: Who) -> list[Unit]:
         """Units the hierarchy part of a selector allows (``units`` and ``levels``; every unit
         when it names neither). What happened in the round narrows this further."""
