@@ -139,6 +139,23 @@ def test_reminders_of_one_unit_and_day_are_merged_and_rerendered_while_queued(tm
     assert "整改报告" in rows[1].subject and "整改报告" not in rows[0].body
 
 
+def test_a_units_reminders_sent_one_by_one_go_on_in_continuation_rows_past_any_number(tmp_path):
+    """Each reminder queued after the day's last one was sent starts the next row (#2, #3, …):
+    the rows are found in blocks of continuation keys, and none is lost or overwritten past
+    the first block of eight."""
+    loaded = _sink_programme(tmp_path)
+    rid = round_id(loaded)
+    for n in range(1, 13):
+        assert _queue(loaded, [reminder(loaded, "c1", key=f"step{n}:reminder:T-1", item=f"材料{n}")], rid) == 1
+        assert deliver_due(programme=loaded.programme, round_id=rid, now=NOON).sent == 1
+    rows = _rows(unit_code="c1")
+    assert [r.idempotency_key.rpartition("2023-04-13")[2] for r in rows] == ["", *(f"#{n}" for n in range(2, 13))]
+    assert [f"材料{n}" in r.body for n, r in enumerate(rows, 1)] == [True] * 12 and {r.status for r in rows} == {"sent"}
+    # The same reminders again: each is known, in whichever row it went.
+    assert _queue(loaded, [reminder(loaded, "c1", key=f"step{n}:reminder:T-1", item=f"材料{n}") for n in (1, 9, 12)],
+                  rid) == 0
+
+
 def test_a_moved_deadline_notice_is_merged_with_the_units_reminders_of_that_day(tmp_path):
     loaded = _sink_programme(tmp_path)
     rid = round_id(loaded)
