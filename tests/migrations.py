@@ -96,43 +96,73 @@ def merge_items_after_0022(url: str) -> list[tuple[str, bool]]:
     return [(str(key), bool(null)) for key, null in found]
 
 
-def decision_tokens(url: str) -> list[str | None]:
-    """The decisions token of a round at head (:func:`qcycle.crud.decisions_token`): before any
-    decision, then after each of an insert, an upsert that changes the outcome, an update and
-    a delete, each written in plain SQL (as an officer's correction would be), and of another
-    round after the first round's writes."""
+def _round_rows(connection, url: str, codes: list[str]) -> list[object]:
+    """New rounds in plain SQL; their ids as the database binds them."""
+    sqlite = url.startswith("sqlite")
+    ids = [uuid.uuid4().hex if sqlite else uuid.uuid4() for _ in codes]
+    for rid, code in zip(ids, codes, strict=True):
+        connection.execute(text(
+            "INSERT INTO programme_round (id, code, name, issuer_code, config_path, config_sha256, first_year,"
+            " last_year, created_at, updated_at) VALUES (:id, :code, '测试', 'amr', 'x.yaml', :sha, 2023, 2023,"
+            " :t, :t)"), {"id": rid, "code": code, "sha": "0" * 64, "t": "2023-04-18 10:00:00"})
+    return ids
+
+
+_DECIDE = ("INSERT INTO decision (id, round_id, stage, decides, subject, outcome, decided_by, note, decided_at)"
+           " VALUES (:id, :rid, 'review', 'application', :subject, :outcome, 'cli:test', '', '2023-04-18 10:00:00')")
+
+
+def _new_id(url: str) -> object:
+    return uuid.uuid4().hex if url.startswith("sqlite") else uuid.uuid4()
+
+
+def tokens_after_0023(url: str) -> tuple[bool, bool]:
+    """Whether a round with decisions stored at 0022, and one without, have a decisions token
+    after upgrading to head (the first must: its readers would otherwise keep nothing)."""
+    from qcycle import crud
+
+    db.upgrade(url, "0022_outbox_merge_items_null")
+    with db.get_engine(url).begin() as connection:
+        decided, undecided = _round_rows(connection, url, ["r1", "r2"])
+        connection.execute(text(_DECIDE), {"id": _new_id(url), "rid": decided, "subject": "c1", "outcome": "approved"})
+    db.get_engine(url).dispose()
+    db.upgrade(url)
+    with db.session_scope(url) as session:
+        first, second = (crud.decisions_token(session=session, round_id=uuid.UUID(str(rid)))
+                         for rid in (decided, undecided))
+    return first is not None, second is not None
+
+
+def decision_tokens(url: str) -> dict[str, list[str | None]]:
+    """A round's decisions token at head (:func:`qcycle.crud.decisions_token`) around writes in
+    plain SQL (as an officer's correction would be): ``writes``: round r0's before any decision,
+    then after an insert, an upsert changing the outcome, an update and a delete; ``moved``:
+    r0's and r1's before and after a decision of r0 is moved to r1."""
     from qcycle import crud
 
     db.upgrade(url)
-    sqlite = url.startswith("sqlite")
-    rounds = [uuid.uuid4(), uuid.uuid4()]
-    stamp = "2023-04-18 10:00:00"
-
-    def bound(value: uuid.UUID) -> object:
-        return value.hex if sqlite else value
-
-    def token(round_id: uuid.UUID) -> str | None:
-        with db.session_scope(url) as session:
-            return crud.decisions_token(session=session, round_id=round_id)
-
     with db.get_engine(url).begin() as connection:
-        for n, rid in enumerate(rounds):
-            connection.execute(text(
-                "INSERT INTO programme_round (id, code, name, issuer_code, config_path, config_sha256, first_year,"
-                " last_year, created_at, updated_at) VALUES (:id, :code, '测试', 'amr', 'x.yaml', :sha, 2023, 2023,"
-                " :t, :t)"), {"id": bound(rid), "code": f"r{n}", "sha": "0" * 64, "t": stamp})
-    insert = ("INSERT INTO decision (id, round_id, stage, decides, subject, outcome, decided_by, note, decided_at)"
-              " VALUES (:id, :rid, 'review', 'application', 'c1', :outcome, 'cli:test', '', :t)")
-    writes = [
-        (insert, {"outcome": "approved"}),
-        (insert + " ON CONFLICT (round_id, stage, subject) DO UPDATE SET outcome = excluded.outcome",
+        rounds = _round_rows(connection, url, ["r0", "r1"])
+
+    def token(rid: object) -> str | None:
+        with db.session_scope(url) as session:
+            return crud.decisions_token(session=session, round_id=uuid.UUID(str(rid)))
+
+    def write(sql: str, **values: object) -> None:
+        with db.get_engine(url).begin() as connection:
+            connection.execute(text(sql), {"id": _new_id(url), "rid": rounds[0], "subject": "c1", **values})
+
+    writes = [token(rounds[0])]
+    for sql, values in [
+        (_DECIDE, {"outcome": "approved"}),
+        (_DECIDE + " ON CONFLICT (round_id, stage, subject) DO UPDATE SET outcome = excluded.outcome",
          {"outcome": "rejected"}),
         ("UPDATE decision SET note = '更正' WHERE round_id = :rid", {}),
         ("DELETE FROM decision WHERE round_id = :rid", {}),
-    ]
-    found = [token(rounds[0])]
-    for sql, values in writes:
-        with db.get_engine(url).begin() as connection:
-            connection.execute(text(sql), {"id": bound(uuid.uuid4()), "rid": bound(rounds[0]), "t": stamp, **values})
-        found.append(token(rounds[0]))
-    return [*found, token(rounds[1])]
+    ]:
+        write(sql, **values)
+        writes.append(token(rounds[0]))
+    write(_DECIDE, outcome="approved")
+    moved = [token(rounds[0]), token(rounds[1])]
+    write("UPDATE decision SET round_id = :other WHERE round_id = :rid", other=rounds[1])
+    return {"writes": writes, "moved": [*moved, token(rounds[0]), token(rounds[1])]}

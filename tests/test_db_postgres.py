@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -23,6 +24,7 @@ from qcycle.models import (
     ActionRun,
     AssessmentResult,
     AuditLog,
+    DecisionRevision,
     OutboxMessage,
     ProgrammeRound,
     QuarantinedRecord,
@@ -138,11 +140,23 @@ def test_plain_letters_stored_before_0022_lose_their_json_null_on_postgresql(pos
 
 def test_the_decisions_token_changes_with_every_write_on_postgresql(postgres_url: str) -> None:
     from tests.migrations import decision_tokens
+    from tests.test_models import check_decision_tokens
 
     with _database_of_its_own(postgres_url, "tokens") as url:
-        tokens = decision_tokens(url)
-    assert tokens[0] is None and tokens[-1] is None
-    assert None not in tokens[1:-1] and len(set(tokens[1:-1])) == 4
+        check_decision_tokens(decision_tokens(url))
+        with db.get_engine(url).begin() as connection:  # no row trigger fires for it
+            connection.exec_driver_sql("TRUNCATE decision")
+        assert count_where(url, DecisionRevision) == 0  # no token: nothing is kept
+        # 0023 goes down and up again.
+        command.downgrade(db.alembic_config(url), "0022_outbox_merge_items_null")
+        assert db.upgrade(url) == HEAD
+
+
+def test_rounds_decided_before_0023_are_given_a_token_on_postgresql(postgres_url: str) -> None:
+    from tests.migrations import tokens_after_0023
+
+    with _database_of_its_own(postgres_url, "m0023") as url:  # migrated from 0022
+        assert tokens_after_0023(url) == (True, False)
 
 
 @pytest.fixture
@@ -373,6 +387,52 @@ def test_many_writers_of_one_round_code_yield_one_round(pg: str) -> None:
     assert errors == []
     assert len({rid for rid, _ in results}) == 1
     assert sorted(created for _, created in results) == [False] * 5 + [True]
+
+
+def test_two_writers_of_overlapping_decisions_neither_deadlock_nor_see_a_token_before_it_stands(pg: str) -> None:
+    """The first writer holds s3 and goes on to s2; the second writes s2 and s3 meanwhile. With
+    the round's token taken by the first row's trigger, the second held s2 and waited for the
+    token the first held, and the first waited for s2: a deadlock. Taken first, the second waits
+    for it before any decision. A writer's own token is not one to keep values under until its
+    transaction commits (it changes once per transaction here)."""
+    rid = new_round(pg)
+    errors: list[BaseException] = []
+    holding = threading.Event()
+    seen: dict[str, str | None] = {}
+
+    def decide(s: Session, subjects: list[str], outcome: str) -> None:
+        crud.put_decisions(session=s, round_id=rid, stage="review", decides="application",
+                           outcomes=dict.fromkeys(subjects, outcome), decided_by="cli:test")
+
+    def first() -> None:
+        try:
+            with db.session_scope(pg) as s:
+                decide(s, ["s3"], "approved")
+                seen["own"] = crud.decisions_token(session=s, round_id=rid)
+                holding.set()
+                wait_for_lock_wait(pg)  # the second is waiting
+                decide(s, ["s2"], "approved")
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    def second() -> None:
+        try:
+            holding.wait(timeout=10)
+            with db.session_scope(pg) as s:
+                decide(s, ["s2", "s3"], "rejected")
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert seen["own"] is None
+    with db.session_scope(pg) as s:
+        assert crud.outcomes_at(session=s, round_id=rid, stage="review") == {"s2": "rejected", "s3": "rejected"}
+        assert crud.decisions_token(session=s, round_id=rid) is not None
 
 
 def test_concurrent_result_saves_leave_one_complete_set(pg: str) -> None:

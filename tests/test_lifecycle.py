@@ -180,6 +180,35 @@ def test_takers_follow_a_decision_changed_by_anyone_and_are_read_once_while_noth
         event.remove(engine, "before_cursor_execute", count)
 
 
+def test_a_value_read_while_a_decision_changed_is_not_kept(session, round_):
+    """The decisions token is read before and after the rows: a decision written in between
+    (here by the read itself, then rolled back, which brings the first token back) means the
+    rows may be of either state, so they are not kept."""
+    from qcycle.lifecycle.who import _ByDecisions
+
+    _, _, rid = round_
+    crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                      subject="510100:zlcx-01", outcome="approved", decided_by="cli:test")
+    session.commit()
+    kept, reads = _ByDecisions(), []
+
+    def read_while_deciding() -> str:
+        reads.append("changing")
+        crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                          subject="510300:cxyl-02", outcome="approved", decided_by="cli:test")
+        return "read as it changed"
+
+    def read() -> str:
+        reads.append("plain")
+        return "read"
+
+    assert kept(session, rid, ("k",), read_while_deciding) == "read as it changed"
+    session.rollback()  # the decision made while reading is undone: the token before it is back
+    assert kept(session, rid, ("k",), read) == "read"  # read again: the first was not kept
+    assert kept(session, rid, ("k",), read) == "read"  # kept now: nothing changed meanwhile
+    assert reads == ["changing", "plain"]
+
+
 def test_a_list_held_for_its_review_is_published_and_dated_the_day_the_review_lets_it_go(session, round_):
     """The takers list is planned for 04-24 but waits for the review; decided later, the run of
     05-04 publishes it: the letter says it was published on 05-04 and is dated then."""

@@ -623,9 +623,23 @@ def test_a_plain_letter_is_queued_with_no_merge_items(session: Session) -> None:
 def test_the_decisions_token_changes_with_every_write_whoever_writes(tmp_path: Path) -> None:
     from tests.migrations import decision_tokens
 
-    tokens = decision_tokens(f"sqlite:///{tmp_path / 'q.db'}")
-    assert tokens[0] is None and tokens[-1] is None  # no decision yet; the other round has none
-    assert None not in tokens[1:-1] and len(set(tokens[1:-1])) == 4  # each write a new token
+    check_decision_tokens(decision_tokens(f"sqlite:///{tmp_path / 'q.db'}"))
+
+
+def check_decision_tokens(tokens: dict[str, list[str | None]]) -> None:
+    """What :func:`tests.migrations.decision_tokens` must find on either database."""
+    writes, moved = tokens["writes"], tokens["moved"]
+    assert writes[0] is None  # no decision yet
+    assert None not in writes[1:] and len(set(writes[1:])) == 4  # each write a new token
+    before_r0, before_r1, after_r0, after_r1 = moved
+    assert before_r1 is None and after_r1 is not None  # the round a decision moved to
+    assert None not in (before_r0, after_r0) and before_r0 != after_r0  # and the round it left
+
+
+def test_rounds_decided_before_0023_are_given_a_token(tmp_path: Path) -> None:
+    from tests.migrations import tokens_after_0023
+
+    assert tokens_after_0023(f"sqlite:///{tmp_path / 'q.db'}") == (True, False)
 
 
 def test_submission_ids_are_time_ordered_uuids(session: Session) -> None:

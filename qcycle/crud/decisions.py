@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import Select
 
 from qcycle.clock import now
@@ -115,6 +115,14 @@ def put_decisions(*, session: Session, round_id: uuid.UUID, stage: str, decides:
                                   "outcome": choice(outcome, DECISION_OUTCOMES, "outcome"),
                                   "decided_by": decided_by, "note": note, "decided_at": stamp})
               for subject, outcome in outcomes.items()]
+    if not values:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        # The round's token first: every writer of the round's decisions then takes that row's
+        # lock before any decision's, in one order. Taken by the first row's trigger instead, two
+        # writers of overlapping subjects deadlocked, each holding a decision the other wanted
+        # and one of them the token. (SQLite's writers never overlap: one writes at a time.)
+        session.execute(select(func.revise_decisions(round_id)))
     upsert(session, Decision, values, keys=["round_id", "stage", "subject"],
            update_columns=["decides", "outcome", "decided_by", "note", "decided_at"])
     return len(values)
@@ -149,8 +157,14 @@ def reviews_of(*, session: Session, round_id: uuid.UUID, subjects: Sequence[str]
 
 def decisions_token(*, session: Session, round_id: uuid.UUID) -> str | None:
     """The round's decisions' current token (:class:`qcycle.models.DecisionRevision`): it
-    changes with every decision written, changed or deleted; None while there is none."""
-    found = column_values(session, select(DecisionRevision.token).where(DecisionRevision.round_id == round_id))
+    changes with every decision written, changed or deleted. None (nothing to keep values under)
+    if the round never had one, or, on PostgreSQL, if this session's open transaction set it:
+    there it changes once per transaction, so it does not yet stand for what is written."""
+    query = select(DecisionRevision.token).where(DecisionRevision.round_id == round_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.where(col(DecisionRevision.written_in).is_distinct_from(
+            func.coalesce(func.txid_current_if_assigned(), -1)))
+    found = column_values(session, query)
     return found[0] if found else None
 
 

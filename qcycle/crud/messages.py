@@ -89,9 +89,11 @@ def reminder_rows(*, session: Session, bases: Iterable[str]) -> dict[str, list[O
 
     Exact keys, a few hundred per query, so the unique index answers: a LIKE prefix scan
     read the whole outbox for every unit (37 % of a national year in the benchmark). The bases
-    first, then continuations only of the bases found (a continuation is queued only beside
-    its base): most of a day's reminders are a unit's first, and asking eight continuation
-    keys of each cost eight lookups that found nothing.
+    first, then continuations only of the bases found, eight keys at a time while all eight are
+    there: most of a day's reminders are a unit's first, and asking eight continuation keys of
+    each cost eight lookups that found nothing. It relies on the keys being ``base``, ``#2``,
+    ``#3``… with no gap, as :func:`qcycle.notify.reminders.merge_reminders` queues them and
+    nothing deletes one row of them.
     """
     found: dict[str, list[OutboxMessage]] = {b: [] for b in bases}
     owner = {b: b for b in found}

@@ -98,9 +98,10 @@ class _ByDecisions:
 
     def __call__(self, session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
         token = crud.decisions_token(session=session, round_id=round_id)
-        if token is None:  # nothing decided: nothing worth keeping
+        if token is None:  # never decided anything: nothing worth keeping
             return read()
-        where = (str(session.get_bind().engine.url), round_id, token, *key)
+        database = str(session.get_bind().engine.url)
+        where = (database, round_id, token, *key)
         with self.lock:
             if where in self.kept:
                 self.kept.move_to_end(where)
@@ -111,6 +112,10 @@ class _ByDecisions:
         # rows under the new one).
         if crud.decisions_token(session=session, round_id=round_id) == token:
             with self.lock:
+                # What was kept under the round's earlier tokens goes (a session still seeing
+                # one reads its rows again).
+                for old in [k for k in self.kept if k[:2] == (database, round_id) and k[2] != token]:
+                    del self.kept[old]
                 self.kept[where] = value
                 while len(self.kept) > self.size:
                     self.kept.popitem(last=False)

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
@@ -79,12 +79,16 @@ class DecisionRevision(SQLModel, table=True):
     (insert, update, delete; revision 0023), whoever writes, so a process may keep what it read
     from the decisions (the takers, who was eliminated) for as long as the token stands.
     A fresh random text each time, never a counter: a database made again from nothing (a test,
-    a rebuilt demo) cannot repeat a token an old reader kept. No row: the round has no decision."""
+    a rebuilt demo) cannot repeat a token an old reader kept. No row: the round never had a
+    decision (rounds with decisions before 0023 were given a token then)."""
     __tablename__ = "decision_revision"
 
     # No foreign key: a round deleted with its decisions fires the triggers as they go.
     round_id: uuid.UUID = Field(primary_key=True)
     token: str
+    # PostgreSQL: the transaction that set the token, which changes it once (SQLite: None, the
+    # token changing with every row).
+    written_in: int | None = Field(None, sa_type=BigInteger)
 
 
 # -- assessment results (考核结果) ---------------------------------------------------------------

@@ -234,8 +234,10 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
         not row.reminder for row in rows) else {}
     # Within office hours every reminder goes now; outside them, a reminder's own deadline
     # today may let it go (the deadline exception): only then are its merged items read.
-    open_now = next_send_time(now) <= now
-    items = {} if open_now else crud.merge_items_of(session=session, ids=[row.id for row in rows if row.reminder])
+    reminders = [row.id for row in rows if row.reminder]
+    open_now = not reminders or next_send_time(now) <= now
+    items = {} if open_now or not settings.office_hours_deadline_exception else crud.merge_items_of(
+        session=session, ids=reminders)
     claimed: list[_Claimed] = []
     lease: list[uuid.UUID] = []
 
@@ -258,7 +260,7 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
                            "处理（--delivered 已送达，--not-delivered 未送达并重发）")))
             continue
         if row.reminder:
-            slot = now if open_now else next_send_time(now, deadline=deadline_today(items[row.id], now.date()))
+            slot = now if open_now else next_send_time(now, deadline=deadline_today(items.get(row.id, []), now.date()))
             if slot > now:
                 change(row, next_attempt_at=slot, **({"status": "failed", "last_error": "上次投递中断（进程退出），此条尚未发出"}
                                                      if interrupted else {}))

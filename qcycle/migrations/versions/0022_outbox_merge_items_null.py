@@ -25,5 +25,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # NULL reads back as None either way: nothing to undo.
-    pass
+    # Back as the code before stored them: its held-reminders query counted these rows too.
+    null = "CAST('null' AS json)" if op.get_bind().dialect.name == "postgresql" else "'null'"
+    op.execute(f"UPDATE outbox_message SET merge_items = {null} WHERE merge_items IS NULL")
