@@ -435,6 +435,29 @@ def test_two_writers_of_overlapping_decisions_neither_deadlock_nor_see_a_token_b
         assert crud.decisions_token(session=s, round_id=rid) is not None
 
 
+def test_a_decision_written_after_a_savepoint_rolled_back_still_changes_the_token(pg: str) -> None:
+    """The token changes once per round and transaction, noted in a setting of the transaction's
+    own: a savepoint rolled back takes the change and the note with it, so the next decision
+    changes the token again. Kept, the note would let the decisions change under the old token."""
+    rid = new_round(pg)
+    with db.session_scope(pg) as s:
+        crud.put_decision(session=s, round_id=rid, stage="review", decides="application", subject="s1",
+                          outcome="approved", decided_by="cli:test")
+    with db.session_scope(pg) as s:
+        before = crud.decisions_token(session=s, round_id=rid)
+    with db.session_scope(pg) as s:
+        nested = s.begin_nested()
+        crud.put_decision(session=s, round_id=rid, stage="review", decides="application", subject="s2",
+                          outcome="approved", decided_by="cli:test")
+        nested.rollback()
+        crud.put_decision(session=s, round_id=rid, stage="review", decides="application", subject="s3",
+                          outcome="approved", decided_by="cli:test")
+    with db.session_scope(pg) as s:
+        after = crud.decisions_token(session=s, round_id=rid)
+        assert crud.outcomes_at(session=s, round_id=rid, stage="review") == {"s1": "approved", "s3": "approved"}
+    assert None not in (before, after) and after != before
+
+
 def test_concurrent_result_saves_leave_one_complete_set(pg: str) -> None:
     rid = new_round(pg)
     sets = [

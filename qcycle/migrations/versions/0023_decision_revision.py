@@ -46,13 +46,20 @@ def upgrade() -> None:
         # version the next must step over until the transaction ends, and 20,000 decisions in
         # one took 5 s instead of 0.8. A reader in the writing transaction keeps nothing (see
         # crud.decisions_token); after the commit, the token stands for all its rows.
+        # The round last revised is also noted in a setting of the transaction's own (undone with
+        # it, or with a savepoint rolled back), so the rows after the first return at once.
         op.execute("""
-            CREATE FUNCTION revise_decisions(round uuid) RETURNS void LANGUAGE sql AS $$
+            CREATE FUNCTION revise_decisions(round uuid) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                IF current_setting('qcycle.decisions_revised', true) IS NOT DISTINCT FROM round::text THEN
+                    RETURN;
+                END IF;
                 INSERT INTO decision_revision (round_id, token, written_in)
                 VALUES (round, gen_random_uuid()::text, txid_current())
                 ON CONFLICT (round_id) DO UPDATE SET token = excluded.token, written_in = excluded.written_in
-                WHERE decision_revision.written_in IS DISTINCT FROM excluded.written_in
-            $$""")
+                WHERE decision_revision.written_in IS DISTINCT FROM excluded.written_in;
+                PERFORM set_config('qcycle.decisions_revised', round::text, true);
+            END $$""")
         # A decision moved to another round changes both rounds; TRUNCATE fires no row trigger,
         # and with no token nothing is kept.
         op.execute("""
