@@ -149,13 +149,14 @@ def get_environment(override_dir: str | Path | None = None) -> jinja2.Environmen
 
 
 # The search path of each (override folder, settings object): asked once per letter rendered,
-# and building it from the settings' paths each time was a tenth of a render.
+# and building it from the settings' paths each time was a tenth of a render. Each entry keeps
+# its settings object alive, so no other object can take that id while the entry stands.
 _SEARCH_PATHS: dict[tuple[str | Path | None, int], tuple[Settings, tuple[str, ...]]] = {}
 
 
 def _search_path(override_dir: str | Path | None, settings: Settings) -> tuple[str, ...]:
     found = _SEARCH_PATHS.get((override_dir, id(settings)))
-    if found is None or found[0] is not settings:  # settings reloaded (a test, another home)
+    if found is None:  # a new folder, or settings loaded again (a test, another home)
         if len(_SEARCH_PATHS) > 64:
             _SEARCH_PATHS.clear()
         paths = [str(Path(override_dir))] if override_dir else []

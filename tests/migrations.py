@@ -13,18 +13,29 @@ _PROGRAMME = ("round: {code: r1}\nstages:\n  - {code: application, kind: submiss
               "  - {code: scoring, kind: assessment}\n  - {code: committee, kind: decision, decides: scoring}\n")
 
 
+def _new_id(url: str) -> object:
+    """A new id as the database binds it: CHAR(32) on SQLite, uuid on PostgreSQL."""
+    return uuid.uuid4().hex if url.startswith("sqlite") else uuid.uuid4()
+
+
+def _round_rows(connection, url: str, codes: list[str]) -> list[object]:
+    """New rounds in plain SQL; their ids as the database binds them."""
+    ids = [_new_id(url) for _ in codes]
+    for rid, code in zip(ids, codes, strict=True):
+        connection.execute(text(
+            "INSERT INTO programme_round (id, code, name, issuer_code, config_path, config_sha256, first_year,"
+            " last_year, created_at, updated_at) VALUES (:id, :code, '测试', 'amr', 'x.yaml', :sha, 2023, 2023,"
+            " :t, :t)"), {"id": rid, "code": code, "sha": "0" * 64, "t": "2023-04-18 10:00:00"})
+    return ids
+
+
 def decides_after_0015(url: str) -> list[tuple[str, str, str]]:
     """(round code, stage, decides) of decisions stored at 0014 in a round with a stored programme
     (r1) and one without (r0: it ran before texts were kept), after upgrading to head."""
     db.upgrade(url, "0014_review_stage")
-    sqlite = url.startswith("sqlite")
-
-    def new_id() -> object:
-        return uuid.uuid4().hex if sqlite else uuid.uuid4()  # CHAR(32) on SQLite, uuid on PostgreSQL
-
     with db.get_engine(url).begin() as connection:
         for code, config in [("r1", _PROGRAMME), ("r0", None)]:
-            rid = new_id()
+            rid = _new_id(url)
             connection.execute(text(
                 "INSERT INTO programme_round (id, code, name, issuer_code, config_path, config_sha256, first_year,"
                 " last_year, config_text, created_at, updated_at) VALUES (:id, :code, '测试', 'amr', 'x.yaml', :sha,"
@@ -34,7 +45,7 @@ def decides_after_0015(url: str) -> list[tuple[str, str, str]]:
                 connection.execute(text(
                     "INSERT INTO decision (id, round_id, stage, subject, outcome, decided_by, note, decided_at)"
                     " VALUES (:id, :rid, :stage, 'e1', 'rejected', 'cli:test', '', '2021-06-01 00:00:00')"),
-                    {"id": new_id(), "rid": rid, "stage": stage})
+                    {"id": _new_id(url), "rid": rid, "stage": stage})
     found = _upgraded_and_read(url, "SELECT r.code, d.stage, d.decides FROM decision d JOIN programme_round r"
                                     " ON r.id = d.round_id ORDER BY r.code, d.stage")
     return [(str(a), str(b), str(c)) for a, b, c in found]
@@ -45,15 +56,10 @@ def revisions_after_0021(url: str) -> tuple[int, int, int]:
     revised hand-in, after upgrading to head: SQLite rebuilds ``submission`` to drop its fingerprint
     key, and the revision's foreign key must neither stop the rebuild nor lose the row."""
     db.upgrade(url, "0020_outbox_posted_with")
-    sqlite = url.startswith("sqlite")
-    ids = [uuid.uuid4() for _ in range(3)]
-    rid, sid, vid = (i.hex for i in ids) if sqlite else ids
+    sid, vid = _new_id(url), _new_id(url)
     stamp = "2023-04-18 10:00:00"
     with db.get_engine(url).begin() as connection:
-        connection.execute(text(
-            "INSERT INTO programme_round (id, code, name, issuer_code, config_path, config_sha256, first_year,"
-            " last_year, created_at, updated_at) VALUES (:id, 'r1', '测试', 'amr', 'x.yaml', :sha, 2023, 2023,"
-            " :t, :t)"), {"id": rid, "sha": "0" * 64, "t": stamp})
+        (rid,) = _round_rows(connection, url, ["r1"])
         columns = ("kind, stage, unit_code, fingerprint, payload, submitted_at, source, late, status, id, round_id,"
                    " received_at")
         values = "'application', 'application', 'c1', :fp, '{}', :t, 'test', false, 'accepted', :id, :rid, :t"
@@ -85,35 +91,18 @@ def merge_items_after_0022(url: str) -> list[tuple[str, bool]]:
     stamp = "2023-04-18 10:00:00"
     with db.get_engine(url).begin() as connection:
         for key, items in (("letter", "null"), ("reminders", '[{"action_key": "a1"}]')):
-            message_id = uuid.uuid4().hex if sqlite else uuid.uuid4()
             connection.execute(text(
                 "INSERT INTO outbox_message (id, idempotency_key, action, unit_code, channel, logical_date, subject,"
                 " body, status, attempts, created_at, merge_items) VALUES (:id, :key, 'a', 'c1', 'sink',"
                 f" '2023-04-18', 's', 'b', 'queued', 0, :t, {'CAST(:items AS json)' if not sqlite else ':items'})"),
-                {"id": message_id, "key": key, "t": stamp, "items": items})
+                {"id": _new_id(url), "key": key, "t": stamp, "items": items})
     found = _upgraded_and_read(url, "SELECT idempotency_key, merge_items IS NULL FROM outbox_message"
                                     " ORDER BY idempotency_key")
     return [(str(key), bool(null)) for key, null in found]
 
 
-def _round_rows(connection, url: str, codes: list[str]) -> list[object]:
-    """New rounds in plain SQL; their ids as the database binds them."""
-    sqlite = url.startswith("sqlite")
-    ids = [uuid.uuid4().hex if sqlite else uuid.uuid4() for _ in codes]
-    for rid, code in zip(ids, codes, strict=True):
-        connection.execute(text(
-            "INSERT INTO programme_round (id, code, name, issuer_code, config_path, config_sha256, first_year,"
-            " last_year, created_at, updated_at) VALUES (:id, :code, '测试', 'amr', 'x.yaml', :sha, 2023, 2023,"
-            " :t, :t)"), {"id": rid, "code": code, "sha": "0" * 64, "t": "2023-04-18 10:00:00"})
-    return ids
-
-
 _DECIDE = ("INSERT INTO decision (id, round_id, stage, decides, subject, outcome, decided_by, note, decided_at)"
            " VALUES (:id, :rid, 'review', 'application', :subject, :outcome, 'cli:test', '', '2023-04-18 10:00:00')")
-
-
-def _new_id(url: str) -> object:
-    return uuid.uuid4().hex if url.startswith("sqlite") else uuid.uuid4()
 
 
 def tokens_after_0023(url: str) -> tuple[bool, bool]:

@@ -24,7 +24,7 @@ from qcycle.intake.placing import (
     unplaced,
 )
 from qcycle.jsontext import canonical
-from qcycle.lifecycle.who import outcomes, p_item_name, pending_decisions, select_subjects
+from qcycle.lifecycle.who import p_item_name, pending_decisions, select_subjects, stage_outcomes
 from qcycle.models import NEGATIVE_OUTCOMES, QuarantinedRecord, identity_text, ordered_uuid
 from qcycle.schema import Programme, Stage, SubmissionKind
 from qcycle.timetable import Timetable
@@ -234,7 +234,7 @@ def _not_owed(session: Session, p: Programme, round_id: uuid.UUID, plan: _Plan, 
     category = plan.row["category_code"]
     owed = cutoffs.setdefault("owed", {})
     if (stage.code, category) not in owed:
-        made = outcomes(session, round_id, approving)
+        made = stage_outcomes(session, round_id, approving)
         settled = bool(made) and not pending_decisions(session, p, round_id, p.stage(approving), category)
         owed[stage.code, category] = (made, any(":" in x for x in made),
                                       frozenset(select_subjects(session, p, round_id, stage.owed_by, category))

@@ -39,7 +39,6 @@ __all__ = [
     "eliminated",
     "handed_in_query",
     "in_category",
-    "outcomes",
     "outstanding",
     "owed_items",
     "owers",
@@ -49,6 +48,7 @@ __all__ = [
     "resolve",
     "results_of",
     "select_subjects",
+    "stage_outcomes",
     "takers",
 ]
 
@@ -151,7 +151,7 @@ def decided(session: Session, round_id: uuid.UUID, stage: str, outcomes: tuple[s
     return _from_decisions(session, round_id, ("decided", round_id, stage, outcomes), read)
 
 
-def outcomes(session: Session, round_id: uuid.UUID, stage: str) -> Mapping[str, str]:
+def stage_outcomes(session: Session, round_id: uuid.UUID, stage: str) -> Mapping[str, str]:
     """``{subject: outcome}`` of every decision the ``stage`` has made (read-only)."""
     def read() -> Mapping[str, str]:
         return MappingProxyType(crud.outcomes_at(session=session, round_id=round_id, stage=stage))
