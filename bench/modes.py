@@ -438,8 +438,9 @@ def _digests(app_db: Path) -> dict[str, str]:
     return {"messages_digest": _messages_digest(sent), "results_digest": _results_digest(results)}
 
 
-_CORE = ["qcycle.db", "qcycle.intake", "qcycle.lifecycle", "qcycle.loader", "qcycle.moment",
-         "qcycle.notify.outbox", "qcycle.synthetic", "qcycle.timetable", "qcycle.workcal"]
+_CORE = ["alembic.command", "qcycle.crud", "qcycle.db", "qcycle.intake", "qcycle.lifecycle", "qcycle.loader", "qcycle.moment",
+         "qcycle.models", "qcycle.notify.outbox", "qcycle.synthetic", "qcycle.timetable", "qcycle.workcal",
+         "sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.sqlite"]
 _IMPORTS = {"floor": _CORE, "qcycle": [*_CORE, "qcycle.flows.lifecycle", "qcycle.flows.simulate", "qcycle.tasks.rounds"],
             "naive": [*_CORE, "prefect", "prefect.cache_policies"],
             "limit": ["jinja2", "sqlite3", "pickle", "hashlib"],
@@ -469,6 +470,12 @@ def run_mode(mode: str, programme_file: Path, home: Path, profile: Path | None =
     started = time.perf_counter()
     for module in _IMPORTS[mode]:
         importlib.import_module(module)
+    if mode in ("floor", "qcycle", "naive"):
+        # Apprise loads its ~100 plugin modules when qcycle's channel schemas are first
+        # registered (~0.3 s): start-up of the same kind, done by the first delivery otherwise.
+        from qcycle.notify.handlers import ensure_schemas
+
+        ensure_schemas()
     import_s = time.perf_counter() - started
     # Recording what each render was given costs a dict entry per message (~0.1 s a year).
     renders = _capturing_renders() if mode == "floor" and capture else None

@@ -730,6 +730,33 @@ def test_a_taker_of_two_items_that_reports_on_one_is_asked_for_the_other_by_name
     assert carry_out(session, p, rid, names["midterm:deadline:2023-07"]).counts == {"overdue": 1}
 
 
+def test_who_owes_a_report_item_by_item_is_found_from_one_read_of_the_hand_ins(session, round_, monkeypatch):
+    """A report owed item by item: 510100 reported on one of its two items and still owes the
+    other, 510300 on its only item, 510400 on nothing. The subjects handed in say both who handed
+    in and what is still owed; their units read apart were a second scan of the same hand-ins
+    (a fifth of a national status report)."""
+    p, t, rid = round_
+    for unit, item in (("510100", "cxyl-01"), ("510100", "cxyl-02"), ("510300", "zlcx-01"), ("510400", "zlcx-02")):
+        _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
+        crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                          subject=f"{unit}:{item}", outcome="approved", decided_by="cli:test")
+    for unit, item in (("510100", "cxyl-01"), ("510300", "zlcx-01")):
+        with clock.frozen(dt.datetime.fromisoformat("2023-07-10T09:00:00+08:00")):
+            ingest(session=session, programme=p, timetable=t, round_id=rid, source="test", record={
+                "kind": "progress_report", "unit": unit, "item": item, "period": "2023-07",
+                "submitted_at": "2023-07-10T09:00:00+08:00"})
+    from qcycle.lifecycle.who import owed_items
+
+    deadline = t.by_name()["midterm:deadline:2023-07"]
+    reads = []
+    real = crud.handed_in_units, crud.handed_in_subjects
+    monkeypatch.setattr(crud, "handed_in_units", lambda **kw: reads.append("units") or real[0](**kw))
+    monkeypatch.setattr(crud, "handed_in_subjects", lambda **kw: reads.append("subjects") or real[1](**kw))
+    assert sorted(outstanding(session, p, rid, deadline)) == ["510100", "510400"]
+    assert reads == ["subjects"]
+    assert owed_items(session, p, rid, deadline) == {"510100": ["cxyl-02"]}
+
+
 def test_simulated_reviewers_mark_down_what_they_were_never_given() -> None:
     from qcycle.synthetic import scores
 

@@ -41,7 +41,6 @@ from qcycle.crud.amendments import (
 )
 from qcycle.crud.auditlog import audit, audit_entries
 from qcycle.crud.decisions import (
-    decided_at,
     decided_subjects,
     decisions_at,
     decisions_token,
@@ -155,7 +154,6 @@ __all__ = [
     "count_messages",
     "count_submissions",
     "current_submissions",
-    "decided_at",
     "decided_subjects",
     "decisions_at",
     "decisions_token",

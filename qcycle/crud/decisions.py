@@ -21,7 +21,6 @@ from qcycle.models import DECISION_OUTCOMES, Decision, DecisionRevision, Review
 
 __all__ = [
     "GivenValue",
-    "decided_at",
     "decided_subjects",
     "decisions_token",
     "decisions_with_outcome",
@@ -197,12 +196,6 @@ def subjects_with_outcome(*, session: Session, round_id: uuid.UUID, outcomes: Se
     if except_stages:
         query = query.where(col(Decision.stage).not_in(except_stages))
     return column_values(session, query)
-
-
-def decided_at(*, session: Session, round_id: uuid.UUID, stage: str) -> list[str]:
-    """Subjects the decision ``stage`` has decided on, whatever the outcome."""
-    return column_values(session, select(Decision.subject).where(
-        Decision.round_id == round_id, Decision.stage == stage))
 
 
 def decisions_with_outcome(*, session: Session, round_id: uuid.UUID,

@@ -346,12 +346,24 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
     joined = _joined(session, round_id)
     if joined:
         due = [u for u in due if u not in joined or joined[u] <= action.at]
-    done = _submitted(session, round_id, stage, action.period, action.category, p)
-    if less_refused and stage.lateness == "reject":
-        done |= _submitted(session, round_id, stage, action.period, action.category, p, "rejected_late")
-    # ``owed``: the caller's own owed_items (a letter names the items), not read again.
-    partly = owed if owed is not None else owed_items(session, p, round_id, action, less_refused=less_refused)
+    statuses = _counted(stage, less_refused)
+    items = _owed_subjects(session, p, round_id, action) if owed is None else []
+    if items:
+        # Owed item by item: the subjects handed in say who handed in and what is still owed
+        # (their units read apart scanned the same hand-ins twice).
+        handed = _handed_in_subjects(session, p, round_id, stage, action, statuses)
+        done: set[str] | frozenset[str] = {s.partition(":")[0] for s in handed}
+        partly = _items_missing(items, handed)
+    else:
+        done = frozenset().union(*(_submitted(session, round_id, stage, action.period, action.category, p, status)
+                                   for status in statuses))
+        partly = owed or {}  # the caller's own owed_items (a letter names the items), not read again
     return [u for u in due if u not in done or u in partly]
+
+
+def _counted(stage: Stage, less_refused: bool) -> list[str]:
+    """Accepted hand-ins; with ``less_refused``, those refused as late too."""
+    return ["accepted"] + (["rejected_late"] if less_refused and stage.lateness == "reject" else [])
 
 
 def _joined(session: Session, round_id: uuid.UUID) -> dict[str, dt.datetime]:
@@ -379,17 +391,27 @@ def owed_items(session: Session, p: Programme, round_id: uuid.UUID, action: Acti
                less_refused: bool = False) -> dict[str, list[str]]:
     """Units owing the action's submission for several list items that handed it in for some but
     not all: unit → the items still owed (a 揭榜 taker reports on each item it took)."""
+    items = _owed_subjects(session, p, round_id, action)
+    if not items:
+        return {}
+    stage = p.stage(action.stage)
+    return _items_missing(items, _handed_in_subjects(session, p, round_id, stage, action, _counted(stage, less_refused)))
+
+
+def _owed_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
+    """The 'unit:item' subjects owing the action's submission item by item (none for a stage
+    owed by units)."""
     stage = p.stage(action.stage)
     if stage.owed_by is None or not stage.owed_by.dynamic:
-        return {}
+        return []
     period = next((x for x in stage.periods if x.code == action.period), None)
     only = set(period.categories) if period and period.categories else None  # a period for some categories
-    owed = [s for s in select_subjects(session, p, round_id, stage.owed_by, action.category)
+    return [s for s in select_subjects(session, p, round_id, stage.owed_by, action.category)
             if ":" in s and (only is None or p.item_category.get(s.partition(":")[2]) in only)]
-    if not owed:
-        return {}
-    statuses = ["accepted"] + (["rejected_late"] if less_refused and stage.lateness == "reject" else [])
-    handed = {s for status in statuses for s in _handed_in_subjects(session, p, round_id, stage, action, status)}
+
+
+def _items_missing(owed: list[str], handed: set[str]) -> dict[str, list[str]]:
+    """unit → its owed items not handed in, for the units that handed some in."""
     some = {s.partition(":")[0] for s in handed}
     missing: dict[str, list[str]] = defaultdict(list)
     for s in owed:
@@ -400,11 +422,13 @@ def owed_items(session: Session, p: Programme, round_id: uuid.UUID, action: Acti
 
 
 def _handed_in_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, action: Action,
-                        status: str) -> frozenset[str]:
-    return _remembered(("handed_subjects", round_id, id(p), stage.code, action.period, action.category, status),
-                       lambda: frozenset(crud.handed_in_subjects(
-                           session=session, round_id=round_id, stage=stage.code, period=action.period,
-                           category=action.category, item_category=p.item_category, status=status)))
+                        statuses: list[str]) -> set[str]:
+    def read(status: str) -> list[str]:
+        return crud.handed_in_subjects(session=session, round_id=round_id, stage=stage.code, period=action.period,
+                                       category=action.category, item_category=p.item_category, status=status)
+    return {s for status in statuses for s in _remembered(
+        ("handed_subjects", round_id, id(p), stage.code, action.period, action.category, status),
+        functools.partial(read, status))}
 
 
 def p_unit_name(p: Programme, subject: str) -> str | None:
@@ -445,14 +469,14 @@ def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stag
             subjects = set(decided(session, round_id, target.code, POSITIVE))
         else:
             subjects = set(crud.result_subjects(session=session, round_id=round_id, stage=target.code))
-        if undecided:
-            subjects -= set(crud.decided_at(session=session, round_id=round_id, stage=stage.code))
     else:
         # Filtered and made distinct by the database (a national round: ~10,000 applications,
         # asked about at every moment until the decision is complete).
         subjects = set(crud.accepted_subjects(session=session, round_id=round_id, stage=target.code,
                                               category=category, item_category=p.item_category,
-                                              uncategorised=False, undecided_at=stage.code if undecided else None))
+                                              uncategorised=False))
+    if undecided:  # the stage's own decisions, kept while its decisions token stands
+        subjects -= stage_outcomes(session, round_id, stage.code).keys()
         if subjects and target.owed_by is not None and target.owed_by.dynamic:
             # e.g. an application counts only after a second party recommended the unit
             allowed = set(resolve(session, p, round_id, target.owed_by, category))
