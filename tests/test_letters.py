@@ -567,6 +567,21 @@ def test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_objec
         assert re.search(r"经评审，贵单位(?:申报的“[^”]+”)?得分[\d.]+[^。]*，未列入", m.body), m.body
         assert m.body.count("排名第") == 1 or "排名第" not in m.body, m.body
         assert m.logical_date == notice.on, (m.unit_code, m.logical_date)
+    # One placed by its score and refused after is told why it is not listed: "排名第2，未列入" with one
+    # award listed read as if its rank had kept it off (天水). The step is named, with its reason, or,
+    # where a letter of the step's own told it, said to have been told (not told twice: 温州).
+    from qcycle.lifecycle.standing import steps_told_alone
+
+    apart = steps_told_alone(r.programme)
+    unplaced = {s.partition(":")[0] for s in r.unplaced_subjects}
+    for m in (m for m in told if m.unit_code in refused - unplaced):
+        steps = {d.stage for d in r.decisions if d.outcome in NEGATIVE_OUTCOMES and d.subject.partition(":")[0] == m.unit_code}
+        if steps & apart:
+            assert "说明：未列入的原因已另行告知。" in m.body and not re.search(r"，未(?:通过|获)", m.body), m.body
+        else:
+            assert re.search(r"，未(?:通过|获)[^。]+，未列入", m.body), m.body
+    if path.stem.startswith(("gz-", "ts-", "wz-")):  # a later step refuses one of the candidates placed
+        assert any(m.unit_code in refused - unplaced for m in told)
     if path.stem.startswith("ts-"):
         assert told  # 天水 scores more candidates than it awards
 

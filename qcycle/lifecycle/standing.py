@@ -234,9 +234,10 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
              category: str | None) -> dict[str, dict[str, str | None]]:
     """Units scored in the assessment a 公示's list comes from and not on it, each with where it
     stands, as the 公示's letter to it says: its score and rank, and why the score did not place it
-    ("名额不超过2个"; a later step that refused it said why in its own letter). Told while they
-    may still object: 天水's third, 0.11 points behind the last winner, first heard of its place at
-    the award, weeks after the 公示 had closed, and then learned nothing it could object on."""
+    ("名额不超过2个"), or the later step that refused it (that it was told apart, if a letter of its own
+    told it). Told while they may still object: 天水's third, 0.11 points behind the last winner,
+    first heard of its place at the award, weeks after the 公示 had closed, and then learned nothing
+    it could object on."""
     # The assessment the list comes from: the one its selection names, else the latest.
     assessed = (notice.notify.assessed_at if notice.notify and notice.notify.assessed_at
                 else crud.latest_results_stage(session=session, round_id=round_id))
@@ -244,6 +245,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
         return {}
     rows = results_of(session, round_id, assessed)
     refused = rejections(session, p, round_id)
+    apart = steps_told_alone(p)
     vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in refused}
     mine: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
@@ -251,14 +253,22 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
             mine[r.unit_code.partition(":")[0]].append(r)
     out: dict[str, dict[str, str | None]] = {}
     for unit, results in sorted(mine.items()):
-        kept = [r for r in results if r.unit_code not in refused]  # a refusal's own letter said why
+        kept = [r for r in results if r.unit_code not in refused]  # a refusal is its own remark
         said = []
         for r in results:
             item = p_item_name(p, r.unit_code)
             # "名额不超过2个，贵单位得分排名第3": the rank once, where the remark gives it.
             ranked = r in kept and "排名第" in (result_remarks(p, [r], vacated) or "")
-            said.append(f"{'申报的' + quoted(item) if item else ''}得分{r.total:.2f}" + ("" if ranked else f"、排名第{r.rank}"))
-        out[unit] = {"standing": "；".join(said), "remarks": result_remarks(p, kept, vacated) if kept else None}
+            # Refused at a later step: its score and rank alone would read as why it is not listed
+            # (天水's 2nd, one award listed: "排名第2，未列入"). The step is said, with its reason,
+            # unless a letter of its own told it (not told twice: 温州).
+            why = f"，{refused[r.unit_code][0]}" if r.unit_code in refused and refused[r.unit_code][1] not in apart else ""
+            said.append(f"{'申报的' + quoted(item) if item else ''}得分{r.total:.2f}"
+                        + ("" if ranked else f"、排名第{r.rank}") + why)
+        remarks = result_remarks(p, kept, vacated) if kept else None
+        if any(refused.get(r.unit_code, ("", ""))[1] in apart for r in results):
+            remarks = (remarks or "") + "未列入的原因已另行告知。"
+        out[unit] = {"standing": "；".join(said), "remarks": remarks}
     return out
 
 
