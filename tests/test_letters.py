@@ -586,6 +586,28 @@ def test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_objec
         assert told  # 天水 scores more candidates than it awards
 
 
+def test_a_refusal_no_letter_of_its_own_told_is_said_in_the_public_notice(tmp_path_factory, monkeypatch):
+    """天水 without its 评审委员会审议结果 letter: the 公示's letter to the 2nd, refused by the committee,
+    is the first to tell it, so it names the step and its reason (not "排名第2，未列入" alone)."""
+    ts = next(p for p in PROGRAMMES if p.stem == "ts-government-quality-award-2024")
+    text = ts.read_text(encoding="utf-8")
+    start, end = text.index("  - code: committee_result\n"), text.index("  - code: notice\n")
+    folder = tmp_path_factory.mktemp("ts-untold")
+    (folder / ts.name).write_text(text[:start] + text[end:], encoding="utf-8")
+    use_home(monkeypatch, folder / "home")
+    try:
+        *_, round_id = play_programme(folder / ts.name, seed=5)
+        with db.session_scope() as session:
+            notices = [m for m in session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all()
+                       if name_of(m.action) == "notice:notice_open" and "经评审，贵单位" in m.body]
+    finally:
+        leave_home()
+    [letter] = [m for m in notices if m.unit_code == "ts-e04"]  # the seed's 2nd, refused by the committee
+    assert re.search(r"经评审，贵单位得分[\d.]+、排名第2，未通过评审委员会审议（经核查，申报材料所述情况与实际不符），"
+                     r"未列入拟获奖名单。", letter.body), letter.body
+    assert "另行告知" not in letter.body
+
+
 @pytest.mark.parametrize(("round_name", "items", "grade", "reads"), [
     ("2024年度太仓市市长质量奖", "", "市长质量奖", "荣获2024年度太仓市市长质量奖"),
     ("2024年广州市市长质量奖评审", "", "市长质量奖提名奖", "在2024年广州市市长质量奖评审中荣获市长质量奖提名奖"),
