@@ -557,7 +557,7 @@ def test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_objec
     listed = {m.unit_code for m in r.messages if name_of(m.action).partition(":")[0] in notices and "已列入" in m.body}
     assert not any("经评审，贵单位" in m.body for m in r.messages if m.unit_code in listed and
                    name_of(m.action).partition(":")[0] in notices)
-    # Every candidate scored and not listed: graded below the list, or refused at a later step (its refusal said again).
+    # Every candidate scored and not listed: graded below the list, or refused at a later step (see below).
     refused = {d.subject.partition(":")[0] for d in r.decisions if d.outcome in NEGATIVE_OUTCOMES}
     assert {s.partition(":")[0] for s in r.unplaced_subjects} - listed <= {m.unit_code for m in told}
     assert {m.unit_code for m in told} <= ({s.partition(":")[0] for s in r.unplaced_subjects} | refused) - listed
@@ -569,7 +569,7 @@ def test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_objec
         assert m.logical_date == notice.on, (m.unit_code, m.logical_date)
     # One placed by its score and refused after is told why it is not listed: "排名第2，未列入" with one
     # award listed read as if its rank had kept it off (天水). The step is named, with its reason, or,
-    # where a letter of the step's own told it, said to have been told (not told twice: 温州).
+    # where a letter of the step's own tells it, said to be told apart (not told twice: 温州).
     from qcycle.lifecycle.standing import steps_told_alone
 
     apart = steps_told_alone(r.programme)
@@ -577,7 +577,8 @@ def test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_objec
     for m in (m for m in told if m.unit_code in refused - unplaced):
         steps = {d.stage for d in r.decisions if d.outcome in NEGATIVE_OUTCOMES and d.subject.partition(":")[0] == m.unit_code}
         if steps & apart:
-            assert "说明：未列入的原因已另行告知。" in m.body and not re.search(r"，未(?:通过|获)", m.body), m.body
+            assert re.search(r"说明：(?:申报的“[^”]+”)?未列入的原因另行告知。", m.body), m.body
+            assert not re.search(r"，未(?:通过|获)", m.body), m.body
         else:
             assert re.search(r"，未(?:通过|获)[^。]+，未列入", m.body), m.body
     if path.stem.startswith(("gz-", "ts-", "wz-")):  # a later step refuses one of the candidates placed

@@ -14,6 +14,7 @@ from qcycle.clock import at
 from qcycle.intake import ingest
 from qcycle.lifecycle import (
     carry_out,
+    decision_subjects,
     handed_in_query,
     outstanding,
     p_item_name,
@@ -563,6 +564,29 @@ def test_a_decision_request_names_its_stage_and_category_and_marks_a_hand_in_tak
     assert subject == "【待审核】2023年度质量发展创新突破“揭榜挂帅”项目：评价确认（质量创新类）2项", subject
     assert "成都市市场监督管理局：贯彻执行《四川省质量促进条例》成效明显地方，2023年12月18日 10:00提交；" in body, body
     assert "自贡市市场监督管理局：质量基础设施“一站式”服务成效明显地方，2023年12月21日 10:00提交（逾期，已受理）。" in body, body
+
+
+def test_a_decision_decides_only_on_hand_ins_of_the_units_its_window_is_owed_by(session, round_):
+    """自贡 asks for the 评价确认 of an item whose 揭榜书 still waits for its review: taken (nothing is
+    settled yet), but the 评价确认 decides on the takers' requests only, pending or not (``qcycle
+    decide`` checks its rows against those)."""
+    p, t, rid = round_
+    for unit, item in (("510100", "zlcx-01"), ("510300", "zlcx-02")):
+        _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
+    crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                      subject="510100:zlcx-01", outcome="approved", decided_by="cli:test")
+    for unit, item in (("510100", "zlcx-01"), ("510300", "zlcx-02")):
+        with clock.frozen(dt.datetime.fromisoformat("2023-12-18T10:00:00+08:00")):
+            assert ingest(session=session, programme=p, timetable=t, round_id=rid, source="test",
+                          record={"kind": "evaluation_request", "unit": unit, "item": item,
+                                  "submitted_at": "2023-12-18T10:00:00+08:00"}).status == "accepted"
+    evaluation = p.stage("evaluation")
+    assert decision_subjects(session, p, rid, evaluation, "zlcx") == ["510100:zlcx-01"]
+    assert pending_decisions(session, p, rid, evaluation, "zlcx") == ["510100:zlcx-01"]
+    crud.put_decision(session=session, round_id=rid, stage="evaluation", decides="evaluation_request",
+                      subject="510100:zlcx-01", outcome="approved", decided_by="cli:test")
+    assert decision_subjects(session, p, rid, evaluation, "zlcx") == ["510100:zlcx-01"]
+    assert pending_decisions(session, p, rid, evaluation, "zlcx") == []
 
 
 def test_a_late_hand_in_refused_is_answered_once_dated_the_run_and_never_before_it_came(session, round_):

@@ -87,7 +87,7 @@ def steps_told_alone(p: Programme) -> set[str]:
     {rejected_at: …}``) or a published list sent to the rejected (四川's 揭榜名单: "申报的“…”未列入")
     tells as soon as they are decided: a later result letter does not tell them again (温州's 未获奖
     letter repeated the 资格审查 refusal of five months before; 四川's 创先引领 results, 凉山's item
-    left off the list 21 months before)."""
+    left off the list 21 months before), and a 公示's letter says they are told apart."""
     return {w.rejected_at for s in p.stages
             if (s.template == "step_result" or s.kind is StageKind.publication) and s.notify is not None
             for w in (s.notify, *s.notify.any_of) if w.rejected_at}
@@ -234,8 +234,8 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
              category: str | None) -> dict[str, dict[str, str | None]]:
     """Units scored in the assessment a 公示's list comes from and not on it, each with where it
     stands, as the 公示's letter to it says: its score and rank, and why the score did not place it
-    ("名额不超过2个"), or the later step that refused it (that it was told apart, if a letter of its own
-    told it). Told while they may still object: 天水's third, 0.11 points behind the last winner,
+    ("名额不超过2个"), or the later step that refused it (that it is told apart, if a letter of its own
+    tells it). Told while they may still object: 天水's third, 0.11 points behind the last winner,
     first heard of its place at the award, weeks after the 公示 had closed, and then learned nothing
     it could object on."""
     # The assessment the list comes from: the one its selection names, else the latest.
@@ -253,21 +253,27 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
             mine[r.unit_code.partition(":")[0]].append(r)
     out: dict[str, dict[str, str | None]] = {}
     for unit, results in sorted(mine.items()):
-        kept = [r for r in results if r.unit_code not in refused]  # a refusal is its own remark
-        said = []
+        # A refused result is not explained by result_remarks: its step is said in the standing, or
+        # said to be told apart.
+        kept = [r for r in results if r.unit_code not in refused]
+        said, apart_items = [], []
         for r in results:
             item = p_item_name(p, r.unit_code)
             # "名额不超过2个，贵单位得分排名第3": the rank once, where the remark gives it.
             ranked = r in kept and "排名第" in (result_remarks(p, [r], vacated) or "")
             # Refused at a later step: its score and rank alone would read as why it is not listed
             # (天水's 2nd, one award listed: "排名第2，未列入"). The step is said, with its reason,
-            # unless a letter of its own told it (not told twice: 温州).
-            why = f"，{refused[r.unit_code][0]}" if r.unit_code in refused and refused[r.unit_code][1] not in apart else ""
+            # unless a letter of its own tells it (not told twice: 温州).
+            told_apart = r.unit_code in refused and refused[r.unit_code][1] in apart
+            why = f"，{refused[r.unit_code][0]}" if r.unit_code in refused and not told_apart else ""
             said.append(f"{'申报的' + quoted(item) if item else ''}得分{r.total:.2f}"
                         + ("" if ranked else f"、排名第{r.rank}") + why)
+            if told_apart:
+                apart_items.append(item)
         remarks = result_remarks(p, kept, vacated) if kept else None
-        if any(refused.get(r.unit_code, ("", ""))[1] in apart for r in results):
-            remarks = (remarks or "") + "未列入的原因已另行告知。"
+        if apart_items:
+            named = "、".join(quoted(i) for i in apart_items if i)
+            remarks = (remarks or "") + (f"申报的{named}" if named else "") + "未列入的原因另行告知。"
         out[unit] = {"standing": "；".join(said), "remarks": remarks}
     return out
 

@@ -346,22 +346,20 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
     joined = _joined(session, round_id)
     if joined:
         due = [u for u in due if u not in joined or joined[u] <= action.at]
-    statuses = _counted(stage, less_refused)
-    items = _owed_subjects(session, p, round_id, action) if owed is None else []
-    if items:
-        # Owed item by item: the subjects handed in say who handed in and what is still owed
-        # (their units read apart scanned the same hand-ins twice).
+    statuses = _counting_statuses(stage, less_refused)
+    if items := (_owed_subjects(session, p, round_id, action) if owed is None else []):
+        # Owed item by item: the subjects handed in say who handed in and what is owed (one scan, not two).
         handed = _handed_in_subjects(session, p, round_id, stage, action, statuses)
         done: set[str] | frozenset[str] = {s.partition(":")[0] for s in handed}
         partly = _items_missing(items, handed)
     else:
         done = frozenset().union(*(_submitted(session, round_id, stage, action.period, action.category, p, status)
                                    for status in statuses))
-        partly = owed or {}  # the caller's own owed_items (a letter names the items), not read again
+        partly = owed or {}  # a caller's own owed_items (its letter names them), or none: owed by units
     return [u for u in due if u not in done or u in partly]
 
 
-def _counted(stage: Stage, less_refused: bool) -> list[str]:
+def _counting_statuses(stage: Stage, less_refused: bool) -> list[str]:
     """Accepted hand-ins; with ``less_refused``, those refused as late too."""
     return ["accepted"] + (["rejected_late"] if less_refused and stage.lateness == "reject" else [])
 
@@ -395,7 +393,8 @@ def owed_items(session: Session, p: Programme, round_id: uuid.UUID, action: Acti
     if not items:
         return {}
     stage = p.stage(action.stage)
-    return _items_missing(items, _handed_in_subjects(session, p, round_id, stage, action, _counted(stage, less_refused)))
+    return _items_missing(items, _handed_in_subjects(session, p, round_id, stage, action,
+                                                     _counting_statuses(stage, less_refused)))
 
 
 def _owed_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
@@ -423,9 +422,10 @@ def _items_missing(owed: list[str], handed: set[str]) -> dict[str, list[str]]:
 
 def _handed_in_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, action: Action,
                         statuses: list[str]) -> set[str]:
-    def read(status: str) -> list[str]:
-        return crud.handed_in_subjects(session=session, round_id=round_id, stage=stage.code, period=action.period,
-                                       category=action.category, item_category=p.item_category, status=status)
+    def read(status: str) -> frozenset[str]:
+        return frozenset(crud.handed_in_subjects(session=session, round_id=round_id, stage=stage.code,
+                                                 period=action.period, category=action.category,
+                                                 item_category=p.item_category, status=status))
     return {s for status in statuses for s in _remembered(
         ("handed_subjects", round_id, id(p), stage.code, action.period, action.category, status),
         functools.partial(read, status))}
@@ -475,12 +475,12 @@ def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stag
         subjects = set(crud.accepted_subjects(session=session, round_id=round_id, stage=target.code,
                                               category=category, item_category=p.item_category,
                                               uncategorised=False))
-    if undecided:  # the stage's own decisions, kept while its decisions token stands
-        subjects -= stage_outcomes(session, round_id, stage.code).keys()
         if subjects and target.owed_by is not None and target.owed_by.dynamic:
             # e.g. an application counts only after a second party recommended the unit
             allowed = set(resolve(session, p, round_id, target.owed_by, category))
             subjects = {x for x in subjects if x.partition(":")[0] in allowed}
+    if undecided:  # less the stage's own decisions (kept while the round's decisions token stands)
+        subjects -= stage_outcomes(session, round_id, stage.code).keys()
     if subjects and stage.among is not None:  # e.g. the committee decides only on award candidates
         among = set(select_subjects(session, p, round_id, stage.among, category))
         subjects = {x for x in subjects if x in among or x.partition(":")[0] in among}
