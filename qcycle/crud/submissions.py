@@ -22,7 +22,6 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    exists,
     false,
     null,
     or_,
@@ -47,7 +46,6 @@ from qcycle.crud.rounds import lock_round
 from qcycle.models import (
     SUBMISSION_KINDS,
     SUBMISSION_STATUSES,
-    Decision,
     Submission,
     SubmissionRevision,
     identity_text,
@@ -398,19 +396,13 @@ def handed_in_subjects(*, session: Session, round_id: uuid.UUID, stage: str, per
 
 
 def accepted_subjects(*, session: Session, round_id: uuid.UUID, stage: str, category: str | None,
-                      item_category: Mapping[str, str], uncategorised: bool = True,
-                      undecided_at: str | None = None) -> list[str]:
+                      item_category: Mapping[str, str], uncategorised: bool = True) -> list[str]:
     """The decision subjects ('unit:item', or 'unit') of the stage's accepted hand-ins in
-    ``category`` (``uncategorised``: hand-ins of no category count too); ``undecided_at``: only
-    those without a decision at that stage yet. Distinct, from the database."""
-    subject = _subject_column()
-    query = select(subject).distinct().where(
+    ``category`` (``uncategorised``: hand-ins of no category count too). Distinct, from the
+    database."""
+    return column_values(session, select(_subject_column()).distinct().where(
         Submission.round_id == round_id, Submission.stage == stage, Submission.status == "accepted",
-        _in_category(item_category, category, uncategorised=uncategorised))
-    if undecided_at is not None:
-        decided_here = exists().where(col(Decision.round_id) == round_id, col(Decision.stage) == undecided_at)
-        query = query.where(~decided_here.where(Decision.subject == subject))
-    return column_values(session, query)
+        _in_category(item_category, category, uncategorised=uncategorised)))
 
 
 class HandIn(NamedTuple):

@@ -23,6 +23,7 @@ from qcycle.lifecycle.who import (
     outstanding,
     owed_items,
     resolve,
+    stage_outcomes,
 )
 from qcycle.schema import Programme
 from qcycle.timetable import Action, expand
@@ -118,8 +119,9 @@ def _withdrawals(session: Session, before: Programme, p: Programme, round_id: uu
     taken = sorted(decided(session, round_id, stage.code, POSITIVE) - eliminated(session, p, round_id))
     applied: list[str] = []
     if stage.decides:  # applied for it, not decided yet: their application is not reviewed
-        applied = crud.accepted_subjects(session=session, round_id=round_id, stage=stage.decides, category=None,
-                                         item_category=before.item_category, undecided_at=stage.code)
+        applied = sorted(set(crud.accepted_subjects(session=session, round_id=round_id, stage=stage.decides,
+                                                    category=None, item_category=before.item_category))
+                         - stage_outcomes(session, round_id, stage.code).keys())
     actions = expand(before, default_calendar()).actions
     ctx = {"programme_name": p.round.name, "round_code": p.round.code, "sender_name": p.unit(p.round.issuer).name,
            "today": on, "later_work": "、".join(_later_work(actions, before, stage.code, on)),
