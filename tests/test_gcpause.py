@@ -1,0 +1,58 @@
+"""The collector's passes leave out long-lived objects inside the blocks of qcycle.gcpause,
+and everything is as before after them."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from qcycle.gcpause import only_new_objects_scanned, without_full_collections
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a cycle: only the collector frees it
+
+
+def test_objects_alive_before_the_block_are_left_out_of_passes_inside_it():
+    before = _Node()
+    seen = weakref.ref(before)
+    assert gc.get_freeze_count() == 0
+    with only_new_objects_scanned():
+        assert gc.get_freeze_count() > 0 and gc.isenabled()
+        del before
+        gc.collect()
+        assert seen() is not None  # frozen: no pass looks at it
+        made_inside = _Node()
+        inside = weakref.ref(made_inside)
+        del made_inside
+        gc.collect()
+        assert inside() is None  # what the block makes is collected as usual
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert seen() is None  # the garbage frozen with it goes at the first pass after
+
+
+def test_an_inner_block_adds_nothing_and_the_collector_is_restored():
+    with only_new_objects_scanned():
+        frozen = gc.get_freeze_count()
+        with without_full_collections():
+            assert not gc.isenabled()
+            assert gc.get_freeze_count() == frozen  # not frozen again, not thawed on leaving
+        assert gc.isenabled() and gc.get_freeze_count() == frozen
+        with only_new_objects_scanned():
+            pass
+        assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    with without_full_collections():
+        assert gc.get_freeze_count() > 0 and not gc.isenabled()
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
+def test_a_failure_inside_leaves_nothing_frozen():
+    try:
+        with without_full_collections():
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
