@@ -7,9 +7,12 @@ Rules, in the order they apply:
    ``trimmed_mean`` (drop one highest and one lowest, average the rest).
 2. An ``indicators`` component scores the share of indicator targets met; a ``quotas``
    component scores the mean fulfilment of each quota action, each capped at 100 %.
-3. A component's points are its percent × its weight × scale, or × its ``max_points``.
+3. A component's points are its percent × its weight × scale, or × its ``max_points``,
+   published to two decimals, rounded half up (四舍五入).
 4. Bonus and deduction items: points × occurrences, capped per item, then in total.
-   total = Σ component points + bonus − deduction, never below 0.
+   total = Σ published component points + bonus − deduction, never below 0, to two decimals:
+   the parts a result letter lists add up to the total it gives, and ranks and grades go by
+   that total (an unrounded 89.996 had read "B级（得分90.00）" against an A line of 90).
 5. Rank: total descending. Ties (``ties``): broken by the components in scheme order, then
    by unit code; or by unit code; or ``shared``: equal totals share a rank (1, 2, 2, 4).
    Vetoed subjects rank after all others.
@@ -26,6 +29,7 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 
 from qcycle.errors import AssessmentError
 from qcycle.schema import Assessment, BonusItem, Indicator, QuotaPlan
@@ -39,6 +43,7 @@ __all__ = [
     "assess",
     "cumulated",
     "indicator_met",
+    "published",
     "target_by",
     "unit_input",
 ]
@@ -173,6 +178,15 @@ def indicator_met(ind: Indicator, actual: float | Sequence[float], until_year: i
     }[ind.comparator]
 
 
+_CENT = Decimal("0.01")
+
+
+def published(points: float) -> float:
+    """Points as a result is published: two decimals, rounded half up (四舍五入) from the
+    number as written (84.125 is 84.13, where ``round`` gives 84.12)."""
+    return float(Decimal(repr(points)).quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
 def _items_points(items: Iterable[BonusItem], counts: Mapping[str, int], cap: float | None) -> float:
     total = 0.0
     for item in items:
@@ -227,7 +241,7 @@ def assess(
                 else:
                     assert comp.weight is not None  # the schema requires a weight or max_points
                     span = comp.weight * scheme.scale
-                components[comp.code] = round(percent / 100.0 * span, 4)
+                components[comp.code] = published(percent / 100.0 * span)
         except AssessmentError as exc:
             problems.append(str(exc))
             continue
@@ -235,9 +249,9 @@ def assess(
         if unknown:
             problems.append(f"单位 {u.unit} 的否决项 {unknown} 不在方案中")
             continue
-        bonus = _items_points(scheme.bonuses, u.bonuses, scheme.bonus_cap)
-        deduction = _items_points(scheme.deductions, u.deductions, scheme.deduction_cap)
-        total = round(max(0.0, sum(components.values()) + bonus - deduction), 4)
+        bonus = published(_items_points(scheme.bonuses, u.bonuses, scheme.bonus_cap))
+        deduction = published(_items_points(scheme.deductions, u.deductions, scheme.deduction_cap))
+        total = published(max(0.0, sum(components.values()) + bonus - deduction))
         # The worst forced grade wins when several vetoes apply.
         veto = max(u.vetoes, key=lambda v: worst.index(veto_grade[v])) if u.vetoes else None
         rows.append((u, components, bonus, deduction, total, veto))

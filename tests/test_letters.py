@@ -98,6 +98,26 @@ def _award_name(text: str) -> str:
     return re.sub(r"^\d{4}年度?", "", text).replace("人民政府", "政府")
 
 
+def _scores_not_adding_up(text: str) -> list[str]:
+    """A total whose parts, bonus and deduction, as the letter gives them, do not add up to it to
+    the cent (舟山's 住建局 read "得分67.05" over parts of 53.33 and 13.71)."""
+    found = []
+    inline = [(m[1], m[2], m[3].split("，")) for m in re.finditer(r"得分(\d+\.\d\d)([^；）]*)；([^）]+)）", text)]
+    listed = [(m[1], m[2], m[3].split("；"))
+              for m in re.finditer(r"得分(\d+\.\d\d)([^）]*)）[^\n]*\n各部分得分：([^\n]+?)。", text)]
+    for total, extras, parts in inline + listed:
+        points = [re.search(r"(\d+(?:\.\d+)?)分$", x) for x in parts]
+        if not all(points):
+            found.append(f"parts without points: {parts!r}")
+            continue
+        bonus = sum(float(x) for x in re.findall(r"含加分([\d.]+)分", extras))
+        deduction = sum(float(x) for x in re.findall(r"已扣([\d.]+)分", extras))
+        added = max(0.0, sum(float(x[1]) for x in points if x) + bonus - deduction)
+        if f"{added:.2f}" != total:
+            found.append(f"parts add up to {added:.2f}, not the total {total}: {parts!r}")
+    return found
+
+
 def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
     found = []
     text = f"{m.subject}\n{m.body}"
@@ -169,6 +189,7 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
         if depth > 1:
             found.append("brackets inside brackets")
             break
+    found += _scores_not_adding_up(text)
     addressee = lines[0].rstrip("：")
     sender = lines[-2].strip()
     if addressee == sender:
@@ -374,7 +395,7 @@ def test_an_honour_lists_what_its_grade_brings_and_a_result_its_bonus(stem, tmp_
         assert all(b in m.body for b in benefits[grade]) and "享受以下" in m.body, m.body
     results = [m for m in r.messages if m.unit_code in r.bonused and "得分" in m.body and m.channel == "email"]
     assert bool(results) == (stem == "jz-assessment-2016")  # 福州's scheme has no bonus
-    assert all("其中加分" in m.body or "其中扣分" in m.body for m in results), [m.body for m in results][:1]
+    assert all("含加分" in m.body or "已扣" in m.body for m in results), [m.body for m in results][:1]
     # And names the items: "说明：辖区企业获得省长质量奖或市长质量奖2家，加2分" (解放区's A was a bare "+2").
     scheme = r.programme.assessment
     named = [b.name.partition("（每")[0] for b in [*scheme.bonuses, *scheme.deductions]]

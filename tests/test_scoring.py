@@ -310,3 +310,27 @@ def test_pass_fail_levels_and_a_veto_forcing_a_named_level_ranked_last():
 def test_grade_lists_that_cannot_mean_anything_are_refused(grades, message):
     with pytest.raises(ValueError, match=message):
         scheme(grades=grades)
+
+
+def test_published_points_are_rounded_half_up_and_the_parts_add_up_to_the_total():
+    """舟山's 住建局 read "得分67.05" over parts of 53.33 and 13.71 (53.3333 + 13.7133 = 67.0466): each part
+    is published to the cent, half up, and the total is what the published parts add up to."""
+    from qcycle.scoring import published
+
+    assert published(84.125) == 84.13 and round(84.125, 2) == 84.12  # 四舍五入, not the banker's round
+    assert published(2.675) == 2.68 and published(13.71333) == 13.71 and published(0.005) == 0.01
+    s = scheme(components=[{"code": "docs", "name": "资料考核", "weight": 0.8},
+                           {"code": "talk", "name": "集中汇报考核", "weight": 0.2}])
+    # docs 200/3 % of 80 = 53.3333 → 53.33; talk 68.5667 % of 20 = 13.7133 → 13.71: 67.04, not 67.05
+    [r] = assess(s, [UnitInput("zj", reviews={"docs": [60, 70, 70], "talk": [68.5, 68.6, 68.6]})])
+    assert r.components == {"docs": 53.33, "talk": 13.71} and r.total == 67.04
+
+
+def test_a_grade_goes_by_the_total_the_unit_reads():
+    """An unrounded 89.996 had read "B级（得分90.00）" against an A line of 90: the line is held against
+    the published total, and a total just under it by less than a half cent is not lifted."""
+    s = scheme(components=[{"code": "docs", "name": "资料考核", "weight": 1.0}])
+    at_line, under = assess(s, [UnitInput("a", reviews={"docs": [89.996]}),
+                                UnitInput("b", reviews={"docs": [89.994]})])
+    assert (at_line.total, at_line.grade) == (90.0, "A")
+    assert (under.total, under.grade) == (89.99, "B")

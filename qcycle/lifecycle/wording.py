@@ -227,11 +227,11 @@ def grade_terms(p: Programme, grade: str | None) -> tuple[list[str], str | None]
 
 
 def score_text(r: AssessmentResult) -> str:
-    """A total as a result letter gives it, with what bonus and deduction points it holds (焦作's
-    解放区 is A by its +2 bonus: "91.63，其中加分2"), so a unit can check its grade."""
-    parts = [f"加分{r.bonus:g}" if r.bonus else "", f"扣分{r.deduction:g}" if r.deduction else ""]
-    extra = "、".join(x for x in parts if x)
-    return f"{r.total:.2f}" + (f"，其中{extra}" if extra else "")
+    """A total as a result letter gives it, with the bonus it holds and the points taken off it
+    (焦作's 解放区 is A by its +2 bonus: "91.63，含加分2分"; 武陟 read "74.85，其中扣分4", as if the 4
+    were part of the 74.85: now "74.85，已扣4分"), so a unit can check its grade."""
+    parts = [f"含加分{r.bonus:g}分" if r.bonus else "", f"已扣{r.deduction:g}分" if r.deduction else ""]
+    return "，".join([f"{r.total:.2f}", *(x for x in parts if x)])
 
 
 def quota_tasks(p: Programme, unit: str, achieved: dict[str, int] | None = None) -> list[str]:
