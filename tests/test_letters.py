@@ -930,3 +930,15 @@ def test_a_result_gives_its_parts_and_a_self_named_call_is_not_prefixed_again(tm
     fz = run(next(p for p in PROGRAMMES if p.stem == "fz-government-quality-award-2024"), tmp_path_factory, monkeypatch)
     calls = {m.subject for m in fz.messages if m.action.startswith("call:")}
     assert calls and all(s.startswith("【通知】发布第七届福州市政府质量奖申报通知") for s in calls), calls
+
+
+def test_a_notice_of_an_event_does_not_ask_its_units_to_read_it(tmp_path_factory, monkeypatch):
+    """焦作's counties read "……已于2016年7月15日启动考核工作，请及时查阅并按要求做好相关工作": nothing was
+    issued to read. A document issued (淮安's 印发…通知) is still to be read."""
+    jz = run(next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016"), tmp_path_factory, monkeypatch)
+    launch = [m.body for m in jz.messages if m.action.startswith("launch:")]
+    assert launch and all("已于2016年7月15日启动考核工作，请按要求做好相关工作。" in b and "查阅" not in b
+                          for b in launch), launch[:1]
+    ha = run(next(p for p in PROGRAMMES if p.stem == "ha-county-assessment-2015"), tmp_path_factory, monkeypatch)
+    issued = [m.body for m in ha.messages if m.action.startswith("launch:")]
+    assert issued and all("印发县区质量工作考核通知，请及时查阅并按要求做好相关工作。" in b for b in issued), issued[:1]
