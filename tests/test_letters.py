@@ -180,6 +180,8 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
             found.append(f"cited date {day} is not in the timetable")
     if lines[-3].strip():
         found.append("no blank line before the signature")
+    if len(lines) < 2 or lines[1].strip():
+        found.append("no blank line after the salutation")
     for sentence in re.split(r"[。；\n]", m.body):
         if sentence.count("：") > 1:  # "结果为：某项目：良好" reads as a form, not a letter
             found.append(f"two colons in one sentence: {sentence!r}")
@@ -879,6 +881,28 @@ def test_a_unit_that_will_review_its_subordinates_is_told_so_with_the_call(tmp_p
     told = {u for u, body in calls.items() if line in body}
     assert bureaus and told == bureaus, (line, next(iter(calls.values())))
     assert all("具体名单届时另行通知" in calls[u] for u in told)
+    # And every one of them hears again when the window closes: its list, or that it has none to review.
+    asked = {m.unit_code: m for m in r.messages if ":review_request" in m.action and m.channel == "email"}
+    assert asked.keys() == told, sorted(told - asked.keys())
+
+
+def test_a_reviewer_told_with_the_call_hears_when_it_has_nothing_to_review(tmp_path_factory, monkeypatch):
+    """余姚's 凤山街道 and 阳明街道 read with the call "具体名单届时另行通知", and heard nothing more: no enterprise
+    of theirs had an application to recommend. And a department recommends its sector's enterprises: it has
+    no 辖区 (住建局 read "贵单位辖区内以下1个单位")."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "yy-government-quality-award-2026"), tmp_path_factory, monkeypatch)
+    p = r.programme
+    calls = {m.unit_code for m in r.messages if m.action.startswith("call:") and "具体名单届时另行通知" in m.body}
+    asked = {m.unit_code: m for m in r.messages if ":review_request" in m.action and m.channel == "email"}
+    assert calls and asked.keys() == calls
+    none = {u for u, m in asked.items() if "无需报送推荐意见" in m.subject}
+    assert none and none != calls, sorted(none)
+    for u in none:
+        assert f"贵单位{'所在行业（系统）内' if p.unit(u).level == 'department' else '辖区内'}没有需要推荐的申报材料，" \
+               "无需报送推荐意见。" in asked[u].body, asked[u].body
+    for u, m in asked.items():
+        departmental = p.unit(u).level == "department"
+        assert ("辖区" in m.body) != departmental and ("所在行业（系统）内" in m.body) == departmental, m.body
 
 
 def test_a_reviewers_list_of_its_own_applicants_is_not_posted_in_a_shared_group(tmp_path_factory, monkeypatch):

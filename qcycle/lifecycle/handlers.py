@@ -29,16 +29,19 @@ from qcycle.lifecycle.drafting import (
 )
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.outcome import Outcome
-from qcycle.lifecycle.requests import LISTED_IN_DECISION_REQUEST, decision_letter, reviewers_of
+from qcycle.lifecycle.requests import (
+    LISTED_IN_DECISION_REQUEST,
+    decision_letter,
+    review_letters,
+    reviewers_of,
+)
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
-    handed_in_at,
     left_off,
     missing_in,
     notice_name,
     published_list,
     rejections,
-    reviewer_step,
     steps_told_alone,
 )
 from qcycle.lifecycle.who import (
@@ -323,23 +326,8 @@ def _review_request(session, p, round_id, action) -> Outcome:
     """A 县级初审: each subject's parent is asked to review its own before the decision's day (those
     the programme's eligibility rule refuses are left out: the rule decides them on the day)."""
     stage, pending, _ = _to_decide(session, p, round_id, action)
-    assert stage.decides is not None and action.deadline is not None
-    window = p.stage(stage.decides)
-    by_parent: dict[str, list[str]] = defaultdict(list)
-    for subject in pending:
-        parent = p.unit(subject.partition(":")[0]).parent
-        if parent and parent != p.sender(stage.code):
-            by_parent[parent].append(subject)
-    received = handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
-    drafts = []
-    for parent, subjects in sorted(by_parent.items()):
-        items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s),
-                  "received_at": received.get(s, crud.NO_HAND_IN).at, "late": received.get(s, crud.NO_HAND_IN).late}
-                 for s in subjects]
-        drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=window.handed_in,
-                                step=reviewer_step(stage.name))
-    return Outcome(action, drafts, note=f"{action.title}：{len(by_parent)} 个上级单位，"
-                                        f"{sum(len(v) for v in by_parent.values())} 项")
+    drafts, parents, subjects = review_letters(session, p, round_id, action, stage, pending)
+    return Outcome(action, drafts, note=f"{action.title}：{parents} 个上级单位，{subjects} 项")
 
 
 def _notify(session, p, round_id, action) -> Outcome:

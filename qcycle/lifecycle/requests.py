@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 from sqlmodel import Session
@@ -20,7 +20,7 @@ from qcycle.lifecycle.who import owers, p_item_name
 from qcycle.schema import Programme, Stage
 from qcycle.timetable import Action
 
-__all__ = ["LISTED_IN_DECISION_REQUEST", "decision_letter", "reviewers_of", "subject_title"]
+__all__ = ["LISTED_IN_DECISION_REQUEST", "decision_letter", "review_letters", "reviewers_of", "subject_title"]
 
 # How many pending subjects a decision request lists by name (the rest are counted).
 LISTED_IN_DECISION_REQUEST = 20
@@ -56,6 +56,19 @@ def subject_title(p: Programme, stage: Stage, subject: str) -> str:
     return f"{stage.name}：{name}" if name else stage.name
 
 
+def _scope(p: Programme, parent: str) -> str:
+    """Whose hand-ins a parent reviews, as its letters say: a government's or a county bureau's
+    "辖区内"; a department's "所在行业（系统）内" (余姚's 住建局 has no 辖区: it recommends the
+    enterprises of its own sector)."""
+    return "所在行业（系统）内" if p.unit(parent).level == "department" else "辖区内"
+
+
+def _reviewing_parents(p: Programme, owing: list[str], stage: Stage) -> set[str]:
+    """The parents that review, at ``stage`` (``reviewed_by: parent``), the hand-ins ``owing`` units
+    may make: told so with the call, asked (or told there is nothing to ask) once the window closes."""
+    return {parent for u in owing if (parent := p.unit(u).parent) and parent != p.sender(stage.code)}
+
+
 def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: Stage,
                  category: str | None) -> dict[str, dict[str, Any]]:
     """Units that will review the window's hand-ins of their own subordinates (a 县级初审, ``reviewed_by:
@@ -71,7 +84,33 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
     for stage in reviews:
         due = next((a.at for a in actions if a.stage == stage.code and a.action == "decision_due"
                     and a.category in (None, category)), None)
-        parents = {parent for u in owing if (parent := p.unit(u).parent) and parent != p.sender(stage.code)}
-        out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due}
-                for parent in sorted(parents) if due is not None}
+        out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due,
+                         "scope": _scope(p, parent)}
+                for parent in sorted(_reviewing_parents(p, owing, stage)) if due is not None}
     return out
+
+
+def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: Action, stage: Stage,
+                   pending: list[str]) -> tuple[list[Draft], int, int]:
+    """The letters of a 县级初审's request (``stage``, ``reviewed_by: parent``): each pending subject's
+    parent is asked to review its own, listed with when each was handed in; a parent told with the
+    call that it would review, with nothing of its own to review now, is told so (余姚's 凤山街道
+    read "具体名单届时另行通知" and heard nothing more). Returns the drafts, how many parents are
+    asked and how many subjects."""
+    assert stage.decides is not None
+    window = p.stage(stage.decides)
+    by_parent: dict[str, list[str]] = defaultdict(list)
+    for subject in pending:
+        parent = p.unit(subject.partition(":")[0]).parent
+        if parent and parent != p.sender(stage.code):
+            by_parent[parent].append(subject)
+    received = handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
+    told = _reviewing_parents(p, owers(session, p, round_id, window, action.category), stage)
+    drafts = []
+    for parent in sorted(told | by_parent.keys()):
+        items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s),
+                  "received_at": received.get(s, crud.NO_HAND_IN).at, "late": received.get(s, crud.NO_HAND_IN).late}
+                 for s in by_parent.get(parent, [])]
+        drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=window.handed_in,
+                                step=reviewer_step(stage.name), scope=_scope(p, parent))
+    return drafts, len(by_parent), sum(len(v) for v in by_parent.values())

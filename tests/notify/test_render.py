@@ -60,7 +60,7 @@ CONTEXTS = {
     "step_result.j2": {**BASE, "stage_name": "资格审查结果", "rejections": [
         {"item": None, "verdict": "未通过资格审查（营业执照已过期）"}]},
     "review_request.j2": {**BASE, "unit_name": "福州市鼓楼区市场监督管理局", "stage_name": "县（市）区市场监管局初审", "step": "初审",
-                          "handed_in": "申报材料", "deadline": DEADLINE,
+                          "handed_in": "申报材料", "deadline": DEADLINE, "scope": "辖区内",
                           "items": [{"unit_name": "示例软件信息服务（福州）有限公司", "item": None, "received_at": DEADLINE}]},
     "objection_reply.j2": {**BASE, "replies": [
         {"step": "调查核实", "upheld": False, "received_at": DEADLINE, "note": "所涉情况与事实不符"},
