@@ -877,7 +877,8 @@ def test_a_unit_that_will_review_its_subordinates_is_told_so_with_the_call(tmp_p
     closes = r.timetable.by_name()["application:deadline"]
     bureaus = {u.parent for u in p.units if u.level == "enterprise" and u.parent} - {p.round.issuer}
     line = (f"申报材料于{closes.at.month}月{closes.at.day}日截止受理后".replace("于", f"于{closes.at.year}年", 1)
-            + f"，请贵单位对辖区内单位提交的申报材料提出初审意见，于{review.at.year}年{review.at.month}月{review.at.day}日前报送")
+            + f"，请贵单位对辖区内单位提交的申报材料提出初审意见，于{review.at.year}年{review.at.month}月{review.at.day}日"
+            + f"（星期{'一二三四五六日'[review.at.weekday()]}）前报送")
     told = {u for u, body in calls.items() if line in body}
     assert bureaus and told == bureaus, (line, next(iter(calls.values())))
     assert all("具体名单届时另行通知" in calls[u] for u in told)
