@@ -967,3 +967,22 @@ def test_a_notice_of_an_event_does_not_ask_its_units_to_read_it(tmp_path_factory
     ha = run(next(p for p in PROGRAMMES if p.stem == "ha-county-assessment-2015"), tmp_path_factory, monkeypatch)
     issued = [m.body for m in ha.messages if m.action.startswith("launch:")]
     assert issued and all("印发县区质量工作考核通知，请及时查阅并按要求做好相关工作。" in b for b in issued), issued[:1]
+
+
+@pytest.mark.parametrize(("stem", "warns"), [
+    ("yy-quality-plan-2025", "仍未提交的，将于2024年12月4日提请榆林市榆阳区人民政府督办。"),
+    ("sc-jbgs-2023", "仍未提交的，将于2023年10月25日予以督办。"),
+])
+def test_an_overdue_notice_says_when_and_by_whom_a_unit_will_be_urged(stem, warns, tmp_path_factory, monkeypatch):
+    """榆阳's 12月2日 逾期提醒 did not say that 区政府 would be asked to urge the late departments on 12月4日; each
+    unit urged then had been warned, with the day and by whom (the office itself: 予以督办)."""
+    r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
+    day = re.search(r"将于(\d{4})年(\d+)月(\d+)日", warns)
+    escalation = dt.date(*(int(x) for x in day.groups()))
+    overdue = {m.unit_code: m.body for m in r.messages if m.channel == "email" and m.subject.startswith("【逾期提醒】")
+               and warns in m.body}
+    assert overdue, stem
+    urged = [m for m in r.messages if m.channel == "email" and m.logical_date == escalation and "督办" in m.subject]
+    named = {u.code for m in urged for u in r.programme.units if u.code == m.unit_code or u.name in m.body}
+    assert urged and named & overdue.keys(), (stem, [m.subject for m in urged][:2])
+    assert all(m.body.count("督办") == 1 for m in r.messages if m.subject.startswith("【逾期提醒】")), stem

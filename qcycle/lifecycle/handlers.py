@@ -236,20 +236,28 @@ def _overdue(session, p, round_id, action) -> Outcome:
     units = outstanding(session, p, round_id, action, less_refused=True, owed=owed)
     urged: list[str] = []
     if "escalate_to" in action.detail:  # the escalation falls on this day too (the timetable says)
-        urged = _urged(p, action, units).get(p.sender(action.stage), [])
+        urged = _urged(p, action.detail["escalate_to"], units).get(p.sender(action.stage), [])
     urging = set(urged)
     notified = [u for u in units if u not in urging]
     note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
                                                           if urged else "")
+    own = naming_owed(p, action, owed)
+    if later := action.detail.get("escalates"):  # "仍未提交的，将于2024年12月4日提请榆阳区人民政府督办"
+        on = dt.date.fromisoformat(later["on"])
+        sender = p.sender(action.stage)
+        for target, children in _urged(p, later["to"], notified).items():
+            for u in children:
+                if u != sender:  # the office does not report itself (as the escalation does not)
+                    own.setdefault(u, {}).update(escalate_on=on, escalate_to=(
+                        None if target == sender else p.unit(target).name))
     return Outcome(action, draft_letters(notified, "overdue.j2", p, action, days_overdue=_days_overdue(action),
-                                         own=naming_owed(p, action, owed)),
+                                         own=own),
                    note=note, counts={"overdue": len(units)})
 
 
-def _urged(p: Programme, action: Action, units: list[str]) -> dict[str, list[str]]:
+def _urged(p: Programme, target: str, units: list[str]) -> dict[str, list[str]]:
     """Overdue units by the unit an escalation urges about them: their superior (the policy's
-    ``escalate_to``, or each unit's parent), the issuer for a unit without one."""
-    target = action.detail.get("escalate_to", "parent")
+    ``escalate_to`` ``target``, or each unit's parent: ``parent``), the issuer for a unit without one."""
     by_parent: dict[str, list[str]] = defaultdict(list)
     for u in units:
         parent = p.unit(u).parent if target == "parent" else target
@@ -263,7 +271,7 @@ def _escalation(session, p, round_id, action) -> Outcome:
     # it does not report itself overdue to its superior.
     owed = owed_items(session, p, round_id, action, less_refused=True)
     units = [u for u in outstanding(session, p, round_id, action, less_refused=True, owed=owed) if u != sender]
-    by_parent = _urged(p, action, units)
+    by_parent = _urged(p, action.detail.get("escalate_to", "parent"), units)
     drafts = []
     for parent, children in sorted(by_parent.items()):
         if parent == sender:  # the office is the superior: it urges (督办) the overdue units itself

@@ -228,10 +228,13 @@ class _Expander(StageDates):
         over = self.cal.add_workdays(d.last_day, policy.overdue_after_workdays)
         esc = (self.cal.add_workdays(d.last_day, policy.escalate_after_workdays)
                if policy.escalate_after_workdays is not None else None)
-        # Urged (督办) the same morning: a unit the office urges itself gets that letter only.
-        at_once = {"escalate_to": policy.escalate_to} if esc == over else {}
+        # Urged (督办) the same morning: a unit the office urges itself gets that letter only. Urged
+        # later: the overdue notice says when, and by whom (榆阳's 12月2日 notice did not say that
+        # 区政府 would hear of it on 12月4日).
+        after = {"escalate_to": policy.escalate_to} if esc == over else (
+            {"escalates": {"on": esc.isoformat(), "to": policy.escalate_to}} if esc is not None else {})
         self._add(at(over, reminder_time), "overdue", stage, f"{label} 逾期提醒", deadline=d.cutoff,
-                  detail={**left_out, **at_once}, **common)
+                  detail={**left_out, **after}, **common)
         if esc is not None:
             # The overdue unit is reported to (报) whoever urges it: "督办淮安市人民政府" read as
             # if the government itself were being urged.
