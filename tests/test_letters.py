@@ -986,3 +986,12 @@ def test_an_overdue_notice_says_when_and_by_whom_a_unit_will_be_urged(stem, warn
     named = {u.code for m in urged for u in r.programme.units if u.code == m.unit_code or u.name in m.body}
     assert urged and named & overdue.keys(), (stem, [m.subject for m in urged][:2])
     assert all(m.body.count("督办") == 1 for m in r.messages if m.subject.startswith("【逾期提醒】")), stem
+
+
+def test_a_rectification_deadline_moved_off_a_rest_day_says_so(tmp_path_factory, monkeypatch):
+    """淮安's 整改 is due a month after the results, 5月22日, a Sunday: the letter gave 5月23日 without saying
+    why, where its other letters say "（原定…，遇休息日顺延）"."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "ha-county-assessment-2015"), tmp_path_factory, monkeypatch)
+    orders = [m.body for m in r.messages if m.subject.startswith("【整改通知】")]
+    assert orders and all("于2016年5月23日（星期一）17:30（原定5月22日，遇休息日顺延）前将整改报告报送" in b
+                          for b in orders), orders[:1]

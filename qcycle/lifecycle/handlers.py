@@ -472,7 +472,7 @@ def _followup_open(session, p, round_id, action) -> Outcome:
            if r.unit_code in units and (r.veto or (ranked and r.rank))}
     return Outcome(action, draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
                                          rectification_deadline=action.deadline, working_days_left=left,
-                                         report_to=report_to),
+                                         report_to=report_to, rolled=action.detail.get("rolled")),
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
 
 
