@@ -88,9 +88,21 @@ def steps_told_alone(p: Programme) -> set[str]:
     tells as soon as they are decided: a later result letter does not tell them again (温州's 未获奖
     letter repeated the 资格审查 refusal of five months before; 四川's 创先引领 results, 凉山's item
     left off the list 21 months before), and a 公示's letter says they are told apart."""
+    return _telling(p, {s.code for s in p.stages})
+
+
+def _telling(p: Programme, stages: set[str]) -> set[str]:
+    """The decision stages whose rejections the letters of ``stages`` tell (step results, lists)."""
     return {w.rejected_at for s in p.stages
-            if (s.template == "step_result" or s.kind is StageKind.publication) and s.notify is not None
-            for w in (s.notify, *s.notify.any_of) if w.rejected_at}
+            if s.code in stages and (s.template == "step_result" or s.kind is StageKind.publication)
+            and s.notify is not None for w in (s.notify, *s.notify.any_of) if w.rejected_at}
+
+
+def steps_told_already(session: Session, p: Programme, round_id: uuid.UUID) -> set[str]:
+    """Of :func:`steps_told_alone`, those whose letters have gone (their action is done): a 公示 after
+    余姚's committee letter said its refusal was 另行告知 where it had been told four days before."""
+    done = crud.done_action_keys(session=session, round_id=round_id)
+    return _telling(p, {key.partition(":")[0] for key in done})
 
 
 # A step named as a verb and its object ("审定获奖名单") is passed as its object's review (获奖名单审定).
@@ -246,6 +258,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
     rows = results_of(session, round_id, assessed)
     refused = rejections(session, p, round_id)
     apart = steps_told_alone(p)
+    gone = steps_told_already(session, p, round_id) if refused else set()
     vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in refused}
     mine: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
@@ -256,7 +269,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
         # A refused result is not explained by result_remarks: its step is said in the standing, or
         # said to be told apart.
         kept = [r for r in results if r.unit_code not in refused]
-        said, apart_items = [], []
+        said, apart_items, to_tell = [], [], False
         for r in results:
             item = p_item_name(p, r.unit_code)
             # "名额不超过2个，贵单位得分排名第3": the rank once, where the remark gives it.
@@ -270,10 +283,13 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
                         + ("" if ranked else f"、排名第{r.rank}") + why)
             if told_apart:
                 apart_items.append(item)
+                if refused[r.unit_code][1] not in gone:
+                    to_tell = True
         remarks = result_remarks(p, kept, vacated) if kept else None
         if apart_items:
             named = "、".join(quoted(i) for i in apart_items if i)
-            remarks = (remarks or "") + (f"申报的{named}" if named else "") + "未列入的原因另行告知。"
+            remarks = (remarks or "") + (f"申报的{named}" if named else "") + (
+                "未列入的原因另行告知。" if to_tell else "未列入的原因已另行告知。")
         out[unit] = {"standing": "；".join(said), "remarks": remarks}
     return out
 
