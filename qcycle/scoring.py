@@ -183,8 +183,10 @@ _CENT = Decimal("0.01")
 
 def published(points: float) -> float:
     """Points as a result is published: two decimals, rounded half up (四舍五入) from the
-    number as written (84.125 is 84.13, where ``round`` gives 84.12)."""
-    return float(Decimal(repr(points)).quantize(_CENT, rounding=ROUND_HALF_UP))
+    number as worked out by hand (84.125 is 84.13, where ``round`` gives 84.12). Binary
+    arithmetic's last-digit noise is taken off first: 81.65 × 0.4 is 32.645 on paper and
+    32.644999999999996 in a float."""
+    return float(Decimal(repr(round(points, 9))).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
 def _items_points(items: Iterable[BonusItem], counts: Mapping[str, int], cap: float | None) -> float:

@@ -56,3 +56,14 @@ def test_a_failure_inside_leaves_nothing_frozen():
     except RuntimeError:
         pass
     assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
+def test_a_freeze_made_elsewhere_is_left_as_it_was():
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with only_new_objects_scanned():
+            pass
+        assert gc.get_freeze_count() == frozen  # not thawed by a block that did not freeze it
+    finally:
+        gc.unfreeze()

@@ -913,6 +913,24 @@ def test_a_reviewer_told_with_the_call_hears_when_it_has_nothing_to_review(tmp_p
     for u, m in asked.items():
         departmental = p.unit(u).level == "department"
         assert ("辖区" in m.body) != departmental and ("所在行业（系统）内" in m.body) == departmental, m.body
+    # A reviewer the call was not sent to was never told it would review: it is asked for its list, if any,
+    # and not told it has none.
+    yy = next(x for x in PROGRAMMES if x.stem == "yy-government-quality-award-2026")
+    folder = tmp_path_factory.mktemp("yy-call-to-enterprises")
+    text = yy.read_text(encoding="utf-8")
+    assert text.count("notify: {levels: [enterprise, government, department]}") == 1
+    (folder / yy.name).write_text(text.replace("notify: {levels: [enterprise, government, department]}",
+                                               "notify: {levels: [enterprise]}"), encoding="utf-8")
+    use_home(monkeypatch, folder / "home")
+    try:
+        *_, round_id = play_programme(folder / yy.name, seed=5)
+        with db.session_scope() as session:
+            requests = [m for m in session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all()
+                        if ":review_request" in m.action and m.channel == "email"]
+    finally:
+        leave_home()
+    assert {m.unit_code for m in requests} == asked.keys() - none, sorted(m.unit_code for m in requests)
+    assert not [m for m in requests if "无需" in m.subject]
 
 
 def test_a_reviewers_list_of_its_own_applicants_is_not_posted_in_a_shared_group(tmp_path_factory, monkeypatch):
@@ -979,8 +997,8 @@ def test_a_notice_of_an_event_does_not_ask_its_units_to_read_it(tmp_path_factory
 
 
 @pytest.mark.parametrize(("stem", "warns"), [
-    ("yy-quality-plan-2025", "仍未提交的，将于2024年12月4日提请榆林市榆阳区人民政府督办。"),
-    ("sc-jbgs-2023", "仍未提交的，将于2023年10月25日予以督办。"),
+    ("yy-quality-plan-2025", "届时仍未提交的，将于2024年12月4日提请榆林市榆阳区人民政府督办。"),
+    ("sc-jbgs-2023", "届时仍未提交的，将于2023年10月25日予以督办。"),
 ])
 def test_an_overdue_notice_says_when_and_by_whom_a_unit_will_be_urged(stem, warns, tmp_path_factory, monkeypatch):
     """榆阳's 12月2日 逾期提醒 did not say that 区政府 would be asked to urge the late departments on 12月4日; each

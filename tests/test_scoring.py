@@ -319,6 +319,8 @@ def test_published_points_are_rounded_half_up_and_the_parts_add_up_to_the_total(
 
     assert published(84.125) == 84.13 and round(84.125, 2) == 84.12  # 四舍五入, not the banker's round
     assert published(2.675) == 2.68 and published(13.71333) == 13.71 and published(0.005) == 0.01
+    noisy = 81.6125 / 100.0 * 40  # a mean of 81.5, 81.6, 81.7, 81.65 at weight 0.4: 32.645 on paper
+    assert noisy < 32.645 and published(noisy) == 32.65  # the float's noise is not a rounding down
     s = scheme(components=[{"code": "docs", "name": "资料考核", "weight": 0.8},
                            {"code": "talk", "name": "集中汇报考核", "weight": 0.2}])
     # docs 200/3 % of 80 = 53.3333 → 53.33; talk 68.5667 % of 20 = 13.7133 → 13.71: 67.04, not 67.05

@@ -165,3 +165,16 @@ def test_actions_of_one_kind_at_one_moment_follow_the_files_order_of_stages(path
     actions = expand(p, cal).actions
     keys = [(a.at, ORDER[a.action], place[a.stage]) for a in actions]
     assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize(("overdue", "escalate", "announced"), [
+    (1, 3, {"on": "2023-04-24", "to": "parent"}),  # Thursday 04-20 + 3 working days: 21, Sunday 23 (调休), 24
+    (1, 1, None),  # urged the same morning: the 督办 alone, no overdue notice to announce it
+    (3, 1, None),  # urged before the overdue notice: nothing ahead to announce
+    (1, None, None),
+])
+def test_an_overdue_notice_carries_the_urging_still_to_come(cal, overdue, escalate, announced):
+    p = programme({"date": "2023-04-20", "time": "17:30"}, overdue_after_workdays=overdue,
+                  escalate_after_workdays=escalate)
+    [notice] = actions(p, cal, "overdue")
+    assert notice.detail.get("escalates") == announced

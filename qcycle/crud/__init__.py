@@ -72,6 +72,7 @@ from qcycle.crud.messages import (
     set_message_fields,
     settle_message,
     stamp_started,
+    units_written_by,
 )
 from qcycle.crud.quarantined import (
     get_checkpoint,
@@ -224,6 +225,7 @@ __all__ = [
     "subjects_with_outcome",
     "unit_fields",
     "units_joined",
+    "units_written_by",
     "update_round",
     "upsert_list_items",
     "upsert_units",

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, func, or_, select, update
 from sqlmodel.sql.expression import Select
 
 from qcycle.clock import now as clock_now
-from qcycle.crud.base import complete, insert_absent
+from qcycle.crud.base import complete, insert_absent, plain_rows
 from qcycle.errors import NotFoundError, UsageError
 from qcycle.models import OutboxMessage
 
@@ -45,6 +45,7 @@ __all__ = [
     "set_message_fields",
     "settle_message",
     "stamp_started",
+    "units_written_by",
 ]
 
 
@@ -169,6 +170,17 @@ def merge_items_of(*, session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.U
         query = select(m.id, m.merge_items).where(col(m.id).in_(ids[start:start + 500]))
         found.update((message_id, list(items or [])) for message_id, items in session.exec(query).all())
     return found
+
+
+def units_written_by(*, session: Session, round_id: uuid.UUID, stages: Sequence[str]) -> set[tuple[str, str]]:
+    """``(stage, unit)`` of the round's messages written by those stages' actions (keys ``stage:…``),
+    whatever their status: the units each stage has written to."""
+    if not stages:
+        return set()
+    m = OutboxMessage
+    query = select(m.action, m.unit_code).where(
+        m.round_id == round_id, or_(*(col(m.action).startswith(f"{s}:") for s in stages))).distinct()
+    return {(action.partition(":")[0], unit) for action, unit in plain_rows(session, query)}
 
 
 def held_letters(*, session: Session, round_id: uuid.UUID | None,

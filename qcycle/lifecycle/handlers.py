@@ -242,7 +242,7 @@ def _overdue(session, p, round_id, action) -> Outcome:
     note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
                                                           if urged else "")
     own = naming_owed(p, action, owed)
-    if later := action.detail.get("escalates"):  # "仍未提交的，将于2024年12月4日提请榆阳区人民政府督办"
+    if later := action.detail.get("escalates"):  # "届时仍未提交的，将于2024年12月4日提请榆阳区人民政府督办"
         on = dt.date.fromisoformat(later["on"])
         sender = p.sender(action.stage)
         for target, children in _urged(p, later["to"], notified).items():
@@ -332,7 +332,8 @@ def _decision_request(session, p, round_id, action) -> Outcome:
 
 def _review_request(session, p, round_id, action) -> Outcome:
     """A 县级初审: each subject's parent is asked to review its own before the decision's day (those
-    the programme's eligibility rule refuses are left out: the rule decides them on the day)."""
+    the programme's eligibility rule refuses are left out: the rule decides them on the day); one told
+    with the call that has none hears so (:func:`review_letters`)."""
     stage, pending, _ = _to_decide(session, p, round_id, action)
     drafts, parents, subjects = review_letters(session, p, round_id, action, stage, pending)
     return Outcome(action, drafts, note=f"{action.title}：{parents} 个上级单位，{subjects} 项")

@@ -1,6 +1,7 @@
 """What the office and the reviewers are asked: the 待审核 letter a decision's request sends (ahead
 of the decision's day, and on it), with the first subjects pending by name and the rest counted;
-and who will review their own subordinates' hand-ins (told with the call)."""
+who will review their own subordinates' hand-ins (told with the call); and, once the window has
+closed, each reviewer's list (or that it has none)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from qcycle.lifecycle.drafting import draft_letters, written_on
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.standing import handed_in_at, objections_upheld, reviewer_step
-from qcycle.lifecycle.who import owers, p_item_name
+from qcycle.lifecycle.who import owers, p_item_name, resolve
 from qcycle.schema import Programme, Stage
 from qcycle.timetable import Action
 
@@ -65,8 +66,17 @@ def _scope(p: Programme, parent: str) -> str:
 
 def _reviewing_parents(p: Programme, owing: list[str], stage: Stage) -> set[str]:
     """The parents that review, at ``stage`` (``reviewed_by: parent``), the hand-ins ``owing`` units
-    may make: told so with the call, asked (or told there is nothing to ask) once the window closes."""
+    may make."""
     return {parent for u in owing if (parent := p.unit(u).parent) and parent != p.sender(stage.code)}
+
+
+def _called(session: Session, p: Programme, round_id: uuid.UUID, window: Stage, category: str | None) -> set[str]:
+    """The units the call announcing ``window``'s opening was addressed to, once that call was carried out:
+    of the reviewers, only they were told with it that they would review."""
+    done = crud.done_action_keys(session=session, round_id=round_id)
+    calls = [a for a in round_timetable(session, p, round_id).actions if a.key in done and any(
+        o["stage"] == window.code and o["category"] == category for o in a.detail.get("openings", ()))]
+    return {u for a in calls for u in resolve(session, p, round_id, p.stage(a.stage).notify, a.category)}
 
 
 def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: Stage,
@@ -95,8 +105,8 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
     """The letters of a 县级初审's request (``stage``, ``reviewed_by: parent``): each pending subject's
     parent is asked to review its own, listed with when each was handed in; a parent told with the
     call that it would review, with nothing of its own to review now, is told so (余姚's 凤山街道
-    read "具体名单届时另行通知" and heard nothing more). Returns the drafts, how many parents are
-    asked and how many subjects."""
+    read "具体名单届时另行通知" and heard nothing more); one never told is not. Returns the drafts,
+    how many parents are asked and how many subjects."""
     assert stage.decides is not None
     window = p.stage(stage.decides)
     by_parent: dict[str, list[str]] = defaultdict(list)
@@ -105,7 +115,8 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
         if parent and parent != p.sender(stage.code):
             by_parent[parent].append(subject)
     received = handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
-    told = _reviewing_parents(p, owers(session, p, round_id, window, action.category), stage)
+    told = _reviewing_parents(p, owers(session, p, round_id, window, action.category), stage) & _called(
+        session, p, round_id, window, action.category)
     drafts = []
     for parent in sorted(told | by_parent.keys()):
         items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s),

@@ -98,11 +98,13 @@ def _telling(p: Programme, stages: set[str]) -> set[str]:
             and s.notify is not None for w in (s.notify, *s.notify.any_of) if w.rejected_at}
 
 
-def steps_told_already(session: Session, p: Programme, round_id: uuid.UUID) -> set[str]:
-    """Of :func:`steps_told_alone`, those whose letters have gone (their action is done): a 公示 after
-    余姚's committee letter said its refusal was 另行告知 where it had been told four days before."""
-    done = crud.done_action_keys(session=session, round_id=round_id)
-    return _telling(p, {key.partition(":")[0] for key in done})
+def refusals_told(session: Session, p: Programme, round_id: uuid.UUID) -> set[tuple[str, str]]:
+    """``(decision stage, unit)`` of the refusals a letter of their own has been written to tell the
+    unit (:func:`steps_told_alone`): a 公示 after 温州's 结果告知 said its refusal was 另行告知 where it
+    had been told two weeks before."""
+    tellers = {s.code: told for s in p.stages if (told := _telling(p, {s.code}))}
+    written = crud.units_written_by(session=session, round_id=round_id, stages=list(tellers))
+    return {(step, unit) for stage, unit in written for step in tellers[stage]}
 
 
 # A step named as a verb and its object ("审定获奖名单") is passed as its object's review (获奖名单审定).
@@ -258,7 +260,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
     rows = results_of(session, round_id, assessed)
     refused = rejections(session, p, round_id)
     apart = steps_told_alone(p)
-    gone = steps_told_already(session, p, round_id) if refused else set()
+    gone = refusals_told(session, p, round_id) if refused else set()
     vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in refused}
     mine: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
@@ -283,7 +285,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
                         + ("" if ranked else f"、排名第{r.rank}") + why)
             if told_apart:
                 apart_items.append(item)
-                if refused[r.unit_code][1] not in gone:
+                if (refused[r.unit_code][1], unit) not in gone:
                     to_tell = True
         remarks = result_remarks(p, kept, vacated) if kept else None
         if apart_items:

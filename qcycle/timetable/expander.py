@@ -232,7 +232,7 @@ class _Expander(StageDates):
         # later: the overdue notice says when, and by whom (榆阳's 12月2日 notice did not say that
         # 区政府 would hear of it on 12月4日).
         after = {"escalate_to": policy.escalate_to} if esc == over else (
-            {"escalates": {"on": esc.isoformat(), "to": policy.escalate_to}} if esc is not None else {})
+            {"escalates": {"on": esc.isoformat(), "to": policy.escalate_to}} if esc is not None and esc > over else {})
         self._add(at(over, reminder_time), "overdue", stage, f"{label} 逾期提醒", deadline=d.cutoff,
                   detail={**left_out, **after}, **common)
         if esc is not None:

@@ -351,3 +351,50 @@ def test_a_reminder_of_an_invitation_says_the_time_left_without_pressing_for_a_h
         _, invited = render_message("reminder.j2", {**context, kind: True})
         assert ("距截止还有3个工作日，逾期不予受理。" if left else "今天是截止日，逾期不予受理。") in invited, invited
         assert "按时提交" not in invited and "请于截止时间前提交；" not in invited, invited
+
+
+def test_a_merged_reminder_keeps_an_overdue_items_warning_of_the_urging_to_come() -> None:
+    """An overdue notice merged with the day's other reminders lost its "届时仍未提交的，将于…督办" line: the
+    merged letter's entries were built from the items without it."""
+    from qcycle.notify.reminders import render_items
+
+    base = {k: v for k, v in BASE.items() if k not in ("item", "deadline")}
+    items = [
+        {"template": "reminder.j2", "action_key": "a", "context": {
+            **base, "programme_name": "揭榜挂帅", "item": "揭榜书", "deadline": DEADLINE, "working_days_left": 2}},
+        {"template": "overdue.j2", "action_key": "b", "context": {
+            **base, "programme_name": "年度质量工作考核", "item": "自评报告", "deadline": clock.at(dt.date(2023, 4, 18),
+                                                                                            dt.time(17, 30)),
+            "days_overdue": 2, "escalate_on": dt.date(2023, 4, 21), "escalate_to": "某市人民政府"}},
+        {"template": "overdue.j2", "action_key": "c", "context": {
+            **base, "programme_name": "质量提升行动", "item": "进展报告", "deadline": clock.at(dt.date(2023, 4, 18),
+                                                                                         dt.time(17, 30)),
+            "days_overdue": 2, "escalate_on": dt.date(2023, 4, 24), "escalate_to": None}},
+    ]
+    _, body = render_items(items, None)
+    assert "自评报告，截止2023年4月18日 17:30，已逾期2个工作日，届时仍未提交的，将于2023年4月21日提请某市人民政府督办。" in body, body
+    assert "进展报告，截止2023年4月18日 17:30，已逾期2个工作日，届时仍未提交的，将于2023年4月24日予以督办。" in body, body
+    assert body.count("督办") == 2
+
+
+def test_an_overdue_notice_warns_of_the_urging_to_come_as_its_window_allows() -> None:
+    """"届时仍未提交的" where a late hand-in is still taken; where it is refused (逾期不予受理) there is nothing
+    left to hand in, and the warning says the lateness itself will be reported."""
+    later = {"escalate_on": dt.date(2023, 4, 25), "escalate_to": "成都市人民政府"}
+    _, body = render_message("overdue.j2", {**CONTEXTS["overdue.j2"], **later})
+    assert "请尽快提交；如有特殊情况，请及时说明原因。\n届时仍未提交的，将于2023年4月25日提请成都市人民政府督办。" in body, body
+    _, body = render_message("overdue.j2", {**CONTEXTS["overdue.j2"], **later, "refused_late": True})
+    assert "贵单位逾期未提交的情况将于2023年4月25日报成都市人民政府督办。" in body and "届时" not in body, body
+    _, body = render_message("overdue.j2", {**CONTEXTS["overdue.j2"], **later, "escalate_to": None})
+    assert "届时仍未提交的，将于2023年4月25日予以督办。" in body, body
+
+
+@pytest.mark.parametrize(("title", "to_read"), [
+    ("印发县区质量工作考核通知", True), ("颁布实施细则", True), ("召开会议部署《实施方案》", True),
+    ("公布拟获奖企业名单", True), ("启动考核工作", False), ("组织现场评审", False),
+])
+def test_a_publication_asks_its_units_to_read_only_what_was_issued(title, to_read) -> None:
+    context = {**BASE, "title": title, "at": DAY}
+    context.pop("item", None)
+    _, body = render_message("publication.j2", context)
+    assert ("，请及时查阅并按要求做好相关工作。" in body) == to_read != ("，请按要求做好相关工作。" in body), body
