@@ -913,6 +913,9 @@ def test_a_reviewer_told_with_the_call_hears_when_it_has_nothing_to_review(tmp_p
     for u, m in asked.items():
         departmental = p.unit(u).level == "department"
         assert ("辖区" in m.body) != departmental and ("所在行业（系统）内" in m.body) == departmental, m.body
+    # An enterprise not recommended is told why (it read "未获…推荐，不再参加后续环节" and no more).
+    refused = [m.body for m in r.messages if m.channel == "email" and re.search(r"未获\S+推荐", m.body)]
+    assert refused and all(re.search(r"未获\S+推荐（[^）]+）", b) for b in refused), refused[:1]
     # A reviewer the call was not sent to was never told it would review: it is asked for its list, if any,
     # and not told it has none.
     yy = next(x for x in PROGRAMMES if x.stem == "yy-government-quality-award-2026")
