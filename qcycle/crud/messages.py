@@ -179,7 +179,7 @@ def units_written_by(*, session: Session, round_id: uuid.UUID, stages: Sequence[
         return set()
     m = OutboxMessage
     query = select(m.action, m.unit_code).where(
-        m.round_id == round_id, or_(*(col(m.action).startswith(f"{s}:") for s in stages))).distinct()
+        m.round_id == round_id, or_(*(col(m.action).startswith(f"{s}:", autoescape=True) for s in stages))).distinct()
     return {(action.partition(":")[0], unit) for action, unit in plain_rows(session, query)}
 
 

@@ -409,7 +409,7 @@ def _owed_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: 
             if ":" in s and (only is None or p.item_category.get(s.partition(":")[2]) in only)]
 
 
-def _items_missing(owed: list[str], handed: set[str]) -> dict[str, list[str]]:
+def _items_missing(owed: list[str], handed: frozenset[str]) -> dict[str, list[str]]:
     """unit → its owed items not handed in, for the units that handed some in."""
     some = {s.partition(":")[0] for s in handed}
     missing: dict[str, list[str]] = defaultdict(list)
@@ -421,14 +421,14 @@ def _items_missing(owed: list[str], handed: set[str]) -> dict[str, list[str]]:
 
 
 def _handed_in_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, action: Action,
-                        statuses: list[str]) -> set[str]:
+                        statuses: list[str]) -> frozenset[str]:
     def read(status: str) -> frozenset[str]:
         return frozenset(crud.handed_in_subjects(session=session, round_id=round_id, stage=stage.code,
                                                  period=action.period, category=action.category,
                                                  item_category=p.item_category, status=status))
-    return {s for status in statuses for s in _remembered(
-        ("handed_subjects", round_id, id(p), stage.code, action.period, action.category, status),
-        functools.partial(read, status))}
+    found = [_remembered(("handed_subjects", round_id, id(p), stage.code, action.period, action.category, status),
+                         functools.partial(read, status)) for status in statuses]
+    return found[0] if len(found) == 1 else frozenset().union(*found)  # the kept set itself, not a copy
 
 
 def p_unit_name(p: Programme, subject: str) -> str | None:
