@@ -242,7 +242,7 @@ def _overdue(session, p, round_id, action) -> Outcome:
     note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
                                                           if urged else "")
     own = naming_owed(p, action, owed)
-    if later := action.detail.get("escalates"):  # "届时仍未提交的，将于2024年12月4日提请榆阳区人民政府督办"
+    if later := action.detail.get("escalates"):  # "如在2024年12月4日前仍未提交，将提请榆阳区人民政府督办"
         on = dt.date.fromisoformat(later["on"])
         sender = p.sender(action.stage)
         for target, children in _urged(p, later["to"], notified).items():
