@@ -277,10 +277,14 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
             # "名额不超过2个，贵单位得分排名第3": the rank once, where the remark gives it.
             ranked = r in kept and "排名第" in (result_remarks(p, [r], vacated) or "")
             # Refused at a later step: its score and rank alone would read as why it is not listed
-            # (天水's 2nd, one award listed: "排名第2，未列入"). The step is said, with its reason,
-            # unless a letter of its own tells it (not told twice: 温州).
+            # (天水's 2nd, one award listed: "排名第2，未列入"; 广州's 5th of 5 places, refused by 市政府审定
+            # the same morning). The step is said, with its reason unless a letter of its own tells
+            # it (not told twice: 温州).
             told_apart = r.unit_code in refused and refused[r.unit_code][1] in apart
-            why = f"，{refused[r.unit_code][0]}" if r.unit_code in refused and not told_apart else ""
+            why = ""
+            if r.unit_code in refused:
+                verdict, step = refused[r.unit_code]
+                why = "，" + (_not_passed_at(p, p.stage(step), unit) if told_apart else verdict)
             said.append(f"{'申报的' + quoted(item) if item else ''}得分{r.total:.2f}"
                         + ("" if ranked else f"、排名第{r.rank}") + why)
             if told_apart:
