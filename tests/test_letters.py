@@ -336,14 +336,20 @@ def test_a_refused_late_hand_in_is_answered_by_the_next_safety_net_run(path, tmp
 
 def test_an_applicant_left_off_the_takers_list_is_told_so(tmp_path_factory, monkeypatch):
     """四川's 绵阳 applied, was turned down at the review and heard nothing more: the list's letter now
-    reaches it too, saying it is not on the list."""
+    reaches it too, saying which of its items is not on the list and why (it read "贵单位未列入" alone)."""
     r = run(next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023"), tmp_path_factory, monkeypatch)
     review = [d for d in r.decisions if d.stage == "takers_review"]
     approved = {d.subject.partition(":")[0] for d in review if d.outcome not in NEGATIVE_OUTCOMES}
     left_off = {d.subject.partition(":")[0] for d in review if d.outcome in NEGATIVE_OUTCOMES} - approved
     assert left_off, "no applicant was turned down in the simulated round: the test reads nothing"
     letters = {m.unit_code: m.body for m in r.messages if m.action.startswith("takers_list:")}
-    assert {u for u, body in letters.items() if f"发布揭榜名单，名单共列入{len(approved)}个单位，贵单位未列入。" in body} == left_off
+    said = {u: re.search(f"发布揭榜名单，名单共列入{len(approved)}个单位，贵单位申报的(“[^”]+”(?:、“[^”]+”)*)未列入（(.+?)）。",
+                         body) for u, body in letters.items()}
+    assert {u for u, found in said.items() if found} == left_off
+    for u in left_off:
+        items = {r.programme.item_names[d.subject.partition(":")[2]] for d in review if d.subject.partition(":")[0] == u}
+        assert set(re.findall("“([^”]+)”", said[u][1])) == items, said[u][0]
+        assert said[u][2] == "；".join(dict.fromkeys(d.note for d in review if d.subject.partition(":")[0] == u)), said[u][0]
     assert {u for u, body in letters.items() if f"贵单位已列入该名单（共{len(approved)}个单位）" in body} == approved
 
 
@@ -602,7 +608,7 @@ def test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_objec
     for m in (m for m in told if m.unit_code in refused - unplaced):
         steps = {d.stage for d in r.decisions if d.outcome in NEGATIVE_OUTCOMES and d.subject.partition(":")[0] == m.unit_code}
         if steps & apart:
-            said = re.search(r"说明：[^\n]*未列入的原因(已?)另行告知。", m.body)
+            said = re.search(r"说明：[^\n]*未列入的具体原因(已?)另行告知。", m.body)
             assert said, m.body
             # 已另行告知 once the step's own letter has gone (温州's of 9月27日, before its 10月11日 公示), not before.
             own = [x.logical_date for x in r.messages if x.unit_code == m.unit_code and x.subject.startswith("【结果告知】")]
@@ -621,10 +627,10 @@ def test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_objec
         assert any(m.unit_code in refused - unplaced for m in told)
     pinned = {"ts-": "经评审，贵单位得分913.66、排名第2，未通过评审委员会审议，未列入拟获奖名单。",  # the seed's 2nd, refused by the committee
               "gz-": "排名第5，未通过市政府审定，未列入市长质量奖拟授奖名单。",  # the last of 5 places
-              "wz-": "说明：申报的“温州市质量管理创新奖”未列入的原因已另行告知。"}  # a unit's item named
+              "wz-": "说明：申报的“温州市质量管理创新奖”未列入的具体原因已另行告知。"}  # a unit's item named
     for prefix, text in pinned.items():
         if path.stem.startswith(prefix):
-            assert any(text in m.body and re.search("未列入的原因已?另行告知。", m.body) for m in told), [
+            assert any(text in m.body and re.search("未列入的具体原因已?另行告知。", m.body) for m in told), [
                 m.body for m in told]
     if path.stem.startswith("ts-"):
         assert told  # 天水 scores more candidates than it awards
@@ -757,7 +763,9 @@ def test_a_step_told_at_once_is_not_told_again_by_the_results(path, tmp_path_fac
     item the government's 授奖通知 awarded that same day: a letter about what was graded 未获奖."""
     r = run(path, tmp_path_factory, monkeypatch)
     steps = {s.code for s in r.programme.stages if s.template == "step_result"}
-    results = {s.code for s in r.programme.stages if s.template in (None, "result")}
+    # Result letters (a 公示's letter names the step that refused a placed candidate, without its reason:
+    # test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_object).
+    results = {s.code for s in r.programme.stages if s.template in (None, "result") and s.kind.value == "notification"}
     email = [m for m in r.messages if m.channel == "email"]
     told = {(m.unit_code, verdict) for m in email if m.action.partition(":")[0] in steps
             for verdict in re.findall(r"(未(?:通过|获)[^，。；（]+)", m.body)}

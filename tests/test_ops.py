@@ -42,7 +42,7 @@ def test_list_then_decide_one_and_the_rest(home):
     # The code to type, then whose subject it is and what (ops decide by names, type codes).
     assert "510300:cxyl-02  自贡市市场监督管理局：" in listed.output, listed.output
     one = runner.invoke(app, ["decide", str(P1), "--stage", "takers_review", "--subject", "510300:cxyl-02",
-                              "--reject", "--by", "张三"])
+                              "--reject", "--note", "揭榜条件不符", "--by", "张三"])
     assert one.exit_code == 0 and "已记录：审核揭榜书（takers_review）510300:cxyl-02 自贡市市场监督管理局 → 不同意" in one.output
     rest = runner.invoke(app, ["decide", str(P1), "--stage", "takers_review", "--all-pending", "--by", "张三"])
     assert rest.exit_code == 0 and rest.output.count("→ 同意") == 2
@@ -60,7 +60,7 @@ def test_a_decision_made_is_changed_only_on_purpose_and_the_audit_keeps_what_it_
     args = ["decide", str(P1), "--stage", "takers_review", "--subject", "510100:zlcx-01", "--by", "张三"]
     assert runner.invoke(app, [*args, "--approve"]).exit_code == 0
     assert runner.invoke(app, [*args, "--approve"]).exit_code == 0  # the same decision again changes nothing
-    refused = runner.invoke(app, [*args, "--reject"])
+    refused = runner.invoke(app, [*args, "--reject", "--note", "材料不实"])
     assert refused.exit_code == 2 and "已决定为“同意”" in refused.output and "--change" in refused.output
     bare = runner.invoke(app, [*args, "--reject", "--change"])  # a change says why
     assert bare.exit_code == 2 and "--note" in bare.output
@@ -84,7 +84,8 @@ def test_a_decision_made_is_changed_only_on_purpose_and_the_audit_keeps_what_it_
     assert "--change" in runner.invoke(app, [*args, "--reject", "--note", "另一个理由"]).output
     _seed_applications([("510300", "cxyl-02")])
     f = tmp_path / "twice.csv"
-    f.write_text("阶段,对象,决定\ntakers_review,510300:cxyl-02,同意\ntakers_review,510300:cxyl-02,不同意\n", encoding="utf-8")
+    f.write_text("阶段,对象,决定,说明\ntakers_review,510300:cxyl-02,同意,\ntakers_review,510300:cxyl-02,不同意,材料不实\n",
+                 encoding="utf-8")
     twice = runner.invoke(app, ["decide", str(P1), "--file", str(f), "--by", "张三"])
     assert twice.exit_code == 2 and "已决定为“同意”" in twice.output, twice.output
 
@@ -312,11 +313,8 @@ def test_status_sends_a_decision_waiting_past_its_day_to_decide_not_to_reconcile
 def test_a_refusal_at_a_step_that_tells_its_reason_needs_one(home, tmp_path):
     """宝山 writes the reason an objection failed into its reply (tell_reason); a refusal recorded
     without one went out as "异议不成立" and nothing more. ops are asked for it instead."""
-    text = P1.read_text(encoding="utf-8")
-    anchor = "    decides: application\n    on: 2023-04-21\n"
-    assert anchor in text
-    path = tmp_path / P1.name
-    path.write_text(text.replace(anchor, anchor + "    tell_reason: true\n"), encoding="utf-8")
+    path = P1  # 四川's 审核揭榜书 tells its reason (a unit left off the 揭榜名单 is told why)
+    assert "tell_reason: true" in P1.read_text(encoding="utf-8")
     _seed_applications([("510100", "zlcx-01"), ("510300", "cxyl-02")], path)
     bare = runner.invoke(app, ["decide", str(path), "--stage", "takers_review", "--subject", "510300:cxyl-02",
                                "--reject", "--by", "张三"], terminal_width=200)

@@ -38,6 +38,7 @@ from qcycle.lifecycle.requests import (
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
     left_off,
+    list_standing,
     missing_in,
     notice_name,
     published_list,
@@ -113,14 +114,9 @@ def _publish(session, p, round_id, action) -> Outcome:
     if who is not None and approvals:  # the published list: who was approved (others are told they are not)
         extra["takers"] = units if who.approved_at else resolve(session, p, round_id, Who(approved_at=approvals[0]),
                                                                  action.category)
-        # A listed unit is told which of its items are on the list, and which not (自贡 heard "已列入" only;
-        # 眉山, which applied for two, could not tell which).
-        listed = set(extra["takers"])  # a national list: ~10,000 subjects against ~3,000 takers
-        for key, outcome in (("listed_items", Who(approved_at=approvals[0])), ("unlisted", Who(rejected_at=approvals[0]))):
-            for subject in select_subjects(session, p, round_id, outcome, action.category):
-                unit, _, item = subject.partition(":")
-                if item and unit in listed and (name := p_item_name(p, subject)):
-                    own[unit].setdefault(key, []).append(name)
+        # Each unit is told which of its items are on the list, which not, and why where the step says.
+        for unit, standing in list_standing(session, p, round_id, approvals[0], action.category).items():
+            own[unit].update(standing)
     # Windows opening today are announced here, to the units that owe them (the expander pairs them);
     # one already closed when a late run writes this is not (as its own opening letter is skipped).
     moment = clock.run_moment()

@@ -23,7 +23,7 @@ from qcycle.lifecycle.wording import result_remarks
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 
-__all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "left_off", "listing_of", "missing_in", "not_passed", "notice_name", "objection_replies",
+__all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "left_off", "list_standing", "listing_of", "missing_in", "not_passed", "notice_name", "objection_replies",
            "objections_upheld", "passed", "published_list", "rejections", "reviewer_step", "steps_told", "steps_told_alone"]
 
 
@@ -226,6 +226,27 @@ def missing_in(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
 TOLD_ALONE = {"step_result.j2": steps_told, "objection_reply.j2": objections_told}
 
 
+def list_standing(session: Session, p: Programme, round_id: uuid.UUID, step: str, category: str | None
+                  ) -> dict[str, dict[str, Any]]:
+    """Unit → where its items stand on a list the decision ``step`` made: ``listed_items`` (on it),
+    ``unlisted`` (refused: 眉山, which applied for two, could not tell which was listed) and, where
+    the step tells its reasons, ``unlisted_reason`` (绵阳 read "贵单位未列入" and not what, or why)."""
+    own: dict[str, dict[str, Any]] = defaultdict(dict)
+    for key, where in (("listed_items", Who(approved_at=step)), ("unlisted", Who(rejected_at=step))):
+        for subject in select_subjects(session, p, round_id, where, category):
+            unit, _, item = subject.partition(":")
+            if item and (name := p_item_name(p, subject)):
+                own[unit].setdefault(key, []).append(name)
+    if p.stage(step).tell_reason:
+        notes: dict[str, list[str]] = defaultdict(list)
+        for subject, outcome, note in crud.decisions_at(session=session, round_id=round_id, stage=step):
+            if outcome in NEGATIVE and note.strip() and in_category(p, subject, category):
+                notes[subject.partition(":")[0]].append(note.strip())
+        for unit, said in notes.items():
+            own[unit]["unlisted_reason"] = "；".join(dict.fromkeys(said))
+    return dict(own)
+
+
 # -- a 公示's list -----------------------------------------------------------------------------
 
 
@@ -295,7 +316,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
         if apart_items:
             named = "、".join(quoted(i) for i in apart_items if i)
             remarks = (remarks or "") + (f"申报的{named}" if named else "") + (
-                "未列入的原因另行告知。" if to_tell else "未列入的原因已另行告知。")
+                "未列入的具体原因另行告知。" if to_tell else "未列入的具体原因已另行告知。")
         out[unit] = {"standing": "；".join(said), "remarks": remarks}
     return out
 
