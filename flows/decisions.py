@@ -30,7 +30,10 @@ class DecisionForm(RunInput):
     decided_by: str = Field(description="决定人（记入审计日志）")
     approve: list[str] = Field(default_factory=list, description="同意 / 确认的对象")
     reject: list[str] = Field(default_factory=list, description="不同意 / 退回的对象")
-    note: str = Field("", description="说明")
+    note: str = Field("", description="说明（记入审计日志；该环节告知理由时，也是不同意对象的理由，除非下面另填）")
+    # 四川's 审核揭榜书 tells each refused unit why: one note for the whole form would read as every unit's reason.
+    reasons: dict[str, str] = Field(default_factory=dict,
+                                    description="不同意的理由（对象 → 理由；该环节告知理由时写进给该单位的函件）")
 
 
 def _run_name() -> str:
@@ -60,12 +63,14 @@ def decide_in_ui(programme_file: str, stage: str, timeout_hours: float = 72.0) -
     lines = [f"## {p.round.name}：{p.stage(stage).name}", "", f"待决定 {len(subjects)} 项：", ""]
     lines += [f"- `{s}` {p.unit(s.partition(':')[0]).name} {ops.p_item_name(p, s) or ''}" for s in subjects]
     lines += ["", "把要同意的对象留在 approve，要不同意的移到 reject；未列出的对象保持待定。"]
+    if p.stage(stage).tell_reason:
+        lines.append("本环节告知理由：不同意的对象请在 reasons 中逐个写明理由（写进给该单位的函件）。")
     form = DecisionForm.with_initial_data(description="\n".join(lines), decided_by="", approve=subjects)
     # Prefect accepts only lowercase letters, digits and dashes in input keys.
     key = "".join(ch if ch.isalnum() else "-" for ch in f"decide-{p.round.code}-{stage}".lower())
     answer = pause_flow_run(wait_for_input=form, timeout=int(timeout_hours * 3600), key=key)
     rows = [ops.DecisionRow(stage, s, "yes", answer.note) for s in answer.approve]
-    rows += [ops.DecisionRow(stage, s, "no", answer.note) for s in answer.reject]
+    rows += [ops.DecisionRow(stage, s, "no", answer.reasons.get(s) or answer.note) for s in answer.reject]
     with db.session_scope() as session:
         done = ops.decide(session=session, programme=p, round_id=round_id, rows=rows,
                           decided_by=f"ui:{answer.decided_by or 'unknown'}")

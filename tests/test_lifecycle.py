@@ -856,6 +856,26 @@ def test_a_listed_unit_is_told_which_of_its_items_were_not_listed(session, round
     assert "开始受理" not in outcome.note and "开始受理" not in text, outcome.note
 
 
+def test_each_item_left_off_a_list_is_told_with_its_own_reason(session, round_):
+    """四川's 审核揭榜书 tells its reasons: a unit with two items refused for different reasons reads each
+    beside its item (one bracket after both read as if one reason covered the two), and a listed unit
+    hears why its other item is not on the list."""
+    p, t, rid = round_
+    for unit, item in (("510300", "cxyl-01"), ("510300", "zlcx-05"), ("510700", "cxyl-01"), ("510700", "zlcx-05")):
+        _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
+    for subject, outcome, note in (("510300:zlcx-05", "approved", ""), ("510300:cxyl-01", "rejected", "试点条件不具备"),
+                                   ("510700:cxyl-01", "rejected", "试点条件不具备"), ("510700:zlcx-05", "rejected", "材料不全")):
+        crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application", subject=subject,
+                          outcome=outcome, decided_by="cli:test", note=note)
+    action = t.by_name()["takers_list:publish"]
+    drafts = {d.unit: _rendered(d) for d in carry_out(session, p, rid, action, as_of=action.at).drafts}
+    first, second = p_item_name(p, "510700:cxyl-01"), p_item_name(p, "510700:zlcx-05")
+    assert (f"名单共列入1个单位，贵单位申报的“{first}”未列入（试点条件不具备）、“{second}”未列入（材料不全）。"
+            in drafts["510700"]), drafts["510700"]
+    assert (f"贵单位已列入该名单（共1个单位），列入的项目为“{second}”，申报的“{first}”未列入（试点条件不具备），"
+            in drafts["510300"]), drafts["510300"]
+
+
 def test_a_refusal_by_the_programmes_rule_is_not_put_on_the_reviewer_that_never_saw_it(session):
     """福州: an applicant the 5-year rule refuses is left off its county bureau's review list, and
     was then told it had not passed that bureau's 初审. It is told the rule, as the rule says it,

@@ -62,12 +62,14 @@ def test_a_decision_made_is_changed_only_on_purpose_and_the_audit_keeps_what_it_
     assert runner.invoke(app, [*args, "--approve"]).exit_code == 0  # the same decision again changes nothing
     refused = runner.invoke(app, [*args, "--reject", "--note", "材料不实"])
     assert refused.exit_code == 2 and "已决定为“同意”" in refused.output and "--change" in refused.output
-    bare = runner.invoke(app, [*args, "--reject", "--change"])  # a change says why
-    assert bare.exit_code == 2 and "--note" in bare.output
+    bare = runner.invoke(app, [*args, "--reject", "--change"])  # a refusal here says why
+    assert bare.exit_code == 2 and "须写明理由" in bare.output
     with db.session_scope() as session:
         assert [d.outcome for d in session.exec(select(Decision)).all()] == ["approved"]
     changed = runner.invoke(app, [*args, "--reject", "--change", "--note", "复议：材料不实"])
     assert changed.exit_code == 0 and "→ 不同意" in changed.output
+    back = runner.invoke(app, [*args, "--approve", "--change"])  # a change says why, an approval too
+    assert back.exit_code == 2 and "--note" in back.output and "须写明理由" not in back.output, back.output
     with db.session_scope() as session:
         assert [d.outcome for d in session.exec(select(Decision)).all()] == ["rejected"]
         last = session.exec(select(AuditLog).where(AuditLog.action == "decide:takers_review")

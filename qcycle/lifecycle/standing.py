@@ -230,7 +230,8 @@ def list_standing(session: Session, p: Programme, round_id: uuid.UUID, step: str
                   ) -> dict[str, dict[str, Any]]:
     """Unit → where its items stand on a list the decision ``step`` made: ``listed_items`` (on it),
     ``unlisted`` (refused: 眉山, which applied for two, could not tell which was listed) and, where
-    the step tells its reasons, ``unlisted_reason`` (绵阳 read "贵单位未列入" and not what, or why)."""
+    the step tells its reasons, ``unlisted_reasons`` (item → why; 绵阳 read "贵单位未列入" and not
+    what, or why)."""
     own: dict[str, dict[str, Any]] = defaultdict(dict)
     for key, where in (("listed_items", Who(approved_at=step)), ("unlisted", Who(rejected_at=step))):
         for subject in select_subjects(session, p, round_id, where, category):
@@ -238,12 +239,11 @@ def list_standing(session: Session, p: Programme, round_id: uuid.UUID, step: str
             if item and (name := p_item_name(p, subject)):
                 own[unit].setdefault(key, []).append(name)
     if p.stage(step).tell_reason:
-        notes: dict[str, list[str]] = defaultdict(list)
         for subject, outcome, note in crud.decisions_at(session=session, round_id=round_id, stage=step):
-            if outcome in NEGATIVE and note.strip() and in_category(p, subject, category):
-                notes[subject.partition(":")[0]].append(note.strip())
-        for unit, said in notes.items():
-            own[unit]["unlisted_reason"] = "；".join(dict.fromkeys(said))
+            unit, _, item = subject.partition(":")
+            if outcome in NEGATIVE and note.strip() and (name := p_item_name(p, subject)) and \
+                    name in own.get(unit, {}).get("unlisted", ()):
+                own[unit].setdefault("unlisted_reasons", {})[name] = note.strip()
     return dict(own)
 
 
@@ -302,13 +302,16 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
             # the same morning). The step is said, with its reason unless a letter of its own tells
             # it (not told twice: 温州).
             told_apart = r.unit_code in refused and refused[r.unit_code][1] in apart
-            why = ""
+            why, reasoned = "", False
             if r.unit_code in refused:
                 verdict, step = refused[r.unit_code]
-                why = "，" + (_not_passed_at(p, p.stage(step), unit) if told_apart else verdict)
+                bare = _not_passed_at(p, p.stage(step), unit)
+                why, reasoned = "，" + (bare if told_apart else verdict), verdict != bare
             said.append(f"{'申报的' + quoted(item) if item else ''}得分{r.total:.2f}"
                         + ("" if ranked else f"、排名第{r.rank}") + why)
-            if told_apart:
+            # Its step's letter gives a reason (the officer's, told, or a rule's) only where the
+            # verdict says more than the step: else "具体原因另行告知" would promise what never comes.
+            if told_apart and reasoned:
                 apart_items.append(item)
                 if (refused[r.unit_code][1], unit) not in gone:
                     to_tell = True

@@ -87,8 +87,9 @@ def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str
             entry["days_overdue"] = c["days_overdue"]
         if c.get("moved_from"):  # a notice of a moved deadline, merged with the day's reminders
             entry["moved_from"] = c["moved_from"]
-        if c.get("escalate_on"):  # an overdue item's warning of the 督办 to come
-            entry |= {"escalate_on": c["escalate_on"], "escalate_to": c.get("escalate_to")}
+        if c.get("escalate_on"):  # an overdue item's warning of the 督办 to come (报送 where it goes elsewhere)
+            entry |= {"escalate_on": c["escalate_on"], "escalate_to": c.get("escalate_to"),
+                      "report_to": c.get("report_to")}
         entries.append(entry)
     first = contexts[0]
     context = {"unit_name": first["unit_name"], "unit_code": first.get("unit_code"),

@@ -130,7 +130,7 @@ def test_decision_in_the_ui_pauses_with_a_form_and_records_the_answer(qcycle_hom
     from prefect.flow_runs import resume_flow_run
     from qcycle.flows.decisions import decide_in_ui
 
-    from qcycle import ops
+    from qcycle import crud, ops
     from qcycle.cli.common import open_round
     from qcycle.intake import ingest
     from qcycle.timetable import expand
@@ -157,7 +157,8 @@ def test_decision_in_the_ui_pauses_with_a_form_and_records_the_answer(qcycle_hom
         time.sleep(0.25)
     assert paused is not None, "the decision flow never paused for input"
     assert "审核决定" in paused.name
-    answer = {"decided_by": "王五", "approve": ["c1:k-1"], "reject": ["c2:k-2"], "note": "界面审核"}
+    answer = {"decided_by": "王五", "approve": ["c1:k-1"], "reject": ["c2:k-2"], "note": "界面审核",
+              "reasons": {"c2:k-2": "材料不全"}}  # a refusal's own reason, told to its unit where the step tells it
     # Prefect marks the run Paused a moment before it stores the form's schema; the UI's
     # resume button waits for the form the same way.
     for _ in range(40):
@@ -171,6 +172,8 @@ def test_decision_in_the_ui_pauses_with_a_form_and_records_the_answer(qcycle_hom
     assert result["decided"] == [["takers_review", "c1:k-1", "approved"], ["takers_review", "c2:k-2", "rejected"]]
     with db.session_scope() as session:
         assert ops.pending(session, loaded.programme, rid)["takers_review"] == []
+        notes = {subject: note for subject, _, note in crud.decisions_at(session=session, round_id=rid, stage="takers_review")}
+    assert notes == {"c1:k-1": "界面审核", "c2:k-2": "材料不全"}
 
 
 def _logs(flow_run_id, last: str, wait: float = 60.0) -> list[dict]:
