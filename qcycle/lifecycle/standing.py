@@ -240,7 +240,7 @@ def list_standing(session: Session, p: Programme, round_id: uuid.UUID, step: str
                 own[unit].setdefault(key, []).append(name)
     if p.stage(step).tell_reason:
         for subject, outcome, note in crud.decisions_at(session=session, round_id=round_id, stage=step):
-            unit, _, item = subject.partition(":")
+            unit = subject.partition(":")[0]
             if outcome in NEGATIVE and note.strip() and (name := p_item_name(p, subject)) and \
                     name in own.get(unit, {}).get("unlisted", ()):
                 own[unit].setdefault("unlisted_reasons", {})[name] = note.strip()
@@ -301,20 +301,16 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
             # (天水's 2nd, one award listed: "排名第2，未列入"; 广州's 5th of 5 places, refused by 市政府审定
             # the same morning). The step is said, with its reason unless a letter of its own tells
             # it (not told twice: 温州).
-            told_apart = r.unit_code in refused and refused[r.unit_code][1] in apart
-            why, reasoned = "", False
-            if r.unit_code in refused:
-                verdict, step = refused[r.unit_code]
-                bare = _not_passed_at(p, p.stage(step), unit)
-                why, reasoned = "，" + (bare if told_apart else verdict), verdict != bare
+            verdict, step = refused.get(r.unit_code, ("", ""))
+            bare = _not_passed_at(p, p.stage(step), unit) if step else ""
+            told_apart = step in apart
             said.append(f"{'申报的' + quoted(item) if item else ''}得分{r.total:.2f}"
-                        + ("" if ranked else f"、排名第{r.rank}") + why)
+                        + ("" if ranked else f"、排名第{r.rank}") + (f"，{bare if told_apart else verdict}" if step else ""))
             # Its step's letter gives a reason (the officer's, told, or a rule's) only where the
             # verdict says more than the step: else "具体原因另行告知" would promise what never comes.
-            if told_apart and reasoned:
+            if told_apart and verdict != bare:
                 apart_items.append(item)
-                if (refused[r.unit_code][1], unit) not in gone:
-                    to_tell = True
+                to_tell |= (step, unit) not in gone
         remarks = result_remarks(p, kept, vacated) if kept else None
         if apart_items:
             named = "、".join(quoted(i) for i in apart_items if i)
