@@ -33,7 +33,10 @@ class RoundStatus:
 
 
 def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,
-                 as_of: dt.datetime, next_count: int = 8) -> RoundStatus:
+                 as_of: dt.datetime, next_count: int = 8, *, as_recorded: bool = False) -> RoundStatus:
+    """Where the round stands at ``as_of``. ``as_recorded``: who owes and what waits are read
+    from the decisions and hand-ins as they stood then (``qcycle status --as-of``); otherwise
+    as they stand, as the actions of a reconcile run as of ``as_of`` read them."""
     # A point in time: what was done for moments up to ``as_of`` (a round run to its end and
     # asked about 06-01 still shows what came next after 06-01).
     done = {k for k, due_at in crud.recorded_actions(session=session, round_id=round_id).items()
@@ -43,7 +46,8 @@ def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable:
     past = [a for a in timetable.actions if a.at <= as_of]
     current = past[-1].stage if past else None
     overdue: dict[str, list[str]] = {}
-    with remembering():  # read-only: each past deadline asks the same rows
+    # read-only: each past deadline asks the same rows
+    with remembering(), crud.as_recorded_at(as_of if as_recorded else None):
         for a in past:
             # A voluntary window (an award application) invites: not applying is not being late.
             if a.action == "deadline" and a.key in done and not p.stage(a.stage).voluntary:
@@ -56,7 +60,8 @@ def round_status(session: Session, p: Programme, round_id: uuid.UUID, timetable:
                     unrefused = set(outstanding(session, p, round_id, a, less_refused=True)) if refusing else set(late)
                     overdue[f"{a.title.partition(' 截止')[0]}（{a.at:%Y-%m-%d %H:%M} 截止）"] = [
                         p.unit(u).name + ("" if u in unrefused else "（逾期提交，不予受理）") for u in late]
-    waiting = {p.stage(code).name: subjects for code, subjects in pending(session, p, round_id).items() if subjects}
+        waiting = {p.stage(code).name: subjects for code, subjects in pending(session, p, round_id).items()
+                   if subjects}
     counts = crud.message_status_counts(session=session, round_id=round_id, up_to=as_of.date())
     failed = crud.failed_messages(session=session, round_id=round_id, up_to=as_of.date())
     stalled = [a for a in plan.run if p.stage(a.stage).name in waiting]

@@ -451,10 +451,12 @@ class World:
 
 
 def play_locally(loaded: Any, timetable: Timetable, round_id: Any, seed: int, *, actor: str = "local",
-                 deliver: bool = True, world: World | None = None) -> World:
+                 deliver: bool = True, world: World | None = None,
+                 after: Callable[[dt.datetime], None] | None = None) -> World:
     """A whole round without Prefect: the world acts, then at each moment everything due is
     carried out (:func:`qcycle.moment.run_due`) and the outbox is delivered to the local sink.
-    The benchmark's floor and the tests use it; ``qcycle simulate`` does the same through flows."""
+    The benchmark's floor and the tests use it; ``qcycle simulate`` does the same through flows.
+    ``after(tick)``: called after each moment (:meth:`World.play`)."""
     from qcycle import moment
     from qcycle.notify.outbox import deliver_due
 
@@ -468,5 +470,5 @@ def play_locally(loaded: Any, timetable: Timetable, round_id: Any, seed: int, *,
                         template_dir=loaded.template_dir)
         return 0
 
-    world.play(sorted({a.at for a in timetable.actions}), at)
+    world.play(sorted({a.at for a in timetable.actions}), at, after)
     return world

@@ -26,9 +26,10 @@ def leave_home() -> None:
     get_settings.cache_clear()
 
 
-def play_programme(path: Path, seed: int):
+def play_programme(path: Path, seed: int, after=None):
     """A shipped programme file as a whole round without Prefect (with simulated counties), in
-    the current home; returns (programme, timetable, round id)."""
+    the current home; returns (programme, timetable, round id). ``after(programme, timetable,
+    round id, tick)`` is called after each moment."""
     from qcycle import synthetic
     from qcycle.lifecycle import sync_round
     from qcycle.loader import LoadedProgramme, load_programme
@@ -41,5 +42,6 @@ def play_programme(path: Path, seed: int):
     timetable = expand(p, WorkCalendar())
     with db.session_scope() as session:
         round_id = sync_round(session, loaded).id
-    synthetic.play_locally(loaded, timetable, round_id, seed=seed)
+    synthetic.play_locally(loaded, timetable, round_id, seed=seed,
+                           after=None if after is None else lambda tick: after(p, timetable, round_id, tick))
     return p, timetable, round_id

@@ -199,7 +199,7 @@ def test_status_shows_stage_next_actions_missed_overdue_and_pending(home, compul
     assert "发布揭榜名单" in out  # among the next actions (2023-04-25)
     assert at(dt.date(2023, 4, 20), dt.time(17, 30)) == deadline.at
     # Asked about a past moment: the lists are today's records, and it says so.
-    assert "（以下逾期未交与待决定按当前记录列出：2023-04-21 10:00 之后补交的材料、作出的决定已计入）" in out.replace("\n", ""), out
+    assert "（以下逾期未交与待决定按 2023-04-21 10:00 时的记录列出：此后提交的材料、作出或改变的决定不计入）" in out.replace("\n", ""), out
     if compulsory:
         assert "应执行未执行" in out and "逾期提醒" in out
         assert "逾期未交：提交揭榜书（2023-04-20 17:30 截止） 20 个单位" in out

@@ -280,7 +280,7 @@ def status(
         loaded, round_id = open_round(file, read_only=True)
         with db.session_scope(read_only=True) as session:
             timetable = round_timetable(session, loaded.programme, round_id)
-            st = round_status(session, loaded.programme, round_id, timetable, moment)
+            st = round_status(session, loaded.programme, round_id, timetable, moment, as_recorded=True)
     except QcycleError as exc:
         raise fail(exc) from None
     warn(timetable.warnings)
@@ -302,9 +302,9 @@ def status(
             for a in actions[:10]:
                 out.print(f"  {a.at:%Y-%m-%d %H:%M} {a.title}", markup=False)
     if (st.overdue or st.pending) and moment < clock.now() - dt.timedelta(hours=1):
-        # What was done is read as of the moment; who owes and what waits are today's records
-        # (a hand-in or a decision made since is not undone): said, not passed off as then.
-        out.print(f"（以下逾期未交与待决定按当前记录列出：{moment:%Y-%m-%d %H:%M} 之后补交的材料、作出的决定已计入）",
+        # Read as the records stood then; a decision changed since reads as not yet made (the
+        # audit log keeps what it was): said, so that a gap is not taken for a lost record.
+        out.print(f"（以下逾期未交与待决定按 {moment:%Y-%m-%d %H:%M} 时的记录列出：此后提交的材料、作出或改变的决定不计入）",
                   markup=False)
     for title, names in st.overdue.items():
         out.print(overdue_line(title, names), markup=False)

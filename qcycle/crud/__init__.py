@@ -13,7 +13,8 @@ write ``from qcycle import crud; crud.get_round(session=session, code=...)``:
 - :mod:`~qcycle.crud.results`: assessment results
 - :mod:`~qcycle.crud.messages`: outbox rows (queueing, claiming under a lease, results)
 - :mod:`~qcycle.crud.auditlog`: the audit log
-- :mod:`~qcycle.crud.base`: what they share (not re-exported)
+- :mod:`~qcycle.crud.base`: what they share (not re-exported, but for reading the records as they
+  stood at a moment: :func:`as_recorded_at`, :func:`recorded_moment`)
 
 Only these modules (and :mod:`qcycle.db`) build or run SQL; ``tests/test_data_access.py``
 keeps it so. The caller owns the transaction (``qcycle.db.session_scope``); these functions
@@ -40,6 +41,7 @@ from qcycle.crud.amendments import (
     list_extensions,
 )
 from qcycle.crud.auditlog import audit, audit_entries
+from qcycle.crud.base import as_recorded_at, recorded_moment
 from qcycle.crud.decisions import (
     decided_subjects,
     decisions_at,
@@ -147,6 +149,7 @@ __all__ = [
     "add_planned",
     "add_submission",
     "add_submissions",
+    "as_recorded_at",
     "assign_submission_stages",
     "audit",
     "audit_entries",
@@ -205,6 +208,7 @@ __all__ = [
     "received_fingerprints",
     "record_action",
     "recorded_actions",
+    "recorded_moment",
     "refusals_to_answer",
     "reminder_rows",
     "resolve_quarantine",

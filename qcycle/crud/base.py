@@ -1,15 +1,20 @@
 """What the repository modules share: dialect-aware INSERT … ON CONFLICT, complete rows without
-building objects, chunks of ``IN (...)`` values, plain column reads through Core.
+building objects, chunks of ``IN (...)`` values, plain column reads through Core, and the moment
+records are read as of (:func:`as_recorded_at`).
 
-Not re-exported by :mod:`qcycle.crud`: only the repository modules use these.
+Not re-exported by :mod:`qcycle.crud` (but :func:`as_recorded_at` and :func:`recorded_moment`):
+only the repository modules use these.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
+import datetime as dt
 import functools
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,6 +27,7 @@ from qcycle.errors import QcycleError
 
 __all__ = [
     "CHUNK",
+    "as_recorded_at",
     "choice",
     "chunks",
     "column_values",
@@ -32,10 +38,40 @@ __all__ = [
     "insert_into",
     "insert_many",
     "plain_rows",
+    "recorded_by",
+    "recorded_moment",
     "row_values",
     "to_json",
     "upsert",
 ]
+
+
+_recorded_at: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("qcycle_recorded_at",
+                                                                                 default=None)
+
+
+@contextlib.contextmanager
+def as_recorded_at(moment: dt.datetime | None) -> Iterator[None]:
+    """Within the block, decisions and hand-ins are read as the records stood at ``moment``
+    (None: as they stand): a decision made, or a record handed in, after it is left out.
+    ``qcycle status --as-of`` lists who was overdue then, not who is still overdue now."""
+    token = _recorded_at.set(moment)
+    try:
+        yield
+    finally:
+        _recorded_at.reset(token)
+
+
+def recorded_moment() -> dt.datetime | None:
+    """The moment of the enclosing :func:`as_recorded_at` (None outside one)."""
+    return _recorded_at.get()
+
+
+def recorded_by(stamp: Any) -> tuple[Any, ...]:
+    """The conditions that keep rows whose ``stamp`` column is at or before the moment of
+    :func:`as_recorded_at` (none outside one), for ``.where(*recorded_by(column))``."""
+    moment = _recorded_at.get()
+    return () if moment is None else (stamp <= moment,)
 
 
 def insert_into(session: Session, model: type[SQLModel]) -> Any:

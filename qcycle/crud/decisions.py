@@ -16,7 +16,7 @@ from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import Select
 
 from qcycle.clock import now
-from qcycle.crud.base import choice, column_values, complete, plain_rows, upsert
+from qcycle.crud.base import choice, column_values, complete, plain_rows, recorded_by, upsert
 from qcycle.models import DECISION_OUTCOMES, Decision, DecisionRevision, Review
 
 __all__ = [
@@ -171,26 +171,28 @@ def decided_subjects(*, session: Session, round_id: uuid.UUID, stage: str,
                      outcomes: Sequence[str]) -> list[str]:
     """Subjects the decision ``stage`` gave one of ``outcomes``."""
     return column_values(session, select(Decision.subject).where(
-        Decision.round_id == round_id, Decision.stage == stage, col(Decision.outcome).in_(outcomes)))
+        Decision.round_id == round_id, Decision.stage == stage, col(Decision.outcome).in_(outcomes),
+        *recorded_by(Decision.decided_at)))
 
 
 def outcomes_at(*, session: Session, round_id: uuid.UUID, stage: str) -> dict[str, str]:
     """``{subject: outcome}`` of every decision the ``stage`` has made."""
     return dict(plain_rows(session, select(Decision.subject, Decision.outcome).where(
-        Decision.round_id == round_id, Decision.stage == stage)))
+        Decision.round_id == round_id, Decision.stage == stage, *recorded_by(Decision.decided_at))))
 
 
 def decisions_at(*, session: Session, round_id: uuid.UUID, stage: str) -> list[tuple[str, str, str]]:
     """(subject, outcome, note) of every decision the ``stage`` has made."""
     return plain_rows(session, select(Decision.subject, Decision.outcome, Decision.note).where(
-        Decision.round_id == round_id, Decision.stage == stage))
+        Decision.round_id == round_id, Decision.stage == stage, *recorded_by(Decision.decided_at)))
 
 
 def subjects_with_outcome(*, session: Session, round_id: uuid.UUID, outcomes: Sequence[str],
                           stages: Sequence[str] | None = None, except_stages: Sequence[str] = ()) -> list[str]:
     """Subjects any decision stage (of ``stages``, if given; not of ``except_stages``) gave one of
     ``outcomes`` (each once)."""
-    query = select(Decision.subject).distinct().where(Decision.round_id == round_id, col(Decision.outcome).in_(outcomes))
+    query = select(Decision.subject).distinct().where(Decision.round_id == round_id, col(Decision.outcome).in_(outcomes),
+                                                      *recorded_by(Decision.decided_at))
     if stages is not None:
         query = query.where(col(Decision.stage).in_(stages))
     if except_stages:
@@ -202,4 +204,4 @@ def decisions_with_outcome(*, session: Session, round_id: uuid.UUID,
                            outcomes: Sequence[str]) -> list[tuple[str, str, str, str]]:
     """(subject, stage, decided_by, note) of every decision with one of ``outcomes``."""
     return list(session.exec(select(Decision.subject, Decision.stage, Decision.decided_by, Decision.note).where(
-        Decision.round_id == round_id, col(Decision.outcome).in_(outcomes))).all())
+        Decision.round_id == round_id, col(Decision.outcome).in_(outcomes), *recorded_by(Decision.decided_at))).all())

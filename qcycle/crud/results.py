@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, delete, select
 
 from qcycle.clock import now
-from qcycle.crud.base import column_values, complete, fields_of, to_json, upsert
+from qcycle.crud.base import column_values, complete, fields_of, recorded_by, to_json, upsert
 from qcycle.models import NEGATIVE_OUTCOMES, AssessmentResult, Decision, ProgrammeRound
 
 __all__ = [
@@ -94,21 +94,22 @@ def save_results(
 
 def latest_results_stage(*, session: Session, round_id: uuid.UUID) -> str | None:
     """The assessment stage whose results are the newest (None if the round has none)."""
-    return session.exec(select(AssessmentResult.stage).where(AssessmentResult.round_id == round_id)
+    return session.exec(select(AssessmentResult.stage).where(AssessmentResult.round_id == round_id,
+                                                             *recorded_by(AssessmentResult.computed_at))
                         .order_by(col(AssessmentResult.computed_at).desc()).limit(1)).first()
 
 
 def stage_results(*, session: Session, round_id: uuid.UUID, stage: str | None) -> list[AssessmentResult]:
     """The results of one assessment stage, by rank and subject."""
     return list(session.exec(select(AssessmentResult).where(
-        AssessmentResult.round_id == round_id, AssessmentResult.stage == stage)
-        .order_by(col(AssessmentResult.rank), col(AssessmentResult.unit_code))).all())
+        AssessmentResult.round_id == round_id, AssessmentResult.stage == stage,
+        *recorded_by(AssessmentResult.computed_at)).order_by(col(AssessmentResult.rank), col(AssessmentResult.unit_code))).all())
 
 
 def result_subjects(*, session: Session, round_id: uuid.UUID, stage: str) -> list[str]:
     """The subjects an assessment stage has results for."""
     return column_values(session, select(AssessmentResult.unit_code).where(
-        AssessmentResult.round_id == round_id, AssessmentResult.stage == stage))
+        AssessmentResult.round_id == round_id, AssessmentResult.stage == stage, *recorded_by(AssessmentResult.computed_at)))
 
 
 def graded_subjects(*, session: Session, round_id: uuid.UUID, grades: Sequence[str] | None = None) -> list[str]:

@@ -40,6 +40,7 @@ from qcycle.crud.base import (
     insert_absent,
     insert_into,
     insert_many,
+    recorded_moment,
     to_json,
 )
 from qcycle.crud.rounds import lock_round
@@ -366,6 +367,18 @@ def _subject_column() -> Any:
                 else_=col(Submission.unit_code) + ":" + col(Submission.item_code))
 
 
+def _handed_in_by() -> tuple[Any, ...]:
+    """The conditions that keep hand-ins made by the moment of :func:`qcycle.crud.as_recorded_at`
+    (none outside one): the version in force, or an earlier version of it, handed in by then. A
+    record revised since carries its revision's time, but its unit had handed it in."""
+    moment = recorded_moment()
+    if moment is None:
+        return ()
+    earlier = select(SubmissionRevision.id).where(SubmissionRevision.submission_id == Submission.id,
+                                                  SubmissionRevision.submitted_at <= moment).exists()
+    return (or_(col(Submission.submitted_at) <= moment, earlier),)
+
+
 def handed_in_query(*, round_id: uuid.UUID, stage: str, period: str | None, category: str | None,
                     item_category: Mapping[str, str], status: str = "accepted", subjects: bool = False) -> Any:
     """SELECT the units that handed the stage's submission in (accepted; or with ``status``,
@@ -375,7 +388,7 @@ def handed_in_query(*, round_id: uuid.UUID, stage: str, period: str | None, cate
     subjects ('unit:item', or 'unit') instead of the units."""
     query = select(_subject_column() if subjects else Submission.unit_code).distinct().where(
         Submission.round_id == round_id, Submission.stage == stage,
-        Submission.status == status, _in_category(item_category, category, uncategorised=True))
+        Submission.status == status, _in_category(item_category, category, uncategorised=True), *_handed_in_by())
     if period is not None:
         query = query.where(Submission.period == period)
     return query
@@ -402,7 +415,7 @@ def accepted_subjects(*, session: Session, round_id: uuid.UUID, stage: str, cate
     database."""
     return column_values(session, select(_subject_column()).distinct().where(
         Submission.round_id == round_id, Submission.stage == stage, Submission.status == "accepted",
-        _in_category(item_category, category, uncategorised=uncategorised)))
+        _in_category(item_category, category, uncategorised=uncategorised), *_handed_in_by()))
 
 
 class HandIn(NamedTuple):

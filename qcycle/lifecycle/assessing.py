@@ -40,7 +40,8 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
     crud.save_results(session=session, round_id=round_id, results=[
         {"unit_code": r.unit, "total": r.total, "components": r.components, "bonus": r.bonus,
          "deduction": r.deduction, "veto": r.veto, "grade": r.grade, "rank": r.rank} for r in results
-    ], scope=subjects, stage=action.stage)  # other categories and other years keep their results
+    ], scope=subjects, stage=action.stage,  # other categories and other years keep their results
+        computed_at=action.at)  # as of its moment, as a status of a past moment reads them
     grades: dict[str, int] = defaultdict(int)
     for result in results:
         grades[result.grade] += 1

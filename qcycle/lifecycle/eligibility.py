@@ -8,7 +8,10 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.schema import Programme, Stage
 
-__all__ = ["ineligible"]
+__all__ = ["INELIGIBLE", "ineligible"]
+
+# How a refusal by the rule begins (the rule's reason follows): letters tell it apart from a step's.
+INELIGIBLE = "不符合申报条件"
 
 
 def ineligible(session: Session, p: Programme, window: Stage, subjects: list[str]) -> dict[str, str]:
@@ -24,5 +27,5 @@ def ineligible(session: Session, p: Programme, window: Stage, subjects: list[str
         if year - won_in < rule.years and won_in > won.get(unit, 0):
             won[unit] = won_in
     # Said to the applicant: the award and its year, not the round's code.
-    return {subject: f"不符合申报条件：{won[unit]}年已获{family}，获奖满{rule.years}年后（{won[unit] + rule.years}年起）方可再次申报"
+    return {subject: f"{INELIGIBLE}：{won[unit]}年已获{family}，获奖满{rule.years}年后（{won[unit] + rule.years}年起）方可再次申报"
             for subject in subjects if (unit := subject.partition(":")[0]) in won}

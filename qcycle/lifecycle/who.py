@@ -22,7 +22,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.lifecycle.eligibility import ineligible
+from qcycle.lifecycle.eligibility import INELIGIBLE, ineligible
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, AssessmentResult
 from qcycle.schema import Programme, RankPick, Stage, StageKind, Who
@@ -80,9 +80,8 @@ def _remembered(key: tuple, read: Callable[[], Any]) -> Any:
     memo = _memo.get()
     if memo is None:
         return read()
-    if key not in memo:
-        memo[key] = read()
-    return memo[key]
+    key = (crud.recorded_moment(), *key)  # read as of a moment (status --as-of): kept apart
+    return memo[key] if key in memo else memo.setdefault(key, read())
 
 
 class _ByDecisions:
@@ -101,7 +100,7 @@ class _ByDecisions:
         if token is None:  # never decided anything: nothing worth keeping
             return read()
         database = str(session.get_bind().engine.url)
-        where = (database, round_id, token, *key)
+        where = (database, round_id, token, crud.recorded_moment(), *key)
         with self.lock:
             if where in self.kept:
                 self.kept.move_to_end(where)
@@ -497,4 +496,4 @@ def barred(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, ca
     if stage.eligibility is None or stage.owed_by is None:
         return {}
     called = resolve(session, p, round_id, stage.owed_by, category)
-    return {u: why.removeprefix("不符合申报条件：") for u, why in ineligible(session, p, stage, called).items()}
+    return {u: why.removeprefix(f"{INELIGIBLE}：") for u, why in ineligible(session, p, stage, called).items()}
