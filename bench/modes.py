@@ -155,7 +155,7 @@ def _write_capture(capture: Path, home: Path, renders: dict, template_dir: str |
                          "context": found[1], "subject": subject, "body": body})
     con.close()
     search = [str(template_dir)] if template_dir else []
-    search.append(str(get_settings().templates_dir))
+    search.extend(str(folder) for folder in get_settings().template_dirs)
     with open(capture, "wb") as f:
         pickle.dump({"tables": tables, "messages": messages, "uncaptured": missing, "templates": search}, f)
 

@@ -200,12 +200,25 @@ class _Relations:
             for k, code in enumerate(period.categories):
                 if code not in self.category_codes:
                     out.append((f"{base}.periods[{pi}].categories[{k}]", f"类别 {code!r} 未定义"))
+        self.eligibility(base, s)
         for where, ref in _relative_refs(s, base):
             if ref not in self.stage_codes:
                 out.append((where, f"阶段 {ref!r} 未定义（应为 stages 中的代码）"))
             elif ref == s.code:
                 out.append((where, "不能相对于本阶段自身计算日期"))
         out.extend(_window_order(s, base))
+
+    def eligibility(self, base: str, s: Stage) -> None:
+        """The grades that bar a winner are this programme's own (another family's are not known
+        here): a misspelt one bars nobody, and a winner was named again the next year."""
+        rule = s.eligibility.not_awarded if s.eligibility is not None else None
+        if rule is None or rule.programme not in (None, self.p.round.programme):
+            return
+        for k, grade in enumerate(rule.grades):
+            if grade not in self.grade_names:
+                choices = "、".join(self.grade_names) or "无（本方案没有 assessment）"
+                self.out.append((f"{base}.eligibility.not_awarded.grades[{k}]",
+                                 f"等次 {grade!r} 不在 assessment.grades 中（可选：{choices}）"))
 
     def assessment_and_quotas(self) -> None:
         p, out = self.p, self.out

@@ -151,14 +151,15 @@ def read_schema(doc: Document) -> tuple[Programme, list[Problem]]:
 
 
 def _missing_templates(p: Programme, path: Path) -> list[tuple[str, str]]:
-    """A stage's letter template must exist: the round's own folder, then config/templates."""
+    """A stage's letter template must exist: the round's own folder, then config/templates (and the
+    shipped templates, under another config folder)."""
     from qcycle.settings import get_settings
 
-    folders = [path.parent / "templates" / p.round.code, get_settings().templates_dir]
+    folders = [path.parent / "templates" / p.round.code, *get_settings().template_dirs]
     out = []
     for i, s in enumerate(p.stages):
         if s.template and not any((folder / f"{s.template}.j2").exists() for folder in folders):
-            shipped = sorted(f.stem for f in folders[-1].glob("*.j2"))
+            shipped = sorted({f.stem for folder in folders[1:] for f in folder.glob("*.j2")})
             out.append((f"stages[{i}].template", (f"函件模板 {s.template!r} 不存在（可选：{'、'.join(shipped)}；"
                                                   f"或放在 {folders[0]}/ 下）")))
     return out

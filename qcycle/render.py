@@ -160,7 +160,7 @@ def _search_path(override_dir: str | Path | None, settings: Settings) -> tuple[s
         if len(_SEARCH_PATHS) > 64:
             _SEARCH_PATHS.clear()
         paths = [str(Path(override_dir))] if override_dir else []
-        paths.append(str(settings.templates_dir))
+        paths.extend(str(folder) for folder in settings.template_dirs)
         found = _SEARCH_PATHS[override_dir, id(settings)] = (settings, tuple(paths))
     return found[1]
 

@@ -90,6 +90,14 @@ class Settings(BaseSettings):
         return self.config_dir / "templates"
 
     @property
+    def template_dirs(self) -> list[Path]:
+        """Where letters' templates are looked up, in order: this config's, then the shipped ones.
+        An office's own config folder (its calendar files, a template it rewrote) need not copy
+        every shipped template: one that moved its calendar there had no letters at all."""
+        shipped = DEFAULT_CONFIG_DIR / "templates"
+        return [self.templates_dir] + ([shipped] if shipped.resolve() != self.templates_dir.resolve() else [])
+
+    @property
     def programmes_dir(self) -> Path:
         return self.config_dir / "programmes"
 

@@ -426,6 +426,25 @@ def test_a_result_says_where_a_cap_cut_its_bonus_or_deduction_points():
         "发生较大质量安全事件被通报3起，扣6分；扣分合计以上限4分计。")
 
 
+def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
+    """An officer's 优秀 "得分90分以上且不超过30%": a unit above the line, held back by the share, read
+    "良好（得分92.00）" and nothing of why. The nearest capped grade above is named, with its limits."""
+    from qcycle.lifecycle.wording import result_remarks
+    from qcycle.models import AssessmentResult
+    from qcycle.schema.assessment import Grade
+
+    p = load_programme(next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016")).programme
+    grades = [Grade(name="A", min_score=90, share=0.3), Grade(name="B", min_score=80, max_count=3, share=0.5),
+              Grade(name="C", min_score=60), Grade(name="D")]
+    shares = p.model_copy(update={"assessment": p.assessment.model_copy(update={"grades": grades})})
+    held = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=4)
+    assert result_remarks(shares, [held]) == "A比例不超过参评对象的30%，贵单位得分排名第4。"
+    twice = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="C", rank=7)
+    assert result_remarks(shares, [twice]) == "B名额不超过3个、比例不超过参评对象的50%，贵单位得分排名第7。"
+    below = AssessmentResult(stage="assessment", unit_code="410802", total=85, grade="B", rank=5)
+    assert result_remarks(shares, [below]) is None  # 85 did not reach A's line: nothing was held back
+
+
 def test_a_plan_tells_each_unit_its_tasks_and_its_result_what_it_reached(tmp_path_factory, monkeypatch):
     """舟山's departments were never told their tasks (质监 10 质量管理标杆企业, …), and their final
     result said "B级（得分87.50）" where 80 % of the score is what they reached against them; nor
@@ -593,7 +612,13 @@ def test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_objec
     assert {m.unit_code for m in told} <= ({s.partition(":")[0] for s in r.unplaced_subjects} | refused) - listed
     for m in told:
         notice = r.programme.stage(name_of(m.action).partition(":")[0])
-        assert m.channel == "email" and "如对公示内容有异议，请于" in m.body and "（星期" in m.body
+        # How to object: by the objection window's own deadline, or, with none, while the 公示 runs (its
+        # letters said "23:59前" for the end of its last day).
+        window = any(r.programme.publicity_of(s.code) is notice for s in r.programme.stages)
+        said = (re.search(r"如对公示内容有异议，请于[^，。]+（星期.）[\d:]+前以书面形式", m.body) if window
+                else "如对公示内容有异议，请在公示期内以书面形式" in m.body)
+        assert m.channel == "email" and said, m.body
+        assert window or "23:59" not in m.body, m.body
         assert re.search(r"经评审，贵单位(?:申报的“[^”]+”)?得分[\d.]+[^。]*，未列入", m.body), m.body
         assert m.body.count("排名第") == 1 or "排名第" not in m.body, m.body
         assert m.logical_date == notice.on, (m.unit_code, m.logical_date)

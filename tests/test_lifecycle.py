@@ -892,3 +892,15 @@ def test_a_refusal_by_the_programmes_rule_is_not_put_on_the_reviewer_that_never_
     told = rejections(session, p, rid)
     assert told["fz-e02"] == (rule, "county_review")
     assert told["fz-e01"][0].startswith("未通过福州市鼓楼区市场监督管理局初审"), told["fz-e01"]
+    # Nor is its letter headed with the bureau's step (某省's 3-year rule read "【结果告知】…：县级初审推荐结果").
+    from qcycle.lifecycle.standing import steps_told
+    from qcycle.render import render_message
+    from qcycle.schema import Who
+
+    letters = steps_told(session, p, rid, Who(rejected_at="county_review"), None)
+    assert letters["fz-e02"]["heading"] == "申报资格" and "heading" not in letters["fz-e01"]
+    common = {"programme_name": "福州市政府质量奖", "stage_name": "初审结果", "sender_name": "福州市市场监督管理局",
+              "today": dt.date(2024, 5, 6)}
+    ruled, _ = render_message("step_result.j2", {**common, "unit_name": "甲", **letters["fz-e02"]})
+    reviewed, _ = render_message("step_result.j2", {**common, "unit_name": "乙", **letters["fz-e01"]})
+    assert (ruled, reviewed) == ("【结果告知】福州市政府质量奖：申报资格", "【结果告知】福州市政府质量奖：初审结果")

@@ -251,6 +251,15 @@ CASES = [
         "未知字段 'remiders'（本版本的语言没有这个字段）；此处允许：code、name、kind、on、by、after",
     ),
     Case(
+        # A decision has nothing owed to chase: the key passed and nobody was reminded.
+        "reminders-on-a-decision",
+        "    decides: application\n    on: 2023-04-21",
+        "    decides: application\n    reminders: standard\n    on: 2023-04-21",
+        "stages[2]",
+        "code: takers_review",
+        "reminders 只用于 submission/followup 阶段，decision 阶段不能使用",
+    ),
+    Case(
         "unknown-level",
         "    owed_by: {levels: [city]}",
         "    owed_by: {levels: [cities]}",
@@ -438,6 +447,13 @@ def test_plan_2027_without_operator_file_warns_and_falls_back(
     assert squeeze(str(config_dir / "calendar" / "2027.yaml")) in warning
     assert days and all(d.weekday() < 5 for d in days.values())
     assert days["application:reminder:T-1"] == dt.date(2027, 6, 29)  # Tuesday
+    # Said once (it was logged, then printed again among the timetable's warnings), and the table's
+    # footer no longer claims the official calendar for the year it guessed.
+    table = runner.invoke(app, ["plan", str(p2_in_2027)])
+    assert table.exit_code == 0 and squeeze(table.stderr).count("2027年的官方节假日安排未收录") == 1, table.stderr
+    assert table.stderr.startswith("警告：")
+    assert "提醒只落在工作日（2027年的官方安排未收录，按“仅周末休息”计算，见上方警告）。" in squeeze(table.stdout)
+    assert "法定工作日" not in table.stdout
 
 
 def test_plan_2027_with_operator_file_uses_it(config_dir: Path, p2_in_2027: Path) -> None:
@@ -595,3 +611,59 @@ def test_an_office_that_assesses_itself_is_pointed_out(tmp_path: Path) -> None:
     assert "考核对象（assessment.subjects）之列" not in validate(shipped).output
     for other in ("jz-assessment-2016", "ha-county-assessment-2015", "zs-csy-ybq-2011", "sc-jbgs-2023"):
         assert "之列：本单位的考核结果" not in validate(PROGRAMMES / f"{other}.yaml").output
+
+
+def test_a_misspelt_grade_in_an_eligibility_rule_is_refused(tmp_path: Path) -> None:
+    """天水's award bars its winners for 5 years by grade: a grade the file does not have bars
+    nobody (an officer's misspelling let a winner be named again the next year)."""
+    text = (PROGRAMMES / "ts-government-quality-award-2024.yaml").read_text(encoding="utf-8")
+    old = "not_awarded: {grades: [天水市人民政府质量奖], years: 5}"
+    assert text.count(old) == 1
+    path = tmp_path / "ts.yaml"
+    path.write_text(text.replace(old, "not_awarded: {grades: [天水市政府质量奖], years: 5}"), encoding="utf-8")
+    result = validate(path)
+    assert result.exit_code == 1, result.output
+    at = line_of(path.read_text(encoding="utf-8"), "not_awarded:")
+    assert squeeze(f"{path}:{at} [stages[1].eligibility.not_awarded.grades[0]]: 等次 '天水市政府质量奖' "
+                   "不在 assessment.grades 中（可选：") in unwrapped(result), result.output
+
+
+def test_a_plans_owed_by_column_says_a_condition_once() -> None:
+    """焦作's 整改 rows read "考核等次为D级（仅限考核等次为D级）": who owes it, and again as its condition."""
+    result = runner.invoke(app, ["plan", str(PROGRAMMES / "jz-assessment-2016.yaml")], terminal_width=250)
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if "书面整改报告" in line]
+    assert rows and all("考核等次为D级" in row for row in rows)
+    assert not [row for row in rows if "仅限" in row], rows
+
+
+def test_an_own_config_folder_with_only_a_calendar_keeps_the_shipped_templates(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, p2_in_2027: Path) -> None:
+    """An officer's 2027.yaml in a config folder of their own (QCYCLE_CONFIG_DIR): every letter's
+    template was then missing, and the error offered an empty list to choose from."""
+    folder = tmp_path / "own-config"
+    (folder / "calendar").mkdir(parents=True)
+    (folder / "calendar" / "2027.yaml").write_text(OPERATOR_2027, encoding="utf-8")
+    monkeypatch.setenv("QCYCLE_CONFIG_DIR", str(folder))
+    get_settings.cache_clear()
+    default_calendar.cache_clear()
+    try:
+        assert validate(p2_in_2027).exit_code == 0
+        planned = runner.invoke(app, ["plan", str(p2_in_2027), "--json"])
+        assert reminders(planned)["application:reminder:T-1"] == dt.date(2027, 6, 26)  # the folder's calendar
+        from qcycle.render import render_message
+
+        subject, _ = render_message("reminder.j2", {
+            "unit_name": "某公司", "programme_name": "某奖", "item": "申报书", "deadline": dt.date(2027, 6, 30),
+            "working_days_left": 1, "sender_name": "某局", "today": dt.date(2027, 6, 29)})
+        assert subject == "【提醒】某奖：申报书将于2027年6月30日截止"
+        broken_path = tmp_path / "broken.yaml"
+        text = p2_in_2027.read_text(encoding="utf-8")
+        assert "template: award" in text
+        broken_path.write_text(text.replace("template: award", "template: awards", 1), encoding="utf-8")
+        refused = unwrapped(validate(broken_path))
+        assert "函件模板'awards'不存在（可选：award、" in refused, refused
+    finally:
+        get_settings.cache_clear()
+        default_calendar.cache_clear()
+

@@ -27,6 +27,7 @@ partial result first, as ``pull`` does) end in :func:`fail` too.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -238,6 +239,7 @@ def _root(
     """qcycle：质量工作年度周期。"""
     global _home
     _home = home
+    _calendar_warnings_as_warnings()
     if home is not None:
         import os
 
@@ -296,7 +298,31 @@ def fail(exc: QcycleError, code: int | None = None) -> typer.Exit:
     return typer.Exit(exit_code(exc) if code is None else code)
 
 
+_warned: set[str] = set()
+
+
 def warn(warnings: list[str]) -> None:
-    """Print each warning on stderr."""
+    """Print each warning on stderr, once a command."""
     for w in warnings:
-        err.print(f"[yellow]警告：[/]{w}")
+        if w not in _warned:
+            _warned.add(w)
+            err.print(f"[yellow]警告：[/]{w}")
+
+
+class _Warnings(logging.Handler):
+    """The calendar's logged warnings (a year without the official arrangement) as the command's
+    own 警告 lines: logged, and again among the timetable's warnings, a plan printed it twice;
+    commands that print no timetable (serve, deploy) still say it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        warn([record.getMessage()])
+
+
+_handler = _Warnings(logging.WARNING)
+
+
+def _calendar_warnings_as_warnings() -> None:
+    _warned.clear()  # a command's own: CliRunner runs several in one process
+    calendar_log = logging.getLogger("qcycle.workcal")
+    if _handler not in calendar_log.handlers:  # with a handler, logging's last resort no longer prints it
+        calendar_log.addHandler(_handler)

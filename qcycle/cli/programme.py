@@ -152,7 +152,8 @@ def plan(
 
     try:
         loaded = load_programme(file)
-        timetable = expand(loaded.programme, WorkCalendar())
+        calendar = WorkCalendar()
+        timetable = expand(loaded.programme, calendar)
     except QcycleError as exc:
         raise fail(exc) from None
     warn(timetable.warnings)
@@ -181,9 +182,12 @@ def plan(
             shown_marker = True
         category = p.category(a.category).name if a.category else ""
         who = a.owed_by or ""
-        if a.condition:
+        if a.condition and a.condition != f"仅限{who}":  # "考核等次为不合格（仅限考核等次为不合格）" said it twice
             who = f"{who}（{a.condition}）" if who else a.condition
         table.add_row(f"{a.at:%Y-%m-%d %H:%M} 周{'一二三四五六日'[a.at.weekday()]}", ACTION_LABELS.get(a.action, a.action),
                       a.title, category, who)
     out.print(table)
-    out.print(f"共 {len(timetable.actions)} 项；时区 Asia/Shanghai；提醒只落在法定工作日（含调休）。")
+    guessed = sorted({a.at.year for a in timetable.actions if calendar.source(a.at.year) == "fallback"})
+    days = (f"工作日（{'、'.join(map(str, guessed))}年的官方安排未收录，按“仅周末休息”计算，见上方警告）" if guessed
+            else "法定工作日（含调休）")
+    out.print(f"共 {len(timetable.actions)} 项；时区 Asia/Shanghai；提醒只落在{days}。")

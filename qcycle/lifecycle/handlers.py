@@ -41,6 +41,7 @@ from qcycle.lifecycle.standing import (
     list_standing,
     missing_in,
     notice_name,
+    objection_cutoff,
     published_list,
     rejections,
     steps_told_alone,
@@ -190,7 +191,8 @@ def _window_open(session, p, round_id, action) -> Outcome:
         others = [u for u in units if u not in told_by_notice]
         began = clock.at(dt.date.fromisoformat(action.detail["publicity_on"]), action.at.time())
         drafts = draft_letters(others, "notice.j2", p, action, notice_name=notice_name(p, notice, action.category),
-                               notice_days=notice.days, objection_deadline=action.deadline, listed=False, at=began,
+                               notice_days=notice.days, objection_deadline=action.deadline, objection_window=True,
+                               notice_until=began + dt.timedelta(days=(notice.days or 1) - 1), listed=False, at=began,
                                roster=roster, roster_word=counted_as(p, on_list))
         return Outcome(action, drafts, note=f"{action.title}：{len(told_by_notice & set(units))} 个单位已由公示告知，"
                                             f"另函告其余 {len(others)} 个单位")
@@ -440,7 +442,9 @@ def _notice_open(session, p, round_id, action) -> Outcome:
             if written_on(action) > action.at.date() and action.deadline else "")
     roster, proposed = published_list(session, p, round_id, stage, units)
     others = left_off(session, p, round_id, stage, units, action.category) if roster else {}
-    common = {"notice_name": name, "notice_days": stage.days, "objection_deadline": action.deadline, "roster": roster,
+    window = objection_cutoff(session, p, round_id, stage, action.category)  # None: objections while it runs
+    common = {"notice_name": name, "notice_days": stage.days, "notice_until": action.deadline, "roster": roster,
+              "objection_deadline": window or action.deadline, "objection_window": window is not None,
               "roster_word": counted_as(p, units)}
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=bool(roster),
                                                       proposed=proposed.get(u), **common)]

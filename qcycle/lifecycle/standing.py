@@ -4,6 +4,7 @@ the list a 公示 publishes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
+from qcycle.lifecycle.eligibility import INELIGIBLE
+from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.who import (
     NEGATIVE,
     best_grades,
@@ -134,7 +137,7 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     its subjects the steps a selection names rejected (``rejected_at``: "rejections") or passed
     (``approved_at``: "passes", 淮安's rectification reports accepted), each with its item."""
     alternatives = [who, *who.any_of] if who else []
-    told: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: {"rejections": [], "passes": []})
+    told: dict[str, dict[str, Any]] = defaultdict(lambda: {"rejections": [], "passes": []})
     last = {w.rejected_at: final_step(p, w.rejected_at) for w in alternatives if w.rejected_at}
     scored = {code: _scored(session, p, round_id, code) for code in last}
     for subject, (verdict, code) in rejections(session, p, round_id).items():
@@ -145,6 +148,12 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
         for subject in select_subjects(session, p, round_id, Who(approved_at=code), category):
             told[subject.partition(":")[0]]["passes"].append({"item": p_item_name(p, subject),
                                                                "verdict": passed(p.stage(code).name)})
+    for letter in told.values():
+        # Refused by the programme's rule alone (获奖满5年后方可再次申报), not by the step the letter is
+        # named after: 某省's 3-year rule went out headed "县级初审推荐结果", as if the county had refused.
+        if letter["rejections"] and not letter["passes"] and all(
+                r["verdict"].startswith(INELIGIBLE) for r in letter["rejections"]):
+            letter["heading"] = "申报资格"
     return dict(told)
 
 
@@ -328,3 +337,12 @@ def listing_of(stage: Stage) -> str:
 
 def notice_name(p: Programme, stage: Stage, category: str | None) -> str:
     return listing_of(stage) + (f"（{p.category(category).name}）" if category else "")
+
+
+def objection_cutoff(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
+                     category: str | None) -> dt.datetime | None:
+    """When the objection window that belongs to a 公示 closes (its own deadline: 17:30, or rolled
+    past a weekend), or None where the programme has none: the 公示 then takes objections while it
+    runs, and its letter said "23:59前" for the end of its last day."""
+    window = next((s for s in p.stages if p.publicity_of(s.code) is notice), None)
+    return round_timetable(session, p, round_id).cutoff(window.code, None, category) if window else None

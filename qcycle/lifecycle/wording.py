@@ -124,7 +124,8 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
     """Why a result is not what its score reads as, for the result letter's 说明:
     - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决");
     - a capped grade was full (天水: 868.59 points, above the award's line, and 未获奖 because the
-      award goes to at most 2: "天水市人民政府质量奖名额不超过2个，贵单位得分排名第3"), and where a
+      award goes to at most 2: "天水市人民政府质量奖名额不超过2个，贵单位得分排名第3"; a share: "优秀比例
+      不超过参评对象的30%"; 87.35 had read "良好" alone, above 优秀's line of 85), and where a
       candidate above it left at a later step (``vacated``: (grade, category)), that its place
       stays vacant rather than going down the ranking;
     - a score in the last grade, below the line of the one above it (温州's 587.77 and 未获奖,
@@ -138,7 +139,9 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
         if r.veto:
             said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}，等次定为{grade_label(r.grade)}")
         elif (full := _full_grade(p, r)) is not None:
-            text = (f"{item + '的' if item else ''}{full.name}名额不超过{full.max_count}个，"
+            limits = "、".join(([f"名额不超过{full.max_count}个"] if full.max_count else [])
+                              + ([f"比例不超过参评对象的{full.share * 100:g}%"] if full.share is not None else []))
+            text = (f"{item + '的' if item else ''}{full.name}{limits}，"
                     f"{'该项目' if item else '贵单位'}得分排名第{r.rank}")
             if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
                 text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
@@ -181,12 +184,14 @@ def _missed_line(p: Programme, r: AssessmentResult) -> Grade | None:
 
 
 def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
-    """The better grade whose line the result reached but whose places (``max_count``) were taken."""
+    """The better grade whose line the result reached but whose places (``max_count`` or ``share``)
+    were taken: the nearest above its own (a D among shares of A–D is told of C's, not A's)."""
+    full = None
     for g in p.assessment.grades if p.assessment else ():
         if g.name == r.grade:
-            return None
+            return full
         if g.min_score is None or r.total >= g.min_score - 1e-9:
-            return g if g.max_count else None
+            full = g if g.max_count or g.share is not None else None
     return None
 
 

@@ -302,7 +302,8 @@ class Stage(_Model):
         anchors = [x for x in (self.on, self.by, self.after) if x is not None]
         if len(anchors) != 1:
             raise ValueError(f"{k.value} 阶段须且只能给出 on（日期）、by（不晚于某日）或 after（相对日期）之一")
-        for name in ("submission", "owed_by", "deadline", "opens", "opens_after", "eligibility", "identity"):
+        for name in ("submission", "owed_by", "deadline", "opens", "opens_after", "eligibility", "identity",
+                     "reminders"):  # reminders chase what is owed in a window: a point has none to chase
             if getattr(self, name) is not None:
                 raise ValueError(f"{name} 只用于 submission/followup 阶段，{k.value} 阶段不能使用")
         if self.voluntary:
