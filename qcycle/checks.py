@@ -168,13 +168,26 @@ class _Relations:
                                "可决定的阶段（受理、决定或考核）")
                 if s.decides == s.code:
                     out.append((f"stages[{si}].decides", "不能对本阶段自身作决定"))
-                if s.reviewed_by is not None and s.decides and p.has_stage(s.decides) and \
-                        p.stage(s.decides).kind is not StageKind.submission:
-                    out.append((f"stages[{si}].reviewed_by", (
-                        "reviewed_by 只用于决定受理阶段（submission）的 decision 阶段：受理截止后由各申报单位的上级单位初审")))
+                self.reviewed_by(si, s)
         for code in p.submission_kinds:
             if code in builtins:
                 out.append((f"submission_kinds.{code}", f"{code!r} 是内置材料种类，无需声明"))
+
+    def reviewed_by(self, si: int, s: Stage) -> None:
+        """Who reviews: each applicant's parent, or its ancestor at a level; the applicants of a
+        window, directly (县级初审) or after the decisions before (市级推荐 after the 县级初审)."""
+        p, by = self.p, s.reviewed_by
+        if by is None:
+            return
+        if by != "parent" and by not in self.levels:
+            levels = "、".join(sorted(self.levels))
+            self.out.append((f"stages[{si}].reviewed_by", f"应为 parent（各申报单位的上级单位）或单位级别（现有：{levels}），不是 {by!r}"))
+        target = p.stage(s.decides) if s.decides and p.has_stage(s.decides) else None
+        if target is not None and (target.kind not in (StageKind.submission, StageKind.decision)
+                                   or p.reviewed_window(s.code) is None or target.submission == "objection"):
+            self.out.append((f"stages[{si}].reviewed_by", (
+                "reviewed_by 只用于对申报作决定的 decision 阶段（decides 为受理阶段，或为对其作决定的 decision 阶段）："
+                "由各申报单位的上级单位初审、推荐")))
 
     def policies(self) -> None:
         for name, policy in self.p.reminder_policies.items():

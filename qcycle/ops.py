@@ -119,6 +119,7 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
             continue
         made[stage.code][row.subject] = (outcome, note)  # a later row of the same call changes it, not adds
         checked.append((stage, row.subject, outcome, row.note, earlier))
+    problems += _over_places(programme, stages, made, {(stage.code, subject) for stage, subject, *_ in checked})
     if problems:
         raise DecisionError("；".join(problems))
     done = []
@@ -133,6 +134,28 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
 
 
 OUTCOME_WORDS = {"approved": "同意", "rejected": "不同意"}  # a decision as an officer says it
+
+
+def _over_places(programme: Programme, stages: dict[str, Stage], made: dict[str, dict[str, tuple[str, str]]],
+                 changed: set[tuple[str, str]]) -> list[str]:
+    """A reviewer's places (``per_reviewer``, 每个设区市推荐不超过5家) that the decisions as they would
+    stand exceed, where this call approves one of them: 某省's cities recommended 7 each, unflagged."""
+    out = []
+    for code, outcomes in made.items():
+        limit = stages[code].per_reviewer
+        if limit is None:
+            continue
+        approved: dict[str, list[str]] = {}
+        for subject, (outcome, _) in outcomes.items():
+            reviewer = programme.reviewer(code, subject.partition(":")[0], asked=False)
+            if reviewer is not None and outcome not in NEGATIVE_OUTCOMES:
+                approved.setdefault(reviewer, []).append(subject)
+        for reviewer, subjects in sorted(approved.items()):
+            if len(subjects) > limit and any((code, x) in changed for x in subjects):
+                names = "、".join(programme.unit(x.partition(":")[0]).name for x in sorted(subjects))
+                out.append(f"{stages[code].name}：每个审核单位最多同意 {limit} 个，{programme.unit(reviewer).name}"
+                           f"将有 {len(subjects)} 个（{names}）；请只同意其推荐的 {limit} 个")
+    return out
 
 
 def pending(session: Session, programme: Programme, round_id: uuid.UUID) -> dict[str, list[str]]:

@@ -375,9 +375,11 @@ class World:
             # eight objections and awarded every candidate).
             outcomes = {subject: yes if decide(self.seed, stage.code, subject)
                         and subject.partition(":")[0] not in self.objected else no for subject in pending}
+            outcomes, cut = self._within_places(session, stage, outcomes)
             objected = {s for s in pending if s.partition(":")[0] in self.objected}
-            for outcome, among, reason in ((yes, set(pending), ""), (no, set(pending) - objected, REFUSAL_REASON),
-                                           (no, objected, OBJECTED_REASON)):
+            places = f"推荐名额已满（每个单位不超过{stage.per_reviewer}个）"
+            for outcome, among, reason in ((yes, set(pending), ""), (no, set(pending) - objected - cut, REFUSAL_REASON),
+                                           (no, cut - objected, places), (no, objected, OBJECTED_REASON)):
                 # A stage that tells its reason gets one with each refusal, as ops must give.
                 chosen = {s: o for s, o in outcomes.items() if o == outcome and s in among}
                 note = reason if stage.tell_reason else ""
@@ -385,6 +387,29 @@ class World:
                                         decides=stage.decides or "", outcomes=chosen, note=note,
                                         decided_by=f"{self.source}:ops", decided_at=tick) if chosen else 0
         return n
+
+    def _within_places(self, session: Session, stage: Stage, outcomes: dict[str, str]
+                       ) -> tuple[dict[str, str], set[str]]:
+        """A reviewer recommends no more than its places (``per_reviewer``), as ``qcycle decide`` holds
+        ops to: the first of its approvals, in subject order, less those it approved before. Returns
+        the outcomes and the subjects refused for want of places."""
+        if stage.per_reviewer is None:
+            return outcomes, set()
+        yes, no = YES_NO_OUTCOMES
+        used: dict[str | None, int] = {}
+        for subject, outcome in crud.outcomes_at(session=session, round_id=self.round_id, stage=stage.code).items():
+            if outcome == yes:
+                reviewer = self.p.reviewer(stage.code, subject.partition(":")[0], asked=False)
+                used[reviewer] = used.get(reviewer, 0) + 1
+        out, cut = {}, set()
+        for subject, outcome in sorted(outcomes.items()):
+            reviewer = self.p.reviewer(stage.code, subject.partition(":")[0], asked=False)
+            if outcome == yes and reviewer is not None and used.get(reviewer, 0) >= stage.per_reviewer:
+                outcome = no
+                cut.add(subject)
+            used[reviewer] = used.get(reviewer, 0) + (outcome == yes)
+            out[subject] = outcome
+        return out, cut
 
     def _decide_objections(self, session: Session, stage: Stage, a: Action, pending: Sequence[str],
                            tick: dt.datetime) -> int:

@@ -879,10 +879,77 @@ def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the
     # Caught up on the decision's day: the request would ask for the past, so it is skipped.
     done = {a.key for a in r.t.actions} - {ask.key}
     assert [a for a, _ in due(r.t, at(dt.date(2023, 4, 17), dt.time(9)), done).skipped] == [ask]
-    with pytest.raises(ConfigError, match="reviewed_by 只用于决定受理阶段"):
-        write(tmp_path, "bad.yaml", REVIEWED.replace("decides: county_review,", "decides: county_review, reviewed_by: parent,"))
+    with pytest.raises(ConfigError, match="应为 parent（各申报单位的上级单位）或单位级别（现有：city、county、enterprise），"
+                                          "不是 'province'"):
+        write(tmp_path, "bad.yaml", REVIEWED.replace("decides: county_review,", "decides: county_review, reviewed_by: province,"))
     with pytest.raises(ConfigError, match="decides、among、tell_reason、reviewed_by 只用于 decision 阶段"):
         write(tmp_path, "bad2.yaml", REVIEWED.replace("voluntary: true,", "voluntary: true, reviewed_by: parent,"))
+
+
+TWO_LEVELS = """\
+    version: 2
+    round: {code: benchmark-2026, name: 某省2026年质量标杆企业遴选, programme: 某省质量标杆企业, issuer: prov, years: [2026]}
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: prov, name: 某省市场监督管理局, level: province, channels: [sink]}
+      - {code: ca, name: 东川市市场监督管理局, level: city, parent: prov, channels: [sink]}
+      - {code: cb, name: 西岭市市场监督管理局, level: city, parent: prov, channels: [sink]}
+      - {code: ka, name: 青山县市场监督管理局, level: county, parent: ca, channels: [sink]}
+      - {code: kb, name: 河口县市场监督管理局, level: county, parent: cb, channels: [sink]}
+      - {code: e1, name: 甲公司, level: enterprise, parent: ka, channels: [sink]}
+      - {code: e2, name: 乙公司, level: enterprise, parent: ka, channels: [sink]}
+      - {code: e3, name: 丙公司, level: enterprise, parent: kb, channels: [sink]}
+      - {code: e4, name: 丁公司, level: enterprise, parent: kb, channels: [sink]}
+    stages:
+      - {code: call, name: 印发遴选通知, kind: publication, on: 2026-03-02, notify: {levels: [enterprise, county, city]}}
+      - {code: application, name: 申报, kind: submission, submission: application, owed_by: {levels: [enterprise]},
+         voluntary: true, opens: 2026-03-02, deadline: {date: 2026-04-30}}
+      - {code: county_review, name: 县级初审推荐, kind: decision, decides: application, reviewed_by: parent, on: 2026-05-20}
+      - {code: city_review, name: 设区市推荐, kind: decision, decides: county_review, reviewed_by: city, per_reviewer: 1,
+         on: 2026-06-10}
+      - {code: panel, name: 专家评审, kind: decision, decides: city_review, on: 2026-07-15}
+      - {code: city_result, name: 设区市推荐结果, kind: notification, template: step_result, on: 2026-06-11,
+         notify: {rejected_at: city_review}}
+"""
+
+
+def test_a_second_level_recommends_what_the_first_passed_within_its_places(tmp_path, home):
+    """某省's 质量标杆企业: counties review their enterprises, then each city recommends at most 5 of
+    those its counties passed. The language had no second level (refused) and no places: cities
+    never saw whom they recommended, and recommended 7 each unflagged."""
+    from qcycle.errors import DecisionError
+    from qcycle.ops import DecisionRow, decide
+
+    r = Round(write(tmp_path, "two.yaml", TWO_LEVELS))
+    ask = r.t.by_name()["city_review:review_request"]
+    assert ask.at == at(dt.date(2026, 5, 21), dt.time(9))  # the working day after the county step
+    r.until("2026-03-02")
+    call = r.letters("call")
+    assert "申报于2026年4月30日截止受理后，请贵单位对辖区内单位提交的申报提出推荐意见，于2026年5月20日（星期三）前报送" in call["ka"], call["ka"]
+    assert ("申报经县级初审推荐后，请贵单位对辖区内通过县级初审推荐的单位提出推荐意见（推荐不超过1家），"
+            "于2026年6月10日（星期三）前报送某省市场监督管理局。具体名单届时另行通知。") in call["ca"], call["ca"]
+    r.hand_in("application", ["e1", "e2", "e3", "e4"], "2026-04-10")
+    r.until("2026-05-19")
+    r.decide("county_review", e1="approved", e2="approved", e3="approved", e4="rejected")
+    r.until("2026-05-21")
+    asked = r.letters("city_review")
+    assert sorted(asked) == ["ca", "cb"]
+    assert ("“县级初审推荐”已完成。贵单位辖区内以下2个单位通过县级初审推荐，请提出推荐意见（推荐不超过1家），"
+            "并于2026年6月10日（星期三）前将意见报送某省市场监督管理局：\n1. 甲公司") in asked["ca"], asked["ca"]
+    assert "乙公司" in asked["ca"] and "丙公司" not in asked["ca"] and "丙公司" in asked["cb"]
+    # Ops enter the cities' opinions: a second approval for 东川 is refused, naming the city and its places.
+    refused = "设区市推荐：每个审核单位最多同意 1 个，东川市市场监督管理局将有 2 个（甲公司、乙公司）"
+    with db.session_scope() as session, pytest.raises(DecisionError, match=refused):
+        decide(session=session, programme=r.p, round_id=r.id, decided_by="ops", rows=[
+            DecisionRow("city_review", "e1", "approve"), DecisionRow("city_review", "e2", "approve")])
+    with db.session_scope() as session:
+        decide(session=session, programme=r.p, round_id=r.id, decided_by="ops", rows=[
+            DecisionRow("city_review", "e1", "approve"), DecisionRow("city_review", "e2", "reject"),
+            DecisionRow("city_review", "e3", "approve")])
+    r.until("2026-06-11")
+    assert r.subjects("panel") == ["e1", "e3"]
+    # The one its city did not recommend is told by whom: the city, not the step's description.
+    assert "贵单位在某省2026年质量标杆企业遴选中未获东川市市场监督管理局推荐，不再参加后续环节。" in r.letters("city_result")["e2"]
 
 
 def test_a_decision_taken_at_a_meeting_invites_its_candidates_ahead(tmp_path, home):
@@ -1064,3 +1131,27 @@ def test_the_office_is_asked_to_decide_once_the_window_closes_and_told_by_when(t
             OutboxMessage.round_id == late.id, OutboxMessage.action.startswith("eligibility:decision_due"))).all()
     assert "按日程，资格审核应于2023年4月4日（星期二）完成，请尽快审核" in caught_up.body, caught_up.body
     assert caught_up.body.rstrip().endswith("2023年4月6日")
+
+
+def test_the_simulated_office_keeps_each_reviewers_places(tmp_path, home):
+    """The simulated world's cities recommend within their places, as ops are held to: the ones left
+    over are refused with that reason, not the canned one."""
+    from qcycle import synthetic
+    from qcycle.models import Decision
+
+    cut = set()
+    for seed in range(6):  # some seed has a city whose counties passed both of its enterprises
+        text = TWO_LEVELS.replace("per_reviewer: 1,", "per_reviewer: 1, tell_reason: true,").replace(
+            "code: benchmark-2026,", f"code: benchmark-2026-{seed},")
+        loaded = write(tmp_path, f"two-{seed}.yaml", text)
+        t = expand(loaded.programme, WorkCalendar())
+        with db.session_scope() as session:
+            rid = sync_round(session, loaded).id
+        synthetic.play_locally(loaded, t, rid, seed=seed, deliver=False)
+        with db.session_scope() as session:
+            city = {d.subject: (d.outcome, d.note) for d in session.exec(select(Decision).where(
+                Decision.round_id == rid, Decision.stage == "city_review")).all()}
+        for members in (("e1", "e2"), ("e3", "e4")):
+            assert sum(city.get(u, ("",))[0] == "approved" for u in members) <= 1, (seed, city)
+        cut |= {u for u, (outcome, note) in city.items() if note == "推荐名额已满（每个单位不超过1个）"}
+    assert cut

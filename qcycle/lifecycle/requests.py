@@ -18,7 +18,8 @@ from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.standing import handed_in_at, objections_upheld, reviewer_step
 from qcycle.lifecycle.who import owers, p_item_name, resolve
-from qcycle.schema import Programme, Stage
+from qcycle.lifecycle.wording import counted_as
+from qcycle.schema import Programme, Stage, StageKind
 from qcycle.timetable import Action
 
 __all__ = ["LISTED_IN_DECISION_REQUEST", "decision_letter", "review_letters", "reviewers_of", "subject_title"]
@@ -65,9 +66,14 @@ def _scope(p: Programme, parent: str) -> str:
 
 
 def _reviewing_parents(p: Programme, owing: list[str], stage: Stage) -> set[str]:
-    """The parents that review, at ``stage`` (``reviewed_by: parent``), the hand-ins ``owing`` units
-    may make."""
-    return {parent for u in owing if (parent := p.unit(u).parent) and parent != p.sender(stage.code)}
+    """The units that review, at ``stage`` (``reviewed_by``), the hand-ins ``owing`` units may make."""
+    return {reviewer for u in owing if (reviewer := p.reviewer(stage.code, u))}
+
+
+def _after(p: Programme, stage: Stage) -> str | None:
+    """The step a second-level review follows (a 市级推荐's 县级初审), None for a first level."""
+    before = p.stage(stage.decides) if stage.decides else None
+    return before.name if before is not None and before.kind is StageKind.decision else None
 
 
 def _called(session: Session, p: Programme, round_id: uuid.UUID, window: Stage, category: str | None) -> set[str]:
@@ -84,7 +90,7 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
     """Units that will review the window's hand-ins of their own subordinates (a 县级初审, ``reviewed_by:
     parent``), each with its step and the day its opinions are due: told when the call goes out (福州's
     county bureaus heard of their 初审 only when the applications had closed)."""
-    reviews = [st for st in p.stages if st.decides == window.code and st.reviewed_by == "parent"]
+    reviews = [st for st in p.stages if st.reviewed_by and p.reviewed_window(st.code) is window]
     if not reviews:
         return {}
     # Once per call, not per reviewing stage: the timetable is rebuilt from the database each time.
@@ -95,7 +101,8 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
         due = next((a.at for a in actions if a.stage == stage.code and a.action == "decision_due"
                     and a.category in (None, category)), None)
         out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due,
-                         "scope": _scope(p, parent)}
+                         "scope": _scope(p, parent), "after": _after(p, stage), "limit": stage.per_reviewer,
+                         "word": counted_as(p, owing)}
                 for parent in sorted(_reviewing_parents(p, owing, stage)) if due is not None}
     return out
 
@@ -107,13 +114,12 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
     call that it would review, with nothing of its own to review now, is told so (余姚's 凤山街道
     read "具体名单届时另行通知" and heard nothing more); one never told is not. Returns the drafts,
     how many parents are asked and how many subjects."""
-    assert stage.decides is not None
-    window = p.stage(stage.decides)
+    window = p.reviewed_window(stage.code)
+    assert window is not None
     by_parent: dict[str, list[str]] = defaultdict(list)
     for subject in pending:
-        parent = p.unit(subject.partition(":")[0]).parent
-        if parent and parent != p.sender(stage.code):
-            by_parent[parent].append(subject)
+        if reviewer := p.reviewer(stage.code, subject.partition(":")[0]):
+            by_parent[reviewer].append(subject)
     received = handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
     told = _reviewing_parents(p, owers(session, p, round_id, window, action.category), stage) & _called(
         session, p, round_id, window, action.category)
@@ -123,5 +129,6 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
                   "received_at": received.get(s, crud.NO_HAND_IN).at, "late": received.get(s, crud.NO_HAND_IN).late}
                  for s in by_parent.get(parent, [])]
         drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=window.handed_in,
-                                step=reviewer_step(stage.name), scope=_scope(p, parent))
+                                step=reviewer_step(stage.name), scope=_scope(p, parent), after=_after(p, stage),
+                                limit=stage.per_reviewer, word=counted_as(p, [s.partition(":")[0] for s in pending]))
     return drafts, len(by_parent), sum(len(v) for v in by_parent.values())

@@ -60,9 +60,9 @@ def _not_passed_at(p: Programme, stage: Stage, unit: str) -> str:
     """A step not passed; a review or recommendation each unit's parent gives names who did not
     give it (余姚: 未获泗门镇人民政府推荐, not 未获乡镇（街道）或有关部门推荐; 福州: 未通过鼓楼区市场
     监督管理局初审, not 未通过县（市）区市场监管局初审)."""
-    parent = p.unit(unit).parent if stage.reviewed_by == "parent" and p.has_unit(unit) else None
+    parent = p.reviewer(stage.code, unit, asked=False)  # a 市级推荐 read "未获设区市市场监管局推荐", not the city
     step = reviewer_step(stage.name)
-    if parent and step != stage.name and p.has_unit(parent):
+    if parent and step != stage.name:
         return not_passed(p.unit(parent).name + step)
     return not_passed(stage.name)
 

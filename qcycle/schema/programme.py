@@ -170,6 +170,29 @@ class Programme(_Model):
     def has_stage(self, code: str) -> bool:
         return code in self._stages_by_code
 
+    def reviewed_window(self, code: str) -> Stage | None:
+        """The submission window a decision stage's chain of decisions starts from (a 市级推荐
+        deciding the 县级初审 that decides the applications), or None."""
+        stage, seen = self.stage(code), set()
+        while stage.kind is StageKind.decision and stage.decides and stage.code not in seen:
+            seen.add(stage.code)
+            stage = self.stage(stage.decides)
+        return stage if stage.kind in (StageKind.submission, StageKind.followup) else None
+
+    def reviewer(self, code: str, unit: str, *, asked: bool = True) -> str | None:
+        """Who reviews ``unit``'s subjects at the decision stage ``code`` (``reviewed_by``): its parent,
+        or its ancestor at the level named; None where it has none, or, when ``asked``, where that is
+        the stage's own sender (the office does not ask itself: it reviews them as it decides)."""
+        by = self.stage(code).reviewed_by
+        found = self.unit(unit).parent if by and self.has_unit(unit) else None
+        for _ in self.units:  # up the hierarchy to the level named (a tree: validate refuses cycles)
+            if by == "parent" or found is None or not self.has_unit(found) or self.unit(found).level == by:
+                break
+            found = self.unit(found).parent
+        if found is None or not self.has_unit(found) or by not in ("parent", self.unit(found).level):
+            return None
+        return found if not asked or found != self.sender(code) else None
+
     def sender(self, stage: str) -> str:
         """The unit that signs a stage's letters: its ``sender``, else the round's issuer."""
         return self.stage(stage).sender or self.round.issuer

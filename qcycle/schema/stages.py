@@ -207,10 +207,15 @@ class Stage(_Model):
     among: Who | None = Field(None, description="decision stages: decide only on these subjects of `decides`")
     tell_reason: bool = Field(
         False, description="decision stages: a 不同意's note (qcycle decide --note) is told to the unit in its letters")
-    reviewed_by: Literal["parent"] | None = Field(
-        None, description=("decision stages on a submission window: each subject's parent unit (the county bureau of a "
-                           "县级初审) is asked, the working day after the window closes, to review its own subjects "
-                           "and report before the decision's day"))
+    reviewed_by: str | None = Field(
+        None, min_length=1, max_length=32,
+        description=("decision stages on a submission window, or on a decision that is (a 市级推荐 after the 县级初审): "
+                     "`parent`, each subject's parent unit (the county bureau of a 县级初审), or a unit level, its "
+                     "ancestor at that level (`city`), is asked, the working day after the window closes (or the "
+                     "step before is decided), to review its own subjects and report before the decision's day"))
+    per_reviewer: int | None = Field(
+        None, ge=1, le=1000, description=("decision stages with `reviewed_by`: each reviewer approves at most this "
+                                          "many subjects (推荐名额: 每个设区市推荐不超过5家)"))
     sender: Code | None = Field(None, description="the unit that signs this stage's letters (default round.issuer)")
     report_to: Code | None = Field(
         None, description="followup stages: the unit the written report goes to (default the stage's sender)")
@@ -262,6 +267,8 @@ class Stage(_Model):
             raise ValueError("report_to 只用于 followup（整改）阶段")
         if (self.time_of_day is not None or self.place is not None) and k is not StageKind.event:
             raise ValueError("time_of_day、place 只用于 event 阶段（活动在当天的时间与地点）")
+        if self.per_reviewer is not None and self.reviewed_by is None:
+            raise ValueError("per_reviewer（每个审核单位的推荐名额）只用于有 reviewed_by 的 decision 阶段")
         if self.notify_ahead is not None and (k not in _MEETINGS or self.notify is None):
             raise ValueError("notify_ahead 只用于有 notify 的 event 或 decision 阶段（提前几个工作日通知参加单位）")
         return self

@@ -96,7 +96,14 @@ class _Expander(StageDates):
         elif stage.kind is StageKind.decision:
             self._notice(stage, category, day, title, nine, common)  # a 陈述答辩 its candidates attend
             decides = self.p.stage(stage.decides) if stage.decides is not None else None
-            if decides is not None and decides.kind.value in _WINDOW_KINDS:
+            if decides is not None and decides.kind is StageKind.decision and stage.reviewed_by is not None:
+                # A second level (市级推荐 after the 县级初审): asked the working day after the step before.
+                asked = self.cal.next_workday(self.point_day(decides, category)[0], include_self=False)
+                if asked < day:
+                    self._add(at(asked, dt.time(9, 0)), "review_request", stage,
+                              f"{title}：请上级单位审核（{day:%Y-%m-%d}前报送意见）", deadline=nine,
+                              **{**common, "owed_by": f"通过“{decides.name}”的单位的上级单位"})
+            elif decides is not None and decides.kind.value in _WINDOW_KINDS:
                 # Asked once the window has closed: the working day after its deadline, if that comes
                 # before the decision's day (otherwise there is no time to ask). The parents review
                 # (县级初审); or the office itself is told what it has to decide by when (it heard
