@@ -136,6 +136,34 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
 OUTCOME_WORDS = {"approved": "同意", "rejected": "不同意"}  # a decision as an officer says it
 
 
+def decided_counts(session: Session, programme: Programme, round_id: uuid.UUID, code: str) -> dict[str, int]:
+    """How many decisions a stage has made, by outcome as an officer says it (同意 3，不同意 1)."""
+    counts: dict[str, int] = {}
+    for _, outcome, _ in crud.decisions_at(session=session, round_id=round_id, stage=code):
+        word = OUTCOME_WORDS.get(outcome, outcome)
+        counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+def places_lines(session: Session, programme: Programme, round_id: uuid.UUID, code: str,
+                 pending: list[str]) -> list[str]:
+    """Each reviewer's places at a stage with ``per_reviewer``, as ``decide --list`` shows them:
+    "名额：东川市市场监督管理局 已同意 3 个（不超过 5 个），待决定 2 个"."""
+    stage = programme.stage(code)
+    if stage.per_reviewer is None:
+        return []
+    approved: dict[str, int] = {}
+    waiting: dict[str, int] = {}
+    for subject, outcome, _ in crud.decisions_at(session=session, round_id=round_id, stage=code):
+        if outcome not in NEGATIVE_OUTCOMES and (r := programme.reviewer(code, subject.partition(":")[0], asked=False)):
+            approved[r] = approved.get(r, 0) + 1
+    for subject in pending:
+        if r := programme.reviewer(code, subject.partition(":")[0], asked=False):
+            waiting[r] = waiting.get(r, 0) + 1
+    return [f"名额：{programme.unit(r).name} 已同意 {approved.get(r, 0)} 个（不超过 {stage.per_reviewer} 个），"
+            f"待决定 {waiting.get(r, 0)} 个" for r in sorted(approved.keys() | waiting.keys())]
+
+
 def _over_places(programme: Programme, stages: dict[str, Stage], made: dict[str, dict[str, tuple[str, str]]],
                  changed: set[tuple[str, str]]) -> list[str]:
     """A reviewer's places (``per_reviewer``, 每个设区市推荐不超过5家) that the decisions as they would

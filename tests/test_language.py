@@ -946,6 +946,15 @@ def test_a_second_level_recommends_what_the_first_passed_within_its_places(tmp_p
         decide(session=session, programme=r.p, round_id=r.id, decided_by="ops", rows=[
             DecisionRow("city_review", "e1", "approve"), DecisionRow("city_review", "e2", "reject"),
             DecisionRow("city_review", "e3", "approve")])
+    # Ops see each city's places beside what waits (they could not check a cap from the list).
+    from typer.testing import CliRunner
+
+    from qcycle.cli import app
+
+    listed = CliRunner().invoke(app, ["decide", str(r.loaded.path), "--list"], terminal_width=200)
+    assert listed.exit_code == 0, listed.output
+    assert "设区市推荐（city_review）：待决定 0 项；已决定 3 项（同意 2，不同意 1）" in listed.output, listed.output
+    assert "名额：东川市市场监督管理局 已同意 1 个（不超过 1 个），待决定 0 个" in listed.output
     r.until("2026-06-11")
     assert r.subjects("panel") == ["e1", "e3"]
     # The one its city did not recommend is told by whom: the city, not the step's description.

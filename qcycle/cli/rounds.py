@@ -120,10 +120,15 @@ def decide(
                 if not pending:
                     out.print(f"{p.round.name}没有需要决定的阶段（方案中没有 kind: decision 的阶段）", markup=False)
                 for code, subjects in pending.items():
-                    out.print(f"{p.stage(code).name}（{code}）：待决定 {len(subjects)} 项")
+                    made = ops.decided_counts(session, p, round_id, code)
+                    out.print(f"{p.stage(code).name}（{code}）：待决定 {len(subjects)} 项" + (
+                        f"；已决定 {sum(made.values())} 项（{'，'.join(f'{k} {v}' for k, v in made.items())}）" if made else ""),
+                        markup=False)
                     for s_ in subjects:  # the code to type, then whose it is and what
                         said = [ops.p_unit_name(p, s_), ops.p_item_name(p, s_)]
                         out.print(f"  {s_}  {'：'.join(x for x in said if x)}", markup=False)
+                    for line in ops.places_lines(session, p, round_id, code, subjects):
+                        out.print(f"  {line}", markup=False)
                 return
             if from_file is not None:
                 rows = ops.read_decisions(from_file)
