@@ -29,6 +29,7 @@ from qcycle.lifecycle import (
 )
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
 from qcycle.schema import Programme, Stage
+from qcycle.schema.units import LEVEL_NAMES
 
 __all__ = [
     "OUTCOMES",
@@ -237,7 +238,9 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         unit, _, item = r.unit_code.partition(":")
         stage = p.stage(r.stage) if r.stage and p.has_stage(r.stage) else None
         category = p.item_category.get(item) if item and stage is not None and stage.per_category else None
-        row = {"排名组": p.category(category).name if category else "全部", "名次": r.rank, "单位代码": unit,
+        level = p.rank_group(r.unit_code)  # 县区 and 部门 ranked apart (rank_within: level)
+        group = p.category(category).name if category else LEVEL_NAMES.get(level, level) if level else "全部"
+        row = {"排名组": group, "名次": r.rank, "单位代码": unit,
                "单位": p_unit_name(p, unit) or unit, "项目": p_item_name(p, r.unit_code) or "",
                "总分": round(r.total, 2)}
         row |= {c.name: None if r.components.get(c.code) is None else round(r.components[c.code], 2) for c in comps}
@@ -250,6 +253,8 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
             row["最终结果"] = _final(r.grade, deciders)
         sheets.setdefault(stage.name if stage else result_kind(p), []).append(row)
     groups = {"全部": -1} | {c.name: i for i, c in enumerate(p.categories)}
+    for i, u in enumerate(p.units):  # levels ranked apart: in the order the file first lists them
+        groups.setdefault(LEVEL_NAMES.get(u.level, u.level), 100 + i)
     for rows_of_stage in sheets.values():  # each ranking group together, in the programme's order
         rows_of_stage.sort(key=lambda row: (groups.get(row["排名组"], 99), row["名次"], row["单位代码"]))
     return sheets

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from qcycle.errors import AssessmentError
-from qcycle.schema import Assessment, BonusItem, Indicator, QuotaPlan
+from qcycle.schema import Assessment, BonusItem, Indicator, QuotaPlan, RankPick
 
 __all__ = [
     "MEASUREMENT_PREFIXES",
@@ -43,6 +44,7 @@ __all__ = [
     "assess",
     "cumulated",
     "indicator_met",
+    "picked_by_rank",
     "published",
     "target_by",
     "unit_input",
@@ -274,6 +276,20 @@ def assess(
         UnitResult(u.unit, comps, bonus, ded, total, grades[u.unit], rank, veto)
         for rank, (u, comps, bonus, ded, total, veto) in zip(ranks, rows, strict=True)
     ]
+
+
+def picked_by_rank(rows: Sequence, pick: RankPick, group: Callable[[str], str]) -> set[str]:
+    """The subjects at the top or bottom N places of each ranking group (``group`` of a subject;
+    ``rows`` in rank order, each with ``unit_code`` and ``veto``): 排名后两位 among the 县区 and
+    among the 部门 where they are ranked apart. Vetoed ones stand last, or are left out."""
+    groups: dict[str, list] = defaultdict(list)
+    for r in rows:
+        groups[group(r.unit_code)].append(r)
+    chosen: set[str] = set()
+    for members in groups.values():
+        order = [r for r in members if not r.veto] + ([r for r in members if r.veto] if pick.vetoed == "last" else [])
+        chosen |= {r.unit_code for r in (order[:pick.top] if pick.top is not None else order[-(pick.bottom or 0):])}
+    return chosen
 
 
 def _ranks(ranked: list, *, shared: bool) -> list[int]:

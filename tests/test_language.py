@@ -350,6 +350,40 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
     assert all("定于" not in body and "另行通知" in body for body in r.letters("summons").values())
 
 
+def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_path, home):
+    """分类考核: an office's 优秀 "不超过30%" counted over its 县区 and its 部门 together, so one class
+    could hold 40 % of its members as 优秀 (an officer's finding). ``rank_within: level`` ranks each
+    level among itself: its places, its shares, its last places, and the letters say among whom."""
+    text = ASSESSMENT.replace(
+        "      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}\n",
+        "      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}\n"
+        + "".join(f"      - {{code: d{i}, name: 市{n}局, level: department, parent: city, channels: [sink]}}\n"
+                  for i, n in enumerate("甲乙丙丁", start=1)))
+    text = text.replace("notify: {levels: [county]}}", "notify: {levels: [county, department]}}")
+    text = text.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {rank: {bottom: 1}}")
+    text = text.replace("      subjects: {levels: [county]}\n", "      subjects: {levels: [county, department]}\n      rank_within: level\n")
+    text = text.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
+                        "grades: [{name: 优秀, min_score: 90, share: 0.4}, {name: 合格, min_score: 60}, {name: 不合格}]")
+    r = Round(write(tmp_path, "classes.yaml", text))
+    r.scores({"c1": 95, "c2": 93, "c3": 92, "c4": 55, "c5": 40, "d1": 99, "d2": 98, "d3": 97, "d4": 70})
+    r.until("2016-04-05")
+    with db.session_scope() as session:
+        results = {x.unit_code: (x.rank, x.grade) for x in crud.list_results(session=session, round_id=r.id)}
+    # Together, 优秀 went to d1, d2, d3 and c1 (4 of 9): c2 at 93 was 合格 beside three departments.
+    assert results == {"c1": (1, "优秀"), "c2": (2, "优秀"), "c3": (3, "合格"), "c4": (4, "不合格"), "c5": (5, "不合格"),
+                       "d1": (1, "优秀"), "d2": (2, "优秀"), "d3": (3, "合格"), "d4": (4, "合格")}
+    results_letters = r.letters("results")
+    assert "说明：优秀比例不超过县（市、区）参评对象的40%，贵单位得分在县（市、区）中排名第3。" in results_letters["c3"]
+    assert "说明：优秀比例不超过部门参评对象的40%，贵单位得分在部门中排名第3。" in results_letters["d3"]
+    reports = r.letters("report")
+    assert sorted(reports) == ["c5", "d4"]  # the last place of each class, and among whom it is last
+    assert "排名县（市、区）后1名（第5名）" in reports["c5"] and "排名部门后1名（第4名）" in reports["d4"], reports
+    with db.session_scope() as session:
+        sheet = next(iter(ops.result_rows(session, r.p, r.id).values()))
+    assert [(row["排名组"], row["名次"], row["单位代码"]) for row in sheet][:2] == [("县（市、区）", 1, "c1"), ("县（市、区）", 2, "c2")]
+    assert [row["排名组"] for row in sheet][5:] == ["部门"] * 4
+
+
 def test_a_step_passed_can_be_told_too(tmp_path, home):
     """淮安: a county whose rectification report was accepted heard nothing; a step result may tell
     those a step passed (``approved_at``), each in one sentence."""

@@ -36,7 +36,10 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
         return Outcome(action, note="本周期没有考核方案")
     subjects = assessment_subjects(session, p, round_id, action.category)
     inputs = _inputs(session, p, round_id, action.stage, subjects, action.at.year)
-    results = assess(scheme, inputs, p.quotas)
+    groups: dict[str, list[UnitInput]] = defaultdict(list)  # ranked apart (rank_within: level), or all together
+    for i in inputs:
+        groups[p.rank_group(i.unit)].append(i)
+    results = [r for group in groups.values() for r in assess(scheme, group, p.quotas)]
     crud.save_results(session=session, round_id=round_id, results=[
         {"unit_code": r.unit, "total": r.total, "components": r.components, "bonus": r.bonus,
          "deduction": r.deduction, "veto": r.veto, "grade": r.grade, "rank": r.rank} for r in results

@@ -68,6 +68,7 @@ from qcycle.lifecycle.wording import (
     name_beside,
     quota_goals,
     quota_tasks,
+    ranked_among,
     reason_of,
     result_kind,
     result_remarks,
@@ -468,7 +469,8 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     # A unit there by a veto is told so (淮安's 金湖县 is last because of its accident, not its score);
     # one there by its rank is told its place (淮安's 淮阴区 read "排名后2名" and not which).
     ranked = stage.owed_by.rank is not None
-    own = {r.unit_code: {"reason": f"{reason}（{veto_reason(p, r.veto) if r.veto else f'第{r.rank}名'}）"}
+    own = {r.unit_code: {"reason": f"{reason.replace('排名', '排名' + ranked_among(p, r.unit_code), 1)}"  # 排名部门后1名
+                                   f"（{veto_reason(p, r.veto) if r.veto else f'第{r.rank}名'}）"}
            for r in results_of(session, round_id, stage.owed_by.assessed_at)
            if r.unit_code in units and (r.veto or (ranked and r.rank))}
     return Outcome(action, draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,

@@ -25,7 +25,8 @@ from qcycle import crud
 from qcycle.lifecycle.eligibility import INELIGIBLE, ineligible
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, AssessmentResult
-from qcycle.schema import Programme, RankPick, Stage, StageKind, Who
+from qcycle.schema import Programme, Stage, StageKind, Who
+from qcycle.scoring import picked_by_rank
 from qcycle.timetable import Action
 
 __all__ = [
@@ -208,15 +209,6 @@ def best_grades(session: Session, p: Programme, round_id: uuid.UUID, assessed_at
     return best
 
 
-def _ranked(rows: list[AssessmentResult], pick: RankPick) -> set[str]:
-    """The subjects at the top or bottom N places; vetoed ones stand last, or are left out."""
-    free = [r for r in rows if not r.veto]
-    vetoed = [r for r in rows if r.veto]
-    order = free + (vetoed if pick.vetoed == "last" else [])
-    chosen = order[:pick.top] if pick.top is not None else order[-pick.bottom:]  # type: ignore[operator]
-    return {r.unit_code for r in chosen}
-
-
 def _submitted_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
                         category: str | None) -> set[str]:
     return set(crud.accepted_subjects(session=session, round_id=round_id, stage=stage.code, category=category,
@@ -271,7 +263,7 @@ def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, categ
         if who.grades:
             sources.append({r.unit_code for r in rows if r.grade in who.grades} - gone(None))
         if who.rank:
-            sources.append(_ranked(rows, who.rank) - gone(None))
+            sources.append(picked_by_rank(rows, who.rank, p.rank_group) - gone(None))
     if who.any_of:
         sources.append({x for alt in who.any_of for x in select_subjects(session, p, round_id, alt, category)})
     if not sources:

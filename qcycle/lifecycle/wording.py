@@ -10,9 +10,10 @@ from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, Who, grade_label
+from qcycle.schema.units import LEVEL_NAMES
 
 __all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "name_beside",
-           "quota_goals", "quota_tasks", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
+           "quota_goals", "quota_tasks", "ranked_among", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
            "veto_reason"]
 
 
@@ -139,10 +140,11 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
         if r.veto:
             said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}，等次定为{grade_label(r.grade)}")
         elif (full := _full_grade(p, r)) is not None:
-            limits = "、".join(([f"名额不超过{full.max_count}个"] if full.max_count else [])
-                              + ([f"比例不超过参评对象的{full.share * 100:g}%"] if full.share is not None else []))
-            text = (f"{item + '的' if item else ''}{full.name}{limits}，"
-                    f"{'该项目' if item else '贵单位'}得分排名第{r.rank}")
+            among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
+            share = f"比例不超过{'' if full.max_count else among}参评对象的{full.share * 100:g}%" if full.share else ""
+            limits = "、".join(x for x in (f"名额不超过{full.max_count}个" if full.max_count else "", share) if x)
+            text = (f"{item + '的' if item else ''}{among if full.max_count else ''}{full.name}{limits}，"
+                    f"{'该项目' if item else '贵单位'}得分{'在' + among + '中' if among else ''}排名第{r.rank}")
             if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
                 text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
             said.append(text)
@@ -151,6 +153,13 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
         if adjusted and r.unit_code in adjusted:
             said += _adjustment_texts(p, r, *adjusted[r.unit_code])
     return "；".join(said) + "。" if said else None
+
+
+def ranked_among(p: Programme, subject: str) -> str:
+    """Whom a rank is among, as a letter says it, where units are ranked by level (``rank_within:
+    level``): "县（市、区）"; "" where all are ranked together."""
+    group = p.rank_group(subject)
+    return LEVEL_NAMES.get(group, group) if group else ""
 
 
 def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int],

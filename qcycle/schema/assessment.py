@@ -123,6 +123,9 @@ class Assessment(_Model):
     consequence: str | None = Field(
         None, min_length=1, max_length=100,
         description="what the results count toward, said in every result letter (榆阳: 考核结果纳入年度目标责任考核)")
+    rank_within: Literal["all", "level"] = Field(
+        "all", description=("level: subjects are ranked, and shares and caps counted, among the units of their own "
+                            "level (县（市、区） among themselves, 部门 among themselves: 分类考核), not all together"))
     ties: Literal["components_in_order", "unit_code", "shared"] = Field(
         "components_in_order",
         description="equal totals: broken by the components in order (then unit code), by unit code, "

@@ -193,6 +193,14 @@ class Programme(_Model):
             return None
         return found if not asked or found != self.sender(code) else None
 
+    def rank_group(self, subject: str) -> str:
+        """The group a subject is ranked in: its unit's level under ``rank_within: level`` (县区 and
+        部门 ranked apart), else one group for all ("")."""
+        unit = subject.partition(":")[0]
+        if self.assessment is None or self.assessment.rank_within != "level" or not self.has_unit(unit):
+            return ""
+        return self.unit(unit).level
+
     def sender(self, stage: str) -> str:
         """The unit that signs a stage's letters: its ``sender``, else the round's issuer."""
         return self.stage(stage).sender or self.round.issuer
