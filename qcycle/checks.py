@@ -209,6 +209,13 @@ class _Relations:
         for code in s.per_category:
             if code not in self.category_codes:
                 out.append((f"{base}.per_category.{code}", f"类别 {code!r} 未定义（应为 categories 中的代码）"))
+        # A period written twice (for the same categories): the second was silently lost, no call,
+        # reminder or 督办 for a whole quarter.
+        for pi, period in enumerate(s.periods):
+            if any(o.code == period.code and (not o.categories or not period.categories
+                                              or set(o.categories) & set(period.categories)) for o in s.periods[:pi]):
+                out.append((f"{base}.periods[{pi}].code", (f"期次代码 {period.code!r} 重复（应唯一；"
+                                                          "按类别分设的同一期次须列出互不重叠的 categories）")))
         for pi, period in enumerate(s.periods):
             for k, code in enumerate(period.categories):
                 if code not in self.category_codes:

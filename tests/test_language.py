@@ -547,14 +547,16 @@ def test_hand_ins_are_counted_per_stage_and_kinds_are_declared_in_the_file(tmp_p
 
 def test_a_record_placed_by_its_time_is_the_same_record_after_a_deadline_moves(tmp_path, home):
     """Two stages take one kind; a record naming neither is placed by its time. A self-evaluation of
-    7月15日 counted for the year-end one; after the mid-year deadline moved to 7月19日 the same record,
-    pulled again, is placed mid-year: it is the record already received, not a second hand-in."""
-    r = Round(write(tmp_path, "two.yaml", TWO_WINDOWS))
+    7月15日, the year-end window open since 7月13日, counted for the year-end one; after the mid-year
+    deadline moved to 7月19日 the same record, pulled again, is placed mid-year: it is the record
+    already received, not a second hand-in."""
+    text = TWO_WINDOWS.replace("opens: 2024-12-02, deadline: {date: 2024-12-13}", "opens: 2024-07-13, deadline: {date: 2024-12-13}")
+    r = Round(write(tmp_path, "two.yaml", text))
     record = {"kind": "self_evaluation", "unit": "c1", "submitted_at": "2024-07-15T10:00:00+08:00", "id": "S1"}
     with db.session_scope() as session:
         [first] = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, records=[record],
                               source="test")
-    moved = write(tmp_path, "moved.yaml", TWO_WINDOWS.replace("deadline: {date: 2024-07-12}", "deadline: {date: 2024-07-19}"))
+    moved = write(tmp_path, "moved.yaml", text.replace("deadline: {date: 2024-07-12}", "deadline: {date: 2024-07-19}"))
     timetable = expand(moved.programme, WorkCalendar())
     with db.session_scope() as session:
         [again] = ingest_many(session=session, programme=moved.programme, timetable=timetable, round_id=r.id,
@@ -562,6 +564,24 @@ def test_a_record_placed_by_its_time_is_the_same_record_after_a_deadline_moves(t
         stages = session.exec(select(Submission.stage).where(Submission.round_id == r.id)).all()
     assert first.status == "accepted" and again.status == "duplicate", (first, again)
     assert stages == ["yearend"]
+
+
+def test_a_late_hand_in_answers_the_window_that_opened_not_one_still_to_come(tmp_path, home):
+    """某县's late 2025 整改报告 (both years' reports one kind) was filed under the 2026 one, eleven months
+    before it opened; the 2025 one stayed missing, and its unit was reported for 督办. A hand-in after
+    a window closed, with the next not yet open, is late for the one that closed; a stage's own name
+    as the kind (中期自评 and 终期自评 alike are 自评报告) places it there."""
+    r = Round(write(tmp_path, "two.yaml", TWO_WINDOWS))
+    records = [{"kind": "self_evaluation", "unit": "c1", "submitted_at": "2024-07-15T10:00:00+08:00", "id": "S1"},
+               {"kind": "年终自评", "unit": "c2", "submitted_at": "2024-07-16T10:00:00+08:00", "id": "S2"},
+               {"kind": "自评报告", "stage": "年终自评", "unit": "c1", "submitted_at": "2024-07-16T11:00:00+08:00", "id": "S3"}]
+    with db.session_scope() as session:
+        results = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, records=records,
+                              source="test")
+    assert [x.status for x in results] == ["late_accepted", "accepted", "accepted"], results
+    with db.session_scope() as session:
+        placed = sorted(session.exec(select(Submission.unit_code, Submission.stage).where(Submission.round_id == r.id)).all())
+    assert placed == [("c1", "midyear"), ("c1", "yearend"), ("c2", "yearend")]
 
 
 def test_a_decision_on_a_window_closing_per_category_is_asked_for_once_the_last_category_closed(tmp_path):

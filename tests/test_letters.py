@@ -445,6 +445,23 @@ def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
     assert result_remarks(shares, [below]) is None  # 85 did not reach A's line: nothing was held back
 
 
+def test_a_task_reads_with_its_own_verb_and_measure_word_and_a_county_goal_as_the_countys():
+    """某县's tasks all read "培育N家以上" (开展质量安全隐患排查：培育12家以上) and its goals "全市目标"."""
+    from qcycle.lifecycle.wording import quota_goals, quota_tasks
+    from qcycle.schema.units import Unit
+
+    p = load_programme(next(p for p in PROGRAMMES if p.stem == "zs-csy-ybq-2011")).programme
+    assert quota_tasks(p, "zs-zj")[0] == "质量管理创优行动（质量管理标杆企业）：培育10家以上"  # as 舟山 writes it
+    assert quota_goals(p, {})[0].startswith("质量管理创优行动（质量管理标杆企业）：全市目标20家以上")
+    checks = p.quotas.actions[0].model_copy(update={"name": "开展质量安全隐患排查", "verb": "开展", "counter": "次"})
+    county = p.model_copy(update={
+        "quotas": p.quotas.model_copy(update={"actions": [checks]}),
+        "units": [u if u.code != p.round.issuer else Unit(**{**u.model_dump(), "level": "county"}) for u in p.units]})
+    assert quota_tasks(county, "zs-zj") == ["开展质量安全隐患排查：开展10次以上"]
+    assert quota_tasks(county, "zs-zj", {"glcy": 12}) == ["开展质量安全隐患排查：任务10次以上，完成12次"]
+    assert quota_goals(county, {"zs-zj": {"glcy": 12}}) == ["开展质量安全隐患排查：全县目标20次以上，各单位合计完成12次，尚差8次"]
+
+
 def test_a_plan_tells_each_unit_its_tasks_and_its_result_what_it_reached(tmp_path_factory, monkeypatch):
     """舟山's departments were never told their tasks (质监 10 质量管理标杆企业, …), and their final
     result said "B级（得分87.50）" where 80 % of the score is what they reached against them; nor

@@ -260,6 +260,15 @@ CASES = [
         "reminders 只用于 submission/followup 阶段，decision 阶段不能使用",
     ),
     Case(
+        # 某县's 2026-Q1 written twice: the July period sent no letter at all.
+        "period-written-twice",
+        '{code: "2023-10", opens: 2023-10-09',
+        '{code: "2023-07", opens: 2023-10-09',
+        "stages[4].periods[1].code",
+        'code: "2023-07", opens: 2023-10-09',
+        "期次代码 '2023-07' 重复（应唯一；按类别分设的同一期次须列出互不重叠的 categories）",
+    ),
+    Case(
         "unknown-level",
         "    owed_by: {levels: [city]}",
         "    owed_by: {levels: [cities]}",

@@ -12,7 +12,20 @@ from typing import Any
 from qcycle.schema import Programme, Stage
 from qcycle.timetable import Timetable
 
-__all__ = ["assessment_of", "lateness_of", "own_deadlines", "stage_of", "stages_for", "unplaced"]
+__all__ = ["assessment_of", "in_own_words", "lateness_of", "own_deadlines", "stage_of", "stages_for", "unplaced"]
+
+
+def in_own_words(p: Programme, record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A record with the file's own words read: its kind word as its kind ("申报材料" means the
+    application); a kind word naming one of several stages of a kind (年终自评 beside 半年自评) as
+    that stage too; a stage given by name as its code."""
+    words = p.kind_words
+    if isinstance(word := record.get("kind"), str) and word in words:
+        named = p.stage_words.get(word)
+        record = {**record, "kind": words[word]} | ({"stage": named} if named and not record.get("stage") else {})
+    if isinstance(stage := record.get("stage"), str) and not p.has_stage(stage):
+        record = {**record, "stage": next((s.code for s in p.stages if stage in (s.name, s.handed_in)), stage)}
+    return record
 
 
 def stages_for(p: Programme, kind: str) -> list[Stage]:
@@ -33,17 +46,38 @@ def _first_not_past(codes: Sequence[str], timetable: Timetable, action: str, at:
     return None
 
 
+def _window(code: str, timetable: Timetable, windows: dict) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(first opening, last round-wide deadline) of a window stage, kept in ``windows``."""
+    key = ("window", code)
+    if key not in windows:
+        own = [a for a in timetable.actions if a.stage == code and a.unit is None]
+        windows[key] = (min((a.at for a in own if a.action in ("window_open", "followup_open")), default=None),
+                        max((a.at for a in own if a.action == "deadline"), default=None))
+    return windows[key]
+
+
 def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], submitted_at: dt.datetime,
              windows: dict) -> Stage:
     """The stage a record was handed in at: the one it names (``stage``), the only stage that
-    takes its kind, or, when several do (two self-evaluations in one round), the first whose
-    deadline it is not after, else the last one. ``windows``: see :func:`_first_not_past`."""
+    takes its kind, or, when several do (a mid-term and a final 自评, a 整改报告 each year), the
+    window open when it was handed in; else the latest window already opened (a late hand-in
+    answers it: 柳泉乡's late 2025 整改报告 was filed under the 2026 one, months before it opened,
+    and its unit was reported for 督办 as missing the 2025 one); else the first not yet past."""
     stages = stages_for(p, record["kind"])
     named = record.get("stage")
     if named:
         return next(s for s in stages if s.code == named)
     if len(stages) == 1:
         return stages[0]
+    spans = [(s, *_window(s.code, timetable, windows)) for s in stages]
+    open_now = [s for s, opens, closes in spans if (opens is None or opens <= submitted_at)
+                and closes is not None and submitted_at <= closes]
+    if open_now:
+        return open_now[0]
+    opened = [(closes, i) for i, (s, opens, closes) in enumerate(spans)
+              if opens is not None and opens <= submitted_at and closes is not None]
+    if opened:
+        return stages[max(opened)[1]]
     found = _first_not_past([s.code for s in stages], timetable, "deadline", submitted_at, windows)
     return stages[-1 if found is None else found]
 

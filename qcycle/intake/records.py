@@ -18,6 +18,7 @@ from qcycle.clock import now, to_local
 from qcycle.errors import IntakeError, StateError, UsageError
 from qcycle.intake.placing import (
     assessment_of,
+    in_own_words,
     lateness_of,
     stage_of,
     stages_for,
@@ -315,9 +316,7 @@ def read_record(programme: Programme, record: Any) -> tuple[Any, str, tuple[str,
     """A record as intake reads it: the programme's own word for its kind ("申报材料" in the
     office's file means its application) put as its kind, its fingerprint, and why it cannot be
     stored (:func:`unreadable`; None when it can)."""
-    words = programme.kind_words
-    if isinstance(record, Mapping) and isinstance(word := record.get("kind"), str) and word in words:
-        record = {**record, "kind": words[word]}
+    record = in_own_words(programme, record) if isinstance(record, Mapping) else record
     return record, fingerprint(record), unreadable(programme, record)
 
 

@@ -254,9 +254,13 @@ def quota_tasks(p: Programme, unit: str, achieved: dict[str, int] | None = None)
     (counts reported so far), what it reached: "…：任务10家以上，完成12家"."""
     if p.quotas is None:
         return []
-    return [f"{a.name}：" + (f"任务{a.per_unit[unit]}家以上，完成{achieved.get(a.code, 0)}家" if achieved is not None
-                            else f"培育{a.per_unit[unit]}家以上")
+    return [f"{a.name}：" + (f"任务{a.per_unit[unit]}{a.counter}以上，完成{achieved.get(a.code, 0)}{a.counter}"
+                            if achieved is not None else f"{a.verb}{a.per_unit[unit]}{a.counter}以上")
             for a in p.quotas.actions if unit in a.per_unit]
+
+
+# What the goals are for, by the issuer's level, where the plan does not say (quotas.area).
+_AREAS = {"province": "全省", "city": "全市", "county": "全县"}
 
 
 def quota_goals(p: Programme, achieved: Mapping[str, Mapping[str, int]]) -> list[str]:
@@ -267,10 +271,11 @@ def quota_goals(p: Programme, achieved: Mapping[str, Mapping[str, int]]) -> list
     if p.quotas is None:
         return []
     lines = []
+    area = p.quotas.area or _AREAS.get(p.unit(p.round.issuer).level, "全市")  # a county's read "全市目标"
     for a in p.quotas.actions:
         total = sum(achieved.get(u, {}).get(a.code, 0) for u in a.per_unit)
-        state = "已完成目标" if total >= a.goal else f"尚差{a.goal - total}家"
-        lines.append(f"{a.name}：全市目标{a.goal}家以上，各单位合计完成{total}家，{state}")
+        state = "已完成目标" if total >= a.goal else f"尚差{a.goal - total}{a.counter}"
+        lines.append(f"{a.name}：{area}目标{a.goal}{a.counter}以上，各单位合计完成{total}{a.counter}，{state}")
     return lines
 
 

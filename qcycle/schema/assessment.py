@@ -176,11 +176,15 @@ class QuotaAction(_Model):
     code: Code
     name: str
     goal: int = Field(gt=0, description="city-wide goal (… 家以上)")
+    verb: str = Field("培育", min_length=1, max_length=8, description="what a unit does, as its task reads (培育10家以上; 开展, 新增)")
+    counter: str = Field("家", min_length=1, max_length=4, description="the measure word of the counts (家, 个, 次, 项)")
     # A unit's quota divides what it did: a quota of 0 or below would score doing well as failing.
     per_unit: dict[Code, PositiveInt] = Field(min_length=1)
 
 
 class QuotaPlan(_Model):
     years: list[int] = Field(min_length=1)
+    area: str | None = Field(None, min_length=2, max_length=8, description=(
+        "the whole the goals are for, as letters say it (全市目标); default by the issuer's level: 全省, 全市, 全县"))
     actions: list[QuotaAction] = Field(min_length=1)
     progress_stage: Code = Field(description="the submission stage where yearly progress is reported")

@@ -149,6 +149,17 @@ class Programme(_Model):
             found.setdefault(title, set()).add(kind)
         return {word: kinds.pop() for word, kinds in found.items() if len(kinds) == 1 and word not in kinds}
 
+    @cached_property
+    def stage_words(self) -> dict[str, str]:
+        """The file's words that name one submission stage among several taking its kind (半年自评,
+        年终自评: both 自评报告) → that stage's code: a record of that kind says which it is."""
+        found: dict[str, set[str]] = {}
+        for stages in self.submission_stages.values():
+            for st in stages if len(stages) > 1 else ():
+                for word in {st.name, st.handed_in}:
+                    found.setdefault(word, set()).add(st.code)
+        return {word: codes.pop() for word, codes in found.items() if len(codes) == 1}
+
     def model_copy(self, *, update=None, deep: bool = False) -> Programme:
         # cached_property values live in __dict__, which model_copy copies: drop them all so a
         # copy with other units or stages never answers from the original's lookups.
