@@ -46,6 +46,7 @@ __all__ = [
     "indicator_met",
     "picked_by_rank",
     "published",
+    "quota_due",
     "target_by",
     "unit_input",
 ]
@@ -165,6 +166,16 @@ def target_by(ind: Indicator, until_year: int | None = None) -> float:
     return ind.target
 
 
+def quota_due(quotas: QuotaPlan, task: int, until_year: int | None = None) -> float:
+    """A unit's task as an assessment of ``until_year`` holds it: before the plan's last year at
+    its pace, as a cumulative indicator (时序进度: 10 over 2025–2026 is 5 by the end of 2025; a
+    county's 2025 assessment had scored its units against the whole two-year task, 9 of 12 failing),
+    in whole counts, rounded up (4 enterprises over 5 years are 2 by the second, not 1.6)."""
+    if until_year is not None and until_year < max(quotas.years):
+        return float(math.ceil(task * sum(1 for y in quotas.years if y <= until_year) / len(quotas.years) - 1e-9))
+    return float(task)
+
+
 def indicator_met(ind: Indicator, actual: float | Sequence[float], until_year: int | None = None) -> bool:
     """Whether an actual value (or the yearly values of a cumulative target) meets the target.
     A cumulative target assessed before its last year is held to its pace (时序进度): ﹝15﹞ over
@@ -219,7 +230,7 @@ def _component_percent(scheme: Assessment, comp, u: UnitInput, quotas: QuotaPlan
     if quotas is None:
         return 0.0
     shares = [
-        min(1.0, u.quota_achieved.get(a.code, 0) / a.per_unit[u.unit])
+        min(1.0, u.quota_achieved.get(a.code, 0) / quota_due(quotas, a.per_unit[u.unit], u.until_year))
         for a in quotas.actions
         if a.per_unit.get(u.unit)
     ]

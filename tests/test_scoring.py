@@ -166,6 +166,25 @@ def test_quota_component_caps_each_action_at_full():
     assert [(r.unit, r.total, r.grade) for r in results] == [("zj", 100.0, "A"), ("fg", 75.0, "C")]
 
 
+def test_a_task_assessed_before_the_plans_last_year_is_held_to_its_pace():
+    """某县's two-year plan assessed in 2025 had scored each unit against its whole task (9 of 12
+    failing); as a cumulative indicator, a year of two holds it to half (时序进度)."""
+    quotas = QuotaPlan.model_validate({
+        "years": [2025, 2026], "progress_stage": "progress",
+        "actions": [{"code": "farm", "name": "新增绿色食品认证", "goal": 10, "per_unit": {"ny": 6}}]})
+    s = scheme(components=[{"code": "q", "name": "任务完成", "weight": 1.0, "source": "quotas"}])
+    [early] = assess(s, [UnitInput("ny", quota_achieved={"farm": 3}, until_year=2025)], quotas)
+    [final] = assess(s, [UnitInput("ny", quota_achieved={"farm": 3}, until_year=2026)], quotas)
+    assert (early.total, final.total) == (100.0, 50.0)
+    from qcycle.lifecycle.wording import quota_tasks
+    from qcycle.loader import load_programme
+    from qcycle.settings import REPO_ROOT
+
+    p = load_programme(REPO_ROOT / "config" / "programmes" / "zs-csy-ybq-2011.yaml").programme
+    assert quota_tasks(p, "zs-fg", {"glcy": 1}, 2012)[0] == "质量管理创优行动（质量管理标杆企业）：任务4家以上（至2012年应完成2家），完成1家"
+    assert quota_tasks(p, "zs-fg", {"glcy": 5}, 2015)[0] == "质量管理创优行动（质量管理标杆企业）：任务4家以上，完成5家"
+
+
 def test_too_few_reviewers_names_every_unit():
     s = scheme(aggregation="trimmed_mean", min_reviewers=3)
     with pytest.raises(AssessmentError) as exc:

@@ -11,6 +11,7 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, Who, grade_label
 from qcycle.schema.units import LEVEL_NAMES
+from qcycle.scoring import quota_due
 
 __all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "name_beside",
            "quota_goals", "quota_tasks", "ranked_among", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
@@ -248,15 +249,22 @@ def score_text(r: AssessmentResult) -> str:
     return "，".join([f"{r.total:.2f}", *(x for x in parts if x)])
 
 
-def quota_tasks(p: Programme, unit: str, achieved: dict[str, int] | None = None) -> list[str]:
+def quota_tasks(p: Programme, unit: str, achieved: dict[str, int] | None = None, until_year: int | None = None
+                ) -> list[str]:
     """A unit's tasks under the programme's quota plan, as its letters list them (舟山's departments
     were never told theirs): "质量管理创优行动（质量管理标杆企业）：培育10家以上"; with ``achieved``
-    (counts reported so far), what it reached: "…：任务10家以上，完成12家"."""
+    (counts reported so far), what it reached: "…：任务10家以上，完成12家"; assessed before the plan's
+    last year (``until_year``), the pace it was held to: "任务10家以上（至2025年应完成5家），完成3家"."""
     if p.quotas is None:
         return []
-    return [f"{a.name}：" + (f"任务{a.per_unit[unit]}{a.counter}以上，完成{achieved.get(a.code, 0)}{a.counter}"
-                            if achieved is not None else f"{a.verb}{a.per_unit[unit]}{a.counter}以上")
-            for a in p.quotas.actions if unit in a.per_unit]
+    out = []
+    for a in p.quotas.actions:
+        if unit in a.per_unit:
+            task, due = a.per_unit[unit], quota_due(p.quotas, a.per_unit[unit], until_year)
+            pace = f"（至{until_year}年应完成{due:g}{a.counter}）" if achieved is not None and due < task else ""
+            out.append(f"{a.name}：" + (f"任务{task}{a.counter}以上{pace}，完成{achieved.get(a.code, 0)}{a.counter}"
+                                         if achieved is not None else f"{a.verb}{task}{a.counter}以上"))
+    return out
 
 
 # What the goals are for, by the issuer's level, where the plan does not say (quotas.area).
