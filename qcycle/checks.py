@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from qcycle.schema import Programme, Stage, StageKind, SubmissionKind, Who
 
@@ -221,11 +222,14 @@ class _Relations:
                 if code not in self.category_codes:
                     out.append((f"{base}.periods[{pi}].categories[{k}]", f"类别 {code!r} 未定义"))
         self.eligibility(base, s)
-        for where, ref in _relative_refs(s, base):
+        for where, rel in _relative_refs(s, base):
+            ref = rel.stage
             if ref not in self.stage_codes:
                 out.append((where, f"阶段 {ref!r} 未定义（应为 stages 中的代码）"))
             elif ref == s.code:
                 out.append((where, "不能相对于本阶段自身计算日期"))
+            elif (said := _event_missing(self.p.stage(ref), rel.event)) is not None:
+                out.append((where.removesuffix(".stage") + ".event", said))
         out.extend(_window_order(s, base))
 
     def eligibility(self, base: str, s: Stage) -> None:
@@ -286,21 +290,34 @@ def _cycles(p: Programme) -> list[tuple[str, str]]:
     return out
 
 
-def _relative_refs(s, base: str) -> list[tuple[str, str]]:
+def _relative_refs(s, base: str) -> list[tuple[str, Any]]:
+    """Each date of the stage counted from another's event: (where its stage is named, the date)."""
     refs = []
     if s.after is not None:
-        refs.append((f"{base}.after.stage", s.after.stage))
+        refs.append((f"{base}.after.stage", s.after))
     if s.opens_after is not None:
-        refs.append((f"{base}.opens_after.stage", s.opens_after.stage))
+        refs.append((f"{base}.opens_after.stage", s.opens_after))
     if s.deadline is not None and s.deadline.after is not None:
-        refs.append((f"{base}.deadline.after.stage", s.deadline.after.stage))
+        refs.append((f"{base}.deadline.after.stage", s.deadline.after))
     for pi, period in enumerate(s.periods):
         if period.deadline.after is not None:
-            refs.append((f"{base}.periods[{pi}].deadline.after.stage", period.deadline.after.stage))
+            refs.append((f"{base}.periods[{pi}].deadline.after.stage", period.deadline.after))
     for code, o in s.per_category.items():
         if o.deadline is not None and o.deadline.after is not None:
-            refs.append((f"{base}.per_category.{code}.deadline.after.stage", o.deadline.after.stage))
+            refs.append((f"{base}.per_category.{code}.deadline.after.stage", o.deadline.after))
     return refs
+
+
+def _event_missing(stage: Stage, event: str) -> str | None:
+    """Why a stage has no such event to count from (a notification's "deadline" quietly meant its
+    day), or None. Windows have opens, deadline (on, closes: the same day); other stages their day
+    (on), and a 公示 or an event of several days its last day (closes)."""
+    if stage.kind in (StageKind.submission, StageKind.followup) or event == "on":
+        return None
+    if event == "closes" and (stage.kind is StageKind.notice or stage.days):
+        return None
+    has = "on" + ("、closes" if stage.kind is StageKind.notice or stage.days else "")
+    return f"阶段 {stage.code}（{stage.kind.value}）没有 {event} 时点（可用：{has}）"
 
 
 def _window_order(s, base: str) -> list[tuple[str, str]]:

@@ -1218,3 +1218,14 @@ def test_the_simulated_office_keeps_each_reviewers_places(tmp_path, home):
             assert sum(city.get(u, ("",))[0] == "approved" for u in members) <= 1, (seed, city)
         cut |= {u for u, (outcome, note) in city.items() if note == "推荐名额已满（每个单位不超过1个）"}
     assert cut
+
+
+def test_a_date_counted_from_the_close_of_an_event_of_several_days_counts_from_its_last_day(tmp_path):
+    """"现场评审结束后" of a 现场评审 held over ten days was its first day (closes read as on)."""
+    text = ASSESSMENT.replace(
+        "      - {code: scoring, name: 考核评分, kind: assessment, on: 2016-03-25}",
+        "      - {code: visits, name: 现场核查, kind: event, on: 2016-03-07, days: 10}\n"
+        "      - {code: scoring, name: 考核评分, kind: assessment, after: {stage: visits, event: closes, workdays: 1}}")
+    assert text != ASSESSMENT
+    timetable = expand(write(tmp_path, "visits.yaml", text).programme, WorkCalendar())
+    assert timetable.by_name()["scoring:assess"].at.date() == dt.date(2016, 3, 17)  # the 16th is the last day

@@ -676,3 +676,18 @@ def test_an_own_config_folder_with_only_a_calendar_keeps_the_shipped_templates(
         get_settings.cache_clear()
         default_calendar.cache_clear()
 
+
+def test_a_date_counted_from_an_event_its_stage_does_not_have_is_refused(tmp_path: Path) -> None:
+    """某县's 整改 deadline counted from its results notice's "deadline": a notification has none,
+    and the date had quietly meant the notice's day."""
+    text = (PROGRAMMES / "jz-assessment-2016.yaml").read_text(encoding="utf-8")
+    old = "deadline: {after: {stage: results, event: on, workdays: 20}"
+    assert text.count(old) == 1
+    path = tmp_path / "jz.yaml"
+    path.write_text(text.replace(old, "deadline: {after: {stage: results, event: deadline, workdays: 20}"), encoding="utf-8")
+    result = validate(path)
+    assert result.exit_code == 1, result.output
+    at = line_of(path.read_text(encoding="utf-8"), "event: deadline, workdays: 20")
+    assert re.search(rf"jz\.yaml:{at}\[stages\[\d+\]\.deadline\.after\.event\]:阶段results（notification）没有deadline时点（可用：on）",
+                     unwrapped(result)), result.output
+

@@ -72,7 +72,7 @@ class StageDates:
             return max(self.deadline(pr.deadline, category).day for pr in stage.periods)
         day = self.point_day(stage, category)[0]
         if event == "closes":
-            if stage.kind is StageKind.notice and stage.days is not None:
+            if stage.kind in (StageKind.notice, StageKind.event) and stage.days:  # a 公示's, a 现场评审's last day
                 return day + dt.timedelta(days=stage.days - 1)
             return day
         return day
