@@ -13,7 +13,7 @@ from typing import Any
 
 from qcycle.schema import Programme, Stage, StageKind, SubmissionKind, Who
 
-__all__ = ["check_programme", "private_in_groups", "self_assessed"]
+__all__ = ["check_programme", "private_in_groups", "self_assessed", "validity_apart"]
 
 
 
@@ -59,6 +59,23 @@ def self_assessed(p: Programme) -> list[tuple[str, str]]:
              "本单位的考核结果不会告知本单位（不给自己发函）；组织考核的单位如不应被考核，请把它移出考核对象"))
             for i, s in enumerate(p.stages)
             if s.kind is StageKind.notification and s.template == "result" and p.sender(s.code) in assessed]
+
+
+def validity_apart(p: Programme) -> list[tuple[str, str]]:
+    """Notices: an award valid N years whose winners may apply again after another number of
+    years (某省's 命名 valid 5 years, its winners barred 3): one of the two letters is wrong."""
+    valid = {g.name: g.valid_years for g in (p.assessment.grades if p.assessment else []) if g.valid_years}
+    out = []
+    for i, s in enumerate(p.stages):
+        rule = s.eligibility.not_awarded if s.eligibility is not None else None
+        if rule is None or rule.programme not in (None, p.round.programme):
+            continue
+        for grade in rule.grades:
+            if grade in valid and valid[grade] != rule.years:
+                out.append((f"stages[{i}].eligibility.not_awarded.years",
+                            (f"“{grade}”有效期 {valid[grade]} 年（valid_years），再次申报的限制却是获奖满 {rule.years} 年"
+                             "（not_awarded.years）：授奖通知与申报通知的说法不一致，请核对")))
+    return out
 
 
 class _Relations:

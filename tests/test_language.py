@@ -1229,3 +1229,25 @@ def test_a_date_counted_from_the_close_of_an_event_of_several_days_counts_from_i
     assert text != ASSESSMENT
     timetable = expand(write(tmp_path, "visits.yaml", text).programme, WorkCalendar())
     assert timetable.by_name()["scoring:assess"].at.date() == dt.date(2016, 3, 17)  # the 16th is the last day
+
+
+def test_a_rectification_of_one_assessment_of_several_names_that_assessment(tmp_path, home):
+    """某县's two-year plan assessed each year: its 2025 整改通知 read "贵单位在某县创建…（2025—2026年）中
+    被评为不合格", not which year's assessment."""
+    text = ASSESSMENT.replace("{code: scoring, name: 考核评分, kind: assessment, on: 2016-03-25}",
+                              "{code: scoring, name: 2015年度考核, kind: assessment, on: 2016-03-25}\n"
+                              "      - {code: scoring_2, name: 2016年度考核, kind: assessment, on: 2016-12-26}")
+    assert text != ASSESSMENT
+    r = Round(write(tmp_path, "twice.yaml", text))
+    with db.session_scope() as session:  # the 2015 assessment's scores, named as such
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": u, "reviewer": "r1", "component": "all", "value": v, "stage": "scoring"}
+            for u, v in {"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40}.items()])
+    r.until("2016-04-05")
+    letters = r.letters("report")
+    assert sorted(letters) == ["c3", "c4", "c5"]
+    assert "贵单位在2015年度考核中排名后3名（第5名）" in letters["c5"], letters["c5"]
+    once = Round(write(tmp_path, "once.yaml", ASSESSMENT.replace("code: county-2015", "code: county-2015-once")))
+    once.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    once.until("2016-04-05")
+    assert "贵单位在2015年度县级质量工作考核中排名后3名（第5名）" in once.letters("report")["c5"]

@@ -691,3 +691,16 @@ def test_a_date_counted_from_an_event_its_stage_does_not_have_is_refused(tmp_pat
     assert re.search(rf"jz\.yaml:{at}\[stages\[\d+\]\.deadline\.after\.event\]:阶段results（notification）没有deadline时点（可用：on）",
                      unwrapped(result)), result.output
 
+
+def test_an_award_valid_longer_or_shorter_than_its_winners_are_barred_is_pointed_out(tmp_path: Path) -> None:
+    """某省's 命名 was valid 5 years (授奖通知) and its winners barred 3 (申报通知): one letter is wrong."""
+    shipped = PROGRAMMES / "ts-government-quality-award-2024.yaml"
+    apart = tmp_path / "ts.yaml"
+    text = shipped.read_text(encoding="utf-8")
+    assert text.count("max_count: 2, valid_years: 5}") == 1
+    apart.write_text(text.replace("max_count: 2, valid_years: 5}", "max_count: 2, valid_years: 3}"), encoding="utf-8")
+    result = validate(apart)
+    assert result.exit_code == 0, result.output  # a notice, not an error: which one is wrong is the office's call
+    assert "“天水市人民政府质量奖”有效期3年（valid_years），再次申报的限制却是获奖满5年（not_awarded.years）" in unwrapped(result), result.output
+    assert "有效期" not in validate(shipped).output
+

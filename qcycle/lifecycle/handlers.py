@@ -66,6 +66,7 @@ from qcycle.lifecycle.wording import (
     counted_as,
     grade_terms,
     name_beside,
+    occasion_of,
     quota_goals,
     quota_tasks,
     ranked_among,
@@ -352,8 +353,7 @@ def _notify(session, p, round_id, action) -> Outcome:
     assessed = crud.latest_results_stage(session=session, round_id=round_id)
     rows = results_of(session, round_id, assessed)
     # A round assessed more than once (each year of a plan) says which assessment a letter is of.
-    occasion = (p.stage(assessed).name if assessed and p.has_stage(assessed) and len(p.assessment_stages) > 1
-                else None)
+    occasion = occasion_of(p, assessed)
     by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
     gone = eliminated(session, p, round_id)  # rejected after scoring: the letter says so, not the grade
     for r in rows:
@@ -466,15 +466,15 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     assert stage.owed_by is not None
     left = workdays_left(action, written_on(action)) if action.deadline is not None else None
     report_to = p.unit(stage.report_to).name if stage.report_to else None
-    reason = reason_of(p, stage.owed_by)
-    # A unit there by a veto is told so (淮安's 金湖县 is last because of its accident, not its score);
-    # one there by its rank is told its place (淮安's 淮阴区 read "排名后2名" and not which).
-    ranked = stage.owed_by.rank is not None
+    reason, ranked = reason_of(p, stage.owed_by), stage.owed_by.rank is not None
+    # Told its veto (淮安's 金湖县 is last by its accident) or its place (淮阴区 read "排名后2名", not which).
     own = {r.unit_code: {"reason": f"{reason.replace('排名', '排名' + ranked_among(p, r.unit_code), 1)}"  # 排名部门后1名
                                    f"（{veto_reason(p, r.veto) if r.veto else f'第{r.rank}名'}）"}
            for r in results_of(session, round_id, stage.owed_by.assessed_at)
            if r.unit_code in units and (r.veto or (ranked and r.rank))}
+    assessed = stage.owed_by.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)  # of several
     return Outcome(action, draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
+                                         occasion=occasion_of(p, assessed) if stage.owed_by.grades or ranked else None,
                                          rectification_deadline=action.deadline, working_days_left=left,
                                          report_to=report_to, rolled=action.detail.get("rolled")),
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})

@@ -13,7 +13,7 @@ from qcycle.schema import Grade, Programme, Who, grade_label
 from qcycle.schema.units import LEVEL_NAMES
 from qcycle.scoring import quota_due
 
-__all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "name_beside",
+__all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "name_beside", "occasion_of",
            "quota_goals", "quota_tasks", "ranked_among", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
            "veto_reason"]
 
@@ -154,6 +154,12 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
         if adjusted and r.unit_code in adjusted:
             said += _adjustment_texts(p, r, *adjusted[r.unit_code])
     return "；".join(said) + "。" if said else None
+
+
+def occasion_of(p: Programme, assessed: str | None) -> str | None:
+    """The one assessment of several a letter is about (each year of a plan), by its stage's name
+    ("2025年度创建工作考核"); None for a round assessed once (its name says it)."""
+    return p.stage(assessed).name if assessed and p.has_stage(assessed) and len(p.assessment_stages) > 1 else None
 
 
 def ranked_among(p: Programme, subject: str) -> str:
