@@ -146,6 +146,13 @@ def decided_counts(session: Session, programme: Programme, round_id: uuid.UUID, 
     return counts
 
 
+def by_reviewer(programme: Programme, code: str, subjects: list[str]) -> list[str]:
+    """Subjects in the order ``decide --list`` shows them: by reviewer where the stage has one."""
+    if programme.stage(code).reviewed_by is None:
+        return subjects
+    return sorted(subjects, key=lambda x: programme.reviewer(code, x.partition(":")[0], asked=False) or "")
+
+
 def places_lines(session: Session, programme: Programme, round_id: uuid.UUID, code: str,
                  pending: list[str]) -> list[str]:
     """Each reviewer's places at a stage with ``per_reviewer``, as ``decide --list`` shows them:

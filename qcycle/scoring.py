@@ -169,10 +169,10 @@ def target_by(ind: Indicator, until_year: int | None = None) -> float:
 def quota_due(quotas: QuotaPlan, task: int, until_year: int | None = None) -> float:
     """A unit's task as an assessment of ``until_year`` holds it: before the plan's last year at
     its pace, as a cumulative indicator (时序进度: 10 over 2025–2026 is 5 by the end of 2025; a
-    county's 2025 assessment had scored its units against the whole two-year task, 9 of 12 failing),
-    in whole counts, rounded up (4 enterprises over 5 years are 2 by the second, not 1.6)."""
+    county's 2025 assessment had scored its units against the whole two-year task, 9 of 12 failing).
+    Not rounded: rounded up, a task of one was due whole in the first of two years."""
     if until_year is not None and until_year < max(quotas.years):
-        return float(math.ceil(task * sum(1 for y in quotas.years if y <= until_year) / len(quotas.years) - 1e-9))
+        return task * sum(1 for y in quotas.years if y <= until_year) / len(quotas.years)
     return float(task)
 
 
@@ -230,7 +230,8 @@ def _component_percent(scheme: Assessment, comp, u: UnitInput, quotas: QuotaPlan
     if quotas is None:
         return 0.0
     shares = [
-        min(1.0, u.quota_achieved.get(a.code, 0) / quota_due(quotas, a.per_unit[u.unit], u.until_year))
+        min(1.0, u.quota_achieved.get(a.code, 0) / due) if (due := quota_due(quotas, a.per_unit[u.unit], u.until_year))
+        else 1.0  # nothing due yet
         for a in quotas.actions
         if a.per_unit.get(u.unit)
     ]

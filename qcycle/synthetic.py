@@ -377,8 +377,9 @@ class World:
                         and subject.partition(":")[0] not in self.objected else no for subject in pending}
             outcomes, cut = self._within_places(session, stage, outcomes)
             objected = {s for s in pending if s.partition(":")[0] in self.objected}
-            places = f"推荐名额已满（每个单位不超过{stage.per_reviewer}个）"
-            for outcome, among, reason in ((yes, set(pending), ""), (no, set(pending) - objected - cut, REFUSAL_REASON),
+            places, window = f"推荐名额已满，每个推荐单位不超过{stage.per_reviewer}个", self.p.reviewed_window(stage.code)
+            refused = REFUSAL_REASON.replace("申报材料", window.handed_in) if window else REFUSAL_REASON  # of a 整改报告
+            for outcome, among, reason in ((yes, set(pending), ""), (no, set(pending) - objected - cut, refused),
                                            (no, cut - objected, places), (no, objected, OBJECTED_REASON)):
                 # A stage that tells its reason gets one with each refusal, as ops must give.
                 chosen = {s: o for s, o in outcomes.items() if o == outcome and s in among}

@@ -991,6 +991,15 @@ def test_a_second_level_recommends_what_the_first_passed_within_its_places(tmp_p
     assert ("“县级初审推荐”已完成。贵单位辖区内以下2个单位通过县级初审推荐，请提出推荐意见（推荐不超过1家），"
             "并于2026年6月10日（星期三）前将意见报送某省市场监督管理局：\n1. 甲公司") in asked["ca"], asked["ca"]
     assert "乙公司" in asked["ca"] and "丙公司" not in asked["ca"] and "丙公司" in asked["cb"]
+    # Ops see each city's candidates together, and later each city's places beside what waits (they
+    # could not check a cap from one mixed list).
+    from typer.testing import CliRunner
+
+    from qcycle.cli import app
+
+    waiting = CliRunner().invoke(app, ["decide", str(r.loaded.path), "--list"], terminal_width=200)
+    assert "  东川市市场监督管理局：\n    e1  甲公司\n    e2  乙公司\n  西岭市市场监督管理局：\n    e3  丙公司" in (
+        waiting.output.split("设区市推荐（city_review）")[1]), waiting.output
     # Ops enter the cities' opinions: a second approval for 东川 is refused, naming the city and its places.
     refused = "设区市推荐：每个审核单位最多同意 1 个，东川市市场监督管理局将有 2 个（甲公司、乙公司）"
     with db.session_scope() as session, pytest.raises(DecisionError, match=refused):
@@ -1000,11 +1009,6 @@ def test_a_second_level_recommends_what_the_first_passed_within_its_places(tmp_p
         decide(session=session, programme=r.p, round_id=r.id, decided_by="ops", rows=[
             DecisionRow("city_review", "e1", "approve"), DecisionRow("city_review", "e2", "reject"),
             DecisionRow("city_review", "e3", "approve")])
-    # Ops see each city's places beside what waits (they could not check a cap from the list).
-    from typer.testing import CliRunner
-
-    from qcycle.cli import app
-
     listed = CliRunner().invoke(app, ["decide", str(r.loaded.path), "--list"], terminal_width=200)
     assert listed.exit_code == 0, listed.output
     assert "设区市推荐（city_review）：待决定 0 项；已决定 3 项（同意 2，不同意 1）" in listed.output, listed.output
@@ -1216,7 +1220,7 @@ def test_the_simulated_office_keeps_each_reviewers_places(tmp_path, home):
                 Decision.round_id == rid, Decision.stage == "city_review")).all()}
         for members in (("e1", "e2"), ("e3", "e4")):
             assert sum(city.get(u, ("",))[0] == "approved" for u in members) <= 1, (seed, city)
-        cut |= {u for u, (outcome, note) in city.items() if note == "推荐名额已满（每个单位不超过1个）"}
+        cut |= {u for u, (outcome, note) in city.items() if note == "推荐名额已满，每个推荐单位不超过1个"}
     assert cut
 
 

@@ -460,6 +460,18 @@ def test_a_task_reads_with_its_own_verb_and_measure_word_and_a_county_goal_as_th
     assert quota_tasks(county, "zs-zj") == ["开展质量安全隐患排查：开展10次以上"]
     assert quota_tasks(county, "zs-zj", {"glcy": 12}) == ["开展质量安全隐患排查：任务10次以上，完成12次"]
     assert quota_goals(county, {"zs-zj": {"glcy": 12}}) == ["开展质量安全隐患排查：全县目标20次以上，各单位合计完成12次，尚差8次"]
+    # An office as issuer, named for its county; and the result letter's heading over the goals.
+    from qcycle.lifecycle.wording import quota_area
+    from qcycle.render import render_message
+
+    office = p.model_copy(update={"units": [u if u.code != p.round.issuer else Unit(
+        **{**u.model_dump(), "level": "office", "name": "某县质量强县工作领导小组办公室"}) for u in p.units]})
+    assert (quota_area(office), quota_area(p)) == ("全县", "全市")
+    _, body = render_message("result.j2", {"unit_name": "某局", "programme_name": "某县创建", "result_label": "考核结果",
+                                           "result": "合格", "sender_name": "某办", "today": dt.date(2025, 12, 30),
+                                           "goals": ["开展排查：全县目标20次以上，各单位合计完成12次，尚差8次"],
+                                           "goals_area": "全县"})
+    assert "\n全县目标完成情况：\n1. 开展排查" in body and "全市" not in body, body
 
 
 def test_a_plan_tells_each_unit_its_tasks_and_its_result_what_it_reached(tmp_path_factory, monkeypatch):

@@ -181,8 +181,22 @@ def test_a_task_assessed_before_the_plans_last_year_is_held_to_its_pace():
     from qcycle.settings import REPO_ROOT
 
     p = load_programme(REPO_ROOT / "config" / "programmes" / "zs-csy-ybq-2011.yaml").programme
-    assert quota_tasks(p, "zs-fg", {"glcy": 1}, 2012)[0] == "质量管理创优行动（质量管理标杆企业）：任务4家以上（至2012年应完成2家），完成1家"
+    assert quota_tasks(p, "zs-fg", {"glcy": 1}, 2012)[0] == (
+        "质量管理创优行动（质量管理标杆企业）：任务4家以上（按时序进度，至2012年应完成40%），完成1家")
     assert quota_tasks(p, "zs-fg", {"glcy": 5}, 2015)[0] == "质量管理创优行动（质量管理标杆企业）：任务4家以上，完成5家"
+    # The goals are held to the same pace: 20 over five years is 8 by 2012 (it read "尚差" after doing what was due).
+    from qcycle.lifecycle.wording import quota_goals
+    done = {u: {"glcy": n} for u, n in {"zs-zj": 4, "zs-fg": 2, "zs-js": 1, "zs-hb": 1}.items()}
+    assert quota_goals(p, done, 2012)[0] == (
+        "质量管理创优行动（质量管理标杆企业）：全市目标20家以上（按时序进度，至2012年应完成40%），各单位合计完成8家，已达到进度")
+    assert quota_goals(p, done, 2015)[0].endswith("全市目标20家以上，各单位合计完成8家，尚差12家")
+    # A task of one is not due whole in the first of two years: half of it is (rounded up, it was).
+    two = QuotaPlan.model_validate({"years": [2025, 2026], "progress_stage": "progress",
+                                    "actions": [{"code": "x", "name": "创建", "goal": 1, "per_unit": {"ny": 1}}]})
+    from qcycle.scoring import quota_due
+    assert (quota_due(two, 1, 2025), quota_due(two, 1, 2026)) == (0.5, 1.0)
+    [none_yet] = assess(s, [UnitInput("ny", quota_achieved={}, until_year=2024)], two)  # before the plan: nothing due
+    assert none_yet.total == 100.0
 
 
 def test_too_few_reviewers_names_every_unit():

@@ -124,9 +124,13 @@ def decide(
                     out.print(f"{p.stage(code).name}（{code}）：待决定 {len(subjects)} 项" + (
                         f"；已决定 {sum(made.values())} 项（{'，'.join(f'{k} {v}' for k, v in made.items())}）" if made else ""),
                         markup=False)
-                    for s_ in subjects:  # the code to type, then whose it is and what
+                    reviewer = None
+                    for s_ in ops.by_reviewer(p, code, subjects):  # the code to type, then whose it is and what
+                        if (r := p.reviewer(code, s_.partition(":")[0], asked=False)) != reviewer and r:
+                            reviewer = r  # a reviewer's own together (某省's 24 candidates of three cities read mixed)
+                            out.print(f"  {p.unit(r).name}：", markup=False)
                         said = [ops.p_unit_name(p, s_), ops.p_item_name(p, s_)]
-                        out.print(f"  {s_}  {'：'.join(x for x in said if x)}", markup=False)
+                        out.print(f"  {'  ' if reviewer else ''}{s_}  {'：'.join(x for x in said if x)}", markup=False)
                     for line in ops.places_lines(session, p, round_id, code, subjects):
                         out.print(f"  {line}", markup=False)
                 return

@@ -3,8 +3,7 @@
 :data:`HANDLERS` maps each action kind to its handler; :func:`carry_out` runs one. A handler
 finds the units concerned (through :mod:`qcycle.lifecycle.who`), records what the action
 establishes (decisions by rule, assessment results) and returns an :class:`Outcome` with its
-message drafts. Carrying out the same action twice gives the same drafts and writes nothing new.
-"""
+message drafts. Carrying out the same action twice gives the same drafts and writes nothing new."""
 
 from __future__ import annotations
 
@@ -67,6 +66,7 @@ from qcycle.lifecycle.wording import (
     grade_terms,
     name_beside,
     occasion_of,
+    quota_area,
     quota_goals,
     quota_tasks,
     ranked_among,
@@ -390,7 +390,7 @@ def _notify(session, p, round_id, action) -> Outcome:
     # Every unit with tasks, not only those told here: the city-wide goals are all of theirs together.
     tasked = sorted({u for a in p.quotas.actions for u in a.per_unit} | set(units)) if p.quotas else units
     reached = quota_achieved(session, p, round_id, assessed, tasked) if template == "result.j2" else {}
-    goals = quota_goals(p, reached) if reached else []
+    goals = quota_goals(p, reached, rows[0].computed_at.year if rows else None) if reached else []
     graded = [r.unit_code for rs in by_unit.values() for r in rs] if template == "result.j2" else []
     adjusted, unmet = what_counted(session, p, round_id, assessed, graded)
     drafts = []
@@ -429,7 +429,7 @@ def _notify(session, p, round_id, action) -> Outcome:
                                 award=(items or best) if template == "award.j2" else None,
                                 best=grade_label(best) if best else None, best_items=bool(items),
                                 quotas=quota_tasks(p, u, reached[u], mine[0].computed_at.year if mine else None)
-                                if u in reached else [], goals=goals,
+                                if u in reached else [], goals=goals, goals_area=quota_area(p) if goals else None,
                                 parts=component_scores(p, mine[0]) if len(mine) == 1 and template == "result.j2" else "",
                                 unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],
                                 consequence=p.assessment.consequence if p.assessment else None)
