@@ -573,15 +573,36 @@ def test_a_late_hand_in_answers_the_window_that_opened_not_one_still_to_come(tmp
     as the kind (中期自评 and 终期自评 alike are 自评报告) places it there."""
     r = Round(write(tmp_path, "two.yaml", TWO_WINDOWS))
     records = [{"kind": "self_evaluation", "unit": "c1", "submitted_at": "2024-07-15T10:00:00+08:00", "id": "S1"},
-               {"kind": "年终自评", "unit": "c2", "submitted_at": "2024-07-16T10:00:00+08:00", "id": "S2"},
-               {"kind": "自评报告", "stage": "年终自评", "unit": "c1", "submitted_at": "2024-07-16T11:00:00+08:00", "id": "S3"}]
+               {"kind": "年终自评", "unit": "c2", "submitted_at": "2024-12-05T10:00:00+08:00", "id": "S2"},
+               # In December, named the mid-year one: its late mid-year report, not a second year-end one.
+               {"kind": "自评报告", "stage": "半年自评", "unit": "c2", "submitted_at": "2024-12-06T11:00:00+08:00", "id": "S3"}]
     with db.session_scope() as session:
         results = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, records=records,
                               source="test")
-    assert [x.status for x in results] == ["late_accepted", "accepted", "accepted"], results
+    assert [x.status for x in results] == ["late_accepted", "accepted", "late_accepted"], results
     with db.session_scope() as session:
         placed = sorted(session.exec(select(Submission.unit_code, Submission.stage).where(Submission.round_id == r.id)).all())
-    assert placed == [("c1", "midyear"), ("c1", "yearend"), ("c2", "yearend")]
+    assert placed == [("c1", "midyear"), ("c2", "midyear"), ("c2", "yearend")]
+
+
+def test_a_record_naming_a_window_not_yet_open_where_its_time_places_it_at_another_is_set_aside(tmp_path, home):
+    """某县's 商务局 handed in its 2025 整改报告 named as the 2026 one (eleven months before that window
+    opened): taken on time there, its 2025 report was chased as missing. Set aside, with why; the
+    record is kept."""
+    from qcycle.models import QuarantinedRecord
+
+    r = Round(write(tmp_path, "two.yaml", TWO_WINDOWS))
+    records = [{"kind": "年终自评", "unit": "c1", "submitted_at": "2024-07-10T10:00:00+08:00", "id": "S1"},
+               {"kind": "半年自评", "unit": "c2", "submitted_at": "2024-07-10T10:00:00+08:00", "id": "S2"}]
+    with db.session_scope() as session:
+        results = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, records=records,
+                              source="test")
+        kept = session.exec(select(QuarantinedRecord.reason).where(QuarantinedRecord.round_id == r.id)).all()
+        placed = session.exec(select(Submission.unit_code, Submission.stage).where(Submission.round_id == r.id)).all()
+    assert [x.status for x in results] == ["quarantined", "accepted"], results
+    assert placed == [("c2", "midyear")]
+    assert kept == [("注明的阶段“年终自评”自2024-12-02 09:00起受理，提交时间 2024-07-10 10:00 早于受理开始；"
+                    "按提交时间应属“半年自评”：请核对阶段后重新导入")], kept
 
 
 def test_a_decision_on_a_window_closing_per_category_is_asked_for_once_the_last_category_closed(tmp_path):

@@ -12,7 +12,8 @@ from typing import Any
 from qcycle.schema import Programme, Stage
 from qcycle.timetable import Timetable
 
-__all__ = ["assessment_of", "in_own_words", "lateness_of", "own_deadlines", "stage_of", "stages_for", "unplaced"]
+__all__ = ["assessment_of", "in_own_words", "lateness_of", "misnamed_stage", "own_deadlines", "stage_of", "stages_for",
+           "unplaced"]
 
 
 def in_own_words(p: Programme, record: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -80,6 +81,23 @@ def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], subm
         return stages[max(opened)[1]]
     found = _first_not_past([s.code for s in stages], timetable, "deadline", submitted_at, windows)
     return stages[-1 if found is None else found]
+
+
+def misnamed_stage(p: Programme, timetable: Timetable, record: Mapping[str, Any], submitted_at: dt.datetime,
+                   windows: dict) -> str:
+    """Why a record naming its stage is set aside ("" when it is not): handed in before that window
+    opened, where its time places it at another window of its kind. 某县's 2026 整改报告 named in
+    January 2026 was taken on time, eleven months before that window opened, its 2025 one still
+    chased as missing."""
+    named = record.get("stage")
+    if not named or len(stages_for(p, record["kind"])) < 2:
+        return ""
+    opens, _ = _window(named, timetable, windows)
+    placed = stage_of(p, timetable, {**record, "stage": None}, submitted_at, windows)
+    if opens is None or submitted_at >= opens or placed.code == named:
+        return ""
+    return (f"注明的阶段“{p.stage(named).name}”自{opens:%Y-%m-%d %H:%M}起受理，提交时间 {submitted_at:%Y-%m-%d %H:%M} "
+            f"早于受理开始；按提交时间应属“{placed.name}”：请核对阶段后重新导入")
 
 
 def assessment_of(p: Programme, timetable: Timetable, at: dt.datetime, windows: dict) -> str:

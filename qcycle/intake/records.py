@@ -20,6 +20,7 @@ from qcycle.intake.placing import (
     assessment_of,
     in_own_words,
     lateness_of,
+    misnamed_stage,
     stage_of,
     stages_for,
     unplaced,
@@ -197,11 +198,12 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
     category = record.get("category") or programme.item_category.get(record.get("item") or "")
     submitted_at = _parse_time(record["submitted_at"])
     if submitted_at > (received := now()) + _CLOCK_SKEW:
-        # Not yet handed in by its own account (a mistyped year, a wrong clock): stored, it was
-        # a refusal no run could ever answer, or an on-time hand-in that was not one.
+        # Not yet handed in by its own account (a mistyped year, a wrong clock): stored, it was a refusal no run answers.
         return _Plan(problem=f"提交时间 {submitted_at:%Y-%m-%d %H:%M} 晚于收到时间 {to_local(received):%Y-%m-%d %H:%M}"
                              "（不能是将来的时间，请核对年份和时区）")
-    stage = stage_of(programme, timetable, record, submitted_at, cutoffs.setdefault("windows", {}))
+    if problem := misnamed_stage(programme, timetable, record, submitted_at, cutoffs.setdefault("windows", {})):
+        return _Plan(problem=problem)
+    stage = stage_of(programme, timetable, record, submitted_at, cutoffs["windows"])
     identity, problem = identity_of(stage, record, category)
     if identity is None:
         return _Plan(problem=problem)
