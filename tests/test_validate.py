@@ -60,6 +60,15 @@ def broken(tmp_path: Path, old: str, new: str, name: str = "broken.yaml") -> tup
     return path, text
 
 
+def shipped_variant(tmp_path: Path, stem: str, old: str, new: str) -> Path:
+    """A shipped programme file with exactly one occurrence of ``old`` replaced by ``new``."""
+    text = (PROGRAMMES / f"{stem}.yaml").read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} must occur exactly once in {stem}"
+    path = tmp_path / f"{stem}.yaml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -625,11 +634,8 @@ def test_an_office_that_assesses_itself_is_pointed_out(tmp_path: Path) -> None:
 def test_a_misspelt_grade_in_an_eligibility_rule_is_refused(tmp_path: Path) -> None:
     """天水's award bars its winners for 5 years by grade: a grade the file does not have bars
     nobody (an officer's misspelling let a winner be named again the next year)."""
-    text = (PROGRAMMES / "ts-government-quality-award-2024.yaml").read_text(encoding="utf-8")
-    old = "not_awarded: {grades: [天水市人民政府质量奖], years: 5}"
-    assert text.count(old) == 1
-    path = tmp_path / "ts.yaml"
-    path.write_text(text.replace(old, "not_awarded: {grades: [天水市政府质量奖], years: 5}"), encoding="utf-8")
+    path = shipped_variant(tmp_path, "ts-government-quality-award-2024", "not_awarded: {grades: [天水市人民政府质量奖], years: 5}",
+                           "not_awarded: {grades: [天水市政府质量奖], years: 5}")
     result = validate(path)
     assert result.exit_code == 1, result.output
     at = line_of(path.read_text(encoding="utf-8"), "not_awarded:")
@@ -680,26 +686,19 @@ def test_an_own_config_folder_with_only_a_calendar_keeps_the_shipped_templates(
 def test_a_date_counted_from_an_event_its_stage_does_not_have_is_refused(tmp_path: Path) -> None:
     """某县's 整改 deadline counted from its results notice's "deadline": a notification has none,
     and the date had quietly meant the notice's day."""
-    text = (PROGRAMMES / "jz-assessment-2016.yaml").read_text(encoding="utf-8")
-    old = "deadline: {after: {stage: results, event: on, workdays: 20}"
-    assert text.count(old) == 1
-    path = tmp_path / "jz.yaml"
-    path.write_text(text.replace(old, "deadline: {after: {stage: results, event: deadline, workdays: 20}"), encoding="utf-8")
+    path = shipped_variant(tmp_path, "jz-assessment-2016", "deadline: {after: {stage: results, event: on, workdays: 20}",
+                           "deadline: {after: {stage: results, event: deadline, workdays: 20}")
     result = validate(path)
     assert result.exit_code == 1, result.output
     at = line_of(path.read_text(encoding="utf-8"), "event: deadline, workdays: 20")
-    assert re.search(rf"jz\.yaml:{at}\[stages\[\d+\]\.deadline\.after\.event\]:阶段results（notification）没有deadline时点（可用：on）",
+    assert re.search(rf"jz-assessment-2016\.yaml:{at}\[stages\[\d+\]\.deadline\.after\.event\]:阶段results（notification）没有deadline时点（可用：on）",
                      unwrapped(result)), result.output
 
 
 def test_an_award_valid_longer_or_shorter_than_its_winners_are_barred_is_pointed_out(tmp_path: Path) -> None:
     """某省's 命名 was valid 5 years (授奖通知) and its winners barred 3 (申报通知): one letter is wrong."""
     shipped = PROGRAMMES / "ts-government-quality-award-2024.yaml"
-    apart = tmp_path / "ts.yaml"
-    text = shipped.read_text(encoding="utf-8")
-    assert text.count("max_count: 2, valid_years: 5}") == 1
-    apart.write_text(text.replace("max_count: 2, valid_years: 5}", "max_count: 2, valid_years: 3}"), encoding="utf-8")
-    result = validate(apart)
+    result = validate(shipped_variant(tmp_path, shipped.stem, "max_count: 2, valid_years: 5}", "max_count: 2, valid_years: 3}"))
     assert result.exit_code == 0, result.output  # a notice, not an error: which one is wrong is the office's call
     assert "“天水市人民政府质量奖”有效期3年（valid_years），再次申报的限制却是获奖满5年（not_awarded.years）" in unwrapped(result), result.output
     assert "有效期" not in validate(shipped).output
