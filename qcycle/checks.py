@@ -200,6 +200,9 @@ class _Relations:
         if by != "parent" and by not in self.levels:
             levels = "、".join(sorted(self.levels))
             self.out.append((f"stages[{si}].reviewed_by", f"应为 parent（各申报单位的上级单位）或单位级别（现有：{levels}），不是 {by!r}"))
+        window = p.reviewed_window(s.code) if s.decides and p.has_stage(s.decides) else None
+        if window is not None and window.owed_by is not None and by in window.owed_by.levels:
+            self.out.append((f"stages[{si}].reviewed_by", f"{by!r} 是申报单位自己的级别：应为其上级单位的级别或 parent"))
         target = p.stage(s.decides) if s.decides and p.has_stage(s.decides) else None
         if target is not None and (target.kind not in (StageKind.submission, StageKind.decision)
                                    or p.reviewed_window(s.code) is None or target.submission == "objection"):

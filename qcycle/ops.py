@@ -27,6 +27,7 @@ from qcycle.lifecycle import (
     pending_decisions,
     result_kind,
 )
+from qcycle.lifecycle.wording import counted_as
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
 from qcycle.schema import Programme, Stage
 from qcycle.schema.units import LEVEL_NAMES
@@ -168,8 +169,10 @@ def places_lines(session: Session, programme: Programme, round_id: uuid.UUID, co
     for subject in pending:
         if r := programme.reviewer(code, subject.partition(":")[0], asked=False):
             waiting[r] = waiting.get(r, 0) + 1
-    return [f"名额：{programme.unit(r).name} 已同意 {approved.get(r, 0)} 个（不超过 {stage.per_reviewer} 个），"
-            f"待决定 {waiting.get(r, 0)} 个" for r in sorted(approved.keys() | waiting.keys())]
+    word = counted_as(programme, sorted({x.partition(":")[0] for x in pending}) or [
+        x.partition(":")[0] for x, _, _ in crud.decisions_at(session=session, round_id=round_id, stage=code)])
+    return [f"名额：{programme.unit(r).name} 已同意 {approved.get(r, 0)} {word}（不超过 {stage.per_reviewer} {word}），"
+            f"待决定 {waiting.get(r, 0)} {word}" for r in sorted(approved.keys() | waiting.keys())]
 
 
 def _over_places(programme: Programme, stages: dict[str, Stage], made: dict[str, dict[str, tuple[str, str]]],

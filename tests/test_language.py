@@ -575,14 +575,17 @@ def test_a_late_hand_in_answers_the_window_that_opened_not_one_still_to_come(tmp
     records = [{"kind": "self_evaluation", "unit": "c1", "submitted_at": "2024-07-15T10:00:00+08:00", "id": "S1"},
                {"kind": "年终自评", "unit": "c2", "submitted_at": "2024-12-05T10:00:00+08:00", "id": "S2"},
                # In December, named the mid-year one: its late mid-year report, not a second year-end one.
-               {"kind": "自评报告", "stage": "半年自评", "unit": "c2", "submitted_at": "2024-12-06T11:00:00+08:00", "id": "S3"}]
+               {"kind": "自评报告", "stage": "半年自评", "unit": "c2", "submitted_at": "2024-12-06T11:00:00+08:00", "id": "S3"},
+               # Four days before the year-end window opens, months after the mid-year one closed: an early
+               # year-end report (taken as a late change of c1's mid-year one, it was chased as missing).
+               {"kind": "self_evaluation", "unit": "c1", "submitted_at": "2024-11-28T10:00:00+08:00", "id": "S4"}]
     with db.session_scope() as session:
         results = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, records=records,
                               source="test")
-    assert [x.status for x in results] == ["late_accepted", "accepted", "late_accepted"], results
+    assert [x.status for x in results] == ["late_accepted", "accepted", "late_accepted", "accepted"], results
     with db.session_scope() as session:
         placed = sorted(session.exec(select(Submission.unit_code, Submission.stage).where(Submission.round_id == r.id)).all())
-    assert placed == [("c1", "midyear"), ("c2", "midyear"), ("c2", "yearend")]
+    assert placed == [("c1", "midyear"), ("c1", "yearend"), ("c2", "midyear"), ("c2", "yearend")]
 
 
 def test_a_record_naming_a_window_not_yet_open_where_its_time_places_it_at_another_is_set_aside(tmp_path, home):
@@ -593,14 +596,16 @@ def test_a_record_naming_a_window_not_yet_open_where_its_time_places_it_at_anoth
 
     r = Round(write(tmp_path, "two.yaml", TWO_WINDOWS))
     records = [{"kind": "年终自评", "unit": "c1", "submitted_at": "2024-07-10T10:00:00+08:00", "id": "S1"},
-               {"kind": "半年自评", "unit": "c2", "submitted_at": "2024-07-10T10:00:00+08:00", "id": "S2"}]
+               {"kind": "半年自评", "unit": "c2", "submitted_at": "2024-07-10T10:00:00+08:00", "id": "S2"},
+               # Named, a few days before its window opens: its time is nearer that window, so it is taken.
+               {"kind": "年终自评", "unit": "c2", "submitted_at": "2024-11-29T10:00:00+08:00", "id": "S3"}]
     with db.session_scope() as session:
         results = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, records=records,
                               source="test")
         kept = session.exec(select(QuarantinedRecord.reason).where(QuarantinedRecord.round_id == r.id)).all()
         placed = session.exec(select(Submission.unit_code, Submission.stage).where(Submission.round_id == r.id)).all()
-    assert [x.status for x in results] == ["quarantined", "accepted"], results
-    assert placed == [("c2", "midyear")]
+    assert [x.status for x in results] == ["quarantined", "accepted", "accepted"], results
+    assert sorted(placed) == [("c2", "midyear"), ("c2", "yearend")]
     assert kept == [("注明的阶段“年终自评”自2024-12-02 09:00起受理，提交时间 2024-07-10 10:00 早于受理开始；"
                     "按提交时间应属“半年自评”：请核对阶段后重新导入")], kept
 
@@ -995,6 +1000,17 @@ def test_a_second_level_recommends_what_the_first_passed_within_its_places(tmp_p
     from qcycle.errors import DecisionError
     from qcycle.ops import DecisionRow, decide
 
+    with pytest.raises(ConfigError, match="阶段 'aplication' 未定义"):  # a typo under a review: no KeyError
+        write(tmp_path, "typo.yaml", TWO_LEVELS.replace("decides: application, reviewed_by", "decides: aplication, reviewed_by"))
+    with pytest.raises(ConfigError, match="'enterprise' 是申报单位自己的级别"):  # nobody would be asked
+        write(tmp_path, "own.yaml", TWO_LEVELS.replace("reviewed_by: city", "reviewed_by: enterprise"))
+    from qcycle.render import render_message
+
+    _, first = render_message("review_request.j2", {  # a first-level review's places: 通过, not "初审不超过"
+        "unit_name": "甲县局", "programme_name": "某奖", "step": "初审", "handed_in": "申报书", "scope": "辖区内",
+        "deadline": dt.date(2026, 5, 20), "sender_name": "某局", "today": dt.date(2026, 5, 6), "limit": 5, "word": "家",
+        "items": [{"unit_name": "甲公司", "item": None, "received_at": None}]})
+    assert "请提出初审意见（初审通过不超过5家）" in first, first
     r = Round(write(tmp_path, "two.yaml", TWO_LEVELS))
     ask = r.t.by_name()["city_review:review_request"]
     assert ask.at == at(dt.date(2026, 5, 21), dt.time(9))  # the working day after the county step
@@ -1033,7 +1049,7 @@ def test_a_second_level_recommends_what_the_first_passed_within_its_places(tmp_p
     listed = CliRunner().invoke(app, ["decide", str(r.loaded.path), "--list"], terminal_width=200)
     assert listed.exit_code == 0, listed.output
     assert "设区市推荐（city_review）：待决定 0 项；已决定 3 项（同意 2，不同意 1）" in listed.output, listed.output
-    assert "名额：东川市市场监督管理局 已同意 1 个（不超过 1 个），待决定 0 个" in listed.output
+    assert "名额：东川市市场监督管理局 已同意 1 家（不超过 1 家），待决定 0 家" in listed.output
     r.until("2026-06-11")
     assert r.subjects("panel") == ["e1", "e3"]
     # The one its city did not recommend is told by whom: the city, not the step's description.

@@ -443,6 +443,13 @@ def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
     assert result_remarks(shares, [twice]) == "B名额不超过3个、比例不超过参评对象的50%，贵单位得分排名第7。"
     below = AssessmentResult(stage="assessment", unit_code="410802", total=85, grade="B", rank=5)
     assert result_remarks(shares, [below]) is None  # 85 did not reach A's line: nothing was held back
+    # A share without a line above a line missed: 70 is C for missing B's 80, not for A's share; 50 missed C's 60.
+    unlined = [Grade(name="A", share=0.3), Grade(name="B", min_score=80), Grade(name="C", min_score=60), Grade(name="D")]
+    lines = p.model_copy(update={"assessment": p.assessment.model_copy(update={"grades": unlined})})
+    seventy = AssessmentResult(stage="assessment", unit_code="410802", total=70, grade="C", rank=9)
+    fifty = AssessmentResult(stage="assessment", unit_code="410802", total=50, grade="D", rank=12)
+    assert result_remarks(lines, [seventy]) is None
+    assert result_remarks(lines, [fifty]) == "得分未达到C级分数线（60分）。"
 
 
 def test_a_task_reads_with_its_own_verb_and_measure_word_and_a_county_goal_as_the_countys():
@@ -456,7 +463,8 @@ def test_a_task_reads_with_its_own_verb_and_measure_word_and_a_county_goal_as_th
     checks = p.quotas.actions[0].model_copy(update={"name": "开展质量安全隐患排查", "verb": "开展", "counter": "次"})
     county = p.model_copy(update={
         "quotas": p.quotas.model_copy(update={"actions": [checks]}),
-        "units": [u if u.code != p.round.issuer else Unit(**{**u.model_dump(), "level": "county"}) for u in p.units]})
+        "units": [u if u.code != p.round.issuer else Unit(**{**u.model_dump(), "level": "county", "name": "某县人民政府"})
+                  for u in p.units]})
     assert quota_tasks(county, "zs-zj") == ["开展质量安全隐患排查：开展10次以上"]
     assert quota_tasks(county, "zs-zj", {"glcy": 12}) == ["开展质量安全隐患排查：任务10次以上，完成12次"]
     assert quota_goals(county, {"zs-zj": {"glcy": 12}}) == ["开展质量安全隐患排查：全县目标20次以上，各单位合计完成12次，尚差8次"]
@@ -466,7 +474,10 @@ def test_a_task_reads_with_its_own_verb_and_measure_word_and_a_county_goal_as_th
 
     office = p.model_copy(update={"units": [u if u.code != p.round.issuer else Unit(
         **{**u.model_dump(), "level": "office", "name": "某县质量强县工作领导小组办公室"}) for u in p.units]})
-    assert (quota_area(office), quota_area(p)) == ("全县", "全市")
+    district = p.model_copy(update={"units": [u if u.code != p.round.issuer else Unit(
+        **{**u.model_dump(), "level": "county", "name": "宝山区市场监督管理局"}) for u in p.units]})
+    assert (quota_area(office), quota_area(p), quota_area(district)) == ("全县", "全市", "全区")
+    assert quota_goals(p, {}, 2010)[0].endswith("各单位合计完成0家，尚无进度要求")  # before the plan: none due
     _, body = render_message("result.j2", {"unit_name": "某局", "programme_name": "某县创建", "result_label": "考核结果",
                                            "result": "合格", "sender_name": "某办", "today": dt.date(2025, 12, 30),
                                            "goals": ["开展排查：全县目标20次以上，各单位合计完成12次，尚差8次"],

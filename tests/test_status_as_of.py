@@ -85,3 +85,28 @@ def test_a_record_revised_since_was_handed_in_at_its_first_versions_time(home):
     assert seen(dt.date(2023, 4, 9)) == ([], [])
     assert seen(dt.date(2023, 4, 15)) == (["510100"], [])
     assert seen(dt.date(2023, 4, 21)) == (["510100"], ["510100:zlcx-01"])
+
+
+def test_an_extension_granted_later_is_not_read_into_an_earlier_moment(home):
+    """A unit given its own deadline after it had missed the window's was overdue until then: asked
+    about that earlier moment, the timetable leaves its extension out."""
+    from qcycle import crud
+    from qcycle.clock import at
+    from qcycle.lifecycle import round_timetable, sync_round
+    from qcycle.loader import load_programme
+
+    loaded = load_programme(PROGRAMMES[0].with_name("sc-jbgs-2023.yaml"))
+    with db.session_scope() as session:
+        rid = sync_round(session, loaded).id
+        crud.grant_extension(session=session, round_id=rid, stage="application", unit_code="510300", period=None,
+                             deadline=at(dt.date(2023, 4, 28), dt.time(17, 30)), reason="系统故障", actor="ops")
+    with db.session_scope() as session:
+        [granted] = crud.list_extensions(session=session, round_id=rid)
+        before, after = granted.granted_at - dt.timedelta(days=1), granted.granted_at + dt.timedelta(minutes=1)
+        with crud.as_recorded_at(before):
+            assert round_timetable(session, loaded.programme, rid).cutoff("application", None, None, "510300") == at(
+                dt.date(2023, 4, 20), dt.time(17, 30))
+        with crud.as_recorded_at(after):
+            assert round_timetable(session, loaded.programme, rid).cutoff("application", None, None, "510300") == at(
+                dt.date(2023, 4, 28), dt.time(17, 30))
+

@@ -279,7 +279,7 @@ def status(
     示例：qcycle status config/programmes/sc-jbgs-2023.yaml
           qcycle --home .qcycle/simulate/sc-jbgs-2023 status .qcycle/simulate/sc-jbgs-2023/sc-jbgs-2023.yaml --as-of 2024-01-01
     """
-    from qcycle import clock, db
+    from qcycle import clock, crud, db
     from qcycle.lifecycle import round_timetable
     from qcycle.status import message_counts_line, overdue_line, round_status
     from qcycle.timetable import ACTION_LABELS
@@ -288,7 +288,8 @@ def status(
     try:
         loaded, round_id = open_round(file, read_only=True)
         with db.session_scope(read_only=True) as session:
-            timetable = round_timetable(session, loaded.programme, round_id)
+            with crud.as_recorded_at(moment):  # the extensions granted by then
+                timetable = round_timetable(session, loaded.programme, round_id)
             st = round_status(session, loaded.programme, round_id, timetable, moment, as_recorded=True)
     except QcycleError as exc:
         raise fail(exc) from None

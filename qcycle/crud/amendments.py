@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from qcycle.clock import now
+from qcycle.crud.base import recorded_by
 from qcycle.models import RoundAmendment, UnitExtension
 
 __all__ = ["add_amendment", "grant_extension", "last_amendment_at", "list_amendments", "list_extensions"]
@@ -55,6 +56,8 @@ def grant_extension(*, session: Session, round_id: uuid.UUID, stage: str, unit_c
 
 
 def list_extensions(*, session: Session, round_id: uuid.UUID) -> list[UnitExtension]:
-    """The round's unit extensions, by stage, period and unit."""
-    return list(session.exec(select(UnitExtension).where(UnitExtension.round_id == round_id).order_by(
+    """The round's unit extensions, by stage, period and unit (as granted by the moment of
+    :func:`qcycle.crud.as_recorded_at`, inside one)."""
+    return list(session.exec(select(UnitExtension).where(
+        UnitExtension.round_id == round_id, *recorded_by(UnitExtension.granted_at)).order_by(
         col(UnitExtension.stage), col(UnitExtension.period), col(UnitExtension.unit_code))).all())

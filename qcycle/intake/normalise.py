@@ -35,7 +35,7 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "item": ("item", "item_code", "项目代码", "榜单项目代码", "榜单项目", "项目"),
     "category": ("category", "category_code", "类别代码", "类别"),
     "period": ("period", "期次", "检查期次", "期别"),
-    "stage": ("stage", "stage_code", "阶段代码", "阶段"),
+    "stage": ("stage", "stage_code", "阶段代码"),
     "submitted_at": ("submitted_at", "提交时间", "报送时间", "提交日期"),
     "id": ("id", "external_id", "编号", "记录编号", "材料编号"),
     "reviewer": ("reviewer", "评审人", "评审专家", "专家"),

@@ -25,7 +25,8 @@ def in_own_words(p: Programme, record: Mapping[str, Any]) -> Mapping[str, Any]:
         named = p.stage_words.get(word)
         record = {**record, "kind": words[word]} | ({"stage": named} if named and not record.get("stage") else {})
     if isinstance(stage := record.get("stage"), str) and not p.has_stage(stage):
-        record = {**record, "stage": next((s.code for s in p.stages if stage in (s.name, s.handed_in)), stage)}
+        by_name = [s.code for s in stages_for(p, str(record.get("kind"))) if stage in (s.name, s.handed_in)]
+        record = {**record, "stage": by_name[0]} if len(by_name) == 1 else record
     return record
 
 
@@ -61,9 +62,10 @@ def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], subm
              windows: dict) -> Stage:
     """The stage a record was handed in at: the one it names (``stage``), the only stage that
     takes its kind, or, when several do (a mid-term and a final 自评, a 整改报告 each year), the
-    window open when it was handed in; else the latest window already opened (a late hand-in
-    answers it: 柳泉乡's late 2025 整改报告 was filed under the 2026 one, months before it opened,
-    and its unit was reported for 督办 as missing the 2025 one); else the first not yet past."""
+    window open when it was handed in; else the nearer in time of the window closed last (a late
+    hand-in answers it: 柳泉乡's late 2025 整改报告 was filed under the 2026 one, months before it
+    opened, and its unit was reported for 督办 as missing the 2025 one) and the window opening next
+    (an early one); else the first not yet past."""
     stages = stages_for(p, record["kind"])
     named = record.get("stage")
     if named:
@@ -75,10 +77,17 @@ def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], subm
                 and closes is not None and submitted_at <= closes]
     if open_now:
         return open_now[0]
-    opened = [(closes, i) for i, (s, opens, closes) in enumerate(spans)
-              if opens is not None and opens <= submitted_at and closes is not None]
-    if opened:
-        return stages[max(opened)[1]]
+    # Between windows (2026-01-25: three days after the 2025 整改报告's deadline, eleven months before the
+    # 2026 one opens; a 年终自评 of 11-28: four days before its window, months after the 半年自评's).
+    closed = max(((closes, i) for i, (s, opens, closes) in enumerate(spans)
+                  if closes is not None and closes < submitted_at and (opens is None or opens <= submitted_at)),
+                 default=None)
+    coming = min(((opens, i) for i, (s, opens, closes) in enumerate(spans) if opens is not None and opens > submitted_at),
+                 default=None)
+    if closed is not None and coming is not None:
+        return stages[closed[1] if submitted_at - closed[0] <= coming[0] - submitted_at else coming[1]]
+    if closed is not None or coming is not None:
+        return stages[(closed or coming)[1]]  # type: ignore[index]
     found = _first_not_past([s.code for s in stages], timetable, "deadline", submitted_at, windows)
     return stages[-1 if found is None else found]
 

@@ -428,7 +428,7 @@ def _notify(session, p, round_id, action) -> Outcome:
                                 remarks=result_remarks(p, mine, vacated, adjusted), benefits=benefits, validity=validity,
                                 award=(items or best) if template == "award.j2" else None,
                                 best=grade_label(best) if best else None, best_items=bool(items),
-                                quotas=quota_tasks(p, u, reached[u], mine[0].computed_at.year if mine else None)
+                                quotas=quota_tasks(p, u, reached[u], rows[0].computed_at.year if rows else None)
                                 if u in reached else [], goals=goals, goals_area=quota_area(p) if goals else None,
                                 parts=component_scores(p, mine[0]) if len(mine) == 1 and template == "result.j2" else "",
                                 unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],

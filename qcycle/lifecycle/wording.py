@@ -207,8 +207,8 @@ def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
     for g in p.assessment.grades if p.assessment else ():
         if g.name == r.grade:
             return full
-        if g.min_score is None or r.total >= g.min_score - 1e-9:
-            full = g if g.max_count or g.share is not None else None
+        # A line missed on the way down clears it: 70 is 合格 for missing 良好's 80, whatever 优秀's share.
+        full = g if (g.min_score is None or r.total >= g.min_score - 1e-9) and (g.max_count or g.share is not None) else None
     return None
 
 
@@ -278,20 +278,19 @@ def _pace(p: Programme, until_year: int | None) -> str:
     return f"（按时序进度，至{until_year}年应完成{share:.0%}）" if 0 < share < 1 else ""
 
 
-# What the goals are for, by the issuer's level, where the plan does not say (quotas.area).
+# What the goals are for, by the issuer's level, where neither the plan (quotas.area) nor its name says.
 _AREAS = {"province": "全省", "city": "全市", "county": "全县"}
 
 
 def quota_area(p: Programme) -> str:
-    """What the plan's goals are for, as letters say it (全县目标): ``quotas.area``, else by the
-    issuer's level, else by the first of 省/市/县/区 in its name (某县质量强县工作领导小组办公室: 全县)."""
+    """What the plan's goals are for, as letters say it (全县目标): ``quotas.area``, else by the first
+    of 省/州/盟/市/县/区/旗 in the issuer's name (某县质量强县工作领导小组办公室: 全县; 宝山区…: 全区, not
+    its level's 全县), else by its level."""
     issuer = p.unit(p.round.issuer)
     if p.quotas is not None and p.quotas.area:
         return p.quotas.area
-    if issuer.level in _AREAS:
-        return _AREAS[issuer.level]
-    found = re.search(r"[省市县区]", issuer.name)
-    return f"全{found.group()}" if found else "全市"
+    found = re.search(r"[省州盟市县区旗]", issuer.name)
+    return f"全{found.group()}" if found else _AREAS.get(issuer.level, "全市")
 
 
 def quota_goals(p: Programme, achieved: Mapping[str, Mapping[str, int]], until_year: int | None = None) -> list[str]:
@@ -307,7 +306,8 @@ def quota_goals(p: Programme, achieved: Mapping[str, Mapping[str, int]], until_y
     for a in p.quotas.actions:
         total = sum(achieved.get(u, {}).get(a.code, 0) for u in a.per_unit)
         due = quota_due(p.quotas, a.goal, until_year)
-        state = ("已达到进度" if pace else "已完成目标") if total >= due - 1e-9 else f"尚差{math.ceil(due - total - 1e-9)}{a.counter}"
+        state = ("尚无进度要求" if not due else ("已达到进度" if pace else "已完成目标") if total >= due - 1e-9
+                 else f"尚差{math.ceil(due - total - 1e-9)}{a.counter}")  # before the plan's first year, none is due
         lines.append(f"{a.name}：{area}目标{a.goal}{a.counter}以上{pace}，各单位合计完成{total}{a.counter}，{state}")
     return lines
 

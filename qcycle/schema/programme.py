@@ -187,6 +187,8 @@ class Programme(_Model):
         stage, seen = self.stage(code), set()
         while stage.kind is StageKind.decision and stage.decides and stage.code not in seen:
             seen.add(stage.code)
+            if not self.has_stage(stage.decides):  # a typo validate reports as such
+                return None
             stage = self.stage(stage.decides)
         return stage if stage.kind in (StageKind.submission, StageKind.followup) else None
 
