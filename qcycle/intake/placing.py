@@ -86,8 +86,8 @@ def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], subm
                  default=None)
     if closed is not None and coming is not None:
         return stages[closed[1] if submitted_at - closed[0] <= coming[0] - submitted_at else coming[1]]
-    if closed is not None or coming is not None:
-        return stages[(closed or coming)[1]]  # type: ignore[index]
+    if (either := closed if closed is not None else coming) is not None:
+        return stages[either[1]]
     found = _first_not_past([s.code for s in stages], timetable, "deadline", submitted_at, windows)
     return stages[-1 if found is None else found]
 
