@@ -27,7 +27,8 @@ from qcycle.lifecycle import (
     pending_decisions,
     result_kind,
 )
-from qcycle.lifecycle.wording import counted_as
+from qcycle.lifecycle.requests import approved_by_reviewer
+from qcycle.lifecycle.wording import counted_as, ranked_among
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
 from qcycle.schema import Programme, Stage
 from qcycle.schema.units import LEVEL_NAMES
@@ -161,18 +162,13 @@ def places_lines(session: Session, programme: Programme, round_id: uuid.UUID, co
     stage = programme.stage(code)
     if stage.per_reviewer is None:
         return []
-    approved: dict[str, int] = {}
-    waiting: dict[str, int] = {}
-    for subject, outcome, _ in crud.decisions_at(session=session, round_id=round_id, stage=code):
-        if outcome not in NEGATIVE_OUTCOMES and (r := programme.reviewer(code, subject.partition(":")[0], asked=False)):
-            approved[r] = approved.get(r, 0) + 1
-    for subject in pending:
-        if r := programme.reviewer(code, subject.partition(":")[0], asked=False):
-            waiting[r] = waiting.get(r, 0) + 1
-    word = counted_as(programme, sorted({x.partition(":")[0] for x in pending}) or [
-        x.partition(":")[0] for x, _, _ in crud.decisions_at(session=session, round_id=round_id, stage=code)])
-    return [f"名额：{programme.unit(r).name} 已同意 {approved.get(r, 0)} {word}（不超过 {stage.per_reviewer} {word}），"
-            f"待决定 {waiting.get(r, 0)} {word}" for r in sorted(approved.keys() | waiting.keys())]
+    made = [(subject, outcome) for subject, outcome, _ in crud.decisions_at(session=session, round_id=round_id,
+                                                                          stage=code)]
+    approved = approved_by_reviewer(programme, code, made)
+    waiting = approved_by_reviewer(programme, code, ((subject, "approved") for subject in pending))
+    word = counted_as(programme, [x.partition(":")[0] for x in pending] or [x.partition(":")[0] for x, _ in made])
+    return [f"名额：{programme.unit(r).name} 已同意 {len(approved.get(r, []))} {word}（不超过 {stage.per_reviewer} {word}），"
+            f"待决定 {len(waiting.get(r, []))} {word}" for r in sorted(approved.keys() | waiting.keys())]
 
 
 def _over_places(programme: Programme, stages: dict[str, Stage], made: dict[str, dict[str, tuple[str, str]]],
@@ -184,11 +180,7 @@ def _over_places(programme: Programme, stages: dict[str, Stage], made: dict[str,
         limit = stages[code].per_reviewer
         if limit is None:
             continue
-        approved: dict[str, list[str]] = {}
-        for subject, (outcome, _) in outcomes.items():
-            reviewer = programme.reviewer(code, subject.partition(":")[0], asked=False)
-            if reviewer is not None and outcome not in NEGATIVE_OUTCOMES:
-                approved.setdefault(reviewer, []).append(subject)
+        approved = approved_by_reviewer(programme, code, ((x, outcome) for x, (outcome, _) in outcomes.items()))
         for reviewer, subjects in sorted(approved.items()):
             if len(subjects) > limit and any((code, x) in changed for x in subjects):
                 names = "、".join(programme.unit(x.partition(":")[0]).name for x in sorted(subjects))
@@ -248,8 +240,7 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         unit, _, item = r.unit_code.partition(":")
         stage = p.stage(r.stage) if r.stage and p.has_stage(r.stage) else None
         category = p.item_category.get(item) if item and stage is not None and stage.per_category else None
-        level = p.rank_group(r.unit_code)  # 县区 and 部门 ranked apart (rank_within: level)
-        group = p.category(category).name if category else LEVEL_NAMES.get(level, level) if level else "全部"
+        group = p.category(category).name if category else ranked_among(p, r.unit_code) or "全部"  # 县区, 部门
         row = {"排名组": group, "名次": r.rank, "单位代码": unit,
                "单位": p_unit_name(p, unit) or unit, "项目": p_item_name(p, r.unit_code) or "",
                "总分": round(r.total, 2)}

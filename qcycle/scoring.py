@@ -44,6 +44,7 @@ __all__ = [
     "assess",
     "cumulated",
     "indicator_met",
+    "pace",
     "picked_by_rank",
     "published",
     "quota_due",
@@ -158,12 +159,18 @@ def cumulated(ind: Indicator, yearly: Sequence[float]) -> float:
     return 100.0 * (1.0 - math.prod(1.0 - r / 100.0 for r in yearly))
 
 
+def pace(years: Sequence[int], until_year: int | None) -> float:
+    """The share of a target over ``years`` due by the end of ``until_year`` (时序进度): the years
+    passed over all of them before the last, 1 from the last on (or with no year said)."""
+    if years and until_year is not None and until_year < max(years):
+        return sum(1 for y in years if y <= until_year) / len(years)
+    return 1.0
+
+
 def target_by(ind: Indicator, until_year: int | None = None) -> float:
     """An indicator's target as an assessment of ``until_year`` holds it: a cumulative target
     before its last year at its pace (时序进度: ﹝15﹞ over 2021–2025 is 12 by the end of 2024)."""
-    if ind.cumulative_years and until_year is not None and until_year < max(ind.cumulative_years):
-        return ind.target * sum(1 for y in ind.cumulative_years if y <= until_year) / len(ind.cumulative_years)
-    return ind.target
+    return ind.target * pace(ind.cumulative_years, until_year) if ind.cumulative_years else ind.target
 
 
 def quota_due(quotas: QuotaPlan, task: int, until_year: int | None = None) -> float:
@@ -171,9 +178,7 @@ def quota_due(quotas: QuotaPlan, task: int, until_year: int | None = None) -> fl
     its pace, as a cumulative indicator (时序进度: 10 over 2025–2026 is 5 by the end of 2025; a
     county's 2025 assessment had scored its units against the whole two-year task, 9 of 12 failing).
     Not rounded: rounded up, a task of one was due whole in the first of two years."""
-    if until_year is not None and until_year < max(quotas.years):
-        return task * sum(1 for y in quotas.years if y <= until_year) / len(quotas.years)
-    return float(task)
+    return task * pace(quotas.years, until_year)
 
 
 def indicator_met(ind: Indicator, actual: float | Sequence[float], until_year: int | None = None) -> bool:

@@ -28,6 +28,7 @@ from qcycle.lifecycle import (
     resolve,
     select_subjects,
 )
+from qcycle.lifecycle.requests import approved_by_reviewer
 from qcycle.models import YES_NO_OUTCOMES
 from qcycle.schema import Programme, Stage, Unit
 from qcycle.timetable import Action, Timetable, next_safety_net
@@ -397,11 +398,8 @@ class World:
         if stage.per_reviewer is None:
             return outcomes, set()
         yes, no = YES_NO_OUTCOMES
-        used: dict[str | None, int] = {}
-        for subject, outcome in crud.outcomes_at(session=session, round_id=self.round_id, stage=stage.code).items():
-            if outcome == yes:
-                reviewer = self.p.reviewer(stage.code, subject.partition(":")[0], asked=False)
-                used[reviewer] = used.get(reviewer, 0) + 1
+        used: dict[str | None, int] = {r: len(xs) for r, xs in approved_by_reviewer(
+            self.p, stage.code, crud.outcomes_at(session=session, round_id=self.round_id, stage=stage.code).items()).items()}
         out, cut = {}, set()
         for subject, outcome in sorted(outcomes.items()):
             reviewer = self.p.reviewer(stage.code, subject.partition(":")[0], asked=False)

@@ -194,7 +194,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
         began = clock.at(dt.date.fromisoformat(action.detail["publicity_on"]), action.at.time())
         drafts = draft_letters(others, "notice.j2", p, action, notice_name=notice_name(p, notice, action.category),
                                notice_days=notice.days, objection_deadline=action.deadline, objection_window=True,
-                               notice_until=began + dt.timedelta(days=(notice.days or 1) - 1), listed=False, at=began,
+                               notice_until=notice.last_day(began.date()) or began.date(), listed=False, at=began,
                                roster=roster, roster_word=counted_as(p, on_list))
         return Outcome(action, drafts, note=f"{action.title}：{len(told_by_notice & set(units))} 个单位已由公示告知，"
                                             f"另函告其余 {len(others)} 个单位")

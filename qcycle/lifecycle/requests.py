@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from sqlmodel import Session
@@ -19,10 +20,12 @@ from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.standing import handed_in_at, objections_upheld, reviewer_step
 from qcycle.lifecycle.who import owers, p_item_name, resolve
 from qcycle.lifecycle.wording import counted_as
+from qcycle.models import NEGATIVE_OUTCOMES
 from qcycle.schema import Programme, Stage, StageKind
 from qcycle.timetable import Action
 
-__all__ = ["LISTED_IN_DECISION_REQUEST", "decision_letter", "review_letters", "reviewers_of", "subject_title"]
+__all__ = ["LISTED_IN_DECISION_REQUEST", "approved_by_reviewer", "decision_letter", "review_letters", "reviewers_of",
+           "subject_title"]
 
 # How many pending subjects a decision request lists by name (the rest are counted).
 LISTED_IN_DECISION_REQUEST = 20
@@ -68,6 +71,16 @@ def _scope(p: Programme, parent: str) -> str:
 def _reviewing_parents(p: Programme, owing: list[str], stage: Stage) -> set[str]:
     """The units that review, at ``stage`` (``reviewed_by``), the hand-ins ``owing`` units may make."""
     return {reviewer for u in owing if (reviewer := p.reviewer(stage.code, u))}
+
+
+def approved_by_reviewer(p: Programme, code: str, outcomes: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Reviewer → the subjects approved at the decision stage ``code``, of ``(subject, outcome)``:
+    what a reviewer's places (``per_reviewer``) are counted against."""
+    out: dict[str, list[str]] = {}
+    for subject, outcome in outcomes:
+        if outcome not in NEGATIVE_OUTCOMES and (reviewer := p.reviewer(code, subject.partition(":")[0], asked=False)):
+            out.setdefault(reviewer, []).append(subject)
+    return out
 
 
 def _after(p: Programme, stage: Stage) -> str | None:

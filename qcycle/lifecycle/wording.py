@@ -12,7 +12,7 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, Who, grade_label
 from qcycle.schema.units import LEVEL_NAMES
-from qcycle.scoring import quota_due
+from qcycle.scoring import pace, quota_due
 
 __all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "name_beside", "occasion_of",
            "quota_area", "quota_goals", "quota_tasks", "ranked_among", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
@@ -274,7 +274,7 @@ def _pace(p: Programme, until_year: int | None) -> str:
     """"（按时序进度，至2025年应完成50%）" where an assessment before the plan's last year holds the
     tasks to their pace (:func:`qcycle.scoring.quota_due`), else ""."""
     assert p.quotas is not None
-    share = quota_due(p.quotas, 1, until_year)
+    share = pace(p.quotas.years, until_year)
     return f"（按时序进度，至{until_year}年应完成{share:.0%}）" if 0 < share < 1 else ""
 
 

@@ -282,8 +282,8 @@ class Stage(_Model):
         return EVENT_NOTICE_WORKDAYS if self.notify_ahead is None else self.notify_ahead
 
     def last_day(self, day: dt.date) -> dt.date | None:
-        """The last day of an event of several days (``days``) held from ``day``; None for one day."""
-        if self.kind is not StageKind.event or not self.days or self.days == 1:
+        """The last day of an event or a 公示 of several days (``days``) from ``day``; None for one day."""
+        if self.kind not in (StageKind.event, StageKind.notice) or not self.days or self.days == 1:
             return None
         return day + dt.timedelta(days=self.days - 1)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from qcycle.clock import at
 from qcycle.errors import TimetableError
-from qcycle.schema import Deadline, Programme, RelativeDate, Stage, StageKind
+from qcycle.schema import Deadline, Programme, RelativeDate, Stage
 from qcycle.timetable.actions import ResolvedDeadline
 from qcycle.workcal import WorkCalendar
 
@@ -72,9 +72,7 @@ class StageDates:
             return max(self.deadline(pr.deadline, category).day for pr in stage.periods)
         day = self.point_day(stage, category)[0]
         if event == "closes":
-            if stage.kind in (StageKind.notice, StageKind.event) and stage.days:  # a 公示's, a 现场评审's last day
-                return day + dt.timedelta(days=stage.days - 1)
-            return day
+            return stage.last_day(day) or day  # a 公示's, a 现场评审's last day
         return day
 
     def point_day(self, stage: Stage, category: str | None) -> tuple[dt.date, dt.date | None, str | None]:

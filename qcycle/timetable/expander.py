@@ -122,7 +122,7 @@ class _Expander(StageDates):
             self._add(nine, action, stage, title, **common)
         elif stage.kind is StageKind.notice:
             assert stage.days is not None
-            end = day + dt.timedelta(days=stage.days - 1)
+            end = stage.last_day(day) or day
             close = at(end, dt.time(23, 59, 59))
             self._add(nine, action, stage, f"{stage.name}{cat_name}开始（{stage.days}天，可提出异议）",
                       deadline=close, **common)
