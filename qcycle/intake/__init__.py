@@ -10,8 +10,9 @@ quarantine what cannot be read, with its line or page.
 from typing import TYPE_CHECKING, Any
 
 from qcycle.errors import SourceFailed
+from qcycle.intake.checking import fingerprint
 from qcycle.intake.files import import_file, read_file
-from qcycle.intake.records import IngestResult, fingerprint, ingest, ingest_many
+from qcycle.intake.records import IngestResult, ingest, ingest_many
 from qcycle.intake.report import ImportReport, QuarantinedRow
 
 if TYPE_CHECKING:

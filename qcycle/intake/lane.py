@@ -31,9 +31,9 @@ from json import encoder as _json_encoder
 from typing import Any, NamedTuple
 
 from qcycle.clock import now, to_local
+from qcycle.intake.checking import CLOCK_SKEW, parse_time_text, read_record
 from qcycle.intake.normalise import _columns, _time_text, normalise_kind, normalise_record
 from qcycle.intake.placing import lateness_of, own_deadlines, stages_for, unplaced
-from qcycle.intake.records import _CLOCK_SKEW, _parse_time_text, read_record
 from qcycle.models import ordered_hex_ids
 from qcycle.schema import IDENTITY_FIELDS, Programme, Stage
 from qcycle.timetable import Timetable
@@ -162,7 +162,7 @@ class Lane:
         (``__wrapped__``: not filled) would hold it twice more."""
         text = _time_text.__wrapped__(cell)
         try:
-            at = _parse_time_text.__wrapped__(text)
+            at = parse_time_text.__wrapped__(text)
         except (TypeError, ValueError, OverflowError):
             result = None
         else:
@@ -202,7 +202,7 @@ class Lane:
         which the per-row way sets aside; places count it)."""
         plan = LanePlan()
         received = now()
-        latest = received + _CLOCK_SKEW
+        latest = received + CLOCK_SKEW
         stamp = self.convert("received_at", to_local(received))
         ids = iter(ordered_hex_ids(len(batch)))
         kinds, times, payloads, all_deadlines = self.kinds, self.times, self.payloads, self.deadlines

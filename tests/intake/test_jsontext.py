@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from qcycle.intake.records import fingerprint
+from qcycle.intake.checking import fingerprint
 from qcycle.jsontext import canonical, compact
 
 SAMPLES = [

@@ -170,7 +170,7 @@ def test_a_hand_in_within_the_deadline_s_minute_is_on_time(tmp_path):
 
 def test_a_missing_field_is_said_missing_not_none():
     """"提交时间 None 无法识别", "评分 None 不是数字", "未知的材料种类 None" reached the office."""
-    from qcycle.intake.records import _problem
+    from qcycle.intake.checking import _problem
     from qcycle.loader import load_programme
 
     p = load_programme(P1).programme

@@ -1,0 +1,142 @@
+"""The letters of a notification stage: results, praise and awards, each unit's own.
+
+:func:`notify_action` is the ``notify`` handler of :mod:`qcycle.lifecycle.handlers`. A unit's letter
+names its subjects with their grades and scores, those that left the round at a decision with the
+step that rejected them, what it never handed in, and its quota tasks where the programme sets them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from qcycle import crud
+from qcycle.lifecycle.assessing import quota_achieved, what_counted
+from qcycle.lifecycle.drafting import draft_letters
+from qcycle.lifecycle.outcome import Outcome
+from qcycle.lifecycle.standing import TOLD_ALONE, missing_in, rejections, steps_told_alone
+from qcycle.lifecycle.who import (
+    eliminated,
+    in_category,
+    p_item_name,
+    resolve,
+    results_of,
+    select_subjects,
+)
+from qcycle.lifecycle.wording import (
+    achievement_of,
+    component_scores,
+    grade_terms,
+    name_beside,
+    occasion_of,
+    quota_area,
+    quota_goals,
+    quota_tasks,
+    result_kind,
+    result_remarks,
+    score_text,
+    scored_line,
+)
+from qcycle.models import AssessmentResult
+from qcycle.render import quoted
+from qcycle.schema import grade_label
+
+__all__ = ["HONOURS", "notify_action"]
+
+HONOURS = ("praise", "award")  # the templates of honour letters (通报表扬, 授奖)
+
+
+def notify_action(session, p, round_id, action) -> Outcome:
+    """Results (or praise, or any notification) to the units the stage selects; each letter
+    names the unit's own subjects with their grades, and those that left the round at a
+    decision with the step that rejected them."""
+    stage = p.stage(action.stage)
+    template = stage.template + ".j2" if stage.template else "result.j2"
+    if template in TOLD_ALONE:  # to each unit one thing: its objections decided, or a step's result
+        told = TOLD_ALONE[template](session, p, round_id, stage.notify, action.category)
+        drafts = [d for u in resolve(session, p, round_id, stage.notify, action.category) if u in told
+                  for d in draft_letters([u], template, p, action, **told[u])]
+        return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
+    assessed = crud.latest_results_stage(session=session, round_id=round_id)
+    rows = results_of(session, round_id, assessed)
+    # A round assessed more than once (each year of a plan) says which assessment a letter is of.
+    occasion = occasion_of(p, assessed)
+    by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
+    gone = eliminated(session, p, round_id)  # rejected after scoring: the letter says so, not the grade
+    for r in rows:
+        if in_category(p, r.unit_code, action.category) and r.unit_code not in gone:
+            by_unit[r.unit_code.partition(":")[0]].append(r)
+    # Grades a candidate left after scoring: their places stay vacant (空缺), and a capped letter says so.
+    vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in gone}
+    # A selection of list items (温州: the items graded 未获奖) is what the letter is about: a unit's
+    # other items were told elsewhere (its award by the government's 授奖通知).
+    chosen = set(select_subjects(session, p, round_id, stage.notify, action.category)) if stage.notify else set()
+    units = sorted({x.partition(":")[0] for x in chosen}) if stage.notify else sorted(by_unit)  # as resolve() gives
+    if any(":" in x for x in chosen):
+        for u, results in by_unit.items():
+            by_unit[u] = [r for r in results if r.unit_code in chosen or ":" not in r.unit_code]
+    praise = stage.template in HONOURS  # honours: every selected unit, no result lines
+    honoured = any(st.template in HONOURS for st in p.stages)
+    rejected: dict[str, list[str]] = defaultdict(list)
+    itemised: set[str] = set()  # units with a rejected list item
+    apart = steps_told_alone(p)  # a step whose rejections have their own letter: not said again here
+    if not praise:
+        for subject, (verdict, code) in rejections(session, p, round_id).items():
+            if code not in apart and in_category(p, subject, action.category):
+                unit, name = subject.partition(":")[0], p_item_name(p, subject)
+                rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
+                itemised.update([unit] if name else [])
+    missing = missing_in(session, p, round_id, stage.notify, action.category)
+    label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
+    heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
+    if occasion:
+        label = heading = f"{occasion}结果"
+    elif p.round.name.endswith(label[:2]):  # 焦作市…质量工作考核 + 考核结果 → …考核结果
+        label = label[2:] or label
+    order = p.assessment.grade_names if p.assessment else []
+    # Every unit with tasks, not only those told here: the city-wide goals are all of theirs together.
+    tasked = sorted({u for a in p.quotas.actions for u in a.per_unit} | set(units)) if p.quotas else units
+    reached = quota_achieved(session, p, round_id, assessed, tasked) if template == "result.j2" else {}
+    year = rows[0].computed_at.year if rows else None  # the year assessed: a plan's pace is counted to it
+    goals = quota_goals(p, reached, year) if reached else []
+    graded = [r.unit_code for rs in by_unit.values() for r in rs] if template == "result.j2" else []
+    adjusted, unmet = what_counted(session, p, round_id, assessed, graded)
+    drafts = []
+    for u in units:
+        mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
+        lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
+                 for r in mine] + rejected.get(u, [])
+        # What it never handed in is not graded: said beside what was (an item's line once).
+        missed = [f"未按期提交{quoted(n) if n else ''}{p.stage(code).handed_in}"
+                  for code, late in missing if u in late for n in (late[u] or [""])
+                  if not (n and any(line.startswith(f"{n}：") for line in lines))] if template == "result.j2" else []
+        lines += missed
+        # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
+        grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
+        if not (lines or grounds or praise):
+            continue
+        score = "；".join(score_text(r) for r in mine) or None
+        # A unit with list items (or several results) gets one line per subject, its score
+        # beside its grade: "某项目：良好（得分81.27）".
+        named = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(lines) > 1
+        item_lines = ([scored_line(p, r, p_item_name(p, r.unit_code) or p.unit(u).name) for r in mine]
+                      + rejected.get(u, []) + missed) if named else []
+        best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
+        items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
+        # One assessment of several (each year of a plan) is named by itself: the subject line names
+        # the round ("在2025年度质量工作督查评估中被评为A级", not the round's name and the year's run on).
+        contest = occasion or p.round.name
+        achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
+        # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
+        benefits, validity = grade_terms(p, best) if praise or not honoured else ([], None)
+        drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
+                                subject_name=name_beside(p.round.name, heading),
+                                result="；".join(lines) or "—",
+                                score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
+                                remarks=result_remarks(p, mine, vacated, adjusted), benefits=benefits, validity=validity,
+                                award=(items or best) if template == "award.j2" else None,
+                                best=grade_label(best) if best else None, best_items=bool(items),
+                                quotas=quota_tasks(p, u, reached[u], year)
+                                if u in reached else [], goals=goals, goals_area=quota_area(p) if goals else None,
+                                parts=component_scores(p, mine[0]) if len(mine) == 1 and template == "result.j2" else "",
+                                unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],
+                                consequence=p.assessment.consequence if p.assessment else None)
+    return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
