@@ -150,17 +150,31 @@ def read_schema(doc: Document) -> tuple[Programme, list[Problem]]:
         raise ConfigError(doc.duplicate_keys() + problems_from(exc, doc)) from exc
 
 
+# What a notification stage may send of the shipped letters; the others are qcycle's own (a
+# reminder, a 事项撤销 letter), drafted with other variables: ``template: withdrawal`` passed
+# validate and the round then stopped at the stage with a missing variable.
+NOTIFICATION_TEMPLATES = ("result", "praise", "award", "summons", "step_result", "objection_reply")
+
+
 def _missing_templates(p: Programme, path: Path) -> list[tuple[str, str]]:
     """A stage's letter template must exist: the round's own folder, then config/templates (and the
-    shipped templates, under another config folder)."""
+    shipped templates, under another config folder); one of qcycle's own letters is not a stage's."""
+    from qcycle.render import TEMPLATE_NAMES
     from qcycle.settings import get_settings
 
     folders = [path.parent / "templates" / p.round.code, *get_settings().template_dirs]
+    own = {name.removesuffix(".j2") for name in TEMPLATE_NAMES} - set(NOTIFICATION_TEMPLATES)
     out = []
     for i, s in enumerate(p.stages):
-        if s.template and not any((folder / f"{s.template}.j2").exists() for folder in folders):
-            shipped = sorted({f.stem for folder in folders[1:] for f in folder.glob("*.j2")})
-            out.append((f"stages[{i}].template", (f"函件模板 {s.template!r} 不存在（可选：{'、'.join(shipped)}；"
+        if not s.template:
+            continue
+        usable = [*NOTIFICATION_TEMPLATES, *sorted({f.stem for folder in folders for f in folder.glob("*.j2")} - own
+                                                   - set(NOTIFICATION_TEMPLATES))]
+        if s.template in own:
+            out.append((f"stages[{i}].template", (f"函件模板 {s.template!r} 是系统自动生成的函件，不能作为通知阶段的模板"
+                                                 f"（可选：{'、'.join(usable)}）")))
+        elif not any((folder / f"{s.template}.j2").exists() for folder in folders):
+            out.append((f"stages[{i}].template", (f"函件模板 {s.template!r} 不存在（可选：{'、'.join(usable)}；"
                                                   f"或放在 {folders[0]}/ 下）")))
     return out
 

@@ -94,8 +94,9 @@ def next_round(text: str, p: Programme, year: int, cal: WorkCalendar) -> NewRoun
                           else str(int(m.group(0)) + shift)
                           if min(first, p.round.years[0]) - 1 <= int(m.group(0)) <= p.round.years[-1] + 1
                           else m.group(0), body)
-        # Period codes named by year and month ("2023-07") follow the dates.
-        body = re.sub(r'(\bcode:\s*["\']?)(\d{4})(-\d{2}["\']?)', lambda m: f"{m.group(1)}{int(m.group(2)) + shift}{m.group(3)}",
+        # Period codes named by their year ("2023-07", "2025-Q1", "2025H1") follow the dates: a 2026
+        # round's letters had read "质量强市工作进展（2025年第一季度）".
+        body = re.sub(r'(\bcode:\s*["\']?)(\d{4})(?=[-_QqHh年])', lambda m: f"{m.group(1)}{int(m.group(2)) + shift}",
                       body)
         if "source_round:" in body:
             notes.append(f"引用了其他周期的结果（{body.strip()}）：请确认新一届应引用哪一届")
@@ -175,5 +176,8 @@ def _move(m: re.Match[str], line: str, shift: int, cal: WorkCalendar, notes: lis
         notes.append(f"{key.group(1) if key else '日期'} {old} → {day} 不是工作日，已改为 {moved}（请核对）")
         day = moved
     elif key and key.group(1) == "date" and not cal.is_workday(day):
-        notes.append(f"截止日 {old} → {day} 不是工作日，将按 roll 规则顺延或提前（请核对）")
+        if re.search(r"\broll:\s*[\"']?none\b", line):  # not moved: said so, not "将按 roll 规则顺延"
+            notes.append(f"截止日 {old} → {day} 不是工作日，roll: none 不顺延，截止日仍为 {day}（请核对是否改为工作日）")
+        else:
+            notes.append(f"截止日 {old} → {day} 不是工作日，将按 roll 规则顺延或提前（请核对）")
     return day.isoformat()

@@ -26,6 +26,7 @@ from qcycle.lifecycle import (
     p_unit_name,
     pending_decisions,
     result_kind,
+    select_subjects,
 )
 from qcycle.lifecycle.requests import approved_by_reviewer
 from qcycle.lifecycle.wording import counted_as, ranked_among
@@ -235,6 +236,9 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     # and the sheet must not read as if it did.
     on_results = [(p.stage(code), root, crud.outcomes_at(session=session, round_id=round_id, stage=code))
                   for code, root in p.decisions_on_results.items()]
+    # Whom each decision takes (a 现场评审 of the top 20): one it never took is not waiting on it.
+    taken = {code: frozenset(select_subjects(session, p, round_id, p.stage(code).among))
+             for code in p.decisions_on_results if p.stage(code).among}
     sheets: dict[str, list[dict]] = {}
     for r in rows:
         unit, _, item = r.unit_code.partition(":")
@@ -247,8 +251,9 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         row |= {c.name: None if r.components.get(c.code) is None else round(r.components[c.code], 2) for c in comps}
         row |= {"加分": round(r.bonus, 2), "扣分": round(r.deduction, 2),
                 "否决": vetoes.get(r.veto, r.veto) if r.veto else "", "等次": r.grade}
-        deciders = [(decider, said.get(r.unit_code)) for decider, assessed, said in on_results if assessed == r.stage]
-        for decider, outcome in deciders:
+        deciders = [(decider, said.get(r.unit_code), decider.code not in taken or r.unit_code in taken[decider.code])
+                    for decider, assessed, said in on_results if assessed == r.stage]
+        for decider, outcome, _ in deciders:
             row[decider.name] = "" if outcome is None else "通过" if outcome in POSITIVE_OUTCOMES else "未通过"
         if deciders:  # what the candidate holds: 等次 is the grade its score reached, before the decisions
             row["最终结果"] = _final(r.grade, deciders)
@@ -261,17 +266,21 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     return sheets
 
 
-def _final(grade: str, deciders: list[tuple[Stage, str | None]]) -> str:
-    """A graded candidate's standing after the decisions on its result: refused at one (天水's
-    second-placed, refused by the government, holds no award), waiting on one, or its grade."""
-    for decider, outcome in deciders:
+def _final(grade: str, deciders: list[tuple[Stage, str | None, bool]]) -> str:
+    """A graded candidate's standing after the decisions on its result (each with whether it took
+    the candidate): refused at one (天水's second-placed, refused by the government, holds no award),
+    never taken by one (a 现场评审 of the top 20: "未获奖（未进入现场评审）", not "待现场评审" after
+    the round), waiting on one, or its grade."""
+    for decider, outcome, _ in deciders:
         if outcome is not None and outcome not in POSITIVE_OUTCOMES:
             return f"{decider.name}未通过"
     # A stage deciding among some grades only (the award's candidates) does not wait on the rest,
     # nor does any stage after it in the chain (温州's 未获奖 never reaches the government's 审定).
-    for decider, outcome in deciders:
+    for decider, outcome, took in deciders:
         if decider.among and decider.among.grades and grade not in decider.among.grades:
             return grade
+        if not took:
+            return f"{grade}（未进入{decider.name}）"
         if outcome is None:
             return f"{grade}（待{decider.name}）"
     return grade

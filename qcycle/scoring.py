@@ -17,9 +17,8 @@ Rules, in the order they apply:
    by unit code; or by unit code; or ``shared``: equal totals share a rank (1, 2, 2, 4).
    Vetoed subjects rank after all others.
 6. Grades, best first: a subject takes the first grade whose ``min_score`` it reaches and
-   whose cap is not full (``max_count``, or ``share`` of the subjects graded, counted by
-   largest remainder); the last grade takes the rest. A cap is a ceiling, so a grade may
-   stay vacant. Under ``shared`` ties, subjects of one total move together: a tie that
+   whose cap is not full (``max_count``, or ``share`` of the subjects graded, rounded down);
+   the last grade takes the rest. A cap is a ceiling, so a grade may stay vacant. Under ``shared`` ties, subjects of one total move together: a tie that
    would overflow a cap goes to the next grade whole. A veto forces its grade.
 """
 
@@ -28,7 +27,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -295,11 +294,11 @@ def assess(
     ]
 
 
-def picked_by_rank(rows: Sequence, pick: RankPick, group: Callable[[str], str]) -> set[str]:
+def picked_by_rank(rows: Sequence, pick: RankPick, group: Callable[[str], Hashable]) -> set[str]:
     """The subjects at the top or bottom N places of each ranking group (``group`` of a subject;
     ``rows`` in rank order, each with ``unit_code`` and ``veto``): 排名后两位 among the 县区 and
     among the 部门 where they are ranked apart. Vetoed ones stand last, or are left out."""
-    groups: dict[str, list] = defaultdict(list)
+    groups: dict[Hashable, list] = defaultdict(list)
     for r in rows:
         groups[group(r.unit_code)].append(r)
     chosen: set[str] = set()
@@ -327,22 +326,14 @@ def _tied(a, b) -> bool:
 def caps(scheme: Assessment, n: int) -> dict[str, int | None]:
     """Most subjects each grade may take when ``n`` are graded (None: no cap).
 
-    Shares become counts by largest remainder over all share grades and the rest (what the
-    last grade takes), so that the counts add up to ``n``; a ``max_count`` also caps."""
-    exact = {g.name: g.share * n for g in scheme.grades if g.share is not None}
-    counts = {k: math.floor(v) for k, v in exact.items()}
-    if exact:
-        names = scheme.grade_names
-        rest = "\0rest"  # what no share grade takes competes for the leftover too, placed last
-        exact[rest] = max(0.0, n - sum(exact.values()))
-        counts[rest] = math.floor(exact[rest] + 1e-9)
-        leftover = n - sum(counts.values())
-        order = sorted(exact, key=lambda k: (-(exact[k] - counts[k]), names.index(k) if k in names else len(names)))
-        for k in order[:max(0, leftover)]:
-            counts[k] += 1
+    A share is a ceiling ("优秀比例不超过30%"), so its count is rounded down: 30 % of 12 is 3, not
+    the 4 a largest-remainder count gave (33 %, over the cap the letter then quoted). What no grade
+    takes goes down the list, to the last grade at worst; a ``max_count`` also caps."""
     out: dict[str, int | None] = {}
     for g in scheme.grades:
-        limits = [x for x in (counts.get(g.name), g.max_count) if x is not None]
+        # 1e-9: 0.29 × 100 is 28.999999999999996 in floating point, and 29 places are meant.
+        limits = [x for x in (math.floor(g.share * n + 1e-9) if g.share is not None else None, g.max_count)
+                  if x is not None]
         out[g.name] = min(limits) if limits else None
     return out
 

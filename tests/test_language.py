@@ -350,6 +350,43 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
     assert all("定于" not in body and "另行通知" in body for body in r.letters("summons").values())
 
 
+def test_a_rejected_report_keeps_its_unit_in_the_ranking_and_a_summons_by_place_says_which(tmp_path, home):
+    """某市's officer: "the last 2 whose 整改报告 is rejected are 约谈'd" chose nobody (the rejection
+    took 甲区 out of the ranking the rank read); a summary after the review told it "结果为：未通过整改
+    报告审核" for its 不合格; a 约谈 of the last places said "贵单位在…中—。". A review of a report
+    decides the report: the unit keeps its place, its grade, and is told why it is summoned."""
+    summons = ("      - {code: summons, name: 约谈整改不到位的县, kind: notification, template: summons, "
+               "after: {stage: report_review, event: on, workdays: 2},\n"
+               "         notify: {any_of: [{rejected_at: report_review}, {missing_at: report}]}}\n")
+    ours = ("      - {code: summons, name: 约谈整改不到位的县, kind: notification, template: summons, "
+            "after: {stage: report_review, event: on, workdays: 2},\n"
+            "         notify: {rejected_at: report_review, rank: {bottom: 2}}}\n"
+            "      - {code: last, name: 约谈排名末位的县, kind: notification, template: summons, "
+            "after: {stage: report_review, event: on, workdays: 2},\n"
+            "         notify: {rank: {bottom: 1}}}\n"
+            "      - {code: summary, name: 考核情况汇总, kind: notification, template: result, "
+            "after: {stage: report_review, event: on, workdays: 3},\n"
+            "         notify: {rank: {bottom: 3}, with_rejected: true}}\n")
+    text = ASSESSMENT.replace(summons, ours)
+    assert text != ASSESSMENT
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-05")
+    r.hand_in("rectification_report", ["c3", "c4", "c5"], "2016-04-20")
+    r.until("2016-05-06")
+    r.decide("report_review", c3="rejected", c4="rejected", c5="approved")
+    r.until("2016-05-31")
+    # c3 was rejected but is not among the last 2; c4 is both; c5 is last and passed.
+    assert sorted(r.letters("summons")) == ["c4"]
+    assert "中未通过整改情况审核。" in r.letters("summons")["c4"]
+    last = r.letters("last")
+    assert sorted(last) == ["c5"] and "贵单位在2015年度县级质量工作考核中排名后1名（第5名）。" in last["c5"], last
+    summary = r.letters("summary")
+    assert sorted(summary) == ["c3", "c4", "c5"]
+    assert "不合格" in summary["c4"] and "未通过整改情况审核" in summary["c4"], summary["c4"]
+    assert "合格" in summary["c3"] and "未通过整改情况审核" in summary["c3"], summary["c3"]
+
+
 def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_path, home):
     """分类考核: an office's 优秀 "不超过30%" counted over its 县区 and its 部门 together, so one class
     could hold 40 % of its members as 优秀 (an officer's finding). ``rank_within: level`` ranks each
@@ -363,7 +400,7 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
     text = text.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {rank: {bottom: 1}}")
     text = text.replace("      subjects: {levels: [county]}\n", "      subjects: {levels: [county, department]}\n      rank_within: level\n")
     text = text.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
-                        "grades: [{name: 优秀, min_score: 90, share: 0.4}, {name: 合格, min_score: 60}, {name: 不合格}]")
+                        "grades: [{name: 优秀, min_score: 90, share: 0.5}, {name: 合格, min_score: 60}, {name: 不合格}]")
     r = Round(write(tmp_path, "classes.yaml", text))
     r.scores({"c1": 95, "c2": 93, "c3": 92, "c4": 55, "c5": 40, "d1": 99, "d2": 98, "d3": 97, "d4": 70})
     r.until("2016-04-05")
@@ -373,8 +410,8 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
     assert results == {"c1": (1, "优秀"), "c2": (2, "优秀"), "c3": (3, "合格"), "c4": (4, "不合格"), "c5": (5, "不合格"),
                        "d1": (1, "优秀"), "d2": (2, "优秀"), "d3": (3, "合格"), "d4": (4, "合格")}
     results_letters = r.letters("results")
-    assert "说明：优秀比例不超过县（市、区）参评对象的40%，贵单位得分在县（市、区）中排名第3。" in results_letters["c3"]
-    assert "说明：优秀比例不超过部门参评对象的40%，贵单位得分在部门中排名第3。" in results_letters["d3"]
+    assert "说明：优秀比例不超过县（市、区）参评对象的50%，贵单位得分在县（市、区）中排名第3。" in results_letters["c3"]
+    assert "说明：优秀比例不超过部门参评对象的50%，贵单位得分在部门中排名第3。" in results_letters["d3"]
     reports = r.letters("report")
     assert sorted(reports) == ["c5", "d4"]  # the last place of each class, and among whom it is last
     assert "排名县（市、区）后1名（第5名）" in reports["c5"] and "排名部门后1名（第4名）" in reports["d4"], reports
@@ -670,6 +707,26 @@ def test_new_round_keeps_a_year_end_event_in_its_year(tmp_path):
     assert "on: 2016-12-30" in made.text and "2017-01-03" not in made.text
     (tmp_path / "next.yaml").write_text(made.text, encoding="utf-8")
     assert load_programme(tmp_path / "next.yaml").programme.stage("results").on == dt.date(2016, 12, 30)
+
+
+def test_new_round_moves_quarters_named_by_their_year_and_says_a_deadline_that_does_not_roll_stays(tmp_path):
+    """某市's 2026 copy kept its periods "2025-Q1"…"2025-Q4" (its letters would read "进展（2025年第一季度）"),
+    and told the officer a 25th on a Sunday "将按 roll 规则顺延" where roll: none keeps it."""
+    from qcycle.newround import next_round
+
+    text = textwrap.dedent(SELF_OWED.replace(
+        "         opens: 2024-11-15, deadline: {date: 2024-11-29}, reminders: std}\n",
+        "         reminders: std, periods: [\n"
+        "           {code: 2024-Q1, opens: 2024-03-01, deadline: {date: 2024-03-25, roll: none}},\n"
+        "           {code: 2024H2, opens: 2024-06-03, deadline: {date: 2024-06-25, roll: none}}]}\n"))
+    assert "2024-Q1" in text
+    source = tmp_path / "plan-2024.yaml"
+    source.write_text(text, encoding="utf-8")
+    made = next_round(text, load_programme(source).programme, 2025, WorkCalendar())
+    assert "code: 2025-Q1" in made.text and "code: 2025H2" in made.text and "2024-Q1" not in made.text, made.text
+    later = next_round(text, load_programme(source).programme, 2029, WorkCalendar())  # 2029-03-25 is a Sunday
+    assert any("2029-03-25" in n and "roll: none 不顺延" in n for n in later.notes), later.notes
+    assert not any("将按 roll 规则顺延" in n for n in later.notes), later.notes
 
 
 SELF_OWED = """\
@@ -1088,7 +1145,12 @@ OBJECTIONS = """\
 def test_the_list_is_reviewed_again_with_the_objections_upheld_in_view(tmp_path, home):
     """宝山: an objection names no candidate; the 审定 after it is asked with the upheld ones named."""
     final = ("      - {code: final, name: 审定获奖名单, kind: decision, decides: committee,\n"
-             "         after: {stage: objection_review, event: on, workdays: 2}}\n")
+             "         after: {stage: objection_review, event: on, workdays: 2}}\n"
+             "      - {code: report, name: 质量提升报告, kind: followup, submission: rectification_report,\n"
+             "         owed_by: {approved_at: final}, opens_after: {stage: final, event: on, days: 0},\n"
+             "         deadline: {after: {stage: final, event: on, months: 1}}}\n"
+             "      - {code: report_review, name: 质量提升报告审核, kind: decision, decides: report,\n"
+             "         after: {stage: report, event: deadline, workdays: 3}}\n")
     anchor = "      - code: award\n"
     r = Round(write(tmp_path, "award.yaml", AWARD.replace(anchor, OBJECTIONS + final + anchor)))
     _through_scoring(r, {"e1": 95, "e2": 75})
@@ -1104,6 +1166,13 @@ def test_the_list_is_reviewed_again_with_the_objections_upheld_in_view(tmp_path,
     assert ("公示期间，以下异议经核实成立，请在审核时一并考虑：\n1. 戊公司提出的异议，核实情况：反映甲公司2022年发生质量事故属实。"
             in asked), asked
     assert "己公司" not in asked
+    # A winner's later report is reviewed without them: 某市's 整改报告审核 of 2027 was shown the
+    # 立项公示's objections of 2025.
+    r.decide("final", e1="approved", e2="approved")
+    r.hand_in("rectification_report", ["e1"], "2023-05-20")
+    r.until("2023-06-21")
+    reviewed = r.letters("report_review")["amr"]
+    assert "甲公司" in reviewed and "异议" not in reviewed, reviewed
 
 
 def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_own_candidacy(tmp_path, home):
@@ -1292,3 +1361,50 @@ def test_a_rectification_of_one_assessment_of_several_names_that_assessment(tmp_
     once.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
     once.until("2016-04-05")
     assert "贵单位在2015年度县级质量工作考核中排名后3名（第5名）" in once.letters("report")["c5"]
+
+
+def test_the_top_places_of_an_assessment_per_category_are_each_categorys(tmp_path, home):
+    """An office's "现场评审 for the top 20" over two awards assessed apart took 10 of each: the firsts
+    of both, then the seconds. Places are the ones the letters tell (each award's own ranking), so
+    the first of such an assessment is each award's first."""
+    from tests.homes import play_programme
+    from tests.test_validate import shipped_variant
+
+    path = shipped_variant(tmp_path, "wz-mayor-quality-award-2021", "among: {grades: [获奖]}",
+                           "among: {rank: {top: 1}, assessed_at: scoring}")
+    p, _, round_id = play_programme(path, seed=5)
+    with db.session_scope() as session:
+        results = crud.list_results(session=session, round_id=round_id)
+        reviewed = set(crud.outcomes_at(session=session, round_id=round_id, stage="committee"))
+    top = {r.unit_code for r in results if r.rank == 1 and not r.veto}
+    by_award = {c.code: [r for r in results if p.item_category[r.unit_code.partition(":")[2]] == c.code]
+                for c in p.categories}
+    assert all(len(rows) > 1 for rows in by_award.values())  # both awards have more candidates than places
+    assert reviewed == top and len(top) == 2, (reviewed, top)
+    # The export says the others never reached the committee, not that they wait for it.
+    with db.session_scope() as session:
+        [sheet] = ops.result_rows(session, p, round_id).values()
+    finals = {row["单位代码"] + ":" + next(i.code for c in p.categories for i in c.items if i.name == row["项目"]):
+              row["最终结果"] for row in sheet}
+    assert all(final.endswith("（未进入评审委员会综合审查）") for s, final in finals.items() if s not in top), finals
+    assert not any("（待" in final for final in finals.values()), finals
+
+
+def test_a_rectification_deadline_past_the_known_calendar_is_not_counted_in_working_days(tmp_path, home):
+    """某市's 整改通知 of late 2026 told "距报送期限还有66个工作日" to a deadline in 2027, counted on the
+    weekends-only fallback that knows no 元旦 or 春节; the date stands, the count is left out."""
+    text = (ASSESSMENT.replace("years: [2016]", "years: [2026, 2027]").replace("2015-01-01", "2025-01-01")
+            .replace("2015-12-31", "2025-12-31").replace("on: 2016-03-25", "on: 2026-11-20")
+            .replace("on: 2016-03-31", "on: 2026-11-27").replace("months: 1}", "months: 3}"))
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2026-12-01")
+    letters = r.letters("report")
+    assert sorted(letters) == ["c3", "c4", "c5"]
+    assert all("2027年2月" in body or "2027年3月" in body for body in letters.values()), letters["c5"]
+    assert not any("个工作日" in body for body in letters.values()), letters["c5"]
+    # Within the calendar's known years the count is told (the 2016 round: "距报送期限还有…个工作日").
+    known = Round(write(tmp_path, "known.yaml", ASSESSMENT.replace("code: county-2015", "code: county-2015b")))
+    known.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    known.until("2016-04-05")
+    assert "距报送期限还有" in known.letters("report")["c5"]

@@ -419,7 +419,9 @@ def test_a_result_says_where_a_cap_cut_its_bonus_or_deduction_points():
     p = load_programme(next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016")).programme
     r = AssessmentResult(stage="assessment", unit_code="410802", total=70, bonus=3, deduction=6, grade="C", rank=5)
     said = result_remarks(p, [r], (), {"410802": ({"award": 5}, {"incident": 4})})
-    assert said == "辖区企业获得省长质量奖或市长质量奖5家，加3分；发生较大质量安全事件被通报4起，扣6分。"
+    # Each item's own cap said where it cut (某市's 3 honours at 2 points each had read "加5分").
+    assert said == ("辖区企业获得省长质量奖或市长质量奖5家，加5分，以上限3分计；"
+                    "发生较大质量安全事件被通报4起，扣8分，以上限6分计。")
     tight = p.model_copy(update={"assessment": p.assessment.model_copy(update={"deduction_cap": 4})})
     r = AssessmentResult(stage="assessment", unit_code="410802", total=70, bonus=0, deduction=4, grade="C", rank=5)
     assert result_remarks(tight, [r], (), {"410802": ({}, {"incident": 3})}) == (
@@ -450,6 +452,28 @@ def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
     fifty = AssessmentResult(stage="assessment", unit_code="410802", total=50, grade="D", rank=12)
     assert result_remarks(lines, [seventy]) is None
     assert result_remarks(lines, [fifty]) == "得分未达到C级分数线（60分）。"
+
+
+def test_a_cap_counted_per_category_names_the_category_not_the_project():
+    """某市's 验收 (优秀 ≤ 20 %, each category apart) told a pilot "先进制造业标准化试点的优秀比例不超过参评对象的
+    20%", as if its project had a cap of its own: the places are the category's. 温州's award, one item a
+    category, keeps the award's name; a round counted as a whole names no group."""
+    from qcycle.lifecycle.wording import result_remarks
+    from qcycle.models import AssessmentResult
+    from qcycle.schema.assessment import Grade
+
+    p = load_programme(next(p for p in PROGRAMMES if p.stem == "wz-mayor-quality-award-2021")).programme
+    grades = [Grade(name="优秀", min_score=90, share=0.2), Grade(name="合格")]
+    shares = p.model_copy(update={"assessment": p.assessment.model_copy(update={"grades": grades})})
+    held = AssessmentResult(stage="scoring", unit_code=f"{p.units[-1].code}:zl-award", total=95, grade="合格", rank=2)
+    assert result_remarks(shares, [held]) == "温州市市长质量奖的优秀比例不超过参评对象的20%，该项目得分排名第2。"
+    zl = p.category("zl")
+    second = zl.items[0].model_copy(update={"code": "zl-second", "name": "温州市质量标杆"})
+    wider = shares.model_copy(update={"categories": [zl.model_copy(update={"items": [*zl.items, second]}),
+                                                     *[c for c in p.categories if c.code != "zl"]]})
+    assert result_remarks(wider, [held]) == "质量奖类项目的优秀比例不超过参评对象的20%，该项目得分排名第2。"
+    whole = wider.model_copy(update={"stages": [s.model_copy(update={"per_category": {}}) for s in wider.stages]})
+    assert result_remarks(whole, [held]) == "优秀比例不超过参评对象的20%，该项目得分排名第2。"
 
 
 def test_a_task_reads_with_its_own_verb_and_measure_word_and_a_county_goal_as_the_countys():
@@ -730,6 +754,10 @@ def test_a_refusal_no_letter_of_its_own_told_is_said_in_the_public_notice(tmp_pa
     ("2021年度温州市市长质量奖评审", "温州市质量管理创新奖", "获奖",
      "在2021年度温州市市长质量奖评审中荣获温州市质量管理创新奖"),
     ("焦作市2015—2016年度质量工作考核", "", "A", "在焦作市2015—2016年度质量工作考核中被评为A级"),
+    # A title won, not an award: "在…奖补评选（质量标杆企业）中荣获获奖" (an officer's finding).
+    ("东湖区2026年度质量标杆企业评选与质量提升奖补", "质量标杆企业", "获奖",
+     "在东湖区2026年度质量标杆企业评选与质量提升奖补中被评为质量标杆企业"),
+    ("2026年度某区质量奖", "", "获奖", "在2026年度某区质量奖评选中获奖"),
 ])
 def test_an_award_is_won_and_named_once_a_grade_is_rated(round_name, items, grade, reads):
     assert achievement_of(round_name, items, grade) == reads
@@ -770,6 +798,10 @@ def test_results_are_called_as_the_programme_works():
     assert kinds["zs-csy-ybq-2011"] == "考核结果"  # a list of actions, its departments assessed
     awards = [stem for stem in kinds if "award" in stem]
     assert len(awards) == 7 and {kinds[stem] for stem in awards} == {"评审结果"}
+    # An enterprise award with two categories and no 评价确认 (its letters had read "【评价确认结果】").
+    wz = load_programme(next(p for p in PROGRAMMES if p.stem == "wz-mayor-quality-award-2021")).programme
+    named = wz.model_copy(update={"round": wz.round.model_copy(update={"name": "东湖区2026年度质量标杆企业评选与质量提升奖补"})})
+    assert result_kind(named) == "评选结果"
 
 
 def test_what_is_owed_is_named_as_a_thing_handed_in(tmp_path_factory, monkeypatch):
@@ -1102,3 +1134,15 @@ def test_a_rectification_deadline_moved_off_a_rest_day_says_so(tmp_path_factory,
     orders = [m.body for m in r.messages if m.subject.startswith("【整改通知】")]
     assert orders and all("于2016年5月23日（星期一）17:30（原定5月22日，遇休息日顺延）前将整改报告报送" in b
                           for b in orders), orders[:1]
+
+
+@pytest.mark.parametrize(("family", "grade", "reads"), [
+    ("福州市政府质量奖", "福州市政府质量奖", "已获福州市政府质量奖"),
+    # A family named after its contest: "2024年已获东湖区质量标杆企业评选" (an officer's finding).
+    ("东湖区质量标杆企业评选", "质量标杆企业", "已在东湖区质量标杆企业评选中获评质量标杆企业"),
+    ("东湖区质量标杆企业评选", "获奖", "已在东湖区质量标杆企业评选中获奖"),
+])
+def test_an_earlier_win_is_named_as_what_was_won(family, grade, reads):
+    from qcycle.lifecycle.eligibility import _won
+
+    assert _won(family, grade) == reads

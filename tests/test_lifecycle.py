@@ -876,6 +876,37 @@ def test_each_item_left_off_a_list_is_told_with_its_own_reason(session, round_):
             in drafts["510300"]), drafts["510300"]
 
 
+def test_a_list_after_two_steps_tells_what_each_step_left_off_and_why(session, tmp_path):
+    """某市's 立项名单 came after 立项评审 and 审定: a unit refused at the 评审 read "贵单位未列入。" (not
+    which project, nor why), and one listed for one project heard nothing of the other it had been
+    refused at the 评审; only refusals at the 审定 were told."""
+    text = compulsory_sichuan().read_text(encoding="utf-8")
+    final = ("  - code: final\n    name: 审定揭榜名单\n    kind: decision\n    decides: takers_review\n"
+             "    on: 2023-04-23\n    tell_reason: true\n")
+    text = text.replace("  - code: takers_list\n", final + "  - code: takers_list\n", 1).replace(
+        "notify: {any_of: [{approved_at: takers_review}, {rejected_at: takers_review}]}",
+        "notify: {any_of: [{approved_at: final}, {rejected_at: takers_review}, {rejected_at: final}]}", 1)
+    path = tmp_path / "sc-two-steps.yaml"
+    path.write_text(text, encoding="utf-8")
+    loaded = load_programme(path)
+    p, rid = loaded.programme, sync_round(session, loaded).id
+    t = expand(p, WorkCalendar())
+    for unit, item in (("510300", "cxyl-01"), ("510300", "zlcx-05"), ("510700", "cxyl-01")):
+        _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
+    for subject, outcome, note in (("510300:zlcx-05", "approved", ""), ("510300:cxyl-01", "rejected", "试点条件不具备"),
+                                   ("510700:cxyl-01", "rejected", "材料不全")):
+        crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application", subject=subject,
+                          outcome=outcome, decided_by="cli:test", note=note)
+    crud.put_decision(session=session, round_id=rid, stage="final", decides="takers_review", subject="510300:zlcx-05",
+                      outcome="approved", decided_by="cli:test")
+    action = t.by_name()["takers_list:publish"]
+    drafts = {d.unit: _rendered(d) for d in carry_out(session, p, rid, action, as_of=action.at).drafts}
+    first, second = p_item_name(p, "510700:cxyl-01"), p_item_name(p, "510300:zlcx-05")
+    assert f"贵单位申报的“{first}”未列入（材料不全）。" in drafts["510700"], drafts["510700"]
+    assert (f"贵单位已列入该名单（共1个单位），列入的项目为“{second}”，申报的“{first}”未列入（试点条件不具备），"
+            in drafts["510300"]), drafts["510300"]
+
+
 def test_a_refusal_by_the_programmes_rule_is_not_put_on_the_reviewer_that_never_saw_it(session):
     """福州: an applicant the 5-year rule refuses is left off its county bureau's review list, and
     was then told it had not passed that bureau's 初审. It is told the rule, as the rule says it,

@@ -105,14 +105,24 @@ def test_veto_forces_grade_whatever_the_score():
     assert by["ok"].grade == "A"
 
 
-def test_grades_by_fixed_shares_with_largest_remainder():
+def test_shares_are_ceilings_rounded_down_and_the_last_grade_takes_the_rest():
     s = scheme(grades=[{"name": "A", "share": 0.2}, {"name": "B", "share": 0.3}, {"name": "C", "share": 0.4},
                        {"name": "D"}])
-    # 7 units: exact counts A 1.4, B 2.1, C 2.8, D 0.7 → floors 1,2,2,0 (5); the 2 left go
-    # to the largest remainders: D (0.7) and C (0.8) → A1 B2 C3 D1
+    # 7 units: A 1.4, B 2.1, C 2.8 → at most 1, 2, 2 ("不超过"); the 2 left are D. A largest-remainder
+    # count had given C 3 places (43 %, over its 40 %).
     units = [UnitInput(f"u{i}", reviews={"docs": [100 - i * 5], "talk": [100 - i * 5]}) for i in range(7)]
     grades = [r.grade for r in assess(s, units)]
-    assert grades == ["A", "B", "B", "C", "C", "C", "D"]
+    assert grades == ["A", "B", "B", "C", "C", "D", "D"]
+
+
+@pytest.mark.parametrize("n, share, most", [(12, 0.3, 3), (8, 0.3, 2), (9, 0.2, 1), (3, 0.2, 0), (10, 0.3, 3),
+                                            (100, 0.29, 29), (5, 0.2, 1)])
+def test_a_share_never_grants_more_than_its_ratio_of_those_graded(n, share, most):
+    """某市's 12 departments under "优秀比例不超过30%" had 4 优秀 (33 %), the letter quoting the 30 %."""
+    s = scheme(grades=[{"name": "优秀", "share": share, "min_score": 0}, {"name": "合格"}])
+    grades = [r.grade for r in assess(s, _totals(*[99 - i for i in range(n)]))]
+    assert grades.count("优秀") == most
+    assert grades.count("优秀") <= round(share * n, 9)
 
 
 def test_ties_broken_by_components_in_order_then_code():

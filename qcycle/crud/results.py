@@ -143,14 +143,14 @@ def _said_no(round_id: Any, subject: Any, decided: Any, depth: int) -> Any:
 
 
 def earlier_awards(*, session: Session, programme: str, grades: Sequence[str], before_round: str,
-                   ) -> list[tuple[str, int]]:
-    """(unit code, year) of every subject graded one of ``grades`` in another round of the same
-    programme family and not refused afterwards (:func:`refused_result`): who won, and when (the
-    round's last year)."""
+                   ) -> list[tuple[str, int, str]]:
+    """(unit code, year, grade) of every subject graded one of ``grades`` in another round of the
+    same programme family and not refused afterwards (:func:`refused_result`): who won what, and
+    when (the round's last year)."""
     rows = session.exec(
-        select(AssessmentResult.unit_code, ProgrammeRound.last_year)
+        select(AssessmentResult.unit_code, ProgrammeRound.last_year, AssessmentResult.grade)
         .join(ProgrammeRound, col(AssessmentResult.round_id) == ProgrammeRound.id)
         .where(ProgrammeRound.programme == programme, ProgrammeRound.code != before_round,
                col(AssessmentResult.grade).in_(list(grades)), ~refused_result())
     ).all()
-    return [(subject.partition(":")[0], year) for subject, year in rows]
+    return [(subject.partition(":")[0], year, grade) for subject, year, grade in rows]

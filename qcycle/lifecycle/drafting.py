@@ -82,6 +82,17 @@ def workdays_left(action: Action, on: dt.date) -> int:
     return default_calendar().workdays_between(on, action.deadline.date())
 
 
+def firm_workdays_left(action: Action, on: dt.date) -> int | None:
+    """:func:`workdays_left` where every year it spans has its holidays known (official or the
+    operator's), else None: a 整改通知 of late 2026 told "还有66个工作日" to a deadline past a 2027
+    春节 the weekends-only fallback does not know."""
+    assert action.deadline is not None
+    calendar = default_calendar()
+    if any(calendar.source(year) == "fallback" for year in range(on.year, action.deadline.year + 1)):
+        return None
+    return workdays_left(action, on)
+
+
 def draft_letters(units: list[str], template: str, p: Programme, action: Action, *, internal: bool = False,
             private: bool = False, own: dict[str, dict[str, Any]] | None = None, **extra: Any) -> list[Draft]:
     """One draft per unit (``own``: what differs for some units). An office does not write letters

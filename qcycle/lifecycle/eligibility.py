@@ -21,11 +21,21 @@ def ineligible(session: Session, p: Programme, window: Stage, subjects: list[str
         return {}
     family = rule.programme or p.round.programme
     year = p.round.years[0]
-    won: dict[str, int] = {}
-    for unit, won_in in crud.earlier_awards(session=session, programme=family, grades=rule.grades,
-                                            before_round=p.round.code):
-        if year - won_in < rule.years and won_in > won.get(unit, 0):
-            won[unit] = won_in
+    won: dict[str, tuple[int, str]] = {}
+    for unit, won_in, grade in crud.earlier_awards(session=session, programme=family, grades=rule.grades,
+                                                   before_round=p.round.code):
+        if year - won_in < rule.years and won_in > won.get(unit, (0, ""))[0]:
+            won[unit] = (won_in, grade)
     # Said to the applicant: the award and its year, not the round's code.
-    return {subject: f"{INELIGIBLE}：{won[unit]}年已获{family}，获奖满{rule.years}年后（{won[unit] + rule.years}年起）方可再次申报"
+    return {subject: f"{INELIGIBLE}：{won[unit][0]}年{_won(family, won[unit][1])}，获奖满{rule.years}年后"
+                     f"（{won[unit][0] + rule.years}年起）方可再次申报"
             for subject in subjects if (unit := subject.partition(":")[0]) in won}
+
+
+def _won(family: str, grade: str) -> str:
+    """What an earlier round gave, as the refusal says it: the award a family is named after
+    ("已获福州市政府质量奖"), else the grade in it ("已在东湖区质量标杆企业评选中获评质量标杆企业", not
+    "已获东湖区质量标杆企业评选"; a grade that only says won: "…中获奖")."""
+    if family.endswith("奖"):
+        return f"已获{family}"
+    return f"已在{family}中{'获奖' if grade.startswith('获奖') else '获评' + grade}"

@@ -22,8 +22,8 @@ from qcycle.lifecycle.changes import moved_deadline, told_before
 from qcycle.lifecycle.drafting import (
     base_context,
     draft_letters,
+    firm_workdays_left,
     naming_owed,
-    workdays_left,
     written_on,
 )
 from qcycle.lifecycle.eligibility import ineligible
@@ -56,9 +56,8 @@ from qcycle.lifecycle.wording import (
     counted_as,
     occasion_of,
     quota_tasks,
-    ranked_among,
     reason_of,
-    veto_reason,
+    with_own_place,
 )
 from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable import Action
@@ -345,12 +344,10 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = owers(session, p, round_id, stage, action.category)
     assert stage.owed_by is not None
-    left = workdays_left(action, written_on(action)) if action.deadline is not None else None
+    left = firm_workdays_left(action, written_on(action)) if action.deadline is not None else None
     report_to = p.unit(stage.report_to).name if stage.report_to else None
     reason, ranked = reason_of(p, stage.owed_by), stage.owed_by.rank is not None
-    # Told its veto (淮安's 金湖县 is last by its accident) or its place (淮阴区 read "排名后2名", not which).
-    own = {r.unit_code: {"reason": f"{reason.replace('排名', '排名' + ranked_among(p, r.unit_code), 1)}"  # 排名部门后1名
-                                   f"（{veto_reason(p, r.veto) if r.veto else f'第{r.rank}名'}）"}
+    own = {r.unit_code: {"reason": with_own_place(p, reason, r)}
            for r in results_of(session, round_id, stage.owed_by.assessed_at)
            if r.unit_code in units and (r.veto or (ranked and r.rank))}
     assessed = stage.owed_by.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)  # of several

@@ -27,6 +27,7 @@ from qcycle.lifecycle.wording import (
     grade_terms,
     name_beside,
     occasion_of,
+    placed_because,
     quota_area,
     quota_goals,
     quota_tasks,
@@ -111,6 +112,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
         lines += missed
         # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
         grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
+        if not grounds and stage.notify and (placed := placed_because(p, stage.notify, mine[0] if mine else None)):
+            grounds = [placed]  # chosen by its place or grade: that is why
         if not (lines or grounds or praise):
             continue
         score = "；".join(score_text(r) for r in mine) or None

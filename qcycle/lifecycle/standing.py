@@ -172,6 +172,8 @@ def objections_upheld(session: Session, p: Programme, round_id: uuid.UUID, befor
     raised it, note: what ops found}: 宝山's 审定获奖名单 is asked with them in view. An
     objection names no candidate itself; the decision's note is where ops say whom it concerns."""
     upheld: dict[str, list[str]] = {}
+    if before in p.followup_decisions:  # a 整改报告's review was shown the 立项公示's objections of two years before
+        return []
     for code in p.objection_decisions:
         if p.stage_place[code] < p.stage_place[before]:
             for subject, outcome, note in crud.decisions_at(session=session, round_id=round_id, stage=code):
@@ -242,18 +244,26 @@ def list_standing(session: Session, p: Programme, round_id: uuid.UUID, step: str
     the step tells its reasons, ``unlisted_reasons`` (item → why; 绵阳 read "贵单位未列入" and not
     what, or why)."""
     own: dict[str, dict[str, Any]] = defaultdict(dict)
-    for key, where in (("listed_items", Who(approved_at=step)), ("unlisted", Who(rejected_at=step))):
+    # Refused at the list's step or at any step before it that it decides on (某市's 立项评审 before the
+    # 审定: a unit refused there read "贵单位未列入。", not which project, nor why).
+    steps = [step]
+    while (before := p.stage(steps[-1]).decides) and p.stage(before).kind is StageKind.decision:
+        steps.append(before)
+    wheres = [("listed_items", Who(approved_at=step))] + [("unlisted", Who(rejected_at=code)) for code in steps]
+    for key, where in wheres:
         for subject in select_subjects(session, p, round_id, where, category):
             unit, _, item = subject.partition(":")
-            if item and (name := p_item_name(p, subject)):
+            if item and (name := p_item_name(p, subject)) and name not in own[unit].get(key, ()):
                 own[unit].setdefault(key, []).append(name)
-    if p.stage(step).tell_reason:
-        for subject, outcome, note in crud.decisions_at(session=session, round_id=round_id, stage=step):
+    for code in steps:
+        if not p.stage(code).tell_reason:
+            continue
+        for subject, outcome, note in crud.decisions_at(session=session, round_id=round_id, stage=code):
             unit = subject.partition(":")[0]
             if outcome in NEGATIVE and note.strip() and (name := p_item_name(p, subject)) and \
                     name in own.get(unit, {}).get("unlisted", ()):
-                own[unit].setdefault("unlisted_reasons", {})[name] = note.strip()
-    return dict(own)
+                own[unit].setdefault("unlisted_reasons", {}).setdefault(name, note.strip())
+    return {unit: standing for unit, standing in own.items() if standing}
 
 
 # -- a 公示's list -----------------------------------------------------------------------------

@@ -161,7 +161,8 @@ def stage_outcomes(session: Session, round_id: uuid.UUID, stage: str) -> Mapping
 def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objections: bool = False) -> frozenset[str]:
     """Subjects rejected at any decision stage: they leave every later step, list and notice.
     A decision on an objection (公示异议) decides the objection only: ``objections`` gives the
-    objections rejected, otherwise they are not counted (the objector's candidacy stands)."""
+    objections rejected, otherwise they are not counted (the objector's candidacy stands). A
+    decision on a follow-up's report (整改报告审核) decides the report: its unit stays in the round."""
     on_objections = sorted(p.objection_decisions)
 
     def read() -> frozenset[str]:
@@ -169,7 +170,7 @@ def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objection
             return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
                                                         stages=on_objections))
         return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
-                                                    except_stages=on_objections))
+                                                    except_stages=on_objections + sorted(p.followup_decisions)))
     return _from_decisions(session, round_id, ("eliminated", round_id, tuple(on_objections), objections), read)
 
 
@@ -242,7 +243,9 @@ def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Wh
 def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, category: str | None) -> list[str]:
     allowed = {u.code for u in p.units_matching(who)}
     sources: list[set[str]] = []
-    gone = functools.partial(_left, session, p, round_id, keep=who.with_rejected)  # gone(stage): left its chain
+    # gone(stage): left its chain. A selection of those rejected somewhere keeps them for its other
+    # criteria: "排名后2名且整改报告未通过审核" had chosen nobody, the rank leaving out the rejected.
+    gone = functools.partial(_left, session, p, round_id, keep=who.with_rejected or who.rejected_at is not None)
     if who.submitted_at:
         sources.append(_submitted_subjects(session, p, round_id, p.stage(who.submitted_at), category)
                        - gone(who.submitted_at))
@@ -263,7 +266,11 @@ def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, categ
         if who.grades:
             sources.append({r.unit_code for r in rows if r.grade in who.grades} - gone(None))
         if who.rank:
-            sources.append(picked_by_rank(rows, who.rank, p.rank_group) - gone(None))
+            # An assessment per category ranks each on its own: its top 20 are each category's, not the
+            # firsts of both, then the seconds (温州-like awards took 10 and 10 for "前20名").
+            apart = bool(rows) and p.has_stage(rows[0].stage) and bool(p.stage(rows[0].stage).per_category)
+            group = (lambda s: (p.rank_group(s), p.item_category.get(s.partition(":")[2]))) if apart else p.rank_group
+            sources.append(picked_by_rank(rows, who.rank, group) - gone(None))
     if who.any_of:
         sources.append({x for alt in who.any_of for x in select_subjects(session, p, round_id, alt, category)})
     if not sources:

@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Mapping
 from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import Grade, Programme, Who, grade_label
+from qcycle.schema import Grade, Programme, SubmissionKind, Who, grade_label
 from qcycle.schema.units import LEVEL_NAMES
 from qcycle.scoring import pace, quota_due
 
@@ -27,7 +27,10 @@ def achievement_of(round_name: str, items: str, grade: str) -> str:
     they are the awards and the grade only says "won" (温州: 获奖), the awards are what is won."""
     what = f"（{items}）" if items else ""
     award = round_name.removesuffix("评审").removesuffix("评选")
-    if grade.startswith("获奖") and "奖" in items:
+    contest = f"{round_name}评选" if round_name.endswith("奖") else round_name
+    if grade.startswith("获奖"):  # a grade that only says "won": the subjects are what is won
+        if "奖" not in items:  # a title, not an award: "荣获获奖" had been read by 26 enterprises
+            return f"在{contest}中被评为{items}" if items else f"在{contest}中获奖"
         if "、" not in items and award.endswith(items.partition("（")[0]):  # the round's own award
             return f"荣获{award}"
         return f"在{round_name}中荣获{items}"
@@ -35,7 +38,6 @@ def achievement_of(round_name: str, items: str, grade: str) -> str:
         return f"在{round_name}{what}中被评为{grade_label(grade)}"
     if award.endswith(grade) and not what:
         return f"荣获{award}"
-    contest = round_name if award != round_name else f"{round_name}评选"
     return f"在{contest}{what}中荣获{grade}"
 
 
@@ -103,16 +105,40 @@ def reason_of(p: Programme, who: Who) -> str:
     return "，".join(x for x in parts if x) or "经研究确定"
 
 
+def placed_because(p: Programme, who: Who, r: AssessmentResult | None) -> str:
+    """Why a unit chosen by its grade or place is chosen, with its own place: "排名县（市、区）后2名
+    （第7名）", "排名后2名（因发生重大质量安全事故，实行一票否决）", "被评为不合格"; "" where the
+    selection chooses by neither (a 约谈 of those ranked last had read "贵单位在…中—。")."""
+    by_place = [w for w in (who, *who.any_of) if w.grades or w.rank is not None]
+    if not by_place:
+        return ""
+    reason = "，".join(reason_of(p, Who(grades=w.grades, rank=w.rank)) for w in by_place)
+    if r is None or not (r.veto or (any(w.rank is not None for w in by_place) and r.rank)):
+        return reason
+    return with_own_place(p, reason, r)
+
+
+def with_own_place(p: Programme, reason: str, r: AssessmentResult) -> str:
+    """A reason by place, told the unit's own (淮阴区 read "排名后2名", not which) and among whom
+    ("排名部门后1名（第12名）"), or its veto (淮安's 金湖县 is last by its accident)."""
+    own = veto_reason(p, r.veto) if r.veto else f"第{r.rank}名"
+    return f"{reason.replace('排名', '排名' + ranked_among(p, r.unit_code), 1)}（{own}）"
+
+
 def result_kind(p: Programme) -> str:
     """What the round's results are called by default: an award's are 评审结果 (its round named
     …评审/…评选, or after the award), a list's 评价确认结果 (its items assessed), an assessment's
     考核结果. Letters may say otherwise (``assessment.result_label``)."""
     name = p.round.name
-    # A list's items are confirmed (评价确认); units assessed by level are assessed even where the
-    # programme has a list of actions (舟山's departments: 终期考核, not 评价确认).
+    # A list's items are confirmed (评价确认) where takers ask for it; units assessed by level are
+    # assessed even where the programme has a list of actions (舟山's departments: 终期考核). An
+    # award's categories are not a list of tasks: an enterprise award's 187 letters had read
+    # "【评价确认结果】".
     by_unit = p.assessment is not None and bool(p.assessment.subjects.levels or p.assessment.subjects.units)
+    confirmed = any(s.submission == SubmissionKind.evaluation_request for s in p.stages)
     return (f"{name[-2:]}结果" if name.endswith(("评审", "评选")) else "评审结果" if name.endswith("奖")
-            else "评价确认结果" if p.categories and not by_unit else "考核结果")
+            else "评价确认结果" if p.categories and confirmed and not by_unit
+            else "评选结果" if "评选" in name or "奖" in name else "考核结果")
 
 
 def veto_reason(p: Programme, veto: str) -> str:
@@ -145,7 +171,8 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
             share = f"比例不超过{'' if full.max_count else among}参评对象的{full.share * 100:g}%" if full.share else ""
             limits = "、".join(x for x in (f"名额不超过{full.max_count}个" if full.max_count else "", share) if x)
-            text = (f"{item + '的' if item else ''}{among if full.max_count else ''}{full.name}{limits}，"
+            group = _capped_among(p, r)
+            text = (f"{group + '的' if group else ''}{among if full.max_count else ''}{full.name}{limits}，"
                     f"{'该项目' if item else '贵单位'}得分{'在' + among + '中' if among else ''}排名第{r.rank}")
             if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
                 text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
@@ -161,6 +188,20 @@ def occasion_of(p: Programme, assessed: str | None) -> str | None:
     """The one assessment of several a letter is about (each year of a plan), by its stage's name
     ("2025年度创建工作考核"); None for a round assessed once (its name says it)."""
     return p.stage(assessed).name if assessed and p.has_stage(assessed) and len(p.assessment_stages) > 1 else None
+
+
+def _capped_among(p: Programme, r: AssessmentResult) -> str:
+    """Whose places a capped grade counts, named before it: an assessment per category counts each
+    category's (温州's two awards: "温州市市长质量奖的获奖名额不超过5个", the award its one item; a
+    category of several projects by its name: "工业标准化类项目的优秀比例…", not the one project's,
+    which had read as if the project had a cap of its own); "" where the whole round is counted."""
+    item = r.unit_code.partition(":")[2]
+    if not item or not p.has_stage(r.stage) or not p.stage(r.stage).per_category:
+        return ""
+    category = p.category(p.item_category[item])
+    if len(category.items) == 1:
+        return p_item_name(p, r.unit_code) or ""
+    return category.name if category.name.endswith(("类", "项目")) else f"{category.name}类项目"
 
 
 def ranked_among(p: Programme, subject: str) -> str:
@@ -184,7 +225,9 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int]
             if n := counts.get(item.code, 0):
                 points = min(n * item.points, item.cap) if item.cap is not None else n * item.points
                 name, per, counter = item.name.partition("（每")
-                out.append(f"{name}{n}{counter.removesuffix('）') if per else '次'}，{verb}{points:g}分")
+                # 3 honours at 2 points each read "加5分": the item's own cap is said where it cut.
+                capped = f"{verb}{n * item.points:g}分，以上限{points:g}分计" if points < n * item.points - 1e-9 else ""
+                out.append(f"{name}{n}{counter.removesuffix('）') if per else '次'}，{capped or f'{verb}{points:g}分'}")
                 said += points
         if cap is not None and said > total + 1e-9:
             out.append(f"{verb}分合计以上限{total:g}分计")

@@ -120,6 +120,14 @@ class Programme(_Model):
         windows = {s.code for s in self.stages if s.submission == "objection"}
         return frozenset(s.code for s in self.stages if s.kind is StageKind.decision and s.decides in windows)
 
+    @cached_property
+    def followup_decisions(self) -> frozenset[str]:
+        """Decision stages on a follow-up's hand-in (整改报告审核): they decide the report, never the
+        unit's place in the round (某市's 甲区, its 整改报告 rejected, had left the ranking its 约谈 was
+        chosen by, and a summary read "结果为：未通过整改报告审核" for its 不合格)."""
+        followups = {s.code for s in self.stages if s.kind is StageKind.followup}
+        return frozenset(s.code for s in self.stages if s.kind is StageKind.decision and s.decides in followups)
+
     def publicity_of(self, code: str) -> Stage | None:
         """The 公示 an objection window belongs to: the notice stage whose close is its deadline
         (异议受理期即公示期). ``None`` for any other stage."""
