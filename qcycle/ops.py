@@ -29,7 +29,7 @@ from qcycle.lifecycle import (
     select_subjects,
 )
 from qcycle.lifecycle.requests import approved_by_reviewer
-from qcycle.lifecycle.wording import counted_as, ranked_among
+from qcycle.lifecycle.wording import places_counted_as, ranked_among
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
 from qcycle.schema import Programme, Stage
 from qcycle.schema.units import LEVEL_NAMES
@@ -167,7 +167,7 @@ def places_lines(session: Session, programme: Programme, round_id: uuid.UUID, co
                                                                           stage=code)]
     approved = approved_by_reviewer(programme, code, made)
     waiting = approved_by_reviewer(programme, code, ((subject, "approved") for subject in pending))
-    word = counted_as(programme, [x.partition(":")[0] for x in pending] or [x.partition(":")[0] for x, _ in made])
+    word = places_counted_as(programme, pending or [x for x, _ in made])
     return [f"名额：{programme.unit(r).name} 已同意 {len(approved.get(r, []))} {word}（不超过 {stage.per_reviewer} {word}），"
             f"待决定 {len(waiting.get(r, []))} {word}" for r in sorted(approved.keys() | waiting.keys())]
 
@@ -247,9 +247,9 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         group = p.category(category).name if category else ranked_among(p, r.unit_code) or "全部"  # 县区, 部门
         row = {"排名组": group, "名次": r.rank, "单位代码": unit,
                "单位": p_unit_name(p, unit) or unit, "项目": p_item_name(p, r.unit_code) or "",
-               "总分": round(r.total, 2)}
-        row |= {c.name: None if r.components.get(c.code) is None else round(r.components[c.code], 2) for c in comps}
-        row |= {"加分": round(r.bonus, 2), "扣分": round(r.deduction, 2),
+               "总分": round(float(r.total), 2)}
+        row |= {c.name: None if r.components.get(c.code) is None else round(float(r.components[c.code]), 2) for c in comps}
+        row |= {"加分": round(float(r.bonus), 2), "扣分": round(float(r.deduction), 2),
                 "否决": vetoes.get(r.veto, r.veto) if r.veto else "", "等次": r.grade}
         deciders = [(decider, said.get(r.unit_code), decider.code not in taken or r.unit_code in taken[decider.code])
                     for decider, assessed, said in on_results if assessed == r.stage]
@@ -292,7 +292,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _inert(value: Any) -> Any:
-    """Text that would start a formula, made plain text for CSV (a leading apostrophe)."""
+    """A cell as CSV writes it: text that would start a formula made plain text (a leading
+    apostrophe); points to the cent as the letters give them ("97.00", not "97.0")."""
+    if isinstance(value, float):
+        return f"{value:.2f}"
     return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 

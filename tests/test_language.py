@@ -1023,6 +1023,25 @@ def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the
         write(tmp_path, "bad2.yaml", REVIEWED.replace("voluntary: true,", "voluntary: true, reviewed_by: parent,"))
 
 
+def test_a_review_of_list_items_counts_its_places_in_items(tmp_path, home):
+    """某市's 区级推荐 of pilot projects read "以下9个单位按时提交了申报书…推荐不超过3家" over 8 units'
+    9 projects: where the decision is on list items, the letter counts units and items apart."""
+    items = ("    categories:\n      - code: k\n        name: 试点\n        items:\n"
+             "          - {code: k-1, name: 良好行为试点}\n          - {code: k-2, name: 先进制造试点}\n")
+    text = (REVIEWED.replace("    stages:\n", items + "    stages:\n", 1)
+            .replace("reviewed_by: parent,", "reviewed_by: parent, per_reviewer: 3,", 1))
+    r = Round(write(tmp_path, "review.yaml", text))
+    r.hand_in("application", ["e1"], "2023-03-20", item="k-1")
+    with db.session_scope() as session:
+        assert ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "application", "unit": u, "item": "k-2", "submitted_at": "2023-03-21T10:00:00+08:00",
+             "id": f"second-{u}"} for u in ("e1", "e2")])[0].status == "accepted"
+    r.until("2023-04-03")
+    asked = r.letters("county_review")["k1"]
+    assert "贵单位辖区内以下2个单位按时提交了3项申报，请提出初审意见（初审通过不超过3项）" in asked, asked
+    assert "1. 甲公司：良好行为试点" in asked and "3. 乙公司：先进制造试点" in asked, asked
+
+
 TWO_LEVELS = """\
     version: 2
     round: {code: benchmark-2026, name: 某省2026年质量标杆企业遴选, programme: 某省质量标杆企业, issuer: prov, years: [2026]}
@@ -1326,7 +1345,7 @@ def test_the_simulated_office_keeps_each_reviewers_places(tmp_path, home):
                 Decision.round_id == rid, Decision.stage == "city_review")).all()}
         for members in (("e1", "e2"), ("e3", "e4")):
             assert sum(city.get(u, ("",))[0] == "approved" for u in members) <= 1, (seed, city)
-        cut |= {u for u, (outcome, note) in city.items() if note == "推荐名额已满，每个推荐单位不超过1个"}
+        cut |= {u for u, (outcome, note) in city.items() if note == "推荐名额已满，每个推荐单位不超过1家"}
     assert cut
 
 
@@ -1408,3 +1427,26 @@ def test_a_rectification_deadline_past_the_known_calendar_is_not_counted_in_work
     known.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
     known.until("2016-04-05")
     assert "距报送期限还有" in known.letters("report")["c5"]
+
+
+def test_a_list_of_several_items_names_each_beside_its_unit_in_the_programmes_order(tmp_path, home):
+    """An office's 公示 of two awards at once listed 15 enterprises mixed, neither saying which award
+    (and 某市's 13 projects read as 12 units): each entry names its item, the items in the file's order."""
+    from tests.homes import play_programme
+    from tests.test_validate import shipped_variant
+
+    path = shipped_variant(tmp_path, "wz-mayor-quality-award-2021",
+                           "    per_category:            # 按奖项分别告知，函件写明所公示的奖项\n"
+                           "      zl: {on: 2021-10-11}\n      cx: {on: 2021-10-11}\n"
+                           "    notify: {approved_at: committee, grades: [获奖]}\n",
+                           "    notify: {approved_at: committee, grades: [获奖]}\n")
+    *_, round_id = play_programme(path, seed=5)
+    with db.session_scope() as session:
+        notices = [m.body for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == round_id, OutboxMessage.subject.contains("【公示】"))).all()]
+    assert notices
+    roster = [line for line in notices[0].splitlines() if re.match(r"\d+\. ", line)]
+    awards = [re.search(r"（(温州市[^）]+)）[；。]$", line).group(1) for line in roster]
+    assert set(awards) == {"温州市市长质量奖", "温州市质量管理创新奖"}, roster
+    assert awards == sorted(awards, key=["温州市市长质量奖", "温州市质量管理创新奖"].index), roster  # the file's order
+    assert f"公示名单（共{len(roster)}家）" in notices[0], notices[0]

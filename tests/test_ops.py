@@ -146,6 +146,9 @@ def test_export_results_to_xlsx_and_csv(home, tmp_path):
         data = list(csv.DictReader(fh))
     assert [(r["单位代码"], r["等次"]) for r in data] == [("510400", "合格"), ("510100", "优秀"), ("510300", "不合格")]
     assert data[1]["项目"] == "贯彻执行《四川省质量促进条例》成效明显地方" and data[1]["阶段"] == "评价打分汇总"
+    # Points to the cent, as the letters give them (an officer read "97.0" and "4.0").
+    assert (data[1]["总分"], data[1]["名次"], data[2]["总分"]) == ("91.52", "1", "58.00"), data
+    assert "45.00" in data[1].values(), data[1]
 
 
 def test_export_makes_formula_like_text_inert_in_both_formats(home, tmp_path):

@@ -53,7 +53,6 @@ from qcycle.lifecycle.who import (
 )
 from qcycle.lifecycle.wording import (
     call_subject,
-    counted_as,
     occasion_of,
     quota_tasks,
     reason_of,
@@ -121,6 +120,9 @@ def _publish(session, p, round_id, action) -> Outcome:
     # told to it, not in a group its peers read ("各单位未列入" in 四川's group).
     drafts = draft_letters(units, "publication.j2", p, action, private="takers" in extra, own=dict(own),
                            called=call_subject(p, action.title), **extra)
+    # That a unit may not apply this time is its own news: a group of 300 enterprises read "按规定，各
+    # 单位本届不符合申报条件：2025年已获…" addressed to three of them.
+    drafts = [replace(d, private=True) if own.get(d.unit, {}).get("barred") else d for d in drafts]
     return Outcome(action, drafts,
                    note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {opened} 个同时告知开始受理）" if opened else ""))
 
@@ -164,7 +166,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
         # The 公示's own letter tells those on its list how and by when to object; the others
         # are sent the 公示 itself, not a bare "公示异议开始受理" (宝山 wrote both, the same day).
         on_list = resolve(session, p, round_id, notice.notify, action.category)
-        roster, _ = published_list(session, p, round_id, notice, on_list)
+        roster, _, word = published_list(session, p, round_id, notice, on_list, action.category)
         # Candidates scored and left off the list are told by the 公示's own letter, as being left off.
         told_by_notice = set(on_list) | set(left_off(session, p, round_id, notice, on_list, action.category) if roster else [])
         others = [u for u in units if u not in told_by_notice]
@@ -172,7 +174,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
         drafts = draft_letters(others, "notice.j2", p, action, notice_name=notice_name(p, notice, action.category),
                                notice_days=notice.days, objection_deadline=action.deadline, objection_window=True,
                                notice_until=notice.last_day(began.date()) or began.date(), listed=False, at=began,
-                               roster=roster, roster_word=counted_as(p, on_list))
+                               roster=roster, roster_word=word)
         return Outcome(action, drafts, note=f"{action.title}：{len(told_by_notice & set(units))} 个单位已由公示告知，"
                                             f"另函告其余 {len(others)} 个单位")
     # Those the programme's eligibility rule bars are told so when the window opens, not left
@@ -322,12 +324,12 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     name = notice_name(p, stage, action.category)
     late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
             if written_on(action) > action.at.date() and action.deadline else "")
-    roster, proposed = published_list(session, p, round_id, stage, units)
+    roster, proposed, word = published_list(session, p, round_id, stage, units, action.category)
     others = left_off(session, p, round_id, stage, units, action.category) if roster else {}
     window = objection_cutoff(session, p, round_id, stage, action.category)  # None: objections while it runs
     common = {"notice_name": name, "notice_days": stage.days, "notice_until": action.deadline, "roster": roster,
               "objection_deadline": window or action.deadline, "objection_window": window is not None,
-              "roster_word": counted_as(p, units)}
+              "roster_word": word}
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=bool(roster),
                                                       proposed=proposed.get(u), **common)]
     # Being left off is the unit's own news: not posted where its peers read.

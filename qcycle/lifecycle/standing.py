@@ -22,7 +22,7 @@ from qcycle.lifecycle.who import (
     results_of,
     select_subjects,
 )
-from qcycle.lifecycle.wording import result_remarks
+from qcycle.lifecycle.wording import counted_as, result_remarks
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 
@@ -269,19 +269,33 @@ def list_standing(session: Session, p: Programme, round_id: uuid.UUID, step: str
 # -- a 公示's list -----------------------------------------------------------------------------
 
 
-def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
-                    units: list[str]) -> tuple[list[str], dict[str, str]]:
-    """(the names a 公示 publishes, each unit's proposed award) when the 公示 is of a list that a
-    decision or grade put ``units`` on; ([], {}) otherwise. A 公示 is public: every letter about
-    it gives the list (宝山's invited anyone to object to a list it never showed)."""
+def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, units: list[str],
+                   category: str | None = None) -> tuple[list[str], dict[str, str], str]:
+    """(the names a 公示 publishes, each unit's proposed award, how the list is counted) when the 公示 is
+    of a list that a decision or grade put ``units`` on; ([], {}, "") otherwise. A 公示 is public: every
+    letter about it gives the list (宝山's invited anyone to object to a list it never showed). A list
+    of several list items names each beside its unit, in the programme's order of items: 某市's 13
+    projects read as 12 units, one of them unable to tell which of its two was on it, and an award's
+    two titles were listed mixed."""
     if not (stage.notify and (stage.notify.approved_at or stage.notify.grades)) or not listing_of(stage).endswith("名单"):
-        return [], {}
+        return [], {}, ""
     # A list of several awards says which each candidate is proposed for (广州: 提名奖, not 市长质量奖).
     several = len(stage.notify.grades) > 1
     proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades) if several else {}
     tiers = stage.notify.grades  # the award before its lower tiers (太仓 listed them mixed)
-    listed = sorted(units, key=lambda u: tiers.index(proposed[u]) if proposed.get(u) in tiers else len(tiers))
-    return [p.unit(u).name + (f"（拟获{proposed[u]}）" if u in proposed else "") for u in listed], proposed
+    on = set(units)
+    subjects = [s for s in select_subjects(session, p, round_id, stage.notify, category) if s.partition(":")[0] in on]
+    items = {s.partition(":")[2] for s in subjects if ":" in s}
+    if len(items) < 2:
+        subjects = list(units)
+    order = {item.code: i for i, item in enumerate(x for c in p.categories for x in c.items)}
+    place = {u: i for i, u in enumerate(units)}
+    listed = sorted(subjects, key=lambda s: (tiers.index(proposed[u]) if (u := s.partition(":")[0]) in proposed
+                                             and proposed[u] in tiers else len(tiers),
+                                             order.get(s.partition(":")[2], -1), place[u]))
+    names = [p.unit(u).name + (f"（拟获{proposed[u]}）" if u in proposed else "")
+             + (f"（{p_item_name(p, s)}）" if len(items) > 1 else "") for s in listed if (u := s.partition(":")[0])]
+    return names, proposed, counted_as(p, units) if len(listed) == len(on) else "项"
 
 
 def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage, listed: list[str],

@@ -15,7 +15,7 @@ from qcycle.schema.units import LEVEL_NAMES
 from qcycle.scoring import pace, quota_due
 
 __all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "name_beside", "occasion_of",
-           "quota_area", "quota_goals", "quota_tasks", "ranked_among", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
+           "places_counted_as", "quota_area", "quota_goals", "quota_tasks", "ranked_among", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
            "veto_reason"]
 
 
@@ -358,3 +358,10 @@ def quota_goals(p: Programme, achieved: Mapping[str, Mapping[str, int]], until_y
 def counted_as(p: Programme, units: list[str]) -> str:
     """How a list of these units is counted: 家 for enterprises (公示名单（共6家）), else 个."""
     return "家" if units and all(p.unit(u).level == "enterprise" for u in units) else "个"
+
+
+def places_counted_as(p: Programme, subjects: Iterable[str]) -> str:
+    """How a reviewer's places (``per_reviewer``) are counted: 项 where the decision is on list items
+    (8 units' 9 projects had read "以下9个单位…推荐不超过3家"), else as its units are."""
+    subjects = list(subjects)
+    return "项" if any(":" in s for s in subjects) else counted_as(p, [s.partition(":")[0] for s in subjects])

@@ -7,7 +7,10 @@ channel (:attr:`qcycle.schema.Programme.group_channels`) with the same subject a
 after their salutation ("成都市市场监督管理局：") become one :class:`Post` addressed to all of
 their units: the channel's ``salutation`` when it goes to every unit of the group, else their
 names in the file's order (several posts when the names would crowd out the text), and
-"贵单位" in its text reads "各单位". Anything else (a letter naming the unit beyond its
+"贵单位" in its text reads "各单位". An invitation (a reminder or opening of a voluntary window
+or of an objection window: "如需申报，请在截止时间前提交") is addressed to the group as a whole,
+once: naming the enterprises that had not applied yet, in ten posts to a group of 300, told
+their peers who was not competing. Anything else (a letter naming the unit beyond its
 salutation, an ops digest, email) goes out as it is.
 """
 
@@ -38,6 +41,8 @@ class _Row(Protocol):
     def tag(self) -> str | None: ...
     @property
     def digest(self) -> bool: ...
+    @property
+    def action(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,29 @@ def joined_names(names: Sequence[str]) -> str:
 MAX_NAMES_CHARS = 200
 
 
+# Whom an invitation posted to a group is addressed to, where the channel names no salutation.
+INVITED = "各有关单位"
+
+
+def _invitation(programme: Programme, action: str) -> bool:
+    """Whether a row's action invites rather than requires: a reminder or opening of a voluntary
+    window or of an objection window (异议受理)."""
+    stage, _, rest = action.partition(":")
+    kind = rest.partition(":")[0]
+    if kind not in ("reminder", "window_open") or not programme.has_stage(stage):
+        return False
+    window = programme.stage(stage)
+    return bool(window.voluntary) or window.submission == "objection"
+
+
 def _addressed(programme: Programme, channel: str, members: list[_Row]) -> list[tuple[str, list[_Row]]]:
     """(salutation, rows) of each post for rows saying the same on ``channel``."""
     salutation = programme.channel(channel).salutation
     everyone = programme.channel_members[channel]
     if salutation and {r.unit for r in members} == set(everyone):
         return [(salutation, members)]
+    if _invitation(programme, members[0].action):
+        return [(salutation or INVITED, members)]
     order = {code: i for i, code in enumerate(everyone)}
     posts: list[tuple[list[str], list[_Row]]] = []
     for unit, rows in sorted(_by_unit(members).items(), key=lambda kv: order.get(kv[0], len(order))):

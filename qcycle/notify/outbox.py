@@ -181,6 +181,7 @@ class _Claimed:
     tag: str | None
     attempts: int
     digest: bool
+    action: str  # its timetable action: a group post of an invitation names nobody (groups.py)
 
 
 def _holder_gone(holder: str | None, host: str, live_passes: set[str]) -> bool:
@@ -282,7 +283,7 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
             change(row, last_error="上次投递中断（进程退出），此条尚未发出，现在发送")
         lease.append(row.id)
         claimed.append(_Claimed(row.id, row.channel, row.unit_code, row.subject, row.body, row.tag,
-                                row.attempts + 1, row.action.startswith(DIGEST_ACTION)))
+                                row.attempts + 1, row.action.startswith(DIGEST_ACTION), row.action))
     crud.lease_messages(session=session, ids=lease, now=now, wall=wall, holder=holder)
     return claimed, len(rows)
 

@@ -23,6 +23,7 @@ from qcycle.lifecycle import (
     select_subjects,
 )
 from qcycle.lifecycle.requests import approved_by_reviewer
+from qcycle.lifecycle.wording import places_counted_as
 from qcycle.models import YES_NO_OUTCOMES
 from qcycle.schema import Programme, Stage
 from qcycle.synthetic.draws import (
@@ -180,7 +181,8 @@ class World:
                         and subject.partition(":")[0] not in self.objected else no for subject in pending}
             outcomes, cut = self._within_places(session, stage, outcomes)
             objected = {s for s in pending if s.partition(":")[0] in self.objected}
-            places, window = f"推荐名额已满，每个推荐单位不超过{stage.per_reviewer}个", self.p.reviewed_window(stage.code)
+            places = f"推荐名额已满，每个推荐单位不超过{stage.per_reviewer}{places_counted_as(self.p, pending)}"
+            window = self.p.reviewed_window(stage.code)
             refused = REFUSAL_REASON.replace("申报材料", window.handed_in) if window else REFUSAL_REASON  # of a 整改报告
             for outcome, among, reason in ((yes, set(pending), ""), (no, set(pending) - objected - cut, refused),
                                            (no, cut - objected, places), (no, objected, OBJECTED_REASON)):

@@ -13,6 +13,7 @@ from sqlmodel import select
 from qcycle import db
 from qcycle.clock import at
 from qcycle.lifecycle import Draft
+from qcycle.loader import load_programme
 from qcycle.models import OutboxMessage
 from qcycle.notify.groups import MAX_NAMES_CHARS, group_posts, joined_names
 from qcycle.notify.outbox import deliver_due, queue_drafts
@@ -98,6 +99,7 @@ class _Row:
     body: str
     tag: str | None = None
     digest: bool = False
+    action: str = "publish_list:publish@2023-04-03"
 
 
 def test_what_is_posted_together_and_what_goes_alone(tmp_path, botserver, monkeypatch):
@@ -147,6 +149,28 @@ def test_a_long_list_of_units_is_told_in_posts_a_bot_takes_whole(tmp_path, botse
         assert len(posts) > 1 and all(len(h) <= MAX_NAMES_CHARS for h in heads)
         assert all(post.body.endswith("：\n正文") for post in posts)
         assert "、".join(h.removesuffix("市场监督管理局") for h in heads).split("、") == [n[:-7] for n in names]
+
+
+@pytest.mark.parametrize("salutation", [None, "各市（州）市场监督管理局"])
+def test_an_invitation_is_posted_once_to_the_group_naming_nobody(tmp_path, botserver, monkeypatch, salutation):
+    """A district's 300 enterprises read "如需申报，请在截止时间前提交" in ten posts, each headed by the
+    names of those that had not applied yet: an invitation is to the whole group, and who has not
+    applied is nobody's business but theirs. A required hand-in still names who owes it."""
+    names = [f"第{n}号市市场监督管理局" for n in range(60)]
+    loaded = _programme(tmp_path, botserver, monkeypatch, salutation=salutation, names=names)
+    path = loaded.path
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("    lateness: reject\n    reminders: std", "    lateness: reject\n    voluntary: true\n"
+                                 "    reminders: std", 1), encoding="utf-8")
+    p = load_programme(path).programme
+    assert p.stage("application").voluntary
+    rows = [_Row(str(i), "group0", u.code, "【提醒】", f"{u.name}：\n如需申报，请在截止时间前提交。",
+                 action="application:reminder:T-3@2023-04-11") for i, u in enumerate(p.units[1:-1])]
+    (post,) = group_posts(p, rows)
+    assert post.body == f"{salutation or '各有关单位'}：\n如需申报，请在截止时间前提交。"
+    assert sorted(post.ids) == sorted(r.id for r in rows)
+    owed = [_Row(str(i), "group0", u.code, "【通知】", f"{u.name}：\n正文") for i, u in enumerate(p.units[1:-1])]
+    assert all(not post.body.startswith(("各有关单位", str(salutation))) for post in group_posts(p, owed))
 
 
 # ---------------------------------------------------------------- delivered to a real bot stand-in
