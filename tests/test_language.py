@@ -234,7 +234,7 @@ def test_a_rejections_note_reaches_the_unit_only_where_the_stage_says_so(tmp_pat
 
 def test_tell_reason_is_refused_outside_a_decision_stage(tmp_path):
     text = AWARD.replace("voluntary: true", "voluntary: true\n        tell_reason: true")
-    with pytest.raises(ConfigError, match="tell_reason、reviewed_by 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="tell_reason、reviewed_by、on_rejection 只用于 decision 阶段"):
         write(tmp_path, "award.yaml", text)
 
 
@@ -439,6 +439,29 @@ def test_a_step_passed_can_be_told_too(tmp_path, home):
     assert sorted(letters) == ["c4"]
     assert "贵单位在2015年度县级质量工作考核中通过整改情况审核。特此告知。" in letters["c4"], letters["c4"]
     assert "不再参加" not in letters["c4"]
+
+
+def test_what_a_rejection_brings_is_told_with_it(tmp_path, home):
+    """某市's 撤销 letter read "…未通过整改报告审核（理由）。特此告知。": the 立项 withdrawn went unsaid,
+    the language had no way to say it. ``on_rejection`` is told beside the verdict, where it is."""
+    told = ("      - {code: review_result, name: 整改情况审核结果, kind: notification, template: step_result,\n"
+            "         after: {stage: report_review, event: on, workdays: 1}, notify: {rejected_at: report_review}}\n")
+    text = ASSESSMENT.replace("      - {code: summons,", told + "      - {code: summons,", 1).replace(
+        "kind: decision, decides: report,", "kind: decision, decides: report, tell_reason: true, on_rejection: 予以通报批评,", 1)
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-05")
+    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
+    r.until("2016-05-06")
+    r.decide("report_review", c4="approved")
+    r.decide("report_review", note="整改措施不具体", c5="rejected")
+    r.until("2016-05-31")
+    letters = r.letters("review_result")
+    assert sorted(letters) == ["c5"]
+    assert "贵单位在2015年度县级质量工作考核中未通过整改情况审核（整改措施不具体），予以通报批评。特此告知。" in letters["c5"], letters
+    assert "予以通报批评" in r.letters("summons")["c5"]
+    with pytest.raises(ConfigError, match="on_rejection 只用于 decision 阶段"):
+        write(tmp_path, "bad.yaml", text.replace("template: step_result,", "template: step_result, on_rejection: 撤销,", 1))
 
 
 def test_a_rectification_report_goes_to_the_unit_the_programme_names(tmp_path, home):
@@ -647,19 +670,16 @@ def test_a_record_naming_a_window_not_yet_open_where_its_time_places_it_at_anoth
                     "按提交时间应属“半年自评”：请核对阶段后重新导入")], kept
 
 
-def test_a_decision_on_a_window_closing_per_category_is_asked_for_once_the_last_category_closed(tmp_path):
-    """四川's 评价确认 decided on all categories at once (its per-category days taken out here) would have
-    been asked for on 2023-12-21, while 创先引领 takers had a year left to apply: the office would have
-    checked an incomplete list. Asked once the last category closed, here never (that is after the day)."""
+def test_a_decision_on_a_window_closing_per_category_is_refused_before_the_last_category_closed(tmp_path):
+    """四川's 评价确认 decided on all categories at once (its per-category days taken out here) on 2024-01-10,
+    while 创先引领 takers had until 2024-12-20 to apply: it had loaded, its request quietly never sent.
+    validate refuses it, naming the category; as shipped, each category's request follows its own window."""
     source = Path(__file__).resolve().parent.parent / "config" / "programmes" / "sc-jbgs-2023.yaml"
     text = source.read_text(encoding="utf-8").replace("    per_category:\n      cxyl: {on: 2025-01-10}\n", "", 1)
     path = tmp_path / "one-day.yaml"
     path.write_text(text, encoding="utf-8")
-    p = load_programme(path).programme
-    assert not p.stage("evaluation").per_category and p.stage("evaluation_request").per_category
-    keys = expand(p, WorkCalendar()).by_name()
-    assert "evaluation:decision_request" not in keys and "evaluation:decision_due" in keys
-    # As shipped, decided per category, each category's request follows its own window.
+    with pytest.raises(ConfigError, match=r"“评价确认”定于 2024-01-10，早于它所依据的“申请评价确认”（创先引领）截止 2024-12-20"):
+        load_programme(path)
     shipped = expand(load_programme(source).programme, WorkCalendar()).by_name()
     assert {k for k in shipped if k.startswith("evaluation:decision_request")} == {
         "evaluation:decision_request:zlcx", "evaluation:decision_request:tssd", "evaluation:decision_request:cxyl"}
@@ -1019,7 +1039,7 @@ def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the
     with pytest.raises(ConfigError, match="应为 parent（各申报单位的上级单位）或单位级别（现有：city、county、enterprise），"
                                           "不是 'province'"):
         write(tmp_path, "bad.yaml", REVIEWED.replace("decides: county_review,", "decides: county_review, reviewed_by: province,"))
-    with pytest.raises(ConfigError, match="decides、among、tell_reason、reviewed_by 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="decides、among、tell_reason、reviewed_by、on_rejection 只用于 decision 阶段"):
         write(tmp_path, "bad2.yaml", REVIEWED.replace("voluntary: true,", "voluntary: true, reviewed_by: parent,"))
 
 

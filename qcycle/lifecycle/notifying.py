@@ -77,14 +77,19 @@ def notify_action(session, p, round_id, action) -> Outcome:
     praise = stage.template in HONOURS  # honours: every selected unit, no result lines
     honoured = any(st.template in HONOURS for st in p.stages)
     rejected: dict[str, list[str]] = defaultdict(list)
+    # A summons' grounds are every step it is for, those told by a letter of their own too (淮安's
+    # 约谈 of a rejected report read "贵单位在…中—。" once the rejection had its own 结果告知).
+    grounds_of: dict[str, list[str]] = defaultdict(list)
     itemised: set[str] = set()  # units with a rejected list item
     apart = steps_told_alone(p)  # a step whose rejections have their own letter: not said again here
     if not praise:
         for subject, (verdict, code) in rejections(session, p, round_id).items():
-            if code not in apart and in_category(p, subject, action.category):
+            if in_category(p, subject, action.category):
                 unit, name = subject.partition(":")[0], p_item_name(p, subject)
-                rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
-                itemised.update([unit] if name else [])
+                grounds_of[unit].append(f"{name + '：' if name else ''}{verdict}")
+                if code not in apart:
+                    rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
+                    itemised.update([unit] if name else [])
     missing = missing_in(session, p, round_id, stage.notify, action.category)
     label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
     heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
@@ -111,7 +116,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
                   if not (n and any(line.startswith(f"{n}：") for line in lines))] if template == "result.j2" else []
         lines += missed
         # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
-        grounds = rejected.get(u, []) + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late]
+        grounds = ((grounds_of if template == "summons.j2" else rejected).get(u, [])
+                   + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late])
         if not grounds and stage.notify and (placed := placed_because(p, stage.notify, mine[0] if mine else None)):
             grounds = [placed]  # chosen by its place or grade: that is why
         if not (lines or grounds or praise):

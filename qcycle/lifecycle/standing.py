@@ -52,7 +52,9 @@ def rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str,
                 out.setdefault(subject, (note, stage))
                 continue
             why = f"（{note}）" if note and p.stage(stage).tell_reason else ""
-            out.setdefault(subject, (_not_passed_at(p, p.stage(stage), subject.partition(":")[0]) + why, stage))
+            brings = f"，{p.stage(stage).on_rejection}" if p.stage(stage).on_rejection else ""  # 撤销试点立项
+            out.setdefault(subject, (_not_passed_at(p, p.stage(stage), subject.partition(":")[0]) + why + brings,
+                                     stage))
     return out
 
 

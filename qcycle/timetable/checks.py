@@ -96,10 +96,15 @@ def _before_what_it_reads(ex: _Expander, i: int, stage: Stage) -> list[tuple[str
         for code, via in reads:
             if not p.has_stage(code):
                 continue
-            ready, word = _ready_after(ex, code, category)
-            if when < ready or (when == ready and p.stage(code).kind.value in _WINDOW_KINDS):
-                errors.append((f"stages[{i}]", (
-                    f"{what}定于 {when}，早于它所依据的“{p.stage(code).name}”{word} {ready}（{via}）：{fix}")))
+            # A stage for every category reads each category's own date of a stage that has them: 某市's
+            # review of 2027-02 passed, the 服务业 window it read closing in 2028.
+            for of in [category] if category is not None else ex._variants(p.stage(code)):
+                ready, word = _ready_after(ex, code, of)
+                theirs = f"（{p.category(of).name}）" if of and not category else ""
+                if when < ready or (when == ready and p.stage(code).kind.value in _WINDOW_KINDS):
+                    errors.append((f"stages[{i}]", (
+                        f"{what}定于 {when}，早于它所依据的“{p.stage(code).name}”{theirs}{word} {ready}（{via}）：{fix}")))
+                    break
     return errors
 
 
