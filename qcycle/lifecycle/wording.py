@@ -196,9 +196,10 @@ def _capped_among(p: Programme, r: AssessmentResult) -> str:
     category of several projects by its name: "工业标准化类项目的优秀比例…", not the one project's,
     which had read as if the project had a cap of its own); "" where the whole round is counted."""
     item = r.unit_code.partition(":")[2]
-    if not item or not p.has_stage(r.stage) or not p.stage(r.stage).per_category:
+    code = p.item_category.get(item)
+    if code is None or not p.has_stage(r.stage) or not p.stage(r.stage).per_category:
         return ""
-    category = p.category(p.item_category[item])
+    category = p.category(code)
     if len(category.items) == 1:
         return p_item_name(p, r.unit_code) or ""
     return category.name if category.name.endswith(("类", "项目")) else f"{category.name}类项目"

@@ -83,13 +83,15 @@ INVITED = "各有关单位"
 
 def _invitation(programme: Programme, action: str) -> bool:
     """Whether a row's action invites rather than requires: a reminder or opening of a voluntary
-    window or of an objection window (异议受理)."""
-    stage, _, rest = action.partition(":")
-    kind = rest.partition(":")[0]
-    if kind not in ("reminder", "window_open") or not programme.has_stage(stage):
-        return False
-    window = programme.stage(stage)
-    return bool(window.voluntary) or window.submission == "objection"
+    window or of an objection window (异议受理); a merged reminder ("a+b") only if each part does."""
+    def invites(key: str) -> bool:
+        stage, _, rest = key.partition(":")
+        if rest.partition(":")[0] not in ("reminder", "window_open") or not programme.has_stage(stage):
+            return False
+        window = programme.stage(stage)
+        return bool(window.voluntary) or window.submission == "objection"
+
+    return all(invites(key) for key in action.split("+"))
 
 
 def _addressed(programme: Programme, channel: str, members: list[_Row]) -> list[tuple[str, list[_Row]]]:
