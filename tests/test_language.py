@@ -378,7 +378,7 @@ def test_a_rejected_report_keeps_its_unit_in_the_ranking_and_a_summons_by_place_
     r.until("2016-05-31")
     # c3 was rejected but is not among the last 2; c4 is both; c5 is last and passed.
     assert sorted(r.letters("summons")) == ["c4"]
-    assert "中未通过整改情况审核。" in r.letters("summons")["c4"]
+    assert "中排名后2名（第4名）；未通过整改情况审核。" in r.letters("summons")["c4"], r.letters("summons")["c4"]
     last = r.letters("last")
     assert sorted(last) == ["c5"] and "贵单位在2015年度县级质量工作考核中排名后1名（第5名）。" in last["c5"], last
     summary = r.letters("summary")
@@ -405,7 +405,11 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
     r.scores({"c1": 95, "c2": 93, "c3": 92, "c4": 55, "c5": 40, "d1": 99, "d2": 98, "d3": 97, "d4": 70})
     r.until("2016-04-05")
     with db.session_scope() as session:
-        results = {x.unit_code: (x.rank, x.grade) for x in crud.list_results(session=session, round_id=r.id)}
+        rows = crud.list_results(session=session, round_id=r.id)
+        results = {x.unit_code: (x.rank, x.grade) for x in rows}
+    from qcycle.lifecycle.wording import graded_together
+    assert graded_together(r.p, rows) == {**dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 5),
+                                          **dict.fromkeys(["d1", "d2", "d3", "d4"], 4)}  # what each cap counts over
     # Together, 优秀 went to d1, d2, d3 and c1 (4 of 9): c2 at 93 was 合格 beside three departments.
     assert results == {"c1": (1, "优秀"), "c2": (2, "优秀"), "c3": (3, "合格"), "c4": (4, "不合格"), "c5": (5, "不合格"),
                        "d1": (1, "优秀"), "d2": (2, "优秀"), "d3": (3, "合格"), "d4": (4, "合格")}

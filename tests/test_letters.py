@@ -471,7 +471,16 @@ def test_a_cap_counted_per_category_names_the_category_not_the_project():
     second = zl.items[0].model_copy(update={"code": "zl-second", "name": "温州市质量标杆"})
     wider = shares.model_copy(update={"categories": [zl.model_copy(update={"items": [*zl.items, second]}),
                                                      *[c for c in p.categories if c.code != "zl"]]})
-    assert result_remarks(wider, [held]) == "质量奖类项目的优秀比例不超过参评对象的20%，该项目得分排名第2。"
+    assert result_remarks(wider, [held]) == "质量奖的优秀比例不超过参评对象的20%，该项目得分排名第2。"
+    # A category of one project that is no award is still named as the category (某市's 农业标准化).
+    pilot = zl.model_copy(update={"name": "农业标准化", "items": [zl.items[0].model_copy(update={"name": "示范基地"})]})
+    farm = shares.model_copy(update={"categories": [pilot, *[c for c in p.categories if c.code != "zl"]]})
+    assert result_remarks(farm, [held]) == "农业标准化类项目的优秀比例不超过参评对象的20%，该项目得分排名第2。"
+    # The first of 3 under 20 %: there was no place, not one taken by others.
+    first = held.model_copy(update={"rank": 1})
+    assert result_remarks(farm, [first], sizes={first.unit_code: 3}) == (
+        "农业标准化类项目的优秀比例不超过参评对象的20%（参评3个，按比例优秀名额不足1个），该项目得分排名第1。")
+    assert "不足1个" not in result_remarks(farm, [first], sizes={first.unit_code: 5})
     whole = wider.model_copy(update={"stages": [s.model_copy(update={"per_category": {}}) for s in wider.stages]})
     assert result_remarks(whole, [held]) == "优秀比例不超过参评对象的20%，该项目得分排名第2。"
 

@@ -25,6 +25,7 @@ from qcycle.lifecycle.wording import (
     achievement_of,
     component_scores,
     grade_terms,
+    graded_together,
     name_beside,
     occasion_of,
     placed_because,
@@ -38,7 +39,7 @@ from qcycle.lifecycle.wording import (
 )
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import grade_label
+from qcycle.schema import Programme, Who, grade_label
 
 __all__ = ["HONOURS", "notify_action"]
 
@@ -65,6 +66,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     for r in rows:
         if in_category(p, r.unit_code, action.category) and r.unit_code not in gone:
             by_unit[r.unit_code.partition(":")[0]].append(r)
+    sizes = graded_together(p, rows)  # a cap's count is said where it gave no place at all
     # Grades a candidate left after scoring: their places stay vacant (空缺), and a capped letter says so.
     vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in gone}
     # A selection of list items (温州: the items graded 未获奖) is what the letter is about: a unit's
@@ -115,17 +117,21 @@ def notify_action(session, p, round_id, action) -> Outcome:
                   for code, late in missing if u in late for n in (late[u] or [""])
                   if not (n and any(line.startswith(f"{n}：") for line in lines))] if template == "result.j2" else []
         lines += missed
-        # What the unit did not pass or did not hand in: the grounds of a summons (约谈).
-        grounds = ((grounds_of if template == "summons.j2" else rejected).get(u, [])
-                   + [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late])
-        if not grounds and stage.notify and (placed := placed_because(p, stage.notify, mine[0] if mine else None)):
-            grounds = [placed]  # chosen by its place or grade: that is why
+        grounds = _grounds(p, stage.notify, template == "summons.j2", mine[0] if mine else None,
+                           (grounds_of if template == "summons.j2" else rejected).get(u, []),
+                           [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late])
         if not (lines or grounds or praise):
             continue
         score = "；".join(score_text(r) for r in mine) or None
         # A unit with list items (or several results) gets one line per subject, its score
         # beside its grade: "某项目：良好（得分81.27）".
-        named = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(lines) > 1
+        named = (any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(mine) > 1
+                 or (len(lines) > 1 and not mine))
+        result = "；".join(lines) or "—"
+        if not named and len(lines) > 1 and score:
+            # Its grade with its score, then what else it is told ("不合格（得分32.10）；未通过整改报告审核"):
+            # a list had numbered the unit's own name as its first item.
+            result, score = f"{lines[0]}（得分{score}）；" + "；".join(lines[1:]), None
         item_lines = ([scored_line(p, r, p_item_name(p, r.unit_code) or p.unit(u).name) for r in mine]
                       + rejected.get(u, []) + missed) if named else []
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
@@ -138,9 +144,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
         benefits, validity = grade_terms(p, best) if praise or not honoured else ([], None)
         drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                 subject_name=name_beside(p.round.name, heading),
-                                result="；".join(lines) or "—",
+                                result=result,
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
-                                remarks=result_remarks(p, mine, vacated, adjusted), benefits=benefits, validity=validity,
+                                remarks=result_remarks(p, mine, vacated, adjusted, sizes), benefits=benefits,
+                                validity=validity,
                                 award=(items or best) if template == "award.j2" else None,
                                 best=grade_label(best) if best else None, best_items=bool(items),
                                 quotas=quota_tasks(p, u, reached[u], year)
@@ -149,3 +156,16 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],
                                 consequence=p.assessment.consequence if p.assessment else None)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
+
+
+def _grounds(p: Programme, who: Who | None, summons: bool, result: AssessmentResult | None,
+             refused: list[str], missed: list[str]) -> list[str]:
+    """What the unit did not pass or did not hand in, the grounds of a summons (约谈); where the
+    selection chooses by place or grade, that too ("排名县（市、区）后2名（第7名）；未通过整改报告审核"), or
+    that alone where an alternative by place chose it (a 约谈 of the last places had read "—")."""
+    grounds = refused + missed
+    if who and (who.grades or who.rank) and summons:
+        return [placed_because(p, Who(grades=who.grades, rank=who.rank), result), *grounds]
+    if not grounds and who and (placed := placed_because(p, who, result)):
+        return [placed]
+    return grounds

@@ -22,7 +22,7 @@ from qcycle.lifecycle.who import (
     results_of,
     select_subjects,
 )
-from qcycle.lifecycle.wording import counted_as, result_remarks
+from qcycle.lifecycle.wording import counted_as, graded_together, result_remarks
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 
@@ -314,6 +314,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
     if assessed is None:
         return {}
     rows = results_of(session, round_id, assessed)
+    sizes = graded_together(p, rows)
     refused = rejections(session, p, round_id)
     apart = steps_told_alone(p)
     gone = refusals_told(session, p, round_id) if refused else set()
@@ -331,7 +332,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
         for r in results:
             item = p_item_name(p, r.unit_code)
             # "名额不超过2个，贵单位得分排名第3": the rank once, where the remark gives it.
-            ranked = r in kept and "排名第" in (result_remarks(p, [r], vacated) or "")
+            ranked = r in kept and "排名第" in (result_remarks(p, [r], vacated, sizes=sizes) or "")
             # Refused at a later step: its score and rank alone would read as why it is not listed
             # (天水's 2nd, one award listed: "排名第2，未列入"; 广州's 5th of 5 places, refused by 市政府审定
             # the same morning). The step is said, with its reason unless a letter of its own tells
@@ -346,7 +347,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
             if told_apart and verdict != bare:
                 apart_items.append(item)
                 to_tell |= (step, unit) not in gone
-        remarks = result_remarks(p, kept, vacated) if kept else None
+        remarks = result_remarks(p, kept, vacated, sizes=sizes) if kept else None
         if apart_items:
             named = "、".join(quoted(i) for i in apart_items if i)
             remarks = (remarks or "") + (f"申报的{named}" if named else "") + (

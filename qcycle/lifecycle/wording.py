@@ -14,7 +14,7 @@ from qcycle.schema import Grade, Programme, SubmissionKind, Who, grade_label
 from qcycle.schema.units import LEVEL_NAMES
 from qcycle.scoring import pace, quota_due
 
-__all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "name_beside", "occasion_of",
+__all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "graded_together", "name_beside", "occasion_of",
            "places_counted_as", "quota_area", "quota_goals", "quota_tasks", "ranked_among", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
            "veto_reason"]
 
@@ -147,9 +147,26 @@ def veto_reason(p: Programme, veto: str) -> str:
     return f"因{name}，实行一票否决"
 
 
+def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str, int]:
+    """Subject → how many subjects its caps were counted over: those graded in its ranking group (its
+    level under ``rank_within``, its category where the assessment is per category), vetoed ones
+    not counted."""
+    def group(r: AssessmentResult) -> tuple[str, str | None]:
+        apart = p.has_stage(r.stage) and bool(p.stage(r.stage).per_category)
+        return p.rank_group(r.unit_code), p.item_category.get(r.unit_code.partition(":")[2]) if apart else None
+
+    rows = list(rows)
+    sizes: dict[tuple[str, str | None], int] = {}
+    for r in rows:
+        if not r.veto:
+            sizes[group(r)] = sizes.get(group(r), 0) + 1
+    return {r.unit_code: sizes.get(group(r), 0) for r in rows}
+
+
 def result_remarks(p: Programme, results: Iterable[AssessmentResult],
                    vacated: Collection[tuple[str, str | None]] = (),
-                   adjusted: Mapping[str, tuple[dict[str, int], dict[str, int]]] | None = None) -> str | None:
+                   adjusted: Mapping[str, tuple[dict[str, int], dict[str, int]]] | None = None,
+                   sizes: Mapping[str, int] | None = None) -> str | None:
     """Why a result is not what its score reads as, for the result letter's 说明:
     - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决");
     - a capped grade was full (天水: 868.59 points, above the award's line, and 未获奖 because the
@@ -170,6 +187,10 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
         elif (full := _full_grade(p, r)) is not None:
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
             share = f"比例不超过{'' if full.max_count else among}参评对象的{full.share * 100:g}%" if full.share else ""
+            n = (sizes or {}).get(r.unit_code)
+            if full.share and n is not None and math.floor(full.share * n + 1e-9) == 0 and not full.max_count:
+                # First of 3 under 20 %: no place at all, not one taken by others.
+                share += f"（参评{n}个，按比例{full.name}名额不足1个）"
             limits = "、".join(x for x in (f"名额不超过{full.max_count}个" if full.max_count else "", share) if x)
             group = _capped_among(p, r)
             text = (f"{group + '的' if group else ''}{among if full.max_count else ''}{full.name}{limits}，"
@@ -193,16 +214,16 @@ def occasion_of(p: Programme, assessed: str | None) -> str | None:
 def _capped_among(p: Programme, r: AssessmentResult) -> str:
     """Whose places a capped grade counts, named before it: an assessment per category counts each
     category's (温州's two awards: "温州市市长质量奖的获奖名额不超过5个", the award its one item; a
-    category of several projects by its name: "工业标准化类项目的优秀比例…", not the one project's,
-    which had read as if the project had a cap of its own); "" where the whole round is counted."""
+    category of projects by its name: "工业标准化类项目的优秀比例…", not a project's, which had read as
+    if the project had a cap of its own); "" where the whole round is counted."""
     item = r.unit_code.partition(":")[2]
     code = p.item_category.get(item)
     if code is None or not p.has_stage(r.stage) or not p.stage(r.stage).per_category:
         return ""
     category = p.category(code)
-    if len(category.items) == 1:
-        return p_item_name(p, r.unit_code) or ""
-    return category.name if category.name.endswith(("类", "项目")) else f"{category.name}类项目"
+    if len(category.items) == 1 and (name := p_item_name(p, r.unit_code) or "").endswith("奖"):
+        return name  # the award is the category's one item
+    return category.name if category.name.endswith(("类", "项目", "奖")) else f"{category.name}类项目"
 
 
 def ranked_among(p: Programme, subject: str) -> str:

@@ -7,10 +7,10 @@ channel (:attr:`qcycle.schema.Programme.group_channels`) with the same subject a
 after their salutation ("成都市市场监督管理局：") become one :class:`Post` addressed to all of
 their units: the channel's ``salutation`` when it goes to every unit of the group, else their
 names in the file's order (several posts when the names would crowd out the text), and
-"贵单位" in its text reads "各单位". An invitation (a reminder or opening of a voluntary window
-or of an objection window: "如需申报，请在截止时间前提交") is addressed to the group as a whole,
-once: naming the enterprises that had not applied yet, in ten posts to a group of 300, told
-their peers who was not competing. Anything else (a letter naming the unit beyond its
+"贵单位" in its text reads "各单位". A publication and an invitation (a reminder or opening of a
+voluntary window or of an objection window: "如需申报，请在截止时间前提交") are addressed to the
+group as a whole, once: naming the enterprises that had not applied yet, in ten posts to a group
+of 300, told their peers who was not competing. Anything else (a letter naming the unit beyond its
 salutation, an ops digest, email) goes out as it is.
 """
 
@@ -82,11 +82,16 @@ INVITED = "各有关单位"
 
 
 def _invitation(programme: Programme, action: str) -> bool:
-    """Whether a row's action invites rather than requires: a reminder or opening of a voluntary
-    window or of an objection window (异议受理); a merged reminder ("a+b") only if each part does."""
+    """Whether a row's action is for anyone who reads the group: a publication (发布: a call told in
+    13 posts had named every enterprise but the three barred, who were thereby named too), a
+    reminder or opening of a voluntary window or of an objection window (异议受理); a merged
+    reminder ("a+b") only if each part is."""
     def invites(key: str) -> bool:
-        stage, _, rest = key.partition(":")
-        if rest.partition(":")[0] not in ("reminder", "window_open") or not programme.has_stage(stage):
+        stage, _, rest = key.partition("@")[0].partition(":")  # "objection:window_open@2026-06-15"
+        kind = rest.partition(":")[0]
+        if kind == "publish":  # a publication is public: those barred from it are told apart, by email
+            return True
+        if kind not in ("reminder", "window_open") or not programme.has_stage(stage):
             return False
         window = programme.stage(stage)
         return bool(window.voluntary) or window.submission == "objection"

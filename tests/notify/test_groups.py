@@ -99,7 +99,7 @@ class _Row:
     body: str
     tag: str | None = None
     digest: bool = False
-    action: str = "publish_list:publish@2023-04-03"
+    action: str = "results:notify@2024-01-10"
 
 
 def test_what_is_posted_together_and_what_goes_alone(tmp_path, botserver, monkeypatch):
@@ -169,6 +169,12 @@ def test_an_invitation_is_posted_once_to_the_group_naming_nobody(tmp_path, botse
     (post,) = group_posts(p, rows)
     assert post.body == f"{salutation or '各有关单位'}：\n如需申报，请在截止时间前提交。"
     assert sorted(post.ids) == sorted(r.id for r in rows)
+    opened = [_Row(str(i), "group0", u.code, "【通知】", f"{u.name}：\n即日起受理申报，如需申报请按时提交。",
+                   action="application:window_open@2023-04-03") for i, u in enumerate(p.units[1:-1])]
+    assert len(group_posts(p, opened)) == 1
+    called = [_Row(str(i), "group0", u.code, "【通知】", f"{u.name}：\n现发布申报通知。", action="call:publish@2023-04-03")
+              for i, u in enumerate(p.units[1:-1])]
+    assert [post.body for post in group_posts(p, called)] == [f"{salutation or '各有关单位'}：\n现发布申报通知。"]
     owed = [_Row(str(i), "group0", u.code, "【通知】", f"{u.name}：\n正文") for i, u in enumerate(p.units[1:-1])]
     assert all(not post.body.startswith(("各有关单位", str(salutation))) for post in group_posts(p, owed))
 
