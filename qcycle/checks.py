@@ -379,10 +379,61 @@ def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[
                         f"报送单位 {ind.reported_by!r} 不在 units 中（应为报送该指标数据的单位代码）"))
     if any(c.source == "quotas" for c in a.components) and p.quotas is None:
         out.append(("quotas", "有按任务数计分的部分，但未定义 quotas"))
+    elif (quota_parts := [(i, c) for i, c in enumerate(a.components) if c.source == "quotas"]) and p.quotas is not None:
+        # 某市's 统计局 and 财政局, with no task, scored 0 of the 60 task points and were graded 差 (39.17 of
+        # the 40 they could earn): an assessed unit without a task is refused, not scored as having failed it.
+        tasked = {u for action in p.quotas.actions for u in action.per_unit}
+        untasked = [u for u in p.units_matching(a.subjects) if u.code not in tasked] if not a.subjects.dynamic else []
+        if untasked:
+            i, c = quota_parts[0]
+            names = "、".join(u.name for u in untasked[:5]) + (f"等{len(untasked)}个单位" if len(untasked) > 5 else "")
+            out.append((f"assessment.components[{i}]", (
+                f"“{c.name}”按任务完成计分，{names}没有分解任务（quotas.actions 的 per_unit 未列出），将得0分："
+                "请为其分解任务，或把它排除在 assessment.subjects 之外（不适用部分按其余部分折算尚不支持）")))
     dup = _duplicates([c.code for c in a.components])
     for code in dup:
         out.append(("assessment.components", f"考核部分代码 {code!r} 重复"))
+    out += _decided_before_graded(p) + _results_to_none_assessed(p)
     return out
+
+
+def _results_to_none_assessed(p: Programme) -> list[tuple[str, str]]:
+    """A result letter to units none of which is assessed or owes anything: it tells each unit its own
+    results, so nothing goes out (某省's "向各设区市通报所辖县考核结果" passed validate, was in the plan,
+    and sent 0 letters)."""
+    a = p.assessment
+    if a is None or a.subjects.dynamic:
+        return []
+    assessed = {u.code for u in p.units_matching(a.subjects)}
+    owing = {u for s in p.stages if s.owed_by is not None for u in _potential(p, s.owed_by)}
+    out = []
+    for i, s in enumerate(p.stages):
+        if s.kind is not StageKind.notification or (s.template or "result") != "result" or s.notify is None \
+                or s.notify.dynamic:
+            continue
+        told = {u.code for u in p.units_matching(s.notify)}
+        if told and not told & (assessed | owing):
+            out.append((f"stages[{i}].notify", (
+                f"“{s.name}”的结果函只告知收件单位自己的考核结果，而所选单位都不是考核对象，不会发出任何函件；"
+                "把所辖单位的结果汇总通报给上级单位尚不支持")))
+    return out
+
+
+def _decided_before_graded(p: Programme) -> list[tuple[str, str]]:
+    """A decision before the assessment whose refused units the assessment grades all the same: 某省's
+    市级推荐 (for 优秀) refused 65 counties, who were graded (14 of them A, taking the places) and told only
+    "未获推荐". Subjects chosen by level are graded whatever a decision said; the letters do not say it."""
+    a = p.assessment
+    if a is None or a.subjects.dynamic or not p.assessment_stages:
+        return []
+    first = min(p.stage_place[code] for code in p.assessment_stages)
+    before = [s for s in p.stages if s.kind is StageKind.decision and p.stage_place[s.code] < first
+              and s.code not in p.objection_decisions and s.code not in p.followup_decisions]
+    return [(f"stages[{p.stage_place[s.code]}]", (
+        f"决定阶段“{s.name}”在考核之前，而考核对象按单位或级别选择（assessment.subjects）：未通过的对象照样评分、"
+        f"占用等次名额，函件却只说未通过。请只考核通过的（assessment.subjects: {{approved_at: {s.code}}}），"
+        "或把该决定放在考核之后（如审定拟评优秀的单位：among: {grades: [...]}）；推荐参评某一等次尚不支持"))
+        for s in before]
 
 
 def _potential(p: Programme, who: Who) -> set[str]:

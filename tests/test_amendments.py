@@ -395,6 +395,8 @@ def test_a_unit_extension_moves_that_units_reminders_lateness_and_overdue_notice
     run(dt.date(2023, 4, 23))  # a 调休 Sunday: 510400's own T-5
     own = _messages(round_id, "application:reminder:T-5:510400@2023-04-28")
     assert {m.unit_code for m in own} == {"510400"}
+    # Its own deadline is its own news: by email, not in the group of the 21 cities.
+    assert {m.channel for m in own} == {"email"}, {m.channel for m in own}
     assert "2023年4月28日" in own[0].body and "5个工作日" in own[0].body
     from tests.test_letters import problems_of
 
@@ -413,6 +415,20 @@ def test_a_unit_extension_moves_that_units_reminders_lateness_and_overdue_notice
     with db.session_scope(read_only=True) as session:
         audit = session.exec(select(AuditLog).where(AuditLog.action == "extend:application")).all()
     assert len(audit) == 1 and audit[0].actor == "cli:张三" and audit[0].detail["unit"] == "510400"
+
+
+def test_an_extension_is_given_on_a_working_day_or_counted_in_working_days(ran_to_april_19):
+    """An officer's "延期5个工作日", counted by hand, landed on a Saturday and the unit's letters read
+    "应于…（星期六）17:30前提交". A day off is refused with the next working day; "+N" counts N working
+    days after the stage's own deadline (2023-04-20; 04-23 was a 调休 Sunday)."""
+    args = ["extend", str(SICHUAN), "--stage", "application", "--unit", "510400", "--reason", "延期申请"]
+    with clock.frozen(dt.date(2023, 4, 19)):
+        saturday = runner.invoke(app, [*args, "--to", "2023-04-22"], terminal_width=200)
+        assert saturday.exit_code == 2 and "2023-04-22 不是工作日" in saturday.output, saturday.output
+        assert "如 2023-04-23" in saturday.output, saturday.output
+        counted = runner.invoke(app, [*args, "--to", "+3"], terminal_width=200)
+    assert counted.exit_code == 0, counted.output
+    assert "截止时间 2023-04-24 17:30" in counted.output, counted.output
 
 
 def test_a_list_of_extensions_is_granted_whole_or_not_at_all(ran_to_april_19, tmp_path):

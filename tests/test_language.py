@@ -408,8 +408,8 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
         rows = crud.list_results(session=session, round_id=r.id)
         results = {x.unit_code: (x.rank, x.grade) for x in rows}
     from qcycle.lifecycle.wording import graded_together
-    assert graded_together(r.p, rows) == {**dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 5),
-                                          **dict.fromkeys(["d1", "d2", "d3", "d4"], 4)}  # what each cap counts over
+    assert graded_together(r.p, rows) == {**dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], (5, 1)),
+                                          **dict.fromkeys(["d1", "d2", "d3", "d4"], (4, 1))}  # what each cap counts over
     # Together, 优秀 went to d1, d2, d3 and c1 (4 of 9): c2 at 93 was 合格 beside three departments.
     assert results == {"c1": (1, "优秀"), "c2": (2, "优秀"), "c3": (3, "合格"), "c4": (4, "不合格"), "c5": (5, "不合格"),
                        "d1": (1, "优秀"), "d2": (2, "优秀"), "d3": (3, "合格"), "d4": (4, "合格")}
@@ -443,6 +443,47 @@ def test_a_step_passed_can_be_told_too(tmp_path, home):
     assert sorted(letters) == ["c4"]
     assert "贵单位在2015年度县级质量工作考核中通过整改情况审核。特此告知。" in letters["c4"], letters["c4"]
     assert "不再参加" not in letters["c4"]
+
+
+def test_a_run_caught_up_past_the_escalation_sends_the_escalation_alone(tmp_path, home):
+    """An office's run caught up on 26 November sent a 逾期提醒 "如在2026年7月14日前仍未提交，将予以督办" beside the
+    督办 itself. Written on or after the escalation's day, the units the office urges itself get the 督办 alone."""
+    r = Round(write(tmp_path, "county.yaml", ASSESSMENT))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-05")
+    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")  # c3 never reports
+    moment.run_due(r.p, r.id, r.t, at(dt.date(2016, 5, 16), dt.time(10)), template_dir=r.loaded.template_dir,
+                   actor="test")  # one run, long after the deadline (05-03) and its escalation
+    with db.session_scope() as session:
+        told = sorted(m.subject.partition("】")[0] + "】" for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c3")).all() if m.action.startswith("report:"))
+    assert told == ["【整改通知】", "【督办】"], told
+
+
+def test_a_decision_before_an_assessment_of_every_county_is_refused(tmp_path):
+    """某省's 市级推荐 for 优秀, written as a decision on the counties' 自评: 65 counties refused by their city
+    were graded all the same (14 of them A, taking the places) and told only "未获…推荐"."""
+    before = ("      - {code: self, name: 自评报告, kind: submission, submission: self_evaluation, owed_by: {levels: [county]},\n"
+              "         opens: 2016-01-04, deadline: {date: 2016-01-15}}\n"
+              "      - {code: recommend, name: 市级推荐, kind: decision, decides: self, on: 2016-01-29}\n")
+    text = ASSESSMENT.replace("      - {code: scoring,", before + "      - {code: scoring,", 1)
+    with pytest.raises(ConfigError, match=r"决定阶段“市级推荐”在考核之前，而考核对象按单位或级别选择.*"
+                                          r"assessment.subjects: \{approved_at: recommend\}"):
+        write(tmp_path, "recommend.yaml", text)
+    only_passed = text.replace("      subjects: {levels: [county]}\n", "      subjects: {approved_at: recommend}\n", 1)
+    assert write(tmp_path, "passed.yaml", only_passed).programme.assessment.subjects.approved_at == "recommend"
+
+
+def test_a_result_letter_to_units_none_of_which_is_assessed_is_refused(tmp_path):
+    """某省's "向各设区市通报所辖县考核结果" (a result letter to the cities, which are not assessed) passed
+    validate, stood in the plan and sent nothing."""
+    cities = ASSESSMENT.replace(
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n",
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n"
+        "      - {code: to_city, name: 向市里通报结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [city]}}\n", 1)
+    assert cities != ASSESSMENT
+    with pytest.raises(ConfigError, match="“向市里通报结果”的结果函只告知收件单位自己的考核结果，而所选单位都不是考核对象"):
+        write(tmp_path, "cities.yaml", cities)
 
 
 def test_what_a_rejection_brings_is_told_with_it(tmp_path, home):

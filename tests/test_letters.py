@@ -441,6 +441,10 @@ def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
     shares = p.model_copy(update={"assessment": p.assessment.model_copy(update={"grades": grades})})
     held = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=4)
     assert result_remarks(shares, [held]) == "A比例不超过参评对象的30%，贵单位得分排名第4。"
+    # Tied first over one place (某省's two counties at 90.00): the tie is said, not a bare "排名第1".
+    tie = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=1)
+    assert result_remarks(shares, [tie], sizes={"410802": (5, 2)}) == (
+        "A比例不超过参评对象的30%，贵单位得分排名第1（2个并列，超出名额的并列者整组评为下一等次）。")
     twice = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="C", rank=7)
     assert result_remarks(shares, [twice]) == "B名额不超过3个、比例不超过参评对象的50%，贵单位得分排名第7。"
     below = AssessmentResult(stage="assessment", unit_code="410802", total=85, grade="B", rank=5)
@@ -478,9 +482,9 @@ def test_a_cap_counted_per_category_names_the_category_not_the_project():
     assert result_remarks(farm, [held]) == "农业标准化类项目的优秀比例不超过参评对象的20%，该项目得分排名第2。"
     # The first of 3 under 20 %: there was no place, not one taken by others.
     first = held.model_copy(update={"rank": 1})
-    assert result_remarks(farm, [first], sizes={first.unit_code: 3}) == (
+    assert result_remarks(farm, [first], sizes={first.unit_code: (3, 1)}) == (
         "农业标准化类项目的优秀比例不超过参评对象的20%（参评3个，按比例优秀名额不足1个），该项目得分排名第1。")
-    assert "不足1个" not in result_remarks(farm, [first], sizes={first.unit_code: 5})
+    assert "不足1个" not in result_remarks(farm, [first], sizes={first.unit_code: (5, 1)})
     whole = wider.model_copy(update={"stages": [s.model_copy(update={"per_category": {}}) for s in wider.stages]})
     assert result_remarks(whole, [held]) == "优秀比例不超过参评对象的20%，该项目得分排名第2。"
 
@@ -493,6 +497,10 @@ def test_a_task_reads_with_its_own_verb_and_measure_word_and_a_county_goal_as_th
     p = load_programme(next(p for p in PROGRAMMES if p.stem == "zs-csy-ybq-2011")).programme
     assert quota_tasks(p, "zs-zj")[0] == "质量管理创优行动（质量管理标杆企业）：培育10家以上"  # as 舟山 writes it
     assert quota_goals(p, {})[0].startswith("质量管理创优行动（质量管理标杆企业）：全市目标20家以上")
+    # A task one unit holds alone is its own, not the city's goal told to every unit ("尚差1项" was 住建局's).
+    alone = p.model_copy(update={"quotas": p.quotas.model_copy(update={"actions": [
+        p.quotas.actions[0].model_copy(update={"per_unit": {"zs-zj": 10}}), *p.quotas.actions[1:]]})})
+    assert [g.partition("：")[0] for g in quota_goals(alone, {})] == [a.name for a in p.quotas.actions[1:]]
     checks = p.quotas.actions[0].model_copy(update={"name": "开展质量安全隐患排查", "verb": "开展", "counter": "次"})
     county = p.model_copy(update={
         "quotas": p.quotas.model_copy(update={"actions": [checks]}),
@@ -1155,3 +1163,15 @@ def test_an_earlier_win_is_named_as_what_was_won(family, grade, reads):
     from qcycle.lifecycle.eligibility import _won
 
     assert _won(family, grade) == reads
+
+
+@pytest.mark.parametrize(("name", "label", "reads"), [
+    ("焦作市2015—2016年度质量工作考核", "考核结果", "焦作市2015—2016年度质量工作考核结果"),
+    # "…任务落实与年度评估年度评估结果已确定" (an officer's finding): the four characters said once.
+    ("某市2026年度质量提升行动计划任务落实与年度评估", "年度评估结果", "某市2026年度质量提升行动计划任务落实与年度评估结果"),
+    ("2023年度示例区长质量奖", "评审结果", "2023年度示例区长质量奖评审结果"),
+])
+def test_a_result_label_overlapping_the_rounds_name_is_said_once(name, label, reads):
+    from qcycle.lifecycle.notifying import _overlap
+
+    assert name + label[_overlap(name, label):] == reads

@@ -704,6 +704,18 @@ def test_a_date_counted_from_an_event_its_stage_does_not_have_is_refused(tmp_pat
                      unwrapped(result)), result.output
 
 
+def test_an_assessed_unit_without_a_task_is_refused_where_tasks_are_scored(tmp_path: Path) -> None:
+    """某市's 统计局, assessed with no task, scored 0 of 60 task points and was graded 差 with 39.17 of the
+    40 points it could earn. validate names the units and what to do."""
+    text = (PROGRAMMES / "zs-csy-ybq-2011.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "zs-csy-ybq-2011.yaml"
+    path.write_text(text.replace(", zs-hb: 2}}", "}}").replace(", zs-hb: 8}}", "}}").replace(", zs-hb: 6}}", "}}"),
+                    encoding="utf-8")
+    refused = unwrapped(validate(path))
+    assert "按任务完成计分" in refused and "没有分解任务（quotas.actions的per_unit未列出），将得0分" in refused, refused
+    assert "请为其分解任务，或把它排除在assessment.subjects之外" in refused, refused
+
+
 def test_an_award_valid_longer_or_shorter_than_its_winners_are_barred_is_pointed_out(tmp_path: Path) -> None:
     """某省's 命名 was valid 5 years (授奖通知) and its winners barred 3 (申报通知): one letter is wrong."""
     shipped = PROGRAMMES / "ts-government-quality-award-2024.yaml"

@@ -145,7 +145,7 @@ def extend(
     file: FileArg,
     stage: Annotated[str | None, typer.Option(help="受理阶段代码，如 application")] = None,
     unit: Annotated[str | None, typer.Option(help="单位代码，如 510400")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="该单位的新截止时间：YYYY-MM-DD（当日 17:30）或 YYYY-MM-DDTHH:MM")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="该单位的新截止时间：YYYY-MM-DD（当日 17:30）、YYYY-MM-DDTHH:MM，或 +N（原截止后N个工作日）；须为工作日")] = None,
     period: Annotated[str | None, typer.Option(help="期次代码，分期受理的阶段才需要（如 2023-07）")] = None,
     reason: Annotated[str | None, typer.Option(help="延期原因（如：4月18日的延期申请），记入审计日志")] = None,
     by: Annotated[str | None, typer.Option(help="批准人（记入审计日志；默认为当前系统用户）")] = None,
@@ -214,15 +214,29 @@ def _read_extensions(path: Path) -> list[tuple[int, dict[str, str | None]]]:
     return rows
 
 
-def _deadline_of(value: str) -> dt.datetime:
+def _deadline_of(value: str, standard: dt.datetime | None) -> dt.datetime:
+    """The extended deadline: a date (17:30), a date and time, or "+N", N working days after the
+    stage's own deadline at its hour (an officer counting "延期5个工作日" by hand landed on a Saturday).
+    A day off is refused: the letters would have read "应于2026年12月19日（星期六）17:30前提交"."""
     from qcycle import clock
+    from qcycle.workcal import default_calendar
 
+    calendar = default_calendar()
+    if value.strip().startswith("+") and value.strip()[1:].isdigit():
+        if standard is None:
+            raise UsageError("该阶段没有统一的截止时间，请写明延期后的日期")
+        day = calendar.add_workdays(calendar.previous_workday(standard.date()), int(value.strip()[1:]))
+        return clock.to_local(dt.datetime.combine(day, standard.time()))
     try:
         moment = dt.datetime.fromisoformat(value) if "T" in value or " " in value.strip() else None
         if moment is None:
             moment = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(17, 30))
     except ValueError:
-        raise UsageError(f"截止时间 {value!r} 无法识别（应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）") from None
+        raise UsageError(f"截止时间 {value!r} 无法识别（应为 YYYY-MM-DD、YYYY-MM-DDTHH:MM，"
+                         "或 +N：原截止后N个工作日）") from None
+    if not calendar.is_workday(moment.date()):
+        raise UsageError(f"延期后的截止日 {moment:%Y-%m-%d} 不是工作日：请改为工作日（如 "
+                         f"{calendar.next_workday(moment.date()):%Y-%m-%d}），或用 +N 表示原截止后N个工作日")
     return clock.to_local(moment)
 
 
@@ -245,8 +259,8 @@ def _checked(p, timetable, row: dict[str, str | None], now: dt.datetime, past: b
     if periods and period not in periods or not periods and period:
         raise UsageError(f"阶段 {stage} 分期提交，请用 --period 指明期次（{'、'.join(periods)}）" if periods
                          else f"阶段 {stage} 没有期次，不用 --period")
-    deadline = _deadline_of(to)
     standard = timetable.cutoff(stage, period, None)
+    deadline = _deadline_of(to, standard)
     if standard is not None and deadline <= standard:
         raise UsageError(f"延期后的截止时间 {deadline:%Y-%m-%d %H:%M} 应晚于原截止时间 {standard:%Y-%m-%d %H:%M}")
     if deadline <= now and not past:

@@ -76,9 +76,10 @@ def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Actio
         raise TimetableError(f"动作种类 {action.action!r} 没有处理程序")
     with clock.carrying_out(as_of):
         outcome = handler(session, p, round_id, action)
-    if p.stage(action.stage).kind is StageKind.followup and outcome.drafts:
+    if (p.stage(action.stage).kind is StageKind.followup or action.unit is not None) and outcome.drafts:
         # Who owes a 整改报告 is who came last: its reminders and overdue notices say as much as the
-        # order itself, so none goes to a group its peers read (淮安's eight counties shared one).
+        # order itself, so none goes to a group its peers read (淮安's eight counties shared one). A
+        # unit's own deadline (延期) is its own too: a group of 21 read one unit's extended date.
         outcome = replace(outcome, drafts=[replace(d, private=True) for d in outcome.drafts])
     return outcome
 
@@ -221,7 +222,16 @@ def _overdue(session, p, round_id, action) -> Outcome:
     note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
                                                           if urged else "")
     own = naming_owed(p, action, owed)
-    if later := action.detail.get("escalates"):  # "如在2024年12月4日前仍未提交，将提请榆阳区人民政府督办"
+    later = action.detail.get("escalates")
+    if later and written_on(action) >= dt.date.fromisoformat(later["on"]):
+        # Written on or after its escalation's day (a run caught up, a unit's own deadline): those
+        # the office urges itself get the 督办 alone, and nobody is warned of a day gone by ("如在
+        # 2026年7月14日前仍未提交…" had gone out on 26 November, beside the 督办 itself).
+        direct = set(_urged(p, later["to"], units).get(p.sender(action.stage), []))
+        notified = [u for u in notified if u not in direct]
+        note += f"，其中 {len(direct)} 个已到督办之日，只发督办" if direct else ""
+        later = None
+    if later:  # "如在2024年12月4日前仍未提交，将提请榆阳区人民政府督办"
         on = dt.date.fromisoformat(later["on"])
         sender = p.sender(action.stage)
         for target, children in _urged(p, later["to"], notified).items():

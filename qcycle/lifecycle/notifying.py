@@ -97,8 +97,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
     heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
     if occasion:
         label = heading = f"{occasion}结果"
-    elif p.round.name.endswith(label[:2]):  # 焦作市…质量工作考核 + 考核结果 → …考核结果
-        label = label[2:] or label
+    else:  # 焦作市…质量工作考核 + 考核结果 → …考核结果; …任务落实与年度评估 + 年度评估结果 → …年度评估结果
+        label = label[_overlap(p.round.name, label):] or label
     order = p.assessment.grade_names if p.assessment else []
     # Every unit with tasks, not only those told here: the city-wide goals are all of theirs together.
     tasked = sorted({u for a in p.quotas.actions for u in a.per_unit} | set(units)) if p.quotas else units
@@ -169,3 +169,9 @@ def _grounds(p: Programme, who: Who | None, summons: bool, result: AssessmentRes
     if not grounds and who and (placed := placed_because(p, who, result)):
         return [placed]
     return grounds
+
+
+def _overlap(name: str, label: str) -> int:
+    """How many first characters of ``label`` the round's name already ends with (the longest run of
+    two or more): said once ("…与年度评估年度评估结果已确定" had doubled four)."""
+    return next((k for k in range(len(label) - 1, 1, -1) if name.endswith(label[:k])), 0)

@@ -147,26 +147,28 @@ def veto_reason(p: Programme, veto: str) -> str:
     return f"因{name}，实行一票否决"
 
 
-def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str, int]:
-    """Subject → how many subjects its caps were counted over: those graded in its ranking group (its
-    level under ``rank_within``, its category where the assessment is per category), vetoed ones
-    not counted."""
+def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str, tuple[int, int]]:
+    """Subject → (how many subjects its caps were counted over, how many share its rank): those
+    graded in its ranking group (its level under ``rank_within``, its category where the assessment
+    is per category), vetoed ones not counted."""
     def group(r: AssessmentResult) -> tuple[str, str | None]:
         apart = p.has_stage(r.stage) and bool(p.stage(r.stage).per_category)
         return p.rank_group(r.unit_code), p.item_category.get(r.unit_code.partition(":")[2]) if apart else None
 
     rows = list(rows)
     sizes: dict[tuple[str, str | None], int] = {}
+    ranks: dict[tuple[str, str | None, int], int] = {}
     for r in rows:
         if not r.veto:
             sizes[group(r)] = sizes.get(group(r), 0) + 1
-    return {r.unit_code: sizes.get(group(r), 0) for r in rows}
+            ranks[(*group(r), r.rank)] = ranks.get((*group(r), r.rank), 0) + 1
+    return {r.unit_code: (sizes.get(group(r), 0), ranks.get((*group(r), r.rank), 1)) for r in rows}
 
 
 def result_remarks(p: Programme, results: Iterable[AssessmentResult],
                    vacated: Collection[tuple[str, str | None]] = (),
                    adjusted: Mapping[str, tuple[dict[str, int], dict[str, int]]] | None = None,
-                   sizes: Mapping[str, int] | None = None) -> str | None:
+                   sizes: Mapping[str, tuple[int, int]] | None = None) -> str | None:
     """Why a result is not what its score reads as, for the result letter's 说明:
     - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决");
     - a capped grade was full (天水: 868.59 points, above the award's line, and 未获奖 because the
@@ -187,14 +189,16 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
         elif (full := _full_grade(p, r)) is not None:
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
             share = f"比例不超过{'' if full.max_count else among}参评对象的{full.share * 100:g}%" if full.share else ""
-            n = (sizes or {}).get(r.unit_code)
+            n, tied = (sizes or {}).get(r.unit_code, (None, 1))
             if full.share and n is not None and math.floor(full.share * n + 1e-9) == 0 and not full.max_count:
                 # First of 3 under 20 %: no place at all, not one taken by others.
                 share += f"（参评{n}个，按比例{full.name}名额不足1个）"
             limits = "、".join(x for x in (f"名额不超过{full.max_count}个" if full.max_count else "", share) if x)
             group = _capped_among(p, r)
             text = (f"{group + '的' if group else ''}{among if full.max_count else ''}{full.name}{limits}，"
-                    f"{'该项目' if item else '贵单位'}得分{'在' + among + '中' if among else ''}排名第{r.rank}")
+                    f"{'该项目' if item else '贵单位'}得分{'在' + among + '中' if among else ''}排名第{r.rank}"
+                    # First place tied two ways over one place: the whole tie goes down, and it says so.
+                    + (f"（{tied}个并列，超出名额的并列者整组评为下一等次）" if tied > 1 else ""))
             if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
                 text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
             said.append(text)
@@ -363,12 +367,16 @@ def quota_goals(p: Programme, achieved: Mapping[str, Mapping[str, int]], until_y
     reports them beside each unit's own tasks (舟山's 20/20/30/30 标杆企业, the 百强, were never
     reported against): "质量管理创优行动（质量管理标杆企业）：全市目标20家以上，各单位合计完成23家，
     已完成目标"; "…，尚差3家"; before the plan's last year held to its pace, as the tasks are.
-    ``achieved``: every unit's counts (:func:`quota_tasks`'s)."""
+    ``achieved``: every unit's counts (:func:`quota_tasks`'s). An action one unit holds alone is
+    that unit's own task, told to it as such: "全市目标3项以上，各单位合计完成2项，尚差1项" had told every
+    unit of the city that 住建局 was short."""
     if p.quotas is None:
         return []
     lines = []
     area, pace = quota_area(p), _pace(p, until_year)
     for a in p.quotas.actions:
+        if len(a.per_unit) < 2:
+            continue
         total = sum(achieved.get(u, {}).get(a.code, 0) for u in a.per_unit)
         due = quota_due(p.quotas, a.goal, until_year)
         state = ("尚无进度要求" if not due else ("已达到进度" if pace else "已完成目标") if total >= due - 1e-9

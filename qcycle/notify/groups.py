@@ -7,10 +7,11 @@ channel (:attr:`qcycle.schema.Programme.group_channels`) with the same subject a
 after their salutation ("成都市市场监督管理局：") become one :class:`Post` addressed to all of
 their units: the channel's ``salutation`` when it goes to every unit of the group, else their
 names in the file's order (several posts when the names would crowd out the text), and
-"贵单位" in its text reads "各单位". A publication and an invitation (a reminder or opening of a
-voluntary window or of an objection window: "如需申报，请在截止时间前提交") are addressed to the
-group as a whole, once: naming the enterprises that had not applied yet, in ten posts to a group
-of 300, told their peers who was not competing. Anything else (a letter naming the unit beyond its
+"贵单位" in its text reads "各单位". An invitation (a reminder or opening of a voluntary window or
+of an objection window: "如需申报，请在截止时间前提交"), and a text told to the whole group but those
+told the same action privately (the barred, by email), are addressed to the group as a whole, once:
+naming the enterprises that had not applied yet, in ten posts to a group of 300, told their peers
+who was not competing. Anything else (a letter naming the unit beyond its
 salutation, an ops digest, email) goes out as it is.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -82,15 +84,11 @@ INVITED = "各有关单位"
 
 
 def _invitation(programme: Programme, action: str) -> bool:
-    """Whether a row's action is for anyone who reads the group: a publication (发布: a call told in
-    13 posts had named every enterprise but the three barred, who were thereby named too), a
-    reminder or opening of a voluntary window or of an objection window (异议受理); a merged
-    reminder ("a+b") only if each part is."""
+    """Whether a row's action invites rather than requires: a reminder or opening of a voluntary
+    window or of an objection window (异议受理); a merged reminder ("a+b") only if each part does."""
     def invites(key: str) -> bool:
         stage, _, rest = key.partition("@")[0].partition(":")  # "objection:window_open@2026-06-15"
         kind = rest.partition(":")[0]
-        if kind == "publish":  # a publication is public: those barred from it are told apart, by email
-            return True
         if kind not in ("reminder", "window_open") or not programme.has_stage(stage):
             return False
         window = programme.stage(stage)
@@ -99,13 +97,19 @@ def _invitation(programme: Programme, action: str) -> bool:
     return all(invites(key) for key in action.split("+"))
 
 
-def _addressed(programme: Programme, channel: str, members: list[_Row]) -> list[tuple[str, list[_Row]]]:
-    """(salutation, rows) of each post for rows saying the same on ``channel``."""
+def _addressed(programme: Programme, channel: str, members: list[_Row],
+               apart: AbstractSet[str] = frozenset()) -> list[tuple[str, list[_Row]]]:
+    """(salutation, rows) of each post for rows saying the same on ``channel``; ``apart``: the group's
+    units told the same action on other channels only (its own news, by email)."""
     salutation = programme.channel(channel).salutation
     everyone = programme.channel_members[channel]
-    if salutation and {r.unit for r in members} == set(everyone):
+    told = {r.unit for r in members}
+    if salutation and told == set(everyone):
         return [(salutation, members)]
-    if _invitation(programme, members[0].action):
+    # Everyone but those told apart: naming the rest named them too (a call in 13 posts had named
+    # every enterprise but the three barred from applying).
+    left_out = set(everyone) - told
+    if _invitation(programme, members[0].action) or (left_out and left_out <= apart):
         return [(salutation or INVITED, members)]
     order = {code: i for i, code in enumerate(everyone)}
     posts: list[tuple[list[str], list[_Row]]] = []
@@ -135,13 +139,19 @@ def group_posts(programme: Programme, rows: Iterable[_Row]) -> list[Post]:
             if sep and head == f"{programme.unit(row.unit).name}：":
                 key = (row.channel, row.tag, row.subject, rest)
         groups.setdefault(key, []).append(row)
+    # Per action and channel, the units told: one told an action only off a group was told apart.
+    channels_of: dict[tuple[str, str], set[str]] = {}
+    for row in (r for members in groups.values() for r in members):
+        channels_of.setdefault((row.action, row.unit), set()).add(row.channel)
     posts = []
     for key, members in groups.items():
         first = members[0]
         if len(_by_unit(members)) == 1:
             posts.append(Post(tuple(members), (first.unit,), first.body))
             continue
-        for salutation, rows_ in _addressed(programme, first.channel, members):
+        apart = {u for u in programme.channel_members[first.channel]
+                 if (first.action, u) in channels_of and first.channel not in channels_of[first.action, u]}
+        for salutation, rows_ in _addressed(programme, first.channel, members, apart):
             units = tuple(_by_unit(rows_))
             # Addressed to several: "贵单位" (your unit) becomes "各单位" (each of you).
             body = f"{salutation}：\n{key[3].replace('贵单位', '各单位')}" if len(units) > 1 else rows_[0].body

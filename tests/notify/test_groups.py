@@ -172,9 +172,18 @@ def test_an_invitation_is_posted_once_to_the_group_naming_nobody(tmp_path, botse
     opened = [_Row(str(i), "group0", u.code, "【通知】", f"{u.name}：\n即日起受理申报，如需申报请按时提交。",
                    action="application:window_open@2023-04-03") for i, u in enumerate(p.units[1:-1])]
     assert len(group_posts(p, opened)) == 1
+    # A call to all but one unit, that one told by email alone (barred from applying): one post, naming
+    # nobody (names of all the others had named the one left out); told in the group too, it is named.
     called = [_Row(str(i), "group0", u.code, "【通知】", f"{u.name}：\n现发布申报通知。", action="call:publish@2023-04-03")
               for i, u in enumerate(p.units[1:-1])]
-    assert [post.body for post in group_posts(p, called)] == [f"{salutation or '各有关单位'}：\n现发布申报通知。"]
+    barred = _Row("x", "email", p.units[-1].code, "【通知】", f"{p.units[-1].name}：\n贵单位本届不符合申报条件。",
+                  action="call:publish@2023-04-03")
+    posts = group_posts(p, [*called, barred])
+    assert [post.body for post in posts if post.rows[0].channel == "group0"] == [f"{salutation or '各有关单位'}：\n现发布申报通知。"]
+    told = _Row("y", "group0", p.units[-1].code, "【通知】", f"{p.units[-1].name}：\n贵单位本届不符合申报条件。",
+                action="call:publish@2023-04-03")
+    assert all(not post.body.startswith(("各有关单位", str(salutation))) for post in group_posts(p, [*called, told])
+               if len(post.rows) > 1)
     owed = [_Row(str(i), "group0", u.code, "【通知】", f"{u.name}：\n正文") for i, u in enumerate(p.units[1:-1])]
     assert all(not post.body.startswith(("各有关单位", str(salutation))) for post in group_posts(p, owed))
 
