@@ -382,7 +382,7 @@ def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[
     elif (quota_parts := [(i, c) for i, c in enumerate(a.components) if c.source == "quotas"]) and p.quotas is not None:
         # 某市's 统计局 and 财政局, with no task, scored 0 of the 60 task points and were graded 差 (39.17 of
         # the 40 they could earn): an assessed unit without a task is refused, not scored as having failed it.
-        tasked = {u for action in p.quotas.actions for u in action.per_unit}
+        tasked = {u for action in p.quotas.actions for u, task in action.per_unit.items() if task}
         untasked = [u for u in p.units_matching(a.subjects) if u.code not in tasked] if not a.subjects.dynamic else []
         if untasked:
             i, c = quota_parts[0]
@@ -427,8 +427,17 @@ def _decided_before_graded(p: Programme) -> list[tuple[str, str]]:
     if a is None or a.subjects.dynamic or not p.assessment_stages:
         return []
     first = min(p.stage_place[code] for code in p.assessment_stages)
+    assessed = {u.code for u in p.units_matching(a.subjects)}
+
+    def decides_on_assessed(s: Stage) -> bool:  # the window its chain of decisions starts from is theirs
+        window = s
+        while window.kind is StageKind.decision and window.decides and p.has_stage(window.decides):
+            window = p.stage(window.decides)
+        return window.owed_by is not None and bool(_potential(p, window.owed_by) & assessed)
+
     before = [s for s in p.stages if s.kind is StageKind.decision and p.stage_place[s.code] < first
-              and s.code not in p.objection_decisions and s.code not in p.followup_decisions]
+              and s.code not in p.objection_decisions and s.code not in p.followup_decisions
+              and decides_on_assessed(s)]
     return [(f"stages[{p.stage_place[s.code]}]", (
         f"决定阶段“{s.name}”在考核之前，而考核对象按单位或级别选择（assessment.subjects）：未通过的对象照样评分、"
         f"占用等次名额，函件却只说未通过。请只考核通过的（assessment.subjects: {{approved_at: {s.code}}}），"

@@ -460,6 +460,20 @@ def test_a_run_caught_up_past_the_escalation_sends_the_escalation_alone(tmp_path
     assert told == ["【整改通知】", "【督办】"], told
 
 
+def test_a_summons_by_one_of_several_ways_names_the_ways_the_unit_met(tmp_path, home):
+    """A 约谈 of "不合格 or the last place" told the fourth of five, 不合格, "被评为不合格，排名后1名（第4名）":
+    each unit is told the ways it met, not every alternative of the selection."""
+    either = ("      - {code: either, name: 约谈, kind: notification, template: summons, on: 2016-04-05,\n"
+              "         notify: {any_of: [{grades: [不合格]}, {rank: {bottom: 1}}]}}\n")
+    r = Round(write(tmp_path, "county.yaml", ASSESSMENT.replace("      - code: report\n", either + "      - code: report\n", 1)))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-06")
+    letters = r.letters("either")
+    assert sorted(letters) == ["c4", "c5"]
+    assert "贵单位在2015年度县级质量工作考核中被评为不合格。" in letters["c4"], letters["c4"]
+    assert "中被评为不合格，排名后1名（第5名）。" in letters["c5"], letters["c5"]
+
+
 def test_a_decision_before_an_assessment_of_every_county_is_refused(tmp_path):
     """某省's 市级推荐 for 优秀, written as a decision on the counties' 自评: 65 counties refused by their city
     were graded all the same (14 of them A, taking the places) and told only "未获…推荐"."""
@@ -472,6 +486,10 @@ def test_a_decision_before_an_assessment_of_every_county_is_refused(tmp_path):
         write(tmp_path, "recommend.yaml", text)
     only_passed = text.replace("      subjects: {levels: [county]}\n", "      subjects: {approved_at: recommend}\n", 1)
     assert write(tmp_path, "passed.yaml", only_passed).programme.assessment.subjects.approved_at == "recommend"
+    # A decision on something of units not assessed (the city's own 实施方案) is not theirs to refuse.
+    city_plan = text.replace("owed_by: {levels: [county]},\n         opens: 2016-01-04", "owed_by: {levels: [city]},\n         opens: 2016-01-04", 1)
+    assert city_plan != text
+    assert write(tmp_path, "city.yaml", city_plan).programme.stage("recommend").decides == "self"
 
 
 def test_a_result_letter_to_units_none_of_which_is_assessed_is_refused(tmp_path):
@@ -491,7 +509,11 @@ def test_what_a_rejection_brings_is_told_with_it(tmp_path, home):
     the language had no way to say it. ``on_rejection`` is told beside the verdict, where it is."""
     told = ("      - {code: review_result, name: 整改情况审核结果, kind: notification, template: step_result,\n"
             "         after: {stage: report_review, event: on, workdays: 1}, notify: {rejected_at: report_review}}\n")
-    text = ASSESSMENT.replace("      - {code: summons,", told + "      - {code: summons,", 1).replace(
+    # A later step (a 年度审定 of the results) does not make the review's letter say "不再参加后续环节": a
+    # rejected report leaves the unit in the round.
+    later = ("      - {code: final, name: 年度审定, kind: decision, decides: scoring,\n"
+             "         after: {stage: report_review, event: on, workdays: 5}}\n")
+    text = ASSESSMENT.replace("      - {code: summons,", told + later + "      - {code: summons,", 1).replace(
         "kind: decision, decides: report,", "kind: decision, decides: report, tell_reason: true, on_rejection: 予以通报批评,", 1)
     r = Round(write(tmp_path, "county.yaml", text))
     r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})

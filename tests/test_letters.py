@@ -445,6 +445,9 @@ def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
     tie = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=1)
     assert result_remarks(shares, [tie], sizes={"410802": (5, 2)}) == (
         "A比例不超过参评对象的30%，贵单位得分排名第1（2个并列，超出名额的并列者整组评为下一等次）。")
+    # Tied sixth under 3 places: the tie did not put it below the line, and nothing is said of it.
+    sixth = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=6)
+    assert result_remarks(shares, [sixth], sizes={"410802": (10, 2)}) == "A比例不超过参评对象的30%，贵单位得分排名第6。"
     twice = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="C", rank=7)
     assert result_remarks(shares, [twice]) == "B名额不超过3个、比例不超过参评对象的50%，贵单位得分排名第7。"
     below = AssessmentResult(stage="assessment", unit_code="410802", total=85, grade="B", rank=5)
@@ -1155,6 +1158,8 @@ def test_a_rectification_deadline_moved_off_a_rest_day_says_so(tmp_path_factory,
 
 @pytest.mark.parametrize(("family", "grade", "reads"), [
     ("福州市政府质量奖", "福州市政府质量奖", "已获福州市政府质量奖"),
+    ("广州市市长质量奖", "市长质量奖", "已获广州市市长质量奖"),
+    ("广州市市长质量奖", "提名奖", "已获广州市市长质量奖提名奖"),
     # A family named after its contest: "2024年已获东湖区质量标杆企业评选" (an officer's finding).
     ("东湖区质量标杆企业评选", "质量标杆企业", "已在东湖区质量标杆企业评选中获评质量标杆企业"),
     ("东湖区质量标杆企业评选", "获奖", "已在东湖区质量标杆企业评选中获奖"),

@@ -93,6 +93,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
                     rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
                     itemised.update([unit] if name else [])
     missing = missing_in(session, p, round_id, stage.notify, action.category)
+    # The selections by place or grade each unit met: a summons says those, not every alternative
+    # ("被评为不合格，排名后1名（第4名）" had been told to the fourth of five).
+    met = [(w, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, action.category)})
+           for w in ([stage.notify, *stage.notify.any_of] if stage.notify else []) if w.grades or w.rank is not None]
     label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
     heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
     if occasion:
@@ -117,8 +121,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
                   for code, late in missing if u in late for n in (late[u] or [""])
                   if not (n and any(line.startswith(f"{n}：") for line in lines))] if template == "result.j2" else []
         lines += missed
-        grounds = _grounds(p, stage.notify, template == "summons.j2", mine[0] if mine else None,
-                           (grounds_of if template == "summons.j2" else rejected).get(u, []),
+        grounds = _grounds(p, stage.notify, [w for w, chose in met if u in chose], template == "summons.j2",
+                           mine[0] if mine else None, (grounds_of if template == "summons.j2" else rejected).get(u, []),
                            [f"未按期报送“{p.stage(code).name}”" for code, late in missing if u in late])
         if not (lines or grounds or praise):
             continue
@@ -158,15 +162,16 @@ def notify_action(session, p, round_id, action) -> Outcome:
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 
-def _grounds(p: Programme, who: Who | None, summons: bool, result: AssessmentResult | None,
+def _grounds(p: Programme, who: Who | None, ways: list[Who], summons: bool, result: AssessmentResult | None,
              refused: list[str], missed: list[str]) -> list[str]:
     """What the unit did not pass or did not hand in, the grounds of a summons (约谈); where the
-    selection chooses by place or grade, that too ("排名县（市、区）后2名（第7名）；未通过整改报告审核"), or
-    that alone where an alternative by place chose it (a 约谈 of the last places had read "—")."""
+    selection chooses by place or grade (``ways``: those the unit met), that too ("排名县（市、区）后2名
+    （第7名）；未通过整改报告审核"), or that alone where an alternative by place chose it (a 约谈 of the last
+    places had read "—")."""
     grounds = refused + missed
     if who and (who.grades or who.rank) and summons:
-        return [placed_because(p, Who(grades=who.grades, rank=who.rank), result), *grounds]
-    if not grounds and who and (placed := placed_because(p, who, result)):
+        return [placed_because(p, [Who(grades=who.grades, rank=who.rank)], result), *grounds]
+    if not grounds and (placed := placed_because(p, ways, result)):
         return [placed]
     return grounds
 

@@ -82,9 +82,11 @@ def reviewer_step(name: str) -> str:
 
 def final_step(p: Programme, code: str) -> bool:
     """Whether no decision or assessment follows the decision ``code`` (a 市政府审定 before the award):
-    a unit it rejects has no later steps to leave ("不再参加后续环节" would promise some)."""
-    return not any(s.kind in (StageKind.decision, StageKind.assessment) and s.code not in p.objection_decisions
-                   for s in p.stages[p.stage_place[code] + 1:])
+    a unit it rejects has no later steps to leave ("不再参加后续环节" would promise some). A review of a
+    整改报告 decides the report and leaves the unit in the round: it has none to leave either."""
+    return code in p.followup_decisions or not any(
+        s.kind in (StageKind.decision, StageKind.assessment) and s.code not in p.objection_decisions
+        for s in p.stages[p.stage_place[code] + 1:])
 
 
 def steps_told_alone(p: Programme) -> set[str]:

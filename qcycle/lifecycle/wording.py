@@ -12,7 +12,7 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, SubmissionKind, Who, grade_label
 from qcycle.schema.units import LEVEL_NAMES
-from qcycle.scoring import pace, quota_due
+from qcycle.scoring import caps, pace, quota_due
 
 __all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "graded_together", "name_beside", "occasion_of",
            "places_counted_as", "quota_area", "quota_goals", "quota_tasks", "ranked_among", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
@@ -105,11 +105,12 @@ def reason_of(p: Programme, who: Who) -> str:
     return "，".join(x for x in parts if x) or "经研究确定"
 
 
-def placed_because(p: Programme, who: Who, r: AssessmentResult | None) -> str:
+def placed_because(p: Programme, ways: Iterable[Who], r: AssessmentResult | None) -> str:
     """Why a unit chosen by its grade or place is chosen, with its own place: "排名县（市、区）后2名
-    （第7名）", "排名后2名（因发生重大质量安全事故，实行一票否决）", "被评为不合格"; "" where the
-    selection chooses by neither (a 约谈 of those ranked last had read "贵单位在…中—。")."""
-    by_place = [w for w in (who, *who.any_of) if w.grades or w.rank is not None]
+    （第7名）", "排名后2名（因发生重大质量安全事故，实行一票否决）", "被评为不合格"; "" where none of the
+    ``ways`` (the selections by place or grade the unit met) chooses so (a 约谈 of those ranked last had
+    read "贵单位在…中—。")."""
+    by_place = [w for w in ways if w.grades or w.rank is not None]
     if not by_place:
         return ""
     reason = "，".join(reason_of(p, Who(grades=w.grades, rank=w.rank)) for w in by_place)
@@ -138,7 +139,7 @@ def result_kind(p: Programme) -> str:
     confirmed = any(s.submission == SubmissionKind.evaluation_request for s in p.stages)
     return (f"{name[-2:]}结果" if name.endswith(("评审", "评选")) else "评审结果" if name.endswith("奖")
             else "评价确认结果" if p.categories and confirmed and not by_unit
-            else "评选结果" if "评选" in name or "奖" in name else "考核结果")
+            else "评选结果" if "评选" in name else "考核结果")
 
 
 def veto_reason(p: Programme, veto: str) -> str:
@@ -198,7 +199,7 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             text = (f"{group + '的' if group else ''}{among if full.max_count else ''}{full.name}{limits}，"
                     f"{'该项目' if item else '贵单位'}得分{'在' + among + '中' if among else ''}排名第{r.rank}"
                     # First place tied two ways over one place: the whole tie goes down, and it says so.
-                    + (f"（{tied}个并列，超出名额的并列者整组评为下一等次）" if tied > 1 else ""))
+                    + (f"（{tied}个并列，超出名额的并列者整组评为下一等次）" if _tie_over(p, full, r, n, tied) else ""))
             if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
                 text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
             said.append(text)
@@ -213,6 +214,15 @@ def occasion_of(p: Programme, assessed: str | None) -> str | None:
     """The one assessment of several a letter is about (each year of a plan), by its stage's name
     ("2025年度创建工作考核"); None for a round assessed once (its name says it)."""
     return p.stage(assessed).name if assessed and p.has_stage(assessed) and len(p.assessment_stages) > 1 else None
+
+
+def _tie_over(p: Programme, full: Grade, r: AssessmentResult, n: int | None, tied: int) -> bool:
+    """Whether a tie straddles the grade's last place (two tied first over one place), not merely
+    stands below it (tied sixth under 3 places)."""
+    if tied < 2 or n is None or p.assessment is None:
+        return False
+    places = caps(p.assessment, n).get(full.name)
+    return places is not None and r.rank <= places < r.rank + tied - 1
 
 
 def _capped_among(p: Programme, r: AssessmentResult) -> str:

@@ -106,10 +106,12 @@ def _addressed(programme: Programme, channel: str, members: list[_Row],
     told = {r.unit for r in members}
     if salutation and told == set(everyone):
         return [(salutation, members)]
-    # Everyone but those told apart: naming the rest named them too (a call in 13 posts had named
-    # every enterprise but the three barred from applying).
+    # A call or an opening to everyone but those told apart (barred, by email): naming the rest named
+    # them too (a call in 13 posts had named every enterprise but the three barred from applying). Not
+    # a 公示's or a result's letter: there the private ones were told something else (left off a list).
     left_out = set(everyone) - told
-    if _invitation(programme, members[0].action) or (left_out and left_out <= apart):
+    announced = members[0].action.partition("@")[0].rsplit(":", 1)[-1] in ("publish", "window_open")
+    if _invitation(programme, members[0].action) or (announced and left_out and left_out <= apart):
         return [(salutation or INVITED, members)]
     order = {code: i for i, code in enumerate(everyone)}
     posts: list[tuple[list[str], list[_Row]]] = []
@@ -139,7 +141,9 @@ def group_posts(programme: Programme, rows: Iterable[_Row]) -> list[Post]:
             if sep and head == f"{programme.unit(row.unit).name}：":
                 key = (row.channel, row.tag, row.subject, rest)
         groups.setdefault(key, []).append(row)
-    # Per action and channel, the units told: one told an action only off a group was told apart.
+    # Per action and channel, the units told: one told an action only off a group was told apart. Read
+    # from this pass's rows only: a unit whose private row went in another pass leaves the post naming
+    # the rest, as before (a pass takes a whole action's rows unless it has thousands).
     channels_of: dict[tuple[str, str], set[str]] = {}
     for row in (r for members in groups.values() for r in members):
         channels_of.setdefault((row.action, row.unit), set()).add(row.channel)

@@ -184,6 +184,13 @@ def test_an_invitation_is_posted_once_to_the_group_naming_nobody(tmp_path, botse
                 action="call:publish@2023-04-03")
     assert all(not post.body.startswith(("各有关单位", str(salutation))) for post in group_posts(p, [*called, told])
                if len(post.rows) > 1)
+    # A 公示's letter to those on its list, the others told by email they are left off: the listed are named.
+    listed = [_Row(str(i), "group0", u.code, "【公示】", f"{u.name}：\n贵单位已列入名单。", action="notice:notice_open@2023-05-04")
+              for i, u in enumerate(p.units[1:-1])]
+    left = _Row("z", "email", p.units[-1].code, "【公示】", f"{p.units[-1].name}：\n贵单位未列入名单。",
+                action="notice:notice_open@2023-05-04")
+    assert all(not post.body.startswith(("各有关单位", str(salutation))) for post in group_posts(p, [*listed, left])
+               if post.rows[0].channel == "group0")
     owed = [_Row(str(i), "group0", u.code, "【通知】", f"{u.name}：\n正文") for i, u in enumerate(p.units[1:-1])]
     assert all(not post.body.startswith(("各有关单位", str(salutation))) for post in group_posts(p, owed))
 
