@@ -1537,3 +1537,28 @@ def test_a_list_of_several_items_names_each_beside_its_unit_in_the_programmes_or
     assert set(awards) == {"温州市市长质量奖", "温州市质量管理创新奖"}, roster
     assert awards == sorted(awards, key=["温州市市长质量奖", "温州市质量管理创新奖"].index), roster  # the file's order
     assert f"公示名单（共{len(roster)}家）" in notices[0], notices[0]
+
+
+def test_a_rectification_of_a_project_names_the_project(tmp_path, home):
+    """某市's pilot with two projects read "贵单位在…中被评为不合格": which of the two fell short went unsaid."""
+    from tests.homes import play_programme
+    from tests.test_validate import shipped_variant
+
+    report = ("  - code: rectify\n    name: 整改报告\n    kind: followup\n    submission: rectification_report\n"
+              "    owed_by: {grades: [不合格], assessed_at: assessment}\n"
+              "    opens_after: {stage: results, event: on, days: 0}\n"
+              "    deadline: {after: {stage: results, event: on, months: 1}}\n"
+              "    per_category:  # each category's results come on its own day\n"
+              "      cxyl: {deadline: {after: {stage: results, event: on, months: 1}}}\n")
+    path = shipped_variant(tmp_path, "sc-jbgs-2023", "    per_category:\n      cxyl: {on: 2025-01-24}\n",
+                           "    per_category:\n      cxyl: {on: 2025-01-24}\n" + report)
+    p, _, round_id = play_programme(path, seed=5)
+    with db.session_scope() as session:
+        orders = {m.unit_code: m.body for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == round_id, OutboxMessage.channel == "email")).all() if m.subject.startswith("【整改通知】")}
+        failed = {r.unit_code for r in crud.list_results(session=session, round_id=round_id) if r.grade == "不合格"}
+    assert orders and {s.partition(":")[0] for s in failed} >= set(orders), (orders.keys(), failed)
+    for subject in failed:
+        unit, name = subject.partition(":")[0], p.item_names[subject.partition(":")[2]]
+        if unit in orders:
+            assert f"中申报的“{name}”被评为不合格。" in orders[unit], orders[unit]

@@ -47,6 +47,7 @@ from qcycle.lifecycle.who import (
     outstanding,
     owed_items,
     owers,
+    p_item_name,
     pending_decisions,
     resolve,
     results_of,
@@ -58,6 +59,7 @@ from qcycle.lifecycle.wording import (
     reason_of,
     with_own_place,
 )
+from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
@@ -359,9 +361,17 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     left = firm_workdays_left(action, written_on(action)) if action.deadline is not None else None
     report_to = p.unit(stage.report_to).name if stage.report_to else None
     reason, ranked = reason_of(p, stage.owed_by), stage.owed_by.rank is not None
+    results = results_of(session, round_id, stage.owed_by.assessed_at)
     own = {r.unit_code: {"reason": with_own_place(p, reason, r)}
-           for r in results_of(session, round_id, stage.owed_by.assessed_at)
-           if r.unit_code in units and (r.veto or (ranked and r.rank))}
+           for r in results if r.unit_code in units and (r.veto or (ranked and r.rank))}
+    # A unit graded on its projects is told which project fell short: 某市's pilot read "被评为不合格" of
+    # one of its two, not which.
+    failed: dict[str, list[str]] = defaultdict(list)
+    for r in results:
+        unit, _, item = r.unit_code.partition(":")
+        if item and unit in units and r.grade in stage.owed_by.grades and (name := p_item_name(p, r.unit_code)):
+            failed[unit].append(quoted(name))
+    own |= {u: {"reason": f"申报的{'、'.join(names)}{reason}"} for u, names in failed.items()}
     assessed = stage.owed_by.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)  # of several
     return Outcome(action, draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
                                          occasion=occasion_of(p, assessed) if stage.owed_by.grades or ranked else None,
