@@ -377,13 +377,15 @@ def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[
         if ind.reported_by is not None and not p.has_unit(ind.reported_by):
             out.append((f"assessment.indicators[{i}].reported_by",
                         f"报送单位 {ind.reported_by!r} 不在 units 中（应为报送该指标数据的单位代码）"))
+    # Those a selection by unit or level grades (none known from the file where it is by what happens).
+    assessed = [] if a.subjects.dynamic else p.units_matching(a.subjects)
     if any(c.source == "quotas" for c in a.components) and p.quotas is None:
         out.append(("quotas", "有按任务数计分的部分，但未定义 quotas"))
     elif (quota_parts := [(i, c) for i, c in enumerate(a.components) if c.source == "quotas"]) and p.quotas is not None:
         # 某市's 统计局 and 财政局, with no task, scored 0 of the 60 task points and were graded 差 (39.17 of
         # the 40 they could earn): an assessed unit without a task is refused, not scored as having failed it.
         tasked = {u for action in p.quotas.actions for u, task in action.per_unit.items() if task}
-        untasked = [u for u in p.units_matching(a.subjects) if u.code not in tasked] if not a.subjects.dynamic else []
+        untasked = [u for u in assessed if u.code not in tasked]
         if untasked:
             i, c = quota_parts[0]
             names = "、".join(u.name for u in untasked[:5]) + (f"等{len(untasked)}个单位" if len(untasked) > 5 else "")
@@ -393,18 +395,17 @@ def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[
     dup = _duplicates([c.code for c in a.components])
     for code in dup:
         out.append(("assessment.components", f"考核部分代码 {code!r} 重复"))
-    out += _decided_before_graded(p) + _results_to_none_assessed(p)
+    codes = {u.code for u in assessed}
+    out += _decided_before_graded(p, codes) + _results_to_none_assessed(p, codes)
     return out
 
 
-def _results_to_none_assessed(p: Programme) -> list[tuple[str, str]]:
+def _results_to_none_assessed(p: Programme, assessed: set[str]) -> list[tuple[str, str]]:
     """A result letter to units none of which is assessed or owes anything: it tells each unit its own
     results, so nothing goes out (某省's "向各设区市通报所辖县考核结果" passed validate, was in the plan,
     and sent 0 letters)."""
-    a = p.assessment
-    if a is None or a.subjects.dynamic:
+    if not assessed:
         return []
-    assessed = {u.code for u in p.units_matching(a.subjects)}
     owing = {u for s in p.stages if s.owed_by is not None for u in _potential(p, s.owed_by)}
     out = []
     for i, s in enumerate(p.stages):
@@ -419,21 +420,17 @@ def _results_to_none_assessed(p: Programme) -> list[tuple[str, str]]:
     return out
 
 
-def _decided_before_graded(p: Programme) -> list[tuple[str, str]]:
+def _decided_before_graded(p: Programme, assessed: set[str]) -> list[tuple[str, str]]:
     """A decision before the assessment whose refused units the assessment grades all the same: 某省's
     市级推荐 (for 优秀) refused 65 counties, who were graded (14 of them A, taking the places) and told only
     "未获推荐". Subjects chosen by level are graded whatever a decision said; the letters do not say it."""
-    a = p.assessment
-    if a is None or a.subjects.dynamic or not p.assessment_stages:
+    if not assessed or not p.assessment_stages:
         return []
     first = min(p.stage_place[code] for code in p.assessment_stages)
-    assessed = {u.code for u in p.units_matching(a.subjects)}
 
     def decides_on_assessed(s: Stage) -> bool:  # the window its chain of decisions starts from is theirs
-        window = s
-        while window.kind is StageKind.decision and window.decides and p.has_stage(window.decides):
-            window = p.stage(window.decides)
-        return window.owed_by is not None and bool(_potential(p, window.owed_by) & assessed)
+        window = p.reviewed_window(s.code)
+        return window is not None and window.owed_by is not None and bool(_potential(p, window.owed_by) & assessed)
 
     before = [s for s in p.stages if s.kind is StageKind.decision and p.stage_place[s.code] < first
               and s.code not in p.objection_decisions and s.code not in p.followup_decisions

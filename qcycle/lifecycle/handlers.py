@@ -216,23 +216,19 @@ def _days_overdue(action: Action) -> int:
 def _overdue(session, p, round_id, action) -> Outcome:
     owed = owed_items(session, p, round_id, action, less_refused=True)
     units = outstanding(session, p, round_id, action, less_refused=True, owed=owed)
-    urged: list[str] = []
-    if "escalate_to" in action.detail:  # the escalation falls on this day too (the timetable says)
-        urged = _urged(p, action.detail["escalate_to"], units).get(p.sender(action.stage), [])
+    later = action.detail.get("escalates")
+    # The escalation falls on this day too (the timetable says), or it is written on or after its
+    # day (a run caught up, a unit's own deadline): those the office urges itself get the 督办 alone,
+    # nobody warned of a day gone by ("如在2026年7月14日前仍未提交…" had gone out on 26 November).
+    past = later is not None and written_on(action) >= dt.date.fromisoformat(later["on"])
+    target = action.detail.get("escalate_to") or (later["to"] if past else None)
+    urged = _urged(p, target, units).get(p.sender(action.stage), []) if target else []
     urging = set(urged)
     notified = [u for u in units if u not in urging]
     note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
                                                           if urged else "")
     own = naming_owed(p, action, owed)
-    later = action.detail.get("escalates")
-    if later and written_on(action) >= dt.date.fromisoformat(later["on"]):
-        # Written on or after its escalation's day (a run caught up, a unit's own deadline): those
-        # the office urges itself get the 督办 alone, and nobody is warned of a day gone by ("如在
-        # 2026年7月14日前仍未提交…" had gone out on 26 November, beside the 督办 itself).
-        direct = set(_urged(p, later["to"], units).get(p.sender(action.stage), []))
-        notified = [u for u in notified if u not in direct]
-        note += f"，其中 {len(direct)} 个已到督办之日，只发督办" if direct else ""
-        later = None
+    later = None if past else later
     if later:  # "如在2024年12月4日前仍未提交，将提请榆阳区人民政府督办"
         on = dt.date.fromisoformat(later["on"])
         sender = p.sender(action.stage)

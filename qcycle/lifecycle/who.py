@@ -268,9 +268,8 @@ def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, categ
         if who.rank:
             # An assessment per category ranks each on its own: its top 20 are each category's, not the
             # firsts of both, then the seconds (温州-like awards took 10 and 10 for "前20名").
-            apart = bool(rows) and p.has_stage(rows[0].stage) and bool(p.stage(rows[0].stage).per_category)
-            group = (lambda s: (p.rank_group(s), p.item_category.get(s.partition(":")[2]))) if apart else p.rank_group
-            sources.append(picked_by_rank(rows, who.rank, group) - gone(None))
+            stage = rows[0].stage if rows else ""
+            sources.append(picked_by_rank(rows, who.rank, lambda s: p.rank_key(s, stage)) - gone(None))
     if who.any_of:
         sources.append({x for alt in who.any_of for x in select_subjects(session, p, round_id, alt, category)})
     if not sources:

@@ -153,8 +153,7 @@ def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str,
     graded in its ranking group (its level under ``rank_within``, its category where the assessment
     is per category), vetoed ones not counted."""
     def group(r: AssessmentResult) -> tuple[str, str | None]:
-        apart = p.has_stage(r.stage) and bool(p.stage(r.stage).per_category)
-        return p.rank_group(r.unit_code), p.item_category.get(r.unit_code.partition(":")[2]) if apart else None
+        return p.rank_key(r.unit_code, r.stage)
 
     rows = list(rows)
     sizes: dict[tuple[str, str | None], int] = {}
@@ -230,9 +229,8 @@ def _capped_among(p: Programme, r: AssessmentResult) -> str:
     category's (温州's two awards: "温州市市长质量奖的获奖名额不超过5个", the award its one item; a
     category of projects by its name: "工业标准化类项目的优秀比例…", not a project's, which had read as
     if the project had a cap of its own); "" where the whole round is counted."""
-    item = r.unit_code.partition(":")[2]
-    code = p.item_category.get(item)
-    if code is None or not p.has_stage(r.stage) or not p.stage(r.stage).per_category:
+    _, code = p.rank_key(r.unit_code, r.stage)
+    if code is None:
         return ""
     category = p.category(code)
     if len(category.items) == 1 and (name := p_item_name(p, r.unit_code) or "").endswith("奖"):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qcycle.schema import Programme
+from qcycle.timetable.actions import name_of
 
 __all__ = ["Post", "group_posts", "joined_names"]
 
@@ -83,12 +84,17 @@ MAX_NAMES_CHARS = 200
 INVITED = "各有关单位"
 
 
+def _stage_and_kind(key: str) -> tuple[str, str]:
+    """("objection", "window_open") of an action key "objection:window_open@2026-06-15"."""
+    stage, _, rest = name_of(key).partition(":")
+    return stage, rest.partition(":")[0]
+
+
 def _invitation(programme: Programme, action: str) -> bool:
     """Whether a row's action invites rather than requires: a reminder or opening of a voluntary
     window or of an objection window (异议受理); a merged reminder ("a+b") only if each part does."""
     def invites(key: str) -> bool:
-        stage, _, rest = key.partition("@")[0].partition(":")  # "objection:window_open@2026-06-15"
-        kind = rest.partition(":")[0]
+        stage, kind = _stage_and_kind(key)
         if kind not in ("reminder", "window_open") or not programme.has_stage(stage):
             return False
         window = programme.stage(stage)
@@ -110,7 +116,7 @@ def _addressed(programme: Programme, channel: str, members: list[_Row],
     # them too (a call in 13 posts had named every enterprise but the three barred from applying). Not
     # a 公示's or a result's letter: there the private ones were told something else (left off a list).
     left_out = set(everyone) - told
-    announced = members[0].action.partition("@")[0].rsplit(":", 1)[-1] in ("publish", "window_open")
+    announced = _stage_and_kind(members[0].action)[1] in ("publish", "window_open")
     if _invitation(programme, members[0].action) or (announced and left_out and left_out <= apart):
         return [(salutation or INVITED, members)]
     order = {code: i for i, code in enumerate(everyone)}

@@ -222,6 +222,12 @@ class Programme(_Model):
             return ""
         return self.unit(unit).level
 
+    def rank_key(self, subject: str, stage: str) -> tuple[str, str | None]:
+        """The group a subject's rank and its grades' places are counted in at the assessment
+        ``stage``: its :meth:`rank_group`, and its category where the stage assesses per category."""
+        per_category = self.has_stage(stage) and bool(self.stage(stage).per_category)
+        return self.rank_group(subject), self.item_category.get(subject.partition(":")[2]) if per_category else None
+
     def sender(self, stage: str) -> str:
         """The unit that signs a stage's letters: its ``sender``, else the round's issuer."""
         return self.stage(stage).sender or self.round.issuer
