@@ -171,7 +171,9 @@ def _move(m: re.Match[str], line: str, shift: int, cal: WorkCalendar, notes: lis
     key = re.search(r"(\w+):\s*\{?\s*$", before)
     if _EVENT_KEYS.search(before) and not cal.is_workday(day):
         moved = cal.next_workday(day)
-        if moved.year != day.year:  # a year-end event (通报 on 31 December) stays in its year
+        # "by" is "不晚于": the working day before (a call due by 3月1日 had gone out on 3月2日); a
+        # year-end event (通报 on 31 December) stays in its year.
+        if key and key.group(1) == "by" or moved.year != day.year:
             moved = cal.previous_workday(day)
         notes.append(f"{key.group(1) if key else '日期'} {old} → {day} 不是工作日，已改为 {moved}（请核对）")
         day = moved

@@ -5,8 +5,10 @@ Where a year's answer comes from, first match wins:
 1. ``operator``: an operator file ``<calendar_dir>/YYYY.yaml`` (the State Council notice for
    the year, typed in by staff). It replaces the package data for that year entirely.
 2. ``official``: the ``chinese_calendar`` package (its data, not a copy of it).
-3. ``fallback``: a declared rule, "weekends only" (Mon–Fri work, Sat/Sun off), with a Chinese
-   warning collected on the calendar (:attr:`WorkCalendar.warnings`) and logged once per year.
+3. ``fallback``: a declared rule, the statutory holidays of :mod:`qcycle.holidays` (元旦, 春节,
+   清明, 劳动节, 端午, 中秋, 国庆 and their 补休, no 调休) and weekends, with a Chinese warning
+   collected on the calendar (:attr:`WorkCalendar.warnings`) and logged once per year. A year
+   before the amended rule (before the package's data) is read as weekends only.
 
 Every year is expanded once into a per-day table and a sorted list of working days, so counting
 and stepping over working days is a bisection, not a day-by-day walk.
@@ -29,7 +31,7 @@ from chinese_calendar import constants as cc_constants
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from qcycle import yamlfile
+from qcycle import holidays, yamlfile
 from qcycle.errors import CalendarError, ConfigError, Problem
 from qcycle.settings import get_settings
 from qcycle.yamlfile import Document, Loc, path_str
@@ -317,7 +319,7 @@ class WorkCalendar:
         if operator is not None:
             return day in operator.holidays
         if self._year(day.year).source == "fallback":
-            return False
+            return day in holidays.statutory_holidays(day.year)
         return chinese_calendar.get_holiday_detail(day)[1] is not None
 
     def next_workday(self, day: dt.date, *, include_self: bool = True) -> dt.date:
@@ -403,7 +405,8 @@ class WorkCalendar:
                 source = "official"
             except NotImplementedError:
                 source = "fallback"
-                flags = [d.weekday() < 5 for d in days]
+                off = holidays.statutory_holidays(year)
+                flags = [d.weekday() < 5 and d not in off for d in days]
                 self._warn(year)
         return _Year(
             source=source,
@@ -415,7 +418,7 @@ class WorkCalendar:
     def _warn(self, year: int) -> None:
         message = (
             f"{year}年的官方节假日安排未收录（chinese-calendar {_CC_VERSION} 仅含"
-            f"{_CC_FIRST_YEAR}–{_CC_LAST_YEAR}年），已按备用规则“仅周末休息”计算；"
+            f"{_CC_FIRST_YEAR}–{_CC_LAST_YEAR}年），已按备用规则“{_rule(year)}”计算；"
             f"请在 {self._dir / f'{year}.yaml'} 提供当年安排。"
         )
         if message not in self._warnings:
@@ -426,6 +429,10 @@ class WorkCalendar:
 
 
 _LOGGED: set[str] = set()
+
+
+def _rule(year: int) -> str:
+    return holidays.RULE if year >= holidays.FIRST_YEAR_OF_THE_RULE else "仅周末休息"
 
 
 def _check_date(day: object) -> None:

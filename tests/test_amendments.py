@@ -368,6 +368,7 @@ def test_a_unit_extension_moves_that_units_reminders_lateness_and_overdue_notice
                                 terminal_width=200)
     assert granted.exit_code == 0, granted.output
     assert "截止时间 2023-04-28 17:30" in granted.output and "2023-04-23 09:00 提醒" in granted.output
+    assert "【同意延期】通知1份已排入发件箱" in granted.output, granted.output
     listed = runner.invoke(app, ["extend", str(SICHUAN), "--list"], terminal_width=200)
     assert "自贡" not in listed.output and "（510400）截止 2023-04-28 17:30" in listed.output and "cli:张三" in listed.output
 
@@ -389,6 +390,13 @@ def test_a_unit_extension_moves_that_units_reminders_lateness_and_overdue_notice
     run(dt.date(2023, 4, 20))  # the stage's deadline day: everyone still owing is reminded, but 510400
     today = {m.unit_code for m in _messages(round_id, "application:reminder:T-0@2023-04-20")}
     assert today == cities - {"510400"}
+    # The unit hears that its request was granted, once, by email, dated the day it was granted
+    # (it had learned its new date only from its first reminder).
+    [told] = _messages(round_id, "extend:")
+    assert (told.unit_code, told.channel) == ("510400", "email")
+    assert told.subject.startswith("【同意延期】") and "截止时间延长至2023年4月28日" in told.subject, told.subject
+    assert "同意延期，贵单位揭榜书的截止时间由2023年4月20日延长至2023年4月28日（星期五）17:30。" in told.body, told.body
+    assert told.body.rstrip().endswith("2023年4月19日"), told.body
     run(dt.date(2023, 4, 21))
     overdue = {m.unit_code for m in _messages(round_id, "application:overdue@2023-04-20")}
     assert overdue == cities - {"510400"}
@@ -401,6 +409,7 @@ def test_a_unit_extension_moves_that_units_reminders_lateness_and_overdue_notice
     from tests.test_letters import problems_of
 
     assert problems_of(loaded.programme, plan, own[0]) == []
+    assert problems_of(loaded.programme, plan, told) == []
 
     run(dt.date(2023, 4, 25))
     # On time for 510400 until its own deadline; late for the others (the stage rejects late ones).

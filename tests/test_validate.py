@@ -461,7 +461,7 @@ def test_plan_2027_without_operator_file_warns_and_falls_back(
     days = reminders(result)
     warning = squeeze(result.stderr)
     assert "2027年的官方节假日安排未收录" in warning
-    assert "备用规则“仅周末休息”" in warning
+    assert "备用规则“法定节假日（元旦、春节、清明、劳动节、端午、中秋、国庆，逢周末顺延补休），不含调休”" in warning
     assert squeeze(str(config_dir / "calendar" / "2027.yaml")) in warning
     assert days and all(d.weekday() < 5 for d in days.values())
     assert days["application:reminder:T-1"] == dt.date(2027, 6, 29)  # Tuesday
@@ -470,7 +470,7 @@ def test_plan_2027_without_operator_file_warns_and_falls_back(
     table = runner.invoke(app, ["plan", str(p2_in_2027)])
     assert table.exit_code == 0 and squeeze(table.stderr).count("2027年的官方节假日安排未收录") == 1, table.stderr
     assert table.stderr.startswith("警告：")
-    assert "提醒只落在工作日（2027年的官方安排未收录，按“仅周末休息”计算，见上方警告）。" in squeeze(table.stdout)
+    assert "提醒只落在工作日（2027年的官方安排未收录，按法定节假日与周末计算、不含调休，见上方警告）。" in squeeze(table.stdout)
     assert "法定工作日" not in table.stdout
 
 

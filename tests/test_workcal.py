@@ -155,26 +155,52 @@ def test_each_year_is_built_once(cal: WorkCalendar, monkeypatch: pytest.MonkeyPa
 # --------------------------------------------------------------------------- fallback
 
 
-def test_2027_falls_back_to_weekends_only_with_one_warning(
+def test_2027_falls_back_to_the_statutory_holidays_with_one_warning(
     cal: WorkCalendar, empty_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="qcycle.workcal")
     assert cal.source(2027) == "fallback"
-    assert cal.is_workday(D("2027-01-01"))  # a Friday: no holiday known, so it counts
+    # 元旦 is a Friday: off by law even before the year's notice is out.
+    assert not cal.is_workday(D("2027-01-01")) and cal.is_holiday(D("2027-01-01"))
     assert not cal.is_workday(D("2027-01-02"))  # Saturday
-    assert cal.add_workdays(D("2027-01-01"), 1) == D("2027-01-04")
-    for day in days_of(2027):
-        assert cal.is_workday(day) == (day.weekday() < 5)
+    assert cal.add_workdays(D("2026-12-31"), 1) == D("2027-01-04")
+    off = {day for day in days_of(2027) if day.weekday() < 5 and not cal.is_workday(day)}
+    assert off == {
+        D("2027-01-01"),  # 元旦
+        D("2027-02-05"), D("2027-02-08"),  # 除夕 (Fri), 正月初三 (Mon); 初一, 初二 a weekend
+        D("2027-02-09"), D("2027-02-10"),  # 补休 for 初一 and 初二
+        D("2027-04-05"),  # 清明
+        D("2027-05-03"), D("2027-05-04"),  # 5月1日、2日 a weekend: 补休
+        D("2027-06-09"),  # 端午 (农历五月初五)
+        D("2027-09-15"),  # 中秋 (农历八月十五)
+        D("2027-10-01"), D("2027-10-04"), D("2027-10-05"),  # 国庆 Fri, and 补休 for Sat, Sun
+    }
+    # No 调休 is guessed: every weekend day stays off.
+    assert not any(cal.is_workday(day) for day in days_of(2027) if day.weekday() >= 5)
+    assert not cal.is_holiday(D("2027-01-09")) and cal.is_holiday(D("2027-10-02"))
     assert len(cal.warnings) == 1
     warning = cal.warnings[0]
     assert warning.startswith(
         "2027年的官方节假日安排未收录（chinese-calendar 1.11.0 仅含2004–2026年）"
     )
-    assert "备用规则“仅周末休息”" in warning
+    assert "备用规则“法定节假日（元旦、春节、清明、劳动节、端午、中秋、国庆，逢周末顺延补休），不含调休”" in warning
     assert str(empty_dir / "2027.yaml") in warning
     logged = [r for r in caplog.records if r.name == "qcycle.workcal"]
     assert [r.getMessage() for r in logged] == [warning]
     assert logged[0].levelno == logging.WARNING
+
+
+def test_the_statutory_rule_makes_up_a_weekend_holiday_and_knows_a_spring_festival_in_january(
+    cal: WorkCalendar,
+) -> None:
+    # 2028: 元旦 a Saturday (补休 Monday 3 January); 春节 26 January, 除夕 the 25th; 端午 a Sunday;
+    # 国庆 from a Sunday, 中秋 (3 October) inside it, which adds no day.
+    off = {day for day in days_of(2028) if day.weekday() < 5 and not cal.is_workday(day)}
+    assert off == {
+        D("2028-01-03"), D("2028-01-25"), D("2028-01-26"), D("2028-01-27"), D("2028-01-28"),
+        D("2028-04-04"), D("2028-05-01"), D("2028-05-02"), D("2028-05-29"),
+        D("2028-10-02"), D("2028-10-03"), D("2028-10-04"),
+    }
 
 
 def test_one_warning_per_fallback_year(cal: WorkCalendar) -> None:
@@ -188,9 +214,11 @@ def test_one_warning_per_fallback_year(cal: WorkCalendar) -> None:
     assert cal.source(2026) == "official"
 
 
-def test_years_before_the_package_also_fall_back(cal: WorkCalendar) -> None:
+def test_years_before_the_package_also_fall_back_to_weekends_only(cal: WorkCalendar) -> None:
+    # The statutory rule read for later years is the one amended for 2025; earlier years had others.
     assert cal.source(2003) == "fallback"
-    assert cal.warnings[0].startswith("2003年")
+    assert cal.is_workday(D("2003-01-01")) and not cal.is_holiday(D("2003-10-01"))
+    assert cal.warnings[0].startswith("2003年") and "备用规则“仅周末休息”" in cal.warnings[0]
 
 
 # --------------------------------------------------------------------------- operator files

@@ -273,6 +273,8 @@ def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | 
     """Check every row, then record them all in one transaction (or none)."""
     from qcycle import clock, crud, db
     from qcycle.lifecycle import round_timetable
+    from qcycle.lifecycle.changes import extension_granted
+    from qcycle.notify.outbox import queue_drafts
     from qcycle.timetable import ACTION_LABELS
 
     loaded, round_id = open_round(file)
@@ -306,12 +308,26 @@ def _grant(file: Path, rows: list[tuple[int, dict[str, str | None]]], by: str | 
                        | ({"past": True} if deadline <= now else {}))
         session.flush()
         planned = round_timetable(session, p, round_id).actions
+        # Each unit given time is told so, by email (a grant recorded after its new deadline, --past, gave none).
+        letters = [d for stage, unit, period, deadline, _ in grants if deadline > now
+                   for d in extension_granted(p, planned, unit, stage, period, _standard_day(timetable, stage, period, unit),
+                                              clock.to_local(now).date())]
+        queued = queue_drafts(session=session, programme=p, round_id=round_id, drafts=letters,
+                              template_dir=loaded.template_dir) if letters else 0
     for stage, unit, period, deadline, _ in grants:
         out.print(f"已批准 {p.unit(unit).name}（{unit}）延期：{p.stage(stage).name}"
                   f"{'·' + period if period else ''}截止时间 {deadline:%Y-%m-%d %H:%M}。该单位此后的日程：", markup=False)
         for a in planned:
             if a.unit == unit and a.stage == stage and a.period == period:
                 out.print(f"  {a.at:%Y-%m-%d %H:%M} {ACTION_LABELS.get(a.action, a.action)} {a.title}", markup=False)
+    if queued:
+        out.print(f"【同意延期】通知{len(letters)}份已排入发件箱，由本周期下次运行发出。", markup=False)
+
+
+def _standard_day(timetable, stage: str, period: str | None, unit: str) -> dt.date | None:
+    """The deadline the unit had before this grant: its earlier extension's, else the stage's."""
+    standard = timetable.cutoff(stage, period, None, unit)
+    return None if standard is None else standard.date()
 
 
 def _print_extensions(file: Path) -> None:

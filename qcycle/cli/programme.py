@@ -188,6 +188,6 @@ def plan(
                       a.title, category, who)
     out.print(table)
     guessed = sorted({a.at.year for a in timetable.actions if calendar.source(a.at.year) == "fallback"})
-    days = (f"工作日（{'、'.join(map(str, guessed))}年的官方安排未收录，按“仅周末休息”计算，见上方警告）" if guessed
+    days = (f"工作日（{'、'.join(map(str, guessed))}年的官方安排未收录，按法定节假日与周末计算、不含调休，见上方警告）" if guessed
             else "法定工作日（含调休）")
     out.print(f"共 {len(timetable.actions)} 项；时区 Asia/Shanghai；提醒只落在{days}。")

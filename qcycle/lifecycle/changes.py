@@ -29,7 +29,7 @@ from qcycle.schema import Programme
 from qcycle.timetable import Action, expand
 from qcycle.workcal import default_calendar
 
-__all__ = ["amendment_drafts", "moved_deadline", "told_before"]
+__all__ = ["amendment_drafts", "extension_granted", "moved_deadline", "told_before"]
 
 
 def told_before(session: Session, round_id: uuid.UUID, action: Action) -> list[str]:
@@ -61,6 +61,21 @@ def moved_deadline(session: Session, p: Programme, round_id: uuid.UUID, action: 
                                          working_days_left=workdays_left(action, on), own=naming_owed(p, action, owed)),
                    note=f"{action.title}：截止日由 {was:%Y-%m-%d} 改为 {action.deadline:%Y-%m-%d}，"
                         f"通知尚未提交的 {len(units)} 个单位")
+
+
+def extension_granted(p: Programme, actions: Sequence[Action], unit: str, stage: str, period: str | None,
+                      moved_from: dt.date | None, on: dt.date) -> list[Draft]:
+    """The 【同意延期】 letter to a unit given its own deadline (``qcycle extend``), dated ``on``, by
+    email only: its reminders, overdue notice and 督办 already follow the new date, and it heard of
+    the grant from nobody. ``actions``: the round's plan with the extension in it."""
+    own = next((a for a in actions if a.action == "deadline" and a.unit == unit and a.stage == stage
+                and a.period == period), None)
+    if own is None:  # overtaken since by a later deadline for all: nothing of its own to tell
+        return []
+    key = f"extend:{stage}{':' + period if period else ''}:{unit}@{own.at:%Y-%m-%dT%H%M}"
+    return [dataclasses.replace(d, action_key=key, key_day=on)
+            for d in draft_letters([unit], "extension_granted.j2", p, own, private=True, deadline=own.at,
+                                   moved_from=moved_from, today=on)]
 
 
 def amendment_drafts(session: Session, before: Programme, p: Programme, round_id: uuid.UUID,

@@ -85,7 +85,7 @@ def workdays_left(action: Action, on: dt.date) -> int:
 def firm_workdays_left(action: Action, on: dt.date) -> int | None:
     """:func:`workdays_left` where every year it spans has its holidays known (official or the
     operator's), else None: a 整改通知 of late 2026 told "还有66个工作日" to a deadline past a 2027
-    春节 the weekends-only fallback does not know."""
+    春节 whose 调休 the fallback cannot know."""
     assert action.deadline is not None
     calendar = default_calendar()
     if any(calendar.source(year) == "fallback" for year in range(on.year, action.deadline.year + 1)):

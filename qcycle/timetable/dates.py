@@ -83,7 +83,10 @@ class StageDates:
         elif stage.on is not None:
             day, roll = stage.on, stage.roll or "none"
         elif stage.by is not None:
-            day, roll = stage.by, stage.roll or "previous_workday"
+            if stage.roll is None:  # "不晚于": the working day on or before it is the day, not a move
+                # (a public call read "（原定3月1日，遇休息日提前）" where 3月1日 was only a limit)
+                return self.cal.previous_workday(stage.by), None, None
+            day, roll = stage.by, stage.roll
         else:
             assert stage.after is not None
             day, roll = self.relative(stage.after, category), stage.roll or "next_workday"

@@ -92,6 +92,7 @@ CONTEXTS = {
         ],
     },
     "withdrawal.j2": {**BASE, "item_name": "争创国家级质量标准实验室"},
+    "extension_granted.j2": {**BASE, "item": "揭榜书", "moved_from": DAY, "deadline": clock.at(dt.date(2023, 4, 28), dt.time(17, 30))},
     "item_added.j2": {**BASE, "items": [{"name": "争创国家级质量标准实验室", "category": "质量创新", "deadline": DEADLINE}],
                       "handed_in": "揭榜书"},
     "refused_late.j2": {**BASE, "items": [{"item": "揭榜书（质量基础设施“一站式”服务成效明显地方）",
@@ -148,6 +149,8 @@ MUST_SAY = {
                         "逾期提交的不予受理"],
     "item_added.j2": ["【新增事项】", "新增以下项目，现一并受理申报", "1. “争创国家级质量标准实验室”（质量创新）。",
                       "如申报，请于2023年4月20日（星期四）17:30前提交揭榜书。"],
+    "extension_granted.j2": ["【同意延期】", "截止时间延长至2023年4月28日", "延期提交的申请收悉",
+                             "由2023年4月20日延长至2023年4月28日（星期五）17:30", "逾期未提交的按逾期处理"],
     "withdrawal.j2": ["【事项撤销】", "“争创国家级质量标准实验室”项目已撤销", "贵单位该项目的后续工作不再进行", "不再收到"],
 }
 
