@@ -797,6 +797,18 @@ def test_new_round_keeps_a_year_end_event_in_its_year(tmp_path):
     assert load_programme(tmp_path / "next.yaml").programme.stage("results").on == dt.date(2016, 12, 30)
 
 
+def test_new_round_moves_a_by_day_off_to_the_working_day_before(tmp_path):
+    """某省's call "不晚于3月1日" (by) fell on a Sunday in the next round and new-round moved it to
+    Monday 3月2日, after the limit: a "by" day goes back to the working day before, as the plan reads it."""
+    from qcycle.newround import next_round
+
+    text = ASSESSMENT.replace("on: 2016-03-25}", "by: 2016-03-26}")  # a Saturday: held Friday the 25th
+    source = write(tmp_path, "by.yaml", text)
+    made = next_round(textwrap.dedent(text), source.programme, 2016, WorkCalendar())  # the period's year: +1
+    assert "by: 2017-03-24}" in made.text, made.text  # 2017-03-26 is a Sunday
+    assert any("2017-03-26 不是工作日，已改为 2017-03-24" in n for n in made.notes), made.notes
+
+
 def test_new_round_moves_quarters_named_by_their_year_and_says_a_deadline_that_does_not_roll_stays(tmp_path):
     """某市's 2026 copy kept its periods "2025-Q1"…"2025-Q4" (its letters would read "进展（2025年第一季度）"),
     and told the officer a 25th on a Sunday "将按 roll 规则顺延" where roll: none keeps it."""
