@@ -992,6 +992,26 @@ def test_a_unit_rejected_at_a_step_is_told_then_not_months_later(tmp_path, home)
     assert sorted(r.letters("eligibility_result")) == ["e6"]
 
 
+def test_a_window_for_the_rejected_is_decided_on_for_them(tmp_path, home):
+    """某省's 复验申请, owed by the stations that failed 验收: its decision had nobody to decide (the
+    failure that called them had taken them out), so no 复验 and no 撤销试点 ever followed."""
+    again = ("      - {code: reapply, name: 复核申请, kind: submission, submission: reapplication, voluntary: true,\n"
+             "         owed_by: {rejected_at: eligibility}, opens: 2023-04-06, deadline: {date: 2023-04-10}}\n"
+             "      - {code: recheck, name: 资格复核, kind: decision, decides: reapply, on: 2023-04-12,\n"
+             "         on_rejection: 终止申报}\n")
+    text = AWARD.replace("      - {code: documents,", again + "      - {code: documents,", 1).replace(
+        "    channels:", "    submission_kinds: {reapplication: {title: 复核申请}}\n    channels:", 1)
+    assert text != AWARD
+    r = Round(write(tmp_path, "award.yaml", text))
+    r.hand_in("application", ["e1", "e5", "e6"], "2023-03-20")
+    r.decide("eligibility", e5="rejected", e6="rejected")
+    r.decide("eligibility", e1="approved")
+    r.hand_in("reapplication", ["e6"], "2023-04-07")
+    assert r.pending("recheck") == ["e6"]  # e5 did not ask again
+    r.decide("recheck", e6="rejected")
+    assert r.subjects("recheck") == ["e6"] and r.pending("recheck") == []
+
+
 def test_a_window_opening_says_why_its_deadline_is_not_the_calls_date(tmp_path, home):
     """福州's call says 6月10日 (端午): the letter opening the window gives the day it really
     closes and why, so it does not silently differ from the call."""

@@ -483,7 +483,11 @@ def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stag
         subjects = {x for x in subjects if x in among or x.partition(":")[0] in among}
     if not subjects:
         return []
-    gone = eliminated(session, p, round_id, objections=stage.code in p.objection_decisions)
+    # Hand-ins of a window for the rejected (复验申请), or candidates chosen with the rejected, are
+    # decided on: 复验 had nobody to decide, so no 撤销试点 ever followed a failed one.
+    keep = (stage.among is not None and stage.among.keeps_rejected
+            or target.owed_by is not None and target.owed_by.keeps_rejected)
+    gone = frozenset() if keep else eliminated(session, p, round_id, objections=stage.code in p.objection_decisions)
     own = frozenset() if undecided else decided(session, round_id, stage.code, NEGATIVE)
     return sorted(x for x in _of_category(p, subjects, category) if x not in gone or x in own)
 

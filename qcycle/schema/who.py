@@ -73,6 +73,13 @@ class Who(_Model):
         return bool(self.submitted_at or self.missing_at or self.approved_at or self.rejected_at or self.grades
                     or self.rank or any(w.dynamic for w in self.any_of))
 
+    @property
+    def keeps_rejected(self) -> bool:
+        """Whether it reaches subjects rejected at a decision (``rejected_at``, ``with_rejected``, in
+        any alternative): a window owed by them (复验申请 of those who failed 验收) is decided on for
+        them, not emptied by the rejection that called them to it."""
+        return bool(self.rejected_at or self.with_rejected or any(w.keeps_rejected for w in self.any_of))
+
     def stages(self) -> set[str]:
         """Stages this selection reads (decisions, submissions, assessments)."""
         out = {s for s in (self.submitted_at, self.missing_at, self.approved_at, self.rejected_at, self.assessed_at)
