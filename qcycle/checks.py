@@ -433,7 +433,7 @@ def _decided_before_graded(p: Programme, assessed: set[str]) -> list[tuple[str, 
         return window is not None and window.owed_by is not None and bool(_potential(p, window.owed_by) & assessed)
 
     before = [s for s in p.stages if s.kind is StageKind.decision and p.stage_place[s.code] < first
-              and s.code not in p.objection_decisions and s.code not in p.followup_decisions
+              and s.code not in p.objection_decisions and s.code not in p.keeping_decisions
               and decides_on_assessed(s)]
     return [(f"stages[{p.stage_place[s.code]}]", (
         f"决定阶段“{s.name}”在考核之前，而考核对象按单位或级别选择（assessment.subjects）：未通过的对象照样评分、"

@@ -1012,6 +1012,32 @@ def test_a_window_for_the_rejected_is_decided_on_for_them(tmp_path, home):
     assert r.subjects("recheck") == ["e6"] and r.pending("recheck") == []
 
 
+def test_a_decision_that_does_not_eliminate_leaves_its_rejected_in_later_steps(tmp_path, home):
+    """某省's 中期评估: a station judged 进展滞后 owes a 整改说明 and goes on to 验收; it had been dropped
+    from 验收 and told "不再参加后续环节"."""
+    later = ("      - {code: acceptance, name: 验收申请, kind: submission, submission: acceptance_request,\n"
+             "         owed_by: {levels: [enterprise]}, opens: 2023-04-06, deadline: {date: 2023-04-10}}\n"
+             "      - {code: accept, name: 验收, kind: decision, decides: acceptance, on: 2023-04-12}\n")
+    text = (AWARD.replace("kind: decision, decides: application, on: 2023-04-04}",
+                          "kind: decision, decides: application, on: 2023-04-04, eliminates: false,\n"
+                          "         on_rejection: 请报送整改说明}\n" + STEP_RESULT.rstrip())
+            .replace("      - {code: documents,", later + "      - {code: documents,", 1)
+            .replace("    channels:", "    submission_kinds: {acceptance_request: {title: 验收申请}}\n    channels:", 1))
+    assert text.count("eliminates: false") == 1 and "code: accept," in text
+    r = Round(write(tmp_path, "award.yaml", text))
+    r.hand_in("application", ["e1", "e6"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e6="rejected")
+    r.until("2023-04-07")
+    told = r.letters("eligibility_result")["e6"]
+    assert "未通过资格审核，请报送整改说明。" in told and "不再参加" not in told, told
+    r.hand_in("acceptance_request", ["e1", "e6"], "2023-04-07")
+    assert r.pending("accept") == ["e1", "e6"]
+    # A stage that is not a decision cannot say it.
+    with pytest.raises(ConfigError, match="eliminates 只用于 decision 阶段"):
+        write(tmp_path, "bad.yaml", text.replace("kind: assessment, on: 2023-04-18}",
+                                                 "kind: assessment, on: 2023-04-18, eliminates: false}"))
+
+
 def test_a_window_opening_says_why_its_deadline_is_not_the_calls_date(tmp_path, home):
     """福州's call says 6月10日 (端午): the letter opening the window gives the day it really
     closes and why, so it does not silently differ from the call."""

@@ -84,7 +84,7 @@ def final_step(p: Programme, code: str) -> bool:
     """Whether no decision or assessment follows the decision ``code`` (a 市政府审定 before the award):
     a unit it rejects has no later steps to leave ("不再参加后续环节" would promise some). A review of a
     整改报告 decides the report and leaves the unit in the round: it has none to leave either."""
-    return code in p.followup_decisions or not any(
+    return code in p.keeping_decisions or not any(
         s.kind in (StageKind.decision, StageKind.assessment) and s.code not in p.objection_decisions
         for s in p.stages[p.stage_place[code] + 1:])
 
@@ -176,7 +176,7 @@ def objections_upheld(session: Session, p: Programme, round_id: uuid.UUID, befor
     raised it, note: what ops found}: 宝山's 审定获奖名单 is asked with them in view. An
     objection names no candidate itself; the decision's note is where ops say whom it concerns."""
     upheld: dict[str, list[str]] = {}
-    if before in p.followup_decisions:  # a 整改报告's review was shown the 立项公示's objections of two years before
+    if before in p.keeping_decisions:  # a 整改报告's review was shown the 立项公示's objections of two years before
         return []
     for code in p.objection_decisions:
         if p.stage_place[code] < p.stage_place[before]:

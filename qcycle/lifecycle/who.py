@@ -170,7 +170,7 @@ def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objection
             return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
                                                         stages=on_objections))
         return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
-                                                    except_stages=on_objections + sorted(p.followup_decisions)))
+                                                    except_stages=on_objections + sorted(p.keeping_decisions)))
     return _from_decisions(session, round_id, ("eliminated", round_id, tuple(on_objections), objections), read)
 
 

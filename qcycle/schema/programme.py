@@ -121,12 +121,14 @@ class Programme(_Model):
         return frozenset(s.code for s in self.stages if s.kind is StageKind.decision and s.decides in windows)
 
     @cached_property
-    def followup_decisions(self) -> frozenset[str]:
-        """Decision stages on a follow-up's hand-in (整改报告审核): they decide the report, never the
-        unit's place in the round (某市's 甲区, its 整改报告 rejected, had left the ranking its 约谈 was
-        chosen by, and a summary read "结果为：未通过整改报告审核" for its 不合格)."""
+    def keeping_decisions(self) -> frozenset[str]:
+        """Decision stages whose 不同意 leaves the subject in the round: those on a follow-up's hand-in
+        (整改报告审核 decides the report, never the unit's place: 某市's 甲区, its 整改报告 rejected, had
+        left the ranking its 约谈 was chosen by, and a summary read "结果为：未通过整改报告审核" for its
+        不合格), and those marked ``eliminates: false`` (中期评估's 进展滞后 had dropped stations from 验收)."""
         followups = {s.code for s in self.stages if s.kind is StageKind.followup}
-        return frozenset(s.code for s in self.stages if s.kind is StageKind.decision and s.decides in followups)
+        return frozenset(s.code for s in self.stages if s.kind is StageKind.decision
+                         and (s.decides in followups or not s.eliminates))
 
     def publicity_of(self, code: str) -> Stage | None:
         """The 公示 an objection window belongs to: the notice stage whose close is its deadline

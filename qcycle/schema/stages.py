@@ -211,6 +211,9 @@ class Stage(_Model):
         None, min_length=1, max_length=100,
         description=("decision stages: what a 不同意 here brings, told with it in the unit's letters "
                      "(撤销试点立项, 取消获奖资格)"))
+    eliminates: bool = Field(
+        True, description=("decision stages: false: a 不同意 here does not take the subject out of later steps, "
+                           "lists and letters (中期评估 进展滞后: the unit goes on to 验收, owing a 整改说明)"))
     reviewed_by: str | None = Field(
         None, min_length=1, max_length=32,
         description=("decision stages on a submission window, or on a decision that is (a 市级推荐 after the 县级初审): "
@@ -259,8 +262,9 @@ class Stage(_Model):
         if k is StageKind.decision and self.decides is None:
             raise ValueError("decision 阶段须给出 decides（对哪个阶段的对象作决定：申报、上一步决定或考核）")
         if k is not StageKind.decision and (self.decides is not None or self.among is not None or self.tell_reason
-                                            or self.reviewed_by is not None or self.on_rejection is not None):
-            raise ValueError("decides、among、tell_reason、reviewed_by、on_rejection 只用于 decision 阶段")
+                                            or self.reviewed_by is not None or self.on_rejection is not None
+                                            or not self.eliminates):
+            raise ValueError("decides、among、tell_reason、reviewed_by、on_rejection、eliminates 只用于 decision 阶段")
         if k is StageKind.notice and self.days is None:
             raise ValueError("公示阶段须给出 days（公示天数）")
         if self.days is not None and k not in (StageKind.notice, StageKind.event):
