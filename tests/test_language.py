@@ -234,7 +234,7 @@ def test_a_rejections_note_reaches_the_unit_only_where_the_stage_says_so(tmp_pat
 
 def test_tell_reason_is_refused_outside_a_decision_stage(tmp_path):
     text = AWARD.replace("voluntary: true", "voluntary: true\n        tell_reason: true")
-    with pytest.raises(ConfigError, match="tell_reason、reviewed_by、on_rejection 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="tell_reason、reviewed_by、on_rejection、eliminates 只用于 decision 阶段"):
         write(tmp_path, "award.yaml", text)
 
 
@@ -527,7 +527,7 @@ def test_what_a_rejection_brings_is_told_with_it(tmp_path, home):
     assert sorted(letters) == ["c5"]
     assert "贵单位在2015年度县级质量工作考核中未通过整改情况审核（整改措施不具体），予以通报批评。特此告知。" in letters["c5"], letters
     assert "予以通报批评" in r.letters("summons")["c5"]
-    with pytest.raises(ConfigError, match="on_rejection 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="on_rejection、eliminates 只用于 decision 阶段"):
         write(tmp_path, "bad.yaml", text.replace("template: step_result,", "template: step_result, on_rejection: 撤销,", 1))
 
 
@@ -1165,7 +1165,7 @@ def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the
     with pytest.raises(ConfigError, match="应为 parent（各申报单位的上级单位）或单位级别（现有：city、county、enterprise），"
                                           "不是 'province'"):
         write(tmp_path, "bad.yaml", REVIEWED.replace("decides: county_review,", "decides: county_review, reviewed_by: province,"))
-    with pytest.raises(ConfigError, match="decides、among、tell_reason、reviewed_by、on_rejection 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="decides、among、tell_reason、reviewed_by、on_rejection、eliminates 只用于 decision 阶段"):
         write(tmp_path, "bad2.yaml", REVIEWED.replace("voluntary: true,", "voluntary: true, reviewed_by: parent,"))
 
 
