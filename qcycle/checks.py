@@ -396,27 +396,28 @@ def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[
     for code in dup:
         out.append(("assessment.components", f"考核部分代码 {code!r} 重复"))
     codes = {u.code for u in assessed}
-    out += _decided_before_graded(p, codes) + _results_to_none_assessed(p, codes)
+    # An honour's check reads those the assessment may grade, by what happens too.
+    out += _decided_before_graded(p, codes) + _honours_to_none_assessed(p, codes or _potential(p, a.subjects))
     return out
 
 
-def _results_to_none_assessed(p: Programme, assessed: set[str]) -> list[tuple[str, str]]:
-    """A result letter to units none of which is assessed or owes anything: it tells each unit its own
-    results, so nothing goes out (某省's "向各设区市通报所辖县考核结果" passed validate, was in the plan,
-    and sent 0 letters)."""
+def _honours_to_none_assessed(p: Programme, assessed: set[str]) -> list[tuple[str, str]]:
+    """An honour (通报表扬, 授奖) to units none of which is assessed or owes anything: each was told it
+    was itself commended ("江城市人民政府：贵单位在…考核中表现突出"). A result letter to such units is a
+    summary of their subordinates' results, or of all of them."""
     if not assessed:
         return []
     owing = {u for s in p.stages if s.owed_by is not None for u in _potential(p, s.owed_by)}
     out = []
     for i, s in enumerate(p.stages):
-        if s.kind is not StageKind.notification or (s.template or "result") != "result" or s.notify is None \
+        if s.kind is not StageKind.notification or s.template not in ("praise", "award") or s.notify is None \
                 or s.notify.dynamic:
             continue
         told = {u.code for u in p.units_matching(s.notify)}
         if told and not told & (assessed | owing):
             out.append((f"stages[{i}].notify", (
-                f"“{s.name}”的结果函只告知收件单位自己的考核结果，而所选单位都不是考核对象，不会发出任何函件；"
-                "把所辖单位的结果汇总通报给上级单位尚不支持")))
+                f"“{s.name}”的{'通报表扬' if s.template == 'praise' else '授奖'}函写给所选单位本身，而它们都不是考核对象；"
+                "要把结果告知上级单位，请用 template: result（收件单位不是考核对象时，函件列出其所辖单位或全部单位的结果）")))
     return out
 
 

@@ -492,16 +492,39 @@ def test_a_decision_before_an_assessment_of_every_county_is_refused(tmp_path):
     assert write(tmp_path, "city.yaml", city_plan).programme.stage("recommend").decides == "self"
 
 
-def test_a_result_letter_to_units_none_of_which_is_assessed_is_refused(tmp_path):
-    """某省's "向各设区市通报所辖县考核结果" (a result letter to the cities, which are not assessed) passed
-    validate, stood in the plan and sent nothing."""
-    cities = ASSESSMENT.replace(
+def test_a_result_letter_to_units_not_assessed_lists_their_subordinates_results_or_all(tmp_path, home):
+    """某省's "向各设区市通报所辖县考核结果", 某市's 市政府 summary and 某区's "告知各区局本区企业获奖情况" passed
+    validate and sent nothing: a unit told the results with none of its own is told its subordinates',
+    or all of them where it has none (the 市政府). An honour to such units is refused: each had read that
+    it was itself commended."""
+    text = (ASSESSMENT.replace(
+        "      - {code: c4, name: 四县人民政府, level: county, parent: city, channels: [sink]}\n"
+        "      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}\n",
+        "      - {code: north, name: 北部片区工作组, level: office, parent: city, channels: [sink]}\n"
+        "      - {code: c4, name: 四县人民政府, level: county, parent: north, channels: [sink]}\n"
+        "      - {code: c5, name: 五县人民政府, level: county, parent: north, channels: [sink]}\n"
+        "      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1).replace(
         "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n",
         "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n"
-        "      - {code: to_city, name: 向市里通报结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [city]}}\n", 1)
-    assert cities != ASSESSMENT
-    with pytest.raises(ConfigError, match="“向市里通报结果”的结果函只告知收件单位自己的考核结果，而所选单位都不是考核对象"):
-        write(tmp_path, "cities.yaml", cities)
+        "      - {code: summary, name: 报送考核结果, kind: notification, template: result, on: 2016-03-31,\n"
+        "         notify: {units: [gov, north]}}\n", 1))
+    assert text.count("north") == 4
+    r = Round(write(tmp_path, "summary.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 70})
+    r.until("2016-03-31")
+    told = r.letters("summary")
+    assert sorted(told) == ["gov", "north"]
+    assert ("2015年度县级质量工作考核结果已确定。全部5个参评单位的结果如下：\n1. 一县人民政府：合格（得分95.00）；\n"
+            "2. 二县人民政府：合格（得分80.00）；\n3. 五县人民政府：合格（得分70.00）；\n4. 三县人民政府：合格（得分62.00）；\n"
+            "5. 四县人民政府：不合格（得分55.00）。") in told["gov"], told["gov"]
+    assert ("贵单位辖区内2个参评单位的结果如下：\n1. 五县人民政府：合格（得分70.00）；\n2. 四县人民政府：不合格（得分55.00）。"
+            in told["north"]), told["north"]
+    assert "贵单位结果" not in told["gov"] and "一县" not in told["north"]
+    praised = text.replace("template: result, on: 2016-03-31,\n         notify: {units: [gov, north]}",
+                           "template: praise, on: 2016-03-31,\n         notify: {units: [gov, north]}", 1)
+    assert praised != text
+    with pytest.raises(ConfigError, match="“报送考核结果”的通报表扬函写给所选单位本身，而它们都不是考核对象"):
+        write(tmp_path, "praised.yaml", praised)
 
 
 def test_what_a_rejection_brings_is_told_with_it(tmp_path, home):

@@ -83,12 +83,14 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # 约谈 of a rejected report read "贵单位在…中—。" once the rejection had its own 结果告知).
     grounds_of: dict[str, list[str]] = defaultdict(list)
     itemised: set[str] = set()  # units with a rejected list item
+    fates: dict[str, list[tuple[str | None, str]]] = defaultdict(list)  # unit → (item, verdict), every step
     apart = steps_told_alone(p)  # a step whose rejections have their own letter: not said again here
     if not praise:
         for subject, (verdict, code) in rejections(session, p, round_id).items():
             if in_category(p, subject, action.category):
                 unit, name = subject.partition(":")[0], p_item_name(p, subject)
                 grounds_of[unit].append(f"{name + '：' if name else ''}{verdict}")
+                fates[unit].append((name, verdict))
                 if code not in apart:
                     rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
                     itemised.update([unit] if name else [])
@@ -112,7 +114,15 @@ def notify_action(session, p, round_id, action) -> Outcome:
     graded = [r.unit_code for rs in by_unit.values() for r in rs] if template == "result.j2" else []
     adjusted, unmet = what_counted(session, p, round_id, assessed, graded)
     drafts = []
+    # A unit told the results with none of its own (a city bureau, the 市政府) is told those of its
+    # subordinates, or all of them where it has none: "通报各区局本辖区企业获奖情况" sent 0 letters.
+    summaries = _summaries(p, units, by_unit, fates) if template == "result.j2" else {}
     for u in units:
+        if u in summaries:
+            drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
+                                    subject_name=name_beside(p.round.name, heading), result="—",
+                                    lines=summaries[u][1], scope=summaries[u][0], summary=True)
+            continue
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
                  for r in mine] + rejected.get(u, [])
@@ -160,6 +170,48 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],
                                 consequence=p.assessment.consequence if p.assessment else None)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
+
+
+def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
+               fates: dict[str, list[tuple[str | None, str]]]) -> dict[str, tuple[str, list[str]]]:
+    """unit → (whose results, the lines) for each unit told the results that has none of its own:
+    its subordinates' at any depth ("辖区内"), those graded first in rank order, then those a
+    decision rejected in the file's order; all of them for a unit with no subordinates at all (the
+    市政府 the office reports to). A unit whose subordinates took no part is left out."""
+    order = {u.code: i for i, u in enumerate(p.units)}
+    told = sorted(set(by_unit) | set(fates),
+                  key=lambda u: (min((r.rank or 0 for r in by_unit.get(u, [])), default=10**6), order.get(u, 0)))
+
+    def line(u: str) -> str:  # "甲公司：合格（得分81.00）", "乙公司“项目一”：优秀（得分92.00）；“项目二”：未通过…"
+        said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（得分{score_text(r)}）")
+                for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)] + fates.get(u, [])
+        if not any(item for item, _ in said):
+            return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
+        return p.unit(u).name + "；".join(f"{quoted(item) if item else ''}：{text}" for item, text in said)
+
+    parents = {x.code: x.parent for x in p.units}
+
+    def under(u: str, x: str) -> bool:
+        up = parents.get(x)
+        while up is not None:
+            if up == u:
+                return True
+            up = parents.get(up)
+        return False
+
+    out: dict[str, tuple[str, list[str]]] = {}
+    for u in units:
+        if u in by_unit or u in fates:
+            continue
+        if any(x.parent == u for x in p.units):
+            # It recommended or reviewed them itself: "未获贵单位推荐", not its own name.
+            mine = [line(x).replace(f"未获{p.unit(u).name}", "未获贵单位").replace(f"未通过{p.unit(u).name}", "未通过贵单位")
+                    for x in told if under(u, x)]
+            if mine:
+                out[u] = ("辖区内", mine)
+        elif told:
+            out[u] = ("全部", [line(x) for x in told])
+    return out
 
 
 def _grounds(p: Programme, who: Who | None, ways: list[Who], summons: bool, result: AssessmentResult | None,
