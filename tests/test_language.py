@@ -1033,6 +1033,11 @@ def test_a_window_for_the_rejected_is_decided_on_for_them(tmp_path, home):
     assert r.pending("recheck") == ["e6"]  # e5 did not ask again
     r.decide("recheck", e6="rejected")
     assert r.subjects("recheck") == ["e6"] and r.pending("recheck") == []
+    # Who may ask again is who failed: its opening and reminders stay out of the group its peers read
+    # (a group of 40 stations was invited to apply for 复验, then read one station's reminder).
+    with db.session_scope() as session:
+        opened = carry_out(session, r.p, r.id, r.t.by_name()["reapply:window_open"])
+    assert sorted(d.unit for d in opened.drafts) == ["e5", "e6"] and all(d.private for d in opened.drafts)
 
 
 def test_a_decision_that_does_not_eliminate_leaves_its_rejected_in_later_steps(tmp_path, home):

@@ -78,10 +78,14 @@ def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Actio
         raise TimetableError(f"动作种类 {action.action!r} 没有处理程序")
     with clock.carrying_out(as_of):
         outcome = handler(session, p, round_id, action)
-    if (p.stage(action.stage).kind is StageKind.followup or action.unit is not None) and outcome.drafts:
+    stage = p.stage(action.stage)
+    if outcome.drafts and (stage.kind is StageKind.followup or action.unit is not None
+                           or stage.owed_by is not None and stage.owed_by.by_standing):
         # Who owes a 整改报告 is who came last: its reminders and overdue notices say as much as the
-        # order itself, so none goes to a group its peers read (淮安's eight counties shared one). A
-        # unit's own deadline (延期) is its own too: a group of 21 read one unit's extended date.
+        # order itself, so none goes to a group its peers read (淮安's eight counties shared one). So
+        # for any window owed by standing (a 复验申请 of those who failed 验收: a group of 40 was
+        # invited to apply, then read one station's reminder). A unit's own deadline (延期) is its
+        # own too: a group of 21 read one unit's extended date.
         outcome = replace(outcome, drafts=[replace(d, private=True) for d in outcome.drafts])
     return outcome
 

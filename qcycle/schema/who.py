@@ -80,6 +80,13 @@ class Who(_Model):
         them, not emptied by the rejection that called them to it."""
         return bool(self.rejected_at or self.with_rejected or any(w.keeps_rejected for w in self.any_of))
 
+    @property
+    def by_standing(self) -> bool:
+        """Whether it chooses by a unit's own standing: rejected somewhere, a grade, a place, or a
+        hand-in missed (in any alternative). What goes to units so chosen tells as much as the choice."""
+        return bool(self.rejected_at or self.grades or self.rank or self.missing_at
+                    or any(w.by_standing for w in self.any_of))
+
     def stages(self) -> set[str]:
         """Stages this selection reads (decisions, submissions, assessments)."""
         out = {s for s in (self.submitted_at, self.missing_at, self.approved_at, self.rejected_at, self.assessed_at)
