@@ -1173,6 +1173,25 @@ REVIEWED = """\
 """
 
 
+def test_a_list_sent_to_units_never_candidates_tells_them_the_list_and_theirs_on_it(tmp_path, home):
+    """某省's 标杆名单 sent to the city bureaus told each "名单共列入3个单位，贵单位未列入" (one city's own
+    enterprise was on it); an enterprise that never applied read the same."""
+    text = REVIEWED + ("      - {code: listing, name: 公布获奖名单, kind: publication, on: 2023-04-28,\n"
+                       "         notify: {any_of: [{approved_at: eligibility}, {levels: [county, enterprise]}]}}\n")
+    r = Round(write(tmp_path, "review.yaml", text))
+    r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+    r.decide("county_review", e1="approved", e2="rejected", e3="approved")
+    r.decide("eligibility", e1="approved", e3="rejected")
+    r.until("2023-04-28")
+    told = {u: body.split("\n\n")[1] for u, body in r.letters("listing").items()}
+    assert sorted(told) == ["e1", "e2", "e3", "e4", "k1", "k2"]
+    assert told["k1"] == ("示例市市场监督管理局已于2023年4月28日公布获奖名单，名单共列入1个单位，其中贵单位辖区内1个：甲公司，"
+                          "请及时查阅并按要求做好相关工作。"), told["k1"]
+    assert told["k2"] == ("示例市市场监督管理局已于2023年4月28日公布获奖名单，名单共列入1个单位，请及时查阅并按要求做好相关工作。")
+    assert told["e4"] == told["k2"]  # it never applied
+    assert "贵单位未列入" in told["e2"] and "贵单位未列入" in told["e3"] and "贵单位已列入" in told["e1"]
+
+
 def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the_window_closes(tmp_path, home):
     from qcycle.timetable import due
 

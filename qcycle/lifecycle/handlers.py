@@ -41,6 +41,7 @@ from qcycle.lifecycle.standing import (
     notice_name,
     objection_cutoff,
     published_list,
+    took_part,
 )
 from qcycle.lifecycle.who import (
     barred,
@@ -103,6 +104,12 @@ def _publish(session, p, round_id, action) -> Outcome:
         # Each unit is told which of its items are on the list, which not, and why where the step says.
         for unit, standing in list_standing(session, p, round_id, approvals[0], action.category).items():
             own[unit].update(standing)
+        # Those never candidates (a city bureau, an enterprise that did not apply) are told the list, and
+        # which of theirs are on it, not "贵单位未列入".
+        candidates = took_part(session, p, round_id, approvals[0])
+        for u in set(units) - set(extra["takers"]) - candidates:
+            own[u]["onlooker"] = True
+            own[u]["takers_below"] = [p.unit(t).name for t in extra["takers"] if p.within(t, u)]
     # Windows opening today are announced here, to the units that owe them (the expander pairs them);
     # one already closed when a late run writes this is not (as its own opening letter is skipped).
     moment = clock.run_moment()

@@ -189,16 +189,6 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
         return p.unit(u).name + "；".join(f"{quoted(item) if item else ''}：{text}" for item, text in said)
 
-    parents = {x.code: x.parent for x in p.units}
-
-    def under(u: str, x: str) -> bool:
-        up = parents.get(x)
-        while up is not None:
-            if up == u:
-                return True
-            up = parents.get(up)
-        return False
-
     out: dict[str, tuple[str, list[str]]] = {}
     for u in units:
         if u in by_unit or u in fates:
@@ -206,7 +196,7 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
         if any(x.parent == u for x in p.units):
             # It recommended or reviewed them itself: "未获贵单位推荐", not its own name.
             mine = [line(x).replace(f"未获{p.unit(u).name}", "未获贵单位").replace(f"未通过{p.unit(u).name}", "未通过贵单位")
-                    for x in told if under(u, x)]
+                    for x in told if p.within(x, u)]
             if mine:
                 out[u] = ("辖区内", mine)
         elif told:

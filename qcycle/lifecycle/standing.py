@@ -21,13 +21,15 @@ from qcycle.lifecycle.who import (
     p_item_name,
     results_of,
     select_subjects,
+    stage_outcomes,
 )
 from qcycle.lifecycle.wording import counted_as, graded_together, result_remarks
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 
 __all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "left_off", "list_standing", "listing_of", "missing_in", "not_passed", "notice_name", "objection_replies",
-           "objections_upheld", "passed", "published_list", "rejections", "reviewer_step", "steps_told", "steps_told_alone"]
+           "objections_upheld", "passed", "published_list", "rejections", "reviewer_step", "steps_told", "steps_told_alone",
+           "took_part"]
 
 
 def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, crud.HandIn]:
@@ -268,6 +270,29 @@ def list_standing(session: Session, p: Programme, round_id: uuid.UUID, step: str
                     name in own.get(unit, {}).get("unlisted", ()):
                 own[unit].setdefault("unlisted_reasons", {}).setdefault(name, note.strip())
     return {unit: standing for unit, standing in own.items() if standing}
+
+
+def took_part(session: Session, p: Programme, round_id: uuid.UUID, step: str) -> set[str]:
+    """Units with a subject decided or graded anywhere along the chain a list's decision ``step``
+    ends (its decisions, the assessments they decide on, the decisions those assessments take
+    their subjects from): the candidates. A city bureau, or an enterprise that never applied, was
+    told "贵单位未列入" of a list it was never a candidate for."""
+    seen: set[str] = set()
+    out: set[str] = set()
+    todo = [step]
+    while todo:
+        code = todo.pop()
+        if code in seen or not p.has_stage(code):
+            continue
+        seen.add(code)
+        stage = p.stage(code)
+        if stage.kind is StageKind.decision:
+            out |= {x.partition(":")[0] for x in stage_outcomes(session, round_id, code)}
+            todo += [stage.decides] if stage.decides else []
+        elif stage.kind is StageKind.assessment:
+            out |= {x.partition(":")[0] for x in crud.result_subjects(session=session, round_id=round_id, stage=code)}
+            todo += sorted(p.assessment.subjects.stages()) if p.assessment else []
+    return out
 
 
 # -- a 公示's list -----------------------------------------------------------------------------

@@ -185,6 +185,17 @@ class Programme(_Model):
     def has_unit(self, code: str) -> bool:
         return code in self._units_by_code
 
+    def within(self, code: str, ancestor: str) -> bool:
+        """Whether the unit ``code`` is under ``ancestor`` in the hierarchy, at any depth."""
+        seen: set[str] = set()
+        up = self.unit(code).parent if self.has_unit(code) else None
+        while up is not None and up not in seen:  # a loop in the file is validate's to report
+            if up == ancestor:
+                return True
+            seen.add(up)
+            up = self.unit(up).parent if self.has_unit(up) else None
+        return False
+
     def stage(self, code: str) -> Stage:
         return self._stages_by_code[code]
 
