@@ -19,7 +19,8 @@ Rules, in the order they apply:
 6. Grades, best first: a subject takes the first grade whose ``min_score`` it reaches and
    whose cap is not full (``max_count``, or ``share`` of the subjects graded, rounded down);
    the last grade takes the rest. A cap is a ceiling, so a grade may stay vacant. Under ``shared`` ties, subjects of one total move together: a tie that
-   would overflow a cap goes to the next grade whole. A veto forces its grade.
+   would overflow a cap goes to the next grade whole; under ``shared_in``, one that reaches the
+   cap's last place is taken in whole, over the cap (并列的一并评入). A veto forces its grade.
 """
 
 from __future__ import annotations
@@ -286,7 +287,7 @@ def assess(
         return (veto is not None, -total, *tie, u.unit)
 
     rows.sort(key=sort_key)
-    ranks = _ranks(rows, shared=scheme.ties == "shared")
+    ranks = _ranks(rows, shared=scheme.ties in SHARED_TIES)
     grades = _grades(scheme, rows, ranks)
     return [
         UnitResult(u.unit, comps, bonus, ded, total, grades[u.unit], rank, veto)
@@ -323,6 +324,9 @@ def _tied(a, b) -> bool:
     return a[5] is None and b[5] is None and math.isclose(a[4], b[4], abs_tol=1e-9)
 
 
+SHARED_TIES = ("shared", "shared_in")  # equal totals share a rank and a grade
+
+
 def caps(scheme: Assessment, n: int) -> dict[str, int | None]:
     """Most subjects each grade may take when ``n`` are graded (None: no cap).
 
@@ -347,7 +351,7 @@ def _grades(scheme: Assessment, ranked: list, ranks: list[int]) -> dict[str, str
     # Groups that move together: one subject each, or equal totals under shared ties.
     groups: list[list] = []
     for row in free:
-        if groups and scheme.ties == "shared" and _tied(row, groups[-1][-1]):
+        if groups and scheme.ties in SHARED_TIES and _tied(row, groups[-1][-1]):
             groups[-1].append(row)
         else:
             groups.append([row])
@@ -360,7 +364,9 @@ def _grades(scheme: Assessment, ranked: list, ranks: list[int]) -> dict[str, str
             cap = limit[g.name]
             if g.min_score is not None and total < g.min_score - 1e-9:
                 continue
-            if g.name in closed or (cap is not None and used[g.name] + len(group) > cap):
+            # shared_in: a tie is taken in whole where the cap has a place left for its first.
+            over = len(group) if scheme.ties != "shared_in" else 1
+            if g.name in closed or (cap is not None and used[g.name] + over > cap):
                 closed.add(g.name)
                 continue
             for row in group:

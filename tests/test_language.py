@@ -408,8 +408,8 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
         rows = crud.list_results(session=session, round_id=r.id)
         results = {x.unit_code: (x.rank, x.grade) for x in rows}
     from qcycle.lifecycle.wording import graded_together
-    assert graded_together(r.p, rows) == {**dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], (5, 1)),
-                                          **dict.fromkeys(["d1", "d2", "d3", "d4"], (4, 1))}  # what each cap counts over
+    assert graded_together(r.p, rows) == {**dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], (5, 1, None)),
+                                          **dict.fromkeys(["d1", "d2", "d3", "d4"], (4, 1, None))}  # what each cap counts over
     # Together, 优秀 went to d1, d2, d3 and c1 (4 of 9): c2 at 93 was 合格 beside three departments.
     assert results == {"c1": (1, "优秀"), "c2": (2, "优秀"), "c3": (3, "合格"), "c4": (4, "不合格"), "c5": (5, "不合格"),
                        "d1": (1, "优秀"), "d2": (2, "优秀"), "d3": (3, "合格"), "d4": (4, "合格")}
@@ -525,6 +525,27 @@ def test_a_result_letter_to_units_not_assessed_lists_their_subordinates_results_
     assert praised != text
     with pytest.raises(ConfigError, match="“报送考核结果”的通报表扬函写给所选单位本身，而它们都不是考核对象"):
         write(tmp_path, "praised.yaml", praised)
+
+
+@pytest.mark.parametrize("ties", ["components_in_order", "shared_in"])
+def test_a_tie_at_a_caps_last_place_is_said_or_taken_in_whole(tmp_path, home, ties):
+    """江城's 白河县 scored 91.00 like two 优秀 and read only "优秀名额不超过3个，贵单位得分排名第4": the
+    tie rule that placed it is said. 某市's QC小组 rule takes a tie in whole (并列的一并评入): ``shared_in``."""
+    text = ASSESSMENT.replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                              "      grades: [{name: 优秀, min_score: 90, max_count: 1}, {name: 合格, min_score: 60}, {name: 不合格}]\n"
+                              f"      ties: {ties}\n", 1)
+    assert text != ASSESSMENT
+    r = Round(write(tmp_path, "tie.yaml", text))
+    r.scores({"c1": 95, "c2": 95, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-03-31")
+    told = r.letters("results")
+    if ties == "shared_in":
+        assert "结果为：优秀（得分95.00）" in told["c1"] and "结果为：优秀（得分95.00）" in told["c2"], told["c2"]
+        assert "排在其后" not in told["c2"]
+    else:
+        assert "结果为：优秀（得分95.00）" in told["c1"] and "结果为：合格（得分95.00）" in told["c2"], told["c2"]
+        assert "说明：优秀名额不超过1个，贵单位得分排名第2（与获评优秀的单位同分，按单位代码排在其后）。" in told["c2"], told["c2"]
+        assert "同分" not in told["c3"]
 
 
 def test_what_a_rejection_brings_is_told_with_it(tmp_path, home):

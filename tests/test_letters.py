@@ -438,16 +438,16 @@ def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
     p = load_programme(next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016")).programme
     grades = [Grade(name="A", min_score=90, share=0.3), Grade(name="B", min_score=80, max_count=3, share=0.5),
               Grade(name="C", min_score=60), Grade(name="D")]
-    shares = p.model_copy(update={"assessment": p.assessment.model_copy(update={"grades": grades})})
+    shares = p.model_copy(update={"assessment": p.assessment.model_copy(update={"grades": grades, "ties": "shared"})})
     held = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=4)
     assert result_remarks(shares, [held]) == "A比例不超过参评对象的30%，贵单位得分排名第4。"
     # Tied first over one place (某省's two counties at 90.00): the tie is said, not a bare "排名第1".
     tie = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=1)
-    assert result_remarks(shares, [tie], sizes={"410802": (5, 2)}) == (
+    assert result_remarks(shares, [tie], sizes={"410802": (5, 2, None)}) == (
         "A比例不超过参评对象的30%，贵单位得分排名第1（2个并列，超出名额的并列者整组评为下一等次）。")
     # Tied sixth under 3 places: the tie did not put it below the line, and nothing is said of it.
     sixth = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=6)
-    assert result_remarks(shares, [sixth], sizes={"410802": (10, 2)}) == "A比例不超过参评对象的30%，贵单位得分排名第6。"
+    assert result_remarks(shares, [sixth], sizes={"410802": (10, 2, None)}) == "A比例不超过参评对象的30%，贵单位得分排名第6。"
     twice = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="C", rank=7)
     assert result_remarks(shares, [twice]) == "B名额不超过3个、比例不超过参评对象的50%，贵单位得分排名第7。"
     below = AssessmentResult(stage="assessment", unit_code="410802", total=85, grade="B", rank=5)
@@ -471,7 +471,7 @@ def test_a_cap_counted_per_category_names_the_category_not_the_project():
 
     p = load_programme(next(p for p in PROGRAMMES if p.stem == "wz-mayor-quality-award-2021")).programme
     grades = [Grade(name="优秀", min_score=90, share=0.2), Grade(name="合格")]
-    shares = p.model_copy(update={"assessment": p.assessment.model_copy(update={"grades": grades})})
+    shares = p.model_copy(update={"assessment": p.assessment.model_copy(update={"grades": grades, "ties": "shared"})})
     held = AssessmentResult(stage="scoring", unit_code=f"{p.units[-1].code}:zl-award", total=95, grade="合格", rank=2)
     assert result_remarks(shares, [held]) == "温州市市长质量奖的优秀比例不超过参评对象的20%，该项目得分排名第2。"
     zl = p.category("zl")
@@ -485,9 +485,9 @@ def test_a_cap_counted_per_category_names_the_category_not_the_project():
     assert result_remarks(farm, [held]) == "农业标准化类项目的优秀比例不超过参评对象的20%，该项目得分排名第2。"
     # The first of 3 under 20 %: there was no place, not one taken by others.
     first = held.model_copy(update={"rank": 1})
-    assert result_remarks(farm, [first], sizes={first.unit_code: (3, 1)}) == (
+    assert result_remarks(farm, [first], sizes={first.unit_code: (3, 1, None)}) == (
         "农业标准化类项目的优秀比例不超过参评对象的20%（参评3个，按比例优秀名额不足1个），该项目得分排名第1。")
-    assert "不足1个" not in result_remarks(farm, [first], sizes={first.unit_code: (5, 1)})
+    assert "不足1个" not in result_remarks(farm, [first], sizes={first.unit_code: (5, 1, None)})
     whole = wider.model_copy(update={"stages": [s.model_copy(update={"per_category": {}}) for s in wider.stages]})
     assert result_remarks(whole, [held]) == "优秀比例不超过参评对象的20%，该项目得分排名第2。"
 

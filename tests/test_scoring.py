@@ -325,6 +325,17 @@ def test_shared_ties_never_overflow_a_cap():
     assert [r.grade for r in assess(strict, _totals(95, 90, 90, 50))].count("金奖") == 2
 
 
+def test_shared_in_ties_take_a_tie_at_the_last_place_in_whole_over_the_cap():
+    """某市's QC小组 rule: "并列的一并评入". The tie at the cap's last place takes the grade whole (3 for
+    2 places); the places are used up for those below it, and a tie with no place left goes down."""
+    s = scheme(ties="shared_in", grades=[{"name": "金奖", "min_score": 60, "max_count": 2},
+                                         {"name": "银奖", "min_score": 55, "max_count": 2}, {"name": "未获奖"}])
+    results = assess(s, _totals(95, 90, 90, 88, 80, 80, 80, 50))
+    assert [(r.unit, r.rank, r.grade) for r in results] == [
+        ("u1", 1, "金奖"), ("u2", 2, "金奖"), ("u3", 2, "金奖"), ("u4", 4, "银奖"), ("u5", 5, "银奖"),
+        ("u6", 5, "银奖"), ("u7", 5, "银奖"), ("u8", 8, "未获奖")]
+
+
 def test_a_tied_group_moved_down_leaves_its_places_empty_for_those_below_it():
     """Two tied at 90 do not fit the one 金奖 place left: neither does the 85 below them (宝山
     with shared ties gave its 区政府质量奖 to the 700 while the two at 800 got 提名奖)."""

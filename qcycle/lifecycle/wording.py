@@ -148,27 +148,36 @@ def veto_reason(p: Programme, veto: str) -> str:
     return f"因{name}，实行一票否决"
 
 
-def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str, tuple[int, int]]:
-    """Subject → (how many subjects its caps were counted over, how many share its rank): those
-    graded in its ranking group (its level under ``rank_within``, its category where the assessment
-    is per category), vetoed ones not counted."""
+def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str, tuple[int, int, str | None]]:
+    """Subject → (how many subjects its caps were counted over, how many share its rank, the better
+    grade an equal total took where a tie rule placed it below): those graded in its ranking group
+    (its level under ``rank_within``, its category where the assessment is per category), vetoed ones
+    not counted."""
     def group(r: AssessmentResult) -> tuple[str, str | None]:
         return p.rank_key(r.unit_code, r.stage)
 
     rows = list(rows)
+    order = p.assessment.grade_names if p.assessment else []
     sizes: dict[tuple[str, str | None], int] = {}
     ranks: dict[tuple[str, str | None, int], int] = {}
+    best: dict[tuple[str, str | None, float], str] = {}  # (group, total) → the best grade it took
     for r in rows:
         if not r.veto:
             sizes[group(r)] = sizes.get(group(r), 0) + 1
             ranks[(*group(r), r.rank)] = ranks.get((*group(r), r.rank), 0) + 1
-    return {r.unit_code: (sizes.get(group(r), 0), ranks.get((*group(r), r.rank), 1)) for r in rows}
+            key = (*group(r), round(r.total, 2))
+            if r.grade in order and (key not in best or order.index(r.grade) < order.index(best[key])):
+                best[key] = r.grade
+    return {r.unit_code: (sizes.get(group(r), 0), ranks.get((*group(r), r.rank), 1),
+                          level if (level := best.get((*group(r), round(r.total, 2)))) not in (None, r.grade)
+                          and not r.veto else None)
+            for r in rows}
 
 
 def result_remarks(p: Programme, results: Iterable[AssessmentResult],
                    vacated: Collection[tuple[str, str | None]] = (),
                    adjusted: Mapping[str, tuple[dict[str, int], dict[str, int]]] | None = None,
-                   sizes: Mapping[str, tuple[int, int]] | None = None) -> str | None:
+                   sizes: Mapping[str, tuple[int, int, str | None]] | None = None) -> str | None:
     """Why a result is not what its score reads as, for the result letter's 说明:
     - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决");
     - a capped grade was full (天水: 868.59 points, above the award's line, and 未获奖 because the
@@ -189,7 +198,7 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
         elif (full := _full_grade(p, r)) is not None:
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
             share = f"比例不超过{'' if full.max_count else among}参评对象的{full.share * 100:g}%" if full.share else ""
-            n, tied = (sizes or {}).get(r.unit_code, (None, 1))
+            n, tied, level = (sizes or {}).get(r.unit_code, (None, 1, None))
             if full.share and n is not None and math.floor(full.share * n + 1e-9) == 0 and not full.max_count:
                 # First of 3 under 20 %: no place at all, not one taken by others.
                 share += f"（参评{n}个，按比例{full.name}名额不足1个）"
@@ -198,7 +207,9 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             text = (f"{group + '的' if group else ''}{among if full.max_count else ''}{full.name}{limits}，"
                     f"{'该项目' if item else '贵单位'}得分{'在' + among + '中' if among else ''}排名第{r.rank}"
                     # First place tied two ways over one place: the whole tie goes down, and it says so.
-                    + (f"（{tied}个并列，超出名额的并列者整组评为下一等次）" if _tie_over(p, full, r, n, tied) else ""))
+                    + (f"（{tied}个并列，超出名额的并列者整组评为下一等次）" if _tie_over(p, full, r, n, tied) else "")
+                    # Placed below an equal total by the tie rule (江城's 白河县, 91.00 like two 优秀, read only "排名第4").
+                    + (f"（与获评{level}的单位同分，{_tie_rule(p)}排在其后）" if level == full.name else ""))
             if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
                 text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
             said.append(text)
@@ -215,10 +226,18 @@ def occasion_of(p: Programme, assessed: str | None) -> str | None:
     return p.stage(assessed).name if assessed and p.has_stage(assessed) and len(p.assessment_stages) > 1 else None
 
 
+def _tie_rule(p: Programme) -> str:
+    """How equal totals were ordered, as a letter says it."""
+    scheme = p.assessment
+    if scheme is None or scheme.ties != "components_in_order" or len(scheme.components) < 2:
+        return "按单位代码"
+    return f"按{'、'.join(c.name for c in scheme.components)}得分依次比较"
+
+
 def _tie_over(p: Programme, full: Grade, r: AssessmentResult, n: int | None, tied: int) -> bool:
     """Whether a tie straddles the grade's last place (two tied first over one place), not merely
     stands below it (tied sixth under 3 places)."""
-    if tied < 2 or n is None or p.assessment is None:
+    if tied < 2 or n is None or p.assessment is None or p.assessment.ties != "shared":
         return False
     places = caps(p.assessment, n).get(full.name)
     return places is not None and r.rank <= places < r.rank + tied - 1

@@ -126,10 +126,11 @@ class Assessment(_Model):
     rank_within: Literal["all", "level"] = Field(
         "all", description=("level: subjects are ranked, and shares and caps counted, among the units of their own "
                             "level (县（市、区） among themselves, 部门 among themselves: 分类考核), not all together"))
-    ties: Literal["components_in_order", "unit_code", "shared"] = Field(
+    ties: Literal["components_in_order", "unit_code", "shared", "shared_in"] = Field(
         "components_in_order",
         description="equal totals: broken by the components in order (then unit code), by unit code, "
-                    "or shared (same rank; a tie that would overflow a cap moves down together)")
+                    "shared (same rank; a tie that would overflow a cap moves down together), or shared_in "
+                    "(same rank; a tie reaching a cap's last place is taken in whole, over the cap: 并列的一并评入)")
 
     @field_validator("grades")
     @classmethod
