@@ -252,6 +252,27 @@ def test_the_assessment_waits_for_the_decision_it_reads(tmp_path, home):
     assert {"documents:decision_due", "scoring:assess"} <= r.ran
 
 
+def test_a_notice_of_working_days_ends_on_the_calendar_and_says_so(tmp_path, home):
+    """某市's "公示5个工作日" could only be written as calendar days (the letters read "公示期8天"): a
+    公示 of 3 working days from Thursday 2023-05-04 ends on Saturday 05-06, a 调休 working day."""
+    text = AWARD.replace("kind: notice, days: 7, on: 2023-05-04,", "kind: notice, workdays: 3, on: 2023-05-04,", 1)
+    assert text != AWARD
+    r = Round(write(tmp_path, "award.yaml", text))
+    close = r.t.by_name()["notice:notice_close"]
+    assert close.at.date() == dt.date(2023, 5, 6)
+    assert r.t.by_name()["notice:notice_open"].title == "拟授奖名单公示开始（3个工作日，可提出异议）"
+    _through_scoring(r, {"e1": 95, "e2": 75})
+    r.decide("committee", e1="approved", e2="approved")
+    r.until("2023-05-04")
+    notice = r.letters("notice")["e1"]
+    assert "自2023年5月4日起对该名单进行公示，公示期3个工作日，至2023年5月6日止" in notice, notice
+    with pytest.raises(ConfigError, match="公示阶段须给出 days（公示天数）或 workdays（公示的工作日数）之一"):
+        write(tmp_path, "both.yaml", text.replace("workdays: 3,", "workdays: 3, days: 7,", 1))
+    with pytest.raises(ConfigError, match="workdays 只用于公示（notice）阶段"):
+        write(tmp_path, "event.yaml", text.replace("kind: assessment, on: 2023-04-18}",
+                                                   "kind: assessment, on: 2023-04-18, workdays: 2}", 1))
+
+
 def test_a_notice_released_late_by_its_committee_keeps_the_period_objections_are_judged_by(tmp_path, home):
     """The committee decides after the 公示's day (05-04): the next moment (05-15) sends it, dated
     then, with the timetable's period (what objections are judged by), not one starting 05-15."""

@@ -103,7 +103,7 @@ def _event_moves(session: Session, p: Programme, round_id: uuid.UUID, changes: S
         units = resolve(session, p, round_id, stage.notify, c.new.category)
         drafts += [dataclasses.replace(d, action_key=f"amend:{c.new.key}", key_day=on)
                    for d in draft_letters(units, "event_notice.j2", p, c.new, event_on=now,
-                                          event_until=stage.last_day(now), moved_from=was, today=on,
+                                          event_until=stage.last_day(now, default_calendar()), moved_from=was, today=on,
                                           time_of_day=stage.time_of_day, place=stage.place)]
     return drafts
 

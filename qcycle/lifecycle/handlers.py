@@ -159,7 +159,7 @@ def _event_notice(session, p, round_id, action) -> Outcome:
     units = resolve(session, p, round_id, stage.notify, action.category)
     assert action.deadline is not None  # the event's own moment
     on = action.deadline.date()
-    return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on),
+    return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on, default_calendar()),
                                          time_of_day=stage.time_of_day, place=stage.place),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
@@ -186,8 +186,9 @@ def _window_open(session, p, round_id, action) -> Outcome:
         others = [u for u in units if u not in told_by_notice]
         began = clock.at(dt.date.fromisoformat(action.detail["publicity_on"]), action.at.time())
         drafts = draft_letters(others, "notice.j2", p, action, notice_name=notice_name(p, notice, action.category),
-                               notice_days=notice.days, objection_deadline=action.deadline, objection_window=True,
-                               notice_until=notice.last_day(began.date()) or began.date(), listed=False, at=began,
+                               notice_days=notice.days, notice_span=notice.span, objection_deadline=action.deadline, objection_window=True,
+                               notice_until=notice.last_day(began.date(), default_calendar()) or began.date(),
+                               listed=False, at=began,
                                roster=roster, roster_word=word)
         return Outcome(action, drafts, note=f"{action.title}：{len(told_by_notice & set(units))} 个单位已由公示告知，"
                                             f"另函告其余 {len(others)} 个单位")
@@ -346,7 +347,7 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     roster, proposed, word = published_list(session, p, round_id, stage, units, action.category)
     others = left_off(session, p, round_id, stage, units, action.category) if roster else {}
     window = objection_cutoff(session, p, round_id, stage, action.category)  # None: objections while it runs
-    common = {"notice_name": name, "notice_days": stage.days, "notice_until": action.deadline, "roster": roster,
+    common = {"notice_name": name, "notice_days": stage.days, "notice_span": stage.span, "notice_until": action.deadline, "roster": roster,
               "objection_deadline": window or action.deadline, "objection_window": window is not None,
               "roster_word": word}
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=bool(roster),

@@ -6,13 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from qcycle.schema.base import Code, _Model
 from qcycle.schema.dates import ClockTime, Deadline, RelativeDate, Roll
 from qcycle.schema.who import Who
+
+if TYPE_CHECKING:  # the calendar counts a 公示's working days; the schema does not build one
+    from qcycle.workcal import WorkCalendar
 
 __all__ = [
     "EVENT_NOTICE_WORKDAYS",
@@ -235,6 +238,9 @@ class Stage(_Model):
     days: int | None = Field(None, gt=0, le=366, description=(
         "notice stages: length of the 公示 period in calendar days; event stages: how many calendar days the "
         "event runs from its day (a 现场评审 visiting units over weeks)"))
+    workdays: int | None = Field(None, gt=0, le=60, description=(
+        "notice stages, instead of days: length of the 公示 period in working days (公示5个工作日), its first "
+        "day counted when it is one"))
     time_of_day: str | None = Field(None, min_length=1, max_length=16, description=(
         "event stages: when in the day, as the notice says it after the date (上午, 下午2:30)"))
     place: str | None = Field(None, min_length=1, max_length=64, description="event stages: where (市政府第一会议室)")
@@ -265,8 +271,10 @@ class Stage(_Model):
                                             or self.reviewed_by is not None or self.on_rejection is not None
                                             or not self.eliminates):
             raise ValueError("decides、among、tell_reason、reviewed_by、on_rejection、eliminates 只用于 decision 阶段")
-        if k is StageKind.notice and self.days is None:
-            raise ValueError("公示阶段须给出 days（公示天数）")
+        if k is StageKind.notice and (self.days is None) == (self.workdays is None):
+            raise ValueError("公示阶段须给出 days（公示天数）或 workdays（公示的工作日数）之一")
+        if self.workdays is not None and k is not StageKind.notice:
+            raise ValueError("workdays 只用于公示（notice）阶段：公示的工作日数")
         if self.days is not None and k not in (StageKind.notice, StageKind.event):
             raise ValueError("days 只用于公示（notice）阶段的公示天数，或活动（event）阶段的持续天数")
         if self.voluntary and k is not StageKind.submission:
@@ -289,11 +297,20 @@ class Stage(_Model):
             return None
         return EVENT_NOTICE_WORKDAYS if self.notify_ahead is None else self.notify_ahead
 
-    def last_day(self, day: dt.date) -> dt.date | None:
-        """The last day of an event or a 公示 of several days (``days``) from ``day``; None for one day."""
+    def last_day(self, day: dt.date, calendar: WorkCalendar) -> dt.date | None:
+        """The last day of an event or a 公示 of several days (``days``, or ``workdays`` counted on the
+        calendar from ``day``, itself counted when it is a working day); None for one day."""
+        if self.kind is StageKind.notice and self.workdays is not None:
+            last = calendar.add_workdays(day - dt.timedelta(days=1), self.workdays)
+            return last if last != day else None
         if self.kind not in (StageKind.event, StageKind.notice) or not self.days or self.days == 1:
             return None
         return day + dt.timedelta(days=self.days - 1)
+
+    @property
+    def span(self) -> str | None:
+        """How long a 公示 or an event runs, as a letter says it: "7天", "5个工作日"."""
+        return f"{self.workdays}个工作日" if self.workdays is not None else (f"{self.days}天" if self.days else None)
 
     def _window_shape(self) -> None:
         """A submission or follow-up stage: a window, what is owed in it and by whom."""

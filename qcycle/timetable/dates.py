@@ -72,7 +72,7 @@ class StageDates:
             return max(self.deadline(pr.deadline, category).day for pr in stage.periods)
         day = self.point_day(stage, category)[0]
         if event == "closes":
-            return stage.last_day(day) or day  # a 公示's, a 现场评审's last day
+            return stage.last_day(day, self.cal) or day  # a 公示's, a 现场评审's last day
         return day
 
     def point_day(self, stage: Stage, category: str | None) -> tuple[dt.date, dt.date | None, str | None]:

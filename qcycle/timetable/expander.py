@@ -91,7 +91,7 @@ class _Expander(StageDates):
         elif stage.kind is StageKind.event:
             self._notice(stage, category, day, title, nine, common)
             # An event of several days (a 现场评审 visiting units over weeks) ends on its last day.
-            until = at(last, dt.time(23, 59, 59)) if (last := stage.last_day(day)) else None
+            until = at(last, dt.time(23, 59, 59)) if (last := stage.last_day(day, self.cal)) else None
             self._add(nine, action, stage, title, deadline=until, **{k: v for k, v in common.items() if k != "owed_by"})
         elif stage.kind is StageKind.decision:
             self._notice(stage, category, day, title, nine, common)  # a 陈述答辩 its candidates attend
@@ -121,10 +121,9 @@ class _Expander(StageDates):
                               f"{title}：待审核（{day:%Y-%m-%d}前完成）", deadline=nine, **common)
             self._add(nine, action, stage, title, **common)
         elif stage.kind is StageKind.notice:
-            assert stage.days is not None
-            end = stage.last_day(day) or day
+            end = stage.last_day(day, self.cal) or day
             close = at(end, dt.time(23, 59, 59))
-            self._add(nine, action, stage, f"{stage.name}{cat_name}开始（{stage.days}天，可提出异议）",
+            self._add(nine, action, stage, f"{stage.name}{cat_name}开始（{stage.span}，可提出异议）",
                       deadline=close, **common)
             self._add(close, "notice_close", stage, f"{stage.name}{cat_name}结束，异议受理截止", category=category)
         else:
