@@ -1163,6 +1163,8 @@ def test_a_rectification_deadline_moved_off_a_rest_day_says_so(tmp_path_factory,
     # A family named after its contest: "2024年已获东湖区质量标杆企业评选" (an officer's finding).
     ("东湖区质量标杆企业评选", "质量标杆企业", "已在东湖区质量标杆企业评选中获评质量标杆企业"),
     ("东湖区质量标杆企业评选", "获奖", "已在东湖区质量标杆企业评选中获奖"),
+    # A family named after its title: it had read "已在湖南省省级质量标杆中获评省级质量标杆".
+    ("湖南省省级质量标杆", "省级质量标杆", "已获评湖南省省级质量标杆"),
 ])
 def test_an_earlier_win_is_named_as_what_was_won(family, grade, reads):
     from qcycle.lifecycle.eligibility import _won

@@ -35,7 +35,10 @@ def ineligible(session: Session, p: Programme, window: Stage, subjects: list[str
 def _won(family: str, grade: str) -> str:
     """What an earlier round gave, as the refusal says it: the award a family is named after
     ("已获福州市政府质量奖"; a lower tier of it: "已获广州市市长质量奖提名奖"), else the grade in it ("已在东湖区质量标杆企业评选中获评质量标杆企业", not
-    "已获东湖区质量标杆企业评选"; a grade that only says won: "…中获奖")."""
+    "已获东湖区质量标杆企业评选"; a grade that only says won: "…中获奖"; a programme named after its grade:
+    "已获评湖南省省级质量标杆", not "已在湖南省省级质量标杆中获评省级质量标杆")."""
     if family.endswith("奖"):  # a tier of it named after it: 已获广州市市长质量奖提名奖
         return f"已获{family}{grade}" if grade.endswith("奖") and grade not in family else f"已获{family}"
+    if family.endswith(grade):  # the programme is named after its title: "已获评湖南省省级质量标杆", said once
+        return f"已获评{family}"
     return f"已在{family}中{'获奖' if grade.startswith('获奖') else '获评' + grade}"

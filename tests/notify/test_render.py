@@ -194,6 +194,14 @@ def test_reminder_on_the_deadline_day() -> None:
     assert "今天是截止日" in body and "还有" not in body
 
 
+def test_an_awards_validity_calls_a_title_a_title() -> None:
+    """某省's 省级质量标杆 is a 称号, not an 奖项: "所获奖项有效期为3年" read as if it were a prize."""
+    context = {**CONTEXTS["award.j2"], "validity": "3年（2025年至2027年）"}
+    _, title = render_message("award.j2", {**context, "award": "省级质量标杆"})
+    _, prize = render_message("award.j2", {**context, "award": "市长质量奖"})
+    assert "所获称号有效期为3年（2025年至2027年）。" in title and "所获奖项有效期为3年" in prize
+
+
 def test_optional_variables_appear_when_given() -> None:
     _, body = render_message(
         "result.j2",
