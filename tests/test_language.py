@@ -674,9 +674,11 @@ def test_eligibility_reads_an_earlier_rounds_winners(tmp_path, home):
         sent = session.exec(select(OutboxMessage).where(OutboxMessage.round_id == later.id)).all()
     told = {(m.unit_code, m.action.split(":")[1].split("@")[0]) for m in sent if m.action.startswith("application:")}
     assert {a for u, a in told if u == "e1"} == {"window_open"} and ("e6", "reminder") in told, sorted(told)
-    [opened] = [m.body for m in sent if m.unit_code == "e1"]
+    [(subject, opened)] = [(m.subject, m.body) for m in sent if m.unit_code == "e1"]
     assert ("按规定，贵单位本届不符合申报条件：2021年已获示例区长质量奖，获奖满5年后（2026年起）方可再次申报。"
             in opened and "自愿参加" not in opened), opened
+    # Its subject is not an invitation ("申报开始受理，2023年3月31日截止").
+    assert subject == "【受理】2023年度示例区长质量奖：本届申报资格告知", subject
     assert "award-2021" not in refused.note  # the award and its year, not the earlier round's code
 
 
