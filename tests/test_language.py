@@ -1435,6 +1435,11 @@ def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_ow
     anchor = "      - code: award\n"
     r = Round(write(tmp_path, "award.yaml", AWARD.replace(anchor, OBJECTIONS + anchor)))
     assert r.p.objection_decisions == {"objection_review"}
+    # The plan says objections close with their window, not with the 公示 (it read "结束，异议受理截止" at 23:59
+    # beside the window's own 17:30); a 公示 with no window of its own takes them until it ends.
+    assert r.t.by_name()["notice:notice_close"].title == "拟授奖名单公示结束"
+    alone = expand(write(tmp_path, "alone.yaml", AWARD).programme, WorkCalendar())
+    assert alone.by_name()["notice:notice_close"].title == "拟授奖名单公示结束，异议受理截止"
     r.hand_in("application", ["e1", "e2", "e5"], "2023-03-20")
     r.decide("eligibility", e1="approved", e2="approved", e5="approved")
     r.decide("documents", e1="approved", e2="approved", e5="rejected")

@@ -125,7 +125,10 @@ class _Expander(StageDates):
             close = at(end, dt.time(23, 59, 59))
             self._add(nine, action, stage, f"{stage.name}{cat_name}开始（{stage.span}，可提出异议）",
                       deadline=close, **common)
-            self._add(close, "notice_close", stage, f"{stage.name}{cat_name}结束，异议受理截止", category=category)
+            # Objections taken by a window of their own close at its deadline (17:30), which the plan lists.
+            own_window = any(s.submission == "objection" and self.p.publicity_of(s.code) is stage for s in self.p.stages)
+            self._add(close, "notice_close", stage, f"{stage.name}{cat_name}结束" + ("" if own_window else "，异议受理截止"),
+                      category=category)
         else:
             self._add(nine, action, stage, title, **common)
 
