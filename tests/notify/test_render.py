@@ -307,9 +307,12 @@ def test_an_overdue_entry_of_a_window_that_refuses_late_hand_ins_says_so_in_a_me
     overdue = next(i for i in context["items"] if i.get("days_overdue"))
     _, body = render_message("merged_reminder.j2", context)
     assert "逾期提交的不予受理" not in body
+    # What is overdue is not done "on time" (a caught-up letter read "已逾期168个工作日……请按时办理").
+    assert "请尽快办理。" in body and "请按时办理" not in body, body
     overdue["refused_late"] = True
     _, body = render_message("merged_reminder.j2", context)
     assert "已逾期1个工作日，逾期提交的不予受理。" in body, body
+    assert "请按时办理。" in body  # the other one is still to come, and the late one is past asking for
     coming = next(i for i in context["items"] if not i.get("days_overdue"))
     coming["refused_late"] = True
     _, body = render_message("merged_reminder.j2", context)
