@@ -1240,6 +1240,9 @@ def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the
     from qcycle.timetable import due
 
     r = Round(write(tmp_path, "review.yaml", REVIEWED))
+    # The call says an application counts once the unit's parent has passed it (某市's said nothing of it).
+    r.until("2023-03-01")
+    assert "自愿参加，如需申报，请在截止时间前按要求提交。所提交的申报须经“县区初审”。" in r.letters("application")["e1"]
     ask, decision = r.t.by_name()["county_review:review_request"], r.t.by_name()["county_review:decision_due"]
     # Friday 03-31 closes the window: asked on Monday 04-03, to report before the decision's day (清明 off).
     assert ask.at == at(dt.date(2023, 4, 3), dt.time(9)) and decision.at.date() == dt.date(2023, 4, 17)
