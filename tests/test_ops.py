@@ -82,6 +82,16 @@ def test_a_decision_made_is_changed_only_on_purpose_and_the_audit_keeps_what_it_
     assert "cli:张三 decide:takers_review" in first and "决定：不同意；" in first and "原决定：同意" in first
     assert "说明：复议：材料不实" in first
     assert "没有符合条件" in runner.invoke(app, ["audit", str(P1), "--action", "extend"]).output
+    # A run's counts its note gives are said once ("一等奖 4，…；一等奖：4；…" had repeated them).
+    from qcycle import crud
+    from qcycle.loader import load_programme
+
+    with db.session_scope() as session:
+        crud.audit(session=session, actor="run:test", action="scoring:assess",
+                   round_code=load_programme(P1).programme.round.code,
+                   detail={"note": "评分：3 个对象，A级 1，合格 2", "A": 1, "合格": 2, "pending": 3})
+    ran = runner.invoke(app, ["audit", str(P1), "--action", "scoring"], terminal_width=200).output
+    assert "（说明：评分：3 个对象，A级 1，合格 2；待决定：3）" in ran, ran
     # A reason told to the unit is changed on purpose too, and one file cannot decide a subject twice quietly.
     assert "--change" in runner.invoke(app, [*args, "--reject", "--note", "另一个理由"]).output
     _seed_applications([("510300", "cxyl-02")])

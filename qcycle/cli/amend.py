@@ -365,6 +365,7 @@ def audit(
     """
     from qcycle import clock, crud, db
     from qcycle.ops import OUTCOME_WORDS
+    from qcycle.schema import grade_label
 
     try:
         start = None
@@ -382,7 +383,10 @@ def audit(
     if not rows:
         out.print("没有符合条件的审计记录。", markup=False)
     for r in rows:
+        note = str(r.detail.get("note") or "")
+        # A run's counts its note already gives (an assessment's "一等奖 4，二等奖 8") are not said twice.
         said = [f"{_AUDIT_WORDS.get(k, k)}：{OUTCOME_WORDS.get(v, v) if k in ('outcome', 'before') else v}"
-                for k, v in r.detail.items() if v not in (None, "")]
+                for k, v in r.detail.items() if v not in (None, "")
+                and not (k != "note" and isinstance(v, int) and f"{grade_label(k)} {v}" in note)]
         out.print(f"{r.at:%Y-%m-%d %H:%M} {r.actor} {r.action}" + (f"（{'；'.join(said)}）" if said else ""),
                   markup=False)
