@@ -279,7 +279,7 @@ def assess(
     if problems:
         raise AssessmentError("；".join(problems))
 
-    order = [c.code for c in scheme.components]
+    order = [c.code for c in scheme.tie_components]
 
     def sort_key(row) -> tuple:
         u, components, _, _, total, veto = row

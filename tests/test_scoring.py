@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from qcycle.errors import AssessmentError
 from qcycle.schema import Assessment, QuotaPlan
@@ -334,6 +335,18 @@ def test_shared_in_ties_take_a_tie_at_the_last_place_in_whole_over_the_cap():
     assert [(r.unit, r.rank, r.grade) for r in results] == [
         ("u1", 1, "金奖"), ("u2", 2, "金奖"), ("u3", 2, "金奖"), ("u4", 4, "银奖"), ("u5", 5, "银奖"),
         ("u6", 5, "银奖"), ("u7", 5, "银奖"), ("u8", 8, "未获奖")]
+
+
+def test_tie_order_names_the_components_equal_totals_are_compared_by():
+    """江城's rule "同分时质量提升得分高者在前" could only be written by listing 质量提升 first, which
+    reordered every letter's parts. u1: 资料 90, 汇报 80 → 84; u2: 资料 75, 汇报 90 → 84."""
+    units = [UnitInput("u1", reviews={"docs": [90], "talk": [80]}), UnitInput("u2", reviews={"docs": [75], "talk": [90]})]
+    assert [r.unit for r in assess(scheme(), units)] == ["u1", "u2"]  # 资料 first, the scheme's order
+    assert [r.unit for r in assess(scheme(tie_order=["talk"]), units)] == ["u2", "u1"]
+    with pytest.raises(ValidationError, match="tie_order 中的 speech 不是考核部分代码（现有：docs、talk）"):
+        scheme(tie_order=["speech"])
+    with pytest.raises(ValidationError, match="tie_order 只与 ties: components_in_order 一起使用"):
+        scheme(tie_order=["talk"], ties="shared")
 
 
 def test_a_tied_group_moved_down_leaves_its_places_empty_for_those_below_it():

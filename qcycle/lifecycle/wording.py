@@ -231,7 +231,8 @@ def _tie_rule(p: Programme) -> str:
     scheme = p.assessment
     if scheme is None or scheme.ties != "components_in_order" or len(scheme.components) < 2:
         return "按单位代码"
-    return f"按{'、'.join(c.name for c in scheme.components)}得分依次比较"
+    parts = scheme.tie_components
+    return f"按{parts[0].name}得分" if len(parts) == 1 else f"按{'、'.join(c.name for c in parts)}得分依次比较"
 
 
 def _tie_over(p: Programme, full: Grade, r: AssessmentResult, n: int | None, tied: int) -> bool:

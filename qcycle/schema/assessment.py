@@ -131,6 +131,26 @@ class Assessment(_Model):
         description="equal totals: broken by the components in order (then unit code), by unit code, "
                     "shared (same rank; a tie that would overflow a cap moves down together), or shared_in "
                     "(same rank; a tie reaching a cap's last place is taken in whole, over the cap: 并列的一并评入)")
+    tie_order: list[str] = Field(
+        default_factory=list, description=("components_in_order: the component codes equal totals are compared by, "
+                                           "in this order (同分时质量提升得分高者在前); default every component in the "
+                                           "scheme's order"))
+
+    @model_validator(mode="after")
+    def _tie_order_known(self) -> Assessment:
+        codes = [c.code for c in self.components]
+        unknown = [c for c in self.tie_order if c not in codes]
+        if unknown:
+            raise ValueError(f"tie_order 中的 {'、'.join(unknown)} 不是考核部分代码（现有：{'、'.join(codes)}）")
+        if self.tie_order and self.ties != "components_in_order":
+            raise ValueError("tie_order 只与 ties: components_in_order 一起使用")
+        return self
+
+    @property
+    def tie_components(self) -> list[Component]:
+        """The components equal totals are compared by, in order (``tie_order``, else all)."""
+        by_code = {c.code: c for c in self.components}
+        return [by_code[c] for c in self.tie_order] if self.tie_order else list(self.components)
 
     @field_validator("grades")
     @classmethod
