@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from qcycle import crud
+from qcycle import clock, crud
 from qcycle.errors import DecisionError, UsageError, why_unreadable
 from qcycle.lifecycle import (
     DECIDING_STAGE_KINDS,
@@ -41,6 +41,7 @@ __all__ = [
     "DecisionRow",
     "decide",
     "deciding_stages",
+    "decision_rows",
     "export_results",
     "read_decisions",
     "result_rows",
@@ -318,6 +319,24 @@ def submission_rows(session: Session, programme: Programme, round_id: uuid.UUID)
             "期次": s.period_label(period) if period else "", "单位代码": unit, "单位": p_unit_name(p, unit) or "",
             "项目": p_item_name(p, f"{unit}:{item}") if item else "", "提交时间": f"{at:%Y-%m-%d %H:%M}",
             "受理结果": "逾期不予受理" if status == "rejected_late" else ("逾期已受理" if late else "按时受理")})
+    return sheets
+
+
+def decision_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> dict[str, list[dict]]:
+    """The round's decisions by decision stage (its name → rows in the file's order of units): what
+    each stage decided for each subject, with the note, who and when. A round decided without an
+    assessment (中期评估, 验收, 复验) had nothing to export."""
+    p = programme
+    order = {u.code: i for i, u in enumerate(p.units)}
+    rows = [r for r in crud.decision_list(session=session, round_id=round_id) if p.has_stage(r[0])]
+    rows.sort(key=lambda r: (p.stage_place[r[0]], order.get(r[1].partition(":")[0], len(order)), r[1]))
+    sheets: dict[str, list[dict]] = {}
+    for stage, subject, outcome, note, by, at in rows:
+        unit = subject.partition(":")[0]
+        sheets.setdefault(p.stage(stage).name, []).append({
+            "单位代码": unit, "单位": p_unit_name(p, unit) or unit, "项目": p_item_name(p, subject) or "",
+            "决定": OUTCOME_WORDS.get(outcome, outcome), "说明": note, "决定人": by,
+            "决定时间": f"{clock.to_local(at):%Y-%m-%d %H:%M}"})
     return sheets
 
 

@@ -399,3 +399,24 @@ def test_export_lists_the_hand_ins_with_what_became_of_each(home, tmp_path):
     xlsx = tmp_path / "材料.xlsx"
     assert runner.invoke(app, ["export", str(P1), "--submissions", "--out", str(xlsx)]).exit_code == 0
     assert sorted(load_workbook(xlsx).sheetnames) == ["中期检查（进展报告）", "提交揭榜书"]
+
+
+def test_export_lists_the_decisions_of_a_round_and_points_to_them_where_there_are_no_results(home, tmp_path):
+    """某省's station pilot, decided at 中期评估, 验收 and 复验 with no assessment, exported "0 条考核结果"."""
+    _seed_applications([("510100", "zlcx-01"), ("510300", "cxyl-02")])
+    args = ["decide", str(P1), "--stage", "takers_review", "--by", "张三"]
+    assert runner.invoke(app, [*args, "--subject", "510100:zlcx-01", "--approve"]).exit_code == 0
+    assert runner.invoke(app, [*args, "--subject", "510300:cxyl-02", "--reject", "--note", "材料不全"]).exit_code == 0
+    results = runner.invoke(app, ["export", str(P1), "--out", str(tmp_path / "r.csv")], terminal_width=200)
+    assert "已导出 0 条考核结果（0 个考核阶段）" in results.output and "审核决定请加 --decisions 导出" in results.output
+    out_csv = tmp_path / "决定.csv"
+    done = runner.invoke(app, ["export", str(P1), "--decisions", "--out", str(out_csv)], terminal_width=200)
+    assert done.exit_code == 0 and "已导出 2 项审核决定（1 个决定阶段）" in done.output, done.output
+    with out_csv.open(encoding="utf-8-sig") as fh:
+        rows = [(r["阶段"], r["单位"], r["项目"], r["决定"], r["说明"], r["决定人"]) for r in csv.DictReader(fh)]
+    assert rows == [  # the file's order of units
+        ("审核揭榜书", "成都市市场监督管理局", "贯彻执行《四川省质量促进条例》成效明显地方", "同意", "", "cli:张三"),
+        ("审核揭榜书", "自贡市市场监督管理局", "争创国家级质量标准实验室", "不同意", "材料不全", "cli:张三"),
+    ], rows
+    both = runner.invoke(app, ["export", str(P1), "--decisions", "--submissions", "--out", str(out_csv)])
+    assert both.exit_code == 2 and "一次只能用一个" in both.output

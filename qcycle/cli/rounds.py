@@ -165,30 +165,41 @@ def export(
     submissions: Annotated[bool, typer.Option(
         "--submissions", help="导出材料受理记录（每份材料的期次、单位、项目、提交时间与受理结果：按时受理、逾期已受理、"
                               "逾期不予受理），而不是考核结果")] = False,
+    decisions: Annotated[bool, typer.Option(
+        "--decisions", help="导出审核决定（每个决定阶段一张表：单位、项目、同意/不同意、说明、决定人、决定时间），"
+                            "如中期评估、验收、复验")] = False,
 ) -> None:
     """导出考核结果（排名组、名次、单位、各部分得分、加扣分、否决、等次）为 Excel（每个考核阶段一张表）或 CSV；
-    加 --submissions 导出材料受理记录（每个受理阶段一张表）。
+    加 --submissions 导出材料受理记录（每个受理阶段一张表），加 --decisions 导出审核决定（每个决定阶段一张表）。
 
     \b
     示例：qcycle export config/programmes/jz-assessment-2016.yaml --out 考核结果.xlsx
           qcycle --home .qcycle/simulate/sc-jbgs-2023 export .qcycle/simulate/sc-jbgs-2023/sc-jbgs-2023.yaml --out r.csv
           qcycle export config/programmes/sc-jbgs-2023.yaml --submissions --out 材料受理.xlsx
+          qcycle export config/programmes/sc-jbgs-2023.yaml --decisions --out 审核决定.xlsx
     """
     from qcycle import db, ops
 
     try:
         if out_path.suffix.lower() not in (".xlsx", ".csv"):
             raise UsageError(f"不支持的导出格式 {out_path.suffix!r}（应为 .xlsx 或 .csv）")
+        if submissions and decisions:
+            raise UsageError("--submissions 与 --decisions 一次只能用一个")
         loaded, round_id = open_round(file, read_only=True)
         with db.session_scope(read_only=True) as session:
-            read = ops.submission_rows if submissions else ops.result_rows
+            read = ops.submission_rows if submissions else ops.decision_rows if decisions else ops.result_rows
             sheets = read(session, loaded.programme, round_id)
+            # A round decided without an assessment has no results: where its decisions are said.
+            hint = (not submissions and not decisions and not sheets
+                    and bool(ops.decision_rows(session, loaded.programme, round_id)))
         ops.export_results(sheets, out_path)
     except QcycleError as exc:
         raise fail(exc) from None
     count = sum(len(rows) for rows in sheets.values())
-    what = ("份材料受理记录", "个受理阶段") if submissions else ("条考核结果", "个考核阶段")
-    out.print(f"已导出 {count} {what[0]}（{len(sheets)} {what[1]}）：{out_path}")
+    what = (("份材料受理记录", "个受理阶段") if submissions else ("项审核决定", "个决定阶段") if decisions
+            else ("条考核结果", "个考核阶段"))
+    out.print(f"已导出 {count} {what[0]}（{len(sheets)} {what[1]}）：{out_path}"
+              + ("。本周期没有考核结果，审核决定请加 --decisions 导出" if hint else ""))
 
 
 def _as_of(value: str | None) -> dt.datetime | None:

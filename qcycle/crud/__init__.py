@@ -44,6 +44,7 @@ from qcycle.crud.auditlog import audit, audit_entries
 from qcycle.crud.base import as_recorded_at, recorded_moment
 from qcycle.crud.decisions import (
     decided_subjects,
+    decision_list,
     decisions_at,
     decisions_token,
     decisions_with_outcome,
@@ -159,6 +160,7 @@ __all__ = [
     "count_submissions",
     "current_submissions",
     "decided_subjects",
+    "decision_list",
     "decisions_at",
     "decisions_token",
     "decisions_with_outcome",

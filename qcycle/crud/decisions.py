@@ -22,6 +22,7 @@ from qcycle.models import DECISION_OUTCOMES, Decision, DecisionRevision, Review
 __all__ = [
     "GivenValue",
     "decided_subjects",
+    "decision_list",
     "decisions_token",
     "decisions_with_outcome",
     "outcomes_at",
@@ -185,6 +186,13 @@ def decisions_at(*, session: Session, round_id: uuid.UUID, stage: str) -> list[t
     """(subject, outcome, note) of every decision the ``stage`` has made."""
     return plain_rows(session, select(Decision.subject, Decision.outcome, Decision.note).where(
         Decision.round_id == round_id, Decision.stage == stage, *recorded_by(Decision.decided_at)))
+
+
+def decision_list(*, session: Session, round_id: uuid.UUID) -> list[tuple[str, str, str, str, str, dt.datetime]]:
+    """(stage, subject, outcome, note, decided_by, decided_at) of every decision of the round."""
+    return plain_rows(session, select(Decision.stage, Decision.subject, Decision.outcome, Decision.note,
+                                      Decision.decided_by, Decision.decided_at).where(
+        Decision.round_id == round_id, *recorded_by(Decision.decided_at)))
 
 
 def subjects_with_outcome(*, session: Session, round_id: uuid.UUID, outcomes: Sequence[str],
