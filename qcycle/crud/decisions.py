@@ -190,9 +190,11 @@ def decisions_at(*, session: Session, round_id: uuid.UUID, stage: str) -> list[t
 
 def decision_list(*, session: Session, round_id: uuid.UUID) -> list[tuple[str, str, str, str, str, dt.datetime]]:
     """(stage, subject, outcome, note, decided_by, decided_at) of every decision of the round."""
-    return plain_rows(session, select(Decision.stage, Decision.subject, Decision.outcome, Decision.note,
-                                      Decision.decided_by, Decision.decided_at).where(
-        Decision.round_id == round_id, *recorded_by(Decision.decided_at)))
+    query: Select[*tuple[Any, ...]] = Select(  # select() is typed for at most 4 columns
+        col(Decision.stage), col(Decision.subject), col(Decision.outcome), col(Decision.note),
+        col(Decision.decided_by), col(Decision.decided_at)).where(
+        Decision.round_id == round_id, *recorded_by(Decision.decided_at))
+    return plain_rows(session, query)
 
 
 def subjects_with_outcome(*, session: Session, round_id: uuid.UUID, outcomes: Sequence[str],
