@@ -40,6 +40,8 @@ ACTION_KINDS: dict[str, ActionKind] = {k.name: k for k in (
     ActionKind("notice_open", "公示开始", "publication"),
     # A 县级初审: each subject's parent is asked to review before the decision's day.
     ActionKind("review_request", "上级审核通知", "decision"),
+    # ... and reminded, some working days before, where opinions are still missing (``reminders``).
+    ActionKind("review_reminder", "上级审核提醒", "decision"),
     # The office is asked to decide once the window it decides on has closed, by the decision's day.
     ActionKind("decision_request", "待审核通知", "decision"),
     ActionKind("decision_due", "待审核决定", "decision"),

@@ -1217,6 +1217,31 @@ REVIEWED = """\
 """
 
 
+def test_reviewers_still_owing_their_opinions_are_reminded_before_the_decisions_day(tmp_path, home):
+    """某市's 区局 were asked for their 推荐意见 once and never again: a decision stage with reviewers
+    may take ``reminders``; those with subjects still undecided are reminded, the others not."""
+    text = (REVIEWED.replace("    stages:\n", "    reminder_policies:\n      std: {before_workdays: [2]}\n    stages:\n", 1)
+            .replace("reviewed_by: parent,\n", "reviewed_by: parent, reminders: std,\n", 1))
+    assert "reminders: std" in text
+    r = Round(write(tmp_path, "review.yaml", text))
+    reminder = r.t.by_name()["county_review:review_reminder:T-2"]
+    assert reminder.at.date() == dt.date(2023, 4, 13) and reminder.deadline.date() == dt.date(2023, 4, 17)
+    r.hand_in("application", ["e1", "e3"], "2023-03-20")
+    r.until("2023-04-03")
+    r.decide("county_review", e3="approved")  # 乙县's opinion came in
+    r.until("2023-04-13")
+    with db.session_scope() as session:
+        sent = session.exec(select(OutboxMessage).where(OutboxMessage.round_id == r.id)).all()
+    reminded = [m for m in sent if m.action.startswith("county_review:review_reminder")]
+    assert [m.unit_code for m in reminded] == ["k1"], [(m.unit_code, m.action) for m in reminded]
+    assert reminded[0].subject == "【提醒】2023年度示例市长质量奖：请于2023年4月17日前报送初审意见"
+    assert ("的初审意见应于2023年4月17日（星期一）前报送示例市市场监督管理局，还有2个工作日。贵单位辖区内以下1个单位尚未初审，"
+            "请抓紧提出意见并按时报送：\n1. 甲公司（2023年3月20日 10:00提交）。") in reminded[0].body, reminded[0].body
+    with pytest.raises(ConfigError, match="reminders 只用于 submission/followup 阶段（以及有 reviewed_by 的 decision 阶段"):
+        write(tmp_path, "bad.yaml", text.replace("decides: county_review, on: 2023-04-21}",
+                                                 "decides: county_review, on: 2023-04-21, reminders: std}", 1))
+
+
 def test_a_list_sent_to_units_never_candidates_tells_them_the_list_and_theirs_on_it(tmp_path, home):
     """某省's 标杆名单 sent to the city bureaus told each "名单共列入3个单位，贵单位未列入" (one city's own
     enterprise was on it); an enterprise that never applied read the same."""

@@ -338,6 +338,13 @@ def _review_request(session, p, round_id, action) -> Outcome:
     return Outcome(action, drafts, note=f"{action.title}：{parents} 个上级单位，{subjects} 项")
 
 
+def _review_reminder(session, p, round_id, action) -> Outcome:
+    """Reviewers with subjects still undecided are reminded of the day their opinions are due."""
+    stage, pending, _ = _to_decide(session, p, round_id, action)
+    drafts, parents, subjects = review_letters(session, p, round_id, action, stage, pending, reminding=True)
+    return Outcome(action, drafts, note=f"{action.title}：{parents} 个上级单位，{subjects} 项")
+
+
 def _notice_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     units = resolve(session, p, round_id, stage.notify, action.category)
@@ -399,6 +406,7 @@ HANDLERS = {
     "overdue": _overdue,
     "escalation": _escalation,
     "review_request": _review_request,
+    "review_reminder": _review_reminder,
     "decision_request": _decision_request,
     "decision_due": _decision_due,
     "assess": assess_action,

@@ -121,7 +121,7 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
 
 
 def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: Action, stage: Stage,
-                   pending: list[str]) -> tuple[list[Draft], int, int]:
+                   pending: list[str], *, reminding: bool = False) -> tuple[list[Draft], int, int]:
     """The letters of a 县级初审's request (``stage``, ``reviewed_by: parent``): each pending subject's
     parent is asked to review its own, listed with when each was handed in; a parent told with the
     call that it would review, with nothing of its own to review now, is told so (余姚's 凤山街道
@@ -134,8 +134,9 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
         if reviewer := p.reviewer(stage.code, subject.partition(":")[0]):
             by_parent[reviewer].append(subject)
     received = handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
-    told = _reviewing_parents(p, owers(session, p, round_id, window, action.category), stage) & _called(
-        session, p, round_id, window, action.category)
+    # A reminder goes to those with something still to review only.
+    told = set() if reminding else _reviewing_parents(p, owers(session, p, round_id, window, action.category),
+                                                      stage) & _called(session, p, round_id, window, action.category)
     drafts = []
     per_item = any(":" in s for s in pending)
     for parent in sorted(told | by_parent.keys()):
@@ -148,5 +149,5 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
                                 step=reviewer_step(stage.name), scope=_scope(p, parent), after=_after(p, stage),
                                 limit=stage.per_reviewer, per_item=per_item,
                                 units_count=len({s.partition(":")[0] for s in by_parent.get(parent, [])}),
-                                word=places_counted_as(p, pending))
+                                word=places_counted_as(p, pending), reminder=reminding)
     return drafts, len(by_parent), sum(len(v) for v in by_parent.values())

@@ -336,8 +336,13 @@ class Stage(_Model):
             raise ValueError(f"{k.value} 阶段须且只能给出 on（日期）、by（不晚于某日）或 after（相对日期）之一")
         for name in ("submission", "owed_by", "deadline", "opens", "opens_after", "eligibility", "identity",
                      "reminders"):  # reminders chase what is owed in a window: a point has none to chase
+            # ... but the opinions a decision asks its reviewers for (区局推荐意见) are owed by a day.
+            if name == "reminders" and k is StageKind.decision and self.reviewed_by is not None:
+                continue
             if getattr(self, name) is not None:
-                raise ValueError(f"{name} 只用于 submission/followup 阶段，{k.value} 阶段不能使用")
+                raise ValueError(f"{name} 只用于 submission/followup 阶段"
+                                 + ("（以及有 reviewed_by 的 decision 阶段：提醒上级单位报送意见）" if name == "reminders" else "")
+                                 + f"，{k.value} 阶段不能使用")
         if self.voluntary:
             raise ValueError("voluntary 只用于 submission 阶段")
 

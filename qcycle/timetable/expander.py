@@ -103,6 +103,7 @@ class _Expander(StageDates):
                     self._add(at(asked, dt.time(9, 0)), "review_request", stage,
                               f"{title}：请上级单位审核（{day:%Y-%m-%d}前报送意见）", deadline=nine,
                               **{**common, "owed_by": f"通过“{decides.name}”的单位的上级单位"})
+                    self._review_reminders(stage, title, asked, day, nine, common)
             elif decides is not None and decides.kind.value in _WINDOW_KINDS:
                 # Asked once the window has closed: the working day after its deadline, if that comes
                 # before the decision's day (otherwise there is no time to ask). The parents review
@@ -116,6 +117,7 @@ class _Expander(StageDates):
                     self._add(at(asked, dt.time(9, 0)), "review_request", stage,
                               f"{title}：请上级单位审核（{day:%Y-%m-%d}前报送意见）", deadline=nine,
                               **{**common, "owed_by": f"按时提交“{decides.name}”的单位的上级单位"})
+                    self._review_reminders(stage, title, asked, day, nine, common)
                 elif asked < day:
                     self._add(at(asked, dt.time(9, 0)), "decision_request", stage,
                               f"{title}：待审核（{day:%Y-%m-%d}前完成）", deadline=nine, **common)
@@ -131,6 +133,20 @@ class _Expander(StageDates):
                       category=category)
         else:
             self._add(nine, action, stage, title, **common)
+
+    def _review_reminders(self, stage: Stage, title: str, asked: dt.date, day: dt.date, nine: dt.datetime,
+                          common: dict[str, Any]) -> None:
+        """Reviewers still owing their opinions are reminded ``before_workdays`` before the decision's
+        day (某市's 区局 were asked once and never again), after they were asked."""
+        policy = self.p.reminder_policies.get(stage.reminders) if stage.reminders else None
+        if policy is None:
+            return
+        for n in policy.before_workdays:
+            when = self.cal.add_workdays(day, -n)
+            if asked < when < day:
+                self._add(at(when, policy.time), "review_reminder", stage,
+                          f"{title}：提醒上级单位报送意见（还有{n}个工作日）", deadline=nine, workdays_left=n,
+                          _k=f"T-{n}", **{**common, "owed_by": "尚未报送意见的上级单位"})
 
     def _notice(self, stage: Stage, category: str | None, day: dt.date, title: str, nine: dt.datetime,
                 common: dict[str, Any]) -> None:
