@@ -185,13 +185,13 @@ def test_a_value_read_while_a_decision_changed_is_not_kept(session, round_):
     """The decisions token is read before and after the rows: a decision written in between
     (here by the read itself, then rolled back, which brings the first token back) means the
     rows may be of either state, so they are not kept."""
-    from qcycle.lifecycle.who import _ByDecisions
+    from qcycle.lifecycle.memo import ByDecisions
 
     _, _, rid = round_
     crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
                       subject="510100:zlcx-01", outcome="approved", decided_by="cli:test")
     session.commit()
-    kept, reads = _ByDecisions(), []
+    kept, reads = ByDecisions(), []
 
     def read_while_deciding() -> str:
         reads.append("changing")

@@ -266,7 +266,7 @@ CASES = [
         "    decides: application\n    reminders: standard\n    on: 2023-04-21",
         "stages[2]",
         "code: takers_review",
-        "reminders 只用于 submission/followup 阶段，decision 阶段不能使用",
+        "reminders 只用于 submission/followup 阶段（以及有 reviewed_by 的 decision 阶段：提醒上级单位报送意见），decision 阶段不能使用",
     ),
     Case(
         # 某县's 2026-Q1 written twice: the July period sent no letter at all.

@@ -3,19 +3,16 @@ units that owe a submission and have not handed it in, the takers (揭榜单位)
 eliminated at a decision, and the subjects a decision stage decides on.
 
 The rows come from :mod:`qcycle.crud`; within :func:`remembering`, decisions and results are
-read once per pass.
+read once per pass (:mod:`qcycle.lifecycle.memo`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import datetime as dt
 import functools
-import threading
 import uuid
-from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -23,6 +20,7 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle.eligibility import INELIGIBLE, ineligible
+from qcycle.lifecycle.memo import from_decisions, remembered, remembering
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, AssessmentResult
 from qcycle.schema import Programme, Stage, StageKind, Who
@@ -60,75 +58,6 @@ POSITIVE = POSITIVE_OUTCOMES
 NEGATIVE = NEGATIVE_OUTCOMES
 
 
-_memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar("qcycle_lifecycle_memo",
-                                                                              default=None)
-
-
-@contextlib.contextmanager
-def remembering() -> Iterator[None]:
-    """Within the block, selections, and the decisions, results and hand-ins they are computed
-    from, are read once.
-    For passes where nothing is decided meanwhile (a status report, the simulated world's
-    planning): ~30 past deadlines each ask again at national scale."""
-    token = _memo.set({})
-    try:
-        yield
-    finally:
-        _memo.reset(token)
-
-
-def _remembered(key: tuple, read: Callable[[], Any]) -> Any:
-    memo = _memo.get()
-    if memo is None:
-        return read()
-    key = (crud.recorded_moment(), *key)  # read as of a moment (status --as-of): kept apart
-    return memo[key] if key in memo else memo.setdefault(key, read())
-
-
-class _ByDecisions:
-    """What was read from a round's decisions, kept across calls while the round's decisions
-    token (:func:`qcycle.crud.decisions_token`) stands: a national round's selections read
-    ~10,000 decisions again for every action otherwise, where nothing was decided meanwhile.
-    Values are immutable (frozensets, read-only mappings); the least recently used go first."""
-
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self.kept: OrderedDict[tuple, Any] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def __call__(self, session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
-        token = crud.decisions_token(session=session, round_id=round_id)
-        if token is None:  # never decided anything: nothing worth keeping
-            return read()
-        database = str(session.get_bind().engine.url)
-        where = (database, round_id, token, crud.recorded_moment(), *key)
-        with self.lock:
-            if where in self.kept:
-                self.kept.move_to_end(where)
-                return self.kept[where]
-        value = read()
-        # Kept only if no decision changed while it was read (another writer's commit between
-        # the token and the rows would otherwise file new rows under the old token, or old
-        # rows under the new one).
-        if crud.decisions_token(session=session, round_id=round_id) == token:
-            with self.lock:
-                # What was kept under the round's earlier tokens goes (a session still seeing
-                # one reads its rows again).
-                for old in [k for k in self.kept if k[:2] == (database, round_id) and k[2] != token]:
-                    del self.kept[old]
-                self.kept[where] = value
-                while len(self.kept) > self.size:
-                    self.kept.popitem(last=False)
-        return value
-
-
-_by_decisions = _ByDecisions()
-
-
-def _from_decisions(session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
-    return _remembered(key, lambda: _by_decisions(session, round_id, key, read))
-
-
 def in_category(p: Programme, subject: str, category: str | None) -> bool:
     """Whether a subject belongs to a category: its item's category (subjects without an item
     belong to every category). A subject whose item was taken out of the list (撤销) belongs to
@@ -148,14 +77,14 @@ def decided(session: Session, round_id: uuid.UUID, stage: str, outcomes: tuple[s
     """Subjects the decision ``stage`` gave one of ``outcomes``."""
     def read() -> frozenset[str]:
         return frozenset(crud.decided_subjects(session=session, round_id=round_id, stage=stage, outcomes=outcomes))
-    return _from_decisions(session, round_id, ("decided", round_id, stage, outcomes), read)
+    return from_decisions(session, round_id, ("decided", round_id, stage, outcomes), read)
 
 
 def stage_outcomes(session: Session, round_id: uuid.UUID, stage: str) -> Mapping[str, str]:
     """``{subject: outcome}`` of every decision the ``stage`` has made (read-only)."""
     def read() -> Mapping[str, str]:
         return MappingProxyType(crud.outcomes_at(session=session, round_id=round_id, stage=stage))
-    return _from_decisions(session, round_id, ("outcomes", round_id, stage), read)
+    return from_decisions(session, round_id, ("outcomes", round_id, stage), read)
 
 
 def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objections: bool = False) -> frozenset[str]:
@@ -171,7 +100,7 @@ def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objection
                                                         stages=on_objections))
         return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
                                                     except_stages=on_objections + sorted(p.keeping_decisions)))
-    return _from_decisions(session, round_id, ("eliminated", round_id, tuple(on_objections), objections), read)
+    return from_decisions(session, round_id, ("eliminated", round_id, tuple(on_objections), objections), read)
 
 
 def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | None = None) -> dict[str, list[str]]:
@@ -236,7 +165,7 @@ def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Wh
     if who is None:
         return []
     # Keyed by the selection's content: a status report asks the same takers for every deadline.
-    return list(_remembered(("select", round_id, id(p), who.model_dump_json(), category),
+    return list(remembered(("select", round_id, id(p), who.model_dump_json(), category),
                             lambda: tuple(_select(session, p, round_id, who, category))))
 
 
@@ -308,7 +237,7 @@ def owers(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, cat
         barred = ineligible(session, p, stage, units) if stage.eligibility else {}
         return tuple(u for u in units if u not in barred)
 
-    return list(_remembered(("owers", round_id, id(p), stage.code, category), read))
+    return list(remembered(("owers", round_id, id(p), stage.code, category), read))
 
 
 def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str | None,
@@ -321,7 +250,7 @@ def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str
 
 def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str | None,
                category: str | None, p: Programme, status: str = "accepted") -> frozenset[str]:
-    return _remembered(("submitted", round_id, id(p), stage.code, period, category, status),
+    return remembered(("submitted", round_id, id(p), stage.code, period, category, status),
                        lambda: frozenset(crud.handed_in_units(session=session, round_id=round_id, stage=stage.code,
                                                         period=period, category=category,
                                                         item_category=p.item_category, status=status)))
@@ -362,7 +291,7 @@ def _counting_statuses(stage: Stage, less_refused: bool) -> list[str]:
 
 
 def _joined(session: Session, round_id: uuid.UUID) -> dict[str, dt.datetime]:
-    return _remembered(("joined", round_id), lambda: crud.units_joined(session=session, round_id=round_id))
+    return remembered(("joined", round_id), lambda: crud.units_joined(session=session, round_id=round_id))
 
 
 def _joined_after(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
@@ -372,7 +301,7 @@ def _joined_after(session: Session, p: Programme, round_id: uuid.UUID, stage: St
     joined = _joined(session, round_id)
     if not joined:  # the usual case: no timetable to expand
         return set()
-    plan = _remembered(("timetable", round_id, id(p)), lambda: round_timetable(session, p, round_id))
+    plan = remembered(("timetable", round_id, id(p)), lambda: round_timetable(session, p, round_id))
     late = set()
     for unit, at in joined.items():
         cuts = [a.at for a in plan.actions if a.action == "deadline" and a.stage == stage.code
@@ -423,7 +352,7 @@ def _handed_in_subjects(session: Session, p: Programme, round_id: uuid.UUID, sta
         return frozenset(crud.handed_in_subjects(session=session, round_id=round_id, stage=stage.code,
                                                  period=action.period, category=action.category,
                                                  item_category=p.item_category, status=status))
-    found = [_remembered(("handed_subjects", round_id, id(p), stage.code, action.period, action.category, status),
+    found = [remembered(("handed_subjects", round_id, id(p), stage.code, action.period, action.category, status),
                          functools.partial(read, status)) for status in statuses]
     return found[0] if len(found) == 1 else frozenset().union(*found)  # the kept set itself, not a copy
 

@@ -1,0 +1,87 @@
+"""What selections are computed from, read once: within :func:`remembering` (a pass where nothing
+is decided meanwhile), every read; across passes, what was read from a round's decisions, while the
+round's decisions token stands (:class:`ByDecisions`)."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlmodel import Session
+
+from qcycle import crud
+
+__all__ = ["ByDecisions", "from_decisions", "remembered", "remembering"]
+
+_memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar("qcycle_lifecycle_memo",
+                                                                              default=None)
+
+
+@contextlib.contextmanager
+def remembering() -> Iterator[None]:
+    """Within the block, selections, and the decisions, results and hand-ins they are computed
+    from, are read once.
+    For passes where nothing is decided meanwhile (a status report, the simulated world's
+    planning): ~30 past deadlines each ask again at national scale."""
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def remembered(key: tuple, read: Callable[[], Any]) -> Any:
+    memo = _memo.get()
+    if memo is None:
+        return read()
+    key = (crud.recorded_moment(), *key)  # read as of a moment (status --as-of): kept apart
+    return memo[key] if key in memo else memo.setdefault(key, read())
+
+
+class ByDecisions:
+    """What was read from a round's decisions, kept across calls while the round's decisions
+    token (:func:`qcycle.crud.decisions_token`) stands: a national round's selections read
+    ~10,000 decisions again for every action otherwise, where nothing was decided meanwhile.
+    Values are immutable (frozensets, read-only mappings); the least recently used go first."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.kept: OrderedDict[tuple, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __call__(self, session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
+        token = crud.decisions_token(session=session, round_id=round_id)
+        if token is None:  # never decided anything: nothing worth keeping
+            return read()
+        database = str(session.get_bind().engine.url)
+        where = (database, round_id, token, crud.recorded_moment(), *key)
+        with self.lock:
+            if where in self.kept:
+                self.kept.move_to_end(where)
+                return self.kept[where]
+        value = read()
+        # Kept only if no decision changed while it was read (another writer's commit between
+        # the token and the rows would otherwise file new rows under the old token, or old
+        # rows under the new one).
+        if crud.decisions_token(session=session, round_id=round_id) == token:
+            with self.lock:
+                # What was kept under the round's earlier tokens goes (a session still seeing
+                # one reads its rows again).
+                for old in [k for k in self.kept if k[:2] == (database, round_id) and k[2] != token]:
+                    del self.kept[old]
+                self.kept[where] = value
+                while len(self.kept) > self.size:
+                    self.kept.popitem(last=False)
+        return value
+
+
+_by_decisions = ByDecisions()
+
+
+def from_decisions(session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
+    return remembered(key, lambda: _by_decisions(session, round_id, key, read))
