@@ -1065,23 +1065,44 @@ def test_a_window_for_the_rejected_is_decided_on_for_them(tmp_path, home):
     again = ("      - {code: reapply, name: 复核申请, kind: submission, submission: reapplication, voluntary: true,\n"
              "         owed_by: {rejected_at: eligibility}, opens: 2023-04-06, deadline: {date: 2023-04-10}}\n"
              "      - {code: recheck, name: 资格复核, kind: decision, decides: reapply, on: 2023-04-12,\n"
-             "         on_rejection: 终止申报}\n")
+             "         on_rejection: 终止申报}\n"
+             "      - {code: recheck_result, name: 复核结果, kind: notification, template: step_result,\n"
+             "         after: {stage: recheck, event: on, workdays: 1},\n"
+             "         notify: {any_of: [{approved_at: recheck}, {rejected_at: recheck}]}}\n"
+             "      - {code: copy, name: 报送资格审核情况, kind: notification, template: result,\n"
+             "         after: {stage: recheck, event: on, workdays: 1}, notify: {units: [gov]}}\n"
+             "      - {code: eligibility_result, name: 资格审核结果, kind: notification, template: step_result,\n"
+             "         after: {stage: eligibility, event: on, workdays: 1}, notify: {rejected_at: eligibility}}\n")
     text = AWARD.replace("      - {code: documents,", again + "      - {code: documents,", 1).replace(
         "    channels:", "    submission_kinds: {reapplication: {title: 复核申请}}\n    channels:", 1)
     assert text != AWARD
     r = Round(write(tmp_path, "award.yaml", text))
-    r.hand_in("application", ["e1", "e5", "e6"], "2023-03-20")
-    r.decide("eligibility", e5="rejected", e6="rejected")
+    # The copy dated after the 复核 reports it: it waits for it.
+    assert "recheck:decision_due@2023-04-12" in r.t.by_name()["copy:notify"].needs
+    r.hand_in("application", ["e1", "e5", "e6", "e7"], "2023-03-20")
+    r.decide("eligibility", e5="rejected", e6="rejected", e7="rejected")
     r.decide("eligibility", e1="approved")
-    r.hand_in("reapplication", ["e6"], "2023-04-07")
-    assert r.pending("recheck") == ["e6"]  # e5 did not ask again
-    r.decide("recheck", e6="rejected")
-    assert r.subjects("recheck") == ["e6"] and r.pending("recheck") == []
+    r.until("2023-04-06")  # the working day after (04-05 is 清明)
+    # Its rejected may ask again: not told "不再参加后续环节".
+    assert "不再参加" not in r.letters("eligibility_result")["e6"], r.letters("eligibility_result")["e6"]
+    r.hand_in("reapplication", ["e6", "e7"], "2023-04-07")
+    assert r.pending("recheck") == ["e6", "e7"]  # e5 did not ask again
+    r.decide("recheck", e6="rejected", e7="approved")
+    assert r.subjects("recheck") == ["e6", "e7"] and r.pending("recheck") == []
+    r.decide("documents", e1="approved")
+    r.until("2023-04-13")
+    # Each is told the 复核's own verdict (it had told nobody: the 资格审核 rejection came first).
+    told = r.letters("recheck_result")
+    assert sorted(told) == ["e6", "e7"]
+    assert "未通过资格复核，终止申报" in told["e6"] and "通过资格复核" in told["e7"], told
+    # Where each stands now, by its last decision.
+    assert ("1. 甲公司：通过材料评审；\n2. 戊公司：未通过资格审核；\n3. 己公司：未通过资格复核，终止申报；\n"
+            "4. 庚公司：通过资格复核。") in r.letters("copy")["gov"], r.letters("copy")["gov"]
     # Who may ask again is who failed: its opening and reminders stay out of the group its peers read
     # (a group of 40 stations was invited to apply for 复验, then read one station's reminder).
     with db.session_scope() as session:
         opened = carry_out(session, r.p, r.id, r.t.by_name()["reapply:window_open"])
-    assert sorted(d.unit for d in opened.drafts) == ["e5", "e6"] and all(d.private for d in opened.drafts)
+    assert sorted(d.unit for d in opened.drafts) == ["e5", "e6", "e7"] and all(d.private for d in opened.drafts)
 
 
 def test_a_decision_that_does_not_eliminate_leaves_its_rejected_in_later_steps(tmp_path, home):

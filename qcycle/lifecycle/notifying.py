@@ -12,7 +12,13 @@ from qcycle import crud
 from qcycle.lifecycle.assessing import quota_achieved, what_counted
 from qcycle.lifecycle.drafting import draft_letters
 from qcycle.lifecycle.outcome import Outcome
-from qcycle.lifecycle.standing import TOLD_ALONE, missing_in, rejections, steps_told_alone
+from qcycle.lifecycle.standing import (
+    TOLD_ALONE,
+    latest_standing,
+    missing_in,
+    rejections,
+    steps_told_alone,
+)
 from qcycle.lifecycle.who import (
     eliminated,
     in_category,
@@ -83,14 +89,12 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # 约谈 of a rejected report read "贵单位在…中—。" once the rejection had its own 结果告知).
     grounds_of: dict[str, list[str]] = defaultdict(list)
     itemised: set[str] = set()  # units with a rejected list item
-    fates: dict[str, list[tuple[str | None, str]]] = defaultdict(list)  # unit → (item, verdict), every step
     apart = steps_told_alone(p)  # a step whose rejections have their own letter: not said again here
     if not praise:
         for subject, (verdict, code) in rejections(session, p, round_id).items():
             if in_category(p, subject, action.category):
                 unit, name = subject.partition(":")[0], p_item_name(p, subject)
                 grounds_of[unit].append(f"{name + '：' if name else ''}{verdict}")
-                fates[unit].append((name, verdict))
                 if code not in apart:
                     rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
                     itemised.update([unit] if name else [])
@@ -116,7 +120,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
     drafts = []
     # A unit told the results with none of its own (a city bureau, the 市政府) is told those of its
     # subordinates, or all of them where it has none: "通报各区局本辖区企业获奖情况" sent 0 letters.
-    summaries = _summaries(p, units, by_unit, fates) if template == "result.j2" else {}
+    summaries = (_summaries(p, units, by_unit, _standing(session, p, round_id, action.category, by_unit))
+                 if template == "result.j2" and any(u not in by_unit for u in units) else {})
     for u in units:
         if u in summaries:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
@@ -172,26 +177,39 @@ def notify_action(session, p, round_id, action) -> Outcome:
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 
+def _standing(session, p: Programme, round_id, category: str | None,
+              by_unit: dict[str, list[AssessmentResult]]) -> dict[str, list[tuple[str | None, str]]]:
+    """unit → (item, how its last decision reads) of each subject decided and not graded: where it
+    stands now (验收 failed, then 复验 passed: "通过复验")."""
+    graded = {r.unit_code for rs in by_unit.values() for r in rs}
+    out: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
+    for subject, (said, _) in latest_standing(session, p, round_id).items():
+        if subject not in graded and in_category(p, subject, category):
+            out[subject.partition(":")[0]].append((p_item_name(p, subject), said))
+    return out
+
+
 def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
-               fates: dict[str, list[tuple[str | None, str]]]) -> dict[str, tuple[str, list[str]]]:
+               standing: dict[str, list[tuple[str | None, str]]]) -> dict[str, tuple[str, list[str]]]:
     """unit → (whose results, the lines) for each unit told the results that has none of its own:
-    its subordinates' at any depth ("辖区内"), those graded first in rank order, then those a
-    decision rejected in the file's order; all of them for a unit with no subordinates at all (the
-    市政府 the office reports to). A unit whose subordinates took no part is left out."""
+    its subordinates' at any depth ("辖区内"), those graded first in rank order, then the others
+    decided, by their last decision ("通过复验" after a failed 验收), in the file's order; all of them
+    for a unit with no subordinates at all (the 市政府 the office reports to). A unit whose
+    subordinates took no part is left out."""
     order = {u.code: i for i, u in enumerate(p.units)}
-    told = sorted(set(by_unit) | set(fates),
+    told = sorted(set(by_unit) | set(standing),
                   key=lambda u: (min((r.rank or 0 for r in by_unit.get(u, [])), default=10**6), order.get(u, 0)))
 
     def line(u: str) -> str:  # "甲公司：合格（得分81.00）", "乙公司“项目一”：优秀（得分92.00）；“项目二”：未通过…"
         said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（得分{score_text(r)}）")
-                for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)] + fates.get(u, [])
+                for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)] + standing.get(u, [])
         if not any(item for item, _ in said):
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
         return p.unit(u).name + "；".join(f"{quoted(item) if item else ''}：{text}" for item, text in said)
 
     out: dict[str, tuple[str, list[str]]] = {}
     for u in units:
-        if u in by_unit or u in fates:
+        if u in by_unit or u in standing:
             continue
         if any(x.parent == u for x in p.units):
             # It recommended or reviewed them itself: "未获贵单位推荐", not its own name.

@@ -27,9 +27,28 @@ from qcycle.lifecycle.wording import counted_as, graded_together, result_remarks
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 
-__all__ = ["TOLD_ALONE", "final_step", "handed_in_at", "left_off", "list_standing", "listing_of", "missing_in", "not_passed", "notice_name", "objection_replies",
-           "objections_upheld", "passed", "published_list", "rejections", "reviewer_step", "steps_told", "steps_told_alone",
-           "took_part"]
+__all__ = [
+    "TOLD_ALONE",
+    "final_step",
+    "handed_in_at",
+    "latest_standing",
+    "left_off",
+    "list_standing",
+    "listing_of",
+    "missing_in",
+    "not_passed",
+    "notice_name",
+    "objection_replies",
+    "objections_upheld",
+    "passed",
+    "published_list",
+    "rejections",
+    "reviewer_step",
+    "steps_told",
+    "steps_told_alone",
+    "took_part",
+    "verdict",
+]
 
 
 def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects: list[str]) -> dict[str, crud.HandIn]:
@@ -41,22 +60,42 @@ def handed_in_at(session: Session, round_id: uuid.UUID, window: Stage, subjects:
     return crud.first_hand_ins(session=session, round_id=round_id, stage=window.code, subjects=subjects)
 
 
-def rejections(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str, tuple[str, str]]:
+def rejections(session: Session, p: Programme, round_id: uuid.UUID, *, at: frozenset[str] | None = None
+               ) -> dict[str, tuple[str, str]]:
     """Subject → (how a letter says the decision stage rejected it, with the reason the unit may
     know: "未通过资格审查（理由）", "未获乡镇（街道）或有关部门推荐"; that stage's code): the first,
-    in stage order."""
+    in stage order; of the stages ``at`` only, where given (a 复验 rejects one rejected at 验收 before)."""
     rows = crud.decisions_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE)
     out: dict[str, tuple[str, str]] = {}
     for subject, stage, by, note in sorted(rows, key=lambda r: p.stage_place.get(r[1], 99)):
-        if p.has_stage(stage) and stage not in p.objection_decisions:  # an objection rejected is not the objector
-            # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
-            if by.startswith("rule:") and note:  # the programme's rule refused it, not a reviewer: say the rule
-                out.setdefault(subject, (note, stage))
-                continue
-            why = f"（{note}）" if note and p.stage(stage).tell_reason else ""
-            brings = f"，{p.stage(stage).on_rejection}" if p.stage(stage).on_rejection else ""  # 撤销试点立项
-            out.setdefault(subject, (_not_passed_at(p, p.stage(stage), subject.partition(":")[0]) + why + brings,
-                                     stage))
+        # An objection rejected is not the objector.
+        if p.has_stage(stage) and stage not in p.objection_decisions and (at is None or stage in at):
+            out.setdefault(subject, (verdict(p, stage, subject, False, by, note), stage))
+    return out
+
+
+def verdict(p: Programme, stage: str, subject: str, yes: bool, by: str = "", note: str = "") -> str:
+    """How a letter says a decision on a subject: passed ("通过验收", "获某镇推荐"), or not, with the
+    reason the unit may know and what it brings ("未通过复验（理由），撤销试点")."""
+    step = p.stage(stage)
+    if yes:
+        return passed(step.name)
+    # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
+    if by.startswith("rule:") and note:  # the programme's rule refused it, not a reviewer: say the rule
+        return note
+    why = f"（{note}）" if note and step.tell_reason else ""
+    brings = f"，{step.on_rejection}" if step.on_rejection else ""  # 撤销试点立项
+    return _not_passed_at(p, step, subject.partition(":")[0]) + why + brings
+
+
+def latest_standing(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str, tuple[str, str]]:
+    """Subject → (how a letter says its last decision in stage order, that stage's code): where a
+    decided subject stands now (验收 failed, then 复验 passed: "通过复验")."""
+    out: dict[str, tuple[str, str]] = {}
+    rows = crud.decision_list(session=session, round_id=round_id)
+    for stage, subject, outcome, note, by, _ in sorted(rows, key=lambda r: p.stage_place.get(r[0], -1)):
+        if p.has_stage(stage) and stage not in p.objection_decisions:
+            out[subject] = (verdict(p, stage, subject, outcome not in NEGATIVE, by, note), stage)
     return out
 
 
@@ -85,8 +124,9 @@ def reviewer_step(name: str) -> str:
 def final_step(p: Programme, code: str) -> bool:
     """Whether no decision or assessment follows the decision ``code`` (a 市政府审定 before the award):
     a unit it rejects has no later steps to leave ("不再参加后续环节" would promise some). A review of a
-    整改报告 decides the report and leaves the unit in the round: it has none to leave either."""
-    return code in p.keeping_decisions or not any(
+    整改报告 decides the report and leaves the unit in the round: it has none to leave either; nor one
+    whose rejected are called to a later window (验收 failed, then a 复验申请 opens for them)."""
+    return code in p.keeping_decisions or code in p.second_chances or not any(
         s.kind in (StageKind.decision, StageKind.assessment) and s.code not in p.objection_decisions
         for s in p.stages[p.stage_place[code] + 1:])
 
@@ -146,9 +186,10 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     told: dict[str, dict[str, Any]] = defaultdict(lambda: {"rejections": [], "passes": []})
     last = {w.rejected_at: final_step(p, w.rejected_at) for w in alternatives if w.rejected_at}
     scored = {code: _scored(session, p, round_id, code) for code in last}
-    for subject, (verdict, code) in rejections(session, p, round_id).items():
-        if code in last and in_category(p, subject, category):
-            told[subject.partition(":")[0]]["rejections"].append({"item": p_item_name(p, subject), "verdict": verdict,
+    # Each step's own rejection, not the subject's first (a 复验 rejects one 验收 rejected before).
+    for subject, (said, code) in rejections(session, p, round_id, at=frozenset(last)).items():
+        if in_category(p, subject, category):
+            told[subject.partition(":")[0]]["rejections"].append({"item": p_item_name(p, subject), "verdict": said,
                                                                   "last": last[code], "scored": scored[code].get(subject)})
     for code in dict.fromkeys(w.approved_at for w in alternatives if w.approved_at):
         for subject in select_subjects(session, p, round_id, Who(approved_at=code), category):

@@ -150,7 +150,7 @@ def _left(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None
     """Who has left the chain of decisions ``stage`` is on: an objection's (its window or the
     decision on it), or the candidates' (any other stage, or none); nobody when ``keep``
     (a selection ``with_rejected``)."""
-    if keep:
+    if keep or stage in p.decisions_for_rejected:  # a 复验's approvals stand despite the failed 验收
         return frozenset()
     on_objections = stage is not None and (stage in p.objection_decisions or p.stage(stage).submission == "objection")
     return eliminated(session, p, round_id, objections=on_objections)
@@ -414,9 +414,7 @@ def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stag
         return []
     # Hand-ins of a window for the rejected (复验申请), or candidates chosen with the rejected, are
     # decided on: 复验 had nobody to decide, so no 撤销试点 ever followed a failed one.
-    keep = (stage.among is not None and stage.among.keeps_rejected
-            or target.owed_by is not None and target.owed_by.keeps_rejected)
-    gone = frozenset() if keep else eliminated(session, p, round_id, objections=stage.code in p.objection_decisions)
+    gone = frozenset() if stage.code in p.decisions_for_rejected else eliminated(session, p, round_id, objections=stage.code in p.objection_decisions)
     own = frozenset() if undecided else decided(session, round_id, stage.code, NEGATIVE)
     return sorted(x for x in _of_category(p, subjects, category) if x not in gone or x in own)
 

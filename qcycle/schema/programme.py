@@ -130,6 +130,29 @@ class Programme(_Model):
         return frozenset(s.code for s in self.stages if s.kind is StageKind.decision
                          and (s.decides in followups or not s.eliminates))
 
+    @cached_property
+    def decisions_for_rejected(self) -> frozenset[str]:
+        """Decision stages that decide on subjects rejected before: on a window owed by the rejected
+        (复验申请 of those who failed 验收), or among candidates chosen with them (``with_rejected``).
+        Their candidates, and those they approve, are not left out for that earlier rejection."""
+        out = set()
+        for s in self.stages:
+            if s.kind is not StageKind.decision or not s.decides or not self.has_stage(s.decides):
+                continue
+            window = self.stage(s.decides)
+            if (s.among is not None and s.among.keeps_rejected) or (
+                    window.kind in (StageKind.submission, StageKind.followup) and window.owed_by is not None
+                    and window.owed_by.keeps_rejected):
+                out.add(s.code)
+        return frozenset(out)
+
+    @cached_property
+    def second_chances(self) -> frozenset[str]:
+        """Decision stages whose rejected are called to a later window (复验申请 owed by those who failed
+        验收): their rejection does not end the round for them."""
+        return frozenset(w.rejected_at for s in self.stages if s.owed_by is not None
+                         for w in (s.owed_by, *s.owed_by.any_of) if w.rejected_at)
+
     def publicity_of(self, code: str) -> Stage | None:
         """The 公示 an objection window belongs to: the notice stage whose close is its deadline
         (异议受理期即公示期). ``None`` for any other stage."""

@@ -341,6 +341,10 @@ class _Expander(StageDates):
             refs |= set(self.p.assessment_stages)  # its letters say the grades
         if stage.decides:
             refs.add(stage.decides)
+        if stage.kind is StageKind.notification and stage.after is not None:
+            # Dated after a decision, it reports it: it waits for it (某省's copies to the cities of the
+            # 中期评估 went out before the decision they reported, with nothing in them).
+            refs.add(stage.after.stage)
         if (notice := self.p.publicity_of(code)) is not None:
             refs.add(notice.code)  # its opening is written to those the 公示 did not tell
         for who in selectors:
