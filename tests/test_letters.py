@@ -822,6 +822,12 @@ def test_results_are_called_as_the_programme_works():
     wz = load_programme(next(p for p in PROGRAMMES if p.stem == "wz-mayor-quality-award-2021")).programme
     named = wz.model_copy(update={"round": wz.round.model_copy(update={"name": "东湖区2026年度质量标杆企业评选与质量提升奖补"})})
     assert result_kind(named) == "评选结果"
+    # Prizes graded (某市's QC 成果发布: 一等奖…) are 评审结果; a round with no assessment (中期评估, 验收)
+    # has 审核结果 (a pilot's letters had read "考核结果已确定").
+    contest = named.model_copy(update={"round": wz.round.model_copy(update={"name": "临江市2026年QC小组活动成果发布"})})
+    assert result_kind(contest) == "评审结果"
+    jz = load_programme(next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016")).programme
+    assert result_kind(jz.model_copy(update={"assessment": None})) == "审核结果"
 
 
 def test_what_is_owed_is_named_as_a_thing_handed_in(tmp_path_factory, monkeypatch):

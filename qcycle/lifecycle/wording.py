@@ -137,9 +137,13 @@ def result_kind(p: Programme) -> str:
     # "【评价确认结果】".
     by_unit = p.assessment is not None and bool(p.assessment.subjects.levels or p.assessment.subjects.units)
     confirmed = any(s.submission == SubmissionKind.evaluation_request for s in p.stages)
+    # Prizes graded (一等奖, 二等奖: a QC 成果发布) are an award's 评审结果; a round decided without any
+    # assessment (中期评估, 验收) has 审核结果: a pilot's copies had read "考核结果已确定".
+    prizes = p.assessment is not None and any(g.name.endswith("奖") for g in p.assessment.grades)
     return (f"{name[-2:]}结果" if name.endswith(("评审", "评选")) else "评审结果" if name.endswith("奖")
             else "评价确认结果" if p.categories and confirmed and not by_unit
-            else "评选结果" if "评选" in name else "考核结果")
+            else "评选结果" if "评选" in name else "评审结果" if prizes
+            else "审核结果" if p.assessment is None else "考核结果")
 
 
 def veto_reason(p: Programme, veto: str) -> str:
