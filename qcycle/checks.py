@@ -397,7 +397,7 @@ def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[
         out.append(("assessment.components", f"考核部分代码 {code!r} 重复"))
     codes = {u.code for u in assessed}
     # An honour's check reads those the assessment may grade, by what happens too.
-    out += _decided_before_graded(p, codes) + _honours_to_none_assessed(p, codes or _potential(p, a.subjects))
+    out += _decided_before_graded(p, codes) + _honours_to_none_assessed(p, codes or p.reachable(a.subjects))
     return out
 
 
@@ -407,7 +407,7 @@ def _honours_to_none_assessed(p: Programme, assessed: set[str]) -> list[tuple[st
     summary of their subordinates' results, or of all of them."""
     if not assessed:
         return []
-    owing = {u for s in p.stages if s.owed_by is not None for u in _potential(p, s.owed_by)}
+    owing = {u for s in p.stages if s.owed_by is not None for u in p.reachable(s.owed_by)}
     out = []
     for i, s in enumerate(p.stages):
         if s.kind is not StageKind.notification or s.template not in ("praise", "award") or s.notify is None \
@@ -431,7 +431,7 @@ def _decided_before_graded(p: Programme, assessed: set[str]) -> list[tuple[str, 
 
     def decides_on_assessed(s: Stage) -> bool:  # the window its chain of decisions starts from is theirs
         window = p.reviewed_window(s.code)
-        return window is not None and window.owed_by is not None and bool(_potential(p, window.owed_by) & assessed)
+        return window is not None and window.owed_by is not None and bool(p.reachable(window.owed_by) & assessed)
 
     before = [s for s in p.stages if s.kind is StageKind.decision and p.stage_place[s.code] < first
               and s.code not in p.objection_decisions and s.code not in p.keeping_decisions
@@ -443,21 +443,6 @@ def _decided_before_graded(p: Programme, assessed: set[str]) -> list[tuple[str, 
         for s in before]
 
 
-def _potential(p: Programme, who: Who) -> set[str]:
-    """Units a selector may reach: its hierarchy part, narrowed to units that can take part in
-    the round when it depends on what happens (applicants, takers, graded units)."""
-    allowed = {u.code for u in p.units_matching(who)}
-    if not who.dynamic:
-        return allowed
-    takers_part: set[str] = set()
-    for s in p.stages:
-        if s.owed_by is not None and not s.owed_by.dynamic:
-            takers_part |= {u.code for u in p.units_matching(s.owed_by)}
-    if p.assessment is not None and not p.assessment.subjects.dynamic:
-        takers_part |= {u.code for u in p.units_matching(p.assessment.subjects)}
-    return allowed & takers_part
-
-
 def _receivers(p: Programme) -> set[str]:
     """Units that the timetable will write to: owers, the notified, the assessed and ops."""
     codes = {p.round.issuer}
@@ -466,7 +451,7 @@ def _receivers(p: Programme) -> set[str]:
         selectors.append(p.assessment.subjects)
     for who in selectors:
         if who is not None:
-            codes |= _potential(p, who)
+            codes |= p.reachable(who)
     for s in p.stages:
         if s.kind is StageKind.decision:
             codes.add(p.round.issuer)
@@ -477,5 +462,5 @@ def _receivers(p: Programme) -> set[str]:
         if policy.escalate_to != "parent":
             codes.add(policy.escalate_to)
             continue
-        codes |= {p.unit(c).parent or p.round.issuer for c in _potential(p, s.owed_by)}
+        codes |= {p.unit(c).parent or p.round.issuer for c in p.reachable(s.owed_by)}
     return codes

@@ -541,6 +541,12 @@ def test_a_result_letter_to_units_not_assessed_lists_their_subordinates_results_
     assert ("贵单位辖区内2个参评单位的结果如下：\n1. 五县人民政府：合格（得分70.00）；\n2. 四县人民政府：不合格（得分55.00）。"
             in told["north"]), told["north"]
     assert "贵单位结果" not in told["gov"] and "一县" not in told["north"]
+    # A unit of the assessed population with no result of its own (it handed nothing in) is not told its
+    # peers' results: "全部" is for units outside the round, as the 市政府.
+    from qcycle.lifecycle.notifying import _summaries
+
+    assert r.p.participants >= {"c1", "c2"} and "gov" not in r.p.participants
+    assert set(_summaries(r.p, ["gov", "c1"], {}, {"c2": [(None, "合格")]})) == {"gov"}
     praised = text.replace("template: result, on: 2016-03-31,\n         notify: {units: [gov, north]}",
                            "template: praise, on: 2016-03-31,\n         notify: {units: [gov, north]}", 1)
     assert praised != text
@@ -1258,6 +1264,15 @@ def test_reviewers_still_owing_their_opinions_are_reminded_before_the_decisions_
     assert reminded[0].subject == "【提醒】2023年度示例市长质量奖：请于2023年4月17日前报送初审意见"
     assert ("的初审意见应于2023年4月17日（星期一）前报送示例市市场监督管理局，还有2个工作日。贵单位辖区内以下1个单位尚未初审，"
             "请抓紧提出意见并按时报送：\n1. 甲公司（2023年3月20日 10:00提交）。") in reminded[0].body, reminded[0].body
+    # A run caught up on or after the decision's day asks for nothing past; of two missed, only the later one goes.
+    from qcycle.timetable import due
+
+    twice = expand(write(tmp_path, "twice.yaml", text.replace("before_workdays: [2]", "before_workdays: [3, 1]")).programme,
+                   WorkCalendar())
+    reminders = [a for a in twice.actions if a.action == "review_reminder"]
+    done = {a.key for a in twice.actions} - {a.key for a in reminders}
+    assert [a.key for a in due(twice, at(dt.date(2023, 4, 14), dt.time(9)), done).run] == [reminders[1].key]
+    assert due(twice, at(dt.date(2023, 4, 17), dt.time(9)), done).run == []
     with pytest.raises(ConfigError, match="reminders 只用于 submission/followup 阶段（以及有 reviewed_by 的 decision 阶段"):
         write(tmp_path, "bad.yaml", text.replace("decides: county_review, on: 2023-04-21}",
                                                  "decides: county_review, on: 2023-04-21, reminders: std}", 1))

@@ -194,12 +194,12 @@ def test_the_statutory_rule_makes_up_a_weekend_holiday_and_knows_a_spring_festiv
     cal: WorkCalendar,
 ) -> None:
     # 2028: 元旦 a Saturday (补休 Monday 3 January); 春节 26 January, 除夕 the 25th; 端午 a Sunday;
-    # 国庆 from a Sunday, 中秋 (3 October) inside it, which adds no day.
+    # 国庆 from a Sunday (补休 the 4th), 中秋 (3 October) inside it, made up on the 5th as 2020's was.
     off = {day for day in days_of(2028) if day.weekday() < 5 and not cal.is_workday(day)}
     assert off == {
         D("2028-01-03"), D("2028-01-25"), D("2028-01-26"), D("2028-01-27"), D("2028-01-28"),
         D("2028-04-04"), D("2028-05-01"), D("2028-05-02"), D("2028-05-29"),
-        D("2028-10-02"), D("2028-10-03"), D("2028-10-04"),
+        D("2028-10-02"), D("2028-10-03"), D("2028-10-04"), D("2028-10-05"),
     }
 
 

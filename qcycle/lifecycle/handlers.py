@@ -106,7 +106,7 @@ def _publish(session, p, round_id, action) -> Outcome:
             own[unit].update(standing)
         # Those never candidates (a city bureau, an enterprise that did not apply) are told the list, and
         # which of theirs are on it, not "贵单位未列入".
-        candidates = took_part(session, p, round_id, approvals[0])
+        candidates = took_part(session, p, round_id, approvals[0], action.category)
         for u in set(units) - set(extra["takers"]) - candidates:
             own[u]["onlooker"] = True
             own[u]["takers_below"] = [p.unit(t).name for t in extra["takers"] if p.within(t, u)]

@@ -217,7 +217,7 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
                     for x in told if p.within(x, u)]
             if mine:
                 out[u] = ("辖区内", mine)
-        elif told:
+        elif told and u not in p.participants:  # a county that did not hand in is not told its peers' results
             out[u] = ("全部", [line(x) for x in told])
     return out
 

@@ -313,10 +313,11 @@ def list_standing(session: Session, p: Programme, round_id: uuid.UUID, step: str
     return {unit: standing for unit, standing in own.items() if standing}
 
 
-def took_part(session: Session, p: Programme, round_id: uuid.UUID, step: str) -> set[str]:
+def took_part(session: Session, p: Programme, round_id: uuid.UUID, step: str, category: str | None = None
+              ) -> set[str]:
     """Units with a subject decided or graded anywhere along the chain a list's decision ``step``
     ends (its decisions, the assessments they decide on, the decisions those assessments take
-    their subjects from): the candidates. A city bureau, or an enterprise that never applied, was
+    their subjects from), in ``category`` where given: the candidates. A city bureau, or an enterprise that never applied, was
     told "贵单位未列入" of a list it was never a candidate for."""
     seen: set[str] = set()
     out: set[str] = set()
@@ -328,10 +329,11 @@ def took_part(session: Session, p: Programme, round_id: uuid.UUID, step: str) ->
         seen.add(code)
         stage = p.stage(code)
         if stage.kind is StageKind.decision:
-            out |= {x.partition(":")[0] for x in stage_outcomes(session, round_id, code)}
+            out |= {x.partition(":")[0] for x in stage_outcomes(session, round_id, code) if in_category(p, x, category)}
             todo += [stage.decides] if stage.decides else []
         elif stage.kind is StageKind.assessment:
-            out |= {x.partition(":")[0] for x in crud.result_subjects(session=session, round_id=round_id, stage=code)}
+            out |= {x.partition(":")[0] for x in crud.result_subjects(session=session, round_id=round_id, stage=code)
+                    if in_category(p, x, category)}
             todo += sorted(p.assessment.subjects.stages()) if p.assessment else []
     return out
 

@@ -300,6 +300,30 @@ class Programme(_Model):
                 if (not codes or u.code in codes) and (not levels or u.level in levels)
                 and (keep is None or u.code in keep)]
 
+    def reachable(self, who: Who) -> set[str]:
+        """Units a selector may reach: its hierarchy part, narrowed to units that can take part in
+        the round when it depends on what happens (those owing a window chosen by the hierarchy,
+        those an assessment chosen by it grades)."""
+        allowed = {u.code for u in self.units_matching(who)}
+        if not who.dynamic:
+            return allowed
+        takers_part: set[str] = set()
+        for s in self.stages:
+            if s.owed_by is not None and not s.owed_by.dynamic:
+                takers_part |= {u.code for u in self.units_matching(s.owed_by)}
+        if self.assessment is not None and not self.assessment.subjects.dynamic:
+            takers_part |= {u.code for u in self.units_matching(self.assessment.subjects)}
+        return allowed & takers_part
+
+    @cached_property
+    def participants(self) -> frozenset[str]:
+        """Units that may owe something or be assessed in the round: the population a round's
+        results are about (a unit outside it, a 市政府, may be told them all)."""
+        selectors = [s.owed_by for s in self.stages if s.owed_by is not None]
+        if self.assessment is not None:
+            selectors.append(self.assessment.subjects)
+        return frozenset(u for who in selectors for u in self.reachable(who))
+
     def submission_title(self, kind: str) -> str:
         """How letters name a submission kind (申报材料, 目标备案 …)."""
         spec = self.submission_kinds.get(kind)

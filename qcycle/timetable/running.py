@@ -52,6 +52,9 @@ def due(
             # caught up late), would ask for the past.
             skipped.append((action, f"{action.deadline:%Y-%m-%d}的{_AHEAD[action.action]}已到期，不再发送"))
             continue
+        if action.action == "review_reminder" and _superseded(action, timetable, as_of):
+            skipped.append((action, "已有更近的提醒到期，合并为最新一条"))
+            continue
         if action.action in ("reminder", "window_open") and action.deadline is not None:
             if action.deadline <= as_of:
                 skipped.append((action, f"截止时间 {action.deadline:%Y-%m-%d %H:%M} 已过，不再发送"))
@@ -66,7 +69,7 @@ def due(
 
 # Letters sent ahead of the day they serve: an event's notice, a request to review or to decide
 # before a decision's day (on the day, the decision's own request says it).
-_AHEAD = {"event_notice": "活动", "review_request": "决定", "decision_request": "决定"}
+_AHEAD = {"event_notice": "活动", "review_request": "决定", "decision_request": "决定", "review_reminder": "决定"}
 
 # How many passes one moment takes at most: each completed decision may release the actions
 # that waited for it, and a chain of decisions due at once has few steps.
@@ -81,7 +84,7 @@ def released(timetable: Timetable, as_of: dt.datetime, completed: set[str]) -> s
 
 def _superseded(action: Action, timetable: Timetable, as_of: dt.datetime) -> bool:
     return any(
-        other.action == "reminder"
+        other.action == action.action
         and other.at <= as_of
         and other.at > action.at
         and (other.stage, other.category, other.period, other.unit)
