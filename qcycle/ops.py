@@ -331,9 +331,12 @@ def decision_rows(session: Session, programme: Programme, round_id: uuid.UUID) -
     rows = [r for r in crud.decision_list(session=session, round_id=round_id) if p.has_stage(r[0])]
     rows.sort(key=lambda r: (p.stage_place[r[0]], order.get(r[1].partition(":")[0], len(order)), r[1]))
     sheets: dict[str, list[dict]] = {}
+    names = [s.name for s in p.stages]
     for stage, subject, outcome, note, by, at in rows:
         unit = subject.partition(":")[0]
-        sheets.setdefault(p.stage(stage).name, []).append({
+        name = p.stage(stage).name
+        sheet = name if names.count(name) == 1 else f"{name}（{stage}）"  # two stages of one name stay apart
+        sheets.setdefault(sheet, []).append({
             "单位代码": unit, "单位": p_unit_name(p, unit) or unit, "项目": p_item_name(p, subject) or "",
             "决定": OUTCOME_WORDS.get(outcome, outcome), "说明": note, "决定人": by,
             "决定时间": f"{clock.to_local(at):%Y-%m-%d %H:%M}"})

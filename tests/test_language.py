@@ -1077,6 +1077,9 @@ def test_a_window_for_the_rejected_is_decided_on_for_them(tmp_path, home):
              "         notify: {any_of: [{approved_at: recheck}, {rejected_at: recheck}]}}\n"
              "      - {code: copy, name: 报送资格审核情况, kind: notification, template: result,\n"
              "         after: {stage: recheck, event: on, workdays: 1}, notify: {units: [gov]}}\n"
+             "      - {code: standing, name: 告知资格审核情况, kind: notification, template: result,\n"
+             "         after: {stage: recheck, event: on, workdays: 1}, notify: {submitted_at: reapply, with_rejected: true}}\n"
+             "      - {code: confirm, name: 复核结果审定, kind: decision, decides: recheck, on: 2023-04-14}\n"
              "      - {code: eligibility_result, name: 资格审核结果, kind: notification, template: step_result,\n"
              "         after: {stage: eligibility, event: on, workdays: 1}, notify: {rejected_at: eligibility}}\n")
     text = AWARD.replace("      - {code: documents,", again + "      - {code: documents,", 1).replace(
@@ -1104,6 +1107,23 @@ def test_a_window_for_the_rejected_is_decided_on_for_them(tmp_path, home):
     # Where each stands now, by its last decision.
     assert ("1. 甲公司：通过材料评审；\n2. 戊公司：未通过资格审核；\n3. 己公司：未通过资格复核，终止申报；\n"
             "4. 庚公司：通过资格复核。") in r.letters("copy")["gov"], r.letters("copy")["gov"]
+    # Each is told where it stands now, not its first rejection; the one that passed 复核 is back in the
+    # chain (a 审定 of the 复核 had nobody to decide).
+    assert r.pending("confirm") == ["e7"]
+    # Where no step letter told them, the result letter does, as each stands now.
+    import re as _re
+
+    bare = _re.sub(r"      - \{code: (recheck_result|eligibility_result),.*?\n(         .*\n)*", "", text).replace(
+        "code: award-2023,", "code: award-2023b,", 1)
+    assert "recheck_result" not in bare and "eligibility_result" not in bare and "code: standing" in bare
+    again_ = Round(write(tmp_path, "bare.yaml", bare))
+    again_.hand_in("application", ["e6", "e7"], "2023-03-20")
+    again_.decide("eligibility", e6="rejected", e7="rejected")
+    again_.hand_in("reapplication", ["e6", "e7"], "2023-04-07")
+    again_.decide("recheck", e6="rejected", e7="approved")
+    again_.until("2023-04-13")
+    standing = again_.letters("standing")
+    assert "结果为：通过资格复核。" in standing["e7"] and "结果为：未通过资格复核，终止申报。" in standing["e6"], standing
     # Who may ask again is who failed: its opening and reminders stay out of the group its peers read
     # (a group of 40 stations was invited to apply for 复验, then read one station's reminder).
     with db.session_scope() as session:

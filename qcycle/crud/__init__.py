@@ -54,6 +54,7 @@ from qcycle.crud.decisions import (
     put_review,
     put_reviews,
     reviews_of,
+    subject_outcomes,
     subjects_with_outcome,
 )
 from qcycle.crud.messages import (
@@ -228,6 +229,7 @@ __all__ = [
     "sqlite_page_size",
     "stage_results",
     "stamp_started",
+    "subject_outcomes",
     "subjects_with_outcome",
     "unit_fields",
     "units_joined",

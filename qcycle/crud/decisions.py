@@ -31,6 +31,7 @@ __all__ = [
     "put_review",
     "put_reviews",
     "reviews_of",
+    "subject_outcomes",
     "subjects_with_outcome",
 ]
 
@@ -208,6 +209,16 @@ def subjects_with_outcome(*, session: Session, round_id: uuid.UUID, outcomes: Se
     if except_stages:
         query = query.where(col(Decision.stage).not_in(except_stages))
     return column_values(session, query)
+
+
+def subject_outcomes(*, session: Session, round_id: uuid.UUID, except_stages: Sequence[str] = ()
+                     ) -> list[tuple[str, str, str]]:
+    """(subject, stage, outcome) of every decision, but those of ``except_stages``."""
+    query = select(Decision.subject, Decision.stage, Decision.outcome).where(
+        Decision.round_id == round_id, *recorded_by(Decision.decided_at))
+    if except_stages:
+        query = query.where(col(Decision.stage).not_in(except_stages))
+    return plain_rows(session, query)
 
 
 def decisions_with_outcome(*, session: Session, round_id: uuid.UUID,

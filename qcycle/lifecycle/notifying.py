@@ -84,20 +84,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
             by_unit[u] = [r for r in results if r.unit_code in chosen or ":" not in r.unit_code]
     praise = stage.template in HONOURS  # honours: every selected unit, no result lines
     honoured = any(st.template in HONOURS for st in p.stages)
-    rejected: dict[str, list[str]] = defaultdict(list)
     # A summons' grounds are every step it is for, those told by a letter of their own too (淮安's
     # 约谈 of a rejected report read "贵单位在…中—。" once the rejection had its own 结果告知).
-    grounds_of: dict[str, list[str]] = defaultdict(list)
-    itemised: set[str] = set()  # units with a rejected list item
-    apart = steps_told_alone(p)  # a step whose rejections have their own letter: not said again here
-    if not praise:
-        for subject, (verdict, code) in rejections(session, p, round_id).items():
-            if in_category(p, subject, action.category):
-                unit, name = subject.partition(":")[0], p_item_name(p, subject)
-                grounds_of[unit].append(f"{name + '：' if name else ''}{verdict}")
-                if code not in apart:
-                    rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
-                    itemised.update([unit] if name else [])
+    rejected, grounds_of, itemised = (_rejected(session, p, round_id, action.category) if not praise
+                                      else ({}, {}, set()))
     missing = missing_in(session, p, round_id, stage.notify, action.category)
     # The selections by place or grade each unit met: a summons says those, not every alternative
     # ("被评为不合格，排名后1名（第4名）" had been told to the fourth of five).
@@ -177,13 +167,39 @@ def notify_action(session, p, round_id, action) -> Outcome:
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 
+def _rejected(session, p: Programme, round_id, category: str | None
+              ) -> tuple[dict[str, list[str]], dict[str, list[str]], set[str]]:
+    """unit → the lines of its subjects a decision rejected, less the steps told by a letter of their
+    own; unit → the grounds a summons names (every rejection); the units with a rejected list item.
+    Where a later decision overtook a rejection (验收 failed, 复验 passed; 进展滞后, then 验收 passed),
+    the line says where the subject stands now."""
+    rejected: dict[str, list[str]] = defaultdict(list)
+    grounds_of: dict[str, list[str]] = defaultdict(list)
+    itemised: set[str] = set()
+    apart = steps_told_alone(p)  # a step whose rejections have their own letter: not said again here
+    later = latest_standing(session, p, round_id) if p.decisions_for_rejected or p.keeping_decisions else {}
+    for subject, (verdict, code) in rejections(session, p, round_id).items():
+        if not in_category(p, subject, category):
+            continue
+        unit, name = subject.partition(":")[0], p_item_name(p, subject)
+        now, at, yes = later.get(subject, (verdict, code, False))
+        if p.stage_place.get(at, -1) > p.stage_place.get(code, -1):
+            verdict, code = now, at
+        if not yes:  # a summons is for what failed
+            grounds_of[unit].append(f"{name + '：' if name else ''}{verdict}")
+        if code not in apart:
+            rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
+            itemised.update([unit] if name else [])
+    return rejected, grounds_of, itemised
+
+
 def _standing(session, p: Programme, round_id, category: str | None,
               by_unit: dict[str, list[AssessmentResult]]) -> dict[str, list[tuple[str | None, str]]]:
     """unit → (item, how its last decision reads) of each subject decided and not graded: where it
     stands now (验收 failed, then 复验 passed: "通过复验")."""
     graded = {r.unit_code for rs in by_unit.values() for r in rs}
     out: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
-    for subject, (said, _) in latest_standing(session, p, round_id).items():
+    for subject, (said, _, _) in latest_standing(session, p, round_id).items():
         if subject not in graded and in_category(p, subject, category):
             out[subject.partition(":")[0]].append((p_item_name(p, subject), said))
     return out

@@ -88,7 +88,8 @@ def stage_outcomes(session: Session, round_id: uuid.UUID, stage: str) -> Mapping
 
 
 def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objections: bool = False) -> frozenset[str]:
-    """Subjects rejected at any decision stage: they leave every later step, list and notice.
+    """Subjects rejected at any decision stage (or, where the round decides on the rejected again, whose
+    last decision is a rejection): they leave every later step, list and notice.
     A decision on an objection (公示异议) decides the objection only: ``objections`` gives the
     objections rejected, otherwise they are not counted (the objector's candidacy stands). A
     decision on a follow-up's report (整改报告审核) decides the report: its unit stays in the round."""
@@ -98,8 +99,18 @@ def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objection
         if objections:
             return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
                                                         stages=on_objections))
-        return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
-                                                    except_stages=on_objections + sorted(p.keeping_decisions)))
+        apart = on_objections + sorted(p.keeping_decisions)
+        if not p.decisions_for_rejected:
+            return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
+                                                        except_stages=apart))
+        # A round that decides again on the rejected (复验 after a failed 验收): a subject stands by its
+        # last decision in stage order, so one that passed 复验 is back in every later step.
+        last: dict[str, tuple[int, str]] = {}
+        for subject, stage, outcome in crud.subject_outcomes(session=session, round_id=round_id, except_stages=apart):
+            place = p.stage_place.get(stage, -1)
+            if subject not in last or place >= last[subject][0]:
+                last[subject] = (place, outcome)
+        return frozenset(s for s, (_, outcome) in last.items() if outcome in NEGATIVE)
     return from_decisions(session, round_id, ("eliminated", round_id, tuple(on_objections), objections), read)
 
 
@@ -150,7 +161,7 @@ def _left(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None
     """Who has left the chain of decisions ``stage`` is on: an objection's (its window or the
     decision on it), or the candidates' (any other stage, or none); nobody when ``keep``
     (a selection ``with_rejected``)."""
-    if keep or stage in p.decisions_for_rejected:  # a 复验's approvals stand despite the failed 验收
+    if keep:
         return frozenset()
     on_objections = stage is not None and (stage in p.objection_decisions or p.stage(stage).submission == "objection")
     return eliminated(session, p, round_id, objections=on_objections)

@@ -148,9 +148,11 @@ class Programme(_Model):
 
     @cached_property
     def second_chances(self) -> frozenset[str]:
-        """Decision stages whose rejected are called to a later window (复验申请 owed by those who failed
-        验收): their rejection does not end the round for them."""
-        return frozenset(w.rejected_at for s in self.stages if s.owed_by is not None
+        """Decision stages whose rejected are called to a later window that is decided on again (复验申请
+        owed by those who failed 验收): their rejection does not end the round for them. A 整改报告 they
+        owe does not (they leave the race all the same)."""
+        decided = {s.decides for s in self.stages if s.kind is StageKind.decision}
+        return frozenset(w.rejected_at for s in self.stages if s.owed_by is not None and s.code in decided
                          for w in (s.owed_by, *s.owed_by.any_of) if w.rejected_at)
 
     def publicity_of(self, code: str) -> Stage | None:
