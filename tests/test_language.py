@@ -1131,6 +1131,27 @@ def test_a_window_for_the_rejected_is_decided_on_for_them(tmp_path, home):
     assert sorted(d.unit for d in opened.drafts) == ["e5", "e6", "e7"] and all(d.private for d in opened.drafts)
 
 
+def test_the_simulated_year_hands_in_a_window_for_the_rejected_once_they_are_known(tmp_path, home):
+    """The simulator planned a 复验申请's hand-ins when the window opened, before the failed 验收 it is
+    for had been decided, found nobody, and never handed any in: no simulated year showed a 复验."""
+    from qcycle.crud import accepted_subjects
+    from tests.homes import play_programme
+
+    again = ("      - {code: reapply, name: 复核申请, kind: submission, submission: reapplication, voluntary: true,\n"
+             "         owed_by: {rejected_at: eligibility}, opens_after: {stage: eligibility, event: on, days: 0},\n"
+             "         deadline: {date: 2023-04-10}}\n"
+             "      - {code: recheck, name: 资格复核, kind: decision, decides: reapply, on: 2023-04-12}\n")
+    text = AWARD.replace("      - {code: documents,", again + "      - {code: documents,", 1).replace(
+        "    channels:", "    submission_kinds: {reapplication: {title: 复核申请}}\n    channels:", 1)
+    path = tmp_path / "award.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    *_, round_id = play_programme(path, seed=5)
+    with db.session_scope() as session:
+        rejected = crud.decided_subjects(session=session, round_id=round_id, stage="eligibility", outcomes=("rejected",))
+        asked = accepted_subjects(session=session, round_id=round_id, stage="reapply", category=None, item_category={})
+    assert rejected and asked and set(asked) <= set(rejected), (rejected, asked)
+
+
 def test_a_decision_that_does_not_eliminate_leaves_its_rejected_in_later_steps(tmp_path, home):
     """某省's 中期评估: a station judged 进展滞后 owes a 整改说明 and goes on to 验收; it had been dropped
     from 验收 and told "不再参加后续环节"."""

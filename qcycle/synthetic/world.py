@@ -103,8 +103,12 @@ class World:
                 opens = first_open(self.t, a)
                 if (opens or a.at - dt.timedelta(days=20)) > tick:
                     continue
+                subjects = self._subjects(session, a)
+                owed_by = self.p.stage(a.stage).owed_by
+                if not subjects and owed_by is not None and owed_by.dynamic and tick < a.at:
+                    continue  # those it is for are not decided yet (a 复验申请 before the failed 验收 is told)
                 self.planned.add(a.key)
-                planned = plan_submissions(self.seed, a, opens, self._subjects(session, a))
+                planned = plan_submissions(self.seed, a, opens, subjects)
                 self.inbox += planned
                 if self.p.stage(a.stage).lateness == "reject":
                     self.refused_arrivals += [when for when, _ in planned if when > a.at]
