@@ -107,9 +107,10 @@ def _publish(session, p, round_id, action) -> Outcome:
         # Those never candidates (a city bureau, an enterprise that did not apply) are told the list, and
         # which of theirs are on it, not "贵单位未列入".
         candidates = took_part(session, p, round_id, approvals[0], action.category)
+        below = p.under_each(extra["takers"])
         for u in set(units) - set(extra["takers"]) - candidates:
             own[u]["onlooker"] = True
-            own[u]["takers_below"] = [p.unit(t).name for t in extra["takers"] if p.within(t, u)]
+            own[u]["takers_below"] = [p.unit(t).name for t in below.get(u, [])]
     # Windows opening today are announced here, to the units that owe them (the expander pairs them);
     # one already closed when a late run writes this is not (as its own opening letter is skipped).
     moment = clock.run_moment()

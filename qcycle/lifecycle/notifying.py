@@ -110,8 +110,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
     drafts = []
     # A unit told the results with none of its own (a city bureau, the 市政府) is told those of its
     # subordinates, or all of them where it has none: "通报各区局本辖区企业获奖情况" sent 0 letters.
+    # Only where a unit with no result and no rejection of its own may be told others' (a superior, or one
+    # outside the round): the decisions are read again.
     summaries = (_summaries(p, units, by_unit, _standing(session, p, round_id, action.category, by_unit))
-                 if template == "result.j2" and any(u not in by_unit for u in units) else {})
+                 if template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
+                     p.has_subordinates(u) or u not in p.participants) for u in units) else {})
     for u in units:
         if u in summaries:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
@@ -223,18 +226,21 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
         return p.unit(u).name + "；".join(f"{quoted(item) if item else ''}：{text}" for item, text in said)
 
+    lines = {x: line(x) for x in told}
+    below = p.under_each(told)
     out: dict[str, tuple[str, list[str]]] = {}
     for u in units:
         if u in by_unit or u in standing:
             continue
-        if any(x.parent == u for x in p.units):
+        if p.has_subordinates(u):
             # It recommended or reviewed them itself: "未获贵单位推荐", not its own name.
-            mine = [line(x).replace(f"未获{p.unit(u).name}", "未获贵单位").replace(f"未通过{p.unit(u).name}", "未通过贵单位")
-                    for x in told if p.within(x, u)]
+            name = p.unit(u).name
+            mine = [lines[x].replace(f"未获{name}", "未获贵单位").replace(f"未通过{name}", "未通过贵单位")
+                    for x in below.get(u, [])]
             if mine:
                 out[u] = ("辖区内", mine)
         elif told and u not in p.participants:  # a county that did not hand in is not told its peers' results
-            out[u] = ("全部", [line(x) for x in told])
+            out[u] = ("全部", list(lines.values()))
     return out
 
 

@@ -161,21 +161,26 @@ def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str,
         return p.rank_key(r.unit_code, r.stage)
 
     rows = list(rows)
-    order = p.assessment.grade_names if p.assessment else []
+    place = {g: i for i, g in enumerate(p.assessment.grade_names if p.assessment else [])}
+    groups = {r.unit_code: group(r) for r in rows}
     sizes: dict[tuple[str, str | None], int] = {}
     ranks: dict[tuple[str, str | None, int], int] = {}
     best: dict[tuple[str, str | None, float], str] = {}  # (group, total) → the best grade it took
     for r in rows:
         if not r.veto:
-            sizes[group(r)] = sizes.get(group(r), 0) + 1
-            ranks[(*group(r), r.rank)] = ranks.get((*group(r), r.rank), 0) + 1
-            key = (*group(r), round(r.total, 2))
-            if r.grade in order and (key not in best or order.index(r.grade) < order.index(best[key])):
+            g = groups[r.unit_code]
+            sizes[g] = sizes.get(g, 0) + 1
+            ranks[(*g, r.rank)] = ranks.get((*g, r.rank), 0) + 1
+            key = (*g, round(r.total, 2))
+            if r.grade in place and (key not in best or place[r.grade] < place[best[key]]):
                 best[key] = r.grade
-    return {r.unit_code: (sizes.get(group(r), 0), ranks.get((*group(r), r.rank), 1),
-                          level if (level := best.get((*group(r), round(r.total, 2)))) not in (None, r.grade)
-                          and not r.veto else None)
-            for r in rows}
+    out = {}
+    for r in rows:
+        g = groups[r.unit_code]
+        level = best.get((*g, round(r.total, 2)))
+        out[r.unit_code] = (sizes.get(g, 0), ranks.get((*g, r.rank), 1),
+                            level if level not in (None, r.grade) and not r.veto else None)
+    return out
 
 
 def result_remarks(p: Programme, results: Iterable[AssessmentResult],

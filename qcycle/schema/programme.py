@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Literal
 
@@ -210,16 +211,39 @@ class Programme(_Model):
     def has_unit(self, code: str) -> bool:
         return code in self._units_by_code
 
-    def within(self, code: str, ancestor: str) -> bool:
-        """Whether the unit ``code`` is under ``ancestor`` in the hierarchy, at any depth."""
-        seen: set[str] = set()
-        up = self.unit(code).parent if self.has_unit(code) else None
-        while up is not None and up not in seen:  # a loop in the file is validate's to report
-            if up == ancestor:
-                return True
-            seen.add(up)
-            up = self.unit(up).parent if self.has_unit(up) else None
-        return False
+    @cached_property
+    def ancestry(self) -> dict[str, tuple[str, ...]]:
+        """Each unit's parent, its parent's parent … up the file's hierarchy (built once: letters ask
+        it for every unit of a national round)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for unit in self.units:
+            chain: list[str] = []
+            up = unit.parent
+            while up is not None and up not in chain and up != unit.code:  # a loop is validate's to report
+                chain.append(up)
+                up = self.unit(up).parent if self.has_unit(up) else None
+            out[unit.code] = tuple(chain)
+        return out
+
+    def ancestors(self, code: str) -> tuple[str, ...]:
+        """The units ``code`` is under, nearest first (none for a unit not in the file)."""
+        return self.ancestry.get(code, ())
+
+    def under_each(self, codes: Iterable[str]) -> dict[str, list[str]]:
+        """Each unit → those of ``codes`` under it at any depth, in the order given."""
+        out: dict[str, list[str]] = {}
+        for code in codes:
+            for up in self.ancestors(code):
+                out.setdefault(up, []).append(code)
+        return out
+
+    @cached_property
+    def _parents(self) -> frozenset[str]:
+        return frozenset(u.parent for u in self.units if u.parent)
+
+    def has_subordinates(self, code: str) -> bool:
+        """Whether any unit of the file has ``code`` as its parent."""
+        return code in self._parents
 
     def stage(self, code: str) -> Stage:
         return self._stages_by_code[code]
