@@ -11,7 +11,7 @@ from qcycle import clock
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.who import p_item_name
 from qcycle.render import SYSTEM_SENDER, quoted
-from qcycle.schema import Programme, StageKind
+from qcycle.schema import Programme
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
@@ -49,8 +49,7 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         # A window that refuses late hand-ins: past its deadline, a letter cannot ask for one.
         "refused_late": stage.lateness == "reject",
         # What an application must pass before it counts (某市's call said nothing of the 区局推荐 step).
-        "review_step": next((s.name for s in p.stages if s.kind is StageKind.decision and s.decides == stage.code
-                             and s.reviewed_by is not None), None),
+        "review_step": next((s.name for s in p.reviews_of(stage.code)), None),
         # A report sent to another unit than the letters' sender (焦作's 整改报告 to 市政府): a letter
         # says it is not sent, not that the sender has not received it.
         "report_to": p.unit(stage.report_to).name if stage.report_to and stage.report_to != p.sender(action.stage)

@@ -103,7 +103,7 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
     """Units that will review the window's hand-ins of their own subordinates (a 县级初审, ``reviewed_by:
     parent``), each with its step and the day its opinions are due: told when the call goes out (福州's
     county bureaus heard of their 初审 only when the applications had closed)."""
-    reviews = [st for st in p.stages if st.reviewed_by and p.reviewed_window(st.code) is window]
+    reviews = p.reviews_of(window.code)
     if not reviews:
         return {}
     # Once per call, not per reviewing stage: the timetable is rebuilt from the database each time.

@@ -262,6 +262,11 @@ class Programme(_Model):
             stage = self.stage(stage.decides)
         return stage if stage.kind in (StageKind.submission, StageKind.followup) else None
 
+    def reviews_of(self, window: str) -> list[Stage]:
+        """The decision stages that ask reviewers (``reviewed_by``) about the window's hand-ins, along
+        its chain of decisions, in stage order (a 县级初审, then a 设区市推荐)."""
+        return [s for s in self.stages if s.reviewed_by and self.reviewed_window(s.code) is self.stage(window)]
+
     def reviewer(self, code: str, unit: str, *, asked: bool = True) -> str | None:
         """Who reviews ``unit``'s subjects at the decision stage ``code`` (``reviewed_by``): its parent,
         or its ancestor at the level named; None where it has none, or, when ``asked``, where that is
