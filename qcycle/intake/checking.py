@@ -69,6 +69,16 @@ def _score_problem(p: Programme, record: Mapping[str, Any]) -> str | None:
         return f"评分 {record.get('value')!r} 不是数字"
     if ":" not in str(record.get("component")) and not 0 <= value <= 100:
         return f"评分 {value:g} 超出 0–100"
+    if record.get("submitted_at") not in (None, ""):  # optional on a score; when given, it must read
+        return _time_problem(record)
+    return None
+
+
+def _time_problem(record: Mapping[str, Any]) -> str | None:
+    try:
+        parse_time(record.get("submitted_at"))
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 0001-01-01 00:00 has no UTC time
+        return f"提交时间 {record.get('submitted_at')!r} 无法识别（应为 ISO 8601，如 2023-04-18T10:00:00+08:00）"
     return None
 
 
@@ -107,11 +117,7 @@ def _problem(p: Programme, record: Mapping[str, Any]) -> str | None:
         return f"阶段 {named!r} 不收 {kind} 类材料（可选：{'、'.join(st.code for st in stages_for(p, kind))}）"
     if record.get("submitted_at") in (None, ""):
         return "缺少提交时间（submitted_at）"
-    try:
-        parse_time(record.get("submitted_at"))
-    except (TypeError, ValueError, OverflowError):  # OverflowError: 0001-01-01 00:00 has no UTC time
-        return f"提交时间 {record.get('submitted_at')!r} 无法识别（应为 ISO 8601，如 2023-04-18T10:00:00+08:00）"
-    return None
+    return _time_problem(record)
 
 
 def unreadable(programme: Programme, record: Any) -> tuple[str, str] | None:

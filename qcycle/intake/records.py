@@ -83,18 +83,31 @@ def identity_of(stage: Stage, record: Mapping[str, Any], category: str | None) -
     return identity_text(stage.code, values), ""
 
 
+def _from_the_future(record: Mapping[str, Any]) -> str:
+    """Why a record dated after it was received cannot be believed ("" when it can; a score
+    need not be dated). A source clock a few minutes fast is believed."""
+    if record.get("submitted_at") in (None, ""):
+        return ""
+    submitted_at = parse_time(record["submitted_at"])
+    if submitted_at <= (received := now()) + CLOCK_SKEW:
+        return ""
+    return (f"提交时间 {submitted_at:%Y-%m-%d %H:%M} 晚于收到时间 {to_local(received):%Y-%m-%d %H:%M}"
+            "（不能是将来的时间，请核对年份和时区）")
+
+
 def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, record: Mapping[str, Any],
           source: str, fp: str, cutoffs: dict) -> _Plan:
     if record["kind"] == "score":
+        if problem := _from_the_future(record):
+            return _Plan(problem=problem)
         stage = record.get("stage") or assessment_of(programme, timetable, now(), cutoffs.setdefault("windows", {}))
         return _Plan(review={"stage": stage, "unit_code": subject_of(record), "reviewer": str(record["reviewer"]),
                              "component_code": record["component"], "value": float(record["value"])})
     category = record.get("category") or programme.item_category.get(record.get("item") or "")
     submitted_at = parse_time(record["submitted_at"])
-    if submitted_at > (received := now()) + CLOCK_SKEW:
+    if problem := _from_the_future(record):
         # Not yet handed in by its own account (a mistyped year, a wrong clock): stored, it was a refusal no run answers.
-        return _Plan(problem=f"提交时间 {submitted_at:%Y-%m-%d %H:%M} 晚于收到时间 {to_local(received):%Y-%m-%d %H:%M}"
-                             "（不能是将来的时间，请核对年份和时区）")
+        return _Plan(problem=problem)
     if problem := misnamed_stage(programme, timetable, record, submitted_at, cutoffs.setdefault("windows", {})):
         return _Plan(problem=problem)
     stage = stage_of(programme, timetable, record, submitted_at, cutoffs["windows"])

@@ -134,6 +134,30 @@ def test_a_record_handed_in_in_the_future_by_its_own_account_is_set_aside(tmp_pa
     assert results[0].reason == "提交时间 2024-04-21 09:00 晚于收到时间 2023-04-21 09:00（不能是将来的时间，请核对年份和时区）"
 
 
+def test_a_score_dated_in_the_future_or_unreadably_is_set_aside(tmp_path):
+    """A reviewer's value need not be dated; when it is, a date after it was received (a
+    mistyped year) or one that cannot be read is not believed: the sheet is checked, not stored."""
+    from qcycle import clock
+
+    url = _fresh(tmp_path, "future-score.db")
+    with Session(db.get_engine(url), expire_on_commit=False) as session:
+        ctx = open_round(session, P1)
+        args = {"session": session, "programme": ctx.loaded.programme, "timetable": ctx.timetable,
+                "round_id": ctx.round_id, "source": "test"}
+        records = [normalise_record({"kind": "score", "unit": "510100", "reviewer": reviewer, "component": "effect",
+                                     "value": 80, **({"submitted_at": when} if when else {})})
+                   for reviewer, when in (("甲", "2024-12-21T09:00:00+08:00"), ("乙", "12月21日"),
+                                          ("丙", "2023-12-21T09:10:00+08:00"), ("丁", None))]
+        with clock.frozen(dt.datetime(2023, 12, 21, 9, 0, tzinfo=clock.TZ)):
+            results = ingest_many(records=records, **args)
+        stored = sorted(r.reviewer for r in session.exec(select(Review)))
+    db.get_engine(url).dispose()
+    assert [r.status for r in results] == ["quarantined", "quarantined", "accepted", "accepted"]
+    assert results[0].reason == "提交时间 2024-12-21 09:00 晚于收到时间 2023-12-21 09:00（不能是将来的时间，请核对年份和时区）"
+    assert results[1].reason == "提交时间 '12月21日' 无法识别（应为 ISO 8601，如 2023-04-18T10:00:00+08:00）"
+    assert stored == ["丁", "丙"]
+
+
 def test_a_score_sheet_with_an_item_column_scores_the_item_and_an_unknown_subject_is_set_aside(tmp_path):
     """四川's 评分表 gives 单位代码 and 项目代码 apart: the values were stored under the unit, and the
     item's assessment found none; a subject of no unit in the round was taken in as well."""
