@@ -429,8 +429,8 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
         rows = crud.list_results(session=session, round_id=r.id)
         results = {x.unit_code: (x.rank, x.grade) for x in rows}
     from qcycle.lifecycle.wording import graded_together
-    assert graded_together(r.p, rows) == {**dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], (5, 1, None)),
-                                          **dict.fromkeys(["d1", "d2", "d3", "d4"], (4, 1, None))}  # what each cap counts over
+    assert graded_together(r.p, rows) == {**dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], (5, 1, None, "")),
+                                          **dict.fromkeys(["d1", "d2", "d3", "d4"], (4, 1, None, ""))}  # what each cap counts over
     # Together, 优秀 went to d1, d2, d3 and c1 (4 of 9): c2 at 93 was 合格 beside three departments.
     assert results == {"c1": (1, "优秀"), "c2": (2, "优秀"), "c3": (3, "合格"), "c4": (4, "不合格"), "c5": (5, "不合格"),
                        "d1": (1, "优秀"), "d2": (2, "优秀"), "d3": (3, "合格"), "d4": (4, "合格")}
@@ -573,6 +573,31 @@ def test_a_tie_at_a_caps_last_place_is_said_or_taken_in_whole(tmp_path, home, ti
         assert "结果为：优秀（得分95.00）" in told["c1"] and "结果为：合格（得分95.00）" in told["c2"], told["c2"]
         assert "说明：优秀名额不超过1个，贵单位得分排名第2（与获评优秀的单位同分，按单位代码排在其后）。" in told["c2"], told["c2"]
         assert "同分" not in told["c3"]
+
+
+def test_a_tie_placed_by_unit_code_says_so_not_the_components(tmp_path, home):
+    """某市's letter read "与获评优秀的单位同分，按质量提升得分排在其后" where the 质量提升 scores were
+    equal too and the unit code had decided: the rule said is the one that placed it."""
+    text = ASSESSMENT.replace(
+        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
+        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+        "      components: [{code: up, name: 质量提升, weight: 0.5}, {code: base, name: 质量基础, weight: 0.5}]\n"
+        "      grades: [{name: 优秀, min_score: 90, max_count: 1}, {name: 合格, min_score: 60}, {name: 不合格}]\n"
+        "      ties: components_in_order\n", 1)
+    assert text != ASSESSMENT
+    r = Round(write(tmp_path, "tie.yaml", text))
+    values = {"c1": (100, 90), "c2": (90, 100), "c3": (100, 90), "c4": (60, 60), "c5": (50, 50)}
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": u, "reviewer": "r1", "component": c, "value": v}
+            for u, (up, base) in values.items() for c, v in (("up", up), ("base", base))])
+    r.until("2016-03-31")
+    told = r.letters("results")
+    assert "结果为：优秀（得分95.00）" in told["c1"], told["c1"]
+    # c3 equals c1 on every component: its code placed it; c2 is below on 质量提升.
+    assert "贵单位得分排名第2（与获评优秀的单位同分，按单位代码排在其后）。" in told["c3"], told["c3"]
+    assert ("贵单位得分排名第3（与获评优秀的单位同分，按质量提升、质量基础得分依次比较排在其后）。"
+            in told["c2"]), told["c2"]
 
 
 def test_what_a_rejection_brings_is_told_with_it(tmp_path, home):

@@ -431,7 +431,7 @@ def test_a_result_says_where_a_cap_cut_its_bonus_or_deduction_points():
 def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
     """An officer's 优秀 "得分90分以上且不超过30%": a unit above the line, held back by the share, read
     "良好（得分92.00）" and nothing of why. The nearest capped grade above is named, with its limits."""
-    from qcycle.lifecycle.wording import result_remarks
+    from qcycle.lifecycle.wording import Graded, result_remarks
     from qcycle.models import AssessmentResult
     from qcycle.schema.assessment import Grade
 
@@ -443,11 +443,11 @@ def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
     assert result_remarks(shares, [held]) == "A比例不超过参评对象的30%，贵单位得分排名第4。"
     # Tied first over one place (某省's two counties at 90.00): the tie is said, not a bare "排名第1".
     tie = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=1)
-    assert result_remarks(shares, [tie], sizes={"410802": (5, 2, None)}) == (
+    assert result_remarks(shares, [tie], sizes={"410802": Graded(5, 2, None, "")}) == (
         "A比例不超过参评对象的30%，贵单位得分排名第1（2个并列，超出名额的并列者整组评为下一等次）。")
     # Tied sixth under 3 places: the tie did not put it below the line, and nothing is said of it.
     sixth = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=6)
-    assert result_remarks(shares, [sixth], sizes={"410802": (10, 2, None)}) == "A比例不超过参评对象的30%，贵单位得分排名第6。"
+    assert result_remarks(shares, [sixth], sizes={"410802": Graded(10, 2, None, "")}) == "A比例不超过参评对象的30%，贵单位得分排名第6。"
     twice = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="C", rank=7)
     assert result_remarks(shares, [twice]) == "B名额不超过3个、比例不超过参评对象的50%，贵单位得分排名第7。"
     below = AssessmentResult(stage="assessment", unit_code="410802", total=85, grade="B", rank=5)
@@ -465,7 +465,7 @@ def test_a_cap_counted_per_category_names_the_category_not_the_project():
     """某市's 验收 (优秀 ≤ 20 %, each category apart) told a pilot "先进制造业标准化试点的优秀比例不超过参评对象的
     20%", as if its project had a cap of its own: the places are the category's. 温州's award, one item a
     category, keeps the award's name; a round counted as a whole names no group."""
-    from qcycle.lifecycle.wording import result_remarks
+    from qcycle.lifecycle.wording import Graded, result_remarks
     from qcycle.models import AssessmentResult
     from qcycle.schema.assessment import Grade
 
@@ -485,9 +485,9 @@ def test_a_cap_counted_per_category_names_the_category_not_the_project():
     assert result_remarks(farm, [held]) == "农业标准化类项目的优秀比例不超过参评对象的20%，该项目得分排名第2。"
     # The first of 3 under 20 %: there was no place, not one taken by others.
     first = held.model_copy(update={"rank": 1})
-    assert result_remarks(farm, [first], sizes={first.unit_code: (3, 1, None)}) == (
+    assert result_remarks(farm, [first], sizes={first.unit_code: Graded(3, 1, None, "")}) == (
         "农业标准化类项目的优秀比例不超过参评对象的20%（参评3个，按比例优秀名额不足1个），该项目得分排名第1。")
-    assert "不足1个" not in result_remarks(farm, [first], sizes={first.unit_code: (5, 1, None)})
+    assert "不足1个" not in result_remarks(farm, [first], sizes={first.unit_code: Graded(5, 1, None, "")})
     whole = wider.model_copy(update={"stages": [s.model_copy(update={"per_category": {}}) for s in wider.stages]})
     assert result_remarks(whole, [held]) == "优秀比例不超过参评对象的20%，该项目得分排名第2。"
 

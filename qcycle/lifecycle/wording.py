@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import NamedTuple
 
 from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
@@ -14,7 +15,7 @@ from qcycle.schema import Grade, Programme, SubmissionKind, Who, grade_label
 from qcycle.schema.units import LEVEL_NAMES
 from qcycle.scoring import caps, pace, quota_due
 
-__all__ = ["achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "graded_together", "name_beside", "occasion_of",
+__all__ = ["Graded", "achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "graded_together", "name_beside", "occasion_of",
            "places_counted_as", "quota_area", "quota_goals", "quota_tasks", "ranked_among", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
            "veto_reason"]
 
@@ -152,11 +153,18 @@ def veto_reason(p: Programme, veto: str) -> str:
     return f"因{name}，实行一票否决"
 
 
-def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str, tuple[int, int, str | None]]:
-    """Subject → (how many subjects its caps were counted over, how many share its rank, the better
-    grade an equal total took where a tie rule placed it below): those graded in its ranking group
-    (its level under ``rank_within``, its category where the assessment is per category), vetoed ones
-    not counted."""
+class Graded(NamedTuple):
+    """How a result stands among those graded with it (:func:`graded_together`)."""
+
+    counted: int  # how many subjects its caps were counted over
+    tied: int  # how many share its rank
+    above: str | None  # the better grade an equal total took where a tie rule placed it below
+    rule: str  # that tie rule as the letter says it ("按单位代码"); "" where none placed it
+
+
+def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str, Graded]:
+    """Subject → how it stands among those graded in its ranking group (its level under
+    ``rank_within``, its category where the assessment is per category), vetoed ones not counted."""
     def group(r: AssessmentResult) -> tuple[str, str | None]:
         return p.rank_key(r.unit_code, r.stage)
 
@@ -166,6 +174,10 @@ def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str,
     sizes: dict[tuple[str, str | None], int] = {}
     ranks: dict[tuple[str, str | None, int], int] = {}
     best: dict[tuple[str, str | None, float], str] = {}  # (group, total) → the best grade it took
+    # (group, total, grade) → the tie components' scores of those who took it: where they equal
+    # a subject's own, unit code placed it below, not the components.
+    scores: dict[tuple[str, str | None, float, str], set[tuple]] = {}
+    tied = _tie_scores(p)
     for r in rows:
         if not r.veto:
             g = groups[r.unit_code]
@@ -174,19 +186,29 @@ def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str,
             key = (*g, round(r.total, 2))
             if r.grade in place and (key not in best or place[r.grade] < place[best[key]]):
                 best[key] = r.grade
+            scores.setdefault((*key, r.grade), set()).add(tied(r))
     out = {}
     for r in rows:
         g = groups[r.unit_code]
         level = best.get((*g, round(r.total, 2)))
-        out[r.unit_code] = (sizes.get(g, 0), ranks.get((*g, r.rank), 1),
-                            level if level not in (None, r.grade) and not r.veto else None)
+        level = level if level not in (None, r.grade) and not r.veto else None
+        by_code = level is not None and tied(r) in scores.get((*g, round(r.total, 2), level), set())
+        rule = "" if level is None else "按单位代码" if by_code else _tie_rule(p)
+        out[r.unit_code] = Graded(sizes.get(g, 0), ranks.get((*g, r.rank), 1), level, rule)
     return out
+
+
+def _tie_scores(p: Programme) -> Callable[[AssessmentResult], tuple]:
+    """A result's scores on the components its ties are ordered by (none where ties go by unit code)."""
+    scheme = p.assessment
+    codes = [c.code for c in scheme.tie_components] if scheme and scheme.ties == "components_in_order" else []
+    return lambda r: tuple(round(float((r.components or {}).get(c) or 0.0), 2) for c in codes)
 
 
 def result_remarks(p: Programme, results: Iterable[AssessmentResult],
                    vacated: Collection[tuple[str, str | None]] = (),
                    adjusted: Mapping[str, tuple[dict[str, int], dict[str, int]]] | None = None,
-                   sizes: Mapping[str, tuple[int, int, str | None]] | None = None) -> str | None:
+                   sizes: Mapping[str, Graded] | None = None) -> str | None:
     """Why a result is not what its score reads as, for the result letter's 说明:
     - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决");
     - a capped grade was full (天水: 868.59 points, above the award's line, and 未获奖 because the
@@ -207,7 +229,7 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
         elif (full := _full_grade(p, r)) is not None:
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
             share = f"比例不超过{'' if full.max_count else among}参评对象的{full.share * 100:g}%" if full.share else ""
-            n, tied, level = (sizes or {}).get(r.unit_code, (None, 1, None))
+            n, tied, level, rule = (sizes or {}).get(r.unit_code) or (None, 1, None, "")
             if full.share and n is not None and math.floor(full.share * n + 1e-9) == 0 and not full.max_count:
                 # First of 3 under 20 %: no place at all, not one taken by others.
                 share += f"（参评{n}个，按比例{full.name}名额不足1个）"
@@ -218,7 +240,7 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
                     # First place tied two ways over one place: the whole tie goes down, and it says so.
                     + (f"（{tied}个并列，超出名额的并列者整组评为下一等次）" if _tie_over(p, full, r, n, tied) else "")
                     # Placed below an equal total by the tie rule (江城's 白河县, 91.00 like two 优秀, read only "排名第4").
-                    + (f"（与获评{level}的单位同分，{_tie_rule(p)}排在其后）" if level == full.name else ""))
+                    + (f"（与获评{level}的单位同分，{rule}排在其后）" if level == full.name else ""))
             if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
                 text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
             said.append(text)
