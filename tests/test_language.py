@@ -139,6 +139,26 @@ AWARD = """\
 """
 
 
+def test_a_vetoed_candidate_left_off_a_list_is_not_told_a_rank_below_lower_scores(tmp_path, home):
+    """某市's 公示 told a vetoed enterprise "贵单位得分73.88、排名第6" beside the 4th and 5th at 69.03 and
+    67.18: a veto places it last whatever its score, so its letter gives the score and the veto."""
+    from qcycle.lifecycle.standing import left_off
+
+    text = AWARD.replace("      grades:\n        - {name: 区长质量奖,",
+                         "      vetoes: [{code: accident, name: 年度内发生重大质量事故, grade: 未获奖}]\n"
+                         "      grades:\n        - {name: 区长质量奖,", 1)
+    assert text != AWARD
+    r = Round(write(tmp_path, "veto.yaml", text))
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=r.id, stage="scoring", results=[
+            {"unit_code": "e1", "total": 90, "grade": "区长质量奖", "rank": 1},
+            {"unit_code": "e2", "total": 69.03, "grade": "未获奖", "rank": 2},
+            {"unit_code": "e3", "total": 73.88, "grade": "未获奖", "rank": 3, "veto": "accident"}])
+        told = left_off(session, r.p, r.id, r.p.stage("notice"), ["e1"], None)
+    assert told["e3"] == {"standing": "得分73.88", "remarks": "因年度内发生重大质量事故，实行一票否决，等次定为未获奖。"}
+    assert told["e2"]["standing"] == "得分69.03、排名第2"
+
+
 def _through_scoring(r: Round, totals: dict[str, float]) -> None:
     """AWARD's candidates: handed in, approved at both screening steps, scored, up to the committee's day."""
     r.hand_in("application", sorted(totals), "2023-03-20")

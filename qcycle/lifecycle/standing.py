@@ -402,8 +402,10 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
         said, apart_items, to_tell = [], [], False
         for r in results:
             item = p_item_name(p, r.unit_code)
-            # "名额不超过2个，贵单位得分排名第3": the rank once, where the remark gives it.
-            ranked = r in kept and "排名第" in (result_remarks(p, [r], vacated, sizes=sizes) or "")
+            # "名额不超过2个，贵单位得分排名第3": the rank once, where the remark gives it. A vetoed
+            # result has none to give: placed last whatever its score, "得分73.88、排名第6" read as
+            # beaten by 69.03 and 67.18 (the remark says the veto).
+            ranked = bool(r.veto) or (r in kept and "排名第" in (result_remarks(p, [r], vacated, sizes=sizes) or ""))
             # Refused at a later step: its score and rank alone would read as why it is not listed
             # (天水's 2nd, one award listed: "排名第2，未列入"; 广州's 5th of 5 places, refused by 市政府审定
             # the same morning). The step is said, with its reason unless a letter of its own tells
