@@ -50,6 +50,7 @@ class SimulationReport:
     seconds: float = 0.0
     home: str = ""
     programme_file: str = ""  # the file the year ran on (with its simulated units): for commands on its home
+    ended: str = ""  # the day of the year's last moment: status as of today would show a year not yet begun
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,7 +60,7 @@ class SimulationReport:
             "grades": dict(self.grades), "refused": dict(self.refused), "messages": {k: dict(v) for k, v in self.messages.items()},
             "posts": self.posts,
             "seconds": round(self.seconds, 2), "home": self.home, "programme_file": self.programme_file,
-            "warnings": self.warnings,
+            "ended": self.ended, "warnings": self.warnings,
         }
 
 
@@ -162,6 +163,7 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
         # "simulate" run would add a nesting level to every run for no information.
         report.flow_runs = run_year()
     report.ticks = world.moments_played
+    report.ended = f"{world.last_moment:%Y-%m-%d}" if world.last_moment else ""
     _fill(report, round_id, loaded.programme)
     report.seconds = time.perf_counter() - started
     return report

@@ -227,6 +227,15 @@ def test_a_round_assessed_each_year_says_which_year_each_letter_is_of(tmp_path_f
     assert scores[0] != scores[1]
 
 
+def test_letter_grades_read_alike_whatever_their_length():
+    """A 信用等级 round told one enterprise "拟获A" and "结果为：A级", and others "AA" and "AAA": every
+    grade of letters alone reads with 级, named grades as they are."""
+    from qcycle.schema import grade_label
+
+    assert [grade_label(g) for g in ("AAA", "AA", "A", "D", "优秀", "5A", "Ab", "ABCDEF")] == [
+        "AAA级", "AA级", "A级", "D级", "优秀", "5A", "Ab", "ABCDEF"]
+
+
 def test_a_grade_forced_by_a_veto_says_so_in_the_result_letter(tmp_path_factory, monkeypatch):
     """焦作: 74.85 points reads as C级; the county is told its D级 comes from the veto it incurred."""
     path = next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016")

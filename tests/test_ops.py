@@ -289,12 +289,14 @@ def test_simulation_summary_names_an_award_rounds_results_as_reviewed(capsys):
     p = load_programme(P1.with_name("tc-mayor-quality-award-2024.yaml")).programme
     report = SimulationReport(p.round.code, p.round.name, grades=Counter({"质量奖": 5}),
                               refused=Counter({"质量奖": 1}), result_kind=result_kind(p), home="/tmp/s",
-                              programme_file="/tmp/s/tc.yaml")
+                              programme_file="/tmp/s/tc.yaml", ended="2024-12-31")
     _print_simulation(report)
     text = capsys.readouterr().out
     assert "评审结果：质量奖 5（其中 1 个未获通过）" in text, text
-    # The copy the year ran on, for the commands on its folder (the shipped file reads as changed).
-    assert "本次模拟所用的方案文件：/tmp/s/tc.yaml（查看：qcycle --home /tmp/s status /tmp/s/tc.yaml）" in text, text
+    # The copy the year ran on, for the commands on its folder (the shipped file reads as changed),
+    # as of the year's last moment (as of today, a round of next year reads "尚未开始").
+    assert ("本次模拟所用的方案文件：/tmp/s/tc.yaml（查看：qcycle --home /tmp/s status /tmp/s/tc.yaml --as-of 2024-12-31）"
+            in text), text
     assert "考核" not in text and "审议" not in text  # a refusal may be the government's 审定
 
 

@@ -82,8 +82,10 @@ def _print_simulation(report) -> None:
     out.print(f"  数据库与收件箱：{report.home}")
     # The year ran on its own copy of the file (with the simulated counties): commands on this
     # folder take that copy; the shipped file would read as a changed programme.
+    # As of the year's end: today (a round of next year) the status reads "尚未开始".
+    as_of = f" --as-of {report.ended}" if report.ended else ""
     out.print(f"  本次模拟所用的方案文件：{report.programme_file}（查看：qcycle --home {report.home} status "
-              f"{report.programme_file}）", markup=False, soft_wrap=True)
+              f"{report.programme_file}{as_of}）", markup=False, soft_wrap=True)
 
 
 @app.command()

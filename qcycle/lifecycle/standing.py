@@ -25,7 +25,7 @@ from qcycle.lifecycle.who import (
 )
 from qcycle.lifecycle.wording import counted_as, graded_together, result_remarks
 from qcycle.render import quoted
-from qcycle.schema import Programme, Stage, StageKind, Who
+from qcycle.schema import Programme, Stage, StageKind, Who, grade_label
 
 __all__ = [
     "TOLD_ALONE",
@@ -354,7 +354,9 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
         return [], {}, ""
     # A list of several awards says which each candidate is proposed for (广州: 提名奖, not 市长质量奖).
     several = len(stage.notify.grades) > 1
-    proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades) if several else {}
+    # As every other letter says a grade ("拟获A级", "结果为：A级": the 公示 had read "拟获A").
+    proposed = ({u: grade_label(g) for u, g in best_grades(session, p, round_id, stage.notify.assessed_at,
+                                                            stage.notify.grades).items()} if several else {})
     tiers = stage.notify.grades  # the award before its lower tiers (太仓 listed them mixed)
     on = set(units)
     subjects = [s for s in select_subjects(session, p, round_id, stage.notify, category) if s.partition(":")[0] in on]

@@ -127,8 +127,9 @@ OwedBy = Who  # the name the first version of the schema used
 
 
 def grade_label(name: str) -> str:
-    """How a grade reads in a sentence: 'A' → 'A级', '优秀' stays '优秀'."""
-    return f"{name}级" if len(name) == 1 and name.isascii() and name.isalpha() else name
+    """How a grade reads in a sentence: 'A' → 'A级', 'AAA' → 'AAA级' (信用等级: one grade had read
+    'A级' beside 'AA'), '优秀' stays '优秀'."""
+    return f"{name}级" if 1 <= len(name) <= 5 and name.isascii() and name.isalpha() and name.isupper() else name
 
 
 # ``any_of`` refers to Who itself.

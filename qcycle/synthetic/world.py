@@ -69,6 +69,7 @@ class World:
         # safety net answers each within half a day, so the year plays those moments too.
         self.refused_arrivals: list[dt.datetime] = []
         self.moments_played = self.moments_planned = 0
+        self.last_moment: dt.datetime | None = None  # the latest moment played (what the year is seen as of)
 
     def _subjects(self, session: Session, deadline: Action) -> list[tuple[str, str | None, str | None]]:
         p = self.p
@@ -262,6 +263,7 @@ class World:
                     self.submit(session, tick)
                 total += run_moment(tick)
             played += 1
+            self.last_moment = tick
             queue = sorted({*queue, *self.answering(tick, queue[played:])})
             self.moments_played, self.moments_planned = played, len(queue)
             if after is not None:
