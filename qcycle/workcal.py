@@ -419,7 +419,9 @@ class WorkCalendar:
         message = (
             f"{year}年的官方节假日安排未收录（chinese-calendar {_CC_VERSION} 仅含"
             f"{_CC_FIRST_YEAR}–{_CC_LAST_YEAR}年），已按备用规则“{_rule(year)}”计算；"
-            f"请在 {self._dir / f'{year}.yaml'} 提供当年安排。"
+            f"请在 {self._dir / f'{year}.yaml'} 提供当年安排"
+            # The shipped folder may be read-only (an installed package, a shared checkout).
+            "（或用环境变量 QCYCLE_CONFIG_DIR 指定另一个配置目录，日历放在其下的 calendar/）。"
         )
         if message not in self._warnings:
             self._warnings.append(message)

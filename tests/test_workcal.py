@@ -185,6 +185,7 @@ def test_2027_falls_back_to_the_statutory_holidays_with_one_warning(
     )
     assert "备用规则“法定节假日（元旦、春节、清明、劳动节、端午、中秋、国庆，逢周末顺延补休），不含调休”" in warning
     assert str(empty_dir / "2027.yaml") in warning
+    assert "（或用环境变量 QCYCLE_CONFIG_DIR 指定另一个配置目录，日历放在其下的 calendar/）" in warning  # the shipped folder may be read-only
     logged = [r for r in caplog.records if r.name == "qcycle.workcal"]
     assert [r.getMessage() for r in logged] == [warning]
     assert logged[0].levelno == logging.WARNING
