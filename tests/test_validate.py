@@ -724,3 +724,27 @@ def test_an_award_valid_longer_or_shorter_than_its_winners_are_barred_is_pointed
     assert "“天水市人民政府质量奖”有效期3年（valid_years），再次申报的限制却是获奖满5年（not_awarded.years）" in unwrapped(result), result.output
     assert "有效期" not in validate(shipped).output
 
+
+
+def test_a_day_counted_from_a_stage_dated_per_category_is_counted_per_category_or_refused(tmp_path):
+    """省级品牌培育试点's 验收申请 ("18 months after being named") counted from a list published in May
+    for the first batch and in October for the second: planned once, both batches were owed May's
+    date, and validate said nothing. A stage planned once from days that differ by category is refused;
+    with ``per_category`` of its own, its relative days follow each category."""
+    from qcycle.loader import load_programme
+    from qcycle.timetable import expand
+
+    old = "    on: 2024-01-24\n    per_category:\n      cxyl: {on: 2025-01-24}\n"
+    path, text = broken(tmp_path, old, "    after: {stage: assessment, event: on, workdays: 5}\n")
+    result = validate(path)
+    assert result.exit_code == 1
+    where = line_of(text, "after: {stage: assessment, event: on, workdays: 5}")
+    assert squeeze(f"broken.yaml:{where} [stages[8].after]: “发布揭榜挂帅成果”从“评价打分汇总”起算，而后者各类别日期不同"
+                   "（按类别起算为：创先引领 2025-01-24、质量创新 2024-01-24、探索试点 2024-01-24）") in unwrapped(result)
+    assert squeeze("请用 per_category 为各类别分别写出日期（本阶段有了 per_category，其相对日期即按各类别分别起算）") in unwrapped(result)
+    fixed, _ = broken(tmp_path, old, "    after: {stage: assessment, event: on, workdays: 5}\n    per_category: {cxyl: {}}\n",
+                      name="fixed.yaml")
+    assert validate(fixed).exit_code == 0, validate(fixed).output
+    days = {a.category: a.at.date() for a in expand(load_programme(fixed).programme, default_calendar()).actions
+            if a.stage == "results"}
+    assert days == {"cxyl": dt.date(2025, 1, 24), "zlcx": dt.date(2024, 1, 24), "tssd": dt.date(2024, 1, 24)}

@@ -37,6 +37,7 @@ def check_dates(p: Programme, cal: WorkCalendar | None = None) -> tuple[list[tup
     for i, stage in enumerate(p.stages):
         errors += _before_what_it_reads(ex, i, stage)
         errors += _assessed_before_period_ends(ex, i, stage)
+        errors += _counted_from_days_per_category(ex, i, stage)
         warnings += _on_a_day_off(ex, i, stage)
     errors += _outside_years(p, timetable)
     return errors, warnings
@@ -118,6 +119,29 @@ def _assessed_before_period_ends(ex: _Expander, i: int, stage: Stage) -> list[tu
         if day <= period.end:
             errors.append((f"stages[{i}]", (
                 f"考核“{stage.name}”定于 {day}，考核期到 {period.end} 才结束：考核应在考核期结束之后")))
+    return errors
+
+
+def _counted_from_days_per_category(ex: _Expander, i: int, stage: Stage) -> list[tuple[str, str]]:
+    """A stage without ``per_category`` is planned once, its relative days counted from the base
+    stage's common day: where that stage has a day of its own per category (a second batch named in
+    October), one 验收申请 deadline counted from May's would be a different rule, so it is refused."""
+    if stage.per_category or len(ex.p.categories) < 2:
+        return []
+    relative = [("after", stage.after), ("opens_after", stage.opens_after),
+                ("deadline.after", stage.deadline.after if stage.deadline else None)]
+    relative += [(f"periods[{k}].deadline.after", x.deadline.after) for k, x in enumerate(stage.periods)]
+    errors = []
+    for where, rel in relative:
+        if rel is None or not ex.p.stage(rel.stage).per_category:
+            continue
+        days = {c.code: ex.relative(rel, c.code) for c in ex.p.categories}
+        if len(set(days.values())) > 1:
+            each = "、".join(f"{ex.p.category(c).name} {day}" for c, day in days.items())
+            errors.append((f"stages[{i}].{where}", (
+                f"“{stage.name}”从“{ex.p.stage(rel.stage).name}”起算，而后者各类别日期不同（按类别起算为：{each}）；"
+                "本阶段只排一次，只能取一个日期。请用 per_category 为各类别分别写出日期"
+                "（本阶段有了 per_category，其相对日期即按各类别分别起算）")))
     return errors
 
 
