@@ -574,6 +574,34 @@ def test_a_result_letter_to_units_not_assessed_lists_their_subordinates_results_
         write(tmp_path, "praised.yaml", praised)
 
 
+def test_a_governments_departments_results_are_its_own_and_a_veto_is_said_beside_the_grade(tmp_path, home):
+    """临江's 市政府 read "贵单位辖区内8个参评单位的结果如下" of its own departments, and "文旅局：不合格（得分
+    91.92，含加分5分）" with the veto that made the second-best score 不合格 said only to the department."""
+    text = ASSESSMENT.replace(
+        "      - {code: c4, name: 四县人民政府, level: county, parent: city, channels: [sink]}\n"
+        "      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}\n",
+        "      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n"
+        "      - {code: d1, name: 示例市工业和信息化局, level: department, parent: gov, channels: [sink]}\n"
+        "      - {code: d2, name: 示例市文化广电旅游局, level: department, parent: gov, channels: [sink]}\n", 1).replace(
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n",
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31,\n"
+        "         notify: {levels: [county, department]}}\n"
+        "      - {code: summary, name: 报送考核结果, kind: notification, template: result, on: 2016-03-31, notify: {units: [gov]}}\n",
+        1).replace("      subjects: {levels: [county]}\n", "      subjects: {levels: [county, department]}\n"
+                   "      vetoes: [{code: accident, name: 本领域发生重大质量安全事故, grade: 不合格}]\n", 1)
+    assert text.count("d2") == 1 and "vetoes" in text and "summary" in text
+    r = Round(write(tmp_path, "departments.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "d1": 70, "d2": 92})
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test",
+                    records=[{"kind": "score", "unit": "d2", "reviewer": "r1", "component": "veto:accident", "value": 1}])
+    r.until("2016-03-31")
+    told = r.letters("summary")
+    assert ("贵单位所属2个参评单位的结果如下：\n1. 示例市工业和信息化局：合格（得分70.00）；\n"
+            "2. 示例市文化广电旅游局：不合格（得分92.00；因本领域发生重大质量安全事故，实行一票否决）。") in told["gov"], told["gov"]
+    assert "辖区内" not in told["gov"]  # a 辖区 keeps "辖区内": test_a_result_letter_to_units_not_assessed_*
+
+
 @pytest.mark.parametrize("ties", ["components_in_order", "shared_in"])
 def test_a_tie_at_a_caps_last_place_is_said_or_taken_in_whole(tmp_path, home, ties):
     """江城's 白河县 scored 91.00 like two 优秀 and read only "优秀名额不超过3个，贵单位得分排名第4": the

@@ -42,6 +42,7 @@ from qcycle.lifecycle.wording import (
     result_remarks,
     score_text,
     scored_line,
+    veto_reason,
 )
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
@@ -220,7 +221,10 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
                   key=lambda u: (min((r.rank or 0 for r in by_unit.get(u, [])), default=10**6), order.get(u, 0)))
 
     def line(u: str) -> str:  # "甲公司：合格（得分81.00）", "乙公司“项目一”：优秀（得分92.00）；“项目二”：未通过…"
-        said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（得分{score_text(r)}）")
+        # A veto said beside the grade: the 市政府 read "不合格（得分91.92，含加分5分）" of the second-best
+        # score, the reason only in the department's own letter.
+        said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（得分{score_text(r)}"
+                 + (f"；{veto_reason(p, r.veto)}）" if r.veto else "）"))
                 for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)] + standing.get(u, [])
         if not any(item for item, _ in said):
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
@@ -238,7 +242,9 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
             mine = [lines[x].replace(f"未获{name}", "未获贵单位").replace(f"未通过{name}", "未通过贵单位")
                     for x in below.get(u, [])]
             if mine:
-                out[u] = ("辖区内", mine)
+                # A government's departments are its own (所属), not units in its area (辖区内).
+                departments = any(p.unit(x).level == "department" for x in below.get(u, []))
+                out[u] = ("所属" if departments else "辖区内", mine)
         elif told and u not in p.participants:  # a county that did not hand in is not told its peers' results
             out[u] = ("全部", list(lines.values()))
     return out
