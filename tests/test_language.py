@@ -168,6 +168,27 @@ def _through_scoring(r: Round, totals: dict[str, float]) -> None:
     r.until("2023-04-25")
 
 
+def test_an_awards_validity_and_the_bar_count_from_the_year_it_was_graded(tmp_path, home):
+    """某市's rating was given in July 2027 and told "有效期3年（2028年至2030年）": the round's years
+    ran to 2028 for a 督办 in January. Validity, and a later round's bar, count from the year graded."""
+    valid = AWARD.replace("years: [2023]", "years: [2023, 2024]").replace(
+        "        - {name: 区长质量奖, min_score: 80, max_count: 1}\n",
+        "        - {name: 区长质量奖, min_score: 80, max_count: 1, valid_years: 3}\n", 1)
+    assert valid.count("valid_years") == 1 and "[2023, 2024]" in valid
+    r = Round(write(tmp_path, "award-2023.yaml", valid))
+    _through_scoring(r, {"e1": 90, "e2": 75})
+    r.decide("committee", e1="approved", e2="approved")
+    r.until("2023-05-15")
+    assert "有效期为3年（2023年至2025年）" in r.letters("award")["e1"], r.letters("award")["e1"]
+    with db.session_scope() as session:
+        assert crud.earlier_awards(session=session, programme="示例区长质量奖", grades=["区长质量奖"],
+                                   before_round="award-2026") == [("e1", 2023, "区长质量奖")]
+        # A round synced before the year was kept counts from its last year, as it did.
+        crud.update_round(session=session, round_id=r.id, graded_year=None)
+        assert crud.earlier_awards(session=session, programme="示例区长质量奖", grades=["区长质量奖"],
+                                   before_round="award-2026")[0][1] == 2024
+
+
 def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step(tmp_path, home):
     r = Round(write(tmp_path, "award.yaml", AWARD))
     r.hand_in("application", ["e1", "e2", "e3", "e4", "e5", "e6"], "2023-03-20")  # e7 never applies

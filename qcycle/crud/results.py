@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, delete, select
 
@@ -146,9 +146,11 @@ def earlier_awards(*, session: Session, programme: str, grades: Sequence[str], b
                    ) -> list[tuple[str, int, str]]:
     """(unit code, year, grade) of every subject graded one of ``grades`` in another round of the
     same programme family and not refused afterwards (:func:`refused_result`): who won what, and
-    when (the round's last year)."""
+    when (the year the round's grades were given; its last year for a round synced before that
+    was kept)."""
     rows = session.exec(
-        select(AssessmentResult.unit_code, ProgrammeRound.last_year, AssessmentResult.grade)
+        select(AssessmentResult.unit_code, func.coalesce(ProgrammeRound.graded_year, ProgrammeRound.last_year),
+               AssessmentResult.grade)
         .join(ProgrammeRound, col(AssessmentResult.round_id) == ProgrammeRound.id)
         .where(ProgrammeRound.programme == programme, ProgrammeRound.code != before_round,
                col(AssessmentResult.grade).in_(list(grades)), ~refused_result())

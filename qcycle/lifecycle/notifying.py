@@ -47,6 +47,8 @@ from qcycle.lifecycle.wording import (
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Programme, Who, grade_label
+from qcycle.timetable import graded_year
+from qcycle.workcal import default_calendar
 
 __all__ = ["HONOURS", "notify_action"]
 
@@ -154,7 +156,9 @@ def notify_action(session, p, round_id, action) -> Outcome:
         contest = occasion or p.round.name
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
-        benefits, validity = grade_terms(p, best) if praise or not honoured else ([], None)
+        graded_at = next((r.stage for r in mine if r.grade == best and p.has_stage(r.stage)), None)
+        won_in = graded_year(p, default_calendar(), graded_at, action.category) if best else None
+        benefits, validity = grade_terms(p, best, won_in) if praise or not honoured else ([], None)
         drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                 subject_name=name_beside(p.round.name, heading),
                                 result=result,

@@ -358,16 +358,16 @@ def scored_line(p: Programme, r: AssessmentResult, name: str) -> str:
     return f"{name}：{grade_label(r.grade)}（得分{score_text(r)}" + (f"；{parts}" if parts else "") + "）"
 
 
-def grade_terms(p: Programme, grade: str | None) -> tuple[list[str], str | None]:
+def grade_terms(p: Programme, grade: str | None, won_in: int | None = None) -> tuple[list[str], str | None]:
     """What a grade brings, as its 授奖/通报表扬 letter lists it: its benefits, and how long the
-    award is valid ("5年（2024年至2028年）", counted from the year it is won, the round's last
-    year, as the re-application bar counts it), or None."""
+    award is valid ("5年（2024年至2028年）", counted from ``won_in``, the year it was graded
+    (:func:`~qcycle.timetable.graded_year`), as the re-application bar counts it), or None."""
     found = next((g for g in p.assessment.grades if g.name == grade), None) if p.assessment else None
     if found is None:
         return [], None
     validity = None
     if found.valid_years:
-        first = p.round.years[-1]
+        first = won_in or p.round.years[-1]
         validity = f"{found.valid_years}年（{first}年至{first + found.valid_years - 1}年）"
         # What the programme's own bar says: 天水's 获奖满5年后方可再次申报 (第六条), told as 期满后可再次申报.
         if any(st.eligibility and st.eligibility.not_awarded and found.name in st.eligibility.not_awarded.grades
