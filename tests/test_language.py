@@ -1916,3 +1916,48 @@ def test_a_rectification_of_a_project_names_the_project(tmp_path, home):
         unit, name = subject.partition(":")[0], p.item_names[subject.partition(":")[2]]
         if unit in orders:
             assert f"中申报的“{name}”被评为不合格。" in orders[unit], orders[unit]
+
+
+BATCHES = """\
+    version: 2
+    round: {code: brand-2027, name: 2027年省级品牌培育试点, programme: 省级品牌培育试点, issuer: amr, years: [2027]}
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: amr, name: 示例省市场监督管理局, level: province, channels: [sink]}
+      - {code: e1, name: 甲公司, level: enterprise, parent: amr, channels: [sink]}
+      - {code: e2, name: 乙公司, level: enterprise, parent: amr, channels: [sink]}
+      - {code: e3, name: 丙公司, level: enterprise, parent: amr, channels: [sink]}
+      - {code: e4, name: 丁公司, level: enterprise, parent: amr, channels: [sink]}
+    categories:
+      - {code: b1, name: 第一批, items: [{code: b1-01, name: 2027年第一批省级品牌培育试点}]}
+      - {code: b2, name: 第二批, items: [{code: b2-01, name: 2027年第二批省级品牌培育试点}]}
+    stages:
+      - {code: call, name: 申报通知, kind: publication, on: 2027-03-01, per_category: {b2: {on: 2027-08-02}},
+         notify: {levels: [enterprise]}}
+      - code: application
+        name: 申报书
+        kind: submission
+        submission: application
+        owed_by: {levels: [enterprise]}
+        voluntary: true
+        opens: 2027-03-01
+        deadline: {date: 2027-03-31}
+        per_category: {b2: {opens: 2027-08-02, deadline: {date: 2027-08-31}}}
+"""
+
+
+def test_the_simulated_world_applies_in_each_batch_for_that_batchs_items(tmp_path, home):
+    """省级品牌培育试点's simulated enterprises applied for the August batch in March, and were taken as on
+    time: a window dated per category takes its own category's items."""
+    from qcycle.synthetic import World
+
+    r = Round(write(tmp_path, "batches.yaml", BATCHES))
+    world = World(r.p, r.t, r.id, seed=5, items_per_applicant=(1, 2), malformed_per_window=0)
+    with db.session_scope() as session:
+        march = world.arriving(session, at(dt.date(2027, 4, 30), dt.time(12, 0)))
+        august = world.arriving(session, at(dt.date(2027, 9, 30), dt.time(12, 0)))
+    assert march and august
+    for arrived, item, first, last in ((march, "b1-01", "2027-03-01", "2027-04-07"),
+                                       (august, "b2-01", "2027-08-02", "2027-09-07")):
+        assert {record["item"] for record, _ in arrived} == {item}
+        assert all(first <= record["submitted_at"][:10] <= last for record, _ in arrived)

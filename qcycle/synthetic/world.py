@@ -79,8 +79,11 @@ class World:
         # the day; it is not reminded to apply): read the stage's selection, not its owers.
         reached = resolve(session, p, self.round_id, stage.owed_by, deadline.category)
         if stage.submission == "application" and p.categories and not (stage.owed_by and stage.owed_by.dynamic):
-            items = [i.code for _, i in p.items]
-            for unit in reached:
+            # A window dated per category (a second batch in August) takes its own category's items:
+            # applications for August's batch had arrived in March, and been taken as on time.
+            items = [i.code for _, i in p.items
+                     if deadline.category is None or p.item_category.get(i.code) == deadline.category]
+            for unit in reached if items else ():
                 r = rng(self.seed, "choose", unit)
                 k = min(len(items), r.choice(self.items_per_applicant))
                 out += [(unit, item, None) for item in sorted(r.sample(items, k=k))]
