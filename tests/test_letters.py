@@ -361,6 +361,32 @@ def test_an_applicant_left_off_the_takers_list_is_told_so(tmp_path_factory, monk
     assert {u for u, body in letters.items() if f"贵单位已列入该名单（共{len(approved)}个单位）" in body} == approved
 
 
+def test_units_on_a_list_are_told_what_they_will_owe_and_by_when(tmp_path_factory, monkeypatch):
+    """A pilot named in May heard of its 中期报告 and 18-month 验收申请 only as each window opened: the
+    list's letter tells each unit on it what it will owe, by its own categories (四川's 创先引领 items
+    report once more in 2024 and ask for evaluation a year later); those left off are told nothing of it."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023"), tmp_path_factory, monkeypatch)
+    review = [d for d in r.decisions if d.stage == "takers_review"]
+    approved = {d.subject for d in review if d.outcome not in NEGATIVE_OUTCOMES}
+    categories: dict[str, set[str]] = {}
+    for subject in approved:
+        categories.setdefault(subject.partition(":")[0], set()).add(r.programme.item_category[subject.partition(":")[2]])
+    letters = {m.unit_code: m.body for m in r.messages if m.action.startswith("takers_list:")}
+    assert {"cxyl"} < set().union(*categories.values()), "no 创先引领 taker beside the others: the test reads less"
+    names = {"cxyl": "创先引领", "zlcx": "质量创新", "tssd": "探索试点"}
+    for unit, mine in categories.items():
+        owed = ["中期检查（进展报告）：2023年7月14日、2023年10月20日前"]
+        owed += ["中期检查（进展报告，创先引领类）：2024年6月14日前"] if "cxyl" in mine else []
+        owed += [f"评价确认申请（{names[c]}类）：2023年12月20日前" for c in sorted(mine - {"cxyl"})]
+        owed += ["评价确认申请（创先引领类）：2024年12月20日前"] if "cxyl" in mine else []
+        told = re.search("此后贵单位须按时提交：\n(.+?)\n\n", letters[unit], re.S)
+        assert told, letters[unit]
+        assert sorted(re.sub(r"^\d+\. |[；。]$", "", line) for line in told[1].splitlines()) == sorted(owed), told[1]
+    assert not [u for u, body in letters.items() if u not in categories and "此后" in body]
+    # The call owes nothing yet to anyone (its application is voluntary, announced in the call itself).
+    assert not [m for m in r.messages if m.action.startswith("publish_list:") and "此后" in m.body]
+
+
 # Award letters signed by the government that confers the award (太仓's 办法 excerpt does not say who
 # does: a 市长质量奖 is the city government's, its file says so as an assumption).
 GOVERNMENT_AWARDS = ["bs-quality-award-4", "fz-government-quality-award-2024", "gz-mayor-quality-award-2024",

@@ -128,6 +128,8 @@ def _publish(session, p, round_id, action) -> Outcome:
         for u, review in reviewers_of(session, p, round_id, window, o["category"]).items():
             if u in addressed:
                 own[u].setdefault("reviews", []).append({**review, "closes": opening["deadline"]})
+    for u, later in _owed_later(session, p, round_id, action, addressed).items():
+        own[u]["later"] = later
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
     for u in units if p.quotas else ():  # a plan's launch tells each unit its tasks
         own[u]["quotas"] = quota_tasks(p, u)
@@ -140,6 +142,27 @@ def _publish(session, p, round_id, action) -> Outcome:
     drafts = [replace(d, private=True) if own.get(d.unit, {}).get("barred") else d for d in drafts]
     return Outcome(action, drafts,
                    note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {opened} 个同时告知开始受理）" if opened else ""))
+
+
+def _owed_later(session, p: Programme, round_id, call: Action, addressed: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """unit → what it will owe after the publication, as it owes it now (``detail["later"]``; a
+    window owed by a decision not yet made is left out): each thing handed in once, with its
+    deadlines in order ("进展报告：2023年7月14日、10月20日")."""
+    out: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for d in call.detail.get("later", ()):
+        window = p.stage(d["stage"])
+        owing = addressed & set(owers(session, p, round_id, window, d["category"]))
+        if not owing:
+            continue
+        item = base_context(p, Action(at=call.at, action="deadline", stage=d["stage"], title="", key="",
+                                      category=d["category"]))["item"]
+        deadline = dt.datetime.fromisoformat(d["deadline"])
+        for u in owing:
+            entry = out[u].setdefault(item, {"item": item, "deadlines": []})
+            if deadline not in entry["deadlines"]:
+                entry["deadlines"].append(deadline)
+    return {u: sorted(({**e, "deadlines": sorted(e["deadlines"])} for e in mine.values()), key=lambda e: e["deadlines"][0])
+            for u, mine in out.items()}
 
 
 def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:

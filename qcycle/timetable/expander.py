@@ -49,6 +49,7 @@ class _Expander(StageDates):
                 self._stage(stage, category)
         self._with_needs()
         self._announced_together()
+        self._what_follows()
         keys = [a.key for a in self.actions]
         if len(keys) != len(set(keys)):
             dup = sorted({k for k in keys if keys.count(k) > 1})
@@ -325,6 +326,33 @@ class _Expander(StageDates):
         self.actions = [replace(a, detail={**a.detail, "openings": openings[a.key]},
                                 needs=tuple(sorted(set(a.needs) | needs[a.key]))) if a.key in openings else a
                         for a in out]
+
+    def _what_follows(self) -> None:
+        """A publication (揭榜名单, 试点名单, a task list) carries the deadlines of the windows that
+        open after its day (or never announce an opening) (``detail["later"]``: of its category, or all where it has none), so it
+        can tell each unit what it will owe later and by when: a pilot named in May heard of its
+        中期报告 and 18-month 验收申请 only as each window opened. The handler keeps, per unit, those it
+        owes; voluntary windows (an application) and objections invite, and are not listed."""
+        due = [a for a in self.actions if a.action == "deadline" and a.unit is None  # its moment is the cut-off
+               and not self.p.stage(a.stage).voluntary and self.p.stage(a.stage).submission != "objection"]
+        if not due:
+            return
+        # A window already open was announced when it opened (and may be handed in already).
+        opens = {(a.stage, a.category, a.period): a.at.date() for a in self.actions
+                 if a.action in ("window_open", "followup_open") and a.unit is None}
+        out = []
+        for a in self.actions:
+            if a.action != "publish":
+                out.append(a)
+                continue
+            told = {(o["stage"], o["category"], o["period"]) for o in a.detail.get("openings", ())}
+            later = [{"stage": d.stage, "category": d.category, "period": d.period, "deadline": d.at.isoformat()}
+                     for d in due if d.at.date() > a.at.date()
+                     and opens.get((d.stage, d.category, d.period), dt.date.max) > a.at.date()
+                     and (a.category is None or d.category in (None, a.category))
+                     and (d.stage, d.category, d.period) not in told]
+            out.append(replace(a, detail={**a.detail, "later": later}) if later else a)
+        self.actions = out
 
     def _deps(self, code: str, seen: set[str]) -> set[str]:
         """Decision and assessment stages whose outcomes the stage ``code`` reads, directly or
