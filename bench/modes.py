@@ -215,8 +215,11 @@ def run_limit(programme_file: Path, home: Path, capture: Path) -> dict[str, Any]
     def quoted(text):
         return "“" + str(text).replace("“", "‘").replace("”", "’") + "”"
 
+    def category_label(name):
+        return name if name.endswith(("类", "批", "期", "次", "组", "档")) else f"{name}类"
+
     env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_deadline=cn_deadline, weekday_cn=weekday_cn,
-                       quoted=quoted)
+                       quoted=quoted, category_label=category_label)
     compiled: dict[str, Any] = {}
     gaps = re.compile(r"\n{3,}")
     written: list[tuple[str, str, str]] = []

@@ -16,6 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
+from qcycle.render import category_label
 from qcycle.schema import Programme
 from qcycle.timetable import ACTION_LABELS, Action, Timetable
 
@@ -101,6 +102,6 @@ def diff_members(old: Programme, new: Programme) -> list[str]:
     lines += [f"删除单位 {before[c].name}（{c}）" for c in sorted(before.keys() - after.keys())]
     was = {(c.code, i.code): (c, i) for c, i in old.items}
     now = {(c.code, i.code): (c, i) for c, i in new.items}
-    lines += [f"新增事项 {now[k][1].name}（{now[k][0].name}类，{k[1]}）" for k in sorted(now.keys() - was.keys())]
-    lines += [f"撤销事项 {was[k][1].name}（{was[k][0].name}类，{k[1]}）" for k in sorted(was.keys() - now.keys())]
+    lines += [f"新增事项 {now[k][1].name}（{category_label(now[k][0].name)}，{k[1]}）" for k in sorted(now.keys() - was.keys())]
+    lines += [f"撤销事项 {was[k][1].name}（{category_label(was[k][0].name)}，{k[1]}）" for k in sorted(was.keys() - now.keys())]
     return lines

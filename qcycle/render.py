@@ -28,6 +28,7 @@ from qcycle.settings import Settings, get_settings
 __all__ = [
     "SYSTEM_SENDER",
     "TEMPLATE_NAMES",
+    "category_label",
     "cn_date",
     "cn_datetime",
     "cn_deadline",
@@ -121,6 +122,12 @@ def weekday_cn(value: dt.date | dt.datetime) -> str:
     return _WEEKDAYS[value.weekday()]
 
 
+def category_label(name: str) -> str:
+    """A category as a letter names it: 质量创新 → 质量创新类; a name that already says what it is
+    (创先引领类, a batch: 第一批) stays as it is ("申报书（第一批类）" had been written)."""
+    return name if name.endswith(("类", "批", "期", "次", "组", "档")) else f"{name}类"
+
+
 def quoted(text: str) -> str:
     """A name in quotation marks, its own quotation marks turned single (引号里面还要用引号时，
     里面一层用单引号): 质量基础设施“一站式”…地方 → “质量基础设施‘一站式’…地方”."""
@@ -140,7 +147,7 @@ def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
         keep_trailing_newline=False,
     )
     env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_deadline=cn_deadline, weekday_cn=weekday_cn,
-                       quoted=quoted)
+                       quoted=quoted, category_label=category_label)
     return env
 
 

@@ -379,7 +379,7 @@ def test_units_on_a_list_are_told_what_they_will_owe_and_by_when(tmp_path_factor
         owed += ["中期检查（进展报告，创先引领类）：2024年6月14日前"] if "cxyl" in mine else []
         owed += [f"评价确认申请（{names[c]}类）：2023年12月20日前" for c in sorted(mine - {"cxyl"})]
         owed += ["评价确认申请（创先引领类）：2024年12月20日前"] if "cxyl" in mine else []
-        told = re.search("此后贵单位须按时提交：\n(.+?)\n\n", letters[unit], re.S)
+        told = re.search("此后贵单位须按时提交：\n(.+?)\n\n", letters[unit], re.DOTALL)
         assert told, letters[unit]
         assert sorted(re.sub(r"^\d+\. |[；。]$", "", line) for line in told[1].splitlines()) == sorted(owed), told[1]
     assert not [u for u, body in letters.items() if u not in categories and "此后" in body]

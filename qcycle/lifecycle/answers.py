@@ -18,7 +18,7 @@ from sqlmodel import Session
 from qcycle import clock, crud
 from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.outcome import Draft
-from qcycle.render import quoted
+from qcycle.render import category_label, quoted
 from qcycle.schema import Programme
 from qcycle.timetable import Timetable
 
@@ -71,7 +71,7 @@ def _what(p: Programme, row: crud.Refusal) -> str:
     item = "".join(quoted(i.name) for _, i in p.items if i.code == row.item_code)
     detail = [stage.period_label(row.period)] if row.period else []
     if row.category_code and not row.item_code:
-        detail += [f"{c.name}类" for c in p.categories if c.code == row.category_code]
+        detail += [category_label(c.name) for c in p.categories if c.code == row.category_code]
     what = _past_the_items(stage.handed_in, [i.name for _, i in p.items]) if item else stage.handed_in
     return item + item_name(what, detail)
 

@@ -10,7 +10,7 @@ from typing import Any
 from qcycle import clock
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.who import p_item_name
-from qcycle.render import SYSTEM_SENDER, quoted
+from qcycle.render import SYSTEM_SENDER, category_label, quoted
 from qcycle.schema import Programme
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
@@ -21,7 +21,7 @@ __all__ = ["ANNOUNCED", "base_context", "draft_letters", "item_name", "naming_ow
 def base_context(p: Programme, action: Action) -> dict[str, Any]:
     stage = p.stage(action.stage)
     item = item_name(stage.handed_in, [stage.period_label(action.period) if action.period else "",
-                                       f"{p.category(action.category).name}类" if action.category else ""])
+                                       category_label(p.category(action.category).name) if action.category else ""])
     on = written_on(action)
     late = on > action.at.date()
     left = action.workdays_left or 0
