@@ -269,6 +269,13 @@ class _Relations:
         if p.assessment is not None:
             out.extend(_check_assessment(p, self.unit_codes, self.levels))
             self.who("assessment.subjects", p.assessment.subjects)
+            windows = (StageKind.submission, StageKind.followup)
+            for key, items in (("bonuses", p.assessment.bonuses), ("deductions", p.assessment.deductions)):
+                for k, item in enumerate(items):
+                    if item.late_at is not None and key == "bonuses":
+                        out.append((f"assessment.bonuses[{k}].late_at", "late_at 按逾期计次，只用于扣分项（deductions）"))
+                    elif item.late_at is not None:
+                        self.stage_ref(f"assessment.deductions[{k}].late_at", item.late_at, windows, "应交材料的阶段")
         if p.quotas is None:
             return
         for ai, action in enumerate(p.quotas.actions):

@@ -57,7 +57,7 @@ class Round:
         with db.session_scope() as session:
             results = ingest_many(session=session, programme=self.p, timetable=self.t, round_id=self.id,
                                   records=records, source="test")
-        assert all(r.status in ("accepted", "late") for r in results), results
+        assert all(r.status in ("accepted", "late_accepted") for r in results), results
 
     def scores(self, totals: dict[str, float]) -> None:
         records = [{"kind": "score", "unit": u, "reviewer": "r1", "component": "all", "value": v}
@@ -621,6 +621,57 @@ def test_a_governments_departments_results_are_its_own_and_a_veto_is_said_beside
     assert ("贵单位所属2个参评单位的结果如下：\n1. 示例市工业和信息化局：合格（得分70.00）；\n"
             "2. 示例市文化广电旅游局：不合格（得分92.00；因本领域发生重大质量安全事故，实行一票否决）。") in told["gov"], told["gov"]
     assert "辖区内" not in told["gov"]  # a 辖区 keeps "辖区内": test_a_result_letter_to_units_not_assessed_*
+
+
+def test_a_deduction_counted_from_late_hand_ins(tmp_path, home):
+    """临江's 进度报送 lost points for each late quarterly report, and officers had to score it by hand
+    beside the hand-in record qcycle keeps: ``late_at`` counts each deadline of a window a unit met
+    late or not at all, and the result letter says it; a score record for it is refused."""
+    text = ASSESSMENT.replace("    stages:\n", """    stages:
+      - code: progress
+        name: 季度进展报告
+        kind: submission
+        submission: progress_report
+        owed_by: {levels: [county]}
+        lateness: accept_flag
+        periods:
+          - {code: q1, opens: 2016-01-04, deadline: {date: 2016-01-15}}
+          - {code: q2, opens: 2016-02-15, deadline: {date: 2016-02-26}}
+""", 1).replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                "      deductions: [{code: late, name: 进度报送逾期, points: 2, late_at: progress}]\n"
+                "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    assert "late_at" in text and "季度进展报告" in text
+    r = Round(write(tmp_path, "late.yaml", text))
+    r.hand_in("progress_report", ["c1", "c5"], "2016-01-12", period="q1")
+    r.hand_in("progress_report", ["c2", "c4"], "2016-01-20", period="q1")  # late
+    r.hand_in("progress_report", ["c1", "c2", "c5"], "2016-02-24", period="q2")
+    r.hand_in("progress_report", ["c4"], "2016-03-01", period="q2")  # late; c3 never reports
+    r.scores(dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 80))
+    with db.session_scope() as session:
+        refused = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": "c1", "reviewer": "r1", "component": "deduction:late", "value": 1}])
+    assert refused[0].reason == "扣分项“进度报送逾期”按“季度进展报告”的逾期情况自动计次，不收评分记录"
+    r.until("2016-03-31")
+    with db.session_scope() as session:
+        totals = {x.unit_code: (x.total, x.deduction) for x in crud.list_results(session=session, round_id=r.id)}
+    assert totals == {"c1": (80, 0), "c2": (78, 2), "c3": (76, 4), "c4": (76, 4), "c5": (80, 0)}
+    told = r.letters("results")
+    assert "进度报送逾期2次，扣4分" in told["c4"] and "进度报送逾期1次，扣2分" in told["c2"], told["c2"]
+    assert "进度报送" not in told["c1"]
+
+
+@pytest.mark.parametrize(("where", "item", "said"), [
+    ("deductions", "{code: late, name: 迟报, points: 1, late_at: scoring}",
+     "[assessment.deductions[0].late_at]: 阶段 'scoring' 不是应交材料的阶段"),
+    ("bonuses", "{code: early, name: 早报, points: 1, late_at: report}",
+     "[assessment.bonuses[0].late_at]: late_at 按逾期计次，只用于扣分项（deductions）")])
+def test_late_at_names_a_window_and_only_deducts(tmp_path, where, item, said):
+    text = ASSESSMENT.replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                              f"      {where}: [{item}]\n      grades: [{{name: 合格, min_score: 60}}, {{name: 不合格}}]\n", 1)
+    assert "late_at" in text
+    with pytest.raises(ConfigError) as exc:
+        write(tmp_path, "late.yaml", text)
+    assert said in str(exc.value), str(exc.value)
 
 
 @pytest.mark.parametrize("ties", ["components_in_order", "shared_in"])

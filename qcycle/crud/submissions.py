@@ -401,6 +401,14 @@ def handed_in_units(*, session: Session, round_id: uuid.UUID, stage: str, period
                                                   category=category, item_category=item_category, status=status))
 
 
+def on_time_units(*, session: Session, round_id: uuid.UUID, stage: str, period: str | None,
+                  category: str | None, item_category: Mapping[str, str]) -> list[str]:
+    """The units of :func:`handed_in_query` whose hand-in met its deadline (not accepted late)."""
+    query = handed_in_query(round_id=round_id, stage=stage, period=period, category=category,
+                            item_category=item_category).where(col(Submission.late).is_(False))
+    return column_values(session, query)
+
+
 def handed_in_subjects(*, session: Session, round_id: uuid.UUID, stage: str, period: str | None,
                        category: str | None, item_category: Mapping[str, str], status: str = "accepted") -> list[str]:
     """The subjects of :func:`handed_in_query`: what a taker of several list items handed in, item by item."""

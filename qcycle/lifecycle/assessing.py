@@ -13,7 +13,7 @@ from qcycle import crud
 from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.plan import round_timetable
-from qcycle.lifecycle.who import outstanding, p_unit_name, select_subjects
+from qcycle.lifecycle.who import outstanding, owers, p_unit_name, select_subjects
 from qcycle.schema import Assessment, Programme, grade_label
 from qcycle.scoring import (
     YEARLY_PREFIXES,
@@ -68,12 +68,46 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
     inputs = [unit_input(s, ([m for m in measured[s] if m[0] not in shared] + given) if shared else measured[s],
                          p.assessment, until_year=year) for s in subjects]
     earned = _bonuses_from_other_rounds(session, p.assessment)
+    late = _late_counts(session, p, round_id, stage)
     for u in inputs:
         for code, per_unit in earned.items():
             count = per_unit.get(u.unit.partition(":")[0], 0)
             if count:
                 u.bonuses[code] = u.bonuses.get(code, 0) + count
+        for code, per_unit in late.items():
+            if count := per_unit.get(u.unit.partition(":")[0], 0):
+                u.deductions[code] = u.deductions.get(code, 0) + count
     return inputs
+
+
+def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, stage: str) -> dict[str, dict[str, int]]:
+    """Deduction items counted from the hand-ins (``late_at``): item → unit → how many deadlines of
+    its window, since the round's previous assessment and up to this one, the unit owed and did not
+    meet on time (handed in late, or not at all): 临江's 进度报送 lost points for each late quarter."""
+    assert p.assessment is not None
+    items = [d for d in p.assessment.deductions if d.late_at]
+    if not items:
+        return {}
+    actions = round_timetable(session, p, round_id).actions
+    assessed = max((a.at for a in actions if a.action == "assess" and a.stage == stage), default=None)
+    if assessed is None:
+        return {}
+    since = max((a.at for a in actions if a.action == "assess" and a.stage != stage and a.at < assessed), default=None)
+    out: dict[str, dict[str, int]] = {}
+    for item in items:
+        window = p.stage(str(item.late_at))
+        counts: dict[str, int] = defaultdict(int)
+        for a in actions:
+            if (a.action != "deadline" or a.stage != window.code or a.unit is not None or a.at > assessed
+                    or (since is not None and a.at <= since)):
+                continue
+            on_time = set(crud.on_time_units(session=session, round_id=round_id, stage=window.code, period=a.period,
+                                             category=a.category, item_category=p.item_category))
+            for unit in owers(session, p, round_id, window, a.category):
+                if unit not in on_time:
+                    counts[unit] += 1
+        out[item.code] = dict(counts)
+    return out
 
 
 def _figures_later(p: Programme, inputs: list[UnitInput], year: int) -> str:

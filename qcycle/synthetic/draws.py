@@ -204,7 +204,7 @@ def measurements(seed: int, subject: str, p: Programme, until: int) -> list[dict
         if item.source_round is None and r.random() < 0.3:
             rec(f"bonus:{item.code}", "考核组", r.randint(1, 3))
     for item in scheme.deductions:
-        if r.random() < 0.2:
+        if item.late_at is None and r.random() < 0.2:  # one counted from the hand-ins is not scored
             rec(f"deduction:{item.code}", "考核组", r.randint(1, 2))
     for veto in scheme.vetoes:
         if r.random() < 0.04:
