@@ -2012,3 +2012,38 @@ def test_the_simulated_world_applies_in_each_batch_for_that_batchs_items(tmp_pat
                                        (august, "b2-01", "2027-08-02", "2027-09-07")):
         assert {record["item"] for record, _ in arrived} == {item}
         assert all(first <= record["submitted_at"][:10] <= last for record, _ in arrived)
+
+
+MONTH = """\
+    version: 2
+    round: {code: zly-2025, name: 2025年“质量月”活动, programme: 质量月活动, issuer: office, years: [2025]}
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: office, name: 某市质量强市工作领导小组办公室, level: city, channels: [sink]}
+      - {code: d1, name: 某市教育局, level: department, parent: office, channels: [sink]}
+      - {code: d2, name: 某市商务局, level: department, parent: office, channels: [sink]}
+      - {code: d3, name: 某市卫生健康委员会, level: department, parent: office, channels: [sink]}
+    stages:
+      - {code: summary, name: 报送活动总结, kind: submission, submission: self_evaluation, owed_by: {levels: [department]},
+         opens: 2025-10-08, deadline: {date: 2025-10-15}}
+      - {code: choose, name: 确定优秀组织单位, kind: decision, decides: summary, on: 2025-10-25}
+      - {code: praise, name: 通报表扬, kind: notification, template: praise, on: 2025-10-29, notify: {approved_at: choose}}
+      - {code: criticism, name: 约谈未报送单位, kind: notification, template: summons, on: 2025-10-29,
+         notify: {missing_at: summary}}
+"""
+
+
+def test_a_praise_without_a_grade_and_a_summons_for_a_missed_report_read_once(tmp_path, home):
+    """某市's 质量月: the praise read "表现突出，成绩突出" and the letter to a unit that never reported
+    "未按期报送“报送活动总结”": what is handed in is named, not the stage's verb phrase."""
+    r = Round(write(tmp_path, "month.yaml", MONTH))
+    r.hand_in("self_evaluation", ["d1", "d2"], "2025-10-12")
+    r.until("2025-10-24")
+    r.decide("choose", d1="approved", d2="rejected")
+    r.until("2025-10-29")
+    praised = r.letters("praise")
+    assert sorted(praised) == ["d1"]
+    assert "贵单位在2025年“质量月”活动中表现突出，现予通报表扬。" in praised["d1"], praised["d1"]
+    summoned = r.letters("criticism")
+    assert sorted(summoned) == ["d3"]
+    assert "未按期报送“活动总结”" in summoned["d3"] and "“报送活动总结”" not in summoned["d3"], summoned["d3"]

@@ -99,7 +99,7 @@ def reason_of(p: Programme, who: Who) -> str:
     if who.rejected_at:
         parts.append(f"“{p.stage(who.rejected_at).name}”未获通过")
     if who.missing_at:
-        parts.append(f"未按期报送“{p.stage(who.missing_at).name}”")
+        parts.append(f"未按期报送“{p.stage(who.missing_at).handed_in}”")
     if who.approved_at and not parts:
         parts.append(f"经“{p.stage(who.approved_at).name}”确定")
     parts += [reason_of(p, alt) for alt in who.any_of]
