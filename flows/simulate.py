@@ -132,6 +132,8 @@ def simulate(programme_file: str | Path, *, seed: int = 2023, home: Path | None 
         _fresh_home(home)
     p = synthetic.with_counties(source.programme, seed) if counties else source.programme
     expanded = _write_expanded(p, home / f"{code}.yaml")
+    if source.template_dir.is_dir():  # the round's own letters (templates/ROUND/ beside the file) go with it
+        shutil.copytree(source.template_dir, home / "templates" / code, dirs_exist_ok=True)
     os.environ["QCYCLE_HOME"] = str(home)
     os.environ["QCYCLE_SINK_DIR"] = str(home / "sink")
     get_settings.cache_clear()

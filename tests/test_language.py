@@ -159,6 +159,24 @@ def test_a_vetoed_candidate_left_off_a_list_is_not_told_a_rank_below_lower_score
     assert told["e2"]["standing"] == "得分69.03、排名第2"
 
 
+def test_a_list_of_letter_grades_names_the_higher_first_each_with_级(tmp_path, home):
+    """A 信用等级 公示 read "拟获A" beside others' "拟获AAA级"; labelled, the list must still put AAA
+    before AA (whatever the order of the units in the file)."""
+    from qcycle.lifecycle.standing import published_list
+
+    text = AWARD.replace("区长质量奖", "AAA").replace("提名奖", "AA").replace(
+        "notify: {approved_at: committee}}", "notify: {grades: [AAA, AA]}}", 1)
+    assert "notify: {grades: [AAA, AA]}}" in text
+    r = Round(write(tmp_path, "letters.yaml", text))
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=r.id, stage="scoring", results=[
+            {"unit_code": "e2", "total": 90, "grade": "AAA", "rank": 1},
+            {"unit_code": "e1", "total": 75, "grade": "AA", "rank": 2}])
+        names, proposed, _ = published_list(session, r.p, r.id, r.p.stage("notice"), ["e1", "e2"])
+    assert names == ["乙公司（拟获AAA级）", "甲公司（拟获AA级）"]
+    assert proposed == {"e2": "AAA级", "e1": "AA级"}
+
+
 def _through_scoring(r: Round, totals: dict[str, float]) -> None:
     """AWARD's candidates: handed in, approved at both screening steps, scored, up to the committee's day."""
     r.hand_in("application", sorted(totals), "2023-03-20")

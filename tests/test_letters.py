@@ -475,16 +475,16 @@ def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
               Grade(name="C", min_score=60), Grade(name="D")]
     shares = p.model_copy(update={"assessment": p.assessment.model_copy(update={"grades": grades, "ties": "shared"})})
     held = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=4)
-    assert result_remarks(shares, [held]) == "A比例不超过参评对象的30%，贵单位得分排名第4。"
+    assert result_remarks(shares, [held]) == "A级比例不超过参评对象的30%，贵单位得分排名第4。"
     # Tied first over one place (某省's two counties at 90.00): the tie is said, not a bare "排名第1".
     tie = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=1)
     assert result_remarks(shares, [tie], sizes={"410802": Graded(5, 2, None, "")}) == (
-        "A比例不超过参评对象的30%，贵单位得分排名第1（2个并列，超出名额的并列者整组评为下一等次）。")
+        "A级比例不超过参评对象的30%，贵单位得分排名第1（2个并列，超出名额的并列者整组评为下一等次）。")
     # Tied sixth under 3 places: the tie did not put it below the line, and nothing is said of it.
     sixth = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=6)
-    assert result_remarks(shares, [sixth], sizes={"410802": Graded(10, 2, None, "")}) == "A比例不超过参评对象的30%，贵单位得分排名第6。"
+    assert result_remarks(shares, [sixth], sizes={"410802": Graded(10, 2, None, "")}) == "A级比例不超过参评对象的30%，贵单位得分排名第6。"
     twice = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="C", rank=7)
-    assert result_remarks(shares, [twice]) == "B名额不超过3个、比例不超过参评对象的50%，贵单位得分排名第7。"
+    assert result_remarks(shares, [twice]) == "B级名额不超过3个、比例不超过参评对象的50%，贵单位得分排名第7。"
     below = AssessmentResult(stage="assessment", unit_code="410802", total=85, grade="B", rank=5)
     assert result_remarks(shares, [below]) is None  # 85 did not reach A's line: nothing was held back
     # A share without a line above a line missed: 70 is C for missing B's 80, not for A's share; 50 missed C's 60.

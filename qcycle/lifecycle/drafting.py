@@ -63,7 +63,7 @@ ANNOUNCED = frozenset({"publish", "notify"})  # point events that happen by bein
 def item_name(handed_in: str, qualifiers: list[str]) -> str:
     """What a letter asks for ("贵单位应于…前提交{item}"), its period and category in one pair of
     brackets: 中期检查（进展报告，2024年6月，创先引领类）, not 中期检查（进展报告）（2024年6月）（创先引领类）."""
-    said = [q for q in qualifiers if q]
+    said = list(dict.fromkeys(q for q in qualifiers if q))  # a period named as its category is said once
     if not said:
         return handed_in
     if handed_in.endswith("）"):

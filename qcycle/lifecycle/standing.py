@@ -354,9 +354,7 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
         return [], {}, ""
     # A list of several awards says which each candidate is proposed for (广州: 提名奖, not 市长质量奖).
     several = len(stage.notify.grades) > 1
-    # As every other letter says a grade ("拟获A级", "结果为：A级": the 公示 had read "拟获A").
-    proposed = ({u: grade_label(g) for u, g in best_grades(session, p, round_id, stage.notify.assessed_at,
-                                                            stage.notify.grades).items()} if several else {})
+    proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades) if several else {}
     tiers = stage.notify.grades  # the award before its lower tiers (太仓 listed them mixed)
     on = set(units)
     subjects = [s for s in select_subjects(session, p, round_id, stage.notify, category) if s.partition(":")[0] in on]
@@ -368,9 +366,10 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
     listed = sorted(subjects, key=lambda s: (tiers.index(proposed[u]) if (u := s.partition(":")[0]) in proposed
                                              and proposed[u] in tiers else len(tiers),
                                              order.get(s.partition(":")[2], -1), place[u]))
-    names = [p.unit(u).name + (f"（拟获{proposed[u]}）" if u in proposed else "")
+    # As every other letter says a grade ("拟获A级", "结果为：A级": the 公示 had read "拟获A").
+    names = [p.unit(u).name + (f"（拟获{grade_label(proposed[u])}）" if u in proposed else "")
              + (f"（{p_item_name(p, s)}）" if len(items) > 1 else "") for s in listed if (u := s.partition(":")[0])]
-    return names, proposed, counted_as(p, units) if len(listed) == len(on) else "项"
+    return names, {u: grade_label(g) for u, g in proposed.items()}, counted_as(p, units) if len(listed) == len(on) else "项"
 
 
 def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage, listed: list[str],

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
-from qcycle.render import quoted
+from qcycle.render import category_label, quoted
 from qcycle.schema import Grade, Programme, SubmissionKind, Who, grade_label
 from qcycle.schema.units import LEVEL_NAMES
 from qcycle.scoring import caps, pace, quota_due
@@ -232,15 +232,15 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             n, tied, level, rule = (sizes or {}).get(r.unit_code) or (None, 1, None, "")
             if full.share and n is not None and math.floor(full.share * n + 1e-9) == 0 and not full.max_count:
                 # First of 3 under 20 %: no place at all, not one taken by others.
-                share += f"（参评{n}个，按比例{full.name}名额不足1个）"
+                share += f"（参评{n}个，按比例{grade_label(full.name)}名额不足1个）"
             limits = "、".join(x for x in (f"名额不超过{full.max_count}个" if full.max_count else "", share) if x)
             group = _capped_among(p, r)
-            text = (f"{group + '的' if group else ''}{among if full.max_count else ''}{full.name}{limits}，"
+            text = (f"{group + '的' if group else ''}{among if full.max_count else ''}{grade_label(full.name)}{limits}，"
                     f"{'该项目' if item else '贵单位'}得分{'在' + among + '中' if among else ''}排名第{r.rank}"
                     # First place tied two ways over one place: the whole tie goes down, and it says so.
                     + (f"（{tied}个并列，超出名额的并列者整组评为下一等次）" if _tie_over(p, full, r, n, tied) else "")
                     # Placed below an equal total by the tie rule (江城's 白河县, 91.00 like two 优秀, read only "排名第4").
-                    + (f"（与获评{level}的单位同分，{rule}排在其后）" if level == full.name else ""))
+                    + (f"（与获评{grade_label(level)}的单位同分，{rule}排在其后）" if level == full.name else ""))
             if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
                 text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
             said.append(text)
@@ -286,7 +286,10 @@ def _capped_among(p: Programme, r: AssessmentResult) -> str:
     category = p.category(code)
     if len(category.items) == 1 and (name := p_item_name(p, r.unit_code) or "").endswith("奖"):
         return name  # the award is the category's one item
-    return category.name if category.name.endswith(("类", "项目", "奖")) else f"{category.name}类项目"
+    if category.name.endswith(("类", "项目", "奖")):
+        return category.name
+    # A batch says itself ("第一批的…名额"): "第一批类项目" had been written.
+    return category.name if category_label(category.name) == category.name else f"{category.name}类项目"
 
 
 def ranked_among(p: Programme, subject: str) -> str:

@@ -425,3 +425,11 @@ def test_a_category_is_named_once_as_what_it_is():
     assert [category_label(n) for n in ("质量创新", "创先引领类", "第一批", "2027年第二期", "A组")] == [
         "质量创新类", "创先引领类", "第一批", "2027年第二期", "A组"]
     assert get_environment().filters["category_label"] is category_label
+
+
+def test_a_period_named_as_its_category_is_said_once():
+    """A batch's 中期报告 read "中期报告（第一批，第一批）" where its period bore its category's name."""
+    from qcycle.lifecycle.drafting import item_name
+
+    assert item_name("中期报告", ["第一批", "第一批"]) == "中期报告（第一批）"
+    assert item_name("中期检查（进展报告）", ["2024年6月", "创先引领类"]) == "中期检查（进展报告，2024年6月，创先引领类）"
