@@ -46,3 +46,28 @@ def test_a_later_round_refuses_the_earlier_rounds_winners(qcycle_home, tmp_path)
         outcome, by, note = decided[unit]
         assert (outcome, by) == ("rejected", "rule:eligibility") and "2021年已获测试区长质量奖" in note
     assert all(decided[u][1] != "rule:eligibility" for u in applied - winners)
+
+
+def test_a_simulated_round_keeps_its_own_letter_templates(qcycle_home, tmp_path):
+    """某市's 质量月 wrote its 通报批评 letter as its own template beside the file (templates/ROUND/):
+    validate found it, then `simulate` ran a copy of the file in a fresh folder and could not."""
+    import json
+    import shutil
+
+    from qcycle.flows.simulate import simulate_rounds
+
+    from qcycle.settings import REPO_ROOT
+
+    mini = REPO_ROOT / "tests" / "data" / "mini.yaml"
+    copy = tmp_path / "mini.yaml"
+    shutil.copy(mini, copy)
+    own = tmp_path / "templates" / "mini-2023"
+    own.mkdir(parents=True)
+    text = (REPO_ROOT / "config" / "templates" / "publication.j2").read_text(encoding="utf-8")
+    assert text.count("{% block subject %}【通知】") == 1
+    (own / "publication.j2").write_text(text.replace("{% block subject %}【通知】", "{% block subject %}【本市通知】"),
+                                        encoding="utf-8")
+    (report,) = simulate_rounds([copy], seed=3, home=tmp_path / "sim", show_progress=False)
+    subjects = [json.loads(f.read_text(encoding="utf-8"))["subject"] for f in (tmp_path / "sim" / "sink").rglob("*.json")]
+    assert report.round_code == "mini-2023" and subjects
+    assert any(s.startswith("【本市通知】") for s in subjects), sorted(subjects)[:5]
