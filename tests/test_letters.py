@@ -1201,6 +1201,8 @@ def test_a_rectification_deadline_moved_off_a_rest_day_says_so(tmp_path_factory,
     ("福州市政府质量奖", "福州市政府质量奖", "已获福州市政府质量奖"),
     ("广州市市长质量奖", "市长质量奖", "已获广州市市长质量奖"),
     ("广州市市长质量奖", "提名奖", "已获广州市市长质量奖提名奖"),
+    # A tier named with the award in it had read "已获中国质量奖中国质量奖提名奖".
+    ("中国质量奖", "中国质量奖提名奖", "已获中国质量奖提名奖"),
     # A family named after its contest: "2024年已获东湖区质量标杆企业评选" (an officer's finding).
     ("东湖区质量标杆企业评选", "质量标杆企业", "已在东湖区质量标杆企业评选中获评质量标杆企业"),
     ("东湖区质量标杆企业评选", "获奖", "已在东湖区质量标杆企业评选中获奖"),

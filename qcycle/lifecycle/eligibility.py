@@ -38,6 +38,8 @@ def _won(family: str, grade: str) -> str:
     "已获东湖区质量标杆企业评选"; a grade that only says won: "…中获奖"; a programme named after its grade:
     "已获评湖南省省级质量标杆", not "已在湖南省省级质量标杆中获评省级质量标杆")."""
     if family.endswith("奖"):  # a tier of it named after it: 已获广州市市长质量奖提名奖
+        if grade.startswith(family):  # the tier's name says the award already: 中国质量奖提名奖, said once
+            return f"已获{grade}"
         return f"已获{family}{grade}" if grade.endswith("奖") and grade not in family else f"已获{family}"
     if family.endswith(grade):  # the programme is named after its title: "已获评湖南省省级质量标杆", said once
         return f"已获评{family}"
