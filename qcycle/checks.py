@@ -364,10 +364,23 @@ def _window_order(s, base: str) -> list[tuple[str, str]]:
     return out
 
 
+def _groups(p: Programme) -> list[tuple[str, str]]:
+    """``units[].group`` is how ``rank_within: group`` ranks: every unit of a level some unit is
+    grouped at needs one (else it would be ranked in a class of its own), and none is ignored."""
+    grouped = {u.level for u in p.units if u.group}
+    if p.assessment is None or p.assessment.rank_within != "group":
+        return [(f"units[{i}].group", "group 只在 assessment.rank_within: group 时使用（按 group 分类排名）")
+                for i, u in enumerate(p.units) if u.group][:1]
+    if not grouped:
+        return [("assessment.rank_within", "rank_within: group 按单位的 group 分类排名，但没有单位写 group（如 group: 市辖区）")]
+    return [(f"units[{i}].group", f"单位 {u.code}（{u.name}）没有 group：同级别的单位按 group 分类排名，应写明其类别")
+            for i, u in enumerate(p.units) if u.level in grouped and not u.group]
+
+
 def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[str, str]]:
     a = p.assessment
     assert a is not None
-    out = []
+    out = _groups(p)
     weights = [c.weight for c in a.components if c.weight is not None]
     caps = [c.max_points for c in a.components if c.max_points is not None]
     if weights and caps:

@@ -692,6 +692,33 @@ def test_late_at_names_a_window_and_only_deducts(tmp_path, where, item, said):
     assert said in str(exc.value), str(exc.value)
 
 
+def test_counties_of_two_classes_are_ranked_apart_by_their_group(tmp_path, home):
+    """某省's 市辖区 and 县（市） are all county-level governments, ranked and capped apart (A级 at most 20%
+    of each class): ranked together, a 县（市）'s second got an A that belonged to the other class.
+    ``rank_within: group`` ranks by ``units[].group``, and letters name the class."""
+    text = ASSESSMENT
+    for code, group in (("c1", "市辖区"), ("c2", "市辖区"), ("c3", "市辖区"), ("c4", "县（市）"), ("c5", "县（市）")):
+        text = re.sub(rf"(\{{code: {code}, name: [^,]+, level: county, parent: city), channels",
+                      rf"\1, group: {group}, channels", text, count=1)
+    text = text.replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                        "      rank_within: group\n"
+                        "      grades: [{name: 优秀, min_score: 90, max_count: 1}, {name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    assert text.count("group: ") == 5, text
+    r = Round(write(tmp_path, "classes.yaml", text))
+    r.scores({"c1": 95, "c2": 93, "c3": 62, "c4": 55, "c5": 92})
+    r.until("2016-03-31")
+    with db.session_scope() as session:
+        grades = {x.unit_code: (x.rank, x.grade) for x in crud.list_results(session=session, round_id=r.id)}
+    assert grades == {"c1": (1, "优秀"), "c2": (2, "合格"), "c3": (3, "合格"), "c5": (1, "优秀"), "c4": (2, "不合格")}
+    told = r.letters("results")
+    assert "说明：市辖区优秀名额不超过1个，贵单位得分在市辖区中排名第2。" in told["c2"], told["c2"]
+    ungrouped = text.replace(", group: 县（市）", "", 1)
+    with pytest.raises(ConfigError, match="单位 c4（四县人民政府）没有 group"):
+        write(tmp_path, "ungrouped.yaml", ungrouped)
+    with pytest.raises(ConfigError, match="group 只在 assessment.rank_within: group 时使用"):
+        write(tmp_path, "unused.yaml", text.replace("      rank_within: group\n", "", 1))
+
+
 @pytest.mark.parametrize("ties", ["components_in_order", "shared_in"])
 def test_a_tie_at_a_caps_last_place_is_said_or_taken_in_whole(tmp_path, home, ties):
     """江城's 白河县 scored 91.00 like two 优秀 and read only "优秀名额不超过3个，贵单位得分排名第4": the

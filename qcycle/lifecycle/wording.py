@@ -294,7 +294,7 @@ def _capped_among(p: Programme, r: AssessmentResult) -> str:
 
 def ranked_among(p: Programme, subject: str) -> str:
     """Whom a rank is among, as a letter says it, where units are ranked by level (``rank_within:
-    level``): "县（市、区）"; "" where all are ranked together."""
+    level``): "县（市、区）", or by group: the group's own name ("市辖区"); "" where all are ranked together."""
     group = p.rank_group(subject)
     return LEVEL_NAMES.get(group, group) if group else ""
 

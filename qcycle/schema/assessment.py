@@ -126,9 +126,10 @@ class Assessment(_Model):
     consequence: str | None = Field(
         None, min_length=1, max_length=100,
         description="what the results count toward, said in every result letter (榆阳: 考核结果纳入年度目标责任考核)")
-    rank_within: Literal["all", "level"] = Field(
+    rank_within: Literal["all", "level", "group"] = Field(
         "all", description=("level: subjects are ranked, and shares and caps counted, among the units of their own "
-                            "level (县（市、区） among themselves, 部门 among themselves: 分类考核), not all together"))
+                            "level (县（市、区） among themselves, 部门 among themselves: 分类考核), not all together; "
+                            "group: among the units of their own group (units[].group: 市辖区 and 县（市）, both counties)"))
     ties: Literal["components_in_order", "unit_code", "shared", "shared_in"] = Field(
         "components_in_order",
         description="equal totals: broken by the components in order (then unit code), by unit code, "

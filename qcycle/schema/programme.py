@@ -283,10 +283,13 @@ class Programme(_Model):
 
     def rank_group(self, subject: str) -> str:
         """The group a subject is ranked in: its unit's level under ``rank_within: level`` (县区 and
-        部门 ranked apart), else one group for all ("")."""
+        部门 ranked apart), its ``group`` under ``rank_within: group`` (市辖区 and 县（市）), else one
+        group for all ("")."""
         unit = subject.partition(":")[0]
-        if self.assessment is None or self.assessment.rank_within != "level" or not self.has_unit(unit):
+        if self.assessment is None or self.assessment.rank_within == "all" or not self.has_unit(unit):
             return ""
+        if self.assessment.rank_within == "group":
+            return self.unit(unit).group or ""
         return self.unit(unit).level
 
     def rank_key(self, subject: str, stage: str) -> tuple[str, str | None]:

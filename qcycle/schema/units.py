@@ -84,6 +84,9 @@ class Unit(_Model):
         "province", "city", "county", "office", "department", "government", "enterprise"
     ]
     parent: Code | None = None
+    group: str | None = Field(
+        None, min_length=1, max_length=20,
+        description="the class it is assessed in under rank_within: group (市辖区, 县（市）), as letters name it")
     channels: list[Code] = Field(default_factory=list, description="names of channels")
     email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$")
 
