@@ -704,14 +704,21 @@ def test_counties_of_two_classes_are_ranked_apart_by_their_group(tmp_path, home)
                         "      rank_within: group\n"
                         "      grades: [{name: 优秀, min_score: 90, max_count: 1}, {name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
     assert text.count("group: ") == 5, text
+    # The first of each class is praised: for its place, which its grade (合格) would not say.
+    text = text.replace("      - code: report\n", "      - {code: praise, name: 通报表扬, kind: notification, template: praise,"
+                        " on: 2016-03-31, notify: {rank: {top: 1}}}\n      - code: report\n", 1)
     r = Round(write(tmp_path, "classes.yaml", text))
-    r.scores({"c1": 95, "c2": 93, "c3": 62, "c4": 55, "c5": 92})
+    r.scores({"c1": 95, "c2": 93, "c3": 62, "c4": 55, "c5": 72})
     r.until("2016-03-31")
     with db.session_scope() as session:
         grades = {x.unit_code: (x.rank, x.grade) for x in crud.list_results(session=session, round_id=r.id)}
-    assert grades == {"c1": (1, "优秀"), "c2": (2, "合格"), "c3": (3, "合格"), "c5": (1, "优秀"), "c4": (2, "不合格")}
+    assert grades == {"c1": (1, "优秀"), "c2": (2, "合格"), "c3": (3, "合格"), "c5": (1, "合格"), "c4": (2, "不合格")}
     told = r.letters("results")
     assert "说明：市辖区优秀名额不超过1个，贵单位得分在市辖区中排名第2。" in told["c2"], told["c2"]
+    praised = r.letters("praise")
+    assert sorted(praised) == ["c1", "c5"]
+    assert "贵单位在2015年度县级质量工作考核中排名县（市）第1，成绩突出，现予通报表扬。" in praised["c5"], praised["c5"]
+    assert "排名市辖区第1" in praised["c1"] and "被评为" not in praised["c5"]
     ungrouped = text.replace(", group: 县（市）", "", 1)
     with pytest.raises(ConfigError, match="单位 c4（四县人民政府）没有 group"):
         write(tmp_path, "ungrouped.yaml", ungrouped)

@@ -38,6 +38,7 @@ from qcycle.lifecycle.wording import (
     quota_area,
     quota_goals,
     quota_tasks,
+    ranked_among,
     result_kind,
     result_remarks,
     score_text,
@@ -155,6 +156,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # the round ("在2025年度质量工作督查评估中被评为A级", not the round's name and the year's run on).
         contest = occasion or p.round.name
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
+        if praise and mine and (pick := stage.notify.rank if stage.notify else None) and pick.top and not stage.notify.grades:
+            # Praised for its place, not its grade: the first of 市辖区 at 76.34 had read "被评为C级，成绩突出".
+            first = min(mine, key=lambda r: r.rank)
+            achievement = f"在{contest}中排名{ranked_among(p, first.unit_code)}第{first.rank}"
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
         graded_at = next((r.stage for r in mine if r.grade == best and p.has_stage(r.stage)), None)
         won_in = graded_year(p, default_calendar(), graded_at, action.category) if best else None
