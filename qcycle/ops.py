@@ -162,10 +162,14 @@ def places_lines(session: Session, programme: Programme, round_id: uuid.UUID, co
     """Each reviewer's places at a stage with ``per_reviewer``, as ``decide --list`` shows them:
     "名额：东川市市场监督管理局 已同意 3 个（不超过 5 个），待决定 2 个"."""
     stage = programme.stage(code)
-    if stage.per_reviewer is None:
+    if stage.per_reviewer is None and stage.max_approved is None:
         return []
     made = [(subject, outcome) for subject, outcome, _ in crud.decisions_at(session=session, round_id=round_id,
                                                                           stage=code)]
+    if stage.per_reviewer is None:
+        word = places_counted_as(programme, pending or [x for x, _ in made])
+        approved_in_all = sum(1 for _, outcome in made if outcome not in NEGATIVE_OUTCOMES)
+        return [f"名额：已同意 {approved_in_all} {word}（不超过 {stage.max_approved} {word}），待决定 {len(pending)} {word}"]
     approved = approved_by_reviewer(programme, code, made)
     waiting = approved_by_reviewer(programme, code, ((subject, "approved") for subject in pending))
     word = places_counted_as(programme, pending or [x for x, _ in made])
@@ -179,6 +183,11 @@ def _over_places(programme: Programme, stages: dict[str, Stage], made: dict[str,
     stand exceed, where this call approves one of them: 某省's cities recommended 7 each, unflagged."""
     out = []
     for code, outcomes in made.items():
+        most = stages[code].max_approved
+        yes = sorted(x for x, (outcome, _) in outcomes.items() if outcome not in NEGATIVE_OUTCOMES)
+        if most is not None and len(yes) > most and any((code, x) in changed for x in yes):
+            out.append(f"{stages[code].name}：最多同意 {most} 个，将有 {len(yes)} 个"
+                       f"（{'、'.join(programme.unit(x.partition(':')[0]).name for x in yes)}）；请只同意其中 {most} 个")
         limit = stages[code].per_reviewer
         if limit is None:
             continue

@@ -2099,3 +2099,30 @@ def test_a_praise_without_a_grade_and_a_summons_for_a_missed_report_read_once(tm
     summoned = r.letters("criticism")
     assert sorted(summoned) == ["d3"]
     assert "未按期报送“活动总结”" in summoned["d3"] and "“报送活动总结”" not in summoned["d3"], summoned["d3"]
+
+
+def test_a_decision_with_places_in_all_holds_ops_and_the_simulation_to_them(tmp_path, home):
+    """某市's 质量月 chooses at most 5 优秀组织单位 without scores; nothing could say so, and the
+    simulated office praised 10. ``max_approved`` holds ``qcycle decide`` and the simulation to it."""
+    from qcycle.errors import DecisionError
+    from qcycle.synthetic import World
+
+    text = MONTH.replace("kind: decision, decides: summary, on: 2025-10-25}",
+                         "kind: decision, decides: summary, on: 2025-10-25, max_approved: 1}", 1)
+    assert "max_approved" in text
+    r = Round(write(tmp_path, "month.yaml", text))
+    r.hand_in("self_evaluation", ["d1", "d2", "d3"], "2025-10-12")
+    r.until("2025-10-24")
+    rows = [ops.DecisionRow("choose", s, "approved") for s in ("d1", "d2")]
+    with db.session_scope() as session, pytest.raises(DecisionError, match="确定优秀组织单位：最多同意 1 个，将有 2 个"):
+        ops.decide(session=session, programme=r.p, round_id=r.id, rows=rows, decided_by="test")
+    with db.session_scope() as session:
+        assert ops.places_lines(session, r.p, r.id, "choose", ["d1", "d2", "d3"]) == ["名额：已同意 0 个（不超过 1 个），待决定 3 个"]
+        world = World(r.p, r.t, r.id, seed=1)
+        world.decide(session, at(dt.date(2025, 10, 25), dt.time(12, 0)))
+    with db.session_scope() as session:
+        made = crud.outcomes_at(session=session, round_id=r.id, stage="choose")
+    # The simulated office would approve all three (seed 1): the first in order keeps the one place.
+    assert made == {"d1": "approved", "d2": "rejected", "d3": "rejected"}
+    with pytest.raises(ConfigError, match="max_approved（最多同意几个）只用于 decision 阶段"):
+        write(tmp_path, "wrong.yaml", MONTH.replace("template: praise, on: 2025-10-29,", "template: praise, on: 2025-10-29, max_approved: 1,", 1))

@@ -226,6 +226,9 @@ class Stage(_Model):
     per_reviewer: int | None = Field(
         None, ge=1, le=1000, description=("decision stages with `reviewed_by`: each reviewer approves at most this "
                                           "many subjects (推荐名额: 每个设区市推荐不超过5家)"))
+    max_approved: int | None = Field(
+        None, ge=1, le=10000, description=("decision stages: at most this many subjects approved in all (优秀组织单位"
+                                           "不超过5个, chosen without scores); `qcycle decide` holds ops to it"))
     sender: Code | None = Field(None, description="the unit that signs this stage's letters (default round.issuer)")
     report_to: Code | None = Field(
         None, description="followup stages: the unit the written report goes to (default the stage's sender)")
@@ -283,6 +286,8 @@ class Stage(_Model):
             raise ValueError("report_to 只用于 followup（整改）阶段")
         if (self.time_of_day is not None or self.place is not None) and k is not StageKind.event:
             raise ValueError("time_of_day、place 只用于 event 阶段（活动在当天的时间与地点）")
+        if self.max_approved is not None and k is not StageKind.decision:
+            raise ValueError("max_approved（最多同意几个）只用于 decision 阶段")
         if self.per_reviewer is not None and self.reviewed_by is None:
             raise ValueError("per_reviewer（每个审核单位的推荐名额）只用于有 reviewed_by 的 decision 阶段")
         if self.notify_ahead is not None and (k not in _MEETINGS or self.notify is None):

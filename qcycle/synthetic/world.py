@@ -189,7 +189,8 @@ class World:
                         and subject.partition(":")[0] not in self.objected else no for subject in pending}
             outcomes, cut = self._within_places(session, stage, outcomes)
             objected = {s for s in pending if s.partition(":")[0] in self.objected}
-            places = f"推荐名额已满，每个推荐单位不超过{stage.per_reviewer}{places_counted_as(self.p, pending)}"
+            places = (f"推荐名额已满，每个推荐单位不超过{stage.per_reviewer}{places_counted_as(self.p, pending)}"
+                      if stage.per_reviewer else f"名额已满，不超过{stage.max_approved}{places_counted_as(self.p, pending)}")
             window = self.p.reviewed_window(stage.code)
             refused = REFUSAL_REASON.replace("申报材料", window.handed_in) if window else REFUSAL_REASON  # of a 整改报告
             for outcome, among, reason in ((yes, set(pending), ""), (no, set(pending) - objected - cut, refused),
@@ -204,21 +205,25 @@ class World:
 
     def _within_places(self, session: Session, stage: Stage, outcomes: dict[str, str]
                        ) -> tuple[dict[str, str], set[str]]:
-        """A reviewer recommends no more than its places (``per_reviewer``), as ``qcycle decide`` holds
-        ops to: the first of its approvals, in subject order, less those it approved before. Returns
-        the outcomes and the subjects refused for want of places."""
-        if stage.per_reviewer is None:
-            return outcomes, set()
+        """Approvals held to the stage's places, as ``qcycle decide`` holds ops to them: a reviewer's
+        (``per_reviewer``) and the stage's in all (``max_approved``: 优秀组织单位不超过5个), the first
+        approvals in subject order, less those approved before. Returns the outcomes and the subjects
+        refused for want of places."""
         yes, no = YES_NO_OUTCOMES
-        used: dict[str | None, int] = {r: len(xs) for r, xs in approved_by_reviewer(
-            self.p, stage.code, crud.outcomes_at(session=session, round_id=self.round_id, stage=stage.code).items()).items()}
+        if stage.per_reviewer is None and stage.max_approved is None:
+            return outcomes, set()
+        made = crud.outcomes_at(session=session, round_id=self.round_id, stage=stage.code)
+        used: dict[str | None, int] = {r: len(xs) for r, xs in approved_by_reviewer(self.p, stage.code, made.items()).items()}
+        left = (stage.max_approved - sum(1 for o in made.values() if o == yes)) if stage.max_approved else None
         out, cut = {}, set()
         for subject, outcome in sorted(outcomes.items()):
             reviewer = self.p.reviewer(stage.code, subject.partition(":")[0], asked=False)
-            if outcome == yes and reviewer is not None and used.get(reviewer, 0) >= stage.per_reviewer:
+            full = stage.per_reviewer is not None and reviewer is not None and used.get(reviewer, 0) >= stage.per_reviewer
+            if outcome == yes and (full or (left is not None and left <= 0)):
                 outcome = no
                 cut.add(subject)
             used[reviewer] = used.get(reviewer, 0) + (outcome == yes)
+            left = None if left is None else left - (outcome == yes)
             out[subject] = outcome
         return out, cut
 
