@@ -220,6 +220,7 @@ class _Relations:
         out, base = self.out, f"stages[{si}]"
         self.who(f"{base}.owed_by", s.owed_by)
         self.who(f"{base}.notify", s.notify)
+        self.who(f"{base}.lists", s.lists)
         self.who(f"{base}.among", s.among)
         if s.sender is not None and s.sender not in self.unit_codes:
             out.append((f"{base}.sender", f"署名单位 {s.sender!r} 未定义（应为 units 中的代码）"))

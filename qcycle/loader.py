@@ -153,7 +153,7 @@ def read_schema(doc: Document) -> tuple[Programme, list[Problem]]:
 # What a notification stage may send of the shipped letters; the others are qcycle's own (a
 # reminder, a 事项撤销 letter), drafted with other variables: ``template: withdrawal`` passed
 # validate and the round then stopped at the stage with a missing variable.
-NOTIFICATION_TEMPLATES = ("result", "praise", "award", "summons", "step_result", "objection_reply")
+NOTIFICATION_TEMPLATES = ("result", "praise", "award", "summons", "step_result", "objection_reply", "report")
 
 
 def _missing_templates(p: Programme, path: Path) -> list[tuple[str, str]]:

@@ -2126,3 +2126,29 @@ def test_a_decision_with_places_in_all_holds_ops_and_the_simulation_to_them(tmp_
     assert made == {"d1": "approved", "d2": "rejected", "d3": "rejected"}
     with pytest.raises(ConfigError, match="max_approved（最多同意几个）只用于 decision 阶段"):
         write(tmp_path, "wrong.yaml", MONTH.replace("template: praise, on: 2025-10-29,", "template: praise, on: 2025-10-29, max_approved: 1,", 1))
+
+
+def test_a_list_is_reported_to_a_superior_as_a_report(tmp_path, home):
+    """某省's 推荐函 to the national office went as a result letter: "贵单位辖区内11个参评单位的结果如下",
+    every applicant and the cities' internal reasons. ``template: report`` sends the list ``lists``
+    selects, best placed first, "特此报告"."""
+    text = AWARD.replace(
+        "      - {code: gov, name: 示例区人民政府, level: government, channels: [sink]}\n",
+        "      - {code: gov, name: 示例区人民政府, level: government, channels: [sink]}\n"
+        "      - {code: nat, name: 中国质量奖评选表彰工作办公室, level: government, channels: [sink]}\n", 1).replace(
+        "      - {code: results, name: 通知评审结果,",
+        "      - {code: report, name: 报送推荐名单, kind: notification, template: report, on: 2023-05-16,\n"
+        "         notify: {units: [nat]}, lists: {approved_at: committee}}\n"
+        "      - {code: results, name: 通知评审结果,", 1)
+    assert "lists:" in textwrap.dedent(text)
+    r = Round(write(tmp_path, "report.yaml", text))
+    _through_scoring(r, {"e1": 85, "e2": 90, "e3": 72, "e4": 60})
+    r.decide("committee", e1="approved", e2="approved", e3="rejected")
+    r.until("2023-05-16")
+    told = r.letters("report")
+    assert sorted(told) == ["nat"]
+    assert ("根据2023年度示例区长质量奖工作安排，现将推荐名单（共2个）报送如下：\n1. 乙公司（区长质量奖，得分90.00）；\n"
+            "2. 甲公司（提名奖，得分85.00）。\n\n特此报告。") in told["nat"], told["nat"]
+    assert "丙公司" not in told["nat"] and "丁公司" not in told["nat"]
+    with pytest.raises(ConfigError, match="template: report（向上级报送名单）须给出 lists"):
+        write(tmp_path, "nolist.yaml", text.replace(", lists: {approved_at: committee}}", "}", 1))

@@ -677,7 +677,7 @@ def test_an_own_config_folder_with_only_a_calendar_keeps_the_shipped_templates(
         assert "template: award" in text
         broken_path.write_text(text.replace("template: award", "template: awards", 1), encoding="utf-8")
         refused = unwrapped(validate(broken_path))
-        assert "函件模板'awards'不存在（可选：result、praise、award、summons、step_result、objection_reply；" in refused, refused
+        assert "函件模板'awards'不存在（可选：result、praise、award、summons、step_result、objection_reply、report；" in refused, refused
     finally:
         get_settings.cache_clear()
         default_calendar.cache_clear()
@@ -689,7 +689,7 @@ def test_one_of_qcycles_own_letters_is_not_a_notification_template(tmp_path: Pat
     path = shipped_variant(tmp_path, "ha-county-assessment-2015", "template: summons", "template: withdrawal")
     refused = unwrapped(validate(path))
     assert "[stages[" in refused and "函件模板'withdrawal'是系统自动生成的函件，不能作为通知阶段的模板" in refused, refused
-    assert "可选：result、praise、award、summons、step_result、objection_reply）" in refused, refused
+    assert "可选：result、praise、award、summons、step_result、objection_reply、report）" in refused, refused
 
 
 def test_a_date_counted_from_an_event_its_stage_does_not_have_is_refused(tmp_path: Path) -> None:

@@ -62,6 +62,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
     decision with the step that rejected them."""
     stage = p.stage(action.stage)
     template = stage.template + ".j2" if stage.template else "result.j2"
+    if template == "report.j2":
+        return _report(session, p, round_id, action)
     if template in TOLD_ALONE:  # to each unit one thing: its objections decided, or a step's result
         told = TOLD_ALONE[template](session, p, round_id, stage.notify, action.category)
         drafts = [d for u in resolve(session, p, round_id, stage.notify, action.category) if u in told
@@ -216,6 +218,27 @@ def _standing(session, p: Programme, round_id, category: str | None,
         if subject not in graded and in_category(p, subject, category):
             out[subject.partition(":")[0]].append((p_item_name(p, subject), said))
     return out
+
+
+def _report(session, p: Programme, round_id, action) -> Outcome:
+    """A list reported to superiors (报送推荐名单 to the national office): the subjects ``lists``
+    selects, best placed first where they were scored, each with its item, grade and score; "特此报告".
+    A result letter to a superior had listed every applicant, internal reasons and all."""
+    stage = p.stage(action.stage)
+    assert stage.lists is not None
+    listed = select_subjects(session, p, round_id, stage.lists, action.category)
+    scored = {r.unit_code: r for r in results_of(session, round_id, crud.latest_results_stage(session=session,
+                                                                                           round_id=round_id))}
+    place = {u.code: i for i, u in enumerate(p.units)}
+    lines = []
+    for subject in sorted(listed, key=lambda s: (scored[s].rank if s in scored else 10**6, place.get(s.partition(":")[0], 0), s)):
+        item = p_item_name(p, subject)
+        r = scored.get(subject)
+        said = "；".join(x for x in (quoted(item) if item else "", f"{grade_label(r.grade)}，得分{score_text(r)}" if r else "") if x)
+        lines.append(p.unit(subject.partition(":")[0]).name + (f"（{said}）" if said else ""))
+    units = resolve(session, p, round_id, stage.notify, action.category)
+    drafts = draft_letters(units, "report.j2", p, action, lines=lines, listing=stage.handed_in)
+    return Outcome(action, drafts, note=f"{action.title}：报送 {len(lines)} 个，{len(drafts)} 封")
 
 
 def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],

@@ -234,6 +234,9 @@ class Stage(_Model):
         None, description="followup stages: the unit the written report goes to (default the stage's sender)")
     template: str | None = Field(None, description="message template for notifications")
     notify: Who | None = Field(None, description="who is told when this stage happens")
+    lists: Who | None = Field(
+        None, description=("notification stages with `template: report`: the subjects the report lists to `notify` "
+                           "(报送推荐名单: those the final decision approved), a letter to a superior"))
     notify_ahead: int | None = Field(
         None, ge=1, le=30, description=(
             "event (or decision) stages with notify: the notice (定于某日组织…) goes this many working days "
@@ -286,6 +289,8 @@ class Stage(_Model):
             raise ValueError("report_to 只用于 followup（整改）阶段")
         if (self.time_of_day is not None or self.place is not None) and k is not StageKind.event:
             raise ValueError("time_of_day、place 只用于 event 阶段（活动在当天的时间与地点）")
+        if (self.lists is not None) != (self.template == "report"):
+            raise ValueError("template: report（向上级报送名单）须给出 lists（报送哪些对象），lists 只用于 template: report")
         if self.max_approved is not None and k is not StageKind.decision:
             raise ValueError("max_approved（最多同意几个）只用于 decision 阶段")
         if self.per_reviewer is not None and self.reviewed_by is None:

@@ -48,7 +48,7 @@ def _reads(p: Programme, stage: Stage) -> list[tuple[str, str]]:
     reads: list[tuple[str, str]] = []
     if stage.decides:
         reads.append((stage.decides, "decides"))
-    for field_name, who in (("notify", stage.notify), ("owed_by", stage.owed_by)):
+    for field_name, who in (("notify", stage.notify), ("owed_by", stage.owed_by), ("lists", stage.lists)):
         if who is not None:
             reads += [(code, field_name) for code in sorted(who.stages())]
     if stage.kind is StageKind.assessment and p.assessment is not None:

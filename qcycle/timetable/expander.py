@@ -362,7 +362,7 @@ class _Expander(StageDates):
         seen.add(code)
         stage = self.p.stage(code)
         refs: set[str] = set()
-        selectors = [stage.owed_by, stage.notify]
+        selectors = [stage.owed_by, stage.notify, stage.lists]
         if stage.kind is StageKind.assessment and self.p.assessment is not None:
             selectors.append(self.p.assessment.subjects)
         if stage.kind is StageKind.notification and stage.template in _READS_RESULTS:
