@@ -1225,3 +1225,18 @@ def test_a_result_label_overlapping_the_rounds_name_is_said_once(name, label, re
     from qcycle.lifecycle.notifying import _overlap
 
     assert name + label[_overlap(name, label):] == reads
+
+
+@pytest.mark.parametrize(("step", "yes", "no"), [
+    ("资格审查", "通过资格审查", "未通过资格审查"),
+    ("审定获奖名单", "通过获奖名单审定", "未通过获奖名单审定"),
+    ("乡镇（街道）推荐", "获乡镇（街道）推荐", "未获乡镇（街道）推荐"),
+    # 某市's 市政府 read "通过确定优秀组织单位", and of those not chosen "未通过…", as if they had failed.
+    ("确定优秀组织单位", "被确定为优秀组织单位", "未被确定为优秀组织单位"),
+    ("评选质量标杆", "被评为质量标杆", "未被评为质量标杆"),
+    ("确定拟推荐名单", "列入拟推荐名单", "未列入拟推荐名单"),
+])
+def test_a_step_is_passed_given_or_chosen_as_chinese_says_it(step, yes, no):
+    from qcycle.lifecycle.standing import not_passed, passed
+
+    assert (passed(step), not_passed(step)) == (yes, no)

@@ -166,15 +166,34 @@ def _as_noun(step: str) -> str:
     return step[len(verb):] + verb if verb else step
 
 
+# A step that chooses ("确定优秀组织单位") is not passed but chosen by: 被确定为优秀组织单位 (某市's 市政府
+# had read "通过确定优秀组织单位", and those not chosen "未通过…", as if they had failed); a list is entered.
+_CHOOSING = {"确定": "确定为", "评选": "评为", "选定": "选定为", "遴选": "选为", "认定": "认定为"}
+
+
+def _chosen(step: str, yes: bool) -> str | None:
+    verb = next((v for v in _CHOOSING if step.startswith(v) and len(step) > len(v)), None)
+    if verb is None:
+        return None
+    what = step[len(verb):]
+    if what.endswith("名单"):
+        return f"{'' if yes else '未'}列入{what}"
+    return f"{'被' if yes else '未被'}{_CHOOSING[verb]}{what}"
+
+
 def not_passed(step: str) -> str:
     """A step not passed, as Chinese says it: one passes a review (未通过资格审查; 未通过获奖名单审定,
     not 未通过审定获奖名单) but is given a recommendation or a nomination (未获乡镇（街道）或有关部门
-    推荐, not 未通过…推荐)."""
+    推荐, not 未通过…推荐), and is chosen or not by a step that chooses (未被确定为优秀组织单位)."""
+    if (chosen := _chosen(step, False)) is not None:
+        return chosen
     return f"未获{step}" if step.endswith(("推荐", "提名")) else f"未通过{_as_noun(step)}"
 
 
 def passed(step: str) -> str:
-    """A step passed: 通过整改报告审核, 获乡镇（街道）推荐."""
+    """A step passed: 通过整改报告审核, 获乡镇（街道）推荐, 被确定为优秀组织单位."""
+    if (chosen := _chosen(step, True)) is not None:
+        return chosen
     return f"获{step}" if step.endswith(("推荐", "提名")) else f"通过{_as_noun(step)}"
 
 
