@@ -2152,3 +2152,22 @@ def test_a_list_is_reported_to_a_superior_as_a_report(tmp_path, home):
     assert "丙公司" not in told["nat"] and "丁公司" not in told["nat"]
     with pytest.raises(ConfigError, match="template: report（向上级报送名单）须给出 lists"):
         write(tmp_path, "nolist.yaml", text.replace(", lists: {approved_at: committee}}", "}", 1))
+
+
+def test_a_review_request_of_a_second_batch_names_its_batch(tmp_path, home):
+    """A city asked in September read "“申报书”已截止受理", as if of March's window: a window that
+    closes per category is named with its batch."""
+    text = BATCHES.replace("2027", "2025").replace(
+        "      - {code: e1, name: 甲公司, level: enterprise, parent: amr, channels: [sink]}\n",
+        "      - {code: c1, name: 示例市市场监督管理局, level: city, parent: amr, channels: [sink]}\n"
+        "      - {code: e1, name: 甲公司, level: enterprise, parent: c1, channels: [sink]}\n", 1) + (
+        "      - {code: recommend, name: 市局推荐, kind: decision, decides: application, reviewed_by: parent,\n"
+        "         on: 2025-04-15, per_category: {b2: {on: 2025-09-15}}}\n")
+    r = Round(write(tmp_path, "batches.yaml", text))
+    r.hand_in("application", ["e1"], "2025-08-20", item="b2-01")
+    r.until("2025-09-05")
+    with db.session_scope() as session:
+        asked = [m.body for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c1")) if m.action.startswith("recommend:")]
+    assert any("“申报书（第二批）”已截止受理" in body for body in asked), asked
+    assert not any("“申报书”" in body for body in asked), asked

@@ -14,13 +14,14 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.lifecycle.drafting import draft_letters, written_on
+from qcycle.lifecycle.drafting import draft_letters, item_name, written_on
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.standing import handed_in_at, objections_upheld, reviewer_step
 from qcycle.lifecycle.who import owers, p_item_name, resolve
 from qcycle.lifecycle.wording import counted_as, places_counted_as
 from qcycle.models import NEGATIVE_OUTCOMES
+from qcycle.render import category_label
 from qcycle.schema import Programme, Stage, StageKind
 from qcycle.timetable import Action
 
@@ -139,13 +140,17 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
                                                       stage) & _called(session, p, round_id, window, action.category)
     drafts = []
     per_item = any(":" in s for s in pending)
+    # A window closing per category (a second batch) is named with its batch: "“申报书”已截止受理" in
+    # September had read as the March window's.
+    handed = item_name(window.handed_in, [category_label(p.category(action.category).name)]
+                       if action.category and window.per_category else [])
     for parent in sorted(told | by_parent.keys()):
         items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s),
                   "received_at": received.get(s, crud.NO_HAND_IN).at, "late": received.get(s, crud.NO_HAND_IN).late}
                  for s in by_parent.get(parent, [])]
         # Places count what is decided, its list items where it decides on items: 8 units' 9 projects
         # had read "以下9个单位…推荐不超过3家".
-        drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=window.handed_in,
+        drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=handed,
                                 step=reviewer_step(stage.name), scope=_scope(p, parent), after=_after(p, stage),
                                 limit=stage.per_reviewer, per_item=per_item,
                                 units_count=len({s.partition(":")[0] for s in by_parent.get(parent, [])}),
