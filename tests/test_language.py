@@ -678,6 +678,46 @@ def test_a_deduction_counted_from_late_hand_ins(tmp_path, home):
     assert "进度报送" not in told["c1"]
 
 
+def test_a_late_at_deduction_counts_only_what_was_due_by_its_own_assessment(tmp_path, home):
+    """An assessment dated per category (甲类 on 1 February, 乙类 on 25 March) docked every county at the
+    first for a quarter due on 26 February; a report met on time and corrected after its deadline was
+    docked as late. Each assessment counts the deadlines of its own category up to its own moment, and a
+    deadline met is met."""
+    from qcycle.lifecycle.assessing import _late_counts
+
+    text = ASSESSMENT.replace("    stages:\n", """    categories:
+      - {code: ca, name: 甲类, items: [{code: a1, name: 甲项目}]}
+      - {code: cb, name: 乙类, items: [{code: b1, name: 乙项目}]}
+    stages:
+      - code: progress
+        name: 季度进展报告
+        kind: submission
+        submission: progress_report
+        owed_by: {levels: [county]}
+        lateness: accept_flag
+        identity: {key: [unit, period], on_change: revise}
+        periods:
+          - {code: q1, opens: 2016-01-04, deadline: {date: 2016-01-15}}
+          - {code: q2, opens: 2016-02-15, deadline: {date: 2016-02-26}}
+""", 1).replace("      - {code: scoring, name: 考核评分, kind: assessment, on: 2016-03-25}\n",
+                "      - {code: scoring, name: 考核评分, kind: assessment, on: 2016-02-01, per_category: {cb: {on: 2016-03-25}}}\n",
+                1).replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                           "      deductions: [{code: late, name: 进度报送逾期, points: 2, late_at: progress}]\n"
+                           "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    assert "per_category: {cb:" in text
+    r = Round(write(tmp_path, "late.yaml", text))
+    r.hand_in("progress_report", ["c1", "c2", "c3", "c4", "c5"], "2016-01-12", period="q1")
+    with db.session_scope() as session:  # met, then revised late
+        revised = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "progress_report", "unit": "c1", "submitted_at": "2016-01-20T10:00:00+08:00", "id": "progress_report-c1",
+             "period": "q1", "payload": {"note": "更正"}}])
+    assert revised[0].status == "revised", revised
+    first, second = sorted((a for a in r.t.actions if a.action == "assess"), key=lambda a: a.at)
+    with db.session_scope() as session:
+        assert _late_counts(session, r.p, r.id, first) == {"late": {}}  # q2 was not due by 1 February
+        assert _late_counts(session, r.p, r.id, second) == {"late": dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 1)}
+
+
 @pytest.mark.parametrize(("where", "item", "said"), [
     ("deductions", "{code: late, name: 迟报, points: 1, late_at: scoring}",
      "[assessment.deductions[0].late_at]: 阶段 'scoring' 不是应交材料的阶段"),

@@ -13,7 +13,7 @@ from qcycle import crud
 from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.plan import round_timetable
-from qcycle.lifecycle.who import outstanding, owers, p_unit_name, select_subjects
+from qcycle.lifecycle.who import called_to, outstanding, p_unit_name, select_subjects
 from qcycle.schema import Assessment, Programme, grade_label
 from qcycle.scoring import (
     YEARLY_PREFIXES,
@@ -35,7 +35,7 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
     if scheme is None:
         return Outcome(action, note="本周期没有考核方案")
     subjects = assessment_subjects(session, p, round_id, action.category)
-    inputs = _inputs(session, p, round_id, action.stage, subjects, action.at.year)
+    inputs = _inputs(session, p, round_id, action.stage, subjects, action.at.year, action)
     groups: dict[str, list[UnitInput]] = defaultdict(list)  # ranked apart (rank_within: level), or all together
     for i in inputs:
         groups[p.rank_group(i.unit)].append(i)
@@ -55,7 +55,7 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
 
 
 def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, subjects: list[str],
-            year: int | None) -> list[UnitInput]:
+            year: int | None, assessment: Action | None) -> list[UnitInput]:
     """What the assessment ``stage`` scores each subject on: its stored values, and the bonuses
     it earned in other rounds."""
     assert p.assessment is not None
@@ -68,7 +68,7 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
     inputs = [unit_input(s, ([m for m in measured[s] if m[0] not in shared] + given) if shared else measured[s],
                          p.assessment, until_year=year) for s in subjects]
     earned = _bonuses_from_other_rounds(session, p.assessment)
-    late = _late_counts(session, p, round_id, stage)
+    late = _late_counts(session, p, round_id, assessment) if assessment is not None else {}
     for u in inputs:
         for code, per_unit in earned.items():
             count = per_unit.get(u.unit.partition(":")[0], 0)
@@ -80,33 +80,36 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
     return inputs
 
 
-def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, stage: str) -> dict[str, dict[str, int]]:
+def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment: Action) -> dict[str, dict[str, int]]:
     """Deduction items counted from the hand-ins (``late_at``): item → unit → how many deadlines of
-    its window, since the round's previous assessment and up to this one, the unit owed and did not
-    meet on time (handed in late, or not at all): 临江's 进度报送 lost points for each late quarter."""
+    its window (a unit's own, where it was granted one), since the previous assessment of its
+    category and up to this ``assessment``, the unit was held to and did not meet: handed in late or
+    not at all (临江's 进度报送 lost points for each late quarter). A report met on time and revised
+    late was met."""
     assert p.assessment is not None
     items = [d for d in p.assessment.deductions if d.late_at]
     if not items:
         return {}
+
+    def counts(a: Action) -> bool:  # another category's assessment or deadline is not this one's
+        return assessment.category is None or a.category in (None, assessment.category)
+
     actions = round_timetable(session, p, round_id).actions
-    assessed = max((a.at for a in actions if a.action == "assess" and a.stage == stage), default=None)
-    if assessed is None:
-        return {}
-    since = max((a.at for a in actions if a.action == "assess" and a.stage != stage and a.at < assessed), default=None)
+    since = max((a.at for a in actions if a.action == "assess" and a.at < assessment.at and counts(a)), default=None)
     out: dict[str, dict[str, int]] = {}
     for item in items:
         window = p.stage(str(item.late_at))
-        counts: dict[str, int] = defaultdict(int)
+        tally: dict[str, int] = defaultdict(int)
         for a in actions:
-            if (a.action != "deadline" or a.stage != window.code or a.unit is not None or a.at > assessed
+            if (a.action != "deadline" or a.stage != window.code or a.at > assessment.at or not counts(a)
                     or (since is not None and a.at <= since)):
                 continue
             on_time = set(crud.on_time_units(session=session, round_id=round_id, stage=window.code, period=a.period,
                                              category=a.category, item_category=p.item_category))
-            for unit in owers(session, p, round_id, window, a.category):
+            for unit in called_to(session, p, round_id, a):
                 if unit not in on_time:
-                    counts[unit] += 1
-        out[item.code] = dict(counts)
+                    tally[unit] += 1
+        out[item.code] = dict(tally)
     return out
 
 
@@ -172,8 +175,8 @@ def never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, timetab
     return list(out.items())
 
 
-def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None, subjects: list[str]
-                 ) -> tuple[dict[str, tuple[dict[str, int], dict[str, int]]], dict[str, list[str]]]:
+def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None, subjects: list[str],
+                 category: str | None = None) -> tuple[dict[str, tuple[dict[str, int], dict[str, int]]], dict[str, list[str]]]:
     """What the assessment ``stage`` counted for each subject, as its result letter names it: the
     bonus and deduction items, with how many times each (焦作's 解放区 is A by a +2 bonus), and the
     indicators not met, each with its figure and the target that assessment held it to (淮安's
@@ -181,12 +184,14 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
     scheme = p.assessment
     if not subjects or scheme is None or stage is None or not (scheme.bonuses or scheme.deductions or scheme.indicators):
         return {}, {}
-    # The year the assessment scored (its action's): a cumulative target is held to that year's pace.
-    year = next((a.at.year for a in round_timetable(session, p, round_id).actions
-                 if a.stage == stage and a.action == "assess"), None)
+    # The assessment's action (its category's): the year it scored holds a cumulative target to that
+    # year's pace, and its moment bounds the deadlines a late_at deduction counts.
+    assessed = [a for a in round_timetable(session, p, round_id).actions if a.stage == stage and a.action == "assess"
+                and (category is None or a.category in (None, category))]
+    action = assessed[0] if assessed else None
     adjusted: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
     missed: dict[str, list[str]] = {}
-    for u in _inputs(session, p, round_id, stage, subjects, year):
+    for u in _inputs(session, p, round_id, stage, subjects, action.at.year if action else None, action):
         if u.bonuses or u.deductions:
             adjusted[u.unit] = (u.bonuses, u.deductions)
         for ind in scheme.indicators:
@@ -222,7 +227,7 @@ def quota_achieved(session: Session, p: Programme, round_id: uuid.UUID, stage: s
     ``stage`` counted it (what its result letter reports beside the grade)."""
     if p.assessment is None or p.quotas is None or stage is None:
         return {}
-    return {u.unit: u.quota_achieved for u in _inputs(session, p, round_id, stage, units, max(p.quotas.years))}
+    return {u.unit: u.quota_achieved for u in _inputs(session, p, round_id, stage, units, max(p.quotas.years), None)}
 
 
 def _measured(session: Session, p: Programme, round_id: uuid.UUID, stage: str,

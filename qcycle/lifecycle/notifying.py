@@ -112,7 +112,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     year = rows[0].computed_at.year if rows else None  # the year assessed: a plan's pace is counted to it
     goals = quota_goals(p, reached, year) if reached else []
     graded = [r.unit_code for rs in by_unit.values() for r in rs] if template == "result.j2" else []
-    adjusted, unmet = what_counted(session, p, round_id, assessed, graded)
+    adjusted, unmet = what_counted(session, p, round_id, assessed, graded, action.category)
     drafts = []
     # A unit told the results with none of its own (a city bureau, the 市政府) is told those of its
     # subordinates, or all of them where it has none: "通报各区局本辖区企业获奖情况" sent 0 letters.

@@ -267,13 +267,10 @@ def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str 
                                                         item_category=p.item_category, status=status)))
 
 
-def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
-                less_refused: bool = False, owed: dict[str, list[str]] | None = None) -> list[str]:
-    """Units that owe the action's submission and have not handed it in (on time or accepted late).
-    ``less_refused``: nor handed it in late and been refused (不予受理): an overdue notice or a
-    督办 saying "仍未收到" would be false, and the refusal letter tells them what happened."""
-    stage = p.stage(action.stage)
-    due = owers(session, p, round_id, stage, action.category)
+def called_to(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
+    """Units a deadline action holds to it: those owing its stage, less those with a deadline of
+    their own (an extension answers to its own action) and those added to the round after it."""
+    due = owers(session, p, round_id, p.stage(action.stage), action.category)
     if action.unit is not None:  # one unit's own deadline (an extension)
         due = [u for u in due if u == action.unit]
     else:  # units with their own deadline answer to it, not to this one
@@ -283,6 +280,16 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
     joined = _joined(session, round_id)
     if joined:
         due = [u for u in due if u not in joined or joined[u] <= action.at]
+    return due
+
+
+def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
+                less_refused: bool = False, owed: dict[str, list[str]] | None = None) -> list[str]:
+    """Units that owe the action's submission and have not handed it in (on time or accepted late).
+    ``less_refused``: nor handed it in late and been refused (不予受理): an overdue notice or a
+    督办 saying "仍未收到" would be false, and the refusal letter tells them what happened."""
+    stage = p.stage(action.stage)
+    due = called_to(session, p, round_id, action)
     statuses = _counting_statuses(stage, less_refused)
     if items := (_owed_subjects(session, p, round_id, action) if owed is None else []):
         # Owed item by item: the subjects handed in say who handed in and what is owed (one scan, not two).
