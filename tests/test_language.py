@@ -1863,7 +1863,7 @@ def test_an_indicator_one_unit_reports_counts_its_figure_for_every_subject(home,
              "value": 99.0},
             {"stage": stage, "unit_code": "yy-nync", "reviewer": "2025", "component_code": "indicator:agri-pass",
              "value": 50.0}])
-        inputs = _inputs(session, p, round_id, stage, ["yy-nync", "yy-fgkj"], 2025)
+        inputs = _inputs(session, p, round_id, stage, ["yy-nync", "yy-fgkj"], 2025, None)
     assert [(u.unit, u.indicators) for u in inputs] == [("yy-nync", {"agri-pass": 99.0}), ("yy-fgkj", {"agri-pass": 99.0})]
 
     # A reporting unit the file does not have is named with its field.
