@@ -1235,6 +1235,10 @@ def test_a_result_label_overlapping_the_rounds_name_is_said_once(name, label, re
     ("确定优秀组织单位", "被确定为优秀组织单位", "未被确定为优秀组织单位"),
     ("评选质量标杆", "被评为质量标杆", "未被评为质量标杆"),
     ("确定拟推荐名单", "列入拟推荐名单", "未列入拟推荐名单"),
+    # A choosing verb before a process is still the process (the review's finding).
+    ("遴选推荐", "获遴选推荐", "未获遴选推荐"),
+    ("评选委员会审议", "通过评选委员会审议", "未通过评选委员会审议"),
+    ("认定审核", "通过认定审核", "未通过认定审核"),
 ])
 def test_a_step_is_passed_given_or_chosen_as_chinese_says_it(step, yes, no):
     from qcycle.lifecycle.standing import not_passed, passed

@@ -171,9 +171,13 @@ def _as_noun(step: str) -> str:
 _CHOOSING = {"确定": "确定为", "评选": "评为", "选定": "选定为", "遴选": "选为", "认定": "认定为"}
 
 
+# What follows a choosing verb where the step is still a process (评选委员会审议, 认定审核, 遴选推荐).
+_PROCESSES = ("审议", "审核", "审查", "审定", "评审", "复核", "推荐", "提名", "表彰", "委员会", "会议")
+
+
 def _chosen(step: str, yes: bool) -> str | None:
     verb = next((v for v in _CHOOSING if step.startswith(v) and len(step) > len(v)), None)
-    if verb is None:
+    if verb is None or step.endswith(_PROCESSES) or "委员会" in step:
         return None
     what = step[len(verb):]
     if what.endswith("名单"):
