@@ -1244,3 +1244,25 @@ def test_a_step_is_passed_given_or_chosen_as_chinese_says_it(step, yes, no):
     from qcycle.lifecycle.standing import not_passed, passed
 
     assert (passed(step), not_passed(step)) == (yes, no)
+
+
+def test_a_praise_for_first_place_per_category_says_what_it_was_first_in(tmp_path, home):
+    """温州 ranks its two awards apart: a praise of the first of each told two units "排名第1" alike
+    (the review's finding); each is told the award it was first in."""
+    from sqlmodel import select
+
+    from qcycle import db
+    from qcycle.models import OutboxMessage
+    from tests.homes import play_programme
+    from tests.test_validate import shipped_variant
+
+    path = shipped_variant(tmp_path, "wz-mayor-quality-award-2021", "  - code: committee\n",
+                           "  - {code: praise, name: 通报表扬, kind: notification, template: praise, on: 2021-09-15,"
+                           " notify: {rank: {top: 1}, assessed_at: scoring}}\n  - code: committee\n")
+    _, _, round_id = play_programme(path, seed=5)
+    with db.session_scope() as session:
+        bodies = [m.body for m in session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id))
+                  if m.action.startswith("praise:")]
+    said = sorted(re.search(r"贵单位在(.+?)排名第1", b)[1] for b in bodies)
+    assert len(said) == 2 and said[0] != said[1], said
+    assert all("（" in s for s in said), said

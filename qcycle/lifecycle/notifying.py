@@ -46,7 +46,7 @@ from qcycle.lifecycle.wording import (
     veto_reason,
 )
 from qcycle.models import AssessmentResult
-from qcycle.render import quoted
+from qcycle.render import category_label, quoted
 from qcycle.schema import Programme, Who, grade_label
 from qcycle.timetable import graded_year
 from qcycle.workcal import default_calendar
@@ -161,7 +161,12 @@ def notify_action(session, p, round_id, action) -> Outcome:
         if praise and mine and (pick := stage.notify.rank if stage.notify else None) and pick.top and not stage.notify.grades:
             # Praised for its place, not its grade: the first of 市辖区 at 76.34 had read "被评为C级，成绩突出".
             first = min(mine, key=lambda r: r.rank)
-            achievement = f"在{contest}中排名{ranked_among(p, first.unit_code)}第{first.rank}"
+            # Ranked per category (温州's two awards), the place is said with what it ranked in: two
+            # units had each read "排名第1".
+            _, ranked_in = p.rank_key(first.unit_code, first.stage)
+            where = (f"（{p_item_name(p, first.unit_code) or category_label(p.category(ranked_in).name)}）"
+                     if ranked_in else "")
+            achievement = f"在{contest}{where}中排名{ranked_among(p, first.unit_code)}第{first.rank}"
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
         graded_at = next((r.stage for r in mine if r.grade == best and p.has_stage(r.stage)), None)
         won_in = graded_year(p, default_calendar(), graded_at, action.category) if best else None
