@@ -8,11 +8,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, delete, select
 
-from qcycle.clock import now
+from qcycle.clock import now, to_local
 from qcycle.crud.base import column_values, complete, fields_of, recorded_by, to_json, upsert
 from qcycle.models import NEGATIVE_OUTCOMES, AssessmentResult, Decision, ProgrammeRound
 
@@ -146,13 +146,12 @@ def earlier_awards(*, session: Session, programme: str, grades: Sequence[str], b
                    ) -> list[tuple[str, int, str]]:
     """(unit code, year, grade) of every subject graded one of ``grades`` in another round of the
     same programme family and not refused afterwards (:func:`refused_result`): who won what, and
-    when (the year the round's grades were given; its last year for a round synced before that
-    was kept)."""
+    when (the year it was graded: the moment of its assessment's action, not the round's last year,
+    which a 督办 in the January after moves on)."""
     rows = session.exec(
-        select(AssessmentResult.unit_code, func.coalesce(ProgrammeRound.graded_year, ProgrammeRound.last_year),
-               AssessmentResult.grade)
+        select(AssessmentResult.unit_code, AssessmentResult.computed_at, AssessmentResult.grade)
         .join(ProgrammeRound, col(AssessmentResult.round_id) == ProgrammeRound.id)
         .where(ProgrammeRound.programme == programme, ProgrammeRound.code != before_round,
                col(AssessmentResult.grade).in_(list(grades)), ~refused_result())
     ).all()
-    return [(subject.partition(":")[0], year, grade) for subject, year, grade in rows]
+    return [(subject.partition(":")[0], to_local(graded).year, grade) for subject, graded, grade in rows]

@@ -48,7 +48,6 @@ def get_or_create_round(
     last_year: int,
     programme: str | None = None,
     config_text: str | None = None,
-    graded_year: int | None = None,
 ) -> tuple[ProgrammeRound, bool]:
     """The round with ``code``, created from the other arguments if missing.
 
@@ -65,7 +64,6 @@ def get_or_create_round(
         last_year=last_year,
         programme=programme,
         config_text=config_text,
-        graded_year=graded_year,
     )
     created = insert_if_absent(session, candidate, keys=["code"])
     found = get_round(session=session, code=code)

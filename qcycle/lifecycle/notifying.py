@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from qcycle import crud
+from qcycle.clock import to_local
 from qcycle.lifecycle.assessing import quota_achieved, what_counted
 from qcycle.lifecycle.drafting import draft_letters
 from qcycle.lifecycle.outcome import Outcome
@@ -48,8 +49,6 @@ from qcycle.lifecycle.wording import (
 from qcycle.models import AssessmentResult
 from qcycle.render import category_label, quoted
 from qcycle.schema import Programme, Who, grade_label
-from qcycle.timetable import graded_year
-from qcycle.workcal import default_calendar
 
 __all__ = ["HONOURS", "notify_action"]
 
@@ -167,9 +166,9 @@ def notify_action(session, p, round_id, action) -> Outcome:
             where = (f"（{p_item_name(p, first.unit_code) or category_label(p.category(ranked_in).name)}）"
                      if ranked_in else "")
             achievement = f"在{contest}{where}中排名{ranked_among(p, first.unit_code)}第{first.rank}"
+        # Valid from the year it was graded (its assessment's moment), as a later round's bar counts it.
+        won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
-        graded_at = next((r.stage for r in mine if r.grade == best and p.has_stage(r.stage)), None)
-        won_in = graded_year(p, default_calendar(), graded_at, action.category) if best else None
         benefits, validity = grade_terms(p, best, won_in) if praise or not honoured else ([], None)
         drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                 subject_name=name_beside(p.round.name, heading),

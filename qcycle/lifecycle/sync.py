@@ -20,7 +20,7 @@ from qcycle.lifecycle.plan import recorded_extensions, round_timetable, unit_dea
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import ProgrammeRound
 from qcycle.schema import Programme
-from qcycle.timetable import expand, graded_year
+from qcycle.timetable import expand
 from qcycle.workcal import default_calendar
 
 __all__ = [
@@ -45,12 +45,11 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
     p = loaded.programme
     text = loaded.text or None
     drafts: list[Draft] = []
-    graded = graded_year(p, default_calendar())
     row, created = crud.get_or_create_round(
         session=session, code=p.round.code, name=p.round.name, issuer_code=p.round.issuer,
         config_path=str(loaded.path), config_sha256=loaded.sha256,
         first_year=p.round.years[0], last_year=p.round.years[-1], programme=p.round.programme,
-        config_text=text, graded_year=graded,
+        config_text=text,
     )
     if row.config_sha256 != loaded.sha256:
         before = ran_on(row, loaded.path)
@@ -67,11 +66,10 @@ def sync_round(session: Session, loaded: LoadedProgramme, *, actor: str = "qcycl
                            **({"recorded_at": at} if at else {}))
         crud.audit(session=session, actor=actor, action="amend", round_code=p.round.code,
                    detail={"reason": reason, "changes": len(members) + len(changes), "sha256": loaded.sha256})
-    if (row.config_sha256 != loaded.sha256 or row.programme != p.round.programme or (text and not row.config_text)
-            or row.graded_year != graded):
+    if row.config_sha256 != loaded.sha256 or row.programme != p.round.programme or (text and not row.config_text):
         row = crud.update_round(session=session, round_id=row.id, config_sha256=loaded.sha256,
                                 config_path=str(loaded.path), name=p.round.name, programme=p.round.programme,
-                                config_text=text, graded_year=graded)
+                                config_text=text)
     # Only what changed: a national round has thousands of units, and every import, pull and
     # reconcile syncs the round first.
     stored = crud.unit_fields(session=session, round_id=row.id)

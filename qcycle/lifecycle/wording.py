@@ -363,8 +363,8 @@ def scored_line(p: Programme, r: AssessmentResult, name: str) -> str:
 
 def grade_terms(p: Programme, grade: str | None, won_in: int | None = None) -> tuple[list[str], str | None]:
     """What a grade brings, as its 授奖/通报表扬 letter lists it: its benefits, and how long the
-    award is valid ("5年（2024年至2028年）", counted from ``won_in``, the year it was graded
-    (:func:`~qcycle.timetable.graded_year`), as the re-application bar counts it), or None."""
+    award is valid ("5年（2024年至2028年）", counted from ``won_in``, the year it was graded (its
+    assessment's moment), as the re-application bar counts it), or None."""
     found = next((g for g in p.assessment.grades if g.name == grade), None) if p.assessment else None
     if found is None:
         return [], None

@@ -36,9 +36,6 @@ class ProgrammeRoundBase(SQLModel):
     config_sha256: str = Field(min_length=64, max_length=64)
     first_year: int
     last_year: int
-    # The year its grades are given (its last assessment's day): validity and re-application bars
-    # count from it. None for rounds synced before it was kept (their last year stands in).
-    graded_year: int | None = None
     current_stage: str | None = None
     programme: str | None = Field(None, index=True, description="programme family, e.g. 区政府质量奖")
     # The file as the round last ran on it: the base a change is shown against (plan --diff).

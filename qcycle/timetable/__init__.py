@@ -28,7 +28,6 @@ from qcycle.timetable.actions import (
 )
 from qcycle.timetable.checks import check_dates as check_dates  # not in __all__, as before
 from qcycle.timetable.dates import add_months as add_months  # not in __all__, as before
-from qcycle.timetable.dates import graded_year
 from qcycle.timetable.dates import moved as moved  # not in __all__, as before
 from qcycle.timetable.expander import expand
 from qcycle.timetable.running import CHAIN_PASSES, SAFETY_NET, due, next_safety_net, released
@@ -45,7 +44,6 @@ __all__ = [
     "as_json",
     "due",
     "expand",
-    "graded_year",
     "name_of",
     "next_safety_net",
     "released",

@@ -13,7 +13,7 @@ from qcycle.schema import Deadline, Programme, RelativeDate, Stage
 from qcycle.timetable.actions import ResolvedDeadline
 from qcycle.workcal import WorkCalendar
 
-__all__ = ["StageDates", "add_months", "graded_year", "moved"]
+__all__ = ["StageDates", "add_months", "moved"]
 
 _WINDOW_KINDS = ("submission", "followup")
 
@@ -124,19 +124,6 @@ class StageDates:
             cutoff = at(day)
             last_day = self.cal.previous_workday(day, include_self=False)
         return ResolvedDeadline(day, cutoff, last_day, rolled_from, d.roll if rolled_from else None)
-
-
-def graded_year(p: Programme, cal: WorkCalendar, stage: str | None = None, category: str | None = None) -> int:
-    """The year grades are given: that of the assessment ``stage`` (default the round's last) on
-    ``category``'s day (default the latest category's); the round's last year where it has none.
-    An award's validity counts from it ("有效期3年（2027年至2029年）" of a rating given in July 2027),
-    not from the round's last year, which a 督办 in the January after moves on."""
-    codes = [stage] if stage else p.assessment_stages[-1:]
-    if not codes:
-        return p.round.years[-1]
-    dates = StageDates(p, cal)
-    categories: list[str | None] = [category] if category else [c.code for c in p.categories] or [None]
-    return max(dates.stage_date(code, c).year for code in codes for c in categories)
 
 
 def moved(rolled_from: dt.date | None, roll: str | None, holiday: bool = False) -> str:
