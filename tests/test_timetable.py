@@ -178,3 +178,29 @@ def test_an_overdue_notice_carries_the_urging_still_to_come(cal, overdue, escala
                   escalate_after_workdays=escalate)
     [notice] = actions(p, cal, "overdue")
     assert notice.detail.get("escalates") == announced
+
+
+def test_a_publication_lists_no_window_owed_by_what_is_decided_after_it(tmp_path):
+    """A publication tells units what they will owe (``detail["later"]``); a 整改报告 owed by the last
+    places of an assessment still to come is not yet owed by anyone (a round assessed each year would
+    have told last year's bottom units of this year's), while a window everyone owes is listed."""
+    import textwrap
+
+    from qcycle.loader import load_programme
+    from tests.test_language import ASSESSMENT
+
+    text = ASSESSMENT.replace("    stages:\n", """    stages:
+      - {code: launch, name: 印发考核方案, kind: publication, on: 2016-01-05, notify: {levels: [county]}}
+      - code: self
+        name: 自评报告
+        kind: submission
+        submission: self_evaluation
+        owed_by: {levels: [county]}
+        opens: 2016-02-01
+        deadline: {date: 2016-02-29}
+""", 1)
+    path = tmp_path / "launch.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    p = load_programme(path).programme
+    launch = next(a for a in expand(p, WorkCalendar()).actions if a.stage == "launch")
+    assert [d["stage"] for d in launch.detail["later"]] == ["self"]

@@ -340,6 +340,14 @@ class _Expander(StageDates):
         # A window already open was announced when it opened (and may be handed in already).
         opens = {(a.stage, a.category, a.period): a.at.date() for a in self.actions
                  if a.action in ("window_open", "followup_open") and a.unit is None}
+        # A window owed by what a later decision or assessment decides is not owed yet: a round assessed
+        # each year would have told last year's bottom units of this year's 整改报告.
+        settled: dict[str, dt.datetime] = {}
+        for x in self.actions:
+            if x.action in ("assess", "decision_due"):
+                settled[x.stage] = max(settled.get(x.stage, x.at), x.at)
+        waits = {code: max((settled[s] for s in self._deps(code, set()) if s in settled), default=None)
+                 for code in {d.stage for d in due}}
         out = []
         for a in self.actions:
             if a.action != "publish":
@@ -349,6 +357,7 @@ class _Expander(StageDates):
             later = [{"stage": d.stage, "category": d.category, "period": d.period, "deadline": d.at.isoformat()}
                      for d in due if d.at.date() > a.at.date()
                      and opens.get((d.stage, d.category, d.period), dt.date.max) > a.at.date()
+                     and ((last := waits[d.stage]) is None or last <= a.at)
                      and (a.category is None or d.category in (None, a.category))
                      and (d.stage, d.category, d.period) not in told]
             out.append(replace(a, detail={**a.detail, "later": later}) if later else a)
