@@ -16,8 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from qcycle.render import category_label
-from qcycle.schema import Programme
+from qcycle.schema import Programme, category_label
 from qcycle.timetable import ACTION_LABELS, Action, Timetable
 
 __all__ = ["CHANGE_LABELS", "PlanChange", "describe", "diff_members", "diff_plans", "passed_deadlines"]

@@ -166,15 +166,17 @@ def places_lines(session: Session, programme: Programme, round_id: uuid.UUID, co
         return []
     made = [(subject, outcome) for subject, outcome, _ in crud.decisions_at(session=session, round_id=round_id,
                                                                           stage=code)]
-    if stage.per_reviewer is None:
-        word = places_counted_as(programme, pending or [x for x, _ in made])
+    word = places_counted_as(programme, pending or [x for x, _ in made])
+    lines = []
+    if stage.max_approved is not None:
         approved_in_all = sum(1 for _, outcome in made if outcome not in NEGATIVE_OUTCOMES)
-        return [f"名额：已同意 {approved_in_all} {word}（不超过 {stage.max_approved} {word}），待决定 {len(pending)} {word}"]
+        lines.append(f"名额：已同意 {approved_in_all} {word}（不超过 {stage.max_approved} {word}），待决定 {len(pending)} {word}")
+    if stage.per_reviewer is None:
+        return lines
     approved = approved_by_reviewer(programme, code, made)
     waiting = approved_by_reviewer(programme, code, ((subject, "approved") for subject in pending))
-    word = places_counted_as(programme, pending or [x for x, _ in made])
-    return [f"名额：{programme.unit(r).name} 已同意 {len(approved.get(r, []))} {word}（不超过 {stage.per_reviewer} {word}），"
-            f"待决定 {len(waiting.get(r, []))} {word}" for r in sorted(approved.keys() | waiting.keys())]
+    return lines + [f"名额：{programme.unit(r).name} 已同意 {len(approved.get(r, []))} {word}（不超过 {stage.per_reviewer} {word}），"
+                    f"待决定 {len(waiting.get(r, []))} {word}" for r in sorted(approved.keys() | waiting.keys())]
 
 
 def _over_places(programme: Programme, stages: dict[str, Stage], made: dict[str, dict[str, tuple[str, str]]],

@@ -23,12 +23,12 @@ import jinja2
 
 from qcycle import clock
 from qcycle.errors import ConfigError, Problem
+from qcycle.schema.who import category_label
 from qcycle.settings import Settings, get_settings
 
 __all__ = [
     "SYSTEM_SENDER",
     "TEMPLATE_NAMES",
-    "category_label",
     "cn_date",
     "cn_datetime",
     "cn_deadline",
@@ -121,12 +121,6 @@ def weekday_cn(value: dt.date | dt.datetime) -> str:
     if isinstance(value, dt.datetime):
         value = _local(value).date()
     return _WEEKDAYS[value.weekday()]
-
-
-def category_label(name: str) -> str:
-    """A category as a letter names it: 质量创新 → 质量创新类; a name that already says what it is
-    (创先引领类, a batch: 第一批) stays as it is ("申报书（第一批类）" had been written)."""
-    return name if name.endswith(("类", "批", "期", "次", "组", "档")) else f"{name}类"
 
 
 def quoted(text: str) -> str:

@@ -740,9 +740,13 @@ def test_counties_of_two_classes_are_ranked_apart_by_their_group(tmp_path, home)
                         "      rank_within: group\n"
                         "      grades: [{name: 优秀, min_score: 90, max_count: 1}, {name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
     assert text.count("group: ") == 5, text
-    # The first of each class is praised: for its place, which its grade (合格) would not say.
+    # The first of each class is praised: for its place, which its grade (合格) would not say; and the
+    # list reported upward keeps each class together (ranks restart in each).
     text = text.replace("      - code: report\n", "      - {code: praise, name: 通报表扬, kind: notification, template: praise,"
-                        " on: 2016-03-31, notify: {rank: {top: 1}}}\n      - code: report\n", 1)
+                        " on: 2016-03-31, notify: {rank: {top: 1}}}\n"
+                        "      - {code: upward, name: 报送合格以上名单, kind: notification, template: report, on: 2016-03-31,"
+                        " notify: {units: [gov]}, lists: {grades: [优秀, 合格]}}\n      - code: report\n", 1).replace(
+        "    units:\n", "    units:\n      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1)
     r = Round(write(tmp_path, "classes.yaml", text))
     r.scores({"c1": 95, "c2": 93, "c3": 62, "c4": 55, "c5": 72})
     r.until("2016-03-31")
@@ -755,6 +759,8 @@ def test_counties_of_two_classes_are_ranked_apart_by_their_group(tmp_path, home)
     assert sorted(praised) == ["c1", "c5"]
     assert "贵单位在2015年度县级质量工作考核中排名县（市）第1，成绩突出，现予通报表扬。" in praised["c5"], praised["c5"]
     assert "排名市辖区第1" in praised["c1"] and "被评为" not in praised["c5"]
+    assert ("1. 一县人民政府（优秀，得分95.00）；\n2. 二县人民政府（合格，得分93.00）；\n3. 三县人民政府（合格，得分62.00）；\n"
+            "4. 五县人民政府（合格，得分72.00）。") in r.letters("upward")["gov"], r.letters("upward")["gov"]
     ungrouped = text.replace(", group: 县（市）", "", 1)
     with pytest.raises(ConfigError, match="单位 c4（四县人民政府）没有 group"):
         write(tmp_path, "ungrouped.yaml", ungrouped)

@@ -18,8 +18,8 @@ from sqlmodel import Session
 from qcycle import clock, crud
 from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.outcome import Draft
-from qcycle.render import category_label, quoted
-from qcycle.schema import Programme
+from qcycle.render import quoted
+from qcycle.schema import Programme, category_label
 from qcycle.timetable import Timetable
 
 __all__ = ["REFUSED_LATE_TEMPLATE", "refusal_letters"]

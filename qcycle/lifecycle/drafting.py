@@ -10,8 +10,8 @@ from typing import Any
 from qcycle import clock
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.who import p_item_name
-from qcycle.render import SYSTEM_SENDER, category_label, quoted
-from qcycle.schema import Programme
+from qcycle.render import SYSTEM_SENDER, quoted
+from qcycle.schema import Programme, category_label
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 

@@ -47,8 +47,8 @@ from qcycle.lifecycle.wording import (
     veto_reason,
 )
 from qcycle.models import AssessmentResult
-from qcycle.render import category_label, quoted
-from qcycle.schema import Programme, Who, grade_label
+from qcycle.render import quoted
+from qcycle.schema import Programme, Who, category_label, grade_label
 
 __all__ = ["HONOURS", "notify_action"]
 
@@ -231,11 +231,24 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     assert stage.lists is not None
     listed = select_subjects(session, p, round_id, stage.lists, action.category)
-    scored = {r.unit_code: r for r in results_of(session, round_id, crud.latest_results_stage(session=session,
-                                                                                           round_id=round_id))}
+    # The assessment the list comes from: the one its selection names, else the latest.
+    assessed = stage.lists.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)
+    scored = {r.unit_code: r for r in results_of(session, round_id, assessed)}
     place = {u.code: i for i, u in enumerate(p.units)}
+    groups: dict[str, int] = {}  # ranking groups in the file's order of their units
+    for u in p.units:
+        groups.setdefault(p.rank_group(u.code), len(groups))
+    categories = {c.code: i for i, c in enumerate(p.categories)}
+
+    def order(s: str) -> tuple:  # by ranking group (a class, a category), then place: ranks restart in each
+        r = scored.get(s)
+        if r is None:
+            return (1, 0, 0, place.get(s.partition(":")[0], 0))
+        group, category = p.rank_key(s, r.stage)
+        return (0, groups.get(group, 0), categories.get(category or "", -1), r.rank)
+
     lines = []
-    for subject in sorted(listed, key=lambda s: (scored[s].rank if s in scored else 10**6, place.get(s.partition(":")[0], 0), s)):
+    for subject in sorted(listed, key=lambda s: (order(s), s)):
         item = p_item_name(p, subject)
         r = scored.get(subject)
         said = "；".join(x for x in (quoted(item) if item else "", f"{grade_label(r.grade)}，得分{score_text(r)}" if r else "") if x)

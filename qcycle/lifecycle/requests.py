@@ -21,8 +21,7 @@ from qcycle.lifecycle.standing import handed_in_at, objections_upheld, reviewer_
 from qcycle.lifecycle.who import owers, p_item_name, resolve
 from qcycle.lifecycle.wording import counted_as, places_counted_as
 from qcycle.models import NEGATIVE_OUTCOMES
-from qcycle.render import category_label
-from qcycle.schema import Programme, Stage, StageKind
+from qcycle.schema import Programme, Stage, StageKind, category_label
 from qcycle.timetable import Action
 
 __all__ = ["LISTED_IN_DECISION_REQUEST", "approved_by_reviewer", "decision_letter", "review_letters", "reviewers_of",

@@ -10,8 +10,8 @@ from typing import NamedTuple
 
 from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
-from qcycle.render import category_label, quoted
-from qcycle.schema import Grade, Programme, SubmissionKind, Who, grade_label
+from qcycle.render import quoted
+from qcycle.schema import Grade, Programme, SubmissionKind, Who, category_label, grade_label
 from qcycle.schema.units import LEVEL_NAMES
 from qcycle.scoring import caps, pace, quota_due
 

@@ -47,7 +47,7 @@ from qcycle.schema.stages import (
     SubmissionKindSpec,
 )
 from qcycle.schema.units import LEVEL_NAMES, Category, Channel, ListItem, RoundInfo, Unit
-from qcycle.schema.who import OwedBy, RankPick, Who, grade_label
+from qcycle.schema.who import OwedBy, RankPick, Who, category_label, grade_label
 
 __all__ = [
     "IDENTITY_FIELDS",
@@ -84,6 +84,7 @@ __all__ = [
     "Unit",
     "Veto",
     "Who",
+    "category_label",
     "grade_label",
     "programme_json_schema",
 ]

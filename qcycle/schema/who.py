@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from qcycle.schema.base import Code, _Model
 from qcycle.schema.units import LEVEL_NAMES
 
-__all__ = ["OwedBy", "RankPick", "Who", "grade_label"]
+__all__ = ["OwedBy", "RankPick", "Who", "category_label", "grade_label"]
 
 
 class RankPick(_Model):
@@ -130,6 +130,12 @@ def grade_label(name: str) -> str:
     """How a grade reads in a sentence: 'A' → 'A级', 'AAA' → 'AAA级' (信用等级: one grade had read
     'A级' beside 'AA'), '优秀' stays '优秀'."""
     return f"{name}级" if 1 <= len(name) <= 5 and name.isascii() and name.isalpha() and name.isupper() else name
+
+
+def category_label(name: str) -> str:
+    """A category as a letter names it: 质量创新 → 质量创新类; a name that already says what it is
+    (创先引领类, a batch: 第一批) stays as it is ("申报书（第一批类）" had been written)."""
+    return name if name.endswith(("类", "批", "期", "次", "组", "档")) else f"{name}类"
 
 
 # ``any_of`` refers to Who itself.

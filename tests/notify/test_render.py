@@ -422,7 +422,8 @@ def test_a_publication_asks_its_units_to_read_only_what_was_issued(title, to_rea
 def test_a_category_is_named_once_as_what_it_is():
     """A second batch modelled as a category read "申报书（第一批类）": a name that already says what it
     is (a batch, a class) is not given 类 again; letters and the limit's templates share the filter."""
-    from qcycle.render import category_label, get_environment
+    from qcycle.render import get_environment
+    from qcycle.schema import category_label
 
     assert [category_label(n) for n in ("质量创新", "创先引领类", "第一批", "2027年第二期", "A组")] == [
         "质量创新类", "创先引领类", "第一批", "2027年第二期", "A组"]
