@@ -204,3 +204,41 @@ def test_a_publication_lists_no_window_owed_by_what_is_decided_after_it(tmp_path
     p = load_programme(path).programme
     launch = next(a for a in expand(p, WorkCalendar()).actions if a.stage == "launch")
     assert [d["stage"] for d in launch.detail["later"]] == ["self"]
+
+
+def test_a_counted_opening_on_a_day_off_opens_the_next_working_day(tmp_path):
+    """A window opening "18 months after being named" fell on a Saturday and its letter would have gone
+    out then ("2028-10-14 周六 开始受理"): a counted opening rolls to the next working day."""
+    import textwrap
+
+    from qcycle.loader import load_programme
+    from tests.test_language import ASSESSMENT
+
+    text = ASSESSMENT.replace("opens_after: {stage: results, event: on, days: 0}",
+                              "opens_after: {stage: results, event: on, days: 2}", 1)
+    assert text != ASSESSMENT
+    path = tmp_path / "opens.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    cal = WorkCalendar()
+    opening = next(a for a in expand(load_programme(path).programme, cal).actions if a.action == "followup_open")
+    assert dt.date(2016, 4, 2).weekday() == 5  # 3月31日 + 2 days: a Saturday, and 4月4日 is 清明
+    assert opening.at.date() == cal.next_workday(dt.date(2016, 4, 2)) == dt.date(2016, 4, 5)
+
+
+def test_a_late_at_deduction_whose_window_closes_after_the_assessment_is_flagged(tmp_path):
+    """A deduction counted from a window that has no deadline by the assessment would never deduct:
+    validate says so (a 提示), as the review asked."""
+    import textwrap
+
+    from qcycle.loader import load_programme
+    from qcycle.timetable import check_dates
+    from tests.test_language import ASSESSMENT
+
+    text = ASSESSMENT.replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                              "      deductions: [{code: late, name: 整改逾期, points: 1, late_at: report}]\n"
+                              "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    path = tmp_path / "late.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    errors, warnings = check_dates(load_programme(path).programme, WorkCalendar())
+    assert not errors
+    assert ("assessment.deductions[0].late_at", "“书面整改报告”在考核之前没有截止时间，扣分项“整改逾期”不会扣分") in warnings

@@ -40,7 +40,20 @@ def check_dates(p: Programme, cal: WorkCalendar | None = None) -> tuple[list[tup
         errors += _counted_from_days_per_category(ex, i, stage)
         warnings += _on_a_day_off(ex, i, stage)
     errors += _outside_years(p, timetable)
+    warnings += _late_at_counts_nothing(p, timetable)
     return errors, warnings
+
+
+def _late_at_counts_nothing(p: Programme, timetable: Timetable) -> list[tuple[str, str]]:
+    """A ``late_at`` deduction whose window has no deadline by the last assessment: it never deducts."""
+    assessed = max((a.at for a in timetable.actions if a.action == "assess"), default=None)
+    out = []
+    for k, item in enumerate(p.assessment.deductions if p.assessment else []):
+        if item.late_at and assessed is not None and not any(
+                a.action == "deadline" and a.stage == item.late_at and a.at <= assessed for a in timetable.actions):
+            out.append((f"assessment.deductions[{k}].late_at", (
+                f"“{p.stage(item.late_at).name}”在考核之前没有截止时间，扣分项“{item.name}”不会扣分")))
+    return out
 
 
 def _reads(p: Programme, stage: Stage) -> list[tuple[str, str]]:

@@ -110,7 +110,9 @@ class StageDates:
         override = stage.per_category.get(category) if category else None
         opens = (period and period.opens) or (override and override.opens) or stage.opens
         if opens is None and stage.opens_after is not None:
-            opens = self.relative(stage.opens_after, category)
+            # A counted opening that falls on a day off opens the next working day: its letter had
+            # gone out on a Saturday ("2028-10-14 周六 开始受理"). A written date is the officer's own.
+            opens = self._roll(self.relative(stage.opens_after, category), "next_workday")[0]
         return opens
 
     def deadline(self, d: Deadline, category: str | None) -> ResolvedDeadline:
