@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from qcycle.schema import Programme, Stage, StageKind, SubmissionKind, Who
+from qcycle.schema import Assessment, Programme, Stage, StageKind, SubmissionKind, Who
 
 __all__ = ["check_programme", "private_in_groups", "self_assessed", "validity_apart"]
 
@@ -365,11 +365,11 @@ def _window_order(s, base: str) -> list[tuple[str, str]]:
     return out
 
 
-def _groups(p: Programme) -> list[tuple[str, str]]:
+def _groups(p: Programme, a: Assessment) -> list[tuple[str, str]]:
     """``units[].group`` is how ``rank_within: group`` ranks: every unit of a level some unit is
     grouped at needs one (else it would be ranked in a class of its own), and none is ignored."""
     grouped = {u.level for u in p.units if u.group}
-    if p.assessment is None or p.assessment.rank_within != "group":
+    if a.rank_within != "group":
         return [(f"units[{i}].group", "group 只在 assessment.rank_within: group 时使用（按 group 分类排名）")
                 for i, u in enumerate(p.units) if u.group][:1]
     if not grouped:
@@ -381,7 +381,7 @@ def _groups(p: Programme) -> list[tuple[str, str]]:
 def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[str, str]]:
     a = p.assessment
     assert a is not None
-    out = _groups(p)
+    out = _groups(p, a)
     weights = [c.weight for c in a.components if c.weight is not None]
     caps = [c.max_points for c in a.components if c.max_points is not None]
     if weights and caps:

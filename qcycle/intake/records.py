@@ -83,12 +83,9 @@ def identity_of(stage: Stage, record: Mapping[str, Any], category: str | None) -
     return identity_text(stage.code, values), ""
 
 
-def _from_the_future(record: Mapping[str, Any]) -> str:
-    """Why a record dated after it was received cannot be believed ("" when it can; a score
-    need not be dated). A source clock a few minutes fast is believed."""
-    if record.get("submitted_at") in (None, ""):
-        return ""
-    submitted_at = parse_time(record["submitted_at"])
+def _in_the_future(submitted_at: dt.datetime) -> str:
+    """Why a record dated after it was received cannot be believed ("" when it can). A source
+    clock a few minutes fast is believed."""
     if submitted_at <= (received := now()) + CLOCK_SKEW:
         return ""
     return (f"提交时间 {submitted_at:%Y-%m-%d %H:%M} 晚于收到时间 {to_local(received):%Y-%m-%d %H:%M}"
@@ -97,15 +94,15 @@ def _from_the_future(record: Mapping[str, Any]) -> str:
 
 def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, record: Mapping[str, Any],
           source: str, fp: str, cutoffs: dict) -> _Plan:
-    if record["kind"] == "score":
-        if problem := _from_the_future(record):
+    if record["kind"] == "score":  # a reviewer's value need not be dated
+        if record.get("submitted_at") not in (None, "") and (problem := _in_the_future(parse_time(record["submitted_at"]))):
             return _Plan(problem=problem)
         stage = record.get("stage") or assessment_of(programme, timetable, now(), cutoffs.setdefault("windows", {}))
         return _Plan(review={"stage": stage, "unit_code": subject_of(record), "reviewer": str(record["reviewer"]),
                              "component_code": record["component"], "value": float(record["value"])})
     category = record.get("category") or programme.item_category.get(record.get("item") or "")
     submitted_at = parse_time(record["submitted_at"])
-    if problem := _from_the_future(record):
+    if problem := _in_the_future(submitted_at):
         # Not yet handed in by its own account (a mistyped year, a wrong clock): stored, it was a refusal no run answers.
         return _Plan(problem=problem)
     if problem := misnamed_stage(programme, timetable, record, submitted_at, cutoffs.setdefault("windows", {})):

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.outcome import Outcome
-from qcycle.lifecycle.plan import round_timetable
+from qcycle.lifecycle.plan import kept_timetable, round_timetable
 from qcycle.lifecycle.who import called_to, outstanding, p_unit_name, select_subjects
 from qcycle.schema import Assessment, Programme, grade_label
 from qcycle.scoring import (
@@ -91,18 +91,13 @@ def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment
     if not items:
         return {}
 
-    def counts(a: Action) -> bool:  # another category's assessment or deadline is not this one's
-        return assessment.category is None or a.category in (None, assessment.category)
-
-    actions = round_timetable(session, p, round_id).actions
-    since = max((a.at for a in actions if a.action == "assess" and a.at < assessment.at and counts(a)), default=None)
+    deadlines = _deadlines_assessed(kept_timetable(session, p, round_id), assessment)
     out: dict[str, dict[str, int]] = {}
     for item in items:
         window = p.stage(str(item.late_at))
         tally: dict[str, int] = defaultdict(int)
-        for a in actions:
-            if (a.action != "deadline" or a.stage != window.code or a.at > assessment.at or not counts(a)
-                    or (since is not None and a.at <= since)):
+        for a in deadlines:
+            if a.stage != window.code:
                 continue
             on_time = set(crud.on_time_units(session=session, round_id=round_id, stage=window.code, period=a.period,
                                              category=a.category, item_category=p.item_category))
@@ -151,6 +146,18 @@ def _scored_without(session, p: Programme, round_id: uuid.UUID, action: Action, 
     return "；其中 " + "，".join(said) + "，请核实" if said else ""
 
 
+def _deadlines_assessed(timetable: Timetable, assessment: Action) -> list[Action]:
+    """The deadline actions an assessment reads: of its category (or all, for an assessment of
+    all), since the round's previous assessment of that category and up to this one."""
+    def counts(a: Action) -> bool:  # an assessment of another category does not end this one's span
+        return a.category in (None, assessment.category) or assessment.category is None
+
+    since = max((a.at for a in timetable.actions if a.action == "assess" and a.stage != assessment.stage
+                 and a.at < assessment.at and counts(a)), default=None)
+    return [a for a in timetable.actions if a.action == "deadline" and a.at <= assessment.at and counts(a)
+            and (since is None or a.at > since)]
+
+
 def never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,
                     assessment: Action) -> list[tuple[str, set[str]]]:
     """(what was owed, as a letter names it; units that owed it and never handed it in) for each
@@ -158,15 +165,8 @@ def never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, timetab
     previous assessment, each period on its own (榆阳's 2025 assessment reads the 2025
     self-reports, wherever the file places their stage; a 舟山 department that missed one
     year's progress report missed it, whatever it handed in for the others)."""
-    def counts(a: Action) -> bool:  # an assessment of another category does not end this one's span
-        return a.category in (None, assessment.category) or assessment.category is None
-
-    since = max((a.at for a in timetable.actions if a.action == "assess" and a.stage != assessment.stage
-                 and a.at < assessment.at and counts(a)), default=None)
     out: dict[str, set[str]] = {}
-    for a in timetable.actions:
-        if a.action != "deadline" or a.at > assessment.at or (since is not None and a.at <= since) or not counts(a):
-            continue
+    for a in _deadlines_assessed(timetable, assessment):
         stage = p.stage(a.stage)
         if not stage.submission or stage.owed_by is None or stage.voluntary:
             continue
@@ -186,7 +186,7 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
         return {}, {}
     # The assessment's action (its category's): the year it scored holds a cumulative target to that
     # year's pace, and its moment bounds the deadlines a late_at deduction counts.
-    assessed = [a for a in round_timetable(session, p, round_id).actions if a.stage == stage and a.action == "assess"
+    assessed = [a for a in kept_timetable(session, p, round_id).actions if a.stage == stage and a.action == "assess"
                 and (category is None or a.category in (None, category))]
     action = assessed[0] if assessed else None
     adjusted: dict[str, tuple[dict[str, int], dict[str, int]]] = {}

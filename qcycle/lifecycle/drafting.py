@@ -11,17 +11,22 @@ from qcycle import clock
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.who import p_item_name
 from qcycle.render import SYSTEM_SENDER, quoted
-from qcycle.schema import Programme, category_label
+from qcycle.schema import Programme, Stage, category_label
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
 __all__ = ["ANNOUNCED", "base_context", "draft_letters", "item_name", "naming_owed", "workdays_left", "written_on"]
 
 
+def handed_in_item(p: Programme, stage: Stage, period: str | None = None, category: str | None = None) -> str:
+    """What a window asks for, with its period and category: 中期检查（进展报告，2024年6月，创先引领类）."""
+    return item_name(stage.handed_in, [stage.period_label(period) if period else "",
+                                       category_label(p.category(category).name) if category else ""])
+
+
 def base_context(p: Programme, action: Action) -> dict[str, Any]:
     stage = p.stage(action.stage)
-    item = item_name(stage.handed_in, [stage.period_label(action.period) if action.period else "",
-                                       category_label(p.category(action.category).name) if action.category else ""])
+    item = handed_in_item(p, stage, action.period, action.category)
     on = written_on(action)
     late = on > action.at.date()
     left = action.workdays_left or 0

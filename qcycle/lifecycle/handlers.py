@@ -23,6 +23,7 @@ from qcycle.lifecycle.drafting import (
     base_context,
     draft_letters,
     firm_workdays_left,
+    handed_in_item,
     naming_owed,
     written_on,
 )
@@ -148,21 +149,14 @@ def _owed_later(session, p: Programme, round_id, call: Action, addressed: set[st
     """unit → what it will owe after the publication, as it owes it now (``detail["later"]``; a
     window owed by a decision not yet made is left out): each thing handed in once, with its
     deadlines in order ("进展报告：2023年7月14日、10月20日")."""
-    out: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    owed: dict[str, dict[str, set[dt.datetime]]] = defaultdict(lambda: defaultdict(set))  # unit → item → deadlines
     for d in call.detail.get("later", ()):
         window = p.stage(d["stage"])
-        owing = addressed & set(owers(session, p, round_id, window, d["category"]))
-        if not owing:
-            continue
-        item = base_context(p, Action(at=call.at, action="deadline", stage=d["stage"], title="", key="",
-                                      category=d["category"]))["item"]
-        deadline = dt.datetime.fromisoformat(d["deadline"])
-        for u in owing:
-            entry = out[u].setdefault(item, {"item": item, "deadlines": []})
-            if deadline not in entry["deadlines"]:
-                entry["deadlines"].append(deadline)
-    return {u: sorted(({**e, "deadlines": sorted(e["deadlines"])} for e in mine.values()), key=lambda e: e["deadlines"][0])
-            for u, mine in out.items()}
+        item = handed_in_item(p, window, category=d["category"])
+        for u in addressed & set(owers(session, p, round_id, window, d["category"])):
+            owed[u][item].add(dt.datetime.fromisoformat(d["deadline"]))
+    return {u: sorted(({"item": item, "deadlines": sorted(days)} for item, days in mine.items()),
+                      key=lambda e: e["deadlines"][0]) for u, mine in owed.items()}
 
 
 def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:

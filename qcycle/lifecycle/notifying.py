@@ -35,11 +35,11 @@ from qcycle.lifecycle.wording import (
     graded_together,
     name_beside,
     occasion_of,
+    place_achieved,
     placed_because,
     quota_area,
     quota_goals,
     quota_tasks,
-    ranked_among,
     result_kind,
     result_remarks,
     score_text,
@@ -48,7 +48,7 @@ from qcycle.lifecycle.wording import (
 )
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import Programme, Who, category_label, grade_label
+from qcycle.schema import Programme, Who, grade_label
 
 __all__ = ["HONOURS", "notify_action"]
 
@@ -157,15 +157,9 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # the round ("在2025年度质量工作督查评估中被评为A级", not the round's name and the year's run on).
         contest = occasion or p.round.name
         achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
-        if praise and mine and (pick := stage.notify.rank if stage.notify else None) and pick.top and not stage.notify.grades:
+        if praise and mine and stage.notify and stage.notify.rank and stage.notify.rank.top and not stage.notify.grades:
             # Praised for its place, not its grade: the first of 市辖区 at 76.34 had read "被评为C级，成绩突出".
-            first = min(mine, key=lambda r: r.rank)
-            # Ranked per category (温州's two awards), the place is said with what it ranked in: two
-            # units had each read "排名第1".
-            _, ranked_in = p.rank_key(first.unit_code, first.stage)
-            where = (f"（{p_item_name(p, first.unit_code) or category_label(p.category(ranked_in).name)}）"
-                     if ranked_in else "")
-            achievement = f"在{contest}{where}中排名{ranked_among(p, first.unit_code)}第{first.rank}"
+            achievement = place_achieved(p, contest, min(mine, key=lambda r: r.rank))
         # Valid from the year it was graded (its assessment's moment), as a later round's bar counts it.
         won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).

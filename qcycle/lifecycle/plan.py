@@ -8,6 +8,7 @@ import uuid
 from sqlmodel import Session
 
 from qcycle import clock, crud
+from qcycle.lifecycle.memo import remembered
 from qcycle.schema import Programme
 from qcycle.timetable import Timetable, UnitDeadline, expand
 from qcycle.workcal import default_calendar
@@ -30,3 +31,8 @@ def recorded_extensions(session: Session, round_code: str) -> tuple[UnitDeadline
 def round_timetable(session: Session, p: Programme, round_id: uuid.UUID) -> Timetable:
     """The round's timetable as it stands: the programme's dates and the units' own deadlines."""
     return expand(p, default_calendar(), unit_deadlines(session, round_id))
+
+
+def kept_timetable(session: Session, p: Programme, round_id: uuid.UUID) -> Timetable:
+    """:func:`round_timetable`, expanded once for the actions of one moment (:mod:`~qcycle.lifecycle.memo`)."""
+    return remembered(("timetable", round_id, id(p)), lambda: round_timetable(session, p, round_id))

@@ -14,14 +14,14 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.lifecycle.drafting import draft_letters, item_name, written_on
+from qcycle.lifecycle.drafting import draft_letters, handed_in_item, written_on
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.standing import handed_in_at, objections_upheld, reviewer_step
 from qcycle.lifecycle.who import owers, p_item_name, resolve
 from qcycle.lifecycle.wording import counted_as, places_counted_as
 from qcycle.models import NEGATIVE_OUTCOMES
-from qcycle.schema import Programme, Stage, StageKind, category_label
+from qcycle.schema import Programme, Stage, StageKind
 from qcycle.timetable import Action
 
 __all__ = ["LISTED_IN_DECISION_REQUEST", "approved_by_reviewer", "decision_letter", "review_letters", "reviewers_of",
@@ -141,8 +141,7 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
     per_item = any(":" in s for s in pending)
     # A window closing per category (a second batch) is named with its batch: "“申报书”已截止受理" in
     # September had read as the March window's.
-    handed = item_name(window.handed_in, [category_label(p.category(action.category).name)]
-                       if action.category and window.per_category else [])
+    handed = handed_in_item(p, window, category=action.category if window.per_category else None)
     for parent in sorted(told | by_parent.keys()):
         items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s),
                   "received_at": received.get(s, crud.NO_HAND_IN).at, "late": received.get(s, crud.NO_HAND_IN).late}

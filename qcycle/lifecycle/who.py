@@ -21,7 +21,7 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.eligibility import INELIGIBLE, ineligible
 from qcycle.lifecycle.memo import from_decisions, remembered, remembering
-from qcycle.lifecycle.plan import round_timetable
+from qcycle.lifecycle.plan import kept_timetable
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, AssessmentResult
 from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.scoring import picked_by_rank
@@ -319,7 +319,7 @@ def _joined_after(session: Session, p: Programme, round_id: uuid.UUID, stage: St
     joined = _joined(session, round_id)
     if not joined:  # the usual case: no timetable to expand
         return set()
-    plan = remembered(("timetable", round_id, id(p)), lambda: round_timetable(session, p, round_id))
+    plan = kept_timetable(session, p, round_id)
     late = set()
     for unit, at in joined.items():
         cuts = [a.at for a in plan.actions if a.action == "deadline" and a.stage == stage.code

@@ -15,9 +15,29 @@ from qcycle.schema import Grade, Programme, SubmissionKind, Who, category_label,
 from qcycle.schema.units import LEVEL_NAMES
 from qcycle.scoring import caps, pace, quota_due
 
-__all__ = ["Graded", "achievement_of", "call_subject", "component_scores", "counted_as", "grade_terms", "graded_together", "name_beside", "occasion_of",
-           "places_counted_as", "quota_area", "quota_goals", "quota_tasks", "ranked_among", "reason_of", "result_kind", "result_remarks", "score_text", "scored_line",
-           "veto_reason"]
+__all__ = [
+    "Graded",
+    "achievement_of",
+    "call_subject",
+    "component_scores",
+    "counted_as",
+    "grade_terms",
+    "graded_together",
+    "name_beside",
+    "occasion_of",
+    "place_achieved",
+    "places_counted_as",
+    "quota_area",
+    "quota_goals",
+    "quota_tasks",
+    "ranked_among",
+    "reason_of",
+    "result_kind",
+    "result_remarks",
+    "score_text",
+    "scored_line",
+    "veto_reason",
+]
 
 
 def achievement_of(round_name: str, items: str, grade: str) -> str:
@@ -40,6 +60,14 @@ def achievement_of(round_name: str, items: str, grade: str) -> str:
     if award.endswith(grade) and not what:
         return f"荣获{award}"
     return f"在{contest}{what}中荣获{grade}"
+
+
+def place_achieved(p: Programme, contest: str, r: AssessmentResult) -> str:
+    """A place as a praise reads after "贵单位": "在…考核中排名县（市）第1", and what it ranked in where
+    ranks restart per category (温州's two awards: two units had each read "排名第1")."""
+    _, ranked_in = p.rank_key(r.unit_code, r.stage)
+    where = f"（{p_item_name(p, r.unit_code) or category_label(p.category(ranked_in).name)}）" if ranked_in else ""
+    return f"在{contest}{where}中排名{ranked_among(p, r.unit_code)}第{r.rank}"
 
 
 def call_subject(p: Programme, title: str) -> str:

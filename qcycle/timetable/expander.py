@@ -328,11 +328,11 @@ class _Expander(StageDates):
                         for a in out]
 
     def _what_follows(self) -> None:
-        """A publication (揭榜名单, 试点名单, a task list) carries the deadlines of the windows that
-        open after its day (or never announce an opening) (``detail["later"]``: of its category, or all where it has none), so it
-        can tell each unit what it will owe later and by when: a pilot named in May heard of its
-        中期报告 and 18-month 验收申请 only as each window opened. The handler keeps, per unit, those it
-        owes; voluntary windows (an application) and objections invite, and are not listed."""
+        """A publication (揭榜名单, 试点名单, a task list) carries, as ``detail["later"]``, the deadlines
+        of the windows of its category (or all, where it has none) that open after its day or never
+        announce an opening, so it can tell each unit what it will owe and by when: a pilot named in
+        May heard of its 中期报告 and 18-month 验收申请 only as each window opened. The handler keeps, per
+        unit, those it owes; voluntary windows (an application) and objections invite, and are not listed."""
         due = [a for a in self.actions if a.action == "deadline" and a.unit is None  # its moment is the cut-off
                and not self.p.stage(a.stage).voluntary and self.p.stage(a.stage).submission != "objection"]
         if not due:
