@@ -2214,3 +2214,54 @@ def test_a_review_request_of_a_second_batch_names_its_batch(tmp_path, home):
             OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c1")) if m.action.startswith("recommend:")]
     assert any("“申报书（第二批）”已截止受理" in body for body in asked), asked
     assert not any("“申报书”" in body for body in asked), asked
+
+
+def test_letters_asking_for_a_hand_in_say_how_it_goes_and_whom_to_ask(tmp_path, home):
+    """An officer's call names where the material goes and a person to ask (报送方式, 联系人); the
+    letters had said only "请按时提交"."""
+    text = ASSESSMENT.replace(
+        "      period: {start: 2015-01-01, end: 2015-12-31}\n",
+        "      period: {start: 2015-01-01, end: 2015-12-31}\n      contact: 质量科 张三，0391-1234567\n", 1).replace(
+        "        submission: rectification_report\n",
+        "        submission: rectification_report\n"
+        "        submit_via: 纸质材料一式两份报送市质量办（市政府2号楼305室）。\n"
+        "        contact: 督查科 李四，0391-7654321\n", 1)
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-05-31")  # c3 never reports
+    how = "报送方式：纸质材料一式两份报送市质量办（市政府2号楼305室）。"
+    with db.session_scope() as session:
+        order = session.exec(select(OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c5",
+            OutboxMessage.subject.startswith("【整改通知】"))).one()
+    lines = order.splitlines()
+    assert how in lines and lines[-4:] == ["联系人：督查科 李四，0391-7654321", "", "示例市质量强市工作领导小组办公室",
+                                           "2016年3月31日"], order
+    with db.session_scope() as session:
+        mine = session.exec(select(OutboxMessage.subject, OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c3")).all()
+    chasing = [body for subject, body in mine if subject.startswith(("【提醒】", "【逾期提醒】", "【督办】"))]
+    assert len(chasing) >= 3 and all(how in body and "联系人：督查科 李四" in body for body in chasing), mine
+    # Letters of other stages: the round's person, and nothing to hand in.
+    result = r.letters("results")["c1"]
+    assert "联系人：质量科 张三，0391-1234567" in result and "报送方式" not in result
+    assert "联系人：质量科 张三" in r.letters("summons")["c3"] and "报送方式" not in r.letters("summons")["c3"]
+
+
+@pytest.mark.parametrize(("where", "said"), [
+    ("      contact: 联系人：张三\n", "contact 只写联系人之后的内容"),
+    ("      contact: '  '\n", "contact 不能为空白"),
+])
+def test_a_contact_is_what_follows_its_label(tmp_path, where, said):
+    with pytest.raises(ConfigError) as exc:
+        write(tmp_path, "county.yaml", ASSESSMENT.replace(
+            "      period: {start: 2015-01-01, end: 2015-12-31}\n",
+            "      period: {start: 2015-01-01, end: 2015-12-31}\n" + where, 1))
+    assert said in str(exc.value) and "round.contact" in str(exc.value), str(exc.value)
+
+
+def test_submit_via_belongs_to_a_window(tmp_path):
+    with pytest.raises(ConfigError) as exc:
+        write(tmp_path, "county.yaml", ASSESSMENT.replace(
+            "template: result, on: 2016-03-31,", "template: result, submit_via: 网上填报, on: 2016-03-31,"))
+    assert "submit_via（报送方式）只用于 submission/followup 阶段" in str(exc.value) and "stages[1]" in str(exc.value)

@@ -77,12 +77,16 @@ def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str
     items = _distinct(items)
     if len(items) == 1:
         return render_message(items[0]["template"], from_item_json(items[0]["context"]), override)
-    contexts = [from_item_json(i["context"]) for i in items]
+    contexts = sorted((from_item_json(i["context"]) for i in items), key=lambda c: (clock.to_local(
+        c["deadline"]) if isinstance(c.get("deadline"), dt.datetime) else dt.datetime.max.replace(tzinfo=clock.TZ)))
+    # One person to ask about all of them is said once, at the foot; else each item names its own.
+    contacts = {c.get("contact") for c in contexts}
+    shared = next(iter(contacts)) if len(contacts) == 1 else None
     entries = []
-    for c in sorted(contexts, key=lambda c: (clock.to_local(c["deadline"]) if isinstance(
-            c.get("deadline"), dt.datetime) else dt.datetime.max.replace(tzinfo=clock.TZ))):
+    for c in contexts:
         entry = {"programme_name": c["programme_name"], "item": c["item"], "deadline": c["deadline"],
-                 "working_days_left": c.get("working_days_left", 0), "refused_late": bool(c.get("refused_late"))}
+                 "working_days_left": c.get("working_days_left", 0), "refused_late": bool(c.get("refused_late")),
+                 "submit_via": c.get("submit_via"), "contact": None if shared else c.get("contact")}
         if c.get("days_overdue"):
             entry["days_overdue"] = c["days_overdue"]
         if c.get("moved_from"):  # a notice of a moved deadline, merged with the day's reminders
@@ -93,7 +97,7 @@ def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str
         entries.append(entry)
     first = contexts[0]
     context = {"unit_name": first["unit_name"], "unit_code": first.get("unit_code"),
-               "sender_name": first["sender_name"], "items": entries}
+               "sender_name": first["sender_name"], "items": entries, "contact": shared}
     if "today" in first:  # the logical date of the reminders merged (one day's)
         context["today"] = first["today"]
     return render_message(MERGED_TEMPLATE, context, override)

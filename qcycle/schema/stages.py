@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from qcycle.schema.base import Code, _Model
+from qcycle.schema.base import Code, _Model, said_once
 from qcycle.schema.dates import ClockTime, Deadline, RelativeDate, Roll
 from qcycle.schema.who import Who
 
@@ -250,8 +250,24 @@ class Stage(_Model):
     time_of_day: str | None = Field(None, min_length=1, max_length=16, description=(
         "event stages: when in the day, as the notice says it after the date (上午, 下午2:30)"))
     place: str | None = Field(None, min_length=1, max_length=64, description="event stages: where (市政府第一会议室)")
+    submit_via: str | None = Field(None, min_length=1, max_length=200, description=(
+        "submission/followup stages: how and where it is handed in, printed in the letters that ask for it "
+        "(报送方式：…): 通过“某某系统”在线填报，纸质材料一式两份报送市市场监管局质量发展科"))
+    contact: str | None = Field(None, min_length=1, max_length=100, description=(
+        "who units ask about this stage, in its letters instead of round.contact (联系人：…)"))
     per_category: dict[Code, StageOverride] = Field(default_factory=dict)
     assumption: str | None = None
+
+    @field_validator("contact")
+    @classmethod
+    def _contact(cls, contact: str | None) -> str | None:
+        return said_once(contact, "联系人", "contact")
+
+    @field_validator("submit_via")
+    @classmethod
+    def _submit_via(cls, how: str | None) -> str | None:
+        said = said_once(how, "报送方式", "submit_via")
+        return said.rstrip("。；;.，, ") or said if said else said  # the letter ends the sentence itself
 
     def period_label(self, code: str) -> str:
         """A period of this stage as letters name it (``Period.label``; an unknown code as it is)."""
@@ -291,6 +307,8 @@ class Stage(_Model):
             raise ValueError("time_of_day、place 只用于 event 阶段（活动在当天的时间与地点）")
         if (self.lists is not None) != (self.template == "report"):
             raise ValueError("template: report（向上级报送名单）须给出 lists（报送哪些对象），lists 只用于 template: report")
+        if self.submit_via is not None and k.value not in _WINDOW_KINDS:
+            raise ValueError("submit_via（报送方式）只用于 submission/followup 阶段")
         if self.max_approved is not None and k is not StageKind.decision:
             raise ValueError("max_approved（最多同意几个）只用于 decision 阶段")
         if self.per_reviewer is not None and self.reviewed_by is None:

@@ -393,6 +393,29 @@ def test_a_merged_reminder_keeps_an_overdue_items_warning_of_the_urging_to_come(
     assert body.count("督办") == 2
 
 
+@pytest.mark.parametrize("same", [True, False])
+def test_a_merged_reminder_says_how_each_item_goes_and_whom_to_ask_once_where_it_can(same: bool) -> None:
+    from qcycle.notify.reminders import render_items
+
+    base = {k: v for k, v in BASE.items() if k not in ("item", "deadline")}
+    later = clock.at(dt.date(2023, 4, 28), dt.time(17, 30))
+    items = [
+        {"template": "reminder.j2", "action_key": "a", "context": {
+            **base, "programme_name": "揭榜挂帅", "item": "揭榜书", "deadline": DEADLINE, "working_days_left": 2,
+            "submit_via": "通过质量工作平台在线填报", "contact": "质量处 张三，028-1234567"}},
+        {"template": "reminder.j2", "action_key": "b", "context": {
+            **base, "programme_name": "质量提升行动", "item": "进展报告", "deadline": later, "working_days_left": 6,
+            "submit_via": None, "contact": "质量处 张三，028-1234567" if same else "督查科 李四，028-7654321"}},
+    ]
+    _, body = render_items(items, None)
+    lines = body.splitlines()
+    first = next(line for line in lines if line.startswith("1. "))
+    second = next(line for line in lines if line.startswith("2. "))
+    assert first.endswith("还有2个工作日。报送方式：通过质量工作平台在线填报。" + ("" if same else "联系人：质量处 张三，028-1234567。"))
+    assert "报送方式" not in second and second.endswith("还有6个工作日。" + ("" if same else "联系人：督查科 李四，028-7654321。"))
+    assert ("联系人：质量处 张三，028-1234567" in lines[-4:]) is same and body.count("联系人") == (1 if same else 2), body
+
+
 def test_an_overdue_notice_warns_of_the_urging_to_come_as_its_window_allows() -> None:
     """"如在…前仍未提交" where a late hand-in is still taken (not "届时仍未提交的": no time was named before it); where it is refused (逾期不予受理) there is nothing
     left to hand in, and the warning says the lateness itself will be reported."""
