@@ -177,6 +177,33 @@ def test_a_list_of_letter_grades_names_the_higher_first_each_with_级(tmp_path, 
     assert proposed == {"e2": "AAA级", "e1": "AA级"}
 
 
+def test_a_list_of_one_category_proposes_each_unit_the_grade_of_its_entry_there(tmp_path, home):
+    """某市's QC contest published one list per category: a unit with entries in two categories was
+    "拟获二等奖" on the 攻关型 list, where its entry was 三等奖 (its 二等奖 was 服务型), and a list of 11
+    showed three 一等奖 against a cap of one."""
+    from qcycle.lifecycle.standing import published_list
+
+    text = AWARD.replace("区长质量奖", "一等奖").replace("提名奖", "二等奖").replace(
+        "notify: {approved_at: committee}}", "notify: {grades: [一等奖, 二等奖]}}", 1) + """\
+    categories:
+      - {code: xc, name: 现场型, items: [{code: xc-1, name: 现场型成果}]}
+      - {code: gg, name: 攻关型, items: [{code: gg-1, name: 攻关型成果}]}
+"""
+    r = Round(write(tmp_path, "qc.yaml", text))
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=r.id, stage="scoring", results=[
+            {"unit_code": "e1:xc-1", "total": 80, "grade": "二等奖", "rank": 2},
+            {"unit_code": "e2:xc-1", "total": 90, "grade": "一等奖", "rank": 1},
+            {"unit_code": "e1:gg-1", "total": 95, "grade": "一等奖", "rank": 1},
+            {"unit_code": "e2:gg-1", "total": 85, "grade": "二等奖", "rank": 2}])
+        names, proposed, _ = published_list(session, r.p, r.id, r.p.stage("notice"), ["e1", "e2"], "xc")
+        both, _, _ = published_list(session, r.p, r.id, r.p.stage("notice"), ["e1", "e2"])
+    assert names == ["乙公司（拟获一等奖）", "甲公司（拟获二等奖）"] and proposed == {"e2": "一等奖", "e1": "二等奖"}
+    # One list of both categories names each entry with its own grade (tiers first, then the file's items).
+    assert both == ["乙公司（拟获一等奖）（现场型成果）", "甲公司（拟获一等奖）（攻关型成果）",
+                    "甲公司（拟获二等奖）（现场型成果）", "乙公司（拟获二等奖）（攻关型成果）"], both
+
+
 def _through_scoring(r: Round, totals: dict[str, float]) -> None:
     """AWARD's candidates: handed in, approved at both screening steps, scored, up to the committee's day."""
     r.hand_in("application", sorted(totals), "2023-03-20")

@@ -377,7 +377,7 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
         return [], {}, ""
     # A list of several awards says which each candidate is proposed for (广州: 提名奖, not 市长质量奖).
     several = len(stage.notify.grades) > 1
-    proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades) if several else {}
+    proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades, category) if several else {}
     tiers = stage.notify.grades  # the award before its lower tiers (太仓 listed them mixed)
     on = set(units)
     subjects = [s for s in select_subjects(session, p, round_id, stage.notify, category) if s.partition(":")[0] in on]
@@ -386,13 +386,16 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
         subjects = list(units)
     order = {item.code: i for i, item in enumerate(x for c in p.categories for x in c.items)}
     place = {u: i for i, u in enumerate(units)}
-    listed = sorted(subjects, key=lambda s: (tiers.index(proposed[u]) if (u := s.partition(":")[0]) in proposed
-                                             and proposed[u] in tiers else len(tiers),
-                                             order.get(s.partition(":")[2], -1), place[u]))
+    def grade(s: str) -> str | None:  # the subject's own grade, else its unit's best (a list of units)
+        return proposed.get(s) or proposed.get(s.partition(":")[0])
+
+    listed = sorted(subjects, key=lambda s: (tiers.index(g) if (g := grade(s)) in tiers else len(tiers),
+                                             order.get(s.partition(":")[2], -1), place[s.partition(":")[0]]))
     # As every other letter says a grade ("拟获A级", "结果为：A级": the 公示 had read "拟获A").
-    names = [p.unit(u).name + (f"（拟获{grade_label(proposed[u])}）" if u in proposed else "")
-             + (f"（{p_item_name(p, s)}）" if len(items) > 1 else "") for s in listed if (u := s.partition(":")[0])]
-    return names, {u: grade_label(g) for u, g in proposed.items()}, counted_as(p, units) if len(listed) == len(on) else "项"
+    names = [p.unit(s.partition(":")[0]).name + (f"（拟获{grade_label(g)}）" if (g := grade(s)) else "")
+             + (f"（{p_item_name(p, s)}）" if len(items) > 1 else "") for s in listed]
+    return names, {u: grade_label(g) for u, g in proposed.items() if ":" not in u}, \
+        counted_as(p, units) if len(listed) == len(on) else "项"
 
 
 def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage, listed: list[str],

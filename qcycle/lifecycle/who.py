@@ -139,14 +139,20 @@ def results_of(session: Session, round_id: uuid.UUID, stage: str | None) -> list
 
 
 def best_grades(session: Session, p: Programme, round_id: uuid.UUID, assessed_at: str | None,
-                grades: list[str]) -> dict[str, str]:
-    """Each unit's best grade among ``grades`` (in the scheme's order), from an assessment's results:
-    which of several awards a candidate on a list is proposed for."""
+                grades: list[str], category: str | None = None) -> dict[str, str]:
+    """Each graded subject's grade among ``grades``, keyed by the subject ("unit:item"), and each
+    unit's best (in the scheme's order), keyed by the unit, from an assessment's results of
+    ``category`` (all when None): which of several awards a candidate on a list is proposed for. A
+    list of one category reads that category's grades: 某市's 攻关型 list had told a unit "拟获二等奖"
+    of its 服务型 entry."""
     order = [g for g in (p.assessment.grade_names if p.assessment else []) if g in grades]
     best: dict[str, str] = {}
-    for r in sorted((r for r in results_of(session, round_id, assessed_at) if r.grade in order),
+    for r in sorted((r for r in results_of(session, round_id, assessed_at)
+                     if r.grade in order and in_category(p, r.unit_code, category)),
                     key=lambda r: order.index(r.grade)):
         best.setdefault(r.unit_code.partition(":")[0], r.grade)
+        if ":" in r.unit_code:
+            best[r.unit_code] = r.grade
     return best
 
 
