@@ -2292,3 +2292,22 @@ def test_submit_via_belongs_to_a_window(tmp_path):
         write(tmp_path, "county.yaml", ASSESSMENT.replace(
             "template: result, on: 2016-03-31,", "template: result, submit_via: 网上填报, on: 2016-03-31,"))
     assert "submit_via（报送方式）只用于 submission/followup 阶段" in str(exc.value) and "stages[1]" in str(exc.value)
+
+
+def test_a_praise_for_passing_the_recheck_a_grade_sent_a_unit_to_says_so_not_the_grade(tmp_path, home):
+    """A 标准化试点's 复验 passed after 限期整改 was praised "被评为限期整改，成绩突出"."""
+    text = ASSESSMENT.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {grades: [不合格]}").replace(
+        "    assessment:\n",
+        "      - {code: named, name: 通报复验通过的县, kind: notification, template: praise,\n"
+        "         after: {stage: report_review, event: on, workdays: 1}, notify: {approved_at: report_review}}\n"
+        "    assessment:\n", 1)
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-05")
+    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
+    r.until("2016-05-06")
+    r.decide("report_review", c4="approved", c5="rejected")
+    r.until("2016-05-31")
+    praised = r.letters("named")
+    assert sorted(praised) == ["c4"]
+    assert "贵单位在2015年度县级质量工作考核中通过整改情况审核" in praised["c4"] and "不合格" not in praised["c4"], praised

@@ -160,6 +160,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
         if praise and mine and stage.notify and stage.notify.rank and stage.notify.rank.top and not stage.notify.grades:
             # Praised for its place, not its grade: the first of 市辖区 at 76.34 had read "被评为C级，成绩突出".
             achievement = place_achieved(p, contest, min(mine, key=lambda r: r.rank))
+        elif praise and best and (passed := _passed_after(p, stage.notify, best)):
+            # Praised for passing the step its grade sent it to: a 复验 passed after 限期整改 had read
+            # "被评为限期整改，成绩突出".
+            achievement = f"在{contest}中通过{passed}"
         # Valid from the year it was graded (its assessment's moment), as a later round's bar counts it.
         won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
@@ -178,6 +182,16 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],
                                 consequence=p.assessment.consequence if p.assessment else None)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
+
+
+def _passed_after(p: Programme, who: Who | None, grade: str) -> str | None:
+    """The step a praise's selection chose by passing (``approved_at``, no grades), when that step
+    decides a follow-up ``grade`` owed (复验 of an 整改报告 owed by 限期整改): what the unit achieved."""
+    if who is None or who.grades or not who.approved_at:
+        return None
+    decides = p.stage(who.approved_at).decides
+    owed = p.stage(decides).owed_by if decides else None
+    return p.stage(who.approved_at).name if owed is not None and grade in owed.grades else None
 
 
 def _rejected(session, p: Programme, round_id, category: str | None
