@@ -9,6 +9,7 @@ date at its field instead of as a YAML crash.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +90,7 @@ def problems_from(exc: ValidationError, doc: Document) -> list[Problem]:
         else:
             message = _MESSAGES.get(kind, err["msg"])
             if kind in ("literal_error", "enum") and "expected" in err.get("ctx", {}):
-                message += f"，应为 {err['ctx']['expected']}"
+                message += f"，应为 {_choices(err['ctx']['expected'])}"
             elif kind == "string_pattern_mismatch":
                 message += f"，应匹配 {err['ctx']['pattern']}"
             elif kind in ("greater_than", "greater_than_equal"):
@@ -177,6 +178,11 @@ def _missing_templates(p: Programme, path: Path) -> list[tuple[str, str]]:
             out.append((f"stages[{i}].template", (f"函件模板 {s.template!r} 不存在（可选：{'、'.join(usable)}；"
                                                   f"或放在 {folders[0]}/ 下）")))
     return out
+
+
+def _choices(expected: str) -> str:
+    """Pydantic's "'all', 'level' or 'group'" as a Chinese list: 'all'、'level' 或 'group'."""
+    return re.sub(r"(['\"]) or (['\"])", r"\1 或 \2", re.sub(r"(['\"]), (['\"])", r"\1、\2", expected))
 
 
 def _allowed_keys(loc: tuple) -> list[str]:

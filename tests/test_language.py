@@ -2311,3 +2311,13 @@ def test_a_praise_for_passing_the_recheck_a_grade_sent_a_unit_to_says_so_not_the
     praised = r.letters("named")
     assert sorted(praised) == ["c4"]
     assert "贵单位在2015年度县级质量工作考核中通过整改情况审核" in praised["c4"] and "不合格" not in praised["c4"], praised
+
+
+def test_a_value_outside_its_choices_lists_them_in_chinese(tmp_path):
+    """validate said "应为 'all', 'level' or 'group'": English in an officer's error message."""
+    with pytest.raises(ConfigError) as exc:
+        write(tmp_path, "county.yaml", ASSESSMENT.replace(
+            "    assessment:\n", "    assessment:\n      rank_within: levels\n", 1))
+    said = str(exc.value)
+    assert "assessment.rank_within" in said and "应为 'all'、'level' 或 'group'（实际为 'levels'）" in said, said
+    assert " or " not in said
