@@ -2321,3 +2321,23 @@ def test_a_value_outside_its_choices_lists_them_in_chinese(tmp_path):
     said = str(exc.value)
     assert "assessment.rank_within" in said and "应为 'all'、'level' 或 'group'（实际为 'levels'）" in said, said
     assert " or " not in said
+
+
+@pytest.mark.parametrize(("level", "whose"), [("enterprise", "贵单位辖区内"), ("office", "贵单位所属")])
+def test_a_superior_urging_an_overdue_unit_calls_it_by_how_it_belongs(tmp_path, home, level, whose):
+    """A city bureau was told "贵单位所属某公司" of an enterprise it only oversees (辖区内); its own 基层所 are 所属."""
+    text = ASSESSMENT.replace("escalate_to: city}", "escalate_to: parent}").replace(
+        "      - {code: c3, name: 三县人民政府, level: county, parent: city, channels: [sink]}\n",
+        "      - {code: c3, name: 三县人民政府, level: county, parent: city, channels: [sink]}\n"
+        "      - {code: bur, name: 示例区市场监督管理局, level: county, parent: city, channels: [sink]}\n"
+        f"      - {{code: x1, name: 甲单位, level: {level}, parent: bur, channels: [sink]}}\n", 1).replace(
+        "owed_by: {rank: {bottom: 3}}", "owed_by: {units: [c5, x1]}").replace(
+        "subjects: {levels: [county]}", "subjects: {units: [c1, c2, c3, c4, c5]}")
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-05-31")  # neither reports
+    with db.session_scope() as session:
+        urged = session.exec(select(OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "bur",
+            OutboxMessage.subject.startswith("【督办】"))).one()
+    assert f"{whose}甲单位应于2016年5月3日" in urged, urged

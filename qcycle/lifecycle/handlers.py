@@ -55,6 +55,7 @@ from qcycle.lifecycle.who import (
     results_of,
 )
 from qcycle.lifecycle.wording import (
+    belonging,
     call_subject,
     occasion_of,
     quota_tasks,
@@ -302,7 +303,8 @@ def _escalation(session, p, round_id, action) -> Outcome:
         drafts += draft_letters([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
                                 child_name="、".join(names), direct=False, days_overdue=_days_overdue(action),
                                 children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位",
-                                owned=all(p.unit(c).parent == parent for c in children), superior=p.unit(sender).parent == parent)
+                                owned=all(p.unit(c).parent == parent for c in children), whose=belonging(p, children),
+                                superior=p.unit(sender).parent == parent)
     direct = len(by_parent.get(sender, ()))
     # The office's own superior is asked to urge (报请督办), any other superior is told to.
     mine = p.unit(sender).parent

@@ -30,6 +30,7 @@ from qcycle.lifecycle.who import (
 )
 from qcycle.lifecycle.wording import (
     achievement_of,
+    belonging,
     component_scores,
     grade_terms,
     graded_together,
@@ -299,9 +300,7 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
             mine = [lines[x].replace(f"未获{name}", "未获贵单位").replace(f"未通过{name}", "未通过贵单位")
                     for x in below.get(u, [])]
             if mine:
-                # A government's departments are its own (所属), not units in its area (辖区内).
-                departments = any(p.unit(x).level == "department" for x in below.get(u, []))
-                out[u] = ("所属" if departments else "辖区内", mine)
+                out[u] = (belonging(p, below.get(u, [])), mine)
         elif told and u not in p.participants:  # a county that did not hand in is not told its peers' results
             out[u] = ("全部", list(lines.values()))
     return out

@@ -18,6 +18,7 @@ from qcycle.scoring import caps, pace, quota_due
 __all__ = [
     "Graded",
     "achievement_of",
+    "belonging",
     "call_subject",
     "component_scores",
     "counted_as",
@@ -38,6 +39,13 @@ __all__ = [
     "scored_line",
     "veto_reason",
 ]
+
+
+def belonging(p: Programme, units: Iterable[str]) -> str:
+    """How a superior's letter calls its subordinates: its own departments and 基层所 are 所属, units
+    in its area (enterprises, counties, towns a bureau supervises) 辖区内 (a 标准化试点's 督办 had
+    called the enterprises a city bureau oversees "贵单位所属")."""
+    return "所属" if any(p.unit(u).level in ("department", "office") for u in units) else "辖区内"
 
 
 def achievement_of(round_name: str, items: str, grade: str) -> str:
