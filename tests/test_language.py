@@ -20,6 +20,7 @@ from qcycle.kinds import ACTION_KINDS, STAGE_ACTIONS
 from qcycle.lifecycle import HANDLERS, carry_out, decision_subjects, pending_decisions, sync_round
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import ActionRun, Decision, OutboxMessage, Submission
+from qcycle.render import render_message
 from qcycle.schema import StageKind
 from qcycle.status import round_status
 from qcycle.timetable import add_months, expand, name_of
@@ -526,6 +527,28 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
         sheet = next(iter(ops.result_rows(session, r.p, r.id).values()))
     assert [(row["排名组"], row["名次"], row["单位代码"]) for row in sheet][:2] == [("县（市、区）", 1, "c1"), ("县（市、区）", 2, "c2")]
     assert [row["排名组"] for row in sheet][5:] == ["部门"] * 4
+
+
+def test_results_summed_up_for_a_government_list_each_class_in_its_own_order(tmp_path, home):
+    """A 市政府 read counties and departments interleaved by their places in two rankings ("1. 兰溪县：良好；
+    2. 生态环境局：优秀；…"): each class is listed whole, in its own rank order."""
+    text = ASSESSMENT.replace(
+        "      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}\n",
+        "      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}\n"
+        "      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n"
+        + "".join(f"      - {{code: d{i}, name: 市{n}局, level: department, parent: city, channels: [sink]}}\n"
+                  for i, n in enumerate("甲乙丙", start=1)))
+    text = text.replace("notify: {levels: [county]}}", "notify: {levels: [county, department]}}\n"
+                        "      - {code: summary, name: 报送考核结果, kind: notification, template: result, on: 2016-03-31,\n"
+                        "         notify: {units: [gov]}}")
+    text = text.replace("      subjects: {levels: [county]}\n", "      subjects: {levels: [county, department]}\n"
+                                                                  "      rank_within: level\n")
+    r = Round(write(tmp_path, "classes.yaml", text))
+    r.scores({"c1": 95, "c2": 93, "c3": 62, "c4": 55, "c5": 40, "d1": 70, "d2": 98, "d3": 97})
+    r.until("2016-03-31")
+    listed = re.findall(r"^\d+\. (\S+?)：", r.letters("summary")["gov"], re.MULTILINE)
+    assert listed == ["一县人民政府", "二县人民政府", "三县人民政府", "四县人民政府", "五县人民政府",
+                      "市乙局", "市丙局", "市甲局"], r.letters("summary")["gov"]
 
 
 def test_a_step_passed_can_be_told_too(tmp_path, home):
@@ -2341,3 +2364,26 @@ def test_a_superior_urging_an_overdue_unit_calls_it_by_how_it_belongs(tmp_path, 
             OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "bur",
             OutboxMessage.subject.startswith("【督办】"))).one()
     assert f"{whose}甲单位应于2016年5月3日" in urged, urged
+
+
+def test_a_list_reported_upward_says_a_veto_beside_the_grade_it_forced(tmp_path, home):
+    """A 市政府 read "东湖区人民政府（不合格，得分67.93）" above the 60 line, the veto said nowhere."""
+    from qcycle.lifecycle.notifying import notify_action
+
+    text = ASSESSMENT.replace(
+        "    units:\n", "    units:\n      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1).replace(
+        "notify: {levels: [county]}}", "notify: {levels: [county]}}\n"
+        "      - {code: upward, name: 报送考核结果, kind: notification, template: report, on: 2016-03-31,\n"
+        "         notify: {units: [gov]}, lists: {grades: [合格, 不合格]}}").replace(
+        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+        "      vetoes: [{code: accident, name: 发生重大质量安全事故, grade: 不合格}]\n"
+        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    r = Round(write(tmp_path, "veto.yaml", text))
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=r.id, stage="scoring", results=[
+            {"unit_code": "c1", "total": 90, "grade": "合格", "rank": 1},
+            {"unit_code": "c2", "total": 67.93, "grade": "不合格", "rank": 2, "veto": "accident"}])
+        action = next(a for a in r.t.actions if a.stage == "upward")
+        (letter,) = notify_action(session, r.p, r.id, action).drafts
+    body = render_message(letter.template, letter.context)[1]
+    assert "2. 二县人民政府（不合格，得分67.93；因发生重大质量安全事故，实行一票否决）" in body, body

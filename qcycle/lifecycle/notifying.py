@@ -7,6 +7,7 @@ step that rejected them, what it never handed in, and its quota tasks where the 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 
 from qcycle import crud
 from qcycle.clock import to_local
@@ -243,28 +244,39 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
     # The assessment the list comes from: the one its selection names, else the latest.
     assessed = stage.lists.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)
     scored = {r.unit_code: r for r in results_of(session, round_id, assessed)}
-    place = {u.code: i for i, u in enumerate(p.units)}
-    groups: dict[str, int] = {}  # ranking groups in the file's order of their units
-    for u in p.units:
-        groups.setdefault(p.rank_group(u.code), len(groups))
-    categories = {c.code: i for i, c in enumerate(p.categories)}
-
-    def order(s: str) -> tuple:  # by ranking group (a class, a category), then place: ranks restart in each
-        r = scored.get(s)
-        if r is None:
-            return (1, 0, 0, place.get(s.partition(":")[0], 0))
-        group, category = p.rank_key(s, r.stage)
-        return (0, groups.get(group, 0), categories.get(category or "", -1), r.rank)
-
+    order = _placed_order(p, scored)
     lines = []
     for subject in sorted(listed, key=lambda s: (order(s), s)):
         item = p_item_name(p, subject)
         r = scored.get(subject)
-        said = "；".join(x for x in (quoted(item) if item else "", f"{grade_label(r.grade)}，得分{score_text(r)}" if r else "") if x)
+        # A veto said beside the grade it forced ("不合格，得分67.93" above the line read as a mistake).
+        graded = f"{grade_label(r.grade)}，得分{score_text(r)}{'；' + veto_reason(p, r.veto) if r.veto else ''}" if r else ""
+        said = "；".join(x for x in (quoted(item) if item else "", graded) if x)
         lines.append(p.unit(subject.partition(":")[0]).name + (f"（{said}）" if said else ""))
     units = resolve(session, p, round_id, stage.notify, action.category)
     drafts = draft_letters(units, "report.j2", p, action, lines=lines, listing=stage.handed_in)
     return Outcome(action, drafts, note=f"{action.title}：报送 {len(lines)} 个，{len(drafts)} 封")
+
+
+def _placed_order(p: Programme, scored: Mapping[str, AssessmentResult]) -> Callable[[str], tuple]:
+    """A sort key for subjects listed to a superior: by ranking group (a class, a category; in the
+    file's order), then place, as ranks restart in each; the unscored last, in the file's order. A
+    市政府 had read counties and departments interleaved, "良好" numbered above "优秀"."""
+    place = {u.code: i for i, u in enumerate(p.units)}
+    groups: dict[str, int] = {}
+    for u in p.units:
+        groups.setdefault(p.rank_group(u.code), len(groups))
+    categories = {c.code: i for i, c in enumerate(p.categories)}
+
+    def order(s: str) -> tuple:
+        r = scored.get(s)
+        if r is None:
+            return (1, 0, 0, 0, place.get(s.partition(":")[0], 0))
+        group, category = p.rank_key(s, r.stage)
+        return (0, groups.get(group, 0), categories.get(category or "", -1), r.rank or 10**6,
+                place.get(s.partition(":")[0], 0))
+
+    return order
 
 
 def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
@@ -274,9 +286,9 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
     decided, by their last decision ("通过复验" after a failed 验收), in the file's order; all of them
     for a unit with no subordinates at all (the 市政府 the office reports to). A unit whose
     subordinates took no part is left out."""
-    order = {u.code: i for i, u in enumerate(p.units)}
+    order = _placed_order(p, {r.unit_code: r for rs in by_unit.values() for r in rs})
     told = sorted(set(by_unit) | set(standing),
-                  key=lambda u: (min((r.rank or 0 for r in by_unit.get(u, [])), default=10**6), order.get(u, 0)))
+                  key=lambda u: min((order(r.unit_code) for r in by_unit.get(u, [])), default=order(u)))
 
     def line(u: str) -> str:  # "甲公司：合格（得分81.00）", "乙公司“项目一”：优秀（得分92.00）；“项目二”：未通过…"
         # A veto said beside the grade: the 市政府 read "不合格（得分91.92，含加分5分）" of the second-best
