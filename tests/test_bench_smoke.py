@@ -65,3 +65,14 @@ def test_bench_intake_small_file_and_pull(tmp_path: Path) -> None:
         assert report[part]["matches_expected"] is True, report[part]
         assert report[part]["wall_s"] > 0 and report[part]["peak_rss_mib"] > 0
     assert report["file"]["outbox_list_failures"] == 0 and report["file"]["outbox_list_runs"] >= 1
+
+
+@pytest.mark.parametrize("name", ["质量创新", "创先引领类", "第一批", "现场型", "2024年度第二期", "A组", "三档", "探索试点"])
+def test_the_limit_labels_categories_as_qcycle_does(name: str) -> None:
+    """The limit mode renders the letters with its own copy of the filters: a copy that drifts makes the
+    modes' messages differ for a reason that is not speed."""
+    from bench.modes import category_label as written_out
+    from qcycle.schema.who import LABELLED_CATEGORY_ENDINGS, category_label
+
+    assert written_out(name) == category_label(name)
+    assert all(written_out(f"某{end}") == f"某{end}" for end in LABELLED_CATEGORY_ENDINGS)

@@ -864,6 +864,23 @@ def test_a_tie_placed_by_unit_code_says_so_not_the_components(tmp_path, home):
             in told["c2"]), told["c2"]
 
 
+@pytest.mark.parametrize(("names", "rule"), [
+    (("质量提升", "质量基础"), "按质量提升、质量基础得分依次比较"),
+    (("现场发表评分", "成果报告评分"), "按现场发表评分、成果报告评分依次比较"),
+    (("现场发表评分",), "按现场发表评分")])
+def test_a_tie_rule_names_its_parts_as_scores_once(tmp_path, names, rule):
+    """某市's QC contest read "按现场发表评分得分排在其后"."""
+    from qcycle.lifecycle.wording import _tie_rule
+
+    parts = ", ".join(f"{{code: k{i}, name: {n}, weight: {1 / len(names)}}}" for i, n in enumerate(names))
+    text = ASSESSMENT.replace("      components: [{code: all, name: 综合评分, weight: 1}]\n",
+                              f"      components: [{parts}]\n      ties: components_in_order\n"
+                              + ("      tie_order: [k0]\n" if len(names) == 1 else ""), 1)
+    if len(names) == 1:
+        text = text.replace("weight: 1.0}]", "weight: 0.5}, {code: z, name: 其他, weight: 0.5}]")
+    assert _tie_rule(write(tmp_path, "tie.yaml", text).programme) == rule
+
+
 def test_what_a_rejection_brings_is_told_with_it(tmp_path, home):
     """某市's 撤销 letter read "…未通过整改报告审核（理由）。特此告知。": the 立项 withdrawn went unsaid,
     the language had no way to say it. ``on_rejection`` is told beside the verdict, where it is."""

@@ -298,8 +298,10 @@ def _tie_rule(p: Programme) -> str:
     scheme = p.assessment
     if scheme is None or scheme.ties != "components_in_order" or len(scheme.components) < 2:
         return "按单位代码"
-    parts = scheme.tie_components
-    return f"按{parts[0].name}得分" if len(parts) == 1 else f"按{'、'.join(c.name for c in parts)}得分依次比较"
+    names = [c.name for c in scheme.tie_components]
+    # A part named as a score says it once: "按现场发表评分得分" had been written.
+    scores = "" if all(n.endswith("分") for n in names) else "得分"
+    return f"按{names[0]}{scores}" if len(names) == 1 else f"按{'、'.join(names)}{scores}依次比较"
 
 
 def _tie_over(p: Programme, full: Grade, r: AssessmentResult, n: int | None, tied: int) -> bool:

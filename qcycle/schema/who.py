@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from qcycle.schema.base import Code, _Model
 from qcycle.schema.units import LEVEL_NAMES
 
-__all__ = ["OwedBy", "RankPick", "Who", "category_label", "grade_label"]
+__all__ = ["LABELLED_CATEGORY_ENDINGS", "OwedBy", "RankPick", "Who", "category_label", "grade_label"]
 
 
 class RankPick(_Model):
@@ -134,8 +134,14 @@ def grade_label(name: str) -> str:
 
 def category_label(name: str) -> str:
     """A category as a letter names it: 质量创新 → 质量创新类; a name that already says what it is
-    (创先引领类, a batch: 第一批) stays as it is ("申报书（第一批类）" had been written)."""
-    return name if name.endswith(("类", "批", "期", "次", "组", "档")) else f"{name}类"
+    (创先引领类, a batch: 第一批, a kind: 现场型) stays as it is ("申报书（第一批类）", "现场型类" had been
+    written)."""
+    return name if name.endswith(LABELLED_CATEGORY_ENDINGS) else f"{name}类"
+
+
+# The endings of a category's name that already say what it is (bench/modes.py's limit mode writes its own
+# copy of category_label from these; a test holds the two alike).
+LABELLED_CATEGORY_ENDINGS = ("类", "批", "期", "次", "组", "档", "型")
 
 
 # ``any_of`` refers to Who itself.
