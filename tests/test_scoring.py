@@ -370,13 +370,24 @@ def test_pass_fail_levels_and_a_veto_forcing_a_named_level_ranked_last():
 
 @pytest.mark.parametrize("grades, message", [
     ([{"name": "A", "min_score": 90}, {"name": "B", "min_score": 80}], "应接收其余对象"),
-    ([{"name": "A", "min_score": 80}, {"name": "B", "min_score": 90}, {"name": "C"}], "严格递减"),
+    ([{"name": "A", "min_score": 80}, {"name": "B", "min_score": 90}, {"name": "C"}], "从高到低递减"),
+    ([{"name": "A", "min_score": 80}, {"name": "B", "min_score": 80}, {"name": "C"}], "“A”须有名额"),
     ([{"name": "A", "share": 0.7}, {"name": "B", "share": 0.5}, {"name": "C"}], "不超过 1"),
     ([{"name": "A", "min_score": 90}, {"name": "A"}], "重复"),
 ])
 def test_grade_lists_that_cannot_mean_anything_are_refused(grades, message):
     with pytest.raises(ValueError, match=message):
         scheme(grades=grades)
+
+
+def test_tiers_sharing_one_floor_are_told_apart_by_their_places():
+    """某市's QC contest: 一等奖 at most 15 %, 二等奖 at most 30 %, 三等奖 the rest, each at 70 points or more;
+    the officer had written floors of 70.02, 70.01 and 70 to pass validate."""
+    s = scheme(grades=[{"name": "一等奖", "min_score": 70, "share": 0.15}, {"name": "二等奖", "min_score": 70, "share": 0.3},
+                       {"name": "三等奖", "min_score": 70}, {"name": "未获奖"}])
+    results = assess(s, _totals(95, 90, 88, 85, 80, 76, 72, 70, 69.99, 50))
+    assert [r.grade for r in results] == ["一等奖", "二等奖", "二等奖", "二等奖", "三等奖", "三等奖", "三等奖", "三等奖",
+                                          "未获奖", "未获奖"]
 
 
 def test_published_points_are_rounded_half_up_and_the_parts_add_up_to_the_total():

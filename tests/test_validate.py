@@ -182,7 +182,7 @@ CASES = [
         "{name: 良好, min_score: 95}",
         "assessment.grades",
         "  grades:",
-        "各等次的 min_score 应从高到低严格递减，实际 90、95、60",
+        "各等次的 min_score 应从高到低递减，实际 90、95、60",
     ),
     Case(
         "decision-before-its-window-closes",

@@ -3,6 +3,7 @@ grades; and the quota plan (P4) scored with it."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
@@ -169,9 +170,15 @@ class Assessment(_Model):
         for g in grades[:-1]:
             if g.catch_all:
                 raise ValueError(f"等次“{g.name}”不是最后一个，须给出 min_score、max_count 或 share")
-        lines = [g.min_score for g in grades if g.min_score is not None]
-        if lines != sorted(lines, reverse=True) or len(set(lines)) != len(lines):
-            raise ValueError(f"各等次的 min_score 应从高到低严格递减，实际 {'、'.join(f'{x:g}' for x in lines)}")
+        floored = [g for g in grades if g.min_score is not None]
+        lines = [g.min_score for g in floored]
+        if lines != sorted(lines, reverse=True):
+            raise ValueError(f"各等次的 min_score 应从高到低递减，实际 {'、'.join(f'{x:g}' for x in lines)}")
+        # One floor for several tiers told apart by their places (一等奖不超过15%、二等奖不超过30%，均须70分以上).
+        for upper, lower in pairwise(floored):
+            if upper.min_score == lower.min_score and upper.max_count is None and upper.share is None:
+                raise ValueError(f"等次“{upper.name}”与“{lower.name}”的 min_score 相同（{upper.min_score:g}）："
+                                 f"“{upper.name}”须有名额（max_count 或 share）才能与之区分，否则 min_score 应严格递减")
         shares = sum(g.share or 0 for g in grades)
         if shares > 1 + 1e-9:
             raise ValueError(f"各等次 share 之和应不超过 1，实际为 {shares:g}")
