@@ -171,7 +171,7 @@ class Assessment(_Model):
             if g.catch_all:
                 raise ValueError(f"等次“{g.name}”不是最后一个，须给出 min_score、max_count 或 share")
         floored = [g for g in grades if g.min_score is not None]
-        lines = [g.min_score for g in floored]
+        lines = [g.min_score for g in floored if g.min_score is not None]
         if lines != sorted(lines, reverse=True):
             raise ValueError(f"各等次的 min_score 应从高到低递减，实际 {'、'.join(f'{x:g}' for x in lines)}")
         # One floor for several tiers told apart by their places (一等奖不超过15%、二等奖不超过30%，均须70分以上).
