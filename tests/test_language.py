@@ -2404,3 +2404,35 @@ def test_a_list_reported_upward_says_a_veto_beside_the_grade_it_forced(tmp_path,
         (letter,) = notify_action(session, r.p, r.id, action).drafts
     body = render_message(letter.template, letter.context)[1]
     assert "2. 二县人民政府（不合格，得分67.93；因发生重大质量安全事故，实行一票否决）" in body, body
+
+
+def test_a_summary_to_a_superior_says_what_was_never_handed_in_and_the_recheck_after_a_grade(tmp_path, home):
+    """A province's summary to its city bureaus read "东州精工：通过中期评估" of a project that never filed
+    its 验收申请 (a unit with no decision at all was left out), and after the 复验 repeated the earlier
+    summary word for word: "限期整改（得分66.10）" of a project that had just passed it."""
+    text = ASSESSMENT.replace(
+        "    units:\n", "    units:\n      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1).replace(
+        "      - {code: scoring,",
+        "      - {code: selfreport, name: 自评报告, kind: submission, submission: self_evaluation,\n"
+        "         owed_by: {levels: [county]}, opens: 2016-03-01, deadline: {date: 2016-03-18}}\n"
+        "      - {code: scoring,", 1).replace(
+        "owed_by: {rank: {bottom: 3}}", "owed_by: {grades: [不合格]}")
+    text = text.replace(
+        "      - {code: summons,",
+        "      - {code: summary, name: 报送整改情况, kind: notification, template: result,\n"
+        "         after: {stage: report_review, event: on, workdays: 1}, notify: {units: [gov]}}\n"
+        "      - {code: summons,", 1)
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.hand_in("self_evaluation", ["c1", "c2", "c4", "c5"], "2016-03-10")  # c3 never
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-05")
+    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
+    r.until("2016-05-06")
+    r.decide("report_review", c4="approved", c5="rejected")
+    r.until("2016-05-31")
+    summary = r.letters("summary")["gov"]
+    lines = re.findall(r"^\d+\. (.+?)[；。]?$", summary, re.MULTILINE)
+    assert "三县人民政府：合格（得分62.00）；未按期提交自评报告" in lines, summary
+    assert "四县人民政府：不合格（得分55.00）；通过整改情况审核" in lines, summary
+    assert "五县人民政府：不合格（得分40.00）；未通过整改情况审核" in lines, summary
+    assert "一县人民政府：合格（得分95.00）" in lines, summary

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping
 
 from qcycle import crud
 from qcycle.clock import to_local
-from qcycle.lifecycle.assessing import quota_achieved, what_counted
+from qcycle.lifecycle.assessing import never_handed_in, quota_achieved, what_counted
 from qcycle.lifecycle.drafting import draft_letters
 from qcycle.lifecycle.outcome import Outcome
+from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
     latest_standing,
@@ -50,7 +51,7 @@ from qcycle.lifecycle.wording import (
 )
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import Programme, Who, grade_label
+from qcycle.schema import Programme, StageKind, Who, grade_label
 
 __all__ = ["HONOURS", "notify_action"]
 
@@ -119,7 +120,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # subordinates, or all of them where it has none: "通报各区局本辖区企业获奖情况" sent 0 letters.
     # Only where a unit with no result and no rejection of its own may be told others' (a superior, or one
     # outside the round): the decisions are read again.
-    summaries = (_summaries(p, units, by_unit, _standing(session, p, round_id, action.category, by_unit))
+    summaries = (_summaries(p, units, by_unit, _standing(session, p, round_id, action.category, by_unit, assessed))
                  if template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
                      p.has_subordinates(u) or u not in p.participants) for u in units) else {})
     for u in units:
@@ -222,15 +223,28 @@ def _rejected(session, p: Programme, round_id, category: str | None
     return rejected, grounds_of, itemised
 
 
-def _standing(session, p: Programme, round_id, category: str | None,
-              by_unit: dict[str, list[AssessmentResult]]) -> dict[str, list[tuple[str | None, str]]]:
-    """unit → (item, how its last decision reads) of each subject decided and not graded: where it
-    stands now (验收 failed, then 复验 passed: "通过复验")."""
-    graded = {r.unit_code for rs in by_unit.values() for r in rs}
+def _standing(session, p: Programme, round_id, category: str | None, by_unit: dict[str, list[AssessmentResult]],
+              assessed: str | None) -> dict[str, list[tuple[str | None, str]]]:
+    """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
+    its last decision (验收 failed, then 复验 passed: "通过复验"), a graded one's decision on the
+    follow-up its grade owed (限期整改, then "通过复验": the summary after the 复验 had repeated the
+    last one word for word), and what the assessment read and it never handed in ("未按期提交验收申请":
+    a project that never applied read "通过中期评估", one with no decision at all was left out)."""
+    graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
     out: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
-    for subject, (said, _, _) in latest_standing(session, p, round_id).items():
-        if subject not in graded and in_category(p, subject, category):
+    for subject, (said, code, _) in latest_standing(session, p, round_id).items():
+        if not in_category(p, subject, category):
+            continue
+        r = graded.get(subject)
+        decides = p.stage(code).decides
+        if r is None or (p.stage_place.get(code, -1) > p.stage_place.get(r.stage, -1) and decides
+                         and p.stage(decides).kind is StageKind.followup):
             out[subject.partition(":")[0]].append((p_item_name(p, subject), said))
+    action = next((a for a in kept_timetable(session, p, round_id).actions if a.stage == assessed
+                   and a.action == "assess" and (category is None or a.category in (None, category))), None)
+    for what, owing in never_handed_in(session, p, round_id, kept_timetable(session, p, round_id), action) if action else []:
+        for unit in sorted(u.partition(":")[0] for u in owing if in_category(p, u, category)):
+            out[unit].append((None, f"未按期提交{what}"))
     return out
 
 
