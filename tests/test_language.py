@@ -913,13 +913,19 @@ def test_a_rectification_report_goes_to_the_unit_the_programme_names(tmp_path, h
     text = ASSESSMENT.replace(
         "      - {code: c1,", "      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n"
                              "      - {code: c1,", 1).replace(
-        "        submission: rectification_report\n", "        submission: rectification_report\n        report_to: gov\n", 1)
+        "        submission: rectification_report\n", "        submission: rectification_report\n        report_to: gov\n"
+                                                  "        requirements: [逐项分析失分原因。, 整改情况纳入下一年度考核]\n", 1)
     r = Round(write(tmp_path, "county.yaml", text))
     r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
     r.until("2016-04-05")
     letter = r.letters("report")["c5"]
     assert "前将书面整改报告报送示例市人民政府。" in letter, letter
+    assert "整改要求：\n1. 逐项分析失分原因；\n2. 整改情况纳入下一年度考核。" in letter, letter
     assert letter.rstrip().splitlines()[-2] == "示例市质量强市工作领导小组办公室"  # still the office's letter
+    with pytest.raises(ConfigError) as misplaced_requirements:
+        write(tmp_path, "requirements.yaml", text.replace(
+            "template: result, on: 2016-03-31,", "template: result, requirements: [整改], on: 2016-03-31,"))
+    assert "requirements（整改要求）只用于 followup（整改）阶段" in str(misplaced_requirements.value)
     with pytest.raises(ConfigError) as unknown:
         write(tmp_path, "unknown.yaml", text.replace("report_to: gov", "report_to: govt"))
     assert "report_to" in str(unknown.value) and "'govt' 未定义" in str(unknown.value)

@@ -411,7 +411,8 @@ def _followup_open(session, p, round_id, action) -> Outcome:
     return Outcome(action, draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
                                          occasion=occasion_of(p, assessed) if stage.owed_by.grades or ranked else None,
                                          rectification_deadline=action.deadline, working_days_left=left,
-                                         report_to=report_to, rolled=action.detail.get("rolled")),
+                                         report_to=report_to, rolled=action.detail.get("rolled"),
+                                         requirements=list(stage.requirements)),
                    note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -250,6 +250,9 @@ class Stage(_Model):
     time_of_day: str | None = Field(None, min_length=1, max_length=16, description=(
         "event stages: when in the day, as the notice says it after the date (上午, 下午2:30)"))
     place: str | None = Field(None, min_length=1, max_length=64, description="event stages: where (市政府第一会议室)")
+    requirements: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=10, description=(
+            "followup stages: what the 整改通知 asks, listed as 整改要求 (期满复验，复验不通过的撤销试点)"))
     submit_via: str | None = Field(None, min_length=1, max_length=200, description=(
         "submission/followup stages: how and where it is handed in, printed in the letters that ask for it "
         "(报送方式：…): 通过“某某系统”在线填报，纸质材料一式两份报送市市场监管局质量发展科"))
@@ -262,6 +265,14 @@ class Stage(_Model):
     @classmethod
     def _contact(cls, contact: str | None) -> str | None:
         return said_once(contact, "联系人", "contact")
+
+    @field_validator("requirements")
+    @classmethod
+    def _requirements(cls, items: list[str]) -> list[str]:
+        said = [x.strip().rstrip("。；;.，, ") for x in items]  # the letter punctuates its list itself
+        if not all(said):
+            raise ValueError("requirements 的每一项都不能为空白")
+        return said
 
     @field_validator("submit_via")
     @classmethod
@@ -299,23 +310,28 @@ class Stage(_Model):
             raise ValueError("workdays 只用于公示（notice）阶段：公示的工作日数")
         if self.days is not None and k not in (StageKind.notice, StageKind.event):
             raise ValueError("days 只用于公示（notice）阶段的公示天数，或活动（event）阶段的持续天数")
-        if self.voluntary and k is not StageKind.submission:
-            raise ValueError("voluntary 只用于 submission 阶段")
-        if self.report_to is not None and k is not StageKind.followup:
-            raise ValueError("report_to 只用于 followup（整改）阶段")
-        if (self.time_of_day is not None or self.place is not None) and k is not StageKind.event:
-            raise ValueError("time_of_day、place 只用于 event 阶段（活动在当天的时间与地点）")
+        self._fields_of_one_kind()
         if (self.lists is not None) != (self.template == "report"):
             raise ValueError("template: report（向上级报送名单）须给出 lists（报送哪些对象），lists 只用于 template: report")
-        if self.submit_via is not None and k.value not in _WINDOW_KINDS:
-            raise ValueError("submit_via（报送方式）只用于 submission/followup 阶段")
-        if self.max_approved is not None and k is not StageKind.decision:
-            raise ValueError("max_approved（最多同意几个）只用于 decision 阶段")
         if self.per_reviewer is not None and self.reviewed_by is None:
             raise ValueError("per_reviewer（每个审核单位的推荐名额）只用于有 reviewed_by 的 decision 阶段")
         if self.notify_ahead is not None and (k not in _MEETINGS or self.notify is None):
             raise ValueError("notify_ahead 只用于有 notify 的 event 或 decision 阶段（提前几个工作日通知参加单位）")
         return self
+
+    def _fields_of_one_kind(self) -> None:
+        """Fields that mean something for some kinds of stage only."""
+        k = self.kind
+        for given, kinds, message in (
+                (self.voluntary, ("submission",), "voluntary 只用于 submission 阶段"),
+                (self.report_to is not None, ("followup",), "report_to 只用于 followup（整改）阶段"),
+                (self.requirements, ("followup",), "requirements（整改要求）只用于 followup（整改）阶段"),
+                (self.time_of_day is not None or self.place is not None, ("event",),
+                 "time_of_day、place 只用于 event 阶段（活动在当天的时间与地点）"),
+                (self.submit_via is not None, _WINDOW_KINDS, "submit_via（报送方式）只用于 submission/followup 阶段"),
+                (self.max_approved is not None, ("decision",), "max_approved（最多同意几个）只用于 decision 阶段")):
+            if given and k.value not in kinds:
+                raise ValueError(message)
 
     @property
     def notice_workdays(self) -> int | None:
