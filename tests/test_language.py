@@ -2442,3 +2442,20 @@ def test_a_summary_to_a_superior_says_what_was_never_handed_in_and_the_recheck_a
     assert "四县人民政府：不合格（得分55.00）；通过整改情况审核" in lines, summary
     assert "五县人民政府：不合格（得分40.00）；未通过整改情况审核" in lines, summary
     assert "一县人民政府：合格（得分95.00）" in lines, summary
+
+
+def test_what_a_grade_brings_is_said_beside_it(tmp_path, home):
+    """A 标准化试点 read "结果为：不通过（得分37.70）", the 撤销 its rules attach to 不通过 said nowhere."""
+    text = ASSESSMENT.replace(
+        "    units:\n", "    units:\n      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1).replace(
+        "{name: 不合格}]", "{name: 不合格, consequence: 取消本年度评先评优资格}]").replace(
+        "notify: {levels: [county]}}", "notify: {levels: [county]}}\n"
+        "      - {code: summary, name: 报送考核结果, kind: notification, template: result, on: 2016-03-31,\n"
+        "         notify: {units: [gov]}}")
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-03-31")
+    told = r.letters("results")
+    assert "贵单位结果为：不合格（得分40.00）。\n按规定，取消本年度评先评优资格。" in told["c5"], told["c5"]
+    assert "按规定" not in told["c1"]
+    assert "五县人民政府：不合格（得分40.00），取消本年度评先评优资格" in r.letters("summary")["gov"]

@@ -34,6 +34,7 @@ from qcycle.lifecycle.wording import (
     achievement_of,
     belonging,
     component_scores,
+    grade_consequence,
     grade_terms,
     graded_together,
     name_beside,
@@ -183,6 +184,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 if u in reached else [], goals=goals, goals_area=quota_area(p) if goals else None,
                                 parts=component_scores(p, mine[0]) if len(mine) == 1 and template == "result.j2" else "",
                                 unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],
+                                grade_consequence=grade_consequence(p, mine[0].grade) if len(mine) == 1 else None,
                                 consequence=p.assessment.consequence if p.assessment else None)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
@@ -308,7 +310,8 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
         # A veto said beside the grade: the 市政府 read "不合格（得分91.92，含加分5分）" of the second-best
         # score, the reason only in the department's own letter.
         said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（得分{score_text(r)}"
-                 + (f"；{veto_reason(p, r.veto)}）" if r.veto else "）"))
+                 + (f"；{veto_reason(p, r.veto)}）" if r.veto else "）")
+                 + (f"，{brings}" if (brings := grade_consequence(p, r.grade)) else ""))
                 for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)] + standing.get(u, [])
         if not any(item for item, _ in said):
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)

@@ -22,6 +22,7 @@ __all__ = [
     "call_subject",
     "component_scores",
     "counted_as",
+    "grade_consequence",
     "grade_terms",
     "graded_together",
     "name_beside",
@@ -396,7 +397,16 @@ def scored_line(p: Programme, r: AssessmentResult, name: str) -> str:
     成效明显：不合格（得分32.58）", its 工作成效 and 创新突破 untold): "某项目：不合格（得分32.58；工作成效14.55分，
     创新突破10.35分）"."""
     parts = component_scores(p, r, sep="，")
-    return f"{name}：{grade_label(r.grade)}（得分{score_text(r)}" + (f"；{parts}" if parts else "") + "）"
+    brings = grade_consequence(p, r.grade)
+    return (f"{name}：{grade_label(r.grade)}（得分{score_text(r)}" + (f"；{parts}" if parts else "") + "）"
+            + (f"，{brings}" if brings else ""))
+
+
+def grade_consequence(p: Programme, grade: str | None) -> str | None:
+    """What a grade brings on the unit (撤销试点资格), said beside it: a 标准化试点 read "不通过（得分37.70）"
+    with the 撤销 its rules attach to 不通过 said nowhere."""
+    found = next((g for g in p.assessment.grades if g.name == grade), None) if p.assessment else None
+    return found.consequence if found else None
 
 
 def grade_terms(p: Programme, grade: str | None, won_in: int | None = None) -> tuple[list[str], str | None]:

@@ -103,6 +103,9 @@ class Grade(_Model):
     valid_years: int | None = Field(
         None, ge=1, le=50,
         description="the award is valid this many years from the year it is won (天水: 有效期5年), told in its letter")
+    consequence: str | None = Field(
+        None, min_length=1, max_length=100,
+        description="what the grade brings on the unit, told with it in result letters and summaries (撤销试点资格)")
 
     @property
     def catch_all(self) -> bool:
