@@ -724,6 +724,40 @@ def test_a_deduction_counted_from_late_hand_ins(tmp_path, home):
     assert "进度报送" not in told["c1"]
 
 
+def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path, home):
+    """某市: "逾期报送的每次扣2分" docked a report that never came, and its letter said "逾期报送1次";
+    ``counts`` tells a late hand-in from none at all."""
+    text = ASSESSMENT.replace("    stages:\n", """    stages:
+      - code: progress
+        name: 季度进展报告
+        kind: submission
+        submission: progress_report
+        owed_by: {levels: [county]}
+        periods:
+          - {code: q1, opens: 2016-01-04, deadline: {date: 2016-01-15}}
+          - {code: q2, opens: 2016-02-15, deadline: {date: 2016-02-26}}
+""", 1).replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                "      deductions:\n"
+                "        - {code: late, name: 进度报告逾期报送, points: 2, late_at: progress, counts: late}\n"
+                "        - {code: none, name: 进度报告未报送, points: 5, late_at: progress, counts: missing}\n"
+                "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    r = Round(write(tmp_path, "late.yaml", text))
+    r.hand_in("progress_report", ["c1", "c5"], "2016-01-12", period="q1")
+    r.hand_in("progress_report", ["c2", "c4"], "2016-01-20", period="q1")  # late
+    r.hand_in("progress_report", ["c1", "c2", "c5"], "2016-02-24", period="q2")
+    r.hand_in("progress_report", ["c4"], "2016-03-01", period="q2")  # late; c3 never reports
+    r.scores(dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 80))
+    r.until("2016-03-31")
+    with db.session_scope() as session:
+        totals = {x.unit_code: x.total for x in crud.list_results(session=session, round_id=r.id)}
+    assert totals == {"c1": 80, "c2": 78, "c3": 70, "c4": 76, "c5": 80}
+    told = r.letters("results")
+    assert "进度报告未报送2次，扣10分" in told["c3"] and "逾期报送" not in told["c3"], told["c3"]
+    assert "进度报告逾期报送2次，扣4分" in told["c4"] and "未报送" not in told["c4"], told["c4"]
+    with pytest.raises(ConfigError, match="counts（按逾期或未报送计次）只与 late_at 一起使用"):
+        write(tmp_path, "bare.yaml", text.replace("late_at: progress, counts: late", "counts: late"))
+
+
 def test_a_late_at_deduction_counts_only_what_was_due_by_its_own_assessment(tmp_path, home):
     """An assessment dated per category (甲类 on 1 February, 乙类 on 25 March) docked every county at the
     first for a quarter due on 26 February; a report met on time and corrected after its deadline was

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from typing import Any
 
 from sqlmodel import Session
 
@@ -84,8 +85,9 @@ def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment
     """Deduction items counted from the hand-ins (``late_at``): item → unit → how many deadlines of
     its window (a unit's own, where it was granted one), since the previous assessment of its
     category and up to this ``assessment``, the unit was held to and did not meet: handed in late or
-    not at all (临江's 进度报送 lost points for each late quarter). A report met on time and revised
-    late was met."""
+    not at all (临江's 进度报送 lost points for each late quarter), or only one of the two as the item's
+    ``counts`` says (某市 deducts for a report handed in late, not for one never handed in: its letter
+    said "逾期报送1次" of a report that never came). A report met on time and revised late was met."""
     assert p.assessment is not None
     items = [d for d in p.assessment.deductions if d.late_at]
     if not items:
@@ -99,10 +101,12 @@ def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment
         for a in deadlines:
             if a.stage != window.code:
                 continue
-            on_time = set(crud.on_time_units(session=session, round_id=round_id, stage=window.code, period=a.period,
-                                             category=a.category, item_category=p.item_category))
+            where: dict[str, Any] = {"session": session, "round_id": round_id, "stage": window.code,
+                                     "period": a.period, "category": a.category, "item_category": p.item_category}
+            on_time = set(crud.on_time_units(**where))
+            handed = set(crud.handed_in_units(**where)) if item.counts != "late_or_missing" else set()
             for unit in called_to(session, p, round_id, a):
-                if unit not in on_time:
+                if unit not in on_time and (item.counts == "late_or_missing" or (unit in handed) == (item.counts == "late")):
                     tally[unit] += 1
         out[item.code] = dict(tally)
     return out

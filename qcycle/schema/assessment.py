@@ -49,6 +49,15 @@ class BonusItem(_Model):
     late_at: Code | None = Field(
         None, description="a deduction counted once for each deadline of this window a unit met late or "
                           "not at all (进度报送每逾期一次扣2分), from the hand-ins, not from score records")
+    counts: Literal["late_or_missing", "late", "missing"] = Field(
+        "late_or_missing", description=("with late_at: which deadlines count: met late or not at all (default), "
+                                         "handed in late only (逾期报送的每次扣2分), or never handed in (未报送的扣5分)"))
+
+    @model_validator(mode="after")
+    def _counts_with_late_at(self) -> BonusItem:
+        if self.counts != "late_or_missing" and self.late_at is None:
+            raise ValueError("counts（按逾期或未报送计次）只与 late_at 一起使用")
+        return self
 
 
 class Veto(_Model):
