@@ -2297,7 +2297,7 @@ def test_a_list_is_reported_to_a_superior_as_a_report(tmp_path, home):
     r.until("2023-05-16")
     told = r.letters("report")
     assert sorted(told) == ["nat"]
-    assert ("根据2023年度示例区长质量奖工作安排，现将推荐名单（共2个）报送如下：\n1. 乙公司（区长质量奖，得分90.00）；\n"
+    assert ("根据2023年度示例区长质量奖工作安排，现将推荐名单（共2家）报送如下：\n1. 乙公司（区长质量奖，得分90.00）；\n"
             "2. 甲公司（提名奖，得分85.00）。\n\n特此报告。") in told["nat"], told["nat"]
     assert "丙公司" not in told["nat"] and "丁公司" not in told["nat"]
     with pytest.raises(ConfigError, match="template: report（向上级报送名单）须给出 lists"):
@@ -2444,6 +2444,31 @@ def test_a_list_reported_upward_says_a_veto_beside_the_grade_it_forced(tmp_path,
         (letter,) = notify_action(session, r.p, r.id, action).drafts
     body = render_message(letter.template, letter.context)[1]
     assert "2. 二县人民政府（不合格，得分67.93；因发生重大质量安全事故，实行一票否决）" in body, body
+    assert "现将考核结果（共2个）" in body  # county governments: 个 (enterprises 家, entries 项)
+
+
+def test_a_list_of_entries_reported_upward_counts_them_as_items(tmp_path, home):
+    """A QC contest's report to the province read "推荐名单（共3个）" of three 成果."""
+    from qcycle.lifecycle.notifying import notify_action
+
+    text = AWARD.replace("区长质量奖", "一等奖").replace("提名奖", "二等奖").replace(
+        "      - {code: results, name: 通知评审结果,",
+        "      - {code: upward, name: 报送推荐名单, kind: notification, template: report, on: 2023-05-16,\n"
+        "         notify: {units: [gov]}, lists: {grades: [一等奖]}}\n"
+        "      - {code: results, name: 通知评审结果,", 1) + """\
+    categories:
+      - {code: xc, name: 现场型, items: [{code: xc-1, name: 现场型成果}]}
+      - {code: gg, name: 攻关型, items: [{code: gg-1, name: 攻关型成果}]}
+"""
+    r = Round(write(tmp_path, "qc.yaml", text))
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=r.id, stage="scoring", results=[
+            {"unit_code": "e1:xc-1", "total": 90, "grade": "一等奖", "rank": 1},
+            {"unit_code": "e1:gg-1", "total": 95, "grade": "一等奖", "rank": 1}])
+        action = next(a for a in r.t.actions if a.stage == "upward")
+        (letter,) = notify_action(session, r.p, r.id, action).drafts
+    body = render_message(letter.template, letter.context)[1]
+    assert "推荐名单（共2项）" in body, body
 
 
 def test_a_summary_to_a_superior_says_what_was_never_handed_in_and_the_recheck_after_a_grade(tmp_path, home):

@@ -41,6 +41,7 @@ from qcycle.lifecycle.wording import (
     occasion_of,
     place_achieved,
     placed_because,
+    places_counted_as,
     quota_area,
     quota_goals,
     quota_tasks,
@@ -270,7 +271,8 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
         said = "；".join(x for x in (quoted(item) if item else "", graded) if x)
         lines.append(p.unit(subject.partition(":")[0]).name + (f"（{said}）" if said else ""))
     units = resolve(session, p, round_id, stage.notify, action.category)
-    drafts = draft_letters(units, "report.j2", p, action, lines=lines, listing=stage.handed_in)
+    drafts = draft_letters(units, "report.j2", p, action, lines=lines, listing=stage.handed_in,
+                           word=places_counted_as(p, listed))
     return Outcome(action, drafts, note=f"{action.title}：报送 {len(lines)} 个，{len(drafts)} 封")
 
 
