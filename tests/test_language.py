@@ -1340,6 +1340,23 @@ def test_an_event_is_announced_working_days_ahead_to_those_it_concerns(tmp_path,
     assert [s for s in subjects if "现场评审" in s] == ["【通知】2023年度示例区长质量奖：现场评审安排"]
 
 
+def test_an_events_notice_names_the_entries_of_a_unit_that_take_part(tmp_path, home):
+    """江州化工 entered two 成果, one failed 材料初审: the 现场发表 notice did not say which presents."""
+    text = with_onsite(", notify_ahead: 3") + """\
+    categories:
+      - {code: xc, name: 现场型, items: [{code: xc-1, name: 现场型成果}]}
+      - {code: gg, name: 攻关型, items: [{code: gg-1, name: 攻关型成果}]}
+"""
+    r = Round(write(tmp_path, "award.yaml", text))
+    r.hand_in("application", ["e1"], "2023-03-20", item="xc-1", id="a1")
+    r.hand_in("application", ["e1"], "2023-03-20", item="gg-1", id="a2")
+    r.decide("eligibility", **{"e1:xc-1": "approved", "e1:gg-1": "approved"})
+    r.decide("documents", **{"e1:xc-1": "rejected", "e1:gg-1": "approved"})
+    r.until("2023-04-17")
+    body = r.letters("onsite")["e1"]
+    assert "贵单位参加的项目：“攻关型成果”。" in body and "现场型成果" not in body, body
+
+
 def test_an_events_time_and_place_are_in_its_notice_and_only_an_event_has_them(tmp_path, home):
     """焦作's 考核会议 was held 7月20日上午: the notice gave the day alone."""
     r = Round(write(tmp_path, "award.yaml", with_onsite(", notify_ahead: 3, time_of_day: 上午, place: 区政府第三会议室")))

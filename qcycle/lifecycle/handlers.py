@@ -53,6 +53,7 @@ from qcycle.lifecycle.who import (
     pending_decisions,
     resolve,
     results_of,
+    select_subjects,
 )
 from qcycle.lifecycle.wording import (
     belonging,
@@ -178,8 +179,14 @@ def _event_notice(session, p, round_id, action) -> Outcome:
     units = resolve(session, p, round_id, stage.notify, action.category)
     assert action.deadline is not None  # the event's own moment
     on = action.deadline.date()
+    # A unit taking part with some of its list items is told which (江州化工's two 成果: one failed 初审).
+    entries: dict[str, list[str]] = defaultdict(list)
+    for s in select_subjects(session, p, round_id, stage.notify, action.category) if stage.notify else []:
+        if ":" in s and (name := p_item_name(p, s)):
+            entries[s.partition(":")[0]].append(quoted(name))
     return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on, default_calendar()),
-                                         time_of_day=stage.time_of_day, place=stage.place),
+                                         time_of_day=stage.time_of_day, place=stage.place,
+                                         own={u: {"entries": names} for u, names in entries.items()}),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
 
