@@ -529,7 +529,7 @@ def test_a_cap_counted_per_category_names_the_category_not_the_project():
 
 def test_a_task_reads_with_its_own_verb_and_measure_word_and_a_county_goal_as_the_countys():
     """某县's tasks all read "培育N家以上" (开展质量安全隐患排查：培育12家以上) and its goals "全市目标"."""
-    from qcycle.lifecycle.wording import quota_goals, quota_tasks
+    from qcycle.lifecycle.quota_wording import quota_goals, quota_tasks
     from qcycle.schema.units import Unit
 
     p = load_programme(next(p for p in PROGRAMMES if p.stem == "zs-csy-ybq-2011")).programme
@@ -548,7 +548,7 @@ def test_a_task_reads_with_its_own_verb_and_measure_word_and_a_county_goal_as_th
     assert quota_tasks(county, "zs-zj", {"glcy": 12}) == ["开展质量安全隐患排查：任务10次以上，完成12次"]
     assert quota_goals(county, {"zs-zj": {"glcy": 12}}) == ["开展质量安全隐患排查：全县目标20次以上，各单位合计完成12次，尚差8次"]
     # An office as issuer, named for its county; and the result letter's heading over the goals.
-    from qcycle.lifecycle.wording import quota_area
+    from qcycle.lifecycle.quota_wording import quota_area
     from qcycle.render import render_message
 
     office = p.model_copy(update={"units": [u if u.code != p.round.issuer else Unit(

@@ -187,7 +187,7 @@ def test_a_task_assessed_before_the_plans_last_year_is_held_to_its_pace():
     [early] = assess(s, [UnitInput("ny", quota_achieved={"farm": 3}, until_year=2025)], quotas)
     [final] = assess(s, [UnitInput("ny", quota_achieved={"farm": 3}, until_year=2026)], quotas)
     assert (early.total, final.total) == (100.0, 50.0)
-    from qcycle.lifecycle.wording import quota_tasks
+    from qcycle.lifecycle.quota_wording import quota_tasks
     from qcycle.loader import load_programme
     from qcycle.settings import REPO_ROOT
 
@@ -196,7 +196,7 @@ def test_a_task_assessed_before_the_plans_last_year_is_held_to_its_pace():
         "质量管理创优行动（质量管理标杆企业）：任务4家以上（按时序进度，至2012年应完成40%），完成1家")
     assert quota_tasks(p, "zs-fg", {"glcy": 5}, 2015)[0] == "质量管理创优行动（质量管理标杆企业）：任务4家以上，完成5家"
     # The goals are held to the same pace: 20 over five years is 8 by 2012 (it read "尚差" after doing what was due).
-    from qcycle.lifecycle.wording import quota_goals
+    from qcycle.lifecycle.quota_wording import quota_goals
     done = {u: {"glcy": n} for u, n in {"zs-zj": 4, "zs-fg": 2, "zs-js": 1, "zs-hb": 1}.items()}
     assert quota_goals(p, done, 2012)[0] == (
         "质量管理创优行动（质量管理标杆企业）：全市目标20家以上（按时序进度，至2012年应完成40%），各单位合计完成8家，已达到进度")

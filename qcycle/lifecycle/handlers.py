@@ -30,6 +30,7 @@ from qcycle.lifecycle.drafting import (
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.notifying import notify_action
 from qcycle.lifecycle.outcome import Outcome
+from qcycle.lifecycle.quota_wording import quota_tasks
 from qcycle.lifecycle.requests import (
     LISTED_IN_DECISION_REQUEST,
     decision_letter,
@@ -59,7 +60,6 @@ from qcycle.lifecycle.wording import (
     belonging,
     call_subject,
     occasion_of,
-    quota_tasks,
     reason_of,
     with_own_place,
 )

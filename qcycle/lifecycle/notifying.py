@@ -15,6 +15,7 @@ from qcycle.lifecycle.assessing import never_handed_in, quota_achieved, what_cou
 from qcycle.lifecycle.drafting import draft_letters
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.plan import kept_timetable
+from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
     latest_standing,
@@ -42,9 +43,6 @@ from qcycle.lifecycle.wording import (
     place_achieved,
     placed_because,
     places_counted_as,
-    quota_area,
-    quota_goals,
-    quota_tasks,
     result_kind,
     result_remarks,
     score_text,
