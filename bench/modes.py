@@ -348,11 +348,12 @@ def run_naive(programme_file: Path, home: Path) -> dict[str, Any]:
     @flow(name="naive-moment", validate_parameters=False)
     def naive_moment(tick: dt.datetime, final: bool = False) -> None:
         if not final:
-            with db.session_scope() as session:
-                arriving = world.arriving(session, tick)
-            for record, source in arriving:
-                ingest_one(record, source)
-                counts["task_runs"] += 1
+            for arrived in (world.arriving, world.scoring):  # the hand-ins, then the scores due
+                with db.session_scope() as session:
+                    arriving = arrived(session, tick)
+                for record, source in arriving:
+                    ingest_one(record, source)
+                    counts["task_runs"] += 1
             with db.session_scope() as session:
                 world.decide(session, tick, strictly_before=True)
         with db.session_scope() as session:

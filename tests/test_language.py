@@ -2535,3 +2535,34 @@ def test_what_a_grade_brings_is_said_beside_it(tmp_path, home):
     assert "贵单位结果为：不合格（得分40.00）。\n按规定，取消本年度评先评优资格。" in told["c5"], told["c5"]
     assert "按规定" not in told["c1"]
     assert "五县人民政府：不合格（得分40.00），取消本年度评先评优资格" in r.letters("summary")["gov"]
+
+
+def test_the_simulated_reviewers_score_a_late_hand_in_that_arrives_at_the_assessments_moment(tmp_path, home):
+    """A 品牌目录 that accepts late applications failed its simulated year: applications landing late at
+    the assessment's own moment became subjects after the reviewers had been asked ("只有 0 个评分")."""
+    from qcycle import synthetic
+
+    text = AWARD.replace(
+        "      - {code: eligibility, name: 资格审核, kind: decision, decides: application, on: 2023-04-04}\n"
+        "      - {code: documents, name: 材料评审, kind: decision, decides: eligibility, on: 2023-04-11}\n"
+        "      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-04-18}\n",
+        "      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-04-10}\n").replace(
+        "      - {code: committee, name: 评审委员会审议, kind: decision, decides: scoring, on: 2023-04-25,\n"
+        "         among: {grades: [区长质量奖, 提名奖]}}\n", "").replace(
+        ", notify: {approved_at: committee}}", ", notify: {grades: [区长质量奖, 提名奖]}}").replace(
+        "notify: {grades: [区长质量奖, 提名奖], approved_at: committee}", "notify: {grades: [区长质量奖, 提名奖]}").replace(
+        "subjects: {approved_at: documents}", "subjects: {submitted_at: application}")
+    assert "eligibility" not in text and "committee" not in text, text
+    late = 0
+    for seed in range(1, 8):
+        loaded = write(tmp_path, f"late-{seed}.yaml", text.replace("code: award-2023,", f"code: award-2023-{seed},"))
+        t = expand(loaded.programme, WorkCalendar())
+        with db.session_scope() as session:
+            rid = sync_round(session, loaded).id
+        synthetic.play_locally(loaded, t, rid, seed=seed, deliver=False)
+        with db.session_scope() as session:
+            handed = session.exec(select(Submission.unit_code, Submission.late).where(Submission.round_id == rid)).all()
+            graded = {x.unit_code for x in crud.list_results(session=session, round_id=rid)}
+        late += sum(1 for _, was_late in handed if was_late)
+        assert {u for u, _ in handed} == graded, seed
+    assert late  # some landed late, at the assessment's moment (the first after the deadline), and were scored

@@ -121,6 +121,14 @@ class World:
         now = sorted((x for x in self.inbox if x[0] <= tick), key=lambda x: (x[0], x[1].get("id", "")))
         self.inbox = [x for x in self.inbox if x[0] > tick]
         out = [(record, self.source) for _, record in now]
+        self.records_made += len(out)
+        return out
+
+    def scoring(self, session: Session, tick: dt.datetime) -> list[tuple[dict[str, Any], str]]:
+        """(record, source) pairs of the reviewers' scores due by ``tick``: read after the moment's
+        hand-ins are in, so that one arriving late at the assessment's own moment is scored too (a
+        late-accepted application landing then had failed the assessment: "只有 0 个评分")."""
+        out: list[tuple[dict[str, Any], str]] = []
         scheme = self.p.assessment
         for a in self.t.actions:
             if a.action != "assess" or a.at > tick or scheme is None:
@@ -153,18 +161,20 @@ class World:
         return out
 
     def submit(self, session: Session, tick: dt.datetime) -> dict[str, int]:
-        """Take in everything that arrives up to ``tick``; counts by intake status."""
+        """Take in everything that arrives up to ``tick``, the hand-ins first, then the scores of
+        the assessments due; counts by intake status."""
         counts: dict[str, int] = {}
-        by_source: dict[str, list[dict[str, Any]]] = {}
-        for record, source in self.arriving(session, tick):
-            by_source.setdefault(source, []).append(record)
-        for source, records in by_source.items():
-            # Received at the moment they arrive in the simulated year, as decisions are made then.
-            with clock.frozen(tick):
-                results = ingest_many(session=session, programme=self.p, timetable=self.t,
-                                      round_id=self.round_id, records=records, source=source)
-            for result in results:
-                counts[result.status] = counts.get(result.status, 0) + 1
+        for arrived in (self.arriving, self.scoring):
+            by_source: dict[str, list[dict[str, Any]]] = {}
+            for record, source in arrived(session, tick):
+                by_source.setdefault(source, []).append(record)
+            for source, records in by_source.items():
+                # Received at the moment they arrive in the simulated year, as decisions are made then.
+                with clock.frozen(tick):
+                    results = ingest_many(session=session, programme=self.p, timetable=self.t,
+                                          round_id=self.round_id, records=records, source=source)
+                for result in results:
+                    counts[result.status] = counts.get(result.status, 0) + 1
         return counts
 
     def decide(self, session: Session, tick: dt.datetime, strictly_before: bool = False) -> int:
