@@ -651,7 +651,7 @@ def test_a_result_letter_to_units_not_assessed_lists_their_subordinates_results_
     from qcycle.lifecycle.notifying import _summaries
 
     assert r.p.participants >= {"c1", "c2"} and "gov" not in r.p.participants
-    assert set(_summaries(r.p, ["gov", "c1"], {}, {"c2": [(None, "合格")]})) == {"gov"}
+    assert set(_summaries(r.p, ["gov", "c1"], {}, {"c2": [(None, "合格")]}, {})) == {"gov"}
     praised = text.replace("template: result, on: 2016-03-31,\n         notify: {units: [gov, north]}",
                            "template: praise, on: 2016-03-31,\n         notify: {units: [gov, north]}", 1)
     assert praised != text
@@ -753,6 +753,7 @@ def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path
     assert totals == {"c1": 80, "c2": 78, "c3": 70, "c4": 76, "c5": 80}
     told = r.letters("results")
     assert "进度报告未报送2次，扣10分" in told["c3"] and "逾期报送" not in told["c3"], told["c3"]
+    assert "未按期提交" not in told["c3"], told["c3"]  # the deduction says it: not said again beside the grade
     assert "进度报告逾期报送2次，扣4分" in told["c4"] and "未报送" not in told["c4"], told["c4"]
     with pytest.raises(ConfigError, match="counts（按逾期或未报送计次）只与 late_at 一起使用"):
         write(tmp_path, "bare.yaml", text.replace("late_at: progress, counts: late", "counts: late"))
@@ -2566,3 +2567,39 @@ def test_the_simulated_reviewers_score_a_late_hand_in_that_arrives_at_the_assess
         late += sum(1 for _, was_late in handed if was_late)
         assert {u for u, _ in handed} == graded, seed
     assert late  # some landed late, at the assessment's moment (the first after the deadline), and were scored
+
+
+def test_a_supervising_office_that_missed_its_own_report_still_hears_of_its_units(tmp_path, home):
+    """首席质量官: two 所 that never handed in their own 汇总表 were left out of the summaries of their
+    enterprises' results, and an enterprise was told less than its 所 (its missed 半年报告)."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: cqo-2025, name: 2025年度首席质量官履职情况, programme: 首席质量官履职, issuer: bur, years: [2025]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: bur, name: 示例县市场监督管理局, level: county, channels: [sink]}
+          - {code: so1, name: 东关市场监管所, level: office, parent: bur, channels: [sink]}
+          - {code: e1, name: 甲公司, level: enterprise, parent: so1, channels: [sink]}
+          - {code: e2, name: 乙公司, level: enterprise, parent: so1, channels: [sink]}
+        stages:
+          - {code: half, name: 半年履职情况报告, kind: submission, submission: progress_report,
+             owed_by: {levels: [enterprise]}, opens: 2025-07-01, deadline: {date: 2025-07-15}}
+          - {code: digest, name: 辖区汇总表, kind: submission, submission: self_evaluation,
+             owed_by: {levels: [office]}, opens: 2025-07-16, deadline: {date: 2025-07-25}}
+          - {code: rating, name: 履职评定, kind: assessment, on: 2025-08-15}
+          - {code: results, name: 通知评定结果, kind: notification, template: result, on: 2025-08-20,
+             notify: {levels: [enterprise, office]}}
+        assessment:
+          subjects: {levels: [enterprise]}
+          components: [{code: all, name: 综合评分, weight: 1}]
+          grades: [{name: 合格, min_score: 60}, {name: 不合格}]
+        """)
+    r = Round(write(tmp_path, "cqo.yaml", text))
+    r.hand_in("progress_report", ["e1"], "2025-07-10")  # e2 never; so1 never hands in its 汇总表
+    r.scores({"e1": 80, "e2": 50})
+    r.until("2025-08-20")
+    told = r.letters("results")
+    assert sorted(told) == ["e1", "e2", "so1"], told
+    assert "1. 甲公司：合格（得分80.00）；\n2. 乙公司：不合格（得分50.00）；未按期提交半年履职情况报告。" in told["so1"], told["so1"]
+    assert "贵单位结果为：不合格（得分50.00）；未按期提交半年履职情况报告。" in told["e2"], told["e2"]
+    assert "未按期提交" not in told["e1"]

@@ -27,7 +27,8 @@ from qcycle.scoring import (
 )
 from qcycle.timetable import Action, Timetable
 
-__all__ = ["assess_action", "assessment_subjects", "never_handed_in", "quota_achieved", "what_counted"]
+__all__ = ["assess_action", "assessment_subjects", "never_handed_in", "quota_achieved", "what_counted",
+           "windows_never_handed_in"]
 
 
 def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> Outcome:
@@ -169,14 +170,21 @@ def never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, timetab
     previous assessment, each period on its own (榆阳's 2025 assessment reads the 2025
     self-reports, wherever the file places their stage; a 舟山 department that missed one
     year's progress report missed it, whatever it handed in for the others)."""
-    out: dict[str, set[str]] = {}
+    return [(what, units) for (_, what), units in windows_never_handed_in(session, p, round_id, timetable,
+                                                                           assessment).items()]
+
+
+def windows_never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,
+                            assessment: Action) -> dict[tuple[str, str], set[str]]:
+    """:func:`never_handed_in` keyed by (window's stage code, what was owed)."""
+    out: dict[tuple[str, str], set[str]] = {}
     for a in _deadlines_assessed(timetable, assessment):
         stage = p.stage(a.stage)
         if not stage.submission or stage.owed_by is None or stage.voluntary:
             continue
         what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
-        out.setdefault(what, set()).update(outstanding(session, p, round_id, a))
-    return list(out.items())
+        out.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
+    return out
 
 
 def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None, subjects: list[str],

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 from qcycle import crud
 from qcycle.clock import to_local
-from qcycle.lifecycle.assessing import never_handed_in, quota_achieved, what_counted
+from qcycle.lifecycle.assessing import quota_achieved, what_counted, windows_never_handed_in
 from qcycle.lifecycle.drafting import draft_letters
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.plan import kept_timetable
@@ -120,9 +120,12 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # subordinates, or all of them where it has none: "通报各区局本辖区企业获奖情况" sent 0 letters.
     # Only where a unit with no result and no rejection of its own may be told others' (a superior, or one
     # outside the round): the decisions are read again.
-    summaries = (_summaries(p, units, by_unit, _standing(session, p, round_id, action.category, by_unit, assessed))
+    never = _never(session, p, round_id, action.category, assessed) if template == "result.j2" else {}
+    summaries = (_summaries(p, units, by_unit, _standing(session, p, round_id, action.category, by_unit), never)
                  if template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
                      p.has_subordinates(u) or u not in p.participants) for u in units) else {})
+    # What a deduction already counts (未报送…1次，扣5分) is not said again beside the grade.
+    counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
     for u in units:
         if u in summaries:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
@@ -136,6 +139,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
         missed = [f"未按期提交{quoted(n) if n else ''}{p.stage(code).handed_in}"
                   for code, late in missing if u in late for n in (late[u] or [""])
                   if not (n and any(line.startswith(f"{n}：") for line in lines))] if template == "result.j2" else []
+        # Beside its grade, what the assessment read and it never handed in (its superior's summary says
+        # it), where no selection named it already (missing_at) and no deduction counts it.
+        missed += [text for code, text in never.get(u, []) if mine and code not in counted
+                   and not any(code == at and u in late for at, late in missing)]
         lines += missed
         grounds = _grounds(p, stage.notify, [w for w, chose in met if u in chose], template == "summons.j2",
                            mine[0] if mine else None, (grounds_of if template == "summons.j2" else rejected).get(u, []),
@@ -224,13 +231,12 @@ def _rejected(session, p: Programme, round_id, category: str | None
     return rejected, grounds_of, itemised
 
 
-def _standing(session, p: Programme, round_id, category: str | None, by_unit: dict[str, list[AssessmentResult]],
-              assessed: str | None) -> dict[str, list[tuple[str | None, str]]]:
+def _standing(session, p: Programme, round_id, category: str | None, by_unit: dict[str, list[AssessmentResult]]
+              ) -> dict[str, list[tuple[str | None, str]]]:
     """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
-    its last decision (验收 failed, then 复验 passed: "通过复验"), a graded one's decision on the
+    its last decision (验收 failed, then 复验 passed: "通过复验"), and a graded one's decision on the
     follow-up its grade owed (限期整改, then "通过复验": the summary after the 复验 had repeated the
-    last one word for word), and what the assessment read and it never handed in ("未按期提交验收申请":
-    a project that never applied read "通过中期评估", one with no decision at all was left out)."""
+    last one word for word)."""
     graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
     out: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
     for subject, (said, code, _) in latest_standing(session, p, round_id).items():
@@ -241,11 +247,22 @@ def _standing(session, p: Programme, round_id, category: str | None, by_unit: di
         if r is None or (p.stage_place.get(code, -1) > p.stage_place.get(r.stage, -1) and decides
                          and p.stage(decides).kind is StageKind.followup):
             out[subject.partition(":")[0]].append((p_item_name(p, subject), said))
-    action = next((a for a in kept_timetable(session, p, round_id).actions if a.stage == assessed
-                   and a.action == "assess" and (category is None or a.category in (None, category))), None)
-    for what, owing in never_handed_in(session, p, round_id, kept_timetable(session, p, round_id), action) if action else []:
-        for unit in sorted(u.partition(":")[0] for u in owing if in_category(p, u, category)):
-            out[unit].append((None, f"未按期提交{what}"))
+    return out
+
+
+def _never(session, p: Programme, round_id, category: str | None, assessed: str | None
+           ) -> dict[str, list[tuple[str, str]]]:
+    """unit → (window, "未按期提交…") for each window the assessment ``assessed`` read that the unit
+    owed and never handed in: a project that never filed its 验收申请 read "通过中期评估" in its
+    city's summary, one with no decision at all was left out, and a unit's own letter said less than
+    its superior's."""
+    timetable = kept_timetable(session, p, round_id)
+    action = next((a for a in timetable.actions if a.stage == assessed and a.action == "assess"
+                   and (category is None or a.category in (None, category))), None)
+    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for (code, what), owing in windows_never_handed_in(session, p, round_id, timetable, action).items() if action else []:
+        for unit in sorted({u.partition(":")[0] for u in owing if in_category(p, u, category)}):
+            out[unit].append((code, f"未按期提交{what}"))
     return out
 
 
@@ -296,14 +313,15 @@ def _placed_order(p: Programme, scored: Mapping[str, AssessmentResult]) -> Calla
 
 
 def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
-               standing: dict[str, list[tuple[str | None, str]]]) -> dict[str, tuple[str, list[str]]]:
+               standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str]]]
+               ) -> dict[str, tuple[str, list[str]]]:
     """unit → (whose results, the lines) for each unit told the results that has none of its own:
     its subordinates' at any depth ("辖区内"), those graded first in rank order, then the others
     decided, by their last decision ("通过复验" after a failed 验收), in the file's order; all of them
     for a unit with no subordinates at all (the 市政府 the office reports to). A unit whose
     subordinates took no part is left out."""
     order = _placed_order(p, {r.unit_code: r for rs in by_unit.values() for r in rs})
-    told = sorted(set(by_unit) | set(standing),
+    told = sorted(set(by_unit) | set(standing) | set(never),
                   key=lambda u: min((order(r.unit_code) for r in by_unit.get(u, [])), default=order(u)))
 
     def line(u: str) -> str:  # "甲公司：合格（得分81.00）", "乙公司“项目一”：优秀（得分92.00）；“项目二”：未通过…"
@@ -312,7 +330,8 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
         said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（得分{score_text(r)}"
                  + (f"；{veto_reason(p, r.veto)}）" if r.veto else "）")
                  + (f"，{brings}" if (brings := grade_consequence(p, r.grade)) else ""))
-                for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)] + standing.get(u, [])
+                for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)] + standing.get(u, []) + [
+                (None, text) for _, text in never.get(u, [])]
         if not any(item for item, _ in said):
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
         return p.unit(u).name + "；".join(f"{quoted(item) if item else ''}：{text}" for item, text in said)
