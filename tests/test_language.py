@@ -1351,11 +1351,13 @@ def test_an_events_notice_names_the_entries_of_a_unit_that_take_part(tmp_path, h
     r = Round(write(tmp_path, "award.yaml", text))
     r.hand_in("application", ["e1"], "2023-03-20", item="xc-1", id="a1")
     r.hand_in("application", ["e1"], "2023-03-20", item="gg-1", id="a2")
-    r.decide("eligibility", **{"e1:xc-1": "approved", "e1:gg-1": "approved"})
-    r.decide("documents", **{"e1:xc-1": "rejected", "e1:gg-1": "approved"})
+    r.hand_in("application", ["e2"], "2023-03-20", item="xc-1", id="a3")
+    r.decide("eligibility", **{"e1:xc-1": "approved", "e1:gg-1": "approved", "e2:xc-1": "approved"})
+    r.decide("documents", **{"e1:xc-1": "rejected", "e1:gg-1": "approved", "e2:xc-1": "approved"})
     r.until("2023-04-17")
     body = r.letters("onsite")["e1"]
-    assert "贵单位参加的项目：“攻关型成果”。" in body and "现场型成果" not in body, body
+    assert "贵单位参加的申报项目：“攻关型成果”。" in body and "现场型成果" not in body, body
+    assert "申报项目" not in r.letters("onsite")["e2"]  # it applied for one: it knows which
 
 
 def test_an_events_time_and_place_are_in_its_notice_and_only_an_event_has_them(tmp_path, home):

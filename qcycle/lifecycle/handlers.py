@@ -179,11 +179,18 @@ def _event_notice(session, p, round_id, action) -> Outcome:
     units = resolve(session, p, round_id, stage.notify, action.category)
     assert action.deadline is not None  # the event's own moment
     on = action.deadline.date()
-    # A unit taking part with some of its list items is told which (江州化工's two 成果: one failed 初审).
+    # A unit taking part with some of the list items it applied for is told which (江州化工's two 成果: one
+    # failed 初审); one that applied for one item knows it.
     entries: dict[str, list[str]] = defaultdict(list)
     for s in select_subjects(session, p, round_id, stage.notify, action.category) if stage.notify else []:
         if ":" in s and (name := p_item_name(p, s)):
             entries[s.partition(":")[0]].append(quoted(name))
+    applied: dict[str, set[str]] = defaultdict(set)
+    for window in (w for w in p.stages if w.kind is StageKind.submission) if entries else []:
+        for s in crud.handed_in_subjects(session=session, round_id=round_id, stage=window.code, period=None,
+                                         category=None, item_category=p.item_category):
+            applied[s.partition(":")[0]].add(s)
+    entries = defaultdict(list, {u: names for u, names in entries.items() if len(applied[u]) > 1})
     return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on, default_calendar()),
                                          time_of_day=stage.time_of_day, place=stage.place,
                                          own={u: {"entries": names} for u, names in entries.items()}),

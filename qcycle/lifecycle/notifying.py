@@ -141,7 +141,9 @@ def notify_action(session, p, round_id, action) -> Outcome:
                   if not (n and any(line.startswith(f"{n}：") for line in lines))] if template == "result.j2" else []
         # Beside its grade, what the assessment read and it never handed in (its superior's summary says
         # it), where no selection named it already (missing_at) and no deduction counts it.
-        missed += [text for code, text in never.get(u, []) if mine and code not in counted
+        # A letter of its items' results keeps to them (四川's 评价确认 had listed a missed 中期检查 as an item).
+        itemised_letter = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised
+        missed += [text for code, text in never.get(u, []) if mine and not itemised_letter and code not in counted
                    and not any(code == at and u in late for at, late in missing)]
         lines += missed
         grounds = _grounds(p, stage.notify, [w for w, chose in met if u in chose], template == "summons.j2",
