@@ -2605,3 +2605,30 @@ def test_a_supervising_office_that_missed_its_own_report_still_hears_of_its_unit
     assert "1. 甲公司：合格（得分80.00）；\n2. 乙公司：不合格（得分50.00）；未按期提交半年履职情况报告。" in told["so1"], told["so1"]
     assert "贵单位结果为：不合格（得分50.00）；未按期提交半年履职情况报告。" in told["e2"], told["e2"]
     assert "未按期提交" not in told["e1"]
+
+
+def test_a_directory_is_a_list_its_call_says_how_to_apply_and_its_notice_says_a_name_once(tmp_path, home):
+    """市级品牌培育指导目录: the call dropped the file's 报送方式; the 目录's publication told a listed enterprise
+    only "本次共安排8个单位参加"; the 公示 read "贵单位已列入拟列入…目录名单"."""
+    text = AWARD.replace(
+        "        deadline: {date: 2023-03-31}\n",
+        "        deadline: {date: 2023-03-31}\n        submit_via: 经所在县（市、区）局报送市局质量发展科\n", 1).replace(
+        "    stages:\n",
+        "    stages:\n      - {code: call, name: 印发申报通知, kind: publication, on: 2023-03-01, notify: {levels: [enterprise]}}\n", 1).replace(
+        "name: 拟授奖名单公示,", "name: 拟列入2023年度品牌培育指导目录名单公示,").replace(
+        "      - {code: results, name: 通知评审结果,",
+        "      - {code: directory, name: 发布2023年度品牌培育指导目录, kind: publication, on: 2023-05-17,\n"
+        "         notify: {approved_at: committee}}\n"
+        "      - {code: results, name: 通知评审结果,", 1)
+    r = Round(write(tmp_path, "directory.yaml", text))
+    r.until("2023-03-01")
+    call = r.letters("call")["e1"]
+    assert "申报自2023年3月1日起开始受理" in call and "报送方式：经所在县（市、区）局报送市局质量发展科。" in call, call
+    _through_scoring(r, {"e1": 85, "e2": 90, "e3": 72, "e4": 60})
+    r.decide("committee", e1="approved", e2="approved", e3="rejected")
+    r.until("2023-05-17")
+    notices = r.letters("notice")
+    assert "贵单位在拟列入2023年度品牌培育指导目录名单中。" in notices["e2"], notices["e2"]
+    assert "不在拟列入2023年度品牌培育指导目录名单中。" in notices["e4"] and "列入拟列入" not in notices["e4"], notices["e4"]
+    published = r.letters("directory")
+    assert "已于2023年5月17日发布2023年度品牌培育指导目录，贵单位已列入该目录（共2个单位）" in published["e1"], published["e1"]

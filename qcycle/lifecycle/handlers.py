@@ -168,7 +168,7 @@ def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
                     period=o["period"], deadline=deadline)
     ctx = base_context(p, window)
     return {"item": ctx["item"], "deadline": deadline, "rolled": o.get("rolled"), "voluntary": ctx["voluntary"],
-            "objection": ctx["objection"], "review_step": ctx["review_step"]}
+            "objection": ctx["objection"], "review_step": ctx["review_step"], "submit_via": ctx["submit_via"]}
 
 
 def _event_notice(session, p, round_id, action) -> Outcome:

@@ -373,7 +373,7 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
     of several list items names each beside its unit, in the programme's order of items: 某市's 13
     projects read as 12 units, one of them unable to tell which of its two was on it, and an award's
     two titles were listed mixed."""
-    if not (stage.notify and (stage.notify.approved_at or stage.notify.grades)) or not listing_of(stage).endswith("名单"):
+    if not (stage.notify and (stage.notify.approved_at or stage.notify.grades)) or not listing_of(stage).endswith(LISTS):
         return [], {}, ""
     # A list of several awards says which each candidate is proposed for (广州: 提名奖, not 市长质量奖).
     several = len(stage.notify.grades) > 1
@@ -454,6 +454,10 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
                 "未列入的具体原因另行告知。" if to_tell else "未列入的具体原因已另行告知。")
         out[unit] = {"standing": "；".join(said), "remarks": remarks}
     return out
+
+
+# What a published list is called at the end of its name (拟获奖名单, 品牌培育指导目录, 企业名录).
+LISTS = ("名单", "目录", "名录")
 
 
 def listing_of(stage: Stage) -> str:
