@@ -2632,3 +2632,16 @@ def test_a_directory_is_a_list_its_call_says_how_to_apply_and_its_notice_says_a_
     assert "不在拟列入2023年度品牌培育指导目录名单中。" in notices["e4"] and "列入拟列入" not in notices["e4"], notices["e4"]
     published = r.letters("directory")
     assert "已于2023年5月17日发布2023年度品牌培育指导目录，贵单位已列入该目录（共2个单位）" in published["e1"], published["e1"]
+
+
+def test_a_result_letter_says_how_long_a_grade_holds_where_no_honour_letter_does(tmp_path, home):
+    """A 品牌目录 entry "valid 3 years" was told "结果为：入选目录（得分80.00）" and nothing of its validity:
+    only award and praise letters said it, and the round sent none."""
+    text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
+                              "grades: [{name: 合格, min_score: 60, valid_years: 3}, {name: 不合格}]")
+    r = Round(write(tmp_path, "valid.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-03-31")
+    told = r.letters("results")
+    assert "合格的有效期为3年（2016年至2018年）。" in told["c1"], told["c1"]
+    assert "有效期" not in told["c4"]
