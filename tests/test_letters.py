@@ -1208,11 +1208,15 @@ def test_a_rectification_deadline_moved_off_a_rest_day_says_so(tmp_path_factory,
     ("东湖区质量标杆企业评选", "获奖", "已在东湖区质量标杆企业评选中获奖"),
     # A family named after its title: it had read "已在湖南省省级质量标杆中获评省级质量标杆".
     ("湖南省省级质量标杆", "省级质量标杆", "已获评湖南省省级质量标杆"),
+    # An entry in a list: it had read "已在江州市市级品牌培育指导目录中获评入选目录，获奖满4年后".
+    ("江州市市级品牌培育指导目录", "入选目录", "已入选江州市市级品牌培育指导目录"),
 ])
 def test_an_earlier_win_is_named_as_what_was_won(family, grade, reads):
-    from qcycle.lifecycle.eligibility import _won
+    from qcycle.lifecycle.eligibility import _since, _won
 
     assert _won(family, grade) == reads
+    # Only an award is won ("获奖满5年后"); a title or an entry in a list is held ("满4年后").
+    assert _since(family, grade) == ("获奖" if "奖" in reads else "")
 
 
 @pytest.mark.parametrize(("name", "label", "reads"), [

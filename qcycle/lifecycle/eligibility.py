@@ -27,9 +27,15 @@ def ineligible(session: Session, p: Programme, window: Stage, subjects: list[str
         if year - won_in < rule.years and won_in > won.get(unit, (0, ""))[0]:
             won[unit] = (won_in, grade)
     # Said to the applicant: the award and its year, not the round's code.
-    return {subject: f"{INELIGIBLE}：{won[unit][0]}年{_won(family, won[unit][1])}，获奖满{rule.years}年后"
-                     f"（{won[unit][0] + rule.years}年起）方可再次申报"
+    return {subject: f"{INELIGIBLE}：{won[unit][0]}年{_won(family, won[unit][1])}，{_since(family, won[unit][1])}满"
+                     f"{rule.years}年后（{won[unit][0] + rule.years}年起）方可再次申报"
             for subject in subjects if (unit := subject.partition(":")[0]) in won}
+
+
+def _since(family: str, grade: str) -> str:
+    """"获奖" before the years where what was given is an award: an entry in a 目录 is not won ("已入选
+    …目录，满4年后", not "获奖满4年后")."""
+    return "获奖" if family.endswith("奖") or grade.endswith("奖") or grade.startswith("获奖") else ""
 
 
 def _won(family: str, grade: str) -> str:
@@ -43,4 +49,7 @@ def _won(family: str, grade: str) -> str:
         return f"已获{family}{grade}" if grade.endswith("奖") and grade not in family else f"已获{family}"
     if family.endswith(grade):  # the programme is named after its title: "已获评湖南省省级质量标杆", said once
         return f"已获评{family}"
+    for verb in ("入选", "列入", "纳入"):  # a grade that enters the family's list: "已入选江州市…指导目录", said once
+        if grade.startswith(verb) and len(grade) > len(verb) and family.endswith(grade[len(verb):]):
+            return f"已{verb}{family}"
     return f"已在{family}中{'获奖' if grade.startswith('获奖') else '获评' + grade}"
