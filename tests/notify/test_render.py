@@ -459,3 +459,12 @@ def test_a_period_named_as_its_category_is_said_once():
 
     assert item_name("中期报告", ["第一批", "第一批"]) == "中期报告（第一批）"
     assert item_name("中期检查（进展报告）", ["2024年6月", "创先引领类"]) == "中期检查（进展报告，2024年6月，创先引领类）"
+
+
+def test_a_report_of_the_list_a_round_is_named_after_names_it_once() -> None:
+    """"【报送】2024年度市级品牌培育指导目录：2024年度市级品牌培育指导目录"."""
+    name = "2024年度市级品牌培育指导目录"
+    subject, body = render_message("report.j2", {**CONTEXTS["report.j2"], "programme_name": name, "listing": name})
+    assert subject == f"【报送】{name}" and f"现将{name}（共2个）报送如下" in body, (subject, body)
+    subject, _ = render_message("report.j2", CONTEXTS["report.j2"])
+    assert subject == "【报送】2023年四川省质量工作“揭榜挂帅”：推荐名单"
