@@ -2645,3 +2645,25 @@ def test_a_result_letter_says_how_long_a_grade_holds_where_no_honour_letter_does
     told = r.letters("results")
     assert "合格的有效期为3年（2016年至2018年）。" in told["c1"], told["c1"]
     assert "有效期" not in told["c4"]
+
+
+def test_a_refusal_of_a_late_hand_in_names_whom_to_ask(tmp_path, home):
+    """The 【不予受理】 letters were the only ones without the round's 联系人."""
+    text = AWARD.replace(
+        "years: [2023]}", "years: [2023], contact: 质量科 张三，0571-1234567}", 1).replace(
+        "        voluntary: true\n", "        voluntary: true\n        lateness: reject\n", 1)
+    r = Round(write(tmp_path, "refused.yaml", text))
+    from qcycle import clock
+
+    with db.session_scope() as session, clock.frozen(at(dt.date(2023, 4, 3), dt.time(10))):
+        (result,) = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "application", "unit": "e1", "submitted_at": "2023-04-03T10:00:00+08:00", "id": "late-e1"}])
+    assert result.status == "rejected_late", result
+    with db.session_scope() as session:  # as the next reconcile answers it
+        assert moment.answer_refusals(session, r.p, r.id, r.t, at(dt.date(2023, 4, 3), dt.time(17, 35)),
+                                      template_dir=r.loaded.template_dir) == 1
+    with db.session_scope() as session:
+        refused = session.exec(select(OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "e1",
+            OutboxMessage.subject.startswith("【不予受理】"))).one()
+    assert refused.splitlines()[-4] == "联系人：质量科 张三，0571-1234567", refused

@@ -53,7 +53,7 @@ def refusal_letters(session: Session, p: Programme, timetable: Timetable, round_
                   "deadline": timetable.cutoff(stage_code, r.period, r.category_code, unit)} for r in mine]
         ctx = {"programme_name": p.round.name, "round_code": p.round.code, "sender_name": p.unit(sender).name,
                "stage_name": stage.name, "unit_name": p.unit(unit).name, "unit_code": unit, "today": on,
-               "items": items}
+               "items": items, "contact": stage.contact or p.round.contact}
         # Keyed by the first refusal it answers (what and when, not a random id: the same round
         # played again writes the same key): never twice, and a later refusal gets its own.
         first = mine[0]
