@@ -2511,15 +2511,15 @@ def test_a_summary_to_a_superior_says_what_was_never_handed_in_and_the_recheck_a
     r.hand_in("self_evaluation", ["c1", "c2", "c4", "c5"], "2016-03-10")  # c3 never
     r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
     r.until("2016-04-05")
-    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
+    r.hand_in("rectification_report", ["c4"], "2016-04-20")  # c5 never reports
     r.until("2016-05-06")
-    r.decide("report_review", c4="approved", c5="rejected")
+    r.decide("report_review", c4="approved")
     r.until("2016-05-31")
     summary = r.letters("summary")["gov"]
     lines = re.findall(r"^\d+\. (.+?)[；。]?$", summary, re.MULTILINE)
     assert "三县人民政府：合格（得分62.00）；未按期提交自评报告" in lines, summary
     assert "四县人民政府：不合格（得分55.00）；通过整改情况审核" in lines, summary
-    assert "五县人民政府：不合格（得分40.00）；未通过整改情况审核" in lines, summary
+    assert "五县人民政府：不合格（得分40.00）；未按期提交书面整改报告" in lines, summary
     assert "一县人民政府：合格（得分95.00）" in lines, summary
 
 
@@ -2667,3 +2667,39 @@ def test_a_refusal_of_a_late_hand_in_names_whom_to_ask(tmp_path, home):
             OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "e1",
             OutboxMessage.subject.startswith("【不予受理】"))).one()
     assert refused.splitlines()[-4] == "联系人：质量科 张三，0571-1234567", refused
+
+
+def test_a_summary_does_not_lead_a_project_that_never_applied_with_an_earlier_pass(tmp_path, home):
+    """"东州精工：通过中期评估；未按期提交验收申请": a project that never filed its 验收申请 read as a pass first."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: pilot-2024, name: 省级标准化试点项目, programme: 标准化试点, issuer: prov, years: [2024, 2025]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: prov, name: 某省市场监督管理局, level: province, channels: [sink]}
+          - {code: c1, name: 东州市市场监督管理局, level: city, parent: prov, channels: [sink]}
+          - {code: p1, name: 甲公司, level: enterprise, parent: c1, channels: [sink]}
+          - {code: p2, name: 乙公司, level: enterprise, parent: c1, channels: [sink]}
+        stages:
+          - {code: mid, name: 中期评估材料, kind: submission, submission: progress_report,
+             owed_by: {levels: [enterprise]}, opens: 2024-06-03, deadline: {date: 2024-06-28}}
+          - {code: mid_review, name: 中期评估, kind: decision, decides: mid, on: 2024-07-10}
+          - {code: apply, name: 验收申请, kind: submission, submission: evaluation_request,
+             owed_by: {approved_at: mid_review}, opens: 2025-03-03, deadline: {date: 2025-03-31}}
+          - {code: accept, name: 验收评分, kind: assessment, on: 2025-04-25}
+          - {code: results, name: 验收结果汇总, kind: notification, template: result, on: 2025-05-09,
+             notify: {levels: [city]}}
+        assessment:
+          subjects: {submitted_at: apply}
+          components: [{code: all, name: 综合评分, weight: 1}]
+          grades: [{name: 通过, min_score: 80}, {name: 不通过}]
+        """)
+    r = Round(write(tmp_path, "pilot.yaml", text))
+    r.hand_in("progress_report", ["p1", "p2"], "2024-06-20")
+    r.until("2024-07-09")
+    r.decide("mid_review", p1="approved", p2="approved")
+    r.hand_in("evaluation_request", ["p1"], "2025-03-20")  # p2 never applies
+    r.scores({"p1": 90})
+    r.until("2025-05-09")
+    summary = r.letters("results")["c1"]
+    assert "1. 甲公司：通过（得分90.00）；\n2. 乙公司：未按期提交验收申请。" in summary, summary

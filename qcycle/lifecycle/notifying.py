@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from qcycle import crud
 from qcycle.clock import to_local
 from qcycle.lifecycle.assessing import quota_achieved, what_counted, windows_never_handed_in
-from qcycle.lifecycle.drafting import draft_letters
+from qcycle.lifecycle.drafting import draft_letters, item_name
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
@@ -26,6 +26,7 @@ from qcycle.lifecycle.standing import (
 from qcycle.lifecycle.who import (
     eliminated,
     in_category,
+    outstanding,
     p_item_name,
     resolve,
     results_of,
@@ -52,6 +53,7 @@ from qcycle.lifecycle.wording import (
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Programme, StageKind, Who, grade_label
+from qcycle.timetable import Action
 
 __all__ = ["HONOURS", "notify_action"]
 
@@ -120,8 +122,9 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # subordinates, or all of them where it has none: "通报各区局本辖区企业获奖情况" sent 0 letters.
     # Only where a unit with no result and no rejection of its own may be told others' (a superior, or one
     # outside the round): the decisions are read again.
-    never = _never(session, p, round_id, action.category, assessed) if template == "result.j2" else {}
-    summaries = (_summaries(p, units, by_unit, _standing(session, p, round_id, action.category, by_unit), never)
+    never = _never(session, p, round_id, action, assessed) if template == "result.j2" else {}
+    summaries = (_summaries(p, units, by_unit, _standing(session, p, round_id, action.category, by_unit, never,
+                                                          assessed), never)
                  if template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
                      p.has_subordinates(u) or u not in p.participants) for u in units) else {})
     # What a deduction already counts (未报送…1次，扣5分) is not said again beside the grade.
@@ -233,36 +236,51 @@ def _rejected(session, p: Programme, round_id, category: str | None
     return rejected, grounds_of, itemised
 
 
-def _standing(session, p: Programme, round_id, category: str | None, by_unit: dict[str, list[AssessmentResult]]
-              ) -> dict[str, list[tuple[str | None, str]]]:
+def _standing(session, p: Programme, round_id, category: str | None, by_unit: dict[str, list[AssessmentResult]],
+              never: Mapping[str, list[tuple[str, str]]], assessed: str | None) -> dict[str, list[tuple[str | None, str]]]:
     """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
-    its last decision (验收 failed, then 复验 passed: "通过复验"), and a graded one's decision on the
-    follow-up its grade owed (限期整改, then "通过复验": the summary after the 复验 had repeated the
-    last one word for word)."""
+    its last decision (验收 failed, then 复验 passed: "通过复验"), unless that came before the assessment
+    and the unit never handed in what the assessment read (a project that never filed its 验收申请 had
+    read "通过中期评估"), and a graded one's decision on the follow-up its grade owed (限期整改, then
+    "通过复验": the summary after the 复验 had repeated the last one word for word)."""
     graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
     out: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
+    place = p.stage_place
     for subject, (said, code, _) in latest_standing(session, p, round_id).items():
         if not in_category(p, subject, category):
             continue
         r = graded.get(subject)
         decides = p.stage(code).decides
-        if r is None or (p.stage_place.get(code, -1) > p.stage_place.get(r.stage, -1) and decides
-                         and p.stage(decides).kind is StageKind.followup):
-            out[subject.partition(":")[0]].append((p_item_name(p, subject), said))
+        if r is None:
+            if subject.partition(":")[0] in never and place.get(code, -1) < place.get(assessed or "", -1):
+                continue
+        elif not (place.get(code, -1) > place.get(r.stage, -1) and decides and p.stage(decides).kind is StageKind.followup):
+            continue
+        out[subject.partition(":")[0]].append((p_item_name(p, subject), said))
     return out
 
 
-def _never(session, p: Programme, round_id, category: str | None, assessed: str | None
-           ) -> dict[str, list[tuple[str, str]]]:
+def _never(session, p: Programme, round_id, notice: Action, assessed: str | None) -> dict[str, list[tuple[str, str]]]:
     """unit → (window, "未按期提交…") for each window the assessment ``assessed`` read that the unit
-    owed and never handed in: a project that never filed its 验收申请 read "通过中期评估" in its
-    city's summary, one with no decision at all was left out, and a unit's own letter said less than
-    its superior's."""
+    owed and never handed in, and each follow-up its result owed, due by the ``notice``, that it never
+    handed in: a project that never filed its 验收申请 read "通过中期评估" in its city's summary, one with
+    no decision at all was left out, a 限期整改 one that never filed its 整改报告 read "限期整改" alone
+    after the 复验, and a unit's own letter said less than its superior's."""
     timetable = kept_timetable(session, p, round_id)
+    category = notice.category
     action = next((a for a in timetable.actions if a.stage == assessed and a.action == "assess"
                    and (category is None or a.category in (None, category))), None)
+    missed = windows_never_handed_in(session, p, round_id, timetable, action) if action else {}
+    for a in timetable.actions:  # the follow-ups this assessment's results owed, due by now
+        stage = p.stage(a.stage)
+        who = stage.owed_by
+        if (a.action == "deadline" and a.at <= notice.at and stage.kind is StageKind.followup and who is not None
+                and (who.grades or who.rank is not None) and who.assessed_at in (None, assessed)
+                and (category is None or a.category in (None, category))):
+            what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
+            missed.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
     out: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for (code, what), owing in windows_never_handed_in(session, p, round_id, timetable, action).items() if action else []:
+    for (code, what), owing in missed.items():
         for unit in sorted({u.partition(":")[0] for u in owing if in_category(p, u, category)}):
             out[unit].append((code, f"未按期提交{what}"))
     return out
