@@ -277,6 +277,9 @@ class _Relations:
                         out.append((f"assessment.bonuses[{k}].late_at", "late_at 按逾期计次，只用于扣分项（deductions）"))
                     elif item.late_at is not None:
                         self.stage_ref(f"assessment.deductions[{k}].late_at", item.late_at, windows, "应交材料的阶段")
+            for k, veto in enumerate(p.assessment.vetoes):
+                if veto.missing_at is not None:
+                    self.stage_ref(f"assessment.vetoes[{k}].missing_at", veto.missing_at, windows, "应交材料的阶段")
         if p.quotas is None:
             return
         for ai, action in enumerate(p.quotas.actions):

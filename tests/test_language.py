@@ -2703,3 +2703,39 @@ def test_a_summary_does_not_lead_a_project_that_never_applied_with_an_earlier_pa
     r.until("2025-05-09")
     summary = r.letters("results")["c1"]
     assert "1. 甲公司：通过（得分90.00）；\n2. 乙公司：未按期提交验收申请。" in summary, summary
+
+
+def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
+    """首席质量官: "未报送年度报告的评为不合格" could only be written as a 100-point deduction ("得分0.00，已扣100分")."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: cqo-2025, name: 2025年度首席质量官履职情况, programme: 首席质量官履职, issuer: bur, years: [2025]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: bur, name: 示例县市场监督管理局, level: county, channels: [sink]}
+          - {code: e1, name: 甲公司, level: enterprise, parent: bur, channels: [sink]}
+          - {code: e2, name: 乙公司, level: enterprise, parent: bur, channels: [sink]}
+        stages:
+          - {code: annual, name: 年度履职情况报告, kind: submission, submission: progress_report,
+             owed_by: {levels: [enterprise]}, opens: 2025-07-01, deadline: {date: 2025-07-15}}
+          - {code: rating, name: 履职评定, kind: assessment, on: 2025-08-15}
+          - {code: results, name: 通知评定结果, kind: notification, template: result, on: 2025-08-20,
+             notify: {levels: [enterprise]}}
+        assessment:
+          subjects: {levels: [enterprise]}
+          components: [{code: all, name: 综合评分, weight: 1}]
+          vetoes: [{code: no-annual, name: 未报送年度履职情况报告, grade: 不合格, missing_at: annual}]
+          grades: [{name: 合格, min_score: 60}, {name: 不合格}]
+        """)
+    r = Round(write(tmp_path, "cqo.yaml", text))
+    r.hand_in("progress_report", ["e1"], "2025-07-10")  # e2 never
+    r.scores({"e1": 70, "e2": 90})
+    r.until("2025-08-20")
+    with db.session_scope() as session:
+        graded = {x.unit_code: (x.grade, x.veto) for x in crud.list_results(session=session, round_id=r.id)}
+    assert graded == {"e1": ("合格", None), "e2": ("不合格", "no-annual")}, graded
+    told = r.letters("results")["e2"]
+    assert "因未报送年度履职情况报告，实行一票否决，等次定为不合格" in told and "未按期提交" not in told, told
+    with pytest.raises(ConfigError) as exc:
+        write(tmp_path, "bad.yaml", text.replace("missing_at: annual", "missing_at: rating"))
+    assert "assessment.vetoes[0].missing_at" in str(exc.value), str(exc.value)

@@ -79,7 +79,24 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
         for code, per_unit in late.items():
             if count := per_unit.get(u.unit.partition(":")[0], 0):
                 u.deductions[code] = u.deductions.get(code, 0) + count
+    for code, units in (_vetoed_by_missing(session, p, round_id, assessment) if assessment is not None else {}).items():
+        for u in inputs:
+            if u.unit.partition(":")[0] in units and code not in u.vetoes:
+                u.vetoes.append(code)
     return inputs
+
+
+def _vetoed_by_missing(session: Session, p: Programme, round_id: uuid.UUID, assessment: Action) -> dict[str, set[str]]:
+    """Veto item → the units it holds for by itself (``missing_at``): they owed its window and never
+    handed it in by this assessment (首席质量官: 未报送年度履职情况报告的评为不合格, written as a
+    100-point deduction, had read "得分0.00，已扣100分")."""
+    assert p.assessment is not None
+    vetoes = [v for v in p.assessment.vetoes if v.missing_at]
+    if not vetoes:
+        return {}
+    missed = windows_never_handed_in(session, p, round_id, kept_timetable(session, p, round_id), assessment)
+    return {v.code: set().union(*(units for (code, _), units in missed.items() if code == v.missing_at))
+            for v in vetoes}
 
 
 def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment: Action) -> dict[str, dict[str, int]]:

@@ -127,8 +127,9 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                                           assessed), never)
                  if template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
                      p.has_subordinates(u) or u not in p.participants) for u in units) else {})
-    # What a deduction already counts (未报送…1次，扣5分) is not said again beside the grade.
-    counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
+    # What a deduction counts (未报送…1次，扣5分) or a veto says (因未报送…，实行一票否决) is not said again beside the grade.
+    counted = ({d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"}
+               | {v.missing_at for v in p.assessment.vetoes if v.missing_at}) if p.assessment else set()
     for u in units:
         if u in summaries:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,

@@ -64,6 +64,9 @@ class Veto(_Model):
     code: Code
     name: str
     grade: str = Field(min_length=1, description="the grade a veto forces (a name from grades)")
+    missing_at: Code | None = Field(
+        None, description=("a veto that holds by itself for a unit that owed this window and never handed it in "
+                           "by the assessment (未报送年度报告的评为不合格), as well as by ops' veto records"))
 
 
 class Indicator(_Model):
