@@ -2739,3 +2739,24 @@ def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
     with pytest.raises(ConfigError) as exc:
         write(tmp_path, "bad.yaml", text.replace("missing_at: annual", "missing_at: rating"))
     assert "assessment.vetoes[0].missing_at" in str(exc.value), str(exc.value)
+
+
+def test_a_summary_names_a_unit_whose_late_application_was_refused(tmp_path, home):
+    """A county bureau's summary of its enterprises' results left out the one whose late application it
+    had seen refused (不予受理)."""
+    from qcycle import clock
+
+    text = AWARD.replace("        voluntary: true\n", "        voluntary: true\n        lateness: reject\n", 1).replace(
+        "      - {code: results, name: 通知评审结果,",
+        "      - {code: summary, name: 告知区局评审结果, kind: notification, template: result, on: 2023-05-16,\n"
+        "         notify: {units: [amr]}}\n"
+        "      - {code: results, name: 通知评审结果,", 1).replace("issuer: amr,", "issuer: gov,", 1)
+    r = Round(write(tmp_path, "refused.yaml", text))
+    with db.session_scope() as session, clock.frozen(at(dt.date(2023, 4, 3), dt.time(10))):
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "application", "unit": "e4", "submitted_at": "2023-04-03T10:00:00+08:00", "id": "late-e4"}])
+    _through_scoring(r, {"e1": 85, "e2": 90, "e3": 72})
+    r.decide("committee", e1="approved", e2="approved")
+    r.until("2023-05-16")
+    summary = r.letters("summary")["amr"]
+    assert "丁公司：申报逾期提交，不予受理" in summary, summary

@@ -284,6 +284,17 @@ def _never(session, p: Programme, round_id, notice: Action, assessed: str | None
     for (code, what), owing in missed.items():
         for unit in sorted({u.partition(":")[0] for u in owing if in_category(p, u, category)}):
             out[unit].append((code, f"未按期提交{what}"))
+    # Handed in late and refused (不予受理), and nothing taken instead: a county's summary had left out its
+    # enterprise whose late application was refused.
+    closed = {a.stage for a in timetable.actions if a.action == "deadline" and a.at <= notice.at}
+    for window in (w for w in p.stages if w.kind is StageKind.submission and w.lateness == "reject" and w.code in closed):
+        where = {"session": session, "round_id": round_id, "stage": window.code, "period": None,
+                 "category": category, "item_category": p.item_category}
+        refused = set(crud.handed_in_subjects(**where, status="rejected_late")) - set(crud.handed_in_subjects(**where))
+        for subject in sorted(refused):
+            item = p_item_name(p, subject)
+            out[subject.partition(":")[0]].append(
+                (window.code, f"{quoted(item) if item else ''}{window.handed_in}逾期提交，不予受理"))
     return out
 
 
