@@ -2760,3 +2760,21 @@ def test_a_summary_names_a_unit_whose_late_application_was_refused(tmp_path, hom
     r.until("2023-05-16")
     summary = r.letters("summary")["amr"]
     assert "丁公司：申报逾期提交，不予受理" in summary, summary
+
+
+@pytest.mark.parametrize(("stage_name", "said"), [
+    ("考核评分", "贵单位通过2015年度县级质量工作考核，成绩突出"),
+    ("验收评分", "贵单位在2015年度县级质量工作考核中通过验收，成绩突出")])
+def test_a_praise_for_a_grade_that_says_passed_names_what_was_passed(tmp_path, home, stage_name, said):
+    """A 标准化试点 named after 验收 read "被评为通过，成绩突出"."""
+    text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
+                              "grades: [{name: 通过, min_score: 60}, {name: 不通过}]").replace(
+        "name: 考核评分,", f"name: {stage_name},").replace(
+        "template: result, on: 2016-03-31, notify: {levels: [county]}}",
+        "template: praise, on: 2016-03-31, notify: {grades: [通过]}}").replace("owed_by: {rank: {bottom: 3}}",
+                                                                           "owed_by: {grades: [不通过]}")
+    r = Round(write(tmp_path, "pass.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-03-31")
+    praised = r.letters("results")
+    assert sorted(praised) == ["c1", "c2", "c3"] and said in praised["c1"] and "被评为" not in praised["c1"], praised

@@ -6,6 +6,7 @@ step that rejected them, what it never handed in, and its quota tasks where the 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 
@@ -180,6 +181,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
             # Praised for passing the step its grade sent it to: a 复验 passed after 限期整改 had read
             # "被评为限期整改，成绩突出".
             achievement = f"在{contest}中通过{passed}"
+        elif best == "通过" and not items and mine:
+            # A grade that says it passed passes the assessment's step: "被评为通过" had been written.
+            step = _step_of(p.stage(mine[0].stage).name)
+            achievement = f"通过{contest}" if contest.endswith(step) else f"在{contest}中通过{step}"
         # Valid from the year it was graded (its assessment's moment), as a later round's bar counts it.
         won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
@@ -199,6 +204,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 grade_consequence=grade_consequence(p, mine[0].grade) if len(mine) == 1 else None,
                                 consequence=p.assessment.consequence if p.assessment else None)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
+
+
+def _step_of(assessment: str) -> str:
+    """The step an assessment stage is, without how it is scored: 验收评分 → 验收, 考核打分 → 考核."""
+    return re.sub(r"(评分|打分|评审|评定)$", "", assessment) or assessment
 
 
 def _passed_after(p: Programme, who: Who | None, grade: str) -> str | None:
