@@ -2728,8 +2728,8 @@ def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
           grades: [{name: 合格, min_score: 60}, {name: 不合格}]
         """)
     r = Round(write(tmp_path, "cqo.yaml", text))
-    r.hand_in("progress_report", ["e1"], "2025-07-10")  # e2 never
-    r.scores({"e1": 70, "e2": 90})
+    r.hand_in("progress_report", ["e1"], "2025-07-10")  # e2 never, and nobody scores it
+    r.scores({"e1": 70})
     r.until("2025-08-20")
     with db.session_scope() as session:
         graded = {x.unit_code: (x.grade, x.veto) for x in crud.list_results(session=session, round_id=r.id)}

@@ -368,6 +368,19 @@ def test_pass_fail_levels_and_a_veto_forcing_a_named_level_ranked_last():
     assert [(r.unit, r.grade, r.rank) for r in results] == [("u2", "合格", 1), ("u3", "不合格", 2), ("u1", "不合格", 3)]
 
 
+def test_a_vetoed_subject_needs_no_scores_and_an_unvetoed_one_still_does():
+    """一站式服务站: a site vetoed for never applying for 验收 stopped the whole assessment ("只有 0 个评分"):
+    its grade is forced, so nobody scores it."""
+    s = scheme(min_reviewers=1, grades=[{"name": "达标", "min_score": 85}, {"name": "不达标"}],
+               vetoes=[{"code": "none", "name": "未提交验收申请", "grade": "不达标"}])
+    unscored = UnitInput("u9")
+    unscored.vetoes.append("none")
+    results = assess(s, [*_totals(90), unscored])
+    assert [(r.unit, r.grade, r.total, r.veto) for r in results] == [("u1", "达标", 90, None), ("u9", "不达标", 0, "none")]
+    with pytest.raises(AssessmentError, match="单位 u8 的“资料考核”只有 0 个评分"):
+        assess(s, [*_totals(90), UnitInput("u8")])
+
+
 @pytest.mark.parametrize("grades, message", [
     ([{"name": "A", "min_score": 90}, {"name": "B", "min_score": 80}], "应接收其余对象"),
     ([{"name": "A", "min_score": 80}, {"name": "B", "min_score": 90}, {"name": "C"}], "从高到低递减"),
