@@ -2778,3 +2778,35 @@ def test_a_praise_for_a_grade_that_says_passed_names_what_was_passed(tmp_path, h
     r.until("2016-03-31")
     praised = r.letters("results")
     assert sorted(praised) == ["c1", "c2", "c3"] and said in praised["c1"] and "被评为" not in praised["c1"], praised
+
+
+def test_a_window_opening_on_a_reminder_day_sends_one_letter_and_validate_says_what_is_not_sent(tmp_path):
+    """镇（街道）: a monthly report opened on the day of its T-1 reminder, and each town had a 受理 and a 提醒
+    of it the same morning; the T-3 before the opening was dropped without a word; the January report was
+    chased before the 方案 came out."""
+    from qcycle.timetable.checks import check_dates
+
+    text = ASSESSMENT.replace("      std: {before_workdays: [3], escalate_after_workdays: 2, escalate_to: city}",
+                              "      std: {before_workdays: [3, 1], escalate_after_workdays: 2, escalate_to: city}").replace(
+        "    stages:\n", """    stages:
+      - {code: call, name: 印发考核方案, kind: publication, on: 2016-01-20, notify: {levels: [county]}}
+      - code: monthly
+        name: 月度信息
+        kind: submission
+        submission: progress_report
+        owed_by: {levels: [county]}
+        reminders: std
+        periods:
+          - {code: "2016-01", opens: 2016-01-04, deadline: {date: 2016-01-08}}
+          - {code: "2016-02", opens: 2016-02-26, deadline: {date: 2016-02-29}}
+""", 1)
+    p = write(tmp_path, "monthly.yaml", text).programme
+    t = expand(p, WorkCalendar())
+    feb = [a for a in t.actions if a.stage == "monthly" and a.period == "2016-02"]
+    # Opens Friday the 26th, due Monday the 29th: its T-1 is the opening day, told by the 受理 letter alone.
+    assert [(a.action, a.at.date()) for a in feb if a.action in ("window_open", "reminder")] == [
+        ("window_open", dt.date(2016, 2, 26)), ("reminder", dt.date(2016, 2, 29))], feb  # and on the day itself
+    _, warnings = check_dates(p, WorkCalendar())
+    said = dict(warnings)
+    assert "2016-02-29截止的截止前3个工作日（2016-02-24）" in said["stages[1].reminders"], warnings
+    assert "有1个截止时间（最早2016-01-08）早于本周期的第一次发布（2016-01-20）" in said["stages[1]"], warnings

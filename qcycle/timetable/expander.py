@@ -242,11 +242,13 @@ class _Expander(StageDates):
         first_day = opens or dt.date.min
         for n in policy.before_workdays:
             day = self.cal.add_workdays(d.last_day, -n)
-            if day < first_day:
+            # Not before the window opens, nor on its first day: the opening letter gives the deadline (a
+            # 受理 and a 提醒 of the same report had come the same morning).
+            if day < first_day or (opens is not None and day == opens):
                 continue
             self._add(at(day, reminder_time), "reminder", stage, f"{label} 提醒：还有{n}个工作日截止",
                       deadline=d.cutoff, workdays_left=n, _k=f"T-{n}", detail=dict(left_out), **common)
-        if policy.on_deadline_day and d.last_day >= first_day:
+        if policy.on_deadline_day and d.last_day >= first_day and d.last_day != opens:
             self._add(at(d.last_day, reminder_time), "reminder", stage, f"{label} 提醒：今日截止",
                       deadline=d.cutoff, workdays_left=0, _k="T-0", detail=dict(left_out), **common)
         if stage.voluntary:
