@@ -484,7 +484,7 @@ def test_a_rejected_report_keeps_its_unit_in_the_ranking_and_a_summons_by_place_
     assert sorted(r.letters("summons")) == ["c4"]
     assert "中排名后2名（第4名）；未通过整改情况审核。" in r.letters("summons")["c4"], r.letters("summons")["c4"]
     last = r.letters("last")
-    assert sorted(last) == ["c5"] and "贵单位在2015年度县级质量工作考核中排名后1名（第5名）。" in last["c5"], last
+    assert sorted(last) == ["c5"] and "贵单位在2015年度县级质量工作考核中排名末位（第5名）。" in last["c5"], last
     summary = r.letters("summary")
     assert sorted(summary) == ["c3", "c4", "c5"]
     assert "不合格" in summary["c4"] and "未通过整改情况审核" in summary["c4"], summary["c4"]
@@ -522,7 +522,7 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
     assert "说明：优秀比例不超过部门参评对象的50%，贵单位得分在部门中排名第3。" in results_letters["d3"]
     reports = r.letters("report")
     assert sorted(reports) == ["c5", "d4"]  # the last place of each class, and among whom it is last
-    assert "排名县（市、区）后1名（第5名）" in reports["c5"] and "排名部门后1名（第4名）" in reports["d4"], reports
+    assert "排名县（市、区）末位（第5名）" in reports["c5"] and "排名部门末位（第4名）" in reports["d4"], reports
     with db.session_scope() as session:
         sheet = next(iter(ops.result_rows(session, r.p, r.id).values()))
     assert [(row["排名组"], row["名次"], row["单位代码"]) for row in sheet][:2] == [("县（市、区）", 1, "c1"), ("县（市、区）", 2, "c2")]
@@ -597,7 +597,7 @@ def test_a_summons_by_one_of_several_ways_names_the_ways_the_unit_met(tmp_path, 
     letters = r.letters("either")
     assert sorted(letters) == ["c4", "c5"]
     assert "贵单位在2015年度县级质量工作考核中被评为不合格。" in letters["c4"], letters["c4"]
-    assert "中被评为不合格，排名后1名（第5名）。" in letters["c5"], letters["c5"]
+    assert "中被评为不合格，排名末位（第5名）。" in letters["c5"], letters["c5"]
 
 
 def test_a_decision_before_an_assessment_of_every_county_is_refused(tmp_path):

@@ -28,7 +28,8 @@ class RankPick(_Model):
         return self
 
     def describe(self) -> str:
-        where = f"前{self.top}名" if self.top is not None else f"后{self.bottom}名"
+        # The last one is 末位 ("排名后1名" had been written of the last of 14).
+        where = f"前{self.top}名" if self.top is not None else ("末位" if self.bottom == 1 else f"后{self.bottom}名")
         return f"排名{where}" + ("（被否决者不计排名）" if self.vetoed == "excluded" else "")
 
 
