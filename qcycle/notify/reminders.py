@@ -79,14 +79,15 @@ def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str
         return render_message(items[0]["template"], from_item_json(items[0]["context"]), override)
     contexts = sorted((from_item_json(i["context"]) for i in items), key=lambda c: (clock.to_local(
         c["deadline"]) if isinstance(c.get("deadline"), dt.datetime) else dt.datetime.max.replace(tzinfo=clock.TZ)))
-    # One person to ask about all of them is said once, at the foot; else each item names its own.
-    contacts = {c.get("contact") for c in contexts}
-    shared = next(iter(contacts)) if len(contacts) == 1 else None
+    # One person to ask and one way to hand in for all of them are said once, at the foot; else each item
+    # says its own ("报送方式：…" had followed each of two items alike).
+    shared = {key: next(iter(said)) if len(said := {c.get(key) for c in contexts}) == 1 else None
+              for key in ("contact", "submit_via")}
     entries = []
     for c in contexts:
         entry = {"programme_name": c["programme_name"], "item": c["item"], "deadline": c["deadline"],
                  "working_days_left": c.get("working_days_left", 0), "refused_late": bool(c.get("refused_late")),
-                 "submit_via": c.get("submit_via"), "contact": None if shared else c.get("contact")}
+                 **{key: None if shared[key] else c.get(key) for key in shared}}
         if c.get("days_overdue"):
             entry["days_overdue"] = c["days_overdue"]
         if c.get("moved_from"):  # a notice of a moved deadline, merged with the day's reminders
@@ -97,7 +98,7 @@ def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str
         entries.append(entry)
     first = contexts[0]
     context = {"unit_name": first["unit_name"], "unit_code": first.get("unit_code"),
-               "sender_name": first["sender_name"], "items": entries, "contact": shared}
+               "sender_name": first["sender_name"], "items": entries, **shared}
     if "today" in first:  # the logical date of the reminders merged (one day's)
         context["today"] = first["today"]
     return render_message(MERGED_TEMPLATE, context, override)

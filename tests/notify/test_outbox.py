@@ -197,8 +197,8 @@ def test_a_moved_deadline_notice_is_merged_with_the_units_reminders_of_that_day(
     assert _queue(loaded, [other], rid) == 1
     (row,) = _rows(unit_code="c1")
     assert row.subject == "【提醒】1号市局有2项事项待办理"
-    assert "进展报告，截止2023年4月14日 17:30，还有1个工作日" in row.body
-    assert "揭榜书，截止时间由2023年4月14日延长至2023年4月28日 17:30，还有10个工作日" in row.body
+    assert "进展报告，截止2023年4月14日（星期五）17:30，还有1个工作日" in row.body
+    assert "揭榜书，截止时间由2023年4月14日延长至2023年4月28日（星期五）17:30，还有10个工作日" in row.body
     assert row.body.index("进展报告") < row.body.index("延长至")  # by deadline
     # Alone, the notice is its own letter.
     (alone,) = _rows(unit_code="c2")

@@ -388,8 +388,8 @@ def test_a_merged_reminder_keeps_an_overdue_items_warning_of_the_urging_to_come(
             "days_overdue": 2, "escalate_on": dt.date(2023, 4, 24), "escalate_to": None}},
     ]
     _, body = render_items(items, None)
-    assert "自评报告，截止2023年4月18日 17:30，已逾期2个工作日，如在2023年4月21日前仍未提交，将提请某市人民政府督办。" in body, body
-    assert "进展报告，截止2023年4月18日 17:30，已逾期2个工作日，如在2023年4月24日前仍未提交，将予以督办。" in body, body
+    assert "自评报告，截止2023年4月18日（星期二）17:30，已逾期2个工作日，如在2023年4月21日前仍未提交，将提请某市人民政府督办。" in body, body
+    assert "进展报告，截止2023年4月18日（星期二）17:30，已逾期2个工作日，如在2023年4月24日前仍未提交，将予以督办。" in body, body
     assert body.count("督办") == 2
 
 
@@ -414,6 +414,10 @@ def test_a_merged_reminder_says_how_each_item_goes_and_whom_to_ask_once_where_it
     assert first.endswith("还有2个工作日。报送方式：通过质量工作平台在线填报。" + ("" if same else "联系人：质量处 张三，028-1234567。"))
     assert "报送方式" not in second and second.endswith("还有6个工作日。" + ("" if same else "联系人：督查科 李四，028-7654321。"))
     assert ("联系人：质量处 张三，028-1234567" in lines[-4:]) is same and body.count("联系人") == (1 if same else 2), body
+    # One way to hand in for both: said once, after the list.
+    alike = [{**i, "context": {**i["context"], "submit_via": "通过质量工作平台在线填报"}} for i in items]
+    _, body = render_items(alike, None)
+    assert body.count("报送方式") == 1 and "\n报送方式：通过质量工作平台在线填报。\n" in body, body
 
 
 def test_an_overdue_notice_warns_of_the_urging_to_come_as_its_window_allows() -> None:
