@@ -2810,3 +2810,24 @@ def test_a_window_opening_on_a_reminder_day_sends_one_letter_and_validate_says_w
     said = dict(warnings)
     assert "2016-02-29截止的截止前3个工作日（2016-02-24）" in said["stages[1].reminders"], warnings
     assert "有1个截止时间（最早2016-01-08）早于本周期的第一次发布（2016-01-20）" in said["stages[1]"], warnings
+
+
+def test_a_final_result_letter_says_where_a_recheck_left_the_unit(tmp_path, home):
+    """一站式服务站: the final letter to a city repeated the 验收's "基本达标" of a site its 复验 had since
+    cancelled, and said nothing of one that passed it."""
+    text = ASSESSMENT.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {grades: [不合格]}").replace(
+        "    assessment:\n",
+        "      - {code: final, name: 通知最终结果, kind: notification, template: result,\n"
+        "         after: {stage: report_review, event: on, workdays: 1}, notify: {levels: [county]}}\n"
+        "    assessment:\n", 1)
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-05")
+    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
+    r.until("2016-05-06")
+    r.decide("report_review", c4="approved", c5="rejected")
+    r.until("2016-05-31")
+    told = r.letters("final")
+    assert "贵单位结果为：不合格（得分55.00）；通过整改情况审核。" in told["c4"], told["c4"]
+    assert told["c5"].count("未通过整改情况审核") == 1, told["c5"]
+    assert "整改情况审核" not in told["c1"]

@@ -124,8 +124,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # Only where a unit with no result and no rejection of its own may be told others' (a superior, or one
     # outside the round): the decisions are read again.
     never = _never(session, p, round_id, action, assessed) if template == "result.j2" else {}
+    # A graded subject's decision on the follow-up its grade owed (限期整改, then 复验): where it stands now.
+    rechecked = _rechecked(session, p, round_id, by_unit) if template == "result.j2" else {}
     summaries = (_summaries(p, units, by_unit, _standing(session, p, round_id, action.category, by_unit, never,
-                                                          assessed), never)
+                                                          assessed, rechecked), never)
                  if template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
                      p.has_subordinates(u) or u not in p.participants) for u in units) else {})
     # What a deduction counts (未报送…1次，扣5分) or a veto says (因未报送…，实行一票否决) is not said again beside the grade.
@@ -150,6 +152,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
         itemised_letter = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised
         missed += [text for code, text in never.get(u, []) if mine and not itemised_letter and code not in counted
                    and not any(code == at and u in late for at, late in missing)]
+        # Where its 复验 (a decision on the follow-up its grade owed) left it, unless a rejection line says so.
+        after = {r.unit_code: said for r in mine if (said := rechecked.get(r.unit_code)) and not any(
+            line.endswith(said) for line in rejected.get(u, []))}
+        lines += [after[r.unit_code] for r in mine if r.unit_code in after and not p_item_name(p, r.unit_code)]
         lines += missed
         grounds = _grounds(p, stage.notify, [w for w, chose in met if u in chose], template == "summons.j2",
                            mine[0] if mine else None, (grounds_of if template == "summons.j2" else rejected).get(u, []),
@@ -166,7 +172,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
             # Its grade with its score, then what else it is told ("不合格（得分32.10）；未通过整改报告审核"):
             # a list had numbered the unit's own name as its first item.
             result, score = f"{lines[0]}（得分{score}）；" + "；".join(lines[1:]), None
-        item_lines = ([scored_line(p, r, p_item_name(p, r.unit_code) or p.unit(u).name) for r in mine]
+        item_lines = ([scored_line(p, r, p_item_name(p, r.unit_code) or p.unit(u).name)
+                       + (f"；{after[r.unit_code]}" if r.unit_code in after else "") for r in mine]
                       + rejected.get(u, []) + missed) if named else []
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
         items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
@@ -247,8 +254,23 @@ def _rejected(session, p: Programme, round_id, category: str | None
     return rejected, grounds_of, itemised
 
 
+def _rechecked(session, p: Programme, round_id, by_unit: dict[str, list[AssessmentResult]]) -> dict[str, str]:
+    """Graded subject → how its last decision reads, where that decides a follow-up and comes after its
+    assessment (限期整改, then "通过复验" or "未通过复验（…），取消…"): a final letter had repeated the
+    验收's 基本达标 of a site its 复验 had since cancelled."""
+    graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
+    out = {}
+    for subject, (said, code, _) in latest_standing(session, p, round_id).items():
+        r, decides = graded.get(subject), p.stage(code).decides
+        if r is not None and decides and p.stage(decides).kind is StageKind.followup \
+                and p.stage_place.get(code, -1) > p.stage_place.get(r.stage, -1):
+            out[subject] = said
+    return out
+
+
 def _standing(session, p: Programme, round_id, category: str | None, by_unit: dict[str, list[AssessmentResult]],
-              never: Mapping[str, list[tuple[str, str]]], assessed: str | None) -> dict[str, list[tuple[str | None, str]]]:
+              never: Mapping[str, list[tuple[str, str]]], assessed: str | None, rechecked: Mapping[str, str]
+              ) -> dict[str, list[tuple[str | None, str]]]:
     """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
     its last decision (验收 failed, then 复验 passed: "通过复验"), unless that came before the assessment
     and the unit never handed in what the assessment read (a project that never filed its 验收申请 had
@@ -260,12 +282,11 @@ def _standing(session, p: Programme, round_id, category: str | None, by_unit: di
     for subject, (said, code, _) in latest_standing(session, p, round_id).items():
         if not in_category(p, subject, category):
             continue
-        r = graded.get(subject)
-        decides = p.stage(code).decides
-        if r is None:
-            if subject.partition(":")[0] in never and place.get(code, -1) < place.get(assessed or "", -1):
-                continue
-        elif not (place.get(code, -1) > place.get(r.stage, -1) and decides and p.stage(decides).kind is StageKind.followup):
+        if subject in graded:
+            if subject in rechecked:
+                out[subject.partition(":")[0]].append((p_item_name(p, subject), rechecked[subject]))
+            continue
+        if subject.partition(":")[0] in never and place.get(code, -1) < place.get(assessed or "", -1):
             continue
         out[subject.partition(":")[0]].append((p_item_name(p, subject), said))
     return out
