@@ -2831,3 +2831,20 @@ def test_a_final_result_letter_says_where_a_recheck_left_the_unit(tmp_path, home
     assert "贵单位结果为：不合格（得分55.00）；通过整改情况审核。" in told["c4"], told["c4"]
     assert told["c5"].count("未通过整改情况审核") == 1, told["c5"]
     assert "整改情况审核" not in told["c1"]
+
+
+def test_a_list_of_those_given_a_grade_is_published_as_a_list(tmp_path, home):
+    """一站式服务站's 挂牌名录 (the sites 达标) read "已发布…挂牌名录，请及时查阅" to the one city on it, and
+    nothing of what was listed."""
+    text = ASSESSMENT.replace(
+        "    units:\n", "    units:\n      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1).replace(
+        "notify: {levels: [county]}}", "notify: {levels: [county]}}\n"
+        "      - {code: listing, name: 发布质量工作合格县名录, kind: publication, on: 2016-04-01,\n"
+        "         notify: {any_of: [{grades: [合格]}, {units: [gov]}]}}")
+    r = Round(write(tmp_path, "listing.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-01")
+    told = r.letters("listing")
+    assert sorted(told) == ["c1", "c2", "c3", "gov"], sorted(told)
+    assert "已于2016年4月1日发布质量工作合格县名录，贵单位已列入该名录（共3个单位）" in told["c1"], told["c1"]
+    assert "名录共列入3个单位" in told["gov"] and "贵单位已列入" not in told["gov"], told["gov"]

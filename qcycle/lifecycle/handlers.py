@@ -99,21 +99,9 @@ def _publish(session, p, round_id, action) -> Outcome:
     units = resolve(session, p, round_id, stage.notify, action.category)
     extra: dict[str, Any] = {}
     who = stage.notify
-    approvals = [w.approved_at for w in ([who, *who.any_of] if who else []) if w.approved_at]
     own: dict[str, dict[str, Any]] = defaultdict(lambda: {"openings": []})
-    if who is not None and approvals:  # the published list: who was approved (others are told they are not)
-        extra["takers"] = units if who.approved_at else resolve(session, p, round_id, Who(approved_at=approvals[0]),
-                                                                 action.category)
-        # Each unit is told which of its items are on the list, which not, and why where the step says.
-        for unit, standing in list_standing(session, p, round_id, approvals[0], action.category).items():
-            own[unit].update(standing)
-        # Those never candidates (a city bureau, an enterprise that did not apply) are told the list, and
-        # which of theirs are on it, not "贵单位未列入".
-        candidates = took_part(session, p, round_id, approvals[0], action.category)
-        below = p.under_each(extra["takers"])
-        for u in set(units) - set(extra["takers"]) - candidates:
-            own[u]["onlooker"] = True
-            own[u]["takers_below"] = [p.unit(t).name for t in below.get(u, [])]
+    if (takers := _list_told(session, p, round_id, who, units, action.category, own)) is not None:
+        extra["takers"] = takers
     # Windows opening today are announced here, to the units that owe them (the expander pairs them);
     # one already closed when a late run writes this is not (as its own opening letter is skipped).
     moment = clock.run_moment()
@@ -145,6 +133,41 @@ def _publish(session, p, round_id, action) -> Outcome:
     drafts = [replace(d, private=True) if own.get(d.unit, {}).get("barred") else d for d in drafts]
     return Outcome(action, drafts,
                    note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {opened} 个同时告知开始受理）" if opened else ""))
+
+
+def _list_told(session, p: Programme, round_id, who: Who | None, units: list[str], category: str | None,
+               own: dict[str, dict[str, Any]]) -> list[str] | None:
+    """The units on a published list (who was approved, or given a grade), each unit's standing on it
+    added to ``own`` (its items on it, those left off, or that it never was a candidate); None where the
+    publication is not of a list."""
+    approvals = [w.approved_at for w in ([who, *who.any_of] if who else []) if w.approved_at]
+    if who is not None and approvals:  # the published list: who was approved (others are told they are not)
+        takers = units if who.approved_at else resolve(session, p, round_id, Who(approved_at=approvals[0]), category)
+        # Each unit is told which of its items are on the list, which not, and why where the step says.
+        for unit, standing in list_standing(session, p, round_id, approvals[0], category).items():
+            own[unit].update(standing)
+        # Those never candidates (a city bureau, an enterprise that did not apply) are told the list, and
+        # which of theirs are on it, not "贵单位未列入".
+        candidates = took_part(session, p, round_id, approvals[0], category)
+    elif who is not None and (graded := next((w for w in (who, *who.any_of) if w.grades), None)) is not None:
+        # A list of those given a grade (挂牌名录 of the sites 达标), told as a list decided is: it had read
+        # "已发布…名录，请及时查阅" to the one city with a site on it.
+        chosen = select_subjects(session, p, round_id, Who(grades=graded.grades, assessed_at=graded.assessed_at),
+                                 category)
+        takers = sorted({x.partition(":")[0] for x in chosen})
+        for subject in chosen:
+            if name := p_item_name(p, subject):
+                own[subject.partition(":")[0]].setdefault("listed_items", []).append(name)
+        assessed = graded.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)
+        candidates = {x.partition(":")[0] for x in crud.result_subjects(session=session, round_id=round_id,
+                                                                         stage=assessed)} if assessed else set()
+    else:
+        return None
+    below = p.under_each(takers)
+    for u in set(units) - set(takers) - candidates:
+        own[u]["onlooker"] = True
+        own[u]["takers_below"] = [p.unit(t).name for t in below.get(u, [])]
+    return takers
 
 
 def _owed_later(session, p: Programme, round_id, call: Action, addressed: set[str]) -> dict[str, list[dict[str, Any]]]:
