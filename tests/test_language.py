@@ -2848,3 +2848,14 @@ def test_a_list_of_those_given_a_grade_is_published_as_a_list(tmp_path, home):
     assert sorted(told) == ["c1", "c2", "c3", "gov"], sorted(told)
     assert "已于2016年4月1日发布质量工作合格县名录，贵单位已列入该名录（共3个单位）" in told["c1"], told["c1"]
     assert "名录共列入3个单位" in told["gov"] and "贵单位已列入" not in told["gov"], told["gov"]
+
+
+def test_towns_are_a_level_of_their_own(tmp_path):
+    """镇（街道）考核: towns had to be written as counties, and the plan called them 县（市、区）."""
+    from qcycle.schema import Who
+
+    text = ASSESSMENT.replace("level: county, parent: city", "level: town, parent: city").replace(
+        "levels: [county]", "levels: [town]")
+    p = write(tmp_path, "towns.yaml", text).programme
+    assert {u.level for u in p.units if u.code in ("c1", "c2", "c3", "c4", "c5")} == {"town"}
+    assert Who(levels=["town"]).describe() == "乡镇（街道）"

@@ -17,6 +17,7 @@ LEVEL_NAMES = {
     "province": "省级",
     "city": "市（州）",
     "county": "县（市、区）",
+    "town": "乡镇（街道）",
     "office": "基层所",
     "department": "部门",
     "government": "政府",
@@ -88,7 +89,7 @@ class Unit(_Model):
     code: Code
     name: str = Field(min_length=1)
     level: Literal[
-        "province", "city", "county", "office", "department", "government", "enterprise"
+        "province", "city", "county", "town", "office", "department", "government", "enterprise"
     ]
     parent: Code | None = None
     group: str | None = Field(
