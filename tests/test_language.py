@@ -2859,3 +2859,20 @@ def test_towns_are_a_level_of_their_own(tmp_path):
     p = write(tmp_path, "towns.yaml", text).programme
     assert {u.level for u in p.units if u.code in ("c1", "c2", "c3", "c4", "c5")} == {"town"}
     assert Who(levels=["town"]).describe() == "乡镇（街道）"
+
+
+def test_every_letter_giving_a_moved_deadline_says_why_and_the_plan_names_the_urging_alike(tmp_path, home):
+    """镇（街道）: the 逾期提醒 read "应于2024年4月7日（星期日）17:30前" with no word of why a Sunday, which only
+    the 受理 letter explained; the plan labelled the 督办 of a window owed by a decision "报上级单位督办"
+    where the office urged its own counties itself."""
+    text = ASSESSMENT.replace("escalate_to: city}", "escalate_to: parent}")
+    r = Round(write(tmp_path, "county.yaml", text))
+    escalation = r.t.by_name()["report:escalation"]
+    assert escalation.title.endswith("由示例市质量强市工作领导小组办公室直接督办"), escalation.title
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-05-31")  # none of the last three reports
+    with db.session_scope() as session:
+        chased = session.exec(select(OutboxMessage.subject, OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c3")).all()
+    said = [body for subject, body in chased if subject.startswith(("【提醒】", "【逾期提醒】", "【督办】"))]
+    assert len(said) >= 3 and all("2016年5月3日（星期二）17:30（原定4月30日，遇休息日顺延）" in b for b in said), said

@@ -59,6 +59,8 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         # says it is not sent, not that the sender has not received it.
         "report_to": p.unit(stage.report_to).name if stage.report_to and stage.report_to != p.sender(action.stage)
         else None,
+        # A deadline moved off a day off, said with it wherever the letter gives it (原定4月5日，遇节假日顺延).
+        "rolled": action.detail.get("rolled"),
         # How and where a window's material goes (报送方式), and whom to ask (联系人), as the file says.
         "submit_via": stage.submit_via,
         "contact": stage.contact or p.round.contact,

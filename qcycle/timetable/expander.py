@@ -233,9 +233,11 @@ class _Expander(StageDates):
                           extended: list[str]) -> None:
         """A window's deadline and what follows from it: reminders, overdue notice, escalation.
         ``extended``: units with their own deadline, left out of these."""
-        left_out = {"extended": extended} if extended else {}
+        left_out: dict[str, Any] = {"extended": extended} if extended else {}
         self._add(d.cutoff, "deadline", stage, f"{label} 截止{self.moved(d.rolled_from, d.roll)}",
                   detail={**detail, **left_out}, **common)
+        if d.rolled_from is not None:  # each letter that gives the deadline says why it is that day (星期日, 调休)
+            left_out = {**left_out, "rolled": self.moved(d.rolled_from, d.roll).strip("（）")}
         if policy is None:
             return
         reminder_time = policy.time
@@ -266,8 +268,9 @@ class _Expander(StageDates):
         if esc is not None:
             # The overdue unit is reported to (报) whoever urges it: "督办淮安市人民政府" read as
             # if the government itself were being urged.
-            owers = stage.owed_by if stage.owed_by is not None and not stage.owed_by.dynamic else None
-            parents = {u.parent for u in self.p.units_matching(owers)} if owers is not None else set()
+            # Those owing it as far as the file says (a window owed by a decision: those it may reach), so
+            # that the plan names the same 督办 alike for every window owed by the same units.
+            parents = {self.p.unit(u).parent for u in self.p.reachable(stage.owed_by)} if stage.owed_by else set()
             if policy.escalate_to == "parent" and parents != {self.p.sender(stage.code)}:
                 urged = "报上级单位督办"
             elif policy.escalate_to in ("parent", self.p.sender(stage.code)):
