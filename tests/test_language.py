@@ -2876,3 +2876,22 @@ def test_every_letter_giving_a_moved_deadline_says_why_and_the_plan_names_the_ur
             OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c3")).all()
     said = [body for subject, body in chased if subject.startswith(("【提醒】", "【逾期提醒】", "【督办】"))]
     assert len(said) >= 3 and all("2016年5月3日（星期二）17:30（原定4月30日，遇休息日顺延）" in b for b in said), said
+
+
+@pytest.mark.parametrize(("name", "said"), [
+    ("进度报送逾期（每次）", "进度报送逾期2次，扣4分"),
+    ("进度报送逾期（每次2分）", "进度报送逾期2次，扣4分"),
+    ("进度报送逾期", "进度报送逾期2次，扣4分"),
+    ("报送逾期的单位（每家）", "报送逾期的单位2家，扣4分")])
+def test_a_deductions_count_is_said_with_its_measure_word_alone(tmp_path, home, name, said):
+    """镇（街道）: "月度信息逾期报送（每次0.5分）" read "逾期报送2次0.5分，扣1分"."""
+    text = ASSESSMENT.replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                              f"      deductions: [{{code: late, name: {name}, points: 2}}]\n"
+                              "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    r = Round(write(tmp_path, "count.yaml", text))
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            *({"kind": "score", "unit": u, "reviewer": "r1", "component": "all", "value": 80} for u in ("c1", "c2", "c3", "c4", "c5")),
+            {"kind": "score", "unit": "c1", "reviewer": "office", "component": "deduction:late", "value": 2}])
+    r.until("2016-03-31")
+    assert said in r.letters("results")["c1"], r.letters("results")["c1"]

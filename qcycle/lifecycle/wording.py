@@ -349,9 +349,11 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int]
             if n := counts.get(item.code, 0):
                 points = min(n * item.points, item.cap) if item.cap is not None else n * item.points
                 name, per, counter = item.name.partition("（每")
+                # The measure word alone: "（每次0.5分）" had read "逾期报送2次0.5分，扣1分".
+                word = re.match(r"[^\d.分）]+", counter) if per else None
                 # 3 honours at 2 points each read "加5分": the item's own cap is said where it cut.
                 capped = f"{verb}{n * item.points:g}分，以上限{points:g}分计" if points < n * item.points - 1e-9 else ""
-                out.append(f"{name}{n}{counter.removesuffix('）') if per else '次'}，{capped or f'{verb}{points:g}分'}")
+                out.append(f"{name}{n}{word.group() if word else '次'}，{capped or f'{verb}{points:g}分'}")
                 said += points
         if cap is not None and said > total + 1e-9:
             out.append(f"{verb}分合计以上限{total:g}分计")
