@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import textwrap
+import uuid
 from pathlib import Path
 
 import pytest
@@ -2895,3 +2896,20 @@ def test_a_deductions_count_is_said_with_its_measure_word_alone(tmp_path, home, 
             {"kind": "score", "unit": "c1", "reviewer": "office", "component": "deduction:late", "value": 2}])
     r.until("2016-03-31")
     assert said in r.letters("results")["c1"], r.letters("results")["c1"]
+
+
+def test_a_summary_line_of_items_keeps_each_items_name_with_what_it_says(tmp_path, home):
+    """The national year's city summary read "“创先引领第5项”：B级（得分82.70）；：“创先引领第10项”揭榜书逾期提交，不予受理"."""
+    from qcycle.lifecycle.notifying import _summaries
+    from qcycle.models import AssessmentResult
+
+    text = AWARD + """\
+    categories:
+      - {code: xc, name: 现场型, items: [{code: xc-1, name: 现场型成果}]}
+      - {code: gg, name: 攻关型, items: [{code: gg-1, name: 攻关型成果}]}
+"""
+    p = write(tmp_path, "items.yaml", text).programme
+    graded = AssessmentResult(round_id=uuid.uuid4(), stage="scoring", unit_code="e1:gg-1", total=82.7, grade="提名奖", rank=1)
+    refused = {"e1": [("application", "现场型成果", "申报逾期提交，不予受理")], "e2": [("application", None, "未按期提交申报")]}
+    told = _summaries(p, ["amr"], {"e1": [graded]}, {}, refused)["amr"][1]
+    assert told == ["甲公司“攻关型成果”：提名奖（得分82.70）；“现场型成果”：申报逾期提交，不予受理", "乙公司：未按期提交申报"], told

@@ -150,7 +150,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # it), where no selection named it already (missing_at) and no deduction counts it.
         # A letter of its items' results keeps to them (四川's 评价确认 had listed a missed 中期检查 as an item).
         itemised_letter = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised
-        missed += [text for code, text in never.get(u, []) if mine and not itemised_letter and code not in counted
+        missed += [text for code, _, text in never.get(u, []) if mine and not itemised_letter and code not in counted
                    and not any(code == at and u in late for at, late in missing)]
         # Where its 复验 (a decision on the follow-up its grade owed) left it, unless a rejection line says so.
         after = {r.unit_code: said for r in mine if (said := rechecked.get(r.unit_code)) and not any(
@@ -269,7 +269,7 @@ def _rechecked(session, p: Programme, round_id, by_unit: dict[str, list[Assessme
 
 
 def _standing(session, p: Programme, round_id, category: str | None, by_unit: dict[str, list[AssessmentResult]],
-              never: Mapping[str, list[tuple[str, str]]], assessed: str | None, rechecked: Mapping[str, str]
+              never: Mapping[str, list[tuple[str, str | None, str]]], assessed: str | None, rechecked: Mapping[str, str]
               ) -> dict[str, list[tuple[str | None, str]]]:
     """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
     its last decision (验收 failed, then 复验 passed: "通过复验"), unless that came before the assessment
@@ -292,7 +292,8 @@ def _standing(session, p: Programme, round_id, category: str | None, by_unit: di
     return out
 
 
-def _never(session, p: Programme, round_id, notice: Action, assessed: str | None) -> dict[str, list[tuple[str, str]]]:
+def _never(session, p: Programme, round_id, notice: Action, assessed: str | None
+           ) -> dict[str, list[tuple[str, str | None, str]]]:
     """unit → (window, "未按期提交…") for each window the assessment ``assessed`` read that the unit
     owed and never handed in, and each follow-up its result owed, due by the ``notice``, that it never
     handed in: a project that never filed its 验收申请 read "通过中期评估" in its city's summary, one with
@@ -311,10 +312,10 @@ def _never(session, p: Programme, round_id, notice: Action, assessed: str | None
                 and (category is None or a.category in (None, category))):
             what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
             missed.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
-    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    out: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
     for (code, what), owing in missed.items():
         for unit in sorted({u.partition(":")[0] for u in owing if in_category(p, u, category)}):
-            out[unit].append((code, f"未按期提交{what}"))
+            out[unit].append((code, None, f"未按期提交{what}"))
     # Handed in late and refused (不予受理), and nothing taken instead: a county's summary had left out its
     # enterprise whose late application was refused.
     closed = {a.stage for a in timetable.actions if a.action == "deadline" and a.at <= notice.at}
@@ -323,9 +324,7 @@ def _never(session, p: Programme, round_id, notice: Action, assessed: str | None
                  "category": category, "item_category": p.item_category}
         refused = set(crud.handed_in_subjects(**where, status="rejected_late")) - set(crud.handed_in_subjects(**where))
         for subject in sorted(refused):
-            item = p_item_name(p, subject)
-            out[subject.partition(":")[0]].append(
-                (window.code, f"{quoted(item) if item else ''}{window.handed_in}逾期提交，不予受理"))
+            out[subject.partition(":")[0]].append((window.code, p_item_name(p, subject), f"{window.handed_in}逾期提交，不予受理"))
     return out
 
 
@@ -376,7 +375,7 @@ def _placed_order(p: Programme, scored: Mapping[str, AssessmentResult]) -> Calla
 
 
 def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
-               standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str]]]
+               standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]]
                ) -> dict[str, tuple[str, list[str]]]:
     """unit → (whose results, the lines) for each unit told the results that has none of its own:
     its subordinates' at any depth ("辖区内"), those graded first in rank order, then the others
@@ -394,10 +393,12 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
                  + (f"；{veto_reason(p, r.veto)}）" if r.veto else "）")
                  + (f"，{brings}" if (brings := grade_consequence(p, r.grade)) else ""))
                 for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)] + standing.get(u, []) + [
-                (None, text) for _, text in never.get(u, [])]
+                (item, text) for _, item, text in never.get(u, [])]
         if not any(item for item, _ in said):
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
-        return p.unit(u).name + "；".join(f"{quoted(item) if item else ''}：{text}" for item, text in said)
+        # A line of the unit's own among its items' follows them without a "：" of its own.
+        return (p.unit(u).name + ("" if said[0][0] else "：")
+                + "；".join(f"{quoted(item)}：{text}" if item else text for item, text in said))
 
     lines = {x: line(x) for x in told}
     below = p.under_each(told)
