@@ -2395,13 +2395,11 @@ def test_submit_via_belongs_to_a_window(tmp_path):
     assert "submit_via（报送方式）只用于 submission/followup 阶段" in str(exc.value) and "stages[1]" in str(exc.value)
 
 
-def test_a_praise_for_passing_the_recheck_a_grade_sent_a_unit_to_says_so_not_the_grade(tmp_path, home):
-    """A 标准化试点's 复验 passed after 限期整改 was praised "被评为限期整改，成绩突出"."""
+def _through_recheck(tmp_path: Path, stage: str) -> Round:
+    """ASSESSMENT with its report owed by 不合格 and ``stage`` (a notification a working day after the
+    report's review): c4 and c5 report, c4 passes the review, c5 does not; played to the end of May."""
     text = ASSESSMENT.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {grades: [不合格]}").replace(
-        "    assessment:\n",
-        "      - {code: named, name: 通报复验通过的县, kind: notification, template: praise,\n"
-        "         after: {stage: report_review, event: on, workdays: 1}, notify: {approved_at: report_review}}\n"
-        "    assessment:\n", 1)
+        "    assessment:\n", f"      - {stage}\n    assessment:\n", 1)
     r = Round(write(tmp_path, "county.yaml", text))
     r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
     r.until("2016-04-05")
@@ -2409,6 +2407,14 @@ def test_a_praise_for_passing_the_recheck_a_grade_sent_a_unit_to_says_so_not_the
     r.until("2016-05-06")
     r.decide("report_review", c4="approved", c5="rejected")
     r.until("2016-05-31")
+    return r
+
+
+def test_a_praise_for_passing_the_recheck_a_grade_sent_a_unit_to_says_so_not_the_grade(tmp_path, home):
+    """A 标准化试点's 复验 passed after 限期整改 was praised "被评为限期整改，成绩突出"."""
+    r = _through_recheck(tmp_path, "{code: named, name: 通报复验通过的县, kind: notification, template: praise,\n"
+                                   "         after: {stage: report_review, event: on, workdays: 1}, "
+                                   "notify: {approved_at: report_review}}")
     praised = r.letters("named")
     assert sorted(praised) == ["c4"]
     assert "贵单位在2015年度县级质量工作考核中通过整改情况审核" in praised["c4"] and "不合格" not in praised["c4"], praised
@@ -2816,18 +2822,9 @@ def test_a_window_opening_on_a_reminder_day_sends_one_letter_and_validate_says_w
 def test_a_final_result_letter_says_where_a_recheck_left_the_unit(tmp_path, home):
     """一站式服务站: the final letter to a city repeated the 验收's "基本达标" of a site its 复验 had since
     cancelled, and said nothing of one that passed it."""
-    text = ASSESSMENT.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {grades: [不合格]}").replace(
-        "    assessment:\n",
-        "      - {code: final, name: 通知最终结果, kind: notification, template: result,\n"
-        "         after: {stage: report_review, event: on, workdays: 1}, notify: {levels: [county]}}\n"
-        "    assessment:\n", 1)
-    r = Round(write(tmp_path, "county.yaml", text))
-    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
-    r.until("2016-04-05")
-    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
-    r.until("2016-05-06")
-    r.decide("report_review", c4="approved", c5="rejected")
-    r.until("2016-05-31")
+    r = _through_recheck(tmp_path, "{code: final, name: 通知最终结果, kind: notification, template: result,\n"
+                                   "         after: {stage: report_review, event: on, workdays: 1}, "
+                                   "notify: {levels: [county]}}")
     told = r.letters("final")
     assert "贵单位结果为：不合格（得分55.00）；通过整改情况审核。" in told["c4"], told["c4"]
     assert told["c5"].count("未通过整改情况审核") == 1, told["c5"]
