@@ -141,6 +141,14 @@ AWARD = """\
 """
 
 
+# Two categories of one item each (a QC contest's 现场型 and 攻关型 成果), appended to AWARD.
+TWO_KINDS = """\
+    categories:
+      - {code: xc, name: 现场型, items: [{code: xc-1, name: 现场型成果}]}
+      - {code: gg, name: 攻关型, items: [{code: gg-1, name: 攻关型成果}]}
+"""
+
+
 def test_a_vetoed_candidate_left_off_a_list_is_not_told_a_rank_below_lower_scores(tmp_path, home):
     """某市's 公示 told a vetoed enterprise "贵单位得分73.88、排名第6" beside the 4th and 5th at 69.03 and
     67.18: a veto places it last whatever its score, so its letter gives the score and the veto."""
@@ -186,11 +194,7 @@ def test_a_list_of_one_category_proposes_each_unit_the_grade_of_its_entry_there(
     from qcycle.lifecycle.standing import published_list
 
     text = AWARD.replace("区长质量奖", "一等奖").replace("提名奖", "二等奖").replace(
-        "notify: {approved_at: committee}}", "notify: {grades: [一等奖, 二等奖]}}", 1) + """\
-    categories:
-      - {code: xc, name: 现场型, items: [{code: xc-1, name: 现场型成果}]}
-      - {code: gg, name: 攻关型, items: [{code: gg-1, name: 攻关型成果}]}
-"""
+        "notify: {approved_at: committee}}", "notify: {grades: [一等奖, 二等奖]}}", 1) + TWO_KINDS
     r = Round(write(tmp_path, "qc.yaml", text))
     with db.session_scope() as session:
         crud.save_results(session=session, round_id=r.id, stage="scoring", results=[
@@ -1344,11 +1348,7 @@ def test_an_event_is_announced_working_days_ahead_to_those_it_concerns(tmp_path,
 
 def test_an_events_notice_names_the_entries_of_a_unit_that_take_part(tmp_path, home):
     """江州化工 entered two 成果, one failed 材料初审: the 现场发表 notice did not say which presents."""
-    text = with_onsite(", notify_ahead: 3") + """\
-    categories:
-      - {code: xc, name: 现场型, items: [{code: xc-1, name: 现场型成果}]}
-      - {code: gg, name: 攻关型, items: [{code: gg-1, name: 攻关型成果}]}
-"""
+    text = with_onsite(", notify_ahead: 3") + TWO_KINDS
     r = Round(write(tmp_path, "award.yaml", text))
     r.hand_in("application", ["e1"], "2023-03-20", item="xc-1", id="a1")
     r.hand_in("application", ["e1"], "2023-03-20", item="gg-1", id="a2")
@@ -2482,11 +2482,7 @@ def test_a_list_of_entries_reported_upward_counts_them_as_items(tmp_path, home):
         "      - {code: results, name: 通知评审结果,",
         "      - {code: upward, name: 报送推荐名单, kind: notification, template: report, on: 2023-05-16,\n"
         "         notify: {units: [gov]}, lists: {grades: [一等奖]}}\n"
-        "      - {code: results, name: 通知评审结果,", 1) + """\
-    categories:
-      - {code: xc, name: 现场型, items: [{code: xc-1, name: 现场型成果}]}
-      - {code: gg, name: 攻关型, items: [{code: gg-1, name: 攻关型成果}]}
-"""
+        "      - {code: results, name: 通知评审结果,", 1) + TWO_KINDS
     r = Round(write(tmp_path, "qc.yaml", text))
     with db.session_scope() as session:
         crud.save_results(session=session, round_id=r.id, stage="scoring", results=[
@@ -2900,11 +2896,7 @@ def test_a_summary_line_of_items_keeps_each_items_name_with_what_it_says(tmp_pat
     from qcycle.lifecycle.notifying import _summaries
     from qcycle.models import AssessmentResult
 
-    text = AWARD + """\
-    categories:
-      - {code: xc, name: 现场型, items: [{code: xc-1, name: 现场型成果}]}
-      - {code: gg, name: 攻关型, items: [{code: gg-1, name: 攻关型成果}]}
-"""
+    text = AWARD + TWO_KINDS
     p = write(tmp_path, "items.yaml", text).programme
     graded = AssessmentResult(round_id=uuid.uuid4(), stage="scoring", unit_code="e1:gg-1", total=82.7, grade="提名奖", rank=1)
     refused = {"e1": [("application", "现场型成果", "申报逾期提交，不予受理")], "e2": [("application", None, "未按期提交申报")]}
