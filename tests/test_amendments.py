@@ -516,7 +516,8 @@ def test_a_withdrawn_item_is_told_to_its_takers_once_and_then_nothing_more_is_ab
 
     text = SICHUAN.read_text(encoding="utf-8")
     withdrawn = tmp_path / SICHUAN.name
-    withdrawn.write_text("".join(line for line in text.splitlines(keepends=True) if "code: cxyl-02," not in line),
+    withdrawn.write_text("".join(line + ("  contact: 质量发展处 张三，028-00000000\n" if line.startswith("  issuer:") else "")
+                                 for line in text.splitlines(keepends=True) if "code: cxyl-02," not in line),
                          encoding="utf-8")
     amended = load_programme(withdrawn)
     with db.session_scope() as session:
@@ -532,6 +533,7 @@ def test_a_withdrawn_item_is_told_to_its_takers_once_and_then_nothing_more_is_ab
     assert letter.subject.endswith("“争创国家级质量标准实验室”已撤销") and letter.logical_date == dt.date(2023, 6, 1)
     # What will not happen, named from this programme (withdrawn on 1 June: the list was out in April).
     assert "贵单位该项目的中期检查（进展报告）、申请评价确认、发布揭榜挂帅成果不再进行" in letter.body, letter.body
+    assert "\n联系人：质量发展处 张三，028-00000000\n" in letter.body, letter.body
     assert problems_of(amended.programme, later, letter) == []
 
     for moment in sorted({a.at for a in later.actions if dt.date(2023, 7, 1) <= a.at.date() <= dt.date(2023, 7, 20)}):
@@ -557,7 +559,8 @@ def test_an_item_withdrawn_before_its_review_is_told_to_those_who_applied_for_it
                            "submitted_at": "2023-04-12T10:00:00+08:00"})
     text = SICHUAN.read_text(encoding="utf-8")
     withdrawn = tmp_path / SICHUAN.name
-    withdrawn.write_text("".join(line for line in text.splitlines(keepends=True) if "code: cxyl-02," not in line),
+    withdrawn.write_text("".join(line + ("  contact: 质量发展处 张三，028-00000000\n" if line.startswith("  issuer:") else "")
+                                 for line in text.splitlines(keepends=True) if "code: cxyl-02," not in line),
                          encoding="utf-8")
     with db.session_scope() as session:
         sync_round(session, load_programme(withdrawn), actor="cli:张三", at=clock.at(dt.date(2023, 4, 19), dt.time(10)))

@@ -2876,7 +2876,9 @@ def test_every_letter_giving_a_moved_deadline_says_why_and_the_plan_names_the_ur
     ("进度报送逾期（每次）", "进度报送逾期2次，扣4分"),
     ("进度报送逾期（每次2分）", "进度报送逾期2次，扣4分"),
     ("进度报送逾期", "进度报送逾期2次，扣4分"),
-    ("报送逾期的单位（每家）", "报送逾期的单位2家，扣4分")])
+    ("报送逾期的单位（每家）", "报送逾期的单位2家，扣4分"),
+    ("进度报送逾期（每次扣2分）", "进度报送逾期2次，扣4分"),
+    ("进度报送（每逾期1次扣2分）", "进度报送2次，扣4分")])
 def test_a_deductions_count_is_said_with_its_measure_word_alone(tmp_path, home, name, said):
     """镇（街道）: "月度信息逾期报送（每次0.5分）" read "逾期报送2次0.5分，扣1分"."""
     text = ASSESSMENT.replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",

@@ -139,7 +139,7 @@ def _withdrawals(session: Session, before: Programme, p: Programme, round_id: uu
                          - stage_outcomes(session, round_id, stage.code).keys())
     actions = expand(before, default_calendar()).actions
     ctx = {"programme_name": p.round.name, "round_code": p.round.code, "sender_name": p.unit(p.round.issuer).name,
-           "today": on, "later_work": "、".join(_later_work(actions, before, stage.code, on)),
+           "today": on, "contact": p.round.contact, "later_work": "、".join(_later_work(actions, before, stage.code, on)),
            # Applications still taken: one for the withdrawn item may go to another.
            "reapply_by": next((a.at for a in actions if a.action == "deadline" and a.stage == stage.decides
                                and a.at.date() >= on), None)}

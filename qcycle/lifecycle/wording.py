@@ -335,6 +335,15 @@ def ranked_among(p: Programme, subject: str) -> str:
     return LEVEL_NAMES.get(group, group) if group else ""
 
 
+def _measure(counter: str) -> str:
+    """The measure word of a "（每…）" in an item's name, alone: （每家） 家, （每次0.5分） 次, （每项加2分） 项,
+    （每逾期1次扣2分） 次 ("逾期报送2次0.5分" and "2次扣" had been written)."""
+    after_number = re.search(r"\d([^\d.扣加分）])", counter)
+    if after_number:
+        return after_number.group(1)
+    return counter[0] if counter and counter[0] not in "扣加分）" else "次"
+
+
 def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int],
                       deductions: dict[str, int]) -> list[str]:
     """"辖区企业获得省长质量奖或市长质量奖2家，加2分": each item's count (in the unit its name gives,
@@ -349,11 +358,9 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int]
             if n := counts.get(item.code, 0):
                 points = min(n * item.points, item.cap) if item.cap is not None else n * item.points
                 name, per, counter = item.name.partition("（每")
-                # The measure word alone: "（每次0.5分）" had read "逾期报送2次0.5分，扣1分".
-                word = re.match(r"[^\d.分）]+", counter) if per else None
                 # 3 honours at 2 points each read "加5分": the item's own cap is said where it cut.
                 capped = f"{verb}{n * item.points:g}分，以上限{points:g}分计" if points < n * item.points - 1e-9 else ""
-                out.append(f"{name}{n}{word.group() if word else '次'}，{capped or f'{verb}{points:g}分'}")
+                out.append(f"{name}{n}{_measure(counter) if per else '次'}，{capped or f'{verb}{points:g}分'}")
                 said += points
         if cap is not None and said > total + 1e-9:
             out.append(f"{verb}分合计以上限{total:g}分计")
