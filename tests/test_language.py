@@ -2716,6 +2716,7 @@ def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
         channels: [{name: sink, kind: sink}]
         units:
           - {code: bur, name: 示例县市场监督管理局, level: county, channels: [sink]}
+          - {code: gov, name: 示例县人民政府, level: government, channels: [sink]}
           - {code: e1, name: 甲公司, level: enterprise, parent: bur, channels: [sink]}
           - {code: e2, name: 乙公司, level: enterprise, parent: bur, channels: [sink]}
         stages:
@@ -2723,7 +2724,7 @@ def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
              owed_by: {levels: [enterprise]}, opens: 2025-07-01, deadline: {date: 2025-07-15}}
           - {code: rating, name: 履职评定, kind: assessment, on: 2025-08-15}
           - {code: results, name: 通知评定结果, kind: notification, template: result, on: 2025-08-20,
-             notify: {levels: [enterprise]}}
+             notify: {levels: [enterprise, government]}}
         assessment:
           subjects: {levels: [enterprise]}
           components: [{code: all, name: 综合评分, weight: 1}]
@@ -2739,6 +2740,9 @@ def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
     assert graded == {"e1": ("合格", None), "e2": ("不合格", "no-annual")}, graded
     told = r.letters("results")["e2"]
     assert "因未报送年度履职情况报告，实行一票否决，等次定为不合格" in told and "未按期提交" not in told, told
+    assert "结果为：不合格。" in told and "得分" not in told, told  # nobody scored it: no "得分0.00"
+    summary = r.letters("results")["gov"]
+    assert "2. 乙公司：不合格（因未报送年度履职情况报告，实行一票否决）。" in summary, summary
     with pytest.raises(ConfigError) as exc:
         write(tmp_path, "bad.yaml", text.replace("missing_at: annual", "missing_at: rating"))
     assert "assessment.vetoes[0].missing_at" in str(exc.value), str(exc.value)
@@ -2904,3 +2908,28 @@ def test_a_summary_line_of_items_keeps_each_items_name_with_what_it_says(tmp_pat
     refused = {"e1": [("application", "现场型成果", "申报逾期提交，不予受理")], "e2": [("application", None, "未按期提交申报")]}
     told = _summaries(p, ["amr"], {"e1": [graded]}, {}, refused)["amr"][1]
     assert told == ["甲公司“攻关型成果”：提名奖（得分82.70）；“现场型成果”：申报逾期提交，不予受理", "乙公司：未按期提交申报"], told
+
+
+def test_a_hand_in_refused_as_late_is_said_as_refused_not_also_as_missed(tmp_path, home):
+    """"未按期提交自评报告；自评报告逾期提交，不予受理": a refused late hand-in was said twice."""
+    from qcycle import clock
+
+    text = ASSESSMENT.replace(
+        "    units:\n", "    units:\n      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1).replace(
+        "      - {code: scoring,",
+        "      - {code: selfreport, name: 自评报告, kind: submission, submission: self_evaluation, lateness: reject,\n"
+        "         owed_by: {levels: [county]}, opens: 2016-03-01, deadline: {date: 2016-03-10}}\n"
+        "      - {code: scoring,", 1).replace(
+        "notify: {levels: [county]}}", "notify: {levels: [county, government]}}")
+    r = Round(write(tmp_path, "refused.yaml", text))
+    r.hand_in("self_evaluation", ["c1", "c2", "c4", "c5"], "2016-03-08")
+    with db.session_scope() as session, clock.frozen(at(dt.date(2016, 3, 15), dt.time(10))):
+        (late,) = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "self_evaluation", "unit": "c3", "submitted_at": "2016-03-15T10:00:00+08:00", "id": "late-c3"}])
+    assert late.status == "rejected_late"
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-03-31")
+    told = r.letters("results")
+    assert "结果为：合格（得分62.00）；自评报告逾期提交，不予受理。" in told["c3"], told["c3"]
+    assert "3. 三县人民政府：合格（得分62.00）；自评报告逾期提交，不予受理；" in told["gov"], told["gov"]
+    assert "未按期提交" not in told["c3"] + told["gov"]

@@ -49,6 +49,7 @@ from qcycle.lifecycle.wording import (
     result_remarks,
     score_text,
     scored_line,
+    unscored,
     veto_reason,
 )
 from qcycle.models import AssessmentResult
@@ -124,15 +125,17 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # Only where a unit with no result and no rejection of its own may be told others' (a superior, or one
     # outside the round): the decisions are read again.
     never = _never(session, p, round_id, action, assessed) if template == "result.j2" else {}
+    # What a veto says (因未报送…，实行一票否决) is not said again after it, in any letter.
+    vetoed_for = {v.missing_at for v in p.assessment.vetoes if v.missing_at} if p.assessment else set()
+    never = {u: [x for x in lines if x[0] not in vetoed_for] for u, lines in never.items()}
     # A graded subject's decision on the follow-up its grade owed (限期整改, then 复验): where it stands now.
     rechecked = _rechecked(session, p, round_id, by_unit) if template == "result.j2" else {}
     summaries = (_summaries(p, units, by_unit, _standing(session, p, round_id, action.category, by_unit, never,
                                                           assessed, rechecked), never)
                  if template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
                      p.has_subordinates(u) or u not in p.participants) for u in units) else {})
-    # What a deduction counts (未报送…1次，扣5分) or a veto says (因未报送…，实行一票否决) is not said again beside the grade.
-    counted = ({d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"}
-               | {v.missing_at for v in p.assessment.vetoes if v.missing_at}) if p.assessment else set()
+    # What a deduction counts (未报送…1次，扣5分) is not said again beside the grade.
+    counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
     for u in units:
         if u in summaries:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
@@ -162,7 +165,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                            [f"未按期报送“{p.stage(code).handed_in}”" for code, late in missing if u in late])
         if not (lines or grounds or praise):
             continue
-        score = "；".join(score_text(r) for r in mine) or None
+        score = "；".join(score_text(r) for r in mine if not unscored(r)) or None
         # A unit with list items (or several results) gets one line per subject, its score
         # beside its grade: "某项目：良好（得分81.27）".
         named = (any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(mine) > 1
@@ -324,7 +327,10 @@ def _never(session, p: Programme, round_id, notice: Action, assessed: str | None
                  "category": category, "item_category": p.item_category}
         refused = set(crud.handed_in_subjects(**where, status="rejected_late")) - set(crud.handed_in_subjects(**where))
         for subject in sorted(refused):
-            out[subject.partition(":")[0]].append((window.code, p_item_name(p, subject), f"{window.handed_in}逾期提交，不予受理"))
+            unit = subject.partition(":")[0]
+            # Refused, not missed: "未按期提交自评报告；自评报告逾期提交，不予受理" had said it twice.
+            out[unit] = [x for x in out[unit] if x[0] != window.code or x[1] is not None]
+            out[unit].append((window.code, p_item_name(p, subject), f"{window.handed_in}逾期提交，不予受理"))
     return out
 
 
@@ -344,7 +350,8 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
         item = p_item_name(p, subject)
         r = scored.get(subject)
         # A veto said beside the grade it forced ("不合格，得分67.93" above the line read as a mistake).
-        graded = f"{grade_label(r.grade)}，得分{score_text(r)}{'；' + veto_reason(p, r.veto) if r.veto else ''}" if r else ""
+        graded = "；".join(x for x in (f"{grade_label(r.grade)}" + ("" if unscored(r) else f"，得分{score_text(r)}"),
+                                       veto_reason(p, r.veto) if r.veto else "") if x) if r else ""
         said = "；".join(x for x in (quoted(item) if item else "", graded) if x)
         lines.append(p.unit(subject.partition(":")[0]).name + (f"（{said}）" if said else ""))
     units = resolve(session, p, round_id, stage.notify, action.category)
@@ -389,8 +396,9 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
     def line(u: str) -> str:  # "甲公司：合格（得分81.00）", "乙公司“项目一”：优秀（得分92.00）；“项目二”：未通过…"
         # A veto said beside the grade: the 市政府 read "不合格（得分91.92，含加分5分）" of the second-best
         # score, the reason only in the department's own letter.
-        said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（得分{score_text(r)}"
-                 + (f"；{veto_reason(p, r.veto)}）" if r.veto else "）")
+        said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（"
+                 + "；".join(x for x in ("" if unscored(r) else f"得分{score_text(r)}",
+                                         veto_reason(p, r.veto) if r.veto else "") if x) + "）"
                  + (f"，{brings}" if (brings := grade_consequence(p, r.grade)) else ""))
                 for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)] + standing.get(u, []) + [
                 (item, text) for _, item, text in never.get(u, [])]

@@ -35,6 +35,7 @@ __all__ = [
     "result_remarks",
     "score_text",
     "scored_line",
+    "unscored",
     "veto_reason",
 ]
 
@@ -431,6 +432,11 @@ def grade_terms(p: Programme, grade: str | None, won_in: int | None = None) -> t
                and st.eligibility.not_awarded.years == found.valid_years for st in p.stages):
             validity += "，期满后可再次申报"
     return list(found.benefits), validity
+
+
+def unscored(r: AssessmentResult) -> bool:
+    """A subject vetoed with no score at all (never put up for 验收): its letter says no "得分0.00"."""
+    return bool(r.veto) and not r.total and not any((r.components or {}).values())
 
 
 def score_text(r: AssessmentResult) -> str:
