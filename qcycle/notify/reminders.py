@@ -73,6 +73,12 @@ def _distinct(items: Sequence[dict]) -> list[dict]:
     return list(kept.values())
 
 
+def _alike(contexts: Sequence[dict], key: str) -> Any:
+    """The one value ``key`` has in all of ``contexts``, else None."""
+    said = {c.get(key) for c in contexts}
+    return next(iter(said)) if len(said) == 1 else None
+
+
 def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str]:
     items = _distinct(items)
     if len(items) == 1:
@@ -81,13 +87,14 @@ def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str
         c["deadline"]) if isinstance(c.get("deadline"), dt.datetime) else dt.datetime.max.replace(tzinfo=clock.TZ)))
     # One person to ask and one way to hand in for all of them are said once, at the foot; else each item
     # says its own ("报送方式：…" had followed each of two items alike).
-    shared = {key: next(iter(said)) if len(said := {c.get(key) for c in contexts}) == 1 else None
-              for key in ("contact", "submit_via")}
+    # An item past a deadline that refuses late hand-ins asks for nothing: no 报送方式 of its own to share.
+    asking = [c for c in contexts if not (c.get("days_overdue") and c.get("refused_late"))]
+    shared = {"contact": _alike(contexts, "contact"), "submit_via": _alike(asking, "submit_via")}
     entries = []
     for c in contexts:
         entry = {"programme_name": c["programme_name"], "item": c["item"], "deadline": c["deadline"],
                  "working_days_left": c.get("working_days_left", 0), "refused_late": bool(c.get("refused_late")),
-                 **{key: None if shared[key] else c.get(key) for key in shared}}
+                 "rolled": c.get("rolled"), **{key: None if shared[key] else c.get(key) for key in shared}}
         if c.get("days_overdue"):
             entry["days_overdue"] = c["days_overdue"]
         if c.get("moved_from"):  # a notice of a moved deadline, merged with the day's reminders

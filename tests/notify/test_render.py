@@ -414,10 +414,17 @@ def test_a_merged_reminder_says_how_each_item_goes_and_whom_to_ask_once_where_it
     assert first.endswith("还有2个工作日。报送方式：通过质量工作平台在线填报。" + ("" if same else "联系人：质量处 张三，028-1234567。"))
     assert "报送方式" not in second and second.endswith("还有6个工作日。" + ("" if same else "联系人：督查科 李四，028-7654321。"))
     assert ("联系人：质量处 张三，028-1234567" in lines[-4:]) is same and body.count("联系人") == (1 if same else 2), body
-    # One way to hand in for both: said once, after the list.
+    # One way to hand in for both: said once, after the list; a deadline moved off a day off says why.
     alike = [{**i, "context": {**i["context"], "submit_via": "通过质量工作平台在线填报"}} for i in items]
+    alike[1]["context"]["rolled"] = "原定4月29日，遇休息日顺延"
     _, body = render_items(alike, None)
     assert body.count("报送方式") == 1 and "\n报送方式：通过质量工作平台在线填报。\n" in body, body
+    assert "截止2023年4月28日（星期五）17:30（原定4月29日，遇休息日顺延）" in body, body
+    # An item refused past its deadline asks for nothing: the other's way is its own, not shared.
+    refused = {**alike[0], "context": {**alike[0]["context"], "days_overdue": 2, "refused_late": True,
+                                       "submit_via": "纸质报送"}}
+    _, body = render_items([refused, alike[1]], None)
+    assert "报送方式：纸质报送" not in body and body.count("报送方式：通过质量工作平台在线填报。") == 1, body
 
 
 def test_an_overdue_notice_warns_of_the_urging_to_come_as_its_window_allows() -> None:
