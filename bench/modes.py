@@ -186,37 +186,10 @@ def run_limit(programme_file: Path, home: Path, capture: Path) -> dict[str, Any]
             rows += len(values)
     con.close()
 
-    # The filters as qcycle.render defines them, written out: the limit runs no qcycle code.
-    def cn_date(value):
-        if isinstance(value, dt.datetime):
-            value = _to_shanghai(value).date()
-        return f"{value.year}年{value.month}月{value.day}日"
-
-    def cn_datetime(value, seconds=False):
-        if not isinstance(value, dt.datetime):
-            return cn_date(value)
-        local = _to_shanghai(value)
-        return f"{cn_date(local)} {local:%H:%M:%S}" if seconds and local.second else f"{cn_date(local)} {local:%H:%M}"
-
-    def weekday_cn(value):
-        if isinstance(value, dt.datetime):
-            value = _to_shanghai(value).date()
-        return f"星期{'一二三四五六日'[value.weekday()]}"
-
-    def cn_deadline(value, note=None):
-        inside = weekday_cn(value) + (f"；{note}" if note else "")
-        if not isinstance(value, dt.datetime):
-            return f"{cn_date(value)}（{inside}）"
-        return f"{cn_date(value)}（{inside}）{_to_shanghai(value):%H:%M}"
-
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(data["templates"], encoding="utf-8"),
                              undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=False)
-    def quoted(text):
-        return "“" + str(text).replace("“", "‘").replace("”", "’") + "”"
-
-    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_deadline=cn_deadline, weekday_cn=weekday_cn,
-                       quoted=quoted, category_label=category_label)
+    env.filters.update(limit_filters())
     compiled: dict[str, Any] = {}
     gaps = re.compile(r"\n{3,}")
     written: list[tuple[str, str, str]] = []
@@ -242,6 +215,38 @@ def run_limit(programme_file: Path, home: Path, capture: Path) -> dict[str, Any]
             "messages_digest": _messages_digest(sorted(written)), "templates_compiled": len(compiled),
             "results_digest": _results_digest(data["tables"].get("assessment_result")),
             "app_db_mib": round(_file_mib(home / "limit.db", home / "limit.db-wal"), 2)}
+
+
+def limit_filters() -> dict[str, Any]:
+    """The filters as qcycle.render defines them, written out: the limit runs no qcycle code (a test holds
+    the two alike)."""
+    def cn_date(value):
+        if isinstance(value, dt.datetime):
+            value = _to_shanghai(value).date()
+        return f"{value.year}年{value.month}月{value.day}日"
+
+    def cn_datetime(value, seconds=False):
+        if not isinstance(value, dt.datetime):
+            return cn_date(value)
+        local = _to_shanghai(value)
+        return f"{cn_date(local)} {local:%H:%M:%S}" if seconds and local.second else f"{cn_date(local)} {local:%H:%M}"
+
+    def weekday_cn(value):
+        if isinstance(value, dt.datetime):
+            value = _to_shanghai(value).date()
+        return f"星期{'一二三四五六日'[value.weekday()]}"
+
+    def cn_deadline(value, note=None):
+        after = f"（{note}）" if note else ""
+        if not isinstance(value, dt.datetime):
+            return f"{cn_date(value)}（{weekday_cn(value)}）{after}"
+        return f"{cn_date(value)}（{weekday_cn(value)}）{_to_shanghai(value):%H:%M}{after}"
+
+    def quoted(text):
+        return "“" + str(text).replace("“", "‘").replace("”", "’") + "”"
+
+    return {"cn_date": cn_date, "cn_datetime": cn_datetime, "cn_deadline": cn_deadline, "weekday_cn": weekday_cn,
+            "quoted": quoted, "category_label": category_label}
 
 
 def category_label(name: str) -> str:

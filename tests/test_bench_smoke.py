@@ -76,3 +76,21 @@ def test_the_limit_labels_categories_as_qcycle_does(name: str) -> None:
 
     assert written_out(name) == category_label(name)
     assert all(written_out(f"某{end}") == f"某{end}" for end in LABELLED_CATEGORY_ENDINGS)
+
+
+def test_the_limit_writes_dates_as_qcycle_does() -> None:
+    """The limit's own copy of the date filters: a deadline moved off a day off had read
+    "（星期二；原定…）17:30" in the limit and "（星期二）17:30（原定…）" in qcycle's letters."""
+    import datetime as dt
+
+    from bench.modes import limit_filters
+    from qcycle import clock, render
+
+    mine = limit_filters()
+    when, day = clock.at(dt.date(2016, 5, 3), dt.time(17, 30)), dt.date(2016, 5, 3)
+    for value in (when, day):
+        for note in (None, "原定4月30日，遇休息日顺延"):
+            assert mine["cn_deadline"](value, note) == render.cn_deadline(value, note), (value, note)
+        for name in ("cn_date", "cn_datetime", "weekday_cn"):
+            assert mine[name](value) == getattr(render, name)(value), (name, value)
+    assert mine["quoted"]("“一站式”服务") == render.quoted("“一站式”服务")
