@@ -2771,7 +2771,8 @@ def test_a_summary_names_a_unit_whose_late_application_was_refused(tmp_path, hom
 
 @pytest.mark.parametrize(("stage_name", "said"), [
     ("考核评分", "贵单位通过2015年度县级质量工作考核，成绩突出"),
-    ("验收评分", "贵单位在2015年度县级质量工作考核中通过验收，成绩突出")])
+    ("验收评分", "贵单位在2015年度县级质量工作考核中通过验收，成绩突出"),
+    ("专家评审", "贵单位通过2015年度县级质量工作考核，成绩突出")])  # not "通过专家"
 def test_a_praise_for_a_grade_that_says_passed_names_what_was_passed(tmp_path, home, stage_name, said):
     """A 标准化试点 named after 验收 read "被评为通过，成绩突出"."""
     text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",

@@ -194,7 +194,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         elif best == "通过" and not items and mine:
             # A grade that says it passed passes the assessment's step: "被评为通过" had been written.
             step = _step_of(p.stage(mine[0].stage).name)
-            achievement = f"通过{contest}" if contest.endswith(step) else f"在{contest}中通过{step}"
+            achievement = f"在{contest}中通过{step}" if step and not contest.endswith(step) else f"通过{contest}"
         # Valid from the year it was graded (its assessment's moment), as a later round's bar counts it.
         won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
@@ -216,9 +216,15 @@ def notify_action(session, p, round_id, action) -> Outcome:
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
 
+# Steps a unit passes (通过验收), as an assessment stage names them before how it is scored.
+_PASSED_STEPS = ("验收", "复验", "考核", "评估", "评价", "检查", "复核", "审核")
+
+
 def _step_of(assessment: str) -> str:
-    """The step an assessment stage is, without how it is scored: 验收评分 → 验收, 考核打分 → 考核."""
-    return re.sub(r"(评分|打分|评审|评定)$", "", assessment) or assessment
+    """The step an assessment stage is, without how it is scored (验收评分 → 验收, 考核打分 → 考核); ""
+    where what is left is no step one passes (专家评审 is not "通过专家")."""
+    step = re.sub(r"(评分|打分|评审|评定)$", "", assessment)
+    return step if step.endswith(_PASSED_STEPS) else ""
 
 
 def _passed_after(p: Programme, who: Who | None, grade: str) -> str | None:
