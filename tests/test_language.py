@@ -2816,7 +2816,7 @@ def test_a_window_opening_on_a_reminder_day_sends_one_letter_and_validate_says_w
         ("window_open", dt.date(2016, 2, 26)), ("reminder", dt.date(2016, 2, 29))], feb  # and on the day itself
     _, warnings = check_dates(p, WorkCalendar())
     said = dict(warnings)
-    assert "2016-02-29截止的截止前3个工作日（2016-02-24）" in said["stages[1].reminders"], warnings
+    assert "2016-02-29截止的截止前3个工作日（2016-02-24，受理2016-02-26开始）" in said["stages[1].reminders"], warnings
     assert "有1个截止时间（最早2016-01-08）早于本周期的第一次发布（2016-01-20）" in said["stages[1]"], warnings
 
 
@@ -2934,3 +2934,23 @@ def test_a_hand_in_refused_as_late_is_said_as_refused_not_also_as_missed(tmp_pat
     assert "结果为：合格（得分62.00）；自评报告逾期提交，不予受理。" in told["c3"], told["c3"]
     assert "3. 三县人民政府：合格（得分62.00）；自评报告逾期提交，不予受理；" in told["gov"], told["gov"]
     assert "未按期提交" not in told["c3"] + told["gov"]
+
+
+def test_a_list_of_one_category_by_grade_counts_as_candidates_only_those_graded_in_it(tmp_path, home):
+    """A unit graded only in another category was told "贵单位未列入" of a category's 名录 it never stood for."""
+    from collections import defaultdict
+
+    from qcycle.lifecycle.handlers import _list_told
+    from qcycle.schema import Who
+
+    r = Round(write(tmp_path, "qc.yaml", AWARD.replace("区长质量奖", "一等奖").replace("提名奖", "二等奖") + TWO_KINDS))
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=r.id, stage="scoring", results=[
+            {"unit_code": "e1:xc-1", "total": 90, "grade": "一等奖", "rank": 1},
+            {"unit_code": "e3:xc-1", "total": 60, "grade": "未获奖", "rank": 2},
+            {"unit_code": "e2:gg-1", "total": 95, "grade": "一等奖", "rank": 1}])
+        own: dict = defaultdict(dict)
+        who = Who(any_of=[Who(grades=["一等奖"]), Who(levels=["enterprise"])])
+        takers = _list_told(session, r.p, r.id, who, ["e1", "e2", "e3"], "xc", own)
+    assert takers == ["e1"] and own["e1"]["listed_items"] == ["现场型成果"]
+    assert own["e2"].get("onlooker") and not own["e3"].get("onlooker"), dict(own)  # e3 stood and was left off

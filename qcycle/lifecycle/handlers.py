@@ -47,6 +47,7 @@ from qcycle.lifecycle.standing import (
 )
 from qcycle.lifecycle.who import (
     barred,
+    in_category,
     outstanding,
     owed_items,
     owers,
@@ -160,7 +161,8 @@ def _list_told(session, p: Programme, round_id, who: Who | None, units: list[str
                 own[subject.partition(":")[0]].setdefault("listed_items", []).append(name)
         assessed = graded.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)
         candidates = {x.partition(":")[0] for x in crud.result_subjects(session=session, round_id=round_id,
-                                                                         stage=assessed)} if assessed else set()
+                                                                         stage=assessed)
+                      if in_category(p, x, category)} if assessed else set()
     else:
         return None
     below = p.under_each(takers)

@@ -41,31 +41,22 @@ def check_dates(p: Programme, cal: WorkCalendar | None = None) -> tuple[list[tup
         warnings += _on_a_day_off(ex, i, stage)
     errors += _outside_years(p, timetable)
     warnings += _late_at_counts_nothing(p, timetable)
-    warnings += _reminders_before_opening(p, ex.cal, timetable)
+    warnings += _reminders_before_opening(p, ex)
     warnings += _due_before_the_call(p, timetable)
     return errors, warnings
 
 
-def _reminders_before_opening(p: Programme, cal: WorkCalendar, timetable: Timetable) -> list[tuple[str, str]]:
-    """Reminders a policy asks for that fall before their window opens, and so are not sent: an
-    officer found the missing T-3 of two monthly reports only by reading the plan line by line."""
-    opened = {(a.stage, a.category, a.period): a.at.date() for a in timetable.actions if a.action == "window_open"}
+def _reminders_before_opening(p: Programme, ex: _Expander) -> list[tuple[str, str]]:
+    """Reminders a policy asks for that fall before their window opens, and so are not sent (as the
+    expander skipped them): an officer found the missing T-3 of two monthly reports only by reading
+    the plan line by line."""
     out = []
     for i, stage in enumerate(p.stages):
-        policy = p.reminder_policies.get(stage.reminders) if stage.reminders else None
-        if policy is None or stage.kind.value not in _WINDOW_KINDS:
-            continue
-        missed = []
-        for a in timetable.actions:
-            opens = opened.get((a.stage, a.category, a.period))
-            if a.action != "deadline" or a.stage != stage.code or a.unit is not None or opens is None:
-                continue
-            early = [n for n in policy.before_workdays if cal.add_workdays(a.at.date(), -n) < opens]
-            missed += [f"{a.at:%Y-%m-%d}截止的截止前{n}个工作日（{cal.add_workdays(a.at.date(), -n)}）" for n in early]
+        missed = [f"{cutoff:%Y-%m-%d}截止的截止前{n}个工作日（{day}，受理{opens}开始）"
+                  for code, cutoff, n, day, opens in ex.early_reminders if code == stage.code]
         if missed:
             more = f"等{len(missed)}次" if len(missed) > 3 else ""
-            out.append((f"stages[{i}].reminders", (
-                f"“{stage.name}”的提醒早于受理开始日，不发：{'；'.join(missed[:3])}{more}")))
+            out.append((f"stages[{i}].reminders", f"“{stage.name}”的提醒早于受理开始日，不发：{'；'.join(missed[:3])}{more}"))
     return out
 
 

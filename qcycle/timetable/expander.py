@@ -42,6 +42,9 @@ class _Expander(StageDates):
         super().__init__(p, cal)
         self.extensions = tuple(extensions)
         self.actions: list[Action] = []
+        # Reminders a policy asks for that fall before their window opens (stage, deadline, n, day, opens):
+        # not planned, and said by validate (timetable.checks).
+        self.early_reminders: list[tuple[str, dt.datetime, int, dt.date, dt.date]] = []
 
     def run(self) -> Timetable:
         for stage in self.p.stages:
@@ -247,6 +250,8 @@ class _Expander(StageDates):
             # Not before the window opens, nor on its first day: the opening letter gives the deadline (a
             # 受理 and a 提醒 of the same report had come the same morning).
             if day < first_day or (opens is not None and day == opens):
+                if opens is not None and day < opens and "unit" not in common:
+                    self.early_reminders.append((stage.code, d.cutoff, n, day, opens))
                 continue
             self._add(at(day, reminder_time), "reminder", stage, f"{label} 提醒：还有{n}个工作日截止",
                       deadline=d.cutoff, workdays_left=n, _k=f"T-{n}", detail=dict(left_out), **common)
