@@ -188,13 +188,13 @@ def test_legitimate_anchors_and_merges_still_load(tmp_path: Path) -> None:
 
 def test_error_in_an_overridden_merged_key_is_reported_at_the_override(tmp_path: Path) -> None:
     path = tmp_path / "override.yaml"
-    text = _with_shared_city(CITY, '  - {<<: *city, code: "510300", name: 自贡市市场监督管理局, level: town}\n')
+    text = _with_shared_city(CITY, '  - {<<: *city, code: "510300", name: 自贡市市场监督管理局, level: village}\n')
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_programme(path)
     [problem] = caught.value.problems
     assert problem.path == "units[2].level"
-    assert problem.line == 1 + next(i for i, line in enumerate(text.splitlines()) if "level: town" in line)
+    assert problem.line == 1 + next(i for i, line in enumerate(text.splitlines()) if "level: village" in line)
 
 
 def test_repeated_key_inside_an_aliased_mapping_is_reported_once(tmp_path: Path) -> None:
