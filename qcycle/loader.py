@@ -169,9 +169,9 @@ def _missing_templates(p: Programme, path: Path) -> list[tuple[str, str]]:
     for i, s in enumerate(p.stages):
         if not s.template:
             continue
-        usable = [*NOTIFICATION_TEMPLATES, *sorted({f.stem for folder in folders for f in folder.glob("*.j2")
-                                                    if not f.stem.startswith("_")} - own - set(NOTIFICATION_TEMPLATES))]
-        if s.template in own or s.template.startswith("_"):  # _signature: a part of every letter
+        usable = [*NOTIFICATION_TEMPLATES, *sorted({f.stem for folder in folders for f in folder.glob("*.j2")} - own
+                                                   - set(NOTIFICATION_TEMPLATES))]
+        if s.template in own:
             out.append((f"stages[{i}].template", (f"函件模板 {s.template!r} 是系统自动生成的函件，不能作为通知阶段的模板"
                                                  f"（可选：{'、'.join(usable)}）")))
         elif not any((folder / f"{s.template}.j2").exists() for folder in folders):

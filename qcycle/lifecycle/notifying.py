@@ -124,16 +124,21 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # subordinates, or all of them where it has none: "通报各区局本辖区企业获奖情况" sent 0 letters.
     # Only where a unit with no result and no rejection of its own may be told others' (a superior, or one
     # outside the round): the decisions are read again.
-    never = _never(session, p, round_id, action, assessed) if template == "result.j2" else {}
+    summarising = template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
+        p.has_subordinates(u) or u not in p.participants) for u in units)
+    # What the units never handed in: said in summaries, and beside a unit's own grade (not its items').
+    never = (_never(session, p, round_id, action, assessed) if template == "result.j2" and (
+        summarising or any(":" not in r.unit_code for rs in by_unit.values() for r in rs)) else {})
     # What a veto says (因未报送…，实行一票否决) is not said again after it, in any letter.
     vetoed_for = {v.missing_at for v in p.assessment.vetoes if v.missing_at} if p.assessment else set()
     never = {u: [x for x in lines if x[0] not in vetoed_for] for u, lines in never.items()}
+    # Where each decided subject stands (its last decision), read once for what follows.
+    decided = latest_standing(session, p, round_id) if template == "result.j2" and (
+        summarising or p.rechecks) else {}
     # A graded subject's decision on the follow-up its grade owed (限期整改, then 复验): where it stands now.
-    rechecked = _rechecked(session, p, round_id, by_unit) if template == "result.j2" else {}
-    summaries = (_summaries(p, units, by_unit, _standing(session, p, round_id, action.category, by_unit, never,
-                                                          assessed, rechecked), never)
-                 if template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
-                     p.has_subordinates(u) or u not in p.participants) for u in units) else {})
+    rechecked = _rechecked(p, decided, by_unit) if p.rechecks else {}
+    summaries = (_summaries(p, units, by_unit, _standing(p, decided, action.category, by_unit, never, assessed,
+                                                          rechecked), never) if summarising else {})
     # What a deduction counts (未报送…1次，扣5分) is not said again beside the grade.
     counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
     for u in units:
@@ -263,23 +268,23 @@ def _rejected(session, p: Programme, round_id, category: str | None
     return rejected, grounds_of, itemised
 
 
-def _rechecked(session, p: Programme, round_id, by_unit: dict[str, list[AssessmentResult]]) -> dict[str, str]:
+def _rechecked(p: Programme, decided: Mapping[str, tuple[str, str, bool]], by_unit: dict[str, list[AssessmentResult]]
+               ) -> dict[str, str]:
     """Graded subject → how its last decision reads, where that decides a follow-up and comes after its
     assessment (限期整改, then "通过复验" or "未通过复验（…），取消…"): a final letter had repeated the
     验收's 基本达标 of a site its 复验 had since cancelled."""
     graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
     out = {}
-    for subject, (said, code, _) in latest_standing(session, p, round_id).items():
-        r, decides = graded.get(subject), p.stage(code).decides
-        if r is not None and decides and p.stage(decides).kind is StageKind.followup \
-                and p.stage_place.get(code, -1) > p.stage_place.get(r.stage, -1):
+    for subject, (said, code, _) in decided.items():
+        r = graded.get(subject)
+        if r is not None and code in p.rechecks and p.stage_place.get(code, -1) > p.stage_place.get(r.stage, -1):
             out[subject] = said
     return out
 
 
-def _standing(session, p: Programme, round_id, category: str | None, by_unit: dict[str, list[AssessmentResult]],
-              never: Mapping[str, list[tuple[str, str | None, str]]], assessed: str | None, rechecked: Mapping[str, str]
-              ) -> dict[str, list[tuple[str | None, str]]]:
+def _standing(p: Programme, decided: Mapping[str, tuple[str, str, bool]], category: str | None,
+              by_unit: dict[str, list[AssessmentResult]], never: Mapping[str, list[tuple[str, str | None, str]]],
+              assessed: str | None, rechecked: Mapping[str, str]) -> dict[str, list[tuple[str | None, str]]]:
     """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
     its last decision (验收 failed, then 复验 passed: "通过复验"), unless that came before the assessment
     and the unit never handed in what the assessment read (a project that never filed its 验收申请 had
@@ -288,7 +293,7 @@ def _standing(session, p: Programme, round_id, category: str | None, by_unit: di
     graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
     out: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
     place = p.stage_place
-    for subject, (said, code, _) in latest_standing(session, p, round_id).items():
+    for subject, (said, code, _) in decided.items():
         if not in_category(p, subject, category):
             continue
         if subject in graded:

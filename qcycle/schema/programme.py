@@ -334,6 +334,12 @@ class Programme(_Model):
                 if (not codes or u.code in codes) and (not levels or u.level in levels)
                 and (keep is None or u.code in keep)]
 
+    @cached_property
+    def rechecks(self) -> frozenset[str]:
+        """Decision stages on a follow-up (复验 of an 整改报告): where a graded subject stands after them."""
+        return frozenset(s.code for s in self.stages if s.kind is StageKind.decision and s.decides
+                         and self.has_stage(s.decides) and self.stage(s.decides).kind is StageKind.followup)
+
     def reachable(self, who: Who) -> set[str]:
         """Units a selector may reach: its hierarchy part, narrowed to units that can take part in
         the round when it depends on what happens (those owing a window chosen by the hierarchy,
