@@ -563,13 +563,7 @@ def test_a_step_passed_can_be_told_too(tmp_path, home):
             "         after: {stage: report_review, event: on, workdays: 1}, notify: {approved_at: report_review}}\n")
     text = ASSESSMENT.replace("      - {code: summons,", told + "      - {code: summons,", 1)
     assert text != ASSESSMENT
-    r = Round(write(tmp_path, "county.yaml", text))
-    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
-    r.until("2016-04-05")
-    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
-    r.until("2016-05-06")
-    r.decide("report_review", c4="approved", c5="rejected")
-    r.until("2016-05-31")
+    r = _through_review(tmp_path, text)
     letters = r.letters("review_result")
     assert sorted(letters) == ["c4"]
     assert "贵单位在2015年度县级质量工作考核中通过整改情况审核。特此告知。" in letters["c4"], letters["c4"]
@@ -2397,9 +2391,14 @@ def test_submit_via_belongs_to_a_window(tmp_path):
 
 def _through_recheck(tmp_path: Path, stage: str) -> Round:
     """ASSESSMENT with its report owed by 不合格 and ``stage`` (a notification a working day after the
-    report's review): c4 and c5 report, c4 passes the review, c5 does not; played to the end of May."""
-    text = ASSESSMENT.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {grades: [不合格]}").replace(
-        "    assessment:\n", f"      - {stage}\n    assessment:\n", 1)
+    report's review), played through the review (:func:`_through_review`)."""
+    return _through_review(tmp_path, ASSESSMENT.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {grades: [不合格]}").replace(
+        "    assessment:\n", f"      - {stage}\n    assessment:\n", 1))
+
+
+def _through_review(tmp_path: Path, text: str) -> Round:
+    """An ASSESSMENT-like round played to the end of May: c4 and c5 hand in their report, c4 passes
+    the review, c5 does not."""
     r = Round(write(tmp_path, "county.yaml", text))
     r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
     r.until("2016-04-05")

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.outcome import Outcome
-from qcycle.lifecycle.plan import kept_timetable, round_timetable
+from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.who import called_to, outstanding, p_unit_name, select_subjects
 from qcycle.schema import Assessment, Programme, grade_label
 from qcycle.scoring import (
@@ -37,7 +37,10 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
     if scheme is None:
         return Outcome(action, note="本周期没有考核方案")
     subjects = assessment_subjects(session, p, round_id, action.category)
+    # What was owed and never handed in: read once, for the vetoes it brings and the run's record.
+    missed = windows_never_handed_in(session, p, round_id, kept_timetable(session, p, round_id), action)
     inputs = _inputs(session, p, round_id, action.stage, subjects, action.at.year, action)
+    _veto_missing(p, inputs, missed)
     groups: dict[str, list[UnitInput]] = defaultdict(list)  # ranked apart (rank_within: level), or all together
     for i in inputs:
         groups[p.rank_group(i.unit)].append(i)
@@ -52,7 +55,7 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
         grades[result.grade] += 1
     summary = "，".join(f"{grade_label(g)} {grades[g]}" for g in scheme.grade_names if grades[g])
     return Outcome(action, results=results, counts=dict(grades), note=f"{action.title}：{len(results)} 个对象，"
-                   f"{summary or '无'}{_scored_without(session, p, round_id, action, subjects)}"
+                   f"{summary or '无'}{_scored_without(p, missed, subjects)}"
                    f"{_figures_missing(p, scheme, inputs)}{_figures_later(p, inputs, action.at.year)}")
 
 
@@ -79,24 +82,19 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
         for code, per_unit in late.items():
             if count := per_unit.get(u.unit.partition(":")[0], 0):
                 u.deductions[code] = u.deductions.get(code, 0) + count
-    for code, units in (_vetoed_by_missing(session, p, round_id, assessment) if assessment is not None else {}).items():
-        for u in inputs:
-            if u.unit.partition(":")[0] in units and code not in u.vetoes:
-                u.vetoes.append(code)
     return inputs
 
 
-def _vetoed_by_missing(session: Session, p: Programme, round_id: uuid.UUID, assessment: Action) -> dict[str, set[str]]:
-    """Veto item → the units it holds for by itself (``missing_at``): they owed its window and never
-    handed it in by this assessment (首席质量官: 未报送年度履职情况报告的评为不合格, written as a
-    100-point deduction, had read "得分0.00，已扣100分")."""
+def _veto_missing(p: Programme, inputs: list[UnitInput], missed: dict[tuple[str, str], set[str]]) -> None:
+    """Add each veto that holds by itself (``missing_at``) to the units that owed its window and never
+    handed it in by the assessment (``missed``: :func:`windows_never_handed_in`) (首席质量官: 未报送年度
+    履职情况报告的评为不合格, written as a 100-point deduction, had read "得分0.00，已扣100分")."""
     assert p.assessment is not None
-    vetoes = [v for v in p.assessment.vetoes if v.missing_at]
-    if not vetoes:
-        return {}
-    missed = windows_never_handed_in(session, p, round_id, kept_timetable(session, p, round_id), assessment)
-    return {v.code: set().union(*(units for (code, _), units in missed.items() if code == v.missing_at))
-            for v in vetoes}
+    for veto in (v for v in p.assessment.vetoes if v.missing_at):
+        units = {u for (code, _), owing in missed.items() if code == veto.missing_at for u in owing}
+        for u in inputs:
+            if u.unit.partition(":")[0] in units and veto.code not in u.vetoes:
+                u.vetoes.append(veto.code)
 
 
 def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment: Action) -> dict[str, dict[str, int]]:
@@ -156,12 +154,15 @@ def _figures_missing(p: Programme, scheme: Assessment, inputs: list[UnitInput]) 
     return "；" + "，".join(said) + "，请核实" if said else ""
 
 
-def _scored_without(session, p: Programme, round_id: uuid.UUID, action: Action, subjects: list[str]) -> str:
-    """Subjects graded without what they owed at an earlier window (焦作: a county that never handed in
-    its 自我评价报告 was graded A), said in the run's record for ops to check before results go out."""
+def _scored_without(p: Programme, missed: dict[tuple[str, str], set[str]], subjects: list[str]) -> str:
+    """Subjects graded without what they owed at an earlier window (``missed``) (焦作: a county that
+    never handed in its 自我评价报告 was graded A), said in the run's record for ops to check before
+    results go out."""
     units, said = {s.partition(":")[0] for s in subjects}, []
-    timetable = round_timetable(session, p, round_id)
-    for what, owing in never_handed_in(session, p, round_id, timetable, action):
+    by_what: dict[str, set[str]] = {}  # windows owed alike, said as one
+    for (_, what), owing in missed.items():
+        by_what.setdefault(what, set()).update(owing)
+    for what, owing in by_what.items():
         missing = sorted(units & owing)
         names = "、".join(p.unit(u).name for u in missing[:5]) + ("等" if len(missing) > 5 else "")
         said += [f"{len(missing)} 个未交{what}（{names}）"] if missing else []

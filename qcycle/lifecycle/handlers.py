@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import Any
 
@@ -210,15 +210,13 @@ def _event_notice(session, p, round_id, action) -> Outcome:
     for s in select_subjects(session, p, round_id, stage.notify, action.category) if stage.notify else []:
         if ":" in s and (name := p_item_name(p, s)):
             entries[s.partition(":")[0]].append(quoted(name))
-    applied: dict[str, set[str]] = defaultdict(set)
-    for window in (w for w in p.stages if w.kind is StageKind.submission) if entries else []:
+    applied = Counter(s.partition(":")[0] for s in {  # the distinct subjects each unit handed in, at any window
+        s for window in (p.stages if entries else []) if window.kind is StageKind.submission
         for s in crud.handed_in_subjects(session=session, round_id=round_id, stage=window.code, period=None,
-                                         category=None, item_category=p.item_category):
-            applied[s.partition(":")[0]].add(s)
-    entries = defaultdict(list, {u: names for u, names in entries.items() if len(applied[u]) > 1})
+                                         category=None, item_category=p.item_category)})
     return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on, default_calendar()),
                                          time_of_day=stage.time_of_day, place=stage.place,
-                                         own={u: {"entries": names} for u, names in entries.items()}),
+                                         own={u: {"entries": names} for u, names in entries.items() if applied[u] > 1}),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
 

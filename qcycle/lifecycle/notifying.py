@@ -318,12 +318,13 @@ def _never(session, p: Programme, round_id, notice: Action, assessed: str | None
     action = next((a for a in timetable.actions if a.stage == assessed and a.action == "assess"
                    and (category is None or a.category in (None, category))), None)
     missed = windows_never_handed_in(session, p, round_id, timetable, action) if action else {}
-    for a in timetable.actions:  # the follow-ups this assessment's results owed, due by now
-        stage = p.stage(a.stage)
-        who = stage.owed_by
-        if (a.action == "deadline" and a.at <= notice.at and stage.kind is StageKind.followup and who is not None
-                and (who.grades or who.rank is not None) and who.assessed_at in (None, assessed)
+    # The follow-ups this assessment's results owed (by grade or place), at their deadlines due by now.
+    owed_by_results = {s.code for s in p.stages if s.kind is StageKind.followup and s.owed_by is not None
+                       and (s.owed_by.grades or s.owed_by.rank is not None) and s.owed_by.assessed_at in (None, assessed)}
+    for a in timetable.actions if owed_by_results else ():
+        if (a.action == "deadline" and a.stage in owed_by_results and a.at <= notice.at
                 and (category is None or a.category in (None, category))):
+            stage = p.stage(a.stage)
             what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
             missed.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
     out: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-__all__ = ["Code", "said_once"]
+__all__ = ["Code", "Contact", "SubmitVia", "said_once"]
 
 _CODE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 Code = Annotated[str, Field(pattern=_CODE, min_length=1, max_length=64)]
@@ -18,11 +18,21 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def said_once(text: str | None, label: str, key: str) -> str | None:
+def said_once(text: str, label: str, key: str, *, sentence: bool = False) -> str:
     """A free text the letters print after their own label (联系人：…, 报送方式：…): the file
-    gives what follows it, or the letter would say the label twice."""
-    if text is not None and text.lstrip().startswith(label):
+    gives what follows it, or the letter would say the label twice. ``sentence``: the letter ends
+    the sentence itself, so a closing 。 is taken off."""
+    if text.lstrip().startswith(label):
         raise ValueError(f"{key} 只写{label}之后的内容（函件自带“{label}：”），如去掉开头的“{label}：”")
-    if text is not None and not text.strip():
+    if not text.strip():
         raise ValueError(f"{key} 不能为空白")
-    return text.strip() if text is not None else None
+    said = text.strip()
+    return (said.rstrip("。；;.，, ") or said) if sentence else said
+
+
+# Whom to ask (round.contact, stages[].contact) and how a window's material goes (stages[].submit_via),
+# as the letters print them after 联系人： and 报送方式：.
+Contact = Annotated[str, Field(min_length=1, max_length=100),
+                    AfterValidator(lambda text: said_once(text, "联系人", "contact"))]
+SubmitVia = Annotated[str, Field(min_length=1, max_length=200),
+                      AfterValidator(lambda text: said_once(text, "报送方式", "submit_via", sentence=True))]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from qcycle.schema.base import Code, _Model, said_once
+from qcycle.schema.base import Code, Contact, SubmitVia, _Model
 from qcycle.schema.dates import ClockTime, Deadline, RelativeDate, Roll
 from qcycle.schema.who import Who
 
@@ -253,18 +253,13 @@ class Stage(_Model):
     requirements: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=10, description=(
             "followup stages: what the 整改通知 asks, listed as 整改要求 (期满复验，复验不通过的撤销试点)"))
-    submit_via: str | None = Field(None, min_length=1, max_length=200, description=(
+    submit_via: SubmitVia | None = Field(None, description=(
         "submission/followup stages: how and where it is handed in, printed in the letters that ask for it "
         "(报送方式：…): 通过“某某系统”在线填报，纸质材料一式两份报送市市场监管局质量发展科"))
-    contact: str | None = Field(None, min_length=1, max_length=100, description=(
+    contact: Contact | None = Field(None, description=(
         "who units ask about this stage, in its letters instead of round.contact (联系人：…)"))
     per_category: dict[Code, StageOverride] = Field(default_factory=dict)
     assumption: str | None = None
-
-    @field_validator("contact")
-    @classmethod
-    def _contact(cls, contact: str | None) -> str | None:
-        return said_once(contact, "联系人", "contact")
 
     @field_validator("requirements")
     @classmethod
@@ -273,12 +268,6 @@ class Stage(_Model):
         if not all(said):
             raise ValueError("requirements 的每一项都不能为空白")
         return said
-
-    @field_validator("submit_via")
-    @classmethod
-    def _submit_via(cls, how: str | None) -> str | None:
-        said = said_once(how, "报送方式", "submit_via")
-        return said.rstrip("。；;.，, ") or said if said else said  # the letter ends the sentence itself
 
     def period_label(self, code: str) -> str:
         """A period of this stage as letters name it (``Period.label``; an unknown code as it is)."""

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from qcycle.schema.base import Code, _Model, said_once
+from qcycle.schema.base import Code, Contact, _Model
 from qcycle.schema.dates import Cadence, RoundPeriod
 
 __all__ = ["LEVEL_NAMES", "Category", "Channel", "ListItem", "RoundInfo", "Unit"]
@@ -40,14 +40,9 @@ class RoundInfo(_Model):
     cadence: Cadence | None = Field(None, description="how often the programme runs (每N年一届)")
     timezone: Literal["Asia/Shanghai"] = "Asia/Shanghai"
     source: str | None = Field(None, description="the public document this round follows")
-    contact: str | None = Field(None, min_length=1, max_length=100, description=(
+    contact: Contact | None = Field(None, description=(
         "who units ask about the round, printed in every letter to a unit (联系人：…): 质量发展科 张三，0816-1234567"))
     notes: list[str] = Field(default_factory=list)
-
-    @field_validator("contact")
-    @classmethod
-    def _contact(cls, contact: str | None) -> str | None:
-        return said_once(contact, "联系人", "contact")
 
     @field_validator("years")
     @classmethod

@@ -68,13 +68,13 @@ def _due_before_the_call(p: Programme, timetable: Timetable) -> list[tuple[str, 
     if not calls:
         return []
     first = min(calls)
-    out = []
-    for i, stage in enumerate(p.stages):
-        early = sorted({a.at for a in timetable.actions if a.stage == stage.code and a.action == "deadline" and a.at < first})
-        if early:
-            out.append((f"stages[{i}]", (f"“{stage.name}”有{len(early)}个截止时间（最早{early[0]:%Y-%m-%d}）早于本周期的第一次"
-                                         f"发布（{first:%Y-%m-%d}）：受理、提醒、逾期通知和督办将在各单位收到通知之前发出")))
-    return out
+    early: dict[str, set[dt.datetime]] = {}  # stage → its deadlines before the first publication, one pass
+    for a in timetable.actions:
+        if a.action == "deadline" and a.at < first:
+            early.setdefault(a.stage, set()).add(a.at)
+    return [(f"stages[{i}]", (f"“{stage.name}”有{len(days)}个截止时间（最早{min(days):%Y-%m-%d}）早于本周期的第一次"
+                              f"发布（{first:%Y-%m-%d}）：受理、提醒、逾期通知和督办将在各单位收到通知之前发出"))
+            for i, stage in enumerate(p.stages) if (days := early.get(stage.code))]
 
 
 def _late_at_counts_nothing(p: Programme, timetable: Timetable) -> list[tuple[str, str]]:
