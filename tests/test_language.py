@@ -423,6 +423,19 @@ ASSESSMENT = """\
 """
 
 
+def _scored(tmp_path: Path, text: str, until: str) -> Round:
+    """An ASSESSMENT-like round with c1…c5 scored 95, 80, 62, 55 and 40, played to the end of ``until``."""
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until(until)
+    return r
+
+
+# ASSESSMENT with the city's government, a unit outside the round that results may be reported to.
+WITH_GOV = ASSESSMENT.replace(
+    "    units:\n", "    units:\n      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1)
+
+
 def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_rejected_are_summoned(tmp_path, home):
     r = Round(write(tmp_path, "county.yaml", ASSESSMENT))
     keys = r.t.by_name()
@@ -478,9 +491,7 @@ def test_a_rejected_report_keeps_its_unit_in_the_ranking_and_a_summons_by_place_
             "         notify: {rank: {bottom: 3}, with_rejected: true}}\n")
     text = ASSESSMENT.replace(summons, ours)
     assert text != ASSESSMENT
-    r = Round(write(tmp_path, "county.yaml", text))
-    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
-    r.until("2016-04-05")
+    r = _scored(tmp_path, text, "2016-04-05")
     r.hand_in("rectification_report", ["c3", "c4", "c5"], "2016-04-20")
     r.until("2016-05-06")
     r.decide("report_review", c3="rejected", c4="rejected", c5="approved")
@@ -926,9 +937,7 @@ def test_what_a_rejection_brings_is_told_with_it(tmp_path, home):
              "         after: {stage: report_review, event: on, workdays: 5}}\n")
     text = ASSESSMENT.replace("      - {code: summons,", told + later + "      - {code: summons,", 1).replace(
         "kind: decision, decides: report,", "kind: decision, decides: report, tell_reason: true, on_rejection: 予以通报批评,", 1)
-    r = Round(write(tmp_path, "county.yaml", text))
-    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
-    r.until("2016-04-05")
+    r = _scored(tmp_path, text, "2016-04-05")
     r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
     r.until("2016-05-06")
     r.decide("report_review", c4="approved")
@@ -949,9 +958,7 @@ def test_a_rectification_report_goes_to_the_unit_the_programme_names(tmp_path, h
                              "      - {code: c1,", 1).replace(
         "        submission: rectification_report\n", "        submission: rectification_report\n        report_to: gov\n"
                                                   "        requirements: [逐项分析失分原因。, 整改情况纳入下一年度考核]\n", 1)
-    r = Round(write(tmp_path, "county.yaml", text))
-    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
-    r.until("2016-04-05")
+    r = _scored(tmp_path, text, "2016-04-05")
     letter = r.letters("report")["c5"]
     assert "前将书面整改报告报送示例市人民政府。" in letter, letter
     assert "整改要求：\n1. 逐项分析失分原因；\n2. 整改情况纳入下一年度考核。" in letter, letter
@@ -2399,9 +2406,7 @@ def _through_recheck(tmp_path: Path, stage: str) -> Round:
 def _through_review(tmp_path: Path, text: str) -> Round:
     """An ASSESSMENT-like round played to the end of May: c4 and c5 hand in their report, c4 passes
     the review, c5 does not."""
-    r = Round(write(tmp_path, "county.yaml", text))
-    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
-    r.until("2016-04-05")
+    r = _scored(tmp_path, text, "2016-04-05")
     r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
     r.until("2016-05-06")
     r.decide("report_review", c4="approved", c5="rejected")
@@ -2453,8 +2458,7 @@ def test_a_list_reported_upward_says_a_veto_beside_the_grade_it_forced(tmp_path,
     """A 市政府 read "东湖区人民政府（不合格，得分67.93）" above the 60 line, the veto said nowhere."""
     from qcycle.lifecycle.notifying import notify_action
 
-    text = ASSESSMENT.replace(
-        "    units:\n", "    units:\n      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1).replace(
+    text = WITH_GOV.replace(
         "notify: {levels: [county]}}", "notify: {levels: [county]}}\n"
         "      - {code: upward, name: 报送考核结果, kind: notification, template: report, on: 2016-03-31,\n"
         "         notify: {units: [gov]}, lists: {grades: [合格, 不合格]}}").replace(
@@ -2497,8 +2501,7 @@ def test_a_summary_to_a_superior_says_what_was_never_handed_in_and_the_recheck_a
     """A province's summary to its city bureaus read "东州精工：通过中期评估" of a project that never filed
     its 验收申请 (a unit with no decision at all was left out), and after the 复验 repeated the earlier
     summary word for word: "限期整改（得分66.10）" of a project that had just passed it."""
-    text = ASSESSMENT.replace(
-        "    units:\n", "    units:\n      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1).replace(
+    text = WITH_GOV.replace(
         "      - {code: scoring,",
         "      - {code: selfreport, name: 自评报告, kind: submission, submission: self_evaluation,\n"
         "         owed_by: {levels: [county]}, opens: 2016-03-01, deadline: {date: 2016-03-18}}\n"
@@ -2527,15 +2530,12 @@ def test_a_summary_to_a_superior_says_what_was_never_handed_in_and_the_recheck_a
 
 def test_what_a_grade_brings_is_said_beside_it(tmp_path, home):
     """A 标准化试点 read "结果为：不通过（得分37.70）", the 撤销 its rules attach to 不通过 said nowhere."""
-    text = ASSESSMENT.replace(
-        "    units:\n", "    units:\n      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1).replace(
+    text = WITH_GOV.replace(
         "{name: 不合格}]", "{name: 不合格, consequence: 取消本年度评先评优资格}]").replace(
         "notify: {levels: [county]}}", "notify: {levels: [county]}}\n"
         "      - {code: summary, name: 报送考核结果, kind: notification, template: result, on: 2016-03-31,\n"
         "         notify: {units: [gov]}}")
-    r = Round(write(tmp_path, "county.yaml", text))
-    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
-    r.until("2016-03-31")
+    r = _scored(tmp_path, text, "2016-03-31")
     told = r.letters("results")
     assert "贵单位结果为：不合格（得分40.00）。\n按规定，取消本年度评先评优资格。" in told["c5"], told["c5"]
     assert "按规定" not in told["c1"]
@@ -2641,9 +2641,7 @@ def test_a_result_letter_says_how_long_a_grade_holds_where_no_honour_letter_does
     only award and praise letters said it, and the round sent none."""
     text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
                               "grades: [{name: 合格, min_score: 60, valid_years: 3}, {name: 不合格}]")
-    r = Round(write(tmp_path, "valid.yaml", text))
-    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
-    r.until("2016-03-31")
+    r = _scored(tmp_path, text, "2016-03-31")
     told = r.letters("results")
     assert "合格的有效期为3年（2016年至2018年）。" in told["c1"], told["c1"]
     assert "有效期" not in told["c4"]
@@ -2780,9 +2778,7 @@ def test_a_praise_for_a_grade_that_says_passed_names_what_was_passed(tmp_path, h
         "template: result, on: 2016-03-31, notify: {levels: [county]}}",
         "template: praise, on: 2016-03-31, notify: {grades: [通过]}}").replace("owed_by: {rank: {bottom: 3}}",
                                                                            "owed_by: {grades: [不通过]}")
-    r = Round(write(tmp_path, "pass.yaml", text))
-    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
-    r.until("2016-03-31")
+    r = _scored(tmp_path, text, "2016-03-31")
     praised = r.letters("results")
     assert sorted(praised) == ["c1", "c2", "c3"] and said in praised["c1"] and "被评为" not in praised["c1"], praised
 
@@ -2834,14 +2830,11 @@ def test_a_final_result_letter_says_where_a_recheck_left_the_unit(tmp_path, home
 def test_a_list_of_those_given_a_grade_is_published_as_a_list(tmp_path, home):
     """一站式服务站's 挂牌名录 (the sites 达标) read "已发布…挂牌名录，请及时查阅" to the one city on it, and
     nothing of what was listed."""
-    text = ASSESSMENT.replace(
-        "    units:\n", "    units:\n      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1).replace(
+    text = WITH_GOV.replace(
         "notify: {levels: [county]}}", "notify: {levels: [county]}}\n"
         "      - {code: listing, name: 发布质量工作合格县名录, kind: publication, on: 2016-04-01,\n"
         "         notify: {any_of: [{grades: [合格]}, {units: [gov]}]}}")
-    r = Round(write(tmp_path, "listing.yaml", text))
-    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
-    r.until("2016-04-01")
+    r = _scored(tmp_path, text, "2016-04-01")
     told = r.letters("listing")
     assert sorted(told) == ["c1", "c2", "c3", "gov"], sorted(told)
     assert "已于2016年4月1日发布质量工作合格县名录，贵单位已列入该名录（共3个单位）" in told["c1"], told["c1"]
@@ -2914,8 +2907,7 @@ def test_a_hand_in_refused_as_late_is_said_as_refused_not_also_as_missed(tmp_pat
     """"未按期提交自评报告；自评报告逾期提交，不予受理": a refused late hand-in was said twice."""
     from qcycle import clock
 
-    text = ASSESSMENT.replace(
-        "    units:\n", "    units:\n      - {code: gov, name: 示例市人民政府, level: government, channels: [sink]}\n", 1).replace(
+    text = WITH_GOV.replace(
         "      - {code: scoring,",
         "      - {code: selfreport, name: 自评报告, kind: submission, submission: self_evaluation, lateness: reject,\n"
         "         owed_by: {levels: [county]}, opens: 2016-03-01, deadline: {date: 2016-03-10}}\n"
