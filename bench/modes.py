@@ -245,8 +245,11 @@ def limit_filters() -> dict[str, Any]:
     def quoted(text):
         return "“" + str(text).replace("“", "‘").replace("”", "’") + "”"
 
+    def work_arrangement(name):
+        return f"{name}安排" if str(name).endswith("工作") else f"{name}工作安排"
+
     return {"cn_date": cn_date, "cn_datetime": cn_datetime, "cn_deadline": cn_deadline, "weekday_cn": weekday_cn,
-            "quoted": quoted, "category_label": category_label}
+            "quoted": quoted, "category_label": category_label, "work_arrangement": work_arrangement}
 
 
 def category_label(name: str) -> str:

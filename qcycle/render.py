@@ -6,7 +6,8 @@ variable the caller did not supply is a :class:`~qcycle.errors.ConfigError` nami
 (file and line) and the variable, never an empty gap in a message sent to 3,000 units.
 
 Filters: ``cn_date`` (2023年4月20日), ``cn_datetime`` (2023年4月20日 17:30), ``weekday_cn``
-(星期四). Every template also sees ``today`` (from :mod:`qcycle.clock`) unless given one.
+(星期四), ``cn_deadline``, ``quoted``, ``category_label``, ``work_arrangement`` (…工作安排).
+Every template also sees ``today`` (from :mod:`qcycle.clock`) unless given one.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "quoted",
     "render_message",
     "weekday_cn",
+    "work_arrangement",
 ]
 
 # Who signs what qcycle writes to an office's own staff (decision requests, failure digests).
@@ -130,6 +132,13 @@ def quoted(text: str) -> str:
     return "“" + str(text).replace("“", "‘").replace("”", "’") + "”"
 
 
+def work_arrangement(name: str) -> str:
+    """``…工作安排`` after a round's name; a name that ends in 工作 is not followed by 工作 again
+    (“…不合格后处理工作工作安排” had been sent)."""
+    _defined(name)
+    return f"{name}安排" if str(name).endswith("工作") else f"{name}工作安排"
+
+
 @lru_cache(maxsize=32)
 def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -142,7 +151,7 @@ def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
         keep_trailing_newline=False,
     )
     env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_deadline=cn_deadline, weekday_cn=weekday_cn,
-                       quoted=quoted, category_label=category_label)
+                       quoted=quoted, category_label=category_label, work_arrangement=work_arrangement)
     return env
 
 

@@ -94,3 +94,5 @@ def test_the_limit_writes_dates_as_qcycle_does() -> None:
         for name in ("cn_date", "cn_datetime", "weekday_cn"):
             assert mine[name](value) == getattr(render, name)(value), (name, value)
     assert mine["quoted"]("“一站式”服务") == render.quoted("“一站式”服务")
+    for name in ("某市2025年抽查不合格后处理工作", "某市质量工作考核"):
+        assert mine["work_arrangement"](name) == render.work_arrangement(name)

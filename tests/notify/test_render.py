@@ -258,6 +258,19 @@ def test_override_folder_is_searched_first(tmp_path) -> None:
     assert subject.startswith("【逾期提醒】")
 
 
+def test_a_round_named_for_its_work_is_not_followed_by_work_again() -> None:
+    """江州's 抽查不合格后处理工作: "…后处理工作工作安排" had been sent in 73 letters."""
+    for template in ("reminder.j2", "report.j2"):
+        context = {**CONTEXTS[template], "programme_name": "江州市2025年产品质量监督抽查不合格后处理工作"}
+        with clock.frozen(DAY):
+            _, body = render_message(template, context)
+        assert "不合格后处理工作安排" in body and "工作工作" not in body, body
+        context = {**CONTEXTS[template], "programme_name": "江州市质量提升行动"}
+        with clock.frozen(DAY):
+            _, body = render_message(template, context)
+        assert "江州市质量提升行动工作安排" in body, body
+
+
 def test_template_errors_are_config_errors(tmp_path) -> None:
     with pytest.raises(ConfigError, match="找不到函件模板"):
         render_message("nonexistent.j2", {})
