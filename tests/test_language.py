@@ -472,6 +472,23 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
     assert all("定于" not in body and "另行通知" in body for body in r.letters("summons").values())
 
 
+def test_a_summons_does_not_say_the_summons_its_step_brings_twice(tmp_path, home):
+    """江州: a 复查 whose rejection brings a 约谈 (on_rejection) had its summons read "未通过复查（…），将由市市场
+    监督管理局约谈企业主要负责人。根据有关规定，将对贵单位主要负责同志进行约谈". Its result letter says it."""
+    text = ASSESSMENT.replace(
+        "kind: decision, decides: report,", "kind: decision, decides: report, tell_reason: true, "
+        "on_rejection: 将由市政府约谈县政府主要负责同志,", 1)
+    r = _scored(tmp_path, text, "2016-04-05")
+    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
+    r.until("2016-05-06")
+    r.decide("report_review", c4="approved")
+    r.decide("report_review", note="整改措施未落实", c5="rejected")
+    r.until("2016-05-31")
+    body = r.letters("summons")["c5"]
+    assert "中未通过整改情况审核（整改措施未落实）。根据有关规定，将对贵单位主要负责同志进行约谈" in body, body
+    assert body.count("约谈") == 1 + body.count("【约谈通知】"), body
+
+
 def test_a_rejected_report_keeps_its_unit_in_the_ranking_and_a_summons_by_place_says_which(tmp_path, home):
     """某市's officer: "the last 2 whose 整改报告 is rejected are 约谈'd" chose nobody (the rejection
     took 甲区 out of the ranking the rank read); a summary after the review told it "结果为：未通过整改

@@ -260,8 +260,10 @@ def _rejected(session, p: Programme, round_id, category: str | None
         now, at, yes = later.get(subject, (verdict, code, False))
         if p.stage_place.get(at, -1) > p.stage_place.get(code, -1):
             verdict, code = now, at
-        if not yes:  # a summons is for what failed
-            grounds_of[unit].append(f"{name + '：' if name else ''}{verdict}")
+        if not yes:  # a summons is for what failed; the 约谈 its step brings is the summons itself
+            brings = p.stage(code).on_rejection or ""
+            ground = verdict.removesuffix(f"，{brings}") if "约谈" in brings else verdict
+            grounds_of[unit].append(f"{name + '：' if name else ''}{ground}")
         if code not in apart:
             rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
             itemised.update([unit] if name else [])
