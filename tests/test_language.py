@@ -2394,6 +2394,29 @@ def test_letters_asking_for_a_hand_in_say_how_it_goes_and_whom_to_ask(tmp_path, 
     assert "联系人：质量科 张三" in r.letters("summons")["c3"] and "报送方式" not in r.letters("summons")["c3"]
 
 
+def test_a_superior_urged_about_a_hand_in_is_given_the_rounds_contact_not_the_windows(tmp_path, home):
+    """江州: a window's 联系人 ("所在区县市场监督管理局质量股") is for the units owing it; the 督办 to that
+    区县局 about its enterprises had named the 区县局 itself."""
+    text = WITH_GOV.replace(
+        "      period: {start: 2015-01-01, end: 2015-12-31}\n",
+        "      period: {start: 2015-01-01, end: 2015-12-31}\n      contact: 质量科 张三，0391-1234567\n", 1).replace(
+        "        submission: rectification_report\n",
+        "        submission: rectification_report\n        contact: 所在县人民政府办公室\n", 1).replace(
+        "escalate_to: city", "escalate_to: gov", 1)
+    r = _scored(tmp_path, text, "2016-05-31")  # c3, c4 and c5 never report
+    with db.session_scope() as session:
+        urged = session.exec(select(OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "gov",
+            OutboxMessage.subject.startswith("【督办】"))).all()
+    assert urged and all("联系人：质量科 张三，0391-1234567" in body and "所在县人民政府办公室" not in body
+                         for body in urged), urged
+    with db.session_scope() as session:  # those owing it still read the window's
+        chased = session.exec(select(OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c3",
+            OutboxMessage.subject.startswith("【逾期提醒】"))).all()
+    assert chased and all("联系人：所在县人民政府办公室" in body for body in chased), chased
+
+
 @pytest.mark.parametrize(("where", "said"), [
     ("      contact: 联系人：张三\n", "contact 只写联系人之后的内容"),
     ("      contact: '  '\n", "contact 不能为空白"),

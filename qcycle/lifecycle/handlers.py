@@ -341,7 +341,10 @@ def _escalation(session, p, round_id, action) -> Outcome:
                                 child_name="、".join(names), direct=False, days_overdue=_days_overdue(action),
                                 children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位",
                                 owned=all(p.unit(c).parent == parent for c in children), whose=belonging(p, children),
-                                superior=p.unit(sender).parent == parent)
+                                superior=p.unit(sender).parent == parent,
+                                # The window's 联系人 is for those owing it (江州's read "所在区县市场监督管理局
+                                # 质量股" to that very 区县局); a superior asks the round's.
+                                contact=p.round.contact or p.stage(action.stage).contact)
     direct = len(by_parent.get(sender, ()))
     # The office's own superior is asked to urge (报请督办), any other superior is told to.
     mine = p.unit(sender).parent
