@@ -192,8 +192,29 @@ def test_templates_render_chinese(name: str) -> None:
 
 
 def test_reminder_on_the_deadline_day() -> None:
-    _, body = render_message("reminder.j2", {**CONTEXTS["reminder.j2"], "working_days_left": 0})
+    with clock.frozen(DAY):
+        _, body = render_message("reminder.j2", {**CONTEXTS["reminder.j2"], "working_days_left": 0})
     assert "今天是截止日" in body and "还有" not in body
+
+
+def test_a_reminder_before_a_deadline_on_a_day_off_does_not_say_it_is_today() -> None:
+    """江西's 创建方案 due on Sunday 3月31日 (not rolled): the deadline-day reminder went out on Friday
+    saying "今天是截止日"."""
+    sunday = clock.at(dt.date(2024, 3, 31), dt.time(17, 30))
+    context = {**CONTEXTS["reminder.j2"], "deadline": sunday, "working_days_left": 0}
+    with clock.frozen(dt.date(2024, 3, 29)):
+        _, body = render_message("reminder.j2", context)
+        _, merged = render_message("merged_reminder.j2", {
+            **CONTEXTS["merged_reminder.j2"], "items": [{**CONTEXTS["merged_reminder.j2"]["items"][0],
+                                                           "deadline": sunday, "working_days_left": 0}]})
+    assert "2024年3月31日（星期日）17:30前" in body and "今天是截止前最后一个工作日，请于截止时间前提交。" in body, body
+    assert "今天是截止日" not in body, body
+    assert "今天是截止前最后一个工作日" in merged and "今天截止" not in merged, merged
+    with clock.frozen(dt.date(2024, 3, 31)):
+        _, merged = render_message("merged_reminder.j2", {
+            **CONTEXTS["merged_reminder.j2"], "items": [{**CONTEXTS["merged_reminder.j2"]["items"][0],
+                                                           "deadline": sunday, "working_days_left": 0}]})
+    assert "今天截止" in merged, merged
 
 
 def test_an_awards_validity_calls_a_title_a_title() -> None:
@@ -339,7 +360,8 @@ def test_a_reminder_of_a_window_that_refuses_late_hand_ins_says_so() -> None:
     assert "逾期不予受理" not in body
     _, body = render_message("reminder.j2", {**CONTEXTS["reminder.j2"], "refused_late": True})
     assert "请合理安排，按时提交；逾期不予受理。" in body, body
-    _, body = render_message("reminder.j2", {**CONTEXTS["reminder.j2"], "refused_late": True, "working_days_left": 0})
+    with clock.frozen(DAY):
+        _, body = render_message("reminder.j2", {**CONTEXTS["reminder.j2"], "refused_late": True, "working_days_left": 0})
     assert "今天是截止日，请于截止时间前提交；逾期不予受理。" in body, body
 
 
@@ -377,7 +399,8 @@ def test_a_reminder_of_an_invitation_says_the_time_left_without_pressing_for_a_h
     _, owed = render_message("reminder.j2", context)
     assert ("请合理安排，按时提交；逾期不予受理。" if left else "请于截止时间前提交；逾期不予受理。") in owed, owed
     for kind in ("voluntary", "objection"):
-        _, invited = render_message("reminder.j2", {**context, kind: True})
+        with clock.frozen(DAY):
+            _, invited = render_message("reminder.j2", {**context, kind: True})
         assert ("距截止还有3个工作日，逾期不予受理。" if left else "今天是截止日，逾期不予受理。") in invited, invited
         assert "按时提交" not in invited and "请于截止时间前提交；" not in invited, invited
 
