@@ -489,6 +489,53 @@ def test_a_summons_does_not_say_the_summons_its_step_brings_twice(tmp_path, home
     assert body.count("约谈") == 1 + body.count("【约谈通知】"), body
 
 
+MIDTERM = """\
+    version: 2
+    round:
+      code: demo-2025
+      name: 2024—2026年示范县创建
+      programme: 示范县创建
+      issuer: prov
+      years: [2025]
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: prov, name: 示例省食品安全委员会办公室, level: province, channels: [sink]}
+      - {code: c1, name: 一县食安办, level: county, parent: prov, channels: [sink]}
+      - {code: c2, name: 二县食安办, level: county, parent: prov, channels: [sink]}
+      - {code: c3, name: 三县食安办, level: county, parent: prov, channels: [sink]}
+    submission_kinds:
+      midterm_report: {title: 中期评估自评报告}
+    stages:
+      - {code: midterm, name: 中期评估自评报告, kind: submission, submission: midterm_report, owed_by: {levels: [county]},
+         opens: 2025-06-02, deadline: {date: 2025-06-30}}
+      - {code: review, name: 中期评估, kind: decision, decides: midterm, tell_reason: true, on: 2025-07-15}
+      - code: fix
+        name: 整改报告
+        kind: followup
+        submission: rectification_report
+        owed_by: {any_of: [{rejected_at: review}, {missing_at: midterm}]}
+        opens_after: {stage: review, event: on, days: 0}
+        deadline: {after: {stage: review, event: on, months: 2}}
+"""
+
+
+def test_a_rectification_order_says_the_way_each_unit_was_chosen_and_the_reason_it_may_know(tmp_path, home):
+    """江西: a county whose self-evaluation was judged 不合格 was also told "未按期报送“中期评估自评报告”" of
+    the report it had handed in on time; and 某市's order said "“核查”未获通过" without the reason the
+    office gave."""
+    r = Round(write(tmp_path, "midterm.yaml", MIDTERM))
+    r.hand_in("midterm_report", ["c1", "c2"], "2025-06-20")  # c3 never
+    r.until("2025-07-14")
+    r.decide("review", c1="approved")
+    r.decide("review", note="经核查，自评得分与实际不符", c2="rejected")
+    r.until("2025-07-16")
+    orders = r.letters("fix")
+    assert sorted(orders) == ["c2", "c3"], orders
+    assert "中未通过中期评估（经核查，自评得分与实际不符）。" in orders["c2"], orders["c2"]
+    assert "未按期报送" not in orders["c2"], orders["c2"]
+    assert "中未按期报送“中期评估自评报告”。" in orders["c3"] and "未通过" not in orders["c3"], orders["c3"]
+
+
 def test_a_rejected_report_keeps_its_unit_in_the_ranking_and_a_summons_by_place_says_which(tmp_path, home):
     """某市's officer: "the last 2 whose 整改报告 is rejected are 约谈'd" chose nobody (the rejection
     took 甲区 out of the ranking the rank read); a summary after the review told it "结果为：未通过整改

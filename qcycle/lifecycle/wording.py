@@ -123,21 +123,23 @@ def name_beside(round_name: str, heading: str) -> str:
     return round_name[:qualifier.start()] if qualifier and words and words in heading else round_name
 
 
-def reason_of(p: Programme, who: Who) -> str:
+def reason_of(p: Programme, who: Who, met: Callable[[Who], bool] | None = None,
+              verdicts: Mapping[str, str] | None = None) -> str:
     """Why a unit owes a follow-up, as the letter reads after "贵单位在{周期}中": 被评为D级,
-    排名后3名, “整改审核”未获通过 …"""
+    排名后3名, “整改审核”未获通过 … For one unit: ``met`` keeps the alternatives it met, ``verdicts``
+    (decision stage → how its letter said the rejection, "未通过中期评估（理由）") words its rejections."""
     parts = []
     if who.grades:
         parts.append("被评为" + "或".join(grade_label(g) for g in who.grades))
     if who.rank is not None:
         parts.append(who.rank.describe())
     if who.rejected_at:
-        parts.append(f"“{p.stage(who.rejected_at).name}”未获通过")
+        parts.append((verdicts or {}).get(who.rejected_at) or f"“{p.stage(who.rejected_at).name}”未获通过")
     if who.missing_at:
         parts.append(f"未按期报送“{p.stage(who.missing_at).handed_in}”")
     if who.approved_at and not parts:
         parts.append(f"经“{p.stage(who.approved_at).name}”确定")
-    parts += [reason_of(p, alt) for alt in who.any_of]
+    parts += [reason_of(p, alt, met, verdicts) for alt in who.any_of if met is None or met(alt)]
     return "，".join(x for x in parts if x) or "经研究确定"
 
 

@@ -276,8 +276,8 @@ class Stage(_Model):
     @property
     def handed_in(self) -> str:
         """What a unit hands in at this stage, as letters name it: 提交揭榜书 is handed in as 揭榜书,
-        申请评价确认 as 评价确认申请 (not "提交申请评价确认")."""
-        item = re.sub(r"^(提交|报送|上报)", "", self.name)
+        申请评价确认 as 评价确认申请 (not "提交申请评价确认"), 提出验收申请 as 验收申请."""
+        item = re.sub(r"^(提交|报送|上报|提出)", "", self.name)
         return f"{item[2:]}申请" if item.startswith("申请") and len(item) > 2 else item
 
     @model_validator(mode="after")
