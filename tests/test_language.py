@@ -536,6 +536,37 @@ def test_a_rectification_order_says_the_way_each_unit_was_chosen_and_the_reason_
     assert "中未按期报送“中期评估自评报告”。" in orders["c3"] and "未通过" not in orders["c3"], orders["c3"]
 
 
+def test_an_order_released_late_by_its_decision_is_not_followed_by_a_reminder_the_same_day(tmp_path, home):
+    """江州: the 整改通知 waited for a 核查 decided weeks late and went out with the 【提醒】 due that
+    morning, both saying "还有5个工作日". The order says it; later reminders still go."""
+    text = MIDTERM.replace("    stages:\n", "    reminder_policies:\n      std: {before_workdays: [30, 5]}\n"
+                           "    stages:\n", 1).replace(
+        "        deadline: {after: {stage: review, event: on, months: 2}}\n",
+        "        deadline: {after: {stage: review, event: on, months: 2}}\n        reminders: std\n", 1)
+    r = Round(write(tmp_path, "midterm.yaml", text))
+    keys = r.t.by_name()
+    first, last = keys["fix:reminder:T-30"].at, keys["fix:reminder:T-5"].at
+    r.hand_in("midterm_report", ["c1", "c2"], "2025-06-20")
+    r.until((first.date() - dt.timedelta(days=1)).isoformat())
+    assert r.letters("fix") == {}  # the order waits for the review
+    r.decide("review", c1="approved", c2="rejected")
+    # The next moment after the decision is the reminder's: the order goes out then, alone.
+    moment.run_due(r.p, r.id, r.t, first, template_dir=r.loaded.template_dir, actor="test")
+    with db.session_scope() as session:
+        sent = session.exec(select(OutboxMessage.subject).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c2",
+            OutboxMessage.action.startswith("fix:"))).all()
+        skipped = session.exec(select(ActionRun.outcome).where(
+            ActionRun.round_id == r.id, ActionRun.action_key == keys["fix:reminder:T-30"].key)).one()
+    assert [s[:6] for s in sent] == ["【整改通知】"] and skipped == "skipped", sent
+    moment.run_due(r.p, r.id, r.t, last, template_dir=r.loaded.template_dir, actor="test")
+    with db.session_scope() as session:
+        reminded = session.exec(select(OutboxMessage.action).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c2",
+            OutboxMessage.subject.startswith("【提醒】"))).all()
+    assert reminded == [keys["fix:reminder:T-5"].key], reminded
+
+
 def test_a_rejected_report_keeps_its_unit_in_the_ranking_and_a_summons_by_place_says_which(tmp_path, home):
     """某市's officer: "the last 2 whose 整改报告 is rejected are 约谈'd" chose nobody (the rejection
     took 甲区 out of the ranking the rank read); a summary after the review told it "结果为：未通过整改

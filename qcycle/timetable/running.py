@@ -37,11 +37,13 @@ def due(
     An action waits (neither run nor skipped) while a decision it needs is not complete.
 
     Reminders and window openings whose deadline has already passed are skipped (a reminder
-    after the deadline would mislead), and so are an event's notice and a request to review on or after
-    the day they serve; closings, overdue notices, escalations, decisions and
+    after the deadline would mislead), and so are a reminder due with its window's opening (late,
+    after a decision: the opening letter says as much), an event's notice and a request to review
+    on or after the day they serve; closings, overdue notices, escalations, decisions and
     everything else still matter after downtime and are run late.
     """
     run, skipped = [], []
+    opening: set[tuple[str, str | None, str | None]] = set()  # windows whose opening runs now
     for action in timetable.actions:
         if action.key in done or action.at > as_of:
             continue
@@ -63,7 +65,15 @@ def due(
             if action.action == "reminder" and _superseded(action, timetable, as_of):
                 skipped.append((action, "已有更近的提醒到期，合并为最新一条"))
                 continue
+            # An opening that waited for a decision goes out with a reminder of the same day: its letter
+            # gives the deadline and the working days left (江州's 整改通知 and a 【提醒】 the same morning).
+            if action.action == "reminder" and action.unit is None and (
+                    action.stage, action.category, action.period) in opening:
+                skipped.append((action, "与本阶段的开始受理（整改）通知同时发出，通知已写明截止时间，不另提醒"))
+                continue
         run.append(action)
+        if action.action in ("window_open", "followup_open"):
+            opening.add((action.stage, action.category, action.period))
     return Due(run, skipped)
 
 
