@@ -559,12 +559,55 @@ def test_an_order_released_late_by_its_decision_is_not_followed_by_a_reminder_th
         skipped = session.exec(select(ActionRun.outcome).where(
             ActionRun.round_id == r.id, ActionRun.action_key == keys["fix:reminder:T-30"].key)).one()
     assert [s[:6] for s in sent] == ["【整改通知】"] and skipped == "skipped", sent
+    with db.session_scope() as session:  # ops are told how much of the period is left
+        note = session.exec(select(ActionRun.note).where(
+            ActionRun.round_id == r.id, ActionRun.action_key == keys["fix:followup_open"].key)).one()
+    left, planned = (WorkCalendar().workdays_between(day, dt.date(2025, 9, 15)) for day in (first.date(), dt.date(2025, 7, 15)))
+    assert (f"晚于日程（2025-07-15）发出，截止时间仍为 2025-09-15（余 {left} 个工作日，原定 {planned} 个），"
+            "如需顺延请用 qcycle amend 修改周期，或用 qcycle extend 为单位延期") in note, note
     moment.run_due(r.p, r.id, r.t, last, template_dir=r.loaded.template_dir, actor="test")
     with db.session_scope() as session:
         reminded = session.exec(select(OutboxMessage.action).where(
             OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c2",
             OutboxMessage.subject.startswith("【提醒】"))).all()
     assert reminded == [keys["fix:reminder:T-5"].key], reminded
+
+
+def test_a_superior_chosen_for_a_hand_in_it_never_made_is_told_so_not_its_units_results(tmp_path, home):
+    """临江's 质量月: the 市场监管局 (over the districts' bureaus) never sent its 活动总结 and was sent
+    its districts' results instead of being told it was criticised."""
+    text = """\
+        version: 2
+        round:
+          code: month-2025
+          name: 临江市2025年“质量月”活动
+          programme: 质量月活动
+          issuer: office
+          years: [2025]
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: office, name: 临江市质量强市工作领导小组办公室, level: office, channels: [sink]}
+          - {code: amr, name: 临江市市场监督管理局, level: department, parent: office, channels: [sink]}
+          - {code: edu, name: 临江市教育局, level: department, parent: office, channels: [sink]}
+          - {code: d1, name: 东城区市场监督管理局, level: county, parent: amr, channels: [sink]}
+        submission_kinds:
+          month_summary: {title: 活动总结}
+        stages:
+          - {code: summary, name: 活动总结, kind: submission, submission: month_summary,
+             owed_by: {levels: [department, county]}, opens: 2025-09-30, deadline: {date: 2025-10-15}}
+          - {code: choose, name: 确定优秀组织单位, kind: decision, decides: summary, on: 2025-10-24}
+          - {code: criticise, name: 通报未报送活动总结的单位, kind: notification, template: result, on: 2025-10-31,
+             notify: {missing_at: summary}}
+    """
+    r = Round(write(tmp_path, "month.yaml", text))
+    r.hand_in("month_summary", ["d1"], "2025-10-10")  # amr and edu never
+    r.until("2025-10-24")
+    r.decide("choose", d1="approved")
+    r.until("2025-10-31")
+    told = r.letters("criticise")
+    assert sorted(told) == ["amr", "edu"], told
+    assert "贵单位结果为：未按期提交活动总结。" in told["amr"] and "东城区" not in told["amr"], told["amr"]
+    assert told["amr"].replace("临江市市场监督管理局", "临江市教育局") == told["edu"]
 
 
 def test_a_rejected_report_keeps_its_unit_in_the_ranking_and_a_summons_by_place_says_which(tmp_path, home):

@@ -258,7 +258,20 @@ def _window_open(session, p, round_id, action) -> Outcome:
     drafts = draft_letters(units + sorted(refused), "window_open.j2", p, action, rolled=action.detail.get("rolled"),
                            own=own)
     return Outcome(action, drafts, note=f"{action.title}：应提交单位 {len(units)} 个"
-                                        + (f"，告知不符合申报条件的 {len(refused)} 个" if refused else ""))
+                                        + (f"，告知不符合申报条件的 {len(refused)} 个" if refused else "") + _late(action))
+
+
+def _late(action: Action) -> str:
+    """An opening written after its day (it waited for a decision made late): the run's record tells
+    ops how much of the period is left, as the timetable keeps its deadline (江州's one-month 整改期
+    had gone out with 5 working days left, and nobody was told)."""
+    on = written_on(action)
+    if action.deadline is None or on <= action.at.date():
+        return ""
+    cal = default_calendar()
+    planned, left = (cal.workdays_between(day, action.deadline.date()) for day in (action.at.date(), on))
+    return (f"；晚于日程（{action.at:%Y-%m-%d}）发出，截止时间仍为 {action.deadline:%Y-%m-%d}（余 {left} 个工作日，"
+            f"原定 {planned} 个），如需顺延请用 qcycle amend 修改周期，或用 qcycle extend 为单位延期")
 
 
 def _reminder(session, p, round_id, action) -> Outcome:
@@ -456,7 +469,7 @@ def _followup_open(session, p, round_id, action) -> Outcome:
                                          rectification_deadline=action.deadline, working_days_left=left,
                                          report_to=report_to, rolled=action.detail.get("rolled"),
                                          requirements=list(stage.requirements)),
-                   note=f"{action.title}：{len(units)} 个单位须整改", counts={"rectification": len(units)})
+                   note=f"{action.title}：{len(units)} 个单位须整改{_late(action)}", counts={"rectification": len(units)})
 
 
 def _owing_because(session, p: Programme, round_id, who: Who, category: str | None, units: list[str]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from qcycle import crud
 from qcycle.clock import to_local
@@ -138,7 +138,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # A graded subject's decision on the follow-up its grade owed (限期整改, then 复验): where it stands now.
     rechecked = _rechecked(p, decided, by_unit) if p.rechecks else {}
     summaries = (_summaries(p, units, by_unit, _standing(p, decided, action.category, by_unit, never, assessed,
-                                                          rechecked), never) if summarising else {})
+                                                          rechecked), never, {u for _, late in missing for u in late})
+                 if summarising else {})
     # What a deduction counts (未报送…1次，扣5分) is not said again beside the grade.
     counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
     for u in units:
@@ -396,13 +397,14 @@ def _placed_order(p: Programme, scored: Mapping[str, AssessmentResult]) -> Calla
 
 
 def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
-               standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]]
-               ) -> dict[str, tuple[str, list[str]]]:
+               standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]],
+               own: Collection[str] = ()) -> dict[str, tuple[str, list[str]]]:
     """unit → (whose results, the lines) for each unit told the results that has none of its own:
     its subordinates' at any depth ("辖区内"), those graded first in rank order, then the others
     decided, by their last decision ("通过复验" after a failed 验收), in the file's order; all of them
     for a unit with no subordinates at all (the 市政府 the office reports to). A unit whose
-    subordinates took no part is left out."""
+    subordinates took no part is left out, and so is one with news of its ``own`` (chosen for a hand-in
+    it never made: 临江's 市场监管局 had been told its districts' results, not that it was criticised)."""
     order = _placed_order(p, {r.unit_code: r for rs in by_unit.values() for r in rs})
     told = sorted(set(by_unit) | set(standing) | set(never),
                   key=lambda u: min((order(r.unit_code) for r in by_unit.get(u, [])), default=order(u)))
@@ -426,7 +428,7 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
     below = p.under_each(told)
     out: dict[str, tuple[str, list[str]]] = {}
     for u in units:
-        if u in by_unit or u in standing:
+        if u in by_unit or u in standing or u in own:
             continue
         if p.has_subordinates(u):
             # It recommended or reviewed them itself: "未获贵单位推荐", not its own name.
