@@ -168,7 +168,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         lines += missed
         grounds = _grounds(p, stage.notify, [w for w, chose in met if u in chose], template == "summons.j2",
                            mine[0] if mine else None, (grounds_of if template == "summons.j2" else rejected).get(u, []),
-                           [f"未按期报送“{p.stage(code).handed_in}”" for code, late in missing if u in late])
+                           [f"未按期报送{quoted(p.stage(code).handed_in)}" for code, late in missing if u in late])
         if not (lines or grounds or praise):
             continue
         score = "；".join(score_text(r) for r in mine if not unscored(r)) or None

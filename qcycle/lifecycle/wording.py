@@ -134,11 +134,11 @@ def reason_of(p: Programme, who: Who, met: Callable[[Who], bool] | None = None,
     if who.rank is not None:
         parts.append(who.rank.describe())
     if who.rejected_at:
-        parts.append((verdicts or {}).get(who.rejected_at) or f"“{p.stage(who.rejected_at).name}”未获通过")
+        parts.append((verdicts or {}).get(who.rejected_at) or f"{quoted(p.stage(who.rejected_at).name)}未获通过")
     if who.missing_at:
-        parts.append(f"未按期报送“{p.stage(who.missing_at).handed_in}”")
+        parts.append(f"未按期报送{quoted(p.stage(who.missing_at).handed_in)}")
     if who.approved_at and not parts:
-        parts.append(f"经“{p.stage(who.approved_at).name}”确定")
+        parts.append(f"经{quoted(p.stage(who.approved_at).name)}确定")
     parts += [reason_of(p, alt, met, verdicts) for alt in who.any_of if met is None or met(alt)]
     return "，".join(x for x in parts if x) or "经研究确定"
 

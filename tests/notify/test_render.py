@@ -292,6 +292,16 @@ def test_a_round_named_for_its_work_is_not_followed_by_work_again() -> None:
         assert "江州市质量提升行动工作安排" in body, body
 
 
+def test_a_name_with_quotation_marks_is_quoted_with_single_ones_inside() -> None:
+    """临江's window for its “质量月”活动总结 opened with "活动““质量月”活动总结”自…起开始受理"."""
+    item = "“质量月”活动总结"
+    with clock.frozen(DAY):
+        _, opened = render_message("window_open.j2", {**CONTEXTS["window_open.j2"], "item": item})
+        _, invited = render_message("reminder.j2", {**CONTEXTS["reminder.j2"], "item": item, "voluntary": True})
+    for body in (opened, invited):
+        assert "“‘质量月’活动总结”" in body and "““" not in body, body
+
+
 def test_template_errors_are_config_errors(tmp_path) -> None:
     with pytest.raises(ConfigError, match="找不到函件模板"):
         render_message("nonexistent.j2", {})
