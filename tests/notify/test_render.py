@@ -336,6 +336,20 @@ def test_a_published_list_tells_a_unit_on_it_so() -> None:
     assert "列入" not in body and "本次共安排2个单位参加。" in body, body
 
 
+def test_a_naming_tells_a_unit_it_was_named_and_the_others_that_they_were_not() -> None:
+    """江州's 命名诚信计量示范单位 had told the named "请按要求做好相关工作。本次共安排3个单位参加。"."""
+    naming = {**CONTEXTS["publication.j2"], "title": "命名2025年度江州市诚信计量示范单位（有效期3年）"}
+    _, named = render_message("publication.j2", {**naming, "unit_code": "510100"})
+    assert ("已于2023年4月20日命名2025年度江州市诚信计量示范单位（有效期3年），贵单位被命名为2025年度江州市诚信计量"
+            "示范单位（共命名2个单位），请及时查阅") in named, named
+    assert "安排" not in named and "列入" not in named, named
+    _, not_named = render_message("publication.j2", {**naming, "unit_code": "510500"})
+    assert "（有效期3年），共命名2个单位，贵单位未获命名。" in not_named, not_named
+    _, superior = render_message("publication.j2", {**naming, "unit_code": "510000", "onlooker": True,
+                                                    "takers_below": ["成都市市场监督管理局"]})
+    assert "共命名2个单位，其中贵单位辖区内1个：成都市市场监督管理局" in superior, superior
+
+
 def test_a_list_item_rejected_at_a_step_leaves_the_later_steps_alone() -> None:
     """温州: a unit that applied for both awards and lost one at the documents review stays in
     the other's steps; the letter says the item, not the unit, goes no further."""
