@@ -216,6 +216,16 @@ class _Relations:
                 self.out.append((f"reminder_policies.{name}.escalate_to",
                                  f"督办对象 {policy.escalate_to!r} 未定义（应为 parent 或单位代码）"))
 
+    def report_to(self, base: str, s: Stage) -> None:
+        if s.report_to == "parent":
+            orphans = [u.code for u in self.p.units if s.owed_by and u.code in self.p.reachable(s.owed_by) and not u.parent]
+            if orphans:
+                self.out.append((f"{base}.report_to", (f"整改报告报送各单位的上级（parent），而 {'、'.join(orphans[:5])} "
+                                                       "没有上级（units 中未写 parent）")))
+        elif s.report_to is not None and s.report_to not in self.unit_codes:
+            self.out.append((f"{base}.report_to", (f"整改报告报送单位 {s.report_to!r} 未定义（应为 units 中的代码，"
+                                                   "或 parent：各单位的上级）")))
+
     def stage(self, si: int, s: Stage) -> None:
         out, base = self.out, f"stages[{si}]"
         self.who(f"{base}.owed_by", s.owed_by)
@@ -224,8 +234,7 @@ class _Relations:
         self.who(f"{base}.among", s.among)
         if s.sender is not None and s.sender not in self.unit_codes:
             out.append((f"{base}.sender", f"署名单位 {s.sender!r} 未定义（应为 units 中的代码）"))
-        if s.report_to is not None and s.report_to not in self.unit_codes:
-            out.append((f"{base}.report_to", f"整改报告报送单位 {s.report_to!r} 未定义（应为 units 中的代码）"))
+        self.report_to(base, s)
         if s.reminders is not None and s.reminders not in self.p.reminder_policies:
             out.append((f"{base}.reminders", f"提醒策略 {s.reminders!r} 未定义（应为 reminder_policies 中的名称）"))
         for code in s.per_category:

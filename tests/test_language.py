@@ -8,6 +8,7 @@ import datetime as dt
 import re
 import textwrap
 import uuid
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -608,6 +609,59 @@ def test_a_superior_chosen_for_a_hand_in_it_never_made_is_told_so_not_its_units_
     assert sorted(told) == ["amr", "edu"], told
     assert "贵单位结果为：未按期提交活动总结。" in told["amr"] and "东城区" not in told["amr"], told["amr"]
     assert told["amr"].replace("临江市市场监督管理局", "临江市教育局") == told["edu"]
+
+
+SPOT_CHECK = """\
+    version: 2
+    round:
+      code: spot-2025
+      name: 江州市2025年产品质量监督抽查不合格后处理
+      programme: 监督抽查后处理
+      issuer: city
+      years: [2025]
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: city, name: 江州市市场监督管理局, level: city, channels: [sink]}
+      - {code: d1, name: 一区市场监督管理局, level: county, parent: city, channels: [sink]}
+      - {code: d2, name: 二区市场监督管理局, level: county, parent: city, channels: [sink]}
+      - {code: e1, name: 甲公司, level: enterprise, parent: d1, channels: [sink]}
+      - {code: e2, name: 乙公司, level: enterprise, parent: d2, channels: [sink]}
+    reminder_policies:
+      std: {before_workdays: [3], overdue_after_workdays: 1}
+    stages:
+      - {code: publish, name: 公布抽查结果, kind: publication, on: 2025-06-16, notify: {levels: [enterprise]}}
+      - code: fix
+        name: 整改报告
+        kind: followup
+        submission: rectification_report
+        owed_by: {levels: [enterprise]}
+        report_to: parent
+        opens_after: {stage: publish, event: on, days: 0}
+        deadline: {after: {stage: publish, event: on, days: 30}}
+        reminders: std
+"""
+
+
+def test_a_report_each_unit_sends_its_own_superior_names_that_superior(tmp_path, home):
+    """江州: an enterprise's 整改报告 goes to its own 区县局 (report_to: parent); the language had no way
+    to say it, and the officer's 报送方式 contradicted the letter's "报送江州市市场监督管理局"."""
+    r = Round(write(tmp_path, "spot.yaml", SPOT_CHECK))
+    r.until("2025-07-20")  # neither reports
+    orders = r.letters("fix")
+    with db.session_scope() as session:
+        rows = session.exec(select(OutboxMessage.unit_code, OutboxMessage.subject, OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.action.startswith("fix:"))).all()
+    by = defaultdict(dict)
+    for unit, subject, body in rows:
+        by[unit][subject[:subject.index("】") + 1]] = body
+    assert "前将整改报告报送一区市场监督管理局" in by["e1"]["【整改通知】"], by["e1"]
+    assert "前将整改报告报送二区市场监督管理局" in by["e2"]["【整改通知】"], by["e2"]
+    assert "报送一区市场监督管理局" in by["e1"]["【提醒】"] and "江州市市场监督管理局。" not in by["e1"]["【提醒】"], by["e1"]
+    assert "报送一区市场监督管理局的整改报告至今尚未报送" in by["e1"]["【逾期提醒】"], by["e1"]
+    assert orders and all("报送江州市" not in body for body in orders.values()), orders
+    with pytest.raises(ConfigError, match="整改报告报送各单位的上级（parent），而 e3 没有上级"):
+        write(tmp_path, "orphan.yaml", SPOT_CHECK.replace(
+            "      - {code: e2,", "      - {code: e3, name: 丙公司, level: enterprise, channels: [sink]}\n      - {code: e2,", 1))
 
 
 def test_a_rejected_report_keeps_its_unit_in_the_ranking_and_a_summons_by_place_says_which(tmp_path, home):

@@ -57,7 +57,7 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         "review_step": next((s.name for s in p.reviews_of(stage.code)), None),
         # A report sent to another unit than the letters' sender (焦作's 整改报告 to 市政府): a letter
         # says it is not sent, not that the sender has not received it.
-        "report_to": p.unit(stage.report_to).name if stage.report_to and stage.report_to != p.sender(action.stage)
+        "report_to": p.unit(stage.report_to).name if stage.report_to not in (None, "parent", p.sender(action.stage))
         else None,
         # A deadline moved off a day off, said with it wherever the letter gives it (原定4月5日，遇节假日顺延).
         "rolled": action.detail.get("rolled"),
@@ -94,6 +94,19 @@ def workdays_left(action: Action, on: dt.date) -> int:
     return default_calendar().workdays_between(on, action.deadline.date())
 
 
+def late_note(action: Action) -> str:
+    """An opening written after its day (it waited for a decision made late): the run's record tells
+    ops how much of the period is left, as the timetable keeps its deadline (江州's one-month 整改期
+    had gone out with 5 working days left, and nobody was told)."""
+    on = written_on(action)
+    if action.deadline is None or on <= action.at.date():
+        return ""
+    cal = default_calendar()
+    planned, left = (cal.workdays_between(day, action.deadline.date()) for day in (action.at.date(), on))
+    return (f"；晚于日程（{action.at:%Y-%m-%d}）发出，截止时间仍为 {action.deadline:%Y-%m-%d}（余 {left} 个工作日，"
+            f"原定 {planned} 个），如需顺延请用 qcycle amend 修改周期，或用 qcycle extend 为单位延期")
+
+
 def firm_workdays_left(action: Action, on: dt.date) -> int | None:
     """:func:`workdays_left` where every year it spans has its holidays known (official or the
     operator's), else None: a 整改通知 of late 2026 told "还有66个工作日" to a deadline past a 2027
@@ -115,12 +128,20 @@ def draft_letters(units: list[str], template: str, p: Programme, action: Action,
     sender = p.sender(action.stage)
     if internal:
         ctx["sender_name"] = SYSTEM_SENDER
+    # A report each unit sends its own superior (江州's enterprises to their 区县局): named per letter.
+    superiors = p.stage(action.stage).report_to == "parent"
     return [
-        Draft(u, template, ctx | (own or {}).get(u, {}) | {"unit_name": p.unit(u).name, "unit_code": u}, action.key,
+        Draft(u, template, ctx | (own or {}).get(u, {}) | {"unit_name": p.unit(u).name, "unit_code": u}
+              | ({"report_to": _superior_of(p, u, sender)} if superiors else {}), action.key,
               ctx["today"], action.at.date(), private=private)
         for u in units
         if internal or u != sender
     ]
+
+
+def _superior_of(p: Programme, unit: str, sender: str) -> str | None:
+    parent = p.unit(unit).parent
+    return p.unit(parent).name if parent and parent != sender else None
 
 
 def naming_owed(p: Programme, action: Action, owed: dict[str, list[str]]) -> dict[str, dict[str, Any]]:

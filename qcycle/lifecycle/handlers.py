@@ -22,12 +22,13 @@ from qcycle.lifecycle.changes import moved_deadline, told_before
 from qcycle.lifecycle.drafting import (
     base_context,
     draft_letters,
-    firm_workdays_left,
     handed_in_item,
+    late_note,
     naming_owed,
     written_on,
 )
 from qcycle.lifecycle.eligibility import ineligible
+from qcycle.lifecycle.followups import followup_open
 from qcycle.lifecycle.notifying import notify_action
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_tasks
@@ -43,7 +44,6 @@ from qcycle.lifecycle.standing import (
     notice_name,
     objection_cutoff,
     published_list,
-    rejections,
     took_part,
 )
 from qcycle.lifecycle.who import (
@@ -55,15 +55,11 @@ from qcycle.lifecycle.who import (
     p_item_name,
     pending_decisions,
     resolve,
-    results_of,
     select_subjects,
 )
 from qcycle.lifecycle.wording import (
     belonging,
     call_subject,
-    occasion_of,
-    reason_of,
-    with_own_place,
 )
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
@@ -258,20 +254,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
     drafts = draft_letters(units + sorted(refused), "window_open.j2", p, action, rolled=action.detail.get("rolled"),
                            own=own)
     return Outcome(action, drafts, note=f"{action.title}：应提交单位 {len(units)} 个"
-                                        + (f"，告知不符合申报条件的 {len(refused)} 个" if refused else "") + _late(action))
-
-
-def _late(action: Action) -> str:
-    """An opening written after its day (it waited for a decision made late): the run's record tells
-    ops how much of the period is left, as the timetable keeps its deadline (江州's one-month 整改期
-    had gone out with 5 working days left, and nobody was told)."""
-    on = written_on(action)
-    if action.deadline is None or on <= action.at.date():
-        return ""
-    cal = default_calendar()
-    planned, left = (cal.workdays_between(day, action.deadline.date()) for day in (action.at.date(), on))
-    return (f"；晚于日程（{action.at:%Y-%m-%d}）发出，截止时间仍为 {action.deadline:%Y-%m-%d}（余 {left} 个工作日，"
-            f"原定 {planned} 个），如需顺延请用 qcycle amend 修改周期，或用 qcycle extend 为单位延期")
+                                        + (f"，告知不符合申报条件的 {len(refused)} 个" if refused else "") + late_note(action))
 
 
 def _reminder(session, p, round_id, action) -> Outcome:
@@ -441,62 +424,12 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{told}{late}")
 
 
-def _followup_open(session, p, round_id, action) -> Outcome:
-    if (moved := moved_deadline(session, p, round_id, action)) is not None:  # not the whole 整改通知 again
-        return moved
-    stage = p.stage(action.stage)
-    units = owers(session, p, round_id, stage, action.category)
-    assert stage.owed_by is not None
-    left = firm_workdays_left(action, written_on(action)) if action.deadline is not None else None
-    report_to = p.unit(stage.report_to).name if stage.report_to else None
-    reason, ranked = reason_of(p, stage.owed_by), stage.owed_by.rank is not None
-    reasons = _owing_because(session, p, round_id, stage.owed_by, action.category, units)
-    results = results_of(session, round_id, stage.owed_by.assessed_at)
-    own = {u: {"reason": why} for u, why in reasons.items()}
-    own |= {r.unit_code: {"reason": with_own_place(p, reasons.get(r.unit_code, reason), r)}
-            for r in results if r.unit_code in units and (r.veto or (ranked and r.rank))}
-    # A unit graded on its projects is told which project fell short: 某市's pilot read "被评为不合格" of
-    # one of its two, not which.
-    failed: dict[str, list[str]] = defaultdict(list)
-    for r in results:
-        unit, _, item = r.unit_code.partition(":")
-        if item and unit in units and r.grade in stage.owed_by.grades and (name := p_item_name(p, r.unit_code)):
-            failed[unit].append(quoted(name))
-    own |= {u: {"reason": f"申报的{'、'.join(names)}{reasons.get(u, reason)}"} for u, names in failed.items()}
-    assessed = stage.owed_by.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)  # of several
-    return Outcome(action, draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
-                                         occasion=occasion_of(p, assessed) if stage.owed_by.grades or ranked else None,
-                                         rectification_deadline=action.deadline, working_days_left=left,
-                                         report_to=report_to, rolled=action.detail.get("rolled"),
-                                         requirements=list(stage.requirements)),
-                   note=f"{action.title}：{len(units)} 个单位须整改{_late(action)}", counts={"rectification": len(units)})
-
-
-def _owing_because(session, p: Programme, round_id, who: Who, category: str | None, units: list[str]
-                   ) -> dict[str, str]:
-    """Unit → why it owes a follow-up, where that differs between units: the alternatives it met
-    (江西's 整改通知 of a 不合格 自评 had also read "未按期报送…自评报告", of a report handed in on time),
-    and a rejection as its letter said it, with the reason the unit may know (未通过自查情况核查（理由）)."""
-    at = frozenset(x for x in (who.rejected_at, *(w.rejected_at for w in who.any_of)) if x)
-    if not (who.any_of or at):
-        return {}
-    said = {subject: told for subject, told in rejections(session, p, round_id, at=at).items() if ":" not in subject}
-    chosen = [(w, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, category)})
-              for w in who.any_of]
-    out = {}
-    for u in units:
-        verdicts = {code: verdict for verdict, code in [said[u]]} if u in said else {}
-        out[u] = reason_of(p, who, met=lambda w, u=u: any(w is alt and u in picked for alt, picked in chosen),
-                           verdicts=verdicts)
-    return out
-
-
 HANDLERS = {
     "publish": _publish,
     "event_notice": _event_notice,
     "event": lambda s, p, r, a: Outcome(a, note=a.title),  # a node of the timeline: its notice went ahead
     "window_open": _window_open,
-    "followup_open": _followup_open,
+    "followup_open": followup_open,
     "reminder": _reminder,
     "deadline": _deadline,
     "overdue": _overdue,

@@ -231,7 +231,8 @@ class Stage(_Model):
                                            "不超过5个, chosen without scores); `qcycle decide` holds ops to it"))
     sender: Code | None = Field(None, description="the unit that signs this stage's letters (default round.issuer)")
     report_to: Code | None = Field(
-        None, description="followup stages: the unit the written report goes to (default the stage's sender)")
+        None, description=("followup stages: the unit the written report goes to (default the stage's sender); "
+                           "`parent`: each unit's own superior (an enterprise's 区县局)"))
     template: str | None = Field(None, description="message template for notifications")
     notify: Who | None = Field(None, description="who is told when this stage happens")
     lists: Who | None = Field(

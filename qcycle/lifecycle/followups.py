@@ -1,0 +1,69 @@
+"""Follow-ups (整改): the order to the units a follow-up stage chooses, each told why it was chosen."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from qcycle import crud
+from qcycle.lifecycle.changes import moved_deadline
+from qcycle.lifecycle.drafting import draft_letters, firm_workdays_left, late_note, written_on
+from qcycle.lifecycle.outcome import Outcome
+from qcycle.lifecycle.standing import rejections
+from qcycle.lifecycle.who import owers, p_item_name, results_of, select_subjects
+from qcycle.lifecycle.wording import occasion_of, reason_of, with_own_place
+from qcycle.render import quoted
+from qcycle.schema import Programme, Who
+
+__all__ = ["followup_open"]
+
+
+def followup_open(session, p, round_id, action) -> Outcome:
+    if (moved := moved_deadline(session, p, round_id, action)) is not None:  # not the whole 整改通知 again
+        return moved
+    stage = p.stage(action.stage)
+    units = owers(session, p, round_id, stage, action.category)
+    assert stage.owed_by is not None
+    left = firm_workdays_left(action, written_on(action)) if action.deadline is not None else None
+    report_to = p.unit(stage.report_to).name if stage.report_to not in (None, "parent") else None
+    reason, ranked = reason_of(p, stage.owed_by), stage.owed_by.rank is not None
+    reasons = _owing_because(session, p, round_id, stage.owed_by, action.category, units)
+    results = results_of(session, round_id, stage.owed_by.assessed_at)
+    own = {u: {"reason": why} for u, why in reasons.items()}
+    own |= {r.unit_code: {"reason": with_own_place(p, reasons.get(r.unit_code, reason), r)}
+            for r in results if r.unit_code in units and (r.veto or (ranked and r.rank))}
+    # A unit graded on its projects is told which project fell short: 某市's pilot read "被评为不合格" of
+    # one of its two, not which.
+    failed: dict[str, list[str]] = defaultdict(list)
+    for r in results:
+        unit, _, item = r.unit_code.partition(":")
+        if item and unit in units and r.grade in stage.owed_by.grades and (name := p_item_name(p, r.unit_code)):
+            failed[unit].append(quoted(name))
+    own |= {u: {"reason": f"申报的{'、'.join(names)}{reasons.get(u, reason)}"} for u, names in failed.items()}
+    assessed = stage.owed_by.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)  # of several
+    return Outcome(action, draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
+                                         occasion=occasion_of(p, assessed) if stage.owed_by.grades or ranked else None,
+                                         rectification_deadline=action.deadline, working_days_left=left,
+                                         report_to=report_to, rolled=action.detail.get("rolled"),
+                                         requirements=list(stage.requirements)),
+                   note=f"{action.title}：{len(units)} 个单位须整改{late_note(action)}", counts={"rectification": len(units)})
+
+
+def _owing_because(session, p: Programme, round_id, who: Who, category: str | None, units: list[str]
+                   ) -> dict[str, str]:
+    """Unit → why it owes a follow-up, where that differs between units: the alternatives it met
+    (江西's 整改通知 of a 不合格 自评 had also read "未按期报送…自评报告", of a report handed in on time),
+    and a rejection as its letter said it, with the reason the unit may know (未通过自查情况核查（理由）)."""
+    at = frozenset(x for x in (who.rejected_at, *(w.rejected_at for w in who.any_of)) if x)
+    if not (who.any_of or at):
+        return {}
+    said = {subject: told for subject, told in rejections(session, p, round_id, at=at).items() if ":" not in subject}
+    chosen = [(w, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, category)})
+              for w in who.any_of]
+    out = {}
+    for u in units:
+        def met(w: Who, u: str = u) -> bool:
+            return any(w is alt and u in picked for alt, picked in chosen)
+
+        verdicts = {code: verdict for verdict, code in [said[u]]} if u in said else {}
+        out[u] = reason_of(p, who, met=met, verdicts=verdicts)
+    return out
