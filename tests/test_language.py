@@ -574,10 +574,7 @@ def test_an_order_released_late_by_its_decision_is_not_followed_by_a_reminder_th
     assert reminded == [keys["fix:reminder:T-5"].key], reminded
 
 
-def test_a_superior_chosen_for_a_hand_in_it_never_made_is_told_so_not_its_units_results(tmp_path, home):
-    """临江's 质量月: the 市场监管局 (over the districts' bureaus) never sent its 活动总结 and was sent
-    its districts' results instead of being told it was criticised."""
-    text = """\
+QUALITY_MONTH = """\
         version: 2
         round:
           code: month-2025
@@ -599,8 +596,13 @@ def test_a_superior_chosen_for_a_hand_in_it_never_made_is_told_so_not_its_units_
           - {code: choose, name: 确定优秀组织单位, kind: decision, decides: summary, on: 2025-10-24}
           - {code: criticise, name: 通报未报送活动总结的单位, kind: notification, template: result, on: 2025-10-31,
              notify: {missing_at: summary}}
-    """
-    r = Round(write(tmp_path, "month.yaml", text))
+"""
+
+
+def test_a_superior_chosen_for_a_hand_in_it_never_made_is_told_so_not_its_units_results(tmp_path, home):
+    """临江's 质量月: the 市场监管局 (over the districts' bureaus) never sent its 活动总结 and was sent
+    its districts' results instead of being told it was criticised."""
+    r = Round(write(tmp_path, "month.yaml", QUALITY_MONTH))
     r.hand_in("month_summary", ["d1"], "2025-10-10")  # amr and edu never
     r.until("2025-10-24")
     r.decide("choose", d1="approved")
@@ -662,6 +664,21 @@ def test_a_report_each_unit_sends_its_own_superior_names_that_superior(tmp_path,
     with pytest.raises(ConfigError, match="整改报告报送各单位的上级（parent），而 e3 没有上级"):
         write(tmp_path, "orphan.yaml", SPOT_CHECK.replace(
             "      - {code: e2,", "      - {code: e3, name: 丙公司, level: enterprise, channels: [sink]}\n      - {code: e2,", 1))
+
+
+def test_praise_for_being_chosen_says_what_the_unit_was_chosen_as(tmp_path, home):
+    """临江's praise of its 优秀组织单位 read "在…活动中表现突出", never what they were chosen as."""
+    text = QUALITY_MONTH + (
+        "          - {code: praise, name: 通报表扬优秀组织单位, kind: notification, template: praise, on: 2025-10-31,\n"
+        "             notify: {approved_at: choose}}\n")
+    r = Round(write(tmp_path, "month.yaml", text))
+    r.hand_in("month_summary", ["d1", "edu"], "2025-10-10")
+    r.until("2025-10-24")
+    r.decide("choose", d1="approved", edu="rejected")
+    r.until("2025-10-31")
+    praised = r.letters("praise")
+    assert sorted(praised) == ["d1"], praised
+    assert "贵单位在临江市2025年“质量月”活动中被确定为优秀组织单位，成绩突出，现予通报表扬。" in praised["d1"], praised
 
 
 def test_a_rejected_report_keeps_its_unit_in_the_ranking_and_a_summons_by_place_says_which(tmp_path, home):

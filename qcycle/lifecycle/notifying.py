@@ -19,6 +19,7 @@ from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
+    chosen_as,
     latest_standing,
     missing_in,
     rejections,
@@ -105,6 +106,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # ("被评为不合格，排名后1名（第4名）" had been told to the fourth of five).
     met = [(w, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, action.category)})
            for w in ([stage.notify, *stage.notify.any_of] if stage.notify else []) if w.grades or w.rank is not None]
+    # Praise for being chosen at a step that chooses (确定市级部门优秀组织单位): the letter names what it was
+    # chosen as, not "表现突出" (临江's 质量月 praise never said 优秀组织单位).
+    picked_as = [(said, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, action.category)})
+              for w in ([stage.notify, *stage.notify.any_of] if praise and stage.notify else [])
+              if w.approved_at and (said := chosen_as(p.stage(w.approved_at).name))]
     label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
     heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
     if occasion:
@@ -189,18 +195,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # One assessment of several (each year of a plan) is named by itself: the subject line names
         # the round ("在2025年度质量工作督查评估中被评为A级", not the round's name and the year's run on).
         contest = occasion or p.round.name
-        achievement = achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
-        if praise and mine and stage.notify and stage.notify.rank and stage.notify.rank.top and not stage.notify.grades:
-            # Praised for its place, not its grade: the first of 市辖区 at 76.34 had read "被评为C级，成绩突出".
-            achievement = place_achieved(p, contest, min(mine, key=lambda r: r.rank))
-        elif praise and best and (passed := _passed_after(p, stage.notify, best)):
-            # Praised for passing the step its grade sent it to: a 复验 passed after 限期整改 had read
-            # "被评为限期整改，成绩突出".
-            achievement = f"在{contest}中通过{passed}"
-        elif best == "通过" and not items and mine:
-            # A grade that says it passed passes the assessment's step: "被评为通过" had been written.
-            step = _step_of(p.stage(mine[0].stage).name)
-            achievement = f"在{contest}中通过{step}" if step and not contest.endswith(step) else f"通过{contest}"
+        achievement = _achievement(p, stage.notify, praise, contest, items, best, mine,
+                                   next((said for said, chose in picked_as if u in chose), None))
         # Valid from the year it was graded (its assessment's moment), as a later round's bar counts it.
         won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
@@ -241,6 +237,26 @@ def _passed_after(p: Programme, who: Who | None, grade: str) -> str | None:
     decides = p.stage(who.approved_at).decides
     owed = p.stage(decides).owed_by if decides else None
     return p.stage(who.approved_at).name if owed is not None and grade in owed.grades else None
+
+
+def _achievement(p: Programme, notify: Who | None, praise: bool, contest: str, items: str, best: str | None,
+                 mine: list[AssessmentResult], chosen: str | None) -> str:
+    """What a unit is praised (or told) for, after "贵单位": its grade, its place, the step it passed, or
+    what it was chosen as."""
+    if praise and mine and notify and notify.rank and notify.rank.top and not notify.grades:
+        # Praised for its place, not its grade: the first of 市辖区 at 76.34 had read "被评为C级，成绩突出".
+        return place_achieved(p, contest, min(mine, key=lambda r: r.rank))
+    if praise and best and (passed := _passed_after(p, notify, best)):
+        # Praised for passing the step its grade sent it to: a 复验 passed after 限期整改 had read
+        # "被评为限期整改，成绩突出".
+        return f"在{contest}中通过{passed}"
+    if praise and not best and chosen:
+        return f"在{contest}中{chosen}"
+    if best == "通过" and not items and mine:
+        # A grade that says it passed passes the assessment's step: "被评为通过" had been written.
+        step = _step_of(p.stage(mine[0].stage).name)
+        return f"在{contest}中通过{step}" if step and not contest.endswith(step) else f"通过{contest}"
+    return achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
 
 
 def _rejected(session, p: Programme, round_id, category: str | None

@@ -185,6 +185,12 @@ def _chosen(step: str, yes: bool) -> str | None:
     return f"{'被' if yes else '未被'}{_CHOOSING[verb]}{what}"
 
 
+def chosen_as(step: str) -> str | None:
+    """What a step that chooses made of those it chose (被确定为优秀组织单位, 列入…名单); None for a
+    step that does not choose (a review)."""
+    return _chosen(step, True)
+
+
 def not_passed(step: str) -> str:
     """A step not passed, as Chinese says it: one passes a review (未通过资格审查; 未通过获奖名单审定,
     not 未通过审定获奖名单) but is given a recommendation or a nomination (未获乡镇（街道）或有关部门
