@@ -952,6 +952,7 @@ def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path
         kind: submission
         submission: progress_report
         owed_by: {levels: [county]}
+        reminders: std
         periods:
           - {code: q1, opens: 2016-01-04, deadline: {date: 2016-01-15}}
           - {code: q2, opens: 2016-02-15, deadline: {date: 2016-02-26}}
@@ -974,6 +975,16 @@ def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path
     assert "进度报告未报送2次，扣10分" in told["c3"] and "逾期报送" not in told["c3"], told["c3"]
     assert "未按期提交" not in told["c3"], told["c3"]  # the deduction says it: not said again beside the grade
     assert "进度报告逾期报送2次，扣4分" in told["c4"] and "未报送" not in told["c4"], told["c4"]
+    # The letters asking for the report say what the rules deduct (某省's cities learnt it from their results).
+    with db.session_scope() as session:
+        asked = session.exec(select(OutboxMessage.subject, OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c3",
+            OutboxMessage.action.startswith("progress:"))).all()
+    costs = "按考核规定，逾期报送的每次扣2分，未报送的每次扣5分。"
+    kinds = {s[:s.index("】") + 1] for s, _ in asked}
+    assert kinds >= {"【受理】", "【提醒】", "【逾期提醒】"}, kinds
+    assert all(costs in body for s, body in asked if not s.startswith("【督办】")), asked
+    assert all(costs not in body for body in told.values()), told
     with pytest.raises(ConfigError, match="counts（按逾期或未报送计次）只与 late_at 一起使用"):
         write(tmp_path, "bare.yaml", text.replace("late_at: progress, counts: late", "counts: late"))
 
@@ -2476,7 +2487,9 @@ def test_a_praise_without_a_grade_and_a_summons_for_a_missed_report_read_once(tm
     r.until("2025-10-29")
     praised = r.letters("praise")
     assert sorted(praised) == ["d1"]
-    assert "贵单位在2025年“质量月”活动中表现突出，现予通报表扬。" in praised["d1"], praised["d1"]
+    # Chosen at a step that chooses: said so (临江), once "成绩突出" and never "表现突出，成绩突出".
+    assert "贵单位在2025年“质量月”活动中被确定为优秀组织单位，成绩突出，现予通报表扬。" in praised["d1"], praised["d1"]
+    assert "表现突出" not in praised["d1"], praised["d1"]
     summoned = r.letters("criticism")
     assert sorted(summoned) == ["d3"]
     assert "未按期报送“活动总结”" in summoned["d3"] and "“报送活动总结”" not in summoned["d3"], summoned["d3"]

@@ -10,6 +10,7 @@ from typing import Any
 from qcycle import clock
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.who import p_item_name
+from qcycle.lifecycle.wording import lateness_costs
 from qcycle.render import SYSTEM_SENDER, quoted
 from qcycle.schema import Programme, Stage, category_label
 from qcycle.timetable import Action
@@ -64,6 +65,8 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         # How and where a window's material goes (报送方式), and whom to ask (联系人), as the file says.
         "submit_via": stage.submit_via,
         "contact": stage.contact or p.round.contact,
+        # What the assessment deducts for this window's deadlines missed (逾期报送的每次扣2分).
+        "lateness_costs": lateness_costs(p, stage.code) if stage.submission else None,
     }
 
 

@@ -164,6 +164,20 @@ def with_own_place(p: Programme, reason: str, r: AssessmentResult) -> str:
     return f"{reason.replace('排名', '排名' + ranked_among(p, r.unit_code), 1)}（{own}）"
 
 
+def lateness_costs(p: Programme, stage: str) -> str | None:
+    """What the assessment's rules deduct for this window's deadlines missed, as the letters that ask for
+    the hand-in say it ("按考核规定，逾期报送的每次扣2分，未报送的每次扣5分。"): 某省's cities learnt of
+    the 2 points only from their results."""
+    if p.assessment is None:
+        return None
+    refused = p.stage(stage).lateness == "reject"  # nothing is handed in late there: only the missing count
+    said = {"late": "逾期报送的", "missing": "未报送的", "late_or_missing": "未按期报送的"}
+    parts = [f"{said['missing' if refused else d.counts]}每次扣{d.points:g}分" + (f"（最多扣{d.cap:g}分）" if d.cap else "")
+             for d in p.assessment.deductions if d.late_at == stage and not (refused and d.counts == "late")]
+    kind = (p.assessment.result_label or result_kind(p)).removesuffix("结果") or "考核"
+    return f"按{kind}规定，{'，'.join(parts)}。" if parts else None
+
+
 def result_kind(p: Programme) -> str:
     """What the round's results are called by default: an award's are 评审结果 (its round named
     …评审/…评选, or after the award), a list's 评价确认结果 (its items assessed), an assessment's
