@@ -537,6 +537,23 @@ def test_a_rectification_order_says_the_way_each_unit_was_chosen_and_the_reason_
     assert "中未按期报送“中期评估自评报告”。" in orders["c3"] and "未通过" not in orders["c3"], orders["c3"]
 
 
+def test_a_unit_left_off_a_list_is_told_the_reason_its_step_gives(tmp_path, home):
+    """江西: a county refused at 确认创建单位 (tell_reason) read "名单共列入10个单位，贵单位未列入。", and the
+    reason reached only its city, in a summary two years later."""
+    text = MIDTERM + (
+        "      - {code: passed, name: 公布中期评估合格名单, kind: publication, on: 2025-07-22,\n"
+        "         notify: {any_of: [{approved_at: review}, {rejected_at: review}]}}\n")
+    r = Round(write(tmp_path, "midterm.yaml", text))
+    r.hand_in("midterm_report", ["c1", "c2"], "2025-06-20")
+    r.until("2025-07-14")
+    r.decide("review", c1="approved")
+    r.decide("review", note="自评报告缺少佐证材料", c2="rejected")
+    r.until("2025-07-22")
+    told = r.letters("passed")
+    assert "名单共列入1个单位，贵单位未列入（自评报告缺少佐证材料）。" in told["c2"], told["c2"]
+    assert "贵单位已列入该名单" in told["c1"] and "佐证" not in told["c1"], told["c1"]
+
+
 def test_an_order_released_late_by_its_decision_is_not_followed_by_a_reminder_the_same_day(tmp_path, home):
     """江州: the 整改通知 waited for a 核查 decided weeks late and went out with the 【提醒】 due that
     morning, both saying "还有5个工作日". The order says it; later reminders still go."""

@@ -319,7 +319,7 @@ def list_standing(session: Session, p: Programme, round_id: uuid.UUID, step: str
     """Unit → where its items stand on a list the decision ``step`` made: ``listed_items`` (on it),
     ``unlisted`` (refused: 眉山, which applied for two, could not tell which was listed) and, where
     the step tells its reasons, ``unlisted_reasons`` (item → why; 绵阳 read "贵单位未列入" and not
-    what, or why)."""
+    what, or why), and ``unlisted_reason`` for a unit refused as a whole."""
     own: dict[str, dict[str, Any]] = defaultdict(dict)
     # Refused at the list's step or at any step before it that it decides on (某市's 立项评审 before the
     # 审定: a unit refused there read "贵单位未列入。", not which project, nor why).
@@ -337,8 +337,11 @@ def list_standing(session: Session, p: Programme, round_id: uuid.UUID, step: str
             continue
         for subject, outcome, note in crud.decisions_at(session=session, round_id=round_id, stage=code):
             unit = subject.partition(":")[0]
-            if outcome in NEGATIVE and note.strip() and (name := p_item_name(p, subject)) and \
-                    name in own.get(unit, {}).get("unlisted", ()):
+            if outcome not in NEGATIVE or not note.strip():
+                continue
+            if ":" not in subject:  # a unit refused as a whole (江西's county "未列入" without the reason)
+                own[unit].setdefault("unlisted_reason", note.strip())
+            elif (name := p_item_name(p, subject)) and name in own.get(unit, {}).get("unlisted", ()):
                 own[unit].setdefault("unlisted_reasons", {}).setdefault(name, note.strip())
     return {unit: standing for unit, standing in own.items() if standing}
 
