@@ -674,6 +674,9 @@ def test_a_report_each_unit_sends_its_own_superior_names_that_superior(tmp_path,
     for unit, subject, body in rows:
         by[unit][subject[:subject.index("】") + 1]] = body
     assert "前将整改报告报送一区市场监督管理局" in by["e1"]["【整改通知】"], by["e1"]
+    # Chosen by level, with no standing to say: "贵单位在…中经研究确定。" had opened the order.
+    assert ("根据江州市2025年产品质量监督抽查不合格后处理工作安排，请贵单位认真查找问题，制定整改措施，于"
+            in by["e1"]["【整改通知】"]) and "经研究" not in by["e1"]["【整改通知】"], by["e1"]
     assert "前将整改报告报送二区市场监督管理局" in by["e2"]["【整改通知】"], by["e2"]
     assert "报送一区市场监督管理局" in by["e1"]["【提醒】"] and "江州市市场监督管理局。" not in by["e1"]["【提醒】"], by["e1"]
     assert "报送一区市场监督管理局的整改报告至今尚未报送" in by["e1"]["【逾期提醒】"], by["e1"]

@@ -140,7 +140,7 @@ def reason_of(p: Programme, who: Who, met: Callable[[Who], bool] | None = None,
     if who.approved_at and not parts:
         parts.append(f"经{quoted(p.stage(who.approved_at).name)}确定")
     parts += [reason_of(p, alt, met, verdicts) for alt in who.any_of if met is None or met(alt)]
-    return "，".join(x for x in parts if x) or "经研究确定"
+    return "，".join(x for x in parts if x)  # "" for a selection by the hierarchy alone: no standing to say
 
 
 def placed_because(p: Programme, ways: Iterable[Who], r: AssessmentResult | None) -> str:
