@@ -169,6 +169,8 @@ class _Relations:
                             f"等次 {grade!r} 不在 assessment.grades 中（可选：{'、'.join(self.grade_names)}）"))
         for k, alt in enumerate(who.any_of):
             self.who(f"{path}.any_of[{k}]", alt)
+        if who.superiors_of is not None:
+            self.who(f"{path}.superiors_of", who.superiors_of)
 
     def submission_kinds(self) -> None:
         p, out = self.p, self.out

@@ -661,6 +661,30 @@ SPOT_CHECK = """\
 """
 
 
+def test_the_superiors_of_those_a_step_rejected_owe_a_report_of_their_own(tmp_path, home):
+    """江州: the 区县局 of an enterprise that failed its 复查 reports how it was dealt with
+    (superiors_of); the language could not say it, and every 区县局 had been asked."""
+    text = SPOT_CHECK + (
+        "      - {code: recheck, name: 复查, kind: decision, decides: fix, on: 2025-08-15}\n"
+        "      - code: dealt\n"
+        "        name: 复查不合格企业处理情况报告\n"
+        "        kind: followup\n"
+        "        submission: rectification_report\n"
+        "        owed_by: {superiors_of: {rejected_at: recheck}}\n"
+        "        opens_after: {stage: recheck, event: on, days: 0}\n"
+        "        deadline: {after: {stage: recheck, event: on, months: 1}}\n")
+    r = Round(write(tmp_path, "spot.yaml", text))
+    r.hand_in("rectification_report", ["e1", "e2"], "2025-07-10")
+    r.until("2025-08-14")
+    r.decide("recheck", e1="rejected", e2="approved")
+    r.until("2025-08-16")
+    assert sorted(r.letters("dealt")) == ["d1"], r.letters("dealt")
+    assert "复查不合格企业处理情况报告" in r.letters("dealt")["d1"], r.letters("dealt")["d1"]
+    assert "（“复查”未通过的对象）的上级单位" in r.t.by_name()["dealt:followup_open"].owed_by
+    with pytest.raises(ConfigError, match=r"superiors_of\.rejected_at"):
+        write(tmp_path, "bad.yaml", text.replace("superiors_of: {rejected_at: recheck}", "superiors_of: {rejected_at: nowhere}"))
+
+
 def test_a_report_each_unit_sends_its_own_superior_names_that_superior(tmp_path, home):
     """江州: an enterprise's 整改报告 goes to its own 区县局 (report_to: parent); the language had no way
     to say it, and the officer's 报送方式 contradicted the letter's "报送江州市市场监督管理局"."""

@@ -218,6 +218,9 @@ def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, categ
             sources.append(picked_by_rank(rows, who.rank, lambda s: p.rank_key(s, stage)) - gone(None))
     if who.any_of:
         sources.append({x for alt in who.any_of for x in select_subjects(session, p, round_id, alt, category)})
+    if who.superiors_of:  # 复查不合格企业所在区县局: the parents of those the inner selection reaches
+        sources.append({parent for x in select_subjects(session, p, round_id, who.superiors_of, category)
+                        if (parent := p.unit(x.partition(":")[0]).parent)})
     if not sources:
         return sorted(allowed)
     chosen = sources[0]

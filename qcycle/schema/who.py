@@ -53,15 +53,18 @@ class Who(_Model):
     rank: RankPick | None = Field(None, description="top/bottom N places of the ranking")
     assessed_at: Code | None = Field(None, description="whose results grades/rank read; default the latest")
     any_of: list[Who] = Field(default_factory=list, description="any one of these selections")
+    superiors_of: Who | None = Field(
+        None, description=("the superiors (parent) of the subjects this selection reaches: the 区县局 of the "
+                           "enterprises that failed a 复查"))
     with_rejected: bool = Field(
         False, description="keep subjects rejected at a decision stage (a letter that tells each its outcome)")
 
     @model_validator(mode="after")
     def _something(self) -> Who:
         if not (self.units or self.levels or self.submitted_at or self.missing_at or self.approved_at
-                or self.rejected_at or self.grades or self.rank or self.any_of):
+                or self.rejected_at or self.grades or self.rank or self.any_of or self.superiors_of):
             raise ValueError("须至少给出 units、levels、submitted_at、missing_at、approved_at、rejected_at、"
-                             "grades、rank 或 any_of 之一")
+                             "grades、rank、any_of 或 superiors_of 之一")
         if self.with_rejected and not self.dynamic:
             raise ValueError("with_rejected 只与 submitted_at、approved_at、grades、rank 等一起使用")
         if self.assessed_at and not (self.grades or self.rank):
@@ -72,7 +75,8 @@ class Who(_Model):
     def dynamic(self) -> bool:
         """Whether it depends on what happened in the round (not only on the hierarchy)."""
         return bool(self.submitted_at or self.missing_at or self.approved_at or self.rejected_at or self.grades
-                    or self.rank or any(w.dynamic for w in self.any_of))
+                    or self.rank or any(w.dynamic for w in self.any_of)
+                    or (self.superiors_of is not None and self.superiors_of.dynamic))
 
     @property
     def keeps_rejected(self) -> bool:
@@ -92,7 +96,7 @@ class Who(_Model):
         """Stages this selection reads (decisions, submissions, assessments)."""
         out = {s for s in (self.submitted_at, self.missing_at, self.approved_at, self.rejected_at, self.assessed_at)
                if s}
-        for w in self.any_of:
+        for w in [*self.any_of, *([self.superiors_of] if self.superiors_of else [])]:
             out |= w.stages()
         return out
 
@@ -121,6 +125,8 @@ class Who(_Model):
             parts.append(self.rank.describe())
         if self.any_of:
             parts.append("或".join(f"（{w.describe(names)}）" for w in self.any_of))
+        if self.superiors_of:
+            parts.append(f"（{self.superiors_of.describe(names)}）的上级单位")
         return "，且".join(parts)
 
 
