@@ -206,11 +206,11 @@ class _Relations:
         if window is not None and window.owed_by is not None and by in window.owed_by.levels:
             self.out.append((f"stages[{si}].reviewed_by", f"{by!r} 是申报单位自己的级别：应为其上级单位的级别或 parent"))
         target = p.stage(s.decides) if s.decides and p.has_stage(s.decides) else None
-        if target is not None and (target.kind not in (StageKind.submission, StageKind.decision)
+        if target is not None and (target.kind not in (StageKind.submission, StageKind.followup, StageKind.decision)
                                    or p.reviewed_window(s.code) is None or target.submission == "objection"):
             self.out.append((f"stages[{si}].reviewed_by", (
-                "reviewed_by 只用于对申报作决定的 decision 阶段（decides 为受理阶段，或为对其作决定的 decision 阶段）："
-                "由各申报单位的上级单位初审、推荐")))
+                "reviewed_by 只用于对申报或整改报告作决定的 decision 阶段（decides 为受理、整改阶段，或为对其作决定的 "
+                "decision 阶段）：由各单位的上级单位初审、推荐、复查")))
 
     def policies(self) -> None:
         for name, policy in self.p.reminder_policies.items():

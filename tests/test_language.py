@@ -679,10 +679,25 @@ def test_the_superiors_of_those_a_step_rejected_owe_a_report_of_their_own(tmp_pa
     r.decide("recheck", e1="rejected", e2="approved")
     r.until("2025-08-16")
     assert sorted(r.letters("dealt")) == ["d1"], r.letters("dealt")
-    assert "复查不合格企业处理情况报告" in r.letters("dealt")["d1"], r.letters("dealt")["d1"]
+    assert ("贵单位在江州市2025年产品质量监督抽查不合格后处理中，辖区内甲公司“复查”未获通过。请认真查找原因，"
+            "制定整改措施，于2025年9月15日（星期一）17:30前将复查不合格企业处理情况报告报送江州市市场监督管理局。"
+            in r.letters("dealt")["d1"]), r.letters("dealt")["d1"]
     assert "（“复查”未通过的对象）的上级单位" in r.t.by_name()["dealt:followup_open"].owed_by
     with pytest.raises(ConfigError, match=r"superiors_of\.rejected_at"):
         write(tmp_path, "bad.yaml", text.replace("superiors_of: {rejected_at: recheck}", "superiors_of: {rejected_at: nowhere}"))
+
+
+def test_each_units_superior_may_review_its_rectification_report(tmp_path, home):
+    """江州: each 区县局 re-inspects (复查) its own enterprises' 整改报告; reviewed_by had been refused for a
+    decision on a follow-up."""
+    text = SPOT_CHECK + "      - {code: recheck, name: 复查, kind: decision, decides: fix, reviewed_by: parent, on: 2025-08-15}\n"
+    r = Round(write(tmp_path, "spot.yaml", text))
+    r.hand_in("rectification_report", ["e1", "e2"], "2025-07-10")
+    r.until("2025-07-20")
+    asked = r.letters("recheck")
+    assert sorted(asked) == ["d1", "d2"], asked
+    assert "贵单位辖区内以下1个单位按时提交了整改报告，请提出复查意见" in asked["d1"] and "甲公司" in asked["d1"], asked
+    assert "乙公司" not in asked["d1"], asked["d1"]
 
 
 def test_a_report_each_unit_sends_its_own_superior_names_that_superior(tmp_path, home):

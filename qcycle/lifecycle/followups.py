@@ -10,7 +10,7 @@ from qcycle.lifecycle.drafting import draft_letters, firm_workdays_left, late_no
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.standing import rejections
 from qcycle.lifecycle.who import owers, p_item_name, results_of, select_subjects
-from qcycle.lifecycle.wording import occasion_of, reason_of, with_own_place
+from qcycle.lifecycle.wording import belonging, occasion_of, reason_of, with_own_place
 from qcycle.render import quoted
 from qcycle.schema import Programme, Who
 
@@ -53,6 +53,8 @@ def _owing_because(session, p: Programme, round_id, who: Who, category: str | No
     """Unit → why it owes a follow-up, where that differs between units: the alternatives it met
     (江西's 整改通知 of a 不合格 自评 had also read "未按期报送…自评报告", of a report handed in on time),
     and a rejection as its letter said it, with the reason the unit may know (未通过自查情况核查（理由）)."""
+    if who.superiors_of is not None and not who.any_of:
+        return _owing_for_below(session, p, round_id, who.superiors_of, category, units)
     at = frozenset(x for x in (who.rejected_at, *(w.rejected_at for w in who.any_of)) if x)
     if not (who.any_of or at):
         return {}
@@ -67,3 +69,16 @@ def _owing_because(session, p: Programme, round_id, who: Who, category: str | No
         verdicts = {code: verdict for verdict, code in [said[u]]} if u in said else {}
         out[u] = reason_of(p, who, met=met, verdicts=verdicts)
     return out
+
+
+def _owing_for_below(session, p: Programme, round_id, below: Who, category: str | None, units: list[str]
+                     ) -> dict[str, str]:
+    """A superior owes a report for its units the inner selection chose: the letter names them and why
+    ("辖区内甲公司“复查”未获通过"; 江州's 区县局 had been told "请认真查找问题" and not which enterprise)."""
+    chosen: dict[str, list[str]] = defaultdict(list)
+    for subject in select_subjects(session, p, round_id, below, category):
+        unit = subject.partition(":")[0]
+        if (parent := p.unit(unit).parent) in units and unit not in chosen[parent]:
+            chosen[parent].append(unit)
+    why = reason_of(p, below)
+    return {u: f"，{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}{why}" for u, kids in chosen.items()}
