@@ -219,14 +219,12 @@ class _Relations:
                                  f"督办对象 {policy.escalate_to!r} 未定义（应为 parent 或单位代码）"))
 
     def report_to(self, base: str, s: Stage) -> None:
-        if s.report_to == "parent":
-            orphans = [u.code for u in self.p.units if s.owed_by and u.code in self.p.reachable(s.owed_by) and not u.parent]
-            if orphans:
-                self.out.append((f"{base}.report_to", (f"整改报告报送各单位的上级（parent），而 {'、'.join(orphans[:5])} "
-                                                       "没有上级（units 中未写 parent）")))
-        elif s.report_to is not None and s.report_to not in self.unit_codes:
-            self.out.append((f"{base}.report_to", (f"整改报告报送单位 {s.report_to!r} 未定义（应为 units 中的代码，"
-                                                   "或 parent：各单位的上级）")))
+        orphans = [u.code for u in self.p.units if s.report_to == "parent" and s.owed_by and not u.parent
+                   and u.code in self.p.reachable(s.owed_by)]
+        if orphans:
+            self.out.append((f"{base}.report_to", f"整改报告报送各单位的上级（parent），而 {'、'.join(orphans[:5])} 没有上级"))
+        elif s.report_to not in (None, "parent", *self.unit_codes):
+            self.out.append((f"{base}.report_to", f"整改报告报送单位 {s.report_to!r} 未定义（应为单位代码或 parent）"))
 
     def stage(self, si: int, s: Stage) -> None:
         out, base = self.out, f"stages[{si}]"
