@@ -20,6 +20,7 @@ from qcycle.errors import ConfigError
 from qcycle.intake import ingest_many
 from qcycle.kinds import ACTION_KINDS, STAGE_ACTIONS
 from qcycle.lifecycle import HANDLERS, carry_out, decision_subjects, pending_decisions, sync_round
+from qcycle.lifecycle.wording import lateness_costs
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import ActionRun, Decision, OutboxMessage, Submission
 from qcycle.render import render_message
@@ -1039,10 +1040,13 @@ def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path
         asked = session.exec(select(OutboxMessage.subject, OutboxMessage.body).where(
             OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c3",
             OutboxMessage.action.startswith("progress:"))).all()
-    costs = "按考核规定，逾期报送的每次扣2分，未报送的每次扣5分。"
+    costs = "按考核规定，逾期报送的，每次扣2分；未报送的，每次扣5分。"
     kinds = {s[:s.index("】") + 1] for s, _ in asked}
-    assert kinds >= {"【受理】", "【提醒】", "【逾期提醒】"}, kinds
-    assert all(costs in body for s, body in asked if not s.startswith("【督办】")), asked
+    assert kinds >= {"【受理】", "【提醒】", "【逾期提醒】", "【督办】"}, kinds
+    assert all(costs in body for _, body in asked), asked
+    same = text.replace("points: 5, late_at: progress, counts: missing", "points: 2, late_at: progress, counts: missing")
+    assert lateness_costs(write(tmp_path, "same.yaml", same).programme, "progress") == \
+        "按考核规定，逾期报送或未报送的，每次扣2分。"
     assert all(costs not in body for body in told.values()), told
     with pytest.raises(ConfigError, match="counts（按逾期或未报送计次）只与 late_at 一起使用"):
         write(tmp_path, "bare.yaml", text.replace("late_at: progress, counts: late", "counts: late"))

@@ -166,16 +166,22 @@ def with_own_place(p: Programme, reason: str, r: AssessmentResult) -> str:
 
 def lateness_costs(p: Programme, stage: str) -> str | None:
     """What the assessment's rules deduct for this window's deadlines missed, as the letters that ask for
-    the hand-in say it ("按考核规定，逾期报送的每次扣2分，未报送的每次扣5分。"): 某省's cities learnt of
+    the hand-in say it ("按考核规定，逾期报送的，每次扣2分；未报送的，每次扣5分。", one clause where they
+    cost the same: "逾期报送或未报送的，每次扣2分"): 某省's cities learnt of
     the 2 points only from their results."""
     if p.assessment is None:
         return None
     refused = p.stage(stage).lateness == "reject"  # nothing is handed in late there: only the missing count
-    said = {"late": "逾期报送的", "missing": "未报送的", "late_or_missing": "未按期报送的"}
-    parts = [f"{said['missing' if refused else d.counts]}每次扣{d.points:g}分" + (f"（最多扣{d.cap:g}分）" if d.cap else "")
-             for d in p.assessment.deductions if d.late_at == stage and not (refused and d.counts == "late")]
+    said = {"late": "逾期报送", "missing": "未报送", "late_or_missing": "逾期报送或未报送"}
+    costs: dict[str, list[str]] = {}  # what is deducted → for what: one clause for the same cost
+    for d in p.assessment.deductions:
+        if d.late_at == stage and not (refused and d.counts == "late"):
+            cost = f"每次扣{d.points:g}分" + (f"（最多扣{d.cap:g}分）" if d.cap else "")
+            costs.setdefault(cost, []).append(said["missing" if refused else d.counts])
+    parts = [f"{'或'.join(dict.fromkeys(w for what in whats for w in what.split('或')))}的，{cost}"
+             for cost, whats in costs.items()]
     kind = (p.assessment.result_label or result_kind(p)).removesuffix("结果") or "考核"
-    return f"按{kind}规定，{'，'.join(parts)}。" if parts else None
+    return f"按{kind}规定，{'；'.join(parts)}。" if parts else None
 
 
 def result_kind(p: Programme) -> str:

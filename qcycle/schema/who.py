@@ -103,8 +103,8 @@ class Who(_Model):
     def describe(self, stage_names: dict[str, str] | None = None) -> str:
         names = stage_names or {}
 
-        def name(code: str) -> str:
-            return f"“{names.get(code, code)}”"
+        def name(code: str) -> str:  # quotation marks inside turned single (引号里面还要用引号)
+            return "“" + names.get(code, code).replace("“", "‘").replace("”", "’") + "”"
 
         parts = []
         if self.levels:

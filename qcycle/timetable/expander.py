@@ -256,7 +256,9 @@ class _Expander(StageDates):
             self._add(at(day, reminder_time), "reminder", stage, f"{label} 提醒：还有{n}个工作日截止",
                       deadline=d.cutoff, workdays_left=n, _k=f"T-{n}", detail=dict(left_out), **common)
         if policy.on_deadline_day and d.last_day >= first_day and d.last_day != opens:
-            self._add(at(d.last_day, reminder_time), "reminder", stage, f"{label} 提醒：今日截止",
+            # A deadline on a day off (not rolled) is reminded of on the last working day before it.
+            today = "今日截止" if d.last_day == d.day else f"截止前最后一个工作日（{d.day:%m-%d}截止）"
+            self._add(at(d.last_day, reminder_time), "reminder", stage, f"{label} 提醒：{today}",
                       deadline=d.cutoff, workdays_left=0, _k="T-0", detail=dict(left_out), **common)
         if stage.voluntary:
             return  # applying is a choice: nobody is overdue for not applying
