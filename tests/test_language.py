@@ -3013,6 +3013,49 @@ def test_a_summary_does_not_lead_a_project_that_never_applied_with_an_earlier_pa
     assert "1. 甲公司：通过（得分90.00）；\n2. 乙公司：未按期提交验收申请。" in summary, summary
 
 
+PROFICIENCY = """\
+    version: 2
+    round: {code: pt-2025, name: 2025年检验检测机构能力验证, programme: 能力验证, issuer: prov, years: [2025]}
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: prov, name: 示例省市场监督管理局, level: province, channels: [sink]}
+      - {code: l1, name: 甲检测公司, level: enterprise, parent: prov, channels: [sink]}
+      - {code: l2, name: 乙检测公司, level: enterprise, parent: prov, channels: [sink]}
+    categories:
+      - {code: pt, name: 能力验证项目, items: [{code: nh3, name: 水中氨氮的测定}, {code: steel, name: 钢筋拉伸性能检测}]}
+    stages:
+      - {code: signup, name: 报名, kind: submission, submission: application, owed_by: {levels: [enterprise]},
+         voluntary: true, opens: 2025-03-03, deadline: {date: 2025-03-31}}
+      - {code: report, name: 检测结果, kind: submission, submission: progress_report, owed_by: {submitted_at: signup},
+         opens: 2025-04-07, deadline: {date: 2025-05-20}}
+      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}
+    assessment:
+      subjects: {submitted_at: signup}
+      components: [{code: all, name: 结果评价, weight: 1}]
+      vetoes: [{code: late, name: 未按期报送检测结果, grade: 不满意, missing_at: report}]
+      grades: [{name: 满意, min_score: 60}, {name: 不满意}]
+"""
+
+
+def test_a_veto_for_a_window_owed_item_by_item_holds_for_the_items_never_handed_in(tmp_path, home):
+    """安徽's 能力验证: a lab that reported 钢筋拉伸 on time and never reported 氨氮 had both items vetoed
+    as never reported, and went to 整改 and 补测 for the one it had reported."""
+    r = Round(write(tmp_path, "pt.yaml", PROFICIENCY))
+    for unit, item in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")):
+        r.hand_in("application", [unit], "2025-03-20", item=item, id=f"a-{unit}-{item}")
+    r.until("2025-04-08")
+    r.hand_in("progress_report", ["l1"], "2025-05-10", item="steel", id="r-l1-steel")  # never nh3
+    r.hand_in("progress_report", ["l2"], "2025-05-10", item="nh3", id="r-l2-nh3")
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": u, "item": i, "reviewer": "r1", "component": "all", "value": 90, "stage": "scoring"}
+            for u, i in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3"))])
+    r.until("2025-06-13")
+    with db.session_scope() as session:
+        graded = {x.unit_code: (x.grade, x.veto) for x in crud.list_results(session=session, round_id=r.id)}
+    assert graded == {"l1:nh3": ("不满意", "late"), "l1:steel": ("满意", None), "l2:nh3": ("满意", None)}, graded
+
+
 def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
     """首席质量官: "未报送年度报告的评为不合格" could only be written as a 100-point deduction ("得分0.00，已扣100分")."""
     text = textwrap.dedent("""\

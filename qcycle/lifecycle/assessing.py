@@ -14,7 +14,13 @@ from qcycle import crud
 from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.plan import kept_timetable
-from qcycle.lifecycle.who import called_to, outstanding, p_unit_name, select_subjects
+from qcycle.lifecycle.who import (
+    called_to,
+    missing_subjects,
+    outstanding,
+    p_unit_name,
+    select_subjects,
+)
 from qcycle.schema import Assessment, Programme, grade_label
 from qcycle.scoring import (
     YEARLY_PREFIXES,
@@ -38,9 +44,10 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
         return Outcome(action, note="本周期没有考核方案")
     subjects = assessment_subjects(session, p, round_id, action.category)
     # What was owed and never handed in: read once, for the vetoes it brings and the run's record.
-    missed = windows_never_handed_in(session, p, round_id, kept_timetable(session, p, round_id), action)
+    timetable = kept_timetable(session, p, round_id)
+    missed = windows_never_handed_in(session, p, round_id, timetable, action)
     inputs = _inputs(session, p, round_id, action.stage, subjects, action.at.year, action)
-    _veto_missing(p, inputs, missed)
+    _veto_missing(session, p, round_id, inputs, _deadlines_assessed(timetable, action))
     groups: dict[str, list[UnitInput]] = defaultdict(list)  # ranked apart (rank_within: level), or all together
     for i in inputs:
         groups[p.rank_group(i.unit)].append(i)
@@ -85,15 +92,20 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
     return inputs
 
 
-def _veto_missing(p: Programme, inputs: list[UnitInput], missed: dict[tuple[str, str], set[str]]) -> None:
-    """Add each veto that holds by itself (``missing_at``) to the units that owed its window and never
-    handed it in by the assessment (``missed``: :func:`windows_never_handed_in`) (首席质量官: 未报送年度
-    履职情况报告的评为不合格, written as a 100-point deduction, had read "得分0.00，已扣100分")."""
+def _veto_missing(session: Session, p: Programme, round_id: uuid.UUID, inputs: list[UnitInput],
+                  deadlines: list[Action]) -> None:
+    """Add each veto that holds by itself (``missing_at``) to the subjects that owed its window and never
+    handed it in by the assessment (首席质量官: 未报送年度履职情况报告的评为不合格, written as a 100-point
+    deduction, had read "得分0.00，已扣100分"); item by item where the window is owed so (a lab that
+    reported one of its two 能力验证 items on time had both vetoed)."""
     assert p.assessment is not None
     for veto in (v for v in p.assessment.vetoes if v.missing_at):
-        units = {u for (code, _), owing in missed.items() if code == veto.missing_at for u in owing}
+        missed = {s for a in deadlines if a.stage == veto.missing_at for s in missing_subjects(session, p, round_id, a)}
+        units = {s.partition(":")[0] for s in missed}
         for u in inputs:
-            if u.unit.partition(":")[0] in units and veto.code not in u.vetoes:
+            # A unit's own window vetoes all its subjects; an item's, that item (and the unit assessed whole).
+            if (u.unit in missed or u.unit.partition(":")[0] in missed or (":" not in u.unit and u.unit in units)) \
+                    and veto.code not in u.vetoes:
                 u.vetoes.append(veto.code)
 
 
