@@ -701,6 +701,37 @@ def test_each_units_superior_may_review_its_rectification_report(tmp_path, home)
     assert "乙公司" not in asked["d1"], asked["d1"]
 
 
+def test_a_call_tells_reviewers_the_deadline_their_review_follows(tmp_path, home):
+    """宁川's 年度复核 reads three quarters' 自查报告: the call told the 区县局 to review "季度自查报告于2025年3月31日
+    截止受理后", the first quarter's deadline; they were asked on 10月9日."""
+    text = """\
+        version: 2
+        round: {code: fx-2025, name: 2025年放心消费示范单位复核, programme: 放心消费, issuer: city, years: [2025]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: city, name: 宁川市市场监督管理局, level: city, channels: [sink]}
+          - {code: d1, name: 东湖区市场监督管理局, level: county, parent: city, channels: [sink]}
+          - {code: s1, name: 惠民农贸市场, level: enterprise, parent: d1, channels: [sink]}
+        stages:
+          - {code: launch, name: 印发复核工作方案, kind: publication, on: 2025-03-03, notify: {levels: [county, enterprise]}}
+          - code: selfcheck
+            name: 季度自查报告
+            kind: submission
+            submission: self_evaluation
+            owed_by: {levels: [enterprise]}
+            periods:
+              - {code: q1, opens: 2025-03-03, deadline: {date: 2025-03-31}}
+              - {code: q2, opens: 2025-06-02, deadline: {date: 2025-06-30}}
+              - {code: q3, opens: 2025-09-01, deadline: {date: 2025-09-30}}
+          - {code: review, name: 年度复核, kind: decision, decides: selfcheck, reviewed_by: parent, on: 2025-11-28}
+    """
+    r = Round(write(tmp_path, "fx.yaml", text))
+    r.until("2025-03-03")
+    body = r.letters("launch")["d1"]
+    assert "季度自查报告于2025年9月30日截止受理后，请贵单位对辖区内单位提交的季度自查报告提出" in body, body
+    assert "3月31日截止受理后" not in body, body
+
+
 def test_a_report_each_unit_sends_its_own_superior_names_that_superior(tmp_path, home):
     """江州: an enterprise's 整改报告 goes to its own 区县局 (report_to: parent); the language had no way
     to say it, and the officer's 报送方式 contradicted the letter's "报送江州市市场监督管理局"."""

@@ -116,7 +116,7 @@ def _publish(session, p, round_id, action) -> Outcome:
                 own[u]["barred"] = why
         for u, review in reviewers_of(session, p, round_id, window, o["category"]).items():
             if u in addressed:
-                own[u].setdefault("reviews", []).append({**review, "closes": opening["deadline"]})
+                own[u].setdefault("reviews", []).append({**review, "closes": review["closes"] or opening["deadline"]})
     for u, later in _owed_later(session, p, round_id, action, addressed).items():
         own[u]["later"] = later
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off

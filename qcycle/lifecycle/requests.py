@@ -113,7 +113,11 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
     for stage in reviews:
         due = next((a.at for a in actions if a.stage == stage.code and a.action == "decision_due"
                     and a.category in (None, category)), None)
-        out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due,
+        # The deadline the review follows (宁川's 复核 reads three quarters: the call had said the first's).
+        asked = next((a for a in actions if a.stage == stage.code and a.action == "review_request"
+                      and a.category in (None, category) and "closes" in a.detail), None)
+        closes = dt.date.fromisoformat(asked.detail["closes"]) if asked else None
+        out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due, "closes": closes,
                          "scope": _scope(p, parent), "after": _after(p, stage), "limit": stage.per_reviewer,
                          "word": counted_as(p, owing)}
                 for parent in sorted(_reviewing_parents(p, owing, stage)) if due is not None}

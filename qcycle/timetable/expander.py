@@ -118,8 +118,10 @@ class _Expander(StageDates):
                 closes = max(self.event_date(decides.code, "deadline", c) for c in cats)
                 asked = self.cal.next_workday(closes, include_self=False)
                 if asked < day and stage.reviewed_by is not None:
+                    # The deadline it follows (a window's third quarter, not its first): the call says it.
                     self._add(at(asked, dt.time(9, 0)), "review_request", stage,
                               f"{title}：请上级单位审核（{day:%Y-%m-%d}前报送意见）", deadline=nine,
+                              detail={"closes": f"{closes:%Y-%m-%d}"},
                               **{**common, "owed_by": f"按时提交“{decides.name}”的单位的上级单位"})
                     self._review_reminders(stage, title, asked, day, nine, common)
                 elif asked < day:
