@@ -521,6 +521,17 @@ MIDTERM = """\
 """
 
 
+@pytest.mark.parametrize(("name", "handed_in"), [
+    ("申请材料", "申请材料"), ("申请书", "申请书"), ("申请评价确认", "评价确认申请"), ("提出验收申请", "验收申请"),
+    ("报送创建方案", "创建方案"),
+])
+def test_a_stage_is_handed_in_as_the_thing_its_name_says(tmp_path, name, handed_in):
+    """江西's "申请材料" was printed "材料申请" in 25 enterprises' subject lines; "提出验收申请" as
+    "提交提出验收申请"."""
+    text = MIDTERM.replace("name: 中期评估自评报告, kind: submission", f"name: {name}, kind: submission", 1)
+    assert write(tmp_path, "m.yaml", text).programme.stage("midterm").handed_in == handed_in
+
+
 def test_a_rectification_order_says_the_way_each_unit_was_chosen_and_the_reason_it_may_know(tmp_path, home):
     """江西: a county whose self-evaluation was judged 不合格 was also told "未按期报送“中期评估自评报告”" of
     the report it had handed in on time; and 某市's order said "“核查”未获通过" without the reason the
@@ -755,6 +766,23 @@ def test_a_report_each_unit_sends_its_own_superior_names_that_superior(tmp_path,
     with pytest.raises(ConfigError, match="整改报告报送各单位的上级（parent），而 e3 没有上级"):
         write(tmp_path, "orphan.yaml", SPOT_CHECK.replace(
             "      - {code: e2,", "      - {code: e3, name: 丙公司, level: enterprise, channels: [sink]}\n      - {code: e2,", 1))
+
+
+def test_a_summary_of_units_decided_but_not_graded_does_not_call_them_参评单位(tmp_path, home):
+    """江州, 江西, 江西's 标准化: summaries called enterprises refused as late or never assessed "参评单位"."""
+    text = QUALITY_MONTH.replace(
+        "          - {code: amr, name: 临江市市场监督管理局, level: department, parent: office,",
+        "          - {code: gov, name: 临江市人民政府, level: government, channels: [sink]}\n"
+        "          - {code: amr, name: 临江市市场监督管理局, level: department, parent: gov,", 1) + (
+        "          - {code: results, name: 通报确定结果, kind: notification, template: result, on: 2025-10-31,\n"
+        "             notify: {levels: [government]}}\n")
+    r = Round(write(tmp_path, "month.yaml", text))
+    r.hand_in("month_summary", ["d1", "amr"], "2025-10-10")
+    r.until("2025-10-24")
+    r.decide("choose", d1="approved", amr="rejected")
+    r.until("2025-10-31")
+    told = r.letters("results")["gov"]
+    assert "贵单位所属2个单位的结果如下：" in told and "参评" not in told, told
 
 
 def test_praise_for_being_chosen_says_what_the_unit_was_chosen_as(tmp_path, home):

@@ -152,7 +152,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         if u in summaries:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                     subject_name=name_beside(p.round.name, heading), result="—",
-                                    lines=summaries[u][1], scope=summaries[u][0], summary=True)
+                                    lines=summaries[u][1], scope=summaries[u][0], summary=True, took_part=summaries[u][2])
             continue
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
@@ -414,8 +414,9 @@ def _placed_order(p: Programme, scored: Mapping[str, AssessmentResult]) -> Calla
 
 def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
                standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]],
-               own: Collection[str] = ()) -> dict[str, tuple[str, list[str]]]:
-    """unit → (whose results, the lines) for each unit told the results that has none of its own:
+               own: Collection[str] = ()) -> dict[str, tuple[str, list[str], bool]]:
+    """unit → (whose results, the lines, whether all of them were graded: 参评单位, or only 单位 where some
+    were refused or never applied) for each unit told the results that has none of its own:
     its subordinates' at any depth ("辖区内"), those graded first in rank order, then the others
     decided, by their last decision ("通过复验" after a failed 验收), in the file's order; all of them
     for a unit with no subordinates at all (the 市政府 the office reports to). A unit whose
@@ -442,7 +443,7 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
 
     lines = {x: line(x) for x in told}
     below = p.under_each(told)
-    out: dict[str, tuple[str, list[str]]] = {}
+    out: dict[str, tuple[str, list[str], bool]] = {}
     for u in units:
         if u in by_unit or u in standing or u in own:
             continue
@@ -452,9 +453,9 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
             mine = [lines[x].replace(f"未获{name}", "未获贵单位").replace(f"未通过{name}", "未通过贵单位")
                     for x in below.get(u, [])]
             if mine:
-                out[u] = (belonging(p, below.get(u, [])), mine)
+                out[u] = (belonging(p, below.get(u, [])), mine, all(x in by_unit for x in below.get(u, [])))
         elif told and u not in p.participants:  # a county that did not hand in is not told its peers' results
-            out[u] = ("全部", list(lines.values()))
+            out[u] = ("全部", list(lines.values()), all(x in by_unit for x in lines))
     return out
 
 

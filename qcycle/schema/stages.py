@@ -279,7 +279,9 @@ class Stage(_Model):
         """What a unit hands in at this stage, as letters name it: 提交揭榜书 is handed in as 揭榜书,
         申请评价确认 as 评价确认申请 (not "提交申请评价确认"), 提出验收申请 as 验收申请."""
         item = re.sub(r"^(提交|报送|上报|提出)", "", self.name)
-        return f"{item[2:]}申请" if item.startswith("申请") and len(item) > 2 else item
+        # 申请材料, 申请书 are already things handed in (江西's read "材料申请").
+        verb = item.startswith("申请") and len(item) > 2 and not item.endswith(("材料", "书", "表", "报告", "资料", "文件"))
+        return f"{item[2:]}申请" if verb else item
 
     @model_validator(mode="after")
     def _shape(self) -> Stage:
