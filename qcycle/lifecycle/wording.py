@@ -180,6 +180,9 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
             costs.setdefault(cost, []).append(said["missing" if refused else d.counts])
     parts = [f"{'或'.join(dict.fromkeys(w for what in whats for w in what.split('或')))}的，{cost}"
              for cost, whats in costs.items()]
+    # A veto that holds for a unit that never handed the window in (安徽's 逾期视为不满意).
+    parts += [f"截至考核时仍未报送的，实行一票否决，等次定为{grade_label(v.grade)}"
+              for v in p.assessment.vetoes if v.missing_at == stage]
     kind = (p.assessment.result_label or result_kind(p)).removesuffix("结果") or "考核"
     return f"按{kind}规定，{'；'.join(parts)}。" if parts else None
 
