@@ -348,7 +348,7 @@ def _grades(scheme: Assessment, ranked: list, ranks: list[int]) -> dict[str, str
     out = {row[0].unit: next(v.grade for v in scheme.vetoes if v.code == row[5])
            for row in ranked if row[5] is not None}
     free = [row for row in ranked if row[5] is None]
-    limit = caps(scheme, len(free))
+    limit = caps(scheme, scheme.share_base([row[4] for row in free]))
     used = dict.fromkeys(limit, 0)
     # Groups that move together: one subject each, or equal totals under shared ties.
     groups: list[list] = []

@@ -1062,6 +1062,21 @@ def test_a_deduction_counted_from_late_hand_ins(tmp_path, home):
     assert "进度报送" not in told["c1"]
 
 
+def test_a_share_of_those_passing_is_said_as_such_in_the_letters(tmp_path, home):
+    """江西's 标准化: "AAAAA级比例不超过参评对象的10%" of a cap counted over those confirmed."""
+    text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
+                              "share_of: passing\n      grades: [{name: 优秀, min_score: 90, share: 0.3}, "
+                              "{name: 合格, min_score: 60}, {name: 不合格}]")
+    r = _scored(tmp_path, text, "2016-04-05")  # 95, 80, 62 reach 60: 30 % of 3 is no place
+    with db.session_scope() as session:
+        rows = crud.list_results(session=session, round_id=r.id)
+    from qcycle.lifecycle.wording import graded_together
+    assert {x.unit_code: x.grade for x in rows} == {"c1": "合格", "c2": "合格", "c3": "合格", "c4": "不合格", "c5": "不合格"}
+    assert {u: g.counted for u, g in graded_together(r.p, rows).items()} == dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 3)
+    assert ("说明：优秀比例不超过得分达到60分的对象的30%（得分达到60分的对象3个，按比例优秀名额不足1个），贵单位得分排名第1。"
+            in r.letters("results")["c1"]), r.letters("results")["c1"]
+
+
 def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path, home):
     """某市: "逾期报送的每次扣2分" docked a report that never came, and its letter said "逾期报送1次";
     ``counts`` tells a late hand-in from none at all."""

@@ -126,6 +126,22 @@ def test_a_share_never_grants_more_than_its_ratio_of_those_graded(n, share, most
     assert grades.count("优秀") <= round(share * n, 9)
 
 
+def test_a_share_of_those_passing_is_counted_over_those_that_reach_the_line():
+    """江西's 标准化良好行为: "AAAAA级不超过确认企业的10%" gave one AAAAA of 14 scored when only 9 were
+    confirmed (70 and above): 10 % of 9 is none."""
+    grades = [{"name": "AAAAA", "min_score": 90, "share": 0.1}, {"name": "AAAA", "min_score": 80},
+              {"name": "AAA", "min_score": 70}, {"name": "未通过"}]
+    totals = [95, 88, 85, 82, 80, 78, 75, 72, 70, 65, 60, 55, 50, 45]  # 9 at 70 or above
+    counted = [r.grade for r in assess(scheme(grades=grades), _totals(*totals))]
+    passing = [r.grade for r in assess(scheme(grades=grades, share_of="passing"), _totals(*totals))]
+    assert counted.count("AAAAA") == 1 and passing.count("AAAAA") == 0, (counted, passing)
+    assert passing[0] == "AAAA" and passing.count("未通过") == 5
+    ten_more = [r.grade for r in assess(scheme(grades=grades, share_of="passing"), _totals(*totals, *[71] * 1))]
+    assert ten_more.count("AAAAA") == 1  # 10 reach the line: one place
+    with pytest.raises(ValueError, match="share_of: passing"):
+        scheme(grades=[{"name": "优秀", "share": 0.3}, {"name": "合格"}], share_of="passing")
+
+
 def test_ties_broken_by_components_in_order_then_code():
     # Both total 80: "b" has more docs points (first component) so ranks first;
     # "c" and "d" are identical, so the unit code decides.

@@ -238,10 +238,11 @@ def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str,
     # a subject's own, unit code placed it below, not the components.
     scores: dict[tuple[str, str | None, float, str], set[tuple]] = {}
     tied = _tie_scores(p)
+    base = p.assessment.share_base if p.assessment else len
     for r in rows:
         if not r.veto:
             g = groups[r.unit_code]
-            sizes[g] = sizes.get(g, 0) + 1
+            sizes[g] = sizes.get(g, 0) + base([r.total])  # 1, or 0 below the line a share_of: passing counts from
             ranks[(*g, r.rank)] = ranks.get((*g, r.rank), 0) + 1
             key = (*g, round(r.total, 2))
             if r.grade in place and (key not in best or place[r.grade] < place[best[key]]):
@@ -288,11 +289,13 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}，等次定为{grade_label(r.grade)}")
         elif (full := _full_grade(p, r)) is not None:
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
-            share = f"比例不超过{'' if full.max_count else among}参评对象的{full.share * 100:g}%" if full.share else ""
+            counted = (f"得分达到{p.assessment.pass_line:g}分的对象" if p.assessment and p.assessment.share_of == "passing"
+                       else "参评对象")
+            share = f"比例不超过{'' if full.max_count else among}{counted}的{full.share * 100:g}%" if full.share else ""
             n, tied, level, rule = (sizes or {}).get(r.unit_code) or (None, 1, None, "")
             if full.share and n is not None and math.floor(full.share * n + 1e-9) == 0 and not full.max_count:
                 # First of 3 under 20 %: no place at all, not one taken by others.
-                share += f"（参评{n}个，按比例{grade_label(full.name)}名额不足1个）"
+                share += f"（{'参评' if counted == '参评对象' else counted}{n}个，按比例{grade_label(full.name)}名额不足1个）"
             limits = "、".join(x for x in (f"名额不超过{full.max_count}个" if full.max_count else "", share) if x)
             group = _capped_among(p, r)
             text = (f"{group + '的' if group else ''}{among if full.max_count else ''}{grade_label(full.name)}{limits}，"

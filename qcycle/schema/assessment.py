@@ -151,6 +151,10 @@ class Assessment(_Model):
         description="equal totals: broken by the components in order (then unit code), by unit code, "
                     "shared (same rank; a tie that would overflow a cap moves down together), or shared_in "
                     "(same rank; a tie reaching a cap's last place is taken in whole, over the cap: 并列的一并评入)")
+    share_of: Literal["ranked", "passing"] = Field(
+        "ranked", description=("what a grade's share is counted over: every subject ranked (vetoed ones aside), or "
+                               "passing: those whose total reaches the lowest min_score of the grades above the last "
+                               "(AAAAA级不超过确认企业的10%: the enterprises confirmed, not all scored)"))
     tie_order: list[str] = Field(
         default_factory=list, description=("components_in_order: the component codes equal totals are compared by, "
                                            "in this order (同分时质量提升得分高者在前); default every component in the "
@@ -209,11 +213,25 @@ class Assessment(_Model):
         for v in self.vetoes:
             if v.grade not in names:
                 raise ValueError(f"否决项 {v.code} 的等次 {v.grade!r} 不在 grades 中（可选：{'、'.join(names)}）")
+        if self.share_of == "passing" and self.pass_line is None:
+            raise ValueError("share_of: passing 按达到分数线的对象计算比例：最后一个等次之上须有等次给出 min_score")
         return self
 
     @property
     def grade_names(self) -> list[str]:
         return [g.name for g in self.grades]
+
+    @property
+    def pass_line(self) -> float | None:
+        """The lowest min_score of the grades above the last: what a subject must reach not to fall to it."""
+        return min((g.min_score for g in self.grades[:-1] if g.min_score is not None), default=None)
+
+    def share_base(self, totals: list[float]) -> int:
+        """How many of the (not vetoed) subjects with these totals a grade's share is counted over."""
+        line = self.pass_line
+        if self.share_of == "passing" and line is not None:
+            return sum(1 for t in totals if t >= line - 1e-9)
+        return len(totals)
 
 
 # -- quotas (P4) ---------------------------------------------------------------------------
