@@ -1791,6 +1791,19 @@ def test_a_unit_rejected_at_a_step_is_told_then_not_months_later(tmp_path, home)
     assert sorted(r.letters("eligibility_result")) == ["e6"]
 
 
+def test_a_rejection_that_brings_its_own_end_does_not_also_leave_later_steps(tmp_path, home):
+    """宁川's 区县局复核: "未通过…复核（…），予以摘牌，不再参加后续环节。" on the year's last working day."""
+    text = AWARD.replace("kind: decision, decides: application, on: 2023-04-04}",
+                         "kind: decision, decides: application, on: 2023-04-04, on_rejection: 取消申报资格}\n"
+                         + STEP_RESULT.rstrip())
+    r = Round(write(tmp_path, "award.yaml", text))
+    r.hand_in("application", ["e1", "e6"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e6="rejected")
+    r.until("2023-04-07")
+    told = r.letters("eligibility_result")["e6"]
+    assert "中未通过资格审核，取消申报资格。特此告知。" in told and "后续环节" not in told, told
+
+
 def test_a_window_for_the_rejected_is_decided_on_for_them(tmp_path, home):
     """某省's 复验申请, owed by the stations that failed 验收: its decision had nobody to decide (the
     failure that called them had taken them out), so no 复验 and no 撤销试点 ever followed."""

@@ -214,7 +214,9 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     (``approved_at``: "passes", 淮安's rectification reports accepted), each with its item."""
     alternatives = [who, *who.any_of] if who else []
     told: dict[str, dict[str, Any]] = defaultdict(lambda: {"rejections": [], "passes": []})
-    last = {w.rejected_at: final_step(p, w.rejected_at) for w in alternatives if w.rejected_at}
+    # A rejection that brings its own end (on_rejection: 予以摘牌) says that, not "不再参加后续环节" too.
+    last = {w.rejected_at: final_step(p, w.rejected_at) or bool(p.stage(w.rejected_at).on_rejection)
+            for w in alternatives if w.rejected_at}
     scored = {code: _scored(session, p, round_id, code) for code in last}
     # Each step's own rejection, not the subject's first (a 复验 rejects one 验收 rejected before).
     for subject, (said, code) in rejections(session, p, round_id, at=frozenset(last)).items():
