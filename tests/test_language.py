@@ -702,12 +702,14 @@ def test_the_superiors_of_those_a_step_rejected_owe_a_report_of_their_own(tmp_pa
 def test_each_units_superior_may_review_its_rectification_report(tmp_path, home):
     """江州: each 区县局 re-inspects (复查) its own enterprises' 整改报告; reviewed_by had been refused for a
     decision on a follow-up."""
-    text = SPOT_CHECK + "      - {code: recheck, name: 复查, kind: decision, decides: fix, reviewed_by: parent, on: 2025-08-15}\n"
+    text = SPOT_CHECK + ("      - {code: recheck, name: 复查, kind: decision, decides: fix, reviewed_by: parent, on: 2025-08-15,\n"
+                         "         submit_via: 复查意见表加盖公章后发送至市局邮箱}\n")
     r = Round(write(tmp_path, "spot.yaml", text))
     r.hand_in("rectification_report", ["e1", "e2"], "2025-07-10")
     r.until("2025-07-20")
     asked = r.letters("recheck")
     assert sorted(asked) == ["d1", "d2"], asked
+    assert all("报送方式：复查意见表加盖公章后发送至市局邮箱。" in body for body in asked.values()), asked
     assert "贵单位辖区内以下1个单位按时提交了整改报告，请提出复查意见" in asked["d1"] and "甲公司" in asked["d1"], asked
     assert "乙公司" not in asked["d1"], asked["d1"]
 

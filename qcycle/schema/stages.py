@@ -320,7 +320,8 @@ class Stage(_Model):
                 (self.requirements, ("followup",), "requirements（整改要求）只用于 followup（整改）阶段"),
                 (self.time_of_day is not None or self.place is not None, ("event",),
                  "time_of_day、place 只用于 event 阶段（活动在当天的时间与地点）"),
-                (self.submit_via is not None, _WINDOW_KINDS, "submit_via（报送方式）只用于 submission/followup 阶段"),
+                (self.submit_via is not None and not self.reviewed_by, _WINDOW_KINDS,
+                 "submit_via（报送方式）只用于 submission/followup 阶段，或有 reviewed_by 的 decision 阶段（上级报送意见的方式）"),
                 (self.max_approved is not None, ("decision",), "max_approved（最多同意几个）只用于 decision 阶段")):
             if given and k.value not in kinds:
                 raise ValueError(message)
