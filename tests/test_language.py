@@ -1930,6 +1930,21 @@ def test_a_window_opening_says_why_its_deadline_is_not_the_calls_date(tmp_path, 
     assert "截止时间为2023年4月3日（星期一）17:30（原定4月1日，遇休息日顺延）。" in opened["e1"], opened["e1"]
 
 
+def test_a_call_published_before_its_application_window_opens_says_when_it_does(tmp_path, home):
+    """江西's 标准化: the call of 2月24日 said only "请及时查阅", its applications opening 3月1日: an
+    invitation that opens later is said with its dates, apart from what units must hand in."""
+    call = ("      - {code: call, name: 发布申报通知, kind: publication, on: 2023-02-20,\n"
+            "         notify: {units: [e1, e2]}}\n")
+    text = AWARD.replace("      - code: application\n", call + "      - code: application\n", 1)
+    r = Round(write(tmp_path, "award.yaml", text))
+    assert [o["stage"] for o in r.t.by_name()["call:publish"].detail["invited"]] == ["application"]
+    r.until("2023-02-20")
+    called = r.letters("call")["e1"]
+    assert ("申报将于2023年3月1日起开始受理，截止时间为2023年3月31日（星期五）17:30。自愿参加，如需申报，"
+            "请在受理期间按要求提交。") in called, called
+    assert "此后贵单位须按时提交" not in called, called
+
+
 def test_a_window_opening_the_day_its_call_is_published_is_announced_in_the_call(tmp_path, home):
     """福州's 申报通知 and "申报材料开始受理" were two letters the same morning: the call now says
     when the window closes, and the window writes only to the units the call did not reach."""

@@ -119,6 +119,10 @@ def _publish(session, p, round_id, action) -> Outcome:
                 own[u].setdefault("reviews", []).append({**review, "closes": review["closes"] or opening["deadline"]})
     for u, later in _owed_later(session, p, round_id, action, addressed).items():
         own[u]["later"] = later
+    for o in action.detail.get("invited", ()):  # an application window opening after the call
+        opening = {**_opening(p, action, o), "opens": dt.datetime.fromisoformat(o["opens"])}
+        for u in addressed & set(owers(session, p, round_id, p.stage(o["stage"]), o["category"])):
+            own[u].setdefault("invited", []).append(opening)
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
     for u in units if p.quotas else ():  # a plan's launch tells each unit its tasks
         own[u]["quotas"] = quota_tasks(p, u)

@@ -349,7 +349,9 @@ class _Expander(StageDates):
         unit, those it owes; voluntary windows (an application) and objections invite, and are not listed."""
         due = [a for a in self.actions if a.action == "deadline" and a.unit is None  # its moment is the cut-off
                and not self.p.stage(a.stage).voluntary and self.p.stage(a.stage).submission != "objection"]
-        if not due:
+        invitations = [a for a in self.actions if a.action == "window_open" and a.unit is None and a.deadline
+                       and self.p.stage(a.stage).voluntary]
+        if not due and not invitations:
             return
         # A window already open was announced when it opened (and may be handed in already).
         opens = {(a.stage, a.category, a.period): a.at.date() for a in self.actions
@@ -374,7 +376,15 @@ class _Expander(StageDates):
                      and ((last := waits[d.stage]) is None or last <= a.at)
                      and (a.category is None or d.category in (None, a.category))
                      and (d.stage, d.category, d.period) not in told]
-            out.append(replace(a, detail={**a.detail, "later": later}) if later else a)
+            # An application window opening after the call (标准化: the call of 2月24日, applications from 3月1日)
+            # is an invitation: the call says when it opens and closes, apart from what must be handed in.
+            invited = [{"stage": w.stage, "category": w.category, "period": w.period, "opens": w.at.isoformat(),
+                        "deadline": w.deadline.isoformat(), "rolled": w.detail.get("rolled")}
+                       for w in invitations if w.deadline and w.at.date() > a.at.date()
+                       and (a.category is None or w.category in (None, a.category))
+                       and (w.stage, w.category, w.period) not in told]
+            detail = {**a.detail, **({"later": later} if later else {}), **({"invited": invited} if invited else {})}
+            out.append(replace(a, detail=detail) if detail != a.detail else a)
         self.actions = out
 
     def _deps(self, code: str, seen: set[str]) -> set[str]:
