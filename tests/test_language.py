@@ -1943,6 +1943,10 @@ def test_a_call_published_before_its_application_window_opens_says_when_it_does(
     assert ("申报将于2023年3月1日起开始受理，截止时间为2023年3月31日（星期五）17:30。自愿参加，如需申报，"
             "请在受理期间按要求提交。") in called, called
     assert "此后贵单位须按时提交" not in called, called
+    # An objection window is a 公示's, months later: not announced by the call (宝山's read "公示异议将于…").
+    with_notice = write(tmp_path, "notice.yaml", text.replace("      - code: award\n", OBJECTIONS + "      - code: award\n"))
+    call = next(a for a in expand(with_notice.programme, WorkCalendar()).actions if a.name == "call:publish")
+    assert [o["stage"] for o in call.detail["invited"]] == ["application"], call.detail
 
 
 def test_a_window_opening_the_day_its_call_is_published_is_announced_in_the_call(tmp_path, home):

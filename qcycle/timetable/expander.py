@@ -350,7 +350,7 @@ class _Expander(StageDates):
         due = [a for a in self.actions if a.action == "deadline" and a.unit is None  # its moment is the cut-off
                and not self.p.stage(a.stage).voluntary and self.p.stage(a.stage).submission != "objection"]
         invitations = [a for a in self.actions if a.action == "window_open" and a.unit is None and a.deadline
-                       and self.p.stage(a.stage).voluntary]
+                       and self.p.stage(a.stage).voluntary and self.p.stage(a.stage).submission != "objection"]
         if not due and not invitations:
             return
         # A window already open was announced when it opened (and may be handed in already).
