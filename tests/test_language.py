@@ -3167,6 +3167,37 @@ def test_a_veto_for_a_window_owed_item_by_item_holds_for_the_items_never_handed_
                for body in r.letters("report").values()), r.letters("report")
 
 
+def test_letters_chasing_a_follow_up_owed_for_some_items_name_them(tmp_path, home):
+    """安徽: a lab owing a 原因分析报告 for its 有问题 item, not its 满意 one, was reminded "前提交原因分析报告"
+    without which."""
+    text = PROFICIENCY.replace(
+        "grades: [{name: 满意, min_score: 60}, {name: 不满意}]",
+        "grades: [{name: 满意, min_score: 80}, {name: 有问题, min_score: 60}, {name: 不满意}]").replace(
+        "    stages:\n", "    reminder_policies:\n      std: {before_workdays: [3]}\n    stages:\n", 1).replace(
+        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n",
+        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n"
+        "      - {code: cause, name: 原因分析报告, kind: followup, submission: rectification_report,\n"
+        "         owed_by: {grades: [有问题]}, opens_after: {stage: scoring, event: on, days: 0},\n"
+        "         deadline: {after: {stage: scoring, event: on, days: 30}}, reminders: std}\n", 1)
+    r = Round(write(tmp_path, "pt.yaml", text))
+    for unit, item in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")):
+        r.hand_in("application", [unit], "2025-03-20", item=item, id=f"a-{unit}-{item}")
+    r.until("2025-04-08")
+    for unit, item in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")):
+        r.hand_in("progress_report", [unit], "2025-05-10", item=item, id=f"r-{unit}-{item}")
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": u, "item": i, "reviewer": "r1", "component": "all", "value": v, "stage": "scoring"}
+            for u, i, v in (("l1", "nh3", 70), ("l1", "steel", 90), ("l2", "nh3", 90))])
+    r.until("2025-07-14")
+    with db.session_scope() as session:
+        reminded = session.exec(select(OutboxMessage.unit_code, OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.subject.startswith("【提醒】"),
+            OutboxMessage.action.startswith("cause:"))).all()
+    assert reminded and {u for u, _ in reminded} == {"l1"}, reminded
+    assert all("前提交“水中氨氮的测定”原因分析报告" in body and "钢筋" not in body for _, body in reminded), reminded
+
+
 def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
     """首席质量官: "未报送年度报告的评为不合格" could only be written as a 100-point deduction ("得分0.00，已扣100分")."""
     text = textwrap.dedent("""\

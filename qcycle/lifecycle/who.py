@@ -342,13 +342,22 @@ def _joined_after(session: Session, p: Programme, round_id: uuid.UUID, stage: St
 def owed_items(session: Session, p: Programme, round_id: uuid.UUID, action: Action, *,
                less_refused: bool = False) -> dict[str, list[str]]:
     """Units owing the action's submission for several list items that handed it in for some but
-    not all: unit → the items still owed (a 揭榜 taker reports on each item it took)."""
+    not all: unit → the items still owed (a 揭榜 taker reports on each item it took); for a follow-up,
+    every unit owing it for items, each with them."""
     items = _owed_subjects(session, p, round_id, action)
     if not items:
         return {}
     stage = p.stage(action.stage)
-    return _items_missing(items, _handed_in_subjects(session, p, round_id, stage, action,
-                                                     _counting_statuses(stage, less_refused)))
+    handed = _handed_in_subjects(session, p, round_id, stage, action, _counting_statuses(stage, less_refused))
+    missing = _items_missing(items, handed)
+    if stage.kind is StageKind.followup:
+        # A follow-up is owed for some of a unit's items (a lab's 有问题 item, not its 满意 one): each letter
+        # chasing it names them ("前提交原因分析报告" had not said which).
+        for subject in items:
+            unit, _, item = subject.partition(":")
+            if subject not in handed and item not in missing.get(unit, ()):
+                missing.setdefault(unit, []).append(item)
+    return missing
 
 
 def missing_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> set[str]:
