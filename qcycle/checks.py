@@ -219,8 +219,8 @@ class _Relations:
                                  f"督办对象 {policy.escalate_to!r} 未定义（应为 parent 或单位代码）"))
 
     def report_to(self, base: str, s: Stage) -> None:
-        orphans = [u.code for u in self.p.units if s.report_to == "parent" and s.owed_by and not u.parent
-                   and u.code in self.p.reachable(s.owed_by)]
+        owing = self.p.reachable(s.owed_by) if s.report_to == "parent" and s.owed_by else set()
+        orphans = [u.code for u in self.p.units if u.code in owing and not u.parent]
         if orphans:
             self.out.append((f"{base}.report_to", f"整改报告报送各单位的上级（parent），而 {'、'.join(orphans[:5])} 没有上级"))
         elif s.report_to not in (None, "parent", *self.unit_codes):

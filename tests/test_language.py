@@ -547,6 +547,15 @@ def test_a_rectification_order_says_the_way_each_unit_was_chosen_and_the_reason_
     assert "中未通过中期评估（经核查，自评得分与实际不符）。" in orders["c2"], orders["c2"]
     assert "未按期报送" not in orders["c2"], orders["c2"]
     assert "中未按期报送“中期评估自评报告”。" in orders["c3"] and "未通过" not in orders["c3"], orders["c3"]
+    # What the rejection brings is its own letter's to say: not "…，撤销创建资格。请认真查找原因，制定整改措施".
+    r2 = Round(write(tmp_path, "brings.yaml", MIDTERM.replace(
+        "tell_reason: true, on: 2025-07-15}", "tell_reason: true, on_rejection: 撤销创建资格, on: 2025-07-15}", 1).replace(
+        "code: demo-2025", "code: b-2025")))
+    r2.hand_in("midterm_report", ["c2"], "2025-06-20")
+    r2.until("2025-07-14")
+    r2.decide("review", note="经核查，自评得分与实际不符", c2="rejected")
+    r2.until("2025-07-16")
+    assert "中未通过中期评估（经核查，自评得分与实际不符）。请认真查找原因" in r2.letters("fix")["c2"], r2.letters("fix")
 
 
 def test_a_unit_left_off_a_list_is_told_the_reason_its_step_gives(tmp_path, home):
@@ -691,9 +700,15 @@ def test_the_superiors_of_those_a_step_rejected_owe_a_report_of_their_own(tmp_pa
     r.decide("recheck", e1="rejected", e2="approved")
     r.until("2025-08-16")
     assert sorted(r.letters("dealt")) == ["d1"], r.letters("dealt")
-    assert ("贵单位在江州市2025年产品质量监督抽查不合格后处理中，辖区内甲公司“复查”未获通过。请认真查找原因，"
-            "制定整改措施，于2025年9月15日（星期一）17:30前将复查不合格企业处理情况报告报送江州市市场监督管理局。"
+    assert ("贵单位辖区内甲公司在江州市2025年产品质量监督抽查不合格后处理中“复查”未获通过。请督促整改，并于"
+            "2025年9月15日（星期一）17:30前将复查不合格企业处理情况报告报送江州市市场监督管理局。"
             in r.letters("dealt")["d1"]), r.letters("dealt")["d1"]
+    # Chosen by the hierarchy alone, there is no standing to say: the round's arrangement, not "辖区内甲公司。".
+    plain = Round(write(tmp_path, "plain.yaml", text.replace(
+        "superiors_of: {rejected_at: recheck}", "superiors_of: {levels: [enterprise]}").replace("code: spot-2025", "code: b-2025")))
+    plain.until("2025-08-16")
+    assert all(body.count("根据江州市2025年产品质量监督抽查不合格后处理工作安排，请贵单位认真查找问题") == 1
+               for body in plain.letters("dealt").values()), plain.letters("dealt")
     assert "（“复查”未通过的对象）的上级单位" in r.t.by_name()["dealt:followup_open"].owed_by
     with pytest.raises(ConfigError, match=r"superiors_of\.rejected_at"):
         write(tmp_path, "bad.yaml", text.replace("superiors_of: {rejected_at: recheck}", "superiors_of: {rejected_at: nowhere}"))
@@ -1120,6 +1135,16 @@ def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path
     kinds = {s[:s.index("】") + 1] for s, _ in asked}
     assert kinds >= {"【受理】", "【提醒】", "【逾期提醒】", "【督办】"}, kinds
     assert all(costs in body for _, body in asked), asked
+    # A unit owing the report and not assessed (a 统计局 beside the counties) is not told of the points.
+    c5 = "      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}\n"
+    with_dept = Round(write(tmp_path, "dept.yaml", text.replace(
+        c5, c5 + "      - {code: stats, name: 示例市统计局, level: department, parent: city, channels: [sink]}\n", 1).replace(
+        "        owed_by: {levels: [county]}\n        reminders: std\n",
+        "        owed_by: {levels: [county, department]}\n        reminders: std\n", 1).replace(
+        "code: county-2015", "code: dept-2015", 1)))
+    with_dept.until("2016-01-04")
+    opened = with_dept.letters("progress")
+    assert costs in opened["c1"] and "扣" not in opened["stats"], opened
     same = text.replace("points: 5, late_at: progress, counts: missing", "points: 2, late_at: progress, counts: missing")
     assert lateness_costs(write(tmp_path, "same.yaml", same).programme, "progress") == \
         "按考核规定，逾期报送或未报送的，每次扣2分。"
@@ -1804,6 +1829,13 @@ def test_a_rejection_that_brings_its_own_end_does_not_also_leave_later_steps(tmp
     r.until("2023-04-07")
     told = r.letters("eligibility_result")["e6"]
     assert "中未通过资格审核，取消申报资格。特此告知。" in told and "后续环节" not in told, told
+    # A consequence that does not end its part leaves the phrase: it still leaves the later steps.
+    other = Round(write(tmp_path, "other.yaml", text.replace("on_rejection: 取消申报资格", "on_rejection: 予以通报批评").replace(
+        "code: award-2023", "code: other-2023")))
+    other.hand_in("application", ["e6"], "2023-03-20", id="other-e6")
+    other.decide("eligibility", e6="rejected")
+    other.until("2023-04-07")
+    assert "中未通过资格审核，予以通报批评，不再参加后续环节。" in other.letters("eligibility_result")["e6"]
 
 
 def test_a_window_for_the_rejected_is_decided_on_for_them(tmp_path, home):
@@ -1943,6 +1975,10 @@ def test_a_call_published_before_its_application_window_opens_says_when_it_does(
     assert ("申报将于2023年3月1日起开始受理，截止时间为2023年3月31日（星期五）17:30。自愿参加，如需申报，"
             "请在受理期间按要求提交。") in called, called
     assert "此后贵单位须按时提交" not in called, called
+    # A call written late, the window open already, does not invite to it as if to come (its own letter did).
+    with db.session_scope() as session:
+        late = carry_out(session, r.p, r.id, r.t.by_name()["call:publish"], as_of=at(dt.date(2023, 3, 6), dt.time(9)))
+    assert late.drafts and all("invited" not in d.context for d in late.drafts), late.drafts
     # An objection window is a 公示's, months later: not announced by the call (宝山's read "公示异议将于…").
     with_notice = write(tmp_path, "notice.yaml", text.replace("      - code: award\n", OBJECTIONS + "      - code: award\n"))
     call = next(a for a in expand(with_notice.programme, WorkCalendar()).actions if a.name == "call:publish")
@@ -2786,6 +2822,13 @@ def test_a_superior_urged_about_a_hand_in_is_given_the_rounds_contact_not_the_wi
             OutboxMessage.subject.startswith("【督办】"))).all()
     assert urged and all("联系人：质量科 张三，0391-1234567" in body and "所在县人民政府办公室" not in body
                          for body in urged), urged
+    bare = _scored(tmp_path, text.replace("      contact: 质量科 张三，0391-1234567\n", "", 1).replace(
+        "code: county-2015", "code: bare-2015", 1), "2016-05-31")
+    with db.session_scope() as session:  # no round contact: none, rather than the window's
+        urged = session.exec(select(OutboxMessage.body).where(
+            OutboxMessage.round_id == bare.id, OutboxMessage.unit_code == "gov",
+            OutboxMessage.subject.startswith("【督办】"))).all()
+    assert urged and all("联系人" not in body for body in urged), urged
     with db.session_scope() as session:  # those owing it still read the window's
         chased = session.exec(select(OutboxMessage.body).where(
             OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c3",

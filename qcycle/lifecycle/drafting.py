@@ -133,9 +133,12 @@ def draft_letters(units: list[str], template: str, p: Programme, action: Action,
         ctx["sender_name"] = SYSTEM_SENDER
     # A report each unit sends its own superior (江州's enterprises to their 区县局): named per letter.
     superiors = p.stage(action.stage).report_to == "parent"
+    # What the assessment deducts is told to those it grades (a 统计局 owing the report too had read it).
+    costs = ctx.get("lateness_costs")
     return [
         Draft(u, template, ctx | (own or {}).get(u, {}) | {"unit_name": p.unit(u).name, "unit_code": u}
-              | ({"report_to": _superior_of(p, u, sender)} if superiors else {}), action.key,
+              | ({"report_to": _superior_of(p, u, sender)} if superiors else {})
+              | ({"lateness_costs": None} if costs and u not in p.assessed_units else {}), action.key,
               ctx["today"], action.at.date(), private=private)
         for u in units
         if internal or u != sender

@@ -28,7 +28,9 @@ def followup_open(session, p, round_id, action) -> Outcome:
     reason, ranked = reason_of(p, stage.owed_by), stage.owed_by.rank is not None
     reasons = _owing_because(session, p, round_id, stage.owed_by, action.category, units)
     results = results_of(session, round_id, stage.owed_by.assessed_at)
-    own = {u: {"reason": why} for u, why in reasons.items()}
+    own: dict[str, dict[str, str]] = {u: {"reason": why} for u, why in reasons.items()}
+    if stage.owed_by.superiors_of is not None:  # a superior is told what its units did, and to see to it
+        own |= _for_below(session, p, round_id, stage.owed_by.superiors_of, action.category, units)
     own |= {r.unit_code: {"reason": with_own_place(p, reasons.get(r.unit_code, reason), r)}
             for r in results if r.unit_code in units and (r.veto or (ranked and r.rank))}
     # A unit graded on its projects is told which project fell short: 某市's pilot read "被评为不合格" of
@@ -53,8 +55,6 @@ def _owing_because(session, p: Programme, round_id, who: Who, category: str | No
     """Unit → why it owes a follow-up, where that differs between units: the alternatives it met
     (江西's 整改通知 of a 不合格 自评 had also read "未按期报送…自评报告", of a report handed in on time),
     and a rejection as its letter said it, with the reason the unit may know (未通过自查情况核查（理由）)."""
-    if who.superiors_of is not None and not who.any_of:
-        return _owing_for_below(session, p, round_id, who.superiors_of, category, units)
     at = frozenset(x for x in (who.rejected_at, *(w.rejected_at for w in who.any_of)) if x)
     if not (who.any_of or at):
         return {}
@@ -66,19 +66,30 @@ def _owing_because(session, p: Programme, round_id, who: Who, category: str | No
         def met(w: Who, u: str = u) -> bool:
             return any(w is alt and u in picked for alt, picked in chosen)
 
-        verdicts = {code: verdict for verdict, code in [said[u]]} if u in said else {}
+        # The rejection as its letter said it, less what it brings: an order to rectify had read "…，撤销创建资格。
+        # 请认真查找原因，制定整改措施".
+        verdicts = {said[u][1]: _without_consequence(p, *said[u])} if u in said else {}
         out[u] = reason_of(p, who, met=met, verdicts=verdicts)
     return out
 
 
-def _owing_for_below(session, p: Programme, round_id, below: Who, category: str | None, units: list[str]
-                     ) -> dict[str, str]:
-    """A superior owes a report for its units the inner selection chose: the letter names them and why
-    ("辖区内甲公司“复查”未获通过"; 江州's 区县局 had been told "请认真查找问题" and not which enterprise)."""
+def _without_consequence(p: Programme, verdict: str, code: str) -> str:
+    brings = p.stage(code).on_rejection
+    return verdict.removesuffix(f"，{brings}") if brings else verdict
+
+
+def _for_below(session, p: Programme, round_id, below: Who, category: str | None, units: list[str]
+               ) -> dict[str, dict[str, str]]:
+    """A superior owes a report for its units the inner selection chose: its order names them and what they
+    did ("贵单位辖区内甲公司在…中“复查”未获通过。请督促整改"; 江州's 区县局 had been told "请认真查找问题" and not
+    which enterprise). Chosen by the hierarchy alone, there is nothing to say: the plain order stands."""
+    why = reason_of(p, below)
+    if not why:
+        return {}
     chosen: dict[str, list[str]] = defaultdict(list)
     for subject in select_subjects(session, p, round_id, below, category):
         unit = subject.partition(":")[0]
         if (parent := p.unit(unit).parent) in units and unit not in chosen[parent]:
             chosen[parent].append(unit)
-    why = reason_of(p, below)
-    return {u: f"，{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}{why}" for u, kids in chosen.items()}
+    return {u: {"below": f"{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}", "why": why}
+            for u, kids in chosen.items()}

@@ -121,6 +121,8 @@ def _publish(session, p, round_id, action) -> Outcome:
         own[u]["later"] = later
     for o in action.detail.get("invited", ()):  # an application window opening after the call
         opening = {**_opening(p, action, o), "opens": dt.datetime.fromisoformat(o["opens"])}
+        if moment is not None and opening["opens"].date() <= moment.date():
+            continue  # a call written late: the window has opened, and its own letter said so
         for u in addressed & set(owers(session, p, round_id, p.stage(o["stage"]), o["category"])):
             own[u].setdefault("invited", []).append(opening)
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
@@ -345,7 +347,7 @@ def _escalation(session, p, round_id, action) -> Outcome:
                                 superior=p.unit(sender).parent == parent,
                                 # The window's 联系人 is for those owing it (江州's read "所在区县市场监督管理局
                                 # 质量股" to that very 区县局); a superior asks the round's.
-                                contact=p.round.contact or p.stage(action.stage).contact)
+                                contact=p.round.contact)
     direct = len(by_parent.get(sender, ()))
     # The office's own superior is asked to urge (报请督办), any other superior is told to.
     mine = p.unit(sender).parent

@@ -132,6 +132,15 @@ def final_step(p: Programme, code: str) -> bool:
         for s in p.stages[p.stage_place[code] + 1:])
 
 
+# What a rejection may bring that ends the unit's part in the round (予以摘牌, 取消申报资格, 撤销试点): its letter
+# says that, not "不再参加后续环节" too; a 予以通报批评 leaves the unit out of later steps all the same, and says so.
+_ENDINGS = ("摘牌", "取消", "撤销", "终止", "退出", "不再")
+
+
+def _ends_it(brings: str | None) -> bool:
+    return bool(brings) and any(word in str(brings) for word in _ENDINGS)
+
+
 def steps_told_alone(p: Programme) -> set[str]:
     """Decision stages whose rejections a step's result letter (``step_result``, ``notify:
     {rejected_at: …}``) or a published list sent to the rejected (四川's 揭榜名单: "申报的“…”未列入")
@@ -214,8 +223,7 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     (``approved_at``: "passes", 淮安's rectification reports accepted), each with its item."""
     alternatives = [who, *who.any_of] if who else []
     told: dict[str, dict[str, Any]] = defaultdict(lambda: {"rejections": [], "passes": []})
-    # A rejection that brings its own end (on_rejection: 予以摘牌) says that, not "不再参加后续环节" too.
-    last = {w.rejected_at: final_step(p, w.rejected_at) or bool(p.stage(w.rejected_at).on_rejection)
+    last = {w.rejected_at: final_step(p, w.rejected_at) or _ends_it(p.stage(w.rejected_at).on_rejection)
             for w in alternatives if w.rejected_at}
     scored = {code: _scored(session, p, round_id, code) for code in last}
     # Each step's own rejection, not the subject's first (a 复验 rejects one 验收 rejected before).

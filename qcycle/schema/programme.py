@@ -361,6 +361,11 @@ class Programme(_Model):
         return allowed & takers_part
 
     @cached_property
+    def assessed_units(self) -> frozenset[str]:
+        """Units the assessment may grade: what it deducts for a window's lateness is theirs to be told."""
+        return frozenset(self.reachable(self.assessment.subjects)) if self.assessment is not None else frozenset()
+
+    @cached_property
     def participants(self) -> frozenset[str]:
         """Units that may owe something or be assessed in the round: the population a round's
         results are about (a unit outside it, a 市政府, may be told them all)."""

@@ -219,7 +219,8 @@ class Stage(_Model):
                            "lists and letters (中期评估 进展滞后: the unit goes on to 验收, owing a 整改说明)"))
     reviewed_by: str | None = Field(
         None, min_length=1, max_length=32,
-        description=("decision stages on a submission window, or on a decision that is (a 市级推荐 after the 县级初审): "
+        description=("decision stages on a submission or follow-up window, or on a decision that is (a 市级推荐 after "
+                     "the 县级初审; a 区县局's 复查 of its enterprises' 整改报告): "
                      "`parent`, each subject's parent unit (the county bureau of a 县级初审), or a unit level, its "
                      "ancestor at that level (`city`), is asked, the working day after the window closes (or the "
                      "step before is decided), to review its own subjects and report before the decision's day"))
@@ -256,7 +257,8 @@ class Stage(_Model):
             "followup stages: what the 整改通知 asks, listed as 整改要求 (期满复验，复验不通过的撤销试点)"))
     submit_via: SubmitVia | None = Field(None, description=(
         "submission/followup stages: how and where it is handed in, printed in the letters that ask for it "
-        "(报送方式：…): 通过“某某系统”在线填报，纸质材料一式两份报送市市场监管局质量发展科"))
+        "(报送方式：…): 通过“某某系统”在线填报，纸质材料一式两份报送市市场监管局质量发展科; decision stages with "
+        "reviewed_by: how the reviewers send their opinions"))
     contact: Contact | None = Field(None, description=(
         "who units ask about this stage, in its letters instead of round.contact (联系人：…)"))
     per_category: dict[Code, StageOverride] = Field(default_factory=dict)
