@@ -532,6 +532,15 @@ def test_a_stage_is_handed_in_as_the_thing_its_name_says(tmp_path, name, handed_
     assert write(tmp_path, "m.yaml", text).programme.stage("midterm").handed_in == handed_in
 
 
+def test_the_plan_labels_a_reminder_before_a_deadline_on_a_day_off_as_such(tmp_path, home):
+    """江西's 创建方案 due Sunday 3月31日 (not rolled): the plan read "提醒：今日截止" on the Friday."""
+    text = MIDTERM.replace("opens: 2025-06-02, deadline: {date: 2025-06-30}}",
+                           "opens: 2025-06-02, deadline: {date: 2025-06-29, roll: none}, reminders: std}", 1).replace(
+        "    stages:\n", "    reminder_policies:\n      std: {before_workdays: [3], on_deadline_day: true}\n    stages:\n", 1)
+    t = Round(write(tmp_path, "m.yaml", text)).t.by_name()["midterm:reminder:T-0"]
+    assert t.at.date() == dt.date(2025, 6, 27) and t.title.endswith("提醒：截止前最后一个工作日（06-29截止）"), t
+
+
 def test_a_rectification_order_says_the_way_each_unit_was_chosen_and_the_reason_it_may_know(tmp_path, home):
     """江西: a county whose self-evaluation was judged 不合格 was also told "未按期报送“中期评估自评报告”" of
     the report it had handed in on time; and 某市's order said "“核查”未获通过" without the reason the

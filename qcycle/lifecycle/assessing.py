@@ -43,7 +43,7 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
     if scheme is None:
         return Outcome(action, note="本周期没有考核方案")
     subjects = assessment_subjects(session, p, round_id, action.category)
-    # What was owed and never handed in: read once, for the vetoes it brings and the run's record.
+    # What was owed and never handed in, for the run's record; the vetoes read it subject by subject.
     timetable = kept_timetable(session, p, round_id)
     missed = windows_never_handed_in(session, p, round_id, timetable, action)
     inputs = _inputs(session, p, round_id, action.stage, subjects, action.at.year, action)

@@ -347,8 +347,7 @@ class Programme(_Model):
         allowed = {u.code for u in self.units_matching(who)}
         if who.superiors_of is not None:  # the superiors of those the inner selection may reach
             allowed &= {parent for u in self.reachable(who.superiors_of) if (parent := self.unit(u).parent)}
-            if not (who.submitted_at or who.missing_at or who.approved_at or who.rejected_at or who.grades
-                    or who.rank or who.any_of):
+            if not who.chooses_by_events:
                 return allowed
         if not who.dynamic:
             return allowed

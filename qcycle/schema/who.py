@@ -74,9 +74,13 @@ class Who(_Model):
     @property
     def dynamic(self) -> bool:
         """Whether it depends on what happened in the round (not only on the hierarchy)."""
+        return self.chooses_by_events or (self.superiors_of is not None and self.superiors_of.dynamic)
+
+    @property
+    def chooses_by_events(self) -> bool:
+        """Whether its own criteria (``superiors_of`` aside) read what happened in the round."""
         return bool(self.submitted_at or self.missing_at or self.approved_at or self.rejected_at or self.grades
-                    or self.rank or any(w.dynamic for w in self.any_of)
-                    or (self.superiors_of is not None and self.superiors_of.dynamic))
+                    or self.rank or any(w.dynamic for w in self.any_of))
 
     @property
     def keeps_rejected(self) -> bool:
