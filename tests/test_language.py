@@ -3219,6 +3219,32 @@ def test_a_veto_for_a_window_owed_item_by_item_holds_for_the_items_never_handed_
                for body in r.letters("report").values()), r.letters("report")
 
 
+def test_a_late_at_deduction_for_a_window_owed_item_by_item_counts_each_item(tmp_path, home):
+    """The 能力验证 of 安徽 with points off for a late result: a lab late with one of its two items had been
+    docked on both, and a unit assessed whole is docked for each of its items late."""
+    text = PROFICIENCY.replace(
+        "      vetoes: [{code: late, name: 未按期报送检测结果, grade: 不满意, missing_at: report}]\n",
+        "      deductions: [{code: slow, name: 检测结果逾期报送, points: 5, late_at: report, counts: late}]\n", 1)
+    r = Round(write(tmp_path, "pt.yaml", text))
+    for unit, item in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")):
+        r.hand_in("application", [unit], "2025-03-20", item=item, id=f"a-{unit}-{item}")
+    r.until("2025-04-08")
+    r.hand_in("progress_report", ["l1"], "2025-05-10", item="steel", id="r-l1-steel")
+    r.hand_in("progress_report", ["l1"], "2025-05-26", item="nh3", id="r-l1-nh3")  # late
+    r.hand_in("progress_report", ["l2"], "2025-05-10", item="nh3", id="r-l2-nh3")
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": u, "item": i, "reviewer": "r1", "component": "all", "value": 90, "stage": "scoring"}
+            for u, i in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3"))])
+    r.until("2025-06-13")
+    with db.session_scope() as session:
+        totals = {x.unit_code: x.total for x in crud.list_results(session=session, round_id=r.id)}
+    assert totals == {"l1:nh3": 85, "l1:steel": 90, "l2:nh3": 90}, totals
+    from qcycle.lifecycle.assessing import _counter
+    count = _counter({"l1:nh3": 1, "l1:steel": 2, "u9": 1})
+    assert [count(c) for c in ("l1:nh3", "l1", "l2", "u9", "u9:x")] == [1, 3, 0, 1, 1]
+
+
 def test_letters_chasing_a_follow_up_owed_for_some_items_name_them(tmp_path, home):
     """安徽: a lab owing a 原因分析报告 for its 有问题 item, not its 满意 one, was reminded "前提交原因分析报告"
     without which."""

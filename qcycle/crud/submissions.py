@@ -402,13 +402,15 @@ def handed_in_units(*, session: Session, round_id: uuid.UUID, stage: str, period
 
 
 def on_time_units(*, session: Session, round_id: uuid.UUID, stage: str, period: str | None,
-                  category: str | None, item_category: Mapping[str, str]) -> list[str]:
-    """The units of :func:`handed_in_query` whose hand-in met its deadline: not accepted late, or
-    revised late after a version that met it (the deadline was met; the correction came after)."""
+                  category: str | None, item_category: Mapping[str, str], subjects: bool = False) -> list[str]:
+    """The units (``subjects``: 'unit:item' subjects) of :func:`handed_in_query` whose hand-in met its
+    deadline: not accepted late, or revised late after a version that met it (the deadline was met;
+    the correction came after)."""
     met_before = select(SubmissionRevision.id).where(SubmissionRevision.submission_id == Submission.id,
                                                      col(SubmissionRevision.late).is_(False)).exists()
     query = handed_in_query(round_id=round_id, stage=stage, period=period, category=category,
-                            item_category=item_category).where(or_(col(Submission.late).is_(False), met_before))
+                            item_category=item_category, subjects=subjects).where(
+        or_(col(Submission.late).is_(False), met_before))
     return column_values(session, query)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlmodel import Session
@@ -18,6 +19,7 @@ from qcycle.lifecycle.who import (
     called_to,
     missing_subjects,
     outstanding,
+    owed_subjects,
     p_unit_name,
     select_subjects,
 )
@@ -80,14 +82,15 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
     inputs = [unit_input(s, ([m for m in measured[s] if m[0] not in shared] + given) if shared else measured[s],
                          p.assessment, until_year=year) for s in subjects]
     earned = _bonuses_from_other_rounds(session, p.assessment)
-    late = _late_counts(session, p, round_id, assessment) if assessment is not None else {}
+    late = {code: _counter(per) for code, per in
+            (_late_counts(session, p, round_id, assessment) if assessment is not None else {}).items()}
     for u in inputs:
         for code, per_unit in earned.items():
             count = per_unit.get(u.unit.partition(":")[0], 0)
             if count:
                 u.bonuses[code] = u.bonuses.get(code, 0) + count
-        for code, per_unit in late.items():
-            if count := per_unit.get(u.unit.partition(":")[0], 0):
+        for code, counted in late.items():
+            if count := counted(u.unit):
                 u.deductions[code] = u.deductions.get(code, 0) + count
     return inputs
 
@@ -131,13 +134,39 @@ def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment
                 continue
             where: dict[str, Any] = {"session": session, "round_id": round_id, "stage": window.code,
                                      "period": a.period, "category": a.category, "item_category": p.item_category}
-            on_time = set(crud.on_time_units(**where))
-            handed = set(crud.handed_in_units(**where)) if item.counts != "late_or_missing" else set()
-            for unit in called_to(session, p, round_id, a):
-                if unit not in on_time and (item.counts == "late_or_missing" or (unit in handed) == (item.counts == "late")):
-                    tally[unit] += 1
+            called = called_to(session, p, round_id, a)
+            # Owed item by item, each item meets its deadline or not (a lab late with one of its two items
+            # had been docked on both).
+            by_item = owed_subjects(session, p, round_id, a)
+            if by_item:
+                units = set(called)
+                subjects: list[str] = [s for s in by_item if s.partition(":")[0] in units]
+                on_time = set(crud.on_time_units(**where, subjects=True))
+                handed = set(crud.handed_in_subjects(**where)) if item.counts != "late_or_missing" else set()
+            else:
+                subjects = called
+                on_time = set(crud.on_time_units(**where))
+                handed = set(crud.handed_in_units(**where)) if item.counts != "late_or_missing" else set()
+            for subject in subjects:
+                if subject not in on_time and (item.counts == "late_or_missing"
+                                               or (subject in handed) == (item.counts == "late")):
+                    tally[subject] += 1
         out[item.code] = dict(tally)
     return out
+
+
+def _counter(per: Mapping[str, int]) -> Callable[[str], int]:
+    """How many times a subject is counted, from counts by unit or by 'unit:item': an item takes its own
+    (or its unit's, where the window is owed by units), a unit assessed whole the sum of its items."""
+    by_unit: dict[str, int] = defaultdict(int)
+    for key, n in per.items():
+        by_unit[key.partition(":")[0]] += n
+
+    def count(code: str) -> int:
+        if code in per:
+            return per[code]
+        return per.get(code.partition(":")[0], 0) if ":" in code else by_unit.get(code, 0)
+    return count
 
 
 def _figures_later(p: Programme, inputs: list[UnitInput], year: int) -> str:

@@ -41,6 +41,7 @@ __all__ = [
     "missing_subjects",
     "outstanding",
     "owed_items",
+    "owed_subjects",
     "owers",
     "p_item_name",
     "pending_decisions",
@@ -370,6 +371,11 @@ def missing_subjects(session: Session, p: Programme, round_id: uuid.UUID, action
     partly = owed_items(session, p, round_id, action)
     return {s for s in owed if (parts := s.partition(":"))[0] in units
             and (parts[0] not in partly or parts[2] in partly[parts[0]])}
+
+
+def owed_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
+    """The 'unit:item' subjects owing the action's submission item by item (none for a stage owed by units)."""
+    return _owed_subjects(session, p, round_id, action)
 
 
 def _owed_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
