@@ -1051,29 +1051,39 @@ def test_a_governments_departments_results_are_its_own_and_a_veto_is_said_beside
     assert "辖区内" not in told["gov"]  # a 辖区 keeps "辖区内": test_a_result_letter_to_units_not_assessed_*
 
 
-def test_a_deduction_counted_from_late_hand_ins(tmp_path, home):
-    """临江's 进度报送 lost points for each late quarterly report, and officers had to score it by hand
-    beside the hand-in record qcycle keeps: ``late_at`` counts each deadline of a window a unit met
-    late or not at all, and the result letter says it; a score record for it is refused."""
-    text = ASSESSMENT.replace("    stages:\n", """    stages:
+def _quarterly(window_extra: str, deductions: str) -> str:
+    """ASSESSMENT with two quarterly progress reports owed by the counties before it (``window_extra``: more
+    keys of that window) and the assessment's ``deductions``."""
+    return ASSESSMENT.replace("    stages:\n", f"""    stages:
       - code: progress
         name: 季度进展报告
         kind: submission
         submission: progress_report
-        owed_by: {levels: [county]}
-        lateness: accept_flag
-        periods:
-          - {code: q1, opens: 2016-01-04, deadline: {date: 2016-01-15}}
-          - {code: q2, opens: 2016-02-15, deadline: {date: 2016-02-26}}
+        owed_by: {{levels: [county]}}
+{window_extra}        periods:
+          - {{code: q1, opens: 2016-01-04, deadline: {{date: 2016-01-15}}}}
+          - {{code: q2, opens: 2016-02-15, deadline: {{date: 2016-02-26}}}}
 """, 1).replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
-                "      deductions: [{code: late, name: 进度报送逾期, points: 2, late_at: progress}]\n"
-                "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+                deductions + "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+
+
+def _quarters_handed_in(r: Round) -> None:
+    """c2 and c4 are late in the first quarter, c4 in the second; c3 never reports."""
+    r.hand_in("progress_report", ["c1", "c5"], "2016-01-12", period="q1")
+    r.hand_in("progress_report", ["c2", "c4"], "2016-01-20", period="q1")
+    r.hand_in("progress_report", ["c1", "c2", "c5"], "2016-02-24", period="q2")
+    r.hand_in("progress_report", ["c4"], "2016-03-01", period="q2")
+
+
+def test_a_deduction_counted_from_late_hand_ins(tmp_path, home):
+    """临江's 进度报送 lost points for each late quarterly report, and officers had to score it by hand
+    beside the hand-in record qcycle keeps: ``late_at`` counts each deadline of a window a unit met
+    late or not at all, and the result letter says it; a score record for it is refused."""
+    text = _quarterly("        lateness: accept_flag\n",
+                      "      deductions: [{code: late, name: 进度报送逾期, points: 2, late_at: progress}]\n")
     assert "late_at" in text and "季度进展报告" in text
     r = Round(write(tmp_path, "late.yaml", text))
-    r.hand_in("progress_report", ["c1", "c5"], "2016-01-12", period="q1")
-    r.hand_in("progress_report", ["c2", "c4"], "2016-01-20", period="q1")  # late
-    r.hand_in("progress_report", ["c1", "c2", "c5"], "2016-02-24", period="q2")
-    r.hand_in("progress_report", ["c4"], "2016-03-01", period="q2")  # late; c3 never reports
+    _quarters_handed_in(r)
     r.scores(dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 80))
     with db.session_scope() as session:
         refused = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
@@ -1106,26 +1116,12 @@ def test_a_share_of_those_passing_is_said_as_such_in_the_letters(tmp_path, home)
 def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path, home):
     """某市: "逾期报送的每次扣2分" docked a report that never came, and its letter said "逾期报送1次";
     ``counts`` tells a late hand-in from none at all."""
-    text = ASSESSMENT.replace("    stages:\n", """    stages:
-      - code: progress
-        name: 季度进展报告
-        kind: submission
-        submission: progress_report
-        owed_by: {levels: [county]}
-        reminders: std
-        periods:
-          - {code: q1, opens: 2016-01-04, deadline: {date: 2016-01-15}}
-          - {code: q2, opens: 2016-02-15, deadline: {date: 2016-02-26}}
-""", 1).replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
-                "      deductions:\n"
-                "        - {code: late, name: 进度报告逾期报送, points: 2, late_at: progress, counts: late}\n"
-                "        - {code: none, name: 进度报告未报送, points: 5, late_at: progress, counts: missing}\n"
-                "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    text = _quarterly("        reminders: std\n",
+                      "      deductions:\n"
+                      "        - {code: late, name: 进度报告逾期报送, points: 2, late_at: progress, counts: late}\n"
+                      "        - {code: none, name: 进度报告未报送, points: 5, late_at: progress, counts: missing}\n")
     r = Round(write(tmp_path, "late.yaml", text))
-    r.hand_in("progress_report", ["c1", "c5"], "2016-01-12", period="q1")
-    r.hand_in("progress_report", ["c2", "c4"], "2016-01-20", period="q1")  # late
-    r.hand_in("progress_report", ["c1", "c2", "c5"], "2016-02-24", period="q2")
-    r.hand_in("progress_report", ["c4"], "2016-03-01", period="q2")  # late; c3 never reports
+    _quarters_handed_in(r)
     r.scores(dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 80))
     r.until("2016-03-31")
     with db.session_scope() as session:
@@ -3197,19 +3193,26 @@ PROFICIENCY = """\
 """
 
 
+def _labs_scored(r: Round, reported: dict[tuple[str, str], str], scores: dict[tuple[str, str], float]) -> None:
+    """PROFICIENCY's labs apply (甲 for both items, 乙 for 氨氮), report the results on the days given and are
+    scored; the round is not played past the reports."""
+    for unit, item in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")):
+        r.hand_in("application", [unit], "2025-03-20", item=item, id=f"a-{unit}-{item}")
+    r.until("2025-04-08")
+    for (unit, item), day in reported.items():
+        r.hand_in("progress_report", [unit], day, item=item, id=f"r-{unit}-{item}")
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": u, "item": i, "reviewer": "r1", "component": "all", "value": v, "stage": "scoring"}
+            for (u, i), v in scores.items()])
+
+
 def test_a_veto_for_a_window_owed_item_by_item_holds_for_the_items_never_handed_in(tmp_path, home):
     """安徽's 能力验证: a lab that reported 钢筋拉伸 on time and never reported 氨氮 had both items vetoed
     as never reported, and went to 整改 and 补测 for the one it had reported."""
     r = Round(write(tmp_path, "pt.yaml", PROFICIENCY))
-    for unit, item in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")):
-        r.hand_in("application", [unit], "2025-03-20", item=item, id=f"a-{unit}-{item}")
-    r.until("2025-04-08")
-    r.hand_in("progress_report", ["l1"], "2025-05-10", item="steel", id="r-l1-steel")  # never nh3
-    r.hand_in("progress_report", ["l2"], "2025-05-10", item="nh3", id="r-l2-nh3")
-    with db.session_scope() as session:
-        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
-            {"kind": "score", "unit": u, "item": i, "reviewer": "r1", "component": "all", "value": 90, "stage": "scoring"}
-            for u, i in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3"))])
+    _labs_scored(r, {("l1", "steel"): "2025-05-10", ("l2", "nh3"): "2025-05-10"},  # 甲 never reports 氨氮
+                 dict.fromkeys([("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")], 90))
     r.until("2025-06-13")
     with db.session_scope() as session:
         graded = {x.unit_code: (x.grade, x.veto) for x in crud.list_results(session=session, round_id=r.id)}
@@ -3226,16 +3229,8 @@ def test_a_late_at_deduction_for_a_window_owed_item_by_item_counts_each_item(tmp
         "      vetoes: [{code: late, name: 未按期报送检测结果, grade: 不满意, missing_at: report}]\n",
         "      deductions: [{code: slow, name: 检测结果逾期报送, points: 5, late_at: report, counts: late}]\n", 1)
     r = Round(write(tmp_path, "pt.yaml", text))
-    for unit, item in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")):
-        r.hand_in("application", [unit], "2025-03-20", item=item, id=f"a-{unit}-{item}")
-    r.until("2025-04-08")
-    r.hand_in("progress_report", ["l1"], "2025-05-10", item="steel", id="r-l1-steel")
-    r.hand_in("progress_report", ["l1"], "2025-05-26", item="nh3", id="r-l1-nh3")  # late
-    r.hand_in("progress_report", ["l2"], "2025-05-10", item="nh3", id="r-l2-nh3")
-    with db.session_scope() as session:
-        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
-            {"kind": "score", "unit": u, "item": i, "reviewer": "r1", "component": "all", "value": 90, "stage": "scoring"}
-            for u, i in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3"))])
+    _labs_scored(r, {("l1", "steel"): "2025-05-10", ("l1", "nh3"): "2025-05-26",  # 氨氮 late
+                     ("l2", "nh3"): "2025-05-10"}, dict.fromkeys([("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")], 90))
     r.until("2025-06-13")
     with db.session_scope() as session:
         totals = {x.unit_code: x.total for x in crud.list_results(session=session, round_id=r.id)}
@@ -3258,15 +3253,8 @@ def test_letters_chasing_a_follow_up_owed_for_some_items_name_them(tmp_path, hom
         "         owed_by: {grades: [有问题]}, opens_after: {stage: scoring, event: on, days: 0},\n"
         "         deadline: {after: {stage: scoring, event: on, days: 30}}, reminders: std}\n", 1)
     r = Round(write(tmp_path, "pt.yaml", text))
-    for unit, item in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")):
-        r.hand_in("application", [unit], "2025-03-20", item=item, id=f"a-{unit}-{item}")
-    r.until("2025-04-08")
-    for unit, item in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")):
-        r.hand_in("progress_report", [unit], "2025-05-10", item=item, id=f"r-{unit}-{item}")
-    with db.session_scope() as session:
-        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
-            {"kind": "score", "unit": u, "item": i, "reviewer": "r1", "component": "all", "value": v, "stage": "scoring"}
-            for u, i, v in (("l1", "nh3", 70), ("l1", "steel", 90), ("l2", "nh3", 90))])
+    every = [("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")]
+    _labs_scored(r, dict.fromkeys(every, "2025-05-10"), dict(zip(every, (70, 90, 90), strict=True)))
     r.until("2025-07-14")
     with db.session_scope() as session:
         reminded = session.exec(select(OutboxMessage.unit_code, OutboxMessage.body).where(

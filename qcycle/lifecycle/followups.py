@@ -10,7 +10,13 @@ from qcycle.lifecycle.drafting import draft_letters, firm_workdays_left, late_no
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.standing import rejections
 from qcycle.lifecycle.who import owers, p_item_name, results_of, select_subjects
-from qcycle.lifecycle.wording import belonging, occasion_of, reason_of, with_own_place
+from qcycle.lifecycle.wording import (
+    belonging,
+    occasion_of,
+    reason_of,
+    with_own_place,
+    without_consequence,
+)
 from qcycle.render import quoted
 from qcycle.schema import Programme, Who
 
@@ -68,14 +74,9 @@ def _owing_because(session, p: Programme, round_id, who: Who, category: str | No
 
         # The rejection as its letter said it, less what it brings: an order to rectify had read "…，撤销创建资格。
         # 请认真查找原因，制定整改措施".
-        verdicts = {said[u][1]: _without_consequence(p, *said[u])} if u in said else {}
+        verdicts = {said[u][1]: without_consequence(p, *said[u])} if u in said else {}
         out[u] = reason_of(p, who, met=met, verdicts=verdicts)
     return out
-
-
-def _without_consequence(p: Programme, verdict: str, code: str) -> str:
-    brings = p.stage(code).on_rejection
-    return verdict.removesuffix(f"，{brings}") if brings else verdict
 
 
 def _for_below(session, p: Programme, round_id, below: Who, category: str | None, units: list[str]

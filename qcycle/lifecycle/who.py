@@ -364,13 +364,13 @@ def owed_items(session: Session, p: Programme, round_id: uuid.UUID, action: Acti
 def missing_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> set[str]:
     """What never handed the action's window in: units, or 'unit:item' where it is owed item by item
     (a lab that reported one of its two items had both vetoed as never reported)."""
-    units = set(outstanding(session, p, round_id, action))
     owed = _owed_subjects(session, p, round_id, action)
     if not owed:
-        return units
-    partly = owed_items(session, p, round_id, action)
-    return {s for s in owed if (parts := s.partition(":"))[0] in units
-            and (parts[0] not in partly or parts[2] in partly[parts[0]])}
+        return set(outstanding(session, p, round_id, action))
+    stage = p.stage(action.stage)
+    handed = _handed_in_subjects(session, p, round_id, stage, action, _counting_statuses(stage, False))
+    called = set(called_to(session, p, round_id, action))
+    return {s for s in owed if s not in handed and s.partition(":")[0] in called}
 
 
 def owed_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:

@@ -25,6 +25,7 @@ __all__ = [
     "grade_consequence",
     "grade_terms",
     "graded_together",
+    "lateness_costs",
     "name_beside",
     "occasion_of",
     "place_achieved",
@@ -37,6 +38,7 @@ __all__ = [
     "scored_line",
     "unscored",
     "veto_reason",
+    "without_consequence",
 ]
 
 
@@ -121,6 +123,13 @@ def name_beside(round_name: str, heading: str) -> str:
     qualifier = re.search(r"（([^（）]+)）$", round_name)
     words = re.sub(r"[0-9—–\-~至年度]", "", qualifier.group(1)) if qualifier else ""
     return round_name[:qualifier.start()] if qualifier and words and words in heading else round_name
+
+
+def without_consequence(p: Programme, verdict: str, stage: str) -> str:
+    """A :func:`verdict` less what the rejection brings (its ``on_rejection``), for a letter that is that
+    consequence or asks for its remedy: a 约谈通知, a 整改通知."""
+    brings = p.stage(stage).on_rejection
+    return verdict.removesuffix(f"，{brings}") if brings else verdict
 
 
 def reason_of(p: Programme, who: Who, met: Callable[[Who], bool] | None = None,
