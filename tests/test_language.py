@@ -769,6 +769,41 @@ def test_a_call_tells_reviewers_the_deadline_their_review_follows(tmp_path, home
     assert "3月31日截止受理后" not in body, body
 
 
+def test_a_reviewer_is_told_which_of_its_own_handed_nothing_in(tmp_path, home):
+    """某省's cities, asked to check their enterprises' 备案, were shown only those that had handed one in and
+    had to ask the province who had not; one with nothing to review heard only "无需报送意见"."""
+    text = """\
+        version: 2
+        round: {code: fx-2025, name: 2025年放心消费示范单位复核, programme: 放心消费, issuer: city, years: [2025]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: city, name: 宁川市市场监督管理局, level: city, channels: [sink]}
+          - {code: d1, name: 东湖区市场监督管理局, level: county, parent: city, channels: [sink]}
+          - {code: d2, name: 西山区市场监督管理局, level: county, parent: city, channels: [sink]}
+          - {code: s1, name: 惠民农贸市场, level: enterprise, parent: d1, channels: [sink]}
+          - {code: s2, name: 东湖百货商店, level: enterprise, parent: d1, channels: [sink]}
+          - {code: s3, name: 西山超市, level: enterprise, parent: d2, channels: [sink]}
+        stages:
+          - {code: launch, name: 印发复核工作方案, kind: publication, on: 2025-03-03, notify: {levels: [county, enterprise]}}
+          - {code: selfcheck, name: 自查报告, kind: submission, submission: self_evaluation, owed_by: {levels: [enterprise]},
+             opens: 2025-03-03, deadline: {date: 2025-03-31}}
+          - {code: review, name: 区县局复核, kind: decision, decides: selfcheck, reviewed_by: parent, on: 2025-04-15}
+    """
+    r = Round(write(tmp_path, "fx.yaml", text))
+    r.hand_in("self_evaluation", ["s1"], "2025-03-20")
+    r.until("2025-04-01")
+    asked = r.letters("review")
+    assert "1. 惠民农贸市场（2025年3月20日" in asked["d1"] and "另有1个单位未提交自查报告：东湖百货商店。" in asked["d1"], asked
+    assert "无需报送复核意见" in asked["d2"] and "贵单位辖区内1个单位未提交自查报告：西山超市。" in asked["d2"], asked
+    # Not applying to a voluntary window is no gap to report.
+    chosen = Round(write(tmp_path, "vol.yaml", text.replace("owed_by: {levels: [enterprise]},",
+                                                            "owed_by: {levels: [enterprise]}, voluntary: true,", 1)
+                         .replace("code: fx-2025", "code: fx-2025v", 1)))
+    chosen.hand_in("self_evaluation", ["s1"], "2025-03-20")
+    chosen.until("2025-04-01")
+    assert all("未提交" not in body for body in chosen.letters("review").values()), chosen.letters("review")
+
+
 def test_a_report_each_unit_sends_its_own_superior_names_that_superior(tmp_path, home):
     """江州: an enterprise's 整改报告 goes to its own 区县局 (report_to: parent); the language had no way
     to say it, and the officer's 报送方式 contradicted the letter's "报送江州市市场监督管理局"."""
@@ -1142,14 +1177,23 @@ def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path
     assert all(costs in body for _, body in asked), asked
     # A unit owing the report and not assessed (a 统计局 beside the counties) is not told of the points.
     c5 = "      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}\n"
-    with_dept = Round(write(tmp_path, "dept.yaml", text.replace(
+    dept_text = text.replace(
         c5, c5 + "      - {code: stats, name: 示例市统计局, level: department, parent: city, channels: [sink]}\n", 1).replace(
         "        owed_by: {levels: [county]}\n        reminders: std\n",
         "        owed_by: {levels: [county, department]}\n        reminders: std\n", 1).replace(
-        "code: county-2015", "code: dept-2015", 1)))
+        "code: county-2015", "code: dept-2015", 1)
+    with_dept = Round(write(tmp_path, "dept.yaml", dept_text))
     with_dept.until("2016-01-04")
     opened = with_dept.letters("progress")
     assert costs in opened["c1"] and "扣" not in opened["stats"], opened
+    # A call that opens the window the same day says it too (no opening letter of its own follows it).
+    called = Round(write(tmp_path, "call.yaml", dept_text.replace(
+        "    stages:\n", "    stages:\n      - {code: launch, name: 部署考核工作, kind: publication, on: 2016-01-04,"
+        " notify: {levels: [county, department]}}\n", 1).replace("code: dept-2015", "code: call-2015", 1)))
+    called.until("2016-01-04")
+    launch = called.letters("launch")
+    assert "季度进展报告" in launch["c1"] and costs in launch["c1"], launch["c1"]
+    assert "季度进展报告" in launch["stats"] and "扣" not in launch["stats"], launch["stats"]
     same = text.replace("points: 5, late_at: progress, counts: missing", "points: 2, late_at: progress, counts: missing")
     assert lateness_costs(write(tmp_path, "same.yaml", same).programme, "progress") == \
         "按考核规定，逾期报送或未报送的，每次扣2分。"

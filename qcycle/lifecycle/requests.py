@@ -18,7 +18,7 @@ from qcycle.lifecycle.drafting import draft_letters, handed_in_item, written_on
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.standing import handed_in_at, objections_upheld, reviewer_step
-from qcycle.lifecycle.who import owers, p_item_name, resolve
+from qcycle.lifecycle.who import outstanding, owers, p_item_name, resolve
 from qcycle.lifecycle.wording import counted_as, places_counted_as
 from qcycle.models import NEGATIVE_OUTCOMES
 from qcycle.schema import Programme, Stage, StageKind
@@ -146,7 +146,8 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
     # A window closing per category (a second batch) is named with its batch: "“申报书”已截止受理" in
     # September had read as the March window's.
     handed = handed_in_item(p, window, category=action.category if window.per_category else None)
-    for parent in sorted(told | by_parent.keys()):
+    missing = {} if reminding or _after(p, stage) else _handed_nothing_in(session, p, round_id, action, stage, window, by_parent)
+    for parent in sorted(told | by_parent.keys() | missing.keys()):
         items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s),
                   "received_at": received.get(s, crud.NO_HAND_IN).at, "late": received.get(s, crud.NO_HAND_IN).late}
                  for s in by_parent.get(parent, [])]
@@ -156,5 +157,27 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
                                 step=reviewer_step(stage.name), scope=_scope(p, parent), after=_after(p, stage),
                                 limit=stage.per_reviewer, per_item=per_item,
                                 units_count=len({s.partition(":")[0] for s in by_parent.get(parent, [])}),
-                                word=places_counted_as(p, pending), reminder=reminding)
+                                word=places_counted_as(p, pending), reminder=reminding,
+                                missing=[p.unit(u).name for u in missing.get(parent, [])])
     return drafts, len(by_parent), sum(len(v) for v in by_parent.values())
+
+
+def _handed_nothing_in(session: Session, p: Programme, round_id: uuid.UUID, action: Action, stage: Stage,
+                       window: Stage, reviewing: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Reviewer → its own units that owed the reviewed window and handed nothing in by the deadline the
+    request follows (某省's cities, asked to check their enterprises' 备案, had to ask the province who had
+    none). Not for a voluntary window: not applying is no gap."""
+    if window.voluntary:
+        return {}
+    closes = action.detail.get("closes")
+    deadlines = [a for a in round_timetable(session, p, round_id).actions
+                 if a.stage == window.code and a.action == "deadline" and a.category in (None, action.category)
+                 and (a.at.date().isoformat() == closes if closes else a.at <= action.at)]
+    if not deadlines:
+        return {}
+    listed = {s.partition(":")[0] for subjects in reviewing.values() for s in subjects}
+    out: dict[str, list[str]] = defaultdict(list)
+    for unit in outstanding(session, p, round_id, max(deadlines, key=lambda a: a.at), less_refused=True):
+        if unit not in listed and (reviewer := p.reviewer(stage.code, unit)):
+            out[reviewer].append(unit)
+    return out

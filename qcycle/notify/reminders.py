@@ -89,7 +89,10 @@ def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str
     # says its own ("报送方式：…" had followed each of two items alike).
     # An item past a deadline that refuses late hand-ins asks for nothing: no 报送方式 of its own to share.
     asking = [c for c in contexts if not (c.get("days_overdue") and c.get("refused_late"))]
-    shared = {"contact": _alike(contexts, "contact"), "submit_via": _alike(asking, "submit_via")}
+    # What the assessment deducts is said once where it is the same for every item, else with each item
+    # that has it (a merged letter had dropped it: 某市's counties read it only when one reminder came alone).
+    shared = {"contact": _alike(contexts, "contact"), "submit_via": _alike(asking, "submit_via"),
+              "lateness_costs": _alike(contexts, "lateness_costs")}
     entries = []
     for c in contexts:
         entry = {"programme_name": c["programme_name"], "item": c["item"], "deadline": c["deadline"],

@@ -348,6 +348,13 @@ def test_a_naming_tells_a_unit_it_was_named_and_the_others_that_they_were_not() 
     _, superior = render_message("publication.j2", {**naming, "unit_code": "510000", "onlooker": True,
                                                     "takers_below": ["成都市市场监督管理局"]})
     assert "共命名2个单位，其中贵单位辖区内1个：成都市市场监督管理局" in superior, superior
+    # A unit named for some of its items is told which, and which not; "命名表彰…" names the honour after 表彰.
+    _, items = render_message("publication.j2", {**naming, "unit_code": "510100", "listed_items": ["电能表检定"],
+                                                 "unlisted": ["水表检定"]})
+    assert "（共命名2个单位），命名的项目为“电能表检定”，申报的“水表检定”未获命名，请及时查阅" in items, items
+    _, honoured = render_message("publication.j2", {**naming, "unit_code": "510100",
+                                                    "title": "命名表彰2025年度江州市诚信计量示范单位"})
+    assert "贵单位被命名为2025年度江州市诚信计量示范单位（共命名2个单位）" in honoured, honoured
 
 
 def test_a_list_item_rejected_at_a_step_leaves_the_later_steps_alone() -> None:
@@ -485,6 +492,33 @@ def test_a_merged_reminder_says_how_each_item_goes_and_whom_to_ask_once_where_it
                                        "submit_via": "纸质报送"}}
     _, body = render_items([refused, alike[1]], None)
     assert "报送方式：纸质报送" not in body and body.count("报送方式：通过质量工作平台在线填报。") == 1, body
+
+
+def test_a_merged_reminder_says_what_lateness_costs_once_or_with_its_item() -> None:
+    """某市's counties read "逾期报送的，每次扣2分" only in a reminder that came alone: merged with the day's
+    other reminders, the sentence was lost."""
+    from qcycle.notify.reminders import render_items
+
+    base = {k: v for k, v in BASE.items() if k not in ("item", "deadline")}
+    costs = "按考核规定，逾期报送的，每次扣2分。"
+    later = clock.at(dt.date(2023, 4, 28), dt.time(17, 30))
+    items = [
+        {"template": "reminder.j2", "action_key": "a", "context": {
+            **base, "programme_name": "质量工作考核", "item": "季度进展报告", "deadline": DEADLINE,
+            "working_days_left": 2, "lateness_costs": costs}},
+        {"template": "reminder.j2", "action_key": "b", "context": {
+            **base, "programme_name": "质量提升行动", "item": "进展报告", "deadline": later, "working_days_left": 6,
+            "lateness_costs": None}},
+    ]
+    _, body = render_items(items, None)
+    lines = body.splitlines()
+    assert next(line for line in lines if line.startswith("1. ")).endswith("还有2个工作日。" + costs), body
+    assert "扣" not in next(line for line in lines if line.startswith("2. ")) and body.count(costs) == 1, body
+    # The same for both: said once, after the list.
+    items[1]["context"]["lateness_costs"] = costs
+    _, body = render_items(items, None)
+    assert body.count(costs) == 1 and f"\n{costs}\n" in body and not any(
+        line.startswith(("1. ", "2. ")) and costs in line for line in body.splitlines()), body
 
 
 def test_an_overdue_notice_warns_of_the_urging_to_come_as_its_window_allows() -> None:
