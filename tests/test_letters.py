@@ -901,7 +901,7 @@ def test_a_taker_that_never_asked_for_evaluation_is_told_its_result(tmp_path_fac
                any(name_of(k).startswith("results:") for k in m.action.split("+"))}
     assert escalated and escalated <= set(results), escalated - set(results)
     for unit in escalated:  # the item it took, as every other result letter of the day names it
-        assert re.search(r"结果为：未按期提交“[^“”]+”评价确认申请。", results[unit]), results[unit]
+        assert re.search(r"结果为：未提交“[^“”]+”评价确认申请。", results[unit]), results[unit]
 
 
 def test_a_unit_that_never_handed_in_what_was_assessed_is_not_praised(tmp_path_factory, monkeypatch):
@@ -958,7 +958,7 @@ def test_a_result_letter_names_every_item_its_unit_took(tmp_path_factory, monkey
                 inner = name.replace("“", "‘").replace("”", "’")  # as it reads inside quotation marks
                 assert name in m.body or inner in m.body, (unit, name, m.body)
     liangshan = [m.body for m in letters if m.unit_code == "513400"]
-    assert any("未按期提交" in body for body in liangshan), liangshan
+    assert any("未提交" in body for body in liangshan), liangshan
     # Its item left off the 揭榜名单 was told then ("申报的“…”未列入"), not again as a result.
     assert not any("未通过揭榜书审核" in body for body in liangshan), liangshan
     listed = [m.body for m in messages if m.channel == "email" and m.unit_code == "513400"

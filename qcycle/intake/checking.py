@@ -58,6 +58,9 @@ def _score_problem(p: Programme, record: Mapping[str, Any]) -> str | None:
     counted = {f"deduction:{d.code}": d for d in scheme.deductions if d.late_at} if scheme else {}
     if (item := counted.get(str(record.get("component")))) is not None:
         return f"扣分项“{item.name}”按“{p.stage(str(item.late_at)).name}”的逾期情况自动计次，不收评分记录"
+    judged = {f"veto:{v.code}": v for v in scheme.vetoes if v.missing_at} if scheme else {}
+    if (veto := judged.get(str(record.get("component")))) is not None:
+        return f"否决项“{veto.name}”按“{p.stage(str(veto.missing_at)).name}”是否报送自动判定，不收评分记录"
     if not record.get("reviewer"):
         return "缺少评审人（reviewer）"
     named = record.get("stage")

@@ -159,7 +159,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
                  for r in mine] + rejected.get(u, [])
         # What it never handed in is not graded: said beside what was (an item's line once).
-        missed = [f"未按期提交{quoted(n) if n else ''}{p.stage(code).handed_in}"
+        missed = [f"未提交{quoted(n) if n else ''}{p.stage(code).handed_in}"
                   for code, late in missing if u in late for n in (late[u] or [""])
                   if not (n and any(line.startswith(f"{n}：") for line in lines))] if template == "result.j2" else []
         # Beside its grade, what the assessment read and it never handed in (its superior's summary says
@@ -327,7 +327,7 @@ def _standing(p: Programme, decided: Mapping[str, tuple[str, str, bool]], catego
 
 def _never(session, p: Programme, round_id, notice: Action, assessed: str | None
            ) -> dict[str, list[tuple[str, str | None, str]]]:
-    """unit → (window, "未按期提交…") for each window the assessment ``assessed`` read that the unit
+    """unit → (window, "未提交…") for each window the assessment ``assessed`` read that the unit
     owed and never handed in, and each follow-up its result owed, due by the ``notice``, that it never
     handed in: a project that never filed its 验收申请 read "通过中期评估" in its city's summary, one with
     no decision at all was left out, a 限期整改 one that never filed its 整改报告 read "限期整改" alone
@@ -349,7 +349,7 @@ def _never(session, p: Programme, round_id, notice: Action, assessed: str | None
     out: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
     for (code, what), owing in missed.items():
         for unit in sorted({u.partition(":")[0] for u in owing if in_category(p, u, category)}):
-            out[unit].append((code, None, f"未按期提交{what}"))
+            out[unit].append((code, None, f"未提交{what}"))
     # Handed in late and refused (不予受理), and nothing taken instead: a county's summary had left out its
     # enterprise whose late application was refused.
     closed = {a.stage for a in timetable.actions if a.action == "deadline" and a.at <= notice.at}

@@ -66,7 +66,8 @@ class Veto(_Model):
     grade: str = Field(min_length=1, description="the grade a veto forces (a name from grades)")
     missing_at: Code | None = Field(
         None, description=("a veto that holds by itself for a unit that owed this window and never handed it in "
-                           "by the assessment (未报送年度报告的评为不合格), as well as by ops' veto records"))
+                           "by the assessment (未报送年度报告的评为不合格): judged from the hand-ins only, so a veto "
+                           "record for it is refused (a letter said 未报送 to a unit whose report was on file)"))
 
 
 class Indicator(_Model):

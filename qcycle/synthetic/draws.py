@@ -207,7 +207,7 @@ def measurements(seed: int, subject: str, p: Programme, until: int) -> list[dict
         if item.late_at is None and r.random() < 0.2:  # one counted from the hand-ins is not scored
             rec(f"deduction:{item.code}", "考核组", r.randint(1, 2))
     for veto in scheme.vetoes:
-        if r.random() < 0.04:
+        if veto.missing_at is None and r.random() < 0.04:  # one judged from the hand-ins is not scored
             rec(f"veto:{veto.code}", "考核组", 1)
     return out
 
