@@ -1202,6 +1202,31 @@ def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path
         write(tmp_path, "bare.yaml", text.replace("late_at: progress, counts: late", "counts: late"))
 
 
+def test_a_deadline_after_the_last_assessment_is_not_told_what_lateness_costs(tmp_path, home):
+    """服务站: the fourth quarter, due in January after the December scoring, read "逾期报送的，每次扣2分"
+    in its opening, reminder and overdue notice, and nothing ever deducted it; validate says so too."""
+    from qcycle.timetable.checks import check_dates
+
+    text = _quarterly("        reminders: std\n",
+                      "      deductions: [{code: late, name: 进度报告逾期报送, points: 2, late_at: progress}]\n"
+                      ).replace("{code: scoring, name: 考核评分, kind: assessment, on: 2016-03-25}",
+                                "{code: scoring, name: 考核评分, kind: assessment, on: 2016-02-05}", 1)
+    loaded = write(tmp_path, "q.yaml", text)
+    _, warnings = check_dates(loaded.programme)
+    assert any("2016-02-26的截止在最后一次考核之后，扣分项“进度报告逾期报送”不计这一次" in m for _, m in warnings), warnings
+    r = Round(loaded)
+    r.scores(dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 80))
+    r.until("2016-03-04")  # nobody reports: openings, reminders and overdue notices of both quarters
+    with db.session_scope() as session:
+        asked = session.exec(select(OutboxMessage.logical_date, OutboxMessage.subject, OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c1")).all()
+    costs = "按考核规定，逾期报送或未报送的，每次扣2分。"
+    first = [body for day, _, body in asked if day < dt.date(2016, 2, 5)]
+    second = [body for day, _, body in asked if day >= dt.date(2016, 2, 5) and "季度进展报告" in body]
+    assert first and all(costs in body for body in first), first
+    assert len(second) >= 3 and all("扣" not in body for body in second), second
+
+
 def test_a_late_at_deduction_counts_only_what_was_due_by_its_own_assessment(tmp_path, home):
     """An assessment dated per category (甲类 on 1 February, 乙类 on 25 March) docked every county at the
     first for a quarter due on 26 February; a report met on time and corrected after its deadline was

@@ -66,7 +66,9 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         "submit_via": stage.submit_via,
         "contact": stage.contact or p.round.contact,
         # What the assessment deducts for this window's deadlines missed (逾期报送的每次扣2分).
-        "lateness_costs": lateness_costs(p, stage.code) if stage.submission else None,
+        # Not for a deadline no assessment counts (one after the round's last: expander._uncounted_lateness).
+        "lateness_costs": lateness_costs(p, stage.code) if stage.submission and not action.detail.get("uncounted")
+        else None,
     }
 
 

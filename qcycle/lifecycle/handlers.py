@@ -193,7 +193,7 @@ def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
     """A window's opening, as a publication of the same day announces it."""
     deadline = dt.datetime.fromisoformat(o["deadline"])
     window = Action(at=call.at, action="window_open", stage=o["stage"], title="", key="", category=o["category"],
-                    period=o["period"], deadline=deadline)
+                    period=o["period"], deadline=deadline, detail={"uncounted": True} if o.get("uncounted") else {})
     ctx = base_context(p, window)
     return {"item": ctx["item"], "deadline": deadline, "rolled": o.get("rolled"), "voluntary": ctx["voluntary"],
             "objection": ctx["objection"], "review_step": ctx["review_step"], "submit_via": ctx["submit_via"],

@@ -86,6 +86,13 @@ def _late_at_counts_nothing(p: Programme, timetable: Timetable) -> list[tuple[st
                 a.action == "deadline" and a.stage == item.late_at and a.at <= assessed for a in timetable.actions):
             out.append((f"assessment.deductions[{k}].late_at", (
                 f"“{p.stage(item.late_at).name}”在考核之前没有截止时间，扣分项“{item.name}”不会扣分")))
+        elif item.late_at and (after := sorted({a.at.date() for a in timetable.actions if a.action == "deadline"
+                                                and a.stage == item.late_at and a.detail.get("uncounted")})):
+            # Some deadlines fall after the last assessment (a fourth quarter due in January): not counted.
+            days = "、".join(f"{d:%Y-%m-%d}" for d in after)
+            out.append((f"assessment.deductions[{k}].late_at", (
+                f"“{p.stage(item.late_at).name}”{days}的截止在最后一次考核之后，扣分项“{item.name}”不计这"
+                f"{'一' if len(after) == 1 else str(len(after))}次；这些截止的受理、提醒、逾期函件不写扣分规定")))
     return out
 
 

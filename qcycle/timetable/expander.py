@@ -50,6 +50,7 @@ class _Expander(StageDates):
         for stage in self.p.stages:
             for category in self._variants(stage):
                 self._stage(stage, category)
+        self._uncounted_lateness()
         self._with_needs()
         self._announced_together()
         self._what_follows()
@@ -292,6 +293,25 @@ class _Expander(StageDates):
 
     # -- what waits for a decision ---------------------------------------------------------
 
+    def _uncounted_lateness(self) -> None:
+        """Mark (``detail["uncounted"]``) the actions about a deadline that no assessment counts although
+        the assessment deducts or vetoes for its window (``late_at``, ``missing_at``): one after the round's
+        last assessment of its category. Their letters do not say what lateness costs (a 服务站's fourth
+        quarter, due in January after the December scoring, read "逾期报送的，每次扣2分" and lost nothing)."""
+        scheme = self.p.assessment
+        counted = {d.late_at for d in scheme.deductions if d.late_at} | {v.missing_at for v in scheme.vetoes
+                                                                         if v.missing_at} if scheme else set()
+        if not counted:
+            return
+        assessed = [a for a in self.actions if a.action == "assess"]
+
+        def uncounted(a: Action) -> bool:
+            cutoff = a.at if a.action == "deadline" else a.deadline
+            return a.stage in counted and cutoff is not None and not any(
+                x.at >= cutoff and (x.category is None or a.category in (None, x.category)) for x in assessed)
+
+        self.actions = [replace(a, detail={**a.detail, "uncounted": True}) if uncounted(a) else a for a in self.actions]
+
     def _with_needs(self) -> None:
         """Give each action the decision and assessment actions it waits for: an action whose
         stage reads the outcome of a decision stage or the results of an assessment (its
@@ -332,7 +352,8 @@ class _Expander(StageDates):
                 out.append(a)
                 continue
             openings[call.key].append({"stage": a.stage, "category": a.category, "period": a.period,
-                                       "deadline": a.deadline.isoformat(), "rolled": a.detail.get("rolled")})
+                                       "deadline": a.deadline.isoformat(), "rolled": a.detail.get("rolled"),
+                                       **({"uncounted": True} if a.detail.get("uncounted") else {})})
             needs[call.key].update(a.needs)
             told = self.p.stage(call.stage).name
             out.append(replace(a, detail={**a.detail, "announced_by": {"stage": call.stage, "category": call.category}},
@@ -379,7 +400,8 @@ class _Expander(StageDates):
             # An application window opening after the call (标准化: the call of 2月24日, applications from 3月1日)
             # is an invitation: the call says when it opens and closes, apart from what must be handed in.
             invited = [{"stage": w.stage, "category": w.category, "period": w.period, "opens": w.at.isoformat(),
-                        "deadline": w.deadline.isoformat(), "rolled": w.detail.get("rolled")}
+                        "deadline": w.deadline.isoformat(), "rolled": w.detail.get("rolled"),
+                        **({"uncounted": True} if w.detail.get("uncounted") else {})}
                        for w in invitations if w.deadline and w.at.date() > a.at.date()
                        and (a.category is None or w.category in (None, a.category))
                        and (w.stage, w.category, w.period) not in told]
