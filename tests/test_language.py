@@ -917,14 +917,14 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
         rows = crud.list_results(session=session, round_id=r.id)
         results = {x.unit_code: (x.rank, x.grade) for x in rows}
     from qcycle.lifecycle.wording import graded_together
-    assert graded_together(r.p, rows) == {**dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], (5, 1, None, "")),
-                                          **dict.fromkeys(["d1", "d2", "d3", "d4"], (4, 1, None, ""))}  # what each cap counts over
+    assert graded_together(r.p, rows) == {**dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], (5, 1, None, "", 0)),
+                                          **dict.fromkeys(["d1", "d2", "d3", "d4"], (4, 1, None, "", 0))}  # what each cap counts over
     # Together, 优秀 went to d1, d2, d3 and c1 (4 of 9): c2 at 93 was 合格 beside three departments.
     assert results == {"c1": (1, "优秀"), "c2": (2, "优秀"), "c3": (3, "合格"), "c4": (4, "不合格"), "c5": (5, "不合格"),
                        "d1": (1, "优秀"), "d2": (2, "优秀"), "d3": (3, "合格"), "d4": (4, "合格")}
     results_letters = r.letters("results")
-    assert "说明：优秀比例不超过县（市、区）参评对象的50%，贵单位得分在县（市、区）中排名第3。" in results_letters["c3"]
-    assert "说明：优秀比例不超过部门参评对象的50%，贵单位得分在部门中排名第3。" in results_letters["d3"]
+    assert "说明：优秀比例不超过县（市、区）参评对象的50%（参评5个，按比例优秀名额2个），贵单位得分在县（市、区）中排名第3。" in results_letters["c3"]
+    assert "说明：优秀比例不超过部门参评对象的50%（参评4个，按比例优秀名额2个），贵单位得分在部门中排名第3。" in results_letters["d3"]
     reports = r.letters("report")
     assert sorted(reports) == ["c5", "d4"]  # the last place of each class, and among whom it is last
     assert "排名县（市、区）末位（第5名）" in reports["c5"] and "排名部门末位（第4名）" in reports["d4"], reports

@@ -479,10 +479,15 @@ def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
     # Tied first over one place (某省's two counties at 90.00): the tie is said, not a bare "排名第1".
     tie = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=1)
     assert result_remarks(shares, [tie], sizes={"410802": Graded(5, 2, None, "")}) == (
-        "A级比例不超过参评对象的30%，贵单位得分排名第1（2个并列，超出名额的并列者整组评为下一等次）。")
+        "A级比例不超过参评对象的30%（参评5个，按比例A级名额1个），贵单位得分排名第1（2个并列，超出名额的并列者整组评为下一等次）。")
     # Tied sixth under 3 places: the tie did not put it below the line, and nothing is said of it.
     sixth = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=6)
-    assert result_remarks(shares, [sixth], sizes={"410802": Graded(10, 2, None, "")}) == "A级比例不超过参评对象的30%，贵单位得分排名第6。"
+    assert result_remarks(shares, [sixth], sizes={"410802": Graded(10, 2, None, "")}) == (
+        "A级比例不超过参评对象的30%（参评10个，按比例A级名额3个），贵单位得分排名第6。")
+    # Counted over those not vetoed (某省: 20 % of 12 enterprises, 3 vetoed, is 1 place): said, with how many.
+    second = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="B", rank=2)
+    assert result_remarks(shares, [second], sizes={"410802": Graded(9, 1, None, "", 3)}) == (
+        "A级比例不超过参评对象的30%（参评12个，一票否决的3个不计，按比例A级名额2个），贵单位得分排名第2。")
     twice = AssessmentResult(stage="assessment", unit_code="410802", total=92, grade="C", rank=7)
     assert result_remarks(shares, [twice]) == "B级名额不超过3个、比例不超过参评对象的50%，贵单位得分排名第7。"
     below = AssessmentResult(stage="assessment", unit_code="410802", total=85, grade="B", rank=5)

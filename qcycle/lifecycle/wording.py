@@ -229,6 +229,7 @@ class Graded(NamedTuple):
     tied: int  # how many share its rank
     above: str | None  # the better grade an equal total took where a tie rule placed it below
     rule: str  # that tie rule as the letter says it ("按单位代码"); "" where none placed it
+    vetoed: int = 0  # how many of its group a veto took out of the count
 
 
 def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str, Graded]:
@@ -248,8 +249,11 @@ def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str,
     scores: dict[tuple[str, str | None, float, str], set[tuple]] = {}
     tied = _tie_scores(p)
     base = p.assessment.share_base if p.assessment else len
+    vetoed: dict[tuple[str, str | None], int] = {}
     for r in rows:
-        if not r.veto:
+        if r.veto:
+            vetoed[groups[r.unit_code]] = vetoed.get(groups[r.unit_code], 0) + 1
+        else:
             g = groups[r.unit_code]
             sizes[g] = sizes.get(g, 0) + base([r.total])  # 1, or 0 below the line a share_of: passing counts from
             ranks[(*g, r.rank)] = ranks.get((*g, r.rank), 0) + 1
@@ -264,7 +268,7 @@ def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str,
         level = level if level not in (None, r.grade) and not r.veto else None
         by_code = level is not None and tied(r) in scores.get((*g, round(r.total, 2), level), set())
         rule = "" if level is None else "按单位代码" if by_code else _tie_rule(p)
-        out[r.unit_code] = Graded(sizes.get(g, 0), ranks.get((*g, r.rank), 1), level, rule)
+        out[r.unit_code] = Graded(sizes.get(g, 0), ranks.get((*g, r.rank), 1), level, rule, vetoed.get(g, 0))
     return out
 
 
@@ -301,10 +305,15 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             counted = (f"得分达到{p.assessment.pass_line:g}分的对象" if p.assessment and p.assessment.share_of == "passing"
                        else "参评对象")
             share = f"比例不超过{'' if full.max_count else among}{counted}的{full.share * 100:g}%" if full.share else ""
-            n, tied, level, rule = (sizes or {}).get(r.unit_code) or (None, 1, None, "")
-            if full.share and n is not None and math.floor(full.share * n + 1e-9) == 0 and not full.max_count:
-                # First of 3 under 20 %: no place at all, not one taken by others.
-                share += f"（{'参评' if counted == '参评对象' else counted}{n}个，按比例{grade_label(full.name)}名额不足1个）"
+            n, tied, level, rule, vetoed = (sizes or {}).get(r.unit_code) or (None, 1, None, "", 0)
+            if full.share and n is not None and not full.max_count:
+                # How many places the share gives, counted over whom: first of 3 under 20 % has none at all,
+                # not one taken by others; 20 % of 12 enterprises, 3 vetoed, is 1 place, not 2.
+                places = math.floor(full.share * n + 1e-9)
+                ranked = counted == "参评对象"  # those over a line (share_of: passing) are never the vetoed
+                out = f"，一票否决的{vetoed}个不计" if vetoed and ranked else ""
+                share += (f"（{'参评' if ranked else counted}{n + vetoed if ranked else n}个{out}，按比例"
+                          f"{grade_label(full.name)}名额{f'{places}个' if places else '不足1个'}）")
             limits = "、".join(x for x in (f"名额不超过{full.max_count}个" if full.max_count else "", share) if x)
             group = _capped_among(p, r)
             text = (f"{group + '的' if group else ''}{among if full.max_count else ''}{grade_label(full.name)}{limits}，"
