@@ -916,7 +916,7 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
     with db.session_scope() as session:
         rows = crud.list_results(session=session, round_id=r.id)
         results = {x.unit_code: (x.rank, x.grade) for x in rows}
-    from qcycle.lifecycle.wording import graded_together
+    from qcycle.lifecycle.remarks import graded_together
     assert graded_together(r.p, rows) == {**dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], (5, 1, None, "", 0)),
                                           **dict.fromkeys(["d1", "d2", "d3", "d4"], (4, 1, None, "", 0))}  # what each cap counts over
     # Together, 优秀 went to d1, d2, d3 and c1 (4 of 9): c2 at 93 was 合格 beside three departments.
@@ -1096,8 +1096,8 @@ def _quarterly(window_extra: str, deductions: str) -> str:
         submission: progress_report
         owed_by: {{levels: [county]}}
 {window_extra}        periods:
-          - {{code: q1, opens: 2016-01-04, deadline: {{date: 2016-01-15}}}}
-          - {{code: q2, opens: 2016-02-15, deadline: {{date: 2016-02-26}}}}
+          - {{code: q1, name: 第一期, opens: 2016-01-04, deadline: {{date: 2016-01-15}}}}
+          - {{code: q2, name: 第二期, opens: 2016-02-15, deadline: {{date: 2016-02-26}}}}
 """, 1).replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
                 deductions + "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
 
@@ -1129,7 +1129,7 @@ def test_a_deduction_counted_from_late_hand_ins(tmp_path, home):
         totals = {x.unit_code: (x.total, x.deduction) for x in crud.list_results(session=session, round_id=r.id)}
     assert totals == {"c1": (80, 0), "c2": (78, 2), "c3": (76, 4), "c4": (76, 4), "c5": (80, 0)}
     told = r.letters("results")
-    assert "进度报送逾期2次，扣4分" in told["c4"] and "进度报送逾期1次，扣2分" in told["c2"], told["c2"]
+    assert "进度报送逾期2次（第一期、第二期），扣4分" in told["c4"] and "进度报送逾期1次（第一期），扣2分" in told["c2"], told["c2"]
     assert "进度报送" not in told["c1"]
 
 
@@ -1141,7 +1141,7 @@ def test_a_share_of_those_passing_is_said_as_such_in_the_letters(tmp_path, home)
     r = _scored(tmp_path, text, "2016-04-05")  # 95, 80, 62 reach 60: 30 % of 3 is no place
     with db.session_scope() as session:
         rows = crud.list_results(session=session, round_id=r.id)
-    from qcycle.lifecycle.wording import graded_together
+    from qcycle.lifecycle.remarks import graded_together
     assert {x.unit_code: x.grade for x in rows} == {"c1": "合格", "c2": "合格", "c3": "合格", "c4": "不合格", "c5": "不合格"}
     assert {u: g.counted for u, g in graded_together(r.p, rows).items()} == dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 3)
     assert ("说明：优秀比例不超过得分达到60分的对象的30%（得分达到60分的对象3个，按比例优秀名额不足1个），贵单位得分排名第1。"
@@ -1163,9 +1163,9 @@ def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path
         totals = {x.unit_code: x.total for x in crud.list_results(session=session, round_id=r.id)}
     assert totals == {"c1": 80, "c2": 78, "c3": 70, "c4": 76, "c5": 80}
     told = r.letters("results")
-    assert "进度报告未报送2次，扣10分" in told["c3"] and "逾期报送" not in told["c3"], told["c3"]
+    assert "进度报告未报送2次（第一期、第二期），扣10分" in told["c3"] and "逾期报送" not in told["c3"], told["c3"]
     assert "未提交" not in told["c3"], told["c3"]  # the deduction says it: not said again beside the grade
-    assert "进度报告逾期报送2次，扣4分" in told["c4"] and "未报送" not in told["c4"], told["c4"]
+    assert "进度报告逾期报送2次（第一期、第二期），扣4分" in told["c4"] and "未报送" not in told["c4"], told["c4"]
     # The letters asking for the report say what the rules deduct (某省's cities learnt it from their results).
     with db.session_scope() as session:
         asked = session.exec(select(OutboxMessage.subject, OutboxMessage.body).where(
@@ -1264,7 +1264,7 @@ def test_a_late_at_deduction_counts_only_what_was_due_by_its_own_assessment(tmp_
     first, second = sorted((a for a in r.t.actions if a.action == "assess"), key=lambda a: a.at)
     with db.session_scope() as session:
         assert _late_counts(session, r.p, r.id, first) == {"late": {}}  # q2 was not due by 1 February
-        assert _late_counts(session, r.p, r.id, second) == {"late": dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 1)}
+        assert _late_counts(session, r.p, r.id, second) == {"late": {u: ["q2"] for u in ["c1", "c2", "c3", "c4", "c5"]}}
 
 
 @pytest.mark.parametrize(("where", "item", "said"), [
@@ -1373,7 +1373,7 @@ def test_a_tie_placed_by_unit_code_says_so_not_the_components(tmp_path, home):
     (("现场发表评分",), "按现场发表评分")])
 def test_a_tie_rule_names_its_parts_as_scores_once(tmp_path, names, rule):
     """某市's QC contest read "按现场发表评分得分排在其后"."""
-    from qcycle.lifecycle.wording import _tie_rule
+    from qcycle.lifecycle.remarks import _tie_rule
 
     parts = ", ".join(f"{{code: k{i}, name: {n}, weight: {1 / len(names)}}}" for i, n in enumerate(names))
     text = ASSESSMENT.replace("      components: [{code: all, name: 综合评分, weight: 1}]\n",

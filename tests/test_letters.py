@@ -448,7 +448,7 @@ def test_an_honour_lists_what_its_grade_brings_and_a_result_its_bonus(stem, tmp_
 
 def test_a_result_says_where_a_cap_cut_its_bonus_or_deduction_points():
     """Each item within its own cap, and the total's cap where it cut the sum (焦作: 扣分 at most 10)."""
-    from qcycle.lifecycle.wording import result_remarks
+    from qcycle.lifecycle.remarks import result_remarks
     from qcycle.models import AssessmentResult
 
     p = load_programme(next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016")).programme
@@ -466,7 +466,7 @@ def test_a_result_says_where_a_cap_cut_its_bonus_or_deduction_points():
 def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
     """An officer's 优秀 "得分90分以上且不超过30%": a unit above the line, held back by the share, read
     "良好（得分92.00）" and nothing of why. The nearest capped grade above is named, with its limits."""
-    from qcycle.lifecycle.wording import Graded, result_remarks
+    from qcycle.lifecycle.remarks import Graded, result_remarks
     from qcycle.models import AssessmentResult
     from qcycle.schema.assessment import Grade
 
@@ -505,7 +505,7 @@ def test_a_cap_counted_per_category_names_the_category_not_the_project():
     """某市's 验收 (优秀 ≤ 20 %, each category apart) told a pilot "先进制造业标准化试点的优秀比例不超过参评对象的
     20%", as if its project had a cap of its own: the places are the category's. 温州's award, one item a
     category, keeps the award's name; a round counted as a whole names no group."""
-    from qcycle.lifecycle.wording import Graded, result_remarks
+    from qcycle.lifecycle.remarks import Graded, result_remarks
     from qcycle.models import AssessmentResult
     from qcycle.schema.assessment import Grade
 

@@ -69,7 +69,8 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
 
 
 def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, subjects: list[str],
-            year: int | None, assessment: Action | None) -> list[UnitInput]:
+            year: int | None, assessment: Action | None,
+            late_when: dict[str, dict[str, list[str]]] | None = None) -> list[UnitInput]:
     """What the assessment ``stage`` scores each subject on: its stored values, and the bonuses
     it earned in other rounds."""
     assert p.assessment is not None
@@ -82,8 +83,9 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
     inputs = [unit_input(s, ([m for m in measured[s] if m[0] not in shared] + given) if shared else measured[s],
                          p.assessment, until_year=year) for s in subjects]
     earned = _bonuses_from_other_rounds(session, p.assessment)
-    late = {code: _counter(per) for code, per in
-            (_late_counts(session, p, round_id, assessment) if assessment is not None else {}).items()}
+    if late_when is None:
+        late_when = _late_counts(session, p, round_id, assessment) if assessment is not None else {}
+    late = {code: _counter({s: len(when) for s, when in per.items()}) for code, per in late_when.items()}
     for u in inputs:
         for code, per_unit in earned.items():
             count = per_unit.get(u.unit.partition(":")[0], 0)
@@ -112,8 +114,10 @@ def _veto_missing(session: Session, p: Programme, round_id: uuid.UUID, inputs: l
                 u.vetoes.append(veto.code)
 
 
-def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment: Action) -> dict[str, dict[str, int]]:
-    """Deduction items counted from the hand-ins (``late_at``): item → unit → how many deadlines of
+def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment: Action
+                 ) -> dict[str, dict[str, list[str]]]:
+    """Deduction items counted from the hand-ins (``late_at``): item → unit → the deadlines (each as its
+    period's name, "2026年2月", or its day where the window has no periods), one per deadline of
     its window (a unit's own, where it was granted one), since the previous assessment of its
     category and up to this ``assessment``, the unit was held to and did not meet: handed in late or
     not at all (临江's 进度报送 lost points for each late quarter), or only one of the two as the item's
@@ -125,10 +129,10 @@ def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment
         return {}
 
     deadlines = _deadlines_assessed(kept_timetable(session, p, round_id), assessment)
-    out: dict[str, dict[str, int]] = {}
+    out: dict[str, dict[str, list[str]]] = {}
     for item in items:
         window = p.stage(str(item.late_at))
-        tally: dict[str, int] = defaultdict(int)
+        tally: dict[str, list[str]] = defaultdict(list)
         for a in deadlines:
             if a.stage != window.code:
                 continue
@@ -150,9 +154,23 @@ def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment
             for subject in subjects:
                 if subject not in on_time and (item.counts == "late_or_missing"
                                                or (subject in handed) == (item.counts == "late")):
-                    tally[subject] += 1
+                    tally[subject].append(window.period_label(a.period) if a.period
+                                          else f"{a.at.year}年{a.at.month}月{a.at.day}日截止")
         out[item.code] = dict(tally)
     return out
+
+
+def _deadlines_of(per: Mapping[str, list[str]]) -> Callable[[str], list[str]]:
+    """The deadlines a subject is counted for (:func:`_counter`'s count, named)."""
+    by_unit: dict[str, list[str]] = defaultdict(list)
+    for key, when in per.items():
+        by_unit[key.partition(":")[0]] += when
+
+    def named(code: str) -> list[str]:
+        if code in per:
+            return per[code]
+        return per.get(code.partition(":")[0], []) if ":" in code else by_unit.get(code, [])
+    return named
 
 
 def _counter(per: Mapping[str, int]) -> Callable[[str], int]:
@@ -246,10 +264,14 @@ def windows_never_handed_in(session: Session, p: Programme, round_id: uuid.UUID,
     return out
 
 
+Counted = tuple[dict[str, int], dict[str, int], dict[str, list[str]]]  # bonuses, deductions, deductions' deadlines
+
+
 def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None, subjects: list[str],
-                 category: str | None = None) -> tuple[dict[str, tuple[dict[str, int], dict[str, int]]], dict[str, list[str]]]:
+                 category: str | None = None) -> tuple[dict[str, Counted], dict[str, list[str]]]:
     """What the assessment ``stage`` counted for each subject, as its result letter names it: the
-    bonus and deduction items, with how many times each (焦作's 解放区 is A by a +2 bonus), and the
+    bonus and deduction items, with how many times each (焦作's 解放区 is A by a +2 bonus) and, for
+    those counted from the hand-ins, which deadlines (月调度报告未报送5次: which months?), and the
     indicators not met, each with its figure and the target that assessment held it to (淮安's
     counties read "工作指标完成情况48.00分" and could not tell which indicators to rectify)."""
     scheme = p.assessment
@@ -260,11 +282,13 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
     assessed = [a for a in kept_timetable(session, p, round_id).actions if a.stage == stage and a.action == "assess"
                 and (category is None or a.category in (None, category))]
     action = assessed[0] if assessed else None
-    adjusted: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+    adjusted: dict[str, Counted] = {}
     missed: dict[str, list[str]] = {}
-    for u in _inputs(session, p, round_id, stage, subjects, action.at.year if action else None, action):
+    late_when = _late_counts(session, p, round_id, action) if action is not None else {}
+    named = {code: _deadlines_of(per) for code, per in late_when.items()}
+    for u in _inputs(session, p, round_id, stage, subjects, action.at.year if action else None, action, late_when):
         if u.bonuses or u.deductions:
-            adjusted[u.unit] = (u.bonuses, u.deductions)
+            adjusted[u.unit] = (u.bonuses, u.deductions, {code: when for code, of in named.items() if (when := of(u.unit))})
         for ind in scheme.indicators:
             said = [f"目标{_SIGNS[ind.comparator]}{_figure(target_by(ind, u.until_year))}{ind.unit}"]
             if ind.reported_by:  # one district figure: not the department's own

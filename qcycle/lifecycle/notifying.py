@@ -17,6 +17,7 @@ from qcycle.lifecycle.drafting import draft_letters, item_name
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
+from qcycle.lifecycle.remarks import graded_together, result_remarks
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
     chosen_as,
@@ -40,14 +41,12 @@ from qcycle.lifecycle.wording import (
     component_scores,
     grade_consequence,
     grade_terms,
-    graded_together,
     name_beside,
     occasion_of,
     place_achieved,
     placed_because,
     places_counted_as,
     result_kind,
-    result_remarks,
     score_text,
     scored_line,
     unscored,

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.eligibility import INELIGIBLE
 from qcycle.lifecycle.plan import round_timetable
+from qcycle.lifecycle.remarks import graded_together, result_remarks
 from qcycle.lifecycle.who import (
     NEGATIVE,
     best_grades,
@@ -23,7 +24,7 @@ from qcycle.lifecycle.who import (
     select_subjects,
     stage_outcomes,
 )
-from qcycle.lifecycle.wording import counted_as, graded_together, result_remarks
+from qcycle.lifecycle.wording import counted_as
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who, grade_label
 

@@ -1,0 +1,233 @@
+"""Why a result reads as it does, for the 说明 of a result letter: a veto, a capped grade that was full
+(with how many its cap counted over), a line missed, and the bonus and deduction items a total holds."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import NamedTuple
+
+from qcycle.lifecycle.who import p_item_name
+from qcycle.lifecycle.wording import ranked_among, veto_reason
+from qcycle.models import AssessmentResult
+from qcycle.render import quoted
+from qcycle.schema import Grade, Programme, category_label, grade_label
+from qcycle.scoring import caps
+
+__all__ = ["Graded", "graded_together", "result_remarks"]
+
+
+class Graded(NamedTuple):
+    """How a result stands among those graded with it (:func:`graded_together`)."""
+
+    counted: int  # how many subjects its caps were counted over
+    tied: int  # how many share its rank
+    above: str | None  # the better grade an equal total took where a tie rule placed it below
+    rule: str  # that tie rule as the letter says it ("按单位代码"); "" where none placed it
+    vetoed: int = 0  # how many of its group a veto took out of the count
+
+
+def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str, Graded]:
+    """Subject → how it stands among those graded in its ranking group (its level under
+    ``rank_within``, its category where the assessment is per category), vetoed ones not counted."""
+    def group(r: AssessmentResult) -> tuple[str, str | None]:
+        return p.rank_key(r.unit_code, r.stage)
+
+    rows = list(rows)
+    place = {g: i for i, g in enumerate(p.assessment.grade_names if p.assessment else [])}
+    groups = {r.unit_code: group(r) for r in rows}
+    sizes: dict[tuple[str, str | None], int] = {}
+    ranks: dict[tuple[str, str | None, int], int] = {}
+    best: dict[tuple[str, str | None, float], str] = {}  # (group, total) → the best grade it took
+    # (group, total, grade) → the tie components' scores of those who took it: where they equal
+    # a subject's own, unit code placed it below, not the components.
+    scores: dict[tuple[str, str | None, float, str], set[tuple]] = {}
+    tied = _tie_scores(p)
+    base = p.assessment.share_base if p.assessment else len
+    vetoed: dict[tuple[str, str | None], int] = {}
+    for r in rows:
+        if r.veto:
+            vetoed[groups[r.unit_code]] = vetoed.get(groups[r.unit_code], 0) + 1
+        else:
+            g = groups[r.unit_code]
+            sizes[g] = sizes.get(g, 0) + base([r.total])  # 1, or 0 below the line a share_of: passing counts from
+            ranks[(*g, r.rank)] = ranks.get((*g, r.rank), 0) + 1
+            key = (*g, round(r.total, 2))
+            if r.grade in place and (key not in best or place[r.grade] < place[best[key]]):
+                best[key] = r.grade
+            scores.setdefault((*key, r.grade), set()).add(tied(r))
+    out = {}
+    for r in rows:
+        g = groups[r.unit_code]
+        level = best.get((*g, round(r.total, 2)))
+        level = level if level not in (None, r.grade) and not r.veto else None
+        by_code = level is not None and tied(r) in scores.get((*g, round(r.total, 2), level), set())
+        rule = "" if level is None else "按单位代码" if by_code else _tie_rule(p)
+        out[r.unit_code] = Graded(sizes.get(g, 0), ranks.get((*g, r.rank), 1), level, rule, vetoed.get(g, 0))
+    return out
+
+
+def _tie_scores(p: Programme) -> Callable[[AssessmentResult], tuple]:
+    """A result's scores on the components its ties are ordered by (none where ties go by unit code)."""
+    scheme = p.assessment
+    codes = [c.code for c in scheme.tie_components] if scheme and scheme.ties == "components_in_order" else []
+    return lambda r: tuple(round(float((r.components or {}).get(c) or 0.0), 2) for c in codes)
+
+
+def result_remarks(p: Programme, results: Iterable[AssessmentResult],
+                   vacated: Collection[tuple[str, str | None]] = (),
+                   adjusted: Mapping[str, tuple[dict[str, int], dict[str, int], dict[str, list[str]]]] | None = None,
+                   sizes: Mapping[str, Graded] | None = None) -> str | None:
+    """Why a result is not what its score reads as, for the result letter's 说明:
+    - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决");
+    - a capped grade was full (天水: 868.59 points, above the award's line, and 未获奖 because the
+      award goes to at most 2: "天水市人民政府质量奖名额不超过2个，贵单位得分排名第3"; a share: "优秀比例
+      不超过参评对象的30%"; 87.35 had read "良好" alone, above 优秀's line of 85), and where a
+      candidate above it left at a later step (``vacated``: (grade, category)), that its place
+      stays vacant rather than going down the ranking;
+    - a score in the last grade, below the line of the one above it (温州's 587.77 and 未获奖,
+      600 the award's line: "得分未达到温州市市长质量奖分数线（600分）"), so that it reads as the line
+      missed, not as a place refused;
+    - the bonus and deduction items a total holds (``adjusted``: subject → counts per item), so that a
+      grade a bonus decides names it (焦作's 解放区, A by "辖区企业获得省长质量奖或市长质量奖2家，加2分")."""
+    said = []
+    for r in results:
+        item = p_item_name(p, r.unit_code)
+        if r.veto:
+            said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}，等次定为{grade_label(r.grade)}")
+        elif (full := _full_grade(p, r)) is not None:
+            among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
+            counted = (f"得分达到{p.assessment.pass_line:g}分的对象" if p.assessment and p.assessment.share_of == "passing"
+                       else "参评对象")
+            share = f"比例不超过{'' if full.max_count else among}{counted}的{full.share * 100:g}%" if full.share else ""
+            n, tied, level, rule, vetoed = (sizes or {}).get(r.unit_code) or (None, 1, None, "", 0)
+            if full.share and n is not None and not full.max_count:
+                # How many places the share gives, counted over whom: first of 3 under 20 % has none at all,
+                # not one taken by others; 20 % of 12 enterprises, 3 vetoed, is 1 place, not 2.
+                places = math.floor(full.share * n + 1e-9)
+                ranked = counted == "参评对象"  # those over a line (share_of: passing) are never the vetoed
+                out = f"，一票否决的{vetoed}个不计" if vetoed and ranked else ""
+                share += (f"（{'参评' if ranked else counted}{n + vetoed if ranked else n}个{out}，按比例"
+                          f"{grade_label(full.name)}名额{f'{places}个' if places else '不足1个'}）")
+            limits = "、".join(x for x in (f"名额不超过{full.max_count}个" if full.max_count else "", share) if x)
+            group = _capped_among(p, r)
+            text = (f"{group + '的' if group else ''}{among if full.max_count else ''}{grade_label(full.name)}{limits}，"
+                    f"{'该项目' if item else '贵单位'}得分{'在' + among + '中' if among else ''}排名第{r.rank}"
+                    # First place tied two ways over one place: the whole tie goes down, and it says so.
+                    + (f"（{tied}个并列，超出名额的并列者整组评为下一等次）" if _tie_over(p, full, r, n, tied) else "")
+                    # Placed below an equal total by the tie rule (江城's 白河县, 91.00 like two 优秀, read only "排名第4").
+                    + (f"（与获评{grade_label(level)}的单位同分，{rule}排在其后）" if level == full.name else ""))
+            if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
+                text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
+            said.append(text)
+        elif (line := _missed_line(p, r)) is not None:
+            said.append(f"{quoted(item) if item else ''}得分未达到{grade_label(line.name)}分数线（{line.min_score:g}分）")
+        if adjusted and r.unit_code in adjusted:
+            said += _adjustment_texts(p, r, *adjusted[r.unit_code])
+    return "；".join(said) + "。" if said else None
+
+
+def _tie_rule(p: Programme) -> str:
+    """How equal totals were ordered, as a letter says it."""
+    scheme = p.assessment
+    if scheme is None or scheme.ties != "components_in_order" or len(scheme.components) < 2:
+        return "按单位代码"
+    names = [c.name for c in scheme.tie_components]
+    # A part named as a score says it once: "按现场发表评分得分" had been written.
+    scores = "" if all(n.endswith("分") for n in names) else "得分"
+    return f"按{names[0]}{scores}" if len(names) == 1 else f"按{'、'.join(names)}{scores}依次比较"
+
+
+def _tie_over(p: Programme, full: Grade, r: AssessmentResult, n: int | None, tied: int) -> bool:
+    """Whether a tie straddles the grade's last place (two tied first over one place), not merely
+    stands below it (tied sixth under 3 places)."""
+    if tied < 2 or n is None or p.assessment is None or p.assessment.ties != "shared":
+        return False
+    places = caps(p.assessment, n).get(full.name)
+    return places is not None and r.rank <= places < r.rank + tied - 1
+
+
+def _capped_among(p: Programme, r: AssessmentResult) -> str:
+    """Whose places a capped grade counts, named before it: an assessment per category counts each
+    category's (温州's two awards: "温州市市长质量奖的获奖名额不超过5个", the award its one item; a
+    category of projects by its name: "工业标准化类项目的优秀比例…", not a project's, which had read as
+    if the project had a cap of its own); "" where the whole round is counted."""
+    _, code = p.rank_key(r.unit_code, r.stage)
+    if code is None:
+        return ""
+    category = p.category(code)
+    if len(category.items) == 1 and (name := p_item_name(p, r.unit_code) or "").endswith("奖"):
+        return name  # the award is the category's one item
+    if category.name.endswith(("类", "项目", "奖")):
+        return category.name
+    # A batch says itself ("第一批的…名额"): "第一批类项目" had been written.
+    return category.name if category_label(category.name) == category.name else f"{category.name}类项目"
+
+
+def _measure(counter: str) -> str:
+    """The measure word of a "（每…）" in an item's name, alone: （每家） 家, （每次0.5分） 次, （每项加2分） 项,
+    （每逾期1次扣2分） 次 ("逾期报送2次0.5分" and "2次扣" had been written)."""
+    after_number = re.search(r"\d([^\d.扣加分）])", counter)
+    if after_number:
+        return after_number.group(1)
+    return counter[0] if counter and counter[0] not in "扣加分）" else "次"
+
+
+def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int],
+                      deductions: dict[str, int], when: Mapping[str, list[str]] | None = None) -> list[str]:
+    """"辖区企业获得省长质量奖或市长质量奖2家，加2分": each item's count (in the unit its name gives,
+    "（每家）"), its points within its cap, and the total's cap where it cut the sum; an item counted
+    from the hand-ins names the deadlines of a window with periods (``when``: "未报送5次（2026年2月、3月…）",
+    which an enterprise could not check from a bare count)."""
+    scheme = p.assessment
+    assert scheme is not None
+    out = []
+    for items, counts, verb, total, cap in ((scheme.bonuses, bonuses, "加", r.bonus, scheme.bonus_cap),
+                                            (scheme.deductions, deductions, "扣", r.deduction, scheme.deduction_cap)):
+        said = 0.0
+        for item in items:
+            if n := counts.get(item.code, 0):
+                points = min(n * item.points, item.cap) if item.cap is not None else n * item.points
+                name, per, counter = item.name.partition("（每")
+                # 3 honours at 2 points each read "加5分": the item's own cap is said where it cut.
+                capped = f"{verb}{n * item.points:g}分，以上限{points:g}分计" if points < n * item.points - 1e-9 else ""
+                which = _deadlines_named((when or {}).get(item.code, []), n)
+                out.append(f"{name}{n}{_measure(counter) if per else '次'}{which}，{capped or f'{verb}{points:g}分'}")
+                said += points
+        if cap is not None and said > total + 1e-9:
+            out.append(f"{verb}分合计以上限{total:g}分计")
+    return out
+
+
+def _deadlines_named(when: list[str], n: int) -> str:
+    """"（2026年2月、3月、6月）": the deadlines an item counted, a year said once where they share it;
+    nothing where they are not one per count (items of one period alike) or are days of a window
+    without periods (one deadline: the count says it)."""
+    if len(when) != n or len(set(when)) != n or any(w.endswith("截止") for w in when):
+        return ""
+    year = re.match(r"\d{4}年", when[0])
+    if year and all(w.startswith(year[0]) for w in when):
+        when = [when[0]] + [w.removeprefix(year[0]) for w in when[1:]]
+    return f"（{'、'.join(when)}）"
+
+
+def _missed_line(p: Programme, r: AssessmentResult) -> Grade | None:
+    """The grade just above the last one, where the result is in the last grade below its line."""
+    grades = p.assessment.grades if p.assessment else []
+    if len(grades) < 2 or r.grade != grades[-1].name:
+        return None
+    above = grades[-2]
+    return above if above.min_score is not None and r.total < above.min_score - 1e-9 else None
+
+
+def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
+    """The better grade whose line the result reached but whose places (``max_count`` or ``share``)
+    were taken: the nearest above its own (a D among shares of A–D is told of C's, not A's)."""
+    full = None
+    for g in p.assessment.grades if p.assessment else ():
+        if g.name == r.grade:
+            return full
+        # A line missed on the way down clears it: 70 is 合格 for missing 良好's 80, whatever 优秀's share.
+        full = g if (g.min_score is None or r.total >= g.min_score - 1e-9) and (g.max_count or g.share is not None) else None
+    return None
