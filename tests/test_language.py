@@ -769,6 +769,30 @@ def test_a_call_tells_reviewers_the_deadline_their_review_follows(tmp_path, home
     assert "3月31日截止受理后" not in body, body
 
 
+def test_a_deadline_on_a_weekend_working_day_says_it_is_one(tmp_path, home):
+    """标准化处: "2026年9月20日（星期日）17:30" read as a mistake to every unit; 9月20日 is a 调休 working day."""
+    text = """\
+        version: 2
+        round: {code: db-2026, name: 2026年度地方标准制修订项目, programme: 地方标准, issuer: city, years: [2026]}
+        channels: [{name: sink, kind: sink}]
+        reminder_policies:
+          std: {before_workdays: [2], overdue_after_workdays: 1}
+        units:
+          - {code: city, name: 某市市场监督管理局, level: city, channels: [sink]}
+          - {code: e1, name: 甲公司, level: enterprise, parent: city, channels: [sink]}
+        stages:
+          - {code: draft, name: 征求意见稿, kind: submission, submission: progress_report, owed_by: {levels: [enterprise]},
+             opens: 2026-09-01, deadline: {date: 2026-09-20}, reminders: std}
+    """
+    r = Round(write(tmp_path, "db.yaml", text))
+    assert [a.title for a in r.t.actions if a.action == "deadline"] == ["征求意见稿 截止（调休上班日）"]
+    r.until("2026-09-22")
+    with db.session_scope() as session:
+        bodies = session.exec(select(OutboxMessage.body).where(OutboxMessage.round_id == r.id)).all()
+    kinds = [b for b in bodies if "2026年9月20日（星期日）17:30" in b]
+    assert len(kinds) == 4 and all("2026年9月20日（星期日）17:30（调休上班日）" in b for b in kinds), bodies  # 受理, two 提醒, 逾期
+
+
 def test_a_reviewer_is_told_which_of_its_own_handed_nothing_in(tmp_path, home):
     """某省's cities, asked to check their enterprises' 备案, were shown only those that had handed one in and
     had to ask the province who had not; one with nothing to review heard only "无需报送意见"."""

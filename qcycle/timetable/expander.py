@@ -164,8 +164,11 @@ class _Expander(StageDates):
             self._add(at(notice, dt.time(9, 0)), "event_notice", stage, f"{title}：提前通知（{day:%Y-%m-%d}）",
                       deadline=nine, **common)
 
-    def moved(self, rolled_from: dt.date | None, roll: str | None) -> str:
-        """:func:`moved`, told by the calendar whether the day was a public holiday."""
+    def moved(self, rolled_from: dt.date | None, roll: str | None, day: dt.date | None = None) -> str:
+        """:func:`moved`, told by the calendar whether the day was a public holiday; a deadline ``day`` on a
+        weekend that is a working day (调休) says so: "2026年9月20日（星期日）" read as a mistake."""
+        if rolled_from is None and day is not None and day.weekday() >= 5 and self.cal.is_workday(day):
+            return "（调休上班日）"
         return moved(rolled_from, roll, holiday=rolled_from is not None and self.cal.is_holiday(rolled_from))
 
     def event_notice_day(self, stage: Stage, category: str | None) -> dt.date | None:
@@ -221,8 +224,8 @@ class _Expander(StageDates):
             opening: dict[str, Any] = {"extended": extended} if extended else {}
             if (notice := self.p.publicity_of(stage.code)) is not None:
                 opening["publicity_on"] = self.point_day(notice, category)[0].isoformat()
-            if d.rolled_from is not None:  # the letter says the call's date and why it moved
-                opening["rolled"] = self.moved(d.rolled_from, d.roll).strip("（）")
+            if said := self.moved(d.rolled_from, d.roll, d.day):  # the letter says the call's date and why it moved
+                opening["rolled"] = said.strip("（）")
             self._add(at(opens, dt.time(9, 0)), kind, stage, f"{label} 开始受理", deadline=d.cutoff,
                       detail=opening, **common)
         detail = {"inclusive": deadline_spec.inclusive, "lateness": stage.lateness, "voluntary": stage.voluntary,
@@ -240,10 +243,10 @@ class _Expander(StageDates):
         """A window's deadline and what follows from it: reminders, overdue notice, escalation.
         ``extended``: units with their own deadline, left out of these."""
         left_out: dict[str, Any] = {"extended": extended} if extended else {}
-        self._add(d.cutoff, "deadline", stage, f"{label} 截止{self.moved(d.rolled_from, d.roll)}",
-                  detail={**detail, **left_out}, **common)
-        if d.rolled_from is not None:  # each letter that gives the deadline says why it is that day (星期日, 调休)
-            left_out = {**left_out, "rolled": self.moved(d.rolled_from, d.roll).strip("（）")}
+        said = self.moved(d.rolled_from, d.roll, d.day)
+        self._add(d.cutoff, "deadline", stage, f"{label} 截止{said}", detail={**detail, **left_out}, **common)
+        if said:  # each letter that gives the deadline says why it is that day (星期日, 调休)
+            left_out = {**left_out, "rolled": said.strip("（）")}
         if policy is None:
             return
         reminder_time = policy.time
