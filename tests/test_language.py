@@ -3311,7 +3311,7 @@ def test_a_veto_for_a_window_owed_item_by_item_holds_for_the_items_never_handed_
         graded = {x.unit_code: (x.grade, x.veto) for x in crud.list_results(session=session, round_id=r.id)}
     assert graded == {"l1:nh3": ("不满意", "late"), "l1:steel": ("满意", None), "l2:nh3": ("满意", None)}, graded
     # The letters asking for the results say it (labs learnt of it from their results).
-    assert all("按考核规定，截至考核时仍未报送的，实行一票否决，等次定为不满意。" in body
+    assert all("按考核规定，截至2025年6月13日考核时仍未报送的，实行一票否决，等次定为不满意。" in body
                for body in r.letters("report").values()), r.letters("report")
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import Programme, SubmissionKind, Who, category_label, grade_label
+from qcycle.schema import Programme, StageKind, SubmissionKind, Who, category_label, grade_label
 from qcycle.schema.units import LEVEL_NAMES
 
 __all__ = [
@@ -183,10 +183,13 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
             costs.setdefault(cost, []).append(said["missing" if refused else d.counts])
     parts = [f"{'或'.join(dict.fromkeys(w for what in whats for w in what.split('或')))}的，{cost}"
              for cost, whats in costs.items()]
-    # A veto that holds for a unit that never handed the window in (安徽's 逾期视为不满意).
-    parts += [f"截至考核时仍未报送的，实行一票否决，等次定为{grade_label(v.grade)}"
-              for v in p.assessment.vetoes if v.missing_at == stage]
     kind = (p.assessment.result_label or result_kind(p)).removesuffix("结果") or "考核"
+    # A veto that holds for a unit that never handed the window in (安徽's 逾期视为不满意), by the assessment's
+    # day where the file fixes one ("截至考核时" had not said when, nor in the programme's own word).
+    days = {x.on for x in p.stages if x.kind is StageKind.assessment}
+    by = f"{day.year}年{day.month}月{day.day}日" if len(days) == 1 and (day := next(iter(days))) else ""
+    parts += [f"截至{by}{kind}时仍未报送的，实行一票否决，等次定为{grade_label(v.grade)}"
+              for v in p.assessment.vetoes if v.missing_at == stage]
     return f"按{kind}规定，{'；'.join(parts)}。" if parts else None
 
 
