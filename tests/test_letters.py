@@ -868,6 +868,9 @@ def test_results_are_called_as_the_programme_works():
     assert result_kind(contest) == "评审结果"
     jz = load_programme(next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016")).programme
     assert result_kind(jz.model_copy(update={"assessment": None})) == "审核结果"
+    # A round named for what it does (…建设与评估) says its results so, not 考核结果.
+    assessed = jz.model_copy(update={"round": jz.round.model_copy(update={"name": "2026年度一站式服务站建设与评估"})})
+    assert result_kind(assessed) == "评估结果"
 
 
 def test_what_is_owed_is_named_as_a_thing_handed_in(tmp_path_factory, monkeypatch):
@@ -1229,6 +1232,9 @@ def test_an_earlier_win_is_named_as_what_was_won(family, grade, reads):
     # "…任务落实与年度评估年度评估结果已确定" (an officer's finding): the four characters said once.
     ("某市2026年度质量提升行动计划任务落实与年度评估", "年度评估结果", "某市2026年度质量提升行动计划任务落实与年度评估结果"),
     ("2023年度示例区长质量奖", "评审结果", "2023年度示例区长质量奖评审结果"),
+    # The name ends with the label's last words: "…建设与评估服务站评估结果" (an officer's finding).
+    ("2026年度质量基础设施一站式服务站建设与评估", "服务站评估结果", "2026年度质量基础设施一站式服务站建设与评估结果"),
+    ("2026年度地方标准制修订项目计划", "项目评价结果", "2026年度地方标准制修订项目计划项目评价结果"),  # not its end
 ])
 def test_a_result_label_overlapping_the_rounds_name_is_said_once(name, label, reads):
     from qcycle.lifecycle.notifying import _overlap

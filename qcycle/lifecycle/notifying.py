@@ -474,5 +474,10 @@ def _grounds(p: Programme, who: Who | None, ways: list[Who], summons: bool, resu
 
 def _overlap(name: str, label: str) -> int:
     """How many first characters of ``label`` the round's name already ends with (the longest run of
-    two or more): said once ("…与年度评估年度评估结果已确定" had doubled four)."""
-    return next((k for k in range(len(label) - 1, 1, -1) if name.endswith(label[:k])), 0)
+    two or more), or all but its 结果 where the name ends with the label's last words: said once
+    ("…与年度评估年度评估结果已确定" had doubled four, "…建设与评估服务站评估结果" two)."""
+    if k := next((k for k in range(len(label) - 1, 1, -1) if name.endswith(label[:k])), 0):
+        return k
+    # The name ends with what the label's words end with: …建设与评估 + 服务站评估结果 is …建设与评估结果.
+    core = label.removesuffix("结果")
+    return len(core) if core != label and any(name.endswith(core[j:]) for j in range(len(core) - 1)) else 0

@@ -207,7 +207,9 @@ def result_kind(p: Programme) -> str:
     # Prizes graded (一等奖, 二等奖: a QC 成果发布) are an award's 评审结果; a round decided without any
     # assessment (中期评估, 验收) has 审核结果: a pilot's copies had read "考核结果已确定".
     prizes = p.assessment is not None and any(g.name.endswith("奖") for g in p.assessment.grades)
-    return (f"{name[-2:]}结果" if name.endswith(("评审", "评选")) else "评审结果" if name.endswith("奖")
+    # A round named for what it does says its results so (…建设与评估: 评估结果, not 考核结果).
+    return (f"{name[-2:]}结果" if name.endswith(("评审", "评选", "评估", "评价", "考评", "复核", "验收", "检查", "督查"))
+            else "评审结果" if name.endswith("奖")
             else "评价确认结果" if p.categories and confirmed and not by_unit
             else "评选结果" if "评选" in name else "评审结果" if prizes
             else "审核结果" if p.assessment is None else "考核结果")
