@@ -22,6 +22,7 @@ from qcycle.checks import check_programme, private_in_groups, self_assessed, val
 from qcycle.errors import ConfigError, Problem
 from qcycle.gcpause import without_full_collections
 from qcycle.schema import Programme
+from qcycle.schema.base import CODE_PATTERN
 from qcycle.yamlfile import Document
 
 __all__ = ["LoadedProgramme", "check_programme", "load_programme", "load_programmes", "problems_from", "read_schema"]
@@ -91,8 +92,13 @@ def problems_from(exc: ValidationError, doc: Document) -> list[Problem]:
             message = _MESSAGES.get(kind, err["msg"])
             if kind in ("literal_error", "enum") and "expected" in err.get("ctx", {}):
                 message += f"，应为 {_choices(err['ctx']['expected'])}"
+            elif kind == "string_pattern_mismatch" and err["ctx"]["pattern"] == CODE_PATTERN:
+                # A code, not a regex to read ("应匹配 ^[A-Za-z0-9]…" told an officer nothing).
+                message += "，应为代码：字母或数字开头，只含字母、数字和 _ . -（如 annual、q1、2026-03）"
             elif kind == "string_pattern_mismatch":
                 message += f"，应匹配 {err['ctx']['pattern']}"
+            elif kind == "too_short" and "min_length" in err.get("ctx", {}):
+                message += f"，至少 {err['ctx']['min_length']} 项"
             elif kind in ("greater_than", "greater_than_equal"):
                 message += f"，应 {'>' if kind == 'greater_than' else '≥'} {err['ctx'].get('gt', err['ctx'].get('ge'))}"
             elif kind in ("less_than", "less_than_equal"):
@@ -154,7 +160,7 @@ def read_schema(doc: Document) -> tuple[Programme, list[Problem]]:
 # What a notification stage may send of the shipped letters; the others are qcycle's own (a
 # reminder, a 事项撤销 letter), drafted with other variables: ``template: withdrawal`` passed
 # validate and the round then stopped at the stage with a missing variable.
-NOTIFICATION_TEMPLATES = ("result", "praise", "award", "summons", "step_result", "objection_reply", "report")
+NOTIFICATION_TEMPLATES = ("result", "praise", "award", "summons", "step_result", "objection_reply", "report", "circular")
 
 
 def _missing_templates(p: Programme, path: Path) -> list[tuple[str, str]]:

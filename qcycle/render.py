@@ -69,6 +69,7 @@ TEMPLATE_NAMES = (
     "refused_late.j2",
     "extension_granted.j2",
     "report.j2",
+    "circular.j2",
 )
 
 _WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")

@@ -1157,6 +1157,30 @@ def test_a_deduction_counted_from_late_hand_ins(tmp_path, home):
     assert "进度报送" not in told["c1"]
 
 
+def test_a_circular_tells_every_unit_the_results_of_all(tmp_path, home):
+    """服务站, 月调度: "通报各区县局各服务站等次" could not be said: a result letter tells a graded unit its own
+    result only, and ``report`` wrote "特此报告" upward to the counties. ``template: circular`` is the 通报."""
+    text = ASSESSMENT.replace(
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n",
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n"
+        "      - {code: circular, name: 通报全部结果, kind: notification, template: circular, on: 2016-04-01,"
+        " notify: {levels: [county]}}\n", 1)
+    assert "template: circular" in text
+    r = _scored(tmp_path, text, "2016-04-01")
+    told = r.letters("circular")
+    assert sorted(told) == ["c1", "c2", "c3", "c4", "c5"], told
+    body = told["c3"]
+    assert "现将2015年度县级质量工作考核结果通报如下（共5个参评单位）：" in body, body
+    assert "1. 一县人民政府：合格（得分95.00）；" in body and "5. 五县人民政府：不合格（得分40.00）。" in body, body
+    assert "特此通报。" in body and body == told["c1"].replace("一县人民政府：\n", "三县人民政府：\n", 1), body
+    with db.session_scope() as session:
+        subjects = set(session.exec(select(OutboxMessage.subject).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.action.startswith("circular:"))).all())
+    assert subjects == {"【通报】2015年度县级质量工作考核结果"}, subjects
+    # Each unit's own result letter is still its own.
+    assert "五县" not in r.letters("results")["c1"]
+
+
 def test_a_share_of_those_passing_is_said_as_such_in_the_letters(tmp_path, home):
     """江西's 标准化: "AAAAA级比例不超过参评对象的10%" of a cap counted over those confirmed."""
     text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",

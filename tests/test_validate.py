@@ -88,6 +88,24 @@ CASES = [
         '"519999"',
         "上级单位 '519999' 未定义（应为 units 中的代码）",
     ),
+    # A code is said as what it may hold, not as a regex ("应匹配 ^[A-Za-z0-9]…" told an officer nothing).
+    Case(
+        "code-with-a-colon",
+        'code: "510300", name: 自贡市市场监督管理局, level: city, parent: "510000"',
+        'code: "510300:zg", name: 自贡市市场监督管理局, level: city, parent: "510000"',
+        "units[2].code",
+        '"510300:zg"',
+        "格式不符，应为代码：字母或数字开头，只含字母、数字和 _ . -（如 annual、q1、2026-03）（实际为 '510300:zg'）",
+    ),
+    Case(
+        "no-components",
+        "  components:\n    - {code: effect, name: 工作成效, weight: 0.5}\n    - {code: innovation, name: 创新突破, weight: 0.3}\n"
+        "    - {code: replicable, name: 典型经验可复制可推广, weight: 0.2}\n",
+        "  components: []\n",
+        "assessment.components",
+        "components: []",
+        "项数不足，至少 1 项",
+    ),
     Case(
         "unknown-owed-by-unit",
         "    owed_by: {levels: [city]}",
@@ -677,7 +695,7 @@ def test_an_own_config_folder_with_only_a_calendar_keeps_the_shipped_templates(
         assert "template: award" in text
         broken_path.write_text(text.replace("template: award", "template: awards", 1), encoding="utf-8")
         refused = unwrapped(validate(broken_path))
-        assert "函件模板'awards'不存在（可选：result、praise、award、summons、step_result、objection_reply、report；" in refused, refused
+        assert "函件模板'awards'不存在（可选：result、praise、award、summons、step_result、objection_reply、report、circular；" in refused, refused
     finally:
         get_settings.cache_clear()
         default_calendar.cache_clear()
@@ -689,7 +707,7 @@ def test_one_of_qcycles_own_letters_is_not_a_notification_template(tmp_path: Pat
     path = shipped_variant(tmp_path, "ha-county-assessment-2015", "template: summons", "template: withdrawal")
     refused = unwrapped(validate(path))
     assert "[stages[" in refused and "函件模板'withdrawal'是系统自动生成的函件，不能作为通知阶段的模板" in refused, refused
-    assert "可选：result、praise、award、summons、step_result、objection_reply、report）" in refused, refused
+    assert "可选：result、praise、award、summons、step_result、objection_reply、report、circular）" in refused, refused
 
 
 def test_a_date_counted_from_an_event_its_stage_does_not_have_is_refused(tmp_path: Path) -> None:

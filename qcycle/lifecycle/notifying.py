@@ -130,21 +130,24 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # subordinates, or all of them where it has none: "通报各区局本辖区企业获奖情况" sent 0 letters.
     # Only where a unit with no result and no rejection of its own may be told others' (a superior, or one
     # outside the round): the decisions are read again.
-    summarising = template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
+    # A 通报 (``template: circular``) tells every unit it reaches the results of all, its peers' too.
+    circular = template == "circular.j2"
+    summarising = circular or template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
         p.has_subordinates(u) or u not in p.participants) for u in units)
     # What the units never handed in: said in summaries, and beside a unit's own grade (not its items').
-    never = (_never(session, p, round_id, action, assessed) if template == "result.j2" and (
+    never = (_never(session, p, round_id, action, assessed) if template in ("result.j2", "circular.j2") and (
         summarising or any(":" not in r.unit_code for rs in by_unit.values() for r in rs)) else {})
     # What a veto says (因未报送…，实行一票否决) is not said again after it, in any letter.
     vetoed_for = {v.missing_at for v in p.assessment.vetoes if v.missing_at} if p.assessment else set()
     never = {u: [x for x in lines if x[0] not in vetoed_for] for u, lines in never.items()}
     # Where each decided subject stands (its last decision), read once for what follows.
-    decided = latest_standing(session, p, round_id) if template == "result.j2" and (
+    decided = latest_standing(session, p, round_id) if template in ("result.j2", "circular.j2") and (
         summarising or p.rechecks) else {}
     # A graded subject's decision on the follow-up its grade owed (限期整改, then 复验): where it stands now.
     rechecked = _rechecked(p, decided, by_unit) if p.rechecks else {}
     summaries = (_summaries(p, units, by_unit, _standing(p, decided, action.category, by_unit, never, assessed,
-                                                          rechecked), never, {u for _, late in missing for u in late})
+                                                          rechecked), never, {u for _, late in missing for u in late},
+                            everyone=circular)
                  if summarising else {})
     # What a deduction counts (未报送…1次，扣5分) is not said again beside the grade.
     counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
@@ -154,6 +157,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                     subject_name=name_beside(p.round.name, heading), result="—",
                                     lines=summaries[u][1], scope=summaries[u][0], summary=True, took_part=summaries[u][2])
             continue
+        if circular:
+            continue  # nothing graded or decided yet: nothing to 通报
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
                  for r in mine] + rejected.get(u, [])
@@ -413,14 +418,15 @@ def _placed_order(p: Programme, scored: Mapping[str, AssessmentResult]) -> Calla
 
 def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
                standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]],
-               own: Collection[str] = ()) -> dict[str, tuple[str, list[str], bool]]:
+               own: Collection[str] = (), everyone: bool = False) -> dict[str, tuple[str, list[str], bool]]:
     """unit → (whose results, the lines, whether all of them were graded: 参评单位, or only 单位 where some
     were refused or never applied) for each unit told the results that has none of its own:
     its subordinates' at any depth ("辖区内"), those graded first in rank order, then the others
     decided, by their last decision ("通过复验" after a failed 验收), in the file's order; all of them
     for a unit with no subordinates at all (the 市政府 the office reports to). A unit whose
     subordinates took no part is left out, and so is one with news of its ``own`` (chosen for a hand-in
-    it never made: 临江's 市场监管局 had been told its districts' results, not that it was criticised)."""
+    it never made: 临江's 市场监管局 had been told its districts' results, not that it was criticised).
+    ``everyone``: a 通报, all of them to every unit, its own among them."""
     order = _placed_order(p, {r.unit_code: r for rs in by_unit.values() for r in rs})
     told = sorted(set(by_unit) | set(standing) | set(never),
                   key=lambda u: min((order(r.unit_code) for r in by_unit.get(u, [])), default=order(u)))
@@ -443,6 +449,8 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
     lines = {x: line(x) for x in told}
     below = p.under_each(told)
     out: dict[str, tuple[str, list[str], bool]] = {}
+    if everyone:
+        return {u: ("全部", list(lines.values()), all(x in by_unit for x in lines)) for u in units} if lines else {}
     for u in units:
         if u in by_unit or u in standing or u in own:
             continue

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-__all__ = ["Code", "Contact", "SubmitVia", "said_once"]
+__all__ = ["CODE_PATTERN", "Code", "Contact", "SubmitVia", "said_once"]
 
-_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-Code = Annotated[str, Field(pattern=_CODE, min_length=1, max_length=64)]
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+Code = Annotated[str, Field(pattern=CODE_PATTERN, min_length=1, max_length=64)]
 
 
 class _Model(BaseModel):

@@ -35,7 +35,7 @@ def expand(p: Programme, cal: WorkCalendar, extensions: Sequence[UnitDeadline] =
 
 
 # Notification templates whose letters say each unit's results (the default is ``result``).
-_READS_RESULTS = (None, "result", "praise", "award", "summons")
+_READS_RESULTS = (None, "result", "praise", "award", "summons", "circular")
 
 class _Expander(StageDates):
     def __init__(self, p: Programme, cal: WorkCalendar, extensions: Sequence[UnitDeadline] = ()):

@@ -93,6 +93,8 @@ CONTEXTS = {
     },
     "withdrawal.j2": {**BASE, "item_name": "争创国家级质量标准实验室"},
     "report.j2": {**BASE, "listing": "推荐名单", "lines": ["甲公司（拟推荐，得分852.95）", "乙公司（拟推荐，得分801.20）"]},
+    "circular.j2": {**BASE, "result_label": "考核结果", "lines": ["甲县：A级（得分92.04）", "乙县：B级（得分80.10）"],
+                    "took_part": True},
     "extension_granted.j2": {**BASE, "item": "揭榜书", "moved_from": DAY, "deadline": clock.at(dt.date(2023, 4, 28), dt.time(17, 30))},
     "item_added.j2": {**BASE, "items": [{"name": "争创国家级质量标准实验室", "category": "质量创新", "deadline": DEADLINE}],
                       "handed_in": "揭榜书"},
@@ -153,6 +155,8 @@ MUST_SAY = {
     "extension_granted.j2": ["【同意延期】", "截止时间延长至2023年4月28日", "延期提交的申请收悉",
                              "由2023年4月20日延长至2023年4月28日（星期五）17:30", "逾期未提交的按逾期处理"],
     "report.j2": ["【报送】", "现将推荐名单（共2个）报送如下：", "1. 甲公司（拟推荐，得分852.95）；", "特此报告。"],
+    "circular.j2": ["【通报】", "考核结果通报如下（共2个参评单位）：", "1. 甲县：A级（得分92.04）；", "2. 乙县：B级（得分80.10）。",
+                    "特此通报。"],
     "withdrawal.j2": ["【事项撤销】", "“争创国家级质量标准实验室”项目已撤销", "贵单位该项目的后续工作不再进行", "不再收到"],
 }
 
