@@ -274,7 +274,7 @@ def assess(
             continue
         bonus = published(_items_points(scheme.bonuses, u.bonuses, scheme.bonus_cap))
         deduction = published(_items_points(scheme.deductions, u.deductions, scheme.deduction_cap))
-        total = published(max(0.0, sum(components.values()) + bonus - deduction))
+        total = published(max(0.0, (scheme.base or 0.0) + sum(components.values()) + bonus - deduction))
         # The worst forced grade wins when several vetoes apply.
         veto = max(u.vetoes, key=lambda v: worst.index(veto_grade[v])) if u.vetoes else None
         rows.append((u, components, bonus, deduction, total, veto))

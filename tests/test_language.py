@@ -1250,6 +1250,27 @@ def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path
         write(tmp_path, "bare.yaml", text.replace("late_at: progress, counts: late", "counts: late"))
 
 
+def test_a_score_counted_down_from_a_base_needs_no_component(tmp_path, home):
+    """月调度: "100分起，每逾期一次扣2分，未报送一次扣5分" could only be written with a 基础分 part an officer
+    had to score by hand (the simulation scored it at random: 94 became 68.20). ``base`` starts every
+    subject there; nothing is scored."""
+    text = _quarterly("        reminders: std\n",
+                      "      deductions:\n"
+                      "        - {code: late, name: 进度报告逾期报送, points: 2, late_at: progress, counts: late}\n"
+                      "        - {code: none, name: 进度报告未报送, points: 5, late_at: progress, counts: missing}\n"
+                      ).replace("      components: [{code: all, name: 综合评分, weight: 1}]\n", "      base: 100\n", 1)
+    assert "base: 100" in text
+    r = Round(write(tmp_path, "base.yaml", text))
+    _quarters_handed_in(r)  # c2 late once, c4 late twice, c3 never: nobody scores anything
+    r.until("2016-03-31")
+    with db.session_scope() as session:
+        totals = {x.unit_code: x.total for x in crud.list_results(session=session, round_id=r.id)}
+    assert totals == {"c1": 100, "c2": 98, "c3": 90, "c4": 96, "c5": 100}, totals
+    told = r.letters("results")["c4"]
+    assert "合格（得分96.00，已扣4分）" in told and "进度报告逾期报送2次（第一期、第二期），扣4分" in told, told
+    assert "各部分得分" not in told, told
+
+
 def test_a_deadline_after_the_last_assessment_is_not_told_what_lateness_costs(tmp_path, home):
     """服务站: the fourth quarter, due in January after the December scoring, read "逾期报送的，每次扣2分"
     in its opening, reminder and overdue notice, and nothing ever deducted it; validate says so too."""

@@ -102,9 +102,17 @@ CASES = [
         "  components:\n    - {code: effect, name: 工作成效, weight: 0.5}\n    - {code: innovation, name: 创新突破, weight: 0.3}\n"
         "    - {code: replicable, name: 典型经验可复制可推广, weight: 0.2}\n",
         "  components: []\n",
-        "assessment.components",
-        "components: []",
-        "项数不足，至少 1 项",
+        "assessment",
+        "assessment:",
+        "components（评分部分）至少 1 项；只按加扣分计分的（100分起，逐项扣分）写 base: 100，不写 components",
+    ),
+    Case(
+        "one-grade",
+        "    - {name: 良好, min_score: 80}\n    - {name: 合格, min_score: 60}\n    - {name: 不合格}\n",
+        "",
+        "assessment.grades",
+        "  grades:",
+        "项数不足，至少 2 项",
     ),
     Case(
         "unknown-owed-by-unit",

@@ -128,7 +128,10 @@ class Grade(_Model):
 class Assessment(_Model):
     subjects: Who = Field(description="who is assessed")
     scale: float = Field(100, gt=0)
-    components: list[Component] = Field(min_length=1)
+    base: float | None = Field(None, gt=0, description=(
+        "扣分制: every subject starts from this many points, and its bonuses and deductions are added to it "
+        "(100分起，逐项扣分); components may then be left out"))
+    components: list[Component] = Field(default_factory=list)
     aggregation: Literal["mean", "median", "trimmed_mean"] = "mean"
     min_reviewers: int = Field(1, ge=1)
     bonuses: list[BonusItem] = Field(default_factory=list)
@@ -163,6 +166,10 @@ class Assessment(_Model):
 
     @model_validator(mode="after")
     def _tie_order_known(self) -> Assessment:
+        if not self.components and self.base is None:
+            raise ValueError("components（评分部分）至少 1 项；只按加扣分计分的（100分起，逐项扣分）写 base: 100，不写 components")
+        if self.components and self.base is not None:
+            raise ValueError("base（扣分制的起算分）不与 components 同用：总分 = base + 加分 − 扣分")
         codes = [c.code for c in self.components]
         unknown = [c for c in self.tie_order if c not in codes]
         if unknown:
