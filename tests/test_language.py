@@ -1181,6 +1181,27 @@ def test_a_circular_tells_every_unit_the_results_of_all(tmp_path, home):
     assert "五县" not in r.letters("results")["c1"]
 
 
+def test_a_praise_cites_the_assessment_its_selection_names(tmp_path, home):
+    """浙江制造: a 表扬 of the projects scoring ≥90 at the first review cited the 再审's name and score, for a
+    project the 再审 never scored ("在技术再审评分中被评为90分以下…现予通报表扬")."""
+    text = ASSESSMENT.replace(
+        "      - {code: scoring, name: 考核评分, kind: assessment, on: 2016-03-25}\n",
+        "      - {code: scoring, name: 考核评分, kind: assessment, on: 2016-03-25}\n"
+        "      - {code: praise, name: 通报表扬, kind: notification, template: praise, on: 2016-04-25,\n"
+        "         notify: {grades: [合格], assessed_at: scoring}}\n"
+        "      - {code: rescoring, name: 复核评分, kind: assessment, on: 2016-04-20}\n", 1)
+    r = Round(write(tmp_path, "two.yaml", text))
+    with db.session_scope() as session:  # the second assessment scores all below the line
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": u, "reviewer": "r1", "component": "all", "value": v, "stage": stage}
+            for stage, values in (("scoring", [95, 80, 62, 55, 40]), ("rescoring", [50] * 5))
+            for u, v in zip(["c1", "c2", "c3", "c4", "c5"], values, strict=True)])
+    r.until("2016-04-25")
+    praised = r.letters("praise")
+    assert sorted(praised) == ["c1", "c2", "c3"], praised
+    assert "考核评分" in praised["c2"] and "复核评分" not in praised["c2"] and "不合格" not in praised["c2"], praised["c2"]
+
+
 def test_a_share_of_those_passing_is_said_as_such_in_the_letters(tmp_path, home):
     """江西's 标准化: "AAAAA级比例不超过参评对象的10%" of a cap counted over those confirmed."""
     text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",

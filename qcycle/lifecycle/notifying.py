@@ -76,7 +76,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
         drafts = [d for u in resolve(session, p, round_id, stage.notify, action.category) if u in told
                   for d in draft_letters([u], template, p, action, **told[u])]
         return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
-    assessed = crud.latest_results_stage(session=session, round_id=round_id)
+    # The assessment the selection names (a praise of those ≥90 at the first review), else the latest: a 表扬
+    # had cited the 再审's score and name for a project the 再审 never scored.
+    named = next((w.assessed_at for w in ([stage.notify, *stage.notify.any_of] if stage.notify else [])
+                  if w.assessed_at), None)
+    assessed = named or crud.latest_results_stage(session=session, round_id=round_id)
     rows = results_of(session, round_id, assessed)
     # A round assessed more than once (each year of a plan) says which assessment a letter is of.
     occasion = occasion_of(p, assessed)

@@ -338,6 +338,16 @@ def test_a_published_list_tells_a_unit_on_it_so() -> None:
     arrangement = {**on_list, "title": "发布陈述答辩安排"}  # not a list: no "列入该名单"
     _, body = render_message("publication.j2", arrangement)
     assert "列入" not in body and "本次共安排2个单位参加。" in body, body
+    # A list of a category (its name in brackets) is a list; so is a plan of projects with their takers (立项计划).
+    by_category = {**on_list, "title": "公布通过技术审查的项目名单（装备制造类）", "listed_items": ["伺服液压系统"]}
+    _, body = render_message("publication.j2", by_category)
+    assert "（装备制造类），贵单位已列入该名单（共2个单位），列入的项目为“伺服液压系统”，请及时查阅" in body, body
+    assert "安排" not in body, body
+    plan = {**on_list, "title": "印发2026年度地方标准制修订项目计划"}
+    _, body = render_message("publication.j2", plan)
+    assert "项目计划，贵单位已列入该计划（共2个单位），请及时查阅" in body and "安排" not in body, body
+    _, left = render_message("publication.j2", {**plan, "unit_code": "510500"})
+    assert "计划共列入2个单位，贵单位未列入。" in left, left
 
 
 def test_a_naming_tells_a_unit_it_was_named_and_the_others_that_they_were_not() -> None:
