@@ -1202,6 +1202,23 @@ def test_a_praise_cites_the_assessment_its_selection_names(tmp_path, home):
     assert "考核评分" in praised["c2"] and "复核评分" not in praised["c2"] and "不合格" not in praised["c2"], praised["c2"]
 
 
+def test_a_window_missed_at_several_periods_is_said_once_with_them(tmp_path, home):
+    """月调度's 通报 read "未提交月调度报告（2026年2月）；未提交月调度报告（2026年3月）；…" five times over."""
+    text = _quarterly("        reminders: std\n", "").replace(
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n",
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n"
+        "      - {code: circular, name: 通报全部结果, kind: notification, template: circular, on: 2016-04-01,"
+        " notify: {levels: [county]}}\n", 1)
+    r = Round(write(tmp_path, "q.yaml", text))
+    _quarters_handed_in(r)  # c3 never reports
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-01")
+    own, circular = r.letters("results")["c3"], r.letters("circular")["c1"]
+    assert "合格（得分62.00）；未提交季度进展报告（第一期、第二期）。" in own, own
+    assert "三县人民政府：合格（得分62.00）；未提交季度进展报告（第一期、第二期）；" in circular, circular
+    assert circular.count("未提交") == 1, circular
+
+
 def test_a_share_of_those_passing_is_said_as_such_in_the_letters(tmp_path, home):
     """江西's 标准化: "AAAAA级比例不超过参评对象的10%" of a cap counted over those confirmed."""
     text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",

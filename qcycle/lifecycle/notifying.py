@@ -12,10 +12,10 @@ from collections.abc import Callable, Collection, Mapping
 
 from qcycle import crud
 from qcycle.clock import to_local
-from qcycle.lifecycle.assessing import quota_achieved, what_counted, windows_never_handed_in
-from qcycle.lifecycle.drafting import draft_letters, item_name
+from qcycle.lifecycle.assessing import quota_achieved, what_counted
+from qcycle.lifecycle.drafting import draft_letters
+from qcycle.lifecycle.missed import never_handed_in_lines
 from qcycle.lifecycle.outcome import Outcome
-from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
 from qcycle.lifecycle.remarks import graded_together, result_remarks
 from qcycle.lifecycle.standing import (
@@ -29,7 +29,6 @@ from qcycle.lifecycle.standing import (
 from qcycle.lifecycle.who import (
     eliminated,
     in_category,
-    outstanding,
     p_item_name,
     resolve,
     results_of,
@@ -55,8 +54,7 @@ from qcycle.lifecycle.wording import (
 )
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import Programme, StageKind, Who, grade_label
-from qcycle.timetable import Action
+from qcycle.schema import Programme, Who, grade_label
 
 __all__ = ["HONOURS", "notify_action"]
 
@@ -139,7 +137,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     summarising = circular or template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
         p.has_subordinates(u) or u not in p.participants) for u in units)
     # What the units never handed in: said in summaries, and beside a unit's own grade (not its items').
-    never = (_never(session, p, round_id, action, assessed) if template in ("result.j2", "circular.j2") and (
+    never = (never_handed_in_lines(session, p, round_id, action, assessed) if template in ("result.j2", "circular.j2") and (
         summarising or any(":" not in r.unit_code for rs in by_unit.values() for r in rs)) else {})
     # What a veto says (因未报送…，实行一票否决) is not said again after it, in any letter.
     vetoed_for = {v.missing_at for v in p.assessment.vetoes if v.missing_at} if p.assessment else set()
@@ -330,46 +328,6 @@ def _standing(p: Programme, decided: Mapping[str, tuple[str, str, bool]], catego
         if subject.partition(":")[0] in never and place.get(code, -1) < place.get(assessed or "", -1):
             continue
         out[subject.partition(":")[0]].append((p_item_name(p, subject), said))
-    return out
-
-
-def _never(session, p: Programme, round_id, notice: Action, assessed: str | None
-           ) -> dict[str, list[tuple[str, str | None, str]]]:
-    """unit → (window, "未提交…") for each window the assessment ``assessed`` read that the unit
-    owed and never handed in, and each follow-up its result owed, due by the ``notice``, that it never
-    handed in: a project that never filed its 验收申请 read "通过中期评估" in its city's summary, one with
-    no decision at all was left out, a 限期整改 one that never filed its 整改报告 read "限期整改" alone
-    after the 复验, and a unit's own letter said less than its superior's."""
-    timetable = kept_timetable(session, p, round_id)
-    category = notice.category
-    action = next((a for a in timetable.actions if a.stage == assessed and a.action == "assess"
-                   and (category is None or a.category in (None, category))), None)
-    missed = windows_never_handed_in(session, p, round_id, timetable, action) if action else {}
-    # The follow-ups this assessment's results owed (by grade or place), at their deadlines due by now.
-    owed_by_results = {s.code for s in p.stages if s.kind is StageKind.followup and s.owed_by is not None
-                       and (s.owed_by.grades or s.owed_by.rank is not None) and s.owed_by.assessed_at in (None, assessed)}
-    for a in timetable.actions if owed_by_results else ():
-        if (a.action == "deadline" and a.stage in owed_by_results and a.at <= notice.at
-                and (category is None or a.category in (None, category))):
-            stage = p.stage(a.stage)
-            what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
-            missed.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
-    out: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
-    for (code, what), owing in missed.items():
-        for unit in sorted({u.partition(":")[0] for u in owing if in_category(p, u, category)}):
-            out[unit].append((code, None, f"未提交{what}"))
-    # Handed in late and refused (不予受理), and nothing taken instead: a county's summary had left out its
-    # enterprise whose late application was refused.
-    closed = {a.stage for a in timetable.actions if a.action == "deadline" and a.at <= notice.at}
-    for window in (w for w in p.stages if w.kind is StageKind.submission and w.lateness == "reject" and w.code in closed):
-        where = {"session": session, "round_id": round_id, "stage": window.code, "period": None,
-                 "category": category, "item_category": p.item_category}
-        refused = set(crud.handed_in_subjects(**where, status="rejected_late")) - set(crud.handed_in_subjects(**where))
-        for subject in sorted(refused):
-            unit = subject.partition(":")[0]
-            # Refused, not missed: "未按期提交自评报告；自评报告逾期提交，不予受理" had said it twice.
-            out[unit] = [x for x in out[unit] if x[0] != window.code or x[1] is not None]
-            out[unit].append((window.code, p_item_name(p, subject), f"{window.handed_in}逾期提交，不予受理"))
     return out
 
 

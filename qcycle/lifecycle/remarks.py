@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import NamedTuple
 
 from qcycle.lifecycle.who import p_item_name
-from qcycle.lifecycle.wording import ranked_among, veto_reason
+from qcycle.lifecycle.wording import periods_joined, ranked_among, veto_reason
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, category_label, grade_label
@@ -206,10 +206,7 @@ def _deadlines_named(when: list[str], n: int) -> str:
     without periods (one deadline: the count says it)."""
     if len(when) != n or len(set(when)) != n or any(w.endswith("截止") for w in when):
         return ""
-    year = re.match(r"\d{4}年", when[0])
-    if year and all(w.startswith(year[0]) for w in when):
-        when = [when[0]] + [w.removeprefix(year[0]) for w in when[1:]]
-    return f"（{'、'.join(when)}）"
+    return f"（{periods_joined(when)}）"
 
 
 def _missed_line(p: Programme, r: AssessmentResult) -> Grade | None:

@@ -23,6 +23,7 @@ __all__ = [
     "lateness_costs",
     "name_beside",
     "occasion_of",
+    "periods_joined",
     "place_achieved",
     "places_counted_as",
     "ranked_among",
@@ -302,3 +303,11 @@ def places_counted_as(p: Programme, subjects: Iterable[str]) -> str:
     (8 units' 9 projects had read "以下9个单位…推荐不超过3家"), else as its units are."""
     subjects = list(subjects)
     return "项" if any(":" in s for s in subjects) else counted_as(p, [s.partition(":")[0] for s in subjects])
+
+
+def periods_joined(labels: list[str]) -> str:
+    """Periods as one list, their year said once where they share it: "2026年2月、3月、6月"."""
+    year = re.match(r"\d{4}年", labels[0]) if labels else None
+    if year and all(w.startswith(year[0]) for w in labels):
+        labels = [labels[0]] + [w.removeprefix(year[0]) for w in labels[1:]]
+    return "、".join(labels)

@@ -1,0 +1,77 @@
+"""What a unit never handed in, as its result letter and its superior's summary say it: each window the
+assessment read and each follow-up its result owed, a window missed at several periods once with them, and
+a late hand-in refused (不予受理) said as that."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from qcycle import crud
+from qcycle.lifecycle.assessing import windows_never_handed_in
+from qcycle.lifecycle.drafting import item_name
+from qcycle.lifecycle.plan import kept_timetable
+from qcycle.lifecycle.who import in_category, outstanding, p_item_name
+from qcycle.lifecycle.wording import periods_joined
+from qcycle.schema import Programme, StageKind
+from qcycle.timetable import Action
+
+__all__ = ["never_handed_in_lines"]
+
+
+def never_handed_in_lines(session, p: Programme, round_id, notice: Action, assessed: str | None
+           ) -> dict[str, list[tuple[str, str | None, str]]]:
+    """unit → (window, "未提交…") for each window the assessment ``assessed`` read that the unit
+    owed and never handed in, and each follow-up its result owed, due by the ``notice``, that it never
+    handed in: a project that never filed its 验收申请 read "通过中期评估" in its city's summary, one with
+    no decision at all was left out, a 限期整改 one that never filed its 整改报告 read "限期整改" alone
+    after the 复验, and a unit's own letter said less than its superior's."""
+    timetable = kept_timetable(session, p, round_id)
+    category = notice.category
+    action = next((a for a in timetable.actions if a.stage == assessed and a.action == "assess"
+                   and (category is None or a.category in (None, category))), None)
+    missed = windows_never_handed_in(session, p, round_id, timetable, action) if action else {}
+    # The follow-ups this assessment's results owed (by grade or place), at their deadlines due by now.
+    owed_by_results = {s.code for s in p.stages if s.kind is StageKind.followup and s.owed_by is not None
+                       and (s.owed_by.grades or s.owed_by.rank is not None) and s.owed_by.assessed_at in (None, assessed)}
+    for a in timetable.actions if owed_by_results else ():
+        if (a.action == "deadline" and a.stage in owed_by_results and a.at <= notice.at
+                and (category is None or a.category in (None, category))):
+            stage = p.stage(a.stage)
+            what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
+            missed.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
+    out: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
+    for (code, what), owing in missed.items():
+        for unit in sorted({u.partition(":")[0] for u in owing if in_category(p, u, category)}):
+            out[unit].append((code, None, f"未提交{what}"))
+    out = defaultdict(list, {unit: _periods_together(p, lines) for unit, lines in out.items()})
+    # Handed in late and refused (不予受理), and nothing taken instead: a county's summary had left out its
+    # enterprise whose late application was refused.
+    closed = {a.stage for a in timetable.actions if a.action == "deadline" and a.at <= notice.at}
+    for window in (w for w in p.stages if w.kind is StageKind.submission and w.lateness == "reject" and w.code in closed):
+        where = {"session": session, "round_id": round_id, "stage": window.code, "period": None,
+                 "category": category, "item_category": p.item_category}
+        refused = set(crud.handed_in_subjects(**where, status="rejected_late")) - set(crud.handed_in_subjects(**where))
+        for subject in sorted(refused):
+            unit = subject.partition(":")[0]
+            # Refused, not missed: "未按期提交自评报告；自评报告逾期提交，不予受理" had said it twice.
+            out[unit] = [x for x in out[unit] if x[0] != window.code or x[1] is not None]
+            out[unit].append((window.code, p_item_name(p, subject), f"{window.handed_in}逾期提交，不予受理"))
+    return out
+
+
+def _periods_together(p: Programme, lines: list[tuple[str, str | None, str]]) -> list[tuple[str, str | None, str]]:
+    """A window missed at several of its periods, said once with them: a 通报 had read "未提交月调度报告（2026年
+    2月）；未提交月调度报告（2026年3月）；…" five times over."""
+    labels: dict[str, list[str]] = defaultdict(list)
+    for code, item, text in lines:
+        handed = p.stage(code).handed_in
+        if item is None and text.startswith(f"未提交{handed}（") and text.endswith("）") and not handed.endswith("）"):
+            labels[code].append(text[len(handed) + 4:-1])
+    out, said = [], set()
+    for code, item, text in lines:
+        if len(labels.get(code, ())) < 2 or item is not None:
+            out.append((code, item, text))
+        elif code not in said:
+            said.add(code)
+            out.append((code, None, f"未提交{p.stage(code).handed_in}（{periods_joined(labels[code])}）"))
+    return out
