@@ -1320,7 +1320,9 @@ def test_a_deadline_after_the_last_assessment_is_not_told_what_lateness_costs(tm
                                 "{code: scoring, name: 考核评分, kind: assessment, on: 2016-02-05}", 1)
     loaded = write(tmp_path, "q.yaml", text)
     _, warnings = check_dates(loaded.programme)
-    assert any("2016-02-26的截止在最后一次考核之后，扣分项“进度报告逾期报送”不计这一次" in m for _, m in warnings), warnings
+    hint = ("“季度进展报告”第二期（2016-02-26截止）在最后一次考核（2016-02-05）之后："
+            "扣分项“进度报告逾期报送”不计这一期，其受理、提醒、逾期函件不写扣分规定")
+    assert ("assessment.deductions[0].late_at", hint) in warnings, warnings
     r = Round(loaded)
     r.scores(dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 80))
     r.until("2016-03-04")  # nobody reports: openings, reminders and overdue notices of both quarters

@@ -78,21 +78,30 @@ def _due_before_the_call(p: Programme, timetable: Timetable) -> list[tuple[str, 
 
 
 def _late_at_counts_nothing(p: Programme, timetable: Timetable) -> list[tuple[str, str]]:
-    """A ``late_at`` deduction whose window has no deadline by the last assessment: it never deducts."""
+    """A ``late_at`` deduction whose window has no deadline by the last assessment: it never deducts; and a
+    window with some deadlines after it (a fourth quarter due in January), once for its deductions."""
     assessed = max((a.at for a in timetable.actions if a.action == "assess"), default=None)
     out = []
+    after: dict[str, list[tuple[int, str]]] = {}  # window → (index, name) of its deductions counting nothing late
     for k, item in enumerate(p.assessment.deductions if p.assessment else []):
         if item.late_at and assessed is not None and not any(
                 a.action == "deadline" and a.stage == item.late_at and a.at <= assessed for a in timetable.actions):
             out.append((f"assessment.deductions[{k}].late_at", (
                 f"“{p.stage(item.late_at).name}”在考核之前没有截止时间，扣分项“{item.name}”不会扣分")))
-        elif item.late_at and (after := sorted({a.at.date() for a in timetable.actions if a.action == "deadline"
-                                                and a.stage == item.late_at and a.detail.get("uncounted")})):
-            # Some deadlines fall after the last assessment (a fourth quarter due in January): not counted.
-            days = "、".join(f"{d:%Y-%m-%d}" for d in after)
-            out.append((f"assessment.deductions[{k}].late_at", (
-                f"“{p.stage(item.late_at).name}”{days}的截止在最后一次考核之后，扣分项“{item.name}”不计这"
-                f"{'一' if len(after) == 1 else str(len(after))}次；这些截止的受理、提醒、逾期函件不写扣分规定")))
+        elif item.late_at:
+            after.setdefault(item.late_at, []).append((k, item.name))
+    for code, items in after.items():
+        stage = p.stage(code)
+        late = [a for a in timetable.actions if a.action == "deadline" and a.stage == code and a.detail.get("uncounted")
+                and a.unit is None]
+        if not late or assessed is None:
+            continue
+        said = "、".join(f"{stage.period_label(a.period) + '（' if a.period else ''}{a.at:%Y-%m-%d}截止"
+                        f"{'）' if a.period else ''}" for a in late)
+        names = "、".join(f"“{name}”" for _, name in items)
+        out.append((f"assessment.deductions[{items[0][0]}].late_at", (
+            f"“{stage.name}”{said}在最后一次考核（{assessed:%Y-%m-%d}）之后：扣分项{names}不计这{'一期' if len(late) == 1 else f'{len(late)}期'}，"
+            f"其受理、提醒、逾期函件不写扣分规定")))
     return out
 
 
