@@ -1219,6 +1219,23 @@ def test_a_window_missed_at_several_periods_is_said_once_with_them(tmp_path, hom
     assert circular.count("未提交") == 1, circular
 
 
+def test_a_unit_never_graded_for_what_it_never_handed_in_is_told_so(tmp_path, home):
+    """浙江制造: an enterprise whose 送审稿 never came was not assessed, and the results told it nothing at all
+    (its last letter was the 督办)."""
+    text = ASSESSMENT.replace("    stages:\n", """    stages:
+      - {code: selfcheck, name: 自评报告, kind: submission, submission: self_evaluation, owed_by: {levels: [county]},
+         opens: 2016-01-04, deadline: {date: 2016-01-15}}
+""", 1).replace("      subjects: {levels: [county]}\n", "      subjects: {submitted_at: selfcheck}\n", 1)
+    r = Round(write(tmp_path, "never.yaml", text))
+    r.hand_in("self_evaluation", ["c1", "c2", "c3", "c4"], "2016-01-12")
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55})
+    r.until("2016-03-31")
+    told = r.letters("results")
+    assert sorted(told) == ["c1", "c2", "c3", "c4", "c5"], told
+    assert "贵单位结果为：未提交自评报告。" in told["c5"], told["c5"]
+    assert "未提交" not in told["c1"], told["c1"]
+
+
 def test_a_share_of_those_passing_is_said_as_such_in_the_letters(tmp_path, home):
     """江西's 标准化: "AAAAA级比例不超过参评对象的10%" of a cap counted over those confirmed."""
     text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",

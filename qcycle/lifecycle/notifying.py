@@ -172,8 +172,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # it), where no selection named it already (missing_at) and no deduction counts it.
         # A letter of its items' results keeps to them (四川's 评价确认 had listed a missed 中期检查 as an item).
         itemised_letter = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised
-        missed += [text for code, _, text in never.get(u, []) if mine and not itemised_letter and code not in counted
-                   and not any(code == at and u in late for at, late in missing)]
+        # One never graded, for it never handed in what the assessment read, is told that (浙江制造's enterprise whose
+        # 送审稿 never came heard nothing after its 督办), where nothing else is said of it.
+        missed += [text for code, _, text in never.get(u, []) if (mine or not (rejected.get(u) or missed))
+                   and not itemised_letter and code not in counted and not any(code == at and u in late for at, late in missing)]
         # Where its 复验 (a decision on the follow-up its grade owed) left it, unless a rejection line says so.
         after = {r.unit_code: said for r in mine if (said := rechecked.get(r.unit_code)) and not any(
             line.endswith(said) for line in rejected.get(u, []))}
