@@ -324,7 +324,7 @@ def test_a_rejections_note_reaches_the_unit_only_where_the_stage_says_so(tmp_pat
 
 def test_tell_reason_is_refused_outside_a_decision_stage(tmp_path):
     text = AWARD.replace("voluntary: true", "voluntary: true\n        tell_reason: true")
-    with pytest.raises(ConfigError, match="tell_reason、reviewed_by、on_rejection、eliminates 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="tell_reason、reviewed_by、on_rejection、on_approval、eliminates 只用于 decision 阶段"):
         write(tmp_path, "award.yaml", text)
 
 
@@ -1531,8 +1531,27 @@ def test_what_a_rejection_brings_is_told_with_it(tmp_path, home):
     assert sorted(letters) == ["c5"]
     assert "贵单位在2015年度县级质量工作考核中未通过整改情况审核（整改措施不具体），予以通报批评。特此告知。" in letters["c5"], letters
     assert "予以通报批评" in r.letters("summons")["c5"]
-    with pytest.raises(ConfigError, match="on_rejection、eliminates 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="on_rejection、on_approval、eliminates 只用于 decision 阶段"):
         write(tmp_path, "bad.yaml", text.replace("template: step_result,", "template: step_result, on_rejection: 撤销,", 1))
+
+
+def test_what_an_approval_brings_is_told_with_it(tmp_path, home):
+    """小微企业帮扶: an enterprise passing 验收 read "贵单位在…中通过验收。特此告知。" and never heard of its
+    2万元 grant; ``on_approval`` is told beside the verdict, as ``on_rejection`` is."""
+    told = ("      - {code: review_result, name: 整改情况审核结果, kind: notification, template: step_result,\n"
+            "         after: {stage: report_review, event: on, workdays: 1}, notify: {approved_at: report_review}}\n")
+    text = ASSESSMENT.replace("      - {code: summons,", told + "      - {code: summons,", 1).replace(
+        "kind: decision, decides: report,", "kind: decision, decides: report, on_approval: 给予帮扶资金2万元,", 1)
+    r = _scored(tmp_path, text, "2016-04-05")
+    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
+    r.until("2016-05-06")
+    r.decide("report_review", c4="approved", c5="rejected")
+    r.until("2016-05-31")
+    letters = r.letters("review_result")
+    assert sorted(letters) == ["c4"], letters
+    assert "贵单位在2015年度县级质量工作考核中通过整改情况审核，给予帮扶资金2万元。" in letters["c4"], letters
+    with pytest.raises(ConfigError, match="on_rejection、on_approval、eliminates 只用于 decision 阶段"):
+        write(tmp_path, "bad2.yaml", text.replace("template: step_result,", "template: step_result, on_approval: 奖励,", 1))
 
 
 def test_a_rectification_report_goes_to_the_unit_the_programme_names(tmp_path, home):
@@ -2357,7 +2376,7 @@ def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the
     with pytest.raises(ConfigError, match="应为 parent（各申报单位的上级单位）或单位级别（现有：city、county、enterprise），"
                                           "不是 'province'"):
         write(tmp_path, "bad.yaml", REVIEWED.replace("decides: county_review,", "decides: county_review, reviewed_by: province,"))
-    with pytest.raises(ConfigError, match="decides、among、tell_reason、reviewed_by、on_rejection、eliminates 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="decides、among、tell_reason、reviewed_by、on_rejection、on_approval、eliminates 只用于 decision 阶段"):
         write(tmp_path, "bad2.yaml", REVIEWED.replace("voluntary: true,", "voluntary: true, reviewed_by: parent,"))
 
 

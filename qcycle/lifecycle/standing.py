@@ -76,11 +76,12 @@ def rejections(session: Session, p: Programme, round_id: uuid.UUID, *, at: froze
 
 
 def verdict(p: Programme, stage: str, subject: str, yes: bool, by: str = "", note: str = "") -> str:
-    """How a letter says a decision on a subject: passed ("通过验收", "获某镇推荐"), or not, with the
-    reason the unit may know and what it brings ("未通过复验（理由），撤销试点")."""
+    """How a letter says a decision on a subject: passed ("通过验收", "获某镇推荐"), with what that brings
+    ("通过验收，给予帮扶资金2万元"), or not, with the reason the unit may know and what it brings ("未通过复验（理由），
+    撤销试点")."""
     step = p.stage(stage)
     if yes:
-        return passed(step.name)
+        return passed(step.name) + (f"，{step.on_approval}" if step.on_approval else "")
     # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
     if by.startswith("rule:") and note:  # the programme's rule refused it, not a reviewer: say the rule
         return note
@@ -235,7 +236,7 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     for code in dict.fromkeys(w.approved_at for w in alternatives if w.approved_at):
         for subject in select_subjects(session, p, round_id, Who(approved_at=code), category):
             told[subject.partition(":")[0]]["passes"].append({"item": p_item_name(p, subject),
-                                                               "verdict": passed(p.stage(code).name)})
+                                                               "verdict": verdict(p, code, subject, True)})
     for letter in told.values():
         # Refused by the programme's rule alone (获奖满5年后方可再次申报), not by the step the letter is
         # named after: 某省's 3-year rule went out headed "县级初审推荐结果", as if the county had refused.

@@ -214,6 +214,10 @@ class Stage(_Model):
         None, min_length=1, max_length=100,
         description=("decision stages: what a 不同意 here brings, told with it in the unit's letters "
                      "(撤销试点立项, 取消获奖资格)"))
+    on_approval: str | None = Field(
+        None, min_length=1, max_length=100,
+        description=("decision stages: what a 同意 here brings, told with it in the unit's letters "
+                     "(给予帮扶资金2万元: an enterprise passing 验收 had not been told of its grant)"))
     eliminates: bool = Field(
         True, description=("decision stages: false: a 不同意 here does not take the subject out of later steps, "
                            "lists and letters (中期评估 进展滞后: the unit goes on to 验收, owing a 整改说明)"))
@@ -296,8 +300,8 @@ class Stage(_Model):
             raise ValueError("decision 阶段须给出 decides（对哪个阶段的对象作决定：申报、上一步决定或考核）")
         if k is not StageKind.decision and (self.decides is not None or self.among is not None or self.tell_reason
                                             or self.reviewed_by is not None or self.on_rejection is not None
-                                            or not self.eliminates):
-            raise ValueError("decides、among、tell_reason、reviewed_by、on_rejection、eliminates 只用于 decision 阶段")
+                                            or self.on_approval is not None or not self.eliminates):
+            raise ValueError("decides、among、tell_reason、reviewed_by、on_rejection、on_approval、eliminates 只用于 decision 阶段")
         if k is StageKind.notice and (self.days is None) == (self.workdays is None):
             raise ValueError("公示阶段须给出 days（公示天数）或 workdays（公示的工作日数）之一")
         if self.workdays is not None and k is not StageKind.notice:
