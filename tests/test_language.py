@@ -2142,6 +2142,11 @@ def test_the_simulated_year_hands_in_a_window_for_the_rejected_once_they_are_kno
         rejected = crud.decided_subjects(session=session, round_id=round_id, stage="eligibility", outcomes=("rejected",))
         asked = accepted_subjects(session=session, round_id=round_id, stage="reapply", category=None, item_category={})
     assert rejected and asked and set(asked) <= set(rejected), (rejected, asked)
+    # A second chance for those rejected is not an application: "自愿参加，如需申报" had been written (小微企业's 复验申请).
+    from qcycle.lifecycle.drafting import base_context
+    p = load_programme(path).programme
+    opens = {a.stage: a for a in expand(p, WorkCalendar()).actions if a.action == "window_open"}
+    assert base_context(p, opens["reapply"])["second_chance"] and not base_context(p, opens["application"])["second_chance"]
 
 
 def test_a_decision_that_does_not_eliminate_leaves_its_rejected_in_later_steps(tmp_path, home):

@@ -218,6 +218,14 @@ CASES = [
         "code: takers_review",
         "“审核揭榜书”定于 2023-04-19，早于它所依据的“提交揭榜书”截止 2023-04-20（decides）：应安排在其后",
     ),
+    Case(  # the deadline's own day: "早于…截止 2026-12-23" of two equal dates read as wrong
+        "decision-on-its-windows-deadline-day",
+        "    on: 2023-04-21\n",
+        "    on: 2023-04-20\n",
+        "stages[2]",
+        "code: takers_review",
+        "“审核揭榜书”定于 2023-04-20，与它所依据的“提交揭榜书”截止 2023-04-20同日（截止时间前仍可提交）（decides）：应安排在其后",
+    ),
     Case(
         "years-do-not-cover-the-stages",
         "  years: [2023, 2024, 2025]",

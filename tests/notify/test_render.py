@@ -330,6 +330,15 @@ def test_a_long_decision_request_lists_a_few_and_counts_the_rest() -> None:
     assert "另有27项未列出" in body and "qcycle decide" in body
 
 
+def test_a_second_chance_is_not_an_application() -> None:
+    """小微企业's 复验申请, voluntary and only for those who failed 验收, read "自愿参加，如需申报"."""
+    context = {**CONTEXTS["window_open.j2"], "item": "复验申请", "voluntary": True}
+    _, invited = render_message("window_open.j2", context)
+    _, again = render_message("window_open.j2", {**context, "second_chance": True})
+    assert "自愿参加，如需申报" in invited, invited
+    assert "如需提交复验申请，请在截止时间前按要求报送。" in again and "如需申报" not in again, again
+
+
 def test_a_published_list_tells_a_unit_on_it_so() -> None:
     on_list = {**CONTEXTS["publication.j2"], "unit_code": "510100"}
     _, body = render_message("publication.j2", on_list)
