@@ -1236,6 +1236,45 @@ def test_a_unit_never_graded_for_what_it_never_handed_in_is_told_so(tmp_path, ho
     assert "未提交" not in told["c1"], told["c1"]
 
 
+def test_a_round_without_an_assessment_tells_what_a_listed_unit_never_handed_in(tmp_path, home):
+    """小微企业帮扶: an enterprise on the 帮扶名单 that never applied for 验收 heard nothing, and its 区县局's summary
+    read "列入帮扶名单" of it; one that passed 验收 had no result letter either. A round decided without any
+    assessment had said neither a window missed nor where a unit stands."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: xw-2026, name: 2026年小微企业质量管理体系认证提升行动, programme: 小微企业帮扶, issuer: city, years: [2026]}
+        submission_kinds: {acceptance_request: {title: 验收申请}}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: city, name: 某市市场监督管理局, level: city, channels: [sink]}
+          - {code: d1, name: 东区市场监督管理局, level: county, parent: city, channels: [sink]}
+          - {code: e1, name: 甲公司, level: enterprise, parent: d1, channels: [sink]}
+          - {code: e2, name: 乙公司, level: enterprise, parent: d1, channels: [sink]}
+        stages:
+          - {code: apply, name: 申报, kind: submission, submission: application, owed_by: {levels: [enterprise]},
+             voluntary: true, opens: 2026-03-02, deadline: {date: 2026-04-15}}
+          - {code: confirm, name: 确定帮扶名单, kind: decision, decides: apply, on: 2026-05-11}
+          - {code: request, name: 验收申请, kind: submission, submission: acceptance_request,
+             owed_by: {approved_at: confirm}, opens: 2026-06-01, deadline: {date: 2026-11-30}}
+          - {code: accept, name: 验收, kind: decision, decides: request, on: 2026-12-15, on_approval: 给予帮扶资金2万元}
+          - {code: results, name: 通知验收结果, kind: notification, template: result, on: 2026-12-21,
+             notify: {any_of: [{approved_at: confirm}, {levels: [county]}]}}
+        """)
+    r = Round(write(tmp_path, "xw.yaml", text))
+    r.hand_in("application", ["e1", "e2"], "2026-04-01")
+    r.until("2026-05-11")
+    r.decide("confirm", e1="approved", e2="approved")
+    r.hand_in("acceptance_request", ["e1"], "2026-11-20")
+    r.until("2026-12-15")
+    r.decide("accept", e1="approved")
+    r.until("2026-12-21")
+    told = r.letters("results")
+    assert "结果为：未提交验收申请。" in told["e2"], told
+    assert "通过验收，给予帮扶资金2万元" in told["e1"] and "未提交" not in told["e1"], told["e1"]
+    assert "1. 甲公司：通过验收，给予帮扶资金2万元；\n2. 乙公司：列入帮扶名单；未提交验收申请。" in told["d1"], told["d1"]
+    assert "贵单位结果为：通过验收，给予帮扶资金2万元。" in told["e1"], told["e1"]
+
+
 def test_a_share_of_those_passing_is_said_as_such_in_the_letters(tmp_path, home):
     """江西's 标准化: "AAAAA级比例不超过参评对象的10%" of a cap counted over those confirmed."""
     text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",

@@ -30,6 +30,16 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
     action = next((a for a in timetable.actions if a.stage == assessed and a.action == "assess"
                    and (category is None or a.category in (None, category))), None)
     missed = windows_never_handed_in(session, p, round_id, timetable, action) if action else {}
+    if action is None and not p.assessment_stages:
+        # A round decided without any assessment (帮扶 projects' 验收): each window owed and due by the notice (an
+        # enterprise listed that never applied for 验收 read "列入帮扶名单" in its 区县局's summary, and heard nothing).
+        for a in timetable.actions:
+            stage = p.stage(a.stage)
+            if (a.action == "deadline" and a.unit is None and a.at <= notice.at and stage.submission
+                    and stage.owed_by is not None and not stage.voluntary and stage.submission != "objection"
+                    and (category is None or a.category in (None, category))):
+                what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
+                missed.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
     # The follow-ups this assessment's results owed (by grade or place), at their deadlines due by now.
     owed_by_results = {s.code for s in p.stages if s.kind is StageKind.followup and s.owed_by is not None
                        and (s.owed_by.grades or s.owed_by.rank is not None) and s.owed_by.assessed_at in (None, assessed)}

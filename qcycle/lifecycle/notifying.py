@@ -144,7 +144,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     never = {u: [x for x in lines if x[0] not in vetoed_for] for u, lines in never.items()}
     # Where each decided subject stands (its last decision), read once for what follows.
     decided = latest_standing(session, p, round_id) if template in ("result.j2", "circular.j2") and (
-        summarising or p.rechecks) else {}
+        summarising or p.rechecks or not p.assessment_stages) else {}
     # A graded subject's decision on the follow-up its grade owed (限期整改, then 复验): where it stands now.
     rechecked = _rechecked(p, decided, by_unit) if p.rechecks else {}
     summaries = (_summaries(p, units, by_unit, _standing(p, decided, action.category, by_unit, never, assessed,
@@ -181,6 +181,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
             line.endswith(said) for line in rejected.get(u, []))}
         lines += [after[r.unit_code] for r in mine if r.unit_code in after and not p_item_name(p, r.unit_code)]
         lines += missed
+        if not lines and not p.assessment_stages and template == "result.j2":
+            # A round decided without an assessment: where each of its subjects stands (an enterprise that passed
+            # 验收 had no result letter at all, only one that failed or never applied).
+            lines = [f"{quoted(n) + '：' if (n := p_item_name(p, x)) else ''}{said}" for x, (said, _, _) in decided.items()
+                     if x.partition(":")[0] == u and in_category(p, x, action.category)]
         grounds = _grounds(p, stage.notify, [w for w, chose in met if u in chose], template == "summons.j2",
                            mine[0] if mine else None, (grounds_of if template == "summons.j2" else rejected).get(u, []),
                            [f"未按期报送{quoted(p.stage(code).handed_in)}" for code, late in missing if u in late])
