@@ -738,16 +738,21 @@ def test_each_units_superior_may_review_its_rectification_report(tmp_path, home)
     assert "乙公司" not in asked["d1"], asked["d1"]
 
 
-def test_a_call_tells_reviewers_the_deadline_their_review_follows(tmp_path, home):
-    """宁川's 年度复核 reads three quarters' 自查报告: the call told the 区县局 to review "季度自查报告于2025年3月31日
-    截止受理后", the first quarter's deadline; they were asked on 10月9日."""
-    text = """\
+# 宁川's 放心消费示范单位复核: the office and one 区县局 (each test adds its markets and stages).
+NINGCHUAN = """\
         version: 2
         round: {code: fx-2025, name: 2025年放心消费示范单位复核, programme: 放心消费, issuer: city, years: [2025]}
         channels: [{name: sink, kind: sink}]
         units:
           - {code: city, name: 宁川市市场监督管理局, level: city, channels: [sink]}
           - {code: d1, name: 东湖区市场监督管理局, level: county, parent: city, channels: [sink]}
+"""
+
+
+def test_a_call_tells_reviewers_the_deadline_their_review_follows(tmp_path, home):
+    """宁川's 年度复核 reads three quarters' 自查报告: the call told the 区县局 to review "季度自查报告于2025年3月31日
+    截止受理后", the first quarter's deadline; they were asked on 10月9日."""
+    text = NINGCHUAN + """\
           - {code: s1, name: 惠民农贸市场, level: enterprise, parent: d1, channels: [sink]}
         stages:
           - {code: launch, name: 印发复核工作方案, kind: publication, on: 2025-03-03, notify: {levels: [county, enterprise]}}
@@ -796,13 +801,7 @@ def test_a_deadline_on_a_weekend_working_day_says_it_is_one(tmp_path, home):
 def test_a_reviewer_is_told_which_of_its_own_handed_nothing_in(tmp_path, home):
     """某省's cities, asked to check their enterprises' 备案, were shown only those that had handed one in and
     had to ask the province who had not; one with nothing to review heard only "无需报送意见"."""
-    text = """\
-        version: 2
-        round: {code: fx-2025, name: 2025年放心消费示范单位复核, programme: 放心消费, issuer: city, years: [2025]}
-        channels: [{name: sink, kind: sink}]
-        units:
-          - {code: city, name: 宁川市市场监督管理局, level: city, channels: [sink]}
-          - {code: d1, name: 东湖区市场监督管理局, level: county, parent: city, channels: [sink]}
+    text = NINGCHUAN + """\
           - {code: d2, name: 西山区市场监督管理局, level: county, parent: city, channels: [sink]}
           - {code: s1, name: 惠民农贸市场, level: enterprise, parent: d1, channels: [sink]}
           - {code: s2, name: 东湖百货商店, level: enterprise, parent: d1, channels: [sink]}
