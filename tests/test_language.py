@@ -1268,10 +1268,38 @@ def test_a_round_without_an_assessment_tells_what_a_listed_unit_never_handed_in(
     r.decide("accept", e1="approved")
     r.until("2026-12-21")
     told = r.letters("results")
-    assert "结果为：未提交验收申请。" in told["e2"], told
-    assert "通过验收，给予帮扶资金2万元" in told["e1"] and "未提交" not in told["e1"], told["e1"]
+    assert "贵单位各项结果如下：\n1. 列入帮扶名单；\n2. 未提交验收申请。" in told["e2"], told
     assert "1. 甲公司：通过验收，给予帮扶资金2万元；\n2. 乙公司：列入帮扶名单；未提交验收申请。" in told["d1"], told["d1"]
     assert "贵单位结果为：通过验收，给予帮扶资金2万元。" in told["e1"], told["e1"]
+    # Told to the enterprises alone (no superior summarised): the same.
+    alone = Round(write(tmp_path, "alone.yaml", text.replace("{any_of: [{approved_at: confirm}, {levels: [county]}]}",
+                                                             "{approved_at: confirm}", 1).replace("xw-2026", "xw-2026b", 1)))
+    alone.hand_in("application", ["e1", "e2"], "2026-04-01")
+    alone.until("2026-05-11")
+    alone.decide("confirm", e1="approved", e2="approved")
+    alone.hand_in("acceptance_request", ["e1"], "2026-11-20")
+    alone.until("2026-12-15")
+    alone.decide("accept", e1="approved")
+    alone.until("2026-12-21")
+    assert alone.letters("results") == {u: told[u] for u in ("e1", "e2")}, alone.letters("results")
+
+
+def test_a_share_cap_says_it_was_counted_without_the_vetoed(tmp_path, home):
+    """某省: 20 % of 12 enterprises, 3 vetoed, is 1 place; the second-placed read only "优秀比例不超过参评对象的20%，
+    贵单位得分排名第2" and counted 2 places."""
+    text = ASSESSMENT.replace(
+        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
+        "      vetoes: [{code: acc, name: 发生重大质量安全事故, grade: 不合格}]\n"
+        "      grades: [{name: 优秀, min_score: 60, share: 0.5}, {name: 合格, min_score: 60}, {name: 不合格}]")
+    r = Round(write(tmp_path, "veto.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": "c5", "reviewer": "r1", "component": "veto:acc", "value": 1}])
+    r.until("2016-03-31")
+    told = r.letters("results")["c3"]
+    assert ("说明：优秀比例不超过参评对象的50%（参评5个，一票否决的1个不计，按比例优秀名额2个），贵单位得分排名第3。"
+            in told), told
 
 
 def test_a_share_of_those_passing_is_said_as_such_in_the_letters(tmp_path, home):
@@ -1338,6 +1366,9 @@ def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path
     same = text.replace("points: 5, late_at: progress, counts: missing", "points: 2, late_at: progress, counts: missing")
     assert lateness_costs(write(tmp_path, "same.yaml", same).programme, "progress") == \
         "按考核规定，逾期报送或未报送的，每次扣2分。"
+    # A round named for its 检查 (results: 检查结果) still deducts by its assessment's rules: not "按检查规定".
+    checked = text.replace("name: 2015年度县级质量工作考核", "name: 2015年度县级质量工作落实情况检查", 1)
+    assert lateness_costs(write(tmp_path, "check.yaml", checked).programme, "progress") == costs
     assert all(costs not in body for body in told.values()), told
     with pytest.raises(ConfigError, match="counts（按逾期或未报送计次）只与 late_at 一起使用"):
         write(tmp_path, "bare.yaml", text.replace("late_at: progress, counts: late", "counts: late"))
@@ -3554,6 +3585,9 @@ def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
             {"kind": "score", "unit": "e1", "reviewer": "r1", "component": "veto:no-annual", "value": 1}])
     assert [x.status for x in kept] == ["quarantined"] and "按“年度履职情况报告”是否报送自动判定，不收评分记录" in (
         kept[0].reason or ""), kept
+    with db.session_scope() as session:  # one kept before intake refused them is not read either
+        crud.put_reviews(session=session, round_id=r.id, rows=[
+            {"unit_code": "e1", "reviewer": "r0", "component_code": "veto:no-annual", "value": 1}])
     r.until("2025-08-20")
     with db.session_scope() as session:
         graded = {x.unit_code: (x.grade, x.veto) for x in crud.list_results(session=session, round_id=r.id)}
@@ -3566,6 +3600,10 @@ def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
     with pytest.raises(ConfigError) as exc:
         write(tmp_path, "bad.yaml", text.replace("missing_at: annual", "missing_at: rating"))
     assert "assessment.vetoes[0].missing_at" in str(exc.value), str(exc.value)
+    # The letters asking for the report say by when, where one working day is fixed; not a day off it may roll from.
+    assert "截至2025年8月15日考核时仍未报送的" in lateness_costs(r.p, "annual")
+    sunday = write(tmp_path, "sunday.yaml", text.replace("on: 2025-08-15}", "on: 2025-08-17}", 1)).programme
+    assert "按考核规定，截至考核时仍未报送的，实行一票否决" in lateness_costs(sunday, "annual")
 
 
 def test_a_summary_names_a_unit_whose_late_application_was_refused(tmp_path, home):

@@ -1235,6 +1235,8 @@ def test_an_earlier_win_is_named_as_what_was_won(family, grade, reads):
     # The name ends with the label's last words: "…建设与评估服务站评估结果" (an officer's finding).
     ("2026年度质量基础设施一站式服务站建设与评估", "服务站评估结果", "2026年度质量基础设施一站式服务站建设与评估结果"),
     ("2026年度地方标准制修订项目计划", "项目评价结果", "2026年度地方标准制修订项目计划项目评价结果"),  # not its end
+    # 复核 is not in the name: another assessment, its words kept.
+    ("2026年度质量基础设施一站式服务站建设与评估", "复核评估结果", "2026年度质量基础设施一站式服务站建设与评估复核评估结果"),
 ])
 def test_a_result_label_overlapping_the_rounds_name_is_said_once(name, label, reads):
     from qcycle.lifecycle.notifying import _overlap

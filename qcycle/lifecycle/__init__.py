@@ -12,6 +12,10 @@ is idempotent: carrying out the same action twice gives the same drafts and writ
 - :mod:`~qcycle.lifecycle.handlers`: :data:`HANDLERS`, one per action kind, and their letters
 - :mod:`~qcycle.lifecycle.answers`: letters answering a hand-in (a late one refused: 不予受理)
 - :mod:`~qcycle.lifecycle.wording`: how letters say what a unit achieved, and why, and what results are called
+- :mod:`~qcycle.lifecycle.remarks`: a result letter's 说明 (a veto, a full capped grade, a line missed, the
+  bonus and deduction items a total holds)
+- :mod:`~qcycle.lifecycle.missed`: what a unit never handed in, as its result letter and its superior's
+  summary say it (:func:`~qcycle.lifecycle.assessing.windows_never_handed_in` is what an assessment read)
 - :mod:`~qcycle.lifecycle.outcome`: :class:`Outcome` and :class:`Draft`
 """
 

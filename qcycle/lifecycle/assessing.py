@@ -79,6 +79,10 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
     shared = {f"indicator:{i.code}": i.reported_by for i in p.assessment.indicators if i.reported_by}
     reporters = sorted(set(shared.values()) - set(subjects))
     measured = _measured(session, p, round_id, stage, [*subjects, *reporters])
+    # A veto judged from the hand-ins (missing_at) is not read from records kept before intake refused them.
+    judged = {f"veto:{v.code}" for v in p.assessment.vetoes if v.missing_at}
+    if judged:
+        measured = defaultdict(list, {s: [m for m in rows if m[0] not in judged] for s, rows in measured.items()})
     given = [m for r in sorted(set(shared.values())) for m in measured[r] if shared.get(m[0]) == r]
     inputs = [unit_input(s, ([m for m in measured[s] if m[0] not in shared] + given) if shared else measured[s],
                          p.assessment, until_year=year) for s in subjects]

@@ -16,7 +16,8 @@ from qcycle.schema import Programme, Stage, category_label
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
-__all__ = ["ANNOUNCED", "base_context", "draft_letters", "item_name", "naming_owed", "workdays_left", "written_on"]
+__all__ = ["ANNOUNCED", "base_context", "costs_told", "draft_letters", "item_name", "naming_owed", "workdays_left",
+           "written_on"]
 
 
 def handed_in_item(p: Programme, stage: Stage, period: str | None = None, category: str | None = None) -> str:
@@ -138,16 +139,21 @@ def draft_letters(units: list[str], template: str, p: Programme, action: Action,
         ctx["sender_name"] = SYSTEM_SENDER
     # A report each unit sends its own superior (江州's enterprises to their 区县局): named per letter.
     superiors = p.stage(action.stage).report_to == "parent"
-    # What the assessment deducts is told to those it grades (a 统计局 owing the report too had read it).
-    costs = ctx.get("lateness_costs")
     return [
-        Draft(u, template, ctx | (own or {}).get(u, {}) | {"unit_name": p.unit(u).name, "unit_code": u}
-              | ({"report_to": _superior_of(p, u, sender)} if superiors else {})
-              | ({"lateness_costs": None} if costs and u not in p.assessed_units else {}), action.key,
+        Draft(u, template, costs_told(p, u, ctx | (own or {}).get(u, {}) | {"unit_name": p.unit(u).name, "unit_code": u}
+                                      | ({"report_to": _superior_of(p, u, sender)} if superiors else {})), action.key,
               ctx["today"], action.at.date(), private=private)
         for u in units
         if internal or u != sender
     ]
+
+
+def costs_told(p: Programme, unit: str, context: dict[str, Any]) -> dict[str, Any]:
+    """``context`` as ``unit`` reads it: what the assessment deducts for lateness is told to those it grades
+    (a 统计局 owing the report too had read it)."""
+    if not context.get("lateness_costs") or unit in p.assessed_units:
+        return context
+    return {**context, "lateness_costs": None}
 
 
 def _superior_of(p: Programme, unit: str, sender: str) -> str | None:

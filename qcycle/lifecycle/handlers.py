@@ -21,6 +21,7 @@ from qcycle.lifecycle.assessing import assess_action
 from qcycle.lifecycle.changes import moved_deadline, told_before
 from qcycle.lifecycle.drafting import (
     base_context,
+    costs_told,
     draft_letters,
     handed_in_item,
     late_note,
@@ -110,7 +111,7 @@ def _publish(session, p, round_id, action) -> Outcome:
             continue
         window = p.stage(o["stage"])
         for u in addressed & set(owers(session, p, round_id, window, o["category"])):
-            own[u]["openings"].append(_told_costs(p, u, opening))
+            own[u]["openings"].append(costs_told(p, u, opening))
         for u, why in barred(session, p, round_id, window, o["category"]).items():
             if u in addressed:
                 own[u]["barred"] = why
@@ -124,7 +125,7 @@ def _publish(session, p, round_id, action) -> Outcome:
         if moment is not None and opening["opens"].date() <= moment.date():
             continue  # a call written late: the window has opened, and its own letter said so
         for u in addressed & set(owers(session, p, round_id, p.stage(o["stage"]), o["category"])):
-            own[u].setdefault("invited", []).append(_told_costs(p, u, opening))
+            own[u].setdefault("invited", []).append(costs_told(p, u, opening))
     opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
     for u in units if p.quotas else ():  # a plan's launch tells each unit its tasks
         own[u]["quotas"] = quota_tasks(p, u)
@@ -197,12 +198,8 @@ def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
     ctx = base_context(p, window)
     return {"item": ctx["item"], "deadline": deadline, "rolled": o.get("rolled"), "voluntary": ctx["voluntary"],
             "objection": ctx["objection"], "review_step": ctx["review_step"], "submit_via": ctx["submit_via"],
-            "lateness_costs": ctx["lateness_costs"]}
+            "lateness_costs": ctx["lateness_costs"], "second_chance": ctx["second_chance"]}
 
-
-def _told_costs(p: Programme, unit: str, opening: dict[str, Any]) -> dict[str, Any]:
-    """An opening as ``unit`` reads it: what the assessment deducts for the window is said to those it grades."""
-    return opening if not opening["lateness_costs"] or unit in p.assessed_units else {**opening, "lateness_costs": None}
 
 
 def _event_notice(session, p, round_id, action) -> Outcome:

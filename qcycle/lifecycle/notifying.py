@@ -76,9 +76,9 @@ def notify_action(session, p, round_id, action) -> Outcome:
         return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
     # The assessment the selection names (a praise of those ≥90 at the first review), else the latest: a 表扬
     # had cited the 再审's score and name for a project the 再审 never scored.
-    named = next((w.assessed_at for w in ([stage.notify, *stage.notify.any_of] if stage.notify else [])
-                  if w.assessed_at), None)
-    assessed = named or crud.latest_results_stage(session=session, round_id=round_id)
+    selected_at = next((w.assessed_at for w in ([stage.notify, *stage.notify.any_of] if stage.notify else [])
+                        if w.assessed_at), None)
+    assessed = selected_at or crud.latest_results_stage(session=session, round_id=round_id)
     rows = results_of(session, round_id, assessed)
     # A round assessed more than once (each year of a plan) says which assessment a letter is of.
     occasion = occasion_of(p, assessed)
@@ -138,7 +138,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
         p.has_subordinates(u) or u not in p.participants) for u in units)
     # What the units never handed in: said in summaries, and beside a unit's own grade (not its items').
     never = (never_handed_in_lines(session, p, round_id, action, assessed) if template in ("result.j2", "circular.j2") and (
-        summarising or any(":" not in r.unit_code for rs in by_unit.values() for r in rs)) else {})
+        summarising or not p.assessment_stages or any(":" not in r.unit_code for rs in by_unit.values() for r in rs))
+        else {})
     # What a veto says (因未报送…，实行一票否决) is not said again after it, in any letter.
     vetoed_for = {v.missing_at for v in p.assessment.vetoes if v.missing_at} if p.assessment else set()
     never = {u: [x for x in lines if x[0] not in vetoed_for] for u, lines in never.items()}
@@ -162,8 +163,13 @@ def notify_action(session, p, round_id, action) -> Outcome:
         if circular:
             continue  # nothing graded or decided yet: nothing to 通报
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
+        # A round decided without an assessment: what each of its subjects passed (an enterprise that passed 验收
+        # had no result letter at all); a rejection is said by its own line.
+        passes = [f"{quoted(n) + '：' if (n := p_item_name(p, x)) else ''}{said}" for x, (said, _, yes) in decided.items()
+                  if yes and x.partition(":")[0] == u and in_category(p, x, action.category)
+                  ] if not p.assessment_stages and template == "result.j2" else []
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
-                 for r in mine] + rejected.get(u, [])
+                 for r in mine] + passes + rejected.get(u, [])
         # What it never handed in is not graded: said beside what was (an item's line once).
         missed = [f"未提交{quoted(n) if n else ''}{p.stage(code).handed_in}"
                   for code, late in missing if u in late for n in (late[u] or [""])
@@ -174,18 +180,13 @@ def notify_action(session, p, round_id, action) -> Outcome:
         itemised_letter = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised
         # One never graded, for it never handed in what the assessment read, is told that (浙江制造's enterprise whose
         # 送审稿 never came heard nothing after its 督办), where nothing else is said of it.
-        missed += [text for code, _, text in never.get(u, []) if (mine or not (rejected.get(u) or missed))
+        missed += [text for code, _, text in never.get(u, []) if (mine or passes or not (rejected.get(u) or missed))
                    and not itemised_letter and code not in counted and not any(code == at and u in late for at, late in missing)]
         # Where its 复验 (a decision on the follow-up its grade owed) left it, unless a rejection line says so.
         after = {r.unit_code: said for r in mine if (said := rechecked.get(r.unit_code)) and not any(
             line.endswith(said) for line in rejected.get(u, []))}
         lines += [after[r.unit_code] for r in mine if r.unit_code in after and not p_item_name(p, r.unit_code)]
         lines += missed
-        if not lines and not p.assessment_stages and template == "result.j2":
-            # A round decided without an assessment: where each of its subjects stands (an enterprise that passed
-            # 验收 had no result letter at all, only one that failed or never applied).
-            lines = [f"{quoted(n) + '：' if (n := p_item_name(p, x)) else ''}{said}" for x, (said, _, _) in decided.items()
-                     if x.partition(":")[0] == u and in_category(p, x, action.category)]
         grounds = _grounds(p, stage.notify, [w for w, chose in met if u in chose], template == "summons.j2",
                            mine[0] if mine else None, (grounds_of if template == "summons.j2" else rejected).get(u, []),
                            [f"未按期报送{quoted(p.stage(code).handed_in)}" for code, late in missing if u in late])
@@ -203,7 +204,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
             result, score = f"{lines[0]}（得分{score}）；" + "；".join(lines[1:]), None
         item_lines = ([scored_line(p, r, p_item_name(p, r.unit_code) or p.unit(u).name)
                        + (f"；{after[r.unit_code]}" if r.unit_code in after else "") for r in mine]
-                      + rejected.get(u, []) + missed) if named else []
+                      + passes + rejected.get(u, []) + missed) if named else []
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
         items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
         # One assessment of several (each year of a plan) is named by itself: the subject line names
@@ -455,6 +456,8 @@ def _overlap(name: str, label: str) -> int:
     ("…与年度评估年度评估结果已确定" had doubled four, "…建设与评估服务站评估结果" two)."""
     if k := next((k for k in range(len(label) - 1, 1, -1) if name.endswith(label[:k])), 0):
         return k
-    # The name ends with what the label's words end with: …建设与评估 + 服务站评估结果 is …建设与评估结果.
+    # The name ends with what the label's words end with, and holds the words before them too: …服务站建设与评估
+    # + 服务站评估结果 is …建设与评估结果 (复核评估结果 on it names another assessment, and keeps its words).
     core = label.removesuffix("结果")
-    return len(core) if core != label and any(name.endswith(core[j:]) for j in range(len(core) - 1)) else 0
+    return len(core) if core != label and any(name.endswith(core[j:]) and core[:j] in name
+                                               for j in range(len(core) - 1)) else 0

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import NamedTuple
@@ -102,10 +101,10 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
                        else "参评对象")
             share = f"比例不超过{'' if full.max_count else among}{counted}的{full.share * 100:g}%" if full.share else ""
             n, tied, level, rule, vetoed = (sizes or {}).get(r.unit_code) or (None, 1, None, "", 0)
-            if full.share and n is not None and not full.max_count:
+            if full.share and n is not None and not full.max_count and p.assessment is not None:
                 # How many places the share gives, counted over whom: first of 3 under 20 % has none at all,
                 # not one taken by others; 20 % of 12 enterprises, 3 vetoed, is 1 place, not 2.
-                places = math.floor(full.share * n + 1e-9)
+                places = caps(p.assessment, n)[full.name] or 0  # as scoring counted them
                 ranked = counted == "参评对象"  # those over a line (share_of: passing) are never the vetoed
                 out = f"，一票否决的{vetoed}个不计" if vetoed and ranked else ""
                 share += (f"（{'参评' if ranked else counted}{n + vetoed if ranked else n}个{out}，按比例"

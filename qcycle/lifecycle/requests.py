@@ -170,14 +170,18 @@ def _handed_nothing_in(session: Session, p: Programme, round_id: uuid.UUID, acti
     if window.voluntary:
         return {}
     closes = action.detail.get("closes")
-    deadlines = [a for a in round_timetable(session, p, round_id).actions
-                 if a.stage == window.code and a.action == "deadline" and a.category in (None, action.category)
-                 and (a.at.date().isoformat() == closes if closes else a.at <= action.at)]
-    if not deadlines:
-        return {}
+    last: dict[str | None, Action] = {}  # each category's last deadline by the one the request follows
+    for a in round_timetable(session, p, round_id).actions:
+        if (a.stage == window.code and a.action == "deadline" and a.unit is None
+                and (action.category is None or a.category in (None, action.category))
+                and (a.at.date().isoformat() <= closes if closes else a.at <= action.at)
+                and (a.category not in last or last[a.category].at < a.at)):
+            last[a.category] = a
     listed = {s.partition(":")[0] for subjects in reviewing.values() for s in subjects}
+    missing = {u for a in last.values() for u in outstanding(session, p, round_id, a, less_refused=True)}
     out: dict[str, list[str]] = defaultdict(list)
-    for unit in outstanding(session, p, round_id, max(deadlines, key=lambda a: a.at), less_refused=True):
-        if unit not in listed and (reviewer := p.reviewer(stage.code, unit)):
+    order = {u.code: i for i, u in enumerate(p.units)}  # in the file's order, as the request lists its own
+    for unit in sorted(missing - listed, key=lambda u: order.get(u, len(order))):
+        if reviewer := p.reviewer(stage.code, unit):
             out[reviewer].append(unit)
     return out

@@ -11,6 +11,7 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Programme, StageKind, SubmissionKind, Who, category_label, grade_label
 from qcycle.schema.units import LEVEL_NAMES
+from qcycle.workcal import default_calendar
 
 __all__ = [
     "achievement_of",
@@ -185,10 +186,14 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     parts = [f"{'或'.join(dict.fromkeys(w for what in whats for w in what.split('或')))}的，{cost}"
              for cost, whats in costs.items()]
     kind = (p.assessment.result_label or result_kind(p)).removesuffix("结果") or "考核"
+    if not p.assessment.result_label and kind in ("检查", "验收", "复核", "督查"):
+        kind = "考核"  # a round named for its 检查 still deducts by its assessment's rules: not "按检查规定"
     # A veto that holds for a unit that never handed the window in (安徽's 逾期视为不满意), by the assessment's
     # day where the file fixes one ("截至考核时" had not said when, nor in the programme's own word).
-    days = {x.on for x in p.stages if x.kind is StageKind.assessment}
-    by = f"{day.year}年{day.month}月{day.day}日" if len(days) == 1 and (day := next(iter(days))) else ""
+    # One assessment on one fixed working day only: a day per category, or one rolled off a day off, is not said.
+    once = [x for x in p.stages if x.kind is StageKind.assessment]
+    day = once[0].on if len(once) == 1 and not once[0].per_category else None
+    by = f"{day.year}年{day.month}月{day.day}日" if day and default_calendar().is_workday(day) else ""
     parts += [f"截至{by}{kind}时仍未报送的，实行一票否决，等次定为{grade_label(v.grade)}"
               for v in p.assessment.vetoes if v.missing_at == stage]
     return f"按{kind}规定，{'；'.join(parts)}。" if parts else None

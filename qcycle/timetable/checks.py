@@ -166,10 +166,9 @@ def _before_what_it_reads(ex: _Expander, i: int, stage: Stage) -> list[tuple[str
                 theirs = f"（{p.category(of).name}）" if of and not category else ""
                 if when < ready or (when == ready and p.stage(code).kind.value in _WINDOW_KINDS):
                     # The same day as a window's deadline is too early too (hand-ins count until its time).
-                    how = "早于" if when < ready else "与"
-                    tail = "" if when < ready else "同日（截止时间前仍可提交）"
+                    how, tail = ("早于", f"（{via}）") if when < ready else ("与", f" 同日（截止时间前仍可提交；{via}）")
                     errors.append((f"stages[{i}]", (
-                        f"{what}定于 {when}，{how}它所依据的“{p.stage(code).name}”{theirs}{word} {ready}{tail}（{via}）：{fix}")))
+                        f"{what}定于 {when}，{how}它所依据的“{p.stage(code).name}”{theirs}{word} {ready}{tail}：{fix}")))
                     break
     return errors
 

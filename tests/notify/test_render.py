@@ -337,6 +337,14 @@ def test_a_second_chance_is_not_an_application() -> None:
     _, again = render_message("window_open.j2", {**context, "second_chance": True})
     assert "自愿参加，如需申报" in invited, invited
     assert "如需提交复验申请，请在截止时间前按要求报送。" in again and "如需申报" not in again, again
+    for name in ("reminder.j2", "deadline_moved.j2"):
+        _, reminded = render_message(name, {**CONTEXTS[name], "item": "复验申请", "voluntary": True, "second_chance": True})
+        assert "如需提交复验申请，请在截止时间前报送。" in reminded and "如需申报" not in reminded, (name, reminded)
+    opening = {"item": "复验申请", "deadline": DEADLINE, "rolled": None, "voluntary": True, "second_chance": True,
+               "objection": False, "review_step": None, "submit_via": None, "lateness_costs": None}
+    _, called = render_message("publication.j2", {**CONTEXTS["publication.j2"], "title": "公布验收结果", "takers": [],
+                                                  "openings": [opening], "invited": [{**opening, "opens": DAY}]})
+    assert called.count("如需提交复验申请，请在") == 2 and "如需申报" not in called, called
 
 
 def test_a_published_list_tells_a_unit_on_it_so() -> None:
