@@ -18,8 +18,8 @@ from qcycle.timetable import Action
 __all__ = ["never_handed_in_lines"]
 
 
-def never_handed_in_lines(session, p: Programme, round_id, notice: Action, assessed: str | None
-           ) -> dict[str, list[tuple[str, str | None, str]]]:
+def never_handed_in_lines(session, p: Programme, round_id, notice: Action,
+                          assessed: str | None) -> dict[str, list[tuple[str, str | None, str]]]:
     """unit → (window, "未提交…") for each window the assessment ``assessed`` read that the unit
     owed and never handed in, and each follow-up its result owed, due by the ``notice``, that it never
     handed in: a project that never filed its 验收申请 read "通过中期评估" in its city's summary, one with
