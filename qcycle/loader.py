@@ -18,9 +18,10 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from qcycle import versions, yamlfile
-from qcycle.checks import check_programme, private_in_groups, self_assessed, validity_apart
+from qcycle.checks import check_programme
 from qcycle.errors import ConfigError, Problem
 from qcycle.gcpause import without_full_collections
+from qcycle.letter_checks import private_in_groups, self_assessed, validity_apart
 from qcycle.schema import Programme
 from qcycle.schema.base import CODE_PATTERN
 from qcycle.yamlfile import Document

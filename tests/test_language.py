@@ -1302,6 +1302,19 @@ def test_a_share_cap_says_it_was_counted_without_the_vetoed(tmp_path, home):
             in told), told
 
 
+def test_a_list_reported_to_the_units_below_is_refused(tmp_path, home):
+    """服务站: an officer wrote ``report`` to 通报 the 区县局, and each read "现将…报送如下…特此报告" from its own
+    superior; validate said nothing. ``circular`` is the 通报."""
+    report = ("      - {code: rep, name: 报送考核结果, kind: notification, template: report, on: 2016-04-01,\n"
+              "         notify: {levels: [county]}, lists: {grades: [合格]}}\n")
+    text = ASSESSMENT.replace("      - {code: summons,", report + "      - {code: summons,", 1)
+    with pytest.raises(ConfigError, match=r"“报送考核结果”（template: report）是向上级报送名单（“特此报告”），而收件单位"
+                                          r"一县人民政府、二县人民政府、三县人民政府等是发文单位的下级；向下级通报结果请用 template: circular"):
+        write(tmp_path, "down.yaml", text)
+    write(tmp_path, "up.yaml", WITH_GOV.replace("      - {code: summons,", report.replace("levels: [county]", "units: [gov]")
+                                                + "      - {code: summons,", 1))  # to the government: fine
+
+
 def test_a_share_of_those_passing_is_said_as_such_in_the_letters(tmp_path, home):
     """江西's 标准化: "AAAAA级比例不超过参评对象的10%" of a cap counted over those confirmed."""
     text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",

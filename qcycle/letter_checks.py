@@ -1,0 +1,73 @@
+"""Checks of whom a programme's letters reach and what they would say: the notices ``validate`` prints
+(a unit told its own standing in a group its peers read, an office assessing itself, an award's two periods)
+and one error (a list reported downward). :mod:`qcycle.checks` holds the relations between fields."""
+
+from __future__ import annotations
+
+from qcycle.schema import Programme, StageKind
+
+__all__ = ["private_in_groups", "report_downward", "self_assessed", "validity_apart"]
+
+
+def private_in_groups(p: Programme) -> list[tuple[str, str]]:
+    """Notices, not errors: units whose every channel is one their peers share, so that what is
+    told to them alone (results, 督办, 整改) is read by the whole group (榆阳's departments each read
+    every other's grade in their DingTalk group)."""
+    by_channel: dict[str, list[int]] = {}
+    for i, u in enumerate(p.units):
+        if u.channels and all(c in p.group_channels for c in u.channels):
+            by_channel.setdefault(u.channels[0], []).append(i)
+    return [(f"units[{at[0]}].channels",
+             (f"{len(at)} 个单位只有共用渠道 {channel}（{'、'.join(p.units[i].name for i in at[:3])}"
+             f"{'等' if len(at) > 3 else ''}）：考核结果、督办、整改通知等只告知本单位的函件也将发到该渠道，"
+             "同一渠道的其他单位都能看到；如需单独告知，请为这些单位加上 email 等各自的渠道"))
+            for channel, at in by_channel.items()]
+
+
+def self_assessed(p: Programme) -> list[tuple[str, str]]:
+    """Notices: the unit that signs an assessment's result letters is itself among the units it
+    assesses, so it is graded and never told (an office writes no letter to itself): 榆阳's 市场监管局
+    organised the 督查评估 and was graded B by it. Only a selection by ``units``/``levels`` is read:
+    one by what happens in the round cannot be judged from the file."""
+    who = p.assessment.subjects if p.assessment is not None else None
+    if who is None or not (who.units or who.levels):
+        return []
+    assessed = {u.code for u in p.units_matching(who)}
+    return [(f"stages[{i}].sender" if s.sender else "round.issuer",
+             (f"{p.unit(p.sender(s.code)).name}签发“{s.name}”，又在考核对象（assessment.subjects）之列："
+             "本单位的考核结果不会告知本单位（不给自己发函）；组织考核的单位如不应被考核，请把它移出考核对象"))
+            for i, s in enumerate(p.stages)
+            if s.kind is StageKind.notification and s.template == "result" and p.sender(s.code) in assessed]
+
+
+def validity_apart(p: Programme) -> list[tuple[str, str]]:
+    """Notices: an award valid N years whose winners may apply again after another number of
+    years (某省's 命名 valid 5 years, its winners barred 3): one of the two letters is wrong."""
+    valid = {g.name: g.valid_years for g in (p.assessment.grades if p.assessment else []) if g.valid_years}
+    out = []
+    for i, s in enumerate(p.stages):
+        rule = s.eligibility.not_awarded if s.eligibility is not None else None
+        if rule is None or rule.programme not in (None, p.round.programme):
+            continue
+        for grade in rule.grades:
+            if grade in valid and valid[grade] != rule.years:
+                out.append((f"stages[{i}].eligibility.not_awarded.years",
+                            (f"“{grade}”有效期 {valid[grade]} 年（valid_years），再次申报的限制却是获奖满 {rule.years} 年"
+                             "（not_awarded.years）：授奖通知与申报通知的说法不一致，请核对")))
+    return out
+
+
+def report_downward(p: Programme) -> list[tuple[str, str]]:
+    """A ``report`` (报送名单，特此报告) addressed to units under its sender: 服务站's officer had tried it for a 通报 to
+    the 区县局 and each read "现将…报送如下…特此报告" from its own superior."""
+    out = []
+    for i, s in enumerate(p.stages):
+        if s.kind is not StageKind.notification or s.template != "report" or s.notify is None or s.notify.dynamic:
+            continue
+        sender = p.sender(s.code)
+        below = [u.name for u in p.units_matching(s.notify) if sender in p.ancestors(u.code)]
+        if below:
+            out.append((f"stages[{i}].notify", (
+                f"“{s.name}”（template: report）是向上级报送名单（“特此报告”），而收件单位{'、'.join(below[:3])}"
+                f"{'等' if len(below) > 3 else ''}是发文单位的下级；向下级通报结果请用 template: circular")))
+    return out
