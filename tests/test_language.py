@@ -1259,29 +1259,24 @@ def test_a_round_without_an_assessment_tells_what_a_listed_unit_never_handed_in(
           - {code: results, name: 通知验收结果, kind: notification, template: result, on: 2026-12-21,
              notify: {any_of: [{approved_at: confirm}, {levels: [county]}]}}
         """)
-    r = Round(write(tmp_path, "xw.yaml", text))
-    r.hand_in("application", ["e1", "e2"], "2026-04-01")
-    r.until("2026-05-11")
-    r.decide("confirm", e1="approved", e2="approved")
-    r.hand_in("acceptance_request", ["e1"], "2026-11-20")
-    r.until("2026-12-15")
-    r.decide("accept", e1="approved")
-    r.until("2026-12-21")
-    told = r.letters("results")
+    def played(r: Round) -> dict[str, str]:  # both listed; e1 applies for 验收 and passes, e2 never applies
+        r.hand_in("application", ["e1", "e2"], "2026-04-01")
+        r.until("2026-05-11")
+        r.decide("confirm", e1="approved", e2="approved")
+        r.hand_in("acceptance_request", ["e1"], "2026-11-20")
+        r.until("2026-12-15")
+        r.decide("accept", e1="approved")
+        r.until("2026-12-21")
+        return r.letters("results")
+
+    told = played(Round(write(tmp_path, "xw.yaml", text)))
     assert "贵单位各项结果如下：\n1. 列入帮扶名单；\n2. 未提交验收申请。" in told["e2"], told
     assert "1. 甲公司：通过验收，给予帮扶资金2万元；\n2. 乙公司：列入帮扶名单；未提交验收申请。" in told["d1"], told["d1"]
     assert "贵单位结果为：通过验收，给予帮扶资金2万元。" in told["e1"], told["e1"]
     # Told to the enterprises alone (no superior summarised): the same.
-    alone = Round(write(tmp_path, "alone.yaml", text.replace("{any_of: [{approved_at: confirm}, {levels: [county]}]}",
-                                                             "{approved_at: confirm}", 1).replace("xw-2026", "xw-2026b", 1)))
-    alone.hand_in("application", ["e1", "e2"], "2026-04-01")
-    alone.until("2026-05-11")
-    alone.decide("confirm", e1="approved", e2="approved")
-    alone.hand_in("acceptance_request", ["e1"], "2026-11-20")
-    alone.until("2026-12-15")
-    alone.decide("accept", e1="approved")
-    alone.until("2026-12-21")
-    assert alone.letters("results") == {u: told[u] for u in ("e1", "e2")}, alone.letters("results")
+    alone = played(Round(write(tmp_path, "alone.yaml", text.replace(
+        "{any_of: [{approved_at: confirm}, {levels: [county]}]}", "{approved_at: confirm}", 1).replace("xw-2026", "xw-2026b", 1))))
+    assert alone == {u: told[u] for u in ("e1", "e2")}, alone
 
 
 def test_a_share_cap_says_it_was_counted_without_the_vetoed(tmp_path, home):
