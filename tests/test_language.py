@@ -3531,8 +3531,11 @@ def test_a_late_at_deduction_for_a_window_owed_item_by_item_counts_each_item(tmp
     with db.session_scope() as session:
         totals = {x.unit_code: x.total for x in crud.list_results(session=session, round_id=r.id)}
     assert totals == {"l1:nh3": 85, "l1:steel": 90, "l2:nh3": 90}, totals
-    from qcycle.lifecycle.assessing import _counter
-    count = _counter({"l1:nh3": 1, "l1:steel": 2, "u9": 1})
+    from qcycle.lifecycle.assessing import _deadlines_of
+    named = _deadlines_of({"l1:nh3": ["5月"], "l1:steel": ["5月", "6月"], "u9": ["5月"]})
+
+    def count(code: str) -> int:
+        return len(named(code))
     assert [count(c) for c in ("l1:nh3", "l1", "l2", "u9", "u9:x")] == [1, 3, 0, 1, 1]
 
 

@@ -89,14 +89,14 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
     earned = _bonuses_from_other_rounds(session, p.assessment)
     if late_when is None:
         late_when = _late_counts(session, p, round_id, assessment) if assessment is not None else {}
-    late = {code: _counter({s: len(when) for s, when in per.items()}) for code, per in late_when.items()}
+    late = {code: _deadlines_of(per) for code, per in late_when.items()}
     for u in inputs:
         for code, per_unit in earned.items():
             count = per_unit.get(u.unit.partition(":")[0], 0)
             if count:
                 u.bonuses[code] = u.bonuses.get(code, 0) + count
         for code, counted in late.items():
-            if count := counted(u.unit):
+            if count := len(counted(u.unit)):
                 u.deductions[code] = u.deductions.get(code, 0) + count
     return inputs
 
@@ -165,7 +165,8 @@ def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment
 
 
 def _deadlines_of(per: Mapping[str, list[str]]) -> Callable[[str], list[str]]:
-    """The deadlines a subject is counted for (:func:`_counter`'s count, named)."""
+    """The deadlines a subject is counted for, from those by unit or by 'unit:item': an item takes its own (or
+    its unit's, where the window is owed by units), a unit assessed whole all of its items'."""
     by_unit: dict[str, list[str]] = defaultdict(list)
     for key, when in per.items():
         by_unit[key.partition(":")[0]] += when
@@ -175,20 +176,6 @@ def _deadlines_of(per: Mapping[str, list[str]]) -> Callable[[str], list[str]]:
             return per[code]
         return per.get(code.partition(":")[0], []) if ":" in code else by_unit.get(code, [])
     return named
-
-
-def _counter(per: Mapping[str, int]) -> Callable[[str], int]:
-    """How many times a subject is counted, from counts by unit or by 'unit:item': an item takes its own
-    (or its unit's, where the window is owed by units), a unit assessed whole the sum of its items."""
-    by_unit: dict[str, int] = defaultdict(int)
-    for key, n in per.items():
-        by_unit[key.partition(":")[0]] += n
-
-    def count(code: str) -> int:
-        if code in per:
-            return per[code]
-        return per.get(code.partition(":")[0], 0) if ":" in code else by_unit.get(code, 0)
-    return count
 
 
 def _figures_later(p: Programme, inputs: list[UnitInput], year: int) -> str:

@@ -152,6 +152,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                                           rechecked), never, {u for _, late in missing for u in late},
                             everyone=circular)
                  if summarising else {})
+    # A round decided without an assessment: what each unit's subjects passed, read once (a rejection has its own line).
+    passed: dict[str, list[str]] = defaultdict(list)
+    for x, (said, _, yes) in decided.items() if not p.assessment_stages and template == "result.j2" else ():
+        if yes and in_category(p, x, action.category):
+            passed[x.partition(":")[0]].append(f"{quoted(n) + '：' if (n := p_item_name(p, x)) else ''}{said}")
     # What a deduction counts (未报送…1次，扣5分) is not said again beside the grade.
     counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
     for u in units:
@@ -163,11 +168,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         if circular:
             continue  # nothing graded or decided yet: nothing to 通报
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
-        # A round decided without an assessment: what each of its subjects passed (an enterprise that passed 验收
-        # had no result letter at all); a rejection is said by its own line.
-        passes = [f"{quoted(n) + '：' if (n := p_item_name(p, x)) else ''}{said}" for x, (said, _, yes) in decided.items()
-                  if yes and x.partition(":")[0] == u and in_category(p, x, action.category)
-                  ] if not p.assessment_stages and template == "result.j2" else []
+        passes = passed.get(u, [])  # an enterprise that passed 验收 had had no result letter at all
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
                  for r in mine] + passes + rejected.get(u, [])
         # What it never handed in is not graded: said beside what was (an item's line once).

@@ -302,7 +302,7 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
     stage = p.stage(action.stage)
     due = called_to(session, p, round_id, action)
     statuses = _counting_statuses(stage, less_refused)
-    if items := (_owed_subjects(session, p, round_id, action) if owed is None else []):
+    if items := (owed_subjects(session, p, round_id, action) if owed is None else []):
         # Owed item by item: the subjects handed in say who handed in and what is owed (one scan, not two).
         handed = _handed_in_subjects(session, p, round_id, stage, action, statuses)
         done: set[str] | frozenset[str] = {s.partition(":")[0] for s in handed}
@@ -345,7 +345,7 @@ def owed_items(session: Session, p: Programme, round_id: uuid.UUID, action: Acti
     """Units owing the action's submission for several list items that handed it in for some but
     not all: unit → the items still owed (a 揭榜 taker reports on each item it took); for a follow-up,
     every unit owing it for items, each with them."""
-    items = _owed_subjects(session, p, round_id, action)
+    items = owed_subjects(session, p, round_id, action)
     if not items:
         return {}
     stage = p.stage(action.stage)
@@ -364,7 +364,7 @@ def owed_items(session: Session, p: Programme, round_id: uuid.UUID, action: Acti
 def missing_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> set[str]:
     """What never handed the action's window in: units, or 'unit:item' where it is owed item by item
     (a lab that reported one of its two items had both vetoed as never reported)."""
-    owed = _owed_subjects(session, p, round_id, action)
+    owed = owed_subjects(session, p, round_id, action)
     if not owed:
         return set(outstanding(session, p, round_id, action))
     stage = p.stage(action.stage)
@@ -374,11 +374,6 @@ def missing_subjects(session: Session, p: Programme, round_id: uuid.UUID, action
 
 
 def owed_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
-    """The 'unit:item' subjects owing the action's submission item by item (none for a stage owed by units)."""
-    return _owed_subjects(session, p, round_id, action)
-
-
-def _owed_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
     """The 'unit:item' subjects owing the action's submission item by item (none for a stage
     owed by units)."""
     stage = p.stage(action.stage)
