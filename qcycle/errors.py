@@ -70,11 +70,13 @@ class Problem:
     path: str  # dotted field path, e.g. "stages[2].deadline.date"
     message: str  # what is wrong and what was expected
     line: int | None = None
+    named: str = ""  # the items of the path by their codes: "阶段 half_year" (an index counts from 0)
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         path = f" [{self.path}]" if self.path else ""
-        return f"{where}{path}: {self.message}"
+        named = f"（{self.named}）" if self.named else ""
+        return f"{where}{path}{named}: {self.message}"
 
 
 @dataclass

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -63,8 +63,8 @@ _MESSAGES = {
     "float_type": "应为数字",
     "bool_parsing": "应为 true 或 false",
     "list_type": "应为列表",
-    "dict_type": "应为映射（键: 值）",
-    "model_type": "应为映射（键: 值）",
+    "dict_type": "应为若干“字段: 值”（写成 {字段: 值}，或在下一行缩进逐项写）",
+    "model_type": "应为若干“字段: 值”（写成 {字段: 值}，或在下一行缩进逐项写）",
     "string_type": "应为文本",
     "too_short": "项数不足",
     "greater_than": "数值过小",
@@ -103,7 +103,12 @@ def problems_from(exc: ValidationError, doc: Document) -> list[Problem]:
             elif kind in ("greater_than", "greater_than_equal"):
                 message += f"，应 {'>' if kind == 'greater_than' else '≥'} {err['ctx'].get('gt', err['ctx'].get('ge'))}"
             elif kind in ("less_than", "less_than_equal"):
-                message += f"，应 {'<' if kind == 'less_than' else '≤'} {err['ctx'].get('lt', err['ctx'].get('le'))}"
+                bound = err["ctx"].get("lt", err["ctx"].get("le"))
+                message += f"，应 {'<' if kind == 'less_than' else '≤'} {bound}"
+                if bound == 1 and isinstance(err.get("input"), int | float) and 1 < err["input"] <= 100:
+                    message += f"（比例写小数：{err['input']:g}% 写 {err['input'] / 100:g}）"
+            elif kind == "missing" and (choices := _field_choices(loc)):
+                message += f"，可选：{'、'.join(repr(c) for c in choices)}"
         # A rejected channel url may be a webhook with its key: never echo it into logs.
         secret = bool(loc) and loc[-1] == "url"
         shown = "input" in err and not isinstance(err["input"], dict | list)
@@ -211,6 +216,24 @@ def _allowed_keys(loc: tuple) -> list[str]:
     if isinstance(model, type) and issubclass(model, BaseModel):
         return list(model.model_fields)
     return []
+
+
+def _field_choices(loc: tuple) -> list[Any]:
+    """The values a missing field at ``loc`` may take, where the schema lists them (an event: on, opens…)."""
+    model: Any = Programme
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        model = _inner_model(field.annotation) if field is not None else _value_model(model)
+        if model is None:
+            return []
+    if not (isinstance(model, type) and issubclass(model, BaseModel)) or not loc or loc[-1] not in model.model_fields:
+        return []
+    annotation = model.model_fields[loc[-1]].annotation
+    literal = annotation if get_origin(annotation) is Literal else next(
+        (a for a in get_args(annotation) if get_origin(a) is Literal), None)
+    return list(get_args(literal)) if literal is not None else []
 
 
 def _inner_model(annotation: Any) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import traceback
 from collections.abc import Mapping
 from functools import lru_cache
@@ -178,6 +179,25 @@ def _search_path(override_dir: str | Path | None, settings: Settings) -> tuple[s
     return found[1]
 
 
+# Templates looked up in the last moment, by (environment, name): Jinja checks a template's
+# file time at every lookup (a stat per letter, ~2 % of a national year), where a burst of
+# letters needs it once; an edited template is still picked up a moment later.
+_RECENT: dict[tuple[int, str], tuple[float, jinja2.Environment, jinja2.Template]] = {}
+RECHECK_SECONDS = 0.5
+
+
+def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    now = time.monotonic()
+    found = _RECENT.get((id(env), name))
+    if found is not None and now - found[0] < RECHECK_SECONDS and found[1] is env:
+        return found[2]
+    template = env.get_template(name)
+    if len(_RECENT) > 256:
+        _RECENT.clear()
+    _RECENT[id(env), name] = (now, env, template)
+    return template
+
+
 def _template_line(exc: BaseException, filename: str | None) -> int | None:
     # Jinja rewrites tracebacks so a frame points at the template file and line.
     if not filename:
@@ -227,7 +247,7 @@ def render_message(
     """
     env = get_environment(override_dir)
     try:
-        template = env.get_template(template_name)
+        template = _template(env, template_name)
     except jinja2.TemplateNotFound:
         searched = ", ".join(str(p) for p in env.loader.searchpath)  # type: ignore[union-attr]
         raise _problem(

@@ -62,6 +62,12 @@ Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
 
 
+# Lists whose items a problem names by their code (or name), as the file writes them.
+_ITEMS = {"stages": "阶段", "units": "单位", "channels": "渠道", "periods": "期次", "components": "部分",
+          "grades": "等次", "deductions": "扣分项", "bonuses": "加分项", "vetoes": "否决项", "categories": "类别",
+          "items": "项目", "indicators": "指标"}
+
+
 def path_str(loc: Sequence[str | int]) -> str:
     """('stages', 2, 'deadline') → 'stages[2].deadline'."""
     out = ""
@@ -84,8 +90,16 @@ class Document:
         """A Problem at a field location: the deepest existing node gives the line."""
         node, kept = self.root, list(loc)
         line = None if node is None else node.start_mark.line + 1
+        named: list[str] = []
         for i, part in enumerate(loc):
             child, at = None, None
+            if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and i and (word := _ITEMS.get(str(loc[i - 1]))):
+                # "stages[5]" counts from 0 and an officer counts from 1: the item is named by its code too.
+                item = node.value[part] if 0 <= part < len(node.value) else None
+                code = next((v.value for k, v in item.value if k.value in ("code", "name")
+                             and isinstance(v, yaml.ScalarNode)), None) if isinstance(item, yaml.MappingNode) else None
+                if code:
+                    named.append(f"{word} {code}")
             if isinstance(node, yaml.MappingNode) and isinstance(part, str):
                 # A field's line is its key's line (a nested mapping starts a line below it).
                 # The last occurrence is the one in the data (merged ``<<`` pairs come first).
@@ -101,7 +115,7 @@ class Document:
                 break  # a missing key: keep the full path, point at the enclosing mapping
             node = child
             line = at.start_mark.line + 1 if at is not None else line
-        return Problem(file=self.file, path=path_str(kept), message=message, line=line)
+        return Problem(file=self.file, path=path_str(kept), message=message, line=line, named="，".join(named))
 
     def duplicate_keys(self) -> list[Problem]:
         """Keys written twice in one mapping (PyYAML would silently keep the last)."""
@@ -119,7 +133,7 @@ def _duplicates(doc: Document) -> tuple[Problem, ...]:
                 continue  # a complex key: the constructor refuses it
             if key.value in seen:
                 p = doc.problem((*loc, key.value), "字段重复出现；每个字段只能写一次")
-                problems.append(Problem(p.file, p.path, p.message, key.start_mark.line + 1))
+                problems.append(Problem(p.file, p.path, p.message, key.start_mark.line + 1, p.named))
             seen.add(key.value)
     return tuple(problems)
 

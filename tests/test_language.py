@@ -1436,6 +1436,7 @@ def test_a_late_at_deduction_counts_only_what_was_due_by_its_own_assessment(tmp_
     docked as late. Each assessment counts the deadlines of its own category up to its own moment, and a
     deadline met is met."""
     from qcycle.lifecycle.assessing import _late_counts
+    from qcycle.lifecycle.wording import NOT_HANDED_IN
 
     text = ASSESSMENT.replace("    stages:\n", """    categories:
       - {code: ca, name: 甲类, items: [{code: a1, name: 甲项目}]}
@@ -1467,7 +1468,9 @@ def test_a_late_at_deduction_counts_only_what_was_due_by_its_own_assessment(tmp_
     first, second = sorted((a for a in r.t.actions if a.action == "assess"), key=lambda a: a.at)
     with db.session_scope() as session:
         assert _late_counts(session, r.p, r.id, first) == {"late": {}}  # q2 was not due by 1 February
-        assert _late_counts(session, r.p, r.id, second) == {"late": {u: ["q2"] for u in ["c1", "c2", "c3", "c4", "c5"]}}
+        # None handed q2 in: counted as missing (``late_or_missing``, the default), not late.
+        assert _late_counts(session, r.p, r.id, second) == {"late": {u: [NOT_HANDED_IN + "q2"]
+                                                                     for u in ["c1", "c2", "c3", "c4", "c5"]}}
 
 
 @pytest.mark.parametrize(("where", "item", "said"), [
@@ -1481,7 +1484,8 @@ def test_late_at_names_a_window_and_only_deducts(tmp_path, where, item, said):
     assert "late_at" in text
     with pytest.raises(ConfigError) as exc:
         write(tmp_path, "late.yaml", text)
-    assert said in str(exc.value), str(exc.value)
+    (problem,) = exc.value.problems
+    assert f"[{problem.path}]: {problem.message}".startswith(said), str(exc.value)
 
 
 def test_counties_of_two_classes_are_ranked_apart_by_their_group(tmp_path, home):
@@ -2131,7 +2135,8 @@ def test_a_rejection_that_brings_its_own_end_does_not_also_leave_later_steps(tmp
     other.hand_in("application", ["e6"], "2023-03-20", id="other-e6")
     other.decide("eligibility", e6="rejected")
     other.until("2023-04-07")
-    assert "中未通过资格审核，予以通报批评，不再参加后续环节。" in other.letters("eligibility_result")["e6"]
+    # What it brings follows the steps it leaves (江西's "可于2027年再次申请验收，不再参加后续环节" read as barring that).
+    assert "中未通过资格审核，不再参加后续环节，予以通报批评。" in other.letters("eligibility_result")["e6"]
 
 
 def test_a_window_for_the_rejected_is_decided_on_for_them(tmp_path, home):
@@ -3817,3 +3822,178 @@ def test_a_list_of_one_category_by_grade_counts_as_candidates_only_those_graded_
         takers = _list_told(session, r.p, r.id, who, ["e1", "e2", "e3"], "xc", own)
     assert takers == ["e1"] and own["e1"]["listed_items"] == ["现场型成果"]
     assert own["e2"].get("onlooker") and not own["e3"].get("onlooker"), dict(own)  # e3 stood and was left off
+
+
+def test_a_circular_names_what_each_total_was_docked_for_late_and_missing_apart(tmp_path, home):
+    """安庆's 通报 read "已扣6分" and named one report of the three it was for; a ``late_or_missing`` deduction
+    had told 迎江区 "逾期报送1次" of a report it never sent."""
+    text = _quarterly("        lateness: accept_flag\n",
+                      "      deductions: [{code: late, name: 进度报送逾期或未报送, points: 2, late_at: progress,"
+                      " counts: late_or_missing}]\n").replace(
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n",
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n"
+        "      - {code: circular, name: 通报全部结果, kind: notification, template: circular, on: 2016-04-01,"
+        " notify: {levels: [county]}}\n", 1)
+    r = Round(write(tmp_path, "docked.yaml", text))
+    r.hand_in("progress_report", ["c1", "c3", "c5"], "2016-01-12", period="q1")
+    r.hand_in("progress_report", ["c2", "c4"], "2016-01-20", period="q1")  # late
+    r.hand_in("progress_report", ["c1", "c3", "c5"], "2016-02-24", period="q2")
+    r.hand_in("progress_report", ["c4"], "2016-03-01", period="q2")  # late; c2 never hands it in
+    r.scores(dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 80))
+    r.until("2016-04-01")
+    own, circular = r.letters("results"), r.letters("circular")["c1"]
+    assert "进度报送逾期或未报送2次（逾期报送：第一期；未报送：第二期），扣4分" in own["c2"], own["c2"]
+    assert "进度报送逾期或未报送2次（第一期、第二期），扣4分" in own["c4"], own["c4"]
+    assert "二县人民政府：合格（得分76.00，已扣4分）；进度报送逾期或未报送2次（逾期报送：第一期；未报送：第二期），扣4分；" \
+        in circular, circular
+    assert "四县人民政府：合格（得分76.00，已扣4分）；进度报送逾期或未报送2次（第一期、第二期），扣4分。" in circular, circular
+    # The deduction says what was missing: not again as 未提交.
+    assert "未提交" not in circular and "一县人民政府：合格（得分80.00）；" in circular, circular
+
+
+def test_a_publicity_of_results_publishes_them_and_a_list_tells_those_on_it(tmp_path, home):
+    """长兴's 结果公示 invited objections to results it never showed, and its 参评企业名单 was announced to each
+    enterprise on it as "已公布…名单，请及时查阅", none told it was on it."""
+    text = ASSESSMENT.replace(
+        "    stages:\n",
+        "    stages:\n      - {code: roster, name: 公布参评县（市、区）名单, kind: publication, on: 2016-01-04,"
+        " notify: {levels: [county]}}\n", 1).replace(
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n",
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n"
+        "      - {code: publicity, name: 考核结果公示, kind: notice, workdays: 5, after: {stage: results, event: on, workdays: 1},"
+        " notify: {levels: [county]}}\n", 1)
+    r = _scored(tmp_path, text, "2016-04-01")
+    listed = r.letters("roster")
+    assert sorted(listed) == ["c1", "c2", "c3", "c4", "c5"], listed
+    assert "贵单位已列入该名单（共5个单位）" in listed["c2"], listed["c2"]
+    shown = r.letters("publicity")["c4"]
+    assert "对考核结果进行公示" in shown and "公示结果（共5个参评单位）：" in shown, shown
+    assert "1. 一县人民政府：合格（得分95.00）；" in shown and "5. 五县人民政府：不合格（得分40.00）。" in shown, shown
+    assert "如对公示内容有异议" in shown, shown
+
+
+def test_a_rejection_says_what_it_brings_after_leaving_the_later_steps(tmp_path, home):
+    """江西's 初审 letter read "未通过…初审（…），可于2027年再次申请验收，不再参加后续环节", as if the next year's
+    application were barred from later steps."""
+    text = AWARD.replace(
+        "      - {code: eligibility, name: 资格审核, kind: decision, decides: application, on: 2023-04-04}\n",
+        "      - {code: eligibility, name: 资格审核, kind: decision, decides: application, on: 2023-04-04,\n"
+        "         on_rejection: 可于下一年度再次申报}\n"
+        "      - {code: told, name: 资格审核结果告知, kind: notification, template: step_result, on: 2023-04-06,\n"
+        "         notify: {rejected_at: eligibility}}\n", 1)
+    r = Round(write(tmp_path, "brings.yaml", text))
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e2="rejected")
+    r.until("2023-04-06")
+    told = r.letters("told")
+    assert list(told) == ["e2"], told
+    assert "未通过资格审核，不再参加后续环节，可于下一年度再次申报。特此告知。" in told["e2"], told["e2"]
+
+
+def test_a_naming_is_told_as_a_naming_and_a_praise_not_as_its_own_benefit(tmp_path, home):
+    """襄阳's 命名 of its 诚信计量示范单位 went out as 【授奖通知】…特予表彰; 长兴's 通报表扬 listed 通报表扬 among its
+    own 激励."""
+    text = AWARD.replace("name: 2023年度示例区长质量奖", "name: 2023年度示例质量标杆评选").replace(
+        "区长质量奖", "质量标杆单位").replace(
+        "        name: 授予质量标杆单位\n        kind: notification\n        template: praise\n",
+        "        name: 命名质量标杆单位\n        kind: notification\n        template: award\n", 1)
+    assert "template: award" in text
+    r = Round(write(tmp_path, "naming.yaml", text))
+    _through_scoring(r, {"e1": 95, "e2": 72})
+    r.decide("committee", e1="approved", e2="approved")
+    r.until("2023-05-15")
+    named = r.letters("award")["e1"]
+    assert "贵单位在2023年度示例质量标杆评选中被命名为质量标杆单位。" in named, named
+    assert "特予表彰" not in named and "质量管理水平" not in named, named
+    with db.session_scope() as session:
+        subjects = set(session.exec(select(OutboxMessage.subject).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.action.startswith("award:"))).all())
+    assert all(s.startswith("【命名通知】") for s in subjects), subjects
+    praised = ASSESSMENT.replace(
+        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+        "      grades: [{name: 合格, min_score: 60, benefits: [通报表扬, 奖励资金5万元]}, {name: 不合格}]\n", 1).replace(
+        "      - {code: scoring, name: 考核评分, kind: assessment, on: 2016-03-25}\n",
+        "      - {code: scoring, name: 考核评分, kind: assessment, on: 2016-03-25}\n"
+        "      - {code: praise, name: 通报表扬, kind: notification, template: praise, on: 2016-03-28,"
+        " notify: {grades: [合格]}}\n", 1)
+    (tmp_path / "p").mkdir()
+    r = _scored(tmp_path / "p", praised, "2016-03-28")
+    letter = r.letters("praise")["c1"]
+    assert "现予通报表扬" in letter and "奖励资金5万元" in letter and letter.count("通报表扬") == 1, letter
+
+
+def test_a_late_objection_refused_is_no_part_of_the_objectors_result(tmp_path, home):
+    """襄阳's named unit read "诚信计量示范单位（得分88.60）；公示异议逾期提交，不予受理" in its district's summary and
+    its own result: the objection had been answered by its own 不予受理."""
+    anchor = "      - code: award\n"
+    r = Round(write(tmp_path, "award.yaml", AWARD.replace(anchor, OBJECTIONS + anchor)))
+    _through_scoring(r, {"e1": 95, "e2": 75})
+    r.decide("committee", e1="approved", e2="approved")
+    r.until("2023-05-13")
+    with db.session_scope() as session:
+        (refused,) = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "objection", "unit": "e2", "submitted_at": "2023-05-13T10:00:00+08:00", "id": "late-objection"}])
+    assert refused.status == "rejected_late", refused
+    r.until("2023-05-16")
+    told = r.letters("results")
+    assert "e2" in told and "异议" not in told["e2"], told["e2"]
+
+
+def test_a_unit_chosen_for_one_window_it_missed_is_told_the_others_too(tmp_path, home):
+    """江西's 修水县, removed for handing in nothing, read only "未提交验收申请及自评报告"; its city's summary said
+    "未提交创建工作中期报告；未提交验收申请及自评报告"."""
+    head = ASSESSMENT.split("    stages:\n")[0].replace("    reminder_policies:\n", "").replace(
+        "      std: {before_workdays: [3], escalate_after_workdays: 2, escalate_to: city}\n", "")
+    r = Round(write(tmp_path, "removed.yaml", head + """    stages:
+      - {code: midterm, name: 中期报告, kind: submission, submission: progress_report, owed_by: {levels: [county]},
+         opens: 2016-01-04, deadline: {date: 2016-01-15}}
+      - {code: apply, name: 验收申请, kind: submission, submission: application, owed_by: {levels: [county]},
+         opens: 2016-02-01, deadline: {date: 2016-02-26}}
+      - {code: removed, name: 告知未报送结果, kind: notification, template: result, on: 2016-03-01,
+         notify: {missing_at: apply}}
+"""))
+    r.hand_in("progress_report", ["c1", "c2", "c4", "c5"], "2016-01-12")
+    r.hand_in("application", ["c1", "c2", "c5"], "2016-02-20")
+    r.until("2016-03-01")
+    told = r.letters("removed")
+    assert sorted(told) == ["c3", "c4"], told
+    assert "未提交验收申请" in told["c3"] and "未提交中期报告" in told["c3"], told["c3"]
+    assert "未提交验收申请" in told["c4"] and "中期报告" not in told["c4"], told["c4"]
+
+
+def test_a_launch_names_each_later_deadline_its_period_why_it_moved_and_what_missing_it_costs(tmp_path, home):
+    """安庆's 考核办法 listed "2026年4月15日、2026年7月14日、2026年10月20日、2027年1月11日前": no quarter, the 方案's
+    1月10日 moved without a word, and not the 2 points each late report costs, which every later letter said."""
+    text = ASSESSMENT.replace("    stages:\n", """    stages:
+      - {code: launch, name: 印发考核办法, kind: publication, on: 2016-01-04, notify: {levels: [county]}}
+      - code: progress
+        name: 季度进展报告
+        kind: submission
+        submission: progress_report
+        owed_by: {levels: [county]}
+        lateness: accept_flag
+        periods:
+          - {code: q1, name: 第一期, opens: 2016-01-11, deadline: {date: 2016-01-16}}
+          - {code: q2, name: 第二期, opens: 2016-02-15, deadline: {date: 2016-02-26}}
+""", 1).replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                "      deductions: [{code: late, name: 进度报送逾期或未报送, points: 2, late_at: progress, counts: late_or_missing}]\n"
+                "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    r = Round(write(tmp_path, "launch.yaml", text))
+    r.until("2016-01-04")
+    told = r.letters("launch")["c1"]
+    assert ("1. 季度进展报告：第一期于2016年1月18日（原定1月16日，遇休息日顺延）前、第二期于2016年2月26日前，"
+            "按考核规定，逾期报送或未报送的，每次扣2分。") in told, told
+
+
+def test_a_reviewer_is_told_of_its_review_with_the_call_though_the_window_opens_later(tmp_path, home):
+    """江西's cities, to give the 初审 of their counties' 验收申请, were told nothing with the 3月 call (the window
+    opened in July, on its own) and first heard of it eight working days before it was due."""
+    text = REVIEWED.replace("voluntary: true, opens: 2023-03-01", "opens: 2023-03-01", 1).replace(
+        "    stages:\n", "    stages:\n      - {code: call, name: 印发工作方案, kind: publication, on: 2023-02-20,"
+        " notify: {levels: [county, enterprise]}}\n", 1)
+    r = Round(write(tmp_path, "later.yaml", text))
+    r.until("2023-02-20")
+    told = r.letters("call")
+    assert ("申报于2023年3月31日截止受理后，请贵单位对辖区内单位提交的申报提出初审意见，于2023年4月17日（星期一）前"
+            "报送示例市市场监督管理局。") in told["k1"], told["k1"]
+    assert "初审" not in told["e1"] and "1. 申报：2023年3月31日前。" in told["e1"], told["e1"]

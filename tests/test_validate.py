@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner, Result
 
 from qcycle.cli import app
@@ -31,6 +32,9 @@ runner = CliRunner()
 
 def validate(*paths: Path) -> Result:
     return runner.invoke(app, ["validate", *map(str, paths)])
+
+
+NAMED = r"(?:（[^）]*）)?"  # the items a problem's path passes through, by their codes
 
 
 def squeeze(text: str) -> str:
@@ -331,7 +335,9 @@ def test_broken_variant_is_reported_with_file_line_path_and_expectation(
     assert result.exit_code == 1, result.output
     out = unwrapped(result)
     line = line_of(text, case.at)
-    assert squeeze(f"{path}:{line} [{case.path}]: {case.expect}") in out, result.output
+    # The path, then the items it passes through by their codes where they have them ("（阶段 application）").
+    where = re.escape(squeeze(f"{path}:{line} [{case.path}]")) + NAMED + re.escape(squeeze(f": {case.expect}"))
+    assert re.search(where, out), result.output
     assert "通过：" not in out
 
 
@@ -673,7 +679,7 @@ def test_a_misspelt_grade_in_an_eligibility_rule_is_refused(tmp_path: Path) -> N
     result = validate(path)
     assert result.exit_code == 1, result.output
     at = line_of(path.read_text(encoding="utf-8"), "not_awarded:")
-    assert squeeze(f"{path}:{at} [stages[1].eligibility.not_awarded.grades[0]]: 等次 '天水市政府质量奖' "
+    assert squeeze(f"{path}:{at} [stages[1].eligibility.not_awarded.grades[0]]（阶段 application）: 等次 '天水市政府质量奖' "
                    "不在 assessment.grades 中（可选：") in unwrapped(result), result.output
 
 
@@ -734,7 +740,7 @@ def test_a_date_counted_from_an_event_its_stage_does_not_have_is_refused(tmp_pat
     result = validate(path)
     assert result.exit_code == 1, result.output
     at = line_of(path.read_text(encoding="utf-8"), "event: deadline, workdays: 20")
-    assert re.search(rf"jz-assessment-2016\.yaml:{at}\[stages\[\d+\]\.deadline\.after\.event\]:阶段results（notification）没有deadline时点（可用：on）",
+    assert re.search(rf"jz-assessment-2016\.yaml:{at}\[stages\[\d+\]\.deadline\.after\.event\]（阶段rectification）:阶段results（notification）没有deadline时点（可用：on）",
                      unwrapped(result)), result.output
 
 
@@ -773,7 +779,7 @@ def test_a_day_counted_from_a_stage_dated_per_category_is_counted_per_category_o
     result = validate(path)
     assert result.exit_code == 1
     where = line_of(text, "after: {stage: assessment, event: on, workdays: 5}")
-    assert squeeze(f"broken.yaml:{where} [stages[8].after]: “发布揭榜挂帅成果”从“评价打分汇总”起算，而后者各类别日期不同"
+    assert squeeze(f"broken.yaml:{where} [stages[8].after]（阶段 results）: “发布揭榜挂帅成果”从“评价打分汇总”起算，而后者各类别日期不同"
                    "（按类别起算为：创先引领 2025-01-24、质量创新 2024-01-24、探索试点 2024-01-24）") in unwrapped(result)
     assert squeeze("请用 per_category 为各类别分别写出日期（本阶段有了 per_category，其相对日期即按各类别分别起算）") in unwrapped(result)
     fixed, _ = broken(tmp_path, old, "    after: {stage: assessment, event: on, workdays: 5}\n    per_category: {cxyl: {}}\n",
@@ -782,3 +788,23 @@ def test_a_day_counted_from_a_stage_dated_per_category_is_counted_per_category_o
     days = {a.category: a.at.date() for a in expand(load_programme(fixed).programme, default_calendar()).actions
             if a.stage == "results"}
     assert days == {"cxyl": dt.date(2025, 1, 24), "zlcx": dt.date(2024, 1, 24), "tssd": dt.date(2024, 1, 24)}
+
+
+def test_a_refusal_names_the_stage_by_its_code_and_says_how_to_write_it(tmp_path: Path) -> None:
+    """Officers read "[stages[5].notify.missing_at]" as the fifth stage (it counts from 0), "应为映射（键: 值）" as
+    jargon, "缺少必填字段" of an ``event`` without its values, and "数值过大，应 ≤ 1.0（实际为 30）" of a share of 30 %."""
+    path, text = broken(tmp_path, '      - {code: "2023-07", opens: 2023-07-03, deadline: {date: 2023-07-14}}\n',
+                        '      - {code: "2023-07", opens: 2023-07-03, deadline: 2023-07-14}\n')
+    path.write_text(text.replace("    - {name: 优秀, min_score: 90,", "    - {name: 优秀, min_score: 90, share: 30,", 1),
+                    encoding="utf-8")
+    result = validate(path)
+    assert result.exit_code == 1, result.output
+    said = unwrapped(result)
+    stage = next(s for s in yaml.safe_load(text)["stages"] if "periods" in s)["code"]
+    assert squeeze(f"[stages[{[s['code'] for s in yaml.safe_load(text)['stages']].index(stage)}].periods[0].deadline]"
+                   f"（阶段 {stage}，期次 2023-07）: 应为若干“字段: 值”（写成 {{字段: 值}}，或在下一行缩进逐项写）") in said, said
+    assert squeeze("[assessment.grades[0].share]（等次 优秀）: 数值过大，应 ≤ 1.0（比例写小数：30% 写 0.3）") in said, said
+    no_event = validate(shipped_variant(tmp_path, "jz-assessment-2016", "opens_after: {stage: results, event: on, workdays: 0}",
+                                        "opens_after: {stage: results, workdays: 0}"))
+    assert no_event.exit_code == 1 and squeeze("opens_after.event]（阶段 rectification）: 缺少必填字段，可选：'on'、'opens'、'deadline'、"
+                                               "'closes'") in unwrapped(no_event), no_event.output

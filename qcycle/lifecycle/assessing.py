@@ -23,6 +23,7 @@ from qcycle.lifecycle.who import (
     p_unit_name,
     select_subjects,
 )
+from qcycle.lifecycle.wording import NOT_HANDED_IN
 from qcycle.schema import Assessment, Programme, grade_label
 from qcycle.scoring import (
     YEARLY_PREFIXES,
@@ -35,7 +36,7 @@ from qcycle.scoring import (
 )
 from qcycle.timetable import Action, Timetable
 
-__all__ = ["assess_action", "assessment_subjects", "never_handed_in", "quota_achieved", "what_counted",
+__all__ = ["Counted", "assess_action", "assessment_subjects", "never_handed_in", "quota_achieved", "what_counted",
            "windows_never_handed_in"]
 
 
@@ -150,16 +151,18 @@ def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment
                 units = set(called)
                 subjects: list[str] = [s for s in by_item if s.partition(":")[0] in units]
                 on_time = set(crud.on_time_units(**where, subjects=True))
-                handed = set(crud.handed_in_subjects(**where)) if item.counts != "late_or_missing" else set()
+                handed = set(crud.handed_in_subjects(**where))
             else:
                 subjects = called
                 on_time = set(crud.on_time_units(**where))
-                handed = set(crud.handed_in_units(**where)) if item.counts != "late_or_missing" else set()
+                handed = set(crud.handed_in_units(**where))
             for subject in subjects:
                 if subject not in on_time and (item.counts == "late_or_missing"
                                                or (subject in handed) == (item.counts == "late")):
-                    tally[subject].append(window.period_label(a.period) if a.period
-                                          else f"{a.at.year}年{a.at.month}月{a.at.day}日截止")
+                    label = window.period_label(a.period) if a.period else f"{a.at.year}年{a.at.month}月{a.at.day}日截止"
+                    # Counting both, which it was is said (安庆's 迎江区 read "逾期报送1次" of a report never sent).
+                    tally[subject].append(NOT_HANDED_IN + label if item.counts == "late_or_missing"
+                                          and subject not in handed else label)
         out[item.code] = dict(tally)
     return out
 

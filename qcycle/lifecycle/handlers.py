@@ -30,7 +30,7 @@ from qcycle.lifecycle.drafting import (
 )
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.followups import followup_open
-from qcycle.lifecycle.notifying import notify_action
+from qcycle.lifecycle.notifying import notify_action, published_results
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_tasks
 from qcycle.lifecycle.requests import (
@@ -59,8 +59,10 @@ from qcycle.lifecycle.who import (
     select_subjects,
 )
 from qcycle.lifecycle.wording import (
+    LISTS,
     belonging,
     call_subject,
+    lateness_costs,
 )
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
@@ -99,7 +101,7 @@ def _publish(session, p, round_id, action) -> Outcome:
     extra: dict[str, Any] = {}
     who = stage.notify
     own: dict[str, dict[str, Any]] = defaultdict(lambda: {"openings": []})
-    if (takers := _list_told(session, p, round_id, who, units, action.category, own)) is not None:
+    if (takers := _list_told(session, p, round_id, who, units, action.category, own, stage.name)) is not None:
         extra["takers"] = takers
     # Windows opening today are announced here, to the units that owe them (the expander pairs them);
     # one already closed when a late run writes this is not (as its own opening letter is skipped).
@@ -120,6 +122,7 @@ def _publish(session, p, round_id, action) -> Outcome:
                 own[u].setdefault("reviews", []).append({**review, "closes": review["closes"] or opening["deadline"]})
     for u, later in _owed_later(session, p, round_id, action, addressed).items():
         own[u]["later"] = later
+    _later_reviews(session, p, round_id, action, addressed, own)
     for o in action.detail.get("invited", ()):  # an application window opening after the call
         opening = {**_opening(p, action, o), "opens": dt.datetime.fromisoformat(o["opens"])}
         if moment is not None and opening["opens"].date() <= moment.date():
@@ -141,10 +144,12 @@ def _publish(session, p, round_id, action) -> Outcome:
 
 
 def _list_told(session, p: Programme, round_id, who: Who | None, units: list[str], category: str | None,
-               own: dict[str, dict[str, Any]]) -> list[str] | None:
+               own: dict[str, dict[str, Any]], title: str = "") -> list[str] | None:
     """The units on a published list (who was approved, or given a grade), each unit's standing on it
     added to ``own`` (its items on it, those left off, or that it never was a candidate); None where the
-    publication is not of a list."""
+    publication is not of a list. A 名单 (目录, 名录) chosen otherwise is the units the publication reaches,
+    less those over others it reaches: 长兴's 参评企业名单 and 江西's 取消创建资格名单 had each read "已发布…名单，
+    请及时查阅" to the units on it, none told it was."""
     approvals = [w.approved_at for w in ([who, *who.any_of] if who else []) if w.approved_at]
     if who is not None and approvals:  # the published list: who was approved (others are told they are not)
         takers = units if who.approved_at else resolve(session, p, round_id, Who(approved_at=approvals[0]), category)
@@ -167,6 +172,10 @@ def _list_told(session, p: Programme, round_id, who: Who | None, units: list[str
         candidates = {x.partition(":")[0] for x in crud.result_subjects(session=session, round_id=round_id,
                                                                          stage=assessed)
                       if in_category(p, x, category)} if assessed else set()
+    elif (title.rsplit("（", 1)[0] if title.endswith("）") else title).endswith(LISTS) and units:
+        over = set(p.under_each(units))
+        takers = [u for u in units if u not in over]
+        candidates = set(takers)
     else:
         return None
     below = p.under_each(takers)
@@ -176,18 +185,38 @@ def _list_told(session, p: Programme, round_id, who: Who | None, units: list[str
     return takers
 
 
+def _later_reviews(session, p: Programme, round_id, call: Action, addressed: set[str],
+                   own: dict[str, dict[str, Any]]) -> None:
+    """Reviewers of a window opening after the publication are told of their review with it (江西's cities first
+    heard of their 初审 eight working days before it was due, the application window having opened on its own)."""
+    for d in {(d["stage"], d["category"]): d for d in reversed(call.detail.get("later", ()))}.values():
+        for u, review in reviewers_of(session, p, round_id, p.stage(d["stage"]), d["category"]).items():
+            if u in addressed:
+                own[u].setdefault("reviews", []).append(
+                    {**review, "closes": review["closes"] or dt.datetime.fromisoformat(d["deadline"])})
+
+
 def _owed_later(session, p: Programme, round_id, call: Action, addressed: set[str]) -> dict[str, list[dict[str, Any]]]:
     """unit → what it will owe after the publication, as it owes it now (``detail["later"]``; a
     window owed by a decision not yet made is left out): each thing handed in once, with its
     deadlines in order ("进展报告：2023年7月14日、10月20日")."""
-    owed: dict[str, dict[str, set[dt.datetime]]] = defaultdict(lambda: defaultdict(set))  # unit → item → deadlines
+    # unit → item → deadline → (its period's name, why it is that day), and what missing it costs
+    owed: dict[str, dict[str, dict[dt.datetime, tuple[str | None, str | None]]]] = defaultdict(lambda: defaultdict(dict))
+    costs: dict[str, str | None] = {}
     for d in call.detail.get("later", ()):
         window = p.stage(d["stage"])
         item = handed_in_item(p, window, category=d["category"])
+        costs.setdefault(item, lateness_costs(p, window.code))
+        day = dt.datetime.fromisoformat(d["deadline"])
+        # A month's report due that month is told by its date alone (not "2023年7月于2023年7月14日前").
+        period = window.period_label(d["period"]) if d["period"] else None
         for u in addressed & set(owers(session, p, round_id, window, d["category"])):
-            owed[u][item].add(dt.datetime.fromisoformat(d["deadline"]))
-    return {u: sorted(({"item": item, "deadlines": sorted(days)} for item, days in mine.items()),
-                      key=lambda e: e["deadlines"][0]) for u, mine in owed.items()}
+            owed[u][item][day] = (None if period == f"{day.year}年{day.month}月" else period, d.get("rolled"))
+    # Periods named only where each deadline has one: "第一季度于…前、第二季度于…前" (安庆's launch listed bare dates).
+    return {u: sorted(({"item": item, "deadlines": [{"at": day, "period": period if all(x for x, _ in days.values()) else None,
+                                                     "rolled": rolled} for day, (period, rolled) in sorted(days.items())],
+                        **costs_told(p, u, {"lateness_costs": costs[item]})} for item, days in mine.items()),
+                      key=lambda e: e["deadlines"][0]["at"]) for u, mine in owed.items()}
 
 
 def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
@@ -419,10 +448,12 @@ def _notice_open(session, p, round_id, action) -> Outcome:
             if written_on(action) > action.at.date() and action.deadline else "")
     roster, proposed, word = published_list(session, p, round_id, stage, units, action.category)
     others = left_off(session, p, round_id, stage, units, action.category) if roster else {}
+    # A 公示 of results publishes them: every graded unit's result, as a 通报 lists them.
+    results = [] if roster or "结果" not in name else published_results(session, p, round_id, action.category)
     window = objection_cutoff(session, p, round_id, stage, action.category)  # None: objections while it runs
     common = {"notice_name": name, "notice_days": stage.days, "notice_span": stage.span, "notice_until": action.deadline, "roster": roster,
               "objection_deadline": window or action.deadline, "objection_window": window is not None,
-              "roster_word": word}
+              "roster_word": word, "results": results}
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=bool(roster),
                                                       proposed=proposed.get(u), **common)]
     # Being left off is the unit's own news: not posted where its peers read.

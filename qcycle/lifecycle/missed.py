@@ -57,7 +57,10 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action,
     # Handed in late and refused (不予受理), and nothing taken instead: a county's summary had left out its
     # enterprise whose late application was refused.
     closed = {a.stage for a in timetable.actions if a.action == "deadline" and a.at <= notice.at}
-    for window in (w for w in p.stages if w.kind is StageKind.submission and w.lateness == "reject" and w.code in closed):
+    # Not an objection: answered by its own letter, and no part of the unit's result (襄阳's named unit read
+    # "诚信计量示范单位（得分88.60）；公示异议逾期提交，不予受理").
+    for window in (w for w in p.stages if w.kind is StageKind.submission and w.lateness == "reject" and w.code in closed
+                   and w.submission != "objection"):
         where = {"session": session, "round_id": round_id, "stage": window.code, "period": None,
                  "category": category, "item_category": p.item_category}
         refused = set(crud.handed_in_subjects(**where, status="rejected_late")) - set(crud.handed_in_subjects(**where))

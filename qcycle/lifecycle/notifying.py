@@ -7,17 +7,20 @@ step that rejected them, what it never handed in, and its quota tasks where the 
 from __future__ import annotations
 
 import re
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 
+from sqlmodel import Session
+
 from qcycle import crud
 from qcycle.clock import to_local
-from qcycle.lifecycle.assessing import quota_achieved, what_counted
+from qcycle.lifecycle.assessing import Counted, quota_achieved, what_counted
 from qcycle.lifecycle.drafting import draft_letters
 from qcycle.lifecycle.missed import never_handed_in_lines
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
-from qcycle.lifecycle.remarks import graded_together, result_remarks
+from qcycle.lifecycle.remarks import adjustment_remarks, graded_together, result_remarks
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
     chosen_as,
@@ -125,7 +128,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     reached = quota_achieved(session, p, round_id, assessed, tasked) if template == "result.j2" else {}
     year = rows[0].computed_at.year if rows else None  # the year assessed: a plan's pace is counted to it
     goals = quota_goals(p, reached, year) if reached else []
-    graded = [r.unit_code for rs in by_unit.values() for r in rs] if template == "result.j2" else []
+    graded = [r.unit_code for rs in by_unit.values() for r in rs] if template in ("result.j2", "circular.j2") else []
     adjusted, unmet = what_counted(session, p, round_id, assessed, graded, action.category)
     drafts = []
     # A unit told the results with none of its own (a city bureau, the 市政府) is told those of its
@@ -148,17 +151,18 @@ def notify_action(session, p, round_id, action) -> Outcome:
         summarising or p.rechecks or not p.assessment_stages) else {}
     # A graded subject's decision on the follow-up its grade owed (限期整改, then 复验): where it stands now.
     rechecked = _rechecked(p, decided, by_unit) if p.rechecks else {}
+    # What a deduction counts (未报送…1次，扣5分) is not said again beside the grade.
+    counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
     summaries = (_summaries(p, units, by_unit, _standing(p, decided, action.category, by_unit, never, assessed,
-                                                          rechecked), never, {u for _, late in missing for u in late},
-                            everyone=circular)
+                                                          rechecked),
+                            {u: [x for x in lines if x[0] not in counted] for u, lines in never.items()},
+                            {u for _, late in missing for u in late}, everyone=circular, adjusted=adjusted)
                  if summarising else {})
     # A round decided without an assessment: what each unit's subjects passed, read once (a rejection has its own line).
     passed: dict[str, list[str]] = defaultdict(list)
     for x, (said, _, yes) in decided.items() if not p.assessment_stages and template == "result.j2" else ():
         if yes and in_category(p, x, action.category):
             passed[x.partition(":")[0]].append(f"{quoted(n) + '：' if (n := p_item_name(p, x)) else ''}{said}")
-    # What a deduction counts (未报送…1次，扣5分) is not said again beside the grade.
-    counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
     for u in units:
         if u in summaries:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
@@ -181,7 +185,9 @@ def notify_action(session, p, round_id, action) -> Outcome:
         itemised_letter = any(p_item_name(p, r.unit_code) for r in mine) or u in itemised
         # One never graded, for it never handed in what the assessment read, is told that (浙江制造's enterprise whose
         # 送审稿 never came heard nothing after its 督办), where nothing else is said of it.
-        missed += [text for code, _, text in never.get(u, []) if (mine or passes or not (rejected.get(u) or missed))
+        # Chosen for missing one window, it is told the others it missed too (江西's 修水县 read only 未提交验收申请, its
+        # city 未提交中期报告 as well).
+        missed += [text for code, _, text in never.get(u, []) if (mine or passes or not rejected.get(u))
                    and not itemised_letter and code not in counted and not any(code == at and u in late for at, late in missing)]
         # Where its 复验 (a decision on the follow-up its grade owed) left it, unless a rejection line says so.
         after = {r.unit_code: said for r in mine if (said := rechecked.get(r.unit_code)) and not any(
@@ -216,7 +222,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # Valid from the year it was graded (its assessment's moment), as a later round's bar counts it.
         won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
-        benefits, validity = grade_terms(p, best, won_in) if praise or not honoured else ([], None)
+        benefits, validity = _terms(p, template, best, won_in) if praise or not honoured else ([], None)
         drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                 subject_name=name_beside(p.round.name, heading),
                                 result=result,
@@ -224,6 +230,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 remarks=result_remarks(p, mine, vacated, adjusted, sizes), benefits=benefits,
                                 validity=validity,
                                 award=(items or best) if template == "award.j2" else None,
+                                naming=template == "award.j2" and stage.name.startswith("命名"),
                                 best=grade_label(best) if best else None, best_items=bool(items),
                                 quotas=quota_tasks(p, u, reached[u], year)
                                 if u in reached else [], goals=goals, goals_area=quota_area(p) if goals else None,
@@ -253,6 +260,14 @@ def _passed_after(p: Programme, who: Who | None, grade: str) -> str | None:
     decides = p.stage(who.approved_at).decides
     owed = p.stage(decides).owed_by if decides else None
     return p.stage(who.approved_at).name if owed is not None and grade in owed.grades else None
+
+
+def _terms(p: Programme, template: str, grade: str | None, year: int | None) -> tuple[list[str], str | None]:
+    """A grade's benefits and validity, less what the letter itself is: a 通报表扬 had read "享受以下激励：通报表扬" (长兴)."""
+    benefits, validity = grade_terms(p, grade, year)
+    if template == "praise.j2":
+        benefits = [b for b in benefits if b.removeprefix("给予").removeprefix("予以") != "通报表扬"]
+    return benefits, validity
 
 
 def _achievement(p: Programme, notify: Who | None, praise: bool, contest: str, items: str, best: str | None,
@@ -387,9 +402,22 @@ def _placed_order(p: Programme, scored: Mapping[str, AssessmentResult]) -> Calla
     return order
 
 
+def published_results(session: Session, p: Programme, round_id: uuid.UUID, category: str | None) -> list[str]:
+    """Every graded unit's result, in rank order, as a 通报 lists them (``circular.j2``'s lines): what a
+    公示 of results publishes. 长兴's 结果公示 invited objections to results it never showed."""
+    assessed = crud.latest_results_stage(session=session, round_id=round_id)
+    gone = eliminated(session, p, round_id)
+    by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
+    for r in results_of(session, round_id, assessed) if assessed else []:
+        if in_category(p, r.unit_code, category) and r.unit_code not in gone:
+            by_unit[r.unit_code.partition(":")[0]].append(r)
+    return _summaries(p, [""], by_unit, {}, {}, everyone=True).get("", ("", [], False))[1]
+
+
 def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
                standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]],
-               own: Collection[str] = (), everyone: bool = False) -> dict[str, tuple[str, list[str], bool]]:
+               own: Collection[str] = (), everyone: bool = False,
+               adjusted: Mapping[str, Counted] | None = None) -> dict[str, tuple[str, list[str], bool]]:
     """unit → (whose results, the lines, whether all of them were graded: 参评单位, or only 单位 where some
     were refused or never applied) for each unit told the results that has none of its own:
     its subordinates' at any depth ("辖区内"), those graded first in rank order, then the others
@@ -397,7 +425,9 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
     for a unit with no subordinates at all (the 市政府 the office reports to). A unit whose
     subordinates took no part is left out, and so is one with news of its ``own`` (chosen for a hand-in
     it never made: 临江's 市场监管局 had been told its districts' results, not that it was criticised).
-    ``everyone``: a 通报, all of them to every unit, its own among them."""
+    ``everyone``: a 通报, all of them to every unit, its own among them. ``adjusted``: the bonus and
+    deduction items each total holds, said after its grade as its own letter says them (安庆's 通报 read
+    "已扣6分" and named one report of the three it was for)."""
     order = _placed_order(p, {r.unit_code: r for rs in by_unit.values() for r in rs})
     told = sorted(set(by_unit) | set(standing) | set(never),
                   key=lambda u: min((order(r.unit_code) for r in by_unit.get(u, [])), default=order(u)))
@@ -408,7 +438,8 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
         said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（"
                  + "；".join(x for x in ("" if unscored(r) else f"得分{score_text(r)}",
                                          veto_reason(p, r.veto) if r.veto else "") if x) + "）"
-                 + (f"，{brings}" if (brings := grade_consequence(p, r.grade)) else ""))
+                 + (f"，{brings}" if (brings := grade_consequence(p, r.grade)) else "")
+                 + "".join(f"；{x}" for x in adjustment_remarks(p, r, adjusted)))
                 for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)] + standing.get(u, []) + [
                 (item, text) for _, item, text in never.get(u, [])]
         if not any(item for item, _ in said):

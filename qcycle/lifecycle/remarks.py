@@ -8,13 +8,13 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import NamedTuple
 
 from qcycle.lifecycle.who import p_item_name
-from qcycle.lifecycle.wording import periods_joined, ranked_among, veto_reason
+from qcycle.lifecycle.wording import NOT_HANDED_IN, periods_joined, ranked_among, veto_reason
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, category_label, grade_label
 from qcycle.scoring import caps
 
-__all__ = ["Graded", "graded_together", "result_remarks"]
+__all__ = ["Graded", "adjustment_remarks", "graded_together", "result_remarks"]
 
 
 class Graded(NamedTuple):
@@ -122,9 +122,15 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             said.append(text)
         elif (line := _missed_line(p, r)) is not None:
             said.append(f"{quoted(item) if item else ''}得分未达到{grade_label(line.name)}分数线（{line.min_score:g}分）")
-        if adjusted and r.unit_code in adjusted:
-            said += _adjustment_texts(p, r, *adjusted[r.unit_code])
+        said += adjustment_remarks(p, r, adjusted)
     return "；".join(said) + "。" if said else None
+
+
+def adjustment_remarks(p: Programme, r: AssessmentResult,
+                       adjusted: Mapping[str, tuple[dict[str, int], dict[str, int], dict[str, list[str]]]] | None
+                       ) -> list[str]:
+    """The bonus and deduction items the result's total holds, as its own letter names them."""
+    return _adjustment_texts(p, r, *adjusted[r.unit_code]) if adjusted and r.unit_code in adjusted else []
 
 
 def _tie_rule(p: Programme) -> str:
@@ -202,10 +208,18 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int]
 def _deadlines_named(when: list[str], n: int) -> str:
     """"（2026年2月、3月、6月）": the deadlines an item counted, a year said once where they share it;
     nothing where they are not one per count (items of one period alike) or are days of a window
-    without periods (one deadline: the count says it)."""
+    without periods (one deadline: the count says it). An item counting both late and missing hand-ins
+    says which each was: "（逾期报送：2026年第一季度、第二季度；未报送：2026年第三季度）"."""
+    missing = [w.removeprefix(NOT_HANDED_IN) for w in when if w.startswith(NOT_HANDED_IN)]
+    late = [w for w in when if not w.startswith(NOT_HANDED_IN)]
     if len(when) != n or len(set(when)) != n or any(w.endswith("截止") for w in when):
-        return ""
-    return f"（{periods_joined(when)}）"
+        if not missing or len(when) != n:
+            return ""
+        return "（未报送）" if not late else f"（逾期报送{len(late)}次，未报送{len(missing)}次）"
+    if not missing:
+        return f"（{periods_joined(when)}）"
+    return "（" + "；".join(f"{said}：{periods_joined(of)}" for said, of in (("逾期报送", late), ("未报送", missing))
+                           if of) + "）"
 
 
 def _missed_line(p: Programme, r: AssessmentResult) -> Grade | None:

@@ -90,11 +90,12 @@ def _after(p: Programme, stage: Stage) -> str | None:
 
 
 def _called(session: Session, p: Programme, round_id: uuid.UUID, window: Stage, category: str | None) -> set[str]:
-    """The units the call announcing ``window``'s opening was addressed to, once that call was carried out:
-    of the reviewers, only they were told with it that they would review."""
+    """The units the call announcing ``window``'s opening, or listing it among what follows, was addressed to, once
+    that call was carried out: of the reviewers, only they were told with it that they would review."""
     done = crud.done_action_keys(session=session, round_id=round_id)
     calls = [a for a in round_timetable(session, p, round_id).actions if a.key in done and any(
-        o["stage"] == window.code and o["category"] == category for o in a.detail.get("openings", ()))]
+        o["stage"] == window.code and o["category"] == category
+        for o in (*a.detail.get("openings", ()), *a.detail.get("later", ())))]
     return {u for a in calls for u in resolve(session, p, round_id, p.stage(a.stage).notify, a.category)}
 
 

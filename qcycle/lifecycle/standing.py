@@ -24,7 +24,7 @@ from qcycle.lifecycle.who import (
     select_subjects,
     stage_outcomes,
 )
-from qcycle.lifecycle.wording import counted_as
+from qcycle.lifecycle.wording import LISTS, counted_as
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who, grade_label
 
@@ -231,7 +231,10 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     # Each step's own rejection, not the subject's first (a 复验 rejects one 验收 rejected before).
     for subject, (said, code) in rejections(session, p, round_id, at=frozenset(last)).items():
         if in_category(p, subject, category):
-            told[subject.partition(":")[0]]["rejections"].append({"item": p_item_name(p, subject), "verdict": said,
+            # What the rejection brings follows "不再参加后续环节" (江西: "…初审（…），可于2027年再次申请验收，不再参加后续环节").
+            brings = p.stage(code).on_rejection
+            said, brings = (said.removesuffix(f"，{brings}"), brings) if brings and said.endswith(f"，{brings}") else (said, "")
+            told[subject.partition(":")[0]]["rejections"].append({"item": p_item_name(p, subject), "verdict": said, "brings": brings,
                                                                   "last": last[code], "scored": scored[code].get(subject)})
     for code in dict.fromkeys(w.approved_at for w in alternatives if w.approved_at):
         for subject in select_subjects(session, p, round_id, Who(approved_at=code), category):
@@ -478,9 +481,6 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
 
 
 # What a published list is called at the end of its name (拟获奖名单, 品牌培育指导目录, 企业名录).
-LISTS = ("名单", "目录", "名录")
-
-
 def listing_of(stage: Stage) -> str:
     """What a 公示 publishes, as its letter cites it ("对{what}进行公示"): a name that says 公示
     itself (公示拟获奖名单, 拟获奖名单公示) without it."""

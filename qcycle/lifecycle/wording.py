@@ -14,6 +14,8 @@ from qcycle.schema.units import LEVEL_NAMES
 from qcycle.workcal import default_calendar
 
 __all__ = [
+    "LISTS",
+    "NOT_HANDED_IN",
     "achievement_of",
     "belonging",
     "call_subject",
@@ -36,6 +38,11 @@ __all__ = [
     "veto_reason",
     "without_consequence",
 ]
+
+# What a publication or 公示 of units is called when it is a list of them.
+LISTS = ("名单", "目录", "名录")
+# Before a deadline's label a deduction counted (``late_or_missing``): that nothing was handed in, not late.
+NOT_HANDED_IN = "\x1f"
 
 
 def belonging(p: Programme, units: Iterable[str]) -> str:

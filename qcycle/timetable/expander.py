@@ -394,7 +394,11 @@ class _Expander(StageDates):
                 out.append(a)
                 continue
             told = {(o["stage"], o["category"], o["period"]) for o in a.detail.get("openings", ())}
-            later = [{"stage": d.stage, "category": d.category, "period": d.period, "deadline": d.at.isoformat()}
+            # Each deadline with why it is that day, as every later letter gives it (安庆's 方案 said 1月10日 and the
+            # launch 1月11日 bare).
+            later = [{"stage": d.stage, "category": d.category, "period": d.period, "deadline": d.at.isoformat(),
+                      "rolled": self.moved(dt.date.fromisoformat(d.detail["rolled_from"]) if d.detail.get("rolled_from")
+                                           else None, d.detail.get("roll"), d.at.date()).strip("（）") or None}
                      for d in due if d.at.date() > a.at.date()
                      and opens.get((d.stage, d.category, d.period), dt.date.max) > a.at.date()
                      and ((last := waits[d.stage]) is None or last <= a.at)

@@ -292,3 +292,19 @@ def test_outbox_list_says_which_post_carried_a_row(tmp_path, botserver, monkeypa
     assert shown.output.count(f"随 {lead.hex[:8]} 群内合并发布") == 3, shown.output
     alone = CliRunner().invoke(app, ["outbox", "list", "--channel", "email"], env={"COLUMNS": "300"})
     assert "群内合并发布" not in alone.output and alone.output.count("已发送") == 3, alone.output
+
+
+def test_a_group_post_of_one_units_letter_has_no_recipient_its_email_has(tmp_path, monkeypatch):
+    """长兴's DingTalk group post of one enterprise's 通报表扬 was recorded as sent to that enterprise's mailbox."""
+    import json
+
+    channels = [{"name": "email", "kind": "email", "url": "sink"}, {"name": "group0", "kind": "dingtalk", "url": "sink"}]
+    units = [{"code": "c0", "name": CITIES[0], "email": "c0@example.gov.cn", "channels": ["email", "group0"]},
+             {"code": "c1", "name": CITIES[1], "email": "c1@example.gov.cn", "channels": ["email", "group0"]}]
+    loaded = write_programme(tmp_path / "prog", channels=channels, units=units, templates={"notice.j2": NOTICE})
+    _queue(loaded, [_notice(loaded, "c0")])
+    report = deliver_due(programme=loaded.programme, round_id=round_id(loaded), now=NOON)
+    assert report.sent == 2
+    records = [json.loads(f.read_text(encoding="utf-8")) for f in (tmp_path / "home" / "sink").glob("*.json")]
+    recipients = {r["channel"]: r["recipient"] for r in records}
+    assert recipients == {"email": "c0@example.gov.cn", "group0": None}, records
