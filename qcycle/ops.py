@@ -175,8 +175,15 @@ def places_lines(session: Session, programme: Programme, round_id: uuid.UUID, co
         return lines
     approved = approved_by_reviewer(programme, code, made)
     waiting = approved_by_reviewer(programme, code, ((subject, "approved") for subject in pending))
-    return lines + [f"名额：{programme.unit(r).name} 已同意 {len(approved.get(r, []))} {word}（不超过 {stage.per_reviewer} {word}），"
-                    f"待决定 {len(waiting.get(r, []))} {word}" for r in sorted(approved.keys() | waiting.keys())]
+    return lines + [f"名额：{_places_of(programme, key)} 已同意 {len(approved.get(key, []))} {word}（不超过 {stage.per_reviewer} {word}），"
+                    f"待决定 {len(waiting.get(key, []))} {word}" for key in sorted(approved.keys() | waiting.keys(),
+                                                                               key=lambda k: (k[0], k[1] or ""))]
+
+
+def _places_of(programme: Programme, key: tuple[str, str | None]) -> str:
+    """A reviewer's places, of a category where they are counted per category: "柯桥区市场监督管理局（第二批）"."""
+    reviewer, category = key
+    return programme.unit(reviewer).name + (f"（{programme.category(category).name}）" if category else "")
 
 
 def _over_places(programme: Programme, stages: dict[str, Stage], made: dict[str, dict[str, tuple[str, str]]],
@@ -194,10 +201,10 @@ def _over_places(programme: Programme, stages: dict[str, Stage], made: dict[str,
         if limit is None:
             continue
         approved = approved_by_reviewer(programme, code, ((x, outcome) for x, (outcome, _) in outcomes.items()))
-        for reviewer, subjects in sorted(approved.items()):
+        for key, subjects in sorted(approved.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
             if len(subjects) > limit and any((code, x) in changed for x in subjects):
                 names = "、".join(programme.unit(x.partition(":")[0]).name for x in sorted(subjects))
-                out.append(f"{stages[code].name}：每个审核单位最多同意 {limit} 个，{programme.unit(reviewer).name}"
+                out.append(f"{stages[code].name}：每个审核单位最多同意 {limit} 个，{_places_of(programme, key)}"
                            f"将有 {len(subjects)} 个（{names}）；请只同意其推荐的 {limit} 个")
     return out
 

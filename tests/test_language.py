@@ -3842,11 +3842,11 @@ def test_a_circular_names_what_each_total_was_docked_for_late_and_missing_apart(
     r.scores(dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 80))
     r.until("2016-04-01")
     own, circular = r.letters("results"), r.letters("circular")["c1"]
-    assert "进度报送逾期或未报送2次（逾期报送：第一期；未报送：第二期），扣4分" in own["c2"], own["c2"]
+    assert "进度报送逾期或未报送：逾期报送1次（第一期），未报送1次（第二期），扣4分" in own["c2"], own["c2"]
     assert "进度报送逾期或未报送2次（第一期、第二期），扣4分" in own["c4"], own["c4"]
-    assert "二县人民政府：合格（得分76.00，已扣4分）；进度报送逾期或未报送2次（逾期报送：第一期；未报送：第二期），扣4分；" \
+    assert "二县人民政府：合格（得分76.00）；进度报送逾期或未报送：逾期报送1次（第一期），未报送1次（第二期），扣4分；" \
         in circular, circular
-    assert "四县人民政府：合格（得分76.00，已扣4分）；进度报送逾期或未报送2次（第一期、第二期），扣4分。" in circular, circular
+    assert "四县人民政府：合格（得分76.00）；进度报送逾期或未报送2次（第一期、第二期），扣4分。" in circular, circular
     # The deduction says what was missing: not again as 未提交.
     assert "未提交" not in circular and "一县人民政府：合格（得分80.00）；" in circular, circular
 
@@ -3997,3 +3997,98 @@ def test_a_reviewer_is_told_of_its_review_with_the_call_though_the_window_opens_
     assert ("申报于2023年3月31日截止受理后，请贵单位对辖区内单位提交的申报提出初审意见，于2023年4月17日（星期一）前"
             "报送示例市市场监督管理局。") in told["k1"], told["k1"]
     assert "初审" not in told["e1"] and "1. 申报：2023年3月31日前。" in told["e1"], told["e1"]
+
+
+def test_a_reviewers_places_are_counted_per_batch_where_the_review_is(tmp_path, home):
+    """绍兴's 柯桥区 recommended 3 enterprises for the first batch of its 培育库, and its 3 for the second batch
+    were refused "推荐名额已满": a review decided per category (a batch) has places per category."""
+    from qcycle.ops import DecisionError, DecisionRow, decide
+
+    batches = ("    categories:\n"
+               "      - {code: b1, name: 第一批, items: [{code: b1-x, name: 第一批培育}]}\n"
+               "      - {code: b2, name: 第二批, items: [{code: b2-x, name: 第二批培育}]}\n")
+    text = (REVIEWED.replace("    stages:\n", batches + "    stages:\n", 1)
+            .replace("voluntary: true, opens: 2023-03-01, deadline: {date: 2023-03-31}}",
+                     "voluntary: true, opens: 2023-03-01, deadline: {date: 2023-03-31},\n"
+                     "         per_category: {b2: {opens: 2023-06-01, deadline: {date: 2023-06-30}}}}", 1)
+            .replace("reviewed_by: parent,\n", "reviewed_by: parent, per_reviewer: 1, per_category: {b2: {}},\n", 1)
+            .replace("{code: eligibility, name: 资格审查, kind: decision, decides: county_review, on: 2023-04-21}",
+                     "{code: eligibility, name: 资格审查, kind: decision, decides: county_review, on: 2023-07-31}", 1))
+    r = Round(write(tmp_path, "batches.yaml", text))
+    r.hand_in("application", ["e1"], "2023-03-20", item="b1-x")
+    r.hand_in("application", ["e2"], "2023-06-20", item="b2-x", id="second")
+    r.until("2023-07-20")
+    with db.session_scope() as session:  # 甲区's one place in each batch
+        decide(session=session, programme=r.p, round_id=r.id, decided_by="ops", rows=[
+            DecisionRow("county_review", "e1:b1-x", "approve"), DecisionRow("county_review", "e2:b2-x", "approve")])
+    r.hand_in("application", ["e1"], "2023-06-21", item="b2-x", id="third")
+    with db.session_scope() as session, pytest.raises(DecisionError, match="甲区市场监督管理局（第二批）将有 2 个"):
+        decide(session=session, programme=r.p, round_id=r.id, decided_by="ops", rows=[
+            DecisionRow("county_review", "e1:b2-x", "approve")])
+
+
+def test_a_summary_says_where_a_recheck_left_a_grade_and_forgets_a_miss_put_right(tmp_path, home):
+    """绍兴's county summary after the 复验 read "不通过（得分65.53），可在3个月内申请复验一次" of a project the 复验 had
+    passed and named, and "不通过；未提交中期自评报告" of one that had rectified that miss and passed its 复评."""
+    text = WITH_GOV.replace("    stages:\n", """    submission_kinds:
+      supplement: {title: 补报说明}
+      recheck_request: {title: 复验申请}
+    stages:
+      - {code: selfcheck, name: 自评报告, kind: submission, submission: self_evaluation, owed_by: {levels: [county]},
+         opens: 2016-01-04, deadline: {date: 2016-01-15}}
+      - {code: fix, name: 补报说明, kind: followup, submission: supplement, owed_by: {missing_at: selfcheck},
+         opens_after: {stage: selfcheck, event: deadline, days: 1}, deadline: {after: {stage: selfcheck, event: deadline, months: 1}}}
+      - {code: fix_review, name: 补报审核, kind: decision, decides: fix, after: {stage: fix, event: deadline, workdays: 3}}
+""", 1).replace("    assessment:\n", """      - {code: recheck_request, name: 复验申请, kind: submission, submission: recheck_request, voluntary: true,
+         owed_by: {grades: [不合格]}, opens_after: {stage: results, event: on, days: 0},
+         deadline: {after: {stage: results, event: on, workdays: 10}}}
+      - {code: recheck, name: 复验, kind: decision, decides: recheck_request, on_approval: 改评为合格,
+         after: {stage: recheck_request, event: deadline, workdays: 3}}
+      - {code: summary, name: 报送考核结果, kind: notification, template: result, after: {stage: recheck, event: on, workdays: 2},
+         notify: {levels: [government]}}
+    assessment:
+""", 1)
+    r = Round(write(tmp_path, "recheck.yaml", text))
+    r.hand_in("self_evaluation", ["c1", "c2", "c4", "c5"], "2016-01-12")
+    r.hand_in("supplement", ["c3"], "2016-02-01")
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-02-25")
+    r.decide("fix_review", c3="approved")
+    r.until("2016-04-01")
+    r.hand_in("recheck_request", ["c4"], "2016-04-05")
+    r.until("2016-04-20")
+    r.decide("recheck", c4="approved")
+    r.until("2016-05-31")
+    summary = r.letters("summary")["gov"]
+    assert "三县人民政府：合格（得分62.00）；" in summary and "自评报告" not in summary, summary
+    assert "四县人民政府：不合格（得分55.00）；通过复验，改评为合格；" in summary, summary
+
+
+def test_a_summons_arranged_for_those_graded_low_stays_out_of_the_group(tmp_path, home):
+    """江西's 约谈安排 for its C counties went to the counties' DingTalk group; the 约谈通知 itself by email only."""
+    text = ASSESSMENT.replace(
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n",
+        "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n"
+        "      - {code: talk, name: 约谈, kind: event, on: 2016-04-20, notify: {grades: [不合格]}, notify_ahead: 3}\n"
+        "      - {code: training, name: 业务培训, kind: event, on: 2016-04-20, notify: {levels: [county]}, notify_ahead: 3}\n", 1)
+    r = _scored(tmp_path, text, "2016-03-31")
+    with db.session_scope() as session:
+        talk = carry_out(session, r.p, r.id, r.t.by_name()["talk:event_notice"])
+        training = carry_out(session, r.p, r.id, r.t.by_name()["training:event_notice"])
+    assert sorted(d.unit for d in talk.drafts) == ["c4", "c5"] and all(d.private for d in talk.drafts)
+    assert len(training.drafts) == 5 and not any(d.private for d in training.drafts)
+
+
+def test_a_list_of_one_grade_is_in_score_order(tmp_path, home):
+    """襄阳's 拟命名名单 listed 85.87 before 86.43 (the file's order), while those left off were told their rank."""
+    from qcycle.lifecycle.standing import published_list
+
+    text = AWARD.replace("notify: {approved_at: committee}}", "notify: {grades: [区长质量奖, 提名奖]}}", 1)
+    r = Round(write(tmp_path, "order.yaml", text))
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=r.id, stage="scoring", results=[
+            {"unit_code": "e1", "total": 72.5, "grade": "提名奖", "rank": 3},
+            {"unit_code": "e2", "total": 90, "grade": "区长质量奖", "rank": 1},
+            {"unit_code": "e3", "total": 75, "grade": "提名奖", "rank": 2}])
+        names, _, _ = published_list(session, r.p, r.id, r.p.stage("notice"), ["e1", "e2", "e3"])
+    assert names == ["乙公司（拟获区长质量奖）", "丙公司（拟获提名奖）", "甲公司（拟获提名奖）"], names

@@ -1284,3 +1284,10 @@ def test_a_praise_for_first_place_per_category_says_what_it_was_first_in(tmp_pat
     said = sorted(re.search(r"贵单位在(.+?)排名第1", b)[1] for b in bodies)
     assert len(said) == 2 and said[0] != said[1], said
     assert all("（" in s for s in said), said
+
+
+def test_each_departments_tasks_reach_it_alone(tmp_path_factory, monkeypatch):
+    """江西's 考核方案 and each quarter's 受理 were posted to the counties' group eleven times, one county's tasks each."""
+    r = run(next(p for p in PROGRAMMES if p.stem == "zs-csy-ybq-2011"), tmp_path_factory, monkeypatch)
+    tasked = [m for m in r.messages if "贵单位的任务" in m.body or "请报告以下各项任务的进展" in m.body]
+    assert tasked and {m.channel for m in tasked} == {"email"}, {(m.unit_code, m.channel) for m in tasked}

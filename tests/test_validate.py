@@ -808,3 +808,26 @@ def test_a_refusal_names_the_stage_by_its_code_and_says_how_to_write_it(tmp_path
                                         "opens_after: {stage: results, workdays: 0}"))
     assert no_event.exit_code == 1 and squeeze("opens_after.event]（阶段 rectification）: 缺少必填字段，可选：'on'、'opens'、'deadline'、"
                                                "'closes'") in unwrapped(no_event), no_event.output
+
+
+def test_the_plan_marks_a_working_saturday(tmp_path: Path) -> None:
+    """襄阳's officer read "2026-05-09 周六 提醒" in the plan as a mistake: it is a 调休 working day."""
+    path = tmp_path / "swap.yaml"
+    path.write_text("""\
+version: 2
+round: {code: swap-2026, name: 2026年度示例评选, programme: 示例评选, issuer: amr, years: [2026]}
+channels: [{name: sink, kind: sink}]
+units:
+  - {code: amr, name: 示例市市场监督管理局, level: city, channels: [sink]}
+  - {code: e1, name: 甲公司, level: enterprise, parent: amr, channels: [sink]}
+reminder_policies:
+  std: {before_workdays: [1, 3]}
+stages:
+  - {code: application, name: 申报, kind: submission, submission: application, owed_by: {levels: [enterprise]},
+     opens: 2026-04-20, deadline: {date: 2026-05-11}, reminders: std}
+""", encoding="utf-8")
+    result = runner.invoke(app, ["plan", str(path)], terminal_width=250)
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 3}
+    assert "2026-05-09 09:00 周六（调休上班）" in rows, rows
+    assert "2026-05-07 09:00 周四" in rows, rows  # an ordinary working day: no mark

@@ -42,7 +42,6 @@ from qcycle.lifecycle.requests import (
 from qcycle.lifecycle.standing import (
     left_off,
     list_standing,
-    notice_name,
     objection_cutoff,
     published_list,
     took_part,
@@ -63,6 +62,7 @@ from qcycle.lifecycle.wording import (
     belonging,
     call_subject,
     lateness_costs,
+    notice_name,
 )
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
@@ -134,7 +134,8 @@ def _publish(session, p, round_id, action) -> Outcome:
         own[u]["quotas"] = quota_tasks(p, u)
     # Where each unit stands on a list (its items on it, those left off, "贵单位未列入") is its own:
     # told to it, not in a group its peers read ("各单位未列入" in 四川's group).
-    drafts = draft_letters(units, "publication.j2", p, action, private="takers" in extra, own=dict(own),
+    # Each unit's own tasks (quotas) are its own letter too: a group had read eleven posts, one county's tasks each.
+    drafts = draft_letters(units, "publication.j2", p, action, private="takers" in extra or bool(p.quotas), own=dict(own),
                            called=call_subject(p, action.title), **extra)
     # That a unit may not apply this time is its own news: a group of 300 enterprises read "按规定，各
     # 单位本届不符合申报条件：2025年已获…" addressed to three of them.
@@ -249,8 +250,11 @@ def _event_notice(session, p, round_id, action) -> Outcome:
         s for window in (p.stages if entries else []) if window.kind is StageKind.submission
         for s in crud.handed_in_subjects(session=session, round_id=round_id, stage=window.code, period=None,
                                          category=None, item_category=p.item_category)})
+    # An event for those graded or placed low, rejected or in default (约谈) is each one's own: not in the group.
+    own_news = stage.notify is not None and any(w.grades or w.rank is not None or w.rejected_at or w.missing_at
+                                                for w in (stage.notify, *stage.notify.any_of))
     return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on, default_calendar()),
-                                         time_of_day=stage.time_of_day, place=stage.place,
+                                         time_of_day=stage.time_of_day, place=stage.place, private=own_news,
                                          own={u: {"entries": names} for u, names in entries.items() if applied[u] > 1}),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
@@ -290,6 +294,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
     if p.quotas and stage.code == p.quotas.progress_stage:  # what the progress report is measured against
         own |= {u: {"quotas": quota_tasks(p, u)} for u in units}
     drafts = draft_letters(units + sorted(refused), "window_open.j2", p, action, rolled=action.detail.get("rolled"),
+                           private=any("quotas" in mine for mine in own.values()),
                            own=own)
     return Outcome(action, drafts, note=f"{action.title}：应提交单位 {len(units)} 个"
                                         + (f"，告知不符合申报条件的 {len(refused)} 个" if refused else "") + late_note(action))

@@ -10,9 +10,9 @@ from qcycle import crud
 from qcycle.lifecycle.assessing import windows_never_handed_in
 from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.plan import kept_timetable
-from qcycle.lifecycle.who import in_category, outstanding, p_item_name
+from qcycle.lifecycle.who import in_category, outstanding, p_item_name, select_subjects
 from qcycle.lifecycle.wording import periods_joined
-from qcycle.schema import Programme, StageKind
+from qcycle.schema import Programme, StageKind, Who
 from qcycle.timetable import Action
 
 __all__ = ["never_handed_in_lines"]
@@ -50,8 +50,9 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action,
             what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
             missed.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
     out: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
+    made_good = _made_good(session, p, round_id, category)
     for (code, what), owing in missed.items():
-        for unit in sorted({u.partition(":")[0] for u in owing if in_category(p, u, category)}):
+        for unit in sorted({u.partition(":")[0] for u in owing if in_category(p, u, category)} - made_good.get(code, set())):
             out[unit].append((code, None, f"未提交{what}"))
     out = defaultdict(list, {unit: _periods_together(p, lines) for unit, lines in out.items()})
     # Handed in late and refused (不予受理), and nothing taken instead: a county's summary had left out its
@@ -69,6 +70,22 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action,
             # Refused, not missed: "未按期提交自评报告；自评报告逾期提交，不予受理" had said it twice.
             out[unit] = [x for x in out[unit] if x[0] != window.code or x[1] is not None]
             out[unit].append((window.code, p_item_name(p, subject), f"{window.handed_in}逾期提交，不予受理"))
+    return out
+
+
+def _made_good(session, p: Programme, round_id, category: str | None) -> dict[str, set[str]]:
+    """Window → the units whose miss of it a follow-up owed for that miss put right (its decision passed them):
+    绍兴's project that never sent its 中期自评报告, then rectified and passed its 复评, read "不通过；未提交中期自评报告"
+    at 验收 as a second failure."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for d in p.stages:
+        followup = p.stage(d.decides) if d.kind is StageKind.decision and d.decides and p.has_stage(d.decides) else None
+        if followup is None or followup.kind is not StageKind.followup or followup.owed_by is None:
+            continue
+        for who in (followup.owed_by, *followup.owed_by.any_of):
+            if who.missing_at:
+                out[who.missing_at] |= {x.partition(":")[0] for x in select_subjects(
+                    session, p, round_id, Who(approved_at=d.code, with_rejected=True), category)}
     return out
 
 

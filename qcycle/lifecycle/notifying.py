@@ -335,21 +335,22 @@ def _standing(p: Programme, decided: Mapping[str, tuple[str, str, bool]], catego
               by_unit: dict[str, list[AssessmentResult]], never: Mapping[str, list[tuple[str, str | None, str]]],
               assessed: str | None, rechecked: Mapping[str, str]) -> dict[str, list[tuple[str | None, str]]]:
     """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
-    its last decision (验收 failed, then 复验 passed: "通过复验"), unless that came before the assessment
+    its last decision (验收 failed, then 复验 passed: "通过复验"), unless it passed before the assessment
     and the unit never handed in what the assessment read (a project that never filed its 验收申请 had
     read "通过中期评估"), and a graded one's decision on the follow-up its grade owed (限期整改, then
     "通过复验": the summary after the 复验 had repeated the last one word for word)."""
     graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
     out: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
     place = p.stage_place
-    for subject, (said, code, _) in decided.items():
+    for subject, (said, code, yes) in decided.items():
         if not in_category(p, subject, category):
             continue
         if subject in graded:
             if subject in rechecked:
                 out[subject.partition(":")[0]].append((p_item_name(p, subject), rechecked[subject]))
             continue
-        if subject.partition(":")[0] in never and place.get(code, -1) < place.get(assessed or "", -1):
+        # A rejection before it is where it stands still (绍兴's project 撤销试点 at its 复评 had read only 未提交…).
+        if yes and subject.partition(":")[0] in never and place.get(code, -1) < place.get(assessed or "", -1):
             continue
         out[subject.partition(":")[0]].append((p_item_name(p, subject), said))
     return out
@@ -435,12 +436,14 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
     def line(u: str) -> str:  # "甲公司：合格（得分81.00）", "乙公司“项目一”：优秀（得分92.00）；“项目二”：未通过…"
         # A veto said beside the grade: the 市政府 read "不合格（得分91.92，含加分5分）" of the second-best
         # score, the reason only in the department's own letter.
+        # Where the items a total holds follow, the total alone ("含加分2分；创新工作2项，加2分" said it twice).
         said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（"
-                 + "；".join(x for x in ("" if unscored(r) else f"得分{score_text(r)}",
+                 + "；".join(x for x in ("" if unscored(r) else f"得分{f'{r.total:.2f}' if items else score_text(r)}",
                                          veto_reason(p, r.veto) if r.veto else "") if x) + "）"
                  + (f"，{brings}" if (brings := grade_consequence(p, r.grade)) else "")
-                 + "".join(f"；{x}" for x in adjustment_remarks(p, r, adjusted)))
-                for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)] + standing.get(u, []) + [
+                 + "".join(f"；{x}" for x in items))
+                for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
+                for items in [adjustment_remarks(p, r, adjusted)]] + standing.get(u, []) + [
                 (item, text) for _, item, text in never.get(u, [])]
         if not any(item for item, _ in said):
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)

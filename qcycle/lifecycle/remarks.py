@@ -197,8 +197,10 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int]
                 name, per, counter = item.name.partition("（每")
                 # 3 honours at 2 points each read "加5分": the item's own cap is said where it cut.
                 capped = f"{verb}{n * item.points:g}分，以上限{points:g}分计" if points < n * item.points - 1e-9 else ""
-                which = _deadlines_named((when or {}).get(item.code, []), n)
-                out.append(f"{name}{n}{_measure(counter) if per else '次'}{which}，{capped or f'{verb}{points:g}分'}")
+                counted = (when or {}).get(item.code, [])
+                which = _late_and_missing(counted, n)
+                said_n = f"：{which}" if which else f"{n}{_measure(counter) if per else '次'}{_deadlines_named(counted, n)}"
+                out.append(f"{name}{said_n}，{capped or f'{verb}{points:g}分'}")
                 said += points
         if cap is not None and said > total + 1e-9:
             out.append(f"{verb}分合计以上限{total:g}分计")
@@ -208,18 +210,22 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int]
 def _deadlines_named(when: list[str], n: int) -> str:
     """"（2026年2月、3月、6月）": the deadlines an item counted, a year said once where they share it;
     nothing where they are not one per count (items of one period alike) or are days of a window
-    without periods (one deadline: the count says it). An item counting both late and missing hand-ins
-    says which each was: "（逾期报送：2026年第一季度、第二季度；未报送：2026年第三季度）"."""
-    missing = [w.removeprefix(NOT_HANDED_IN) for w in when if w.startswith(NOT_HANDED_IN)]
-    late = [w for w in when if not w.startswith(NOT_HANDED_IN)]
+    without periods (one deadline: the count says it)."""
     if len(when) != n or len(set(when)) != n or any(w.endswith("截止") for w in when):
-        if not missing or len(when) != n:
-            return ""
-        return "（未报送）" if not late else f"（逾期报送{len(late)}次，未报送{len(missing)}次）"
-    if not missing:
-        return f"（{periods_joined(when)}）"
-    return "（" + "；".join(f"{said}：{periods_joined(of)}" for said, of in (("逾期报送", late), ("未报送", missing))
-                           if of) + "）"
+        return ""
+    return f"（{periods_joined(when)}）"
+
+
+def _late_and_missing(when: list[str], n: int) -> str:
+    """What an item counting both late and missing hand-ins (``late_or_missing``) counted of each, where any was
+    missing: "逾期报送2次（2026年第一季度、第二季度），未报送1次（2026年第三季度）" (安庆's 迎江区 had read "逾期报送1次" of a
+    report never sent, and "季度工作报告逾期报送3次" beside a breakdown of 2 and 1); "" where none was."""
+    missing = [w.removeprefix(NOT_HANDED_IN) for w in when if w.startswith(NOT_HANDED_IN)]
+    if not missing or len(when) != n:
+        return ""
+    late = [w for w in when if not w.startswith(NOT_HANDED_IN)]
+    return "，".join(f"{said}{len(of)}次{_deadlines_named(of, len(of))}" for said, of in (("逾期报送", late), ("未报送", missing))
+                    if of)
 
 
 def _missed_line(p: Programme, r: AssessmentResult) -> Grade | None:

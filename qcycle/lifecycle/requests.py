@@ -73,13 +73,17 @@ def _reviewing_parents(p: Programme, owing: list[str], stage: Stage) -> set[str]
     return {reviewer for u in owing if (reviewer := p.reviewer(stage.code, u))}
 
 
-def approved_by_reviewer(p: Programme, code: str, outcomes: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    """Reviewer → the subjects approved at the decision stage ``code``, of ``(subject, outcome)``:
-    what a reviewer's places (``per_reviewer``) are counted against."""
-    out: dict[str, list[str]] = {}
+def approved_by_reviewer(p: Programme, code: str, outcomes: Iterable[tuple[str, str]]
+                         ) -> dict[tuple[str, str | None], list[str]]:
+    """(Reviewer, category) → the subjects approved at the decision stage ``code``, of ``(subject, outcome)``:
+    what a reviewer's places (``per_reviewer``) are counted against. A stage decided per category (a batch)
+    gives places per category (绍兴's 柯桥区 had used its 3 on the first batch, and the second's were refused
+    "名额已满"); otherwise the category is None."""
+    apart = bool(p.stage(code).per_category)
+    out: dict[tuple[str, str | None], list[str]] = {}
     for subject, outcome in outcomes:
         if outcome not in NEGATIVE_OUTCOMES and (reviewer := p.reviewer(code, subject.partition(":")[0], asked=False)):
-            out.setdefault(reviewer, []).append(subject)
+            out.setdefault((reviewer, p.item_category.get(subject.partition(":")[2]) if apart else None), []).append(subject)
     return out
 
 

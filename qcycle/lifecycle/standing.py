@@ -24,7 +24,7 @@ from qcycle.lifecycle.who import (
     select_subjects,
     stage_outcomes,
 )
-from qcycle.lifecycle.wording import LISTS, counted_as
+from qcycle.lifecycle.wording import LISTS, counted_as, listing_of
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who, grade_label
 
@@ -35,10 +35,8 @@ __all__ = [
     "latest_standing",
     "left_off",
     "list_standing",
-    "listing_of",
     "missing_in",
     "not_passed",
-    "notice_name",
     "objection_replies",
     "objections_upheld",
     "passed",
@@ -409,12 +407,16 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
     if len(items) < 2:
         subjects = list(units)
     order = {item.code: i for i, item in enumerate(x for c in p.categories for x in c.items)}
+    # Best placed first within a tier, where scored (襄阳's 公示 listed 85.87 before 86.43), else in the file's order.
+    assessed = stage.notify.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)
+    ranked = {r.unit_code: r.rank for r in results_of(session, round_id, assessed)} if assessed else {}
     place = {u: i for i, u in enumerate(units)}
     def grade(s: str) -> str | None:  # the subject's own grade, else its unit's best (a list of units)
         return proposed.get(s) or proposed.get(s.partition(":")[0])
 
     listed = sorted(subjects, key=lambda s: (tiers.index(g) if (g := grade(s)) in tiers else len(tiers),
-                                             order.get(s.partition(":")[2], -1), place[s.partition(":")[0]]))
+                                             order.get(s.partition(":")[2], -1), ranked.get(s) or len(ranked) + 1,
+                                             place[s.partition(":")[0]]))
     # As every other letter says a grade ("拟获A级", "结果为：A级": the 公示 had read "拟获A").
     names = [p.unit(s.partition(":")[0]).name + (f"（拟获{grade_label(g)}）" if (g := grade(s)) else "")
              + (f"（{p_item_name(p, s)}）" if len(items) > 1 else "") for s in listed]
@@ -481,16 +483,6 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
 
 
 # What a published list is called at the end of its name (拟获奖名单, 品牌培育指导目录, 企业名录).
-def listing_of(stage: Stage) -> str:
-    """What a 公示 publishes, as its letter cites it ("对{what}进行公示"): a name that says 公示
-    itself (公示拟获奖名单, 拟获奖名单公示) without it."""
-    return stage.name.removeprefix("公示").removesuffix("公示") or stage.name
-
-
-def notice_name(p: Programme, stage: Stage, category: str | None) -> str:
-    return listing_of(stage) + (f"（{p.category(category).name}）" if category else "")
-
-
 def objection_cutoff(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
                      category: str | None) -> dt.datetime | None:
     """When the objection window that belongs to a 公示 closes (its own deadline: 17:30, or rolled

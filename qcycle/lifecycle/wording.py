@@ -9,7 +9,15 @@ from collections.abc import Callable, Iterable, Mapping
 from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import Programme, StageKind, SubmissionKind, Who, category_label, grade_label
+from qcycle.schema import (
+    Programme,
+    Stage,
+    StageKind,
+    SubmissionKind,
+    Who,
+    category_label,
+    grade_label,
+)
 from qcycle.schema.units import LEVEL_NAMES
 from qcycle.workcal import default_calendar
 
@@ -24,7 +32,9 @@ __all__ = [
     "grade_consequence",
     "grade_terms",
     "lateness_costs",
+    "listing_of",
     "name_beside",
+    "notice_name",
     "occasion_of",
     "periods_joined",
     "place_achieved",
@@ -323,3 +333,13 @@ def periods_joined(labels: list[str]) -> str:
     if year and all(w.startswith(year[0]) for w in labels):
         labels = [labels[0]] + [w.removeprefix(year[0]) for w in labels[1:]]
     return "、".join(labels)
+
+
+def listing_of(stage: Stage) -> str:
+    """What a 公示 publishes, as its letter cites it ("对{what}进行公示"): a name that says 公示
+    itself (公示拟获奖名单, 拟获奖名单公示) without it."""
+    return stage.name.removeprefix("公示").removesuffix("公示") or stage.name
+
+
+def notice_name(p: Programme, stage: Stage, category: str | None) -> str:
+    return listing_of(stage) + (f"（{p.category(category).name}）" if category else "")

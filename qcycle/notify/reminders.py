@@ -151,7 +151,11 @@ def merge_reminders(session: Session, round_id: uuid.UUID, groups: Mapping[tuple
             added += len(fresh)
             continue
         key = base if not rows else f"{base}#{len(rows) + 1}"
-        subject, body = render_items(fresh, override)
+        # One reminder alone is rendered from its draft, not from the JSON kept to merge it later (read back
+        # the same: a tenth of queuing a national year's reminders went to that round trip).
+        subject, body = (render_message(first.template, first.context, override)
+                         if len(fresh) == 1 and (first := next(d for d in drafts if d.action_key == fresh[0]["action_key"]))
+                         else render_items(fresh, override))
         new_rows.append({"idempotency_key": key, "action": "+".join(i["action_key"] for i in fresh),
                          "unit_code": unit, "channel": channel, "logical_date": day, "subject": subject,
                          "body": body, "round_id": round_id, "tag": tags.get(channel), "merge_items": fresh})

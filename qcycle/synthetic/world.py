@@ -223,16 +223,17 @@ class World:
         if stage.per_reviewer is None and stage.max_approved is None:
             return outcomes, set()
         made = crud.outcomes_at(session=session, round_id=self.round_id, stage=stage.code)
-        used: dict[str | None, int] = {r: len(xs) for r, xs in approved_by_reviewer(self.p, stage.code, made.items()).items()}
+        used = {key: len(xs) for key, xs in approved_by_reviewer(self.p, stage.code, made.items()).items()}
         left = (stage.max_approved - sum(1 for o in made.values() if o == yes)) if stage.max_approved else None
         out, cut = {}, set()
         for subject, outcome in sorted(outcomes.items()):
             reviewer = self.p.reviewer(stage.code, subject.partition(":")[0], asked=False)
-            full = stage.per_reviewer is not None and reviewer is not None and used.get(reviewer, 0) >= stage.per_reviewer
+            key = (reviewer or "", self.p.item_category.get(subject.partition(":")[2]) if stage.per_category else None)
+            full = stage.per_reviewer is not None and reviewer is not None and used.get(key, 0) >= stage.per_reviewer
             if outcome == yes and (full or (left is not None and left <= 0)):
                 outcome = no
                 cut.add(subject)
-            used[reviewer] = used.get(reviewer, 0) + (outcome == yes)
+            used[key] = used.get(key, 0) + (outcome == yes)
             left = None if left is None else left - (outcome == yes)
             out[subject] = outcome
         return out, cut

@@ -394,8 +394,9 @@ def test_a_naming_tells_a_unit_it_was_named_and_the_others_that_they_were_not() 
     """江州's 命名诚信计量示范单位 had told the named "请按要求做好相关工作。本次共安排3个单位参加。"."""
     naming = {**CONTEXTS["publication.j2"], "title": "命名2025年度江州市诚信计量示范单位（有效期3年）"}
     _, named = render_message("publication.j2", {**naming, "unit_code": "510100"})
-    assert ("已于2023年4月20日命名2025年度江州市诚信计量示范单位（有效期3年），贵单位被命名为2025年度江州市诚信计量"
-            "示范单位（共命名2个单位），请及时查阅") in named, named
+    # The honour is said once (江西's read "命名…示范，贵单位被命名为…示范").
+    assert ("已于2023年4月20日命名2025年度江州市诚信计量示范单位（有效期3年），共命名2个单位，贵单位名列其中，"
+            "请及时查阅") in named and named.count("诚信计量示范单位") == 1, named
     assert "安排" not in named and "列入" not in named, named
     _, not_named = render_message("publication.j2", {**naming, "unit_code": "510500"})
     assert "（有效期3年），共命名2个单位，贵单位未获命名。" in not_named, not_named
@@ -405,10 +406,10 @@ def test_a_naming_tells_a_unit_it_was_named_and_the_others_that_they_were_not() 
     # A unit named for some of its items is told which, and which not; "命名表彰…" names the honour after 表彰.
     _, items = render_message("publication.j2", {**naming, "unit_code": "510100", "listed_items": ["电能表检定"],
                                                  "unlisted": ["水表检定"]})
-    assert "（共命名2个单位），命名的项目为“电能表检定”，申报的“水表检定”未获命名，请及时查阅" in items, items
+    assert "共命名2个单位，贵单位名列其中，命名的项目为“电能表检定”，申报的“水表检定”未获命名，请及时查阅" in items, items
     _, honoured = render_message("publication.j2", {**naming, "unit_code": "510100",
                                                     "title": "命名表彰2025年度江州市诚信计量示范单位"})
-    assert "贵单位被命名为2025年度江州市诚信计量示范单位（共命名2个单位）" in honoured, honoured
+    assert "已于2023年4月20日命名表彰2025年度江州市诚信计量示范单位，共命名2个单位，贵单位名列其中" in honoured, honoured
 
 
 def test_a_list_item_rejected_at_a_step_leaves_the_later_steps_alone() -> None:
