@@ -368,6 +368,7 @@ def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[
     if any(c.source == "quotas" for c in a.components) and p.quotas is None:
         out.append(("quotas", "有按任务数计分的部分，但未定义 quotas"))
     elif (quota_parts := [(i, c) for i, c in enumerate(a.components) if c.source == "quotas"]) and p.quotas is not None:
+        out += _quota_parts(p, quota_parts)
         # 某市's 统计局 and 财政局, with no task, scored 0 of the 60 task points and were graded 差 (39.17 of
         # the 40 they could earn): an assessed unit without a task is refused, not scored as having failed it.
         tasked = {u for action in p.quotas.actions for u, task in action.per_unit.items() if task}
@@ -384,6 +385,27 @@ def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[
     codes = {u.code for u in assessed}
     # An honour's check reads those the assessment may grade, by what happens too.
     out += _decided_before_graded(p, codes) + _honours_to_none_assessed(p, codes or p.reachable(a.subjects))
+    return out
+
+
+def _quota_parts(p: Programme, parts: list[tuple[int, Any]]) -> list[tuple[str, str]]:
+    """Parts scored on the quotas name tasks that exist, and no task twice: 江西's 帮扶企业数 (40) and 解决难题数 (30),
+    written as two parts, each scored the mean of both (吉州区 28.33 of 40 for firms where its rate gave 24.67)."""
+    assert p.quotas is not None
+    known = [x.code for x in p.quotas.actions]
+    out: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for i, c in parts:
+        for j, code in enumerate(c.actions):
+            if code not in known:
+                out.append((f"assessment.components[{i}].actions[{j}]", f"任务 {code!r} 不在 quotas.actions 中（可选：{'、'.join(known)}）"))
+        for code in c.actions or known:
+            if code in seen:
+                out.append((f"assessment.components[{i}]", (
+                    f"“{c.name}”与“{seen[code]}”都计任务 {code!r}：每项任务只能计入一个部分"
+                    + ("" if c.actions else "（按任务分别计分时，用 actions 写明各部分计哪些任务）"))))
+                break
+            seen[code] = c.name
     return out
 
 

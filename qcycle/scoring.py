@@ -233,14 +233,14 @@ def _component_percent(scheme: Assessment, comp, u: UnitInput, quotas: QuotaPlan
             if ind.code in u.indicators and indicator_met(ind, u.indicators[ind.code], u.until_year)
         )
         return 100.0 * met / len(scheme.indicators)
-    # quotas: mean fulfilment over the actions that give this unit a quota
+    # quotas: mean fulfilment over the actions (those the part names, else all) that give this unit a quota
     if quotas is None:
         return 0.0
     shares = [
         min(1.0, u.quota_achieved.get(a.code, 0) / due) if (due := quota_due(quotas, a.per_unit[u.unit], u.until_year))
         else 1.0  # nothing due yet
         for a in quotas.actions
-        if a.per_unit.get(u.unit)
+        if a.per_unit.get(u.unit) and (not comp.actions or a.code in comp.actions)
     ]
     return 100.0 * statistics.fmean(shares) if shares else 0.0
 

@@ -193,6 +193,23 @@ def test_quota_component_caps_each_action_at_full():
     assert [(r.unit, r.total, r.grade) for r in results] == [("zj", 100.0, "A"), ("fg", 75.0, "C")]
 
 
+def test_each_task_may_be_a_part_of_its_own():
+    """江西's 帮扶企业数 (40) and 解决难题数 (30): each part scores its own task, not the mean of both (吉州区, 37 of 60
+    firms and 24 of 30 problems, had read 28.33 and 21.25 where its rates give 24.67 and 24.00)."""
+    quotas = QuotaPlan.model_validate({
+        "years": [2026], "progress_stage": "progress",
+        "actions": [{"code": "firms", "name": "帮扶企业", "goal": 60, "per_unit": {"jz": 60}},
+                    {"code": "problems", "name": "解决难题", "goal": 30, "per_unit": {"jz": 30}}]})
+    s = scheme(scale=70, components=[
+        {"code": "firms", "name": "帮扶企业数完成率", "max_points": 40, "source": "quotas", "actions": ["firms"]},
+        {"code": "problems", "name": "解决难题数完成率", "max_points": 30, "source": "quotas", "actions": ["problems"]}],
+        grades=[{"name": "合格", "min_score": 40}, {"name": "不合格"}])
+    [r] = assess(s, [UnitInput("jz", quota_achieved={"firms": 37, "problems": 24}, until_year=2026)], quotas)
+    assert (round(r.components["firms"], 2), round(r.components["problems"], 2)) == (24.67, 24.0), r.components
+    with pytest.raises(ValueError, match="actions（计哪些任务）只用于 source: quotas 的部分"):
+        scheme(components=[{"code": "q", "name": "评分", "weight": 1.0, "actions": ["firms"]}])
+
+
 def test_a_task_assessed_before_the_plans_last_year_is_held_to_its_pace():
     """某县's two-year plan assessed in 2025 had scored each unit against its whole task (9 of 12
     failing); as a cumulative indicator, a year of two holds it to half (时序进度)."""

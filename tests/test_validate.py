@@ -831,3 +831,21 @@ stages:
     rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 3}
     assert "2026-05-09 09:00 周六（调休上班）" in rows, rows
     assert "2026-05-07 09:00 周四" in rows, rows  # an ordinary working day: no mark
+
+
+def test_parts_scored_on_the_quotas_name_their_tasks_and_share_none(tmp_path: Path) -> None:
+    """江西's 帮扶企业数 and 解决难题数, written as two parts on the quotas, were each scored the mean of both tasks,
+    and validate said nothing."""
+    whole = "    - {code: quota, name: 培育任务完成情况（按四项行动任务数）, weight: 0.8, source: quotas}\n"
+    both = ("    - {code: quota, name: 管理与品牌任务, weight: 0.4, source: quotas}\n"
+            "    - {code: quota2, name: 惠民与安全任务, weight: 0.4, source: quotas}\n")
+    result = validate(shipped_variant(tmp_path, "zs-csy-ybq-2011", whole, both))
+    assert result.exit_code == 1 and squeeze("“惠民与安全任务”与“管理与品牌任务”都计任务'glcy'：每项任务只能计入一个部分"
+                                             "（按任务分别计分时，用actions写明各部分计哪些任务）") in unwrapped(result), result.output
+    split = both.replace("source: quotas}\n", "source: quotas, actions: [glcy, ppcy]}\n", 1).replace(
+        "weight: 0.4, source: quotas}\n", "weight: 0.4, source: quotas, actions: [hmcy, aqcy]}\n", 1)
+    (tmp_path / "ok").mkdir()
+    assert validate(shipped_variant(tmp_path / "ok", "zs-csy-ybq-2011", whole, split)).exit_code == 0
+    (tmp_path / "typo").mkdir()
+    typo = validate(shipped_variant(tmp_path / "typo", "zs-csy-ybq-2011", whole, split.replace("aqcy]", "aqxy]")))
+    assert typo.exit_code == 1 and squeeze("任务'aqxy'不在quotas.actions中（可选：glcy、ppcy、hmcy、aqcy）") in unwrapped(typo)

@@ -31,11 +31,17 @@ class Component(_Model):
     weight: float | None = Field(None, gt=0, description="share of the total; weights sum to 1")
     max_points: float | None = Field(None, gt=0, description="points cap; caps sum to the scale")
     source: Literal["reviews", "indicators", "quotas"] = "reviews"
+    actions: list[Code] = Field(
+        default_factory=list, description=("source: quotas: the quota actions (quotas.actions codes) this part scores, "
+                                           "each unit's fulfilment of them averaged (帮扶企业数 40 分、解决难题数 30 分: "
+                                           "one part each); empty: all of them"))
 
     @model_validator(mode="after")
     def _one(self) -> Component:
         if (self.weight is None) == (self.max_points is None):
             raise ValueError("须且只能给出 weight（权重）或 max_points（分值上限）之一")
+        if self.actions and self.source != "quotas":
+            raise ValueError("actions（计哪些任务）只用于 source: quotas 的部分")
         return self
 
 
