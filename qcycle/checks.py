@@ -394,18 +394,19 @@ def _quota_parts(p: Programme, parts: list[tuple[int, Any]]) -> list[tuple[str, 
     assert p.quotas is not None
     known = [x.code for x in p.quotas.actions]
     out: list[tuple[str, str]] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, bool]] = {}  # task → the part counting it, whether that counts all
     for i, c in parts:
         for j, code in enumerate(c.actions):
             if code not in known:
                 out.append((f"assessment.components[{i}].actions[{j}]", f"任务 {code!r} 不在 quotas.actions 中（可选：{'、'.join(known)}）"))
         for code in c.actions or known:
             if code in seen:
+                both = not c.actions and seen[code][1]
                 out.append((f"assessment.components[{i}]", (
-                    f"“{c.name}”与“{seen[code]}”都计任务 {code!r}：每项任务只能计入一个部分"
+                    f"“{c.name}”与“{seen[code][0]}”都计{'全部任务' if both else f'任务 {code!r}'}：每项任务只能计入一个部分"
                     + ("" if c.actions else "（按任务分别计分时，用 actions 写明各部分计哪些任务）"))))
                 break
-            seen[code] = c.name
+            seen[code] = (c.name, not c.actions)
     return out
 
 

@@ -64,6 +64,8 @@ def test_a_freeze_made_elsewhere_is_left_as_it_was():
         frozen = gc.get_freeze_count()
         with only_new_objects_scanned():
             pass
-        assert gc.get_freeze_count() == frozen  # not thawed by a block that did not freeze it
+        # Not thawed by a block that did not freeze it (thawed, the count is 0). Not equal to the letter: another
+        # thread of the process (a pool left by an earlier test) may free a frozen object meanwhile (378,240 → 378,238).
+        assert gc.get_freeze_count() > frozen * 0.9
     finally:
         gc.unfreeze()

@@ -2658,9 +2658,11 @@ def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_ow
     # letter (one letter, not two the same day); the others are sent the 公示, not "异议开始受理".
     publicity, opening = r.letters("notice"), r.letters("objection")
     assert sorted(publicity) == ["e1", "e2"] and sorted(opening) == ["e3", "e4", "e5", "e6", "e7"]
-    assert "贵单位已列入拟授奖名单。示例区市场监督管理局自2023年5月4日起对该名单进行公示" in publicity["e1"]
-    assert "公示名单（共2家）：\n1. 甲公司；\n2. 乙公司。\n" in publicity["e1"]
-    assert "公示名单（共2家）：\n1. 甲公司；\n2. 乙公司。\n" in opening["e5"]  # the list it may object to
+    # A list of two awards says which the unit is proposed for (嘉善).
+    assert "贵单位拟获区长质量奖，已列入拟授奖名单。示例区市场监督管理局自2023年5月4日起对该名单进行公示" in publicity["e1"]
+    listed = "公示名单（共2家）：\n1. 甲公司（拟获区长质量奖）；\n2. 乙公司（拟获提名奖）。\n"
+    assert listed in publicity["e1"]
+    assert listed in opening["e5"]  # the list it may object to
     assert opening["e5"].startswith("戊公司：\n\n示例区市场监督管理局自2023年5月4日起对拟授奖名单进行公示，公示期7天，"
                                     "至2023年5月10日止。\n公示名单")
     assert "\n如对公示内容有异议，请于2023年5月10日（星期三）23:59前以书面形式" in opening["e5"]
@@ -3395,7 +3397,7 @@ def test_a_directory_is_a_list_its_call_says_how_to_apply_and_its_notice_says_a_
     r.decide("committee", e1="approved", e2="approved", e3="rejected")
     r.until("2023-05-17")
     notices = r.letters("notice")
-    assert "贵单位在拟列入2023年度品牌培育指导目录名单中。" in notices["e2"], notices["e2"]
+    assert "，在拟列入2023年度品牌培育指导目录名单中。" in notices["e2"] and "列入拟列入" not in notices["e2"], notices["e2"]
     assert "不在拟列入2023年度品牌培育指导目录名单中。" in notices["e4"] and "列入拟列入" not in notices["e4"], notices["e4"]
     published = r.letters("directory")
     assert "已于2023年5月17日发布2023年度品牌培育指导目录，贵单位已列入该目录（共2个单位）" in published["e1"], published["e1"]
@@ -3964,20 +3966,13 @@ def test_a_unit_chosen_for_one_window_it_missed_is_told_the_others_too(tmp_path,
 def test_a_launch_names_each_later_deadline_its_period_why_it_moved_and_what_missing_it_costs(tmp_path, home):
     """安庆's 考核办法 listed "2026年4月15日、2026年7月14日、2026年10月20日、2027年1月11日前": no quarter, the 方案's
     1月10日 moved without a word, and not the 2 points each late report costs, which every later letter said."""
-    text = ASSESSMENT.replace("    stages:\n", """    stages:
-      - {code: launch, name: 印发考核办法, kind: publication, on: 2016-01-04, notify: {levels: [county]}}
-      - code: progress
-        name: 季度进展报告
-        kind: submission
-        submission: progress_report
-        owed_by: {levels: [county]}
-        lateness: accept_flag
-        periods:
-          - {code: q1, name: 第一期, opens: 2016-01-11, deadline: {date: 2016-01-16}}
-          - {code: q2, name: 第二期, opens: 2016-02-15, deadline: {date: 2016-02-26}}
-""", 1).replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
-                "      deductions: [{code: late, name: 进度报送逾期或未报送, points: 2, late_at: progress, counts: late_or_missing}]\n"
-                "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    text = _quarterly("        lateness: accept_flag\n",
+                      "      deductions: [{code: late, name: 进度报送逾期或未报送, points: 2, late_at: progress,"
+                      " counts: late_or_missing}]\n").replace(
+        "          - {code: q1, name: 第一期, opens: 2016-01-04, deadline: {date: 2016-01-15}}\n",
+        "          - {code: q1, name: 第一期, opens: 2016-01-11, deadline: {date: 2016-01-16}}\n", 1).replace(
+        "    stages:\n", "    stages:\n      - {code: launch, name: 印发考核办法, kind: publication, on: 2016-01-04,"
+        " notify: {levels: [county]}}\n", 1)
     r = Round(write(tmp_path, "launch.yaml", text))
     r.until("2016-01-04")
     told = r.letters("launch")["c1"]
@@ -4055,13 +4050,16 @@ def test_a_summary_says_where_a_recheck_left_a_grade_and_forgets_a_miss_put_righ
     r.until("2016-02-25")
     r.decide("fix_review", c3="approved")
     r.until("2016-04-01")
-    r.hand_in("recheck_request", ["c4"], "2016-04-05")
+    r.hand_in("recheck_request", ["c4", "c5"], "2016-04-05")
     r.until("2016-04-20")
     r.decide("recheck", c4="approved")
+    r.decide("recheck", c5="rejected")
     r.until("2016-05-31")
     summary = r.letters("summary")["gov"]
     assert "三县人民政府：合格（得分62.00）；" in summary and "自评报告" not in summary, summary
     assert "四县人民政府：不合格（得分55.00）；通过复验，改评为合格；" in summary, summary
+    # A 复验 refused leaves the grade it was for standing (it had dropped 不合格（得分40.00）).
+    assert "五县人民政府：不合格（得分40.00）；未通过复验。" in summary, summary
 
 
 def test_a_summons_arranged_for_those_graded_low_stays_out_of_the_group(tmp_path, home):
@@ -4092,3 +4090,42 @@ def test_a_list_of_one_grade_is_in_score_order(tmp_path, home):
             {"unit_code": "e3", "total": 75, "grade": "提名奖", "rank": 2}])
         names, _, _ = published_list(session, r.p, r.id, r.p.stage("notice"), ["e1", "e2", "e3"])
     assert names == ["乙公司（拟获区长质量奖）", "丙公司（拟获提名奖）", "甲公司（拟获提名奖）"], names
+
+
+def test_a_list_told_only_to_superiors_does_not_say_they_are_on_it(tmp_path, home):
+    """A list of enterprises decided elsewhere, told to their county bureaus: a bureau is not on it."""
+    text = REVIEWED + ("      - {code: roster, name: 公布示范企业名单, kind: publication, on: 2023-04-28,"
+                       " notify: {levels: [county]}}\n")
+    r = Round(write(tmp_path, "superiors.yaml", text))
+    r.until("2023-04-28")
+    told = r.letters("roster")
+    assert sorted(told) == ["k1", "k2"] and not any("列入" in body for body in told.values()), told
+
+
+def test_a_list_approved_from_several_awards_says_which_each_is_proposed_for(tmp_path, home):
+    """嘉善's 拟授奖名单 (approved by the committee) listed three names: none could tell 县长质量奖 (50万元) from 提名奖."""
+    from qcycle.lifecycle.standing import published_list
+
+    r = Round(write(tmp_path, "award.yaml", AWARD))
+    _through_scoring(r, {"e1": 95, "e2": 75, "e3": 72})
+    r.decide("committee", e1="approved", e2="approved", e3="approved")
+    with db.session_scope() as session:
+        names, proposed, _ = published_list(session, r.p, r.id, r.p.stage("notice"), ["e1", "e2", "e3"])
+    assert names == ["甲公司（拟获区长质量奖）", "乙公司（拟获提名奖）", "丙公司（拟获提名奖）"], names
+    assert proposed == {"e1": "区长质量奖", "e2": "提名奖", "e3": "提名奖"}, proposed
+
+
+def test_an_award_valid_for_fewer_years_than_its_bar_says_when_it_may_be_sought_again(tmp_path, home):
+    """嘉善's 县长质量奖 is valid 3 years and its winners may apply again only 4 years on; the 授奖通知 said the 3 years
+    alone, and a winner of 2026 was never told it waits till 2030."""
+    from qcycle.lifecycle.wording import grade_terms
+
+    text = AWARD.replace("        - {name: 区长质量奖, min_score: 80, max_count: 1}\n",
+                         "        - {name: 区长质量奖, min_score: 80, max_count: 1, valid_years: 3}\n", 1).replace(
+        "        voluntary: true\n",
+        "        voluntary: true\n        eligibility: {not_awarded: {grades: [区长质量奖], years: 4}}\n", 1)
+    assert "years: 4}}" in text
+    p = write(tmp_path, "bar.yaml", text).programme
+    assert grade_terms(p, "区长质量奖", 2026)[1] == "3年（2026年至2028年），2030年起方可再次申报"
+    same = write(tmp_path, "same.yaml", text.replace("years: 4}}", "years: 3}}")).programme
+    assert grade_terms(same, "区长质量奖", 2026)[1] == "3年（2026年至2028年），期满后可再次申报"

@@ -840,7 +840,7 @@ def test_parts_scored_on_the_quotas_name_their_tasks_and_share_none(tmp_path: Pa
     both = ("    - {code: quota, name: 管理与品牌任务, weight: 0.4, source: quotas}\n"
             "    - {code: quota2, name: 惠民与安全任务, weight: 0.4, source: quotas}\n")
     result = validate(shipped_variant(tmp_path, "zs-csy-ybq-2011", whole, both))
-    assert result.exit_code == 1 and squeeze("“惠民与安全任务”与“管理与品牌任务”都计任务'glcy'：每项任务只能计入一个部分"
+    assert result.exit_code == 1 and squeeze("“惠民与安全任务”与“管理与品牌任务”都计全部任务：每项任务只能计入一个部分"
                                              "（按任务分别计分时，用actions写明各部分计哪些任务）") in unwrapped(result), result.output
     split = both.replace("source: quotas}\n", "source: quotas, actions: [glcy, ppcy]}\n", 1).replace(
         "weight: 0.4, source: quotas}\n", "weight: 0.4, source: quotas, actions: [hmcy, aqcy]}\n", 1)

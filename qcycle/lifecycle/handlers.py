@@ -148,8 +148,8 @@ def _list_told(session, p: Programme, round_id, who: Who | None, units: list[str
                own: dict[str, dict[str, Any]], title: str = "") -> list[str] | None:
     """The units on a published list (who was approved, or given a grade), each unit's standing on it
     added to ``own`` (its items on it, those left off, or that it never was a candidate); None where the
-    publication is not of a list. A 名单 (目录, 名录) chosen otherwise is the units the publication reaches,
-    less those over others it reaches: 长兴's 参评企业名单 and 江西's 取消创建资格名单 had each read "已发布…名单，
+    publication is not of a list. A 名单 (目录, 名录) chosen otherwise, in a round without list items, is the units the
+    publication reaches that have none under them: 长兴's 参评企业名单 and 江西's 取消创建资格名单 had each read "已发布…名单，
     请及时查阅" to the units on it, none told it was."""
     approvals = [w.approved_at for w in ([who, *who.any_of] if who else []) if w.approved_at]
     if who is not None and approvals:  # the published list: who was approved (others are told they are not)
@@ -173,9 +173,10 @@ def _list_told(session, p: Programme, round_id, who: Who | None, units: list[str
         candidates = {x.partition(":")[0] for x in crud.result_subjects(session=session, round_id=round_id,
                                                                          stage=assessed)
                       if in_category(p, x, category)} if assessed else set()
-    elif (title.rsplit("（", 1)[0] if title.endswith("）") else title).endswith(LISTS) and units:
-        over = set(p.under_each(units))
-        takers = [u for u in units if u not in over]
+    elif ((title.rsplit("（", 1)[0] if title.endswith("）") else title).endswith(LISTS) and not p.item_category
+          and (takers := [u for u in units if not p.has_subordinates(u)])):
+        # Those it reaches with no units under them are the list (a list of projects, or of enterprises told only to
+        # their cities, is not said to be of those it reaches); the others are told which of theirs are on it.
         candidates = set(takers)
     else:
         return None

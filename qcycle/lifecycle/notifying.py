@@ -20,7 +20,12 @@ from qcycle.lifecycle.drafting import draft_letters
 from qcycle.lifecycle.missed import never_handed_in_lines
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
-from qcycle.lifecycle.remarks import adjustment_remarks, graded_together, result_remarks
+from qcycle.lifecycle.remarks import (
+    adjustment_remarks,
+    graded_together,
+    result_remarks,
+    where_rechecked,
+)
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
     chosen_as,
@@ -59,7 +64,7 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Programme, Who, grade_label
 
-__all__ = ["HONOURS", "notify_action"]
+__all__ = ["HONOURS", "notify_action", "published_results"]
 
 HONOURS = ("praise", "award")  # the templates of honour letters (通报表扬, 授奖)
 
@@ -86,7 +91,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # A round assessed more than once (each year of a plan) says which assessment a letter is of.
     occasion = occasion_of(p, assessed)
     by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
-    gone = eliminated(session, p, round_id)  # rejected after scoring: the letter says so, not the grade
+    gone = _gone(session, p, round_id)  # rejected after scoring: the letter says so, not the grade
     for r in rows:
         if in_category(p, r.unit_code, action.category) and r.unit_code not in gone:
             by_unit[r.unit_code.partition(":")[0]].append(r)
@@ -150,7 +155,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     decided = latest_standing(session, p, round_id) if template in ("result.j2", "circular.j2") and (
         summarising or p.rechecks or not p.assessment_stages) else {}
     # A graded subject's decision on the follow-up its grade owed (限期整改, then 复验): where it stands now.
-    rechecked = _rechecked(p, decided, by_unit) if p.rechecks else {}
+    rechecked = where_rechecked(p, decided, by_unit) if p.rechecks else {}
     # What a deduction counts (未报送…1次，扣5分) is not said again beside the grade.
     counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
     summaries = (_summaries(p, units, by_unit, _standing(p, decided, action.category, by_unit, never, assessed,
@@ -222,7 +227,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # Valid from the year it was graded (its assessment's moment), as a later round's bar counts it.
         won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
-        benefits, validity = _terms(p, template, best, won_in) if praise or not honoured else ([], None)
+        benefits, validity = (grade_terms(p, best, won_in, praised=template == "praise.j2") if praise or not honoured
+                              else ([], None))
         drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                 subject_name=name_beside(p.round.name, heading),
                                 result=result,
@@ -262,12 +268,13 @@ def _passed_after(p: Programme, who: Who | None, grade: str) -> str | None:
     return p.stage(who.approved_at).name if owed is not None and grade in owed.grades else None
 
 
-def _terms(p: Programme, template: str, grade: str | None, year: int | None) -> tuple[list[str], str | None]:
-    """A grade's benefits and validity, less what the letter itself is: a 通报表扬 had read "享受以下激励：通报表扬" (长兴)."""
-    benefits, validity = grade_terms(p, grade, year)
-    if template == "praise.j2":
-        benefits = [b for b in benefits if b.removeprefix("给予").removeprefix("予以") != "通报表扬"]
-    return benefits, validity
+def _gone(session: Session, p: Programme, round_id: uuid.UUID) -> frozenset[str]:
+    """Subjects rejected after scoring, told by their rejection instead of their grade; not one refused at a 复验
+    its grade owed: the grade stands and the 复验 is said after it (绍兴's summary had dropped 不通过（得分30.83）)."""
+    gone = eliminated(session, p, round_id)
+    if gone and p.rechecks:
+        gone -= {s for s, (_, code) in rejections(session, p, round_id).items() if code in p.rechecks}
+    return gone
 
 
 def _achievement(p: Programme, notify: Who | None, praise: bool, contest: str, items: str, best: str | None,
@@ -315,20 +322,6 @@ def _rejected(session, p: Programme, round_id, category: str | None
             rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
             itemised.update([unit] if name else [])
     return rejected, grounds_of, itemised
-
-
-def _rechecked(p: Programme, decided: Mapping[str, tuple[str, str, bool]], by_unit: dict[str, list[AssessmentResult]]
-               ) -> dict[str, str]:
-    """Graded subject → how its last decision reads, where that decides a follow-up and comes after its
-    assessment (限期整改, then "通过复验" or "未通过复验（…），取消…"): a final letter had repeated the
-    验收's 基本达标 of a site its 复验 had since cancelled."""
-    graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
-    out = {}
-    for subject, (said, code, _) in decided.items():
-        r = graded.get(subject)
-        if r is not None and code in p.rechecks and p.stage_place.get(code, -1) > p.stage_place.get(r.stage, -1):
-            out[subject] = said
-    return out
 
 
 def _standing(p: Programme, decided: Mapping[str, tuple[str, str, bool]], category: str | None,

@@ -14,7 +14,7 @@ from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, category_label, grade_label
 from qcycle.scoring import caps
 
-__all__ = ["Graded", "adjustment_remarks", "graded_together", "result_remarks"]
+__all__ = ["Graded", "adjustment_remarks", "graded_together", "result_remarks", "where_rechecked"]
 
 
 class Graded(NamedTuple):
@@ -247,3 +247,17 @@ def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
         # A line missed on the way down clears it: 70 is 合格 for missing 良好's 80, whatever 优秀's share.
         full = g if (g.min_score is None or r.total >= g.min_score - 1e-9) and (g.max_count or g.share is not None) else None
     return None
+
+
+def where_rechecked(p: Programme, decided: Mapping[str, tuple[str, str, bool]], by_unit: dict[str, list[AssessmentResult]]
+               ) -> dict[str, str]:
+    """Graded subject → how its last decision reads, where that decides a follow-up and comes after its
+    assessment (限期整改, then "通过复验" or "未通过复验（…），取消…"): a final letter had repeated the
+    验收's 基本达标 of a site its 复验 had since cancelled."""
+    graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
+    out = {}
+    for subject, (said, code, _) in decided.items():
+        r = graded.get(subject)
+        if r is not None and code in p.rechecks and p.stage_place.get(code, -1) > p.stage_place.get(r.stage, -1):
+            out[subject] = said
+    return out

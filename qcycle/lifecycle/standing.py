@@ -399,8 +399,12 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
         return [], {}, ""
     # A list of several awards says which each candidate is proposed for (广州: 提名奖, not 市长质量奖).
     several = len(stage.notify.grades) > 1
-    proposed = best_grades(session, p, round_id, stage.notify.assessed_at, stage.notify.grades, category) if several else {}
     tiers = stage.notify.grades  # the award before its lower tiers (太仓 listed them mixed)
+    assessed = stage.notify.assessed_at or p.decisions_on_results.get(stage.notify.approved_at or "")
+    if not several and not tiers and assessed and p.assessment:  # approved candidates of several awards (嘉善: 县长质量奖, 提名奖)
+        tiers = p.assessment.grade_names[:-1]
+        several = len(set(best_grades(session, p, round_id, assessed, tiers, category).values())) > 1
+    proposed = best_grades(session, p, round_id, assessed, tiers, category) if several else {}
     on = set(units)
     subjects = [s for s in select_subjects(session, p, round_id, stage.notify, category) if s.partition(":")[0] in on]
     items = {s.partition(":")[2] for s in subjects if ":" in s}
@@ -408,7 +412,7 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
         subjects = list(units)
     order = {item.code: i for i, item in enumerate(x for c in p.categories for x in c.items)}
     # Best placed first within a tier, where scored (襄阳's 公示 listed 85.87 before 86.43), else in the file's order.
-    assessed = stage.notify.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)
+    assessed = assessed or crud.latest_results_stage(session=session, round_id=round_id)
     ranked = {r.unit_code: r.rank for r in results_of(session, round_id, assessed)} if assessed else {}
     place = {u: i for i, u in enumerate(units)}
     def grade(s: str) -> str | None:  # the subject's own grade, else its unit's best (a list of units)

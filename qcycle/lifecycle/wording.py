@@ -284,10 +284,12 @@ def grade_consequence(p: Programme, grade: str | None) -> str | None:
     return found.consequence if found else None
 
 
-def grade_terms(p: Programme, grade: str | None, won_in: int | None = None) -> tuple[list[str], str | None]:
+def grade_terms(p: Programme, grade: str | None, won_in: int | None = None, *, praised: bool = False
+                ) -> tuple[list[str], str | None]:
     """What a grade brings, as its 授奖/通报表扬 letter lists it: its benefits, and how long the
     award is valid ("5年（2024年至2028年）", counted from ``won_in``, the year it was graded (its
-    assessment's moment), as the re-application bar counts it), or None."""
+    assessment's moment), as the re-application bar counts it), or None. ``praised``: for the 通报表扬
+    itself, which is not one of its own benefits (长兴's had read "享受以下激励：通报表扬")."""
     found = next((g for g in p.assessment.grades if g.name == grade), None) if p.assessment else None
     if found is None:
         return [], None
@@ -295,11 +297,15 @@ def grade_terms(p: Programme, grade: str | None, won_in: int | None = None) -> t
     if found.valid_years:
         first = won_in or p.round.years[-1]
         validity = f"{found.valid_years}年（{first}年至{first + found.valid_years - 1}年）"
-        # What the programme's own bar says: 天水's 获奖满5年后方可再次申报 (第六条), told as 期满后可再次申报.
-        if any(st.eligibility and st.eligibility.not_awarded and found.name in st.eligibility.not_awarded.grades
-               and st.eligibility.not_awarded.years == found.valid_years for st in p.stages):
+        # What the programme's own bar says: 天水's 获奖满5年后方可再次申报 (第六条), told as 期满后可再次申报; a bar
+        # longer or shorter than the validity says its own year (嘉善's winners were never told they wait till 2030).
+        bars = {st.eligibility.not_awarded.years for st in p.stages if st.eligibility and st.eligibility.not_awarded
+                and found.name in st.eligibility.not_awarded.grades}
+        if found.valid_years in bars:
             validity += "，期满后可再次申报"
-    return list(found.benefits), validity
+        elif bars:
+            validity += f"，{first + max(bars)}年起方可再次申报"
+    return [b for b in found.benefits if not (praised and b.removeprefix("给予").removeprefix("予以") == "通报表扬")], validity
 
 
 def unscored(r: AssessmentResult) -> bool:
