@@ -4129,3 +4129,23 @@ def test_an_award_valid_for_fewer_years_than_its_bar_says_when_it_may_be_sought_
     assert grade_terms(p, "区长质量奖", 2026)[1] == "3年（2026年至2028年），2030年起方可再次申报"
     same = write(tmp_path, "same.yaml", text.replace("years: 4}}", "years: 3}}")).programme
     assert grade_terms(same, "区长质量奖", 2026)[1] == "3年（2026年至2028年），期满后可再次申报"
+
+
+def test_a_list_reported_up_carries_the_objections_upheld(tmp_path, home):
+    """嘉善's 报送 of the 拟授奖名单 to the 县政府, which 审定s it, named a winner an upheld objection concerned and said
+    nothing of the objection."""
+    report = ("      - {code: report, name: 报送拟授奖名单, kind: notification, template: report,\n"
+              "         after: {stage: objection_review, event: on, workdays: 2},\n"
+              "         lists: {approved_at: committee}, notify: {levels: [government]}}\n")
+    anchor = "      - code: award\n"
+    r = Round(write(tmp_path, "report.yaml", AWARD.replace(anchor, OBJECTIONS + report + anchor)))
+    _through_scoring(r, {"e1": 95, "e2": 75})
+    r.decide("committee", e1="approved", e2="approved")
+    r.until("2023-05-04")
+    r.hand_in("objection", ["e5"], "2023-05-05")
+    r.until("2023-05-11")
+    r.decide("objection_review", note="反映甲公司2022年发生质量事故属实", e5="approved")
+    r.until("2023-05-16")
+    sent = r.letters("report")["gov"]
+    assert "1. 甲公司（区长质量奖，得分95.00）；" in sent, sent
+    assert "公示期间，以下异议经核实成立：\n1. 戊公司提出的异议，核实情况：反映甲公司2022年发生质量事故属实。" in sent, sent

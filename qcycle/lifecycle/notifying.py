@@ -31,6 +31,7 @@ from qcycle.lifecycle.standing import (
     chosen_as,
     latest_standing,
     missing_in,
+    objections_upheld,
     rejections,
     steps_told_alone,
 )
@@ -370,8 +371,10 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
         said = "；".join(x for x in (quoted(item) if item else "", graded) if x)
         lines.append(p.unit(subject.partition(":")[0]).name + (f"（{said}）" if said else ""))
     units = resolve(session, p, round_id, stage.notify, action.category)
+    # The objections upheld go with the list to whoever decides on it (嘉善's 县政府 was sent a winner an upheld
+    # objection concerned, without a word of it).
     drafts = draft_letters(units, "report.j2", p, action, lines=lines, listing=stage.handed_in,
-                           word=places_counted_as(p, listed))
+                           word=places_counted_as(p, listed), upheld=objections_upheld(session, p, round_id, stage.code))
     return Outcome(action, drafts, note=f"{action.title}：报送 {len(lines)} 个，{len(drafts)} 封")
 
 
