@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from qcycle.letter_checks import report_downward
+from qcycle.letter_checks import report_downward, to_itself
 from qcycle.schema import Assessment, Programme, Stage, StageKind, SubmissionKind, Who
 
 __all__ = ["check_programme"]
@@ -28,7 +28,7 @@ def _duplicates(codes: Iterable[str]) -> set[str]:
 
 def check_programme(p: Programme) -> list[tuple[str, str]]:
     """Relations between parts of a programme; returns (field path, message) pairs."""
-    return _Relations(p).check() + report_downward(p)
+    return _Relations(p).check() + report_downward(p) + to_itself(p)
 
 
 class _Relations:

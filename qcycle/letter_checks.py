@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from qcycle.schema import Programme, StageKind
 
-__all__ = ["private_in_groups", "report_downward", "self_assessed", "validity_apart"]
+__all__ = ["private_in_groups", "report_downward", "self_assessed", "to_itself", "validity_apart"]
 
 
 def private_in_groups(p: Programme) -> list[tuple[str, str]]:
@@ -70,4 +70,19 @@ def report_downward(p: Programme) -> list[tuple[str, str]]:
             out.append((f"stages[{i}].notify", (
                 f"“{s.name}”（template: report）是向上级报送名单（“特此报告”），而收件单位{'、'.join(below[:3])}"
                 f"{'等' if len(below) > 3 else ''}是发文单位的下级；向下级通报结果请用 template: circular")))
+    return out
+
+
+def to_itself(p: Programme) -> list[tuple[str, str]]:
+    """A stage whose letters could reach only their own sender (an office writes no letter to itself): 湖州's
+    报送 of its 推荐名单 to the province, signed by the province, sent nothing and validate had said 通过."""
+    out = []
+    for i, s in enumerate(p.stages):
+        if s.notify is None or s.notify.dynamic or s.kind not in (StageKind.notification, StageKind.publication):
+            continue
+        sender = p.sender(s.code)
+        if (reached := {u.code for u in p.units_matching(s.notify)}) and reached <= {sender}:
+            out.append((f"stages[{i}].notify", (
+                f"“{s.name}”只发给{p.unit(sender).name}，而它就是发文单位（{'sender' if s.sender else 'round.issuer'}），"
+                "不会发出任何函件：请改正收件单位或发文单位")))
     return out

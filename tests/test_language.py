@@ -4149,3 +4149,49 @@ def test_a_list_reported_up_carries_the_objections_upheld(tmp_path, home):
     sent = r.letters("report")["gov"]
     assert "1. 甲公司（区长质量奖，得分95.00）；" in sent, sent
     assert "公示期间，以下异议经核实成立：\n1. 戊公司提出的异议，核实情况：反映甲公司2022年发生质量事故属实。" in sent, sent
+
+
+def test_a_stage_that_could_write_only_to_its_own_sender_is_refused(tmp_path, home):
+    """湖州's 报送 of its 推荐名单 to the province, signed by the province, sent nothing; validate had said 通过."""
+    text = AWARD.replace("      - code: award\n", "      - {code: tell, name: 报送推荐名单, kind: notification, template: report,"
+                         " on: 2023-05-20,\n         sender: gov, lists: {approved_at: committee},"
+                         " notify: {levels: [government]}}\n      - code: award\n", 1)
+    with pytest.raises(ConfigError, match="“报送推荐名单”只发给示例区人民政府，而它就是发文单位（sender），不会发出任何函件"):
+        write(tmp_path, "self.yaml", text)
+    write(tmp_path, "ok.yaml", text.replace("sender: gov, ", "", 1))  # from the office, to the government: fine
+
+
+def test_a_circular_tells_all_where_each_stands_but_not_a_reviewers_reasons(tmp_path, home):
+    """湖州's 通报, posted to the counties' group too, told every team why one enterprise was not recommended
+    ("未获…推荐（经核查，申报材料所述情况与实际不符）"): a reason told is the unit's own."""
+    text = AWARD.replace("kind: decision, decides: application, on: 2023-04-04}",
+                         "kind: decision, decides: application, on: 2023-04-04, tell_reason: true}").replace(
+        "      - code: award\n", "      - {code: circular, name: 通报评审结果, kind: notification, template: circular,"
+        " on: 2023-05-17, notify: {levels: [enterprise]}}\n      - code: award\n", 1)
+    r = Round(write(tmp_path, "circular.yaml", text))
+    r.hand_in("application", ["e1", "e2", "e6"], "2023-03-20")
+    r.decide("eligibility", note="近三年发生重大质量事故", e6="rejected")
+    r.decide("eligibility", e1="approved", e2="approved")
+    r.decide("documents", e1="approved", e2="approved")
+    r.scores({"e1": 95, "e2": 75})
+    r.until("2023-04-25")
+    r.decide("committee", e1="approved", e2="approved")
+    r.until("2023-05-17")
+    told = r.letters("circular")["e2"]
+    assert "己公司：未通过资格审核" in told and "重大质量事故" not in told, told
+    assert "近三年发生重大质量事故" in r.letters("results")["e6"], r.letters("results")["e6"]  # its own letter says why
+
+
+def test_a_launch_does_not_tell_all_of_a_window_owed_only_by_those_who_will_miss_another(tmp_path, home):
+    """济南's 工作通知 told all twelve labs "此后贵单位须按时提交：责令改正（补报年度报告）：2026年4月30日前", a window owed
+    only by those that would miss the 3月31日 年度报告."""
+    text = ASSESSMENT.replace("    stages:\n", """    stages:
+      - {code: launch, name: 印发考核办法, kind: publication, on: 2016-01-04, notify: {levels: [county]}}
+      - {code: selfcheck, name: 自评报告, kind: submission, submission: self_evaluation, owed_by: {levels: [county]},
+         opens: 2016-01-11, deadline: {date: 2016-01-29}}
+      - {code: remake, name: 补报自评报告, kind: submission, submission: rectification_report,
+         owed_by: {missing_at: selfcheck}, opens: 2016-02-01, deadline: {date: 2016-02-26}}
+""", 1)
+    r = Round(write(tmp_path, "remake.yaml", text))
+    later = {d["stage"] for d in r.t.by_name()["launch:publish"].detail.get("later", ())}
+    assert later == {"selfcheck"}, later

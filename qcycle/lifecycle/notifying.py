@@ -153,7 +153,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     vetoed_for = {v.missing_at for v in p.assessment.vetoes if v.missing_at} if p.assessment else set()
     never = {u: [x for x in lines if x[0] not in vetoed_for] for u, lines in never.items()}
     # Where each decided subject stands (its last decision), read once for what follows.
-    decided = latest_standing(session, p, round_id) if template in ("result.j2", "circular.j2") and (
+    decided = latest_standing(session, p, round_id, reasons=not circular) if template in ("result.j2", "circular.j2") and (
         summarising or p.rechecks or not p.assessment_stages) else {}
     # A graded subject's decision on the follow-up its grade owed (限期整改, then 复验): where it stands now.
     rechecked = where_rechecked(p, decided, by_unit) if p.rechecks else {}

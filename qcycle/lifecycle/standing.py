@@ -88,15 +88,19 @@ def verdict(p: Programme, stage: str, subject: str, yes: bool, by: str = "", not
     return _not_passed_at(p, step, subject.partition(":")[0]) + why + brings
 
 
-def latest_standing(session: Session, p: Programme, round_id: uuid.UUID) -> dict[str, tuple[str, str, bool]]:
+def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reasons: bool = True
+                    ) -> dict[str, tuple[str, str, bool]]:
     """Subject → (how a letter says its last decision in stage order, that stage's code, whether it
-    passed): where a decided subject stands now (验收 failed, then 复验 passed: "通过复验")."""
+    passed): where a decided subject stands now (验收 failed, then 复验 passed: "通过复验"). ``reasons``: with
+    a reviewer's reasons where the stage tells them; not in a 通报 all read (湖州's told every team why one
+    enterprise was not recommended)."""
     out: dict[str, tuple[str, str, bool]] = {}
     rows = crud.decision_list(session=session, round_id=round_id)
     for stage, subject, outcome, note, by, _ in sorted(rows, key=lambda r: p.stage_place.get(r[0], -1)):
         if p.has_stage(stage) and stage not in p.objection_decisions:
             yes = outcome not in NEGATIVE
-            out[subject] = (verdict(p, stage, subject, yes, by, note), stage, yes)
+            told = note if reasons or by.startswith("rule:") else ""
+            out[subject] = (verdict(p, stage, subject, yes, by, told), stage, yes)
     return out
 
 

@@ -386,8 +386,18 @@ class _Expander(StageDates):
         for x in self.actions:
             if x.action in ("assess", "decision_due"):
                 settled[x.stage] = max(settled.get(x.stage, x.at), x.at)
-        waits = {code: max((settled[s] for s in self._deps(code, set()) if s in settled), default=None)
-                 for code in {d.stage for d in due}}
+        # A window owed by those who missed (or handed in) another is not owed before that one closes: 济南's labs were
+        # all told of the 责令改正 owed only by those that would miss the 年度报告.
+        closes: dict[str, dt.datetime] = {}
+        for x in self.actions:
+            if x.action == "deadline" and x.unit is None:
+                closes[x.stage] = max(closes.get(x.stage, x.at), x.at)
+        waits: dict[str, dt.datetime | None] = {}
+        for code in {d.stage for d in due}:
+            who = self.p.stage(code).owed_by
+            read = [closes[r] for w in ((who, *who.any_of) if who is not None else ())
+                    for r in (w.missing_at, w.submitted_at) if r and r != code and r in closes]
+            waits[code] = max([*(settled[s] for s in self._deps(code, set()) if s in settled), *read], default=None)
         out = []
         for a in self.actions:
             if a.action != "publish":
