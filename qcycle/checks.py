@@ -370,15 +370,16 @@ def _check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[
     elif (quota_parts := [(i, c) for i, c in enumerate(a.components) if c.source == "quotas"]) and p.quotas is not None:
         out += _quota_parts(p, quota_parts)
         # 某市's 统计局 and 财政局, with no task, scored 0 of the 60 task points and were graded 差 (39.17 of
-        # the 40 they could earn): an assessed unit without a task is refused, not scored as having failed it.
-        tasked = {u for action in p.quotas.actions for u, task in action.per_unit.items() if task}
-        untasked = [u for u in assessed if u.code not in tasked]
-        if untasked:
-            i, c = quota_parts[0]
-            names = "、".join(u.name for u in untasked[:5]) + (f"等{len(untasked)}个单位" if len(untasked) > 5 else "")
-            out.append((f"assessment.components[{i}]", (
-                f"“{c.name}”按任务完成计分，{names}没有分解任务（quotas.actions 的 per_unit 未列出），将得0分："
-                "请为其分解任务，或把它排除在 assessment.subjects 之外（不适用部分按其余部分折算尚不支持）")))
+        # the 40 they could earn): an assessed unit without a task is refused, not scored as having failed it;
+        # part by part, where parts name their tasks (one met in full had scored 40 of 70).
+        for i, c in quota_parts:
+            tasked = {u for action in p.quotas.actions if not c.actions or action.code in c.actions
+                      for u, task in action.per_unit.items() if task}
+            if untasked := [u for u in assessed if u.code not in tasked]:
+                names = "、".join(u.name for u in untasked[:5]) + (f"等{len(untasked)}个单位" if len(untasked) > 5 else "")
+                out.append((f"assessment.components[{i}]", (
+                    f"“{c.name}”按任务完成计分，{names}没有分解任务（quotas.actions 的 per_unit 未列出），将得0分："
+                    "请为其分解任务，或把它排除在 assessment.subjects 之外（不适用部分按其余部分折算尚不支持）")))
     dup = _duplicates([c.code for c in a.components])
     for code in dup:
         out.append(("assessment.components", f"考核部分代码 {code!r} 重复"))

@@ -2605,6 +2605,18 @@ OBJECTIONS = """\
 """
 
 
+def _objected(tmp_path, name: str, stages: str, objectors: list[str]) -> Round:
+    """AWARD with OBJECTIONS and ``stages`` before its award: e1 (95) and e2 (75) approved by the committee and on the
+    公示 of 2023-05-04, ``objectors`` objecting the next day."""
+    anchor = "      - code: award\n"
+    r = Round(write(tmp_path, name, AWARD.replace(anchor, OBJECTIONS + stages + anchor)))
+    _through_scoring(r, {"e1": 95, "e2": 75})
+    r.decide("committee", e1="approved", e2="approved")
+    r.until("2023-05-04")
+    r.hand_in("objection", objectors, "2023-05-05")
+    return r
+
+
 def test_the_list_is_reviewed_again_with_the_objections_upheld_in_view(tmp_path, home):
     """宝山: an objection names no candidate; the 审定 after it is asked with the upheld ones named."""
     final = ("      - {code: final, name: 审定获奖名单, kind: decision, decides: committee,\n"
@@ -2614,12 +2626,7 @@ def test_the_list_is_reviewed_again_with_the_objections_upheld_in_view(tmp_path,
              "         deadline: {after: {stage: final, event: on, months: 1}}}\n"
              "      - {code: report_review, name: 质量提升报告审核, kind: decision, decides: report,\n"
              "         after: {stage: report, event: deadline, workdays: 3}}\n")
-    anchor = "      - code: award\n"
-    r = Round(write(tmp_path, "award.yaml", AWARD.replace(anchor, OBJECTIONS + final + anchor)))
-    _through_scoring(r, {"e1": 95, "e2": 75})
-    r.decide("committee", e1="approved", e2="approved")
-    r.until("2023-05-04")
-    r.hand_in("objection", ["e5", "e6"], "2023-05-05")
+    r = _objected(tmp_path, "award.yaml", final, ["e5", "e6"])
     r.until("2023-05-11")
     r.decide("objection_review", note="反映甲公司2022年发生质量事故属实", e5="approved")
     r.decide("objection_review", e6="rejected")
@@ -3859,7 +3866,7 @@ def test_a_publicity_of_results_publishes_them_and_a_list_tells_those_on_it(tmp_
     text = ASSESSMENT.replace(
         "    stages:\n",
         "    stages:\n      - {code: roster, name: 公布参评县（市、区）名单, kind: publication, on: 2016-01-04,"
-        " notify: {levels: [county]}}\n", 1).replace(
+        " notify: {levels: [county]}, lists: {levels: [county]}}\n", 1).replace(
         "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n",
         "      - {code: results, name: 通报考核结果, kind: notification, template: result, on: 2016-03-31, notify: {levels: [county]}}\n"
         "      - {code: publicity, name: 考核结果公示, kind: notice, workdays: 5, after: {stage: results, event: on, workdays: 1},"
@@ -3976,8 +3983,8 @@ def test_a_launch_names_each_later_deadline_its_period_why_it_moved_and_what_mis
     r = Round(write(tmp_path, "launch.yaml", text))
     r.until("2016-01-04")
     told = r.letters("launch")["c1"]
-    assert ("1. 季度进展报告：第一期于2016年1月18日（原定1月16日，遇休息日顺延）前、第二期于2016年2月26日前，"
-            "按考核规定，逾期报送或未报送的，每次扣2分。") in told, told
+    assert ("1. 季度进展报告：第一期于2016年1月18日（原定1月16日，遇休息日顺延）前、第二期于2016年2月26日前"
+            "（按考核规定，逾期报送或未报送的，每次扣2分）。") in told, told
 
 
 def test_a_reviewer_is_told_of_its_review_with_the_call_though_the_window_opens_later(tmp_path, home):
@@ -4092,14 +4099,21 @@ def test_a_list_of_one_grade_is_in_score_order(tmp_path, home):
     assert names == ["乙公司（拟获区长质量奖）", "丙公司（拟获提名奖）", "甲公司（拟获提名奖）"], names
 
 
-def test_a_list_told_only_to_superiors_does_not_say_they_are_on_it(tmp_path, home):
-    """A list of enterprises decided elsewhere, told to their county bureaus: a bureau is not on it."""
-    text = REVIEWED + ("      - {code: roster, name: 公布示范企业名单, kind: publication, on: 2023-04-28,"
-                       " notify: {levels: [county]}}\n")
+def test_a_list_is_the_one_the_file_names_not_one_guessed_from_a_name(tmp_path, home):
+    """A 名单 is not taken to be of those it reaches: a 专家名单 sent to the county bureaus had told each "贵单位已列入该名单"
+    (a reviewer's probe). The file names the list (``lists``); those not on it are told which of theirs are."""
+    text = REVIEWED + ("      - {code: experts, name: 公布考核评审专家名单, kind: publication, on: 2023-04-28,"
+                       " notify: {levels: [county]}}\n"
+                       "      - {code: roster, name: 公布示范企业名单, kind: publication, on: 2023-04-28,"
+                       " notify: {levels: [county, enterprise]}, lists: {units: [e1, e3]}}\n")
     r = Round(write(tmp_path, "superiors.yaml", text))
     r.until("2023-04-28")
+    experts = r.letters("experts")
+    assert sorted(experts) == ["k1", "k2"] and not any("列入" in body for body in experts.values()), experts
     told = r.letters("roster")
-    assert sorted(told) == ["k1", "k2"] and not any("列入" in body for body in told.values()), told
+    assert "贵单位已列入该名单（共2个单位）" in told["e1"], told["e1"]
+    assert "名单共列入2个单位" in told["e2"] and "已列入" not in told["e2"], told["e2"]
+    assert "名单共列入2个单位，其中贵单位辖区内1个：甲公司" in told["k1"], told["k1"]
 
 
 def test_a_list_approved_from_several_awards_says_which_each_is_proposed_for(tmp_path, home):
@@ -4137,12 +4151,7 @@ def test_a_list_reported_up_carries_the_objections_upheld(tmp_path, home):
     report = ("      - {code: report, name: 报送拟授奖名单, kind: notification, template: report,\n"
               "         after: {stage: objection_review, event: on, workdays: 2},\n"
               "         lists: {approved_at: committee}, notify: {levels: [government]}}\n")
-    anchor = "      - code: award\n"
-    r = Round(write(tmp_path, "report.yaml", AWARD.replace(anchor, OBJECTIONS + report + anchor)))
-    _through_scoring(r, {"e1": 95, "e2": 75})
-    r.decide("committee", e1="approved", e2="approved")
-    r.until("2023-05-04")
-    r.hand_in("objection", ["e5"], "2023-05-05")
+    r = _objected(tmp_path, "report.yaml", report, ["e5"])
     r.until("2023-05-11")
     r.decide("objection_review", note="反映甲公司2022年发生质量事故属实", e5="approved")
     r.until("2023-05-16")
@@ -4195,3 +4204,38 @@ def test_a_launch_does_not_tell_all_of_a_window_owed_only_by_those_who_will_miss
     r = Round(write(tmp_path, "remake.yaml", text))
     later = {d["stage"] for d in r.t.by_name()["launch:publish"].detail.get("later", ())}
     assert later == {"selfcheck"}, later
+
+
+def test_a_step_of_selection_owed_by_a_grade_ends_the_grade_it_refuses(tmp_path, home):
+    """A reviewer's probe: a 陈述答辩 of the award's candidates (a window owed by their grades, not voluntary) is not a
+    second chance: a candidate it refuses is told the refusal, not "区长质量奖（得分95.00）；未通过陈述答辩"."""
+    text = AWARD.replace("    submission_kinds:\n", "    submission_kinds:\n", 1).replace(
+        "      - {code: notice, name: 拟授奖名单公示,",
+        "      - {code: talk, name: 陈述材料, kind: submission, submission: self_evaluation,\n"
+        "         owed_by: {grades: [区长质量奖, 提名奖]}, opens: 2023-04-19, deadline: {date: 2023-04-21}}\n"
+        "      - {code: defence, name: 陈述答辩, kind: decision, decides: talk, on: 2023-04-26}\n"
+        "      - {code: notice, name: 拟授奖名单公示,", 1)
+    r = Round(write(tmp_path, "defence.yaml", text))
+    assert "defence" not in r.p.rechecks
+    _through_scoring(r, {"e1": 95, "e2": 75})
+    r.hand_in("self_evaluation", ["e1", "e2"], "2023-04-20")
+    r.decide("committee", e1="approved", e2="approved")
+    r.decide("defence", e1="rejected", e2="approved")
+    r.until("2023-05-16")
+    told = r.letters("results")["e1"]
+    assert "未通过陈述答辩" in told and "得分95.00" not in told, told
+
+
+def test_a_list_approved_from_results_without_several_awards_names_no_award(tmp_path, home):
+    """A reviewer's probe: a 拟命名示范县名单 approved from 优秀/良好/合格 grades read "贵单位拟获合格": only the awards a decision
+    chooses among (``among``) are said beside a name."""
+    from qcycle.lifecycle.standing import published_list
+
+    text = AWARD.replace("\n         among: {grades: [区长质量奖, 提名奖]}}", "}", 1)
+    assert "among" not in text
+    r = Round(write(tmp_path, "plain.yaml", text))
+    _through_scoring(r, {"e1": 95, "e2": 75})
+    r.decide("committee", e1="approved", e2="approved")
+    with db.session_scope() as session:
+        names, proposed, _ = published_list(session, r.p, r.id, r.p.stage("notice"), ["e1", "e2"])
+    assert names == ["甲公司", "乙公司"] and proposed == {}, names

@@ -829,7 +829,7 @@ stages:
     result = runner.invoke(app, ["plan", str(path)], terminal_width=250)
     assert result.exit_code == 0, result.output
     rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 3}
-    assert "2026-05-09 09:00 周六（调休上班）" in rows, rows
+    assert "2026-05-09 09:00 周六（调休上班日）" in rows, rows
     assert "2026-05-07 09:00 周四" in rows, rows  # an ordinary working day: no mark
 
 
@@ -849,3 +849,21 @@ def test_parts_scored_on_the_quotas_name_their_tasks_and_share_none(tmp_path: Pa
     (tmp_path / "typo").mkdir()
     typo = validate(shipped_variant(tmp_path / "typo", "zs-csy-ybq-2011", whole, split.replace("aqcy]", "aqxy]")))
     assert typo.exit_code == 1 and squeeze("任务'aqxy'不在quotas.actions中（可选：glcy、ppcy、hmcy、aqcy）") in unwrapped(typo)
+
+
+def test_a_unit_without_a_task_in_a_quota_part_is_refused_part_by_part(tmp_path: Path) -> None:
+    """A reviewer's probe: with parts naming their tasks, a unit with no task in one part scored 0 for it (40 of 70 for a
+    task met in full), and validate passed: the 某市 bug its check was written for."""
+    whole = "    - {code: quota, name: 培育任务完成情况（按四项行动任务数）, weight: 0.8, source: quotas}\n"
+    split = ("    - {code: quota, name: 管理与品牌任务, weight: 0.4, source: quotas, actions: [glcy, ppcy]}\n"
+             "    - {code: quota2, name: 惠民与安全任务, weight: 0.4, source: quotas, actions: [hmcy, aqcy]}\n")
+    path = shipped_variant(tmp_path, "zs-csy-ybq-2011", whole, split)
+    text = path.read_text(encoding="utf-8")
+    for code in ("hmcy", "aqcy"):  # 环保局 has no 惠民 or 安全 task
+        line = next(x for x in text.splitlines() if f"code: {code}," in x)
+        text = text.replace(line, re.sub(r", zs-hb: \d+\}", "}", line), 1)
+    path.write_text(text, encoding="utf-8")
+    result = validate(path)
+    assert result.exit_code == 1, result.output
+    assert squeeze("“惠民与安全任务”按任务完成计分，舟山市环境保护局没有分解任务") in unwrapped(result), result.output
+    assert "管理与品牌任务”按任务完成计分" not in unwrapped(result), result.output

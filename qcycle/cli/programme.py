@@ -185,7 +185,7 @@ def plan(
         if a.condition and a.condition != f"仅限{who}":  # "考核等次为不合格（仅限考核等次为不合格）" said it twice
             who = f"{who}（{a.condition}）" if who else a.condition
         # A Saturday that is a working day (调休) is marked: officers read "周六" in the plan as a mistake.
-        swapped = "（调休上班）" if a.at.weekday() >= 5 and calendar.is_workday(a.at.date()) else ""
+        swapped = "（调休上班日）" if a.at.weekday() >= 5 and calendar.is_workday(a.at.date()) else ""
         table.add_row(f"{a.at:%Y-%m-%d %H:%M} 周{'一二三四五六日'[a.at.weekday()]}{swapped}", ACTION_LABELS.get(a.action, a.action),
                       a.title, category, who)
     out.print(table)

@@ -58,7 +58,6 @@ from qcycle.lifecycle.who import (
     select_subjects,
 )
 from qcycle.lifecycle.wording import (
-    LISTS,
     belonging,
     call_subject,
     lateness_costs,
@@ -101,7 +100,7 @@ def _publish(session, p, round_id, action) -> Outcome:
     extra: dict[str, Any] = {}
     who = stage.notify
     own: dict[str, dict[str, Any]] = defaultdict(lambda: {"openings": []})
-    if (takers := _list_told(session, p, round_id, who, units, action.category, own, stage.name)) is not None:
+    if (takers := _list_told(session, p, round_id, who, units, action.category, own, stage.lists)) is not None:
         extra["takers"] = takers
     # Windows opening today are announced here, to the units that owe them (the expander pairs them);
     # one already closed when a late run writes this is not (as its own opening letter is skipped).
@@ -145,12 +144,12 @@ def _publish(session, p, round_id, action) -> Outcome:
 
 
 def _list_told(session, p: Programme, round_id, who: Who | None, units: list[str], category: str | None,
-               own: dict[str, dict[str, Any]], title: str = "") -> list[str] | None:
+               own: dict[str, dict[str, Any]], lists: Who | None = None) -> list[str] | None:
     """The units on a published list (who was approved, or given a grade), each unit's standing on it
     added to ``own`` (its items on it, those left off, or that it never was a candidate); None where the
-    publication is not of a list. A 名单 (目录, 名录) chosen otherwise, in a round without list items, is the units the
-    publication reaches that have none under them: 长兴's 参评企业名单 and 江西's 取消创建资格名单 had each read "已发布…名单，
-    请及时查阅" to the units on it, none told it was."""
+    publication is not of a list. ``lists``: the units on it, as the file names them (长兴's 参评企业名单 and 江西's
+    取消创建资格名单 had each read "已发布…名单，请及时查阅" to the units on it, none told it was; a list guessed from
+    the name had told counties they were on a 专家名单)."""
     approvals = [w.approved_at for w in ([who, *who.any_of] if who else []) if w.approved_at]
     if who is not None and approvals:  # the published list: who was approved (others are told they are not)
         takers = units if who.approved_at else resolve(session, p, round_id, Who(approved_at=approvals[0]), category)
@@ -173,10 +172,8 @@ def _list_told(session, p: Programme, round_id, who: Who | None, units: list[str
         candidates = {x.partition(":")[0] for x in crud.result_subjects(session=session, round_id=round_id,
                                                                          stage=assessed)
                       if in_category(p, x, category)} if assessed else set()
-    elif ((title.rsplit("（", 1)[0] if title.endswith("）") else title).endswith(LISTS) and not p.item_category
-          and (takers := [u for u in units if not p.has_subordinates(u)])):
-        # Those it reaches with no units under them are the list (a list of projects, or of enterprises told only to
-        # their cities, is not said to be of those it reaches); the others are told which of theirs are on it.
+    elif lists is not None:  # the list the file names (参评企业名单); those it reaches and not on it are told which of theirs are
+        takers = resolve(session, p, round_id, lists, category)
         candidates = set(takers)
     else:
         return None
@@ -191,7 +188,8 @@ def _later_reviews(session, p: Programme, round_id, call: Action, addressed: set
                    own: dict[str, dict[str, Any]]) -> None:
     """Reviewers of a window opening after the publication are told of their review with it (江西's cities first
     heard of their 初审 eight working days before it was due, the application window having opened on its own)."""
-    for d in {(d["stage"], d["category"]): d for d in reversed(call.detail.get("later", ()))}.values():
+    later = [*call.detail.get("later", ()), *call.detail.get("invited", ())]  # owed, or invited (an application)
+    for d in {(d["stage"], d["category"]): d for d in reversed(later)}.values():
         for u, review in reviewers_of(session, p, round_id, p.stage(d["stage"]), d["category"]).items():
             if u in addressed:
                 own[u].setdefault("reviews", []).append(

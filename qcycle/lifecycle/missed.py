@@ -52,7 +52,9 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action,
     out: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
     made_good = _made_good(session, p, round_id, category)
     for (code, what), owing in missed.items():
-        for unit in sorted({u.partition(":")[0] for u in owing if in_category(p, u, category)} - made_good.get(code, set())):
+        # Put right once; a window of several periods may be missed again later, and that is still said.
+        forgiven = set() if p.stage(code).periods else made_good.get(code, set())
+        for unit in sorted({u.partition(":")[0] for u in owing if in_category(p, u, category)} - forgiven):
             out[unit].append((code, None, f"未提交{what}"))
     out = defaultdict(list, {unit: _periods_together(p, lines) for unit, lines in out.items()})
     # Handed in late and refused (不予受理), and nothing taken instead: a county's summary had left out its

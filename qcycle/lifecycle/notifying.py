@@ -403,7 +403,7 @@ def published_results(session: Session, p: Programme, round_id: uuid.UUID, categ
     """Every graded unit's result, in rank order, as a 通报 lists them (``circular.j2``'s lines): what a
     公示 of results publishes. 长兴's 结果公示 invited objections to results it never showed."""
     assessed = crud.latest_results_stage(session=session, round_id=round_id)
-    gone = eliminated(session, p, round_id)
+    gone = _gone(session, p, round_id)
     by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
     for r in results_of(session, round_id, assessed) if assessed else []:
         if in_category(p, r.unit_code, category) and r.unit_code not in gone:

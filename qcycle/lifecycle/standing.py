@@ -91,9 +91,8 @@ def verdict(p: Programme, stage: str, subject: str, yes: bool, by: str = "", not
 def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reasons: bool = True
                     ) -> dict[str, tuple[str, str, bool]]:
     """Subject → (how a letter says its last decision in stage order, that stage's code, whether it
-    passed): where a decided subject stands now (验收 failed, then 复验 passed: "通过复验"). ``reasons``: with
-    a reviewer's reasons where the stage tells them; not in a 通报 all read (湖州's told every team why one
-    enterprise was not recommended)."""
+    passed): where a decided subject stands now (验收 failed, then 复验 passed: "通过复验"). ``reasons``: a reviewer's
+    reasons where the stage tells them; not in a 通报 all read (湖州's told every team why one was not recommended)."""
     out: dict[str, tuple[str, str, bool]] = {}
     rows = crud.decision_list(session=session, round_id=round_id)
     for stage, subject, outcome, note, by, _ in sorted(rows, key=lambda r: p.stage_place.get(r[0], -1)):
@@ -405,9 +404,10 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
     several = len(stage.notify.grades) > 1
     tiers = stage.notify.grades  # the award before its lower tiers (太仓 listed them mixed)
     assessed = stage.notify.assessed_at or p.decisions_on_results.get(stage.notify.approved_at or "")
-    if not several and not tiers and assessed and p.assessment:  # approved candidates of several awards (嘉善: 县长质量奖, 提名奖)
-        tiers = p.assessment.grade_names[:-1]
-        several = len(set(best_grades(session, p, round_id, assessed, tiers, category).values())) > 1
+    among = p.stage(stage.notify.approved_at).among if stage.notify.approved_at else None
+    if not tiers and assessed and among is not None and len(among.grades) > 1:  # the awards a decision chose among (嘉善)
+        tiers = among.grades
+        several = len({g for u, g in best_grades(session, p, round_id, assessed, tiers, category).items() if u in units}) > 1
     proposed = best_grades(session, p, round_id, assessed, tiers, category) if several else {}
     on = set(units)
     subjects = [s for s in select_subjects(session, p, round_id, stage.notify, category) if s.partition(":")[0] in on]
@@ -416,8 +416,8 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
         subjects = list(units)
     order = {item.code: i for i, item in enumerate(x for c in p.categories for x in c.items)}
     # Best placed first within a tier, where scored (襄阳's 公示 listed 85.87 before 86.43), else in the file's order.
-    assessed = assessed or crud.latest_results_stage(session=session, round_id=round_id)
-    ranked = {r.unit_code: r.rank for r in results_of(session, round_id, assessed)} if assessed else {}
+    scored_at = assessed or crud.latest_results_stage(session=session, round_id=round_id)
+    ranked = {r.unit_code: r.rank for r in results_of(session, round_id, scored_at)} if scored_at else {}
     place = {u: i for i, u in enumerate(units)}
     def grade(s: str) -> str | None:  # the subject's own grade, else its unit's best (a list of units)
         return proposed.get(s) or proposed.get(s.partition(":")[0])

@@ -336,12 +336,13 @@ class Programme(_Model):
 
     @cached_property
     def rechecks(self) -> frozenset[str]:
-        """Decision stages on a follow-up (复验 of an 整改报告), or on a window owed by a grade or place (绍兴's 复验申请
-        of the projects 不通过 at 验收): where a graded subject stands after them."""
+        """Decision stages on a follow-up (复验 of an 整改报告), or on a second chance its grade gave (a voluntary window
+        owed by a grade or place: 绍兴's 复验申请 of the projects 不通过 at 验收): where a graded subject stands after them.
+        Not a step of selection owed by a grade (a 陈述答辩 of the award's candidates), whose refusal ends the grade."""
         def owed_by_results(code: str) -> bool:
             stage = self.stage(code)
             return stage.kind is StageKind.followup or (
-                stage.kind is StageKind.submission and stage.owed_by is not None
+                stage.kind is StageKind.submission and stage.voluntary and stage.owed_by is not None
                 and bool(stage.owed_by.grades or stage.owed_by.rank is not None))
 
         return frozenset(s.code for s in self.stages if s.kind is StageKind.decision and s.decides

@@ -133,7 +133,6 @@ def test_long_rate_limit_hands_the_lane_back(botserver: BotServer, monkeypatch, 
     limited = wecom_env(monkeypatch, "QCYCLE_T_LIMITED", "key-limited", botserver)
     other = wecom_env(monkeypatch, "QCYCLE_T_OTHER", "key-other", botserver)
     botserver.behave_for("key-limited", "ratelimit", "ok")
-    started = time.monotonic()
     results = dict(
         deliver_batch(
             [msg(0, limited), msg(1, limited), msg(2, limited), msg(3, other)],
@@ -141,7 +140,8 @@ def test_long_rate_limit_hands_the_lane_back(botserver: BotServer, monkeypatch, 
             limiter=limiter,
         )
     )
-    assert time.monotonic() - started < 3.0
+    # Handed back, not waited on: a wait within the call would have tried the bot again (two requests). No timed
+    # assertion: it had failed at 3.9 s under load (the brief: speed is for benchmarks, not tests).
     assert results["m3"].ok
     for mid in ("m0", "m1", "m2"):
         assert (results[mid].ok, results[mid].retryable) == (False, True)
