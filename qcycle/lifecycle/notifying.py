@@ -161,7 +161,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
     summaries = (_summaries(p, units, by_unit, _standing(p, decided, action.category, by_unit, never, assessed,
                                                           rechecked),
-                            {u: [x for x in lines if x[0] not in counted] for u, lines in never.items()},
+                            {u: [x for x in lines if x[0] not in counted or u not in by_unit] for u, lines in never.items()},
                             {u for _, late in missing for u in late}, everyone=circular, adjusted=adjusted)
                  if summarising else {})
     # A round decided without an assessment: what each unit's subjects passed, read once (a rejection has its own line).
