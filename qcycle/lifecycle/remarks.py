@@ -249,10 +249,10 @@ def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
     return None
 
 
-def where_rechecked(p: Programme, decided: Mapping[str, tuple[str, str, bool]], by_unit: dict[str, list[AssessmentResult]]
-               ) -> dict[str, str]:
-    """Graded subject → how its last decision reads, where that decides a follow-up and comes after its
-    assessment (限期整改, then "通过复验" or "未通过复验（…），取消…"): a final letter had repeated the
+def where_rechecked(p: Programme, decided: Mapping[str, tuple[str, str, bool]],
+                    by_unit: dict[str, list[AssessmentResult]]) -> dict[str, str]:
+    """Graded subject → how its last decision reads, where that decides a follow-up or a second chance its grade gave
+    (``Programme.rechecks``) and comes after its assessment (限期整改, then "通过复验" or "未通过复验（…），取消…"): a final letter had repeated the
     验收's 基本达标 of a site its 复验 had since cancelled."""
     graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
     out = {}
