@@ -197,38 +197,30 @@ def _choices(expected: str) -> str:
     return re.sub(r"(['\"]) or (['\"])", r"\1 或 \2", re.sub(r"(['\"]), (['\"])", r"\1、\2", expected))
 
 
-def _allowed_keys(loc: tuple) -> list[str]:
-    """The keys a mapping at ``loc`` may hold, read from the schema (for unknown-key messages)."""
+def _model_at(loc: tuple) -> Any:
+    """The schema's model of the mapping at ``loc`` (None where it is not one)."""
     model: Any = Programme
     for part in loc:
         if isinstance(part, int):
             continue
         field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
-        if field is None:
-            # A dict keyed by codes (per_category.X, reminder_policies.X): the value's model.
-            model = _value_model(model)
-            if model is None:
-                return []
-            continue
-        model = _inner_model(field.annotation)
+        # A dict keyed by codes (per_category.X, reminder_policies.X): the value's model.
+        model = _inner_model(field.annotation) if field is not None else _value_model(model)
         if model is None:
-            return []
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """The keys a mapping at ``loc`` may hold, read from the schema (for unknown-key messages)."""
+    model = _model_at(loc)
+    return list(model.model_fields) if model is not None else []
 
 
 def _field_choices(loc: tuple) -> list[Any]:
     """The values a missing field at ``loc`` may take, where the schema lists them (an event: on, opens…)."""
-    model: Any = Programme
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
-        model = _inner_model(field.annotation) if field is not None else _value_model(model)
-        if model is None:
-            return []
-    if not (isinstance(model, type) and issubclass(model, BaseModel)) or not loc or loc[-1] not in model.model_fields:
+    model = _model_at(loc[:-1]) if loc else None
+    if model is None or loc[-1] not in model.model_fields:
         return []
     annotation = model.model_fields[loc[-1]].annotation
     literal = annotation if get_origin(annotation) is Literal else next(

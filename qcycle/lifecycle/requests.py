@@ -24,8 +24,15 @@ from qcycle.models import NEGATIVE_OUTCOMES
 from qcycle.schema import Programme, Stage, StageKind
 from qcycle.timetable import Action
 
-__all__ = ["LISTED_IN_DECISION_REQUEST", "approved_by_reviewer", "decision_letter", "review_letters", "reviewers_of",
-           "subject_title"]
+__all__ = [
+    "LISTED_IN_DECISION_REQUEST",
+    "approved_by_reviewer",
+    "decision_letter",
+    "places_key",
+    "review_letters",
+    "reviewers_of",
+    "subject_title",
+]
 
 # How many pending subjects a decision request lists by name (the rest are counted).
 LISTED_IN_DECISION_REQUEST = 20
@@ -79,12 +86,19 @@ def approved_by_reviewer(p: Programme, code: str, outcomes: Iterable[tuple[str, 
     what a reviewer's places (``per_reviewer``) are counted against. A stage decided per category (a batch)
     gives places per category (绍兴's 柯桥区 had used its 3 on the first batch, and the second's were refused
     "名额已满"); otherwise the category is None."""
-    apart = bool(p.stage(code).per_category)
     out: dict[tuple[str, str | None], list[str]] = {}
     for subject, outcome in outcomes:
-        if outcome not in NEGATIVE_OUTCOMES and (reviewer := p.reviewer(code, subject.partition(":")[0], asked=False)):
-            out.setdefault((reviewer, p.item_category.get(subject.partition(":")[2]) if apart else None), []).append(subject)
+        reviewer, category = places_key(p, code, subject)
+        if outcome not in NEGATIVE_OUTCOMES and reviewer:
+            out.setdefault((reviewer, category), []).append(subject)
     return out
+
+
+def places_key(p: Programme, code: str, subject: str) -> tuple[str | None, str | None]:
+    """Whose places a subject's approval at the decision stage ``code`` takes: (its reviewer, its category where the
+    stage is decided per category, else None)."""
+    reviewer = p.reviewer(code, subject.partition(":")[0], asked=False)
+    return reviewer, p.item_category.get(subject.partition(":")[2]) if p.stage(code).per_category else None
 
 
 def _after(p: Programme, stage: Stage) -> str | None:

@@ -394,9 +394,6 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
                   report: DeliveryReport, holder: str) -> None:
     refs = {c.name: c.url for c in programme.channels}
     emails = {u.code: u.email for u in programme.units}
-    # A group bot's post has no one recipient, even when it carries one unit's letter (长兴's DingTalk group
-    # post had been recorded as to one enterprise's mailbox).
-    groups = {c.name for c in programme.channels if c.kind in ("wecom", "dingtalk", "feishu")}
     rates: dict[str, Rate] = {}
     if channel_override is None:
         for c in programme.channels:
@@ -420,7 +417,10 @@ def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.date
             messages = [
                 Message(id=p.ids[0], channel=channel_override or refs.get(p.rows[0].channel, "sink"),
                         subject=p.rows[0].subject, body=p.body, tag=p.rows[0].tag,
-                        recipient=emails.get(p.units[0]) if len(p.units) == 1 and p.rows[0].channel not in groups else None)
+                        # A bot's post has no one recipient, even carrying one unit's letter (长兴's had been
+                        # recorded as to an enterprise's mailbox).
+                        recipient=emails.get(p.units[0]) if len(p.units) == 1
+                        and p.rows[0].channel not in programme.bot_channels else None)
                 for p in sends
             ]
             recorder = _Recorder(claimed, now, settings, report, posts)

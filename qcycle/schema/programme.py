@@ -73,11 +73,15 @@ class Programme(_Model):
         return frozenset(name for name, units in self.channel_members.items() if len(units) > 1 and name not in personal)
 
     @cached_property
+    def bot_channels(self) -> frozenset[str]:
+        """Channels that post to a group chat (a WeCom, DingTalk or Feishu bot): a post has no one recipient."""
+        return frozenset(c.name for c in self.channels if c.kind in ("wecom", "dingtalk", "feishu"))
+
+    @cached_property
     def group_channels(self) -> frozenset[str]:
-        """Shared channels that are group chats (a WeCom, DingTalk or Feishu bot): a message saying
-        the same to several of their units is posted once, addressed to them all."""
-        bots = {c.name for c in self.channels if c.kind in ("wecom", "dingtalk", "feishu")}
-        return self.shared_channels & bots
+        """Shared channels that are group chats (:attr:`bot_channels`): a message saying the same to several of
+        their units is posted once, addressed to them all."""
+        return self.shared_channels & self.bot_channels
 
     def channels_for(self, unit: str, private: bool) -> list[str]:
         """The channels a letter to ``unit`` goes by: a ``private`` one (its own standing: results,

@@ -22,7 +22,7 @@ from qcycle.lifecycle import (
     resolve,
     select_subjects,
 )
-from qcycle.lifecycle.requests import approved_by_reviewer
+from qcycle.lifecycle.requests import approved_by_reviewer, places_key
 from qcycle.lifecycle.wording import places_counted_as
 from qcycle.models import YES_NO_OUTCOMES
 from qcycle.schema import Programme, Stage
@@ -223,13 +223,13 @@ class World:
         if stage.per_reviewer is None and stage.max_approved is None:
             return outcomes, set()
         made = crud.outcomes_at(session=session, round_id=self.round_id, stage=stage.code)
-        used = {key: len(xs) for key, xs in approved_by_reviewer(self.p, stage.code, made.items()).items()}
+        used: dict[tuple[str | None, str | None], int] = {
+            key: len(xs) for key, xs in approved_by_reviewer(self.p, stage.code, made.items()).items()}
         left = (stage.max_approved - sum(1 for o in made.values() if o == yes)) if stage.max_approved else None
         out, cut = {}, set()
         for subject, outcome in sorted(outcomes.items()):
-            reviewer = self.p.reviewer(stage.code, subject.partition(":")[0], asked=False)
-            key = (reviewer or "", self.p.item_category.get(subject.partition(":")[2]) if stage.per_category else None)
-            full = stage.per_reviewer is not None and reviewer is not None and used.get(key, 0) >= stage.per_reviewer
+            key = places_key(self.p, stage.code, subject)
+            full = stage.per_reviewer is not None and key[0] is not None and used.get(key, 0) >= stage.per_reviewer
             if outcome == yes and (full or (left is not None and left <= 0)):
                 outcome = no
                 cut.add(subject)
