@@ -334,12 +334,22 @@ def caps(scheme: Assessment, n: int) -> dict[str, int | None]:
 
     A share is a ceiling ("优秀比例不超过30%"), so its count is rounded down: 30 % of 12 is 3, not
     the 4 a largest-remainder count gave (33 %, over the cap the letter then quoted). What no grade
-    takes goes down the list, to the last grade at worst; a ``max_count`` also caps."""
+    takes goes down the list, to the last grade at worst; a ``max_count`` also caps. Under
+    ``share_rounding: cumulative`` the shares are bands from the top, rounded where each ends: 10 %
+    and 20 % of 17 are the first 1 and the first 5 (4 places for the second band, not 3)."""
     out: dict[str, int | None] = {}
+    reached, before = 0.0, 0
     for g in scheme.grades:
-        # 1e-9: 0.29 × 100 is 28.999999999999996 in floating point, and 29 places are meant.
-        limits = [x for x in (math.floor(g.share * n + 1e-9) if g.share is not None else None, g.max_count)
-                  if x is not None]
+        by_share = None
+        if g.share is not None:
+            # 1e-9: 0.29 × 100 is 28.999999999999996 in floating point, and 29 places are meant.
+            if scheme.share_rounding == "cumulative":
+                reached += g.share
+                upto = math.floor(reached * n + 1e-9)
+                by_share, before = upto - before, upto
+            else:
+                by_share = math.floor(g.share * n + 1e-9)
+        limits = [x for x in (by_share, g.max_count) if x is not None]
         out[g.name] = min(limits) if limits else None
     return out
 

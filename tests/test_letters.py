@@ -501,6 +501,27 @@ def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():
     assert result_remarks(lines, [fifty]) == "得分未达到C级分数线（60分）。"
 
 
+def test_a_place_refused_by_cumulative_bands_names_the_band_it_counts_with():
+    """Under bands from the top (一等奖前10%、二等奖接下来的20%) 17 subjects give 二等奖 4 places, 24 % of
+    them: "二等奖比例不超过参评对象的20%" beside 4 places would be false. The band's share is said with the
+    grades it is counted with."""
+    from qcycle.lifecycle.remarks import Graded, result_remarks
+    from qcycle.models import AssessmentResult
+    from qcycle.schema.assessment import Grade
+
+    p = load_programme(next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016")).programme
+    grades = [Grade(name="一等奖", min_score=70, share=0.1), Grade(name="二等奖", min_score=70, share=0.2),
+              Grade(name="三等奖", min_score=70), Grade(name="未获奖")]
+    banded = p.model_copy(update={"assessment": p.assessment.model_copy(
+        update={"grades": grades, "share_rounding": "cumulative"})})
+    sixth = AssessmentResult(stage="assessment", unit_code="410802", total=88, grade="三等奖", rank=6)
+    assert result_remarks(banded, [sixth], sizes={"410802": Graded(17, 1, None, "")}) == (
+        "二等奖与一等奖合计比例不超过参评对象的30%（参评17个，按比例二等奖名额4个），贵单位得分排名第6。")
+    second = AssessmentResult(stage="assessment", unit_code="410802", total=90, grade="二等奖", rank=2)
+    assert result_remarks(banded, [second], sizes={"410802": Graded(17, 1, None, "")}) == (
+        "一等奖比例不超过参评对象的10%（参评17个，按比例一等奖名额1个），贵单位得分排名第2。")
+
+
 def test_a_cap_counted_per_category_names_the_category_not_the_project():
     """某市's 验收 (优秀 ≤ 20 %, each category apart) told a pilot "先进制造业标准化试点的优秀比例不超过参评对象的
     20%", as if its project had a cap of its own: the places are the category's. 温州's award, one item a

@@ -126,6 +126,22 @@ def test_a_share_never_grants_more_than_its_ratio_of_those_graded(n, share, most
     assert grades.count("优秀") <= round(share * n, 9)
 
 
+def test_cumulative_shares_are_bands_from_the_top_rounded_where_each_ends():
+    """QC小组成果发表: 一等奖前10%、二等奖接下来的20%、三等奖再30%. Of 17, each share alone gives
+    1, 3 and 5 places (9); as bands, the first 1, the first 5 and the first 10: 1, 4 and 5 places."""
+    grades = [{"name": "一等奖", "min_score": 70, "share": 0.1}, {"name": "二等奖", "min_score": 70, "share": 0.2},
+              {"name": "三等奖", "min_score": 70, "share": 0.3}, {"name": "优秀奖"}]
+    totals = _totals(*[95 - i for i in range(17)])
+    each = [r.grade for r in assess(scheme(grades=grades), totals)]
+    banded = [r.grade for r in assess(scheme(grades=grades, share_rounding="cumulative"), totals)]
+    assert [each.count(g["name"]) for g in grades] == [1, 3, 5, 8]
+    assert [banded.count(g["name"]) for g in grades] == [1, 4, 5, 7]
+    # Each band's places are never more than its cumulative share allows.
+    assert banded.count("一等奖") + banded.count("二等奖") <= 0.3 * 17
+    with pytest.raises(ValidationError, match="至少两个等次须有 share"):
+        scheme(grades=[{"name": "A", "share": 0.1}, {"name": "B"}], share_rounding="cumulative")
+
+
 def test_a_share_of_those_passing_is_counted_over_those_that_reach_the_line():
     """江西's 标准化良好行为: "AAAAA级不超过确认企业的10%" gave one AAAAA of 14 scored when only 9 were
     confirmed (70 and above): 10 % of 9 is none."""

@@ -99,7 +99,11 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
             counted = (f"得分达到{p.assessment.pass_line:g}分的对象" if p.assessment and p.assessment.share_of == "passing"
                        else "参评对象")
-            share = f"比例不超过{'' if full.max_count else among}{counted}的{full.share * 100:g}%" if full.share else ""
+            share = ""
+            if full.share and p.assessment is not None:
+                band, fraction = p.assessment.share_band(full.name)  # "一等奖、二等奖合计" under cumulative bands
+                together = f"与{'、'.join(grade_label(b) for b in band[:-1])}合计" if len(band) > 1 else ""
+                share = f"{together}比例不超过{'' if full.max_count else among}{counted}的{fraction * 100:g}%"
             n, tied, level, rule, vetoed = (sizes or {}).get(r.unit_code) or (None, 1, None, "", 0)
             if full.share and n is not None and not full.max_count and p.assessment is not None:
                 # How many places the share gives, counted over whom: first of 3 under 20 % has none at all,

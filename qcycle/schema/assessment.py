@@ -165,6 +165,11 @@ class Assessment(_Model):
         "ranked", description=("what a grade's share is counted over: every subject ranked (vetoed ones aside), or "
                                "passing: those whose total reaches the lowest min_score of the grades above the last "
                                "(AAAAA级不超过确认企业的10%: the enterprises confirmed, not all scored)"))
+    share_rounding: Literal["each", "cumulative"] = Field(
+        "each", description=("how the shares of the grades that have one become places: each rounded down on its own, "
+                             "or cumulative: the grades from the top counted together and rounded once (一等奖前10%、"
+                             "二等奖接下来的20%: 17 subjects give the first 1 and the first 5, so 1 and 4 places, "
+                             "where each alone gives 1 and 3)"))
     tie_order: list[str] = Field(
         default_factory=list, description=("components_in_order: the component codes equal totals are compared by, "
                                            "in this order (同分时质量提升得分高者在前); default every component in the "
@@ -229,7 +234,18 @@ class Assessment(_Model):
                 raise ValueError(f"否决项 {v.code} 的等次 {v.grade!r} 不在 grades 中（可选：{'、'.join(names)}）")
         if self.share_of == "passing" and self.pass_line is None:
             raise ValueError("share_of: passing 按达到分数线的对象计算比例：最后一个等次之上须有等次给出 min_score")
+        if self.share_rounding == "cumulative" and sum(g.share is not None for g in self.grades) < 2:
+            raise ValueError("share_rounding: cumulative 把各等次的比例从上往下累计后取整，至少两个等次须有 share")
         return self
+
+    def share_band(self, name: str) -> tuple[list[str], float]:
+        """The grades a share caps together, this one last, and their share: the grade alone, or under
+        ``share_rounding: cumulative`` every grade with a share from the top down to it (一等奖、二等奖
+        合计不超过30%)."""
+        banded = [g for g in self.grades if g.share is not None]
+        upto = next(i for i, g in enumerate(banded) if g.name == name) + 1
+        band = banded[:upto] if self.share_rounding == "cumulative" else banded[upto - 1:upto]
+        return [g.name for g in band], sum(g.share or 0.0 for g in band)
 
     @property
     def grade_names(self) -> list[str]:
