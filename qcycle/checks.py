@@ -239,9 +239,11 @@ class _Relations:
                         out.append((f"assessment.bonuses[{k}].late_at", "late_at 按逾期计次，只用于扣分项（deductions）"))
                     elif item.late_at is not None:
                         self.stage_ref(f"assessment.deductions[{k}].late_at", item.late_at, windows, "应交材料的阶段")
-            for k, veto in enumerate(p.assessment.vetoes):
-                if veto.missing_at is not None:
-                    self.stage_ref(f"assessment.vetoes[{k}].missing_at", veto.missing_at, windows, "应交材料的阶段")
+            # A veto or a part judged from whether a window was handed in names a window owed.
+            for key, bound in (("vetoes", p.assessment.vetoes), ("components", p.assessment.components)):
+                for k, item in enumerate(bound):
+                    if item.missing_at is not None:
+                        self.stage_ref(f"assessment.{key}[{k}].missing_at", item.missing_at, windows, "应交材料的阶段")
         if p.quotas is None:
             return
         for ai, action in enumerate(p.quotas.actions):

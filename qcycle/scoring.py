@@ -72,6 +72,8 @@ class UnitInput:
     bonuses: dict[str, int] = field(default_factory=dict)  # bonus item → occurrences
     deductions: dict[str, int] = field(default_factory=dict)
     vetoes: list[str] = field(default_factory=list)
+    # Parts scored 0: the window each scores (``missing_at``) was owed and never handed in.
+    unsubmitted: set[str] = field(default_factory=set)
     # The year the assessment is of: figures of later years are left out (``later``), and a
     # cumulative target not yet at its last year is held to its pace (时序进度).
     until_year: int | None = None
@@ -216,6 +218,8 @@ def _items_points(items: Iterable[BonusItem], counts: Mapping[str, int], cap: fl
 
 
 def _component_percent(scheme: Assessment, comp, u: UnitInput, quotas: QuotaPlan | None) -> float:
+    if comp.code in u.unsubmitted:
+        return 0.0
     if comp.source == "reviews":
         scores = u.reviews.get(comp.code, [])
         if len(scores) < scheme.min_reviewers:

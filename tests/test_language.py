@@ -3631,6 +3631,49 @@ def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
     assert "按考核规定，截至考核时仍未报送的，实行一票否决" in lateness_costs(sunday, "annual")
 
 
+def test_a_part_bound_to_a_window_scores_nothing_for_a_unit_that_never_handed_it_in(tmp_path, home):
+    """首席质量官 "年度履职报告 50 分": an enterprise that never sent its report was scored on it from the
+    reviews recorded anyway. A part names the window it scores (``missing_at``); missing it scores 0 there."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: cqo-2025, name: 2025年度首席质量官履职评价, programme: 首席质量官履职, issuer: bur, years: [2025]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: bur, name: 示例县市场监督管理局, level: county, channels: [sink]}
+          - {code: e1, name: 甲公司, level: enterprise, parent: bur, channels: [sink]}
+          - {code: e2, name: 乙公司, level: enterprise, parent: bur, channels: [sink]}
+        stages:
+          - {code: annual, name: 年度履职报告, kind: submission, submission: progress_report,
+             owed_by: {levels: [enterprise]}, opens: 2025-07-01, deadline: {date: 2025-07-15}}
+          - {code: rating, name: 履职评价, kind: assessment, on: 2025-08-15}
+          - {code: results, name: 通知评价结果, kind: notification, template: result, on: 2025-08-20,
+             notify: {levels: [enterprise]}}
+        assessment:
+          subjects: {levels: [enterprise]}
+          components:
+            - {code: report, name: 履职报告, max_points: 50, missing_at: annual}
+            - {code: effect, name: 质量管理成效, max_points: 50}
+          grades: [{name: 合格, min_score: 60}, {name: 不合格}]
+        """)
+    r = Round(write(tmp_path, "cqo.yaml", text))
+    assert lateness_costs(r.p, "annual") == "按评价规定，截至2025年8月15日评价时仍未报送的，“履职报告”部分不得分。"
+    r.hand_in("progress_report", ["e1"], "2025-07-10")  # e2 never; both are scored on both parts
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": u, "reviewer": "r1", "component": c, "value": 80}
+            for u in ("e1", "e2") for c in ("report", "effect")])
+    r.until("2025-08-20")
+    with db.session_scope() as session:
+        graded = {x.unit_code: (x.components, x.total, x.grade) for x in crud.list_results(session=session, round_id=r.id)}
+    assert graded["e1"] == ({"report": 40.0, "effect": 40.0}, 80.0, "合格"), graded
+    assert graded["e2"] == ({"report": 0.0, "effect": 40.0}, 40.0, "不合格"), graded
+    told = r.letters("results")["e2"]
+    assert "履职报告0.00分" in told and "未提交" in told, told
+    with pytest.raises(ConfigError) as exc:
+        write(tmp_path, "bad.yaml", text.replace("missing_at: annual", "missing_at: rating"))
+    assert "assessment.components[0].missing_at" in str(exc.value), str(exc.value)
+
+
 def test_a_summary_names_a_unit_whose_late_application_was_refused(tmp_path, home):
     """A county bureau's summary of its enterprises' results left out the one whose late application it
     had seen refused (不予受理)."""

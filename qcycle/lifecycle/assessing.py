@@ -50,7 +50,9 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
     timetable = kept_timetable(session, p, round_id)
     missed = windows_never_handed_in(session, p, round_id, timetable, action)
     inputs = _inputs(session, p, round_id, action.stage, subjects, action.at.year, action)
-    _veto_missing(session, p, round_id, inputs, _deadlines_assessed(timetable, action))
+    deadlines = _deadlines_assessed(timetable, action)
+    _veto_missing(session, p, round_id, inputs, deadlines)
+    _zero_missing(session, p, round_id, inputs, deadlines)
     groups: dict[str, list[UnitInput]] = defaultdict(list)  # ranked apart (rank_within: level), or all together
     for i in inputs:
         groups[p.rank_group(i.unit)].append(i)
@@ -117,6 +119,20 @@ def _veto_missing(session: Session, p: Programme, round_id: uuid.UUID, inputs: l
             if (u.unit in missed or u.unit.partition(":")[0] in missed or (":" not in u.unit and u.unit in units)) \
                     and veto.code not in u.vetoes:
                 u.vetoes.append(veto.code)
+
+
+def _zero_missing(session: Session, p: Programme, round_id: uuid.UUID, inputs: list[UnitInput],
+                  deadlines: list[Action]) -> None:
+    """Score 0 on each part bound to a window (``missing_at``) for the subjects that owed it and never
+    handed it in by the assessment (年度总结报告 20 分: a summary never sent had been scored from the
+    reviews recorded anyway); item by item where the window is owed so, as :func:`_veto_missing`."""
+    assert p.assessment is not None
+    for comp in (c for c in p.assessment.components if c.missing_at):
+        missed = {s for a in deadlines if a.stage == comp.missing_at for s in missing_subjects(session, p, round_id, a)}
+        units = {s.partition(":")[0] for s in missed}
+        for u in inputs:
+            if u.unit in missed or u.unit.partition(":")[0] in missed or (":" not in u.unit and u.unit in units):
+                u.unsubmitted.add(comp.code)
 
 
 def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment: Action

@@ -213,6 +213,8 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     by = f"{day.year}年{day.month}月{day.day}日" if day and default_calendar().is_workday(day) else ""
     parts += [f"截至{by}{kind}时仍未报送的，实行一票否决，等次定为{grade_label(v.grade)}"
               for v in p.assessment.vetoes if v.missing_at == stage]
+    parts += [f"截至{by}{kind}时仍未报送的，“{c.name}”部分不得分"
+              for c in p.assessment.components if c.missing_at == stage]
     return f"按{kind}规定，{'；'.join(parts)}。" if parts else None
 
 

@@ -35,6 +35,10 @@ class Component(_Model):
         default_factory=list, description=("source: quotas: the quota actions (quotas.actions codes) this part scores, "
                                            "each unit's fulfilment of them averaged (帮扶企业数 40 分、解决难题数 30 分: "
                                            "one part each); empty: all of them"))
+    missing_at: Code | None = Field(
+        None, description=("the window whose hand-in this part scores (年度总结报告 20 分): a subject that owed it and "
+                           "never handed it in by the assessment scores 0 on this part, whatever reviews were "
+                           "recorded for it (a summary never sent had been scored)"))
 
     @model_validator(mode="after")
     def _one(self) -> Component:

@@ -302,8 +302,8 @@ class _Expander(StageDates):
         last assessment of its category. Their letters do not say what lateness costs (a 服务站's fourth
         quarter, due in January after the December scoring, read "逾期报送的，每次扣2分" and lost nothing)."""
         scheme = self.p.assessment
-        counted = {d.late_at for d in scheme.deductions if d.late_at} | {v.missing_at for v in scheme.vetoes
-                                                                         if v.missing_at} if scheme else set()
+        counted = ({d.late_at for d in scheme.deductions if d.late_at} | {v.missing_at for v in scheme.vetoes if v.missing_at}
+                   | {c.missing_at for c in scheme.components if c.missing_at}) if scheme else set()
         if not counted:
             return
         assessed = [a for a in self.actions if a.action == "assess"]
