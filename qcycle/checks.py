@@ -240,10 +240,12 @@ class _Relations:
                     elif item.late_at is not None:
                         self.stage_ref(f"assessment.deductions[{k}].late_at", item.late_at, windows, "应交材料的阶段")
             # A veto or a part judged from whether a window was handed in names a window owed.
-            for key, bound in (("vetoes", p.assessment.vetoes), ("components", p.assessment.components)):
-                for k, item in enumerate(bound):
-                    if item.missing_at is not None:
-                        self.stage_ref(f"assessment.{key}[{k}].missing_at", item.missing_at, windows, "应交材料的阶段")
+            bound: list[tuple[str, int, str | None]] = [
+                *(("vetoes", k, v.missing_at) for k, v in enumerate(p.assessment.vetoes)),
+                *(("components", k, c.missing_at) for k, c in enumerate(p.assessment.components))]
+            for key, k, window in bound:
+                if window is not None:
+                    self.stage_ref(f"assessment.{key}[{k}].missing_at", window, windows, "应交材料的阶段")
         if p.quotas is None:
             return
         for ai, action in enumerate(p.quotas.actions):
