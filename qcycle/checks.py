@@ -130,7 +130,13 @@ class _Relations:
         builtins = {k.value for k in SubmissionKind}
         known_kinds = builtins | set(p.submission_kinds)
         for si, s in enumerate(p.stages):
-            if s.submission is not None and s.submission not in known_kinds:
+            if s.submission == SubmissionKind.score:
+                # Scores are kept under the subject scored, never its reviewer: a window of them owed by the
+                # 县局 that score was never handed in, and they were chased (督办) for scores already in.
+                out.append((f"stages[{si}].submission",
+                            ("评审打分（score）不是应交材料，不设受理阶段：评分记录随考核阶段导入"
+                             "（qcycle import，种类 score），考核时读取；按时评分由考核阶段的日期约束")))
+            elif s.submission is not None and s.submission not in known_kinds:
                 builtin = "、".join(k.value for k in SubmissionKind if k.value != "score")
                 out.append((f"stages[{si}].submission",
                             (f"材料种类 {s.submission!r} 未定义（内置：{builtin}；"

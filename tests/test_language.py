@@ -1428,6 +1428,16 @@ def test_a_deadline_after_the_last_assessment_is_not_told_what_lateness_costs(tm
     second = [body for day, _, body in asked if day >= dt.date(2016, 2, 5) and "季度进展报告" in body]
     assert first and all(costs in body for body in first), first
     assert len(second) >= 3 and all("扣" not in body for body in second), second
+    # A launch listing both quarters says the cost of the first only (首席质量官's launch had told a
+    # fourth-quarter record, due after the scoring, cost 5 points).
+    launch = Round(write(tmp_path, "launch.yaml", text.replace("    stages:\n", (
+        "    stages:\n      - {code: launch, name: 启动考核工作, kind: publication, on: 2015-12-30, "
+        "notify: {levels: [county]}}\n"), 1).replace("code: county-2015", "code: county-2015b", 1).replace(
+        "years: [2016]", "years: [2015, 2016]", 1)))
+    launch.until("2015-12-30")
+    told = launch.letters("launch")["c1"]
+    assert ("季度进展报告：第一期于2016年1月15日前、第二期于2016年2月26日前（按考核规定，逾期报送或未报送的，每次扣2分，"
+            "第二期除外）") in told, told
 
 
 def test_a_late_at_deduction_counts_only_what_was_due_by_its_own_assessment(tmp_path, home):
@@ -3674,6 +3684,47 @@ def test_a_part_bound_to_a_window_scores_nothing_for_a_unit_that_never_handed_it
     assert "assessment.components[0].missing_at" in str(exc.value), str(exc.value)
 
 
+def test_results_told_before_the_assessment_are_the_decisions_under_their_own_name(tmp_path, home):
+    """A 中期评估's results, told before the 验收 scored anything, were headed 【验收结果】 ("…验收结果已确定") and
+    reached only the project that failed: the one that passed heard nothing."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: pilot-2025, name: 2025年度标准化试点, programme: 标准化试点, issuer: amr, years: [2025]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: amr, name: 示例市市场监督管理局, level: city, channels: [sink]}
+          - {code: e1, name: 甲公司, level: enterprise, parent: amr, channels: [sink]}
+          - {code: e2, name: 乙公司, level: enterprise, parent: amr, channels: [sink]}
+        stages:
+          - {code: midterm, name: 中期报告, kind: submission, submission: progress_report, owed_by: {levels: [enterprise]},
+             opens: 2025-05-06, deadline: {date: 2025-06-30}}
+          - {code: mid_review, name: 中期评估, kind: decision, decides: midterm, on: 2025-07-15}
+          - {code: mid_results, name: 通知中期评估结果, kind: notification, template: result, on: 2025-07-21,
+             notify: {levels: [enterprise]}}
+          - {code: final, name: 验收申请, kind: submission, submission: evaluation_request, owed_by: {approved_at: mid_review},
+             opens: 2025-09-01, deadline: {date: 2025-10-31}}
+          - {code: acceptance, name: 验收评分, kind: assessment, on: 2025-11-20}
+          - {code: results, name: 通知验收结果, kind: notification, template: result, on: 2025-11-28,
+             notify: {levels: [enterprise]}}
+        assessment:
+          subjects: {approved_at: mid_review}
+          result_label: 验收结果
+          components: [{code: all, name: 验收评分, weight: 1}]
+          grades: [{name: 通过, min_score: 80}, {name: 不通过}]
+        """)
+    r = Round(write(tmp_path, "pilot.yaml", text))
+    r.hand_in("progress_report", ["e1", "e2"], "2025-06-20")
+    r.until("2025-07-15")
+    r.decide("mid_review", e1="approved", e2="rejected")
+    r.until("2025-07-21")
+    with db.session_scope() as session:
+        sent = session.exec(select(OutboxMessage).where(OutboxMessage.action.startswith("mid_results"))).all()
+    assert {m.unit_code: m.subject for m in sent} == dict.fromkeys(("e1", "e2"), "【中期评估结果】2025年度标准化试点")
+    told = {m.unit_code: m.body for m in sent}
+    assert "2025年度标准化试点中期评估结果已确定，贵单位结果为：通过中期评估。" in told["e1"], told
+    assert "贵单位结果为：未通过中期评估" in told["e2"] and "验收" not in told["e2"], told
+
+
 def test_a_summary_names_a_unit_whose_late_application_was_refused(tmp_path, home):
     """A county bureau's summary of its enterprises' results left out the one whose late application it
     had seen refused (不予受理)."""
@@ -3922,6 +3973,15 @@ def test_a_publicity_of_results_publishes_them_and_a_list_tells_those_on_it(tmp_
     assert "对考核结果进行公示" in shown and "公示结果（共5个参评单位）：" in shown, shown
     assert "1. 一县人民政府：合格（得分95.00）；" in shown and "5. 五县人民政府：不合格（得分40.00）。" in shown, shown
     assert "如对公示内容有异议" in shown, shown
+    # A launch not named for its list (首席质量官's 印发…工作通知 with the 12 enterprises as `lists`) still tells each
+    # unit on it that it is (they had read only "本次共安排12个单位参加").
+    launch = Round(write(tmp_path, "launch.yaml", text.replace("name: 公布参评县（市、区）名单,", "name: 印发考核工作通知,", 1)
+                         .replace("lists: {levels: [county]}", "lists: {units: [c1, c2]}", 1)
+                         .replace("code: county-2015", "code: county-2015b", 1)))
+    launch.until("2016-01-04")
+    told = launch.letters("roster")
+    assert "本次共安排2个单位参加，贵单位为参加单位之一。" in told["c2"], told["c2"]
+    assert "本次共安排2个单位参加。" in told["c3"], told["c3"]
 
 
 def test_a_rejection_says_what_it_brings_after_leaving_the_later_steps(tmp_path, home):

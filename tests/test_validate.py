@@ -246,6 +246,16 @@ CASES = [
         "target_filing",
         "材料种类 'target_filing' 未定义",
     ),
+    # 首席质量官: "县局评分" written as a window of scores owed by the counties; scores are kept under the
+    # enterprise scored, so the counties never counted as handing in and were sent a 督办 for scores on file.
+    Case(
+        "scores-are-not-a-window",
+        "    submission: progress_report",
+        "    submission: score",
+        "stages[4].submission",
+        "submission: score",
+        "评审打分（score）不是应交材料，不设受理阶段",
+    ),
     Case(
         "approved-at-a-stage-that-decides-nothing",
         "    owed_by: {approved_at: takers_review}\n    lateness: accept_flag\n    reminders: standard\n    periods:",

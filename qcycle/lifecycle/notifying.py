@@ -57,6 +57,7 @@ from qcycle.lifecycle.wording import (
     result_kind,
     score_text,
     scored_line,
+    step_heading,
     unscored,
     veto_reason,
     without_consequence,
@@ -153,8 +154,12 @@ def notify_action(session, p, round_id, action) -> Outcome:
     vetoed_for = {v.missing_at for v in p.assessment.vetoes if v.missing_at} if p.assessment else set()
     never = {u: [x for x in lines if x[0] not in vetoed_for] for u, lines in never.items()}
     # Where each decided subject stands (its last decision), read once for what follows.
+    # Results told before any assessment (a 中期评估's, 验收 to come) are the decisions': titled by the last step
+    # decided (【验收结果】 had headed them), each subject's passing said as in a round without assessment.
+    early = assessed is None and template == "result.j2"
     decided = latest_standing(session, p, round_id, reasons=not circular) if template in ("result.j2", "circular.j2") and (
-        summarising or p.rechecks or not p.assessment_stages) else {}
+        summarising or p.rechecks or early) else {}
+    label, heading = (step_heading(p, decided) if early and p.assessment_stages else None) or (label, heading)
     # A graded subject's decision on the follow-up its grade owed (限期整改, then 复验): where it stands now.
     rechecked = where_rechecked(p, decided, by_unit) if p.rechecks else {}
     # What a deduction counts (未报送…1次，扣5分) is not said again beside the grade.
@@ -166,7 +171,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                  if summarising else {})
     # A round decided without an assessment: what each unit's subjects passed, read once (a rejection has its own line).
     passed: dict[str, list[str]] = defaultdict(list)
-    for x, (said, _, yes) in decided.items() if not p.assessment_stages and template == "result.j2" else ():
+    for x, (said, _, yes) in decided.items() if early else ():
         if yes and in_category(p, x, action.category):
             passed[x.partition(":")[0]].append(f"{quoted(n) + '：' if (n := p_item_name(p, x)) else ''}{said}")
     for u in units:
@@ -178,7 +183,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
         if circular:
             continue  # nothing graded or decided yet: nothing to 通报
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
-        passes = passed.get(u, [])  # an enterprise that passed 验收 had had no result letter at all
+        # An enterprise that passed 验收 had had no result letter at all; one back after a 复核 has its line already.
+        passes = [x for x in passed.get(u, []) if x not in rejected.get(u, [])]
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
                  for r in mine] + passes + rejected.get(u, [])
         # What it never handed in is not graded: said beside what was (an item's line once).

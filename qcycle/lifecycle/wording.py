@@ -44,6 +44,7 @@ __all__ = [
     "result_kind",
     "score_text",
     "scored_line",
+    "step_heading",
     "unscored",
     "veto_reason",
     "without_consequence",
@@ -250,6 +251,14 @@ def occasion_of(p: Programme, assessed: str | None) -> str | None:
     """The one assessment of several a letter is about (each year of a plan), by its stage's name
     ("2025年度创建工作考核"); None for a round assessed once (its name says it)."""
     return p.stage(assessed).name if assessed and p.has_stage(assessed) and len(p.assessment_stages) > 1 else None
+
+
+def step_heading(p: Programme, decided: dict[str, tuple[str, str, bool]]) -> tuple[str, str] | None:
+    """What results told before the assessment are called: the last step decided's (中期评估结果)."""
+    if not decided:
+        return None
+    name = p.stage(max((s for _, s, _ in decided.values()), key=p.stage_place.__getitem__)).name + "结果"
+    return name, name
 
 
 def ranked_among(p: Programme, subject: str) -> str:

@@ -408,7 +408,8 @@ class _Expander(StageDates):
             # launch 1月11日 bare).
             later = [{"stage": d.stage, "category": d.category, "period": d.period, "deadline": d.at.isoformat(),
                       "rolled": self.moved(dt.date.fromisoformat(d.detail["rolled_from"]) if d.detail.get("rolled_from")
-                                           else None, d.detail.get("roll"), d.at.date()).strip("（）") or None}
+                                           else None, d.detail.get("roll"), d.at.date()).strip("（）") or None,
+                      **({"uncounted": True} if d.detail.get("uncounted") else {})}
                      for d in due if d.at.date() > a.at.date()
                      and opens.get((d.stage, d.category, d.period), dt.date.max) > a.at.date()
                      and ((last := waits[d.stage]) is None or last <= a.at)
