@@ -371,6 +371,14 @@ def test_a_second_chance_is_not_an_application() -> None:
     assert called.count("如需提交复验申请，请在") == 2 and "如需申报" not in called, called
 
 
+def test_a_praise_named_as_a_commendation_says_commended() -> None:
+    """QC小组成果发表赛's 通报表彰获奖成果 read "现予通报表扬": the office's own word is 表彰."""
+    subject, body = render_message("praise.j2", {**CONTEXTS["praise.j2"], "title": "通报表彰获奖成果"})
+    assert subject.startswith("【通报表彰】") and "现予通报表彰。" in body and "表扬" not in body, (subject, body)
+    subject, body = render_message("praise.j2", {**CONTEXTS["praise.j2"], "title": "通报表扬优秀单位"})
+    assert subject.startswith("【通报表扬】") and "现予通报表扬。" in body, (subject, body)
+
+
 def test_a_published_list_tells_a_unit_on_it_so() -> None:
     on_list = {**CONTEXTS["publication.j2"], "unit_code": "510100"}
     _, body = render_message("publication.j2", on_list)
@@ -378,7 +386,10 @@ def test_a_published_list_tells_a_unit_on_it_so() -> None:
     assert "名单共列入" not in body
     arrangement = {**on_list, "title": "发布陈述答辩安排"}  # not a list: no "列入该名单"
     _, body = render_message("publication.j2", arrangement)
-    assert "列入" not in body and "本次共安排2个单位参加。" in body, body
+    # One of those taking part is told so (首席质量官's enterprises had read only the count).
+    assert "列入" not in body and "本次共安排2个单位参加，贵单位为参加单位之一。" in body, body
+    _, other = render_message("publication.j2", {**arrangement, "unit_code": "510500"})
+    assert "本次共安排2个单位参加。" in other, other
     # A list of a category (its name in brackets) is a list; so is a plan of projects with their takers (立项计划).
     by_category = {**on_list, "title": "公布通过技术审查的项目名单（装备制造类）", "listed_items": ["伺服液压系统"]}
     _, body = render_message("publication.j2", by_category)
