@@ -3725,6 +3725,41 @@ def test_results_told_before_the_assessment_are_the_decisions_under_their_own_na
     assert "贵单位结果为：未通过中期评估" in told["e2"] and "验收" not in told["e2"], told
 
 
+def test_results_told_before_the_assessment_name_each_units_own_step_once_per_subject(tmp_path, home):
+    """Told before scoring, an enterprise refused at 资格审核 read "…材料评审结果已确定，贵单位结果为：未通过资格审核"
+    (the round's latest step, not its own); an item back after a 复核 was listed twice (as passed, and as where
+    its rejection left it)."""
+    extra = ("      - {code: told, name: 告知审查情况, kind: notification, template: result, on: 2023-04-13,\n"
+             "         notify: {submitted_at: application, with_rejected: true}}\n")
+    r = Round(write(tmp_path, "a.yaml", AWARD.replace("      - {code: scoring,", extra + "      - {code: scoring,", 1)))
+    r.hand_in("application", ["e1", "e2", "e6"], "2023-03-20")
+    r.decide("eligibility", e6="rejected", e1="approved", e2="approved")
+    r.decide("documents", e1="approved", e2="rejected")
+    r.until("2023-04-13")
+    told = r.letters("told")
+    assert "材料评审结果已确定，贵单位结果为：通过材料评审。" in told["e1"], told["e1"]
+    assert "资格审核结果已确定，贵单位结果为：未通过资格审核" in told["e6"] and "材料评审" not in told["e6"], told["e6"]
+    again = ("      - {code: reapply, name: 复核申请, kind: submission, submission: reapplication, voluntary: true,\n"
+             "         owed_by: {rejected_at: eligibility}, opens: 2023-04-06, deadline: {date: 2023-04-10}}\n"
+             "      - {code: recheck, name: 资格复核, kind: decision, decides: reapply, on: 2023-04-12,\n"
+             "         on_rejection: 终止申报}\n"
+             "      - {code: standing, name: 告知资格审核情况, kind: notification, template: result,\n"
+             "         after: {stage: recheck, event: on, workdays: 1}, notify: {submitted_at: reapply, with_rejected: true}}\n")
+    text = AWARD.replace("      - {code: documents,", again + "      - {code: documents,", 1).replace(
+        "    channels:", "    submission_kinds: {reapplication: {title: 复核申请}}\n    channels:", 1).replace(
+        "code: award-2023,", "code: award-2023b,", 1) + TWO_KINDS
+    items = Round(write(tmp_path, "items.yaml", text))
+    items.hand_in("application", ["e7"], "2023-03-20", item="xc-1", id="a1")
+    items.hand_in("application", ["e7"], "2023-03-20", item="gg-1", id="a2")
+    items.decide("eligibility", **{"e7:xc-1": "rejected", "e7:gg-1": "approved"})
+    items.hand_in("reapplication", ["e7"], "2023-04-07", item="xc-1", id="r1")
+    items.decide("recheck", **{"e7:xc-1": "approved"})
+    items.decide("documents", **{"e7:xc-1": "approved", "e7:gg-1": "approved"})
+    items.until("2023-04-13")
+    standing = items.letters("standing")["e7"]
+    assert standing.count("现场型成果") == 1 and standing.count("攻关型成果") == 1, standing
+
+
 def test_a_summary_names_a_unit_whose_late_application_was_refused(tmp_path, home):
     """A county bureau's summary of its enterprises' results left out the one whose late application it
     had seen refused (不予受理)."""

@@ -260,6 +260,7 @@ def test_a_window_that_refuses_late_hand_ins_does_not_ask_for_one_after_its_dead
     notice = _rendered(carry_out(session, p, rid, names["application:overdue"],
                                  as_of=names["application:overdue"].at).drafts[0])
     assert "按规定，逾期提交的不予受理" in notice and "尽快提交" not in notice, notice
+    assert "说明原因" not in notice, notice  # refused: not invited to explain (QC小组's officer read it as an opening)
     urging = _rendered(carry_out(session, p, rid, names["application:escalation"],
                                  as_of=names["application:escalation"].at).drafts[0])
     assert "请书面说明未按期提交的原因" in urging and "尽快提交" not in urging, urging

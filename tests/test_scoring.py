@@ -140,6 +140,9 @@ def test_cumulative_shares_are_bands_from_the_top_rounded_where_each_ends():
     assert banded.count("一等奖") + banded.count("二等奖") <= 0.3 * 17
     with pytest.raises(ValidationError, match="至少两个等次须有 share"):
         scheme(grades=[{"name": "A", "share": 0.1}, {"name": "B"}], share_rounding="cumulative")
+    with pytest.raises(ValidationError, match="有 share 的等次相邻"):  # the band's letter would leave B's places out
+        scheme(grades=[{"name": "A", "share": 0.1}, {"name": "B", "max_count": 2, "min_score": 50},
+                       {"name": "C", "share": 0.2}, {"name": "D"}], share_rounding="cumulative")
 
 
 def test_a_share_of_those_passing_is_counted_over_those_that_reach_the_line():

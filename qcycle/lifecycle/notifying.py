@@ -50,6 +50,7 @@ from qcycle.lifecycle.wording import (
     grade_consequence,
     grade_terms,
     name_beside,
+    name_overlap,
     occasion_of,
     place_achieved,
     placed_because,
@@ -128,7 +129,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     if occasion:
         label = heading = f"{occasion}结果"
     else:  # 焦作市…质量工作考核 + 考核结果 → …考核结果; …任务落实与年度评估 + 年度评估结果 → …年度评估结果
-        label = label[_overlap(p.round.name, label):] or label
+        label = label[name_overlap(p.round.name, label):] or label
     order = p.assessment.grade_names if p.assessment else []
     # Every unit with tasks, not only those told here: the city-wide goals are all of theirs together.
     tasked = sorted({u for a in p.quotas.actions for u in a.per_unit} | set(units)) if p.quotas else units
@@ -159,7 +160,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
     early = assessed is None and template == "result.j2"
     decided = latest_standing(session, p, round_id, reasons=not circular) if template in ("result.j2", "circular.j2") and (
         summarising or p.rechecks or early) else {}
-    label, heading = (step_heading(p, decided) if early and p.assessment_stages else None) or (label, heading)
+    steps = early and bool(p.assessment_stages)  # titled by the step decided: the round's, or each unit's own
+    label, heading = (step_heading(p, decided, category=action.category) if steps else None) or (label, heading)
     # A graded subject's decision on the follow-up its grade owed (限期整改, then 复验): where it stands now.
     rechecked = where_rechecked(p, decided, by_unit) if p.rechecks else {}
     # What a deduction counts (未报送…1次，扣5分) is not said again beside the grade.
@@ -172,8 +174,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # A round decided without an assessment: what each unit's subjects passed, read once (a rejection has its own line).
     passed: dict[str, list[str]] = defaultdict(list)
     for x, (said, _, yes) in decided.items() if early else ():
-        if yes and in_category(p, x, action.category):
-            passed[x.partition(":")[0]].append(f"{quoted(n) + '：' if (n := p_item_name(p, x)) else ''}{said}")
+        # One back after a rejection (复核 passed) has its line among the rejections already, written so.
+        if yes and in_category(p, x, action.category) and (
+                f"{n}：{said}" if (n := p_item_name(p, x)) else said) not in rejected.get(x.partition(":")[0], []):
+            passed[x.partition(":")[0]].append(f"{quoted(n) + '：' if n else ''}{said}")
     for u in units:
         if u in summaries:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
@@ -183,8 +187,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         if circular:
             continue  # nothing graded or decided yet: nothing to 通报
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
-        # An enterprise that passed 验收 had had no result letter at all; one back after a 复核 has its line already.
-        passes = [x for x in passed.get(u, []) if x not in rejected.get(u, [])]
+        passes = passed.get(u, [])  # an enterprise that passed 验收 had had no result letter at all
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
                  for r in mine] + passes + rejected.get(u, [])
         # What it never handed in is not graded: said beside what was (an item's line once).
@@ -236,8 +239,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
         benefits, validity = (grade_terms(p, best, won_in, praised=template == "praise.j2") if praise or not honoured
                               else ([], None))
-        drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
-                                subject_name=name_beside(p.round.name, heading),
+        # A unit rejected at the first step is told that step's results, not the round's latest step's.
+        mine_label, mine_heading = (step_heading(p, decided, u, action.category) if steps else None) or (label, heading)
+        drafts += draft_letters([u], template, p, action, result_label=mine_label, heading=mine_heading, occasion=occasion,
+                                subject_name=name_beside(p.round.name, mine_heading),
                                 result=result,
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
                                 remarks=result_remarks(p, mine, vacated, adjusted, sizes), benefits=benefits,
@@ -485,16 +490,3 @@ def _grounds(p: Programme, who: Who | None, ways: list[Who], summons: bool, resu
     if not grounds and (placed := placed_because(p, ways, result)):
         return [placed]
     return grounds
-
-
-def _overlap(name: str, label: str) -> int:
-    """How many first characters of ``label`` the round's name already ends with (the longest run of
-    two or more), or all but its 结果 where the name ends with the label's last words: said once
-    ("…与年度评估年度评估结果已确定" had doubled four, "…建设与评估服务站评估结果" two)."""
-    if k := next((k for k in range(len(label) - 1, 1, -1) if name.endswith(label[:k])), 0):
-        return k
-    # The name ends with what the label's words end with, and holds the words before them too: …服务站建设与评估
-    # + 服务站评估结果 is …建设与评估结果 (复核评估结果 on it names another assessment, and keeps its words).
-    core = label.removesuffix("结果")
-    return len(core) if core != label and any(name.endswith(core[j:]) and core[:j] in name
-                                               for j in range(len(core) - 1)) else 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from qcycle.lifecycle.who import p_item_name
+from qcycle.lifecycle.who import in_category, p_item_name
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import (
@@ -34,6 +34,7 @@ __all__ = [
     "lateness_costs",
     "listing_of",
     "name_beside",
+    "name_overlap",
     "notice_name",
     "occasion_of",
     "periods_joined",
@@ -214,8 +215,10 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     by = f"{day.year}年{day.month}月{day.day}日" if day and default_calendar().is_workday(day) else ""
     parts += [f"截至{by}{kind}时仍未报送的，实行一票否决，等次定为{grade_label(v.grade)}"
               for v in p.assessment.vetoes if v.missing_at == stage]
-    parts += [f"截至{by}{kind}时仍未报送的，“{c.name}”部分不得分"
-              for c in p.assessment.components if c.missing_at == stage]
+    # Parts bound to the window, said once together, and not beside a veto the same miss brings.
+    zeroed = [f"“{c.name}”" for c in p.assessment.components if c.missing_at == stage]
+    if zeroed and not any(v.missing_at == stage for v in p.assessment.vetoes):
+        parts.append(f"截至{by}{kind}时仍未报送的，{'、'.join(zeroed)}部分不得分")
     return f"按{kind}规定，{'；'.join(parts)}。" if parts else None
 
 
@@ -253,12 +256,17 @@ def occasion_of(p: Programme, assessed: str | None) -> str | None:
     return p.stage(assessed).name if assessed and p.has_stage(assessed) and len(p.assessment_stages) > 1 else None
 
 
-def step_heading(p: Programme, decided: dict[str, tuple[str, str, bool]]) -> tuple[str, str] | None:
-    """What results told before the assessment are called: the last step decided's (中期评估结果)."""
-    if not decided:
+def step_heading(p: Programme, decided: Mapping[str, tuple[str, str, bool]], unit: str | None = None,
+                 category: str | None = None) -> tuple[str, str] | None:
+    """(label, heading) of results told before the assessment: the last step decided (中期评估结果) of the
+    unit's own subjects, or of all, in the category; the label without what the round's name ends with."""
+    steps = [code for x, (_, code, _) in decided.items()
+             if (unit is None or x.partition(":")[0] == unit) and in_category(p, x, category)]
+    if not steps:
         return None
-    name = p.stage(max((s for _, s, _ in decided.values()), key=p.stage_place.__getitem__)).name + "结果"
-    return name, name
+    name = p.stage(max(steps, key=p.stage_place.__getitem__)).name
+    heading = name if name.endswith("结果") else name + "结果"
+    return heading[name_overlap(p.round.name, heading):] or heading, heading
 
 
 def ranked_among(p: Programme, subject: str) -> str:
@@ -360,3 +368,16 @@ def listing_of(stage: Stage) -> str:
 
 def notice_name(p: Programme, stage: Stage, category: str | None) -> str:
     return listing_of(stage) + (f"（{p.category(category).name}）" if category else "")
+
+
+def name_overlap(name: str, label: str) -> int:
+    """How many first characters of ``label`` the round's name already ends with (the longest run of
+    two or more), or all but its 结果 where the name ends with the label's last words: said once
+    ("…与年度评估年度评估结果已确定" had doubled four, "…建设与评估服务站评估结果" two)."""
+    if k := next((k for k in range(len(label) - 1, 1, -1) if name.endswith(label[:k])), 0):
+        return k
+    # The name ends with what the label's words end with, and holds the words before them too: …服务站建设与评估
+    # + 服务站评估结果 is …建设与评估结果 (复核评估结果 on it names another assessment, and keeps its words).
+    core = label.removesuffix("结果")
+    return len(core) if core != label and any(name.endswith(core[j:]) and core[:j] in name
+                                               for j in range(len(core) - 1)) else 0

@@ -238,8 +238,10 @@ class Assessment(_Model):
                 raise ValueError(f"否决项 {v.code} 的等次 {v.grade!r} 不在 grades 中（可选：{'、'.join(names)}）")
         if self.share_of == "passing" and self.pass_line is None:
             raise ValueError("share_of: passing 按达到分数线的对象计算比例：最后一个等次之上须有等次给出 min_score")
-        if self.share_rounding == "cumulative" and sum(g.share is not None for g in self.grades) < 2:
-            raise ValueError("share_rounding: cumulative 把各等次的比例从上往下累计后取整，至少两个等次须有 share")
+        banded = [i for i, g in enumerate(self.grades) if g.share is not None]
+        if self.share_rounding == "cumulative" and (len(banded) < 2 or banded != list(range(banded[0], banded[-1] + 1))):
+            raise ValueError("share_rounding: cumulative 把各等次的比例从上往下累计后取整：至少两个等次须有 share，"
+                             "且有 share 的等次相邻（中间不夹没有 share 的等次）")
         return self
 
     def share_band(self, name: str) -> tuple[list[str], float]:
