@@ -1261,9 +1261,9 @@ def test_an_earlier_win_is_named_as_what_was_won(family, grade, reads):
     ("2026年度质量基础设施一站式服务站建设与评估", "复核评估结果", "2026年度质量基础设施一站式服务站建设与评估复核评估结果"),
 ])
 def test_a_result_label_overlapping_the_rounds_name_is_said_once(name, label, reads):
-    from qcycle.lifecycle.notifying import _overlap
+    from qcycle.lifecycle.wording import name_overlap
 
-    assert name + label[_overlap(name, label):] == reads
+    assert name + label[name_overlap(name, label):] == reads
 
 
 @pytest.mark.parametrize(("step", "yes", "no"), [
