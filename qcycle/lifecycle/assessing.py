@@ -51,8 +51,7 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
     missed = windows_never_handed_in(session, p, round_id, timetable, action)
     inputs = _inputs(session, p, round_id, action.stage, subjects, action.at.year, action)
     deadlines = _deadlines_assessed(timetable, action)
-    _veto_missing(session, p, round_id, inputs, deadlines)
-    _zero_missing(session, p, round_id, inputs, deadlines)
+    _judged_by_hand_ins(session, p, round_id, inputs, deadlines)
     groups: dict[str, list[UnitInput]] = defaultdict(list)  # ranked apart (rank_within: level), or all together
     for i in inputs:
         groups[p.rank_group(i.unit)].append(i)
@@ -104,35 +103,23 @@ def _inputs(session: Session, p: Programme, round_id: uuid.UUID, stage: str, sub
     return inputs
 
 
-def _veto_missing(session: Session, p: Programme, round_id: uuid.UUID, inputs: list[UnitInput],
-                  deadlines: list[Action]) -> None:
-    """Add each veto that holds by itself (``missing_at``) to the subjects that owed its window and never
-    handed it in by the assessment (首席质量官: 未报送年度履职情况报告的评为不合格, written as a 100-point
-    deduction, had read "得分0.00，已扣100分"); item by item where the window is owed so (a lab that
-    reported one of its two 能力验证 items on time had both vetoed)."""
+def _judged_by_hand_ins(session: Session, p: Programme, round_id: uuid.UUID, inputs: list[UnitInput],
+                        deadlines: list[Action]) -> None:
+    """What holds by itself for the subjects that owed a window and never handed it in by the assessment
+    (``missing_at``): a veto (首席质量官: 未报送年度履职情况报告的评为不合格, written as a 100-point deduction, had
+    read "得分0.00，已扣100分"), and a part bound to the window, scored 0 (年度总结报告 20 分: a summary never sent
+    had been scored from the reviews recorded anyway). Item by item where the window is owed so (a lab that reported
+    one of its two 能力验证 items on time had both vetoed); a unit's own window covers all its subjects."""
     assert p.assessment is not None
-    for veto in (v for v in p.assessment.vetoes if v.missing_at):
-        missed = {s for a in deadlines if a.stage == veto.missing_at for s in missing_subjects(session, p, round_id, a)}
+    windows = {v.missing_at for v in p.assessment.vetoes} | {c.missing_at for c in p.assessment.components}
+    for window in sorted(w for w in windows if w):
+        missed = {s for a in deadlines if a.stage == window for s in missing_subjects(session, p, round_id, a)}
         units = {s.partition(":")[0] for s in missed}
         for u in inputs:
-            # A unit's own window vetoes all its subjects; an item's, that item (and the unit assessed whole).
-            if (u.unit in missed or u.unit.partition(":")[0] in missed or (":" not in u.unit and u.unit in units)) \
-                    and veto.code not in u.vetoes:
-                u.vetoes.append(veto.code)
-
-
-def _zero_missing(session: Session, p: Programme, round_id: uuid.UUID, inputs: list[UnitInput],
-                  deadlines: list[Action]) -> None:
-    """Score 0 on each part bound to a window (``missing_at``) for the subjects that owed it and never
-    handed it in by the assessment (年度总结报告 20 分: a summary never sent had been scored from the
-    reviews recorded anyway); item by item where the window is owed so, as :func:`_veto_missing`."""
-    assert p.assessment is not None
-    for comp in (c for c in p.assessment.components if c.missing_at):
-        missed = {s for a in deadlines if a.stage == comp.missing_at for s in missing_subjects(session, p, round_id, a)}
-        units = {s.partition(":")[0] for s in missed}
-        for u in inputs:
-            if u.unit in missed or u.unit.partition(":")[0] in missed or (":" not in u.unit and u.unit in units):
-                u.unsubmitted.add(comp.code)
+            if not (u.unit in missed or u.unit.partition(":")[0] in missed or (":" not in u.unit and u.unit in units)):
+                continue
+            u.vetoes += [v.code for v in p.assessment.vetoes if v.missing_at == window and v.code not in u.vetoes]
+            u.unsubmitted |= {c.code for c in p.assessment.components if c.missing_at == window}
 
 
 def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment: Action
