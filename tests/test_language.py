@@ -930,6 +930,8 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
                   for i, n in enumerate("甲乙丙丁", start=1)))
     text = text.replace("notify: {levels: [county]}}", "notify: {levels: [county, department]}}")
     text = text.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {rank: {bottom: 1}}")
+    text = text.replace("    stages:\n", "    stages:\n      - {code: circular, name: 通报考核结果, kind: notification, template: circular,"
+                        " on: 2016-04-01, notify: {levels: [county, department]}}\n", 1)
     text = text.replace("      subjects: {levels: [county]}\n", "      subjects: {levels: [county, department]}\n      rank_within: level\n")
     text = text.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
                         "grades: [{name: 优秀, min_score: 90, share: 0.5}, {name: 合格, min_score: 60}, {name: 不合格}]")
@@ -948,6 +950,11 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
     results_letters = r.letters("results")
     assert "说明：优秀比例不超过县（市、区）参评对象的50%（参评5个，按比例优秀名额2个），贵单位得分在县（市、区）中排名第3。" in results_letters["c3"]
     assert "说明：优秀比例不超过部门参评对象的50%（参评4个，按比例优秀名额2个），贵单位得分在部门中排名第3。" in results_letters["d3"]
+    # A 通报 of both classes says where each stands in its own, and why 92 and 97 are not 优秀 (镇 and 街道 had read as
+    # one list of 12, 95.01 as 良好 with no reason).
+    circular = r.letters("circular")["c1"]
+    assert "三县人民政府：合格（得分92.00，县（市、区）第3名）" in circular and "市丙局：合格（得分97.00，部门第3名）" in circular, circular
+    assert "按规定，优秀不超过参评对象的50%（按级别分别计）。" in circular, circular
     reports = r.letters("report")
     assert sorted(reports) == ["c5", "d4"]  # the last place of each class, and among whom it is last
     assert "排名县（市、区）末位（第5名）" in reports["c5"] and "排名部门末位（第4名）" in reports["d4"], reports
@@ -1178,6 +1185,15 @@ def test_a_circular_tells_every_unit_the_results_of_all(tmp_path, home):
     assert subjects == {"【通报】2015年度县级质量工作考核结果"}, subjects
     # Each unit's own result letter is still its own.
     assert "五县" not in r.letters("results")["c1"]
+    assert "按规定" not in body  # no grade is capped: no rule of places to say
+    # A total held below a line it reached by the places taken says why, once under the list (a 通报 of 街道 read
+    # "良好（得分95.01）" under "优秀≥90", the two places of 优秀 untold).
+    capped = _scored(tmp_path, text.replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                                            "      grades: [{name: 优秀, min_score: 75, max_count: 1}, {name: 合格, min_score: 60},"
+                                            " {name: 不合格}]\n", 1).replace("code: county-2015\n", "code: county-2015c\n", 1),
+                     "2016-04-01")
+    body = capped.letters("circular")["c3"]
+    assert "2. 二县人民政府：合格（得分80.00）；" in body and "。\n按规定，优秀名额不超过1个。\n\n特此通报。" in body, body
 
 
 def test_a_praise_cites_the_assessment_its_selection_names(tmp_path, home):
@@ -3760,6 +3776,75 @@ def test_results_told_before_the_assessment_name_each_units_own_step_once_per_su
     assert standing.count("现场型成果") == 1 and standing.count("攻关型成果") == 1, standing
 
 
+def test_a_voluntary_window_of_anything_but_applications_is_not_an_application(tmp_path, home):
+    """小微企业's 参与确认书, voluntary (those who do not confirm are out), read "自愿参加，如需申报" in its opening
+    and "如需申报，请在截止时间前提交" in its reminders: nothing is applied for."""
+    text = AWARD.replace("        submission: application\n        owed_by: {levels: [enterprise]}\n        voluntary: true",
+                         "        submission: confirmation\n        owed_by: {levels: [enterprise]}\n        voluntary: true", 1
+                         ).replace("    channels:", "    submission_kinds: {confirmation: {title: 参与确认书}}\n    channels:", 1
+                                   ).replace("        name: 申报\n", "        name: 参与确认书\n", 1)
+    assert "submission: confirmation" in text and "name: 参与确认书" in text
+    r = Round(write(tmp_path, "confirm.yaml", text))
+    r.until("2023-03-29")  # the opening and the first reminder
+    with db.session_scope() as session:
+        told = list(session.exec(select(OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "e1")).all())
+    assert len(told) >= 2 and all("申报" not in body for body in told), told
+    assert any("如需提交参与确认书，请在截止时间前按要求报送。" in body for body in told), told
+    assert any("如需提交参与确认书，请在截止时间前报送。" in body for body in told), told
+    # The list of those who confirmed tells one that did not why it is not on it (it had read only the count).
+    listed = Round(write(tmp_path, "listed.yaml", text.replace("    stages:\n", (
+        "    stages:\n      - {code: roster, name: 公布参与企业名单, kind: publication, on: 2023-04-03,"
+        " notify: {levels: [enterprise]}, lists: {submitted_at: application}}\n"), 1).replace(
+        "code: award-2023,", "code: award-2023c,", 1)))
+    listed.hand_in("confirmation", ["e1", "e2"], "2023-03-20")
+    listed.until("2023-04-03")
+    roster = listed.letters("roster")
+    assert "贵单位已列入该名单（共2个单位）" in roster["e1"], roster["e1"]
+    assert "名单共列入2个单位，贵单位未列入（未在截止时间前提交参与确认书）。" in roster["e3"], roster["e3"]
+
+
+def test_a_unit_that_passes_the_recheck_of_its_rectification_is_told_and_back_in(tmp_path, home):
+    """强检计量器具检查: a 使用单位 failed on site, rectified and passed the 整改复查; the letter to those approved at
+    the 复查 reached nobody (its on-site rejection had left it out of every selection), only the one 立案查处."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: check-2026, name: 2026年度强检计量器具监督检查, programme: 强检监督检查, issuer: amr, years: [2026]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: amr, name: 示例市市场监督管理局, level: city, channels: [sink]}
+          - {code: e1, name: 甲医院, level: enterprise, parent: amr, channels: [sink]}
+          - {code: e2, name: 乙加油站, level: enterprise, parent: amr, channels: [sink]}
+          - {code: e3, name: 丙市场, level: enterprise, parent: amr, channels: [sink]}
+        stages:
+          - {code: registration, name: 强检器具登记表, kind: submission, submission: progress_report, owed_by: {levels: [enterprise]},
+             opens: 2026-03-10, deadline: {date: 2026-04-15}}
+          - {code: onsite, name: 现场检查, kind: decision, decides: registration, on: 2026-06-30}
+          - code: rectification
+            name: 整改报告
+            kind: followup
+            submission: rectification_report
+            owed_by: {rejected_at: onsite}
+            opens_after: {stage: onsite, event: on, days: 0}
+            deadline: {after: {stage: onsite, event: on, workdays: 20}}
+          - {code: recheck, name: 整改复查, kind: decision, decides: rectification, after: {stage: rectification, event: deadline, workdays: 10},
+             on_rejection: 依法立案查处}
+          - {code: recheck_result, name: 整改复查结果告知, kind: notification, template: step_result,
+             after: {stage: recheck, event: on, workdays: 2}, notify: {any_of: [{approved_at: recheck}, {rejected_at: recheck}]}}
+        """)
+    r = Round(write(tmp_path, "check.yaml", text))
+    r.hand_in("progress_report", ["e1", "e2", "e3"], "2026-04-10")
+    r.decide("onsite", e1="approved", e2="rejected", e3="rejected")
+    r.hand_in("rectification_report", ["e2", "e3"], "2026-07-10")
+    r.until("2026-08-12")
+    r.decide("recheck", e2="approved", e3="rejected")
+    r.until("2026-09-30")
+    told = r.letters("recheck_result")
+    assert sorted(told) == ["e2", "e3"], told
+    assert "贵单位在2026年度强检计量器具监督检查中通过整改复查。" in told["e2"], told["e2"]
+    assert "未通过整改复查，依法立案查处" in told["e3"], told["e3"]
+
+
 def test_a_summary_names_a_unit_whose_late_application_was_refused(tmp_path, home):
     """A county bureau's summary of its enterprises' results left out the one whose late application it
     had seen refused (不予受理)."""
@@ -3946,7 +4031,7 @@ def test_a_list_of_one_category_by_grade_counts_as_candidates_only_those_graded_
     """A unit graded only in another category was told "贵单位未列入" of a category's 名录 it never stood for."""
     from collections import defaultdict
 
-    from qcycle.lifecycle.handlers import _list_told
+    from qcycle.lifecycle.listing import list_told
     from qcycle.schema import Who
 
     r = Round(write(tmp_path, "qc.yaml", AWARD.replace("区长质量奖", "一等奖").replace("提名奖", "二等奖") + TWO_KINDS))
@@ -3957,7 +4042,7 @@ def test_a_list_of_one_category_by_grade_counts_as_candidates_only_those_graded_
             {"unit_code": "e2:gg-1", "total": 95, "grade": "一等奖", "rank": 1}])
         own: dict = defaultdict(dict)
         who = Who(any_of=[Who(grades=["一等奖"]), Who(levels=["enterprise"])])
-        takers = _list_told(session, r.p, r.id, who, ["e1", "e2", "e3"], "xc", own)
+        takers = list_told(session, r.p, r.id, who, ["e1", "e2", "e3"], "xc", own)
     assert takers == ["e1"] and own["e1"]["listed_items"] == ["现场型成果"]
     assert own["e2"].get("onlooker") and not own["e3"].get("onlooker"), dict(own)  # e3 stood and was left off
 

@@ -522,6 +522,25 @@ def test_a_place_refused_by_cumulative_bands_names_the_band_it_counts_with():
         "一等奖比例不超过参评对象的10%（参评17个，按比例一等奖名额1个），贵单位得分排名第2。")
 
 
+def test_a_publicity_of_results_says_the_places_each_grade_may_take():
+    """QC小组's 公示 listed 88.39 as 三等奖 and 85.71 as 优秀奖 under a rule of "70分以上" for awards, and said nothing
+    of the caps that held them there: objections would follow."""
+    from qcycle.lifecycle.remarks import places_rule
+    from qcycle.schema.assessment import Grade
+
+    p = load_programme(next(p for p in PROGRAMMES if p.stem == "jz-assessment-2016")).programme
+    grades = [Grade(name="一等奖", min_score=70, share=0.1), Grade(name="二等奖", min_score=70, share=0.2),
+              Grade(name="三等奖", min_score=70, share=0.3), Grade(name="优秀奖", min_score=60), Grade(name="未获奖")]
+    banded = p.model_copy(update={"assessment": p.assessment.model_copy(
+        update={"grades": grades, "share_rounding": "cumulative"})})
+    assert places_rule(banded) == ("按规定，一等奖不超过参评对象的10%，二等奖与一等奖合计不超过参评对象的30%，"
+                                   "三等奖与一等奖、二等奖合计不超过参评对象的60%。")
+    each = p.model_copy(update={"assessment": p.assessment.model_copy(update={"grades": [
+        Grade(name="A", min_score=90, max_count=2, share=0.3), Grade(name="B", min_score=60), Grade(name="C")]})})
+    assert places_rule(each) == "按规定，A级名额不超过2个、不超过参评对象的30%。"
+    assert places_rule(p) is None  # 焦作's grades have lines only
+
+
 def test_a_cap_counted_per_category_names_the_category_not_the_project():
     """某市's 验收 (优秀 ≤ 20 %, each category apart) told a pilot "先进制造业标准化试点的优秀比例不超过参评对象的
     20%", as if its project had a cap of its own: the places are the category's. 温州's award, one item a

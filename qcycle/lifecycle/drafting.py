@@ -50,10 +50,11 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         "at": clock.at(on, action.at.time()) if late and action.needs and action.action in ANNOUNCED else action.at,
         "today": on,
         # A voluntary window (an award application) invites; it does not demand. One for those a decision
-        # rejected (a 复验申请 of those who failed 验收) is a second chance, not an application ("如需申报" had been written).
+        # rejected (a 复验申请 of those who failed 验收) is a second chance, and one of anything but applications
+        # (a 参与确认书) is handed in if wished: neither is an application ("如需申报" had been written).
         "voluntary": bool(stage.voluntary),
-        "second_chance": bool(stage.voluntary and stage.owed_by is not None and any(
-            w.rejected_at for w in (stage.owed_by, *stage.owed_by.any_of))),
+        "second_chance": bool(stage.voluntary and (stage.submission not in (None, "application") or stage.owed_by is not None
+                                                   and any(w.rejected_at for w in (stage.owed_by, *stage.owed_by.any_of)))),
         # An objection window asks for objections, not for applications.
         "objection": stage.submission == "objection",
         # A window that refuses late hand-ins: past its deadline, a letter cannot ask for one.

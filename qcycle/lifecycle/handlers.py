@@ -30,9 +30,11 @@ from qcycle.lifecycle.drafting import (
 )
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.followups import followup_open
+from qcycle.lifecycle.listing import list_told
 from qcycle.lifecycle.notifying import notify_action, published_results
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_tasks
+from qcycle.lifecycle.remarks import places_rule
 from qcycle.lifecycle.requests import (
     LISTED_IN_DECISION_REQUEST,
     decision_letter,
@@ -41,14 +43,11 @@ from qcycle.lifecycle.requests import (
 )
 from qcycle.lifecycle.standing import (
     left_off,
-    list_standing,
     objection_cutoff,
     published_list,
-    took_part,
 )
 from qcycle.lifecycle.who import (
     barred,
-    in_category,
     outstanding,
     owed_items,
     owers,
@@ -64,7 +63,7 @@ from qcycle.lifecycle.wording import (
     notice_name,
 )
 from qcycle.render import quoted
-from qcycle.schema import Programme, Stage, StageKind, Who
+from qcycle.schema import Programme, Stage, StageKind
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
@@ -100,7 +99,7 @@ def _publish(session, p, round_id, action) -> Outcome:
     extra: dict[str, Any] = {}
     who = stage.notify
     own: dict[str, dict[str, Any]] = defaultdict(lambda: {"openings": []})
-    if (takers := _list_told(session, p, round_id, who, units, action.category, own, stage.lists)) is not None:
+    if (takers := list_told(session, p, round_id, who, units, action.category, own, stage.lists)) is not None:
         extra["takers"] = takers
     # Windows opening today are announced here, to the units that owe them (the expander pairs them);
     # one already closed when a late run writes this is not (as its own opening letter is skipped).
@@ -141,47 +140,6 @@ def _publish(session, p, round_id, action) -> Outcome:
     drafts = [replace(d, private=True) if own.get(d.unit, {}).get("barred") else d for d in drafts]
     return Outcome(action, drafts,
                    note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {opened} 个同时告知开始受理）" if opened else ""))
-
-
-def _list_told(session, p: Programme, round_id, who: Who | None, units: list[str], category: str | None,
-               own: dict[str, dict[str, Any]], lists: Who | None = None) -> list[str] | None:
-    """The units on a published list (who was approved, or given a grade), each unit's standing on it
-    added to ``own`` (its items on it, those left off, or that it never was a candidate); None where the
-    publication is not of a list. ``lists``: the units on it, as the file names them (长兴's 参评企业名单 and 江西's
-    取消创建资格名单 had each read "已发布…名单，请及时查阅" to the units on it, none told it was; a list guessed from
-    the name had told counties they were on a 专家名单)."""
-    approvals = [w.approved_at for w in ([who, *who.any_of] if who else []) if w.approved_at]
-    if who is not None and approvals:  # the published list: who was approved (others are told they are not)
-        takers = units if who.approved_at else resolve(session, p, round_id, Who(approved_at=approvals[0]), category)
-        # Each unit is told which of its items are on the list, which not, and why where the step says.
-        for unit, standing in list_standing(session, p, round_id, approvals[0], category).items():
-            own[unit].update(standing)
-        # Those never candidates (a city bureau, an enterprise that did not apply) are told the list, and
-        # which of theirs are on it, not "贵单位未列入".
-        candidates = took_part(session, p, round_id, approvals[0], category)
-    elif who is not None and (graded := next((w for w in (who, *who.any_of) if w.grades), None)) is not None:
-        # A list of those given a grade (挂牌名录 of the sites 达标), told as a list decided is: it had read
-        # "已发布…名录，请及时查阅" to the one city with a site on it.
-        chosen = select_subjects(session, p, round_id, Who(grades=graded.grades, assessed_at=graded.assessed_at),
-                                 category)
-        takers = sorted({x.partition(":")[0] for x in chosen})
-        for subject in chosen:
-            if name := p_item_name(p, subject):
-                own[subject.partition(":")[0]].setdefault("listed_items", []).append(name)
-        assessed = graded.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)
-        candidates = {x.partition(":")[0] for x in crud.result_subjects(session=session, round_id=round_id,
-                                                                         stage=assessed)
-                      if in_category(p, x, category)} if assessed else set()
-    elif lists is not None:  # the list the file names (参评企业名单); those it reaches and not on it are told which of theirs are
-        takers = resolve(session, p, round_id, lists, category)
-        candidates = set(takers)
-    else:
-        return None
-    below = p.under_each(takers)
-    for u in set(units) - set(takers) - candidates:
-        own[u]["onlooker"] = True
-        own[u]["takers_below"] = [p.unit(t).name for t in below.get(u, [])]
-    return takers
 
 
 def _later_reviews(session, p: Programme, round_id, call: Action, addressed: set[str],
@@ -467,7 +425,7 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     window = objection_cutoff(session, p, round_id, stage, action.category)  # None: objections while it runs
     common = {"notice_name": name, "notice_days": stage.days, "notice_span": stage.span, "notice_until": action.deadline, "roster": roster,
               "objection_deadline": window or action.deadline, "objection_window": window is not None,
-              "roster_word": word, "results": results}
+              "roster_word": word, "results": results, "places_rule": places_rule(p) if results else None}
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=bool(roster),
                                                       proposed=proposed.get(u), **common)]
     # Being left off is the unit's own news: not posted where its peers read.

@@ -23,6 +23,7 @@ from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
 from qcycle.lifecycle.remarks import (
     adjustment_remarks,
     graded_together,
+    places_rule,
     result_remarks,
     where_rechecked,
 )
@@ -55,6 +56,7 @@ from qcycle.lifecycle.wording import (
     place_achieved,
     placed_because,
     places_counted_as,
+    rank_in_group,
     result_kind,
     score_text,
     scored_line,
@@ -182,7 +184,9 @@ def notify_action(session, p, round_id, action) -> Outcome:
         if u in summaries:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                     subject_name=name_beside(p.round.name, heading), result="—",
-                                    lines=summaries[u][1], scope=summaries[u][0], summary=True, took_part=summaries[u][2])
+                                    lines=summaries[u][1], scope=summaries[u][0], summary=True, took_part=summaries[u][2],
+                                    places_rule=places_rule(p, rows if circular else [  # those the summary lists
+                                        r for x in p.under_each(by_unit).get(u) or by_unit for r in by_unit[x]]))
             continue
         if circular:
             continue  # nothing graded or decided yet: nothing to 通报
@@ -444,8 +448,10 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
         # A veto said beside the grade: the 市政府 read "不合格（得分91.92，含加分5分）" of the second-best
         # score, the reason only in the department's own letter.
         # Where the items a total holds follow, the total alone ("含加分2分；创新工作2项，加2分" said it twice).
+        # Ranked by level or group (分类考核), a line says where in its own (镇 and 街道 had read as one list of 12).
         said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（"
-                 + "；".join(x for x in ("" if unscored(r) else f"得分{f'{r.total:.2f}' if items else score_text(r)}",
+                 + "；".join(x for x in ("" if unscored(r) else f"得分{f'{r.total:.2f}' if items else score_text(r)}"
+                                         + rank_in_group(p, r),
                                          veto_reason(p, r.veto) if r.veto else "") if x) + "）"
                  + (f"，{brings}" if (brings := grade_consequence(p, r.grade)) else "")
                  + "".join(f"；{x}" for x in items))

@@ -14,7 +14,7 @@ from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, category_label, grade_label
 from qcycle.scoring import caps
 
-__all__ = ["Graded", "adjustment_remarks", "graded_together", "result_remarks", "where_rechecked"]
+__all__ = ["Graded", "adjustment_remarks", "graded_together", "places_rule", "result_remarks", "where_rechecked"]
 
 
 class Graded(NamedTuple):
@@ -265,3 +265,27 @@ def where_rechecked(p: Programme, decided: Mapping[str, tuple[str, str, bool]],
         if r is not None and code in p.rechecks and p.stage_place.get(code, -1) > p.stage_place.get(r.stage, -1):
             out[subject] = said
     return out
+
+
+def places_rule(p: Programme, held: Iterable[AssessmentResult] | None = None) -> str | None:
+    """How many each grade may take, as a 公示 of results says it under them (QC小组's 公示 listed 85.71 as 优秀奖
+    beside a rule of "70分以上为三等奖" and said nothing of the caps that held it there): "按规定，一等奖不超过
+    参评对象的10%，二等奖与一等奖合计不超过参评对象的30%。"; None where no grade is capped. ``held``: said only
+    where one of these results reached a better grade's line and found its places taken (a 通报 of 街道 listed
+    95.01 as 良好 under "优秀≥90" and nothing of the two places 优秀 had)."""
+    scheme = p.assessment
+    if scheme is None or held is not None and not any(_full_grade(p, r) for r in held):
+        return None
+    counted = f"得分达到{scheme.pass_line:g}分的对象" if scheme.share_of == "passing" else "参评对象"
+    said = []
+    for g in scheme.grades:
+        limits = [f"名额不超过{g.max_count}个"] if g.max_count else []
+        if g.share is not None:
+            band, fraction = scheme.share_band(g.name)
+            together = f"与{'、'.join(grade_label(b) for b in band[:-1])}合计" if len(band) > 1 else ""
+            limits.append(f"{together}不超过{counted}的{fraction * 100:g}%")
+        if limits:
+            said.append(grade_label(g.name) + "、".join(limits))
+    # A 公示 of one category lists that category's results, whose own places they are; levels or groups are said.
+    apart = {"level": "（按级别分别计）", "group": "（按分组分别计）"}.get(scheme.rank_within, "")
+    return f"按规定，{'，'.join(said)}{apart}。" if said else None

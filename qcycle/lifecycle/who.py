@@ -101,7 +101,10 @@ def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objection
         if objections:
             return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
                                                         stages=on_objections))
-        apart = on_objections + sorted(p.keeping_decisions)
+        # A decision on a follow-up owed by the rejected (整改复查 of a 现场检查's 不合格) decides the report: its
+        # 不通过 leaves the subject where it was, its 通过 puts it back (整改后合格 units had been told nothing).
+        regained = p.keeping_decisions & p.decisions_for_rejected
+        apart = on_objections + sorted(p.keeping_decisions - regained)
         if not p.decisions_for_rejected:
             return frozenset(crud.subjects_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE,
                                                         except_stages=apart))
@@ -109,6 +112,8 @@ def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objection
         # last decision in stage order, so one that passed 复验 is back in every later step.
         last: dict[str, tuple[int, str]] = {}
         for subject, stage, outcome in crud.subject_outcomes(session=session, round_id=round_id, except_stages=apart):
+            if stage in regained and outcome in NEGATIVE:
+                continue
             place = p.stage_place.get(stage, -1)
             if subject not in last or place >= last[subject][0]:
                 last[subject] = (place, outcome)

@@ -40,6 +40,7 @@ __all__ = [
     "periods_joined",
     "place_achieved",
     "places_counted_as",
+    "rank_in_group",
     "ranked_among",
     "reason_of",
     "result_kind",
@@ -267,6 +268,13 @@ def step_heading(p: Programme, decided: Mapping[str, tuple[str, str, bool]], uni
     name = p.stage(max(steps, key=p.stage_place.__getitem__)).name
     heading = name if name.endswith("结果") else name + "结果"
     return heading[name_overlap(p.round.name, heading):] or heading, heading
+
+
+def rank_in_group(p: Programme, r: AssessmentResult) -> str:
+    """"，街道第3名" beside a total in a list of all, where each level or group is ranked apart (分类考核: 镇 and
+    街道 had read as one list of 12); "" where all are ranked together, or a veto placed it."""
+    among = ranked_among(p, r.unit_code)
+    return f"，{among}第{r.rank}名" if among and r.rank and not r.veto else ""
 
 
 def ranked_among(p: Programme, subject: str) -> str:

@@ -379,6 +379,13 @@ def test_a_praise_named_as_a_commendation_says_commended() -> None:
     assert subject.startswith("【通报表扬】") and "现予通报表扬。" in body, (subject, body)
 
 
+def test_a_publicity_of_results_says_the_caps_under_them() -> None:
+    context = {**CONTEXTS["notice.j2"], "results": ["甲公司：三等奖（得分88.39）", "乙公司：优秀奖（得分85.71）"],
+               "places_rule": "按规定，一等奖不超过参评对象的10%，二等奖与一等奖合计不超过参评对象的30%。"}
+    _, body = render_message("notice.j2", context)
+    assert "2. 乙公司：优秀奖（得分85.71）。\n按规定，一等奖不超过参评对象的10%，二等奖与一等奖合计不超过参评对象的30%。\n" in body, body
+
+
 def test_a_published_list_tells_a_unit_on_it_so() -> None:
     on_list = {**CONTEXTS["publication.j2"], "unit_code": "510100"}
     _, body = render_message("publication.j2", on_list)
