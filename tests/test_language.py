@@ -3832,10 +3832,16 @@ def test_a_unit_that_passes_the_recheck_of_its_rectification_is_told_and_back_in
           - {code: recheck_result, name: 整改复查结果告知, kind: notification, template: step_result,
              after: {stage: recheck, event: on, workdays: 2}, notify: {any_of: [{approved_at: recheck}, {rejected_at: recheck}]}}
         """)
+    text = text.replace("  - {code: recheck_result,", (
+        "  - {code: interim, name: 通知检查结果, kind: notification, template: result, on: 2026-07-31,\n"
+        "     notify: {submitted_at: registration, with_rejected: true}}\n  - {code: recheck_result,"), 1)
     r = Round(write(tmp_path, "check.yaml", text))
     r.hand_in("progress_report", ["e1", "e2", "e3"], "2026-04-10")
     r.decide("onsite", e1="approved", e2="rejected", e3="rejected")
     r.hand_in("rectification_report", ["e2", "e3"], "2026-07-10")
+    r.until("2026-07-31")
+    # Told before its 复查: the result is not read as final (a second "结果已确定" followed, saying the opposite).
+    assert "未通过现场检查，整改复查结论另行告知" in r.letters("interim")["e2"], r.letters("interim")["e2"]
     r.until("2026-08-12")
     r.decide("recheck", e2="approved", e3="rejected")
     r.until("2026-09-30")

@@ -40,6 +40,7 @@ from qcycle.lifecycle.who import (
     eliminated,
     in_category,
     p_item_name,
+    pending_decisions,
     resolve,
     results_of,
     select_subjects,
@@ -54,13 +55,13 @@ from qcycle.lifecycle.wording import (
     name_overlap,
     occasion_of,
     place_achieved,
-    placed_because,
     places_counted_as,
     rank_in_group,
     result_kind,
     score_text,
     scored_line,
     step_heading,
+    summons_grounds,
     unscored,
     veto_reason,
     without_consequence,
@@ -213,7 +214,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
             line.endswith(said) for line in rejected.get(u, []))}
         lines += [after[r.unit_code] for r in mine if r.unit_code in after and not p_item_name(p, r.unit_code)]
         lines += missed
-        grounds = _grounds(p, stage.notify, [w for w, chose in met if u in chose], template == "summons.j2",
+        grounds = summons_grounds(p, stage.notify, [w for w, chose in met if u in chose], template == "summons.j2",
                            mine[0] if mine else None, (grounds_of if template == "summons.j2" else rejected).get(u, []),
                            [f"未按期报送{quoted(p.stage(code).handed_in)}" for code, late in missing if u in late])
         if not (lines or grounds or praise):
@@ -324,6 +325,9 @@ def _rejected(session, p: Programme, round_id, category: str | None
     itemised: set[str] = set()
     apart = steps_told_alone(p)  # a step whose rejections have their own letter: not said again here
     later = latest_standing(session, p, round_id) if p.decisions_for_rejected or p.keeping_decisions else {}
+    # A decision still to come on the rejected (the 整改复查 of a 现场检查's 不合格): said, not left to read as final.
+    awaiting = {x: s.name for s in map(p.stage, sorted(p.decisions_for_rejected))
+                for x in pending_decisions(session, p, round_id, s, category)}
     for subject, (verdict, code) in rejections(session, p, round_id).items():
         if not in_category(p, subject, category):
             continue
@@ -335,7 +339,8 @@ def _rejected(session, p: Programme, round_id, category: str | None
             ground = without_consequence(p, verdict, code) if "约谈" in (p.stage(code).on_rejection or "") else verdict
             grounds_of[unit].append(f"{name + '：' if name else ''}{ground}")
         if code not in apart:
-            rejected[unit].append(f"{name + '：' if name else ''}{verdict}")
+            rejected[unit].append(f"{name + '：' if name else ''}{verdict}"
+                                  + (f"，{awaiting[subject]}结论另行告知" if subject in awaiting else ""))
             itemised.update([unit] if name else [])
     return rejected, grounds_of, itemised
 
@@ -482,17 +487,3 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
         elif told and u not in p.participants:  # a county that did not hand in is not told its peers' results
             out[u] = ("全部", list(lines.values()), all(x in by_unit for x in lines))
     return out
-
-
-def _grounds(p: Programme, who: Who | None, ways: list[Who], summons: bool, result: AssessmentResult | None,
-             refused: list[str], missed: list[str]) -> list[str]:
-    """What the unit did not pass or did not hand in, the grounds of a summons (约谈); where the
-    selection chooses by place or grade (``ways``: those the unit met), that too ("排名县（市、区）后2名
-    （第7名）；未通过整改报告审核"), or that alone where an alternative by place chose it (a 约谈 of the last
-    places had read "—")."""
-    grounds = refused + missed
-    if who and (who.grades or who.rank) and summons:
-        return [placed_because(p, [Who(grades=who.grades, rank=who.rank)], result), *grounds]
-    if not grounds and (placed := placed_because(p, ways, result)):
-        return [placed]
-    return grounds

@@ -47,6 +47,7 @@ __all__ = [
     "score_text",
     "scored_line",
     "step_heading",
+    "summons_grounds",
     "unscored",
     "veto_reason",
     "without_consequence",
@@ -389,3 +390,17 @@ def name_overlap(name: str, label: str) -> int:
     core = label.removesuffix("结果")
     return len(core) if core != label and any(name.endswith(core[j:]) and core[:j] in name
                                                for j in range(len(core) - 1)) else 0
+
+
+def summons_grounds(p: Programme, who: Who | None, ways: list[Who], summons: bool, result: AssessmentResult | None,
+             refused: list[str], missed: list[str]) -> list[str]:
+    """What the unit did not pass or did not hand in, the grounds of a summons (约谈); where the
+    selection chooses by place or grade (``ways``: those the unit met), that too ("排名县（市、区）后2名
+    （第7名）；未通过整改报告审核"), or that alone where an alternative by place chose it (a 约谈 of the last
+    places had read "—")."""
+    grounds = refused + missed
+    if who and (who.grades or who.rank) and summons:
+        return [placed_because(p, [Who(grades=who.grades, rank=who.rank)], result), *grounds]
+    if not grounds and (placed := placed_because(p, ways, result)):
+        return [placed]
+    return grounds
