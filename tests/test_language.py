@@ -866,7 +866,8 @@ def test_a_summary_of_units_decided_but_not_graded_does_not_call_them_参评单�
     r.decide("choose", d1="approved", amr="rejected")
     r.until("2025-10-31")
     told = r.letters("results")["gov"]
-    assert "贵单位所属2个单位的结果如下：" in told and "参评" not in told, told
+    # To the government the office answers to, a report (特此报告), not a notice.
+    assert "现将贵单位所属2个单位的" in told and "报告如下：" in told and "特此报告。" in told and "参评" not in told, told
 
 
 def test_praise_for_being_chosen_says_what_the_unit_was_chosen_as(tmp_path, home):
@@ -1069,7 +1070,7 @@ def test_a_result_letter_to_units_not_assessed_lists_their_subordinates_results_
     r.until("2016-03-31")
     told = r.letters("summary")
     assert sorted(told) == ["gov", "north"]
-    assert ("2015年度县级质量工作考核结果已确定。全部5个参评单位的结果如下：\n1. 一县人民政府：合格（得分95.00）；\n"
+    assert ("现将2015年度县级质量工作考核结果报告如下（共5个参评单位）：\n1. 一县人民政府：合格（得分95.00）；\n"
             "2. 二县人民政府：合格（得分80.00）；\n3. 五县人民政府：合格（得分70.00）；\n4. 三县人民政府：合格（得分62.00）；\n"
             "5. 四县人民政府：不合格（得分55.00）。") in told["gov"], told["gov"]
     assert ("贵单位辖区内2个参评单位的结果如下：\n1. 五县人民政府：合格（得分70.00）；\n2. 四县人民政府：不合格（得分55.00）。"
@@ -1111,7 +1112,7 @@ def test_a_governments_departments_results_are_its_own_and_a_veto_is_said_beside
                     records=[{"kind": "score", "unit": "d2", "reviewer": "r1", "component": "veto:accident", "value": 1}])
     r.until("2016-03-31")
     told = r.letters("summary")
-    assert ("贵单位所属2个参评单位的结果如下：\n1. 示例市工业和信息化局：合格（得分70.00）；\n"
+    assert ("现将贵单位所属2个参评单位的2015年度县级质量工作考核结果报告如下：\n1. 示例市工业和信息化局：合格（得分70.00）；\n"
             "2. 示例市文化广电旅游局：不合格（得分92.00；因本领域发生重大质量安全事故，实行一票否决）。") in told["gov"], told["gov"]
     assert "辖区内" not in told["gov"]  # a 辖区 keeps "辖区内": test_a_result_letter_to_units_not_assessed_*
 

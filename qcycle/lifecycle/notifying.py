@@ -186,6 +186,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                     subject_name=name_beside(p.round.name, heading), result="—",
                                     lines=summaries[u][1], scope=summaries[u][0], summary=True, took_part=summaries[u][2],
+                                    # To the office's own superior (the 县政府 it reports to) a summary is a report.
+                                    to_superior=p.unit(u).level == "government" or u in p.ancestors(p.sender(stage.code)),
                                     places_rule=places_rule(p, rows if circular else [  # those the summary lists
                                         r for x in p.under_each(by_unit).get(u) or by_unit for r in by_unit[x]]))
             continue
