@@ -2414,6 +2414,24 @@ REVIEWED = """\
 """
 
 
+def test_a_window_owed_by_those_a_parent_passed_tells_them_so(tmp_path, home):
+    """QC小组's teams recommended by their 分局 were asked for their 成果报告 and never told they had been
+    recommended; those not recommended had a letter of their own."""
+    text = REVIEWED + (
+        "      - {code: docs, name: 申报材料, kind: submission, submission: self_evaluation,\n"
+        "         owed_by: {approved_at: county_review}, opens: 2023-04-24, deadline: {date: 2023-05-10}}\n")
+    r = Round(write(tmp_path, "docs.yaml", text))
+    r.hand_in("application", ["e1", "e3"], "2023-03-20")
+    r.decide("county_review", e1="approved", e3="approved")
+    r.until("2023-04-24")
+    with db.session_scope() as session:
+        opened = {m.unit_code: m.body for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.action.startswith("docs:window_open"))).all()}
+    assert sorted(opened) == ["e1", "e3"], opened
+    assert "贵单位已通过甲区市场监督管理局初审。" in opened["e1"], opened["e1"]
+    assert "贵单位已通过乙县市场监督管理局初审。" in opened["e3"], opened["e3"]
+
+
 def test_reviewers_still_owing_their_opinions_are_reminded_before_the_decisions_day(tmp_path, home):
     """某市's 区局 were asked for their 推荐意见 once and never again: a decision stage with reviewers
     may take ``reminders``; those with subjects still undecided are reminded, the others not."""

@@ -44,10 +44,14 @@ from qcycle.lifecycle.requests import (
 from qcycle.lifecycle.standing import (
     left_off,
     objection_cutoff,
+    passed,
     published_list,
+    reviewer_step,
 )
 from qcycle.lifecycle.who import (
+    POSITIVE,
     barred,
+    decided,
     outstanding,
     owed_items,
     owers,
@@ -260,6 +264,8 @@ def _window_open(session, p, round_id, action) -> Outcome:
     own: dict[str, dict[str, Any]] = {u: {"barred": why} for u, why in refused.items()}
     if p.quotas and stage.code == p.quotas.progress_stage:  # what the progress report is measured against
         own |= {u: {"quotas": quota_tasks(p, u)} for u in units}
+    for u, said in _reviewed_through(session, p, round_id, stage, units).items():
+        own.setdefault(u, {})["passed_step"] = said
     drafts = draft_letters(units + sorted(refused), "window_open.j2", p, action, rolled=action.detail.get("rolled"),
                            private=any("quotas" in mine for mine in own.values()),
                            own=own)
@@ -434,6 +440,17 @@ def _notice_open(session, p, round_id, action) -> Outcome:
                                       left_off=why["standing"], remarks=why["remarks"], **common)]
     told = f"，并告知 {len(others)} 个未列入名单的参评单位" if others else ""
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{told}{late}")
+
+
+def _reviewed_through(session, p: Programme, round_id, window: Stage, units: list[str]) -> dict[str, str]:
+    """unit → the review by its parent it passed to owe this window, as its opening says it ("获东城区市场监督管理局
+    推荐": QC小组's recommended teams were asked for their 成果报告 and never told they had been recommended)."""
+    step = p.stage(window.owed_by.approved_at) if window.owed_by and window.owed_by.approved_at else None
+    if step is None or step.reviewed_by is None or reviewer_step(step.name) == step.name:
+        return {}
+    approved = {x.partition(":")[0] for x in decided(session, round_id, step.code, POSITIVE)}
+    return {u: passed(p.unit(parent).name + reviewer_step(step.name)) for u in units
+            if u in approved and (parent := p.reviewer(step.code, u, asked=False))}
 
 
 HANDLERS = {
