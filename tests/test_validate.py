@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 import shutil
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -662,6 +663,35 @@ def test_units_told_only_in_a_shared_channel_are_pointed_out(tmp_path: Path) -> 
     # With a channel of their own (the shipped file), or a shared sink that no peer reads, nothing to say.
     assert "共用渠道" not in validate(shipped).output
     assert "共用渠道" not in validate(P1).output
+
+
+def test_a_decision_whose_rejections_reach_no_letter_is_pointed_out(tmp_path: Path) -> None:
+    """QC小组's 审定获奖名单 dropped a winner its 公示 had named; nothing told the winner, and validate had said 通过."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: qc-2026, name: 2026年度QC小组成果发表赛, programme: QC小组成果发表赛, issuer: amr, years: [2026]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: amr, name: 示例市市场监督管理局, level: city, channels: [sink]}
+          - {code: e1, name: 甲公司, level: enterprise, parent: amr, channels: [sink]}
+          - {code: e2, name: 乙公司, level: enterprise, parent: amr, channels: [sink]}
+        stages:
+          - {code: report, name: 成果报告, kind: submission, submission: application, owed_by: {levels: [enterprise]},
+             voluntary: true, opens: 2026-05-06, deadline: {date: 2026-06-30}}
+          - {code: final, name: 审定获奖名单, kind: decision, decides: report, on: 2026-07-15}
+          - {code: praise, name: 通报表彰, kind: notification, template: praise, on: 2026-07-20,
+             notify: {approved_at: final}}
+        """)
+    path = tmp_path / "qc.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = validate(path)
+    assert result.exit_code == 0, result.output
+    assert "决定阶段“审定获奖名单”不同意的对象不会收到任何函件" in unwrapped(result), result.output
+    told = tmp_path / "told.yaml"
+    told.write_text(text + "  - {code: told, name: 告知审定结果, kind: notification, template: step_result, on: 2026-07-20,\n"
+                           "     notify: {rejected_at: final}}\n", encoding="utf-8")
+    assert "不同意的对象" not in validate(told).output
+    assert all("不同意的对象" not in validate(shipped).output for shipped in sorted(PROGRAMMES.glob("*.yaml")))
 
 
 def test_an_office_that_assesses_itself_is_pointed_out(tmp_path: Path) -> None:
