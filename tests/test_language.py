@@ -3870,6 +3870,25 @@ def test_a_unit_that_passes_the_recheck_of_its_rectification_is_told_and_back_in
     assert "未通过整改复查，依法立案查处" in told["e3"], told["e3"]
 
 
+def test_a_yes_or_no_bonus_counts_once_and_is_said_without_a_count(tmp_path, home):
+    """乡镇考核: "获评省级质量强镇 +3" read "获评省级质量强镇3次，加9分，以上限3分计" in a public 通报: an honour a
+    town holds or not. ``once`` takes 0 or 1 and says no count."""
+    text = ASSESSMENT.replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                              "      bonuses: [{code: town, name: 获评省级质量强镇, points: 3, once: true}]\n"
+                              "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    r = Round(write(tmp_path, "once.yaml", text))
+    with db.session_scope() as session:
+        kept = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": "c1", "reviewer": "r1", "component": "bonus:town", "value": 3},
+            {"kind": "score", "unit": "c2", "reviewer": "r1", "component": "bonus:town", "value": 1}])
+    assert kept[0].status == "quarantined" and "只计有无（0 或 1），不计次数：3" in (kept[0].reason or ""), kept[0]
+    assert kept[1].status != "quarantined", kept[1]
+    r.scores({"c1": 80, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-03-31")
+    told = r.letters("results")["c2"]
+    assert "获评省级质量强镇，加3分" in told and "次" not in told.split("获评省级质量强镇")[1][:3], told
+
+
 def test_a_summary_names_a_unit_whose_late_application_was_refused(tmp_path, home):
     """A county bureau's summary of its enterprises' results left out the one whose late application it
     had seen refused (不予受理)."""

@@ -203,7 +203,8 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int]
                 capped = f"{verb}{n * item.points:g}分，以上限{points:g}分计" if points < n * item.points - 1e-9 else ""
                 counted = (when or {}).get(item.code, [])
                 which = _late_and_missing(counted, n)
-                said_n = f"：{which}" if which else f"{n}{_measure(counter) if per else '次'}{_deadlines_named(counted, n)}"
+                said_n = "" if item.once else (
+                    f"：{which}" if which else f"{n}{_measure(counter) if per else '次'}{_deadlines_named(counted, n)}")
                 out.append(f"{name}{said_n}，{capped or f'{verb}{points:g}分'}")
                 said += points
         if cap is not None and said > total + 1e-9:

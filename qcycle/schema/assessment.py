@@ -56,6 +56,8 @@ class BonusItem(_Model):
     cap: float | None = Field(None, gt=0, description="most points from this item")
     source_round: Code | None = Field(None, description="earned in another round (e.g. 揭榜挂帅)")
     source_grades: list[str] = Field(default_factory=list, description="grades earned there")
+    once: bool = Field(False, description=("a yes-or-no item (获评省级质量强镇，加3分): a record counts it 0 or 1 times, "
+                                           "and letters name it without a count (a 街道 had read \"获评省级质量强镇3次\")"))
     late_at: Code | None = Field(
         None, description="a deduction counted once for each deadline of this window a unit met late or "
                           "not at all (进度报送每逾期一次扣2分), from the hand-ins, not from score records")
