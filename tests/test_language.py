@@ -1338,7 +1338,7 @@ def test_a_share_of_those_passing_is_said_as_such_in_the_letters(tmp_path, home)
     from qcycle.lifecycle.remarks import graded_together
     assert {x.unit_code: x.grade for x in rows} == {"c1": "合格", "c2": "合格", "c3": "合格", "c4": "不合格", "c5": "不合格"}
     assert {u: g.counted for u, g in graded_together(r.p, rows).items()} == dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 3)
-    assert ("说明：优秀比例不超过得分达到60分的对象的30%（得分达到60分的对象3个，按比例优秀名额不足1个），贵单位得分排名第1。"
+    assert ("说明：优秀比例不超过得分达到60分的单位的30%（得分达到60分的单位3个，按比例优秀名额不足1个），贵单位得分排名第1。"
             in r.letters("results")["c1"]), r.letters("results")["c1"]
 
 

@@ -97,7 +97,7 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}，等次定为{grade_label(r.grade)}")
         elif (full := _full_grade(p, r)) is not None:
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
-            counted = (f"得分达到{p.assessment.pass_line:g}分的对象" if p.assessment and p.assessment.share_of == "passing"
+            counted = (f"得分达到{p.assessment.pass_line:g}分的单位" if p.assessment and p.assessment.share_of == "passing"
                        else "参评对象")
             share = ""
             if full.share and p.assessment is not None:
@@ -277,7 +277,7 @@ def places_rule(p: Programme, held: Iterable[AssessmentResult] | None = None) ->
     scheme = p.assessment
     if scheme is None or held is not None and not any(_full_grade(p, r) for r in held):
         return None
-    counted = f"得分达到{scheme.pass_line:g}分的对象" if scheme.share_of == "passing" else "参评对象"
+    counted = f"得分达到{scheme.pass_line:g}分的单位" if scheme.share_of == "passing" else "参评对象"
     said = []
     for g in scheme.grades:
         limits = [f"名额不超过{g.max_count}个"] if g.max_count else []
