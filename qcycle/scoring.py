@@ -262,12 +262,16 @@ def assess(
         try:
             components = {}
             for comp in scheme.components:
-                percent = _component_percent(scheme, comp, u, quotas)
                 if comp.max_points is not None:
                     span = comp.max_points
                 else:
                     assert comp.weight is not None  # the schema requires a weight or max_points
                     span = comp.weight * scheme.scale
+                if comp.source == "deductions":  # full, less what its items take (进度报送 20 分，每缺报一次扣5分)
+                    taken = _items_points([d for d in scheme.deductions if d.part == comp.code], u.deductions, None)
+                    components[comp.code] = published(max(0.0, span - taken))
+                    continue
+                percent = _component_percent(scheme, comp, u, quotas)
                 components[comp.code] = published(percent / 100.0 * span)
         except AssessmentError as exc:
             problems.append(str(exc))
@@ -277,7 +281,8 @@ def assess(
             problems.append(f"单位 {u.unit} 的否决项 {unknown} 不在方案中")
             continue
         bonus = published(_items_points(scheme.bonuses, u.bonuses, scheme.bonus_cap))
-        deduction = published(_items_points(scheme.deductions, u.deductions, scheme.deduction_cap))
+        deduction = published(_items_points([d for d in scheme.deductions if d.part is None], u.deductions,
+                                            scheme.deduction_cap))
         total = published(max(0.0, (scheme.base or 0.0) + sum(components.values()) + bonus - deduction))
         # The worst forced grade wins when several vetoes apply.
         veto = max(u.vetoes, key=lambda v: worst.index(veto_grade[v])) if u.vetoes else None

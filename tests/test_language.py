@@ -867,7 +867,7 @@ def test_a_summary_of_units_decided_but_not_graded_does_not_call_them_参评单�
     r.until("2025-10-31")
     told = r.letters("results")["gov"]
     # To the government the office answers to, a report (特此报告), not a notice.
-    assert "现将贵单位所属2个单位的" in told and "报告如下：" in told and "特此报告。" in told and "参评" not in told, told
+    assert "现将所属2个单位的" in told and "贵单位" not in told and "报告如下：" in told and "特此报告。" in told and "参评" not in told, told
 
 
 def test_praise_for_being_chosen_says_what_the_unit_was_chosen_as(tmp_path, home):
@@ -1112,7 +1112,7 @@ def test_a_governments_departments_results_are_its_own_and_a_veto_is_said_beside
                     records=[{"kind": "score", "unit": "d2", "reviewer": "r1", "component": "veto:accident", "value": 1}])
     r.until("2016-03-31")
     told = r.letters("summary")
-    assert ("现将贵单位所属2个参评单位的2015年度县级质量工作考核结果报告如下：\n1. 示例市工业和信息化局：合格（得分70.00）；\n"
+    assert ("现将所属2个参评单位的2015年度县级质量工作考核结果报告如下：\n1. 示例市工业和信息化局：合格（得分70.00）；\n"
             "2. 示例市文化广电旅游局：不合格（得分92.00；因本领域发生重大质量安全事故，实行一票否决）。") in told["gov"], told["gov"]
     assert "辖区内" not in told["gov"]  # a 辖区 keeps "辖区内": test_a_result_letter_to_units_not_assessed_*
 
@@ -1418,6 +1418,37 @@ def test_a_score_counted_down_from_a_base_needs_no_component(tmp_path, home):
     told = r.letters("results")["c4"]
     assert "合格（得分96.00，已扣4分）" in told and "进度报告逾期报送2次（第一期、第二期），扣4分" in told, told
     assert "各部分得分" not in told, told
+
+
+def test_a_part_scored_by_its_deductions_starts_full_and_loses_them_within_it(tmp_path, home):
+    """绩效评价's 进度报送 20 分 (每缺报一次扣5分、逾期一次扣2分) and 首席质量官's 培训出勤 20 分 could only be written as a
+    part the experts score plus deductions from the total: a late report cost twice (06's 54.82, 不合格, funds recovered,
+    where the rule gives 63.33). A part with ``source: deductions`` starts full and loses its items within it."""
+    text = _quarterly("        lateness: accept_flag\n",
+                      "      deductions:\n"
+                      "        - {code: missing, name: 进度报告未报送, points: 5, late_at: progress, counts: missing, part: reporting}\n"
+                      "        - {code: late, name: 进度报告逾期报送, points: 2, late_at: progress, counts: late, part: reporting}\n"
+                      ).replace("      components: [{code: all, name: 综合评分, weight: 1}]\n",
+                                "      components:\n"
+                                "        - {code: all, name: 工作成效, max_points: 80}\n"
+                                "        - {code: reporting, name: 进度报送, max_points: 20, source: deductions}\n", 1)
+    r = Round(write(tmp_path, "parts.yaml", text))
+    _quarters_handed_in(r)  # c2 late once, c4 late twice, c3 never
+    r.scores(dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 80))
+    with db.session_scope() as session:  # the part is counted, not scored
+        kept = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": "c1", "reviewer": "r1", "component": "reporting", "value": 90}])
+    assert kept[0].status == "quarantined" and "按计入它的扣分项计分，不收评分记录" in (kept[0].reason or ""), kept[0]
+    r.until("2016-03-31")
+    with db.session_scope() as session:
+        got = {x.unit_code: (x.components, x.deduction, x.total) for x in crud.list_results(session=session, round_id=r.id)}
+    assert got["c1"] == ({"all": 64.0, "reporting": 20.0}, 0.0, 84.0), got
+    assert got["c4"] == ({"all": 64.0, "reporting": 16.0}, 0.0, 80.0), got  # late twice: 2 × 2 within the part
+    assert got["c3"] == ({"all": 64.0, "reporting": 10.0}, 0.0, 74.0), got  # never: 2 × 5
+    told = r.letters("results")["c4"]
+    assert "进度报送16.00分" in told and "已扣" not in told and "“进度报送”扣4分" in told, told
+    with pytest.raises(ConfigError, match="不是 source: deductions 的评分部分"):
+        write(tmp_path, "bad.yaml", text.replace("part: reporting}", "part: all}", 1))
 
 
 def test_a_deadline_after_the_last_assessment_is_not_told_what_lateness_costs(tmp_path, home):

@@ -55,6 +55,9 @@ def _score_problem(p: Programme, record: Mapping[str, Any]) -> str | None:
         comps |= {f"quota:{a.code}" for a in p.quotas.actions}
     if record.get("component") not in comps:
         return f"评分部分 {record.get('component')!r} 不在考核方案中（应为 {'/'.join(sorted(comps))}）"
+    scored = {c.code: c for c in scheme.components if c.source == "deductions"} if scheme else {}
+    if (part := scored.get(str(record.get("component")))) is not None:
+        return f"评分部分“{part.name}”按计入它的扣分项计分，不收评分记录"
     counted = {f"deduction:{d.code}": d for d in scheme.deductions if d.late_at} if scheme else {}
     if (item := counted.get(str(record.get("component")))) is not None:
         return f"扣分项“{item.name}”按“{p.stage(str(item.late_at)).name}”的逾期情况自动计次，不收评分记录"

@@ -192,21 +192,26 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int]
     scheme = p.assessment
     assert scheme is not None
     out = []
+    parts = {c.code: c.name for c in scheme.components}
     for items, counts, verb, total, cap in ((scheme.bonuses, bonuses, "加", r.bonus, scheme.bonus_cap),
                                             (scheme.deductions, deductions, "扣", r.deduction, scheme.deduction_cap)):
         said = 0.0
         for item in items:
-            if n := counts.get(item.code, 0):
-                points = min(n * item.points, item.cap) if item.cap is not None else n * item.points
-                name, per, counter = item.name.partition("（每")
-                # 3 honours at 2 points each read "加5分": the item's own cap is said where it cut.
-                capped = f"{verb}{n * item.points:g}分，以上限{points:g}分计" if points < n * item.points - 1e-9 else ""
-                counted = (when or {}).get(item.code, [])
-                which = _late_and_missing(counted, n)
-                said_n = "" if item.once else (
-                    f"：{which}" if which else f"{n}{_measure(counter) if per else '次'}{_deadlines_named(counted, n)}")
-                out.append(f"{name}{said_n}，{capped or f'{verb}{points:g}分'}")
-                said += points
+            if not (n := counts.get(item.code, 0)):
+                continue
+            points = min(n * item.points, item.cap) if item.cap is not None else n * item.points
+            name, per, counter = item.name.partition("（每")
+            counted = (when or {}).get(item.code, [])
+            which = _late_and_missing(counted, n)
+            said_n = "" if item.once else (
+                f"：{which}" if which else f"{n}{_measure(counter) if per else '次'}{_deadlines_named(counted, n)}")
+            if item.part is not None:  # taken within its part (进度报送), not from the total: said so
+                out.append(f"{name}{said_n}，“{parts[item.part]}”{verb}{points:g}分")
+                continue
+            # 3 honours at 2 points each read "加5分": the item's own cap is said where it cut.
+            capped = f"{verb}{n * item.points:g}分，以上限{points:g}分计" if points < n * item.points - 1e-9 else ""
+            out.append(f"{name}{said_n}，{capped or f'{verb}{points:g}分'}")
+            said += points
         if cap is not None and said > total + 1e-9:
             out.append(f"{verb}分合计以上限{total:g}分计")
     return out

@@ -30,7 +30,10 @@ class Component(_Model):
     name: str
     weight: float | None = Field(None, gt=0, description="share of the total; weights sum to 1")
     max_points: float | None = Field(None, gt=0, description="points cap; caps sum to the scale")
-    source: Literal["reviews", "indicators", "quotas"] = "reviews"
+    source: Literal["reviews", "indicators", "quotas", "deductions"] = Field(
+        "reviews", description=("reviews (评审打分), indicators (指标达标比例), quotas (任务完成比例), or deductions: the part "
+                                "starts full and loses what the deduction items naming it (deductions[].part) take, to 0 "
+                                "at worst (进度报送 20 分：每缺报一次扣5分、逾期一次扣2分)"))
     actions: list[Code] = Field(
         default_factory=list, description=("source: quotas: the quota actions (quotas.actions codes) this part scores, "
                                            "each unit's fulfilment of them averaged (帮扶企业数 40 分、解决难题数 30 分: "
@@ -56,6 +59,8 @@ class BonusItem(_Model):
     cap: float | None = Field(None, gt=0, description="most points from this item")
     source_round: Code | None = Field(None, description="earned in another round (e.g. 揭榜挂帅)")
     source_grades: list[str] = Field(default_factory=list, description="grades earned there")
+    part: Code | None = Field(None, description=("deductions only: the part (a component with source: deductions) this "
+                                                 "item deducts from, within its points, instead of from the total"))
     once: bool = Field(False, description=("a yes-or-no item (获评省级质量强镇，加3分): a record counts it 0 or 1 times, "
                                            "and letters name it without a count (a 街道 had read \"获评省级质量强镇3次\")"))
     late_at: Code | None = Field(
@@ -240,6 +245,16 @@ class Assessment(_Model):
                 raise ValueError(f"否决项 {v.code} 的等次 {v.grade!r} 不在 grades 中（可选：{'、'.join(names)}）")
         if self.share_of == "passing" and self.pass_line is None:
             raise ValueError("share_of: passing 按达到分数线的对象计算比例：最后一个等次之上须有等次给出 min_score")
+        parts = {c.code for c in self.components if c.source == "deductions"}
+        for item in self.bonuses:
+            if item.part is not None:
+                raise ValueError(f"加分项 {item.code} 的 part：只有扣分项（deductions）可以计入某一评分部分")
+        for item in self.deductions:
+            if item.part is not None and item.part not in parts:
+                raise ValueError(f"扣分项 {item.code} 的 part {item.part!r} 不是 source: deductions 的评分部分"
+                                 f"（可选：{'、'.join(sorted(parts)) or '无'}）")
+        if empty := sorted(parts - {d.part for d in self.deductions}):
+            raise ValueError(f"评分部分 {empty[0]}（source: deductions）没有扣分项计入：请在扣分项上写 part: {empty[0]}")
         banded = [i for i, g in enumerate(self.grades) if g.share is not None]
         if self.share_rounding == "cumulative" and (len(banded) < 2 or banded != list(range(banded[0], banded[-1] + 1))):
             raise ValueError("share_rounding: cumulative 把各等次的比例从上往下累计后取整：至少两个等次须有 share，"
