@@ -135,7 +135,8 @@ class _Relations:
                 # 县局 that score was never handed in, and they were chased (督办) for scores already in.
                 out.append((f"stages[{si}].submission",
                             ("评审打分（score）不是应交材料，不设受理阶段：评分记录随考核阶段导入"
-                             "（qcycle import，种类 score），考核时读取；按时评分由考核阶段的日期约束")))
+                             "（qcycle import，种类 score），考核时读取；如需提前通知评分单位按时评分，"
+                             "可设一个 kind: event 的阶段（notify 评分单位，notify_ahead 提前天数）")))
             elif s.submission is not None and s.submission not in known_kinds:
                 builtin = "、".join(k.value for k in SubmissionKind if k.value != "score")
                 out.append((f"stages[{si}].submission",

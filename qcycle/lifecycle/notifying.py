@@ -467,6 +467,9 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
                 (item, text) for _, item, text in never.get(u, [])]
         if not any(item for item, _ in said):
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
+        # What the unit itself never handed in goes before its items': after them it read as the last item's
+        # (a 通报 told all that a project whose report was on file had never sent it).
+        said = [x for x in said if not x[0]] + [x for x in said if x[0]]
         # A line of the unit's own among its items' follows them without a "：" of its own.
         return (p.unit(u).name + ("" if said[0][0] else "：")
                 + "；".join(f"{quoted(item)}：{text}" if item else text for item, text in said))
