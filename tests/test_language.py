@@ -2759,7 +2759,7 @@ def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_ow
     replies = r.letters("objection_reply")
     assert sorted(replies) == ["e2", "e5"]
     assert "贵单位于2023年5月5日 10:00提出的异议，经调查核实，异议不成立。核实情况：所涉情况与事实不符。" in replies["e2"]
-    assert "经调查核实，异议成立，将按规定处理。" in replies["e5"]
+    assert "经调查核实，异议成立，依规予以处理。" in replies["e5"]
     # e2's objection rejected: e2 is still a candidate, awarded, and its results say nothing of the objection.
     assert "e2" in r.letters("award")
     assert "异议" not in r.letters("results")["e2"] and "未通过异议" not in r.letters("results")["e5"]
