@@ -105,6 +105,7 @@ def _publish(session, p, round_id, action) -> Outcome:
     own: dict[str, dict[str, Any]] = defaultdict(lambda: {"openings": []})
     if (takers := list_told(session, p, round_id, who, units, action.category, own, stage.lists)) is not None:
         extra["takers"] = takers
+        extra["takers_names"] = [p.unit(t).name for t in takers]  # a 通报 of the list names them
     # Windows opening today are announced here, to the units that owe them (the expander pairs them);
     # one already closed when a late run writes this is not (as its own opening letter is skipped).
     moment = clock.run_moment()

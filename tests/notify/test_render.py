@@ -386,6 +386,18 @@ def test_a_publicity_of_results_says_the_caps_under_them() -> None:
     assert "2. 乙公司：优秀奖（得分85.71）。\n按规定，一等奖不超过参评对象的10%，二等奖与一等奖合计不超过参评对象的30%。\n" in body, body
 
 
+def test_a_circulated_list_names_those_on_it_and_asks_nobody_to_look_it_up() -> None:
+    """小微企业's 通报获证企业名单 told all 18 recipients "名单共列入5个单位，请及时查阅并按要求做好相关工作", naming nobody,
+    under 【通知】."""
+    context = {**CONTEXTS["publication.j2"], "title": "通报获证企业名单", "takers_names": ["甲公司", "乙公司"]}
+    subject, body = render_message("publication.j2", {**context, "unit_code": "510100"})
+    assert subject.startswith("【通报】"), subject
+    assert "通报获证企业名单，贵单位已列入该名单（共2个单位）。\n名单如下：\n1. 甲公司；\n2. 乙公司。\n" in body, body
+    assert "查阅" not in body and "做好相关工作" not in body, body
+    _, other = render_message("publication.j2", {**context, "unit_code": "510500"})
+    assert "名单共列入2个单位，贵单位未列入。\n名单如下：\n1. 甲公司；" in other, other
+
+
 def test_a_published_list_tells_a_unit_on_it_so() -> None:
     on_list = {**CONTEXTS["publication.j2"], "unit_code": "510100"}
     _, body = render_message("publication.j2", on_list)
