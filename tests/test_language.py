@@ -3920,6 +3920,14 @@ def test_a_yes_or_no_bonus_counts_once_and_is_said_without_a_count(tmp_path, hom
     assert "获评省级质量强镇，加3分" in told and "次" not in told.split("获评省级质量强镇")[1][:3], told
 
 
+def test_the_plan_names_the_units_a_stage_goes_to(tmp_path):
+    """乡镇考核's plan showed "单位 gov" for the 报送考核结果 to the 县政府."""
+    text = WITH_GOV.replace("    stages:\n", "    stages:\n      - {code: up, name: 报送考核结果, kind: notification, template: result,"
+                                             " on: 2016-03-31, notify: {units: [gov]}}\n", 1)
+    timetable = expand(write(tmp_path, "up.yaml", text).programme, WorkCalendar())
+    assert timetable.by_name()["up:notify"].owed_by == "示例市人民政府"
+
+
 def test_a_summary_names_a_unit_whose_late_application_was_refused(tmp_path, home):
     """A county bureau's summary of its enterprises' results left out the one whose late application it
     had seen refused (不予受理)."""

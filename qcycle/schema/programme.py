@@ -391,6 +391,11 @@ class Programme(_Model):
         return spec.title if spec is not None else SUBMISSION_TITLES.get(kind, kind)
 
     @cached_property
+    def unit_names(self) -> dict[str, str]:
+        """Unit code → name, as the plan names a selection of units (not "单位 gov")."""
+        return {u.code: u.name for u in self.units}
+
+    @cached_property
     def stage_names(self) -> dict[str, str]:
         return {s.code: s.name for s in self.stages}
 

@@ -104,7 +104,8 @@ class Who(_Model):
             out |= w.stages()
         return out
 
-    def describe(self, stage_names: dict[str, str] | None = None) -> str:
+    def describe(self, stage_names: dict[str, str] | None = None, unit_names: dict[str, str] | None = None) -> str:
+        """The selection in words, for the plan and the timetable (stages and units by their names where given)."""
         names = stage_names or {}
 
         def name(code: str) -> str:  # quotation marks inside turned single (引号里面还要用引号)
@@ -114,7 +115,7 @@ class Who(_Model):
         if self.levels:
             parts.append("、".join(LEVEL_NAMES.get(x, x) for x in self.levels))
         if self.units:
-            parts.append("单位 " + "、".join(self.units))
+            parts.append("、".join((unit_names or {}).get(u, f"单位 {u}") for u in self.units))
         if self.submitted_at:
             parts.append(f"在{name(self.submitted_at)}中已提交的单位")
         if self.missing_at:
@@ -128,9 +129,9 @@ class Who(_Model):
         if self.rank:
             parts.append(self.rank.describe())
         if self.any_of:
-            parts.append("或".join(f"（{w.describe(names)}）" for w in self.any_of))
+            parts.append("或".join(f"（{w.describe(names, unit_names)}）" for w in self.any_of))
         if self.superiors_of:
-            parts.append(f"（{self.superiors_of.describe(names)}）的上级单位")
+            parts.append(f"（{self.superiors_of.describe(names, unit_names)}）的上级单位")
         return "，且".join(parts)
 
 
