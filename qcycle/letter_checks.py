@@ -90,21 +90,24 @@ def to_itself(p: Programme) -> list[tuple[str, str]]:
 
 def rejections_untold(p: Programme) -> list[tuple[str, str]]:
     """Notices: a decision whose 不同意 no letter can reach (QC小组's 审定获奖名单 dropped a winner its 公示 had named,
-    and the winner heard nothing). A rejection is told by a letter to those it rejected (``rejected_at``), by a
-    result or 通报 to a selection that keeps them (``with_rejected``, or units and levels alone), or by a list
-    published of those it approved (those left off are told so)."""
-    told: set[str] = set()
-    # Those who hand something in (a result to them by units or levels reaches the rejected among them).
+    and the winner heard nothing). A rejection is told by a letter to those it rejected (``rejected_at``, or a
+    follow-up they then owe), by a 公示 of those it approved (those left off are told so), or by a result or 通报 after
+    it (in the file's order) to a selection that keeps the rejected (``with_rejected``, or units and levels that hand
+    something in)."""
     applicants = {u.code for s in p.stages if s.owed_by is not None and not s.owed_by.dynamic
                   for u in p.units_matching(s.owed_by)}
+    told: set[str] = set()
+    told_after: list[int] = []  # places of the results and 通报 that reach the rejected
     for s in p.stages:
+        owed = [s.owed_by, *s.owed_by.any_of] if s.owed_by is not None else []
+        told |= {w.rejected_at for w in owed if w.rejected_at}  # a follow-up owed by the rejected tells them
         for w in [s.notify, *s.notify.any_of] if s.notify is not None else []:
-            if w.with_rejected or (s.kind is StageKind.notification and (s.template or "result") in ("result", "circular")
-                                   and not w.dynamic and applicants & {u.code for u in p.units_matching(w)}):
-                return []  # a result to those who took part, the rejected kept: each is told where it stopped
             told |= {w.rejected_at} if w.rejected_at else set()
-            told |= {w.approved_at} if w.approved_at and s.kind in (StageKind.publication, StageKind.notice) else set()
+            told |= {w.approved_at} if w.approved_at and s.kind is StageKind.notice else set()
+            if s.kind is StageKind.notification and (s.template or "result") in ("result", "circular") and (
+                    w.with_rejected or not w.dynamic and applicants & {u.code for u in p.units_matching(w)}):
+                told_after.append(p.stage_place[s.code])
     return [(f"stages[{i}]", (f"决定阶段“{s.name}”不同意的对象不会收到任何函件：请加一个告知其结果的阶段（template: step_result，"
-                              f"notify: {{rejected_at: {s.code}}}），或在结果通知的选择中写 with_rejected: true"))
+                              f"notify: {{rejected_at: {s.code}}}），或在其后的结果通知的选择中写 with_rejected: true"))
             for i, s in enumerate(p.stages) if s.kind is StageKind.decision and s.code not in p.objection_decisions
-            and s.code not in told]
+            and s.code not in told and not any(at > i for at in told_after)]

@@ -49,6 +49,7 @@ __all__ = [
     "published",
     "quota_due",
     "target_by",
+    "times",
     "unit_input",
 ]
 
@@ -201,6 +202,11 @@ def indicator_met(ind: Indicator, actual: float | Sequence[float], until_year: i
 _CENT = Decimal("0.01")
 
 
+def times(item: BonusItem, n: int) -> int:
+    """How many times an item counts: a yes-or-no one (``once``) once at most, however many records say it."""
+    return min(n, 1) if item.once else n
+
+
 def published(points: float) -> float:
     """Points as a result is published: two decimals, rounded half up (四舍五入) from the
     number as worked out by hand (84.125 is 84.13, where ``round`` gives 84.12). Binary
@@ -212,7 +218,7 @@ def published(points: float) -> float:
 def _items_points(items: Iterable[BonusItem], counts: Mapping[str, int], cap: float | None) -> float:
     total = 0.0
     for item in items:
-        points = item.points * counts.get(item.code, 0)
+        points = item.points * times(item, counts.get(item.code, 0))
         total += min(points, item.cap) if item.cap is not None else points
     return min(total, cap) if cap is not None else total
 
@@ -267,7 +273,7 @@ def assess(
                 else:
                     assert comp.weight is not None  # the schema requires a weight or max_points
                     span = comp.weight * scheme.scale
-                if comp.source == "deductions":  # full, less what its items take (进度报送 20 分，每缺报一次扣5分)
+                if comp.source == "deductions" and comp.code not in u.unsubmitted:  # full, less what its items take
                     taken = _items_points([d for d in scheme.deductions if d.part == comp.code], u.deductions, None)
                     components[comp.code] = published(max(0.0, span - taken))
                     continue

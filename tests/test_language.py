@@ -1449,6 +1449,14 @@ def test_a_part_scored_by_its_deductions_starts_full_and_loses_them_within_it(tm
     assert "进度报送16.00分" in told and "已扣" not in told and "“进度报送”扣4分" in told, told
     with pytest.raises(ConfigError, match="不是 source: deductions 的评分部分"):
         write(tmp_path, "bad.yaml", text.replace("part: reporting}", "part: all}", 1))
+    # Taken past its points, the part stops at 0 and says so (c3's two reports never sent, 15 each, of 20).
+    steep = Round(write(tmp_path, "steep.yaml", text.replace("name: 进度报告未报送, points: 5,", "name: 进度报告未报送, points: 15,", 1)
+                        .replace("code: county-2015\n", "code: county-2015s\n", 1)))
+    _quarters_handed_in(steep)
+    steep.scores(dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 80))
+    steep.until("2016-03-31")
+    told = steep.letters("results")["c3"]
+    assert "进度报送0.00分" in told and "“进度报送”扣30分（“进度报送”扣完为止，以0分计）" in told, told
 
 
 def test_a_deadline_after_the_last_assessment_is_not_told_what_lateness_costs(tmp_path, home):
@@ -3852,6 +3860,14 @@ def test_a_voluntary_window_of_anything_but_applications_is_not_an_application(t
     roster = listed.letters("roster")
     assert "贵单位已列入该名单（共2个单位）" in roster["e1"], roster["e1"]
     assert "名单共列入2个单位，贵单位未列入（未在截止时间前提交参与确认书）。" in roster["e3"], roster["e3"]
+    # One that handed it in and is off the list for another reason is not told it never did.
+    narrowed = Round(write(tmp_path, "narrowed.yaml", text.replace("    stages:\n", (
+        "    stages:\n      - {code: roster, name: 公布参与企业名单, kind: publication, on: 2023-04-03,"
+        " notify: {levels: [enterprise]}, lists: {submitted_at: application, units: [e1, e3]}}\n"), 1).replace(
+        "code: award-2023,", "code: award-2023d,", 1)))
+    narrowed.hand_in("confirmation", ["e1", "e2"], "2023-03-20", id="n")
+    narrowed.until("2023-04-03")
+    assert "未在截止时间前提交" not in narrowed.letters("roster")["e2"], narrowed.letters("roster")["e2"]
 
 
 def test_a_unit_that_passes_the_recheck_of_its_rectification_is_told_and_back_in(tmp_path, home):
@@ -3883,15 +3899,18 @@ def test_a_unit_that_passes_the_recheck_of_its_rectification_is_told_and_back_in
              after: {stage: recheck, event: on, workdays: 2}, notify: {any_of: [{approved_at: recheck}, {rejected_at: recheck}]}}
         """)
     text = text.replace("  - {code: recheck_result,", (
-        "  - {code: interim, name: 通知检查结果, kind: notification, template: result, on: 2026-07-31,\n"
+        "  - {code: interim, name: 通知检查结果, kind: notification, template: result, on: 2026-07-20,\n"
         "     notify: {submitted_at: registration, with_rejected: true}}\n  - {code: recheck_result,"), 1)
     r = Round(write(tmp_path, "check.yaml", text))
     r.hand_in("progress_report", ["e1", "e2", "e3"], "2026-04-10")
     r.decide("onsite", e1="approved", e2="rejected", e3="rejected")
-    r.hand_in("rectification_report", ["e2", "e3"], "2026-07-10")
-    r.until("2026-07-31")
-    # Told before its 复查: the result is not read as final (a second "结果已确定" followed, saying the opposite).
-    assert "未通过现场检查，整改复查结论另行告知" in r.letters("interim")["e2"], r.letters("interim")["e2"]
+    r.hand_in("rectification_report", ["e2"], "2026-07-10")
+    r.until("2026-07-28")
+    # Told before its 复查: the result is not read as final (a second "结果已确定" followed, saying the opposite), nor
+    # for one whose 整改报告 is not yet due.
+    interim = r.letters("interim")
+    assert "未通过现场检查，整改复查结论另行告知" in interim["e2"] and "整改复查结论另行告知" in interim["e3"], interim
+    r.hand_in("rectification_report", ["e3"], "2026-07-27")
     r.until("2026-08-12")
     r.decide("recheck", e2="approved", e3="rejected")
     r.until("2026-09-30")
@@ -3911,13 +3930,16 @@ def test_a_yes_or_no_bonus_counts_once_and_is_said_without_a_count(tmp_path, hom
     with db.session_scope() as session:
         kept = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
             {"kind": "score", "unit": "c1", "reviewer": "r1", "component": "bonus:town", "value": 3},
-            {"kind": "score", "unit": "c2", "reviewer": "r1", "component": "bonus:town", "value": 1}])
+            {"kind": "score", "unit": "c2", "reviewer": "r1", "component": "bonus:town", "value": 1},
+            {"kind": "score", "unit": "c2", "reviewer": "r2", "component": "bonus:town", "value": 1}])  # said twice: once
     assert kept[0].status == "quarantined" and "只计有无（0 或 1），不计次数：3" in (kept[0].reason or ""), kept[0]
-    assert kept[1].status != "quarantined", kept[1]
+    assert kept[1].status != "quarantined" and kept[2].status != "quarantined", kept
     r.scores({"c1": 80, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
     r.until("2016-03-31")
     told = r.letters("results")["c2"]
     assert "获评省级质量强镇，加3分" in told and "次" not in told.split("获评省级质量强镇")[1][:3], told
+    with db.session_scope() as session:
+        assert {x.unit_code: x.total for x in crud.list_results(session=session, round_id=r.id)}["c2"] == 83.0
 
 
 def test_the_plan_names_the_units_a_stage_goes_to(tmp_path):

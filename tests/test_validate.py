@@ -691,6 +691,16 @@ def test_a_decision_whose_rejections_reach_no_letter_is_pointed_out(tmp_path: Pa
     told.write_text(text + "  - {code: told, name: 告知审定结果, kind: notification, template: step_result, on: 2026-07-20,\n"
                            "     notify: {rejected_at: final}}\n", encoding="utf-8")
     assert "不同意的对象" not in validate(told).output
+    # A follow-up the rejected then owe tells them (its opening says why); a result sent before the decision does not.
+    follow = tmp_path / "follow.yaml"
+    follow.write_text(text + "  - {code: again, name: 复核申请, kind: submission, submission: self_evaluation,\n"
+                             "     owed_by: {rejected_at: final}, opens: 2026-07-20, deadline: {date: 2026-07-31}}\n",
+                      encoding="utf-8")
+    assert "不同意的对象" not in validate(follow).output
+    early = tmp_path / "early.yaml"
+    early.write_text(text.replace("  - {code: final,", "  - {code: results, name: 通知结果, kind: notification, template: result,"
+                                  " on: 2026-07-10, notify: {levels: [enterprise]}}\n  - {code: final,", 1), encoding="utf-8")
+    assert "决定阶段“审定获奖名单”不同意的对象不会收到任何函件" in unwrapped(validate(early)), validate(early).output
     assert all("不同意的对象" not in validate(shipped).output for shipped in sorted(PROGRAMMES.glob("*.yaml")))
 
 

@@ -47,7 +47,8 @@ def list_told(session, p: Programme, round_id, who: Who | None, units: list[str]
         candidates = set(takers)
         if lists.submitted_at:  # of those who handed a window in: one that owed it and did not is left off, and told why
             window = p.stage(lists.submitted_at)
-            for u in set(owers(session, p, round_id, window, category)) - candidates:
+            handed = set(resolve(session, p, round_id, Who(submitted_at=window.code, with_rejected=True), category))
+            for u in set(owers(session, p, round_id, window, category)) - candidates - handed:
                 own[u]["unlisted_reason"] = f"未在截止时间前提交{handed_in_item(p, window, category=category)}"
                 candidates.add(u)
     else:

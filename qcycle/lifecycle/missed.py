@@ -6,16 +6,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from qcycle import crud
+from qcycle import clock, crud
 from qcycle.lifecycle.assessing import windows_never_handed_in
 from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.plan import kept_timetable
-from qcycle.lifecycle.who import in_category, outstanding, p_item_name, select_subjects
+from qcycle.lifecycle.who import (
+    NEGATIVE,
+    POSITIVE,
+    decided,
+    in_category,
+    outstanding,
+    owers,
+    p_item_name,
+    pending_decisions,
+    select_subjects,
+)
 from qcycle.lifecycle.wording import periods_joined
 from qcycle.schema import Programme, StageKind, Who
 from qcycle.timetable import Action
 
-__all__ = ["never_handed_in_lines"]
+__all__ = ["awaiting_decisions", "never_handed_in_lines"]
 
 
 def never_handed_in_lines(session, p: Programme, round_id, notice: Action,
@@ -106,4 +116,23 @@ def _periods_together(p: Programme, lines: list[tuple[str, str | None, str]]) ->
         elif code not in said:
             said.add(code)
             out.append((code, None, f"未提交{p.stage(code).handed_in}（{periods_joined(labels[code])}）"))
+    return out
+
+
+def awaiting_decisions(session, p: Programme, round_id, category: str | None) -> dict[str, str]:
+    """Subject → the decision still to come on it, of those on the rejected (整改复查 after a 现场检查's 不合格): handed
+    in and undecided, or owing the window it decides while that window is still open (a 整改报告 due later). A
+    rejection told meanwhile says so, not as final (强检's 7月底 letters had, and August's said the opposite)."""
+    out: dict[str, str] = {}
+    now = clock.run_moment() or clock.now()
+    deadlines: list[Action] | None = None
+    for s in map(p.stage, sorted(p.decisions_for_rejected)):
+        out |= {x: s.name for x in pending_decisions(session, p, round_id, s, category) if x not in out}
+        window = p.stage(s.decides) if s.decides and p.has_stage(s.decides) else None
+        if window is None or window.kind not in (StageKind.submission, StageKind.followup):
+            continue
+        deadlines = deadlines or [a for a in kept_timetable(session, p, round_id).actions if a.action == "deadline"]
+        if any(a.stage == window.code and a.at > now for a in deadlines):
+            done = decided(session, round_id, s.code, POSITIVE) | decided(session, round_id, s.code, NEGATIVE)
+            out |= {u: s.name for u in owers(session, p, round_id, window, category) if u not in done and u not in out}
     return out

@@ -17,7 +17,7 @@ from qcycle import crud
 from qcycle.clock import to_local
 from qcycle.lifecycle.assessing import Counted, quota_achieved, what_counted
 from qcycle.lifecycle.drafting import draft_letters
-from qcycle.lifecycle.missed import never_handed_in_lines
+from qcycle.lifecycle.missed import awaiting_decisions, never_handed_in_lines
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
 from qcycle.lifecycle.remarks import (
@@ -40,7 +40,6 @@ from qcycle.lifecycle.who import (
     eliminated,
     in_category,
     p_item_name,
-    pending_decisions,
     resolve,
     results_of,
     select_subjects,
@@ -187,9 +186,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                     subject_name=name_beside(p.round.name, heading), result="—",
                                     lines=summaries[u][1], scope=summaries[u][0], summary=True, took_part=summaries[u][2],
                                     # To the office's own superior (the 县政府 it reports to) a summary is a report.
-                                    to_superior=p.unit(u).level == "government" or u in p.ancestors(p.sender(stage.code)),
-                                    places_rule=places_rule(p, rows if circular else [  # those the summary lists
-                                        r for x in p.under_each(by_unit).get(u) or by_unit for r in by_unit[x]]))
+                                    to_superior=u in p.ancestors(p.sender(stage.code)) or p.unit(u).level == "government"
+                                    and not p.ancestors(p.sender(stage.code)),
+                                    places_rule=places_rule(p, [  # of the results the summary lists
+                                        r for x in (by_unit if circular else p.under_each(by_unit).get(u) or by_unit)
+                                        for r in by_unit[x]]))
             continue
         if circular:
             continue  # nothing graded or decided yet: nothing to 通报
@@ -217,8 +218,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
         lines += [after[r.unit_code] for r in mine if r.unit_code in after and not p_item_name(p, r.unit_code)]
         lines += missed
         grounds = summons_grounds(p, stage.notify, [w for w, chose in met if u in chose], template == "summons.j2",
-                           mine[0] if mine else None, (grounds_of if template == "summons.j2" else rejected).get(u, []),
-                           [f"未按期报送{quoted(p.stage(code).handed_in)}" for code, late in missing if u in late])
+                                  mine[0] if mine else None, (grounds_of if template == "summons.j2" else rejected).get(u, []),
+                                  [f"未按期报送{quoted(p.stage(code).handed_in)}" for code, late in missing if u in late])
         if not (lines or grounds or praise):
             continue
         score = "；".join(score_text(r) for r in mine if not unscored(r)) or None
@@ -328,9 +329,9 @@ def _rejected(session, p: Programme, round_id, category: str | None
     apart = steps_told_alone(p)  # a step whose rejections have their own letter: not said again here
     later = latest_standing(session, p, round_id) if p.decisions_for_rejected or p.keeping_decisions else {}
     # A decision still to come on the rejected (the 整改复查 of a 现场检查's 不合格): said, not left to read as final.
-    awaiting = {x: s.name for s in map(p.stage, sorted(p.decisions_for_rejected))
-                for x in pending_decisions(session, p, round_id, s, category)}
-    for subject, (verdict, code) in rejections(session, p, round_id).items():
+    told = rejections(session, p, round_id)
+    awaiting = awaiting_decisions(session, p, round_id, category) if told and p.decisions_for_rejected else {}
+    for subject, (verdict, code) in told.items():
         if not in_category(p, subject, category):
             continue
         unit, name = subject.partition(":")[0], p_item_name(p, subject)
@@ -470,7 +471,7 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
         # What the unit itself never handed in goes before its items': after them it read as the last item's
         # (a 通报 told all that a project whose report was on file had never sent it).
         said = [x for x in said if not x[0]] + [x for x in said if x[0]]
-        # A line of the unit's own among its items' follows them without a "：" of its own.
+        # A line of the unit's own goes first (its name and "："), then its items' ("“项目”：…").
         return (p.unit(u).name + ("" if said[0][0] else "：")
                 + "；".join(f"{quoted(item)}：{text}" if item else text for item, text in said))
 

@@ -12,7 +12,7 @@ from qcycle.lifecycle.wording import NOT_HANDED_IN, periods_joined, ranked_among
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, category_label, grade_label
-from qcycle.scoring import caps
+from qcycle.scoring import caps, times
 
 __all__ = ["Graded", "adjustment_remarks", "graded_together", "places_rule", "result_remarks", "where_rechecked"]
 
@@ -197,7 +197,7 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int]
                                             (scheme.deductions, deductions, "扣", r.deduction, scheme.deduction_cap)):
         said = 0.0
         for item in items:
-            if not (n := counts.get(item.code, 0)):
+            if not (n := times(item, counts.get(item.code, 0))):
                 continue
             points = min(n * item.points, item.cap) if item.cap is not None else n * item.points
             name, per, counter = item.name.partition("（每")
@@ -206,7 +206,9 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int]
             said_n = "" if item.once else (
                 f"：{which}" if which else f"{n}{_measure(counter) if per else '次'}{_deadlines_named(counted, n)}")
             if item.part is not None:  # taken within its part (进度报送), not from the total: said so
-                out.append(f"{name}{said_n}，“{parts[item.part]}”{verb}{points:g}分")
+                left = r.components.get(item.part) if r.components else None
+                out.append(f"{name}{said_n}，“{parts[item.part]}”{verb}{points:g}分"
+                           + (f"（“{parts[item.part]}”扣完为止，以0分计）" if left is not None and left <= 0 else ""))
                 continue
             # 3 honours at 2 points each read "加5分": the item's own cap is said where it cut.
             capped = f"{verb}{n * item.points:g}分，以上限{points:g}分计" if points < n * item.points - 1e-9 else ""
@@ -280,7 +282,7 @@ def places_rule(p: Programme, held: Iterable[AssessmentResult] | None = None) ->
     where one of these results reached a better grade's line and found its places taken (a 通报 of 街道 listed
     95.01 as 良好 under "优秀≥90" and nothing of the two places 优秀 had)."""
     scheme = p.assessment
-    if scheme is None or held is not None and not any(_full_grade(p, r) for r in held):
+    if scheme is None or held is not None and not any(_full_grade(p, r) for r in held if not r.veto):
         return None
     counted = f"得分达到{scheme.pass_line:g}分的单位" if scheme.share_of == "passing" else "参评对象"
     said = []

@@ -94,7 +94,8 @@ def eliminated(session: Session, p: Programme, round_id: uuid.UUID, *, objection
     last decision is a rejection): they leave every later step, list and notice.
     A decision on an objection (公示异议) decides the objection only: ``objections`` gives the
     objections rejected, otherwise they are not counted (the objector's candidacy stands). A
-    decision on a follow-up's report (整改报告审核) decides the report: its unit stays in the round."""
+    decision on a follow-up's report (整改报告审核) decides the report: its unit stays in the round, and where the
+    follow-up is owed by those a decision rejected (整改复查 of a 现场检查's 不合格), its 通过 puts them back."""
     on_objections = sorted(p.objection_decisions)
 
     def read() -> frozenset[str]:

@@ -393,7 +393,7 @@ def name_overlap(name: str, label: str) -> int:
 
 
 def summons_grounds(p: Programme, who: Who | None, ways: list[Who], summons: bool, result: AssessmentResult | None,
-             refused: list[str], missed: list[str]) -> list[str]:
+                    refused: list[str], missed: list[str]) -> list[str]:
     """What the unit did not pass or did not hand in, the grounds of a summons (约谈); where the
     selection chooses by place or grade (``ways``: those the unit met), that too ("排名县（市、区）后2名
     （第7名）；未通过整改报告审核"), or that alone where an alternative by place chose it (a 约谈 of the last

@@ -74,6 +74,8 @@ class BonusItem(_Model):
     def _counts_with_late_at(self) -> BonusItem:
         if self.counts != "late_or_missing" and self.late_at is None:
             raise ValueError("counts（按逾期或未报送计次）只与 late_at 一起使用")
+        if self.once and self.late_at is not None:
+            raise ValueError("once（只计有无）不与 late_at（按逾期次数计）同用")
         return self
 
 
