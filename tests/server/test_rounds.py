@@ -64,9 +64,9 @@ def test_a_simulated_round_keeps_its_own_letter_templates(qcycle_home, tmp_path)
     own = tmp_path / "templates" / "mini-2023"
     own.mkdir(parents=True)
     text = (REPO_ROOT / "config" / "templates" / "publication.j2").read_text(encoding="utf-8")
-    assert text.count("{% block subject %}【通知】") == 1
-    (own / "publication.j2").write_text(text.replace("{% block subject %}【通知】", "{% block subject %}【本市通知】"),
-                                        encoding="utf-8")
+    subject = '{% block subject %}【{{ "通报" if title.startswith("通报") else "通知" }}】'
+    assert text.count(subject) == 1
+    (own / "publication.j2").write_text(text.replace(subject, "{% block subject %}【本市通知】"), encoding="utf-8")
     (report,) = simulate_rounds([copy], seed=3, home=tmp_path / "sim", show_progress=False)
     subjects = [json.loads(f.read_text(encoding="utf-8"))["subject"] for f in (tmp_path / "sim" / "sink").rglob("*.json")]
     assert report.round_code == "mini-2023" and subjects
