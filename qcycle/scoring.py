@@ -44,6 +44,7 @@ __all__ = [
     "assess",
     "cumulated",
     "indicator_met",
+    "item_points",
     "pace",
     "picked_by_rank",
     "published",
@@ -207,6 +208,12 @@ def times(item: BonusItem, n: int) -> int:
     return min(n, 1) if item.once else n
 
 
+def item_points(item: BonusItem, n: int) -> float:
+    """The points ``n`` occurrences of a bonus or deduction item give, within the item's own cap."""
+    points = item.points * times(item, n)
+    return min(points, item.cap) if item.cap is not None else points
+
+
 def published(points: float) -> float:
     """Points as a result is published: two decimals, rounded half up (四舍五入) from the
     number as worked out by hand (84.125 is 84.13, where ``round`` gives 84.12). Binary
@@ -218,8 +225,7 @@ def published(points: float) -> float:
 def _items_points(items: Iterable[BonusItem], counts: Mapping[str, int], cap: float | None) -> float:
     total = 0.0
     for item in items:
-        points = item.points * times(item, counts.get(item.code, 0))
-        total += min(points, item.cap) if item.cap is not None else points
+        total += item_points(item, counts.get(item.code, 0))
     return min(total, cap) if cap is not None else total
 
 

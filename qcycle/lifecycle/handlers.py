@@ -46,7 +46,7 @@ from qcycle.lifecycle.standing import (
     objection_cutoff,
     passed,
     published_list,
-    reviewer_step,
+    reviewed_by_whom,
 )
 from qcycle.lifecycle.who import (
     POSITIVE,
@@ -447,11 +447,10 @@ def _reviewed_through(session, p: Programme, round_id, window: Stage, units: lis
     """unit → the review by its parent it passed to owe this window, as its opening says it ("获东城区市场监督管理局
     推荐": QC小组's recommended teams were asked for their 成果报告 and never told they had been recommended)."""
     step = p.stage(window.owed_by.approved_at) if window.owed_by and window.owed_by.approved_at else None
-    if step is None or step.reviewed_by is None or reviewer_step(step.name) == step.name:
+    if step is None or step.reviewed_by is None:
         return {}
     approved = {x.partition(":")[0] for x in decided(session, round_id, step.code, POSITIVE)}
-    return {u: passed(p.unit(parent).name + reviewer_step(step.name)) for u in units
-            if u in approved and (parent := p.reviewer(step.code, u, asked=False))}
+    return {u: passed(by) for u in units if u in approved and (by := reviewed_by_whom(p, step, u))}
 
 
 HANDLERS = {

@@ -186,8 +186,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                     subject_name=name_beside(p.round.name, heading), result="—",
                                     lines=summaries[u][1], scope=summaries[u][0], summary=True, took_part=summaries[u][2],
                                     # To the office's own superior (the 县政府 it reports to) a summary is a report.
-                                    to_superior=u in p.ancestors(p.sender(stage.code)) or p.unit(u).level == "government"
-                                    and not p.ancestors(p.sender(stage.code)),
+                                    to_superior=u in (up := p.ancestors(p.sender(stage.code)))
+                                    or p.unit(u).level == "government" and not up,
                                     places_rule=places_rule(p, [  # of the results the summary lists
                                         r for x in (by_unit if circular else p.under_each(by_unit).get(u) or by_unit)
                                         for r in by_unit[x]]))

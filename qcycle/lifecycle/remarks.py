@@ -12,7 +12,7 @@ from qcycle.lifecycle.wording import NOT_HANDED_IN, periods_joined, ranked_among
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, category_label, grade_label
-from qcycle.scoring import caps, times
+from qcycle.scoring import caps, item_points, times
 
 __all__ = ["Graded", "adjustment_remarks", "graded_together", "places_rule", "result_remarks", "where_rechecked"]
 
@@ -97,13 +97,8 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}，等次定为{grade_label(r.grade)}")
         elif (full := _full_grade(p, r)) is not None:
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
-            counted = (f"得分达到{p.assessment.pass_line:g}分的单位" if p.assessment and p.assessment.share_of == "passing"
-                       else "参评对象")
-            share = ""
-            if full.share and p.assessment is not None:
-                band, fraction = p.assessment.share_band(full.name)  # "一等奖、二等奖合计" under cumulative bands
-                together = f"与{'、'.join(grade_label(b) for b in band[:-1])}合计" if len(band) > 1 else ""
-                share = f"{together}比例不超过{'' if full.max_count else among}{counted}的{fraction * 100:g}%"
+            counted = _counted_over(p)
+            share = _share_said(p, full.name, f"比例不超过{'' if full.max_count else among}") if full.share else ""
             n, tied, level, rule, vetoed = (sizes or {}).get(r.unit_code) or (None, 1, None, "", 0)
             if full.share and n is not None and not full.max_count and p.assessment is not None:
                 # How many places the share gives, counted over whom: first of 3 under 20 % has none at all,
@@ -199,7 +194,7 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int]
         for item in items:
             if not (n := times(item, counts.get(item.code, 0))):
                 continue
-            points = min(n * item.points, item.cap) if item.cap is not None else n * item.points
+            points = item_points(item, n)
             name, per, counter = item.name.partition("（每")
             counted = (when or {}).get(item.code, [])
             which = _late_and_missing(counted, n)
@@ -284,16 +279,28 @@ def places_rule(p: Programme, held: Iterable[AssessmentResult] | None = None) ->
     scheme = p.assessment
     if scheme is None or held is not None and not any(_full_grade(p, r) for r in held if not r.veto):
         return None
-    counted = f"得分达到{scheme.pass_line:g}分的单位" if scheme.share_of == "passing" else "参评对象"
     said = []
     for g in scheme.grades:
         limits = [f"名额不超过{g.max_count}个"] if g.max_count else []
         if g.share is not None:
-            band, fraction = scheme.share_band(g.name)
-            together = f"与{'、'.join(grade_label(b) for b in band[:-1])}合计" if len(band) > 1 else ""
-            limits.append(f"{together}不超过{counted}的{fraction * 100:g}%")
+            limits.append(_share_said(p, g.name, "不超过"))
         if limits:
             said.append(grade_label(g.name) + "、".join(limits))
     # A 公示 of one category lists that category's results, whose own places they are; levels or groups are said.
     apart = {"level": "（按级别分别计）", "group": "（按分组分别计）"}.get(scheme.rank_within, "")
     return f"按规定，{'，'.join(said)}{apart}。" if said else None
+
+
+def _counted_over(p: Programme) -> str:
+    """Whom a grade's share is counted over, as letters say it: 参评对象, or those over a line (share_of: passing)."""
+    scheme = p.assessment
+    return f"得分达到{scheme.pass_line:g}分的单位" if scheme and scheme.share_of == "passing" else "参评对象"
+
+
+def _share_said(p: Programme, grade: str, limit: str) -> str:
+    """A grade's share as a letter says it: "不超过参评对象的10%", its band's under cumulative bands ("与一等奖合计
+    不超过参评对象的30%"); ``limit`` is the words before whom it counts over."""
+    assert p.assessment is not None
+    band, fraction = p.assessment.share_band(grade)
+    together = f"与{'、'.join(grade_label(b) for b in band[:-1])}合计" if len(band) > 1 else ""
+    return f"{together}{limit}{_counted_over(p)}的{fraction * 100:g}%"

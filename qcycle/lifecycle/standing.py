@@ -42,6 +42,7 @@ __all__ = [
     "passed",
     "published_list",
     "rejections",
+    "reviewed_by_whom",
     "reviewer_step",
     "steps_told",
     "steps_told_alone",
@@ -85,7 +86,8 @@ def verdict(p: Programme, stage: str, subject: str, yes: bool, by: str = "", not
         return note
     why = f"（{note}）" if note and step.tell_reason else ""
     brings = f"，{step.on_rejection}" if step.on_rejection else ""  # 撤销试点立项
-    return _not_passed_at(p, step, subject.partition(":")[0]) + why + brings
+    # Named by who did not give it (余姚: 未获泗门镇人民政府推荐; 福州: 未通过鼓楼区市场监督管理局初审).
+    return not_passed(reviewed_by_whom(p, step, subject.partition(":")[0]) or step.name) + why + brings
 
 
 def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reasons: bool = True
@@ -103,15 +105,12 @@ def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reas
     return out
 
 
-def _not_passed_at(p: Programme, stage: Stage, unit: str) -> str:
-    """A step not passed; a review or recommendation each unit's parent gives names who did not
-    give it (余姚: 未获泗门镇人民政府推荐, not 未获乡镇（街道）或有关部门推荐; 福州: 未通过鼓楼区市场
-    监督管理局初审, not 未通过县（市）区市场监管局初审)."""
-    parent = p.reviewer(stage.code, unit, asked=False)  # a 市级推荐 read "未获设区市市场监管局推荐", not the city
+def reviewed_by_whom(p: Programme, stage: Stage, unit: str) -> str | None:
+    """A review step as given by the unit's own reviewer ("鼓楼区市场监督管理局初审", not 县（市）区市场监管局初审), or None
+    where the stage names no step its reviewers take or the unit has none (市级推荐 by the city itself)."""
+    parent = p.reviewer(stage.code, unit, asked=False)
     step = reviewer_step(stage.name)
-    if parent and step != stage.name:
-        return not_passed(p.unit(parent).name + step)
-    return not_passed(stage.name)
+    return p.unit(parent).name + step if parent and step != stage.name else None
 
 
 # What a parent does in a review named after the reviewers ("县（市）区市场监管局初审": 初审).
@@ -472,7 +471,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
             # the same morning). The step is said, with its reason unless a letter of its own tells
             # it (not told twice: 温州).
             verdict, step = refused.get(r.unit_code, ("", ""))
-            bare = _not_passed_at(p, p.stage(step), unit) if step else ""
+            bare = not_passed(reviewed_by_whom(p, p.stage(step), unit) or p.stage(step).name) if step else ""
             told_apart = step in apart
             said.append(f"{'申报的' + quoted(item) if item else ''}得分{r.total:.2f}"
                         + ("" if ranked else f"、排名第{r.rank}") + (f"，{bare if told_apart else verdict}" if step else ""))
