@@ -154,7 +154,7 @@ TWO_KINDS = """\
 def test_a_vetoed_candidate_left_off_a_list_is_not_told_a_rank_below_lower_scores(tmp_path, home):
     """某市's 公示 told a vetoed enterprise "贵单位得分73.88、排名第6" beside the 4th and 5th at 69.03 and
     67.18: a veto places it last whatever its score, so its letter gives the score and the veto."""
-    from qcycle.lifecycle.standing import left_off
+    from qcycle.lifecycle.publicity import left_off
 
     text = AWARD.replace("      grades:\n        - {name: 区长质量奖,",
                          "      vetoes: [{code: accident, name: 年度内发生重大质量事故, grade: 未获奖}]\n"
@@ -174,7 +174,7 @@ def test_a_vetoed_candidate_left_off_a_list_is_not_told_a_rank_below_lower_score
 def test_a_list_of_letter_grades_names_the_higher_first_each_with_级(tmp_path, home):
     """A 信用等级 公示 read "拟获A" beside others' "拟获AAA级"; labelled, the list must still put AAA
     before AA (whatever the order of the units in the file)."""
-    from qcycle.lifecycle.standing import published_list
+    from qcycle.lifecycle.publicity import published_list
 
     text = AWARD.replace("区长质量奖", "AAA").replace("提名奖", "AA").replace(
         "notify: {approved_at: committee}}", "notify: {grades: [AAA, AA]}}", 1)
@@ -193,7 +193,7 @@ def test_a_list_of_one_category_proposes_each_unit_the_grade_of_its_entry_there(
     """某市's QC contest published one list per category: a unit with entries in two categories was
     "拟获二等奖" on the 攻关型 list, where its entry was 三等奖 (its 二等奖 was 服务型), and a list of 11
     showed three 一等奖 against a cap of one."""
-    from qcycle.lifecycle.standing import published_list
+    from qcycle.lifecycle.publicity import published_list
 
     text = AWARD.replace("区长质量奖", "一等奖").replace("提名奖", "二等奖").replace(
         "notify: {approved_at: committee}}", "notify: {grades: [一等奖, 二等奖]}}", 1) + TWO_KINDS
@@ -524,6 +524,9 @@ MIDTERM = """\
 @pytest.mark.parametrize(("name", "handed_in"), [
     ("申请材料", "申请材料"), ("申请书", "申请书"), ("申请评价确认", "评价确认申请"), ("提出验收申请", "验收申请"),
     ("报送创建方案", "创建方案"),
+    # Read before a closing note: "材料（申请书、自我声明、计量器具台账）申请" had been printed in 98 letters.
+    ("申请材料（申请书、自我声明、计量器具台账）", "申请材料（申请书、自我声明、计量器具台账）"),
+    ("申请评价确认（第一批）", "评价确认申请（第一批）"),
 ])
 def test_a_stage_is_handed_in_as_the_thing_its_name_says(tmp_path, name, handed_in):
     """江西's "申请材料" was printed "材料申请" in 25 enterprises' subject lines; "提出验收申请" as
@@ -4414,7 +4417,7 @@ def test_a_summons_arranged_for_those_graded_low_stays_out_of_the_group(tmp_path
 
 def test_a_list_of_one_grade_is_in_score_order(tmp_path, home):
     """襄阳's 拟命名名单 listed 85.87 before 86.43 (the file's order), while those left off were told their rank."""
-    from qcycle.lifecycle.standing import published_list
+    from qcycle.lifecycle.publicity import published_list
 
     text = AWARD.replace("notify: {approved_at: committee}}", "notify: {grades: [区长质量奖, 提名奖]}}", 1)
     r = Round(write(tmp_path, "order.yaml", text))
@@ -4446,7 +4449,7 @@ def test_a_list_is_the_one_the_file_names_not_one_guessed_from_a_name(tmp_path, 
 
 def test_a_list_approved_from_several_awards_says_which_each_is_proposed_for(tmp_path, home):
     """嘉善's 拟授奖名单 (approved by the committee) listed three names: none could tell 县长质量奖 (50万元) from 提名奖."""
-    from qcycle.lifecycle.standing import published_list
+    from qcycle.lifecycle.publicity import published_list
 
     r = Round(write(tmp_path, "award.yaml", AWARD))
     _through_scoring(r, {"e1": 95, "e2": 75, "e3": 72})
@@ -4557,7 +4560,7 @@ def test_a_step_of_selection_owed_by_a_grade_ends_the_grade_it_refuses(tmp_path,
 def test_a_list_approved_from_results_without_several_awards_names_no_award(tmp_path, home):
     """A reviewer's probe: a 拟命名示范县名单 approved from 优秀/良好/合格 grades read "贵单位拟获合格": only the awards a decision
     chooses among (``among``) are said beside a name."""
-    from qcycle.lifecycle.standing import published_list
+    from qcycle.lifecycle.publicity import published_list
 
     text = AWARD.replace("\n         among: {grades: [区长质量奖, 提名奖]}}", "}", 1)
     assert "among" not in text
@@ -4567,3 +4570,131 @@ def test_a_list_approved_from_results_without_several_awards_names_no_award(tmp_
     with db.session_scope() as session:
         names, proposed, _ = published_list(session, r.p, r.id, r.p.stage("notice"), ["e1", "e2"])
     assert names == ["甲公司", "乙公司"] and proposed == {}, names
+
+
+def test_an_overdue_notice_says_the_superior_urges_it_the_same_day(tmp_path, home):
+    """An overdue notice and the 督办 to the unit's superior on one morning: the notice had said nothing of the
+    督办, and the unit heard of it from its superior. The notice says so; the office's own 督办 stays the only
+    letter to those it urges itself."""
+    same_day = SELF_OWED.replace("escalate_after_workdays: 2", "overdue_after_workdays: 1, escalate_after_workdays: 1")
+    assert same_day != SELF_OWED
+    r = Round(write(tmp_path, "plan.yaml", same_day))
+    r.hand_in("self_evaluation", ["d2"], "2024-11-20")
+    r.until("2024-12-31")
+    overdue = _subjects_and_bodies(r, "d1", "【逾期提醒】")
+    assert len(overdue) == 1 and "贵单位逾期未提交的情况已同时报示例区人民政府督办。" in overdue[0], overdue
+    assert "将提请" not in overdue[0]
+    # Urged two days later, it says when, as before.
+    later = Round(write(tmp_path, "later.yaml", SELF_OWED.replace("plan-2024", "later-2024")))
+    later.until("2024-12-31")
+    told = _subjects_and_bodies(later, "d1", "【逾期提醒】")
+    assert len(told) == 1 and "已同时报" not in told[0] and "将提请示例区人民政府督办" in told[0], told
+
+
+def _subjects_and_bodies(r: Round, unit: str, kind: str) -> list[str]:
+    """The bodies of the messages of ``kind`` (a subject's 【】 head) queued for ``unit``."""
+    with db.session_scope() as session:
+        return [m.body for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == unit)).all() if m.subject.startswith(kind)]
+
+
+def test_a_rectification_chosen_by_several_grades_tells_each_its_own(tmp_path, home):
+    """Ten laboratories ordered to rectify items graded 有问题 or 不满意 each read "被评为有问题或不满意": the
+    selection, not their own grade. Each project is named with its own grade."""
+    from qcycle.render import quoted
+    from tests.homes import play_programme
+    from tests.test_validate import shipped_variant
+
+    report = ("  - code: rectify\n    name: 整改报告\n    kind: followup\n    submission: rectification_report\n"
+              "    owed_by: {grades: [合格, 不合格], assessed_at: assessment}\n"
+              "    opens_after: {stage: results, event: on, days: 0}\n"
+              "    deadline: {after: {stage: results, event: on, months: 1}}\n"
+              "    per_category:  # each category's results come on its own day\n"
+              "      cxyl: {deadline: {after: {stage: results, event: on, months: 1}}}\n")
+    path = shipped_variant(tmp_path, "sc-jbgs-2023", "    per_category:\n      cxyl: {on: 2025-01-24}\n",
+                           "    per_category:\n      cxyl: {on: 2025-01-24}\n" + report)
+    p, _, round_id = play_programme(path, seed=5)
+    with db.session_scope() as session:
+        orders = {m.unit_code: m.body for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == round_id, OutboxMessage.channel == "email")).all() if m.subject.startswith("【整改通知】")}
+        graded = {r.unit_code: r.grade for r in crud.list_results(session=session, round_id=round_id)
+                  if r.grade in ("合格", "不合格")}
+    assert orders and set(graded.values()) == {"合格", "不合格"}, graded
+    for body in orders.values():
+        assert "合格或不合格" not in body, body
+    for subject, grade in graded.items():
+        unit, name = subject.partition(":")[0], p.item_names[subject.partition(":")[2]]
+        assert re.search(re.escape(quoted(name)) + f"(、“[^”]+”)*被评为{grade}[，。]", orders[unit]), orders[unit]
+
+
+def test_a_circular_says_where_an_items_recheck_left_its_grade(tmp_path, home):
+    """临江's 通报 of 20 laboratories after the 补充能力验证 listed each item's first grade with its order ("自结果通知
+    之日起30日内提交整改报告…") and, apart, "“水泥胶砂强度检验”：通过补充能力验证结果评价": an item's 复验 goes beside its
+    own grade, in place of what the grade had ordered, as a unit's does."""
+    from qcycle.render import quoted
+    from tests.homes import play_programme
+    from tests.test_validate import shipped_variant
+
+    later = ("  - code: rectify\n    name: 整改报告\n    kind: followup\n    submission: rectification_report\n"
+             "    owed_by: {grades: [合格, 不合格], assessed_at: assessment}\n"
+             "    opens_after: {stage: results, event: on, days: 0}\n"
+             "    deadline: {after: {stage: results, event: on, months: 1}}\n"
+             "    per_category:\n      cxyl: {deadline: {after: {stage: results, event: on, months: 1}}}\n"
+             "  - {code: recheck, name: 复验, kind: decision, decides: rectify, on_approval: 改评为良好,\n"
+             "     after: {stage: rectify, event: deadline, workdays: 3}, per_category: {cxyl: {}}}\n"
+             "  - {code: circular, name: 通报揭榜挂帅成果, kind: notification, template: circular,\n"
+             "     after: {stage: recheck, event: on, workdays: 2}, notify: {levels: [city]}, per_category: {cxyl: {}}}\n")
+    path = shipped_variant(tmp_path, "sc-jbgs-2023", "    per_category:\n      cxyl: {on: 2025-01-24}\n",
+                           "    per_category:\n      cxyl: {on: 2025-01-24}\n" + later)
+    text = path.read_text(encoding="utf-8").replace("    - {name: 合格, min_score: 60}",
+                                                    "    - {name: 合格, min_score: 60, consequence: 限期一个月整改}", 1)
+    path.write_text(text, encoding="utf-8")
+    p, _, round_id = play_programme(path, seed=5)
+    with db.session_scope() as session:
+        circulars = [m.body for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == round_id, OutboxMessage.channel == "email")).all() if m.subject.startswith("【通报】")]
+        rechecks = crud.outcomes_at(session=session, round_id=round_id, stage="recheck")
+        graded = {r.unit_code: r.grade for r in crud.list_results(session=session, round_id=round_id)}
+    passed = [s for s, outcome in rechecks.items() if outcome == "approved" and ":" in s]
+    assert circulars and passed, (len(circulars), rechecks)
+    for subject in passed:
+        name = quoted(p.item_names[subject.partition(":")[2]])
+        unit = p.unit(subject.partition(":")[0]).name
+        line = next(line for c in circulars for line in c.splitlines() if name in line and f". {unit}" in line)
+        said = re.search(re.escape(name) + "：([^；。]*（[^）]*）)([^“]*)", line)
+        assert said and said.group(1).startswith(graded[subject]), (name, line)
+        assert said.group(2).startswith("；通过复验，改评为良好"), line  # beside its grade, not after its order
+        assert line.count(name + "：") == 1 and "限期一个月整改" not in said.group(0), line
+
+
+def test_a_unit_told_its_result_before_a_list_is_published_is_not_told_it_again(tmp_path, home):
+    """诚信计量示范单位: units below the 85-point line had their 评审结果 on 7月28日, score and reason; the 公示 of
+    8月3日 told them all of it again, with "排名第12" that no rule of the round uses. Told before, a unit hears
+    that it is not listed and that its result was told; where no place decides anything, no rank is said."""
+    told = AWARD.replace("      - {code: committee,", "      - {code: told, name: 通知评审结果, kind: notification, "
+                         "template: result, on: 2023-04-20,\n         notify: {approved_at: documents}}\n"
+                         "      - {code: committee,", 1)
+    assert told != AWARD
+
+    def play(r: Round) -> dict[str, str]:
+        r.hand_in("application", ["e1", "e2", "e3", "e4"], "2023-03-20")
+        r.until("2023-04-04")
+        r.decide("eligibility", e1="approved", e2="approved", e3="approved", e4="approved")
+        r.until("2023-04-11")
+        r.decide("documents", e1="approved", e2="approved", e3="approved", e4="approved")
+        r.scores({"e1": 95, "e2": 90, "e3": 75, "e4": 60})
+        r.until("2023-04-25")
+        r.decide("committee", **{u: "approved" for u in r.pending("committee")})
+        r.until("2023-05-05")
+        return r.letters("notice")
+
+    letters = play(Round(write(tmp_path, "told.yaml", told)))
+    assert "贵单位未列入拟授奖名单（评审结果已另行告知）。" in letters["e4"], letters["e4"]
+    assert "得分" not in letters["e4"] and "排名" not in letters["e4"], letters["e4"]
+    # Not told before: its score and place, as before.
+    untold = play(Round(write(tmp_path, "untold.yaml", AWARD.replace("award-2023", "untold-2023"))))
+    assert "经评审，贵单位得分60.00、排名第4，未列入拟授奖名单。" in untold["e4"], untold["e4"]
+    # A line and no places: the score without a rank.
+    no_places = AWARD.replace("max_count: 1}", "}").replace("max_count: 2}", "}").replace("untold-2023", "x")
+    lines = play(Round(write(tmp_path, "lines.yaml", no_places.replace("award-2023", "lines-2023"))))
+    assert "经评审，贵单位得分60.00，未列入拟授奖名单。" in lines["e4"], lines["e4"]

@@ -12,6 +12,7 @@ from qcycle.lifecycle.standing import rejections
 from qcycle.lifecycle.who import owers, p_item_name, results_of, select_subjects
 from qcycle.lifecycle.wording import (
     belonging,
+    graded_as,
     occasion_of,
     reason_of,
     with_own_place,
@@ -40,13 +41,26 @@ def followup_open(session, p, round_id, action) -> Outcome:
     own |= {r.unit_code: {"reason": with_own_place(p, reasons.get(r.unit_code, reason), r)}
             for r in results if r.unit_code in units and (r.veto or (ranked and r.rank))}
     # A unit graded on its projects is told which project fell short: 某市's pilot read "被评为不合格" of
-    # one of its two, not which.
-    failed: dict[str, list[str]] = defaultdict(list)
+    # one of its two, not which. Chosen by one of several grades, each is told its own: ten laboratories read
+    # "被评为有问题或不满意".
+    selected = graded_as(stage.owed_by.grades) if len(stage.owed_by.grades) > 1 else None
+    failed: dict[str, dict[str, list[str]]] = defaultdict(dict)
     for r in results:
         unit, _, item = r.unit_code.partition(":")
-        if item and unit in units and r.grade in stage.owed_by.grades and (name := p_item_name(p, r.unit_code)):
-            failed[unit].append(quoted(name))
-    own |= {u: {"reason": f"申报的{'、'.join(names)}{reasons.get(u, reason)}"} for u, names in failed.items()}
+        if unit not in units or r.grade not in stage.owed_by.grades:
+            continue
+        if item and (name := p_item_name(p, r.unit_code)):
+            failed[unit].setdefault(r.grade, []).append(quoted(name))
+        elif not item and selected:
+            said = own.get(unit, {}).get("reason") or reasons.get(unit, reason)
+            own[unit] = {**own.get(unit, {}), "reason": said.replace(selected, graded_as([r.grade]), 1)}
+    for u, by_grade in failed.items():
+        why = reasons.get(u, reason)
+        if selected and selected in why:
+            graded = "，".join(f"{'、'.join(names)}{graded_as([g])}" for g, names in by_grade.items())
+            own[u] = {"reason": f"申报的{why.replace(selected, graded, 1)}"}
+        else:
+            own[u] = {"reason": f"申报的{'、'.join(n for names in by_grade.values() for n in names)}{why}"}
     assessed = stage.owed_by.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)  # of several
     return Outcome(action, draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
                                          occasion=occasion_of(p, assessed) if stage.owed_by.grades or ranked else None,

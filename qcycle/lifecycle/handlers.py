@@ -33,6 +33,7 @@ from qcycle.lifecycle.followups import followup_open
 from qcycle.lifecycle.listing import list_told
 from qcycle.lifecycle.notifying import notify_action, published_results
 from qcycle.lifecycle.outcome import Outcome
+from qcycle.lifecycle.publicity import left_off, objection_cutoff, published_list
 from qcycle.lifecycle.quota_wording import quota_tasks
 from qcycle.lifecycle.remarks import places_rule
 from qcycle.lifecycle.requests import (
@@ -41,13 +42,7 @@ from qcycle.lifecycle.requests import (
     review_letters,
     reviewers_of,
 )
-from qcycle.lifecycle.standing import (
-    left_off,
-    objection_cutoff,
-    passed,
-    published_list,
-    reviewed_by_whom,
-)
+from qcycle.lifecycle.standing import passed, reviewed_by_whom
 from qcycle.lifecycle.who import (
     POSITIVE,
     barred,
@@ -65,6 +60,7 @@ from qcycle.lifecycle.wording import (
     call_subject,
     lateness_costs,
     notice_name,
+    result_label,
 )
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind
@@ -310,6 +306,12 @@ def _overdue(session, p, round_id, action) -> Outcome:
     note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
                                                           if urged else "")
     own = naming_owed(p, action, owed)
+    if target:  # urged today (or already) by a superior: the notice says so (it had said nothing of a 督办 that day)
+        sender = p.sender(action.stage)
+        for superior, children in _urged(p, target, notified).items():
+            for u in children:
+                if superior != sender and u != sender:
+                    own.setdefault(u, {}).update(escalated_to=p.unit(superior).name)
     later = None if past else later
     if later:  # "如在2024年12月4日前仍未提交，将提请榆阳区人民政府督办"
         on = dt.date.fromisoformat(later["on"])
@@ -438,7 +440,8 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     # Being left off is the unit's own news: not posted where its peers read.
     drafts += [d for u, why in others.items()
                for d in draft_letters([u], "notice.j2", p, action, private=True, listed=False,
-                                      left_off=why["standing"], remarks=why["remarks"], **common)]
+                                      left_off=why["standing"], remarks=why["remarks"],
+                                      told_before=result_label(p) if why.get("told") else None, **common)]
     told = f"，并告知 {len(others)} 个未列入名单的参评单位" if others else ""
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{told}{late}")
 

@@ -46,6 +46,7 @@ from qcycle.lifecycle.who import (
 )
 from qcycle.lifecycle.wording import (
     achievement_of,
+    after_grade,
     belonging,
     component_scores,
     grade_consequence,
@@ -56,7 +57,7 @@ from qcycle.lifecycle.wording import (
     place_achieved,
     places_counted_as,
     rank_in_group,
-    result_kind,
+    result_label,
     score_text,
     scored_line,
     step_heading,
@@ -126,7 +127,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     picked_as = [(said, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, action.category)})
               for w in ([stage.notify, *stage.notify.any_of] if praise and stage.notify else [])
               if w.approved_at and (said := chosen_as(p.stage(w.approved_at).name))]
-    label = p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
+    label = result_label(p)
     heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
     if occasion:
         label = heading = f"{occasion}结果"
@@ -168,10 +169,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
     rechecked = where_rechecked(p, decided, by_unit) if p.rechecks else {}
     # What a deduction counts (未报送…1次，扣5分) is not said again beside the grade.
     counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
-    summaries = (_summaries(p, units, by_unit, _standing(p, decided, action.category, by_unit, never, assessed,
-                                                          rechecked),
+    summaries = (_summaries(p, units, by_unit, _standing(p, decided, action.category, by_unit, never, assessed),
                             {u: [x for x in lines if x[0] not in counted or u not in by_unit] for u, lines in never.items()},
-                            {u for _, late in missing for u in late}, everyone=circular, adjusted=adjusted)
+                            {u for _, late in missing for u in late}, everyone=circular, adjusted=adjusted,
+                            rechecked=rechecked)
                  if summarising else {})
     # A round decided without an assessment: what each unit's subjects passed, read once (a rejection has its own line).
     passed: dict[str, list[str]] = defaultdict(list)
@@ -232,8 +233,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
             # Its grade with its score, then what else it is told ("不合格（得分32.10）；未通过整改报告审核"):
             # a list had numbered the unit's own name as its first item.
             result, score = f"{lines[0]}（得分{score}）；" + "；".join(lines[1:]), None
-        item_lines = ([scored_line(p, r, p_item_name(p, r.unit_code) or p.unit(u).name)
-                       + (f"；{after[r.unit_code]}" if r.unit_code in after else "") for r in mine]
+        item_lines = ([scored_line(p, r, p_item_name(p, r.unit_code) or p.unit(u).name, after.get(r.unit_code))
+                       for r in mine]
                       + passes + rejected.get(u, []) + missed) if named else []
         best = min((r.grade for r in mine), key=lambda g: order.index(g) if g in order else len(order), default=None)
         items = "、".join(n for n in (p_item_name(p, r.unit_code) for r in mine if r.grade == best) if n)
@@ -262,7 +263,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 if u in reached else [], goals=goals, goals_area=quota_area(p) if goals else None,
                                 parts=component_scores(p, mine[0]) if len(mine) == 1 and template == "result.j2" else "",
                                 unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],
-                                grade_consequence=grade_consequence(p, mine[0].grade) if len(mine) == 1 else None,
+                                grade_consequence=grade_consequence(p, mine[0].grade)
+                                if len(mine) == 1 and mine[0].unit_code not in after else None,
                                 consequence=p.assessment.consequence if p.assessment else None)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
 
@@ -350,21 +352,19 @@ def _rejected(session, p: Programme, round_id, category: str | None
 
 def _standing(p: Programme, decided: Mapping[str, tuple[str, str, bool]], category: str | None,
               by_unit: dict[str, list[AssessmentResult]], never: Mapping[str, list[tuple[str, str | None, str]]],
-              assessed: str | None, rechecked: Mapping[str, str]) -> dict[str, list[tuple[str | None, str]]]:
+              assessed: str | None) -> dict[str, list[tuple[str | None, str]]]:
     """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
     its last decision (验收 failed, then 复验 passed: "通过复验"), unless it passed before the assessment
     and the unit never handed in what the assessment read (a project that never filed its 验收申请 had
-    read "通过中期评估"), and a graded one's decision on the follow-up its grade owed (限期整改, then
-    "通过复验": the summary after the 复验 had repeated the last one word for word)."""
+    read "通过中期评估"). A graded one's decision on the follow-up its grade owed (限期整改, then "通过复验") is
+    said beside its grade by the caller."""
     graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
     out: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
     place = p.stage_place
     for subject, (said, code, yes) in decided.items():
         if not in_category(p, subject, category):
             continue
-        if subject in graded:
-            if subject in rechecked:
-                out[subject.partition(":")[0]].append((p_item_name(p, subject), rechecked[subject]))
+        if subject in graded:  # its 复验's outcome goes beside its grade (``_summaries``)
             continue
         # A rejection before it is where it stands still (绍兴's project 撤销试点 at its 复评 had read only 未提交…).
         if yes and subject.partition(":")[0] in never and place.get(code, -1) < place.get(assessed or "", -1):
@@ -437,7 +437,8 @@ def published_results(session: Session, p: Programme, round_id: uuid.UUID, categ
 def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
                standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]],
                own: Collection[str] = (), everyone: bool = False,
-               adjusted: Mapping[str, Counted] | None = None) -> dict[str, tuple[str, list[str], bool]]:
+               adjusted: Mapping[str, Counted] | None = None, rechecked: Mapping[str, str] | None = None
+               ) -> dict[str, tuple[str, list[str], bool]]:
     """unit → (whose results, the lines, whether all of them were graded: 参评单位, or only 单位 where some
     were refused or never applied) for each unit told the results that has none of its own:
     its subordinates' at any depth ("辖区内"), those graded first in rank order, then the others
@@ -447,7 +448,9 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
     it never made: 临江's 市场监管局 had been told its districts' results, not that it was criticised).
     ``everyone``: a 通报, all of them to every unit, its own among them. ``adjusted``: the bonus and
     deduction items each total holds, said after its grade as its own letter says them (安庆's 通报 read
-    "已扣6分" and named one report of the three it was for)."""
+    "已扣6分" and named one report of the three it was for). ``rechecked``: where a graded subject's 复验 left it,
+    said beside its grade."""
+    rechecked = rechecked or {}
     order = _placed_order(p, {r.unit_code: r for rs in by_unit.values() for r in rs})
     told = sorted(set(by_unit) | set(standing) | set(never),
                   key=lambda u: min((order(r.unit_code) for r in by_unit.get(u, [])), default=order(u)))
@@ -461,7 +464,7 @@ def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[Assessmen
                  + "；".join(x for x in ("" if unscored(r) else f"得分{f'{r.total:.2f}' if items else score_text(r)}"
                                          + rank_in_group(p, r),
                                          veto_reason(p, r.veto) if r.veto else "") if x) + "）"
-                 + (f"，{brings}" if (brings := grade_consequence(p, r.grade)) else "")
+                 + after_grade(p, r, rechecked.get(r.unit_code))
                  + "".join(f"；{x}" for x in items))
                 for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
                 for items in [adjustment_remarks(p, r, adjusted)]] + standing.get(u, []) + [

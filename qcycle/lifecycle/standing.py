@@ -4,7 +4,6 @@ the list a 公示 publishes."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -13,34 +12,27 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle.eligibility import INELIGIBLE
-from qcycle.lifecycle.plan import round_timetable
-from qcycle.lifecycle.remarks import graded_together, result_remarks
 from qcycle.lifecycle.who import (
     NEGATIVE,
-    best_grades,
     in_category,
     p_item_name,
     results_of,
     select_subjects,
     stage_outcomes,
 )
-from qcycle.lifecycle.wording import LISTS, counted_as, listing_of
-from qcycle.render import quoted
-from qcycle.schema import Programme, Stage, StageKind, Who, grade_label
+from qcycle.schema import Programme, Stage, StageKind, Who
 
 __all__ = [
     "TOLD_ALONE",
     "final_step",
     "handed_in_at",
     "latest_standing",
-    "left_off",
     "list_standing",
     "missing_in",
     "not_passed",
     "objection_replies",
     "objections_upheld",
     "passed",
-    "published_list",
     "rejections",
     "reviewed_by_whom",
     "reviewer_step",
@@ -256,7 +248,9 @@ def _scored(session: Session, p: Programme, round_id: uuid.UUID, code: str) -> d
     assessed = p.decisions_on_results.get(code)
     if assessed is None:
         return {}
-    return {r.unit_code: f"得分{r.total:.2f}、排名第{r.rank}" for r in results_of(session, round_id, assessed)}
+    ranked = p.places_decide
+    return {r.unit_code: f"得分{r.total:.2f}" + (f"、排名第{r.rank}" if ranked else "")
+            for r in results_of(session, round_id, assessed)}
 
 
 def objections_upheld(session: Session, p: Programme, round_id: uuid.UUID, before: str) -> list[dict[str, str]]:
@@ -384,116 +378,3 @@ def took_part(session: Session, p: Programme, round_id: uuid.UUID, step: str, ca
                     if in_category(p, x, category)}
             todo += sorted(p.assessment.subjects.stages()) if p.assessment else []
     return out
-
-
-# -- a 公示's list -----------------------------------------------------------------------------
-
-
-def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, units: list[str],
-                   category: str | None = None) -> tuple[list[str], dict[str, str], str]:
-    """(the names a 公示 publishes, each unit's proposed award, how the list is counted) when the 公示 is
-    of a list that a decision or grade put ``units`` on; ([], {}, "") otherwise. A 公示 is public: every
-    letter about it gives the list (宝山's invited anyone to object to a list it never showed). A list
-    of several list items names each beside its unit, in the programme's order of items: 某市's 13
-    projects read as 12 units, one of them unable to tell which of its two was on it, and an award's
-    two titles were listed mixed."""
-    if not (stage.notify and (stage.notify.approved_at or stage.notify.grades)) or not listing_of(stage).endswith(LISTS):
-        return [], {}, ""
-    # A list of several awards says which each candidate is proposed for (广州: 提名奖, not 市长质量奖).
-    several = len(stage.notify.grades) > 1
-    tiers = stage.notify.grades  # the award before its lower tiers (太仓 listed them mixed)
-    assessed = stage.notify.assessed_at or p.decisions_on_results.get(stage.notify.approved_at or "")
-    among = p.stage(stage.notify.approved_at).among if stage.notify.approved_at else None
-    if not tiers and assessed and among is not None and len(among.grades) > 1:  # the awards a decision chose among (嘉善)
-        tiers = among.grades
-        several = len({g for u, g in best_grades(session, p, round_id, assessed, tiers, category).items() if u in units}) > 1
-    proposed = best_grades(session, p, round_id, assessed, tiers, category) if several else {}
-    on = set(units)
-    subjects = [s for s in select_subjects(session, p, round_id, stage.notify, category) if s.partition(":")[0] in on]
-    items = {s.partition(":")[2] for s in subjects if ":" in s}
-    if len(items) < 2:
-        subjects = list(units)
-    order = {item.code: i for i, item in enumerate(x for c in p.categories for x in c.items)}
-    # Best placed first within a tier, where scored (襄阳's 公示 listed 85.87 before 86.43), else in the file's order.
-    scored_at = assessed or crud.latest_results_stage(session=session, round_id=round_id)
-    ranked = {r.unit_code: r.rank for r in results_of(session, round_id, scored_at)} if scored_at else {}
-    place = {u: i for i, u in enumerate(units)}
-    def grade(s: str) -> str | None:  # the subject's own grade, else its unit's best (a list of units)
-        return proposed.get(s) or proposed.get(s.partition(":")[0])
-
-    listed = sorted(subjects, key=lambda s: (tiers.index(g) if (g := grade(s)) in tiers else len(tiers),
-                                             order.get(s.partition(":")[2], -1), ranked.get(s) or len(ranked) + 1,
-                                             place[s.partition(":")[0]]))
-    # As every other letter says a grade ("拟获A级", "结果为：A级": the 公示 had read "拟获A").
-    names = [p.unit(s.partition(":")[0]).name + (f"（拟获{grade_label(g)}）" if (g := grade(s)) else "")
-             + (f"（{p_item_name(p, s)}）" if len(items) > 1 else "") for s in listed]
-    return names, {u: grade_label(g) for u, g in proposed.items() if ":" not in u}, \
-        counted_as(p, units) if len(listed) == len(on) else "项"
-
-
-def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage, listed: list[str],
-             category: str | None) -> dict[str, dict[str, str | None]]:
-    """Units scored in the assessment a 公示's list comes from and not on it, each with where it
-    stands, as the 公示's letter to it says: its score and rank, and why the score did not place it
-    ("名额不超过2个"), or the later step that refused it (that it is told apart, if a letter of its own
-    tells it). Told while they may still object: 天水's third, 0.11 points behind the last winner,
-    first heard of its place at the award, weeks after the 公示 had closed, and then learned nothing
-    it could object on."""
-    # The assessment the list comes from: the one its selection names, else the latest.
-    assessed = (notice.notify.assessed_at if notice.notify and notice.notify.assessed_at
-                else crud.latest_results_stage(session=session, round_id=round_id))
-    if assessed is None:
-        return {}
-    rows = results_of(session, round_id, assessed)
-    sizes = graded_together(p, rows)
-    refused = rejections(session, p, round_id)
-    apart = steps_told_alone(p)
-    gone = refusals_told(session, p, round_id) if refused else set()
-    vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in refused}
-    mine: dict[str, list[Any]] = defaultdict(list)
-    for r in rows:
-        if in_category(p, r.unit_code, category) and r.unit_code.partition(":")[0] not in listed:
-            mine[r.unit_code.partition(":")[0]].append(r)
-    out: dict[str, dict[str, str | None]] = {}
-    for unit, results in sorted(mine.items()):
-        # A refused result is not explained by result_remarks: its step is said in the standing, or
-        # said to be told apart.
-        kept = [r for r in results if r.unit_code not in refused]
-        said, apart_items, to_tell = [], [], False
-        for r in results:
-            item = p_item_name(p, r.unit_code)
-            # "名额不超过2个，贵单位得分排名第3": the rank once, where the remark gives it. A vetoed
-            # result has none to give: placed last whatever its score, "得分73.88、排名第6" read as
-            # beaten by 69.03 and 67.18 (the remark says the veto).
-            ranked = bool(r.veto) or (r in kept and "排名第" in (result_remarks(p, [r], vacated, sizes=sizes) or ""))
-            # Refused at a later step: its score and rank alone would read as why it is not listed
-            # (天水's 2nd, one award listed: "排名第2，未列入"; 广州's 5th of 5 places, refused by 市政府审定
-            # the same morning). The step is said, with its reason unless a letter of its own tells
-            # it (not told twice: 温州).
-            verdict, step = refused.get(r.unit_code, ("", ""))
-            bare = not_passed(reviewed_by_whom(p, p.stage(step), unit) or p.stage(step).name) if step else ""
-            told_apart = step in apart
-            said.append(f"{'申报的' + quoted(item) if item else ''}得分{r.total:.2f}"
-                        + ("" if ranked else f"、排名第{r.rank}") + (f"，{bare if told_apart else verdict}" if step else ""))
-            # Its step's letter gives a reason (the officer's, told, or a rule's) only where the
-            # verdict says more than the step: else "具体原因另行告知" would promise what never comes.
-            if told_apart and verdict != bare:
-                apart_items.append(item)
-                to_tell |= (step, unit) not in gone
-        remarks = result_remarks(p, kept, vacated, sizes=sizes) if kept else None
-        if apart_items:
-            named = "、".join(quoted(i) for i in apart_items if i)
-            remarks = (remarks or "") + (f"申报的{named}" if named else "") + (
-                "未列入的具体原因另行告知。" if to_tell else "未列入的具体原因已另行告知。")
-        out[unit] = {"standing": "；".join(said), "remarks": remarks}
-    return out
-
-
-# What a published list is called at the end of its name (拟获奖名单, 品牌培育指导目录, 企业名录).
-def objection_cutoff(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
-                     category: str | None) -> dt.datetime | None:
-    """When the objection window that belongs to a 公示 closes (its own deadline: 17:30, or rolled
-    past a weekend), or None where the programme has none: the 公示 then takes objections while it
-    runs, and its letter said "23:59前" for the end of its last day."""
-    window = next((s for s in p.stages if p.publicity_of(s.code) is notice), None)
-    return round_timetable(session, p, round_id).cutoff(window.code, None, category) if window else None

@@ -25,12 +25,14 @@ __all__ = [
     "LISTS",
     "NOT_HANDED_IN",
     "achievement_of",
+    "after_grade",
     "belonging",
     "call_subject",
     "component_scores",
     "counted_as",
     "grade_consequence",
     "grade_terms",
+    "graded_as",
     "lateness_costs",
     "listing_of",
     "name_beside",
@@ -44,6 +46,7 @@ __all__ = [
     "ranked_among",
     "reason_of",
     "result_kind",
+    "result_label",
     "score_text",
     "scored_line",
     "step_heading",
@@ -156,7 +159,7 @@ def reason_of(p: Programme, who: Who, met: Callable[[Who], bool] | None = None,
     (decision stage → how its letter said the rejection, "未通过中期评估（理由）") words its rejections."""
     parts = []
     if who.grades:
-        parts.append("被评为" + "或".join(grade_label(g) for g in who.grades))
+        parts.append(graded_as(who.grades))
     if who.rank is not None:
         parts.append(who.rank.describe())
     if who.rejected_at:
@@ -167,6 +170,11 @@ def reason_of(p: Programme, who: Who, met: Callable[[Who], bool] | None = None,
         parts.append(f"经{quoted(p.stage(who.approved_at).name)}确定")
     parts += [reason_of(p, alt, met, verdicts) for alt in who.any_of if met is None or met(alt)]
     return "，".join(x for x in parts if x)  # "" for a selection by the hierarchy alone: no standing to say
+
+
+def graded_as(grades: Iterable[str]) -> str:
+    """"被评为D级", "被评为有问题或不满意" (of a selection), as a reason reads it."""
+    return "被评为" + "或".join(grade_label(g) for g in grades)
 
 
 def placed_because(p: Programme, ways: Iterable[Who], r: AssessmentResult | None) -> str:
@@ -222,6 +230,11 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     if zeroed and not any(v.missing_at == stage for v in p.assessment.vetoes):
         parts.append(f"截至{by}{kind}时仍未报送的，{'、'.join(zeroed)}部分不得分")
     return f"按{kind}规定，{'；'.join(parts)}。" if parts else None
+
+
+def result_label(p: Programme) -> str:
+    """What a result letter calls the round's results: the assessment's ``result_label``, else :func:`result_kind`."""
+    return p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
 
 
 def result_kind(p: Programme) -> str:
@@ -295,14 +308,22 @@ def component_scores(p: Programme, r: AssessmentResult, sep: str = "；") -> str
     return sep.join(f"{c.name}{r.components[c.code]:.2f}分" for c in scheme.components if c.code in r.components)
 
 
-def scored_line(p: Programme, r: AssessmentResult, name: str) -> str:
+def scored_line(p: Programme, r: AssessmentResult, name: str, rechecked: str | None = None) -> str:
     """One subject's line in a result letter, its parts beside its total (四川's 阿坝 read "质量融资增信助企纾困
     成效明显：不合格（得分32.58）", its 工作成效 and 创新突破 untold): "某项目：不合格（得分32.58；工作成效14.55分，
-    创新突破10.35分）"."""
+    创新突破10.35分）". ``rechecked``: where its 复验 left it, said after it in place of what the grade brought
+    (补充能力验证 passed, the 通报 still read "自结果通知之日起30日内提交整改报告")."""
     parts = component_scores(p, r, sep="，")
-    brings = grade_consequence(p, r.grade)
     return (f"{name}：{grade_label(r.grade)}（得分{score_text(r)}" + (f"；{parts}" if parts else "") + "）"
-            + (f"，{brings}" if brings else ""))
+            + after_grade(p, r, rechecked))
+
+
+def after_grade(p: Programme, r: AssessmentResult, rechecked: str | None) -> str:
+    """What follows a grade in a line: where its 复验 left it ("；通过复验，改评为合格"), else what the grade brings
+    ("，撤销试点资格"), stale once the 复验 decided it."""
+    if rechecked:
+        return f"；{rechecked}"
+    return f"，{brings}" if (brings := grade_consequence(p, r.grade)) else ""
 
 
 def grade_consequence(p: Programme, grade: str | None) -> str | None:

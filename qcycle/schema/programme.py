@@ -136,6 +136,19 @@ class Programme(_Model):
                          and (s.decides in followups or not s.eliminates))
 
     @cached_property
+    def places_decide(self) -> bool:
+        """Whether a place in the ranking decides anything: a grade with places (max_count, share) or a selection
+        by rank (排名后2名约谈). Where none does, letters give a score without its rank (a 85-point line's
+        未列入 read "得分72.13、排名第12", a rank no rule of the round uses)."""
+        def by_rank(w: Who | None) -> bool:
+            return w is not None and (w.rank is not None or by_rank(w.superiors_of) or any(map(by_rank, w.any_of)))
+
+        scheme = self.assessment
+        return (scheme is not None and (any(g.max_count or g.share is not None for g in scheme.grades)
+                                        or by_rank(scheme.subjects))
+                or any(by_rank(w) for s in self.stages for w in (s.notify, s.owed_by, s.lists, s.among)))
+
+    @cached_property
     def decisions_for_rejected(self) -> frozenset[str]:
         """Decision stages that decide on subjects rejected before: on a window owed by the rejected
         (复验申请 of those who failed 验收), or among candidates chosen with them (``with_rejected``).

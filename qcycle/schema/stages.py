@@ -286,9 +286,12 @@ class Stage(_Model):
         """What a unit hands in at this stage, as letters name it: 提交揭榜书 is handed in as 揭榜书,
         申请评价确认 as 评价确认申请 (not "提交申请评价确认"), 提出验收申请 as 验收申请."""
         item = re.sub(r"^(提交|报送|上报|提出)", "", self.name)
+        # What it is is read before a closing note: "申请材料（申请书、自我声明、计量器具台账）" had read "材料（…）申请".
+        closing = re.search(r"(?:（[^（）]*）|\([^()]*\))$", item)
+        head, note = (item[:closing.start()], closing.group()) if closing else (item, "")
         # 申请材料, 申请书 are already things handed in (江西's read "材料申请").
-        verb = item.startswith("申请") and len(item) > 2 and not item.endswith(("材料", "书", "表", "报告", "资料", "文件"))
-        return f"{item[2:]}申请" if verb else item
+        verb = head.startswith("申请") and len(head) > 2 and not head.endswith(("材料", "书", "表", "报告", "资料", "文件"))
+        return f"{head[2:]}申请{note}" if verb else item
 
     @model_validator(mode="after")
     def _shape(self) -> Stage:
