@@ -20,7 +20,8 @@ Rules, in the order they apply:
    whose cap is not full (``max_count``, or ``share`` of the subjects graded, rounded down);
    the last grade takes the rest. A cap is a ceiling, so a grade may stay vacant. Under ``shared`` ties, subjects of one total move together: a tie that
    would overflow a cap goes to the next grade whole; under ``shared_in``, one that reaches the
-   cap's last place is taken in whole, over the cap (并列的一并评入). A veto forces its grade.
+   cap's last place is taken in whole, over the cap (并列的一并评入). A veto forces its grade (ranked
+   last), or bars the grades above its ``at_most`` (graded and ranked by its score below that).
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ def _component_percent(scheme: Assessment, comp, u: UnitInput, quotas: QuotaPlan
     if comp.source == "reviews":
         scores = u.reviews.get(comp.code, [])
         if len(scores) < scheme.min_reviewers:
-            if u.vetoes:  # its grade is forced: a site never put up for 验收 is not scored, and need not be
+            if any(map(scheme.forces, u.vetoes)):  # its grade is forced: a site never put up for 验收 is not scored
                 return statistics.fmean(scores) if scores else 0.0
             raise AssessmentError(
                 f"单位 {u.unit} 的“{comp.name}”只有 {len(scores)} 个评分，方案要求至少 {scheme.min_reviewers} 个"
@@ -267,8 +268,10 @@ def assess(
     """Score, grade and rank every unit; results are in rank order."""
     inputs = list(inputs)
     problems: list[str] = []
-    rows: list[tuple[UnitInput, dict[str, float], float, float, float, str | None]] = []
-    veto_grade = {v.code: v.grade for v in scheme.vetoes}
+    # (input, parts, bonus, deduction, total, the veto forcing its grade, the veto capping it)
+    rows: list[tuple[UnitInput, dict[str, float], float, float, float, str | None, str | None]] = []
+    veto_grade = {v.code: v.grade or v.at_most or "" for v in scheme.vetoes}  # the schema gives one of them
+    forcing = {v.code for v in scheme.vetoes if v.grade}
     worst = scheme.grade_names
     for u in inputs:
         try:
@@ -296,16 +299,19 @@ def assess(
         deduction = published(_items_points([d for d in scheme.deductions if d.part is None], u.deductions,
                                             scheme.deduction_cap))
         total = published(max(0.0, (scheme.base or 0.0) + sum(components.values()) + bonus - deduction))
-        # The worst forced grade wins when several vetoes apply.
-        veto = max(u.vetoes, key=lambda v: worst.index(veto_grade[v])) if u.vetoes else None
-        rows.append((u, components, bonus, deduction, total, veto))
+        # The worst forced grade wins when several vetoes apply, and a forced grade over any cap.
+        forced = [v for v in u.vetoes if v in forcing]
+        capped = [v for v in u.vetoes if v not in forcing]
+        lowest = max(forced, key=lambda v: worst.index(veto_grade[v])) if forced else None
+        cap = max(capped, key=lambda v: worst.index(veto_grade[v])) if capped and not forced else None
+        rows.append((u, components, bonus, deduction, total, lowest, cap))
     if problems:
         raise AssessmentError("；".join(problems))
 
     order = [c.code for c in scheme.tie_components]
 
     def sort_key(row) -> tuple:
-        u, components, _, _, total, veto = row
+        u, components, _, _, total, veto, _ = row
         tie = [-components[c] for c in order] if scheme.ties == "components_in_order" else []
         return (veto is not None, -total, *tie, u.unit)
 
@@ -313,21 +319,24 @@ def assess(
     ranks = _ranks(rows, shared=scheme.ties in SHARED_TIES)
     grades = _grades(scheme, rows, ranks)
     return [
-        UnitResult(u.unit, comps, bonus, ded, total, grades[u.unit], rank, veto)
-        for rank, (u, comps, bonus, ded, total, veto) in zip(ranks, rows, strict=True)
+        UnitResult(u.unit, comps, bonus, ded, total, grades[u.unit], rank, veto or cap)
+        for rank, (u, comps, bonus, ded, total, veto, cap) in zip(ranks, rows, strict=True)
     ]
 
 
-def picked_by_rank(rows: Sequence, pick: RankPick, group: Callable[[str], Hashable]) -> set[str]:
+def picked_by_rank(rows: Sequence, pick: RankPick, group: Callable[[str], Hashable],
+                   forces: Callable[[str | None], bool] = bool) -> set[str]:
     """The subjects at the top or bottom N places of each ranking group (``group`` of a subject;
     ``rows`` in rank order, each with ``unit_code`` and ``veto``): 排名后两位 among the 县区 and
-    among the 部门 where they are ranked apart. Vetoed ones stand last, or are left out."""
+    among the 部门 where they are ranked apart. Vetoed ones (whose veto ``forces`` a grade) stand last, or
+    are left out; one whose veto only caps its grade keeps its place."""
     groups: dict[Hashable, list] = defaultdict(list)
     for r in rows:
         groups[group(r.unit_code)].append(r)
     chosen: set[str] = set()
     for members in groups.values():
-        order = [r for r in members if not r.veto] + ([r for r in members if r.veto] if pick.vetoed == "last" else [])
+        vetoed = [r for r in members if forces(r.veto)]
+        order = [r for r in members if not forces(r.veto)] + (vetoed if pick.vetoed == "last" else [])
         chosen |= {r.unit_code for r in (order[:pick.top] if pick.top is not None else order[-(pick.bottom or 0):])}
     return chosen
 
@@ -376,24 +385,28 @@ def caps(scheme: Assessment, n: int) -> dict[str, int | None]:
 
 
 def _grades(scheme: Assessment, ranked: list, ranks: list[int]) -> dict[str, str]:
-    out = {row[0].unit: next(v.grade for v in scheme.vetoes if v.code == row[5])
-           for row in ranked if row[5] is not None}
+    cap_grade = {v.code: v.at_most for v in scheme.vetoes if v.at_most}
+    forced = {v.code: v.grade for v in scheme.vetoes if v.grade}
+    out = {row[0].unit: forced[row[5]] for row in ranked if row[5] is not None}
     free = [row for row in ranked if row[5] is None]
     limit = caps(scheme, scheme.share_base([row[4] for row in free]))
     used = dict.fromkeys(limit, 0)
     # Groups that move together: one subject each, or equal totals under shared ties.
     groups: list[list] = []
     for row in free:
-        if groups and scheme.ties in SHARED_TIES and _tied(row, groups[-1][-1]):
+        # One capped by a veto goes alone: a tie it shares may take a grade it may not.
+        if groups and scheme.ties in SHARED_TIES and _tied(row, groups[-1][-1]) and row[6] is None is groups[-1][-1][6]:
             groups[-1].append(row)
         else:
             groups.append([row])
     # A grade a tied group did not fit into is closed to everyone below it: the places left
     # stay empty rather than go to a lower score (two tied at 800 above one at 700).
     closed: set[str] = set()
+    names = scheme.grade_names
     for group in groups:
         total = group[0][4]
-        for g in scheme.grades:
+        best = names.index(cap_grade[group[0][6]]) if group[0][6] is not None else 0
+        for g in scheme.grades[best:]:  # a capping veto bars the grades above its cap; their places stay open
             cap = limit[g.name]
             if g.min_score is not None and total < g.min_score - 1e-9:
                 continue

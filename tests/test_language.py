@@ -4698,3 +4698,27 @@ def test_a_unit_told_its_result_before_a_list_is_published_is_not_told_it_again(
     no_places = AWARD.replace("max_count: 1}", "}").replace("max_count: 2}", "}").replace("untold-2023", "x")
     lines = play(Round(write(tmp_path, "lines.yaml", no_places.replace("award-2023", "lines-2023"))))
     assert "经评审，贵单位得分60.00，未列入拟授奖名单。" in lines["e4"], lines["e4"]
+
+
+def test_a_veto_barring_the_better_grades_says_so_and_leaves_a_low_score_its_own_grade(tmp_path, home):
+    """某市's bureaus: "发生重大质量安全事故的，不得评为优秀、良好". Written as a forced 合格, 西城区's 30.15 had been told
+    合格 in its own letter, the 通报 and the report to the 市政府. Capped (``at_most``), a 95 is 合格 and told why,
+    a 40 keeps its 不合格 and is told the veto, and the places below the top are by score."""
+    text = ASSESSMENT.replace(
+        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+        "      grades: [{name: 优秀, min_score: 90}, {name: 良好, min_score: 80}, {name: 合格, min_score: 60}, {name: 不合格}]\n"
+        "      vetoes: [{code: accident, name: 发生重大质量安全事故, at_most: 合格}]\n", 1)
+    assert text != ASSESSMENT
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": u, "reviewer": "r1", "component": "veto:accident", "value": 1} for u in ("c1", "c5")])
+    r.until("2016-03-31")
+    with db.session_scope() as session:
+        got = {x.unit_code: (x.grade, x.rank) for x in crud.list_results(session=session, round_id=r.id)}
+    assert got == {"c1": ("合格", 1), "c2": ("良好", 2), "c3": ("合格", 3), "c4": ("不合格", 4), "c5": ("不合格", 5)}
+    letters = r.letters("results")
+    assert "因发生重大质量安全事故，不得评为优秀、良好，等次定为合格" in letters["c1"], letters["c1"]
+    assert "贵单位结果为：不合格" in letters["c5"] and "因发生重大质量安全事故，不得评为优秀、良好。" in letters["c5"], letters["c5"]
+    assert "等次定为" not in letters["c5"] and "实行一票否决" not in letters["c5"], letters["c5"]

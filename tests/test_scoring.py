@@ -479,3 +479,34 @@ def test_a_grade_goes_by_the_total_the_unit_reads():
                                 UnitInput("b", reviews={"docs": [89.994]})])
     assert (at_line.total, at_line.grade) == (90.0, "A")
     assert (under.total, under.grade) == (89.99, "B")
+
+
+def test_a_veto_that_bars_the_better_grades_grades_and_ranks_by_the_score_below_them():
+    """不得评为优秀、良好: a 30-point bureau with an accident had been forced to 合格 (the only way to write it), and
+    ranked below every 不合格. Capped at 合格, it keeps its score's grade below the cap, and its place."""
+    s = scheme(grades=[{"name": "优秀", "min_score": 90, "max_count": 1}, {"name": "良好", "min_score": 80},
+                       {"name": "合格", "min_score": 60}, {"name": "不合格"}],
+               vetoes=[{"code": "accident", "name": "发生重大质量安全事故", "at_most": "合格"},
+                       {"code": "fraud", "name": "弄虚作假", "grade": "不合格"}])
+    units = _totals(95, 93, 85, 30, 70, 99)
+    for i in (0, 2, 3):  # 95, 85, 30 had an accident
+        units[i].vetoes.append("accident")
+    units[5].vetoes += ["fraud", "accident"]  # a forced grade wins over a cap
+    results = assess(s, units)
+    assert [(r.unit, r.grade, r.rank, r.veto) for r in results] == [
+        ("u1", "合格", 1, "accident"),  # 95: barred from 优秀, whose one place goes to 93
+        ("u2", "优秀", 2, None),
+        ("u3", "合格", 3, "accident"),
+        ("u5", "合格", 4, None),
+        ("u4", "不合格", 5, "accident"),  # 30 is 不合格, not the cap
+        ("u6", "不合格", 6, "fraud"),  # forced: last, whatever its score
+    ]
+
+
+def test_a_veto_names_one_grade_forced_or_capped():
+    with pytest.raises(ValidationError, match="grade（强制的等次）或 at_most"):
+        scheme(vetoes=[{"code": "x", "name": "事故", "grade": "D", "at_most": "C"}])
+    with pytest.raises(ValidationError, match="grade（强制的等次）或 at_most"):
+        scheme(vetoes=[{"code": "x", "name": "事故"}])
+    with pytest.raises(ValidationError, match="等次 'E' 不在 grades 中"):
+        scheme(vetoes=[{"code": "x", "name": "事故", "at_most": "E"}])

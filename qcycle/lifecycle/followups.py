@@ -12,6 +12,7 @@ from qcycle.lifecycle.standing import rejections
 from qcycle.lifecycle.who import owers, p_item_name, results_of, select_subjects
 from qcycle.lifecycle.wording import (
     belonging,
+    forced,
     graded_as,
     occasion_of,
     reason_of,
@@ -39,7 +40,7 @@ def followup_open(session, p, round_id, action) -> Outcome:
     if stage.owed_by.superiors_of is not None:  # a superior is told what its units did, and to see to it
         own |= _for_below(session, p, round_id, stage.owed_by.superiors_of, action.category, units)
     own |= {r.unit_code: {"reason": with_own_place(p, reasons.get(r.unit_code, reason), r)}
-            for r in results if r.unit_code in units and (r.veto or (ranked and r.rank))}
+            for r in results if r.unit_code in units and (forced(p, r) or (ranked and r.rank))}
     # A unit graded on its projects is told which project fell short: 某市's pilot read "被评为不合格" of
     # one of its two, not which. Chosen by one of several grades, each is told its own: ten laboratories read
     # "被评为有问题或不满意".

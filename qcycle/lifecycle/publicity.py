@@ -20,7 +20,7 @@ from qcycle.lifecycle.standing import (
     steps_told_alone,
 )
 from qcycle.lifecycle.who import best_grades, in_category, p_item_name, results_of, select_subjects
-from qcycle.lifecycle.wording import LISTS, counted_as, listing_of
+from qcycle.lifecycle.wording import LISTS, counted_as, forced, listing_of
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, grade_label
 
@@ -113,7 +113,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
             # "名额不超过2个，贵单位得分排名第3": the rank once, where the remark gives it. A vetoed
             # result has none to give: placed last whatever its score, "得分73.88、排名第6" read as
             # beaten by 69.03 and 67.18 (the remark says the veto).
-            ranked = bool(r.veto) or (r in kept and "排名第" in (result_remarks(p, [r], vacated, sizes=sizes) or ""))
+            ranked = forced(p, r) or (r in kept and "排名第" in (result_remarks(p, [r], vacated, sizes=sizes) or ""))
             # Refused at a later step: its score and rank alone would read as why it is not listed
             # (天水's 2nd, one award listed: "排名第2，未列入"; 广州's 5th of 5 places, refused by 市政府审定
             # the same morning). The step is said, with its reason unless a letter of its own tells

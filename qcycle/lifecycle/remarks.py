@@ -8,7 +8,13 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import NamedTuple
 
 from qcycle.lifecycle.who import p_item_name
-from qcycle.lifecycle.wording import NOT_HANDED_IN, periods_joined, ranked_among, veto_reason
+from qcycle.lifecycle.wording import (
+    NOT_HANDED_IN,
+    forced,
+    periods_joined,
+    ranked_among,
+    veto_reason,
+)
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, category_label, grade_label
@@ -46,7 +52,7 @@ def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str,
     base = p.assessment.share_base if p.assessment else len
     vetoed: dict[tuple[str, str | None], int] = {}
     for r in rows:
-        if r.veto:
+        if forced(p, r):
             vetoed[groups[r.unit_code]] = vetoed.get(groups[r.unit_code], 0) + 1
         else:
             g = groups[r.unit_code]
@@ -93,8 +99,10 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
     said = []
     for r in results:
         item = p_item_name(p, r.unit_code)
-        if r.veto:
+        if r.veto and (forced(p, r) or _barred_line(p, r)):
             said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}，等次定为{grade_label(r.grade)}")
+        elif r.veto:  # barred from grades its score never reached: the veto said, its grade its score's
+            said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}")
         elif (full := _full_grade(p, r)) is not None:
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
             counted = _counted_over(p)
@@ -242,6 +250,14 @@ def _missed_line(p: Programme, r: AssessmentResult) -> Grade | None:
         return None
     above = grades[-2]
     return above if above.min_score is not None and r.total < above.min_score - 1e-9 else None
+
+
+def _barred_line(p: Programme, r: AssessmentResult) -> bool:
+    """Whether the result reached the line of a grade its veto barred (``at_most``): the veto set its grade."""
+    scheme = p.assessment
+    barred = scheme.barred_grades(r.veto) if scheme else []
+    return any(g.name in barred and (g.min_score is None or r.total >= g.min_score - 1e-9)
+               for g in (scheme.grades if scheme else []))
 
 
 def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:

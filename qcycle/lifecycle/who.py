@@ -223,7 +223,8 @@ def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, categ
             # An assessment per category ranks each on its own: its top 20 are each category's, not the
             # firsts of both, then the seconds (温州-like awards took 10 and 10 for "前20名").
             stage = rows[0].stage if rows else ""
-            sources.append(picked_by_rank(rows, who.rank, lambda s: p.rank_key(s, stage)) - gone(None))
+            sources.append(picked_by_rank(rows, who.rank, lambda s: p.rank_key(s, stage),
+                                          p.assessment.forces if p.assessment else bool) - gone(None))
     if who.any_of:
         sources.append({x for alt in who.any_of for x in select_subjects(session, p, round_id, alt, category)})
     if who.superiors_of:  # 复查不合格企业所在区县局: the parents of those the inner selection reaches

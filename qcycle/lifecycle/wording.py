@@ -30,6 +30,7 @@ __all__ = [
     "call_subject",
     "component_scores",
     "counted_as",
+    "forced",
     "grade_consequence",
     "grade_terms",
     "graded_as",
@@ -53,6 +54,7 @@ __all__ = [
     "summons_grounds",
     "unscored",
     "veto_reason",
+    "vetoed_to",
     "without_consequence",
 ]
 
@@ -186,7 +188,7 @@ def placed_because(p: Programme, ways: Iterable[Who], r: AssessmentResult | None
     if not by_place:
         return ""
     reason = "，".join(reason_of(p, Who(grades=w.grades, rank=w.rank)) for w in by_place)
-    if r is None or not (r.veto or (any(w.rank is not None for w in by_place) and r.rank)):
+    if r is None or not (forced(p, r) or (any(w.rank is not None for w in by_place) and r.rank)):
         return reason
     return with_own_place(p, reason, r)
 
@@ -194,7 +196,7 @@ def placed_because(p: Programme, ways: Iterable[Who], r: AssessmentResult | None
 def with_own_place(p: Programme, reason: str, r: AssessmentResult) -> str:
     """A reason by place, told the unit's own (淮阴区 read "排名后2名", not which) and among whom
     ("排名部门后1名（第12名）"), or its veto (淮安's 金湖县 is last by its accident)."""
-    own = veto_reason(p, r.veto) if r.veto else f"第{r.rank}名"
+    own = veto_reason(p, r.veto) if r.veto and forced(p, r) else f"第{r.rank}名"
     return f"{reason.replace('排名', '排名' + ranked_among(p, r.unit_code), 1)}（{own}）"
 
 
@@ -223,7 +225,7 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     once = [x for x in p.stages if x.kind is StageKind.assessment]
     day = once[0].on if len(once) == 1 and not once[0].per_category else None
     by = f"{day.year}年{day.month}月{day.day}日" if day and default_calendar().is_workday(day) else ""
-    parts += [f"截至{by}{kind}时仍未报送的，实行一票否决，等次定为{grade_label(v.grade)}"
+    parts += [f"截至{by}{kind}时仍未报送的，实行一票否决，{vetoed_to(p, v.code)}"
               for v in p.assessment.vetoes if v.missing_at == stage]
     # Parts bound to the window, said once together, and not beside a veto the same miss brings.
     zeroed = [f"“{c.name}”" for c in p.assessment.components if c.missing_at == stage]
@@ -260,9 +262,25 @@ def result_kind(p: Programme) -> str:
 
 
 def veto_reason(p: Programme, veto: str) -> str:
-    """Why a veto applied, as a letter says it: "因发生重大质量安全事故，实行一票否决"."""
+    """Why a veto applied, as a letter says it: "因发生重大质量安全事故，实行一票否决"; one that caps the grade
+    says which it bars: "因发生重大质量安全事故，不得评为优秀、良好"."""
     name = next((v.name for v in (p.assessment.vetoes if p.assessment else []) if v.code == veto), veto)
-    return f"因{name}，实行一票否决"
+    barred = p.assessment.barred_grades(veto) if p.assessment else []
+    return f"因{name}，" + (f"不得评为{'、'.join(map(grade_label, barred))}" if barred else "实行一票否决")
+
+
+def forced(p: Programme, r: AssessmentResult) -> bool:
+    """Whether the result's veto forced its grade (it stands last, its place says nothing); not one whose veto
+    only barred the better grades (``at_most``: graded and ranked by its score)."""
+    return bool(r.veto) and (p.assessment is None or p.assessment.forces(r.veto))
+
+
+def vetoed_to(p: Programme, veto: str) -> str:
+    """What a veto does to the grade, as a rule says it: "等次定为不合格", or "不得评为优秀、良好"."""
+    assert p.assessment is not None
+    barred = p.assessment.barred_grades(veto)
+    forced = next((v.grade for v in p.assessment.vetoes if v.code == veto and v.grade), None)
+    return f"不得评为{'、'.join(map(grade_label, barred))}" if barred else f"等次定为{grade_label(forced or '')}"
 
 
 def occasion_of(p: Programme, assessed: str | None) -> str | None:
@@ -288,7 +306,7 @@ def rank_in_group(p: Programme, r: AssessmentResult) -> str:
     """"，街道第3名" beside a total in a list of all, where each level or group is ranked apart (分类考核: 镇 and
     街道 had read as one list of 12); "" where all are ranked together, or a veto placed it."""
     among = ranked_among(p, r.unit_code)
-    return f"，{among}第{r.rank}名" if among and r.rank and not r.veto else ""
+    return f"，{among}第{r.rank}名" if among and r.rank and not forced(p, r) else ""
 
 
 def ranked_among(p: Programme, subject: str) -> str:

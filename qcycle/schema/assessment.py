@@ -82,11 +82,21 @@ class BonusItem(_Model):
 class Veto(_Model):
     code: Code
     name: str
-    grade: str = Field(min_length=1, description="the grade a veto forces (a name from grades)")
+    grade: str | None = Field(None, min_length=1, description="the grade a veto forces (a name from grades)")
+    at_most: str | None = Field(
+        None, min_length=1, description=("the best grade a vetoed subject may be given (不得评为优秀、良好: at_most: "
+                                         "合格): graded by its score no higher than that, and ranked by its score "
+                                         "(a 30-point bureau with an accident had been forced to 合格)"))
     missing_at: Code | None = Field(
         None, description=("a veto that holds by itself for a unit that owed this window and never handed it in "
                            "by the assessment (未报送年度报告的评为不合格): judged from the hand-ins only, so a veto "
                            "record for it is refused (a letter said 未报送 to a unit whose report was on file)"))
+
+    @model_validator(mode="after")
+    def _grade_or_cap(self) -> Veto:
+        if (self.grade is None) == (self.at_most is None):
+            raise ValueError("须且只能给出 grade（强制的等次）或 at_most（至多评为的等次：不得评为优秀、良好时写 at_most: 合格）之一")
+        return self
 
 
 class Indicator(_Model):
@@ -243,8 +253,8 @@ class Assessment(_Model):
             raise ValueError(f"等次分数线高于满分 {self.scale:g}")
         names = self.grade_names
         for v in self.vetoes:
-            if v.grade not in names:
-                raise ValueError(f"否决项 {v.code} 的等次 {v.grade!r} 不在 grades 中（可选：{'、'.join(names)}）")
+            if (v.grade or v.at_most) not in names:
+                raise ValueError(f"否决项 {v.code} 的等次 {v.grade or v.at_most!r} 不在 grades 中（可选：{'、'.join(names)}）")
         if self.share_of == "passing" and self.pass_line is None:
             raise ValueError("share_of: passing 按达到分数线的对象计算比例：最后一个等次之上须有等次给出 min_score")
         parts = {c.code for c in self.components if c.source == "deductions"}
@@ -280,6 +290,19 @@ class Assessment(_Model):
     def pass_line(self) -> float | None:
         """The lowest min_score of the grades above the last: what a subject must reach not to fall to it."""
         return min((g.min_score for g in self.grades[:-1] if g.min_score is not None), default=None)
+
+    def forces(self, veto: str | None) -> bool:
+        """Whether this veto (a result's ``veto``) forces its grade, and its subject stands last: not one that only
+        bars the better grades (``at_most``), whose subject is graded and ranked by its score."""
+        found = next((v for v in self.vetoes if v.code == veto), None)
+        return veto is not None and (found is None or found.grade is not None)
+
+    def barred_grades(self, veto: str | None) -> list[str]:
+        """The grades a capping veto (``at_most``) bars: those above its cap; [] for any other."""
+        found = next((v for v in self.vetoes if v.code == veto), None)
+        if found is None or found.at_most is None:
+            return []
+        return self.grade_names[:self.grade_names.index(found.at_most)]
 
     def share_base(self, totals: list[float]) -> int:
         """How many of the (not vetoed) subjects with these totals a grade's share is counted over."""
