@@ -1081,10 +1081,10 @@ def test_a_result_letter_to_units_not_assessed_lists_their_subordinates_results_
     assert "贵单位结果" not in told["gov"] and "一县" not in told["north"]
     # A unit of the assessed population with no result of its own (it handed nothing in) is not told its
     # peers' results: "全部" is for units outside the round, as the 市政府.
-    from qcycle.lifecycle.notifying import _summaries
+    from qcycle.lifecycle.summaries import summary_lines
 
     assert r.p.participants >= {"c1", "c2"} and "gov" not in r.p.participants
-    assert set(_summaries(r.p, ["gov", "c1"], {}, {"c2": [(None, "合格")]}, {})) == {"gov"}
+    assert set(summary_lines(r.p, ["gov", "c1"], {}, {"c2": [(None, "合格")]}, {})) == {"gov"}
     praised = text.replace("template: result, on: 2016-03-31,\n         notify: {units: [gov, north]}",
                            "template: praise, on: 2016-03-31,\n         notify: {units: [gov, north]}", 1)
     assert praised != text
@@ -4100,14 +4100,14 @@ def test_a_deductions_count_is_said_with_its_measure_word_alone(tmp_path, home, 
 
 def test_a_summary_line_of_items_keeps_each_items_name_with_what_it_says(tmp_path, home):
     """The national year's city summary read "“创先引领第5项”：B级（得分82.70）；：“创先引领第10项”揭榜书逾期提交，不予受理"."""
-    from qcycle.lifecycle.notifying import _summaries
+    from qcycle.lifecycle.summaries import summary_lines
     from qcycle.models import AssessmentResult
 
     text = AWARD + TWO_KINDS
     p = write(tmp_path, "items.yaml", text).programme
     graded = AssessmentResult(round_id=uuid.uuid4(), stage="scoring", unit_code="e1:gg-1", total=82.7, grade="提名奖", rank=1)
     refused = {"e1": [("application", "现场型成果", "申报逾期提交，不予受理")], "e2": [("application", None, "未提交申报")]}
-    told = _summaries(p, ["amr"], {"e1": [graded]}, {}, refused)["amr"][1]
+    told = summary_lines(p, ["amr"], {"e1": [graded]}, {}, refused)["amr"][1]
     assert told == ["甲公司“攻关型成果”：提名奖（得分82.70）；“现场型成果”：申报逾期提交，不予受理", "乙公司：未提交申报"], told
 
 
@@ -4722,3 +4722,56 @@ def test_a_veto_barring_the_better_grades_says_so_and_leaves_a_low_score_its_own
     assert "因发生重大质量安全事故，不得评为优秀、良好，等次定为合格" in letters["c1"], letters["c1"]
     assert "贵单位结果为：不合格" in letters["c5"] and "因发生重大质量安全事故，不得评为优秀、良好。" in letters["c5"], letters["c5"]
     assert "等次定为" not in letters["c5"] and "实行一票否决" not in letters["c5"], letters["c5"]
+
+
+TWO_POPULATIONS = """\
+    version: 2
+    round: {code: create-2025, name: 2025年度质量强县示范创建, programme: 质量强县示范创建, issuer: prov, years: [2025, 2026]}
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: prov, name: 示例省质量强省工作领导小组办公室, level: province, channels: [sink]}
+      - {code: city, name: 示例市质量强市工作领导小组办公室, level: city, parent: prov, channels: [sink]}
+      - {code: c1, name: 一县人民政府, level: county, parent: city, channels: [sink]}
+      - {code: c2, name: 二县人民政府, level: county, parent: city, channels: [sink]}
+      - {code: c3, name: 三县人民政府, level: county, parent: city, channels: [sink]}
+      - {code: c4, name: 四县人民政府, level: county, parent: city, channels: [sink]}
+    submission_kinds:
+      acceptance_request: {title: 验收申请}
+    stages:
+      - {code: annual, name: 年度创建工作报告, kind: submission, submission: self_evaluation, owed_by: {units: [c1, c2]},
+         opens: 2025-11-03, deadline: {date: 2025-12-18}}
+      - {code: request, name: 验收申请, kind: submission, submission: acceptance_request, owed_by: {units: [c3, c4]},
+         opens: 2025-11-03, deadline: {date: 2025-12-18}}
+      - {code: review, name: 书面审查, kind: decision, decides: annual, on: 2026-01-15}
+      - {code: annual_result, name: 告知书面审查结果, kind: notification, template: result, on: 2026-01-22,
+         notify: {any_of: [{submitted_at: annual, with_rejected: true}, {missing_at: annual}, {levels: [city]}]}}
+      - {code: acceptance, name: 验收评分, kind: assessment, on: 2026-03-31}
+      - {code: acceptance_result, name: 告知验收结果, kind: notification, template: result, on: 2026-04-09,
+         notify: {any_of: [{submitted_at: request}, {missing_at: request}, {levels: [city]}]}}
+    assessment:
+      subjects: {submitted_at: request}
+      result_label: 验收结果
+      components: [{code: all, name: 综合评分, weight: 1}]
+      grades: [{name: 通过验收, min_score: 90}, {name: 未通过验收}]
+"""
+
+
+def test_a_superiors_copy_lists_the_subjects_its_stage_tells_and_those_it_chose_for_a_miss(tmp_path, home):
+    """质量强县 creation: the city's copy of the 验收结果 listed again its first-year counties, told their 书面审查 in
+    January and never up for 验收; and 青山市, whose two first-year counties never sent their report (each told so),
+    had no copy at all. A copy lists the subjects its stage tells, and what those it chose never handed in."""
+    r = Round(write(tmp_path, "create.yaml", TWO_POPULATIONS))
+    r.hand_in("self_evaluation", ["c1"], "2025-12-10")  # c2 never reports
+    r.hand_in("acceptance_request", ["c3", "c4"], "2025-12-10")
+    r.until("2026-01-16")
+    r.decide("review", c1="approved")
+    r.scores({"c3": 95, "c4": 70})
+    r.until("2026-04-30")
+    with db.session_scope() as session:
+        to_city = {m.action.partition(":")[0]: m.body for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "city")).all()}
+    january, april = to_city["annual_result"], to_city["acceptance_result"]
+    assert "1. 一县人民政府：通过书面审查；" in january and "2. 二县人民政府：未提交年度创建工作报告。" in january, january
+    assert "三县" not in january
+    assert "一县" not in april and "二县" not in april, april
+    assert "三县人民政府：通过验收（得分95.00）" in april and "四县人民政府：未通过验收（得分70.00）" in april, april

@@ -544,12 +544,12 @@ def test_a_publicity_of_results_says_the_places_each_grade_may_take():
 def test_what_a_unit_never_handed_in_is_said_before_its_items_not_after_the_last():
     """绩效评价's 通报 read "“食品快检能力提升”：不合格（得分26.99）；未提交年度绩效自评报告": the report missing was the
     unit's other project's, and every unit read it as this one's."""
-    from qcycle.lifecycle.notifying import _summaries
+    from qcycle.lifecycle.summaries import summary_lines
     from qcycle.models import AssessmentResult
 
     p = load_programme(next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023")).programme
     graded = AssessmentResult(stage="evaluation_scoring", unit_code="510300:cxyl-02", total=26.99, grade="不合格", rank=9)
-    lines = _summaries(p, [""], {"510300": [graded]}, {}, {"510300": [("midterm", None, "未提交中期检查")]},
+    lines = summary_lines(p, [""], {"510300": [graded]}, {}, {"510300": [("midterm", None, "未提交中期检查")]},
                        everyone=True)[""][1]
     assert lines == ["自贡市市场监督管理局：未提交中期检查；“争创国家级质量标准实验室”：不合格（得分26.99）"], lines
 

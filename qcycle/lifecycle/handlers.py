@@ -31,7 +31,7 @@ from qcycle.lifecycle.drafting import (
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.followups import followup_open
 from qcycle.lifecycle.listing import list_told
-from qcycle.lifecycle.notifying import notify_action, published_results
+from qcycle.lifecycle.notifying import notify_action
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.publicity import left_off, objection_cutoff, published_list
 from qcycle.lifecycle.quota_wording import quota_tasks
@@ -43,6 +43,7 @@ from qcycle.lifecycle.requests import (
     reviewers_of,
 )
 from qcycle.lifecycle.standing import passed, reviewed_by_whom
+from qcycle.lifecycle.summaries import published_results
 from qcycle.lifecycle.who import (
     POSITIVE,
     barred,

@@ -7,21 +7,16 @@ step that rejected them, what it never handed in, and its quota tasks where the 
 from __future__ import annotations
 
 import re
-import uuid
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping
-
-from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.clock import to_local
-from qcycle.lifecycle.assessing import Counted, quota_achieved, what_counted
+from qcycle.lifecycle.assessing import quota_achieved, what_counted
 from qcycle.lifecycle.drafting import draft_letters
 from qcycle.lifecycle.missed import awaiting_decisions, never_handed_in_lines
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
 from qcycle.lifecycle.remarks import (
-    adjustment_remarks,
     graded_together,
     places_rule,
     result_remarks,
@@ -36,8 +31,14 @@ from qcycle.lifecycle.standing import (
     rejections,
     steps_told_alone,
 )
+from qcycle.lifecycle.summaries import (
+    gone_after_scoring,
+    placed_order,
+    standing_lines,
+    summary_lines,
+    with_missing,
+)
 from qcycle.lifecycle.who import (
-    eliminated,
     in_category,
     p_item_name,
     resolve,
@@ -46,8 +47,6 @@ from qcycle.lifecycle.who import (
 )
 from qcycle.lifecycle.wording import (
     achievement_of,
-    after_grade,
-    belonging,
     component_scores,
     grade_consequence,
     grade_terms,
@@ -56,7 +55,6 @@ from qcycle.lifecycle.wording import (
     occasion_of,
     place_achieved,
     places_counted_as,
-    rank_in_group,
     result_label,
     score_text,
     scored_line,
@@ -70,7 +68,7 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Programme, Who, grade_label
 
-__all__ = ["HONOURS", "notify_action", "published_results"]
+__all__ = ["HONOURS", "notify_action"]
 
 HONOURS = ("praise", "award")  # the templates of honour letters (通报表扬, 授奖)
 
@@ -97,7 +95,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # A round assessed more than once (each year of a plan) says which assessment a letter is of.
     occasion = occasion_of(p, assessed)
     by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
-    gone = _gone(session, p, round_id)  # rejected after scoring: the letter says so, not the grade
+    gone = gone_after_scoring(session, p, round_id)  # rejected after scoring: the letter says so, not the grade
     for r in rows:
         if in_category(p, r.unit_code, action.category) and r.unit_code not in gone:
             by_unit[r.unit_code.partition(":")[0]].append(r)
@@ -169,10 +167,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
     rechecked = where_rechecked(p, decided, by_unit) if p.rechecks else {}
     # What a deduction counts (未报送…1次，扣5分) is not said again beside the grade.
     counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
-    summaries = (_summaries(p, units, by_unit, _standing(p, decided, action.category, by_unit, never, assessed),
-                            {u: [x for x in lines if x[0] not in counted or u not in by_unit] for u, lines in never.items()},
-                            {u for _, late in missing for u in late}, everyone=circular, adjusted=adjusted,
-                            rechecked=rechecked)
+    summary_never = with_missing(p, {u: [x for x in lines if x[0] not in counted or u not in by_unit]
+                                     for u, lines in never.items()}, missing)
+    summaries = (summary_lines(p, units, by_unit, standing_lines(p, decided, action.category, by_unit, never, assessed),
+                            summary_never, {u for _, late in missing for u in late}, everyone=circular,
+                            adjusted=adjusted, rechecked=rechecked)
                  if summarising else {})
     # A round decided without an assessment: what each unit's subjects passed, read once (a rejection has its own line).
     passed: dict[str, list[str]] = defaultdict(list)
@@ -290,15 +289,6 @@ def _passed_after(p: Programme, who: Who | None, grade: str) -> str | None:
     return p.stage(who.approved_at).name if owed is not None and grade in owed.grades else None
 
 
-def _gone(session: Session, p: Programme, round_id: uuid.UUID) -> frozenset[str]:
-    """Subjects rejected after scoring, told by their rejection instead of their grade; not one refused at a 复验
-    its grade owed: the grade stands and the 复验 is said after it (绍兴's summary had dropped 不通过（得分30.83）)."""
-    gone = eliminated(session, p, round_id)
-    if gone and p.rechecks:
-        gone -= {s for s, (_, code) in rejections(session, p, round_id).items() if code in p.rechecks}
-    return gone
-
-
 def _achievement(p: Programme, notify: Who | None, praise: bool, contest: str, items: str, best: str | None,
                  mine: list[AssessmentResult], chosen: str | None) -> str:
     """What a unit is praised (or told) for, after "贵单位": its grade, its place, the step it passed, or
@@ -350,29 +340,6 @@ def _rejected(session, p: Programme, round_id, category: str | None
     return rejected, grounds_of, itemised
 
 
-def _standing(p: Programme, decided: Mapping[str, tuple[str, str, bool]], category: str | None,
-              by_unit: dict[str, list[AssessmentResult]], never: Mapping[str, list[tuple[str, str | None, str]]],
-              assessed: str | None) -> dict[str, list[tuple[str | None, str]]]:
-    """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
-    its last decision (验收 failed, then 复验 passed: "通过复验"), unless it passed before the assessment
-    and the unit never handed in what the assessment read (a project that never filed its 验收申请 had
-    read "通过中期评估"). A graded one's decision on the follow-up its grade owed (限期整改, then "通过复验") is
-    said beside its grade by the caller."""
-    graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
-    out: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
-    place = p.stage_place
-    for subject, (said, code, yes) in decided.items():
-        if not in_category(p, subject, category):
-            continue
-        if subject in graded:  # its 复验's outcome goes beside its grade (``_summaries``)
-            continue
-        # A rejection before it is where it stands still (绍兴's project 撤销试点 at its 复评 had read only 未提交…).
-        if yes and subject.partition(":")[0] in never and place.get(code, -1) < place.get(assessed or "", -1):
-            continue
-        out[subject.partition(":")[0]].append((p_item_name(p, subject), said))
-    return out
-
-
 def _report(session, p: Programme, round_id, action) -> Outcome:
     """A list reported to superiors (报送推荐名单 to the national office): the subjects ``lists``
     selects, best placed first where they were scored, each with its item, grade and score; "特此报告".
@@ -383,7 +350,7 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
     # The assessment the list comes from: the one its selection names, else the latest.
     assessed = stage.lists.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)
     scored = {r.unit_code: r for r in results_of(session, round_id, assessed)}
-    order = _placed_order(p, scored)
+    order = placed_order(p, scored)
     lines = []
     for subject in sorted(listed, key=lambda s: (order(s), s)):
         item = p_item_name(p, subject)
@@ -399,100 +366,3 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
     drafts = draft_letters(units, "report.j2", p, action, lines=lines, listing=stage.handed_in,
                            word=places_counted_as(p, listed), upheld=objections_upheld(session, p, round_id, stage.code))
     return Outcome(action, drafts, note=f"{action.title}：报送 {len(lines)} 个，{len(drafts)} 封")
-
-
-def _placed_order(p: Programme, scored: Mapping[str, AssessmentResult]) -> Callable[[str], tuple]:
-    """A sort key for subjects listed to a superior: by ranking group (a class, a category; in the
-    file's order), then place, as ranks restart in each; the unscored last, in the file's order. A
-    市政府 had read counties and departments interleaved, "良好" numbered above "优秀"."""
-    place = {u.code: i for i, u in enumerate(p.units)}
-    groups: dict[str, int] = {}
-    for u in p.units:
-        groups.setdefault(p.rank_group(u.code), len(groups))
-    categories = {c.code: i for i, c in enumerate(p.categories)}
-
-    def order(s: str) -> tuple:
-        r = scored.get(s)
-        if r is None:
-            return (1, 0, 0, 0, place.get(s.partition(":")[0], 0))
-        group, category = p.rank_key(s, r.stage)
-        return (0, groups.get(group, 0), categories.get(category or "", -1), r.rank or 10**6,
-                place.get(s.partition(":")[0], 0))
-
-    return order
-
-
-def published_results(session: Session, p: Programme, round_id: uuid.UUID, category: str | None) -> list[str]:
-    """Every graded unit's result, in rank order, as a 通报 lists them (``circular.j2``'s lines): what a
-    公示 of results publishes. 长兴's 结果公示 invited objections to results it never showed."""
-    assessed = crud.latest_results_stage(session=session, round_id=round_id)
-    gone = _gone(session, p, round_id)
-    by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
-    for r in results_of(session, round_id, assessed) if assessed else []:
-        if in_category(p, r.unit_code, category) and r.unit_code not in gone:
-            by_unit[r.unit_code.partition(":")[0]].append(r)
-    return _summaries(p, [""], by_unit, {}, {}, everyone=True).get("", ("", [], False))[1]
-
-
-def _summaries(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
-               standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]],
-               own: Collection[str] = (), everyone: bool = False,
-               adjusted: Mapping[str, Counted] | None = None, rechecked: Mapping[str, str] | None = None
-               ) -> dict[str, tuple[str, list[str], bool]]:
-    """unit → (whose results, the lines, whether all of them were graded: 参评单位, or only 单位 where some
-    were refused or never applied) for each unit told the results that has none of its own:
-    its subordinates' at any depth ("辖区内"), those graded first in rank order, then the others
-    decided, by their last decision ("通过复验" after a failed 验收), in the file's order; all of them
-    for a unit with no subordinates at all (the 市政府 the office reports to). A unit whose
-    subordinates took no part is left out, and so is one with news of its ``own`` (chosen for a hand-in
-    it never made: 临江's 市场监管局 had been told its districts' results, not that it was criticised).
-    ``everyone``: a 通报, all of them to every unit, its own among them. ``adjusted``: the bonus and
-    deduction items each total holds, said after its grade as its own letter says them (安庆's 通报 read
-    "已扣6分" and named one report of the three it was for). ``rechecked``: where a graded subject's 复验 left it,
-    said beside its grade."""
-    rechecked = rechecked or {}
-    order = _placed_order(p, {r.unit_code: r for rs in by_unit.values() for r in rs})
-    told = sorted(set(by_unit) | set(standing) | set(never),
-                  key=lambda u: min((order(r.unit_code) for r in by_unit.get(u, [])), default=order(u)))
-
-    def line(u: str) -> str:  # "甲公司：合格（得分81.00）", "乙公司“项目一”：优秀（得分92.00）；“项目二”：未通过…"
-        # A veto said beside the grade: the 市政府 read "不合格（得分91.92，含加分5分）" of the second-best
-        # score, the reason only in the department's own letter.
-        # Where the items a total holds follow, the total alone ("含加分2分；创新工作2项，加2分" said it twice).
-        # Ranked by level or group (分类考核), a line says where in its own (镇 and 街道 had read as one list of 12).
-        said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（"
-                 + "；".join(x for x in ("" if unscored(r) else f"得分{f'{r.total:.2f}' if items else score_text(r)}"
-                                         + rank_in_group(p, r),
-                                         veto_reason(p, r.veto) if r.veto else "") if x) + "）"
-                 + after_grade(p, r, rechecked.get(r.unit_code))
-                 + "".join(f"；{x}" for x in items))
-                for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
-                for items in [adjustment_remarks(p, r, adjusted)]] + standing.get(u, []) + [
-                (item, text) for _, item, text in never.get(u, [])]
-        if not any(item for item, _ in said):
-            return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
-        # What the unit itself never handed in goes before its items': after them it read as the last item's
-        # (a 通报 told all that a project whose report was on file had never sent it).
-        said = [x for x in said if not x[0]] + [x for x in said if x[0]]
-        # A line of the unit's own goes first (its name and "："), then its items' ("“项目”：…").
-        return (p.unit(u).name + ("" if said[0][0] else "：")
-                + "；".join(f"{quoted(item)}：{text}" if item else text for item, text in said))
-
-    lines = {x: line(x) for x in told}
-    below = p.under_each(told)
-    out: dict[str, tuple[str, list[str], bool]] = {}
-    if everyone:
-        return {u: ("全部", list(lines.values()), all(x in by_unit for x in lines)) for u in units} if lines else {}
-    for u in units:
-        if u in by_unit or u in standing or u in own:
-            continue
-        if p.has_subordinates(u):
-            # It recommended or reviewed them itself: "未获贵单位推荐", not its own name.
-            name = p.unit(u).name
-            mine = [lines[x].replace(f"未获{name}", "未获贵单位").replace(f"未通过{name}", "未通过贵单位")
-                    for x in below.get(u, [])]
-            if mine:
-                out[u] = (belonging(p, below.get(u, [])), mine, all(x in by_unit for x in below.get(u, [])))
-        elif told and u not in p.participants:  # a county that did not hand in is not told its peers' results
-            out[u] = ("全部", list(lines.values()), all(x in by_unit for x in lines))
-    return out

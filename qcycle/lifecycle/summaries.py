@@ -1,0 +1,175 @@
+"""Others' results as one unit reads them: a summary of its subordinates' to a superior, every graded unit's in a
+通报 or a 公示 of results, each subject by its grade, its 复验 and what it never handed in."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Collection, Mapping
+
+from sqlmodel import Session
+
+from qcycle import crud
+from qcycle.lifecycle.assessing import Counted
+from qcycle.lifecycle.remarks import adjustment_remarks
+from qcycle.lifecycle.standing import rejections
+from qcycle.lifecycle.who import eliminated, in_category, p_item_name, results_of
+from qcycle.lifecycle.wording import (
+    after_grade,
+    belonging,
+    rank_in_group,
+    score_text,
+    unscored,
+    veto_reason,
+)
+from qcycle.models import AssessmentResult
+from qcycle.render import quoted
+from qcycle.schema import Programme, grade_label
+
+__all__ = ["gone_after_scoring", "placed_order", "published_results", "standing_lines", "summary_lines", "with_missing"]
+
+
+def gone_after_scoring(session: Session, p: Programme, round_id: uuid.UUID) -> frozenset[str]:
+    """Subjects rejected after scoring, told by their rejection instead of their grade; not one refused at a 复验
+    its grade owed: the grade stands and the 复验 is said after it (绍兴's summary had dropped 不通过（得分30.83）)."""
+    gone = eliminated(session, p, round_id)
+    if gone and p.rechecks:
+        gone -= {s for s, (_, code) in rejections(session, p, round_id).items() if code in p.rechecks}
+    return gone
+
+
+def standing_lines(p: Programme, decided: Mapping[str, tuple[str, str, bool]], category: str | None,
+              by_unit: dict[str, list[AssessmentResult]], never: Mapping[str, list[tuple[str, str | None, str]]],
+              assessed: str | None) -> dict[str, list[tuple[str | None, str]]]:
+    """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
+    its last decision (验收 failed, then 复验 passed: "通过复验"), unless it passed before the assessment
+    and the unit never handed in what the assessment read (a project that never filed its 验收申请 had
+    read "通过中期评估"). A graded one's decision on the follow-up its grade owed (限期整改, then "通过复验") is
+    said beside its grade by the caller."""
+    graded = {r.unit_code: r for rs in by_unit.values() for r in rs}
+    out: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
+    place = p.stage_place
+    for subject, (said, code, yes) in decided.items():
+        if not in_category(p, subject, category):
+            continue
+        if subject in graded:  # its 复验's outcome goes beside its grade (``_summaries``)
+            continue
+        # A rejection before it is where it stands still (绍兴's project 撤销试点 at its 复评 had read only 未提交…).
+        if yes and subject.partition(":")[0] in never and place.get(code, -1) < place.get(assessed or "", -1):
+            continue
+        out[subject.partition(":")[0]].append((p_item_name(p, subject), said))
+    return out
+
+
+def placed_order(p: Programme, scored: Mapping[str, AssessmentResult]) -> Callable[[str], tuple]:
+    """A sort key for subjects listed to a superior: by ranking group (a class, a category; in the
+    file's order), then place, as ranks restart in each; the unscored last, in the file's order. A
+    市政府 had read counties and departments interleaved, "良好" numbered above "优秀"."""
+    place = {u.code: i for i, u in enumerate(p.units)}
+    groups: dict[str, int] = {}
+    for u in p.units:
+        groups.setdefault(p.rank_group(u.code), len(groups))
+    categories = {c.code: i for i, c in enumerate(p.categories)}
+
+    def order(s: str) -> tuple:
+        r = scored.get(s)
+        if r is None:
+            return (1, 0, 0, 0, place.get(s.partition(":")[0], 0))
+        group, category = p.rank_key(s, r.stage)
+        return (0, groups.get(group, 0), categories.get(category or "", -1), r.rank or 10**6,
+                place.get(s.partition(":")[0], 0))
+
+    return order
+
+
+def published_results(session: Session, p: Programme, round_id: uuid.UUID, category: str | None) -> list[str]:
+    """Every graded unit's result, in rank order, as a 通报 lists them (``circular.j2``'s lines): what a
+    公示 of results publishes. 长兴's 结果公示 invited objections to results it never showed."""
+    assessed = crud.latest_results_stage(session=session, round_id=round_id)
+    gone = gone_after_scoring(session, p, round_id)
+    by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
+    for r in results_of(session, round_id, assessed) if assessed else []:
+        if in_category(p, r.unit_code, category) and r.unit_code not in gone:
+            by_unit[r.unit_code.partition(":")[0]].append(r)
+    return summary_lines(p, [""], by_unit, {}, {}, everyone=True).get("", ("", [], False))[1]
+
+
+def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
+               standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]],
+               own: Collection[str] = (), everyone: bool = False,
+               adjusted: Mapping[str, Counted] | None = None, rechecked: Mapping[str, str] | None = None
+               ) -> dict[str, tuple[str, list[str], bool]]:
+    """unit → (whose results, the lines, whether all of them were graded: 参评单位, or only 单位 where some
+    were refused or never applied) for each unit told the results that has none of its own:
+    its subordinates' at any depth ("辖区内"), those graded first in rank order, then the others
+    decided, by their last decision ("通过复验" after a failed 验收), in the file's order; all of them
+    for a unit with no subordinates at all (the 市政府 the office reports to). A unit whose
+    subordinates took no part is left out, and so is one with news of its ``own`` (chosen for a hand-in
+    it never made: 临江's 市场监管局 had been told its districts' results, not that it was criticised).
+    ``everyone``: a 通报, all of them to every unit, its own among them. ``adjusted``: the bonus and
+    deduction items each total holds, said after its grade as its own letter says them (安庆's 通报 read
+    "已扣6分" and named one report of the three it was for). ``rechecked``: where a graded subject's 复验 left it,
+    said beside its grade."""
+    rechecked = rechecked or {}
+    order = placed_order(p, {r.unit_code: r for rs in by_unit.values() for r in rs})
+    told = sorted(set(by_unit) | set(standing) | set(never),
+                  key=lambda u: min((order(r.unit_code) for r in by_unit.get(u, [])), default=order(u)))
+
+    def line(u: str) -> str:  # "甲公司：合格（得分81.00）", "乙公司“项目一”：优秀（得分92.00）；“项目二”：未通过…"
+        # A veto said beside the grade: the 市政府 read "不合格（得分91.92，含加分5分）" of the second-best
+        # score, the reason only in the department's own letter.
+        # Where the items a total holds follow, the total alone ("含加分2分；创新工作2项，加2分" said it twice).
+        # Ranked by level or group (分类考核), a line says where in its own (镇 and 街道 had read as one list of 12).
+        said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（"
+                 + "；".join(x for x in ("" if unscored(r) else f"得分{f'{r.total:.2f}' if items else score_text(r)}"
+                                         + rank_in_group(p, r),
+                                         veto_reason(p, r.veto) if r.veto else "") if x) + "）"
+                 + after_grade(p, r, rechecked.get(r.unit_code))
+                 + "".join(f"；{x}" for x in items))
+                for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
+                for items in [adjustment_remarks(p, r, adjusted)]] + standing.get(u, []) + [
+                (item, text) for _, item, text in never.get(u, [])]
+        if not any(item for item, _ in said):
+            return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
+        # What the unit itself never handed in goes before its items': after them it read as the last item's
+        # (a 通报 told all that a project whose report was on file had never sent it).
+        said = [x for x in said if not x[0]] + [x for x in said if x[0]]
+        # A line of the unit's own goes first (its name and "："), then its items' ("“项目”：…").
+        return (p.unit(u).name + ("" if said[0][0] else "：")
+                + "；".join(f"{quoted(item)}：{text}" if item else text for item, text in said))
+
+    lines = {x: line(x) for x in told}
+    # A stage telling some of the subjects copies their superiors on those: the cities' copy of the 验收结果 had
+    # listed again the first-year counties told their 书面审查 in January. One telling none of them copies all.
+    here = [x for x in told if x in units]
+    below = p.under_each(here or told)
+    out: dict[str, tuple[str, list[str], bool]] = {}
+    if everyone:
+        return {u: ("全部", list(lines.values()), all(x in by_unit for x in lines)) for u in units} if lines else {}
+    for u in units:
+        if u in by_unit or u in standing or u in own:
+            continue
+        if p.has_subordinates(u):
+            # It recommended or reviewed them itself: "未获贵单位推荐", not its own name.
+            name = p.unit(u).name
+            mine = [lines[x].replace(f"未获{name}", "未获贵单位").replace(f"未通过{name}", "未通过贵单位")
+                    for x in below.get(u, [])]
+            if mine:
+                out[u] = (belonging(p, below.get(u, [])), mine, all(x in by_unit for x in below.get(u, [])))
+        elif told and u not in p.participants:  # a county that did not hand in is not told its peers' results
+            out[u] = ("全部", list(lines.values()), all(x in by_unit for x in lines))
+    return out
+
+
+def with_missing(p: Programme, never: dict[str, list[tuple[str, str | None, str]]],
+                 missing: list[tuple[str, dict[str, list[str]]]]) -> dict[str, list[tuple[str, str | None, str]]]:
+    """``never`` (unit → (window, item, "未提交…")) with what the units a stage chose for a hand-in they never made
+    (``missing_at``: :func:`qcycle.lifecycle.standing.missing_in`) never handed in: each is told so, and so is its
+    superior (青山市, asked to urge its two counties, heard nothing of them when the others' results came)."""
+    out = {u: list(lines) for u, lines in never.items()}
+    for code, late in missing:
+        for u, owed in late.items():
+            items: list[str | None] = list(owed) or [None]  # the items it owed there, or the unit's own hand-in
+            out.setdefault(u, []).extend(x for x in [(code, n, f"未提交{p.stage(code).handed_in}") for n in items]
+                                         if x not in out[u])
+    return out
