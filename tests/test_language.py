@@ -871,6 +871,11 @@ def test_a_summary_of_units_decided_but_not_graded_does_not_call_them_参评单�
     told = r.letters("results")["gov"]
     # To the government the office answers to, a report (特此报告), not a notice.
     assert "现将所属2个单位的" in told and "贵单位" not in told and "报告如下：" in told and "特此报告。" in told and "参评" not in told, told
+    # Headed as the report it is (its subject had read 【考核结果】 over a body ending 特此报告).
+    with db.session_scope() as session:
+        subject = session.exec(select(OutboxMessage.subject).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "gov", OutboxMessage.action.startswith("results:"))).one()
+    assert re.fullmatch(r"【报告】关于.+结果的报告", subject), subject
 
 
 def test_praise_for_being_chosen_says_what_the_unit_was_chosen_as(tmp_path, home):
@@ -1368,7 +1373,8 @@ def test_late_and_never_handed_in_are_counted_apart_where_the_rules_say(tmp_path
         asked = session.exec(select(OutboxMessage.subject, OutboxMessage.body).where(
             OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c3",
             OutboxMessage.action.startswith("progress:"))).all()
-    costs = "按考核规定，逾期报送的，每次扣2分；未报送的，每次扣5分。"
+    # When late turns into missing, where the two cost apart (某市's bureaus could not tell 1 point from 2).
+    costs = "按考核规定，逾期报送的，每次扣2分；未报送的，每次扣5分；截至2016年3月25日考核时仍未报送的，按未报送计。"
     kinds = {s[:s.index("】") + 1] for s, _ in asked}
     assert kinds >= {"【受理】", "【提醒】", "【逾期提醒】", "【督办】"}, kinds
     assert all(costs in body for _, body in asked), asked
@@ -4775,3 +4781,38 @@ def test_a_superiors_copy_lists_the_subjects_its_stage_tells_and_those_it_chose_
     assert "三县" not in january
     assert "一县" not in april and "二县" not in april, april
     assert "三县人民政府：通过验收（得分95.00）" in april and "四县人民政府：未通过验收（得分70.00）" in april, april
+
+
+def test_an_event_for_those_a_parent_passed_tells_them_so(tmp_path, home):
+    """诚信计量示范单位: the 现场评审 notice was the first letter the recommended units had after applying, and it
+    never said they had been recommended."""
+    text = REVIEWED + (
+        "      - {code: onsite, name: 现场评审, kind: event, on: 2023-04-24, notify: {approved_at: county_review}}\n")
+    r = Round(write(tmp_path, "onsite.yaml", text))
+    r.hand_in("application", ["e1", "e3"], "2023-03-20")
+    r.decide("county_review", e1="approved", e3="approved")
+    r.until("2023-04-24")
+    told = r.letters("onsite")
+    assert sorted(told) == ["e1", "e3"], told
+    assert "贵单位已通过甲区市场监督管理局初审。示例市市场监督管理局定于2023年4月24日" in told["e1"], told["e1"]
+    assert "贵单位已通过乙县市场监督管理局初审。" in told["e3"], told["e3"]
+
+
+def test_an_item_vetoed_for_never_handing_in_its_results_is_told_no_score(tmp_path, home):
+    """临江's 能力验证: "水泥胶砂强度检验：不满意（得分32.47）" of an item whose results were never handed in (a score
+    recorded for it all the same); the veto says why, and the 通报 gives no score either."""
+    text = PROFICIENCY.replace(
+        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n",
+        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n"
+        "      - {code: results, name: 通知结果, kind: notification, template: result, on: 2025-06-20,\n"
+        "         notify: {submitted_at: signup}}\n"
+        "      - {code: circular, name: 通报结果, kind: notification, template: circular, on: 2025-06-20,\n"
+        "         notify: {levels: [enterprise]}}\n", 1)
+    r = Round(write(tmp_path, "pt.yaml", text))
+    _labs_scored(r, {("l1", "steel"): "2025-05-10", ("l2", "nh3"): "2025-05-10"},  # 甲 never reports 氨氮
+                 {("l1", "nh3"): 32.47, ("l1", "steel"): 90, ("l2", "nh3"): 88})
+    r.until("2025-06-20")
+    own, circular = r.letters("results")["l1"], r.letters("circular")["l2"]
+    assert "1. 水中氨氮的测定：不满意；" in own, own
+    assert "32.47" not in own and "钢筋拉伸性能检测：满意（得分90.00）" in own, own
+    assert "32.47" not in circular and "“水中氨氮的测定”：不满意（因未按期报送检测结果，实行一票否决）" in circular, circular

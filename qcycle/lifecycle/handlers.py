@@ -64,7 +64,7 @@ from qcycle.lifecycle.wording import (
     result_label,
 )
 from qcycle.render import quoted
-from qcycle.schema import Programme, Stage, StageKind
+from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
@@ -222,9 +222,11 @@ def _event_notice(session, p, round_id, action) -> Outcome:
     # An event for those graded or placed low, rejected or in default (约谈) is each one's own: not in the group.
     own_news = stage.notify is not None and any(w.grades or w.rank is not None or w.rejected_at or w.missing_at
                                                 for w in (stage.notify, *stage.notify.any_of))
+    own: dict[str, dict[str, Any]] = {u: {"entries": names} for u, names in entries.items() if applied[u] > 1}
+    for u, said in _reviewed_through(session, p, round_id, stage.notify, units).items():
+        own.setdefault(u, {})["passed_step"] = said
     return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on, default_calendar()),
-                                         time_of_day=stage.time_of_day, place=stage.place, private=own_news,
-                                         own={u: {"entries": names} for u, names in entries.items() if applied[u] > 1}),
+                                         time_of_day=stage.time_of_day, place=stage.place, private=own_news, own=own),
                    note=f"{action.title}：通知 {len(units)} 个单位")
 
 
@@ -262,7 +264,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
     own: dict[str, dict[str, Any]] = {u: {"barred": why} for u, why in refused.items()}
     if p.quotas and stage.code == p.quotas.progress_stage:  # what the progress report is measured against
         own |= {u: {"quotas": quota_tasks(p, u)} for u in units}
-    for u, said in _reviewed_through(session, p, round_id, stage, units).items():
+    for u, said in _reviewed_through(session, p, round_id, stage.owed_by, units).items():
         own.setdefault(u, {})["passed_step"] = said
     drafts = draft_letters(units + sorted(refused), "window_open.j2", p, action, rolled=action.detail.get("rolled"),
                            private=any("quotas" in mine for mine in own.values()),
@@ -447,10 +449,11 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{told}{late}")
 
 
-def _reviewed_through(session, p: Programme, round_id, window: Stage, units: list[str]) -> dict[str, str]:
-    """unit → the review by its parent it passed to owe this window, as its opening says it ("获东城区市场监督管理局
-    推荐": QC小组's recommended teams were asked for their 成果报告 and never told they had been recommended)."""
-    step = p.stage(window.owed_by.approved_at) if window.owed_by and window.owed_by.approved_at else None
+def _reviewed_through(session, p: Programme, round_id, who: Who | None, units: list[str]) -> dict[str, str]:
+    """unit → the review by its parent it passed to be chosen by ``who`` (a window's owers, an event's), as the
+    letter says it ("获东城区市场监督管理局推荐": QC小组's recommended teams were asked for their 成果报告, and 诚信计量's
+    for their 现场评审, never told they had been recommended)."""
+    step = p.stage(who.approved_at) if who and who.approved_at else None
     if step is None or step.reviewed_by is None:
         return {}
     approved = {x.partition(":")[0] for x in decided(session, round_id, step.code, POSITIVE)}

@@ -222,7 +222,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                   [f"未按期报送{quoted(p.stage(code).handed_in)}" for code, late in missing if u in late])
         if not (lines or grounds or praise):
             continue
-        score = "；".join(score_text(r) for r in mine if not unscored(r)) or None
+        score = "；".join(score_text(r) for r in mine if not unscored(p, r)) or None
         # A unit with list items (or several results) gets one line per subject, its score
         # beside its grade: "某项目：良好（得分81.27）".
         named = (any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(mine) > 1
@@ -356,7 +356,7 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
         item = p_item_name(p, subject)
         r = scored.get(subject)
         # A veto said beside the grade it forced ("不合格，得分67.93" above the line read as a mistake).
-        graded = "；".join(x for x in (f"{grade_label(r.grade)}" + ("" if unscored(r) else f"，得分{score_text(r)}"),
+        graded = "；".join(x for x in (f"{grade_label(r.grade)}" + ("" if unscored(p, r) else f"，得分{score_text(r)}"),
                                        veto_reason(p, r.veto) if r.veto else "") if x) if r else ""
         said = "；".join(x for x in (quoted(item) if item else "", graded) if x)
         lines.append(p.unit(subject.partition(":")[0]).name + (f"（{said}）" if said else ""))

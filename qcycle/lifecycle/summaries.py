@@ -121,7 +121,7 @@ def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[Assess
         # Where the items a total holds follow, the total alone ("含加分2分；创新工作2项，加2分" said it twice).
         # Ranked by level or group (分类考核), a line says where in its own (镇 and 街道 had read as one list of 12).
         said = [(p_item_name(p, r.unit_code), f"{grade_label(r.grade)}（"
-                 + "；".join(x for x in ("" if unscored(r) else f"得分{f'{r.total:.2f}' if items else score_text(r)}"
+                 + "；".join(x for x in ("" if unscored(p, r) else f"得分{f'{r.total:.2f}' if items else score_text(r)}"
                                          + rank_in_group(p, r),
                                          veto_reason(p, r.veto) if r.veto else "") if x) + "）"
                  + after_grade(p, r, rechecked.get(r.unit_code))

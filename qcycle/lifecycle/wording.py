@@ -227,6 +227,11 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     by = f"{day.year}年{day.month}月{day.day}日" if day and default_calendar().is_workday(day) else ""
     parts += [f"截至{by}{kind}时仍未报送的，实行一票否决，{vetoed_to(p, v.code)}"
               for v in p.assessment.vetoes if v.missing_at == stage]
+    # Late and missing cost apart: when late turns into missing (某市's bureaus could not tell whether a report
+    # still owed after its 逾期提醒 cost 1 point or 2).
+    counted = {w for whats in costs.values() for what in whats for w in what.split("或")}
+    if {"逾期报送", "未报送"} <= counted and len(costs) > 1 and not any(v.missing_at == stage for v in p.assessment.vetoes):
+        parts.append(f"截至{by}{kind}时仍未报送的，按未报送计")
     # Parts bound to the window, said once together, and not beside a veto the same miss brings.
     zeroed = [f"“{c.name}”" for c in p.assessment.components if c.missing_at == stage]
     if zeroed and not any(v.missing_at == stage for v in p.assessment.vetoes):
@@ -331,6 +336,8 @@ def scored_line(p: Programme, r: AssessmentResult, name: str, rechecked: str | N
     成效明显：不合格（得分32.58）", its 工作成效 and 创新突破 untold): "某项目：不合格（得分32.58；工作成效14.55分，
     创新突破10.35分）". ``rechecked``: where its 复验 left it, said after it in place of what the grade brought
     (补充能力验证 passed, the 通报 still read "自结果通知之日起30日内提交整改报告")."""
+    if unscored(p, r):
+        return f"{name}：{grade_label(r.grade)}" + after_grade(p, r, rechecked)
     parts = component_scores(p, r, sep="，")
     return (f"{name}：{grade_label(r.grade)}（得分{score_text(r)}" + (f"；{parts}" if parts else "") + "）"
             + after_grade(p, r, rechecked))
@@ -375,9 +382,11 @@ def grade_terms(p: Programme, grade: str | None, won_in: int | None = None, *, p
     return [b for b in found.benefits if not (praised and b.removeprefix("给予").removeprefix("予以") == "通报表扬")], validity
 
 
-def unscored(r: AssessmentResult) -> bool:
-    """A subject vetoed with no score at all (never put up for 验收): its letter says no "得分0.00"."""
-    return bool(r.veto) and not r.total and not any((r.components or {}).values())
+def unscored(p: Programme, r: AssessmentResult) -> bool:
+    """A subject vetoed with no score at all (never put up for 验收), or for never handing in what was to be scored
+    (``missing_at``: a laboratory that never sent its results had read "不满意（得分32.47）"): its letter gives no score."""
+    never = any(v.code == r.veto and v.missing_at for v in (p.assessment.vetoes if p.assessment else []))
+    return bool(r.veto) and (never or not r.total and not any((r.components or {}).values()))
 
 
 def score_text(r: AssessmentResult) -> str:
