@@ -4816,3 +4816,57 @@ def test_an_item_vetoed_for_never_handing_in_its_results_is_told_no_score(tmp_pa
     assert "1. 水中氨氮的测定：不满意；" in own, own
     assert "32.47" not in own and "钢筋拉伸性能检测：满意（得分90.00）" in own, own
     assert "32.47" not in circular and "“水中氨氮的测定”：不满意（因未按期报送检测结果，实行一票否决）" in circular, circular
+
+
+def test_a_list_of_failures_reported_up_says_where_each_failed(tmp_path, home):
+    """临江's list of 补充能力验证 failures sent to the province gave one lab's first grade ("有问题，得分77.17") for the
+    re-test it failed, and another by its bare name for the re-test it never handed in."""
+    text = PROFICIENCY.replace(
+        "      - {code: prov, name: 示例省市场监督管理局, level: province, channels: [sink]}\n",
+        "      - {code: nation, name: 国家市场监督管理总局, level: office, channels: [sink]}\n"
+        "      - {code: prov, name: 示例省市场监督管理局, level: province, parent: nation, channels: [sink]}\n", 1).replace(
+        "grades: [{name: 满意, min_score: 60}, {name: 不满意}]",
+        "grades: [{name: 满意, min_score: 80}, {name: 有问题, min_score: 60}, {name: 不满意}]").replace(
+        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n",
+        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n"
+        "      - {code: retest, name: 补充能力验证结果, kind: followup, submission: rectification_report,\n"
+        "         owed_by: {grades: [有问题, 不满意]}, opens_after: {stage: scoring, event: on, days: 0},\n"
+        "         deadline: {after: {stage: scoring, event: on, days: 30}}}\n"
+        "      - {code: retest_review, name: 补充能力验证评价, kind: decision, decides: retest, on: 2025-07-25}\n"
+        "      - {code: report_up, name: 报送补充能力验证不满意机构名单, kind: notification, template: report, on: 2025-08-01,\n"
+        "         notify: {units: [nation]}, lists: {any_of: [{rejected_at: retest_review}, {missing_at: retest}]}}\n", 1)
+    r = Round(write(tmp_path, "pt.yaml", text))
+    every = [("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")]
+    _labs_scored(r, dict.fromkeys(every, "2025-05-10"), dict(zip(every, (70, 90, 65), strict=True)))
+    r.until("2025-06-20")
+    r.hand_in("rectification_report", ["l1"], "2025-06-25", item="nh3", id="retest-l1-nh3")  # l2 never re-tests
+    r.until("2025-07-26")
+    r.decide("retest_review", **{"l1:nh3": "rejected"})
+    r.until("2025-08-01")
+    told = r.letters("report_up")["nation"]
+    assert "1. 甲检测公司（“水中氨氮的测定”；有问题，得分70.00；未通过补充能力验证评价）；" in told, told
+    assert "2. 乙检测公司（“水中氨氮的测定”：未提交补充能力验证结果）。" in told, told
+
+
+def test_a_circular_of_results_leaves_out_a_report_no_subject_owed(tmp_path, home):
+    """质量强县 creation: the 通报 of the counties' 验收结果 listed a city, "未提交中期推进情况", and counted it among
+    15 units. A report the assessment read that none of its subjects owed, and no step decides on, is not a result."""
+    text = TWO_POPULATIONS.replace(
+        "      - {code: review,",
+        "      - {code: progress, name: 中期推进情况, kind: submission, submission: progress_report,\n"
+        "         owed_by: {levels: [city]}, opens: 2025-07-01, deadline: {date: 2025-07-15}}\n"
+        "      - {code: review,", 1).replace(
+        "    assessment:\n",
+        "      - {code: circular, name: 通报创建结果, kind: notification, template: circular, on: 2026-04-09,\n"
+        "         notify: {levels: [city]}}\n    assessment:\n", 1)
+    assert "progress" in text and "circular" in text
+    r = Round(write(tmp_path, "create.yaml", text))
+    r.hand_in("self_evaluation", ["c1"], "2025-12-10")  # c2 never reports; the city never sends its 中期推进情况
+    r.hand_in("acceptance_request", ["c3", "c4"], "2025-12-10")
+    r.until("2026-01-16")
+    r.decide("review", c1="approved")
+    r.scores({"c3": 95, "c4": 70})
+    r.until("2026-04-30")
+    told = r.letters("circular")["city"]
+    assert "示例市质量强市工作领导小组办公室：未提交" not in told and "中期推进情况" not in told, told
+    assert "（共4个单位）" in told and "二县人民政府：未提交年度创建工作报告" in told, told

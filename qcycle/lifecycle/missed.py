@@ -19,6 +19,7 @@ from qcycle.lifecycle.who import (
     owers,
     p_item_name,
     pending_decisions,
+    results_of,
     select_subjects,
 )
 from qcycle.lifecycle.wording import periods_joined
@@ -39,7 +40,8 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action,
     category = notice.category
     action = next((a for a in timetable.actions if a.stage == assessed and a.action == "assess"
                    and (category is None or a.category in (None, category))), None)
-    missed = windows_never_handed_in(session, p, round_id, timetable, action) if action else {}
+    missed = _of_graded(session, p, round_id, windows_never_handed_in(session, p, round_id, timetable, action),
+                        assessed, category) if action else {}
     if action is None and not p.assessment_stages:
         # A round decided without any assessment (帮扶 projects' 验收): each window owed and due by the notice (an
         # enterprise listed that never applied for 验收 read "列入帮扶名单" in its 区县局's summary, and heard nothing).
@@ -82,6 +84,37 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action,
             # Refused, not missed: "未按期提交自评报告；自评报告逾期提交，不予受理" had said it twice.
             out[unit] = [x for x in out[unit] if x[0] != window.code or x[1] is not None]
             out[unit].append((window.code, p_item_name(p, subject), f"{window.handed_in}逾期提交，不予受理"))
+    return out
+
+
+def _of_graded(session, p: Programme, round_id, missed: dict[tuple[str, str], set[str]], assessed: str | None,
+               category: str | None) -> dict[tuple[str, str], set[str]]:
+    """The windows an assessment read that are about the round's subjects: one its subjects are chosen by (a 验收申请),
+    one a decision decides on (a 年度报告's 书面审查), or one owed by some it graded. Not a report none of them owed
+    and nobody decides on (a 通报 of counties' 验收结果 had listed a city, "未提交中期推进情况")."""
+    graded = {r.unit_code.partition(":")[0] for r in results_of(session, round_id, assessed)} if assessed else set()
+    chosen_by = _subject_windows(p) | {s.decides for s in p.stages if s.kind is StageKind.decision and s.decides}
+    return {(code, what): units for (code, what), units in missed.items()
+            if code in chosen_by or not graded or graded & {u.partition(":")[0] for u in owers(
+                session, p, round_id, p.stage(code), category)}}
+
+
+def _subject_windows(p: Programme) -> set[str]:
+    """The windows the assessment's subjects are chosen by, through the decisions on them (approved_at a step that
+    decides on an application: the application window)."""
+    out: set[str] = set()
+    todo = [p.assessment.subjects] if p.assessment else []
+    while todo:
+        who = todo.pop()
+        todo += who.any_of
+        for code in (who.submitted_at, who.missing_at, who.approved_at, who.rejected_at):
+            seen: set[str] = set()
+            while code and p.has_stage(code) and code not in seen:
+                seen.add(code)
+                stage = p.stage(code)
+                if stage.kind is not StageKind.decision:
+                    out.add(code)
+                code = stage.decides
     return out
 
 

@@ -351,6 +351,12 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
     assessed = stage.lists.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)
     scored = {r.unit_code: r for r in results_of(session, round_id, assessed)}
     order = placed_order(p, scored)
+    # Refused at a step after its grade, or chosen for a hand-in it never made: said beside it (临江's list of the
+    # 补充能力验证 failures gave one lab's first grade, 有问题, and another's bare name).
+    decided = latest_standing(session, p, round_id, reasons=False)
+    since = p.stage_place.get(assessed or "", -1)
+    never = {u: [f"{quoted(n) + '：' if n else ''}未提交{p.stage(code).handed_in}" for n in items or [""]]
+             for code, late in missing_in(session, p, round_id, stage.lists, action.category) for u, items in late.items()}
     lines = []
     for subject in sorted(listed, key=lambda s: (order(s), s)):
         item = p_item_name(p, subject)
@@ -358,7 +364,9 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
         # A veto said beside the grade it forced ("不合格，得分67.93" above the line read as a mistake).
         graded = "；".join(x for x in (f"{grade_label(r.grade)}" + ("" if unscored(p, r) else f"，得分{score_text(r)}"),
                                        veto_reason(p, r.veto) if r.veto else "") if x) if r else ""
-        said = "；".join(x for x in (quoted(item) if item else "", graded) if x)
+        said_now, step, yes = decided.get(subject, ("", "", True))
+        refused = said_now if not yes and p.stage_place.get(step, -1) > since else ""
+        said = "；".join(x for x in (quoted(item) if item else "", graded, refused, *never.get(subject, [])) if x)
         lines.append(p.unit(subject.partition(":")[0]).name + (f"（{said}）" if said else ""))
     units = resolve(session, p, round_id, stage.notify, action.category)
     # The objections upheld go with the list to whoever decides on it (嘉善's 县政府 was sent a winner an upheld
