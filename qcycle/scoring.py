@@ -72,8 +72,8 @@ class UnitInput:
     reviews: dict[str, list[float]] = field(default_factory=dict)  # component → reviewers' scores
     indicators: dict[str, float | Sequence[float]] = field(default_factory=dict)  # actual values
     quota_achieved: dict[str, int] = field(default_factory=dict)  # quota action → count so far
-    bonuses: dict[str, int] = field(default_factory=dict)  # bonus item → occurrences
-    deductions: dict[str, int] = field(default_factory=dict)
+    bonuses: dict[str, float] = field(default_factory=dict)  # bonus item → occurrences, or points given (up_to)
+    deductions: dict[str, float] = field(default_factory=dict)
     vetoes: list[str] = field(default_factory=list)
     # Parts scored 0: the window each scores (``missing_at``) was owed and never handed in.
     unsubmitted: set[str] = field(default_factory=set)
@@ -111,14 +111,16 @@ def unit_input(subject: str, measurements: Iterable[tuple[str, str, float]], sch
     """
     u = UnitInput(subject, until_year=until_year)
     per_year: dict[str, dict[str, float]] = {}
+    given = {f"{k}:{b.code}" for k, items in (("bonus", scheme.bonuses), ("deduction", scheme.deductions))
+             for b in items if b.up_to is not None}  # its value is points given, not a count
     for code, who, value in measurements:
         prefix, _, name = code.partition(":")
         if not name:
             u.reviews.setdefault(code, []).append(value)
         elif prefix == "bonus":
-            u.bonuses[name] = u.bonuses.get(name, 0) + int(value)
+            u.bonuses[name] = u.bonuses.get(name, 0) + (value if code in given else int(value))
         elif prefix == "deduction":
-            u.deductions[name] = u.deductions.get(name, 0) + int(value)
+            u.deductions[name] = u.deductions.get(name, 0) + (value if code in given else int(value))
         elif prefix == "veto" and value:
             u.vetoes.append(name)
         elif prefix in YEARLY_PREFIXES:
@@ -204,14 +206,17 @@ def indicator_met(ind: Indicator, actual: float | Sequence[float], until_year: i
 _CENT = Decimal("0.01")
 
 
-def times(item: BonusItem, n: int) -> int:
+def times(item: BonusItem, n: float) -> float:
     """How many times an item counts: a yes-or-no one (``once``) once at most, however many records say it."""
     return min(n, 1) if item.once else n
 
 
-def item_points(item: BonusItem, n: int) -> float:
-    """The points ``n`` occurrences of a bonus or deduction item give, within the item's own cap."""
-    points = item.points * times(item, n)
+def item_points(item: BonusItem, n: float) -> float:
+    """The points ``n`` occurrences of a bonus or deduction item give, within the item's own cap; of an item the
+    assessors give points to (``up_to``), the points given (``n``), at most its ``up_to``."""
+    if item.up_to is not None:
+        return min(n, item.up_to)
+    points = (item.points or 0.0) * times(item, n)
     return min(points, item.cap) if item.cap is not None else points
 
 
@@ -223,7 +228,7 @@ def published(points: float) -> float:
     return float(Decimal(repr(round(points, 9))).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
-def _items_points(items: Iterable[BonusItem], counts: Mapping[str, int], cap: float | None) -> float:
+def _items_points(items: Iterable[BonusItem], counts: Mapping[str, float], cap: float | None) -> float:
     total = 0.0
     for item in items:
         total += item_points(item, counts.get(item.code, 0))

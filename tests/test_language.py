@@ -4870,3 +4870,38 @@ def test_a_circular_of_results_leaves_out_a_report_no_subject_owed(tmp_path, hom
     told = r.letters("circular")["city"]
     assert "示例市质量强市工作领导小组办公室：未提交" not in told and "中期推进情况" not in told, told
     assert "（共4个单位）" in told and "二县人民政府：未提交年度创建工作报告" in told, told
+
+
+def test_a_bonus_the_assessors_give_points_to_is_said_by_its_points(tmp_path, home):
+    """某市's bureaus: 创新工作 up to 5 points, one item counted, written as 1 point a time: "创新工作2次，加2分" told
+    every bureau that two items were counted. ``up_to``: a record's value is the points given (2.5 as well), at most
+    the item's, and the letters say the points alone."""
+    text = ASSESSMENT.replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                              "      bonuses: [{code: innovation, name: 创新工作, up_to: 5}]\n"
+                              "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    r = Round(write(tmp_path, "given.yaml", text))
+    with db.session_scope() as session:
+        kept = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": "c1", "reviewer": "r1", "component": "bonus:innovation", "value": 7},
+            {"kind": "score", "unit": "c2", "reviewer": "r1", "component": "bonus:innovation", "value": 2.5}])
+    assert kept[0].status == "quarantined" and "由评审酌情给分，应在 0–5 分之间：7" in (kept[0].reason or ""), kept[0]
+    assert kept[1].status != "quarantined", kept[1]
+    r.scores({"c1": 80, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-03-31")
+    with db.session_scope() as session:
+        assert {x.unit_code: x.total for x in crud.list_results(session=session, round_id=r.id)}["c2"] == 82.5
+    told = r.letters("results")["c2"]
+    assert "创新工作，加2.5分" in told and "次" not in told, told
+
+
+def test_an_item_names_points_per_time_or_up_to_one_of_them(tmp_path):
+    for item in ("{code: x, name: 创新工作}", "{code: x, name: 创新工作, points: 1, up_to: 5}"):
+        text = ASSESSMENT.replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                                  f"      bonuses: [{item}]\n      grades: [{{name: 合格, min_score: 60}}, {{name: 不合格}}]\n", 1)
+        with pytest.raises(ConfigError, match="points（每次的分值）或 up_to"):
+            write(tmp_path, "x.yaml", text)
+    text = ASSESSMENT.replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+                              "      bonuses: [{code: x, name: 创新工作, up_to: 5, once: true}]\n"
+                              "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
+    with pytest.raises(ConfigError, match="不与 once、late_at、source_round、cap 同用"):
+        write(tmp_path, "y.yaml", text)

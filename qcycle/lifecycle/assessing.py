@@ -261,7 +261,8 @@ def windows_never_handed_in(session: Session, p: Programme, round_id: uuid.UUID,
     return out
 
 
-Counted = tuple[dict[str, int], dict[str, int], dict[str, list[str]]]  # bonuses, deductions, deductions' deadlines
+# bonuses, deductions (occurrences, or points given: up_to), deductions' deadlines
+Counted = tuple[dict[str, float], dict[str, float], dict[str, list[str]]]
 
 
 def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None, subjects: list[str],

@@ -82,7 +82,7 @@ def _tie_scores(p: Programme) -> Callable[[AssessmentResult], tuple]:
 
 def result_remarks(p: Programme, results: Iterable[AssessmentResult],
                    vacated: Collection[tuple[str, str | None]] = (),
-                   adjusted: Mapping[str, tuple[dict[str, int], dict[str, int], dict[str, list[str]]]] | None = None,
+                   adjusted: Mapping[str, tuple[dict[str, float], dict[str, float], dict[str, list[str]]]] | None = None,
                    sizes: Mapping[str, Graded] | None = None) -> str | None:
     """Why a result is not what its score reads as, for the result letter's 说明:
     - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决");
@@ -134,7 +134,7 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
 
 
 def adjustment_remarks(p: Programme, r: AssessmentResult,
-                       adjusted: Mapping[str, tuple[dict[str, int], dict[str, int], dict[str, list[str]]]] | None
+                       adjusted: Mapping[str, tuple[dict[str, float], dict[str, float], dict[str, list[str]]]] | None
                        ) -> list[str]:
     """The bonus and deduction items the result's total holds, as its own letter names them."""
     return _adjustment_texts(p, r, *adjusted[r.unit_code]) if adjusted and r.unit_code in adjusted else []
@@ -186,8 +186,8 @@ def _measure(counter: str) -> str:
     return counter[0] if counter and counter[0] not in "扣加分）" else "次"
 
 
-def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int],
-                      deductions: dict[str, int], when: Mapping[str, list[str]] | None = None) -> list[str]:
+def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, float],
+                      deductions: dict[str, float], when: Mapping[str, list[str]] | None = None) -> list[str]:
     """"辖区企业获得省长质量奖或市长质量奖2家，加2分": each item's count (in the unit its name gives,
     "（每家）"), its points within its cap, and the total's cap where it cut the sum; an item counted
     from the hand-ins names the deadlines of a window with periods (``when``: "未报送5次（2026年2月、3月…）",
@@ -205,16 +205,22 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, int]
             points = item_points(item, n)
             name, per, counter = item.name.partition("（每")
             counted = (when or {}).get(item.code, [])
-            which = _late_and_missing(counted, n)
+            if item.up_to is not None:  # points given, not a count: "创新工作，加2分"
+                out.append(f"{name}，{verb}{points:g}分" + (f"（记录合计{n:g}分，以上限{item.up_to:g}分计）" if n > points + 1e-9 else ""))
+                said += points
+                continue
+            times_n = int(n)
+            which = _late_and_missing(counted, times_n)
             said_n = "" if item.once else (
-                f"：{which}" if which else f"{n}{_measure(counter) if per else '次'}{_deadlines_named(counted, n)}")
+                f"：{which}" if which else f"{times_n}{_measure(counter) if per else '次'}{_deadlines_named(counted, times_n)}")
             if item.part is not None:  # taken within its part (进度报送), not from the total: said so
                 left = r.components.get(item.part) if r.components else None
                 out.append(f"{name}{said_n}，“{parts[item.part]}”{verb}{points:g}分"
                            + (f"（“{parts[item.part]}”扣完为止，以0分计）" if left is not None and left <= 0 else ""))
                 continue
             # 3 honours at 2 points each read "加5分": the item's own cap is said where it cut.
-            capped = f"{verb}{n * item.points:g}分，以上限{points:g}分计" if points < n * item.points - 1e-9 else ""
+            each = item.points or 0.0
+            capped = f"{verb}{n * each:g}分，以上限{points:g}分计" if points < n * each - 1e-9 else ""
             out.append(f"{name}{said_n}，{capped or f'{verb}{points:g}分'}")
             said += points
         if cap is not None and said > total + 1e-9:

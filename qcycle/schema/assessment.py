@@ -55,7 +55,11 @@ class Component(_Model):
 class BonusItem(_Model):
     code: Code
     name: str
-    points: float = Field(gt=0, description="points per occurrence")
+    points: float | None = Field(None, gt=0, description="points per occurrence")
+    up_to: float | None = Field(
+        None, gt=0, description=("points the assessors give it, from 0 to this (创新工作酌情加分，最高加5分): a record's "
+                                 "value is the points given, not a count, and letters say 加2分 without one (a bureau had "
+                                 "read \"创新工作2次，加2分\" where one item is counted)"))
     cap: float | None = Field(None, gt=0, description="most points from this item")
     source_round: Code | None = Field(None, description="earned in another round (e.g. 揭榜挂帅)")
     source_grades: list[str] = Field(default_factory=list, description="grades earned there")
@@ -72,6 +76,10 @@ class BonusItem(_Model):
 
     @model_validator(mode="after")
     def _counts_with_late_at(self) -> BonusItem:
+        if (self.points is None) == (self.up_to is None):
+            raise ValueError("须且只能给出 points（每次的分值）或 up_to（评审酌情给分的上限，如最高加5分）之一")
+        if self.up_to is not None and (self.once or self.late_at or self.source_round or self.cap):
+            raise ValueError("up_to（酌情给分，记录的分值即所给分数）不与 once、late_at、source_round、cap 同用")
         if self.counts != "late_or_missing" and self.late_at is None:
             raise ValueError("counts（按逾期或未报送计次）只与 late_at 一起使用")
         if self.once and self.late_at is not None:

@@ -202,10 +202,10 @@ def measurements(seed: int, subject: str, p: Programme, until: int) -> list[dict
         rec(f"quota:{code}", str(year), count)
     for item in scheme.bonuses:
         if item.source_round is None and r.random() < 0.3:
-            rec(f"bonus:{item.code}", "考核组", 1 if item.once else r.randint(1, 3))
+            rec(f"bonus:{item.code}", "考核组", 1 if item.once else min(r.randint(1, 3), item.up_to or 3))
     for item in scheme.deductions:
         if item.late_at is None and r.random() < 0.2:  # one counted from the hand-ins is not scored
-            rec(f"deduction:{item.code}", "考核组", 1 if item.once else r.randint(1, 2))
+            rec(f"deduction:{item.code}", "考核组", 1 if item.once else min(r.randint(1, 2), item.up_to or 2))
     for veto in scheme.vetoes:
         if veto.missing_at is None and r.random() < 0.04:  # one judged from the hand-ins is not scored
             rec(f"veto:{veto.code}", "考核组", 1)
