@@ -4905,3 +4905,27 @@ def test_an_item_names_points_per_time_or_up_to_one_of_them(tmp_path):
                               "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
     with pytest.raises(ConfigError, match="不与 once、late_at、source_round、cap 同用"):
         write(tmp_path, "y.yaml", text)
+
+
+def test_an_award_tells_what_the_winner_owes_later(tmp_path, home):
+    """诚信计量示范单位: the 命名通知 of 9月30日 said nothing of the yearly 自查报告; the named units first heard of it
+    when its window opened in November. An award lists what its winners owe afterwards, as a publication does."""
+    text = AWARD.replace("        template: praise\n", "        template: award\n", 1).replace(
+        "      - {code: results,",
+        "      - {code: selfcheck, name: 年度自查报告, kind: submission, submission: self_evaluation,\n"
+        "         owed_by: {approved_at: committee}, opens: 2023-11-01, deadline: {date: 2023-12-20}}\n"
+        "      - {code: results,", 1)
+    assert "template: award" in text and "selfcheck" in text
+    r = Round(write(tmp_path, "award.yaml", text))
+    r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+    r.until("2023-04-04")
+    r.decide("eligibility", e1="approved", e2="approved", e3="approved")
+    r.until("2023-04-11")
+    r.decide("documents", e1="approved", e2="approved", e3="approved")
+    r.scores({"e1": 95, "e2": 85, "e3": 60})
+    r.until("2023-04-25")
+    r.decide("committee", **{u: "approved" for u in r.pending("committee")})
+    r.until("2023-05-15")
+    told = r.letters("award")
+    assert sorted(told) == ["e1", "e2"], told
+    assert "此后贵单位须按时提交：\n1. 年度自查报告：2023年12月20日前。" in told["e1"], told["e1"]

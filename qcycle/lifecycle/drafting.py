@@ -5,19 +5,20 @@ per unit (:func:`draft_letters`)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter, defaultdict
 from typing import Any
 
 from qcycle import clock
 from qcycle.lifecycle.outcome import Draft
-from qcycle.lifecycle.who import p_item_name
+from qcycle.lifecycle.who import owers, p_item_name
 from qcycle.lifecycle.wording import lateness_costs
 from qcycle.render import SYSTEM_SENDER, quoted
 from qcycle.schema import Programme, Stage, category_label
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
-__all__ = ["ANNOUNCED", "base_context", "costs_told", "draft_letters", "item_name", "naming_owed", "workdays_left",
-           "written_on"]
+__all__ = ["ANNOUNCED", "base_context", "costs_told", "draft_letters", "item_name", "naming_owed", "owed_later",
+           "workdays_left", "written_on"]
 
 
 def handed_in_item(p: Programme, stage: Stage, period: str | None = None, category: str | None = None) -> str:
@@ -168,3 +169,36 @@ def naming_owed(p: Programme, action: Action, owed: dict[str, list[str]]) -> dic
     item = base_context(p, action)["item"]
     return {u: {"item": "、".join(quoted(p_item_name(p, f"{u}:{i}") or i) for i in items) + item}
             for u, items in owed.items()}
+
+
+def owed_later(session, p: Programme, round_id, call: Action, addressed: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """unit → what it will owe after a publication or an award, as it owes it now (``detail["later"]``; a
+    window owed by a decision not yet made is left out): each thing handed in once, with its
+    deadlines in order ("进展报告：2023年7月14日、10月20日")."""
+    # unit → item → deadline → (its period's name, why it is that day), and what missing it costs
+    owed: dict[str, dict[str, dict[dt.datetime, tuple[str | None, str | None]]]] = defaultdict(lambda: defaultdict(dict))
+    costs: dict[str, str | None] = {}
+    # Deadlines no assessment counts (a fourth quarter due after the December scoring): what lateness
+    # costs is not said of them (首席质量官's launch had told the Q4 record cost 5 points).
+    free: dict[str, list[str]] = defaultdict(list)
+    every: Counter[str] = Counter()  # deadlines of each item
+    for d in call.detail.get("later", ()):
+        window = p.stage(d["stage"])
+        item = handed_in_item(p, window, category=d["category"])
+        costs.setdefault(item, lateness_costs(p, window.code))
+        every[item] += 1
+        day = dt.datetime.fromisoformat(d["deadline"])
+        # A month's report due that month is told by its date alone (not "2023年7月于2023年7月14日前").
+        period = window.period_label(d["period"]) if d["period"] else None
+        if d.get("uncounted"):
+            free[item].append(period or f"{day.month}月{day.day}日截止的")
+        for u in addressed & set(owers(session, p, round_id, window, d["category"])):
+            owed[u][item][day] = (None if period == f"{day.year}年{day.month}月" else period, d.get("rolled"))
+    for item, uncounted in free.items():
+        costs[item] = None if len(uncounted) >= every[item] or not costs[item] else (
+            f"{str(costs[item]).removesuffix('。')}，{'、'.join(dict.fromkeys(uncounted))}除外。")
+    # Periods named only where each deadline has one: "第一季度于…前、第二季度于…前" (安庆's launch listed bare dates).
+    return {u: sorted(({"item": item, "deadlines": [{"at": day, "period": period if all(x for x, _ in days.values()) else None,
+                                                     "rolled": rolled} for day, (period, rolled) in sorted(days.items())],
+                        **costs_told(p, u, {"lateness_costs": costs[item]})} for item, days in mine.items()),
+                      key=lambda e: e["deadlines"][0]["at"]) for u, mine in owed.items()}

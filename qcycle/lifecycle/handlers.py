@@ -23,9 +23,9 @@ from qcycle.lifecycle.drafting import (
     base_context,
     costs_told,
     draft_letters,
-    handed_in_item,
     late_note,
     naming_owed,
+    owed_later,
     written_on,
 )
 from qcycle.lifecycle.eligibility import ineligible
@@ -59,7 +59,6 @@ from qcycle.lifecycle.who import (
 from qcycle.lifecycle.wording import (
     belonging,
     call_subject,
-    lateness_costs,
     notice_name,
     result_label,
 )
@@ -120,7 +119,7 @@ def _publish(session, p, round_id, action) -> Outcome:
         for u, review in reviewers_of(session, p, round_id, window, o["category"]).items():
             if u in addressed:
                 own[u].setdefault("reviews", []).append({**review, "closes": review["closes"] or opening["deadline"]})
-    for u, later in _owed_later(session, p, round_id, action, addressed).items():
+    for u, later in owed_later(session, p, round_id, action, addressed).items():
         own[u]["later"] = later
     _later_reviews(session, p, round_id, action, addressed, own)
     for o in action.detail.get("invited", ()):  # an application window opening after the call
@@ -154,39 +153,6 @@ def _later_reviews(session, p: Programme, round_id, call: Action, addressed: set
             if u in addressed:
                 own[u].setdefault("reviews", []).append(
                     {**review, "closes": review["closes"] or dt.datetime.fromisoformat(d["deadline"])})
-
-
-def _owed_later(session, p: Programme, round_id, call: Action, addressed: set[str]) -> dict[str, list[dict[str, Any]]]:
-    """unit → what it will owe after the publication, as it owes it now (``detail["later"]``; a
-    window owed by a decision not yet made is left out): each thing handed in once, with its
-    deadlines in order ("进展报告：2023年7月14日、10月20日")."""
-    # unit → item → deadline → (its period's name, why it is that day), and what missing it costs
-    owed: dict[str, dict[str, dict[dt.datetime, tuple[str | None, str | None]]]] = defaultdict(lambda: defaultdict(dict))
-    costs: dict[str, str | None] = {}
-    # Deadlines no assessment counts (a fourth quarter due after the December scoring): what lateness
-    # costs is not said of them (首席质量官's launch had told the Q4 record cost 5 points).
-    free: dict[str, list[str]] = defaultdict(list)
-    every: Counter[str] = Counter()  # deadlines of each item
-    for d in call.detail.get("later", ()):
-        window = p.stage(d["stage"])
-        item = handed_in_item(p, window, category=d["category"])
-        costs.setdefault(item, lateness_costs(p, window.code))
-        every[item] += 1
-        day = dt.datetime.fromisoformat(d["deadline"])
-        # A month's report due that month is told by its date alone (not "2023年7月于2023年7月14日前").
-        period = window.period_label(d["period"]) if d["period"] else None
-        if d.get("uncounted"):
-            free[item].append(period or f"{day.month}月{day.day}日截止的")
-        for u in addressed & set(owers(session, p, round_id, window, d["category"])):
-            owed[u][item][day] = (None if period == f"{day.year}年{day.month}月" else period, d.get("rolled"))
-    for item, uncounted in free.items():
-        costs[item] = None if len(uncounted) >= every[item] or not costs[item] else (
-            f"{str(costs[item]).removesuffix('。')}，{'、'.join(dict.fromkeys(uncounted))}除外。")
-    # Periods named only where each deadline has one: "第一季度于…前、第二季度于…前" (安庆's launch listed bare dates).
-    return {u: sorted(({"item": item, "deadlines": [{"at": day, "period": period if all(x for x, _ in days.values()) else None,
-                                                     "rolled": rolled} for day, (period, rolled) in sorted(days.items())],
-                        **costs_told(p, u, {"lateness_costs": costs[item]})} for item, days in mine.items()),
-                      key=lambda e: e["deadlines"][0]["at"]) for u, mine in owed.items()}
 
 
 def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:

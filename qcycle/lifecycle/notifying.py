@@ -12,7 +12,7 @@ from collections import defaultdict
 from qcycle import crud
 from qcycle.clock import to_local
 from qcycle.lifecycle.assessing import quota_achieved, what_counted
-from qcycle.lifecycle.drafting import draft_letters
+from qcycle.lifecycle.drafting import draft_letters, owed_later
 from qcycle.lifecycle.missed import awaiting_decisions, never_handed_in_lines
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
@@ -140,6 +140,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
     graded = [r.unit_code for rs in by_unit.values() for r in rs] if template in ("result.j2", "circular.j2") else []
     adjusted, unmet = what_counted(session, p, round_id, assessed, graded, action.category)
     drafts = []
+    # What an award brings to hand in later (a named unit's yearly 自查报告), as a publication tells it.
+    later = owed_later(session, p, round_id, action, set(units)) if action.detail.get("later") else {}
     # A unit told the results with none of its own (a city bureau, the 市政府) is told those of its
     # subordinates, or all of them where it has none: "通报各区局本辖区企业获奖情况" sent 0 letters.
     # Only where a unit with no result and no rejection of its own may be told others' (a superior, or one
@@ -250,6 +252,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # A unit rejected at the first step is told that step's results, not the round's latest step's.
         mine_label, mine_heading = (step_heading(p, decided, u, action.category) if steps else None) or (label, heading)
         drafts += draft_letters([u], template, p, action, result_label=mine_label, heading=mine_heading, occasion=occasion,
+                                later=later.get(u),
                                 subject_name=name_beside(p.round.name, mine_heading),
                                 result=result,
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",

@@ -366,7 +366,7 @@ class _Expander(StageDates):
                         for a in out]
 
     def _what_follows(self) -> None:
-        """A publication (揭榜名单, 试点名单, a task list) carries, as ``detail["later"]``, the deadlines
+        """A publication (揭榜名单, 试点名单, a task list), or an award, carries, as ``detail["later"]``, the deadlines
         of the windows of its category (or all, where it has none) that open after its day or never
         announce an opening, so it can tell each unit what it will owe and by when: a pilot named in
         May heard of its 中期报告 and 18-month 验收申请 only as each window opened. The handler keeps, per
@@ -400,7 +400,10 @@ class _Expander(StageDates):
             waits[code] = max([*(settled[s] for s in self._deps(code, set()) if s in settled), *read], default=None)
         out = []
         for a in self.actions:
-            if a.action != "publish":
+            # An award or a title brings duties too: 诚信计量示范单位 named on 9月30日 first heard of the yearly 自查报告
+            # when its window opened in November.
+            awarding = a.action == "notify" and self.p.stage(a.stage).template == "award"
+            if a.action != "publish" and not awarding:
                 out.append(a)
                 continue
             told = {(o["stage"], o["category"], o["period"]) for o in a.detail.get("openings", ())}
@@ -420,7 +423,7 @@ class _Expander(StageDates):
             invited = [{"stage": w.stage, "category": w.category, "period": w.period, "opens": w.at.isoformat(),
                         "deadline": w.deadline.isoformat(), "rolled": w.detail.get("rolled"),
                         **({"uncounted": True} if w.detail.get("uncounted") else {})}
-                       for w in invitations if w.deadline and w.at.date() > a.at.date()
+                       for w in invitations if w.deadline and w.at.date() > a.at.date() and not awarding
                        and (a.category is None or w.category in (None, a.category))
                        and (w.stage, w.category, w.period) not in told]
             detail = {**a.detail, **({"later": later} if later else {}), **({"invited": invited} if invited else {})}
