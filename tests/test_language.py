@@ -4929,3 +4929,20 @@ def test_an_award_tells_what_the_winner_owes_later(tmp_path, home):
     told = r.letters("award")
     assert sorted(told) == ["e1", "e2"], told
     assert "此后贵单位须按时提交：\n1. 年度自查报告：2023年12月20日前。" in told["e1"], told["e1"]
+
+
+def test_an_event_told_to_the_superiors_of_those_taking_part_names_them(tmp_path, home):
+    """质量强县 creation: each city was told to prepare for the 现场验收核查 of its counties, not which of them."""
+    text = TWO_POPULATIONS.replace(
+        "      - {code: acceptance,",
+        "      - {code: onsite, name: 现场验收核查, kind: event, on: 2026-03-02, days: 10,\n"
+        "         notify: {any_of: [{submitted_at: request}, {superiors_of: {submitted_at: request}}]}}\n"
+        "      - {code: acceptance,", 1)
+    assert "onsite" in text
+    r = Round(write(tmp_path, "create.yaml", text))
+    r.hand_in("acceptance_request", ["c3"], "2025-12-10")  # c4 never applies
+    r.until("2026-03-02")
+    told = r.letters("onsite")
+    assert sorted(told) == ["c3", "city"], told
+    assert "到各单位的具体时间另行通知，贵单位辖区内三县人民政府参加，请督促做好相关准备。" in told["city"], told["city"]
+    assert "请贵单位做好相关准备。" in told["c3"], told["c3"]

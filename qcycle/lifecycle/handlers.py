@@ -191,6 +191,15 @@ def _event_notice(session, p, round_id, action) -> Outcome:
     own: dict[str, dict[str, Any]] = {u: {"entries": names} for u, names in entries.items() if applied[u] > 1}
     for u, said in _reviewed_through(session, p, round_id, stage.notify, units).items():
         own.setdefault(u, {})["passed_step"] = said
+    # A superior told of its units' event is told which (the cities were asked to prepare for a 现场验收核查 of
+    # counties they were not named).
+    for inner in (w.superiors_of for w in ((stage.notify, *stage.notify.any_of) if stage.notify else ()) if w.superiors_of):
+        below: dict[str, list[str]] = defaultdict(list)
+        for x in select_subjects(session, p, round_id, inner, action.category):
+            if (parent := p.unit(x.partition(":")[0]).parent) in units and x.partition(":")[0] not in below[parent]:
+                below[parent].append(x.partition(":")[0])
+        for u, kids in below.items():
+            own.setdefault(u, {})["below"] = f"{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}"
     return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on, default_calendar()),
                                          time_of_day=stage.time_of_day, place=stage.place, private=own_news, own=own),
                    note=f"{action.title}：通知 {len(units)} 个单位")
