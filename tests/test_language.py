@@ -4870,6 +4870,19 @@ def test_a_circular_of_results_leaves_out_a_report_no_subject_owed(tmp_path, hom
     told = r.letters("circular")["city"]
     assert "示例市质量强市工作领导小组办公室：未提交" not in told and "中期推进情况" not in told, told
     assert "（共4个单位）" in told and "二县人民政府：未提交年度创建工作报告" in told, told
+    # Owed by the city and the counties alike: what a graded county missed is said, what the city missed is not.
+    both = Round(write(tmp_path, "both.yaml", text.replace("owed_by: {levels: [city]}", "owed_by: {levels: [city, county]}", 1)
+                       .replace("create-2025", "both-2025", 1)))
+    both.hand_in("progress_report", ["c1", "c2", "c4"], "2025-07-10")  # c3 and the city never report
+    both.hand_in("self_evaluation", ["c1"], "2025-12-10")
+    both.hand_in("acceptance_request", ["c3", "c4"], "2025-12-10")
+    both.until("2026-01-16")
+    both.decide("review", c1="approved")
+    both.scores({"c3": 95, "c4": 70})
+    both.until("2026-04-30")
+    told = both.letters("circular")["city"]
+    assert "三县人民政府：通过验收（得分95.00）；未提交中期推进情况" in told, told
+    assert "示例市质量强市工作领导小组办公室：" not in told.partition("\n")[2], told
 
 
 def test_a_bonus_the_assessors_give_points_to_is_said_by_its_points(tmp_path, home):
@@ -4903,7 +4916,7 @@ def test_an_item_names_points_per_time_or_up_to_one_of_them(tmp_path):
     text = ASSESSMENT.replace("      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
                               "      bonuses: [{code: x, name: 创新工作, up_to: 5, once: true}]\n"
                               "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n", 1)
-    with pytest.raises(ConfigError, match="不与 once、late_at、source_round、cap 同用"):
+    with pytest.raises(ConfigError, match="不与 once、late_at、source_round、cap、part 同用"):
         write(tmp_path, "y.yaml", text)
 
 
@@ -4946,3 +4959,16 @@ def test_an_event_told_to_the_superiors_of_those_taking_part_names_them(tmp_path
     assert sorted(told) == ["c3", "city"], told
     assert "到各单位的具体时间另行通知，贵单位辖区内三县人民政府参加，请督促做好相关准备。" in told["city"], told["city"]
     assert "请贵单位做好相关准备。" in told["c3"], told["c3"]
+
+
+def test_a_units_rectification_chosen_by_several_grades_tells_it_its_own(tmp_path, home):
+    """The unit-level side of the laboratories' "被评为有问题或不满意": a county is told its own grade."""
+    text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
+                              "grades: [{name: 合格, min_score: 60}, {name: 基本合格, min_score: 50}, {name: 不合格}]", 1).replace(
+        "        owed_by: {rank: {bottom: 3}}\n", "        owed_by: {grades: [基本合格, 不合格]}\n", 1)
+    assert "基本合格, 不合格]}" in text
+    r = _scored(tmp_path, text, "2016-03-31")
+    told = r.letters("report")
+    assert sorted(told) == ["c4", "c5"], told
+    assert "被评为基本合格。" in told["c4"] and "被评为不合格。" in told["c5"], told
+    assert all("或" not in body for body in told.values()), told

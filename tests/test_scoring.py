@@ -510,3 +510,10 @@ def test_a_veto_names_one_grade_forced_or_capped():
         scheme(vetoes=[{"code": "x", "name": "事故"}])
     with pytest.raises(ValidationError, match="等次 'E' 不在 grades 中"):
         scheme(vetoes=[{"code": "x", "name": "事故", "at_most": "E"}])
+
+
+def test_a_cap_is_not_for_what_was_never_handed_in():
+    """What was never handed in has no score to grade by: a capping veto for it is refused (its assessment had
+    stopped on "只有 0 个评分", or graded a hidden score)."""
+    with pytest.raises(ValidationError, match="at_most（按得分评、至多评为某等次）不与 missing_at"):
+        scheme(vetoes=[{"code": "x", "name": "未报送检测结果", "at_most": "C", "missing_at": "report"}])

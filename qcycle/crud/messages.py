@@ -172,14 +172,20 @@ def merge_items_of(*, session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.U
     return found
 
 
-def units_written_by(*, session: Session, round_id: uuid.UUID, stages: Sequence[str]) -> set[tuple[str, str]]:
+def units_written_by(*, session: Session, round_id: uuid.UUID, stages: Sequence[str],
+                     category: str | None = None, told: bool = False) -> set[tuple[str, str]]:
     """``(stage, unit)`` of the round's messages written by those stages' actions (keys ``stage:…``),
-    whatever their status: the units each stage has written to."""
+    whatever their status: the units each stage has written to. ``category``: by its actions for that
+    category only (keys ``stage:action:category@…``); ``told``: not the messages ops cancelled."""
     if not stages:
         return set()
     m = OutboxMessage
     query = select(m.action, m.unit_code).where(
         m.round_id == round_id, or_(*(col(m.action).startswith(f"{s}:", autoescape=True) for s in stages))).distinct()
+    if category is not None:
+        query = query.where(col(m.action).contains(f":{category}@", autoescape=True))
+    if told:
+        query = query.where(m.status != "cancelled")
     return {(action.partition(":")[0], unit) for action, unit in plain_rows(session, query)}
 
 

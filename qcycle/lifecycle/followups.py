@@ -9,7 +9,7 @@ from qcycle.lifecycle.changes import moved_deadline
 from qcycle.lifecycle.drafting import draft_letters, firm_workdays_left, late_note, written_on
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.standing import rejections
-from qcycle.lifecycle.who import owers, p_item_name, results_of, select_subjects
+from qcycle.lifecycle.who import owers, p_item_name, results_of, select_subjects, units_below
 from qcycle.lifecycle.wording import (
     belonging,
     forced,
@@ -102,10 +102,5 @@ def _for_below(session, p: Programme, round_id, below: Who, category: str | None
     why = reason_of(p, below)
     if not why:
         return {}
-    chosen: dict[str, list[str]] = defaultdict(list)
-    for subject in select_subjects(session, p, round_id, below, category):
-        unit = subject.partition(":")[0]
-        if (parent := p.unit(unit).parent) in units and unit not in chosen[parent]:
-            chosen[parent].append(unit)
     return {u: {"below": f"{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}", "why": why}
-            for u, kids in chosen.items()}
+            for u, kids in units_below(session, p, round_id, below, category, units).items()}

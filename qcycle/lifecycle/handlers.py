@@ -55,6 +55,7 @@ from qcycle.lifecycle.who import (
     pending_decisions,
     resolve,
     select_subjects,
+    units_below,
 )
 from qcycle.lifecycle.wording import (
     belonging,
@@ -193,13 +194,12 @@ def _event_notice(session, p, round_id, action) -> Outcome:
         own.setdefault(u, {})["passed_step"] = said
     # A superior told of its units' event is told which (the cities were asked to prepare for a 现场验收核查 of
     # counties they were not named).
+    below: dict[str, list[str]] = defaultdict(list)
     for inner in (w.superiors_of for w in ((stage.notify, *stage.notify.any_of) if stage.notify else ()) if w.superiors_of):
-        below: dict[str, list[str]] = defaultdict(list)
-        for x in select_subjects(session, p, round_id, inner, action.category):
-            if (parent := p.unit(x.partition(":")[0]).parent) in units and x.partition(":")[0] not in below[parent]:
-                below[parent].append(x.partition(":")[0])
-        for u, kids in below.items():
-            own.setdefault(u, {})["below"] = f"{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}"
+        for u, kids in units_below(session, p, round_id, inner, action.category, units).items():
+            below[u] += [k for k in kids if k not in below[u]]
+    for u, kids in below.items():
+        own.setdefault(u, {})["below"] = f"{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}"
     return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on, default_calendar()),
                                          time_of_day=stage.time_of_day, place=stage.place, private=own_news, own=own),
                    note=f"{action.title}：通知 {len(units)} 个单位")
@@ -286,9 +286,9 @@ def _overdue(session, p, round_id, action) -> Outcome:
     own = naming_owed(p, action, owed)
     if target:  # urged today (or already) by a superior: the notice says so (it had said nothing of a 督办 that day)
         sender = p.sender(action.stage)
-        for superior, children in _urged(p, target, notified).items():
+        for superior, children in _urged(p, target, notified).items():  # those the office urges itself are not here
             for u in children:
-                if superior != sender and u != sender:
+                if u != sender:
                     own.setdefault(u, {}).update(escalated_to=p.unit(superior).name)
     later = None if past else later
     if later:  # "如在2024年12月4日前仍未提交，将提请榆阳区人民政府督办"

@@ -89,14 +89,18 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action,
 
 def _of_graded(session, p: Programme, round_id, missed: dict[tuple[str, str], set[str]], assessed: str | None,
                category: str | None) -> dict[tuple[str, str], set[str]]:
-    """The windows an assessment read that are about the round's subjects: one its subjects are chosen by (a 验收申请),
-    one a decision decides on (a 年度报告's 书面审查), or one owed by some it graded. Not a report none of them owed
-    and nobody decides on (a 通报 of counties' 验收结果 had listed a city, "未提交中期推进情况")."""
+    """What the assessment's subjects missed of the windows it read: a window its subjects are chosen by (a 验收申请)
+    or a decision decides on (a 年度报告's 书面审查), whole; any other, by the units graded or owing such a window. Not
+    a report of a unit that is no subject (a 通报 of counties' 验收结果 had listed a city, "未提交中期推进情况")."""
     graded = {r.unit_code.partition(":")[0] for r in results_of(session, round_id, assessed)} if assessed else set()
+    if not graded:
+        return missed
     chosen_by = _subject_windows(p) | {s.decides for s in p.stages if s.kind is StageKind.decision and s.decides}
-    return {(code, what): units for (code, what), units in missed.items()
-            if code in chosen_by or not graded or graded & {u.partition(":")[0] for u in owers(
-                session, p, round_id, p.stage(code), category)}}
+    subjects = graded | {u.partition(":")[0] for code in chosen_by if p.has_stage(code) and p.stage(code).owed_by
+                         for u in owers(session, p, round_id, p.stage(code), category)}
+    out = {key: units if key[0] in chosen_by else {u for u in units if u.partition(":")[0] in subjects}
+           for key, units in missed.items()}
+    return {key: units for key, units in out.items() if units}
 
 
 def _subject_windows(p: Programme) -> set[str]:

@@ -94,12 +94,12 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
         if in_category(p, r.unit_code, category) and r.unit_code.partition(":")[0] not in listed:
             mine[r.unit_code.partition(":")[0]].append(r)
     out: dict[str, dict[str, str | None]] = {}
-    # Told its result by a letter before the 公示, a unit is told only that it is not listed (the 评审结果 of 7月28日,
-    # score and reason, had come again on 8月3日 with a rank).
+    # Told its result (of this assessment, in this category; a letter not cancelled) before the 公示, a unit is told
+    # only that it is not listed (the 评审结果 of 7月28日, score and reason, had come again on 8月3日 with a rank).
     place = p.stage_place
     results_told = {unit for _, unit in crud.units_written_by(session=session, round_id=round_id, stages=[
         s.code for s in p.stages if s.kind is StageKind.notification and s.template == "result"
-        and place[assessed] < place[s.code] < place[notice.code]])} if mine else set()
+        and place[s.code] > place[assessed]], category=category, told=True)} if mine else set()
     for unit, results in sorted(mine.items()):
         if unit in results_told and not any(r.unit_code in refused for r in results):
             out[unit] = {"standing": None, "remarks": None, "told": "yes"}

@@ -39,8 +39,8 @@ def gone_after_scoring(session: Session, p: Programme, round_id: uuid.UUID) -> f
 
 
 def standing_lines(p: Programme, decided: Mapping[str, tuple[str, str, bool]], category: str | None,
-              by_unit: dict[str, list[AssessmentResult]], never: Mapping[str, list[tuple[str, str | None, str]]],
-              assessed: str | None) -> dict[str, list[tuple[str | None, str]]]:
+                   by_unit: dict[str, list[AssessmentResult]], never: Mapping[str, list[tuple[str, str | None, str]]],
+                   assessed: str | None) -> dict[str, list[tuple[str | None, str]]]:
     """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
     its last decision (验收 failed, then 复验 passed: "通过复验"), unless it passed before the assessment
     and the unit never handed in what the assessment read (a project that never filed its 验收申请 had
@@ -52,7 +52,7 @@ def standing_lines(p: Programme, decided: Mapping[str, tuple[str, str, bool]], c
     for subject, (said, code, yes) in decided.items():
         if not in_category(p, subject, category):
             continue
-        if subject in graded:  # its 复验's outcome goes beside its grade (``_summaries``)
+        if subject in graded:  # its 复验's outcome goes beside its grade (summary_lines)
             continue
         # A rejection before it is where it stands still (绍兴's project 撤销试点 at its 复评 had read only 未提交…).
         if yes and subject.partition(":")[0] in never and place.get(code, -1) < place.get(assessed or "", -1):
@@ -95,10 +95,10 @@ def published_results(session: Session, p: Programme, round_id: uuid.UUID, categ
 
 
 def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
-               standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]],
-               own: Collection[str] = (), everyone: bool = False,
-               adjusted: Mapping[str, Counted] | None = None, rechecked: Mapping[str, str] | None = None
-               ) -> dict[str, tuple[str, list[str], bool]]:
+                  standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]],
+                  own: Collection[str] = (), everyone: bool = False,
+                  adjusted: Mapping[str, Counted] | None = None, rechecked: Mapping[str, str] | None = None
+                  ) -> dict[str, tuple[str, list[str], bool]]:
     """unit → (whose results, the lines, whether all of them were graded: 参评单位, or only 单位 where some
     were refused or never applied) for each unit told the results that has none of its own:
     its subordinates' at any depth ("辖区内"), those graded first in rank order, then the others
@@ -139,9 +139,10 @@ def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[Assess
                 + "；".join(f"{quoted(item)}：{text}" if item else text for item, text in said))
 
     lines = {x: line(x) for x in told}
-    # A stage telling some of the subjects copies their superiors on those: the cities' copy of the 验收结果 had
-    # listed again the first-year counties told their 书面审查 in January. One telling none of them copies all.
-    here = [x for x in told if x in units]
+    # A stage telling some of the subjects copies their superiors on what it is about: the subjects graded, those it
+    # tells, those it chose for a miss; not others decided at earlier steps (the cities' copy of the 验收结果 had listed
+    # again the first-year counties told their 书面审查 in January). One telling none of them copies all.
+    here = [x for x in told if x in units or x in by_unit or x in own] if any(x in units for x in told) else []
     below = p.under_each(here or told)
     out: dict[str, tuple[str, list[str], bool]] = {}
     if everyone:

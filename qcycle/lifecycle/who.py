@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -51,6 +51,7 @@ __all__ = [
     "select_subjects",
     "stage_outcomes",
     "takers",
+    "units_below",
 ]
 
 DECIDING_STAGE_KINDS = (StageKind.decision,)
@@ -483,3 +484,16 @@ def barred(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, ca
         return {}
     called = resolve(session, p, round_id, stage.owed_by, category)
     return {u: why.removeprefix(f"{INELIGIBLE}：") for u, why in ineligible(session, p, stage, called).items()}
+
+
+def units_below(session: Session, p: Programme, round_id: uuid.UUID, inner: Who, category: str | None,
+                superiors: Collection[str]) -> dict[str, list[str]]:
+    """Superior (one of ``superiors``) → its units the selection ``inner`` chooses, each once in order: whom a letter
+    to a superior names ("辖区内甲县、乙县"), where it is chosen for them (``superiors_of``)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for subject in select_subjects(session, p, round_id, inner, category):
+        unit = subject.partition(":")[0]
+        parent = p.unit(unit).parent
+        if parent is not None and parent in superiors and unit not in out[parent]:
+            out[parent].append(unit)
+    return dict(out)

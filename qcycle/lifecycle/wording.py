@@ -284,8 +284,8 @@ def vetoed_to(p: Programme, veto: str) -> str:
     """What a veto does to the grade, as a rule says it: "等次定为不合格", or "不得评为优秀、良好"."""
     assert p.assessment is not None
     barred = p.assessment.barred_grades(veto)
-    forced = next((v.grade for v in p.assessment.vetoes if v.code == veto and v.grade), None)
-    return f"不得评为{'、'.join(map(grade_label, barred))}" if barred else f"等次定为{grade_label(forced or '')}"
+    grade = next((v.grade for v in p.assessment.vetoes if v.code == veto and v.grade), None)
+    return f"不得评为{'、'.join(map(grade_label, barred))}" if barred else f"等次定为{grade_label(grade or '')}"
 
 
 def occasion_of(p: Programme, assessed: str | None) -> str | None:
@@ -383,9 +383,10 @@ def grade_terms(p: Programme, grade: str | None, won_in: int | None = None, *, p
 
 
 def unscored(p: Programme, r: AssessmentResult) -> bool:
-    """A subject vetoed with no score at all (never put up for 验收), or for never handing in what was to be scored
-    (``missing_at``: a laboratory that never sent its results had read "不满意（得分32.47）"): its letter gives no score."""
-    never = any(v.code == r.veto and v.missing_at for v in (p.assessment.vetoes if p.assessment else []))
+    """A subject vetoed with no score at all (never put up for 验收), or a list item vetoed for never handing in its own
+    hand-in (``missing_at``: a laboratory that never sent an item's results had read "不满意（得分32.47）"): its letter
+    gives no score. A unit vetoed for a report apart from what was scored keeps its score (首席质量官's 85.00)."""
+    never = ":" in r.unit_code and any(v.code == r.veto and v.missing_at for v in (p.assessment.vetoes if p.assessment else []))
     return bool(r.veto) and (never or not r.total and not any((r.components or {}).values()))
 
 

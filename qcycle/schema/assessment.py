@@ -78,8 +78,8 @@ class BonusItem(_Model):
     def _counts_with_late_at(self) -> BonusItem:
         if (self.points is None) == (self.up_to is None):
             raise ValueError("须且只能给出 points（每次的分值）或 up_to（评审酌情给分的上限，如最高加5分）之一")
-        if self.up_to is not None and (self.once or self.late_at or self.source_round or self.cap):
-            raise ValueError("up_to（酌情给分，记录的分值即所给分数）不与 once、late_at、source_round、cap 同用")
+        if self.up_to is not None and (self.once or self.late_at or self.source_round or self.cap or self.part):
+            raise ValueError("up_to（酌情给分，记录的分值即所给分数）不与 once、late_at、source_round、cap、part 同用")
         if self.counts != "late_or_missing" and self.late_at is None:
             raise ValueError("counts（按逾期或未报送计次）只与 late_at 一起使用")
         if self.once and self.late_at is not None:
@@ -104,6 +104,9 @@ class Veto(_Model):
     def _grade_or_cap(self) -> Veto:
         if (self.grade is None) == (self.at_most is None):
             raise ValueError("须且只能给出 grade（强制的等次）或 at_most（至多评为的等次：不得评为优秀、良好时写 at_most: 合格）之一")
+        if self.at_most is not None and self.missing_at is not None:
+            # What was never handed in cannot be scored, and a cap grades by the score: write the grade it forces.
+            raise ValueError("at_most（按得分评、至多评为某等次）不与 missing_at（未报送即否决）同用：未报送的没有得分，请写 grade")
         return self
 
 
