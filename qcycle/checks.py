@@ -148,6 +148,11 @@ class _Relations:
                                "可决定的阶段（受理、决定或考核）")
                 if s.decides == s.code:
                     out.append((f"stages[{si}].decides", "不能对本阶段自身作决定"))
+                window = p.stage(s.decides) if s.decides and p.has_stage(s.decides) else None
+                if s.rejects_missing and (window is None or window.kind not in (StageKind.submission, StageKind.followup)
+                                          or window.voluntary or window.owed_by is None):
+                    out.append((f"stages[{si}].rejects_missing",
+                                "rejects_missing（未报送的视为不通过）只用于对应交材料阶段（非自愿申报、有 owed_by）的决定"))
                 self.reviewed_by(si, s)
         for code in p.submission_kinds:
             if code in builtins:

@@ -324,7 +324,7 @@ def test_a_rejections_note_reaches_the_unit_only_where_the_stage_says_so(tmp_pat
 
 def test_tell_reason_is_refused_outside_a_decision_stage(tmp_path):
     text = AWARD.replace("voluntary: true", "voluntary: true\n        tell_reason: true")
-    with pytest.raises(ConfigError, match="tell_reason、reviewed_by、on_rejection、on_approval、eliminates 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="tell_reason、reviewed_by、on_rejection、on_approval、eliminates、rejects_missing 只用于 decision 阶段"):
         write(tmp_path, "award.yaml", text)
 
 
@@ -1687,7 +1687,7 @@ def test_what_a_rejection_brings_is_told_with_it(tmp_path, home):
     assert sorted(letters) == ["c5"]
     assert "贵单位在2015年度县级质量工作考核中未通过整改情况审核（整改措施不具体），予以通报批评。特此告知。" in letters["c5"], letters
     assert "予以通报批评" in r.letters("summons")["c5"]
-    with pytest.raises(ConfigError, match="on_rejection、on_approval、eliminates 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="on_rejection、on_approval、eliminates、rejects_missing 只用于 decision 阶段"):
         write(tmp_path, "bad.yaml", text.replace("template: step_result,", "template: step_result, on_rejection: 撤销,", 1))
 
 
@@ -1706,7 +1706,7 @@ def test_what_an_approval_brings_is_told_with_it(tmp_path, home):
     letters = r.letters("review_result")
     assert sorted(letters) == ["c4"], letters
     assert "贵单位在2015年度县级质量工作考核中通过整改情况审核，给予帮扶资金2万元。" in letters["c4"], letters
-    with pytest.raises(ConfigError, match="on_rejection、on_approval、eliminates 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="on_rejection、on_approval、eliminates、rejects_missing 只用于 decision 阶段"):
         write(tmp_path, "bad2.yaml", text.replace("template: step_result,", "template: step_result, on_approval: 奖励,", 1))
 
 
@@ -2327,7 +2327,7 @@ def test_a_decision_that_does_not_eliminate_leaves_its_rejected_in_later_steps(t
     r.hand_in("acceptance_request", ["e1", "e6"], "2023-04-07")
     assert r.pending("accept") == ["e1", "e6"]
     # A stage that is not a decision cannot say it.
-    with pytest.raises(ConfigError, match="eliminates 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="eliminates、rejects_missing 只用于 decision 阶段"):
         write(tmp_path, "bad.yaml", text.replace("kind: assessment, on: 2023-04-18}",
                                                  "kind: assessment, on: 2023-04-18, eliminates: false}"))
 
@@ -2556,7 +2556,7 @@ def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the
     with pytest.raises(ConfigError, match="应为 parent（各申报单位的上级单位）或单位级别（现有：city、county、enterprise），"
                                           "不是 'province'"):
         write(tmp_path, "bad.yaml", REVIEWED.replace("decides: county_review,", "decides: county_review, reviewed_by: province,"))
-    with pytest.raises(ConfigError, match="decides、among、tell_reason、reviewed_by、on_rejection、on_approval、eliminates 只用于 decision 阶段"):
+    with pytest.raises(ConfigError, match="decides、among、tell_reason、reviewed_by、on_rejection、on_approval、eliminates、rejects_missing 只用于 decision 阶段"):
         write(tmp_path, "bad2.yaml", REVIEWED.replace("voluntary: true,", "voluntary: true, reviewed_by: parent,"))
 
 
@@ -4972,3 +4972,31 @@ def test_a_units_rectification_chosen_by_several_grades_tells_it_its_own(tmp_pat
     assert sorted(told) == ["c4", "c5"], told
     assert "被评为基本合格。" in told["c4"] and "被评为不合格。" in told["c5"], told
     assert all("或" not in body for body in told.values()), told
+
+
+def test_a_decision_that_rejects_those_who_never_handed_in(tmp_path, home):
+    """质量强县 creation: a first-year county that never sent its 年度创建工作报告 read only "未提交年度创建工作报告", no
+    不合格, where the rule treats it as 不合格. ``rejects_missing``: the decision's day decides it 不同意 by the rule,
+    told with what that brings, once; its city's copy says it once too."""
+    text = TWO_POPULATIONS.replace(
+        "      - {code: review, name: 书面审查, kind: decision, decides: annual, on: 2026-01-15}\n",
+        "      - {code: review, name: 书面审查, kind: decision, decides: annual, on: 2026-01-15, rejects_missing: true,\n"
+        "         on_rejection: 年度创建工作评定为不合格}\n", 1)
+    assert "rejects_missing" in text
+    r = Round(write(tmp_path, "create.yaml", text))
+    r.hand_in("self_evaluation", ["c1"], "2025-12-10")  # c2 never reports
+    r.until("2026-01-16")
+    assert r.pending("review") == ["c1"]  # c2 is decided by the rule, not left to the office
+    with db.session_scope() as session:
+        rule = [(d.subject, d.outcome, d.decided_by, d.note) for d in session.exec(select(Decision).where(
+            Decision.round_id == r.id, Decision.stage == "review")).all()]
+    assert rule == [("c2", "rejected", "rule:missing", "未提交年度创建工作报告")], rule
+    r.decide("review", c1="approved")
+    r.until("2026-01-22")
+    told = r.letters("annual_result")
+    assert "贵单位结果为：未提交年度创建工作报告，年度创建工作评定为不合格。" in told["c2"], told["c2"]
+    assert told["city"].count("未提交年度创建工作报告") == 1, told["city"]
+    # Only for a window owed: an application (voluntary) is nobody's to miss.
+    with pytest.raises(ConfigError, match="rejects_missing（未报送的视为不通过）只用于"):
+        write(tmp_path, "bad.yaml", text.replace("owed_by: {units: [c1, c2]},", "owed_by: {units: [c1, c2]}, voluntary: true,", 1)
+              .replace("create-2025", "bad-2025", 1))

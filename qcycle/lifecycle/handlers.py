@@ -45,6 +45,7 @@ from qcycle.lifecycle.requests import (
 from qcycle.lifecycle.standing import passed, reviewed_by_whom
 from qcycle.lifecycle.summaries import published_results
 from qcycle.lifecycle.who import (
+    NEGATIVE,
     POSITIVE,
     barred,
     decided,
@@ -361,17 +362,33 @@ def _to_decide(session, p, round_id, action) -> tuple[Stage, list[str], dict[str
 
 def _decision_due(session, p, round_id, action) -> Outcome:
     stage, pending, refused = _to_decide(session, p, round_id, action)
-    for subject, reason in refused.items():  # decided by the rule, audited like any decision
-        crud.put_decision(session=session, round_id=round_id, stage=stage.code, decides=stage.decides or "",
-                          subject=subject, outcome="rejected", decided_by="rule:eligibility", note=reason, decided_at=action.at)
-        crud.audit(session=session, actor="rule:eligibility", action=f"decide:{stage.code}",
-                   round_code=p.round.code, detail={"subject": subject, "outcome": "rejected", "note": reason})
+    missed = _missing(session, p, round_id, action, stage)
+    # Decided by a rule (the eligibility rule; 逾期未报送的视为不合格), audited like any decision.
+    for rule, decided_now in (("rule:eligibility", refused), ("rule:missing", missed)):
+        for subject, reason in decided_now.items():
+            crud.put_decision(session=session, round_id=round_id, stage=stage.code, decides=stage.decides or "",
+                              subject=subject, outcome="rejected", decided_by=rule, note=reason, decided_at=action.at)
+            crud.audit(session=session, actor=rule, action=f"decide:{stage.code}",
+                       round_code=p.round.code, detail={"subject": subject, "outcome": "rejected", "note": reason})
     drafts = decision_letter(session, p, round_id, action, pending, due=action.at) if pending else []
     # Once all is decided the action completes: its record says so, not "0 pending".
     note = (f"{action.title}：待决定 {len(pending)} 项" if pending else f"{action.title}：已全部决定") + (
-        f"，不符合申报条件自动不予通过 {len(refused)} 项" if refused else "")
-    counts = {"pending": len(pending), **({"ineligible": len(refused)} if refused else {})}
+        f"，不符合申报条件自动不予通过 {len(refused)} 项" if refused else "") + (
+        f"，未提交视为不通过 {len(missed)} 项" if missed else "")
+    counts = {"pending": len(pending), **({"ineligible": len(refused)} if refused else {}),
+              **({"missing": len(missed)} if missed else {})}
     return Outcome(action, drafts, pending=pending, note=note, counts=counts)
+
+
+def _missing(session, p: Programme, round_id, action, stage: Stage) -> dict[str, str]:
+    """Subject → the rule's reason, for those owing the window a ``rejects_missing`` decision decides on that never
+    handed it in and are not decided yet: 不同意 on the decision's day (逾期未报送的视为不合格)."""
+    if not stage.rejects_missing or stage.decides is None:
+        return {}
+    window = p.stage(stage.decides)
+    done = decided(session, round_id, stage.code, POSITIVE + NEGATIVE)
+    return {u: f"未提交{window.handed_in}" for u in select_subjects(session, p, round_id, Who(missing_at=window.code),
+                                                                   action.category) if u not in done}
 
 
 def _decision_request(session, p, round_id, action) -> Outcome:

@@ -201,9 +201,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
                  for r in mine] + passes + rejected.get(u, [])
         # What it never handed in is not graded: said beside what was (an item's line once).
-        missed = [f"未提交{quoted(n) if n else ''}{p.stage(code).handed_in}"
-                  for code, late in missing if u in late for n in (late[u] or [""])
-                  if not (n and any(line.startswith(f"{n}：") for line in lines))] if template == "result.j2" else []
+        # Not where a rejection says it already (逾期未报送的视为不合格: "未提交年度创建工作报告，…不合格").
+        owed = [(n, f"未提交{quoted(n) if n else ''}{p.stage(code).handed_in}")
+                for code, late in missing if u in late for n in (late[u] or [""])] if template == "result.j2" else []
+        missed = [said for n, said in owed if not (n and any(line.startswith(f"{n}：") for line in lines))
+                  and not any(line.startswith(said) for line in lines)]
         # Beside its grade, what the assessment read and it never handed in (its superior's summary says
         # it), where no selection named it already (missing_at) and no deduction counts it.
         # A letter of its items' results keeps to them (四川's 评价确认 had listed a missed 中期检查 as an item).

@@ -75,7 +75,8 @@ def verdict(p: Programme, stage: str, subject: str, yes: bool, by: str = "", not
         return passed(step.name) + (f"，{step.on_approval}" if step.on_approval else "")
     # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
     if by.startswith("rule:") and note:  # the programme's rule refused it, not a reviewer: say the rule
-        return note
+        # A miss decided 不同意 brings what a 不同意 here brings ("未提交年度创建工作报告，年度创建工作评定为不合格").
+        return note + (f"，{step.on_rejection}" if by == "rule:missing" and step.on_rejection else "")
     why = f"（{note}）" if note and step.tell_reason else ""
     brings = f"，{step.on_rejection}" if step.on_rejection else ""  # 撤销试点立项
     # Named by who did not give it (余姚: 未获泗门镇人民政府推荐; 福州: 未通过鼓楼区市场监督管理局初审).

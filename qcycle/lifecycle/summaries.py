@@ -128,7 +128,8 @@ def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[Assess
                  + "".join(f"；{x}" for x in items))
                 for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
                 for items in [adjustment_remarks(p, r, adjusted)]] + standing.get(u, []) + [
-                (item, text) for _, item, text in never.get(u, [])]
+                (item, text) for _, item, text in never.get(u, [])  # not where its decision says it (视为不合格)
+                if not any(i == item and t.startswith(text) for i, t in standing.get(u, []))]
         if not any(item for item, _ in said):
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
         # What the unit itself never handed in goes before its items': after them it read as the last item's

@@ -221,6 +221,10 @@ class Stage(_Model):
     eliminates: bool = Field(
         True, description=("decision stages: false: a 不同意 here does not take the subject out of later steps, "
                            "lists and letters (中期评估 进展滞后: the unit goes on to 验收, owing a 整改说明)"))
+    rejects_missing: bool = Field(
+        False, description=("decision stages on a window: those owing it who never handed it in are decided 不同意 by "
+                            "the rule on the decision's day (逾期未报送的视为不合格), told so with on_rejection (a county "
+                            "that never sent its 年度报告 had read only \"未提交\", and no 不合格)"))
     reviewed_by: str | None = Field(
         None, min_length=1, max_length=32,
         description=("decision stages on a submission or follow-up window, or on a decision that is (a 市级推荐 after "
@@ -304,8 +308,9 @@ class Stage(_Model):
             raise ValueError("decision 阶段须给出 decides（对哪个阶段的对象作决定：申报、上一步决定或考核）")
         if k is not StageKind.decision and (self.decides is not None or self.among is not None or self.tell_reason
                                             or self.reviewed_by is not None or self.on_rejection is not None
-                                            or self.on_approval is not None or not self.eliminates):
-            raise ValueError("decides、among、tell_reason、reviewed_by、on_rejection、on_approval、eliminates 只用于 decision 阶段")
+                                            or self.on_approval is not None or not self.eliminates or self.rejects_missing):
+            raise ValueError("decides、among、tell_reason、reviewed_by、on_rejection、on_approval、eliminates、rejects_missing "
+                             "只用于 decision 阶段")
         if k is StageKind.notice and (self.days is None) == (self.workdays is None):
             raise ValueError("公示阶段须给出 days（公示天数）或 workdays（公示的工作日数）之一")
         if self.workdays is not None and k is not StageKind.notice:
