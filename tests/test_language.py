@@ -24,7 +24,7 @@ from qcycle.lifecycle.wording import lateness_costs
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import ActionRun, Decision, OutboxMessage, Submission
 from qcycle.render import render_message
-from qcycle.schema import StageKind
+from qcycle.schema import Programme, StageKind
 from qcycle.status import round_status
 from qcycle.timetable import add_months, expand, name_of
 from qcycle.workcal import WorkCalendar
@@ -3003,23 +3003,36 @@ def test_a_list_of_several_items_names_each_beside_its_unit_in_the_programmes_or
     assert f"公示名单（共{len(roster)}家）" in notices[0], notices[0]
 
 
-def test_a_rectification_of_a_project_names_the_project(tmp_path, home):
-    """某市's pilot with two projects read "贵单位在…中被评为不合格": which of the two fell short went unsaid."""
+def _projects_rectified(tmp_path: Path, grades: str, more: str = "", consequence: str = ""
+                        ) -> tuple[Programme, uuid.UUID, dict[str, str]]:
+    """四川's list with a 整改报告 owed by the projects given ``grades`` ("[不合格]"), ``more`` stages after it and 合格's
+    ``consequence``, played (seed 5): (programme, round, unit → its 整改通知 by email)."""
     from tests.homes import play_programme
     from tests.test_validate import shipped_variant
 
     report = ("  - code: rectify\n    name: 整改报告\n    kind: followup\n    submission: rectification_report\n"
-              "    owed_by: {grades: [不合格], assessed_at: assessment}\n"
+              f"    owed_by: {{grades: {grades}, assessed_at: assessment}}\n"
               "    opens_after: {stage: results, event: on, days: 0}\n"
               "    deadline: {after: {stage: results, event: on, months: 1}}\n"
               "    per_category:  # each category's results come on its own day\n"
               "      cxyl: {deadline: {after: {stage: results, event: on, months: 1}}}\n")
     path = shipped_variant(tmp_path, "sc-jbgs-2023", "    per_category:\n      cxyl: {on: 2025-01-24}\n",
-                           "    per_category:\n      cxyl: {on: 2025-01-24}\n" + report)
+                           "    per_category:\n      cxyl: {on: 2025-01-24}\n" + report + more)
+    if consequence:
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            "    - {name: 合格, min_score: 60}", f"    - {{name: 合格, min_score: 60, consequence: {consequence}}}", 1),
+            encoding="utf-8")
     p, _, round_id = play_programme(path, seed=5)
     with db.session_scope() as session:
         orders = {m.unit_code: m.body for m in session.exec(select(OutboxMessage).where(
             OutboxMessage.round_id == round_id, OutboxMessage.channel == "email")).all() if m.subject.startswith("【整改通知】")}
+    return p, round_id, orders
+
+
+def test_a_rectification_of_a_project_names_the_project(tmp_path, home):
+    """某市's pilot with two projects read "贵单位在…中被评为不合格": which of the two fell short went unsaid."""
+    p, round_id, orders = _projects_rectified(tmp_path, "[不合格]")
+    with db.session_scope() as session:
         failed = {r.unit_code for r in crud.list_results(session=session, round_id=round_id) if r.grade == "不合格"}
     assert orders and {s.partition(":")[0] for s in failed} >= set(orders), (orders.keys(), failed)
     for subject in failed:
@@ -4608,21 +4621,9 @@ def test_a_rectification_chosen_by_several_grades_tells_each_its_own(tmp_path, h
     """Ten laboratories ordered to rectify items graded 有问题 or 不满意 each read "被评为有问题或不满意": the
     selection, not their own grade. Each project is named with its own grade."""
     from qcycle.render import quoted
-    from tests.homes import play_programme
-    from tests.test_validate import shipped_variant
 
-    report = ("  - code: rectify\n    name: 整改报告\n    kind: followup\n    submission: rectification_report\n"
-              "    owed_by: {grades: [合格, 不合格], assessed_at: assessment}\n"
-              "    opens_after: {stage: results, event: on, days: 0}\n"
-              "    deadline: {after: {stage: results, event: on, months: 1}}\n"
-              "    per_category:  # each category's results come on its own day\n"
-              "      cxyl: {deadline: {after: {stage: results, event: on, months: 1}}}\n")
-    path = shipped_variant(tmp_path, "sc-jbgs-2023", "    per_category:\n      cxyl: {on: 2025-01-24}\n",
-                           "    per_category:\n      cxyl: {on: 2025-01-24}\n" + report)
-    p, _, round_id = play_programme(path, seed=5)
+    p, round_id, orders = _projects_rectified(tmp_path, "[合格, 不合格]")
     with db.session_scope() as session:
-        orders = {m.unit_code: m.body for m in session.exec(select(OutboxMessage).where(
-            OutboxMessage.round_id == round_id, OutboxMessage.channel == "email")).all() if m.subject.startswith("【整改通知】")}
         graded = {r.unit_code: r.grade for r in crud.list_results(session=session, round_id=round_id)
                   if r.grade in ("合格", "不合格")}
     assert orders and set(graded.values()) == {"合格", "不合格"}, graded
@@ -4638,24 +4639,12 @@ def test_a_circular_says_where_an_items_recheck_left_its_grade(tmp_path, home):
     之日起30日内提交整改报告…") and, apart, "“水泥胶砂强度检验”：通过补充能力验证结果评价": an item's 复验 goes beside its
     own grade, in place of what the grade had ordered, as a unit's does."""
     from qcycle.render import quoted
-    from tests.homes import play_programme
-    from tests.test_validate import shipped_variant
 
-    later = ("  - code: rectify\n    name: 整改报告\n    kind: followup\n    submission: rectification_report\n"
-             "    owed_by: {grades: [合格, 不合格], assessed_at: assessment}\n"
-             "    opens_after: {stage: results, event: on, days: 0}\n"
-             "    deadline: {after: {stage: results, event: on, months: 1}}\n"
-             "    per_category:\n      cxyl: {deadline: {after: {stage: results, event: on, months: 1}}}\n"
-             "  - {code: recheck, name: 复验, kind: decision, decides: rectify, on_approval: 改评为良好,\n"
+    later = ("  - {code: recheck, name: 复验, kind: decision, decides: rectify, on_approval: 改评为良好,\n"
              "     after: {stage: rectify, event: deadline, workdays: 3}, per_category: {cxyl: {}}}\n"
              "  - {code: circular, name: 通报揭榜挂帅成果, kind: notification, template: circular,\n"
              "     after: {stage: recheck, event: on, workdays: 2}, notify: {levels: [city]}, per_category: {cxyl: {}}}\n")
-    path = shipped_variant(tmp_path, "sc-jbgs-2023", "    per_category:\n      cxyl: {on: 2025-01-24}\n",
-                           "    per_category:\n      cxyl: {on: 2025-01-24}\n" + later)
-    text = path.read_text(encoding="utf-8").replace("    - {name: 合格, min_score: 60}",
-                                                    "    - {name: 合格, min_score: 60, consequence: 限期一个月整改}", 1)
-    path.write_text(text, encoding="utf-8")
-    p, _, round_id = play_programme(path, seed=5)
+    p, round_id, _ = _projects_rectified(tmp_path, "[合格, 不合格]", later, consequence="限期一个月整改")
     with db.session_scope() as session:
         circulars = [m.body for m in session.exec(select(OutboxMessage).where(
             OutboxMessage.round_id == round_id, OutboxMessage.channel == "email")).all() if m.subject.startswith("【通报】")]
