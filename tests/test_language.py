@@ -4715,7 +4715,8 @@ def test_a_veto_barring_the_better_grades_says_so_and_leaves_a_low_score_its_own
     assert got == {"c1": ("合格", 1), "c2": ("良好", 2), "c3": ("合格", 3), "c4": ("不合格", 4), "c5": ("不合格", 5)}
     letters = r.letters("results")
     assert "因发生重大质量安全事故，不得评为优秀、良好，等次定为合格" in letters["c1"], letters["c1"]
-    assert "贵单位结果为：不合格" in letters["c5"] and "因发生重大质量安全事故，不得评为优秀、良好。" in letters["c5"], letters["c5"]
+    assert "贵单位结果为：不合格" in letters["c5"], letters["c5"]
+    assert "因发生重大质量安全事故，不得评为优秀、良好；得分未达到合格分数线（60分）。" in letters["c5"], letters["c5"]
     assert "等次定为" not in letters["c5"] and "实行一票否决" not in letters["c5"], letters["c5"]
 
 
@@ -4975,6 +4976,9 @@ def test_a_decision_that_rejects_those_who_never_handed_in(tmp_path, home):
     r = Round(write(tmp_path, "create.yaml", text))
     r.hand_in("self_evaluation", ["c1"], "2025-12-10")  # c2 never reports
     r.until("2026-01-16")
+    # The letters asking for the report said what a miss brings (the rule was applied unannounced).
+    asked = r.letters("annual")
+    assert "按规定，截至2026年1月15日仍未提交的，年度创建工作评定为不合格。" in asked["c2"], asked["c2"]
     assert r.pending("review") == ["c1"]  # c2 is decided by the rule, not left to the office
     with db.session_scope() as session:
         rule = [(d.subject, d.outcome, d.decided_by, d.note) for d in session.exec(select(Decision).where(
@@ -4989,3 +4993,37 @@ def test_a_decision_that_rejects_those_who_never_handed_in(tmp_path, home):
     with pytest.raises(ConfigError, match="rejects_missing（未报送的视为不通过）只用于"):
         write(tmp_path, "bad.yaml", text.replace("owed_by: {units: [c1, c2]},", "owed_by: {units: [c1, c2]}, voluntary: true,", 1)
               .replace("create-2025", "bad-2025", 1))
+
+
+def test_a_decision_rejecting_misses_decides_each_item_never_handed_in(tmp_path, home):
+    """临江's 诚正 re-tested one of its two items and not the other: chased, then never decided, never told and left off
+    the province's list. A miss is decided item by item where the window is owed item by item, and the list says it once."""
+    text = PROFICIENCY.replace(
+        "      - {code: prov, name: 示例省市场监督管理局, level: province, channels: [sink]}\n",
+        "      - {code: nation, name: 国家市场监督管理总局, level: office, channels: [sink]}\n"
+        "      - {code: prov, name: 示例省市场监督管理局, level: province, parent: nation, channels: [sink]}\n", 1).replace(
+        "grades: [{name: 满意, min_score: 60}, {name: 不满意}]",
+        "grades: [{name: 满意, min_score: 80}, {name: 有问题, min_score: 60}, {name: 不满意}]").replace(
+        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n",
+        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n"
+        "      - {code: retest, name: 补充能力验证结果, kind: followup, submission: rectification_report,\n"
+        "         owed_by: {grades: [有问题, 不满意]}, opens_after: {stage: scoring, event: on, days: 0},\n"
+        "         deadline: {after: {stage: scoring, event: on, days: 30}}}\n"
+        "      - {code: retest_review, name: 补充能力验证评价, kind: decision, decides: retest, on: 2025-07-25,\n"
+        "         rejects_missing: true, on_rejection: 暂停该项目}\n"
+        "      - {code: report_up, name: 报送补充能力验证不满意机构名单, kind: notification, template: report, on: 2025-08-01,\n"
+        "         notify: {units: [nation]}, lists: {rejected_at: retest_review}}\n", 1)
+    r = Round(write(tmp_path, "pt.yaml", text))
+    every = [("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")]
+    _labs_scored(r, dict.fromkeys(every, "2025-05-10"), dict(zip(every, (70, 65, 90), strict=True)))
+    r.until("2025-06-20")
+    r.hand_in("rectification_report", ["l1"], "2025-06-25", item="steel", id="retest-l1-steel")  # 氨氮 never re-tested
+    r.until("2025-07-26")
+    with db.session_scope() as session:
+        assert crud.outcomes_at(session=session, round_id=r.id, stage="retest_review") == {"l1:nh3": "rejected"}
+    assert r.pending("retest_review") == ["l1:steel"]
+    r.decide("retest_review", **{"l1:steel": "approved"})
+    r.until("2025-08-01")
+    told = r.letters("report_up")["nation"]
+    assert "甲检测公司（“水中氨氮的测定”；有问题，得分70.00；未提交补充能力验证结果，暂停该项目）" in told, told
+    assert told.count("未提交补充能力验证结果") == 1, told

@@ -11,7 +11,7 @@ from typing import Any
 from qcycle import clock
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.who import owers, p_item_name
-from qcycle.lifecycle.wording import lateness_costs
+from qcycle.lifecycle.wording import lateness_costs, missing_rule
 from qcycle.render import SYSTEM_SENDER, quoted
 from qcycle.schema import Programme, Stage, category_label
 from qcycle.timetable import Action
@@ -75,6 +75,8 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         # Not for a deadline no assessment counts (one after the round's last: expander._uncounted_lateness).
         "lateness_costs": lateness_costs(p, stage.code) if stage.submission and not action.detail.get("uncounted")
         else None,
+        # What a decision's rule makes of a miss, said to those the assessment does not grade too (costs_told).
+        "missing_rule": missing_rule(p, stage.code) if stage.submission else None,
     }
 
 
@@ -155,7 +157,7 @@ def costs_told(p: Programme, unit: str, context: dict[str, Any]) -> dict[str, An
     (a 统计局 owing the report too had read it)."""
     if not context.get("lateness_costs") or unit in p.assessed_units:
         return context
-    return {**context, "lateness_costs": None}
+    return {**context, "lateness_costs": context.get("missing_rule")}  # a decision's rule holds for every ower
 
 
 def _superior_of(p: Programme, unit: str, sender: str) -> str | None:
@@ -178,6 +180,7 @@ def owed_later(session, p: Programme, round_id, call: Action, addressed: set[str
     # unit → item → deadline → (its period's name, why it is that day), and what missing it costs
     owed: dict[str, dict[str, dict[dt.datetime, tuple[str | None, str | None]]]] = defaultdict(lambda: defaultdict(dict))
     costs: dict[str, str | None] = {}
+    rules: dict[str, str | None] = {}
     # Deadlines no assessment counts (a fourth quarter due after the December scoring): what lateness
     # costs is not said of them (首席质量官's launch had told the Q4 record cost 5 points).
     free: dict[str, list[str]] = defaultdict(list)
@@ -186,6 +189,7 @@ def owed_later(session, p: Programme, round_id, call: Action, addressed: set[str
         window = p.stage(d["stage"])
         item = handed_in_item(p, window, category=d["category"])
         costs.setdefault(item, lateness_costs(p, window.code))
+        rules.setdefault(item, missing_rule(p, window.code))
         every[item] += 1
         day = dt.datetime.fromisoformat(d["deadline"])
         # A month's report due that month is told by its date alone (not "2023年7月于2023年7月14日前").
@@ -200,5 +204,6 @@ def owed_later(session, p: Programme, round_id, call: Action, addressed: set[str
     # Periods named only where each deadline has one: "第一季度于…前、第二季度于…前" (安庆's launch listed bare dates).
     return {u: sorted(({"item": item, "deadlines": [{"at": day, "period": period if all(x for x, _ in days.values()) else None,
                                                      "rolled": rolled} for day, (period, rolled) in sorted(days.items())],
-                        **costs_told(p, u, {"lateness_costs": costs[item]})} for item, days in mine.items()),
+                        **costs_told(p, u, {"lateness_costs": costs[item], "missing_rule": rules[item]})}
+                       for item, days in mine.items()),
                       key=lambda e: e["deadlines"][0]["at"]) for u, mine in owed.items()}

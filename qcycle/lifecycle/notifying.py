@@ -371,7 +371,8 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
                                        veto_reason(p, r.veto) if r.veto else "") if x) if r else ""
         said_now, step, yes = decided.get(subject, ("", "", True))
         refused = said_now if not yes and p.stage_place.get(step, -1) > since else ""
-        said = "；".join(x for x in (quoted(item) if item else "", graded, refused, *never.get(subject, [])) if x)
+        missed = [x for x in never.get(subject, []) if x.partition("：")[2 if "：" in x else 0] not in refused]
+        said = "；".join(x for x in (quoted(item) if item else "", graded, refused, *missed) if x)
         lines.append(p.unit(subject.partition(":")[0]).name + (f"（{said}）" if said else ""))
     units = resolve(session, p, round_id, stage.notify, action.category)
     # The objections upheld go with the list to whoever decides on it (嘉善's 县政府 was sent a winner an upheld

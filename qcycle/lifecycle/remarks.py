@@ -101,8 +101,10 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
         item = p_item_name(p, r.unit_code)
         if r.veto and (forced(p, r) or _barred_line(p, r)):
             said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}，等次定为{grade_label(r.grade)}")
-        elif r.veto:  # barred from grades its score never reached: the veto said, its grade its score's
+        elif r.veto:  # barred from grades its score never reached: the veto said, and the line its score missed
             said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}")
+            if (line := _missed_line(p, r)) is not None:  # 30.15 and 不合格 had read as the veto's doing
+                said.append(f"{quoted(item) if item else ''}得分未达到{grade_label(line.name)}分数线（{line.min_score:g}分）")
         elif (full := _full_grade(p, r)) is not None:
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
             counted = _counted_over(p)

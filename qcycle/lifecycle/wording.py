@@ -3,6 +3,7 @@ notification and follow-up handlers put after "贵单位"."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
 
@@ -36,6 +37,7 @@ __all__ = [
     "graded_as",
     "lateness_costs",
     "listing_of",
+    "missing_rule",
     "name_beside",
     "name_overlap",
     "notice_name",
@@ -205,8 +207,9 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     the hand-in say it ("按考核规定，逾期报送的，每次扣2分；未报送的，每次扣5分。", one clause where they
     cost the same: "逾期报送或未报送的，每次扣2分"): 某省's cities learnt of
     the 2 points only from their results."""
+    rules = _missing_rules(p, stage)
     if p.assessment is None:
-        return None
+        return f"按规定，{'；'.join(rules)}。" if rules else None
     refused = p.stage(stage).lateness == "reject"  # nothing is handed in late there: only the missing count
     said = {"late": "逾期报送", "missing": "未报送", "late_or_missing": "逾期报送或未报送"}
     costs: dict[str, list[str]] = {}  # what is deducted → for what: one clause for the same cost
@@ -224,7 +227,7 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     # One assessment on one fixed working day only: a day per category, or one rolled off a day off, is not said.
     once = [x for x in p.stages if x.kind is StageKind.assessment]
     day = once[0].on if len(once) == 1 and not once[0].per_category else None
-    by = f"{day.year}年{day.month}月{day.day}日" if day and default_calendar().is_workday(day) else ""
+    by = _day_said(day) if day and default_calendar().is_workday(day) else ""
     parts += [f"截至{by}{kind}时仍未报送的，实行一票否决，{vetoed_to(p, v.code)}"
               for v in p.assessment.vetoes if v.missing_at == stage]
     # Late and missing cost apart: when late turns into missing (某市's bureaus could not tell whether a report
@@ -236,7 +239,27 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     zeroed = [f"“{c.name}”" for c in p.assessment.components if c.missing_at == stage]
     if zeroed and not any(v.missing_at == stage for v in p.assessment.vetoes):
         parts.append(f"截至{by}{kind}时仍未报送的，{'、'.join(zeroed)}部分不得分")
-    return f"按{kind}规定，{'；'.join(parts)}。" if parts else None
+    if not parts:
+        return f"按规定，{'；'.join(rules)}。" if rules else None
+    return f"按{kind}规定，{'；'.join(parts + rules)}。"
+
+
+def missing_rule(p: Programme, stage: str) -> str | None:
+    """What a decision that decides a miss 不同意 (``rejects_missing``) brings, as the letters asking for the window say
+    it to every unit owing it ("按规定，截至2027年1月15日仍未提交的，年度创建工作评定为不合格。"), assessed or not."""
+    rules = _missing_rules(p, stage)
+    return f"按规定，{'；'.join(rules)}。" if rules else None
+
+
+def _missing_rules(p: Programme, stage: str) -> list[str]:
+    # A county whose 年度报告 never came was decided 不合格 without a letter before saying so.
+    return [f"截至{_day_said(d.on) if d.on and not d.per_category else quoted(d.name) + '时'}仍未提交的，"
+            f"{d.on_rejection or '视为未通过' + quoted(d.name)}"
+            for d in p.stages if d.kind is StageKind.decision and d.rejects_missing and d.decides == stage]
+
+
+def _day_said(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def result_label(p: Programme) -> str:
