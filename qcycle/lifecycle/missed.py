@@ -5,6 +5,7 @@ a late hand-in refused (不予受理) said as that."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 
 from qcycle import clock, crud
 from qcycle.lifecycle.assessing import windows_never_handed_in
@@ -23,25 +24,29 @@ from qcycle.lifecycle.who import (
     select_subjects,
 )
 from qcycle.lifecycle.wording import periods_joined
+from qcycle.models import AssessmentResult
 from qcycle.schema import Programme, StageKind, Who
 from qcycle.timetable import Action
 
 __all__ = ["awaiting_decisions", "never_handed_in_lines"]
 
 
-def never_handed_in_lines(session, p: Programme, round_id, notice: Action,
-                          assessed: str | None) -> dict[str, list[tuple[str, str | None, str]]]:
+def never_handed_in_lines(session, p: Programme, round_id, notice: Action, assessed: str | None,
+                          graded: Collection[AssessmentResult] | None = None) -> dict[str, list[tuple[str, str | None, str]]]:
     """unit → (window, "未提交…") for each window the assessment ``assessed`` read that the unit
     owed and never handed in, and each follow-up its result owed, due by the ``notice``, that it never
     handed in: a project that never filed its 验收申请 read "通过中期评估" in its city's summary, one with
     no decision at all was left out, a 限期整改 one that never filed its 整改报告 read "限期整改" alone
-    after the 复验, and a unit's own letter said less than its superior's."""
+    after the 复验, and a unit's own letter said less than its superior's. ``graded``: the results of ``assessed``,
+    where the caller has read them."""
     timetable = kept_timetable(session, p, round_id)
     category = notice.category
     action = next((a for a in timetable.actions if a.stage == assessed and a.action == "assess"
                    and (category is None or a.category in (None, category))), None)
+    if graded is None and assessed:
+        graded = results_of(session, round_id, assessed)
     missed = _of_graded(session, p, round_id, windows_never_handed_in(session, p, round_id, timetable, action),
-                        assessed, category) if action else {}
+                        {r.unit_code.partition(":")[0] for r in graded or ()}, category) if action else {}
     if action is None and not p.assessment_stages:
         # A round decided without any assessment (帮扶 projects' 验收): each window owed and due by the notice (an
         # enterprise listed that never applied for 验收 read "列入帮扶名单" in its 区县局's summary, and heard nothing).
@@ -87,15 +92,16 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action,
     return out
 
 
-def _of_graded(session, p: Programme, round_id, missed: dict[tuple[str, str], set[str]], assessed: str | None,
+def _of_graded(session, p: Programme, round_id, missed: dict[tuple[str, str], set[str]], graded: set[str],
                category: str | None) -> dict[tuple[str, str], set[str]]:
     """What the assessment's subjects missed of the windows it read: a window its subjects are chosen by (a 验收申请)
     or a decision decides on (a 年度报告's 书面审查), whole; any other, by the units graded or owing such a window. Not
     a report of a unit that is no subject (a 通报 of counties' 验收结果 had listed a city, "未提交中期推进情况")."""
-    graded = {r.unit_code.partition(":")[0] for r in results_of(session, round_id, assessed)} if assessed else set()
     if not graded:
         return missed
     chosen_by = _subject_windows(p) | {s.decides for s in p.stages if s.kind is StageKind.decision and s.decides}
+    if all(u.partition(":")[0] in graded for key, units in missed.items() if key[0] not in chosen_by for u in units):
+        return missed  # every miss outside those windows is a graded subject's: nothing to read
     subjects = graded | {u.partition(":")[0] for code in chosen_by if p.has_stage(code) and p.stage(code).owed_by
                          for u in owers(session, p, round_id, p.stage(code), category)}
     out = {key: units if key[0] in chosen_by else {u for u in units if u.partition(":")[0] in subjects}

@@ -151,7 +151,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     summarising = circular or template == "result.j2" and any(u not in by_unit and u not in grounds_of and (
         p.has_subordinates(u) or u not in p.participants) for u in units)
     # What the units never handed in: said in summaries, and beside a unit's own grade (not its items').
-    never = (never_handed_in_lines(session, p, round_id, action, assessed) if template in ("result.j2", "circular.j2") and (
+    never = (never_handed_in_lines(session, p, round_id, action, assessed, rows) if template in ("result.j2", "circular.j2") and (
         summarising or not p.assessment_stages or any(":" not in r.unit_code for rs in by_unit.values() for r in rs))
         else {})
     # What a veto says (因未报送…，实行一票否决) is not said again after it, in any letter.

@@ -143,7 +143,8 @@ def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[Assess
     # A stage telling some of the subjects copies their superiors on what it is about: the subjects graded, those it
     # tells, those it chose for a miss; not others decided at earlier steps (the cities' copy of the 验收结果 had listed
     # again the first-year counties told their 书面审查 in January). One telling none of them copies all.
-    here = [x for x in told if x in units or x in by_unit or x in own] if any(x in units for x in told) else []
+    addressed = set(units)
+    here = [x for x in told if x in addressed or x in by_unit or x in own] if not addressed.isdisjoint(told) else []
     below = p.under_each(here or told)
     out: dict[str, tuple[str, list[str], bool]] = {}
     if everyone:

@@ -491,6 +491,7 @@ def units_below(session: Session, p: Programme, round_id: uuid.UUID, inner: Who,
     """Superior (one of ``superiors``) → its units the selection ``inner`` chooses, each once in order: whom a letter
     to a superior names ("辖区内甲县、乙县"), where it is chosen for them (``superiors_of``)."""
     out: dict[str, list[str]] = defaultdict(list)
+    superiors = frozenset(superiors)
     for subject in select_subjects(session, p, round_id, inner, category):
         unit = subject.partition(":")[0]
         parent = p.unit(unit).parent
