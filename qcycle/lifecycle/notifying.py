@@ -172,8 +172,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
     summary_never = with_missing(p, {u: [x for x in lines if x[0] not in counted or u not in by_unit]
                                      for u, lines in never.items()}, missing)
     summaries = (summary_lines(p, units, by_unit, standing_lines(p, decided, action.category, by_unit, never, assessed),
-                            summary_never, {u for _, late in missing for u in late}, everyone=circular,
-                            adjusted=adjusted, rechecked=rechecked)
+                               summary_never, {u for _, late in missing for u in late}, everyone=circular,
+                               adjusted=adjusted, rechecked=rechecked)
                  if summarising else {})
     # A round decided without an assessment: what each unit's subjects passed, read once (a rejection has its own line).
     passed: dict[str, list[str]] = defaultdict(list)
@@ -371,7 +371,7 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
                                        veto_reason(p, r.veto) if r.veto else "") if x) if r else ""
         said_now, step, yes = decided.get(subject, ("", "", True))
         refused = said_now if not yes and p.stage_place.get(step, -1) > since else ""
-        missed = [x for x in never.get(subject, []) if x.partition("：")[2 if "：" in x else 0] not in refused]
+        missed = [x for x in never.get(subject, []) if x.rpartition("：")[2] not in refused]  # once, not beside its rule
         said = "；".join(x for x in (quoted(item) if item else "", graded, refused, *missed) if x)
         lines.append(p.unit(subject.partition(":")[0]).name + (f"（{said}）" if said else ""))
     units = resolve(session, p, round_id, stage.notify, action.category)
