@@ -4808,10 +4808,10 @@ def test_an_item_vetoed_for_never_handing_in_its_results_is_told_no_score(tmp_pa
     assert "32.47" not in circular and "“水中氨氮的测定”：不满意（因未按期报送检测结果，实行一票否决）" in circular, circular
 
 
-def test_a_list_of_failures_reported_up_says_where_each_failed(tmp_path, home):
-    """临江's list of 补充能力验证 failures sent to the province gave one lab's first grade ("有问题，得分77.17") for the
-    re-test it failed, and another by its bare name for the re-test it never handed in."""
-    text = PROFICIENCY.replace(
+def _retesting(review: str, lists: str) -> str:
+    """PROFICIENCY graded 满意/有问题/不满意 under a national office, with a 补充能力验证 owed by the two lower grades,
+    its decision (``review``: more keys) on 2025-07-25, and the list ``lists`` selects reported up on 2025-08-01."""
+    return PROFICIENCY.replace(
         "      - {code: prov, name: 示例省市场监督管理局, level: province, channels: [sink]}\n",
         "      - {code: nation, name: 国家市场监督管理总局, level: office, channels: [sink]}\n"
         "      - {code: prov, name: 示例省市场监督管理局, level: province, parent: nation, channels: [sink]}\n", 1).replace(
@@ -4822,9 +4822,15 @@ def test_a_list_of_failures_reported_up_says_where_each_failed(tmp_path, home):
         "      - {code: retest, name: 补充能力验证结果, kind: followup, submission: rectification_report,\n"
         "         owed_by: {grades: [有问题, 不满意]}, opens_after: {stage: scoring, event: on, days: 0},\n"
         "         deadline: {after: {stage: scoring, event: on, days: 30}}}\n"
-        "      - {code: retest_review, name: 补充能力验证评价, kind: decision, decides: retest, on: 2025-07-25}\n"
+        f"      - {{code: retest_review, name: 补充能力验证评价, kind: decision, decides: retest, on: 2025-07-25{review}}}\n"
         "      - {code: report_up, name: 报送补充能力验证不满意机构名单, kind: notification, template: report, on: 2025-08-01,\n"
-        "         notify: {units: [nation]}, lists: {any_of: [{rejected_at: retest_review}, {missing_at: retest}]}}\n", 1)
+        f"         notify: {{units: [nation]}}, lists: {lists}}}\n", 1)
+
+
+def test_a_list_of_failures_reported_up_says_where_each_failed(tmp_path, home):
+    """临江's list of 补充能力验证 failures sent to the province gave one lab's first grade ("有问题，得分77.17") for the
+    re-test it failed, and another by its bare name for the re-test it never handed in."""
+    text = _retesting("", "{any_of: [{rejected_at: retest_review}, {missing_at: retest}]}")
     r = Round(write(tmp_path, "pt.yaml", text))
     every = [("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")]
     _labs_scored(r, dict.fromkeys(every, "2025-05-10"), dict(zip(every, (70, 90, 65), strict=True)))
@@ -4998,21 +5004,7 @@ def test_a_decision_that_rejects_those_who_never_handed_in(tmp_path, home):
 def test_a_decision_rejecting_misses_decides_each_item_never_handed_in(tmp_path, home):
     """临江's 诚正 re-tested one of its two items and not the other: chased, then never decided, never told and left off
     the province's list. A miss is decided item by item where the window is owed item by item, and the list says it once."""
-    text = PROFICIENCY.replace(
-        "      - {code: prov, name: 示例省市场监督管理局, level: province, channels: [sink]}\n",
-        "      - {code: nation, name: 国家市场监督管理总局, level: office, channels: [sink]}\n"
-        "      - {code: prov, name: 示例省市场监督管理局, level: province, parent: nation, channels: [sink]}\n", 1).replace(
-        "grades: [{name: 满意, min_score: 60}, {name: 不满意}]",
-        "grades: [{name: 满意, min_score: 80}, {name: 有问题, min_score: 60}, {name: 不满意}]").replace(
-        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n",
-        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n"
-        "      - {code: retest, name: 补充能力验证结果, kind: followup, submission: rectification_report,\n"
-        "         owed_by: {grades: [有问题, 不满意]}, opens_after: {stage: scoring, event: on, days: 0},\n"
-        "         deadline: {after: {stage: scoring, event: on, days: 30}}}\n"
-        "      - {code: retest_review, name: 补充能力验证评价, kind: decision, decides: retest, on: 2025-07-25,\n"
-        "         rejects_missing: true, on_rejection: 暂停该项目}\n"
-        "      - {code: report_up, name: 报送补充能力验证不满意机构名单, kind: notification, template: report, on: 2025-08-01,\n"
-        "         notify: {units: [nation]}, lists: {rejected_at: retest_review}}\n", 1)
+    text = _retesting(", rejects_missing: true, on_rejection: 暂停该项目", "{rejected_at: retest_review}")
     r = Round(write(tmp_path, "pt.yaml", text))
     every = [("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")]
     _labs_scored(r, dict.fromkeys(every, "2025-05-10"), dict(zip(every, (70, 65, 90), strict=True)))

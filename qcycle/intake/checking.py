@@ -78,13 +78,12 @@ def _score_problem(p: Programme, record: Mapping[str, Any]) -> str | None:
         return f"评分 {record.get('value')!r} 不是数字"
     if ":" not in str(record.get("component")) and not 0 <= value <= 100:
         return f"评分 {value:g} 超出 0–100"
-    once = {f"{k}:{b.code}": b for k, items in (("bonus", scheme.bonuses), ("deduction", scheme.deductions))
-            for b in items if b.once} if scheme else {}
-    if (item := once.get(str(record.get("component")))) is not None and value not in (0, 1):
+    adjusting = {f"{k}:{b.code}": b for k, items in (("bonus", scheme.bonuses), ("deduction", scheme.deductions))
+                 for b in items} if scheme else {}
+    item = adjusting.get(str(record.get("component")))
+    if item is not None and item.once and value not in (0, 1):
         return f"“{item.name}”只计有无（0 或 1），不计次数：{value:g}"
-    given = {f"{k}:{b.code}": b for k, items in (("bonus", scheme.bonuses), ("deduction", scheme.deductions))
-             for b in items if b.up_to is not None} if scheme else {}
-    if (item := given.get(str(record.get("component")))) is not None and not 0 <= value <= (item.up_to or 0):
+    if item is not None and item.up_to is not None and not 0 <= value <= item.up_to:
         return f"“{item.name}”由评审酌情给分，应在 0–{item.up_to:g} 分之间：{value:g}"
     if record.get("submitted_at") not in (None, ""):  # optional on a score; when given, it must read
         return _time_problem(record)

@@ -42,7 +42,7 @@ from qcycle.lifecycle.requests import (
     review_letters,
     reviewers_of,
 )
-from qcycle.lifecycle.standing import passed, reviewed_by_whom
+from qcycle.lifecycle.standing import missed_subjects, passed, reviewed_by_whom
 from qcycle.lifecycle.summaries import published_results
 from qcycle.lifecycle.who import (
     NEGATIVE,
@@ -387,15 +387,8 @@ def _missing(session, p: Programme, round_id, action, stage: Stage) -> dict[str,
         return {}
     window = p.stage(stage.decides)
     done = decided(session, round_id, stage.code, POSITIVE + NEGATIVE)
-    # Owed item by item, each item never handed in (a lab that re-tested one of its two items and not the other).
-    owed = select_subjects(session, p, round_id, window.owed_by, action.category) if window.owed_by else []
-    handed = set(crud.handed_in_subjects(session=session, round_id=round_id, stage=window.code, period=None,
-                                         category=action.category, item_category=p.item_category))
-    items = [s for s in owed if ":" in s and s not in handed]
-    by_item = {s.partition(":")[0] for s in owed if ":" in s}
-    units = [u for u in select_subjects(session, p, round_id, Who(missing_at=window.code), action.category)
-             if u not in by_item]
-    return {x: f"未提交{window.handed_in}" for x in [*items, *units] if x not in done}
+    return {x: f"未提交{window.handed_in}" for x in missed_subjects(session, p, round_id, window, action.category)
+            if x not in done}
 
 
 def _decision_request(session, p, round_id, action) -> Outcome:

@@ -33,6 +33,7 @@ from qcycle.lifecycle.standing import (
 )
 from qcycle.lifecycle.summaries import (
     gone_after_scoring,
+    missed_said,
     placed_order,
     standing_lines,
     summary_lines,
@@ -360,8 +361,8 @@ def _report(session, p: Programme, round_id, action) -> Outcome:
     # 补充能力验证 failures gave one lab's first grade, 有问题, and another's bare name).
     decided = latest_standing(session, p, round_id, reasons=False)
     since = p.stage_place.get(assessed or "", -1)
-    never = {u: [f"{quoted(n) + '：' if n else ''}未提交{p.stage(code).handed_in}" for n in items or [""]]
-             for code, late in missing_in(session, p, round_id, stage.lists, action.category) for u, items in late.items()}
+    never = {u: [f"{quoted(n) + '：' if n else ''}{text}" for _, n, text in lines]
+             for u, lines in missed_said(p, missing_in(session, p, round_id, stage.lists, action.category)).items()}
     lines = []
     for subject in sorted(listed, key=lambda s: (order(s), s)):
         item = p_item_name(p, subject)

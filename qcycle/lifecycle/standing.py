@@ -28,6 +28,7 @@ __all__ = [
     "handed_in_at",
     "latest_standing",
     "list_standing",
+    "missed_subjects",
     "missing_in",
     "not_passed",
     "objection_replies",
@@ -305,19 +306,35 @@ def missing_in(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
         return []
     out = []
     if who.missing_at:
-        window = p.stage(who.missing_at)
-        units = set(select_subjects(session, p, round_id, Who(missing_at=who.missing_at), category))
+        units, missed = _missed(session, p, round_id, p.stage(who.missing_at), category)
         items: dict[str, list[str]] = {u: [] for u in units}
-        handed = set(crud.handed_in_subjects(session=session, round_id=round_id, stage=window.code, period=None,
-                                             category=category, item_category=p.item_category))
-        for subject in select_subjects(session, p, round_id, window.owed_by, category) if window.owed_by else []:
+        for subject in missed:
             unit, _, item = subject.partition(":")
-            if item and (unit in items or subject not in handed):
+            if item:
                 items.setdefault(unit, []).append(p_item_name(p, subject) or item)
         out.append((who.missing_at, items))
     for alt in who.any_of:
         out += missing_in(session, p, round_id, alt, category)
     return out
+
+
+def missed_subjects(session: Session, p: Programme, round_id: uuid.UUID, window: Stage, category: str | None
+                    ) -> list[str]:
+    """What was owed at ``window`` and never handed in: each list item (``unit:item``) where it is owed item by item
+    (a lab that re-tested one of its two items and not the other), else the unit."""
+    units, missed = _missed(session, p, round_id, window, category)
+    by_item = {s.partition(":")[0] for s in missed}
+    return missed + [u for u in units if u not in by_item]
+
+
+def _missed(session: Session, p: Programme, round_id: uuid.UUID, window: Stage, category: str | None
+            ) -> tuple[set[str], list[str]]:
+    """(units that handed nothing in at ``window``, the list items owed there never handed in, in the owed order)."""
+    units = set(select_subjects(session, p, round_id, Who(missing_at=window.code), category))
+    handed = set(crud.handed_in_subjects(session=session, round_id=round_id, stage=window.code, period=None,
+                                         category=category, item_category=p.item_category))
+    owed = select_subjects(session, p, round_id, window.owed_by, category) if window.owed_by else []
+    return units, [s for s in owed if ":" in s and (s.partition(":")[0] in units or s not in handed)]
 
 
 # Letters that tell each unit one thing only, read by these (template → unit → its context).

@@ -26,7 +26,8 @@ from qcycle.models import AssessmentResult
 from qcycle.render import quoted
 from qcycle.schema import Programme, grade_label
 
-__all__ = ["gone_after_scoring", "placed_order", "published_results", "standing_lines", "summary_lines", "with_missing"]
+__all__ = ["gone_after_scoring", "missed_said", "placed_order", "published_results", "standing_lines", "summary_lines",
+           "with_missing"]
 
 
 def gone_after_scoring(session: Session, p: Programme, round_id: uuid.UUID) -> frozenset[str]:
@@ -170,9 +171,18 @@ def with_missing(p: Programme, never: dict[str, list[tuple[str, str | None, str]
     (``missing_at``: :func:`qcycle.lifecycle.standing.missing_in`) never handed in: each is told so, and so is its
     superior (青山市, asked to urge its two counties, heard nothing of them when the others' results came)."""
     out = {u: list(lines) for u, lines in never.items()}
+    for u, lines in missed_said(p, missing).items():
+        out.setdefault(u, []).extend(x for x in lines if x not in out[u])
+    return out
+
+
+def missed_said(p: Programme, missing: list[tuple[str, dict[str, list[str]]]]
+                ) -> dict[str, list[tuple[str, str | None, str]]]:
+    """unit → (window, item or None, "未提交…") for what :func:`qcycle.lifecycle.standing.missing_in` found missed: each
+    item it owed there, or the unit's own hand-in."""
+    out: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
     for code, late in missing:
         for u, owed in late.items():
-            items: list[str | None] = list(owed) or [None]  # the items it owed there, or the unit's own hand-in
-            out.setdefault(u, []).extend(x for x in [(code, n, f"未提交{p.stage(code).handed_in}") for n in items]
-                                         if x not in out[u])
-    return out
+            items: list[str | None] = list(owed) or [None]
+            out[u] += [(code, n, f"未提交{p.stage(code).handed_in}") for n in items]
+    return dict(out)

@@ -3,13 +3,12 @@ notification and follow-up handlers put after "贵单位"."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
 
 from qcycle.lifecycle.who import in_category, p_item_name
 from qcycle.models import AssessmentResult
-from qcycle.render import quoted
+from qcycle.render import cn_date, quoted
 from qcycle.schema import (
     Programme,
     Stage,
@@ -227,7 +226,7 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     # One assessment on one fixed working day only: a day per category, or one rolled off a day off, is not said.
     once = [x for x in p.stages if x.kind is StageKind.assessment]
     day = once[0].on if len(once) == 1 and not once[0].per_category else None
-    by = _day_said(day) if day and default_calendar().is_workday(day) else ""
+    by = cn_date(day) if day and default_calendar().is_workday(day) else ""
     parts += [f"截至{by}{kind}时仍未报送的，实行一票否决，{vetoed_to(p, v.code)}"
               for v in p.assessment.vetoes if v.missing_at == stage]
     # Late and missing cost apart: when late turns into missing (某市's bureaus could not tell whether a report
@@ -253,13 +252,8 @@ def missing_rule(p: Programme, stage: str) -> str | None:
 
 def _missing_rules(p: Programme, stage: str) -> list[str]:
     # A county whose 年度报告 never came was decided 不合格 without a letter before saying so.
-    return [f"截至{_day_said(d.on) if d.on and not d.per_category else quoted(d.name) + '时'}仍未提交的，"
-            f"{d.on_rejection or '视为未通过' + quoted(d.name)}"
-            for d in p.stages if d.kind is StageKind.decision and d.rejects_missing and d.decides == stage]
-
-
-def _day_said(day: dt.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
+    return [f"截至{cn_date(d.on) if d.on and not d.per_category else quoted(d.name) + '时'}仍未提交的，"
+            f"{d.on_rejection or '视为未通过' + quoted(d.name)}" for d in p.misses_decided.get(stage, ())]
 
 
 def result_label(p: Programme) -> str:

@@ -136,6 +136,16 @@ class Programme(_Model):
                          and (s.decides in followups or not s.eliminates))
 
     @cached_property
+    def misses_decided(self) -> dict[str, list[Stage]]:
+        """Window → the decisions on it that decide a miss 不同意 (``rejects_missing``): what every letter asking for
+        the window says of a miss, read once."""
+        out: dict[str, list[Stage]] = {}
+        for s in self.stages:
+            if s.kind is StageKind.decision and s.rejects_missing and s.decides:
+                out.setdefault(s.decides, []).append(s)
+        return out
+
+    @cached_property
     def places_decide(self) -> bool:
         """Whether a place in the ranking decides anything: a grade with places (max_count, share) or a selection
         by rank (排名后2名约谈). Where none does, letters give a score without its rank (a 85-point line's
