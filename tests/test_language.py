@@ -4957,6 +4957,45 @@ def test_an_event_told_to_the_superiors_of_those_taking_part_names_them(tmp_path
     assert "请贵单位做好相关准备。" in told["c3"], told["c3"]
 
 
+def test_a_veto_barring_a_grade_without_a_line_leaves_a_low_score_its_own_grade(tmp_path, home):
+    """A barred 优秀 given by share alone (no line of its own) had counted as reached by every vetoed result: a 40 was told
+    "不得评为优秀，等次定为不合格", as if the veto, not its score, had made it 不合格."""
+    text = ASSESSMENT.replace(
+        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+        "      grades: [{name: 优秀, share: 0.2}, {name: 合格, min_score: 60}, {name: 不合格}]\n"
+        "      vetoes: [{code: accident, name: 发生重大质量安全事故, at_most: 合格}]\n", 1)
+    assert text != ASSESSMENT
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": u, "reviewer": "r1", "component": "veto:accident", "value": 1} for u in ("c1", "c5")])
+    r.until("2016-03-31")
+    letters = r.letters("results")
+    assert "因发生重大质量安全事故，不得评为优秀，等次定为合格" in letters["c1"], letters["c1"]
+    assert "因发生重大质量安全事故，不得评为优秀；得分未达到合格分数线（60分）。" in letters["c5"], letters["c5"]
+    assert "等次定为" not in letters["c5"], letters["c5"]
+
+
+def test_a_superior_taking_part_itself_is_told_to_prepare_as_well(tmp_path, home):
+    """A city that also takes part in the 现场验收核查 it is told its counties take part in had read only "请督促做好相关
+    准备": nothing asked it to prepare for its own."""
+    text = TWO_POPULATIONS.replace("owed_by: {units: [c3, c4]}", "owed_by: {units: [city, c3, c4]}", 1).replace(
+        "      - {code: acceptance,",
+        "      - {code: onsite, name: 现场验收核查, kind: event, on: 2026-03-02, days: 10,\n"
+        "         notify: {any_of: [{submitted_at: request}, {superiors_of: {submitted_at: request}}]}}\n"
+        "      - {code: acceptance,", 1)
+    assert "onsite" in text and "[city, c3, c4]" in text
+    r = Round(write(tmp_path, "create.yaml", text))
+    r.hand_in("acceptance_request", ["city", "c3"], "2025-12-10")
+    r.until("2026-03-02")
+    told = r.letters("onsite")
+    assert sorted(told) == ["c3", "city"], told
+    assert ("到各单位的具体时间另行通知，贵单位及辖区内三县人民政府参加，请做好相关准备，并督促辖区内参加单位做好准备。"
+            in told["city"]), told["city"]
+    assert "请贵单位做好相关准备。" in told["c3"], told["c3"]
+
+
 def test_a_units_rectification_chosen_by_several_grades_tells_it_its_own(tmp_path, home):
     """The unit-level side of the laboratories' "被评为有问题或不满意": a county is told its own grade."""
     text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",

@@ -199,8 +199,12 @@ def _event_notice(session, p, round_id, action) -> Outcome:
     for inner in (w.superiors_of for w in ((stage.notify, *stage.notify.any_of) if stage.notify else ()) if w.superiors_of):
         for u, kids in units_below(session, p, round_id, inner, action.category, units).items():
             below[u] += [k for k in kids if k not in below[u]]
+    # A superior with an entry of its own prepares for it too (a city's own 验收 beside its counties').
+    taking_part = {x for w in (() if stage.notify is None or stage.notify.superiors_of else stage.notify.any_of)
+                   if w.superiors_of is None for x in resolve(session, p, round_id, w, action.category)}
     for u, kids in below.items():
-        own.setdefault(u, {})["below"] = f"{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}"
+        own.setdefault(u, {}).update(below=f"{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}",
+                                     below_word=belonging(p, kids), self_too=u in taking_part)
     return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on, default_calendar()),
                                          time_of_day=stage.time_of_day, place=stage.place, private=own_news, own=own),
                    note=f"{action.title}：通知 {len(units)} 个单位")

@@ -261,11 +261,19 @@ def _missed_line(p: Programme, r: AssessmentResult) -> Grade | None:
 
 
 def _barred_line(p: Programme, r: AssessmentResult) -> bool:
-    """Whether the result reached the line of a grade its veto barred (``at_most``): the veto set its grade."""
+    """Whether the result reached the line of a grade its veto barred (``at_most``): the veto set its grade. A barred
+    grade without a line of its own (优秀 by share alone) has the line of the nearest grade below it that has one: a
+    vetoed 40 under 合格's 60 had been told "不得评为优秀，等次定为不合格"."""
     scheme = p.assessment
-    barred = scheme.barred_grades(r.veto) if scheme else []
-    return any(g.name in barred and (g.min_score is None or r.total >= g.min_score - 1e-9)
-               for g in (scheme.grades if scheme else []))
+    if scheme is None:
+        return False
+    barred = scheme.barred_grades(r.veto)
+    grades = scheme.grades
+    for i, g in enumerate(grades):
+        line = next((x.min_score for x in grades[i:] if x.min_score is not None), None)
+        if g.name in barred and (line is None or r.total >= line - 1e-9):
+            return True
+    return False
 
 
 def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
