@@ -57,16 +57,17 @@ class _Relations:
         self.receivers()
         return self.out
 
-    def dup(self, kind: str, path: str, codes: list[str], field: str = "code") -> None:
+    def dup(self, kind: str, path: str, codes: list[str], field: str = "code", noun: str = "代码") -> None:
         for code in _duplicates(codes):
             index = codes.index(code, codes.index(code) + 1)
-            self.out.append((f"{path}[{index}].{field}", f"{kind}代码 {code!r} 重复（应唯一）"))
+            self.out.append((f"{path}[{index}].{field}", f"{kind}{noun} {code!r} 重复（应唯一）"))
 
     def duplicates(self) -> None:
         p = self.p
         self.dup("单位", "units", [u.code for u in p.units])
         self.dup("类别", "categories", [c.code for c in p.categories])
         self.dup("阶段", "stages", [s.code for s in p.stages])
+        self.dup("阶段", "stages", [s.name for s in p.stages], "name", "名称")  # letters and the plan call stages by name
         self.dup("渠道", "channels", [c.name for c in p.channels], "name")
         item_codes: set[str] = set()
         for ci, c in enumerate(p.categories):
@@ -255,9 +256,15 @@ class _Relations:
             bound: list[tuple[str, int, str | None]] = [
                 *(("vetoes", k, v.missing_at) for k, v in enumerate(p.assessment.vetoes)),
                 *(("components", k, c.missing_at) for k, c in enumerate(p.assessment.components))]
+            every = p.handed_in_by_all(p.assessment.subjects)
             for key, k, window in bound:
                 if window is not None:
                     self.stage_ref(f"assessment.{key}[{k}].missing_at", window, windows, "应交材料的阶段")
+                if window in every:  # 星级评定's 未报送自评报告→不评星 never reached the 所 that sent none
+                    out.append((f"assessment.{key}[{k}].missing_at", (
+                        f"考核对象（assessment.subjects）都已提交“{p.stage(window).name}”，未提交的不在考核对象之中，此项不会对"
+                        f"任何对象生效；未提交的也要评定时，请在 subjects 中加入 {{missing_at: {window}}}"
+                        f"（如 any_of: [..., {{missing_at: {window}}}]）")))
         if p.quotas is None:
             return
         for ai, action in enumerate(p.quotas.actions):

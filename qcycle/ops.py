@@ -306,6 +306,20 @@ def _final(grade: str, deciders: list[tuple[Stage, str | None, bool]]) -> str:
 
 
 _HEADERS = ["排名组", "名次", "单位代码", "单位", "项目", "总分", "等次"]
+SUBMISSION_HEADERS = ["期次", "单位代码", "单位", "项目", "提交时间", "受理结果"]
+DECISION_HEADERS = ["单位代码", "单位", "项目", "决定", "说明", "决定人", "决定时间"]
+# Who decided, as an officer reads it: a rule, the simulation, or a person named at the command line.
+_DECIDERS = {"rule:eligibility": "系统（按申报资格规定）", "rule:missing": "系统（逾期未交，按规定判定）"}
+
+
+def decider_label(by: str) -> str:
+    """"rule:missing" → "系统（逾期未交，按规定判定）", "cli:张三" → "张三", "simulate:ops" → "模拟运行"."""
+    source, _, who = by.partition(":")
+    if by in _DECIDERS:
+        return _DECIDERS[by]
+    if who == "ops" and source in ("simulate", "bench", "test"):
+        return "模拟运行"
+    return who if source == "cli" and who else by
 # A cell a spreadsheet would read as a formula (OWASP "CSV injection"): =, +, -, @, tab, CR.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -353,15 +367,16 @@ def decision_rows(session: Session, programme: Programme, round_id: uuid.UUID) -
     for stage, subject, outcome, note, by, at in rows:
         unit = subject.partition(":")[0]
         name = p.stage(stage).name
-        sheet = name if names.count(name) == 1 else f"{name}（{stage}）"  # two stages of one name stay apart
+        # Two stages of one name stay apart, told by their kind and place, not a code (现场检查（inspection）).
+        sheet = name if names.count(name) == 1 else f"{name}（第{p.stage_place[stage] + 1}个阶段：审核决定）"
         sheets.setdefault(sheet, []).append({
             "单位代码": unit, "单位": p_unit_name(p, unit) or unit, "项目": p_item_name(p, subject) or "",
-            "决定": OUTCOME_WORDS.get(outcome, outcome), "说明": note, "决定人": by,
+            "决定": OUTCOME_WORDS.get(outcome, outcome), "说明": note, "决定人": decider_label(by),
             "决定时间": f"{clock.to_local(at):%Y-%m-%d %H:%M}"})
     return sheets
 
 
-def export_results(sheets: dict[str, list[dict]], path: Path) -> Path:
+def export_results(sheets: dict[str, list[dict]], path: Path, headers: list[str] | None = None) -> Path:
     """Write results to .xlsx (one sheet per assessment stage: frozen header, widths, two-decimal
     scores) or .csv (UTF-8 with BOM so Excel/WPS read the Chinese; a 阶段 column names the stage).
     Text that a spreadsheet would run as a formula is written as plain text in both."""
@@ -372,28 +387,28 @@ def export_results(sheets: dict[str, list[dict]], path: Path) -> Path:
 
         wb = Workbook()
         wb.remove(wb.active)
-        for name, rows in (sheets or {"结果": []}).items():
+        for name, rows in (sheets or {"结果" if headers is None else "记录": []}).items():
             ws = wb.create_sheet(_sheet_title(name, wb.sheetnames))
-            headers = list(rows[0]) if rows else _HEADERS
-            ws.append(headers)
+            columns = list(rows[0]) if rows else headers or _HEADERS
+            ws.append(columns)
             for row in rows:
-                ws.append([row.get(h) for h in headers])
+                ws.append([row.get(h) for h in columns])
             for cells in ws.iter_rows(min_row=2):
                 for cell in cells:
                     if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
                         cell.data_type = "s"  # shown as typed, never evaluated
                     elif isinstance(cell.value, float):
                         cell.number_format = "0.00"
-            for i, header in enumerate(headers, start=1):
+            for i, header in enumerate(columns, start=1):
                 widest = max([_width(header), *(_width(r.get(header)) for r in rows)])
                 ws.column_dimensions[get_column_letter(i)].width = min(60, widest + 2)
             ws.freeze_panes = "A2"
         wb.save(path)
     elif path.suffix.lower() == ".csv":
         all_rows = [{"阶段": name, **row} for name, rows in sheets.items() for row in rows]
-        headers = list(all_rows[0]) if all_rows else ["阶段", *_HEADERS]
+        fields = list(all_rows[0]) if all_rows else ["阶段", *(headers or _HEADERS)]
         with path.open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=headers)
+            writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows({k: _inert(v) for k, v in row.items()} for row in all_rows)
     else:

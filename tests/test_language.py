@@ -20,7 +20,7 @@ from qcycle.errors import ConfigError
 from qcycle.intake import ingest_many
 from qcycle.kinds import ACTION_KINDS, STAGE_ACTIONS
 from qcycle.lifecycle import HANDLERS, carry_out, decision_subjects, pending_decisions, sync_round
-from qcycle.lifecycle.wording import lateness_costs
+from qcycle.lifecycle.wording import lateness_costs, missing_rule
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import ActionRun, Decision, OutboxMessage, Submission
 from qcycle.render import render_message
@@ -939,7 +939,7 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
                   for i, n in enumerate("甲乙丙丁", start=1)))
     text = text.replace("notify: {levels: [county]}}", "notify: {levels: [county, department]}}")
     text = text.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {rank: {bottom: 1}}")
-    text = text.replace("    stages:\n", "    stages:\n      - {code: circular, name: 通报考核结果, kind: notification, template: circular,"
+    text = text.replace("    stages:\n", "    stages:\n      - {code: circular, name: 全市通报考核结果, kind: notification, template: circular,"
                         " on: 2016-04-01, notify: {levels: [county, department]}}\n", 1)
     text = text.replace("      subjects: {levels: [county]}\n", "      subjects: {levels: [county, department]}\n      rank_within: level\n")
     text = text.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
@@ -3735,6 +3735,16 @@ def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
     assert "截至2025年8月15日考核时仍未报送的" in lateness_costs(r.p, "annual")
     sunday = write(tmp_path, "sunday.yaml", text.replace("on: 2025-08-15}", "on: 2025-08-17}", 1)).programme
     assert "按考核规定，截至考核时仍未报送的，实行一票否决" in lateness_costs(sunday, "annual")
+    # A day counted from another stage's is said as well (the 20th working day after the deadline).
+    counted = write(tmp_path, "counted.yaml", text.replace(
+        "on: 2025-08-15}", "after: {stage: annual, event: deadline, workdays: 20}}", 1)).programme
+    assert "截至2025年8月12日考核时仍未报送的" in lateness_costs(counted, "annual"), lateness_costs(counted, "annual")
+    # A window that refuses late hand-ins decides the miss at its deadline: not "by the assessment" (星级评定's 所 had
+    # read it as leave to hand in until November under a 逾期提交的不予受理 of March).
+    refused = write(tmp_path, "refused.yaml", text.replace(
+        "deadline: {date: 2025-07-15}}", "deadline: {date: 2025-07-15}, lateness: reject}", 1)).programme
+    assert lateness_costs(refused, "annual") == "按考核规定，未按时报送的，实行一票否决，等次定为不合格。", lateness_costs(
+        refused, "annual")
 
 
 def test_a_part_bound_to_a_window_scores_nothing_for_a_unit_that_never_handed_it_in(tmp_path, home):
@@ -3940,6 +3950,42 @@ def test_a_unit_that_passes_the_recheck_of_its_rectification_is_told_and_back_in
     assert sorted(told) == ["e2", "e3"], told
     assert "贵单位在2026年度强检计量器具监督检查中通过整改复查。" in told["e2"], told["e2"]
     assert "未通过整改复查，依法立案查处" in told["e3"], told["e3"]
+
+
+def test_a_circular_of_inspections_says_the_failure_a_recheck_followed(tmp_path, home):
+    """双随机 inspections: the 通报 read "湖南湘科检测技术有限公司：通过整改复查", hiding that it had failed its 现场检查."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: check-2026, name: 2026年度强检计量器具监督检查, programme: 强检监督检查, issuer: amr, years: [2026]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: amr, name: 示例市市场监督管理局, level: city, channels: [sink]}
+          - {code: e1, name: 甲医院, level: enterprise, parent: amr, channels: [sink]}
+          - {code: e2, name: 乙加油站, level: enterprise, parent: amr, channels: [sink]}
+          - {code: e3, name: 丙市场, level: enterprise, parent: amr, channels: [sink]}
+        stages:
+          - {code: registration, name: 强检器具登记表, kind: submission, submission: progress_report, owed_by: {levels: [enterprise]},
+             opens: 2026-03-10, deadline: {date: 2026-04-15}}
+          - {code: onsite, name: 现场检查, kind: decision, decides: registration, on: 2026-06-30}
+          - {code: rectification, name: 整改报告, kind: followup, submission: rectification_report,
+             owed_by: {rejected_at: onsite}, opens_after: {stage: onsite, event: on, days: 0},
+             deadline: {after: {stage: onsite, event: on, workdays: 20}}}
+          - {code: recheck, name: 整改复查, kind: decision, decides: rectification, after: {stage: rectification, event: deadline, workdays: 10},
+             on_rejection: 依法立案查处}
+          - {code: circular, name: 通报检查结果, kind: notification, template: circular, on: 2026-09-30,
+             notify: {submitted_at: registration, with_rejected: true}}
+        """)
+    r = Round(write(tmp_path, "check.yaml", text))
+    r.hand_in("progress_report", ["e1", "e2", "e3"], "2026-04-10")
+    r.decide("onsite", e1="approved", e2="rejected", e3="rejected")
+    r.hand_in("rectification_report", ["e2", "e3"], "2026-07-10")
+    r.until("2026-08-12")
+    r.decide("recheck", e2="approved", e3="rejected")
+    r.until("2026-09-30")
+    told = r.letters("circular")["e1"]
+    assert "1. 甲医院：通过现场检查；" in told, told
+    assert "2. 乙加油站：未通过现场检查，通过整改复查；" in told, told
+    assert "3. 丙市场：未通过现场检查，未通过整改复查，依法立案查处。" in told, told
 
 
 def test_a_yes_or_no_bonus_counts_once_and_is_said_without_a_count(tmp_path, home):
@@ -4666,7 +4712,7 @@ def test_a_unit_told_its_result_before_a_list_is_published_is_not_told_it_again(
     """诚信计量示范单位: units below the 85-point line had their 评审结果 on 7月28日, score and reason; the 公示 of
     8月3日 told them all of it again, with "排名第12" that no rule of the round uses. Told before, a unit hears
     that it is not listed and that its result was told; where no place decides anything, no rank is said."""
-    told = AWARD.replace("      - {code: committee,", "      - {code: told, name: 通知评审结果, kind: notification, "
+    told = AWARD.replace("      - {code: committee,", "      - {code: told, name: 提前告知评审结果, kind: notification, "
                          "template: result, on: 2023-04-20,\n         notify: {approved_at: documents}}\n"
                          "      - {code: committee,", 1)
     assert told != AWARD
@@ -4977,6 +5023,48 @@ def test_a_veto_barring_a_grade_without_a_line_leaves_a_low_score_its_own_grade(
     assert "等次定为" not in letters["c5"], letters["c5"]
 
 
+def test_a_veto_for_a_miss_no_subject_can_have_is_refused(tmp_path, home):
+    """星级评定: "未报送自评报告的，不评星" beside subjects chosen by their 初审 (approved_at) never reached the 所 that sent
+    none: no result for it, and a 通报 line "七星市场监管所：。". ``validate`` says so and how to grade them too."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: star-2025, name: 2025年度基层所星级评定, programme: 基层所星级评定, issuer: city, years: [2025]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: city, name: 示例市市场监督管理局, level: city, channels: [sink]}
+          - {code: k1, name: 甲区市场监督管理局, level: county, parent: city, channels: [sink]}
+          - {code: o1, name: 甲区一所, level: office, parent: k1, channels: [sink]}
+          - {code: o2, name: 甲区二所, level: office, parent: k1, channels: [sink]}
+          - {code: o3, name: 甲区三所, level: office, parent: k1, channels: [sink]}
+        stages:
+          - {code: self_eval, name: 自评报告, kind: submission, submission: self_evaluation, owed_by: {levels: [office]},
+             opens: 2025-03-03, deadline: {date: 2025-03-31}}
+          - {code: review, name: 区局初审, kind: decision, decides: self_eval, reviewed_by: parent, on: 2025-04-15}
+          - {code: scoring, name: 星级评定打分, kind: assessment, on: 2025-11-28}
+          - {code: circular, name: 通报星级评定结果, kind: notification, template: circular, on: 2025-12-05,
+             notify: {levels: [office, county]}}
+        assessment:
+          subjects: {approved_at: review}
+          components: [{code: all, name: 综合评分, weight: 1}]
+          vetoes: [{code: none, name: 未报送自评报告, grade: 不评星, missing_at: self_eval}]
+          grades: [{name: 三星, min_score: 70}, {name: 不评星}]
+        """)
+    with pytest.raises(ConfigError) as exc:
+        write(tmp_path, "star.yaml", text)
+    assert "assessment.vetoes[0].missing_at" in str(exc.value) and "{missing_at: self_eval}" in str(exc.value), str(exc.value)
+    # Chosen for the miss too, the 所 that sent none is graded by the veto and listed so.
+    r = Round(write(tmp_path, "graded.yaml", text.replace(
+        "subjects: {approved_at: review}", "subjects: {any_of: [{approved_at: review}, {missing_at: self_eval}]}")))
+    r.hand_in("self_evaluation", ["o1", "o2"], "2025-03-20")
+    r.until("2025-04-15")
+    r.decide("review", o1="approved", o2="approved")
+    r.scores({"o1": 80, "o2": 60})
+    r.until("2025-12-05")
+    told = r.letters("circular")
+    assert "3. 甲区三所：不评星（因未报送自评报告，实行一票否决）。" in told["k1"], told["k1"]
+    assert "：。" not in told["k1"], told["k1"]
+
+
 def test_a_superior_taking_part_itself_is_told_to_prepare_as_well(tmp_path, home):
     """A city that also takes part in the 现场验收核查 it is told its counties take part in had read only "请督促做好相关
     准备": nothing asked it to prepare for its own."""
@@ -5024,6 +5112,11 @@ def test_a_decision_that_rejects_those_who_never_handed_in(tmp_path, home):
     # The letters asking for the report said what a miss brings (the rule was applied unannounced).
     asked = r.letters("annual")
     assert "按规定，截至2026年1月15日仍未提交的，年度创建工作评定为不合格。" in asked["c2"], asked["c2"]
+    # A decision's day counted from the deadline is said as a date too, not "截至“书面审查”时" (1月4日: a 调休 Sunday).
+    counted = write(tmp_path, "counted.yaml", text.replace(
+        "decides: annual, on: 2026-01-15,", "decides: annual, after: {stage: annual, event: deadline, workdays: 10},", 1))
+    assert missing_rule(counted.programme, "annual") == "按规定，截至2026年1月4日仍未提交的，年度创建工作评定为不合格。", (
+        missing_rule(counted.programme, "annual"))
     assert r.pending("review") == ["c1"]  # c2 is decided by the rule, not left to the office
     with db.session_scope() as session:
         rule = [(d.subject, d.outcome, d.decided_by, d.note) for d in session.exec(select(Decision).where(

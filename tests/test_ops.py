@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from qcycle import db
+from qcycle import db, ops
 from qcycle.cli import app
 from qcycle.settings import get_settings
 from tests.variants import compulsory_sichuan
@@ -162,7 +162,6 @@ def test_export_results_to_xlsx_and_csv(home, tmp_path):
 
 
 def test_export_makes_formula_like_text_inert_in_both_formats(home, tmp_path):
-    from qcycle import ops
 
     sheets = {"考核": [{"单位": "=HYPERLINK(\"http://x\",\"点击\")", "项目": "+1+1", "说明": "-2", "备注": "@SUM(A1)",
                         "总分": 80.0}]}
@@ -406,6 +405,10 @@ def test_export_lists_the_hand_ins_with_what_became_of_each(home, tmp_path):
 def test_export_lists_the_decisions_of_a_round_and_points_to_them_where_there_are_no_results(home, tmp_path):
     """某省's station pilot, decided at 中期评估, 验收 and 复验 with no assessment, exported "0 条考核结果"."""
     _seed_applications([("510100", "zlcx-01"), ("510300", "cxyl-02")])
+    # Nothing decided yet: the decisions' own columns (a risk grading's empty export had the results' header).
+    empty = tmp_path / "none.csv"
+    assert runner.invoke(app, ["export", str(P1), "--decisions", "--out", str(empty)]).exit_code == 0
+    assert empty.read_text(encoding="utf-8-sig").splitlines() == ["阶段,单位代码,单位,项目,决定,说明,决定人,决定时间"]
     args = ["decide", str(P1), "--stage", "takers_review", "--by", "张三"]
     assert runner.invoke(app, [*args, "--subject", "510100:zlcx-01", "--approve"]).exit_code == 0
     assert runner.invoke(app, [*args, "--subject", "510300:cxyl-02", "--reject", "--note", "材料不全"]).exit_code == 0
@@ -417,8 +420,11 @@ def test_export_lists_the_decisions_of_a_round_and_points_to_them_where_there_ar
     with out_csv.open(encoding="utf-8-sig") as fh:
         rows = [(r["阶段"], r["单位"], r["项目"], r["决定"], r["说明"], r["决定人"]) for r in csv.DictReader(fh)]
     assert rows == [  # the file's order of units
-        ("审核揭榜书", "成都市市场监督管理局", "贯彻执行《四川省质量促进条例》成效明显地方", "同意", "", "cli:张三"),
-        ("审核揭榜书", "自贡市市场监督管理局", "争创国家级质量标准实验室", "不同意", "材料不全", "cli:张三"),
+        ("审核揭榜书", "成都市市场监督管理局", "贯彻执行《四川省质量促进条例》成效明显地方", "同意", "", "张三"),
+        ("审核揭榜书", "自贡市市场监督管理局", "争创国家级质量标准实验室", "不同意", "材料不全", "张三"),
     ], rows
+    # Who decided, in words: not "rule:missing" in a Chinese table.
+    assert [ops.decider_label(x) for x in ("rule:missing", "rule:eligibility", "simulate:ops", "cli:张三")] == [
+        "系统（逾期未交，按规定判定）", "系统（按申报资格规定）", "模拟运行", "张三"]
     both = runner.invoke(app, ["export", str(P1), "--decisions", "--submissions", "--out", str(out_csv)])
     assert both.exit_code == 2 and "一次只能用一个" in both.output

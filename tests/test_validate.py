@@ -183,6 +183,15 @@ CASES = [
         "自贡市",
         "单位代码 '510100' 重复（应唯一）",
     ),
+    # Letters and the plan call a stage by its name: two alike read alike (现场检查 the event and 现场检查 the decision).
+    Case(
+        "duplicate-stage-name",
+        "    name: 审核揭榜书\n",
+        "    name: 提交揭榜书  # 与受理阶段同名\n",
+        "stages[2].name",
+        "与受理阶段同名",
+        "阶段名称 '提交揭榜书' 重复（应唯一）",
+    ),
     Case(
         "impossible-date",
         "date: 2023-04-20, time",

@@ -194,7 +194,8 @@ def export(
             # A round decided without an assessment has no results: where its decisions are said.
             hint = (not submissions and not decisions and not sheets
                     and bool(ops.decision_rows(session, loaded.programme, round_id)))
-        ops.export_results(sheets, out_path)
+        ops.export_results(sheets, out_path, headers=ops.SUBMISSION_HEADERS if submissions
+                           else ops.DECISION_HEADERS if decisions else None)
     except QcycleError as exc:
         raise fail(exc) from None
     count = sum(len(rows) for rows in sheets.values())

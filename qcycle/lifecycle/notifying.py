@@ -155,9 +155,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
     never = (never_handed_in_lines(session, p, round_id, action, assessed, rows) if template in ("result.j2", "circular.j2") and (
         summarising or not p.assessment_stages or any(":" not in r.unit_code for rs in by_unit.values() for r in rs))
         else {})
-    # What a veto says (因未报送…，实行一票否决) is not said again after it, in any letter.
-    vetoed_for = {v.missing_at for v in p.assessment.vetoes if v.missing_at} if p.assessment else set()
-    never = {u: [x for x in lines if x[0] not in vetoed_for] for u, lines in never.items()}
+    # What a veto says (因未报送…，实行一票否决) is not said again after it, in any letter; where no veto said it (a
+    # unit never graded), it is: 七星所's line in the 通报 had read "七星市场监管所：。".
+    missed_at = {v.code: v.missing_at for v in p.assessment.vetoes if v.missing_at} if p.assessment else {}
+    vetoed_for = {u: {missed_at[r.veto] for r in rs if r.veto in missed_at} for u, rs in by_unit.items()} if missed_at else {}
+    never = {u: kept for u, lines in never.items() if (kept := [x for x in lines if x[0] not in vetoed_for.get(u, ())])}
     # Where each decided subject stands (its last decision), read once for what follows.
     # Results told before any assessment (a 中期评估's, 验收 to come) are the decisions': titled by the last step
     # decided (【验收结果】 had headed them), each subject's passing said as in a round without assessment.

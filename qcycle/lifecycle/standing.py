@@ -90,12 +90,23 @@ def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reas
     passed): where a decided subject stands now (验收 failed, then 复验 passed: "通过复验"). ``reasons``: a reviewer's
     reasons where the stage tells them; not in a 通报 all read (湖州's told every team why one was not recommended)."""
     out: dict[str, tuple[str, str, bool]] = {}
+    # A 复查 of what a rejection owed follows that rejection: "未通过现场检查，通过整改复查" (a 通报 of "通过整改复查" alone
+    # had hidden that the laboratory failed its inspection).
+    owing = {code: fu.owed_by.rejected_at for code in p.rechecks
+             if (fu := p.stage(p.stage(code).decides or "")).owed_by is not None and fu.owed_by.rejected_at}
+    failed: dict[tuple[str, str], str] = {}  # (rejecting stage, subject) → how its rejection reads
     rows = crud.decision_list(session=session, round_id=round_id)
     for stage, subject, outcome, note, by, _ in sorted(rows, key=lambda r: p.stage_place.get(r[0], -1)):
         if p.has_stage(stage) and stage not in p.objection_decisions:
             yes = outcome not in NEGATIVE
             told = note if reasons or by.startswith("rule:") else ""
-            out[subject] = (verdict(p, stage, subject, yes, by, told), stage, yes)
+            said = verdict(p, stage, subject, yes, by, told)
+            if not yes:
+                failed[(stage, subject)] = not_passed(reviewed_by_whom(p, p.stage(stage), subject.partition(":")[0])
+                                                      or p.stage(stage).name)
+            if (before := failed.get((owing.get(stage, ""), subject))) is not None:
+                said = f"{before}，{said}"
+            out[subject] = (said, stage, yes)
     return out
 
 

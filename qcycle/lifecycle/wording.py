@@ -3,9 +3,11 @@ notification and follow-up handlers put after "贵单位"."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
 
+from qcycle.errors import TimetableError
 from qcycle.lifecycle.who import in_category, p_item_name
 from qcycle.models import AssessmentResult
 from qcycle.render import cn_date, quoted
@@ -19,6 +21,7 @@ from qcycle.schema import (
     grade_label,
 )
 from qcycle.schema.units import LEVEL_NAMES
+from qcycle.timetable.dates import StageDates
 from qcycle.workcal import default_calendar
 
 __all__ = [
@@ -225,19 +228,21 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     # day where the file fixes one ("截至考核时" had not said when, nor in the programme's own word).
     # One assessment on one fixed working day only: a day per category, or one rolled off a day off, is not said.
     once = [x for x in p.stages if x.kind is StageKind.assessment]
-    day = once[0].on if len(once) == 1 and not once[0].per_category else None
+    day = _point_day(p, once[0]) if len(once) == 1 else None
     by = cn_date(day) if day and default_calendar().is_workday(day) else ""
-    parts += [f"截至{by}{kind}时仍未报送的，实行一票否决，{vetoed_to(p, v.code)}"
-              for v in p.assessment.vetoes if v.missing_at == stage]
+    # A window that refuses late hand-ins has decided the miss at its deadline: "截至星级评定时仍未报送的" had read
+    # as leave to hand in until November, under a 逾期提交的不予受理 of March.
+    unmet = "未按时报送的" if refused else f"截至{by}{kind}时仍未报送的"
+    parts += [f"{unmet}，实行一票否决，{vetoed_to(p, v.code)}" for v in p.assessment.vetoes if v.missing_at == stage]
     # Late and missing cost apart: when late turns into missing (某市's bureaus could not tell whether a report
     # still owed after its 逾期提醒 cost 1 point or 2).
     counted = {w for whats in costs.values() for what in whats for w in what.split("或")}
     if {"逾期报送", "未报送"} <= counted and len(costs) > 1 and not any(v.missing_at == stage for v in p.assessment.vetoes):
-        parts.append(f"截至{by}{kind}时仍未报送的，按未报送计")
+        parts.append(f"{unmet}，按未报送计")
     # Parts bound to the window, said once together, and not beside a veto the same miss brings.
     zeroed = [f"“{c.name}”" for c in p.assessment.components if c.missing_at == stage]
     if zeroed and not any(v.missing_at == stage for v in p.assessment.vetoes):
-        parts.append(f"截至{by}{kind}时仍未报送的，{'、'.join(zeroed)}部分不得分")
+        parts.append(f"{unmet}，{'、'.join(zeroed)}部分不得分")
     if not parts:
         return f"按规定，{'；'.join(rules)}。" if rules else None
     return f"按{kind}规定，{'；'.join(parts + rules)}。"
@@ -251,9 +256,20 @@ def missing_rule(p: Programme, stage: str) -> str | None:
 
 
 def _missing_rules(p: Programme, stage: str) -> list[str]:
-    # A county whose 年度报告 never came was decided 不合格 without a letter before saying so.
-    return [f"截至{cn_date(d.on) if d.on and not d.per_category else quoted(d.name) + '时'}仍未提交的，"
+    # A county whose 年度报告 never came was decided 不合格 without a letter before saying so. By the decision's
+    # day, counted where the file counts it ("截至“整改复查”时" gave an inspected laboratory no date to act by).
+    return [f"截至{cn_date(day) if (day := _point_day(p, d)) else quoted(d.name) + '时'}仍未提交的，"
             f"{d.on_rejection or '视为未通过' + quoted(d.name)}" for d in p.misses_decided.get(stage, ())]
+
+
+def _point_day(p: Programme, stage: Stage) -> dt.date | None:
+    """The day a point stage (a decision, an assessment) falls, fixed or counted from others; None per category."""
+    if stage.per_category:
+        return None
+    try:
+        return StageDates(p, default_calendar()).point_day(stage, None)[0]
+    except TimetableError:
+        return None
 
 
 def result_label(p: Programme) -> str:

@@ -118,6 +118,26 @@ class Programme(_Model):
                     root[s.code], grown = root[s.decides], True
         return {s.code: root[s.code] for s in deciders if s.code in root}
 
+    def handed_in_by_all(self, who: Who | None) -> frozenset[str]:
+        """The windows every unit ``who`` chooses has handed in: chosen by its hand-in there (``submitted_at``), or by a
+        decision on it (``approved_at``, followed back to its window), in each alternative of ``any_of``. A veto for
+        missing one of them never reaches anyone."""
+        if who is None:
+            return frozenset()
+        own: set[str] = set()
+        if who.submitted_at:
+            own.add(who.submitted_at)
+        code = who.approved_at
+        while code is not None and self.has_stage(code):
+            stage = self.stage(code)
+            if stage.kind in (StageKind.submission, StageKind.followup):
+                own.add(code)
+                break
+            code = stage.decides if stage.kind is StageKind.decision else None
+        if who.any_of:
+            own |= frozenset.intersection(*(self.handed_in_by_all(alt) for alt in who.any_of))
+        return frozenset(own)
+
     @cached_property
     def objection_decisions(self) -> frozenset[str]:
         """Decision stages on an objection window (公示异议): they decide the objection, never the
