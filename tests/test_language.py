@@ -4275,6 +4275,15 @@ def test_a_publicity_of_results_publishes_them_and_a_list_tells_those_on_it(tmp_
     told = launch.letters("roster")
     assert "本次共安排2个单位参加，贵单位为参加单位之一。" in told["c2"], told["c2"]
     assert "本次共安排2个单位参加。" in told["c3"], told["c3"]
+    # Those drawn for an inspection are its 检查对象: a laboratory does not "参加" a 监督检查.
+    drawn = Round(write(tmp_path, "drawn.yaml", text.replace("name: 公布参评县（市、区）名单,", "name: 印发检查计划,", 1)
+                        .replace("lists: {levels: [county]}", "lists: {units: [c1, c2]}", 1)
+                        .replace("name: 2015年度县级质量工作考核", "name: 2015年度县级质量工作监督检查", 1)
+                        .replace("code: county-2015", "code: county-2015c", 1)))
+    drawn.until("2016-01-04")
+    told = drawn.letters("roster")
+    assert "本次共2个单位列为检查对象，贵单位为其中之一。" in told["c2"], told["c2"]
+    assert "本次共2个单位列为检查对象。" in told["c3"] and "参加" not in told["c3"], told["c3"]
 
 
 def test_a_rejection_says_what_it_brings_after_leaving_the_later_steps(tmp_path, home):
@@ -5063,6 +5072,9 @@ def test_a_veto_for_a_miss_no_subject_can_have_is_refused(tmp_path, home):
     told = r.letters("circular")
     assert "3. 甲区三所：不评星（因未报送自评报告，实行一票否决）。" in told["k1"], told["k1"]
     assert "：。" not in told["k1"], told["k1"]
+    # The 区局 reviews its own 所: "所属", not "辖区内单位".
+    asked = r.letters("review")["k1"]
+    assert "贵单位所属以下2个单位按时提交了自评报告" in asked and "辖区内" not in asked, asked
 
 
 def test_a_superior_taking_part_itself_is_told_to_prepare_as_well(tmp_path, home):
@@ -5095,6 +5107,29 @@ def test_a_units_rectification_chosen_by_several_grades_tells_it_its_own(tmp_pat
     assert sorted(told) == ["c4", "c5"], told
     assert "被评为基本合格。" in told["c4"] and "被评为不合格。" in told["c5"], told
     assert all("或" not in body for body in told.values()), told
+
+
+def test_a_superiors_summary_says_what_its_units_owe_next_by_their_results(tmp_path, home):
+    """食品企业风险分级: each 街道所's summary listed its enterprises' C级 and D级 and not that they owed an 整改方案 by 7月8日
+    (told to them the same day): a superior asked to see to its units' duties was not told them."""
+    text = TWO_POPULATIONS + (
+        "      - {code: rectify, name: 整改方案, kind: followup, submission: rectification_report,\n"
+        "         owed_by: {grades: [未通过验收]}, opens_after: {stage: acceptance_result, event: on, days: 0},\n"
+        "         deadline: {after: {stage: acceptance_result, event: on, workdays: 20}}}\n")
+    text = text.replace("    assessment:\n", "", 1).replace("      subjects: {submitted_at: request}\n", "", 1)
+    text = text.replace("      result_label: 验收结果\n", "", 1).replace(
+        "      components: [{code: all, name: 综合评分, weight: 1}]\n", "", 1).replace(
+        "      grades: [{name: 通过验收, min_score: 90}, {name: 未通过验收}]\n", "", 1)
+    text += ("    assessment:\n      subjects: {submitted_at: request}\n      result_label: 验收结果\n"
+             "      components: [{code: all, name: 综合评分, weight: 1}]\n"
+             "      grades: [{name: 通过验收, min_score: 90}, {name: 未通过验收}]\n")
+    r = Round(write(tmp_path, "create.yaml", text))
+    r.hand_in("acceptance_request", ["c3", "c4"], "2025-12-10")
+    r.scores({"c3": 95, "c4": 70})
+    r.until("2026-04-09")
+    told = r.letters("acceptance_result")
+    assert "其中四县人民政府须于2026年5月11日（星期一）17:30前报送整改方案（已另行通知），请督促按时报送。" in told["city"], told["city"]
+    assert "须于" not in told["c3"], told["c3"]
 
 
 def test_a_decision_that_rejects_those_who_never_handed_in(tmp_path, home):

@@ -104,6 +104,8 @@ def _publish(session, p, round_id, action) -> Outcome:
     if (takers := list_told(session, p, round_id, who, units, action.category, own, stage.lists)) is not None:
         extra["takers"] = takers
         extra["takers_names"] = [p.unit(t).name for t in takers]  # a 通报 of the list names them
+        # An inspected laboratory is not one "参加" an inspection: it is drawn for it (检查对象).
+        extra["takers_as"] = next((f"{w}对象" for w in ("抽查", "检查", "督查") if p.round.name.endswith(w)), None)
     # Windows opening today are announced here, to the units that owe them (the expander pairs them);
     # one already closed when a late run writes this is not (as its own opening letter is skipped).
     moment = clock.run_moment()

@@ -34,6 +34,7 @@ from qcycle.lifecycle.standing import (
 from qcycle.lifecycle.summaries import (
     gone_after_scoring,
     missed_said,
+    owed_below,
     placed_order,
     standing_lines,
     summary_lines,
@@ -185,6 +186,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         if yes and in_category(p, x, action.category) and (
                 f"{n}：{said}" if (n := p_item_name(p, x)) else said) not in rejected.get(x.partition(":")[0], []):
             passed[x.partition(":")[0]].append(f"{quoted(n) + '：' if n else ''}{said}")
+    owing_below = owed_below(session, p, round_id, action, assessed) if summaries and not circular else {}
     for u in units:
         if u in summaries:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
@@ -195,7 +197,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                     or p.unit(u).level == "government" and not up,
                                     places_rule=places_rule(p, [  # of the results the summary lists
                                         r for x in (by_unit if circular else p.under_each(by_unit).get(u) or by_unit)
-                                        for r in by_unit[x]]))
+                                        for r in by_unit[x]]), owed_below=[] if circular else owing_below.get(u, []))
             continue
         if circular:
             continue  # nothing graded or decided yet: nothing to 通报

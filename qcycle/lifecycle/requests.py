@@ -19,7 +19,7 @@ from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.standing import handed_in_at, objections_upheld, reviewer_step
 from qcycle.lifecycle.who import outstanding, owers, p_item_name, resolve
-from qcycle.lifecycle.wording import counted_as, places_counted_as
+from qcycle.lifecycle.wording import belonging, counted_as, places_counted_as
 from qcycle.models import NEGATIVE_OUTCOMES
 from qcycle.schema import Programme, Stage, StageKind
 from qcycle.timetable import Action
@@ -68,11 +68,14 @@ def subject_title(p: Programme, stage: Stage, subject: str) -> str:
     return f"{stage.name}：{name}" if name else stage.name
 
 
-def _scope(p: Programme, parent: str) -> str:
+def _scope(p: Programme, parent: str, owing: Iterable[str]) -> str:
     """Whose hand-ins a parent reviews, as its letters say: a government's or a county bureau's
     "辖区内"; a department's "所在行业（系统）内" (余姚's 住建局 has no 辖区: it recommends the
-    enterprises of its own sector)."""
-    return "所在行业（系统）内" if p.unit(parent).level == "department" else "辖区内"
+    enterprises of its own sector); a bureau's own 所 or departments "所属" (a 区局 had been asked for
+    its opinion on "辖区内单位", its own 市场监管所)."""
+    if p.unit(parent).level == "department":
+        return "所在行业（系统）内"
+    return belonging(p, [u for u in owing if p.unit(u).parent == parent])
 
 
 def _reviewing_parents(p: Programme, owing: list[str], stage: Stage) -> set[str]:
@@ -137,7 +140,7 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
                       and a.category in (None, category) and "closes" in a.detail), None)
         closes = dt.date.fromisoformat(asked.detail["closes"]) if asked else None
         out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due, "closes": closes,
-                         "scope": _scope(p, parent), "after": _after(p, stage), "limit": stage.per_reviewer,
+                         "scope": _scope(p, parent, owing), "after": _after(p, stage), "limit": stage.per_reviewer,
                          "word": counted_as(p, owing)}
                 for parent in sorted(_reviewing_parents(p, owing, stage)) if due is not None}
     return out
@@ -158,8 +161,8 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
             by_parent[reviewer].append(subject)
     received = handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
     # A reminder goes to those with something still to review only.
-    told = set() if reminding else _reviewing_parents(p, owers(session, p, round_id, window, action.category),
-                                                      stage) & _called(session, p, round_id, window, action.category)
+    owing = owers(session, p, round_id, window, action.category)
+    told = set() if reminding else _reviewing_parents(p, owing, stage) & _called(session, p, round_id, window, action.category)
     drafts = []
     per_item = any(":" in s for s in pending)
     # A window closing per category (a second batch) is named with its batch: "“申报书”已截止受理" in
@@ -173,7 +176,7 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
         # Places count what is decided, its list items where it decides on items: 8 units' 9 projects
         # had read "以下9个单位…推荐不超过3家".
         drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=handed,
-                                step=reviewer_step(stage.name), scope=_scope(p, parent), after=_after(p, stage),
+                                step=reviewer_step(stage.name), scope=_scope(p, parent, owing), after=_after(p, stage),
                                 limit=stage.per_reviewer, per_item=per_item,
                                 units_count=len({s.partition(":")[0] for s in by_parent.get(parent, [])}),
                                 word=places_counted_as(p, pending), reminder=reminding,

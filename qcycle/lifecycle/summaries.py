@@ -11,9 +11,10 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle.assessing import Counted
+from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.remarks import adjustment_remarks
 from qcycle.lifecycle.standing import rejections
-from qcycle.lifecycle.who import eliminated, in_category, p_item_name, results_of
+from qcycle.lifecycle.who import eliminated, in_category, owers, p_item_name, results_of
 from qcycle.lifecycle.wording import (
     after_grade,
     belonging,
@@ -24,10 +25,11 @@ from qcycle.lifecycle.wording import (
 )
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import Programme, grade_label
+from qcycle.schema import Programme, StageKind, grade_label
+from qcycle.timetable import Action
 
-__all__ = ["gone_after_scoring", "missed_said", "placed_order", "published_results", "standing_lines", "summary_lines",
-           "with_missing"]
+__all__ = ["gone_after_scoring", "missed_said", "owed_below", "placed_order", "published_results", "standing_lines",
+           "summary_lines", "with_missing"]
 
 
 def gone_after_scoring(session: Session, p: Programme, round_id: uuid.UUID) -> frozenset[str]:
@@ -185,4 +187,29 @@ def missed_said(p: Programme, missing: list[tuple[str, dict[str, list[str]]]]
         for u, owed in late.items():
             items: list[str | None] = list(owed) or [None]
             out[u] += [(code, n, f"未提交{p.stage(code).handed_in}") for n in items]
+    return dict(out)
+
+
+def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Action, assessed: str | None
+               ) -> dict[str, list[dict]]:
+    """Superior → what its units owe next by the results a summary lists (each: ``item``, ``deadline``, ``rolled``,
+    ``units`` by name): a follow-up owed by grade or place, due after the ``notice``. Not where the grade's own
+    ``consequence`` says it beside each line. A 街道所 had read its enterprises' C级 and D级 and not that they owed an
+    整改方案 by 7月8日, sent to them the same day."""
+    if assessed is None or p.assessment is None:
+        return {}
+    told = {g.name for g in p.assessment.grades if g.consequence}
+    followups = [s for s in p.stages if s.kind is StageKind.followup and s.owed_by is not None
+                 and (s.owed_by.grades or s.owed_by.rank is not None) and s.owed_by.assessed_at in (None, assessed)
+                 and not told & set(s.owed_by.grades)]
+    out: dict[str, list[dict]] = defaultdict(list)
+    actions = kept_timetable(session, p, round_id).actions if followups else []
+    for stage in followups:
+        opens = next((a for a in actions if a.stage == stage.code and a.action == "followup_open"
+                      and a.category in (None, notice.category) and a.deadline is not None and a.deadline > notice.at), None)
+        if opens is None:
+            continue
+        for superior, units in p.under_each(owers(session, p, round_id, stage, notice.category)).items():
+            out[superior].append({"item": stage.handed_in, "deadline": opens.deadline, "rolled": opens.detail.get("rolled"),
+                                  "units": [p.unit(u).name for u in units]})
     return dict(out)
