@@ -3963,6 +3963,7 @@ def test_a_circular_of_inspections_says_the_failure_a_recheck_followed(tmp_path,
           - {code: e1, name: 甲医院, level: enterprise, parent: amr, channels: [sink]}
           - {code: e2, name: 乙加油站, level: enterprise, parent: amr, channels: [sink]}
           - {code: e3, name: 丙市场, level: enterprise, parent: amr, channels: [sink]}
+          - {code: e4, name: 丁超市, level: enterprise, parent: amr, channels: [sink]}
         stages:
           - {code: registration, name: 强检器具登记表, kind: submission, submission: progress_report, owed_by: {levels: [enterprise]},
              opens: 2026-03-10, deadline: {date: 2026-04-15}}
@@ -3977,6 +3978,10 @@ def test_a_circular_of_inspections_says_the_failure_a_recheck_followed(tmp_path,
         """)
     r = Round(write(tmp_path, "check.yaml", text))
     r.hand_in("progress_report", ["e1", "e2", "e3"], "2026-04-10")
+    r.until("2026-06-30")
+    # The office asked to decide is told whom it cannot: 丁超市 never sent its 登记表.
+    asked = r.letters("onsite")["amr"]
+    assert "另有1个单位尚未提交强检器具登记表，不在待审核之列：丁超市。" in asked, asked
     r.decide("onsite", e1="approved", e2="rejected", e3="rejected")
     r.hand_in("rectification_report", ["e2", "e3"], "2026-07-10")
     r.until("2026-08-12")
@@ -3985,7 +3990,8 @@ def test_a_circular_of_inspections_says_the_failure_a_recheck_followed(tmp_path,
     told = r.letters("circular")["e1"]
     assert "1. 甲医院：通过现场检查；" in told, told
     assert "2. 乙加油站：未通过现场检查，通过整改复查；" in told, told
-    assert "3. 丙市场：未通过现场检查，未通过整改复查，依法立案查处。" in told, told
+    assert "3. 丙市场：未通过现场检查，未通过整改复查，依法立案查处；" in told, told
+    assert "4. 丁超市：未提交强检器具登记表。" in told, told
 
 
 def test_a_yes_or_no_bonus_counts_once_and_is_said_without_a_count(tmp_path, home):

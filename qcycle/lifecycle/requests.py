@@ -53,6 +53,15 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
     items = [{"programme_name": p.round.name, "item": p_item_name(p, s),
               "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s, crud.NO_HAND_IN).at,
               "late": received.get(s, crud.NO_HAND_IN).late} for s in listed]
+    # Those owing the window who never handed it in are not to decide (a rule decides them where rejects_missing says):
+    # named, so that the office sees whom its 现场检查 cannot reach (3 of 8 drawn laboratories were never decided).
+    missing: list[str] = []
+    if target is not None and target.owed_by is not None and not target.voluntary and not stage.rejects_missing:
+        where = {"session": session, "round_id": round_id, "stage": target.code, "period": None,
+                 "category": action.category, "item_category": p.item_category}
+        # One refused as late was told so (不予受理): not "未提交" here.
+        came = {*crud.handed_in_units(**where), *crud.handed_in_units(**where, status="rejected_late")}
+        missing = [u for u in owers(session, p, round_id, target, action.category) if u not in came]
     file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
     # By when, as the letter's own day reads it: ahead, today, or (a run caught up late) already past.
     on = written_on(action)
@@ -60,7 +69,8 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
     return draft_letters([p.round.issuer], "decision_pending.j2", p, action, internal=True, items=items, handed_in=handed,
                          total=len(pending), programme_file=file, upheld=objections_upheld(session, p, round_id, stage.code),
                          by_title=[{"title": t, "count": n} for t, n in titles.most_common()], due=due, due_when=when,
-                         reviewed_step=reviewer_step(stage.name) if stage.reviewed_by else None)
+                         reviewed_step=reviewer_step(stage.name) if stage.reviewed_by else None,
+                         missing=[p.unit(u).name for u in missing[:LISTED_IN_DECISION_REQUEST]], missing_total=len(missing))
 
 
 def subject_title(p: Programme, stage: Stage, subject: str) -> str:
