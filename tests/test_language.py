@@ -5138,6 +5138,20 @@ def test_a_superiors_summary_says_what_its_units_owe_next_by_their_results(tmp_p
     assert "须于" not in told["c3"], told["c3"]
 
 
+def test_a_call_tells_a_superior_by_when_its_units_owe_the_window_it_opens(tmp_path, home):
+    """食品企业风险分级: each 街道所 read "本次共安排30个单位参加，其中贵单位辖区内10个" and no date: the enterprises' own
+    letters said 3月31日. A superior that owes nothing itself is told by when its units do."""
+    text = TWO_POPULATIONS.replace("    stages:\n", (
+        "    stages:\n      - {code: call, name: 印发创建工作通知, kind: publication, on: 2025-11-03,"
+        " notify: {levels: [city, county]}}\n"), 1)
+    r = Round(write(tmp_path, "create.yaml", text))
+    r.until("2025-11-03")
+    told = r.letters("call")
+    assert ("贵单位辖区内2个单位应于2025年12月18日（星期四）17:30前提交年度创建工作报告，请督促按时提交。\n"
+            "贵单位辖区内2个单位应于2025年12月18日（星期四）17:30前提交验收申请，请督促按时提交。\n\n") in told["city"], told["city"]
+    assert "请督促" not in told["c1"] and "年度创建工作报告自2025年11月3日起开始受理" in told["c1"], told["c1"]
+
+
 def test_a_decision_that_rejects_those_who_never_handed_in(tmp_path, home):
     """质量强县 creation: a first-year county that never sent its 年度创建工作报告 read only "未提交年度创建工作报告", no
     不合格, where the rule treats it as 不合格. ``rejects_missing``: the decision's day decides it 不同意 by the rule,

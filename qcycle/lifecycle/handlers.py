@@ -115,8 +115,10 @@ def _publish(session, p, round_id, action) -> Outcome:
         if moment is not None and opening["deadline"] <= moment:
             continue
         window = p.stage(o["stage"])
-        for u in addressed & set(owers(session, p, round_id, window, o["category"])):
+        owing = owers(session, p, round_id, window, o["category"])
+        for u in addressed & set(owing):
             own[u]["openings"].append(costs_told(p, u, opening))
+        _below_openings(p, window, owing, addressed, opening, own)
         for u, why in barred(session, p, round_id, window, o["category"]).items():
             if u in addressed:
                 own[u]["barred"] = why
@@ -157,6 +159,17 @@ def _later_reviews(session, p: Programme, round_id, call: Action, addressed: set
             if u in addressed:
                 own[u].setdefault("reviews", []).append(
                     {**review, "closes": review["closes"] or dt.datetime.fromisoformat(d["deadline"])})
+
+
+def _below_openings(p: Programme, window: Stage, owing: list[str], addressed: set[str], opening: dict[str, Any],
+                    own: dict[str, dict[str, Any]]) -> None:
+    """A superior told the call, owing nothing itself, is told by when its units owe the window (食品's 街道所 read
+    no date at all); not of applications (voluntary) nor where it reviews them (its own request says when)."""
+    if window.voluntary or p.reviews_of(window.code):
+        return
+    for u, kids in p.under_each(owing).items():
+        if u in addressed and u not in owing:
+            own[u].setdefault("below_openings", []).append({**opening, "count": len(kids), "word": belonging(p, kids)})
 
 
 def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:

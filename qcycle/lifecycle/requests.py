@@ -57,8 +57,8 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
     # named, so that the office sees whom its 现场检查 cannot reach (3 of 8 drawn laboratories were never decided).
     missing: list[str] = []
     if target is not None and target.owed_by is not None and not target.voluntary and not stage.rejects_missing:
-        where = {"session": session, "round_id": round_id, "stage": target.code, "period": None,
-                 "category": action.category, "item_category": p.item_category}
+        where: dict[str, Any] = {"session": session, "round_id": round_id, "stage": target.code, "period": None,
+                                 "category": action.category, "item_category": p.item_category}
         # One refused as late was told so (不予受理): not "未提交" here.
         came = {*crud.handed_in_units(**where), *crud.handed_in_units(**where, status="rejected_late")}
         missing = [u for u in owers(session, p, round_id, target, action.category) if u not in came]
