@@ -3992,6 +3992,18 @@ def test_a_circular_of_inspections_says_the_failure_a_recheck_followed(tmp_path,
     assert "2. 乙加油站：未通过现场检查，通过整改复查；" in told, told
     assert "3. 丙市场：未通过现场检查，未通过整改复查，依法立案查处；" in told, told
     assert "4. 丁超市：未提交强检器具登记表。" in told, told
+    # One that never sent its 整改报告, decided by the rule: said once after the failure it follows (长沙华鼎 had read
+    # "未通过现场检查，未提交整改报告，责令暂停…；未提交整改报告").
+    ruled = Round(write(tmp_path, "ruled.yaml", text.replace(
+        "decides: rectification, after:", "decides: rectification, rejects_missing: true, after:", 1).replace(
+        "code: check-2026,", "code: check-2026b,", 1)))
+    ruled.hand_in("progress_report", ["e1", "e2", "e3", "e4"], "2026-04-10")
+    ruled.until("2026-06-30")
+    ruled.decide("onsite", e1="approved", e2="approved", e3="rejected", e4="approved")
+    ruled.until("2026-09-30")
+    told = ruled.letters("circular")["e1"]
+    assert "3. 丙市场：未通过现场检查，未提交整改报告，依法立案查处；" in told, told
+    assert told.count("未提交整改报告") == 1, told
 
 
 def test_a_yes_or_no_bonus_counts_once_and_is_said_without_a_count(tmp_path, home):
@@ -5100,6 +5112,15 @@ def test_a_superior_taking_part_itself_is_told_to_prepare_as_well(tmp_path, home
     assert ("到各单位的具体时间另行通知，贵单位及辖区内三县人民政府参加，请做好相关准备，并督促辖区内参加单位做好准备。"
             in told["city"]), told["city"]
     assert "请贵单位做好相关准备。" in told["c3"], told["c3"]
+    # An event named for its arrangements is organised without them ("组织现场验收核查安排", "…安排安排").
+    arranged = Round(write(tmp_path, "arranged.yaml", text.replace("name: 现场验收核查,", "name: 现场验收核查安排,", 1)
+                           .replace("code: create-2025,", "code: create-2025b,", 1)))
+    arranged.hand_in("acceptance_request", ["c3"], "2025-12-10")
+    arranged.until("2026-03-02")
+    with db.session_scope() as session:
+        sent = session.exec(select(OutboxMessage).where(OutboxMessage.round_id == arranged.id, OutboxMessage.unit_code == "c3",
+                                                        OutboxMessage.action.startswith("onsite"))).one()
+    assert sent.subject.endswith("：现场验收核查安排") and "组织现场验收核查，" in sent.body, (sent.subject, sent.body)
 
 
 def test_a_units_rectification_chosen_by_several_grades_tells_it_its_own(tmp_path, home):
@@ -5136,6 +5157,15 @@ def test_a_superiors_summary_says_what_its_units_owe_next_by_their_results(tmp_p
     told = r.letters("acceptance_result")
     assert "其中四县人民政府须于2026年5月11日（星期一）17:30前报送整改方案（已另行通知），请督促按时报送。" in told["city"], told["city"]
     assert "须于" not in told["c3"], told["c3"]
+    # A consequence about something else (每年检查3至4次) does not say it; one naming the 整改方案 does, beside the line.
+    for consequence, said in (("日常监督检查每年3至4次", True), ("须于1个月内报送整改方案", False)):
+        other = Round(write(tmp_path, "other.yaml", text.replace("{name: 未通过验收}]", f"{{name: 未通过验收, consequence: {consequence}}}]", 1)
+                            .replace("code: create-2025,", f"code: create-{int(said)}x,", 1)))
+        other.hand_in("acceptance_request", ["c3", "c4"], "2025-12-10")
+        other.scores({"c3": 95, "c4": 70})
+        other.until("2026-04-09")
+        copy = other.letters("acceptance_result")["city"]
+        assert (("请督促按时报送" in copy) is said) and consequence in copy, copy
 
 
 def test_a_call_tells_a_superior_by_when_its_units_owe_the_window_it_opens(tmp_path, home):

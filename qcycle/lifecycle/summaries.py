@@ -132,7 +132,7 @@ def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[Assess
                 for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
                 for items in [adjustment_remarks(p, r, adjusted)]] + standing.get(u, []) + [
                 (item, text) for _, item, text in never.get(u, [])  # not where its decision says it (视为不合格)
-                if not any(i == item and t.startswith(text) for i, t in standing.get(u, []))]
+                if not any(i == item and text in t for i, t in standing.get(u, []))]  # also after a failure it follows
         if not any(item for item, _ in said):
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
         # What the unit itself never handed in goes before its items': after them it read as the last item's
@@ -194,14 +194,15 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
                ) -> dict[str, list[dict]]:
     """Superior → what its units owe next by the results a summary lists (each: ``item``, ``deadline``, ``rolled``,
     ``units`` by name): a follow-up owed by grade or place, due after the ``notice``. Not where the grade's own
-    ``consequence`` says it beside each line. A 街道所 had read its enterprises' C级 and D级 and not that they owed an
+    ``consequence`` names it beside each line. A 街道所 had read its enterprises' C级 and D级 and not that they owed an
     整改方案 by 7月8日, sent to them the same day."""
     if assessed is None or p.assessment is None:
         return {}
-    told = {g.name for g in p.assessment.grades if g.consequence}
+    # Said already where a grade's consequence names it (须…报送整改报告); one about something else (每年检查3至4次) does not.
+    said = {g.name: g.consequence for g in p.assessment.grades if g.consequence}
     followups = [s for s in p.stages if s.kind is StageKind.followup and s.owed_by is not None
                  and (s.owed_by.grades or s.owed_by.rank is not None) and s.owed_by.assessed_at in (None, assessed)
-                 and not told & set(s.owed_by.grades)]
+                 and not any(s.handed_in in said.get(g, "") for g in s.owed_by.grades)]
     out: dict[str, list[dict]] = defaultdict(list)
     actions = kept_timetable(session, p, round_id).actions if followups else []
     for stage in followups:
