@@ -3902,34 +3902,34 @@ def test_a_voluntary_window_of_anything_but_applications_is_not_an_application(t
     assert "未在截止时间前提交" not in narrowed.letters("roster")["e2"], narrowed.letters("roster")["e2"]
 
 
+INSPECTED = textwrap.dedent("""\
+    version: 2
+    round: {code: check-2026, name: 2026年度强检计量器具监督检查, programme: 强检监督检查, issuer: amr, years: [2026]}
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: amr, name: 示例市市场监督管理局, level: city, channels: [sink]}
+      - {code: e1, name: 甲医院, level: enterprise, parent: amr, channels: [sink]}
+      - {code: e2, name: 乙加油站, level: enterprise, parent: amr, channels: [sink]}
+      - {code: e3, name: 丙市场, level: enterprise, parent: amr, channels: [sink]}
+      - {code: e4, name: 丁超市, level: enterprise, parent: amr, channels: [sink]}
+    stages:
+      - {code: registration, name: 强检器具登记表, kind: submission, submission: progress_report, owed_by: {levels: [enterprise]},
+         opens: 2026-03-10, deadline: {date: 2026-04-15}}
+      - {code: onsite, name: 现场检查, kind: decision, decides: registration, on: 2026-06-30}
+      - {code: rectification, name: 整改报告, kind: followup, submission: rectification_report,
+         owed_by: {rejected_at: onsite}, opens_after: {stage: onsite, event: on, days: 0},
+         deadline: {after: {stage: onsite, event: on, workdays: 20}}}
+      - {code: recheck, name: 整改复查, kind: decision, decides: rectification, after: {stage: rectification, event: deadline, workdays: 10},
+         on_rejection: 依法立案查处}
+    """)  # a 强检计量器具 inspection: 现场检查, then a 整改报告 from those who failed and its 复查; 丁超市 never registers
+
+
 def test_a_unit_that_passes_the_recheck_of_its_rectification_is_told_and_back_in(tmp_path, home):
     """强检计量器具检查: a 使用单位 failed on site, rectified and passed the 整改复查; the letter to those approved at
     the 复查 reached nobody (its on-site rejection had left it out of every selection), only the one 立案查处."""
-    text = textwrap.dedent("""\
-        version: 2
-        round: {code: check-2026, name: 2026年度强检计量器具监督检查, programme: 强检监督检查, issuer: amr, years: [2026]}
-        channels: [{name: sink, kind: sink}]
-        units:
-          - {code: amr, name: 示例市市场监督管理局, level: city, channels: [sink]}
-          - {code: e1, name: 甲医院, level: enterprise, parent: amr, channels: [sink]}
-          - {code: e2, name: 乙加油站, level: enterprise, parent: amr, channels: [sink]}
-          - {code: e3, name: 丙市场, level: enterprise, parent: amr, channels: [sink]}
-        stages:
-          - {code: registration, name: 强检器具登记表, kind: submission, submission: progress_report, owed_by: {levels: [enterprise]},
-             opens: 2026-03-10, deadline: {date: 2026-04-15}}
-          - {code: onsite, name: 现场检查, kind: decision, decides: registration, on: 2026-06-30}
-          - code: rectification
-            name: 整改报告
-            kind: followup
-            submission: rectification_report
-            owed_by: {rejected_at: onsite}
-            opens_after: {stage: onsite, event: on, days: 0}
-            deadline: {after: {stage: onsite, event: on, workdays: 20}}
-          - {code: recheck, name: 整改复查, kind: decision, decides: rectification, after: {stage: rectification, event: deadline, workdays: 10},
-             on_rejection: 依法立案查处}
-          - {code: recheck_result, name: 整改复查结果告知, kind: notification, template: step_result,
-             after: {stage: recheck, event: on, workdays: 2}, notify: {any_of: [{approved_at: recheck}, {rejected_at: recheck}]}}
-        """)
+    text = INSPECTED + (
+        "  - {code: recheck_result, name: 整改复查结果告知, kind: notification, template: step_result,\n"
+        "     after: {stage: recheck, event: on, workdays: 2}, notify: {any_of: [{approved_at: recheck}, {rejected_at: recheck}]}}\n")
     text = text.replace("  - {code: recheck_result,", (
         "  - {code: interim, name: 通知检查结果, kind: notification, template: result, on: 2026-07-20,\n"
         "     notify: {submitted_at: registration, with_rejected: true}}\n  - {code: recheck_result,"), 1)
@@ -3954,28 +3954,9 @@ def test_a_unit_that_passes_the_recheck_of_its_rectification_is_told_and_back_in
 
 def test_a_circular_of_inspections_says_the_failure_a_recheck_followed(tmp_path, home):
     """双随机 inspections: the 通报 read "湖南湘科检测技术有限公司：通过整改复查", hiding that it had failed its 现场检查."""
-    text = textwrap.dedent("""\
-        version: 2
-        round: {code: check-2026, name: 2026年度强检计量器具监督检查, programme: 强检监督检查, issuer: amr, years: [2026]}
-        channels: [{name: sink, kind: sink}]
-        units:
-          - {code: amr, name: 示例市市场监督管理局, level: city, channels: [sink]}
-          - {code: e1, name: 甲医院, level: enterprise, parent: amr, channels: [sink]}
-          - {code: e2, name: 乙加油站, level: enterprise, parent: amr, channels: [sink]}
-          - {code: e3, name: 丙市场, level: enterprise, parent: amr, channels: [sink]}
-          - {code: e4, name: 丁超市, level: enterprise, parent: amr, channels: [sink]}
-        stages:
-          - {code: registration, name: 强检器具登记表, kind: submission, submission: progress_report, owed_by: {levels: [enterprise]},
-             opens: 2026-03-10, deadline: {date: 2026-04-15}}
-          - {code: onsite, name: 现场检查, kind: decision, decides: registration, on: 2026-06-30}
-          - {code: rectification, name: 整改报告, kind: followup, submission: rectification_report,
-             owed_by: {rejected_at: onsite}, opens_after: {stage: onsite, event: on, days: 0},
-             deadline: {after: {stage: onsite, event: on, workdays: 20}}}
-          - {code: recheck, name: 整改复查, kind: decision, decides: rectification, after: {stage: rectification, event: deadline, workdays: 10},
-             on_rejection: 依法立案查处}
-          - {code: circular, name: 通报检查结果, kind: notification, template: circular, on: 2026-09-30,
-             notify: {submitted_at: registration, with_rejected: true}}
-        """)
+    text = INSPECTED + (
+        "  - {code: circular, name: 通报检查结果, kind: notification, template: circular, on: 2026-09-30,\n"
+        "     notify: {submitted_at: registration, with_rejected: true}}\n")
     r = Round(write(tmp_path, "check.yaml", text))
     r.hand_in("progress_report", ["e1", "e2", "e3"], "2026-04-10")
     r.until("2026-06-30")
@@ -4768,13 +4749,12 @@ def test_a_unit_told_its_result_before_a_list_is_published_is_not_told_it_again(
     assert "经评审，贵单位得分60.00，未列入拟授奖名单。" in lines["e4"], lines["e4"]
 
 
-def test_a_veto_barring_the_better_grades_says_so_and_leaves_a_low_score_its_own_grade(tmp_path, home):
-    """某市's bureaus: "发生重大质量安全事故的，不得评为优秀、良好". Written as a forced 合格, 西城区's 30.15 had been told
-    合格 in its own letter, the 通报 and the report to the 市政府. Capped (``at_most``), a 95 is 合格 and told why,
-    a 40 keeps its 不合格 and is told the veto, and the places below the top are by score."""
+def _capped(tmp_path: Path, better: str) -> Round:
+    """The county assessment with ``better`` grades above 合格 and a veto capping at 合格, scored 95, 80, 62, 55, 40, the
+    first and the last vetoed, played to its results."""
     text = ASSESSMENT.replace(
         "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
-        "      grades: [{name: 优秀, min_score: 90}, {name: 良好, min_score: 80}, {name: 合格, min_score: 60}, {name: 不合格}]\n"
+        f"      grades: [{better}, {{name: 合格, min_score: 60}}, {{name: 不合格}}]\n"
         "      vetoes: [{code: accident, name: 发生重大质量安全事故, at_most: 合格}]\n", 1)
     assert text != ASSESSMENT
     r = Round(write(tmp_path, "county.yaml", text))
@@ -4783,6 +4763,14 @@ def test_a_veto_barring_the_better_grades_says_so_and_leaves_a_low_score_its_own
         ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
             {"kind": "score", "unit": u, "reviewer": "r1", "component": "veto:accident", "value": 1} for u in ("c1", "c5")])
     r.until("2016-03-31")
+    return r
+
+
+def test_a_veto_barring_the_better_grades_says_so_and_leaves_a_low_score_its_own_grade(tmp_path, home):
+    """某市's bureaus: "发生重大质量安全事故的，不得评为优秀、良好". Written as a forced 合格, 西城区's 30.15 had been told
+    合格 in its own letter, the 通报 and the report to the 市政府. Capped (``at_most``), a 95 is 合格 and told why,
+    a 40 keeps its 不合格 and is told the veto, and the places below the top are by score."""
+    r = _capped(tmp_path, "{name: 优秀, min_score: 90}, {name: 良好, min_score: 80}")
     with db.session_scope() as session:
         got = {x.unit_code: (x.grade, x.rank) for x in crud.list_results(session=session, round_id=r.id)}
     assert got == {"c1": ("合格", 1), "c2": ("良好", 2), "c3": ("合格", 3), "c4": ("不合格", 4), "c5": ("不合格", 5)}
@@ -5033,18 +5021,7 @@ def test_an_event_told_to_the_superiors_of_those_taking_part_names_them(tmp_path
 def test_a_veto_barring_a_grade_without_a_line_leaves_a_low_score_its_own_grade(tmp_path, home):
     """A barred 优秀 given by share alone (no line of its own) had counted as reached by every vetoed result: a 40 was told
     "不得评为优秀，等次定为不合格", as if the veto, not its score, had made it 不合格."""
-    text = ASSESSMENT.replace(
-        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
-        "      grades: [{name: 优秀, share: 0.2}, {name: 合格, min_score: 60}, {name: 不合格}]\n"
-        "      vetoes: [{code: accident, name: 发生重大质量安全事故, at_most: 合格}]\n", 1)
-    assert text != ASSESSMENT
-    r = Round(write(tmp_path, "county.yaml", text))
-    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
-    with db.session_scope() as session:
-        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
-            {"kind": "score", "unit": u, "reviewer": "r1", "component": "veto:accident", "value": 1} for u in ("c1", "c5")])
-    r.until("2016-03-31")
-    letters = r.letters("results")
+    letters = _capped(tmp_path, "{name: 优秀, share: 0.2}").letters("results")
     assert "因发生重大质量安全事故，不得评为优秀，等次定为合格" in letters["c1"], letters["c1"]
     assert "因发生重大质量安全事故，不得评为优秀；得分未达到合格分数线（60分）。" in letters["c5"], letters["c5"]
     assert "等次定为" not in letters["c5"], letters["c5"]
