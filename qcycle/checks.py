@@ -57,17 +57,18 @@ class _Relations:
         self.receivers()
         return self.out
 
-    def dup(self, kind: str, path: str, codes: list[str], field: str = "code", noun: str = "代码") -> None:
+    def dup(self, kind: str, path: str, codes: list[str], field: str = "code", noun: str = "代码", hint: str = "") -> None:
         for code in _duplicates(codes):
             index = codes.index(code, codes.index(code) + 1)
-            self.out.append((f"{path}[{index}].{field}", f"{kind}{noun} {code!r} 重复（应唯一）"))
+            self.out.append((f"{path}[{index}].{field}", f"{kind}{noun} {code!r} 重复（应唯一{hint}）"))
 
     def duplicates(self) -> None:
         p = self.p
         self.dup("单位", "units", [u.code for u in p.units])
         self.dup("类别", "categories", [c.code for c in p.categories])
         self.dup("阶段", "stages", [s.code for s in p.stages])
-        self.dup("阶段", "stages", [s.name for s in p.stages], "name", "名称")  # letters and the plan call stages by name
+        self.dup("阶段", "stages", [s.name for s in p.stages], "name", "名称",  # letters and the plan call stages by name
+                 "；函件和日程以名称称呼阶段，如活动“现场核查”与决定“现场检查”")
         self.dup("渠道", "channels", [c.name for c in p.channels], "name")
         item_codes: set[str] = set()
         for ci, c in enumerate(p.categories):

@@ -363,13 +363,9 @@ def decision_rows(session: Session, programme: Programme, round_id: uuid.UUID) -
     rows = [r for r in crud.decision_list(session=session, round_id=round_id) if p.has_stage(r[0])]
     rows.sort(key=lambda r: (p.stage_place[r[0]], order.get(r[1].partition(":")[0], len(order)), r[1]))
     sheets: dict[str, list[dict]] = {}
-    names = [s.name for s in p.stages]
     for stage, subject, outcome, note, by, at in rows:
         unit = subject.partition(":")[0]
-        name = p.stage(stage).name
-        # Two stages of one name stay apart, told by their kind and place, not a code (现场检查（inspection）).
-        sheet = name if names.count(name) == 1 else f"{name}（第{p.stage_place[stage] + 1}个阶段：审核决定）"
-        sheets.setdefault(sheet, []).append({
+        sheets.setdefault(p.stage(stage).name, []).append({  # stage names are unique (validate)
             "单位代码": unit, "单位": p_unit_name(p, unit) or unit, "项目": p_item_name(p, subject) or "",
             "决定": OUTCOME_WORDS.get(outcome, outcome), "说明": note, "决定人": decider_label(by),
             "决定时间": f"{clock.to_local(at):%Y-%m-%d %H:%M}"})

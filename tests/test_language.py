@@ -3962,7 +3962,7 @@ def test_a_circular_of_inspections_says_the_failure_a_recheck_followed(tmp_path,
     r.until("2026-06-30")
     # The office asked to decide is told whom it cannot: 丁超市 never sent its 登记表.
     asked = r.letters("onsite")["amr"]
-    assert "另有1个单位尚未提交强检器具登记表，不在待审核之列：丁超市。" in asked, asked
+    assert "尚有1个单位未提交强检器具登记表，不在待审核之列：丁超市。" in asked, asked
     r.decide("onsite", e1="approved", e2="rejected", e3="rejected")
     r.hand_in("rectification_report", ["e2", "e3"], "2026-07-10")
     r.until("2026-08-12")
@@ -5056,6 +5056,11 @@ def test_a_veto_for_a_miss_no_subject_can_have_is_refused(tmp_path, home):
     with pytest.raises(ConfigError) as exc:
         write(tmp_path, "star.yaml", text)
     assert "assessment.vetoes[0].missing_at" in str(exc.value) and "{missing_at: self_eval}" in str(exc.value), str(exc.value)
+    # A window of several periods may be handed in for one and missed for another: the veto can reach a subject.
+    write(tmp_path, "periods.yaml", text.replace("opens: 2025-03-03, deadline: {date: 2025-03-31}}", (
+        "periods: [{code: q1, name: 一季度, opens: 2025-03-03, deadline: {date: 2025-03-31}},\n"
+        "                       {code: q2, name: 二季度, opens: 2025-06-02, deadline: {date: 2025-06-30}}]}"), 1)
+          .replace("on: 2025-04-15}", "on: 2025-07-15}", 1))
     # Chosen for the miss too, the 所 that sent none is graded by the veto and listed so.
     r = Round(write(tmp_path, "graded.yaml", text.replace(
         "subjects: {approved_at: review}", "subjects: {any_of: [{approved_at: review}, {missing_at: self_eval}]}")))
@@ -5134,6 +5139,14 @@ def test_a_superiors_summary_says_what_its_units_owe_next_by_their_results(tmp_p
     told = r.letters("acceptance_result")
     assert "其中四县人民政府须于2026年5月11日（星期一）17:30前报送整改方案（已另行通知），请督促按时报送。" in told["city"], told["city"]
     assert "须于" not in told["c3"], told["c3"]
+    # Ordered later than the summary (10 working days on), it is still to be told: "将另行通知".
+    later = Round(write(tmp_path, "later.yaml", text.replace("opens_after: {stage: acceptance_result, event: on, days: 0}",
+                                                             "opens_after: {stage: acceptance_result, event: on, workdays: 10}", 1)
+                        .replace("code: create-2025,", "code: create-2025l,", 1)))
+    later.hand_in("acceptance_request", ["c3", "c4"], "2025-12-10")
+    later.scores({"c3": 95, "c4": 70})
+    later.until("2026-04-09")
+    assert "前报送整改方案（将另行通知），请督促按时报送。" in later.letters("acceptance_result")["city"]
     # A consequence about something else (每年检查3至4次) does not say it; one naming the 整改方案 does, beside the line.
     for consequence, said in (("日常监督检查每年3至4次", True), ("须于1个月内报送整改方案", False)):
         other = Round(write(tmp_path, "other.yaml", text.replace("{name: 未通过验收}]", f"{{name: 未通过验收, consequence: {consequence}}}]", 1)
@@ -5157,6 +5170,12 @@ def test_a_call_tells_a_superior_by_when_its_units_owe_the_window_it_opens(tmp_p
     assert ("贵单位辖区内2个单位应于2025年12月18日（星期四）17:30前提交年度创建工作报告，请督促按时提交。\n"
             "贵单位辖区内2个单位应于2025年12月18日（星期四）17:30前提交验收申请，请督促按时提交。\n\n") in told["city"], told["city"]
     assert "请督促" not in told["c1"] and "年度创建工作报告自2025年11月3日起开始受理" in told["c1"], told["c1"]
+    # The office's own superior is not asked by it to see to anything (a 市政府 had read "请督促按时提交").
+    up = Round(write(tmp_path, "up.yaml", text.replace("issuer: prov,", "issuer: city,", 1).replace(
+        "notify: {levels: [city, county]}", "notify: {levels: [province, county]}", 1).replace(
+        "code: create-2025,", "code: create-2025u,", 1)))
+    up.until("2025-11-03")
+    assert "请督促" not in up.letters("call")["prov"], up.letters("call")["prov"]
 
 
 def test_a_decision_that_rejects_those_who_never_handed_in(tmp_path, home):
@@ -5179,6 +5198,9 @@ def test_a_decision_that_rejects_those_who_never_handed_in(tmp_path, home):
         "decides: annual, on: 2026-01-15,", "decides: annual, after: {stage: annual, event: deadline, workdays: 10},", 1))
     assert missing_rule(counted.programme, "annual") == "按规定，截至2026年1月4日仍未提交的，年度创建工作评定为不合格。", (
         missing_rule(counted.programme, "annual"))
+    # A window refusing late hand-ins has decided the miss at its deadline, as a veto's clause says.
+    refused = write(tmp_path, "refused.yaml", text.replace("deadline: {date: 2025-12-18}}", "deadline: {date: 2025-12-18}, lateness: reject}", 1))
+    assert missing_rule(refused.programme, "annual") == "按规定，未按时提交的，年度创建工作评定为不合格。", missing_rule(refused.programme, "annual")
     assert r.pending("review") == ["c1"]  # c2 is decided by the rule, not left to the office
     with db.session_scope() as session:
         rule = [(d.subject, d.outcome, d.decided_by, d.note) for d in session.exec(select(Decision).where(

@@ -164,11 +164,14 @@ def _later_reviews(session, p: Programme, round_id, call: Action, addressed: set
 def _below_openings(p: Programme, window: Stage, owing: list[str], addressed: set[str], opening: dict[str, Any],
                     own: dict[str, dict[str, Any]]) -> None:
     """A superior told the call, owing nothing itself, is told by when its units owe the window (食品's 街道所 read
-    no date at all); not of applications (voluntary) nor where it reviews them (its own request says when)."""
+    no date at all); not of applications (voluntary) nor where it reviews them (its own request says when), nor the
+    office's own superior."""
     if window.voluntary or p.reviews_of(window.code):
         return
+    # The office's own superior (市政府) is not asked by it to see to anything.
+    skip = set(owing) | {p.sender(window.code), *p.ancestors(p.sender(window.code))}
     for u, kids in p.under_each(owing).items():
-        if u in addressed and u not in owing:
+        if u in addressed and u not in skip:
             own[u].setdefault("below_openings", []).append({**opening, "count": len(kids), "word": belonging(p, kids)})
 
 

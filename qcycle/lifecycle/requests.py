@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlmodel import Session
@@ -21,7 +21,7 @@ from qcycle.lifecycle.standing import handed_in_at, objections_upheld, reviewer_
 from qcycle.lifecycle.who import outstanding, owers, p_item_name, resolve
 from qcycle.lifecycle.wording import belonging, counted_as, places_counted_as
 from qcycle.models import NEGATIVE_OUTCOMES
-from qcycle.schema import Programme, Stage, StageKind
+from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable import Action
 
 __all__ = [
@@ -57,11 +57,11 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
     # named, so that the office sees whom its 现场检查 cannot reach (3 of 8 drawn laboratories were never decided).
     missing: list[str] = []
     if target is not None and target.owed_by is not None and not target.voluntary and not stage.rejects_missing:
-        where: dict[str, Any] = {"session": session, "round_id": round_id, "stage": target.code, "period": None,
-                                 "category": action.category, "item_category": p.item_category}
-        # One refused as late was told so (不予受理): not "未提交" here.
-        came = {*crud.handed_in_units(**where), *crud.handed_in_units(**where, status="rejected_late")}
-        missing = [u for u in owers(session, p, round_id, target, action.category) if u not in came]
+        # As a selection of those who missed it reads it (items, periods, units joined later); one refused as late was
+        # told so (不予受理): not "尚未提交" here.
+        refused = set(crud.handed_in_units(session=session, round_id=round_id, stage=target.code, period=None,
+                                           category=action.category, item_category=p.item_category, status="rejected_late"))
+        missing = [u for u in resolve(session, p, round_id, Who(missing_at=target.code), action.category) if u not in refused]
     file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
     # By when, as the letter's own day reads it: ahead, today, or (a run caught up late) already past.
     on = written_on(action)
@@ -78,14 +78,16 @@ def subject_title(p: Programme, stage: Stage, subject: str) -> str:
     return f"{stage.name}：{name}" if name else stage.name
 
 
-def _scope(p: Programme, parent: str, owing: Iterable[str]) -> str:
+def _scopes(p: Programme, owing: Iterable[str]) -> Callable[[str], str]:
     """Whose hand-ins a parent reviews, as its letters say: a government's or a county bureau's
     "辖区内"; a department's "所在行业（系统）内" (余姚's 住建局 has no 辖区: it recommends the
     enterprises of its own sector); a bureau's own 所 or departments "所属" (a 区局 had been asked for
-    its opinion on "辖区内单位", its own 市场监管所)."""
-    if p.unit(parent).level == "department":
-        return "所在行业（系统）内"
-    return belonging(p, [u for u in owing if p.unit(u).parent == parent])
+    its opinion on "辖区内单位", its own 市场监管所). The owing units grouped by parent once."""
+    kids: dict[str, list[str]] = defaultdict(list)
+    for u in owing:
+        if (parent := p.unit(u).parent) is not None:
+            kids[parent].append(u)
+    return lambda parent: "所在行业（系统）内" if p.unit(parent).level == "department" else belonging(p, kids.get(parent, []))
 
 
 def _reviewing_parents(p: Programme, owing: list[str], stage: Stage) -> set[str]:
@@ -141,6 +143,7 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
     # Once per call, not per reviewing stage: the timetable is rebuilt from the database each time.
     actions = round_timetable(session, p, round_id).actions
     owing = owers(session, p, round_id, window, category)
+    scope = _scopes(p, owing)
     out: dict[str, dict[str, Any]] = {}
     for stage in reviews:
         due = next((a.at for a in actions if a.stage == stage.code and a.action == "decision_due"
@@ -150,7 +153,7 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
                       and a.category in (None, category) and "closes" in a.detail), None)
         closes = dt.date.fromisoformat(asked.detail["closes"]) if asked else None
         out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due, "closes": closes,
-                         "scope": _scope(p, parent, owing), "after": _after(p, stage), "limit": stage.per_reviewer,
+                         "scope": scope(parent), "after": _after(p, stage), "limit": stage.per_reviewer,
                          "word": counted_as(p, owing)}
                 for parent in sorted(_reviewing_parents(p, owing, stage)) if due is not None}
     return out
@@ -172,6 +175,7 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
     received = handed_in_at(session, round_id, window, [s for subjects in by_parent.values() for s in subjects])
     # A reminder goes to those with something still to review only.
     owing = owers(session, p, round_id, window, action.category)
+    scope = _scopes(p, owing)
     told = set() if reminding else _reviewing_parents(p, owing, stage) & _called(session, p, round_id, window, action.category)
     drafts = []
     per_item = any(":" in s for s in pending)
@@ -186,7 +190,7 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
         # Places count what is decided, its list items where it decides on items: 8 units' 9 projects
         # had read "以下9个单位…推荐不超过3家".
         drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=handed,
-                                step=reviewer_step(stage.name), scope=_scope(p, parent, owing), after=_after(p, stage),
+                                step=reviewer_step(stage.name), scope=scope(parent), after=_after(p, stage),
                                 limit=stage.per_reviewer, per_item=per_item,
                                 units_count=len({s.partition(":")[0] for s in by_parent.get(parent, [])}),
                                 word=places_counted_as(p, pending), reminder=reminding,

@@ -193,7 +193,7 @@ def missed_said(p: Programme, missing: list[tuple[str, dict[str, list[str]]]]
 def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Action, assessed: str | None
                ) -> dict[str, list[dict]]:
     """Superior → what its units owe next by the results a summary lists (each: ``item``, ``deadline``, ``rolled``,
-    ``units`` by name): a follow-up owed by grade or place, due after the ``notice``. Not where the grade's own
+    ``units`` by name, ``told``: its order goes out by the summary's day): a follow-up owed by grade or place, due after the ``notice``. Not where the grade's own
     ``consequence`` names it beside each line. A 街道所 had read its enterprises' C级 and D级 and not that they owed an
     整改方案 by 7月8日, sent to them the same day."""
     if assessed is None or p.assessment is None:
@@ -212,5 +212,5 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
             continue
         for superior, units in p.under_each(owers(session, p, round_id, stage, notice.category)).items():
             out[superior].append({"item": stage.handed_in, "deadline": opens.deadline, "rolled": opens.detail.get("rolled"),
-                                  "units": [p.unit(u).name for u in units]})
+                                  "units": [p.unit(u).name for u in units], "told": opens.at <= notice.at})
     return dict(out)

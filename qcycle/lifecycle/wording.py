@@ -258,8 +258,10 @@ def missing_rule(p: Programme, stage: str) -> str | None:
 def _missing_rules(p: Programme, stage: str) -> list[str]:
     # A county whose 年度报告 never came was decided 不合格 without a letter before saying so. By the decision's
     # day, counted where the file counts it ("截至“整改复查”时" gave an inspected laboratory no date to act by).
-    return [f"截至{cn_date(day) if (day := _point_day(p, d)) else quoted(d.name) + '时'}仍未提交的，"
-            f"{d.on_rejection or '视为未通过' + quoted(d.name)}" for d in p.misses_decided.get(stage, ())]
+    # A window refusing late hand-ins has decided the miss at its deadline (as a veto's clause says).
+    refused = p.stage(stage).lateness == "reject"
+    return [f"{'未按时' if refused else '截至' + (cn_date(day) if (day := _point_day(p, d)) else quoted(d.name) + '时') + '仍未'}"
+            f"提交的，{d.on_rejection or '视为未通过' + quoted(d.name)}" for d in p.misses_decided.get(stage, ())]
 
 
 def _point_day(p: Programme, stage: Stage) -> dt.date | None:

@@ -124,16 +124,17 @@ class Programme(_Model):
         missing one of them never reaches anyone."""
         if who is None:
             return frozenset()
-        own: set[str] = set()
-        if who.submitted_at:
-            own.add(who.submitted_at)
-        code = who.approved_at
-        while code is not None and self.has_stage(code):
-            stage = self.stage(code)
-            if stage.kind in (StageKind.submission, StageKind.followup):
-                own.add(code)
-                break
-            code = stage.decides if stage.kind is StageKind.decision else None
+
+        def window(code: str | None) -> str | None:
+            while code is not None and self.has_stage(code):
+                stage = self.stage(code)
+                if stage.kind in (StageKind.submission, StageKind.followup):
+                    # One deadline only: one chosen for a period handed in may miss another (a veto judges each).
+                    return None if stage.periods else code
+                code = stage.decides if stage.kind is StageKind.decision else None
+            return None
+
+        own = {w for w in (window(who.submitted_at), window(who.approved_at)) if w}
         if who.any_of:
             own |= frozenset.intersection(*(self.handed_in_by_all(alt) for alt in who.any_of))
         return frozenset(own)
