@@ -193,9 +193,9 @@ def missed_said(p: Programme, missing: list[tuple[str, dict[str, list[str]]]]
 def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Action, assessed: str | None
                ) -> dict[str, list[dict]]:
     """Superior → what its units owe next by the results a summary lists (each: ``item``, ``deadline``, ``rolled``,
-    ``units`` by name, ``told``: its order goes out by the summary's day): a follow-up owed by grade or place, due after the ``notice``. Not where the grade's own
-    ``consequence`` names it beside each line. A 街道所 had read its enterprises' C级 and D级 and not that they owed an
-    整改方案 by 7月8日, sent to them the same day."""
+    ``units`` by name, ``told``: whether its order goes out by the summary's day): a follow-up owed by grade or place,
+    due after the ``notice``; not where a grade's own ``consequence`` names it beside each line. A 街道所 had read its
+    enterprises' C级 and D级 and not that they owed an 整改方案 by 7月8日, sent to them the same day."""
     if assessed is None or p.assessment is None:
         return {}
     # Said already where a grade's consequence names it (须…报送整改报告); one about something else (每年检查3至4次) does not.
