@@ -5147,6 +5147,18 @@ def test_a_superiors_summary_says_what_its_units_owe_next_by_their_results(tmp_p
     later.scores({"c3": 95, "c4": 70})
     later.until("2026-04-09")
     assert "前报送整改方案（将另行通知），请督促按时报送。" in later.letters("acceptance_result")["city"]
+    # Where one of the grades owing it says it beside the line (基本通过验收: 须于1个月内报送整改方案), only the other's units
+    # are named.
+    part = Round(write(tmp_path, "part.yaml", text.replace(
+        "grades: [{name: 通过验收, min_score: 90}, {name: 未通过验收}]",
+        "grades: [{name: 通过验收, min_score: 90}, {name: 基本通过验收, min_score: 75, consequence: 须于1个月内报送整改方案},"
+        " {name: 未通过验收}]", 1).replace("owed_by: {grades: [未通过验收]}", "owed_by: {grades: [基本通过验收, 未通过验收]}", 1)
+        .replace("code: create-2025,", "code: create-2025p,", 1)))
+    part.hand_in("acceptance_request", ["c3", "c4"], "2025-12-10")
+    part.scores({"c3": 80, "c4": 70})
+    part.until("2026-04-09")
+    copy = part.letters("acceptance_result")["city"]
+    assert "其中四县人民政府须于" in copy and "其中三县" not in copy and "三县" in copy, copy
     # A consequence about something else (每年检查3至4次) does not say it; one naming the 整改方案 does, beside the line.
     for consequence, said in (("日常监督检查每年3至4次", True), ("须于1个月内报送整改方案", False)):
         other = Round(write(tmp_path, "other.yaml", text.replace("{name: 未通过验收}]", f"{{name: 未通过验收, consequence: {consequence}}}]", 1)

@@ -198,19 +198,24 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
     enterprises' C级 and D级 and not that they owed an 整改方案 by 7月8日, sent to them the same day."""
     if assessed is None or p.assessment is None:
         return {}
-    # Said already where a grade's consequence names it (须…报送整改报告); one about something else (每年检查3至4次) does not.
-    said = {g.name: g.consequence for g in p.assessment.grades if g.consequence}
     followups = [s for s in p.stages if s.kind is StageKind.followup and s.owed_by is not None
-                 and (s.owed_by.grades or s.owed_by.rank is not None) and s.owed_by.assessed_at in (None, assessed)
-                 and not any(s.handed_in in said.get(g, "") for g in s.owed_by.grades)]
+                 and (s.owed_by.grades or s.owed_by.rank is not None) and s.owed_by.assessed_at in (None, assessed)]
+    if not followups:
+        return {}
+    # Said already beside a unit's line where its grade's consequence names it (须…报送整改报告); one about something
+    # else (每年检查3至4次) does not say it.
+    said = {g.name: g.consequence for g in p.assessment.grades if g.consequence}
+    grade_of = {r.unit_code: r.grade for r in results_of(session, round_id, assessed)} if said else {}
     out: dict[str, list[dict]] = defaultdict(list)
-    actions = kept_timetable(session, p, round_id).actions if followups else []
+    actions = kept_timetable(session, p, round_id).actions
     for stage in followups:
         opens = next((a for a in actions if a.stage == stage.code and a.action == "followup_open"
                       and a.category in (None, notice.category) and a.deadline is not None and a.deadline > notice.at), None)
         if opens is None:
             continue
-        for superior, units in p.under_each(owers(session, p, round_id, stage, notice.category)).items():
+        owing = [u for u in owers(session, p, round_id, stage, notice.category)
+                 if stage.handed_in not in said.get(grade_of.get(u, ""), "")]
+        for superior, units in p.under_each(owing).items():
             out[superior].append({"item": stage.handed_in, "deadline": opens.deadline, "rolled": opens.detail.get("rolled"),
                                   "units": [p.unit(u).name for u in units], "told": opens.at <= notice.at})
     return dict(out)
