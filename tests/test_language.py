@@ -3963,6 +3963,18 @@ def test_a_circular_of_inspections_says_the_failure_a_recheck_followed(tmp_path,
     # The office asked to decide is told whom it cannot: 丁超市 never sent its 登记表.
     asked = r.letters("onsite")["amr"]
     assert "尚有1个单位未提交强检器具登记表，不在待审核之列：丁超市。" in asked, asked
+    # One refused as late is accounted for apart (星级评定's 塔山所, refused, appeared nowhere).
+    late = Round(write(tmp_path, "late.yaml", text.replace("deadline: {date: 2026-04-15}}", "deadline: {date: 2026-04-15}, lateness: reject}", 1)
+                       .replace("code: check-2026,", "code: check-2026r,", 1)))
+    late.hand_in("progress_report", ["e1", "e2"], "2026-04-10")
+    with db.session_scope() as session:
+        refused = ingest_many(session=session, programme=late.p, timetable=late.t, round_id=late.id, source="test", records=[
+            {"kind": "progress_report", "unit": "e4", "submitted_at": "2026-04-20T10:00:00+08:00", "id": "late-e4"}])
+    assert [x.status for x in refused] == ["rejected_late"], refused
+    late.until("2026-06-30")
+    asked = late.letters("onsite")["amr"]
+    assert ("尚有1个单位未提交强检器具登记表，不在待审核之列：丙市场。\n另有1个单位逾期提交，不予受理，不在待审核之列：丁超市。"
+            in asked), asked
     r.decide("onsite", e1="approved", e2="rejected", e3="rejected")
     r.hand_in("rectification_report", ["e2", "e3"], "2026-07-10")
     r.until("2026-08-12")
