@@ -169,7 +169,8 @@ def _below_openings(p: Programme, window: Stage, owing: list[str], addressed: se
     if window.voluntary or p.reviews_of(window.code):
         return
     # The office's own superior (市政府) is not asked by it to see to anything.
-    skip = set(owing) | {p.sender(window.code), *p.ancestors(p.sender(window.code))}
+    office = p.sender(window.code)
+    skip = {*owing, office, *p.ancestors(office)}
     for u, kids in p.under_each(owing).items():
         if u in addressed and u not in skip:
             own[u].setdefault("below_openings", []).append({**opening, "count": len(kids), "word": belonging(p, kids)})

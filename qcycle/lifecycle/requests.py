@@ -56,16 +56,15 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
     # Those owing the window who never handed it in are not to decide (a rule decides them where rejects_missing says):
     # named, so that the office sees whom its 现场检查 cannot reach (3 of 8 drawn laboratories were never decided).
     missing: list[str] = []
-    refused: set[str] = set()
+    refused: list[str] = []
     if target is not None and target.owed_by is not None and not target.voluntary and not stage.rejects_missing:
         # As a selection of those who missed it reads it (items, periods, units joined later); one refused as late was
-        # told so (不予受理): not "尚未提交" here.
-        refused = set(crud.handed_in_units(session=session, round_id=round_id, stage=target.code, period=None,
-                                           category=action.category, item_category=p.item_category, status="rejected_late"))
+        # told so (不予受理), and is said apart: the letter accounts for every unit owing it (塔山所 appeared nowhere).
+        late = set(crud.handed_in_units(session=session, round_id=round_id, stage=target.code, period=None,
+                                        category=action.category, item_category=p.item_category, status="rejected_late"))
         missers = resolve(session, p, round_id, Who(missing_at=target.code), action.category)
-        missing = [u for u in missers if u not in refused]
-        # Said apart, so that the letter accounts for every unit owing it (星级评定's 塔山所 appeared nowhere).
-        refused = {u for u in missers if u in refused}
+        missing = [u for u in missers if u not in late]
+        refused = [u for u in missers if u in late]
     file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
     # By when, as the letter's own day reads it: ahead, today, or (a run caught up late) already past.
     on = written_on(action)
@@ -75,7 +74,7 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
                          by_title=[{"title": t, "count": n} for t, n in titles.most_common()], due=due, due_when=when,
                          reviewed_step=reviewer_step(stage.name) if stage.reviewed_by else None,
                          missing=[p.unit(u).name for u in missing[:LISTED_IN_DECISION_REQUEST]], missing_total=len(missing),
-                         refused=[p.unit(u).name for u in sorted(refused)[:LISTED_IN_DECISION_REQUEST]],
+                         refused=[p.unit(u).name for u in refused[:LISTED_IN_DECISION_REQUEST]],
                          refused_total=len(refused))
 
 

@@ -126,13 +126,10 @@ class Programme(_Model):
             return frozenset()
 
         def window(code: str | None) -> str | None:
-            while code is not None and self.has_stage(code):
-                stage = self.stage(code)
-                if stage.kind in (StageKind.submission, StageKind.followup):
-                    # One deadline only: one chosen for a period handed in may miss another (a veto judges each).
-                    return None if stage.periods else code
-                code = stage.decides if stage.kind is StageKind.decision else None
-            return None
+            # The window itself, or the one a chain of decisions starts from; one deadline only: one chosen for a
+            # period handed in may miss another (a veto judges each).
+            stage = self.reviewed_window(code) if code is not None and self.has_stage(code) else None
+            return stage.code if stage is not None and not stage.periods else None
 
         own = {w for w in (window(who.submitted_at), window(who.approved_at)) if w}
         if who.any_of:
