@@ -13,10 +13,11 @@ Rules, in the order they apply:
    total = Σ published component points + bonus − deduction, never below 0, to two decimals:
    the parts a result letter lists add up to the total it gives, and ranks and grades go by
    that total (an unrounded 89.996 had read "B级（得分90.00）" against an A line of 90).
-5. Rank: total descending. Ties (``ties``): broken by the components in scheme order, then
+5. Rank: total descending (ascending under ``better: lower``: a risk score). Ties (``ties``): broken by the components in scheme order, then
    by unit code; or by unit code; or ``shared``: equal totals share a rank (1, 2, 2, 4).
    Vetoed subjects rank after all others.
-6. Grades, best first: a subject takes the first grade whose ``min_score`` it reaches and
+6. Grades, best first: a subject takes the first grade whose ``min_score`` it reaches (whose
+   ``max_score`` it does not exceed, under ``better: lower``) and
    whose cap is not full (``max_count``, or ``share`` of the subjects graded, rounded down);
    the last grade takes the rest. A cap is a ceiling, so a grade may stay vacant. Under ``shared`` ties, subjects of one total move together: a tie that
    would overflow a cap goes to the next grade whole; under ``shared_in``, one that reaches the
@@ -314,11 +315,12 @@ def assess(
         raise AssessmentError("；".join(problems))
 
     order = [c.code for c in scheme.tie_components]
+    sign = 1 if scheme.better == "lower" else -1  # a risk score ranks its lowest first, parts as the total
 
     def sort_key(row) -> tuple:
         u, components, _, _, total, veto, _ = row
-        tie = [-components[c] for c in order] if scheme.ties == "components_in_order" else []
-        return (veto is not None, -total, *tie, u.unit)
+        tie = [sign * components[c] for c in order] if scheme.ties == "components_in_order" else []
+        return (veto is not None, sign * total, *tie, u.unit)
 
     rows.sort(key=sort_key)
     ranks = _ranks(rows, shared=scheme.ties in SHARED_TIES)
@@ -413,7 +415,7 @@ def _grades(scheme: Assessment, ranked: list, ranks: list[int]) -> dict[str, str
         best = names.index(cap_grade[group[0][6]]) if group[0][6] is not None else 0
         for g in scheme.grades[best:]:  # a capping veto bars the grades above its cap; their places stay open
             cap = limit[g.name]
-            if g.min_score is not None and total < g.min_score - 1e-9:
+            if not scheme.reaches_grade(total, g):
                 continue
             # shared_in: a tie is taken in whole where the cap has a place left for its first.
             over = len(group) if scheme.ties != "shared_in" else 1

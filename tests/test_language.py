@@ -5259,3 +5259,23 @@ def test_a_decision_rejecting_misses_decides_each_item_never_handed_in(tmp_path,
     told = r.letters("report_up")["nation"]
     assert "甲检测公司（“水中氨氮的测定”；有问题，得分70.00；未提交补充能力验证结果，暂停该项目）" in told, told
     assert told.count("未提交补充能力验证结果") == 1, told
+
+
+RISK = ASSESSMENT.replace(
+    "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n",
+    "      better: lower\n"
+    "      grades: [{name: A级, max_score: 30}, {name: B级, max_score: 45}, {name: C级, max_score: 60}, {name: D级}]\n")
+
+
+def test_a_risk_grading_ranks_the_lowest_score_first_and_tells_the_worst_the_ceiling_it_passed(tmp_path, home):
+    """食品生产企业风险分级 (风险分值越高风险越大): written as a score, a 40-point county had been graded 不合格-like
+    last and told it "未达到" the line above; the bottom three owing a report are now the three of highest risk."""
+    r = _scored(tmp_path, RISK, "2016-03-31")
+    results = r.letters("results")
+    assert "结果为：B级（得分40.00" in results["c5"] and "说明" not in results["c5"]
+    assert "结果为：C级（得分55.00" in results["c4"]
+    assert "结果为：D级（得分95.00" in results["c1"]
+    assert "说明：得分高于C级分数上限（60分）。" in results["c1"], results["c1"]
+    assert "未达到" not in "".join(results.values())
+    r.until("2016-04-05")
+    assert sorted(r.letters("report")) == ["c1", "c2", "c3"]  # the bottom three by rank: the highest risk

@@ -517,3 +517,32 @@ def test_a_cap_is_not_for_what_was_never_handed_in():
     stopped on "只有 0 个评分", or graded a hidden score)."""
     with pytest.raises(ValidationError, match="at_most（按得分评、至多评为某等次）不与 missing_at"):
         scheme(vetoes=[{"code": "x", "name": "未报送检测结果", "at_most": "C", "missing_at": "report"}])
+
+
+def test_a_lower_total_is_better_where_the_score_counts_risk():
+    """食品生产企业风险分级: 风险分值30分以下为A级、30–45为B级、45–60为C级、60以上为D级; the lowest risk ranks first.
+    Written the way a score counts (min_score, best first), a 20-point firm had been graded D and ranked last."""
+    grades = [{"name": "A级", "max_score": 30}, {"name": "B级", "max_score": 45},
+              {"name": "C级", "max_score": 60}, {"name": "D级"}]
+    risk = scheme(better="lower", grades=grades)
+    results = assess(risk, _totals(72, 20, 45, 30.01, 60, 30))
+    assert [(r.total, r.grade, r.rank) for r in results] == [
+        (20.0, "A级", 1), (30.0, "A级", 2), (30.01, "B级", 3), (45.0, "B级", 4), (60.0, "C级", 5), (72.0, "D级", 6)]
+    # Equal totals: the components, in order, the lower first as the total.
+    tied = assess(risk, [UnitInput("a", reviews={"docs": [50], "talk": [20]}),   # 20 + 12 = 32
+                         UnitInput("b", reviews={"docs": [20], "talk": [40]})])  # 8 + 24 = 32
+    assert [r.unit for r in tied] == ["b", "a"]
+    # Counted over those within the loosest line (45 or less), a capped grade spills to the next.
+    capped = scheme(better="lower", share_of="passing",
+                    grades=[{"name": "A级", "max_score": 30, "max_count": 1}, {"name": "B级", "max_score": 45},
+                            {"name": "C级"}])
+    assert capped.pass_line == 45 and capped.share_base([10, 40, 50]) == 2
+    assert [r.grade for r in assess(capped, _totals(10, 20, 50))] == ["A级", "B级", "C级"]
+    with pytest.raises(ValidationError, match="max_score 应从低到高递增"):
+        scheme(better="lower", grades=[{"name": "A级", "max_score": 45}, {"name": "B级", "max_score": 30}, {"name": "C级"}])
+    with pytest.raises(ValidationError, match="写 max_score"):
+        scheme(better="lower")  # min_score lines under better: lower
+    with pytest.raises(ValidationError, match="写 better: lower"):
+        scheme(grades=grades)
+    with pytest.raises(ValidationError, match="不能两种混用"):
+        scheme(better="lower", grades=[{"name": "A级", "max_score": 30}, {"name": "B级", "min_score": 45}, {"name": "C级"}])

@@ -104,7 +104,7 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
         elif r.veto:  # barred from grades its score never reached: the veto said, and the line its score missed
             said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}")
             if (line := _missed_line(p, r)) is not None:  # 30.15 and 不合格 had read as the veto's doing
-                said.append(f"{quoted(item) if item else ''}得分未达到{grade_label(line.name)}分数线（{line.min_score:g}分）")
+                said.append(line_missed(p, item, line))
         elif (full := _full_grade(p, r)) is not None:
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
             counted = _counted_over(p)
@@ -130,7 +130,7 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
                 text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
             said.append(text)
         elif (line := _missed_line(p, r)) is not None:
-            said.append(f"{quoted(item) if item else ''}得分未达到{grade_label(line.name)}分数线（{line.min_score:g}分）")
+            said.append(line_missed(p, item, line))
         said += adjustment_remarks(p, r, adjusted)
     return "；".join(said) + "。" if said else None
 
@@ -257,7 +257,16 @@ def _missed_line(p: Programme, r: AssessmentResult) -> Grade | None:
     if len(grades) < 2 or r.grade != grades[-1].name:
         return None
     above = grades[-2]
-    return above if above.min_score is not None and r.total < above.min_score - 1e-9 else None
+    assert p.assessment is not None
+    return above if above.line is not None and not p.assessment.reaches_grade(r.total, above) else None
+
+
+def line_missed(p: Programme, item: str | None, line: Grade) -> str:
+    """A line a score missed, as a result letter says it: "得分未达到优秀分数线（85分）"; where a lower total is
+    better (风险分级), "得分高于A级分数上限（30分）"."""
+    assert p.assessment is not None and line.line is not None
+    said = "高于{}分数上限" if p.assessment.better == "lower" else "未达到{}分数线"
+    return f"{quoted(item) if item else ''}得分{said.format(grade_label(line.name))}（{line.line:g}分）"
 
 
 def _barred_line(p: Programme, r: AssessmentResult) -> bool:
@@ -270,8 +279,8 @@ def _barred_line(p: Programme, r: AssessmentResult) -> bool:
     barred = scheme.barred_grades(r.veto)
     grades = scheme.grades
     for i, g in enumerate(grades):
-        line = next((x.min_score for x in grades[i:] if x.min_score is not None), None)
-        if g.name in barred and (line is None or r.total >= line - 1e-9):
+        line = next((x.line for x in grades[i:] if x.line is not None), None)
+        if g.name in barred and scheme.reaches(r.total, line):
             return True
     return False
 
@@ -279,12 +288,14 @@ def _barred_line(p: Programme, r: AssessmentResult) -> bool:
 def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
     """The better grade whose line the result reached but whose places (``max_count`` or ``share``)
     were taken: the nearest above its own (a D among shares of A–D is told of C's, not A's)."""
-    full = None
-    for g in p.assessment.grades if p.assessment else ():
+    scheme, full = p.assessment, None
+    if scheme is None:
+        return None
+    for g in scheme.grades:
         if g.name == r.grade:
             return full
         # A line missed on the way down clears it: 70 is 合格 for missing 良好's 80, whatever 优秀's share.
-        full = g if (g.min_score is None or r.total >= g.min_score - 1e-9) and (g.max_count or g.share is not None) else None
+        full = g if scheme.reaches_grade(r.total, g) and (g.max_count or g.share is not None) else None
     return None
 
 
@@ -326,7 +337,9 @@ def places_rule(p: Programme, held: Iterable[AssessmentResult] | None = None) ->
 def _counted_over(p: Programme) -> str:
     """Whom a grade's share is counted over, as letters say it: 参评对象, or those over a line (share_of: passing)."""
     scheme = p.assessment
-    return f"得分达到{scheme.pass_line:g}分的单位" if scheme and scheme.share_of == "passing" else "参评对象"
+    if not scheme or scheme.share_of != "passing":
+        return "参评对象"
+    return f"得分{'不高于' if scheme.better == 'lower' else '达到'}{scheme.pass_line:g}分的单位"
 
 
 def _share_said(p: Programme, grade: str, limit: str) -> str:

@@ -140,13 +140,16 @@ class Indicator(_Model):
 class Grade(_Model):
     """One named grade (等次 or award tier), best first.
 
-    A ranked subject takes the first grade whose ``min_score`` it reaches and whose cap
-    (``max_count``, or ``share`` of the ranked subjects) is not yet full; the last grade takes
-    everyone else. A cap is a ceiling: a grade may stay vacant (空缺) when nobody qualifies.
+    A ranked subject takes the first grade whose ``min_score`` it reaches (under ``better: lower``,
+    whose ``max_score`` it does not exceed) and whose cap (``max_count``, or ``share`` of the ranked
+    subjects) is not yet full; the last grade takes everyone else. A cap is a ceiling: a grade may
+    stay vacant (空缺) when nobody qualifies.
     """
 
     name: str = Field(min_length=1, max_length=32)
     min_score: float | None = Field(None, ge=0, description="lowest total for this grade")
+    max_score: float | None = Field(None, ge=0, description=(
+        "highest total for this grade, where a lower total is better (assessment better: lower: 风险分值30分以下为A级)"))
     max_count: int | None = Field(None, ge=0, description="at most this many (空缺 allowed)")
     share: float | None = Field(None, gt=0, le=1, description="at most this share of the ranked subjects")
     description: str | None = None
@@ -162,12 +165,21 @@ class Grade(_Model):
 
     @property
     def catch_all(self) -> bool:
-        return self.min_score is None and self.max_count is None and self.share is None
+        return self.min_score is None and self.max_score is None and self.max_count is None and self.share is None
+
+    @property
+    def line(self) -> float | None:
+        """Its score line, whichever way the scheme counts (min_score, or max_score under better: lower)."""
+        return self.min_score if self.min_score is not None else self.max_score
 
 
 class Assessment(_Model):
     subjects: Who = Field(description="who is assessed")
     scale: float = Field(100, gt=0)
+    better: Literal["higher", "lower"] = Field(
+        "higher", description=("which totals are better: higher (default), or lower, where the score counts what is wrong "
+                               "(风险分级: 风险分值越高风险越大): subjects rank from the lowest total, and grades, best first, "
+                               "give max_score (30分以下为A级) instead of min_score"))
     base: float | None = Field(None, gt=0, description=(
         "扣分制: every subject starts from this many points, and its bonuses and deductions are added to it "
         "(100分起，逐项扣分); components may then be left out"))
@@ -238,19 +250,25 @@ class Assessment(_Model):
             raise ValueError(f"等次名称重复：{'、'.join(dup)}")
         if not grades[-1].catch_all:
             raise ValueError(
-                f"最后一个等次（{grades[-1].name}）应接收其余对象：不设 min_score、max_count、share")
+                f"最后一个等次（{grades[-1].name}）应接收其余对象：不设 min_score、max_score、max_count、share")
         for g in grades[:-1]:
             if g.catch_all:
-                raise ValueError(f"等次“{g.name}”不是最后一个，须给出 min_score、max_count 或 share")
-        floored = [g for g in grades if g.min_score is not None]
-        lines = [g.min_score for g in floored if g.min_score is not None]
-        if lines != sorted(lines, reverse=True):
-            raise ValueError(f"各等次的 min_score 应从高到低递减，实际 {'、'.join(f'{x:g}' for x in lines)}")
-        # One floor for several tiers told apart by their places (一等奖不超过15%、二等奖不超过30%，均须70分以上).
+                raise ValueError(f"等次“{g.name}”不是最后一个，须给出 min_score（或 max_score）、max_count 或 share")
+        if any(g.min_score is not None for g in grades) and any(g.max_score is not None for g in grades):
+            raise ValueError("各等次的分数线写 min_score（分值越高越好）或 max_score（better: lower，分值越低越好），"
+                             "不能两种混用")
+        key = "max_score" if any(g.max_score is not None for g in grades) else "min_score"
+        floored = [g for g in grades if g.line is not None]
+        lines = [g.line for g in floored if g.line is not None]
+        if lines != sorted(lines, reverse=key == "min_score"):
+            order = "高到低递减" if key == "min_score" else "低到高递增（等次从好到差排列：A级风险最低，分数上限最低）"
+            raise ValueError(f"各等次的 {key} 应从{order}，实际 {'、'.join(f'{x:g}' for x in lines)}")
+        # One line for several tiers told apart by their places (一等奖不超过15%、二等奖不超过30%，均须70分以上).
         for upper, lower in pairwise(floored):
-            if upper.min_score == lower.min_score and upper.max_count is None and upper.share is None:
-                raise ValueError(f"等次“{upper.name}”与“{lower.name}”的 min_score 相同（{upper.min_score:g}）："
-                                 f"“{upper.name}”须有名额（max_count 或 share）才能与之区分，否则 min_score 应严格递减")
+            if upper.line == lower.line and upper.max_count is None and upper.share is None:
+                raise ValueError(f"等次“{upper.name}”与“{lower.name}”的 {key} 相同（{upper.line:g}）："
+                                 f"“{upper.name}”须有名额（max_count 或 share）才能与之区分，否则 {key} 应严格"
+                                 f"{'递减' if key == 'min_score' else '递增'}")
         shares = sum(g.share or 0 for g in grades)
         if shares > 1 + 1e-9:
             raise ValueError(f"各等次 share 之和应不超过 1，实际为 {shares:g}")
@@ -260,14 +278,20 @@ class Assessment(_Model):
     def _checks(self) -> Assessment:
         if self.aggregation == "trimmed_mean" and self.min_reviewers < 3:
             raise ValueError("trimmed_mean（去掉最高分和最低分）需要 min_reviewers ≥ 3")
-        if any(g.min_score is not None and g.min_score > self.scale for g in self.grades):
+        if any(g.line is not None and g.line > self.scale for g in self.grades):
             raise ValueError(f"等次分数线高于满分 {self.scale:g}")
+        if self.better == "lower" and (g := next((g for g in self.grades if g.min_score is not None), None)):
+            raise ValueError(f"better: lower（分值越低越好）：等次“{g.name}”的分数线写 max_score（该等次的最高分），"
+                             "不写 min_score")
+        if self.better == "higher" and (g := next((g for g in self.grades if g.max_score is not None), None)):
+            raise ValueError(f"等次“{g.name}”的 max_score 只用于分值越低越好的考核（写 better: lower，如风险分级）；"
+                             "分值越高越好的等次写 min_score（该等次的最低分）")
         names = self.grade_names
         for v in self.vetoes:
             if (v.grade or v.at_most) not in names:
                 raise ValueError(f"否决项 {v.code} 的等次 {v.grade or v.at_most!r} 不在 grades 中（可选：{'、'.join(names)}）")
         if self.share_of == "passing" and self.pass_line is None:
-            raise ValueError("share_of: passing 按达到分数线的对象计算比例：最后一个等次之上须有等次给出 min_score")
+            raise ValueError("share_of: passing 按达到分数线的对象计算比例：最后一个等次之上须有等次给出 min_score（或 max_score）")
         parts = {c.code for c in self.components if c.source == "deductions"}
         for item in self.bonuses:
             if item.part is not None:
@@ -299,8 +323,19 @@ class Assessment(_Model):
 
     @property
     def pass_line(self) -> float | None:
-        """The lowest min_score of the grades above the last: what a subject must reach not to fall to it."""
-        return min((g.min_score for g in self.grades[:-1] if g.min_score is not None), default=None)
+        """The loosest line of the grades above the last (the lowest min_score; under ``better: lower`` the highest
+        max_score): what a subject must reach not to fall to it."""
+        lines = [g.line for g in self.grades[:-1] if g.line is not None]
+        return (max if self.better == "lower" else min)(lines, default=None)
+
+    def reaches(self, total: float, line: float | None) -> bool:
+        """Whether a total reaches a grade's line (at or above it; under ``better: lower`` at or below it)."""
+        if line is None:
+            return True
+        return total <= line + 1e-9 if self.better == "lower" else total >= line - 1e-9
+
+    def reaches_grade(self, total: float, grade: Grade) -> bool:
+        return self.reaches(total, grade.line)
 
     def forces(self, veto: str | None) -> bool:
         """Whether this veto (a result's ``veto``) forces its grade, and its subject stands last: not one that only
@@ -319,7 +354,7 @@ class Assessment(_Model):
         """How many of the (not vetoed) subjects with these totals a grade's share is counted over."""
         line = self.pass_line
         if self.share_of == "passing" and line is not None:
-            return sum(1 for t in totals if t >= line - 1e-9)
+            return sum(1 for t in totals if self.reaches(t, line))
         return len(totals)
 
 
