@@ -5103,7 +5103,7 @@ def test_a_superior_taking_part_itself_is_told_to_prepare_as_well(tmp_path, home
     r.until("2026-03-02")
     told = r.letters("onsite")
     assert sorted(told) == ["c3", "city"], told
-    assert ("到各单位的具体时间另行通知，贵单位及辖区内三县人民政府参加，请做好相关准备，并督促辖区内参加单位做好准备。"
+    assert ("到各单位的具体时间另行通知，贵单位及辖区内三县人民政府参加，请做好本单位的准备，并督促上述单位做好准备。"
             in told["city"]), told["city"]
     assert "请贵单位做好相关准备。" in told["c3"], told["c3"]
     # An event named for its arrangements is organised without them ("组织现场验收核查安排", "…安排安排").

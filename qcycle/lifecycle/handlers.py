@@ -223,7 +223,7 @@ def _event_notice(session, p, round_id, action) -> Outcome:
                    if w.superiors_of is None for x in resolve(session, p, round_id, w, action.category)}
     for u, kids in below.items():
         own.setdefault(u, {}).update(below=f"{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}",
-                                     below_word=belonging(p, kids), self_too=u in taking_part)
+                                     self_too=u in taking_part)
     return Outcome(action, draft_letters(units, "event_notice.j2", p, action, event_on=on, event_until=stage.last_day(on, default_calendar()),
                                          time_of_day=stage.time_of_day, place=stage.place, private=own_news, own=own),
                    note=f"{action.title}：通知 {len(units)} 个单位")
