@@ -3304,6 +3304,25 @@ def test_a_praise_for_passing_the_recheck_a_grade_sent_a_unit_to_says_so_not_the
     assert "贵单位在2015年度县级质量工作考核中通过整改情况审核" in praised["c4"] and "不合格" not in praised["c4"], praised
 
 
+def test_a_unit_named_for_passing_the_recheck_its_grade_owed_is_named_the_title_not_that_grade(tmp_path, home):
+    """诚信计量示范单位: those that passed 整改后复查 after 限期整改 were sent "被命名为限期整改" beside those named by
+    their score; they are named the title the stage confers, with its validity."""
+    text = ASSESSMENT.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {grades: [不合格]}").replace(
+        "grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
+        "grades: [{name: 示范县, min_score: 60, valid_years: 3}, {name: 不合格}]").replace(
+        "    assessment:\n",
+        "      - {code: naming, name: 命名示范县, kind: notification, template: award,\n"
+        "         after: {stage: report_review, event: on, workdays: 1},\n"
+        "         notify: {any_of: [{grades: [示范县]}, {approved_at: report_review}]}}\n    assessment:\n", 1)
+    r = _through_review(tmp_path, text)
+    named = r.letters("naming")
+    assert sorted(named) == ["c1", "c2", "c3", "c4"], named
+    assert "贵单位在2015年度县级质量工作考核中通过整改情况审核，被命名为示范县。" in named["c4"], named["c4"]
+    assert "被命名为示范县。" in named["c1"] and "整改" not in named["c1"], named["c1"]
+    assert all("有效期为3年（2016年至2018年）" in body for body in named.values()), named
+    assert "不合格" not in "".join(named.values())
+
+
 def test_a_value_outside_its_choices_lists_them_in_chinese(tmp_path):
     """validate said "应为 'all', 'level' or 'group'": English in an officer's error message."""
     with pytest.raises(ConfigError) as exc:

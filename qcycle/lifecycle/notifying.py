@@ -127,6 +127,12 @@ def notify_action(session, p, round_id, action) -> Outcome:
     picked_as = [(said, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, action.category)})
               for w in ([stage.notify, *stage.notify.any_of] if praise and stage.notify else [])
               if w.approved_at and (said := chosen_as(p.stage(w.approved_at).name))]
+    # Chosen for passing the follow-up its grade owed (整改后复查 after 限期整改) beside those chosen by the title's
+    # grade: the honour is that title, not the grade that owed the follow-up ("被命名为限期整改" had been sent).
+    alternatives = [stage.notify, *stage.notify.any_of] if praise and stage.notify else []
+    titles = [g for w in alternatives for g in w.grades]
+    passers = [(w, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, action.category)})
+               for w in alternatives if titles and w.approved_at and not w.grades]
     label = result_label(p)
     heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
     if occasion:
@@ -253,6 +259,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                    next((said for said, chose in picked_as if u in chose), None))
         # Valid from the year it was graded (its assessment's moment), as a later round's bar counts it.
         won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
+        if best not in titles and (via := next((w for w, chose in passers if u in chose and _passed_after(p, w, best or "")),
+                                               None)):
+            best = min(titles, key=lambda g: order.index(g) if g in order else len(order))
+            achievement = (f"在{contest}中通过{p.stage(via.approved_at or '').name}，"
+                           + achievement_of(contest, "", best).removeprefix(f"在{contest}中"))
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
         benefits, validity = (grade_terms(p, best, won_in, praised=template == "praise.j2") if praise or not honoured
                               else ([], None))
