@@ -5298,3 +5298,46 @@ def test_a_risk_grading_ranks_the_lowest_score_first_and_tells_the_worst_the_cei
     assert "未达到" not in "".join(results.values())
     r.until("2016-04-05")
     assert sorted(r.letters("report")) == ["c1", "c2", "c3"]  # the bottom three by rank: the highest risk
+
+
+def _rectified_by_rule(tmp_path: Path, window: str = "") -> Round:
+    """WITH_GOV with the report owed by 不合格 (c4, c5), its review rejecting those who never handed it in (不予命名),
+    and the results reported to the 市政府 after that review; c4 hands in and passes, c5 does not."""
+    text = WITH_GOV.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {grades: [不合格]}").replace(
+        "        reminders: std\n", "        reminders: std\n" + window, 1).replace(
+        "kind: decision, decides: report, after:", "kind: decision, decides: report, rejects_missing: true, "
+        "on_rejection: 不予命名, after:").replace("    assessment:\n", (
+            "      - {code: summary, name: 报送考核结果, kind: notification, template: result,\n"
+            "         after: {stage: report_review, event: on, workdays: 2}, notify: {levels: [government]}}\n"
+            "    assessment:\n"), 1)
+    assert "rejects_missing: true" in text
+    r = _scored(tmp_path, text, "2016-04-05")
+    r.hand_in("rectification_report", ["c4"], "2016-04-20")
+    return r
+
+
+def test_a_summary_says_a_miss_the_rule_decided_once_beside_the_grade(tmp_path, home):
+    """诚信计量示范单位's 区县局 read "限期整改（得分80.95）；未提交整改报告，不予命名；未提交整改报告；"."""
+    r = _rectified_by_rule(tmp_path)
+    r.until("2016-05-06")
+    r.decide("report_review", c4="approved")
+    r.until("2016-05-31")
+    summary = r.letters("summary")["gov"]
+    assert "五县人民政府：不合格（得分40.00）；未提交书面整改报告，不予命名。" in summary, summary
+    assert summary.count("未提交书面整改报告") == 1, summary
+
+
+def test_a_late_hand_in_refused_after_the_rule_decided_its_miss_is_said_in_one_line(tmp_path, home):
+    """江北县通达加油站 read "未提交有效期届满复查申请，视为自动放弃，撤销…称号；有效期届满复查申请逾期提交，不予受理": it had
+    handed it in late, after the rule's day, and was refused."""
+    r = _rectified_by_rule(tmp_path, "        lateness: reject\n")
+    r.until("2016-05-06")
+    r.decide("report_review", c4="approved")
+    with db.session_scope() as session:
+        (refused,) = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "rectification_report", "unit": "c5", "submitted_at": "2016-05-09T10:00:00+08:00", "id": "late"}])
+    assert refused.status == "rejected_late", refused
+    r.until("2016-05-31")
+    summary = r.letters("summary")["gov"]
+    assert "五县人民政府：不合格（得分40.00）；书面整改报告逾期提交，不予受理，不予命名。" in summary, summary
+    assert "未提交" not in summary, summary

@@ -59,6 +59,7 @@ from qcycle.lifecycle.who import (
     units_below,
 )
 from qcycle.lifecycle.wording import (
+    REFUSED_LATE,
     belonging,
     call_subject,
     notice_name,
@@ -405,13 +406,16 @@ def _decision_due(session, p, round_id, action) -> Outcome:
 
 def _missing(session, p: Programme, round_id, action, stage: Stage) -> dict[str, str]:
     """Subject → the rule's reason, for those owing the window a ``rejects_missing`` decision decides on that never
-    handed it in and are not decided yet: 不同意 on the decision's day (逾期未报送的视为不合格)."""
+    handed it in and are not decided yet: 不同意 on the decision's day (逾期未报送的视为不合格); one refused as late handed
+    it in ("未提交…；…逾期提交，不予受理" had said both of one unit)."""
     if not stage.rejects_missing or stage.decides is None:
         return {}
     window = p.stage(stage.decides)
     done = decided(session, round_id, stage.code, POSITIVE + NEGATIVE)
-    return {x: f"未提交{window.handed_in}" for x in missed_subjects(session, p, round_id, window, action.category)
-            if x not in done}
+    refused = set(crud.handed_in_subjects(session=session, round_id=round_id, stage=window.code, period=None, category=action.category,
+                                          item_category=p.item_category, status="rejected_late")) if window.lateness == "reject" else set()
+    return {x: window.handed_in + REFUSED_LATE if x in refused else f"未提交{window.handed_in}"
+            for x in missed_subjects(session, p, round_id, window, action.category) if x not in done}
 
 
 def _decision_request(session, p, round_id, action) -> Outcome:

@@ -23,7 +23,7 @@ from qcycle.lifecycle.who import (
     results_of,
     select_subjects,
 )
-from qcycle.lifecycle.wording import periods_joined
+from qcycle.lifecycle.wording import REFUSED_LATE, periods_joined
 from qcycle.models import AssessmentResult
 from qcycle.schema import Programme, StageKind, Who
 from qcycle.timetable import Action
@@ -79,7 +79,7 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
     closed = {a.stage for a in timetable.actions if a.action == "deadline" and a.at <= notice.at}
     # Not an objection: answered by its own letter, and no part of the unit's result (襄阳's named unit read
     # "诚信计量示范单位（得分88.60）；公示异议逾期提交，不予受理").
-    for window in (w for w in p.stages if w.kind is StageKind.submission and w.lateness == "reject" and w.code in closed
+    for window in (w for w in p.stages if w.kind in (StageKind.submission, StageKind.followup) and w.lateness == "reject" and w.code in closed
                    and w.submission != "objection"):
         where = {"session": session, "round_id": round_id, "stage": window.code, "period": None,
                  "category": category, "item_category": p.item_category}
@@ -88,7 +88,7 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
             unit = subject.partition(":")[0]
             # Refused, not missed: "未按期提交自评报告；自评报告逾期提交，不予受理" had said it twice.
             out[unit] = [x for x in out[unit] if x[0] != window.code or x[1] is not None]
-            out[unit].append((window.code, p_item_name(p, subject), f"{window.handed_in}逾期提交，不予受理"))
+            out[unit].append((window.code, p_item_name(p, subject), window.handed_in + REFUSED_LATE))
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 
 from qcycle import crud
 from qcycle.clock import to_local
@@ -127,12 +128,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     picked_as = [(said, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, action.category)})
               for w in ([stage.notify, *stage.notify.any_of] if praise and stage.notify else [])
               if w.approved_at and (said := chosen_as(p.stage(w.approved_at).name))]
-    # Chosen for passing the follow-up its grade owed (整改后复查 after 限期整改) beside those chosen by the title's
-    # grade: the honour is that title, not the grade that owed the follow-up ("被命名为限期整改" had been sent).
-    alternatives = [stage.notify, *stage.notify.any_of] if praise and stage.notify else []
-    titles = [g for w in alternatives for g in w.grades]
-    passers = [(w, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, action.category)})
-               for w in alternatives if titles and w.approved_at and not w.grades]
+    passers = _passers(session, p, round_id, action) if praise else _Passers([], [])
     label = result_label(p)
     heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
     if occasion:
@@ -259,11 +255,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                    next((said for said, chose in picked_as if u in chose), None))
         # Valid from the year it was graded (its assessment's moment), as a later round's bar counts it.
         won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
-        if best not in titles and (via := next((w for w, chose in passers if u in chose and _passed_after(p, w, best or "")),
-                                               None)):
-            best = min(titles, key=lambda g: order.index(g) if g in order else len(order))
-            achievement = (f"在{contest}中通过{p.stage(via.approved_at or '').name}，"
-                           + achievement_of(contest, "", best).removeprefix(f"在{contest}中"))
+        best, achievement = passers.titled(p, u, best, contest) or (best, achievement)
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
         benefits, validity = (grade_terms(p, best, won_in, praised=template == "praise.j2") if praise or not honoured
                               else ([], None))
@@ -287,6 +279,36 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 if len(mine) == 1 and mine[0].unit_code not in after else None,
                                 consequence=p.assessment.consequence if p.assessment else None)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
+
+
+@dataclass
+class _Passers:
+    """An honour's selections by passing a step (``approved_at``), each with the units it chose, beside the grades its
+    other selections name (``titles``)."""
+
+    chose: list[tuple[Who, set[str]]]
+    titles: list[str]
+
+    def titled(self, p: Programme, unit: str, best: str | None, contest: str) -> tuple[str, str] | None:
+        """(title, achievement) of a unit chosen for passing the follow-up its grade owed (整改后复查 after 限期整改): the
+        best title the honour's grades name, not the grade that owed the follow-up ("被命名为限期整改" had been sent)."""
+        if best is None or best in self.titles:
+            return None
+        via = next((w for w, chose in self.chose if unit in chose and _passed_after(p, w, best)), None)
+        if via is None or via.approved_at is None:
+            return None
+        order = p.assessment.grade_names if p.assessment else []
+        title = min(self.titles, key=lambda g: order.index(g) if g in order else len(order))
+        return title, (f"在{contest}中通过{p.stage(via.approved_at).name}，"
+                       + achievement_of(contest, "", title).removeprefix(f"在{contest}中"))
+
+
+def _passers(session, p: Programme, round_id, action) -> _Passers:
+    stage = p.stage(action.stage)
+    alternatives = [stage.notify, *stage.notify.any_of] if stage.notify else []
+    titles = [g for w in alternatives for g in w.grades]
+    return _Passers([(w, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, action.category)})
+                     for w in alternatives if titles and w.approved_at and not w.grades], titles)
 
 
 # Steps a unit passes (通过验收), as an assessment stage names them before how it is scored.

@@ -16,6 +16,7 @@ from qcycle.lifecycle.remarks import adjustment_remarks
 from qcycle.lifecycle.standing import rejections
 from qcycle.lifecycle.who import eliminated, in_category, owers, p_item_name, results_of
 from qcycle.lifecycle.wording import (
+    REFUSED_LATE,
     after_grade,
     belonging,
     rank_in_group,
@@ -130,9 +131,21 @@ def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[Assess
                  + after_grade(p, r, rechecked.get(r.unit_code))
                  + "".join(f"；{x}" for x in items))
                 for r in sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
-                for items in [adjustment_remarks(p, r, adjusted)]] + standing.get(u, []) + [
-                (item, text) for _, item, text in never.get(u, [])  # not where its decision says it (视为不合格)
-                if not any(i == item and text in t for i, t in standing.get(u, []))]  # also after a failure it follows
+                for items in [adjustment_remarks(p, r, adjusted)]] + standing.get(u, [])
+        # A miss not said again where its decision says it (视为不合格), after a failure it follows, or beside the grade
+        # whose recheck it failed ("限期整改（得分80.95）；未提交整改报告，不予命名；未提交整改报告" had been sent).
+        for _, item, text in never.get(u, []):
+            if any(i == item and text in t for i, t in said):
+                continue
+            # Refused as late after the rule had decided its miss: one line ("未提交复查申请，视为自动放弃…；复查申请逾期提交，
+            # 不予受理" had said both of one unit).
+            missed = f"未提交{text.removesuffix(REFUSED_LATE)}" if text.endswith(REFUSED_LATE) else None
+            at = next((n for n, (i, t) in enumerate(said) if missed and i == item
+                       and (t.startswith(missed) or f"；{missed}" in t)), None)
+            if at is None:
+                said.append((item, text))
+            else:
+                said[at] = (item, said[at][1].replace(missed or "", text, 1))
         if not any(item for item, _ in said):
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
         # What the unit itself never handed in goes before its items': after them it read as the last item's

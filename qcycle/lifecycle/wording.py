@@ -27,6 +27,7 @@ from qcycle.workcal import default_calendar
 __all__ = [
     "LISTS",
     "NOT_HANDED_IN",
+    "REFUSED_LATE",
     "achievement_of",
     "after_grade",
     "belonging",
@@ -66,6 +67,8 @@ __all__ = [
 LISTS = ("名单", "目录", "名录")
 # Before a deadline's label a deduction counted (``late_or_missing``): that nothing was handed in, not late.
 NOT_HANDED_IN = "\x1f"
+# A hand-in refused as late, as every letter says it after the thing handed in: "复查申请逾期提交，不予受理".
+REFUSED_LATE = "逾期提交，不予受理"
 
 
 def belonging(p: Programme, units: Iterable[str]) -> str:
