@@ -5341,3 +5341,30 @@ def test_a_late_hand_in_refused_after_the_rule_decided_its_miss_is_said_in_one_l
     summary = r.letters("summary")["gov"]
     assert "五县人民政府：不合格（得分40.00）；书面整改报告逾期提交，不予受理，不予命名。" in summary, summary
     assert "未提交" not in summary, summary
+
+
+def test_a_circular_of_an_assessments_results_lists_only_those_it_may_grade(tmp_path, home):
+    """A 通报 of 区县局's 考核结果 numbered 8 firms' rectification reviews after the 5 bureaus ("共13个单位"): the firms owe
+    their reports to the office, but the assessment grades only the bureaus."""
+    text = ASSESSMENT.replace(
+        "      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}\n",
+        "      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}\n"
+        "      - {code: f1, name: 甲公司, level: enterprise, parent: c1, channels: [sink]}\n"
+        "      - {code: f2, name: 乙公司, level: enterprise, parent: c2, channels: [sink]}\n", 1).replace(
+        "    stages:\n",
+        "    stages:\n"
+        "      - {code: firmfix, name: 不合格企业整改报告, kind: followup, submission: self_evaluation, owed_by: {units: [f1, f2]},\n"
+        "         opens: 2016-01-04, deadline: {date: 2016-02-15}}\n"
+        "      - {code: firmfix_review, name: 整改报告审核, kind: decision, decides: firmfix, on: 2016-02-22}\n"
+        "      - {code: circular, name: 全市通报考核结果, kind: notification, template: circular, on: 2016-04-01,\n"
+        "         notify: {levels: [county]}}\n", 1)
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.hand_in("self_evaluation", ["f1"], "2016-02-01")
+    r.until("2016-02-20")
+    r.decide("firmfix_review", f1="approved")
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    r.until("2016-04-01")
+    told = r.letters("circular")
+    assert sorted(told) == ["c1", "c2", "c3", "c4", "c5"], sorted(told)
+    assert "考核结果通报如下（共5个参评单位）" in told["c1"], told["c1"]
+    assert "公司" not in told["c1"] and "5. 五县人民政府：不合格（得分40.00）。" in told["c1"], told["c1"]

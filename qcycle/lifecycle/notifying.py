@@ -179,7 +179,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                      for u, lines in never.items()}, missing)
     summaries = (summary_lines(p, units, by_unit, standing_lines(p, decided, action.category, by_unit, never, assessed),
                                summary_never, {u for _, late in missing for u in late}, everyone=circular,
-                               adjusted=adjusted, rechecked=rechecked)
+                               adjusted=adjusted, rechecked=rechecked,
+                               within=p.assessed_units if assessed and p.assessment else None)
                  if summarising else {})
     # A round decided without an assessment: what each unit's subjects passed, read once (a rejection has its own line).
     passed: dict[str, list[str]] = defaultdict(list)

@@ -101,8 +101,8 @@ def published_results(session: Session, p: Programme, round_id: uuid.UUID, categ
 def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
                   standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]],
                   own: Collection[str] = (), everyone: bool = False,
-                  adjusted: Mapping[str, Counted] | None = None, rechecked: Mapping[str, str] | None = None
-                  ) -> dict[str, tuple[str, list[str], bool]]:
+                  adjusted: Mapping[str, Counted] | None = None, rechecked: Mapping[str, str] | None = None,
+                  within: Collection[str] | None = None) -> dict[str, tuple[str, list[str], bool]]:
     """unit → (whose results, the lines, whether all of them were graded: 参评单位, or only 单位 where some
     were refused or never applied) for each unit told the results that has none of its own:
     its subordinates' at any depth ("辖区内"), those graded first in rank order, then the others
@@ -113,10 +113,11 @@ def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[Assess
     ``everyone``: a 通报, all of them to every unit, its own among them. ``adjusted``: the bonus and
     deduction items each total holds, said after its grade as its own letter says them (安庆's 通报 read
     "已扣6分" and named one report of the three it was for). ``rechecked``: where a graded subject's 复验 left it,
-    said beside its grade."""
+    said beside its grade. ``within``: the units an assessment may grade, where these are its results: no other is
+    listed among them (a 通报 of 区县局's 考核结果 had numbered 8 firms' rectifications after the 5 bureaus, "共13个单位")."""
     rechecked = rechecked or {}
     order = placed_order(p, {r.unit_code: r for rs in by_unit.values() for r in rs})
-    told = sorted(set(by_unit) | set(standing) | set(never),
+    told = sorted({u for u in (*standing, *never) if within is None or u in within} | set(by_unit),
                   key=lambda u: min((order(r.unit_code) for r in by_unit.get(u, [])), default=order(u)))
 
     def line(u: str) -> str:  # "甲公司：合格（得分81.00）", "乙公司“项目一”：优秀（得分92.00）；“项目二”：未通过…"
