@@ -5368,3 +5368,24 @@ def test_a_circular_of_an_assessments_results_lists_only_those_it_may_grade(tmp_
     assert sorted(told) == ["c1", "c2", "c3", "c4", "c5"], sorted(told)
     assert "考核结果通报如下（共5个参评单位）" in told["c1"], told["c1"]
     assert "公司" not in told["c1"] and "5. 五县人民政府：不合格（得分40.00）。" in told["c1"], told["c1"]
+
+
+def test_a_summary_to_a_reviewer_does_not_tell_it_its_own_refusal_as_a_result(tmp_path, home):
+    """某省质量奖: a city's summary read "甲公司：未获贵单位推荐（…）", its own decision told back to it as a result."""
+    text = TWO_LEVELS.replace("         notify: {rejected_at: city_review}}\n",
+                              "         notify: {rejected_at: city_review}}\n"
+                              "      - {code: summary, name: 通报遴选结果, kind: notification, template: result, on: 2026-07-20,\n"
+                              "         notify: {levels: [city, county]}}\n", 1)
+    r = Round(write(tmp_path, "two.yaml", text))
+    r.hand_in("application", ["e1", "e2", "e3", "e4"], "2026-04-10")
+    r.until("2026-05-19")
+    r.decide("county_review", e1="approved", e2="approved", e3="approved", e4="rejected")
+    r.until("2026-06-09")
+    r.decide("city_review", e1="approved", e2="rejected", e3="approved")
+    r.until("2026-07-14")
+    r.decide("panel", e1="approved", e3="approved")
+    r.until("2026-07-20")
+    told = r.letters("summary")
+    assert "乙公司：未获推荐。" in told["ca"] and "未获贵单位" not in told["ca"], told["ca"]
+    assert "丁公司：未获推荐。" in told["kb"], told["kb"]  # the county's own 初审推荐
+    assert "乙公司：未获东川市市场监督管理局推荐" in told["ka"], told["ka"]  # another's decision keeps its name

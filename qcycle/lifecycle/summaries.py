@@ -170,9 +170,10 @@ def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[Assess
         if u in by_unit or u in standing or u in own:
             continue
         if p.has_subordinates(u):
-            # It recommended or reviewed them itself: "未获贵单位推荐", not its own name.
+            # It recommended or reviewed them itself: "未获推荐", not its own name, nor its own decision told back to it
+            # as a result ("未获贵单位推荐").
             name = p.unit(u).name
-            mine = [lines[x].replace(f"未获{name}", "未获贵单位").replace(f"未通过{name}", "未通过贵单位")
+            mine = [lines[x].replace(f"未获{name}", "未获").replace(f"未通过{name}", "未通过")
                     for x in below.get(u, [])]
             if mine:
                 out[u] = (belonging(p, below.get(u, [])), mine, all(x in by_unit for x in below.get(u, [])))
