@@ -5210,8 +5210,10 @@ def test_a_call_tells_a_superior_by_when_its_units_owe_the_window_it_opens(tmp_p
     r = Round(write(tmp_path, "create.yaml", text))
     r.until("2025-11-03")
     told = r.letters("call")
-    assert ("贵单位辖区内2个单位应于2025年12月18日（星期四）17:30前提交年度创建工作报告，请督促按时提交。\n"
-            "贵单位辖区内2个单位应于2025年12月18日（星期四）17:30前提交验收申请，请督促按时提交。\n\n") in told["city"], told["city"]
+    # Named (a 区县局 was asked to urge "2个单位" it was never told of).
+    assert ("贵单位辖区内2个单位（一县人民政府、二县人民政府）应于2025年12月18日（星期四）17:30前提交年度创建工作报告，请督促按时提交。\n"
+            "贵单位辖区内2个单位（三县人民政府、四县人民政府）应于2025年12月18日（星期四）17:30前提交验收申请，请督促按时提交。\n\n"
+            ) in told["city"], told["city"]
     assert "请督促" not in told["c1"] and "年度创建工作报告自2025年11月3日起开始受理" in told["c1"], told["c1"]
     # The office's own superior is not asked by it to see to anything (a 市政府 had read "请督促按时提交").
     up = Round(write(tmp_path, "up.yaml", text.replace("issuer: prov,", "issuer: city,", 1).replace(

@@ -165,16 +165,16 @@ def _later_reviews(session, p: Programme, round_id, call: Action, addressed: set
 def _below_openings(p: Programme, window: Stage, owing: list[str], addressed: set[str], opening: dict[str, Any],
                     own: dict[str, dict[str, Any]]) -> None:
     """A superior told the call, owing nothing itself, is told by when its units owe the window (食品's 街道所 read
-    no date at all); not of applications (voluntary) nor where it reviews them (its own request says when), nor the
-    office's own superior."""
+    no date at all), and which (up to 10: a 区县局 was asked to urge "2个单位" it was never named); not of applications
+    (voluntary) nor where it reviews them (its own request says when), nor the office's own superior."""
     if window.voluntary or p.reviews_of(window.code):
         return
-    # The office's own superior (市政府) is not asked by it to see to anything.
-    office = p.sender(window.code)
+    office = p.sender(window.code)  # its own superior (市政府) is not asked by it to see to anything
     skip = {*owing, office, *p.ancestors(office)}
     for u, kids in p.under_each(owing).items():
         if u in addressed and u not in skip:
-            own[u].setdefault("below_openings", []).append({**opening, "count": len(kids), "word": belonging(p, kids)})
+            own[u].setdefault("below_openings", []).append({**opening, "count": len(kids), "word": belonging(p, kids),
+                                                           "names": [p.unit(k).name for k in kids] if len(kids) <= 10 else []})
 
 
 def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
