@@ -5391,3 +5391,20 @@ def test_a_summary_to_a_reviewer_does_not_tell_it_its_own_refusal_as_a_result(tm
     assert "乙公司：未获推荐。" in told["ca"] and "未获贵单位" not in told["ca"], told["ca"]
     assert "丁公司：未获推荐。" in told["kb"], told["kb"]  # the county's own 初审推荐
     assert "乙公司：未获东川市市场监督管理局推荐" in told["ka"], told["ka"]  # another's decision keeps its name
+
+
+def test_a_list_published_with_nobody_on_it_says_so(tmp_path, home):
+    """诚信计量's 撤销称号名单 of a year with no revocation read "…已于2025年12月29日公布撤销…名单，请及时查阅并按要求做好
+    相关工作": a list of nobody, and nothing to read."""
+    text = ASSESSMENT.replace("    assessment:\n", (
+        "      - {code: listing, name: 公布整改不到位单位名单, kind: publication, after: {stage: report_review, event: on, workdays: 1},\n"
+        "         lists: {rejected_at: report_review}, notify: {levels: [county]}}\n    assessment:\n"), 1)
+    r = _scored(tmp_path, text, "2016-04-05")
+    r.hand_in("rectification_report", ["c3", "c4", "c5"], "2016-04-20")
+    r.until("2016-05-06")
+    r.decide("report_review", c3="approved", c4="approved", c5="approved")
+    r.until("2016-05-31")
+    told = r.letters("listing")
+    assert sorted(told) == ["c1", "c2", "c3", "c4", "c5"], told
+    assert "公布整改不到位单位名单，本次无单位列入该名单。" in told["c1"], told["c1"]
+    assert "查阅" not in told["c1"] and "未列入" not in told["c5"], told["c5"]
