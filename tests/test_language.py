@@ -5408,3 +5408,14 @@ def test_a_list_published_with_nobody_on_it_says_so(tmp_path, home):
     assert sorted(told) == ["c1", "c2", "c3", "c4", "c5"], told
     assert "公布整改不到位单位名单，本次无单位列入该名单。" in told["c1"], told["c1"]
     assert "查阅" not in told["c1"] and "未列入" not in told["c5"], told["c5"]
+
+
+def test_an_overdue_notice_says_the_refusal_and_what_a_miss_brings_in_one_rule(tmp_path, home):
+    """诚信计量's 逾期提醒 read "按规定，逾期提交的不予受理。\\n按规定，未按时提交的，视为自动放弃，撤销…称号。"."""
+    r = _rectified_by_rule(tmp_path, "        lateness: reject\n")
+    r.until("2016-05-06")
+    with db.session_scope() as session:
+        overdue = [m.body for m in session.exec(select(OutboxMessage).where(OutboxMessage.round_id == r.id)).all()
+                   if m.unit_code == "c5" and m.subject.startswith("【逾期提醒】")]
+    assert overdue and all(body.count("按规定") == 1 for body in overdue), overdue
+    assert "按规定，逾期提交的不予受理；未按时提交的，" in overdue[0], overdue[0]
