@@ -2539,7 +2539,10 @@ def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the
     r = Round(write(tmp_path, "review.yaml", REVIEWED))
     # The call says an application counts once the unit's parent has passed it (某市's said nothing of it).
     r.until("2023-03-01")
-    assert "自愿参加，如需申报，请在截止时间前按要求提交。所提交的申报须经“县区初审”。" in r.letters("application")["e1"]
+    # By its own reviewer, not the step's name in quotes (诚信计量's read "须经“区县局初审”").
+    called = r.letters("application")
+    assert "自愿参加，如需申报，请在截止时间前按要求提交。所提交的申报须经甲区市场监督管理局初审。" in called["e1"], called["e1"]
+    assert "所提交的申报须经乙县市场监督管理局初审。" in called["e3"], called["e3"]
     ask, decision = r.t.by_name()["county_review:review_request"], r.t.by_name()["county_review:decision_due"]
     # Friday 03-31 closes the window: asked on Monday 04-03, to report before the decision's day (清明 off).
     assert ask.at == at(dt.date(2023, 4, 3), dt.time(9)) and decision.at.date() == dt.date(2023, 4, 17)
@@ -2632,6 +2635,7 @@ def test_a_second_level_recommends_what_the_first_passed_within_its_places(tmp_p
     assert "申报于2026年4月30日截止受理后，请贵单位对辖区内单位提交的申报提出推荐意见，于2026年5月20日（星期三）前报送" in call["ka"], call["ka"]
     assert ("申报经县级初审推荐后，请贵单位对辖区内通过县级初审推荐的单位提出推荐意见（推荐不超过1家），"
             "于2026年6月10日（星期三）前报送某省市场监督管理局。具体名单届时另行通知。") in call["ca"], call["ca"]
+    assert "所提交的申报须经青山县市场监督管理局推荐。" in call["e1"], call["e1"]  # the call's opening, by its reviewer
     r.hand_in("application", ["e1", "e2", "e3", "e4"], "2026-04-10")
     r.until("2026-05-19")
     r.decide("county_review", e1="approved", e2="approved", e3="approved", e4="rejected")
@@ -2784,7 +2788,8 @@ def test_an_objection_is_decided_and_answered_and_never_decides_the_objectors_ow
 
 def test_a_step_is_passed_or_not_as_chinese_says_it() -> None:
     """宝山's "未通过审定获奖名单" (a verb and its object) reads 未通过获奖名单审定; a noun first stays."""
-    from qcycle.lifecycle.standing import not_passed, passed, reviewer_step
+    from qcycle.lifecycle.drafting import reviewer_step
+    from qcycle.lifecycle.standing import not_passed, passed
 
     assert not_passed("审定获奖名单") == "未通过获奖名单审定" and passed("审核揭榜书") == "通过揭榜书审核"
     assert not_passed("评审委员会审议") == "未通过评审委员会审议" and not_passed("资格审查") == "未通过资格审查"

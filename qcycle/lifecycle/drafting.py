@@ -18,7 +18,7 @@ from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
 __all__ = ["ANNOUNCED", "base_context", "costs_told", "draft_letters", "item_name", "naming_owed", "owed_later",
-           "workdays_left", "written_on"]
+           "reviewed_by_whom", "reviewer_step", "workdays_left", "written_on"]
 
 
 def handed_in_item(p: Programme, stage: Stage, period: str | None = None, category: str | None = None) -> str:
@@ -62,6 +62,8 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         "refused_late": stage.lateness == "reject",
         # What an application must pass before it counts (某市's call said nothing of the 区局推荐 step).
         "review_step": next((s.name for s in p.reviews_of(stage.code)), None),
+        "review_stage": next((s.code for s in p.reviews_of(stage.code)), None),  # named by each unit's reviewer
+        "review_named": False,
         # A report sent to another unit than the letters' sender (焦作's 整改报告 to 市政府): a letter
         # says it is not sent, not that the sender has not received it.
         "report_to": p.unit(stage.report_to).name if stage.report_to not in (None, "parent", p.sender(action.stage))
@@ -154,7 +156,10 @@ def draft_letters(units: list[str], template: str, p: Programme, action: Action,
 
 def costs_told(p: Programme, unit: str, context: dict[str, Any]) -> dict[str, Any]:
     """``context`` as ``unit`` reads it: what the assessment deducts for lateness is told to those it grades
-    (a 统计局 owing the report too had read it)."""
+    (a 统计局 owing the report too had read it); the review its hand-in must pass, by its own reviewer
+    ("须经东城区市场监督管理局初审", not the stage's name in quotes: "须经“区县局初审”")."""
+    if (review := context.get("review_stage")) and (named := reviewed_by_whom(p, p.stage(review), unit)):
+        context = {**context, "review_step": named, "review_named": True}
     if not context.get("lateness_costs") or unit in p.assessed_units:
         return context
     return {**context, "lateness_costs": context.get("missing_rule")}  # a decision's rule holds for every ower
@@ -207,3 +212,22 @@ def owed_later(session, p: Programme, round_id, call: Action, addressed: set[str
                         **costs_told(p, u, {"lateness_costs": costs[item], "missing_rule": rules[item]})}
                        for item, days in mine.items()),
                       key=lambda e: e["deadlines"][0]["at"]) for u, mine in owed.items()}
+
+
+def reviewed_by_whom(p: Programme, stage: Stage, unit: str) -> str | None:
+    """A review step as given by the unit's own reviewer ("鼓楼区市场监督管理局初审", not 县（市）区市场监管局初审), or None
+    where the stage names no step its reviewers take or the unit has none (市级推荐 by the city itself)."""
+    parent = p.reviewer(stage.code, unit, asked=False)
+    step = reviewer_step(stage.name)
+    return p.unit(parent).name + step if parent and step != stage.name else None
+
+
+# What a parent does in a review named after the reviewers ("县（市）区市场监管局初审": 初审).
+_REVIEW_STEPS = ("初审", "推荐", "审核", "审查", "复核", "评审", "提名")
+
+
+def reviewer_step(name: str) -> str:
+    """The step a stage's reviewers take, without the reviewers its name describes: what the
+    reviewer itself is asked for (请提出初审意见) and what names it (未通过某区局初审); the whole
+    name when it ends in no known step."""
+    return next((step for step in _REVIEW_STEPS if name.endswith(step)), name)

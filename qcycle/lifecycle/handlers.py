@@ -26,6 +26,7 @@ from qcycle.lifecycle.drafting import (
     late_note,
     naming_owed,
     owed_later,
+    reviewed_by_whom,
     written_on,
 )
 from qcycle.lifecycle.eligibility import ineligible
@@ -42,7 +43,7 @@ from qcycle.lifecycle.requests import (
     review_letters,
     reviewers_of,
 )
-from qcycle.lifecycle.standing import missed_subjects, passed, reviewed_by_whom
+from qcycle.lifecycle.standing import missed_subjects, passed
 from qcycle.lifecycle.summaries import published_results
 from qcycle.lifecycle.who import (
     NEGATIVE,
@@ -164,9 +165,8 @@ def _later_reviews(session, p: Programme, round_id, call: Action, addressed: set
 
 def _below_openings(p: Programme, window: Stage, owing: list[str], addressed: set[str], opening: dict[str, Any],
                     own: dict[str, dict[str, Any]]) -> None:
-    """A superior told the call, owing nothing itself, is told by when its units owe the window (食品's 街道所 read
-    no date at all), and which (up to 10: a 区县局 was asked to urge "2个单位" it was never named); not of applications
-    (voluntary) nor where it reviews them (its own request says when), nor the office's own superior."""
+    """A superior told the call, owing nothing itself, is told by when its units owe the window (街道所 read no date),
+    and which (up to 10); not of applications (voluntary) nor where it reviews them (its own request says when)."""
     if window.voluntary or p.reviews_of(window.code):
         return
     office = p.sender(window.code)  # its own superior (市政府) is not asked by it to see to anything
@@ -185,8 +185,8 @@ def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
     ctx = base_context(p, window)
     return {"item": ctx["item"], "deadline": deadline, "rolled": o.get("rolled"), "voluntary": ctx["voluntary"],
             "objection": ctx["objection"], "review_step": ctx["review_step"], "submit_via": ctx["submit_via"],
-            "lateness_costs": ctx["lateness_costs"], "second_chance": ctx["second_chance"]}
-
+            "lateness_costs": ctx["lateness_costs"], "second_chance": ctx["second_chance"],
+            "review_stage": ctx["review_stage"], "review_named": False}
 
 
 def _event_notice(session, p, round_id, action) -> Outcome:

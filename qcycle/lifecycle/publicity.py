@@ -10,13 +10,13 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
+from qcycle.lifecycle.drafting import reviewed_by_whom
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.remarks import graded_together, result_remarks
 from qcycle.lifecycle.standing import (
     not_passed,
     refusals_told,
     rejections,
-    reviewed_by_whom,
     steps_told_alone,
 )
 from qcycle.lifecycle.who import best_grades, in_category, p_item_name, results_of, select_subjects

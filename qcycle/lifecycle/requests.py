@@ -14,10 +14,10 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.lifecycle.drafting import draft_letters, handed_in_item, written_on
+from qcycle.lifecycle.drafting import draft_letters, handed_in_item, reviewer_step, written_on
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.plan import round_timetable
-from qcycle.lifecycle.standing import handed_in_at, objections_upheld, reviewer_step
+from qcycle.lifecycle.standing import handed_in_at, objections_upheld
 from qcycle.lifecycle.who import outstanding, owers, p_item_name, resolve
 from qcycle.lifecycle.wording import belonging, counted_as, places_counted_as
 from qcycle.models import NEGATIVE_OUTCOMES

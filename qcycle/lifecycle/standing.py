@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
+from qcycle.lifecycle.drafting import reviewed_by_whom
 from qcycle.lifecycle.eligibility import INELIGIBLE
 from qcycle.lifecycle.who import (
     NEGATIVE,
@@ -35,8 +36,6 @@ __all__ = [
     "objections_upheld",
     "passed",
     "rejections",
-    "reviewed_by_whom",
-    "reviewer_step",
     "steps_told",
     "steps_told_alone",
     "took_part",
@@ -108,25 +107,6 @@ def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reas
                 said = f"{before}，{said}"
             out[subject] = (said, stage, yes)
     return out
-
-
-def reviewed_by_whom(p: Programme, stage: Stage, unit: str) -> str | None:
-    """A review step as given by the unit's own reviewer ("鼓楼区市场监督管理局初审", not 县（市）区市场监管局初审), or None
-    where the stage names no step its reviewers take or the unit has none (市级推荐 by the city itself)."""
-    parent = p.reviewer(stage.code, unit, asked=False)
-    step = reviewer_step(stage.name)
-    return p.unit(parent).name + step if parent and step != stage.name else None
-
-
-# What a parent does in a review named after the reviewers ("县（市）区市场监管局初审": 初审).
-_REVIEW_STEPS = ("初审", "推荐", "审核", "审查", "复核", "评审", "提名")
-
-
-def reviewer_step(name: str) -> str:
-    """The step a stage's reviewers take, without the reviewers its name describes: what the
-    reviewer itself is asked for (请提出初审意见) and what names it (未通过某区局初审); the whole
-    name when it ends in no known step."""
-    return next((step for step in _REVIEW_STEPS if name.endswith(step)), name)
 
 
 def final_step(p: Programme, code: str) -> bool:
