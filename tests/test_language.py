@@ -5424,3 +5424,23 @@ def test_an_overdue_notice_says_the_refusal_and_what_a_miss_brings_in_one_rule(t
                    if m.unit_code == "c5" and m.subject.startswith("【逾期提醒】")]
     assert overdue and all(body.count("按规定") == 1 for body in overdue), overdue
     assert "按规定，逾期提交的不予受理；未按时提交的，" in overdue[0], overdue[0]
+
+
+def test_a_call_tells_a_reviewer_its_later_reviews_in_the_order_they_fall_due(tmp_path, home):
+    """监督抽查后处理's 区县局 read the fourth quarter's review (2026年3月4日) before the second's (2025年8月25日), each in
+    a paragraph of its own ending "具体名单届时另行通知"."""
+    text = REVIEWED.replace("    stages:\n", (
+        "    stages:\n"
+        "      - {code: call, name: 印发工作通知, kind: publication, on: 2023-02-20, notify: {levels: [county]}}\n"
+        "      - {code: late_docs, name: 第二期整改报告, kind: submission, submission: rectification_report,\n"
+        "         owed_by: {levels: [enterprise]}, opens: 2023-09-01, deadline: {date: 2023-09-15}}\n"
+        "      - {code: late_review, name: 第二期审核, kind: decision, decides: late_docs, reviewed_by: parent, on: 2023-09-29}\n"
+        "      - {code: early_docs, name: 第一期整改报告, kind: submission, submission: self_evaluation,\n"
+        "         owed_by: {levels: [enterprise]}, opens: 2023-06-01, deadline: {date: 2023-06-15}}\n"
+        "      - {code: early_review, name: 第一期审核, kind: decision, decides: early_docs, reviewed_by: parent, on: 2023-06-29}\n"), 1)
+    r = Round(write(tmp_path, "review.yaml", text))
+    r.until("2023-02-20")
+    told = r.letters("call")["k1"]
+    first, second, apply = (told.index(f"于2023年{d}") for d in ("6月29日", "9月29日", "3月31日截止受理后"))
+    assert apply < first < second, told
+    assert told.count("具体名单届时另行通知") == 1 and "另行通知。\n\n第" not in told, told
