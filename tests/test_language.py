@@ -5444,3 +5444,22 @@ def test_a_call_tells_a_reviewer_its_later_reviews_in_the_order_they_fall_due(tm
     first, second, apply = (told.index(f"于2023年{d}") for d in ("6月29日", "9月29日", "3月31日截止受理后"))
     assert apply < first < second, told
     assert told.count("具体名单届时另行通知") == 1 and "另行通知。\n\n第" not in told, told
+
+
+def test_a_reviewer_asked_nothing_is_told_of_a_late_hand_in_as_new(tmp_path, home):
+    """监督抽查后处理's 清河县 read "无需报送审核意见" on 11-19, then on 11-27 "以下1个单位尚未审核，请抓紧": the firm's
+    report had come late and been accepted, and nobody had asked it for that review. Its reminder says what is new."""
+    text = REVIEWED.replace("    stages:\n", "    reminder_policies:\n      rp: {before_workdays: [3]}\n    stages:\n", 1).replace(
+        "reviewed_by: parent,\n", "reviewed_by: parent, reminders: rp,\n", 1)
+    assert "reminders: rp" in text
+    r = Round(write(tmp_path, "review.yaml", text))
+    r.until("2023-04-03")  # nothing handed in by the deadline: nothing asked of 甲区
+    assert "k1" not in r.letters("county_review")
+    r.hand_in("application", ["e2"], "2023-04-04")
+    r.until("2023-04-14")
+    with db.session_scope() as session:
+        reminded = [m.body for m in session.exec(select(OutboxMessage).where(OutboxMessage.round_id == r.id)).all()
+                    if m.unit_code == "k1" and m.subject.startswith("【提醒】")]
+    assert len(reminded) == 1, reminded
+    assert "贵单位辖区内以下1个单位逾期提交的申报已予受理，尚未初审，请提出意见并按时报送：\n1. 乙公司（" in reminded[0], reminded[0]
+    assert "抓紧" not in reminded[0] and reminded[0].count("逾期提交") == 1, reminded[0]
