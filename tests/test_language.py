@@ -5307,13 +5307,13 @@ def test_a_risk_grading_ranks_the_lowest_score_first_and_tells_the_worst_the_cei
     assert sorted(r.letters("report")) == ["c1", "c2", "c3"]  # the bottom three by rank: the highest risk
 
 
-def _rectified_by_rule(tmp_path: Path, window: str = "") -> Round:
+def _rectified_by_rule(tmp_path: Path, window: str = "", brings: str = "on_rejection: 不予命名") -> Round:
     """WITH_GOV with the report owed by 不合格 (c4, c5), its review rejecting those who never handed it in (不予命名),
     and the results reported to the 市政府 after that review; c4 hands in and passes, c5 does not."""
     text = WITH_GOV.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {grades: [不合格]}").replace(
         "        reminders: std\n", "        reminders: std\n" + window, 1).replace(
         "kind: decision, decides: report, after:", "kind: decision, decides: report, rejects_missing: true, "
-        "on_rejection: 不予命名, after:").replace("    assessment:\n", (
+        f"{brings}, after:").replace("    assessment:\n", (
             "      - {code: summary, name: 报送考核结果, kind: notification, template: result,\n"
             "         after: {stage: report_review, event: on, workdays: 2}, notify: {levels: [government]}}\n"
             "    assessment:\n"), 1)
@@ -5463,3 +5463,18 @@ def test_a_reviewer_asked_nothing_is_told_of_a_late_hand_in_as_new(tmp_path, hom
     assert len(reminded) == 1, reminded
     assert "贵单位辖区内以下1个单位逾期提交的申报已予受理，尚未初审，请提出意见并按时报送：\n1. 乙公司（" in reminded[0], reminded[0]
     assert "抓紧" not in reminded[0] and reminded[0].count("逾期提交") == 1, reminded[0]
+
+
+def test_what_a_miss_brings_is_not_said_of_a_refusal_on_the_merits(tmp_path, home):
+    """诚信计量's 复查申请 handed in on time and refused by the office read "未通过复查申请审核，视为自动放弃，撤销…称号":
+    自动放弃 is what the rule makes of a miss (on_missing), not of a refusal (on_rejection)."""
+    r = _rectified_by_rule(tmp_path, brings="on_rejection: 不予命名, on_missing: 视为自动放弃")
+    r.until("2016-05-06")
+    r.decide("report_review", c4="rejected")
+    r.until("2016-05-31")
+    summary = r.letters("summary")["gov"]
+    assert "四县人民政府：不合格（得分55.00）；未通过整改情况审核，不予命名；" in summary, summary
+    assert "五县人民政府：不合格（得分40.00）；未提交书面整改报告，视为自动放弃。" in summary, summary
+    text = r.loaded.path.read_text(encoding="utf-8")
+    with pytest.raises(ConfigError, match="on_missing.*只与 rejects_missing: true 一起使用"):
+        write(tmp_path, "bad.yaml", text.replace("rejects_missing: true, ", ""))

@@ -375,7 +375,7 @@ def _rejected(session, p: Programme, round_id, category: str | None
         if p.stage_place.get(at, -1) > p.stage_place.get(code, -1):
             verdict, code = now, at
         if not yes:  # a summons is for what failed; the 约谈 its step brings is the summons itself
-            ground = without_consequence(p, verdict, code) if "约谈" in (p.stage(code).on_rejection or "") else verdict
+            ground = without_consequence(p, verdict, code) if any("约谈" in x for x in p.stage(code).consequences()) else verdict
             grounds_of[unit].append(f"{name + '：' if name else ''}{ground}")
         if code not in apart:
             rejected[unit].append(f"{name + '：' if name else ''}{verdict}"

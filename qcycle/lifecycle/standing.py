@@ -76,7 +76,7 @@ def verdict(p: Programme, stage: str, subject: str, yes: bool, by: str = "", not
     # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
     if by.startswith("rule:") and note:  # the programme's rule refused it, not a reviewer: say the rule
         # A miss decided 不同意 brings what a 不同意 here brings ("未提交年度创建工作报告，年度创建工作评定为不合格").
-        return note + (f"，{step.on_rejection}" if by == "rule:missing" and step.on_rejection else "")
+        return note + (f"，{said}" if by == "rule:missing" and (said := step.brings(by)) else "")
     why = f"（{note}）" if note and step.tell_reason else ""
     brings = f"，{step.on_rejection}" if step.on_rejection else ""  # 撤销试点立项
     # Named by who did not give it (余姚: 未获泗门镇人民政府推荐; 福州: 未通过鼓楼区市场监督管理局初审).
@@ -217,8 +217,8 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     for subject, (said, code) in rejections(session, p, round_id, at=frozenset(last)).items():
         if in_category(p, subject, category):
             # What the rejection brings follows "不再参加后续环节" (江西: "…初审（…），可于2027年再次申请验收，不再参加后续环节").
-            brings = p.stage(code).on_rejection
-            said, brings = (said.removesuffix(f"，{brings}"), brings) if brings and said.endswith(f"，{brings}") else (said, "")
+            brings = next((x for x in p.stage(code).consequences() if said.endswith(f"，{x}")), "")
+            said = said.removesuffix(f"，{brings}") if brings else said
             told[subject.partition(":")[0]]["rejections"].append({"item": p_item_name(p, subject), "verdict": said, "brings": brings,
                                                                   "last": last[code], "scored": scored[code].get(subject)})
     for code in dict.fromkeys(w.approved_at for w in alternatives if w.approved_at):

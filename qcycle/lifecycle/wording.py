@@ -157,7 +157,7 @@ def name_beside(round_name: str, heading: str) -> str:
 def without_consequence(p: Programme, verdict: str, stage: str) -> str:
     """A :func:`verdict` less what the rejection brings (its ``on_rejection``), for a letter that is that
     consequence or asks for its remedy: a 约谈通知, a 整改通知."""
-    brings = p.stage(stage).on_rejection
+    brings = next((x for x in p.stage(stage).consequences() if verdict.endswith(f"，{x}")), None)
     return verdict.removesuffix(f"，{brings}") if brings else verdict
 
 
@@ -264,7 +264,7 @@ def _missing_rules(p: Programme, stage: str) -> list[str]:
     # A window refusing late hand-ins has decided the miss at its deadline (as a veto's clause says).
     refused = p.stage(stage).lateness == "reject"
     return [f"{'未按时' if refused else '截至' + (cn_date(day) if (day := _point_day(p, d)) else quoted(d.name) + '时') + '仍未'}"
-            f"提交的，{d.on_rejection or '视为未通过' + quoted(d.name)}" for d in p.misses_decided.get(stage, ())]
+            f"提交的，{d.brings('rule:missing') or '视为未通过' + quoted(d.name)}" for d in p.misses_decided.get(stage, ())]
 
 
 def _point_day(p: Programme, stage: Stage) -> dt.date | None:

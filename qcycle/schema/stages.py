@@ -214,6 +214,11 @@ class Stage(_Model):
         None, min_length=1, max_length=100,
         description=("decision stages: what a 不同意 here brings, told with it in the unit's letters "
                      "(撤销试点立项, 取消获奖资格)"))
+    on_missing: str | None = Field(
+        None, min_length=1, max_length=100,
+        description=("decision stages with rejects_missing: what a miss the rule decides brings, where it differs from an "
+                     "officer's 不同意 (逾期未提交的视为自动放弃、撤销称号; a 复查申请 refused on its merits is not 放弃); "
+                     "default on_rejection"))
     on_approval: str | None = Field(
         None, min_length=1, max_length=100,
         description=("decision stages: what a 同意 here brings, told with it in the unit's letters "
@@ -297,6 +302,15 @@ class Stage(_Model):
         verb = head.startswith("申请") and len(head) > 2 and not head.endswith(("材料", "书", "表", "报告", "资料", "文件"))
         return f"{head[2:]}申请{note}" if verb else item
 
+    def brings(self, by: str = "") -> str | None:
+        """What a 不同意 here brings: a miss the rule decided (``by`` "rule:missing") its ``on_missing``, else
+        ``on_rejection``."""
+        return self.on_missing or self.on_rejection if by == "rule:missing" else self.on_rejection
+
+    def consequences(self) -> list[str]:
+        """Every consequence a 不同意 here may bring, as letters strip them from a verdict to say them apart."""
+        return [x for x in dict.fromkeys((self.on_missing, self.on_rejection)) if x]
+
     @model_validator(mode="after")
     def _shape(self) -> Stage:
         k = self.kind
@@ -311,6 +325,8 @@ class Stage(_Model):
                                             or self.on_approval is not None or not self.eliminates or self.rejects_missing):
             raise ValueError("decides、among、tell_reason、reviewed_by、on_rejection、on_approval、eliminates、rejects_missing "
                              "只用于 decision 阶段")
+        if self.on_missing is not None and not self.rejects_missing:
+            raise ValueError("on_missing（按规定未提交视为不通过时带来的后果）只与 rejects_missing: true 一起使用")
         if k is StageKind.notice and (self.days is None) == (self.workdays is None):
             raise ValueError("公示阶段须给出 days（公示天数）或 workdays（公示的工作日数）之一")
         if self.workdays is not None and k is not StageKind.notice:
