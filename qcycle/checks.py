@@ -189,9 +189,9 @@ class _Relations:
         owing = self.p.reachable(s.owed_by) if s.report_to == "parent" and s.owed_by else set()
         orphans = [u.code for u in self.p.units if u.code in owing and not u.parent]
         if orphans:
-            self.out.append((f"{base}.report_to", f"整改报告报送各单位的上级（parent），而 {'、'.join(orphans[:5])} 没有上级"))
+            self.out.append((f"{base}.report_to", f"{s.handed_in}报送各单位的上级（parent），而 {'、'.join(orphans[:5])} 没有上级"))
         elif s.report_to not in (None, "parent", *self.unit_codes):
-            self.out.append((f"{base}.report_to", f"整改报告报送单位 {s.report_to!r} 未定义（应为单位代码或 parent）"))
+            self.out.append((f"{base}.report_to", f"{s.handed_in}报送单位 {s.report_to!r} 未定义（应为单位代码或 parent）"))
 
     def stage(self, si: int, s: Stage) -> None:
         out, base = self.out, f"stages[{si}]"

@@ -1732,7 +1732,7 @@ def test_a_rectification_report_goes_to_the_unit_the_programme_names(tmp_path, h
     with pytest.raises(ConfigError) as misplaced:
         write(tmp_path, "misplaced.yaml", text.replace(
             "template: result, on: 2016-03-31,", "template: result, report_to: gov, on: 2016-03-31,"))
-    assert "report_to 只用于 followup（整改）阶段" in str(misplaced.value)
+    assert "report_to（材料报送的单位）只用于 submission/followup 阶段" in str(misplaced.value)
 
 
 def test_an_assessment_inside_its_period_is_refused_naming_both_dates(tmp_path):
@@ -5478,3 +5478,21 @@ def test_what_a_miss_brings_is_not_said_of_a_refusal_on_the_merits(tmp_path, hom
     text = r.loaded.path.read_text(encoding="utf-8")
     with pytest.raises(ConfigError, match="on_missing.*只与 rejects_missing: true 一起使用"):
         write(tmp_path, "bad.yaml", text.replace("rejects_missing: true, ", ""))
+
+
+def test_a_hand_in_each_unit_sends_its_own_superior_is_said_so_to_both(tmp_path, home):
+    """省质量奖 and 诚信计量: applications go to the applicant's 设区市局/区县局, which reviews them and reports on; the
+    language could only say so in submit_via, and the bureau was told "具体名单届时另行通知" of applications it had
+    received itself."""
+    text = REVIEWED.replace("voluntary: true, opens: 2023-03-01,", "voluntary: true, report_to: parent, opens: 2023-03-01,", 1
+                            ).replace("    stages:\n", "    stages:\n      - {code: call, name: 印发申报通知, kind: publication, "
+                                      "on: 2023-02-20, notify: {levels: [county]}}\n", 1)
+    assert "report_to: parent" in text
+    r = Round(write(tmp_path, "review.yaml", text))
+    r.until("2023-03-01")
+    called, opened = r.letters("call"), r.letters("application")
+    assert ("辖区内单位的申报报送贵单位，于2023年3月31日截止受理，请贵单位受理并提出初审意见，于2023年4月17日（星期一）前报送"
+            "示例市市场监督管理局。\n") in called["k1"], called["k1"]
+    assert "另行通知" not in called["k1"], called["k1"]
+    assert "申报报送甲区市场监督管理局，须经其初审。" in opened["e1"], opened["e1"]
+    assert "申报报送乙县市场监督管理局，须经其初审。" in opened["e3"] and "所提交的" not in opened["e3"], opened["e3"]

@@ -68,6 +68,8 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         # says it is not sent, not that the sender has not received it.
         "report_to": p.unit(stage.report_to).name if stage.report_to not in (None, "parent", p.sender(action.stage))
         else None,
+        # Each unit's own superior, where the hand-in goes there (``report_to: parent``): named per letter (costs_told).
+        "report_parent_of": p.sender(action.stage) if stage.report_to == "parent" else None,
         # A deadline moved off a day off, said with it wherever the letter gives it (原定4月5日，遇节假日顺延).
         "rolled": action.detail.get("rolled"),
         # How and where a window's material goes (报送方式), and whom to ask (联系人), as the file says.
@@ -143,12 +145,9 @@ def draft_letters(units: list[str], template: str, p: Programme, action: Action,
     sender = p.sender(action.stage)
     if internal:
         ctx["sender_name"] = SYSTEM_SENDER
-    # A report each unit sends its own superior (江州's enterprises to their 区县局): named per letter.
-    superiors = p.stage(action.stage).report_to == "parent"
     return [
-        Draft(u, template, costs_told(p, u, ctx | (own or {}).get(u, {}) | {"unit_name": p.unit(u).name, "unit_code": u}
-                                      | ({"report_to": _superior_of(p, u, sender)} if superiors else {})), action.key,
-              ctx["today"], action.at.date(), private=private)
+        Draft(u, template, costs_told(p, u, ctx | (own or {}).get(u, {}) | {"unit_name": p.unit(u).name, "unit_code": u}),
+              action.key, ctx["today"], action.at.date(), private=private)
         for u in units
         if internal or u != sender
     ]
@@ -157,12 +156,26 @@ def draft_letters(units: list[str], template: str, p: Programme, action: Action,
 def costs_told(p: Programme, unit: str, context: dict[str, Any]) -> dict[str, Any]:
     """``context`` as ``unit`` reads it: what the assessment deducts for lateness is told to those it grades
     (a 统计局 owing the report too had read it); the review its hand-in must pass, by its own reviewer
-    ("须经东城区市场监督管理局初审", not the stage's name in quotes: "须经“区县局初审”")."""
+    ("须经东城区市场监督管理局初审", not the stage's name in quotes: "须经“区县局初审”"); the superior it hands in to."""
     if (review := context.get("review_stage")) and (named := reviewed_by_whom(p, p.stage(review), unit)):
         context = {**context, "review_step": named, "review_named": True}
+    if sender := context.get("report_parent_of"):  # a hand-in each unit sends its own superior (江州's 区县局)
+        context = {**context, "report_to": _superior_of(p, unit, sender)}
+    if "review_stage" in context:
+        context = {**context, "handed_to": _handed_to(context)}
     if not context.get("lateness_costs") or unit in p.assessed_units:
         return context
     return {**context, "lateness_costs": context.get("missing_rule")}  # a decision's rule holds for every ower
+
+
+def _handed_to(context: dict[str, Any]) -> str:
+    """To whom a window's hand-in goes, where not the letter's sender, and the review it must pass, as an opening says
+    them: "申报材料报送东城区市场监督管理局，须经其初审。", "所提交的申报材料须经东城区市场监督管理局初审。"."""
+    item, named = context.get("item"), context.get("review_named")
+    to, review = context.get("report_to") or "", context.get("review_step") or ""
+    via = bool(to and named and review.startswith(to))
+    said = f"{item}报送{to}{f'，须经其{review[len(to):]}' if via else ''}。" if to else ""
+    return said + (f"所提交的{item}须经{review if named else quoted(review)}。" if review and not via else "")
 
 
 def _superior_of(p: Programme, unit: str, sender: str) -> str | None:

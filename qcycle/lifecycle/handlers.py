@@ -183,10 +183,9 @@ def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
     window = Action(at=call.at, action="window_open", stage=o["stage"], title="", key="", category=o["category"],
                     period=o["period"], deadline=deadline, detail={"uncounted": True} if o.get("uncounted") else {})
     ctx = base_context(p, window)
-    return {"item": ctx["item"], "deadline": deadline, "rolled": o.get("rolled"), "voluntary": ctx["voluntary"],
-            "objection": ctx["objection"], "review_step": ctx["review_step"], "submit_via": ctx["submit_via"],
-            "lateness_costs": ctx["lateness_costs"], "second_chance": ctx["second_chance"],
-            "review_stage": ctx["review_stage"], "review_named": False}
+    told = ("item", "voluntary", "objection", "review_step", "submit_via", "lateness_costs", "second_chance", "review_stage",
+            "review_named", "report_to", "report_parent_of")
+    return {**{key: ctx[key] for key in told}, "deadline": deadline, "rolled": o.get("rolled")}
 
 
 def _event_notice(session, p, round_id, action) -> Outcome:

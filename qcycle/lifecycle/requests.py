@@ -159,7 +159,9 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
         closes = dt.date.fromisoformat(asked.detail["closes"]) if asked else None
         out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due, "closes": closes,
                          "scope": scope(parent), "after": _after(p, stage), "limit": stage.per_reviewer,
-                         "word": counted_as(p, owing)}
+                         "word": counted_as(p, owing),
+                         # Handed in to the reviewer itself (report_to: parent): it receives them, no list comes from us.
+                         "received": window.report_to == "parent" and stage.decides == window.code}
                 for parent in sorted(_reviewing_parents(p, owing, stage)) if due is not None}
     return out
 

@@ -245,8 +245,8 @@ class Stage(_Model):
                                            "不超过5个, chosen without scores); `qcycle decide` holds ops to it"))
     sender: Code | None = Field(None, description="the unit that signs this stage's letters (default round.issuer)")
     report_to: Code | None = Field(
-        None, description=("followup stages: the unit the written report goes to (default the stage's sender); "
-                           "`parent`: each unit's own superior (an enterprise's 区县局)"))
+        None, description=("submission and followup stages: the unit the hand-in goes to (default the stage's sender); "
+                           "`parent`: each unit's own superior (an enterprise's 区县局, which receives and reviews it)"))
     template: str | None = Field(None, description="message template for notifications")
     notify: Who | None = Field(None, description="who is told when this stage happens")
     lists: Who | None = Field(
@@ -349,7 +349,7 @@ class Stage(_Model):
         k = self.kind
         for given, kinds, message in (
                 (self.voluntary, ("submission",), "voluntary 只用于 submission 阶段"),
-                (self.report_to is not None, ("followup",), "report_to 只用于 followup（整改）阶段"),
+                (self.report_to is not None, _WINDOW_KINDS, "report_to（材料报送的单位）只用于 submission/followup 阶段"),
                 (self.requirements, ("followup",), "requirements（整改要求）只用于 followup（整改）阶段"),
                 (self.time_of_day is not None or self.place is not None, ("event",),
                  "time_of_day、place 只用于 event 阶段（活动在当天的时间与地点）"),
