@@ -5496,3 +5496,14 @@ def test_a_hand_in_each_unit_sends_its_own_superior_is_said_so_to_both(tmp_path,
     assert "另行通知" not in called["k1"], called["k1"]
     assert "申报报送甲区市场监督管理局，须经其初审。" in opened["e1"], opened["e1"]
     assert "申报报送乙县市场监督管理局，须经其初审。" in opened["e3"] and "所提交的" not in opened["e3"], opened["e3"]
+
+
+def test_an_event_for_those_a_grade_chose_tells_each_its_score(tmp_path, home):
+    """省质量奖's 现场评审 notice told the candidates over the line only "定于…组织现场评审": not that their 材料评审
+    score had taken them there."""
+    text = ASSESSMENT.replace("    assessment:\n", (
+        "      - {code: onsite, name: 现场核查, kind: event, on: 2016-04-11, notify: {grades: [合格]}}\n    assessment:\n"), 1)
+    r = _scored(tmp_path, text, "2016-04-11")
+    told = r.letters("onsite")
+    assert sorted(told) == ["c1", "c2", "c3"], told
+    assert "贵单位在“考核评分”中得分62.00。示例市质量强市工作领导小组办公室定于2016年4月11日" in told["c3"], told["c3"]

@@ -43,7 +43,7 @@ from qcycle.lifecycle.requests import (
     review_letters,
     reviewers_of,
 )
-from qcycle.lifecycle.standing import missed_subjects, passed
+from qcycle.lifecycle.standing import missed_subjects, passed, scored_for
 from qcycle.lifecycle.summaries import published_results
 from qcycle.lifecycle.who import (
     NEGATIVE,
@@ -211,7 +211,7 @@ def _event_notice(session, p, round_id, action) -> Outcome:
                                                 for w in (stage.notify, *stage.notify.any_of))
     own: dict[str, dict[str, Any]] = {u: {"entries": names} for u, names in entries.items() if applied[u] > 1}
     for u, said in _reviewed_through(session, p, round_id, stage.notify, units).items():
-        own.setdefault(u, {})["passed_step"] = said
+        own.setdefault(u, {}).update(said)
     # A superior told of its units' event is told which (the cities were asked to prepare for a 现场验收核查 of
     # counties they were not named).
     below: dict[str, list[str]] = defaultdict(list)
@@ -264,7 +264,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
     if p.quotas and stage.code == p.quotas.progress_stage:  # what the progress report is measured against
         own |= {u: {"quotas": quota_tasks(p, u)} for u in units}
     for u, said in _reviewed_through(session, p, round_id, stage.owed_by, units).items():
-        own.setdefault(u, {})["passed_step"] = said
+        own.setdefault(u, {}).update(said)
     drafts = draft_letters(units + sorted(refused), "window_open.j2", p, action, rolled=action.detail.get("rolled"),
                            private=any("quotas" in mine for mine in own.values()),
                            own=own)
@@ -467,15 +467,15 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{told}{late}")
 
 
-def _reviewed_through(session, p: Programme, round_id, who: Who | None, units: list[str]) -> dict[str, str]:
-    """unit → the review by its parent it passed to be chosen by ``who`` (a window's owers, an event's), as the
-    letter says it ("获东城区市场监督管理局推荐": QC小组's recommended teams were asked for their 成果报告, and 诚信计量's
-    for their 现场评审, never told they had been recommended)."""
+def _reviewed_through(session, p: Programme, round_id, who: Who | None, units: list[str]) -> dict[str, dict[str, str]]:
+    """unit → how it was chosen by ``who`` (a window's owers, an event's), as the letter says it: the review by its
+    parent it passed (passed_step "获东城区市场监督管理局推荐": QC小组's recommended teams were asked for their 成果报告, and
+    诚信计量's for their 现场评审, never told they had been recommended), or its score where grades chose it (scored)."""
     step = p.stage(who.approved_at) if who and who.approved_at else None
     if step is None or step.reviewed_by is None:
-        return {}
+        return {u: {"scored": said} for u, said in scored_for(session, p, round_id, who, units).items()}
     approved = {x.partition(":")[0] for x in decided(session, round_id, step.code, POSITIVE)}
-    return {u: passed(by) for u in units if u in approved and (by := reviewed_by_whom(p, step, u))}
+    return {u: {"passed_step": passed(by)} for u in units if u in approved and (by := reviewed_by_whom(p, step, u))}
 
 
 HANDLERS = {

@@ -21,6 +21,7 @@ from qcycle.lifecycle.who import (
     select_subjects,
     stage_outcomes,
 )
+from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "objections_upheld",
     "passed",
     "rejections",
+    "scored_for",
     "steps_told",
     "steps_told_alone",
     "took_part",
@@ -387,3 +389,15 @@ def took_part(session: Session, p: Programme, round_id: uuid.UUID, step: str, ca
                     if in_category(p, x, category)}
             todo += sorted(p.assessment.subjects.stages()) if p.assessment else []
     return out
+
+
+def scored_for(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None, units: list[str]) -> dict[str, str]:
+    """unit → its score where grades chose it (``who.grades``): "在“材料评审”中得分94.80", as an event's letter says
+    why it takes part (省质量奖's 现场评审 notice gave its candidates no ground at all)."""
+    if who is None or not who.grades:
+        return {}
+    if (assessed := who.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)) is None:
+        return {}
+    chosen = set(units)
+    return {r.unit_code: f"在{quoted(p.stage(assessed).name)}中得分{r.total:.2f}" for r in results_of(session, round_id, assessed)
+            if r.unit_code in chosen and r.grade in who.grades}
