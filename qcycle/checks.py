@@ -341,7 +341,7 @@ def _window_order(s, base: str) -> list[tuple[str, str]]:
     out = []
 
     def check(path: str, opens: dt.date | None, deadline) -> None:
-        if opens is not None and deadline is not None and deadline.date is not None \
+        if opens is not None and deadline is not None and deadline.date is not None and not deadline.workdays \
                 and deadline.date < opens:
                 out.append((f"{path}.deadline.date",
                             f"截止日期 {deadline.date} 早于开始日期 {opens}（截止应不早于开始）"))

@@ -177,7 +177,7 @@ def _move(m: re.Match[str], line: str, shift: int, cal: WorkCalendar, notes: lis
             moved = cal.previous_workday(day)
         notes.append(f"{key.group(1) if key else '日期'} {old} → {day} 不是工作日，已改为 {moved}（请核对）")
         day = moved
-    elif key and key.group(1) == "date" and not cal.is_workday(day):
+    elif key and key.group(1) == "date" and not cal.is_workday(day) and not re.search(r"\bworkdays:", line):
         if re.search(r"\broll:\s*[\"']?none\b", line):  # not moved: said so, not "将按 roll 规则顺延"
             notes.append(f"截止日 {old} → {day} 不是工作日，roll: none 不顺延，截止日仍为 {day}（请核对是否改为工作日）")
         else:

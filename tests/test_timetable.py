@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from pathlib import Path
 
 import chinese_calendar
 import pytest
 
 from qcycle.clock import at
+from qcycle.errors import ConfigError
 from qcycle.schema import Programme
 from qcycle.timetable import due, expand
 from qcycle.workcal import WorkCalendar
@@ -242,3 +244,43 @@ def test_a_late_at_deduction_whose_window_closes_after_the_assessment_is_flagged
     errors, warnings = check_dates(load_programme(path).programme, WorkCalendar())
     assert not errors
     assert ("assessment.deductions[0].late_at", "“书面整改报告”在考核之前没有截止时间，扣分项“整改逾期”不会扣分") in warnings
+
+
+def test_a_deadline_counted_in_working_days_after_a_date_follows_the_calendar(tmp_path):
+    """监督抽查's 区县局 report 季度结束后10个工作日内: the officer had counted 4月15日 by hand past 清明, and 10月21日
+    past the National Day week and its 调休; the file now says it and the calendar counts."""
+    from qcycle.loader import load_programme
+    from qcycle.workcal import WorkCalendar
+
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: q-2025, name: 2025年季度报送, programme: 季度报送, issuer: city, years: [2025]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: city, name: 某市市场监督管理局, level: city, channels: [sink]}
+          - {code: c1, name: 一区市场监督管理局, level: county, parent: city, channels: [sink]}
+        stages:
+          - code: quarterly
+            name: 季度抽查情况
+            kind: submission
+            submission: self_evaluation
+            owed_by: {levels: [county]}
+            periods:
+              - {code: 2025-Q1, opens: 2025-04-01, deadline: {date: 2025-03-31, workdays: 10}}
+              - {code: 2025-Q3, opens: 2025-10-09, deadline: {date: 2025-09-30, workdays: 10}}
+        """)
+    path = tmp_path / "q.yaml"
+    path.write_text(text, encoding="utf-8")
+    t = expand(load_programme(path).programme, WorkCalendar())
+    due = sorted(a.at.date() for a in t.actions if a.action == "deadline")
+    assert due == [dt.date(2025, 4, 15), dt.date(2025, 10, 21)], due
+    # Next year's round counts from the same day: an anchor on a Saturday is no deadline to roll.
+    from qcycle.newround import next_round
+
+    made = next_round(text.replace("2025-03-31", "2024-05-31"), load_programme(path).programme, 2026, WorkCalendar())
+    assert "2025-05-31, workdays: 10" in made.text and not any("2025-05-31" in n for n in made.notes), made.notes
+    with pytest.raises(ConfigError, match="workdays（自某日起的第几个工作日）与 date 同用"):
+        path.write_text(text.replace("deadline: {date: 2025-03-31, workdays: 10}",
+                                     "deadline: {after: {stage: quarterly, event: opens, days: 1}, workdays: 10}"),
+                        encoding="utf-8")
+        load_programme(path)

@@ -61,6 +61,9 @@ class Deadline(_Model):
 
     date: dt.date | None = None
     after: RelativeDate | None = None
+    workdays: int | None = Field(None, ge=1, le=60, description=(
+        "with date: due this many working days after it, the date not counted (季度结束后10个工作日内: "
+        "date: 2025-03-31, workdays: 10 → 4月15日, past 清明), following the calendar's 调休"))
     time: ClockTime = dt.time(17, 30)
     inclusive: bool = True
     roll: Roll = "next_workday"
@@ -70,6 +73,9 @@ class Deadline(_Model):
     def _one_anchor(self) -> Deadline:
         if (self.date is None) == (self.after is None):
             raise ValueError("截止时间需要且只能给出 date（具体日期）或 after（相对某阶段）之一")
+        if self.workdays is not None and self.date is None:
+            raise ValueError("workdays（自某日起的第几个工作日）与 date 同用：date 写起算日（如季度最后一天），"
+                             "相对某阶段的写 after: {stage, event, workdays}")
         return self
 
 

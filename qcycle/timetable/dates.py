@@ -117,6 +117,8 @@ class StageDates:
 
     def deadline(self, d: Deadline, category: str | None) -> ResolvedDeadline:
         day = d.date if d.date is not None else self.relative(d.after, category)  # type: ignore[arg-type]
+        if d.date is not None and d.workdays:  # 季度结束后10个工作日内: counted past the calendar's days off
+            day = self.cal.add_workdays(day, d.workdays)
         day, rolled_from, _ = self._roll(day, d.roll)
         if d.inclusive:
             cutoff = at(day, d.time)
