@@ -5507,3 +5507,21 @@ def test_an_event_for_those_a_grade_chose_tells_each_its_score(tmp_path, home):
     told = r.letters("onsite")
     assert sorted(told) == ["c1", "c2", "c3"], told
     assert "贵单位在“考核评分”中得分62.00。示例市质量强市工作领导小组办公室定于2016年4月11日" in told["c3"], told["c3"]
+
+
+def test_an_order_opened_by_a_published_list_says_the_unit_is_on_it(tmp_path, home):
+    """监督抽查's 整改通知 to a firm on the 不合格企业名单 published that day read only "根据…工作安排，请贵单位认真查找问题"."""
+    text = ASSESSMENT.replace(
+        "      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}\n",
+        "      - {code: c5, name: 五县人民政府, level: county, parent: city, channels: [sink]}\n"
+        "      - {code: f1, name: 甲公司, level: enterprise, parent: c1, channels: [sink]}\n", 1).replace(
+        "    stages:\n",
+        "    stages:\n"
+        "      - {code: failed, name: 公布第一季度抽查不合格企业名单, kind: publication, on: 2016-01-11,\n"
+        "         notify: {units: [f1, c1]}, lists: {units: [f1]}}\n"
+        "      - {code: firmfix, name: 不合格企业整改报告, kind: followup, submission: self_evaluation, owed_by: {units: [f1]},\n"
+        "         opens_after: {stage: failed, event: on, days: 0}, deadline: {after: {stage: failed, event: on, workdays: 15}}}\n", 1)
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.until("2016-01-11")
+    order = r.letters("firmfix")["f1"]
+    assert "贵单位在2015年度县级质量工作考核中已列入第一季度抽查不合格企业名单。请认真查找" in order, order

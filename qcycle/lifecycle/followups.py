@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from qcycle import crud
@@ -20,7 +21,7 @@ from qcycle.lifecycle.wording import (
     without_consequence,
 )
 from qcycle.render import quoted
-from qcycle.schema import Programme, Who
+from qcycle.schema import Programme, Stage, StageKind, Who
 
 __all__ = ["followup_open"]
 
@@ -33,7 +34,7 @@ def followup_open(session, p, round_id, action) -> Outcome:
     assert stage.owed_by is not None
     left = firm_workdays_left(action, written_on(action)) if action.deadline is not None else None
     report_to = p.unit(stage.report_to).name if stage.report_to not in (None, "parent") else None
-    reason, ranked = reason_of(p, stage.owed_by), stage.owed_by.rank is not None
+    reason, ranked = reason_of(p, stage.owed_by) or _listed_in(p, stage), stage.owed_by.rank is not None
     reasons = _owing_because(session, p, round_id, stage.owed_by, action.category, units)
     results = results_of(session, round_id, stage.owed_by.assessed_at)
     own: dict[str, dict[str, str]] = {u: {"reason": why} for u, why in reasons.items()}
@@ -69,6 +70,16 @@ def followup_open(session, p, round_id, action) -> Outcome:
                                          report_to=report_to, rolled=action.detail.get("rolled"),
                                          requirements=list(stage.requirements)),
                    note=f"{action.title}：{len(units)} 个单位须整改{late_note(action)}", counts={"rectification": len(units)})
+
+
+def _listed_in(p: Programme, stage: Stage) -> str:
+    """Why units named in the file owe a follow-up that a published list opens (不合格企业名单 on the day, 整改 from
+    it): "已列入第一季度监督抽查不合格企业名单" (their 整改通知 had read only "根据…工作安排"); "" for any other."""
+    listing = p.stage(stage.opens_after.stage) if stage.opens_after else None
+    if listing is None or listing.kind is not StageKind.publication or listing.lists is None:
+        return ""
+    listed = re.sub(r"^(公布|发布|印发|下达|通报)", "", listing.name)
+    return f"已列入{listed}" if listed.endswith(("名单", "名录", "目录")) else ""
 
 
 def _owing_because(session, p: Programme, round_id, who: Who, category: str | None, units: list[str]
