@@ -284,3 +284,17 @@ def test_a_deadline_counted_in_working_days_after_a_date_follows_the_calendar(tm
                                      "deadline: {after: {stage: quarterly, event: opens, days: 1}, workdays: 10}"),
                         encoding="utf-8")
         load_programme(path)
+
+
+def test_the_plan_names_the_office_that_decides(tmp_path):
+    """省质量奖's plan listed every 待审核决定 with nobody in its 对象 column."""
+    from qcycle.loader import load_programme
+    from qcycle.workcal import WorkCalendar
+
+    path = Path(__file__).parent.parent / "config" / "programmes" / "sc-jbgs-2023.yaml"
+    p = load_programme(path).programme
+    t = expand(p, WorkCalendar())
+    office = p.unit(p.round.issuer).name
+    deciding = [a for a in t.actions if a.action in ("decision_due", "decision_request")]
+    assert deciding and all(a.owed_by == p.unit(p.sender(a.stage)).name for a in deciding), deciding[:2]
+    assert any(a.owed_by == office for a in deciding)

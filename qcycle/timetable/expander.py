@@ -100,6 +100,7 @@ class _Expander(StageDates):
             self._add(nine, action, stage, title, deadline=until, **{k: v for k, v in common.items() if k != "owed_by"})
         elif stage.kind is StageKind.decision:
             self._notice(stage, category, day, title, nine, common)  # a 陈述答辩 its candidates attend
+            office = self.p.unit(self.p.sender(stage.code)).name  # the office decides: the plan names it, not blank
             decides = self.p.stage(stage.decides) if stage.decides is not None else None
             if decides is not None and decides.kind is StageKind.decision and stage.reviewed_by is not None:
                 # A second level (市级推荐 after the 县级初审): asked the working day after the step before.
@@ -127,8 +128,8 @@ class _Expander(StageDates):
                     self._review_reminders(stage, title, asked, day, nine, common)
                 elif asked < day:
                     self._add(at(asked, dt.time(9, 0)), "decision_request", stage,
-                              f"{title}：待审核（{day:%Y-%m-%d}前完成）", deadline=nine, **common)
-            self._add(nine, action, stage, title, **common)
+                              f"{title}：待审核（{day:%Y-%m-%d}前完成）", deadline=nine, **{**common, "owed_by": office})
+            self._add(nine, action, stage, title, **{**common, "owed_by": office})
         elif stage.kind is StageKind.notice:
             end = stage.last_day(day, self.cal) or day
             close = at(end, dt.time(23, 59, 59))
