@@ -32,7 +32,6 @@ from qcycle.lifecycle.requests import approved_by_reviewer
 from qcycle.lifecycle.wording import places_counted_as, ranked_among
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
 from qcycle.schema import Programme, Stage
-from qcycle.schema.units import LEVEL_NAMES
 
 __all__ = [
     "OUTCOMES",
@@ -279,7 +278,7 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         sheets.setdefault(stage.name if stage else result_kind(p), []).append(row)
     groups = {"全部": -1} | {c.name: i for i, c in enumerate(p.categories)}
     for i, u in enumerate(p.units):  # levels ranked apart: in the order the file first lists them
-        groups.setdefault(LEVEL_NAMES.get(u.level, u.level), 100 + i)
+        groups.setdefault(p.level_names.get(u.level, u.level), 100 + i)
     for rows_of_stage in sheets.values():  # each ranking group together, in the programme's order
         rows_of_stage.sort(key=lambda row: (groups.get(row["排名组"], 99), row["名次"], row["单位代码"]))
     return sheets

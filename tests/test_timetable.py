@@ -298,3 +298,19 @@ def test_the_plan_names_the_office_that_decides(tmp_path):
     deciding = [a for a in t.actions if a.action in ("decision_due", "decision_request")]
     assert deciding and all(a.owed_by == p.unit(p.sender(a.stage)).name for a in deciding), deciding[:2]
     assert any(a.owed_by == office for a in deciding)
+
+
+def test_an_office_names_its_levels_in_its_own_words(tmp_path):
+    """省质量奖's plan called its 设区市 "市（州）", Sichuan's word."""
+    from qcycle.loader import load_programme
+    from qcycle.workcal import WorkCalendar
+
+    source = Path(__file__).parent.parent / "config" / "programmes" / "sc-jbgs-2023.yaml"
+    text = source.read_text(encoding="utf-8")
+    path = tmp_path / "p.yaml"
+    path.write_text(text.replace("  issuer:", "  level_names: {city: 设区市}\n  issuer:", 1), encoding="utf-8")
+    assert "level_names" in path.read_text(encoding="utf-8")
+    said = {a.owed_by for a in expand(load_programme(path).programme, WorkCalendar()).actions if a.owed_by}
+    before = {a.owed_by for a in expand(load_programme(source).programme, WorkCalendar()).actions if a.owed_by}
+    assert any("市（州）" in x for x in before) and not any("市（州）" in x for x in said), said
+    assert any("设区市" in x for x in said)

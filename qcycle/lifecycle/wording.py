@@ -20,7 +20,6 @@ from qcycle.schema import (
     category_label,
     grade_label,
 )
-from qcycle.schema.units import LEVEL_NAMES
 from qcycle.timetable.dates import StageDates
 from qcycle.workcal import default_calendar
 
@@ -356,7 +355,7 @@ def ranked_among(p: Programme, subject: str) -> str:
     """Whom a rank is among, as a letter says it, where units are ranked by level (``rank_within:
     level``): "县（市、区）", or by group: the group's own name ("市辖区"); "" where all are ranked together."""
     group = p.rank_group(subject)
-    return LEVEL_NAMES.get(group, group) if group else ""
+    return p.level_names.get(group, group) if group else ""
 
 
 def component_scores(p: Programme, r: AssessmentResult, sep: str = "；") -> str:

@@ -17,7 +17,7 @@ from qcycle.schema.stages import (
     StageKind,
     SubmissionKindSpec,
 )
-from qcycle.schema.units import Category, Channel, ListItem, RoundInfo, Unit
+from qcycle.schema.units import LEVEL_NAMES, Category, Channel, ListItem, RoundInfo, Unit
 from qcycle.schema.who import Who
 
 __all__ = ["Programme", "programme_json_schema"]
@@ -430,6 +430,11 @@ class Programme(_Model):
         """How letters name a submission kind (申报材料, 目标备案 …)."""
         spec = self.submission_kinds.get(kind)
         return spec.title if spec is not None else SUBMISSION_TITLES.get(kind, kind)
+
+    @cached_property
+    def level_names(self) -> dict[str, str]:
+        """Level → what letters and plans call it: the round's own words (设区市) over the defaults (市（州）)."""
+        return LEVEL_NAMES | {str(level): name for level, name in self.round.level_names.items()}
 
     @cached_property
     def unit_names(self) -> dict[str, str]:

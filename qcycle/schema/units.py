@@ -4,7 +4,7 @@ units (责任单位) and the list (榜单) of categories and items."""
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -43,6 +43,10 @@ class RoundInfo(_Model):
     contact: Contact | None = Field(None, description=(
         "who units ask about the round, printed in every letter to a unit (联系人：…): 质量发展科 张三，0816-1234567"))
     notes: list[str] = Field(default_factory=list)
+    level_names: dict[Literal["province", "city", "county", "town", "office", "department", "government", "enterprise"],
+                      Annotated[str, Field(min_length=1, max_length=20)]] = Field(
+        default_factory=dict, description=("what this office calls a level, where not the default (city: 设区市 for "
+                                           "市（州）; county: 县（市）): plans, rankings by level and exports say it"))
 
     @field_validator("years")
     @classmethod

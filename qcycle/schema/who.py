@@ -104,7 +104,8 @@ class Who(_Model):
             out |= w.stages()
         return out
 
-    def describe(self, stage_names: dict[str, str] | None = None, unit_names: dict[str, str] | None = None) -> str:
+    def describe(self, stage_names: dict[str, str] | None = None, unit_names: dict[str, str] | None = None,
+                 level_names: dict[str, str] | None = None) -> str:
         """The selection in words, for the plan and the timetable (stages and units by their names where given)."""
         names = stage_names or {}
 
@@ -113,7 +114,7 @@ class Who(_Model):
 
         parts = []
         if self.levels:
-            parts.append("、".join(LEVEL_NAMES.get(x, x) for x in self.levels))
+            parts.append("、".join((level_names or LEVEL_NAMES).get(x, x) for x in self.levels))
         if self.units:
             parts.append("、".join((unit_names or {}).get(u, f"单位 {u}") for u in self.units))
         if self.submitted_at:
@@ -129,9 +130,9 @@ class Who(_Model):
         if self.rank:
             parts.append(self.rank.describe())
         if self.any_of:
-            parts.append("或".join(f"（{w.describe(names, unit_names)}）" for w in self.any_of))
+            parts.append("或".join(f"（{w.describe(names, unit_names, level_names)}）" for w in self.any_of))
         if self.superiors_of:
-            parts.append(f"（{self.superiors_of.describe(names, unit_names)}）的上级单位")
+            parts.append(f"（{self.superiors_of.describe(names, unit_names, level_names)}）的上级单位")
         return "，且".join(parts)
 
 

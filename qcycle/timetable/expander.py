@@ -90,7 +90,7 @@ class _Expander(StageDates):
             common["detail"] = {"rolled_from": moved_from.isoformat(), "roll": roll}
         action = STAGE_ACTIONS[stage.kind.value]
         if stage.notify is not None:  # the 对象 column of the plan: who is written to
-            common["owed_by"] = stage.notify.describe(self.p.stage_names, self.p.unit_names)
+            common["owed_by"] = stage.notify.describe(self.p.stage_names, self.p.unit_names, self.p.level_names)
         if stage.kind is StageKind.notification:
             self._add(nine, action, stage, title, **common)
         elif stage.kind is StageKind.event:
@@ -186,7 +186,7 @@ class _Expander(StageDates):
         policy = self.p.reminder_policies.get(stage.reminders) if stage.reminders else None
         condition = None
         if stage.owed_by.dynamic:
-            condition = f"仅限{stage.owed_by.describe(self.p.stage_names, self.p.unit_names)}"
+            condition = f"仅限{stage.owed_by.describe(self.p.stage_names, self.p.unit_names, self.p.level_names)}"
         for period in periods:
             if period is not None and period.categories and category is None:
                 # A period for some categories only: expand it per listed category.
@@ -209,7 +209,7 @@ class _Expander(StageDates):
         d = self.deadline(deadline_spec, category)
         pcode = period.code if period else None
         label = f"{stage.name}{'·' + pcode if pcode else ''}{cat_name}"
-        common = {"category": category, "period": pcode, "owed_by": stage.owed_by.describe(self.p.stage_names, self.p.unit_names),
+        common = {"category": category, "period": pcode, "owed_by": stage.owed_by.describe(self.p.stage_names, self.p.unit_names, self.p.level_names),
                   "submission": stage.submission, "condition": condition}
         # A unit taken out of the file since keeps its record, not its actions; an extension the
         # window's own deadline has since overtaken (moved later for all) no longer applies: its unit
