@@ -5520,8 +5520,13 @@ def test_an_order_opened_by_a_published_list_says_the_unit_is_on_it(tmp_path, ho
         "      - {code: failed, name: 公布第一季度抽查不合格企业名单, kind: publication, on: 2016-01-11,\n"
         "         notify: {units: [f1, c1]}, lists: {units: [f1]}}\n"
         "      - {code: firmfix, name: 不合格企业整改报告, kind: followup, submission: self_evaluation, owed_by: {units: [f1]},\n"
-        "         opens_after: {stage: failed, event: on, days: 0}, deadline: {after: {stage: failed, event: on, workdays: 15}}}\n", 1)
+        "         opens_after: {stage: failed, event: on, days: 0}, deadline: {after: {stage: failed, event: on, workdays: 15}}}\n"
+        "      - {code: firmfix_review, name: 整改报告审核, kind: decision, decides: firmfix, reviewed_by: parent,\n"
+        "         after: {stage: firmfix, event: deadline, workdays: 5}}\n", 1)
     r = Round(write(tmp_path, "county.yaml", text))
     r.until("2016-01-11")
     order = r.letters("firmfix")["f1"]
     assert "贵单位在2015年度县级质量工作考核中已列入第一季度抽查不合格企业名单。请认真查找" in order, order
+    # Its reviewer hears of the review with the list (a 区县局 had read only another quarter's review dates).
+    listed = r.letters("failed")["c1"]
+    assert "不合格企业整改报告于2016年2月1日截止受理后，请贵单位对辖区内单位提交的不合格企业整改报告提出审核意见，于2016年2月6日" in listed, listed

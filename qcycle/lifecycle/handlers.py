@@ -155,7 +155,7 @@ def _later_reviews(session, p: Programme, round_id, call: Action, addressed: set
                    own: dict[str, dict[str, Any]]) -> None:
     """Reviewers of a window opening after the publication are told of their review with it (江西's cities first
     heard of their 初审 eight working days before it was due, the application window having opened on its own)."""
-    later = [*call.detail.get("later", ()), *call.detail.get("invited", ())]  # owed, or invited (an application)
+    later = [d for k in ("later", "invited", "reviewed") for d in call.detail.get(k, ())]  # owed, invited, opened today
     for d in {(d["stage"], d["category"]): d for d in reversed(later)}.values():
         for u, review in reviewers_of(session, p, round_id, p.stage(d["stage"]), d["category"]).items():
             if u in addressed:

@@ -427,7 +427,14 @@ class _Expander(StageDates):
                        for w in invitations if w.deadline and w.at.date() > a.at.date() and not awarding
                        and (a.category is None or w.category in (None, a.category))
                        and (w.stage, w.category, w.period) not in told]
-            detail = {**a.detail, **({"later": later} if later else {}), **({"invited": invited} if invited else {})}
+            # A follow-up the publication opens the same day (整改 of the firms on a 不合格名单) is reviewed by their
+            # superiors: the call tells them when (the 区县局 had read only another quarter's review dates).
+            reviewed = [{"stage": d.stage, "category": d.category, "period": d.period, "deadline": d.at.isoformat()}
+                        for d in due if opens.get((d.stage, d.category, d.period)) == a.at.date() and not awarding
+                        and self.p.reviews_of(d.stage) and (a.category is None or d.category in (None, a.category))
+                        and (d.stage, d.category, d.period) not in told]
+            detail = {**a.detail, **({"later": later} if later else {}), **({"invited": invited} if invited else {}),
+                      **({"reviewed": reviewed} if reviewed else {})}
             out.append(replace(a, detail=detail) if detail != a.detail else a)
         self.actions = out
 
