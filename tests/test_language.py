@@ -238,6 +238,26 @@ def test_an_awards_validity_and_the_bar_count_from_the_year_it_was_graded(tmp_pa
                                    before_round="award-2026") == [("e1", 2023, "区长质量奖")]
 
 
+def test_a_title_valid_from_its_naming_day_says_the_days(tmp_path, home):
+    """诚信计量's and 标准化's titles, named in September and December, read "有效期为3年（2025年至2027年）": the
+    certificate runs three years from the day it is named, and the firm had been told it ends nine months early."""
+    valid = AWARD.replace(
+        "        - {name: 区长质量奖, min_score: 80, max_count: 1}\n",
+        "        - {name: 区长质量奖, min_score: 80, max_count: 1, valid_years: 3, valid_from: date}\n", 1)
+    assert "valid_from: date" in valid
+    r = Round(write(tmp_path, "award-2023.yaml", valid))
+    _through_scoring(r, {"e1": 90, "e2": 75})
+    r.decide("committee", e1="approved", e2="approved")
+    r.until("2023-05-15")
+    day = r.t.by_name()["award:notify"].at.date()
+    until = day.replace(year=day.year + 3) - dt.timedelta(days=1)
+    said = f"有效期为3年（{day.year}年{day.month}月{day.day}日至{until.year}年{until.month}月{until.day}日）"
+    assert said in r.letters("award")["e1"], r.letters("award")["e1"]
+    with pytest.raises(ConfigError, match="valid_from: date 须与 valid_years"):
+        write(tmp_path, "bad.yaml", AWARD.replace("{name: 区长质量奖, min_score: 80, max_count: 1}",
+                                                  "{name: 区长质量奖, min_score: 80, max_count: 1, valid_from: date}", 1))
+
+
 def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step(tmp_path, home):
     r = Round(write(tmp_path, "award.yaml", AWARD))
     r.hand_in("application", ["e1", "e2", "e3", "e4", "e5", "e6"], "2023-03-20")  # e7 never applies
@@ -2796,6 +2816,7 @@ def test_a_step_is_passed_or_not_as_chinese_says_it() -> None:
     assert not_passed("所在街道推荐") == "未获所在街道推荐" and not_passed("审核") == "未通过审核"
     assert reviewer_step("县（市）区市场监管局初审") == "初审" and reviewer_step("乡镇（街道）或有关部门推荐") == "推荐"
     assert reviewer_step("县区审阅") == "县区审阅"
+    assert reviewer_step("风险自评表核查") == "核查"  # 特种设备's reminders had read "尚未风险自评表核查"
 
 
 def test_results_wait_for_an_assessment_that_failed(tmp_path):
@@ -5491,7 +5512,7 @@ def test_a_hand_in_each_unit_sends_its_own_superior_is_said_so_to_both(tmp_path,
     r = Round(write(tmp_path, "review.yaml", text))
     r.until("2023-03-01")
     called, opened = r.letters("call"), r.letters("application")
-    assert ("辖区内单位的申报报送贵单位，于2023年3月31日截止受理，请贵单位受理并提出初审意见，于2023年4月17日（星期一）前报送"
+    assert ("辖区内单位的申报由贵单位受理，于2023年3月31日截止，请提出初审意见，于2023年4月17日（星期一）前报送"
             "示例市市场监督管理局。\n") in called["k1"], called["k1"]
     assert "另行通知" not in called["k1"], called["k1"]
     assert "申报报送甲区市场监督管理局，须经其初审。" in opened["e1"], opened["e1"]

@@ -236,7 +236,7 @@ def reviewed_by_whom(p: Programme, stage: Stage, unit: str) -> str | None:
 
 
 # What a parent does in a review named after the reviewers ("县（市）区市场监管局初审": 初审).
-_REVIEW_STEPS = ("初审", "推荐", "审核", "审查", "复核", "评审", "提名")
+_REVIEW_STEPS = ("初审", "推荐", "审核", "审查", "复核", "核查", "评审", "提名")
 
 
 def reviewer_step(name: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from qcycle import crud
 from qcycle.clock import to_local
 from qcycle.lifecycle.assessing import quota_achieved, what_counted
-from qcycle.lifecycle.drafting import draft_letters, owed_later
+from qcycle.lifecycle.drafting import draft_letters, owed_later, written_on
 from qcycle.lifecycle.missed import awaiting_decisions, never_handed_in_lines
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
@@ -258,7 +258,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
         won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
         best, achievement = passers.titled(p, u, best, contest) or (best, achievement)
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
-        benefits, validity = (grade_terms(p, best, won_in, praised=template == "praise.j2") if praise or not honoured
+        benefits, validity = (grade_terms(p, best, won_in, praised=template == "praise.j2", on=written_on(action))
+                              if praise or not honoured
                               else ([], None))
         # A unit rejected at the first step is told that step's results, not the round's latest step's.
         mine_label, mine_heading = (step_heading(p, decided, u, action.category) if steps else None) or (label, heading)

@@ -20,6 +20,7 @@ from qcycle.schema import (
     category_label,
     grade_label,
 )
+from qcycle.timetable import add_months
 from qcycle.timetable.dates import StageDates
 from qcycle.workcal import default_calendar
 
@@ -395,8 +396,8 @@ def grade_consequence(p: Programme, grade: str | None) -> str | None:
     return found.consequence if found else None
 
 
-def grade_terms(p: Programme, grade: str | None, won_in: int | None = None, *, praised: bool = False
-                ) -> tuple[list[str], str | None]:
+def grade_terms(p: Programme, grade: str | None, won_in: int | None = None, *, praised: bool = False,
+                on: dt.date | None = None) -> tuple[list[str], str | None]:
     """What a grade brings, as its 授奖/通报表扬 letter lists it: its benefits, and how long the
     award is valid ("5年（2024年至2028年）", counted from ``won_in``, the year it was graded (its
     assessment's moment), as the re-application bar counts it), or None. ``praised``: for the 通报表扬
@@ -408,6 +409,9 @@ def grade_terms(p: Programme, grade: str | None, won_in: int | None = None, *, p
     if found.valid_years:
         first = won_in or p.round.years[-1]
         validity = f"{found.valid_years}年（{first}年至{first + found.valid_years - 1}年）"
+        if found.valid_from == "date" and on is not None:  # 命名之日起3年 (a September title had read "至2027年")
+            until = add_months(on, 12 * found.valid_years) - dt.timedelta(days=1)
+            validity = f"{found.valid_years}年（{cn_date(on)}至{cn_date(until)}）"
         # What the programme's own bar says: 天水's 获奖满5年后方可再次申报 (第六条), told as 期满后可再次申报; a bar
         # longer or shorter than the validity says its own year (嘉善's winners were never told they wait till 2030).
         bars = {st.eligibility.not_awarded.years for st in p.stages if st.eligibility and st.eligibility.not_awarded

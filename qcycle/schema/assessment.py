@@ -159,6 +159,9 @@ class Grade(_Model):
     valid_years: int | None = Field(
         None, ge=1, le=50,
         description="the award is valid this many years from the year it is won (天水: 有效期5年), told in its letter")
+    valid_from: Literal["year", "date"] = Field(
+        "year", description=("how valid_years counts: from the year it is won (2025年至2027年), or date: from the day "
+                             "its letter names it (命名之日起3年: 2025年9月30日至2028年9月29日)"))
     consequence: str | None = Field(
         None, min_length=1, max_length=100,
         description="what the grade brings on the unit, told with it in result letters and summaries (撤销试点资格)")
@@ -166,6 +169,12 @@ class Grade(_Model):
     @property
     def catch_all(self) -> bool:
         return self.min_score is None and self.max_score is None and self.max_count is None and self.share is None
+
+    @model_validator(mode="after")
+    def _validity(self) -> Grade:
+        if self.valid_from == "date" and self.valid_years is None:
+            raise ValueError(f"等次“{self.name}”的 valid_from: date 须与 valid_years（有效期年数）同用")
+        return self
 
     @property
     def line(self) -> float | None:
