@@ -5551,3 +5551,22 @@ def test_an_order_opened_by_a_published_list_says_the_unit_is_on_it(tmp_path, ho
     # Its reviewer hears of the review with the list (a 区县局 had read only another quarter's review dates).
     listed = r.letters("failed")["c1"]
     assert "不合格企业整改报告于2016年2月1日截止受理后，请贵单位对辖区内单位提交的不合格企业整改报告提出审核意见，于2016年2月6日" in listed, listed
+
+
+def test_a_public_notice_told_to_others_too_keeps_its_list(tmp_path, home):
+    """标准化良好行为's 公示 sent to the 设区市局 as well (``any_of``) lost its list from all 21 letters, and the firms on
+    it were not told so: each was asked to object to a list it never saw."""
+    text = AWARD.replace("kind: notice, days: 7, on: 2023-05-04, notify: {approved_at: committee}}",
+                         "kind: notice, days: 7, on: 2023-05-04,\n"
+                         "         notify: {any_of: [{approved_at: committee}, {levels: [government]}]}}", 1)
+    assert "levels: [government]" in text
+    r = Round(write(tmp_path, "award.yaml", text))
+    _through_scoring(r, {"e1": 95, "e2": 75})
+    r.decide("committee", e1="approved", e2="approved")
+    r.until("2023-05-04")
+    told = r.letters("notice")
+    assert sorted(told) == ["e1", "e2", "gov"], sorted(told)
+    listed = "公示名单（共2家）：\n1. 甲公司（拟获区长质量奖）；\n2. 乙公司（拟获提名奖）。\n"
+    assert all(listed in body for body in told.values()), told
+    assert "贵单位拟获区长质量奖，已列入拟授奖名单。" in told["e1"], told["e1"]
+    assert "列入" not in told["gov"].split("公示名单")[0], told["gov"]

@@ -34,7 +34,7 @@ from qcycle.lifecycle.followups import followup_open
 from qcycle.lifecycle.listing import list_told
 from qcycle.lifecycle.notifying import notify_action
 from qcycle.lifecycle.outcome import Outcome
-from qcycle.lifecycle.publicity import left_off, objection_cutoff, published_list
+from qcycle.lifecycle.publicity import left_off, objection_cutoff, on_list, published_list
 from qcycle.lifecycle.quota_wording import quota_tasks
 from qcycle.lifecycle.remarks import places_rule
 from qcycle.lifecycle.requests import (
@@ -449,14 +449,15 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
             if written_on(action) > action.at.date() and action.deadline else "")
     roster, proposed, word = published_list(session, p, round_id, stage, units, action.category)
-    others = left_off(session, p, round_id, stage, units, action.category) if roster else {}
+    listed = set(on_list(session, p, round_id, stage, units, action.category)) if roster else set()
+    others = left_off(session, p, round_id, stage, sorted(listed), action.category) if roster else {}
     # A 公示 of results publishes them: every graded unit's result, as a 通报 lists them.
     results = [] if roster or "结果" not in name else published_results(session, p, round_id, action.category)
     window = objection_cutoff(session, p, round_id, stage, action.category)  # None: objections while it runs
     common = {"notice_name": name, "notice_days": stage.days, "notice_span": stage.span, "notice_until": action.deadline, "roster": roster,
               "objection_deadline": window or action.deadline, "objection_window": window is not None,
               "roster_word": word, "results": results, "places_rule": places_rule(p) if results else None}
-    drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=bool(roster),
+    drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=u in listed,
                                                       proposed=proposed.get(u), **common)]
     # Being left off is the unit's own news: not posted where its peers read.
     drafts += [d for u, why in others.items()

@@ -22,9 +22,24 @@ from qcycle.lifecycle.standing import (
 from qcycle.lifecycle.who import best_grades, in_category, p_item_name, results_of, select_subjects
 from qcycle.lifecycle.wording import LISTS, counted_as, forced, listing_of
 from qcycle.render import quoted
-from qcycle.schema import Programme, Stage, StageKind, grade_label
+from qcycle.schema import Programme, Stage, StageKind, Who, grade_label
 
-__all__ = ["left_off", "objection_cutoff", "published_list"]
+__all__ = ["left_off", "list_selector", "objection_cutoff", "on_list", "published_list"]
+
+
+def list_selector(stage: Stage) -> Who | None:
+    """Whom a 公示 lists: its selection by a decision or a grade, alone or beside others told of it (the 设区市局 told of
+    a 拟确认名单 with ``any_of``: the list had gone from every letter, and the firms on it were not told so)."""
+    return next((w for w in ((stage.notify, *stage.notify.any_of) if stage.notify else ()) if w.approved_at or w.grades),
+                None)
+
+
+def on_list(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, units: list[str],
+            category: str | None) -> list[str]:
+    """Those of ``units`` a 公示's list names (the others are told of it)."""
+    who = list_selector(stage)
+    chosen = {s.partition(":")[0] for s in select_subjects(session, p, round_id, who, category)} if who else set(units)
+    return [u for u in units if u in chosen]
 
 
 def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, units: list[str],
@@ -35,22 +50,24 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
     of several list items names each beside its unit, in the programme's order of items: 某市's 13
     projects read as 12 units, one of them unable to tell which of its two was on it, and an award's
     two titles were listed mixed."""
-    if not (stage.notify and (stage.notify.approved_at or stage.notify.grades)) or not listing_of(stage).endswith(LISTS):
+    who = list_selector(stage)
+    if who is None or not listing_of(stage).endswith(LISTS):
         return [], {}, ""
     # A list of several awards says which each candidate is proposed for (广州: 提名奖, not 市长质量奖).
-    several = len(stage.notify.grades) > 1
-    tiers = stage.notify.grades  # the award before its lower tiers (太仓 listed them mixed)
-    assessed = stage.notify.assessed_at or p.decisions_on_results.get(stage.notify.approved_at or "")
-    among = p.stage(stage.notify.approved_at).among if stage.notify.approved_at else None
+    several = len(who.grades) > 1
+    tiers = who.grades  # the award before its lower tiers (太仓 listed them mixed)
+    assessed = who.assessed_at or p.decisions_on_results.get(who.approved_at or "")
+    among = p.stage(who.approved_at).among if who.approved_at else None
     if not tiers and assessed and among is not None and len(among.grades) > 1:  # the awards a decision chose among (嘉善)
         tiers = among.grades
         several = len({g for u, g in best_grades(session, p, round_id, assessed, tiers, category).items() if u in units}) > 1
     proposed = best_grades(session, p, round_id, assessed, tiers, category) if several else {}
-    on = set(units)
-    subjects = [s for s in select_subjects(session, p, round_id, stage.notify, category) if s.partition(":")[0] in on]
+    told = set(units)
+    subjects = [s for s in select_subjects(session, p, round_id, who, category) if s.partition(":")[0] in told]
+    on = {s.partition(":")[0] for s in subjects}  # the units on it: not others told of it (a 设区市局)
     items = {s.partition(":")[2] for s in subjects if ":" in s}
     if len(items) < 2:
-        subjects = list(units)
+        subjects = [u for u in units if u in on]
     order = {item.code: i for i, item in enumerate(x for c in p.categories for x in c.items)}
     # Best placed first within a tier, where scored (襄阳's 公示 listed 85.87 before 86.43), else in the file's order.
     scored_at = assessed or crud.latest_results_stage(session=session, round_id=round_id)
@@ -66,7 +83,7 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
     names = [p.unit(s.partition(":")[0]).name + (f"（拟获{grade_label(g)}）" if (g := grade(s)) else "")
              + (f"（{p_item_name(p, s)}）" if len(items) > 1 else "") for s in listed]
     return names, {u: grade_label(g) for u, g in proposed.items() if ":" not in u}, \
-        counted_as(p, units) if len(listed) == len(on) else "项"
+        counted_as(p, sorted(on)) if len(listed) == len(on) else "项"
 
 
 def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage, listed: list[str],
