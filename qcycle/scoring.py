@@ -396,7 +396,7 @@ def _grades(scheme: Assessment, ranked: list, ranks: list[int]) -> dict[str, str
     forced = {v.code: v.grade for v in scheme.vetoes if v.grade}
     out = {row[0].unit: forced[row[5]] for row in ranked if row[5] is not None}
     free = [row for row in ranked if row[5] is None]
-    limit = caps(scheme, scheme.share_base([row[4] for row in free]))
+    limit = caps(scheme, scheme.share_base([row[4] for row in free], vetoed=len(ranked) - len(free)))
     used = dict.fromkeys(limit, 0)
     # Groups that move together: one subject each, or equal totals under shared ties.
     groups: list[list] = []

@@ -546,3 +546,17 @@ def test_a_lower_total_is_better_where_the_score_counts_risk():
         scheme(grades=grades)
     with pytest.raises(ValidationError, match="不能两种混用"):
         scheme(better="lower", grades=[{"name": "A级", "max_score": 30}, {"name": "B级", "min_score": 45}, {"name": "C级"}])
+
+
+def test_a_share_of_all_counts_the_vetoed_too():
+    """设区市政府质量工作考核: "A级不超过设区市总数的30%" gave 2 places of 10 cities, one vetoed (9 × 30 %): the tenth
+    city, 90.03 and third, was graded B, where the rule gives 3."""
+    vetoed = {"code": "accident", "name": "重大质量安全事故", "grade": "D"}
+    grades = [{"name": "A", "min_score": 90, "share": 0.3}, {"name": "B", "min_score": 80}, {"name": "C", "min_score": 60},
+              {"name": "D"}]
+    inputs = _totals(99, 98, 97, 96, 95, 94, 93, 92, 91, 50)
+    inputs[-1] = UnitInput("u10", reviews={"docs": [50], "talk": [50]}, vetoes=["accident"])
+    ranked = assess(scheme(grades=grades, vetoes=[vetoed]), inputs)
+    everyone = assess(scheme(grades=grades, vetoes=[vetoed], share_of="all"), inputs)
+    assert [r.grade for r in ranked].count("A") == 2 and [r.grade for r in everyone].count("A") == 3
+    assert everyone[-1].grade == "D" and everyone[-1].unit == "u10"

@@ -51,9 +51,12 @@ def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str,
     tied = _tie_scores(p)
     base = p.assessment.share_base if p.assessment else len
     vetoed: dict[tuple[str, str | None], int] = {}
+    counted_all = p.assessment is not None and p.assessment.share_of == "all"  # the vetoed count toward a share
     for r in rows:
         if forced(p, r):
             vetoed[groups[r.unit_code]] = vetoed.get(groups[r.unit_code], 0) + 1
+            if counted_all:
+                sizes[groups[r.unit_code]] = sizes.get(groups[r.unit_code], 0) + 1
         else:
             g = groups[r.unit_code]
             sizes[g] = sizes.get(g, 0) + base([r.total])  # 1, or 0 below the line a share_of: passing counts from
@@ -115,8 +118,9 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
                 # not one taken by others; 20 % of 12 enterprises, 3 vetoed, is 1 place, not 2.
                 places = caps(p.assessment, n)[full.name] or 0  # as scoring counted them
                 ranked = counted == "参评对象"  # those over a line (share_of: passing) are never the vetoed
-                out = f"，一票否决的{vetoed}个不计" if vetoed and ranked else ""
-                share += (f"（{'参评' if ranked else counted}{n + vetoed if ranked else n}个{out}，按比例"
+                apart = ranked and p.assessment.share_of != "all"  # share_of: all counts them too: n holds them
+                out = f"，一票否决的{vetoed}个不计" if vetoed and apart else ""
+                share += (f"（{'参评' if ranked else counted}{n + vetoed if apart else n}个{out}，按比例"
                           f"{grade_label(full.name)}名额{f'{places}个' if places else '不足1个'}）")
             limits = "、".join(x for x in (f"名额不超过{full.max_count}个" if full.max_count else "", share) if x)
             group = _capped_among(p, r)

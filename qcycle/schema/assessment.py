@@ -216,8 +216,9 @@ class Assessment(_Model):
         description="equal totals: broken by the components in order (then unit code), by unit code, "
                     "shared (same rank; a tie that would overflow a cap moves down together), or shared_in "
                     "(same rank; a tie reaching a cap's last place is taken in whole, over the cap: 并列的一并评入)")
-    share_of: Literal["ranked", "passing"] = Field(
-        "ranked", description=("what a grade's share is counted over: every subject ranked (vetoed ones aside), or "
+    share_of: Literal["ranked", "passing", "all"] = Field(
+        "ranked", description=("what a grade's share is counted over: every subject ranked (vetoed ones aside), all: "
+                               "every subject, the vetoed too (A级不超过设区市总数的30%: 10 cities, one vetoed, 3 places), or "
                                "passing: those whose total reaches the lowest min_score of the grades above the last "
                                "(AAAAA级不超过确认企业的10%: the enterprises confirmed, not all scored)"))
     share_rounding: Literal["each", "cumulative"] = Field(
@@ -359,12 +360,13 @@ class Assessment(_Model):
             return []
         return self.grade_names[:self.grade_names.index(found.at_most)]
 
-    def share_base(self, totals: list[float]) -> int:
-        """How many of the (not vetoed) subjects with these totals a grade's share is counted over."""
+    def share_base(self, totals: list[float], vetoed: int = 0) -> int:
+        """How many subjects a grade's share is counted over: of the (not vetoed) subjects with these totals, and
+        ``vetoed`` more under ``share_of: all``."""
         line = self.pass_line
         if self.share_of == "passing" and line is not None:
             return sum(1 for t in totals if self.reaches(t, line))
-        return len(totals)
+        return len(totals) + (vetoed if self.share_of == "all" else 0)
 
 
 # -- quotas (P4) ---------------------------------------------------------------------------
