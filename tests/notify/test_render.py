@@ -72,7 +72,7 @@ CONTEXTS = {
                   "objection_deadline": clock.at(dt.date(2023, 4, 26), dt.time(23, 59))},
     "publication.j2": {**BASE, "title": "发布揭榜名单", "at": DEADLINE, "takers": ["510100", "510300"]},
     "event_notice.j2": {**BASE, "stage_name": "现场评审", "event_on": dt.date(2023, 4, 24)},
-    "window_open.j2": {**BASE, "item": "揭榜书", "at": DEADLINE, "deadline": DEADLINE},
+    "window_open.j2": {**BASE, "item": "揭榜书", "at": DEADLINE, "deadline": DEADLINE, "handed_to": ""},
     "deadline_moved.j2": {**BASE, "item": "揭榜书", "deadline": clock.at(dt.date(2023, 4, 28), dt.time(17, 30)),
                           "moved_from": DAY},
     "rectification.j2": {**BASE, "reason": "考核等级为D级", "item": "书面整改报告", "rectification_deadline": DEADLINE},
@@ -365,7 +365,7 @@ def test_a_second_chance_is_not_an_application() -> None:
         _, reminded = render_message(name, {**CONTEXTS[name], "item": "复验申请", "voluntary": True, "second_chance": True})
         assert "如需提交复验申请，请在截止时间前报送。" in reminded and "如需申报" not in reminded, (name, reminded)
     opening = {"item": "复验申请", "deadline": DEADLINE, "rolled": None, "voluntary": True, "second_chance": True,
-               "objection": False, "review_step": None, "submit_via": None, "lateness_costs": None}
+               "objection": False, "handed_to": "", "submit_via": None, "lateness_costs": None}
     _, called = render_message("publication.j2", {**CONTEXTS["publication.j2"], "title": "公布验收结果", "takers": [],
                                                   "openings": [opening], "invited": [{**opening, "opens": DAY}]})
     assert called.count("如需提交复验申请，请在") == 2 and "如需申报" not in called, called
