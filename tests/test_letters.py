@@ -455,12 +455,12 @@ def test_a_result_says_where_a_cap_cut_its_bonus_or_deduction_points():
     r = AssessmentResult(stage="assessment", unit_code="410802", total=70, bonus=3, deduction=6, grade="C", rank=5)
     said = result_remarks(p, [r], (), {"410802": ({"award": 5}, {"incident": 4})})
     # Each item's own cap said where it cut (某市's 3 honours at 2 points each had read "加5分").
-    assert said == ("辖区企业获得省长质量奖或市长质量奖5家，加5分，以上限3分计；"
-                    "发生较大质量安全事件被通报4起，扣8分，以上限6分计。")
+    assert said == ("辖区企业获得省长质量奖或市长质量奖5家，应加5分，按上限计3分；"
+                    "发生较大质量安全事件被通报4起，应扣8分，按上限计6分。")
     tight = p.model_copy(update={"assessment": p.assessment.model_copy(update={"deduction_cap": 4})})
     r = AssessmentResult(stage="assessment", unit_code="410802", total=70, bonus=0, deduction=4, grade="C", rank=5)
     assert result_remarks(tight, [r], (), {"410802": ({}, {"incident": 3})}) == (
-        "发生较大质量安全事件被通报3起，扣6分；扣分合计以上限4分计。")
+        "发生较大质量安全事件被通报3起，扣6分；扣分合计应为6分，按上限计4分。")  # not two sums (设区市考核)
 
 
 def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():

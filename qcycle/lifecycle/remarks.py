@@ -212,7 +212,7 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, floa
             name, per, counter = item.name.partition("（每")
             counted = (when or {}).get(item.code, [])
             if item.up_to is not None:  # points given, not a count: "创新工作，加2分"
-                out.append(f"{name}，{verb}{points:g}分" + (f"（记录合计{n:g}分，以上限{item.up_to:g}分计）" if n > points + 1e-9 else ""))
+                out.append(f"{name}，{verb}{points:g}分" + (f"（记录合计{n:g}分，按上限计）" if n > points + 1e-9 else ""))
                 said += points
                 continue
             times_n = int(n)
@@ -226,11 +226,11 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, floa
                 continue
             # 3 honours at 2 points each read "加5分": the item's own cap is said where it cut.
             each = item.points or 0.0
-            capped = f"{verb}{n * each:g}分，以上限{points:g}分计" if points < n * each - 1e-9 else ""
+            capped = f"应{verb}{n * each:g}分，按上限计{points:g}分" if points < n * each - 1e-9 else ""
             out.append(f"{name}{said_n}，{capped or f'{verb}{points:g}分'}")
             said += points
-        if cap is not None and said > total + 1e-9:
-            out.append(f"{verb}分合计以上限{total:g}分计")
+        if cap is not None and said > total + 1e-9:  # "加6分；加分合计以上限5分计" had read as two sums
+            out.append(f"{verb}分合计应为{said:g}分，按上限计{total:g}分")
     return out
 
 
