@@ -739,7 +739,8 @@ def test_the_superiors_of_those_a_step_rejected_owe_a_report_of_their_own(tmp_pa
     plain = Round(write(tmp_path, "plain.yaml", text.replace(
         "superiors_of: {rejected_at: recheck}", "superiors_of: {levels: [enterprise]}").replace("code: spot-2025", "code: b-2025")))
     plain.until("2025-08-16")
-    assert all(body.count("根据江州市2025年产品质量监督抽查不合格后处理工作安排，请贵单位认真查找问题") == 1
+    # A 处理情况报告 is no 整改 of its own: asked for, not "认真查找问题，制定整改措施" (设区市考核's C级 书面报告).
+    assert all(body.count("根据江州市2025年产品质量监督抽查不合格后处理工作安排，请贵单位于2025年9月15日") == 1
                for body in plain.letters("dealt").values()), plain.letters("dealt")
     assert "（“复查”未通过的对象）的上级单位" in r.t.by_name()["dealt:followup_open"].owed_by
     with pytest.raises(ConfigError, match=r"superiors_of\.rejected_at"):

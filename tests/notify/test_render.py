@@ -659,3 +659,12 @@ def test_a_report_of_the_list_a_round_is_named_after_names_it_once() -> None:
     assert subject == f"【报送】{name}" and f"现将{name}（共2个）报送如下" in body, (subject, body)
     subject, _ = render_message("report.j2", CONTEXTS["report.j2"])
     assert subject == "【报送】2023年四川省质量工作“揭榜挂帅”：推荐名单"
+
+
+def test_a_report_owed_for_a_grade_that_is_no_rectification_is_asked_for_plainly() -> None:
+    """设区市考核's C级 cities owe the 省政府 a 书面报告, and read 【整改通知】"请认真查找原因，制定整改措施"."""
+    context = {**CONTEXTS["rectification.j2"], "reason": "被评为C级"}
+    subject, body = render_message("rectification.j2", {**context, "item": "书面报告"})
+    assert subject.startswith("【通知】") and "被评为C级。请于" in body and "整改" not in subject + body, (subject, body)
+    subject, body = render_message("rectification.j2", {**context, "item": "书面整改报告"})
+    assert subject.startswith("【整改通知】") and "请认真查找原因，制定整改措施，于" in body, (subject, body)
