@@ -5571,3 +5571,14 @@ def test_a_public_notice_told_to_others_too_keeps_its_list(tmp_path, home):
     assert all(listed in body for body in told.values()), told
     assert "贵单位拟获区长质量奖，已列入拟授奖名单。" in told["e1"], told["e1"]
     assert "列入" not in told["gov"].split("公示名单")[0], told["gov"]
+
+
+def test_a_review_named_for_what_it_reviews_keeps_it_beside_the_reviewer(tmp_path):
+    """特种设备's rejected 隐患整改方案 read "未通过清河县市场监督管理局审核", its passed ones "通过隐患整改方案审核"; a step named
+    after its reviewers (县区初审) is said by the reviewer alone."""
+    from qcycle.lifecycle.drafting import reviewed_by_whom
+
+    p = write(tmp_path, "r.yaml", REVIEWED.replace("name: 县区初审,", "name: 隐患整改方案审核,", 1)).programme
+    assert reviewed_by_whom(p, p.stage("county_review"), "e1") == "甲区市场监督管理局隐患整改方案审核"
+    plain = write(tmp_path, "plain.yaml", REVIEWED).programme
+    assert reviewed_by_whom(plain, plain.stage("county_review"), "e1") == "甲区市场监督管理局初审"

@@ -232,7 +232,13 @@ def reviewed_by_whom(p: Programme, stage: Stage, unit: str) -> str | None:
     where the stage names no step its reviewers take or the unit has none (市级推荐 by the city itself)."""
     parent = p.reviewer(stage.code, unit, asked=False)
     step = reviewer_step(stage.name)
-    return p.unit(parent).name + step if parent and step != stage.name else None
+    # A name that says what is reviewed, not who reviews (隐患整改方案审核): kept ("未通过某区局审核" had lost its object).
+    what = stage.name[:-len(step)] if stage.name.endswith(_REVIEWED_THINGS, 0, len(stage.name) - len(step)) else ""
+    return p.unit(parent).name + what + step if parent and step != stage.name else None
+
+
+# What a review step's name may say is reviewed, before the step: 隐患整改方案审核, 第一季度整改报告审核.
+_REVIEWED_THINGS = ("方案", "报告", "材料", "申请", "申报", "说明", "自评表", "情况")
 
 
 # What a parent does in a review named after the reviewers ("县（市）区市场监管局初审": 初审).

@@ -11,6 +11,7 @@ from qcycle.lifecycle.who import p_item_name
 from qcycle.lifecycle.wording import (
     NOT_HANDED_IN,
     forced,
+    grade_consequence,
     periods_joined,
     ranked_among,
     veto_reason,
@@ -313,8 +314,19 @@ def where_rechecked(p: Programme, decided: Mapping[str, tuple[str, str, bool]],
     for subject, (said, code, _) in decided.items():
         r = graded.get(subject)
         if r is not None and code in p.rechecks and p.stage_place.get(code, -1) > p.stage_place.get(r.stage, -1):
-            out[subject] = said
+            out[subject] = f"{kept}；{said}" if (kept := _standing_consequence(p, r.grade, code)) else said
     return out
+
+
+def _standing_consequence(p: Programme, grade: str, code: str) -> str | None:
+    """What a grade brings that its follow-up's decision leaves standing: a D级's 列为重点监管对象 beside the review of
+    its 隐患整改方案 (a 通报 named it of one D of seven: the six whose plans were reviewed had lost it); not a
+    consequence the follow-up is about (限期整改) nor one a second chance decides again (a 复验申请's 撤销试点资格)."""
+    brings = grade_consequence(p, grade)
+    window = p.stage(p.stage(code).decides or code)
+    if not brings or window.voluntary or any(w in brings for w in ("整改", "复验", "复查", window.handed_in)):
+        return None
+    return brings
 
 
 def places_rule(p: Programme, held: Iterable[AssessmentResult] | None = None) -> str | None:

@@ -384,9 +384,10 @@ def scored_line(p: Programme, r: AssessmentResult, name: str, rechecked: str | N
 def after_grade(p: Programme, r: AssessmentResult, rechecked: str | None) -> str:
     """What follows a grade in a line: where its 复验 left it ("；通过复验，改评为合格"), else what the grade brings
     ("，撤销试点资格"), stale once the 复验 decided it."""
-    if rechecked:
-        return f"；{rechecked}"
-    return f"，{brings}" if (brings := grade_consequence(p, r.grade)) else ""
+    brings = grade_consequence(p, r.grade)
+    if rechecked:  # a consequence its follow-up leaves standing leads it (remarks.where_rechecked): said as without one
+        return f"{'，' if brings and rechecked.startswith(f'{brings}；') else '；'}{rechecked}"
+    return f"，{brings}" if brings else ""
 
 
 def grade_consequence(p: Programme, grade: str | None) -> str | None:
