@@ -460,7 +460,7 @@ def test_a_result_says_where_a_cap_cut_its_bonus_or_deduction_points():
     tight = p.model_copy(update={"assessment": p.assessment.model_copy(update={"deduction_cap": 4})})
     r = AssessmentResult(stage="assessment", unit_code="410802", total=70, bonus=0, deduction=4, grade="C", rank=5)
     assert result_remarks(tight, [r], (), {"410802": ({}, {"incident": 3})}) == (
-        "发生较大质量安全事件被通报3起，扣6分；扣分合计应为6分，按上限计4分。")  # not two sums (设区市考核)
+        "发生较大质量安全事件被通报3起，应扣6分；扣分合计按上限计4分。")  # not two sums (设区市考核)
 
 
 def test_a_result_held_below_a_line_it_reached_by_a_share_says_so():

@@ -205,7 +205,7 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, floa
     parts = {c.code: c.name for c in scheme.components}
     for items, counts, verb, total, cap in ((scheme.bonuses, bonuses, "加", r.bonus, scheme.bonus_cap),
                                             (scheme.deductions, deductions, "扣", r.deduction, scheme.deduction_cap)):
-        said = 0.0
+        said, start = 0.0, len(out)
         for item in items:
             if not (n := times(item, counts.get(item.code, 0))):
                 continue
@@ -231,7 +231,8 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, floa
             out.append(f"{name}{said_n}，{capped or f'{verb}{points:g}分'}")
             said += points
         if cap is not None and said > total + 1e-9:  # "加6分；加分合计以上限5分计" had read as two sums
-            out.append(f"{verb}分合计应为{said:g}分，按上限计{total:g}分")
+            out[start:] = [x if f"，应{verb}" in x else x.replace(f"，{verb}", f"，应{verb}", 1) for x in out[start:]]
+            out.append(f"{verb}分合计按上限计{total:g}分")
     return out
 
 
