@@ -5582,3 +5582,19 @@ def test_a_review_named_for_what_it_reviews_keeps_it_beside_the_reviewer(tmp_pat
     assert reviewed_by_whom(p, p.stage("county_review"), "e1") == "甲区市场监督管理局隐患整改方案审核"
     plain = write(tmp_path, "plain.yaml", REVIEWED).programme
     assert reviewed_by_whom(plain, plain.stage("county_review"), "e1") == "甲区市场监督管理局初审"
+
+
+def test_a_confirmation_is_no_award(tmp_path, home):
+    """标准化良好行为企业确认 went out as 【授奖通知】"被评为AA级，特予表彰": a level confirmed, not an award."""
+    text = ASSESSMENT.replace("grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
+                              "grades: [{name: AA级, min_score: 60, valid_years: 3}, {name: 不予确认}]").replace(
+        "    assessment:\n",
+        "      - {code: confirm, name: 公布示范县确认名单, kind: notification, template: award, on: 2016-04-01,\n"
+        "         notify: {grades: [AA级]}}\n    assessment:\n", 1)
+    _scored(tmp_path, text, "2016-04-01")
+    with db.session_scope() as session:
+        sent = {m.unit_code: (m.subject, m.body) for m in session.exec(select(OutboxMessage)).all()
+                if m.action.startswith("confirm:")}
+    subject, body = sent["c1"]
+    assert subject.startswith("【确认通知】"), subject
+    assert "被确认为AA级。" in body and "确认有效期为3年" in body and "表彰" not in body, body

@@ -201,7 +201,7 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, floa
     which an enterprise could not check from a bare count)."""
     scheme = p.assessment
     assert scheme is not None
-    out = []
+    out: list[str] = []
     parts = {c.code: c.name for c in scheme.components}
     for items, counts, verb, total, cap in ((scheme.bonuses, bonuses, "加", r.bonus, scheme.bonus_cap),
                                             (scheme.deductions, deductions, "扣", r.deduction, scheme.deduction_cap)):
