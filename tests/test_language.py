@@ -5598,3 +5598,23 @@ def test_a_confirmation_is_no_award(tmp_path, home):
     subject, body = sent["c1"]
     assert subject.startswith("【确认通知】"), subject
     assert "被确认为AA级。" in body and "确认有效期为3年" in body and "表彰" not in body, body
+
+
+def test_a_review_of_later_hand_ins_is_not_shown_the_objections(tmp_path, home):
+    """标准化良好行为's 年度标准化工作报告 reviews of 2025, 2026 and 2027 were each shown the 公示's objections of August
+    2025, about a list the reports have nothing to do with."""
+    stages = ("      - {code: final, name: 审定获奖名单, kind: decision, decides: committee,\n"
+              "         after: {stage: objection_review, event: on, workdays: 2}}\n"
+              "      - {code: annual, name: 年度工作报告, kind: submission, submission: self_evaluation,\n"
+              "         owed_by: {approved_at: final}, opens: 2023-06-01, deadline: {date: 2023-06-15}}\n"
+              "      - {code: annual_review, name: 年度工作报告审查, kind: decision, decides: annual, on: 2023-06-21}\n")
+    r = _objected(tmp_path, "award.yaml", stages, ["e5"])
+    r.until("2023-05-11")
+    r.decide("objection_review", note="反映甲公司2022年发生质量事故属实", e5="approved")
+    r.until("2023-05-15")
+    assert "公示期间，以下异议经核实成立" in r.letters("final")["amr"]
+    r.decide("final", e1="approved", e2="approved")
+    r.hand_in("self_evaluation", ["e1", "e2"], "2023-06-10")
+    r.until("2023-06-21")
+    asked = r.letters("annual_review")["amr"]
+    assert "等待审核" in asked and "异议" not in asked, asked

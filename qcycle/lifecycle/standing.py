@@ -255,8 +255,11 @@ def objections_upheld(session: Session, p: Programme, round_id: uuid.UUID, befor
     upheld: dict[str, list[str]] = {}
     if before in p.keeping_decisions:  # a 整改报告's review was shown the 立项公示's objections of two years before
         return []
+    # Not a review of hand-ins made after them (标准化's yearly reports were shown the 公示's objections of 2025).
+    window = p.stage(p.stage(before).decides or before)
+    later = window.kind in (StageKind.submission, StageKind.followup)
     for code in p.objection_decisions:
-        if p.stage_place[code] < p.stage_place[before]:
+        if p.stage_place[code] < p.stage_place[before] and not (later and p.stage_place[window.code] > p.stage_place[code]):
             for subject, outcome, note in crud.decisions_at(session=session, round_id=round_id, stage=code):
                 if outcome not in NEGATIVE:
                     upheld.setdefault(subject.partition(":")[0], []).extend([note] if note else [])
