@@ -297,7 +297,7 @@ def _final(grade: str, deciders: list[tuple[Stage, str | None, bool]]) -> str:
     for decider, outcome, took in deciders:
         if decider.among and decider.among.grades and grade not in decider.among.grades:
             return grade
-        if not took:
+        if not took and outcome is None:  # one it decided took it, whatever left it later (a 撤销 by a yearly review)
             return f"{grade}（未进入{decider.name}）"
         if outcome is None:
             return f"{grade}（待{decider.name}）"

@@ -428,3 +428,16 @@ def test_export_lists_the_decisions_of_a_round_and_points_to_them_where_there_ar
         "系统（逾期未交，按规定判定）", "系统（按申报资格规定）", "模拟运行", "张三"]
     both = runner.invoke(app, ["export", str(P1), "--decisions", "--submissions", "--out", str(out_csv)])
     assert both.exit_code == 2 and "一次只能用一个" in both.output
+
+
+def test_a_final_result_of_one_a_decision_took_never_reads_as_left_out():
+    """标准化良好行为's export read "确定确认名单=通过 | 最终结果=AAA级（未进入确定确认名单）" of firms a later yearly
+    review had revoked: the 确定 had taken them, and said so in the column beside."""
+    from qcycle.ops import _final
+    from qcycle.schema import Stage
+
+    decider = Stage.model_validate({"code": "confirm", "name": "确定确认名单", "kind": "decision", "decides": "scoring",
+                                    "on": "2025-09-20", "among": {"grades": ["AAA级"]}})
+    assert _final("AAA级", [(decider, "approved", False)]) == "AAA级"
+    assert _final("AAA级", [(decider, None, False)]) == "AAA级（未进入确定确认名单）"
+    assert _final("AAA级", [(decider, "rejected", True)]) == "确定确认名单未通过"
