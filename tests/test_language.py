@@ -5618,3 +5618,25 @@ def test_a_review_of_later_hand_ins_is_not_shown_the_objections(tmp_path, home):
     r.until("2023-06-21")
     asked = r.letters("annual_review")["amr"]
     assert "等待审核" in asked and "异议" not in asked, asked
+
+
+def test_a_miss_that_ends_it_is_not_told_to_leave_later_steps_too(tmp_path, home):
+    """标准化良好行为's firms that never sent a yearly report read "未提交2026年度标准化工作报告，不再参加后续环节，撤销…确认":
+    what the rule brings (on_missing) ends it, and there is nothing left to take part in."""
+    text = ASSESSMENT.replace("    stages:\n", (
+        "    stages:\n"
+        "      - {code: selfcheck, name: 自查报告, kind: submission, submission: self_evaluation, owed_by: {levels: [county]},\n"
+        "         opens: 2016-01-04, deadline: {date: 2016-01-15}}\n"
+        "      - {code: selfcheck_review, name: 自查报告审查, kind: decision, decides: selfcheck, rejects_missing: true,\n"
+        "         on_missing: 撤销示范县资格, on: 2016-01-20}\n"
+        "      - {code: told, name: 自查报告审查结果, kind: notification, template: step_result, on: 2016-01-21,\n"
+        "         notify: {rejected_at: selfcheck_review}}\n"), 1).replace(
+        "      subjects: {levels: [county]}", "      subjects: {approved_at: selfcheck_review}", 1)
+    r = Round(write(tmp_path, "county.yaml", text))
+    r.hand_in("self_evaluation", ["c1", "c2", "c3", "c4"], "2016-01-12")
+    r.until("2016-01-20")
+    r.decide("selfcheck_review", c1="approved", c2="approved", c3="approved", c4="approved")
+    r.until("2016-01-21")
+    told = r.letters("told")
+    assert sorted(told) == ["c5"], told
+    assert "未提交自查报告，撤销示范县资格。特此告知。" in told["c5"] and "后续环节" not in told["c5"], told["c5"]

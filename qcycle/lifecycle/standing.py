@@ -221,8 +221,10 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
             # What the rejection brings follows "不再参加后续环节" (江西: "…初审（…），可于2027年再次申请验收，不再参加后续环节").
             brings = next((x for x in p.stage(code).consequences() if said.endswith(f"，{x}")), "")
             said = said.removesuffix(f"，{brings}") if brings else said
+            # What it brings may end it (撤销…确认 by on_missing): "不再参加后续环节，撤销…" had been said of a revocation.
             told[subject.partition(":")[0]]["rejections"].append({"item": p_item_name(p, subject), "verdict": said, "brings": brings,
-                                                                  "last": last[code], "scored": scored[code].get(subject)})
+                                                                  "last": last[code] or _ends_it(brings),
+                                                                  "scored": scored[code].get(subject)})
     for code in dict.fromkeys(w.approved_at for w in alternatives if w.approved_at):
         for subject in select_subjects(session, p, round_id, Who(approved_at=code), category):
             told[subject.partition(":")[0]]["passes"].append({"item": p_item_name(p, subject),
