@@ -5640,3 +5640,26 @@ def test_a_miss_that_ends_it_is_not_told_to_leave_later_steps_too(tmp_path, home
     told = r.letters("told")
     assert sorted(told) == ["c5"], told
     assert "未提交自查报告，撤销示范县资格。特此告知。" in told["c5"] and "后续环节" not in told["c5"], told["c5"]
+
+
+def test_a_reviewer_is_told_which_of_its_applicants_the_rule_refused(tmp_path, home):
+    """省质量奖's 设区市局, receiving the applications itself, was asked to review 4 of its 6 applicants and told nothing
+    of the 2 earlier winners the rule refused; they are named to it, with the rule's reason."""
+    text = REVIEWED.replace("voluntary: true, opens: 2023-03-01,",
+                            "voluntary: true, eligibility: {not_awarded: {grades: [市长质量奖], years: 5}}, opens: 2023-03-01,", 1
+                            ) + (
+        "      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-04-25}\n"
+        "    assessment:\n"
+        "      subjects: {approved_at: eligibility}\n"
+        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
+        "      grades: [{name: 市长质量奖, min_score: 80, max_count: 1}, {name: 未获奖}]\n")
+    earlier = Round(write(tmp_path, "review-2021.yaml", text.replace("review-2023", "review-2021").replace(
+        "2023年度", "2021年度").replace("years: [2023]", "years: [2021]").replace("2023-", "2021-")))
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=earlier.id, stage="scoring", computed_at=at(dt.date(2021, 4, 26), dt.time(9)),
+                          results=[{"unit_code": "e1", "total": 90, "grade": "市长质量奖", "rank": 1}])
+    r = Round(write(tmp_path, "review-2023.yaml", text))
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.until("2023-04-03")
+    asked = r.letters("county_review")["k1"]
+    assert "1. 乙公司" in asked and "另有1个单位不符合申报条件，不予受理：甲公司（2021年已获" in asked, asked

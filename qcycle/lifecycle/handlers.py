@@ -430,8 +430,8 @@ def _review_request(session, p, round_id, action) -> Outcome:
     """A 县级初审: each subject's parent is asked to review its own before the decision's day (those
     the programme's eligibility rule refuses are left out: the rule decides them on the day); one told
     with the call that has none hears so (:func:`review_letters`)."""
-    stage, pending, _ = _to_decide(session, p, round_id, action)
-    drafts, parents, subjects = review_letters(session, p, round_id, action, stage, pending)
+    stage, pending, refused = _to_decide(session, p, round_id, action)
+    drafts, parents, subjects = review_letters(session, p, round_id, action, stage, pending, refused=refused)
     return Outcome(action, drafts, note=f"{action.title}：{parents} 个上级单位，{subjects} 项")
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle.drafting import draft_letters, handed_in_item, reviewer_step, written_on
+from qcycle.lifecycle.eligibility import INELIGIBLE
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.standing import handed_in_at, objections_upheld
@@ -167,12 +168,15 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
 
 
 def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: Action, stage: Stage,
-                   pending: list[str], *, reminding: bool = False) -> tuple[list[Draft], int, int]:
+                   pending: list[str], *, reminding: bool = False, refused: Mapping[str, str] | None = None
+                   ) -> tuple[list[Draft], int, int]:
     """The letters of a 县级初审's request (``stage``, ``reviewed_by: parent``): each pending subject's
     parent is asked to review its own, listed with when each was handed in; a parent told with the
     call that it would review, with nothing of its own to review now, is told so (余姚's 凤山街道
     read "具体名单届时另行通知" and heard nothing more); one never told is not. Returns the drafts,
-    how many parents are asked and how many subjects."""
+    how many parents are asked and how many subjects. ``refused``: those the programme's eligibility rule refuses
+    (subject → reason), named to their reviewer apart (a 设区市局 receiving the applications itself had been told of
+    4 of its 6 applicants, and nothing of the 2 earlier winners)."""
     window = p.reviewed_window(stage.code)
     assert window is not None
     by_parent: dict[str, list[str]] = defaultdict(list)
@@ -190,7 +194,12 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
     # September had read as the March window's.
     handed = handed_in_item(p, window, category=action.category if window.per_category else None)
     missing = {} if reminding or _after(p, stage) else _handed_nothing_in(session, p, round_id, action, stage, window, by_parent)
-    for parent in sorted(told | by_parent.keys() | missing.keys()):
+    barred: dict[str, list[str]] = defaultdict(list)
+    for subject, why in (refused or {}).items():
+        if reviewer := p.reviewer(stage.code, subject.partition(":")[0]):
+            name = p.unit(subject.partition(":")[0]).name
+            barred[reviewer].append(f"{name}（{why.removeprefix(INELIGIBLE + '：')}）")
+    for parent in sorted(told | by_parent.keys() | missing.keys() | barred.keys()):
         items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s),
                   "received_at": received.get(s, crud.NO_HAND_IN).at, "late": received.get(s, crud.NO_HAND_IN).late}
                  for s in by_parent.get(parent, [])]
@@ -201,7 +210,7 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
                                 limit=stage.per_reviewer, per_item=per_item,
                                 units_count=len({s.partition(":")[0] for s in by_parent.get(parent, [])}),
                                 word=places_counted_as(p, pending), reminder=reminding,
-                                missing=[p.unit(u).name for u in missing.get(parent, [])])
+                                missing=[p.unit(u).name for u in missing.get(parent, [])], barred=barred.get(parent, []))
     return drafts, len(by_parent), sum(len(v) for v in by_parent.values())
 
 
