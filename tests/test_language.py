@@ -5582,6 +5582,8 @@ def test_a_review_named_for_what_it_reviews_keeps_it_beside_the_reviewer(tmp_pat
     assert reviewed_by_whom(p, p.stage("county_review"), "e1") == "甲区市场监督管理局隐患整改方案审核"
     plain = write(tmp_path, "plain.yaml", REVIEWED).programme
     assert reviewed_by_whom(plain, plain.stage("county_review"), "e1") == "甲区市场监督管理局初审"
+    # Where the sentence names the thing already: "所提交的申报须经甲区市场监督管理局审核", not "…局申报审核".
+    assert reviewed_by_whom(p, p.stage("county_review"), "e1", "隐患整改方案") == "甲区市场监督管理局审核"
 
 
 def test_a_confirmation_is_no_award(tmp_path, home):
@@ -5663,3 +5665,31 @@ def test_a_reviewer_is_told_which_of_its_applicants_the_rule_refused(tmp_path, h
     r.until("2023-04-03")
     asked = r.letters("county_review")["k1"]
     assert "1. 乙公司" in asked and "另有1个单位不符合申报条件，不予受理：甲公司（2021年已获" in asked, asked
+
+
+def test_an_opening_names_what_is_reviewed_once(tmp_path, home):
+    """特种设备's call read "所提交的隐患整改方案须经清河县市场监督管理局隐患整改方案审核"."""
+    r = Round(write(tmp_path, "r.yaml", REVIEWED.replace("name: 县区初审,", "name: 申报审核,", 1)))
+    r.until("2023-03-01")
+    opened = r.letters("application")["e1"]
+    assert "所提交的申报须经甲区市场监督管理局审核。" in opened, opened
+
+
+def test_a_grades_standing_consequence_is_said_once_beside_its_follow_ups_review(tmp_path, home):
+    """特种设备's 通报 named 列为重点监管对象 of one D of seven: the six whose 隐患整改方案 were reviewed had lost it."""
+    text = WITH_GOV.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {grades: [不合格]}").replace(
+        "grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
+        "grades: [{name: 合格, min_score: 60}, {name: 不合格, consequence: 列为重点监管对象}]").replace(
+        "    assessment:\n",
+        "      - {code: summary, name: 报送考核结果, kind: notification, template: result,\n"
+        "         after: {stage: report_review, event: on, workdays: 2}, notify: {levels: [government, county]}}\n"
+        "    assessment:\n", 1)
+    r = _scored(tmp_path, text, "2016-04-05")
+    r.hand_in("rectification_report", ["c4", "c5"], "2016-04-20")
+    r.until("2016-05-06")
+    r.decide("report_review", c4="approved", c5="rejected")
+    r.until("2016-05-31")
+    told = r.letters("summary")
+    assert "四县人民政府：不合格（得分55.00），列为重点监管对象；通过整改情况审核；" in told["gov"], told["gov"]
+    assert "五县人民政府：不合格（得分40.00），列为重点监管对象；未通过整改情况审核。" in told["gov"], told["gov"]
+    assert told["c5"].count("未通过整改情况审核") == 1, told["c5"]

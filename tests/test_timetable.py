@@ -298,6 +298,10 @@ def test_the_plan_names_the_office_that_decides(tmp_path):
     deciding = [a for a in t.actions if a.action in ("decision_due", "decision_request")]
     assert deciding and all(a.owed_by == p.unit(p.sender(a.stage)).name for a in deciding), deciding[:2]
     assert any(a.owed_by == office for a in deciding)
+    # A review its reviewers take (县（市）区市场监管局初审): the office gathers their opinions, they decide nothing there.
+    fz = load_programme(Path(__file__).parent.parent / "config" / "programmes" / "fz-government-quality-award-2024.yaml").programme
+    reviewed = [a for a in expand(fz, WorkCalendar()).actions if a.action == "decision_due" and fz.stage(a.stage).reviewed_by]
+    assert reviewed and all(a.owed_by.endswith("（汇总上级单位意见）") for a in reviewed), reviewed[:1]
 
 
 def test_an_office_names_its_levels_in_its_own_words(tmp_path):

@@ -157,7 +157,7 @@ def costs_told(p: Programme, unit: str, context: dict[str, Any]) -> dict[str, An
     """``context`` as ``unit`` reads it: what the assessment deducts for lateness is told to those it grades
     (a 统计局 owing the report too had read it); the review its hand-in must pass, by its own reviewer
     ("须经东城区市场监督管理局初审", not the stage's name in quotes: "须经“区县局初审”"); the superior it hands in to."""
-    if (review := context.get("review_stage")) and (named := reviewed_by_whom(p, p.stage(review), unit)):
+    if (review := context.get("review_stage")) and (named := reviewed_by_whom(p, p.stage(review), unit, context.get("item"))):
         context = {**context, "review_step": named, "review_named": True}
     if sender := context.get("report_parent_of"):  # a hand-in each unit sends its own superior (江州's 区县局)
         context = {**context, "report_to": _superior_of(p, unit, sender)}
@@ -227,13 +227,15 @@ def owed_later(session, p: Programme, round_id, call: Action, addressed: set[str
                       key=lambda e: e["deadlines"][0]["at"]) for u, mine in owed.items()}
 
 
-def reviewed_by_whom(p: Programme, stage: Stage, unit: str) -> str | None:
+def reviewed_by_whom(p: Programme, stage: Stage, unit: str, named: str | None = None) -> str | None:
     """A review step as given by the unit's own reviewer ("鼓楼区市场监督管理局初审", not 县（市）区市场监管局初审), or None
-    where the stage names no step its reviewers take or the unit has none (市级推荐 by the city itself)."""
+    where the stage names no step its reviewers take or the unit has none (市级推荐 by the city itself). ``named``: what
+    the sentence names already ("所提交的隐患整改方案须经…审核"), not said again after the reviewer."""
     parent = p.reviewer(stage.code, unit, asked=False)
     step = reviewer_step(stage.name)
     # A name that says what is reviewed, not who reviews (隐患整改方案审核): kept ("未通过某区局审核" had lost its object).
     what = stage.name[:-len(step)] if stage.name.endswith(_REVIEWED_THINGS, 0, len(stage.name) - len(step)) else ""
+    what = "" if named and what.startswith(named) else what
     return p.unit(parent).name + what + step if parent and step != stage.name else None
 
 

@@ -225,8 +225,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
         missed += [text for code, _, text in never.get(u, []) if (mine or passes or not rejected.get(u))
                    and not itemised_letter and code not in counted and not any(code == at and u in late for at, late in missing)]
         # Where its 复验 (a decision on the follow-up its grade owed) left it, unless a rejection line says so.
-        after = {r.unit_code: said for r in mine if (said := rechecked.get(r.unit_code)) and not any(
-            line.endswith(said) for line in rejected.get(u, []))}
+        after = {r.unit_code: said for r in mine if (said := rechecked.get(r.unit_code)) and not any(  # its verdict, kept
+            line.endswith(said.rpartition("；")[2]) for line in rejected.get(u, []))}  # consequence aside (列为重点监管对象；…)
         lines += [after[r.unit_code] for r in mine if r.unit_code in after and not p_item_name(p, r.unit_code)]
         lines += missed
         grounds = summons_grounds(p, stage.notify, [w for w, chose in met if u in chose], template == "summons.j2",
@@ -300,7 +300,7 @@ class _Passers:
         if via is None or via.approved_at is None:
             return None
         order = p.assessment.grade_names if p.assessment else []
-        title = min(self.titles, key=lambda g: order.index(g) if g in order else len(order))
+        title = max(self.titles, key=lambda g: order.index(g) if g in order else -1)  # of several: the lowest, not 优秀
         return title, (f"在{contest}中通过{p.stage(via.approved_at).name}，"
                        + achievement_of(contest, "", title).removeprefix(f"在{contest}中"))
 
@@ -316,7 +316,7 @@ def _passers(session, p: Programme, round_id, action) -> _Passers:
 def _naming(name: str) -> str:
     """What an award stage does, where it is no award: 命名 a title (命名2026年诚信计量示范单位), 确认 a level (公布标准化良好
     行为企业确认名单: a 确认 had been sent as 【授奖通知】 "被评为AA级，特予表彰"); "" for an award."""
-    return "命名" if name.startswith("命名") else "确认" if name.startswith("确认") or name.endswith("确认名单") else ""
+    return "命名" if name.startswith("命名") else "确认" if name.endswith("确认名单") else ""
 
 
 # Steps a unit passes (通过验收), as an assessment stage names them before how it is scored.

@@ -96,7 +96,8 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
     it could object on. One told its result by a letter before the 公示 gets ``told`` alone (not told twice);
     its rank only where a place decides anything (:attr:`Programme.places_decide`)."""
     # The assessment the list comes from: the one its selection names, else the latest.
-    assessed = (notice.notify.assessed_at if notice.notify and notice.notify.assessed_at
+    who = list_selector(notice)
+    assessed = (who.assessed_at if who is not None and who.assessed_at
                 else crud.latest_results_stage(session=session, round_id=round_id))
     if assessed is None:
         return {}

@@ -399,7 +399,8 @@ def took_part(session: Session, p: Programme, round_id: uuid.UUID, step: str, ca
 def scored_for(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None, units: list[str]) -> dict[str, str]:
     """unit → its score where grades chose it (``who.grades``): "在“材料评审”中得分94.80", as an event's letter says
     why it takes part (省质量奖's 现场评审 notice gave its candidates no ground at all)."""
-    if who is None or not who.grades:
+    who = next((w for w in ((who, *who.any_of) if who else ()) if w.grades), None)
+    if who is None:
         return {}
     if (assessed := who.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)) is None:
         return {}

@@ -101,6 +101,7 @@ class _Expander(StageDates):
         elif stage.kind is StageKind.decision:
             self._notice(stage, category, day, title, nine, common)  # a 陈述答辩 its candidates attend
             office = self.p.unit(self.p.sender(stage.code)).name  # the office decides: the plan names it, not blank
+            office += "（汇总上级单位意见）" if stage.reviewed_by is not None else ""
             decides = self.p.stage(stage.decides) if stage.decides is not None else None
             if decides is not None and decides.kind is StageKind.decision and stage.reviewed_by is not None:
                 # A second level (市级推荐 after the 县级初审): asked the working day after the step before.

@@ -668,3 +668,14 @@ def test_a_report_owed_for_a_grade_that_is_no_rectification_is_asked_for_plainly
     assert subject.startswith("【通知】") and "被评为C级。请于" in body and "整改" not in subject + body, (subject, body)
     subject, body = render_message("rectification.j2", {**context, "item": "书面整改报告"})
     assert subject.startswith("【整改通知】") and "请认真查找原因，制定整改措施，于" in body, (subject, body)
+
+
+def test_a_list_to_come_is_promised_after_the_review_it_belongs_to() -> None:
+    """A call telling a bureau of a review whose hand-ins come through the office (申报材料) and one it receives itself
+    (复查申请, due later) had promised "具体名单届时另行通知" after the second, the one it needs no list for."""
+    review = {"item": "申报材料", "closes": DEADLINE, "step": "初审", "due": DEADLINE + dt.timedelta(days=20),
+              "scope": "辖区内", "after": None, "limit": None, "word": "个", "received": False}
+    received = {**review, "item": "复查申请", "due": DEADLINE + dt.timedelta(days=40), "received": True}
+    _, body = render_message("publication.j2", {**CONTEXTS["publication.j2"], "reviews": [received, review]})
+    first, _, second = body.partition("复查申请")
+    assert "具体名单届时另行通知" in first and "另行通知" not in second, body
