@@ -1341,6 +1341,17 @@ def test_a_share_cap_says_it_was_counted_without_the_vetoed(tmp_path, home):
     told = r.letters("results")["c3"]
     assert ("说明：优秀比例不超过参评对象的50%（参评5个，一票否决的1个不计，按比例优秀名额2个），贵单位得分排名第3。"
             in told), told
+    # Counted over all (share_of: all: A级不超过设区市总数的30%), the vetoed one too: 50 % of 5 is 2 places all the same,
+    # and the letter says how it counted.
+    every = Round(write(tmp_path, "all.yaml", text.replace("      vetoes:", "      share_of: all\n      vetoes:", 1)
+                        .replace("code: county-2015\n", "code: county-2015a\n", 1)))
+    every.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=every.p, timetable=every.t, round_id=every.id, source="test", records=[
+            {"kind": "score", "unit": "c5", "reviewer": "r1", "component": "veto:acc", "value": 1, "id": "v-all"}])
+    every.until("2016-03-31")
+    told = every.letters("results")["c3"]
+    assert "说明：优秀比例不超过参评对象的50%（参评5个，按比例优秀名额2个），贵单位得分排名第3。" in told, told
 
 
 def test_a_list_reported_to_the_units_below_is_refused(tmp_path, home):
