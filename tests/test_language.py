@@ -5704,3 +5704,15 @@ def test_a_grades_standing_consequence_is_said_once_beside_its_follow_ups_review
     assert "四县人民政府：不合格（得分55.00），列为重点监管对象；通过整改情况审核；" in told["gov"], told["gov"]
     assert "五县人民政府：不合格（得分40.00），列为重点监管对象；未通过整改情况审核。" in told["gov"], told["gov"]
     assert told["c5"].count("未通过整改情况审核") == 1, told["c5"]
+
+
+def test_a_risk_grading_counts_a_share_over_those_within_the_loosest_ceiling(tmp_path, home):
+    """``better: lower`` with ``share_of: passing``: counted over those at or under the loosest ceiling, and said so."""
+    text = RISK.replace(
+        "grades: [{name: A级, max_score: 30}, {name: B级, max_score: 45}, {name: C级, max_score: 60}, {name: D级}]",
+        "share_of: passing\n      grades: [{name: A级, max_score: 50, share: 0.2}, {name: B级, max_score: 60}, {name: C级}]")
+    assert "share_of: passing" in text
+    r = _scored(tmp_path, text, "2016-03-31")
+    told = r.letters("results")["c5"]  # 40: within A级's ceiling, and 20 % of the 2 at 60 or under is no place
+    assert "结果为：B级（得分40.00" in told, told
+    assert "A级比例不超过得分不高于60分的单位的20%（得分不高于60分的单位2个，按比例A级名额不足1个）" in told, told
