@@ -1014,6 +1014,13 @@ def test_results_summed_up_for_a_government_list_each_class_in_its_own_order(tmp
     listed = re.findall(r"^\d+\. (\S+?)：", r.letters("summary")["gov"], re.MULTILINE)
     assert listed == ["一县人民政府", "二县人民政府", "三县人民政府", "四县人民政府", "五县人民政府",
                       "市乙局", "市丙局", "市甲局"], r.letters("summary")["gov"]
+    assert "（得分93.00，县（市、区）第2名）" in r.letters("summary")["gov"], r.letters("summary")["gov"]
+    # An office's own word for a level (round.level_names) is how the ranking says it.
+    own = Round(write(tmp_path, "own.yaml", text.replace("      period:", "      level_names: {county: 县（市）}\n      period:", 1)
+                      .replace("code: county-2015\n", "code: county-2015n\n", 1)))
+    own.scores({"c1": 95, "c2": 93, "c3": 62, "c4": 55, "c5": 40, "d1": 70, "d2": 98, "d3": 97})
+    own.until("2016-03-31")
+    assert "（得分93.00，县（市）第2名）" in own.letters("summary")["gov"], own.letters("summary")["gov"]
 
 
 def test_a_step_passed_can_be_told_too(tmp_path, home):
