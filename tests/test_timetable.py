@@ -318,3 +318,29 @@ def test_an_office_names_its_levels_in_its_own_words(tmp_path):
     before = {a.owed_by for a in expand(load_programme(source).programme, WorkCalendar()).actions if a.owed_by}
     assert any("市（州）" in x for x in before) and not any("市（州）" in x for x in said), said
     assert any("设区市" in x for x in said)
+
+
+def test_a_counted_deadline_before_its_window_opens_is_refused(tmp_path):
+    """{date, workdays} resolves with the calendar: one falling before its window opens is caught by validate, as a
+    written one is (checks._window_order compares only written dates)."""
+    from qcycle.loader import load_programme
+
+    path = tmp_path / "q.yaml"
+    path.write_text(textwrap.dedent("""\
+        version: 2
+        round: {code: q-2025, name: 2025年季度报送, programme: 季度报送, issuer: city, years: [2025]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: city, name: 某市市场监督管理局, level: city, channels: [sink]}
+          - {code: c1, name: 一区市场监督管理局, level: county, parent: city, channels: [sink]}
+        stages:
+          - code: quarterly
+            name: 季度抽查情况
+            kind: submission
+            submission: self_evaluation
+            owed_by: {levels: [county]}
+            periods:
+              - {code: 2025-Q1, opens: 2025-05-06, deadline: {date: 2025-03-31, workdays: 10}}
+        """), encoding="utf-8")
+    with pytest.raises(ConfigError, match="截止于 2025-04-15，早于开始受理日 2025-05-06"):
+        load_programme(path)

@@ -40,10 +40,24 @@ def check_dates(p: Programme, cal: WorkCalendar | None = None) -> tuple[list[tup
         errors += _counted_from_days_per_category(ex, i, stage)
         warnings += _on_a_day_off(ex, i, stage)
     errors += _outside_years(p, timetable)
+    errors += _due_before_it_opens(p, timetable)
     warnings += _late_at_counts_nothing(p, timetable)
     warnings += _reminders_before_opening(p, ex)
     warnings += _due_before_the_call(p, timetable)
     return errors, warnings
+
+
+def _due_before_it_opens(p: Programme, timetable: Timetable) -> list[tuple[str, str]]:
+    """A counted deadline (N working days after a date) that falls before its window opens: written, the file's
+    own check compares them (checks._window_order); counted, only the calendar says it."""
+    opens = {(a.stage, a.period, a.category): a.at.date() for a in timetable.actions if a.action == "window_open" and not a.unit}
+    out = []
+    for a in timetable.actions:
+        day = opens.get((a.stage, a.period, a.category))
+        if a.action == "deadline" and not a.unit and day is not None and a.at.date() < day:
+            said = f"“{p.stage(a.stage).name}”{f'（{a.period}）' if a.period else ''}截止于 {a.at:%Y-%m-%d}"
+            out.append((f"stages[{p.stage_place[a.stage]}]", f"{said}，早于开始受理日 {day}（截止应不早于开始）"))
+    return out
 
 
 def _reminders_before_opening(p: Programme, ex: _Expander) -> list[tuple[str, str]]:
