@@ -5723,3 +5723,14 @@ def test_a_risk_grading_counts_a_share_over_those_within_the_loosest_ceiling(tmp
     told = r.letters("results")["c5"]  # 40: within A级's ceiling, and 20 % of the 2 at 60 or under is no place
     assert "结果为：B级（得分40.00" in told, told
     assert "A级比例不超过得分不高于60分的单位的20%（得分不高于60分的单位2个，按比例A级名额不足1个）" in told, told
+
+
+def test_a_summons_calls_whom_the_programme_names(tmp_path, home):
+    """设区市考核's 约谈 is of the 市政府分管负责人; the letter could only say 主要负责同志 (a template copied to change it)."""
+    text = ASSESSMENT.replace("template: summons, after:", "template: summons, summoned: 分管负责同志, after:", 1)
+    assert "summoned" in text
+    r = _through_review(tmp_path, text)
+    called = r.letters("summons")["c5"]
+    assert "将对贵单位分管负责同志进行约谈" in called and "主要负责" not in called, called
+    with pytest.raises(ConfigError, match="summoned（约谈对象）只用于 template: summons"):
+        write(tmp_path, "bad.yaml", ASSESSMENT.replace("template: result, on: 2016-03-31,", "template: result, summoned: 张三, on: 2016-03-31,"))

@@ -74,6 +74,7 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         "rolled": action.detail.get("rolled"),
         # How and where a window's material goes (报送方式), and whom to ask (联系人), as the file says.
         "submit_via": stage.submit_via,
+        "summoned": stage.summoned or "主要负责同志",  # whom a 约谈 calls
         "contact": stage.contact or p.round.contact,
         # What the assessment deducts for this window's deadlines missed (逾期报送的每次扣2分).
         # Not for a deadline no assessment counts (one after the round's last: expander._uncounted_lateness).

@@ -266,6 +266,9 @@ class Stage(_Model):
     time_of_day: str | None = Field(None, min_length=1, max_length=16, description=(
         "event stages: when in the day, as the notice says it after the date (上午, 下午2:30)"))
     place: str | None = Field(None, min_length=1, max_length=64, description="event stages: where (市政府第一会议室)")
+    summoned: str | None = Field(None, min_length=1, max_length=30, description=(
+        "notification stages with template summons: whom the summons calls (default 主要负责同志; 设区市考核: "
+        "市政府分管负责同志)"))
     requirements: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=10, description=(
             "followup stages: what the 整改通知 asks, listed as 整改要求 (期满复验，复验不通过的撤销试点)"))
@@ -351,6 +354,8 @@ class Stage(_Model):
                 (self.voluntary, ("submission",), "voluntary 只用于 submission 阶段"),
                 (self.report_to is not None, _WINDOW_KINDS, "report_to（材料报送的单位）只用于 submission/followup 阶段"),
                 (self.requirements, ("followup",), "requirements（整改要求）只用于 followup（整改）阶段"),
+                (self.summoned is not None and self.template != "summons", (),
+                 "summoned（约谈对象）只用于 template: summons 的 notification 阶段"),
                 (self.time_of_day is not None or self.place is not None, ("event",),
                  "time_of_day、place 只用于 event 阶段（活动在当天的时间与地点）"),
                 (self.submit_via is not None and not self.reviewed_by, _WINDOW_KINDS,
