@@ -246,29 +246,33 @@ def test_a_late_at_deduction_whose_window_closes_after_the_assessment_is_flagged
     assert ("assessment.deductions[0].late_at", "“书面整改报告”在考核之前没有截止时间，扣分项“整改逾期”不会扣分") in warnings
 
 
+# Two quarters of a report due 10 working days after each quarter ends (季度结束后10个工作日内).
+QUARTERLY = textwrap.dedent("""\
+    version: 2
+    round: {code: q-2025, name: 2025年季度报送, programme: 季度报送, issuer: city, years: [2025]}
+    channels: [{name: sink, kind: sink}]
+    units:
+      - {code: city, name: 某市市场监督管理局, level: city, channels: [sink]}
+      - {code: c1, name: 一区市场监督管理局, level: county, parent: city, channels: [sink]}
+    stages:
+      - code: quarterly
+        name: 季度抽查情况
+        kind: submission
+        submission: self_evaluation
+        owed_by: {levels: [county]}
+        periods:
+          - {code: 2025-Q1, opens: 2025-04-01, deadline: {date: 2025-03-31, workdays: 10}}
+          - {code: 2025-Q3, opens: 2025-10-09, deadline: {date: 2025-09-30, workdays: 10}}
+    """)
+
+
 def test_a_deadline_counted_in_working_days_after_a_date_follows_the_calendar(tmp_path):
     """监督抽查's 区县局 report 季度结束后10个工作日内: the officer had counted 4月15日 by hand past 清明, and 10月21日
     past the National Day week and its 调休; the file now says it and the calendar counts."""
     from qcycle.loader import load_programme
     from qcycle.workcal import WorkCalendar
 
-    text = textwrap.dedent("""\
-        version: 2
-        round: {code: q-2025, name: 2025年季度报送, programme: 季度报送, issuer: city, years: [2025]}
-        channels: [{name: sink, kind: sink}]
-        units:
-          - {code: city, name: 某市市场监督管理局, level: city, channels: [sink]}
-          - {code: c1, name: 一区市场监督管理局, level: county, parent: city, channels: [sink]}
-        stages:
-          - code: quarterly
-            name: 季度抽查情况
-            kind: submission
-            submission: self_evaluation
-            owed_by: {levels: [county]}
-            periods:
-              - {code: 2025-Q1, opens: 2025-04-01, deadline: {date: 2025-03-31, workdays: 10}}
-              - {code: 2025-Q3, opens: 2025-10-09, deadline: {date: 2025-09-30, workdays: 10}}
-        """)
+    text = QUARTERLY
     path = tmp_path / "q.yaml"
     path.write_text(text, encoding="utf-8")
     t = expand(load_programme(path).programme, WorkCalendar())
@@ -326,21 +330,6 @@ def test_a_counted_deadline_before_its_window_opens_is_refused(tmp_path):
     from qcycle.loader import load_programme
 
     path = tmp_path / "q.yaml"
-    path.write_text(textwrap.dedent("""\
-        version: 2
-        round: {code: q-2025, name: 2025年季度报送, programme: 季度报送, issuer: city, years: [2025]}
-        channels: [{name: sink, kind: sink}]
-        units:
-          - {code: city, name: 某市市场监督管理局, level: city, channels: [sink]}
-          - {code: c1, name: 一区市场监督管理局, level: county, parent: city, channels: [sink]}
-        stages:
-          - code: quarterly
-            name: 季度抽查情况
-            kind: submission
-            submission: self_evaluation
-            owed_by: {levels: [county]}
-            periods:
-              - {code: 2025-Q1, opens: 2025-05-06, deadline: {date: 2025-03-31, workdays: 10}}
-        """), encoding="utf-8")
+    path.write_text(QUARTERLY.replace("opens: 2025-04-01,", "opens: 2025-05-06,"), encoding="utf-8")
     with pytest.raises(ConfigError, match="截止于 2025-04-15，早于开始受理日 2025-05-06"):
         load_programme(path)
