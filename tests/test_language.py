@@ -5734,3 +5734,24 @@ def test_a_summons_calls_whom_the_programme_names(tmp_path, home):
     assert "将对贵单位分管负责同志进行约谈" in called and "主要负责" not in called, called
     with pytest.raises(ConfigError, match="summoned（约谈对象）只用于 template: summons"):
         write(tmp_path, "bad.yaml", ASSESSMENT.replace("template: result, on: 2016-03-31,", "template: result, summoned: 张三, on: 2016-03-31,"))
+
+
+def test_a_reviewer_told_of_its_review_by_a_call_hears_when_it_has_none(tmp_path, home):
+    """A 区县局 told by the call of a review of applications opening later heard nothing when none of its firms
+    applied: only reviewers told of windows opening with the call were told "无需报送…意见"."""
+    text = REVIEWED.replace("    stages:\n", "    stages:\n      - {code: call, name: 印发申报通知, kind: publication, "
+                            "on: 2023-02-20, notify: {levels: [county]}}\n", 1)
+    r = Round(write(tmp_path, "review.yaml", text))
+    r.until("2023-02-20")
+    assert "初审意见" in r.letters("call")["k2"], r.letters("call")["k2"]
+    r.hand_in("application", ["e1"], "2023-03-20")
+    r.until("2023-04-03")
+    asked = r.letters("county_review")
+    assert "无需报送初审意见" in asked["k2"] and "甲公司" in asked["k1"], asked
+
+
+def test_a_title_named_on_29_february_is_valid_to_the_28th():
+    from qcycle.timetable.dates import years_on
+
+    assert years_on(dt.date(2024, 2, 29), 3) == dt.date(2027, 3, 1)  # valid to 2027-02-28, the day before
+    assert years_on(dt.date(2025, 9, 30), 3) == dt.date(2028, 9, 30)

@@ -134,7 +134,7 @@ def _called(session: Session, p: Programme, round_id: uuid.UUID, window: Stage, 
     done = crud.done_action_keys(session=session, round_id=round_id)
     calls = [a for a in round_timetable(session, p, round_id).actions if a.key in done and any(
         o["stage"] == window.code and o["category"] == category
-        for o in (*a.detail.get("openings", ()), *a.detail.get("later", ())))]
+        for k in ("openings", "later", "invited", "reviewed") for o in a.detail.get(k, ()))]  # as _later_reviews tells
     return {u for a in calls for u in resolve(session, p, round_id, p.stage(a.stage).notify, a.category)}
 
 

@@ -20,8 +20,7 @@ from qcycle.schema import (
     category_label,
     grade_label,
 )
-from qcycle.timetable import add_months
-from qcycle.timetable.dates import StageDates
+from qcycle.timetable.dates import StageDates, years_on
 from qcycle.workcal import default_calendar
 
 __all__ = [
@@ -411,7 +410,7 @@ def grade_terms(p: Programme, grade: str | None, won_in: int | None = None, *, p
         first = won_in or p.round.years[-1]
         validity = f"{found.valid_years}年（{first}年至{first + found.valid_years - 1}年）"
         if found.valid_from == "date" and on is not None:  # 命名之日起3年 (a September title had read "至2027年")
-            until = add_months(on, 12 * found.valid_years) - dt.timedelta(days=1)
+            until = years_on(on, found.valid_years) - dt.timedelta(days=1)
             validity = f"{found.valid_years}年（{cn_date(on)}至{cn_date(until)}）"
         # What the programme's own bar says: 天水's 获奖满5年后方可再次申报 (第六条), told as 期满后可再次申报; a bar
         # longer or shorter than the validity says its own year (嘉善's winners were never told they wait till 2030).

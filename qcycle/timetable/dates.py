@@ -144,3 +144,12 @@ def add_months(day: dt.date, months: int) -> dt.date:
     month0 = day.month - 1 + months
     year, month = day.year + month0 // 12, month0 % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def years_on(day: dt.date, years: int) -> dt.date:
+    """The same day ``years`` on; 29 February goes on to 1 March (a title named then is valid to the 28th: add_months,
+    clamping to the 28th, had ended it a day early)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return dt.date(day.year + years, 3, 1)
