@@ -18,20 +18,17 @@ from sqlmodel import Session
 from qcycle import clock, crud
 from qcycle.errors import TimetableError
 from qcycle.lifecycle.assessing import assess_action
+from qcycle.lifecycle.calls import publish
 from qcycle.lifecycle.changes import moved_deadline, told_before
 from qcycle.lifecycle.drafting import (
-    base_context,
-    costs_told,
     draft_letters,
     late_note,
     naming_owed,
-    owed_later,
     reviewed_by_whom,
     written_on,
 )
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.followups import followup_open
-from qcycle.lifecycle.listing import list_told
 from qcycle.lifecycle.notifying import notify_action
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.publicity import left_off, objection_cutoff, on_list, published_list
@@ -41,7 +38,6 @@ from qcycle.lifecycle.requests import (
     LISTED_IN_DECISION_REQUEST,
     decision_letter,
     review_letters,
-    reviewers_of,
 )
 from qcycle.lifecycle.standing import missed_subjects, passed, scored_for
 from qcycle.lifecycle.summaries import published_results
@@ -62,7 +58,6 @@ from qcycle.lifecycle.who import (
 from qcycle.lifecycle.wording import (
     REFUSED_LATE,
     belonging,
-    call_subject,
     notice_name,
     result_label,
 )
@@ -95,97 +90,6 @@ def carry_out(session: Session, p: Programme, round_id: uuid.UUID, action: Actio
         # own too: a group of 21 read one unit's extended date.
         outcome = replace(outcome, drafts=[replace(d, private=True) for d in outcome.drafts])
     return outcome
-
-
-def _publish(session, p, round_id, action) -> Outcome:
-    stage = p.stage(action.stage)
-    units = resolve(session, p, round_id, stage.notify, action.category)
-    extra: dict[str, Any] = {}
-    who = stage.notify
-    own: dict[str, dict[str, Any]] = defaultdict(lambda: {"openings": []})
-    if (takers := list_told(session, p, round_id, who, units, action.category, own, stage.lists)) is not None:
-        extra["takers"] = takers
-        extra["takers_names"] = [p.unit(t).name for t in takers]  # a 通报 of the list names them
-        # An inspected laboratory is not one "参加" an inspection: it is drawn for it (检查对象).
-        extra["takers_as"] = next((f"{w}对象" for w in ("抽查", "检查", "督查") if p.round.name.endswith(w)), None)
-    # Windows opening today are announced here, to the units that owe them (the expander pairs them);
-    # one already closed when a late run writes this is not (as its own opening letter is skipped).
-    moment = clock.run_moment()
-    addressed = set(units)
-    for o in action.detail.get("openings", ()):
-        opening = _opening(p, action, o)
-        if moment is not None and opening["deadline"] <= moment:
-            continue
-        window = p.stage(o["stage"])
-        owing = owers(session, p, round_id, window, o["category"])
-        for u in addressed & set(owing):
-            own[u]["openings"].append(costs_told(p, u, opening))
-        _below_openings(p, window, owing, addressed, opening, own)
-        for u, why in barred(session, p, round_id, window, o["category"]).items():
-            if u in addressed:
-                own[u]["barred"] = why
-        for u, review in reviewers_of(session, p, round_id, window, o["category"]).items():
-            if u in addressed:
-                own[u].setdefault("reviews", []).append({**review, "closes": review["closes"] or opening["deadline"]})
-    for u, later in owed_later(session, p, round_id, action, addressed).items():
-        own[u]["later"] = later
-    _later_reviews(session, p, round_id, action, addressed, own)
-    for o in action.detail.get("invited", ()):  # an application window opening after the call
-        opening = {**_opening(p, action, o), "opens": dt.datetime.fromisoformat(o["opens"])}
-        if moment is not None and opening["opens"].date() <= moment.date():
-            continue  # a call written late: the window has opened, and its own letter said so
-        for u in addressed & set(owers(session, p, round_id, p.stage(o["stage"]), o["category"])):
-            own[u].setdefault("invited", []).append(costs_told(p, u, opening))
-    opened = sum(1 for mine in own.values() if mine["openings"])  # not those told only of items left off
-    for u in units if p.quotas else ():  # a plan's launch tells each unit its tasks
-        own[u]["quotas"] = quota_tasks(p, u)
-    # Where each unit stands on a list (its items on it, those left off, "贵单位未列入") is its own:
-    # told to it, not in a group its peers read ("各单位未列入" in 四川's group).
-    # Each unit's own tasks (quotas) are its own letter too: a group had read eleven posts, one county's tasks each.
-    drafts = draft_letters(units, "publication.j2", p, action, private="takers" in extra or bool(p.quotas), own=dict(own),
-                           called=call_subject(p, action.title), **extra)
-    # That a unit may not apply this time is its own news: a group of 300 enterprises read "按规定，各
-    # 单位本届不符合申报条件：2025年已获…" addressed to three of them.
-    drafts = [replace(d, private=True) if own.get(d.unit, {}).get("barred") else d for d in drafts]
-    return Outcome(action, drafts,
-                   note=f"{action.title}：通知 {len(units)} 个单位" + (f"（其中 {opened} 个同时告知开始受理）" if opened else ""))
-
-
-def _later_reviews(session, p: Programme, round_id, call: Action, addressed: set[str],
-                   own: dict[str, dict[str, Any]]) -> None:
-    """Reviewers of a window opening after the publication are told of their review with it (江西's cities first
-    heard of their 初审 eight working days before it was due, the application window having opened on its own)."""
-    later = [d for k in ("later", "invited", "reviewed") for d in call.detail.get(k, ())]  # owed, invited, opened today
-    for d in {(d["stage"], d["category"]): d for d in reversed(later)}.values():
-        for u, review in reviewers_of(session, p, round_id, p.stage(d["stage"]), d["category"]).items():
-            if u in addressed:
-                own[u].setdefault("reviews", []).append(
-                    {**review, "closes": review["closes"] or dt.datetime.fromisoformat(d["deadline"])})
-
-
-def _below_openings(p: Programme, window: Stage, owing: list[str], addressed: set[str], opening: dict[str, Any],
-                    own: dict[str, dict[str, Any]]) -> None:
-    """A superior told the call, owing nothing itself, is told by when its units owe the window (街道所 read no date),
-    and which (up to 10); not of applications (voluntary) nor where it reviews them (its own request says when)."""
-    if window.voluntary or p.reviews_of(window.code):
-        return
-    office = p.sender(window.code)  # its own superior (市政府) is not asked by it to see to anything
-    skip = {*owing, office, *p.ancestors(office)}
-    for u, kids in p.under_each(owing).items():
-        if u in addressed and u not in skip:
-            own[u].setdefault("below_openings", []).append({**opening, "count": len(kids), "word": belonging(p, kids),
-                                                           "names": [p.unit(k).name for k in kids] if len(kids) <= 10 else []})
-
-
-def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
-    """A window's opening, as a publication of the same day announces it."""
-    deadline = dt.datetime.fromisoformat(o["deadline"])
-    window = Action(at=call.at, action="window_open", stage=o["stage"], title="", key="", category=o["category"],
-                    period=o["period"], deadline=deadline, detail={"uncounted": True} if o.get("uncounted") else {})
-    ctx = base_context(p, window)
-    told = ("item", "voluntary", "objection", "review_step", "submit_via", "lateness_costs", "second_chance", "review_stage",
-            "review_named", "report_to", "report_parent_of")
-    return {**{key: ctx[key] for key in told}, "deadline": deadline, "rolled": o.get("rolled")}
 
 
 def _event_notice(session, p, round_id, action) -> Outcome:
@@ -480,7 +384,7 @@ def _reviewed_through(session, p: Programme, round_id, who: Who | None, units: l
 
 
 HANDLERS = {
-    "publish": _publish,
+    "publish": publish,
     "event_notice": _event_notice,
     "event": lambda s, p, r, a: Outcome(a, note=a.title),  # a node of the timeline: its notice went ahead
     "window_open": _window_open,
