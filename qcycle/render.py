@@ -62,6 +62,7 @@ TEMPLATE_NAMES = (
     "window_open.j2",
     "deadline_moved.j2",
     "rectification.j2",
+    "report_due.j2",
     "ops_digest.j2",
     "decision_pending.j2",
     "review_request.j2",

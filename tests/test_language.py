@@ -1761,6 +1761,11 @@ def test_a_rectification_report_goes_to_the_unit_the_programme_names(tmp_path, h
     assert "前将书面整改报告报送示例市人民政府。" in letter, letter
     assert "整改要求：\n1. 逐项分析失分原因；\n2. 整改情况纳入下一年度考核。" in letter, letter
     assert letter.rstrip().splitlines()[-2] == "示例市质量强市工作领导小组办公室"  # still the office's letter
+    # The government is told who owes it a report, why and by when (设区市考核's 省政府 had heard nothing), as a report.
+    told = r.letters("report")["gov"]
+    assert ("根据2015年度县级质量工作考核工作安排，以下3个单位须于2016年5月3日（星期二）17:30（原定4月30日，遇休息日顺延）"
+            "前向贵单位报送书面整改报告：\n1. 三县人民政府：排名后3名（第3名）；") in told, told
+    assert "特此报告。" in told and "收件情况告知示例市质量强市工作领导小组办公室" in told, told
     with pytest.raises(ConfigError) as misplaced_requirements:
         write(tmp_path, "requirements.yaml", text.replace(
             "template: result, on: 2016-03-31,", "template: result, requirements: [整改], on: 2016-03-31,"))

@@ -64,12 +64,22 @@ def followup_open(session, p, round_id, action) -> Outcome:
         else:
             own[u] = {"reason": f"申报的{'、'.join(n for names in by_grade.values() for n in names)}{why}"}
     assessed = stage.owed_by.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)  # of several
-    return Outcome(action, draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
-                                         occasion=occasion_of(p, assessed) if stage.owed_by.grades or ranked else None,
-                                         rectification_deadline=action.deadline, working_days_left=left,
-                                         report_to=report_to, rolled=action.detail.get("rolled"),
-                                         requirements=list(stage.requirements)),
-                   note=f"{action.title}：{len(units)} 个单位须整改{late_note(action)}", counts={"rectification": len(units)})
+    drafts = draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
+                           occasion=occasion_of(p, assessed) if stage.owed_by.grades or ranked else None,
+                           rectification_deadline=action.deadline, working_days_left=left,
+                           report_to=report_to, rolled=action.detail.get("rolled"), requirements=list(stage.requirements))
+    if report_to is not None and units and stage.report_to not in units:
+        # The unit the reports go to (设区市考核's 省政府) is told who owes them, why and by when: it had heard nothing,
+        # and the office then chased reports only that unit could say it had received.
+        owing = [f"{p.unit(u).name}：{why}" if (why := own.get(u, {}).get("reason") or reason) else p.unit(u).name
+                 for u in units]
+        sender = p.sender(stage.code)
+        drafts += draft_letters([stage.report_to or ""], "report_due.j2", p, action, owing=owing,
+                                rectification_deadline=action.deadline, rolled=action.detail.get("rolled"),
+                                to_superior=stage.report_to in (up := p.ancestors(sender))  # as a summary reads it
+                                or p.unit(stage.report_to or "").level == "government" and not up)
+    return Outcome(action, drafts, note=f"{action.title}：{len(units)} 个单位须整改{late_note(action)}",
+                   counts={"rectification": len(units)})
 
 
 def _listed_in(p: Programme, stage: Stage) -> str:

@@ -76,6 +76,7 @@ CONTEXTS = {
     "deadline_moved.j2": {**BASE, "item": "揭榜书", "deadline": clock.at(dt.date(2023, 4, 28), dt.time(17, 30)),
                           "moved_from": DAY},
     "rectification.j2": {**BASE, "reason": "考核等级为D级", "item": "书面整改报告", "rectification_deadline": DEADLINE},
+    "report_due.j2": {**BASE, "item": "书面报告", "rectification_deadline": DEADLINE, "owing": ["甲市人民政府：被评为C级"]},
     "ops_digest.j2": {
         "unit_name": "四川省市场监督管理局",
         "sender_name": "质量工作周期系统（自动提醒）",
@@ -145,6 +146,7 @@ MUST_SAY = {
     "deadline_moved.j2": ["【截止时间调整】", "截止时间延长至2023年4月28日", "由2023年4月20日延长至2023年4月28日（星期五）17:30",
                           "贵单位尚未提交"],
     "rectification.j2": ["【整改通知】", "前报送书面整改报告", "2023年4月20日（星期四）17:30"],
+    "report_due.j2": ["【通知】", "以下1个单位须于2023年4月20日（星期四）17:30前向贵单位报送书面报告", "1. 甲市人民政府：被评为C级。"],
     "ops_digest.j2": ["【发送失败汇总】", "1条", "已停止重试", "93000"],
     "decision_pending.j2": ["【待审核】", "共1项揭榜书等待审核", "1. 成都市市场监督管理局，2023年4月20日 17:30提交。"],
     "refused_late.j2": ["【不予受理】", "揭榜书（质量基础设施“一站式”服务成效明显地方）逾期提交",
