@@ -110,5 +110,5 @@ def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
                     period=o["period"], deadline=deadline, detail={"uncounted": True} if o.get("uncounted") else {})
     ctx = base_context(p, window)
     told = ("item", "voluntary", "objection", "review_step", "submit_via", "lateness_costs", "second_chance", "review_stage",
-            "review_named", "report_to", "report_parent_of")
+            "review_named", "report_to", "report_parent_of", "handed_to")
     return {**{key: ctx[key] for key in told}, "deadline": deadline, "rolled": o.get("rolled")}

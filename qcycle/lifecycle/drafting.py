@@ -35,6 +35,7 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
     left = action.workdays_left or 0
     if late and action.deadline is not None:
         left = max(0, workdays_left(action, on))
+    review = next(iter(p.reviews_of(stage.code)), None)
     return {
         "programme_name": p.round.name,
         "round_code": p.round.code,
@@ -61,9 +62,10 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         # A window that refuses late hand-ins: past its deadline, a letter cannot ask for one.
         "refused_late": stage.lateness == "reject",
         # What an application must pass before it counts (某市's call said nothing of the 区局推荐 step).
-        "review_step": next((s.name for s in p.reviews_of(stage.code)), None),
-        "review_stage": next((s.code for s in p.reviews_of(stage.code)), None),  # named by each unit's reviewer
+        "review_step": review.name if review else None,
+        "review_stage": review.code if review else None,  # named by each unit's reviewer (costs_told)
         "review_named": False,
+        "handed_to": "",  # to whom and through which review, where either is said (costs_told)
         # A report sent to another unit than the letters' sender (焦作's 整改报告 to 市政府): a letter
         # says it is not sent, not that the sender has not received it.
         "report_to": p.unit(stage.report_to).name if stage.report_to not in (None, "parent", p.sender(action.stage))
@@ -162,7 +164,7 @@ def costs_told(p: Programme, unit: str, context: dict[str, Any]) -> dict[str, An
         context = {**context, "review_step": named, "review_named": True}
     if sender := context.get("report_parent_of"):  # a hand-in each unit sends its own superior (江州's 区县局)
         context = {**context, "report_to": _superior_of(p, unit, sender)}
-    if "review_stage" in context:
+    if context.get("review_step") or context.get("report_to"):
         context = {**context, "handed_to": _handed_to(context)}
     if not context.get("lateness_costs") or unit in p.assessed_units:
         return context

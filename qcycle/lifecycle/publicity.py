@@ -38,8 +38,16 @@ def on_list(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, u
             category: str | None) -> list[str]:
     """Those of ``units`` a 公示's list names (the others are told of it)."""
     who = list_selector(stage)
-    chosen = {s.partition(":")[0] for s in select_subjects(session, p, round_id, who, category)} if who else set(units)
-    return [u for u in units if u in chosen]
+    on = _listed(session, p, round_id, who, units, category)[1] if who else set(units)
+    return [u for u in units if u in on]
+
+
+def _listed(session: Session, p: Programme, round_id: uuid.UUID, who: Who, units: list[str],
+            category: str | None) -> tuple[list[str], set[str]]:
+    """The subjects of ``units`` a list's selection names, and their units (a 设区市局 told of it is not on it)."""
+    told = set(units)
+    subjects = [s for s in select_subjects(session, p, round_id, who, category) if s.partition(":")[0] in told]
+    return subjects, {s.partition(":")[0] for s in subjects}
 
 
 def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, units: list[str],
@@ -62,9 +70,7 @@ def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: S
         tiers = among.grades
         several = len({g for u, g in best_grades(session, p, round_id, assessed, tiers, category).items() if u in units}) > 1
     proposed = best_grades(session, p, round_id, assessed, tiers, category) if several else {}
-    told = set(units)
-    subjects = [s for s in select_subjects(session, p, round_id, who, category) if s.partition(":")[0] in told]
-    on = {s.partition(":")[0] for s in subjects}  # the units on it: not others told of it (a 设区市局)
+    subjects, on = _listed(session, p, round_id, who, units, category)
     items = {s.partition(":")[2] for s in subjects if ":" in s}
     if len(items) < 2:
         subjects = [u for u in units if u in on]
