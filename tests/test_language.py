@@ -2206,6 +2206,15 @@ def test_an_event_of_several_days_is_announced_with_its_first_and_last_day(tmp_p
     r.until("2023-04-12")
     assert ("示例区市场监督管理局定于2023年4月17日（星期一）至2023年4月19日（星期三）组织现场评审，"
             "到各单位的具体时间另行通知，请贵单位做好相关准备。") in r.letters("onsite")["e1"]
+    # Held at a place (江西's 成果发表 over three days at a hotel): its place and hour are said, not a visit to each unit.
+    held = Round(write(tmp_path, "held.yaml", with_onsite(", notify_ahead: 3, days: 3, time_of_day: 上午8:30, place: 江西宾馆").replace(
+        "code: award-2023,", "code: award-2023-held,", 1)))
+    held.hand_in("application", ["e1"], "2023-03-20")
+    held.decide("eligibility", e1="approved")
+    held.decide("documents", e1="approved")
+    held.until("2023-04-12")
+    assert ("示例区市场监督管理局定于2023年4月17日（星期一）至2023年4月19日（星期三）每天上午8:30在江西宾馆组织现场评审，"
+            "各单位的具体时间另行通知，请贵单位做好相关准备。") in held.letters("onsite")["e1"], held.letters("onsite")["e1"]
     with pytest.raises(ConfigError, match="days 只用于公示（notice）阶段的公示天数，或活动（event）阶段的持续天数"):
         write(tmp_path, "bad.yaml", AWARD.replace("on: 2023-04-18}", "on: 2023-04-18, days: 2}"))
 
@@ -3373,6 +3382,34 @@ def test_a_unit_named_for_passing_the_recheck_its_grade_owed_is_named_the_title_
     assert "不合格" not in "".join(named.values())
 
 
+def test_a_grade_that_confers_a_title_names_it_in_the_naming_letter_and_keeps_its_name_in_results(tmp_path, home):
+    """安徽's 质量强县: "验收通过, 命名为质量强县示范县": 长丰 was sent "被命名为验收通过", and a county named after passing its
+    复验 (the naming chose those the 复验 passed, no grade) a 【命名通知】 headed "限期整改"."""
+    text = ASSESSMENT.replace("owed_by: {rank: {bottom: 3}}", "owed_by: {grades: [限期整改]}").replace(
+        "grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
+        "grades: [{name: 验收通过, min_score: 85, title: 质量强县示范县}, {name: 限期整改, min_score: 50}, {name: 验收不通过}]"
+    ).replace(
+        "    assessment:\n",
+        "      - {code: naming, name: 命名质量强县示范县, kind: notification, template: award, on: 2016-04-01,\n"
+        "         notify: {grades: [验收通过]}}\n"
+        "      - {code: renaming, name: 命名复验通过的质量强县示范县, kind: notification, template: award,\n"
+        "         after: {stage: report_review, event: on, workdays: 1}, notify: {approved_at: report_review}}\n"
+        "    assessment:\n", 1)
+    r = _through_review(tmp_path, text)
+    named = r.letters("naming")
+    assert sorted(named) == ["c1"], named
+    assert "贵单位在2015年度县级质量工作考核中被命名为质量强县示范县。" in named["c1"], named["c1"]
+    assert "验收通过" not in named["c1"], named["c1"]
+    assert "验收通过（得分95.00）" in r.letters("results")["c1"], r.letters("results")["c1"]
+    renamed = r.letters("renaming")
+    assert sorted(renamed) == ["c4"], renamed
+    assert "通过整改情况审核，被命名为质量强县示范县。" in renamed["c4"], renamed["c4"]
+    with db.session_scope() as session:
+        subject = session.exec(select(OutboxMessage.subject).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.action.startswith("renaming:"))).first()
+    assert subject == "【命名通知】2015年度县级质量工作考核：质量强县示范县", subject
+
+
 def test_a_value_outside_its_choices_lists_them_in_chinese(tmp_path):
     """validate said "应为 'all', 'level' or 'group'": English in an officer's error message."""
     with pytest.raises(ConfigError) as exc:
@@ -4346,6 +4383,17 @@ def test_a_publicity_of_results_publishes_them_and_a_list_tells_those_on_it(tmp_
     assert "对考核结果进行公示" in shown and "公示结果（共5个参评单位）：" in shown, shown
     assert "1. 一县人民政府：合格（得分95.00）；" in shown and "5. 五县人民政府：不合格（得分40.00）。" in shown, shown
     assert "如对公示内容有异议" in shown, shown
+    # Those invited to object by a window of its own, the 公示 not sent to them, are shown the results as well (江西's
+    # firms were asked to object to results their letter never showed).
+    invited = _scored(tmp_path, text.replace(
+        " notify: {levels: [county]}}\n      - code: report", " notify: {units: [c1, c2]}}\n"
+        "      - {code: objection, name: 公示异议, kind: submission, submission: objection, owed_by: {levels: [county]},\n"
+        "         voluntary: true, opens_after: {stage: publicity, event: on, days: 0},\n"
+        "         deadline: {after: {stage: publicity, event: closes, days: 0}}}\n      - code: report", 1).replace(
+        "code: county-2015", "code: county-2015-invited", 1), "2016-04-01")
+    asked = invited.letters("objection")
+    assert sorted(asked) == ["c3", "c4", "c5"], asked
+    assert "公示结果（共5个参评单位）：" in asked["c4"] and "5. 五县人民政府：不合格（得分40.00）。" in asked["c4"], asked["c4"]
     # A launch not named for its list (首席质量官's 印发…工作通知 with the 12 enterprises as `lists`) still tells each
     # unit on it that it is (they had read only "本次共安排12个单位参加").
     launch = Round(write(tmp_path, "launch.yaml", text.replace("name: 公布参评县（市、区）名单,", "name: 印发考核工作通知,", 1)
@@ -4514,9 +4562,12 @@ def test_a_reviewers_places_are_counted_per_batch_where_the_review_is(tmp_path, 
             DecisionRow("county_review", "e1:b2-x", "approve")])
 
 
-def test_a_summary_says_where_a_recheck_left_a_grade_and_forgets_a_miss_put_right(tmp_path, home):
+@pytest.mark.parametrize("voluntary", ["voluntary: true,", ""])
+def test_a_summary_says_where_a_recheck_left_a_grade_and_forgets_a_miss_put_right(tmp_path, home, voluntary):
     """绍兴's county summary after the 复验 read "不通过（得分65.53），可在3个月内申请复验一次" of a project the 复验 had
-    passed and named, and "不通过；未提交中期自评报告" of one that had rectified that miss and passed its 复评."""
+    passed and named, and "不通过；未提交中期自评报告" of one that had rectified that miss and passed its 复评. A window
+    the low grade owes (安徽's 补测 of the 不满意, not voluntary) is a second chance as well: its 通报 had said of those
+    who passed it only "不满意（得分72.00），须整改并参加补测"."""
     text = WITH_GOV.replace("    stages:\n", """    submission_kinds:
       supplement: {title: 补报说明}
       recheck_request: {title: 复验申请}
@@ -4534,7 +4585,7 @@ def test_a_summary_says_where_a_recheck_left_a_grade_and_forgets_a_miss_put_righ
       - {code: summary, name: 报送考核结果, kind: notification, template: result, after: {stage: recheck, event: on, workdays: 2},
          notify: {levels: [government]}}
     assessment:
-""", 1)
+""".replace("voluntary: true,", voluntary), 1)
     r = Round(write(tmp_path, "recheck.yaml", text))
     r.hand_in("self_evaluation", ["c1", "c2", "c4", "c5"], "2016-01-12")
     r.hand_in("supplement", ["c3"], "2016-02-01")
@@ -5552,6 +5603,10 @@ def test_an_event_for_those_a_grade_chose_tells_each_its_score(tmp_path, home):
     told = r.letters("onsite")
     assert sorted(told) == ["c1", "c2", "c3"], told
     assert "贵单位在“考核评分”中得分62.00。示例市质量强市工作领导小组办公室定于2016年4月11日" in told["c3"], told["c3"]
+    # Chosen by a low grade (安徽's 复验现场核查 of those 限期整改), its score earned it nothing: not said.
+    low = _scored(tmp_path, text.replace("notify: {grades: [合格]}", "notify: {grades: [不合格]}").replace(
+        "code: county-2015", "code: county-2015-low"), "2016-04-11").letters("onsite")
+    assert sorted(low) == ["c4", "c5"] and not any("得分" in body for body in low.values()), low
 
 
 def test_an_order_opened_by_a_published_list_says_the_unit_is_on_it(tmp_path, home):
@@ -5760,3 +5815,127 @@ def test_a_title_named_on_29_february_is_valid_to_the_28th():
 
     assert years_on(dt.date(2024, 2, 29), 3) == dt.date(2027, 3, 1)  # valid to 2027-02-28, the day before
     assert years_on(dt.date(2025, 9, 30), 3) == dt.date(2028, 9, 30)
+
+
+def test_a_steps_result_told_to_the_superiors_of_those_it_rejected_lists_their_units(tmp_path, home):
+    """嘉兴's 区县局 were to hear the day two shops of their district lost their titles at the 复核: a
+    ``step_result`` to ``superiors_of: {rejected_at: …}`` validated, showed in the plan and sent nothing."""
+    text = REVIEWED + (
+        "      - {code: told_above, name: 资格审查情况告知, kind: notification, template: step_result,\n"
+        "         on: 2023-04-24, notify: {superiors_of: {rejected_at: eligibility}}}\n")
+    r = Round(write(tmp_path, "above.yaml", text))
+    r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+    r.decide("county_review", e1="approved", e2="approved", e3="approved")
+    r.until("2023-04-21")
+    r.decide("eligibility", e1="rejected", e2="rejected", e3="rejected", note="不符合申报条件")
+    r.until("2023-04-24")
+    letters = r.letters("told_above")
+    assert sorted(letters) == ["k1", "k2"], letters
+    assert ("贵单位辖区内2个单位在2023年度示例市长质量奖中的有关结果如下：\n1. 甲公司：未通过资格审查；\n"
+            "2. 乙公司：未通过资格审查。\n特此告知。") in letters["k1"], letters["k1"]
+    assert "贵单位辖区内丙公司在2023年度示例市长质量奖中未通过资格审查。特此告知。" in letters["k2"], letters["k2"]
+
+
+def test_the_enterprises_under_an_association_are_of_its_sector_not_its_area(tmp_path, home):
+    """江西's 建筑业协会 recommended its member firms' QC 成果 and then read "贵单位辖区内…参加", "贵单位辖区内1个参评单位":
+    an association (or a department) has no area; its call had rightly said 所在行业（系统）内."""
+    text = REVIEWED.replace(
+        "      - {code: e4, name: 丁公司, level: enterprise, parent: amr, channels: [sink]}\n",
+        "      - {code: e4, name: 丁公司, level: enterprise, parent: amr, channels: [sink]}\n"
+        "      - {code: assoc, name: 示例市建筑业协会, level: department, parent: amr, channels: [sink]}\n"
+        "      - {code: e5, name: 戊公司, level: enterprise, parent: assoc, channels: [sink]}\n", 1) + (
+        "      - {code: told_above, name: 资格审查情况告知, kind: notification, template: step_result,\n"
+        "         on: 2023-04-24, notify: {superiors_of: {rejected_at: eligibility}}}\n")
+    r = Round(write(tmp_path, "sector.yaml", text))
+    r.hand_in("application", ["e1", "e5"], "2023-03-20")
+    r.decide("county_review", e1="approved", e5="approved")
+    r.until("2023-04-21")
+    r.decide("eligibility", e1="rejected", e5="rejected")
+    r.until("2023-04-24")
+    letters = r.letters("told_above")
+    assert "贵单位所在行业（系统）内戊公司在2023年度示例市长质量奖中未通过资格审查。" in letters["assoc"], letters["assoc"]
+    assert "贵单位辖区内甲公司在" in letters["k1"], letters["k1"]
+
+
+def test_units_the_assessment_never_grades_are_told_their_own_steps_results_after_it(tmp_path, home):
+    """安徽's counties in their 中期 (beside those up for 验收) were to hear their 中期评估 after the 验收 was scored: three
+    that passed heard nothing, the one that failed was told under 【验收结果】."""
+    text = AWARD.replace("    assessment:\n", (
+        "      - {code: midterm, name: 中期评估报告, kind: submission, submission: progress_report,\n"
+        "         owed_by: {units: [e6, e7]}, opens: 2023-03-01, deadline: {date: 2023-03-31}}\n"
+        "      - {code: midterm_review, name: 中期评估, kind: decision, decides: midterm, on: 2023-04-20}\n"
+        "      - {code: midterm_results, name: 告知中期评估结果, kind: notification, template: result, on: 2023-05-17,\n"
+        "         notify: {units: [e6, e7]}}\n"
+        "    assessment:\n"), 1)
+    r = Round(write(tmp_path, "midterm.yaml", text))
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.hand_in("progress_report", ["e6", "e7"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e2="approved")
+    r.decide("documents", e1="approved", e2="approved")
+    r.scores({"e1": 85, "e2": 60})
+    r.until("2023-04-20")
+    r.decide("midterm_review", e6="approved", e7="rejected")
+    r.until("2023-05-17")
+    with db.session_scope() as session:
+        told = {m.unit_code: m for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.action.startswith("midterm_results:"))).all()}
+    assert sorted(told) == ["e6", "e7"], sorted(told)
+    assert told["e6"].subject == "【中期评估结果】2023年度示例区长质量奖", told["e6"].subject
+    assert "贵单位结果为：通过中期评估。" in told["e6"].body, told["e6"].body
+    assert told["e7"].subject == "【中期评估结果】2023年度示例区长质量奖", told["e7"].subject
+    assert "贵单位结果为：未通过中期评估。" in told["e7"].body, told["e7"].body
+
+
+def test_one_left_off_a_list_of_the_best_grade_is_told_the_line_of_that_list(tmp_path, home):
+    """安徽's 公示 of the counties 验收通过 (85分) told 固镇 (66.93) it missed 限期整改's line of 75, and those between 75
+    and 85 nothing; a list a decision on hand-ins draws (those passing the 复验) told every county scored the year
+    before, one named then among them, that it was not on it."""
+    from qcycle.lifecycle.publicity import left_off
+
+    text = AWARD.replace("notify: {approved_at: committee}}", "notify: {grades: [区长质量奖]}}", 1)
+    r = Round(write(tmp_path, "line.yaml", text))
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=r.id, stage="scoring", results=[
+            {"unit_code": "e1", "total": 90, "grade": "区长质量奖", "rank": 1},
+            {"unit_code": "e2", "total": 75, "grade": "提名奖", "rank": 2},
+            {"unit_code": "e3", "total": 50, "grade": "未获奖", "rank": 3}])
+        told = left_off(session, r.p, r.id, r.p.stage("notice"), ["e1"], None)
+    assert told["e2"]["remarks"] == "得分未达到区长质量奖分数线（80分）。", told["e2"]
+    assert told["e3"]["remarks"] == "得分未达到区长质量奖分数线（80分）。", told["e3"]
+
+    recheck = AWARD.replace("    assessment:\n", (
+        "      - {code: fix, name: 整改报告, kind: followup, submission: rectification_report, owed_by: {grades: [提名奖]},\n"
+        "         opens: 2023-05-17, deadline: {date: 2023-06-30}}\n"
+        "      - {code: recheck, name: 复验, kind: decision, decides: fix, on: 2023-07-10}\n"
+        "      - {code: recheck_notice, name: 复验通过名单公示, kind: notice, days: 7, on: 2023-07-12,"
+        " notify: {approved_at: recheck}}\n"
+        "    assessment:\n"), 1).replace("code: award-2023,", "code: award-2023-recheck,", 1)
+    r = Round(write(tmp_path, "recheck.yaml", recheck))
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=r.id, stage="scoring", results=[
+            {"unit_code": "e1", "total": 90, "grade": "区长质量奖", "rank": 1},
+            {"unit_code": "e2", "total": 75, "grade": "提名奖", "rank": 2},
+            {"unit_code": "e3", "total": 72, "grade": "提名奖", "rank": 3}])
+        assert left_off(session, r.p, r.id, r.p.stage("recheck_notice"), ["e2"], None) == {}
+
+
+def test_a_miss_a_steps_own_letter_told_as_its_rejection_is_not_sent_again_as_a_result(tmp_path, home):
+    """安徽's 长丰县, rejected by the rule at the 初验 for never handing in its 自评报告, was told so ("未提交…，视为放弃本年度
+    验收，取消创建资格") and again, months later, under 【验收结果】: "贵单位结果为：未提交创建工作总结和自评报告"."""
+    text = ASSESSMENT.replace("    stages:\n", (
+        "    stages:\n"
+        "      - {code: selfcheck, name: 自评报告, kind: submission, submission: self_evaluation, owed_by: {levels: [county]},\n"
+        "         opens: 2016-01-04, deadline: {date: 2016-01-15}}\n"
+        "      - {code: check, name: 初验, kind: decision, decides: selfcheck, on: 2016-01-25, rejects_missing: true,\n"
+        "         on_missing: 视为放弃本年度考核}\n"
+        "      - {code: check_result, name: 初验结果告知, kind: notification, template: step_result, on: 2016-01-27,\n"
+        "         notify: {rejected_at: check}}\n"), 1).replace("subjects: {levels: [county]}", "subjects: {approved_at: check}")
+    r = Round(write(tmp_path, "missed.yaml", text))
+    r.hand_in("self_evaluation", ["c1", "c2", "c3", "c4"], "2016-01-12")
+    r.until("2016-01-25")
+    r.decide("check", c1="approved", c2="approved", c3="approved", c4="approved")
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55})
+    r.until("2016-03-31")
+    assert "未提交自评报告" in r.letters("check_result")["c5"], r.letters("check_result")
+    results = r.letters("results")
+    assert sorted(results) == ["c1", "c2", "c3", "c4"], results.get("c5")

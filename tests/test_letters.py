@@ -21,7 +21,8 @@ from sqlalchemy import and_
 from sqlmodel import select
 
 from qcycle import db
-from qcycle.lifecycle.wording import achievement_of, call_subject, name_beside, result_kind
+from qcycle.lifecycle.headings import name_beside
+from qcycle.lifecycle.wording import achievement_of, call_subject, result_kind
 from qcycle.loader import load_programme
 from qcycle.models import NEGATIVE_OUTCOMES, ActionRun, AssessmentResult, Decision, OutboxMessage
 from qcycle.schema import StageKind
@@ -1293,9 +1294,12 @@ def test_an_earlier_win_is_named_as_what_was_won(family, grade, reads):
     ("2026年度地方标准制修订项目计划", "项目评价结果", "2026年度地方标准制修订项目计划项目评价结果"),  # not its end
     # 复核 is not in the name: another assessment, its words kept.
     ("2026年度质量基础设施一站式服务站建设与评估", "复核评估结果", "2026年度质量基础设施一站式服务站建设与评估复核评估结果"),
+    # One of the steps the name joins: "…验收及中期评估验收结果的报告" (an officer's finding).
+    ("2026年度质量强县（市、区）示范创建验收及中期评估", "验收结果", "2026年度质量强县（市、区）示范创建验收及中期评估结果"),
+    ("2026年度质量强县（市、区）示范创建验收", "复验结果", "2026年度质量强县（市、区）示范创建验收复验结果"),
 ])
 def test_a_result_label_overlapping_the_rounds_name_is_said_once(name, label, reads):
-    from qcycle.lifecycle.wording import name_overlap
+    from qcycle.lifecycle.headings import name_overlap
 
     assert name + label[name_overlap(name, label):] == reads
 

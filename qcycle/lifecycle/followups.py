@@ -8,6 +8,7 @@ from collections import defaultdict
 from qcycle import crud
 from qcycle.lifecycle.changes import moved_deadline
 from qcycle.lifecycle.drafting import draft_letters, firm_workdays_left, late_note, written_on
+from qcycle.lifecycle.headings import occasion_of
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.standing import rejections
 from qcycle.lifecycle.who import owers, p_item_name, results_of, select_subjects, units_below
@@ -15,7 +16,6 @@ from qcycle.lifecycle.wording import (
     belonging,
     forced,
     graded_as,
-    occasion_of,
     reason_of,
     with_own_place,
     without_consequence,

@@ -154,11 +154,15 @@ def _window_open(session, p, round_id, action) -> Outcome:
         told_by_notice = set(on_list) | set(left_off(session, p, round_id, notice, on_list, action.category) if roster else [])
         others = [u for u in units if u not in told_by_notice]
         began = clock.at(dt.date.fromisoformat(action.detail["publicity_on"]), action.at.time())
-        drafts = draft_letters(others, "notice.j2", p, action, notice_name=notice_name(p, notice, action.category),
+        name = notice_name(p, notice, action.category)
+        # A 公示 of results shows them to those it invites to object too (江西's firms had been asked to object to
+        # results their letter never showed).
+        results = [] if roster or "结果" not in name else published_results(session, p, round_id, action.category)
+        drafts = draft_letters(others, "notice.j2", p, action, notice_name=name,
                                notice_days=notice.days, notice_span=notice.span, objection_deadline=action.deadline, objection_window=True,
                                notice_until=notice.last_day(began.date(), default_calendar()) or began.date(),
-                               listed=False, at=began,
-                               roster=roster, roster_word=word)
+                               listed=False, at=began, roster=roster, roster_word=word,
+                               results=results, places_rule=places_rule(p) if results else None)
         return Outcome(action, drafts, note=f"{action.title}：{len(told_by_notice & set(units))} 个单位已由公示告知，"
                                             f"另函告其余 {len(others)} 个单位")
     # Those the programme's eligibility rule bars are told so when the window opens, not left

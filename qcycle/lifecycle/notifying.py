@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from qcycle import crud
 from qcycle.clock import to_local
 from qcycle.lifecycle.assessing import quota_achieved, what_counted
 from qcycle.lifecycle.drafting import draft_letters, owed_later, written_on
+from qcycle.lifecycle.headings import name_beside, name_overlap, occasion_of, step_heading
 from qcycle.lifecycle.missed import awaiting_decisions, never_handed_in_lines
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
@@ -53,15 +55,11 @@ from qcycle.lifecycle.wording import (
     component_scores,
     grade_consequence,
     grade_terms,
-    name_beside,
-    name_overlap,
-    occasion_of,
     place_achieved,
     places_counted_as,
     result_label,
     score_text,
     scored_line,
-    step_heading,
     summons_grounds,
     unscored,
     veto_reason,
@@ -116,8 +114,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
     honoured = any(st.template in HONOURS for st in p.stages)
     # A summons' grounds are every step it is for, those told by a letter of their own too (淮安's
     # 约谈 of a rejected report read "贵单位在…中—。" once the rejection had its own 结果告知).
-    rejected, grounds_of, itemised = (_rejected(session, p, round_id, action.category) if not praise
-                                      else ({}, {}, set()))
+    rejected, grounds_of, itemised, told_apart = (_rejected(session, p, round_id, action.category) if not praise
+                                                  else ({}, {}, set(), {}))
     missing = missing_in(session, p, round_id, stage.notify, action.category)
     # The selections by place or grade each unit met: a summons says those, not every alternative
     # ("被评为不合格，排名后1名（第4名）" had been told to the fourth of five).
@@ -167,8 +165,12 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # Results told before any assessment (a 中期评估's, 验收 to come) are the decisions': titled by the last step
     # decided (【验收结果】 had headed them), each subject's passing said as in a round without assessment.
     early = assessed is None and template == "result.j2"
+    # Units the assessment never grades (the counties in their 中期, beside those up for 验收) are told their
+    # decisions' results as before any assessment: three passed their 中期评估 and heard nothing.
+    ungraded = template == "result.j2" and not early and p.assessment is not None and any(u not in by_unit for u in units)
     decided = latest_standing(session, p, round_id, reasons=not circular) if template in ("result.j2", "circular.j2") and (
-        summarising or p.rechecks or early) else {}
+        summarising or p.rechecks or early or ungraded) else {}
+    outside = _outside(p, decided, [u for u in units if u not in by_unit]) if ungraded else set()
     steps = early and bool(p.assessment_stages)  # titled by the step decided: the round's, or each unit's own
     label, heading = (step_heading(p, decided, category=action.category) if steps else None) or (label, heading)
     # A graded subject's decision on the follow-up its grade owed (限期整改, then 复验): where it stands now.
@@ -183,12 +185,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                within=p.assessed_units if assessed and p.assessment else None)
                  if summarising else {})
     # A round decided without an assessment: what each unit's subjects passed, read once (a rejection has its own line).
-    passed: dict[str, list[str]] = defaultdict(list)
-    for x, (said, _, yes) in decided.items() if early else ():
-        # One back after a rejection (复核 passed) has its line among the rejections already, written so.
-        if yes and in_category(p, x, action.category) and (
-                f"{n}：{said}" if (n := p_item_name(p, x)) else said) not in rejected.get(x.partition(":")[0], []):
-            passed[x.partition(":")[0]].append(f"{quoted(n) + '：' if n else ''}{said}")
+    passed = _passes(p, decided, rejected, action.category, None if early else outside)
     owing_below = owed_below(session, p, round_id, action, assessed) if summaries and not circular else {}
     for u in units:
         if u in summaries:
@@ -222,8 +219,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # 送审稿 never came heard nothing after its 督办), where nothing else is said of it.
         # Chosen for missing one window, it is told the others it missed too (江西's 修水县 read only 未提交验收申请, its
         # city 未提交中期报告 as well).
+        # Not a miss a step's own letter told as its rejection (长丰's 初验 "未提交…，视为放弃": its 验收结果 had come again
+        # with the miss alone).
         missed += [text for code, _, text in never.get(u, []) if (mine or passes or not rejected.get(u))
-                   and not itemised_letter and code not in counted and not any(code == at and u in late for at, late in missing)]
+                   and not itemised_letter and code not in counted and code not in told_apart.get(u, ())
+                   and not any(code == at and u in late for at, late in missing)]
         # Where its 复验 (a decision on the follow-up its grade owed) left it, unless a rejection line says so.
         after = {r.unit_code: said for r in mine if (said := rechecked.get(r.unit_code)) and not any(  # its verdict, kept
             line.endswith(said.rpartition("；")[2]) for line in rejected.get(u, []))}  # consequence aside (列为重点监管对象；…)
@@ -257,12 +257,18 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # Valid from the year it was graded (its assessment's moment), as a later round's bar counts it.
         won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
         best, achievement = passers.titled(p, u, best, contest) or (best, achievement)
+        # The title the grade confers, where it is not the grade's name: 长丰 had been "被命名为验收通过".
+        conferred = p.assessment.title_of(best) if praise and best and p.assessment else None
+        if conferred and best:
+            achievement = achievement.replace(f"被评为{grade_label(best)}", f"被评为{conferred}").replace(
+                f"荣获{best}", f"荣获{conferred}")
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
         benefits, validity = (grade_terms(p, best, won_in, praised=template == "praise.j2", on=written_on(action))
                               if praise or not honoured
                               else ([], None))
         # A unit rejected at the first step is told that step's results, not the round's latest step's.
-        mine_label, mine_heading = (step_heading(p, decided, u, action.category) if steps else None) or (label, heading)
+        mine_label, mine_heading = (step_heading(p, decided, u, action.category) if steps or u in outside else None
+                                    ) or (label, heading)
         drafts += draft_letters([u], template, p, action, result_label=mine_label, heading=mine_heading, occasion=occasion,
                                 later=later.get(u),
                                 subject_name=name_beside(p.round.name, mine_heading),
@@ -270,7 +276,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
                                 remarks=result_remarks(p, mine, vacated, adjusted, sizes), benefits=benefits,
                                 validity=validity,
-                                award=(items or best) if template == "award.j2" else None,
+                                award=(items or conferred or best) if template == "award.j2" else None,
                                 naming=_naming(stage.name) if template == "award.j2" else "",
                                 best=grade_label(best) if best else None, best_items=bool(items),
                                 quotas=quota_tasks(p, u, reached[u], year)
@@ -281,6 +287,48 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 if len(mine) == 1 and mine[0].unit_code not in after else None,
                                 consequence=p.assessment.consequence if p.assessment else None)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
+
+
+def _passes(p: Programme, decided: Mapping[str, tuple[str, str, bool]], rejected: Mapping[str, list[str]],
+            category: str | None, of: set[str] | None) -> dict[str, list[str]]:
+    """Unit → what its subjects passed, said where no assessment grades them (``of``: those units; None: all, in a
+    round decided before any assessment); a rejection has its own line."""
+    passed: dict[str, list[str]] = defaultdict(list)
+    for x, (said, _, yes) in decided.items() if of is None or of else ():
+        unit = x.partition(":")[0]
+        # One back after a rejection (复核 passed) has its line among the rejections already, written so.
+        if yes and (of is None or unit in of) and in_category(p, x, category) and (
+                f"{n}：{said}" if (n := p_item_name(p, x)) else said) not in rejected.get(unit, []):
+            passed[unit].append(f"{quoted(n) + '：' if n else ''}{said}")
+    return passed
+
+
+def _outside(p: Programme, decided: Mapping[str, tuple[str, str, bool]], ungraded: list[str]) -> set[str]:
+    """Of units with no result, those the assessment never grades: whose decisions are all off the way to it (a 中期评估
+    beside the 验收 whose 初验 chooses who is scored), or outside those it grades by level or name."""
+    toward: set[str] = set()
+    # Back from the assessment's selection through the decisions and the windows they decide, and through whom each
+    # window is owed by (四川's 评价确认申请, owed by the projects passing 揭榜书审核).
+    if p.assessment is None:
+        return set()
+    ahead = [w.approved_at for w in (p.assessment.subjects, *p.assessment.subjects.any_of)]
+    while ahead:
+        code = ahead.pop()
+        if code is None or code in toward or not p.has_stage(code):
+            continue
+        toward.add(code)
+        stage = p.stage(code)
+        ahead.append(stage.decides)
+        ahead += [w.approved_at for w in ((stage.owed_by, *stage.owed_by.any_of) if stage.owed_by else ())]
+    steps: dict[str, set[str]] = defaultdict(set)
+    for x, (_, code, _) in decided.items():
+        steps[x.partition(":")[0]].add(code)
+    if toward:
+        return {u for u in ungraded if steps.get(u) and not steps[u] & toward}
+    if p.assessment.subjects.dynamic:  # chosen by what they hand in: a unit that did not may be
+        return set()                                          # one that never asked to be evaluated
+    graded = {u.code for u in p.units_matching(p.assessment.subjects)}
+    return {u for u in ungraded if steps.get(u) and u not in graded}
 
 
 @dataclass
@@ -308,7 +356,9 @@ class _Passers:
 def _passers(session, p: Programme, round_id, action) -> _Passers:
     stage = p.stage(action.stage)
     alternatives = [stage.notify, *stage.notify.any_of] if stage.notify else []
-    titles = [g for w in alternatives for g in w.grades]
+    # Chosen by a step alone (those passing the 复验), the grades that confer a title name what it is named.
+    titles = [g for w in alternatives for g in w.grades] or (
+        [g.name for g in p.assessment.grades if g.title] if p.assessment else [])
     return _Passers([(w, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, action.category)})
                      for w in alternatives if titles and w.approved_at and not w.grades], titles)
 
@@ -361,14 +411,16 @@ def _achievement(p: Programme, notify: Who | None, praise: bool, contest: str, i
 
 
 def _rejected(session, p: Programme, round_id, category: str | None
-              ) -> tuple[dict[str, list[str]], dict[str, list[str]], set[str]]:
+              ) -> tuple[dict[str, list[str]], dict[str, list[str]], set[str], dict[str, set[str]]]:
     """unit → the lines of its subjects a decision rejected, less the steps told by a letter of their
-    own; unit → the grounds a summons names (every rejection); the units with a rejected list item.
+    own; unit → the grounds a summons names (every rejection); the units with a rejected list item; unit → the
+    windows whose decision a step's own letter told it of (its miss is not said again).
     Where a later decision overtook a rejection (验收 failed, 复验 passed; 进展滞后, then 验收 passed),
     the line says where the subject stands now."""
     rejected: dict[str, list[str]] = defaultdict(list)
     grounds_of: dict[str, list[str]] = defaultdict(list)
     itemised: set[str] = set()
+    told_apart: dict[str, set[str]] = defaultdict(set)
     apart = steps_told_alone(p)  # a step whose rejections have their own letter: not said again here
     later = latest_standing(session, p, round_id) if p.decisions_for_rejected or p.keeping_decisions else {}
     # A decision still to come on the rejected (the 整改复查 of a 现场检查's 不合格): said, not left to read as final.
@@ -388,7 +440,9 @@ def _rejected(session, p: Programme, round_id, category: str | None
             rejected[unit].append(f"{name + '：' if name else ''}{verdict}"
                                   + (f"，{awaiting[subject]}结论另行告知" if subject in awaiting else ""))
             itemised.update([unit] if name else [])
-    return rejected, grounds_of, itemised
+        elif (window := p.stage(code).decides) is not None:
+            told_apart[unit].add(window)
+    return rejected, grounds_of, itemised, told_apart
 
 
 def _report(session, p: Programme, round_id, action) -> Outcome:

@@ -103,10 +103,17 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
     its rank only where a place decides anything (:attr:`Programme.places_decide`)."""
     # The assessment the list comes from: the one its selection names, else the latest.
     who = list_selector(notice)
+    if who is not None and who.approved_at and who.approved_at not in p.decisions_on_results:
+        # A list a decision on hand-ins draws (those passing the 复验): not those the assessment scored and left off
+        # (长丰, named the year before, had been told it was not on the 复验's list).
+        return {}
     assessed = (who.assessed_at if who is not None and who.assessed_at
                 else crud.latest_results_stage(session=session, round_id=round_id))
     if assessed is None:
         return {}
+    # The lowest grade a list by grades names: the line a score left off missed.
+    grades = p.assessment.grades if p.assessment else []
+    lowest = max((g for g in grades if who is not None and g.name in who.grades), key=grades.index, default=None)
     rows = results_of(session, round_id, assessed)
     sizes = graded_together(p, rows)
     refused = rejections(session, p, round_id)
@@ -153,7 +160,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
             if told_apart and verdict != bare:
                 apart_items.append(item)
                 to_tell |= (step, unit) not in gone
-        remarks = result_remarks(p, kept, vacated, sizes=sizes) if kept else None
+        remarks = result_remarks(p, kept, vacated, sizes=sizes, listed=lowest) if kept else None
         if apart_items:
             named = "、".join(quoted(i) for i in apart_items if i)
             remarks = (remarks or "") + (f"申报的{named}" if named else "") + (

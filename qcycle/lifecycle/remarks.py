@@ -87,8 +87,10 @@ def _tie_scores(p: Programme) -> Callable[[AssessmentResult], tuple]:
 def result_remarks(p: Programme, results: Iterable[AssessmentResult],
                    vacated: Collection[tuple[str, str | None]] = (),
                    adjusted: Mapping[str, tuple[dict[str, float], dict[str, float], dict[str, list[str]]]] | None = None,
-                   sizes: Mapping[str, Graded] | None = None) -> str | None:
-    """Why a result is not what its score reads as, for the result letter's 说明:
+                   sizes: Mapping[str, Graded] | None = None, listed: Grade | None = None) -> str | None:
+    """Why a result is not what its score reads as, for the result letter's 说明 (``listed``: for a 公示's letter to
+    one left off, the lowest grade its list names: a score under that line is said against it, as 固镇's 66.93 had
+    been told it missed 限期整改's 75 of a list drawn at 验收通过's 85):
     - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决");
     - a capped grade was full (天水: 868.59 points, above the award's line, and 未获奖 because the
       award goes to at most 2: "天水市人民政府质量奖名额不超过2个，贵单位得分排名第3"; a share: "优秀比例
@@ -109,6 +111,9 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
             said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}")
             if (line := _missed_line(p, r)) is not None:  # 30.15 and 不合格 had read as the veto's doing
                 said.append(line_missed(p, item, line))
+        elif listed is not None and listed.line is not None and p.assessment is not None and (
+                not p.assessment.reaches_grade(r.total, listed)):
+            said.append(line_missed(p, item, listed))
         elif (full := _full_grade(p, r)) is not None:
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
             counted = _counted_over(p)

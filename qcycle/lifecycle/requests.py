@@ -20,7 +20,7 @@ from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.standing import handed_in_at, objections_upheld
 from qcycle.lifecycle.who import outstanding, owers, p_item_name, resolve
-from qcycle.lifecycle.wording import belonging, counted_as, places_counted_as
+from qcycle.lifecycle.wording import SECTOR, belonging, counted_as, places_counted_as
 from qcycle.models import NEGATIVE_OUTCOMES
 from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable import Action
@@ -93,7 +93,7 @@ def _scopes(p: Programme, owing: Iterable[str]) -> Callable[[str], str]:
     for u in owing:
         if (parent := p.unit(u).parent) is not None:
             kids[parent].append(u)
-    return lambda parent: "所在行业（系统）内" if p.unit(parent).level == "department" else belonging(p, kids.get(parent, []))
+    return lambda parent: SECTOR if p.unit(parent).level == "department" else belonging(p, kids.get(parent, []))
 
 
 def _reviewing_parents(p: Programme, owing: list[str], stage: Stage) -> set[str]:

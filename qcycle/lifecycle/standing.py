@@ -21,6 +21,7 @@ from qcycle.lifecycle.who import (
     select_subjects,
     stage_outcomes,
 )
+from qcycle.lifecycle.wording import belonging
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 
@@ -209,7 +210,11 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
                category: str | None) -> dict[str, dict[str, Any]]:
     """Unit → what a step's result letter (``step_result``) tells it, as soon as the step is decided:
     its subjects the steps a selection names rejected (``rejected_at``: "rejections") or passed
-    (``approved_at``: "passes", 淮安's rectification reports accepted), each with its item."""
+    (``approved_at``: "passes", 淮安's rectification reports accepted), each with its item. Told to
+    the superiors of those subjects (``superiors_of``: the 区县局 of a shop 摘牌 at the 复核), each line
+    names its unit and the letter says whose they are (``below``: 辖区内 or 所属)."""
+    if who is not None and who.superiors_of is not None:
+        return _told_above(p, steps_told(session, p, round_id, who.superiors_of, category))
     alternatives = [who, *who.any_of] if who else []
     told: dict[str, dict[str, Any]] = defaultdict(lambda: {"rejections": [], "passes": []})
     last = {w.rejected_at: final_step(p, w.rejected_at) or _ends_it(p.stage(w.rejected_at).on_rejection)
@@ -236,6 +241,22 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
                 r["verdict"].startswith(INELIGIBLE) for r in letter["rejections"]):
             letter["heading"] = "申报资格"
     return dict(told)
+
+
+def _told_above(p: Programme, told: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What units were told of a step, gathered for their superiors: each line with its unit's name
+    (a 区县局 heard nothing on the day two shops of its district lost their titles)."""
+    above: dict[str, dict[str, Any]] = {}
+    for unit, letter in told.items():
+        if (parent := p.unit(unit).parent) is None:
+            continue
+        mine = above.setdefault(parent, {"rejections": [], "passes": [], "below": []})
+        mine["below"].append(unit)
+        for kind in ("rejections", "passes"):
+            mine[kind] += [{**line, "unit": p.unit(unit).name} for line in letter[kind]]
+    for letter in above.values():
+        letter["below"] = belonging(p, letter["below"])
+    return above
 
 
 def _scored(session: Session, p: Programme, round_id: uuid.UUID, code: str) -> dict[str, str]:
@@ -400,7 +421,9 @@ def scored_for(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     """unit → its score where grades chose it (``who.grades``): "在“材料评审”中得分94.80", as an event's letter says
     why it takes part (省质量奖's 现场评审 notice gave its candidates no ground at all)."""
     who = next((w for w in ((who, *who.any_of) if who else ()) if w.grades), None)
-    if who is None:
+    if who is None or p.assessment is None or p.assessment.grades[0].name not in who.grades:
+        # Chosen by a low grade (the 复验现场核查 of those 限期整改): a second chance, not a score that earned it a place;
+        # "贵单位在“验收评分”中得分78.58" had opened a notice a year after that scoring.
         return {}
     if (assessed := who.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)) is None:
         return {}

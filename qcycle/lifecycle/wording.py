@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from qcycle.errors import TimetableError
-from qcycle.lifecycle.who import in_category, p_item_name
+from qcycle.lifecycle.who import p_item_name
 from qcycle.models import AssessmentResult
 from qcycle.render import cn_date, quoted
 from qcycle.schema import (
@@ -40,10 +40,7 @@ __all__ = [
     "lateness_costs",
     "listing_of",
     "missing_rule",
-    "name_beside",
-    "name_overlap",
     "notice_name",
-    "occasion_of",
     "periods_joined",
     "place_achieved",
     "places_counted_as",
@@ -54,7 +51,6 @@ __all__ = [
     "result_label",
     "score_text",
     "scored_line",
-    "step_heading",
     "summons_grounds",
     "unscored",
     "veto_reason",
@@ -70,11 +66,19 @@ NOT_HANDED_IN = "\x1f"
 REFUSED_LATE = "逾期提交，不予受理"
 
 
+SECTOR = "所在行业（系统）内"
+
+
 def belonging(p: Programme, units: Iterable[str]) -> str:
     """How a superior's letter calls its subordinates: its own departments and 基层所 are 所属, units
     in its area (enterprises, counties, towns a bureau supervises) 辖区内 (a 标准化试点's 督办 had
-    called the enterprises a city bureau oversees "贵单位所属")."""
-    return "所属" if any(p.unit(u).level in ("department", "office") for u in units) else "辖区内"
+    called the enterprises a city bureau oversees "贵单位所属"); the enterprises under a department or an
+    association, which has no area, 所在行业（系统）内 (江西's 建筑业协会 had read "贵单位辖区内…参加")."""
+    units = list(units)
+    if any(p.unit(u).level in ("department", "office") for u in units):
+        return "所属"
+    parents = {p.unit(u).parent for u in units}
+    return SECTOR if parents and all(x is not None and p.unit(x).level == "department" for x in parents) else "辖区内"
 
 
 def achievement_of(round_name: str, items: str, grade: str) -> str:
@@ -144,13 +148,6 @@ def _place_of(round_name: str) -> str:
     return found.group() if found else ""
 
 
-def name_beside(round_name: str, heading: str) -> str:
-    """The round's name as a subject line puts it after ``heading``: without its closing
-    parenthesis when the heading already says what it does, years aside (榆阳:
-    【2024年度质量工作督查评估结果】…实施意见, not …实施意见（2024—2025年督查评估）)."""
-    qualifier = re.search(r"（([^（）]+)）$", round_name)
-    words = re.sub(r"[0-9—–\-~至年度]", "", qualifier.group(1)) if qualifier else ""
-    return round_name[:qualifier.start()] if qualifier and words and words in heading else round_name
 
 
 def without_consequence(p: Programme, verdict: str, stage: str) -> str:
@@ -325,23 +322,8 @@ def vetoed_to(p: Programme, veto: str) -> str:
     return f"不得评为{'、'.join(map(grade_label, barred))}" if barred else f"等次定为{grade_label(grade or '')}"
 
 
-def occasion_of(p: Programme, assessed: str | None) -> str | None:
-    """The one assessment of several a letter is about (each year of a plan), by its stage's name
-    ("2025年度创建工作考核"); None for a round assessed once (its name says it)."""
-    return p.stage(assessed).name if assessed and p.has_stage(assessed) and len(p.assessment_stages) > 1 else None
 
 
-def step_heading(p: Programme, decided: Mapping[str, tuple[str, str, bool]], unit: str | None = None,
-                 category: str | None = None) -> tuple[str, str] | None:
-    """(label, heading) of results told before the assessment: the last step decided (中期评估结果) of the
-    unit's own subjects, or of all, in the category; the label without what the round's name ends with."""
-    steps = [code for x, (_, code, _) in decided.items()
-             if (unit is None or x.partition(":")[0] == unit) and in_category(p, x, category)]
-    if not steps:
-        return None
-    name = p.stage(max(steps, key=p.stage_place.__getitem__)).name
-    heading = name if name.endswith("结果") else name + "结果"
-    return heading[name_overlap(p.round.name, heading):] or heading, heading
 
 
 def rank_in_group(p: Programme, r: AssessmentResult) -> str:
@@ -469,17 +451,6 @@ def notice_name(p: Programme, stage: Stage, category: str | None) -> str:
     return listing_of(stage) + (f"（{p.category(category).name}）" if category else "")
 
 
-def name_overlap(name: str, label: str) -> int:
-    """How many first characters of ``label`` the round's name already ends with (the longest run of
-    two or more), or all but its 结果 where the name ends with the label's last words: said once
-    ("…与年度评估年度评估结果已确定" had doubled four, "…建设与评估服务站评估结果" two)."""
-    if k := next((k for k in range(len(label) - 1, 1, -1) if name.endswith(label[:k])), 0):
-        return k
-    # The name ends with what the label's words end with, and holds the words before them too: …服务站建设与评估
-    # + 服务站评估结果 is …建设与评估结果 (复核评估结果 on it names another assessment, and keeps its words).
-    core = label.removesuffix("结果")
-    return len(core) if core != label and any(name.endswith(core[j:]) and core[:j] in name
-                                               for j in range(len(core) - 1)) else 0
 
 
 def summons_grounds(p: Programme, who: Who | None, ways: list[Who], summons: bool, result: AssessmentResult | None,

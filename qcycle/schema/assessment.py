@@ -165,6 +165,10 @@ class Grade(_Model):
     consequence: str | None = Field(
         None, min_length=1, max_length=100,
         description="what the grade brings on the unit, told with it in result letters and summaries (撤销试点资格)")
+    title: str | None = Field(
+        None, min_length=1, max_length=40,
+        description=("the title or award the grade confers, where it is not the grade's own name: 验收通过 names a "
+                     "质量强县示范县; its 命名通知 (and 授奖 or 表扬 letters) say the title, result letters the grade"))
 
     @property
     def catch_all(self) -> bool:
@@ -326,6 +330,10 @@ class Assessment(_Model):
         upto = next(i for i, g in enumerate(banded) if g.name == name) + 1
         band = banded[:upto] if self.share_rounding == "cumulative" else banded[upto - 1:upto]
         return [g.name for g in band], sum(g.share or 0.0 for g in band)
+
+    def title_of(self, grade: str) -> str | None:
+        """The title a grade confers (its ``title``), None where it confers none of its own."""
+        return next((g.title for g in self.grades if g.name == grade), None)
 
     @property
     def grade_names(self) -> list[str]:

@@ -381,14 +381,24 @@ class Programme(_Model):
 
     @cached_property
     def rechecks(self) -> frozenset[str]:
-        """Decision stages on a follow-up (复验 of an 整改报告), or on a second chance its grade gave (a voluntary window
-        owed by a grade or place: 绍兴's 复验申请 of the projects 不通过 at 验收): where a graded subject stands after them.
-        Not a step of selection owed by a grade (a 陈述答辩 of the award's candidates), whose refusal ends the grade."""
+        """Decision stages on a follow-up (复验 of an 整改报告), or on a second chance its grade gave (a window owed by a
+        grade or place: 绍兴's voluntary 复验申请 of the projects 不通过 at 验收, a 补测 the 不满意 owe): where a graded
+        subject stands after them. Not a step of selection owed by the best grade or the first places (a 陈述答辩 of
+        the award's candidates), whose refusal ends the grade."""
+        best = self.assessment.grades[0].name if self.assessment is not None and self.assessment.grades else None
+
         def owed_by_results(code: str) -> bool:
             stage = self.stage(code)
-            return stage.kind is StageKind.followup or (
-                stage.kind is StageKind.submission and stage.voluntary and stage.owed_by is not None
-                and bool(stage.owed_by.grades or stage.owed_by.rank is not None))
+            if stage.kind is StageKind.followup:
+                return True
+            who = stage.owed_by
+            if stage.kind is not StageKind.submission or who is None or not (who.grades or who.rank is not None):
+                return False
+            # Owed by the lower grades or the last places (a 补测 of the 不满意): a second chance, whether or
+            # not it is voluntary; owed by the best grade or the first places, a mandatory window is a step
+            # of selection.
+            second_chance = (who.rank.bottom is not None) if who.rank is not None else best not in who.grades
+            return stage.voluntary or second_chance
 
         return frozenset(s.code for s in self.stages if s.kind is StageKind.decision and s.decides
                          and self.has_stage(s.decides) and owed_by_results(s.decides))
