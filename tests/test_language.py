@@ -5279,6 +5279,23 @@ def test_a_superiors_summary_says_what_its_units_owe_next_by_their_results(tmp_p
     later.scores({"c3": 95, "c4": 70})
     later.until("2026-04-09")
     assert "前报送整改方案（将另行通知），请督促按时报送。" in later.letters("acceptance_result")["city"]
+    # Two things owed by two grades, one sentence: 安徽's 设区市局 had read two sentences each opening "其中…".
+    two = Round(write(tmp_path, "two.yaml", text.replace(
+        "grades: [{name: 通过验收, min_score: 90}, {name: 未通过验收}]",
+        "grades: [{name: 通过验收, min_score: 90}, {name: 基本通过验收, min_score: 80}, {name: 未通过验收}]").replace(
+        "    assessment:\n",
+        "      - {code: explain, name: 情况说明, kind: followup, submission: supplement,\n"
+        "         owed_by: {grades: [基本通过验收]}, opens_after: {stage: acceptance_result, event: on, days: 0},\n"
+        "         deadline: {after: {stage: acceptance_result, event: on, workdays: 10}}}\n    assessment:\n", 1).replace(
+        "code: create-2025,", "code: create-2025t,", 1).replace(
+        "      acceptance_request: {title: 验收申请}\n", "      acceptance_request: {title: 验收申请}\n      supplement: {title: 情况说明}\n", 1)))
+    two.hand_in("acceptance_request", ["c3", "c4"], "2025-12-10")
+    two.scores({"c3": 85, "c4": 70})
+    two.until("2026-04-09")
+    summary = two.letters("acceptance_result")["city"]
+    assert summary.count("其中") == 1, summary
+    assert ("其中四县人民政府须于2026年5月11日（星期一）17:30前报送整改方案；三县人民政府须于2026年4月23日（星期四）17:30前"
+            "报送情况说明（均已另行通知），请督促按时报送。") in summary, summary
     # Where one of the grades owing it says it beside the line (基本通过验收: 须于1个月内报送整改方案), only the other's units
     # are named.
     part = Round(write(tmp_path, "part.yaml", text.replace(
@@ -5939,3 +5956,70 @@ def test_a_miss_a_steps_own_letter_told_as_its_rejection_is_not_sent_again_as_a_
     assert "未提交自评报告" in r.letters("check_result")["c5"], r.letters("check_result")
     results = r.letters("results")
     assert sorted(results) == ["c1", "c2", "c3", "c4"], results.get("c5")
+
+
+def test_a_superiors_report_on_its_units_names_the_items_they_were_chosen_for(tmp_path, home):
+    """安徽's 设区市局 were to see that their labs suspend the 项目 that failed the 补测, and were told only "贵单位辖区内芜湖恒通…
+    “补测结果评定”未获通过": not which 项目."""
+    text = REVIEWED + (
+        "      - code: dealt\n"
+        "        name: 处理情况报告\n"
+        "        kind: followup\n"
+        "        submission: rectification_report\n"
+        "        owed_by: {superiors_of: {rejected_at: eligibility}}\n"
+        "        opens_after: {stage: eligibility, event: on, days: 0}\n"
+        "        deadline: {after: {stage: eligibility, event: on, months: 1}}\n") + TWO_KINDS
+    r = Round(write(tmp_path, "items.yaml", text))
+    r.hand_in("application", ["e1"], "2023-03-20", item="xc-1")
+    r.hand_in("application", ["e1"], "2023-03-20", item="gg-1", id="second")
+    r.hand_in("application", ["e2"], "2023-03-20", item="gg-1", id="third")
+    r.decide("county_review", **{"e1:xc-1": "approved", "e1:gg-1": "approved", "e2:gg-1": "approved"})
+    r.until("2023-04-20")
+    r.decide("eligibility", **{"e1:xc-1": "rejected", "e1:gg-1": "approved", "e2:gg-1": "rejected"})
+    r.until("2023-04-21")
+    told = r.letters("dealt")
+    assert sorted(told) == ["k1"], told
+    assert "贵单位辖区内甲公司（“现场型成果”）、乙公司（“攻关型成果”）在" in told["k1"], told["k1"]
+
+
+def test_a_circular_with_lists_names_only_those_it_selects(tmp_path, home):
+    """江西's 通报 of its QC 成果 named to every city and every competing firm those their cities had not recommended
+    ("未获九江市市场监督管理局推荐") and every firm without an award, with its score: a 通报 of the awards lists the awarded."""
+    circular = ("      - {code: circular, name: 通报评审结果, kind: notification, template: circular, on: 2023-05-17,\n"
+                "         notify: {levels: [enterprise]}, lists: {grades: [区长质量奖, 提名奖]}}\n")
+    r = Round(write(tmp_path, "circular.yaml", AWARD.replace("    assessment:\n", circular + "    assessment:\n", 1)))
+    r.hand_in("application", ["e1", "e2", "e3", "e4"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e2="approved", e3="approved", e4="rejected")
+    r.decide("documents", e1="approved", e2="approved", e3="approved")
+    r.scores({"e1": 85, "e2": 75, "e3": 50})
+    r.until("2023-05-17")
+    told = r.letters("circular")["e7"]
+    assert "通报如下（共2个单位）：\n1. 甲公司：区长质量奖（得分85.00）；\n2. 乙公司：提名奖（得分75.00）。" in told, told
+    assert "丙公司" not in told and "丁公司" not in told, told
+    with pytest.raises(ConfigError, match="lists 只用于 template: report"):
+        write(tmp_path, "bad.yaml", AWARD.replace("        template: praise\n", "        template: praise\n        lists: {grades: [区长质量奖]}\n", 1))
+
+
+def test_a_follow_up_owed_item_by_item_is_said_missed_of_the_item_never_sent(tmp_path, home):
+    """安徽's 通报 said of a lab that sent its 整改报告 for one 不满意 项目 of two "未提交整改报告", as if it had sent none."""
+    text = (AWARD + TWO_KINDS).replace("    assessment:\n", (
+        "      - {code: fix, name: 整改报告, kind: followup, submission: rectification_report,\n"
+        "         owed_by: {grades: [提名奖]}, opens: 2023-04-19, deadline: {date: 2023-05-05}}\n"
+        "      - {code: circular, name: 通报评审结果, kind: notification, template: circular, on: 2023-05-17,\n"
+        "         notify: {levels: [enterprise]}}\n"
+        "    assessment:\n"), 1)
+    r = Round(write(tmp_path, "items.yaml", text))
+    for item, rid in (("xc-1", "a"), ("gg-1", "b")):
+        r.hand_in("application", ["e1"], "2023-03-20", item=item, id=rid)
+    r.decide("eligibility", **{"e1:xc-1": "approved", "e1:gg-1": "approved"})
+    r.decide("documents", **{"e1:xc-1": "approved", "e1:gg-1": "approved"})
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": "e1", "item": item, "reviewer": "r1", "component": "all", "value": v}
+            for item, v in (("xc-1", 75), ("gg-1", 72))])
+    r.until("2023-04-20")
+    r.hand_in("rectification_report", ["e1"], "2023-04-25", item="xc-1", id="fix-a")
+    r.until("2023-05-17")
+    line = r.letters("circular")["e2"]
+    assert "“攻关型成果”：提名奖（得分72.00）；未提交整改报告" in line, line
+    assert "“现场型成果”：提名奖（得分75.00）。" in line and "甲公司：未提交整改报告" not in line, line

@@ -123,5 +123,14 @@ def _for_below(session, p: Programme, round_id, below: Who, category: str | None
     why = reason_of(p, below)
     if not why:
         return {}
-    return {u: {"below": f"{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}", "why": why}
+    # Each unit with the items chosen (安徽's 设区市局 were to see that their labs' 项目 be suspended, and were not told which).
+    items: dict[str, list[str]] = defaultdict(list)
+    for subject in select_subjects(session, p, round_id, below, category):
+        if name := p_item_name(p, subject):
+            items[subject.partition(":")[0]].append(quoted(name))
+
+    def named(k: str) -> str:
+        return p.unit(k).name + (f"（{'、'.join(items[k])}）" if items.get(k) else "")
+
+    return {u: {"below": f"{belonging(p, kids)}{'、'.join(named(k) for k in kids)}", "why": why}
             for u, kids in units_below(session, p, round_id, below, category, units).items()}

@@ -16,6 +16,7 @@ from qcycle.lifecycle.who import (
     POSITIVE,
     decided,
     in_category,
+    missing_subjects,
     outstanding,
     owers,
     p_item_name,
@@ -65,14 +66,19 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
                 and (category is None or a.category in (None, category))):
             stage = p.stage(a.stage)
             what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
-            missed.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
+            # Owed item by item (a lab's 整改报告 for each 不满意 项目): the items never handed in, not the unit (one that
+            # sent one of its two had read "未提交整改报告" in the 通报).
+            missed.setdefault((stage.code, what), set()).update(missing_subjects(session, p, round_id, a))
     out: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
     made_good = _made_good(session, p, round_id, category)
     for (code, what), owing in missed.items():
         # Put right once; a window of several periods may be missed again later, and that is still said.
         forgiven = set() if p.stage(code).periods else made_good.get(code, set())
-        for unit in sorted({u.partition(":")[0] for u in owing if in_category(p, u, category)} - forgiven):
+        for unit in sorted({u.partition(":")[0] for u in owing if ":" not in u and in_category(p, u, category)} - forgiven):
             out[unit].append((code, None, f"未提交{what}"))
+        for subject in sorted(u for u in owing if ":" in u and in_category(p, u, category)):
+            if subject.partition(":")[0] not in forgiven:
+                out[subject.partition(":")[0]].append((code, p_item_name(p, subject), f"未提交{what}"))
     out = defaultdict(list, {unit: _periods_together(p, lines) for unit, lines in out.items()})
     # Handed in late and refused (不予受理), and nothing taken instead: a county's summary had left out its
     # enterprise whose late application was refused.

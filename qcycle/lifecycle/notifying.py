@@ -67,7 +67,7 @@ from qcycle.lifecycle.wording import (
 )
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import Programme, Who, grade_label
+from qcycle.schema import Programme, Stage, Who, grade_label
 
 __all__ = ["HONOURS", "notify_action"]
 
@@ -179,8 +179,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
     counted = {d.late_at for d in p.assessment.deductions if d.late_at and d.counts != "late"} if p.assessment else set()
     summary_never = with_missing(p, {u: [x for x in lines if x[0] not in counted or u not in by_unit]
                                      for u, lines in never.items()}, missing)
-    summaries = (summary_lines(p, units, by_unit, standing_lines(p, decided, action.category, by_unit, never, assessed),
-                               summary_never, {u for _, late in missing for u in late}, everyone=circular,
+    shown, shown_decided, shown_never = _circulated(session, p, round_id, stage, action.category, by_unit, decided,
+                                                    summary_never)
+    summaries = (summary_lines(p, units, shown, standing_lines(p, shown_decided, action.category, shown, never, assessed),
+                               shown_never, {u for _, late in missing for u in late}, everyone=circular,
                                adjusted=adjusted, rechecked=rechecked,
                                within=p.assessed_units if assessed and p.assessment else None)
                  if summarising else {})
@@ -191,7 +193,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         if u in summaries:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                     subject_name=name_beside(p.round.name, heading), result="—",
-                                    lines=summaries[u][1], scope=summaries[u][0], summary=True, took_part=summaries[u][2],
+                                    lines=summaries[u][1], scope=summaries[u][0], summary=True, took_part=summaries[u][2] and shown is by_unit,
                                     # To the office's own superior (the 县政府 it reports to) a summary is a report.
                                     to_superior=u in (up := p.ancestors(p.sender(stage.code)))
                                     or p.unit(u).level == "government" and not up,
@@ -287,6 +289,17 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 if len(mine) == 1 and mine[0].unit_code not in after else None,
                                 consequence=p.assessment.consequence if p.assessment else None)
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(drafts)} 条")
+
+
+def _circulated(session, p: Programme, round_id, stage: Stage, category: str | None,
+                by_unit: dict[str, list[AssessmentResult]], decided: dict[str, tuple[str, str, bool]],
+                never: dict[str, list[tuple[str, str | None, str]]]) -> tuple[dict, dict, dict]:
+    """(results, decisions, misses) a letter lists: all, or for a 通报 with ``lists`` (获奖名单) the results of those it
+    selects alone (江西's 通报 had named to every city the firms their cities did not recommend)."""
+    if stage.template != "circular" or stage.lists is None:
+        return by_unit, decided, never
+    keep = set(select_subjects(session, p, round_id, stage.lists, category))
+    return {u: kept for u, rs in by_unit.items() if (kept := [r for r in rs if r.unit_code in keep])}, {}, {}
 
 
 def _passes(p: Programme, decided: Mapping[str, tuple[str, str, bool]], rejected: Mapping[str, list[str]],

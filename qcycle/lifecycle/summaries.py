@@ -150,8 +150,13 @@ def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[Assess
         if not any(item for item, _ in said):
             return f"{p.unit(u).name}：" + "；".join(text for _, text in said)
         # What the unit itself never handed in goes before its items': after them it read as the last item's
-        # (a 通报 told all that a project whose report was on file had never sent it).
-        said = [x for x in said if not x[0]] + [x for x in said if x[0]]
+        # (a 通报 told all that a project whose report was on file had never sent it). An item is named once, what it
+        # missed after its grade ("“食品中铅的测定”：不满意（…）；未提交整改报告").
+        items: dict[str, list[str]] = {}
+        for item, text in said:
+            if item:
+                items.setdefault(item, []).append(text)
+        said = [x for x in said if not x[0]] + [(item, "；".join(texts)) for item, texts in items.items()]
         # A line of the unit's own goes first (its name and "："), then its items' ("“项目”：…").
         return (p.unit(u).name + ("" if said[0][0] else "：")
                 + "；".join(f"{quoted(item)}：{text}" if item else text for item, text in said))

@@ -251,8 +251,9 @@ class Stage(_Model):
     notify: Who | None = Field(None, description="who is told when this stage happens")
     lists: Who | None = Field(
         None, description=("notification stages with `template: report`: the subjects the report lists to `notify` "
-                           "(报送推荐名单: those the final decision approved), a letter to a superior; publication stages: "
-                           "the units on the list it publishes (参评企业名单), each told it is on it"))
+                           "(报送推荐名单: those the final decision approved), a letter to a superior; `template: circular`: "
+                           "the subjects the 通报 lists (获奖名单: the grades awarded), not every one graded or refused; "
+                           "publication stages: the units on the list it publishes (参评企业名单), each told it is on it"))
     notify_ahead: int | None = Field(
         None, ge=1, le=30, description=(
             "event (or decision) stages with notify: the notice (定于某日组织…) goes this many working days "
@@ -338,9 +339,9 @@ class Stage(_Model):
             raise ValueError("days 只用于公示（notice）阶段的公示天数，或活动（event）阶段的持续天数")
         self._fields_of_one_kind()
         if (self.lists is None and self.template == "report") or (
-                self.lists is not None and self.template != "report" and k is not StageKind.publication):
+                self.lists is not None and self.template not in ("report", "circular") and k is not StageKind.publication):
             raise ValueError("template: report（向上级报送名单）须给出 lists（报送哪些对象）；lists 只用于 template: report，"
-                             "或 publication（所发布名单上的对象）")
+                             "template: circular（通报只列这些对象，如获奖名单），或 publication（所发布名单上的对象）")
         if self.per_reviewer is not None and self.reviewed_by is None:
             raise ValueError("per_reviewer（每个审核单位的推荐名额）只用于有 reviewed_by 的 decision 阶段")
         if self.notify_ahead is not None and (k not in _MEETINGS or self.notify is None):
