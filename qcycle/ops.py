@@ -174,9 +174,11 @@ def places_lines(session: Session, programme: Programme, round_id: uuid.UUID, co
         return lines
     approved = approved_by_reviewer(programme, code, made)
     waiting = approved_by_reviewer(programme, code, ((subject, "approved") for subject in pending))
-    return lines + [f"名额：{_places_of(programme, key)} 已同意 {len(approved.get(key, []))} {word}（不超过 {stage.per_reviewer} {word}），"
+    return lines + [f"名额：{_places_of(programme, key)} 已同意 {len(approved.get(key, []))} {word}"
+                    f"（不超过 {stage.places_for(programme.unit(key[0]).level)} {word}），"
                     f"待决定 {len(waiting.get(key, []))} {word}" for key in sorted(approved.keys() | waiting.keys(),
-                                                                               key=lambda k: (k[0], k[1] or ""))]
+                                                                               key=lambda k: (k[0], k[1] or ""))
+                    if stage.places_for(programme.unit(key[0]).level) is not None]
 
 
 def _places_of(programme: Programme, key: tuple[str, str | None]) -> str:
@@ -196,12 +198,12 @@ def _over_places(programme: Programme, stages: dict[str, Stage], made: dict[str,
         if most is not None and len(yes) > most and any((code, x) in changed for x in yes):
             out.append(f"{stages[code].name}：最多同意 {most} 个，将有 {len(yes)} 个"
                        f"（{'、'.join(programme.unit(x.partition(':')[0]).name for x in yes)}）；请只同意其中 {most} 个")
-        limit = stages[code].per_reviewer
-        if limit is None:
+        if stages[code].per_reviewer is None:
             continue
         approved = approved_by_reviewer(programme, code, ((x, outcome) for x, (outcome, _) in outcomes.items()))
         for key, subjects in sorted(approved.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-            if len(subjects) > limit and any((code, x) in changed for x in subjects):
+            limit = stages[code].places_for(programme.unit(key[0]).level)
+            if limit is not None and len(subjects) > limit and any((code, x) in changed for x in subjects):
                 names = "、".join(programme.unit(x.partition(":")[0]).name for x in sorted(subjects))
                 out.append(f"{stages[code].name}：每个审核单位最多同意 {limit} 个，{_places_of(programme, key)}"
                            f"将有 {len(subjects)} 个（{names}）；请只同意其推荐的 {limit} 个")

@@ -6023,3 +6023,41 @@ def test_a_follow_up_owed_item_by_item_is_said_missed_of_the_item_never_sent(tmp
     line = r.letters("circular")["e2"]
     assert "“攻关型成果”：提名奖（得分72.00）；未提交整改报告" in line, line
     assert "“现场型成果”：提名奖（得分75.00）。" in line and "甲公司：未提交整改报告" not in line, line
+
+
+def test_places_set_by_the_reviewers_level_hold_each_reviewer_to_its_own(tmp_path, home):
+    """江西's QC 成果 were recommended by the 设区市局 (at most 6) and the 行业协会 (at most 4): one number only could be
+    written, and the associations were told "推荐不超过6家"."""
+    text = REVIEWED.replace(
+        "      - {code: e4, name: 丁公司, level: enterprise, parent: amr, channels: [sink]}\n",
+        "      - {code: e4, name: 丁公司, level: enterprise, parent: amr, channels: [sink]}\n"
+        "      - {code: assoc, name: 示例市建筑业协会, level: department, parent: amr, channels: [sink]}\n"
+        "      - {code: e5, name: 戊公司, level: enterprise, parent: assoc, channels: [sink]}\n", 1).replace(
+        "reviewed_by: parent,\n", "reviewed_by: parent, per_reviewer: {county: 1, department: 2},\n", 1)
+    assert "per_reviewer: {county: 1" in text
+    r = Round(write(tmp_path, "places.yaml", text))
+    r.hand_in("application", ["e1", "e2", "e5"], "2023-03-20")
+    r.until("2023-04-03")
+    asked = r.letters("county_review")
+    assert "推荐不超过1家" in asked["k1"] or "通过不超过1家" in asked["k1"], asked["k1"]
+    assert "不超过2家" in asked["assoc"], asked["assoc"]
+    from qcycle.errors import DecisionError
+    from qcycle.ops import DecisionRow, decide
+
+    with db.session_scope() as session, pytest.raises(DecisionError, match="每个审核单位最多同意 1 个"):
+        decide(session=session, programme=r.p, round_id=r.id, decided_by="ops", rows=[
+            DecisionRow("county_review", "e1", "approve"), DecisionRow("county_review", "e2", "approve")])
+    with db.session_scope() as session:
+        decide(session=session, programme=r.p, round_id=r.id, decided_by="ops", rows=[
+            DecisionRow("county_review", "e5", "approve")])
+    from qcycle.ops import places_lines
+
+    with db.session_scope() as session:
+        lines = places_lines(session, r.p, r.id, "county_review", ["e1", "e2"])
+    assert any("甲区市场监督管理局 已同意 0 家（不超过 1 家），待决定 2 家" in x for x in lines), lines
+    assert any("示例市建筑业协会 已同意 1 家（不超过 2 家）" in x for x in lines), lines
+    # Every reviewing level is named, and no other.
+    with pytest.raises(ConfigError, match=r"per_reviewer.*未给出.*department"):
+        write(tmp_path, "short.yaml", text.replace("{county: 1, department: 2}", "{county: 1}"))
+    with pytest.raises(ConfigError, match=r"per_reviewer\.town.*没有.*town"):
+        write(tmp_path, "extra.yaml", text.replace("{county: 1, department: 2}", "{county: 1, department: 2, town: 3}"))

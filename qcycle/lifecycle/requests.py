@@ -159,7 +159,7 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
                       and a.category in (None, category) and "closes" in a.detail), None)
         closes = dt.date.fromisoformat(asked.detail["closes"]) if asked else None
         out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due, "closes": closes,
-                         "scope": scope(parent), "after": _after(p, stage), "limit": stage.per_reviewer,
+                         "scope": scope(parent), "after": _after(p, stage), "limit": stage.places_for(p.unit(parent).level),
                          "word": counted_as(p, owing),
                          # Handed in to the reviewer itself (report_to: parent): it receives them, no list comes from us.
                          "received": window.report_to == "parent" and stage.decides == window.code}
@@ -207,7 +207,7 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
         # had read "以下9个单位…推荐不超过3家".
         drafts += draft_letters([parent], "review_request.j2", p, action, items=items, handed_in=handed,
                                 step=reviewer_step(stage.name), scope=scope(parent), after=_after(p, stage),
-                                limit=stage.per_reviewer, per_item=per_item,
+                                limit=stage.places_for(p.unit(parent).level), per_item=per_item,
                                 units_count=len({s.partition(":")[0] for s in by_parent.get(parent, [])}),
                                 word=places_counted_as(p, pending), reminder=reminding,
                                 missing=[p.unit(u).name for u in missing.get(parent, [])], barred=barred.get(parent, []))

@@ -237,9 +237,10 @@ class Stage(_Model):
                      "`parent`, each subject's parent unit (the county bureau of a 县级初审), or a unit level, its "
                      "ancestor at that level (`city`), is asked, the working day after the window closes (or the "
                      "step before is decided), to review its own subjects and report before the decision's day"))
-    per_reviewer: int | None = Field(
-        None, ge=1, le=1000, description=("decision stages with `reviewed_by`: each reviewer approves at most this "
-                                          "many subjects (推荐名额: 每个设区市推荐不超过5家)"))
+    per_reviewer: Annotated[int, Field(ge=1, le=1000)] | dict[str, Annotated[int, Field(ge=1, le=1000)]] | None = Field(
+        None, description=("decision stages with `reviewed_by`: each reviewer approves at most this many subjects "
+                           "(推荐名额: 每个设区市推荐不超过5家); or by the reviewer's level, where reviewers differ "
+                           "(`{city: 6, department: 4}`: 设区市 6, 行业协会 4)"))
     max_approved: int | None = Field(
         None, ge=1, le=10000, description=("decision stages: at most this many subjects approved in all (优秀组织单位"
                                            "不超过5个, chosen without scores); `qcycle decide` holds ops to it"))
@@ -289,6 +290,10 @@ class Stage(_Model):
         if not all(said):
             raise ValueError("requirements 的每一项都不能为空白")
         return said
+
+    def places_for(self, level: str) -> int | None:
+        """A reviewer's places (``per_reviewer``), by its level where they are set by level; None: no cap."""
+        return self.per_reviewer.get(level) if isinstance(self.per_reviewer, dict) else self.per_reviewer
 
     def period_label(self, code: str) -> str:
         """A period of this stage as letters name it (``Period.label``; an unknown code as it is)."""

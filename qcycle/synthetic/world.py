@@ -199,7 +199,7 @@ class World:
                         and subject.partition(":")[0] not in self.objected else no for subject in pending}
             outcomes, cut = self._within_places(session, stage, outcomes)
             objected = {s for s in pending if s.partition(":")[0] in self.objected}
-            places = (f"推荐名额已满，每个推荐单位不超过{stage.per_reviewer}{places_counted_as(self.p, pending)}"
+            places = (f"推荐名额已满，{self._places_said(stage)}{places_counted_as(self.p, pending)}"
                       if stage.per_reviewer else f"名额已满，不超过{stage.max_approved}{places_counted_as(self.p, pending)}")
             window = self.p.reviewed_window(stage.code)
             refused = REFUSAL_REASON.replace("申报材料", window.handed_in) if window else REFUSAL_REASON  # of a 整改报告
@@ -212,6 +212,12 @@ class World:
                                         decides=stage.decides or "", outcomes=chosen, note=note,
                                         decided_by=f"{self.source}:ops", decided_at=tick) if chosen else 0
         return n
+
+    def _places_said(self, stage: Stage) -> str:
+        """A reviewer's places as a refusal says them: "每个推荐单位不超过5", or by level "设区市不超过6、行业协会不超过4"."""
+        if not isinstance(stage.per_reviewer, dict):
+            return f"每个推荐单位不超过{stage.per_reviewer}"
+        return "、".join(f"{self.p.level_names.get(level, level)}不超过{n}" for level, n in stage.per_reviewer.items())
 
     def _within_places(self, session: Session, stage: Stage, outcomes: dict[str, str]
                        ) -> tuple[dict[str, str], set[str]]:
@@ -229,7 +235,8 @@ class World:
         out, cut = {}, set()
         for subject, outcome in sorted(outcomes.items()):
             key = places_key(self.p, stage.code, subject)
-            full = stage.per_reviewer is not None and key[0] is not None and used.get(key, 0) >= stage.per_reviewer
+            most = stage.places_for(self.p.unit(key[0]).level) if key[0] is not None else None
+            full = most is not None and used.get(key, 0) >= most
             if outcome == yes and (full or (left is not None and left <= 0)):
                 outcome = no
                 cut.add(subject)
