@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from qcycle.schema import Programme, StageKind
 
-__all__ = ["private_in_groups", "rejections_untold", "report_downward", "self_assessed", "to_itself", "validity_apart"]
+__all__ = ["private_in_groups", "rejections_untold", "report_downward", "self_assessed", "title_untold", "to_itself",
+           "validity_apart"]
 
 
 def private_in_groups(p: Programme) -> list[tuple[str, str]]:
@@ -54,6 +55,23 @@ def validity_apart(p: Programme) -> list[tuple[str, str]]:
                 out.append((f"stages[{i}].eligibility.not_awarded.years",
                             (f"“{grade}”有效期 {valid[grade]} 年（valid_years），再次申报的限制却是获奖满 {rule.years} 年"
                              "（not_awarded.years）：授奖通知与申报通知的说法不一致，请核对")))
+    return out
+
+
+def title_untold(p: Programme) -> list[tuple[str, str]]:
+    """Notices: a naming stage (``template: award``, named 命名…) whose graded units would be named by their grade, which
+    its name does not hold (安徽's "命名质量强县示范县" of the grade 验收通过 sent "被命名为验收通过"): a ``title`` is wanted."""
+    if p.assessment is None:
+        return []
+    out = []
+    for i, s in enumerate(p.stages):
+        if s.template != "award" or not s.name.startswith("命名") or s.notify is None:
+            continue
+        for name in dict.fromkeys(g for w in (s.notify, *s.notify.any_of) for g in w.grades):
+            if p.assessment.title_of(name) is None and name not in s.name:
+                out.append((f"stages[{i}].name",
+                            (f"“{s.name}”将写“被命名为{name}”（等次名称）：如该等次授予的称号另有名称，请在等次“{name}”上写 "
+                             f"title（如 title: {s.name.removeprefix('命名')}）")))
     return out
 
 

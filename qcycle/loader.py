@@ -21,7 +21,13 @@ from qcycle import versions, yamlfile
 from qcycle.checks import check_programme
 from qcycle.errors import ConfigError, Problem
 from qcycle.gcpause import without_full_collections
-from qcycle.letter_checks import private_in_groups, rejections_untold, self_assessed, validity_apart
+from qcycle.letter_checks import (
+    private_in_groups,
+    rejections_untold,
+    self_assessed,
+    title_untold,
+    validity_apart,
+)
 from qcycle.schema import Programme
 from qcycle.schema.base import CODE_PATTERN
 from qcycle.yamlfile import Document
@@ -138,7 +144,8 @@ def load_programme(path: str | Path, text: str | None = None) -> LoadedProgramme
     if errors:
         raise ConfigError([doc.problem(_loc(where), message) for where, message in errors])
     notices += [doc.problem(_loc(where), message) for where, message in warnings + private_in_groups(programme)
-                + self_assessed(programme) + validity_apart(programme) + rejections_untold(programme)]
+                + self_assessed(programme) + validity_apart(programme) + rejections_untold(programme)
+                + title_untold(programme)]
     # The hash of the text parsed (the file's bytes: it was read as UTF-8), not of a second read.
     return LoadedProgramme(programme, path, hashlib.sha256(doc.text.encode("utf-8")).hexdigest(), tuple(notices),
                            doc.text)

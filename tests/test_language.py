@@ -3408,6 +3408,11 @@ def test_a_grade_that_confers_a_title_names_it_in_the_naming_letter_and_keeps_it
         subject = session.exec(select(OutboxMessage.subject).where(
             OutboxMessage.round_id == r.id, OutboxMessage.action.startswith("renaming:"))).first()
     assert subject == "【命名通知】2015年度县级质量工作考核：质量强县示范县", subject
+    # Without the title, validate says the letter would name the grade, and what to write.
+    bare = write(tmp_path, "bare.yaml", text.replace(", title: 质量强县示范县", ""))
+    assert any("“命名质量强县示范县”将写“被命名为验收通过”" in str(n) and "title: 质量强县示范县" in str(n)
+               for n in bare.notices), bare.notices
+    assert not any("被命名为" in str(n) for n in write(tmp_path, "titled.yaml", text).notices)
 
 
 def test_a_value_outside_its_choices_lists_them_in_chinese(tmp_path):
@@ -5994,7 +5999,7 @@ def test_a_circular_with_lists_names_only_those_it_selects(tmp_path, home):
     r.scores({"e1": 85, "e2": 75, "e3": 50})
     r.until("2023-05-17")
     told = r.letters("circular")["e7"]
-    assert "通报如下（共2个单位）：\n1. 甲公司：区长质量奖（得分85.00）；\n2. 乙公司：提名奖（得分75.00）。" in told, told
+    assert "通报如下（参评3个，列入本通报2个）：\n1. 甲公司：区长质量奖（得分85.00）；\n2. 乙公司：提名奖（得分75.00）。" in told, told
     assert "丙公司" not in told and "丁公司" not in told, told
     with pytest.raises(ConfigError, match="lists 只用于 template: report"):
         write(tmp_path, "bad.yaml", AWARD.replace("        template: praise\n", "        template: praise\n        lists: {grades: [区长质量奖]}\n", 1))
@@ -6061,3 +6066,32 @@ def test_places_set_by_the_reviewers_level_hold_each_reviewer_to_its_own(tmp_pat
         write(tmp_path, "short.yaml", text.replace("{county: 1, department: 2}", "{county: 1}"))
     with pytest.raises(ConfigError, match=r"per_reviewer\.town.*没有.*town"):
         write(tmp_path, "extra.yaml", text.replace("{county: 1, department: 2}", "{county: 1, department: 2, town: 3}"))
+
+
+def test_a_superiors_summary_names_the_items_its_units_owe_a_follow_up_for(tmp_path, home):
+    """安徽's 设区市局 read "其中安庆宜城…须于…报送原因分析报告；安庆宜城…、安庆市建筑工程质量检测中心…须于…报送整改报告": a lab
+    owing one report for one 项目 and another for the other, named twice, which for which untold."""
+    text = REVIEWED + (
+        "      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-05-05}\n"
+        "      - {code: results, name: 告知评审结果, kind: notification, template: result, on: 2023-05-10,\n"
+        "         notify: {levels: [county]}}\n"
+        "      - {code: fix, name: 整改报告, kind: followup, submission: rectification_report, owed_by: {grades: [不合格]},\n"
+        "         opens_after: {stage: results, event: on, days: 0}, deadline: {after: {stage: results, event: on, months: 1}}}\n"
+        "    assessment:\n"
+        "      subjects: {approved_at: eligibility}\n"
+        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
+        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n") + TWO_KINDS
+    r = Round(write(tmp_path, "owed.yaml", text))
+    for unit, item, rid in (("e1", "xc-1", "a"), ("e1", "gg-1", "b"), ("e2", "gg-1", "c")):
+        r.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
+    both = {"e1:xc-1": "approved", "e1:gg-1": "approved", "e2:gg-1": "approved"}
+    r.decide("county_review", **both)
+    r.until("2023-04-21")
+    r.decide("eligibility", **both)
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": u, "item": i, "reviewer": "r1", "component": "all", "value": v}
+            for u, i, v in (("e1", "xc-1", 50), ("e1", "gg-1", 80), ("e2", "gg-1", 40))])
+    r.until("2023-05-10")
+    summary = r.letters("results")["k1"]
+    assert "其中甲公司（“现场型成果”）、乙公司（“攻关型成果”）须于2023年6月12日（星期一）17:30" in summary, summary

@@ -194,6 +194,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
                                     subject_name=name_beside(p.round.name, heading), result="—",
                                     lines=summaries[u][1], scope=summaries[u][0], summary=True, took_part=summaries[u][2] and shown is by_unit,
+                                    # A 通报 of those its `lists` selects says how many took part (no 一等 of 5 read as none).
+                                    graded_count=None if shown is by_unit else sum(len(rs) for rs in by_unit.values()),
                                     # To the office's own superior (the 县政府 it reports to) a summary is a report.
                                     to_superior=u in (up := p.ancestors(p.sender(stage.code)))
                                     or p.unit(u).level == "government" and not up,
