@@ -248,8 +248,14 @@ def limit_filters() -> dict[str, Any]:
     def work_arrangement(name):
         return f"{name}安排" if str(name).endswith("工作") else f"{name}工作安排"
 
+    def of_round(name, item):
+        name, item = str(name), str(item)
+        shared = next((k for k in range(min(len(name), len(item) - 1), 1, -1) if name.endswith(item[:k])), 0)
+        return name + item[shared:] if shared else f"{name}的{item}"
+
     return {"cn_date": cn_date, "cn_datetime": cn_datetime, "cn_deadline": cn_deadline, "weekday_cn": weekday_cn,
-            "quoted": quoted, "category_label": category_label, "work_arrangement": work_arrangement}
+            "quoted": quoted, "category_label": category_label, "work_arrangement": work_arrangement,
+            "of_round": of_round}
 
 
 def category_label(name: str) -> str:

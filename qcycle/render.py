@@ -142,6 +142,16 @@ def work_arrangement(name: str) -> str:
     return f"{name}安排" if str(name).endswith("工作") else f"{name}工作安排"
 
 
+def of_round(name: str, item: str) -> str:
+    """``item`` of a round, as "…的{item}"; where the name ends with the item's first words, once (镇江市2026年“质量月”
+    活动 + 活动安排 had read "…活动的活动安排")."""
+    _defined(name)
+    _defined(item)
+    name, item = str(name), str(item)
+    shared = next((k for k in range(min(len(name), len(item) - 1), 1, -1) if name.endswith(item[:k])), 0)
+    return name + item[shared:] if shared else f"{name}的{item}"
+
+
 @lru_cache(maxsize=32)
 def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -154,7 +164,8 @@ def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
         keep_trailing_newline=False,
     )
     env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_deadline=cn_deadline, weekday_cn=weekday_cn,
-                       quoted=quoted, category_label=category_label, work_arrangement=work_arrangement)
+                       quoted=quoted, category_label=category_label, work_arrangement=work_arrangement,
+                       of_round=of_round)
     return env
 
 

@@ -96,3 +96,5 @@ def test_the_limit_writes_dates_as_qcycle_does() -> None:
     assert mine["quoted"]("“一站式”服务") == render.quoted("“一站式”服务")
     for name in ("某市2025年抽查不合格后处理工作", "某市质量工作考核"):
         assert mine["work_arrangement"](name) == render.work_arrangement(name)
+    for name, item in (("镇江市2026年“质量月”活动", "活动安排"), ("某市质量工作考核", "自评报告")):
+        assert mine["of_round"](name, item) == render.of_round(name, item)

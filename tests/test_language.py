@@ -5923,6 +5923,14 @@ def test_one_left_off_a_list_of_the_best_grade_is_told_the_line_of_that_list(tmp
             {"unit_code": "e3", "total": 50, "grade": "未获奖", "rank": 3}])
         told = left_off(session, r.p, r.id, r.p.stage("notice"), ["e1"], None)
     assert told["e2"]["remarks"] == "得分未达到区长质量奖分数线（80分）。", told["e2"]
+    # Judged as its results are named: "经考核" in an assessment whose results are 考核结果 (江苏's 评估 read "经评审").
+    judged = Round(write(tmp_path, "judged.yaml", ASSESSMENT.replace(
+        "      - {code: results, name: 通报考核结果,",
+        "      - {code: notice, name: 合格名单公示, kind: notice, days: 7, on: 2016-03-28, notify: {grades: [合格]}}\n"
+        "      - {code: results, name: 通报考核结果,", 1)))
+    judged.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    judged.until("2016-03-28")
+    assert "经考核，贵单位得分55.00" in judged.letters("notice")["c4"], judged.letters("notice")["c4"]
     assert told["e3"]["remarks"] == "得分未达到区长质量奖分数线（80分）。", told["e3"]
 
     recheck = AWARD.replace("    assessment:\n", (
@@ -6095,3 +6103,50 @@ def test_a_superiors_summary_names_the_items_its_units_owe_a_follow_up_for(tmp_p
     r.until("2023-05-10")
     summary = r.letters("results")["k1"]
     assert "其中甲公司（“现场型成果”）、乙公司（“攻关型成果”）须于2023年6月12日（星期一）17:30" in summary, summary
+
+
+def test_a_circular_with_lists_in_a_round_without_scores_names_those_decided(tmp_path, home):
+    """镇江's 质量月 通报 (the 优秀组织单位 the office chose, and those 通报批评 for a 总结 never sent) went to nobody: with
+    ``lists`` a 通报 kept scored results only, and the round had none."""
+    text = REVIEWED + (
+        "      - {code: circular, name: 通报资格审查结果, kind: notification, template: circular, on: 2023-04-24,\n"
+        "         notify: {levels: [county]}, lists: {approved_at: eligibility}}\n")
+    r = Round(write(tmp_path, "decided.yaml", text))
+    r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+    r.decide("county_review", e1="approved", e2="approved", e3="approved")
+    r.until("2023-04-21")
+    r.decide("eligibility", e1="approved", e2="rejected", e3="approved")
+    r.until("2023-04-24")
+    told = r.letters("circular")
+    assert sorted(told) == ["k1", "k2"], told
+    assert "1. 甲公司：通过资格审查；\n2. 丙公司：通过资格审查。" in told["k1"] and "乙公司" not in told["k1"], told["k1"]
+
+
+def test_a_request_after_the_results_is_no_ground_and_no_result(tmp_path, home):
+    """宜昌's 通报 read "A级（得分91.64）；复核申请逾期提交，不予受理" of a firm whose late 复核申请 was refused, and its D级 firms
+    were summoned "被评为D级；未通过复核", as if for having asked."""
+    text = ASSESSMENT.replace("    stages:\n", "    submission_kinds:\n      review_request: {title: 复核申请}\n    stages:\n", 1).replace(
+        "    assessment:\n", (
+            "      - {code: review_req, name: 复核申请, kind: submission, submission: review_request, owed_by: {levels: [county]},\n"
+            "         voluntary: true, lateness: reject, opens_after: {stage: results, event: on, days: 0},\n"
+            "         deadline: {after: {stage: results, event: on, workdays: 5}}}\n"
+            "      - {code: review, name: 复核, kind: decision, decides: review_req, eliminates: false,\n"
+            "         after: {stage: review_req, event: deadline, workdays: 1}}\n"
+            "      - {code: talk, name: 约谈, kind: notification, template: summons, after: {stage: review, event: on, workdays: 2},\n"
+            "         notify: {grades: [不合格]}}\n"
+            "      - {code: circular, name: 通报最终考核结果, kind: notification, template: circular,\n"
+            "         after: {stage: review, event: on, workdays: 2}, notify: {levels: [county]}}\n"
+            "    assessment:\n"), 1)
+    r = _scored(tmp_path, text, "2016-04-01")
+    r.hand_in("review_request", ["c4"], "2016-04-05")
+    with db.session_scope() as session:
+        late = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "review_request", "unit": "c2", "submitted_at": "2016-04-20T10:00:00+08:00", "id": "late"}])
+    assert [x.status for x in late] == ["rejected_late"], late
+    r.until("2016-04-11")
+    r.decide("review", c4="rejected")
+    r.until("2016-04-30")
+    talk = r.letters("talk")["c4"]
+    assert "复核" not in talk and "被评为不合格" in talk, talk
+    circular = r.letters("circular")["c1"]
+    assert "复核申请" not in circular and "二县人民政府：合格（得分80.00）" in circular, circular

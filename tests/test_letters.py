@@ -782,9 +782,10 @@ def test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_objec
                and st.notify and st.notify.grades}
     if not notices:
         return
-    told = [m for m in r.messages if name_of(m.action).partition(":")[0] in notices and "经评审，贵单位" in m.body]
+    judged = re.compile(r"经(?:评审|评估|考核|验收|评价|评选)，贵单位")  # as the results are named
+    told = [m for m in r.messages if name_of(m.action).partition(":")[0] in notices and judged.search(m.body)]
     listed = {m.unit_code for m in r.messages if name_of(m.action).partition(":")[0] in notices and "已列入" in m.body}
-    assert not any("经评审，贵单位" in m.body for m in r.messages if m.unit_code in listed and
+    assert not any(judged.search(m.body) for m in r.messages if m.unit_code in listed and
                    name_of(m.action).partition(":")[0] in notices)
     # Every candidate scored and not listed: graded below the list, or refused at a later step (see below).
     refused = {d.subject.partition(":")[0] for d in r.decisions if d.outcome in NEGATIVE_OUTCOMES}
@@ -799,7 +800,7 @@ def test_a_scored_candidate_left_off_a_published_list_is_told_while_it_may_objec
                 else "如对公示内容有异议，请在公示期内以书面形式" in m.body)
         assert m.channel == "email" and said, m.body
         assert window or "23:59" not in m.body, m.body
-        assert re.search(r"经评审，贵单位(?:申报的“[^”]+”)?得分[\d.]+[^。]*，未列入", m.body), m.body
+        assert re.search(r"经(?:评审|评估|考核|验收|评价|评选)，贵单位(?:申报的“[^”]+”)?得分[\d.]+[^。]*，未列入", m.body), m.body
         assert m.body.count("排名第") == 1 or "排名第" not in m.body, m.body
         assert m.logical_date == notice.on, (m.unit_code, m.logical_date)
     # One placed by its score and refused after is told why it is not listed: "排名第2，未列入" with one
@@ -1350,3 +1351,31 @@ def test_each_departments_tasks_reach_it_alone(tmp_path_factory, monkeypatch):
     r = run(next(p for p in PROGRAMMES if p.stem == "zs-csy-ybq-2011"), tmp_path_factory, monkeypatch)
     tasked = [m for m in r.messages if "贵单位的任务" in m.body or "请报告以下各项任务的进展" in m.body]
     assert tasked and {m.channel for m in tasked} == {"email"}, {(m.unit_code, m.channel) for m in tasked}
+
+
+def test_a_rule_of_places_counted_in_each_category_says_so():
+    """江苏's 设区市局 read "按规定，领跑者名额不超过3个。" of a round that named 6 领跑者, 3 in each of two products: places
+    counted in each category are said to be ("按类别分别计"), as those of each level or group already were."""
+    from qcycle.lifecycle.remarks import places_rule
+    from qcycle.loader import load_programme
+    from qcycle.models import AssessmentResult
+
+    p = load_programme(next(x for x in PROGRAMMES if x.stem == "wz-mayor-quality-award-2021")).programme
+    scoring = next(s.code for s in p.stages if s.kind.value == "assessment")
+    held = [AssessmentResult(unit_code=f"u{i}:{item}", total=700 - i, grade="未获奖" if i == 6 else "获奖", rank=i,
+                             stage=scoring, round_id=uuid.uuid4())
+            for item in ("zl-award", "cx-award") for i in range(1, 7)]
+    assert places_rule(p, held) == "按规定，获奖名额不超过5个（按类别分别计）。"
+    assert places_rule(p, held[:6]) == "按规定，获奖名额不超过5个。"  # one category's own places
+
+
+@pytest.mark.parametrize(("name", "item", "reads"), [
+    # "镇江市2026年“质量月”活动的活动安排" (an officer's finding): the words said once.
+    ("镇江市2026年“质量月”活动", "活动安排", "镇江市2026年“质量月”活动安排"),
+    ("2015年度县级质量工作考核", "自评报告", "2015年度县级质量工作考核的自评报告"),
+    ("某市质量工作考核", "考核自评报告", "某市质量工作考核自评报告"),
+])
+def test_an_item_of_a_round_whose_name_ends_with_its_first_words_says_them_once(name, item, reads):
+    from qcycle.render import of_round
+
+    assert of_round(name, item) == reads

@@ -368,8 +368,11 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=u in listed,
                                                       proposed=proposed.get(u), **common)]
     # Being left off is the unit's own news: not posted where its peers read.
+    # Judged as the results are named (江苏's 领跑者 评估, 安徽's 验收): "经评估", not "经评审" for every programme.
+    judged = next((w for w in ("评审", "评估", "考核", "验收", "评价", "评选") if result_label(p).removesuffix("结果").endswith(w)),
+                  "评审")
     drafts += [d for u, why in others.items()
-               for d in draft_letters([u], "notice.j2", p, action, private=True, listed=False,
+               for d in draft_letters([u], "notice.j2", p, action, private=True, listed=False, judged_by=judged,
                                       left_off=why["standing"], remarks=why["remarks"],
                                       told_before=result_label(p) if why.get("told") else None, **common)]
     told = f"，并告知 {len(others)} 个未列入名单的参评单位" if others else ""

@@ -25,20 +25,18 @@ from qcycle.lifecycle.remarks import (
     result_remarks,
     where_rechecked,
 )
+from qcycle.lifecycle.reporting import report_list
 from qcycle.lifecycle.standing import (
     TOLD_ALONE,
     chosen_as,
     latest_standing,
     missing_in,
-    objections_upheld,
     rejections,
     steps_told_alone,
 )
 from qcycle.lifecycle.summaries import (
     gone_after_scoring,
-    missed_said,
     owed_below,
-    placed_order,
     standing_lines,
     summary_lines,
     with_missing,
@@ -56,13 +54,11 @@ from qcycle.lifecycle.wording import (
     grade_consequence,
     grade_terms,
     place_achieved,
-    places_counted_as,
     result_label,
     score_text,
     scored_line,
     summons_grounds,
     unscored,
-    veto_reason,
     without_consequence,
 )
 from qcycle.models import AssessmentResult
@@ -81,7 +77,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     template = stage.template + ".j2" if stage.template else "result.j2"
     if template == "report.j2":
-        return _report(session, p, round_id, action)
+        return report_list(session, p, round_id, action)
     if template in TOLD_ALONE:  # to each unit one thing: its objections decided, or a step's result
         told = TOLD_ALONE[template](session, p, round_id, stage.notify, action.category)
         drafts = [d for u in resolve(session, p, round_id, stage.notify, action.category) if u in told
@@ -301,7 +297,11 @@ def _circulated(session, p: Programme, round_id, stage: Stage, category: str | N
     if stage.template != "circular" or stage.lists is None:
         return by_unit, decided, never
     keep = set(select_subjects(session, p, round_id, stage.lists, category))
-    return {u: kept for u, rs in by_unit.items() if (kept := [r for r in rs if r.unit_code in keep])}, {}, {}
+    units = {x.partition(":")[0] for x in keep}
+    # Decided, not scored (质量月's 优秀组织单位, chosen by the office), or a miss the list names (通报批评 of a 总结 never
+    # sent): their lines too; a round without scores had sent its 通报 to nobody.
+    return ({u: kept for u, rs in by_unit.items() if (kept := [r for r in rs if r.unit_code in keep])},
+            {x: v for x, v in decided.items() if x in keep}, {u: lines for u, lines in never.items() if u in units})
 
 
 def _passes(p: Programme, decided: Mapping[str, tuple[str, str, bool]], rejected: Mapping[str, list[str]],
@@ -448,7 +448,11 @@ def _rejected(session, p: Programme, round_id, category: str | None
         now, at, yes = later.get(subject, (verdict, code, False))
         if p.stage_place.get(at, -1) > p.stage_place.get(code, -1):
             verdict, code = now, at
-        if not yes:  # a summons is for what failed; the 约谈 its step brings is the summons itself
+        # A request the unit chose to make, refused with no effect (a 复核申请, eliminates: false), is no ground for a
+        # summons: 宜昌's D级 firms were summoned "被评为D级；未通过复核", as if for asking.
+        request = p.reviewed_window(code)
+        asked = request is not None and request.voluntary and not p.stage(code).eliminates
+        if not yes and not asked:  # a summons is for what failed; the 约谈 its step brings is the summons itself
             ground = without_consequence(p, verdict, code) if any("约谈" in x for x in p.stage(code).consequences()) else verdict
             grounds_of[unit].append(f"{name + '：' if name else ''}{ground}")
         if code not in apart:
@@ -458,40 +462,3 @@ def _rejected(session, p: Programme, round_id, category: str | None
         elif (window := p.stage(code).decides) is not None:
             told_apart[unit].add(window)
     return rejected, grounds_of, itemised, told_apart
-
-
-def _report(session, p: Programme, round_id, action) -> Outcome:
-    """A list reported to superiors (报送推荐名单 to the national office): the subjects ``lists``
-    selects, best placed first where they were scored, each with its item, grade and score; "特此报告".
-    A result letter to a superior had listed every applicant, internal reasons and all."""
-    stage = p.stage(action.stage)
-    assert stage.lists is not None
-    listed = select_subjects(session, p, round_id, stage.lists, action.category)
-    # The assessment the list comes from: the one its selection names, else the latest.
-    assessed = stage.lists.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)
-    scored = {r.unit_code: r for r in results_of(session, round_id, assessed)}
-    order = placed_order(p, scored)
-    # Refused at a step after its grade, or chosen for a hand-in it never made: said beside it (临江's list of the
-    # 补充能力验证 failures gave one lab's first grade, 有问题, and another's bare name).
-    decided = latest_standing(session, p, round_id, reasons=False)
-    since = p.stage_place.get(assessed or "", -1)
-    never = {u: [f"{quoted(n) + '：' if n else ''}{text}" for _, n, text in lines]
-             for u, lines in missed_said(p, missing_in(session, p, round_id, stage.lists, action.category)).items()}
-    lines = []
-    for subject in sorted(listed, key=lambda s: (order(s), s)):
-        item = p_item_name(p, subject)
-        r = scored.get(subject)
-        # A veto said beside the grade it forced ("不合格，得分67.93" above the line read as a mistake).
-        graded = "；".join(x for x in (f"{grade_label(r.grade)}" + ("" if unscored(p, r) else f"，得分{score_text(r)}"),
-                                       veto_reason(p, r.veto) if r.veto else "") if x) if r else ""
-        said_now, step, yes = decided.get(subject, ("", "", True))
-        refused = said_now if not yes and p.stage_place.get(step, -1) > since else ""
-        missed = [x for x in never.get(subject, []) if x.rpartition("：")[2] not in refused]  # once, not beside its rule
-        said = "；".join(x for x in (quoted(item) if item else "", graded, refused, *missed) if x)
-        lines.append(p.unit(subject.partition(":")[0]).name + (f"（{said}）" if said else ""))
-    units = resolve(session, p, round_id, stage.notify, action.category)
-    # The objections upheld go with the list to whoever decides on it (嘉善's 县政府 was sent a winner an upheld
-    # objection concerned, without a word of it).
-    drafts = draft_letters(units, "report.j2", p, action, lines=lines, listing=stage.handed_in,
-                           word=places_counted_as(p, listed), upheld=objections_upheld(session, p, round_id, stage.code))
-    return Outcome(action, drafts, note=f"{action.title}：报送 {len(lines)} 个，{len(drafts)} 封")

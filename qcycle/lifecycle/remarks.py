@@ -342,6 +342,7 @@ def places_rule(p: Programme, held: Iterable[AssessmentResult] | None = None) ->
     where one of these results reached a better grade's line and found its places taken (a 通报 of 街道 listed
     95.01 as 良好 under "优秀≥90" and nothing of the two places 优秀 had)."""
     scheme = p.assessment
+    held = list(held) if held is not None else None
     if scheme is None or held is not None and not any(_full_grade(p, r) for r in held if not r.veto):
         return None
     said = []
@@ -351,8 +352,11 @@ def places_rule(p: Programme, held: Iterable[AssessmentResult] | None = None) ->
             limits.append(_share_said(p, g.name, "不超过"))
         if limits:
             said.append(grade_label(g.name) + "、".join(limits))
-    # A 公示 of one category lists that category's results, whose own places they are; levels or groups are said.
-    apart = {"level": "（按级别分别计）", "group": "（按分组分别计）"}.get(scheme.rank_within, "")
+    # A 公示 of one category lists that category's results, whose own places they are; levels or groups are said, and
+    # categories where a list of several counts each apart (江苏's 设区市局 read "领跑者名额不超过3个" beside 6 领跑者).
+    categories = {p.rank_key(r.unit_code, r.stage)[1] for r in held or ()}
+    apart = {"level": "（按级别分别计）", "group": "（按分组分别计）"}.get(scheme.rank_within, "") or (
+        "（按类别分别计）" if len(categories) > 1 and None not in categories else "")
     return f"按规定，{'，'.join(said)}{apart}。" if said else None
 
 
