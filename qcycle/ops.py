@@ -174,11 +174,10 @@ def places_lines(session: Session, programme: Programme, round_id: uuid.UUID, co
         return lines
     approved = approved_by_reviewer(programme, code, made)
     waiting = approved_by_reviewer(programme, code, ((subject, "approved") for subject in pending))
-    return lines + [f"名额：{_places_of(programme, key)} 已同意 {len(approved.get(key, []))} {word}"
-                    f"（不超过 {stage.places_for(programme.unit(key[0]).level)} {word}），"
-                    f"待决定 {len(waiting.get(key, []))} {word}" for key in sorted(approved.keys() | waiting.keys(),
-                                                                               key=lambda k: (k[0], k[1] or ""))
-                    if stage.places_for(programme.unit(key[0]).level) is not None]
+    return lines + [f"名额：{_places_of(programme, key)} 已同意 {len(approved.get(key, []))} {word}（不超过 {most} {word}），"
+                    f"待决定 {len(waiting.get(key, []))} {word}"
+                    for key in sorted(approved.keys() | waiting.keys(), key=lambda k: (k[0], k[1] or ""))
+                    if (most := stage.places_for(programme.unit(key[0]).level)) is not None]
 
 
 def _places_of(programme: Programme, key: tuple[str, str | None]) -> str:

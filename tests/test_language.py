@@ -5856,6 +5856,15 @@ def test_a_steps_result_told_to_the_superiors_of_those_it_rejected_lists_their_u
     assert ("贵单位辖区内2个单位在2023年度示例市长质量奖中的有关结果如下：\n1. 甲公司：未通过资格审查；\n"
             "2. 乙公司：未通过资格审查。\n特此告知。") in letters["k1"], letters["k1"]
     assert "贵单位辖区内丙公司在2023年度示例市长质量奖中未通过资格审查。特此告知。" in letters["k2"], letters["k2"]
+    # One unit's two items are two lines of one unit.
+    items = Round(write(tmp_path, "items.yaml", (text + TWO_KINDS).replace("code: review-2023,", "code: review-2023-i,", 1)))
+    for item, rid in (("xc-1", "a"), ("gg-1", "b")):
+        items.hand_in("application", ["e1"], "2023-03-20", item=item, id=rid)
+    items.decide("county_review", **{"e1:xc-1": "approved", "e1:gg-1": "approved"})
+    items.until("2023-04-21")
+    items.decide("eligibility", **{"e1:xc-1": "rejected", "e1:gg-1": "rejected"})
+    items.until("2023-04-24")
+    assert "贵单位辖区内1个单位在2023年度示例市长质量奖中的有关结果如下：\n1. 甲公司申报的" in items.letters("told_above")["k1"]
 
 
 def test_the_enterprises_under_an_association_are_of_its_sector_not_its_area(tmp_path, home):
@@ -6009,6 +6018,20 @@ def test_a_circular_with_lists_names_only_those_it_selects(tmp_path, home):
     told = r.letters("circular")["e7"]
     assert "通报如下（参评3个，列入本通报2个）：\n1. 甲公司：区长质量奖（得分85.00）；\n2. 乙公司：提名奖（得分75.00）。" in told, told
     assert "丙公司" not in told and "丁公司" not in told, told
+    # Counted in units on both sides: one unit's two items listed, another's left off (a reviewer had "参评3个，列入本通报1个").
+    items = Round(write(tmp_path, "items.yaml", (AWARD + TWO_KINDS).replace(
+        "    assessment:\n", circular + "    assessment:\n", 1).replace("code: award-2023,", "code: award-2023-items,", 1)))
+    for unit, item, rid in (("e1", "xc-1", "a"), ("e1", "gg-1", "b"), ("e2", "gg-1", "c")):
+        items.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
+    every = {"e1:xc-1": "approved", "e1:gg-1": "approved", "e2:gg-1": "approved"}
+    items.decide("eligibility", **every)
+    items.decide("documents", **every)
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=items.p, timetable=items.t, round_id=items.id, source="test", records=[
+            {"kind": "score", "unit": u, "item": i, "reviewer": "r1", "component": "all", "value": v}
+            for u, i, v in (("e1", "xc-1", 85), ("e1", "gg-1", 75), ("e2", "gg-1", 50))])
+    items.until("2023-05-17")
+    assert "通报如下（参评2个，列入本通报1个）：" in items.letters("circular")["e7"], items.letters("circular")["e7"]
     with pytest.raises(ConfigError, match="lists 只用于 template: report"):
         write(tmp_path, "bad.yaml", AWARD.replace("        template: praise\n", "        template: praise\n        lists: {grades: [区长质量奖]}\n", 1))
 
@@ -6150,3 +6173,20 @@ def test_a_request_after_the_results_is_no_ground_and_no_result(tmp_path, home):
     assert "复核" not in talk and "被评为不合格" in talk, talk
     circular = r.letters("circular")["c1"]
     assert "复核申请" not in circular and "二县人民政府：合格（得分80.00）" in circular, circular
+
+
+def test_one_refused_after_scoring_is_told_under_the_rounds_results_not_its_step(tmp_path, home):
+    """A unit refused by the committee after its score is a graded one refused, not one the assessment never graded: its
+    result letter is the round's 【评审结果】, not 【评审委员会审议结果】 (a reviewer's finding)."""
+    r = Round(write(tmp_path, "award.yaml", AWARD))
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e2="approved")
+    r.decide("documents", e1="approved", e2="approved")
+    r.scores({"e1": 90, "e2": 75})
+    r.until("2023-04-24")
+    r.decide("committee", e1="rejected", e2="approved")
+    r.until("2023-05-16")
+    with db.session_scope() as session:
+        subjects = {m.unit_code: m.subject for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.action.startswith("results:"))).all()}
+    assert subjects["e1"].startswith("【评审结果】"), subjects

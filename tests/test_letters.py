@@ -1298,6 +1298,9 @@ def test_an_earlier_win_is_named_as_what_was_won(family, grade, reads):
     # One of the steps the name joins: "…验收及中期评估验收结果的报告" (an officer's finding).
     ("2026年度质量强县（市、区）示范创建验收及中期评估", "验收结果", "2026年度质量强县（市、区）示范创建验收及中期评估结果"),
     ("2026年度质量强县（市、区）示范创建验收", "复验结果", "2026年度质量强县（市、区）示范创建验收复验结果"),
+    # Joined to what is no step (a reviewer's finding): the name keeps its words.
+    ("某市2026年度质量工作考核与奖励实施方案", "考核结果", "某市2026年度质量工作考核与奖励实施方案考核结果"),
+    ("2025年度质量工作考核和督查激励", "考核结果", "2025年度质量工作考核和督查激励考核结果"),
 ])
 def test_a_result_label_overlapping_the_rounds_name_is_said_once(name, label, reads):
     from qcycle.lifecycle.headings import name_overlap

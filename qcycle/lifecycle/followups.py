@@ -10,7 +10,7 @@ from qcycle.lifecycle.changes import moved_deadline
 from qcycle.lifecycle.drafting import draft_letters, firm_workdays_left, late_note, written_on
 from qcycle.lifecycle.headings import occasion_of
 from qcycle.lifecycle.outcome import Outcome
-from qcycle.lifecycle.standing import rejections
+from qcycle.lifecycle.standing import items_by_unit, rejections
 from qcycle.lifecycle.who import owers, p_item_name, results_of, select_subjects, units_below
 from qcycle.lifecycle.wording import (
     belonging,
@@ -124,10 +124,7 @@ def _for_below(session, p: Programme, round_id, below: Who, category: str | None
     if not why:
         return {}
     # Each unit with the items chosen (安徽's 设区市局 were to see that their labs' 项目 be suspended, and were not told which).
-    items: dict[str, list[str]] = defaultdict(list)
-    for subject in select_subjects(session, p, round_id, below, category):
-        if name := p_item_name(p, subject):
-            items[subject.partition(":")[0]].append(quoted(name))
+    items = items_by_unit(session, p, round_id, below, category)
 
     def named(k: str) -> str:
         return p.unit(k).name + (f"（{'、'.join(items[k])}）" if items.get(k) else "")

@@ -58,6 +58,7 @@ from qcycle.lifecycle.who import (
 from qcycle.lifecycle.wording import (
     REFUSED_LATE,
     belonging,
+    judged_by,
     notice_name,
     result_label,
 )
@@ -157,12 +158,11 @@ def _window_open(session, p, round_id, action) -> Outcome:
         name = notice_name(p, notice, action.category)
         # A 公示 of results shows them to those it invites to object too (江西's firms had been asked to object to
         # results their letter never showed).
-        results = [] if roster or "结果" not in name else published_results(session, p, round_id, action.category)
         drafts = draft_letters(others, "notice.j2", p, action, notice_name=name,
                                notice_days=notice.days, notice_span=notice.span, objection_deadline=action.deadline, objection_window=True,
                                notice_until=notice.last_day(began.date(), default_calendar()) or began.date(),
                                listed=False, at=began, roster=roster, roster_word=word,
-                               results=results, places_rule=places_rule(p) if results else None)
+                               **_results_shown(session, p, round_id, name, roster, action.category))
         return Outcome(action, drafts, note=f"{action.title}：{len(told_by_notice & set(units))} 个单位已由公示告知，"
                                             f"另函告其余 {len(others)} 个单位")
     # Those the programme's eligibility rule bars are told so when the window opens, not left
@@ -359,24 +359,25 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     roster, proposed, word = published_list(session, p, round_id, stage, units, action.category)
     listed = set(on_list(session, p, round_id, stage, units, action.category)) if roster else set()
     others = left_off(session, p, round_id, stage, sorted(listed), action.category) if roster else {}
-    # A 公示 of results publishes them: every graded unit's result, as a 通报 lists them.
-    results = [] if roster or "结果" not in name else published_results(session, p, round_id, action.category)
     window = objection_cutoff(session, p, round_id, stage, action.category)  # None: objections while it runs
     common = {"notice_name": name, "notice_days": stage.days, "notice_span": stage.span, "notice_until": action.deadline, "roster": roster,
               "objection_deadline": window or action.deadline, "objection_window": window is not None,
-              "roster_word": word, "results": results, "places_rule": places_rule(p) if results else None}
+              "roster_word": word, **_results_shown(session, p, round_id, name, roster, action.category)}
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=u in listed,
                                                       proposed=proposed.get(u), **common)]
     # Being left off is the unit's own news: not posted where its peers read.
-    # Judged as the results are named (江苏's 领跑者 评估, 安徽's 验收): "经评估", not "经评审" for every programme.
-    judged = next((w for w in ("评审", "评估", "考核", "验收", "评价", "评选") if result_label(p).removesuffix("结果").endswith(w)),
-                  "评审")
     drafts += [d for u, why in others.items()
-               for d in draft_letters([u], "notice.j2", p, action, private=True, listed=False, judged_by=judged,
+               for d in draft_letters([u], "notice.j2", p, action, private=True, listed=False, judged_by=judged_by(p),
                                       left_off=why["standing"], remarks=why["remarks"],
                                       told_before=result_label(p) if why.get("told") else None, **common)]
     told = f"，并告知 {len(others)} 个未列入名单的参评单位" if others else ""
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{told}{late}")
+
+
+def _results_shown(session, p: Programme, round_id, name: str, roster: list[str], category: str | None) -> dict[str, Any]:
+    """A 公示 of results publishes them: every graded unit's result, as a 通报 lists them, with the rule of places."""
+    results = [] if roster or "结果" not in name else published_results(session, p, round_id, category)
+    return {"results": results, "places_rule": places_rule(p) if results else None}
 
 
 def _reviewed_through(session, p: Programme, round_id, who: Who | None, units: list[str]) -> dict[str, dict[str, str]]:

@@ -50,7 +50,7 @@ def name_overlap(name: str, label: str) -> int:
     # The name ends with what the label's words end with, and holds the words before them too: …服务站建设与评估
     # + 服务站评估结果 is …建设与评估结果 (复核评估结果 on it names another assessment, and keeps its words).
     core = label.removesuffix("结果")
-    if core != label and re.search(f"{re.escape(core)}[及与和、]", name):
+    if core != label and re.search(f"{re.escape(core)}[及与和、][^及与和、]*(?:评估|验收|考核|评审|评价|检查|复核)$", name):
         return len(core)  # one of the name's joined steps: …验收及中期评估 + 验收结果 is …验收及中期评估结果
     return len(core) if core != label and any(name.endswith(core[j:]) and core[:j] in name
                                                for j in range(len(core) - 1)) else 0

@@ -87,10 +87,8 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
     # "诚信计量示范单位（得分88.60）；公示异议逾期提交，不予受理").
     # Nor a request a unit may make after the results (a 复核申请): refused as late, it is no part of them (宜昌's 通报 had
     # read "A级（得分91.64）；复核申请逾期提交，不予受理").
-    scored = min((p.stage_place[code] for code in p.assessment_stages), default=None)
     for window in (w for w in p.stages if w.kind in (StageKind.submission, StageKind.followup) and w.lateness == "reject" and w.code in closed
-                   and w.submission != "objection"
-                   and not (w.voluntary and scored is not None and p.stage_place[w.code] > scored)):
+                   and w.submission != "objection" and w.code not in p.requests):
         where = {"session": session, "round_id": round_id, "stage": window.code, "period": None,
                  "category": category, "item_category": p.item_category}
         refused = set(crud.handed_in_subjects(**where, status="rejected_late")) - set(crud.handed_in_subjects(**where))

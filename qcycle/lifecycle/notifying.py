@@ -191,7 +191,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                     subject_name=name_beside(p.round.name, heading), result="—",
                                     lines=summaries[u][1], scope=summaries[u][0], summary=True, took_part=summaries[u][2] and shown is by_unit,
                                     # A 通报 of those its `lists` selects says how many took part (no 一等 of 5 read as none).
-                                    graded_count=None if shown is by_unit else sum(len(rs) for rs in by_unit.values()),
+                                    graded_count=None if shown is by_unit else len(by_unit),
                                     # To the office's own superior (the 县政府 it reports to) a summary is a report.
                                     to_superior=u in (up := p.ancestors(p.sender(stage.code)))
                                     or p.unit(u).level == "government" and not up,
@@ -297,11 +297,14 @@ def _circulated(session, p: Programme, round_id, stage: Stage, category: str | N
     if stage.template != "circular" or stage.lists is None:
         return by_unit, decided, never
     keep = set(select_subjects(session, p, round_id, stage.lists, category))
-    units = {x.partition(":")[0] for x in keep}
+    # A miss of the unit's own, or of an item on the list (not "“另一项目”：未提交整改报告" of an item left off).
+    named = {(x.partition(":")[0], p_item_name(p, x) or None) for x in keep}
     # Decided, not scored (质量月's 优秀组织单位, chosen by the office), or a miss the list names (通报批评 of a 总结 never
     # sent): their lines too; a round without scores had sent its 通报 to nobody.
     return ({u: kept for u, rs in by_unit.items() if (kept := [r for r in rs if r.unit_code in keep])},
-            {x: v for x, v in decided.items() if x in keep}, {u: lines for u, lines in never.items() if u in units})
+            {x: v for x, v in decided.items() if x in keep},
+            {u: said for u, lines in never.items()
+             if (said := [x for x in lines if (u, x[1]) in named or x[1] is None and any(v == u for v, _ in named)])})
 
 
 def _passes(p: Programme, decided: Mapping[str, tuple[str, str, bool]], rejected: Mapping[str, list[str]],
@@ -339,6 +342,8 @@ def _outside(p: Programme, decided: Mapping[str, tuple[str, str, bool]], ungrade
     for x, (_, code, _) in decided.items():
         steps[x.partition(":")[0]].add(code)
     if toward:
+        # Decided on after its results (审定, a 复验): graded, then refused; not one the assessment never graded.
+        toward |= set(p.decisions_on_results) | p.rechecks
         return {u for u in ungraded if steps.get(u) and not steps[u] & toward}
     if p.assessment.subjects.dynamic:  # chosen by what they hand in: a unit that did not may be
         return set()                                          # one that never asked to be evaluated
@@ -450,15 +455,14 @@ def _rejected(session, p: Programme, round_id, category: str | None
             verdict, code = now, at
         # A request the unit chose to make, refused with no effect (a 复核申请, eliminates: false), is no ground for a
         # summons: 宜昌's D级 firms were summoned "被评为D级；未通过复核", as if for asking.
-        request = p.reviewed_window(code)
-        asked = request is not None and request.voluntary and not p.stage(code).eliminates
-        if not yes and not asked:  # a summons is for what failed; the 约谈 its step brings is the summons itself
+        window = p.reviewed_window(code)
+        if not yes and (window is None or window.code not in p.requests):  # a summons is for what failed; the 约谈 its step brings is the summons itself
             ground = without_consequence(p, verdict, code) if any("约谈" in x for x in p.stage(code).consequences()) else verdict
             grounds_of[unit].append(f"{name + '：' if name else ''}{ground}")
         if code not in apart:
             rejected[unit].append(f"{name + '：' if name else ''}{verdict}"
                                   + (f"，{awaiting[subject]}结论另行告知" if subject in awaiting else ""))
             itemised.update([unit] if name else [])
-        elif (window := p.stage(code).decides) is not None:
-            told_apart[unit].add(window)
+        elif window is not None:
+            told_apart[unit].add(window.code)
     return rejected, grounds_of, itemised, told_apart

@@ -29,6 +29,7 @@ __all__ = [
     "TOLD_ALONE",
     "final_step",
     "handed_in_at",
+    "items_by_unit",
     "latest_standing",
     "list_standing",
     "missed_subjects",
@@ -243,6 +244,16 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     return dict(told)
 
 
+def items_by_unit(session: Session, p: Programme, round_id: uuid.UUID, who: Who, category: str | None) -> dict[str, list[str]]:
+    """Unit → the names (quoted) of its list items ``who`` selects, where it selects items: how a letter to a superior
+    names each unit's (安徽's 设区市局 had read of their labs, not which 项目)."""
+    items: dict[str, list[str]] = defaultdict(list)
+    for subject in select_subjects(session, p, round_id, who, category):
+        if name := p_item_name(p, subject):
+            items[subject.partition(":")[0]].append(quoted(name))
+    return items
+
+
 def _told_above(p: Programme, told: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """What units were told of a step, gathered for their superiors: each line with its unit's name
     (a 区县局 heard nothing on the day two shops of its district lost their titles)."""
@@ -255,6 +266,7 @@ def _told_above(p: Programme, told: dict[str, dict[str, Any]]) -> dict[str, dict
         for kind in ("rejections", "passes"):
             mine[kind] += [{**line, "unit": p.unit(unit).name} for line in letter[kind]]
     for letter in above.values():
+        letter["units_count"] = len(letter["below"])  # units, not lines: one unit's two items are two lines
         letter["below"] = belonging(p, letter["below"])
     return above
 
@@ -421,7 +433,7 @@ def scored_for(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
     """unit → its score where grades chose it (``who.grades``): "在“材料评审”中得分94.80", as an event's letter says
     why it takes part (省质量奖's 现场评审 notice gave its candidates no ground at all)."""
     who = next((w for w in ((who, *who.any_of) if who else ()) if w.grades), None)
-    if who is None or p.assessment is None or p.assessment.grades[0].name not in who.grades:
+    if who is None or p.chooses_low(who):
         # Chosen by a low grade (the 复验现场核查 of those 限期整改): a second chance, not a score that earned it a place;
         # "贵单位在“验收评分”中得分78.58" had opened a notice a year after that scoring.
         return {}

@@ -13,14 +13,13 @@ from qcycle import crud
 from qcycle.lifecycle.assessing import Counted
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.remarks import adjustment_remarks
-from qcycle.lifecycle.standing import rejections
+from qcycle.lifecycle.standing import items_by_unit, rejections
 from qcycle.lifecycle.who import (
     eliminated,
     in_category,
     owers,
     p_item_name,
     results_of,
-    select_subjects,
 )
 from qcycle.lifecycle.wording import (
     REFUSED_LATE,
@@ -244,10 +243,7 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
                  if stage.handed_in not in said.get(grade_of.get(u, ""), "")]
         # Owed item by item (a lab's 不满意 项目), each unit with its items: a lab owing for one item and another report
         # for the other had been named twice, which for which untold.
-        items: dict[str, list[str]] = defaultdict(list)
-        for subject in select_subjects(session, p, round_id, stage.owed_by, notice.category):
-            if name := p_item_name(p, subject):
-                items[subject.partition(":")[0]].append(quoted(name))
+        items = items_by_unit(session, p, round_id, stage.owed_by, notice.category) if stage.owed_by else {}
         for superior, units in p.under_each(owing).items():
             out[superior].append({"item": stage.handed_in, "deadline": opens.deadline, "rolled": opens.detail.get("rolled"),
                                   "units": [p.unit(u).name + (f"（{'、'.join(items[u])}）" if items.get(u) else "")

@@ -37,6 +37,7 @@ __all__ = [
     "grade_consequence",
     "grade_terms",
     "graded_as",
+    "judged_by",
     "lateness_costs",
     "listing_of",
     "missing_rule",
@@ -278,6 +279,17 @@ def result_label(p: Programme) -> str:
     return p.assessment.result_label if p.assessment and p.assessment.result_label else result_kind(p)
 
 
+# What a round does to judge, as its name may end and its results are called (…评估, 评估结果).
+_JUDGING = ("评审", "评选", "评估", "评价", "考评", "复核", "验收", "检查", "督查")
+
+
+def judged_by(p: Programme) -> str:
+    """How the results were reached, as "经{…}" says it: as they are named (评估结果: 经评估; 考核结果: 经考核), else 评审
+    (江苏's 领跑者 评估 and 安徽's 验收 had read "经评审")."""
+    label = result_label(p).removesuffix("结果")
+    return next((w for w in (*_JUDGING, "考核") if label.endswith(w)), "评审")
+
+
 def result_kind(p: Programme) -> str:
     """What the round's results are called by default: an award's are 评审结果 (its round named
     …评审/…评选, or after the award), a list's 评价确认结果 (its items assessed), an assessment's
@@ -293,7 +305,7 @@ def result_kind(p: Programme) -> str:
     # assessment (中期评估, 验收) has 审核结果: a pilot's copies had read "考核结果已确定".
     prizes = p.assessment is not None and any(g.name.endswith("奖") for g in p.assessment.grades)
     # A round named for what it does says its results so (…建设与评估: 评估结果, not 考核结果).
-    return (f"{name[-2:]}结果" if name.endswith(("评审", "评选", "评估", "评价", "考评", "复核", "验收", "检查", "督查"))
+    return (f"{name[-2:]}结果" if name.endswith(_JUDGING)
             else "评审结果" if name.endswith("奖")
             else "评价确认结果" if p.categories and confirmed and not by_unit
             else "评选结果" if "评选" in name else "评审结果" if prizes

@@ -385,8 +385,6 @@ class Programme(_Model):
         grade or place: 绍兴's voluntary 复验申请 of the projects 不通过 at 验收, a 补测 the 不满意 owe): where a graded
         subject stands after them. Not a step of selection owed by the best grade or the first places (a 陈述答辩 of
         the award's candidates), whose refusal ends the grade."""
-        best = self.assessment.grades[0].name if self.assessment is not None and self.assessment.grades else None
-
         def owed_by_results(code: str) -> bool:
             stage = self.stage(code)
             if stage.kind is StageKind.followup:
@@ -394,14 +392,29 @@ class Programme(_Model):
             who = stage.owed_by
             if stage.kind is not StageKind.submission or who is None or not (who.grades or who.rank is not None):
                 return False
-            # Owed by the lower grades or the last places (a 补测 of the 不满意): a second chance, whether or
-            # not it is voluntary; owed by the best grade or the first places, a mandatory window is a step
-            # of selection.
-            second_chance = (who.rank.bottom is not None) if who.rank is not None else best not in who.grades
-            return stage.voluntary or second_chance
+            return stage.voluntary or self.chooses_low(who)  # owed by the best grade, a step of selection
 
         return frozenset(s.code for s in self.stages if s.kind is StageKind.decision and s.decides
                          and self.has_stage(s.decides) and owed_by_results(s.decides))
+
+    def chooses_low(self, who: Who) -> bool:
+        """Whether a selection by grade or place picks the lower grades or the last places (a 补测 of the 不满意: a second
+        chance), not the best grade or the first places (candidates going on)."""
+        best = self.assessment.grades[0].name if self.assessment is not None and self.assessment.grades else None
+        return who.rank.bottom is not None if who.rank is not None else bool(who.grades) and best not in who.grades
+
+    @cached_property
+    def requests(self) -> frozenset[str]:
+        """Windows a unit may use after the results to ask for what changes nothing by itself (a 复核申请, decided with
+        ``eliminates: false``, no :attr:`rechecks`): no part of its results, and a refusal is no ground for a summons."""
+        first = min((self.stage_place[code] for code in self.assessment_stages), default=None)
+        if first is None:
+            return frozenset()
+        return frozenset(
+            w.code for s in self.stages if s.kind is StageKind.decision and s.decides and not s.eliminates
+            and s.code not in self.rechecks and self.has_stage(s.decides)
+            for w in [self.stage(s.decides)]
+            if w.kind is StageKind.submission and w.voluntary and self.stage_place[w.code] > first)
 
     def reachable(self, who: Who) -> set[str]:
         """Units a selector may reach: its hierarchy part, narrowed to units that can take part in
