@@ -4086,6 +4086,16 @@ def test_a_circular_of_inspections_says_the_failure_a_recheck_followed(tmp_path,
     asked = late.letters("onsite")["amr"]
     assert ("尚有1个单位未提交强检器具登记表，不在待审核之列：丙市场。\n另有1个单位逾期提交，不予受理，不在待审核之列：丁超市。"
             in asked), asked
+    # Decided by the rule on the day (rejects_missing), they are named with the rule (镇江's office decided four units
+    # "通报批评" by rule in a letter that named none of them).
+    ruled = Round(write(tmp_path, "ruled.yaml", text.replace(
+        "decides: registration, on: 2026-06-30}", "decides: registration, on: 2026-06-30, rejects_missing: true,\n"
+        "         on_missing: 依法立案查处}", 1).replace("code: check-2026,", "code: check-2026m,", 1)))
+    ruled.hand_in("progress_report", ["e1", "e2", "e3"], "2026-04-10")
+    ruled.until("2026-06-30")
+    asked = ruled.letters("onsite")["amr"]
+    assert ("尚有1个单位未提交强检器具登记表，不在待审核之列：丁超市。按规定，截至2026年6月30日仍未提交的，依法立案查处。"
+            in asked), asked
     r.decide("onsite", e1="approved", e2="rejected", e3="rejected")
     r.hand_in("rectification_report", ["e2", "e3"], "2026-07-10")
     r.until("2026-08-12")

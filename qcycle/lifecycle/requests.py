@@ -20,7 +20,7 @@ from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.standing import handed_in_at, objections_upheld
 from qcycle.lifecycle.who import outstanding, owers, p_item_name, resolve
-from qcycle.lifecycle.wording import SECTOR, belonging, counted_as, places_counted_as
+from qcycle.lifecycle.wording import SECTOR, belonging, counted_as, missing_rule, places_counted_as
 from qcycle.models import NEGATIVE_OUTCOMES
 from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable import Action
@@ -58,7 +58,7 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
     # named, so that the office sees whom its 现场检查 cannot reach (3 of 8 drawn laboratories were never decided).
     missing: list[str] = []
     refused: list[str] = []
-    if target is not None and target.owed_by is not None and not target.voluntary and not stage.rejects_missing:
+    if target is not None and target.owed_by is not None and not target.voluntary:
         # As a selection of those who missed it reads it (items, periods, units joined later); one refused as late was
         # told so (不予受理), and is said apart: the letter accounts for every unit owing it (塔山所 appeared nowhere).
         late = set(crud.handed_in_units(session=session, round_id=round_id, stage=target.code, period=None,
@@ -76,7 +76,10 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
                          reviewed_step=reviewer_step(stage.name) if stage.reviewed_by else None,
                          missing=[p.unit(u).name for u in missing[:LISTED_IN_DECISION_REQUEST]], missing_total=len(missing),
                          refused=[p.unit(u).name for u in refused[:LISTED_IN_DECISION_REQUEST]],
-                         refused_total=len(refused))
+                         refused_total=len(refused),
+                         # The rule decides them on the day (rejects_missing): said, so that the office sees whom it
+                         # will 通报批评 (镇江's 质量月 decided four units by rule in a letter that named none of them).
+                         by_rule=missing_rule(p, target.code) if stage.rejects_missing and target is not None else None)
 
 
 def subject_title(p: Programme, stage: Stage, subject: str) -> str:
