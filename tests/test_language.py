@@ -64,8 +64,9 @@ class Round:
         assert all(r.status in ("accepted", "late_accepted") for r in results), results
 
     def scores(self, totals: dict[str, float]) -> None:
-        records = [{"kind": "score", "unit": u, "reviewer": "r1", "component": "all", "value": v}
-                   for u, v in totals.items()]
+        """Each subject's score by one reviewer: a unit's ("e1"), or a list item's ("e1:xc-1")."""
+        records = [{"kind": "score", "unit": s.partition(":")[0], **({"item": s.partition(":")[2]} if ":" in s else {}),
+                    "reviewer": "r1", "component": "all", "value": v} for s, v in totals.items()]
         with db.session_scope() as session:
             ingest_many(session=session, programme=self.p, timetable=self.t, round_id=self.id,
                         records=records, source="test")
@@ -5898,6 +5899,15 @@ def test_the_enterprises_under_an_association_are_of_its_sector_not_its_area(tmp
     assert "贵单位辖区内甲公司在" in letters["k1"], letters["k1"]
 
 
+def _award_scored(r: Round, scores: dict[str, float]) -> Round:
+    """An AWARD-like round whose applicants (the units ``scores`` names) hand in, pass 资格审核 and 材料评审, and are scored."""
+    r.hand_in("application", list(scores), "2023-03-20")
+    for step in ("eligibility", "documents"):
+        r.decide(step, **dict.fromkeys(scores, "approved"))
+    r.scores(scores)
+    return r
+
+
 def test_units_the_assessment_never_grades_are_told_their_own_steps_results_after_it(tmp_path, home):
     """安徽's counties in their 中期 (beside those up for 验收) were to hear their 中期评估 after the 验收 was scored: three
     that passed heard nothing, the one that failed was told under 【验收结果】."""
@@ -5908,12 +5918,8 @@ def test_units_the_assessment_never_grades_are_told_their_own_steps_results_afte
         "      - {code: midterm_results, name: 告知中期评估结果, kind: notification, template: result, on: 2023-05-17,\n"
         "         notify: {units: [e6, e7]}}\n"
         "    assessment:\n"), 1)
-    r = Round(write(tmp_path, "midterm.yaml", text))
-    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r = _award_scored(Round(write(tmp_path, "midterm.yaml", text)), {"e1": 85, "e2": 60})
     r.hand_in("progress_report", ["e6", "e7"], "2023-03-20")
-    r.decide("eligibility", e1="approved", e2="approved")
-    r.decide("documents", e1="approved", e2="approved")
-    r.scores({"e1": 85, "e2": 60})
     r.until("2023-04-20")
     r.decide("midterm_review", e6="approved", e7="rejected")
     r.until("2023-05-17")
@@ -6036,10 +6042,7 @@ def test_a_circular_with_lists_names_only_those_it_selects(tmp_path, home):
     every = {"e1:xc-1": "approved", "e1:gg-1": "approved", "e2:gg-1": "approved"}
     items.decide("eligibility", **every)
     items.decide("documents", **every)
-    with db.session_scope() as session:
-        ingest_many(session=session, programme=items.p, timetable=items.t, round_id=items.id, source="test", records=[
-            {"kind": "score", "unit": u, "item": i, "reviewer": "r1", "component": "all", "value": v}
-            for u, i, v in (("e1", "xc-1", 85), ("e1", "gg-1", 75), ("e2", "gg-1", 50))])
+    items.scores({"e1:xc-1": 85, "e1:gg-1": 75, "e2:gg-1": 50})
     items.until("2023-05-17")
     assert "通报如下（参评2个，列入本通报1个）：" in items.letters("circular")["e7"], items.letters("circular")["e7"]
     with pytest.raises(ConfigError, match="lists 只用于 template: report"):
@@ -6059,10 +6062,7 @@ def test_a_follow_up_owed_item_by_item_is_said_missed_of_the_item_never_sent(tmp
         r.hand_in("application", ["e1"], "2023-03-20", item=item, id=rid)
     r.decide("eligibility", **{"e1:xc-1": "approved", "e1:gg-1": "approved"})
     r.decide("documents", **{"e1:xc-1": "approved", "e1:gg-1": "approved"})
-    with db.session_scope() as session:
-        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
-            {"kind": "score", "unit": "e1", "item": item, "reviewer": "r1", "component": "all", "value": v}
-            for item, v in (("xc-1", 75), ("gg-1", 72))])
+    r.scores({"e1:xc-1": 75, "e1:gg-1": 72})
     r.until("2023-04-20")
     r.hand_in("rectification_report", ["e1"], "2023-04-25", item="xc-1", id="fix-a")
     r.until("2023-05-17")
@@ -6129,10 +6129,7 @@ def test_a_superiors_summary_names_the_items_its_units_owe_a_follow_up_for(tmp_p
     r.decide("county_review", **both)
     r.until("2023-04-21")
     r.decide("eligibility", **both)
-    with db.session_scope() as session:
-        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
-            {"kind": "score", "unit": u, "item": i, "reviewer": "r1", "component": "all", "value": v}
-            for u, i, v in (("e1", "xc-1", 50), ("e1", "gg-1", 80), ("e2", "gg-1", 40))])
+    r.scores({"e1:xc-1": 50, "e1:gg-1": 80, "e2:gg-1": 40})
     r.until("2023-05-10")
     summary = r.letters("results")["k1"]
     assert "其中甲公司（“现场型成果”）、乙公司（“攻关型成果”）须于2023年6月12日（星期一）17:30" in summary, summary
@@ -6188,11 +6185,7 @@ def test_a_request_after_the_results_is_no_ground_and_no_result(tmp_path, home):
 def test_one_refused_after_scoring_is_told_under_the_rounds_results_not_its_step(tmp_path, home):
     """A unit refused by the committee after its score is a graded one refused, not one the assessment never graded: its
     result letter is the round's 【评审结果】, not 【评审委员会审议结果】 (a reviewer's finding)."""
-    r = Round(write(tmp_path, "award.yaml", AWARD))
-    r.hand_in("application", ["e1", "e2"], "2023-03-20")
-    r.decide("eligibility", e1="approved", e2="approved")
-    r.decide("documents", e1="approved", e2="approved")
-    r.scores({"e1": 90, "e2": 75})
+    r = _award_scored(Round(write(tmp_path, "award.yaml", AWARD)), {"e1": 90, "e2": 75})
     r.until("2023-04-24")
     r.decide("committee", e1="rejected", e2="approved")
     r.until("2023-05-16")

@@ -366,8 +366,9 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=u in listed,
                                                       proposed=proposed.get(u), **common)]
     # Being left off is the unit's own news: not posted where its peers read.
+    judged = judged_by(p) if others else None
     drafts += [d for u, why in others.items()
-               for d in draft_letters([u], "notice.j2", p, action, private=True, listed=False, judged_by=judged_by(p),
+               for d in draft_letters([u], "notice.j2", p, action, private=True, listed=False, judged_by=judged,
                                       left_off=why["standing"], remarks=why["remarks"],
                                       told_before=result_label(p) if why.get("told") else None, **common)]
     told = f"，并告知 {len(others)} 个未列入名单的参评单位" if others else ""

@@ -74,11 +74,9 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
     for (code, what), owing in missed.items():
         # Put right once; a window of several periods may be missed again later, and that is still said.
         forgiven = set() if p.stage(code).periods else made_good.get(code, set())
-        for unit in sorted({u.partition(":")[0] for u in owing if ":" not in u and in_category(p, u, category)} - forgiven):
-            out[unit].append((code, None, f"未提交{what}"))
-        for subject in sorted(u for u in owing if ":" in u and in_category(p, u, category)):
-            if subject.partition(":")[0] not in forgiven:
-                out[subject.partition(":")[0]].append((code, p_item_name(p, subject), f"未提交{what}"))
+        # A unit, or a unit's item where the window is owed item by item.
+        for subject in sorted(s for s in owing if in_category(p, s, category) and s.partition(":")[0] not in forgiven):
+            out[subject.partition(":")[0]].append((code, p_item_name(p, subject) or None, f"未提交{what}"))
     out = defaultdict(list, {unit: _periods_together(p, lines) for unit, lines in out.items()})
     # Handed in late and refused (不予受理), and nothing taken instead: a county's summary had left out its
     # enterprise whose late application was refused.

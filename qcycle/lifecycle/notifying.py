@@ -257,11 +257,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # Valid from the year it was graded (its assessment's moment), as a later round's bar counts it.
         won_in = max((to_local(r.computed_at).year for r in mine if r.grade == best), default=None)
         best, achievement = passers.titled(p, u, best, contest) or (best, achievement)
-        # The title the grade confers, where it is not the grade's name: 长丰 had been "被命名为验收通过".
+        # The title the grade confers names the award in the subject (the achievement says it: :func:`_honoured_as`).
         conferred = p.assessment.title_of(best) if praise and best and p.assessment else None
-        if conferred and best:
-            achievement = achievement.replace(f"被评为{grade_label(best)}", f"被评为{conferred}").replace(
-                f"荣获{best}", f"荣获{conferred}")
         # A grade's benefits are told by its honour's letter, or by the result where none is sent (四川's 优秀).
         benefits, validity = (grade_terms(p, best, won_in, praised=template == "praise.j2", on=written_on(action))
                               if praise or not honoured
@@ -299,12 +296,13 @@ def _circulated(session, p: Programme, round_id, stage: Stage, category: str | N
     keep = set(select_subjects(session, p, round_id, stage.lists, category))
     # A miss of the unit's own, or of an item on the list (not "“另一项目”：未提交整改报告" of an item left off).
     named = {(x.partition(":")[0], p_item_name(p, x) or None) for x in keep}
+    units = {u for u, _ in named}
     # Decided, not scored (质量月's 优秀组织单位, chosen by the office), or a miss the list names (通报批评 of a 总结 never
     # sent): their lines too; a round without scores had sent its 通报 to nobody.
     return ({u: kept for u, rs in by_unit.items() if (kept := [r for r in rs if r.unit_code in keep])},
             {x: v for x, v in decided.items() if x in keep},
             {u: said for u, lines in never.items()
-             if (said := [x for x in lines if (u, x[1]) in named or x[1] is None and any(v == u for v, _ in named)])})
+             if (said := [x for x in lines if (u, x[1]) in named or x[1] is None and u in units])})
 
 
 def _passes(p: Programme, decided: Mapping[str, tuple[str, str, bool]], rejected: Mapping[str, list[str]],
@@ -370,7 +368,7 @@ class _Passers:
         order = p.assessment.grade_names if p.assessment else []
         title = max(self.titles, key=lambda g: order.index(g) if g in order else -1)  # of several: the lowest, not 优秀
         return title, (f"在{contest}中通过{p.stage(via.approved_at).name}，"
-                       + achievement_of(contest, "", title).removeprefix(f"在{contest}中"))
+                       + achievement_of(contest, "", _honoured_as(p, title)).removeprefix(f"在{contest}中"))
 
 
 def _passers(session, p: Programme, round_id, action) -> _Passers:
@@ -427,7 +425,13 @@ def _achievement(p: Programme, notify: Who | None, praise: bool, contest: str, i
         # A grade that says it passed passes the assessment's step: "被评为通过" had been written.
         step = _step_of(p.stage(mine[0].stage).name)
         return f"在{contest}中通过{step}" if step and not contest.endswith(step) else f"通过{contest}"
-    return achievement_of(contest, items, best) if best else f"在{contest}中表现突出"
+    return achievement_of(contest, items, _honoured_as(p, best) if praise else best) if best else f"在{contest}中表现突出"
+
+
+def _honoured_as(p: Programme, grade: str) -> str:
+    """What an honour's letter names a grade: the title it confers, where it is not the grade's name (长丰 had been
+    "被命名为验收通过"), else the grade."""
+    return (p.assessment.title_of(grade) if p.assessment else None) or grade
 
 
 def _rejected(session, p: Programme, round_id, category: str | None
