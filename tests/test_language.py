@@ -5335,6 +5335,34 @@ def test_a_superiors_summary_says_what_its_units_owe_next_by_their_results(tmp_p
         assert (("请督促按时报送" in copy) is said) and consequence in copy, copy
 
 
+def test_a_superiors_summary_leaves_out_what_its_units_have_handed_in_already(tmp_path, home):
+    """A 整改方案 owed from the day of the scoring and handed in before the results went out: the city's summary still
+    read "其中四县人民政府须于…前报送整改方案（已另行通知），请督促按时报送", urging a duty already done."""
+    text = TWO_POPULATIONS.replace(
+        "    assessment:\n",
+        "      - {code: rectify, name: 整改方案, kind: followup, submission: rectification_report,\n"
+        "         owed_by: {grades: [未通过验收]}, opens_after: {stage: acceptance, event: on, days: 0},\n"
+        "         deadline: {after: {stage: acceptance_result, event: on, workdays: 20}}}\n    assessment:\n", 1)
+    assert "code: rectify" in text
+    r = Round(write(tmp_path, "create.yaml", text))
+    r.hand_in("acceptance_request", ["c3", "c4", "c1"], "2025-12-10")
+    r.scores({"c3": 95, "c4": 70, "c1": 60})
+    r.until("2026-04-01")
+    r.hand_in("rectification_report", ["c4"], "2026-04-02")
+    r.until("2026-04-09")
+    summary = r.letters("acceptance_result")["city"]
+    assert "其中一县人民政府须于2026年5月11日（星期一）17:30前报送整改方案（已另行通知），请督促按时报送。" in summary, summary
+    assert "四县人民政府须于" not in summary and "一县人民政府、四县" not in summary, summary
+    # All of them handed in: nothing to urge.
+    done = Round(write(tmp_path, "done.yaml", text.replace("code: create-2025,", "code: create-2025d,", 1)))
+    done.hand_in("acceptance_request", ["c3", "c4"], "2025-12-10")
+    done.scores({"c3": 95, "c4": 70})
+    done.until("2026-04-01")
+    done.hand_in("rectification_report", ["c4"], "2026-04-02")
+    done.until("2026-04-09")
+    assert "请督促按时报送" not in done.letters("acceptance_result")["city"]
+
+
 def test_a_call_tells_a_superior_by_when_its_units_owe_the_window_it_opens(tmp_path, home):
     """食品企业风险分级: each 街道所 read "本次共安排30个单位参加，其中贵单位辖区内10个" and no date: the enterprises' own
     letters said 3月31日. A superior that owes nothing itself is told by when its units do."""
@@ -6133,6 +6161,21 @@ def test_a_superiors_summary_names_the_items_its_units_owe_a_follow_up_for(tmp_p
     r.until("2023-05-10")
     summary = r.letters("results")["k1"]
     assert "其中甲公司（“现场型成果”）、乙公司（“攻关型成果”）须于2023年6月12日（星期一）17:30" in summary, summary
+    # Open from the scoring, the report for an item handed in before the results leaves that item (and its unit) out.
+    early = Round(write(tmp_path, "early.yaml", text.replace("opens_after: {stage: results, event: on, days: 0}",
+                                                           "opens_after: {stage: scoring, event: on, days: 0}", 1)
+                        .replace("code: review-2023,", "code: review-2023e,", 1)))
+    for unit, item, rid in (("e1", "xc-1", "a"), ("e1", "gg-1", "b"), ("e2", "gg-1", "c")):
+        early.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
+    early.decide("county_review", **both)
+    early.until("2023-04-21")
+    early.decide("eligibility", **both)
+    early.scores({"e1:xc-1": 50, "e1:gg-1": 80, "e2:gg-1": 40})
+    early.until("2023-05-05")
+    early.hand_in("rectification_report", ["e1"], "2023-05-08", item="xc-1", id="fix-a")
+    early.until("2023-05-10")
+    summary = early.letters("results")["k1"]
+    assert "其中乙公司（“攻关型成果”）须于2023年6月12日（星期一）17:30" in summary and "甲公司（" not in summary, summary
 
 
 def test_a_circular_with_lists_in_a_round_without_scores_names_those_decided(tmp_path, home):

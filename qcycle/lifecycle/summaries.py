@@ -17,6 +17,8 @@ from qcycle.lifecycle.standing import items_by_unit, rejections
 from qcycle.lifecycle.who import (
     eliminated,
     in_category,
+    outstanding,
+    owed_items,
     owers,
     p_item_name,
     results_of,
@@ -244,6 +246,15 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
         # Owed item by item (a lab's 不满意 项目), each unit with its items: a lab owing for one item and another report
         # for the other had been named twice, which for which untold.
         items = items_by_unit(session, p, round_id, stage.owed_by, notice.category) if stage.owed_by else {}
+        if opens.at <= notice.at:
+            # Open by the summary's day: what a unit has handed in since is not urged again (a county that sent its
+            # 整改方案 before the results went out was still listed as owing it).
+            left = set(outstanding(session, p, round_id, opens))
+            owing = [u for u in owing if u in left]
+            if items:
+                still = owed_items(session, p, round_id, opens)
+                items = {u: [quoted(p_item_name(p, f"{u}:{i}") or i) for i in still[u]] if u in still else items[u]
+                         for u in owing if u in items}
         for superior, units in p.under_each(owing).items():
             out[superior].append({"item": stage.handed_in, "deadline": opens.deadline, "rolled": opens.detail.get("rolled"),
                                   "units": [p.unit(u).name + (f"（{'、'.join(items[u])}）" if items.get(u) else "")
