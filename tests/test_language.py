@@ -6178,6 +6178,33 @@ def test_a_superiors_summary_names_the_items_its_units_owe_a_follow_up_for(tmp_p
     assert "其中乙公司（“攻关型成果”）须于2023年6月12日（星期一）17:30" in summary and "甲公司（" not in summary, summary
 
 
+def test_a_superiors_escalation_names_the_items_each_unit_owes(tmp_path, home):
+    """安徽's 设区市局 were urged about two labs' overdue 整改报告 and not told for which 项目 each was owed: the labs' own
+    letters named them, the 督办 to their superior did not."""
+    text = REVIEWED.replace("    stages:\n", "    reminder_policies:\n      std: {before_workdays: [1], escalate_after_workdays: 2}\n"
+                            "    stages:\n", 1) + (
+        "      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-05-05}\n"
+        "      - {code: fix, name: 整改报告, kind: followup, submission: rectification_report, owed_by: {grades: [不合格]},\n"
+        "         opens_after: {stage: scoring, event: on, days: 0}, deadline: {date: 2023-05-19}, reminders: std}\n"
+        "    assessment:\n"
+        "      subjects: {approved_at: eligibility}\n"
+        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
+        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n") + TWO_KINDS
+    r = Round(write(tmp_path, "urged.yaml", text))
+    for unit, item, rid in (("e1", "xc-1", "a"), ("e1", "gg-1", "b"), ("e2", "gg-1", "c")):
+        r.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
+    both = {"e1:xc-1": "approved", "e1:gg-1": "approved", "e2:gg-1": "approved"}
+    r.decide("county_review", **both)
+    r.until("2023-04-21")
+    r.decide("eligibility", **both)
+    r.scores({"e1:xc-1": 50, "e1:gg-1": 40, "e2:gg-1": 30})
+    r.until("2023-05-10")
+    r.hand_in("rectification_report", ["e1"], "2023-05-11", item="gg-1", id="fix-b")
+    r.until("2023-05-31")
+    urged = r.letters("fix")["k1"]
+    assert "贵单位辖区内甲公司（“现场型成果”）、乙公司（“攻关型成果”）应于2023年5月19日" in urged, urged
+
+
 def test_a_circular_with_lists_in_a_round_without_scores_names_those_decided(tmp_path, home):
     """镇江's 质量月 通报 (the 优秀组织单位 the office chose, and those 通报批评 for a 总结 never sent) went to nobody: with
     ``lists`` a 通报 kept scored results only, and the round had none."""

@@ -186,12 +186,16 @@ def _superior_of(p: Programme, unit: str, sender: str) -> str | None:
     return p.unit(parent).name if parent and parent != sender else None
 
 
+def items_named(p: Programme, unit: str, items: list[str]) -> str:
+    """A unit's list items (codes) as letters name them: "“现场型成果”、“攻关型成果”"."""
+    return "、".join(quoted(p_item_name(p, f"{unit}:{i}") or i) for i in items)
+
+
 def naming_owed(p: Programme, action: Action, owed: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
     """A unit that handed in for some of its list items is asked for the others by name:
     "“争创国家级质量标准实验室”中期检查（进展报告）（2023年10月）"."""
     item = base_context(p, action)["item"]
-    return {u: {"item": "、".join(quoted(p_item_name(p, f"{u}:{i}") or i) for i in items) + item}
-            for u, items in owed.items()}
+    return {u: {"item": items_named(p, u, items) + item} for u, items in owed.items()}
 
 
 def owed_later(session, p: Programme, round_id, call: Action, addressed: set[str]) -> dict[str, list[dict[str, Any]]]:

@@ -22,6 +22,7 @@ from qcycle.lifecycle.calls import publish
 from qcycle.lifecycle.changes import moved_deadline, told_before
 from qcycle.lifecycle.drafting import (
     draft_letters,
+    items_named,
     late_note,
     naming_owed,
     reviewed_by_whom,
@@ -262,9 +263,12 @@ def _escalation(session, p, round_id, action) -> Outcome:
                                         child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action), own=own)
             continue
         names = [p.unit(c).name for c in children]
+        # Each unit with the items it still owes where owed item by item (their own 督办 names them).
+        owing = [n + (f"（{items_named(p, c, owed[c])}）" if owed.get(c) else "")
+                 for n, c in zip(names, children, strict=True)]
         # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.
         drafts += draft_letters([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
-                                child_name="、".join(names), direct=False, days_overdue=_days_overdue(action),
+                                child_name="、".join(owing), direct=False, days_overdue=_days_overdue(action),
                                 children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位",
                                 owned=all(p.unit(c).parent == parent for c in children), whose=belonging(p, children),
                                 superior=p.unit(sender).parent == parent,

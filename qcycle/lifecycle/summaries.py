@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle.assessing import Counted
+from qcycle.lifecycle.drafting import items_named
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.remarks import adjustment_remarks
 from qcycle.lifecycle.standing import items_by_unit, rejections
@@ -253,8 +254,7 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
             owing = [u for u in owing if u in left]
             if items:
                 still = owed_items(session, p, round_id, opens)
-                items = {u: [quoted(p_item_name(p, f"{u}:{i}") or i) for i in still[u]] if u in still else items[u]
-                         for u in owing if u in items}
+                items = {u: [items_named(p, u, still[u])] if u in still else items[u] for u in owing if u in items}
         for superior, units in p.under_each(owing).items():
             out[superior].append({"item": stage.handed_in, "deadline": opens.deadline, "rolled": opens.detail.get("rolled"),
                                   "units": [p.unit(u).name + (f"（{'、'.join(items[u])}）" if items.get(u) else "")
