@@ -5895,6 +5895,21 @@ def test_a_steps_result_told_to_the_superiors_of_those_it_rejected_lists_their_u
     assert ("贵单位辖区内2个单位在2023年度示例市长质量奖中的有关结果如下：\n1. 甲公司：未通过资格审查；\n"
             "2. 乙公司：未通过资格审查。\n特此告知。") in letters["k1"], letters["k1"]
     assert "贵单位辖区内丙公司在2023年度示例市长质量奖中未通过资格审查。特此告知。" in letters["k2"], letters["k2"]
+    # Among the alternatives of one selection (the 复验's passed and rejected, and their cities): the cities had been
+    # listed in the plan and sent nothing.
+    among = Round(write(tmp_path, "among.yaml", text.replace(
+        "notify: {superiors_of: {rejected_at: eligibility}}",
+        "notify: {any_of: [{rejected_at: eligibility}, {superiors_of: {rejected_at: eligibility}}]}", 1).replace(
+        "code: review-2023,", "code: review-2023-a,", 1)))
+    among.hand_in("application", ["e1", "e3"], "2023-03-20")
+    among.decide("county_review", e1="approved", e3="approved")
+    among.until("2023-04-21")
+    among.decide("eligibility", e1="rejected", e3="rejected", note="不符合申报条件")
+    among.until("2023-04-24")
+    letters = among.letters("told_above")
+    assert sorted(letters) == ["e1", "e3", "k1", "k2"], letters
+    assert "贵单位辖区内甲公司在2023年度示例市长质量奖中未通过资格审查。特此告知。" in letters["k1"], letters["k1"]
+    assert "辖区内" not in letters["e1"], letters["e1"]
     # One unit's two items are two lines of one unit.
     items = Round(write(tmp_path, "items.yaml", (text + TWO_KINDS).replace("code: review-2023,", "code: review-2023-i,", 1)))
     for item, rid in (("xc-1", "a"), ("gg-1", "b")):

@@ -235,6 +235,11 @@ def steps_told(session: Session, p: Programme, round_id: uuid.UUID, who: Who | N
         for subject in select_subjects(session, p, round_id, Who(approved_at=code), category):
             told[subject.partition(":")[0]]["passes"].append({"item": p_item_name(p, subject),
                                                                "verdict": verdict(p, code, subject, True)})
+    # Superiors among the alternatives (the 复验's passed and rejected, and their cities): told theirs as above; one
+    # told of its own subjects here keeps that letter.
+    for inner in (w.superiors_of for w in alternatives if w is not who and w.superiors_of is not None):
+        for unit, letter in _told_above(p, steps_told(session, p, round_id, inner, category)).items():
+            told.setdefault(unit, letter)
     for letter in told.values():
         # Refused by the programme's rule alone (获奖满5年后方可再次申报), not by the step the letter is
         # named after: 某省's 3-year rule went out headed "县级初审推荐结果", as if the county had refused.
