@@ -27,6 +27,12 @@ def check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[s
     a = p.assessment
     assert a is not None
     out = _groups(p, a)
+    # A grade that ends a subject's part owes it nothing after: a window owed by that grade would reach nobody.
+    for i, s in enumerate(p.stages):
+        if s.owed_by is not None and (ending := [g for g in s.owed_by.grades if g in a.ending_grades]):
+            out.append((f"stages[{i}].owed_by.grades", (
+                f"等次“{'、'.join(ending)}”写了 ends（结束其在本轮的参与），不再报送任何材料；"
+                f"须由该等次报送的（如整改报告）应去掉该等次的 ends，或不由该等次报送")))
     weights = [c.weight for c in a.components if c.weight is not None]
     caps = [c.max_points for c in a.components if c.max_points is not None]
     if weights and caps:

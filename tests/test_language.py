@@ -5325,9 +5325,11 @@ def test_a_superiors_summary_says_what_its_units_owe_next_by_their_results(tmp_p
     copy = part.letters("acceptance_result")["city"]
     assert "其中四县人民政府须于" in copy and "其中三县" not in copy and "三县" in copy, copy
     # A consequence about something else (每年检查3至4次) does not say it; one naming the 整改方案 does, beside the line.
-    for consequence, said in (("日常监督检查每年3至4次", True), ("须于1个月内报送整改方案", False)):
+    for n, (consequence, said) in enumerate((("日常监督检查每年3至4次", True), ("须于1个月内报送整改方案", False),
+                                             # Naming the word is not asking for it (地理标志: "限期整改6个月" of a 整改方案 window).
+                                             ("整改方案未落实的，撤销资格", True))):
         other = Round(write(tmp_path, "other.yaml", text.replace("{name: 未通过验收}]", f"{{name: 未通过验收, consequence: {consequence}}}]", 1)
-                            .replace("code: create-2025,", f"code: create-{int(said)}x,", 1)))
+                            .replace("code: create-2025,", f"code: create-{n}x,", 1)))
         other.hand_in("acceptance_request", ["c3", "c4"], "2025-12-10")
         other.scores({"c3": 95, "c4": 70})
         other.until("2026-04-09")
@@ -6218,6 +6220,52 @@ def test_a_superiors_escalation_names_the_items_each_unit_owes(tmp_path, home):
     r.until("2023-05-31")
     urged = r.letters("fix")["k1"]
     assert "贵单位辖区内甲公司（“现场型成果”）、乙公司（“攻关型成果”）应于2023年5月19日" in urged, urged
+
+
+def test_a_grade_that_ends_a_units_part_leaves_it_owing_nothing_after(tmp_path, home):
+    """地理标志保护示范区: 长林县, 不予通过 and 撤销建设资格 on 11月30日, was told the next day that its 建设进展报告
+    window had opened, reminded three times, and would have been urged through its city: a grade's consequence was
+    only words. ``ends`` on a grade takes the subject out of every window from its results on."""
+    text = REVIEWED.replace("    stages:\n", "    reminder_policies:\n      std: {before_workdays: [1], escalate_after_workdays: 2}\n"
+                            "    stages:\n", 1) + (
+        "      - {code: scoring, name: 验收评分, kind: assessment, on: 2023-05-05}\n"
+        "      - {code: progress, name: 建设进展报告, kind: submission, submission: progress_report,\n"
+        "         owed_by: {approved_at: eligibility}, opens: 2023-06-01, deadline: {date: 2023-06-30}, reminders: std}\n"
+        "    assessment:\n"
+        "      subjects: {approved_at: eligibility}\n"
+        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
+        "      grades: [{name: 通过验收, min_score: 60}, {name: 不予通过, consequence: 撤销建设资格, ends: true}]\n")
+    r = Round(write(tmp_path, "ends.yaml", text))
+    r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+    r.decide("county_review", e1="approved", e2="approved", e3="approved")
+    r.until("2023-04-21")
+    r.decide("eligibility", e1="approved", e2="approved", e3="approved")
+    r.scores({"e1": 80, "e2": 40, "e3": 70})
+    r.until("2023-06-05")
+    # What it hands in after is set aside with why, not taken in.
+    with db.session_scope() as session:
+        late = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "progress_report", "unit": "e2", "submitted_at": "2023-06-06T10:00:00+08:00", "id": "p-e2"}])
+    assert late[0].status == "quarantined" and "乙公司（e2）的考核等次已结束其在本轮的参与" in (late[0].reason or ""), late
+    r.until("2023-07-31")
+    with db.session_scope() as session:
+        chased = {(m.unit_code, m.action.split(":")[1].partition("@")[0]) for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.action.startswith("progress:"))).all()}
+    assert {u for u, _ in chased} == {"e1", "e3", "k1", "k2"}, chased
+    assert {("e1", "window_open"), ("e1", "reminder"), ("e1", "overdue")} <= chased, chased
+    # The same without ends: the 不予通过 unit is chased as before.
+    kept = Round(write(tmp_path, "kept.yaml", text.replace(", ends: true}", "}", 1).replace("code: review-2023,", "code: review-2023k,", 1)))
+    kept.hand_in("application", ["e2"], "2023-03-20")
+    kept.decide("county_review", e2="approved")
+    kept.until("2023-04-21")
+    kept.decide("eligibility", e2="approved")
+    kept.scores({"e2": 40})
+    kept.until("2023-06-01")
+    assert "e2" in kept.letters("progress"), kept.letters("progress")
+    # A window owed by an ending grade would reach nobody: refused.
+    with pytest.raises(ConfigError, match=r"owed_by\.grades.*ends"):
+        write(tmp_path, "owed.yaml", text.replace("owed_by: {approved_at: eligibility}, opens: 2023-06-01",
+                                                  "owed_by: {grades: [不予通过]}, opens: 2023-06-01", 1))
 
 
 def test_a_circular_with_lists_in_a_round_without_scores_names_those_decided(tmp_path, home):

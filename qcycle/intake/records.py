@@ -25,7 +25,13 @@ from qcycle.intake.placing import (
     stages_for,
     unplaced,
 )
-from qcycle.lifecycle.who import p_item_name, pending_decisions, select_subjects, stage_outcomes
+from qcycle.lifecycle.who import (
+    ended,
+    p_item_name,
+    pending_decisions,
+    select_subjects,
+    stage_outcomes,
+)
 from qcycle.models import NEGATIVE_OUTCOMES, QuarantinedRecord, identity_text, ordered_uuid
 from qcycle.schema import Programme, Stage
 from qcycle.timetable import Timetable
@@ -135,6 +141,10 @@ def _not_owed(session: Session, p: Programme, round_id: uuid.UUID, plan: _Plan, 
     owed by levels takes any unit of them, as before."""
     stage = plan.stage
     assert stage is not None and stage.owed_by is not None and plan.row is not None
+    if "ended" not in cutoffs:
+        cutoffs["ended"] = ended(session, p, round_id)
+    if (gone := str(record["unit"])) in cutoffs["ended"] or f"{gone}:{record.get('item')}" in cutoffs["ended"]:
+        return f"{p.unit(gone).name}（{gone}）的考核等次已结束其在本轮的参与，不是本阶段要收的材料"
     approving = stage.owed_by.approved_at
     if approving is None:
         return ""

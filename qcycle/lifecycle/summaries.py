@@ -242,8 +242,10 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
                       and a.category in (None, notice.category) and a.deadline is not None and a.deadline > notice.at), None)
         if opens is None:
             continue
+        # Said where the consequence asks for it ("须于1个月内报送整改方案"), not where it only names the word (a stage named
+        # 限期整改 under "限期整改6个月，期满复验" had left the cities' summaries silent about it).
         owing = [u for u in owers(session, p, round_id, stage, notice.category)
-                 if stage.handed_in not in said.get(grade_of.get(u, ""), "")]
+                 if not any(f"{verb}{stage.handed_in}" in said.get(grade_of.get(u, ""), "") for verb in ("报送", "提交", "上报"))]
         # Owed item by item (a lab's 不满意 项目), each unit with its items: a lab owing for one item and another report
         # for the other had been named twice, which for which untold.
         items = items_by_unit(session, p, round_id, stage.owed_by, notice.category) if stage.owed_by else {}

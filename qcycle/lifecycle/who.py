@@ -265,9 +265,28 @@ def owers(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, cat
     def read() -> tuple[str, ...]:
         units = resolve(session, p, round_id, stage.owed_by, category)
         barred = ineligible(session, p, stage, units) if stage.eligibility else {}
-        return tuple(u for u in units if u not in barred)
+        gone = ended(session, p, round_id)
+        return tuple(u for u in units if u not in barred and u not in gone)
 
     return list(remembered(("owers", round_id, id(p), stage.code, category), read))
+
+
+def ended(session: Session, p: Programme, round_id: uuid.UUID) -> frozenset[str]:
+    """Subjects graded where a grade ``ends`` their part in the round (撤销建设资格): each such 'unit:item', and
+    a unit whose every graded subject it ended. They owe nothing from then on: 长林县, 不予通过 and 撤销建设资格 on
+    11月30日, was asked the next day for its 建设进展报告 and reminded three times."""
+    ending = p.assessment.ending_grades if p.assessment else frozenset()
+    if not ending:
+        return frozenset()
+    graded: dict[str, bool] = {}
+    out: set[str] = set()
+    for code in p.assessment_stages:
+        for r in results_of(session, round_id, code):
+            unit = r.unit_code.partition(":")[0]
+            graded[unit] = graded.get(unit, True) and r.grade in ending
+            if r.grade in ending:
+                out.add(r.unit_code)
+    return frozenset(out | {u for u, all_ended in graded.items() if all_ended})
 
 
 def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str | None,
@@ -389,8 +408,9 @@ def owed_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: A
         return []
     period = next((x for x in stage.periods if x.code == action.period), None)
     only = set(period.categories) if period and period.categories else None  # a period for some categories
+    gone = ended(session, p, round_id)
     return [s for s in select_subjects(session, p, round_id, stage.owed_by, action.category)
-            if ":" in s and (only is None or p.item_category.get(s.partition(":")[2]) in only)]
+            if ":" in s and (only is None or p.item_category.get(s.partition(":")[2]) in only) and s not in gone]
 
 
 def _items_missing(owed: list[str], handed: frozenset[str]) -> dict[str, list[str]]:

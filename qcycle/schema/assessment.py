@@ -165,6 +165,10 @@ class Grade(_Model):
     consequence: str | None = Field(
         None, min_length=1, max_length=100,
         description="what the grade brings on the unit, told with it in result letters and summaries (撤销试点资格)")
+    ends: bool = Field(
+        False, description=("the grade ends the subject's part in the round (不予通过，撤销建设资格): from its results on, "
+                            "the subject owes no window (no 受理, reminder, 督办 for later reports); selections by the grade "
+                            "still reach it"))
     title: str | None = Field(
         None, min_length=1, max_length=40,
         description=("the title or award the grade confers, where it is not the grade's own name: 验收通过 names a "
@@ -334,6 +338,11 @@ class Assessment(_Model):
     def title_of(self, grade: str) -> str | None:
         """The title a grade confers (its ``title``), None where it confers none of its own."""
         return next((g.title for g in self.grades if g.name == grade), None)
+
+    @property
+    def ending_grades(self) -> frozenset[str]:
+        """The grades that end a subject's part in the round (``ends``)."""
+        return frozenset(g.name for g in self.grades if g.ends)
 
     @property
     def grade_names(self) -> list[str]:
