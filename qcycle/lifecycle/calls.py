@@ -4,22 +4,26 @@ and those each unit owes or reviews later, its place on a list, and what its sup
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import defaultdict
 from dataclasses import replace
 from typing import Any
 
+from sqlmodel import Session
+
 from qcycle import clock
 from qcycle.lifecycle.drafting import base_context, costs_told, draft_letters, owed_later
+from qcycle.lifecycle.eligibility import INELIGIBLE, ineligible
 from qcycle.lifecycle.listing import list_told
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_tasks
 from qcycle.lifecycle.requests import reviewers_of
-from qcycle.lifecycle.who import barred, owers, resolve
+from qcycle.lifecycle.who import owers, resolve
 from qcycle.lifecycle.wording import belonging, call_subject
 from qcycle.schema import Programme, Stage
 from qcycle.timetable import Action
 
-__all__ = ["publish"]
+__all__ = ["barred", "publish"]
 
 
 def publish(session, p, round_id, action) -> Outcome:
@@ -112,3 +116,12 @@ def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
     told = ("item", "voluntary", "objection", "review_step", "submit_via", "lateness_costs", "second_chance", "review_stage",
             "review_named", "report_to", "report_parent_of", "handed_to")
     return {**{key: ctx[key] for key in told}, "deadline": deadline, "rolled": o.get("rolled")}
+
+
+def barred(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None) -> dict[str, str]:
+    """Units the window's eligibility rule bars (the rest of those it is owed by), with why in the
+    words a letter uses: "2025年已获…，获奖满5年后（2030年起）方可再次申报"."""
+    if stage.eligibility is None or stage.owed_by is None:
+        return {}
+    called = resolve(session, p, round_id, stage.owed_by, category)
+    return {u: why.removeprefix(f"{INELIGIBLE}：") for u, why in ineligible(session, p, stage, called).items()}

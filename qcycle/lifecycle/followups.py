@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections import defaultdict
+from collections.abc import Collection
+
+from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle.changes import moved_deadline
@@ -11,7 +15,7 @@ from qcycle.lifecycle.drafting import draft_letters, firm_workdays_left, late_no
 from qcycle.lifecycle.headings import occasion_of
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.standing import items_by_unit, rejections
-from qcycle.lifecycle.who import owers, p_item_name, results_of, select_subjects, units_below
+from qcycle.lifecycle.who import owers, p_item_name, results_of, select_subjects
 from qcycle.lifecycle.wording import (
     belonging,
     forced,
@@ -23,7 +27,7 @@ from qcycle.lifecycle.wording import (
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 
-__all__ = ["followup_open"]
+__all__ = ["followup_open", "units_below"]
 
 
 def followup_open(session, p, round_id, action) -> Outcome:
@@ -131,3 +135,17 @@ def _for_below(session, p: Programme, round_id, below: Who, category: str | None
 
     return {u: {"below": f"{belonging(p, kids)}{'、'.join(named(k) for k in kids)}", "why": why}
             for u, kids in units_below(session, p, round_id, below, category, units).items()}
+
+
+def units_below(session: Session, p: Programme, round_id: uuid.UUID, inner: Who, category: str | None,
+                superiors: Collection[str]) -> dict[str, list[str]]:
+    """Superior (one of ``superiors``) → its units the selection ``inner`` chooses, each once in order: whom a letter
+    to a superior names ("辖区内甲县、乙县"), where it is chosen for them (``superiors_of``)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    superiors = frozenset(superiors)
+    for subject in select_subjects(session, p, round_id, inner, category):
+        unit = subject.partition(":")[0]
+        parent = p.unit(unit).parent
+        if parent is not None and parent in superiors and unit not in out[parent]:
+            out[parent].append(unit)
+    return dict(out)

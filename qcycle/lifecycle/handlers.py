@@ -18,7 +18,7 @@ from sqlmodel import Session
 from qcycle import clock, crud
 from qcycle.errors import TimetableError
 from qcycle.lifecycle.assessing import assess_action
-from qcycle.lifecycle.calls import publish
+from qcycle.lifecycle.calls import barred, publish
 from qcycle.lifecycle.changes import moved_deadline, told_before
 from qcycle.lifecycle.drafting import (
     draft_letters,
@@ -29,7 +29,7 @@ from qcycle.lifecycle.drafting import (
     written_on,
 )
 from qcycle.lifecycle.eligibility import ineligible
-from qcycle.lifecycle.followups import followup_open
+from qcycle.lifecycle.followups import followup_open, units_below
 from qcycle.lifecycle.notifying import notify_action
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.publicity import left_off, objection_cutoff, on_list, published_list
@@ -45,7 +45,6 @@ from qcycle.lifecycle.summaries import published_results
 from qcycle.lifecycle.who import (
     NEGATIVE,
     POSITIVE,
-    barred,
     decided,
     outstanding,
     owed_items,
@@ -54,7 +53,6 @@ from qcycle.lifecycle.who import (
     pending_decisions,
     resolve,
     select_subjects,
-    units_below,
 )
 from qcycle.lifecycle.wording import (
     REFUSED_LATE,

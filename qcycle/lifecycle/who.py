@@ -12,14 +12,14 @@ import datetime as dt
 import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.lifecycle.eligibility import INELIGIBLE, ineligible
+from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.memo import from_decisions, remembered, remembering
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, AssessmentResult
@@ -31,7 +31,6 @@ __all__ = [
     "DECIDING_STAGE_KINDS",
     "NEGATIVE",
     "POSITIVE",
-    "barred",
     "best_grades",
     "decided",
     "decision_subjects",
@@ -51,7 +50,6 @@ __all__ = [
     "select_subjects",
     "stage_outcomes",
     "takers",
-    "units_below",
 ]
 
 DECIDING_STAGE_KINDS = (StageKind.decision,)
@@ -495,26 +493,3 @@ def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stag
     gone = frozenset() if stage.code in p.decisions_for_rejected else eliminated(session, p, round_id, objections=stage.code in p.objection_decisions)
     own = frozenset() if undecided else decided(session, round_id, stage.code, NEGATIVE)
     return sorted(x for x in _of_category(p, subjects, category) if x not in gone or x in own)
-
-
-def barred(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None) -> dict[str, str]:
-    """Units the window's eligibility rule bars (the rest of those it is owed by), with why in the
-    words a letter uses: "2025年已获…，获奖满5年后（2030年起）方可再次申报"."""
-    if stage.eligibility is None or stage.owed_by is None:
-        return {}
-    called = resolve(session, p, round_id, stage.owed_by, category)
-    return {u: why.removeprefix(f"{INELIGIBLE}：") for u, why in ineligible(session, p, stage, called).items()}
-
-
-def units_below(session: Session, p: Programme, round_id: uuid.UUID, inner: Who, category: str | None,
-                superiors: Collection[str]) -> dict[str, list[str]]:
-    """Superior (one of ``superiors``) → its units the selection ``inner`` chooses, each once in order: whom a letter
-    to a superior names ("辖区内甲县、乙县"), where it is chosen for them (``superiors_of``)."""
-    out: dict[str, list[str]] = defaultdict(list)
-    superiors = frozenset(superiors)
-    for subject in select_subjects(session, p, round_id, inner, category):
-        unit = subject.partition(":")[0]
-        parent = p.unit(unit).parent
-        if parent is not None and parent in superiors and unit not in out[parent]:
-            out[parent].append(unit)
-    return dict(out)
