@@ -222,7 +222,7 @@ def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, floa
                 said += points
                 continue
             times_n = int(n)
-            which = _late_and_missing(counted, times_n)
+            which = _late_and_missing(counted, times_n, name) if item.late_at and item.counts == "late_or_missing" else ""
             said_n = "" if item.once else (
                 f"：{which}" if which else f"{times_n}{_measure(counter) if per else '次'}{_deadlines_named(counted, times_n)}")
             if item.part is not None:  # taken within its part (进度报送), not from the total: said so
@@ -250,13 +250,14 @@ def _deadlines_named(when: list[str], n: int) -> str:
     return f"（{periods_joined(when)}）"
 
 
-def _late_and_missing(when: list[str], n: int) -> str:
-    """What an item counting both late and missing hand-ins (``late_or_missing``) counted of each, where any was
-    missing: "逾期报送2次（2026年第一季度、第二季度），未报送1次（2026年第三季度）" (安庆's 迎江区 had read "逾期报送1次" of a
-    report never sent, and "季度工作报告逾期报送3次" beside a breakdown of 2 and 1); "" where none was."""
+def _late_and_missing(when: list[str], n: int, name: str) -> str:
+    """What an item counting both late and missing hand-ins (``late_or_missing``) counted of each:
+    "逾期报送2次（2026年第一季度、第二季度），未报送1次（2026年第三季度）" (安庆's 迎江区 had read "逾期报送1次" of a
+    report never sent, and "季度工作报告逾期报送3次" beside a breakdown of 2 and 1); where all were late, that they were
+    (a 乡镇 three days late with its 台账 had read "工作台账逾期或未报送1次" in a 通报, like one that never sent it)."""
     missing = [w.removeprefix(NOT_HANDED_IN) for w in when if w.startswith(NOT_HANDED_IN)]
-    if not missing or len(when) != n:
-        return ""
+    if len(when) != n or not when or (not missing and "逾期" in name and "未" not in name):
+        return ""  # an item named for lateness alone ("进度报送逾期2次") says it
     late = [w for w in when if not w.startswith(NOT_HANDED_IN)]
     return "，".join(f"{said}{len(of)}次{_deadlines_named(of, len(of))}" for said, of in (("逾期报送", late), ("未报送", missing))
                     if of)
