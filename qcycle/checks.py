@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from qcycle.assessment_checks import check_assessment
-from qcycle.letter_checks import report_downward, to_itself
+from qcycle.letter_checks import report_downward, steps_unnamed, to_itself
 from qcycle.schema import Programme, Stage, StageKind, SubmissionKind, Who
 
 __all__ = ["check_programme"]
@@ -29,7 +29,7 @@ def _duplicates(codes: Iterable[str]) -> set[str]:
 
 def check_programme(p: Programme) -> list[tuple[str, str]]:
     """Relations between parts of a programme; returns (field path, message) pairs."""
-    return _Relations(p).check() + report_downward(p) + to_itself(p)
+    return _Relations(p).check() + report_downward(p) + to_itself(p) + steps_unnamed(p)
 
 
 class _Relations:

@@ -4,10 +4,10 @@ and one error (a list reported downward). :mod:`qcycle.checks` holds the relatio
 
 from __future__ import annotations
 
-from qcycle.schema import Programme, StageKind
+from qcycle.schema import Programme, StageKind, Who
 
-__all__ = ["private_in_groups", "rejections_untold", "report_downward", "self_assessed", "title_untold", "to_itself",
-           "validity_apart"]
+__all__ = ["private_in_groups", "rejections_untold", "report_downward", "self_assessed", "steps_unnamed", "title_untold",
+           "to_itself", "validity_apart"]
 
 
 def private_in_groups(p: Programme) -> list[tuple[str, str]]:
@@ -129,3 +129,17 @@ def rejections_untold(p: Programme) -> list[tuple[str, str]]:
                               f"notify: {{rejected_at: {s.code}}}），或在其后的结果通知的选择中写 with_rejected: true"))
             for i, s in enumerate(p.stages) if s.kind is StageKind.decision and s.code not in p.objection_decisions
             and s.code not in told and not any(at > i for at in told_after)]
+
+
+def steps_unnamed(p: Programme) -> list[tuple[str, str]]:
+    """Errors: a ``step_result`` whose selection names no step (``approved_at``/``rejected_at``, or the superiors of
+    those): it tells each unit what a step decided of it, and with none named it sent nothing while the plan listed it
+    (a 移出名单告知 to those ``missing_at`` a 年度报告)."""
+    def names_a_step(who: Who | None) -> bool:
+        return who is not None and bool(who.approved_at or who.rejected_at or names_a_step(who.superiors_of)
+                                        or any(names_a_step(w) for w in who.any_of))
+    return [(f"stages[{i}].notify", (
+        f"“{s.name}”（template: step_result）告知某一决定环节的结果，notify 须用 rejected_at 或 approved_at 指明环节；"
+        "告知未按期提交的单位用 overdue 提醒或由决定阶段的 rejects_missing 作出决定后再告知"))
+        for i, s in enumerate(p.stages)
+        if s.kind is StageKind.notification and s.template == "step_result" and not names_a_step(s.notify)]

@@ -6269,6 +6269,30 @@ def test_a_grade_that_ends_a_units_part_leaves_it_owing_nothing_after(tmp_path, 
                                                   "owed_by: {grades: [不予通过]}, opens: 2023-06-01", 1))
 
 
+def test_letters_that_would_tell_nothing_are_refused_by_validate(tmp_path, home):
+    """Listed in the plan, sent to nobody: a 县局's 年中检查结果 (``template: result`` in July, the year's only scoring in
+    January) and a 移出名单告知 (``step_result`` to those ``missing_at`` a 年度报告)."""
+    early = REVIEWED + (
+        "      - {code: midyear, name: 反馈年中检查结果, kind: notification, template: result, on: 2023-04-03,\n"
+        "         notify: {levels: [enterprise]}}\n"
+        "      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-05-05}\n"
+        "    assessment:\n"
+        "      subjects: {approved_at: eligibility}\n"
+        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
+        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n")
+    with pytest.raises(ConfigError, match=r"stages\[3\].*结果通知“反馈年中检查结果”定于 2023-04-03，此前没有任何考核"):
+        write(tmp_path, "early.yaml", early)
+    # After the first decision it has something to tell.
+    write(tmp_path, "later.yaml", early.replace("on: 2023-04-03,", "on: 2023-04-24,", 1))
+    missing = REVIEWED + (
+        "      - {code: removed, name: 移出名单告知, kind: notification, template: step_result, on: 2023-04-24,\n"
+        "         notify: {missing_at: application}}\n")
+    with pytest.raises(ConfigError, match=r"stages\[3\]\.notify.*step_result.*rejected_at 或 approved_at"):
+        write(tmp_path, "missing.yaml", missing)
+    write(tmp_path, "named.yaml", missing.replace("notify: {missing_at: application}",
+                                                  "notify: {any_of: [{superiors_of: {rejected_at: eligibility}}]}", 1))
+
+
 def test_a_circular_with_lists_in_a_round_without_scores_names_those_decided(tmp_path, home):
     """镇江's 质量月 通报 (the 优秀组织单位 the office chose, and those 通报批评 for a 总结 never sent) went to nobody: with
     ``lists`` a 通报 kept scored results only, and the round had none."""

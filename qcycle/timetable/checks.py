@@ -40,11 +40,27 @@ def check_dates(p: Programme, cal: WorkCalendar | None = None) -> tuple[list[tup
         errors += _counted_from_days_per_category(ex, i, stage)
         warnings += _on_a_day_off(ex, i, stage)
     errors += _outside_years(p, timetable)
+    errors += _results_before_any(p, timetable)
     errors += _due_before_it_opens(p, timetable)
     warnings += _late_at_counts_nothing(p, timetable)
     warnings += _reminders_before_opening(p, ex)
     warnings += _due_before_the_call(p, timetable)
     return errors, warnings
+
+
+def _results_before_any(p: Programme, timetable: Timetable) -> list[tuple[str, str]]:
+    """A result letter (``template: result``) planned before any assessment or decision: it has nothing to tell and
+    sends nothing, while the plan lists it (a 县局's 年中检查结果 on 7月30日, the year's only scoring in January)."""
+    first = min((a.at for a in timetable.actions if a.action in ("assess", "decision_due")), default=None)
+    out: dict[str, tuple[str, str]] = {}
+    for a in timetable.actions:
+        stage = p.stage(a.stage)
+        if (a.action == "notify" and (stage.template or "result") == "result" and (first is None or a.at < first)
+                and a.stage not in out):
+            out[a.stage] = ((f"stages[{p.stage_place[a.stage]}]", (
+                f"结果通知“{stage.name}”定于 {a.at:%Y-%m-%d}，此前没有任何考核（assessment）或决定（decision）："
+                "没有可告知的结果，不会发出函件；告知活动安排用 kind: event，告知每个单位的检查结论须先有对它作出决定或考核的阶段")))
+    return list(out.values())
 
 
 def _due_before_it_opens(p: Programme, timetable: Timetable) -> list[tuple[str, str]]:
