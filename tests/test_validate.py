@@ -709,7 +709,8 @@ def test_a_decision_whose_rejections_reach_no_letter_is_pointed_out(tmp_path: Pa
     early = tmp_path / "early.yaml"
     early.write_text(text.replace("  - {code: final,", "  - {code: results, name: 通知结果, kind: notification, template: result,"
                                   " on: 2026-07-10, notify: {levels: [enterprise]}}\n  - {code: final,", 1), encoding="utf-8")
-    assert "决定阶段“审定获奖名单”不同意的对象不会收到任何函件" in unwrapped(validate(early)), validate(early).output
+    # A result letter before the decision tells nothing at all: refused as such (it had been a notice about the rejected).
+    assert "结果通知“通知结果”定于 2026-07-10，此前没有任何考核" in validate(early).output, validate(early).output
     assert all("不同意的对象" not in validate(shipped).output for shipped in sorted(PROGRAMMES.glob("*.yaml")))
 
 

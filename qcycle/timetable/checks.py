@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from qcycle.errors import TimetableError
-from qcycle.schema import Programme, Stage, StageKind
+from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable.actions import Timetable
 from qcycle.timetable.dates import _WINDOW_KINDS
 from qcycle.timetable.expander import _Expander
@@ -49,18 +49,23 @@ def check_dates(p: Programme, cal: WorkCalendar | None = None) -> tuple[list[tup
 
 
 def _results_before_any(p: Programme, timetable: Timetable) -> list[tuple[str, str]]:
-    """A result letter (``template: result``) planned before any assessment or decision: it has nothing to tell and
-    sends nothing, while the plan lists it (a 县局's 年中检查结果 on 7月30日, the year's only scoring in January)."""
+    """A result letter (``template: result``) planned before any assessment or decision, and not to those who missed a
+    window: it has nothing to tell and sends nothing, while the plan lists it (a 县局's 年中检查结果 on 7月30日, the year's only scoring in January)."""
     first = min((a.at for a in timetable.actions if a.action in ("assess", "decision_due")), default=None)
     out: dict[str, tuple[str, str]] = {}
     for a in timetable.actions:
         stage = p.stage(a.stage)
         if (a.action == "notify" and (stage.template or "result") == "result" and (first is None or a.at < first)
-                and a.stage not in out):
+                and a.stage not in out and not _tells_misses(stage.notify)):
             out[a.stage] = ((f"stages[{p.stage_place[a.stage]}]", (
                 f"结果通知“{stage.name}”定于 {a.at:%Y-%m-%d}，此前没有任何考核（assessment）或决定（decision）："
                 "没有可告知的结果，不会发出函件；告知活动安排用 kind: event，告知每个单位的检查结论须先有对它作出决定或考核的阶段")))
     return list(out.values())
+
+
+def _tells_misses(who: Who | None) -> bool:
+    """Whether a selection reaches those who missed a window (what a result letter before any result still tells)."""
+    return who is not None and bool(who.missing_at or _tells_misses(who.superiors_of) or any(map(_tells_misses, who.any_of)))
 
 
 def _due_before_it_opens(p: Programme, timetable: Timetable) -> list[tuple[str, str]]:
