@@ -3661,6 +3661,36 @@ def test_a_refusal_of_a_late_hand_in_names_whom_to_ask(tmp_path, home):
     assert refused.splitlines()[-4] == "联系人：质量科 张三，0571-1234567", refused
 
 
+def test_a_refusal_of_a_late_hand_in_is_told_to_the_unit_it_was_handed_to(tmp_path, home):
+    """地理标志, 守合同重信用: a 申报书 handed to the 设区市局 (``report_to: parent``) and refused as late was told to the
+    applicant alone; the bureau holding it read only "请报送推荐意见" of the others and worked out for itself that it
+    would not count."""
+    text = REVIEWED.replace("         voluntary: true, opens: 2023-03-01, deadline: {date: 2023-03-31}}",
+                            "         voluntary: true, opens: 2023-03-01, deadline: {date: 2023-03-31}, lateness: reject, report_to: parent}", 1)
+    assert "report_to: parent}" in text
+    r = Round(write(tmp_path, "refused.yaml", text))
+    from qcycle import clock
+
+    with db.session_scope() as session, clock.frozen(at(dt.date(2023, 4, 3), dt.time(10))):
+        results = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "application", "unit": u, "submitted_at": f"2023-04-03T{h}:00:00+08:00", "id": f"late-{u}"}
+            for u, h in (("e1", "08"), ("e2", "09"), ("e3", "10"))])
+    assert {x.status for x in results} == {"rejected_late"}, results
+    with db.session_scope() as session:
+        moment.answer_refusals(session, r.p, r.id, r.t, at(dt.date(2023, 4, 3), dt.time(17, 35)),
+                               template_dir=r.loaded.template_dir)
+    with db.session_scope() as session:
+        sent = {m.unit_code: (m.subject, m.body) for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.subject.startswith("【不予受理】"))).all()}
+    assert sorted(sent) == ["e1", "e2", "e3", "k1", "k2"], sorted(sent)
+    subject, body = sent["k1"]
+    assert subject == "【不予受理】2023年度示例市长质量奖：辖区内2个单位的申报逾期提交", subject
+    assert ("贵单位辖区内以下单位报送贵单位的申报晚于截止时间（2023年3月31日 17:30）。按规定，逾期提交的不予受理，特此告知：\n"
+            "1. 甲公司：2023年4月3日 08:00提交；\n2. 乙公司：2023年4月3日 09:00提交。") in body, body
+    assert "贵单位辖区内丙公司于2023年4月3日 10:00报送贵单位的申报，晚于截止时间（2023年3月31日 17:30）" in sent["k2"][1], sent["k2"]
+    assert sent["e1"][1].startswith("甲公司：\n\n贵单位于2023年4月3日 08:00提交的申报"), sent["e1"]
+
+
 def test_a_summary_does_not_lead_a_project_that_never_applied_with_an_earlier_pass(tmp_path, home):
     """"东州精工：通过中期评估；未按期提交验收申请": a project that never filed its 验收申请 read as a pass first."""
     text = textwrap.dedent("""\

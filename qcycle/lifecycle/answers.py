@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import defaultdict
 from itertools import groupby
+from typing import Any
 
 from sqlmodel import Session
 
 from qcycle import clock, crud
 from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.outcome import Draft
+from qcycle.lifecycle.wording import belonging
 from qcycle.render import quoted
-from qcycle.schema import Programme, category_label
+from qcycle.schema import Programme, Stage, category_label
 from qcycle.timetable import Timetable
 
 __all__ = ["REFUSED_LATE_TEMPLATE", "refusal_letters"]
@@ -40,6 +43,8 @@ def refusal_letters(session: Session, p: Programme, timetable: Timetable, round_
         return []
     on = clock.to_local(as_of).date()
     drafts = []
+    # The unit a hand-in went to (report_to), told of those it holds that do not count.
+    held: dict[tuple[str, str], list[tuple[str, list[dict[str, Any]]]]] = defaultdict(list)
     for (unit, stage_code), group in groupby(sorted(rows, key=lambda r: (r.unit_code, r.stage)),
                                              key=lambda r: (r.unit_code, r.stage)):
         mine = list(group)
@@ -60,8 +65,26 @@ def refusal_letters(session: Session, p: Programme, timetable: Timetable, round_
         what = ":".join(x for x in (first.item_code, first.period) if x)
         key = f"{stage_code}:refused_late{':' + what if what else ''}@{clock.to_local(first.submitted_at).isoformat()}"
         drafts.append(Draft(unit, REFUSED_LATE_TEMPLATE, ctx, key, on))
+        if (to := p.unit(unit).parent if stage.report_to == "parent" else stage.report_to) not in (None, sender, unit):
+            held[to, stage_code].append((unit, items))
+    drafts += [_to_holder(p, to, p.stage(code), units, on) for (to, code), units in held.items() if p.has_unit(to)]
     crud.mark_answered(session=session, ids=[r.id for r in rows], at=as_of)
     return drafts
+
+
+def _to_holder(p: Programme, to: str, stage: Stage, units: list[tuple[str, list[dict[str, Any]]]], on: dt.date) -> Draft:
+    """The unit hand-ins are reported to (``report_to``: a 设区市局 taking its counties' 申报书) told which of those it holds
+    were refused as late: "贵单位辖区内以下单位报送贵单位的申报晚于截止时间……不予受理"."""
+    below = [{"unit_name": p.unit(u).name, **i} for u, items in units for i in items]
+    whose = belonging(p, [u for u, _ in units]) if stage.report_to == "parent" else ""
+    ctx = {"programme_name": p.round.name, "round_code": p.round.code, "sender_name": p.unit(p.sender(stage.code)).name,
+           "stage_name": stage.name, "unit_name": p.unit(to).name, "unit_code": to, "today": on, "below": below,
+           "whose": whose, "units_count": len(units), "contact": stage.contact or p.round.contact,
+           # One item and one deadline for all: said once above the list.
+           "alike": len({(i["item"], i["deadline"]) for i in below}) == 1,
+           "changed": any(i["in_force_at"] for i in below)}
+    first = min(i["submitted_at"] for i in below)
+    return Draft(to, REFUSED_LATE_TEMPLATE, ctx, f"{stage.code}:refused_late_held@{clock.to_local(first).isoformat()}", on)
 
 
 def _what(p: Programme, row: crud.Refusal) -> str:
