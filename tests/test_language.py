@@ -172,6 +172,28 @@ def test_a_vetoed_candidate_left_off_a_list_is_not_told_a_rank_below_lower_score
     assert told["e2"]["standing"] == "得分69.03、排名第2"
 
 
+def test_one_left_off_a_list_is_not_told_a_decision_that_kept_it_in_the_round_as_why(tmp_path, home):
+    """守合同重信用: a firm scored 24.87 under the 80 line read "未通过年度报告核查，未列入…名单" and "未列入的具体原因已另行告知"
+    in its 公示 letter: the 核查 was of its 2023 listing (``eliminates: false``), no part of why the 2025 list left it off."""
+    from qcycle.lifecycle.publicity import left_off
+
+    text = AWARD.replace("    assessment:\n", (
+        "      - {code: annual, name: 年度报告, kind: submission, submission: self_evaluation, owed_by: {units: [e2]},\n"
+        "         opens: 2023-03-01, deadline: {date: 2023-03-31}}\n"
+        "      - {code: annual_check, name: 年度报告核查, kind: decision, decides: annual, eliminates: false, on: 2023-04-10}\n"
+        "    assessment:\n"), 1)
+    r = Round(write(tmp_path, "kept.yaml", text))
+    r.hand_in("self_evaluation", ["e2"], "2023-03-20")
+    r.decide("annual_check", e2="rejected", note="年度报告所述情况与实际不符")
+    with db.session_scope() as session:
+        crud.save_results(session=session, round_id=r.id, stage="scoring", results=[
+            {"unit_code": "e1", "total": 90, "grade": "区长质量奖", "rank": 1},
+            {"unit_code": "e2", "total": 60, "grade": "未获奖", "rank": 2}])
+        told = left_off(session, r.p, r.id, r.p.stage("notice"), ["e1"], None)
+    assert "年度报告" not in str(told["e2"]) and told["e2"].get("told") != "apart", told["e2"]
+    assert told["e2"] == {"standing": "得分60.00、排名第2", "remarks": "得分未达到提名奖分数线（70分）。"}, told["e2"]
+
+
 def test_a_list_of_letter_grades_names_the_higher_first_each_with_级(tmp_path, home):
     """A 信用等级 公示 read "拟获A" beside others' "拟获AAA级"; labelled, the list must still put AAA
     before AA (whatever the order of the units in the file)."""

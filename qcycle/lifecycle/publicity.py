@@ -116,7 +116,10 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
     lowest = max((g for g in grades if who is not None and g.name in who.grades), key=grades.index, default=None)
     rows = results_of(session, round_id, assessed)
     sizes = graded_together(p, rows)
-    refused = rejections(session, p, round_id)
+    # A rejection that kept the subject in the round (eliminates: false: a 核查 of its earlier listing) is no reason it
+    # is off this list, unless the list is drawn by that step.
+    refused = {s: why for s, why in rejections(session, p, round_id).items()
+               if why[1] not in p.keeping_decisions or (who is not None and why[1] == who.approved_at)}
     apart = steps_told_alone(p)
     gone = refusals_told(session, p, round_id) if refused else set()
     vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in refused}
