@@ -194,6 +194,29 @@ def test_one_left_off_a_list_is_not_told_a_decision_that_kept_it_in_the_round_as
     assert told["e2"] == {"standing": "得分60.00、排名第2", "remarks": "得分未达到提名奖分数线（70分）。"}, told["e2"]
 
 
+def test_a_notice_to_a_superior_names_its_units_on_the_list(tmp_path, home):
+    """守合同重信用: 北岭's 公示 letter listed 6 firms and did not say two were its own recommendations; its 公布 letter
+    did ("其中贵单位辖区内2个")."""
+    text = REVIEWED + (
+        "      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-05-05}\n"
+        "      - {code: notice, name: 拟列入名单公示, kind: notice, days: 7, on: 2023-05-10,\n"
+        "         notify: {any_of: [{grades: [列入]}, {levels: [county]}]}}\n"
+        "    assessment:\n"
+        "      subjects: {approved_at: eligibility}\n"
+        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
+        "      grades: [{name: 列入, min_score: 80}, {name: 未列入}]\n")
+    r = Round(write(tmp_path, "listed.yaml", text))
+    r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+    r.decide("county_review", e1="approved", e2="approved", e3="approved")
+    r.until("2023-04-21")
+    r.decide("eligibility", e1="approved", e2="approved", e3="approved")
+    r.scores({"e1": 90, "e2": 85, "e3": 60})
+    r.until("2023-05-10")
+    told = r.letters("notice")
+    assert "1. 甲公司；\n2. 乙公司。\n其中贵单位辖区内2家：甲公司、乙公司。" in told["k1"], told["k1"]
+    assert "其中贵单位" not in told["k2"] and "其中" not in told["e1"], (told["k2"], told["e1"])
+
+
 def test_a_list_of_letter_grades_names_the_higher_first_each_with_级(tmp_path, home):
     """A 信用等级 公示 read "拟获A" beside others' "拟获AAA级"; labelled, the list must still put AAA
     before AA (whatever the order of the units in the file)."""

@@ -366,7 +366,7 @@ def _notice_open(session, p, round_id, action) -> Outcome:
               "objection_deadline": window or action.deadline, "objection_window": window is not None,
               "roster_word": word, **_results_shown(session, p, round_id, name, roster, action.category)}
     drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=u in listed,
-                                                      proposed=proposed.get(u), **common)]
+                                                      proposed=proposed.get(u), **common, **_below_on(p, u, listed, roster))]
     # Being left off is the unit's own news: not posted where its peers read.
     judged = judged_by(p) if others else None
     drafts += [d for u, why in others.items()
@@ -375,6 +375,16 @@ def _notice_open(session, p, round_id, action) -> Outcome:
                                       told_before=result_label(p) if why.get("told") else None, **common)]
     told = f"，并告知 {len(others)} 个未列入名单的参评单位" if others else ""
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{told}{late}")
+
+
+def _below_on(p: Programme, unit: str, listed: set[str], roster: list[str]) -> dict[str, Any]:
+    """For a superior not on a 公示's list, its units on it in the list's order (北岭's 公示 had listed 6 firms without
+    saying which 2 were its own recommendations)."""
+    if unit in listed:
+        return {}
+    mine = {p.unit(x).name: x for x in listed if p.unit(x).parent == unit}
+    names = list(dict.fromkeys(n for entry in roster if (n := entry.partition("（")[0]) in mine))
+    return {"below": names, "below_word": belonging(p, [mine[n] for n in names])} if names else {}
 
 
 def _results_shown(session, p: Programme, round_id, name: str, roster: list[str], category: str | None) -> dict[str, Any]:
