@@ -2630,6 +2630,16 @@ def test_a_list_sent_to_units_never_candidates_tells_them_the_list_and_theirs_on
     assert told["k2"] == ("示例市市场监督管理局已于2023年4月28日公布获奖名单，名单共列入1个单位，请及时查阅并按要求做好相关工作。")
     assert told["e4"] == told["k2"]  # it never applied
     assert "贵单位未列入" in told["e2"] and "贵单位未列入" in told["e3"] and "贵单位已列入" in told["e1"]
+    # An association's firms are not "辖区内" (一站式服务站: a 行业协会 read "其中贵单位辖区内1个" of its own station).
+    sector = Round(write(tmp_path, "sector.yaml", text.replace(
+        "      - {code: k1, name: 甲区市场监督管理局, level: county, parent: amr, channels: [sink]}",
+        "      - {code: k1, name: 机械行业协会, level: department, parent: amr, channels: [sink]}", 1).replace(
+        "code: review-2023,", "code: review-2023s,", 1).replace("{levels: [county, enterprise]}", "{levels: [department, enterprise]}", 1)))
+    sector.hand_in("application", ["e1"], "2023-03-20")
+    sector.decide("county_review", e1="approved")
+    sector.decide("eligibility", e1="approved")
+    sector.until("2023-04-28")
+    assert "名单共列入1个单位，其中贵单位所在行业（系统）内1个：甲公司" in sector.letters("listing")["k1"], sector.letters("listing")["k1"]
 
 
 def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the_window_closes(tmp_path, home):

@@ -8,6 +8,7 @@ from qcycle import crud
 from qcycle.lifecycle.drafting import handed_in_item
 from qcycle.lifecycle.standing import list_standing, took_part
 from qcycle.lifecycle.who import in_category, owers, p_item_name, resolve, select_subjects
+from qcycle.lifecycle.wording import belonging
 from qcycle.schema import Programme, Who
 
 __all__ = ["list_told"]
@@ -57,4 +58,5 @@ def list_told(session, p: Programme, round_id, who: Who | None, units: list[str]
     for u in set(units) - set(takers) - candidates:
         own[u]["onlooker"] = True
         own[u]["takers_below"] = [p.unit(t).name for t in below.get(u, [])]
+        own[u]["below_word"] = belonging(p, below[u]) if below.get(u) else "辖区内"  # an association's: 所在行业（系统）内
     return takers
