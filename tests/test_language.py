@@ -6314,7 +6314,11 @@ def test_a_grade_that_ends_a_units_part_leaves_it_owing_nothing_after(tmp_path, 
     only words. ``ends`` on a grade takes the subject out of every window from its results on."""
     text = REVIEWED.replace("    stages:\n", "    reminder_policies:\n      std: {before_workdays: [1], escalate_after_workdays: 2}\n"
                             "    stages:\n", 1) + (
+        "      - {code: selfcheck, name: 验收自评报告, kind: submission, submission: self_evaluation,\n"
+        "         owed_by: {approved_at: eligibility}, opens: 2023-04-24, deadline: {date: 2023-04-28}}\n"
         "      - {code: scoring, name: 验收评分, kind: assessment, on: 2023-05-05}\n"
+        "      - {code: results, name: 告知验收结果, kind: notification, template: result, on: 2023-05-10,\n"
+        "         notify: {approved_at: eligibility}}\n"
         "      - {code: progress, name: 建设进展报告, kind: submission, submission: progress_report,\n"
         "         owed_by: {approved_at: eligibility}, opens: 2023-06-01, deadline: {date: 2023-06-30}, reminders: std}\n"
         "    assessment:\n"
@@ -6326,8 +6330,11 @@ def test_a_grade_that_ends_a_units_part_leaves_it_owing_nothing_after(tmp_path, 
     r.decide("county_review", e1="approved", e2="approved", e3="approved")
     r.until("2023-04-21")
     r.decide("eligibility", e1="approved", e2="approved", e3="approved")
+    r.hand_in("self_evaluation", ["e1", "e3"], "2023-04-26")  # e2 never sends its 自评报告
     r.scores({"e1": 80, "e2": 40, "e3": 70})
     r.until("2023-06-05")
+    # What it missed before its part ended is still told it.
+    assert "未提交验收自评报告" in r.letters("results")["e2"], r.letters("results")["e2"]
     # What it hands in after is set aside with why, not taken in.
     with db.session_scope() as session:
         late = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[

@@ -46,6 +46,7 @@ from qcycle.lifecycle.who import (
     NEGATIVE,
     POSITIVE,
     decided,
+    ended,
     outstanding,
     owed_items,
     owers,
@@ -137,7 +138,8 @@ def _window_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     if (moved := moved_deadline(session, p, round_id, action)) is not None:
         return moved
-    units = owers(session, p, round_id, stage, action.category)
+    gone = ended(session, p, round_id, action.at)  # a grade that ended its part (撤销建设资格) before the window opens
+    units = [u for u in owers(session, p, round_id, stage, action.category) if u not in gone]
     if (call := action.detail.get("announced_by")) is not None:  # told by that day's publication
         told = set(resolve(session, p, round_id, p.stage(call["stage"]).notify, call["category"]))
         return Outcome(action, draft_letters([u for u in units if u not in told], "window_open.j2", p, action,

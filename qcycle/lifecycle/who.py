@@ -263,16 +263,16 @@ def owers(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, cat
     def read() -> tuple[str, ...]:
         units = resolve(session, p, round_id, stage.owed_by, category)
         barred = ineligible(session, p, stage, units) if stage.eligibility else {}
-        gone = ended(session, p, round_id)
-        return tuple(u for u in units if u not in barred and u not in gone)
+        return tuple(u for u in units if u not in barred)
 
     return list(remembered(("owers", round_id, id(p), stage.code, category), read))
 
 
-def ended(session: Session, p: Programme, round_id: uuid.UUID) -> frozenset[str]:
-    """Subjects graded where a grade ``ends`` their part in the round (撤销建设资格): each such 'unit:item', and
-    a unit whose every graded subject it ended. They owe nothing from then on: 长林县, 不予通过 and 撤销建设资格 on
-    11月30日, was asked the next day for its 建设进展报告 and reminded three times."""
+def ended(session: Session, p: Programme, round_id: uuid.UUID, by: dt.datetime | None = None) -> frozenset[str]:
+    """Subjects graded where a grade ``ends`` their part in the round (撤销建设资格), by results made at or before ``by``
+    (any time when None): each such 'unit:item', and a unit whose every graded subject it ended. They owe nothing from
+    then on (长林县, 不予通过 and 撤销建设资格 on 11月30日, was asked the next day for its 建设进展报告 and reminded three
+    times); what they missed before is still theirs."""
     ending = p.assessment.ending_grades if p.assessment else frozenset()
     if not ending:
         return frozenset()
@@ -280,6 +280,8 @@ def ended(session: Session, p: Programme, round_id: uuid.UUID) -> frozenset[str]
     out: set[str] = set()
     for code in p.assessment_stages:
         for r in results_of(session, round_id, code):
+            if by is not None and r.computed_at > by:
+                continue
             unit = r.unit_code.partition(":")[0]
             graded[unit] = graded.get(unit, True) and r.grade in ending
             if r.grade in ending:
@@ -316,6 +318,8 @@ def called_to(session: Session, p: Programme, round_id: uuid.UUID, action: Actio
     joined = _joined(session, round_id)
     if joined:
         due = [u for u in due if u not in joined or joined[u] <= action.at]
+    if gone := ended(session, p, round_id, action.at):  # its part ended before this deadline
+        due = [u for u in due if u not in gone]
     return due
 
 
@@ -406,7 +410,7 @@ def owed_subjects(session: Session, p: Programme, round_id: uuid.UUID, action: A
         return []
     period = next((x for x in stage.periods if x.code == action.period), None)
     only = set(period.categories) if period and period.categories else None  # a period for some categories
-    gone = ended(session, p, round_id)
+    gone = ended(session, p, round_id, action.at)
     return [s for s in select_subjects(session, p, round_id, stage.owed_by, action.category)
             if ":" in s and (only is None or p.item_category.get(s.partition(":")[2]) in only) and s not in gone]
 
