@@ -6385,6 +6385,29 @@ def test_letters_that_would_tell_nothing_are_refused_by_validate(tmp_path, home)
                                                   "notify: {any_of: [{superiors_of: {rejected_at: eligibility}}]}", 1))
 
 
+def test_an_order_to_rectify_one_item_a_step_rejected_names_the_item(tmp_path, home):
+    """质量攻关: 白河's two projects, one through its 中期检查 and one 限期整改, read "贵单位在…中“中期检查”未获通过" in the
+    【整改通知】 the day its 结果告知 said the opposite of the other: the order did not name the project."""
+    text = REVIEWED + (
+        "      - {code: midterm, name: 中期检查, kind: decision, decides: eligibility, eliminates: false, on: 2023-05-05,\n"
+        "         tell_reason: true}\n"
+        "      - {code: fix, name: 整改说明, kind: followup, submission: rectification_report, owed_by: {rejected_at: midterm},\n"
+        "         opens_after: {stage: midterm, event: on, days: 1}, deadline: {after: {stage: midterm, event: on, workdays: 10}}}\n"
+        ) + TWO_KINDS
+    r = Round(write(tmp_path, "fix.yaml", text))
+    for item, rid in (("xc-1", "a"), ("gg-1", "b")):
+        r.hand_in("application", ["e1"], "2023-03-20", item=item, id=rid)
+    both = {"e1:xc-1": "approved", "e1:gg-1": "approved"}
+    r.decide("county_review", **both)
+    r.until("2023-04-21")
+    r.decide("eligibility", **both)
+    r.until("2023-05-04")
+    r.decide("midterm", note="进度滞后", **{"e1:xc-1": "approved", "e1:gg-1": "rejected"})
+    r.until("2023-05-08")
+    order = r.letters("fix")["e1"]
+    assert "申报的“攻关型成果”未通过中期检查（进度滞后）" in order and "现场型成果" not in order, order
+
+
 def test_a_circular_with_lists_in_a_round_without_scores_names_those_decided(tmp_path, home):
     """镇江's 质量月 通报 (the 优秀组织单位 the office chose, and those 通报批评 for a 总结 never sent) went to nobody: with
     ``lists`` a 通报 kept scored results only, and the round had none."""

@@ -67,6 +67,8 @@ def followup_open(session, p, round_id, action) -> Outcome:
             own[u] = {"reason": f"申报的{why.replace(selected, graded, 1)}"}
         else:
             own[u] = {"reason": f"申报的{'、'.join(n for names in by_grade.values() for n in names)}{why}"}
+    if stage.owed_by.rejected_at:
+        own |= _items_rejected(session, p, round_id, stage.owed_by.rejected_at, units)
     assessed = stage.owed_by.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)  # of several
     drafts = draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
                            occasion=occasion_of(p, assessed) if stage.owed_by.grades or ranked else None,
@@ -84,6 +86,17 @@ def followup_open(session, p, round_id, action) -> Outcome:
                                 or p.unit(stage.report_to or "").level == "government" and not up)
     return Outcome(action, drafts, note=f"{action.title}：{len(units)} 个单位须整改{late_note(action)}",
                    counts={"rectification": len(units)})
+
+
+def _items_rejected(session, p: Programme, round_id, step: str, units: list[str]) -> dict[str, dict[str, str]]:
+    """Unit → its items the step rejected, each as its letter said it: "申报的“动力电池…技术”未通过中期检查（进度滞后）"
+    (质量攻关's 白河, one project through and one 限期整改, had read "“中期检查”未获通过" of the whole firm)."""
+    lines: dict[str, list[str]] = defaultdict(list)
+    for subject, (told, _) in rejections(session, p, round_id, at=frozenset({step})).items():
+        unit = subject.partition(":")[0]
+        if unit in units and ":" in subject and (name := p_item_name(p, subject)):
+            lines[unit].append(f"{quoted(name)}{told}")
+    return {u: {"reason": "申报的" + "；".join(said)} for u, said in lines.items()}
 
 
 def _listed_in(p: Programme, stage: Stage) -> str:
