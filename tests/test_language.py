@@ -6408,6 +6408,53 @@ def test_an_order_to_rectify_one_item_a_step_rejected_names_the_item(tmp_path, h
     assert "申报的“攻关型成果”未通过中期检查（进度滞后）" in order and "现场型成果" not in order, order
 
 
+def test_a_follow_up_reported_to_each_units_parent_tells_the_parents_who_owes_it(tmp_path, home):
+    """加油站计量检查: 整改报告 go to each station's 市场监管所 (``report_to: parent``), and the 所 first heard of them when
+    asked for its 复查意见, three days before it was due; a fixed ``report_to`` had been told on the day."""
+    text = REVIEWED + (
+        "      - {code: verdict, name: 检查结果判定, kind: decision, decides: eligibility, eliminates: false, on: 2023-05-05,\n"
+        "         tell_reason: true}\n"
+        "      - {code: fix, name: 整改报告, kind: followup, submission: rectification_report, owed_by: {rejected_at: verdict},\n"
+        "         report_to: parent, opens_after: {stage: verdict, event: on, days: 1},\n"
+        "         deadline: {after: {stage: verdict, event: on, workdays: 10}}}\n")
+    r = Round(write(tmp_path, "fix.yaml", text))
+    r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+    r.decide("county_review", e1="approved", e2="approved", e3="approved")
+    r.until("2023-04-21")
+    r.decide("eligibility", e1="approved", e2="approved", e3="approved")
+    r.until("2023-05-04")
+    r.decide("verdict", note="加油机计量误差超出允许范围", e1="rejected", e2="approved", e3="rejected")
+    r.until("2023-05-08")
+    told = r.letters("fix")
+    assert sorted(told) == ["e1", "e3", "k1", "k2"], sorted(told)
+    assert ("贵单位辖区内以下1个单位须于2023年5月18日（星期四）17:30前向贵单位报送整改报告：\n1. 甲公司：未通过检查结果判定（加油机计量误差超出允许范围）。"
+            in told["k1"]), told["k1"]
+    assert "丙公司" in told["k2"] and "甲公司" not in told["k2"], told["k2"]
+
+
+def test_a_unit_refused_as_late_is_still_urged_through_its_superior(tmp_path, home):
+    """加油站计量检查: a station told "将于5月8日报…城关市场监督管理所督办" handed its 自查报告 in late and was refused; its 所
+    never heard of it. A hand-in refused counts as none: the superior is urged as promised, told it was refused."""
+    text = REVIEWED.replace("    stages:\n", "    reminder_policies:\n      std: {before_workdays: [1], escalate_after_workdays: 2}\n"
+                            "    stages:\n", 1) + (
+        "      - {code: selfcheck, name: 自查报告, kind: submission, submission: self_evaluation, owed_by: {levels: [enterprise]},\n"
+        "         opens: 2023-04-24, deadline: {date: 2023-04-28}, lateness: reject, reminders: std}\n")
+    r = Round(write(tmp_path, "late.yaml", text))
+    r.hand_in("self_evaluation", ["e2", "e3", "e4"], "2023-04-26")
+    r.until("2023-05-04")
+    with db.session_scope() as session:
+        (late,) = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "self_evaluation", "unit": "e1", "submitted_at": "2023-05-04T10:00:00+08:00", "id": "late-e1"}])
+    assert late.status == "rejected_late", late
+    r.until("2023-05-10")
+    urged = r.letters("selfcheck")["k1"]
+    assert "贵单位辖区内甲公司应于2023年4月28日（星期五）17:30前提交" in urged and "逾期提交的不予受理" in urged, urged
+    with db.session_scope() as session:  # the unit itself has its refusal (不予受理), not a 督办 saying "仍未收到"
+        to_e1 = session.exec(select(OutboxMessage.subject).where(OutboxMessage.round_id == r.id,
+                                                                 OutboxMessage.unit_code == "e1")).all()
+    assert to_e1 and not any("督办" in x for x in to_e1), to_e1
+
+
 def test_a_circular_with_lists_in_a_round_without_scores_names_those_decided(tmp_path, home):
     """镇江's 质量月 通报 (the 优秀组织单位 the office chose, and those 通报批评 for a 总结 never sent) went to nobody: with
     ``lists`` a 通报 kept scored results only, and the round had none."""

@@ -84,8 +84,27 @@ def followup_open(session, p, round_id, action) -> Outcome:
                                 rectification_deadline=action.deadline, rolled=action.detail.get("rolled"),
                                 to_superior=stage.report_to in (up := p.ancestors(sender))  # as a summary reads it
                                 or p.unit(stage.report_to or "").level == "government" and not up)
+    if stage.report_to == "parent":
+        # Each parent the reports go to is told whose, why and by when (加油站's 市场监管所 first heard of them when asked
+        # for its 复查意见); the office itself, a parent of its own units, sent the orders.
+        sender = p.sender(stage.code)
+        for parent, kids in _parents_of(p, units).items():
+            if parent != sender:
+                drafts += draft_letters([parent], "report_due.j2", p, action, whose=belonging(p, kids),
+                                        owing=[f"{p.unit(u).name}：{why}" if (why := own.get(u, {}).get("reason") or reason)
+                                               else p.unit(u).name for u in kids],
+                                        rectification_deadline=action.deadline, rolled=action.detail.get("rolled"))
     return Outcome(action, drafts, note=f"{action.title}：{len(units)} 个单位须整改{late_note(action)}",
                    counts={"rectification": len(units)})
+
+
+def _parents_of(p: Programme, units: list[str]) -> dict[str, list[str]]:
+    """Each parent → its units of ``units``, in order."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for u in units:
+        if (parent := p.unit(u).parent) is not None:
+            out[parent].append(u)
+    return dict(out)
 
 
 def _items_rejected(session, p: Programme, round_id, step: str, units: list[str]) -> dict[str, dict[str, str]]:

@@ -253,12 +253,16 @@ def _escalation(session, p, round_id, action) -> Outcome:
     # it does not report itself overdue to its superior.
     owed = owed_items(session, p, round_id, action, less_refused=True)
     units = [u for u in outstanding(session, p, round_id, action, less_refused=True, owed=owed) if u != sender]
-    by_parent = _urged(p, action.detail.get("escalate_to", "parent"), units)
+    # A hand-in refused as late counts as none: its superior is urged all the same, as the overdue notice said it would
+    # be (a 所 never heard of its station's refused 自查报告); the unit itself has its refusal letter, not a 督办.
+    refused = [u for u in outstanding(session, p, round_id, action, owed=owed_items(session, p, round_id, action))
+               if u != sender and u not in units] if p.stage(action.stage).lateness == "reject" else []
+    by_parent = _urged(p, action.detail.get("escalate_to", "parent"), units + refused)
     drafts = []
     for parent, children in sorted(by_parent.items()):
         if parent == sender:  # the office is the superior: it urges (督办) the overdue units itself
             own = naming_owed(p, action, owed)
-            for child in children:
+            for child in (c for c in children if c not in refused):
                 drafts += draft_letters([child], "escalation.j2", p, action, parent_name=p.unit(child).name,
                                         child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action), own=own)
             continue
