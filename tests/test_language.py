@@ -6455,6 +6455,26 @@ def test_a_unit_refused_as_late_is_still_urged_through_its_superior(tmp_path, ho
     assert to_e1 and not any("督办" in x for x in to_e1), to_e1
 
 
+def test_a_superiors_escalation_says_what_missing_the_window_costs(tmp_path, home):
+    """一站式服务站: the 主管单位 urged about a station's overdue 年度自评报告 read only "请督促其尽快提交"; the station's own
+    letters said "截至…仍未报送的，实行一票否决，等次定为不达标"."""
+    text = REVIEWED.split("      - {code: county_review,")[0].replace(
+        "    stages:\n", "    reminder_policies:\n      std: {before_workdays: [1], escalate_after_workdays: 2}\n    stages:\n", 1) + (
+        "      - {code: selfcheck, name: 年度自评报告, kind: submission, submission: self_evaluation, owed_by: {levels: [enterprise]},\n"
+        "         opens: 2023-04-24, deadline: {date: 2023-04-28}, reminders: std}\n"
+        "      - {code: scoring, name: 评估打分, kind: assessment, on: 2023-05-31}\n"
+        "    assessment:\n"
+        "      subjects: {levels: [enterprise]}\n"
+        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
+        "      vetoes: [{code: none, name: 未报送年度自评报告, grade: 不达标, missing_at: selfcheck}]\n"
+        "      grades: [{name: 达标, min_score: 70}, {name: 不达标}]\n")
+    r = Round(write(tmp_path, "costs.yaml", text))
+    r.hand_in("self_evaluation", ["e2", "e3", "e4"], "2023-04-26")
+    r.until("2023-05-10")
+    urged = r.letters("selfcheck")["k1"]
+    assert "请督促其尽快提交，并将督办情况反馈示例市市场监督管理局。\n" in urged and "实行一票否决" in urged, urged
+
+
 def test_a_circular_with_lists_in_a_round_without_scores_names_those_decided(tmp_path, home):
     """镇江's 质量月 通报 (the 优秀组织单位 the office chose, and those 通报批评 for a 总结 never sent) went to nobody: with
     ``lists`` a 通报 kept scored results only, and the round had none."""

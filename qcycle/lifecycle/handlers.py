@@ -59,6 +59,8 @@ from qcycle.lifecycle.wording import (
     REFUSED_LATE,
     belonging,
     judged_by,
+    lateness_costs,
+    missing_rule,
     notice_name,
     result_label,
 )
@@ -276,6 +278,9 @@ def _escalation(session, p, round_id, action) -> Outcome:
                                 children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位",
                                 owned=all(p.unit(c).parent == parent for c in children), whose=belonging(p, children),
                                 superior=p.unit(sender).parent == parent,
+                                # What missing it costs them, as their own letters say (一站式's 主管单位 had not been told
+                                # the veto its station faced).
+                                costs_below=lateness_costs(p, action.stage) or missing_rule(p, action.stage),
                                 # The window's 联系人 is for those owing it (江州's read "所在区县市场监督管理局
                                 # 质量股" to that very 区县局); a superior asks the round's.
                                 contact=p.round.contact)
