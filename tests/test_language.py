@@ -6475,6 +6475,38 @@ def test_a_superiors_escalation_says_what_missing_the_window_costs(tmp_path, hom
     assert "请督促其尽快提交，并将督办情况反馈示例市市场监督管理局。\n" in urged and "实行一票否决" in urged, urged
 
 
+def test_a_decision_with_verdicts_of_its_own_says_them(tmp_path, home):
+    """加油站计量检查 read "通过检查结果判定，判定为合格" (判定 twice, 合格 only by on_approval); 质量攻关's 中期检查 could only
+    say "未通过中期检查，限期整改". A decision whose outcomes have names (``verdicts``) says them."""
+    text = REVIEWED + (
+        "      - {code: verdict, name: 检查结果判定, kind: decision, decides: eligibility, eliminates: false, on: 2023-05-05,\n"
+        "         tell_reason: true, verdicts: {approved: 合格, rejected: 不合格}}\n"
+        "      - {code: told, name: 告知检查结果, kind: notification, template: step_result, on: 2023-05-08,\n"
+        "         notify: {any_of: [{approved_at: verdict}, {rejected_at: verdict}]}}\n"
+        "      - {code: midterm, name: 中期检查, kind: decision, decides: eligibility, eliminates: false, on: 2023-05-10,\n"
+        "         verdicts: {approved: 通过, rejected: 限期整改}}\n"
+        "      - {code: fix, name: 整改说明, kind: followup, submission: rectification_report, owed_by: {rejected_at: midterm},\n"
+        "         opens_after: {stage: midterm, event: on, days: 1}, deadline: {after: {stage: midterm, event: on, workdays: 10}}}\n")
+    r = Round(write(tmp_path, "named.yaml", text))
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.decide("county_review", e1="approved", e2="approved")
+    r.until("2023-04-21")
+    r.decide("eligibility", e1="approved", e2="approved")
+    r.until("2023-05-04")
+    r.decide("verdict", note="加油机计量误差超出允许范围", e1="approved", e2="rejected")
+    r.until("2023-05-09")
+    r.decide("midterm", e1="rejected", e2="approved")
+    r.until("2023-05-12")
+    told = r.letters("told")
+    assert "贵单位在2023年度示例市长质量奖中“检查结果判定”为合格。" in told["e1"], told["e1"]
+    assert "“检查结果判定”为不合格（加油机计量误差超出允许范围）" in told["e2"] and "未通过" not in told["e2"], told["e2"]
+    order = r.letters("fix")["e1"]  # quoted: "…质量奖中中期检查" would read as a doubled word
+    assert "贵单位在2023年度示例市长质量奖中“中期检查”结论为限期整改。" in order, order
+    with pytest.raises(ConfigError, match="verdicts.*只用于 decision 阶段"):
+        write(tmp_path, "bad.yaml", text.replace("kind: notification, template: step_result, on: 2023-05-08,",
+                                                 "kind: notification, template: step_result, on: 2023-05-08, verdicts: {approved: 合格, rejected: 不合格},", 1))
+
+
 def test_a_circular_with_lists_in_a_round_without_scores_names_those_decided(tmp_path, home):
     """镇江's 质量月 通报 (the 优秀组织单位 the office chose, and those 通报批评 for a 总结 never sent) went to nobody: with
     ``lists`` a 通报 kept scored results only, and the round had none."""

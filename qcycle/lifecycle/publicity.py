@@ -20,7 +20,7 @@ from qcycle.lifecycle.standing import (
     steps_told_alone,
 )
 from qcycle.lifecycle.who import best_grades, in_category, p_item_name, results_of, select_subjects
-from qcycle.lifecycle.wording import LISTS, counted_as, forced, listing_of
+from qcycle.lifecycle.wording import LISTS, counted_as, forced, listing_of, verdict_said
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who, grade_label
 
@@ -153,7 +153,8 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
             # the same morning). The step is said, with its reason unless a letter of its own tells
             # it (not told twice: 温州).
             verdict, step = refused.get(r.unit_code, ("", ""))
-            bare = not_passed(reviewed_by_whom(p, p.stage(step), unit) or p.stage(step).name) if step else ""
+            bare = (verdict_said(p.stage(step), False) or not_passed(reviewed_by_whom(p, p.stage(step), unit)
+                                                                    or p.stage(step).name)) if step else ""
             told_apart = step in apart
             said.append(f"{'申报的' + quoted(item) if item else ''}得分{r.total:.2f}"
                         + ("" if ranked or not p.places_decide else f"、排名第{r.rank}")

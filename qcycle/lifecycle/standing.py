@@ -21,7 +21,7 @@ from qcycle.lifecycle.who import (
     select_subjects,
     stage_outcomes,
 )
-from qcycle.lifecycle.wording import belonging
+from qcycle.lifecycle.wording import belonging, verdict_said
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 
@@ -76,7 +76,7 @@ def verdict(p: Programme, stage: str, subject: str, yes: bool, by: str = "", not
     撤销试点")."""
     step = p.stage(stage)
     if yes:
-        return passed(step.name) + (f"，{step.on_approval}" if step.on_approval else "")
+        return (verdict_said(step, True) or passed(step.name)) + (f"，{step.on_approval}" if step.on_approval else "")
     # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
     if by.startswith("rule:") and note:  # the programme's rule refused it, not a reviewer: say the rule
         # A miss decided 不同意 brings what a 不同意 here brings ("未提交年度创建工作报告，年度创建工作评定为不合格").
@@ -84,7 +84,8 @@ def verdict(p: Programme, stage: str, subject: str, yes: bool, by: str = "", not
     why = f"（{note}）" if note and step.tell_reason else ""
     brings = f"，{step.on_rejection}" if step.on_rejection else ""  # 撤销试点立项
     # Named by who did not give it (余姚: 未获泗门镇人民政府推荐; 福州: 未通过鼓楼区市场监督管理局初审).
-    return not_passed(reviewed_by_whom(p, step, subject.partition(":")[0]) or step.name) + why + brings
+    return (verdict_said(step, False) or not_passed(reviewed_by_whom(p, step, subject.partition(":")[0]) or step.name)
+            ) + why + brings
 
 
 def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reasons: bool = True
@@ -105,8 +106,8 @@ def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reas
             told = note if reasons or by.startswith("rule:") else ""
             said = verdict(p, stage, subject, yes, by, told)
             if not yes:
-                failed[(stage, subject)] = not_passed(reviewed_by_whom(p, p.stage(stage), subject.partition(":")[0])
-                                                      or p.stage(stage).name)
+                failed[(stage, subject)] = verdict_said(p.stage(stage), False) or not_passed(
+                    reviewed_by_whom(p, p.stage(stage), subject.partition(":")[0]) or p.stage(stage).name)
             if (before := failed.get((owing.get(stage, ""), subject))) is not None:
                 said = f"{before}，{said}"
             out[subject] = (said, stage, yes)

@@ -54,6 +54,7 @@ __all__ = [
     "scored_line",
     "summons_grounds",
     "unscored",
+    "verdict_said",
     "veto_reason",
     "vetoed_to",
     "without_consequence",
@@ -169,13 +170,23 @@ def reason_of(p: Programme, who: Who, met: Callable[[Who], bool] | None = None,
     if who.rank is not None:
         parts.append(who.rank.describe())
     if who.rejected_at:
-        parts.append((verdicts or {}).get(who.rejected_at) or f"{quoted(p.stage(who.rejected_at).name)}未获通过")
+        step = p.stage(who.rejected_at)
+        parts.append((verdicts or {}).get(who.rejected_at) or verdict_said(step, False) or f"{quoted(step.name)}未获通过")
     if who.missing_at:
         parts.append(f"未按期报送{quoted(p.stage(who.missing_at).handed_in)}")
     if who.approved_at and not parts:
         parts.append(f"经{quoted(p.stage(who.approved_at).name)}确定")
     parts += [reason_of(p, alt, met, verdicts) for alt in who.any_of if met is None or met(alt)]
     return "，".join(x for x in parts if x)  # "" for a selection by the hierarchy alone: no standing to say
+
+
+def verdict_said(step: Stage, yes: bool) -> str | None:
+    """A decision's outcome in its own words (``verdicts``), as a letter says it after "贵单位在…中": "“检查结果判定”为合格",
+    "“中期检查”结论为限期整改" (quoted: "…中中期检查" would read as a doubled word); None where it has none."""
+    if step.verdicts is None:
+        return None
+    word = step.verdicts.approved if yes else step.verdicts.rejected
+    return f"{quoted(step.name)}{'为' if step.name.endswith(('判定', '认定', '评定', '结论')) else '结论为'}{word}"
 
 
 def graded_as(grades: Iterable[str]) -> str:

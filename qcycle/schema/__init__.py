@@ -45,6 +45,7 @@ from qcycle.schema.stages import (
     StageOverride,
     SubmissionKind,
     SubmissionKindSpec,
+    Verdicts,
 )
 from qcycle.schema.units import LEVEL_NAMES, Category, Channel, ListItem, RoundInfo, Unit
 from qcycle.schema.who import OwedBy, RankPick, Who, category_label, grade_label
@@ -82,6 +83,7 @@ __all__ = [
     "SubmissionKind",
     "SubmissionKindSpec",
     "Unit",
+    "Verdicts",
     "Veto",
     "Who",
     "category_label",

@@ -31,6 +31,7 @@ __all__ = [
     "StageOverride",
     "SubmissionKind",
     "SubmissionKindSpec",
+    "Verdicts",
     "period_label",
 ]
 
@@ -185,6 +186,14 @@ class Identity(_Model):
         return key
 
 
+class Verdicts(_Model):
+    """The words of a decision's two outcomes where they are not 通过/未通过: 合格/不合格 of a 检查结果判定, 通过/限期整改 of a
+    中期检查. Letters say "“检查结果判定”为不合格", "“中期检查”结论为限期整改"."""
+
+    approved: str = Field(min_length=1, max_length=16, description="what a 同意 is called (合格)")
+    rejected: str = Field(min_length=1, max_length=16, description="what a 不同意 is called (不合格, 限期整改)")
+
+
 class Stage(_Model):
     code: Code
     name: str = Field(min_length=1)
@@ -223,6 +232,9 @@ class Stage(_Model):
         None, min_length=1, max_length=100,
         description=("decision stages: what a 同意 here brings, told with it in the unit's letters "
                      "(给予帮扶资金2万元: an enterprise passing 验收 had not been told of its grant)"))
+    verdicts: Verdicts | None = Field(
+        None, description=("decision stages: the words of its outcomes where they are not 通过/未通过 "
+                           "({approved: 合格, rejected: 不合格}); letters say \"“检查结果判定”为不合格\""))
     eliminates: bool = Field(
         True, description=("decision stages: false: a 不同意 here does not take the subject out of later steps, "
                            "lists and letters (中期评估 进展滞后: the unit goes on to 验收, owing a 整改说明)"))
@@ -334,6 +346,8 @@ class Stage(_Model):
                                             or self.on_approval is not None or not self.eliminates or self.rejects_missing):
             raise ValueError("decides、among、tell_reason、reviewed_by、on_rejection、on_approval、eliminates、rejects_missing "
                              "只用于 decision 阶段")
+        if k is not StageKind.decision and self.verdicts is not None:
+            raise ValueError("verdicts（两种结论的名称）只用于 decision 阶段")
         if self.on_missing is not None and not self.rejects_missing:
             raise ValueError("on_missing（按规定未提交视为不通过时带来的后果）只与 rejects_missing: true 一起使用")
         if k is StageKind.notice and (self.days is None) == (self.workdays is None):
