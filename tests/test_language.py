@@ -2626,9 +2626,11 @@ def test_a_list_sent_to_units_never_candidates_tells_them_the_list_and_theirs_on
     told = {u: body.split("\n\n")[1] for u, body in r.letters("listing").items()}
     assert sorted(told) == ["e1", "e2", "e3", "e4", "k1", "k2"]
     assert told["k1"] == ("示例市市场监督管理局已于2023年4月28日公布获奖名单，名单共列入1个单位，其中贵单位辖区内1个：甲公司，"
-                          "请及时查阅并按要求做好相关工作。"), told["k1"]
-    assert told["k2"] == ("示例市市场监督管理局已于2023年4月28日公布获奖名单，名单共列入1个单位，请及时查阅并按要求做好相关工作。")
-    assert told["e4"] == told["k2"]  # it never applied
+                          "乙公司未列入，请及时查阅并按要求做好相关工作。"), told["k1"]
+    # Its own candidates left off are named (质量攻关's 南屏市局 never heard its one project was not 立项).
+    assert told["k2"] == ("示例市市场监督管理局已于2023年4月28日公布获奖名单，名单共列入1个单位，贵单位辖区内丙公司未列入，"
+                          "请及时查阅并按要求做好相关工作。"), told["k2"]
+    assert told["e4"] == ("示例市市场监督管理局已于2023年4月28日公布获奖名单，名单共列入1个单位，请及时查阅并按要求做好相关工作。")  # it never applied
     assert "贵单位未列入" in told["e2"] and "贵单位未列入" in told["e3"] and "贵单位已列入" in told["e1"]
     # An association's firms are not "辖区内" (一站式服务站: a 行业协会 read "其中贵单位辖区内1个" of its own station).
     sector = Round(write(tmp_path, "sector.yaml", text.replace(

@@ -55,8 +55,12 @@ def list_told(session, p: Programme, round_id, who: Who | None, units: list[str]
     else:
         return None
     below = p.under_each(takers)
+    # Its candidates left off (质量攻关's 南屏市局 never heard that the one project it recommended was not 立项).
+    left = p.under_each(sorted(candidates - set(takers)))
     for u in set(units) - set(takers) - candidates:
         own[u]["onlooker"] = True
         own[u]["takers_below"] = [p.unit(t).name for t in below.get(u, [])]
-        own[u]["below_word"] = belonging(p, below[u]) if below.get(u) else "辖区内"  # an association's: 所在行业（系统）内
+        own[u]["left_below"] = [p.unit(t).name for t in left.get(u, [])]
+        # An association's units are 所在行业（系统）内, not 辖区内.
+        own[u]["below_word"] = belonging(p, below.get(u) or left[u]) if below.get(u) or left.get(u) else "辖区内"
     return takers
