@@ -6308,6 +6308,21 @@ def test_a_superiors_escalation_names_the_items_each_unit_owes(tmp_path, home):
     r.until("2023-05-31")
     urged = r.letters("fix")["k1"]
     assert "贵单位辖区内甲公司（“现场型成果”）、乙公司（“攻关型成果”）应于2023年5月19日" in urged, urged
+    # A window owed item by item: one that sent nothing is named with all it owes, not bare beside one that sent some.
+    text = REVIEWED.replace("    stages:\n", "    reminder_policies:\n      std: {before_workdays: [1], escalate_after_workdays: 2}\n"
+                            "    stages:\n", 1).replace("code: review-2023,", "code: review-2023p,", 1) + (
+        "      - {code: progress, name: 进展报告, kind: submission, submission: progress_report,\n"
+        "         owed_by: {approved_at: eligibility}, opens: 2023-05-04, deadline: {date: 2023-05-19}, reminders: std}\n") + TWO_KINDS
+    r = Round(write(tmp_path, "progress.yaml", text))
+    for unit, item, rid in (("e1", "xc-1", "a"), ("e1", "gg-1", "b"), ("e2", "gg-1", "c")):
+        r.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
+    r.decide("county_review", **both)
+    r.until("2023-04-21")
+    r.decide("eligibility", **both)
+    r.hand_in("progress_report", ["e1"], "2023-05-10", item="gg-1", id="p-b")
+    r.until("2023-05-31")
+    urged = r.letters("progress")["k1"]
+    assert "贵单位辖区内甲公司（“现场型成果”）、乙公司（“攻关型成果”）应于2023年5月19日" in urged, urged
 
 
 def test_a_grade_that_ends_a_units_part_leaves_it_owing_nothing_after(tmp_path, home):

@@ -49,6 +49,7 @@ from qcycle.lifecycle.who import (
     ended,
     outstanding,
     owed_items,
+    owed_subjects,
     owers,
     p_item_name,
     pending_decisions,
@@ -260,6 +261,10 @@ def _escalation(session, p, round_id, action) -> Outcome:
     refused = [u for u in outstanding(session, p, round_id, action, owed=owed_items(session, p, round_id, action))
                if u != sender and u not in units] if p.stage(action.stage).lateness == "reject" else []
     by_parent = _urged(p, action.detail.get("escalate_to", "parent"), units + refused)
+    # Owed item by item, each unit with the items it still owes: those it handed some of, and all of those that sent none.
+    every: dict[str, list[str]] = defaultdict(list)
+    for subject in owed_subjects(session, p, round_id, action) if by_parent.keys() - {sender} else ():
+        every[subject.partition(":")[0]].append(subject.partition(":")[2])
     drafts = []
     for parent, children in sorted(by_parent.items()):
         if parent == sender:  # the office is the superior: it urges (督办) the overdue units itself
@@ -269,8 +274,7 @@ def _escalation(session, p, round_id, action) -> Outcome:
                                         child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action), own=own)
             continue
         names = [p.unit(c).name for c in children]
-        # Each unit with the items it still owes where owed item by item (their own 督办 names them).
-        owing = [n + (f"（{items_named(p, c, owed[c])}）" if owed.get(c) else "")
+        owing = [n + (f"（{items_named(p, c, items)}）" if (items := owed.get(c) or every.get(c)) else "")
                  for n, c in zip(names, children, strict=True)]
         # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.
         drafts += draft_letters([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
