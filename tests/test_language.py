@@ -6524,6 +6524,17 @@ def test_a_decision_with_verdicts_of_its_own_says_them(tmp_path, home):
                                                  "kind: notification, template: step_result, on: 2023-05-08, verdicts: {approved: 合格, rejected: 不合格},", 1))
 
 
+def test_a_circular_whose_list_is_empty_says_so(tmp_path, home):
+    """质量攻关: "向各设区市通报通过验收的项目", and in a year none passed the cities heard nothing at all."""
+    circular = ("      - {code: circular, name: 通报合格单位, kind: notification, template: circular, on: 2016-04-01,\n"
+                "         notify: {levels: [county]}, lists: {grades: [合格]}}\n")
+    text = ASSESSMENT.replace("      - {code: summons,", circular + "      - {code: summons,", 1)
+    r = _scored(tmp_path, text.replace("{name: 合格, min_score: 60}", "{name: 合格, min_score: 99}", 1), "2016-04-01")
+    told = r.letters("circular")
+    assert sorted(told) == ["c1", "c2", "c3", "c4", "c5"], told
+    assert "考核结果已确定，参评5个，无列入本通报的单位。\n\n特此通报。" in told["c1"], told["c1"]
+
+
 def test_a_circular_with_lists_in_a_round_without_scores_names_those_decided(tmp_path, home):
     """镇江's 质量月 通报 (the 优秀组织单位 the office chose, and those 通报批评 for a 总结 never sent) went to nobody: with
     ``lists`` a 通报 kept scored results only, and the round had none."""

@@ -199,8 +199,11 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                         r for x in (by_unit if circular else p.under_each(by_unit).get(u) or by_unit)
                                         for r in by_unit[x]]), owed_below=[] if circular else owing_below.get(u, []))
             continue
-        if circular:
-            continue  # nothing graded or decided yet: nothing to 通报
+        if circular:  # nothing graded or decided yet: nothing to 通报; graded and none on its list (no project passed): said
+            drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion, lines=[],
+                                    subject_name=name_beside(p.round.name, heading), graded_count=len(by_unit)
+                                    ) if stage.lists is not None and by_unit else []
+            continue
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
         passes = passed.get(u, [])  # an enterprise that passed 验收 had had no result letter at all
         lines = [f"{item + '：' if (item := p_item_name(p, r.unit_code)) else ''}{grade_label(r.grade)}"
