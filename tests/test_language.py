@@ -2644,6 +2644,21 @@ def test_a_list_sent_to_units_never_candidates_tells_them_the_list_and_theirs_on
     assert "名单共列入1个单位，其中贵单位所在行业（系统）内1个：甲公司" in sector.letters("listing")["k1"], sector.letters("listing")["k1"]
 
 
+def test_a_list_of_items_counts_them_beside_the_units(tmp_path, home):
+    """质量攻关's 立项名单 read "名单共列入9个单位" above the 10 projects of 9 firms."""
+    text = REVIEWED + ("      - {code: listing, name: 公布立项名单, kind: publication, on: 2023-04-28,\n"
+                       "         notify: {any_of: [{approved_at: eligibility}, {levels: [county]}]}}\n") + TWO_KINDS
+    r = Round(write(tmp_path, "items.yaml", text))
+    for unit, item, rid in (("e1", "xc-1", "a"), ("e1", "gg-1", "b"), ("e2", "gg-1", "c")):
+        r.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
+    both = {"e1:xc-1": "approved", "e1:gg-1": "approved", "e2:gg-1": "approved"}
+    r.decide("county_review", **both)
+    r.decide("eligibility", **both)
+    r.until("2023-04-28")
+    told = r.letters("listing")
+    assert "名单共列入3个项目（2个单位），其中贵单位辖区内2个：甲公司、乙公司" in told["k1"], told["k1"]
+
+
 def test_a_county_review_is_asked_of_each_units_parent_the_working_day_after_the_window_closes(tmp_path, home):
     from qcycle.timetable import due
 

@@ -33,7 +33,8 @@ def publish(session, p, round_id, action) -> Outcome:
     extra: dict[str, Any] = {}
     who = stage.notify
     own: dict[str, dict[str, Any]] = defaultdict(lambda: {"openings": []})
-    if (takers := list_told(session, p, round_id, who, units, action.category, own, stage.lists)) is not None:
+    if (listed := list_told(session, p, round_id, who, units, action.category, own, stage.lists)) is not None:
+        takers, extra["items_count"] = listed
         extra["takers"] = takers
         extra["takers_names"] = [p.unit(t).name for t in takers]  # a 通报 of the list names them
         # An inspected laboratory is not one "参加" an inspection: it is drawn for it (检查对象).

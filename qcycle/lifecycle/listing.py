@@ -15,9 +15,10 @@ __all__ = ["list_told"]
 
 
 def list_told(session, p: Programme, round_id, who: Who | None, units: list[str], category: str | None,
-               own: dict[str, dict[str, Any]], lists: Who | None = None) -> list[str] | None:
+               own: dict[str, dict[str, Any]], lists: Who | None = None) -> tuple[list[str], int] | None:
     """The units on a published list (who was approved, or given a grade), each unit's standing on it
-    added to ``own`` (its items on it, those left off, or that it never was a candidate); None where the
+    added to ``own`` (its items on it, those left off, or that it never was a candidate), and how many list items are on
+    it where it is of items (10 projects of 9 firms had read "名单共列入9个单位" above the 10); None where the
     publication is not of a list. ``lists``: the units on it, as the file names them (长兴's 参评企业名单 and 江西's
     取消创建资格名单 had each read "已发布…名单，请及时查阅" to the units on it, none told it was; a list guessed from
     the name had told counties they were on a 专家名单)."""
@@ -30,12 +31,16 @@ def list_told(session, p: Programme, round_id, who: Who | None, units: list[str]
         # Those never candidates (a city bureau, an enterprise that did not apply) are told the list, and
         # which of theirs are on it, not "贵单位未列入".
         candidates = took_part(session, p, round_id, approvals[0], category)
+        on = set(takers)
+        items = sum(1 for x in select_subjects(session, p, round_id, Who(approved_at=approvals[0]), category)
+                    if ":" in x and x.partition(":")[0] in on)
     elif who is not None and (graded := next((w for w in (who, *who.any_of) if w.grades), None)) is not None:
         # A list of those given a grade (挂牌名录 of the sites 达标), told as a list decided is: it had read
         # "已发布…名录，请及时查阅" to the one city with a site on it.
         chosen = select_subjects(session, p, round_id, Who(grades=graded.grades, assessed_at=graded.assessed_at),
                                  category)
         takers = sorted({x.partition(":")[0] for x in chosen})
+        items = sum(1 for x in chosen if ":" in x)
         for subject in chosen:
             if name := p_item_name(p, subject):
                 own[subject.partition(":")[0]].setdefault("listed_items", []).append(name)
@@ -45,7 +50,7 @@ def list_told(session, p: Programme, round_id, who: Who | None, units: list[str]
                       if in_category(p, x, category)} if assessed else set()
     elif lists is not None:  # the list the file names (参评企业名单); those it reaches and not on it are told which of theirs are
         takers = resolve(session, p, round_id, lists, category)
-        candidates = set(takers)
+        candidates, items = set(takers), 0
         if lists.submitted_at:  # of those who handed a window in: one that owed it and did not is left off, and told why
             window = p.stage(lists.submitted_at)
             handed = set(resolve(session, p, round_id, Who(submitted_at=window.code, with_rejected=True), category))
@@ -63,4 +68,4 @@ def list_told(session, p: Programme, round_id, who: Who | None, units: list[str]
         own[u]["left_below"] = [p.unit(t).name for t in left.get(u, [])]
         # An association's units are 所在行业（系统）内, not 辖区内.
         own[u]["below_word"] = belonging(p, below.get(u) or left[u]) if below.get(u) or left.get(u) else "辖区内"
-    return takers
+    return takers, items
