@@ -4450,8 +4450,8 @@ def test_a_list_of_one_category_by_grade_counts_as_candidates_only_those_graded_
             {"unit_code": "e2:gg-1", "total": 95, "grade": "一等奖", "rank": 1}])
         own: dict = defaultdict(dict)
         who = Who(any_of=[Who(grades=["一等奖"]), Who(levels=["enterprise"])])
-        takers = list_told(session, r.p, r.id, who, ["e1", "e2", "e3"], "xc", own)
-    assert takers == ["e1"] and own["e1"]["listed_items"] == ["现场型成果"]
+        takers, items = list_told(session, r.p, r.id, who, ["e1", "e2", "e3"], "xc", own)  # type: ignore[misc]
+    assert takers == ["e1"] and items == 1 and own["e1"]["listed_items"] == ["现场型成果"]
     assert own["e2"].get("onlooker") and not own["e3"].get("onlooker"), dict(own)  # e3 stood and was left off
 
 

@@ -353,7 +353,10 @@ def test_an_applicant_left_off_the_takers_list_is_told_so(tmp_path_factory, monk
     left_off = {d.subject.partition(":")[0] for d in review if d.outcome in NEGATIVE_OUTCOMES} - approved
     assert left_off, "no applicant was turned down in the simulated round: the test reads nothing"
     letters = {m.unit_code: m.body for m in r.messages if m.action.startswith("takers_list:")}
-    said = {u: re.search(f"发布揭榜名单，名单共列入{len(approved)}个单位，贵单位申报的(.+?)。\n", body) for u, body in letters.items()}
+    # A list of items counts them beside the units (名单共列入10个项目（9个单位）).
+    items = {d.subject for d in review if d.outcome not in NEGATIVE_OUTCOMES}
+    counted = f"{len(items)}个项目（{len(approved)}个单位）" if len(items) != len(approved) else f"{len(approved)}个单位"
+    said = {u: re.search(f"发布揭榜名单，名单共列入{re.escape(counted)}，贵单位申报的(.+?)。\n", body) for u, body in letters.items()}
     assert {u for u, found in said.items() if found} == left_off
     for u in left_off:  # each item with its own reason (the step tells its reasons)
         told = [f"“{r.programme.item_names[d.subject.partition(':')[2]]}”未列入（{d.note}）" for d in review
