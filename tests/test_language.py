@@ -206,11 +206,7 @@ def test_a_notice_to_a_superior_names_its_units_on_the_list(tmp_path, home):
         "      components: [{code: all, name: 综合评分, weight: 1}]\n"
         "      grades: [{name: 列入, min_score: 80}, {name: 未列入}]\n")
     r = Round(write(tmp_path, "listed.yaml", text))
-    r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
-    r.decide("county_review", e1="approved", e2="approved", e3="approved")
-    r.until("2023-04-21")
-    r.decide("eligibility", e1="approved", e2="approved", e3="approved")
-    r.scores({"e1": 90, "e2": 85, "e3": 60})
+    _items_eligible(r, {"e1": 90, "e2": 85, "e3": 60}, applied=["e1", "e2", "e3"])
     r.until("2023-05-10")
     told = r.letters("notice")
     assert "1. 甲公司；\n2. 乙公司。\n其中贵单位辖区内2家：甲公司、乙公司。" in told["k1"], told["k1"]
@@ -2649,12 +2645,7 @@ def test_a_list_of_items_counts_them_beside_the_units(tmp_path, home):
     text = REVIEWED + ("      - {code: listing, name: 公布立项名单, kind: publication, on: 2023-04-28,\n"
                        "         notify: {any_of: [{approved_at: eligibility}, {levels: [county]}]}}\n") + TWO_KINDS
     r = Round(write(tmp_path, "items.yaml", text))
-    for unit, item, rid in (("e1", "xc-1", "a"), ("e1", "gg-1", "b"), ("e2", "gg-1", "c")):
-        r.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
-    both = {"e1:xc-1": "approved", "e1:gg-1": "approved", "e2:gg-1": "approved"}
-    r.decide("county_review", **both)
-    r.decide("eligibility", **both)
-    r.until("2023-04-28")
+    _items_eligible(r).until("2023-04-28")
     told = r.letters("listing")
     assert "名单共列入3个项目（2个单位），其中贵单位辖区内2个：甲公司、乙公司" in told["k1"], told["k1"]
 
@@ -6047,6 +6038,29 @@ def test_the_enterprises_under_an_association_are_of_its_sector_not_its_area(tmp
     assert "贵单位辖区内甲公司在" in letters["k1"], letters["k1"]
 
 
+# 甲公司 applies for both items of TWO_KINDS, 乙公司 for the 攻关型 (subject → record id).
+ITEMS_APPLIED = {"e1:xc-1": "a", "e1:gg-1": "b", "e2:gg-1": "c"}
+
+
+def _items_eligible(r: Round, scores: dict[str, float] | None = None, applied: dict[str, str] | list[str] = ITEMS_APPLIED
+                    ) -> Round:
+    """A REVIEWED round whose applicants (TWO_KINDS's ITEMS_APPLIED, or the units ``applied``) hand in and pass 县区初审
+    and 资格审查; scored where given."""
+    if isinstance(applied, dict):
+        for subject, rid in applied.items():
+            unit, _, item = subject.partition(":")
+            r.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
+    else:
+        r.hand_in("application", applied, "2023-03-20")
+    every = dict.fromkeys(applied, "approved")
+    r.decide("county_review", **every)
+    r.until("2023-04-21")
+    r.decide("eligibility", **every)
+    if scores:
+        r.scores(scores)
+    return r
+
+
 def _award_scored(r: Round, scores: dict[str, float]) -> Round:
     """An AWARD-like round whose applicants (the units ``scores`` names) hand in, pass 资格审核 and 材料评审, and are scored."""
     r.hand_in("application", list(scores), "2023-03-20")
@@ -6271,13 +6285,7 @@ def test_a_superiors_summary_names_the_items_its_units_owe_a_follow_up_for(tmp_p
         "      components: [{code: all, name: 综合评分, weight: 1}]\n"
         "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n") + TWO_KINDS
     r = Round(write(tmp_path, "owed.yaml", text))
-    for unit, item, rid in (("e1", "xc-1", "a"), ("e1", "gg-1", "b"), ("e2", "gg-1", "c")):
-        r.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
-    both = {"e1:xc-1": "approved", "e1:gg-1": "approved", "e2:gg-1": "approved"}
-    r.decide("county_review", **both)
-    r.until("2023-04-21")
-    r.decide("eligibility", **both)
-    r.scores({"e1:xc-1": 50, "e1:gg-1": 80, "e2:gg-1": 40})
+    _items_eligible(r, {"e1:xc-1": 50, "e1:gg-1": 80, "e2:gg-1": 40})
     r.until("2023-05-10")
     summary = r.letters("results")["k1"]
     assert "其中甲公司（“现场型成果”）、乙公司（“攻关型成果”）须于2023年6月12日（星期一）17:30" in summary, summary
@@ -6285,12 +6293,7 @@ def test_a_superiors_summary_names_the_items_its_units_owe_a_follow_up_for(tmp_p
     early = Round(write(tmp_path, "early.yaml", text.replace("opens_after: {stage: results, event: on, days: 0}",
                                                            "opens_after: {stage: scoring, event: on, days: 0}", 1)
                         .replace("code: review-2023,", "code: review-2023e,", 1)))
-    for unit, item, rid in (("e1", "xc-1", "a"), ("e1", "gg-1", "b"), ("e2", "gg-1", "c")):
-        early.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
-    early.decide("county_review", **both)
-    early.until("2023-04-21")
-    early.decide("eligibility", **both)
-    early.scores({"e1:xc-1": 50, "e1:gg-1": 80, "e2:gg-1": 40})
+    _items_eligible(early, {"e1:xc-1": 50, "e1:gg-1": 80, "e2:gg-1": 40})
     early.until("2023-05-05")
     early.hand_in("rectification_report", ["e1"], "2023-05-08", item="xc-1", id="fix-a")
     early.until("2023-05-10")
@@ -6311,13 +6314,7 @@ def test_a_superiors_escalation_names_the_items_each_unit_owes(tmp_path, home):
         "      components: [{code: all, name: 综合评分, weight: 1}]\n"
         "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n") + TWO_KINDS
     r = Round(write(tmp_path, "urged.yaml", text))
-    for unit, item, rid in (("e1", "xc-1", "a"), ("e1", "gg-1", "b"), ("e2", "gg-1", "c")):
-        r.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
-    both = {"e1:xc-1": "approved", "e1:gg-1": "approved", "e2:gg-1": "approved"}
-    r.decide("county_review", **both)
-    r.until("2023-04-21")
-    r.decide("eligibility", **both)
-    r.scores({"e1:xc-1": 50, "e1:gg-1": 40, "e2:gg-1": 30})
+    _items_eligible(r, {"e1:xc-1": 50, "e1:gg-1": 40, "e2:gg-1": 30})
     r.until("2023-05-10")
     r.hand_in("rectification_report", ["e1"], "2023-05-11", item="gg-1", id="fix-b")
     r.until("2023-05-31")
@@ -6329,12 +6326,7 @@ def test_a_superiors_escalation_names_the_items_each_unit_owes(tmp_path, home):
         "      - {code: progress, name: 进展报告, kind: submission, submission: progress_report,\n"
         "         owed_by: {approved_at: eligibility}, opens: 2023-05-04, deadline: {date: 2023-05-19}, reminders: std}\n") + TWO_KINDS
     r = Round(write(tmp_path, "progress.yaml", text))
-    for unit, item, rid in (("e1", "xc-1", "a"), ("e1", "gg-1", "b"), ("e2", "gg-1", "c")):
-        r.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
-    r.decide("county_review", **both)
-    r.until("2023-04-21")
-    r.decide("eligibility", **both)
-    r.hand_in("progress_report", ["e1"], "2023-05-10", item="gg-1", id="p-b")
+    _items_eligible(r).hand_in("progress_report", ["e1"], "2023-05-10", item="gg-1", id="p-b")
     r.until("2023-05-31")
     urged = r.letters("progress")["k1"]
     assert "贵单位辖区内甲公司（“现场型成果”）、乙公司（“攻关型成果”）应于2023年5月19日" in urged, urged
@@ -6358,11 +6350,7 @@ def test_a_grade_that_ends_a_units_part_leaves_it_owing_nothing_after(tmp_path, 
         "      components: [{code: all, name: 综合评分, weight: 1}]\n"
         "      grades: [{name: 通过验收, min_score: 60}, {name: 不予通过, consequence: 撤销建设资格, ends: true}]\n")
     r = Round(write(tmp_path, "ends.yaml", text))
-    r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
-    r.decide("county_review", e1="approved", e2="approved", e3="approved")
-    r.until("2023-04-21")
-    r.decide("eligibility", e1="approved", e2="approved", e3="approved")
-    r.hand_in("self_evaluation", ["e1", "e3"], "2023-04-26")  # e2 never sends its 自评报告
+    _items_eligible(r, applied=["e1", "e2", "e3"]).hand_in("self_evaluation", ["e1", "e3"], "2023-04-26")  # e2 never sends its 自评报告
     r.scores({"e1": 80, "e2": 40, "e3": 70})
     r.until("2023-06-05")
     # What it missed before its part ended is still told it.
@@ -6450,11 +6438,7 @@ def test_a_follow_up_reported_to_each_units_parent_tells_the_parents_who_owes_it
         "         report_to: parent, opens_after: {stage: verdict, event: on, days: 1},\n"
         "         deadline: {after: {stage: verdict, event: on, workdays: 10}}}\n")
     r = Round(write(tmp_path, "fix.yaml", text))
-    r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
-    r.decide("county_review", e1="approved", e2="approved", e3="approved")
-    r.until("2023-04-21")
-    r.decide("eligibility", e1="approved", e2="approved", e3="approved")
-    r.until("2023-05-04")
+    _items_eligible(r, applied=["e1", "e2", "e3"]).until("2023-05-04")
     r.decide("verdict", note="加油机计量误差超出允许范围", e1="rejected", e2="approved", e3="rejected")
     r.until("2023-05-08")
     told = r.letters("fix")
