@@ -25,8 +25,8 @@ from qcycle.intake.placing import (
     stages_for,
     unplaced,
 )
+from qcycle.lifecycle.ending import ended
 from qcycle.lifecycle.who import (
-    ended,
     p_item_name,
     pending_decisions,
     select_subjects,

@@ -29,6 +29,7 @@ from qcycle.lifecycle.drafting import (
     written_on,
 )
 from qcycle.lifecycle.eligibility import ineligible
+from qcycle.lifecycle.ending import ended
 from qcycle.lifecycle.followups import followup_open, units_below
 from qcycle.lifecycle.notifying import notify_action
 from qcycle.lifecycle.outcome import Outcome
@@ -46,7 +47,6 @@ from qcycle.lifecycle.who import (
     NEGATIVE,
     POSITIVE,
     decided,
-    ended,
     outstanding,
     owed_items,
     owed_subjects,

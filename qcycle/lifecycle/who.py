@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from qcycle import crud
 from qcycle.lifecycle.eligibility import ineligible
+from qcycle.lifecycle.ending import ended
 from qcycle.lifecycle.memo import from_decisions, remembered, remembering
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, AssessmentResult
@@ -266,27 +267,6 @@ def owers(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, cat
         return tuple(u for u in units if u not in barred)
 
     return list(remembered(("owers", round_id, id(p), stage.code, category), read))
-
-
-def ended(session: Session, p: Programme, round_id: uuid.UUID, by: dt.datetime | None = None) -> frozenset[str]:
-    """Subjects graded where a grade ``ends`` their part in the round (撤销建设资格), by results made at or before ``by``
-    (any time when None): each such 'unit:item', and a unit whose every graded subject it ended. They owe nothing from
-    then on (长林县, 不予通过 and 撤销建设资格 on 11月30日, was asked the next day for its 建设进展报告 and reminded three
-    times); what they missed before is still theirs."""
-    ending = p.assessment.ending_grades if p.assessment else frozenset()
-    if not ending:
-        return frozenset()
-    graded: dict[str, bool] = {}
-    out: set[str] = set()
-    for code in p.assessment_stages:
-        for r in results_of(session, round_id, code):
-            if by is not None and r.computed_at > by:
-                continue
-            unit = r.unit_code.partition(":")[0]
-            graded[unit] = graded.get(unit, True) and r.grade in ending
-            if r.grade in ending:
-                out.add(r.unit_code)
-    return frozenset(out | {u for u, all_ended in graded.items() if all_ended})
 
 
 def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str | None,
