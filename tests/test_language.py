@@ -6345,6 +6345,8 @@ def test_a_grade_that_ends_a_units_part_leaves_it_owing_nothing_after(tmp_path, 
         "         notify: {approved_at: eligibility}}\n"
         "      - {code: progress, name: 建设进展报告, kind: submission, submission: progress_report,\n"
         "         owed_by: {approved_at: eligibility}, opens: 2023-06-01, deadline: {date: 2023-06-30}, reminders: std}\n"
+        "      - {code: progress_check, name: 进展报告核查, kind: decision, decides: progress, on: 2023-07-10,\n"
+        "         rejects_missing: true, on_rejection: 撤销建设资格}\n"
         "    assessment:\n"
         "      subjects: {approved_at: eligibility}\n"
         "      components: [{code: all, name: 综合评分, weight: 1}]\n"
@@ -6360,12 +6362,23 @@ def test_a_grade_that_ends_a_units_part_leaves_it_owing_nothing_after(tmp_path, 
         late = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
             {"kind": "progress_report", "unit": "e2", "submitted_at": "2023-06-06T10:00:00+08:00", "id": "p-e2"}])
     assert late[0].status == "quarantined" and "乙公司（e2）的考核等次已结束其在本轮的参与" in (late[0].reason or ""), late
+    # Handed in before its part ended (its late 自评报告 of 5月4日), taken in whenever it is imported.
+    with db.session_scope() as session:
+        before = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "self_evaluation", "unit": "e2", "submitted_at": "2023-05-04T10:00:00+08:00", "id": "s-e2"}])
+    assert before[0].status == "late_accepted", before
     r.until("2023-07-31")
+    # Nor is it decided 不同意 by rule for the window it was never asked for.
+    with db.session_scope() as session:
+        ruled = {d.subject for d in session.exec(select(Decision).where(Decision.round_id == r.id,
+                                                                         Decision.stage == "progress_check")).all()}
+    assert "e2" not in ruled and "e1" in ruled, ruled
     with db.session_scope() as session:
         chased = {(m.unit_code, m.action.split(":")[1].partition("@")[0]) for m in session.exec(select(OutboxMessage).where(
             OutboxMessage.round_id == r.id, OutboxMessage.action.startswith("progress:"))).all()}
     assert {u for u, _ in chased} == {"e1", "e3", "k1", "k2"}, chased
     assert {("e1", "window_open"), ("e1", "reminder"), ("e1", "overdue")} <= chased, chased
+    assert not any("乙公司" in body for body in r.letters("progress").values()), r.letters("progress")  # nor urged through k1
     # The same without ends: the 不予通过 unit is chased as before.
     kept = Round(write(tmp_path, "kept.yaml", text.replace(", ends: true}", "}", 1).replace("code: review-2023,", "code: review-2023k,", 1)))
     kept.hand_in("application", ["e2"], "2023-03-20")

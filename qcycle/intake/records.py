@@ -141,10 +141,8 @@ def _not_owed(session: Session, p: Programme, round_id: uuid.UUID, plan: _Plan, 
     owed by levels takes any unit of them, as before."""
     stage = plan.stage
     assert stage is not None and stage.owed_by is not None and plan.row is not None
-    if "ended" not in cutoffs:
-        cutoffs["ended"] = ended(session, p, round_id)
-    if (gone := str(record["unit"])) in cutoffs["ended"] or f"{gone}:{record.get('item')}" in cutoffs["ended"]:
-        return f"{p.unit(gone).name}（{gone}）的考核等次已结束其在本轮的参与，不是本阶段要收的材料"
+    if (why := _ended_before(session, p, round_id, plan, record, cutoffs)):
+        return why
     approving = stage.owed_by.approved_at
     if approving is None:
         return ""
@@ -164,6 +162,23 @@ def _not_owed(session: Session, p: Programme, round_id: uuid.UUID, plan: _Plan, 
     name = p_item_name(p, subject) if per_item else None
     what = f"（未列入“{name}”）" if name else ""
     return f"{p.unit(unit).name}（{unit}）不在“{stage.name}”的应交名单中{what}，不是本阶段要收的材料"
+
+
+def _ended_before(session: Session, p: Programme, round_id: uuid.UUID, plan: _Plan, record: Mapping[str, Any],
+                  cutoffs: dict) -> str:
+    """Why a hand-in comes after its unit's part in the round ended (a grade that ``ends`` it, by results made before it was
+    handed in), "" otherwise. Not an objection (to that very grade) or a voluntary request: the unit may still make them."""
+    stage = plan.stage
+    assert stage is not None and plan.row is not None
+    if stage.voluntary or stage.submission == "objection":
+        return ""
+    if "ended" not in cutoffs:  # by any results: read once per batch; the time is looked at for those in it only
+        cutoffs["ended"] = ended(session, p, round_id)
+    unit, subject = str(record["unit"]), f"{record['unit']}:{record.get('item')}"
+    if (unit in cutoffs["ended"] or subject in cutoffs["ended"]) and (
+            {unit, subject} & ended(session, p, round_id, plan.row["submitted_at"])):
+        return f"{p.unit(unit).name}（{unit}）的考核等次已结束其在本轮的参与，不是本阶段要收的材料"
+    return ""
 
 
 def ingest(*, session: Session, programme: Programme, timetable: Timetable, round_id: uuid.UUID,

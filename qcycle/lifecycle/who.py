@@ -206,7 +206,7 @@ def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, categ
     if who.missing_at:
         window = p.stage(who.missing_at)
         handed = _submitted(session, round_id, window, None, category, p)
-        never_called = _joined_after(session, p, round_id, window, category)
+        never_called = _joined_after(session, p, round_id, window, category) | _ended_by(session, p, round_id, window)
         sources.append({u for u in owers(session, p, round_id, window, category)
                         if u not in handed and u not in never_called})
     if who.approved_at:
@@ -330,6 +330,16 @@ def _counting_statuses(stage: Stage, less_refused: bool) -> list[str]:
 
 def _joined(session: Session, round_id: uuid.UUID) -> dict[str, dt.datetime]:
     return remembered(("joined", round_id), lambda: crud.units_joined(session=session, round_id=round_id))
+
+
+def _ended_by(session: Session, p: Programme, round_id: uuid.UUID, window: Stage) -> frozenset[str]:
+    """Units whose part in the round a grade ended before the window's last deadline: not "missing" it (a revoked county
+    had been decided 不同意 by rule for a 建设进展报告 never asked of it)."""
+    if p.assessment is None or not p.assessment.ending_grades:
+        return frozenset()
+    last = max((a.at for a in kept_timetable(session, p, round_id).actions
+                if a.action == "deadline" and a.stage == window.code and a.unit is None), default=None)
+    return ended(session, p, round_id, last) if last is not None else frozenset()
 
 
 def _joined_after(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
