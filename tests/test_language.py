@@ -6330,6 +6330,19 @@ def test_a_superiors_escalation_names_the_items_each_unit_owes(tmp_path, home):
     r.until("2023-05-31")
     urged = r.letters("progress")["k1"]
     assert "贵单位辖区内甲公司（“现场型成果”）、乙公司（“攻关型成果”）应于2023年5月19日" in urged, urged
+    # Refusing late hand-ins: one item on time, the other refused as late, names the refused one only.
+    late = Round(write(tmp_path, "refused.yaml", text.replace("reminders: std}", "reminders: std, lateness: reject}", 1)
+                       .replace("code: review-2023p,", "code: review-2023r,", 1)))
+    _items_eligible(late).hand_in("progress_report", ["e1"], "2023-05-10", item="gg-1", id="p-b")
+    late.until("2023-05-19")
+    with db.session_scope() as session:
+        (refused,) = ingest_many(session=session, programme=late.p, timetable=late.t, round_id=late.id, source="test",
+                                 records=[{"kind": "progress_report", "unit": "e1", "item": "xc-1", "id": "p-a",
+                                           "submitted_at": "2023-05-22T10:00:00+08:00"}])
+    assert refused.status == "rejected_late", refused
+    late.until("2023-05-31")
+    urged = late.letters("progress")["k1"]
+    assert "贵单位辖区内甲公司（“现场型成果”）、乙公司（“攻关型成果”）应于2023年5月19日" in urged and "逾期提交的不予受理" in urged, urged
 
 
 def test_a_grade_that_ends_a_units_part_leaves_it_owing_nothing_after(tmp_path, home):

@@ -21,6 +21,7 @@ from qcycle.lifecycle.assessing import assess_action
 from qcycle.lifecycle.calls import barred, publish
 from qcycle.lifecycle.changes import moved_deadline, told_before
 from qcycle.lifecycle.drafting import (
+    base_context,
     draft_letters,
     items_named,
     late_note,
@@ -60,7 +61,6 @@ from qcycle.lifecycle.wording import (
     REFUSED_LATE,
     belonging,
     judged_by,
-    lateness_costs,
     missing_rule,
     notice_name,
     result_label,
@@ -258,9 +258,12 @@ def _escalation(session, p, round_id, action) -> Outcome:
     units = [u for u in outstanding(session, p, round_id, action, less_refused=True, owed=owed) if u != sender]
     # A hand-in refused as late counts as none: its superior is urged all the same, as the overdue notice said it would
     # be (a 所 never heard of its station's refused 自查报告); the unit itself has its refusal letter, not a 督办.
-    refused = [u for u in outstanding(session, p, round_id, action, owed=owed_items(session, p, round_id, action))
-               if u != sender and u not in units] if p.stage(action.stage).lateness == "reject" else []
-    by_parent = _urged(p, action.detail.get("escalate_to", "parent"), units + refused)
+    refusing = p.stage(action.stage).lateness == "reject"
+    counted = owed_items(session, p, round_id, action) if refusing else owed  # a refused hand-in counting as none
+    refused = [u for u in outstanding(session, p, round_id, action, owed=counted)
+               if u != sender and u not in units] if refusing else []
+    # In one order, refused or not (the selections' own: by code).
+    by_parent = _urged(p, action.detail.get("escalate_to", "parent"), sorted(units + refused))
     # Owed item by item, each unit with the items it still owes: those it handed some of, and all of those that sent none.
     every: dict[str, list[str]] = defaultdict(list)
     for subject in owed_subjects(session, p, round_id, action) if by_parent.keys() - {sender} else ():
@@ -274,8 +277,8 @@ def _escalation(session, p, round_id, action) -> Outcome:
                                         child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action), own=own)
             continue
         names = [p.unit(c).name for c in children]
-        owing = [n + (f"（{items_named(p, c, items)}）" if (items := owed.get(c) or every.get(c)) else "")
-                 for n, c in zip(names, children, strict=True)]
+        owing = [n + (f"（{items_named(p, c, items)}）" if (items := (counted if c in refused else owed).get(c) or every.get(c))
+                      else "") for n, c in zip(names, children, strict=True)]
         # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.
         drafts += draft_letters([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
                                 child_name="、".join(owing), direct=False, days_overdue=_days_overdue(action),
@@ -284,19 +287,27 @@ def _escalation(session, p, round_id, action) -> Outcome:
                                 superior=p.unit(sender).parent == parent,
                                 # What missing it costs them, as their own letters say (一站式's 主管单位 had not been told
                                 # the veto its station faced).
-                                costs_below=lateness_costs(p, action.stage) or missing_rule(p, action.stage),
+                                costs_below=_costs_below(p, action, children),
                                 # The window's 联系人 is for those owing it (江州's read "所在区县市场监督管理局
                                 # 质量股" to that very 区县局); a superior asks the round's.
                                 contact=p.round.contact)
-    direct = len(by_parent.get(sender, ()))
+    direct = len([c for c in by_parent.get(sender, ()) if c not in refused])
     # The office's own superior is asked to urge (报请督办), any other superior is told to.
     mine = p.unit(sender).parent
     reported = [p.unit(x).name for x in by_parent if x == mine and x != sender]
     superiors = len(by_parent) - (sender in by_parent) - len(reported)
-    note = (f"{action.title}：{len(units)} 个单位逾期" + (f"，直接督办 {direct} 个" if direct else "")
+    note = (f"{action.title}：{len(units) + len(refused)} 个单位逾期" + (f"（{len(refused)} 个逾期提交，不予受理）" if refused else "")
+            + (f"，直接督办 {direct} 个" if direct else "")
             + (f"，督办 {superiors} 个上级" if superiors else "")
             + (f"，报请{reported[0]}督办" if reported else ""))
     return Outcome(action, drafts, note=note, counts={"escalated": len(units)})
+
+
+def _costs_below(p: Programme, action: Action, children: list[str]) -> str | None:
+    """What missing the window costs the units a superior is urged about, as their own letters say it: the deductions or
+    veto of an assessment that counts this deadline and grades them, else the rule a decision holds every ower to."""
+    counted = base_context(p, action)["lateness_costs"]  # None for a deadline no assessment counts
+    return counted if counted and any(c in p.assessed_units for c in children) else missing_rule(p, action.stage)
 
 
 def _to_decide(session, p, round_id, action) -> tuple[Stage, list[str], dict[str, str]]:
