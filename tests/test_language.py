@@ -211,6 +211,11 @@ def test_a_notice_to_a_superior_names_its_units_on_the_list(tmp_path, home):
     told = r.letters("notice")
     assert "1. 甲公司；\n2. 乙公司。\n其中贵单位辖区内2家：甲公司、乙公司。" in told["k1"], told["k1"]
     assert "其中贵单位" not in told["k2"] and "其中" not in told["e1"], (told["k2"], told["e1"])
+    # A name with brackets of its own is matched whole (某（集团）有限公司 had gone uncounted).
+    bracketed = Round(write(tmp_path, "bracketed.yaml", text.replace("name: 甲公司,", "name: 甲（集团）有限公司,", 1)
+                            .replace("code: review-2023,", "code: review-2023b,", 1)))
+    _items_eligible(bracketed, {"e1": 90, "e2": 85, "e3": 60}, applied=["e1", "e2", "e3"]).until("2023-05-10")
+    assert "其中贵单位辖区内2家：甲（集团）有限公司、乙公司。" in bracketed.letters("notice")["k1"], bracketed.letters("notice")["k1"]
 
 
 def test_a_list_of_letter_grades_names_the_higher_first_each_with_级(tmp_path, home):

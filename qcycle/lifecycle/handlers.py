@@ -404,13 +404,14 @@ def _notice_open(session, p, round_id, action) -> Outcome:
 
 
 def _below_on(p: Programme, unit: str, listed: set[str], roster: list[str]) -> dict[str, Any]:
-    """For a superior not on a 公示's list, its units on it in the list's order (北岭's 公示 had listed 6 firms without
-    saying which 2 were its own recommendations)."""
-    if unit in listed:
+    """For a superior not on a 公示's list, its units on it (at any depth, as a 公布 letter counts them) in the list's order
+    (北岭's 公示 had listed 6 firms without saying which 2 were its own recommendations)."""
+    mine = p.under_each(sorted(listed)).get(unit, []) if unit not in listed else []
+    if not mine:
         return {}
-    mine = {p.unit(x).name: x for x in listed if p.unit(x).parent == unit}
-    names = list(dict.fromkeys(n for entry in roster if (n := entry.partition("（")[0]) in mine))
-    return {"below": names, "below_word": belonging(p, [mine[n] for n in names])} if names else {}
+    # In the list's order: an entry is the unit's name, with what it is proposed for after it ("某（集团）有限公司（拟获…）").
+    place = {x: next((i for i, entry in enumerate(roster) if entry.startswith(p.unit(x).name)), len(roster)) for x in mine}
+    return {"below": [p.unit(x).name for x in sorted(mine, key=place.__getitem__)], "below_word": belonging(p, mine)}
 
 
 def _results_shown(session, p: Programme, round_id, name: str, roster: list[str], category: str | None) -> dict[str, Any]:

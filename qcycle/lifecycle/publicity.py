@@ -118,8 +118,9 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
     sizes = graded_together(p, rows)
     # A rejection that kept the subject in the round (eliminates: false: a 核查 of its earlier listing) is no reason it
     # is off this list, unless the list is drawn by that step.
-    refused = {s: why for s, why in rejections(session, p, round_id).items()
-               if why[1] not in p.keeping_decisions or (who is not None and why[1] == who.approved_at)}
+    # (Each subject's first rejection among the others: one rejected at a kept 中期 and then at 审定 is told the 审定.)
+    steps = {s.code for s in p.stages if s.kind is StageKind.decision} - p.keeping_decisions
+    refused = rejections(session, p, round_id, at=frozenset(steps | ({who.approved_at} if who and who.approved_at else set())))
     apart = steps_told_alone(p)
     gone = refusals_told(session, p, round_id) if refused else set()
     vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in refused}
