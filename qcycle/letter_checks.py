@@ -136,8 +136,7 @@ def steps_unnamed(p: Programme) -> list[tuple[str, str]]:
     those): it tells each unit what a step decided of it, and with none named it sent nothing while the plan listed it
     (a 移出名单告知 to those ``missing_at`` a 年度报告)."""
     def names_a_step(who: Who | None) -> bool:
-        return who is not None and bool(who.approved_at or who.rejected_at or names_a_step(who.superiors_of)
-                                        or any(names_a_step(w) for w in who.any_of))
+        return who is not None and who.any_part(lambda w: bool(w.approved_at or w.rejected_at))
     return [(f"stages[{i}].notify", (
         f"“{s.name}”（template: step_result）告知某一决定环节的结果，notify 须用 rejected_at 或 approved_at 指明环节；"
         "告知未按期提交的单位用 overdue 提醒或由决定阶段的 rejects_missing 作出决定后再告知"))

@@ -2626,7 +2626,7 @@ def test_a_list_sent_to_units_never_candidates_tells_them_the_list_and_theirs_on
     r.until("2023-04-28")
     told = {u: body.split("\n\n")[1] for u, body in r.letters("listing").items()}
     assert sorted(told) == ["e1", "e2", "e3", "e4", "k1", "k2"]
-    assert told["k1"] == ("示例市市场监督管理局已于2023年4月28日公布获奖名单，名单共列入1个单位，其中贵单位辖区内1个：甲公司，"
+    assert told["k1"] == ("示例市市场监督管理局已于2023年4月28日公布获奖名单，名单共列入1个单位，其中贵单位辖区内1个：甲公司；"
                           "乙公司未列入，请及时查阅并按要求做好相关工作。"), told["k1"]
     # Its own candidates left off are named (质量攻关's 南屏市局 never heard its one project was not 立项).
     assert told["k2"] == ("示例市市场监督管理局已于2023年4月28日公布获奖名单，名单共列入1个单位，贵单位辖区内丙公司未列入，"
@@ -3753,8 +3753,8 @@ def test_a_refusal_of_a_late_hand_in_is_told_to_the_unit_it_was_handed_to(tmp_pa
     assert sorted(sent) == ["e1", "e2", "e3", "k1", "k2"], sorted(sent)
     subject, body = sent["k1"]
     assert subject == "【不予受理】2023年度示例市长质量奖：辖区内2个单位的申报逾期提交", subject
-    assert ("贵单位辖区内以下单位报送贵单位的申报晚于截止时间（2023年3月31日 17:30）。按规定，逾期提交的不予受理，特此告知：\n"
-            "1. 甲公司：2023年4月3日 08:00提交；\n2. 乙公司：2023年4月3日 09:00提交。") in body, body
+    assert ("贵单位辖区内以下单位报送贵单位的申报晚于截止时间（2023年3月31日 17:30）。按规定，逾期提交的不予受理。具体如下：\n"
+            "1. 甲公司：2023年4月3日 08:00提交；\n2. 乙公司：2023年4月3日 09:00提交。\n特此告知。") in body, body
     assert "贵单位辖区内丙公司于2023年4月3日 10:00报送贵单位的申报，晚于截止时间（2023年3月31日 17:30）" in sent["k2"][1], sent["k2"]
     assert sent["e1"][1].startswith("甲公司：\n\n贵单位于2023年4月3日 08:00提交的申报"), sent["e1"]
 

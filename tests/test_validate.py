@@ -711,6 +711,13 @@ def test_a_decision_whose_rejections_reach_no_letter_is_pointed_out(tmp_path: Pa
                                   " on: 2026-07-10, notify: {levels: [enterprise]}}\n  - {code: final,", 1), encoding="utf-8")
     # A result letter before the decision tells nothing at all: refused as such (it had been a notice about the rejected).
     assert "结果通知“通知结果”定于 2026-07-10，此前没有任何考核" in validate(early).output, validate(early).output
+    # Between two decisions it tells the first's: the second's rejected are still pointed out as told nothing.
+    between = tmp_path / "between.yaml"
+    between.write_text(text.replace("  - {code: final,", "  - {code: check, name: 形式审查, kind: decision, decides: report, on: 2026-07-06}\n"
+                                    "  - {code: results, name: 通知结果, kind: notification, template: result,"
+                                    " on: 2026-07-10, notify: {levels: [enterprise]}}\n  - {code: final,", 1)
+                       .replace("decides: report, on: 2026-07-15}", "decides: check, on: 2026-07-15}", 1), encoding="utf-8")
+    assert "决定阶段“审定获奖名单”不同意的对象不会收到任何函件" in unwrapped(validate(between)), validate(between).output
     assert all("不同意的对象" not in validate(shipped).output for shipped in sorted(PROGRAMMES.glob("*.yaml")))
 
 

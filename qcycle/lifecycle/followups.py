@@ -74,26 +74,24 @@ def followup_open(session, p, round_id, action) -> Outcome:
                            occasion=occasion_of(p, assessed) if stage.owed_by.grades or ranked else None,
                            rectification_deadline=action.deadline, working_days_left=left,
                            report_to=report_to, rolled=action.detail.get("rolled"), requirements=list(stage.requirements))
-    if report_to is not None and units and stage.report_to not in units:
-        # The unit the reports go to (设区市考核's 省政府) is told who owes them, why and by when: it had heard nothing,
-        # and the office then chased reports only that unit could say it had received.
-        owing = [f"{p.unit(u).name}：{why}" if (why := own.get(u, {}).get("reason") or reason) else p.unit(u).name
-                 for u in units]
-        sender = p.sender(stage.code)
-        drafts += draft_letters([stage.report_to or ""], "report_due.j2", p, action, owing=owing,
-                                rectification_deadline=action.deadline, rolled=action.detail.get("rolled"),
-                                to_superior=stage.report_to in (up := p.ancestors(sender))  # as a summary reads it
-                                or p.unit(stage.report_to or "").level == "government" and not up)
-    if stage.report_to == "parent":
-        # Each parent the reports go to is told whose, why and by when (加油站's 市场监管所 first heard of them when asked
-        # for its 复查意见); the office itself, a parent of its own units, sent the orders.
-        sender = p.sender(stage.code)
-        for parent, kids in _parents_of(p, units).items():
-            if parent != sender:
-                drafts += draft_letters([parent], "report_due.j2", p, action, whose=belonging(p, kids),
-                                        owing=[f"{p.unit(u).name}：{why}" if (why := own.get(u, {}).get("reason") or reason)
-                                               else p.unit(u).name for u in kids],
-                                        rectification_deadline=action.deadline, rolled=action.detail.get("rolled"))
+    # The unit the reports go to is told who owes them, why and by when (设区市考核's 省政府 had heard nothing, and the office
+    # then chased reports only it could say it had received); with ``report_to: parent``, each parent of its own units
+    # (加油站's 市场监管所 first heard of them when asked for its 复查意见). Not the office (it sent the orders) nor a unit
+    # owing the report itself (its order and this would share one key).
+    sender = p.sender(stage.code)
+    up = p.ancestors(sender)
+    receivers = (_parents_of(p, units) if stage.report_to == "parent"
+                 else {stage.report_to: units} if stage.report_to is not None and units else {})
+    for receiver, kids in receivers.items():
+        if receiver == sender or receiver in units:
+            continue
+        drafts += draft_letters([receiver], "report_due.j2", p, action, rectification_deadline=action.deadline,
+                                owing=[f"{p.unit(u).name}：{why}" if (why := own.get(u, {}).get("reason") or reason)
+                                       else p.unit(u).name for u in kids],
+                                whose=belonging(p, kids) if stage.report_to == "parent" else "",
+                                rolled=action.detail.get("rolled"), contact=p.round.contact,  # the window's is for those owing it
+                                to_superior=receiver in up  # as a summary reads it
+                                or p.unit(receiver).level == "government" and not up)
     return Outcome(action, drafts, note=f"{action.title}：{len(units)} 个单位须整改{late_note(action)}",
                    counts={"rectification": len(units)})
 
@@ -114,7 +112,7 @@ def _items_rejected(session, p: Programme, round_id, step: str, units: list[str]
     for subject, (told, _) in rejections(session, p, round_id, at=frozenset({step})).items():
         unit = subject.partition(":")[0]
         if unit in units and ":" in subject and (name := p_item_name(p, subject)):
-            lines[unit].append(f"{quoted(name)}{told}")
+            lines[unit].append(f"{quoted(name)}{'的' if told.startswith('“') else ''}{told}")  # not "“X”“中期检查”…"
     return {u: {"reason": "申报的" + "；".join(said)} for u, said in lines.items()}
 
 

@@ -10,17 +10,16 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.lifecycle.drafting import reviewed_by_whom
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.remarks import graded_together, result_remarks
 from qcycle.lifecycle.standing import (
-    not_passed,
     refusals_told,
+    refused_as,
     rejections,
     steps_told_alone,
 )
 from qcycle.lifecycle.who import best_grades, in_category, p_item_name, results_of, select_subjects
-from qcycle.lifecycle.wording import LISTS, counted_as, forced, listing_of, verdict_said
+from qcycle.lifecycle.wording import LISTS, counted_as, forced, listing_of
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who, grade_label
 
@@ -154,8 +153,7 @@ def left_off(session: Session, p: Programme, round_id: uuid.UUID, notice: Stage,
             # the same morning). The step is said, with its reason unless a letter of its own tells
             # it (not told twice: 温州).
             verdict, step = refused.get(r.unit_code, ("", ""))
-            bare = (verdict_said(p.stage(step), False) or not_passed(reviewed_by_whom(p, p.stage(step), unit)
-                                                                    or p.stage(step).name)) if step else ""
+            bare = refused_as(p, p.stage(step), unit) if step else ""
             told_apart = step in apart
             said.append(f"{'申报的' + quoted(item) if item else ''}得分{r.total:.2f}"
                         + ("" if ranked or not p.places_decide else f"、排名第{r.rank}")

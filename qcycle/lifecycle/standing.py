@@ -38,6 +38,7 @@ __all__ = [
     "objection_replies",
     "objections_upheld",
     "passed",
+    "refused_as",
     "rejections",
     "scored_for",
     "steps_told",
@@ -84,8 +85,13 @@ def verdict(p: Programme, stage: str, subject: str, yes: bool, by: str = "", not
     why = f"（{note}）" if note and step.tell_reason else ""
     brings = f"，{step.on_rejection}" if step.on_rejection else ""  # 撤销试点立项
     # Named by who did not give it (余姚: 未获泗门镇人民政府推荐; 福州: 未通过鼓楼区市场监督管理局初审).
-    return (verdict_said(step, False) or not_passed(reviewed_by_whom(p, step, subject.partition(":")[0]) or step.name)
-            ) + why + brings
+    return refused_as(p, step, subject.partition(":")[0]) + why + brings
+
+
+def refused_as(p: Programme, step: Stage, unit: str) -> str:
+    """A step's 不同意 as a letter names it: in its own words (“检查结果判定”为不合格), else by who did not give it (余姚: 未获泗门镇
+    人民政府推荐; 福州: 未通过鼓楼区市场监督管理局初审), else the step (未通过资格审查)."""
+    return verdict_said(step, False) or not_passed(reviewed_by_whom(p, step, unit) or step.name)
 
 
 def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reasons: bool = True
@@ -106,8 +112,7 @@ def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reas
             told = note if reasons or by.startswith("rule:") else ""
             said = verdict(p, stage, subject, yes, by, told)
             if not yes:
-                failed[(stage, subject)] = verdict_said(p.stage(stage), False) or not_passed(
-                    reviewed_by_whom(p, p.stage(stage), subject.partition(":")[0]) or p.stage(stage).name)
+                failed[(stage, subject)] = refused_as(p, p.stage(stage), subject.partition(":")[0])
             if (before := failed.get((owing.get(stage, ""), subject))) is not None:
                 said = f"{before}，{said}"
             out[subject] = (said, stage, yes)

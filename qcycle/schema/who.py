@@ -3,6 +3,7 @@ from the unit hierarchy and from what happened in the round."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -81,6 +82,12 @@ class Who(_Model):
         """Whether its own criteria (``superiors_of`` aside) read what happened in the round."""
         return bool(self.submitted_at or self.missing_at or self.approved_at or self.rejected_at or self.grades
                     or self.rank or any(w.dynamic for w in self.any_of))
+
+    def any_part(self, test: Callable[[Who], bool]) -> bool:
+        """Whether ``test`` holds of this selection or of any part of it (its alternatives, the selection it takes the
+        superiors of)."""
+        return test(self) or any(w.any_part(test) for w in self.any_of) or (
+            self.superiors_of is not None and self.superiors_of.any_part(test))
 
     @property
     def keeps_rejected(self) -> bool:

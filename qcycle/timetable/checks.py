@@ -52,6 +52,9 @@ def _results_before_any(p: Programme, timetable: Timetable) -> list[tuple[str, s
     """A result letter (``template: result``) planned before any assessment or decision, and not to those who missed a
     window: it has nothing to tell and sends nothing, while the plan lists it (a 县局's 年中检查结果 on 7月30日, the year's only scoring in January)."""
     first = min((a.at for a in timetable.actions if a.action in ("assess", "decision_due")), default=None)
+    if not p.assessment_stages:  # a round without an assessment tells what was owed and missed (lifecycle.missed)
+        owed = [a.at for a in timetable.actions if a.action == "deadline" and not p.stage(a.stage).voluntary]
+        first = min([x for x in (first, *owed) if x is not None], default=None)
     out: dict[str, tuple[str, str]] = {}
     for a in timetable.actions:
         stage = p.stage(a.stage)
@@ -65,7 +68,7 @@ def _results_before_any(p: Programme, timetable: Timetable) -> list[tuple[str, s
 
 def _tells_misses(who: Who | None) -> bool:
     """Whether a selection reaches those who missed a window (what a result letter before any result still tells)."""
-    return who is not None and bool(who.missing_at or _tells_misses(who.superiors_of) or any(map(_tells_misses, who.any_of)))
+    return who is not None and who.any_part(lambda w: bool(w.missing_at))
 
 
 def _due_before_it_opens(p: Programme, timetable: Timetable) -> list[tuple[str, str]]:
