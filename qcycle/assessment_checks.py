@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qcycle.schema import Assessment, Programme, Stage, StageKind
+from qcycle.schema import Assessment, Programme, Stage, StageKind, Who
 
 __all__ = ["check_assessment"]
 
@@ -23,13 +23,18 @@ def _groups(p: Programme, a: Assessment) -> list[tuple[str, str]]:
             for i, u in enumerate(p.units) if u.level in grouped and not u.group]
 
 
+def _owed_by_grade(who: Who, grade: str) -> bool:
+    """Whether a selection, or any part of it (an alternative, the units whose superiors it takes), picks by ``grade``."""
+    return who.any_part(lambda part: grade in part.grades)
+
+
 def check_assessment(p: Programme, unit_codes: set, levels: set) -> list[tuple[str, str]]:
     a = p.assessment
     assert a is not None
     out = _groups(p, a)
     # A grade that ends a subject's part owes it nothing after: a window owed by that grade would reach nobody.
     for i, s in enumerate(p.stages):
-        if s.owed_by is not None and (ending := [g for g in s.owed_by.grades if g in a.ending_grades]):
+        if s.owed_by is not None and (ending := [g for g in sorted(a.ending_grades) if _owed_by_grade(s.owed_by, g)]):
             out.append((f"stages[{i}].owed_by.grades", (
                 f"等次“{'、'.join(ending)}”写了 ends（结束其在本轮的参与），不再报送任何材料；"
                 f"须由该等次报送的（如整改报告）应去掉该等次的 ends，或不由该等次报送")))

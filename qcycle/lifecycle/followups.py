@@ -12,6 +12,7 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.changes import moved_deadline
 from qcycle.lifecycle.drafting import draft_letters, firm_workdays_left, late_note, written_on
+from qcycle.lifecycle.ending import ended
 from qcycle.lifecycle.headings import occasion_of
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.standing import items_by_unit, rejections
@@ -34,7 +35,8 @@ def followup_open(session, p, round_id, action) -> Outcome:
     if (moved := moved_deadline(session, p, round_id, action)) is not None:  # not the whole 整改通知 again
         return moved
     stage = p.stage(action.stage)
-    units = owers(session, p, round_id, stage, action.category)
+    gone = ended(session, p, round_id, action.at)  # a unit whose part a grade ended owes no follow-up (one by rank)
+    units = [u for u in owers(session, p, round_id, stage, action.category) if u not in gone]
     assert stage.owed_by is not None
     left = firm_workdays_left(action, written_on(action)) if action.deadline is not None else None
     report_to = p.unit(stage.report_to).name if stage.report_to not in (None, "parent") else None
