@@ -6535,11 +6535,7 @@ def test_a_decision_with_verdicts_of_its_own_says_them(tmp_path, home):
         "      - {code: fix, name: 整改说明, kind: followup, submission: rectification_report, owed_by: {rejected_at: midterm},\n"
         "         opens_after: {stage: midterm, event: on, days: 1}, deadline: {after: {stage: midterm, event: on, workdays: 10}}}\n")
     r = Round(write(tmp_path, "named.yaml", text))
-    r.hand_in("application", ["e1", "e2"], "2023-03-20")
-    r.decide("county_review", e1="approved", e2="approved")
-    r.until("2023-04-21")
-    r.decide("eligibility", e1="approved", e2="approved")
-    r.until("2023-05-04")
+    _items_eligible(r, applied=["e1", "e2"]).until("2023-05-04")
     r.decide("verdict", note="加油机计量误差超出允许范围", e1="approved", e2="rejected")
     r.until("2023-05-09")
     r.decide("midterm", e1="rejected", e2="approved")
