@@ -12,11 +12,10 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.changes import moved_deadline
 from qcycle.lifecycle.drafting import draft_letters, firm_workdays_left, late_note, written_on
-from qcycle.lifecycle.ending import ended
 from qcycle.lifecycle.headings import occasion_of
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.standing import items_by_unit, rejections
-from qcycle.lifecycle.who import owers, p_item_name, results_of, select_subjects
+from qcycle.lifecycle.who import owing_at, p_item_name, results_of, select_subjects
 from qcycle.lifecycle.wording import (
     belonging,
     forced,
@@ -35,8 +34,7 @@ def followup_open(session, p, round_id, action) -> Outcome:
     if (moved := moved_deadline(session, p, round_id, action)) is not None:  # not the whole 整改通知 again
         return moved
     stage = p.stage(action.stage)
-    gone = ended(session, p, round_id, action.at)  # a unit whose part a grade ended owes no follow-up (one by rank)
-    units = [u for u in owers(session, p, round_id, stage, action.category) if u not in gone]
+    units = owing_at(session, p, round_id, stage, action.category, action.at)  # not one whose part a grade ended
     assert stage.owed_by is not None
     left = firm_workdays_left(action, written_on(action)) if action.deadline is not None else None
     report_to = p.unit(stage.report_to).name if stage.report_to not in (None, "parent") else None

@@ -30,7 +30,6 @@ from qcycle.lifecycle.drafting import (
     written_on,
 )
 from qcycle.lifecycle.eligibility import ineligible
-from qcycle.lifecycle.ending import ended
 from qcycle.lifecycle.followups import followup_open, units_below
 from qcycle.lifecycle.notifying import notify_action
 from qcycle.lifecycle.outcome import Outcome
@@ -51,7 +50,7 @@ from qcycle.lifecycle.who import (
     outstanding,
     owed_items,
     owed_subjects,
-    owers,
+    owing_at,
     p_item_name,
     pending_decisions,
     resolve,
@@ -141,8 +140,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
     stage = p.stage(action.stage)
     if (moved := moved_deadline(session, p, round_id, action)) is not None:
         return moved
-    gone = ended(session, p, round_id, action.at)  # a grade that ended its part (撤销建设资格) before the window opens
-    units = [u for u in owers(session, p, round_id, stage, action.category) if u not in gone]
+    units = owing_at(session, p, round_id, stage, action.category, action.at)  # not one whose part a grade ended
     if (call := action.detail.get("announced_by")) is not None:  # told by that day's publication
         told = set(resolve(session, p, round_id, p.stage(call["stage"]).notify, call["category"]))
         return Outcome(action, draft_letters([u for u in units if u not in told], "window_open.j2", p, action,
@@ -391,8 +389,10 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     common = {"notice_name": name, "notice_days": stage.days, "notice_span": stage.span, "notice_until": action.deadline, "roster": roster,
               "objection_deadline": window or action.deadline, "objection_window": window is not None,
               "roster_word": word, **_results_shown(session, p, round_id, name, roster, action.category)}
-    drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=u in listed,
-                                                      proposed=proposed.get(u), **common, **_below_on(p, u, listed, roster))]
+    under = p.under_each(sorted(listed))  # once for the notice, not once per unit it goes to
+    drafts = [d for u in units for d in draft_letters([u], "notice.j2", p, action, listed=u in listed, proposed=proposed.get(u),
+                                                      **common, **_below_on(p, under.get(u, []) if u not in listed else [],
+                                                                            roster))]
     # Being left off is the unit's own news: not posted where its peers read.
     judged = judged_by(p) if others else None
     drafts += [d for u, why in others.items()
@@ -403,10 +403,9 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     return Outcome(action, drafts, note=f"{action.title}：通知 {len(units)} 个单位{told}{late}")
 
 
-def _below_on(p: Programme, unit: str, listed: set[str], roster: list[str]) -> dict[str, Any]:
-    """For a superior not on a 公示's list, its units on it (at any depth, as a 公布 letter counts them) in the list's order
-    (北岭's 公示 had listed 6 firms without saying which 2 were its own recommendations)."""
-    mine = p.under_each(sorted(listed)).get(unit, []) if unit not in listed else []
+def _below_on(p: Programme, mine: list[str], roster: list[str]) -> dict[str, Any]:
+    """For a superior not on a 公示's list, its units on it (``mine``: at any depth, as a 公布 letter counts them) in the
+    list's order (北岭's 公示 had listed 6 firms without saying which 2 were its own recommendations)."""
     if not mine:
         return {}
     # In the list's order: an entry is the unit's name, with what it is proposed for after it ("某（集团）有限公司（拟获…）").

@@ -67,5 +67,5 @@ def list_told(session, p: Programme, round_id, who: Who | None, units: list[str]
         own[u]["takers_below"] = [p.unit(t).name for t in below.get(u, [])]
         own[u]["left_below"] = [p.unit(t).name for t in left.get(u, [])]
         # An association's units are 所在行业（系统）内, not 辖区内.
-        own[u]["below_word"] = belonging(p, below.get(u) or left[u]) if below.get(u) or left.get(u) else "辖区内"
+        own[u]["below_word"] = belonging(p, mine) if (mine := below.get(u) or left.get(u)) else "辖区内"
     return takers, items

@@ -256,7 +256,7 @@ def _late_and_missing(when: list[str], n: int, name: str) -> str:
     report never sent, and "季度工作报告逾期报送3次" beside a breakdown of 2 and 1); where all were late, that they were
     (a 乡镇 three days late with its 台账 had read "工作台账逾期或未报送1次" in a 通报, like one that never sent it)."""
     missing = [w.removeprefix(NOT_HANDED_IN) for w in when if w.startswith(NOT_HANDED_IN)]
-    if len(when) != n or not when or (not missing and "逾期" in name and "未" not in name):
+    if len(when) != n or (not missing and "逾期" in name and "未" not in name):
         return ""  # an item named for lateness alone ("进度报送逾期2次") says it
     late = [w for w in when if not w.startswith(NOT_HANDED_IN)]
     return "，".join(f"{said}{len(of)}次{_deadlines_named(of, len(of))}" for said, of in (("逾期报送", late), ("未报送", missing))

@@ -43,6 +43,7 @@ __all__ = [
     "owed_items",
     "owed_subjects",
     "owers",
+    "owing_at",
     "p_item_name",
     "pending_decisions",
     "remembering",
@@ -269,6 +270,13 @@ def owers(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, cat
     return list(remembered(("owers", round_id, id(p), stage.code, category), read))
 
 
+def owing_at(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None,
+             at: dt.datetime) -> list[str]:
+    """:func:`owers` at a moment: less the units whose part in the round a grade ended by then (``ends``)."""
+    gone = ended(session, p, round_id, at)
+    return [u for u in owers(session, p, round_id, stage, category) if u not in gone]
+
+
 def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str | None,
                     category: str | None) -> Any:
     """SELECT the units that handed the stage's submission in (accepted), for a period and
@@ -288,7 +296,7 @@ def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str 
 def called_to(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
     """Units a deadline action holds to it: those owing its stage, less those with a deadline of
     their own (an extension answers to its own action) and those added to the round after it."""
-    due = owers(session, p, round_id, p.stage(action.stage), action.category)
+    due = owing_at(session, p, round_id, p.stage(action.stage), action.category, action.at)  # not those whose part ended
     if action.unit is not None:  # one unit's own deadline (an extension)
         due = [u for u in due if u == action.unit]
     else:  # units with their own deadline answer to it, not to this one
@@ -298,8 +306,6 @@ def called_to(session: Session, p: Programme, round_id: uuid.UUID, action: Actio
     joined = _joined(session, round_id)
     if joined:
         due = [u for u in due if u not in joined or joined[u] <= action.at]
-    if gone := ended(session, p, round_id, action.at):  # its part ended before this deadline
-        due = [u for u in due if u not in gone]
     return due
 
 
