@@ -42,6 +42,7 @@ __all__ = [
     "deciding_stages",
     "decision_rows",
     "export_results",
+    "outcome_word",
     "read_decisions",
     "result_rows",
     "submission_rows",
@@ -69,12 +70,15 @@ def deciding_stages(p: Programme) -> list[Stage]:
 
 def _outcome(stage: Stage, outcome: str) -> str:
     yes, no = OUTCOMES
-    word = _CN_OUTCOMES.get(outcome.strip().lower(), outcome.strip().lower())
+    # The stage's own words for its outcomes (合格/不合格, 抽中/未抽中) as its letters and exports say them.
+    own = {stage.verdicts.approved: "yes", stage.verdicts.rejected: "no"} if stage.verdicts else {}
+    word = own.get(outcome.strip()) or _CN_OUTCOMES.get(outcome.strip().lower(), outcome.strip().lower())
     if word in ("yes", yes):
         return yes
     if word in ("no", no):
         return no
-    raise DecisionError(f"阶段 {stage.code} 的决定应为 {yes}/{no}（或 同意/不同意），收到 {outcome!r}")
+    said = f"{stage.verdicts.approved}/{stage.verdicts.rejected}、" if stage.verdicts else ""
+    raise DecisionError(f"阶段 {stage.code} 的决定应为 {said}{yes}/{no}（或 同意/不同意），收到 {outcome!r}")
 
 
 def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows: Iterable[DecisionRow],
@@ -117,7 +121,7 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
         if earlier == outcome and note in ("", earlier_note):
             continue  # made already, as it is: nothing to record again
         if earlier is not None and not (change and note):  # another outcome, or another reason told
-            said = OUTCOME_WORDS.get(earlier, earlier)
+            said = outcome_word(stage, earlier)
             problems.append(f"{at}{stage.name}：{row.subject} 已决定为“{said}”；要改变已作出的决定，请加 --change 并写明原因"
                             "（--note 或决定清单的说明列；此前据此发出的函件不会撤回，已执行的后续环节不会重算）")
             continue
@@ -140,11 +144,18 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
 OUTCOME_WORDS = {"approved": "同意", "rejected": "不同意"}  # a decision as an officer says it
 
 
+def outcome_word(stage: Stage, outcome: str) -> str:
+    """A decision as an officer says it: in the stage's own words where it has them (合格, 抽中), else 同意/不同意."""
+    if stage.verdicts is not None and outcome in OUTCOMES:
+        return stage.verdicts.approved if outcome == OUTCOMES[0] else stage.verdicts.rejected
+    return OUTCOME_WORDS.get(outcome, outcome)
+
+
 def decided_counts(session: Session, programme: Programme, round_id: uuid.UUID, code: str) -> dict[str, int]:
     """How many decisions a stage has made, by outcome as an officer says it (同意 3，不同意 1)."""
     counts: dict[str, int] = {}
     for _, outcome, _ in crud.decisions_at(session=session, round_id=round_id, stage=code):
-        word = OUTCOME_WORDS.get(outcome, outcome)
+        word = outcome_word(programme.stage(code), outcome)
         counts[word] = counts.get(word, 0) + 1
     return counts
 
@@ -367,7 +378,7 @@ def decision_rows(session: Session, programme: Programme, round_id: uuid.UUID) -
         unit = subject.partition(":")[0]
         sheets.setdefault(p.stage(stage).name, []).append({  # stage names are unique (validate)
             "单位代码": unit, "单位": p_unit_name(p, unit) or unit, "项目": p_item_name(p, subject) or "",
-            "决定": OUTCOME_WORDS.get(outcome, outcome), "说明": note, "决定人": decider_label(by),
+            "决定": outcome_word(p.stage(stage), outcome), "说明": note, "决定人": decider_label(by),
             "决定时间": f"{clock.to_local(at):%Y-%m-%d %H:%M}"})
     return sheets
 

@@ -594,12 +594,66 @@ MIDTERM = """\
     # Read before a closing note: "材料（申请书、自我声明、计量器具台账）申请" had been printed in 98 letters.
     ("申请材料（申请书、自我声明、计量器具台账）", "申请材料（申请书、自我声明、计量器具台账）"),
     ("申请评价确认（第一批）", "评价确认申请（第一批）"),
+    # The verb after the thing: "能力验证结果上报" had been asked for as "提交能力验证结果上报" in 31 letters.
+    ("能力验证结果上报", "能力验证结果"), ("年度报告报送（上一年度）", "年度报告（上一年度）"), ("整改情况提交", "整改情况"),
+    ("报送", "报送"), ("申报", "申报"), ("质量奖申报", "质量奖申报"),
 ])
 def test_a_stage_is_handed_in_as_the_thing_its_name_says(tmp_path, name, handed_in):
     """江西's "申请材料" was printed "材料申请" in 25 enterprises' subject lines; "提出验收申请" as
     "提交提出验收申请"."""
     text = MIDTERM.replace("name: 中期评估自评报告, kind: submission", f"name: {name}, kind: submission", 1)
     assert write(tmp_path, "m.yaml", text).programme.stage("midterm").handed_in == handed_in
+
+
+ANNUAL_REPORTS = textwrap.dedent("""\
+        version: 2
+        round: {code: nr-2026, name: 2026年度检验检测机构年度报告报送, programme: 年度报告, issuer: city, years: [2026]}
+        submission_kinds: {annual_report: {title: 年度报告}, pt_result: {title: 能力验证检测结果}}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: city, name: 某市市场监督管理局, level: city, channels: [sink]}
+          - {code: e1, name: 甲公司, level: enterprise, parent: city, channels: [sink]}
+          - {code: e2, name: 乙公司, level: enterprise, parent: city, channels: [sink]}
+        reminder_policies:
+          std: {before_workdays: [3]}
+        stages:
+          - {code: results, name: 能力验证结果上报, kind: submission, submission: pt_result,
+             owed_by: {levels: [enterprise]}, opens: 2026-03-02, deadline: {date: 2026-03-31}, reminders: std}
+          - {code: annual, name: 报送年度报告, kind: submission, submission: annual_report,
+             owed_by: {levels: [enterprise]}, opens: 2026-03-02, deadline: {date: 2026-03-31}}
+          - {code: order, name: 责令限期改正（补报年度报告）, kind: followup, submission: annual_report,
+             owed_by: {missing_at: annual}, opens_after: {stage: annual, event: deadline, workdays: 5},
+             deadline: {after: {stage: annual, event: deadline, workdays: 20}}}
+        """)
+
+
+def test_letters_call_a_material_by_the_title_its_kind_declares(tmp_path, home):
+    """能力验证: a window named "能力验证结果上报" of a kind titled 能力验证检测结果 was asked for as
+    "提交能力验证结果上报"; 年度报告's order "责令限期改正（补报年度报告）" asked for the order itself
+    ("请于…前将责令限期改正（补报年度报告）报送"). ``title`` is what letters call a declared kind."""
+    text = ANNUAL_REPORTS
+    r = Round(write(tmp_path, "nr.yaml", text))
+    r.hand_in("annual_report", ["e1"], "2026-03-20")
+    r.until("2026-05-29")
+    reminded, ordered = r.letters("results"), r.letters("order")
+    assert "能力验证检测结果" in reminded["e1"] and "结果上报" not in reminded["e1"], reminded["e1"]
+    assert set(ordered) == {"e2"}
+    assert "前将年度报告报送某市市场监督管理局" in ordered["e2"], ordered["e2"]
+    assert "将责令限期改正" not in ordered["e2"], ordered["e2"]
+
+
+def test_a_hand_in_before_the_order_for_missing_it_opens_is_the_missed_one_late(tmp_path, home):
+    """临江's 统计数据表 handed in on 4月6日, three days after its deadline and a day before the 责令限期改正 for missing it
+    opened, was filed under the order as the nearer window (and set aside there): its unit was then ordered to hand in
+    what it had. What comes before such an order is the missed window's, late."""
+    r = Round(write(tmp_path, "nr.yaml", ANNUAL_REPORTS))
+    r.hand_in("annual_report", ["e1"], "2026-03-20")
+    r.hand_in("annual_report", ["e2"], "2026-04-06")  # deadline 3月31日; the order opens 5 working days after it
+    with db.session_scope() as session:
+        rows = session.exec(select(Submission).where(Submission.round_id == r.id)).all()
+        assert sorted((s.unit_code, s.stage, s.late) for s in rows) == [("e1", "annual", False), ("e2", "annual", True)]
+    r.until("2026-05-29")
+    assert r.letters("order") == {}
 
 
 def test_the_plan_labels_a_reminder_before_a_deadline_on_a_day_off_as_such(tmp_path, home):
@@ -3941,10 +3995,13 @@ def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
     with pytest.raises(ConfigError) as exc:
         write(tmp_path, "bad.yaml", text.replace("missing_at: annual", "missing_at: rating"))
     assert "assessment.vetoes[0].missing_at" in str(exc.value), str(exc.value)
-    # The letters asking for the report say by when, where one working day is fixed; not a day off it may roll from.
+    # The letters asking for the report say by when: the assessment's day, a day off kept as the file gives it too
+    # (质量月's letters had read "截至评选时" of a Saturday's 评选), or the working day it is rolled to.
     assert "截至2025年8月15日考核时仍未报送的" in lateness_costs(r.p, "annual")
     sunday = write(tmp_path, "sunday.yaml", text.replace("on: 2025-08-15}", "on: 2025-08-17}", 1)).programme
-    assert "按考核规定，截至考核时仍未报送的，实行一票否决" in lateness_costs(sunday, "annual")
+    assert "按考核规定，截至2025年8月17日考核时仍未报送的，实行一票否决" in lateness_costs(sunday, "annual")
+    rolled = write(tmp_path, "rolled.yaml", text.replace("on: 2025-08-15}", "on: 2025-08-17, roll: next_workday}", 1))
+    assert "截至2025年8月18日考核时仍未报送的" in lateness_costs(rolled.programme, "annual")
     # A day counted from another stage's is said as well (the 20th working day after the deadline).
     counted = write(tmp_path, "counted.yaml", text.replace(
         "on: 2025-08-15}", "after: {stage: annual, event: deadline, workdays: 20}}", 1)).programme
@@ -5094,6 +5151,21 @@ def test_an_event_for_those_a_parent_passed_tells_them_so(tmp_path, home):
     assert sorted(told) == ["e1", "e3"], told
     assert "贵单位已通过甲区市场监督管理局初审。示例市市场监督管理局定于2023年4月24日" in told["e1"], told["e1"]
     assert "贵单位已通过乙县市场监督管理局初审。" in told["e3"], told["e3"]
+
+
+def test_an_event_for_those_a_parent_passed_says_the_verdict_in_its_own_words(tmp_path, home):
+    """星级所: the 县局初审 was 同意推荐/不同意推荐, and the 现场验收 notice still read "贵单位已通过某区局初审"."""
+    text = REVIEWED.replace("kind: decision, decides: application, reviewed_by: parent,",
+                            "kind: decision, decides: application, reviewed_by: parent, "
+                            "verdicts: {approved: 同意推荐, rejected: 不同意推荐},", 1) + (
+        "      - {code: onsite, name: 现场评审, kind: event, on: 2023-04-24, notify: {approved_at: county_review}}\n")
+    r = Round(write(tmp_path, "onsite.yaml", text))
+    r.hand_in("application", ["e1", "e3"], "2023-03-20")
+    r.decide("county_review", e1="approved", e3="approved")
+    r.until("2023-04-24")
+    told = r.letters("onsite")
+    assert "贵单位已经甲区市场监督管理局初审，结论为同意推荐。示例市市场监督管理局定于" in told["e1"], told["e1"]
+    assert "已通过" not in told["e3"], told["e3"]
 
 
 def test_an_item_vetoed_for_never_handing_in_its_results_is_told_no_score(tmp_path, home):
@@ -6619,3 +6691,38 @@ def test_one_refused_after_scoring_is_told_under_the_rounds_results_not_its_step
         subjects = {m.unit_code: m.subject for m in session.exec(select(OutboxMessage).where(
             OutboxMessage.round_id == r.id, OutboxMessage.action.startswith("results:"))).all()}
     assert subjects["e1"].startswith("【评审结果】"), subjects
+
+
+def test_a_voluntary_window_not_used_is_not_called_missed(tmp_path, home):
+    """抽查: the 整改通知 to a firm that failed and did not ask for a 复检 read "未按期报送“复检申请”", as if asking were
+    owed. A right not used is said as not handed in."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: cc-2026, name: 2026年产品质量监督抽查, programme: 监督抽查, issuer: city, years: [2026]}
+        submission_kinds: {retest_request: {title: 复检申请}}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: city, name: 某市市场监督管理局, level: city, channels: [sink]}
+          - {code: e1, name: 甲公司, level: enterprise, parent: city, channels: [sink]}
+          - {code: e2, name: 乙公司, level: enterprise, parent: city, channels: [sink]}
+        stages:
+          - {code: report, name: 检验报告, kind: submission, submission: self_evaluation,
+             owed_by: {levels: [enterprise]}, opens: 2026-06-01, deadline: {date: 2026-06-30}}
+          - {code: verdict, name: 检验结论判定, kind: decision, decides: report, on: 2026-07-09,
+             verdicts: {approved: 合格, rejected: 不合格}}
+          - {code: retest, name: 复检申请, kind: submission, submission: retest_request, voluntary: true,
+             owed_by: {rejected_at: verdict}, opens_after: {stage: verdict, event: on, days: 0},
+             deadline: {after: {stage: verdict, event: on, days: 15}}}
+          - {code: rectify, name: 整改报告, kind: followup, submission: rectification_report,
+             owed_by: {rejected_at: verdict, missing_at: retest},
+             opens_after: {stage: retest, event: deadline, workdays: 1},
+             deadline: {after: {stage: retest, event: deadline, days: 30}}}
+        """)
+    r = Round(write(tmp_path, "cc.yaml", text))
+    r.hand_in("self_evaluation", ["e1", "e2"], "2026-06-20")
+    r.until("2026-07-08")
+    r.decide("verdict", e1="rejected", e2="approved")
+    r.until("2026-07-30")
+    told = r.letters("rectify")
+    assert sorted(told) == ["e1"], told
+    assert "未提交“复检申请”" in told["e1"] and "未按期报送" not in told["e1"], told["e1"]

@@ -441,3 +441,28 @@ def test_a_final_result_of_one_a_decision_took_never_reads_as_left_out():
     assert _final("AAA级", [(decider, "approved", False)]) == "AAA级"
     assert _final("AAA级", [(decider, None, False)]) == "AAA级（未进入确定确认名单）"
     assert _final("AAA级", [(decider, "rejected", True)]) == "确定确认名单未通过"
+
+
+def test_a_decision_with_its_own_verdicts_is_taken_and_exported_in_those_words(home, tmp_path):
+    """年度报告's 双随机 draw (抽中/未抽中) and 现场核查 (符合/不符合): decisions.csv said 同意/不同意 of both, and a
+    decisions file written in the stage's own words was refused."""
+    path = tmp_path / "p1.yaml"
+    path.write_text(P1.read_text(encoding="utf-8").replace(
+        "    name: 审核揭榜书\n    kind: decision\n",
+        "    name: 审核揭榜书\n    kind: decision\n    verdicts: {approved: 合格, rejected: 不合格}\n", 1), encoding="utf-8")
+    _seed_applications([("510100", "zlcx-01"), ("510300", "cxyl-02")], path)
+    decisions = tmp_path / "决定清单.csv"
+    decisions.write_text("阶段,对象,决定,说明\ntakers_review,510100:zlcx-01,合格,\n"
+                         "takers_review,510300:cxyl-02,不合格,材料不全\n", encoding="utf-8")
+    done = runner.invoke(app, ["decide", str(path), "--file", str(decisions), "--by", "张三"], terminal_width=200)
+    assert done.exit_code == 0, done.output
+    assert "510300:cxyl-02 自贡市市场监督管理局 → 不合格" in done.output, done.output
+    wrong = tmp_path / "错.csv"
+    wrong.write_text("阶段,对象,决定,说明\ntakers_review,510100:zlcx-01,抽中,\n", encoding="utf-8")
+    refused = runner.invoke(app, ["decide", str(path), "--file", str(wrong), "--change"], terminal_width=200)
+    assert refused.exit_code != 0 and "合格/不合格" in refused.output, refused.output
+    out_csv = tmp_path / "决定.csv"
+    assert runner.invoke(app, ["export", str(path), "--decisions", "--out", str(out_csv)]).exit_code == 0
+    with out_csv.open(encoding="utf-8-sig") as fh:
+        assert [(r["单位"], r["决定"]) for r in csv.DictReader(fh)] == [
+            ("成都市市场监督管理局", "合格"), ("自贡市市场监督管理局", "不合格")]

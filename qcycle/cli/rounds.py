@@ -151,12 +151,11 @@ def decide(
                               decided_by=f"cli:{by or getpass.getuser()}", change=change)
     except QcycleError as exc:
         raise fail(exc) from None
-    said = ops.OUTCOME_WORDS
     if len(done) < len(rows):
         out.print(f"{len(rows) - len(done)} 项与已作出的决定相同，未重复记录", markup=False)
     for stage_code, subject_code, outcome in done:
         who = f" {name}" if (name := ops.p_unit_name(p, subject_code)) else ""
-        out.print(f"已记录：{p.stage(stage_code).name}（{stage_code}）{subject_code}{who} → {said.get(outcome, outcome)}",
+        out.print(f"已记录：{p.stage(stage_code).name}（{stage_code}）{subject_code}{who} → {ops.outcome_word(p.stage(stage_code), outcome)}",
                   markup=False)
 
 

@@ -85,11 +85,21 @@ def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], subm
     coming = min(((opens, i) for i, (s, opens, closes) in enumerate(spans) if opens is not None and opens > submitted_at),
                  default=None)
     if closed is not None and coming is not None:
+        if _answers_miss(stages[coming[1]], stages[closed[1]]):  # a late one of the window missed, not an early 补报
+            return stages[closed[1]]
         return stages[closed[1] if submitted_at - closed[0] <= coming[0] - submitted_at else coming[1]]
     if (either := closed if closed is not None else coming) is not None:
         return stages[either[1]]
     found = _first_not_past([s.code for s in stages], timetable, "deadline", submitted_at, windows)
     return stages[-1 if found is None else found]
+
+
+def _answers_miss(later: Stage, earlier: Stage) -> bool:
+    """Whether ``later`` is owed for missing ``earlier`` (责令限期改正（补报统计数据表）after 报送统计数据表): what is handed
+    in before it opens is ``earlier``'s, late. Filed under the order three days ahead, 临江's late 统计数据表 were set
+    aside and their units ordered to hand in what they had."""
+    who = later.owed_by
+    return who is not None and any(w.missing_at == earlier.code for w in (who, *who.any_of))
 
 
 def misnamed_stage(p: Programme, timetable: Timetable, record: Mapping[str, Any], submitted_at: dt.datetime,
@@ -159,6 +169,8 @@ def unplaced(p: Programme, timetable: Timetable, stage: Stage, record: Mapping[s
         return f"缺少期次（period）：{where}分期提交（可选：{'、'.join(codes)}）"
     if codes and period not in codes:
         return f"期次 {period!r} 不是{where}的期次（可选：{'、'.join(codes)}）"
+    if not codes and period:
+        return f"期次 {period!r}：{where}不分期提交（不写期次，或注明所属阶段）"
     if category is None:
         return f"缺少榜单项目（item）或类别（category）：{where}按项目类别分别截止"
     name = next((c.name for c in p.categories if c.code == category), None)

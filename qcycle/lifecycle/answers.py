@@ -95,7 +95,7 @@ def _what(p: Programme, row: crud.Refusal) -> str:
     detail = [stage.period_label(row.period)] if row.period else []
     if row.category_code and not row.item_code:
         detail += [category_label(c.name) for c in p.categories if c.code == row.category_code]
-    what = _past_the_items(stage.handed_in, [i.name for _, i in p.items]) if item else stage.handed_in
+    what = _past_the_items(p.material(stage), [i.name for _, i in p.items]) if item else p.material(stage)
     return item + item_name(what, detail)
 
 

@@ -256,7 +256,7 @@ def windows_never_handed_in(session: Session, p: Programme, round_id: uuid.UUID,
         stage = p.stage(a.stage)
         if not stage.submission or stage.owed_by is None or stage.voluntary:
             continue
-        what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
+        what = item_name(p.material(stage), [stage.period_label(a.period) if a.period else ""])
         out.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
     return out
 

@@ -176,4 +176,4 @@ def _additions(session: Session, before: Programme, p: Programme, round_id: uuid
     key = f"amend:add:{'+'.join(i.code for _, i in added)}"
     return [dataclasses.replace(d, action_key=key, key_day=on)
             for d in draft_letters(sorted(own), "item_added.j2", p, open_windows[0], own=own,
-                                   handed_in=window.handed_in, today=on)]
+                                   handed_in=p.material(window), today=on)]

@@ -23,7 +23,7 @@ __all__ = ["ANNOUNCED", "base_context", "costs_told", "draft_letters", "item_nam
 
 def handed_in_item(p: Programme, stage: Stage, period: str | None = None, category: str | None = None) -> str:
     """What a window asks for, with its period and category: 中期检查（进展报告，2024年6月，创先引领类）."""
-    return item_name(stage.handed_in, [stage.period_label(period) if period else "",
+    return item_name(p.material(stage), [stage.period_label(period) if period else "",
                                        category_label(p.category(category).name) if category else ""])
 
 

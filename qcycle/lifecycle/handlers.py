@@ -347,7 +347,7 @@ def _missing(session, p: Programme, round_id, action, stage: Stage) -> dict[str,
     done = decided(session, round_id, stage.code, POSITIVE + NEGATIVE)
     refused = set(crud.handed_in_subjects(session=session, round_id=round_id, stage=window.code, period=None, category=action.category,
                                           item_category=p.item_category, status="rejected_late")) if window.lateness == "reject" else set()
-    return {x: window.handed_in + REFUSED_LATE if x in refused else f"未提交{window.handed_in}"
+    return {x: p.material(window) + REFUSED_LATE if x in refused else f"未提交{p.material(window)}"
             for x in missed_subjects(session, p, round_id, window, action.category) if x not in done}
 
 
@@ -427,7 +427,10 @@ def _reviewed_through(session, p: Programme, round_id, who: Who | None, units: l
     if step is None or step.reviewed_by is None:
         return {u: {"scored": said} for u, said in scored_for(session, p, round_id, who, units).items()}
     approved = {x.partition(":")[0] for x in decided(session, round_id, step.code, POSITIVE)}
-    return {u: {"passed_step": passed(by)} for u in units if u in approved and (by := reviewed_by_whom(p, step, u))}
+    # A verdict in the step's own words (同意推荐) is said as such: "已通过某区局初审" had been read of it.
+    said = step.verdicts.approved if step.verdicts and "通过" not in step.verdicts.approved else None
+    return {u: {"passed_step": f"经{by}，结论为{said}" if said else passed(by)}
+            for u in units if u in approved and (by := reviewed_by_whom(p, step, u))}
 
 
 HANDLERS = {

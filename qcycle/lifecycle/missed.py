@@ -56,7 +56,7 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
             if (a.action == "deadline" and a.unit is None and a.at <= notice.at and stage.submission
                     and stage.owed_by is not None and not stage.voluntary and stage.submission != "objection"
                     and (category is None or a.category in (None, category))):
-                what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
+                what = item_name(p.material(stage), [stage.period_label(a.period) if a.period else ""])
                 missed.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
     # The follow-ups this assessment's results owed (by grade or place), at their deadlines due by now.
     owed_by_results = {s.code for s in p.stages if s.kind is StageKind.followup and s.owed_by is not None
@@ -65,7 +65,7 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
         if (a.action == "deadline" and a.stage in owed_by_results and a.at <= notice.at
                 and (category is None or a.category in (None, category))):
             stage = p.stage(a.stage)
-            what = item_name(stage.handed_in, [stage.period_label(a.period) if a.period else ""])
+            what = item_name(p.material(stage), [stage.period_label(a.period) if a.period else ""])
             # Owed item by item (a lab's 整改报告 for each 不满意 项目): the items never handed in, not the unit (one that
             # sent one of its two had read "未提交整改报告" in the 通报).
             missed.setdefault((stage.code, what), set()).update(missing_subjects(session, p, round_id, a))
@@ -94,7 +94,7 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
             unit = subject.partition(":")[0]
             # Refused, not missed: "未按期提交自评报告；自评报告逾期提交，不予受理" had said it twice.
             out[unit] = [x for x in out[unit] if x[0] != window.code or x[1] is not None]
-            out[unit].append((window.code, p_item_name(p, subject), window.handed_in + REFUSED_LATE))
+            out[unit].append((window.code, p_item_name(p, subject), p.material(window) + REFUSED_LATE))
     return out
 
 
@@ -155,7 +155,7 @@ def _periods_together(p: Programme, lines: list[tuple[str, str | None, str]]) ->
     2月）；未提交月调度报告（2026年3月）；…" five times over."""
     labels: dict[str, list[str]] = defaultdict(list)
     for code, item, text in lines:
-        handed = p.stage(code).handed_in
+        handed = p.material(p.stage(code))
         if item is None and text.startswith(f"未提交{handed}（") and text.endswith("）") and not handed.endswith("）"):
             labels[code].append(text[len(handed) + 4:-1])
     out, said = [], set()
@@ -164,7 +164,7 @@ def _periods_together(p: Programme, lines: list[tuple[str, str | None, str]]) ->
             out.append((code, item, text))
         elif code not in said:
             said.add(code)
-            out.append((code, None, f"未提交{p.stage(code).handed_in}（{periods_joined(labels[code])}）"))
+            out.append((code, None, f"未提交{p.material(p.stage(code))}（{periods_joined(labels[code])}）"))
     return out
 
 

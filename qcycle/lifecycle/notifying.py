@@ -210,7 +210,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                  for r in mine] + passes + rejected.get(u, [])
         # What it never handed in is not graded: said beside what was (an item's line once).
         # Not where a rejection says it already (逾期未报送的视为不合格: "未提交年度创建工作报告，…不合格").
-        owed = [(n, f"未提交{quoted(n) if n else ''}{p.stage(code).handed_in}")
+        owed = [(n, f"未提交{quoted(n) if n else ''}{p.material(p.stage(code))}")
                 for code, late in missing if u in late for n in (late[u] or [""])] if template == "result.j2" else []
         missed = [said for n, said in owed if not (n and any(line.startswith(f"{n}：") for line in lines))
                   and not any(line.startswith(said) for line in lines)]
@@ -234,7 +234,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         lines += missed
         grounds = summons_grounds(p, stage.notify, [w for w, chose in met if u in chose], template == "summons.j2",
                                   mine[0] if mine else None, (grounds_of if template == "summons.j2" else rejected).get(u, []),
-                                  [f"未按期报送{quoted(p.stage(code).handed_in)}" for code, late in missing if u in late])
+                                  [f"未按期报送{quoted(p.material(p.stage(code)))}" for code, late in missing if u in late])
         if not (lines or grounds or praise):
             continue
         score = "；".join(score_text(r) for r in mine if not unscored(p, r)) or None

@@ -331,7 +331,7 @@ def _standing_consequence(p: Programme, grade: str, code: str) -> str | None:
     consequence the follow-up is about (限期整改) nor one a second chance decides again (a 复验申请's 撤销试点资格)."""
     brings = grade_consequence(p, grade)
     window = p.stage(p.stage(code).decides or code)
-    if not brings or window.voluntary or any(w in brings for w in ("整改", "复验", "复查", window.handed_in)):
+    if not brings or window.voluntary or any(w in brings for w in ("整改", "复验", "复查", p.material(window))):
         return None
     return brings
 

@@ -47,6 +47,6 @@ def report_list(session, p: Programme, round_id, action) -> Outcome:
     units = resolve(session, p, round_id, stage.notify, action.category)
     # The objections upheld go with the list to whoever decides on it (嘉善's 县政府 was sent a winner an upheld
     # objection concerned, without a word of it).
-    drafts = draft_letters(units, "report.j2", p, action, lines=lines, listing=stage.handed_in,
+    drafts = draft_letters(units, "report.j2", p, action, lines=lines, listing=p.material(stage),
                            word=places_counted_as(p, listed), upheld=objections_upheld(session, p, round_id, stage.code))
     return Outcome(action, drafts, note=f"{action.title}：报送 {len(lines)} 个，{len(drafts)} 封")

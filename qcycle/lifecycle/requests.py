@@ -50,7 +50,7 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
     listed = pending[:LISTED_IN_DECISION_REQUEST]
     received = handed_in_at(session, round_id, target, listed) if target is not None else {}
     # A hand-in taken late (accept_flag) is marked: the reviewer decides knowing it.
-    handed = target.handed_in if target is not None and target.submission else None
+    handed = p.material(target) if target is not None and target.submission else None
     items = [{"programme_name": p.round.name, "item": p_item_name(p, s),
               "unit_name": p.unit(s.partition(":")[0]).name, "received_at": received.get(s, crud.NO_HAND_IN).at,
               "late": received.get(s, crud.NO_HAND_IN).late} for s in listed]
@@ -161,7 +161,7 @@ def reviewers_of(session: Session, p: Programme, round_id: uuid.UUID, window: St
         asked = next((a for a in actions if a.stage == stage.code and a.action == "review_request"
                       and a.category in (None, category) and "closes" in a.detail), None)
         closes = dt.date.fromisoformat(asked.detail["closes"]) if asked else None
-        out |= {parent: {"item": window.handed_in, "step": reviewer_step(stage.name), "due": due, "closes": closes,
+        out |= {parent: {"item": p.material(window), "step": reviewer_step(stage.name), "due": due, "closes": closes,
                          "scope": scope(parent), "after": _after(p, stage), "limit": stage.places_for(p.unit(parent).level),
                          "word": counted_as(p, owing),
                          # Handed in to the reviewer itself (report_to: parent): it receives them, no list comes from us.

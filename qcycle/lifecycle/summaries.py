@@ -215,7 +215,7 @@ def missed_said(p: Programme, missing: list[tuple[str, dict[str, list[str]]]]
     for code, late in missing:
         for u, owed in late.items():
             items: list[str | None] = list(owed) or [None]
-            out[u] += [(code, n, f"未提交{p.stage(code).handed_in}") for n in items]
+            out[u] += [(code, n, f"未提交{p.material(p.stage(code))}") for n in items]
     return dict(out)
 
 
@@ -245,7 +245,7 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
         # Said where the consequence asks for it ("须于1个月内报送整改方案"), not where it only names the word (a stage named
         # 限期整改 under "限期整改6个月，期满复验" had left the cities' summaries silent about it).
         owing = [u for u in owers(session, p, round_id, stage, notice.category)
-                 if not any(f"{verb}{stage.handed_in}" in said.get(grade_of.get(u, ""), "") for verb in ("报送", "提交", "上报"))]
+                 if not any(f"{verb}{p.material(stage)}" in said.get(grade_of.get(u, ""), "") for verb in ("报送", "提交", "上报"))]
         # Owed item by item (a lab's 不满意 项目), each unit with its items: a lab owing for one item and another report
         # for the other had been named twice, which for which untold.
         items = items_by_unit(session, p, round_id, stage.owed_by, notice.category) if stage.owed_by else {}
@@ -258,7 +258,7 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
                 still = owed_items(session, p, round_id, opens)
                 items = {u: [items_named(p, u, still[u])] if u in still else items[u] for u in owing if u in items}
         for superior, units in p.under_each(owing).items():
-            out[superior].append({"item": stage.handed_in, "deadline": opens.deadline, "rolled": opens.detail.get("rolled"),
+            out[superior].append({"item": p.material(stage), "deadline": opens.deadline, "rolled": opens.detail.get("rolled"),
                                   "units": [p.unit(u).name + (f"（{'、'.join(items[u])}）" if items.get(u) else "")
                                             for u in units], "told": opens.at <= notice.at})
     return dict(out)

@@ -173,7 +173,10 @@ def reason_of(p: Programme, who: Who, met: Callable[[Who], bool] | None = None,
         step = p.stage(who.rejected_at)
         parts.append((verdicts or {}).get(who.rejected_at) or verdict_said(step, False) or f"{quoted(step.name)}未获通过")
     if who.missing_at:
-        parts.append(f"未按期报送{quoted(p.stage(who.missing_at).handed_in)}")
+        # A voluntary window (复检申请) is a right not used, not a deadline missed: 抽查's 整改通知 had read
+        # "未按期报送“书面异议（复检申请）”" of firms that simply did not object.
+        window = p.stage(who.missing_at)
+        parts.append(f"{'未提交' if window.voluntary else '未按期报送'}{quoted(p.material(window))}")
     if who.approved_at and not parts:
         parts.append(f"经{quoted(p.stage(who.approved_at).name)}确定")
     parts += [reason_of(p, alt, met, verdicts) for alt in who.any_of if met is None or met(alt)]
@@ -237,10 +240,11 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
         kind = "考核"  # a round named for its 检查 still deducts by its assessment's rules: not "按检查规定"
     # A veto that holds for a unit that never handed the window in (安徽's 逾期视为不满意), by the assessment's
     # day where the file fixes one ("截至考核时" had not said when, nor in the programme's own word).
-    # One assessment on one fixed working day only: a day per category, or one rolled off a day off, is not said.
+    # One assessment on one day (rolled as the timetable rolls it); a day per category is not said. A day off kept as
+    # the file gives it is said too: 质量月's letters had dropped the date of a Saturday's 评选, and read "截至评选时".
     once = [x for x in p.stages if x.kind is StageKind.assessment]
     day = _point_day(p, once[0]) if len(once) == 1 else None
-    by = cn_date(day) if day and default_calendar().is_workday(day) else ""
+    by = cn_date(day) if day else ""
     # A window that refuses late hand-ins has decided the miss at its deadline: "截至星级评定时仍未报送的" had read
     # as leave to hand in until November, under a 逾期提交的不予受理 of March.
     unmet = "未按时报送的" if refused else f"截至{by}{kind}时仍未报送的"

@@ -31,7 +31,8 @@ from qcycle.schema.base import Code as Code  # not in __all__, as before the spl
 from qcycle.schema.dates import Cadence, Deadline, RelativeDate, RoundPeriod
 from qcycle.schema.dates import Event as Event  # not in __all__, as before the split
 from qcycle.schema.dates import Roll as Roll  # not in __all__, as before the split
-from qcycle.schema.programme import Programme, programme_json_schema
+from qcycle.schema.jsonschema import programme_json_schema
+from qcycle.schema.programme import Programme
 from qcycle.schema.stages import (
     IDENTITY_FIELDS,
     SUBMISSION_TITLES,

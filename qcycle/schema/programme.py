@@ -20,7 +20,7 @@ from qcycle.schema.stages import (
 from qcycle.schema.units import LEVEL_NAMES, Category, Channel, ListItem, RoundInfo, Unit
 from qcycle.schema.who import Who
 
-__all__ = ["Programme", "programme_json_schema"]
+__all__ = ["Programme"]
 
 
 class Programme(_Model):
@@ -454,6 +454,12 @@ class Programme(_Model):
         spec = self.submission_kinds.get(kind)
         return spec.title if spec is not None else SUBMISSION_TITLES.get(kind, kind)
 
+    def material(self, stage: Stage) -> str:
+        """What letters call what a window takes: its declared kind's ``title`` (函件中的称呼), else :attr:`Stage.handed_in`
+        (an order, 责令限期改正（补报年度报告）, had asked for itself)."""
+        spec = self.submission_kinds.get(stage.submission) if stage.submission else None
+        return spec.title if spec is not None else stage.handed_in
+
     @cached_property
     def level_names(self) -> dict[str, str]:
         """Level → what letters and plans call it: the round's own words (设区市) over the defaults (市（州）)."""
@@ -490,10 +496,3 @@ class Programme(_Model):
         return frozenset({takers.decides} | {s.code for s in self.stages if s.owed_by is not None
                                              and takers.code in s.owed_by.stages() and not s.owed_by.levels})
 
-
-def programme_json_schema() -> dict:
-    """The programme file as JSON Schema, for editors (completion, red underlines)."""
-    schema = Programme.model_json_schema(mode="validation")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "qcycle programme file (version 2)"
-    return schema

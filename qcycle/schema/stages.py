@@ -315,13 +315,15 @@ class Stage(_Model):
     def handed_in(self) -> str:
         """What a unit hands in at this stage, as letters name it: 提交揭榜书 is handed in as 揭榜书,
         申请评价确认 as 评价确认申请 (not "提交申请评价确认"), 提出验收申请 as 验收申请."""
-        item = re.sub(r"^(提交|报送|上报|提出)", "", self.name)
+        item = re.sub(r"^(提交|报送|上报|提出)", "", self.name) or self.name
         # What it is is read before a closing note: "申请材料（申请书、自我声明、计量器具台账）" had read "材料（…）申请".
         closing = re.search(r"(?:（[^（）]*）|\([^()]*\))$", item)
         head, note = (item[:closing.start()], closing.group()) if closing else (item, "")
+        # The verb after the thing (能力验证结果上报): "提交能力验证结果上报" had been asked for in 31 letters.
+        head = re.sub(r"(?<=..)(上报|报送|提交)$", "", head)
         # 申请材料, 申请书 are already things handed in (江西's read "材料申请").
         verb = head.startswith("申请") and len(head) > 2 and not head.endswith(("材料", "书", "表", "报告", "资料", "文件"))
-        return f"{head[2:]}申请{note}" if verb else item
+        return f"{head[2:]}申请{note}" if verb else head + note
 
     def brings(self, by: str = "") -> str | None:
         """What a 不同意 here brings: a miss the rule decided (``by`` "rule:missing") its ``on_missing``, else

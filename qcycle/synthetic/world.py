@@ -78,7 +78,7 @@ class World:
         # Whoever the call reaches may apply, eligible or not (the rule refuses a past winner on
         # the day; it is not reminded to apply): read the stage's selection, not its owers.
         reached = resolve(session, p, self.round_id, stage.owed_by, deadline.category)
-        if stage.submission == "application" and p.categories and not (stage.owed_by and stage.owed_by.dynamic):
+        if self._chooses_items(stage):
             # A window dated per category (a second batch in August) takes its own category's items:
             # applications for August's batch had arrived in March, and been taken as on time.
             items = [i.code for _, i in p.items
@@ -97,6 +97,17 @@ class World:
                     out.append((unit, item or None, None if item else deadline.category))
             return out
         return [(u, None, deadline.category) for u in reached]
+
+    def _chooses_items(self, stage: Stage) -> bool:
+        """A window where units pick list items: the application, or one later steps count their subjects from
+        (能力验证's 报名 of a kind of its own: its laboratories had registered for no project, and were graded whole)."""
+        p = self.p
+        if not p.categories or (stage.owed_by is not None and stage.owed_by.dynamic):
+            return False
+        if stage.submission == "application":
+            return True
+        whos = [s.owed_by for s in p.stages if s.owed_by is not None] + ([p.assessment.subjects] if p.assessment else [])
+        return any(w.submitted_at == stage.code for who in whos for w in (who, *who.any_of))
 
     def arriving(self, session: Session, tick: dt.datetime) -> list[tuple[dict[str, Any], str]]:
         """(record, source) pairs that arrive up to ``tick``, in arrival order."""
@@ -202,7 +213,7 @@ class World:
             places = (f"推荐名额已满，{self._places_said(stage)}{places_counted_as(self.p, pending)}"
                       if stage.per_reviewer else f"名额已满，不超过{stage.max_approved}{places_counted_as(self.p, pending)}")
             window = self.p.reviewed_window(stage.code)
-            refused = REFUSAL_REASON.replace("申报材料", window.handed_in) if window else REFUSAL_REASON  # of a 整改报告
+            refused = REFUSAL_REASON.replace("申报材料", self.p.material(window)) if window else REFUSAL_REASON  # of a 整改报告
             for outcome, among, reason in ((yes, set(pending), ""), (no, set(pending) - objected - cut, refused),
                                            (no, cut - objected, places), (no, objected, OBJECTED_REASON)):
                 # A stage that tells its reason gets one with each refusal, as ops must give.

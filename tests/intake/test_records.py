@@ -101,16 +101,20 @@ def test_a_record_that_fits_no_window_of_its_stage_is_quarantined_not_counted_on
         records = [normalise_record({"kind": "progress_report", "unit": "510100", "item": "zlcx-01",
                                      "period": period, "submitted_at": "2023-07-10T10:00:00+08:00"})
                    for period in (None, "2023-13", "2024-06", "2023-07")]
+        # A period on a record of a window that has none: 临江's 统计数据表 had been told to carry an item or category.
+        records.append(normalise_record({"kind": "application", "unit": "510100", "item": "zlcx-01", "period": "2023",
+                                         "submitted_at": "2023-04-10T10:00:00+08:00"}))
         results = ingest_many(records=records, **args)
         stored = [(s.period, s.status) for s in session.exec(select(Submission))]
         kept = sorted(q.reason for q in session.exec(select(QuarantinedRecord)))
     db.get_engine(url).dispose()
-    assert [r.status for r in results] == ["quarantined", "quarantined", "quarantined", "accepted"]
+    assert [r.status for r in results] == ["quarantined", "quarantined", "quarantined", "accepted", "quarantined"]
     assert stored == [("2023-07", "accepted")]
     assert results[0].reason == "缺少期次（period）：“中期检查（进展报告）”（阶段 midterm）分期提交（可选：2023-07、2023-10、2024-06）"
     assert results[1].reason.startswith("期次 '2023-13' 不是“中期检查（进展报告）”（阶段 midterm）的期次")
     assert results[2].reason.endswith("期次 2024-06 不收类别 质量创新（zlcx）的材料")
-    assert len(kept) == 3
+    assert results[4].reason == "期次 '2023'：“提交揭榜书”（阶段 application）不分期提交（不写期次，或注明所属阶段）"
+    assert len(kept) == 4
 
 
 def test_a_record_handed_in_in_the_future_by_its_own_account_is_set_aside(tmp_path):
