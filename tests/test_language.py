@@ -656,6 +656,31 @@ def test_a_hand_in_before_the_order_for_missing_it_opens_is_the_missed_one_late(
     assert r.letters("order") == {}
 
 
+def test_a_circular_without_scores_tells_late_from_on_time_and_a_hand_in_when_ordered_as_late(tmp_path, home):
+    """临江's 年度报告报送情况通报 (按时报送、逾期报送、未报送) could not tell late from on time, and read "未提交年度报告"
+    of eleven institutions that had handed it in under the 责令限期改正."""
+    text = ANNUAL_REPORTS.replace(
+        "  - {code: e2, name: 乙公司, level: enterprise, parent: city, channels: [sink]}\n",
+        "  - {code: e2, name: 乙公司, level: enterprise, parent: city, channels: [sink]}\n"
+        "  - {code: e3, name: 丙公司, level: enterprise, parent: city, channels: [sink]}\n"
+        "  - {code: e4, name: 丁公司, level: enterprise, parent: city, channels: [sink]}\n", 1) + (
+        "  - {code: circular, name: 印发年度报告报送情况通报, kind: notification, template: circular, on: 2026-07-15,\n"
+        "     notify: {levels: [enterprise]}}\n")
+    r = Round(write(tmp_path, "nr.yaml", text))
+    r.hand_in("pt_result", ["e1", "e2", "e3", "e4"], "2026-03-10")
+    r.hand_in("annual_report", ["e1"], "2026-03-20")
+    r.hand_in("annual_report", ["e2"], "2026-04-02")  # late, before the order
+    r.until("2026-04-10")
+    r.hand_in("annual_report", ["e3"], "2026-04-20")  # under the order (opened 4月8日)
+    r.until("2026-07-15")
+    told = r.letters("circular")["e1"]
+    # What it circulates, as its name says (报送情况), not a "审核结果" nobody decided.
+    assert "现将2026年度检验检测机构年度报告报送情况通报如下" in told, told
+    assert "甲公司：" not in told.partition("\n")[2], told  # on time: nothing to say of it
+    assert "乙公司：年度报告逾期报送" in told and "丙公司：年度报告逾期报送" in told, told
+    assert told.count("丁公司：未提交年度报告") == 1 and "丁公司：未提交年度报告；未提交年度报告" not in told, told
+
+
 def test_the_plan_labels_a_reminder_before_a_deadline_on_a_day_off_as_such(tmp_path, home):
     """江西's 创建方案 due Sunday 3月31日 (not rolled): the plan read "提醒：今日截止" on the Friday."""
     text = MIDTERM.replace("opens: 2025-06-02, deadline: {date: 2025-06-30}}",

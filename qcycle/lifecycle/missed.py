@@ -48,9 +48,11 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
         graded = results_of(session, round_id, assessed)
     missed = _of_graded(session, p, round_id, windows_never_handed_in(session, p, round_id, timetable, action),
                         {r.unit_code.partition(":")[0] for r in graded or ()}, category) if action else {}
+    late: dict[tuple[str, str], set[str]] = defaultdict(set)
     if action is None and not p.assessment_stages:
         # A round decided without any assessment (帮扶 projects' 验收): each window owed and due by the notice (an
-        # enterprise listed that never applied for 验收 read "列入帮扶名单" in its 区县局's summary, and heard nothing).
+        # enterprise listed that never applied for 验收 read "列入帮扶名单" in its 区县局's summary, and heard nothing),
+        # and each taken late: nothing else says it (临江's 报送情况通报 could not tell 逾期报送 from 按时报送).
         for a in timetable.actions:
             stage = p.stage(a.stage)
             if (a.action == "deadline" and a.unit is None and a.at <= notice.at and stage.submission
@@ -58,6 +60,7 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
                     and (category is None or a.category in (None, category))):
                 what = item_name(p.material(stage), [stage.period_label(a.period) if a.period else ""])
                 missed.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
+                late[(stage.code, what)] |= _taken_late(session, p, round_id, a)
     # The follow-ups this assessment's results owed (by grade or place), at their deadlines due by now.
     owed_by_results = {s.code for s in p.stages if s.kind is StageKind.followup and s.owed_by is not None
                        and (s.owed_by.grades or s.owed_by.rank is not None) and s.owed_by.assessed_at in (None, assessed)}
@@ -71,12 +74,21 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
             missed.setdefault((stage.code, what), set()).update(missing_subjects(session, p, round_id, a))
     out: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
     made_good = _made_good(session, p, round_id, category)
+    after = _handed_in_after(session, p, round_id, category)
     for (code, what), owing in missed.items():
         # Put right once; a window of several periods may be missed again later, and that is still said.
         forgiven = set() if p.stage(code).periods else made_good.get(code, set())
-        # A unit, or a unit's item where the window is owed item by item.
+        # A unit, or a unit's item where the window is owed item by item; one that handed it in when ordered to (补报
+        # under a 责令限期改正) handed it in late: 临江's 通报 had read "未提交统计数据表" of eleven that had.
         for subject in sorted(s for s in owing if in_category(p, s, category) and s.partition(":")[0] not in forgiven):
-            out[subject.partition(":")[0]].append((code, p_item_name(p, subject) or None, f"未提交{what}"))
+            unit = subject.partition(":")[0]
+            if unit in after.get(code, ()):
+                late[(code, what)].add(subject)
+            else:
+                out[unit].append((code, p_item_name(p, subject) or None, f"未提交{what}"))
+    for (code, what), subjects in late.items():
+        for subject in sorted(s for s in subjects if in_category(p, s, category)):
+            out[subject.partition(":")[0]].append((code, p_item_name(p, subject) or None, f"{what}逾期报送"))
     out = defaultdict(list, {unit: _periods_together(p, lines) for unit, lines in out.items()})
     # Handed in late and refused (不予受理), and nothing taken instead: a county's summary had left out its
     # enterprise whose late application was refused.
@@ -147,6 +159,28 @@ def _made_good(session, p: Programme, round_id, category: str | None) -> dict[st
             if who.missing_at:
                 out[who.missing_at] |= {x.partition(":")[0] for x in select_subjects(
                     session, p, round_id, Who(approved_at=d.code, with_rejected=True), category)}
+    return out
+
+
+def _taken_late(session, p: Programme, round_id, deadline: Action) -> set[str]:
+    """The subjects of a window's deadline whose hand-in was taken late (``accept_flag``) and never met it."""
+    where = {"session": session, "round_id": round_id, "stage": deadline.stage, "period": deadline.period,
+             "category": deadline.category, "item_category": p.item_category}
+    return set(crud.handed_in_subjects(**where)) - set(crud.on_time_units(**where, subjects=True))
+
+
+def _handed_in_after(session, p: Programme, round_id, category: str | None) -> dict[str, set[str]]:
+    """Window → the units that handed its material in under a follow-up owed for missing it (责令限期改正（补报年度报告）
+    takes the 年度报告 itself)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for f in p.stages:
+        if f.kind is not StageKind.followup or f.owed_by is None or not f.submission:
+            continue
+        for who in (f.owed_by, *f.owed_by.any_of):
+            if who.missing_at and p.has_stage(who.missing_at) and p.stage(who.missing_at).submission == f.submission:
+                out[who.missing_at] |= set(crud.handed_in_units(
+                    session=session, round_id=round_id, stage=f.code, period=None, category=category,
+                    item_category=p.item_category))
     return out
 
 

@@ -127,6 +127,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
     heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
     if occasion:
         label = heading = f"{occasion}结果"
+    elif template == "circular.j2" and stage.name.endswith(("情况通报", "情况的通报")):
+        label = heading = "情况"  # a 报送情况通报 circulates how units stood, not results: 临江's read "审核结果"
     else:  # 焦作市…质量工作考核 + 考核结果 → …考核结果; …任务落实与年度评估 + 年度评估结果 → …年度评估结果
         label = label[name_overlap(p.round.name, label):] or label
     order = p.assessment.grade_names if p.assessment else []
