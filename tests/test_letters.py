@@ -107,6 +107,10 @@ def _scores_not_adding_up(text: str) -> list[str]:
     listed = [(m[1], m[2], m[3].split("；"))
               for m in re.finditer(r"得分(\d+\.\d\d)([^）]*)）[^\n]*\n各部分得分：([^\n]+?)。", text)]
     for total, extras, parts in inline + listed:
+        # A unit's own letter gives each part's full marks after it ("自评65.73分（满分100分）"): never above them.
+        fulls = [(float(m[1]), float(m[2])) for x in parts if (m := re.search(r"([\d.]+)分（满分([\d.]+)分）$", x))]
+        found += [f"a part above its full marks: {parts!r}" for got, full in fulls if got > full + 1e-9]
+        parts = [re.sub(r"（满分[\d.]+分）$", "", x) for x in parts]
         points = [re.search(r"(\d+(?:\.\d+)?)分$", x) for x in parts]
         if not all(points):
             found.append(f"parts without points: {parts!r}")
@@ -1203,7 +1207,11 @@ def test_a_result_gives_its_parts_and_a_self_named_call_is_not_prefixed_again(tm
     assert results
     for body in results:
         total = float(re.search(r"得分([\d.]+)）", body).group(1))
-        parts = re.search(r"各部分得分：(.+)。", body).group(1).split("；")
+        said = re.search(r"各部分得分：(.+)。", body).group(1)
+        # Each part out of what (星级所's "自评65.73分" had not said it was of 100, the 现场验收 of 900): all the scale.
+        fulls = [float(x) for x in re.findall(r"（满分([\d.]+)分）", said)]
+        assert len(fulls) == len(names) and sum(fulls) == r.programme.assessment.scale, body
+        parts = [re.sub(r"（满分[\d.]+分）$", "", x) for x in said.split("；")]
         assert [p.rpartition("分")[0].rstrip("0123456789.") for p in parts] == names, body
         assert abs(sum(float(re.search(r"([\d.]+)分$", p).group(1)) for p in parts) - total) < 0.02, body
         # And what the result counts toward, as its source says ("考核结果纳入年度目标责任考核内容").

@@ -374,7 +374,12 @@ def component_scores(p: Programme, r: AssessmentResult, sep: str = "；") -> str
     scheme = p.assessment
     if scheme is None or len(scheme.components) < 2 or not r.components:
         return ""
-    return sep.join(f"{c.name}{r.components[c.code]:.2f}分" for c in scheme.components if c.code in r.components)
+    if sep != "；":  # a line among others' (a summary): the parts alone
+        return sep.join(f"{c.name}{r.components[c.code]:.2f}分" for c in scheme.components if c.code in r.components)
+    # The unit's own letter gives what each part was out of: 星级所's "自评65.73分；现场验收638.10分" did not say the
+    # first was of 100 (10 %) and the second of 900.
+    return sep.join(f"{c.name}{r.components[c.code]:.2f}分（满分{c.max_points or (c.weight or 0) * scheme.scale:g}分）"
+                    for c in scheme.components if c.code in r.components)
 
 
 def scored_line(p: Programme, r: AssessmentResult, name: str, rechecked: str | None = None) -> str:
