@@ -5178,6 +5178,17 @@ def test_an_event_for_those_a_parent_passed_tells_them_so(tmp_path, home):
     assert "贵单位已通过乙县市场监督管理局初审。" in told["e3"], told["e3"]
 
 
+def test_the_plan_says_whose_hand_ins_a_parent_reviews_as_its_letter_lists_them(tmp_path, home):
+    """星级所: the plan read "按时提交“自评报告和自评分”的单位的上级单位" while the review request listed the late
+    ones taken too ("逾期提交，已受理"). "按时" only where late ones are refused."""
+    def asked(text: str) -> str | None:
+        t = expand(write(tmp_path, "r.yaml", text).programme, WorkCalendar())
+        return next(a.owed_by for a in t.actions if a.action == "review_request")
+    assert asked(REVIEWED) == "提交“申报”的单位的上级单位"
+    refused = REVIEWED.replace("voluntary: true, opens: 2023-03-01", "voluntary: true, lateness: reject, opens: 2023-03-01", 1)
+    assert asked(refused) == "按时提交“申报”的单位的上级单位"
+
+
 def test_an_event_for_those_a_parent_passed_says_the_verdict_in_its_own_words(tmp_path, home):
     """星级所: the 县局初审 was 同意推荐/不同意推荐, and the 现场验收 notice still read "贵单位已通过某区局初审"."""
     text = REVIEWED.replace("kind: decision, decides: application, reviewed_by: parent,",

@@ -125,7 +125,9 @@ class _Expander(StageDates):
                     self._add(at(asked, dt.time(9, 0)), "review_request", stage,
                               f"{title}：请上级单位审核（{day:%Y-%m-%d}前报送意见）", deadline=nine,
                               detail={"closes": f"{closes:%Y-%m-%d}"},
-                              **{**common, "owed_by": f"按时提交“{decides.name}”的单位的上级单位"})
+                              # Late ones taken (accept_flag) are listed too, marked late: "按时" only where refused.
+                              **{**common, "owed_by": f"{'按时' if decides.lateness == 'reject' else ''}提交“{decides.name}”"
+                                                      "的单位的上级单位"})
                     self._review_reminders(stage, title, asked, day, nine, common)
                 elif asked < day:
                     self._add(at(asked, dt.time(9, 0)), "decision_request", stage,
