@@ -5189,6 +5189,27 @@ def test_the_plan_says_whose_hand_ins_a_parent_reviews_as_its_letter_lists_them(
     assert asked(refused) == "按时提交“申报”的单位的上级单位"
 
 
+def test_the_plan_says_an_overdue_notice_goes_to_nobody_the_office_urges_that_morning(tmp_path, home):
+    """质量月: the plan listed a 逾期提醒 and a 督办 the same morning; the office urged every late unit itself, so the
+    notice went to nobody, and the officer checking the plan against the letters found one missing."""
+    text = ANNUAL_REPORTS.replace("  std: {before_workdays: [3]}", "  std: {before_workdays: [3], escalate_after_workdays: 1}")
+    def overdue(text: str) -> str:
+        t = expand(write(tmp_path, "nr.yaml", text).programme, WorkCalendar())
+        return next(a.title for a in t.actions if a.action == "overdue" and a.stage == "results")
+    assert overdue(text) == "能力验证结果上报 逾期提醒（当日直接督办，不另发）"
+    assert overdue(ANNUAL_REPORTS) == "能力验证结果上报 逾期提醒"  # 督办 two working days later: the notice goes
+    r = Round(write(tmp_path, "nr.yaml", text))
+    r.until("2026-04-01")
+    sent = {k.split(":")[1].partition("@")[0] for k in _action_kinds(r, "results")}
+    assert "overdue" not in sent and "escalation" in sent, sent
+
+
+def _action_kinds(r: Round, stage: str) -> list[str]:
+    with db.session_scope() as session:
+        rows = session.exec(select(OutboxMessage).where(OutboxMessage.round_id == r.id)).all()
+    return [k for m in rows for k in m.action.split("+") if k.split(":")[0] == stage]
+
+
 def test_an_event_for_those_a_parent_passed_says_the_verdict_in_its_own_words(tmp_path, home):
     """星级所: the 县局初审 was 同意推荐/不同意推荐, and the 现场验收 notice still read "贵单位已通过某区局初审"."""
     text = REVIEWED.replace("kind: decision, decides: application, reviewed_by: parent,",

@@ -280,14 +280,18 @@ class _Expander(StageDates):
         # 区政府 would hear of it on 12月4日).
         after = {"escalate_to": policy.escalate_to} if esc == over else (
             {"escalates": {"on": esc.isoformat(), "to": policy.escalate_to}} if esc is not None and esc > over else {})
-        self._add(at(over, reminder_time), "overdue", stage, f"{label} 逾期提醒", deadline=d.cutoff,
+        # Those owing it as far as the file says (a window owed by a decision: those it may reach), so
+        # that the plan names the same 督办 alike for every window owed by the same units.
+        parents = {self.p.unit(u).parent for u in self.p.reachable(stage.owed_by)} if stage.owed_by else set()
+        direct = policy.escalate_to == self.p.sender(stage.code) or (
+            policy.escalate_to == "parent" and parents == {self.p.sender(stage.code)})
+        # Urged by the office itself that morning, no unit gets the notice: the plan says so (质量月's listed both).
+        none_sent = "（当日直接督办，不另发）" if esc == over and direct else ""
+        self._add(at(over, reminder_time), "overdue", stage, f"{label} 逾期提醒{none_sent}", deadline=d.cutoff,
                   detail={**left_out, **after}, **common)
         if esc is not None:
             # The overdue unit is reported to (报) whoever urges it: "督办淮安市人民政府" read as
             # if the government itself were being urged.
-            # Those owing it as far as the file says (a window owed by a decision: those it may reach), so
-            # that the plan names the same 督办 alike for every window owed by the same units.
-            parents = {self.p.unit(u).parent for u in self.p.reachable(stage.owed_by)} if stage.owed_by else set()
             if policy.escalate_to == "parent" and parents != {self.p.sender(stage.code)}:
                 urged = "报上级单位督办"
             elif policy.escalate_to in ("parent", self.p.sender(stage.code)):
