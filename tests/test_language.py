@@ -3912,6 +3912,25 @@ def _labs_scored(r: Round, reported: dict[tuple[str, str], str], scores: dict[tu
             for (u, i), v in scores.items()])
 
 
+def test_a_window_owed_for_a_result_says_which_and_why_when_it_opens(tmp_path, home):
+    """能力验证: "“补测结果”自2027年6月7日起开始受理" went to 29 laboratories and said nothing of why; the 整改通知
+    of the same day said "被评为不满意". A window owed for a result says it as the order does, item by item."""
+    text = PROFICIENCY.replace(
+        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n",
+        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n"
+        "      - {code: retest, name: 补测结果, kind: submission, submission: self_evaluation,\n"
+        "         owed_by: {grades: [不满意]}, opens_after: {stage: scoring, event: on, workdays: 1},\n"
+        "         deadline: {after: {stage: scoring, event: on, days: 30}}}\n", 1)
+    r = Round(write(tmp_path, "pt.yaml", text))
+    _labs_scored(r, {("l1", "steel"): "2025-05-10", ("l1", "nh3"): "2025-05-10", ("l2", "nh3"): "2025-05-10"},
+                 {("l1", "nh3"): 32.47, ("l1", "steel"): 90, ("l2", "nh3"): 88})
+    r.until("2025-06-16")
+    opened = r.letters("retest")
+    assert sorted(opened) == ["l1"], opened
+    assert "贵单位在2025年检验检测机构能力验证中申报的“水中氨氮的测定”被评为不满意。" in opened["l1"], opened["l1"]
+    assert "钢筋" not in opened["l1"], opened["l1"]
+
+
 def test_a_veto_for_a_window_owed_item_by_item_holds_for_the_items_never_handed_in(tmp_path, home):
     """安徽's 能力验证: a lab that reported 钢筋拉伸 on time and never reported 氨氮 had both items vetoed
     as never reported, and went to 整改 and 补测 for the one it had reported."""

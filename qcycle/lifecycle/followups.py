@@ -27,7 +27,7 @@ from qcycle.lifecycle.wording import (
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 
-__all__ = ["followup_open", "units_below"]
+__all__ = ["followup_open", "owing_reasons", "units_below"]
 
 
 def followup_open(session, p, round_id, action) -> Outcome:
@@ -38,37 +38,8 @@ def followup_open(session, p, round_id, action) -> Outcome:
     assert stage.owed_by is not None
     left = firm_workdays_left(action, written_on(action)) if action.deadline is not None else None
     report_to = p.unit(stage.report_to).name if stage.report_to not in (None, "parent") else None
-    reason, ranked = reason_of(p, stage.owed_by) or _listed_in(p, stage), stage.owed_by.rank is not None
-    reasons = _owing_because(session, p, round_id, stage.owed_by, action.category, units)
-    results = results_of(session, round_id, stage.owed_by.assessed_at)
-    own: dict[str, dict[str, str]] = {u: {"reason": why} for u, why in reasons.items()}
-    if stage.owed_by.superiors_of is not None:  # a superior is told what its units did, and to see to it
-        own |= _for_below(session, p, round_id, stage.owed_by.superiors_of, action.category, units)
-    own |= {r.unit_code: {"reason": with_own_place(p, reasons.get(r.unit_code, reason), r)}
-            for r in results if r.unit_code in units and (forced(p, r) or (ranked and r.rank))}
-    # A unit graded on its projects is told which project fell short: 某市's pilot read "被评为不合格" of
-    # one of its two, not which. Chosen by one of several grades, each is told its own: ten laboratories read
-    # "被评为有问题或不满意".
-    selected = graded_as(stage.owed_by.grades) if len(stage.owed_by.grades) > 1 else None
-    failed: dict[str, dict[str, list[str]]] = defaultdict(dict)
-    for r in results:
-        unit, _, item = r.unit_code.partition(":")
-        if unit not in units or r.grade not in stage.owed_by.grades:
-            continue
-        if item and (name := p_item_name(p, r.unit_code)):
-            failed[unit].setdefault(r.grade, []).append(quoted(name))
-        elif not item and selected:
-            said = own.get(unit, {}).get("reason") or reasons.get(unit, reason)
-            own[unit] = {**own.get(unit, {}), "reason": said.replace(selected, graded_as([r.grade]), 1)}
-    for u, by_grade in failed.items():
-        why = reasons.get(u, reason)
-        if selected and selected in why:
-            graded = "，".join(f"{'、'.join(names)}{graded_as([g])}" for g, names in by_grade.items())
-            own[u] = {"reason": f"申报的{why.replace(selected, graded, 1)}"}
-        else:
-            own[u] = {"reason": f"申报的{'、'.join(n for names in by_grade.values() for n in names)}{why}"}
-    if stage.owed_by.rejected_at:
-        own |= _items_rejected(session, p, round_id, stage.owed_by.rejected_at, units)
+    reason, own = owing_reasons(session, p, round_id, stage, action.category, units)
+    ranked = stage.owed_by.rank is not None
     assessed = stage.owed_by.assessed_at or crud.latest_results_stage(session=session, round_id=round_id)  # of several
     drafts = draft_letters(units, "rectification.j2", p, action, reason=reason, own=own,
                            occasion=occasion_of(p, assessed) if stage.owed_by.grades or ranked else None,
@@ -94,6 +65,45 @@ def followup_open(session, p, round_id, action) -> Outcome:
                                 or p.unit(receiver).level == "government" and not up)
     return Outcome(action, drafts, note=f"{action.title}：{len(units)} 个单位须整改{late_note(action)}",
                    counts={"rectification": len(units)})
+
+
+def owing_reasons(session, p: Programme, round_id, stage: Stage, category: str | None, units: list[str]
+                  ) -> tuple[str, dict[str, dict[str, str]]]:
+    """(reason said to all, unit → its own ``reason``) of owing ``stage``: its grade, place, rejection, the items that
+    fell short; an 整改通知 and the opening of a window owed for a result (补测, 复检申请) say it alike."""
+    assert stage.owed_by is not None
+    reason, ranked = reason_of(p, stage.owed_by) or _listed_in(p, stage), stage.owed_by.rank is not None
+    reasons = _owing_because(session, p, round_id, stage.owed_by, category, units)
+    results = results_of(session, round_id, stage.owed_by.assessed_at)
+    own: dict[str, dict[str, str]] = {u: {"reason": why} for u, why in reasons.items()}
+    if stage.owed_by.superiors_of is not None:  # a superior is told what its units did, and to see to it
+        own |= _for_below(session, p, round_id, stage.owed_by.superiors_of, category, units)
+    own |= {r.unit_code: {"reason": with_own_place(p, reasons.get(r.unit_code, reason), r)}
+            for r in results if r.unit_code in units and (forced(p, r) or (ranked and r.rank))}
+    # A unit graded on its projects is told which project fell short: 某市's pilot read "被评为不合格" of
+    # one of its two, not which. Chosen by one of several grades, each is told its own: ten laboratories read
+    # "被评为有问题或不满意".
+    selected = graded_as(stage.owed_by.grades) if len(stage.owed_by.grades) > 1 else None
+    failed: dict[str, dict[str, list[str]]] = defaultdict(dict)
+    for r in results:
+        unit, _, item = r.unit_code.partition(":")
+        if unit not in units or r.grade not in stage.owed_by.grades:
+            continue
+        if item and (name := p_item_name(p, r.unit_code)):
+            failed[unit].setdefault(r.grade, []).append(quoted(name))
+        elif not item and selected:
+            said = own.get(unit, {}).get("reason") or reasons.get(unit, reason)
+            own[unit] = {**own.get(unit, {}), "reason": said.replace(selected, graded_as([r.grade]), 1)}
+    for u, by_grade in failed.items():
+        why = reasons.get(u, reason)
+        if selected and selected in why:
+            graded = "，".join(f"{'、'.join(names)}{graded_as([g])}" for g, names in by_grade.items())
+            own[u] = {"reason": f"申报的{why.replace(selected, graded, 1)}"}
+        else:
+            own[u] = {"reason": f"申报的{'、'.join(n for names in by_grade.values() for n in names)}{why}"}
+    if stage.owed_by.rejected_at:
+        own |= _items_rejected(session, p, round_id, stage.owed_by.rejected_at, units)
+    return reason, own
 
 
 def _parents_of(p: Programme, units: list[str]) -> dict[str, list[str]]:

@@ -30,7 +30,7 @@ from qcycle.lifecycle.drafting import (
     written_on,
 )
 from qcycle.lifecycle.eligibility import ineligible
-from qcycle.lifecycle.followups import followup_open, units_below
+from qcycle.lifecycle.followups import followup_open, owing_reasons, units_below
 from qcycle.lifecycle.notifying import notify_action
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.publicity import left_off, objection_cutoff, on_list, published_list
@@ -175,7 +175,15 @@ def _window_open(session, p, round_id, action) -> Outcome:
         own |= {u: {"quotas": quota_tasks(p, u)} for u in units}
     for u, said in _reviewed_through(session, p, round_id, stage.owed_by, units).items():
         own.setdefault(u, {}).update(said)
-    drafts = draft_letters(units + sorted(refused), "window_open.j2", p, action, rolled=action.detail.get("rolled"),
+    reason = None
+    if stage.owed_by is not None and stage.owed_by.superiors_of is None and any(
+            w.grades or w.rank is not None or w.rejected_at for w in (stage.owed_by, *stage.owed_by.any_of)):
+        # Owed for a result (补测 of a 不满意 project, 复检申请 of a 不合格 one): the opening says which and why, as an
+        # 整改通知 does (能力验证's "补测结果开始受理" had told 29 laboratories nothing of why).
+        reason, why = owing_reasons(session, p, round_id, stage, action.category, units)
+        for u, said in why.items():
+            own.setdefault(u, {}).update(said)
+    drafts = draft_letters(units + sorted(refused), "window_open.j2", p, action, rolled=action.detail.get("rolled"), reason=reason,
                            private=any("quotas" in mine for mine in own.values()),
                            own=own)
     return Outcome(action, drafts, note=f"{action.title}：应提交单位 {len(units)} 个"
