@@ -284,7 +284,7 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         deciders = [(decider, said.get(r.unit_code), decider.code not in taken or r.unit_code in taken[decider.code])
                     for decider, assessed, said in on_results if assessed == r.stage]
         for decider, outcome, _ in deciders:
-            row[decider.name] = "" if outcome is None else "通过" if outcome in POSITIVE_OUTCOMES else "未通过"
+            row[decider.name] = "" if outcome is None else _passed_word(decider, outcome in POSITIVE_OUTCOMES)
         if deciders:  # what the candidate holds: 等次 is the grade its score reached, before the decisions
             row["最终结果"] = _final(r.grade, deciders)
         sheets.setdefault(stage.name if stage else result_kind(p), []).append(row)
@@ -296,6 +296,13 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     return sheets
 
 
+def _passed_word(decider: Stage, yes: bool) -> str:
+    """A decision on a result as the results sheet says it: the stage's own words (合格/不合格), else 通过/未通过."""
+    if decider.verdicts is not None:
+        return decider.verdicts.approved if yes else decider.verdicts.rejected
+    return "通过" if yes else "未通过"
+
+
 def _final(grade: str, deciders: list[tuple[Stage, str | None, bool]]) -> str:
     """A graded candidate's standing after the decisions on its result (each with whether it took
     the candidate): refused at one (天水's second-placed, refused by the government, holds no award),
@@ -303,7 +310,7 @@ def _final(grade: str, deciders: list[tuple[Stage, str | None, bool]]) -> str:
     the round), waiting on one, or its grade."""
     for decider, outcome, _ in deciders:
         if outcome is not None and outcome not in POSITIVE_OUTCOMES:
-            return f"{decider.name}未通过"
+            return f"{decider.name}{'为' if decider.verdicts else ''}{_passed_word(decider, False)}"
     # A stage deciding among some grades only (the award's candidates) does not wait on the rest,
     # nor does any stage after it in the chain (温州's 未获奖 never reaches the government's 审定).
     for decider, outcome, took in deciders:

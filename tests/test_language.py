@@ -642,6 +642,16 @@ def test_letters_call_a_material_by_the_title_its_kind_declares(tmp_path, home):
     assert "将责令限期改正" not in ordered["e2"], ordered["e2"]
 
 
+def test_a_miss_decided_by_rule_is_said_in_the_decisions_own_words(tmp_path, home):
+    """强检计量器具: "截至2027年8月31日仍未提交的，视为未通过“现场核查结论”" went out 61 times where the step's outcomes
+    were 合格/不合格."""
+    text = ANNUAL_REPORTS + (
+        "  - {code: check, name: 现场核查结论, kind: decision, decides: annual, on: 2026-05-15, rejects_missing: true,\n"
+        "     verdicts: {approved: 合格, rejected: 不合格}}\n")
+    p = write(tmp_path, "nr.yaml", text).programme
+    assert missing_rule(p, "annual") == "按规定，截至2026年5月15日仍未提交的，“现场核查结论”为不合格。"
+
+
 def test_a_hand_in_before_the_order_for_missing_it_opens_is_the_missed_one_late(tmp_path, home):
     """临江's 统计数据表 handed in on 4月6日, three days after its deadline and a day before the 责令限期改正 for missing it
     opened, was filed under the order as the nearer window (and set aside there): its unit was then ordered to hand in
@@ -2677,8 +2687,8 @@ def test_reviewers_still_owing_their_opinions_are_reminded_before_the_decisions_
     reminded = [m for m in sent if m.action.startswith("county_review:review_reminder")]
     assert [m.unit_code for m in reminded] == ["k1"], [(m.unit_code, m.action) for m in reminded]
     assert reminded[0].subject == "【提醒】2023年度示例市长质量奖：请于2023年4月17日前报送初审意见"
-    assert ("的初审意见应于2023年4月17日（星期一）前报送示例市市场监督管理局，还有2个工作日。贵单位辖区内以下1个单位尚未初审，"
-            "请抓紧提出意见并按时报送：\n1. 甲公司（2023年3月20日 10:00提交）。") in reminded[0].body, reminded[0].body
+    assert ("的初审意见应于2023年4月17日（星期一）前报送示例市市场监督管理局，还有2个工作日。贵单位尚未对辖区内以下1个单位"
+            "提出初审意见，请抓紧按时报送：\n1. 甲公司（2023年3月20日 10:00提交）。") in reminded[0].body, reminded[0].body
     # A run caught up on or after the decision's day asks for nothing past; of two missed, only the later one goes.
     from qcycle.timetable import due
 
@@ -5867,7 +5877,7 @@ def test_a_reviewer_asked_nothing_is_told_of_a_late_hand_in_as_new(tmp_path, hom
         reminded = [m.body for m in session.exec(select(OutboxMessage).where(OutboxMessage.round_id == r.id)).all()
                     if m.unit_code == "k1" and m.subject.startswith("【提醒】")]
     assert len(reminded) == 1, reminded
-    assert "贵单位辖区内以下1个单位逾期提交的申报已予受理，尚未初审，请提出意见并按时报送：\n1. 乙公司（" in reminded[0], reminded[0]
+    assert "贵单位辖区内以下1个单位逾期提交的申报已予受理，请提出初审意见并按时报送：\n1. 乙公司（" in reminded[0], reminded[0]
     assert "抓紧" not in reminded[0] and reminded[0].count("逾期提交") == 1, reminded[0]
 
 
@@ -6801,4 +6811,4 @@ def test_a_voluntary_window_not_used_is_not_called_missed(tmp_path, home):
     r.until("2026-07-30")
     told = r.letters("rectify")
     assert sorted(told) == ["e1"], told
-    assert "未提交“复检申请”" in told["e1"] and "未按期报送" not in told["e1"], told["e1"]
+    assert "未在期限内提交“复检申请”" in told["e1"] and "未按期报送" not in told["e1"], told["e1"]

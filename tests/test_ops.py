@@ -441,6 +441,10 @@ def test_a_final_result_of_one_a_decision_took_never_reads_as_left_out():
     assert _final("AAA级", [(decider, "approved", False)]) == "AAA级"
     assert _final("AAA级", [(decider, None, False)]) == "AAA级（未进入确定确认名单）"
     assert _final("AAA级", [(decider, "rejected", True)]) == "确定确认名单未通过"
+    # In the decision's own words where it has them (抽查's results.csv read "检验结论判定未通过" of a 不合格).
+    judged = Stage.model_validate({"code": "verdict", "name": "检验结论判定", "kind": "decision", "decides": "scoring",
+                                   "on": "2025-09-20", "verdicts": {"approved": "合格", "rejected": "不合格"}})
+    assert _final("已检验", [(judged, "rejected", True)]) == "检验结论判定为不合格"
 
 
 def test_a_decision_with_its_own_verdicts_is_taken_and_exported_in_those_words(home, tmp_path):

@@ -173,10 +173,10 @@ def reason_of(p: Programme, who: Who, met: Callable[[Who], bool] | None = None,
         step = p.stage(who.rejected_at)
         parts.append((verdicts or {}).get(who.rejected_at) or verdict_said(step, False) or f"{quoted(step.name)}未获通过")
     if who.missing_at:
-        # A voluntary window (复检申请) is a right not used, not a deadline missed: 抽查's 整改通知 had read
-        # "未按期报送“书面异议（复检申请）”" of firms that simply did not object.
+        # A voluntary window (复检申请) is a right not used in time, not a report owed: 抽查's 整改通知 had read
+        # "未按期报送“书面异议（复检申请）”" of firms that simply did not object (and one refused as late).
         window = p.stage(who.missing_at)
-        parts.append(f"{'未提交' if window.voluntary else '未按期报送'}{quoted(p.material(window))}")
+        parts.append(f"{'未在期限内提交' if window.voluntary else '未按期报送'}{quoted(p.material(window))}")
     if who.approved_at and not parts:
         parts.append(f"经{quoted(p.stage(who.approved_at).name)}确定")
     parts += [reason_of(p, alt, met, verdicts) for alt in who.any_of if met is None or met(alt)]
@@ -276,7 +276,8 @@ def _missing_rules(p: Programme, stage: str) -> list[str]:
     # A window refusing late hand-ins has decided the miss at its deadline (as a veto's clause says).
     refused = p.stage(stage).lateness == "reject"
     return [f"{'未按时' if refused else '截至' + (cn_date(day) if (day := _point_day(p, d)) else quoted(d.name) + '时') + '仍未'}"
-            f"提交的，{d.brings('rule:missing') or '视为未通过' + quoted(d.name)}" for d in p.misses_decided.get(stage, ())]
+            f"提交的，{d.brings('rule:missing') or verdict_said(d, False) or '视为未通过' + quoted(d.name)}"
+            for d in p.misses_decided.get(stage, ())]
 
 
 def _point_day(p: Programme, stage: Stage) -> dt.date | None:
