@@ -642,6 +642,59 @@ def test_letters_call_a_material_by_the_title_its_kind_declares(tmp_path, home):
     assert "将责令限期改正" not in ordered["e2"], ordered["e2"]
 
 
+def test_a_hand_in_goes_to_the_window_its_unit_owes_of_two_taking_its_kind(tmp_path, home):
+    """团体标准培优: city societies applied through their city, provincial ones directly, at two windows of the
+    application open together; a city's was filed under the provincial window, skipped its city's recommendation
+    and won. Of several windows taking a kind, a hand-in goes to one its unit may owe."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: tb-2026, name: 2026年团体标准培优计划, programme: 团体标准培优, issuer: prov, years: [2026]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: prov, name: 某省市场监督管理局, level: province, channels: [sink]}
+          - {code: c1, name: 甲市市场监督管理局, level: city, parent: prov, channels: [sink]}
+          - {code: s1, name: 甲市建筑业协会, level: enterprise, parent: c1, channels: [sink]}
+          - {code: g1, name: 某省质量管理协会, level: enterprise, parent: prov, channels: [sink]}
+        stages:
+          - {code: city_apply, name: 申报（设区市推荐）, kind: submission, submission: application, voluntary: true,
+             owed_by: {units: [s1]}, opens: 2026-03-02, deadline: {date: 2026-04-15}}
+          - {code: prov_apply, name: 申报（省级社会团体）, kind: submission, submission: application, voluntary: true,
+             owed_by: {units: [g1]}, opens: 2026-03-02, deadline: {date: 2026-04-15}}
+        """)
+    r = Round(write(tmp_path, "tb.yaml", text))
+    r.hand_in("application", ["s1", "g1"], "2026-04-01")
+    with db.session_scope() as session:
+        rows = session.exec(select(Submission).where(Submission.round_id == r.id)).all()
+        assert sorted((s.unit_code, s.stage) for s in rows) == [("g1", "prov_apply"), ("s1", "city_apply")]
+
+
+def test_a_unit_the_office_reviews_itself_is_told_of_no_review_by_a_parent(tmp_path, home):
+    """团体标准培优: a provincial society, under the province that runs the round, read "所提交的申报书须经某省市场监督管理局
+    推荐"; it applies directly. And a review step its name does not say (强检's "现场核查结论") read "须经“现场核查结论”"."""
+    def opened(name: str, code: str) -> dict[str, str]:
+        text = textwrap.dedent(f"""\
+            version: 2
+            round: {{code: {code}, name: 2026年团体标准培优计划, programme: 团体标准培优, issuer: prov, years: [2026]}}
+            channels: [{{name: sink, kind: sink}}]
+            units:
+              - {{code: prov, name: 某省市场监督管理局, level: province, channels: [sink]}}
+              - {{code: c1, name: 甲市市场监督管理局, level: city, parent: prov, channels: [sink]}}
+              - {{code: s1, name: 甲市建筑业协会, level: enterprise, parent: c1, channels: [sink]}}
+              - {{code: g1, name: 某省质量管理协会, level: enterprise, parent: prov, channels: [sink]}}
+            stages:
+              - {{code: apply, name: 申报, kind: submission, submission: application, voluntary: true,
+                 owed_by: {{levels: [enterprise]}}, opens: 2026-03-02, deadline: {{date: 2026-04-15}}}}
+              - {{code: review, name: {name}, kind: decision, decides: apply, reviewed_by: parent, on: 2026-04-30}}
+            """)
+        r = Round(write(tmp_path, f"{code}.yaml", text))
+        r.until("2026-03-02")
+        return r.letters("apply")
+    told = opened("设区市推荐", "tb-a")
+    assert "须经甲市市场监督管理局推荐" in told["s1"], told["s1"]
+    assert "须经" not in told["g1"], told["g1"]
+    assert "须经甲市市场监督管理局审核" in opened("现场核查结论", "tb-b")["s1"]
+
+
 def test_a_miss_decided_by_rule_is_said_in_the_decisions_own_words(tmp_path, home):
     """强检计量器具: "截至2027年8月31日仍未提交的，视为未通过“现场核查结论”" went out 61 times where the step's outcomes
     were 合格/不合格."""

@@ -70,6 +70,10 @@ def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], subm
     named = record.get("stage")
     if named:
         return next(s for s in stages if s.code == named)
+    if len(stages) > 1:
+        # Only the windows its unit may owe (团体标准培优's city societies and provincial ones apply at two windows of
+        # the application: a city's was filed under the provincial one, skipped its city's recommendation, and won).
+        stages = [s for s in stages if _may_owe(p, s, record.get("unit"), windows)] or stages
     if len(stages) == 1:
         return stages[0]
     spans = [(s, *_window(s.code, timetable, windows)) for s in stages]
@@ -92,6 +96,16 @@ def stage_of(p: Programme, timetable: Timetable, record: Mapping[str, Any], subm
         return stages[either[1]]
     found = _first_not_past([s.code for s in stages], timetable, "deadline", submitted_at, windows)
     return stages[-1 if found is None else found]
+
+
+def _may_owe(p: Programme, stage: Stage, unit: Any, windows: dict) -> bool:
+    """Whether ``unit`` is among those ``stage`` may be owed by (all, where it names nobody), kept in ``windows``."""
+    if stage.owed_by is None:
+        return True
+    key = ("reach", stage.code)
+    if key not in windows:
+        windows[key] = frozenset(p.reachable(stage.owed_by))
+    return unit in windows[key]
 
 
 def _answers_miss(later: Stage, earlier: Stage) -> bool:

@@ -160,8 +160,13 @@ def costs_told(p: Programme, unit: str, context: dict[str, Any]) -> dict[str, An
     """``context`` as ``unit`` reads it: what the assessment deducts for lateness is told to those it grades
     (a 统计局 owing the report too had read it); the review its hand-in must pass, by its own reviewer
     ("须经东城区市场监督管理局初审", not the stage's name in quotes: "须经“区县局初审”"); the superior it hands in to."""
-    if (review := context.get("review_stage")) and (named := reviewed_by_whom(p, p.stage(review), unit, context.get("item"))):
-        context = {**context, "review_step": named, "review_named": True}
+    if review := context.get("review_stage"):
+        # A unit the office reviews itself (a provincial society under the province) is told of no review: "须经某省市场
+        # 监督管理局推荐" had gone to those applying directly; a step its name does not say is its reviewer's 审核.
+        reviewer = p.reviewer(review, unit)
+        named = reviewed_by_whom(p, p.stage(review), unit, context.get("item")) if reviewer else None
+        context = {**context, "review_step": named or (p.unit(reviewer).name + "审核" if reviewer else None),
+                   "review_named": bool(reviewer)}
     if sender := context.get("report_parent_of"):  # a hand-in each unit sends its own superior (江州's 区县局)
         context = {**context, "report_to": _superior_of(p, unit, sender)}
     if context.get("review_step") or context.get("report_to"):
