@@ -1389,6 +1389,21 @@ def test_a_deduction_counted_from_late_hand_ins(tmp_path, home):
     assert "进度报送" not in told["c1"]
 
 
+def test_a_deduction_is_explained_as_the_hand_ins_stood_at_the_assessment(tmp_path, home):
+    """包保督导: a ledger handed in the day after the 考核 was counted missing, as "截至考核时仍未报送的，按未报送计"
+    says, and then the 通报 explaining that score read "逾期报送" of it: its deductions did not add up to the score."""
+    text = _quarterly("        lateness: accept_flag\n",
+                      "      deductions: [{code: late, name: 进度报送, points: 2, late_at: progress}]\n")
+    r = Round(write(tmp_path, "late.yaml", text))
+    _quarters_handed_in(r)
+    r.scores(dict.fromkeys(["c1", "c2", "c3", "c4", "c5"], 80))
+    r.until("2016-03-26")  # scored on 3月25日
+    r.hand_in("progress_report", ["c3"], "2016-03-28", period="q2")  # after the 考核, before its results go out
+    r.until("2016-03-31")
+    told = r.letters("results")["c3"]
+    assert "进度报送：未报送2次（第一期、第二期），扣4分" in told, told
+
+
 def test_a_circular_tells_every_unit_the_results_of_all(tmp_path, home):
     """服务站, 月调度: "通报各区县局各服务站等次" could not be said: a result letter tells a graded unit its own
     result only, and ``report`` wrote "特此报告" upward to the counties. ``template: circular`` is the 通报."""

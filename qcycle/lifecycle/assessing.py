@@ -135,7 +135,15 @@ def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment
     items = [d for d in p.assessment.deductions if d.late_at]
     if not items:
         return {}
+    # As the hand-ins stood at the assessment ("截至考核时仍未报送的，按未报送计"): a ledger handed in the day after was
+    # scored as missing and then said "逾期报送" in the 通报 that explained the score.
+    outer = crud.recorded_moment()
+    with crud.as_recorded_at(min(outer, assessment.at) if outer else assessment.at):
+        return _late_counted(session, p, round_id, assessment, items)
 
+
+def _late_counted(session: Session, p: Programme, round_id: uuid.UUID, assessment: Action, items: list
+                  ) -> dict[str, dict[str, list[str]]]:
     deadlines = _deadlines_assessed(kept_timetable(session, p, round_id), assessment)
     out: dict[str, dict[str, list[str]]] = {}
     for item in items:
