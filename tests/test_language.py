@@ -4069,6 +4069,37 @@ def test_letters_chasing_a_follow_up_owed_for_some_items_name_them(tmp_path, hom
     assert all("前提交“水中氨氮的测定”原因分析报告" in body and "钢筋" not in body for _, body in reminded), reminded
 
 
+def test_simulated_reviewers_do_not_score_a_report_a_veto_fails_for_never_coming(tmp_path, home):
+    """商标品牌指导站, 能力验证: officers trying their files read "不合格（得分32.67；因未报送年度工作报告，实行一票否决）":
+    the simulated reviewers had scored a report never received. They score the others, not those."""
+    from qcycle.synthetic import World
+
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: sb-2025, name: 2025年商标品牌指导站年度评估, programme: 指导站评估, issuer: bur, years: [2025]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: bur, name: 示例市市场监督管理局, level: city, channels: [sink]}
+          - {code: e1, name: 甲指导站, level: enterprise, parent: bur, channels: [sink]}
+          - {code: e2, name: 乙指导站, level: enterprise, parent: bur, channels: [sink]}
+        stages:
+          - {code: annual, name: 年度工作报告, kind: submission, submission: progress_report,
+             owed_by: {levels: [enterprise]}, opens: 2025-07-01, deadline: {date: 2025-07-15}}
+          - {code: rating, name: 评估打分, kind: assessment, on: 2025-08-15}
+        assessment:
+          subjects: {levels: [enterprise]}
+          components: [{code: all, name: 评估, weight: 1}]
+          vetoes: [{code: none, name: 未报送年度工作报告, grade: 不合格, missing_at: annual}]
+          grades: [{name: 合格, min_score: 60}, {name: 不合格}]
+        """)
+    r = Round(write(tmp_path, "sb.yaml", text))
+    r.hand_in("progress_report", ["e1"], "2025-07-10")
+    r.until("2025-08-14")
+    with db.session_scope() as session:
+        scored = World(r.p, r.t, r.id, seed=1).scoring(session, at(dt.date(2025, 8, 15), dt.time(23, 0)))
+    assert {record["unit"] for record, _ in scored} == {"e1"}
+
+
 def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
     """首席质量官: "未报送年度报告的评为不合格" could only be written as a 100-point deduction ("得分0.00，已扣100分")."""
     text = textwrap.dedent("""\

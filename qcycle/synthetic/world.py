@@ -16,12 +16,12 @@ from qcycle.intake import ingest_many
 from qcycle.lifecycle import (
     DECIDING_STAGE_KINDS,
     assessment_subjects,
-    never_handed_in,
     pending_decisions,
     remembering,
     resolve,
     select_subjects,
 )
+from qcycle.lifecycle.assessing import windows_never_handed_in
 from qcycle.lifecycle.requests import approved_by_reviewer, places_key
 from qcycle.lifecycle.wording import places_counted_as
 from qcycle.models import YES_NO_OUTCOMES
@@ -150,13 +150,20 @@ class World:
             reviewers = max(3, scheme.min_reviewers)
             occasion = "" if a.stage == self.p.assessment_stages[0] else a.stage
             missed: set[str] | None = None  # read once a subject is still to be scored, not every moment after
+            vetoed: set[str] = set()
+            vetoing = {v.missing_at for v in scheme.vetoes if v.missing_at}
             for subject in assessment_subjects(session, self.p, self.round_id, a.category):
                 if (a.stage, subject) in self.scored:
                     continue
                 self.scored.add((a.stage, subject))
                 if missed is None:
-                    missed = {u for _, units in never_handed_in(session, self.p, self.round_id, self.t, a)
-                              for u in units}
+                    owed = windows_never_handed_in(session, self.p, self.round_id, self.t, a)
+                    missed = {u for units in owed.values() for u in units}
+                    vetoed = {u for (code, _), units in owed.items() if code in vetoing for u in units}
+                if subject in vetoed:
+                    # Reviewers do not score a report never received where the rule fails its unit for it: the
+                    # simulated 不合格 had read "得分32.67；因未报送年度工作报告，实行一票否决" (a score of nothing).
+                    continue
                 records = (scores(self.seed, subject, components, reviewers, occasion,
                                   handed_in=subject.partition(":")[0] not in missed)
                            + measurements(self.seed, subject, self.p, a.at.year))
