@@ -703,6 +703,16 @@ def test_a_miss_decided_by_rule_is_said_in_the_decisions_own_words(tmp_path, hom
         "     verdicts: {approved: 合格, rejected: 不合格}}\n")
     p = write(tmp_path, "nr.yaml", text).programme
     assert missing_rule(p, "annual") == "按规定，截至2026年5月15日仍未提交的，“现场核查结论”为不合格。"
+    # And the order to rectify says the 不合格, not only the miss that brought it.
+    r = Round(write(tmp_path, "nr2.yaml", text + (
+        "  - {code: fix, name: 整改报告, kind: followup, submission: rectification_report, owed_by: {rejected_at: check},\n"
+        "     opens_after: {stage: check, event: on, days: 1}, deadline: {after: {stage: check, event: on, days: 30}}}\n")))
+    r.hand_in("annual_report", ["e1"], "2026-03-20")
+    r.until("2026-05-14")
+    r.decide("check", e1="approved")
+    r.until("2026-05-20")
+    told = r.letters("fix")
+    assert sorted(told) == ["e2"] and "中未提交年度报告，“现场核查结论”为不合格。请认真查找原因" in told["e2"], told
 
 
 def test_a_hand_in_before_the_order_for_missing_it_opens_is_the_missed_one_late(tmp_path, home):

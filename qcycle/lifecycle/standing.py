@@ -80,8 +80,10 @@ def verdict(p: Programme, stage: str, subject: str, yes: bool, by: str = "", not
         return (verdict_said(step, True) or passed(step.name)) + (f"，{step.on_approval}" if step.on_approval else "")
     # A rule's reason is the applicant's to know (获奖满5年后方可再次申报); an officer's if tell_reason.
     if by.startswith("rule:") and note:  # the programme's rule refused it, not a reviewer: say the rule
-        # A miss decided 不同意 brings what a 不同意 here brings ("未提交年度创建工作报告，年度创建工作评定为不合格").
-        return note + (f"，{said}" if by == "rule:missing" and (said := step.brings(by)) else "")
+        # A miss decided 不同意 brings what a 不同意 here brings ("未提交年度创建工作报告，年度创建工作评定为不合格"), or
+        # is the step's own 不同意 ("未提交检定证书复印件，“现场核查结论”为不合格": the 整改通知 had not said the 不合格).
+        said = (step.brings(by) or verdict_said(step, False)) if by == "rule:missing" else None
+        return note + (f"，{said}" if said else "")
     why = f"（{note}）" if note and step.tell_reason else ""
     brings = f"，{step.on_rejection}" if step.on_rejection else ""  # 撤销试点立项
     # Named by who did not give it (余姚: 未获泗门镇人民政府推荐; 福州: 未通过鼓楼区市场监督管理局初审).
