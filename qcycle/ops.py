@@ -327,7 +327,8 @@ _HEADERS = ["排名组", "名次", "单位代码", "单位", "项目", "总分",
 SUBMISSION_HEADERS = ["期次", "单位代码", "单位", "项目", "提交时间", "受理结果"]
 DECISION_HEADERS = ["单位代码", "单位", "项目", "决定", "说明", "决定人", "决定时间"]
 # Who decided, as an officer reads it: a rule, the simulation, or a person named at the command line.
-_DECIDERS = {"rule:eligibility": "系统（按申报资格规定）", "rule:missing": "系统（逾期未交，按规定判定）"}
+_DECIDERS = {"rule:eligibility": "系统（按申报资格规定）", "rule:missing": "系统（逾期未交，按规定判定）",
+             "rule:handed_in": "系统（按期提交，按规定判定）"}
 
 
 def decider_label(by: str) -> str:

@@ -695,6 +695,23 @@ def test_a_unit_the_office_reviews_itself_is_told_of_no_review_by_a_parent(tmp_p
     assert "须经甲市市场监督管理局审核" in opened("现场核查结论", "tb-b")["s1"]
 
 
+def test_a_decision_that_only_asks_whether_it_came_is_made_by_the_rule_both_ways(tmp_path, home):
+    """团体标准培优: "未按期报送年度报告的，取消培优资格" could only be a decision the office made on every report; two
+    societies that reported on time were refused. ``approves_handed_in``: those who handed it in pass by the rule."""
+    keep = ("  - {code: keep, name: 培优资格确认, kind: decision, decides: annual, on: 2026-05-15, rejects_missing: true,\n"
+            "     approves_handed_in: true, on_rejection: 取消培优资格}\n")
+    r = Round(write(tmp_path, "tb.yaml", ANNUAL_REPORTS + keep))
+    assert not [a for a in r.t.actions if a.stage == "keep" and a.action == "decision_request"]
+    r.hand_in("annual_report", ["e1"], "2026-03-20")
+    r.until("2026-05-15")
+    with db.session_scope() as session:
+        made = {(d.subject, d.outcome, d.decided_by) for d in session.exec(select(Decision).where(Decision.round_id == r.id))}
+    assert made == {("e1", "approved", "rule:handed_in"), ("e2", "rejected", "rule:missing")}, made
+    assert r.pending("keep") == []
+    with pytest.raises(ConfigError, match="approves_handed_in"):
+        write(tmp_path, "bad.yaml", ANNUAL_REPORTS + keep.replace("rejects_missing: true,", ""))
+
+
 def test_a_miss_decided_by_rule_is_said_in_the_decisions_own_words(tmp_path, home):
     """强检计量器具: "截至2027年8月31日仍未提交的，视为未通过“现场核查结论”" went out 61 times where the step's outcomes
     were 合格/不合格."""

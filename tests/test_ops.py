@@ -424,8 +424,8 @@ def test_export_lists_the_decisions_of_a_round_and_points_to_them_where_there_ar
         ("审核揭榜书", "自贡市市场监督管理局", "争创国家级质量标准实验室", "不同意", "材料不全", "张三"),
     ], rows
     # Who decided, in words: not "rule:missing" in a Chinese table.
-    assert [ops.decider_label(x) for x in ("rule:missing", "rule:eligibility", "simulate:ops", "cli:张三")] == [
-        "系统（逾期未交，按规定判定）", "系统（按申报资格规定）", "模拟运行", "张三"]
+    assert [ops.decider_label(x) for x in ("rule:missing", "rule:eligibility", "rule:handed_in", "simulate:ops", "cli:张三")] == [
+        "系统（逾期未交，按规定判定）", "系统（按申报资格规定）", "系统（按期提交，按规定判定）", "模拟运行", "张三"]
     both = runner.invoke(app, ["export", str(P1), "--decisions", "--submissions", "--out", str(out_csv)])
     assert both.exit_code == 2 and "一次只能用一个" in both.output
 

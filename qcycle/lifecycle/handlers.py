@@ -328,13 +328,17 @@ def _to_decide(session, p, round_id, action) -> tuple[Stage, list[str], dict[str
 def _decision_due(session, p, round_id, action) -> Outcome:
     stage, pending, refused = _to_decide(session, p, round_id, action)
     missed = _missing(session, p, round_id, action, stage)
+    # Those who handed it in, where that is all the stage asks (approves_handed_in): approved by the same rule.
+    handed = {x: "" for x in pending if x not in missed} if stage.approves_handed_in else {}
     # Decided by a rule (the eligibility rule; 逾期未报送的视为不合格), audited like any decision.
-    for rule, decided_now in (("rule:eligibility", refused), ("rule:missing", missed)):
+    for rule, decided_now, outcome in (("rule:eligibility", refused, "rejected"), ("rule:missing", missed, "rejected"),
+                                       ("rule:handed_in", handed, "approved")):
         for subject, reason in decided_now.items():
             crud.put_decision(session=session, round_id=round_id, stage=stage.code, decides=stage.decides or "",
-                              subject=subject, outcome="rejected", decided_by=rule, note=reason, decided_at=action.at)
+                              subject=subject, outcome=outcome, decided_by=rule, note=reason, decided_at=action.at)
             crud.audit(session=session, actor=rule, action=f"decide:{stage.code}",
-                       round_code=p.round.code, detail={"subject": subject, "outcome": "rejected", "note": reason})
+                       round_code=p.round.code, detail={"subject": subject, "outcome": outcome, "note": reason})
+    pending = [x for x in pending if x not in handed]
     drafts = decision_letter(session, p, round_id, action, pending, due=action.at) if pending else []
     # Once all is decided the action completes: its record says so, not "0 pending".
     note = (f"{action.title}：待决定 {len(pending)} 项" if pending else f"{action.title}：已全部决定") + (

@@ -242,6 +242,10 @@ class Stage(_Model):
         False, description=("decision stages on a window: those owing it who never handed it in are decided 不同意 by "
                             "the rule on the decision's day (逾期未报送的视为不合格), told so with on_rejection (a county "
                             "that never sent its 年度报告 had read only \"未提交\", and no 不合格)"))
+    approves_handed_in: bool = Field(
+        False, description=("decision stages with rejects_missing: those who handed the window in are decided 同意 by "
+                            "the rule on the same day, and nobody is asked to decide (未按期报送的，取消培优资格: the office "
+                            "had to approve every report, and two handed in on time were refused)"))
     reviewed_by: str | None = Field(
         None, min_length=1, max_length=32,
         description=("decision stages on a submission or follow-up window, or on a decision that is (a 市级推荐 after "
@@ -352,6 +356,9 @@ class Stage(_Model):
             raise ValueError("verdicts（两种结论的名称）只用于 decision 阶段")
         if self.on_missing is not None and not self.rejects_missing:
             raise ValueError("on_missing（按规定未提交视为不通过时带来的后果）只与 rejects_missing: true 一起使用")
+        if self.approves_handed_in and not (self.rejects_missing and self.reviewed_by is None and self.max_approved is None):
+            raise ValueError("approves_handed_in（按期提交的按规定通过）只与 rejects_missing: true 一起使用，"
+                             "且不与 reviewed_by、max_approved 同用（没有要审核、要选的）")
         if k is StageKind.notice and (self.days is None) == (self.workdays is None):
             raise ValueError("公示阶段须给出 days（公示天数）或 workdays（公示的工作日数）之一")
         if self.workdays is not None and k is not StageKind.notice:

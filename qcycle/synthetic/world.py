@@ -204,7 +204,7 @@ class World:
             if a.action != "decision_due" or a.at > tick or (strictly_before and a.at == tick):
                 continue
             stage = self.p.stage(a.stage)
-            if stage.kind not in DECIDING_STAGE_KINDS:
+            if stage.kind not in DECIDING_STAGE_KINDS or stage.approves_handed_in:  # the rule decides those
                 continue
             yes, no = YES_NO_OUTCOMES
             pending = pending_decisions(session, self.p, self.round_id, stage, a.category)
