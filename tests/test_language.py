@@ -20,7 +20,7 @@ from qcycle.errors import ConfigError
 from qcycle.intake import ingest_many
 from qcycle.kinds import ACTION_KINDS, STAGE_ACTIONS
 from qcycle.lifecycle import HANDLERS, carry_out, decision_subjects, pending_decisions, sync_round
-from qcycle.lifecycle.wording import lateness_costs, missing_rule
+from qcycle.lifecycle.costs import lateness_costs, missing_rule
 from qcycle.loader import LoadedProgramme, load_programme
 from qcycle.models import ActionRun, Decision, OutboxMessage, Submission
 from qcycle.render import render_message
@@ -1726,6 +1726,9 @@ def test_a_part_scored_by_its_deductions_starts_full_and_loses_them_within_it(tm
     assert got["c3"] == ({"all": 64.0, "reporting": 10.0}, 0.0, 74.0), got  # never: 2 × 5
     told = r.letters("results")["c4"]
     assert "进度报送16.00分" in told and "已扣" not in told and "“进度报送”扣4分" in told, told
+    # The letters asking for the reports say the part is lost at worst (包保督导's towns never read "扣完为止").
+    assert lateness_costs(r.p, "progress") == ("按考核规定，未报送的，每次扣5分；逾期报送的，每次扣2分；截至2016年3月25日考核时"
+                                               "仍未报送的，按未报送计；“进度报送”部分20分，扣完为止。"), lateness_costs(r.p, "progress")
     with pytest.raises(ConfigError, match="不是 source: deductions 的评分部分"):
         write(tmp_path, "bad.yaml", text.replace("part: reporting}", "part: all}", 1))
     # Taken past its points, the part stops at 0 and says so (c3's two reports never sent, 15 each, of 20).

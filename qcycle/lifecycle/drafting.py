@@ -9,9 +9,9 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from qcycle import clock
+from qcycle.lifecycle.costs import lateness_costs, missing_rule
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.who import owers, p_item_name
-from qcycle.lifecycle.wording import lateness_costs, missing_rule
 from qcycle.render import SYSTEM_SENDER, quoted
 from qcycle.schema import Programme, Stage, category_label
 from qcycle.timetable import Action

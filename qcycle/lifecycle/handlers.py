@@ -20,6 +20,7 @@ from qcycle.errors import TimetableError
 from qcycle.lifecycle.assessing import assess_action
 from qcycle.lifecycle.calls import barred, publish
 from qcycle.lifecycle.changes import moved_deadline, told_before
+from qcycle.lifecycle.costs import missing_rule
 from qcycle.lifecycle.drafting import (
     base_context,
     draft_letters,
@@ -60,7 +61,6 @@ from qcycle.lifecycle.wording import (
     REFUSED_LATE,
     belonging,
     judged_by,
-    missing_rule,
     notice_name,
     result_label,
 )

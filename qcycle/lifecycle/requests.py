@@ -14,13 +14,14 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
+from qcycle.lifecycle.costs import missing_rule
 from qcycle.lifecycle.drafting import draft_letters, handed_in_item, reviewer_step, written_on
 from qcycle.lifecycle.eligibility import INELIGIBLE
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.standing import handed_in_at, objections_upheld
 from qcycle.lifecycle.who import outstanding, owers, p_item_name, resolve
-from qcycle.lifecycle.wording import SECTOR, belonging, counted_as, missing_rule, places_counted_as
+from qcycle.lifecycle.wording import SECTOR, belonging, counted_as, places_counted_as
 from qcycle.models import NEGATIVE_OUTCOMES
 from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable import Action
