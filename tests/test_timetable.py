@@ -333,3 +333,21 @@ def test_a_counted_deadline_before_its_window_opens_is_refused(tmp_path):
     path.write_text(QUARTERLY.replace("opens: 2025-04-01,", "opens: 2025-05-06,"), encoding="utf-8")
     with pytest.raises(ConfigError, match="截止于 2025-04-15，早于开始受理日 2025-05-06"):
         load_programme(path)
+
+
+def test_the_plan_shows_the_last_day_of_an_event_of_several_days(tmp_path):
+    """强检计量器具, 商标品牌指导站: the plan showed the 现场核查 of 7月11日至8月31日 by its first day alone, and an
+    officer checking it against the letters ("至2027年8月31日") took it for one day."""
+    from typer.testing import CliRunner
+
+    from qcycle.cli import app
+
+    source = Path(__file__).parent.parent / "config" / "programmes" / "bs-quality-award-4.yaml"
+    path = tmp_path / "bs.yaml"
+    path.write_text(source.read_text(encoding="utf-8").replace(
+        "    name: 现场评审\n    kind: event\n    on: 2022-08-01\n", "    name: 现场评审\n    kind: event\n    on: 2022-08-01\n    days: 10\n", 1),
+        encoding="utf-8")
+    shown = CliRunner().invoke(app, ["plan", str(path)], terminal_width=240)
+    assert shown.exit_code == 0, shown.output
+    assert "现场评审（至2022-08-10）" in shown.output, shown.output
+    assert "资料评审（至" not in shown.output  # one day: nothing to add

@@ -186,8 +186,10 @@ def plan(
             who = f"{who}（{a.condition}）" if who else a.condition
         # A Saturday that is a working day (调休) is marked: officers read "周六" in the plan as a mistake.
         swapped = "（调休上班日）" if a.at.weekday() >= 5 and calendar.is_workday(a.at.date()) else ""
+        # An event of several days shows its last (现场核查 7月11日至8月31日 had read as one day in the plan).
+        until = f"（至{a.deadline:%Y-%m-%d}）" if a.action == "event" and a.deadline and a.deadline.date() > a.at.date() else ""
         table.add_row(f"{a.at:%Y-%m-%d %H:%M} 周{'一二三四五六日'[a.at.weekday()]}{swapped}", ACTION_LABELS.get(a.action, a.action),
-                      a.title, category, who)
+                      a.title + until, category, who)
     out.print(table)
     guessed = sorted({a.at.year for a in timetable.actions if calendar.source(a.at.year) == "fallback"})
     days = (f"工作日（{'、'.join(map(str, guessed))}年的官方安排未收录，按法定节假日与周末计算、不含调休，见上方警告）" if guessed
