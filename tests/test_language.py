@@ -4039,6 +4039,34 @@ def test_a_window_owed_for_a_result_says_which_and_why_when_it_opens(tmp_path, h
     assert "钢筋" not in opened["l1"], opened["l1"]
 
 
+def test_a_superiors_summary_names_each_thing_its_units_owe_for_their_results_once(tmp_path, home):
+    """能力验证: the counties' summaries said the 整改报告 their laboratories owed and not the 补测结果 the same ones owed
+    by July; both are said, the units named once ("须于…前报送整改报告、于…前报送补测结果")."""
+    text = PROFICIENCY.replace(
+        "      - {code: l1, name: 甲检测公司, level: enterprise, parent: prov, channels: [sink]}\n"
+        "      - {code: l2, name: 乙检测公司, level: enterprise, parent: prov, channels: [sink]}\n",
+        "      - {code: c1, name: 甲区市场监督管理局, level: county, parent: prov, channels: [sink]}\n"
+        "      - {code: l1, name: 甲检测公司, level: enterprise, parent: c1, channels: [sink]}\n"
+        "      - {code: l2, name: 乙检测公司, level: enterprise, parent: c1, channels: [sink]}\n", 1).replace(
+        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n",
+        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n"
+        "      - {code: results, name: 通知结果, kind: notification, template: result, on: 2025-06-16,\n"
+        "         notify: {levels: [county]}}\n"
+        "      - {code: fix, name: 整改报告, kind: followup, submission: rectification_report,\n"
+        "         owed_by: {grades: [不满意]}, opens_after: {stage: results, event: on, workdays: 1},\n"
+        "         deadline: {after: {stage: results, event: on, days: 20}}}\n"
+        "      - {code: retest, name: 补测结果, kind: submission, submission: self_evaluation,\n"
+        "         owed_by: {grades: [不满意]}, opens_after: {stage: results, event: on, workdays: 1},\n"
+        "         deadline: {after: {stage: results, event: on, days: 40}}}\n", 1)
+    r = Round(write(tmp_path, "pt.yaml", text))
+    _labs_scored(r, {("l1", "steel"): "2025-05-10", ("l1", "nh3"): "2025-05-10", ("l2", "nh3"): "2025-05-10"},
+                 {("l1", "nh3"): 32.47, ("l1", "steel"): 90, ("l2", "nh3"): 88})
+    r.until("2025-06-16")
+    told = r.letters("results")["c1"]
+    assert ("其中甲检测公司（“水中氨氮的测定”）须于2025年7月7日（星期一）17:30（原定7月6日，遇休息日顺延）前报送整改报告、"
+            "于2025年7月28日（星期一）17:30（原定7月26日，遇休息日顺延）前报送补测结果（均将另行通知），请督促按时报送。") in told, told
+
+
 def test_a_veto_for_a_window_owed_item_by_item_holds_for_the_items_never_handed_in(tmp_path, home):
     """安徽's 能力验证: a lab that reported 钢筋拉伸 on time and never reported 氨氮 had both items vetoed
     as never reported, and went to 整改 and 补测 for the one it had reported."""

@@ -227,7 +227,9 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
     enterprises' C级 and D级 and not that they owed an 整改方案 by 7月8日, sent to them the same day."""
     if assessed is None or p.assessment is None:
         return {}
-    followups = [s for s in p.stages if s.kind is StageKind.followup and s.owed_by is not None
+    # A follow-up, or a window (补测 of the 不满意 projects) owed by the results: 能力验证's counties were told of the
+    # 整改报告 and not of the 补测结果 the same laboratories owed.
+    followups = [s for s in p.stages if s.kind in (StageKind.followup, StageKind.submission) and s.owed_by is not None
                  and (s.owed_by.grades or s.owed_by.rank is not None) and s.owed_by.assessed_at in (None, assessed)]
     if not followups:
         return {}
@@ -238,7 +240,7 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
     out: dict[str, list[dict]] = defaultdict(list)
     actions = kept_timetable(session, p, round_id).actions
     for stage in followups:
-        opens = next((a for a in actions if a.stage == stage.code and a.action == "followup_open"
+        opens = next((a for a in actions if a.stage == stage.code and a.action in ("followup_open", "window_open")
                       and a.category in (None, notice.category) and a.deadline is not None and a.deadline > notice.at), None)
         if opens is None:
             continue
@@ -258,7 +260,14 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
                 still = owed_items(session, p, round_id, opens)
                 items = {u: [items_named(p, u, still[u])] if u in still else items[u] for u in owing if u in items}
         for superior, units in p.under_each(owing).items():
-            out[superior].append({"item": p.material(stage), "deadline": opens.deadline, "rolled": opens.detail.get("rolled"),
-                                  "units": [p.unit(u).name + (f"（{'、'.join(items[u])}）" if items.get(u) else "")
-                                            for u in units], "told": opens.at <= notice.at})
+            entry = {"item": p.material(stage), "deadline": opens.deadline, "rolled": opens.detail.get("rolled"),
+                     "units": [p.unit(u).name + (f"（{'、'.join(items[u])}）" if items.get(u) else "") for u in units],
+                     "told": opens.at <= notice.at, "more": []}
+            # The same units owing two (整改报告 and 补测结果): named once, each with its day ("须于7月5日前报送整改报告、
+            # 于7月31日前报送补测结果"), not the list twice.
+            same = next((e for e in out[superior] if e["units"] == entry["units"] and e["told"] == entry["told"]), None)
+            if same is not None:
+                same["more"].append(entry)
+            else:
+                out[superior].append(entry)
     return dict(out)
