@@ -147,11 +147,14 @@ class _Relations:
                              f"其他种类请在 submission_kinds 中声明，如 target_filing: {{title: 目标备案}}）")))
             if s.kind is StageKind.decision:
                 self.stage_ref(f"stages[{si}].decides", s.decides,
-                               (StageKind.submission, StageKind.followup, StageKind.decision, StageKind.assessment),
-                               "可决定的阶段（受理、决定或考核）")
+                               (StageKind.submission, StageKind.followup, StageKind.decision, StageKind.assessment,
+                                StageKind.event), "可决定的阶段（受理、活动、决定或考核）")
                 if s.decides == s.code:
                     out.append((f"stages[{si}].decides", "不能对本阶段自身作决定"))
                 window = p.stage(s.decides) if s.decides and p.has_stage(s.decides) else None
+                if window is not None and window.kind is StageKind.event and window.notify is None:
+                    out.append((f"stages[{si}].decides", (f"活动 {window.code!r} 没有 notify（参加单位）：对活动作决定"
+                                                          "（现场检查的结论）须先写明哪些单位参加")))
                 if s.rejects_missing and (window is None or window.kind not in (StageKind.submission, StageKind.followup)
                                           or window.voluntary or window.owed_by is None):
                     out.append((f"stages[{si}].rejects_missing",

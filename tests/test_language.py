@@ -712,6 +712,38 @@ def test_a_decision_that_only_asks_whether_it_came_is_made_by_the_rule_both_ways
         write(tmp_path, "bad.yaml", ANNUAL_REPORTS + keep.replace("rejects_missing: true,", ""))
 
 
+def test_a_visit_is_decided_on_each_unit_it_visits_and_its_conclusion_owes_a_rectification(tmp_path, home):
+    """服务站's 年中检查 (合格/限期整改, then a 整改报告 by 7月31日), 抽查's 检验结论: nothing is handed in, so nothing could
+    be decided; a conclusion told only in December's result, and nobody owed the 整改报告. A decision on an event decides
+    each unit it is for."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: fw-2026, name: 2026年质量服务站星级评价, programme: 服务站星级评价, issuer: bur, years: [2026]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: bur, name: 某区市场监督管理局, level: county, channels: [sink]}
+          - {code: s1, name: 东街道质量服务站, level: office, parent: bur, channels: [sink]}
+          - {code: s2, name: 西街道质量服务站, level: office, parent: bur, channels: [sink]}
+        stages:
+          - {code: visit, name: 年中检查, kind: event, on: 2026-06-15, days: 16, notify: {levels: [office]}}
+          - {code: verdict, name: 年中检查结论, kind: decision, decides: visit, on: 2026-06-30, eliminates: false,
+             verdicts: {approved: 合格, rejected: 限期整改}}
+          - {code: told, name: 告知年中检查结论, kind: notification, template: step_result, on: 2026-07-01,
+             notify: {rejected_at: verdict}}
+          - {code: fix, name: 整改报告, kind: followup, submission: rectification_report, owed_by: {rejected_at: verdict},
+             opens_after: {stage: verdict, event: on, workdays: 1}, deadline: {date: 2026-07-31}}
+        """)
+    r = Round(write(tmp_path, "fw.yaml", text))
+    r.until("2026-06-29")
+    assert r.pending("verdict") == ["s1", "s2"]
+    r.decide("verdict", s1="approved", s2="rejected")
+    r.until("2026-07-01")
+    assert sorted(r.letters("fix")) == ["s2"] and "“年中检查结论”为限期整改" in r.letters("fix")["s2"], r.letters("fix")
+    assert sorted(r.letters("told")) == ["s2"], r.letters("told")
+    with pytest.raises(ConfigError, match="没有 notify（参加单位）"):
+        write(tmp_path, "bad.yaml", text.replace(" days: 16, notify: {levels: [office]}}", " days: 16}"))
+
+
 def test_a_miss_decided_by_rule_is_said_in_the_decisions_own_words(tmp_path, home):
     """强检计量器具: "截至2027年8月31日仍未提交的，视为未通过“现场核查结论”" went out 61 times where the step's outcomes
     were 合格/不合格."""
@@ -1090,6 +1122,21 @@ def test_a_report_each_unit_sends_its_own_superior_names_that_superior(tmp_path,
     with pytest.raises(ConfigError, match="整改报告报送各单位的上级（parent），而 e3 没有上级"):
         write(tmp_path, "orphan.yaml", SPOT_CHECK.replace(
             "      - {code: e2,", "      - {code: e3, name: 丙公司, level: enterprise, channels: [sink]}\n      - {code: e2,", 1))
+
+
+def test_a_circular_does_not_name_those_a_step_that_chooses_a_few_did_not_choose(tmp_path, home):
+    """民生计量: the year's 通报 to every county named five of them "未被确定为报送及时、活动扎实的区（县）" beside the three
+    praised; not being chosen among many is no standing to publish."""
+    text = QUALITY_MONTH + (
+        "          - {code: all, name: 通报确定结果, kind: notification, template: circular, on: 2025-10-31,\n"
+        "             notify: {levels: [county, department]}}\n")
+    r = Round(write(tmp_path, "month.yaml", text))
+    r.hand_in("month_summary", ["d1", "amr"], "2025-10-10")
+    r.until("2025-10-24")
+    r.decide("choose", d1="approved", amr="rejected")
+    r.until("2025-10-31")
+    told = r.letters("all")["d1"]
+    assert "东城区市场监督管理局：被确定为优秀组织单位" in told and "未被确定为" not in told, told
 
 
 def test_a_summary_of_units_decided_but_not_graded_does_not_call_them_参评单位(tmp_path, home):

@@ -179,7 +179,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                      for u, lines in never.items()}, missing)
     shown, shown_decided, shown_never = _circulated(session, p, round_id, stage, action.category, by_unit, decided,
                                                     summary_never)
-    summaries = (summary_lines(p, units, shown, standing_lines(p, shown_decided, action.category, shown, never, assessed),
+    summaries = (summary_lines(p, units, shown, standing_lines(p, shown_decided, action.category, shown, never, assessed,
+                                                           public=circular),
                                shown_never, {u for _, late in missing for u in late}, everyone=circular,
                                adjusted=adjusted, rechecked=rechecked,
                                within=p.assessed_units if assessed and p.assessment else None)

@@ -14,7 +14,7 @@ from qcycle.lifecycle.assessing import Counted
 from qcycle.lifecycle.drafting import items_named
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.remarks import adjustment_remarks
-from qcycle.lifecycle.standing import items_by_unit, rejections
+from qcycle.lifecycle.standing import chosen_as, items_by_unit, rejections
 from qcycle.lifecycle.who import (
     eliminated,
     in_category,
@@ -53,7 +53,7 @@ def gone_after_scoring(session: Session, p: Programme, round_id: uuid.UUID) -> f
 
 def standing_lines(p: Programme, decided: Mapping[str, tuple[str, str, bool]], category: str | None,
                    by_unit: dict[str, list[AssessmentResult]], never: Mapping[str, list[tuple[str, str | None, str]]],
-                   assessed: str | None) -> dict[str, list[tuple[str | None, str]]]:
+                   assessed: str | None, public: bool = False) -> dict[str, list[tuple[str | None, str]]]:
     """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
     its last decision (验收 failed, then 复验 passed: "通过复验"), unless it passed before the assessment
     and the unit never handed in what the assessment read (a project that never filed its 验收申请 had
@@ -66,6 +66,10 @@ def standing_lines(p: Programme, decided: Mapping[str, tuple[str, str, bool]], c
         if not in_category(p, subject, category):
             continue
         if subject in graded:  # its 复验's outcome goes beside its grade (summary_lines)
+            continue
+        # Not chosen at a step that chooses a few (确定报送及时、活动扎实的区（县）) is no standing to publish (``public``: a
+        # 通报 to all had named five counties "未被确定为…"); a superior's own report still says it of its units.
+        if public and not yes and chosen_as(p.stage(code).name) is not None:
             continue
         # A rejection before it is where it stands still (绍兴's project 撤销试点 at its 复评 had read only 未提交…).
         if yes and subject.partition(":")[0] in never and place.get(code, -1) < place.get(assessed or "", -1):
