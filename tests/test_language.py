@@ -1124,6 +1124,14 @@ def test_a_report_each_unit_sends_its_own_superior_names_that_superior(tmp_path,
             "      - {code: e2,", "      - {code: e3, name: 丙公司, level: enterprise, channels: [sink]}\n      - {code: e2,", 1))
 
 
+def test_a_grade_that_withholds_a_title_is_a_result_not_a_title():
+    """服务站星级评价: 16 整改通知 read "被评为不评星"."""
+    from qcycle.lifecycle.wording import graded_as
+
+    assert graded_as(["不评星"]) == "结果为不评星"
+    assert graded_as(["D"]) == "被评为D级" and graded_as(["有问题", "不满意"]) == "被评为有问题或不满意"
+
+
 def test_a_circular_does_not_name_those_a_step_that_chooses_a_few_did_not_choose(tmp_path, home):
     """民生计量: the year's 通报 to every county named five of them "未被确定为报送及时、活动扎实的区（县）" beside the three
     praised; not being chosen among many is no standing to publish."""

@@ -188,8 +188,11 @@ def verdict_said(step: Stage, yes: bool) -> str | None:
 
 
 def graded_as(grades: Iterable[str]) -> str:
-    """"被评为D级", "被评为有问题或不满意" (of a selection), as a reason reads it."""
-    return "被评为" + "或".join(grade_label(g) for g in grades)
+    """"被评为D级", "被评为有问题或不满意" (of a selection), as a reason reads it; a grade that withholds one is a result,
+    not a title ("结果为不评星": 16 服务站 had read "被评为不评星")."""
+    grades = list(grades)
+    withheld = any(g.startswith(("不评", "不予", "未评", "未定", "暂不")) for g in grades)
+    return ("结果为" if withheld else "被评为") + "或".join(grade_label(g) for g in grades)
 
 
 def placed_because(p: Programme, ways: Iterable[Who], r: AssessmentResult | None) -> str:
