@@ -4802,6 +4802,41 @@ def test_a_circular_names_what_each_total_was_docked_for_late_and_missing_apart(
     assert "未提交" not in circular and "一县人民政府：合格（得分80.00）；" in circular, circular
 
 
+def test_a_publicity_of_results_publishes_those_the_rule_decided_out_too(tmp_path, home):
+    """示范县复核: the 公示 of results listed 11 of the 16 counties; the five that never sent their 自评报告, deemed to have
+    given up their title, read it first in the 通报, with no 公示 to object in."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: zl-2026, name: 2026年质量提升示范县复核, programme: 示范县复核, issuer: prov, years: [2026]}
+        submission_kinds: {self_report: {title: 复核自评报告}}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: prov, name: 某省质量强省工作领导小组办公室, level: province, channels: [sink]}
+          - {code: c1, name: 一县人民政府, level: county, parent: prov, channels: [sink]}
+          - {code: c2, name: 二县人民政府, level: county, parent: prov, channels: [sink]}
+          - {code: c3, name: 三县人民政府, level: county, parent: prov, channels: [sink]}
+        stages:
+          - {code: self, name: 复核自评报告, kind: submission, submission: self_report, owed_by: {levels: [county]},
+             lateness: reject, opens: 2026-03-10, deadline: {date: 2026-05-29}}
+          - {code: kept, name: 自评报告核对, kind: decision, decides: self, on: 2026-06-01, rejects_missing: true,
+             approves_handed_in: true, on_rejection: 视为自动放弃，撤销称号}
+          - {code: scoring, name: 复核评分, kind: assessment, on: 2026-08-14}
+          - {code: publicity, name: 复核结果公示, kind: notice, workdays: 5, on: 2026-09-10, notify: {levels: [county]}}
+        assessment:
+          subjects: {approved_at: kept}
+          components: [{code: all, name: 复核评分, weight: 1}]
+          grades: [{name: 保留称号, min_score: 80}, {name: 撤销称号}]
+        """)
+    r = Round(write(tmp_path, "zl.yaml", text))
+    r.hand_in("self_report", ["c1", "c2"], "2026-05-20")
+    r.until("2026-08-13")
+    r.scores({"c1": 90, "c2": 70})
+    r.until("2026-09-10")
+    shown = r.letters("publicity")["c3"]
+    assert "公示结果（共3个单位）：" in shown, shown
+    assert "三县人民政府：未提交复核自评报告，视为自动放弃，撤销称号" in shown, shown
+
+
 def test_a_publicity_of_results_publishes_them_and_a_list_tells_those_on_it(tmp_path, home):
     """长兴's 结果公示 invited objections to results it never showed, and its 参评企业名单 was announced to each
     enterprise on it as "已公布…名单，请及时查阅", none told it was on it."""

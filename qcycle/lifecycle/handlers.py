@@ -427,8 +427,8 @@ def _below_on(p: Programme, mine: list[str], roster: list[str]) -> dict[str, Any
 
 def _results_shown(session, p: Programme, round_id, name: str, roster: list[str], category: str | None) -> dict[str, Any]:
     """A 公示 of results publishes them: every graded unit's result, as a 通报 lists them, with the rule of places."""
-    results = [] if roster or "结果" not in name else published_results(session, p, round_id, category)
-    return {"results": results, "places_rule": places_rule(p) if results else None}
+    results, graded_all = ([], True) if roster or "结果" not in name else published_results(session, p, round_id, category)
+    return {"results": results, "results_graded": graded_all, "places_rule": places_rule(p) if results else None}
 
 
 def _reviewed_through(session, p: Programme, round_id, who: Who | None, units: list[str]) -> dict[str, dict[str, str]]:

@@ -14,8 +14,9 @@ from qcycle.lifecycle.assessing import Counted
 from qcycle.lifecycle.drafting import items_named
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.remarks import adjustment_remarks
-from qcycle.lifecycle.standing import chosen_as, items_by_unit, rejections
+from qcycle.lifecycle.standing import chosen_as, items_by_unit, rejections, verdict
 from qcycle.lifecycle.who import (
+    NEGATIVE,
     eliminated,
     in_category,
     outstanding,
@@ -99,16 +100,26 @@ def placed_order(p: Programme, scored: Mapping[str, AssessmentResult]) -> Callab
     return order
 
 
-def published_results(session: Session, p: Programme, round_id: uuid.UUID, category: str | None) -> list[str]:
-    """Every graded unit's result, in rank order, as a 通报 lists them (``circular.j2``'s lines): what a
-    公示 of results publishes. 长兴's 结果公示 invited objections to results it never showed."""
+def published_results(session: Session, p: Programme, round_id: uuid.UUID, category: str | None
+                      ) -> tuple[list[str], bool]:
+    """(lines, whether all were graded) of every graded unit's result, in rank order, as a 通报 lists them
+    (``circular.j2``'s lines): what a 公示 of results publishes. 长兴's 结果公示 invited objections to results it never
+    showed."""
     assessed = crud.latest_results_stage(session=session, round_id=round_id)
     gone = gone_after_scoring(session, p, round_id)
     by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
     for r in results_of(session, round_id, assessed) if assessed else []:
         if in_category(p, r.unit_code, category) and r.unit_code not in gone:
             by_unit[r.unit_code.partition(":")[0]].append(r)
-    return summary_lines(p, [""], by_unit, {}, {}, everyone=True).get("", ("", [], False))[1]
+    # Those the rule decided out for never handing in (视为自动放弃，撤销称号) are results of the round too: 示范县复核's 公示
+    # listed 11 of 16, and the five that lost their title first read it in the 通报, with no 公示 to object in.
+    graded = {r.unit_code for rs in by_unit.values() for r in rs}
+    standing: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
+    for subject, stage, by, note in crud.decisions_with_outcome(session=session, round_id=round_id, outcomes=NEGATIVE):
+        if by == "rule:missing" and p.has_stage(stage) and in_category(p, subject, category) and subject not in graded:
+            standing[subject.partition(":")[0]].append((p_item_name(p, subject), verdict(p, stage, subject, False, by, note)))
+    _, lines, graded_all = summary_lines(p, [""], by_unit, standing, {}, everyone=True).get("", ("", [], True))
+    return lines, graded_all
 
 
 def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
