@@ -751,7 +751,7 @@ def test_a_miss_decided_by_rule_is_said_in_the_decisions_own_words(tmp_path, hom
         "  - {code: check, name: 现场核查结论, kind: decision, decides: annual, on: 2026-05-15, rejects_missing: true,\n"
         "     verdicts: {approved: 合格, rejected: 不合格}}\n")
     p = write(tmp_path, "nr.yaml", text).programme
-    assert missing_rule(p, "annual") == "按规定，截至2026年5月15日仍未提交的，“现场核查结论”为不合格。"
+    assert missing_rule(p, "annual") == "按规定，2026年5月15日前仍未提交的，“现场核查结论”为不合格。"
     # And the order to rectify says the 不合格, not only the miss that brought it.
     r = Round(write(tmp_path, "nr2.yaml", text + (
         "  - {code: fix, name: 整改报告, kind: followup, submission: rectification_report, owed_by: {rejected_at: check},\n"
@@ -4516,7 +4516,7 @@ def test_a_circular_of_inspections_says_the_failure_a_recheck_followed(tmp_path,
     ruled.hand_in("progress_report", ["e1", "e2", "e3"], "2026-04-10")
     ruled.until("2026-06-30")
     asked = ruled.letters("onsite")["amr"]
-    assert ("尚有1个单位未提交强检器具登记表，不在待审核之列：丁超市。按规定，截至2026年6月30日仍未提交的，依法立案查处。"
+    assert ("尚有1个单位未提交强检器具登记表，不在待审核之列：丁超市。按规定，2026年6月30日前仍未提交的，依法立案查处。"
             in asked), asked
     r.decide("onsite", e1="approved", e2="rejected", e3="rejected")
     r.hand_in("rectification_report", ["e2", "e3"], "2026-07-10")
@@ -5905,11 +5905,11 @@ def test_a_decision_that_rejects_those_who_never_handed_in(tmp_path, home):
     r.until("2026-01-16")
     # The letters asking for the report said what a miss brings (the rule was applied unannounced).
     asked = r.letters("annual")
-    assert "按规定，截至2026年1月15日仍未提交的，年度创建工作评定为不合格。" in asked["c2"], asked["c2"]
+    assert "按规定，2026年1月15日前仍未提交的，年度创建工作评定为不合格。" in asked["c2"], asked["c2"]
     # A decision's day counted from the deadline is said as a date too, not "截至“书面审查”时" (1月4日: a 调休 Sunday).
     counted = write(tmp_path, "counted.yaml", text.replace(
         "decides: annual, on: 2026-01-15,", "decides: annual, after: {stage: annual, event: deadline, workdays: 10},", 1))
-    assert missing_rule(counted.programme, "annual") == "按规定，截至2026年1月4日仍未提交的，年度创建工作评定为不合格。", (
+    assert missing_rule(counted.programme, "annual") == "按规定，2026年1月4日前仍未提交的，年度创建工作评定为不合格。", (
         missing_rule(counted.programme, "annual"))
     # A window refusing late hand-ins has decided the miss at its deadline, as a veto's clause says.
     refused = write(tmp_path, "refused.yaml", text.replace("deadline: {date: 2025-12-18}}", "deadline: {date: 2025-12-18}, lateness: reject}", 1))

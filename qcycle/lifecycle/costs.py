@@ -76,7 +76,9 @@ def _missing_rules(p: Programme, stage: str) -> list[str]:
     # day, counted where the file counts it ("截至“整改复查”时" gave an inspected laboratory no date to act by).
     # A window refusing late hand-ins has decided the miss at its deadline (as a veto's clause says).
     refused = p.stage(stage).lateness == "reject"
-    return [f"{'未按时' if refused else '截至' + (cn_date(day) if (day := _point_day(p, d)) else quoted(d.name) + '时') + '仍未'}"
+    # Before the decision's day, not "截至" it: the rule decides at its 09:00, and 示范县复核's letters had said "截至2027年
+    # 6月1日仍未提交的" to a county that handed in that afternoon and was already ruled out.
+    return [f"{'未按时' if refused else (cn_date(day) + '前' if (day := _point_day(p, d)) else '截至' + quoted(d.name) + '时') + '仍未'}"
             f"提交的，{d.brings('rule:missing') or verdict_said(d, False) or '视为未通过' + quoted(d.name)}"
             for d in p.misses_decided.get(stage, ())]
 
