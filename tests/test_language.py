@@ -695,6 +695,22 @@ def test_a_unit_the_office_reviews_itself_is_told_of_no_review_by_a_parent(tmp_p
     assert "须经甲市市场监督管理局审核" in opened("现场核查结论", "tb-b")["s1"]
 
 
+def test_validate_says_a_late_hand_in_taken_after_the_rule_decided_changes_nothing(tmp_path, home):
+    """示范县复核: with late reports taken, a county that reported the day after the rule deemed it to have given up was
+    accepted and still read "未提交…，视为自动放弃"; nothing had said the two settings meet so."""
+    from qcycle.timetable.checks import check_dates
+
+    text = ANNUAL_REPORTS.replace("deadline: {date: 2026-03-31}}\n  - {code: order",  # as by default
+                                  "deadline: {date: 2026-03-31}, lateness: accept_flag}\n  - {code: order", 1) + (
+        "  - {code: check, name: 年度报告核对, kind: decision, decides: annual, on: 2026-04-15, rejects_missing: true}\n")
+    assert "lateness: accept_flag" in text
+    _, warnings = check_dates(write(tmp_path, "nr.yaml", text).programme)
+    said = dict(warnings).get("stages[3].rejects_missing", "")
+    assert "“报送年度报告”逾期提交的仍受理" in said and "不改变该决定" in said, warnings
+    _, none = check_dates(write(tmp_path, "nr2.yaml", text.replace("lateness: accept_flag}", "lateness: reject}", 1)).programme)
+    assert "stages[3].rejects_missing" not in dict(none), none
+
+
 def test_a_decision_that_only_asks_whether_it_came_is_made_by_the_rule_both_ways(tmp_path, home):
     """团体标准培优: "未按期报送年度报告的，取消培优资格" could only be a decision the office made on every report; two
     societies that reported on time were refused. ``approves_handed_in``: those who handed it in pass by the rule."""

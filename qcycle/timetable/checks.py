@@ -43,6 +43,7 @@ def check_dates(p: Programme, cal: WorkCalendar | None = None) -> tuple[list[tup
     errors += _results_before_any(p, timetable)
     errors += _due_before_it_opens(p, timetable)
     warnings += _late_at_counts_nothing(p, timetable)
+    warnings += _taken_late_after_the_rule(p)
     warnings += _reminders_before_opening(p, ex)
     warnings += _due_before_the_call(p, timetable)
     return errors, warnings
@@ -113,6 +114,20 @@ def _due_before_the_call(p: Programme, timetable: Timetable) -> list[tuple[str, 
     return [(f"stages[{i}]", (f"“{stage.name}”有{len(days)}个截止时间（最早{min(days):%Y-%m-%d}）早于本周期的第一次"
                               f"发布（{first:%Y-%m-%d}）：受理、提醒、逾期通知和督办将在各单位收到通知之前发出"))
             for i, stage in enumerate(p.stages) if (days := early.get(stage.code))]
+
+
+def _taken_late_after_the_rule(p: Programme) -> list[tuple[str, str]]:
+    """A window taking late hand-ins (``accept_flag``) that a decision's rule decides on (``rejects_missing``): one handed
+    in after the rule decided is taken and changes nothing (示范县复核's county reported the day after, was accepted,
+    and still read "未提交…，视为自动放弃" in the 通报)."""
+    out = []
+    for i, s in enumerate(p.stages):
+        window = p.stage(s.decides) if s.rejects_missing and s.decides and p.has_stage(s.decides) else None
+        if window is not None and window.lateness == "accept_flag":
+            out.append((f"stages[{i}].rejects_missing", (
+                f"“{window.name}”逾期提交的仍受理（lateness: accept_flag），而“{s.name}”之日按规定判定未提交的为不通过："
+                f"此后收到的材料受理，但不改变该决定；逾期不再受理的，“{window.name}”用 lateness: reject")))
+    return out
 
 
 def _late_at_counts_nothing(p: Programme, timetable: Timetable) -> list[tuple[str, str]]:
