@@ -1148,18 +1148,24 @@ def test_a_grade_that_withholds_a_title_is_a_result_not_a_title():
     assert graded_as(["D"]) == "被评为D级" and graded_as(["有问题", "不满意"]) == "被评为有问题或不满意"
 
 
+def _month_chosen(tmp_path: Path, text: str, refused: str) -> Round:
+    """QUALITY_MONTH-like ``text`` played to 10月31日: d1 and ``refused`` hand in their 活动总结, d1 is chosen and
+    ``refused`` not."""
+    r = Round(write(tmp_path, "month.yaml", text))
+    r.hand_in("month_summary", ["d1", refused], "2025-10-10")
+    r.until("2025-10-24")
+    r.decide("choose", **{"d1": "approved", refused: "rejected"})
+    r.until("2025-10-31")
+    return r
+
+
 def test_a_circular_does_not_name_those_a_step_that_chooses_a_few_did_not_choose(tmp_path, home):
     """民生计量: the year's 通报 to every county named five of them "未被确定为报送及时、活动扎实的区（县）" beside the three
     praised; not being chosen among many is no standing to publish."""
     text = QUALITY_MONTH + (
         "          - {code: all, name: 通报确定结果, kind: notification, template: circular, on: 2025-10-31,\n"
         "             notify: {levels: [county, department]}}\n")
-    r = Round(write(tmp_path, "month.yaml", text))
-    r.hand_in("month_summary", ["d1", "amr"], "2025-10-10")
-    r.until("2025-10-24")
-    r.decide("choose", d1="approved", amr="rejected")
-    r.until("2025-10-31")
-    told = r.letters("all")["d1"]
+    told = _month_chosen(tmp_path, text, "amr").letters("all")["d1"]
     assert "东城区市场监督管理局：被确定为优秀组织单位" in told and "未被确定为" not in told, told
 
 
@@ -1171,11 +1177,7 @@ def test_a_summary_of_units_decided_but_not_graded_does_not_call_them_参评单�
         "          - {code: amr, name: 临江市市场监督管理局, level: department, parent: gov,", 1) + (
         "          - {code: results, name: 通报确定结果, kind: notification, template: result, on: 2025-10-31,\n"
         "             notify: {levels: [government]}}\n")
-    r = Round(write(tmp_path, "month.yaml", text))
-    r.hand_in("month_summary", ["d1", "amr"], "2025-10-10")
-    r.until("2025-10-24")
-    r.decide("choose", d1="approved", amr="rejected")
-    r.until("2025-10-31")
+    r = _month_chosen(tmp_path, text, "amr")
     told = r.letters("results")["gov"]
     # To the government the office answers to, a report (特此报告), not a notice.
     assert "现将所属2个单位的" in told and "贵单位" not in told and "报告如下：" in told and "特此报告。" in told and "参评" not in told, told
@@ -1191,11 +1193,7 @@ def test_praise_for_being_chosen_says_what_the_unit_was_chosen_as(tmp_path, home
     text = QUALITY_MONTH + (
         "          - {code: praise, name: 通报表扬优秀组织单位, kind: notification, template: praise, on: 2025-10-31,\n"
         "             notify: {approved_at: choose}}\n")
-    r = Round(write(tmp_path, "month.yaml", text))
-    r.hand_in("month_summary", ["d1", "edu"], "2025-10-10")
-    r.until("2025-10-24")
-    r.decide("choose", d1="approved", edu="rejected")
-    r.until("2025-10-31")
+    r = _month_chosen(tmp_path, text, "edu")
     praised = r.letters("praise")
     assert sorted(praised) == ["d1"], praised
     assert "贵单位在临江市2025年“质量月”活动中被确定为优秀组织单位，成绩突出，现予通报表扬。" in praised["d1"], praised
@@ -4091,20 +4089,23 @@ def _labs_scored(r: Round, reported: dict[tuple[str, str], str], scores: dict[tu
             for (u, i), v in scores.items()])
 
 
-def test_a_window_owed_for_a_result_says_which_and_why_when_it_opens(tmp_path, home):
-    """能力验证: "“补测结果”自2027年6月7日起开始受理" went to 29 laboratories and said nothing of why; the 整改通知
-    of the same day said "被评为不满意". A window owed for a result says it as the order does, item by item."""
-    text = PROFICIENCY.replace(
-        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n",
-        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n"
-        "      - {code: retest, name: 补测结果, kind: submission, submission: self_evaluation,\n"
-        "         owed_by: {grades: [不满意]}, opens_after: {stage: scoring, event: on, workdays: 1},\n"
-        "         deadline: {after: {stage: scoring, event: on, days: 30}}}\n", 1)
-    r = Round(write(tmp_path, "pt.yaml", text))
+def _pt_scored(tmp_path: Path, after_scoring: str, text: str = PROFICIENCY) -> Round:
+    """``text`` with the stages ``after_scoring`` added after its scoring, played to 2025-06-16: every item reported on
+    time, 甲's 氨氮 不满意 (32.47), its 钢筋 and 乙's 氨氮 满意."""
+    scoring = "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n"
+    r = Round(write(tmp_path, "pt.yaml", text.replace(scoring, scoring + after_scoring, 1)))
     _labs_scored(r, {("l1", "steel"): "2025-05-10", ("l1", "nh3"): "2025-05-10", ("l2", "nh3"): "2025-05-10"},
                  {("l1", "nh3"): 32.47, ("l1", "steel"): 90, ("l2", "nh3"): 88})
     r.until("2025-06-16")
-    opened = r.letters("retest")
+    return r
+
+
+def test_a_window_owed_for_a_result_says_which_and_why_when_it_opens(tmp_path, home):
+    """能力验证: "“补测结果”自2027年6月7日起开始受理" went to 29 laboratories and said nothing of why; the 整改通知
+    of the same day said "被评为不满意". A window owed for a result says it as the order does, item by item."""
+    opened = _pt_scored(tmp_path, "      - {code: retest, name: 补测结果, kind: submission, submission: self_evaluation,\n"
+                                  "         owed_by: {grades: [不满意]}, opens_after: {stage: scoring, event: on, workdays: 1},\n"
+                                  "         deadline: {after: {stage: scoring, event: on, days: 30}}}\n").letters("retest")
     assert sorted(opened) == ["l1"], opened
     assert "贵单位在2025年检验检测机构能力验证中申报的“水中氨氮的测定”被评为不满意。" in opened["l1"], opened["l1"]
     assert "钢筋" not in opened["l1"], opened["l1"]
@@ -4113,26 +4114,20 @@ def test_a_window_owed_for_a_result_says_which_and_why_when_it_opens(tmp_path, h
 def test_a_superiors_summary_names_each_thing_its_units_owe_for_their_results_once(tmp_path, home):
     """能力验证: the counties' summaries said the 整改报告 their laboratories owed and not the 补测结果 the same ones owed
     by July; both are said, the units named once ("须于…前报送整改报告、于…前报送补测结果")."""
-    text = PROFICIENCY.replace(
+    with_county = PROFICIENCY.replace(
         "      - {code: l1, name: 甲检测公司, level: enterprise, parent: prov, channels: [sink]}\n"
         "      - {code: l2, name: 乙检测公司, level: enterprise, parent: prov, channels: [sink]}\n",
         "      - {code: c1, name: 甲区市场监督管理局, level: county, parent: prov, channels: [sink]}\n"
         "      - {code: l1, name: 甲检测公司, level: enterprise, parent: c1, channels: [sink]}\n"
-        "      - {code: l2, name: 乙检测公司, level: enterprise, parent: c1, channels: [sink]}\n", 1).replace(
-        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n",
-        "      - {code: scoring, name: 结果评价, kind: assessment, on: 2025-06-13}\n"
-        "      - {code: results, name: 通知结果, kind: notification, template: result, on: 2025-06-16,\n"
-        "         notify: {levels: [county]}}\n"
-        "      - {code: fix, name: 整改报告, kind: followup, submission: rectification_report,\n"
-        "         owed_by: {grades: [不满意]}, opens_after: {stage: results, event: on, workdays: 1},\n"
-        "         deadline: {after: {stage: results, event: on, days: 20}}}\n"
-        "      - {code: retest, name: 补测结果, kind: submission, submission: self_evaluation,\n"
-        "         owed_by: {grades: [不满意]}, opens_after: {stage: results, event: on, workdays: 1},\n"
-        "         deadline: {after: {stage: results, event: on, days: 40}}}\n", 1)
-    r = Round(write(tmp_path, "pt.yaml", text))
-    _labs_scored(r, {("l1", "steel"): "2025-05-10", ("l1", "nh3"): "2025-05-10", ("l2", "nh3"): "2025-05-10"},
-                 {("l1", "nh3"): 32.47, ("l1", "steel"): 90, ("l2", "nh3"): 88})
-    r.until("2025-06-16")
+        "      - {code: l2, name: 乙检测公司, level: enterprise, parent: c1, channels: [sink]}\n", 1)
+    r = _pt_scored(tmp_path, "      - {code: results, name: 通知结果, kind: notification, template: result, on: 2025-06-16,\n"
+                             "         notify: {levels: [county]}}\n"
+                             "      - {code: fix, name: 整改报告, kind: followup, submission: rectification_report,\n"
+                             "         owed_by: {grades: [不满意]}, opens_after: {stage: results, event: on, workdays: 1},\n"
+                             "         deadline: {after: {stage: results, event: on, days: 20}}}\n"
+                             "      - {code: retest, name: 补测结果, kind: submission, submission: self_evaluation,\n"
+                             "         owed_by: {grades: [不满意]}, opens_after: {stage: results, event: on, workdays: 1},\n"
+                             "         deadline: {after: {stage: results, event: on, days: 40}}}\n", with_county)
     told = r.letters("results")["c1"]
     assert ("其中甲检测公司（“水中氨氮的测定”）须于2025年7月7日（星期一）17:30（原定7月6日，遇休息日顺延）前报送整改报告、"
             "于2025年7月28日（星期一）17:30（原定7月26日，遇休息日顺延）前报送补测结果（均将另行通知），请督促按时报送。") in told, told
