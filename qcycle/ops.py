@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from qcycle.lifecycle import (
     select_subjects,
 )
 from qcycle.lifecycle.requests import approved_by_reviewer
-from qcycle.lifecycle.wording import places_counted_as, ranked_among
+from qcycle.lifecycle.wording import places_counted_as, ranked_among, verdict_said
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
 from qcycle.schema import Programme, Stage
 
@@ -144,11 +144,12 @@ def decide(*, session: Session, programme: Programme, round_id: uuid.UUID, rows:
 OUTCOME_WORDS = {"approved": "同意", "rejected": "不同意"}  # a decision as an officer says it
 
 
-def outcome_word(stage: Stage, outcome: str) -> str:
-    """A decision as an officer says it: in the stage's own words where it has them (合格, 抽中), else 同意/不同意."""
+def outcome_word(stage: Stage, outcome: str, words: Mapping[str, str] = OUTCOME_WORDS) -> str:
+    """A decision as an officer says it: in the stage's own words where it has them (合格, 抽中), else ``words``
+    (同意/不同意; the results sheet's 通过/未通过)."""
     if stage.verdicts is not None and outcome in OUTCOMES:
         return stage.verdicts.approved if outcome == OUTCOMES[0] else stage.verdicts.rejected
-    return OUTCOME_WORDS.get(outcome, outcome)
+    return words.get(outcome, outcome)
 
 
 def decided_counts(session: Session, programme: Programme, round_id: uuid.UUID, code: str) -> dict[str, int]:
@@ -284,7 +285,8 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         deciders = [(decider, said.get(r.unit_code), decider.code not in taken or r.unit_code in taken[decider.code])
                     for decider, assessed, said in on_results if assessed == r.stage]
         for decider, outcome, _ in deciders:
-            row[decider.name] = "" if outcome is None else _passed_word(decider, outcome in POSITIVE_OUTCOMES)
+            row[decider.name] = "" if outcome is None else outcome_word(
+                decider, OUTCOMES[0] if outcome in POSITIVE_OUTCOMES else OUTCOMES[1], _PASSED_WORDS)
         if deciders:  # what the candidate holds: 等次 is the grade its score reached, before the decisions
             row["最终结果"] = _final(r.grade, deciders)
         sheets.setdefault(stage.name if stage else result_kind(p), []).append(row)
@@ -296,11 +298,7 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     return sheets
 
 
-def _passed_word(decider: Stage, yes: bool) -> str:
-    """A decision on a result as the results sheet says it: the stage's own words (合格/不合格), else 通过/未通过."""
-    if decider.verdicts is not None:
-        return decider.verdicts.approved if yes else decider.verdicts.rejected
-    return "通过" if yes else "未通过"
+_PASSED_WORDS = {"approved": "通过", "rejected": "未通过"}  # a decision on a result, in the results sheet
 
 
 def _final(grade: str, deciders: list[tuple[Stage, str | None, bool]]) -> str:
@@ -310,7 +308,9 @@ def _final(grade: str, deciders: list[tuple[Stage, str | None, bool]]) -> str:
     the round), waiting on one, or its grade."""
     for decider, outcome, _ in deciders:
         if outcome is not None and outcome not in POSITIVE_OUTCOMES:
-            return f"{decider.name}{'为' if decider.verdicts else ''}{_passed_word(decider, False)}"
+            # In its own words as the letters say them ("中期检查结论为限期整改"), else "…未通过".
+            said = verdict_said(decider, False)
+            return said.replace("“", "").replace("”", "") if said else f"{decider.name}未通过"
     # A stage deciding among some grades only (the award's candidates) does not wait on the rest,
     # nor does any stage after it in the chain (温州's 未获奖 never reaches the government's 审定).
     for decider, outcome, took in deciders:
@@ -328,7 +328,7 @@ SUBMISSION_HEADERS = ["期次", "单位代码", "单位", "项目", "提交时�
 DECISION_HEADERS = ["单位代码", "单位", "项目", "决定", "说明", "决定人", "决定时间"]
 # Who decided, as an officer reads it: a rule, the simulation, or a person named at the command line.
 _DECIDERS = {"rule:eligibility": "系统（按申报资格规定）", "rule:missing": "系统（逾期未交，按规定判定）",
-             "rule:handed_in": "系统（按期提交，按规定判定）"}
+             "rule:handed_in": "系统（已提交，按规定判定）"}
 
 
 def decider_label(by: str) -> str:

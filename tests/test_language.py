@@ -738,10 +738,12 @@ def test_a_visit_is_decided_on_each_unit_it_visits_and_its_conclusion_owes_a_rec
         channels: [{name: sink, kind: sink}]
         units:
           - {code: bur, name: 某区市场监督管理局, level: county, channels: [sink]}
-          - {code: s1, name: 东街道质量服务站, level: office, parent: bur, channels: [sink]}
-          - {code: s2, name: 西街道质量服务站, level: office, parent: bur, channels: [sink]}
+          - {code: so, name: 东街道办事处, level: town, parent: bur, channels: [sink]}
+          - {code: s1, name: 东街道质量服务站, level: office, parent: so, channels: [sink]}
+          - {code: s2, name: 西街道质量服务站, level: office, parent: so, channels: [sink]}
         stages:
-          - {code: visit, name: 年中检查, kind: event, on: 2026-06-15, days: 16, notify: {levels: [office]}}
+          - {code: visit, name: 年中检查, kind: event, on: 2026-06-15, days: 16,
+             notify: {any_of: [{levels: [office]}, {superiors_of: {levels: [office]}}]}}
           - {code: verdict, name: 年中检查结论, kind: decision, decides: visit, on: 2026-06-30, eliminates: false,
              verdicts: {approved: 合格, rejected: 限期整改}}
           - {code: told, name: 告知年中检查结论, kind: notification, template: step_result, on: 2026-07-01,
@@ -751,13 +753,14 @@ def test_a_visit_is_decided_on_each_unit_it_visits_and_its_conclusion_owes_a_rec
         """)
     r = Round(write(tmp_path, "fw.yaml", text))
     r.until("2026-06-29")
-    assert r.pending("verdict") == ["s1", "s2"]
+    assert r.pending("verdict") == ["s1", "s2"]  # not the 街道办 told of its stations' visit
     r.decide("verdict", s1="approved", s2="rejected")
     r.until("2026-07-01")
     assert sorted(r.letters("fix")) == ["s2"] and "“年中检查结论”为限期整改" in r.letters("fix")["s2"], r.letters("fix")
     assert sorted(r.letters("told")) == ["s2"], r.letters("told")
     with pytest.raises(ConfigError, match="没有 notify（参加单位）"):
-        write(tmp_path, "bad.yaml", text.replace(" days: 16, notify: {levels: [office]}}", " days: 16}"))
+        write(tmp_path, "bad.yaml", text.replace(
+            " days: 16,\n     notify: {any_of: [{levels: [office]}, {superiors_of: {levels: [office]}}]}}", " days: 16}"))
 
 
 def test_a_miss_decided_by_rule_is_said_in_the_decisions_own_words(tmp_path, home):
@@ -817,6 +820,17 @@ def test_a_circular_without_scores_tells_late_from_on_time_and_a_hand_in_when_or
     assert "甲公司：" not in told.partition("\n")[2], told  # on time: nothing to say of it
     assert "乙公司：年度报告逾期报送" in told and "丙公司：年度报告逾期报送" in told, told
     assert told.count("丁公司：未提交年度报告") == 1 and "丁公司：未提交年度报告；未提交年度报告" not in told, told
+    # Owed month by month, one 补报 under the order is not each month's report (a unit had read "逾期报送" of all).
+    monthly = Round(write(tmp_path, "nr-monthly.yaml", text.replace("code: nr-2026,", "code: nr-2026m,", 1).replace(
+        "    owed_by: {levels: [enterprise]}, opens: 2026-03-02, deadline: {date: 2026-03-31}}\n  - {code: order",
+        "    owed_by: {levels: [enterprise]}, periods: [{code: m1, opens: 2026-02-02, deadline: {date: 2026-02-27}},\n"
+        "      {code: m2, opens: 2026-03-02, deadline: {date: 2026-03-31}}]}\n  - {code: order", 1)))
+    monthly.hand_in("annual_report", ["e1", "e2", "e4"], "2026-02-20", period="m1")
+    monthly.hand_in("annual_report", ["e1", "e2", "e4"], "2026-03-20", period="m2")
+    monthly.until("2026-04-10")
+    monthly.hand_in("annual_report", ["e3"], "2026-04-20", stage="order")
+    monthly.until("2026-07-15")
+    assert "丙公司：未提交年度报告（" in monthly.letters("circular")["e1"], monthly.letters("circular")["e1"]
 
 
 def test_the_plan_labels_a_reminder_before_a_deadline_on_a_day_off_as_such(tmp_path, home):
@@ -1167,6 +1181,16 @@ def test_a_circular_does_not_name_those_a_step_that_chooses_a_few_did_not_choose
         "             notify: {levels: [county, department]}}\n")
     told = _month_chosen(tmp_path, text, "amr").letters("all")["d1"]
     assert "东城区市场监督管理局：被确定为优秀组织单位" in told and "未被确定为" not in told, told
+    # What a rule decided there is said (未提交活动总结，通报批评): not the choice, a consequence.
+    ruled = Round(write(tmp_path, "ruled.yaml", text.replace(
+        "kind: decision, decides: summary, on: 2025-10-24}",
+        "kind: decision, decides: summary, on: 2025-10-24, rejects_missing: true, on_rejection: 通报批评}", 1)
+        .replace("code: month-2025", "code: month-2025r", 1)))
+    ruled.hand_in("month_summary", ["d1"], "2025-10-10")  # amr and edu never
+    ruled.until("2025-10-24")
+    ruled.decide("choose", d1="approved")
+    ruled.until("2025-10-31")
+    assert "未提交活动总结，通报批评" in ruled.letters("all")["d1"], ruled.letters("all")["d1"]
 
 
 def test_a_summary_of_units_decided_but_not_graded_does_not_call_them_参评单位(tmp_path, home):
@@ -2855,7 +2879,7 @@ def test_reviewers_still_owing_their_opinions_are_reminded_before_the_decisions_
     assert [m.unit_code for m in reminded] == ["k1"], [(m.unit_code, m.action) for m in reminded]
     assert reminded[0].subject == "【提醒】2023年度示例市长质量奖：请于2023年4月17日前报送初审意见"
     assert ("的初审意见应于2023年4月17日（星期一）前报送示例市市场监督管理局，还有2个工作日。贵单位尚未对辖区内以下1个单位"
-            "提出初审意见，请抓紧按时报送：\n1. 甲公司（2023年3月20日 10:00提交）。") in reminded[0].body, reminded[0].body
+            "提出初审意见，请抓紧提出并按时报送：\n1. 甲公司（2023年3月20日 10:00提交）。") in reminded[0].body, reminded[0].body
     # A run caught up on or after the decision's day asks for nothing past; of two missed, only the later one goes.
     from qcycle.timetable import due
 
@@ -4107,7 +4131,7 @@ def test_a_window_owed_for_a_result_says_which_and_why_when_it_opens(tmp_path, h
                                   "         owed_by: {grades: [不满意]}, opens_after: {stage: scoring, event: on, workdays: 1},\n"
                                   "         deadline: {after: {stage: scoring, event: on, days: 30}}}\n").letters("retest")
     assert sorted(opened) == ["l1"], opened
-    assert "贵单位在2025年检验检测机构能力验证中申报的“水中氨氮的测定”被评为不满意。" in opened["l1"], opened["l1"]
+    assert "贵单位在2025年检验检测机构能力验证中申报的“水中氨氮的测定”被评为不满意。“补测结果”自" in opened["l1"], opened["l1"]
     assert "钢筋" not in opened["l1"], opened["l1"]
 
 
@@ -4127,8 +4151,12 @@ def test_a_superiors_summary_names_each_thing_its_units_owe_for_their_results_on
                              "         deadline: {after: {stage: results, event: on, days: 20}}}\n"
                              "      - {code: retest, name: 补测结果, kind: submission, submission: self_evaluation,\n"
                              "         owed_by: {grades: [不满意]}, opens_after: {stage: results, event: on, workdays: 1},\n"
+                             "         deadline: {after: {stage: results, event: on, days: 40}}}\n"
+                             "      - {code: appeal, name: 复验申请, kind: submission, submission: objection, voluntary: true,\n"
+                             "         owed_by: {grades: [不满意]}, opens_after: {stage: results, event: on, workdays: 1},\n"
                              "         deadline: {after: {stage: results, event: on, days: 40}}}\n", with_county)
     told = r.letters("results")["c1"]
+    assert "复验申请" not in told, told  # a right the laboratory may use, not a report its county is to chase
     assert ("其中甲检测公司（“水中氨氮的测定”）须于2025年7月7日（星期一）17:30（原定7月6日，遇休息日顺延）前报送整改报告、"
             "于2025年7月28日（星期一）17:30（原定7月26日，遇休息日顺延）前报送补测结果（均将另行通知），请督促按时报送。") in told, told
 

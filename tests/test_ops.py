@@ -425,7 +425,7 @@ def test_export_lists_the_decisions_of_a_round_and_points_to_them_where_there_ar
     ], rows
     # Who decided, in words: not "rule:missing" in a Chinese table.
     assert [ops.decider_label(x) for x in ("rule:missing", "rule:eligibility", "rule:handed_in", "simulate:ops", "cli:张三")] == [
-        "系统（逾期未交，按规定判定）", "系统（按申报资格规定）", "系统（按期提交，按规定判定）", "模拟运行", "张三"]
+        "系统（逾期未交，按规定判定）", "系统（按申报资格规定）", "系统（已提交，按规定判定）", "模拟运行", "张三"]
     both = runner.invoke(app, ["export", str(P1), "--decisions", "--submissions", "--out", str(out_csv)])
     assert both.exit_code == 2 and "一次只能用一个" in both.output
 
@@ -444,7 +444,9 @@ def test_a_final_result_of_one_a_decision_took_never_reads_as_left_out():
     # In the decision's own words where it has them (抽查's results.csv read "检验结论判定未通过" of a 不合格).
     judged = Stage.model_validate({"code": "verdict", "name": "检验结论判定", "kind": "decision", "decides": "scoring",
                                    "on": "2025-09-20", "verdicts": {"approved": "合格", "rejected": "不合格"}})
-    assert _final("已检验", [(judged, "rejected", True)]) == "检验结论判定为不合格"
+    assert _final("已检验", [(judged, "rejected", True)]) == "检验结论判定为不合格"  # as letters: “…判定”为
+    midterm = judged.model_copy(update={"name": "中期检查"})
+    assert _final("合格", [(midterm, "rejected", True)]) == "中期检查结论为不合格"
 
 
 def test_a_decision_with_its_own_verdicts_is_taken_and_exported_in_those_words(home, tmp_path):

@@ -126,8 +126,8 @@ def _event_notice(session, p, round_id, action) -> Outcome:
         for u, kids in units_below(session, p, round_id, inner, action.category, units).items():
             below[u] += [k for k in kids if k not in below[u]]
     # A superior with an entry of its own prepares for it too (a city's own 验收 beside its counties').
-    taking_part = {x for w in (() if stage.notify is None or stage.notify.superiors_of else stage.notify.any_of)
-                   if w.superiors_of is None for x in resolve(session, p, round_id, w, action.category)}
+    part = stage.notify.taking_part() if stage.notify is not None and stage.notify.any_of else None
+    taking_part = set(resolve(session, p, round_id, part, action.category)) if part else set()
     for u, kids in below.items():
         own.setdefault(u, {}).update(below=f"{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}",
                                      self_too=u in taking_part)
@@ -343,9 +343,9 @@ def _decision_due(session, p, round_id, action) -> Outcome:
     # Once all is decided the action completes: its record says so, not "0 pending".
     note = (f"{action.title}：待决定 {len(pending)} 项" if pending else f"{action.title}：已全部决定") + (
         f"，不符合申报条件自动不予通过 {len(refused)} 项" if refused else "") + (
-        f"，未提交视为不通过 {len(missed)} 项" if missed else "")
+        f"，未提交视为不通过 {len(missed)} 项" if missed else "") + (f"，已提交按规定通过 {len(handed)} 项" if handed else "")
     counts = {"pending": len(pending), **({"ineligible": len(refused)} if refused else {}),
-              **({"missing": len(missed)} if missed else {})}
+              **({"missing": len(missed)} if missed else {}), **({"approved_by_rule": len(handed)} if handed else {})}
     return Outcome(action, drafts, pending=pending, note=note, counts=counts)
 
 

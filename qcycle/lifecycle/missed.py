@@ -26,10 +26,10 @@ from qcycle.lifecycle.who import (
 )
 from qcycle.lifecycle.wording import REFUSED_LATE, periods_joined
 from qcycle.models import AssessmentResult
-from qcycle.schema import Programme, StageKind, Who
+from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable import Action
 
-__all__ = ["awaiting_decisions", "never_handed_in_lines"]
+__all__ = ["awaiting_decisions", "never_handed_in_lines", "owed_for_results"]
 
 
 def never_handed_in_lines(session, p: Programme, round_id, notice: Action, assessed: str | None,
@@ -62,8 +62,7 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
                 missed.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
                 late[(stage.code, what)] |= _taken_late(session, p, round_id, a)
     # The follow-ups this assessment's results owed (by grade or place), at their deadlines due by now.
-    owed_by_results = {s.code for s in p.stages if s.kind is StageKind.followup and s.owed_by is not None
-                       and (s.owed_by.grades or s.owed_by.rank is not None) and s.owed_by.assessed_at in (None, assessed)}
+    owed_by_results = {s.code for s in owed_for_results(p, assessed)}
     for a in timetable.actions if owed_by_results else ():
         if (a.action == "deadline" and a.stage in owed_by_results and a.at <= notice.at
                 and (category is None or a.category in (None, category))):
@@ -162,6 +161,15 @@ def _made_good(session, p: Programme, round_id, category: str | None) -> dict[st
     return out
 
 
+def owed_for_results(p: Programme, assessed: str | None) -> list[Stage]:
+    """The follow-ups, and the compulsory windows (补测结果), the results of ``assessed`` owe (by grade or place): what a
+    superior is told its units owe for them, and later told they never handed in (a voluntary 复验申请 is a right, not
+    owed: a county had been asked to see that its laboratory applied)."""
+    return [s for s in p.stages if s.owed_by is not None and (s.owed_by.grades or s.owed_by.rank is not None)
+            and s.owed_by.assessed_at in (None, assessed) and (s.kind is StageKind.followup
+                                                                or s.kind is StageKind.submission and not s.voluntary)]
+
+
 def _taken_late(session, p: Programme, round_id, deadline: Action) -> set[str]:
     """The subjects of a window's deadline whose hand-in was taken late (``accept_flag``) and never met it."""
     where = {"session": session, "round_id": round_id, "stage": deadline.stage, "period": deadline.period,
@@ -177,7 +185,9 @@ def _handed_in_after(session, p: Programme, round_id, category: str | None) -> d
         if f.kind is not StageKind.followup or f.owed_by is None or not f.submission:
             continue
         for who in (f.owed_by, *f.owed_by.any_of):
-            if who.missing_at and p.has_stage(who.missing_at) and p.stage(who.missing_at).submission == f.submission:
+            # Not a window of several periods: one 补报 is not each month's report (as _made_good forgives once).
+            if (who.missing_at and p.has_stage(who.missing_at) and p.stage(who.missing_at).submission == f.submission
+                    and len(p.stage(who.missing_at).periods) <= 1):
                 out[who.missing_at] |= set(crud.handed_in_units(
                     session=session, round_id=round_id, stage=f.code, period=None, category=category,
                     item_category=p.item_category))

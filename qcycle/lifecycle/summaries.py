@@ -12,9 +12,10 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.assessing import Counted
 from qcycle.lifecycle.drafting import items_named
+from qcycle.lifecycle.missed import owed_for_results
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.remarks import adjustment_remarks
-from qcycle.lifecycle.standing import chosen_as, items_by_unit, rejections, verdict
+from qcycle.lifecycle.standing import chosen_as, items_by_unit, not_passed, rejections, verdict
 from qcycle.lifecycle.who import (
     NEGATIVE,
     eliminated,
@@ -36,7 +37,7 @@ from qcycle.lifecycle.wording import (
 )
 from qcycle.models import AssessmentResult
 from qcycle.render import quoted
-from qcycle.schema import Programme, StageKind, grade_label
+from qcycle.schema import Programme, grade_label
 from qcycle.timetable import Action
 
 __all__ = ["gone_after_scoring", "missed_said", "owed_below", "placed_order", "published_results", "standing_lines",
@@ -69,8 +70,10 @@ def standing_lines(p: Programme, decided: Mapping[str, tuple[str, str, bool]], c
         if subject in graded:  # its 复验's outcome goes beside its grade (summary_lines)
             continue
         # Not chosen at a step that chooses a few (确定报送及时、活动扎实的区（县）) is no standing to publish (``public``: a
-        # 通报 to all had named five counties "未被确定为…"); a superior's own report still says it of its units.
-        if public and not yes and chosen_as(p.stage(code).name) is not None:
+        # 通报 to all had named five counties "未被确定为…"); a superior's own report still says it of its units, and what a
+        # rule decided there (未提交活动总结，通报批评) is said.
+        step = p.stage(code).name
+        if public and not yes and chosen_as(step) is not None and said.startswith(not_passed(step)):
             continue
         # A rejection before it is where it stands still (绍兴's project 撤销试点 at its 复评 had read only 未提交…).
         if yes and subject.partition(":")[0] in never and place.get(code, -1) < place.get(assessed or "", -1):
@@ -244,8 +247,7 @@ def owed_below(session: Session, p: Programme, round_id: uuid.UUID, notice: Acti
         return {}
     # A follow-up, or a window (补测 of the 不满意 projects) owed by the results: 能力验证's counties were told of the
     # 整改报告 and not of the 补测结果 the same laboratories owed.
-    followups = [s for s in p.stages if s.kind in (StageKind.followup, StageKind.submission) and s.owed_by is not None
-                 and (s.owed_by.grades or s.owed_by.rank is not None) and s.owed_by.assessed_at in (None, assessed)]
+    followups = owed_for_results(p, assessed)
     if not followups:
         return {}
     # Said already beside a unit's line where its grade's consequence names it (须…报送整改报告); one about something

@@ -471,8 +471,9 @@ def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stag
             subjects = set(decided(session, round_id, target.code, POSITIVE))
         else:
             subjects = set(crud.result_subjects(session=session, round_id=round_id, stage=target.code))
-    elif target.kind is StageKind.event:  # a 年中检查's conclusion on each unit it visits: nothing is handed in
-        subjects = set(resolve(session, p, round_id, target.notify, category)) if target.notify else set()
+    elif target.kind is StageKind.event:  # a 年中检查's conclusion on each unit it visits (not a superior it copies)
+        part = target.notify.taking_part() if target.notify else None
+        subjects = set(resolve(session, p, round_id, part, category)) if part else set()
     else:
         # Filtered and made distinct by the database (a national round: ~10,000 applications,
         # asked about at every moment until the decision is complete).

@@ -89,6 +89,16 @@ class Who(_Model):
         return test(self) or any(w.any_part(test) for w in self.any_of) or (
             self.superiors_of is not None and self.superiors_of.any_part(test))
 
+    def taking_part(self) -> Who | None:
+        """The selection without the superiors it only copies (``superiors_of`` alternatives): those an event is for, who
+        take part and are decided on; None where it names superiors alone."""
+        if self.superiors_of is not None:
+            return None
+        if not self.any_of:
+            return self
+        parts = [w for w in self.any_of if w.superiors_of is None]
+        return self.model_copy(update={"any_of": parts}) if parts else None
+
     @property
     def keeps_rejected(self) -> bool:
         """Whether it reaches subjects rejected at a decision (``rejected_at``, ``with_rejected``, in

@@ -160,7 +160,7 @@ class World:
                     owed = windows_never_handed_in(session, self.p, self.round_id, self.t, a)
                     missed = {u for units in owed.values() for u in units}
                     vetoed = {u for (code, _), units in owed.items() if code in vetoing for u in units}
-                if subject in vetoed:
+                if subject in vetoed:  # a unit's: an item vetoed for its own miss is told no score anyway (unscored)
                     # Reviewers do not score a report never received where the rule fails its unit for it: the
                     # simulated 不合格 had read "得分32.67；因未报送年度工作报告，实行一票否决" (a score of nothing).
                     continue

@@ -102,7 +102,7 @@ class _Expander(StageDates):
             self._notice(stage, category, day, title, nine, common)  # a 陈述答辩 its candidates attend
             office = self.p.unit(self.p.sender(stage.code)).name  # the office decides: the plan names it, not blank
             office += "（汇总上级单位意见）" if stage.reviewed_by is not None else ""
-            office += "（按规定决定：按期提交的通过，未提交的不通过）" if stage.approves_handed_in else ""
+            office += "（按规定决定：已提交的通过，未提交的不通过）" if stage.approves_handed_in else ""
             decides = self.p.stage(stage.decides) if stage.decides is not None else None
             if decides is not None and decides.kind is StageKind.decision and stage.reviewed_by is not None:
                 # A second level (市级推荐 after the 县级初审): asked the working day after the step before.
