@@ -4161,6 +4161,18 @@ def test_a_superiors_summary_names_each_thing_its_units_owe_for_their_results_on
             "于2025年7月28日（星期一）17:30（原定7月26日，遇休息日顺延）前报送补测结果（均将另行通知），请督促按时报送。") in told, told
 
 
+def test_a_window_owed_for_a_result_and_never_handed_in_is_said_in_the_circular(tmp_path, home):
+    """能力验证: the counties were told to see that the 补测结果 came; a later 通报 never said a laboratory had not sent it."""
+    r = _pt_scored(tmp_path, "      - {code: retest, name: 补测结果, kind: submission, submission: self_evaluation,\n"
+                             "         owed_by: {grades: [不满意]}, opens_after: {stage: scoring, event: on, workdays: 1},\n"
+                             "         deadline: {after: {stage: scoring, event: on, days: 30}}}\n"
+                             "      - {code: all, name: 通报结果, kind: notification, template: circular, on: 2025-07-30,\n"
+                             "         notify: {levels: [enterprise]}}\n")
+    r.until("2025-07-30")
+    told = r.letters("all")["l2"]
+    assert "“水中氨氮的测定”：不满意（得分32.47）；未提交补测结果" in told, told
+
+
 def test_a_veto_for_a_window_owed_item_by_item_holds_for_the_items_never_handed_in(tmp_path, home):
     """安徽's 能力验证: a lab that reported 钢筋拉伸 on time and never reported 氨氮 had both items vetoed
     as never reported, and went to 整改 and 补测 for the one it had reported."""
