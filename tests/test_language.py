@@ -825,12 +825,15 @@ def test_a_circular_without_scores_tells_late_from_on_time_and_a_hand_in_when_or
         "    owed_by: {levels: [enterprise]}, opens: 2026-03-02, deadline: {date: 2026-03-31}}\n  - {code: order",
         "    owed_by: {levels: [enterprise]}, periods: [{code: m1, opens: 2026-02-02, deadline: {date: 2026-02-27}},\n"
         "      {code: m2, opens: 2026-03-02, deadline: {date: 2026-03-31}}]}\n  - {code: order", 1)))
-    monthly.hand_in("annual_report", ["e1", "e2", "e4"], "2026-02-20", period="m1")
-    monthly.hand_in("annual_report", ["e1", "e2", "e4"], "2026-03-20", period="m2")
+    monthly.hand_in("annual_report", ["e1", "e2"], "2026-02-20", period="m1")
+    monthly.hand_in("annual_report", ["e1", "e2"], "2026-03-20", period="m2")
+    monthly.hand_in("annual_report", ["e4"], "2026-03-05", period="m1")  # each month late: said once with both
+    monthly.hand_in("annual_report", ["e4"], "2026-04-02", period="m2")
     monthly.until("2026-04-10")
     monthly.hand_in("annual_report", ["e3"], "2026-04-20", stage="order")
     monthly.until("2026-07-15")
-    assert "丙公司：未提交年度报告（" in monthly.letters("circular")["e1"], monthly.letters("circular")["e1"]
+    told = monthly.letters("circular")["e1"]
+    assert "丙公司：未提交年度报告（m1、m2）" in told and "；年度报告（m1、m2）逾期报送。" in told, told
 
 
 def test_the_plan_labels_a_reminder_before_a_deadline_on_a_day_off_as_such(tmp_path, home):
@@ -5550,6 +5553,13 @@ def test_an_event_for_those_a_parent_passed_says_the_verdict_in_its_own_words(tm
     told = r.letters("onsite")
     assert "贵单位已经甲区市场监督管理局初审，结论为同意推荐。示例市市场监督管理局定于" in told["e1"], told["e1"]
     assert "已通过" not in told["e3"], told["e3"]
+    # A verdict naming the step itself is the reviewer's: not "已经甲区市场监督管理局推荐，结论为同意推荐".
+    named = Round(write(tmp_path, "named.yaml", text.replace("name: 县区初审,", "name: 县区推荐,", 1)
+                        .replace("code: review-2023", "code: review-2023n", 1)))
+    named.hand_in("application", ["e1"], "2023-03-20")
+    named.decide("county_review", e1="approved")
+    named.until("2023-04-24")
+    assert "贵单位已获甲区市场监督管理局同意推荐。" in named.letters("onsite")["e1"], named.letters("onsite")["e1"]
 
 
 def test_an_item_vetoed_for_never_handing_in_its_results_is_told_no_score(tmp_path, home):

@@ -22,7 +22,7 @@ is idempotent: carrying out the same action twice gives the same drafts and writ
 from __future__ import annotations
 
 from qcycle.lifecycle.answers import refusal_letters
-from qcycle.lifecycle.assessing import assessment_subjects, never_handed_in
+from qcycle.lifecycle.assessing import assessment_subjects
 from qcycle.lifecycle.changes import amendment_drafts
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.handlers import (
@@ -73,7 +73,6 @@ __all__ = [
     "eliminated",
     "handed_in_query",
     "ineligible",
-    "never_handed_in",
     "outstanding",
     "owers",
     "p_item_name",

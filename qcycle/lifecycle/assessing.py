@@ -36,7 +36,7 @@ from qcycle.scoring import (
 )
 from qcycle.timetable import Action, Timetable
 
-__all__ = ["Counted", "assess_action", "assessment_subjects", "never_handed_in", "quota_achieved", "what_counted",
+__all__ = ["Counted", "assess_action", "assessment_subjects", "quota_achieved", "what_counted",
            "windows_never_handed_in"]
 
 
@@ -245,20 +245,12 @@ def _deadlines_assessed(timetable: Timetable, assessment: Action) -> list[Action
             and (since is None or a.at > since)]
 
 
-def never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,
-                    assessment: Action) -> list[tuple[str, set[str]]]:
-    """(what was owed, as a letter names it; units that owed it and never handed it in) for each
-    window an assessment reads: the compulsory ones whose deadline passed since the round's
-    previous assessment, each period on its own (榆阳's 2025 assessment reads the 2025
-    self-reports, wherever the file places their stage; a 舟山 department that missed one
-    year's progress report missed it, whatever it handed in for the others)."""
-    return [(what, units) for (_, what), units in windows_never_handed_in(session, p, round_id, timetable,
-                                                                           assessment).items()]
-
-
 def windows_never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,
                             assessment: Action) -> dict[tuple[str, str], set[str]]:
-    """:func:`never_handed_in` keyed by (window's stage code, what was owed)."""
+    """(window's stage code, what was owed, as a letter names it) → the units that owed it and never handed it in, for
+    each window an assessment reads: the compulsory ones whose deadline passed since the round's previous assessment, each
+    period on its own (榆阳's 2025 assessment reads the 2025 self-reports, wherever the file places their stage; a 舟山
+    department that missed one year's progress report missed it, whatever it handed in for the others)."""
     out: dict[tuple[str, str], set[str]] = {}
     for a in _deadlines_assessed(timetable, assessment):
         stage = p.stage(a.stage)

@@ -28,6 +28,7 @@ from qcycle.lifecycle.drafting import (
     late_note,
     naming_owed,
     reviewed_by_whom,
+    reviewer_step,
     written_on,
 )
 from qcycle.lifecycle.eligibility import ineligible
@@ -439,10 +440,16 @@ def _reviewed_through(session, p: Programme, round_id, who: Who | None, units: l
     if step is None or step.reviewed_by is None:
         return {u: {"scored": said} for u, said in scored_for(session, p, round_id, who, units).items()}
     approved = {x.partition(":")[0] for x in decided(session, round_id, step.code, POSITIVE)}
-    # A verdict in the step's own words (同意推荐) is said as such: "已通过某区局初审" had been read of it.
+    # A verdict in the step's own words (同意推荐) is said as such: "已通过某区局初审" had been read of it; one naming the
+    # step itself is the reviewer's ("已获某区局同意推荐", not "已经某区局推荐，结论为同意推荐").
     said = step.verdicts.approved if step.verdicts and "通过" not in step.verdicts.approved else None
-    return {u: {"passed_step": f"经{by}，结论为{said}" if said else passed(by)}
-            for u in units if u in approved and (by := reviewed_by_whom(p, step, u))}
+    word = reviewer_step(step.name)
+
+    def told(by: str) -> str:
+        if not said:
+            return passed(by)
+        return f"获{by.removesuffix(word)}{said}" if word in said and by.endswith(word) else f"经{by}，结论为{said}"
+    return {u: {"passed_step": told(by)} for u in units if u in approved and (by := reviewed_by_whom(p, step, u))}
 
 
 HANDLERS = {

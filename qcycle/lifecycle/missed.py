@@ -195,20 +195,29 @@ def _handed_in_after(session, p: Programme, round_id, category: str | None) -> d
 
 
 def _periods_together(p: Programme, lines: list[tuple[str, str | None, str]]) -> list[tuple[str, str | None, str]]:
-    """A window missed at several of its periods, said once with them: a 通报 had read "未提交月调度报告（2026年
-    2月）；未提交月调度报告（2026年3月）；…" five times over."""
-    labels: dict[str, list[str]] = defaultdict(list)
-    for code, item, text in lines:
+    """A window missed, or handed in late, at several of its periods, said once with them: a 通报 had read "未提交月调度
+    报告（2026年2月）；未提交月调度报告（2026年3月）；…" five times over. Other lines of the window stay as they are."""
+    def form(code: str, item: str | None, text: str) -> tuple[int, str, str, str] | None:
         handed = p.material(p.stage(code))
-        if item is None and text.startswith(f"未提交{handed}（") and text.endswith("）") and not handed.endswith("）"):
-            labels[code].append(text[len(handed) + 4:-1])
+        if item is not None or handed.endswith("）"):
+            return None
+        for k, (pre, post) in enumerate(((f"未提交{handed}（", "）"), (f"{handed}（", "）逾期报送"))):
+            if text.startswith(pre) and text.endswith(post) and len(text) > len(pre) + len(post):
+                return k, pre, post, text[len(pre):-len(post)]
+        return None
+
+    labels: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for code, item, text in lines:
+        if (found := form(code, item, text)) is not None:
+            labels[(code, found[0])].append(found[3])
     out, said = [], set()
     for code, item, text in lines:
-        if len(labels.get(code, ())) < 2 or item is not None:
+        found = form(code, item, text)
+        if found is None or len(labels[(code, found[0])]) < 2:
             out.append((code, item, text))
-        elif code not in said:
-            said.add(code)
-            out.append((code, None, f"未提交{p.material(p.stage(code))}（{periods_joined(labels[code])}）"))
+        elif (code, found[0]) not in said:
+            said.add((code, found[0]))
+            out.append((code, None, f"{found[1]}{periods_joined(labels[(code, found[0])])}{found[2]}"))
     return out
 
 
