@@ -815,8 +815,14 @@ def test_a_circular_without_scores_tells_late_from_on_time_and_a_hand_in_when_or
     r.hand_in("annual_report", ["e3"], "2026-04-20")  # under the order (opened 4月8日)
     r.until("2026-07-15")
     told = r.letters("circular")["e1"]
-    # What it circulates, as its name says (报送情况), not a "审核结果" nobody decided.
+    # What it circulates, as its name says (报送情况), not a "审核结果" nobody decided; what the round's name does not
+    # say is kept (民生计量's "全年活动开展及报送情况" had been lost).
     assert "现将2026年度检验检测机构年度报告报送情况通报如下" in told, told
+    other = Round(write(tmp_path, "nr-other.yaml", text.replace("name: 印发年度报告报送情况通报,", "name: 印发全年检测结果报送情况通报,", 1)
+                        .replace("code: nr-2026,", "code: nr-2026o,", 1)))
+    other.until("2026-07-15")
+    said = other.letters("circular")["e1"]
+    assert "现将2026年度检验检测机构年度报告报送全年检测结果报送情况通报如下" in said, said
     assert "甲公司：" not in told.partition("\n")[2], told  # on time: nothing to say of it
     assert "乙公司：年度报告逾期报送" in told and "丙公司：年度报告逾期报送" in told, told
     assert told.count("丁公司：未提交年度报告") == 1 and "丁公司：未提交年度报告；未提交年度报告" not in told, told

@@ -127,8 +127,13 @@ def notify_action(session, p, round_id, action) -> Outcome:
     heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
     if occasion:
         label = heading = f"{occasion}结果"
-    elif template == "circular.j2" and stage.name.endswith(("情况通报", "情况的通报")):
-        label = heading = "情况"  # a 报送情况通报 circulates how units stood, not results: 临江's read "审核结果"
+    elif template == "circular.j2" and (about := re.fullmatch(r"(?:印发|下发|发布|关于)?(.*?)情况的?通报", stage.name)):
+        # A 报送情况通报 circulates how units stood, not results (临江's read "审核结果"), what its name says: 情况 alone
+        # where the round's name says it already, else "全年活动开展及报送情况" (民生计量's had lost it).
+        said = about.group(1)
+        core = re.sub(r"^(全市|全省|全区|全县|全年|本年度)", "", said)
+        label = heading = "情况" if not core or core in p.round.name else (
+            f"{said}情况"[name_overlap(p.round.name, f"{said}情况"):] or f"{said}情况")
     else:  # 焦作市…质量工作考核 + 考核结果 → …考核结果; …任务落实与年度评估 + 年度评估结果 → …年度评估结果
         label = label[name_overlap(p.round.name, label):] or label
     order = p.assessment.grade_names if p.assessment else []
