@@ -1169,6 +1169,7 @@ def test_a_grade_that_withholds_a_title_is_a_result_not_a_title():
 
     assert graded_as(["不评星"]) == "结果为不评星"
     assert graded_as(["D"]) == "被评为D级" and graded_as(["有问题", "不满意"]) == "被评为有问题或不满意"
+    assert graded_as(["二星", "不评星"]) == "被评为二星或结果为不评星"  # each as what it is
 
 
 def _month_chosen(tmp_path: Path, text: str, refused: str) -> Round:
@@ -5534,6 +5535,8 @@ def test_the_plan_says_an_overdue_notice_goes_to_nobody_the_office_urges_that_mo
         return next(a.title for a in t.actions if a.action == "overdue" and a.stage == "results")
     assert overdue(text) == "能力验证结果上报 逾期提醒（当日直接督办，不另发）"
     assert overdue(ANNUAL_REPORTS) == "能力验证结果上报 逾期提醒"  # 督办 two working days later: the notice goes
+    # Units with no parent are the issuer's to urge, as the 督办 urges them (the plan had still listed the notice).
+    assert overdue(text.replace(", parent: city, channels", ", channels")) == "能力验证结果上报 逾期提醒（当日直接督办，不另发）"
     r = Round(write(tmp_path, "nr.yaml", text))
     r.until("2026-04-01")
     sent = {k.split(":")[1].partition("@")[0] for k in _action_kinds(r, "results")}

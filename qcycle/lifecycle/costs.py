@@ -57,7 +57,7 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
         parts.append(f"{unmet}，{'、'.join(zeroed)}部分不得分")
     # A part the deductions take from (台账报送 20 分) is lost at worst: 包保督导's towns were never told "扣完为止".
     taken = dict.fromkeys(d.part for d in p.assessment.deductions if d.late_at == stage and d.part and not d.cap)
-    parts += [f"“{c.name}”部分{c.max_points or (c.weight or 0) * p.assessment.scale:g}分，扣完为止"
+    parts += [f"“{c.name}”部分{c.full_marks(p.assessment.scale)}分，扣完为止"
               for c in p.assessment.components if c.code in taken and costs]
     if not parts:
         return f"按规定，{'；'.join(rules)}。" if rules else None

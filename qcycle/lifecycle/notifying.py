@@ -289,7 +289,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 best=grade_label(best) if best else None, best_items=bool(items),
                                 quotas=quota_tasks(p, u, reached[u], year)
                                 if u in reached else [], goals=goals, goals_area=quota_area(p) if goals else None,
-                                parts=component_scores(p, mine[0]) if len(mine) == 1 and template == "result.j2" else "",
+                                parts=component_scores(p, mine[0], full_marks=True) if len(mine) == 1 and template == "result.j2" else "",
                                 unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],
                                 grade_consequence=grade_consequence(p, mine[0].grade)
                                 if len(mine) == 1 and mine[0].unit_code not in after else None,

@@ -191,8 +191,12 @@ def graded_as(grades: Iterable[str]) -> str:
     """"被评为D级", "被评为有问题或不满意" (of a selection), as a reason reads it; a grade that withholds one is a result,
     not a title ("结果为不评星": 16 服务站 had read "被评为不评星")."""
     grades = list(grades)
-    withheld = any(g.startswith(("不评", "不予", "未评", "未定", "暂不")) for g in grades)
-    return ("结果为" if withheld else "被评为") + "或".join(grade_label(g) for g in grades)
+    titled = [grade_label(g) for g in grades if not g.startswith(_WITHHOLDING)]
+    withheld = [g for g in grades if g.startswith(_WITHHOLDING)]
+    return "或".join(([f"被评为{'或'.join(titled)}"] if titled else []) + ([f"结果为{'或'.join(withheld)}"] if withheld else []))
+
+
+_WITHHOLDING = ("不评", "不予", "未评", "未定", "暂不", "不授")  # a grade that withholds a title: 不评星, 不予定级
 
 
 def placed_because(p: Programme, ways: Iterable[Who], r: AssessmentResult | None) -> str:
@@ -294,18 +298,16 @@ def ranked_among(p: Programme, subject: str) -> str:
     return p.level_names.get(group, group) if group else ""
 
 
-def component_scores(p: Programme, r: AssessmentResult, sep: str = "；") -> str:
+def component_scores(p: Programme, r: AssessmentResult, sep: str = "；", full_marks: bool = False) -> str:
     """A total's parts, as a result letter gives them so a unit sees where it lost points (榆阳's
     发改科技局 read only "D级（得分48.46）", its 30 of 30 for the district's indicators and 13.58 for its
-    tasks untold): "主要发展指标完成情况（专栏1）30.00分；主要任务和措施落实情况13.58分"; "" for one part."""
+    tasks untold): "主要发展指标完成情况（专栏1）30.00分；主要任务和措施落实情况13.58分"; "" for one part. ``full_marks``:
+    each part out of what, as the unit's own letter says it (星级所's "自评65.73分；现场验收638.10分" had not said the first
+    was of 100, 10 %, and the second of 900)."""
     scheme = p.assessment
     if scheme is None or len(scheme.components) < 2 or not r.components:
         return ""
-    if sep != "；":  # a line among others' (a summary): the parts alone
-        return sep.join(f"{c.name}{r.components[c.code]:.2f}分" for c in scheme.components if c.code in r.components)
-    # The unit's own letter gives what each part was out of: 星级所's "自评65.73分；现场验收638.10分" did not say the
-    # first was of 100 (10 %) and the second of 900.
-    return sep.join(f"{c.name}{r.components[c.code]:.2f}分（满分{c.max_points or (c.weight or 0) * scheme.scale:g}分）"
+    return sep.join(f"{c.name}{r.components[c.code]:.2f}分" + (f"（满分{c.full_marks(scheme.scale)}分）" if full_marks else "")
                     for c in scheme.components if c.code in r.components)
 
 

@@ -43,6 +43,10 @@ class Component(_Model):
                            "never handed it in by the assessment scores 0 on this part, whatever reviews were "
                            "recorded for it (a summary never sent had been scored)"))
 
+    def full_marks(self, scale: float) -> str:
+        """Its points at most, as letters say them ("20", "33.33"): its cap, or its weight of the scale."""
+        return f"{round(self.max_points or (self.weight or 0) * scale, 2):g}"
+
     @model_validator(mode="after")
     def _one(self) -> Component:
         if (self.weight is None) == (self.max_points is None):

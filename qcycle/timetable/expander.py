@@ -283,7 +283,9 @@ class _Expander(StageDates):
             {"escalates": {"on": esc.isoformat(), "to": policy.escalate_to}} if esc is not None and esc > over else {})
         # Those owing it as far as the file says (a window owed by a decision: those it may reach), so
         # that the plan names the same 督办 alike for every window owed by the same units.
-        parents = {self.p.unit(u).parent for u in self.p.reachable(stage.owed_by)} if stage.owed_by else set()
+        # A unit without a parent is the issuer's, as the handler urges it (lifecycle.handlers._urged).
+        parents = ({self.p.unit(u).parent or self.p.round.issuer for u in self.p.reachable(stage.owed_by)}
+                   if stage.owed_by else set())
         direct = policy.escalate_to == self.p.sender(stage.code) or (
             policy.escalate_to == "parent" and parents == {self.p.sender(stage.code)})
         # Urged by the office itself that morning, no unit gets the notice: the plan says so (质量月's listed both).
