@@ -201,10 +201,7 @@ def test_a_notice_to_a_superior_names_its_units_on_the_list(tmp_path, home):
         "      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-05-05}\n"
         "      - {code: notice, name: 拟列入名单公示, kind: notice, days: 7, on: 2023-05-10,\n"
         "         notify: {any_of: [{grades: [列入]}, {levels: [county]}]}}\n"
-        "    assessment:\n"
-        "      subjects: {approved_at: eligibility}\n"
-        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
-        "      grades: [{name: 列入, min_score: 80}, {name: 未列入}]\n")
+        ) + _eligible_scored("[{name: 列入, min_score: 80}, {name: 未列入}]")
     r = Round(write(tmp_path, "listed.yaml", text))
     _items_eligible(r, {"e1": 90, "e2": 85, "e3": 60}, applied=["e1", "e2", "e3"])
     r.until("2023-05-10")
@@ -6366,10 +6363,7 @@ def test_a_reviewer_is_told_which_of_its_applicants_the_rule_refused(tmp_path, h
                             "voluntary: true, eligibility: {not_awarded: {grades: [市长质量奖], years: 5}}, opens: 2023-03-01,", 1
                             ) + (
         "      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-04-25}\n"
-        "    assessment:\n"
-        "      subjects: {approved_at: eligibility}\n"
-        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
-        "      grades: [{name: 市长质量奖, min_score: 80, max_count: 1}, {name: 未获奖}]\n")
+        ) + _eligible_scored("[{name: 市长质量奖, min_score: 80, max_count: 1}, {name: 未获奖}]")
     earlier = Round(write(tmp_path, "review-2021.yaml", text.replace("review-2023", "review-2021").replace(
         "2023年度", "2021年度").replace("years: [2023]", "years: [2021]").replace("2023-", "2021-")))
     with db.session_scope() as session:
@@ -6520,6 +6514,15 @@ def test_the_enterprises_under_an_association_are_of_its_sector_not_its_area(tmp
 
 # 甲公司 applies for both items of TWO_KINDS, 乙公司 for the 攻关型 (subject → record id).
 ITEMS_APPLIED = {"e1:xc-1": "a", "e1:gg-1": "b", "e2:gg-1": "c"}
+
+
+
+def _eligible_scored(grades: str) -> str:
+    """The assessment of REVIEWED's subjects that passed eligibility, one 综合评分, with ``grades``."""
+    return ("    assessment:\n"
+            "      subjects: {approved_at: eligibility}\n"
+            "      components: [{code: all, name: 综合评分, weight: 1}]\n"
+            f"      grades: {grades}\n")
 
 
 def _items_eligible(r: Round, scores: dict[str, float] | None = None, applied: dict[str, str] | list[str] = ITEMS_APPLIED
@@ -6760,10 +6763,7 @@ def test_a_superiors_summary_names_the_items_its_units_owe_a_follow_up_for(tmp_p
         "         notify: {levels: [county]}}\n"
         "      - {code: fix, name: 整改报告, kind: followup, submission: rectification_report, owed_by: {grades: [不合格]},\n"
         "         opens_after: {stage: results, event: on, days: 0}, deadline: {after: {stage: results, event: on, months: 1}}}\n"
-        "    assessment:\n"
-        "      subjects: {approved_at: eligibility}\n"
-        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
-        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n") + TWO_KINDS
+        ) + _eligible_scored("[{name: 合格, min_score: 60}, {name: 不合格}]") + TWO_KINDS
     r = Round(write(tmp_path, "owed.yaml", text))
     _items_eligible(r, {"e1:xc-1": 50, "e1:gg-1": 80, "e2:gg-1": 40})
     r.until("2023-05-10")
@@ -6789,10 +6789,7 @@ def test_a_superiors_escalation_names_the_items_each_unit_owes(tmp_path, home):
         "      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-05-05}\n"
         "      - {code: fix, name: 整改报告, kind: followup, submission: rectification_report, owed_by: {grades: [不合格]},\n"
         "         opens_after: {stage: scoring, event: on, days: 0}, deadline: {date: 2023-05-19}, reminders: std}\n"
-        "    assessment:\n"
-        "      subjects: {approved_at: eligibility}\n"
-        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
-        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n") + TWO_KINDS
+        ) + _eligible_scored("[{name: 合格, min_score: 60}, {name: 不合格}]") + TWO_KINDS
     r = Round(write(tmp_path, "urged.yaml", text))
     _items_eligible(r, {"e1:xc-1": 50, "e1:gg-1": 40, "e2:gg-1": 30})
     r.until("2023-05-10")
@@ -6840,10 +6837,7 @@ def test_a_grade_that_ends_a_units_part_leaves_it_owing_nothing_after(tmp_path, 
         "         owed_by: {approved_at: eligibility}, opens: 2023-06-01, deadline: {date: 2023-06-30}, reminders: std}\n"
         "      - {code: progress_check, name: 进展报告核查, kind: decision, decides: progress, on: 2023-07-10,\n"
         "         rejects_missing: true, on_rejection: 撤销建设资格}\n"
-        "    assessment:\n"
-        "      subjects: {approved_at: eligibility}\n"
-        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
-        "      grades: [{name: 通过验收, min_score: 60}, {name: 不予通过, consequence: 撤销建设资格, ends: true}]\n")
+        ) + _eligible_scored("[{name: 通过验收, min_score: 60}, {name: 不予通过, consequence: 撤销建设资格, ends: true}]")
     r = Round(write(tmp_path, "ends.yaml", text))
     _items_eligible(r, applied=["e1", "e2", "e3"]).hand_in("self_evaluation", ["e1", "e3"], "2023-04-26")  # e2 never sends its 自评报告
     r.scores({"e1": 80, "e2": 40, "e3": 70})
@@ -6894,10 +6888,7 @@ def test_letters_that_would_tell_nothing_are_refused_by_validate(tmp_path, home)
         "      - {code: midyear, name: 反馈年中检查结果, kind: notification, template: result, on: 2023-04-03,\n"
         "         notify: {levels: [enterprise]}}\n"
         "      - {code: scoring, name: 评审打分, kind: assessment, on: 2023-05-05}\n"
-        "    assessment:\n"
-        "      subjects: {approved_at: eligibility}\n"
-        "      components: [{code: all, name: 综合评分, weight: 1}]\n"
-        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]\n")
+        ) + _eligible_scored("[{name: 合格, min_score: 60}, {name: 不合格}]")
     with pytest.raises(ConfigError, match=r"stages\[3\].*结果通知“反馈年中检查结果”定于 2023-04-03，此前没有任何考核"):
         write(tmp_path, "early.yaml", early)
     # After the first decision it has something to tell.

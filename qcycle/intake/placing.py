@@ -112,8 +112,7 @@ def _answers_miss(later: Stage, earlier: Stage) -> bool:
     """Whether ``later`` is owed for missing ``earlier`` (责令限期改正（补报统计数据表）after 报送统计数据表): what is handed
     in before it opens is ``earlier``'s, late. Filed under the order three days ahead, 临江's late 统计数据表 were set
     aside and their units ordered to hand in what they had."""
-    who = later.owed_by
-    return who is not None and any(w.missing_at == earlier.code for w in (who, *who.any_of))
+    return later.owed_by is not None and earlier.code in later.owed_by.windows_missed()
 
 
 def misnamed_stage(p: Programme, timetable: Timetable, record: Mapping[str, Any], submitted_at: dt.datetime,

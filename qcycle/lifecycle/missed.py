@@ -154,10 +154,9 @@ def _made_good(session, p: Programme, round_id, category: str | None) -> dict[st
         followup = p.stage(d.decides) if d.kind is StageKind.decision and d.decides and p.has_stage(d.decides) else None
         if followup is None or followup.kind is not StageKind.followup or followup.owed_by is None:
             continue
-        for who in (followup.owed_by, *followup.owed_by.any_of):
-            if who.missing_at:
-                out[who.missing_at] |= {x.partition(":")[0] for x in select_subjects(
-                    session, p, round_id, Who(approved_at=d.code, with_rejected=True), category)}
+        for window in followup.owed_by.windows_missed():
+            out[window] |= {x.partition(":")[0] for x in select_subjects(
+                session, p, round_id, Who(approved_at=d.code, with_rejected=True), category)}
     return out
 
 
@@ -184,13 +183,11 @@ def _handed_in_after(session, p: Programme, round_id, category: str | None) -> d
     for f in p.stages:
         if f.kind is not StageKind.followup or f.owed_by is None or not f.submission:
             continue
-        for who in (f.owed_by, *f.owed_by.any_of):
+        for window in (w for w in f.owed_by.windows_missed() if p.has_stage(w)):
             # Not a window of several periods: one 补报 is not each month's report (as _made_good forgives once).
-            if (who.missing_at and p.has_stage(who.missing_at) and p.stage(who.missing_at).submission == f.submission
-                    and len(p.stage(who.missing_at).periods) <= 1):
-                out[who.missing_at] |= set(crud.handed_in_units(
-                    session=session, round_id=round_id, stage=f.code, period=None, category=category,
-                    item_category=p.item_category))
+            if p.stage(window).submission == f.submission and len(p.stage(window).periods) <= 1:
+                out[window] |= set(crud.handed_in_units(session=session, round_id=round_id, stage=f.code, period=None,
+                                                        category=category, item_category=p.item_category))
     return out
 
 

@@ -89,6 +89,10 @@ class Who(_Model):
         return test(self) or any(w.any_part(test) for w in self.any_of) or (
             self.superiors_of is not None and self.superiors_of.any_part(test))
 
+    def windows_missed(self) -> list[str]:
+        """The windows whose miss it chooses by (``missing_at``, its own or an alternative's): a follow-up owed for them."""
+        return [w.missing_at for w in (self, *self.any_of) if w.missing_at]
+
     def taking_part(self) -> Who | None:
         """The selection without the superiors it only copies (``superiors_of`` alternatives): those an event is for, who
         take part and are decided on; None where it names superiors alone."""

@@ -295,11 +295,10 @@ class _Expander(StageDates):
         if esc is not None:
             # The overdue unit is reported to (报) whoever urges it: "督办淮安市人民政府" read as
             # if the government itself were being urged.
-            if policy.escalate_to == "parent" and parents != {self.p.sender(stage.code)}:
-                urged = "报上级单位督办"
-            elif policy.escalate_to in ("parent", self.p.sender(stage.code)):
-                # The office that writes the letters urges the overdue units itself.
+            if direct:  # the office that writes the letters urges the overdue units itself
                 urged = f"由{self.p.unit(self.p.sender(stage.code)).name}直接督办"
+            elif policy.escalate_to == "parent":
+                urged = "报上级单位督办"
             else:
                 urged = f"报{self.p.unit(policy.escalate_to).name}督办"
             self._add(at(esc, reminder_time), "escalation", stage, f"{label} 逾期未交，{urged}",
