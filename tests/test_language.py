@@ -4381,6 +4381,58 @@ def test_a_part_bound_to_a_window_scores_nothing_for_a_unit_that_never_handed_it
     assert "assessment.components[0].missing_at" in str(exc.value), str(exc.value)
 
 
+def test_a_part_bound_to_a_window_scores_nothing_for_a_late_hand_in_where_the_rule_says_so(tmp_path, home):
+    """质量月 "逾期报送的总结不予评分": a summary taken late was scored from its reviews like one on time. A part
+    bound to the window with ``counts: late_or_missing`` scores 0 for a late hand-in too, and the letters say so."""
+    text = textwrap.dedent("""\
+        version: 2
+        round: {code: cqo-2025, name: 2025年度首席质量官履职评价, programme: 首席质量官履职, issuer: bur, years: [2025]}
+        channels: [{name: sink, kind: sink}]
+        units:
+          - {code: bur, name: 示例县市场监督管理局, level: county, channels: [sink]}
+          - {code: e1, name: 甲公司, level: enterprise, parent: bur, channels: [sink]}
+          - {code: e2, name: 乙公司, level: enterprise, parent: bur, channels: [sink]}
+          - {code: e3, name: 丙公司, level: enterprise, parent: bur, channels: [sink]}
+        stages:
+          - {code: annual, name: 年度履职报告, kind: submission, submission: progress_report,
+             owed_by: {levels: [enterprise]}, opens: 2025-07-01, deadline: {date: 2025-07-15}}
+          - {code: rating, name: 履职评价, kind: assessment, on: 2025-08-15}
+          - {code: results, name: 通知评价结果, kind: notification, template: result, on: 2025-08-20,
+             notify: {levels: [enterprise]}}
+        assessment:
+          subjects: {levels: [enterprise]}
+          components:
+            - {code: report, name: 履职报告, max_points: 50, missing_at: annual, counts: late_or_missing}
+            - {code: effect, name: 质量管理成效, max_points: 50}
+          grades: [{name: 合格, min_score: 60}, {name: 不合格}]
+        """)
+    r = Round(write(tmp_path, "cqo.yaml", text))
+    assert lateness_costs(r.p, "annual") == (
+        "按评价规定，逾期报送或截至2025年8月15日评价时仍未报送的，“履职报告”部分不得分。"), lateness_costs(r.p, "annual")
+    r.hand_in("progress_report", ["e1"], "2025-07-10")
+    r.hand_in("progress_report", ["e2"], "2025-07-18")  # taken late (accept_flag); e3 never
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": u, "reviewer": "r1", "component": c, "value": 80}
+            for u in ("e1", "e2", "e3") for c in ("report", "effect")])
+    r.until("2025-08-20")
+    with db.session_scope() as session:
+        graded = {x.unit_code: (x.components, x.total) for x in crud.list_results(session=session, round_id=r.id)}
+    assert graded == {"e1": ({"report": 40.0, "effect": 40.0}, 80.0), "e2": ({"report": 0.0, "effect": 40.0}, 40.0),
+                      "e3": ({"report": 0.0, "effect": 40.0}, 40.0)}, graded
+    letters = r.letters("results")
+    assert "履职报告0.00分" in letters["e2"] and "年度履职报告逾期报送" in letters["e2"], letters["e2"]
+    assert "未提交" not in letters["e2"], letters["e2"]
+    assert "未提交年度履职报告" in letters["e3"] and "逾期" not in letters["e3"], letters["e3"]
+    assert "逾期" not in letters["e1"] and "未提交" not in letters["e1"], letters["e1"]
+    # Without the rule, a late hand-in is scored as one on time; the rule needs the window it reads.
+    plain = write(tmp_path, "plain.yaml", text.replace(", counts: late_or_missing", "")).programme
+    assert lateness_costs(plain, "annual") == "按评价规定，截至2025年8月15日评价时仍未报送的，“履职报告”部分不得分。"
+    with pytest.raises(ConfigError) as exc:
+        write(tmp_path, "bad.yaml", text.replace("missing_at: annual, counts", "counts"))
+    assert "assessment.components[0]" in str(exc.value) and "missing_at" in str(exc.value), str(exc.value)
+
+
 def test_results_told_before_the_assessment_are_the_decisions_under_their_own_name(tmp_path, home):
     """A 中期评估's results, told before the 验收 scored anything, were headed 【验收结果】 ("…验收结果已确定") and
     reached only the project that failed: the one that passed heard nothing."""

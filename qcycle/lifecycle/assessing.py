@@ -36,8 +36,8 @@ from qcycle.scoring import (
 )
 from qcycle.timetable import Action, Timetable
 
-__all__ = ["Counted", "assess_action", "assessment_subjects", "quota_achieved", "what_counted",
-           "windows_never_handed_in"]
+__all__ = ["Counted", "assess_action", "assessment_subjects", "quota_achieved", "taken_late",
+           "what_counted", "windows_never_handed_in", "windows_taken_late"]
 
 
 def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> Outcome:
@@ -120,6 +120,30 @@ def _judged_by_hand_ins(session: Session, p: Programme, round_id: uuid.UUID, inp
                 continue
             u.vetoes += [v.code for v in p.assessment.vetoes if v.missing_at == window and v.code not in u.vetoes]
             u.unsubmitted |= {c.code for c in p.assessment.components if c.missing_at == window}
+    # A part that scores nothing for a hand-in taken late either (质量月: 逾期报送的总结不予评分).
+    for window, parts in _late_zeroed(p).items():
+        late = {s for a in deadlines if a.stage == window for s in taken_late(session, p, round_id, a)}
+        for u in inputs:
+            if u.unit in late or (":" not in u.unit and any(s.partition(":")[0] == u.unit for s in late)):
+                u.unsubmitted |= parts
+
+
+def _late_zeroed(p: Programme) -> dict[str, set[str]]:
+    """Window → the parts bound to it that a hand-in taken late scores nothing on (``counts: late_or_missing``)."""
+    assert p.assessment is not None
+    out: dict[str, set[str]] = defaultdict(set)
+    for c in p.assessment.components:
+        if c.missing_at and c.counts == "late_or_missing":
+            out[c.missing_at].add(c.code)
+    return out
+
+
+def taken_late(session: Session, p: Programme, round_id: uuid.UUID, deadline: Action) -> set[str]:
+    """The subjects of a window's deadline whose hand-in was taken late (``accept_flag``) and never met it (a version
+    that met it, revised late, met it)."""
+    where: dict[str, Any] = {"session": session, "round_id": round_id, "stage": deadline.stage,
+                             "period": deadline.period, "category": deadline.category, "item_category": p.item_category}
+    return set(crud.handed_in_subjects(**where)) - set(crud.on_time_units(**where, subjects=True))
 
 
 def _late_counts(session: Session, p: Programme, round_id: uuid.UUID, assessment: Action
@@ -258,6 +282,22 @@ def windows_never_handed_in(session: Session, p: Programme, round_id: uuid.UUID,
             continue
         what = item_name(p.material(stage), [stage.period_label(a.period) if a.period else ""])
         out.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
+    return out
+
+
+def windows_taken_late(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,
+                       assessment: Action) -> dict[tuple[str, str], set[str]]:
+    """As :func:`windows_never_handed_in`, the subjects whose hand-in was taken late, for each window a part is bound
+    to that scores nothing for it (``counts: late_or_missing``): what explains its 0.00."""
+    if p.assessment is None:
+        return {}
+    zeroed = _late_zeroed(p)
+    out: dict[tuple[str, str], set[str]] = {}
+    for a in _deadlines_assessed(timetable, assessment):
+        if a.stage in zeroed and a.unit is None:
+            stage = p.stage(a.stage)
+            what = item_name(p.material(stage), [stage.period_label(a.period) if a.period else ""])
+            out.setdefault((stage.code, what), set()).update(taken_late(session, p, round_id, a))
     return out
 
 

@@ -52,9 +52,14 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     if {"逾期报送", "未报送"} <= counted and len(costs) > 1 and not any(v.missing_at == stage for v in p.assessment.vetoes):
         parts.append(f"{unmet}，按未报送计")
     # Parts bound to the window, said once together, and not beside a veto the same miss brings.
-    zeroed = [f"“{c.name}”" for c in p.assessment.components if c.missing_at == stage]
-    if zeroed and not any(v.missing_at == stage for v in p.assessment.vetoes):
-        parts.append(f"{unmet}，{'、'.join(zeroed)}部分不得分")
+    # A part a late hand-in scores nothing on either (逾期报送的不予评分) is said so; a veto for the miss leaves it the late.
+    vetoed = any(v.missing_at == stage for v in p.assessment.vetoes)
+    bound = [c for c in p.assessment.components if c.missing_at == stage]
+    for late_too in (False, True):
+        zeroed = [f"“{c.name}”" for c in bound if (c.counts == "late_or_missing" and not refused) == late_too]
+        if zeroed and (late_too or not vetoed):
+            whom = ("逾期报送的" if vetoed else f"逾期报送或{unmet}") if late_too else unmet
+            parts.append(f"{whom}，{'、'.join(zeroed)}部分不得分")
     # A part the deductions take from (台账报送 20 分) is lost at worst: 包保督导's towns were never told "扣完为止".
     taken = dict.fromkeys(d.part for d in p.assessment.deductions if d.late_at == stage and d.part and not d.cap)
     parts += [f"“{c.name}”部分{c.full_marks(p.assessment.scale)}分，扣完为止"

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Collection
 
 from qcycle import clock, crud
-from qcycle.lifecycle.assessing import windows_never_handed_in
+from qcycle.lifecycle.assessing import taken_late, windows_never_handed_in, windows_taken_late
 from qcycle.lifecycle.drafting import item_name
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.who import (
@@ -46,9 +46,13 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
                    and (category is None or a.category in (None, category))), None)
     if graded is None and assessed:
         graded = results_of(session, round_id, assessed)
+    graded_units = {r.unit_code.partition(":")[0] for r in graded or ()}
     missed = _of_graded(session, p, round_id, windows_never_handed_in(session, p, round_id, timetable, action),
-                        {r.unit_code.partition(":")[0] for r in graded or ()}, category) if action else {}
-    late: dict[tuple[str, str], set[str]] = defaultdict(set)
+                        graded_units, category) if action else {}
+    # Taken late where a part scores nothing for it (逾期报送的不予评分), by the units graded: why it scored 0.00.
+    late: dict[tuple[str, str], set[str]] = defaultdict(set, {
+        key: {s for s in subjects if s.partition(":")[0] in graded_units}
+        for key, subjects in (windows_taken_late(session, p, round_id, timetable, action) if action else {}).items()})
     if action is None and not p.assessment_stages:
         # A round decided without any assessment (帮扶 projects' 验收): each window owed and due by the notice (an
         # enterprise listed that never applied for 验收 read "列入帮扶名单" in its 区县局's summary, and heard nothing),
@@ -60,7 +64,7 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
                     and (category is None or a.category in (None, category))):
                 what = item_name(p.material(stage), [stage.period_label(a.period) if a.period else ""])
                 missed.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
-                late[(stage.code, what)] |= _taken_late(session, p, round_id, a)
+                late[(stage.code, what)] |= taken_late(session, p, round_id, a)
     # The follow-ups this assessment's results owed (by grade or place), at their deadlines due by now.
     owed_by_results = {s.code for s in owed_for_results(p, assessed)}
     for a in timetable.actions if owed_by_results else ():
@@ -167,13 +171,6 @@ def owed_for_results(p: Programme, assessed: str | None) -> list[Stage]:
     return [s for s in p.stages if s.owed_by is not None and (s.owed_by.grades or s.owed_by.rank is not None)
             and s.owed_by.assessed_at in (None, assessed) and (s.kind is StageKind.followup
                                                                 or s.kind is StageKind.submission and not s.voluntary)]
-
-
-def _taken_late(session, p: Programme, round_id, deadline: Action) -> set[str]:
-    """The subjects of a window's deadline whose hand-in was taken late (``accept_flag``) and never met it."""
-    where = {"session": session, "round_id": round_id, "stage": deadline.stage, "period": deadline.period,
-             "category": deadline.category, "item_category": p.item_category}
-    return set(crud.handed_in_subjects(**where)) - set(crud.on_time_units(**where, subjects=True))
 
 
 def _handed_in_after(session, p: Programme, round_id, category: str | None) -> dict[str, set[str]]:

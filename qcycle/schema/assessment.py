@@ -42,6 +42,10 @@ class Component(_Model):
         None, description=("the window whose hand-in this part scores (年度总结报告 20 分): a subject that owed it and "
                            "never handed it in by the assessment scores 0 on this part, whatever reviews were "
                            "recorded for it (a summary never sent had been scored)"))
+    counts: Literal["missing", "late_or_missing"] = Field(
+        "missing", description=("with missing_at: which hand-ins score 0 on this part: missing (never handed in by the "
+                                "assessment, the default) or late_or_missing (逾期报送的不予评分: one taken late scores 0 "
+                                "too)"))
 
     def full_marks(self, scale: float) -> str:
         """Its points at most, as letters say them ("20", "33.33"): its cap, or its weight of the scale."""
@@ -53,6 +57,8 @@ class Component(_Model):
             raise ValueError("须且只能给出 weight（权重）或 max_points（分值上限）之一")
         if self.actions and self.source != "quotas":
             raise ValueError("actions（计哪些任务）只用于 source: quotas 的部分")
+        if self.counts != "missing" and self.missing_at is None:
+            raise ValueError("counts（逾期报送的是否也不得分）只与 missing_at 一起使用")
         return self
 
 
