@@ -1133,6 +1133,21 @@ def test_a_reviewer_is_told_which_of_its_own_handed_nothing_in(tmp_path, home):
     chosen.hand_in("self_evaluation", ["s1"], "2025-03-20")
     chosen.until("2025-04-01")
     assert all("未提交" not in body for body in chosen.letters("review").values()), chosen.letters("review")
+    # One refused as late (不予受理) is named apart: 黄山's 区县局 heard nothing of the unit whose report came two days late.
+    refusing = Round(write(tmp_path, "late.yaml", text.replace("deadline: {date: 2025-03-31}}",
+                                                               "deadline: {date: 2025-03-31}, lateness: reject}", 1)
+                           .replace("code: fx-2025", "code: fx-2025r", 1)))
+    refusing.hand_in("self_evaluation", ["s1"], "2025-03-20")
+    with db.session_scope() as session:
+        (late,) = ingest_many(session=session, programme=refusing.p, timetable=refusing.t, round_id=refusing.id,
+                              source="test", records=[{"kind": "self_evaluation", "unit": "s3", "id": "late-s3",
+                                                       "submitted_at": "2025-03-31T20:00:00+08:00"}])
+    assert late.status == "rejected_late", late
+    refusing.until("2025-04-01")
+    asked = refusing.letters("review")
+    assert "另有1个单位未提交自查报告：东湖百货商店。" in asked["d1"] and "逾期" not in asked["d1"], asked["d1"]
+    assert "贵单位辖区内1个单位逾期提交自查报告，不予受理：西山超市。" in asked["d2"], asked["d2"]
+    assert "未提交" not in asked["d2"], asked["d2"]
 
 
 def test_a_report_each_unit_sends_its_own_superior_names_that_superior(tmp_path, home):
@@ -7013,7 +7028,10 @@ def test_a_unit_refused_as_late_is_still_urged_through_its_superior(tmp_path, ho
     assert late.status == "rejected_late", late
     r.until("2023-05-10")
     urged = r.letters("selfcheck")["k1"]
-    assert "贵单位辖区内甲公司应于2023年4月28日（星期五）17:30前提交" in urged and "逾期提交的不予受理" in urged, urged
+    # Named with the day it handed in and was refused: 黄山's 区县局, told of the refusal, then read the same unit's report
+    # as 逾期未交 and nothing more.
+    assert "贵单位辖区内甲公司（2023年5月4日逾期提交，不予受理）应于2023年4月28日（星期五）17:30前提交" in urged, urged
+    assert "逾期提交的不予受理" in urged, urged
     with db.session_scope() as session:  # the unit itself has its refusal (不予受理), not a 督办 saying "仍未收到"
         to_e1 = session.exec(select(OutboxMessage.subject).where(OutboxMessage.round_id == r.id,
                                                                  OutboxMessage.unit_code == "e1")).all()

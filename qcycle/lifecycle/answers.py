@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from itertools import groupby
 from typing import Any
 
@@ -25,7 +26,7 @@ from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, category_label
 from qcycle.timetable import Timetable
 
-__all__ = ["REFUSED_LATE_TEMPLATE", "refusal_letters"]
+__all__ = ["REFUSED_LATE_TEMPLATE", "refusal_letters", "refused_on"]
 
 REFUSED_LATE_TEMPLATE = "refused_late.j2"
 
@@ -112,3 +113,19 @@ def _past_the_items(handed_in: str, names: list[str]) -> str:
             cut = max(cut, handed_in.rindex(found) + len(found))
     return handed_in[cut:] or handed_in
 
+
+
+def refused_on(session: Session, round_id: uuid.UUID, stage: str, period: str | None = None,
+               units: Collection[str] | None = None) -> dict[str, dt.datetime]:
+    """Unit (of ``units``, or any) → its first hand-in at a window (and period) refused as late (不予受理), of the units that
+    have none taken there: what a superior asked to urge or review them is told of them."""
+    refused: dict[str, dt.datetime] = {}
+    taken: set[str] = set()
+    for at_stage, at_period, unit, _item, at, _late, status in crud.handed_in_list(session=session, round_id=round_id):
+        if at_stage != stage or at_period != period or (units is not None and unit not in units):
+            continue
+        if status == "rejected_late":
+            refused[unit] = min(at, refused.get(unit, at))
+        else:
+            taken.add(unit)
+    return {u: at for u, at in refused.items() if u not in taken}

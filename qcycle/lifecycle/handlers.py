@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from qcycle import clock, crud
 from qcycle.errors import TimetableError
+from qcycle.lifecycle.answers import refused_on as refused_on_at
 from qcycle.lifecycle.assessing import assess_action
 from qcycle.lifecycle.calls import barred, publish
 from qcycle.lifecycle.changes import moved_deadline, told_before
@@ -65,7 +66,7 @@ from qcycle.lifecycle.wording import (
     notice_name,
     result_label,
 )
-from qcycle.render import quoted
+from qcycle.render import cn_date, quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
@@ -269,8 +270,10 @@ def _escalation(session, p, round_id, action) -> Outcome:
     counted = owed_items(session, p, round_id, action) if refusing else owed  # a refused hand-in counting as none
     refused = [u for u in outstanding(session, p, round_id, action, owed=counted)
                if u != sender and u not in units] if refusing else []
-    # In one order, refused or not (the selections' own: by code).
+    # In one order, refused or not (the selections' own: by code). A refused one is named with the day it handed in: 黄山's
+    # 区县局 had been told of the refusal two days before a 督办 that called the same unit's report 逾期未交 and no more.
     by_parent = _urged(p, action.detail.get("escalate_to", "parent"), sorted(units + refused))
+    refused_on = refused_on_at(session, round_id, action.stage, action.period, refused) if refused else {}
     # Owed item by item, each unit with the items it still owes: those it handed some of, and all of those that sent none.
     every: dict[str, list[str]] = defaultdict(list)
     for subject in owed_subjects(session, p, round_id, action) if by_parent.keys() - {sender} else ():
@@ -285,7 +288,8 @@ def _escalation(session, p, round_id, action) -> Outcome:
             continue
         names = [p.unit(c).name for c in children]
         owing = [n + (f"（{items_named(p, c, items)}）" if (items := (counted if c in refused else owed).get(c) or every.get(c))
-                      else "") for n, c in zip(names, children, strict=True)]
+                      else "") + (f"（{cn_date(refused_on[c])}{REFUSED_LATE}）" if c in refused_on else "")
+                 for n, c in zip(names, children, strict=True)]
         # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.
         drafts += draft_letters([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
                                 child_name="、".join(owing), direct=False, days_overdue=_days_overdue(action),

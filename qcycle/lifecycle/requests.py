@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
+from qcycle.lifecycle.answers import refused_on
 from qcycle.lifecycle.costs import missing_rule
 from qcycle.lifecycle.drafting import draft_letters, handed_in_item, reviewer_step, written_on
 from qcycle.lifecycle.eligibility import INELIGIBLE
@@ -198,12 +199,20 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
     # September had read as the March window's.
     handed = handed_in_item(p, window, category=action.category if window.per_category else None)
     missing = {} if reminding or _after(p, stage) else _handed_nothing_in(session, p, round_id, action, stage, window, by_parent)
+    # Refused as late (不予受理): 黄山's 区县局 were asked to review their units and never told of the one refused.
+    late: dict[str, list[str]] = defaultdict(list)
+    listed = {s.partition(":")[0] for subjects in by_parent.values() for s in subjects}
+    order = {u.code: i for i, u in enumerate(p.units)}
+    for unit in [] if reminding or _after(p, stage) else sorted(refused_on(session, round_id, window.code).keys() - listed,
+                                                                   key=lambda u: order.get(u, len(order))):
+        if reviewer := p.reviewer(stage.code, unit):
+            late[reviewer].append(p.unit(unit).name)
     barred: dict[str, list[str]] = defaultdict(list)
     for subject, why in (refused or {}).items():
         if reviewer := p.reviewer(stage.code, subject.partition(":")[0]):
             name = p.unit(subject.partition(":")[0]).name
             barred[reviewer].append(f"{name}（{why.removeprefix(INELIGIBLE + '：')}）")
-    for parent in sorted(told | by_parent.keys() | missing.keys() | barred.keys()):
+    for parent in sorted(told | by_parent.keys() | missing.keys() | barred.keys() | late.keys()):
         items = [{"unit_name": p.unit(s.partition(":")[0]).name, "item": p_item_name(p, s),
                   "received_at": received.get(s, crud.NO_HAND_IN).at, "late": received.get(s, crud.NO_HAND_IN).late}
                  for s in by_parent.get(parent, [])]
@@ -214,7 +223,8 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
                                 limit=stage.places_for(p.unit(parent).level), per_item=per_item,
                                 units_count=len({s.partition(":")[0] for s in by_parent.get(parent, [])}),
                                 word=places_counted_as(p, pending), reminder=reminding,
-                                missing=[p.unit(u).name for u in missing.get(parent, [])], barred=barred.get(parent, []))
+                                missing=[p.unit(u).name for u in missing.get(parent, [])], barred=barred.get(parent, []),
+                                refused_units=late.get(parent, []))
     return drafts, len(by_parent), sum(len(v) for v in by_parent.values())
 
 
