@@ -6746,6 +6746,18 @@ def test_a_circular_with_lists_names_only_those_it_selects(tmp_path, home):
     told = r.letters("circular")["e7"]
     assert "通报如下（参评3个，列入本通报2个）：\n1. 甲公司：区长质量奖（得分85.00）；\n2. 乙公司：提名奖（得分75.00）。" in told, told
     assert "丙公司" not in told and "丁公司" not in told, told
+    # One scored and then taken off at a later step (湖州's objection upheld) took part all the same: 参评3, not 2.
+    later = Round(write(tmp_path, "later.yaml", AWARD.replace("    assessment:\n", circular + "    assessment:\n", 1).replace(
+        "code: award-2023,", "code: award-2023-later,", 1)))
+    later.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+    later.decide("eligibility", e1="approved", e2="approved", e3="approved")
+    later.decide("documents", e1="approved", e2="approved", e3="approved")
+    later.scores({"e1": 85, "e2": 75, "e3": 50})
+    later.until("2023-04-25")
+    later.decide("committee", e1="approved", e2="rejected")
+    later.until("2023-05-17")
+    told = later.letters("circular")["e7"]
+    assert "通报如下（参评3个，列入本通报1个）：\n1. 甲公司：区长质量奖（得分85.00）。" in told, told
     # Counted in units on both sides: one unit's two items listed, another's left off (a reviewer had "参评3个，列入本通报1个").
     items = Round(write(tmp_path, "items.yaml", (AWARD + TWO_KINDS).replace(
         "    assessment:\n", circular + "    assessment:\n", 1).replace("code: award-2023,", "code: award-2023-items,", 1)))

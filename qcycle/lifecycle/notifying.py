@@ -93,9 +93,12 @@ def notify_action(session, p, round_id, action) -> Outcome:
     occasion = occasion_of(p, assessed)
     by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
     gone = gone_after_scoring(session, p, round_id)  # rejected after scoring: the letter says so, not the grade
+    scored: set[str] = set()  # the units graded, those rejected after scoring too: how many took part (参评)
     for r in rows:
-        if in_category(p, r.unit_code, action.category) and r.unit_code not in gone:
-            by_unit[r.unit_code.partition(":")[0]].append(r)
+        if in_category(p, r.unit_code, action.category):
+            scored.add(r.unit_code.partition(":")[0])
+            if r.unit_code not in gone:
+                by_unit[r.unit_code.partition(":")[0]].append(r)
     sizes = graded_together(p, rows)  # a cap's count is said where it gave no place at all
     # Grades a candidate left after scoring: their places stay vacant (空缺), and a capped letter says so.
     vacated = {(r.grade, p.item_category.get(r.unit_code.partition(":")[2])) for r in rows if r.unit_code in gone}
@@ -199,7 +202,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                     subject_name=name_beside(p.round.name, heading), result="—",
                                     lines=summaries[u][1], scope=summaries[u][0], summary=True, took_part=summaries[u][2] and shown is by_unit,
                                     # A 通报 of those its `lists` selects says how many took part (no 一等 of 5 read as none).
-                                    graded_count=None if shown is by_unit else len(by_unit),
+                                    # 湖州's 通报 counted 6 of the 7 scored: the one an upheld objection took off the list was not.
+                                    graded_count=None if shown is by_unit else len(scored),
                                     # To the office's own superior (the 县政府 it reports to) a summary is a report.
                                     to_superior=u in (up := p.ancestors(p.sender(stage.code)))
                                     or p.unit(u).level == "government" and not up,
@@ -209,7 +213,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
             continue
         if circular:  # nothing graded or decided yet: nothing to 通报; graded and none on its list (no project passed): said
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion, lines=[],
-                                    subject_name=name_beside(p.round.name, heading), graded_count=len(by_unit)
+                                    subject_name=name_beside(p.round.name, heading), graded_count=len(scored)
                                     ) if stage.lists is not None and by_unit else []
             continue
         mine = sorted(by_unit.get(u, []), key=lambda r: r.unit_code)
