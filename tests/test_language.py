@@ -213,6 +213,10 @@ def test_a_notice_to_a_superior_names_its_units_on_the_list(tmp_path, home):
                             .replace("code: review-2023,", "code: review-2023b,", 1)))
     _items_eligible(bracketed, {"e1": 90, "e2": 85, "e3": 60}, applied=["e1", "e2", "e3"]).until("2023-05-10")
     assert "其中贵单位辖区内2家：甲（集团）有限公司、乙公司。" in bracketed.letters("notice")["k1"], bracketed.letters("notice")["k1"]
+    # Nobody on the list: no 公示 at all (湖州's 拟命名名单 went out empty to every unit, and drew objections to nobody).
+    empty = Round(write(tmp_path, "empty.yaml", text.replace("code: review-2023,", "code: review-2023e,", 1)))
+    _items_eligible(empty, {"e1": 70, "e2": 65, "e3": 60}, applied=["e1", "e2", "e3"]).until("2023-05-10")
+    assert empty.letters("notice") == {}, empty.letters("notice")
 
 
 def test_a_list_of_letter_grades_names_the_higher_first_each_with_级(tmp_path, home):

@@ -36,7 +36,7 @@ from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.followups import followup_open, owing_reasons, units_below
 from qcycle.lifecycle.notifying import notify_action
 from qcycle.lifecycle.outcome import Outcome
-from qcycle.lifecycle.publicity import left_off, objection_cutoff, on_list, published_list
+from qcycle.lifecycle.publicity import left_off, lists_nobody, objection_cutoff, on_list, published_list
 from qcycle.lifecycle.quota_wording import quota_tasks
 from qcycle.lifecycle.remarks import places_rule
 from qcycle.lifecycle.requests import (
@@ -400,6 +400,8 @@ def _notice_open(session, p, round_id, action) -> Outcome:
     late = (f"；晚于日程（{action.at:%Y-%m-%d}），公示期仍至 {action.deadline:%Y-%m-%d}，如需顺延请用 qcycle amend 修改周期"
             if written_on(action) > action.at.date() and action.deadline else "")
     roster, proposed, word = published_list(session, p, round_id, stage, units, action.category)
+    if lists_nobody(stage, roster):
+        return Outcome(action, note=f"{action.title}：{name}上没有单位，不发公示")
     listed = set(on_list(session, p, round_id, stage, units, action.category)) if roster else set()
     others = left_off(session, p, round_id, stage, sorted(listed), action.category) if roster else {}
     window = objection_cutoff(session, p, round_id, stage, action.category)  # None: objections while it runs

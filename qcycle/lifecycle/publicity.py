@@ -23,7 +23,7 @@ from qcycle.lifecycle.wording import LISTS, counted_as, forced, listing_of
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who, grade_label
 
-__all__ = ["left_off", "list_selector", "objection_cutoff", "on_list", "published_list"]
+__all__ = ["left_off", "list_selector", "lists_nobody", "objection_cutoff", "on_list", "published_list"]
 
 
 def list_selector(stage: Stage) -> Who | None:
@@ -47,6 +47,12 @@ def _listed(session: Session, p: Programme, round_id: uuid.UUID, who: Who, units
     told = set(units)
     subjects = [s for s in select_subjects(session, p, round_id, who, category) if s.partition(":")[0] in told]
     return subjects, {s.partition(":")[0] for s in subjects}
+
+
+def lists_nobody(stage: Stage, roster: list[str]) -> bool:
+    """Whether a 公示 is of a list a decision or grade draws (its name a …名单) and nobody is on it: 湖州's 拟命名名单 of a
+    year where none reached 85 went out empty to every unit, objections to it and all."""
+    return not roster and list_selector(stage) is not None and listing_of(stage).endswith(LISTS)
 
 
 def published_list(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, units: list[str],
