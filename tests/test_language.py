@@ -729,6 +729,32 @@ def test_a_decision_that_only_asks_whether_it_came_is_made_by_the_rule_both_ways
         write(tmp_path, "bad.yaml", ANNUAL_REPORTS + keep.replace("rejects_missing: true,", ""))
 
 
+def test_a_rejection_that_leaves_the_subject_to_a_later_decision_stands_beside_it(tmp_path, home):
+    """鄞州's 年终通报: a plant the rule found 未按要求开展自查 (still missing at the 督办) handed in later and was checked
+    符合; the 通报 read "“自查报告审查”结论为符合" alone. A rejection at a step that eliminates nobody stands beside a later
+    decision on the same window."""
+    text = ANNUAL_REPORTS.split("  - {code: order,")[0] + (
+        "  - {code: status, name: 自查开展情况认定, kind: decision, decides: annual, on: 2026-04-08, eliminates: false,\n"
+        "     rejects_missing: true, approves_handed_in: true, verdicts: {approved: 已开展自查, rejected: 未按要求开展自查}}\n"
+        "  - {code: check, name: 自查报告审查, kind: decision, decides: annual, on: 2026-05-15, eliminates: false,\n"
+        "     verdicts: {approved: 符合, rejected: 不符合}}\n"
+        "  - {code: circular, name: 通报自查情况, kind: notification, template: circular, on: 2026-05-20,\n"
+        "     notify: {levels: [enterprise]}}\n")
+    r = Round(write(tmp_path, "zc.yaml", text))
+    r.hand_in("annual_report", ["e1"], "2026-03-20")
+    r.until("2026-04-09")
+    r.hand_in("annual_report", ["e2"], "2026-04-10")  # after the rule found it 未按要求开展自查
+    r.until("2026-05-14")
+    r.decide("check", e1="approved", e2="approved")
+    r.until("2026-05-20")
+    told = r.letters("circular")["e1"]
+    line = next(x for x in told.splitlines() if "乙公司" in x)
+    assert "未按要求开展自查" in line and "符合" in line, told
+    assert line.index("未按要求开展自查") < line.index("符合"), line
+    assert "未按要求开展自查" not in next(x for x in told.splitlines() if "甲公司" in x), told
+    assert "现将2026年度检验检测机构年度报告报送自查情况通报如下" in told, told  # 通报自查情况 circulates 情况, not 审核结果
+
+
 def test_a_visit_is_decided_on_each_unit_it_visits_and_its_conclusion_owes_a_rectification(tmp_path, home):
     """服务站's 年中检查 (合格/限期整改, then a 整改报告 by 7月31日), 抽查's 检验结论: nothing is handed in, so nothing could
     be decided; a conclusion told only in December's result, and nobody owed the 整改报告. A decision on an event decides

@@ -130,10 +130,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
     heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
     if occasion:
         label = heading = f"{occasion}结果"
-    elif template == "circular.j2" and (about := re.fullmatch(r"(?:印发|下发|发布|关于)?(.*?)情况的?通报", stage.name)):
+    elif template == "circular.j2" and (about := re.fullmatch(r"(?:印发|下发|发布|关于)?(.*?)情况的?通报|通报(.*?)情况", stage.name)):
         # A 报送情况通报 circulates how units stood, not results (临江's read "审核结果"), what its name says: 情况 alone
-        # where the round's name says it already, else "全年活动开展及报送情况" (民生计量's had lost it).
-        said = about.group(1)
+        # where the round's name says it already, else "全年活动开展及报送情况" (民生计量's had lost it). "通报自查情况" too.
+        said = about.group(1) if about.group(1) is not None else about.group(2)
         core = re.sub(r"^(全市|全省|全区|全县|全年|本年度)", "", said)
         label = heading = "情况" if not core or core in p.round.name else (
             f"{said}情况"[name_overlap(p.round.name, f"{said}情况"):] or f"{said}情况")

@@ -107,6 +107,9 @@ def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reas
     owing = {code: fu.owed_by.rejected_at for code in p.rechecks
              if (fu := p.stage(p.stage(code).decides or "")).owed_by is not None and fu.owed_by.rejected_at}
     failed: dict[tuple[str, str], str] = {}  # (rejecting stage, subject) → how its rejection reads
+    # A rejection that leaves the subject to a later decision on the same window (``eliminates: false``) stands beside it:
+    # 鄞州's 年终通报 had read "“自查报告审查”结论为符合" alone of a plant the rule had found 未按要求开展自查.
+    beside: dict[tuple[str | None, str], tuple[str, str]] = {}  # (window, subject) → (the stage, what it said)
     rows = crud.decision_list(session=session, round_id=round_id)
     for stage, subject, outcome, note, by, _ in sorted(rows, key=lambda r: p.stage_place.get(r[0], -1)):
         if p.has_stage(stage) and stage not in p.objection_decisions:
@@ -117,6 +120,11 @@ def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reas
                 failed[(stage, subject)] = refused_as(p, p.stage(stage), subject.partition(":")[0])
             if (before := failed.get((owing.get(stage, ""), subject))) is not None:
                 said = f"{before}，{said}"
+            window = p.stage(stage).decides
+            if (earlier := beside.get((window, subject))) is not None and earlier[0] != stage:
+                said, yes = f"{earlier[1]}；{said}", False
+            elif not yes and not p.stage(stage).eliminates and window:
+                beside[(window, subject)] = (stage, said)
             out[subject] = (said, stage, yes)
     return out
 
