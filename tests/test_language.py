@@ -755,6 +755,30 @@ def test_a_rejection_that_leaves_the_subject_to_a_later_decision_stands_beside_i
     assert "现将2026年度检验检测机构年度报告报送自查情况通报如下" in told, told  # 通报自查情况 circulates 情况, not 审核结果
 
 
+def test_a_letter_on_or_after_the_day_a_rule_decides_a_miss_says_it_as_done(tmp_path, home):
+    """鄞州's 督办 of 2月7日 read "按规定，2025年2月7日前仍未提交的，认定为未按要求开展自查" of a finding the rule had made that
+    morning. A letter of the rule's day or later says it as done; one before, as to come."""
+    text = ANNUAL_REPORTS.split("  - {code: order,")[0].replace(
+        "std: {before_workdays: [3]}", "std: {before_workdays: [3], escalate_after_workdays: 5}").replace(
+        "deadline: {date: 2026-03-31}}\n", "deadline: {date: 2026-03-31}, reminders: std}\n") + (
+        "  - {code: status, name: 自查开展情况认定, kind: decision, decides: annual, after: {stage: annual, event: deadline,\n"
+        "     workdays: 5}, rejects_missing: true, approves_handed_in: true, on_rejection: 认定为未按要求开展自查}\n")
+    r = Round(write(tmp_path, "zc.yaml", text))
+    urged = next(a for a in r.t.actions if a.stage == "annual" and a.action == "escalation")
+    ruled = next(a for a in r.t.actions if a.stage == "status")
+    assert urged.at.date() == ruled.at.date(), (urged, ruled)
+    day = f"{ruled.at.year}年{ruled.at.month}月{ruled.at.day}日"
+    r.hand_in("annual_report", ["e1"], "2026-03-20")
+    r.until(ruled.at.date().isoformat())
+    with db.session_scope() as session:
+        sent = session.exec(select(OutboxMessage.subject, OutboxMessage.body).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "e2")).all()
+    overdue = next(b for _, b in sent if "已逾期1个工作日" in b)  # merged with the other window's
+    assert f"按规定，{day}前仍未提交的，认定为未按要求开展自查。" in overdue, overdue
+    urging = next(b for x, b in sent if "督办" in x and "年度报告逾期未交" in x)
+    assert f"按规定，截至{day}仍未提交的，已认定为未按要求开展自查。" in urging, urging
+
+
 def test_a_visit_is_decided_on_each_unit_it_visits_and_its_conclusion_owes_a_rectification(tmp_path, home):
     """服务站's 年中检查 (合格/限期整改, then a 整改报告 by 7月31日), 抽查's 检验结论: nothing is handed in, so nothing could
     be decided; a conclusion told only in December's result, and nobody owed the 整改报告. A decision on an event decides

@@ -15,12 +15,12 @@ from qcycle.workcal import default_calendar
 __all__ = ["lateness_costs", "missing_rule"]
 
 
-def lateness_costs(p: Programme, stage: str) -> str | None:
+def lateness_costs(p: Programme, stage: str, as_of: dt.date | None = None) -> str | None:
     """What the assessment's rules deduct for this window's deadlines missed, as the letters that ask for
     the hand-in say it ("按考核规定，逾期报送的，每次扣2分；未报送的，每次扣5分。", one clause where they
     cost the same: "逾期报送或未报送的，每次扣2分"): 某省's cities learnt of
-    the 2 points only from their results."""
-    rules = _missing_rules(p, stage)
+    the 2 points only from their results. ``as_of``: the letter's day (a rule that has decided by then is said as done)."""
+    rules = _missing_rules(p, stage, as_of)
     if p.assessment is None:
         return f"按规定，{'；'.join(rules)}。" if rules else None
     refused = p.stage(stage).lateness == "reject"  # nothing is handed in late there: only the missing count
@@ -69,23 +69,33 @@ def lateness_costs(p: Programme, stage: str) -> str | None:
     return f"按{kind}规定，{'；'.join(parts + rules)}。"
 
 
-def missing_rule(p: Programme, stage: str) -> str | None:
+def missing_rule(p: Programme, stage: str, as_of: dt.date | None = None) -> str | None:
     """What a decision that decides a miss 不同意 (``rejects_missing``) brings, as the letters asking for the window say
-    it to every unit owing it ("按规定，截至2027年1月15日仍未提交的，年度创建工作评定为不合格。"), assessed or not."""
-    rules = _missing_rules(p, stage)
+    it to every unit owing it ("按规定，2027年1月15日前仍未提交的，年度创建工作评定为不合格。"), assessed or not; in a letter
+    of its day or later (``as_of``), as done: "按规定，截至2025年2月7日仍未提交的，已认定为未按要求开展自查。"."""
+    rules = _missing_rules(p, stage, as_of)
     return f"按规定，{'；'.join(rules)}。" if rules else None
 
 
-def _missing_rules(p: Programme, stage: str) -> list[str]:
+def _missing_rules(p: Programme, stage: str, as_of: dt.date | None = None) -> list[str]:
     # A county whose 年度报告 never came was decided 不合格 without a letter before saying so. By the decision's
     # day, counted where the file counts it ("截至“整改复查”时" gave an inspected laboratory no date to act by).
     # A window refusing late hand-ins has decided the miss at its deadline (as a veto's clause says).
     refused = p.stage(stage).lateness == "reject"
     # Before the decision's day, not "截至" it: the rule decides at its 09:00, and 示范县复核's letters had said "截至2027年
     # 6月1日仍未提交的" to a county that handed in that afternoon and was already ruled out.
-    return [f"{'未按时' if refused else (cn_date(day) + '前' if (day := _point_day(p, d)) else '截至' + quoted(d.name) + '时') + '仍未'}"
-            f"提交的，{d.brings('rule:missing') or verdict_said(d, False) or '视为未通过' + quoted(d.name)}"
-            for d in p.misses_decided.get(stage, ())]
+    # On its day or after, the rule has decided: 鄞州's 督办 of 2月7日 read "2025年2月7日前仍未提交的，认定为…" of a finding
+    # made that morning.
+    out = []
+    for d in p.misses_decided.get(stage, ()):
+        brings = d.brings('rule:missing') or verdict_said(d, False) or '视为未通过' + quoted(d.name)
+        day = None if refused else _point_day(p, d)
+        if day is not None and as_of is not None and day <= as_of:
+            out.append(f"截至{cn_date(day)}仍未提交的，已{brings.removeprefix('已')}")
+        else:
+            out.append(f"{'未按时' if refused else (cn_date(day) + '前' if day else '截至' + quoted(d.name) + '时') + '仍未'}"
+                       f"提交的，{brings}")
+    return out
 
 
 def _point_day(p: Programme, stage: Stage) -> dt.date | None:

@@ -80,10 +80,10 @@ def base_context(p: Programme, action: Action) -> dict[str, Any]:
         "contact": stage.contact or p.round.contact,
         # What the assessment deducts for this window's deadlines missed (逾期报送的每次扣2分).
         # Not for a deadline no assessment counts (one after the round's last: expander._uncounted_lateness).
-        "lateness_costs": lateness_costs(p, stage.code) if stage.submission and not action.detail.get("uncounted")
-        else None,
+        "lateness_costs": lateness_costs(p, stage.code, written_on(action)) if stage.submission
+        and not action.detail.get("uncounted") else None,
         # What a decision's rule makes of a miss, said to those the assessment does not grade too (costs_told).
-        "missing_rule": missing_rule(p, stage.code) if stage.submission else None,
+        "missing_rule": missing_rule(p, stage.code, written_on(action)) if stage.submission else None,
     }
 
 

@@ -36,7 +36,13 @@ from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.followups import followup_open, owing_reasons, units_below
 from qcycle.lifecycle.notifying import notify_action
 from qcycle.lifecycle.outcome import Outcome
-from qcycle.lifecycle.publicity import left_off, lists_nobody, objection_cutoff, on_list, published_list
+from qcycle.lifecycle.publicity import (
+    left_off,
+    lists_nobody,
+    objection_cutoff,
+    on_list,
+    published_list,
+)
 from qcycle.lifecycle.quota_wording import quota_tasks
 from qcycle.lifecycle.remarks import places_rule
 from qcycle.lifecycle.requests import (
@@ -318,7 +324,8 @@ def _costs_below(p: Programme, action: Action, children: list[str]) -> str | Non
     """What missing the window costs the units a superior is urged about, as their own letters say it: the deductions or
     veto of an assessment that counts this deadline and grades them, else the rule a decision holds every ower to."""
     counted = base_context(p, action)["lateness_costs"]  # None for a deadline no assessment counts
-    return counted if counted and any(c in p.assessed_units for c in children) else missing_rule(p, action.stage)
+    return counted if counted and any(c in p.assessed_units for c in children) else missing_rule(p, action.stage,
+                                                                                               written_on(action))
 
 
 def _to_decide(session, p, round_id, action) -> tuple[Stage, list[str], dict[str, str]]:
