@@ -1236,6 +1236,7 @@ def test_a_grade_that_withholds_a_title_is_a_result_not_a_title():
     assert graded_as(["不评星"]) == "结果为不评星"
     assert graded_as(["D"]) == "被评为D级" and graded_as(["有问题", "不满意"]) == "被评为有问题或不满意"
     assert graded_as(["二星", "不评星"]) == "被评为二星或结果为不评星"  # each as what it is
+    assert graded_as(["限期整改"]) == "结果为限期整改"  # an outcome, not a rating: 黄山's 整改通知 read "被评为限期整改"
 
 
 def _month_chosen(tmp_path: Path, text: str, refused: str) -> Round:
@@ -1448,7 +1449,14 @@ def test_a_summons_by_one_of_several_ways_names_the_ways_the_unit_met(tmp_path, 
     letters = r.letters("either")
     assert sorted(letters) == ["c4", "c5"]
     assert "贵单位在2015年度县级质量工作考核中被评为不合格。" in letters["c4"], letters["c4"]
+    # Its place beside the place it explains: "排名末位，被评为不合格（第5名）" had read as the grade's.
     assert "中被评为不合格，排名末位（第5名）。" in letters["c5"], letters["c5"]
+    both = Round(write(tmp_path, "both.yaml", ASSESSMENT.replace("      - code: report\n", either.replace(
+        "notify: {any_of: [{grades: [不合格]}, {rank: {bottom: 1}}]}", "notify: {any_of: [{rank: {bottom: 2}}, {grades: [不合格]}]}") +
+        "      - code: report\n", 1).replace("code: county-2015", "code: county-2015b", 1)))
+    both.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    both.until("2016-04-06")
+    assert "中排名后2名（第4名），被评为不合格。" in both.letters("either")["c4"], both.letters("either")["c4"]
 
 
 def test_a_decision_before_an_assessment_of_every_county_is_refused(tmp_path):

@@ -196,7 +196,9 @@ def graded_as(grades: Iterable[str]) -> str:
     return "或".join(([f"被评为{'或'.join(titled)}"] if titled else []) + ([f"结果为{'或'.join(withheld)}"] if withheld else []))
 
 
-_WITHHOLDING = ("不评", "不予", "未评", "未定", "暂不", "不授")  # a grade that withholds a title: 不评星, 不予定级
+# A grade that withholds a title (不评星, 不予定级), or is an outcome rather than a rating (限期整改, 通过验收): 黄山's 整改通知
+# had read "被评为限期整改".
+_WITHHOLDING = ("不评", "不予", "未评", "未定", "暂不", "不授", "限期", "整改", "通过", "暂缓", "撤销", "取消")
 
 
 def placed_because(p: Programme, ways: Iterable[Who], r: AssessmentResult | None) -> str:
@@ -217,7 +219,11 @@ def with_own_place(p: Programme, reason: str, r: AssessmentResult) -> str:
     """A reason by place, told the unit's own (淮阴区 read "排名后2名", not which) and among whom
     ("排名部门后1名（第12名）"), or its veto (淮安's 金湖县 is last by its accident)."""
     own = veto_reason(p, r.veto) if r.veto and forced(p, r) else f"第{r.rank}名"
-    return f"{reason.replace('排名', '排名' + ranked_among(p, r.unit_code), 1)}（{own}）"
+    # Beside the place it explains: "排名后2名，被评为不合格（第8名）" had read as if the 8th were the grade's.
+    parts = reason.replace('排名', '排名' + ranked_among(p, r.unit_code), 1).split("，")
+    at = next((i for i, part in enumerate(parts) if part.startswith("排名")), len(parts) - 1)
+    parts[at] += f"（{own}）"
+    return "，".join(parts)
 
 
 def result_label(p: Programme) -> str:
