@@ -542,6 +542,20 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
     assert all("定于" not in body and "另行通知" in body for body in r.letters("summons").values())
 
 
+def test_a_result_letter_gives_the_place_where_the_programme_tells_it(tmp_path, home):
+    """特种设备's counties and 领跑者's enterprises are told their rank in their own letters; only the 通报 had it. With
+    ``tells_rank`` a unit's letter gives its place among those ranked with it; by default, grade and score alone."""
+    told = _scored(tmp_path, ASSESSMENT.replace("      grades: [{name: 合格", "      tells_rank: true\n      grades: [{name: 合格", 1),
+                   "2016-03-31").letters("results")
+    assert "贵单位结果为：合格（得分80.00，在5个参评单位中排名第2）。" in told["c2"], told["c2"]
+    by_level = _scored(tmp_path, ASSESSMENT.replace("      grades: [{name: 合格", "      tells_rank: true\n      rank_within: level\n"
+                                                     "      grades: [{name: 合格", 1).replace("code: county-2015", "code: county-2015r", 1),
+                       "2016-03-31").letters("results")
+    assert "（得分40.00，在县（市、区）5个参评单位中排名第5）" in by_level["c5"], by_level["c5"]
+    plain = _scored(tmp_path, ASSESSMENT.replace("code: county-2015", "code: county-2015p", 1), "2016-03-31").letters("results")
+    assert "贵单位结果为：合格（得分80.00）。" in plain["c2"], plain["c2"]
+
+
 def test_a_summons_does_not_say_the_summons_its_step_brings_twice(tmp_path, home):
     """江州: a 复查 whose rejection brings a 约谈 (on_rejection) had its summons read "未通过复查（…），将由市市场
     监督管理局约谈企业主要负责人。根据有关规定，将对贵单位主要负责同志进行约谈". Its result letter says it."""

@@ -51,9 +51,11 @@ from qcycle.lifecycle.who import (
 from qcycle.lifecycle.wording import (
     achievement_of,
     component_scores,
+    forced,
     grade_consequence,
     grade_terms,
     place_achieved,
+    ranked_among,
     result_label,
     score_text,
     scored_line,
@@ -249,7 +251,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                   [f"未按期报送{quoted(p.material(p.stage(code)))}" for code, late in missing if u in late])
         if not (lines or grounds or praise):
             continue
-        score = "；".join(score_text(r) for r in mine if not unscored(p, r)) or None
+        score = "；".join(score_text(r) for r in mine if not unscored(p, r)) + _place_among(p, mine, rows) or None
         # A unit with list items (or several results) gets one line per subject, its score
         # beside its grade: "某项目：良好（得分81.27）".
         named = (any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(mine) > 1
@@ -332,6 +334,17 @@ def _passes(p: Programme, decided: Mapping[str, tuple[str, str, bool]], rejected
                 f"{n}：{said}" if (n := p_item_name(p, x)) else said) not in rejected.get(unit, []):
             passed[unit].append(f"{quoted(n) + '：' if n else ''}{said}")
     return passed
+
+
+def _place_among(p: Programme, mine: list[AssessmentResult], rows: list[AssessmentResult]) -> str:
+    """"，在9个参评单位中排名第3" (its group's name where each is ranked apart: "，在空气净化器5个参评单位中排名第2"), for the
+    one scored result of a letter that tells places (``tells_rank``); "" for one a veto placed, or unranked."""
+    r = mine[0] if len(mine) == 1 else None
+    if r is None or not (p.assessment and p.assessment.tells_rank) or not r.rank or forced(p, r) or unscored(p, r):
+        return ""
+    key = p.rank_key(r.unit_code, r.stage)
+    ranked = sum(1 for x in rows if p.rank_key(x.unit_code, x.stage) == key and x.rank)
+    return f"，在{ranked_among(p, r.unit_code)}{ranked}个参评{'项目' if ':' in r.unit_code else '单位'}中排名第{r.rank}"
 
 
 def _outside(p: Programme, decided: Mapping[str, tuple[str, str, bool]], ungraded: list[str]) -> set[str]:

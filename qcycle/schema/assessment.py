@@ -229,6 +229,9 @@ class Assessment(_Model):
         "all", description=("level: subjects are ranked, and shares and caps counted, among the units of their own "
                             "level (县（市、区） among themselves, 部门 among themselves: 分类考核), not all together; "
                             "group: among the units of their own group (units[].group: 市辖区 and 县（市）, both counties)"))
+    tells_rank: bool = Field(
+        False, description=("a unit's own result letter gives its place among those ranked with it (特种设备's counties: "
+                            "“良好（得分80.83，在9个参评单位中排名第3）”); by default it gives its grade and score only"))
     ties: Literal["components_in_order", "unit_code", "shared", "shared_in"] = Field(
         "components_in_order",
         description="equal totals: broken by the components in order (then unit code), by unit code, "
