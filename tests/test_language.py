@@ -2940,6 +2940,23 @@ REVIEWED = """\
 """
 
 
+def test_a_reviewers_verdict_naming_its_step_is_said_as_the_reviewers(tmp_path, home):
+    """湖州's shops not recommended read "“县区局审核推荐”结论为不推荐" once the step had verdicts, the 区县局 unnamed; without
+    them, "未获某区局推荐". A verdict naming the step its reviewer takes is said as the reviewer's."""
+    text = REVIEWED.replace("name: 县区初审, kind: decision, decides: application, reviewed_by: parent,",
+                            "name: 县区局审核推荐, kind: decision, decides: application, reviewed_by: parent,\n"
+                            "         verdicts: {approved: 推荐, rejected: 不推荐}, tell_reason: true,", 1) + (
+        "      - {code: told, name: 告知审核推荐结果, kind: notification, template: step_result,\n"
+        "         after: {stage: county_review, event: on, workdays: 1}, notify: {rejected_at: county_review}}\n")
+    r = Round(write(tmp_path, "fx.yaml", text))
+    r.hand_in("application", ["e1", "e3"], "2023-03-20")
+    r.until("2023-04-13")
+    r.decide("county_review", note="申报表所述情况与实际不符", e1="approved", e3="rejected")
+    r.until("2023-04-20")
+    told = r.letters("told")["e3"]
+    assert "未获乙县市场监督管理局推荐（申报表所述情况与实际不符）" in told and "结论为不推荐" not in told, told
+
+
 def test_a_window_owed_by_those_a_parent_passed_tells_them_so(tmp_path, home):
     """QC小组's teams recommended by their 分局 were asked for their 成果报告 and never told they had been
     recommended; those not recommended had a letter of their own."""

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
-from qcycle.lifecycle.drafting import reviewed_by_whom
+from qcycle.lifecycle.drafting import reviewed_by_whom, reviewer_step
 from qcycle.lifecycle.eligibility import INELIGIBLE
 from qcycle.lifecycle.who import (
     NEGATIVE,
@@ -93,7 +93,12 @@ def verdict(p: Programme, stage: str, subject: str, yes: bool, by: str = "", not
 def refused_as(p: Programme, step: Stage, unit: str) -> str:
     """A step's 不同意 as a letter names it: in its own words (“检查结果判定”为不合格), else by who did not give it (余姚: 未获泗门镇
     人民政府推荐; 福州: 未通过鼓楼区市场监督管理局初审), else the step (未通过资格审查)."""
-    return verdict_said(step, False) or not_passed(reviewed_by_whom(p, step, unit) or step.name)
+    # A reviewer's verdict that names the step (不推荐 of a 审核推荐) is the reviewer's: "未获某区局推荐", as without verdicts
+    # (湖州's shops read "“县区局审核推荐”结论为不推荐", the 区县局 unnamed).
+    by = reviewed_by_whom(p, step, unit)
+    if by and step.verdicts and reviewer_step(step.name)[-2:] in step.verdicts.rejected:
+        return not_passed(by)
+    return verdict_said(step, False) or not_passed(by or step.name)
 
 
 def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reasons: bool = True
