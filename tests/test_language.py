@@ -5878,6 +5878,21 @@ def test_an_award_tells_what_the_winner_owes_later(tmp_path, home):
     told = r.letters("award")
     assert sorted(told) == ["e1", "e2"], told
     assert "此后贵单位须按时提交：\n1. 年度自查报告：2023年12月20日前。" in told["e1"], told["e1"]
+    # A title the round names is said so where the window opens: 湖州's named shops read "被评为放心消费示范单位".
+    named = Round(write(tmp_path, "named.yaml", text.replace("区长质量奖", "示范单位").replace("name: 授予示范单位", "name: 命名示范单位")
+                        .replace("owed_by: {approved_at: committee}", "owed_by: {grades: [示范单位], approved_at: committee}")
+                        .replace("code: award-2023,", "code: award-2023n,", 1)))
+    named.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+    named.until("2023-04-04")
+    named.decide("eligibility", e1="approved", e2="approved", e3="approved")
+    named.until("2023-04-11")
+    named.decide("documents", e1="approved", e2="approved", e3="approved")
+    named.scores({"e1": 95, "e2": 85, "e3": 60})
+    named.until("2023-04-25")
+    named.decide("committee", **{u: "approved" for u in named.pending("committee")})
+    named.until("2023-11-01")
+    opened = named.letters("selfcheck")["e1"]
+    assert "被命名为示范单位" in opened and "被评为" not in opened, opened
 
 
 def test_an_event_told_to_the_superiors_of_those_taking_part_names_them(tmp_path, home):

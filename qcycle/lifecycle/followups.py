@@ -103,7 +103,24 @@ def owing_reasons(session, p: Programme, round_id, stage: Stage, category: str |
             own[u] = {"reason": f"申报的{'、'.join(n for names in by_grade.values() for n in names)}{why}"}
     if stage.owed_by.rejected_at:
         own |= _items_rejected(session, p, round_id, stage.owed_by.rejected_at, units)
+    # A title the round names (命名) or confirms is said so: 湖州's named shops were asked for their 年度自评报告 as
+    # "被评为放心消费示范单位", named so by the 命名通知 the same unit had.
+    if verb := _conferred_by(p, stage.owed_by.grades):
+        reason = reason.replace("被评为", f"被{verb}为")
+        own = {u: {**said, "reason": said["reason"].replace("被评为", f"被{verb}为")} if "reason" in said else said
+               for u, said in own.items()}
     return reason, own
+
+
+def _conferred_by(p: Programme, grades: list[str]) -> str | None:
+    """命名 or 确认 where an award stage of the round names or confirms one of ``grades`` (a 命名…, a …确认名单); else None."""
+    for s in p.stages:
+        if s.template == "award" and s.notify is not None and set(s.notify.grades) & set(grades):
+            if s.name.startswith("命名"):
+                return "命名"
+            if s.name.endswith("确认名单"):
+                return "确认"
+    return None
 
 
 def _parents_of(p: Programme, units: list[str]) -> dict[str, list[str]]:
