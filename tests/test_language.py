@@ -793,6 +793,20 @@ def test_a_letter_on_or_after_the_day_a_rule_decides_a_miss_says_it_as_done(tmp_
     assert f"按规定，截至{day}仍未提交的，已认定为未按要求开展自查。" in urging, urging
 
 
+def test_a_call_opening_a_window_says_what_the_rule_makes_of_a_miss(tmp_path, home):
+    """鄞州's 1月6日 通知 opened the 自查报告 and never said "…前仍未提交的，认定为未按要求开展自查"; those who handed in
+    before the first reminder never read the rule."""
+    text = ANNUAL_REPORTS.split("  - {code: order,")[0].replace(
+        "  - {code: results,", "  - {code: call, name: 印发年度报告工作通知, kind: publication, on: 2026-03-02,\n"
+        "     notify: {levels: [enterprise]}}\n  - {code: results,", 1) + (
+        "  - {code: status, name: 年度报告核对, kind: decision, decides: annual, on: 2026-04-15, rejects_missing: true,\n"
+        "     approves_handed_in: true, on_rejection: 列入经营异常名录}\n")
+    r = Round(write(tmp_path, "call.yaml", text))
+    r.until("2026-03-02")
+    told = r.letters("call")["e1"]
+    assert "年度报告自2026年3月2日起开始受理" in told and "按规定，2026年4月15日前仍未提交的，列入经营异常名录。" in told, told
+
+
 def test_a_visit_is_decided_on_each_unit_it_visits_and_its_conclusion_owes_a_rectification(tmp_path, home):
     """服务站's 年中检查 (合格/限期整改, then a 整改报告 by 7月31日), 抽查's 检验结论: nothing is handed in, so nothing could
     be decided; a conclusion told only in December's result, and nobody owed the 整改报告. A decision on an event decides

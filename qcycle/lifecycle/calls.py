@@ -114,8 +114,10 @@ def _opening(p: Programme, call: Action, o: dict[str, Any]) -> dict[str, Any]:
     window = Action(at=call.at, action="window_open", stage=o["stage"], title="", key="", category=o["category"],
                     period=o["period"], deadline=deadline, detail={"uncounted": True} if o.get("uncounted") else {})
     ctx = base_context(p, window)
-    told = ("item", "voluntary", "objection", "review_step", "submit_via", "lateness_costs", "second_chance", "review_stage",
-            "review_named", "report_to", "report_parent_of", "handed_to")
+    # With the rule a decision holds every ower to (missing_rule): 鄞州's call opened the 自查报告 and never said what
+    # missing it brings, for want of it here.
+    told = ("item", "voluntary", "objection", "review_step", "submit_via", "lateness_costs", "missing_rule", "second_chance",
+            "review_stage", "review_named", "report_to", "report_parent_of", "handed_to")
     return {**{key: ctx[key] for key in told}, "deadline": deadline, "rolled": o.get("rolled")}
 
 
