@@ -836,6 +836,14 @@ def test_a_visit_is_decided_on_each_unit_it_visits_and_its_conclusion_owes_a_rec
     r.decide("verdict", s1="approved", s2="rejected")
     r.until("2026-07-01")
     assert sorted(r.letters("fix")) == ["s2"] and "“年中检查结论”为限期整改" in r.letters("fix")["s2"], r.letters("fix")
+    # An order to rectify is what the 整改通知 is: said, not dropped as a consequence (鄞州's read no 责令改正).
+    ordered = Round(write(tmp_path, "ordered.yaml", text.replace("verdicts: {approved: 合格, rejected: 限期整改}}",
+                                                                 "verdicts: {approved: 合格, rejected: 不合格}, on_rejection: 责令改正}")
+                          .replace("code: fw-2026,", "code: fw-2026o,", 1)))
+    ordered.until("2026-06-29")
+    ordered.decide("verdict", s1="approved", s2="rejected")
+    ordered.until("2026-07-01")
+    assert "“年中检查结论”为不合格，责令改正。" in ordered.letters("fix")["s2"], ordered.letters("fix")
     assert sorted(r.letters("told")) == ["s2"], r.letters("told")
     with pytest.raises(ConfigError, match="没有 notify（参加单位）"):
         write(tmp_path, "bad.yaml", text.replace(

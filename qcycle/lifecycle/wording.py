@@ -151,6 +151,9 @@ def without_consequence(p: Programme, verdict: str, stage: str) -> str:
     """A :func:`verdict` less what the rejection brings (its ``on_rejection``), for a letter that is that
     consequence or asks for its remedy: a 约谈通知, a 整改通知."""
     brings = next((x for x in p.stage(stage).consequences() if verdict.endswith(f"，{x}")), None)
+    # An order to rectify is what the 整改通知 is: kept ("结论为不符合（…），责令改正。请于…前将整改报告报送", 鄞州's had dropped it).
+    if brings and any(word in brings for word in ("改正", "整改")):
+        return verdict
     return verdict.removesuffix(f"，{brings}") if brings else verdict
 
 
