@@ -291,8 +291,9 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
             row["最终结果"] = _final(r.grade, deciders)
         sheets.setdefault(stage.name if stage else result_kind(p), []).append(row)
     groups = {"全部": -1} | {c.name: i for i, c in enumerate(p.categories)}
-    for i, u in enumerate(p.units):  # levels ranked apart: in the order the file first lists them
-        groups.setdefault(p.level_names.get(u.level, u.level), 100 + i)
+    for i, u in enumerate(p.units):  # levels, or groups, ranked apart: in the order the file first lists them
+        groups.setdefault(u.group if u.group and p.assessment and p.assessment.rank_within == "group"
+                          else p.level_names.get(u.level, u.level), 100 + i)
     for rows_of_stage in sheets.values():  # each ranking group together, in the programme's order
         rows_of_stage.sort(key=lambda row: (groups.get(row["排名组"], 99), row["名次"], row["单位代码"]))
     return sheets

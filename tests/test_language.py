@@ -2082,6 +2082,10 @@ def test_counties_of_two_classes_are_ranked_apart_by_their_group(tmp_path, home)
     assert "排名市辖区第1" in praised["c1"] and "被评为" not in praised["c5"]
     assert ("1. 一县人民政府（优秀，得分95.00）；\n2. 二县人民政府（合格，得分93.00）；\n3. 三县人民政府（合格，得分62.00）；\n"
             "4. 五县人民政府（合格，得分72.00）。") in r.letters("upward")["gov"], r.letters("upward")["gov"]
+    with db.session_scope() as session:  # the export keeps each class together too (领跑者's were mixed by 名次)
+        sheet = next(iter(ops.result_rows(session, r.p, r.id).values()))
+    assert [(row["排名组"], row["名次"]) for row in sheet] == [
+        ("市辖区", 1), ("市辖区", 2), ("市辖区", 3), ("县（市）", 1), ("县（市）", 2)], sheet
     ungrouped = text.replace(", group: 县（市）", "", 1)
     with pytest.raises(ConfigError, match="单位 c4（四县人民政府）没有 group"):
         write(tmp_path, "ungrouped.yaml", ungrouped)
