@@ -1987,8 +1987,8 @@ def test_a_deadline_after_the_last_assessment_is_not_told_what_lateness_costs(tm
         "years: [2016]", "years: [2015, 2016]", 1)))
     launch.until("2015-12-30")
     told = launch.letters("launch")["c1"]
-    assert ("季度进展报告：第一期于2016年1月15日前、第二期于2016年2月26日前（按考核规定，逾期报送或未报送的，每次扣2分，"
-            "第二期除外）") in told, told
+    assert ("季度进展报告：第一期于2016年1月15日前、第二期于2016年2月26日前（按考核规定，逾期报送或未报送的，每次扣2分。"
+            "第二期截止在考核之后，不在此列）") in told, told
 
 
 def test_a_late_at_deduction_counts_only_what_was_due_by_its_own_assessment(tmp_path, home):
