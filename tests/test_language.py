@@ -6892,6 +6892,20 @@ def test_a_circular_with_lists_names_only_those_it_selects(tmp_path, home):
     later.until("2023-05-17")
     told = later.letters("circular")["e7"]
     assert "通报如下（参评3个，列入本通报1个）：\n1. 甲公司：区长质量奖（得分85.00）。" in told, told
+    # A second 通报 circulates what its own name says: 黄山's read word for word as the first.
+    again = Round(write(tmp_path, "again.yaml", AWARD.replace("    assessment:\n", circular + (
+        "      - {code: again, name: 通报评审委员会审议结果, kind: notification, template: circular, on: 2023-05-18,\n"
+        "         notify: {levels: [enterprise]}, lists: {approved_at: committee}}\n") + "    assessment:\n", 1).replace(
+        "code: award-2023,", "code: award-2023-again,", 1)))
+    again.hand_in("application", ["e1", "e2"], "2023-03-20")
+    again.decide("eligibility", e1="approved", e2="approved")
+    again.decide("documents", e1="approved", e2="approved")
+    again.scores({"e1": 85, "e2": 75})
+    again.until("2023-04-25")
+    again.decide("committee", e1="approved", e2="approved")
+    again.until("2023-05-18")
+    first, second = again.letters("circular")["e7"], again.letters("again")["e7"]
+    assert "评审委员会审议结果" not in first and "现将2023年度示例区长质量奖评审委员会审议结果通报如下" in second, (first, second)
     # Counted in units on both sides: one unit's two items listed, another's left off (a reviewer had "参评3个，列入本通报1个").
     items = Round(write(tmp_path, "items.yaml", (AWARD + TWO_KINDS).replace(
         "    assessment:\n", circular + "    assessment:\n", 1).replace("code: award-2023,", "code: award-2023-items,", 1)))

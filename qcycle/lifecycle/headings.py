@@ -7,9 +7,25 @@ import re
 from collections.abc import Mapping
 
 from qcycle.lifecycle.who import in_category
-from qcycle.schema import Programme
+from qcycle.schema import Programme, Stage
 
-__all__ = ["name_beside", "name_overlap", "occasion_of", "step_heading"]
+__all__ = ["circular_heading", "name_beside", "name_overlap", "occasion_of", "step_heading"]
+
+
+def circular_heading(p: Programme, stage: Stage) -> str | None:
+    """What a 通报 circulates where its name says it rather than the round's results: a 报送情况通报's 情况 (临江's read
+    "审核结果"; 情况 alone where the round's name says it already, else "全年活动开展及报送情况": 民生计量's had lost it;
+    "通报自查情况" too), and a 通报 after the round's first, by its own name ("通报限期整改单位整改报告审核结果": 黄山's
+    second 通报 had read as its first). None for the round's results."""
+    if about := re.fullmatch(r"(?:印发|下发|发布|关于)?(.*?)情况的?通报|通报(.*?)情况", stage.name):
+        said = about.group(1) if about.group(1) is not None else about.group(2)
+        core = re.sub(r"^(全市|全省|全区|全县|全年|本年度)", "", said)
+        return "情况" if not core or core in p.round.name else (
+            f"{said}情况"[name_overlap(p.round.name, f"{said}情况"):] or f"{said}情况")
+    circulars = [s.code for s in p.stages if s.template == "circular"]
+    if stage.code in circulars[1:] and (named := re.fullmatch(r"(?:印发|下发|发布)?通报(.+结果)", stage.name)):
+        return named.group(1)
+    return None
 
 
 def name_beside(round_name: str, heading: str) -> str:

@@ -15,7 +15,13 @@ from qcycle import crud
 from qcycle.clock import to_local
 from qcycle.lifecycle.assessing import quota_achieved, what_counted
 from qcycle.lifecycle.drafting import draft_letters, owed_later, written_on
-from qcycle.lifecycle.headings import name_beside, name_overlap, occasion_of, step_heading
+from qcycle.lifecycle.headings import (
+    circular_heading,
+    name_beside,
+    name_overlap,
+    occasion_of,
+    step_heading,
+)
 from qcycle.lifecycle.missed import awaiting_decisions, never_handed_in_lines
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
@@ -132,13 +138,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
     heading = label  # the subject's 【考核结果】, whole: 【结果】 alone said nothing
     if occasion:
         label = heading = f"{occasion}结果"
-    elif template == "circular.j2" and (about := re.fullmatch(r"(?:印发|下发|发布|关于)?(.*?)情况的?通报|通报(.*?)情况", stage.name)):
-        # A 报送情况通报 circulates how units stood, not results (临江's read "审核结果"), what its name says: 情况 alone
-        # where the round's name says it already, else "全年活动开展及报送情况" (民生计量's had lost it). "通报自查情况" too.
-        said = about.group(1) if about.group(1) is not None else about.group(2)
-        core = re.sub(r"^(全市|全省|全区|全县|全年|本年度)", "", said)
-        label = heading = "情况" if not core or core in p.round.name else (
-            f"{said}情况"[name_overlap(p.round.name, f"{said}情况"):] or f"{said}情况")
+    elif template == "circular.j2" and (own := circular_heading(p, stage)):  # a 情况通报's 情况, a later 通报's own
+        label = heading = own
     else:  # 焦作市…质量工作考核 + 考核结果 → …考核结果; …任务落实与年度评估 + 年度评估结果 → …年度评估结果
         label = label[name_overlap(p.round.name, label):] or label
     order = p.assessment.grade_names if p.assessment else []
@@ -337,8 +338,7 @@ def _passes(p: Programme, decided: Mapping[str, tuple[str, str, bool]], rejected
 
 
 def _place_among(p: Programme, mine: list[AssessmentResult], rows: list[AssessmentResult]) -> str:
-    """"，在9个参评单位中排名第3" (its group's name where each is ranked apart: "，在空气净化器5个参评单位中排名第2"), for the
-    one scored result of a letter that tells places (``tells_rank``); "" for one a veto placed, or unranked."""
+    """"，在9个参评单位中排名第3" ("在空气净化器5个…": by group) for one scored result where places are told (tells_rank)."""
     r = mine[0] if len(mine) == 1 else None
     if r is None or not (p.assessment and p.assessment.tells_rank) or not r.rank or forced(p, r) or unscored(p, r):
         return ""
