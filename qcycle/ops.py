@@ -31,7 +31,7 @@ from qcycle.lifecycle import (
 from qcycle.lifecycle.requests import approved_by_reviewer
 from qcycle.lifecycle.wording import places_counted_as, ranked_among, verdict_said
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
-from qcycle.schema import Programme, Stage
+from qcycle.schema import Programme, Stage, StageKind
 
 __all__ = [
     "OUTCOMES",
@@ -270,6 +270,11 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     # Whom each decision takes (a 现场评审 of the top 20): one it never took is not waiting on it.
     taken = {code: frozenset(select_subjects(session, p, round_id, p.stage(code).among))
              for code in p.decisions_on_results if p.stage(code).among}
+    # What a grade or place owed afterwards, decided (整改报告审核 of the 限期整改, 领跑者资格确认 of a 领跑者's yearly report):
+    # the sheet had kept 黄山's 限期整改 and 湖南's revoked 领跑者 as if nothing followed.
+    later = _decided_after_grades(p)
+    made = {(stage, subject): (outcome, by) for stage, subject, outcome, _, by, _ in
+            crud.decision_list(session=session, round_id=round_id)} if later else {}
     sheets: dict[str, list[dict]] = {}
     for r in rows:
         unit, _, item = r.unit_code.partition(":")
@@ -289,6 +294,16 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
                 decider, OUTCOMES[0] if outcome in POSITIVE_OUTCOMES else OUTCOMES[1], _PASSED_WORDS)
         if deciders:  # what the candidate holds: 等次 is the grade its score reached, before the decisions
             row["最终结果"] = _final(r.grade, deciders)
+        for d in later:
+            outcome, by = made.get((d.code, r.unit_code)) or made.get((d.code, unit)) or (None, "")
+            row[d.name] = "" if outcome is None else outcome_word(
+                d, OUTCOMES[0] if outcome in POSITIVE_OUTCOMES else OUTCOMES[1], _PASSED_WORDS)
+            if outcome is not None and outcome not in POSITIVE_OUTCOMES:
+                row["最终结果"] = d.brings(by) or f"{r.grade}，{d.name}未通过"
+            elif outcome is not None and d.on_approval:
+                row["最终结果"] = d.on_approval
+        if later:
+            row.setdefault("最终结果", row["等次"])
         sheets.setdefault(stage.name if stage else result_kind(p), []).append(row)
     groups = {"全部": -1} | {c.name: i for i, c in enumerate(p.categories)}
     for i, u in enumerate(p.units):  # levels, or groups, ranked apart: in the order the file first lists them
@@ -300,6 +315,16 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
 
 
 _PASSED_WORDS = {"approved": "通过", "rejected": "未通过"}  # a decision on a result, in the results sheet
+
+
+def _decided_after_grades(p: Programme) -> list[Stage]:
+    """Decision stages on a window a grade or place owes (a 整改报告 of the 限期整改, a 领跑者's yearly report)."""
+    def by_grade(stage: Stage) -> bool:
+        who = stage.owed_by
+        return who is not None and any(w.grades or w.rank is not None for w in (who, *who.any_of))
+
+    return [s for s in p.stages if s.kind is StageKind.decision and s.decides and p.has_stage(s.decides)
+            and by_grade(p.stage(s.decides))]
 
 
 def _final(grade: str, deciders: list[tuple[Stage, str | None, bool]]) -> str:

@@ -531,6 +531,10 @@ def test_pass_fail_bottom_three_report_a_month_after_results_and_only_the_reject
         note = session.exec(select(ActionRun.note).where(ActionRun.round_id == r.id,
                                                          ActionRun.action == "decision_due")).one()
     assert note == "整改情况审核：已全部决定", note
+    with db.session_scope() as session:  # the sheet says where each stands after the review its place owed
+        sheet = {row["单位代码"]: row for row in next(iter(ops.result_rows(session, r.p, r.id).values()))}
+    assert [(sheet[u]["整改情况审核"], sheet[u]["最终结果"]) for u in ("c2", "c4", "c5")] == [
+        ("", "合格"), ("通过", "不合格"), ("未通过", "不合格，整改情况审核未通过")], sheet
     with db.session_scope() as session:  # c3 never reported: its deadline as due, rolled past 劳动节
         st = round_status(session, r.p, r.id, r.t, at(dt.date(2016, 5, 31), dt.time(10)))
     assert st.overdue == {"书面整改报告（2016-05-03 17:30 截止）": ["三县人民政府"]}, st.overdue

@@ -222,7 +222,7 @@ def with_own_place(p: Programme, reason: str, r: AssessmentResult) -> str:
     """A reason by place, told the unit's own (淮阴区 read "排名后2名", not which) and among whom
     ("排名部门后1名（第12名）"), or its veto (淮安's 金湖县 is last by its accident)."""
     vetoed = bool(r.veto and forced(p, r))
-    own = veto_reason(p, r.veto) if vetoed else f"第{r.rank}名"
+    own = veto_reason(p, str(r.veto)) if vetoed else f"第{r.rank}名"
     # A place beside the place it explains ("排名后2名，被评为不合格（第8名）" had read as if the 8th were the grade's); a
     # veto, which forced both, at the end.
     parts = reason.replace('排名', '排名' + ranked_among(p, r.unit_code), 1).split("，")
