@@ -1227,6 +1227,16 @@ def test_a_reviewer_is_told_which_of_its_own_handed_nothing_in(tmp_path, home):
     chosen.hand_in("self_evaluation", ["s1"], "2025-03-20")
     chosen.until("2025-04-01")
     assert all("未提交" not in body for body in chosen.letters("review").values()), chosen.letters("review")
+    # Late hand-ins taken after the request reach no reviewer without a reminder: validate says so (鄞州's 所).
+    from qcycle.timetable.checks import check_dates
+
+    _, warnings = check_dates(r.p)
+    assert "“自查报告”逾期提交的仍受理" in dict(warnings).get("stages[2].reminders", ""), warnings
+    reminded = write(tmp_path, "reminded.yaml", text.replace("reviewed_by: parent, on: 2025-04-15}",
+                                                             "reviewed_by: parent, on: 2025-04-15, reminders: std}")
+                     .replace("        stages:\n", "        reminder_policies:\n          std: {before_workdays: [2]}\n"
+                              "        stages:\n", 1))
+    assert "stages[2].reminders" not in dict(check_dates(reminded.programme)[1])
     # One refused as late (不予受理) is named apart: 黄山's 区县局 heard nothing of the unit whose report came two days late.
     refusing = Round(write(tmp_path, "late.yaml", text.replace("deadline: {date: 2025-03-31}}",
                                                                "deadline: {date: 2025-03-31}, lateness: reject}", 1)

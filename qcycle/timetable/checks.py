@@ -44,6 +44,7 @@ def check_dates(p: Programme, cal: WorkCalendar | None = None) -> tuple[list[tup
     errors += _due_before_it_opens(p, timetable)
     warnings += _late_at_counts_nothing(p, timetable)
     warnings += _taken_late_after_the_rule(p)
+    warnings += _taken_late_never_reviewed(p)
     warnings += _reminders_before_opening(p, ex)
     warnings += _due_before_the_call(p, timetable)
     return errors, warnings
@@ -127,6 +128,21 @@ def _taken_late_after_the_rule(p: Programme) -> list[tuple[str, str]]:
             out.append((f"stages[{i}].rejects_missing", (
                 f"“{window.name}”逾期提交的仍受理（lateness: accept_flag），而“{s.name}”之日按规定判定未提交的为不通过："
                 f"此后收到的材料受理，但不改变该决定；逾期不再受理的，“{window.name}”用 lateness: reject")))
+    return out
+
+
+def _taken_late_never_reviewed(p: Programme) -> list[tuple[str, str]]:
+    """A review by the units' superiors (``reviewed_by``) of a window taking late hand-ins, with no reminder: one handed in
+    after the request reaches no reviewer (鄞州's 所 were never asked about two 自查报告 accepted late, and a 审查 result
+    was recorded for them); the reminder before the decision's day lists them."""
+    out = []
+    for i, s in enumerate(p.stages):
+        window = p.stage(s.decides) if s.reviewed_by and s.decides and p.has_stage(s.decides) else None
+        if (window is not None and window.kind in (StageKind.submission, StageKind.followup) and not window.voluntary
+                and window.lateness == "accept_flag" and not s.reminders):
+            out.append((f"stages[{i}].reminders", (
+                f"“{window.name}”逾期提交的仍受理，而“{s.name}”只在截止后请上级审核一次：此后逾期受理的材料不会告知上级；"
+                f"写 reminders，决定日前的提醒会列出这些新受理的材料")))
     return out
 
 
