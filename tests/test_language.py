@@ -2244,10 +2244,15 @@ def test_a_rectification_report_goes_to_the_unit_the_programme_names(tmp_path, h
     assert "report_to（材料报送的单位）只用于 submission/followup 阶段" in str(misplaced.value)
 
 
-def test_an_assessment_inside_its_period_is_refused_naming_both_dates(tmp_path):
-    with pytest.raises(ConfigError) as exc:
-        write(tmp_path, "early.yaml", ASSESSMENT.replace("end: 2015-12-31", "end: 2016-06-30"))
-    assert "考核“考核评分”定于 2016-03-25，考核期到 2016-06-30 才结束" in str(exc.value)
+def test_an_assessment_inside_its_period_is_a_hint_naming_both_dates(tmp_path):
+    """常德's counties are assessed on 12月20日 for their year; refused, the file had to drop its period. A hint now."""
+    from qcycle.timetable.checks import check_dates
+
+    early = write(tmp_path, "early.yaml", ASSESSMENT.replace("end: 2015-12-31", "end: 2016-06-30")).programme
+    errors, warnings = check_dates(early)
+    assert not errors, errors
+    assert "考核“考核评分”定于 2016-03-25，考核期到 2016-06-30 才结束：考核日之后的报送和截止不计入本次考核" in dict(
+        warnings).get("stages[0]", ""), warnings
 
 
 def test_eligibility_reads_an_earlier_rounds_winners(tmp_path, home):

@@ -36,7 +36,7 @@ def check_dates(p: Programme, cal: WorkCalendar | None = None) -> tuple[list[tup
     # One helper per check; per stage in file order, as messages have always been listed.
     for i, stage in enumerate(p.stages):
         errors += _before_what_it_reads(ex, i, stage)
-        errors += _assessed_before_period_ends(ex, i, stage)
+        warnings += _assessed_before_period_ends(ex, i, stage)
         errors += _counted_from_days_per_category(ex, i, stage)
         warnings += _on_a_day_off(ex, i, stage)
     errors += _outside_years(p, timetable)
@@ -243,16 +243,18 @@ def _before_what_it_reads(ex: _Expander, i: int, stage: Stage) -> list[tuple[str
 
 
 def _assessed_before_period_ends(ex: _Expander, i: int, stage: Stage) -> list[tuple[str, str]]:
+    """An assessment before its period ends: a hint, not an error (常德's counties are assessed on 12月20日 for their
+    year, as is common; refusing it left the file without its period)."""
     period = ex.p.round.period
     if stage.kind is not StageKind.assessment or period is None:
         return []
-    errors = []
+    hints = []
     for category in ex._variants(stage):
         day = ex.stage_date(stage.code, category)
         if day <= period.end:
-            errors.append((f"stages[{i}]", (
-                f"考核“{stage.name}”定于 {day}，考核期到 {period.end} 才结束：考核应在考核期结束之后")))
-    return errors
+            hints.append((f"stages[{i}]", (
+                f"考核“{stage.name}”定于 {day}，考核期到 {period.end} 才结束：考核日之后的报送和截止不计入本次考核")))
+    return hints
 
 
 def _counted_from_days_per_category(ex: _Expander, i: int, stage: Stage) -> list[tuple[str, str]]:
