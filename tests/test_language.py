@@ -1420,7 +1420,8 @@ def test_counties_and_departments_ranked_apart_each_keep_their_own_share(tmp_pat
     # one list of 12, 95.01 as 良好 with no reason).
     circular = r.letters("circular")["c1"]
     assert "三县人民政府：合格（得分92.00，县（市、区）第3名）" in circular and "市丙局：合格（得分97.00，部门第3名）" in circular, circular
-    assert "按规定，优秀不超过参评对象的50%（按级别分别计）。" in circular, circular
+    # The classes named (湖南's 领跑者 read "按分组分别计" of its product categories).
+    assert "按规定，优秀不超过参评对象的50%（县（市、区）、部门分别计）。" in circular, circular
     reports = r.letters("report")
     assert sorted(reports) == ["c5", "d4"]  # the last place of each class, and among whom it is last
     assert "排名县（市、区）末位（第5名）" in reports["c5"] and "排名部门末位（第4名）" in reports["d4"], reports

@@ -356,9 +356,23 @@ def places_rule(p: Programme, held: Iterable[AssessmentResult] | None = None) ->
     # A 公示 of one category lists that category's results, whose own places they are; levels or groups are said, and
     # categories where a list of several counts each apart (江苏's 设区市局 read "领跑者名额不超过3个" beside 6 领跑者).
     categories = {p.rank_key(r.unit_code, r.stage)[1] for r in held or ()}
-    apart = {"level": "（按级别分别计）", "group": "（按分组分别计）"}.get(scheme.rank_within, "") or (
-        "（按类别分别计）" if len(categories) > 1 and None not in categories else "")
+    apart = _ranked_apart(p) or ("（按类别分别计）" if len(categories) > 1 and None not in categories else "")
     return f"按规定，{'，'.join(said)}{apart}。" if said else None
+
+
+def _ranked_apart(p: Programme) -> str:
+    """"（县（市、区）、部门分别计）", "（电饭锅、空气净化器、儿童推车分别计）": the levels or groups ranked apart, named (湖南's
+    领跑者 read "按分组分别计", the office's word, of its product categories); "" where all are ranked together."""
+    scheme = p.assessment
+    if scheme is None or scheme.rank_within == "all":
+        return ""
+    subjects = p.assessed_units
+    names = list(dict.fromkeys(
+        (u.group or "" if scheme.rank_within == "group" else p.level_names.get(u.level, u.level))
+        for u in p.units if u.code in subjects))
+    if len(names) > 5 or not all(names):
+        return "（按分组分别计）" if scheme.rank_within == "group" else "（按级别分别计）"
+    return f"（{'、'.join(names)}分别计）"
 
 
 def _counted_over(p: Programme) -> str:
