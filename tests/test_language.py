@@ -6442,8 +6442,9 @@ def test_a_hand_in_each_unit_sends_its_own_superior_is_said_so_to_both(tmp_path,
     r = Round(write(tmp_path, "review.yaml", text))
     r.until("2023-03-01")
     called, opened = r.letters("call"), r.letters("application")
-    assert ("辖区内单位的申报由贵单位受理，于2023年3月31日截止，请提出初审意见，于2023年4月17日（星期一）前报送"
-            "示例市市场监督管理局。\n") in called["k1"], called["k1"]
+    # When it opens and closes, to the hour (黄山's 区县局 read only the day it closed).
+    assert ("辖区内单位的申报由贵单位受理，受理时间为2023年3月1日至2023年3月31日（星期五）17:30，请提出初审意见，于2023年4月17日"
+            "（星期一）前报送示例市市场监督管理局。\n") in called["k1"], called["k1"]
     assert "另行通知" not in called["k1"], called["k1"]
     assert "申报报送甲区市场监督管理局，须经其初审。" in opened["e1"], opened["e1"]
     assert "申报报送乙县市场监督管理局，须经其初审。" in opened["e3"] and "所提交的" not in opened["e3"], opened["e3"]

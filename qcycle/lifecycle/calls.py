@@ -16,6 +16,7 @@ from qcycle.lifecycle.drafting import base_context, costs_told, draft_letters, o
 from qcycle.lifecycle.eligibility import INELIGIBLE, ineligible
 from qcycle.lifecycle.listing import list_told
 from qcycle.lifecycle.outcome import Outcome
+from qcycle.lifecycle.plan import round_timetable
 from qcycle.lifecycle.quota_wording import quota_tasks
 from qcycle.lifecycle.requests import reviewers_of
 from qcycle.lifecycle.who import owers, resolve
@@ -87,11 +88,16 @@ def _later_reviews(session, p: Programme, round_id, call: Action, addressed: set
     """Reviewers of a window opening after the publication are told of their review with it (江西's cities first
     heard of their 初审 eight working days before it was due, the application window having opened on its own)."""
     later = [d for k in ("later", "invited", "reviewed") for d in call.detail.get(k, ())]  # owed, invited, opened today
+    # When a window received by the reviewer itself opens, as its units' letters say it (黄山's 区县局 read only its close).
+    opening = {(a.stage, a.category, a.period): a.at for a in round_timetable(session, p, round_id).actions
+               if a.action == "window_open" and a.at.date() > call.at.date()} if later else {}
     for d in {(d["stage"], d["category"]): d for d in reversed(later)}.values():
         for u, review in reviewers_of(session, p, round_id, p.stage(d["stage"]), d["category"]).items():
             if u in addressed:
+                opens = opening.get((d["stage"], d["category"], d["period"])) if review.get("received") else None
+                deadline = dt.datetime.fromisoformat(d["deadline"])
                 own[u].setdefault("reviews", []).append(
-                    {**review, "closes": review["closes"] or dt.datetime.fromisoformat(d["deadline"])})
+                    {**review, "closes": deadline if opens else review["closes"] or deadline, "opens": opens})
 
 
 def _below_openings(p: Programme, window: Stage, owing: list[str], addressed: set[str], opening: dict[str, Any],
