@@ -28,6 +28,7 @@ from qcycle.lifecycle import (
     result_kind,
     select_subjects,
 )
+from qcycle.lifecycle.assessing import veto_facts
 from qcycle.lifecycle.requests import approved_by_reviewer
 from qcycle.lifecycle.wording import places_counted_as, ranked_among, verdict_said
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
@@ -262,6 +263,7 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     rows = crud.list_results(session=session, round_id=round_id)  # by stage, then rank
     comps = p.assessment.components if p.assessment else []
     vetoes = {v.code: v.name for v in p.assessment.vetoes} if p.assessment else {}
+    facts = veto_facts(session, p, round_id)  # what each veto recorded stands for (which accident)
     # A decision on an assessment's result (a committee's), and one on that decision (the
     # government's), stand beside the grade: a graded candidate either refused holds no award,
     # and the sheet must not read as if it did.
@@ -286,7 +288,8 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
                "总分": round(float(r.total), 2)}
         row |= {c.name: None if r.components.get(c.code) is None else round(float(r.components[c.code]), 2) for c in comps}
         row |= {"加分": round(float(r.bonus), 2), "扣分": round(float(r.deduction), 2),
-                "否决": vetoes.get(r.veto, r.veto) if r.veto else "", "等次": r.grade}
+                "否决": (vetoes.get(r.veto, r.veto) + (f"（{fact}）" if (fact := facts.get((r.unit_code, r.veto))) else ""))
+                if r.veto else "", "等次": r.grade}
         deciders = [(decider, said.get(r.unit_code), decider.code not in taken or r.unit_code in taken[decider.code])
                     for decider, assessed, said in on_results if assessed == r.stage]
         for decider, outcome, _ in deciders:

@@ -1820,6 +1820,31 @@ def test_a_share_cap_says_it_was_counted_without_the_vetoed(tmp_path, home):
     assert "说明：优秀比例不超过参评对象的50%（参评5个，按比例优秀名额2个），贵单位得分排名第3。" in told, told
 
 
+def test_a_veto_recorded_with_its_facts_is_told_with_them(tmp_path, home):
+    """常德's 澧县 read "因发生较大及以上特种设备事故，实行一票否决" and not which accident; the export had the veto's name alone.
+    A veto record's note (说明) is the facts: the unit's own letter and the export give them, the 通报 does not."""
+    text = ASSESSMENT.replace(
+        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]",
+        "      vetoes: [{code: acc, name: 发生较大及以上特种设备事故, grade: 不合格}]\n"
+        "      grades: [{name: 合格, min_score: 60}, {name: 不合格}]").replace(
+        "      - code: report\n", "      - {code: circular, name: 印发考核结果通报, kind: notification, template: circular,"
+        " on: 2016-03-31, notify: {levels: [county]}}\n      - code: report\n", 1)
+    r = Round(write(tmp_path, "veto.yaml", text))
+    r.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 70})
+    with db.session_scope() as session:
+        kept = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": "c5", "reviewer": "市局安全监察科", "component": "veto:acc", "value": 1,
+             "payload": {"说明": "2016年2月3日五县某公司起重机械倒塌较大事故"}}])
+    assert [x.status for x in kept] == ["accepted"], kept
+    r.until("2016-03-31")
+    told = r.letters("results")["c5"]
+    assert "因发生较大及以上特种设备事故（2016年2月3日五县某公司起重机械倒塌较大事故），实行一票否决，等次定为不合格" in told, told
+    assert "起重机械" not in r.letters("circular")["c1"], r.letters("circular")["c1"]  # the facts are the unit's own
+    with db.session_scope() as session:
+        sheet = {row["单位代码"]: row for row in next(iter(ops.result_rows(session, r.p, r.id).values()))}
+    assert sheet["c5"]["否决"] == "发生较大及以上特种设备事故（2016年2月3日五县某公司起重机械倒塌较大事故）", sheet["c5"]
+
+
 def test_a_list_reported_to_the_units_below_is_refused(tmp_path, home):
     """服务站: an officer wrote ``report`` to 通报 the 区县局, and each read "现将…报送如下…特此报告" from its own
     superior; validate said nothing. ``circular`` is the 通报."""

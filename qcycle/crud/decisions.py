@@ -30,6 +30,7 @@ __all__ = [
     "put_decisions",
     "put_review",
     "put_reviews",
+    "review_notes",
     "reviews_of",
     "subject_outcomes",
     "subjects_with_outcome",
@@ -93,7 +94,7 @@ def put_decision(
 def put_reviews(*, session: Session, round_id: uuid.UUID, rows: Iterable[Mapping[str, Any]],
                 submitted_at: dt.datetime | None = None) -> int:
     """:func:`put_review` for many values at once (rows: ``unit_code``, ``reviewer``,
-    ``component_code``, ``value``, and ``stage`` unless ""); a later row for the same key wins.
+    ``component_code``, ``value``, and ``stage`` unless "", ``note`` where given); a later row for the same key wins.
     Returns how many keys."""
     stamp = submitted_at or now()
     latest: dict[tuple[str, str, str, str], dict[str, Any]] = {}
@@ -101,10 +102,11 @@ def put_reviews(*, session: Session, round_id: uuid.UUID, rows: Iterable[Mapping
         key = (r.get("stage") or "", r["unit_code"], str(r["reviewer"]), r["component_code"])
         latest[key] = complete(Review, {"round_id": round_id, "stage": key[0], "unit_code": key[1],
                                         "reviewer": key[2], "component_code": key[3],
-                                        "value": float(r["value"]), "submitted_at": stamp})
+                                        "value": float(r["value"]), "note": str(r.get("note") or ""),
+                                        "submitted_at": stamp})
     upsert(session, Review, list(latest.values()),
            keys=["round_id", "stage", "unit_code", "reviewer", "component_code"],
-           update_columns=["value", "submitted_at"])
+           update_columns=["value", "note", "submitted_at"])
     return len(latest)
 
 
@@ -151,6 +153,20 @@ def reviews_of(*, session: Session, round_id: uuid.UUID, subjects: Sequence[str]
         col(Review.value)).where(
         Review.round_id == round_id, col(Review.stage).in_(stages), col(Review.unit_code).in_(subjects))
     return [GivenValue(*row) for row in plain_rows(session, query)]
+
+
+def review_notes(*, session: Session, round_id: uuid.UUID, components: Sequence[str]) -> dict[tuple[str, str], str]:
+    """(subject, component) → the note recorded with its value (a veto's facts), of ``components``; the notes of
+    several reviewers joined."""
+    query = select(col(Review.unit_code), col(Review.component_code), col(Review.note)).where(
+        Review.round_id == round_id, col(Review.component_code).in_(components), Review.note != "").order_by(
+        col(Review.unit_code), col(Review.reviewer))
+    out: dict[tuple[str, str], list[str]] = {}
+    for subject, component, note in plain_rows(session, query):
+        said = out.setdefault((subject, component), [])
+        if note not in said:
+            said.append(note)
+    return {key: "；".join(notes) for key, notes in out.items()}
 
 
 # -- what the lifecycle asks ----------------------------------------------------------------

@@ -98,6 +98,17 @@ def _in_the_future(submitted_at: dt.datetime) -> str:
             "（不能是将来的时间，请核对年份和时区）")
 
 
+# Where a value's note comes from: a record's own ``note``, else a column a sheet gives it (说明, 备注, 事实).
+_NOTE_KEYS = ("note", "说明", "备注", "事实", "情况说明")
+
+
+def _score_note(record: Mapping[str, Any]) -> str:
+    """What a score record says its value stands for (a veto's facts), "" where nothing."""
+    payload: Mapping[str, Any] = record["payload"] if isinstance(record.get("payload"), Mapping) else {}
+    found = next((v for k in _NOTE_KEYS for v in (record.get(k), payload.get(k)) if v not in (None, "")), "")
+    return " ".join(str(found).split())
+
+
 def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, record: Mapping[str, Any],
           source: str, fp: str, cutoffs: dict) -> _Plan:
     if record["kind"] == "score":  # a reviewer's value need not be dated
@@ -105,7 +116,8 @@ def _plan(programme: Programme, timetable: Timetable, round_id: uuid.UUID, recor
             return _Plan(problem=problem)
         stage = record.get("stage") or assessment_of(programme, timetable, now(), cutoffs.setdefault("windows", {}))
         return _Plan(review={"stage": stage, "unit_code": subject_of(record), "reviewer": str(record["reviewer"]),
-                             "component_code": record["component"], "value": float(record["value"])})
+                             "component_code": record["component"], "value": float(record["value"]),
+                             "note": _score_note(record)})
     category = record.get("category") or programme.item_category.get(record.get("item") or "")
     submitted_at = parse_time(record["submitted_at"])
     if problem := _in_the_future(submitted_at):

@@ -37,7 +37,7 @@ from qcycle.scoring import (
 from qcycle.timetable import Action, Timetable
 
 __all__ = ["Counted", "assess_action", "assessment_subjects", "quota_achieved", "taken_late",
-           "what_counted", "windows_never_handed_in", "windows_taken_late"]
+           "veto_facts", "what_counted", "windows_never_handed_in", "windows_taken_late"]
 
 
 def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> Outcome:
@@ -283,6 +283,13 @@ def windows_never_handed_in(session: Session, p: Programme, round_id: uuid.UUID,
         what = item_name(p.material(stage), [stage.period_label(a.period) if a.period else ""])
         out.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
     return out
+
+
+def veto_facts(session: Session, p: Programme, round_id: uuid.UUID) -> dict[tuple[str, str], str]:
+    """(subject, veto code) → the facts recorded with a veto (its record's note), for the unit's own letter."""
+    vetoes = [f"veto:{v.code}" for v in p.assessment.vetoes if not v.missing_at] if p.assessment else []
+    notes = crud.review_notes(session=session, round_id=round_id, components=vetoes) if vetoes else {}
+    return {(subject, component.removeprefix("veto:")): note for (subject, component), note in notes.items()}
 
 
 def windows_taken_late(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,

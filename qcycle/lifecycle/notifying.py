@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from qcycle import crud
 from qcycle.clock import to_local
-from qcycle.lifecycle.assessing import quota_achieved, what_counted
+from qcycle.lifecycle.assessing import quota_achieved, veto_facts, what_counted
 from qcycle.lifecycle.drafting import draft_letters, owed_later, written_on
 from qcycle.lifecycle.headings import (
     circular_heading,
@@ -57,11 +57,10 @@ from qcycle.lifecycle.who import (
 from qcycle.lifecycle.wording import (
     achievement_of,
     component_scores,
-    forced,
     grade_consequence,
     grade_terms,
     place_achieved,
-    ranked_among,
+    place_among,
     result_label,
     score_text,
     scored_line,
@@ -150,6 +149,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     goals = quota_goals(p, reached, year) if reached else []
     graded = [r.unit_code for rs in by_unit.values() for r in rs] if template in ("result.j2", "circular.j2") else []
     adjusted, unmet = what_counted(session, p, round_id, assessed, graded, action.category)
+    facts = veto_facts(session, p, round_id)  # what a veto recorded stands for (which accident)
     drafts = []
     # What an award brings to hand in later (a named unit's yearly 自查报告), as a publication tells it.
     later = owed_later(session, p, round_id, action, set(units)) if action.detail.get("later") else {}
@@ -252,7 +252,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                   [f"未按期报送{quoted(p.material(p.stage(code)))}" for code, late in missing if u in late])
         if not (lines or grounds or praise):
             continue
-        score = "；".join(score_text(r) for r in mine if not unscored(p, r)) + _place_among(p, mine, rows) or None
+        score = "；".join(score_text(r) for r in mine if not unscored(p, r)) + place_among(p, mine, rows) or None
         # A unit with list items (or several results) gets one line per subject, its score
         # beside its grade: "某项目：良好（得分81.27）".
         named = (any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(mine) > 1
@@ -289,7 +289,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 subject_name=name_beside(p.round.name, mine_heading),
                                 result=result,
                                 score=score, lines=item_lines, achievement=achievement, grounds="；".join(grounds) or "—",
-                                remarks=result_remarks(p, mine, vacated, adjusted, sizes), benefits=benefits,
+                                remarks=result_remarks(p, mine, vacated, adjusted, sizes, facts), benefits=benefits,
                                 validity=validity,
                                 award=(items or conferred or best) if template == "award.j2" else None,
                                 naming=_naming(stage.name) if template == "award.j2" else "",
@@ -335,16 +335,6 @@ def _passes(p: Programme, decided: Mapping[str, tuple[str, str, bool]], rejected
                 f"{n}：{said}" if (n := p_item_name(p, x)) else said) not in rejected.get(unit, []):
             passed[unit].append(f"{quoted(n) + '：' if n else ''}{said}")
     return passed
-
-
-def _place_among(p: Programme, mine: list[AssessmentResult], rows: list[AssessmentResult]) -> str:
-    """"，在9个参评单位中排名第3" ("在空气净化器5个…": by group) for one scored result where places are told (tells_rank)."""
-    r = mine[0] if len(mine) == 1 else None
-    if r is None or not (p.assessment and p.assessment.tells_rank) or not r.rank or forced(p, r) or unscored(p, r):
-        return ""
-    key = p.rank_key(r.unit_code, r.stage)
-    ranked = sum(1 for x in rows if p.rank_key(x.unit_code, x.stage) == key and x.rank)
-    return f"，在{ranked_among(p, r.unit_code)}{ranked}个参评{'项目' if ':' in r.unit_code else '单位'}中排名第{r.rank}"
 
 
 def _outside(p: Programme, decided: Mapping[str, tuple[str, str, bool]], ungraded: list[str]) -> set[str]:

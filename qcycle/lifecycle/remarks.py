@@ -87,11 +87,13 @@ def _tie_scores(p: Programme) -> Callable[[AssessmentResult], tuple]:
 def result_remarks(p: Programme, results: Iterable[AssessmentResult],
                    vacated: Collection[tuple[str, str | None]] = (),
                    adjusted: Mapping[str, tuple[dict[str, float], dict[str, float], dict[str, list[str]]]] | None = None,
-                   sizes: Mapping[str, Graded] | None = None, listed: Grade | None = None) -> str | None:
+                   sizes: Mapping[str, Graded] | None = None, facts: Mapping[tuple[str, str], str] | None = None,
+                   listed: Grade | None = None) -> str | None:
     """Why a result is not what its score reads as, for the result letter's 说明 (``listed``: for a 公示's letter to
     one left off, the lowest grade its list names: a score under that line is said against it, as 固镇's 66.93 had
     been told it missed 限期整改's 75 of a list drawn at 验收通过's 85):
-    - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决");
+    - a veto forces its grade (焦作: 74.85 points and D级 "因发生重大质量安全事故，实行一票否决"), with the facts recorded
+      with it (``facts``: (subject, veto) → note: 常德's 澧县 could not tell which accident);
     - a capped grade was full (天水: 868.59 points, above the award's line, and 未获奖 because the
       award goes to at most 2: "天水市人民政府质量奖名额不超过2个，贵单位得分排名第3"; a share: "优秀比例
       不超过参评对象的30%"; 87.35 had read "良好" alone, above 优秀's line of 85), and where a
@@ -106,9 +108,10 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
     for r in results:
         item = p_item_name(p, r.unit_code)
         if r.veto and (forced(p, r) or _barred_line(p, r)):
-            said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}，等次定为{grade_label(r.grade)}")
+            said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto, (facts or {}).get((r.unit_code, r.veto)))}"
+                        f"，等次定为{grade_label(r.grade)}")
         elif r.veto:  # barred from grades its score never reached: the veto said, and the line its score missed
-            said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto)}")
+            said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto, (facts or {}).get((r.unit_code, r.veto)))}")
             if (line := _missed_line(p, r)) is not None:  # 30.15 and 不合格 had read as the veto's doing
                 said.append(line_missed(p, item, line))
         elif listed is not None and listed.line is not None and p.assessment is not None and (

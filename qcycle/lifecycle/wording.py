@@ -39,6 +39,7 @@ __all__ = [
     "notice_name",
     "periods_joined",
     "place_achieved",
+    "place_among",
     "places_counted_as",
     "rank_in_group",
     "ranked_among",
@@ -269,12 +270,14 @@ def result_kind(p: Programme) -> str:
             else "审核结果" if p.assessment is None else "考核结果")
 
 
-def veto_reason(p: Programme, veto: str) -> str:
-    """Why a veto applied, as a letter says it: "因发生重大质量安全事故，实行一票否决"; one that caps the grade
+def veto_reason(p: Programme, veto: str, facts: str | None = None) -> str:
+    """Why a veto applied, as a letter says it: "因发生重大质量安全事故，实行一票否决", with the facts recorded where a unit's
+    own letter gives them ("因发生较大及以上特种设备事故（2025年8月12日…起重机械倒塌），实行一票否决"); one that caps the grade
     says which it bars: "因发生重大质量安全事故，不得评为优秀、良好"."""
     name = next((v.name for v in (p.assessment.vetoes if p.assessment else []) if v.code == veto), veto)
     barred = p.assessment.barred_grades(veto) if p.assessment else []
-    return f"因{name}，" + (f"不得评为{'、'.join(map(grade_label, barred))}" if barred else "实行一票否决")
+    return f"因{name}{f'（{facts}）' if facts else ''}，" + (
+        f"不得评为{'、'.join(map(grade_label, barred))}" if barred else "实行一票否决")
 
 
 def forced(p: Programme, r: AssessmentResult) -> bool:
@@ -307,6 +310,16 @@ def ranked_among(p: Programme, subject: str) -> str:
     level``): "县（市、区）", or by group: the group's own name ("市辖区"); "" where all are ranked together."""
     group = p.rank_group(subject)
     return p.level_names.get(group, group) if group else ""
+
+
+def place_among(p: Programme, mine: list[AssessmentResult], rows: list[AssessmentResult]) -> str:
+    """"，在9个参评单位中排名第3" ("在空气净化器5个…": by group) for one scored result where places are told (tells_rank)."""
+    r = mine[0] if len(mine) == 1 else None
+    if r is None or not (p.assessment and p.assessment.tells_rank) or not r.rank or forced(p, r) or unscored(p, r):
+        return ""
+    key = p.rank_key(r.unit_code, r.stage)
+    ranked = sum(1 for x in rows if p.rank_key(x.unit_code, x.stage) == key and x.rank)
+    return f"，在{ranked_among(p, r.unit_code)}{ranked}个参评{'项目' if ':' in r.unit_code else '单位'}中排名第{r.rank}"
 
 
 def component_scores(p: Programme, r: AssessmentResult, sep: str = "；", full_marks: bool = False) -> str:

@@ -35,6 +35,8 @@ class ReviewBase(SQLModel):
     reviewer: str
     component_code: str
     value: float
+    # What the value stands for where a letter says it: a veto's facts (因2025年8月12日…起重机械倒塌较大事故，实行一票否决).
+    note: str = Field("", sa_type=Text)
 
 
 class Review(ReviewBase, table=True):
