@@ -185,9 +185,12 @@ class _Relations:
 
     def policies(self) -> None:
         for name, policy in self.p.reminder_policies.items():
-            if policy.escalate_to != "parent" and policy.escalate_to not in self.unit_codes:
+            if policy.escalate_to not in ("parent", "self") and policy.escalate_to not in self.unit_codes:
                 self.out.append((f"reminder_policies.{name}.escalate_to",
-                                 f"督办对象 {policy.escalate_to!r} 未定义（应为 parent 或单位代码）"))
+                                 f"督办对象 {policy.escalate_to!r} 未定义（应为 parent、self 或单位代码）"))
+            if policy.escalate_cc not in (None, "parent") and policy.escalate_cc not in self.unit_codes:
+                self.out.append((f"reminder_policies.{name}.escalate_cc",
+                                 f"抄送对象 {policy.escalate_cc!r} 未定义（应为 parent 或单位代码）"))
 
     def report_to(self, base: str, s: Stage) -> None:
         owing = self.p.reachable(s.owed_by) if s.report_to == "parent" and s.owed_by else set()
@@ -392,8 +395,10 @@ def _receivers(p: Programme) -> set[str]:
         policy = p.reminder_policies.get(s.reminders) if s.reminders else None
         if policy is None or policy.escalate_after_workdays is None or s.owed_by is None or s.voluntary:
             continue
-        if policy.escalate_to != "parent":
-            codes.add(policy.escalate_to)
-            continue
-        codes |= {p.unit(c).parent or p.round.issuer for c in p.reachable(s.owed_by)}
+        parents = {p.unit(c).parent or p.round.issuer for c in p.reachable(s.owed_by)}
+        for to in (policy.escalate_to, policy.escalate_cc):
+            if to == "parent":
+                codes |= parents
+            elif to not in (None, "self"):
+                codes.add(to)
     return codes

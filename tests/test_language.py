@@ -7244,6 +7244,36 @@ def test_a_unit_refused_as_late_is_still_urged_through_its_superior(tmp_path, ho
     assert to_e1 and not any("督办" in x for x in to_e1), to_e1
 
 
+def test_an_office_may_urge_the_overdue_unit_itself_copying_its_superior(tmp_path, home):
+    """鄞州's 督办 goes to the plant itself, 抄送 its 所; the language could only urge the 所. ``escalate_to: self`` urges the
+    unit, ``escalate_cc: parent`` copies its superior, told which of its units were urged; the office copies nobody for
+    its own units."""
+    text = REVIEWED.replace("    stages:\n", "    reminder_policies:\n      std: {before_workdays: [1], escalate_after_workdays: 2,"
+                            " escalate_to: self, escalate_cc: parent}\n    stages:\n", 1) + (
+        "      - {code: selfcheck, name: 自查报告, kind: submission, submission: self_evaluation, owed_by: {levels: [enterprise]},\n"
+        "         opens: 2023-04-24, deadline: {date: 2023-04-28}, reminders: std}\n")
+    r = Round(write(tmp_path, "self.yaml", text))
+    r.hand_in("self_evaluation", ["e2", "e3"], "2023-04-26")
+    r.until("2023-05-10")
+    with db.session_scope() as session:
+        urged = {(m.unit_code, m.subject): m.body for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.round_id == r.id, OutboxMessage.subject.contains("督办")))}
+    assert sorted(u for u, _ in urged) == ["e1", "e4", "k1"], sorted(urged)
+    to_e1 = next(b for (u, _), b in urged.items() if u == "e1")
+    assert "贵单位应于2023年4月28日（星期五）17:30前提交的自查报告" in to_e1 and to_e1.rstrip().endswith("抄送：甲区市场监督管理局"), to_e1
+    to_e4 = next(b for (u, _), b in urged.items() if u == "e4")
+    assert "抄送" not in to_e4, to_e4  # its superior is the office itself
+    (subject, to_k1), = [(x, b) for (u, x), b in urged.items() if u == "k1"]
+    assert subject.endswith("甲公司自查报告逾期未交（抄送）"), subject
+    assert "贵单位辖区内甲公司应于2023年4月28日（星期五）17:30前提交" in to_k1 and "已直接督办，特此抄送。请督促其尽快提交。" in to_k1, to_k1
+    with db.session_scope() as session:  # warned of it by the office itself, not "将提请…督办"
+        warned = session.exec(select(OutboxMessage.body).where(OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "e1",
+                                                               OutboxMessage.subject.contains("逾期提醒"))).one()
+    assert "如在2023年5月5日前仍未提交，将予以督办" in warned and "提请" not in warned, warned
+    with pytest.raises(ConfigError, match="escalate_cc"):
+        write(tmp_path, "bad.yaml", text.replace(" escalate_to: self,", "", 1))
+
+
 def test_a_superiors_escalation_says_what_missing_the_window_costs(tmp_path, home):
     """一站式服务站: the 主管单位 urged about a station's overdue 年度自评报告 read only "请督促其尽快提交"; the station's own
     letters said "截至…仍未报送的，实行一票否决，等次定为不达标"."""

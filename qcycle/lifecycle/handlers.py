@@ -228,7 +228,7 @@ def _overdue(session, p, round_id, action) -> Outcome:
     # nobody warned of a day gone by ("如在2026年7月14日前仍未提交…" had gone out on 26 November).
     past = later is not None and written_on(action) >= dt.date.fromisoformat(later["on"])
     target = action.detail.get("escalate_to") or (later["to"] if past else None)
-    urged = _urged(p, target, units).get(p.sender(action.stage), []) if target else []
+    urged = _urged(p, action, target, units).get(p.sender(action.stage), []) if target else []
     urging = set(urged)
     notified = [u for u in units if u not in urging]
     note = f"{action.title}：{len(units)} 个单位逾期" + (f"，其中 {len(urged)} 个当日直接督办，不另发逾期提醒"
@@ -236,7 +236,7 @@ def _overdue(session, p, round_id, action) -> Outcome:
     own = naming_owed(p, action, owed)
     if target:  # urged today (or already) by a superior: the notice says so (it had said nothing of a 督办 that day)
         sender = p.sender(action.stage)
-        for superior, children in _urged(p, target, notified).items():  # those the office urges itself are not here
+        for superior, children in _urged(p, action, target, notified).items():  # those the office urges itself are not here
             for u in children:
                 if u != sender:
                     own.setdefault(u, {}).update(escalated_to=p.unit(superior).name)
@@ -244,7 +244,7 @@ def _overdue(session, p, round_id, action) -> Outcome:
     if later:  # "如在2024年12月4日前仍未提交，将提请榆阳区人民政府督办"
         on = dt.date.fromisoformat(later["on"])
         sender = p.sender(action.stage)
-        for target, children in _urged(p, later["to"], notified).items():
+        for target, children in _urged(p, action, later["to"], notified).items():
             for u in children:
                 if u != sender:  # the office does not report itself (as the escalation does not)
                     own.setdefault(u, {}).update(escalate_on=on, escalate_to=(
@@ -254,12 +254,13 @@ def _overdue(session, p, round_id, action) -> Outcome:
                    note=note, counts={"overdue": len(units)})
 
 
-def _urged(p: Programme, target: str, units: list[str]) -> dict[str, list[str]]:
+def _urged(p: Programme, action: Action, target: str, units: list[str]) -> dict[str, list[str]]:
     """Overdue units by the unit an escalation urges about them: their superior (the policy's
-    ``escalate_to`` ``target``, or each unit's parent: ``parent``), the issuer for a unit without one."""
+    ``escalate_to`` ``target``, or each unit's parent: ``parent``), the issuer for a unit without one; the office
+    itself where it urges them directly (``self``)."""
     by_parent: dict[str, list[str]] = defaultdict(list)
     for u in units:
-        parent = p.unit(u).parent if target == "parent" else target
+        parent = p.unit(u).parent if target == "parent" else p.sender(action.stage) if target == "self" else target
         by_parent[parent or p.round.issuer].append(u)
     return by_parent
 
@@ -278,7 +279,7 @@ def _escalation(session, p, round_id, action) -> Outcome:
                if u != sender and u not in units] if refusing else []
     # In one order, refused or not (the selections' own: by code). A refused one is named with the day it handed in: 黄山's
     # 区县局 had been told of the refusal two days before a 督办 that called the same unit's report 逾期未交 and no more.
-    by_parent = _urged(p, action.detail.get("escalate_to", "parent"), sorted(units + refused))
+    by_parent = _urged(p, action, action.detail.get("escalate_to", "parent"), sorted(units + refused))
     refused_on = refused_on_at(session, round_id, action.stage, action.period, refused) if refused else {}
     # Owed item by item, each unit with the items it still owes: those it handed some of, and all of those that sent none.
     every: dict[str, list[str]] = defaultdict(list)
@@ -288,9 +289,18 @@ def _escalation(session, p, round_id, action) -> Outcome:
     for parent, children in sorted(by_parent.items()):
         if parent == sender:  # the office is the superior: it urges (督办) the overdue units itself
             own = naming_owed(p, action, owed)
+            cc = action.detail.get("escalate_cc")  # the office does not copy itself
+            copied = {x: k for x, k in _urged(p, action, cc, [c for c in children if c not in refused]).items()
+                      if x != sender} if cc else {}
             for child in (c for c in children if c not in refused):
                 drafts += draft_letters([child], "escalation.j2", p, action, parent_name=p.unit(child).name,
-                                        child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action), own=own)
+                                        child_name=p.unit(child).name, direct=True, days_overdue=_days_overdue(action), own=own,
+                                        cc_name=next((p.unit(x).name for x, kids in copied.items() if child in kids), None))
+            for superior, kids in copied.items():  # 抄送: told which of theirs were urged (鄞州's 所 had heard nothing)
+                drafts += draft_letters([superior], "escalation.j2", p, action, parent_name=p.unit(superior).name,
+                                        child_name="、".join(p.unit(k).name for k in kids), direct=False, copied=True,
+                                        days_overdue=_days_overdue(action), owned=all(p.unit(k).parent == superior for k in kids),
+                                        whose=belonging(p, kids), children_short=_short(p, kids), contact=p.round.contact)
             continue
         names = [p.unit(c).name for c in children]
         owing = [n + (f"（{items_named(p, c, items)}）" if (items := (counted if c in refused else owed).get(c) or every.get(c))
@@ -299,7 +309,7 @@ def _escalation(session, p, round_id, action) -> Outcome:
         # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.
         drafts += draft_letters([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
                                 child_name="、".join(owing), direct=False, days_overdue=_days_overdue(action),
-                                children_short="、".join(names) if len(names) <= 2 else f"{names[0]}等{len(names)}个单位",
+                                children_short=_short(p, children),
                                 owned=all(p.unit(c).parent == parent for c in children), whose=belonging(p, children),
                                 superior=p.unit(sender).parent == parent,
                                 # What missing it costs them, as their own letters say (一站式's 主管单位 had not been told
@@ -314,10 +324,14 @@ def _escalation(session, p, round_id, action) -> Outcome:
     reported = [p.unit(x).name for x in by_parent if x == mine and x != sender]
     superiors = len(by_parent) - (sender in by_parent) - len(reported)
     note = (f"{action.title}：{len(units) + len(refused)} 个单位逾期" + (f"（{len(refused)} 个逾期提交，不予受理）" if refused else "")
-            + (f"，直接督办 {direct} 个" if direct else "")
-            + (f"，督办 {superiors} 个上级" if superiors else "")
+            + (f"，直接督办 {direct} 个" if direct else "") + (f"，督办 {superiors} 个上级" if superiors else "")
             + (f"，报请{reported[0]}督办" if reported else ""))
     return Outcome(action, drafts, note=note, counts={"escalated": len(units)})
+
+
+def _short(p: Programme, units: list[str]) -> str:
+    """Overdue units as a subject names them: two at most ("某某等3个单位")."""
+    return "、".join(p.unit(u).name for u in units) if len(units) <= 2 else f"{p.unit(units[0]).name}等{len(units)}个单位"
 
 
 def _costs_below(p: Programme, action: Action, children: list[str]) -> str | None:

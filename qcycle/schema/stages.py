@@ -41,7 +41,17 @@ class ReminderPolicy(_Model):
     time: ClockTime = dt.time(9, 0)
     overdue_after_workdays: int = Field(1, ge=1, description="first overdue notice")
     escalate_after_workdays: int | None = Field(3, ge=1)
-    escalate_to: str = Field("parent", description="'parent' or a unit code")
+    escalate_to: str = Field("parent", description=("'parent' (the overdue unit's superior is urged to see to it), 'self' "
+                                                    "(the office urges the overdue unit itself), or a unit code"))
+    escalate_cc: str | None = Field(
+        None, description=("with escalate_to: self, who is copied (抄送): 'parent' (each overdue unit's superior, told "
+                           "which of its units were urged) or a unit code"))
+
+    @model_validator(mode="after")
+    def _cc_of_self(self) -> ReminderPolicy:
+        if self.escalate_cc is not None and self.escalate_to != "self":
+            raise ValueError("escalate_cc（抄送）只与 escalate_to: self（督办函直接发给逾期单位）一起使用")
+        return self
 
     @field_validator("before_workdays")
     @classmethod

@@ -286,7 +286,7 @@ class _Expander(StageDates):
         # A unit without a parent is the issuer's, as the handler urges it (lifecycle.handlers._urged).
         parents = ({self.p.unit(u).parent or self.p.round.issuer for u in self.p.reachable(stage.owed_by)}
                    if stage.owed_by else set())
-        direct = policy.escalate_to == self.p.sender(stage.code) or (
+        direct = policy.escalate_to in ("self", self.p.sender(stage.code)) or (
             policy.escalate_to == "parent" and parents == {self.p.sender(stage.code)})
         # Urged by the office itself that morning, no unit gets the notice: the plan says so (质量月's listed both).
         none_sent = "（当日直接督办，不另发）" if esc == over and direct else ""
@@ -296,13 +296,16 @@ class _Expander(StageDates):
             # The overdue unit is reported to (报) whoever urges it: "督办淮安市人民政府" read as
             # if the government itself were being urged.
             if direct:  # the office that writes the letters urges the overdue units itself
-                urged = f"由{self.p.unit(self.p.sender(stage.code)).name}直接督办"
+                urged = f"由{self.p.unit(self.p.sender(stage.code)).name}直接督办" + (
+                    "，抄送上级单位" if policy.escalate_cc == "parent" else
+                    f"，抄送{self.p.unit(policy.escalate_cc).name}" if policy.escalate_cc else "")
             elif policy.escalate_to == "parent":
                 urged = "报上级单位督办"
             else:
                 urged = f"报{self.p.unit(policy.escalate_to).name}督办"
+            cc = {"escalate_cc": policy.escalate_cc} if policy.escalate_cc else {}
             self._add(at(esc, reminder_time), "escalation", stage, f"{label} 逾期未交，{urged}",
-                      deadline=d.cutoff, detail={"escalate_to": policy.escalate_to, **left_out}, **common)
+                      deadline=d.cutoff, detail={"escalate_to": policy.escalate_to, **cc, **left_out}, **common)
 
     # -- what waits for a decision ---------------------------------------------------------
 
