@@ -14,7 +14,8 @@ Rules, in the order they apply:
    the parts a result letter lists add up to the total it gives, and ranks and grades go by
    that total (an unrounded 89.996 had read "B级（得分90.00）" against an A line of 90).
 5. Rank: total descending (ascending under ``better: lower``: a risk score). Ties (``ties``): broken by the components in scheme order, then
-   by unit code; or by unit code; or ``shared``: equal totals share a rank (1, 2, 2, 4).
+   by unit code; or by unit code; or by who handed in first (``submitted_first``); or ``shared``: equal totals share a
+   rank (1, 2, 2, 4).
    Vetoed subjects rank after all others.
 6. Grades, best first: a subject takes the first grade whose ``min_score`` it reaches (whose
    ``max_score`` it does not exceed, under ``better: lower``) and
@@ -27,6 +28,7 @@ Rules, in the order they apply:
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import statistics
 from collections import defaultdict
@@ -76,6 +78,8 @@ class UnitInput:
     bonuses: dict[str, float] = field(default_factory=dict)  # bonus item → occurrences, or points given (up_to)
     deductions: dict[str, float] = field(default_factory=dict)
     vetoes: list[str] = field(default_factory=list)
+    # When it first handed anything in (``ties: submitted_first``): an equal total ranks the earlier first.
+    handed_in_at: dt.datetime | None = None
     # Parts scored 0: the window each scores (``missing_at``) was owed and never handed in.
     unsubmitted: set[str] = field(default_factory=set)
     # The year the assessment is of: figures of later years are left out (``later``), and a
@@ -320,6 +324,8 @@ def assess(
     def sort_key(row) -> tuple:
         u, components, _, _, total, veto, _ = row
         tie = [sign * components[c] for c in order] if scheme.ties == "components_in_order" else []
+        if scheme.ties == "submitted_first":  # never handed in: after those that did
+            tie = [u.handed_in_at is None, u.handed_in_at.timestamp() if u.handed_in_at else 0.0]
         return (veto is not None, sign * total, *tie, u.unit)
 
     rows.sort(key=sort_key)

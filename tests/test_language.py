@@ -2154,6 +2154,25 @@ def test_a_tie_at_a_caps_last_place_is_said_or_taken_in_whole(tmp_path, home, ti
         assert "同分" not in told["c3"]
 
 
+def test_a_tie_may_go_to_the_unit_that_applied_first(tmp_path, home):
+    """领跑者: "同分时先申报者在前"; by unit code, the firm that lost the tie would have read "按单位代码排在其后", a reason
+    it could not be given. ``ties: submitted_first``: the earlier hand-in ranks first, and the letter says so."""
+    text = AWARD.replace("      result_label: 评审结果\n", "      result_label: 评审结果\n      ties: submitted_first\n", 1)
+    r = Round(write(tmp_path, "first.yaml", text))
+    r.hand_in("application", ["e2"], "2023-03-10")
+    r.hand_in("application", ["e1", "e3"], "2023-03-20")
+    r.decide("eligibility", e1="approved", e2="approved", e3="approved")
+    r.decide("documents", e1="approved", e2="approved", e3="approved")
+    r.scores({"e1": 85, "e2": 85, "e3": 60})
+    r.until("2023-04-18")
+    with db.session_scope() as session:
+        ranked = {x.unit_code: (x.rank, x.grade) for x in crud.list_results(session=session, round_id=r.id)}
+    assert ranked["e2"] == (1, "区长质量奖") and ranked["e1"] == (2, "提名奖"), ranked  # e1 comes first by unit code
+    r.until("2023-05-16")
+    told = r.letters("results")["e1"]
+    assert "（与获评区长质量奖的单位同分，按申报时间先后排在其后）" in told, told
+
+
 def test_a_tie_placed_by_unit_code_says_so_not_the_components(tmp_path, home):
     """某市's letter read "与获评优秀的单位同分，按质量提升得分排在其后" where the 质量提升 scores were
     equal too and the unit code had decided: the rule said is the one that placed it."""

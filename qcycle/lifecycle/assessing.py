@@ -52,6 +52,10 @@ def assess_action(session: Session, p: Programme, round_id: uuid.UUID, action: A
     inputs = _inputs(session, p, round_id, action.stage, subjects, action.at.year, action)
     deadlines = _deadlines_assessed(timetable, action)
     _judged_by_hand_ins(session, p, round_id, inputs, deadlines)
+    if scheme.ties == "submitted_first":  # 领跑者: 同分时先申报者在前
+        first = _first_handed_in(session, round_id)
+        for u in inputs:
+            u.handed_in_at = first.get(u.unit) or first.get(u.unit.partition(":")[0])
     groups: dict[str, list[UnitInput]] = defaultdict(list)  # ranked apart (rank_within: level), or all together
     for i in inputs:
         groups[p.rank_group(i.unit)].append(i)
@@ -126,6 +130,16 @@ def _judged_by_hand_ins(session: Session, p: Programme, round_id: uuid.UUID, inp
         for u in inputs:
             if u.unit in late or (":" not in u.unit and any(s.partition(":")[0] == u.unit for s in late)):
                 u.unsubmitted |= parts
+
+
+def _first_handed_in(session: Session, round_id: uuid.UUID) -> dict[str, Any]:
+    """Subject ('unit', 'unit:item') → when it first handed anything in that was taken."""
+    out: dict[str, Any] = {}
+    for _stage, _period, unit, item, at, _late, status in crud.handed_in_list(session=session, round_id=round_id):
+        for subject in (unit, f"{unit}:{item}") if item else (unit,):
+            if status == "accepted" and (subject not in out or at < out[subject]):
+                out[subject] = at
+    return out
 
 
 def _late_zeroed(p: Programme) -> dict[str, set[str]]:

@@ -80,6 +80,8 @@ def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str,
 def _tie_scores(p: Programme) -> Callable[[AssessmentResult], tuple]:
     """A result's scores on the components its ties are ordered by (none where ties go by unit code)."""
     scheme = p.assessment
+    if scheme and scheme.ties == "submitted_first":  # each its own hand-in time: never placed by unit code
+        return lambda r: (r.unit_code,)
     codes = [c.code for c in scheme.tie_components] if scheme and scheme.ties == "components_in_order" else []
     return lambda r: tuple(round(float((r.components or {}).get(c) or 0.0), 2) for c in codes)
 
@@ -158,6 +160,8 @@ def adjustment_remarks(p: Programme, r: AssessmentResult,
 def _tie_rule(p: Programme) -> str:
     """How equal totals were ordered, as a letter says it."""
     scheme = p.assessment
+    if scheme is not None and scheme.ties == "submitted_first":
+        return "按申报时间先后"
     if scheme is None or scheme.ties != "components_in_order" or len(scheme.components) < 2:
         return "按单位代码"
     names = [c.name for c in scheme.tie_components]

@@ -232,9 +232,10 @@ class Assessment(_Model):
     tells_rank: bool = Field(
         False, description=("a unit's own result letter gives its place among those ranked with it (特种设备's counties: "
                             "“良好（得分80.83，在9个参评单位中排名第3）”); by default it gives its grade and score only"))
-    ties: Literal["components_in_order", "unit_code", "shared", "shared_in"] = Field(
+    ties: Literal["components_in_order", "unit_code", "submitted_first", "shared", "shared_in"] = Field(
         "components_in_order",
         description="equal totals: broken by the components in order (then unit code), by unit code, "
+                    "submitted_first (the one that handed in first, its earliest hand-in taken: 同分时先申报者在前), "
                     "shared (same rank; a tie that would overflow a cap moves down together), or shared_in "
                     "(same rank; a tie reaching a cap's last place is taken in whole, over the cap: 并列的一并评入)")
     share_of: Literal["ranked", "passing", "all"] = Field(
