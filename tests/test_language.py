@@ -341,7 +341,8 @@ def test_decisions_chain_and_a_subject_rejected_anywhere_leaves_every_later_step
     # The results letter says where each left the round, never a grade it lost afterwards.
     results = r.letters("results")
     assert sorted(results) == ["e1", "e2", "e3", "e4", "e5", "e6"]
-    assert "结果为：未通过评审委员会审议。" in results["e1"]
+    # Its score, not the grade it reached (湖州's unit taken off after scoring had read no score at all).
+    assert "结果为：得分95.00，未通过评审委员会审议。" in results["e1"] and "区长质量奖（" not in results["e1"], results["e1"]
     assert "未通过资格审核" in results["e6"] and "【评审结果】" not in results["e6"]
     assert "评审结果已确定" in results["e4"] and "未获奖" in results["e4"]
     # A score that reached a better grade whose places were taken says why it got less; one that
@@ -5540,7 +5541,7 @@ def test_a_step_of_selection_owed_by_a_grade_ends_the_grade_it_refuses(tmp_path,
     r.decide("defence", e1="rejected", e2="approved")
     r.until("2023-05-16")
     told = r.letters("results")["e1"]
-    assert "未通过陈述答辩" in told and "得分95.00" not in told, told
+    assert "结果为：得分95.00，未通过陈述答辩。" in told and "区长质量奖（" not in told, told  # its score, not the grade
 
 
 def test_a_list_approved_from_results_without_several_awards_names_no_award(tmp_path, home):
@@ -6957,6 +6958,9 @@ def test_a_circular_with_lists_names_only_those_it_selects(tmp_path, home):
     later.until("2023-05-17")
     told = later.letters("circular")["e7"]
     assert "通报如下（参评3个，列入本通报1个）：\n1. 甲公司：区长质量奖（得分85.00）。" in told, told
+    # Its own letter gives its score before why it left (湖州's read only "未通过命名名单审定" of 85.39).
+    own = later.letters("results")["e2"]
+    assert "贵单位结果为：得分75.00，未通过评审委员会审议" in own, own
     # A second 通报 circulates what its own name says: 黄山's read word for word as the first.
     again = Round(write(tmp_path, "again.yaml", AWARD.replace("    assessment:\n", circular + (
         "      - {code: again, name: 通报评审委员会审议结果, kind: notification, template: circular, on: 2023-05-18,\n"

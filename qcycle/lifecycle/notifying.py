@@ -258,6 +258,9 @@ def notify_action(session, p, round_id, action) -> Outcome:
         named = (any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(mine) > 1
                  or (len(lines) > 1 and not mine))
         result = "；".join(lines) or "—"
+        # Scored, then taken off at a later step (湖州's upheld objection): its score and parts said before why.
+        off = [r for r in rows if r.unit_code == u and u in gone] if not mine and lines and template == "result.j2" else []
+        result = f"得分{score_text(off[0])}，{result}" if off else result
         if not named and len(lines) > 1 and score:
             # Its grade with its score, then what else it is told ("不合格（得分32.10）；未通过整改报告审核"):
             # a list had numbered the unit's own name as its first item.
@@ -296,7 +299,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 best=grade_label(best) if best else None, best_items=bool(items),
                                 quotas=quota_tasks(p, u, reached[u], year)
                                 if u in reached else [], goals=goals, goals_area=quota_area(p) if goals else None,
-                                parts=component_scores(p, mine[0], full_marks=True) if len(mine) == 1 and template == "result.j2" else "",
+                                parts=component_scores(p, (mine or off)[0], full_marks=True)
+                                if len(mine or off) == 1 and template == "result.j2" else "",
                                 unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],
                                 grade_consequence=grade_consequence(p, mine[0].grade)
                                 if len(mine) == 1 and mine[0].unit_code not in after else None,
