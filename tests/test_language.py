@@ -798,6 +798,30 @@ def test_a_letter_on_or_after_the_day_a_rule_decides_a_miss_says_it_as_done(tmp_
     assert f"按规定，截至{day}仍未提交的，已认定为未按要求开展自查。" in urging, urging
 
 
+def test_a_window_closed_to_late_hand_ins_whose_miss_the_rule_decided_is_not_urged(tmp_path, home):
+    """湖州's 认证证书 window refused late hand-ins and its rule cancelled the 帮扶资格 the next morning: the 逾期提醒 of that
+    same minute promised a 督办 that never came, and the plan listed it. Ruled by the overdue day: no overdue notice and no
+    督办; ruled between them: the notice, without the promise."""
+    text = ANNUAL_REPORTS.split("  - {code: order,")[0].replace(
+        "std: {before_workdays: [3]}", "std: {before_workdays: [3], escalate_after_workdays: 3}").replace(
+        "deadline: {date: 2026-03-31}}\n", "deadline: {date: 2026-03-31}, lateness: reject, reminders: std}\n") + (
+        "  - {code: keep, name: 帮扶资格确认, kind: decision, decides: annual, after: {stage: annual, event: deadline,\n"
+        "     workdays: 1}, rejects_missing: true, approves_handed_in: true, on_rejection: 取消帮扶资格}\n")
+    r = Round(write(tmp_path, "ruled.yaml", text))
+    assert not [a for a in r.t.actions if a.stage == "annual" and a.action in ("overdue", "escalation")], r.t.actions
+    r.hand_in("annual_report", ["e1"], "2026-03-20")
+    r.until("2026-04-10")
+    with db.session_scope() as session:
+        subjects = session.exec(select(OutboxMessage.subject).where(OutboxMessage.round_id == r.id,
+                                                                    OutboxMessage.unit_code == "e2")).all()
+    assert not any(("逾期提醒" in x or "督办" in x) and "：年度报告" in x for x in subjects), subjects
+    assert any("督办" in x and "能力验证" in x for x in subjects), subjects  # the other window, no rule: urged as before
+    later = write(tmp_path, "later.yaml", text.replace("workdays: 1}, rejects_missing", "workdays: 2}, rejects_missing")
+                  .replace("code: nr-2026,", "code: nr-2026b,", 1))
+    kinds = [a.action for a in Round(later).t.actions if a.stage == "annual"]
+    assert "overdue" in kinds and "escalation" not in kinds, kinds
+
+
 def test_a_call_opening_a_window_says_what_the_rule_makes_of_a_miss(tmp_path, home):
     """鄞州's 1月6日 通知 opened the 自查报告 and never said "…前仍未提交的，认定为未按要求开展自查"; those who handed in
     before the first reminder never read the rule."""

@@ -276,6 +276,14 @@ class _Expander(StageDates):
         over = self.cal.add_workdays(d.last_day, policy.overdue_after_workdays)
         esc = (self.cal.add_workdays(d.last_day, policy.escalate_after_workdays)
                if policy.escalate_after_workdays is not None else None)
+        # A window closed to late hand-ins whose miss a decision's rule has decided by then (取消帮扶资格 the day after):
+        # nothing is left to warn of or urge. 湖州's firms were promised a 督办 that never came, in a 逾期提醒 sent the
+        # same minute as the cancellation.
+        ruled = min((self.point_day(x, common.get("category"))[0] for x in self.p.misses_decided.get(stage.code, ())),
+                    default=None) if stage.lateness == "reject" else None
+        if ruled is not None and ruled <= over:
+            return
+        esc = None if ruled is not None and esc is not None and ruled <= esc else esc
         # Urged (督办) the same morning: a unit the office urges itself gets that letter only. Urged
         # later: the overdue notice says when, and by whom (榆阳's 12月2日 notice did not say that
         # 区政府 would hear of it on 12月4日).
