@@ -214,9 +214,14 @@ def test_a_notice_to_a_superior_names_its_units_on_the_list(tmp_path, home):
     _items_eligible(bracketed, {"e1": 90, "e2": 85, "e3": 60}, applied=["e1", "e2", "e3"]).until("2023-05-10")
     assert "其中贵单位辖区内2家：甲（集团）有限公司、乙公司。" in bracketed.letters("notice")["k1"], bracketed.letters("notice")["k1"]
     # Nobody on the list: no 公示 at all (湖州's 拟命名名单 went out empty to every unit, and drew objections to nobody).
-    empty = Round(write(tmp_path, "empty.yaml", text.replace("code: review-2023,", "code: review-2023e,", 1)))
+    objections = ("      - {code: objection, name: 公示异议, kind: submission, submission: objection,\n"
+                  "         owed_by: {levels: [county, enterprise]}, voluntary: true, opens: 2023-05-10,\n"
+                  "         deadline: {after: {stage: notice, event: closes, days: 0}, time: '17:30', roll: none}}\n")
+    empty = Round(write(tmp_path, "empty.yaml", text.replace("code: review-2023,", "code: review-2023e,", 1).replace(
+        "    assessment:\n", objections + "    assessment:\n", 1)))
     _items_eligible(empty, {"e1": 70, "e2": 65, "e3": 60}, applied=["e1", "e2", "e3"]).until("2023-05-10")
-    assert empty.letters("notice") == {}, empty.letters("notice")
+    assert empty.letters("notice") == {} and empty.letters("objection") == {}, (empty.letters("notice"),
+                                                                                 empty.letters("objection"))
 
 
 def test_a_list_of_letter_grades_names_the_higher_first_each_with_级(tmp_path, home):
@@ -3070,6 +3075,25 @@ def test_a_reviewers_verdict_naming_its_step_is_said_as_the_reviewers(tmp_path, 
     r.until("2023-04-20")
     told = r.letters("told")["e3"]
     assert "未获乙县市场监督管理局推荐（申报表所述情况与实际不符）" in told and "结论为不推荐" not in told, told
+
+
+def test_a_decisions_list_sent_to_all_tells_its_candidates_left_off(tmp_path, home):
+    """湖州's 帮扶名单 (``lists: {approved_at: select}``, sent to every firm and bureau): the firm its 县区局 recommended and
+    the 市局 left off read only "名单共列入7个单位", as firms that never applied did, and its 县区局 was not told either."""
+    text = REVIEWED + (
+        "      - {code: listing, name: 公布帮扶企业名单, kind: publication, on: 2023-04-24,\n"
+        "         notify: {levels: [county, enterprise]}, lists: {approved_at: eligibility}}\n")
+    r = Round(write(tmp_path, "list.yaml", text))
+    r.hand_in("application", ["e1", "e2"], "2023-03-20")
+    r.until("2023-04-13")
+    r.decide("county_review", e1="approved", e2="approved")
+    r.until("2023-04-20")
+    r.decide("eligibility", e1="approved", e2="rejected")
+    r.until("2023-04-24")
+    told = r.letters("listing")
+    assert "名单共列入1个单位，贵单位未列入。" in told["e2"], told["e2"]
+    assert "其中贵单位辖区内1个：甲公司；乙公司未列入" in told["k1"], told["k1"]
+    assert "贵单位已列入该名单（共1个单位）" in told["e1"] and "未列入" not in told["e3"], told
 
 
 def test_a_window_owed_by_those_a_parent_passed_tells_them_so(tmp_path, home):

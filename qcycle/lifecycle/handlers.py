@@ -69,6 +69,7 @@ from qcycle.lifecycle.wording import (
     REFUSED_LATE,
     belonging,
     judged_by,
+    names_short,
     notice_name,
     result_label,
 )
@@ -161,6 +162,8 @@ def _window_open(session, p, round_id, action) -> Outcome:
         # are sent the 公示 itself, not a bare "公示异议开始受理" (宝山 wrote both, the same day).
         on_list = resolve(session, p, round_id, notice.notify, action.category)
         roster, _, word = published_list(session, p, round_id, notice, on_list, action.category)
+        if lists_nobody(notice, roster):  # no 公示, nothing to object to (湖州's empty list drew nine objections)
+            return Outcome(action, note=f"{action.title}：{notice.name}上没有单位，不发公示")
         # Candidates scored and left off the list are told by the 公示's own letter, as being left off.
         told_by_notice = set(on_list) | set(left_off(session, p, round_id, notice, on_list, action.category) if roster else [])
         others = [u for u in units if u not in told_by_notice]
@@ -300,7 +303,7 @@ def _escalation(session, p, round_id, action) -> Outcome:
                 drafts += draft_letters([superior], "escalation.j2", p, action, parent_name=p.unit(superior).name,
                                         child_name="、".join(p.unit(k).name for k in kids), direct=False, copied=True,
                                         days_overdue=_days_overdue(action), owned=all(p.unit(k).parent == superior for k in kids),
-                                        whose=belonging(p, kids), children_short=_short(p, kids), contact=p.round.contact)
+                                        whose=belonging(p, kids), children_short=names_short(p, kids), contact=p.round.contact)
             continue
         names = [p.unit(c).name for c in children]
         owing = [n + (f"（{items_named(p, c, items)}）" if (items := (counted if c in refused else owed).get(c) or every.get(c))
@@ -309,7 +312,7 @@ def _escalation(session, p, round_id, action) -> Outcome:
         # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.
         drafts += draft_letters([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
                                 child_name="、".join(owing), direct=False, days_overdue=_days_overdue(action),
-                                children_short=_short(p, children),
+                                children_short=names_short(p, children),
                                 owned=all(p.unit(c).parent == parent for c in children), whose=belonging(p, children),
                                 superior=p.unit(sender).parent == parent,
                                 # What missing it costs them, as their own letters say (一站式's 主管单位 had not been told
@@ -327,11 +330,6 @@ def _escalation(session, p, round_id, action) -> Outcome:
             + (f"，直接督办 {direct} 个" if direct else "") + (f"，督办 {superiors} 个上级" if superiors else "")
             + (f"，报请{reported[0]}督办" if reported else ""))
     return Outcome(action, drafts, note=note, counts={"escalated": len(units)})
-
-
-def _short(p: Programme, units: list[str]) -> str:
-    """Overdue units as a subject names them: two at most ("某某等3个单位")."""
-    return "、".join(p.unit(u).name for u in units) if len(units) <= 2 else f"{p.unit(units[0]).name}等{len(units)}个单位"
 
 
 def _costs_below(p: Programme, action: Action, children: list[str]) -> str | None:

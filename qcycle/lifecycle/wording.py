@@ -36,6 +36,7 @@ __all__ = [
     "graded_as",
     "judged_by",
     "listing_of",
+    "names_short",
     "notice_name",
     "periods_joined",
     "place_achieved",
@@ -230,6 +231,11 @@ def with_own_place(p: Programme, reason: str, r: AssessmentResult) -> str:
     at = len(parts) - 1 if vetoed else next((i for i, part in enumerate(parts) if part.startswith("排名")), len(parts) - 1)
     parts[at] += f"（{own}）"
     return "，".join(parts)
+
+
+def names_short(p: Programme, units: list[str]) -> str:
+    """Units as a subject line names them: two at most ("某某等3个单位")."""
+    return "、".join(p.unit(u).name for u in units) if len(units) <= 2 else f"{p.unit(units[0]).name}等{len(units)}个单位"
 
 
 def result_label(p: Programme) -> str:
