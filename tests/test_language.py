@@ -775,6 +775,8 @@ def test_a_rejection_that_leaves_the_subject_to_a_later_decision_stands_beside_i
     line = next(x for x in told.splitlines() if "乙公司" in x)
     assert "未按要求开展自查" in line and "符合" in line, told
     assert line.index("未按要求开展自查") < line.index("符合"), line
+    # Handed in after the rule: the miss as of the rule's day, beside the late hand-in (not "未提交" and "逾期报送" alike).
+    assert "截至2026年4月8日未提交年度报告" in line and "年度报告逾期报送" in line, line
     assert "未按要求开展自查" not in next(x for x in told.splitlines() if "甲公司" in x), told
     assert "现将2026年度检验检测机构年度报告报送自查情况通报如下" in told, told  # 通报自查情况 circulates 情况, not 审核结果
 
@@ -7307,7 +7309,8 @@ def test_a_unit_refused_as_late_is_still_urged_through_its_superior(tmp_path, ho
     urged = r.letters("selfcheck")["k1"]
     # Named with the day it handed in and was refused: 黄山's 区县局, told of the refusal, then read the same unit's report
     # as 逾期未交 and nothing more.
-    assert "贵单位辖区内甲公司（2023年5月4日逾期提交，不予受理）应于2023年4月28日（星期五）17:30前提交" in urged, urged
+    assert "贵单位辖区内甲公司应于2023年4月28日（星期五）17:30前提交" in urged, urged
+    assert "已逾期2个工作日。其中甲公司于2023年5月4日逾期提交，按规定不予受理。" in urged, urged
     assert "逾期提交的不予受理" in urged, urged
     with db.session_scope() as session:  # the unit itself has its refusal (不予受理), not a 督办 saying "仍未收到"
         to_e1 = session.exec(select(OutboxMessage.subject).where(OutboxMessage.round_id == r.id,

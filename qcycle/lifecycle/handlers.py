@@ -307,11 +307,12 @@ def _escalation(session, p, round_id, action) -> Outcome:
             continue
         names = [p.unit(c).name for c in children]
         owing = [n + (f"（{items_named(p, c, items)}）" if (items := (counted if c in refused else owed).get(c) or every.get(c))
-                      else "") + (f"（{cn_date(refused_on[c])}{REFUSED_LATE}）" if c in refused_on else "")
-                 for n, c in zip(names, children, strict=True)]
+                      else "") for n, c in zip(names, children, strict=True)]
+        late = "、".join(f"{p.unit(c).name}于{cn_date(refused_on[c])}" for c in children if c in refused_on)
         # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.
         drafts += draft_letters([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
                                 child_name="、".join(owing), direct=False, days_overdue=_days_overdue(action),
+                                refused_said=f"其中{late}逾期提交，按规定不予受理。" if late else None,
                                 children_short=names_short(p, children),
                                 owned=all(p.unit(c).parent == parent for c in children), whose=belonging(p, children),
                                 superior=p.unit(sender).parent == parent,

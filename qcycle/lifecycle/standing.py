@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import crud
+from qcycle.clock import to_local
 from qcycle.lifecycle.drafting import reviewed_by_whom, reviewer_step
 from qcycle.lifecycle.eligibility import INELIGIBLE
 from qcycle.lifecycle.who import (
@@ -22,7 +23,7 @@ from qcycle.lifecycle.who import (
     stage_outcomes,
 )
 from qcycle.lifecycle.wording import belonging, verdict_said
-from qcycle.render import quoted
+from qcycle.render import cn_date, quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
 
 __all__ = [
@@ -116,10 +117,14 @@ def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reas
     # 鄞州's 年终通报 had read "“自查报告审查”结论为符合" alone of a plant the rule had found 未按要求开展自查.
     beside: dict[tuple[str | None, str], tuple[str, str]] = {}  # (window, subject) → (the stage, what it said)
     rows = crud.decision_list(session=session, round_id=round_id)
-    for stage, subject, outcome, note, by, _ in sorted(rows, key=lambda r: p.stage_place.get(r[0], -1)):
+    since = _handed_in_since(session, p, round_id, rows)
+    for stage, subject, outcome, note, by, at in sorted(rows, key=lambda r: p.stage_place.get(r[0], -1)):
         if p.has_stage(stage) and stage not in p.objection_decisions:
             yes = outcome not in NEGATIVE
             told = note if reasons or by.startswith("rule:") else ""
+            if by == "rule:missing" and subject in since.get(stage, ()) and told.startswith("未提交"):
+                # Handed in after the rule decided: the miss was as of that day (鄞州's 通报 read "未提交…" beside "…逾期报送").
+                told = f"截至{cn_date(to_local(at))}{told}"
             said = verdict(p, stage, subject, yes, by, told)
             if not yes:
                 failed[(stage, subject)] = refused_as(p, p.stage(stage), subject.partition(":")[0])
@@ -131,6 +136,17 @@ def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reas
             elif not yes and not p.stage(stage).eliminates and window:
                 beside[(window, subject)] = (stage, said)
             out[subject] = (said, stage, yes)
+    return out
+
+
+def _handed_in_since(session: Session, p: Programme, round_id: uuid.UUID, rows: list) -> dict[str, set[str]]:
+    """Rule stage → the subjects it decided 不同意 for a miss that have handed the window in since (taken late)."""
+    out: dict[str, set[str]] = {}
+    for stage in {r[0] for r in rows if r[4] == "rule:missing" and p.has_stage(r[0])}:
+        window = p.stage(stage).decides
+        if window and p.has_stage(window):
+            out[stage] = set(crud.handed_in_subjects(session=session, round_id=round_id, stage=window, period=None,
+                                                     category=None, item_category=p.item_category))
     return out
 
 
