@@ -6521,6 +6521,11 @@ def test_what_a_miss_brings_is_not_said_of_a_refusal_on_the_merits(tmp_path, hom
     summary = r.letters("summary")["gov"]
     assert "四县人民政府：不合格（得分55.00）；未通过整改情况审核，不予命名；" in summary, summary
     assert "五县人民政府：不合格（得分40.00）；未提交书面整改报告，视为自动放弃。" in summary, summary
+    # The order to rectify says what never sending the report brings (黄山's 整改通知 had not; only a later reminder did).
+    with db.session_scope() as session:
+        order = session.exec(select(OutboxMessage.body).where(OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "c5",
+                                                              OutboxMessage.subject.contains("整改通知"))).one()
+    assert "按规定，2016年5月6日前仍未提交的，视为自动放弃。" in order, order
     text = r.loaded.path.read_text(encoding="utf-8")
     with pytest.raises(ConfigError, match="on_missing.*只与 rejects_missing: true 一起使用"):
         write(tmp_path, "bad.yaml", text.replace("rejects_missing: true, ", ""))
