@@ -1540,6 +1540,16 @@ def test_a_summons_by_one_of_several_ways_names_the_ways_the_unit_met(tmp_path, 
     both.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
     both.until("2016-04-06")
     assert "中排名后2名（第4名），被评为不合格。" in both.letters("either")["c4"], both.letters("either")["c4"]
+    # The 整改通知 of such a selection tells each its place beside it too (常德's read "排名后2名，被评为不合格" and no place);
+    # one chosen by its grade alone is told no place.
+    owed = Round(write(tmp_path, "owed.yaml", ASSESSMENT.replace(
+        "owed_by: {rank: {bottom: 3}}", "owed_by: {any_of: [{rank: {bottom: 1}}, {grades: [不合格]}]}").replace(
+        "code: county-2015", "code: county-2015c", 1)))
+    owed.scores({"c1": 95, "c2": 80, "c3": 62, "c4": 55, "c5": 40})
+    owed.until("2016-03-31")
+    orders = owed.letters("report")
+    assert "中排名末位（第5名），被评为不合格。" in orders["c5"], orders["c5"]
+    assert "中被评为不合格。" in orders["c4"] and "第4名" not in orders["c4"], orders["c4"]
 
 
 def test_a_decision_before_an_assessment_of_every_county_is_refused(tmp_path):

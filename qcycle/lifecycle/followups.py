@@ -72,14 +72,18 @@ def owing_reasons(session, p: Programme, round_id, stage: Stage, category: str |
     """(reason said to all, unit → its own ``reason``) of owing ``stage``: its grade, place, rejection, the items that
     fell short; an 整改通知 and the opening of a window owed for a result (补测, 复检申请) say it alike."""
     assert stage.owed_by is not None
-    reason, ranked = reason_of(p, stage.owed_by) or _listed_in(p, stage), stage.owed_by.rank is not None
+    # Chosen by place, or by place among alternatives (常德's 排名后2名 or 不合格): each unit is told its own place.
+    reason = reason_of(p, stage.owed_by) or _listed_in(p, stage)
+    ranked = any(w.rank is not None for w in (stage.owed_by, *stage.owed_by.any_of))
     reasons = _owing_because(session, p, round_id, stage.owed_by, category, units)
     results = results_of(session, round_id, stage.owed_by.assessed_at)
     own: dict[str, dict[str, str]] = {u: {"reason": why} for u, why in reasons.items()}
     if stage.owed_by.superiors_of is not None:  # a superior is told what its units did, and to see to it
         own |= _for_below(session, p, round_id, stage.owed_by.superiors_of, category, units)
-    own |= {r.unit_code: {"reason": with_own_place(p, reasons.get(r.unit_code, reason), r)}
-            for r in results if r.unit_code in units and (forced(p, r) or (ranked and r.rank))}
+    # A unit chosen by its grade alone among alternatives is not told a place ("被评为不合格（第3名）").
+    own |= {r.unit_code: {"reason": with_own_place(p, why, r)} for r in results
+            for why in [reasons.get(r.unit_code, reason)]
+            if r.unit_code in units and (forced(p, r) or (ranked and r.rank and "排名" in why))}
     # A unit graded on its projects is told which project fell short: 某市's pilot read "被评为不合格" of
     # one of its two, not which. Chosen by one of several grades, each is told its own: ten laboratories read
     # "被评为有问题或不满意".
