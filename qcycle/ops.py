@@ -28,7 +28,7 @@ from qcycle.lifecycle import (
     result_kind,
     select_subjects,
 )
-from qcycle.lifecycle.assessing import veto_facts
+from qcycle.lifecycle.assessing import veto_facts, what_counted
 from qcycle.lifecycle.requests import approved_by_reviewer
 from qcycle.lifecycle.wording import places_counted_as, ranked_among, verdict_said
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, YES_NO_OUTCOMES
@@ -277,6 +277,10 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     later = _decided_after_grades(p)
     made = {(stage, subject): (outcome, by) for stage, subject, outcome, _, by, _ in
             crud.decision_list(session=session, round_id=round_id)} if later else {}
+    # How many times each deduction item counted, per subject (常德's sheet read 扣分 0.00 of a county that lost 6 of its
+    # 台账报送 part, the misses and late ones untraceable): by assessment stage, as the letters count them.
+    counted = {stage: what_counted(session, p, round_id, stage, [r.unit_code for r in rows if r.stage == stage])[0]
+               for stage in dict.fromkeys(r.stage for r in rows)} if p.assessment and p.assessment.deductions else {}
     sheets: dict[str, list[dict]] = {}
     for r in rows:
         unit, _, item = r.unit_code.partition(":")
@@ -290,6 +294,8 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
         row |= {"加分": round(float(r.bonus), 2), "扣分": round(float(r.deduction), 2),
                 "否决": (vetoes.get(r.veto, r.veto) + (f"（{fact}）" if (fact := facts.get((r.unit_code, r.veto))) else ""))
                 if r.veto else "", "等次": r.grade}
+        times = counted.get(r.stage, {}).get(r.unit_code, ({}, {}, {}))[1]
+        row |= {f"{d.name}（次）": times.get(d.code, 0) for d in (p.assessment.deductions if p.assessment and counted else [])}
         deciders = [(decider, said.get(r.unit_code), decider.code not in taken or r.unit_code in taken[decider.code])
                     for decider, assessed, said in on_results if assessed == r.stage]
         for decider, outcome, _ in deciders:

@@ -2021,6 +2021,10 @@ def test_a_part_scored_by_its_deductions_starts_full_and_loses_them_within_it(tm
     assert got["c3"] == ({"all": 64.0, "reporting": 10.0}, 0.0, 74.0), got  # never: 2 × 5
     told = r.letters("results")["c4"]
     assert "进度报送16.00分" in told and "已扣" not in told and "“进度报送”扣4分" in told, told
+    with db.session_scope() as session:  # the sheet counts each item too (常德's read 扣分 0.00 and nothing of why)
+        sheet = {row["单位代码"]: row for row in next(iter(ops.result_rows(session, r.p, r.id).values()))}
+    assert (sheet["c4"]["进度报告逾期报送（次）"], sheet["c4"]["进度报告未报送（次）"]) == (2, 0), sheet["c4"]
+    assert (sheet["c3"]["进度报告逾期报送（次）"], sheet["c3"]["进度报告未报送（次）"]) == (0, 2), sheet["c3"]
     # The letters asking for the reports say the part is lost at worst (包保督导's towns never read "扣完为止").
     assert lateness_costs(r.p, "progress") == ("按考核规定，未报送的，每次扣5分；逾期报送的，每次扣2分；截至2016年3月25日考核时"
                                                "仍未报送的，按未报送计；“进度报送”部分20分，扣完为止。"), lateness_costs(r.p, "progress")
