@@ -1304,7 +1304,7 @@ def test_a_report_each_unit_sends_its_own_superior_names_that_superior(tmp_path,
             in by["e1"]["【整改通知】"]) and "经研究" not in by["e1"]["【整改通知】"], by["e1"]
     assert "前将整改报告报送二区市场监督管理局" in by["e2"]["【整改通知】"], by["e2"]
     assert "报送一区市场监督管理局" in by["e1"]["【提醒】"] and "江州市市场监督管理局。" not in by["e1"]["【提醒】"], by["e1"]
-    assert "报送一区市场监督管理局的整改报告至今尚未报送" in by["e1"]["【逾期提醒】"], by["e1"]
+    assert "向一区市场监督管理局报送的整改报告，至今尚未报送" in by["e1"]["【逾期提醒】"], by["e1"]  # not "…局的整改报告"
     assert orders and all("报送江州市" not in body for body in orders.values()), orders
     with pytest.raises(ConfigError, match="整改报告报送各单位的上级（parent），而 e3 没有上级"):
         write(tmp_path, "orphan.yaml", SPOT_CHECK.replace(
