@@ -7365,6 +7365,16 @@ def test_an_office_may_urge_the_overdue_unit_itself_copying_its_superior(tmp_pat
     assert "如在2023年5月5日前仍未提交，将予以督办" in warned and "提请" not in warned, warned
     with pytest.raises(ConfigError, match="escalate_cc"):
         write(tmp_path, "bad.yaml", text.replace(" escalate_to: self,", "", 1))
+    # Handed in to that very superior (report_to: parent): the copy says so, and asks it to say if the report came (永固's
+    # 所 read "仍未提交" of reports that might be in its own hands).
+    received = Round(write(tmp_path, "received.yaml", text.replace("reminders: std}", "reminders: std, report_to: parent}", 1)
+                           .replace("code: review-2023,", "code: review-2023r,", 1)))
+    received.hand_in("self_evaluation", ["e2", "e3"], "2023-04-26")
+    received.until("2023-05-10")
+    to_k1 = received.letters("selfcheck")["k1"]
+    assert ("贵单位辖区内甲公司应于2023年4月28日（星期五）17:30前向贵单位报送2023年度示例市长质量奖的自查报告，截至2023年5月5日"
+            "示例市市场监督管理局尚未收到登记") in to_k1, to_k1
+    assert "如贵单位已收到，请即告知示例市市场监督管理局；未收到的，请督促其尽快报送。" in to_k1, to_k1
 
 
 def test_a_superiors_escalation_says_what_missing_the_window_costs(tmp_path, home):

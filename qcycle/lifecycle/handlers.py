@@ -302,6 +302,7 @@ def _escalation(session, p, round_id, action) -> Outcome:
             for superior, kids in copied.items():  # 抄送: told which of theirs were urged (鄞州's 所 had heard nothing)
                 drafts += draft_letters([superior], "escalation.j2", p, action, parent_name=p.unit(superior).name,
                                         child_name="、".join(p.unit(k).name for k in kids), direct=False, copied=True,
+                                        received=cc == "parent" and p.stage(action.stage).report_to == "parent",
                                         days_overdue=_days_overdue(action), owned=all(p.unit(k).parent == superior for k in kids),
                                         whose=belonging(p, kids), children_short=names_short(p, kids), contact=p.round.contact)
             continue
