@@ -7375,6 +7375,12 @@ def test_an_office_may_urge_the_overdue_unit_itself_copying_its_superior(tmp_pat
     assert ("贵单位辖区内甲公司应于2023年4月28日（星期五）17:30前向贵单位报送2023年度示例市长质量奖的自查报告，截至2023年5月5日"
             "示例市市场监督管理局尚未收到登记") in to_k1, to_k1
     assert "如贵单位已收到，请即告知示例市市场监督管理局；未收到的，请督促其尽快报送。" in to_k1, to_k1
+    with db.session_scope() as session:  # and it was told at the opening that they come to it (永固's 所 never were)
+        told = session.exec(select(OutboxMessage.subject, OutboxMessage.body).where(
+            OutboxMessage.round_id == received.id, OutboxMessage.unit_code == "k1",
+            OutboxMessage.subject.contains("向贵单位报送"))).all()
+    assert [x for x, _ in told] == ["【通知】2023年度示例市长质量奖：2个单位须于2023年4月28日前向贵单位报送自查报告"], told
+    assert "1. 甲公司；\n2. 乙公司。\n收到后，请将收件情况告知示例市市场监督管理局，以便登记。" in told[0][1], told[0][1]
 
 
 def test_a_superiors_escalation_says_what_missing_the_window_costs(tmp_path, home):

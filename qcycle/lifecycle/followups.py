@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from sqlmodel import Session
 
@@ -13,7 +13,7 @@ from qcycle import crud
 from qcycle.lifecycle.changes import moved_deadline
 from qcycle.lifecycle.drafting import draft_letters, firm_workdays_left, late_note, written_on
 from qcycle.lifecycle.headings import occasion_of
-from qcycle.lifecycle.outcome import Outcome
+from qcycle.lifecycle.outcome import Draft, Outcome
 from qcycle.lifecycle.standing import items_by_unit, rejections
 from qcycle.lifecycle.who import owing_at, p_item_name, results_of, select_subjects
 from qcycle.lifecycle.wording import (
@@ -26,8 +26,9 @@ from qcycle.lifecycle.wording import (
 )
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, StageKind, Who
+from qcycle.timetable import Action
 
-__all__ = ["followup_open", "owing_reasons", "units_below"]
+__all__ = ["followup_open", "owing_reasons", "report_due", "units_below"]
 
 
 def followup_open(session, p, round_id, action) -> Outcome:
@@ -49,20 +50,7 @@ def followup_open(session, p, round_id, action) -> Outcome:
     # then chased reports only it could say it had received); with ``report_to: parent``, each parent of its own units
     # (加油站's 市场监管所 first heard of them when asked for its 复查意见). Not the office (it sent the orders) nor a unit
     # owing the report itself (its order and this would share one key).
-    sender = p.sender(stage.code)
-    up = p.ancestors(sender)
-    receivers = (_parents_of(p, units) if stage.report_to == "parent"
-                 else {stage.report_to: units} if stage.report_to is not None and units else {})
-    for receiver, kids in receivers.items():
-        if receiver == sender or receiver in units:
-            continue
-        drafts += draft_letters([receiver], "report_due.j2", p, action, rectification_deadline=action.deadline,
-                                owing=[f"{p.unit(u).name}：{why}" if (why := own.get(u, {}).get("reason") or reason)
-                                       else p.unit(u).name for u in kids],
-                                whose=belonging(p, kids) if stage.report_to == "parent" else "",
-                                rolled=action.detail.get("rolled"), contact=p.round.contact,  # the window's is for those owing it
-                                to_superior=receiver in up  # as a summary reads it
-                                or p.unit(receiver).level == "government" and not up)
+    drafts += report_due(p, action, stage, units, lambda u: own.get(u, {}).get("reason") or reason)
     return Outcome(action, drafts, note=f"{action.title}：{len(units)} 个单位须整改{late_note(action)}",
                    counts={"rectification": len(units)})
 
@@ -125,6 +113,28 @@ def _conferred_by(p: Programme, grades: list[str]) -> str | None:
             if s.name.endswith("确认名单"):
                 return "确认"
     return None
+
+
+def report_due(p: Programme, action: Action, stage: Stage, units: list[str], why: Callable[[str], str | None]) -> list[Draft]:
+    """The letters telling the unit a window's hand-ins go to (``report_to``) who owes them, by when and, where ``why``
+    says, why; with ``report_to: parent``, each parent of its own units: at a follow-up's opening, and at a window's where
+    the receiver reviews none of them (永固's 所 were never told the monthly reports came to them). Not the office (it
+    asked for them) nor a unit owing the hand-in itself (its own letter and this would share one key)."""
+    sender = p.sender(stage.code)
+    up = p.ancestors(sender)
+    receivers = (_parents_of(p, units) if stage.report_to == "parent"
+                 else {stage.report_to: units} if stage.report_to is not None and units else {})
+    drafts = []
+    for receiver, kids in receivers.items():
+        if receiver == sender or receiver in units:
+            continue
+        drafts += draft_letters([receiver], "report_due.j2", p, action, rectification_deadline=action.deadline,
+                                owing=[f"{p.unit(u).name}：{said}" if (said := why(u)) else p.unit(u).name for u in kids],
+                                whose=belonging(p, kids) if stage.report_to == "parent" else "",
+                                rolled=action.detail.get("rolled"), contact=p.round.contact,  # the window's is for those owing it
+                                to_superior=receiver in up  # as a summary reads it
+                                or p.unit(receiver).level == "government" and not up)
+    return drafts
 
 
 def _parents_of(p: Programme, units: list[str]) -> dict[str, list[str]]:

@@ -33,7 +33,7 @@ from qcycle.lifecycle.drafting import (
     written_on,
 )
 from qcycle.lifecycle.eligibility import ineligible
-from qcycle.lifecycle.followups import followup_open, owing_reasons, units_below
+from qcycle.lifecycle.followups import followup_open, owing_reasons, report_due, units_below
 from qcycle.lifecycle.notifying import notify_action
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.publicity import (
@@ -195,8 +195,8 @@ def _window_open(session, p, round_id, action) -> Outcome:
         for u, said in why.items():
             own.setdefault(u, {}).update(said)
     drafts = draft_letters(units + sorted(refused), "window_open.j2", p, action, rolled=action.detail.get("rolled"), reason=reason,
-                           private=any("quotas" in mine for mine in own.values()),
-                           own=own)
+                           private=any("quotas" in mine for mine in own.values()), own=own)
+    drafts += report_due(p, action, stage, units, lambda u: None) if not (stage.voluntary or p.reviews_of(stage.code)) else []
     return Outcome(action, drafts, note=f"{action.title}：应提交单位 {len(units)} 个"
                                         + (f"，告知不符合申报条件的 {len(refused)} 个" if refused else "") + late_note(action))
 
