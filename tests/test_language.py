@@ -2219,6 +2219,19 @@ def test_a_tie_may_go_to_the_unit_that_applied_first(tmp_path, home):
     assert "（与获评区长质量奖的单位同分，按申报时间先后排在其后）" in told, told
 
 
+def test_a_step_taking_fewer_places_than_the_grades_is_hinted(tmp_path, home):
+    """标准创新贡献奖: 9 award places and a 答辩 of the top 8: the ninth was told it won 三等奖 without any 答辩."""
+    from qcycle.timetable.checks import check_dates
+
+    text = AWARD.replace("among: {grades: [区长质量奖, 提名奖]}}", "among: {rank: {top: 2}}}", 1)
+    assert "among: {rank: {top: 2}}" in text
+    _, warnings = check_dates(write(tmp_path, "top.yaml", text).programme)
+    said = dict(warnings).get("stages[4].among", "")
+    assert "“评审委员会审议”只对前2名作决定，而等次名额合计3个：第3名起可不经“评审委员会审议”获评提名奖" in said, warnings
+    _, fine = check_dates(write(tmp_path, "top3.yaml", text.replace("{rank: {top: 2}}", "{rank: {top: 3}}", 1)).programme)
+    assert "stages[4].among" not in dict(fine), fine
+
+
 def test_a_tie_placed_by_unit_code_says_so_not_the_components(tmp_path, home):
     """某市's letter read "与获评优秀的单位同分，按质量提升得分排在其后" where the 质量提升 scores were
     equal too and the unit code had decided: the rule said is the one that placed it."""

@@ -45,6 +45,7 @@ def check_dates(p: Programme, cal: WorkCalendar | None = None) -> tuple[list[tup
     warnings += _late_at_counts_nothing(p, timetable)
     warnings += _taken_late_after_the_rule(p)
     warnings += _taken_late_never_reviewed(p)
+    warnings += _graded_beyond_the_step(p)
     warnings += _reminders_before_opening(p, ex)
     warnings += _due_before_the_call(p, timetable)
     return errors, warnings
@@ -143,6 +144,26 @@ def _taken_late_never_reviewed(p: Programme) -> list[tuple[str, str]]:
             out.append((f"stages[{i}].reminders", (
                 f"“{window.name}”逾期提交的仍受理，而“{s.name}”只在截止后请上级审核一次：此后逾期受理的材料不会告知上级；"
                 f"写 reminders，决定日前的提醒会列出这些新受理的材料")))
+    return out
+
+
+def _graded_beyond_the_step(p: Programme) -> list[tuple[str, str]]:
+    """A decision on the results taking the first N places (a 答辩 of the top 8) where the grades above the last may take
+    more: those past the N-th reach a grade without the step (标准创新贡献奖's ninth read "三等奖" without any 答辩)."""
+    scheme = p.assessment
+    if scheme is None or scheme.rank_within != "all":
+        return []
+    above = scheme.grades[:-1]
+    places = None if any(g.max_count is None for g in above) else sum(g.max_count or 0 for g in above)
+    out = []
+    for i, s in enumerate(p.stages):
+        top = s.among.rank.top if s.among is not None and s.among.rank is not None else None
+        if top is None or s.code not in p.decisions_on_results or (places is not None and places <= top):
+            continue
+        said = f"等次名额合计{places}个" if places is not None else "等次不限名额"
+        out.append((f"stages[{i}].among", (
+            f"“{s.name}”只对前{top}名作决定，而{said}：第{top + 1}名起可不经“{s.name}”获评{scheme.grades[-2].name}；"
+            f"请使等次名额合计不超过{top}个，或让“{s.name}”对更多名次作决定")))
     return out
 
 
