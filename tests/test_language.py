@@ -4614,10 +4614,8 @@ def test_a_veto_holds_by_itself_for_a_unit_that_never_handed_in(tmp_path, home):
         refused, "annual")
 
 
-def test_a_part_bound_to_a_window_scores_nothing_for_a_unit_that_never_handed_it_in(tmp_path, home):
-    """首席质量官 "年度履职报告 50 分": an enterprise that never sent its report was scored on it from the
-    reviews recorded anyway. A part names the window it scores (``missing_at``); missing it scores 0 there."""
-    text = textwrap.dedent("""\
+# 首席质量官's 年度履职报告 50 分, the window a part is bound to (missing_at).
+CQO = textwrap.dedent("""\
         version: 2
         round: {code: cqo-2025, name: 2025年度首席质量官履职评价, programme: 首席质量官履职, issuer: bur, years: [2025]}
         channels: [{name: sink, kind: sink}]
@@ -4638,6 +4636,12 @@ def test_a_part_bound_to_a_window_scores_nothing_for_a_unit_that_never_handed_it
             - {code: effect, name: 质量管理成效, max_points: 50}
           grades: [{name: 合格, min_score: 60}, {name: 不合格}]
         """)
+
+
+def test_a_part_bound_to_a_window_scores_nothing_for_a_unit_that_never_handed_it_in(tmp_path, home):
+    """首席质量官 "年度履职报告 50 分": an enterprise that never sent its report was scored on it from the
+    reviews recorded anyway. A part names the window it scores (``missing_at``); missing it scores 0 there."""
+    text = CQO
     r = Round(write(tmp_path, "cqo.yaml", text))
     assert lateness_costs(r.p, "annual") == "按评价规定，截至2025年8月15日评价时仍未报送的，“履职报告”部分不得分。"
     r.hand_in("progress_report", ["e1"], "2025-07-10")  # e2 never; both are scored on both parts
@@ -4660,28 +4664,10 @@ def test_a_part_bound_to_a_window_scores_nothing_for_a_unit_that_never_handed_it
 def test_a_part_bound_to_a_window_scores_nothing_for_a_late_hand_in_where_the_rule_says_so(tmp_path, home):
     """质量月 "逾期报送的总结不予评分": a summary taken late was scored from its reviews like one on time. A part
     bound to the window with ``counts: late_or_missing`` scores 0 for a late hand-in too, and the letters say so."""
-    text = textwrap.dedent("""\
-        version: 2
-        round: {code: cqo-2025, name: 2025年度首席质量官履职评价, programme: 首席质量官履职, issuer: bur, years: [2025]}
-        channels: [{name: sink, kind: sink}]
-        units:
-          - {code: bur, name: 示例县市场监督管理局, level: county, channels: [sink]}
-          - {code: e1, name: 甲公司, level: enterprise, parent: bur, channels: [sink]}
-          - {code: e2, name: 乙公司, level: enterprise, parent: bur, channels: [sink]}
-          - {code: e3, name: 丙公司, level: enterprise, parent: bur, channels: [sink]}
-        stages:
-          - {code: annual, name: 年度履职报告, kind: submission, submission: progress_report,
-             owed_by: {levels: [enterprise]}, opens: 2025-07-01, deadline: {date: 2025-07-15}}
-          - {code: rating, name: 履职评价, kind: assessment, on: 2025-08-15}
-          - {code: results, name: 通知评价结果, kind: notification, template: result, on: 2025-08-20,
-             notify: {levels: [enterprise]}}
-        assessment:
-          subjects: {levels: [enterprise]}
-          components:
-            - {code: report, name: 履职报告, max_points: 50, missing_at: annual, counts: late_or_missing}
-            - {code: effect, name: 质量管理成效, max_points: 50}
-          grades: [{name: 合格, min_score: 60}, {name: 不合格}]
-        """)
+    text = CQO.replace("  - {code: e2, name: 乙公司, level: enterprise, parent: bur, channels: [sink]}\n",
+                       "  - {code: e2, name: 乙公司, level: enterprise, parent: bur, channels: [sink]}\n"
+                       "  - {code: e3, name: 丙公司, level: enterprise, parent: bur, channels: [sink]}\n", 1).replace(
+        "missing_at: annual}", "missing_at: annual, counts: late_or_missing}", 1)
     r = Round(write(tmp_path, "cqo.yaml", text))
     assert lateness_costs(r.p, "annual") == (
         "按评价规定，逾期报送或截至2025年8月15日评价时仍未报送的，“履职报告”部分不得分。"), lateness_costs(r.p, "annual")
@@ -6033,32 +6019,26 @@ def test_an_award_tells_what_the_winner_owes_later(tmp_path, home):
         "         owed_by: {approved_at: committee}, opens: 2023-11-01, deadline: {date: 2023-12-20}}\n"
         "      - {code: results,", 1)
     assert "template: award" in text and "selfcheck" in text
-    r = Round(write(tmp_path, "award.yaml", text))
-    r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
-    r.until("2023-04-04")
-    r.decide("eligibility", e1="approved", e2="approved", e3="approved")
-    r.until("2023-04-11")
-    r.decide("documents", e1="approved", e2="approved", e3="approved")
-    r.scores({"e1": 95, "e2": 85, "e3": 60})
-    r.until("2023-04-25")
-    r.decide("committee", **{u: "approved" for u in r.pending("committee")})
-    r.until("2023-05-15")
-    told = r.letters("award")
+    def awarded(r: Round, until: str) -> Round:  # e1 and e2 awarded, e3 not
+        r.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
+        r.until("2023-04-04")
+        r.decide("eligibility", e1="approved", e2="approved", e3="approved")
+        r.until("2023-04-11")
+        r.decide("documents", e1="approved", e2="approved", e3="approved")
+        r.scores({"e1": 95, "e2": 85, "e3": 60})
+        r.until("2023-04-25")
+        r.decide("committee", **{u: "approved" for u in r.pending("committee")})
+        r.until(until)
+        return r
+
+    told = awarded(Round(write(tmp_path, "award.yaml", text)), "2023-05-15").letters("award")
     assert sorted(told) == ["e1", "e2"], told
     assert "此后贵单位须按时提交：\n1. 年度自查报告：2023年12月20日前。" in told["e1"], told["e1"]
     # A title the round names is said so where the window opens: 湖州's named shops read "被评为放心消费示范单位".
-    named = Round(write(tmp_path, "named.yaml", text.replace("区长质量奖", "示范单位").replace("name: 授予示范单位", "name: 命名示范单位")
-                        .replace("owed_by: {approved_at: committee}", "owed_by: {grades: [示范单位], approved_at: committee}")
-                        .replace("code: award-2023,", "code: award-2023n,", 1)))
-    named.hand_in("application", ["e1", "e2", "e3"], "2023-03-20")
-    named.until("2023-04-04")
-    named.decide("eligibility", e1="approved", e2="approved", e3="approved")
-    named.until("2023-04-11")
-    named.decide("documents", e1="approved", e2="approved", e3="approved")
-    named.scores({"e1": 95, "e2": 85, "e3": 60})
-    named.until("2023-04-25")
-    named.decide("committee", **{u: "approved" for u in named.pending("committee")})
-    named.until("2023-11-01")
+    named = awarded(Round(write(tmp_path, "named.yaml", text.replace("区长质量奖", "示范单位").replace(
+        "name: 授予示范单位", "name: 命名示范单位").replace(
+        "owed_by: {approved_at: committee}", "owed_by: {grades: [示范单位], approved_at: committee}").replace(
+        "code: award-2023,", "code: award-2023n,", 1))), "2023-11-01")
     opened = named.letters("selfcheck")["e1"]
     assert "被命名为示范单位" in opened and "被评为" not in opened, opened
 
