@@ -495,9 +495,9 @@ def test_a_report_due_to_another_unit_is_said_not_sent_not_unreceived() -> None:
     """焦作's 整改报告 goes to 市政府, and the 质量立市办 wrote "至今尚未收到" of it."""
     ctx = {**CONTEXTS["overdue.j2"], "item": "书面整改报告", "report_to": "焦作市人民政府"}
     body = render_message("overdue.j2", ctx)[1]
-    assert "前报送焦作市人民政府的书面整改报告至今尚未报送，已逾期2个工作日。请尽快报送；" in body, body
+    assert "前向焦作市人民政府报送的书面整改报告，至今尚未报送，已逾期2个工作日。请尽快报送；" in body, body
     urged = render_message("escalation.j2", {**CONTEXTS["escalation.j2"], "direct": True, "report_to": "焦作市人民政府"})[1]
-    assert "报送焦作市人民政府的" in urged and "仍未报送" in urged and "收到" not in urged.split("现予督办")[0], urged
+    assert "前向焦作市人民政府报送的" in urged and "仍未报送" in urged and "收到" not in urged.split("现予督办")[0], urged
 
 
 def test_a_review_request_does_not_call_a_hand_in_taken_late_on_time() -> None:
