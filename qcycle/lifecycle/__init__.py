@@ -10,6 +10,7 @@ is idempotent: carrying out the same action twice gives the same drafts and writ
 - :mod:`~qcycle.lifecycle.sync`: the round kept in step with its file (amendments), its timetable
 - :mod:`~qcycle.lifecycle.who`: selections, owers, outstanding units, decision subjects
 - :mod:`~qcycle.lifecycle.handlers`: :data:`HANDLERS`, one per action kind, and their letters
+- :mod:`~qcycle.lifecycle.escalating`: after a missed deadline: the overdue notice and the 督办 (with its 抄送)
 - :mod:`~qcycle.lifecycle.answers`: letters answering a hand-in (a late one refused: 不予受理)
 - :mod:`~qcycle.lifecycle.wording`: how letters say what a unit achieved, and why, and what results are called
 - :mod:`~qcycle.lifecycle.remarks`: a result letter's 说明 (a veto, a full capped grade, a line missed, the
