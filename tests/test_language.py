@@ -7366,7 +7366,7 @@ def test_an_office_may_urge_the_overdue_unit_itself_copying_its_superior(tmp_pat
     received.until("2023-05-10")
     to_k1 = received.letters("selfcheck")["k1"]
     assert ("贵单位辖区内甲公司应于2023年4月28日（星期五）17:30前向贵单位报送2023年度示例市长质量奖的自查报告，截至2023年5月5日"
-            "示例市市场监督管理局尚未收到登记") in to_k1, to_k1
+            "示例市市场监督管理局尚未登记收到") in to_k1, to_k1
     assert "如贵单位已收到，请即告知示例市市场监督管理局；未收到的，请督促其尽快报送。" in to_k1, to_k1
     with db.session_scope() as session:  # and it was told at the opening that they come to it (永固's 所 never were)
         told = session.exec(select(OutboxMessage.subject, OutboxMessage.body).where(
@@ -7374,6 +7374,22 @@ def test_an_office_may_urge_the_overdue_unit_itself_copying_its_superior(tmp_pat
             OutboxMessage.subject.contains("向贵单位报送"))).all()
     assert [x for x, _ in told] == ["【通知】2023年度示例市长质量奖：2个单位须于2023年4月28日前向贵单位报送自查报告"], told
     assert "1. 甲公司；\n2. 乙公司。\n收到后，请将收件情况告知示例市市场监督管理局，以便登记。" in told[0][1], told[0][1]
+    # A superior overdue itself the same day hears of its units in its own 督办 (a second letter would share its key).
+    both = Round(write(tmp_path, "both.yaml", text.replace("owed_by: {levels: [enterprise]},\n         opens: 2023-04-24",
+                                                           "owed_by: {levels: [county, enterprise]},\n         opens: 2023-04-24", 1)
+                       .replace("code: review-2023,", "code: review-2023b,", 1)))
+    both.hand_in("self_evaluation", ["e2", "e3", "k2"], "2023-04-26")
+    both.until("2023-05-10")
+    to_k1 = both.letters("selfcheck")["k1"]
+    assert "贵单位应于2023年4月28日（星期五）17:30前提交的自查报告" in to_k1, to_k1
+    assert "贵单位辖区内甲公司同样逾期未交，已直接督办，特此抄送。" in to_k1, to_k1
+    # Copied to a unit that is not their superior: the units named bare, and it is not asked to see to them.
+    other = Round(write(tmp_path, "other.yaml", text.replace("escalate_cc: parent", "escalate_cc: k2", 1)
+                        .replace("code: review-2023,", "code: review-2023o,", 1)))
+    other.hand_in("self_evaluation", ["e2", "e3"], "2023-04-26")
+    other.until("2023-05-10")
+    to_k2 = other.letters("selfcheck")["k2"]
+    assert "乙县市场监督管理局：\n\n甲公司、丁公司应于" in to_k2 and "辖区内" not in to_k2 and "督促" not in to_k2, to_k2
 
 
 def test_a_superiors_escalation_says_what_missing_the_window_costs(tmp_path, home):

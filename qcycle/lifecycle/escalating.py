@@ -105,11 +105,17 @@ def escalation(session, p, round_id, action) -> Outcome:
             cc = action.detail.get("escalate_cc")  # the office does not copy itself
             copied = {x: k for x, k in _urged(p, action, cc, [c for c in children if c not in refused]).items()
                       if x != sender} if cc else {}
-            for child in (c for c in children if c not in refused):
+            urged = [c for c in children if c not in refused]
+            for child in urged:
+                # A superior urged itself the same day hears of its units in its own 督办: a second letter to it would
+                # share its key and be dropped, while its units' letters said "抄送" to it.
+                kids = copied.get(child, [])
                 drafts += draft_letters([child], "escalation.j2", p, action, parent_name=p.unit(child).name,
                                         child_name=p.unit(child).name, direct=True, days_overdue=days_overdue(action), own=own,
-                                        cc_name=next((p.unit(x).name for x, kids in copied.items() if child in kids), None))
-            for superior, kids in copied.items():  # 抄送: told which of theirs were urged (鄞州's 所 had heard nothing)
+                                        cc_name=next((p.unit(x).name for x, k in copied.items() if child in k), None),
+                                        copy_below=f"贵单位{belonging(p, kids)}{'、'.join(p.unit(k).name for k in kids)}同样逾期"
+                                                   f"未交，已直接督办，特此抄送。" if kids else None)
+            for superior, kids in ((x, k) for x, k in copied.items() if x not in urged):  # 抄送 (鄞州's 所 had heard nothing)
                 drafts += draft_letters([superior], "escalation.j2", p, action, parent_name=p.unit(superior).name,
                                         child_name="、".join(p.unit(k).name for k in kids), direct=False, copied=True,
                                         received=cc == "parent" and p.stage(action.stage).report_to == "parent",
