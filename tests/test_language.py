@@ -803,6 +803,13 @@ def test_a_letter_on_or_after_the_day_a_rule_decides_a_miss_says_it_as_done(tmp_
     assert f"按规定，{day}前仍未提交的，认定为未按要求开展自查。" in overdue, overdue
     urging = next(b for x, b in sent if "督办" in x and "年度报告逾期未交" in x)
     assert f"按规定，截至{day}仍未提交的，已认定为未按要求开展自查。" in urging, urging
+    # A verdict in the step's own words is said as done after its name (not "已“年度报告评定”为不合格").
+    from qcycle.lifecycle.costs import missing_rule
+
+    worded = write(tmp_path, "worded.yaml", text.replace("on_rejection: 认定为未按要求开展自查}",
+                                                         "verdicts: {approved: 合格, rejected: 不合格}}")).programme
+    assert missing_rule(worded, "annual", ruled.at.date()) == f"按规定，截至{day}仍未提交的，“自查开展情况认定”已为不合格。", (
+        missing_rule(worded, "annual", ruled.at.date()))
 
 
 def test_a_window_closed_to_late_hand_ins_whose_miss_the_rule_decided_is_not_urged(tmp_path, home):
@@ -4693,6 +4700,36 @@ def test_a_part_bound_to_a_window_scores_nothing_for_a_late_hand_in_where_the_ru
     with pytest.raises(ConfigError) as exc:
         write(tmp_path, "bad.yaml", text.replace("missing_at: annual, counts", "counts"))
     assert "assessment.components[0]" in str(exc.value) and "missing_at" in str(exc.value), str(exc.value)
+
+
+def test_a_part_a_late_hand_in_scores_nothing_on_holds_for_each_item_of_its_unit(tmp_path, home):
+    """A window owed by the unit (its 总结), a part bound to it with ``counts: late_or_missing``, and subjects that are
+    the unit's list items: each item scores nothing there when the unit's 总结 came late, as when it never came."""
+    text = (AWARD + TWO_KINDS).replace(
+        "      - {code: eligibility,",
+        "      - {code: summary, name: 工作总结, kind: submission, submission: self_evaluation,\n"
+        "         owed_by: {levels: [enterprise]}, opens: 2023-04-03, deadline: {date: 2023-04-10}}\n"
+        "      - {code: eligibility,", 1).replace(
+        "      components: [{code: all, name: 综合评分, weight: 1}]\n",
+        "      components:\n"
+        "        - {code: all, name: 综合评分, max_points: 80}\n"
+        "        - {code: sum, name: 工作总结, max_points: 20, missing_at: summary, counts: late_or_missing}\n", 1)
+    r = Round(write(tmp_path, "items.yaml", text))
+    for unit, item, rid in (("e1", "xc-1", "a"), ("e1", "gg-1", "b"), ("e2", "gg-1", "c")):
+        r.hand_in("application", [unit], "2023-03-20", item=item, id=rid)
+    r.hand_in("self_evaluation", ["e2"], "2023-04-06")
+    r.hand_in("self_evaluation", ["e1"], "2023-04-12")  # late, taken
+    every = {"e1:xc-1": "approved", "e1:gg-1": "approved", "e2:gg-1": "approved"}
+    r.decide("eligibility", **every)
+    r.decide("documents", **every)
+    with db.session_scope() as session:
+        ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "score", "unit": s, "reviewer": "r1", "component": c, "value": 90}
+            for s in every for c in ("all", "sum")])
+    r.until("2023-04-18")
+    with db.session_scope() as session:
+        parts = {x.unit_code: x.components["sum"] for x in crud.list_results(session=session, round_id=r.id)}
+    assert parts == {"e1:xc-1": 0.0, "e1:gg-1": 0.0, "e2:gg-1": 18.0}, parts
 
 
 def test_results_told_before_the_assessment_are_the_decisions_under_their_own_name(tmp_path, home):

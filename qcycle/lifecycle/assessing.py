@@ -127,8 +127,9 @@ def _judged_by_hand_ins(session: Session, p: Programme, round_id: uuid.UUID, inp
     # A part that scores nothing for a hand-in taken late either (质量月: 逾期报送的总结不予评分).
     for window, parts in _late_zeroed(p).items():
         late = {s for a in deadlines if a.stage == window for s in taken_late(session, p, round_id, a)}
-        for u in inputs:
-            if u.unit in late or (":" not in u.unit and any(s.partition(":")[0] == u.unit for s in late)):
+        units = {s.partition(":")[0] for s in late}
+        for u in inputs:  # as for a miss: a unit's own window covers all its subjects
+            if u.unit in late or u.unit.partition(":")[0] in late or (":" not in u.unit and u.unit in units):
                 u.unsubmitted |= parts
 
 
