@@ -263,7 +263,7 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
     rows = crud.list_results(session=session, round_id=round_id)  # by stage, then rank
     comps = p.assessment.components if p.assessment else []
     vetoes = {v.code: v.name for v in p.assessment.vetoes} if p.assessment else {}
-    facts = veto_facts(session, p, round_id)  # what each veto recorded stands for (which accident)
+    facts = {stage: veto_facts(session, p, round_id, stage) for stage in dict.fromkeys(r.stage for r in rows)}
     # A decision on an assessment's result (a committee's), and one on that decision (the
     # government's), stand beside the grade: a graded candidate either refused holds no award,
     # and the sheet must not read as if it did.
@@ -292,7 +292,7 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
                "总分": round(float(r.total), 2)}
         row |= {c.name: None if r.components.get(c.code) is None else round(float(r.components[c.code]), 2) for c in comps}
         row |= {"加分": round(float(r.bonus), 2), "扣分": round(float(r.deduction), 2),
-                "否决": (vetoes.get(r.veto, r.veto) + (f"（{fact}）" if (fact := facts.get((r.unit_code, r.veto))) else ""))
+                "否决": (vetoes.get(r.veto, r.veto) + (f"（{fact}）" if (fact := facts[r.stage].get((r.unit_code, r.veto))) else ""))
                 if r.veto else "", "等次": r.grade}
         times = counted.get(r.stage, {}).get(r.unit_code, ({}, {}, {}))[1]
         row |= {f"{d.name}（次）": times.get(d.code, 0) for d in (p.assessment.deductions if p.assessment and counted else [])}

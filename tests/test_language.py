@@ -22,7 +22,7 @@ from qcycle.kinds import ACTION_KINDS, STAGE_ACTIONS
 from qcycle.lifecycle import HANDLERS, carry_out, decision_subjects, pending_decisions, sync_round
 from qcycle.lifecycle.costs import lateness_costs, missing_rule
 from qcycle.loader import LoadedProgramme, load_programme
-from qcycle.models import ActionRun, Decision, OutboxMessage, Submission
+from qcycle.models import ActionRun, AuditLog, Decision, OutboxMessage, Submission
 from qcycle.render import render_message
 from qcycle.schema import Programme, StageKind
 from qcycle.status import round_status
@@ -1892,6 +1892,24 @@ def test_a_veto_recorded_with_its_facts_is_told_with_them(tmp_path, home):
     with db.session_scope() as session:
         sheet = {row["单位代码"]: row for row in next(iter(ops.result_rows(session, r.p, r.id).values()))}
     assert sheet["c5"]["否决"] == "发生较大及以上特种设备事故（2016年2月3日五县某公司起重机械倒塌较大事故）", sheet["c5"]
+    # The sheet again without its 说明 column keeps the facts (it had erased them and said 重复); a new 说明 is a revision,
+    # audited; a reviewer's 0 with a remark is no part of the facts; 备注 is a reviewer's own, never the letter's.
+    veto = {"kind": "score", "unit": "c5", "reviewer": "市局安全监察科", "component": "veto:acc", "value": 1}
+    with db.session_scope() as session:
+        again = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[veto])
+        changed = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {**veto, "payload": {"说明": "2016年2月3日起重机械倒塌", "备注": "待核实"}},
+            {**veto, "reviewer": "复核组", "value": 0, "payload": {"说明": "经复核不属于责任事故"}}])
+    assert [x.status for x in again] == ["duplicate"] and [x.status for x in changed] == ["revised", "accepted"], (
+        again, changed)
+    assert "说明已更新" in (changed[0].reason or ""), changed[0]
+    from qcycle.lifecycle.assessing import veto_facts
+
+    with db.session_scope() as session:
+        facts = veto_facts(session, r.p, r.id, "scoring")
+        audited = session.exec(select(AuditLog).where(AuditLog.action == "score:revise")).all()
+    assert facts == {("c5", "acc"): "2016年2月3日起重机械倒塌"}, facts
+    assert audited and audited[-1].detail.get("new_note") == "2016年2月3日起重机械倒塌", [a.detail for a in audited]
 
 
 def test_a_list_reported_to_the_units_below_is_refused(tmp_path, home):

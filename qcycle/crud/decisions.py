@@ -155,18 +155,19 @@ def reviews_of(*, session: Session, round_id: uuid.UUID, subjects: Sequence[str]
     return [GivenValue(*row) for row in plain_rows(session, query)]
 
 
-def review_notes(*, session: Session, round_id: uuid.UUID, components: Sequence[str]) -> dict[tuple[str, str], str]:
-    """(subject, component) → the note recorded with its value (a veto's facts), of ``components``; the notes of
-    several reviewers joined."""
-    query = select(col(Review.unit_code), col(Review.component_code), col(Review.note)).where(
-        Review.round_id == round_id, col(Review.component_code).in_(components), Review.note != "").order_by(
-        col(Review.unit_code), col(Review.reviewer))
-    out: dict[tuple[str, str], list[str]] = {}
-    for subject, component, note in plain_rows(session, query):
-        said = out.setdefault((subject, component), [])
-        if note not in said:
-            said.append(note)
-    return {key: "；".join(notes) for key, notes in out.items()}
+def review_notes(*, session: Session, round_id: uuid.UUID, subjects: Sequence[str] | None = None,
+                 components: Sequence[str] | None = None) -> dict[tuple[str, str, str, str], tuple[str, float]]:
+    """(stage, subject, reviewer, component) → (note, value) of the values stored with a note (a veto's facts), of
+    ``subjects`` and ``components`` where given."""
+    query: Select[*tuple[Any, ...]] = Select(  # select() is typed for at most 4 columns
+        col(Review.stage), col(Review.unit_code), col(Review.reviewer), col(Review.component_code),
+        col(Review.note), col(Review.value)).where(Review.round_id == round_id, Review.note != "")
+    if subjects is not None:
+        query = query.where(col(Review.unit_code).in_(subjects))
+    if components is not None:
+        query = query.where(col(Review.component_code).in_(components))
+    return {(stage or "", subject, reviewer, component): (note, float(value))
+            for stage, subject, reviewer, component, note, value in plain_rows(session, query)}
 
 
 # -- what the lifecycle asks ----------------------------------------------------------------

@@ -98,8 +98,9 @@ def _in_the_future(submitted_at: dt.datetime) -> str:
             "（不能是将来的时间，请核对年份和时区）")
 
 
-# Where a value's note comes from: a record's own ``note``, else a column a sheet gives it (说明, 备注, 事实).
-_NOTE_KEYS = ("note", "说明", "备注", "事实", "情况说明")
+# Where a value's note comes from: a record's own ``note``, else a column a sheet gives it for that (说明, 事实). Not 备注:
+# a reviewer's internal remark there ("待核实") would be printed in the unit's letter.
+_NOTE_KEYS = ("note", "说明", "事实", "否决事实")
 
 
 def _score_note(record: Mapping[str, Any]) -> str:
@@ -276,21 +277,30 @@ def _store_reviews(session: Session, p: Programme, round_id: uuid.UUID, source: 
     stored = crud.reviews_of(session=session, round_id=round_id, subjects=sorted({r["unit_code"] for r in reviews}),
                              stages=sorted({r["stage"] or "" for r in reviews}))
     held = {(r.stage or "", r.unit_code, r.reviewer, r.component_code): r.value for r in stored}
+    # A value's note (a veto's facts): a row without one keeps what is stored (a sheet imported again without its 说明
+    # column had erased the facts and said 重复); a new one is a revision, in the audit log like a new value.
+    noted = {k: note for k, (note, _) in crud.review_notes(session=session, round_id=round_id,
+                                                           subjects=sorted({r["unit_code"] for r in reviews})).items()}
     results: dict[int, IngestResult] = {}
     changes = []
-    for r in reviews:
+    rows = [dict(r) for r in reviews]
+    for r in rows:
         k = (r["stage"] or "", r["unit_code"], str(r["reviewer"]), r["component_code"])  # as put_reviews keys it
-        value = float(r["value"])
+        value, note = float(r["value"]), r.get("note") or noted.get(k, "")
+        r["note"] = note
         if k not in held:
             results[r["index"]] = IngestResult("accepted")
-        elif held[k] == value:
+        elif held[k] == value and note == noted.get(k, ""):
             results[r["index"]] = IngestResult("duplicate", "同一评分已收到过")
         else:
-            results[r["index"]] = IngestResult("revised", f"评分由 {held[k]:g} 改为 {value:g}（已记入审计日志）")
+            said = [f"评分由 {held[k]:g} 改为 {value:g}"] if held[k] != value else []
+            said += ["说明已更新"] if note != noted.get(k, "") else []
+            results[r["index"]] = IngestResult("revised", f"{'，'.join(said)}（已记入审计日志）")
             changes.append({"stage": k[0], "subject": k[1], "reviewer": k[2], "component": k[3],
-                            "old": held[k], "new": value, "source": source})
-        held[k] = value
-    crud.put_reviews(session=session, round_id=round_id, rows=reviews)
+                            "old": held[k], "new": value, "source": source}
+                           | ({"old_note": noted.get(k, ""), "new_note": note} if note != noted.get(k, "") else {}))
+        held[k], noted[k] = value, note
+    crud.put_reviews(session=session, round_id=round_id, rows=rows)
     for change in changes:
         crud.audit(session=session, actor=f"intake:{source}", action="score:revise", round_code=p.round.code,
                    detail=change)

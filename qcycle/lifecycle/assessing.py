@@ -300,11 +300,19 @@ def windows_never_handed_in(session: Session, p: Programme, round_id: uuid.UUID,
     return out
 
 
-def veto_facts(session: Session, p: Programme, round_id: uuid.UUID) -> dict[tuple[str, str], str]:
-    """(subject, veto code) → the facts recorded with a veto (its record's note), for the unit's own letter."""
-    vetoes = [f"veto:{v.code}" for v in p.assessment.vetoes if not v.missing_at] if p.assessment else []
+def veto_facts(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None) -> dict[tuple[str, str], str]:
+    """(subject, veto code) → the facts recorded with a veto set (value > 0) for the assessment ``stage`` (or the round's
+    first, its values stored with no stage), for the unit's own letter and the export: the notes of several reviewers
+    joined."""
+    vetoes = [f"veto:{v.code}" for v in p.assessment.vetoes if not v.missing_at] if p.assessment and stage else []
     notes = crud.review_notes(session=session, round_id=round_id, components=vetoes) if vetoes else {}
-    return {(subject, component.removeprefix("veto:")): note for (subject, component), note in notes.items()}
+    first = p.assessment_stages[0] if p.assessment_stages else None
+    out: dict[tuple[str, str], list[str]] = {}
+    for (at, subject, _reviewer, component), (note, value) in sorted(notes.items()):
+        if value > 0 and (at == stage or (not at and stage == first)):
+            said = out.setdefault((subject, component.removeprefix("veto:")), [])
+            said += [] if note in said else [note]
+    return {key: "；".join(notes) for key, notes in out.items()}
 
 
 def windows_taken_late(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,

@@ -149,7 +149,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     goals = quota_goals(p, reached, year) if reached else []
     graded = [r.unit_code for rs in by_unit.values() for r in rs] if template in ("result.j2", "circular.j2") else []
     adjusted, unmet = what_counted(session, p, round_id, assessed, graded, action.category)
-    facts = veto_facts(session, p, round_id)  # what a veto recorded stands for (which accident)
+    facts = veto_facts(session, p, round_id, assessed)  # what a veto recorded stands for (which accident)
     drafts = []
     # What an award brings to hand in later (a named unit's yearly 自查报告), as a publication tells it.
     later = owed_later(session, p, round_id, action, set(units)) if action.detail.get("later") else {}
