@@ -295,7 +295,8 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
                 "否决": (vetoes.get(r.veto, r.veto) + (f"（{fact}）" if (fact := facts[r.stage].get((r.unit_code, r.veto))) else ""))
                 if r.veto else "", "等次": r.grade}
         times = counted.get(r.stage, {}).get(r.unit_code, ({}, {}, {}))[1]
-        row |= {f"{d.name}（次）": times.get(d.code, 0) for d in (p.assessment.deductions if p.assessment and counted else [])}
+        row |= {f"{d.name}（{'分' if d.up_to is not None else '次'}）": _figure(times.get(d.code, 0))
+                for d in (p.assessment.deductions if p.assessment and counted else [])}  # up_to: the points given
         deciders = [(decider, said.get(r.unit_code), decider.code not in taken or r.unit_code in taken[decider.code])
                     for decider, assessed, said in on_results if assessed == r.stage]
         for decider, outcome, _ in deciders:
@@ -324,6 +325,11 @@ def result_rows(session: Session, programme: Programme, round_id: uuid.UUID) -> 
 
 
 _PASSED_WORDS = {"approved": "通过", "rejected": "未通过"}  # a decision on a result, in the results sheet
+
+
+def _figure(value: float) -> float | int:
+    """A count as a count (2, not 2.0); points as given."""
+    return int(value) if float(value).is_integer() else value
 
 
 def _decided_after_grades(p: Programme) -> list[Stage]:

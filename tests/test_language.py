@@ -2099,7 +2099,7 @@ def test_a_deadline_after_the_last_assessment_is_not_told_what_lateness_costs(tm
     launch.until("2015-12-30")
     told = launch.letters("launch")["c1"]
     assert ("季度进展报告：第一期于2016年1月15日前、第二期于2016年2月26日前（按考核规定，逾期报送或未报送的，每次扣2分。"
-            "第二期截止在考核之后，不在此列）") in told, told
+            "第二期截止时间在考核之后，不在此列）") in told, told
 
 
 def test_a_late_at_deduction_counts_only_what_was_due_by_its_own_assessment(tmp_path, home):
@@ -7377,8 +7377,8 @@ def test_a_unit_refused_as_late_is_still_urged_through_its_superior(tmp_path, ho
     # Named with the day it handed in and was refused: 黄山's 区县局, told of the refusal, then read the same unit's report
     # as 逾期未交 and nothing more.
     assert "贵单位辖区内甲公司应于2023年4月28日（星期五）17:30前提交" in urged, urged
-    assert "已逾期2个工作日。其中甲公司于2023年5月4日逾期提交，按规定不予受理。" in urged, urged
-    assert "逾期提交的不予受理" in urged, urged
+    assert "已逾期2个工作日。其中甲公司于2023年5月4日逾期提交，不予受理。\n按规定，逾期提交的不予受理。" in urged, urged
+    assert urged.count("按规定") == 1, urged  # the rule said once
     with db.session_scope() as session:  # the unit itself has its refusal (不予受理), not a 督办 saying "仍未收到"
         to_e1 = session.exec(select(OutboxMessage.subject).where(OutboxMessage.round_id == r.id,
                                                                  OutboxMessage.unit_code == "e1")).all()
@@ -7429,6 +7429,13 @@ def test_an_office_may_urge_the_overdue_unit_itself_copying_its_superior(tmp_pat
             OutboxMessage.subject.contains("向贵单位报送"))).all()
     assert [x for x, _ in told] == ["【通知】2023年度示例市长质量奖：2个单位须于2023年4月28日前向贵单位报送自查报告"], told
     assert "1. 甲公司；\n2. 乙公司。\n收到后，请将收件情况告知示例市市场监督管理局，以便登记。" in told[0][1], told[0][1]
+    # Announced with a same-day call to the owers, the receiver is told all the same (it had heard nothing).
+    called = Round(write(tmp_path, "called.yaml", text.replace("reminders: std}", "reminders: std, report_to: parent}", 1)
+                         .replace("    stages:\n", "    stages:\n      - {code: call, name: 印发自查通知, kind: publication, "
+                                  "on: 2023-04-24, notify: {levels: [enterprise]}}\n", 1)
+                         .replace("code: review-2023,", "code: review-2023c,", 1)))
+    called.until("2023-04-24")
+    assert "须于2023年4月28日（星期五）17:30前向贵单位报送自查报告" in called.letters("selfcheck").get("k1", ""), called.letters("selfcheck")
     # A superior overdue itself the same day hears of its units in its own 督办 (a second letter would share its key).
     both = Round(write(tmp_path, "both.yaml", text.replace("owed_by: {levels: [enterprise]},\n         opens: 2023-04-24",
                                                            "owed_by: {levels: [county, enterprise]},\n         opens: 2023-04-24", 1)

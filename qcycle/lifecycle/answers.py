@@ -114,7 +114,6 @@ def _past_the_items(handed_in: str, names: list[str]) -> str:
     return handed_in[cut:] or handed_in
 
 
-
 def refused_on(session: Session, round_id: uuid.UUID, stage: str, period: str | None = None,
                units: Collection[str] | None = None) -> dict[str, dt.datetime]:
     """Unit (of ``units``, or any) → its first hand-in at a window (and period) refused as late (不予受理), of the units that

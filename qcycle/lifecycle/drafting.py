@@ -231,7 +231,7 @@ def owed_later(session, p: Programme, round_id, call: Action, addressed: set[str
     for item, uncounted in free.items():
         costs[item] = None if len(uncounted) >= every[item] or not costs[item] else (
             # Its own sentence: "…扣完为止，2025年第四季度除外" had read as if 扣完为止 did not hold for it (常德's counties).
-            f"{costs[item]}{'、'.join(dict.fromkeys(uncounted))}截止在考核之后，不在此列。")
+            f"{costs[item]}{'、'.join(dict.fromkeys(uncounted))}截止时间在考核之后，不在此列。")
     # Periods named only where each deadline has one: "第一季度于…前、第二季度于…前" (安庆's launch listed bare dates).
     return {u: sorted(({"item": item, "deadlines": [{"at": day, "period": period if all(x for x, _ in days.values()) else None,
                                                      "rolled": rolled} for day, (period, rolled) in sorted(days.items())],

@@ -129,7 +129,7 @@ def escalation(session, p, round_id, action) -> Outcome:
         # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.
         drafts += draft_letters([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
                                 child_name="、".join(owing), direct=False, days_overdue=days_overdue(action),
-                                refused_said=f"其中{late}逾期提交，按规定不予受理。" if late else None,
+                                refused_said=f"其中{late}逾期提交，不予受理。" if late else None,
                                 children_short=names_short(p, children),
                                 owned=all(p.unit(c).parent == parent for c in children), whose=belonging(p, children),
                                 superior=p.unit(sender).parent == parent,

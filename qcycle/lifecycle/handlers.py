@@ -148,7 +148,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
     if (call := action.detail.get("announced_by")) is not None:  # told by that day's publication
         told = set(resolve(session, p, round_id, p.stage(call["stage"]).notify, call["category"]))
         return Outcome(action, draft_letters([u for u in units if u not in told], "window_open.j2", p, action,
-                                             rolled=action.detail.get("rolled")),
+                                             rolled=action.detail.get("rolled")) + _receivers_told(p, action, stage, units),
                        note=f"{action.title}：应提交单位 {len(units)} 个，其中 {len(told & set(units))} 个已随"
                             f"“{p.stage(call['stage']).name}”告知")
     notice = p.publicity_of(stage.code)
@@ -191,9 +191,15 @@ def _window_open(session, p, round_id, action) -> Outcome:
             own.setdefault(u, {}).update(said)
     drafts = draft_letters(units + sorted(refused), "window_open.j2", p, action, rolled=action.detail.get("rolled"), reason=reason,
                            private=any("quotas" in mine for mine in own.values()), own=own)
-    drafts += report_due(p, action, stage, units, lambda u: None) if not (stage.voluntary or p.reviews_of(stage.code)) else []
+    drafts += _receivers_told(p, action, stage, units)
     return Outcome(action, drafts, note=f"{action.title}：应提交单位 {len(units)} 个"
                                         + (f"，告知不符合申报条件的 {len(refused)} 个" if refused else "") + late_note(action))
+
+
+def _receivers_told(p: Programme, action: Action, stage: Stage, units: list[str]) -> list:
+    """The unit a window's hand-ins go to, told who owes them (:func:`report_due`), where it reviews none of them and the
+    window is owed (a publication announcing the window the same day tells the owers, not the receiver)."""
+    return report_due(p, action, stage, units, lambda u: None) if not (stage.voluntary or p.reviews_of(stage.code)) else []
 
 
 def _reminder(session, p, round_id, action) -> Outcome:

@@ -160,7 +160,7 @@ def _graded_beyond_the_step(p: Programme) -> list[tuple[str, str]]:
         top = s.among.rank.top if s.among is not None and s.among.rank is not None else None
         if top is None or s.code not in p.decisions_on_results or (places is not None and places <= top):
             continue
-        said = f"等次名额合计{places}个" if places is not None else "等次不限名额"
+        said = f"等次名额合计{places}个" if places is not None else f"等次名额可能多于{top}个"
         out.append((f"stages[{i}].among", (
             f"“{s.name}”只对前{top}名作决定，而{said}：第{top + 1}名起可不经“{s.name}”获评{scheme.grades[-2].name}；"
             f"请使等次名额合计不超过{top}个，或让“{s.name}”对更多名次作决定")))

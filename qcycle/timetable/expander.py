@@ -281,6 +281,7 @@ class _Expander(StageDates):
         # same minute as the cancellation.
         ruled = min((self.point_day(x, common.get("category"))[0] for x in self.p.misses_decided.get(stage.code, ())),
                     default=None) if stage.lateness == "reject" else None
+        ruled = ruled if ruled is not None and ruled > d.last_day else None  # not a unit's own later deadline (extend)
         if ruled is not None and ruled <= over:
             return
         esc = None if ruled is not None and esc is not None and ruled <= esc else esc
