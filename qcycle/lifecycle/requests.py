@@ -203,9 +203,9 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
     late: dict[str, list[str]] = defaultdict(list)
     listed = {s.partition(":")[0] for subjects in by_parent.values() for s in subjects}
     order = {u.code: i for i, u in enumerate(p.units)}
-    for unit in [] if reminding or _after(p, stage) or window.lateness != "reject" else sorted(
-            refused_on(session, round_id, window.code).keys() - listed,
-                                                                   key=lambda u: order.get(u, len(order))):
+    asked = not (reminding or _after(p, stage)) and window.lateness == "reject"  # only a closed window refuses
+    for unit in sorted(refused_on(session, round_id, window.code).keys() - listed if asked else (),
+                       key=lambda u: order.get(u, len(order))):
         if reviewer := p.reviewer(stage.code, unit):
             late[reviewer].append(p.unit(unit).name)
     barred: dict[str, list[str]] = defaultdict(list)
