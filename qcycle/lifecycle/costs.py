@@ -88,13 +88,13 @@ def _missing_rules(p: Programme, stage: str, as_of: dt.date | None = None) -> li
     # made that morning.
     out = []
     for d in p.misses_decided.get(stage, ()):
-        brings = d.brings('rule:missing') or verdict_said(d, False) or '视为未通过' + quoted(d.name)
         day = None if refused else _point_day(p, d)
-        if day is not None and as_of is not None and day <= as_of:
-            # A verdict in the step's words reads "“年度报告评定”已为不合格", not "已“年度报告评定”为不合格".
-            done = (f"{brings.rpartition('”')[0]}”{brings.rpartition('”')[2].replace('为', '已为', 1)}"
-                    if brings.startswith("“") else f"已{brings.removeprefix('已')}")
-            out.append(f"截至{cn_date(day)}仍未提交的，{done}")
+        done = day is not None and as_of is not None and day <= as_of
+        said = d.brings("rule:missing")
+        brings = ((f"已{said.removeprefix('已')}" if done else said) if said else verdict_said(d, False, done=done)
+                  or f"{'已' if done else ''}视为未通过{quoted(d.name)}")
+        if done and day is not None:
+            out.append(f"截至{cn_date(day)}仍未提交的，{brings}")
         else:
             out.append(f"{'未按时' if refused else (cn_date(day) + '前' if day else '截至' + quoted(d.name) + '时') + '仍未'}"
                        f"提交的，{brings}")

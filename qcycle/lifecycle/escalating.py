@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from qcycle.lifecycle.answers import refused_on as refused_on_at
+from qcycle.lifecycle.answers import refused_on
 from qcycle.lifecycle.costs import missing_rule
 from qcycle.lifecycle.drafting import (
     base_context,
@@ -93,7 +93,7 @@ def escalation(session, p, round_id, action) -> Outcome:
     # In one order, refused or not (the selections' own: by code). A refused one is named with the day it handed in: 黄山's
     # 区县局 had been told of the refusal two days before a 督办 that called the same unit's report 逾期未交 and no more.
     by_parent = _urged(p, action, action.detail.get("escalate_to", "parent"), sorted(units + refused))
-    refused_on = refused_on_at(session, round_id, action.stage, action.period, refused) if refused else {}
+    refused_at = refused_on(session, round_id, action.stage, action.period, refused) if refused else {}
     # Owed item by item, each unit with the items it still owes: those it handed some of, and all of those that sent none.
     every: dict[str, list[str]] = defaultdict(list)
     for subject in owed_subjects(session, p, round_id, action) if by_parent.keys() - {sender} else ():
@@ -125,7 +125,7 @@ def escalation(session, p, round_id, action) -> Outcome:
         names = [p.unit(c).name for c in children]
         owing = [n + (f"（{items_named(p, c, items)}）" if (items := (counted if c in refused else owed).get(c) or every.get(c))
                       else "") for n, c in zip(names, children, strict=True)]
-        late = "、".join(f"{p.unit(c).name}于{cn_date(refused_on[c])}" for c in children if c in refused_on)
+        late = "、".join(f"{p.unit(c).name}于{cn_date(refused_at[c])}" for c in children if c in refused_at)
         # Subject: two names at most; 贵单位所属 only for its own; to the office's superior: 报请督办.
         drafts += draft_letters([parent], "escalation.j2", p, action, parent_name=p.unit(parent).name,
                                 child_name="、".join(owing), direct=False, days_overdue=days_overdue(action),

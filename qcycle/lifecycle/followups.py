@@ -18,6 +18,7 @@ from qcycle.lifecycle.standing import items_by_unit, rejections
 from qcycle.lifecycle.who import owing_at, p_item_name, results_of, select_subjects
 from qcycle.lifecycle.wording import (
     belonging,
+    conferring,
     forced,
     graded_as,
     reason_of,
@@ -106,13 +107,8 @@ def owing_reasons(session, p: Programme, round_id, stage: Stage, category: str |
 
 def _conferred_by(p: Programme, grades: list[str]) -> str | None:
     """命名 or 确认 where an award stage of the round names or confirms one of ``grades`` (a 命名…, a …确认名单); else None."""
-    for s in p.stages:
-        if s.template == "award" and s.notify is not None and set(s.notify.grades) & set(grades):
-            if s.name.startswith("命名"):
-                return "命名"
-            if s.name.endswith("确认名单"):
-                return "确认"
-    return None
+    return next((verb for s in p.stages if s.template == "award" and s.notify is not None
+                 and set(s.notify.grades) & set(grades) and (verb := conferring(s.name))), None)
 
 
 def report_due(p: Programme, action: Action, stage: Stage, units: list[str], why: Callable[[str], str | None]) -> list[Draft]:

@@ -32,7 +32,7 @@ from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.escalating import escalation, overdue
 from qcycle.lifecycle.followups import followup_open, owing_reasons, report_due, units_below
 from qcycle.lifecycle.notifying import notify_action
-from qcycle.lifecycle.outcome import Outcome
+from qcycle.lifecycle.outcome import Draft, Outcome
 from qcycle.lifecycle.publicity import (
     left_off,
     lists_nobody,
@@ -196,7 +196,7 @@ def _window_open(session, p, round_id, action) -> Outcome:
                                         + (f"，告知不符合申报条件的 {len(refused)} 个" if refused else "") + late_note(action))
 
 
-def _receivers_told(p: Programme, action: Action, stage: Stage, units: list[str]) -> list:
+def _receivers_told(p: Programme, action: Action, stage: Stage, units: list[str]) -> list[Draft]:
     """The unit a window's hand-ins go to, told who owes them (:func:`report_due`), where it reviews none of them and the
     window is owed (a publication announcing the window the same day tells the owers, not the receiver)."""
     return report_due(p, action, stage, units, lambda u: None) if not (stage.voluntary or p.reviews_of(stage.code)) else []

@@ -25,12 +25,12 @@ def list_told(session, p: Programme, round_id, who: Who | None, units: list[str]
     approvals = [w.approved_at for w in ([who, *who.any_of] if who else []) if w.approved_at]
     # A decision's list sent to all (``lists: {approved_at: …}``): its candidates left off are told so, as where the list
     # is whom it is sent to (湖州's firm recommended and not put on the 帮扶名单 read only "名单共列入7个单位").
-    decided_list = not approvals and lists is not None and bool(lists.approved_at)
-    if decided_list and lists is not None:
-        approvals = [str(lists.approved_at)]
+    decided = lists if not approvals and lists is not None and lists.approved_at else None
+    if decided is not None:
+        approvals = [str(decided.approved_at)]
     if approvals:  # the published list: who was approved (others are told they are not)
-        takers = units if who is not None and who.approved_at and not decided_list else resolve(
-            session, p, round_id, lists if decided_list and lists is not None else Who(approved_at=approvals[0]), category)
+        takers = units if decided is None and who is not None and who.approved_at else resolve(
+            session, p, round_id, decided or Who(approved_at=approvals[0]), category)
         # Each unit is told which of its items are on the list, which not, and why where the step says.
         for unit, standing in list_standing(session, p, round_id, approvals[0], category).items():
             own[unit].update(standing)

@@ -57,6 +57,7 @@ from qcycle.lifecycle.who import (
 from qcycle.lifecycle.wording import (
     achievement_of,
     component_scores,
+    conferring,
     grade_consequence,
     grade_terms,
     place_achieved,
@@ -295,7 +296,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 remarks=result_remarks(p, mine, vacated, adjusted, sizes, facts), benefits=benefits,
                                 validity=validity,
                                 award=(items or conferred or best) if template == "award.j2" else None,
-                                naming=_naming(stage.name) if template == "award.j2" else "",
+                                naming=conferring(stage.name) if template == "award.j2" else "",
                                 best=grade_label(best) if best else None, best_items=bool(items),
                                 quotas=quota_tasks(p, u, reached[u], year)
                                 if u in reached else [], goals=goals, goals_area=quota_area(p) if goals else None,
@@ -401,12 +402,6 @@ def _passers(session, p: Programme, round_id, action) -> _Passers:
         [g.name for g in p.assessment.grades if g.title] if p.assessment else [])
     return _Passers([(w, {x.partition(":")[0] for x in select_subjects(session, p, round_id, w, action.category)})
                      for w in alternatives if titles and w.approved_at and not w.grades], titles)
-
-
-def _naming(name: str) -> str:
-    """What an award stage does, where it is no award: 命名 a title (命名2026年诚信计量示范单位), 确认 a level (公布标准化良好
-    行为企业确认名单: a 确认 had been sent as 【授奖通知】 "被评为AA级，特予表彰"); "" for an award."""
-    return "命名" if name.startswith("命名") else "确认" if name.endswith("确认名单") else ""
 
 
 # Steps a unit passes (通过验收), as an assessment stage names them before how it is scored.

@@ -29,6 +29,7 @@ __all__ = [
     "belonging",
     "call_subject",
     "component_scores",
+    "conferring",
     "counted_as",
     "forced",
     "grade_consequence",
@@ -183,13 +184,15 @@ def reason_of(p: Programme, who: Who, met: Callable[[Who], bool] | None = None,
     return "，".join(x for x in parts if x)  # "" for a selection by the hierarchy alone: no standing to say
 
 
-def verdict_said(step: Stage, yes: bool) -> str | None:
+def verdict_said(step: Stage, yes: bool, done: bool = False) -> str | None:
     """A decision's outcome in its own words (``verdicts``), as a letter says it after "贵单位在…中": "“检查结果判定”为合格",
-    "“中期检查”结论为限期整改" (quoted: "…中中期检查" would read as a doubled word); None where it has none."""
+    "“中期检查”结论为限期整改" (quoted: "…中中期检查" would read as a doubled word); None where it has none. ``done``: as
+    already decided, "“年度报告评定”已为不合格" (not "已“年度报告评定”为不合格")."""
     if step.verdicts is None:
         return None
     word = step.verdicts.approved if yes else step.verdicts.rejected
-    return f"{quoted(step.name)}{'为' if step.name.endswith(('判定', '认定', '评定', '结论')) else '结论为'}{word}"
+    verb = "已为" if done else "为"
+    return f"{quoted(step.name)}{verb if step.name.endswith(('判定', '认定', '评定', '结论')) else '结论' + verb}{word}"
 
 
 def graded_as(grades: Iterable[str]) -> str:
@@ -231,6 +234,12 @@ def with_own_place(p: Programme, reason: str, r: AssessmentResult) -> str:
     at = len(parts) - 1 if vetoed else next((i for i, part in enumerate(parts) if part.startswith("排名")), len(parts) - 1)
     parts[at] += f"（{own}）"
     return "，".join(parts)
+
+
+def conferring(name: str) -> str:
+    """What an award stage does, where it is no award: 命名 a title (命名2026年诚信计量示范单位), 确认 a level (公布标准化良好
+    行为企业确认名单: a 确认 had been sent as 【授奖通知】 "被评为AA级，特予表彰"); "" for an award."""
+    return "命名" if name.startswith("命名") else "确认" if name.endswith("确认名单") else ""
 
 
 def names_short(p: Programme, units: list[str]) -> str:
