@@ -181,6 +181,28 @@ def test_takers_follow_a_decision_changed_by_anyone_and_are_read_once_while_noth
         event.remove(engine, "before_cursor_execute", count)
 
 
+def test_filtered_remembers_each_verdict_for_its_owner_and_key():
+    """Each value's verdict is worked out once per (owner, key); another owner or key asks again,
+    and the answer is always the values the verdict keeps."""
+    from qcycle.lifecycle.memo import filtered
+
+    asked: list[str] = []
+
+    def keep(value: str) -> bool:
+        asked.append(value)
+        return value.startswith("a")
+
+    owner, other = object(), object()
+    assert filtered(owner, ("k",), {"a1", "b1", "a2"}, keep) == {"a1", "a2"}
+    assert sorted(asked) == ["a1", "a2", "b1"]
+    asked.clear()
+    assert filtered(owner, ("k",), frozenset({"a1", "b1", "a3", "b2"}), keep) == {"a1", "a3"}
+    assert sorted(asked) == ["a3", "b2"]  # only those not seen before
+    asked.clear()
+    assert filtered(other, ("k",), {"a1"}, keep) == {"a1"} and asked == ["a1"]  # another owner asks again
+    assert filtered(owner, ("j",), {"b1"}, keep) == set() and asked == ["a1", "b1"]  # another key too
+
+
 def test_a_value_read_while_a_decision_changed_is_not_kept(session, round_):
     """The decisions token is read before and after the rows: a decision written in between
     (here by the read itself, then rolled back, which brings the first token back) means the

@@ -93,6 +93,16 @@ def test_the_same_record_pulled_twice_is_stored_once(session: Session) -> None:
     assert count(session, Submission) == 1
 
 
+def test_json_columns_are_stored_as_compact_utf8_text(session: Session) -> None:
+    """A JSON column holds its Chinese as it is, with no padding: json.dumps had written each
+    character as a six-byte \\u escape, most of a merged reminder's outbox row."""
+    submit(session, new_round(session).id, "fp-json")
+    session.flush()
+    stored = session.connection().exec_driver_sql("SELECT payload FROM submission").scalar()
+    assert stored == '{"项目名称":"质量基础设施一站式服务","联系人":"张三"}'
+    assert session.exec(select(Submission.payload)).one() == {"项目名称": "质量基础设施一站式服务", "联系人": "张三"}
+
+
 def test_the_same_fingerprint_in_another_round_is_another_submission(session: Session) -> None:
     one, other = new_round(session, "2023-a"), new_round(session, "2023-b")
     _, created_one = submit(session, one.id, "f" * 64)

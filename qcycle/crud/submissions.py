@@ -422,13 +422,13 @@ def handed_in_subjects(*, session: Session, round_id: uuid.UUID, stage: str, per
 
 
 def accepted_subjects(*, session: Session, round_id: uuid.UUID, stage: str, category: str | None,
-                      item_category: Mapping[str, str], uncategorised: bool = True) -> list[str]:
-    """The decision subjects ('unit:item', or 'unit') of the stage's accepted hand-ins in
-    ``category`` (``uncategorised``: hand-ins of no category count too). Distinct, from the
-    database."""
-    return column_values(session, select(_subject_column()).distinct().where(
+                      item_category: Mapping[str, str], uncategorised: bool = True) -> set[str]:
+    """The decision subjects ('unit:item', or 'unit') of the stage's accepted hand-ins in ``category``
+    (``uncategorised``: of no category too). Made distinct here: SQL's DISTINCT was a third of the query,
+    asked at every moment of a national round's ~10,000 applications."""
+    return set(column_values(session, select(_subject_column()).where(
         Submission.round_id == round_id, Submission.stage == stage, Submission.status == "accepted",
-        _in_category(item_category, category, uncategorised=uncategorised), *_handed_in_by()))
+        _in_category(item_category, category, uncategorised=uncategorised), *_handed_in_by())))
 
 
 class HandIn(NamedTuple):

@@ -134,8 +134,8 @@ def _withdrawals(session: Session, before: Programme, p: Programme, round_id: uu
     taken = sorted(decided(session, round_id, stage.code, POSITIVE) - eliminated(session, p, round_id))
     applied: list[str] = []
     if stage.decides:  # applied for it, not decided yet: their application is not reviewed
-        applied = sorted(set(crud.accepted_subjects(session=session, round_id=round_id, stage=stage.decides,
-                                                    category=None, item_category=before.item_category))
+        applied = sorted(crud.accepted_subjects(session=session, round_id=round_id, stage=stage.decides,
+                                                category=None, item_category=before.item_category)
                          - stage_outcomes(session, round_id, stage.code).keys())
     actions = expand(before, default_calendar()).actions
     ctx = {"programme_name": p.round.name, "round_code": p.round.code, "sender_name": p.unit(p.round.issuer).name,

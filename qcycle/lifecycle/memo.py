@@ -10,13 +10,14 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from sqlmodel import Session
 
 from qcycle import crud
 
-__all__ = ["ByDecisions", "from_decisions", "remembered", "remembering"]
+__all__ = ["ByDecisions", "filtered", "from_decisions", "remembered", "remembering"]
 
 _memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar("qcycle_lifecycle_memo",
                                                                               default=None)
@@ -85,3 +86,23 @@ _by_decisions = ByDecisions()
 
 def from_decisions(session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
     return remembered(key, lambda: _by_decisions(session, round_id, key, read))
+
+
+# Each value's verdict, by (owner's id, key): (the owner, kept alive so no other object takes its id, kept, dropped).
+_verdicts: dict[tuple, tuple[Any, set[str], set[str]]] = {}
+
+
+def filtered(owner: Any, key: tuple, values: AbstractSet[str], keep: Callable[[str], bool]) -> set[str]:
+    """``{v for v in values if keep(v)}``, each value's verdict remembered under ``key`` for as long
+    as ``owner`` (a programme; ``keep`` must depend on nothing else) is the one asking: the values
+    are the round's subjects, asked about again at every moment, and set operations answer for
+    those seen before."""
+    entry = _verdicts.get((id(owner), *key))
+    if entry is None or entry[0] is not owner:
+        if len(_verdicts) > 64:
+            _verdicts.clear()
+        entry = _verdicts[(id(owner), *key)] = (owner, set(), set())
+    _, kept, dropped = entry
+    for value in values - kept - dropped:
+        (kept if keep(value) else dropped).add(value)
+    return kept.intersection(values)

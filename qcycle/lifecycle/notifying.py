@@ -260,7 +260,8 @@ def notify_action(session, p, round_id, action) -> Outcome:
                  or (len(lines) > 1 and not mine))
         result = "；".join(lines) or "—"
         # Scored, then taken off at a later step (湖州's upheld objection): its score and parts said before why.
-        off = [r for r in rows if r.unit_code == u and u in gone] if not mine and lines and template == "result.j2" else []
+        off = ([r for r in rows if r.unit_code == u] if u in gone and not mine and lines and template == "result.j2"
+               else [])
         result = f"得分{score_text(off[0])}，{result}" if off else result
         if not named and len(lines) > 1 and score:
             # Its grade with its score, then what else it is told ("不合格（得分32.10）；未通过整改报告审核"):

@@ -12,7 +12,8 @@ import datetime as dt
 import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
+from collections.abc import Set as AbstractSet
 from types import MappingProxyType
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.ending import ended
-from qcycle.lifecycle.memo import from_decisions, remembered, remembering
+from qcycle.lifecycle.memo import filtered, from_decisions, remembered, remembering
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, AssessmentResult
 from qcycle.schema import Programme, Stage, StageKind, Who
@@ -167,8 +168,8 @@ def best_grades(session: Session, p: Programme, round_id: uuid.UUID, assessed_at
 
 def _submitted_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
                         category: str | None) -> set[str]:
-    return set(crud.accepted_subjects(session=session, round_id=round_id, stage=stage.code, category=category,
-                                      item_category=p.item_category))
+    return crud.accepted_subjects(session=session, round_id=round_id, stage=stage.code, category=category,
+                                  item_category=p.item_category)
 
 
 def _left(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None, *, keep: bool = False
@@ -196,10 +197,9 @@ def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Wh
 
 
 def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, category: str | None) -> list[str]:
-    allowed = {u.code for u in p.units_matching(who)}
+    allowed = p.unit_names if not (who.units or who.levels or who.any_of) else {u.code for u in p.units_matching(who)}
     sources: list[set[str]] = []
-    # gone(stage): left its chain. A selection of those rejected somewhere keeps them for its other
-    # criteria: "排名后2名且整改报告未通过审核" had chosen nobody, the rank leaving out the rejected.
+    # gone(stage): left its chain; a selection of the rejected keeps them ("排名后2名且整改报告未通过审核" had chosen nobody).
     gone = functools.partial(_left, session, p, round_id, keep=who.with_rejected or who.rejected_at is not None)
     if who.submitted_at:
         sources.append(_submitted_subjects(session, p, round_id, p.stage(who.submitted_at), category)
@@ -243,14 +243,16 @@ def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, categ
     return sorted(_of_category(p, chosen, category, units=allowed))
 
 
-def _of_category(p: Programme, subjects: Iterable[str], category: str | None,
-                 units: set[str] | None = None) -> list[str]:
-    """The subjects in ``category`` (:func:`in_category`; of ``units`` if given), its items worked
-    out once and each subject split once: at national scale ~10,000 subjects a call, for every
-    deadline a status report lists."""
-    items = frozenset(item for item in p.item_category if _item_in(p.item_category, item, category))
-    return [x for x in subjects if (not (parts := x.partition(":"))[2] or parts[2] in items)
-            and (units is None or parts[0] in units)]
+def _of_category(p: Programme, subjects: AbstractSet[str], category: str | None,
+                 units: Collection[str] | None = None) -> set[str]:
+    """The subjects in ``category`` (of ``units`` if given), each one's verdict remembered: ~10,000 a call nationally."""
+    def keep(x: str) -> bool:
+        unit, _, item = x.partition(":")
+        return _item_in(p.item_category, item, category) and (units is None or unit in units)
+
+    if units is None or units is p.unit_names:  # any unit, or every unit of the programme
+        return filtered(p, ("of_category", category, units is None), subjects, keep)
+    return {x for x in subjects if keep(x)}
 
 
 def resolve(session: Session, p: Programme, round_id: uuid.UUID, who: Who | None,
@@ -477,9 +479,8 @@ def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stag
     else:
         # Filtered and made distinct by the database (a national round: ~10,000 applications,
         # asked about at every moment until the decision is complete).
-        subjects = set(crud.accepted_subjects(session=session, round_id=round_id, stage=target.code,
-                                              category=category, item_category=p.item_category,
-                                              uncategorised=False))
+        subjects = crud.accepted_subjects(session=session, round_id=round_id, stage=target.code,
+                                          category=category, item_category=p.item_category, uncategorised=False)
         if subjects and target.owed_by is not None and target.owed_by.dynamic:
             # e.g. an application counts only after a second party recommended the unit
             allowed = set(resolve(session, p, round_id, target.owed_by, category))

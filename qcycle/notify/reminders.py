@@ -35,7 +35,12 @@ MERGED_TEMPLATE = "merged_reminder.j2"
 REMINDERS_ACTION = "reminders"
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def to_item_json(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most of a reminder's ~30 values: said first, ~800,000 calls a national year
+        return value
     if isinstance(value, dt.datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, dt.date):

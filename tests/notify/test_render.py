@@ -180,6 +180,20 @@ def test_cn_filters() -> None:
     assert weekday_cn(dt.date(2026, 2, 15)) == "星期日"
 
 
+def test_cn_filters_remember_a_date_apart_from_a_time_of_that_day() -> None:
+    """The texts of dates are remembered; a date, a datetime of its midnight and the same instant in
+    UTC each keep their own text."""
+    midnight = clock.at(DAY, dt.time(0, 0))
+    for _ in range(2):  # the second time from what was remembered
+        assert cn_deadline(DAY) == "2023年4月20日（星期四）" and cn_deadline(midnight) == "2023年4月20日（星期四）00:00"
+        assert cn_deadline(midnight.astimezone(dt.UTC)) == "2023年4月20日（星期四）00:00"
+        assert cn_datetime(DAY) == "2023年4月20日" and cn_datetime(midnight) == "2023年4月20日 00:00"
+        assert cn_date(midnight.astimezone(dt.UTC)) == "2023年4月20日"  # 19日 16:00 in UTC
+        assert cn_deadline(DAY, "原定4月19日") == "2023年4月20日（星期四）（原定4月19日）"
+    with pytest.raises(TypeError, match="cn_date needs a date, got str"):
+        cn_deadline("2023-04-20")  # type: ignore[arg-type]
+
+
 def test_every_template_has_a_test_context() -> None:
     assert set(CONTEXTS) == set(TEMPLATE_NAMES) == set(MUST_SAY)
 
