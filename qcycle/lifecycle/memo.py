@@ -1,6 +1,7 @@
 """What selections are computed from, read once: within :func:`remembering` (a pass where nothing
 is decided meanwhile), every read; across passes, what was read from a round's decisions, while the
-round's decisions token stands (:class:`ByDecisions`)."""
+round's decisions token stands (:class:`ByDecisions`); and what a programme alone decides of each
+subject (its category, its unit), while the programme lives (:func:`filtered`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import contextvars
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
@@ -88,21 +90,26 @@ def from_decisions(session: Session, round_id: uuid.UUID, key: tuple, read: Call
     return remembered(key, lambda: _by_decisions(session, round_id, key, read))
 
 
-# Each value's verdict, by (owner's id, key): (the owner, kept alive so no other object takes its id, kept, dropped).
-_verdicts: dict[tuple, tuple[Any, set[str], set[str]]] = {}
+# Each owner's verdicts, by its id and then the key: (kept, dropped). An owner's go when it does.
+_verdicts: dict[int, dict[tuple, tuple[set[str], set[str]]]] = {}
+_verdicts_lock = threading.Lock()
 
 
 def filtered(owner: Any, key: tuple, values: AbstractSet[str], keep: Callable[[str], bool]) -> set[str]:
     """``{v for v in values if keep(v)}``, each value's verdict remembered under ``key`` for as long
-    as ``owner`` (a programme; ``keep`` must depend on nothing else) is the one asking: the values
-    are the round's subjects, asked about again at every moment, and set operations answer for
-    those seen before."""
-    entry = _verdicts.get((id(owner), *key))
-    if entry is None or entry[0] is not owner:
-        if len(_verdicts) > 64:
-            _verdicts.clear()
-        entry = _verdicts[(id(owner), *key)] = (owner, set(), set())
-    _, kept, dropped = entry
-    for value in values - kept - dropped:
-        (kept if keep(value) else dropped).add(value)
-    return kept.intersection(values)
+    as ``owner`` (a programme; ``keep`` must depend on nothing but the owner and the key) lives: the
+    values are the round's subjects, asked about again at every moment, and set operations answer
+    for those seen before."""
+    with _verdicts_lock:
+        mine = _verdicts.get(id(owner))
+        if mine is None:
+            mine = _verdicts[id(owner)] = {}
+            # Run as the owner is freed, before its id can be another object's.
+            weakref.finalize(owner, _verdicts.pop, id(owner), None)
+        kept, dropped = mine.setdefault(key, (set(), set()))
+        unseen = values - kept - dropped
+    said = [(value, keep(value)) for value in unseen]
+    with _verdicts_lock:
+        for value, kept_it in said:
+            (kept if kept_it else dropped).add(value)
+        return kept.intersection(values)

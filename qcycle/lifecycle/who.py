@@ -199,7 +199,8 @@ def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Wh
 def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, category: str | None) -> list[str]:
     allowed = p.unit_names if not (who.units or who.levels or who.any_of) else {u.code for u in p.units_matching(who)}
     sources: list[set[str]] = []
-    # gone(stage): left its chain; a selection of the rejected keeps them ("排名后2名且整改报告未通过审核" had chosen nobody).
+    # gone(stage): left its chain. A selection of those rejected somewhere keeps them for its other
+    # criteria: "排名后2名且整改报告未通过审核" had chosen nobody, the rank leaving out the rejected.
     gone = functools.partial(_left, session, p, round_id, keep=who.with_rejected or who.rejected_at is not None)
     if who.submitted_at:
         sources.append(_submitted_subjects(session, p, round_id, p.stage(who.submitted_at), category)
@@ -477,7 +478,7 @@ def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stag
         part = target.notify.taking_part() if target.notify else None
         subjects = set(resolve(session, p, round_id, part, category)) if part else set()
     else:
-        # Filtered and made distinct by the database (a national round: ~10,000 applications,
+        # Filtered by the database, made distinct in Python (a national round: ~10,000 applications,
         # asked about at every moment until the decision is complete).
         subjects = crud.accepted_subjects(session=session, round_id=round_id, stage=target.code,
                                           category=category, item_category=p.item_category, uncategorised=False)

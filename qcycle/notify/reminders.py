@@ -39,7 +39,9 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def to_item_json(value: Any) -> Any:
-    if type(value) in _PLAIN:  # most of a reminder's ~30 values: said first, ~800,000 calls a national year
+    # Most of a reminder's ~30 values are plain: answered before the isinstance checks (~800,000
+    # calls a national year, cProfile 2026-12-07).
+    if type(value) in _PLAIN:
         return value
     if isinstance(value, dt.datetime):
         return {"$datetime": value.isoformat()}

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from qcycle import clock
+from qcycle.jsontext import spaced
 from qcycle.notify.base import Channel, digest
 from qcycle.notify.results import Call, SendResult, failure_from_exception
 from qcycle.settings import get_settings
@@ -106,7 +107,7 @@ def _write_jsonl(folder: Path, records: list[tuple[dt.datetime, dict[str, Any]]]
     results: list[SendResult] = [_WRITTEN] * len(records)
     for path, indexes in files.items():
         try:
-            _append_lines(path, [json.dumps(records[i][1], ensure_ascii=False) for i in indexes])
+            _append_lines(path, [spaced(records[i][1]) for i in indexes])
         except OSError as exc:
             failed = _unwritable(folder, exc)
             for i in indexes:

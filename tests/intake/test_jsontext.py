@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from qcycle.intake.checking import fingerprint
-from qcycle.jsontext import canonical, compact
+from qcycle.jsontext import canonical, compact, spaced
 
 SAMPLES = [
     {"unit": "510100", "kind": "application", "payload": {"联系人": "王芳", "n": 1e20}, "item": None},
@@ -26,6 +26,7 @@ def test_the_kept_encoders_write_what_json_dumps_writes(value):
     assert canonical(value) == json.dumps(value, sort_keys=True, ensure_ascii=False, default=str,
                                           separators=(",", ":"))
     assert compact(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    assert spaced(value) == json.dumps(value, ensure_ascii=False)  # the sink's JSON Lines
 
 
 def test_what_json_cannot_hold_is_its_text_in_a_fingerprint_and_refused_in_an_identity():

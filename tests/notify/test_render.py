@@ -180,16 +180,23 @@ def test_cn_filters() -> None:
     assert weekday_cn(dt.date(2026, 2, 15)) == "星期日"
 
 
-def test_cn_filters_remember_a_date_apart_from_a_time_of_that_day() -> None:
-    """The texts of dates are remembered; a date, a datetime of its midnight and the same instant in
-    UTC each keep their own text."""
+def test_cn_filters_say_the_same_from_their_remembered_texts() -> None:
+    """The texts of dates are remembered (asked a second time from the memo): a date and the
+    midnight of that day, a naive and an aware time of the same wall clock, each keep their own."""
+    from qcycle import render
+
     midnight = clock.at(DAY, dt.time(0, 0))
-    for _ in range(2):  # the second time from what was remembered
+    render._date_text.cache_clear()
+    for _ in range(2):
         assert cn_deadline(DAY) == "2023年4月20日（星期四）" and cn_deadline(midnight) == "2023年4月20日（星期四）00:00"
         assert cn_deadline(midnight.astimezone(dt.UTC)) == "2023年4月20日（星期四）00:00"
         assert cn_datetime(DAY) == "2023年4月20日" and cn_datetime(midnight) == "2023年4月20日 00:00"
         assert cn_date(midnight.astimezone(dt.UTC)) == "2023年4月20日"  # 19日 16:00 in UTC
+        # A naive time is local (SQLite's); an aware one is taken to Asia/Shanghai.
+        assert cn_datetime(dt.datetime(2023, 4, 20, 8, 0)) == "2023年4月20日 08:00"
+        assert cn_datetime(dt.datetime(2023, 4, 20, 8, 0, tzinfo=dt.UTC)) == "2023年4月20日 16:00"
         assert cn_deadline(DAY, "原定4月19日") == "2023年4月20日（星期四）（原定4月19日）"
+    assert render._date_text.cache_info().hits > 0
     with pytest.raises(TypeError, match="cn_date needs a date, got str"):
         cn_deadline("2023-04-20")  # type: ignore[arg-type]
 
