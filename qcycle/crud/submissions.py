@@ -239,13 +239,14 @@ def count_submissions(*, session: Session) -> int:
     return session.exec(select(func.count()).select_from(Submission)).one()
 
 
-def handed_in_list(*, session: Session, round_id: uuid.UUID) -> list[tuple[Any, ...]]:
-    """Every hand-in of the round as it stands, accepted or refused as late: (stage, period,
-    unit_code, item_code, submitted_at, late, status), in no particular order."""
+def handed_in_list(*, session: Session, round_id: uuid.UUID, stage: str | None = None) -> list[tuple[Any, ...]]:
+    """Every hand-in of the round (of one ``stage`` where given) as it stands, accepted or refused as late: (stage,
+    period, unit_code, item_code, submitted_at, late, status), in no particular order."""
     s = Submission
     fields = ("stage", "period", "unit_code", "item_code", "submitted_at", "late", "status")
     rows = session.exec(select(*[getattr(s, f) for f in fields]).where(  # type: ignore[call-overload]
-        s.round_id == round_id, col(s.status).in_(["accepted", "rejected_late"]))).all()
+        s.round_id == round_id, col(s.status).in_(["accepted", "rejected_late"]),
+        *([s.stage == stage] if stage is not None else []))).all()
     return [tuple(row) for row in rows]
 
 

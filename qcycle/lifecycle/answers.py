@@ -120,8 +120,9 @@ def refused_on(session: Session, round_id: uuid.UUID, stage: str, period: str | 
     have none taken there: what a superior asked to urge or review them is told of them."""
     refused: dict[str, dt.datetime] = {}
     taken: set[str] = set()
-    for at_stage, at_period, unit, _item, at, _late, status in crud.handed_in_list(session=session, round_id=round_id):
-        if at_stage != stage or at_period != period or (units is not None and unit not in units):
+    for _stage, at_period, unit, _item, at, _late, status in crud.handed_in_list(session=session, round_id=round_id,
+                                                                                stage=stage):
+        if at_period != period or (units is not None and unit not in units):
             continue
         if status == "rejected_late":
             refused[unit] = min(at, refused.get(unit, at))

@@ -102,10 +102,9 @@ def escalation(session, p, round_id, action) -> Outcome:
     for parent, children in sorted(by_parent.items()):
         if parent == sender:  # the office is the superior: it urges (督办) the overdue units itself
             own = naming_owed(p, action, owed)
-            cc = action.detail.get("escalate_cc")  # the office does not copy itself
-            copied = {x: k for x, k in _urged(p, action, cc, [c for c in children if c not in refused]).items()
-                      if x != sender} if cc else {}
             urged = [c for c in children if c not in refused]
+            cc = action.detail.get("escalate_cc")  # the office does not copy itself
+            copied = {x: k for x, k in _urged(p, action, cc, urged).items() if x != sender} if cc else {}
             for child in urged:
                 # A superior urged itself the same day hears of its units in its own 督办: a second letter to it would
                 # share its key and be dropped, while its units' letters said "抄送" to it.

@@ -20,8 +20,8 @@ def circular_heading(p: Programme, stage: Stage) -> str | None:
     if about := re.fullmatch(r"(?:印发|下发|发布|关于)?(.*?)情况的?通报|通报(.*?)情况", stage.name):
         said = about.group(1) if about.group(1) is not None else about.group(2)
         core = re.sub(r"^(全市|全省|全区|全县|全年|本年度)", "", said)
-        return "情况" if not core or core in p.round.name else (
-            f"{said}情况"[name_overlap(p.round.name, f"{said}情况"):] or f"{said}情况")
+        whole = f"{said}情况"
+        return "情况" if not core or core in p.round.name else whole[name_overlap(p.round.name, whole):] or whole
     circulars = [s.code for s in p.stages if s.template == "circular"]
     if stage.code in circulars[1:] and (named := re.fullmatch(r"(?:印发|下发|发布)?通报(.+结果)", stage.name)):
         return named.group(1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from sqlmodel import Session
@@ -200,14 +200,10 @@ def review_letters(session: Session, p: Programme, round_id: uuid.UUID, action: 
     handed = handed_in_item(p, window, category=action.category if window.per_category else None)
     missing = {} if reminding or _after(p, stage) else _handed_nothing_in(session, p, round_id, action, stage, window, by_parent)
     # Refused as late (不予受理): 黄山's 区县局 were asked to review their units and never told of the one refused.
-    late: dict[str, list[str]] = defaultdict(list)
     listed = {s.partition(":")[0] for subjects in by_parent.values() for s in subjects}
-    order = {u.code: i for i, u in enumerate(p.units)}
     asked = not (reminding or _after(p, stage)) and window.lateness == "reject"  # only a closed window refuses
-    for unit in sorted(refused_on(session, round_id, window.code).keys() - listed if asked else (),
-                       key=lambda u: order.get(u, len(order))):
-        if reviewer := p.reviewer(stage.code, unit):
-            late[reviewer].append(p.unit(unit).name)
+    late = {reviewer: [p.unit(u).name for u in units] for reviewer, units in _by_reviewer(
+        p, stage, refused_on(session, round_id, window.code).keys() - listed if asked else set()).items()}
     barred: dict[str, list[str]] = defaultdict(list)
     for subject, why in (refused or {}).items():
         if reviewer := p.reviewer(stage.code, subject.partition(":")[0]):
@@ -246,9 +242,14 @@ def _handed_nothing_in(session: Session, p: Programme, round_id: uuid.UUID, acti
             last[a.category] = a
     listed = {s.partition(":")[0] for subjects in reviewing.values() for s in subjects}
     missing = {u for a in last.values() for u in outstanding(session, p, round_id, a, less_refused=True)}
+    return _by_reviewer(p, stage, missing - listed)
+
+
+def _by_reviewer(p: Programme, stage: Stage, units: Collection[str]) -> dict[str, list[str]]:
+    """Each reviewer of ``stage`` → its units of ``units``, in the file's order (as a request lists its own)."""
+    order = {u.code: i for i, u in enumerate(p.units)}
     out: dict[str, list[str]] = defaultdict(list)
-    order = {u.code: i for i, u in enumerate(p.units)}  # in the file's order, as the request lists its own
-    for unit in sorted(missing - listed, key=lambda u: order.get(u, len(order))):
+    for unit in sorted(units, key=lambda u: order.get(u, len(order))):
         if reviewer := p.reviewer(stage.code, unit):
             out[reviewer].append(unit)
     return out
