@@ -59,7 +59,9 @@ from qcycle.crud.decisions import (
     subjects_with_outcome,
 )
 from qcycle.crud.messages import (
+    Lease,
     claimable_messages,
+    clear_posted_with,
     count_messages,
     enqueue_message,
     enqueue_messages,
@@ -146,6 +148,7 @@ __all__ = [
     "NO_HAND_IN",
     "VERSION_COLUMNS",
     "HandIn",
+    "Lease",
     "Refusal",
     "accepted_subjects",
     "action_done",
@@ -159,6 +162,7 @@ __all__ = [
     "audit_entries",
     "claim_action",
     "claimable_messages",
+    "clear_posted_with",
     "count_messages",
     "count_submissions",
     "current_submissions",

@@ -15,6 +15,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -27,7 +28,9 @@ from qcycle.errors import NotFoundError, UsageError
 from qcycle.models import OutboxMessage
 
 __all__ = [
+    "Lease",
     "claimable_messages",
+    "clear_posted_with",
     "count_messages",
     "enqueue_message",
     "enqueue_messages",
@@ -213,38 +216,72 @@ def set_message_fields(*, session: Session, message_id: uuid.UUID, values: Mappi
     session.connection().execute(update(m).where(col(m.id) == message_id).values(**values))
 
 
-def lease_messages(*, session: Session, ids: Sequence[uuid.UUID], now: dt.datetime, wall: dt.datetime,
-                   holder: str) -> None:
-    """Lease rows to ``holder`` for sending (status ``sending``, one more attempt, the lease
-    taken at real time ``wall``): one UPDATE per few hundred ids."""
-    m = OutboxMessage
+@dataclass(frozen=True)
+class Lease:
+    """A delivery pass's lease on the rows it claims: the run's logical time ``now``, the real time
+    ``wall`` it was taken at, and its ``holder`` ("host:pid:pass")."""
+
+    now: dt.datetime
+    wall: dt.datetime
+    holder: str
+
+    def values(self) -> dict[str, Any]:
+        """What leasing writes on a row: ``sending``, one more attempt, no send started, alone."""
+        return {"status": "sending", "attempts": OutboxMessage.attempts + 1, "next_attempt_at": self.now,
+                "started_at": None, "leased_at": self.wall, "leased_by": self.holder, "posted_with": None}
+
+    def with_result(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A result's ``values`` on a row claimed and never leased (:func:`mark_messages_sent`'s
+        ``unleased``): what leasing would have written, the result's own values over it; not
+        ``posted_with``, which :func:`clear_posted_with` and :func:`mark_posted_with` set before the send."""
+        lease = {k: v for k, v in self.values().items() if k != "posted_with"}
+        return {**lease, **values}
+
+
+def lease_messages(*, session: Session, ids: Sequence[uuid.UUID], lease: Lease) -> None:
+    """Lease rows to ``lease.holder`` for sending (:meth:`Lease.values`): one UPDATE per few hundred ids."""
     conn = session.connection()
     for start in range(0, len(ids), 500):
-        conn.execute(update(m).where(col(m.id).in_(ids[start:start + 500]))
-                     .values(status="sending", attempts=m.attempts + 1, next_attempt_at=now, started_at=None,
-                             leased_at=wall, leased_by=holder, posted_with=None))
+        conn.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids[start:start + 500]))
+                     .values(**lease.values()))
 
 
-def settle_message(*, connection: Connection, message_id: uuid.UUID, values: Mapping[str, Any]) -> int:
+def settle_message(*, connection: Connection, message_id: uuid.UUID, values: Mapping[str, Any],
+                   unleased: Lease | None = None) -> int:
     """Record a send's result on its row, unless the row is no longer ``sending`` (a cancel
     from the CLI meanwhile wins); returns how many rows changed (0 or 1). ``connection``: a Core
-    connection whose transaction the caller commits at once."""
+    connection whose transaction the caller commits at once. ``unleased``: the row was claimed in
+    ``connection``'s own transaction, still open, and never leased (a local write: nobody else can
+    have changed it); recorded whatever its status, with what the lease would have written."""
+    guard = [] if unleased else [col(OutboxMessage.status) == "sending"]
     return connection.execute(
         update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == "sending")
-        .values(**values)
+        .where(col(OutboxMessage.id) == message_id, *guard)
+        .values(**(unleased.with_result(values) if unleased else values))
     ).rowcount
 
 
-def mark_messages_sent(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.datetime) -> list[uuid.UUID]:
-    """Record rows still ``sending`` as sent at ``at``, in one statement; returns their ids."""
+def mark_messages_sent(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.datetime,
+                       unleased: Lease | None = None) -> list[uuid.UUID]:
+    """Record rows still ``sending`` as sent at ``at``, in one statement; returns their ids.
+    ``unleased``: as :func:`settle_message` has it."""
+    guard = [] if unleased else [col(OutboxMessage.status) == "sending"]
+    values = {"status": "sent", "sent_at": at, "last_error": None}
     done = connection.execute(
         update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "sending")
-        .values(status="sent", sent_at=at, last_error=None)
+        .where(col(OutboxMessage.id).in_(ids), *guard)
+        .values(**(unleased.with_result(values) if unleased else values))
         .returning(col(OutboxMessage.id))
     ).all()
     return [message_id for (message_id,) in done]
+
+
+def clear_posted_with(*, connection: Connection, ids: Sequence[uuid.UUID]) -> None:
+    """Forget which post carried these rows last time (rows claimed without a lease, which does it)."""
+    for start in range(0, len(ids), 500):
+        connection.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids[start:start + 500]),
+                                                       col(OutboxMessage.posted_with).is_not(None))
+                           .values(posted_with=None))
 
 
 def mark_posted_with(*, connection: Connection, posts: Iterable[Sequence[uuid.UUID]]) -> None:

@@ -30,7 +30,7 @@ from qcycle.notify.channels import Channel, SendResult, open_channel
 from qcycle.notify.ratelimit import DEFAULT_LIMITER, Rate, RateLimiter, backoff
 from qcycle.notify.redact import LOGGER_NAME, redact
 
-__all__ = ["Message", "deliver_batch"]
+__all__ = ["Message", "deliver_batch", "writes_locally"]
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -152,6 +152,24 @@ def deliver_batch(
     sent = sum(1 for r in results.values() if r.ok)
     log.info("delivered %d of %d messages", sent, len(items))
     return [(message.id, results[index]) for index, message in enumerate(items)]
+
+
+def writes_locally(refs: Iterable[str], rates: Mapping[str, Rate] | None = None) -> bool:
+    """Whether :func:`deliver_batch` writes every message to these channel references in one go:
+    each a local channel (the sink) without a rate limit, so no request is ever in flight."""
+    for ref in set(refs):
+        if rates and ref in rates:
+            return False
+        try:
+            channel = open_channel(ref)
+        except Exception:  # noqa: BLE001 - deliver_batch reports it; here it is just not local
+            return False
+        try:
+            if not channel.local or channel.rate is not None:
+                return False
+        finally:
+            channel.close()
+    return True
 
 
 class _Results(dict[int, SendResult]):

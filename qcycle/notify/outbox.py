@@ -25,9 +25,10 @@ before the next message to the same endpoint is started, so if the process dies 
   close it with ``qcycle outbox resolve`` (delivered: recorded as sent; not delivered: queued
   again), which writes an audit line. Nothing is lost and nothing arrives twice.
   ``notify_resend_ambiguous`` chooses at-least-once instead (it is resent automatically).
-- the local sink (a folder, for development and simulation) has no request in flight: its
-  sends are not stamped and are recorded a few hundred per statement, so after a crash a
-  sink message may be written a second time.
+- the local sink (a folder, for development and simulation) has no request in flight: a pass
+  whose every send goes there claims its rows without a lease and records them sent a few
+  hundred per statement, all in the claim's transaction (:mod:`qcycle.notify.recording`), so
+  after a crash its messages are still queued and a sink message may be written a second time.
 
 Results are truthful: a failure is retried later (``failed``, ``next_attempt_at`` by
 exponential backoff with jitter, or the service's own ``retry_after``) up to
@@ -47,15 +48,14 @@ catch-up alike. Ops' own changes to a message (retry, cancel, resolve) are in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
-import random
 import socket
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +64,13 @@ from sqlmodel import Session
 from qcycle import clock, crud, db
 from qcycle.crud import count_messages, find_message, list_messages
 from qcycle.models import OUTBOX_STATUS_LABELS
-from qcycle.notify.channels import SendResult, label_sink_messages
-from qcycle.notify.deliver import Message, deliver_batch
+from qcycle.notify.channels import label_sink_messages
+from qcycle.notify.deliver import Message, deliver_batch, writes_locally
 from qcycle.notify.groups import group_posts
 from qcycle.notify.office_hours import OfficeHours, next_send_time
 from qcycle.notify.outbox_ops import cancel_message, requeue_message, resolve_unknown
-from qcycle.notify.ratelimit import Rate, backoff
+from qcycle.notify.ratelimit import Rate
+from qcycle.notify.recording import Claimed, InClaim, Recorder, Starter
 from qcycle.notify.reminders import (
     MERGEABLE_TEMPLATES,
     MERGED_TEMPLATE,
@@ -171,19 +172,6 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
 # ---------------------------------------------------------------- delivery
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    id: uuid.UUID
-    channel: str
-    unit: str
-    subject: str
-    body: str
-    tag: str | None
-    attempts: int
-    digest: bool
-    action: str  # its timetable action: a group post of an invitation names nobody (groups.py)
-
-
 def _holder_gone(holder: str | None, host: str, live_passes: set[str]) -> bool:
     """Whether the holder of a lease ("host:pid:pass") is known to be gone: a finished pass of
     this process, or a process of this host that no longer exists. A holder on another host
@@ -208,9 +196,10 @@ def _holder_gone(holder: str | None, host: str, live_passes: set[str]) -> bool:
 _LIVE_PASSES: set[str] = set()
 
 
-def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit: int,
-           settings: Settings, report: DeliveryReport, holder: str) -> tuple[list[_Claimed], int]:
-    """Take due rows (a lease: status ``sending``, held by ``holder`` from the real time now);
+def _claim(session: Session, round_id: uuid.UUID | None, limit: int, settings: Settings, report: DeliveryReport,
+           lease: crud.Lease, *, leased: bool = True) -> tuple[list[Claimed], int]:
+    """Take due rows (``leased``: under ``lease``, status ``sending``; else the caller sends them and
+    records the results in this transaction, :class:`qcycle.notify.recording.InClaim`);
     hold reminders outside office hours, and a unit's later letters behind any letter still
     waiting (for office hours or another try: :func:`qcycle.crud.held_letters`). Returns (rows
     to send, rows looked at).
@@ -222,8 +211,8 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
 
     Plain rows and one UPDATE per few hundred claimed ids: a national fan-out claims tens of
     thousands of rows, and ORM objects cost more than the sends to the local sink."""
-    wall = clock.wall_now()
-    host = holder.rsplit(":", 2)[0]
+    now, wall = lease.now, lease.wall
+    host = lease.holder.rsplit(":", 2)[0]
     holders = crud.lease_holders(session=session, round_id=round_id)
     gone = [h for h in holders if h and _holder_gone(h, host, _LIVE_PASSES)]
     stale = wall - dt.timedelta(seconds=settings.notify_stale_sending_seconds)
@@ -239,8 +228,7 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
     open_now = not reminders or next_send_time(now) <= now
     items = {} if open_now or not settings.office_hours_deadline_exception else crud.merge_items_of(
         session=session, ids=reminders)
-    claimed: list[_Claimed] = []
-    lease: list[uuid.UUID] = []
+    claimed: list[Claimed] = []
 
     def change(row: Any, **values: Any) -> dict:
         crud.set_message_fields(session=session, message_id=row.id, values=values)
@@ -281,10 +269,10 @@ def _claim(session: Session, round_id: uuid.UUID | None, now: dt.datetime, limit
         if interrupted:
             # Its run died before this message was started: sending it now is safe.
             change(row, last_error="上次投递中断（进程退出），此条尚未发出，现在发送")
-        lease.append(row.id)
-        claimed.append(_Claimed(row.id, row.channel, row.unit_code, row.subject, row.body, row.tag,
+        claimed.append(Claimed(row.id, row.channel, row.unit_code, row.subject, row.body, row.tag,
                                 row.attempts + 1, row.action.startswith(DIGEST_ACTION), row.action))
-    crud.lease_messages(session=session, ids=lease, now=now, wall=wall, holder=holder)
+    if leased:
+        crud.lease_messages(session=session, ids=[c.id for c in claimed], lease=lease)
     return claimed, len(rows)
 
 
@@ -294,145 +282,73 @@ def _failure(row: Mapping[str, Any]) -> dict:
             "digest": row["action"].startswith(DIGEST_ACTION)}
 
 
-def _retry_wait(attempts: int, settings: Settings, retry_after: float | None) -> float:
-    """Exponential backoff with "equal jitter": never less than half the step, so a retry is
-    never due again within the same run."""
-    ceiling = backoff(attempts - 1, settings.notify_backoff_base_seconds,
-                      settings.notify_backoff_cap_seconds, jitter=False)
-    wait = ceiling / 2 + random.uniform(0.0, ceiling / 2)
-    return max(retry_after or 0.0, wait)
+class _DeliveryPass:
+    """One pass over a round's due rows, a batch at a time, until none is left."""
 
+    def __init__(self, programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
+                 channel_override: str | None, max_workers: int, settings: Settings,
+                 report: DeliveryReport, holder: str) -> None:
+        self.programme, self.round_id, self.now = programme, round_id, now
+        self.channel_override, self.max_workers, self.settings = channel_override, max_workers, settings
+        self.report, self.holder = report, holder
+        self.refs = {c.name: c.url for c in programme.channels}
+        self.emails = {u.code: u.email for u in programme.units}
+        self.rates: dict[str, Rate] = {}
+        if channel_override is None:
+            for c in programme.channels:
+                if c.rate_per_minute:
+                    rate = Rate(c.rate_per_minute, 60.0)
+                    # Two programme channels on one reference: the stricter limit holds.
+                    if c.url not in self.rates or rate.count < self.rates[c.url].count:
+                        self.rates[c.url] = rate
+        # Every send a local write (the sink): sent and recorded in the claim's transaction, unleased.
+        self.local = writes_locally([channel_override] if channel_override else [*self.refs.values(), "sink"],
+                                    self.rates)
 
-class _Recorder:
-    """``on_result`` for :func:`deliver_batch`: one small committed transaction per result."""
+    def run(self, batch: int) -> None:
+        while True:
+            with db.session_scope() as session:
+                lease = crud.Lease(self.now, clock.wall_now(), self.holder)
+                claimed, looked_at = _claim(session, self.round_id, batch, self.settings, self.report, lease,
+                                            leased=not self.local)
+                if claimed and self.local:
+                    self._send(claimed, InClaim(session.connection(), lease))
+            if claimed and not self.local:
+                self._send(claimed, None)
+            if looked_at < batch:
+                return
 
-    def __init__(self, claimed: list[_Claimed], now: dt.datetime, settings: Settings,
-                 report: DeliveryReport, posts: Mapping[str, list[str]]) -> None:
-        self.claimed = {str(c.id): c for c in claimed}
-        self.posts = posts
-        self.now = now
-        self.settings = settings
-        self.report = report
-        self.sent_locally: list[str] = []
-
-    def __call__(self, message_id: str, result: SendResult) -> None:
-        # A post to a group carries several rows (``posts``): each gets the post's result.
-        ids = self.posts.get(message_id, [message_id])
-        if result.ok and result.local:
-            # A local write (the sink) has nothing in flight to be unsure about: its sends are
-            # recorded a few hundred per statement (a crash before that rewrites them).
-            self.sent_locally.extend(ids)
-            if len(self.sent_locally) >= 500:
-                self.flush()
-            return
-        lead = self.claimed[message_id]
-        if result.ok:
-            values, outcome = {"status": "sent", "sent_at": clock.now(), "last_error": None}, "sent"
-        elif not result.attempted:
-            # Nothing went out (the endpoint is held longer than we wait): not an attempt.
-            wait = result.retry_after if result.retry_after else self.settings.notify_backoff_base_seconds
-            values = {"status": "queued", "last_error": result.error,
-                      "next_attempt_at": self.now + dt.timedelta(seconds=wait)}
-            outcome = "requeued"
-        elif result.retryable and lead.attempts < self.settings.notify_max_attempts:
-            # One wait for the whole post, so its rows are due again together and go out as one.
-            wait = _retry_wait(lead.attempts, self.settings, result.retry_after)
-            values = {"status": "failed", "last_error": result.error,
-                      "next_attempt_at": self.now + dt.timedelta(seconds=wait)}
-            outcome = "failed"
-        else:
-            values, outcome = {"status": "dead", "last_error": result.error}, "dead"
-        # One guarded statement per row, a post's rows committed together at once: recorded
-        # before the next send to the same endpoint starts, and a cancel from the CLI meanwhile wins.
-        settled = []
-        with db.get_engine().begin() as conn:  # a Core connection: no ORM session per result
-            for row_id in ids:
-                c = self.claimed[row_id]
-                own = {**values, "attempts": max(0, c.attempts - 1)} if outcome == "requeued" else values
-                if crud.settle_message(connection=conn, message_id=c.id, values=own):
-                    settled.append(c)
-        for c in settled:
-            self._count(c, outcome, result.error)
-
-    def _count(self, c: _Claimed, outcome: str, error: str | None) -> None:
-        report = self.report
-        setattr(report, outcome, getattr(report, outcome) + 1)
-        report.by_channel.setdefault(c.channel, Counter())[outcome] += 1
-        if outcome in ("failed", "dead"):
-            report.failures.append({"id": str(c.id), "unit": c.unit, "channel": c.channel,
-                                    "subject": c.subject, "status": outcome, "attempts": c.attempts,
-                                    "error": error, "digest": c.digest})
-
-    def flush(self) -> None:
-        """Record the local sends held back, in one guarded statement."""
-        ids, self.sent_locally = [self.claimed[m].id for m in self.sent_locally], []
-        if not ids:
-            return
-        with db.get_engine().begin() as conn:
-            done = crud.mark_messages_sent(connection=conn, ids=ids, at=clock.now())
-        for message_id in done:
-            self.report.sent += 1
-            self.report.by_channel.setdefault(self.claimed[str(message_id)].channel, Counter())["sent"] += 1
-
-
-class _Starter:
-    """``on_start`` for :func:`deliver_batch`: stamp ``started_at`` before the request leaves
-    (on every row a group post carries: after a crash, each of them may have arrived)."""
-
-    def __init__(self, claimed: Mapping[str, _Claimed], posts: Mapping[str, list[str]]) -> None:
-        self.claimed = claimed
-        self.posts = posts
-
-    def __call__(self, message_id: str) -> None:
-        ids = [self.claimed[i].id for i in self.posts.get(message_id, [message_id])]
-        with db.get_engine().begin() as conn:
-            crud.stamp_started(connection=conn, ids=ids, at=clock.now())
-
-
-def _deliver_pass(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
-                  channel_override: str | None, batch: int, max_workers: int, settings: Settings,
-                  report: DeliveryReport, holder: str) -> None:
-    refs = {c.name: c.url for c in programme.channels}
-    emails = {u.code: u.email for u in programme.units}
-    rates: dict[str, Rate] = {}
-    if channel_override is None:
-        for c in programme.channels:
-            if c.rate_per_minute:
-                rate = Rate(c.rate_per_minute, 60.0)
-                # Two programme channels on one reference: the stricter limit holds.
-                if c.url not in rates or rate.count < rates[c.url].count:
-                    rates[c.url] = rate
-    while True:
-        with db.session_scope() as session:
-            claimed, looked_at = _claim(session, round_id, now, batch, settings, report, holder)
-        if claimed:
-            sends = group_posts(programme, claimed)
-            together = [p for p in sends if len(p.rows) > 1]
-            report.group_posts += len(together)
-            report.grouped += sum(len(p.rows) for p in together)
+    def _send(self, claimed: list[Claimed], in_claim: InClaim | None) -> None:
+        """Send the claimed rows, a group bot's as one post, recording each result as it comes."""
+        p, report = self.programme, self.report
+        sends = group_posts(p, claimed)
+        together = [post for post in sends if len(post.rows) > 1]
+        report.group_posts += len(together)
+        report.grouped += sum(len(post.rows) for post in together)
+        with contextlib.nullcontext(in_claim.connection) if in_claim else db.get_engine().begin() as conn:
+            if in_claim:  # the lease forgets the last post's carrier; unleased rows are told here
+                crud.clear_posted_with(connection=conn, ids=[c.id for c in claimed])
             if together:
-                with db.get_engine().begin() as conn:
-                    crud.mark_posted_with(connection=conn, posts=[[r.id for r in p.rows] for p in together])
-            posts = {p.ids[0]: list(p.ids) for p in together}
-            messages = [
-                Message(id=p.ids[0], channel=channel_override or refs.get(p.rows[0].channel, "sink"),
-                        subject=p.rows[0].subject, body=p.body, tag=p.rows[0].tag,
-                        # A bot's post has no one recipient, even carrying one unit's letter (长兴's had been
-                        # recorded as to an enterprise's mailbox).
-                        recipient=emails.get(p.units[0]) if len(p.units) == 1
-                        and p.rows[0].channel not in programme.bot_channels else None)
-                for p in sends
-            ]
-            recorder = _Recorder(claimed, now, settings, report, posts)
-            labels = {str(c.id): (now, c.channel) for c in claimed}
-            try:
-                with label_sink_messages(labels):
-                    deliver_batch(messages, max_workers=max_workers, rates=rates,
-                                  on_result=recorder, on_start=_Starter(recorder.claimed, posts))
-            finally:
-                recorder.flush()
-        if looked_at < batch:
-            return
+                crud.mark_posted_with(connection=conn, posts=[[r.id for r in post.rows] for post in together])
+        posts = {post.ids[0]: list(post.ids) for post in together}
+        messages = [
+            Message(id=post.ids[0], channel=self.channel_override or self.refs.get(post.rows[0].channel, "sink"),
+                    subject=post.rows[0].subject, body=post.body, tag=post.rows[0].tag,
+                    # A bot's post has no one recipient, even carrying one unit's letter (长兴's had been
+                    # recorded as to an enterprise's mailbox).
+                    recipient=self.emails.get(post.units[0]) if len(post.units) == 1
+                    and post.rows[0].channel not in p.bot_channels else None)
+            for post in sends
+        ]
+        recorder = Recorder(claimed, self.now, self.settings, report, posts, in_claim)
+        labels = {str(c.id): (self.now, c.channel) for c in claimed}
+        try:
+            with label_sink_messages(labels):
+                # Unleased local writes have nothing in flight to stamp (a crash rolls their claim back).
+                deliver_batch(messages, max_workers=self.max_workers, rates=self.rates, on_result=recorder,
+                              on_start=None if in_claim else Starter(recorder.claimed, posts))
+        finally:
+            recorder.flush()
 
 
 def _queue_digest(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,
@@ -484,10 +400,11 @@ def deliver_due(*, programme: Programme, round_id: uuid.UUID | None, now: dt.dat
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     _LIVE_PASSES.add(holder.rsplit(":", 1)[1])
     try:
-        _deliver_pass(programme, round_id, now, channel_override, batch, max_workers, settings, report, holder)
+        delivery = _DeliveryPass(programme, round_id, now, channel_override, max_workers, settings, report, holder)
+        delivery.run(batch)
         report.digests = _queue_digest(programme, round_id, now, report, template_dir)
         if report.digests:
-            _deliver_pass(programme, round_id, now, channel_override, batch, max_workers, settings, report, holder)
+            delivery.run(batch)
     finally:
         _LIVE_PASSES.discard(holder.rsplit(":", 1)[1])
     return report

@@ -1,0 +1,160 @@
+"""Recording a delivery pass's results on its outbox rows, as :func:`qcycle.notify.deliver.deliver_batch`
+reports them (:class:`Recorder`, its ``on_result``; :class:`Starter`, its ``on_start``).
+
+Rows sent under a lease are recorded each in a small transaction of its own, committed at once and
+guarded (a row no longer ``sending`` was cancelled by ops meanwhile, and stays so). Rows written to
+the local sink are claimed, written and recorded in the claim's own transaction instead
+(:class:`InClaim`): nothing is in flight there, so they need no lease, and leasing each row only to
+record it sent a moment later rewrote every row once more (3–4 % of a national year's floor).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from qcycle import clock, crud, db
+from qcycle.notify.channels import SendResult
+from qcycle.notify.ratelimit import backoff
+from qcycle.notify.report import DeliveryReport
+from qcycle.settings import Settings
+
+__all__ = ["Claimed", "InClaim", "Recorder", "Starter", "retry_wait"]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row claimed for sending, as the claim read it (``attempts``: counting this send)."""
+
+    id: uuid.UUID
+    channel: str
+    unit: str
+    subject: str
+    body: str
+    tag: str | None
+    attempts: int
+    digest: bool
+    action: str  # its timetable action: a group post of an invitation names nobody (groups.py)
+
+
+@dataclass(frozen=True)
+class InClaim:
+    """Results recorded inside the claim's transaction, still open on ``connection``, on rows it
+    claimed without leasing them: each written with what ``lease`` would have written."""
+
+    connection: Connection
+    lease: crud.Lease
+
+
+def retry_wait(attempts: int, settings: Settings, retry_after: float | None) -> float:
+    """Exponential backoff with "equal jitter": never less than half the step, so a retry is
+    never due again within the same run."""
+    ceiling = backoff(attempts - 1, settings.notify_backoff_base_seconds,
+                      settings.notify_backoff_cap_seconds, jitter=False)
+    wait = ceiling / 2 + random.uniform(0.0, ceiling / 2)
+    return max(retry_after or 0.0, wait)
+
+
+class Recorder:
+    """``on_result`` for :func:`deliver_batch`: one small committed transaction per result, or
+    every result in the claim's transaction (``in_claim``)."""
+
+    def __init__(self, claimed: list[Claimed], now: dt.datetime, settings: Settings,
+                 report: DeliveryReport, posts: Mapping[str, list[str]], in_claim: InClaim | None = None) -> None:
+        self.claimed = {str(c.id): c for c in claimed}
+        self.posts = posts
+        self.now = now
+        self.settings = settings
+        self.report = report
+        self.in_claim = in_claim
+        self.sent_locally: list[str] = []
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        if self.in_claim is not None:
+            yield self.in_claim.connection
+            return
+        with db.get_engine().begin() as conn:  # a Core connection: no ORM session per result
+            yield conn
+
+    def __call__(self, message_id: str, result: SendResult) -> None:
+        # A post to a group carries several rows (``posts``): each gets the post's result.
+        ids = self.posts.get(message_id, [message_id])
+        if result.ok and result.local:
+            # A local write (the sink) has nothing in flight to be unsure about: its sends are
+            # recorded a few hundred per statement (a crash before that rewrites them).
+            self.sent_locally.extend(ids)
+            if len(self.sent_locally) >= 500:
+                self.flush()
+            return
+        lead = self.claimed[message_id]
+        if result.ok:
+            values, outcome = {"status": "sent", "sent_at": clock.now(), "last_error": None}, "sent"
+        elif not result.attempted:
+            # Nothing went out (the endpoint is held longer than we wait): not an attempt.
+            wait = result.retry_after if result.retry_after else self.settings.notify_backoff_base_seconds
+            values = {"status": "queued", "last_error": result.error,
+                      "next_attempt_at": self.now + dt.timedelta(seconds=wait)}
+            outcome = "requeued"
+        elif result.retryable and lead.attempts < self.settings.notify_max_attempts:
+            # One wait for the whole post, so its rows are due again together and go out as one.
+            wait = retry_wait(lead.attempts, self.settings, result.retry_after)
+            values = {"status": "failed", "last_error": result.error,
+                      "next_attempt_at": self.now + dt.timedelta(seconds=wait)}
+            outcome = "failed"
+        else:
+            values, outcome = {"status": "dead", "last_error": result.error}, "dead"
+        # One guarded statement per row, a post's rows committed together at once: recorded
+        # before the next send to the same endpoint starts, and a cancel from the CLI meanwhile wins.
+        settled = []
+        unleased = self.in_claim.lease if self.in_claim else None
+        with self._connection() as conn:
+            for row_id in ids:
+                c = self.claimed[row_id]
+                own = {**values, "attempts": max(0, c.attempts - 1)} if outcome == "requeued" else values
+                if crud.settle_message(connection=conn, message_id=c.id, values=own, unleased=unleased):
+                    settled.append(c)
+        for c in settled:
+            self._count(c, outcome, result.error)
+
+    def _count(self, c: Claimed, outcome: str, error: str | None) -> None:
+        report = self.report
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        report.by_channel.setdefault(c.channel, Counter())[outcome] += 1
+        if outcome in ("failed", "dead"):
+            report.failures.append({"id": str(c.id), "unit": c.unit, "channel": c.channel,
+                                    "subject": c.subject, "status": outcome, "attempts": c.attempts,
+                                    "error": error, "digest": c.digest})
+
+    def flush(self) -> None:
+        """Record the local sends held back, in one guarded statement."""
+        ids, self.sent_locally = [self.claimed[m].id for m in self.sent_locally], []
+        if not ids:
+            return
+        with self._connection() as conn:
+            done = crud.mark_messages_sent(connection=conn, ids=ids, at=clock.now(),
+                                           unleased=self.in_claim.lease if self.in_claim else None)
+        for message_id in done:
+            self.report.sent += 1
+            self.report.by_channel.setdefault(self.claimed[str(message_id)].channel, Counter())["sent"] += 1
+
+
+class Starter:
+    """``on_start`` for :func:`deliver_batch`: stamp ``started_at`` before the request leaves
+    (on every row a group post carries: after a crash, each of them may have arrived)."""
+
+    def __init__(self, claimed: Mapping[str, Claimed], posts: Mapping[str, list[str]]) -> None:
+        self.claimed = claimed
+        self.posts = posts
+
+    def __call__(self, message_id: str) -> None:
+        ids = [self.claimed[i].id for i in self.posts.get(message_id, [message_id])]
+        with db.get_engine().begin() as conn:
+            crud.stamp_started(connection=conn, ids=ids, at=clock.now())
