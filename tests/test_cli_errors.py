@@ -62,8 +62,8 @@ def _one_line(result, code: int, says: str) -> None:
 
 def test_usage_and_not_found_exit_2(home):
     _one_line(runner.invoke(app, ["outbox", "retry"]), 2, "二者选一")  # UsageError
-    _one_line(runner.invoke(app, ["outbox", "cancel", "0123abcd"]), 2, "没有编号以 0123abcd 开头的消息")
-    _one_line(runner.invoke(app, ["outbox", "cancel", "0123"]), 2, "至少需要前8位")
+    _one_line(runner.invoke(app, ["outbox", "cancel", "0123abcd"]), 2, "没有编号为 0123abcd 的消息")
+    _one_line(runner.invoke(app, ["outbox", "cancel", "0123"]), 2, "至少需要8位")
     _one_line(runner.invoke(app, ["outbox", "list", "--round", "no-such-round"]), 2, "没有周期 no-such-round")
     # The list's own words are taken as they are shown (已发送 was refused: "状态只能是 queued | …").
     _one_line(runner.invoke(app, ["outbox", "list", "--round", "no-such-round", "--status", "已发送"]), 2, "没有周期")

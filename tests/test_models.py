@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import Session, SQLModel, col, func, select
 
 from qcycle import clock, crud, db
+from qcycle.errors import UsageError
 from qcycle.models import (
     ActionRun,
     AssessmentResult,
@@ -200,15 +201,33 @@ def test_enqueue_message_is_idempotent_on_its_key(session: Session) -> None:
     )
 
 
-def test_find_message_takes_a_full_id_or_a_prefix(sqlite_url: str) -> None:
+def test_find_message_takes_a_full_id_its_short_id_or_an_old_random_ids_prefix(sqlite_url: str) -> None:
     with db.session_scope(sqlite_url) as s:
-        message, _ = crud.enqueue_message(
-            session=s, idempotency_key="k", round_id=new_round(s).id, action="remind", unit_code="hz-xihu",
-            channel="wecom", logical_date=dt.date(2023, 4, 20), subject="提醒", body="请按期提交。")
-        message_id = message.id
+        rid = new_round(s).id
+        made = [crud.enqueue_message(
+            session=s, idempotency_key=f"k{i}", round_id=rid, action="remind", unit_code="hz-xihu",
+            channel="wecom", logical_date=dt.date(2023, 4, 20), subject="提醒", body="请按期提交。")[0].id
+            for i in range(3)]
+        old = uuid.uuid4()  # a row queued before ids were time-ordered, named by its first digits then
+        s.add(OutboxMessage(id=old, idempotency_key="old", round_id=rid, action="remind", unit_code="hz-xihu",
+                            channel="wecom", logical_date=dt.date(2023, 4, 19), subject="提醒", body="请按期提交。"))
+        for twin in ("0123abcd" + "0" * 24, "0123abcd" + "f" * 24):  # two ids beginning alike
+            s.add(OutboxMessage(id=uuid.UUID(twin), idempotency_key=twin, round_id=rid, action="remind",
+                                unit_code="hz-xihu", channel="wecom", logical_date=dt.date(2023, 4, 19),
+                                subject="提醒", body="请按期提交。"))
+    # Time-ordered (one after the other in the primary key): their first digits are the time they
+    # were made, so ops name each by its last 8 (crud.short_id), as the outbox list shows them.
+    assert made == sorted(made) and {m.version for m in made} == {7}
     with db.session_scope(sqlite_url) as s:  # a fresh session: the row is read, not the identity map's
-        assert crud.find_message(session=s, ref=str(message_id)).id == message_id
-        assert crud.find_message(session=s, ref=str(message_id)[:9].upper()).id == message_id
+        for message_id in made:
+            assert crud.find_message(session=s, ref=str(message_id)).id == message_id
+            assert crud.short_id(message_id) == message_id.hex[-8:]
+            assert crud.find_message(session=s, ref=crud.short_id(message_id).upper()).id == message_id
+        assert crud.find_message(session=s, ref=str(old)[:9]).id == old
+        with pytest.raises(UsageError, match="0123abcd 对应 2 条消息"):
+            crud.find_message(session=s, ref="0123abcd")
+        with pytest.raises(UsageError, match="至少需要8位"):
+            crud.find_message(session=s, ref=crud.short_id(made[0])[1:])
 
 
 # -- quarantine --------------------------------------------------------------------------------

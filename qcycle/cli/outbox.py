@@ -76,7 +76,7 @@ def list_(
     from qcycle import db
 
     # Not qcycle.notify.outbox: listing needs no channel code (apprise, httpx), and starts faster.
-    from qcycle.crud import count_messages, list_messages, unit_fields
+    from qcycle.crud import count_messages, list_messages, short_id, unit_fields
     from qcycle.models import OUTBOX_STATUS_LABELS as STATUS_LABELS
 
     status = {label: code for code, label in STATUS_LABELS.items()}.get(status, status)  # the table's own words too
@@ -98,10 +98,10 @@ def list_(
         for r in rows:
             waiting = r.status in ("queued", "failed") and r.next_attempt_at is not None
             name = names[r.round_id].get(r.unit_code)
-            table.add_row(r.id.hex[:8], STATUS_LABELS.get(r.status, r.status),
+            table.add_row(short_id(r.id), STATUS_LABELS.get(r.status, r.status),
                           f"{name}（{r.unit_code}）" if name else r.unit_code,
                           # A group post carries several units' rows: which post, by its first row.
-                          f"{r.channel}（随 {r.posted_with.hex[:8]} 群内合并发布）" if r.posted_with else r.channel,
+                          f"{r.channel}（随 {short_id(r.posted_with)} 群内合并发布）" if r.posted_with else r.channel,
                           r.logical_date.isoformat(), str(r.attempts),
                           f"{r.next_attempt_at:%Y-%m-%d %H:%M}" if waiting else "", r.subject,
                           (r.last_error or "")[:120])
@@ -116,7 +116,7 @@ def list_(
 
 @outbox_app.command("retry")
 def retry(
-    message: Annotated[str | None, typer.Argument(help="消息 ID 或其开头至少 8 位")] = None,
+    message: Annotated[str | None, typer.Argument(help="消息编号（列表所示的 8 位）或完整 ID")] = None,
     all_dead: Annotated[bool, typer.Option("--all-dead", help="重新排队全部已停止重试（dead）的消息（发送失败汇总除外）")] = False,
     round_code: Annotated[str | None, typer.Option("--round", help="与 --all-dead 一起使用：只限该周期")] = None,
     by: BY = None,
@@ -128,6 +128,7 @@ def retry(
     示例：qcycle outbox retry --all-dead --round sc-jbgs-2023
     """
     from qcycle import db
+    from qcycle.crud import short_id
     from qcycle.notify.outbox import DIGEST_ACTION, list_messages, requeue_message
 
     if (message is None) == (not all_dead):
@@ -147,7 +148,7 @@ def retry(
             rows = [_message(session, message)]
         done = sum(requeue_message(session=session, row=r, actor=_actor(by)) for r in rows)
         if not all_dead and not done:
-            raise StateError(f"消息 {rows[0].id.hex[:8]} 状态为 {rows[0].status}，不能重新排队")
+            raise StateError(f"消息 {short_id(rows[0].id)} 状态为 {rows[0].status}，不能重新排队")
     skipped = (f"（另有 {digests} 份发送失败汇总未重新排队：汇总的是当时的失败情况；重发的消息如再失败，"
                "下次投递会另发新的汇总）") if digests else ""
     out.print(f"已重新排队 {done} 条消息{skipped}", markup=False)
@@ -155,7 +156,7 @@ def retry(
 
 @outbox_app.command("cancel")
 def cancel(
-    message: Annotated[str, typer.Argument(help="消息 ID 或其开头至少 8 位")],
+    message: Annotated[str, typer.Argument(help="消息编号（列表所示的 8 位）或完整 ID")],
     by: BY = None,
 ) -> None:
     """取消一条尚未发出的消息（排队中、待重试、已停止重试，或结果未知而核实后无需再发）。
@@ -164,19 +165,20 @@ def cancel(
     示例：qcycle outbox cancel 1a2b3c4d --by 张三
     """
     from qcycle import db
+    from qcycle.crud import short_id
     from qcycle.notify.outbox import cancel_message
 
     db.upgrade()
     with db.session_scope() as session:
         row = _message(session, message)
         if not cancel_message(session=session, row=row, actor=_actor(by)):
-            raise StateError(f"消息 {row.id.hex[:8]} 状态为 {row.status}，不能取消")
-    out.print(f"已取消消息 {row.id.hex[:8]}", markup=False)
+            raise StateError(f"消息 {short_id(row.id)} 状态为 {row.status}，不能取消")
+    out.print(f"已取消消息 {short_id(row.id)}", markup=False)
 
 
 @outbox_app.command("resolve")
 def resolve(
-    message: Annotated[str, typer.Argument(help="消息 ID 或其开头至少 8 位")],
+    message: Annotated[str, typer.Argument(help="消息编号（列表所示的 8 位）或完整 ID")],
     delivered: Annotated[bool | None, typer.Option(
         "--delivered/--not-delivered",
         help="核实结果：--delivered 对方已收到（记为已发送，不再发送）；--not-delivered 未收到（重新排队，下次投递时发送）")] = None,
@@ -191,6 +193,7 @@ def resolve(
           qcycle outbox resolve 1a2b3c4d --not-delivered --by 张三 --note "电话核实未收到"
     """
     from qcycle import db
+    from qcycle.crud import short_id
     from qcycle.notify.outbox import resolve_unknown
 
     if delivered is None:
@@ -199,6 +202,6 @@ def resolve(
     with db.session_scope() as session:
         row = _message(session, message)
         resolve_unknown(session=session, row=row, delivered=delivered, actor=_actor(by), note=note)  # StateError
-        short = row.id.hex[:8]
+        short = short_id(row.id)
     out.print(f"消息 {short} 已记为已发送（核实已送达）" if delivered else f"消息 {short} 已重新排队，下次投递时发送",
               markup=False)

@@ -78,6 +78,7 @@ from qcycle.crud.messages import (
     reminder_rows,
     set_message_fields,
     settle_message,
+    short_id,
     stamp_started,
     units_written_by,
 )
@@ -234,6 +235,7 @@ __all__ = [
     "save_results",
     "set_message_fields",
     "settle_message",
+    "short_id",
     "sqlite_page_size",
     "stage_results",
     "stamp_started",

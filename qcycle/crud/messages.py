@@ -47,6 +47,7 @@ __all__ = [
     "reminder_rows",
     "set_message_fields",
     "settle_message",
+    "short_id",
     "stamp_started",
     "units_written_by",
 ]
@@ -350,20 +351,28 @@ def failed_messages(*, session: Session, round_id: uuid.UUID, up_to: dt.date, li
 _HEX = re.compile(r"[0-9a-f]+")
 
 
+def short_id(message_id: uuid.UUID) -> str:
+    """How ops name a message: the last 8 hex digits of its id. Ids are time-ordered (UUIDv7: a
+    fan-out's rows land side by side in the primary key), so their first digits are the minute
+    they were made in and their last ones are random."""
+    return message_id.hex[-8:]
+
+
 def find_message(*, session: Session, ref: str) -> OutboxMessage:
-    """The message with this id or id prefix (8+ characters); :class:`NotFoundError` if there
-    is none, :class:`UsageError` if the prefix is too short or names several."""
+    """The message with this id, or the one whose id ends (:func:`short_id`) or begins with these
+    8+ hex digits (ids made before 2026-12-07 were random, named by their first 8); :class:`NotFoundError`
+    if there is none, :class:`UsageError` if the digits are too few or name several."""
     text = ref.strip().lower().replace("-", "")
     if len(text) < 8:
-        raise UsageError("消息编号至少需要前8位")
+        raise UsageError("消息编号至少需要8位（列表中的编号）")
     if len(text) == 32:
         row = session.get(OutboxMessage, uuid.UUID(text)) if _HEX.fullmatch(text) else None
         if row is None:
             raise NotFoundError(f"没有编号为 {ref} 的消息")
         return row
-    ids = [i for i in session.exec(select(OutboxMessage.id)).all() if i.hex.startswith(text)]
+    ids = [i for i in session.exec(select(OutboxMessage.id)).all() if i.hex.endswith(text) or i.hex.startswith(text)]
     if not ids:
-        raise NotFoundError(f"没有编号以 {ref} 开头的消息")
+        raise NotFoundError(f"没有编号为 {ref} 的消息")
     if len(ids) > 1:
-        raise UsageError(f"编号前缀 {ref} 对应 {len(ids)} 条消息，请多写几位")
+        raise UsageError(f"编号 {ref} 对应 {len(ids)} 条消息，请多写几位")
     return session.get_one(OutboxMessage, ids[0])

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from qcycle.models.columns import LocalDateTime, _round_fk, _stamp, _uuid_pk
+from qcycle.models.columns import LocalDateTime, _ordered_pk, _round_fk, _stamp, _uuid_pk
 from qcycle.models.values import ActionOutcome, OutboxStatus
 
 __all__ = [
@@ -47,7 +47,10 @@ class OutboxMessage(OutboxMessageBase, table=True):
     __table_args__ = (Index("ix_outbox_message_status_next", "status", "next_attempt_at"),
                       Index("ix_outbox_message_round_status", "round_id", "status", "logical_date"))
 
-    id: uuid.UUID = _uuid_pk()
+    # Time-ordered: a fan-out's thousands of rows land side by side in the primary key (random
+    # ids spread each batch over the whole index: 2.5 % of a national year). Ops name a message
+    # by the last 8 hex digits, the random ones (crud.short_id).
+    id: uuid.UUID = _ordered_pk()
     round_id: uuid.UUID | None = _round_fk(nullable=True)
     status: OutboxStatus = Field("queued", sa_type=AutoString)
     attempts: int = 0

@@ -34,7 +34,7 @@ def resolve_unknown(*, session: Session, row: OutboxMessage, delivered: bool, ac
     sent (never sent again); otherwise it is queued again for the next delivery. One audit
     line says who decided what. :class:`StateError` if the message's result is not unknown."""
     if row.status != "unknown":
-        raise StateError(f"消息 {row.id.hex[:8]} 状态为{STATUS_LABELS.get(row.status, row.status)}，"
+        raise StateError(f"消息 {crud.short_id(row.id)} 状态为{STATUS_LABELS.get(row.status, row.status)}，"
                          "只有结果未知的消息需要核实处理")
     said = "运维核实已送达" if delivered else "运维核实未送达，重新排队"
     if delivered:

@@ -289,7 +289,7 @@ def test_outbox_list_says_which_post_carried_a_row(tmp_path, botserver, monkeypa
     lead = _rows("group0")[0].posted_with
     shown = CliRunner().invoke(app, ["outbox", "list", "--channel", "group0"], env={"COLUMNS": "300"})
     assert shown.exit_code == 0, shown.output
-    assert shown.output.count(f"随 {lead.hex[:8]} 群内合并发布") == 3, shown.output
+    assert shown.output.count(f"随 {lead.hex[-8:]} 群内合并发布") == 3, shown.output
     alone = CliRunner().invoke(app, ["outbox", "list", "--channel", "email"], env={"COLUMNS": "300"})
     assert "群内合并发布" not in alone.output and alone.output.count("已发送") == 3, alone.output
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from qcycle import clock, db
+from qcycle import clock, crud, db
 from qcycle.clock import at
 from qcycle.models import OutboxMessage
 from qcycle.notify import outbox as outbox_mod
@@ -604,7 +604,7 @@ def test_ops_resolve_an_unknown_message_as_delivered_it_is_never_sent_again(tmp_
     from qcycle.cli import app
 
     loaded, rid, row = _unknown_message(tmp_path)
-    result = CliRunner().invoke(app, ["outbox", "resolve", row.id.hex[:8], "--delivered", "--by", "张三",
+    result = CliRunner().invoke(app, ["outbox", "resolve", crud.short_id(row.id), "--delivered", "--by", "张三",
                                       "--note", "电话确认已收到"])
     assert result.exit_code == 0, result.output
     assert "已记为已发送" in result.output
@@ -617,7 +617,7 @@ def test_ops_resolve_an_unknown_message_as_delivered_it_is_never_sent_again(tmp_
     sink = [p.read_text(encoding="utf-8") for p in (tmp_path / "home" / "sink").glob("*.json")]
     assert not any("MSG-7" in text for text in sink)  # only the ops digest went out
     # Resolved once: a second resolution is refused, and says why.
-    again = CliRunner().invoke(app, ["outbox", "resolve", row.id.hex[:8], "--not-delivered"])
+    again = CliRunner().invoke(app, ["outbox", "resolve", crud.short_id(row.id), "--not-delivered"])
     assert again.exit_code == 1 and "只有结果未知的消息" in again.output
 
 
@@ -627,9 +627,9 @@ def test_ops_resolve_an_unknown_message_as_not_delivered_it_is_sent_by_the_next_
     from qcycle.cli import app
 
     loaded, rid, row = _unknown_message(tmp_path)
-    missing = CliRunner().invoke(app, ["outbox", "resolve", row.id.hex[:8]])
+    missing = CliRunner().invoke(app, ["outbox", "resolve", crud.short_id(row.id)])
     assert missing.exit_code == 2 and "--delivered" in missing.output
-    result = CliRunner().invoke(app, ["outbox", "resolve", row.id.hex[:8], "--not-delivered", "--by", "李四"])
+    result = CliRunner().invoke(app, ["outbox", "resolve", crud.short_id(row.id), "--not-delivered", "--by", "李四"])
     assert result.exit_code == 0 and "已重新排队" in result.output
     assert _rows(unit_code="c1")[0].status == "queued"
     assert deliver_due(programme=loaded.programme, round_id=rid, now=NOON).sent == 1
@@ -643,7 +643,7 @@ def test_an_unknown_message_can_be_cancelled_with_an_audit_line(tmp_path):
     from qcycle.cli import app
 
     loaded, rid, row = _unknown_message(tmp_path)
-    result = CliRunner().invoke(app, ["outbox", "cancel", row.id.hex[:8], "--by", "王五"])
+    result = CliRunner().invoke(app, ["outbox", "cancel", crud.short_id(row.id), "--by", "王五"])
     assert result.exit_code == 0, result.output
     assert _rows(unit_code="c1")[0].status == "cancelled"
     (entry,) = _audit("outbox.cancel")
