@@ -143,14 +143,15 @@ def claimable_messages(*, session: Session, round_id: uuid.UUID | None, now: dt.
     held by one of ``holders_gone``, or taken before ``stale_before`` (real time). Plain rows
     (``id``, ``status``, ``started_at``, ``reminder`` (merged reminders: whether ``merge_items``
     is set; :func:`merge_items_of` reads them), ``attempts``, ``channel``, ``unit_code``,
-    ``subject``, ``body``, ``tag``, ``action``, ``last_error``, ``leased_by``, ``created_at``)."""
+    ``subject``, ``body``, ``tag``, ``action``, ``last_error``, ``leased_by``, ``created_at``,
+    ``posted_with``)."""
     m = OutboxMessage
     # Select(...) is what select() builds for several columns; select() is typed for at most 4.
     query: Select[*tuple[Any, ...]] = Select(
         col(m.id), col(m.status), col(m.started_at), col(m.merge_items).is_not(None).label("reminder"),
         col(m.attempts), col(m.channel),
         col(m.unit_code), col(m.subject), col(m.body), col(m.tag), col(m.action), col(m.last_error),
-        col(m.leased_by), col(m.created_at)).where(
+        col(m.leased_by), col(m.created_at), col(m.posted_with)).where(
         # Implied by the alternatives below, said outright so the (round, status) index is read
         # for these statuses only: without it every sent row of the round was read at each claim.
         col(m.status).in_(["queued", "failed", "sending"]),
@@ -234,7 +235,7 @@ class Lease:
     def with_result(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """A result's ``values`` on a row claimed and never leased (:func:`mark_messages_sent`'s
         ``unleased``): what leasing would have written, the result's own values over it; not
-        ``posted_with``, which :func:`clear_posted_with` and :func:`mark_posted_with` set before the send."""
+        ``posted_with``, which the claim clears (:func:`clear_posted_with`) and :func:`mark_posted_with` sets before the send."""
         lease = {k: v for k, v in self.values().items() if k != "posted_with"}
         return {**lease, **values}
 
@@ -277,12 +278,11 @@ def mark_messages_sent(*, connection: Connection, ids: Sequence[uuid.UUID], at: 
     return [message_id for (message_id,) in done]
 
 
-def clear_posted_with(*, connection: Connection, ids: Sequence[uuid.UUID]) -> None:
+def clear_posted_with(*, session: Session, ids: Sequence[uuid.UUID]) -> None:
     """Forget which post carried these rows last time (rows claimed without a lease, which does it)."""
     for start in range(0, len(ids), 500):
-        connection.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids[start:start + 500]),
-                                                       col(OutboxMessage.posted_with).is_not(None))
-                           .values(posted_with=None))
+        session.connection().execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids[start:start + 500]))
+                                     .values(posted_with=None))
 
 
 def mark_posted_with(*, connection: Connection, posts: Iterable[Sequence[uuid.UUID]]) -> None:

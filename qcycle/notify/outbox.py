@@ -273,6 +273,9 @@ def _claim(session: Session, round_id: uuid.UUID | None, limit: int, settings: S
                                 row.attempts + 1, row.action.startswith(DIGEST_ACTION), row.action))
     if leased:
         crud.lease_messages(session=session, ids=[c.id for c in claimed], lease=lease)
+    else:  # what the lease resets, where there is something to reset: a group post's carrier last time
+        taken = {c.id for c in claimed}
+        crud.clear_posted_with(session=session, ids=[r.id for r in rows if r.posted_with and r.id in taken])
     return claimed, len(rows)
 
 
@@ -325,10 +328,8 @@ class _DeliveryPass:
         together = [post for post in sends if len(post.rows) > 1]
         report.group_posts += len(together)
         report.grouped += sum(len(post.rows) for post in together)
-        with contextlib.nullcontext(in_claim.connection) if in_claim else db.get_engine().begin() as conn:
-            if in_claim:  # the lease forgets the last post's carrier; unleased rows are told here
-                crud.clear_posted_with(connection=conn, ids=[c.id for c in claimed])
-            if together:
+        if together:
+            with contextlib.nullcontext(in_claim.connection) if in_claim else db.get_engine().begin() as conn:
                 crud.mark_posted_with(connection=conn, posts=[[r.id for r in post.rows] for post in together])
         posts = {post.ids[0]: list(post.ids) for post in together}
         messages = [
