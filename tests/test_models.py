@@ -686,3 +686,23 @@ def test_submission_ids_are_time_ordered_uuids(session: Session) -> None:
     made = [Submission(round_id=rid, kind="application", unit_code="hz", fingerprint=str(n), submitted_at=T0,
                        source="simulate", identity=str(n)) for n in range(3)]
     assert [s.id for s in made] == sorted(s.id for s in made) and made[0].id.version == 7
+
+
+def test_a_forked_child_never_reuses_its_parents_random_bits_for_ids() -> None:
+    """Random bits are read ahead; a forked child (a worker process) reads its own, or an id it made in
+    the same millisecond and counter as its parent would be the parent's."""
+    import os
+
+    from qcycle.models import columns, ordered_uuid
+
+    ordered_uuid()  # the pool holds bits read ahead now
+    ahead = bytes(columns._random_pool)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what it inherited, then its next id's random tail
+        os.write(write, f"{len(columns._random_pool)} {ordered_uuid().int & ((1 << 62) - 1)}".encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    inherited, tail = map(int, os.read(read, 100).split())
+    assert len(ahead) >= 8 and inherited == 0
+    assert tail != int.from_bytes(ahead[-8:], "big") & ((1 << 62) - 1)  # not the bits the parent uses next
