@@ -201,6 +201,23 @@ def test_enqueue_message_is_idempotent_on_its_key(session: Session) -> None:
     )
 
 
+def test_complete_gives_the_values_a_table_object_would_have_without_building_one() -> None:
+    from qcycle.crud.base import complete, row_values
+
+    values = {"idempotency_key": "k", "action": "remind", "unit_code": "hz-xihu", "channel": "wecom",
+              "logical_date": dt.date(2023, 4, 20), "subject": "提醒", "body": "请按期提交。", "attempts": 2}
+    made = complete(OutboxMessage, {**values, "not_a_column": 1})
+    built = row_values(OutboxMessage(**values))
+    assert list(made) != [] and made.keys() == built.keys()  # every column, nothing else
+    made_by_factory = ("id", "created_at")  # a new id and stamp each time
+    assert {k: v for k, v in made.items() if k not in made_by_factory} == {
+        k: v for k, v in built.items() if k not in made_by_factory}
+    assert (made["status"], made["attempts"], made["merge_items"]) == ("queued", 2, None)
+    assert made["id"] != built["id"] and made["id"].version == 7
+    with pytest.raises(ValueError, match="OutboxMessage: missing subject"):
+        complete(OutboxMessage, {k: v for k, v in values.items() if k != "subject"})
+
+
 def test_find_message_takes_a_full_id_its_short_id_or_an_old_random_ids_prefix(sqlite_url: str) -> None:
     with db.session_scope(sqlite_url) as s:
         rid = new_round(s).id

@@ -153,25 +153,30 @@ def row_values(obj: SQLModel) -> dict[str, Any]:
 
 
 @functools.cache
-def _column_defaults(model: type[SQLModel]) -> tuple[tuple[str, Any, Any], ...]:
+def _column_defaults(model: type[SQLModel]) -> tuple[frozenset[str], dict[str, Any], tuple[tuple[str, Any], ...],
+                                                      tuple[str, ...]]:
+    """A table's columns: (their keys, the plain defaults, the default factories, those with neither)."""
     fields = model.model_fields
-    return tuple((c.key, fields[c.key].default, fields[c.key].default_factory)
-                 for c in model.__table__.columns)  # type: ignore[attr-defined]
+    keys = [c.key for c in model.__table__.columns]  # type: ignore[attr-defined]
+    plain = {k: fields[k].default for k in keys
+             if fields[k].default_factory is None and fields[k].default is not PydanticUndefined}
+    factories = tuple((k, fields[k].default_factory) for k in keys if fields[k].default_factory is not None)
+    required = tuple(k for k in keys if k not in plain and fields[k].default_factory is None)
+    return frozenset(keys), plain, factories, required
 
 
 def complete(model: type[SQLModel], values: Mapping[str, Any]) -> dict[str, Any]:
     """What :func:`row_values` gives for ``model(**values)``, without building the object: a
     bulk write of tens of thousands of rows spent more time constructing objects than writing."""
-    out = {}
-    for key, default, factory in _column_defaults(model):
-        if key in values:
-            out[key] = values[key]
-        elif factory is not None:
+    columns, plain, factories, required = _column_defaults(model)
+    # Set operations and one merge per row: a loop over every column was 3 % of a national year.
+    out = {**plain, **values} if values.keys() <= columns else {**plain, **{k: values[k] for k in values if k in columns}}
+    for key, factory in factories:
+        if key not in values:
             out[key] = factory()
-        elif default is PydanticUndefined:
+    for key in required:
+        if key not in out:
             raise ValueError(f"{model.__name__}: missing {key}")
-        else:
-            out[key] = default
     return out
 
 
