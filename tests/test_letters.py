@@ -9,6 +9,7 @@ in one sentence, and a sender equal to the addressee."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import uuid
@@ -143,6 +144,10 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
                   if sentence.count(w) > 1]
         if sentence.count("评审") > 2:  # 广州: "在…市长质量奖评审中未通过材料评审，不再参加后续评审环节"
             found.append(f"评审 three times in a sentence: {sentence!r}")
+    for a, b in itertools.pairwise(text.splitlines()):  # 按事项统计: "审核揭榜书：…，5项；\n审核揭榜书：…" on every line
+        head = re.match(r"[^\d：，。；]{2,}：", a)
+        if head and b.startswith(head.group(0)):
+            found.append(f"lines begin alike: {head.group(0)!r}")
     if re.search(r"(?:^|[。；\n])届时", text):  # "请尽快提交。\n届时仍未提交的": 届时 needs a time named before it
         found.append("届时 opening a sentence")
     if re.search(r"\d:\d{2}:\d{2}", text):  # "11:53:06提交": lateness is judged to the minute

@@ -34,7 +34,6 @@ __all__ = [
     "places_key",
     "review_letters",
     "reviewers_of",
-    "subject_title",
 ]
 
 # How many pending subjects a decision request lists by name (the rest are counted).
@@ -46,7 +45,8 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
     """The 待审核 letter to the office: the first subjects pending and the counts, and by when."""
     stage = p.stage(action.stage)
     target = p.stage(stage.decides) if stage.decides else None
-    titles = Counter(subject_title(p, stage, s) for s in pending)
+    # Counted by list item: the letter is about one step already ("审核揭榜书：" had begun each of ten lines).
+    titles = Counter(p_item_name(p, s) or stage.name for s in pending)
     # A readable message: the first few subjects and counts; the full list is `qcycle decide
     # --list` (at national scale it is thousands of lines, and a bot truncates at 2–4 KB).
     listed = pending[:LISTED_IN_DECISION_REQUEST]
@@ -83,10 +83,6 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
                          # will 通报批评 (镇江's 质量月 decided four units by rule in a letter that named none of them).
                          by_rule=missing_rule(p, target.code) if stage.rejects_missing and target is not None else None)
 
-
-def subject_title(p: Programme, stage: Stage, subject: str) -> str:
-    name = p_item_name(p, subject)
-    return f"{stage.name}：{name}" if name else stage.name
 
 
 def _scopes(p: Programme, owing: Iterable[str]) -> Callable[[str], str]:
