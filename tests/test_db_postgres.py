@@ -234,6 +234,44 @@ def test_crud_round_trip(pg: str) -> None:
         assert plain_rows(s, select(Review.round_id, Review.value).where(Review.round_id == rid)) == [(rid, 88.5)]
 
 
+def test_a_cancel_waits_for_a_delivery_holding_the_message_and_reads_what_it_left(pg: str) -> None:
+    """A pass to the sink holds its claimed rows, unleased, until it commits them as sent: ops' cancel
+    (``find_message(lock=True)``) waits and finds the message sent, instead of overwriting "sent"
+    with "cancelled" (PostgreSQL re-checks only the id of a row it waited for)."""
+    import threading
+
+    from sqlmodel import update
+
+    from qcycle.notify.outbox_ops import cancel_message
+
+    rid = new_round(pg)
+    with db.session_scope(pg) as s:
+        message, _ = crud.enqueue_message(session=s, idempotency_key=f"{rid}|held", round_id=rid, action="remind",
+                                          unit_code="hz", channel="sink", logical_date=dt.date(2023, 4, 20),
+                                          subject="提醒", body="请提交")
+        message_id = message.id
+    claimed, cancelled = threading.Event(), []
+
+    def cancel() -> None:
+        claimed.wait(10)
+        with db.session_scope(pg) as s:
+            row = crud.find_message(session=s, ref=crud.short_id(message_id), lock=True)
+            cancelled.append((row.status, cancel_message(session=s, row=row, actor="cli:ops")))
+
+    ops = threading.Thread(target=cancel)
+    ops.start()
+    with db.session_scope(pg) as s:  # the delivery: claims the row, writes it, records it sent
+        s.exec(select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update())
+        claimed.set()
+        ops.join(0.5)
+        assert ops.is_alive()  # the cancel waits for the delivery's commit
+        s.exec(update(OutboxMessage).where(OutboxMessage.id == message_id).values(status="sent"))
+    ops.join(10)
+    assert cancelled == [("sent", False)]
+    with db.session_scope(pg) as s:
+        assert s.get(OutboxMessage, message_id).status == "sent"
+
+
 def test_json_columns_are_compact_utf8_and_psycopg_warns_of_nothing(pg: str, caplog: pytest.LogCaptureFixture) -> None:
     """The engine writes JSON columns with qcycle's compact encoder, a plain function: psycopg had
     warned "using a closure in a dumps/loads function may cause a resource leak" in every process."""

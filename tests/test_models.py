@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import Session, SQLModel, col, func, select
 
 from qcycle import clock, crud, db
-from qcycle.errors import UsageError
+from qcycle.errors import NotFoundError, UsageError
 from qcycle.models import (
     ActionRun,
     AssessmentResult,
@@ -228,7 +228,7 @@ def test_find_message_takes_a_full_id_its_short_id_or_an_old_random_ids_prefix(s
         old = uuid.uuid4()  # a row queued before ids were time-ordered, named by its first digits then
         s.add(OutboxMessage(id=old, idempotency_key="old", round_id=rid, action="remind", unit_code="hz-xihu",
                             channel="wecom", logical_date=dt.date(2023, 4, 19), subject="提醒", body="请按期提交。"))
-        for twin in ("0123abcd" + "0" * 24, "0123abcd" + "f" * 24):  # two ids beginning alike
+        for twin in ("0123abcd00004000800000000000000a", "0123abcd00004000800000000000000b"):  # old ids beginning alike
             s.add(OutboxMessage(id=uuid.UUID(twin), idempotency_key=twin, round_id=rid, action="remind",
                                 unit_code="hz-xihu", channel="wecom", logical_date=dt.date(2023, 4, 19),
                                 subject="提醒", body="请按期提交。"))
@@ -241,6 +241,8 @@ def test_find_message_takes_a_full_id_its_short_id_or_an_old_random_ids_prefix(s
             assert crud.short_id(message_id) == message_id.hex[-8:]
             assert crud.find_message(session=s, ref=crud.short_id(message_id).upper()).id == message_id
         assert crud.find_message(session=s, ref=str(old)[:9]).id == old
+        with pytest.raises(NotFoundError):  # a new id's first digits are its time, shared for a minute: not a name
+            crud.find_message(session=s, ref=made[0].hex[:8])
         with pytest.raises(UsageError, match="0123abcd 对应 2 条消息"):
             crud.find_message(session=s, ref="0123abcd")
         with pytest.raises(UsageError, match="至少需要8位"):
@@ -712,14 +714,21 @@ def test_a_forked_child_never_reuses_its_parents_random_bits_for_ids() -> None:
 
     from qcycle.models import columns, ordered_uuid
 
-    ordered_uuid()  # the pool holds bits read ahead now
-    ahead = bytes(columns._random_pool)
+    with columns._id_lock:  # bits read ahead, known: whatever ids this process made before
+        columns._random_pool[:] = bytes(range(64))
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: what it inherited, then its next id's random tail
-        os.write(write, f"{len(columns._random_pool)} {ordered_uuid().int & ((1 << 62) - 1)}".encode())
-        os._exit(0)
-    os.waitpid(pid, 0)
-    inherited, tail = map(int, os.read(read, 100).split())
-    assert len(ahead) >= 8 and inherited == 0
-    assert tail != int.from_bytes(ahead[-8:], "big") & ((1 << 62) - 1)  # not the bits the parent uses next
+        try:
+            os.write(write, f"{len(columns._random_pool)} {ordered_uuid().int & ((1 << 62) - 1)}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    said = os.read(read, 100)
+    os.close(read)
+    assert status == 0 and said, said
+    inherited, tail = map(int, said.split())
+    assert inherited == 0
+    assert tail != int.from_bytes(bytes(range(56, 64)), "big") & ((1 << 62) - 1)  # not the bits the parent uses next
+    assert ordered_uuid().int & ((1 << 62) - 1) == int.from_bytes(bytes(range(56, 64)), "big") & ((1 << 62) - 1)

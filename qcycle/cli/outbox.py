@@ -3,8 +3,8 @@
 
 Registered on :data:`qcycle.cli.common.app` when :mod:`qcycle.cli` imports this module. They use
 the database from settings (``QCYCLE_DATABASE_URL`` or SQLite under ``QCYCLE_HOME``), migrated
-first. A message is named by its id or an id prefix of at least 8 characters (as ``outbox list``
-shows it). Errors end in :func:`qcycle.cli.common.fail` like every command's: an unknown message
+first. A message is named by its 编号 as ``outbox list`` shows it (the last 8 hex digits of its id,
+:func:`qcycle.crud.short_id`) or by its whole id. Errors end in :func:`qcycle.cli.common.fail` like every command's: an unknown message
 or round exits 2, a message whose state does not allow the change exits 1.
 """
 
@@ -42,7 +42,8 @@ BY = Annotated[str | None, typer.Option("--by", help="经办人（记入审计�
 def _message(session, ref: str):
     from qcycle.notify.outbox import find_message
 
-    return find_message(session=session, ref=ref)  # NotFoundError, or UsageError for a bad prefix
+    # Every caller changes the message: locked, so a delivery holding it finishes first (PostgreSQL).
+    return find_message(session=session, ref=ref, lock=True)  # NotFoundError, or UsageError for too few digits
 
 
 def _round_id(session, code: str | None):

@@ -1,6 +1,7 @@
 """Outbox rows (``outbox_message``): queueing once per idempotency key, reading them for ops,
 and the statements delivery runs: locking a unit's reminder rows to merge into them, claiming
-due rows under a lease (``FOR UPDATE SKIP LOCKED``), and recording each result.
+due rows (``FOR UPDATE SKIP LOCKED``) under a lease or, for the sink, in the sending transaction,
+and recording each result.
 
 The rules (what is due, what is merged, when a lease is stale, what a result means) live in
 :mod:`qcycle.notify.outbox`; this module only reads and writes rows. Claiming and recording
@@ -252,7 +253,7 @@ def settle_message(*, connection: Connection, message_id: uuid.UUID, values: Map
                    unleased: Lease | None = None) -> int:
     """Record a send's result on its row, unless the row is no longer ``sending`` (a cancel
     from the CLI meanwhile wins); returns how many rows changed (0 or 1). ``connection``: a Core
-    connection whose transaction the caller commits at once. ``unleased``: the row was claimed in
+    connection whose transaction the caller commits at once; or, ``unleased``, the row was claimed in
     ``connection``'s own transaction, still open, and never leased (a local write: nobody else can
     have changed it); recorded whatever its status, with what the lease would have written."""
     guard = [] if unleased else [col(OutboxMessage.status) == "sending"]
@@ -358,21 +359,25 @@ def short_id(message_id: uuid.UUID) -> str:
     return message_id.hex[-8:]
 
 
-def find_message(*, session: Session, ref: str) -> OutboxMessage:
-    """The message with this id, or the one whose id ends (:func:`short_id`) or begins with these
-    8+ hex digits (ids made before 2026-12-07 were random, named by their first 8); :class:`NotFoundError`
-    if there is none, :class:`UsageError` if the digits are too few or name several."""
+def find_message(*, session: Session, ref: str, lock: bool = False) -> OutboxMessage:
+    """The message with this id, or the one whose id ends (:func:`short_id`) with these 8+ hex
+    digits, or begins with them for an id made before ids were time-ordered (a random UUID4,
+    named by its first 8); :class:`NotFoundError` if there is none, :class:`UsageError` if the
+    digits are too few or name several. ``lock`` (to change it): PostgreSQL waits for a delivery
+    holding the row and reads what it left (SQLite's writer already waits for the write lock)."""
     text = ref.strip().lower().replace("-", "")
     if len(text) < 8:
         raise UsageError("消息编号至少需要8位（列表中的编号）")
     if len(text) == 32:
-        row = session.get(OutboxMessage, uuid.UUID(text)) if _HEX.fullmatch(text) else None
+        row = session.get(OutboxMessage, uuid.UUID(text), with_for_update=lock, populate_existing=lock) \
+            if _HEX.fullmatch(text) else None
         if row is None:
             raise NotFoundError(f"没有编号为 {ref} 的消息")
         return row
-    ids = [i for i in session.exec(select(OutboxMessage.id)).all() if i.hex.endswith(text) or i.hex.startswith(text)]
+    ids = [i for i in session.exec(select(OutboxMessage.id)).all()
+           if i.hex.endswith(text) or (i.version == 4 and i.hex.startswith(text))]
     if not ids:
         raise NotFoundError(f"没有编号为 {ref} 的消息")
     if len(ids) > 1:
-        raise UsageError(f"编号 {ref} 对应 {len(ids)} 条消息，请多写几位")
-    return session.get_one(OutboxMessage, ids[0])
+        raise UsageError(f"编号 {ref} 对应 {len(ids)} 条消息，请在前面多写几位")
+    return session.get_one(OutboxMessage, ids[0], with_for_update=lock, populate_existing=lock)

@@ -84,7 +84,6 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
                          by_rule=missing_rule(p, target.code) if stage.rejects_missing and target is not None else None)
 
 
-
 def _scopes(p: Programme, owing: Iterable[str]) -> Callable[[str], str]:
     """Whose hand-ins a parent reviews, as its letters say: a government's or a county bureau's
     "辖区内"; a department's "所在行业（系统）内" (余姚's 住建局 has no 辖区: it recommends the

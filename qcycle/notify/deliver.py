@@ -94,7 +94,7 @@ def deliver_batch(
     ``rates``: per channel reference, a limit replacing the channel's own (a programme's
     ``rate_per_minute``). ``on_result(message.id, result)`` is called in the calling thread as
     soon as a message's final result is known, before the next message to the same endpoint is
-    started: the outbox records each result there, so a crash loses at most the sends in flight.
+    started: the outbox records each result there (or, for the sink, in the claim's transaction).
     """
     items = list(messages)
     limiter = limiter or DEFAULT_LIMITER
@@ -156,9 +156,10 @@ def deliver_batch(
 
 def writes_locally(refs: Iterable[str], rates: Mapping[str, Rate] | None = None) -> bool:
     """Whether :func:`deliver_batch` writes every message to these channel references in one go:
-    each a local channel (the sink) without a rate limit, so no request is ever in flight."""
+    each a local channel (the sink) without a rate limit, so no request is ever in flight. A
+    ``secret:`` reference is taken as remote unread (reading it asks Prefect for the block)."""
     for ref in set(refs):
-        if rates and ref in rates:
+        if (rates and ref in rates) or ref.strip().startswith("secret:"):
             return False
         try:
             channel = open_channel(ref)

@@ -9,7 +9,8 @@ exception: all of a unit's reminders of one day share one row per channel, keyed
 Delivery (:func:`deliver_due`) claims due rows in batches (status ``sending``, a lease that
 starts at the claim) and sends them through :func:`qcycle.notify.deliver.deliver_batch`
 (bounded concurrency, per-endpoint limits). **Each result is committed as soon as it is known**,
-before the next message to the same endpoint is started, so if the process dies mid-batch:
+before the next message to the same endpoint is started, so if the process dies mid-batch
+(the local sink aside, last in this list):
 
 - messages whose result was recorded are never sent again;
 - claimed messages not yet started are still ``sending``; a lease names its holder
@@ -26,9 +27,10 @@ before the next message to the same endpoint is started, so if the process dies 
   again), which writes an audit line. Nothing is lost and nothing arrives twice.
   ``notify_resend_ambiguous`` chooses at-least-once instead (it is resent automatically).
 - the local sink (a folder, for development and simulation) has no request in flight: a pass
-  whose every send goes there claims its rows without a lease and records them sent a few
-  hundred per statement, all in the claim's transaction (:mod:`qcycle.notify.recording`), so
-  after a crash its messages are still queued and a sink message may be written a second time.
+  whose every channel is the sink claims its rows without a lease, writes them once (no retry
+  within the pass: the claim's write transaction stays open) and records them a few hundred per
+  statement, all in the claim's transaction (:mod:`qcycle.notify.recording`), so after a crash
+  its messages are still queued and a sink message may be written a second time.
 
 Results are truthful: a failure is retried later (``failed``, ``next_attempt_at`` by
 exponential backoff with jitter, or the service's own ``retry_after``) up to
@@ -48,7 +50,6 @@ catch-up alike. Ops' own changes to a message (retry, cancel, resolve) are in
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -70,7 +71,7 @@ from qcycle.notify.groups import group_posts
 from qcycle.notify.office_hours import OfficeHours, next_send_time
 from qcycle.notify.outbox_ops import cancel_message, requeue_message, resolve_unknown
 from qcycle.notify.ratelimit import Rate
-from qcycle.notify.recording import Claimed, InClaim, Recorder, Starter
+from qcycle.notify.recording import Claimed, InClaim, Recorder, Starter, connection_for
 from qcycle.notify.reminders import (
     MERGEABLE_TEMPLATES,
     MERGED_TEMPLATE,
@@ -209,8 +210,8 @@ def _claim(session: Session, round_id: uuid.UUID | None, limit: int, settings: S
     time: a run's logical as-of says nothing about whether the run that claimed it still lives,
     and a rerun at the same as-of must deliver what a crashed run left.
 
-    Plain rows and one UPDATE per few hundred claimed ids: a national fan-out claims tens of
-    thousands of rows, and ORM objects cost more than the sends to the local sink."""
+    Plain rows and (leased) one UPDATE per few hundred claimed ids: a national fan-out claims tens
+    of thousands of rows, and ORM objects cost more than the sends to the local sink."""
     now, wall = lease.now, lease.wall
     host = lease.holder.rsplit(":", 2)[0]
     holders = crud.lease_holders(session=session, round_id=round_id)
@@ -305,6 +306,7 @@ class _DeliveryPass:
                     if c.url not in self.rates or rate.count < self.rates[c.url].count:
                         self.rates[c.url] = rate
         # Every send a local write (the sink): sent and recorded in the claim's transaction, unleased.
+        # Any other channel of the programme, due or not, keeps the whole pass under leases.
         self.local = writes_locally([channel_override] if channel_override else [*self.refs.values(), "sink"],
                                     self.rates)
 
@@ -329,7 +331,7 @@ class _DeliveryPass:
         report.group_posts += len(together)
         report.grouped += sum(len(post.rows) for post in together)
         if together:
-            with contextlib.nullcontext(in_claim.connection) if in_claim else db.get_engine().begin() as conn:
+            with connection_for(in_claim) as conn:
                 crud.mark_posted_with(connection=conn, posts=[[r.id for r in post.rows] for post in together])
         posts = {post.ids[0]: list(post.ids) for post in together}
         messages = [
@@ -343,13 +345,18 @@ class _DeliveryPass:
         ]
         recorder = Recorder(claimed, self.now, self.settings, report, posts, in_claim)
         labels = {str(c.id): (self.now, c.channel) for c in claimed}
+        # In the claim: one write each and nothing in flight to stamp (a crash rolls the claim back); a
+        # failed write waits for a later run, not for a backoff here with the database's write lock held.
+        once: dict[str, Any] = {"attempts": 1, "max_wait": 0.0} if in_claim else {}
         try:
             with label_sink_messages(labels):
-                # Unleased local writes have nothing in flight to stamp (a crash rolls their claim back).
                 deliver_batch(messages, max_workers=self.max_workers, rates=self.rates, on_result=recorder,
-                              on_start=None if in_claim else Starter(recorder.claimed, posts))
-        finally:
-            recorder.flush()
+                              on_start=None if in_claim else Starter(recorder.claimed, posts), **once)
+        except BaseException:
+            if in_claim is None:  # what was recorded stands; in the claim, all of it goes back with the claim
+                recorder.flush()
+            raise
+        recorder.flush()
 
 
 def _queue_digest(programme: Programme, round_id: uuid.UUID | None, now: dt.datetime,

@@ -26,7 +26,7 @@ from qcycle.notify.ratelimit import backoff
 from qcycle.notify.report import DeliveryReport
 from qcycle.settings import Settings
 
-__all__ = ["Claimed", "InClaim", "Recorder", "Starter", "retry_wait"]
+__all__ = ["Claimed", "InClaim", "Recorder", "Starter", "connection_for", "retry_wait"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,16 @@ class InClaim:
     lease: crud.Lease
 
 
+@contextlib.contextmanager
+def connection_for(in_claim: InClaim | None) -> Iterator[Connection]:
+    """Where a result is written: the claim's own open transaction, or one of its own committed at once."""
+    if in_claim is not None:
+        yield in_claim.connection
+        return
+    with db.get_engine().begin() as conn:  # a Core connection: no ORM session per result
+        yield conn
+
+
 def retry_wait(attempts: int, settings: Settings, retry_after: float | None) -> float:
     """Exponential backoff with "equal jitter": never less than half the step, so a retry is
     never due again within the same run."""
@@ -75,14 +85,6 @@ class Recorder:
         self.report = report
         self.in_claim = in_claim
         self.sent_locally: list[str] = []
-
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[Connection]:
-        if self.in_claim is not None:
-            yield self.in_claim.connection
-            return
-        with db.get_engine().begin() as conn:  # a Core connection: no ORM session per result
-            yield conn
 
     def __call__(self, message_id: str, result: SendResult) -> None:
         # A post to a group carries several rows (``posts``): each gets the post's result.
@@ -111,11 +113,11 @@ class Recorder:
             outcome = "failed"
         else:
             values, outcome = {"status": "dead", "last_error": result.error}, "dead"
-        # One guarded statement per row, a post's rows committed together at once: recorded
-        # before the next send to the same endpoint starts, and a cancel from the CLI meanwhile wins.
+        # One statement per row, a post's rows committed together at once (leased: guarded, so a cancel
+        # from the CLI meanwhile wins): recorded before the next send to the same endpoint starts.
         settled = []
         unleased = self.in_claim.lease if self.in_claim else None
-        with self._connection() as conn:
+        with connection_for(self.in_claim) as conn:
             for row_id in ids:
                 c = self.claimed[row_id]
                 own = {**values, "attempts": max(0, c.attempts - 1)} if outcome == "requeued" else values
@@ -134,11 +136,11 @@ class Recorder:
                                     "error": error, "digest": c.digest})
 
     def flush(self) -> None:
-        """Record the local sends held back, in one guarded statement."""
+        """Record the local sends held back, in one statement (leased: guarded)."""
         ids, self.sent_locally = [self.claimed[m].id for m in self.sent_locally], []
         if not ids:
             return
-        with self._connection() as conn:
+        with connection_for(self.in_claim) as conn:
             done = crud.mark_messages_sent(connection=conn, ids=ids, at=clock.now(),
                                            unleased=self.in_claim.lease if self.in_claim else None)
         for message_id in done:

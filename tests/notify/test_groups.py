@@ -308,3 +308,17 @@ def test_a_group_post_of_one_units_letter_has_no_recipient_its_email_has(tmp_pat
     records = [json.loads(f.read_text(encoding="utf-8")) for f in (tmp_path / "home" / "sink").glob("*.json")]
     recipients = {r["channel"]: r["recipient"] for r in records}
     assert recipients == {"email": "c0@example.gov.cn", "group0": None}, records
+
+
+def test_a_simulated_group_post_is_written_to_the_sink_once_in_its_claim(tmp_path, botserver, monkeypatch):
+    """Simulation sends every channel to the sink (channel_override): a group's rows still go out as one
+    post, marked as carried by it, and recorded in the claim's own transaction, unleased."""
+    loaded = _programme(tmp_path, botserver, monkeypatch)
+    _queue(loaded, [_notice(loaded, u) for u in ("c0", "c1", "c2")])
+    report = deliver_due(programme=loaded.programme, round_id=round_id(loaded), now=NOON, channel_override="sink")
+    assert (report.sent, report.group_posts, report.grouped) == (6, 1, 3) and botserver.received == []
+    rows = _rows("group0")
+    lead = rows[0].posted_with
+    assert lead in {r.id for r in rows} and {r.posted_with for r in rows} == {lead}
+    assert {(r.status, r.attempts, r.started_at) for r in rows} == {("sent", 1, None)}
+    assert {r.posted_with for r in _rows("email")} == {None}

@@ -14,6 +14,7 @@ from sqlmodel import select, update
 from qcycle import crud, db
 from qcycle.clock import at
 from qcycle.models import OutboxMessage
+from qcycle.notify import deliver as deliver_mod
 from qcycle.notify import outbox as outbox_mod
 from qcycle.notify.channels import SendResult
 from qcycle.notify.deliver import writes_locally
@@ -112,12 +113,18 @@ def test_a_sink_that_cannot_be_written_fails_its_messages_in_the_claim_never_as_
     blocked.write_text("a file where the sink folder should be", encoding="utf-8")
     monkeypatch.setenv("QCYCLE_SINK_DIR", str(blocked))
     get_settings.cache_clear()
+    slept: list[float] = []
+    sleep = deliver_mod.time.sleep
+    monkeypatch.setattr(deliver_mod.time, "sleep", lambda s: (slept.append(s), sleep(s)))
     try:
         report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
     finally:
         monkeypatch.delenv("QCYCLE_SINK_DIR")
         get_settings.cache_clear()
     row = _rows()["kill:1"]
+    # No backoff within the pass while its claim holds the database's write lock (0.3–0.9 s each had
+    # kept another writer out): tried again by a later run.
+    assert [s for s in slept if s > 0] == []
     # The letter failed, and so did the ops digest that says so (to the same sink).
     assert report.sent == 0 and report.failed == 2 and report.digests == 1
     # Recorded although never leased (no "sending" to guard on): one attempt, retried later.
