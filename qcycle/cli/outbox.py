@@ -3,9 +3,10 @@
 
 Registered on :data:`qcycle.cli.common.app` when :mod:`qcycle.cli` imports this module. They use
 the database from settings (``QCYCLE_DATABASE_URL`` or SQLite under ``QCYCLE_HOME``), migrated
-first. A message is named by its 编号 as ``outbox list`` shows it (the last 8 hex digits of its id,
-:func:`qcycle.crud.short_id`) or by its whole id. Errors end in :func:`qcycle.cli.common.fail` like every command's: an unknown message
-or round exits 2, a message whose state does not allow the change exits 1.
+first. A message is named by its 编号 as ``outbox list`` shows it (the last 8 hex digits of its
+id, :func:`qcycle.crud.short_id`) or by its whole id. Errors end in :func:`qcycle.cli.common.fail`
+like every command's: an unknown message or round exits 2, a message whose state does not allow
+the change exits 1.
 """
 
 from __future__ import annotations
