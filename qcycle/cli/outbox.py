@@ -47,6 +47,13 @@ def _message(session, ref: str):
     return find_message(session=session, ref=ref, lock=True)  # NotFoundError, or UsageError for too few digits
 
 
+def _status(status: str) -> str:
+    """A status as ops read it (已发送, not sent), as the list shows it."""
+    from qcycle.models import OUTBOX_STATUS_LABELS
+
+    return OUTBOX_STATUS_LABELS.get(status, status)
+
+
 def _round_id(session, code: str | None):
     if code is None:
         return None
@@ -150,7 +157,7 @@ def retry(
             rows = [_message(session, message)]
         done = sum(requeue_message(session=session, row=r, actor=_actor(by)) for r in rows)
         if not all_dead and not done:
-            raise StateError(f"消息 {short_id(rows[0].id)} 状态为 {rows[0].status}，不能重新排队")
+            raise StateError(f"消息 {short_id(rows[0].id)} 状态为{_status(rows[0].status)}，不能重新排队")
     skipped = (f"（另有 {digests} 份发送失败汇总未重新排队：汇总的是当时的失败情况；重发的消息如再失败，"
                "下次投递会另发新的汇总）") if digests else ""
     out.print(f"已重新排队 {done} 条消息{skipped}", markup=False)
@@ -174,7 +181,7 @@ def cancel(
     with db.session_scope() as session:
         row = _message(session, message)
         if not cancel_message(session=session, row=row, actor=_actor(by)):
-            raise StateError(f"消息 {short_id(row.id)} 状态为 {row.status}，不能取消")
+            raise StateError(f"消息 {short_id(row.id)} 状态为{_status(row.status)}，不能取消")
     out.print(f"已取消消息 {short_id(row.id)}", markup=False)
 
 

@@ -649,3 +649,20 @@ def test_an_unknown_message_can_be_cancelled_with_an_audit_line(tmp_path):
     (entry,) = _audit("outbox.cancel")
     assert entry.actor == "cli:王五" and entry.detail["message"] == str(row.id)
     assert deliver_due(programme=loaded.programme, round_id=rid, now=NOON).sent == 0
+
+
+def test_a_sent_message_is_neither_cancelled_nor_requeued_and_the_refusal_says_its_status_in_chinese(tmp_path):
+    from typer.testing import CliRunner
+
+    from qcycle.cli import app
+
+    loaded = _sink_programme(tmp_path, n_units=1, templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain("c1", 3)], rid)
+    assert deliver_due(programme=loaded.programme, round_id=rid, now=NOON).sent == 1
+    (row,) = _rows(unit_code="c1")
+    for command, refused in (("cancel", "不能取消"), ("retry", "不能重新排队")):
+        result = CliRunner().invoke(app, ["outbox", command, crud.short_id(row.id)])
+        assert result.exit_code == 1, result.output
+        assert f"消息 {crud.short_id(row.id)} 状态为已发送，{refused}" in result.stderr and "sent" not in result.stderr
+    assert _rows(unit_code="c1")[0].status == "sent"
