@@ -30,7 +30,9 @@ before the next message to the same endpoint is started, so if the process dies 
   whose every channel is the sink claims its rows without a lease, writes them once (no retry
   within the pass: the claim's write transaction stays open) and records them a few hundred per
   statement, all in the claim's transaction (:mod:`qcycle.notify.recording`), so after a crash
-  its messages are still queued and a sink message may be written a second time.
+  its messages are still queued and a sink message may be written a second time. (A pass with
+  other channels too leases its sink rows like the rest, and records their sends a few hundred
+  per statement.)
 
 Results are truthful: a failure is retried later (``failed``, ``next_attempt_at`` by
 exponential backoff with jitter, or the service's own ``retry_after``) up to

@@ -2,10 +2,11 @@
 reports them (:class:`Recorder`, its ``on_result``; :class:`Starter`, its ``on_start``).
 
 Rows sent under a lease are recorded each in a small transaction of its own, committed at once and
-guarded (a row no longer ``sending`` was cancelled by ops meanwhile, and stays so). Rows written to
-the local sink are claimed, written and recorded in the claim's own transaction instead
-(:class:`InClaim`): nothing is in flight there, so they need no lease, and leasing each row only to
-record it sent a moment later rewrote every row once more (3–4 % of a national year's floor).
+guarded (a row no longer ``sending`` was cancelled by ops meanwhile, and stays so). The rows of a
+pass whose every channel is the local sink are claimed, written and recorded in the claim's own
+transaction instead (:class:`InClaim`): nothing is in flight there, so they need no lease, and
+leasing each row only to record it sent a moment later rewrote every row once more (3–4 % of a
+national year's floor).
 """
 
 from __future__ import annotations
