@@ -66,6 +66,7 @@ from sqlmodel import Session
 
 from qcycle import clock, crud, db
 from qcycle.crud import count_messages, find_message, list_messages
+from qcycle.errors import DeliveryError
 from qcycle.models import OUTBOX_STATUS_LABELS
 from qcycle.notify.channels import label_sink_messages
 from qcycle.notify.deliver import Message, deliver_batch, writes_locally
@@ -358,6 +359,9 @@ class _DeliveryPass:
             if in_claim is None:  # what was recorded stands; in the claim, all of it goes back with the claim
                 recorder.flush()
             raise
+        if in_claim is not None and (unanswered := recorder.claimed.keys() - recorder.answered):
+            # Left queued, they would be claimed again by this very pass, and again: the claim goes back.
+            raise DeliveryError(f"投递未返回 {len(unanswered)} 条消息的结果（程序错误）；本批已撤回，消息仍在队列中")
         recorder.flush()
 
 

@@ -86,10 +86,12 @@ class Recorder:
         self.report = report
         self.in_claim = in_claim
         self.sent_locally: list[str] = []
+        self.answered: set[str] = set()  # the rows a result has come for
 
     def __call__(self, message_id: str, result: SendResult) -> None:
         # A post to a group carries several rows (``posts``): each gets the post's result.
         ids = self.posts.get(message_id, [message_id])
+        self.answered.update(ids)
         if result.ok and result.local:
             # A local write (the sink) has nothing in flight to be unsure about: its sends are
             # recorded a few hundred per statement (a crash before that rewrites them).

@@ -13,6 +13,7 @@ from sqlmodel import select, update
 
 from qcycle import crud, db
 from qcycle.clock import at
+from qcycle.errors import DeliveryError
 from qcycle.models import OutboxMessage
 from qcycle.notify import deliver as deliver_mod
 from qcycle.notify import outbox as outbox_mod
@@ -160,3 +161,24 @@ def test_which_passes_write_locally(refs, rates, local, monkeypatch):
     monkeypatch.setenv("QC_BOT_URL", "qwecom://key")
     monkeypatch.delenv("QC_UNSET_URL", raising=False)
     assert writes_locally(refs, rates) is local
+
+
+def test_a_local_pass_missing_a_result_goes_back_whole_instead_of_claiming_the_row_again(tmp_path, monkeypatch):
+    """Unleased, a row left without a result is still due: the pass would claim it again and again."""
+    loaded = _programme(tmp_path)
+    rid = round_id(loaded)
+    _queue(loaded, rid, plain("c1", 1), plain("c2", 2))
+    passes: list[int] = []
+
+    def forgets_one(messages, **kw):
+        passes.append(len(messages))
+        for m in messages[:-1]:
+            kw["on_result"](m.id, SendResult(ok=True, local=True))
+        return []
+
+    monkeypatch.setattr(outbox_mod, "deliver_batch", forgets_one)
+    monkeypatch.setattr(get_settings(), "notify_batch_size", 2)  # a full batch: the pass would go on
+    with pytest.raises(DeliveryError, match="投递未返回 1 条消息的结果"):
+        deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    assert passes == [2]
+    assert {(r.status, r.attempts) for r in _rows().values()} == {("queued", 0)}
