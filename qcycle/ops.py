@@ -419,7 +419,7 @@ def decision_rows(session: Session, programme: Programme, round_id: uuid.UUID) -
     each stage decided for each subject, with the note, who and when. A round decided without an
     assessment (中期评估, 验收, 复验) had nothing to export."""
     p = programme
-    order = {u.code: i for i, u in enumerate(p.units)}
+    order = p.unit_place
     rows = [r for r in crud.decision_list(session=session, round_id=round_id) if p.has_stage(r[0])]
     rows.sort(key=lambda r: (p.stage_place[r[0]], order.get(r[1].partition(":")[0], len(order)), r[1]))
     sheets: dict[str, list[dict]] = {}

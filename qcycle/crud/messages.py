@@ -256,11 +256,9 @@ def settle_message(*, connection: Connection, message_id: uuid.UUID, values: Map
     connection whose transaction the caller commits at once; or, ``unleased``, the row was claimed in
     ``connection``'s own transaction, still open, and never leased (a local write: nobody else can
     have changed it); recorded whatever its status, with what the lease would have written."""
-    guard = [] if unleased else [col(OutboxMessage.status) == "sending"]
+    guard, written = _as_recorded(values, unleased)
     return connection.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id, *guard)
-        .values(**(unleased.with_result(values) if unleased else values))
+        update(OutboxMessage).where(col(OutboxMessage.id) == message_id, *guard).values(**written)
     ).rowcount
 
 
@@ -268,15 +266,20 @@ def mark_messages_sent(*, connection: Connection, ids: Sequence[uuid.UUID], at: 
                        unleased: Lease | None = None) -> list[uuid.UUID]:
     """Record rows still ``sending`` as sent at ``at``, in one statement; returns their ids.
     ``unleased``: as :func:`settle_message` has it."""
-    guard = [] if unleased else [col(OutboxMessage.status) == "sending"]
-    values = {"status": "sent", "sent_at": at, "last_error": None}
+    guard, written = _as_recorded({"status": "sent", "sent_at": at, "last_error": None}, unleased)
     done = connection.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(ids), *guard)
-        .values(**(unleased.with_result(values) if unleased else values))
+        update(OutboxMessage).where(col(OutboxMessage.id).in_(ids), *guard).values(**written)
         .returning(col(OutboxMessage.id))
     ).all()
     return [message_id for (message_id,) in done]
+
+
+def _as_recorded(values: Mapping[str, Any], unleased: Lease | None) -> tuple[list[Any], Mapping[str, Any]]:
+    """A result's guard and values: leased, on a row still ``sending`` only; unleased, on the row
+    whatever its status, with what the lease would have written (:meth:`Lease.with_result`)."""
+    if unleased is None:
+        return [col(OutboxMessage.status) == "sending"], values
+    return [], unleased.with_result(values)
 
 
 def clear_posted_with(*, session: Session, ids: Sequence[uuid.UUID]) -> None:

@@ -242,7 +242,7 @@ def _handed_nothing_in(session: Session, p: Programme, round_id: uuid.UUID, acti
 
 def _by_reviewer(p: Programme, stage: Stage, units: Collection[str]) -> dict[str, list[str]]:
     """Each reviewer of ``stage`` → its units of ``units``, in the file's order (as a request lists its own)."""
-    order = {u.code: i for i, u in enumerate(p.units)}
+    order = p.unit_place
     out: dict[str, list[str]] = defaultdict(list)
     for unit in sorted(units, key=lambda u: order.get(u, len(order))):
         if reviewer := p.reviewer(stage.code, unit):

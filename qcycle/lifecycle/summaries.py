@@ -86,7 +86,7 @@ def placed_order(p: Programme, scored: Mapping[str, AssessmentResult]) -> Callab
     """A sort key for subjects listed to a superior: by ranking group (a class, a category; in the
     file's order), then place, as ranks restart in each; the unscored last, in the file's order. A
     市政府 had read counties and departments interleaved, "良好" numbered above "优秀"."""
-    place = {u.code: i for i, u in enumerate(p.units)}
+    place = p.unit_place
     groups: dict[str, int] = {}
     for u in p.units:
         groups.setdefault(p.rank_group(u.code), len(groups))

@@ -408,9 +408,7 @@ class Programme(_Model):
         """Windows a unit may use after the results to ask for what changes nothing by itself (a 复核申请, decided with
         ``eliminates: false``, no :attr:`rechecks`): no part of its results, and a refusal is no ground for a summons."""
         first = min((self.stage_place[code] for code in self.assessment_stages), default=None)
-        if first is None:
-            return frozenset()
-        return frozenset(
+        return frozenset() if first is None else frozenset(
             w.code for s in self.stages if s.kind is StageKind.decision and s.decides and not s.eliminates
             and s.code not in self.rechecks and self.has_stage(s.decides)
             for w in [self.stage(s.decides)]
@@ -480,6 +478,10 @@ class Programme(_Model):
         return {s.code: i for i, s in enumerate(self.stages)}
 
     @cached_property
+    def unit_place(self) -> dict[str, int]:  # each unit's place in the file: the order letters and lists name them in
+        return {u.code: i for i, u in enumerate(self.units)}
+
+    @cached_property
     def takers_stage(self) -> Stage | None:
         """The decision on applications whose approved subjects are the takers (揭榜单位)."""
         return next((s for s in self.stages if s.kind is StageKind.decision and s.decides
@@ -491,8 +493,7 @@ class Programme(_Model):
         (揭榜书, one an item), and what the takers owe (进展报告). One without its item was taken in
         as on time, applied for nothing, and stood beside the unit's later one with the item."""
         takers = self.takers_stage
-        if not self.items or takers is None or not takers.decides:
-            return frozenset()
-        return frozenset({takers.decides} | {s.code for s in self.stages if s.owed_by is not None
-                                             and takers.code in s.owed_by.stages() and not s.owed_by.levels})
+        return frozenset() if not self.items or takers is None or not takers.decides else frozenset(
+            {takers.decides} | {s.code for s in self.stages if s.owed_by is not None
+                                and takers.code in s.owed_by.stages() and not s.owed_by.levels})
 
