@@ -101,11 +101,12 @@ def _unwritable(folder: Path, exc: OSError) -> SendResult:
 def _write_jsonl(folder: Path, records: list[tuple[dt.datetime, dict[str, Any]]]) -> list[SendResult]:
     """Records as JSON lines in the file of the day each is written for, one write per file (a
     failed write fails each record of that file: the outbox sends them again)."""
-    files: dict[Path, list[int]] = {}
+    days: dict[dt.date, list[int]] = {}
     for i, (now, _) in enumerate(records):
-        files.setdefault(folder / f"messages-{now:%Y%m%d}.jsonl", []).append(i)
+        days.setdefault(now.date(), []).append(i)  # a path per day, not per record
     results: list[SendResult] = [_WRITTEN] * len(records)
-    for path, indexes in files.items():
+    for day, indexes in days.items():
+        path = folder / f"messages-{day:%Y%m%d}.jsonl"
         try:
             _append_lines(path, [spaced(records[i][1]) for i in indexes])
         except OSError as exc:
