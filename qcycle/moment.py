@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from qcycle import crud
+from qcycle.gcpause import only_new_objects_scanned
 from qcycle.lifecycle import Outcome, carry_out, refusal_letters
 from qcycle.notify.outbox import queue_drafts
 from qcycle.schema import Programme
@@ -61,10 +62,11 @@ def perform(session: Session, p: Programme, round_id: uuid.UUID, action: Action,
     action another run carried out since this one planned is left as it is)."""
     if not crud.claim_action(session=session, round_id=round_id, action_key=action.key):
         return Outcome(action, note=f"{action.title}：已由另一次运行执行")
-    outcome = carry_out(session, p, round_id, action, as_of=as_of)
-    if outcome.drafts:
-        queue_drafts(session=session, programme=p, round_id=round_id, drafts=outcome.drafts,
-                     template_dir=template_dir)
+    with only_new_objects_scanned():  # a national fan-out's letters and rows, beside the programme
+        outcome = carry_out(session, p, round_id, action, as_of=as_of)
+        if outcome.drafts:
+            queue_drafts(session=session, programme=p, round_id=round_id, drafts=outcome.drafts,
+                         template_dir=template_dir)
     record_outcome(session, p.round.code, round_id, outcome, actor)
     return outcome
 

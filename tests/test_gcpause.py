@@ -69,3 +69,21 @@ def test_a_freeze_made_elsewhere_is_left_as_it_was():
         assert gc.get_freeze_count() > frozen * 0.9
     finally:
         gc.unfreeze()
+
+
+def test_young_passes_come_less_often_inside_the_block_and_as_before_after():
+    from qcycle.gcpause import YOUNG_OBJECTS
+
+    before = gc.get_threshold()
+    with only_new_objects_scanned():
+        assert gc.get_threshold() == (max(before[0], YOUNG_OBJECTS), *before[1:])
+        with only_new_objects_scanned():  # an inner block changes nothing, and restores nothing early
+            pass
+        assert gc.get_threshold()[0] == max(before[0], YOUNG_OBJECTS)
+    assert gc.get_threshold() == before
+    try:
+        with only_new_objects_scanned():
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert gc.get_threshold() == before
