@@ -87,3 +87,42 @@ def test_young_passes_come_less_often_inside_the_block_and_as_before_after():
     except RuntimeError:
         pass
     assert gc.get_threshold() == before
+
+
+def test_blocks_of_several_threads_at_once_leave_the_collector_as_it_was(monkeypatch):
+    import threading
+    import time
+    import types
+
+    from qcycle import gcpause
+
+    # The collector as the module sees it, slow to say whether anything is frozen: every thread
+    # asks before any has frozen (two threads' blocks had left the threshold raised for good).
+    slow = types.SimpleNamespace(**{name: getattr(gc, name) for name in dir(gc) if not name.startswith("_")})
+    slow.get_freeze_count = lambda: (gc.get_freeze_count(), time.sleep(0.002))[0]
+    monkeypatch.setattr(gcpause, "gc", slow)
+    before = gc.get_threshold()
+    start = threading.Barrier(4)
+
+    def blocks() -> None:
+        start.wait()
+        for _ in range(20):
+            with only_new_objects_scanned():
+                time.sleep(0.001)
+
+    threads = [threading.Thread(target=blocks) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_a_freeze_made_elsewhere_leaves_the_threshold_alone():
+    before = gc.get_threshold()
+    gc.freeze()
+    try:
+        with only_new_objects_scanned():
+            assert gc.get_threshold() == before
+    finally:
+        gc.unfreeze()
