@@ -71,4 +71,4 @@ def without_full_collections() -> Iterator[None]:
 
 _lock = threading.Lock()
 _owner: int | None = None  # the thread whose block froze the objects alive at its start
-YOUNG_OBJECTS = 50_000  # new objects between two young-generation passes inside a block
+YOUNG_OBJECTS = 50_000  # net new objects (made less freed) between two young passes inside a block

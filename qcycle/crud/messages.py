@@ -164,7 +164,7 @@ def claimable_messages(*, session: Session, round_id: uuid.UUID | None, now: dt.
         ),
         *_scope(round_id),
     ).order_by(col(m.created_at)).limit(limit).with_for_update(skip_locked=True)
-    # Through Core: the ORM's row bookkeeping was a third of reading a national year's claims.
+    # Through Core: the ORM's per-row bookkeeping, over the tens of thousands of rows a national year claims.
     session.flush()
     return list(session.connection().execute(query).all())
 
