@@ -112,7 +112,7 @@ def _capturing_renders() -> dict[bytes, tuple[str, dict[str, Any]]]:
     message was sent with is the one that counts, and identical texts render identically."""
     from qcycle import clock
     from qcycle.notify import outbox, reminders
-    from qcycle.render import render_message
+    from qcycle.render import Letters, render_message
 
     renders: dict[bytes, tuple[str, dict[str, Any]]] = {}
 
@@ -121,8 +121,16 @@ def _capturing_renders() -> dict[bytes, tuple[str, dict[str, Any]]]:
         renders[_text_key(subject, body)] = (template_name, {"today": clock.today(), **context})
         return subject, body
 
+    letters_render = Letters.render
+
+    def capturing_letter(self, template_name, context, alike=None):  # each letter, rendered once for its family or not
+        subject, body = letters_render(self, template_name, context, alike)
+        renders[_text_key(subject, body)] = (template_name, {"today": clock.today(), **context})
+        return subject, body
+
     outbox.render_message = capturing  # type: ignore[assignment]
     reminders.render_message = capturing  # type: ignore[assignment]
+    Letters.render = capturing_letter  # type: ignore[method-assign]
     return renders
 
 

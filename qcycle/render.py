@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 
 from qcycle import clock
 from qcycle.errors import ConfigError, Problem
@@ -31,6 +32,7 @@ from qcycle.settings import Settings, get_settings
 __all__ = [
     "SYSTEM_SENDER",
     "TEMPLATE_NAMES",
+    "Letters",
     "cn_date",
     "cn_datetime",
     "cn_deadline",
@@ -317,3 +319,142 @@ def render_message(
     # A subject is one line, whatever the template's layout.
     subject = " ".join(subject.split())
     return subject, _tidy_body(body)
+
+
+# -- letters alike but for their addressee ---------------------------------------------------
+
+ADDRESSEE = ("unit_name", "unit_code")
+# Stand-ins for the addressee while a family's letter is rendered: private-use characters, in no
+# unit's name.
+_NAME, _CODE = "\ue000收件单位\ue001", "\ue000单位代码\ue001"
+_STAND_INS = {"unit_name": _NAME, "unit_code": _CODE}
+# An addressee put back by text replacement reads as the template would have written it only if
+# rendering and tidying cannot change it: no spaces, no line breaks, no stand-in characters.
+_PLAIN_NAME = re.compile(r"[^\s\ue000\ue001]+\Z")
+_MISSING = object()
+_SCALARS = (str, int, float, bool, type(None), dt.date, Path)
+
+
+class Letters:
+    """The letters of one queuing pass. A national fan-out writes the same letter to thousands of units,
+    differing in the greeting alone (51,759 letters of a national year, 15,788 distinct after it): a
+    draft that says what its context was made from (``alike``, shared by the drafts of one
+    :func:`qcycle.lifecycle.drafting.draft_letters` call) is rendered once per family (same template,
+    same values but the addressee's) with stand-ins for ``unit_name`` and ``unit_code``, which are
+    then replaced by each unit's. Only for templates that print the addressee as it is and do
+    nothing else with it (:func:`addressee_printed_only`); anything else is rendered whole."""
+
+    def __init__(self, override_dir: str | Path | None = None) -> None:
+        self.override_dir = override_dir
+        # Family → (subject, body, the ``alike`` it was rendered from: kept, so no other can take its id).
+        self.kept: dict[tuple, tuple[str, str, Mapping[str, Any]]] = {}
+        self.printed_only: dict[str, bool] = {}  # each template's verdict, asked once a pass
+
+    def render(self, template_name: str, context: Mapping[str, Any],
+               alike: Mapping[str, Any] | None = None) -> tuple[str, str]:
+        """``(subject, body)`` as :func:`render_message` gives them. ``alike`` must not change while
+        the letters made from it are rendered."""
+        key = None if alike is None else self._family(template_name, context, alike)
+        if key is None or alike is None:
+            return render_message(template_name, context, self.override_dir)
+        found = self.kept.get(key)
+        if found is None:
+            subject, body = render_message(template_name, {**context, **_STAND_INS}, self.override_dir)
+            found = self.kept[key] = (subject, body, alike)
+        name, code = context["unit_name"], context["unit_code"]
+        return (found[0].replace(_NAME, name).replace(_CODE, code),
+                found[1].replace(_NAME, name).replace(_CODE, code))
+
+    def _family(self, template_name: str, context: Mapping[str, Any], alike: Mapping[str, Any]) -> tuple | None:
+        """What a letter is rendered from but its addressee, as a key (None: render it whole)."""
+        name, code = context.get("unit_name"), context.get("unit_code")
+        if not (type(name) is str and type(code) is str and _PLAIN_NAME.match(name) and _PLAIN_NAME.match(code)):
+            return None
+        printed_only = self.printed_only.get(template_name)
+        if printed_only is None:
+            printed_only = self.printed_only[template_name] = addressee_printed_only(
+                get_environment(self.override_dir), template_name)
+        if not printed_only:
+            return None
+        # What the draft's context shares with ``alike`` (the same objects) by identity; what it has of
+        # its own (a few values), by value.
+        own = [k for k, v in context.items() if alike.get(k, _MISSING) is not v]
+        try:
+            values = tuple((k, _frozen(context[k])) for k in own if k not in ADDRESSEE)
+        except TypeError:
+            return None
+        return template_name, id(alike), clock.today(), values
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as a key, told apart by type (1, 1.0 and True render differently) and by offset (two aware
+    times of one instant may not); TypeError for values of other types."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return kind, value
+    if kind is dt.datetime:
+        return kind, value.isoformat()
+    if kind is list or kind is tuple:
+        return kind, tuple(_frozen(v) for v in value)
+    if kind is dict:
+        return kind, tuple((k, _frozen(v)) for k, v in value.items())
+    raise TypeError(kind.__name__)
+
+
+# Each template's verdict, by the template object (kept in the value, so no other can take its id).
+_PRINTED_ONLY: dict[int, tuple[jinja2.Template, bool]] = {}
+
+
+def addressee_printed_only(env: jinja2.Environment, template_name: str) -> bool:
+    """Whether the template, and every template it extends, includes or imports, uses ``unit_name`` and
+    ``unit_code`` only as ``{{ unit_name }}`` (no filter, test, condition, assignment or argument), and no
+    filter, test or global of qcycle's reads the context: then its text for one addressee is its text for
+    any other with the name replaced."""
+    template = _template(env, template_name)
+    found = _PRINTED_ONLY.get(id(template))
+    if found is not None and found[0] is template:
+        return found[1]
+    verdict = not _reads_context(env) and _printed_only(env, template_name, set())
+    if len(_PRINTED_ONLY) > 256:
+        _PRINTED_ONLY.clear()
+    _PRINTED_ONLY[id(template)] = (template, verdict)
+    return verdict
+
+
+def _reads_context(env: jinja2.Environment) -> bool:
+    builtin = {**jinja2.defaults.DEFAULT_FILTERS, **jinja2.defaults.DEFAULT_TESTS, **jinja2.defaults.DEFAULT_NAMESPACE}
+    return any(getattr(getattr(f, "jinja_pass_arg", None), "name", None) == "context" and builtin.get(k) is not f
+               for table in (env.filters, env.tests, env.globals) for k, f in table.items())
+
+
+def _printed_only(env: jinja2.Environment, template_name: str, seen: set[str]) -> bool:
+    if template_name in seen:
+        return True
+    seen.add(template_name)
+    try:
+        source, _, _ = env.loader.get_source(env, template_name)  # type: ignore[union-attr]
+        tree = env.parse(source, template_name)
+    except jinja2.TemplateError:
+        return False
+    for node, parent, wrapped in _walk(tree, None, False):
+        if isinstance(node, (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)) and (
+                not isinstance(node.template, nodes.Const) or not _printed_only(env, str(node.template.value), seen)):
+            return False
+        if wrapped and isinstance(node, (nodes.Include, nodes.Block)):  # its text may be filtered, kept or measured
+            return False
+        if isinstance(node, nodes.Name) and node.name in ADDRESSEE and (
+                wrapped or node.ctx != "load" or not isinstance(parent, nodes.Output)):
+            return False
+    return True
+
+
+# What takes its contents' text as a value (a filter block, ``{% set x %}…{% endset %}``, a macro or a call
+# block, whose caller may do anything with it) or renders it otherwise (autoescape).
+_WRAPPING = (nodes.FilterBlock, nodes.AssignBlock, nodes.Macro, nodes.CallBlock, nodes.EvalContextModifier)
+
+
+def _walk(node: nodes.Node, parent: nodes.Node | None, wrapped: bool) -> Any:
+    yield node, parent, wrapped
+    wrapped = wrapped or isinstance(node, _WRAPPING)
+    for child in node.iter_child_nodes():
+        yield from _walk(child, node, wrapped)

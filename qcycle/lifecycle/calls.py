@@ -37,6 +37,11 @@ def publish(session, p, round_id, action) -> Outcome:
     if (listed := list_told(session, p, round_id, who, units, action.category, own, stage.lists)) is not None:
         takers, extra["items_count"] = listed
         extra["takers"] = takers
+        # Whether the unit is on the list, said to its own letter (the template compares no codes: the
+        # letters of those on it are then one letter but for the addressee, rendered once).
+        on_list = set(takers)
+        for u in units:
+            own[u]["in_list"] = u in on_list
         extra["takers_names"] = [p.unit(t).name for t in takers]  # a 通报 of the list names them
         # An inspected laboratory is not one "参加" an inspection: it is drawn for it (检查对象).
         extra["takers_as"] = next((f"{w}对象" for w in ("抽查", "检查", "督查") if p.round.name.endswith(w)), None)

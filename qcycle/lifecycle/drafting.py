@@ -150,7 +150,7 @@ def draft_letters(units: list[str], template: str, p: Programme, action: Action,
         ctx["sender_name"] = SYSTEM_SENDER
     return [
         Draft(u, template, costs_told(p, u, ctx | (own or {}).get(u, {}) | {"unit_name": p.unit(u).name, "unit_code": u}),
-              action.key, ctx["today"], action.at.date(), private=private)
+              action.key, ctx["today"], action.at.date(), private=private, alike=ctx)
         for u in units
         if internal or u != sender
     ]

@@ -29,6 +29,10 @@ class Draft:
     # About the unit's own standing (where it stands on a published list) although its template is
     # not one of the private ones: kept out of group bots its peers read.
     private: bool = False
+    # The context this draft's was made from, shared with the other drafts of its letter
+    # (:func:`qcycle.lifecycle.drafting.draft_letters`): letters differing from it in nothing but the
+    # addressee are rendered once (:class:`qcycle.render.Letters`).
+    alike: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

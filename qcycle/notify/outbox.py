@@ -84,7 +84,7 @@ from qcycle.notify.reminders import (
     merge_reminders,
 )
 from qcycle.notify.report import DeliveryReport
-from qcycle.render import SYSTEM_SENDER, render_message
+from qcycle.render import SYSTEM_SENDER, Letters, render_message
 from qcycle.schema import Programme
 from qcycle.settings import Settings, get_settings
 
@@ -145,7 +145,7 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
     (message, channel) pairs are new. Reminders of one unit and day are merged (module doc)."""
     code = programme.round.code
     channels = {c.name: c for c in programme.channels}
-    override = _override(template_dir)
+    letters = Letters(_override(template_dir))
     new = 0
     reminders: dict[tuple[str, dt.date], list] = defaultdict(list)
     rows: list[dict] = []
@@ -156,7 +156,7 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
         subject = body = None
         for name in programme.channels_for(d.unit, private=_private(d)):
             if subject is None:
-                subject, body = render_message(d.template, d.context, override)
+                subject, body = letters.render(d.template, d.context, d.alike)
             rows.append({"idempotency_key": idempotency_key(code, d.action_key, d.unit, name,
                                                             d.key_day or d.logical_date),
                          "action": d.action_key, "unit_code": d.unit, "channel": name,
@@ -170,7 +170,7 @@ def queue_drafts(*, session: Session, programme: Programme, round_id: uuid.UUID,
               for name in programme.channels_for(unit_code, private=any(_private(d) for d in group))}
     tags = {name: ",".join(c.tags) or None for name, c in channels.items()}
     bases = {g: idempotency_key(code, REMINDERS_ACTION, g[0], g[1], g[2]) for g in groups}
-    return new + merge_reminders(session, round_id, groups, bases, override, tags)
+    return new + merge_reminders(session, round_id, groups, bases, letters, tags)
 
 
 

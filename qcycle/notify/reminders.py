@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import Session
 
 from qcycle import clock, crud
-from qcycle.render import render_message
+from qcycle.render import Letters, render_message
 
 __all__ = [
     "MERGEABLE_TEMPLATES",
@@ -86,7 +86,7 @@ def _alike(contexts: Sequence[dict], key: str) -> Any:
     return next(iter(said)) if len(said) == 1 else None
 
 
-def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str]:
+def render_items(items: Sequence[dict], override: str | Path | None) -> tuple[str, str]:
     items = _distinct(items)
     if len(items) == 1:
         return render_message(items[0]["template"], from_item_json(items[0]["context"]), override)
@@ -123,7 +123,7 @@ def render_items(items: Sequence[dict], override: Path | None) -> tuple[str, str
 
 
 def merge_reminders(session: Session, round_id: uuid.UUID, groups: Mapping[tuple[str, str, dt.date], list],
-                    bases: Mapping[tuple[str, str, dt.date], str], override: Path | None,
+                    bases: Mapping[tuple[str, str, dt.date], str], letters: Letters,
                     tags: Mapping[str, str | None]) -> int:
     """Merge each (unit, channel, day)'s reminder drafts into that day's open message, or
     queue a new one (``key#2``…) when the earlier one is already on its way; ``bases``: each
@@ -151,7 +151,7 @@ def merge_reminders(session: Session, round_id: uuid.UUID, groups: Mapping[tuple
         open_row = next((r for r in rows if r.status == "queued" and r.attempts == 0), None)
         if open_row is not None:
             items = list(open_row.merge_items or []) + fresh
-            open_row.subject, open_row.body = render_items(items, override)
+            open_row.subject, open_row.body = render_items(items, letters.override_dir)
             open_row.merge_items = items  # a new list, so the JSON column is seen as changed
             open_row.action = "+".join(i["action_key"] for i in items)
             session.add(open_row)
@@ -160,9 +160,9 @@ def merge_reminders(session: Session, round_id: uuid.UUID, groups: Mapping[tuple
         key = base if not rows else f"{base}#{len(rows) + 1}"
         # One reminder alone is rendered from its draft, not from the JSON kept to merge it later: the round trip
         # read back the same (a national year's messages digest unchanged) and cost ~1 % of the year.
-        subject, body = (render_message(first.template, first.context, override)
+        subject, body = (letters.render(first.template, first.context, first.alike)
                          if len(fresh) == 1 and (first := next(d for d in drafts if d.action_key == fresh[0]["action_key"]))
-                         else render_items(fresh, override))
+                         else render_items(fresh, letters.override_dir))
         new_rows.append({"idempotency_key": key, "action": "+".join(i["action_key"] for i in fresh),
                          "unit_code": unit, "channel": channel, "logical_date": day, "subject": subject,
                          "body": body, "round_id": round_id, "tag": tags.get(channel), "merge_items": fresh})

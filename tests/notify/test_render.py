@@ -413,16 +413,16 @@ def test_a_circulated_list_names_those_on_it_and_asks_nobody_to_look_it_up() -> 
     """小微企业's 通报获证企业名单 told all 18 recipients "名单共列入5个单位，请及时查阅并按要求做好相关工作", naming nobody,
     under 【通知】."""
     context = {**CONTEXTS["publication.j2"], "title": "通报获证企业名单", "takers_names": ["甲公司", "乙公司"]}
-    subject, body = render_message("publication.j2", {**context, "unit_code": "510100"})
+    subject, body = render_message("publication.j2", {**context, "unit_code": "510100", "in_list": True})
     assert subject.startswith("【通报】"), subject
     assert "通报获证企业名单，贵单位已列入该名单（共2个单位）。\n名单如下：\n1. 甲公司；\n2. 乙公司。\n" in body, body
     assert "查阅" not in body and "做好相关工作" not in body, body
-    _, other = render_message("publication.j2", {**context, "unit_code": "510500"})
+    _, other = render_message("publication.j2", {**context, "in_list": False})
     assert "名单共列入2个单位，贵单位未列入。\n名单如下：\n1. 甲公司；" in other, other
 
 
 def test_a_published_list_tells_a_unit_on_it_so() -> None:
-    on_list = {**CONTEXTS["publication.j2"], "unit_code": "510100"}
+    on_list = {**CONTEXTS["publication.j2"], "unit_code": "510100", "in_list": True}
     _, body = render_message("publication.j2", on_list)
     assert "已于2023年4月20日发布揭榜名单，贵单位已列入该名单（共2个单位），请及时查阅" in body, body
     assert "名单共列入" not in body
@@ -430,7 +430,7 @@ def test_a_published_list_tells_a_unit_on_it_so() -> None:
     _, body = render_message("publication.j2", arrangement)
     # One of those taking part is told so (首席质量官's enterprises had read only the count).
     assert "列入" not in body and "本次共安排2个单位参加，贵单位为参加单位之一。" in body, body
-    _, other = render_message("publication.j2", {**arrangement, "unit_code": "510500"})
+    _, other = render_message("publication.j2", {**arrangement, "in_list": False})
     assert "本次共安排2个单位参加。" in other, other
     # A list of a category (its name in brackets) is a list; so is a plan of projects with their takers (立项计划).
     by_category = {**on_list, "title": "公布通过技术审查的项目名单（装备制造类）", "listed_items": ["伺服液压系统"]}
@@ -440,28 +440,28 @@ def test_a_published_list_tells_a_unit_on_it_so() -> None:
     plan = {**on_list, "title": "印发2026年度地方标准制修订项目计划"}
     _, body = render_message("publication.j2", plan)
     assert "项目计划，贵单位已列入该计划（共2个单位），请及时查阅" in body and "安排" not in body, body
-    _, left = render_message("publication.j2", {**plan, "unit_code": "510500"})
+    _, left = render_message("publication.j2", {**plan, "in_list": False})
     assert "计划共列入2个单位，贵单位未列入。" in left, left
 
 
 def test_a_naming_tells_a_unit_it_was_named_and_the_others_that_they_were_not() -> None:
     """江州's 命名诚信计量示范单位 had told the named "请按要求做好相关工作。本次共安排3个单位参加。"."""
     naming = {**CONTEXTS["publication.j2"], "title": "命名2025年度江州市诚信计量示范单位（有效期3年）"}
-    _, named = render_message("publication.j2", {**naming, "unit_code": "510100"})
+    _, named = render_message("publication.j2", {**naming, "unit_code": "510100", "in_list": True})
     # The honour is said once (江西's read "命名…示范，贵单位被命名为…示范").
     assert ("已于2023年4月20日命名2025年度江州市诚信计量示范单位（有效期3年），共命名2个单位，贵单位名列其中，"
             "请及时查阅") in named and named.count("诚信计量示范单位") == 1, named
     assert "安排" not in named and "列入" not in named, named
-    _, not_named = render_message("publication.j2", {**naming, "unit_code": "510500"})
+    _, not_named = render_message("publication.j2", {**naming, "in_list": False})
     assert "（有效期3年），共命名2个单位，贵单位未获命名。" in not_named, not_named
     _, superior = render_message("publication.j2", {**naming, "unit_code": "510000", "onlooker": True,
                                                     "takers_below": ["成都市市场监督管理局"]})
     assert "共命名2个单位，其中贵单位辖区内1个：成都市市场监督管理局" in superior, superior
     # A unit named for some of its items is told which, and which not; "命名表彰…" names the honour after 表彰.
-    _, items = render_message("publication.j2", {**naming, "unit_code": "510100", "listed_items": ["电能表检定"],
+    _, items = render_message("publication.j2", {**naming, "unit_code": "510100", "in_list": True, "listed_items": ["电能表检定"],
                                                  "unlisted": ["水表检定"]})
     assert "共命名2个单位，贵单位名列其中，命名的项目为“电能表检定”，申报的“水表检定”未获命名，请及时查阅" in items, items
-    _, honoured = render_message("publication.j2", {**naming, "unit_code": "510100",
+    _, honoured = render_message("publication.j2", {**naming, "unit_code": "510100", "in_list": True,
                                                     "title": "命名表彰2025年度江州市诚信计量示范单位"})
     assert "已于2023年4月20日命名表彰2025年度江州市诚信计量示范单位，共命名2个单位，贵单位名列其中" in honoured, honoured
 
