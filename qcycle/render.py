@@ -383,7 +383,8 @@ class Letters:
             values = tuple((k, _frozen(context[k])) for k in own if k not in ADDRESSEE)
         except TypeError:
             return None
-        return template_name, id(alike), clock.today(), values
+        # How many it shares: a context without one of ``alike``'s values is another letter.
+        return template_name, id(alike), clock.today(), len(context) - len(own), values
 
 
 def _frozen(value: Any) -> Any:

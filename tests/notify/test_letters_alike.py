@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from qcycle import render
+from qcycle.errors import ConfigError
 from qcycle.render import Letters, addressee_printed_only, get_environment, render_message
 from tests.homes import leave_home, play_programme, use_home
 
@@ -94,8 +95,12 @@ def test_letters_of_one_family_are_rendered_once_and_others_whole(tmp_path, monk
     assert letters.render("t.j2", {**shared, "n": 4, "unit_name": "丁局", "unit_code": "1"}, shared)[1] == "丁局（1）：4项"
     assert letters.render("t.j2", {**shared, "n": 4.0, "unit_name": "戊局", "unit_code": "2"}, shared)[1] == "戊局（2）：4.0项"
     assert calls == ["t.j2"] * 3
+    # One without a value the others share is another letter (here: a variable it lacks).
+    lacking = {k: v for k, v in shared.items() if k != "n"} | {"unit_name": "壬局", "unit_code": "6"}
+    with pytest.raises(ConfigError):
+        letters.render("t.j2", lacking, shared)
     # A name with a space, a template using the name otherwise, a draft without ``alike``: rendered whole.
     assert letters.render("t.j2", {**shared, "unit_name": "己 局", "unit_code": "3"}, shared)[1] == "己 局（3）：3项"
     assert letters.render("f.j2", {**shared, "unit_name": "庚局", "unit_code": "4"}, shared)[0] == "2"
     assert letters.render("t.j2", {**shared, "unit_name": "辛局", "unit_code": "5"})[1] == "辛局（5）：3项"
-    assert calls == ["t.j2"] * 4 + ["f.j2", "t.j2"]
+    assert calls == ["t.j2"] * 5 + ["f.j2", "t.j2"]
