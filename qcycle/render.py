@@ -332,7 +332,7 @@ _STAND_INS = {"unit_name": _NAME, "unit_code": _CODE}
 # rendering and tidying cannot change it: no spaces, no line breaks, no stand-in characters.
 _PLAIN_NAME = re.compile(r"[^\s\ue000\ue001]+\Z")
 _MISSING = object()
-_SCALARS = (str, int, float, bool, type(None), dt.date, Path)
+_SCALARS = (str, int, bool, type(None), dt.date)
 
 
 class Letters:
@@ -372,9 +372,13 @@ class Letters:
             return None
         printed_only = self.printed_only.get(template_name)
         if printed_only is None:
-            printed_only = self.printed_only[template_name] = addressee_printed_only(
-                get_environment(self.override_dir), template_name)
-        if not printed_only:
+            try:
+                printed_only = self.printed_only[template_name] = addressee_printed_only(
+                    get_environment(self.override_dir), template_name)
+            except jinja2.TemplateError:  # missing or broken: rendering it whole says so, as a ConfigError
+                return None
+        # A context without one of ``alike``'s keys is rendered whole (no drafting makes one).
+        if not printed_only or not alike.keys() <= context.keys():
             return None
         # What the draft's context shares with ``alike`` (the same objects) by identity; what it has of
         # its own (a few values), by value.
@@ -383,27 +387,30 @@ class Letters:
             values = tuple((k, _frozen(context[k])) for k in own if k not in ADDRESSEE)
         except TypeError:
             return None
-        # How many it shares: a context without one of ``alike``'s values is another letter.
-        return template_name, id(alike), clock.today(), len(context) - len(own), values
+        return template_name, id(alike), clock.today(), values
 
 
 def _frozen(value: Any) -> Any:
-    """``value`` as a key, told apart by type (1, 1.0 and True render differently) and by offset (two aware
-    times of one instant may not); TypeError for values of other types."""
+    """``value`` as a key, told apart as it would print: by type (1, 1.0 and True), a float by its text (0.0 and
+    -0.0), a time by its text and zone (two of one instant, or of one offset in two zones, may print apart);
+    TypeError for values of other types."""
     kind = type(value)
     if kind in _SCALARS:
         return kind, value
+    if kind is float:
+        return kind, repr(value)
     if kind is dt.datetime:
-        return kind, value.isoformat()
+        return kind, value.isoformat(), str(value.tzinfo)
     if kind is list or kind is tuple:
         return kind, tuple(_frozen(v) for v in value)
     if kind is dict:
-        return kind, tuple((k, _frozen(v)) for k, v in value.items())
+        return kind, tuple((_frozen(k), _frozen(v)) for k, v in value.items())
     raise TypeError(kind.__name__)
 
 
-# Each template's verdict, by the template object (kept in the value, so no other can take its id).
-_PRINTED_ONLY: dict[int, tuple[jinja2.Template, bool]] = {}
+# Each template's verdict, by the template object, with the templates it reads as they were (kept in the
+# value, so no other can take their ids): an edit of any of them is read again.
+_PRINTED_ONLY: dict[int, tuple[jinja2.Template, bool, tuple[tuple[str, jinja2.Template], ...]]] = {}
 
 
 def addressee_printed_only(env: jinja2.Environment, template_name: str) -> bool:
@@ -413,13 +420,28 @@ def addressee_printed_only(env: jinja2.Environment, template_name: str) -> bool:
     any other with the name replaced."""
     template = _template(env, template_name)
     found = _PRINTED_ONLY.get(id(template))
-    if found is not None and found[0] is template:
+    if found is not None and found[0] is template and _as_read(env, found[2]):
         return found[1]
-    verdict = not _reads_context(env) and _printed_only(env, template_name, set())
+    seen: set[str] = set()
+    verdict = not _reads_context(env) and _printed_only(env, template_name, seen)
+    read = []
+    for name in sorted(seen - {template_name}):
+        try:
+            read.append((name, _template(env, name)))
+        except jinja2.TemplateError:  # one that cannot be read said no already
+            pass
     if len(_PRINTED_ONLY) > 256:
         _PRINTED_ONLY.clear()
-    _PRINTED_ONLY[id(template)] = (template, verdict)
+    _PRINTED_ONLY[id(template)] = (template, verdict, tuple(read))
     return verdict
+
+
+def _as_read(env: jinja2.Environment, read: tuple[tuple[str, jinja2.Template], ...]) -> bool:
+    """Whether the templates a verdict read are still as they were."""
+    try:
+        return all(_template(env, name) is template for name, template in read)
+    except jinja2.TemplateError:
+        return False
 
 
 def _reads_context(env: jinja2.Environment) -> bool:
@@ -440,6 +462,12 @@ def _printed_only(env: jinja2.Environment, template_name: str, seen: set[str]) -
     for node, parent, wrapped in _walk(tree, None, False):
         if isinstance(node, (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)) and (
                 not isinstance(node.template, nodes.Const) or not _printed_only(env, str(node.template.value), seen)):
+            return False
+        # A template's own text taken as a value (``self.body()|length``, ``super()``, a recursive loop's
+        # ``loop(…)``) or another's macros seeing the context (``import … with context``) may be cut or measured.
+        if (isinstance(node, nodes.Name) and node.name in ("self", "super")
+                or isinstance(node, nodes.For) and node.recursive
+                or isinstance(node, (nodes.Import, nodes.FromImport)) and node.with_context):
             return False
         if wrapped and isinstance(node, (nodes.Include, nodes.Block)):  # its text may be filtered, kept or measured
             return False

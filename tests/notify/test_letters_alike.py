@@ -71,10 +71,43 @@ def test_a_template_printing_the_addressee_as_it_is_is_rendered_once(tmp_path, t
     "{% include name %}",  # a template not named
     "{% include 'other.j2' %}",  # one that does more than print it
     "{% extends 'layout.j2' %}{% block body %}{{ unit_name }}{% endblock %}",  # a layout that filters its block
+    "{% block subject %}{{ unit_name }}{% endblock %}{{ self.subject()|length }}",  # a block's text as a value
+    "{% block subject %}{{ unit_name }}{% endblock %}{% block body %}{{ super() }}{% endblock %}",
+    "{% for x in xs recursive %}{{ unit_name }}{{ loop(x.kids)|length }}{% endfor %}",  # a loop's text measured
+    "{% import 'plain.j2' as m with context %}{{ m|string|length }}{{ unit_name }}",  # macros seeing the context
 ])
 def test_a_template_doing_anything_else_with_the_addressee_is_rendered_whole(tmp_path, text):
-    assert not _verdict(tmp_path, text, **{"other.j2": "{{ unit_name|upper }}",
+    assert not _verdict(tmp_path, text, **{"other.j2": "{{ unit_name|upper }}", "plain.j2": "{{ unit_name }}",
                                           "layout.j2": "{% filter upper %}{% block body %}{% endblock %}{% endfilter %}"})
+
+
+def test_a_filter_of_qcycle_reading_the_context_makes_every_template_rendered_whole(tmp_path, monkeypatch):
+    import jinja2
+
+    assert _verdict(tmp_path, "{{ unit_name }}")
+    env = get_environment(tmp_path)
+    monkeypatch.setitem(env.filters, "whose", jinja2.pass_context(lambda ctx, v: ctx["unit_name"] + v))
+    monkeypatch.setattr(render, "_PRINTED_ONLY", {})
+    assert not addressee_printed_only(env, "t.j2")
+
+
+def test_an_edited_template_it_includes_is_read_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "RECHECK_SECONDS", 0.0)
+    assert _verdict(tmp_path, "{% include 'part.j2' %}", **{"part.j2": "{{ unit_name }}"})
+    part = tmp_path / "part.j2"
+    part.write_text("{% if unit_code in takers %}已列入{% endif %}", encoding="utf-8")
+    stat = part.stat()  # Jinja sees an edit by the file's time
+    import os
+    os.utime(part, (stat.st_atime + 5, stat.st_mtime + 5))
+    assert not addressee_printed_only(get_environment(tmp_path), "t.j2")
+
+
+def test_a_missing_or_broken_template_is_a_config_error_as_before(tmp_path):
+    (tmp_path / "broken.j2").write_text("{% block body %}{{ unit_name }{% endblock %}", encoding="utf-8")
+    letters, shared = Letters(tmp_path), dict(BASE)
+    for name in ("broken.j2", "absent.j2"):
+        with pytest.raises(ConfigError):
+            letters.render(name, {**shared, "unit_name": "甲局", "unit_code": "1"}, shared)
 
 
 def test_letters_of_one_family_are_rendered_once_and_others_whole(tmp_path, monkeypatch):
@@ -99,8 +132,14 @@ def test_letters_of_one_family_are_rendered_once_and_others_whole(tmp_path, monk
     lacking = {k: v for k, v in shared.items() if k != "n"} | {"unit_name": "壬局", "unit_code": "6"}
     with pytest.raises(ConfigError):
         letters.render("t.j2", lacking, shared)
+    # Values that print apart are families apart: 0.0 and -0.0, a key 1 and a key True.
+    assert letters.render("t.j2", {**shared, "n": -0.0, "unit_name": "癸局", "unit_code": "7"}, shared)[1] == "癸局（7）：-0.0项"
+    assert letters.render("t.j2", {**shared, "n": 0.0, "unit_name": "子局", "unit_code": "8"}, shared)[1] == "子局（8）：0.0项"
+    assert letters.render("t.j2", {**shared, "n": {1: 1}, "unit_name": "丑局", "unit_code": "9"}, shared)[1] == "丑局（9）：{1: 1}项"
+    assert letters.render("t.j2", {**shared, "n": {True: 1}, "unit_name": "寅局", "unit_code": "10"}, shared)[1] == "寅局（10）：{True: 1}项"
+    calls.clear()
     # A name with a space, a template using the name otherwise, a draft without ``alike``: rendered whole.
     assert letters.render("t.j2", {**shared, "unit_name": "己 局", "unit_code": "3"}, shared)[1] == "己 局（3）：3项"
     assert letters.render("f.j2", {**shared, "unit_name": "庚局", "unit_code": "4"}, shared)[0] == "2"
     assert letters.render("t.j2", {**shared, "unit_name": "辛局", "unit_code": "5"})[1] == "辛局（5）：3项"
-    assert calls == ["t.j2"] * 5 + ["f.j2", "t.j2"]
+    assert calls == ["t.j2", "f.j2", "t.j2"]
