@@ -7,7 +7,8 @@ variable the caller did not supply is a :class:`~qcycle.errors.ConfigError` nami
 
 Filters: ``cn_date`` (2023年4月20日), ``cn_datetime`` (2023年4月20日 17:30), ``weekday_cn``
 (星期四), ``cn_deadline``, ``quoted``, ``category_label``, ``work_arrangement`` (…工作安排).
-Every template also sees ``today`` (from :mod:`qcycle.clock`) unless given one.
+Every template also sees ``today`` (from :mod:`qcycle.clock`) unless given one. Letters that differ
+in nothing but the addressee are rendered once for all of them (:class:`Letters`).
 """
 
 from __future__ import annotations
