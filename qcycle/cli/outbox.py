@@ -107,7 +107,7 @@ def list_(
         for r in rows:
             waiting = r.status in ("queued", "failed") and r.next_attempt_at is not None
             name = names[r.round_id].get(r.unit_code)
-            table.add_row(short_id(r.id), STATUS_LABELS.get(r.status, r.status),
+            table.add_row(short_id(r.id), _status(r.status),
                           f"{name}（{r.unit_code}）" if name else r.unit_code,
                           # A group post carries several units' rows: which post, by its first row.
                           f"{r.channel}（随 {short_id(r.posted_with)} 群内合并发布）" if r.posted_with else r.channel,

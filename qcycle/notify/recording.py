@@ -85,6 +85,7 @@ class Recorder:
         self.settings = settings
         self.report = report
         self.in_claim = in_claim
+        self.unleased = in_claim.lease if in_claim else None  # what a result is written with in the claim
         self.sent_locally: list[str] = []
         self.answered: set[str] = set()  # the rows a result has come for
 
@@ -119,12 +120,11 @@ class Recorder:
         # One statement per row, a post's rows committed together at once (leased: guarded, so a cancel
         # from the CLI meanwhile wins): recorded before the next send to the same endpoint starts.
         settled = []
-        unleased = self.in_claim.lease if self.in_claim else None
         with connection_for(self.in_claim) as conn:
             for row_id in ids:
                 c = self.claimed[row_id]
                 own = {**values, "attempts": max(0, c.attempts - 1)} if outcome == "requeued" else values
-                if crud.settle_message(connection=conn, message_id=c.id, values=own, unleased=unleased):
+                if crud.settle_message(connection=conn, message_id=c.id, values=own, unleased=self.unleased):
                     settled.append(c)
         for c in settled:
             self._count(c, outcome, result.error)
@@ -144,8 +144,7 @@ class Recorder:
         if not ids:
             return
         with connection_for(self.in_claim) as conn:
-            done = crud.mark_messages_sent(connection=conn, ids=ids, at=clock.now(),
-                                           unleased=self.in_claim.lease if self.in_claim else None)
+            done = crud.mark_messages_sent(connection=conn, ids=ids, at=clock.now(), unleased=self.unleased)
         for message_id in done:
             self.report.sent += 1
             self.report.by_channel.setdefault(self.claimed[str(message_id)].channel, Counter())["sent"] += 1
@@ -161,5 +160,5 @@ class Starter:
 
     def __call__(self, message_id: str) -> None:
         ids = [self.claimed[i].id for i in self.posts.get(message_id, [message_id])]
-        with db.get_engine().begin() as conn:
+        with connection_for(None) as conn:
             crud.stamp_started(connection=conn, ids=ids, at=clock.now())
