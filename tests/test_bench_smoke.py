@@ -98,3 +98,37 @@ def test_the_limit_writes_dates_as_qcycle_does() -> None:
         assert mine["work_arrangement"](name) == render.work_arrangement(name)
     for name, item in (("镇江市2026年“质量月”活动", "活动安排"), ("某市质量工作考核", "自评报告")):
         assert mine["of_round"](name, item) == render.of_round(name, item)
+
+
+@pytest.mark.slow
+def test_bench_breakdown_accounts_for_the_year(tmp_path: Path) -> None:
+    """bench/breakdown.py at 150 units: each action kind's seconds add up to the steps', every action
+    run is counted once, and the statements are timed."""
+    out = tmp_path / "breakdown.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "breakdown.py"), "--units", "150", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    steps, actions = report["steps"], report["actions"]
+    assert all(steps[step] > 0 for step in ("carry_out", "queue_drafts", "deliver_due", "world_submit"))
+    assert sum(steps.values()) <= report["wall_s"]
+    assert sum(a["runs"] for a in actions) == report["steps_calls"]["carry_out"]
+    assert abs(sum(a["carry_s"] for a in actions) - steps["carry_out"]) < 0.01 * len(actions) + 0.01
+    assert abs(sum(a["queue_s"] for a in actions) - steps["queue_drafts"]) < 0.01 * len(actions) + 0.01
+    # The letters drafted by the actions are the messages, but those no action drafts (refusals answered, digests).
+    assert 0 < sum(a["drafts"] for a in actions) <= report["messages"]
+    assert {"publish:publish_list", "reminder:application", "notify:results"} <= {a["action"] for a in actions}
+    assert report["sql_calls"] >= sum(s["calls"] for s in report["sql"]) > 0
+    assert any(s["statement"].startswith("MANY INSERT INTO outbox_message") for s in report["sql"])
+    assert "year" in proc.stdout and "by action" in proc.stdout
+
+
+def test_breakdown_groups_statements_by_their_text() -> None:
+    from bench.breakdown import statement_kind
+
+    a = statement_kind("SELECT x FROM t\n  WHERE id IN (?, ?, ?)", many=False)
+    assert a == statement_kind("SELECT x FROM t WHERE id IN (?)", many=False) == "SELECT x FROM t WHERE id IN (?…)"
+    assert statement_kind("INSERT INTO t (a, b) VALUES (?, ?)", many=True) == "MANY INSERT INTO t (a, b) VALUES (?…)"
+    assert statement_kind("SELECT (a) FROM t", many=False) == "SELECT (a) FROM t"
