@@ -8,13 +8,21 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import Select, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, delete, select
 
 from qcycle.clock import now, to_local
-from qcycle.crud.base import column_values, complete, fields_of, recorded_by, to_json, upsert
-from qcycle.models import NEGATIVE_OUTCOMES, AssessmentResult, Decision, ProgrammeRound
+from qcycle.crud.base import (
+    column_values,
+    complete,
+    fields_of,
+    plain_rows,
+    recorded_by,
+    to_json,
+    upsert,
+)
+from qcycle.models import NEGATIVE_OUTCOMES, AssessmentResult, Decision, ProgrammeRound, ResultRow
 
 __all__ = [
     "earlier_awards",
@@ -45,7 +53,7 @@ def save_results(
     computed_at: dt.datetime | None = None,
     scope: Iterable[str] | None = None,
     stage: str = "",
-) -> list[AssessmentResult]:
+) -> list[ResultRow]:
     """Replace the assessment results of ``scope`` (default: the whole round) with ``results``.
 
     Each result is a mapping or object with ``unit_code``, ``total``, ``grade``, ``rank``
@@ -78,18 +86,13 @@ def save_results(
         col(AssessmentResult.stage) == stage,
         col(AssessmentResult.unit_code).not_in([r["unit_code"] for r in rows]),
     )
-    stmt = select(AssessmentResult).where(
-        AssessmentResult.round_id == round_id, AssessmentResult.stage == stage
-    )
+    stmt = _RESULTS.where(col(AssessmentResult.round_id) == round_id, col(AssessmentResult.stage) == stage)
     if scope is not None:
         scope = list(scope)
         stale = stale.where(col(AssessmentResult.unit_code).in_(scope))
         stmt = stmt.where(col(AssessmentResult.unit_code).in_(scope))
     session.exec(stale.execution_options(synchronize_session="fetch"))
-    stmt = stmt.order_by(col(AssessmentResult.rank), col(AssessmentResult.unit_code)).execution_options(
-        populate_existing=True
-    )
-    return list(session.exec(stmt))
+    return _rows(session, stmt)
 
 
 def latest_results_stage(*, session: Session, round_id: uuid.UUID) -> str | None:
@@ -99,11 +102,20 @@ def latest_results_stage(*, session: Session, round_id: uuid.UUID) -> str | None
                         .order_by(col(AssessmentResult.computed_at).desc()).limit(1)).first()
 
 
-def stage_results(*, session: Session, round_id: uuid.UUID, stage: str | None) -> list[AssessmentResult]:
+def stage_results(*, session: Session, round_id: uuid.UUID, stage: str | None) -> list[ResultRow]:
     """The results of one assessment stage, by rank and subject."""
-    return list(session.exec(select(AssessmentResult).where(
-        AssessmentResult.round_id == round_id, AssessmentResult.stage == stage,
-        *recorded_by(AssessmentResult.computed_at)).order_by(col(AssessmentResult.rank), col(AssessmentResult.unit_code))).all())
+    return _rows(session, _RESULTS.where(col(AssessmentResult.round_id) == round_id, col(AssessmentResult.stage) == stage,
+                                         *recorded_by(AssessmentResult.computed_at)))
+
+
+# Every column, in :class:`ResultRow`'s order (select() is typed for at most 4 columns).
+_RESULTS: Any = Select(*(AssessmentResult.__table__.c[name] for name in ResultRow._fields))  # type: ignore[attr-defined]
+
+
+def _rows(session: Session, query: Any) -> list[ResultRow]:
+    """Results of ``query`` (of :data:`_RESULTS`) by rank and subject, as plain rows."""
+    ordered = query.order_by(col(AssessmentResult.rank), col(AssessmentResult.unit_code))
+    return [ResultRow._make(row) for row in plain_rows(session, ordered)]
 
 
 def result_subjects(*, session: Session, round_id: uuid.UUID, stage: str) -> list[str]:

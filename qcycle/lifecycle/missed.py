@@ -25,7 +25,7 @@ from qcycle.lifecycle.who import (
     select_subjects,
 )
 from qcycle.lifecycle.wording import REFUSED_LATE, periods_joined
-from qcycle.models import AssessmentResult
+from qcycle.models import ResultRow
 from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable import Action
 
@@ -33,7 +33,7 @@ __all__ = ["awaiting_decisions", "never_handed_in_lines", "owed_for_results"]
 
 
 def never_handed_in_lines(session, p: Programme, round_id, notice: Action, assessed: str | None,
-                          graded: Collection[AssessmentResult] | None = None) -> dict[str, list[tuple[str, str | None, str]]]:
+                          graded: Collection[ResultRow] | None = None) -> dict[str, list[tuple[str, str | None, str]]]:
     """unit → (window, "未提交…") for each window the assessment ``assessed`` read that the unit
     owed and never handed in, and each follow-up its result owed, due by the ``notice``, that it never
     handed in: a project that never filed its 验收申请 read "通过中期评估" in its city's summary, one with

@@ -69,7 +69,7 @@ from qcycle.lifecycle.wording import (
     unscored,
     without_consequence,
 )
-from qcycle.models import AssessmentResult
+from qcycle.models import ResultRow
 from qcycle.render import quoted
 from qcycle.schema import Programme, Stage, Who, grade_label
 
@@ -99,7 +99,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     rows = results_of(session, round_id, assessed)
     # A round assessed more than once (each year of a plan) says which assessment a letter is of.
     occasion = occasion_of(p, assessed)
-    by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
+    by_unit: dict[str, list[ResultRow]] = defaultdict(list)
     gone = gone_after_scoring(session, p, round_id)  # rejected after scoring: the letter says so, not the grade
     scored: set[str] = set()  # the units graded, those rejected after scoring too: how many took part (参评)
     for r in rows:
@@ -311,7 +311,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
 
 
 def _circulated(session, p: Programme, round_id, stage: Stage, category: str | None,
-                by_unit: dict[str, list[AssessmentResult]], decided: dict[str, tuple[str, str, bool]],
+                by_unit: dict[str, list[ResultRow]], decided: dict[str, tuple[str, str, bool]],
                 never: dict[str, list[tuple[str, str | None, str]]]) -> tuple[dict, dict, dict]:
     """(results, decisions, misses) a letter lists: all, or for a 通报 with ``lists`` (获奖名单) the results of those it
     selects alone (江西's 通报 had named to every city the firms their cities did not recommend)."""
@@ -427,7 +427,7 @@ def _passed_after(p: Programme, who: Who | None, grade: str) -> str | None:
 
 
 def _achievement(p: Programme, notify: Who | None, praise: bool, contest: str, items: str, best: str | None,
-                 mine: list[AssessmentResult], chosen: str | None) -> str:
+                 mine: list[ResultRow], chosen: str | None) -> str:
     """What a unit is praised (or told) for, after "贵单位": its grade, its place, the step it passed, or
     what it was chosen as."""
     if praise and mine and notify and notify.rank and notify.rank.top and not notify.grades:

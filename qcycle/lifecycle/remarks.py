@@ -16,7 +16,7 @@ from qcycle.lifecycle.wording import (
     ranked_among,
     veto_reason,
 )
-from qcycle.models import AssessmentResult
+from qcycle.models import ResultRow
 from qcycle.render import quoted
 from qcycle.schema import Grade, Programme, category_label, grade_label
 from qcycle.scoring import caps, item_points, times
@@ -34,10 +34,10 @@ class Graded(NamedTuple):
     vetoed: int = 0  # how many of its group a veto took out of the count
 
 
-def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str, Graded]:
+def graded_together(p: Programme, rows: Iterable[ResultRow]) -> dict[str, Graded]:
     """Subject → how it stands among those graded in its ranking group (its level under
     ``rank_within``, its category where the assessment is per category), vetoed ones not counted."""
-    def group(r: AssessmentResult) -> tuple[str, str | None]:
+    def group(r: ResultRow) -> tuple[str, str | None]:
         return p.rank_key(r.unit_code, r.stage)
 
     rows = list(rows)
@@ -77,7 +77,7 @@ def graded_together(p: Programme, rows: Iterable[AssessmentResult]) -> dict[str,
     return out
 
 
-def _tie_scores(p: Programme) -> Callable[[AssessmentResult], tuple]:
+def _tie_scores(p: Programme) -> Callable[[ResultRow], tuple]:
     """A result's scores on the components its ties are ordered by (none where ties go by unit code)."""
     scheme = p.assessment
     if scheme and scheme.ties == "submitted_first":  # each its own hand-in time: never placed by unit code
@@ -86,7 +86,7 @@ def _tie_scores(p: Programme) -> Callable[[AssessmentResult], tuple]:
     return lambda r: tuple(round(float((r.components or {}).get(c) or 0.0), 2) for c in codes)
 
 
-def result_remarks(p: Programme, results: Iterable[AssessmentResult],
+def result_remarks(p: Programme, results: Iterable[ResultRow],
                    vacated: Collection[tuple[str, str | None]] = (),
                    adjusted: Mapping[str, tuple[dict[str, float], dict[str, float], dict[str, list[str]]]] | None = None,
                    sizes: Mapping[str, Graded] | None = None, facts: Mapping[tuple[str, str], str] | None = None,
@@ -150,7 +150,7 @@ def result_remarks(p: Programme, results: Iterable[AssessmentResult],
     return "；".join(said) + "。" if said else None
 
 
-def adjustment_remarks(p: Programme, r: AssessmentResult,
+def adjustment_remarks(p: Programme, r: ResultRow,
                        adjusted: Mapping[str, tuple[dict[str, float], dict[str, float], dict[str, list[str]]]] | None
                        ) -> list[str]:
     """The bonus and deduction items the result's total holds, as its own letter names them."""
@@ -170,7 +170,7 @@ def _tie_rule(p: Programme) -> str:
     return f"按{names[0]}{scores}" if len(names) == 1 else f"按{'、'.join(names)}{scores}依次比较"
 
 
-def _tie_over(p: Programme, full: Grade, r: AssessmentResult, n: int | None, tied: int) -> bool:
+def _tie_over(p: Programme, full: Grade, r: ResultRow, n: int | None, tied: int) -> bool:
     """Whether a tie straddles the grade's last place (two tied first over one place), not merely
     stands below it (tied sixth under 3 places)."""
     if tied < 2 or n is None or p.assessment is None or p.assessment.ties != "shared":
@@ -179,7 +179,7 @@ def _tie_over(p: Programme, full: Grade, r: AssessmentResult, n: int | None, tie
     return places is not None and r.rank <= places < r.rank + tied - 1
 
 
-def _capped_among(p: Programme, r: AssessmentResult) -> str:
+def _capped_among(p: Programme, r: ResultRow) -> str:
     """Whose places a capped grade counts, named before it: an assessment per category counts each
     category's (温州's two awards: "温州市市长质量奖的获奖名额不超过5个", the award its one item; a
     category of projects by its name: "工业标准化类项目的优秀比例…", not a project's, which had read as
@@ -205,7 +205,7 @@ def _measure(counter: str) -> str:
     return counter[0] if counter and counter[0] not in "扣加分）" else "次"
 
 
-def _adjustment_texts(p: Programme, r: AssessmentResult, bonuses: dict[str, float],
+def _adjustment_texts(p: Programme, r: ResultRow, bonuses: dict[str, float],
                       deductions: dict[str, float], when: Mapping[str, list[str]] | None = None) -> list[str]:
     """"辖区企业获得省长质量奖或市长质量奖2家，加2分": each item's count (in the unit its name gives,
     "（每家）"), its points within its cap, and the total's cap where it cut the sum; an item counted
@@ -270,7 +270,7 @@ def _late_and_missing(when: list[str], n: int, name: str) -> str:
                     if of)
 
 
-def _missed_line(p: Programme, r: AssessmentResult) -> Grade | None:
+def _missed_line(p: Programme, r: ResultRow) -> Grade | None:
     """The grade just above the last one, where the result is in the last grade below its line."""
     grades = p.assessment.grades if p.assessment else []
     if len(grades) < 2 or r.grade != grades[-1].name:
@@ -288,7 +288,7 @@ def line_missed(p: Programme, item: str | None, line: Grade) -> str:
     return f"{quoted(item) if item else ''}得分{said.format(grade_label(line.name))}（{line.line:g}分）"
 
 
-def _barred_line(p: Programme, r: AssessmentResult) -> bool:
+def _barred_line(p: Programme, r: ResultRow) -> bool:
     """Whether the result reached the line of a grade its veto barred (``at_most``): the veto set its grade. A barred
     grade without a line of its own (优秀 by share alone) has the line of the nearest grade below it that has one: a
     vetoed 40 under 合格's 60 had been told "不得评为优秀，等次定为不合格"."""
@@ -304,7 +304,7 @@ def _barred_line(p: Programme, r: AssessmentResult) -> bool:
     return False
 
 
-def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
+def _full_grade(p: Programme, r: ResultRow) -> Grade | None:
     """The better grade whose line the result reached but whose places (``max_count`` or ``share``)
     were taken: the nearest above its own (a D among shares of A–D is told of C's, not A's)."""
     scheme, full = p.assessment, None
@@ -319,7 +319,7 @@ def _full_grade(p: Programme, r: AssessmentResult) -> Grade | None:
 
 
 def where_rechecked(p: Programme, decided: Mapping[str, tuple[str, str, bool]],
-                    by_unit: dict[str, list[AssessmentResult]]) -> dict[str, str]:
+                    by_unit: dict[str, list[ResultRow]]) -> dict[str, str]:
     """Graded subject → how its last decision reads, where that decides a follow-up or a second chance its grade gave
     (``Programme.rechecks``) and comes after its assessment (限期整改, then "通过复验" or "未通过复验（…），取消…"): a final letter had repeated the
     验收's 基本达标 of a site its 复验 had since cancelled."""
@@ -343,7 +343,7 @@ def _standing_consequence(p: Programme, grade: str, code: str) -> str | None:
     return brings
 
 
-def places_rule(p: Programme, held: Iterable[AssessmentResult] | None = None) -> str | None:
+def places_rule(p: Programme, held: Iterable[ResultRow] | None = None) -> str | None:
     """How many each grade may take, as a 公示 of results says it under them (QC小组's 公示 listed 85.71 as 优秀奖
     beside a rule of "70分以上为三等奖" and said nothing of the caps that held it there): "按规定，一等奖不超过
     参评对象的10%，二等奖与一等奖合计不超过参评对象的30%。"; None where no grade is capped. ``held``: said only

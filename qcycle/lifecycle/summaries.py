@@ -35,7 +35,7 @@ from qcycle.lifecycle.wording import (
     unscored,
     veto_reason,
 )
-from qcycle.models import AssessmentResult
+from qcycle.models import ResultRow
 from qcycle.render import quoted
 from qcycle.schema import Programme, grade_label
 from qcycle.timetable import Action
@@ -54,7 +54,7 @@ def gone_after_scoring(session: Session, p: Programme, round_id: uuid.UUID) -> f
 
 
 def standing_lines(p: Programme, decided: Mapping[str, tuple[str, str, bool]], category: str | None,
-                   by_unit: dict[str, list[AssessmentResult]], never: Mapping[str, list[tuple[str, str | None, str]]],
+                   by_unit: dict[str, list[ResultRow]], never: Mapping[str, list[tuple[str, str | None, str]]],
                    assessed: str | None, public: bool = False) -> dict[str, list[tuple[str | None, str]]]:
     """unit → (item, how it stands) for a summary to a superior: each subject decided and not graded by
     its last decision (验收 failed, then 复验 passed: "通过复验"), unless it passed before the assessment
@@ -82,7 +82,7 @@ def standing_lines(p: Programme, decided: Mapping[str, tuple[str, str, bool]], c
     return out
 
 
-def placed_order(p: Programme, scored: Mapping[str, AssessmentResult]) -> Callable[[str], tuple]:
+def placed_order(p: Programme, scored: Mapping[str, ResultRow]) -> Callable[[str], tuple]:
     """A sort key for subjects listed to a superior: by ranking group (a class, a category; in the
     file's order), then place, as ranks restart in each; the unscored last, in the file's order. A
     市政府 had read counties and departments interleaved, "良好" numbered above "优秀"."""
@@ -110,7 +110,7 @@ def published_results(session: Session, p: Programme, round_id: uuid.UUID, categ
     showed."""
     assessed = crud.latest_results_stage(session=session, round_id=round_id)
     gone = gone_after_scoring(session, p, round_id)
-    by_unit: dict[str, list[AssessmentResult]] = defaultdict(list)
+    by_unit: dict[str, list[ResultRow]] = defaultdict(list)
     for r in results_of(session, round_id, assessed) if assessed else []:
         if in_category(p, r.unit_code, category) and r.unit_code not in gone:
             by_unit[r.unit_code.partition(":")[0]].append(r)
@@ -125,7 +125,7 @@ def published_results(session: Session, p: Programme, round_id: uuid.UUID, categ
     return lines, graded_all
 
 
-def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[AssessmentResult]],
+def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[ResultRow]],
                   standing: dict[str, list[tuple[str | None, str]]], never: Mapping[str, list[tuple[str, str | None, str]]],
                   own: Collection[str] = (), everyone: bool = False,
                   adjusted: Mapping[str, Counted] | None = None, rechecked: Mapping[str, str] | None = None,

@@ -24,7 +24,7 @@ from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.ending import ended
 from qcycle.lifecycle.memo import filtered, from_decisions, remembered, remembering
 from qcycle.lifecycle.plan import kept_timetable
-from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, AssessmentResult
+from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, ResultRow
 from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.scoring import picked_by_rank
 from qcycle.timetable import Action
@@ -141,7 +141,7 @@ def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | 
     return dict(out)
 
 
-def results_of(session: Session, round_id: uuid.UUID, stage: str | None) -> list[AssessmentResult]:
+def results_of(session: Session, round_id: uuid.UUID, stage: str | None) -> list[ResultRow]:
     """The results of an assessment stage by rank; with no stage, of the stage whose results are
     the newest (what notifications and follow-ups use)."""
     stage = stage or crud.latest_results_stage(session=session, round_id=round_id)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from qcycle.lifecycle.who import p_item_name
-from qcycle.models import AssessmentResult
+from qcycle.models import ResultRow
 from qcycle.render import cn_date, quoted
 from qcycle.schema import (
     Programme,
@@ -103,7 +103,7 @@ def achievement_of(round_name: str, items: str, grade: str) -> str:
     return f"在{contest}{what}中荣获{grade}"
 
 
-def place_achieved(p: Programme, contest: str, r: AssessmentResult) -> str:
+def place_achieved(p: Programme, contest: str, r: ResultRow) -> str:
     """A place as a praise reads after "贵单位": "在…考核中排名县（市）第1", and what it ranked in where
     ranks restart per category (温州's two awards: two units had each read "排名第1")."""
     _, ranked_in = p.rank_key(r.unit_code, r.stage)
@@ -209,7 +209,7 @@ def graded_as(grades: Iterable[str]) -> str:
 _WITHHOLDING = ("不评", "不予", "未评", "未定", "暂不", "不授", "限期", "整改", "通过", "暂缓", "撤销", "取消")
 
 
-def placed_because(p: Programme, ways: Iterable[Who], r: AssessmentResult | None) -> str:
+def placed_because(p: Programme, ways: Iterable[Who], r: ResultRow | None) -> str:
     """Why a unit chosen by its grade or place is chosen, with its own place: "排名县（市、区）后2名
     （第7名）", "排名后2名（因发生重大质量安全事故，实行一票否决）", "被评为不合格"; "" where none of the
     ``ways`` (the selections by place or grade the unit met) chooses so (a 约谈 of those ranked last had
@@ -223,7 +223,7 @@ def placed_because(p: Programme, ways: Iterable[Who], r: AssessmentResult | None
     return with_own_place(p, reason, r)
 
 
-def with_own_place(p: Programme, reason: str, r: AssessmentResult) -> str:
+def with_own_place(p: Programme, reason: str, r: ResultRow) -> str:
     """A reason by place, told the unit's own (淮阴区 read "排名后2名", not which) and among whom
     ("排名部门后1名（第12名）"), or its veto (淮安's 金湖县 is last by its accident)."""
     vetoed = bool(r.veto and forced(p, r))
@@ -295,7 +295,7 @@ def veto_reason(p: Programme, veto: str, facts: str | None = None) -> str:
         f"不得评为{'、'.join(map(grade_label, barred))}" if barred else "实行一票否决")
 
 
-def forced(p: Programme, r: AssessmentResult) -> bool:
+def forced(p: Programme, r: ResultRow) -> bool:
     """Whether the result's veto forced its grade (it stands last, its place says nothing); not one whose veto
     only barred the better grades (``at_most``: graded and ranked by its score)."""
     return bool(r.veto) and (p.assessment is None or p.assessment.forces(r.veto))
@@ -313,7 +313,7 @@ def vetoed_to(p: Programme, veto: str) -> str:
 
 
 
-def rank_in_group(p: Programme, r: AssessmentResult) -> str:
+def rank_in_group(p: Programme, r: ResultRow) -> str:
     """"，街道第3名" beside a total in a list of all, where each level or group is ranked apart (分类考核: 镇 and
     街道 had read as one list of 12); "" where all are ranked together, or a veto placed it."""
     among = ranked_among(p, r.unit_code)
@@ -327,7 +327,7 @@ def ranked_among(p: Programme, subject: str) -> str:
     return p.level_names.get(group, group) if group else ""
 
 
-def place_among(p: Programme, mine: list[AssessmentResult], rows: list[AssessmentResult]) -> str:
+def place_among(p: Programme, mine: list[ResultRow], rows: list[ResultRow]) -> str:
     """"，在9个参评单位中排名第3" ("在空气净化器5个…": by group) for one scored result where places are told (tells_rank)."""
     r = mine[0] if len(mine) == 1 else None
     if r is None or not (p.assessment and p.assessment.tells_rank) or not r.rank or forced(p, r) or unscored(p, r):
@@ -337,7 +337,7 @@ def place_among(p: Programme, mine: list[AssessmentResult], rows: list[Assessmen
     return f"，在{ranked_among(p, r.unit_code)}{ranked}个参评{'项目' if ':' in r.unit_code else '单位'}中排名第{r.rank}"
 
 
-def component_scores(p: Programme, r: AssessmentResult, sep: str = "；", full_marks: bool = False) -> str:
+def component_scores(p: Programme, r: ResultRow, sep: str = "；", full_marks: bool = False) -> str:
     """A total's parts, as a result letter gives them so a unit sees where it lost points (榆阳's
     发改科技局 read only "D级（得分48.46）", its 30 of 30 for the district's indicators and 13.58 for its
     tasks untold): "主要发展指标完成情况（专栏1）30.00分；主要任务和措施落实情况13.58分"; "" for one part. ``full_marks``:
@@ -350,7 +350,7 @@ def component_scores(p: Programme, r: AssessmentResult, sep: str = "；", full_m
                     for c in scheme.components if c.code in r.components)
 
 
-def scored_line(p: Programme, r: AssessmentResult, name: str, rechecked: str | None = None) -> str:
+def scored_line(p: Programme, r: ResultRow, name: str, rechecked: str | None = None) -> str:
     """One subject's line in a result letter, its parts beside its total (四川's 阿坝 read "质量融资增信助企纾困
     成效明显：不合格（得分32.58）", its 工作成效 and 创新突破 untold): "某项目：不合格（得分32.58；工作成效14.55分，
     创新突破10.35分）". ``rechecked``: where its 复验 left it, said after it in place of what the grade brought
@@ -362,7 +362,7 @@ def scored_line(p: Programme, r: AssessmentResult, name: str, rechecked: str | N
             + after_grade(p, r, rechecked))
 
 
-def after_grade(p: Programme, r: AssessmentResult, rechecked: str | None) -> str:
+def after_grade(p: Programme, r: ResultRow, rechecked: str | None) -> str:
     """What follows a grade in a line: where its 复验 left it ("；通过复验，改评为合格"), else what the grade brings
     ("，撤销试点资格"), stale once the 复验 decided it."""
     brings = grade_consequence(p, r.grade)
@@ -405,7 +405,7 @@ def grade_terms(p: Programme, grade: str | None, won_in: int | None = None, *, p
     return [b for b in found.benefits if not (praised and b.removeprefix("给予").removeprefix("予以") == "通报表扬")], validity
 
 
-def unscored(p: Programme, r: AssessmentResult) -> bool:
+def unscored(p: Programme, r: ResultRow) -> bool:
     """A subject vetoed with no score at all (never put up for 验收), or a list item vetoed for never handing in its own
     hand-in (``missing_at``: a laboratory that never sent an item's results had read "不满意（得分32.47）"): its letter
     gives no score. A unit vetoed for a report apart from what was scored keeps its score (首席质量官's 85.00)."""
@@ -413,7 +413,7 @@ def unscored(p: Programme, r: AssessmentResult) -> bool:
     return bool(r.veto) and (never or not r.total and not any((r.components or {}).values()))
 
 
-def score_text(r: AssessmentResult) -> str:
+def score_text(r: ResultRow) -> str:
     """A total as a result letter gives it, with the bonus it holds and the points taken off it
     (焦作's 解放区 is A by its +2 bonus: "91.63，含加分2分"; 武陟 read "74.85，其中扣分4", as if the 4
     were part of the 74.85: now "74.85，已扣4分"), so a unit can check its grade."""
@@ -453,7 +453,7 @@ def notice_name(p: Programme, stage: Stage, category: str | None) -> str:
 
 
 
-def summons_grounds(p: Programme, who: Who | None, ways: list[Who], summons: bool, result: AssessmentResult | None,
+def summons_grounds(p: Programme, who: Who | None, ways: list[Who], summons: bool, result: ResultRow | None,
                     refused: list[str], missed: list[str]) -> list[str]:
     """What the unit did not pass or did not hand in, the grounds of a summons (约谈); where the
     selection chooses by place or grade (``ways``: those the unit met), that too ("排名县（市、区）后2名

@@ -32,6 +32,7 @@ from qcycle.models.outcomes import (
     Decision,
     DecisionBase,
     DecisionRevision,
+    ResultRow,
     Review,
     ReviewBase,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "ProgrammeRoundBase",
     "QuarantinedRecord",
     "QuarantinedRecordBase",
+    "ResultRow",
     "Review",
     "ReviewBase",
     "RevisionFate",

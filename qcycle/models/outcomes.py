@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, BigInteger, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -20,6 +20,7 @@ __all__ = [
     "Decision",
     "DecisionBase",
     "DecisionRevision",
+    "ResultRow",
     "Review",
     "ReviewBase",
 ]
@@ -116,3 +117,22 @@ class AssessmentResult(AssessmentResultBase, table=True):
     id: uuid.UUID = _uuid_pk()
     round_id: uuid.UUID = _round_fk()
     computed_at: dt.datetime = _stamp()
+
+
+class ResultRow(NamedTuple):
+    """An assessment result as letters, selections and reports read it: the columns of
+    :class:`AssessmentResult`, read-only, without the ORM's bookkeeping (a national year's result
+    letters read ~13,000 results as ORM objects: a tenth of their time)."""
+
+    stage: str
+    unit_code: str
+    total: float
+    components: dict[str, Any]
+    bonus: float
+    deduction: float
+    veto: str | None
+    grade: str
+    rank: int
+    id: uuid.UUID
+    round_id: uuid.UUID
+    computed_at: dt.datetime
