@@ -20,6 +20,7 @@ from qcycle.lifecycle import (
     p_item_name,
     pending_decisions,
     remembering,
+    select_subjects,
     sync_round,
     takers,
 )
@@ -254,6 +255,68 @@ def test_a_value_read_while_a_decision_changed_is_not_kept(session, round_):
     assert kept(session, rid, ("k",), read) == "read"  # read again: the first was not kept
     assert kept(session, rid, ("k",), read) == "read"  # kept now: nothing changed meanwhile
     assert reads == ["changing", "plain"]
+
+
+def test_a_selection_of_decisions_is_kept_while_they_stand_and_follows_the_next(session, round_):
+    """The takers (approved at the review) are worked out once while no decision changes, and again after one does; a
+    selection that reads hand-ins is worked out at every ask outside a pass."""
+    from qcycle.lifecycle import who as who_module
+    from qcycle.schema import Who
+
+    p, t, rid = round_
+    for unit, item in (("510100", "zlcx-01"), ("510300", "cxyl-02")):
+        _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
+    crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                      subject="510100:zlcx-01", outcome="approved", decided_by="cli:test")
+    session.commit()
+    takers, handed = Who(approved_at="takers_review"), Who(submitted_at="application")
+    assert takers.by_decisions_only and not handed.by_decisions_only
+    assert Who(any_of=[takers, handed]).by_decisions_only is False
+    assert Who(superiors_of=takers).by_decisions_only and not Who(superiors_of=handed).by_decisions_only
+    worked_out: list[str] = []
+    select = who_module._select
+
+    def counted(session_, p_, rid_, who, category):
+        worked_out.append(who.model_dump_json())
+        return select(session_, p_, rid_, who, category)
+
+    who_module._select = counted
+    try:
+        assert select_subjects(session, p, rid, takers) == ["510100:zlcx-01"]
+        assert select_subjects(session, p, rid, takers) == ["510100:zlcx-01"]
+        assert len(worked_out) == 1  # kept: no decision since
+        crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                          subject="510300:cxyl-02", outcome="approved", decided_by="cli:test")
+        session.commit()
+        assert select_subjects(session, p, rid, takers) == ["510100:zlcx-01", "510300:cxyl-02"]
+        assert len(worked_out) == 2  # the new decision is seen
+        assert select_subjects(session, p, rid, handed) == select_subjects(session, p, rid, handed)
+        assert len(worked_out) == 4  # hand-ins are read again at every ask
+        # Another programme object (an amended one) is its own: its selections are worked out for it.
+        fewer = p.model_copy(update={"units": [u for u in p.units if u.code != "510300"]})
+        assert select_subjects(session, fewer, rid, takers) == ["510100:zlcx-01"] and len(worked_out) == 5
+    finally:
+        who_module._select = select
+
+
+def test_a_programmes_identity_is_never_another_objects():
+    """memo.identity numbers an object for its life; an object taking a freed one's id gets a number of its own."""
+    import gc
+
+    from qcycle.lifecycle import memo
+
+    class Owner:
+        pass
+
+    seen: set[int] = set()
+    for _ in range(50):  # freed objects' ids are taken again by the next ones
+        owner = Owner()
+        number = memo.identity(owner)
+        assert memo.identity(owner) == number and number not in seen
+        seen.add(number)
+        del owner
+        gc.collect()
+    assert len(seen) == 50
 
 
 def test_a_list_held_for_its_review_is_published_and_dated_the_day_the_review_lets_it_go(session, round_):

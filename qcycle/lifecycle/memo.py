@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import threading
 import uuid
 import weakref
@@ -19,7 +20,7 @@ from sqlmodel import Session
 
 from qcycle import crud
 
-__all__ = ["ByDecisions", "filtered", "from_decisions", "remembered", "remembering"]
+__all__ = ["ByDecisions", "filtered", "from_decisions", "identity", "remembered", "remembering"]
 
 _memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar("qcycle_lifecycle_memo",
                                                                               default=None)
@@ -88,6 +89,24 @@ _by_decisions = ByDecisions()
 
 def from_decisions(session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
     return remembered(key, lambda: _by_decisions(session, round_id, key, read))
+
+
+_identities: dict[int, int] = {}
+_next_identity = itertools.count(1)
+_identities_lock = threading.Lock()
+
+
+def identity(owner: Any) -> int:
+    """A number for ``owner`` (a programme) while it lives, never given to another object: a key of what
+    :class:`ByDecisions` keeps, which outlives a pass. ``id(owner)`` is taken again by a later object once the
+    owner is freed (a programme amended, or read again by a long-running worker)."""
+    with _identities_lock:
+        number = _identities.get(id(owner))
+        if number is None:
+            number = _identities[id(owner)] = next(_next_identity)
+            # Run as the owner is freed, before its id can be another object's.
+            weakref.finalize(owner, _identities.pop, id(owner), None)
+        return number
 
 
 # Each owner's verdicts, by its id and then the key: (kept, dropped). An owner's go when it does.

@@ -3,7 +3,7 @@ units that owe a submission and have not handed it in, the takers (揭榜单位)
 eliminated at a decision, and the subjects a decision stage decides on.
 
 The rows come from :mod:`qcycle.crud`; within :func:`remembering`, decisions and results are
-read once per pass (:mod:`qcycle.lifecycle.memo`).
+read once per pass, and what decisions alone decide is kept while they stand (:mod:`qcycle.lifecycle.memo`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.ending import ended
-from qcycle.lifecycle.memo import filtered, from_decisions, remembered, remembering
+from qcycle.lifecycle.memo import filtered, from_decisions, identity, remembered, remembering
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, ResultRow
 from qcycle.schema import Programme, Stage, StageKind, Who
@@ -142,8 +142,7 @@ def takers(session: Session, p: Programme, round_id: uuid.UUID, category: str | 
 
 
 def results_of(session: Session, round_id: uuid.UUID, stage: str | None) -> list[ResultRow]:
-    """The results of an assessment stage by rank; with no stage, of the stage whose results are
-    the newest (what notifications and follow-ups use)."""
+    """The results of an assessment stage by rank; with no stage, of the newest (what notifications and follow-ups use)."""
     stage = stage or crud.latest_results_stage(session=session, round_id=round_id)
     return crud.stage_results(session=session, round_id=round_id, stage=stage)
 
@@ -191,9 +190,10 @@ def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Wh
     ``with_rejected`` asks for it."""
     if who is None:
         return []
-    # Keyed by the selection's content: a status report asks the same takers for every deadline.
-    return list(remembered(("select", round_id, id(p), who.model_dump_json(), category),
-                            lambda: tuple(_select(session, p, round_id, who, category))))
+    # By content (a status report asks the same takers at every deadline); of decisions alone, kept while they stand.
+    key = ("select", round_id, identity(p), who.model_dump_json(), category)
+    keep = functools.partial(from_decisions, session, round_id) if who.by_decisions_only else remembered
+    return list(keep(key, lambda: tuple(_select(session, p, round_id, who, category))))
 
 
 def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, category: str | None) -> list[str]:

@@ -83,6 +83,12 @@ class Who(_Model):
         return bool(self.submitted_at or self.missing_at or self.approved_at or self.rejected_at or self.grades
                     or self.rank or any(w.dynamic for w in self.any_of))
 
+    @property
+    def by_decisions_only(self) -> bool:
+        """Whether whom it reaches follows from the round's decisions and the programme alone (no hand-in, result or
+        grade read): what it reached stands while no decision changes."""
+        return not self.any_part(lambda w: bool(w.submitted_at or w.missing_at or w.grades or w.rank))
+
     def any_part(self, test: Callable[[Who], bool]) -> bool:
         """Whether ``test`` holds of this selection or of any part of it (its alternatives, the selection it takes the
         superiors of)."""
