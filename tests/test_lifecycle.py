@@ -262,6 +262,7 @@ def test_a_selection_of_decisions_is_kept_while_they_stand_and_follows_the_next(
     selection that reads hand-ins is worked out at every ask outside a pass."""
     from qcycle.lifecycle import who as who_module
     from qcycle.schema import Who
+    from qcycle.schema.stages import Eligibility, NotAwarded
 
     p, t, rid = round_
     for unit, item in (("510100", "zlcx-01"), ("510300", "cxyl-02")):
@@ -274,7 +275,7 @@ def test_a_selection_of_decisions_is_kept_while_they_stand_and_follows_the_next(
     assert Who(any_of=[takers, handed]).by_decisions_only is False
     assert Who(superiors_of=takers).by_decisions_only and not Who(superiors_of=handed).by_decisions_only
     worked_out: list[str] = []
-    select = who_module._select
+    select, resolve = who_module._select, who_module.resolve
 
     def counted(session_, p_, rid_, who, category):
         worked_out.append(who.model_dump_json())
@@ -295,8 +296,26 @@ def test_a_selection_of_decisions_is_kept_while_they_stand_and_follows_the_next(
         # Another programme object (an amended one) is its own: its selections are worked out for it.
         fewer = p.model_copy(update={"units": [u for u in p.units if u.code != "510300"]})
         assert select_subjects(session, fewer, rid, takers) == ["510100:zlcx-01"] and len(worked_out) == 5
+        # Who owes the mid-term report (the takers) is kept too; a window with an eligibility rule is read every time.
+        midterm = p.stage("midterm")
+        assert who_module.owers(session, p, rid, midterm, None) == ["510100", "510300"]
+        assert who_module.owers(session, p, rid, midterm, None) == ["510100", "510300"]
+        resolved: list[str] = []
+
+        def counted_resolve(*args, **kwargs):
+            resolved.append("read")
+            return resolve(*args, **kwargs)
+
+        who_module.resolve = counted_resolve
+        who_module.owers(session, p, rid, midterm, None)
+        assert resolved == []  # kept from the asks before
+        ruled = midterm.model_copy(update={"eligibility": Eligibility(not_awarded=NotAwarded(grades=["x"], years=1))})
+        who_module.owers(session, p, rid, ruled, None)
+        who_module.owers(session, p, rid, ruled, None)
+        assert resolved == ["read", "read"]  # an eligibility rule reads earlier rounds: asked again each time
     finally:
         who_module._select = select
+        who_module.resolve = resolve
 
 
 def test_a_programmes_identity_is_never_another_objects():

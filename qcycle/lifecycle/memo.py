@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from qcycle import crud
 
-__all__ = ["ByDecisions", "filtered", "from_decisions", "identity", "remembered", "remembering"]
+__all__ = ["ByDecisions", "filtered", "from_decisions", "identity", "kept", "remembered", "remembering"]
 
 _memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar("qcycle_lifecycle_memo",
                                                                               default=None)
@@ -89,6 +89,15 @@ _by_decisions = ByDecisions()
 
 def from_decisions(session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
     return remembered(key, lambda: _by_decisions(session, round_id, key, read))
+
+
+def kept(session: Session, round_id: uuid.UUID, programme: Any, by_decisions: bool, key: tuple,
+         read: Callable[[], Any]) -> Any:
+    """What ``read`` gives of ``programme`` (its :func:`identity` joins ``key``): kept while the round's decisions
+    stand where they and the programme alone decide it (``by_decisions``, :func:`from_decisions`), else
+    :func:`remembered`."""
+    key = (*key, identity(programme))
+    return from_decisions(session, round_id, key, read) if by_decisions else remembered(key, read)
 
 
 _identities: dict[int, int] = {}

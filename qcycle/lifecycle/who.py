@@ -22,7 +22,7 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.ending import ended
-from qcycle.lifecycle.memo import filtered, from_decisions, identity, remembered, remembering
+from qcycle.lifecycle.memo import filtered, from_decisions, kept, remembered, remembering
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, ResultRow
 from qcycle.schema import Programme, Stage, StageKind, Who
@@ -191,9 +191,8 @@ def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Wh
     if who is None:
         return []
     # By content (a status report asks the same takers at every deadline); of decisions alone, kept while they stand.
-    key = ("select", round_id, identity(p), who.model_dump_json(), category)
-    keep = functools.partial(from_decisions, session, round_id) if who.by_decisions_only else remembered
-    return list(keep(key, lambda: tuple(_select(session, p, round_id, who, category))))
+    return list(kept(session, round_id, p, who.by_decisions_only, ("select", round_id, who.model_dump_json(), category),
+                     lambda: tuple(_select(session, p, round_id, who, category))))
 
 
 def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, category: str | None) -> list[str]:
@@ -270,7 +269,8 @@ def owers(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, cat
         barred = ineligible(session, p, stage, units) if stage.eligibility else {}
         return tuple(u for u in units if u not in barred)
 
-    return list(remembered(("owers", round_id, id(p), stage.code, category), read))
+    by_decisions = not stage.eligibility and (stage.owed_by is None or stage.owed_by.by_decisions_only)  # as selections
+    return list(kept(session, round_id, p, by_decisions, ("owers", round_id, stage.code, category), read))
 
 
 def owing_at(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, category: str | None,
