@@ -337,6 +337,41 @@ def test_a_programmes_identity_is_never_another_objects():
         gc.collect()
     assert len(seen) == 50
 
+    class Slotted:  # cannot be weakly referenced: refused, and no number left behind for its address
+        __slots__ = ()
+
+    slotted = Slotted()
+    with pytest.raises(TypeError):
+        memo.identity(slotted)
+    assert id(slotted) not in memo._identities
+
+
+def test_a_selection_read_in_a_pass_is_kept_for_the_pass_only(session, round_, sqlite_url):
+    """A pass reads decisions once; another process decides meanwhile (an officer's `qcycle decide`). What the pass
+    works out from its older reads is the pass's: after it, the selection is what the decisions are now. (It had
+    been kept under the new token, and the officer's decision went unseen until the next one.)"""
+    from sqlmodel import Session as Plain
+
+    from qcycle import db
+    from qcycle.schema import Who
+
+    p, t, rid = round_
+    for unit, item in (("510100", "zlcx-01"), ("510300", "cxyl-02")):
+        _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
+    crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                      subject="510100:zlcx-01", outcome="approved", decided_by="cli:test")
+    session.commit()
+    approved = Who(approved_at="takers_review")
+    with remembering():
+        assert takers(session, p, rid) == {"510100": ["zlcx-01"]}  # the pass reads the decisions
+        session.commit()  # its transaction ends (SQLite: one writer at a time), its reads stay the pass's
+        with Plain(db.get_engine(sqlite_url)) as other:
+            crud.put_decision(session=other, round_id=rid, stage="takers_review", decides="application",
+                              subject="510300:cxyl-02", outcome="approved", decided_by="cli:officer")
+            other.commit()
+        assert select_subjects(session, p, rid, approved) == ["510100:zlcx-01"]  # as the pass read them
+    assert select_subjects(session, p, rid, approved) == ["510100:zlcx-01", "510300:cxyl-02"]
+
 
 def test_a_list_held_for_its_review_is_published_and_dated_the_day_the_review_lets_it_go(session, round_):
     """The takers list is planned for 04-24 but waits for the review; decided later, the run of

@@ -732,3 +732,11 @@ def test_a_forked_child_never_reuses_its_parents_random_bits_for_ids() -> None:
     assert inherited == 0
     assert tail != int.from_bytes(bytes(range(56, 64)), "big") & ((1 << 62) - 1)  # not the bits the parent uses next
     assert ordered_uuid().int & ((1 << 62) - 1) == int.from_bytes(bytes(range(56, 64)), "big") & ((1 << 62) - 1)
+
+
+def test_a_result_row_holds_every_column_of_a_result() -> None:
+    """`ResultRow` is what letters and reports read of a result: a column added to the table and not to it would be
+    left out silently."""
+    from qcycle.models import AssessmentResult, ResultRow
+
+    assert set(ResultRow._fields) == {c.key for c in AssessmentResult.__table__.columns}  # type: ignore[attr-defined]

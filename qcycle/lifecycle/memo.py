@@ -95,9 +95,12 @@ def kept(session: Session, round_id: uuid.UUID, programme: Any, by_decisions: bo
          read: Callable[[], Any]) -> Any:
     """What ``read`` gives of ``programme`` (its :func:`identity` joins ``key``): kept while the round's decisions
     stand where they and the programme alone decide it (``by_decisions``, :func:`from_decisions`), else
-    :func:`remembered`."""
+    :func:`remembered`. Within a pass, for the pass only: its reads may be older than the token (another process
+    decided meanwhile), and a value made of them would have been kept under the new one after the pass."""
     key = (*key, identity(programme))
-    return from_decisions(session, round_id, key, read) if by_decisions else remembered(key, read)
+    if by_decisions and _memo.get() is None:
+        return from_decisions(session, round_id, key, read)
+    return remembered(key, read)
 
 
 _identities: dict[int, int] = {}
@@ -112,9 +115,10 @@ def identity(owner: Any) -> int:
     with _identities_lock:
         number = _identities.get(id(owner))
         if number is None:
-            number = _identities[id(owner)] = next(_next_identity)
-            # Run as the owner is freed, before its id can be another object's.
+            # Run as the owner is freed, before its id can be another object's; first, as it raises for an object
+            # that cannot be weakly referenced, whose number would otherwise stay for the next at its address.
             weakref.finalize(owner, _identities.pop, id(owner), None)
+            number = _identities[id(owner)] = next(_next_identity)
         return number
 
 
