@@ -257,6 +257,15 @@ def test_a_value_read_while_a_decision_changed_is_not_kept(session, round_):
     assert reads == ["changing", "plain"]
 
 
+def _two_applied_one_approved(session, p, t, rid) -> None:
+    """成都 and 自贡 applied; the review approved 成都's item (committed)."""
+    for unit, item in (("510100", "zlcx-01"), ("510300", "cxyl-02")):
+        _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
+    crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
+                      subject="510100:zlcx-01", outcome="approved", decided_by="cli:test")
+    session.commit()
+
+
 def test_a_selection_of_decisions_is_kept_while_they_stand_and_follows_the_next(session, round_):
     """The takers (approved at the review) are worked out once while no decision changes, and again after one does; a
     selection that reads hand-ins is worked out at every ask outside a pass."""
@@ -265,11 +274,7 @@ def test_a_selection_of_decisions_is_kept_while_they_stand_and_follows_the_next(
     from qcycle.schema.stages import Eligibility, NotAwarded
 
     p, t, rid = round_
-    for unit, item in (("510100", "zlcx-01"), ("510300", "cxyl-02")):
-        _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
-    crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
-                      subject="510100:zlcx-01", outcome="approved", decided_by="cli:test")
-    session.commit()
+    _two_applied_one_approved(session, p, t, rid)
     takers, handed = Who(approved_at="takers_review"), Who(submitted_at="application")
     assert takers.by_decisions_only and not handed.by_decisions_only
     assert Who(any_of=[takers, handed]).by_decisions_only is False
@@ -356,11 +361,7 @@ def test_a_selection_read_in_a_pass_is_kept_for_the_pass_only(session, round_, s
     from qcycle.schema import Who
 
     p, t, rid = round_
-    for unit, item in (("510100", "zlcx-01"), ("510300", "cxyl-02")):
-        _apply(session, p, t, rid, unit, item, "2023-04-12T10:00:00+08:00")
-    crud.put_decision(session=session, round_id=rid, stage="takers_review", decides="application",
-                      subject="510100:zlcx-01", outcome="approved", decided_by="cli:test")
-    session.commit()
+    _two_applied_one_approved(session, p, t, rid)
     approved = Who(approved_at="takers_review")
     with remembering():
         assert takers(session, p, rid) == {"510100": ["zlcx-01"]}  # the pass reads the decisions

@@ -58,7 +58,8 @@ class ByDecisions:
         self.kept: OrderedDict[tuple, Any] = OrderedDict()
         self.lock = threading.Lock()
 
-    def __call__(self, session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
+    def __call__(self, session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any],
+                 keep: bool = True) -> Any:
         token = crud.decisions_token(session=session, round_id=round_id)
         if token is None:  # never decided anything: nothing worth keeping
             return read()
@@ -69,6 +70,8 @@ class ByDecisions:
                 self.kept.move_to_end(where)
                 return self.kept[where]
         value = read()
+        if not keep:
+            return value
         # Kept only if no decision changed while it was read (another writer's commit between
         # the token and the rows would otherwise file new rows under the old token, or old
         # rows under the new one).
@@ -88,19 +91,20 @@ _by_decisions = ByDecisions()
 
 
 def from_decisions(session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
-    return remembered(key, lambda: _by_decisions(session, round_id, key, read))
+    """``read``'s value, kept while the round's decisions stand (:class:`ByDecisions`). Within a pass, what is worked
+    out is the pass's only: it may be made of the pass's own reads, older than the token (another process decided
+    meanwhile), and would have been kept under the new one after the pass."""
+    keep = _memo.get() is None
+    return remembered(key, lambda: _by_decisions(session, round_id, key, read, keep))
 
 
 def kept(session: Session, round_id: uuid.UUID, programme: Any, by_decisions: bool, key: tuple,
          read: Callable[[], Any]) -> Any:
     """What ``read`` gives of ``programme`` (its :func:`identity` joins ``key``): kept while the round's decisions
     stand where they and the programme alone decide it (``by_decisions``, :func:`from_decisions`), else
-    :func:`remembered`. Within a pass, for the pass only: its reads may be older than the token (another process
-    decided meanwhile), and a value made of them would have been kept under the new one after the pass."""
+    :func:`remembered`."""
     key = (*key, identity(programme))
-    if by_decisions and _memo.get() is None:
-        return from_decisions(session, round_id, key, read)
-    return remembered(key, read)
+    return from_decisions(session, round_id, key, read) if by_decisions else remembered(key, read)
 
 
 _identities: dict[int, int] = {}
