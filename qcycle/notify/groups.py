@@ -17,6 +17,7 @@ salutation, an ops digest, email) goes out as it is.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
@@ -56,8 +57,9 @@ class Post:
     units: tuple[str, ...]
     body: str
 
-    @property
+    @functools.cached_property
     def ids(self) -> tuple[str, ...]:
+        """Its rows' ids as the delivery's messages carry them (worked out once: a national year has 52,000)."""
         return tuple(str(r.id) for r in self.rows)
 
 

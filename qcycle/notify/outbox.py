@@ -60,7 +60,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlmodel import Session
 
@@ -300,7 +300,6 @@ class _DeliveryPass:
         self.channel_override, self.max_workers, self.settings = channel_override, max_workers, settings
         self.report, self.holder = report, holder
         self.refs = {c.name: c.url for c in programme.channels}
-        self.emails = {u.code: u.email for u in programme.units}
         self.rates: dict[str, Rate] = {}
         if channel_override is None:
             for c in programme.channels:
@@ -327,6 +326,10 @@ class _DeliveryPass:
             if looked_at < batch:
                 return
 
+    def _email(self, unit: str) -> str | None:
+        # Looked up as needed: a dict of every unit's address built for each pass had cost 0.1 s a national year.
+        return self.programme.unit(unit).email if self.programme.has_unit(unit) else None
+
     def _send(self, claimed: list[Claimed], in_claim: InClaim | None) -> None:
         """Send the claimed rows, a group bot's as one post, recording each result as it comes."""
         p, report = self.programme, self.report
@@ -343,12 +346,14 @@ class _DeliveryPass:
                     subject=post.rows[0].subject, body=post.body, tag=post.rows[0].tag,
                     # A bot's post has no one recipient, even carrying one unit's letter (长兴's had been
                     # recorded as to an enterprise's mailbox).
-                    recipient=self.emails.get(post.units[0]) if len(post.units) == 1
+                    recipient=self._email(post.units[0]) if len(post.units) == 1
                     and post.rows[0].channel not in p.bot_channels else None)
             for post in sends
         ]
-        recorder = Recorder(claimed, self.now, self.settings, report, posts, in_claim)
-        labels = {str(c.id): (self.now, c.channel) for c in claimed}
+        # The claimed rows by the id their messages carry (a post's rows are the claimed rows themselves).
+        keyed = cast(dict[str, Claimed], {key: row for post in sends for key, row in zip(post.ids, post.rows, strict=True)})
+        recorder = Recorder(keyed, self.now, self.settings, report, posts, in_claim)
+        labels = {key: (self.now, row.channel) for key, row in keyed.items()}
         # In the claim: one write each and nothing in flight to stamp (a crash rolls the claim back); a
         # failed write waits for a later run, not for a backoff here with the database's write lock held.
         once: dict[str, Any] = {"attempts": 1, "max_wait": 0.0} if in_claim else {}

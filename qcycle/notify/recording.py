@@ -77,9 +77,9 @@ class Recorder:
     """``on_result`` for :func:`deliver_batch`: one small committed transaction per result, or
     every result in the claim's transaction (``in_claim``)."""
 
-    def __init__(self, claimed: list[Claimed], now: dt.datetime, settings: Settings,
+    def __init__(self, claimed: Mapping[str, Claimed], now: dt.datetime, settings: Settings,
                  report: DeliveryReport, posts: Mapping[str, list[str]], in_claim: InClaim | None = None) -> None:
-        self.claimed = {str(c.id): c for c in claimed}
+        self.claimed = claimed  # by the id its message carries (str(row.id))
         self.posts = posts
         self.now = now
         self.settings = settings
@@ -140,14 +140,16 @@ class Recorder:
 
     def flush(self) -> None:
         """Record the local sends held back, in one statement (leased: guarded)."""
-        ids, self.sent_locally = [self.claimed[m].id for m in self.sent_locally], []
-        if not ids:
+        rows, self.sent_locally = [self.claimed[m] for m in self.sent_locally], []
+        if not rows:
             return
         with connection_for(self.in_claim) as conn:
-            done = crud.mark_messages_sent(connection=conn, ids=ids, at=clock.now(), unleased=self.unleased)
-        for message_id in done:
-            self.report.sent += 1
-            self.report.by_channel.setdefault(self.claimed[str(message_id)].channel, Counter())["sent"] += 1
+            done = set(crud.mark_messages_sent(connection=conn, ids=[c.id for c in rows], at=clock.now(),
+                                               unleased=self.unleased))
+        channels = Counter(c.channel for c in rows if c.id in done)
+        self.report.sent += sum(channels.values())
+        for channel, count in channels.items():
+            self.report.by_channel.setdefault(channel, Counter())["sent"] += count
 
 
 class Starter:
