@@ -45,6 +45,9 @@ def test_bench_floor_and_limit_200_units(tmp_path: Path) -> None:
     assert limit["messages_digest"] == floor["messages_digest"] and report["messages_identical"] is True
     assert limit["results_digest"] == floor["results_digest"] != ""
     assert limit["rows_written"] > floor["messages"] and report["ratio_floor_limit"] > 0
+    # What the limit writes was captured by a floor year of its own, not by the timed one (capturing slows a year).
+    assert floor["captured"] is False and report["capture_run"]["same_as_floor"] is True
+    assert report["capture_run"]["messages"] == floor["messages"]
 
 
 @pytest.mark.slow
