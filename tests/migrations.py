@@ -155,3 +155,43 @@ def decision_tokens(url: str) -> dict[str, list[str | None]]:
     moved = [token(rounds[0]), token(rounds[1])]
     write("UPDATE decision SET round_id = :other WHERE round_id = :rid", other=rounds[1])
     return {"writes": writes, "moved": [*moved, token(rounds[0]), token(rounds[1])]}
+
+
+_HAND_IN = ("INSERT INTO submission (id, round_id, kind, stage, unit_code, item_code, fingerprint, payload, submitted_at,"
+            " source, late, status, received_at, identity, revisions) VALUES (:id, :rid, 'application', :stage, :unit,"
+            " 'i1', :fp, '{}', '2023-04-12 10:00:00', 'sql', FALSE, 'accepted', '2023-04-12 10:00:00', :identity, 0)")
+
+
+def hand_in_tokens(url: str) -> dict[str, object]:
+    """The hand-ins token of stage ``application`` of a round (:func:`qcycle.crud.hand_ins_token`) around writes in
+    plain SQL (an officer's correction, another program), at head: ``writes``: before any, after an insert, an update
+    of its status, an update of a column the hand-ins are not read by, a move to another stage and a delete;
+    ``other_stage``: the stage it moved to, before and after the move."""
+    from qcycle import crud
+
+    db.upgrade(url)
+    with db.get_engine(url).begin() as connection:
+        (rid,) = _round_rows(connection, url, ["r0"])
+
+    def token(stage: str = "application") -> object:
+        with db.session_scope(url) as session:
+            return crud.hand_ins_token(session=session, round_id=uuid.UUID(str(rid)), stage=stage)
+
+    def write(sql: str, **values: object) -> None:
+        with db.get_engine(url).begin() as connection:
+            connection.execute(text(sql), {"rid": rid, **values})
+
+    writes, other = [token()], []
+    write(_HAND_IN, id=_new_id(url), stage="application", unit="c1", fp="f1", identity="application|c1")
+    writes.append(token())
+    write("UPDATE submission SET status = 'rejected_late' WHERE round_id = :rid")
+    writes.append(token())
+    write("UPDATE submission SET answered_at = '2023-04-21 09:00:00', revisions = 1 WHERE round_id = :rid")
+    writes.append(token())
+    other.append(token("midterm"))
+    write("UPDATE submission SET stage = 'midterm' WHERE round_id = :rid")
+    writes.append(token())
+    other.append(token("midterm"))
+    write("DELETE FROM submission WHERE round_id = :rid")
+    other.append(token("midterm"))
+    return {"writes": writes, "other_stage": other}

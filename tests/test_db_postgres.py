@@ -152,6 +152,18 @@ def test_the_decisions_token_changes_with_every_write_on_postgresql(postgres_url
         assert db.upgrade(url) == HEAD
 
 
+def test_nothing_is_kept_of_the_hand_ins_on_postgresql(postgres_url: str) -> None:
+    """PostgreSQL has no hand-ins token (qcycle would take its row with each batch stored, and two imports of a
+    round would wait for each other): a stage's hand-ins are read at every ask; 0026 goes down and up again."""
+    from tests.migrations import hand_in_tokens
+
+    with _database_of_its_own(postgres_url, "handins") as url:
+        tokens = hand_in_tokens(url)
+        assert tokens == {"writes": [None] * 5, "other_stage": [None] * 3}
+        command.downgrade(db.alembic_config(url), "0025_review_note")
+        assert db.upgrade(url) == HEAD
+
+
 def test_rounds_decided_before_0023_are_given_a_token_on_postgresql(postgres_url: str) -> None:
     from tests.migrations import tokens_after_0023
 

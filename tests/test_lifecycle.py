@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -372,6 +373,55 @@ def test_a_selection_read_in_a_pass_is_kept_for_the_pass_only(session, round_, s
             other.commit()
         assert select_subjects(session, p, rid, approved) == ["510100:zlcx-01"]  # as the pass read them
     assert select_subjects(session, p, rid, approved) == ["510100:zlcx-01", "510300:cxyl-02"]
+
+
+def test_a_windows_hand_ins_are_kept_while_they_stand_and_follow_every_change(session, round_, sqlite_url, monkeypatch):
+    """The review's pending decisions read the application window's accepted hand-ins once while nothing is handed in;
+    an application ingested, one inserted by another program (plain SQL), an officer's correction refusing one (an
+    update), and an application rolled back after it was read are each seen as they are."""
+    from qcycle import db
+
+    p, t, rid = round_
+    review, when = p.stage("takers_review"), "2023-04-12T10:00:00+08:00"
+    reads: list[str] = []
+    accepted = crud.accepted_subjects
+
+    def counted(**kwargs):
+        reads.append(kwargs["stage"])
+        return accepted(**kwargs)
+
+    monkeypatch.setattr(crud, "accepted_subjects", counted)
+
+    def pending() -> list[str]:
+        return pending_decisions(session, p, rid, review, None)
+
+    _apply(session, p, t, rid, "510100", "zlcx-01", when)
+    session.commit()
+    assert pending() == pending() == ["510100:zlcx-01"] and len(reads) == 1  # kept: nothing handed in since
+    _apply(session, p, t, rid, "510300", "cxyl-02", when)
+    session.commit()
+    assert pending() == ["510100:zlcx-01", "510300:cxyl-02"] and len(reads) == 2
+    session.commit()  # SQLite: one writer at a time
+    with db.get_engine(sqlite_url).begin() as other:  # another program, one row: the count tells
+        other.exec_driver_sql(
+            "INSERT INTO submission (id, round_id, kind, stage, unit_code, item_code, fingerprint, payload, submitted_at,"
+            " source, late, status, received_at, identity, revisions) VALUES (?, ?, 'application', 'application',"
+            " '510500', 'zlcx-01', 'f-sql', '{}', '2023-04-12 10:00:00', 'sql', 0, 'accepted', '2023-04-12 10:00:00',"
+            " 'sql-510500', 0)", (uuid.uuid4().hex, rid.hex))
+    assert pending() == ["510100:zlcx-01", "510300:cxyl-02", "510500:zlcx-01"]
+    session.commit()
+    with db.get_engine(sqlite_url).begin() as other:  # an officer's correction: a trigger tells
+        other.exec_driver_sql("UPDATE submission SET status = 'rejected_late' WHERE unit_code = '510300'")
+    assert pending() == ["510100:zlcx-01", "510500:zlcx-01"] and len(reads) == 4
+    _apply(session, p, t, rid, "510400", "zlcx-01", when)  # read, then undone: never seen again
+    assert "510400:zlcx-01" in pending()
+    session.rollback()
+    _apply(session, p, t, rid, "510600", "zlcx-01", when)  # as many hand-ins as the undone state had
+    session.commit()
+    assert pending() == ["510100:zlcx-01", "510500:zlcx-01", "510600:zlcx-01"]
+    with crud.as_recorded_at(clock.at(dt.date(2023, 4, 13), dt.time(9, 0))):  # earlier versions count: not kept
+        before = len(reads)
+        assert pending() == pending() and len(reads) == before + 2
 
 
 def test_a_list_held_for_its_review_is_published_and_dated_the_day_the_review_lets_it_go(session, round_):

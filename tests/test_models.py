@@ -740,3 +740,40 @@ def test_a_result_row_holds_every_column_of_a_result() -> None:
     from qcycle.models import AssessmentResult, ResultRow
 
     assert set(ResultRow._fields) == {c.key for c in AssessmentResult.__table__.columns}  # type: ignore[attr-defined]
+
+
+def test_the_hand_ins_token_changes_with_every_write_that_changes_what_is_read(tmp_path: Path) -> None:
+    """A stage's hand-ins token (SQLite) around writes in plain SQL: an insert (counted), an update of a column the
+    hand-ins are read by and a delete (triggers) change it; an update of another column (a refusal answered) does
+    not; a submission moved to another stage changes both stages'."""
+    from tests.migrations import hand_in_tokens
+
+    tokens = hand_in_tokens(f"sqlite:///{tmp_path / 'q.db'}")
+    before, inserted, refused, answered, moved = tokens["writes"]
+    assert before == (None, 0) and inserted == (None, 1)  # never revised: the count alone
+    assert refused[1] == 1 and refused[0] is not None  # the trigger's token
+    assert answered == refused  # what the hand-ins are read by did not change
+    assert moved[1] == 0 and moved[0] not in (None, refused[0])  # the stage it left
+    (none, to, deleted) = tokens["other_stage"]
+    assert none == (None, 0) and to[1] == 1 and to[0] is not None  # the stage it moved to
+    assert deleted[1] == 0 and deleted[0] not in (None, to[0])
+
+
+def test_qcycle_revises_the_hand_ins_token_of_the_stages_it_stores(session: Session) -> None:
+    """Each submission stored (one by one, or by the bulk lane) gives its stage a new token; a repeat
+    stores nothing and changes nothing."""
+    rid = new_round(session, "revised").id
+
+    def token(stage: str) -> object:
+        return crud.hand_ins_token(session=session, round_id=rid, stage=stage)
+
+    row = {"round_id": rid, "kind": "application", "stage": "application", "unit_code": "c1", "fingerprint": "f1",
+           "submitted_at": T0, "source": "test"}
+    crud.add_submissions(session=session, rows=[row])
+    first = token("application")
+    assert first[0] is not None and first[1] == 1 and token("midterm") == (None, 0)
+    crud.add_submissions(session=session, rows=[row])  # a repeat
+    assert token("application") == first
+    crud.add_submissions(session=session, rows=[{**row, "unit_code": "c2", "fingerprint": "f2"}])
+    second = token("application")
+    assert second[1] == 2 and second[0] != first[0]

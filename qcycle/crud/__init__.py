@@ -6,6 +6,7 @@ write ``from qcycle import crud; crud.get_round(session=session, code=...)``:
 - :mod:`~qcycle.crud.rounds`: programme rounds (by code, created once, settable fields, tallies)
 - :mod:`~qcycle.crud.units`: a round's units and list items
 - :mod:`~qcycle.crud.submissions`: hand-ins, their versions, who handed what in
+- :mod:`~qcycle.crud.handins`: a stage's hand-ins token (what readers keep its hand-ins under)
 - :mod:`~qcycle.crud.quarantined`: records set aside; checkpoints of files imported in batches
 - :mod:`~qcycle.crud.actions`: timetable actions carried out (``action_run``)
 - :mod:`~qcycle.crud.amendments`: amendments of a running round and units' extensions
@@ -58,6 +59,7 @@ from qcycle.crud.decisions import (
     subject_outcomes,
     subjects_with_outcome,
 )
+from qcycle.crud.handins import hand_ins_token, revise_hand_ins
 from qcycle.crud.messages import (
     Lease,
     claimable_messages,
@@ -187,6 +189,7 @@ __all__ = [
     "get_round",
     "graded_subjects",
     "grant_extension",
+    "hand_ins_token",
     "handed_in_list",
     "handed_in_query",
     "handed_in_subjects",
@@ -227,6 +230,7 @@ __all__ = [
     "result_subjects",
     "review_notes",
     "reviews_of",
+    "revise_hand_ins",
     "revise_submissions",
     "round_code",
     "round_fingerprint",

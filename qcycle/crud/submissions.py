@@ -43,6 +43,7 @@ from qcycle.crud.base import (
     recorded_moment,
     to_json,
 )
+from qcycle.crud.handins import revise_hand_ins
 from qcycle.crud.rounds import lock_round
 from qcycle.models import (
     SUBMISSION_KINDS,
@@ -153,8 +154,11 @@ def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
             r["identity"] = identity_text(r.get("stage") or r["kind"],
                                           [r["unit_code"], r.get("item_code"), r.get("period")])
         values.append(complete(Submission, r))
-    stored = insert_absent(session, Submission, values, keys=("round_id", "identity"), returning=("fingerprint", "id"))
-    return dict(stored)
+    stored = dict(insert_absent(session, Submission, values, keys=("round_id", "identity"),
+                                returning=("fingerprint", "id")))
+    revise_hand_ins(session=session, written={(v["round_id"], v["stage"]) for v in values if v["fingerprint"] in stored})
+    return stored
+
 
 
 # The columns one version of a submission has (the rest: its id, round, identity, count).
@@ -196,6 +200,8 @@ def add_planned(*, session: Session, columns: Sequence[str], rows: Sequence[tupl
     marks = ", ".join("?" * len(columns))
     sql = (f"INSERT INTO submission ({', '.join(columns)}, revisions) VALUES ({marks}, 0) "
            "ON CONFLICT (round_id, identity) DO NOTHING")
+    at_stage = list(columns).index("stage") if "stage" in columns else None
+    revise_hand_ins(session=session, written={(row[1], None if at_stage is None else row[at_stage]) for row in rows})
     if connection.exec_driver_sql(sql, list(rows)).rowcount == len(rows):
         return {}
     # Which rows were stored: the batch's ids are time-ordered, so one range of the primary

@@ -1,7 +1,8 @@
 """What selections are computed from, read once: within :func:`remembering` (a pass where nothing
 is decided meanwhile), every read; across passes, what was read from a round's decisions, while the
-round's decisions token stands (:class:`ByDecisions`); and what a programme alone decides of each
-subject (its category, its unit), while the programme lives (:func:`filtered`)."""
+round's decisions token stands (:class:`ByDecisions`), and from a stage's hand-ins, while its hand-ins
+token stands (:class:`ByHandIns`); and what a programme alone decides of each subject (its category,
+its unit), while the programme lives (:func:`filtered`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import threading
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -20,7 +21,8 @@ from sqlmodel import Session
 
 from qcycle import crud
 
-__all__ = ["ByDecisions", "filtered", "from_decisions", "identity", "kept", "remembered", "remembering"]
+__all__ = ["ByDecisions", "ByHandIns", "filtered", "from_decisions", "from_hand_ins", "identity", "kept", "remembered",
+           "remembering"]
 
 _memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar("qcycle_lifecycle_memo",
                                                                               default=None)
@@ -58,13 +60,17 @@ class ByDecisions:
         self.kept: OrderedDict[tuple, Any] = OrderedDict()
         self.lock = threading.Lock()
 
+    def token(self, session: Session, round_id: uuid.UUID, scope: tuple) -> Hashable | None:
+        """What the values of ``scope`` (of the round) are kept under; None: read, keep nothing."""
+        return crud.decisions_token(session=session, round_id=round_id)
+
     def __call__(self, session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any],
-                 keep: bool = True) -> Any:
-        token = crud.decisions_token(session=session, round_id=round_id)
-        if token is None:  # never decided anything: nothing worth keeping
+                 keep: bool = True, scope: tuple = ()) -> Any:
+        token = self.token(session, round_id, scope)
+        if token is None:  # nothing to keep under: never decided; hand-ins as of a moment, or on PostgreSQL
             return read()
         database = str(session.get_bind().engine.url)
-        where = (database, round_id, token, crud.recorded_moment(), *key)
+        where = (database, round_id, scope, token, crud.recorded_moment(), *key)
         with self.lock:
             if where in self.kept:
                 self.kept.move_to_end(where)
@@ -72,14 +78,13 @@ class ByDecisions:
         value = read()
         if not keep:
             return value
-        # Kept only if no decision changed while it was read (another writer's commit between
-        # the token and the rows would otherwise file new rows under the old token, or old
-        # rows under the new one).
-        if crud.decisions_token(session=session, round_id=round_id) == token:
+        # Kept only if nothing changed while it was read (another writer's commit between the token
+        # and the rows would otherwise file new rows under the old token, or old rows under the new one).
+        if self.token(session, round_id, scope) == token:
             with self.lock:
-                # What was kept under the round's earlier tokens goes (a session still seeing
-                # one reads its rows again).
-                for old in [k for k in self.kept if k[:2] == (database, round_id) and k[2] != token]:
+                # What was kept under the scope's earlier tokens goes (a session still seeing one reads
+                # its rows again).
+                for old in [k for k in self.kept if k[:3] == (database, round_id, scope) and k[3] != token]:
                     del self.kept[old]
                 self.kept[where] = value
                 while len(self.kept) > self.size:
@@ -87,7 +92,21 @@ class ByDecisions:
         return value
 
 
+class ByHandIns(ByDecisions):
+    """What was read from a stage's hand-ins (``scope``: the stage), kept while its hand-ins token
+    (:func:`qcycle.crud.hand_ins_token`) stands: the accepted subjects and who handed a window in, asked
+    at every moment of a national round about windows closed months before. Nothing is kept of the
+    hand-ins as they stood at a moment (``status --as-of`` reads their earlier versions too), nor on
+    PostgreSQL."""
+
+    def token(self, session: Session, round_id: uuid.UUID, scope: tuple) -> Hashable | None:
+        if crud.recorded_moment() is not None:
+            return None
+        return crud.hand_ins_token(session=session, round_id=round_id, stage=scope[0])
+
+
 _by_decisions = ByDecisions()
+_by_hand_ins = ByHandIns()
 
 
 def from_decisions(session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any]) -> Any:
@@ -96,6 +115,13 @@ def from_decisions(session: Session, round_id: uuid.UUID, key: tuple, read: Call
     meanwhile), and would have been kept under the new one after the pass."""
     keep = _memo.get() is None
     return remembered(key, lambda: _by_decisions(session, round_id, key, read, keep))
+
+
+def from_hand_ins(session: Session, round_id: uuid.UUID, stage: str, key: tuple, read: Callable[[], Any]) -> Any:
+    """``read``'s value (of the stage's hand-ins alone), kept while they stand (:class:`ByHandIns`); within a pass, as
+    :func:`from_decisions` has it."""
+    keep = _memo.get() is None
+    return remembered(key, lambda: _by_hand_ins(session, round_id, key, read, keep, scope=(stage,)))
 
 
 def kept(session: Session, round_id: uuid.UUID, programme: Any, by_decisions: bool, key: tuple,

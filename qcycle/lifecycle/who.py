@@ -22,6 +22,7 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.eligibility import ineligible
 from qcycle.lifecycle.ending import ended
+from qcycle.lifecycle.handedin import accepted_subjects, handed_in_subjects, handed_in_units
 from qcycle.lifecycle.memo import filtered, from_decisions, kept, remembered, remembering
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.models import NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, ResultRow
@@ -165,12 +166,6 @@ def best_grades(session: Session, p: Programme, round_id: uuid.UUID, assessed_at
     return best
 
 
-def _submitted_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage,
-                        category: str | None) -> set[str]:
-    return crud.accepted_subjects(session=session, round_id=round_id, stage=stage.code, category=category,
-                                  item_category=p.item_category)
-
-
 def _left(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None, *, keep: bool = False
           ) -> frozenset[str]:
     """Who has left the chain of decisions ``stage`` is on: an objection's (its window or the
@@ -197,13 +192,12 @@ def select_subjects(session: Session, p: Programme, round_id: uuid.UUID, who: Wh
 
 def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, category: str | None) -> list[str]:
     allowed = p.unit_names if not (who.units or who.levels or who.any_of) else {u.code for u in p.units_matching(who)}
-    sources: list[set[str]] = []
+    sources: list[AbstractSet[str]] = []
     # gone(stage): left its chain. A selection of those rejected somewhere keeps them for its other
     # criteria: "排名后2名且整改报告未通过审核" had chosen nobody, the rank leaving out the rejected.
     gone = functools.partial(_left, session, p, round_id, keep=who.with_rejected or who.rejected_at is not None)
     if who.submitted_at:
-        sources.append(_submitted_subjects(session, p, round_id, p.stage(who.submitted_at), category)
-                       - gone(who.submitted_at))
+        sources.append(accepted_subjects(session, p, round_id, who.submitted_at, category) - gone(who.submitted_at))
     if who.missing_at:
         window = p.stage(who.missing_at)
         handed = _submitted(session, round_id, window, None, category, p)
@@ -290,10 +284,7 @@ def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str
 
 def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str | None,
                category: str | None, p: Programme, status: str = "accepted") -> frozenset[str]:
-    return remembered(("submitted", round_id, id(p), stage.code, period, category, status),
-                       lambda: frozenset(crud.handed_in_units(session=session, round_id=round_id, stage=stage.code,
-                                                        period=period, category=category,
-                                                        item_category=p.item_category, status=status)))
+    return handed_in_units(session, p, round_id, stage, period, category, status)
 
 
 def called_to(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
@@ -427,13 +418,7 @@ def _items_missing(owed: list[str], handed: frozenset[str]) -> dict[str, list[st
 
 def _handed_in_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, action: Action,
                         statuses: list[str]) -> frozenset[str]:
-    def read(status: str) -> frozenset[str]:
-        return frozenset(crud.handed_in_subjects(session=session, round_id=round_id, stage=stage.code,
-                                                 period=action.period, category=action.category,
-                                                 item_category=p.item_category, status=status))
-    found = [remembered(("handed_subjects", round_id, id(p), stage.code, action.period, action.category, status),
-                         functools.partial(read, status)) for status in statuses]
-    return found[0] if len(found) == 1 else frozenset().union(*found)  # the kept set itself, not a copy
+    return handed_in_subjects(session, p, round_id, stage, action.period, action.category, statuses)
 
 
 def p_unit_name(p: Programme, subject: str) -> str | None:
@@ -469,6 +454,7 @@ def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stag
     if stage.decides is None:
         return []
     target = p.stage(stage.decides)
+    subjects: AbstractSet[str]
     if target.kind is StageKind.decision or target.kind is StageKind.assessment:
         if target.kind is StageKind.decision:
             subjects = set(decided(session, round_id, target.code, POSITIVE))
@@ -480,14 +466,13 @@ def _candidates(session: Session, p: Programme, round_id: uuid.UUID, stage: Stag
     else:
         # Filtered by the database, made distinct in Python (a national round: ~10,000 applications,
         # asked about at every moment until the decision is complete).
-        subjects = crud.accepted_subjects(session=session, round_id=round_id, stage=target.code,
-                                          category=category, item_category=p.item_category, uncategorised=False)
+        subjects = accepted_subjects(session, p, round_id, target.code, category, uncategorised=False)
         if subjects and target.owed_by is not None and target.owed_by.dynamic:
             # e.g. an application counts only after a second party recommended the unit
             allowed = set(resolve(session, p, round_id, target.owed_by, category))
             subjects = {x for x in subjects if x.partition(":")[0] in allowed}
     if undecided:  # less the stage's own decisions (kept while the round's decisions token stands)
-        subjects -= stage_outcomes(session, round_id, stage.code).keys()
+        subjects = subjects - stage_outcomes(session, round_id, stage.code).keys()
     if subjects and stage.among is not None:  # e.g. the committee decides only on award candidates
         among = set(select_subjects(session, p, round_id, stage.among, category))
         subjects = {x for x in subjects if x in among or x.partition(":")[0] in among}

@@ -49,6 +49,7 @@ from qcycle.models.rounds import (
     UnitExtensionBase,
 )
 from qcycle.models.submissions import (
+    HandInRevision,
     QuarantinedRecord,
     QuarantinedRecordBase,
     RevisionFate,
@@ -98,6 +99,7 @@ __all__ = [
     "DecisionBase",
     "DecisionOutcome",
     "DecisionRevision",
+    "HandInRevision",
     "ImportCheckpoint",
     "ImportCheckpointBase",
     "ListItem",

@@ -17,6 +17,7 @@ from qcycle.models.columns import LocalDateTime, _ordered_pk, _round_fk, _stamp,
 from qcycle.models.values import SubmissionKind, SubmissionStatus
 
 __all__ = [
+    "HandInRevision",
     "QuarantinedRecord",
     "QuarantinedRecordBase",
     "RevisionFate",
@@ -91,6 +92,23 @@ class SubmissionRevision(SubmissionBase, table=True):
     answered_at: dt.datetime | None = Field(
         None, sa_type=LocalDateTime, description="a late change refused: when its unit was told (不予受理)")
     recorded_at: dt.datetime = _stamp()
+
+
+class HandInRevision(SQLModel, table=True):
+    """A token that changes whenever what a round's stage was handed in does (SQLite; revision 0026), so a
+    process may keep what it read of a window's hand-ins (who handed in, the accepted subjects) while it stands.
+    Set by qcycle as it stores new submissions (:func:`qcycle.crud.add_submissions`, the bulk lane), and by
+    triggers on every update of what the hand-ins are read by and on every delete, whoever writes; a row
+    inserted by anyone else is seen by the stage's count of submissions, read with the token
+    (:func:`qcycle.crud.hand_ins_token`). Not a trigger on insert: it made every row of an import cost
+    60–80 % more (SQLite journals each row's pages for a statement that fires one). A fresh random text each
+    time, as :class:`qcycle.models.DecisionRevision`'s. Unused on PostgreSQL (nothing kept there: see
+    ``hand_ins_token``)."""
+    __tablename__ = "hand_in_revision"
+
+    round_id: uuid.UUID = Field(primary_key=True)
+    stage: str = Field(primary_key=True, description="the stage, '' for hand-ins of none")
+    token: str
 
 
 # -- quarantine (records that could not be read; kept verbatim) --------------------------------

@@ -270,11 +270,16 @@ def test_a_held_key_is_found_when_another_writers_row_lies_among_the_batch_ids(t
             return tuple(values)
 
         connection.exec_driver_sql(insert, row(middle, '["application","other"]', "b" * 64))  # another writer's
+        rid, stage = uuid.UUID(held[1]), held[columns.index("stage")]
+        before = crud.hand_ins_token(session=session, round_id=rid, stage=stage)
         found = crud.add_planned(session=session, columns=columns, rows=[
             row(first, held[at_key], "c" * 64),     # the stored record's key with new content: not stored
             row(last, '["application","new"]', "d" * 64),  # a new key: stored
         ])
         assert found == {0: held[at_fp]}
+        # The lane gives the stage a new hand-ins token as it stores (the count alone would come back after a rollback).
+        after = crud.hand_ins_token(session=session, round_id=rid, stage=stage)
+        assert after is not None and before is not None and after[0] != before[0] and after[1] == before[1] + 1
         ids = {i for (i,) in connection.exec_driver_sql("SELECT id FROM submission")}
     assert last in ids and middle in ids and first not in ids
     db.get_engine(url).dispose()
