@@ -10,7 +10,7 @@ subprocess (``bench/modes.py``), so peak RSS is per mode. The Prefect database g
 size of its file (with ``-wal``; on PostgreSQL ``pg_database_size``) after the server stopped,
 minus its size once the server was up and migrated.
 
-``limit`` writes what the ``floor`` run wrote (plain ``sqlite3``, one compiled Jinja template per
+``limit`` writes what a ``floor`` year wrote (plain ``sqlite3``, one compiled Jinja template per
 message kind, one JSON Lines file) and ``empty`` replays the ``qcycle`` run's shape of flow runs
 doing nothing, so each runs after the mode it copies (added to the run when missing). What the
 limit writes is captured by a second floor year, untimed (``capture_run``: its messages must be
@@ -290,10 +290,11 @@ def run_modes(units: int, modes: list[str], *, keep: bool = False, profile_dir: 
     shutil.rmtree(data, ignore_errors=True)
     report = {"units": units, "results": results, **ratios(results), "machine": machine()}
     if captured is not None:
-        report["capture_run"] = {k: captured.get(k) for k in ("wall_s", "messages", "messages_digest", "error")}
-        # The limit's messages are the capturing year's: the same as the timed floor's, or the comparison says nothing.
-        report["capture_run"]["same_as_floor"] = (
-            captured.get("messages_digest") == results.get("floor", {}).get("messages_digest") is not None)
+        same = ("messages_digest", "results_digest", "outbox_rows", "records", "reviews", "decisions")
+        report["capture_run"] = {k: captured.get(k) for k in ("wall_s", "messages", "error", *same)}
+        # The limit's rows and messages are the capturing year's: the timed floor's, or the comparison says nothing.
+        floor = results.get("floor", {})
+        report["capture_run"]["same_as_floor"] = all(captured.get(k) == floor.get(k) is not None for k in same)
     return report
 
 

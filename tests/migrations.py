@@ -195,3 +195,18 @@ def hand_in_tokens(url: str) -> dict[str, object]:
     write("DELETE FROM submission WHERE round_id = :rid")
     other.append(token("midterm"))
     return {"writes": writes, "other_stage": other}
+
+
+def hand_in_token_after_0026(url: str) -> object:
+    """The hand-ins token of a stage handed in at 0025, after upgrading to head."""
+    from qcycle import crud
+
+    db.upgrade(url, "0025_review_note")
+    with db.get_engine(url).begin() as connection:
+        (rid,) = _round_rows(connection, url, ["r0"])
+        connection.execute(text(_HAND_IN), {"id": _new_id(url), "rid": rid, "stage": "application", "unit": "c1",
+                                            "fp": "f1", "identity": "application|c1"})
+    db.get_engine(url).dispose()
+    db.upgrade(url)
+    with db.session_scope(url) as session:
+        return crud.hand_ins_token(session=session, round_id=uuid.UUID(str(rid)), stage="application")

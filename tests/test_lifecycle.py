@@ -258,6 +258,32 @@ def test_a_value_read_while_a_decision_changed_is_not_kept(session, round_):
     assert reads == ["changing", "plain"]
 
 
+def test_a_hand_ins_value_read_while_they_changed_is_not_kept(session, round_):
+    """As a value of decisions: the stage's hand-ins token is read before and after, and a hand-in stored in between
+    (here by the read itself, then rolled back, which brings the first token back) keeps nothing."""
+    from qcycle.lifecycle.memo import ByHandIns
+
+    p, t, rid = round_
+    _apply(session, p, t, rid, "510100", "zlcx-01", "2023-04-12T10:00:00+08:00")
+    session.commit()
+    kept, reads, scope = ByHandIns(), [], ("application",)
+
+    def read_while_handing_in() -> str:
+        reads.append("changing")
+        _apply(session, p, t, rid, "510300", "cxyl-02", "2023-04-12T10:00:00+08:00")
+        return "read as it changed"
+
+    def read() -> str:
+        reads.append("plain")
+        return "read"
+
+    assert kept(session, rid, ("k",), read_while_handing_in, scope=scope) == "read as it changed"
+    session.rollback()  # the hand-in stored while reading is undone: the token before it is back
+    assert kept(session, rid, ("k",), read, scope=scope) == "read"  # read again: the first was not kept
+    assert kept(session, rid, ("k",), read, scope=scope) == "read"  # kept now: nothing handed in meanwhile
+    assert reads == ["changing", "plain"]
+
+
 def _two_applied_one_approved(session, p, t, rid) -> None:
     """成都 and 自贡 applied; the review approved 成都's item (committed)."""
     for unit, item in (("510100", "zlcx-01"), ("510300", "cxyl-02")):

@@ -777,3 +777,11 @@ def test_qcycle_revises_the_hand_ins_token_of_the_stages_it_stores(session: Sess
     crud.add_submissions(session=session, rows=[{**row, "unit_code": "c2", "fingerprint": "f2"}])
     second = token("application")
     assert second[1] == 2 and second[0] != first[0]
+
+
+def test_stages_handed_in_before_0026_are_given_a_hand_ins_token(tmp_path: Path) -> None:
+    """Not "never revised": that would stand for other rows of the same count after a way down and up again."""
+    from tests.migrations import hand_in_token_after_0026
+
+    token = hand_in_token_after_0026(f"sqlite:///{tmp_path / 'q.db'}")
+    assert token is not None and token[0] is not None and token[1] == 1

@@ -160,7 +160,6 @@ def add_submissions(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> d
     return stored
 
 
-
 # The columns one version of a submission has (the rest: its id, round, identity, count).
 VERSION_COLUMNS = ("kind", "stage", "unit_code", "category_code", "item_code", "period", "external_id",
                    "fingerprint", "payload", "submitted_at", "source", "late", "status", "received_at")
@@ -230,7 +229,8 @@ def _handed_in_index() -> Any:
 def defer_handed_in_index(*, session: Session) -> None:
     """Drop ``ix_submission_handed_in`` for a large load, to be built once at its end
     (:func:`restore_handed_in_index`): kept up row by row, it was a third of what a
-    500,000-row import wrote. Readers meanwhile scan the round's rows; the answers are the same."""
+    500,000-row import wrote. Readers meanwhile scan the round's rows (the hand-ins token's count too); the
+    answers are the same."""
     _handed_in_index().drop(session.connection(), checkfirst=True)
 
 

@@ -2,7 +2,7 @@
 from the database once per pass (:func:`qcycle.lifecycle.memo.remembered`) and, outside a pass, kept while
 the stage's hand-ins stand (:func:`qcycle.lifecycle.memo.from_hand_ins`): a national round asks at every
 moment about windows closed months before (the pending decisions of the application window, ~10,000
-applications, 146 of 156 times with nothing handed in since). The values are frozensets."""
+applications): its accepted subjects are read 29 times a year instead of 156. The values are frozensets."""
 
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ from sqlmodel import Session
 
 from qcycle import crud
 
-__all__ = ["ByDecisions", "ByHandIns", "filtered", "from_decisions", "from_hand_ins", "identity", "kept", "remembered",
-           "remembering"]
+__all__ = ["ByDecisions", "ByHandIns", "ByToken", "filtered", "from_decisions", "from_hand_ins", "identity", "kept",
+           "remembered", "remembering"]
 
 _memo: contextvars.ContextVar[dict[tuple, Any] | None] = contextvars.ContextVar("qcycle_lifecycle_memo",
                                                                               default=None)
@@ -49,11 +49,10 @@ def remembered(key: tuple, read: Callable[[], Any]) -> Any:
     return memo[key] if key in memo else memo.setdefault(key, read())
 
 
-class ByDecisions:
-    """What was read from a round's decisions, kept across calls while the round's decisions
-    token (:func:`qcycle.crud.decisions_token`) stands: a national round's selections read
-    ~10,000 decisions again for every action otherwise, where nothing was decided meanwhile.
-    Values are immutable (frozensets, read-only mappings); the least recently used go first."""
+class ByToken:
+    """What was read from a round's records, kept across calls while a token of what it read from
+    (:meth:`token`: for a ``scope`` of the round) stands. Values are immutable (frozensets,
+    read-only mappings); the least recently used go first."""
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
@@ -62,7 +61,7 @@ class ByDecisions:
 
     def token(self, session: Session, round_id: uuid.UUID, scope: tuple) -> Hashable | None:
         """What the values of ``scope`` (of the round) are kept under; None: read, keep nothing."""
-        return crud.decisions_token(session=session, round_id=round_id)
+        raise NotImplementedError
 
     def __call__(self, session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any],
                  keep: bool = True, scope: tuple = ()) -> Any:
@@ -92,7 +91,16 @@ class ByDecisions:
         return value
 
 
-class ByHandIns(ByDecisions):
+class ByDecisions(ByToken):
+    """What was read from a round's decisions, kept while the round's decisions token
+    (:func:`qcycle.crud.decisions_token`) stands: a national round's selections read ~10,000
+    decisions again for every action otherwise, where nothing was decided meanwhile."""
+
+    def token(self, session: Session, round_id: uuid.UUID, scope: tuple) -> Hashable | None:
+        return crud.decisions_token(session=session, round_id=round_id)
+
+
+class ByHandIns(ByToken):
     """What was read from a stage's hand-ins (``scope``: the stage), kept while its hand-ins token
     (:func:`qcycle.crud.hand_ins_token`) stands: the accepted subjects and who handed a window in, asked
     at every moment of a national round about windows closed months before. Nothing is kept of the

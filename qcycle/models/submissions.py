@@ -101,7 +101,8 @@ class HandInRevision(SQLModel, table=True):
     triggers on every update of what the hand-ins are read by and on every delete, whoever writes; a row
     inserted by anyone else is seen by the stage's count of submissions, read with the token
     (:func:`qcycle.crud.hand_ins_token`). Not a trigger on insert: it made every row of an import cost
-    60–80 % more (SQLite journals each row's pages for a statement that fires one). A fresh random text each
+    60–80 % more (SQLite journals each row's pages for a statement that fires one); an outside ``REPLACE``
+    of a row (no delete trigger fires, the count stays) is not seen (docs/runbook.md). A fresh random text each
     time, as :class:`qcycle.models.DecisionRevision`'s. Unused on PostgreSQL (nothing kept there: see
     ``hand_ins_token``)."""
     __tablename__ = "hand_in_revision"

@@ -352,6 +352,8 @@ class _DeliveryPass:
         ]
         # The claimed rows by the id their messages carry (a post's rows are the claimed rows themselves).
         keyed = cast(dict[str, Claimed], {key: row for post in sends for key, row in zip(post.ids, post.rows, strict=True)})
+        if len(keyed) != len(claimed):  # a row in no post would be claimed again by this very pass, and again
+            raise DeliveryError(f"{len(claimed) - len(keyed)} 条已领取的消息不在任何一次发送中（程序错误）；本批未发送")
         recorder = Recorder(keyed, self.now, self.settings, report, posts, in_claim)
         labels = {key: (self.now, row.channel) for key, row in keyed.items()}
         # In the claim: one write each and nothing in flight to stamp (a crash rolls the claim back); a

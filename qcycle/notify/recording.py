@@ -146,7 +146,7 @@ class Recorder:
         with connection_for(self.in_claim) as conn:
             done = set(crud.mark_messages_sent(connection=conn, ids=[c.id for c in rows], at=clock.now(),
                                                unleased=self.unleased))
-        channels = Counter(c.channel for c in rows if c.id in done)
+        channels = Counter(c.channel for c in {c.id: c for c in rows if c.id in done}.values())  # each row once
         self.report.sent += sum(channels.values())
         for channel, count in channels.items():
             self.report.by_channel.setdefault(channel, Counter())["sent"] += count

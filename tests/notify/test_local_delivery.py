@@ -13,7 +13,7 @@ from sqlmodel import select, update
 
 from qcycle import crud, db
 from qcycle.clock import at
-from qcycle.errors import DeliveryError
+from qcycle.errors import DeliveryError, StateError
 from qcycle.models import OutboxMessage
 from qcycle.notify import deliver as deliver_mod
 from qcycle.notify import outbox as outbox_mod
@@ -182,3 +182,32 @@ def test_a_local_pass_missing_a_result_goes_back_whole_instead_of_claiming_the_r
         deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
     assert passes == [2]
     assert {(r.status, r.attempts) for r in _rows().values()} == {("queued", 0)}
+
+
+def test_a_claimed_row_in_no_post_sends_nothing_and_goes_back_whole(tmp_path, monkeypatch):
+    """Every claimed row is carried by one send: a row the grouping left out would be claimed again by the same
+    pass, and again; the pass stops before sending, and its claim goes back."""
+    loaded = _programme(tmp_path)
+    rid = round_id(loaded)
+    _queue(loaded, rid, plain("c1", 1), plain("c2", 2))
+    grouped = outbox_mod.group_posts
+    monkeypatch.setattr(outbox_mod, "group_posts", lambda p, rows: grouped(p, rows)[:-1])
+    with pytest.raises(DeliveryError, match="1 条已领取的消息不在任何一次发送中"):
+        deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    assert {(r.status, r.attempts) for r in _rows().values()} == {("queued", 0)}
+
+
+def test_sends_recorded_in_the_claim_come_back_as_given_or_the_claim_goes_back(tmp_path):
+    """Unleased (claimed and sent in one transaction), every row given is recorded sent and its id comes back; an id
+    with no row is a program error, not a row silently left unrecorded."""
+    loaded = _programme(tmp_path)
+    rid = round_id(loaded)
+    _queue(loaded, rid, plain("c1", 1), plain("c2", 2))
+    lease = crud.Lease(NOON, NOON, "host:1:pass")
+    with db.session_scope() as session:
+        ids = [r.id for r in session.exec(select(OutboxMessage)).all()]
+        assert crud.mark_messages_sent(connection=session.connection(), ids=ids, at=NOON, unleased=lease) == ids
+    assert {(r.status, r.attempts, r.leased_by) for r in _rows().values()} == {("sent", 1, "host:1:pass")}
+    with pytest.raises(StateError, match="1 条消息已不在"), db.session_scope() as session:
+        crud.mark_messages_sent(connection=session.connection(), ids=[*ids, uuid.uuid4()], at=NOON, unleased=lease)
+    assert {(r.status, r.attempts) for r in _rows().values()} == {("sent", 1)}  # the claim went back whole

@@ -5,7 +5,10 @@ applications were read again at every moment, for windows closed months before).
 On SQLite, triggers on ``submission`` revise it on every update of a column the hand-ins are read by and on
 every delete, whoever writes; qcycle revises it as it stores new submissions, and a row inserted by anyone else
 changes the stage's count of submissions, which is read with the token. No trigger on insert: SQLite then
-journals each row's pages, and an import's every row cost 60–80 % more. On PostgreSQL the table stays empty
+journals each row's pages, and an import's every row cost 60–80 % more. So an outside program's ``REPLACE``
+(``INSERT OR REPLACE``) of a row, which deletes the row it replaces without firing the delete trigger and
+keeps the count, goes unseen by a running process until the stage's next change: corrections are UPDATEs or
+DELETEs (``INSERT … ON CONFLICT DO UPDATE`` fires the update trigger). On PostgreSQL the table stays empty
 (nothing is kept there: ``qcycle.crud.hand_ins_token``).
 
 A later migration that rebuilds ``submission`` on SQLite (``batch_alter_table``) drops these triggers and must
@@ -46,6 +49,10 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name != "sqlite":
         return
+    # Stages handed in already get a token: "never revised" would otherwise stand for their rows as they are now
+    # and, after a way down and up again (no trigger meanwhile), for other rows of the same count.
+    op.execute("INSERT INTO hand_in_revision (round_id, stage, token) SELECT round_id, coalesce(stage, ''),"
+               " lower(hex(randomblob(16))) FROM submission GROUP BY round_id, coalesce(stage, '')")
     op.execute(f"CREATE TRIGGER hand_in_revised_update AFTER UPDATE OF {', '.join(_READ_BY)} ON submission"
                f" FOR EACH ROW BEGIN {_revise('NEW')} END")
     # Moved to another round or stage: the one it left changes too.
@@ -58,5 +65,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         for event in ("update", "moved", "delete"):
-            op.execute(f"DROP TRIGGER hand_in_revised_{event}")
+            op.execute(f"DROP TRIGGER IF EXISTS hand_in_revised_{event}")
     op.drop_table("hand_in_revision")
