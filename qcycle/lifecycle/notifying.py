@@ -200,6 +200,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     # A round decided without an assessment: what each unit's subjects passed, read once (a rejection has its own line).
     passed = _passes(p, decided, rejected, action.category, None if early else outside)
     owing_below = owed_below(session, p, round_id, action, assessed) if summaries and not circular else {}
+    below = p.under_each(by_unit) if summaries and not circular else {}  # once: asked for each summary
     for u in units:
         if u in summaries:
             drafts += draft_letters([u], template, p, action, result_label=label, heading=heading, occasion=occasion,
@@ -212,7 +213,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                     to_superior=u in (up := p.ancestors(p.sender(stage.code)))
                                     or p.unit(u).level == "government" and not up,
                                     places_rule=places_rule(p, [  # of the results the summary lists
-                                        r for x in (by_unit if circular else p.under_each(by_unit).get(u) or by_unit)
+                                        r for x in (by_unit if circular else below.get(u) or by_unit)
                                         for r in by_unit[x]]), owed_below=[] if circular else owing_below.get(u, []))
             continue
         if circular:  # nothing graded or decided yet: nothing to 通报; graded and none on its list (no project passed): said

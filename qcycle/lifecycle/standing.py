@@ -118,6 +118,7 @@ def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reas
     beside: dict[tuple[str | None, str], tuple[str, str]] = {}  # (window, subject) → (the stage, what it said)
     rows = crud.decision_list(session=session, round_id=round_id)
     since = _handed_in_since(session, p, round_id, rows)
+    approved: dict[str, str] = {}  # a stage's approval reads alike for every subject (a national round: ~10,000)
     for stage, subject, outcome, note, by, at in sorted(rows, key=lambda r: p.stage_place.get(r[0], -1)):
         if p.has_stage(stage) and stage not in p.objection_decisions:
             yes = outcome not in NEGATIVE
@@ -125,7 +126,8 @@ def latest_standing(session: Session, p: Programme, round_id: uuid.UUID, *, reas
             if by == "rule:missing" and subject in since.get(stage, ()) and told.startswith("未提交"):
                 # Handed in after the rule decided: the miss was as of that day (鄞州's 通报 read "未提交…" beside "…逾期报送").
                 told = f"截至{cn_date(to_local(at))}{told}"
-            said = verdict(p, stage, subject, yes, by, told)
+            said = (approved.get(stage) or approved.setdefault(stage, verdict(p, stage, subject, True))) if yes else \
+                verdict(p, stage, subject, yes, by, told)
             if not yes:
                 failed[(stage, subject)] = refused_as(p, p.stage(stage), subject.partition(":")[0])
             if (before := failed.get((owing.get(stage, ""), subject))) is not None:
