@@ -6,6 +6,7 @@ its unit), while the programme lives (:func:`filtered`)."""
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import contextvars
 import itertools
@@ -49,19 +50,20 @@ def remembered(key: tuple, read: Callable[[], Any]) -> Any:
     return memo[key] if key in memo else memo.setdefault(key, read())
 
 
-class ByToken:
+class ByToken(abc.ABC):
     """What was read from a round's records, kept across calls while a token of what it read from
     (:meth:`token`: for a ``scope`` of the round) stands. Values are immutable (frozensets,
-    read-only mappings); the least recently used go first."""
+    read-only mappings); the least recently used go first. A kind of record is a subclass
+    (:class:`ByDecisions`, :class:`ByHandIns`): it says which token stands for it."""
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
         self.kept: OrderedDict[tuple, Any] = OrderedDict()
         self.lock = threading.Lock()
 
+    @abc.abstractmethod
     def token(self, session: Session, round_id: uuid.UUID, scope: tuple) -> Hashable | None:
         """What the values of ``scope`` (of the round) are kept under; None: read, keep nothing."""
-        raise NotImplementedError
 
     def __call__(self, session: Session, round_id: uuid.UUID, key: tuple, read: Callable[[], Any],
                  keep: bool = True, scope: tuple = ()) -> Any:

@@ -200,7 +200,7 @@ def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, categ
         sources.append(accepted_subjects(session, p, round_id, who.submitted_at, category) - gone(who.submitted_at))
     if who.missing_at:
         window = p.stage(who.missing_at)
-        handed = _submitted(session, round_id, window, None, category, p)
+        handed = handed_in_units(session, p, round_id, window, None, category)
         never_called = _joined_after(session, p, round_id, window, category) | _ended_by(session, p, round_id, window)
         sources.append({u for u in owers(session, p, round_id, window, category)
                         if u not in handed and u not in never_called})
@@ -282,11 +282,6 @@ def handed_in_query(p: Programme, round_id: uuid.UUID, stage: Stage, period: str
                                 item_category=p.item_category)
 
 
-def _submitted(session: Session, round_id: uuid.UUID, stage: Stage, period: str | None,
-               category: str | None, p: Programme, status: str = "accepted") -> frozenset[str]:
-    return handed_in_units(session, p, round_id, stage, period, category, status)
-
-
 def called_to(session: Session, p: Programme, round_id: uuid.UUID, action: Action) -> list[str]:
     """Units a deadline action holds to it: those owing its stage, less those with a deadline of
     their own (an extension answers to its own action) and those added to the round after it."""
@@ -313,11 +308,11 @@ def outstanding(session: Session, p: Programme, round_id: uuid.UUID, action: Act
     statuses = _counting_statuses(stage, less_refused)
     if items := (owed_subjects(session, p, round_id, action) if owed is None else []):
         # Owed item by item: the subjects handed in say who handed in and what is owed (one scan, not two).
-        handed = _handed_in_subjects(session, p, round_id, stage, action, statuses)
+        handed = handed_in_subjects(session, p, round_id, stage, action.period, action.category, statuses)
         done: set[str] | frozenset[str] = {s.partition(":")[0] for s in handed}
         partly = _items_missing(items, handed)
     else:
-        done = frozenset().union(*(_submitted(session, round_id, stage, action.period, action.category, p, status)
+        done = frozenset().union(*(handed_in_units(session, p, round_id, stage, action.period, action.category, status)
                                    for status in statuses))
         partly = owed or {}  # a caller's own owed_items (its letter names them), or none: owed by units
     return [u for u in due if u not in done or u in partly]
@@ -368,7 +363,8 @@ def owed_items(session: Session, p: Programme, round_id: uuid.UUID, action: Acti
     if not items:
         return {}
     stage = p.stage(action.stage)
-    handed = _handed_in_subjects(session, p, round_id, stage, action, _counting_statuses(stage, less_refused))
+    handed = handed_in_subjects(session, p, round_id, stage, action.period, action.category,
+                                _counting_statuses(stage, less_refused))
     missing = _items_missing(items, handed)
     if stage.kind is StageKind.followup:
         # A follow-up is owed for some of a unit's items (a lab's 有问题 item, not its 满意 one): each letter
@@ -387,7 +383,7 @@ def missing_subjects(session: Session, p: Programme, round_id: uuid.UUID, action
     if not owed:
         return set(outstanding(session, p, round_id, action))
     stage = p.stage(action.stage)
-    handed = _handed_in_subjects(session, p, round_id, stage, action, _counting_statuses(stage, False))
+    handed = handed_in_subjects(session, p, round_id, stage, action.period, action.category, _counting_statuses(stage, False))
     called = set(called_to(session, p, round_id, action))
     return {s for s in owed if s not in handed and s.partition(":")[0] in called}
 
@@ -414,11 +410,6 @@ def _items_missing(owed: list[str], handed: frozenset[str]) -> dict[str, list[st
         if s not in handed and unit in some:
             missing[unit].append(item)
     return dict(missing)
-
-
-def _handed_in_subjects(session: Session, p: Programme, round_id: uuid.UUID, stage: Stage, action: Action,
-                        statuses: list[str]) -> frozenset[str]:
-    return handed_in_subjects(session, p, round_id, stage, action.period, action.category, statuses)
 
 
 def p_unit_name(p: Programme, subject: str) -> str | None:
