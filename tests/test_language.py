@@ -4432,6 +4432,23 @@ def _pt_scored(tmp_path: Path, after_scoring: str, text: str = PROFICIENCY) -> R
     return r
 
 
+def test_a_decision_request_names_each_item_owed_and_never_handed_in(tmp_path, home):
+    """四川's 评价确认 request named 广元 alone as not handed in: 遂宁 and 达州, owing one item more each, were not said,
+    and the office could not tell 32 waiting from the 36 owed. Owed item by item, each unit's missing items are named."""
+    text = PROFICIENCY.replace("      - {code: scoring,", "      - {code: check, name: 结果核查, kind: decision, decides: report,"
+                                                      " on: 2025-06-03}\n      - {code: scoring,", 1)
+    r = Round(write(tmp_path, "pt.yaml", text))
+    for unit, item in (("l1", "nh3"), ("l1", "steel"), ("l2", "nh3")):
+        r.hand_in("application", [unit], "2025-03-20", item=item, id=f"a-{unit}-{item}")
+    r.until("2025-04-08")
+    r.hand_in("progress_report", ["l1"], "2025-05-10", item="nh3", id="r-l1-nh3")  # 甲 reports one item of two
+    r.until("2025-06-03")
+    asked = r.letters("check")["prov"]
+    assert "共1项检测结果等待审核：\n1. 甲检测公司：水中氨氮的测定，2025年5月10日 10:00提交。" in asked, asked
+    assert ("尚有2项检测结果未提交，不在待审核之列：甲检测公司的“钢筋拉伸性能检测”；乙检测公司的“水中氨氮的测定”。"
+            in asked), asked
+
+
 def test_a_window_owed_for_a_result_says_which_and_why_when_it_opens(tmp_path, home):
     """能力验证: "“补测结果”自2027年6月7日起开始受理" went to 29 laboratories and said nothing of why; the 整改通知
     of the same day said "被评为不满意". A window owed for a result says it as the order does, item by item."""
@@ -7292,6 +7309,32 @@ def test_a_grade_that_ends_a_units_part_leaves_it_owing_nothing_after(tmp_path, 
     with pytest.raises(ConfigError, match=r"owed_by\.grades.*ends"):
         write(tmp_path, "owed.yaml", text.replace("owed_by: {approved_at: eligibility}, opens: 2023-06-01",
                                                   "owed_by: {grades: [不予通过]}, opens: 2023-06-01", 1))
+
+
+def test_a_list_item_whose_part_ended_is_not_decided_missing_for_a_window_never_asked_of_it(tmp_path, home):
+    """The same 撤销建设资格 owed item by item: 乙公司's one item, 不予通过 (ends), was still decided 不同意 by the rule
+    for the 建设进展报告 never asked of it (units that had handed nothing in were left out, their items not). The
+    item a unit did not send beside one it did is decided, and named in the office's letter with the rule."""
+    text = REVIEWED.replace("    stages:\n", "    reminder_policies:\n      std: {before_workdays: [1], escalate_after_workdays: 2}\n"
+                            "    stages:\n", 1) + (
+        "      - {code: scoring, name: 验收评分, kind: assessment, on: 2023-05-05}\n"
+        "      - {code: progress, name: 建设进展报告, kind: submission, submission: progress_report,\n"
+        "         owed_by: {approved_at: eligibility}, opens: 2023-06-01, deadline: {date: 2023-06-30}, reminders: std}\n"
+        "      - {code: progress_check, name: 进展报告核查, kind: decision, decides: progress, on: 2023-07-10,\n"
+        "         rejects_missing: true, on_rejection: 撤销建设资格}\n"
+        ) + _eligible_scored("[{name: 通过验收, min_score: 60}, {name: 不予通过, consequence: 撤销建设资格, ends: true}]") + TWO_KINDS
+    r = Round(write(tmp_path, "ends.yaml", text))
+    _items_eligible(r, {"e1:xc-1": 80, "e1:gg-1": 70, "e2:gg-1": 40})  # 乙公司's one item 不予通过
+    r.until("2023-06-05")
+    r.hand_in("progress_report", ["e1"], "2023-06-10", item="xc-1", id="p-1")  # 甲公司 reports one item of two
+    r.until("2023-07-31")
+    with db.session_scope() as session:
+        ruled = {d.subject: d.outcome for d in session.exec(select(Decision).where(
+            Decision.round_id == r.id, Decision.stage == "progress_check")).all()}
+    assert ruled == {"e1:gg-1": "rejected"}, ruled
+    asked = r.letters("progress_check")["amr"]
+    assert ("尚有1项建设进展报告未提交，不在待审核之列：甲公司的“攻关型成果”。按规定，2023年7月10日前仍未提交的，撤销建设资格。"
+            in asked) and "乙公司" not in asked, asked
 
 
 def test_letters_that_would_tell_nothing_are_refused_by_validate(tmp_path, home):

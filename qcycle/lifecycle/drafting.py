@@ -18,7 +18,7 @@ from qcycle.timetable import Action
 from qcycle.workcal import default_calendar
 
 __all__ = ["ANNOUNCED", "base_context", "costs_told", "draft_letters", "item_name", "naming_owed", "owed_later",
-           "reviewed_by_whom", "reviewer_step", "workdays_left", "written_on"]
+           "reviewed_by_whom", "reviewer_step", "reviewers_named", "workdays_left", "written_on"]
 
 
 def handed_in_item(p: Programme, stage: Stage, period: str | None = None, category: str | None = None) -> str:
@@ -265,3 +265,10 @@ def reviewer_step(name: str) -> str:
     reviewer itself is asked for (请提出初审意见) and what names it (未通过某区局初审); the whole
     name when it ends in no known step."""
     return next((step for step in _REVIEW_STEPS if name.endswith(step)), name)
+
+
+def reviewers_named(name: str) -> str | None:
+    """The reviewers a review stage's name describes ("县（市）区市场监管局初审": 县（市）区市场监管局); None where it
+    names none ("初审")."""
+    step = reviewer_step(name)
+    return name[:-len(step)] or None if step != name else None

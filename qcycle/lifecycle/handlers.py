@@ -241,7 +241,7 @@ def _decision_due(session, p, round_id, action) -> Outcome:
             crud.audit(session=session, actor=rule, action=f"decide:{stage.code}",
                        round_code=p.round.code, detail={"subject": subject, "outcome": outcome, "note": reason})
     pending = [x for x in pending if x not in handed]
-    drafts = decision_letter(session, p, round_id, action, pending, due=action.at) if pending else []
+    drafts = decision_letter(session, p, round_id, action, pending, due=action.at, ruled=missed) if pending else []
     # Once all is decided the action completes: its record says so, not "0 pending".
     note = (f"{action.title}：待决定 {len(pending)} 项" if pending else f"{action.title}：已全部决定") + (
         f"，不符合申报条件自动不予通过 {len(refused)} 项" if refused else "") + (

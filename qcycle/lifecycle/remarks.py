@@ -107,6 +107,7 @@ def result_remarks(p: Programme, results: Iterable[ResultRow],
     - the bonus and deduction items a total holds (``adjusted``: subject → counts per item), so that a
       grade a bonus decides names it (焦作's 解放区, A by "辖区企业获得省长质量奖或市长质量奖2家，加2分")."""
     said = []
+    vacant_after = None  # the remark after which a place left vacant is said: once, however many items it holds for
     for r in results:
         item = p_item_name(p, r.unit_code)
         if r.veto and (forced(p, r) or _barred_line(p, r)):
@@ -141,12 +142,14 @@ def result_remarks(p: Programme, results: Iterable[ResultRow],
                     + (f"（{tied}个并列，超出名额的并列者整组评为下一等次）" if _tie_over(p, full, r, n, tied) else "")
                     # Placed below an equal total by the tie rule (江城's 白河县, 91.00 like two 优秀, read only "排名第4").
                     + (f"（与获评{grade_label(level)}的单位同分，{rule}排在其后）" if level == full.name else ""))
-            if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
-                text += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
             said.append(text)
+            if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
+                vacant_after = len(said) - 1
         elif (line := _missed_line(p, r)) is not None:
             said.append(line_missed(p, item, line))
         said += adjustment_remarks(p, r, adjusted)
+    if vacant_after is not None:  # 温州's two awards had each said it, the second time word for word
+        said[vacant_after] += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
     return "；".join(said) + "。" if said else None
 
 

@@ -16,15 +16,22 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.answers import refused_on
 from qcycle.lifecycle.costs import missing_rule
-from qcycle.lifecycle.drafting import draft_letters, handed_in_item, reviewer_step, written_on
+from qcycle.lifecycle.drafting import (
+    draft_letters,
+    handed_in_item,
+    items_named,
+    reviewer_step,
+    reviewers_named,
+    written_on,
+)
 from qcycle.lifecycle.eligibility import INELIGIBLE
 from qcycle.lifecycle.outcome import Draft
 from qcycle.lifecycle.plan import round_timetable
-from qcycle.lifecycle.standing import handed_in_at, objections_upheld
+from qcycle.lifecycle.standing import handed_in_at, missed_subjects, objections_upheld
 from qcycle.lifecycle.who import outstanding, owers, p_item_name, resolve
 from qcycle.lifecycle.wording import SECTOR, belonging, counted_as, places_counted_as
 from qcycle.models import NEGATIVE_OUTCOMES
-from qcycle.schema import Programme, Stage, StageKind, Who
+from qcycle.schema import Programme, Stage, StageKind
 from qcycle.timetable import Action
 
 __all__ = [
@@ -41,8 +48,9 @@ LISTED_IN_DECISION_REQUEST = 20
 
 
 def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action: Action, pending: list[str],
-                    due: dt.datetime | None) -> list[Draft]:
-    """The 待审核 letter to the office: the first subjects pending and the counts, and by when."""
+                    due: dt.datetime | None, ruled: Collection[str] = ()) -> list[Draft]:
+    """The 待审核 letter to the office: the first subjects pending and the counts, and by when; ``ruled``: those the
+    decision's rule has just decided as never handed in (rejects_missing), named with the others missing."""
     stage = p.stage(action.stage)
     target = p.stage(stage.decides) if stage.decides else None
     # Counted by list item: the letter is about one step already ("审核揭榜书：" had begun each of ten lines).
@@ -61,13 +69,18 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
     missing: list[str] = []
     refused: list[str] = []
     if target is not None and target.owed_by is not None and not target.voluntary:
-        # As a selection of those who missed it reads it (items, periods, units joined later); one refused as late was
-        # told so (不予受理), and is said apart: the letter accounts for every unit owing it (塔山所 appeared nowhere).
-        late = set(crud.handed_in_units(session=session, round_id=round_id, stage=target.code, period=None,
-                                        category=action.category, item_category=p.item_category, status="rejected_late"))
-        missers = resolve(session, p, round_id, Who(missing_at=target.code), action.category)
-        missing = [u for u in missers if u not in late]
-        refused = [u for u in missers if u in late]
+        # As a selection of those who missed it reads it (items, periods, units joined later), item by item where the
+        # window is owed so (四川's 遂宁 and 达州 each owed one 评价确认申请 more, and the letter named 广元 alone); one
+        # refused as late was told so (不予受理), and is said apart: the letter accounts for every unit owing it (塔山所
+        # appeared nowhere).
+        late = set(crud.handed_in_subjects(session=session, round_id=round_id, stage=target.code, period=None,
+                                           category=action.category, item_category=p.item_category,
+                                           status="rejected_late"))
+        late |= {s.partition(":")[0] for s in late}
+        # The rule's 不同意 takes a list item out of what is owed (rejected at a step), not out of what was never sent.
+        missed = sorted(set(missed_subjects(session, p, round_id, target, action.category)) | set(ruled))
+        missing = [s for s in missed if s not in late]
+        refused = [s for s in missed if s in late]
     file = getattr(crud.get_round(session=session, code=p.round.code), "config_path", None)  # for `qcycle decide`
     # By when, as the letter's own day reads it: ahead, today, or (a run caught up late) already past.
     on = written_on(action)
@@ -76,12 +89,25 @@ def decision_letter(session: Session, p: Programme, round_id: uuid.UUID, action:
                          total=len(pending), programme_file=file, upheld=objections_upheld(session, p, round_id, stage.code),
                          by_title=[{"title": t, "count": n} for t, n in titles.most_common()], due=due, due_when=when,
                          reviewed_step=reviewer_step(stage.name) if stage.reviewed_by else None,
-                         missing=[p.unit(u).name for u in missing[:LISTED_IN_DECISION_REQUEST]], missing_total=len(missing),
-                         refused=[p.unit(u).name for u in refused[:LISTED_IN_DECISION_REQUEST]],
-                         refused_total=len(refused),
+                         reviewers=reviewers_named(stage.name) if stage.reviewed_by else None,
+                         **_unaccounted(p, "missing", missing), **_unaccounted(p, "refused", refused),
                          # The rule decides them on the day (rejects_missing): said, so that the office sees whom it
                          # will 通报批评 (镇江's 质量月 decided four units by rule in a letter that named none of them).
                          by_rule=missing_rule(p, target.code) if stage.rejects_missing and target is not None else None)
+
+
+def _unaccounted(p: Programme, key: str, subjects: list[str]) -> dict[str, Any]:
+    """Subjects (units, or 'unit:item') not to decide, as the 待审核 letter names them: ``key`` the first units' names,
+    each with the items it owes ("遂宁市市场监督管理局的“质量基础设施‘一站式’服务成效明显地方”"); ``key_total`` how
+    many (items where owed item by item, ``key_items``); ``key_more`` whether some units are not named."""
+    by_unit: dict[str, list[str]] = defaultdict(list)
+    for s in subjects:
+        unit, _, item = s.partition(":")
+        by_unit[unit].extend([item] if item else [])
+    named = [f"{p.unit(u).name}的{items_named(p, u, items)}" if items else p.unit(u).name
+             for u, items in list(by_unit.items())[:LISTED_IN_DECISION_REQUEST]]
+    return {key: named, f"{key}_total": len(subjects), f"{key}_items": any(":" in s for s in subjects),
+            f"{key}_more": len(by_unit) > len(named)}
 
 
 def _scopes(p: Programme, owing: Iterable[str]) -> Callable[[str], str]:

@@ -404,12 +404,16 @@ def missed_subjects(session: Session, p: Programme, round_id: uuid.UUID, window:
 
 def _missed(session: Session, p: Programme, round_id: uuid.UUID, window: Stage, category: str | None
             ) -> tuple[set[str], list[str]]:
-    """(units that handed nothing in at ``window``, the list items owed there never handed in, in the owed order)."""
+    """(units that handed nothing in at ``window``, the list items owed there never handed in, in the owed order): of
+    those, and of those that handed some of their items in; not a unit never called to it (joined after its deadline)
+    or whose part had ended."""
     units = set(select_subjects(session, p, round_id, Who(missing_at=window.code), category))
     handed = set(crud.handed_in_subjects(session=session, round_id=round_id, stage=window.code, period=None,
                                          category=category, item_category=p.item_category))
+    some = {s.partition(":")[0] for s in handed}
     owed = select_subjects(session, p, round_id, window.owed_by, category) if window.owed_by else []
-    return units, [s for s in owed if ":" in s and (s.partition(":")[0] in units or s not in handed)]
+    return units, [s for s in owed if ":" in s and ((unit := s.partition(":")[0]) in units
+                                                    or (unit in some and s not in handed))]
 
 
 # Letters that tell each unit one thing only, read by these (template → unit → its context).

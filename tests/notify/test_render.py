@@ -377,6 +377,20 @@ def test_a_long_decision_request_lists_a_few_and_counts_the_rest() -> None:
     assert "另有27项未列出" in body and "qcycle decide" in body
 
 
+def test_a_decision_request_names_the_reviewers_as_their_stage_does() -> None:
+    """福州's office read "各上级单位的初审意见应于今日报送": the 县（市）区局 are not its superiors. The opinions are
+    the reviewers' the stage names, or the step's own (各初审单位); a decision on a decision says what waits for it."""
+    base = {**CONTEXTS["decision_pending.j2"], "reviewed_step": "初审", "due": DEADLINE}
+    with clock.frozen(DAY):
+        _, named = render_message("decision_pending.j2", {**base, "reviewers": "县（市）区市场监管局", "due_when": "today"})
+        _, unnamed = render_message("decision_pending.j2", {**base, "reviewers": None, "due_when": "past"})
+        _, bare = render_message("decision_pending.j2", {**base, "handed_in": None, "stage_name": "资格审查"})
+    assert "按日程，各县（市）区市场监管局的初审意见应于今日报送，请汇总后及时录入" in named, named
+    assert "请尽快汇总各初审单位的意见后录入" in unnamed, unnamed
+    assert "上级单位" not in named + unnamed
+    assert "揭榜挂帅共1项等待资格审查：" in bare, bare
+
+
 def test_a_second_chance_is_not_an_application() -> None:
     """小微企业's 复验申请, voluntary and only for those who failed 验收, read "自愿参加，如需申报"."""
     context = {**CONTEXTS["window_open.j2"], "item": "复验申请", "voluntary": True}
