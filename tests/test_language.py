@@ -2359,7 +2359,8 @@ def test_a_rectification_report_goes_to_the_unit_the_programme_names(tmp_path, h
     told = r.letters("report")["gov"]
     assert ("根据2015年度县级质量工作考核工作安排，以下3个单位须于2016年5月3日（星期二）17:30（原定4月30日，遇休息日顺延）"
             "前向贵单位报送书面整改报告：\n1. 三县人民政府：排名后3名（第3名）；") in told, told
-    assert "特此报告。" in told and "收件情况告知示例市质量强市工作领导小组办公室" in told, told
+    # Written up to its superior, the office asks, it does not instruct (焦作市人民政府 read "请将收件情况告知…").
+    assert "收到后，烦请将收件情况告知示例市质量强市工作领导小组办公室，以便登记。特此报告。" in told, told
     with pytest.raises(ConfigError) as misplaced_requirements:
         write(tmp_path, "requirements.yaml", text.replace(
             "template: result, on: 2016-03-31,", "template: result, requirements: [整改], on: 2016-03-31,"))
@@ -2762,6 +2763,21 @@ def test_an_events_notice_names_the_entries_of_a_unit_that_take_part(tmp_path, h
     body = r.letters("onsite")["e1"]
     assert "贵单位参加的申报项目：“攻关型成果”。" in body and "现场型成果" not in body, body
     assert "申报项目" not in r.letters("onsite")["e2"]  # it applied for one: it knows which
+    # One whose second entry came late and was refused is told which takes part (温州's firms could not tell which
+    # award the 现场评审 was for).
+    refusing = Round(write(tmp_path, "refusing.yaml", text.replace("deadline: {date: 2023-03-31}",
+                                                                   "deadline: {date: 2023-03-31}\n        lateness: reject", 1)
+                           .replace("code: award-2023,", "code: award-2023r,", 1)))
+    refusing.hand_in("application", ["e2"], "2023-03-20", item="xc-1", id="a3")
+    with db.session_scope() as session:
+        (late,) = ingest_many(session=session, programme=refusing.p, timetable=refusing.t, round_id=refusing.id,
+                              source="test", records=[{"kind": "application", "unit": "e2", "item": "gg-1", "id": "a4",
+                                                       "submitted_at": "2023-04-03T10:00:00+08:00"}])
+    assert late.status == "rejected_late", late
+    refusing.decide("eligibility", **{"e2:xc-1": "approved"})
+    refusing.decide("documents", **{"e2:xc-1": "approved"})
+    refusing.until("2023-04-17")
+    assert "贵单位参加的申报项目：“现场型成果”。" in refusing.letters("onsite")["e2"], refusing.letters("onsite")["e2"]
 
 
 def test_an_events_time_and_place_are_in_its_notice_and_only_an_event_has_them(tmp_path, home):

@@ -108,15 +108,17 @@ def _event_notice(session, p, round_id, action) -> Outcome:
     assert action.deadline is not None  # the event's own moment
     on = action.deadline.date()
     # A unit taking part with some of the list items it applied for is told which (江州化工's two 成果: one
-    # failed 初审); one that applied for one item knows it.
+    # failed 初审; 温州's firms whose second application came late and was refused could not tell which award
+    # the visit was for); one that applied for one item knows it.
     entries: dict[str, list[str]] = defaultdict(list)
     for s in select_subjects(session, p, round_id, stage.notify, action.category) if stage.notify else []:
         if ":" in s and (name := p_item_name(p, s)):
             entries[s.partition(":")[0]].append(quoted(name))
     applied = Counter(s.partition(":")[0] for s in {  # the distinct subjects each unit handed in, at any window
         s for window in (p.stages if entries else []) if window.kind is StageKind.submission
+        for status in ("accepted", "rejected_late")
         for s in crud.handed_in_subjects(session=session, round_id=round_id, stage=window.code, period=None,
-                                         category=None, item_category=p.item_category)})
+                                         category=None, item_category=p.item_category, status=status)})
     # An event for those graded or placed low, rejected or in default (约谈) is each one's own: not in the group.
     own_news = stage.notify is not None and any(w.grades or w.rank is not None or w.rejected_at or w.missing_at
                                                 for w in (stage.notify, *stage.notify.any_of))
