@@ -1076,6 +1076,10 @@ def test_an_indicator_not_met_is_told_with_its_figure_its_target_and_a_year_not_
     assert energy == ("单位地区生产总值能源消耗降低累计9.3%（4年中只报送了3年的数值，目标≥12%，"
                       "全区数值，由榆阳区市场监督管理局报送）"), energy
     assert all(any(x.startswith("单位地区生产总值能源消耗降低") for x in unmet[d]) for d in depts)
+    # A target set for 2025 and held whole in 2024 says its year (the 2024 letters read "目标≥98%" as the year's own);
+    # the cumulative one above is held to its 2024 pace, and says none.
+    [food] = [x for x in unmet[depts[0]] if x.startswith("食品评价性抽检合格率")]
+    assert food == "食品评价性抽检合格率（未报送数值，2025年目标≥98%，全区数值，由榆阳区市场监督管理局报送）", food
 
 
 def test_a_listed_unit_is_told_which_of_its_items_were_not_listed(session, round_):

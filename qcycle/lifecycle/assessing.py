@@ -358,7 +358,10 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
         if u.bonuses or u.deductions:
             adjusted[u.unit] = (u.bonuses, u.deductions, {code: when for code, of in named.items() if (when := of(u.unit))})
         for ind in scheme.indicators:
-            said = [f"目标{_SIGNS[ind.comparator]}{_figure(target_by(ind, u.until_year))}{ind.unit}"]
+            # A target of a later year, held to whole before it (榆阳's 2024 results read "目标≥98%" of the 2025 目标).
+            later = not ind.cumulative_years and ind.year is not None and u.until_year is not None and ind.year > u.until_year
+            year = f"{ind.year}年" if later else ""
+            said = [f"{year}目标{_SIGNS[ind.comparator]}{_figure(target_by(ind, u.until_year))}{ind.unit}"]
             if ind.reported_by:  # one district figure: not the department's own
                 said.append(f"全区数值，由{p.unit(ind.reported_by).name}报送")
             if ind.code not in u.indicators:
