@@ -336,22 +336,24 @@ Counted = tuple[dict[str, float], dict[str, float], dict[str, list[str]]]
 
 
 def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str | None, subjects: list[str],
-                 category: str | None = None) -> tuple[dict[str, Counted], dict[str, list[str]]]:
+                 category: str | None = None) -> tuple[dict[str, Counted], dict[str, list[str]], dict[str, str]]:
     """What the assessment ``stage`` counted for each subject, as its result letter names it: the
     bonus and deduction items, with how many times each (焦作's 解放区 is A by a +2 bonus) and, for
     those counted from the hand-ins, which deadlines (月调度报告未报送5次: which months?), and the
     indicators not met, each with its figure and the target that assessment held it to (淮安's
-    counties read "工作指标完成情况48.00分" and could not tell which indicators to rectify)."""
+    counties read "工作指标完成情况48.00分" and could not tell which indicators to rectify); and, for a subject whose
+    indicators not met are all one unit's district figures, that unit (said once, not after each: 榆阳's departments
+    read "全区数值，由榆阳区市场监督管理局报送" twice in one sentence)."""
     scheme = p.assessment
     if not subjects or scheme is None or stage is None or not (scheme.bonuses or scheme.deductions or scheme.indicators):
-        return {}, {}
+        return {}, {}, {}
     # The assessment's action (its category's): the year it scored holds a cumulative target to that
     # year's pace, and its moment bounds the deadlines a late_at deduction counts.
     assessed = [a for a in kept_timetable(session, p, round_id).actions if a.stage == stage and a.action == "assess"
                 and (category is None or a.category in (None, category))]
     action = assessed[0] if assessed else None
     adjusted: dict[str, Counted] = {}
-    missed: dict[str, list[str]] = {}
+    missed: dict[str, list[tuple[str, list[str], str | None]]] = {}  # unit → (name and figure, what is said of it, reporter)
     late_when = _late_counts(session, p, round_id, action) if action is not None else {}
     named = {code: _deadlines_of(per) for code, per in late_when.items()}
     for u in _inputs(session, p, round_id, stage, subjects, action.at.year if action else None, action, late_when):
@@ -362,10 +364,10 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
             later = not ind.cumulative_years and ind.year is not None and u.until_year is not None and ind.year > u.until_year
             year = f"{ind.year}年" if later else ""
             said = [f"{year}目标{_SIGNS[ind.comparator]}{_figure(target_by(ind, u.until_year))}{ind.unit}"]
-            if ind.reported_by:  # one district figure: not the department's own
-                said.append(f"全区数值，由{p.unit(ind.reported_by).name}报送")
+            # One district figure: not the department's own.
+            source = f"全区数值，由{p.unit(ind.reported_by).name}报送" if ind.reported_by else None
             if ind.code not in u.indicators:
-                missed.setdefault(u.unit, []).append(f"{ind.name}（未报送数值，{'，'.join(said)}）")
+                missed.setdefault(u.unit, []).append((ind.name, ["未报送数值", *said], source))
             elif not indicator_met(ind, figure := u.indicators[ind.code], u.until_year):
                 if isinstance(figure, (int, float)):
                     value, sum_of = float(figure), ""
@@ -374,9 +376,16 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
                     owed = [y for y in ind.cumulative_years if u.until_year is None or y <= u.until_year]
                     if len(figure) < len(owed):
                         said.insert(0, f"{len(owed)}年中只报送了{len(figure)}年的数值")
-                missed.setdefault(u.unit, []).append(
-                    f"{ind.name}{sum_of}{_figure(value)}{ind.unit}（{'，'.join(said)}）")
-    return adjusted, missed
+                missed.setdefault(u.unit, []).append((f"{ind.name}{sum_of}{_figure(value)}{ind.unit}", said, source))
+    unmet: dict[str, list[str]] = {}
+    sources: dict[str, str] = {}
+    for unit, entries in missed.items():
+        shared = {source for *_, source in entries}
+        if len(entries) > 1 and len(shared) == 1 and (source := shared.pop()) is not None:
+            sources[unit] = source
+            entries = [(named, said, None) for named, said, _ in entries]
+        unmet[unit] = [f"{named}（{'，'.join([*said, *([source] if source else [])])}）" for named, said, source in entries]
+    return adjusted, unmet, sources
 
 
 _SIGNS = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜", "=": ""}  # a comparator as a letter writes it

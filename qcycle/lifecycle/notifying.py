@@ -149,7 +149,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
     year = rows[0].computed_at.year if rows else None  # the year assessed: a plan's pace is counted to it
     goals = quota_goals(p, reached, year) if reached else []
     graded = [r.unit_code for rs in by_unit.values() for r in rs] if template in ("result.j2", "circular.j2") else []
-    adjusted, unmet = what_counted(session, p, round_id, assessed, graded, action.category)
+    adjusted, unmet, unmet_from = what_counted(session, p, round_id, assessed, graded, action.category)
     facts = veto_facts(session, p, round_id, assessed)  # what a veto recorded stands for (which accident)
     drafts = []
     # What an award brings to hand in later (a named unit's yearly 自查报告), as a publication tells it.
@@ -305,6 +305,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
                                 parts=component_scores(p, (mine or off)[0], full_marks=True)
                                 if len(mine or off) == 1 and template == "result.j2" else "",
                                 unmet=unmet.get(mine[0].unit_code, []) if len(mine) == 1 else [],
+                                unmet_from=unmet_from.get(mine[0].unit_code) if len(mine) == 1 else None,
                                 grade_consequence=grade_consequence(p, mine[0].grade)
                                 if len(mine) == 1 and mine[0].unit_code not in after else None,
                                 consequence=p.assessment.consequence if p.assessment else None)
