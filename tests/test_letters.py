@@ -344,6 +344,25 @@ def test_a_place_left_vacant_is_said_once_for_a_firms_two_awards(tmp_path_factor
     assert [x for m in messages for x in problems_of(p, timetable, m) if x.startswith("a clause said twice")] == []
 
 
+def test_a_refusal_of_an_entry_named_like_the_round_names_its_category_in_the_subject(tmp_path_factory, monkeypatch):
+    """温州's late 市长质量奖 application was answered "【不予受理】2021年度温州市市长质量奖评审：“温州市市长质量奖”申报
+    材料逾期提交": the award twice in one subject. The subject says its category; the letter names the entry (seed 4
+    refuses one such entry as late)."""
+    path = next(p for p in PROGRAMMES if p.stem == "wz-mayor-quality-award-2021")
+    use_home(monkeypatch, tmp_path_factory.mktemp("refused"))
+    try:
+        p, timetable, round_id = play_programme(path, seed=4)
+        with db.session_scope() as session:
+            refused = [m for m in session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all()
+                       if m.subject.startswith("【不予受理】")]
+    finally:
+        leave_home()
+    award = [m for m in refused if "提交的“温州市市长质量奖”申报材料" in m.body]
+    assert award, [m.subject for m in refused]
+    assert all(m.subject == "【不予受理】2021年度温州市市长质量奖评审：质量奖申报材料逾期提交" for m in award), award
+    assert [x for m in refused for x in problems_of(p, timetable, m)] == []
+
+
 def test_a_candidate_on_a_list_of_two_awards_is_told_which_it_is_proposed_for(tmp_path_factory, monkeypatch):
     """广州's 公示 lists the 市长质量奖 and its 提名奖: a nominee is not told it is on the list as if for the award."""
     r = run(next(p for p in PROGRAMMES if p.stem == "gz-mayor-quality-award-2024"), tmp_path_factory, monkeypatch)

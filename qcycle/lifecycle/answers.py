@@ -54,6 +54,8 @@ def refusal_letters(session: Session, p: Programme, timetable: Timetable, round_
         if not p.has_unit(unit) or unit == sender:  # a unit taken out of the file; an office's own part
             continue
         items = [{"item": _what(p, r) + ("修改稿" if r.in_force_at else ""), "submitted_at": r.submitted_at,
+                  # In the subject beside the round's name: 温州's "2021年度温州市市长质量奖评审：“温州市市长质量奖”申报材料…"
+                  "headed": _what(p, r, beside=p.round.name) + ("修改稿" if r.in_force_at else ""),
                   "in_force_at": r.in_force_at,
                   # None only if an amendment took the deadline out since: the letter then omits it
                   "deadline": timetable.cutoff(stage_code, r.period, r.category_code, unit)} for r in mine]
@@ -88,11 +90,13 @@ def _to_holder(p: Programme, to: str, stage: Stage, units: list[tuple[str, list[
     return Draft(to, REFUSED_LATE_TEMPLATE, ctx, f"{stage.code}:refused_late_held@{clock.to_local(first).isoformat()}", on)
 
 
-def _what(p: Programme, row: crud.Refusal) -> str:
+def _what(p: Programme, row: crud.Refusal, beside: str = "") -> str:
     """What was handed in, as the letters of its window call it, after its list item in quotation
-    marks: "“培育争创中国质量奖（提名奖）”揭榜书", not brackets inside brackets."""
+    marks: "“培育争创中国质量奖（提名奖）”揭榜书", not brackets inside brackets; an item whose name ``beside``
+    already says by its category's ("质量奖申报材料" after "2021年度温州市市长质量奖评审：")."""
     stage = p.stage(row.stage)
-    item = "".join(quoted(i.name) for _, i in p.items if i.code == row.item_code)
+    item = "".join(category.name if i.name in beside else quoted(i.name)
+                   for category, i in p.items if i.code == row.item_code)
     detail = [stage.period_label(row.period)] if row.period else []
     if row.category_code and not row.item_code:
         detail += [category_label(c.name) for c in p.categories if c.code == row.category_code]
