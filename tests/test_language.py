@@ -7268,22 +7268,27 @@ def test_a_superiors_escalation_names_the_items_each_unit_owes(tmp_path, home):
     assert "贵单位辖区内甲公司（“现场型成果”）、乙公司（“攻关型成果”）应于2023年5月19日" in urged and "逾期提交的不予受理" in urged, urged
 
 
+# REVIEWED with a 验收 whose 不予通过 ends a subject's part (撤销建设资格), then a 建设进展报告 whose 核查 decides those
+# who never sent it 不同意 by rule.
+ENDING = REVIEWED.replace("    stages:\n", "    reminder_policies:\n      std: {before_workdays: [1], escalate_after_workdays: 2}\n"
+                          "    stages:\n", 1) + (
+    "      - {code: selfcheck, name: 验收自评报告, kind: submission, submission: self_evaluation,\n"
+    "         owed_by: {approved_at: eligibility}, opens: 2023-04-24, deadline: {date: 2023-04-28}}\n"
+    "      - {code: scoring, name: 验收评分, kind: assessment, on: 2023-05-05}\n"
+    "      - {code: results, name: 告知验收结果, kind: notification, template: result, on: 2023-05-10,\n"
+    "         notify: {approved_at: eligibility}}\n"
+    "      - {code: progress, name: 建设进展报告, kind: submission, submission: progress_report,\n"
+    "         owed_by: {approved_at: eligibility}, opens: 2023-06-01, deadline: {date: 2023-06-30}, reminders: std}\n"
+    "      - {code: progress_check, name: 进展报告核查, kind: decision, decides: progress, on: 2023-07-10,\n"
+    "         rejects_missing: true, on_rejection: 撤销建设资格}\n"
+    ) + _eligible_scored("[{name: 通过验收, min_score: 60}, {name: 不予通过, consequence: 撤销建设资格, ends: true}]")
+
+
 def test_a_grade_that_ends_a_units_part_leaves_it_owing_nothing_after(tmp_path, home):
     """地理标志保护示范区: 长林县, 不予通过 and 撤销建设资格 on 11月30日, was told the next day that its 建设进展报告
     window had opened, reminded three times, and would have been urged through its city: a grade's consequence was
     only words. ``ends`` on a grade takes the subject out of every window from its results on."""
-    text = REVIEWED.replace("    stages:\n", "    reminder_policies:\n      std: {before_workdays: [1], escalate_after_workdays: 2}\n"
-                            "    stages:\n", 1) + (
-        "      - {code: selfcheck, name: 验收自评报告, kind: submission, submission: self_evaluation,\n"
-        "         owed_by: {approved_at: eligibility}, opens: 2023-04-24, deadline: {date: 2023-04-28}}\n"
-        "      - {code: scoring, name: 验收评分, kind: assessment, on: 2023-05-05}\n"
-        "      - {code: results, name: 告知验收结果, kind: notification, template: result, on: 2023-05-10,\n"
-        "         notify: {approved_at: eligibility}}\n"
-        "      - {code: progress, name: 建设进展报告, kind: submission, submission: progress_report,\n"
-        "         owed_by: {approved_at: eligibility}, opens: 2023-06-01, deadline: {date: 2023-06-30}, reminders: std}\n"
-        "      - {code: progress_check, name: 进展报告核查, kind: decision, decides: progress, on: 2023-07-10,\n"
-        "         rejects_missing: true, on_rejection: 撤销建设资格}\n"
-        ) + _eligible_scored("[{name: 通过验收, min_score: 60}, {name: 不予通过, consequence: 撤销建设资格, ends: true}]")
+    text = ENDING
     r = Round(write(tmp_path, "ends.yaml", text))
     _items_eligible(r, applied=["e1", "e2", "e3"]).hand_in("self_evaluation", ["e1", "e3"], "2023-04-26")  # e2 never sends its 自评报告
     r.scores({"e1": 80, "e2": 40, "e3": 70})
@@ -7331,15 +7336,7 @@ def test_a_list_item_whose_part_ended_is_not_decided_missing_for_a_window_never_
     """The same 撤销建设资格 owed item by item: 乙公司's one item, 不予通过 (ends), was still decided 不同意 by the rule
     for the 建设进展报告 never asked of it (units that had handed nothing in were left out, their items not). The
     item a unit did not send beside one it did is decided, and named in the office's letter with the rule."""
-    text = REVIEWED.replace("    stages:\n", "    reminder_policies:\n      std: {before_workdays: [1], escalate_after_workdays: 2}\n"
-                            "    stages:\n", 1) + (
-        "      - {code: scoring, name: 验收评分, kind: assessment, on: 2023-05-05}\n"
-        "      - {code: progress, name: 建设进展报告, kind: submission, submission: progress_report,\n"
-        "         owed_by: {approved_at: eligibility}, opens: 2023-06-01, deadline: {date: 2023-06-30}, reminders: std}\n"
-        "      - {code: progress_check, name: 进展报告核查, kind: decision, decides: progress, on: 2023-07-10,\n"
-        "         rejects_missing: true, on_rejection: 撤销建设资格}\n"
-        ) + _eligible_scored("[{name: 通过验收, min_score: 60}, {name: 不予通过, consequence: 撤销建设资格, ends: true}]") + TWO_KINDS
-    r = Round(write(tmp_path, "ends.yaml", text))
+    r = Round(write(tmp_path, "ends.yaml", ENDING + TWO_KINDS))
     _items_eligible(r, {"e1:xc-1": 80, "e1:gg-1": 70, "e2:gg-1": 40})  # 乙公司's one item 不予通过
     r.until("2023-06-05")
     r.hand_in("progress_report", ["e1"], "2023-06-10", item="xc-1", id="p-1")  # 甲公司 reports one item of two
