@@ -5721,12 +5721,12 @@ def test_an_overdue_notice_says_the_superior_urges_it_the_same_day(tmp_path, hom
     r.until("2024-12-31")
     overdue = _subjects_and_bodies(r, "d1", "【逾期提醒】")
     assert len(overdue) == 1 and "贵单位逾期未提交的情况已同时报示例区人民政府督办。" in overdue[0], overdue
-    assert "将提请" not in overdue[0]
+    assert "提请" not in overdue[0] and "将于" not in overdue[0], overdue
     # Urged two days later, it says when, as before.
     later = Round(write(tmp_path, "later.yaml", SELF_OWED.replace("plan-2024", "later-2024")))
     later.until("2024-12-31")
     told = _subjects_and_bodies(later, "d1", "【逾期提醒】")
-    assert len(told) == 1 and "已同时报" not in told[0] and "将提请示例区人民政府督办" in told[0], told
+    assert len(told) == 1 and "已同时报" not in told[0] and "如仍未提交，将于2024年12月3日提请示例区人民政府督办。" in told[0], told
 
 
 def _subjects_and_bodies(r: Round, unit: str, kind: str) -> list[str]:
@@ -7466,7 +7466,7 @@ def test_an_office_may_urge_the_overdue_unit_itself_copying_its_superior(tmp_pat
     with db.session_scope() as session:  # warned of it by the office itself, not "将提请…督办"
         warned = session.exec(select(OutboxMessage.body).where(OutboxMessage.round_id == r.id, OutboxMessage.unit_code == "e1",
                                                                OutboxMessage.subject.contains("逾期提醒"))).one()
-    assert "如在2023年5月5日前仍未提交，将予以督办" in warned and "提请" not in warned, warned
+    assert "如仍未提交，将于2023年5月5日予以督办" in warned and "提请" not in warned, warned
     with pytest.raises(ConfigError, match="escalate_cc"):
         write(tmp_path, "bad.yaml", text.replace(" escalate_to: self,", "", 1))
     # Handed in to that very superior (report_to: parent): the copy says so, and asks it to say if the report came (永固's

@@ -1294,14 +1294,14 @@ def test_a_notice_of_an_event_does_not_ask_its_units_to_read_it(tmp_path_factory
 
 
 @pytest.mark.parametrize(("stem", "warns"), [
-    ("yy-quality-plan-2025", "如在2024年12月4日前仍未提交，将提请榆林市榆阳区人民政府督办。"),
-    ("sc-jbgs-2023", "如在2023年10月25日前仍未提交，将予以督办。"),
+    ("yy-quality-plan-2025", "如仍未提交，将于2024年12月4日提请榆林市榆阳区人民政府督办。"),
+    ("sc-jbgs-2023", "如仍未提交，将于2023年10月25日予以督办。"),
 ])
 def test_an_overdue_notice_says_when_and_by_whom_a_unit_will_be_urged(stem, warns, tmp_path_factory, monkeypatch):
     """榆阳's 12月2日 逾期提醒 did not say that 区政府 would be asked to urge the late departments on 12月4日; each
     unit urged then had been warned, with the day and by whom (the office itself: 予以督办)."""
     r = run(next(p for p in PROGRAMMES if p.stem == stem), tmp_path_factory, monkeypatch)
-    day = re.search(r"如在(\d{4})年(\d+)月(\d+)日前", warns)
+    day = re.search(r"将于(\d{4})年(\d+)月(\d+)日", warns)
     escalation = dt.date(*(int(x) for x in day.groups()))
     overdue = {m.unit_code: m.body for m in r.messages if m.channel == "email" and m.subject.startswith("【逾期提醒】")
                and warns in m.body}

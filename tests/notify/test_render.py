@@ -578,8 +578,8 @@ def test_a_merged_reminder_keeps_an_overdue_items_warning_of_the_urging_to_come(
             "days_overdue": 2, "escalate_on": dt.date(2023, 4, 24), "escalate_to": None}},
     ]
     _, body = render_items(items, None)
-    assert "自评报告，截止2023年4月18日（星期二）17:30，已逾期2个工作日，如在2023年4月21日前仍未提交，将提请某市人民政府督办。" in body, body
-    assert "进展报告，截止2023年4月18日（星期二）17:30，已逾期2个工作日，如在2023年4月24日前仍未提交，将予以督办。" in body, body
+    assert "自评报告，截止2023年4月18日（星期二）17:30，已逾期2个工作日，如仍未提交，将于2023年4月21日提请某市人民政府督办。" in body, body
+    assert "进展报告，截止2023年4月18日（星期二）17:30，已逾期2个工作日，如仍未提交，将于2023年4月24日予以督办。" in body, body
     assert body.count("督办") == 2
 
 
@@ -645,18 +645,20 @@ def test_a_merged_reminder_says_what_lateness_costs_once_or_with_its_item() -> N
 
 
 def test_an_overdue_notice_warns_of_the_urging_to_come_as_its_window_allows() -> None:
-    """"如在…前仍未提交" where a late hand-in is still taken (not "届时仍未提交的": no time was named before it); where it is refused (逾期不予受理) there is nothing
-    left to hand in, and the warning says the lateness itself will be reported."""
+    """"如仍未提交，将于…予以督办" where a late hand-in is still taken (not "届时仍未提交的": no time was named before it;
+    nor "如在7月19日前仍未提交": the 督办 went at 09:00 on the 19th, a day the programme's "…日前" counts in); where it
+    is refused (逾期不予受理) there is nothing left to hand in, and the warning says the lateness itself will be
+    reported."""
     later = {"escalate_on": dt.date(2023, 4, 25), "escalate_to": "成都市人民政府"}
     _, body = render_message("overdue.j2", {**CONTEXTS["overdue.j2"], **later})
-    assert "请尽快提交；如有特殊情况，请及时说明原因。\n如在2023年4月25日前仍未提交，将提请成都市人民政府督办。" in body, body
+    assert "请尽快提交；如有特殊情况，请及时说明原因。\n如仍未提交，将于2023年4月25日提请成都市人民政府督办。" in body, body
     _, body = render_message("overdue.j2", {**CONTEXTS["overdue.j2"], **later, "refused_late": True})
     assert "贵单位逾期未提交的情况将于2023年4月25日报成都市人民政府督办。" in body and "届时" not in body, body
     _, body = render_message("overdue.j2", {**CONTEXTS["overdue.j2"], **later, "escalate_to": None})
-    assert "如在2023年4月25日前仍未提交，将予以督办。" in body and "届时" not in body, body
+    assert "如仍未提交，将于2023年4月25日予以督办。" in body and "届时" not in body and "前仍未" not in body, body
     # Where the report goes to another unit, the letter keeps to its own verb (报送, not 提交).
     _, body = render_message("overdue.j2", {**CONTEXTS["overdue.j2"], **later, "report_to": "市政府"})
-    assert "请尽快报送；" in body and "如在2023年4月25日前仍未报送，将提请成都市人民政府督办。" in body, body
+    assert "请尽快报送；" in body and "如仍未报送，将于2023年4月25日提请成都市人民政府督办。" in body, body
 
 
 @pytest.mark.parametrize(("title", "to_read"), [
