@@ -25,7 +25,14 @@ from qcycle import db
 from qcycle.lifecycle.headings import name_beside
 from qcycle.lifecycle.wording import achievement_of, call_subject, result_kind
 from qcycle.loader import load_programme
-from qcycle.models import NEGATIVE_OUTCOMES, ActionRun, AssessmentResult, Decision, OutboxMessage
+from qcycle.models import (
+    NEGATIVE_OUTCOMES,
+    ActionRun,
+    AssessmentResult,
+    Decision,
+    OutboxMessage,
+    Submission,
+)
 from qcycle.schema import StageKind
 from qcycle.settings import get_settings
 from qcycle.timetable import Timetable, name_of
@@ -361,6 +368,41 @@ def test_a_refusal_of_an_entry_named_like_the_round_names_its_category_in_the_su
     assert award, [m.subject for m in refused]
     assert all(m.subject == "【不予受理】2021年度温州市市长质量奖评审：质量奖申报材料逾期提交" for m in award), award
     assert [x for m in refused for x in problems_of(p, timetable, m)] == []
+
+
+def test_a_results_letter_of_one_category_says_only_the_reports_missed_for_its_items(tmp_path_factory, monkeypatch):
+    """The national year's 探索试点类 results told a county "未提交中期检查（进展报告，2025年10月）" of a report its 探索试点
+    item had sent: the miss was its 质量创新 item's (a window owed item by item was read unit by unit). Each miss a
+    category's letter says is one of that unit's items of the category (400 units of bench/generate.py: one such miss
+    at seed 5)."""
+    from bench import generate
+
+    path = generate.write_programme(tmp_path_factory.mktemp("national"), 400)
+    use_home(monkeypatch, tmp_path_factory.mktemp("national-home"))
+    try:
+        p, _, round_id = play_programme(path, seed=5)
+        with db.session_scope() as session:
+            letters = [m for m in session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all()
+                       if m.action.startswith("results:")]
+            handed = set(session.exec(select(Submission.unit_code, Submission.item_code, Submission.period).where(
+                Submission.round_id == round_id, Submission.stage == "midterm", Submission.status == "accepted")).all())
+            taken = [tuple(x.split(":")) for x in session.exec(select(Decision.subject).where(
+                Decision.round_id == round_id, Decision.stage == "takers_review", Decision.outcome == "approved")).all()]
+    finally:
+        leave_home()
+    category = {c.name: c.code for c in p.categories}
+    said = []
+    for m in letters:
+        of = category[re.search(r"（([^（）]+?)类）$", m.subject).group(1)]
+        for year, month in re.findall(r"未提交中期检查（进展报告，(\d{4})年(\d{1,2})月", m.body):
+            owing = [i for u, i in taken if u == m.unit_code and p.item_category[i] == of
+                     and (u, i, f"{year}-{int(month):02d}") not in handed]
+            # And it names the item (366 counties' letters had listed "1. 未提交中期检查（…）；2. 未提交评价确认申请"
+            # with no item at all), once however much the item missed.
+            names = [i.name for _, i in p.items if i.code in owing]
+            said.append((m.unit_code, of, year, month, bool(owing) and any(f"{n}：" in m.body for n in names)))
+            assert not any(m.body.count(f"{n}：") > 1 for n in names), m.body
+    assert said and all(owed for *_, owed in said), [x for x in said if not x[-1]]
 
 
 def test_a_candidate_on_a_list_of_two_awards_is_told_which_it_is_proposed_for(tmp_path_factory, monkeypatch):

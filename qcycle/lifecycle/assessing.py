@@ -285,18 +285,21 @@ def _deadlines_assessed(timetable: Timetable, assessment: Action) -> list[Action
 
 
 def windows_never_handed_in(session: Session, p: Programme, round_id: uuid.UUID, timetable: Timetable,
-                            assessment: Action) -> dict[tuple[str, str], set[str]]:
+                            assessment: Action, *, by_item: bool = False) -> dict[tuple[str, str], set[str]]:
     """(window's stage code, what was owed, as a letter names it) → the units that owed it and never handed it in, for
     each window an assessment reads: the compulsory ones whose deadline passed since the round's previous assessment, each
     period on its own (榆阳's 2025 assessment reads the 2025 self-reports, wherever the file places their stage; a 舟山
-    department that missed one year's progress report missed it, whatever it handed in for the others)."""
+    department that missed one year's progress report missed it, whatever it handed in for the others). ``by_item``:
+    the list items ('unit:item') where a window is owed item by item, as a letter of one category names them (a 探索
+    试点类 result had read "未提交中期检查" of a county that missed only its 质量创新 item's report)."""
     out: dict[tuple[str, str], set[str]] = {}
     for a in _deadlines_assessed(timetable, assessment):
         stage = p.stage(a.stage)
         if not stage.submission or stage.owed_by is None or stage.voluntary:
             continue
         what = item_name(p.material(stage), [stage.period_label(a.period) if a.period else ""])
-        out.setdefault((stage.code, what), set()).update(outstanding(session, p, round_id, a))
+        missed = missing_subjects(session, p, round_id, a) if by_item else outstanding(session, p, round_id, a)
+        out.setdefault((stage.code, what), set()).update(missed)
     return out
 
 

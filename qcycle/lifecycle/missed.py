@@ -29,7 +29,7 @@ from qcycle.models import ResultRow
 from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable import Action
 
-__all__ = ["awaiting_decisions", "never_handed_in_lines", "owed_for_results"]
+__all__ = ["awaiting_decisions", "never_handed_in_lines", "owed_for_results", "said_by_item"]
 
 
 def never_handed_in_lines(session, p: Programme, round_id, notice: Action, assessed: str | None,
@@ -47,7 +47,7 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
     if graded is None and assessed:
         graded = results_of(session, round_id, assessed)
     graded_units = {r.unit_code.partition(":")[0] for r in graded or ()}
-    missed = _of_graded(session, p, round_id, windows_never_handed_in(session, p, round_id, timetable, action),
+    missed = _of_graded(session, p, round_id, windows_never_handed_in(session, p, round_id, timetable, action, by_item=True),
                         graded_units, category) if action else {}
     # Taken late where a part scores nothing for it (逾期报送的不予评分), by the units graded: why it scored 0.00.
     late: dict[tuple[str, str], set[str]] = defaultdict(set, {
@@ -111,6 +111,16 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
             out[unit] = [x for x in out[unit] if x[0] != window.code or x[1] is not None]
             out[unit].append((window.code, p_item_name(p, subject), p.material(window) + REFUSED_LATE))
     return out
+
+
+def said_by_item(lines: list[tuple[str | None, str]]) -> list[str]:
+    """(item, "未提交…") as a unit's own letter lists them: an item named once, before all it missed ("探索试点第6项：
+    未提交中期检查（…），未提交评价确认申请"; a county's two lines had each begun with it); the unit's own, each alone."""
+    by_item: dict[str | None, list[str]] = defaultdict(list)
+    for item, text in lines:
+        by_item[item].append(text)
+    return [line for item, texts in by_item.items()
+            for line in ([f"{item}：{'，'.join(texts)}"] if item else texts)]
 
 
 def _of_graded(session, p: Programme, round_id, missed: dict[tuple[str, str], set[str]], graded: set[str],

@@ -22,7 +22,7 @@ from qcycle.lifecycle.headings import (
     occasion_of,
     step_heading,
 )
-from qcycle.lifecycle.missed import awaiting_decisions, never_handed_in_lines
+from qcycle.lifecycle.missed import awaiting_decisions, never_handed_in_lines, said_by_item
 from qcycle.lifecycle.outcome import Outcome
 from qcycle.lifecycle.quota_wording import quota_area, quota_goals, quota_tasks
 from qcycle.lifecycle.remarks import (
@@ -241,9 +241,10 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # city 未提交中期报告 as well).
         # Not a miss a step's own letter told as its rejection (长丰's 初验 "未提交…，视为放弃": its 验收结果 had come again
         # with the miss alone).
-        missed += [text for code, _, text in never.get(u, []) if (mine or passes or not rejected.get(u))
+        unheard = [(item, text) for code, item, text in never.get(u, []) if (mine or passes or not rejected.get(u))
                    and not itemised_letter and code not in counted and code not in told_apart.get(u, ())
                    and not any(code == at and u in late for at, late in missing)]
+        missed += said_by_item(unheard)
         # Where its 复验 (a decision on the follow-up its grade owed) left it, unless a rejection line says so.
         after = {r.unit_code: said for r in mine if (said := rechecked.get(r.unit_code)) and not any(  # its verdict, kept
             line.endswith(said.rpartition("；")[2]) for line in rejected.get(u, []))}  # consequence aside (列为重点监管对象；…)
@@ -258,7 +259,7 @@ def notify_action(session, p, round_id, action) -> Outcome:
         # A unit with list items (or several results) gets one line per subject, its score
         # beside its grade: "某项目：良好（得分81.27）".
         named = (any(p_item_name(p, r.unit_code) for r in mine) or u in itemised or len(mine) > 1
-                 or (len(lines) > 1 and not mine))
+                 or (len(lines) > 1 and not mine) or any(item for item, _ in unheard))  # "结果为：某项目：…" reads as a form
         result = "；".join(lines) or "—"
         # Scored, then taken off at a later step (湖州's upheld objection): its score and parts said before why.
         off = ([r for r in rows if r.unit_code == u] if u in gone and not mine and lines and template == "result.j2"
