@@ -151,6 +151,8 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
                   if sentence.count(w) > 1]
         if sentence.count("评审") > 2:  # 广州: "在…市长质量奖评审中未通过材料评审，不再参加后续评审环节"
             found.append(f"评审 three times in a sentence: {sentence!r}")
+    missed_lines = Counter(re.findall(r"得分(?:未达到|高于)\S+?(?:分数线|分数上限)（", text))  # 雅安: one per item, thrice
+    found += [f"a line missed said twice: {line!r}" for line, n in missed_lines.items() if n > 1]
     for sentence in re.split(r"[。\n]", text):  # 温州: "…排名第11；名额内的候选…不由后续名次递补；…排名第9；名额内的候选…"
         clauses = Counter(c for c in re.split(r"[；，]", sentence) if len(c) >= 12)
         found += [f"a clause said twice in a sentence: {c!r}" for c, n in clauses.items() if n > 1]
@@ -403,6 +405,23 @@ def test_a_results_letter_of_one_category_says_only_the_reports_missed_for_its_i
             said.append((m.unit_code, of, year, month, bool(owing) and any(f"{n}：" in m.body for n in names)))
             assert not any(m.body.count(f"{n}：") > 1 for n in names), m.body
     assert said and all(owed for *_, owed in said), [x for x in said if not x[-1]]
+
+
+def test_items_that_missed_one_line_are_named_together(tmp_path_factory, monkeypatch):
+    """四川's 雅安 read "说明：“A”得分未达到合格分数线（60分）；“B”得分未达到合格分数线（60分）；“C”…" in one result: the
+    line is said once, after the items that missed it (seed 2 fails two items of a city on it)."""
+    path = next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023")
+    use_home(monkeypatch, tmp_path_factory.mktemp("lines"))
+    try:
+        p, timetable, round_id = play_programme(path, seed=2)
+        with db.session_scope() as session:
+            results = [m for m in session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all()
+                       if m.action.startswith("results:")]
+    finally:
+        leave_home()
+    together = [m.body for m in results if re.search(r"”、“[^”]+”得分未达到合格分数线（60分）", m.body)]
+    assert together, [m.body for m in results if "分数线" in m.body][:2]
+    assert [x for m in results for x in problems_of(p, timetable, m) if x.startswith("a line missed")] == []
 
 
 def test_a_candidate_on_a_list_of_two_awards_is_told_which_it_is_proposed_for(tmp_path_factory, monkeypatch):

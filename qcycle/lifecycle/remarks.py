@@ -108,6 +108,7 @@ def result_remarks(p: Programme, results: Iterable[ResultRow],
       grade a bonus decides names it (焦作's 解放区, A by "辖区企业获得省长质量奖或市长质量奖2家，加2分")."""
     said = []
     vacant_after = None  # the remark after which a place left vacant is said: once, however many items it holds for
+    missing: dict[str, list[tuple[int, str | None, Grade]]] = {}  # a line → the remarks of the items that missed it
     for r in results:
         item = p_item_name(p, r.unit_code)
         if r.veto and (forced(p, r) or _barred_line(p, r)):
@@ -119,6 +120,7 @@ def result_remarks(p: Programme, results: Iterable[ResultRow],
                 said.append(line_missed(p, item, line))
         elif listed is not None and listed.line is not None and p.assessment is not None and (
                 not p.assessment.reaches_grade(r.total, listed)):
+            missing.setdefault(listed.name, []).append((len(said), item, listed))
             said.append(line_missed(p, item, listed))
         elif (full := _full_grade(p, r)) is not None:
             among = ranked_among(p, r.unit_code)  # "县（市、区）" where each level is ranked apart
@@ -146,10 +148,18 @@ def result_remarks(p: Programme, results: Iterable[ResultRow],
             if (full.name, p.item_category.get(r.unit_code.partition(":")[2])) in vacated:
                 vacant_after = len(said) - 1
         elif (line := _missed_line(p, r)) is not None:
+            missing.setdefault(line.name, []).append((len(said), item, line))
             said.append(line_missed(p, item, line))
         said += adjustment_remarks(p, r, adjusted)
     if vacant_after is not None:  # 温州's two awards had each said it, the second time word for word
         said[vacant_after] += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
+    # Items that missed one line are named together (雅安's "“A”得分未达到合格分数线（60分）；“B”得分未达到…" three times).
+    merged = {at for entries in missing.values() if len(entries) > 1 and all(item for _, item, _ in entries)
+              for at, _, _ in entries[1:]}
+    for entries in missing.values():
+        if len(entries) > 1 and all(item for _, item, _ in entries):
+            said[entries[0][0]] = line_missed(p, [item for _, item, _ in entries if item], entries[0][2])
+    said = [text for at, text in enumerate(said) if at not in merged]
     return "；".join(said) + "。" if said else None
 
 
@@ -283,12 +293,13 @@ def _missed_line(p: Programme, r: ResultRow) -> Grade | None:
     return above if above.line is not None and not p.assessment.reaches_grade(r.total, above) else None
 
 
-def line_missed(p: Programme, item: str | None, line: Grade) -> str:
+def line_missed(p: Programme, item: str | list[str] | None, line: Grade) -> str:
     """A line a score missed, as a result letter says it: "得分未达到优秀分数线（85分）"; where a lower total is
-    better (风险分级), "得分高于A级分数上限（30分）"."""
+    better (风险分级), "得分高于A级分数上限（30分）"; of several items, "“A”、“B”得分未达到…"."""
     assert p.assessment is not None and line.line is not None
     said = "高于{}分数上限" if p.assessment.better == "lower" else "未达到{}分数线"
-    return f"{quoted(item) if item else ''}得分{said.format(grade_label(line.name))}（{line.line:g}分）"
+    names = [item] if isinstance(item, str) else item or []
+    return f"{'、'.join(quoted(n) for n in names)}得分{said.format(grade_label(line.name))}（{line.line:g}分）"
 
 
 def _barred_line(p: Programme, r: ResultRow) -> bool:
