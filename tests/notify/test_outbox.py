@@ -120,12 +120,12 @@ def test_reminders_of_one_unit_and_day_are_merged_and_rerendered_while_queued(tm
         reminder(loaded, "c2")], rid) == 3
     rows = _rows(unit_code="c1")
     assert len(rows) == 1
-    assert rows[0].subject == "【提醒】1号市局有2项事项待办理"
+    assert rows[0].subject == "【提醒】测试用小周期：2项事项待办理（其中1项已逾期）"  # which work, and that one is late
     assert "揭榜书" in rows[0].body and "进展报告" in rows[0].body and "已逾期2个工作日" in rows[0].body
     # A later call the same day merges into the still-queued row and re-renders it.
     assert _queue(loaded, [reminder(loaded, "c1", key="evaluation:reminder:T-1", item="评价确认申请")], rid) == 1
     (row,) = _rows(unit_code="c1")
-    assert row.subject == "【提醒】1号市局有3项事项待办理" and "评价确认申请" in row.body
+    assert row.subject == "【提醒】测试用小周期：3项事项待办理（其中1项已逾期）" and "评价确认申请" in row.body
     assert row.action.split("+") == ["application:reminder:T-1", "progress:overdue", "evaluation:reminder:T-1"]
     # Queuing any of them again changes nothing.
     assert _queue(loaded, [reminder(loaded, "c1")], rid) == 0
@@ -185,6 +185,17 @@ def test_a_claim_reads_the_rounds_unsent_rows_only(tmp_path):
     assert "ix_outbox_message_round_status (round_id=? AND status=?)" in plan, plan
 
 
+def test_merged_reminders_all_overdue_are_headed_as_overdue(tmp_path):
+    """44 national digests of overdue notices came headed 【提醒】: a unit's letters of the day, all past their
+    deadlines, are an 【逾期提醒】."""
+    loaded = _sink_programme(tmp_path)
+    late = [reminder(loaded, "c1", key=f"{stage}:overdue", template="overdue.j2", item=item, days_overdue=2)
+            for stage, item in (("progress", "进展报告"), ("evaluation", "评价确认申请"))]
+    assert _queue(loaded, late, round_id(loaded)) == 2
+    (row,) = _rows(unit_code="c1")
+    assert row.subject == "【逾期提醒】测试用小周期：2项事项待办理", row.subject
+
+
 def test_a_moved_deadline_notice_is_merged_with_the_units_reminders_of_that_day(tmp_path):
     loaded = _sink_programme(tmp_path)
     rid = round_id(loaded)
@@ -196,7 +207,7 @@ def test_a_moved_deadline_notice_is_merged_with_the_units_reminders_of_that_day(
                                             moved_from=dt.date(2023, 4, 14), today=DAY)], rid) == 2
     assert _queue(loaded, [other], rid) == 1
     (row,) = _rows(unit_code="c1")
-    assert row.subject == "【提醒】1号市局有2项事项待办理"
+    assert row.subject == "【提醒】测试用小周期：2项事项待办理"
     assert "进展报告，截止2023年4月14日（星期五）17:30，还有1个工作日" in row.body
     assert "揭榜书，截止时间由2023年4月14日延长至2023年4月28日（星期五）17:30，还有10个工作日" in row.body
     assert row.body.index("进展报告") < row.body.index("延长至")  # by deadline
