@@ -7348,6 +7348,38 @@ def test_a_list_item_whose_part_ended_is_not_decided_missing_for_a_window_never_
     asked = r.letters("progress_check")["amr"]
     assert ("尚有1项建设进展报告未提交，不在待审核之列：甲公司的“攻关型成果”。按规定，2023年7月10日前仍未提交的，撤销建设资格。"
             in asked) and "乙公司" not in asked, asked
+    # An item whose part ended beside one its unit reported: not asked for, not decided, not named.
+    beside = Round(write(tmp_path, "beside.yaml", (ENDING + TWO_KINDS).replace("code: review-2023,", "code: review-2023b,", 1)))
+    _items_eligible(beside, {"e1:xc-1": 80, "e1:gg-1": 40, "e2:gg-1": 70})  # 甲公司's 攻关型成果 不予通过
+    beside.until("2023-06-05")
+    beside.hand_in("progress_report", ["e1"], "2023-06-10", item="xc-1", id="p-1")
+    beside.hand_in("progress_report", ["e2"], "2023-06-10", item="gg-1", id="p-2")
+    beside.until("2023-07-31")
+    with db.session_scope() as session:
+        assert not session.exec(select(Decision).where(Decision.round_id == beside.id, Decision.stage == "progress_check",
+                                                       Decision.decided_by == "rule:missing")).all()
+    assert "未提交" not in beside.letters("progress_check")["amr"], beside.letters("progress_check")["amr"]
+
+
+def test_an_item_refused_as_late_is_not_also_said_never_handed_in(tmp_path, home):
+    """Said item by item, what a unit never handed in named 甲公司's 现场型成果 twice: "未提交验收自评报告" and "验收自评报告逾期
+    提交，不予受理". Refused, not missed; its other item, never sent, is missed."""
+    from qcycle.lifecycle.missed import never_handed_in_lines
+
+    r = Round(write(tmp_path, "refused.yaml", (ENDING + TWO_KINDS).replace(
+        "deadline: {date: 2023-04-28}}", "deadline: {date: 2023-04-28}, lateness: reject}", 1)))
+    _items_eligible(r)
+    r.until("2023-04-28")
+    with db.session_scope() as session:
+        (late,) = ingest_many(session=session, programme=r.p, timetable=r.t, round_id=r.id, source="test", records=[
+            {"kind": "self_evaluation", "unit": "e1", "item": "xc-1", "id": "s-1", "submitted_at": "2023-05-02T10:00:00+08:00"}])
+    assert late.status == "rejected_late", late
+    r.scores({"e1:xc-1": 80, "e1:gg-1": 70, "e2:gg-1": 75})
+    r.until("2023-05-10")
+    with db.session_scope() as session:
+        lines = never_handed_in_lines(session, r.p, r.id, r.t.by_name()["results:notify"], "scoring")
+    assert lines["e1"] == [("selfcheck", "攻关型成果", "未提交验收自评报告"),
+                           ("selfcheck", "现场型成果", "验收自评报告逾期提交，不予受理")], lines["e1"]
 
 
 def test_letters_that_would_tell_nothing_are_refused_by_validate(tmp_path, home):

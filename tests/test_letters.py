@@ -151,8 +151,9 @@ def problems_of(p, timetable: Timetable, m: OutboxMessage) -> list[str]:
                   if sentence.count(w) > 1]
         if sentence.count("评审") > 2:  # 广州: "在…市长质量奖评审中未通过材料评审，不再参加后续评审环节"
             found.append(f"评审 three times in a sentence: {sentence!r}")
-    missed_lines = Counter(re.findall(r"得分(?:未达到|高于)\S+?(?:分数线|分数上限)（", text))  # 雅安: one per item, thrice
-    found += [f"a line missed said twice: {line!r}" for line, n in missed_lines.items() if n > 1]
+    for line_of_letter in text.splitlines():  # 雅安: one per item, thrice (a summary's lines each say their own)
+        missed_lines = Counter(re.findall(r"得分(?:未达到|高于)\S+?(?:分数线|分数上限)（", line_of_letter))
+        found += [f"a line missed said twice: {line!r}" for line, n in missed_lines.items() if n > 1]
     for sentence in re.split(r"[。\n]", text):  # 温州: "…排名第11；名额内的候选…不由后续名次递补；…排名第9；名额内的候选…"
         clauses = Counter(c for c in re.split(r"[；，]", sentence) if len(c) >= 12)
         found += [f"a clause said twice in a sentence: {c!r}" for c, n in clauses.items() if n > 1]
@@ -405,6 +406,8 @@ def test_a_results_letter_of_one_category_says_only_the_reports_missed_for_its_i
             said.append((m.unit_code, of, year, month, bool(owing) and any(f"{n}：" in m.body for n in names)))
             assert not any(m.body.count(f"{n}：") > 1 for n in names), m.body
     assert said and all(owed for *_, owed in said), [x for x in said if not x[-1]]
+    # A letter whose one line is an item's reads as a list ("结果如下：\n某项：…"), not "结果为：某项：…".
+    assert not [m.body for m in letters if any(s.count("：") > 1 for s in re.split(r"[。；\n]", m.body))]
 
 
 def test_items_that_missed_one_line_are_named_together(tmp_path_factory, monkeypatch):

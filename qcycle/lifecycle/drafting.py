@@ -267,8 +267,14 @@ def reviewer_step(name: str) -> str:
     return next((step for step in _REVIEW_STEPS if name.endswith(step)), name)
 
 
+# How a stage's name ends the reviewers it names ("县（市）区市场监管局", "乡镇（街道）或有关部门", "县区"): a name before
+# its step that ends otherwise names no unit ("年度复核", "整改报告审核", "县区局审核推荐": 各年度的复核意见).
+_REVIEWER_ENDINGS = ("局", "部门", "单位", "政府", "街道）", "委员会", "办公室", "协会", "县区", "区县", "市县", "乡镇")
+
+
 def reviewers_named(name: str) -> str | None:
     """The reviewers a review stage's name describes ("县（市）区市场监管局初审": 县（市）区市场监管局); None where it
-    names none ("初审")."""
+    names none ("初审", "年度复核", "县区局审核推荐")."""
     step = reviewer_step(name)
-    return name[:-len(step)] or None if step != name else None
+    before = name[:-len(step)] if step != name else ""
+    return before if before.endswith(_REVIEWER_ENDINGS) else None

@@ -108,8 +108,9 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
         for subject in sorted(refused):
             unit = subject.partition(":")[0]
             # Refused, not missed: "未按期提交自评报告；自评报告逾期提交，不予受理" had said it twice.
-            out[unit] = [x for x in out[unit] if x[0] != window.code or x[1] is not None]
-            out[unit].append((window.code, p_item_name(p, subject), p.material(window) + REFUSED_LATE))
+            item = p_item_name(p, subject)  # the unit's, or this item's (lines are item by item where owed so)
+            out[unit] = [x for x in out[unit] if x[0] != window.code or x[1] not in (None, item)]
+            out[unit].append((window.code, item, p.material(window) + REFUSED_LATE))
     return out
 
 

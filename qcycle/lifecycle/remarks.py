@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import NamedTuple
@@ -117,6 +118,7 @@ def result_remarks(p: Programme, results: Iterable[ResultRow],
         elif r.veto:  # barred from grades its score never reached: the veto said, and the line its score missed
             said.append(f"{item + '：' if item else ''}{veto_reason(p, r.veto, (facts or {}).get((r.unit_code, r.veto)))}")
             if (line := _missed_line(p, r)) is not None:  # 30.15 and 不合格 had read as the veto's doing
+                missing.setdefault(line.name, []).append((len(said), item, line))
                 said.append(line_missed(p, item, line))
         elif listed is not None and listed.line is not None and p.assessment is not None and (
                 not p.assessment.reaches_grade(r.total, listed)):
@@ -154,11 +156,12 @@ def result_remarks(p: Programme, results: Iterable[ResultRow],
     if vacant_after is not None:  # 温州's two awards had each said it, the second time word for word
         said[vacant_after] += "；名额内的候选在此后评审中未获通过的，名额空缺，不由后续名次递补"
     # Items that missed one line are named together (雅安's "“A”得分未达到合格分数线（60分）；“B”得分未达到…" three times).
-    merged = {at for entries in missing.values() if len(entries) > 1 and all(item for _, item, _ in entries)
-              for at, _, _ in entries[1:]}
-    for entries in missing.values():
-        if len(entries) > 1 and all(item for _, item, _ in entries):
-            said[entries[0][0]] = line_missed(p, [item for _, item, _ in entries if item], entries[0][2])
+    # Only remarks side by side: a deduction said after one item is that item's ("扣5分" had moved to the second).
+    together = [entries for entries in missing.values() if len(entries) > 1 and all(item for _, item, _ in entries)
+                and all(b[0] == a[0] + 1 for a, b in itertools.pairwise(entries))]
+    merged = {at for entries in together for at, _, _ in entries[1:]}
+    for entries in together:
+        said[entries[0][0]] = line_missed(p, [item for _, item, _ in entries if item], entries[0][2])
     said = [text for at, text in enumerate(said) if at not in merged]
     return "；".join(said) + "。" if said else None
 

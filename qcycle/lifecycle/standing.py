@@ -16,6 +16,7 @@ from qcycle.lifecycle.drafting import reviewed_by_whom, reviewer_step
 from qcycle.lifecycle.eligibility import INELIGIBLE
 from qcycle.lifecycle.who import (
     NEGATIVE,
+    ended_by,
     in_category,
     p_item_name,
     results_of,
@@ -411,7 +412,9 @@ def _missed(session: Session, p: Programme, round_id: uuid.UUID, window: Stage, 
     handed = set(crud.handed_in_subjects(session=session, round_id=round_id, stage=window.code, period=None,
                                          category=category, item_category=p.item_category))
     some = {s.partition(":")[0] for s in handed}
-    owed = select_subjects(session, p, round_id, window.owed_by, category) if window.owed_by else []
+    gone = ended_by(session, p, round_id, window)  # an item whose part ended was not asked for it, its unit's others were
+    owed = [s for s in (select_subjects(session, p, round_id, window.owed_by, category) if window.owed_by else [])
+            if s not in gone]
     return units, [s for s in owed if ":" in s and ((unit := s.partition(":")[0]) in units
                                                     or (unit in some and s not in handed))]
 

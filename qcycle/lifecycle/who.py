@@ -38,6 +38,7 @@ __all__ = [
     "decided",
     "decision_subjects",
     "eliminated",
+    "ended_by",
     "handed_in_query",
     "in_category",
     "missing_subjects",
@@ -201,7 +202,7 @@ def _select(session: Session, p: Programme, round_id: uuid.UUID, who: Who, categ
     if who.missing_at:
         window = p.stage(who.missing_at)
         handed = handed_in_units(session, p, round_id, window, None, category)
-        never_called = _joined_after(session, p, round_id, window, category) | _ended_by(session, p, round_id, window)
+        never_called = _joined_after(session, p, round_id, window, category) | ended_by(session, p, round_id, window)
         sources.append({u for u in owers(session, p, round_id, window, category)
                         if u not in handed and u not in never_called})
     if who.approved_at:
@@ -327,7 +328,7 @@ def _joined(session: Session, round_id: uuid.UUID) -> dict[str, dt.datetime]:
     return remembered(("joined", round_id), lambda: crud.units_joined(session=session, round_id=round_id))
 
 
-def _ended_by(session: Session, p: Programme, round_id: uuid.UUID, window: Stage) -> frozenset[str]:
+def ended_by(session: Session, p: Programme, round_id: uuid.UUID, window: Stage) -> frozenset[str]:
     """Units whose part in the round a grade ended before the window's last deadline: not "missing" it (a revoked county
     had been decided 不同意 by rule for a 建设进展报告 never asked of it)."""
     if p.assessment is None or not p.assessment.ending_grades:

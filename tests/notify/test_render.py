@@ -377,6 +377,34 @@ def test_a_long_decision_request_lists_a_few_and_counts_the_rest() -> None:
     assert "另有27项未列出" in body and "qcycle decide" in body
 
 
+@pytest.mark.parametrize(("stage", "reviewers"), [
+    ("县（市）区市场监管局初审", "县（市）区市场监管局"), ("乡镇（街道）或有关部门推荐", "乡镇（街道）或有关部门"), ("县区初审", "县区"),
+    ("初审", None), ("年度复核", None), ("整改报告审核", None), ("第一期审核", None), ("隐患整改方案审核", None),
+    ("县区局审核推荐", None), ("县级初审推荐", None)])
+def test_a_review_stages_name_names_its_reviewers_only_where_it_names_units(stage, reviewers) -> None:
+    """"年度复核" had given "各年度的复核意见": what comes before the step names the reviewers only where it ends as a unit's
+    name does; else the letter says "各复核单位的意见"."""
+    from qcycle.lifecycle.drafting import reviewers_named
+
+    assert reviewers_named(stage) == reviewers
+
+
+def test_a_decision_request_counts_items_missing_and_refused_and_says_more_are_unnamed() -> None:
+    """Owed item by item, the 待审核 letter counts items (项), names each unit's with a semicolon between units, and says
+    "等" where units are left unnamed; refused as late alike."""
+    base = {**CONTEXTS["decision_pending.j2"], "handed_in": "评价确认申请"}
+    missing = {"missing": ["甲市局的“A”、“B”", "乙市局的“C”"], "missing_total": 25, "missing_items": True, "missing_more": True,
+               "refused": ["丙市局的“D”"], "refused_total": 1, "refused_items": True, "refused_more": False}
+    with clock.frozen(DAY):
+        _, body = render_message("decision_pending.j2", {**base, **missing})
+    assert "尚有25项评价确认申请未提交，不在待审核之列：甲市局的“A”、“B”；乙市局的“C”等。" in body, body
+    assert "另有1项逾期提交，不予受理，不在待审核之列：丙市局的“D”。" in body, body
+    units = {"missing": ["甲市局", "乙市局"], "missing_total": 2, "missing_items": False, "missing_more": False}
+    with clock.frozen(DAY):
+        _, body = render_message("decision_pending.j2", {**base, **units})
+    assert "尚有2个单位未提交评价确认申请，不在待审核之列：甲市局、乙市局。" in body, body
+
+
 def test_a_decision_request_names_the_reviewers_as_their_stage_does() -> None:
     """福州's office read "各上级单位的初审意见应于今日报送": the 县（市）区局 are not its superiors. The opinions are
     the reviewers' the stage names, or the step's own (各初审单位); a decision on a decision says what waits for it."""
