@@ -98,6 +98,18 @@ def run(path: Path, tmp_path_factory, monkeypatch) -> Round:
     return _runs[path]
 
 
+def _played(stem: str, seed: int, tmp_path_factory, monkeypatch) -> tuple[object, Timetable, list[OutboxMessage]]:
+    """A shipped programme's whole round at ``seed`` in a home of its own: (programme, timetable, its messages)."""
+    use_home(monkeypatch, tmp_path_factory.mktemp(f"{stem}-{seed}"))
+    try:
+        p, timetable, round_id = play_programme(next(x for x in PROGRAMMES if x.stem == stem), seed=seed)
+        with db.session_scope() as session:
+            messages = list(session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all())
+    finally:
+        leave_home()
+    return p, timetable, messages
+
+
 def _dates(text: str) -> list[dt.date]:
     return [dt.date(int(y), int(m), int(d)) for y, m, d in _CN_DATE.findall(text)]
 
@@ -338,14 +350,7 @@ def test_a_place_left_vacant_is_said_once_for_a_firms_two_awards(tmp_path_factor
     """温州's 评审结果 to a firm ranked for both its awards said "名额内的候选在此后评审中未获通过的，名额空缺，不由后续
     名次递补" after each award's rank, the second time word for word. Said once, after the last (seed 76 ranks a firm
     for both awards with places left vacant in both; another seed may be needed if the simulated year changes)."""
-    path = next(p for p in PROGRAMMES if p.stem == "wz-mayor-quality-award-2021")
-    use_home(monkeypatch, tmp_path_factory.mktemp("vacant"))
-    try:
-        p, timetable, round_id = play_programme(path, seed=76)
-        with db.session_scope() as session:
-            messages = list(session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all())
-    finally:
-        leave_home()
+    p, timetable, messages = _played("wz-mayor-quality-award-2021", 76, tmp_path_factory, monkeypatch)
     said = [m.body for m in messages if "不由后续名次递补" in m.body]
     both = [b for b in said if b.count("该项目得分排名第") > 1 and b.count("的获奖名额不超过") > 1]
     assert both, said  # the case arises: a firm ranked for two awards, places vacant in both
@@ -358,15 +363,8 @@ def test_a_refusal_of_an_entry_named_like_the_round_names_its_category_in_the_su
     """温州's late 市长质量奖 application was answered "【不予受理】2021年度温州市市长质量奖评审：“温州市市长质量奖”申报
     材料逾期提交": the award twice in one subject. The subject says its category; the letter names the entry (seed 4
     refuses one such entry as late)."""
-    path = next(p for p in PROGRAMMES if p.stem == "wz-mayor-quality-award-2021")
-    use_home(monkeypatch, tmp_path_factory.mktemp("refused"))
-    try:
-        p, timetable, round_id = play_programme(path, seed=4)
-        with db.session_scope() as session:
-            refused = [m for m in session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all()
-                       if m.subject.startswith("【不予受理】")]
-    finally:
-        leave_home()
+    p, timetable, messages = _played("wz-mayor-quality-award-2021", 4, tmp_path_factory, monkeypatch)
+    refused = [m for m in messages if m.subject.startswith("【不予受理】")]
     award = [m for m in refused if "提交的“温州市市长质量奖”申报材料" in m.body]
     assert award, [m.subject for m in refused]
     assert all(m.subject == "【不予受理】2021年度温州市市长质量奖评审：质量奖申报材料逾期提交" for m in award), award
@@ -413,15 +411,8 @@ def test_a_results_letter_of_one_category_says_only_the_reports_missed_for_its_i
 def test_items_that_missed_one_line_are_named_together(tmp_path_factory, monkeypatch):
     """四川's 雅安 read "说明：“A”得分未达到合格分数线（60分）；“B”得分未达到合格分数线（60分）；“C”…" in one result: the
     line is said once, after the items that missed it (seed 2 fails two items of a city on it)."""
-    path = next(p for p in PROGRAMMES if p.stem == "sc-jbgs-2023")
-    use_home(monkeypatch, tmp_path_factory.mktemp("lines"))
-    try:
-        p, timetable, round_id = play_programme(path, seed=2)
-        with db.session_scope() as session:
-            results = [m for m in session.exec(select(OutboxMessage).where(OutboxMessage.round_id == round_id)).all()
-                       if m.action.startswith("results:")]
-    finally:
-        leave_home()
+    p, timetable, messages = _played("sc-jbgs-2023", 2, tmp_path_factory, monkeypatch)
+    results = [m for m in messages if m.action.startswith("results:")]
     together = [m.body for m in results if re.search(r"”、“[^”]+”得分未达到合格分数线（60分）", m.body)]
     assert together, [m.body for m in results if "分数线" in m.body][:2]
     assert [x for m in results for x in problems_of(p, timetable, m) if x.startswith("a line missed")] == []
