@@ -383,11 +383,12 @@ def what_counted(session: Session, p: Programme, round_id: uuid.UUID, stage: str
     unmet: dict[str, list[str]] = {}
     sources: dict[str, str] = {}
     for unit, entries in missed.items():
-        shared = {source for *_, source in entries}
-        if len(entries) > 1 and len(shared) == 1 and (source := shared.pop()) is not None:
-            sources[unit] = source
-            entries = [(named, said, None) for named, said, _ in entries]
-        unmet[unit] = [f"{named}（{'，'.join([*said, *([source] if source else [])])}）" for named, said, source in entries]
+        reporters = {reporter for *_, reporter in entries}
+        if len(entries) > 1 and len(reporters) == 1 and (shared := reporters.pop()) is not None:
+            sources[unit] = shared  # said once, before the list
+            entries = [(figure_said, notes, None) for figure_said, notes, _ in entries]
+        unmet[unit] = [f"{figure_said}（{'，'.join([*notes, *([reporter] if reporter else [])])}）"
+                       for figure_said, notes, reporter in entries]
     return adjusted, unmet, sources
 
 
