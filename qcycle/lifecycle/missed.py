@@ -5,7 +5,7 @@ a late hand-in refused (不予受理) said as that."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from qcycle import clock, crud
 from qcycle.lifecycle.assessing import taken_late, windows_never_handed_in, windows_taken_late
@@ -29,7 +29,7 @@ from qcycle.models import ResultRow
 from qcycle.schema import Programme, Stage, StageKind, Who
 from qcycle.timetable import Action
 
-__all__ = ["awaiting_decisions", "never_handed_in_lines", "owed_for_results", "said_by_item"]
+__all__ = ["awaiting_decisions", "by_item", "never_handed_in_lines", "owed_for_results", "said_by_item"]
 
 
 def never_handed_in_lines(session, p: Programme, round_id, notice: Action, assessed: str | None,
@@ -114,13 +114,19 @@ def never_handed_in_lines(session, p: Programme, round_id, notice: Action, asses
     return out
 
 
+def by_item(lines: Iterable[tuple[str | None, str]]) -> dict[str | None, list[str]]:
+    """(item, text) pairs grouped by item (None: the unit's own), in the order each first comes: an item is named once,
+    before all that is said of it (a unit's own letter, :func:`said_by_item`; its superior's summary)."""
+    grouped: dict[str | None, list[str]] = defaultdict(list)
+    for item, text in lines:
+        grouped[item].append(text)
+    return grouped
+
+
 def said_by_item(lines: list[tuple[str | None, str]]) -> list[str]:
     """(item, "未提交…") as a unit's own letter lists them: an item named once, before all it missed ("探索试点第6项：
     未提交中期检查（…），未提交评价确认申请"; a county's two lines had each begun with it); the unit's own, each alone."""
-    by_item: dict[str | None, list[str]] = defaultdict(list)
-    for item, text in lines:
-        by_item[item].append(text)
-    return [line for item, texts in by_item.items()
+    return [line for item, texts in by_item(lines).items()
             for line in ([f"{item}：{'，'.join(texts)}"] if item else texts)]
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from qcycle import crud
 from qcycle.lifecycle.assessing import Counted
 from qcycle.lifecycle.drafting import items_named
-from qcycle.lifecycle.missed import owed_for_results
+from qcycle.lifecycle.missed import by_item, owed_for_results
 from qcycle.lifecycle.plan import kept_timetable
 from qcycle.lifecycle.remarks import adjustment_remarks
 from qcycle.lifecycle.standing import chosen_as, items_by_unit, not_passed, rejections, verdict
@@ -179,11 +179,8 @@ def summary_lines(p: Programme, units: list[str], by_unit: dict[str, list[Result
         # What the unit itself never handed in goes before its items': after them it read as the last item's
         # (a 通报 told all that a project whose report was on file had never sent it). An item is named once, what it
         # missed after its grade ("“食品中铅的测定”：不满意（…）；未提交整改报告").
-        items: dict[str, list[str]] = {}
-        for item, text in said:
-            if item:
-                items.setdefault(item, []).append(text)
-        said = [x for x in said if not x[0]] + [(item, "；".join(texts)) for item, texts in items.items()]
+        said = [(None, text) for item, text in said if not item] + [(item, "；".join(texts))
+                                                                    for item, texts in by_item(said).items() if item]
         # A line of the unit's own goes first (its name and "："), then its items' ("“项目”：…").
         return (p.unit(u).name + ("" if said[0][0] else "：")
                 + "；".join(f"{quoted(item)}：{text}" if item else text for item, text in said))
