@@ -145,14 +145,14 @@ def claimable_messages(*, session: Session, round_id: uuid.UUID | None, now: dt.
     (``id``, ``status``, ``started_at``, ``reminder`` (merged reminders: whether ``merge_items``
     is set; :func:`merge_items_of` reads them), ``attempts``, ``channel``, ``unit_code``,
     ``subject``, ``body``, ``tag``, ``action``, ``last_error``, ``leased_by``, ``created_at``,
-    ``posted_with``)."""
+    ``posted_with``, ``parts_sent``)."""
     m = OutboxMessage
     # Select(...) is what select() builds for several columns; select() is typed for at most 4.
     query: Select[*tuple[Any, ...]] = Select(
         col(m.id), col(m.status), col(m.started_at), col(m.merge_items).is_not(None).label("reminder"),
         col(m.attempts), col(m.channel),
         col(m.unit_code), col(m.subject), col(m.body), col(m.tag), col(m.action), col(m.last_error),
-        col(m.leased_by), col(m.created_at), col(m.posted_with)).where(
+        col(m.leased_by), col(m.created_at), col(m.posted_with), col(m.parts_sent)).where(
         # Implied by the alternatives below, said outright so the (round, status) index is read
         # for these statuses only: without it every sent row of the round was read at each claim.
         col(m.status).in_(["queued", "failed", "sending"]),

@@ -74,6 +74,9 @@ class OutboxMessage(OutboxMessageBase, table=True):
     # Group bots: the row whose post to the group carried this one with the other units' rows
     # (one post addressed to them all); None when it went out alone. Reset at each claim.
     posted_with: uuid.UUID | None = None
+    # Bots: how many posts of a message longer than the service takes (sent as several, in
+    # order) went before a failure; the next try sends the rest, not these again.
+    parts_sent: int = 0
 
 
 # -- action runs (timetable actions carried out, so reconciling is idempotent) ----------------

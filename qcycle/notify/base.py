@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 import apprise
 
 from qcycle.errors import DeliveryError
+from qcycle.notify.bots import Framing
 from qcycle.notify.handlers import Handler, apprise_asset, ensure_schemas, register_handler
 from qcycle.notify.ratelimit import Rate
 from qcycle.notify.redact import LOGGER_NAME, register_url_secrets
@@ -68,6 +69,7 @@ class Channel:
         self.__url = url
         self._kept = threading.local()
         query = dict(parse_qsl(parts.query))
+        self.markdown = query.get("format", "").lower() == "markdown"  # bots: ?format=markdown
         try:
             self.rate: Rate | None = (
                 Rate.parse(query["rate"]) if "rate" in query else self.default_rate
@@ -111,6 +113,16 @@ class Channel:
         if self.reuse_sender:
             self._kept.sender = sender
         return sender
+
+    def framing(self) -> Framing | None:
+        """How the service frames a message and how many bytes of it it takes (bots); None: no limit."""
+        return None
+
+    def parts(self, subject: str, body: str) -> list[tuple[str, str]]:
+        """(subject, body) of each send a message takes: one, or for a bot several posts in order
+        when it is longer than the service takes (:meth:`Framing.split`)."""
+        framing = self.framing()
+        return [(subject, body)] if framing is None else framing.split(subject, body)
 
     def _prepare(self, plugin: Any, call: Call) -> None:
         """Adjust the apprise plugin instance before sending (email: capture its log)."""

@@ -16,6 +16,7 @@ endpoint is down (no reply, a server error) hands that endpoint's other messages
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import functools
 import heapq
 import itertools
@@ -40,7 +41,8 @@ class Message:
     """One rendered message for one destination.
 
     ``channel`` is a reference (``env:NAME``, ``secret:NAME`` or ``sink``), never a URL;
-    ``recipient`` is the email address(es) for email channels (ignored by bots).
+    ``recipient`` is the email address(es) for email channels (ignored by bots); ``first_part``:
+    how many posts of a long bot message an earlier delivery sent (they are not sent again).
     """
 
     id: str
@@ -49,6 +51,7 @@ class Message:
     body: str
     recipient: str | None = None
     tag: str | None = None
+    first_part: int = 0
 
 
 @dataclass
@@ -56,8 +59,25 @@ class _Job:
     index: int
     message: Message
     channel: Channel
-    attempts: int = 0
+    attempts: int = 0  # sends of its current part
     not_before: float = 0.0
+    # (subject, body) of each send the message takes (a long bot message: several posts, in
+    # order), and the one to send next.
+    parts: list[tuple[str, str]] = field(default_factory=list)
+    part: int = 0
+
+    @classmethod
+    def of(cls, index: int, message: Message, channel: Channel) -> _Job:
+        parts = channel.parts(message.subject, message.body)
+        return cls(index, message, channel, parts=parts, part=min(message.first_part, len(parts) - 1))
+
+    def result(self, result: SendResult) -> SendResult:
+        """A final result that tells how many of its posts went before it (a failure: sent next time
+        from there; ops read how far it came)."""
+        if result.ok or not self.part:
+            return result
+        return dataclasses.replace(result, parts_sent=self.part, error=(
+            f"长消息分{len(self.parts)}条发送，已发出前{self.part}条，其余下次续发：{result.error or ''}"))
 
 
 @dataclass
@@ -86,7 +106,8 @@ def deliver_batch(
     """Send every message; return ``(message.id, result)`` in the order given. Never raises
     for a delivery problem: a channel that cannot be opened fails its messages (not retryable).
 
-    ``attempts``: sends per message within this call. ``max_wait``: the longest pause (service
+    ``attempts``: sends per message within this call (per post of a long bot message, each
+    post paced by the endpoint's rate like any send). ``max_wait``: the longest pause (service
     ``retry_after``, backoff or a rate-limit penalty) worth waiting for here instead of handing
     the retryable result back. ``limiter``: shared per-endpoint limits (the process default).
     ``time_budget``: seconds after which no new send starts; messages not yet sent come back
@@ -123,7 +144,7 @@ def deliver_batch(
         lane = lanes.get(opened.endpoint)
         if lane is None:
             lane = lanes[opened.endpoint] = _Lane(opened.endpoint, opened)
-        lane.queue.append(_Job(index, message, opened))
+        lane.queue.append(_Job.of(index, message, opened))
 
     for lane in lanes.values():
         if lane.channel.local and lane.channel.rate is None:
@@ -297,7 +318,8 @@ class _Dispatcher:
                 # Recorded before the request leaves, so a crash can tell "never sent" apart
                 # (a local write leaves nothing in flight to tell apart).
                 self.on_start(message.id)
-            send = functools.partial(job.channel.send, message.subject, message.body,
+            subject, body = job.parts[job.part]
+            send = functools.partial(job.channel.send, subject, body,
                                      recipient=message.recipient, tag=message.tag, message_id=message.id)
             if job.channel.local:
                 future = _done_now(send)
@@ -317,7 +339,12 @@ class _Dispatcher:
         if result.retry_after is not None and not result.ok:
             # The service said "too fast": hold the whole endpoint, not just this message.
             self.limiter.penalize(lane.endpoint, result.retry_after)
-        if result.ok or not result.retryable or job.attempts >= self.attempts:
+        if result.ok and job.part + 1 < len(job.parts):
+            # The next post of a long message goes next (the lane's order), paced like any send.
+            job.part, job.attempts = job.part + 1, 0
+            self.last_result.pop(job.index, None)
+            lane.queue.appendleft(job)
+        elif result.ok or not result.retryable or job.attempts >= self.attempts:
             self.settle(lane, job, result)
         else:
             delay = result.retry_after
@@ -347,7 +374,7 @@ class _Dispatcher:
         would fail the same way, each paying its attempts and its share of the rate limit (a
         dead bot held a reconcile for minutes). They fail unsent, as failed deliveries: the
         outbox retries them next run and gives them up with the first, and ops hear of all."""
-        self.results[job.index] = result
+        self.results[job.index] = job.result(result)
         if not result.ok and result.retryable and result.attempted and (
                 result.status_code is None or result.status_code >= 500):
             error = (result.error or "").removeprefix(f"{lane.channel.kind}: ")
@@ -362,9 +389,10 @@ class _Dispatcher:
         while lane.queue:
             job = lane.queue.popleft()
             if job.index in self.last_result:
-                self.results[job.index] = self.last_result[job.index]
+                self.results[job.index] = job.result(self.last_result[job.index])
                 continue
-            self.results[job.index] = SendResult.failure(
+            self.results[job.index] = job.result(SendResult.failure(
                 f"{lane.channel.kind}: {why}", retryable=True, retry_after=retry_after,
-                attempted=attempted,
-            )
+                # Some of its posts went: an attempt, whatever held the rest back.
+                attempted=attempted or job.part > 0,
+            ))

@@ -13,7 +13,7 @@ from typing import Any
 from qcycle.notify.base import Channel
 from qcycle.notify.bots import (
     BotApi,
-    fit_bytes,
+    Framing,
     hmac_base64,
     path_segments,
     plain_text,
@@ -22,10 +22,21 @@ from qcycle.notify.bots import (
 from qcycle.notify.ratelimit import Rate
 from qcycle.notify.results import Call, SendResult
 
-__all__ = ["DINGTALK", "DingTalkChannel", "dingtalk_sign", "send_dingtalk"]
+__all__ = ["DINGTALK", "DingTalkChannel", "dingtalk_framing", "dingtalk_sign", "send_dingtalk"]
 
 # 130101 "send too fast", 410100 rate-limited (20 a minute per robot), -1 busy.
 DINGTALK = BotApi("dingtalk", ("errcode",), ("errmsg",), {130101: 60.0, 410100: 60.0, -1: None})
+
+
+# The service takes a request body of at most 20,000 bytes: the JSON around the text (its line
+# breaks escaped, a markdown title beside it) needs room too.
+DINGTALK_TEXT_BYTES = 18000
+
+
+def dingtalk_framing(markdown: bool) -> Framing:
+    if markdown:
+        return Framing(DINGTALK_TEXT_BYTES, lambda title, body: f"#### {title}\n\n{body}" if title else body)
+    return Framing(DINGTALK_TEXT_BYTES, plain_text)
 
 
 def dingtalk_sign(secret: str) -> dict[str, str]:
@@ -47,14 +58,11 @@ def send_dingtalk(
     params = {"access_token": token}
     if segments:
         params.update(dingtalk_sign(segments[0]))
-    if wants_markdown(meta):
-        text = fit_bytes(f"#### {title}\n\n{body}" if title else body, 20000)
-        payload: dict[str, Any] = {
-            "msgtype": "markdown",
-            "markdown": {"title": title or body.split("\n", 1)[0][:64], "text": text},
-        }
-    else:
-        payload = {"msgtype": "text", "text": {"content": fit_bytes(plain_text(title, body), 20000)}}
+    markdown = wants_markdown(meta)
+    text = dingtalk_framing(markdown).fit(title, body)
+    payload: dict[str, Any] = (
+        {"msgtype": "markdown", "markdown": {"title": title or body.split("\n", 1)[0][:64], "text": text}}
+        if markdown else {"msgtype": "text", "text": {"content": text}})
     return DINGTALK.post("/robot/send", payload, meta, params=params)
 
 
@@ -64,3 +72,6 @@ class DingTalkChannel(Channel, handler=send_dingtalk):
     kind = "dingtalk"
     schemas = ("qdingtalk",)
     default_rate = Rate(20, 60.0)
+
+    def framing(self) -> Framing:
+        return dingtalk_framing(self.markdown)

@@ -14,7 +14,7 @@ from typing import Any
 from qcycle.notify.base import Channel
 from qcycle.notify.bots import (
     BotApi,
-    fit_bytes,
+    Framing,
     hmac_base64,
     path_segments,
     plain_text,
@@ -23,13 +23,19 @@ from qcycle.notify.bots import (
 from qcycle.notify.ratelimit import Rate
 from qcycle.notify.results import Call, SendResult
 
-__all__ = ["FEISHU", "FeishuChannel", "feishu_sign", "send_feishu"]
+__all__ = ["FEISHU", "FeishuChannel", "feishu_framing", "feishu_sign", "send_feishu"]
 
 # 9499 "too many request", 11232 frequency limited (100 a minute, 5 a second per bot).
 # Older replies carry StatusCode/StatusMessage instead of code/msg.
 FEISHU = BotApi(
     "feishu", ("code", "StatusCode"), ("msg", "StatusMessage"), {9499: 10.0, 11232: 10.0}
 )
+
+
+def feishu_framing(markdown: bool) -> Framing:
+    """18,000 bytes of text, or of a card's markdown (its title is the card's header): the service
+    takes a request of at most 20 KB, the JSON around the text included."""
+    return Framing(18000, (lambda title, body: body) if markdown else plain_text)
 
 
 def feishu_sign(secret: str) -> dict[str, str]:
@@ -44,16 +50,15 @@ def send_feishu(title: str, body: str, meta: Mapping[str, Any], call: Call | Non
     if not token:
         return SendResult.failure("feishu: URL has no hook token", retryable=False)
     segments = path_segments(meta)
-    if wants_markdown(meta):
-        payload: dict[str, Any] = {
-            "msg_type": "interactive",
-            "card": {
-                "header": {"title": {"tag": "plain_text", "content": title or "通知"}},
-                "elements": [{"tag": "markdown", "content": fit_bytes(body, 18000)}],
-            },
-        }
-    else:
-        payload = {"msg_type": "text", "content": {"text": fit_bytes(plain_text(title, body), 18000)}}
+    markdown = wants_markdown(meta)
+    content = feishu_framing(markdown).fit(title, body)
+    payload: dict[str, Any] = {
+        "msg_type": "interactive",
+        "card": {
+            "header": {"title": {"tag": "plain_text", "content": title or "通知"}},
+            "elements": [{"tag": "markdown", "content": content}],
+        },
+    } if markdown else {"msg_type": "text", "content": {"text": content}}
     if segments:
         payload.update(feishu_sign(segments[0]))
     return FEISHU.post(f"/open-apis/bot/v2/hook/{token}", payload, meta)
@@ -65,3 +70,6 @@ class FeishuChannel(Channel, handler=send_feishu):
     kind = "feishu"
     schemas = ("qfeishu",)
     default_rate = Rate(100, 60.0, burst=5)
+
+    def framing(self) -> Framing:
+        return feishu_framing(self.markdown)

@@ -47,6 +47,8 @@ class _Row(Protocol):
     def digest(self) -> bool: ...
     @property
     def action(self) -> str: ...
+    @property
+    def parts_sent(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ def group_posts(programme: Programme, rows: Iterable[_Row]) -> list[Post]:
         if row.channel in programme.group_channels and not row.digest:
             head, sep, rest = row.body.partition("\n")
             if sep and head == f"{programme.unit(row.unit).name}：":
-                key = (row.channel, row.tag, row.subject, rest)
+                # A long message's posts go on from where an earlier try stopped: only rows as far along share one.
+                key = (row.channel, row.tag, row.subject, rest, row.parts_sent)
         groups.setdefault(key, []).append(row)
     # Per action and channel, the units told: one told an action only off a group was told apart. Read
     # from this pass's rows only: a unit whose private row went in another pass leaves the post naming

@@ -275,7 +275,7 @@ def _claim(session: Session, round_id: uuid.UUID | None, limit: int, settings: S
             # Its run died before this message was started: sending it now is safe.
             change(row, last_error="上次投递中断（进程退出），此条尚未发出，现在发送")
         claimed.append(Claimed(row.id, row.channel, row.unit_code, row.subject, row.body, row.tag,
-                                row.attempts + 1, row.action.startswith(DIGEST_ACTION), row.action))
+                                row.attempts + 1, row.action.startswith(DIGEST_ACTION), row.action, row.parts_sent))
     if leased:
         crud.lease_messages(session=session, ids=[c.id for c in claimed], lease=lease)
     else:  # what the lease resets, where there is something to reset: a group post's carrier last time
@@ -344,6 +344,7 @@ class _DeliveryPass:
         messages = [
             Message(id=post.ids[0], channel=self.channel_override or self.refs.get(post.rows[0].channel, "sink"),
                     subject=post.rows[0].subject, body=post.body, tag=post.rows[0].tag,
+                    first_part=post.rows[0].parts_sent,
                     # A bot's post has no one recipient, even carrying one unit's letter (长兴's had been
                     # recorded as to an enterprise's mailbox).
                     recipient=self._email(post.units[0]) if len(post.units) == 1

@@ -43,6 +43,7 @@ class Claimed:
     attempts: int
     digest: bool
     action: str  # its timetable action: a group post of an invitation names nobody (groups.py)
+    parts_sent: int = 0  # a long bot message's posts sent by an earlier try (not sent again)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Recorder:
             outcome = "failed"
         else:
             values, outcome = {"status": "dead", "last_error": result.error}, "dead"
+        if result.parts_sent:  # the next try sends the rest of a long message's posts
+            values["parts_sent"] = result.parts_sent
         # One statement per row, a post's rows committed together at once (leased: guarded, so a cancel
         # from the CLI meanwhile wins): recorded before the next send to the same endpoint starts.
         settled = []

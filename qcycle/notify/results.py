@@ -29,6 +29,8 @@ class SendResult:
     attempted: bool = True
     # Written on this machine (the sink): nothing was in flight over a network.
     local: bool = False
+    # A long bot message's posts that went before this failure (``Message.first_part`` next time).
+    parts_sent: int = 0
 
     @classmethod
     def success(cls, status_code: int | None = None) -> SendResult:

@@ -17,6 +17,10 @@ behaviour      answer
 ``notjson``    HTTP 200 with an HTML page
 =============  =====================================================================
 
+Messages longer than the services take are refused as they refuse them (WeCom: text over 2,048
+bytes or markdown over 4,096, errcode 40058; DingTalk and Feishu: a request body over 20,000
+bytes / 20 KB), whatever the behaviour set.
+
 ``behave("429", "ok")`` answers 429 to the first request and ``ok`` to every later one;
 ``behave_for(token, ...)`` sets the answers for one bot only.
 ``close()`` stops listening: later connections are refused. Signed DingTalk/Feishu requests
@@ -58,6 +62,28 @@ RATELIMIT = {
     "feishu": {"code": 9499, "msg": "Too Many Requests"},
     "webhook": {"ok": False},
 }
+# What each service answers a message longer than it takes (WeCom counts the content, the others the body).
+TOO_LONG = {
+    "wecom": lambda n, what: {"errcode": 40058, "errmsg": f"{what}.content exceed max length {n}. invalid Request Parameter"},
+    "dingtalk": lambda n, what: {"errcode": 460101, "errmsg": f"message too long, exceed {n} bytes"},
+    "feishu": lambda n, what: {"code": 19001, "msg": f"param invalid: request body exceeds {n} bytes"},
+}
+
+
+def _too_long(kind: str, raw: bytes, payload: Any) -> dict | None:
+    """The service's refusal of a message longer than it takes, or None."""
+    if kind == "wecom" and isinstance(payload, dict):
+        for what, limit in (("text", 2048), ("markdown", 4096)):
+            content = (payload.get(what) or {}).get("content", "")
+            if len(content.encode("utf-8")) > limit:
+                return TOO_LONG[kind](limit, what)
+    elif kind in ("dingtalk", "feishu"):
+        limit = 20000 if kind == "dingtalk" else 20480
+        if len(raw) > limit:
+            return TOO_LONG[kind](limit, "body")
+    return None
+
+
 BAD_SIGN = {
     "dingtalk": {"errcode": 310000, "errmsg": "sign not match"},
     "feishu": {"code": 19021, "msg": "sign match fail or timestamp is not within one hour"},
@@ -196,6 +222,9 @@ def _handler_for(server: BotServer) -> type[BaseHTTPRequestHandler]:
                 )
             )
             behaviour = server.next_behaviour(token)
+            if (refused := _too_long(kind, raw, payload)) is not None:
+                self._reply(200, refused)
+                return
             secret = server.secrets.get(token)
             fields = payload if isinstance(payload, dict) else {}
             if (

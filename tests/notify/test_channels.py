@@ -181,7 +181,8 @@ def test_signed_bots(botserver: BotServer, kind: str) -> None:
     assert "sign" in (result.error or "")
 
 
-def test_wecom_text_is_cut_to_its_byte_limit(botserver: BotServer) -> None:
+def test_wecom_text_given_to_one_send_is_cut_to_its_byte_limit(botserver: BotServer) -> None:
+    # The last guard: delivery sends a longer message as several posts (tests/notify/test_long_posts.py).
     assert channel_for(bot_url("wecom", botserver)).send("长消息", "质" * 3000).ok
     content = botserver.received[0].payload["text"]["content"]
     assert len(content.encode("utf-8")) <= 2048

@@ -100,6 +100,7 @@ class _Row:
     tag: str | None = None
     digest: bool = False
     action: str = "results:notify@2024-01-10"
+    parts_sent: int = 0
 
 
 def test_what_is_posted_together_and_what_goes_alone(tmp_path, botserver, monkeypatch):
@@ -117,9 +118,11 @@ def test_what_is_posted_together_and_what_goes_alone(tmp_path, botserver, monkey
         row(9, "c0", subject="【运维】", digest=True), row(10, "c1", subject="【运维】", digest=True),
         _Row("11", "group0", "c0", "【通知】丙", "请各单位注意。"),  # no salutation to replace: alone
         _Row("12", "group0", "c1", "【通知】丙", "请各单位注意。"),
+        # A long letter whose first post went to one of them last time: each goes on from its own post.
+        row(13, "c0", subject="【通知】丁", parts_sent=1), row(14, "c1", subject="【通知】丁"),
     ])
     assert [post.ids for post in posts] == [("1", "2", "3"), ("4", "5"), ("6",), ("7",), ("8",), ("9",), ("10",),
-                                           ("11",), ("12",)]
+                                           ("11",), ("12",), ("13",), ("14",)]
     whole, two, alone = posts[0], posts[1], posts[2]
     assert whole.body == "各市（州）市场监督管理局：\n\n请各单位按时提交。" and whole.units == ("c0", "c1", "c2")
     assert two.body == "成都市、阿坝藏族羌族自治州市场监督管理局：\n\n请各单位按时提交。"
