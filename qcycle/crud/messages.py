@@ -305,11 +305,14 @@ def mark_posted_with(*, connection: Connection, posts: Iterable[Sequence[uuid.UU
         connection.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(posted_with=ids[0]))
 
 
-def stamp_started(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.datetime) -> None:
-    """Stamp ``started_at`` on rows still ``sending``: their request (one post) is about to leave."""
+def stamp_started(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.datetime,
+                  parts_sent: int | None = None) -> None:
+    """Stamp ``started_at`` on rows still ``sending``: their request (one post) is about to leave;
+    ``parts_sent``: it is a later post of a long message, the ones before it arrived."""
+    values: dict[str, Any] = {"started_at": at} if parts_sent is None else {"started_at": at, "parts_sent": parts_sent}
     connection.execute(update(OutboxMessage)
                        .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "sending")
-                       .values(started_at=at))
+                       .values(**values))
 
 
 # -- reading (qcycle outbox, status) ---------------------------------------------------------

@@ -101,7 +101,7 @@ def deliver_batch(
     time_budget: float | None = None,
     rates: Mapping[str, Rate] | None = None,
     on_result: Callable[[str, SendResult], None] | None = None,
-    on_start: Callable[[str], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
 ) -> list[tuple[str, SendResult]]:
     """Send every message; return ``(message.id, result)`` in the order given. Never raises
     for a delivery problem: a channel that cannot be opened fails its messages (not retryable).
@@ -243,7 +243,7 @@ class _Dispatcher:
         backoff_cap: float,
         limiter: RateLimiter,
         deadline: float | None,
-        on_start: Callable[[str], None] | None = None,
+        on_start: Callable[[str, int], None] | None = None,
     ) -> None:
         self.on_start = on_start
         self.lanes = lanes
@@ -316,8 +316,9 @@ class _Dispatcher:
             message = job.message
             if self.on_start is not None and not job.channel.local:
                 # Recorded before the request leaves, so a crash can tell "never sent" apart
-                # (a local write leaves nothing in flight to tell apart).
-                self.on_start(message.id)
+                # (a local write leaves nothing in flight to tell apart); with it, which post of a
+                # long message is out (those before it have arrived).
+                self.on_start(message.id, job.part)
             subject, body = job.parts[job.part]
             send = functools.partial(job.channel.send, subject, body,
                                      recipient=message.recipient, tag=message.tag, message_id=message.id)

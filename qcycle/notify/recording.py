@@ -157,13 +157,15 @@ class Recorder:
 
 class Starter:
     """``on_start`` for :func:`deliver_batch`: stamp ``started_at`` before the request leaves
-    (on every row a group post carries: after a crash, each of them may have arrived)."""
+    (on every row a group post carries: after a crash, each of them may have arrived), and before
+    a long message's later post, how many of its posts have arrived (after a crash, ops resolving
+    it as not delivered resend from the post that was out, not from the first)."""
 
     def __init__(self, claimed: Mapping[str, Claimed], posts: Mapping[str, list[str]]) -> None:
         self.claimed = claimed
         self.posts = posts
 
-    def __call__(self, message_id: str) -> None:
+    def __call__(self, message_id: str, part: int = 0) -> None:
         ids = [self.claimed[i].id for i in self.posts.get(message_id, [message_id])]
         with connection_for(None) as conn:
-            crud.stamp_started(connection=conn, ids=ids, at=clock.now())
+            crud.stamp_started(connection=conn, ids=ids, at=clock.now(), parts_sent=part or None)

@@ -1,7 +1,8 @@
 """Run in a subprocess by the kill test: queue messages to bot stand-ins, then deliver them.
 
-Usage: python -m tests.notify.outbox_worker PROGRAMME_FILE COUNT NOW_ISO [group]
-(``group``: each of COUNT notices to every unit, as a group bot's units share them)
+Usage: python -m tests.notify.outbox_worker PROGRAMME_FILE COUNT NOW_ISO [group|long]
+(``group``: each of COUNT notices to every unit, as a group bot's units share them; ``long``: COUNT
+letters of the programme's own template ``long.j2``, each longer than a bot takes in one post)
 (database and bot URLs come from the environment, as in production).
 """
 
@@ -23,7 +24,9 @@ def main() -> None:
     db.upgrade()
     rid = round_id(loaded)
     units = [u for u in loaded.programme.units if u.code != "p"]
-    if sys.argv[4:] == ["group"]:
+    if sys.argv[4:] == ["long"]:
+        drafts = [plain(units[n % len(units)].code, n, template="long.j2") for n in range(count)]
+    elif sys.argv[4:] == ["group"]:
         drafts = [Draft(u.code, "notice.j2", {"n": n, "unit_name": u.name}, f"notice:{n}", DAY)
                   for n in range(count) for u in units]
     else:

@@ -20,10 +20,10 @@ from qcycle.notify import Message, RateLimiter, deliver_batch
 from qcycle.notify.bots import Framing, plain_text
 from qcycle.notify.dingtalk import dingtalk_framing
 from qcycle.notify.feishu import feishu_framing
-from qcycle.notify.outbox import deliver_due
+from qcycle.notify.outbox import deliver_due, requeue_message
 from qcycle.notify.wecom import wecom_framing
 from tests.notify.botserver import BotServer
-from tests.notify.outbox_helpers import DAY, round_id, write_programme
+from tests.notify.outbox_helpers import DAY, kill_worker_midway, round_id, write_programme
 
 SUBJECT = "【待审核】测试用小周期：评价确认40项"
 # Forty lines a reviewer must read, each naming its own item: none may be lost or said twice.
@@ -172,3 +172,44 @@ def _id_of(key: str) -> str:
 
     with db.session_scope() as session:
         return session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)).one().hex
+
+
+# A letter of ~6 KB: three or four posts to WeCom's 2,048 bytes of text.
+LONG_TEMPLATE = ("{% block subject %}【通知】长函{{ n }}{% endblock %}{% block body %}"
+                 "{% for i in range(1, 151) %}第{{ i }}行：请各单位按要求报送材料。\n{% endfor %}{% endblock %}")
+
+
+def test_killed_while_a_later_post_is_out_ops_resend_from_that_post_not_the_first(tmp_path, botserver, monkeypatch,
+                                                                                  home_db):
+    key = f"kill-long-{abs(hash(str(tmp_path))) % 10**8}"
+    monkeypatch.setenv("QC_TEST_LONG", f"qwecom://{key}?base={botserver.base}")
+    loaded = write_programme(tmp_path / "prog", channels=[{"name": "group", "kind": "wecom", "url": "env:QC_TEST_LONG",
+                                                           "rate_per_minute": 100_000}],
+                             units=[{"code": "c0", "name": "0号市局", "channels": ["group"]}],
+                             templates={"long.j2": LONG_TEMPLATE})
+    botserver.behave_for(key, "ok", "slow")  # the second post hangs: the worker is killed with it out
+    botserver.behave("slow", delay=30)
+    now = at(DAY, dt.time(10))
+    kill_worker_midway(loaded, botserver, 1, now, 2, "long")
+    botserver.behave_for(key, "ok")
+    botserver.behave("ok")
+    rid = round_id(loaded)
+    from sqlmodel import select
+
+    from qcycle.models import OutboxMessage
+
+    with db.session_scope() as session:
+        row = session.exec(select(OutboxMessage).where(OutboxMessage.unit_code == "c0")).one()
+        assert (row.status, row.parts_sent) == ("sending", 1)  # the first post arrived; the second was out
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=now)  # a rerun takes the lease over
+    assert report.unknown == 1  # the post out at the kill may have arrived: held for ops
+    with db.session_scope() as session:
+        row = session.exec(select(OutboxMessage).where(OutboxMessage.unit_code == "c0")).one()
+        assert row.status == "unknown" and row.parts_sent == 1
+        assert requeue_message(session=session, row=row)  # ops: not delivered
+    deliver_due(programme=loaded.programme, round_id=rid, now=now)
+    heads = [r.payload["text"]["content"].split("\n")[0] for r in botserver.requests_for(key)
+             if isinstance(r.payload, dict) and r.payload["text"]["content"].startswith("【通知】长函")]
+    n = int(re.search(r"/(\d+)）", heads[0]).group(1))
+    assert n >= 3 and sum("（1/" in h for h in heads) == 1  # the first post once, though the letter went twice
+    assert {re.search(r"（(\d+)/", h).group(1) for h in heads} == {str(i) for i in range(1, n + 1)}
