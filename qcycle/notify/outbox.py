@@ -248,9 +248,11 @@ def _claim(session: Session, round_id: uuid.UUID | None, limit: int, settings: S
             # no idempotency key). Never sent twice silently: held as unknown for ops, who
             # check and `qcycle outbox resolve` it (it is in the run's digest).
             report.unknown += 1
+            # A long message's later post: those before it arrived, the one out is what ops check.
+            which = f"长消息的第{row.parts_sent + 1}条（前{row.parts_sent}条已送达）" if row.parts_sent else "请求"
             report.failures.append(_failure(change(
                 row, status="unknown",
-                last_error="投递中断：请求已发出但未收到结果，可能已送达；请核实后用 qcycle outbox resolve "
+                last_error=f"投递中断：{which}已发出但未收到结果，可能已送达；请核实后用 qcycle outbox resolve "
                            "处理（--delivered 已送达，--not-delivered 未送达并重发）")))
             continue
         if row.reminder:

@@ -206,6 +206,7 @@ def test_killed_while_a_later_post_is_out_ops_resend_from_that_post_not_the_firs
     with db.session_scope() as session:
         row = session.exec(select(OutboxMessage).where(OutboxMessage.unit_code == "c0")).one()
         assert row.status == "unknown" and row.parts_sent == 1
+        assert "长消息的第2条（前1条已送达）已发出但未收到结果" in row.last_error  # what ops check in the group
         assert requeue_message(session=session, row=row)  # ops: not delivered
     deliver_due(programme=loaded.programme, round_id=rid, now=now)
     heads = [r.payload["text"]["content"].split("\n")[0] for r in botserver.requests_for(key)
