@@ -148,7 +148,8 @@ def merge_reminders(session: Session, round_id: uuid.UUID, groups: Mapping[tuple
             fresh.append({"template": d.template, "action_key": d.action_key, "context": to_item_json(d.context)})
         if not fresh:
             continue
-        open_row = next((r for r in rows if r.status == "queued" and r.attempts == 0), None)
+        # Not a row some posts of which went (a long message requeued by ops): what arrived is not rewritten.
+        open_row = next((r for r in rows if r.status == "queued" and r.attempts == 0 and not r.parts_sent), None)
         if open_row is not None:
             items = list(open_row.merge_items or []) + fresh
             open_row.subject, open_row.body = render_items(items, letters.override_dir)

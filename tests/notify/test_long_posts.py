@@ -214,3 +214,33 @@ def test_killed_while_a_later_post_is_out_ops_resend_from_that_post_not_the_firs
     n = int(re.search(r"/(\d+)）", heads[0]).group(1))
     assert n >= 3 and sum("（1/" in h for h in heads) == 1  # the first post once, though the letter went twice
     assert {re.search(r"（(\d+)/", h).group(1) for h in heads} == {str(i) for i in range(1, n + 1)}
+
+
+def test_a_reminder_row_some_posts_of_which_went_is_not_merged_into_again(tmp_path, home_db):
+    """A long merged reminder that failed after its first post and was requeued by ops (queued, no attempt
+    counted) is not re-rendered when the day's next reminder comes: that one starts a continuation row."""
+    from sqlmodel import select
+
+    from qcycle.models import OutboxMessage
+    from qcycle.notify.outbox import queue_drafts
+    from tests.notify.outbox_helpers import reminder, template_dir
+
+    loaded = write_programme(tmp_path / "prog", channels=[{"name": "sink", "kind": "sink"}],
+                             units=[{"code": "c1", "name": "1号市局", "channels": ["sink"]}])
+    rid = round_id(loaded)
+
+    def queue(draft) -> None:
+        with db.session_scope() as session:
+            queue_drafts(session=session, programme=loaded.programme, round_id=rid, drafts=[draft],
+                         template_dir=template_dir(loaded))
+
+    queue(reminder(loaded, "c1"))
+    with db.session_scope() as session:
+        row = session.exec(select(OutboxMessage)).one()
+        row.parts_sent, before = 1, row.body  # as after: post 1 arrived, then ops requeued it (queued, attempts 0)
+        session.add(row)
+    queue(reminder(loaded, "c1", key="evaluation:reminder:T-1", item="评价确认申请"))
+    with db.session_scope() as session:
+        rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.created_at)).all()
+        assert [r.body == before for r in rows] == [True, False]  # the first untouched
+        assert rows[1].idempotency_key.endswith("#2") and "评价确认申请" in rows[1].body
