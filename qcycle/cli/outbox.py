@@ -111,7 +111,9 @@ def list_(
                           f"{name}（{r.unit_code}）" if name else r.unit_code,
                           # A group post carries several units' rows: which post, by its first row.
                           f"{r.channel}（随 {short_id(r.posted_with)} 群内合并发布）" if r.posted_with else r.channel,
-                          r.logical_date.isoformat(), str(r.attempts),
+                          r.logical_date.isoformat(),
+                          # A long bot message that has come part way: how many of its posts arrived.
+                          f"{r.attempts}（已送达{r.parts_sent}条）" if r.parts_sent and r.status != "sent" else str(r.attempts),
                           f"{r.next_attempt_at:%Y-%m-%d %H:%M}" if waiting else "", r.subject,
                           (r.last_error or "")[:120])
     out.print(table)

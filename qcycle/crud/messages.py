@@ -45,6 +45,7 @@ __all__ = [
     "mark_posted_with",
     "merge_items_of",
     "message_status_counts",
+    "record_posts_arrived",
     "reminder_rows",
     "set_message_fields",
     "settle_message",
@@ -145,14 +146,15 @@ def claimable_messages(*, session: Session, round_id: uuid.UUID | None, now: dt.
     (``id``, ``status``, ``started_at``, ``reminder`` (merged reminders: whether ``merge_items``
     is set; :func:`merge_items_of` reads them), ``attempts``, ``channel``, ``unit_code``,
     ``subject``, ``body``, ``tag``, ``action``, ``last_error``, ``leased_by``, ``created_at``,
-    ``posted_with``, ``parts_sent``)."""
+    ``posted_with``, ``parts_sent``, ``sent_chars``, ``sending_chars``)."""
     m = OutboxMessage
     # Select(...) is what select() builds for several columns; select() is typed for at most 4.
     query: Select[*tuple[Any, ...]] = Select(
         col(m.id), col(m.status), col(m.started_at), col(m.merge_items).is_not(None).label("reminder"),
         col(m.attempts), col(m.channel),
         col(m.unit_code), col(m.subject), col(m.body), col(m.tag), col(m.action), col(m.last_error),
-        col(m.leased_by), col(m.created_at), col(m.posted_with), col(m.parts_sent)).where(
+        col(m.leased_by), col(m.created_at), col(m.posted_with), col(m.parts_sent), col(m.sent_chars),
+        col(m.sending_chars)).where(
         # Implied by the alternatives below, said outright so the (round, status) index is read
         # for these statuses only: without it every sent row of the round was read at each claim.
         col(m.status).in_(["queued", "failed", "sending"]),
@@ -306,13 +308,26 @@ def mark_posted_with(*, connection: Connection, posts: Iterable[Sequence[uuid.UU
 
 
 def stamp_started(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.datetime,
-                  parts_sent: int | None = None) -> None:
+                  sending_chars: int | None = None, leased_at: dt.datetime | None = None) -> None:
     """Stamp ``started_at`` on rows still ``sending``: their request (one post) is about to leave;
-    ``parts_sent``: it is a later post of a long message, the ones before it arrived."""
-    values: dict[str, Any] = {"started_at": at} if parts_sent is None else {"started_at": at, "parts_sent": parts_sent}
+    ``sending_chars``: a post of a long message, reaching that far into its text; ``leased_at``:
+    the lease renewed (real time), as a message of many posts, paced, can outlast it."""
+    values: dict[str, Any] = {"started_at": at}
+    if sending_chars is not None:
+        values["sending_chars"] = sending_chars
+    if leased_at is not None:
+        values["leased_at"] = leased_at
     connection.execute(update(OutboxMessage)
                        .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "sending")
                        .values(**values))
+
+
+def record_posts_arrived(*, connection: Connection, ids: Sequence[uuid.UUID], parts_sent: int, sent_chars: int) -> None:
+    """Record on rows still ``sending`` that ``parts_sent`` posts of their long message have arrived,
+    reaching ``sent_chars`` into its text: none is out (a crash now resends none that arrived)."""
+    connection.execute(update(OutboxMessage)
+                       .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "sending")
+                       .values(parts_sent=parts_sent, sent_chars=sent_chars, started_at=None, sending_chars=None))
 
 
 # -- reading (qcycle outbox, status) ---------------------------------------------------------

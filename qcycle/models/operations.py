@@ -74,9 +74,14 @@ class OutboxMessage(OutboxMessageBase, table=True):
     # Group bots: the row whose post to the group carried this one with the other units' rows
     # (one post addressed to them all); None when it went out alone. Reset at each claim.
     posted_with: uuid.UUID | None = None
-    # Bots: how many posts of a message longer than the service takes (sent as several, in
-    # order) went before a failure; the next try sends the rest, not these again.
+    # Bots: a message longer than the service takes goes as several posts in order. How many have
+    # arrived and how far into the text past its opening line they reach (a group post's names
+    # vary from try to try, what follows them does not): a later try sends the rest, not these
+    # again. ``sending_chars``: how far the post out now reaches (ops who find it arrived have the
+    # rest sent); None when none is out.
     parts_sent: int = 0
+    sent_chars: int = 0
+    sending_chars: int | None = None
 
 
 # -- action runs (timetable actions carried out, so reconciling is idempotent) ----------------

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -30,9 +30,7 @@ from qcycle.settings import Settings, get_settings
 __all__ = [
     "DEFAULT_BASES",
     "BotApi",
-    "Framing",
     "base_url",
-    "fit_bytes",
     "hmac_base64",
     "path_segments",
     "plain_text",
@@ -68,19 +66,6 @@ def path_segments(meta: Mapping[str, Any]) -> list[str]:
 
 def plain_text(title: str, body: str) -> str:
     return f"{title}\n{body}" if title else body
-
-
-def fit_bytes(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` UTF-8 bytes, saying so (bots reject longer messages). The last
-    guard only: delivery sends a longer message as several posts (:meth:`Framing.split`)."""
-    raw = text.encode("utf-8")
-    if len(raw) <= limit:
-        return text
-    note = "\n……（内容过长，已截断）"
-    room = limit - len(note.encode("utf-8"))
-    cut = raw[:room].decode("utf-8", errors="ignore")
-    log.warning("message cut to %d bytes for a bot limit", limit)
-    return cut + note
 
 
 def hmac_base64(key: bytes, message: bytes) -> str:
@@ -178,61 +163,3 @@ def _json_reply(kind: str, response: httpx.Response) -> dict[str, Any] | SendRes
             status_code=response.status_code,
         )
     return data
-
-
-def _size(text: str) -> int:
-    return len(text.encode("utf-8"))
-
-
-@dataclass(frozen=True)
-class Framing:
-    """How a bot service frames a message and how much of it takes: ``frame(title, body)`` is the
-    text counted against ``limit`` UTF-8 bytes (WeCom's text: the title, a line break and the body, at most 2,048)."""
-
-    limit: int
-    frame: Callable[[str, str], str]
-
-    def fit(self, title: str, body: str) -> str:
-        return fit_bytes(self.frame(title, body), self.limit)
-
-    def split(self, title: str, body: str) -> list[tuple[str, str]]:
-        """(title, body) of each post a message takes: one when it fits, else its body cut at line
-        ends into posts that each fit, their titles numbered "（2/3）". A 待审核 of forty items posted
-        to a WeCom group had been cut at 2,048 bytes: the items after the cut never reached anyone."""
-        if _size(self.frame(title, body)) <= self.limit:
-            return [(title, body)]
-        count = 2
-        while True:
-            # Room for a part's body beside the longest numbered title of this many parts.
-            room = self.limit - _size(self.frame(f"{title}（{count}/{count}）", ""))
-            if room < 64:  # a title that leaves no room for a text: the guard cuts it
-                return [(title, body)]
-            chunks = _chunks(body, room)
-            if len(str(len(chunks))) <= len(str(count)):
-                n = len(chunks)
-                return [(f"{title}（{i}/{n}）", chunk) for i, chunk in enumerate(chunks, 1)]
-            count = len(chunks)
-
-
-def _chunks(body: str, room: int) -> list[str]:
-    """``body`` in pieces of at most ``room`` UTF-8 bytes, cut at line ends (a line longer than
-    that, between characters); a piece does not begin with blank lines."""
-    pieces: list[str] = []
-    current = ""
-    for line in body.split("\n"):
-        while _size(line) > room:  # a line alone too long: cut between characters
-            head = line.encode("utf-8")[:room].decode("utf-8", errors="ignore")
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(head)
-            line = line[len(head):]
-        joined = f"{current}\n{line}" if current else line
-        if current and _size(joined) > room:
-            pieces.append(current)
-            current = line
-        else:
-            current = joined
-    if current.strip() or not pieces:
-        pieces.append(current)
-    return [p.lstrip("\n") for p in pieces]

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from qcycle.errors import DeliveryError
 from qcycle.notify.channels import Channel, SendResult, open_channel
+from qcycle.notify.posts import Post
 from qcycle.notify.ratelimit import DEFAULT_LIMITER, Rate, RateLimiter, backoff
 from qcycle.notify.redact import LOGGER_NAME, redact
 
@@ -41,8 +42,9 @@ class Message:
     """One rendered message for one destination.
 
     ``channel`` is a reference (``env:NAME``, ``secret:NAME`` or ``sink``), never a URL;
-    ``recipient`` is the email address(es) for email channels (ignored by bots); ``first_part``:
-    how many posts of a long bot message an earlier delivery sent (they are not sent again).
+    ``recipient`` is the email address(es) for email channels (ignored by bots); ``parts_sent``,
+    ``sent_chars``: how many posts of a long bot message, reaching how far into its text past the
+    opening line, arrived in an earlier delivery (the rest is sent, not those again).
     """
 
     id: str
@@ -51,7 +53,8 @@ class Message:
     body: str
     recipient: str | None = None
     tag: str | None = None
-    first_part: int = 0
+    parts_sent: int = 0
+    sent_chars: int = 0
 
 
 @dataclass
@@ -59,25 +62,38 @@ class _Job:
     index: int
     message: Message
     channel: Channel
-    attempts: int = 0  # sends of its current part
+    attempts: int = 0  # sends of its current post
     not_before: float = 0.0
-    # (subject, body) of each send the message takes (a long bot message: several posts, in
-    # order), and the one to send next.
-    parts: list[tuple[str, str]] = field(default_factory=list)
-    part: int = 0
+    # The posts the message takes (a long bot message: several, in order; after posts that arrived
+    # earlier, those of the rest), and the one to send next.
+    posts: list[Post] = field(default_factory=list)
+    post: int = 0
 
     @classmethod
     def of(cls, index: int, message: Message, channel: Channel) -> _Job:
-        parts = channel.parts(message.subject, message.body)
-        return cls(index, message, channel, parts=parts, part=min(message.first_part, len(parts) - 1))
+        return cls(index, message, channel,
+                   posts=channel.posts(message.subject, message.body, message.parts_sent, message.sent_chars))
+
+    @property
+    def several(self) -> bool:
+        """Whether it goes in several posts (or goes on from an earlier try's)."""
+        return len(self.posts) > 1 or self.message.parts_sent > 0
+
+    def arrived(self) -> tuple[int, int]:
+        """(posts, characters past the opening line) of the message that have arrived, in all."""
+        if not self.post:
+            return self.message.parts_sent, self.message.sent_chars
+        return self.message.parts_sent + self.post, self.posts[self.post - 1].upto
 
     def result(self, result: SendResult) -> SendResult:
-        """A final result that tells how many of its posts went before it (a failure: sent next time
-        from there; ops read how far it came)."""
-        if result.ok or not self.part:
+        """A final result that says how far a long message came: a failure is sent on from there,
+        and ops read it."""
+        parts, chars = self.arrived()
+        if result.ok or not parts:
             return result
-        return dataclasses.replace(result, parts_sent=self.part, error=(
-            f"长消息分{len(self.parts)}条发送，已发出前{self.part}条，其余下次续发：{result.error or ''}"))
+        total = self.message.parts_sent + len(self.posts)
+        return dataclasses.replace(result, parts_sent=parts, sent_chars=chars, error=(
+            f"长消息共{total}条，已送达前{parts}条，其余未发出：{result.error or ''}"))
 
 
 @dataclass
@@ -101,7 +117,8 @@ def deliver_batch(
     time_budget: float | None = None,
     rates: Mapping[str, Rate] | None = None,
     on_result: Callable[[str, SendResult], None] | None = None,
-    on_start: Callable[[str, int], None] | None = None,
+    on_start: Callable[[str, int | None], None] | None = None,
+    on_arrived: Callable[[str, int, int], None] | None = None,
 ) -> list[tuple[str, SendResult]]:
     """Send every message; return ``(message.id, result)`` in the order given. Never raises
     for a delivery problem: a channel that cannot be opened fails its messages (not retryable).
@@ -116,6 +133,9 @@ def deliver_batch(
     ``rate_per_minute``). ``on_result(message.id, result)`` is called in the calling thread as
     soon as a message's final result is known, before the next message to the same endpoint is
     started: the outbox records each result there (or, for the sink, in the claim's transaction).
+    ``on_start(message.id, upto)`` is called before each request leaves (``upto``: for a message in
+    several posts, how far into its text past the opening line the one leaving reaches, else None),
+    ``on_arrived(message.id, posts, upto)`` when a post of several but the last has arrived.
     """
     items = list(messages)
     limiter = limiter or DEFAULT_LIMITER
@@ -144,7 +164,11 @@ def deliver_batch(
         lane = lanes.get(opened.endpoint)
         if lane is None:
             lane = lanes[opened.endpoint] = _Lane(opened.endpoint, opened)
-        lane.queue.append(_Job.of(index, message, opened))
+        job = _Job.of(index, message, opened)
+        if not job.posts:  # every post arrived in an earlier try (nothing but blank lines left)
+            results[index] = SendResult.success()
+            continue
+        lane.queue.append(job)
 
     for lane in lanes.values():
         if lane.channel.local and lane.channel.rate is None:
@@ -164,6 +188,7 @@ def deliver_batch(
                 limiter,
                 deadline,
                 on_start,
+                on_arrived,
             ).run()
         finally:
             for opened in channels.values():
@@ -243,9 +268,11 @@ class _Dispatcher:
         backoff_cap: float,
         limiter: RateLimiter,
         deadline: float | None,
-        on_start: Callable[[str, int], None] | None = None,
+        on_start: Callable[[str, int | None], None] | None = None,
+        on_arrived: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.on_start = on_start
+        self.on_arrived = on_arrived
         self.lanes = lanes
         self.deadline = deadline
         self.results = results
@@ -316,11 +343,11 @@ class _Dispatcher:
             message = job.message
             if self.on_start is not None and not job.channel.local:
                 # Recorded before the request leaves, so a crash can tell "never sent" apart
-                # (a local write leaves nothing in flight to tell apart); with it, which post of a
-                # long message is out (those before it have arrived).
-                self.on_start(message.id, job.part)
-            subject, body = job.parts[job.part]
-            send = functools.partial(job.channel.send, subject, body,
+                # (a local write leaves nothing in flight to tell apart); with it, how far a post of a
+                # long message reaches (ops who find it arrived have the rest sent).
+                self.on_start(message.id, job.posts[job.post].upto if job.several else None)
+            post = job.posts[job.post]
+            send = functools.partial(job.channel.send, post.title, post.text,
                                      recipient=message.recipient, tag=message.tag, message_id=message.id)
             if job.channel.local:
                 future = _done_now(send)
@@ -340,10 +367,13 @@ class _Dispatcher:
         if result.retry_after is not None and not result.ok:
             # The service said "too fast": hold the whole endpoint, not just this message.
             self.limiter.penalize(lane.endpoint, result.retry_after)
-        if result.ok and job.part + 1 < len(job.parts):
-            # The next post of a long message goes next (the lane's order), paced like any send.
-            job.part, job.attempts = job.part + 1, 0
+        if result.ok and job.post + 1 < len(job.posts):
+            # The next post of a long message goes next (the lane's order), paced like any send; how
+            # far it came is recorded first (a crash now resends nothing that arrived).
+            job.post, job.attempts = job.post + 1, 0
             self.last_result.pop(job.index, None)
+            if self.on_arrived is not None:
+                self.on_arrived(job.message.id, *job.arrived())
             lane.queue.appendleft(job)
         elif result.ok or not result.retryable or job.attempts >= self.attempts:
             self.settle(lane, job, result)
@@ -394,6 +424,6 @@ class _Dispatcher:
                 continue
             self.results[job.index] = job.result(SendResult.failure(
                 f"{lane.channel.kind}: {why}", retryable=True, retry_after=retry_after,
-                # Some of its posts went: an attempt, whatever held the rest back.
-                attempted=attempted or job.part > 0,
+                # Some of its posts went in this call: an attempt, whatever held the rest back.
+                attempted=attempted or job.post > 0,
             ))

@@ -13,12 +13,12 @@ from typing import Any
 from qcycle.notify.base import Channel
 from qcycle.notify.bots import (
     BotApi,
-    Framing,
     hmac_base64,
     path_segments,
     plain_text,
     wants_markdown,
 )
+from qcycle.notify.posts import Framing, json_size
 from qcycle.notify.ratelimit import Rate
 from qcycle.notify.results import Call, SendResult
 
@@ -28,15 +28,16 @@ __all__ = ["DINGTALK", "DingTalkChannel", "dingtalk_framing", "dingtalk_sign", "
 DINGTALK = BotApi("dingtalk", ("errcode",), ("errmsg",), {130101: 60.0, 410100: 60.0, -1: None})
 
 
-# The service takes a request body of at most 20,000 bytes: the JSON around the text (its line
-# breaks escaped, a markdown title beside it) needs room too.
-DINGTALK_TEXT_BYTES = 18000
+# The service takes a request body of at most 20,000 bytes: the text counted as it is in the JSON
+# (json_size: line breaks and quotes escaped), with room for what is around it (a markdown title).
+DINGTALK_TEXT_BYTES = 19000
 
 
 def dingtalk_framing(markdown: bool) -> Framing:
     if markdown:
-        return Framing(DINGTALK_TEXT_BYTES, lambda title, body: f"#### {title}\n\n{body}" if title else body)
-    return Framing(DINGTALK_TEXT_BYTES, plain_text)
+        return Framing(DINGTALK_TEXT_BYTES, lambda title, body: f"#### {title}\n\n{body}" if title else body,
+                       json_size)
+    return Framing(DINGTALK_TEXT_BYTES, plain_text, json_size)
 
 
 def dingtalk_sign(secret: str) -> dict[str, str]:

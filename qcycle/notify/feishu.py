@@ -14,12 +14,12 @@ from typing import Any
 from qcycle.notify.base import Channel
 from qcycle.notify.bots import (
     BotApi,
-    Framing,
     hmac_base64,
     path_segments,
     plain_text,
     wants_markdown,
 )
+from qcycle.notify.posts import Framing, json_size
 from qcycle.notify.ratelimit import Rate
 from qcycle.notify.results import Call, SendResult
 
@@ -33,9 +33,10 @@ FEISHU = BotApi(
 
 
 def feishu_framing(markdown: bool) -> Framing:
-    """18,000 bytes of text, or of a card's markdown (its title is the card's header): the service
-    takes a request of at most 20 KB, the JSON around the text included."""
-    return Framing(18000, (lambda title, body: body) if markdown else plain_text)
+    """18,000 bytes of text, or of a card's markdown (its title is the card's header), counted as
+    they are in the JSON (json_size): the service takes a request of at most 20 KB, what is around
+    the text included."""
+    return Framing(18000, (lambda title, body: body) if markdown else plain_text, json_size)
 
 
 def feishu_sign(secret: str) -> dict[str, str]:

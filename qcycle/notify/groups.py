@@ -49,6 +49,8 @@ class _Row(Protocol):
     def action(self) -> str: ...
     @property
     def parts_sent(self) -> int: ...
+    @property
+    def sent_chars(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ def group_posts(programme: Programme, rows: Iterable[_Row]) -> list[Post]:
             head, sep, rest = row.body.partition("\n")
             if sep and head == f"{programme.unit(row.unit).name}：":
                 # A long message's posts go on from where an earlier try stopped: only rows as far along share one.
-                key = (row.channel, row.tag, row.subject, rest, row.parts_sent)
+                key = (row.channel, row.tag, row.subject, rest, row.parts_sent, row.sent_chars)
         groups.setdefault(key, []).append(row)
     # Per action and channel, the units told: one told an action only off a group was told apart. Read
     # from this pass's rows only: a unit whose private row went in another pass leaves the post naming
@@ -168,7 +170,8 @@ def group_posts(programme: Programme, rows: Iterable[_Row]) -> list[Post]:
                  if (first.action, u) in channels_of and first.channel not in channels_of[first.action, u]}
         for salutation, rows_ in _addressed(programme, first.channel, members, apart):
             units = tuple(_by_unit(rows_))
-            # Addressed to several: "贵单位" (your unit) becomes "各单位" (each of you).
+            # Addressed to several: "贵单位" (your unit) becomes "各单位" (each of you): as long, so how far a
+            # long message's posts came (characters past the opening line) counts the same in either.
             body = f"{salutation}：\n{key[3].replace('贵单位', '各单位')}" if len(units) > 1 else rows_[0].body
             posts.append(Post(tuple(rows_), units, body))
     return posts

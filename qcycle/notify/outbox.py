@@ -248,8 +248,9 @@ def _claim(session: Session, round_id: uuid.UUID | None, limit: int, settings: S
             # no idempotency key). Never sent twice silently: held as unknown for ops, who
             # check and `qcycle outbox resolve` it (it is in the run's digest).
             report.unknown += 1
-            # A long message's later post: those before it arrived, the one out is what ops check.
-            which = f"长消息的第{row.parts_sent + 1}条（前{row.parts_sent}条已送达）" if row.parts_sent else "请求"
+            # A post of a long message: those before it arrived, the one out is what ops check.
+            which = ("请求" if row.sending_chars is None else
+                     f"长消息的第{row.parts_sent + 1}条" + (f"（前{row.parts_sent}条已送达）" if row.parts_sent else ""))
             report.failures.append(_failure(change(
                 row, status="unknown",
                 last_error=f"投递中断：{which}已发出但未收到结果，可能已送达；请核实后用 qcycle outbox resolve "
@@ -277,7 +278,8 @@ def _claim(session: Session, round_id: uuid.UUID | None, limit: int, settings: S
             # Its run died before this message was started: sending it now is safe.
             change(row, last_error="上次投递中断（进程退出），此条尚未发出，现在发送")
         claimed.append(Claimed(row.id, row.channel, row.unit_code, row.subject, row.body, row.tag,
-                                row.attempts + 1, row.action.startswith(DIGEST_ACTION), row.action, row.parts_sent))
+                                row.attempts + 1, row.action.startswith(DIGEST_ACTION), row.action, row.parts_sent,
+                                row.sent_chars))
     if leased:
         crud.lease_messages(session=session, ids=[c.id for c in claimed], lease=lease)
     else:  # what the lease resets, where there is something to reset: a group post's carrier last time
@@ -346,7 +348,7 @@ class _DeliveryPass:
         messages = [
             Message(id=post.ids[0], channel=self.channel_override or self.refs.get(post.rows[0].channel, "sink"),
                     subject=post.rows[0].subject, body=post.body, tag=post.rows[0].tag,
-                    first_part=post.rows[0].parts_sent,
+                    parts_sent=post.rows[0].parts_sent, sent_chars=post.rows[0].sent_chars,
                     # A bot's post has no one recipient, even carrying one unit's letter (长兴's had been
                     # recorded as to an enterprise's mailbox).
                     recipient=self._email(post.units[0]) if len(post.units) == 1
@@ -364,8 +366,9 @@ class _DeliveryPass:
         once: dict[str, Any] = {"attempts": 1, "max_wait": 0.0} if in_claim else {}
         try:
             with label_sink_messages(labels):
+                starter = None if in_claim else Starter(recorder.claimed, posts)
                 deliver_batch(messages, max_workers=self.max_workers, rates=self.rates, on_result=recorder,
-                              on_start=None if in_claim else Starter(recorder.claimed, posts), **once)
+                              on_start=starter, on_arrived=starter.arrived if starter else None, **once)
         except BaseException:
             if in_claim is None:  # what was recorded stands; in the claim, all of it goes back with the claim
                 recorder.flush()

@@ -43,7 +43,9 @@ class Claimed:
     attempts: int
     digest: bool
     action: str  # its timetable action: a group post of an invitation names nobody (groups.py)
-    parts_sent: int = 0  # a long bot message's posts sent by an earlier try (not sent again)
+    # A long bot message's posts that arrived in an earlier try, and how far into its text they reach.
+    parts_sent: int = 0
+    sent_chars: int = 0
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,6 @@ class Recorder:
             outcome = "failed"
         else:
             values, outcome = {"status": "dead", "last_error": result.error}, "dead"
-        if result.parts_sent:  # the next try sends the rest of a long message's posts
-            values["parts_sent"] = result.parts_sent
         # One statement per row, a post's rows committed together at once (leased: guarded, so a cancel
         # from the CLI meanwhile wins): recorded before the next send to the same endpoint starts.
         settled = []
@@ -157,15 +157,22 @@ class Recorder:
 
 class Starter:
     """``on_start`` for :func:`deliver_batch`: stamp ``started_at`` before the request leaves
-    (on every row a group post carries: after a crash, each of them may have arrived), and before
-    a long message's later post, how many of its posts have arrived (after a crash, ops resolving
-    it as not delivered resend from the post that was out, not from the first)."""
+    (on every row a group post carries: after a crash, each of them may have arrived), with, for a
+    post of a long message, how far it reaches and a renewed lease; ``arrived`` its ``on_arrived``:
+    how far a long message has come once a post but its last has arrived."""
 
     def __init__(self, claimed: Mapping[str, Claimed], posts: Mapping[str, list[str]]) -> None:
         self.claimed = claimed
         self.posts = posts
 
-    def __call__(self, message_id: str, part: int = 0) -> None:
-        ids = [self.claimed[i].id for i in self.posts.get(message_id, [message_id])]
+    def _ids(self, message_id: str) -> list[uuid.UUID]:
+        return [self.claimed[i].id for i in self.posts.get(message_id, [message_id])]
+
+    def __call__(self, message_id: str, upto: int | None = None) -> None:
         with connection_for(None) as conn:
-            crud.stamp_started(connection=conn, ids=ids, at=clock.now(), parts_sent=part or None)
+            crud.stamp_started(connection=conn, ids=self._ids(message_id), at=clock.now(), sending_chars=upto,
+                               leased_at=None if upto is None else clock.wall_now())
+
+    def arrived(self, message_id: str, posts: int, upto: int) -> None:
+        with connection_for(None) as conn:
+            crud.record_posts_arrived(connection=conn, ids=self._ids(message_id), parts_sent=posts, sent_chars=upto)

@@ -148,7 +148,7 @@ def merge_reminders(session: Session, round_id: uuid.UUID, groups: Mapping[tuple
             fresh.append({"template": d.template, "action_key": d.action_key, "context": to_item_json(d.context)})
         if not fresh:
             continue
-        # Not a row some posts of which went (a long message requeued by ops): what arrived is not rewritten.
+        # Not a row some posts of which arrived (a long message requeued by ops): what arrived is not rewritten.
         open_row = next((r for r in rows if r.status == "queued" and r.attempts == 0 and not r.parts_sent), None)
         if open_row is not None:
             items = list(open_row.merge_items or []) + fresh

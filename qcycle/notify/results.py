@@ -29,8 +29,10 @@ class SendResult:
     attempted: bool = True
     # Written on this machine (the sink): nothing was in flight over a network.
     local: bool = False
-    # A long bot message's posts that went before this failure (``Message.first_part`` next time).
+    # A long bot message's posts that arrived before this failure, and how far into its text past
+    # the opening line they reach (``Message.parts_sent``, ``sent_chars`` next time).
     parts_sent: int = 0
+    sent_chars: int = 0
 
     @classmethod
     def success(cls, status_code: int | None = None) -> SendResult:

@@ -17,10 +17,11 @@ import pytest
 from qcycle import crud, db
 from qcycle.clock import at
 from qcycle.notify import Message, RateLimiter, deliver_batch
-from qcycle.notify.bots import Framing, plain_text
+from qcycle.notify.bots import plain_text
 from qcycle.notify.dingtalk import dingtalk_framing
 from qcycle.notify.feishu import feishu_framing
-from qcycle.notify.outbox import deliver_due, requeue_message
+from qcycle.notify.outbox import deliver_due
+from qcycle.notify.posts import Framing, Post
 from qcycle.notify.wecom import wecom_framing
 from tests.notify.botserver import BotServer
 from tests.notify.outbox_helpers import DAY, kill_worker_midway, round_id, write_programme
@@ -31,52 +32,74 @@ LINES = [f"{i}. 第{i}号市场监督管理局的“质量提升示范项目（�
 BODY = "省局审核人员：\n\n截至2023年12月21日，共40项等待评价确认：\n" + "\n".join(LINES) + "\n\n按日程，请于今日完成。"
 
 
-def _size(text: str) -> int:
-    return len(text.encode("utf-8"))
-
-
-def _numbered(parts: list[tuple[str, str]]) -> list[str]:
-    return [re.search(r"（(\d+/\d+)）$", title).group(1) for title, _ in parts]
+def _numbered(posts: list[Post]) -> list[str]:
+    return [re.search(r"（(\d+/\d+)）$", p.title).group(1) for p in posts]
 
 
 # ---------------------------------------------------------------- splitting (no server)
 
 
-@pytest.mark.parametrize("framing", [wecom_framing(False), wecom_framing(True), dingtalk_framing(False),
-                                     dingtalk_framing(True), feishu_framing(False), feishu_framing(True)],
-                         ids=["wecom-text", "wecom-md", "dingtalk-text", "dingtalk-md", "feishu-text", "feishu-md"])
+FRAMINGS = [wecom_framing(False), wecom_framing(True), dingtalk_framing(False), dingtalk_framing(True),
+            feishu_framing(False), feishu_framing(True)]
+FRAMING_IDS = ["wecom-text", "wecom-md", "dingtalk-text", "dingtalk-md", "feishu-text", "feishu-md"]
+
+
+@pytest.mark.parametrize("framing", FRAMINGS, ids=FRAMING_IDS)
 def test_a_message_that_fits_goes_as_it_is(framing: Framing) -> None:
-    assert framing.split(SUBJECT, BODY[:500]) == [(SUBJECT, BODY[:500])]
+    assert [(p.title, p.text) for p in framing.posts(SUBJECT, BODY[:500])] == [(SUBJECT, BODY[:500])]
+
+
+def _lines_said(posts: list[Post]) -> list[str]:
+    return [line for p in posts for line in p.text.split("\n") if line]
 
 
 def test_a_long_message_is_cut_at_line_ends_into_numbered_posts_that_each_fit() -> None:
     framing = wecom_framing(False)
-    assert _size(plain_text(SUBJECT, BODY)) > 2048  # what the service would refuse, or the guard cut
-    parts = framing.split(SUBJECT, BODY)
-    n = len(parts)
-    assert n >= 2 and _numbered(parts) == [f"{i}/{n}" for i in range(1, n + 1)]
-    assert all(title.startswith(SUBJECT) for title, _ in parts)
-    assert all(_size(framing.frame(title, body)) <= 2048 for title, body in parts)
+    assert len(plain_text(SUBJECT, BODY).encode()) > 2048  # what the service would refuse, or the guard cut
+    posts = framing.posts(SUBJECT, BODY)
+    n = len(posts)
+    assert n >= 2 and _numbered(posts) == [f"{i}/{n}" for i in range(1, n + 1)]
+    assert all(p.title.startswith(SUBJECT) for p in posts)
+    assert all(framing.size(framing.frame(p.title, p.text)) <= 2048 for p in posts)
     # Every line once, in order, none cut in two: the posts read one after another are the letter.
-    lines = [line for _, body in parts for line in body.split("\n")]
-    assert [line for line in lines if line] == [line for line in BODY.split("\n") if line]
-    assert not parts[1][1].startswith("\n")  # a post does not open on a blank line
+    assert _lines_said(posts) == [line for line in BODY.split("\n") if line]
+    # How far each reaches, past the opening line: the last, all of it.
+    rest = BODY[BODY.index("\n") + 1:]
+    assert [BODY.index("\n") + 1 + p.upto for p in posts][-1] == len(BODY)
+    assert all(rest[:p.upto].rstrip().endswith(p.text.rstrip()[-20:]) for p in posts)
 
 
-def test_a_line_longer_than_a_post_is_cut_between_characters_and_nothing_is_lost() -> None:
-    framing = Framing(300, plain_text)
-    body = "开头\n" + "质量" * 200 + "\n结尾"
-    parts = framing.split("标题", body)
-    assert all(_size(framing.frame(t, b)) <= 300 for t, b in parts)
-    assert "".join(b.replace("\n", "") for _, b in parts) == body.replace("\n", "")
+@pytest.mark.parametrize("framing", FRAMINGS, ids=FRAMING_IDS)
+@pytest.mark.parametrize("line", ["- 是", "“引号”与\\反斜杠\t", "x" * 25000, "质量" * 5000], ids=["short", "escaped", "x", "cjk"])
+def test_posts_fit_as_the_service_counts_them_json_escapes_included(framing: Framing, line: str) -> None:
+    body = "\n".join([line] * 4000 if len(line) < 100 else [line] * 3)
+    posts = framing.posts("【通知】名单", body)
+    assert len(posts) >= 2
+    assert all(framing.size(framing.frame(p.title, p.text)) <= framing.limit for p in posts)
+    assert "".join(p.text.replace("\n", "") for p in posts) == body.replace("\n", "")  # nothing lost or twice
 
 
 def test_ten_posts_or_more_are_numbered_in_two_digits_and_still_fit() -> None:
     framing = Framing(200, plain_text)
-    body = "\n".join(f"第{i}行：质量工作" for i in range(200))
-    parts = framing.split("标题", body)
-    assert len(parts) >= 10 and _numbered(parts)[-1] == f"{len(parts)}/{len(parts)}"
-    assert all(_size(framing.frame(t, b)) <= 200 for t, b in parts)
+    for body in ("\n".join(f"第{i}行：质量工作" for i in range(200)), "x" * 5000):  # short lines; one that fills each
+        posts = framing.posts("标题", body)
+        assert len(posts) >= 10 and _numbered(posts)[-1] == f"{len(posts)}/{len(posts)}"
+        assert all(len(framing.frame(p.title, p.text).encode()) <= 200 for p in posts)
+
+
+def test_the_rest_of_a_message_goes_on_from_how_far_it_came_whatever_its_opening_line_now_says() -> None:
+    """A group post's opening line names the units of this try: another try may name others (a unit's row
+    cancelled, or held). What follows it is what the posts that arrived are counted in."""
+    framing = wecom_framing(False)
+    whole = framing.posts(SUBJECT, "各市（州）市场监督管理局：\n" + BODY)
+    first = whole[0]
+    again = framing.posts(SUBJECT, "成都市、自贡市、攀枝花市、泸州市、德阳市、绵阳市市场监督管理局：\n" + BODY,
+                          parts_sent=1, sent_chars=first.upto)
+    said = _lines_said([first]) + _lines_said(again)
+    assert said[1:] == [line for line in BODY.split("\n") if line]  # after the names: every line once, in order
+    assert _numbered(again)[0] == f"2/{1 + len(again)}"  # numbered on from the post that arrived
+    # Nothing left but blank lines: no post at all.
+    assert framing.posts(SUBJECT, "名：\n正文\n\n", parts_sent=1, sent_chars=2) == []
 
 
 # ---------------------------------------------------------------- delivery to the stand-in
@@ -113,11 +136,11 @@ def test_a_post_refused_midway_is_sent_again_from_there_not_from_the_start(botse
     botserver.behave("ok", "500", "500", "500")  # the first post goes, then the bot fails
     message = Message(id="m1", channel=ref, subject=SUBJECT, body=BODY)
     ((_, first),) = deliver_batch([message], limiter=limiter, backoff_base=0.01)
-    assert not first.ok and first.retryable and first.parts_sent == 1
-    assert "已发出前1条" in first.error  # what ops read: how far it came
+    assert not first.ok and first.retryable and first.parts_sent == 1 and first.sent_chars > 0
+    assert "已送达前1条" in first.error  # what ops read: how far it came
     botserver.behave("ok")
-    ((_, second),) = deliver_batch([Message(id="m1", channel=ref, subject=SUBJECT, body=BODY, first_part=1)],
-                                   limiter=limiter)
+    ((_, second),) = deliver_batch([Message(id="m1", channel=ref, subject=SUBJECT, body=BODY, parts_sent=1,
+                                            sent_chars=first.sent_chars)], limiter=limiter)
     assert second.ok
     contents = [r.payload["text"]["content"] for r in botserver.received]
     firsts = [c for c in contents if "（1/" in c.split("\n")[0]]
@@ -125,6 +148,45 @@ def test_a_post_refused_midway_is_sent_again_from_there_not_from_the_start(botse
     n = int(re.search(r"/(\d+)）", contents[0]).group(1))
     delivered = [contents[0]] + contents[-(n - 1):]
     assert [re.search(r"（(\d+)/", c).group(1) for c in delivered] == [str(i) for i in range(1, n + 1)]
+    said = "\n".join(delivered)
+    assert all(said.count(line) == 1 for line in LINES)
+
+
+def test_each_post_has_its_own_tries(botserver, monkeypatch, limiter):
+    """Every post but the first fails once, then goes: three tries a post are enough for each."""
+    ref = _wecom(monkeypatch, botserver, "tries")
+    n = len(wecom_framing(False).posts(SUBJECT, BODY))
+    botserver.behave("ok", *(["500", "ok"] * (n - 1)))
+    ((_, result),) = deliver_batch([Message(id="m1", channel=ref, subject=SUBJECT, body=BODY)], limiter=limiter,
+                                   attempts=3, backoff_base=0.01)
+    assert result.ok and len(botserver.received) == 2 * n - 1
+
+
+def test_a_post_held_back_by_the_time_budget_says_so_not_an_earlier_posts_failure(botserver, monkeypatch, limiter):
+    ref = _wecom(monkeypatch, botserver, "held")
+    botserver.behave("500", "slow", delay=1.5)  # post 1 fails once, then arrives after the budget is spent
+    ((_, result),) = deliver_batch([Message(id="m1", channel=ref, subject=SUBJECT, body=BODY)], limiter=limiter,
+                                   time_budget=1.0, backoff_base=0.01)
+    assert not result.ok and result.parts_sent == 1 and result.attempted  # post 1 arrived: an attempt
+    assert "not sent within the time budget" in result.error and "500" not in result.error
+
+
+def test_a_message_going_on_that_sent_nothing_before_the_time_budget_is_no_attempt(botserver, monkeypatch, limiter):
+    ref = _wecom(monkeypatch, botserver, "budget")
+    ((_, result),) = deliver_batch([Message(id="m1", channel=ref, subject=SUBJECT, body=BODY, parts_sent=1,
+                                            sent_chars=100)], limiter=limiter, time_budget=0)
+    assert not result.ok and not result.attempted and not botserver.received  # held back, as any message would be
+
+
+@pytest.mark.parametrize("markdown", [False, True], ids=["text", "markdown"])
+def test_a_dingtalk_message_of_short_lines_fits_its_request_limit(botserver, monkeypatch, limiter, markdown):
+    fmt = "&format=markdown" if markdown else ""
+    monkeypatch.setenv("QC_DT", f"qdingtalk://tok?base={quote(botserver.base, safe='')}&rate=1000/1{fmt}")
+    body = "\n".join(["- 是“甲”"] * 6000)  # line breaks and quotes: escaped in the JSON the service counts
+    ((_, result),) = deliver_batch([Message(id="m", channel="env:QC_DT", subject="【通知】名单", body=body)],
+                                   limiter=limiter)
+    assert result.ok, result.error  # the stand-in refuses a request over 20,000 bytes, as DingTalk does
+    assert len(botserver.received) >= 2
 
 
 # ---------------------------------------------------------------- through the outbox
@@ -148,7 +210,7 @@ def test_the_outbox_records_how_far_a_long_message_came_and_the_next_run_sends_t
     assert report.sent == 0 and report.failed >= 1
     with db.session_scope() as session:
         row = crud.find_message(session=session, ref=_id_of("long-1"))
-        assert (row.status, row.parts_sent) == ("failed", 1) and "已发出前1条" in row.last_error
+        assert (row.status, row.parts_sent) == ("failed", 1) and "已送达前1条" in row.last_error
         due = row.next_attempt_at
     botserver.behave_for(key, "ok")
     deliver_due(programme=loaded.programme, round_id=rid, now=due)
@@ -179,8 +241,16 @@ LONG_TEMPLATE = ("{% block subject %}【通知】长函{{ n }}{% endblock %}{% b
                  "{% for i in range(1, 151) %}第{{ i }}行：请各单位按要求报送材料。\n{% endfor %}{% endblock %}")
 
 
-def test_killed_while_a_later_post_is_out_ops_resend_from_that_post_not_the_first(tmp_path, botserver, monkeypatch,
-                                                                                  home_db):
+@pytest.mark.parametrize("found", ["not delivered", "delivered"])
+def test_killed_while_a_later_post_is_out_ops_resolve_it_and_the_rest_goes(tmp_path, botserver, monkeypatch, home_db,
+                                                                          found):
+    """Post 2 of a long letter is out when the worker is killed. Ops look in the group: had it arrived, the
+    posts after it go (each post once); had it not, it goes again with them. Post 1 goes once either way."""
+    from sqlmodel import select
+
+    from qcycle.models import OutboxMessage
+    from qcycle.notify.outbox_ops import resolve_unknown
+
     key = f"kill-long-{abs(hash(str(tmp_path))) % 10**8}"
     monkeypatch.setenv("QC_TEST_LONG", f"qwecom://{key}?base={botserver.base}")
     loaded = write_programme(tmp_path / "prog", channels=[{"name": "group", "kind": "wecom", "url": "env:QC_TEST_LONG",
@@ -194,53 +264,78 @@ def test_killed_while_a_later_post_is_out_ops_resend_from_that_post_not_the_firs
     botserver.behave_for(key, "ok")
     botserver.behave("ok")
     rid = round_id(loaded)
-    from sqlmodel import select
 
-    from qcycle.models import OutboxMessage
+    def row_now() -> OutboxMessage:
+        with db.session_scope() as session:
+            return session.exec(select(OutboxMessage).where(OutboxMessage.unit_code == "c0")).one()
 
-    with db.session_scope() as session:
-        row = session.exec(select(OutboxMessage).where(OutboxMessage.unit_code == "c0")).one()
-        assert (row.status, row.parts_sent) == ("sending", 1)  # the first post arrived; the second was out
+    row = row_now()
+    assert (row.status, row.parts_sent) == ("sending", 1) and row.sending_chars > row.sent_chars > 0
     report = deliver_due(programme=loaded.programme, round_id=rid, now=now)  # a rerun takes the lease over
     assert report.unknown == 1  # the post out at the kill may have arrived: held for ops
+    row = row_now()
+    assert row.status == "unknown" and row.parts_sent == 1
+    assert "长消息的第2条（前1条已送达）已发出但未收到结果" in row.last_error  # what ops check in the group
     with db.session_scope() as session:
-        row = session.exec(select(OutboxMessage).where(OutboxMessage.unit_code == "c0")).one()
-        assert row.status == "unknown" and row.parts_sent == 1
-        assert "长消息的第2条（前1条已送达）已发出但未收到结果" in row.last_error  # what ops check in the group
-        assert requeue_message(session=session, row=row)  # ops: not delivered
+        resolve_unknown(session=session, row=session.get(OutboxMessage, row.id), delivered=found == "delivered",
+                        actor="运维甲")
+    assert row_now().status == "queued"  # delivered or not, the rest of the letter is still to go
     deliver_due(programme=loaded.programme, round_id=rid, now=now)
+    assert row_now().status == "sent"
     heads = [r.payload["text"]["content"].split("\n")[0] for r in botserver.requests_for(key)
              if isinstance(r.payload, dict) and r.payload["text"]["content"].startswith("【通知】长函")]
+    numbers = [int(re.search(r"（(\d+)/", h).group(1)) for h in heads]
     n = int(re.search(r"/(\d+)）", heads[0]).group(1))
-    assert n >= 3 and sum("（1/" in h for h in heads) == 1  # the first post once, though the letter went twice
-    assert {re.search(r"（(\d+)/", h).group(1) for h in heads} == {str(i) for i in range(1, n + 1)}
+    assert n >= 3 and sorted(set(numbers)) == list(range(1, n + 1))  # every post arrived
+    assert numbers.count(1) == 1 and numbers.count(2) == (1 if found == "delivered" else 2)
+    assert all(numbers.count(i) == 1 for i in range(3, n + 1))
 
 
-def test_a_reminder_row_some_posts_of_which_went_is_not_merged_into_again(tmp_path, home_db):
-    """A long merged reminder that failed after its first post and was requeued by ops (queued, no attempt
-    counted) is not re-rendered when the day's next reminder comes: that one starts a continuation row."""
-    from sqlmodel import select
+NAMES = {"c0": "甲市质量强市工作领导小组办公室（甲市市场监督管理局质量发展科）",
+         "c1": "乙市质量强市工作领导小组办公室（乙市市场监督管理局质量发展科）"}
 
-    from qcycle.models import OutboxMessage
-    from qcycle.notify.outbox import queue_drafts
-    from tests.notify.outbox_helpers import reminder, template_dir
 
-    loaded = write_programme(tmp_path / "prog", channels=[{"name": "sink", "kind": "sink"}],
-                             units=[{"code": "c1", "name": "1号市局", "channels": ["sink"]}])
+def test_a_group_post_going_on_for_fewer_units_sends_the_rest_of_the_text_once(tmp_path, botserver, monkeypatch,
+                                                                             home_db):
+    """Two cities' letter went to their group as one post, and failed after its first post; ops cancelled one
+    city's row. The other's goes on alone: from where the text had come, each line once."""
+    from qcycle.notify.outbox_ops import cancel_message
+
+    key = f"group-long-{abs(hash(str(tmp_path))) % 10**8}"
+    monkeypatch.setenv("QC_TEST_LONG", f"qwecom://{key}?base={botserver.base}")
+    # Long names: the first post of the letter to both holds fewer of its lines than one to a city alone would.
+    loaded = write_programme(tmp_path / "prog", channels=[{"name": "group", "kind": "wecom", "url": "env:QC_TEST_LONG",
+                                                           "rate_per_minute": 100_000}],
+                             units=[{"code": u, "name": name, "channels": ["group"]} for u, name in NAMES.items()])
     rid = round_id(loaded)
-
-    def queue(draft) -> None:
-        with db.session_scope() as session:
-            queue_drafts(session=session, programme=loaded.programme, round_id=rid, drafts=[draft],
-                         template_dir=template_dir(loaded))
-
-    queue(reminder(loaded, "c1"))
     with db.session_scope() as session:
-        row = session.exec(select(OutboxMessage)).one()
-        row.parts_sent, before = 1, row.body  # as after: post 1 arrived, then ops requeued it (queued, attempts 0)
-        session.add(row)
-    queue(reminder(loaded, "c1", key="evaluation:reminder:T-1", item="评价确认申请"))
+        for unit, name in NAMES.items():
+            crud.enqueue_message(session=session, idempotency_key=f"long-{unit}", action="notice:publish@2023-04-13",
+                                 unit_code=unit, channel="group", logical_date=DAY, subject=SUBJECT,
+                                 body=f"{name}：\n{BODY.replace('省局审核人员：', '请贵单位阅知：')}", round_id=rid)
+    botserver.behave_for(key, "ok", "500", "500", "500")
+    noon = at(DAY, dt.time(10))
+    deliver_due(programme=loaded.programme, round_id=rid, now=noon)
+    ids = [_id_of(f"long-{u}") for u in ("c0", "c1")]
     with db.session_scope() as session:
-        rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.created_at)).all()
-        assert [r.body == before for r in rows] == [True, False]  # the first untouched
-        assert rows[1].idempotency_key.endswith("#2") and "评价确认申请" in rows[1].body
+        rows = [crud.find_message(session=session, ref=i) for i in ids]
+        assert [(r.status, r.parts_sent) for r in rows] == [("failed", 1), ("failed", 1)]
+        assert rows[0].posted_with == rows[1].posted_with  # they had gone as one post
+    from typer.testing import CliRunner
+
+    from qcycle.cli import app
+
+    shown = CliRunner().invoke(app, ["outbox", "list", "--channel", "group"], env={"COLUMNS": "300"})
+    assert shown.output.count("1（已送达1条）") == 2, shown.output  # ops see how far each came
+    with db.session_scope() as session:
+        rows = [crud.find_message(session=session, ref=i) for i in ids]
+        cancel_message(session=session, row=rows[1])
+        due = rows[0].next_attempt_at
+    botserver.behave_for(key, "ok")
+    deliver_due(programme=loaded.programme, round_id=rid, now=due)
+    contents = [c for r in botserver.requests_for(key) if (c := r.payload["text"]["content"]).startswith(SUBJECT)]
+    assert contents[0].split("\n")[1] == f"{NAMES['c0']}、{NAMES['c1']}："  # the first post, to both
+    arrived = [contents[0], *contents[4:]]  # the three answered 500 in between did not arrive
+    said = "\n".join(arrived)
+    assert all(said.count(line) == 1 for line in LINES)  # the rest, to 甲市 alone: each line once
+    assert arrived[1].split("\n")[0].endswith("（2/3）") and "甲市" not in arrived[1]
