@@ -105,8 +105,8 @@ def _prefix(text: str, room: int, size: Callable[[str], int]) -> str:
 
 def _pieces(body: str, room: int, size: Callable[[str], int]) -> list[tuple[int, int]]:
     """Spans of ``body`` of at most ``room`` each, cut at line ends; a line longer than that fills
-    the span it starts in, then is cut between characters. A span does not begin with a blank line;
-    nothing but the line breaks between spans is left out."""
+    the span it starts in, then is cut between characters. A span does not begin with a blank line:
+    nothing but the line breaks between spans and blank lines at a span's start is left out."""
     spans: list[tuple[int, int]] = []
     start = end = -1  # the open span (none: -1)
     used = 0
