@@ -192,7 +192,8 @@ def resolve(
     message: Annotated[str, typer.Argument(help="消息编号（列表所示的 8 位）或完整 ID")],
     delivered: Annotated[bool | None, typer.Option(
         "--delivered/--not-delivered",
-        help="核实结果：--delivered 对方已收到（记为已发送，不再发送）；--not-delivered 未收到（重新排队，下次投递时发送）")] = None,
+        help="核实结果：--delivered 对方已收到（记为已发送，不再发送；分条发送的长消息，其后各条重新排队）；"
+             "--not-delivered 未收到（重新排队，下次投递时发送）")] = None,
     by: BY = None,
     note: Annotated[str, typer.Option(help="核实情况（记入审计日志），如：电话确认已收到")] = "",
 ) -> None:
@@ -213,6 +214,7 @@ def resolve(
     with db.session_scope() as session:
         row = _message(session, message)
         resolve_unknown(session=session, row=row, delivered=delivered, actor=_actor(by), note=note)  # StateError
-        short = short_id(row.id)
-    out.print(f"消息 {short} 已记为已发送（核实已送达）" if delivered else f"消息 {short} 已重新排队，下次投递时发送",
+        short, sent, said = short_id(row.id), row.status == "sent", row.last_error
+    # A long message whose post that was out arrived, with more after it: queued for the rest, not sent.
+    out.print(f"消息 {short} 已记为已发送（核实已送达）" if sent else f"消息 {short} 已重新排队，下次投递时发送（{said}）",
               markup=False)

@@ -233,9 +233,10 @@ class Lease:
     holder: str
 
     def values(self) -> dict[str, Any]:
-        """What leasing writes on a row: ``sending``, one more attempt, no send started, alone."""
+        """What leasing writes on a row: ``sending``, one more attempt, no send started (no post of
+        a long message out), alone."""
         return {"status": "sending", "attempts": OutboxMessage.attempts + 1, "next_attempt_at": self.now,
-                "started_at": None, "leased_at": self.wall, "leased_by": self.holder, "posted_with": None}
+                "started_at": None, "sending_chars": None, "leased_at": self.wall, "leased_by": self.holder, "posted_with": None}
 
     def with_result(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """A result's ``values`` on a row claimed and never leased (:func:`mark_messages_sent`'s
@@ -310,11 +311,10 @@ def mark_posted_with(*, connection: Connection, posts: Iterable[Sequence[uuid.UU
 def stamp_started(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.datetime,
                   sending_chars: int | None = None, leased_at: dt.datetime | None = None) -> None:
     """Stamp ``started_at`` on rows still ``sending``: their request (one post) is about to leave;
-    ``sending_chars``: a post of a long message, reaching that far into its text; ``leased_at``:
-    the lease renewed (real time), as a message of many posts, paced, can outlast it."""
-    values: dict[str, Any] = {"started_at": at}
-    if sending_chars is not None:
-        values["sending_chars"] = sending_chars
+    ``sending_chars``: a post of a long message, reaching that far into its text (None: a message in
+    one post, whatever an earlier try of it left); ``leased_at``: the lease renewed (real time) for
+    a message of several posts, paced, which takes longer to send."""
+    values: dict[str, Any] = {"started_at": at, "sending_chars": sending_chars}
     if leased_at is not None:
         values["leased_at"] = leased_at
     connection.execute(update(OutboxMessage)

@@ -276,7 +276,8 @@ def _claim(session: Session, round_id: uuid.UUID | None, limit: int, settings: S
             continue
         if interrupted:
             # Its run died before this message was started: sending it now is safe.
-            change(row, last_error="上次投递中断（进程退出），此条尚未发出，现在发送")
+            change(row, last_error=f"上次投递中断（进程退出），长消息已送达前{row.parts_sent}条，其余现在发送"
+                   if row.parts_sent else "上次投递中断（进程退出），此条尚未发出，现在发送")
         claimed.append(Claimed(row.id, row.channel, row.unit_code, row.subject, row.body, row.tag,
                                 row.attempts + 1, row.action.startswith(DIGEST_ACTION), row.action, row.parts_sent,
                                 row.sent_chars))

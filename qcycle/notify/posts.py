@@ -72,8 +72,8 @@ class Framing:
             if self.size(self.frame(title, body)) <= self.limit:
                 return [Post(title, body, len(body) - head)]
             posts = self._split(title, body, 1)
-            if len(posts) == 1:  # only blank lines had made it too long: one post, as it reads
-                return [Post(title, posts[0][1], len(body) - head)]
+            if len(posts) <= 1:  # blank lines had made it too long, or a title leaves no room: one post
+                return [Post(title, posts[0][1] if posts else "", len(body) - head)]
             return [Post(t, text, max(0, end - head)) for t, text, end in posts]
         start = min(len(body), head + sent_chars)
         return [Post(t, text, sent_chars + end) for t, text, end in self._split(title, body[start:], parts_sent + 1)]
@@ -119,6 +119,10 @@ def _pieces(body: str, room: int, size: Callable[[str], int]) -> list[tuple[int,
         cost = size(line) + (size("\n") if start >= 0 else 0)
         if start >= 0 and used + cost <= room:
             end, used = b, used + cost
+            continue
+        if not line:  # a blank line that does not fit: the span ends, the next does not begin with it
+            spans.append((start, end))
+            start = -1
             continue
         if size(line) <= room:  # it fits a span of its own
             if start >= 0:

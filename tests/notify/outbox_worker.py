@@ -1,8 +1,9 @@
 """Run in a subprocess by the kill test: queue messages to bot stand-ins, then deliver them.
 
-Usage: python -m tests.notify.outbox_worker PROGRAMME_FILE COUNT NOW_ISO [group|long]
+Usage: python -m tests.notify.outbox_worker PROGRAMME_FILE COUNT NOW_ISO [group|long|due]
 (``group``: each of COUNT notices to every unit, as a group bot's units share them; ``long``: COUNT
-letters of the programme's own template ``long.j2``, each longer than a bot takes in one post)
+letters of the programme's own template ``long.j2``, each longer than a bot takes in one post;
+``due``: queue nothing, deliver what the test queued)
 (database and bot URLs come from the environment, as in production).
 """
 
@@ -24,7 +25,10 @@ def main() -> None:
     db.upgrade()
     rid = round_id(loaded)
     units = [u for u in loaded.programme.units if u.code != "p"]
-    if sys.argv[4:] == ["long"]:
+    drafts: list[Draft]
+    if sys.argv[4:] == ["due"]:
+        drafts = []
+    elif sys.argv[4:] == ["long"]:
         drafts = [plain(units[n % len(units)].code, n, template="long.j2") for n in range(count)]
     elif sys.argv[4:] == ["group"]:
         drafts = [Draft(u.code, "notice.j2", {"n": n, "unit_name": u.name}, f"notice:{n}", DAY)

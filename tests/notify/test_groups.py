@@ -119,8 +119,9 @@ def test_what_is_posted_together_and_what_goes_alone(tmp_path, botserver, monkey
         row(9, "c0", subject="【运维】", digest=True), row(10, "c1", subject="【运维】", digest=True),
         _Row("11", "group0", "c0", "【通知】丙", "请各单位注意。"),  # no salutation to replace: alone
         _Row("12", "group0", "c1", "【通知】丙", "请各单位注意。"),
-        # A long letter whose first post went to one of them last time: each goes on from its own post.
-        row(13, "c0", subject="【通知】丁", parts_sent=1, sent_chars=40), row(14, "c1", subject="【通知】丁"),
+        # A long letter that came further for one of them than for the other: each goes on from its own place.
+        row(13, "c0", subject="【通知】丁", parts_sent=1, sent_chars=40),
+        row(14, "c1", subject="【通知】丁", parts_sent=1, sent_chars=80),
     ])
     assert [post.ids for post in posts] == [("1", "2", "3"), ("4", "5"), ("6",), ("7",), ("8",), ("9",), ("10",),
                                            ("11",), ("12",), ("13",), ("14",)]

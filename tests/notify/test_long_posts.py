@@ -102,6 +102,28 @@ def test_the_rest_of_a_message_goes_on_from_how_far_it_came_whatever_its_opening
     assert framing.posts(SUBJECT, "名：\n正文\n\n", parts_sent=1, sent_chars=2) == []
 
 
+def test_a_message_going_on_twice_still_says_each_line_once() -> None:
+    framing = wecom_framing(False)
+    body = "名：\n" + BODY * 3
+    said = [framing.posts(SUBJECT, body)[0]]
+    while len(said) < 40:  # each try: its first post arrives, then the bot fails
+        rest = framing.posts(SUBJECT, body, parts_sent=len(said), sent_chars=said[-1].upto)
+        if not rest:
+            break
+        said.append(rest[0])
+    assert _numbered(said) == [f"{i}/{len(said)}" for i in range(1, len(said) + 1)]
+    assert _lines_said(said)[1:] == [line for line in (BODY * 3).split("\n") if line]
+
+
+def test_blank_lines_neither_make_a_post_of_their_own_nor_number_a_letter_that_reads_as_one() -> None:
+    framing = wecom_framing(False)
+    for body in ("名：\n" + "a" * 2000 + "\n" + "x" * 2037 + "\n\n\n", "名：\n" + "x" * 2030 + "\n\n" + "y" * 2037):
+        posts = framing.posts("T", body)
+        assert all(p.text.strip() for p in posts), posts
+    (alone,) = framing.posts("T", "\n" * 3000 + "正文")  # only blank lines made it too long
+    assert (alone.title, alone.text) == ("T", "正文")
+
+
 # ---------------------------------------------------------------- delivery to the stand-in
 
 
@@ -179,14 +201,23 @@ def test_a_message_going_on_that_sent_nothing_before_the_time_budget_is_no_attem
 
 
 @pytest.mark.parametrize("markdown", [False, True], ids=["text", "markdown"])
-def test_a_dingtalk_message_of_short_lines_fits_its_request_limit(botserver, monkeypatch, limiter, markdown):
+@pytest.mark.parametrize("scheme", ["qdingtalk", "qfeishu"])
+def test_a_message_of_short_lines_fits_a_request_limit(botserver, monkeypatch, limiter, markdown, scheme):
     fmt = "&format=markdown" if markdown else ""
-    monkeypatch.setenv("QC_DT", f"qdingtalk://tok?base={quote(botserver.base, safe='')}&rate=1000/1{fmt}")
-    body = "\n".join(["- 是“甲”"] * 6000)  # line breaks and quotes: escaped in the JSON the service counts
+    monkeypatch.setenv("QC_DT", f"{scheme}://tok?base={quote(botserver.base, safe='')}&rate=1000/1{fmt}")
+    body = "\n".join(['- 是“甲”\\"乙"'] * 6000)  # line breaks, quotes, backslashes: escaped in the JSON counted
     ((_, result),) = deliver_batch([Message(id="m", channel="env:QC_DT", subject="【通知】名单", body=body)],
                                    limiter=limiter)
-    assert result.ok, result.error  # the stand-in refuses a request over 20,000 bytes, as DingTalk does
+    assert result.ok, result.error  # the stand-in refuses a request over 20,000 bytes (Feishu: 20 KB), as they do
     assert len(botserver.received) >= 2
+
+
+def test_a_message_nothing_of_which_is_left_to_send_is_sent_without_a_post(botserver, monkeypatch, limiter):
+    ref = _wecom(monkeypatch, botserver, "nothing-left")
+    body = "名：\n" + BODY
+    done = Message(id="m1", channel=ref, subject=SUBJECT, body=body, parts_sent=3, sent_chars=len(body) - 3)
+    ((_, result),) = deliver_batch([done], limiter=limiter)
+    assert result.ok and not botserver.received
 
 
 # ---------------------------------------------------------------- through the outbox
@@ -339,3 +370,123 @@ def test_a_group_post_going_on_for_fewer_units_sends_the_rest_of_the_text_once(t
     said = "\n".join(arrived)
     assert all(said.count(line) == 1 for line in LINES)  # the rest, to 甲市 alone: each line once
     assert arrived[1].split("\n")[0].endswith("（2/3）") and "甲市" not in arrived[1]
+
+
+def test_a_long_messages_progress_on_its_rows_as_posts_arrive_and_as_ops_requeue(tmp_path, home_db):
+    """How far a long message came is written as each post arrives (none out then: a crash resends
+    nothing that arrived, and nothing is held for ops); ops' requeue forgets the post that was out."""
+    from sqlmodel import select
+
+    from qcycle.models import OutboxMessage
+    from qcycle.notify.outbox_ops import requeue_message
+    from qcycle.notify.recording import Claimed, Starter
+
+    loaded = write_programme(tmp_path / "prog", channels=[{"name": "sink", "kind": "sink"}],
+                             units=[{"code": "c1", "name": "1号市局", "channels": ["sink"]}])
+    with db.session_scope() as session:
+        row, _ = crud.enqueue_message(session=session, idempotency_key="p-1", action="a:b@2023-04-13", unit_code="c1",
+                                      channel="sink", logical_date=DAY, subject=SUBJECT, body=BODY,
+                                      round_id=round_id(loaded))
+        row.status, row_id = "sending", row.id
+        session.add(row)
+    starter = Starter({"m": Claimed(row_id, "sink", "c1", SUBJECT, BODY, None, 1, False, "a:b")}, {})
+    starter("m", 300)  # post 1 leaves
+    with db.session_scope() as session:
+        row = session.exec(select(OutboxMessage)).one()
+        assert row.started_at is not None and row.sending_chars == 300 and row.leased_at is not None
+    starter.arrived("m", 1, 300)
+    with db.session_scope() as session:
+        row = session.exec(select(OutboxMessage)).one()
+        assert (row.started_at, row.sending_chars, row.parts_sent, row.sent_chars) == (None, None, 1, 300)
+    starter("m", 600)
+    with db.session_scope() as session:
+        row = session.exec(select(OutboxMessage)).one()
+        row.status = "unknown"  # as a claim after a crash leaves it
+        assert requeue_message(session=session, row=row)
+        assert (row.status, row.sending_chars, row.parts_sent, row.sent_chars) == ("queued", None, 1, 300)
+
+
+def test_a_reminder_row_some_posts_of_which_arrived_is_not_merged_into_again(tmp_path, home_db):
+    """A long merged reminder that failed after its first post and was requeued by ops (queued, no attempt
+    counted) is not re-rendered when the day's next reminder comes: that one starts a continuation row."""
+    from sqlmodel import select
+
+    from qcycle.models import OutboxMessage
+    from qcycle.notify.outbox import queue_drafts
+    from tests.notify.outbox_helpers import reminder, template_dir
+
+    loaded = write_programme(tmp_path / "prog", channels=[{"name": "sink", "kind": "sink"}],
+                             units=[{"code": "c1", "name": "1号市局", "channels": ["sink"]}])
+    rid = round_id(loaded)
+
+    def queue(draft) -> None:
+        with db.session_scope() as session:
+            queue_drafts(session=session, programme=loaded.programme, round_id=rid, drafts=[draft],
+                         template_dir=template_dir(loaded))
+
+    queue(reminder(loaded, "c1"))
+    with db.session_scope() as session:
+        row = session.exec(select(OutboxMessage)).one()
+        row.parts_sent, row.sent_chars, before = 1, 40, row.body  # post 1 arrived, then ops requeued it
+        session.add(row)
+    queue(reminder(loaded, "c1", key="evaluation:reminder:T-1", item="评价确认申请"))
+    with db.session_scope() as session:
+        rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.created_at)).all()
+        assert [r.body == before for r in rows] == [True, False]  # the first untouched
+        assert rows[1].idempotency_key.endswith("#2") and "评价确认申请" in rows[1].body
+
+
+def test_a_letter_that_now_goes_in_one_post_forgets_an_earlier_tries_post(tmp_path, botserver, monkeypatch, home_db):
+    """Two cities' letter took two posts as one group post, and its first failed every time; ops cancelled one
+    city's row, and the other's letter now fits one post. Killed with that post out, the row is held for ops
+    as any letter is (no numbered post of it), and found delivered it is sent: no line goes twice."""
+    from sqlmodel import select
+
+    from qcycle.models import OutboxMessage
+    from qcycle.notify.outbox_ops import cancel_message, resolve_unknown
+
+    framing = wecom_framing(False)
+    lines: list[str] = []
+    while framing.size(framing.frame(SUBJECT, f"{NAMES['c0']}：\n" + "\n".join(lines))) <= 2048 - 20:
+        lines.append(f"第{len(lines) + 1}行：请贵单位按要求报送材料。")
+    rest = "\n".join(lines[:-1])
+    assert len(framing.posts(SUBJECT, f"{NAMES['c0']}：\n{rest}")) == 1
+    assert len(framing.posts(SUBJECT, f"{NAMES['c0']}、{NAMES['c1']}：\n{rest}")) == 2
+    key = f"stale-{abs(hash(str(tmp_path))) % 10**8}"
+    monkeypatch.setenv("QC_TEST_LONG", f"qwecom://{key}?base={botserver.base}")
+    loaded = write_programme(tmp_path / "prog", channels=[{"name": "group", "kind": "wecom", "url": "env:QC_TEST_LONG",
+                                                           "rate_per_minute": 100_000}],
+                             units=[{"code": u, "name": n, "channels": ["group"]} for u, n in NAMES.items()])
+    rid = round_id(loaded)
+    with db.session_scope() as session:
+        for unit, name in NAMES.items():
+            crud.enqueue_message(session=session, idempotency_key=f"k-{unit}", action="notice:publish@2023-04-13",
+                                 unit_code=unit, channel="group", logical_date=DAY, subject=SUBJECT,
+                                 body=f"{name}：\n{rest}", round_id=rid)
+    botserver.behave_for(key, "500", "500", "500")
+    deliver_due(programme=loaded.programme, round_id=rid, now=at(DAY, dt.time(10)))
+
+    def rows() -> dict[str, OutboxMessage]:
+        with db.session_scope() as session:
+            return {r.unit_code: r for r in session.exec(select(OutboxMessage)).all() if r.unit_code in NAMES}
+
+    first = rows()
+    assert first["c0"].status == "failed" and first["c0"].parts_sent == 0
+    with db.session_scope() as session:
+        cancel_message(session=session, row=session.get(OutboxMessage, first["c1"].id))
+    due = first["c0"].next_attempt_at
+    botserver.behave_for(key, "slow")
+    botserver.behave("slow", delay=30)
+    kill_worker_midway(loaded, botserver, 0, due, len(botserver.received) + 1, "due")
+    botserver.behave_for(key, "ok")
+    botserver.behave("ok")
+    deliver_due(programme=loaded.programme, round_id=rid, now=due)
+    row = rows()["c0"]
+    assert row.status == "unknown" and "长消息" not in row.last_error
+    with db.session_scope() as session:
+        resolve_unknown(session=session, row=session.get(OutboxMessage, row.id), delivered=True, actor="运维甲")
+    assert rows()["c0"].status == "sent"
+    deliver_due(programme=loaded.programme, round_id=rid, now=due + dt.timedelta(hours=1))
+    arrived = [c for r in botserver.requests_for(key) if isinstance(r.payload, dict)
+               and (c := r.payload["text"]["content"]).startswith(SUBJECT)][3:]  # after the three 500s
+    assert len(arrived) == 1 and all(arrived[0].count(line) == 1 for line in lines[:-1])
