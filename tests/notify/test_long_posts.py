@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from urllib.parse import quote
 
 import pytest
 
 from qcycle import crud, db
 from qcycle.clock import at
+from qcycle.loader import LoadedProgramme
 from qcycle.notify import Message, RateLimiter, deliver_batch
 from qcycle.notify.bots import plain_text
 from qcycle.notify.dingtalk import dingtalk_framing
@@ -223,32 +225,45 @@ def test_a_message_nothing_of_which_is_left_to_send_is_sent_without_a_post(botse
 # ---------------------------------------------------------------- through the outbox
 
 
-def test_the_outbox_records_how_far_a_long_message_came_and_the_next_run_sends_the_rest(
-        tmp_path, botserver, monkeypatch, home_db):
-    key = f"outbox-long-{abs(hash(str(tmp_path))) % 10**8}"
-    monkeypatch.setenv("QC_TEST_LONG", f"qwecom://{key}?base={botserver.base}")
+KEY = "group-bot"  # the stand-in is started afresh for each test
+
+
+def _group_bot(tmp_path, botserver, monkeypatch, names: dict[str, str], **kw) -> tuple[LoadedProgramme, uuid.UUID]:
+    """A programme whose units share one WeCom group bot (the stand-in's ``KEY``): (loaded, round id)."""
+    monkeypatch.setenv("QC_TEST_LONG", f"qwecom://{KEY}?base={botserver.base}")
     loaded = write_programme(tmp_path / "prog", channels=[{"name": "group", "kind": "wecom", "url": "env:QC_TEST_LONG",
                                                            "rate_per_minute": 100_000}],
-                             units=[{"code": "c0", "name": "0号市局", "channels": ["group"]}])
-    rid = round_id(loaded)
+                             units=[{"code": u, "name": n, "channels": ["group"]} for u, n in names.items()], **kw)
+    return loaded, round_id(loaded)
+
+
+def _queue_letters(rid: uuid.UUID, bodies: dict[str, str], key: str = "long") -> None:
+    """One letter to each unit (``SUBJECT``, its body), as if a stage had queued them."""
     with db.session_scope() as session:
-        crud.enqueue_message(session=session, idempotency_key="long-1", action="review:decision_due@2023-04-13",
-                             unit_code="c0", channel="group", logical_date=DAY, subject=SUBJECT,
-                             body=f"0号市局：\n{BODY}", round_id=rid)
-    botserver.behave_for(key, "ok", "500", "500", "500")
+        for unit, body in bodies.items():
+            crud.enqueue_message(session=session, idempotency_key=f"{key}-{unit}", action="notice:publish@2023-04-13",
+                                 unit_code=unit, channel="group", logical_date=DAY, subject=SUBJECT, body=body,
+                                 round_id=rid)
+
+
+def test_the_outbox_records_how_far_a_long_message_came_and_the_next_run_sends_the_rest(
+        tmp_path, botserver, monkeypatch, home_db):
+    loaded, rid = _group_bot(tmp_path, botserver, monkeypatch, {"c0": "0号市局"})
+    _queue_letters(rid, {"c0": f"0号市局：\n{BODY}"})
+    botserver.behave_for(KEY, "ok", "500", "500", "500")
     noon = at(DAY, dt.time(10))
     report = deliver_due(programme=loaded.programme, round_id=rid, now=noon)
     assert report.sent == 0 and report.failed >= 1
     with db.session_scope() as session:
-        row = crud.find_message(session=session, ref=_id_of("long-1"))
+        row = crud.find_message(session=session, ref=_id_of("long-c0"))
         assert (row.status, row.parts_sent) == ("failed", 1) and "已送达前1条" in row.last_error
         due = row.next_attempt_at
-    botserver.behave_for(key, "ok")
+    botserver.behave_for(KEY, "ok")
     deliver_due(programme=loaded.programme, round_id=rid, now=due)
     with db.session_scope() as session:
-        assert crud.find_message(session=session, ref=_id_of("long-1")).status == "sent"
+        assert crud.find_message(session=session, ref=_id_of("long-c0")).status == "sent"
     # The letter's posts (the issuer's ops digest of the failure shares the bot).
-    contents = [c for r in botserver.requests_for(key) if (c := r.payload["text"]["content"]).startswith(SUBJECT)]
+    contents = [c for r in botserver.requests_for(KEY) if (c := r.payload["text"]["content"]).startswith(SUBJECT)]
     heads = [c.split("\n")[0] for c in contents]
     n = int(re.search(r"/(\d+)）", heads[0]).group(1))
     # Part 1 went once (its retries after the failure were of part 2), and every part arrived.
@@ -282,17 +297,12 @@ def test_killed_while_a_later_post_is_out_ops_resolve_it_and_the_rest_goes(tmp_p
     from qcycle.models import OutboxMessage
     from qcycle.notify.outbox_ops import resolve_unknown
 
-    key = f"kill-long-{abs(hash(str(tmp_path))) % 10**8}"
-    monkeypatch.setenv("QC_TEST_LONG", f"qwecom://{key}?base={botserver.base}")
-    loaded = write_programme(tmp_path / "prog", channels=[{"name": "group", "kind": "wecom", "url": "env:QC_TEST_LONG",
-                                                           "rate_per_minute": 100_000}],
-                             units=[{"code": "c0", "name": "0号市局", "channels": ["group"]}],
-                             templates={"long.j2": LONG_TEMPLATE})
-    botserver.behave_for(key, "ok", "slow")  # the second post hangs: the worker is killed with it out
+    loaded, rid = _group_bot(tmp_path, botserver, monkeypatch, {"c0": "0号市局"}, templates={"long.j2": LONG_TEMPLATE})
+    botserver.behave_for(KEY, "ok", "slow")  # the second post hangs: the worker is killed with it out
     botserver.behave("slow", delay=30)
     now = at(DAY, dt.time(10))
     kill_worker_midway(loaded, botserver, 1, now, 2, "long")
-    botserver.behave_for(key, "ok")
+    botserver.behave_for(KEY, "ok")
     botserver.behave("ok")
     rid = round_id(loaded)
 
@@ -313,7 +323,7 @@ def test_killed_while_a_later_post_is_out_ops_resolve_it_and_the_rest_goes(tmp_p
     assert row_now().status == "queued"  # delivered or not, the rest of the letter is still to go
     deliver_due(programme=loaded.programme, round_id=rid, now=now)
     assert row_now().status == "sent"
-    heads = [r.payload["text"]["content"].split("\n")[0] for r in botserver.requests_for(key)
+    heads = [r.payload["text"]["content"].split("\n")[0] for r in botserver.requests_for(KEY)
              if isinstance(r.payload, dict) and r.payload["text"]["content"].startswith("【通知】长函")]
     numbers = [int(re.search(r"（(\d+)/", h).group(1)) for h in heads]
     n = int(re.search(r"/(\d+)）", heads[0]).group(1))
@@ -332,19 +342,10 @@ def test_a_group_post_going_on_for_fewer_units_sends_the_rest_of_the_text_once(t
     city's row. The other's goes on alone: from where the text had come, each line once."""
     from qcycle.notify.outbox_ops import cancel_message
 
-    key = f"group-long-{abs(hash(str(tmp_path))) % 10**8}"
-    monkeypatch.setenv("QC_TEST_LONG", f"qwecom://{key}?base={botserver.base}")
     # Long names: the first post of the letter to both holds fewer of its lines than one to a city alone would.
-    loaded = write_programme(tmp_path / "prog", channels=[{"name": "group", "kind": "wecom", "url": "env:QC_TEST_LONG",
-                                                           "rate_per_minute": 100_000}],
-                             units=[{"code": u, "name": name, "channels": ["group"]} for u, name in NAMES.items()])
-    rid = round_id(loaded)
-    with db.session_scope() as session:
-        for unit, name in NAMES.items():
-            crud.enqueue_message(session=session, idempotency_key=f"long-{unit}", action="notice:publish@2023-04-13",
-                                 unit_code=unit, channel="group", logical_date=DAY, subject=SUBJECT,
-                                 body=f"{name}：\n{BODY.replace('省局审核人员：', '请贵单位阅知：')}", round_id=rid)
-    botserver.behave_for(key, "ok", "500", "500", "500")
+    loaded, rid = _group_bot(tmp_path, botserver, monkeypatch, NAMES)
+    _queue_letters(rid, {u: f"{name}：\n{BODY.replace('省局审核人员：', '请贵单位阅知：')}" for u, name in NAMES.items()})
+    botserver.behave_for(KEY, "ok", "500", "500", "500")
     noon = at(DAY, dt.time(10))
     deliver_due(programme=loaded.programme, round_id=rid, now=noon)
     ids = [_id_of(f"long-{u}") for u in ("c0", "c1")]
@@ -362,9 +363,9 @@ def test_a_group_post_going_on_for_fewer_units_sends_the_rest_of_the_text_once(t
         rows = [crud.find_message(session=session, ref=i) for i in ids]
         cancel_message(session=session, row=rows[1])
         due = rows[0].next_attempt_at
-    botserver.behave_for(key, "ok")
+    botserver.behave_for(KEY, "ok")
     deliver_due(programme=loaded.programme, round_id=rid, now=due)
-    contents = [c for r in botserver.requests_for(key) if (c := r.payload["text"]["content"]).startswith(SUBJECT)]
+    contents = [c for r in botserver.requests_for(KEY) if (c := r.payload["text"]["content"]).startswith(SUBJECT)]
     assert contents[0].split("\n")[1] == f"{NAMES['c0']}、{NAMES['c1']}："  # the first post, to both
     arrived = [contents[0], *contents[4:]]  # the three answered 500 in between did not arrive
     said = "\n".join(arrived)
@@ -452,18 +453,9 @@ def test_a_letter_that_now_goes_in_one_post_forgets_an_earlier_tries_post(tmp_pa
     rest = "\n".join(lines[:-1])
     assert len(framing.posts(SUBJECT, f"{NAMES['c0']}：\n{rest}")) == 1
     assert len(framing.posts(SUBJECT, f"{NAMES['c0']}、{NAMES['c1']}：\n{rest}")) == 2
-    key = f"stale-{abs(hash(str(tmp_path))) % 10**8}"
-    monkeypatch.setenv("QC_TEST_LONG", f"qwecom://{key}?base={botserver.base}")
-    loaded = write_programme(tmp_path / "prog", channels=[{"name": "group", "kind": "wecom", "url": "env:QC_TEST_LONG",
-                                                           "rate_per_minute": 100_000}],
-                             units=[{"code": u, "name": n, "channels": ["group"]} for u, n in NAMES.items()])
-    rid = round_id(loaded)
-    with db.session_scope() as session:
-        for unit, name in NAMES.items():
-            crud.enqueue_message(session=session, idempotency_key=f"k-{unit}", action="notice:publish@2023-04-13",
-                                 unit_code=unit, channel="group", logical_date=DAY, subject=SUBJECT,
-                                 body=f"{name}：\n{rest}", round_id=rid)
-    botserver.behave_for(key, "500", "500", "500")
+    loaded, rid = _group_bot(tmp_path, botserver, monkeypatch, NAMES)
+    _queue_letters(rid, {u: f"{name}：\n{rest}" for u, name in NAMES.items()}, key="k")
+    botserver.behave_for(KEY, "500", "500", "500")
     deliver_due(programme=loaded.programme, round_id=rid, now=at(DAY, dt.time(10)))
 
     def rows() -> dict[str, OutboxMessage]:
@@ -475,10 +467,10 @@ def test_a_letter_that_now_goes_in_one_post_forgets_an_earlier_tries_post(tmp_pa
     with db.session_scope() as session:
         cancel_message(session=session, row=session.get(OutboxMessage, first["c1"].id))
     due = first["c0"].next_attempt_at
-    botserver.behave_for(key, "slow")
+    botserver.behave_for(KEY, "slow")
     botserver.behave("slow", delay=30)
     kill_worker_midway(loaded, botserver, 0, due, len(botserver.received) + 1, "due")
-    botserver.behave_for(key, "ok")
+    botserver.behave_for(KEY, "ok")
     botserver.behave("ok")
     deliver_due(programme=loaded.programme, round_id=rid, now=due)
     row = rows()["c0"]
@@ -487,6 +479,6 @@ def test_a_letter_that_now_goes_in_one_post_forgets_an_earlier_tries_post(tmp_pa
         resolve_unknown(session=session, row=session.get(OutboxMessage, row.id), delivered=True, actor="运维甲")
     assert rows()["c0"].status == "sent"
     deliver_due(programme=loaded.programme, round_id=rid, now=due + dt.timedelta(hours=1))
-    arrived = [c for r in botserver.requests_for(key) if isinstance(r.payload, dict)
+    arrived = [c for r in botserver.requests_for(KEY) if isinstance(r.payload, dict)
                and (c := r.payload["text"]["content"]).startswith(SUBJECT)][3:]  # after the three 500s
     assert len(arrived) == 1 and all(arrived[0].count(line) == 1 for line in lines[:-1])
