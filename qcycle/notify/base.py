@@ -22,7 +22,7 @@ import apprise
 
 from qcycle.errors import DeliveryError
 from qcycle.notify.handlers import Handler, apprise_asset, ensure_schemas, register_handler
-from qcycle.notify.posts import Framing, Post
+from qcycle.notify.parts import Framing, Part
 from qcycle.notify.ratelimit import Rate
 from qcycle.notify.redact import LOGGER_NAME, register_url_secrets
 from qcycle.notify.results import CURRENT_CALL, Call, SendResult, failure_from_exception
@@ -118,13 +118,13 @@ class Channel:
         """How the service frames a message and how many bytes of it it takes (bots); None: no limit."""
         return None
 
-    def posts(self, subject: str, body: str, parts_sent: int = 0, sent_chars: int = 0) -> list[Post]:
+    def parts(self, subject: str, body: str, parts_sent: int = 0, sent_chars: int = 0) -> list[Part]:
         """The sends a message takes: one, or for a bot several posts in order when it is longer than
-        the service takes, of what is left after the posts that arrived (:meth:`Framing.posts`)."""
+        the service takes, of what is left after the posts that arrived (:meth:`Framing.parts`)."""
         framing = self.framing()
         if framing is None:
-            return [Post(subject, body, len(body))]
-        return framing.posts(subject, body, parts_sent, sent_chars)
+            return [Part(subject, body, len(body))]
+        return framing.parts(subject, body, parts_sent, sent_chars)
 
     def _prepare(self, plugin: Any, call: Call) -> None:
         """Adjust the apprise plugin instance before sending (email: capture its log)."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from qcycle.errors import DeliveryError
 from qcycle.notify.channels import Channel, SendResult, open_channel
-from qcycle.notify.posts import Post
+from qcycle.notify.parts import Part
 from qcycle.notify.ratelimit import DEFAULT_LIMITER, Rate, RateLimiter, backoff
 from qcycle.notify.redact import LOGGER_NAME, redact
 
@@ -66,24 +66,24 @@ class _Job:
     not_before: float = 0.0
     # The posts the message takes (a long bot message: several, in order; after posts that arrived
     # earlier, those of the rest), and the one to send next.
-    posts: list[Post] = field(default_factory=list)
-    post: int = 0
+    parts: list[Part] = field(default_factory=list)
+    part: int = 0
 
     @classmethod
     def of(cls, index: int, message: Message, channel: Channel) -> _Job:
         return cls(index, message, channel,
-                   posts=channel.posts(message.subject, message.body, message.parts_sent, message.sent_chars))
+                   parts=channel.parts(message.subject, message.body, message.parts_sent, message.sent_chars))
 
     @property
     def several(self) -> bool:
         """Whether it goes in several posts (or goes on from an earlier try's)."""
-        return len(self.posts) > 1 or self.message.parts_sent > 0
+        return len(self.parts) > 1 or self.message.parts_sent > 0
 
     def arrived(self) -> tuple[int, int]:
         """(posts, characters past the opening line) of the message that have arrived, in all."""
-        if not self.post:
+        if not self.part:
             return self.message.parts_sent, self.message.sent_chars
-        return self.message.parts_sent + self.post, self.posts[self.post - 1].upto
+        return self.message.parts_sent + self.part, self.parts[self.part - 1].upto
 
     def result(self, result: SendResult) -> SendResult:
         """A final result that says how far a long message came: a failure is sent on from there,
@@ -91,7 +91,7 @@ class _Job:
         parts, chars = self.arrived()
         if result.ok or not parts:
             return result
-        total = self.message.parts_sent + len(self.posts)
+        total = self.message.parts_sent + len(self.parts)
         return dataclasses.replace(result, parts_sent=parts, sent_chars=chars, error=(
             f"长消息共{total}条，已送达前{parts}条，其余未发出：{result.error or ''}"))
 
@@ -165,7 +165,7 @@ def deliver_batch(
         if lane is None:
             lane = lanes[opened.endpoint] = _Lane(opened.endpoint, opened)
         job = _Job.of(index, message, opened)
-        if not job.posts:  # every post arrived in an earlier try (nothing but blank lines left)
+        if not job.parts:  # every post arrived in an earlier try (nothing but blank lines left)
             results[index] = SendResult.success()
             continue
         lane.queue.append(job)
@@ -345,9 +345,9 @@ class _Dispatcher:
                 # Recorded before the request leaves, so a crash can tell "never sent" apart
                 # (a local write leaves nothing in flight to tell apart); with it, how far a post of a
                 # long message reaches (ops who find it arrived have the rest sent).
-                self.on_start(message.id, job.posts[job.post].upto if job.several else None)
-            post = job.posts[job.post]
-            send = functools.partial(job.channel.send, post.title, post.text,
+                self.on_start(message.id, job.parts[job.part].upto if job.several else None)
+            part = job.parts[job.part]
+            send = functools.partial(job.channel.send, part.title, part.text,
                                      recipient=message.recipient, tag=message.tag, message_id=message.id)
             if job.channel.local:
                 future = _done_now(send)
@@ -367,10 +367,10 @@ class _Dispatcher:
         if result.retry_after is not None and not result.ok:
             # The service said "too fast": hold the whole endpoint, not just this message.
             self.limiter.penalize(lane.endpoint, result.retry_after)
-        if result.ok and job.post + 1 < len(job.posts):
+        if result.ok and job.part + 1 < len(job.parts):
             # The next post of a long message goes next (the lane's order), paced like any send; how
             # far it came is recorded first (a crash now resends nothing that arrived).
-            job.post, job.attempts = job.post + 1, 0
+            job.part, job.attempts = job.part + 1, 0
             self.last_result.pop(job.index, None)
             if self.on_arrived is not None:
                 self.on_arrived(job.message.id, *job.arrived())
@@ -425,5 +425,5 @@ class _Dispatcher:
             self.results[job.index] = job.result(SendResult.failure(
                 f"{lane.channel.kind}: {why}", retryable=True, retry_after=retry_after,
                 # Some of its posts went in this call: an attempt, whatever held the rest back.
-                attempted=attempted or job.post > 0,
+                attempted=attempted or job.part > 0,
             ))

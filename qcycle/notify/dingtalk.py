@@ -18,7 +18,7 @@ from qcycle.notify.bots import (
     plain_text,
     wants_markdown,
 )
-from qcycle.notify.posts import Framing, json_size
+from qcycle.notify.parts import Framing, json_size
 from qcycle.notify.ratelimit import Rate
 from qcycle.notify.results import Call, SendResult
 

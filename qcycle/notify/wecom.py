@@ -2,7 +2,7 @@
 
 Posts to ``<base>/cgi-bin/webhook/send?key=KEY`` (base: ``?base=`` or ``QCYCLE_WECOM_BASE_URL``).
 The service takes text of at most 2,048 bytes, markdown of 4,096: a longer message goes as several
-posts (:meth:`qcycle.notify.base.Channel.posts`).
+posts (:meth:`qcycle.notify.base.Channel.parts`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from qcycle.notify.base import Channel
 from qcycle.notify.bots import BotApi, plain_text, wants_markdown
-from qcycle.notify.posts import Framing
+from qcycle.notify.parts import Framing
 from qcycle.notify.ratelimit import Rate
 from qcycle.notify.results import Call, SendResult
 

@@ -23,7 +23,7 @@ from qcycle.notify.bots import plain_text
 from qcycle.notify.dingtalk import dingtalk_framing
 from qcycle.notify.feishu import feishu_framing
 from qcycle.notify.outbox import deliver_due
-from qcycle.notify.posts import Framing, Post
+from qcycle.notify.parts import Framing, Part
 from qcycle.notify.wecom import wecom_framing
 from tests.notify.botserver import BotServer
 from tests.notify.outbox_helpers import DAY, kill_worker_midway, round_id, write_programme
@@ -34,7 +34,7 @@ LINES = [f"{i}. 第{i}号市场监督管理局的“质量提升示范项目（�
 BODY = "省局审核人员：\n\n截至2023年12月21日，共40项等待评价确认：\n" + "\n".join(LINES) + "\n\n按日程，请于今日完成。"
 
 
-def _numbered(posts: list[Post]) -> list[str]:
+def _numbered(posts: list[Part]) -> list[str]:
     return [re.search(r"（(\d+/\d+)）$", p.title).group(1) for p in posts]
 
 
@@ -48,17 +48,17 @@ FRAMING_IDS = ["wecom-text", "wecom-md", "dingtalk-text", "dingtalk-md", "feishu
 
 @pytest.mark.parametrize("framing", FRAMINGS, ids=FRAMING_IDS)
 def test_a_message_that_fits_goes_as_it_is(framing: Framing) -> None:
-    assert [(p.title, p.text) for p in framing.posts(SUBJECT, BODY[:500])] == [(SUBJECT, BODY[:500])]
+    assert [(p.title, p.text) for p in framing.parts(SUBJECT, BODY[:500])] == [(SUBJECT, BODY[:500])]
 
 
-def _lines_said(posts: list[Post]) -> list[str]:
+def _lines_said(posts: list[Part]) -> list[str]:
     return [line for p in posts for line in p.text.split("\n") if line]
 
 
 def test_a_long_message_is_cut_at_line_ends_into_numbered_posts_that_each_fit() -> None:
     framing = wecom_framing(False)
     assert len(plain_text(SUBJECT, BODY).encode()) > 2048  # what the service would refuse, or the guard cut
-    posts = framing.posts(SUBJECT, BODY)
+    posts = framing.parts(SUBJECT, BODY)
     n = len(posts)
     assert n >= 2 and _numbered(posts) == [f"{i}/{n}" for i in range(1, n + 1)]
     assert all(p.title.startswith(SUBJECT) for p in posts)
@@ -75,7 +75,7 @@ def test_a_long_message_is_cut_at_line_ends_into_numbered_posts_that_each_fit() 
 @pytest.mark.parametrize("line", ["- 是", "“引号”与\\反斜杠\t", "x" * 25000, "质量" * 5000], ids=["short", "escaped", "x", "cjk"])
 def test_posts_fit_as_the_service_counts_them_json_escapes_included(framing: Framing, line: str) -> None:
     body = "\n".join([line] * 4000 if len(line) < 100 else [line] * 3)
-    posts = framing.posts("【通知】名单", body)
+    posts = framing.parts("【通知】名单", body)
     assert len(posts) >= 2
     assert all(framing.size(framing.frame(p.title, p.text)) <= framing.limit for p in posts)
     assert "".join(p.text.replace("\n", "") for p in posts) == body.replace("\n", "")  # nothing lost or twice
@@ -84,7 +84,7 @@ def test_posts_fit_as_the_service_counts_them_json_escapes_included(framing: Fra
 def test_ten_posts_or_more_are_numbered_in_two_digits_and_still_fit() -> None:
     framing = Framing(200, plain_text)
     for body in ("\n".join(f"第{i}行：质量工作" for i in range(200)), "x" * 5000):  # short lines; one that fills each
-        posts = framing.posts("标题", body)
+        posts = framing.parts("标题", body)
         assert len(posts) >= 10 and _numbered(posts)[-1] == f"{len(posts)}/{len(posts)}"
         assert all(len(framing.frame(p.title, p.text).encode()) <= 200 for p in posts)
 
@@ -93,23 +93,23 @@ def test_the_rest_of_a_message_goes_on_from_how_far_it_came_whatever_its_opening
     """A group post's opening line names the units of this try: another try may name others (a unit's row
     cancelled, or held). What follows it is what the posts that arrived are counted in."""
     framing = wecom_framing(False)
-    whole = framing.posts(SUBJECT, "各市（州）市场监督管理局：\n" + BODY)
+    whole = framing.parts(SUBJECT, "各市（州）市场监督管理局：\n" + BODY)
     first = whole[0]
-    again = framing.posts(SUBJECT, "成都市、自贡市、攀枝花市、泸州市、德阳市、绵阳市市场监督管理局：\n" + BODY,
+    again = framing.parts(SUBJECT, "成都市、自贡市、攀枝花市、泸州市、德阳市、绵阳市市场监督管理局：\n" + BODY,
                           parts_sent=1, sent_chars=first.upto)
     said = _lines_said([first]) + _lines_said(again)
     assert said[1:] == [line for line in BODY.split("\n") if line]  # after the names: every line once, in order
     assert _numbered(again)[0] == f"2/{1 + len(again)}"  # numbered on from the post that arrived
     # Nothing left but blank lines: no post at all.
-    assert framing.posts(SUBJECT, "名：\n正文\n\n", parts_sent=1, sent_chars=2) == []
+    assert framing.parts(SUBJECT, "名：\n正文\n\n", parts_sent=1, sent_chars=2) == []
 
 
 def test_a_message_going_on_twice_still_says_each_line_once() -> None:
     framing = wecom_framing(False)
     body = "名：\n" + BODY * 3
-    said = [framing.posts(SUBJECT, body)[0]]
+    said = [framing.parts(SUBJECT, body)[0]]
     while len(said) < 40:  # each try: its first post arrives, then the bot fails
-        rest = framing.posts(SUBJECT, body, parts_sent=len(said), sent_chars=said[-1].upto)
+        rest = framing.parts(SUBJECT, body, parts_sent=len(said), sent_chars=said[-1].upto)
         if not rest:
             break
         said.append(rest[0])
@@ -120,9 +120,9 @@ def test_a_message_going_on_twice_still_says_each_line_once() -> None:
 def test_blank_lines_neither_make_a_post_of_their_own_nor_number_a_letter_that_reads_as_one() -> None:
     framing = wecom_framing(False)
     for body in ("名：\n" + "a" * 2000 + "\n" + "x" * 2037 + "\n\n\n", "名：\n" + "x" * 2030 + "\n\n" + "y" * 2037):
-        posts = framing.posts("T", body)
+        posts = framing.parts("T", body)
         assert all(p.text.strip() for p in posts), posts
-    (alone,) = framing.posts("T", "\n" * 3000 + "正文")  # only blank lines made it too long
+    (alone,) = framing.parts("T", "\n" * 3000 + "正文")  # only blank lines made it too long
     assert (alone.title, alone.text) == ("T", "正文")
 
 
@@ -179,7 +179,7 @@ def test_a_post_refused_midway_is_sent_again_from_there_not_from_the_start(botse
 def test_each_post_has_its_own_tries(botserver, monkeypatch, limiter):
     """Every post but the first fails once, then goes: three tries a post are enough for each."""
     ref = _wecom(monkeypatch, botserver, "tries")
-    n = len(wecom_framing(False).posts(SUBJECT, BODY))
+    n = len(wecom_framing(False).parts(SUBJECT, BODY))
     botserver.behave("ok", *(["500", "ok"] * (n - 1)))
     ((_, result),) = deliver_batch([Message(id="m1", channel=ref, subject=SUBJECT, body=BODY)], limiter=limiter,
                                    attempts=3, backoff_base=0.01)
@@ -290,8 +290,8 @@ LONG_TEMPLATE = ("{% block subject %}【通知】长函{{ n }}{% endblock %}{% b
 @pytest.mark.parametrize("found", ["not delivered", "delivered"])
 def test_killed_while_a_later_post_is_out_ops_resolve_it_and_the_rest_goes(tmp_path, botserver, monkeypatch, home_db,
                                                                           found):
-    """Post 2 of a long letter is out when the worker is killed. Ops look in the group: had it arrived, the
-    posts after it go (each post once); had it not, it goes again with them. Post 1 goes once either way."""
+    """Part 2 of a long letter is out when the worker is killed. Ops look in the group: had it arrived, the
+    posts after it go (each post once); had it not, it goes again with them. Part 1 goes once either way."""
     from sqlmodel import select
 
     from qcycle.models import OutboxMessage
@@ -451,8 +451,8 @@ def test_a_letter_that_now_goes_in_one_post_forgets_an_earlier_tries_post(tmp_pa
     while framing.size(framing.frame(SUBJECT, f"{NAMES['c0']}：\n" + "\n".join(lines))) <= 2048 - 20:
         lines.append(f"第{len(lines) + 1}行：请贵单位按要求报送材料。")
     rest = "\n".join(lines[:-1])
-    assert len(framing.posts(SUBJECT, f"{NAMES['c0']}：\n{rest}")) == 1
-    assert len(framing.posts(SUBJECT, f"{NAMES['c0']}、{NAMES['c1']}：\n{rest}")) == 2
+    assert len(framing.parts(SUBJECT, f"{NAMES['c0']}：\n{rest}")) == 1
+    assert len(framing.parts(SUBJECT, f"{NAMES['c0']}、{NAMES['c1']}：\n{rest}")) == 2
     loaded, rid = _group_bot(tmp_path, botserver, monkeypatch, NAMES)
     _queue_letters(rid, {u: f"{name}：\n{rest}" for u, name in NAMES.items()}, key="k")
     botserver.behave_for(KEY, "500", "500", "500")

@@ -1,7 +1,8 @@
-"""What a service takes in one post, and a longer message in several (:class:`Framing`): group bots
-refuse a message over their limit (WeCom's text: 2,048 bytes), so delivery sends it as posts in
-order, each paced and retried like a message, and the outbox keeps how far it came
-(:class:`Post` ``upto``) so that no post that arrived is sent again.
+"""What a service takes in one post, and a longer message in parts, a post each (:class:`Framing`):
+group bots refuse a message over their limit (WeCom's text: 2,048 bytes), so delivery sends it as
+posts in order, each paced and retried like a message, and the outbox keeps how far it came
+(:class:`Part` ``upto``) so that no post that arrived is sent again. (A group post carrying several
+units' rows is :class:`qcycle.notify.groups.Post`: its text is what is cut into parts.)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from qcycle.notify.redact import LOGGER_NAME
 
-__all__ = ["Framing", "Post", "json_size", "utf8_size"]
+__all__ = ["Framing", "Part", "json_size", "utf8_size"]
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -30,10 +31,10 @@ def json_size(text: str) -> int:
 
 
 @dataclass(frozen=True)
-class Post:
-    """One post of a message: its title and text, and ``upto``: how many characters of the message's
-    text after its opening line have arrived once it has (the opening line, a group post's names,
-    varies from try to try; what follows it does not)."""
+class Part:
+    """One part of a message, sent as one post: its title and text, and ``upto``: how many characters
+    of the message's text after its opening line have arrived once it has (the opening line, a group
+    post's names, varies from try to try; what follows it does not)."""
 
     title: str
     text: str
@@ -52,7 +53,7 @@ class Framing:
 
     def fit(self, title: str, body: str) -> str:
         """The framed text, cut to the limit saying so: the last guard only, for a send given more
-        than the service takes (delivery sends a longer message as several posts, :meth:`posts`)."""
+        than the service takes (delivery sends a longer message as several posts, :meth:`parts`)."""
         text = self.frame(title, body)
         if self.size(text) <= self.limit:
             return text
@@ -60,7 +61,7 @@ class Framing:
         log.warning("message cut to %d bytes for a bot limit", self.limit)
         return _prefix(text, self.limit - self.size(note), self.size) + note
 
-    def posts(self, title: str, body: str, parts_sent: int = 0, sent_chars: int = 0) -> list[Post]:
+    def parts(self, title: str, body: str, parts_sent: int = 0, sent_chars: int = 0) -> list[Part]:
         """The posts a message takes: one when it fits, else its text cut at line ends (a line too
         long for a post, between characters) into posts that each fit, their titles numbered
         "（2/3）". After ``parts_sent`` posts reaching ``sent_chars`` characters past the opening
@@ -70,13 +71,13 @@ class Framing:
         head = body.find("\n") + 1
         if not parts_sent:
             if self.size(self.frame(title, body)) <= self.limit:
-                return [Post(title, body, len(body) - head)]
+                return [Part(title, body, len(body) - head)]
             posts = self._split(title, body, 1)
             if len(posts) <= 1:  # blank lines had made it too long, or a title leaves no room: one post
-                return [Post(title, posts[0][1] if posts else "", len(body) - head)]
-            return [Post(t, text, max(0, end - head)) for t, text, end in posts]
+                return [Part(title, posts[0][1] if posts else "", len(body) - head)]
+            return [Part(t, text, max(0, end - head)) for t, text, end in posts]
         start = min(len(body), head + sent_chars)
-        return [Post(t, text, sent_chars + end) for t, text, end in self._split(title, body[start:], parts_sent + 1)]
+        return [Part(t, text, sent_chars + end) for t, text, end in self._split(title, body[start:], parts_sent + 1)]
 
     def _split(self, title: str, body: str, first: int) -> list[tuple[str, str, int]]:
         """(title, text, where in ``body`` it ends) of each post of ``body``, numbered from ``first``."""
