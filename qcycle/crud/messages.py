@@ -255,23 +255,24 @@ def lease_messages(*, session: Session, ids: Sequence[uuid.UUID], lease: Lease) 
 
 
 def settle_message(*, connection: Connection, message_id: uuid.UUID, values: Mapping[str, Any],
-                   unleased: Lease | None = None) -> int:
+                   unleased: Lease | None = None, holder: str | None = None) -> int:
     """Record a send's result on its row, unless the row is no longer ``sending`` (a cancel
-    from the CLI meanwhile wins); returns how many rows changed (0 or 1). ``connection``: a Core
+    from the CLI meanwhile wins) or, ``holder``, no longer leased to it (another run took the lease
+    over as stale: the row is that run's); returns how many rows changed (0 or 1). ``connection``: a Core
     connection whose transaction the caller commits at once; or, ``unleased``, the row was claimed in
     ``connection``'s own transaction, still open, and never leased (a local write: nobody else can
     have changed it); recorded whatever its status, with what the lease would have written."""
-    guard, written = _as_recorded(values, unleased)
+    guard, written = _as_recorded(values, unleased, holder)
     return connection.execute(
         update(OutboxMessage).where(col(OutboxMessage.id) == message_id, *guard).values(**written)
     ).rowcount
 
 
 def mark_messages_sent(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.datetime,
-                       unleased: Lease | None = None) -> list[uuid.UUID]:
-    """Record rows still ``sending`` as sent at ``at``, in one statement; returns their ids.
-    ``unleased``: as :func:`settle_message` has it (every row is recorded: the ids given come back)."""
-    guard, written = _as_recorded({"status": "sent", "sent_at": at, "last_error": None}, unleased)
+                       unleased: Lease | None = None, holder: str | None = None) -> list[uuid.UUID]:
+    """Record rows still ``sending`` (``holder``: leased to it) as sent at ``at``, in one statement; returns
+    their ids. ``unleased``: as :func:`settle_message` has it (every row is recorded: the ids given come back)."""
+    guard, written = _as_recorded({"status": "sent", "sent_at": at, "last_error": None}, unleased, holder)
     if unleased is not None:
         # No guard, nothing to return but what was given: the driver's ids read back as UUIDs had cost as much
         # as the statement (52,000 a national year).
@@ -286,12 +287,19 @@ def mark_messages_sent(*, connection: Connection, ids: Sequence[uuid.UUID], at: 
     return [message_id for (message_id,) in done]
 
 
-def _as_recorded(values: Mapping[str, Any], unleased: Lease | None) -> tuple[list[Any], Mapping[str, Any]]:
-    """A result's guard and values: leased, on a row still ``sending`` only; unleased, on the row
-    whatever its status, with what the lease would have written (:meth:`Lease.with_result`)."""
+def _as_recorded(values: Mapping[str, Any], unleased: Lease | None,
+                 holder: str | None = None) -> tuple[list[Any], Mapping[str, Any]]:
+    """A result's guard and values: leased, on a row still ``sending`` (and leased to ``holder``) only;
+    unleased, on the row whatever its status, with what the lease would have written (:meth:`Lease.with_result`)."""
     if unleased is None:
-        return [col(OutboxMessage.status) == "sending"], values
+        return _sending(holder), values
     return [], unleased.with_result(values)
+
+
+def _sending(holder: str | None) -> list[Any]:
+    """Rows still ``sending``, and leased to ``holder`` when it is given."""
+    m = OutboxMessage
+    return [col(m.status) == "sending"] + ([col(m.leased_by) == holder] if holder is not None else [])
 
 
 def clear_posted_with(*, session: Session, ids: Sequence[uuid.UUID]) -> None:
@@ -308,25 +316,29 @@ def mark_posted_with(*, connection: Connection, posts: Iterable[Sequence[uuid.UU
         connection.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(posted_with=ids[0]))
 
 
-def stamp_started(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.datetime,
-                  sending_chars: int | None = None, leased_at: dt.datetime | None = None) -> None:
-    """Stamp ``started_at`` on rows still ``sending``: their request (one post) is about to leave;
-    ``sending_chars``: a post of a long message, reaching that far into its text (None: a message in
-    one post, whatever an earlier try of it left); ``leased_at``: the lease renewed (real time) for
-    a message of several posts, paced, which takes longer to send."""
+def stamp_started(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.datetime | None,
+                  sending_chars: int | None = None, leased_at: dt.datetime | None = None,
+                  holder: str | None = None) -> int:
+    """Stamp ``started_at`` on rows still ``sending`` (``holder``: leased to it): their request (one post)
+    is about to leave; returns how many were stamped. ``sending_chars``: a post of a long message,
+    reaching that far into its text (None: a message in one post, whatever an earlier try of it left);
+    ``leased_at``: the lease renewed (real time) for a message of several posts, paced, which takes
+    longer to send."""
     values: dict[str, Any] = {"started_at": at, "sending_chars": sending_chars}
     if leased_at is not None:
         values["leased_at"] = leased_at
-    connection.execute(update(OutboxMessage)
-                       .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "sending")
-                       .values(**values))
+    return connection.execute(update(OutboxMessage)
+                              .where(col(OutboxMessage.id).in_(ids), *_sending(holder))
+                              .values(**values)).rowcount
 
 
-def record_posts_arrived(*, connection: Connection, ids: Sequence[uuid.UUID], parts_sent: int, sent_chars: int) -> None:
-    """Record on rows still ``sending`` that ``parts_sent`` posts of their long message have arrived,
-    reaching ``sent_chars`` into its text: none is out (a crash now resends none that arrived)."""
+def record_posts_arrived(*, connection: Connection, ids: Sequence[uuid.UUID], parts_sent: int, sent_chars: int,
+                         holder: str | None = None) -> None:
+    """Record on rows still ``sending`` (``holder``: leased to it) that ``parts_sent`` posts of their long
+    message have arrived, reaching ``sent_chars`` into its text: none is out (a crash now resends none
+    that arrived)."""
     connection.execute(update(OutboxMessage)
-                       .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "sending")
+                       .where(col(OutboxMessage.id).in_(ids), *_sending(holder))
                        .values(parts_sent=parts_sent, sent_chars=sent_chars, started_at=None, sending_chars=None))
 
 

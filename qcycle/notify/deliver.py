@@ -117,7 +117,7 @@ def deliver_batch(
     time_budget: float | None = None,
     rates: Mapping[str, Rate] | None = None,
     on_result: Callable[[str, SendResult], None] | None = None,
-    on_start: Callable[[str, int | None], None] | None = None,
+    on_start: Callable[[str, int | None], bool] | None = None,
     on_arrived: Callable[[str, int, int], None] | None = None,
 ) -> list[tuple[str, SendResult]]:
     """Send every message; return ``(message.id, result)`` in the order given. Never raises
@@ -134,8 +134,10 @@ def deliver_batch(
     soon as a message's final result is known, before the next message to the same endpoint is
     started: the outbox records each result there (or, for the sink, in the claim's transaction).
     ``on_start(message.id, upto)`` is called before each request leaves (``upto``: for a message in
-    several posts, how far into its text past the opening line the one leaving reaches, else None),
-    ``on_arrived(message.id, posts, upto)`` when a post of several but the last has arrived.
+    several posts, how far into its text past the opening line the one leaving reaches, else None);
+    when it returns False the message is not sent (the outbox: its row is no longer this pass's) and
+    comes back unsent, not an attempt. ``on_arrived(message.id, posts, upto)`` is called when a post of
+    several but the last has arrived.
     """
     items = list(messages)
     limiter = limiter or DEFAULT_LIMITER
@@ -268,7 +270,7 @@ class _Dispatcher:
         backoff_cap: float,
         limiter: RateLimiter,
         deadline: float | None,
-        on_start: Callable[[str, int | None], None] | None = None,
+        on_start: Callable[[str, int | None], bool] | None = None,
         on_arrived: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.on_start = on_start
@@ -338,14 +340,19 @@ class _Dispatcher:
                 self.park(lane, now + wait)
                 continue
             lane.queue.popleft()
+            message = job.message
+            if self.on_start is not None and not job.channel.local and not self.on_start(
+                    message.id, job.parts[job.part].upto if job.several else None):
+                # Recorded before the request leaves, so a crash can tell "never sent" apart (a local
+                # write leaves nothing in flight to tell apart), with how far a post of a long message
+                # reaches. Refused: the row is another run's now (it took the stale lease over), which sends it.
+                self.results[job.index] = job.result(SendResult.failure(
+                    f"{lane.channel.kind}: not sent, its lease was taken over by another run", retryable=True,
+                    attempted=job.part > 0))
+                self.park(lane, now)
+                continue
             lane.in_flight += 1
             job.attempts += 1
-            message = job.message
-            if self.on_start is not None and not job.channel.local:
-                # Recorded before the request leaves, so a crash can tell "never sent" apart
-                # (a local write leaves nothing in flight to tell apart); with it, how far a post of a
-                # long message reaches (ops who find it arrived have the rest sent).
-                self.on_start(message.id, job.parts[job.part].upto if job.several else None)
             part = job.parts[job.part]
             send = functools.partial(job.channel.send, part.title, part.text,
                                      recipient=message.recipient, tag=message.tag, message_id=message.id)

@@ -360,14 +360,14 @@ class _DeliveryPass:
         keyed = cast(dict[str, Claimed], {key: row for post in sends for key, row in zip(post.ids, post.rows, strict=True)})
         if len(keyed) != len(claimed):  # a row in no post would be claimed again by this very pass, and again
             raise DeliveryError(f"{len(claimed) - len(keyed)} 条已领取的消息不在任何一次发送中（程序错误）；本批未发送")
-        recorder = Recorder(keyed, self.now, self.settings, report, posts, in_claim)
+        recorder = Recorder(keyed, self.now, self.settings, report, posts, in_claim, holder=self.holder)
         labels = {key: (self.now, row.channel) for key, row in keyed.items()}
         # In the claim: one write each and nothing in flight to stamp (a crash rolls the claim back); a
         # failed write waits for a later run, not for a backoff here with the database's write lock held.
         once: dict[str, Any] = {"attempts": 1, "max_wait": 0.0} if in_claim else {}
         try:
             with label_sink_messages(labels):
-                starter = None if in_claim else Starter(recorder.claimed, posts)
+                starter = None if in_claim else Starter(recorder.claimed, posts, self.holder)
                 deliver_batch(messages, max_workers=self.max_workers, rates=self.rates, on_result=recorder,
                               on_start=starter, on_arrived=starter.arrived if starter else None, **once)
         except BaseException:

@@ -81,7 +81,8 @@ class Recorder:
     every result in the claim's transaction (``in_claim``)."""
 
     def __init__(self, claimed: Mapping[str, Claimed], now: dt.datetime, settings: Settings,
-                 report: DeliveryReport, posts: Mapping[str, list[str]], in_claim: InClaim | None = None) -> None:
+                 report: DeliveryReport, posts: Mapping[str, list[str]], in_claim: InClaim | None = None,
+                 holder: str | None = None) -> None:
         self.claimed = claimed  # by the id its message carries (str(row.id))
         self.posts = posts
         self.now = now
@@ -89,6 +90,8 @@ class Recorder:
         self.report = report
         self.in_claim = in_claim
         self.unleased = in_claim.lease if in_claim else None  # what a result is written with in the claim
+        # Leased rows: written only while still leased to this pass (another run may take a stale lease over).
+        self.holder = None if in_claim else holder
         self.sent_locally: list[str] = []
         self.answered: set[str] = set()  # the rows a result has come for
 
@@ -127,7 +130,8 @@ class Recorder:
             for row_id in ids:
                 c = self.claimed[row_id]
                 own = {**values, "attempts": max(0, c.attempts - 1)} if outcome == "requeued" else values
-                if crud.settle_message(connection=conn, message_id=c.id, values=own, unleased=self.unleased):
+                if crud.settle_message(connection=conn, message_id=c.id, values=own, unleased=self.unleased,
+                                       holder=self.holder):
                     settled.append(c)
         for c in settled:
             self._count(c, outcome, result.error)
@@ -148,7 +152,7 @@ class Recorder:
             return
         with connection_for(self.in_claim) as conn:
             done = set(crud.mark_messages_sent(connection=conn, ids=[c.id for c in rows], at=clock.now(),
-                                               unleased=self.unleased))
+                                               unleased=self.unleased, holder=self.holder))
         channels = Counter(c.channel for c in {c.id: c for c in rows if c.id in done}.values())  # each row once
         self.report.sent += sum(channels.values())
         for channel, count in channels.items():
@@ -159,20 +163,30 @@ class Starter:
     """``on_start`` for :func:`deliver_batch`: stamp ``started_at`` before the request leaves
     (on every row a group post carries: after a crash, each of them may have arrived), with, for a
     post of a long message, how far it reaches and a renewed lease; ``arrived`` its ``on_arrived``:
-    how far a long message has come once a post but its last has arrived."""
+    how far a long message has come once a post but its last has arrived. Only on rows still leased to
+    ``holder``: a row another run took over (its lease stale: a paced lane can take longer than that)
+    is that run's to send, and this one leaves it (``__call__`` returns False)."""
 
-    def __init__(self, claimed: Mapping[str, Claimed], posts: Mapping[str, list[str]]) -> None:
+    def __init__(self, claimed: Mapping[str, Claimed], posts: Mapping[str, list[str]], holder: str) -> None:
         self.claimed = claimed
         self.posts = posts
+        self.holder = holder
 
     def _ids(self, message_id: str) -> list[uuid.UUID]:
         return [self.claimed[i].id for i in self.posts.get(message_id, [message_id])]
 
-    def __call__(self, message_id: str, upto: int | None = None) -> None:
+    def __call__(self, message_id: str, upto: int | None = None) -> bool:
+        ids = self._ids(message_id)
         with connection_for(None) as conn:
-            crud.stamp_started(connection=conn, ids=self._ids(message_id), at=clock.now(), sending_chars=upto,
-                               leased_at=None if upto is None else clock.wall_now())
+            stamped = crud.stamp_started(connection=conn, ids=ids, at=clock.now(), sending_chars=upto,
+                                         leased_at=None if upto is None else clock.wall_now(), holder=self.holder)
+            if stamped == len(ids):
+                return True
+            # Some row of the post is another run's now: stamped ones go back to unstarted, none is sent here.
+            crud.stamp_started(connection=conn, ids=ids, at=None, holder=self.holder)
+        return False
 
     def arrived(self, message_id: str, posts: int, upto: int) -> None:
         with connection_for(None) as conn:
-            crud.record_posts_arrived(connection=conn, ids=self._ids(message_id), parts_sent=posts, sent_chars=upto)
+            crud.record_posts_arrived(connection=conn, ids=self._ids(message_id), parts_sent=posts, sent_chars=upto,
+                                      holder=self.holder)

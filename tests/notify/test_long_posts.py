@@ -388,9 +388,9 @@ def test_a_long_messages_progress_on_its_rows_as_posts_arrive_and_as_ops_requeue
         row, _ = crud.enqueue_message(session=session, idempotency_key="p-1", action="a:b@2023-04-13", unit_code="c1",
                                       channel="sink", logical_date=DAY, subject=SUBJECT, body=BODY,
                                       round_id=round_id(loaded))
-        row.status, row_id = "sending", row.id
+        row.status, row.leased_by, row_id = "sending", "this-pass", row.id
         session.add(row)
-    starter = Starter({"m": Claimed(row_id, "sink", "c1", SUBJECT, BODY, None, 1, False, "a:b")}, {})
+    starter = Starter({"m": Claimed(row_id, "sink", "c1", SUBJECT, BODY, None, 1, False, "a:b")}, {}, "this-pass")
     starter("m", 300)  # post 1 leaves
     with db.session_scope() as session:
         row = session.exec(select(OutboxMessage)).one()

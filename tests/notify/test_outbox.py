@@ -677,3 +677,31 @@ def test_a_sent_message_is_neither_cancelled_nor_requeued_and_the_refusal_says_i
         assert result.exit_code == 1, result.output
         assert f"消息 {crud.short_id(row.id)} 状态为已发送，{refused}" in result.stderr and "sent" not in result.stderr
     assert _rows(unit_code="c1")[0].status == "sent"
+
+
+def test_a_row_whose_stale_lease_another_run_took_over_is_left_to_it(tmp_path, botserver, monkeypatch):
+    """A pass's bot lane is paced (20 posts a minute), and a long one can outlast the stale-lease rule: a
+    row another run took over meanwhile is that run's to send. This pass neither sends it nor writes on it."""
+    import threading
+
+    loaded = _bot_programme(tmp_path, botserver, monkeypatch, rate_per_minute=1_000_000,
+                            templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain("c0", n) for n in range(3)], rid)
+    botserver.behave("slow", "ok", delay=1.0)  # the first send takes a second: the takeover comes meanwhile
+
+    def take_over() -> None:
+        time.sleep(0.3)
+        with db.get_engine().begin() as conn:
+            conn.exec_driver_sql("UPDATE outbox_message SET leased_by = 'other-host:1:run2', "
+                                 "leased_at = '2023-04-13 10:00:00.000000' WHERE action = 'kill:1'")
+
+    thread = threading.Thread(target=take_over)
+    thread.start()
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    thread.join()
+    assert sorted(_arrivals(botserver)) == [0, 2]  # MSG-1 was not sent by this pass
+    taken = _rows(action="kill:1")[0]
+    assert (taken.status, taken.leased_by, taken.started_at) == ("sending", "other-host:1:run2", None)
+    assert [r.status for r in _rows() if r.action in ("kill:0", "kill:2")] == ["sent", "sent"]
+    assert report.sent == 2 and report.failed == 0  # the row left to the other run is not this pass's to count
