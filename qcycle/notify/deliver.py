@@ -64,15 +64,14 @@ class _Job:
     channel: Channel
     attempts: int = 0  # sends of its current post
     not_before: float = 0.0
-    # The posts the message takes (a long bot message: several, in order; after posts that arrived
-    # earlier, those of the rest), and the one to send next.
-    parts: list[Part] = field(default_factory=list)
-    part: int = 0
+    part: int = 0  # the one of its parts to send next
 
-    @classmethod
-    def of(cls, index: int, message: Message, channel: Channel) -> _Job:
-        return cls(index, message, channel,
-                   parts=channel.parts(message.subject, message.body, message.parts_sent, message.sent_chars))
+    @functools.cached_property
+    def parts(self) -> list[Part]:
+        """The posts the message takes (a long bot message: several, in order; after posts that arrived
+        earlier, those of the rest). Worked out when first sent: the sink's lane writes whole messages."""
+        m = self.message
+        return self.channel.parts(m.subject, m.body, m.parts_sent, m.sent_chars)
 
     @property
     def several(self) -> bool:
@@ -166,8 +165,8 @@ def deliver_batch(
         lane = lanes.get(opened.endpoint)
         if lane is None:
             lane = lanes[opened.endpoint] = _Lane(opened.endpoint, opened)
-        job = _Job.of(index, message, opened)
-        if not job.parts:  # every post arrived in an earlier try (nothing but blank lines left)
+        job = _Job(index, message, opened)
+        if message.parts_sent and not job.parts:  # every post arrived in an earlier try (blank lines left)
             results[index] = SendResult.success()
             continue
         lane.queue.append(job)

@@ -12,6 +12,7 @@ from qcycle import clock, crud
 from qcycle.errors import StateError
 from qcycle.models import OUTBOX_STATUS_LABELS as STATUS_LABELS
 from qcycle.models import OutboxMessage
+from qcycle.notify.parts import past_opening
 
 __all__ = ["cancel_message", "requeue_message", "resolve_unknown"]
 
@@ -59,7 +60,7 @@ def _after_post_out(row: OutboxMessage) -> str | None:
     """What of a long message comes after the post that was out ("余下N个字"), or None: it was the last."""
     if row.sending_chars is None:
         return None
-    left = row.body[row.body.find("\n") + 1 + row.sending_chars:].strip()
+    left = past_opening(row.body, row.sending_chars).strip()
     return f"余下{len(left)}个字" if left else None
 
 

@@ -14,9 +14,15 @@ from dataclasses import dataclass
 
 from qcycle.notify.redact import LOGGER_NAME
 
-__all__ = ["Framing", "Part", "json_size", "utf8_size"]
+__all__ = ["Framing", "Part", "json_size", "past_opening", "utf8_size"]
 
 log = logging.getLogger(LOGGER_NAME)
+
+
+def past_opening(body: str, chars: int = 0) -> str:
+    """What of ``body`` comes ``chars`` characters past its opening line (a group post's names, which vary
+    from try to try: how far a long message came is counted in what follows them)."""
+    return body[body.find("\n") + 1 + chars:]
 
 
 def utf8_size(text: str) -> int:
@@ -76,8 +82,8 @@ class Framing:
             if len(posts) <= 1:  # blank lines had made it too long, or a title leaves no room: one post
                 return [Part(title, posts[0][1] if posts else "", len(body) - head)]
             return [Part(t, text, max(0, end - head)) for t, text, end in posts]
-        start = min(len(body), head + sent_chars)
-        return [Part(t, text, sent_chars + end) for t, text, end in self._split(title, body[start:], parts_sent + 1)]
+        rest = past_opening(body, sent_chars)
+        return [Part(t, text, sent_chars + end) for t, text, end in self._split(title, rest, parts_sent + 1)]
 
     def _split(self, title: str, body: str, first: int) -> list[tuple[str, str, int]]:
         """(title, text, where in ``body`` it ends) of each post of ``body``, numbered from ``first``."""
