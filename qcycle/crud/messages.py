@@ -47,6 +47,7 @@ __all__ = [
     "message_status_counts",
     "record_posts_arrived",
     "reminder_rows",
+    "renew_leases",
     "set_message_fields",
     "settle_message",
     "short_id",
@@ -330,6 +331,18 @@ def stamp_started(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.da
     return connection.execute(update(OutboxMessage)
                               .where(col(OutboxMessage.id).in_(ids), *_sending(holder))
                               .values(**values)).rowcount
+
+
+def renew_leases(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.datetime, holder: str) -> int:
+    """Renew (``leased_at`` = ``at``, real time) the lease of those of ``ids`` still ``sending`` and leased to
+    ``holder``: a pass's rows waiting in a paced bot lane, so that no other run takes them over as stale while
+    this one is still working through them. Returns how many were renewed."""
+    renewed = 0
+    for start in range(0, len(ids), 500):
+        renewed += connection.execute(update(OutboxMessage)
+                                      .where(col(OutboxMessage.id).in_(ids[start:start + 500]), *_sending(holder))
+                                      .values(leased_at=at)).rowcount
+    return renewed
 
 
 def record_posts_arrived(*, connection: Connection, ids: Sequence[uuid.UUID], parts_sent: int, sent_chars: int,

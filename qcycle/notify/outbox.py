@@ -327,7 +327,7 @@ class _DeliveryPass:
                 if claimed and self.local:
                     self._send(claimed, InClaim(session.connection(), lease))
             if claimed and not self.local:
-                self._send(claimed, None)
+                self._send(claimed, None, lease.wall)
             if looked_at < batch:
                 return
 
@@ -335,8 +335,9 @@ class _DeliveryPass:
         # Looked up as needed: a dict of every unit's address built for each pass had cost 0.1 s a national year.
         return self.programme.unit(unit).email if self.programme.has_unit(unit) else None
 
-    def _send(self, claimed: list[Claimed], in_claim: InClaim | None) -> None:
-        """Send the claimed rows, a group bot's as one post, recording each result as it comes."""
+    def _send(self, claimed: list[Claimed], in_claim: InClaim | None, leased_at: dt.datetime | None = None) -> None:
+        """Send the claimed rows, a group bot's as one post, recording each result as it comes (``leased_at``:
+        when the claim leased them, real time; None in the claim)."""
         p, report = self.programme, self.report
         sends = group_posts(p, claimed)
         together = [post for post in sends if len(post.rows) > 1]
@@ -367,7 +368,9 @@ class _DeliveryPass:
         once: dict[str, Any] = {"attempts": 1, "max_wait": 0.0} if in_claim else {}
         try:
             with label_sink_messages(labels):
-                starter = None if in_claim else Starter(recorder.claimed, posts, self.holder)
+                # Renewed well before the stale-lease rule could hand waiting rows to another run.
+                starter = None if in_claim else Starter(recorder.claimed, posts, self.holder, leased_at,
+                                                        self.settings.notify_stale_sending_seconds / 3)
                 deliver_batch(messages, max_workers=self.max_workers, rates=self.rates, on_result=recorder,
                               on_start=starter, on_arrived=starter.arrived if starter else None, **once)
         except BaseException:

@@ -165,19 +165,35 @@ class Starter:
     post of a long message, how far it reaches and a renewed lease; ``arrived`` its ``on_arrived``:
     how far a long message has come once a post but its last has arrived. Only on rows still leased to
     ``holder``: a row another run took over (its lease stale: a paced lane can take longer than that)
-    is that run's to send, and this one leaves it (``__call__`` returns False)."""
+    is that run's to send, and this one leaves it (``__call__`` returns False).
 
-    def __init__(self, claimed: Mapping[str, Claimed], posts: Mapping[str, list[str]], holder: str) -> None:
+    ``renew_every`` (seconds of real time, from ``leased_at``): at a send's start once that long has passed
+    since the lease was taken or last renewed, the lease of every row of the pass still waiting is renewed.
+    A paced lane (20 posts a minute) can outlast the stale-lease rule: another run would take its waiting
+    rows over and post them alongside it, at twice the rate the bot allows."""
+
+    def __init__(self, claimed: Mapping[str, Claimed], posts: Mapping[str, list[str]], holder: str,
+                 leased_at: dt.datetime | None = None, renew_every: float | None = None) -> None:
         self.claimed = claimed
         self.posts = posts
         self.holder = holder
+        self.renewed_at = leased_at
+        self.renew_every = None if renew_every is None else dt.timedelta(seconds=renew_every)
 
     def _ids(self, message_id: str) -> list[uuid.UUID]:
         return [self.claimed[i].id for i in self.posts.get(message_id, [message_id])]
 
+    def _renew(self, conn: Connection) -> None:
+        if self.renew_every is None or self.renewed_at is None:
+            return
+        if (wall := clock.wall_now()) - self.renewed_at >= self.renew_every:
+            crud.renew_leases(connection=conn, ids=[c.id for c in self.claimed.values()], at=wall, holder=self.holder)
+            self.renewed_at = wall
+
     def __call__(self, message_id: str, upto: int | None = None) -> bool:
         ids = self._ids(message_id)
         with connection_for(None) as conn:
+            self._renew(conn)
             stamped = crud.stamp_started(connection=conn, ids=ids, at=clock.now(), sending_chars=upto,
                                          leased_at=None if upto is None else clock.wall_now(), holder=self.holder)
             if stamped == len(ids):

@@ -705,3 +705,38 @@ def test_a_row_whose_stale_lease_another_run_took_over_is_left_to_it(tmp_path, b
     assert (taken.status, taken.leased_by, taken.started_at) == ("sending", "other-host:1:run2", None)
     assert [r.status for r in _rows() if r.action in ("kill:0", "kill:2")] == ["sent", "sent"]
     assert report.sent == 2 and report.failed == 0  # the row left to the other run is not this pass's to count
+
+
+def test_a_pass_working_through_a_slow_lane_keeps_its_rows_from_going_stale(tmp_path, botserver, monkeypatch):
+    """A lane that takes longer than the stale-lease rule renews the lease of the rows still waiting in it as it
+    goes: another run claiming meanwhile finds none of them to take over (and post alongside, past the bot's rate)."""
+    import threading
+
+    monkeypatch.setenv("QCYCLE_NOTIFY_STALE_SENDING_SECONDS", "2")
+    get_settings.cache_clear()
+    loaded = _bot_programme(tmp_path, botserver, monkeypatch, rate_per_minute=1_000_000,
+                            templates={"plain.j2": PLAIN_TEMPLATE})
+    rid = round_id(loaded)
+    _queue(loaded, [plain("c0", n) for n in range(6)], rid)
+    botserver.behave("slow", delay=0.5)  # one after another: ~3 s for the lane, past the 2 s rule
+    seen: list[tuple[int, int]] = []
+
+    def another_run_claims() -> None:
+        time.sleep(2.6)
+        with db.session_scope() as session:
+            wall = clock.wall_now()
+            waiting = [r for r in crud.claimable_messages(
+                session=session, round_id=rid, now=NOON, holders_gone=[], stale_before=wall - dt.timedelta(seconds=2),
+                limit=100)]
+            unsent = session.exec(select(OutboxMessage).where(OutboxMessage.status == "sending")).all()
+            seen.append((len(waiting), len(unsent)))
+            session.rollback()
+
+    thread = threading.Thread(target=another_run_claims)
+    thread.start()
+    report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    thread.join()
+    # Rows were still waiting when the other run looked (else it proves nothing), and none was stale.
+    assert seen and seen[0][1] > 0 and seen[0][0] == 0, seen
+    assert sorted(_arrivals(botserver)) == list(range(6))
+    assert report.sent == 6 and {r.status for r in _rows()} == {"sent"}
