@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -283,6 +283,18 @@ class _Year:
     ordinals: list[int]  # ordinals of the working days, ascending
 
 
+@cache
+def _official_flags(year: int) -> tuple[bool, ...] | None:
+    """chinese-calendar's working days of ``year``, one flag a day from 1 January (None: a year it does not
+    cover). Asked once a process: every calendar (the CLI's, a test's) had asked it again, day by day (7 ms a year)."""
+    first = dt.date(year, 1, 1)
+    try:
+        return tuple(chinese_calendar.is_workday(first + dt.timedelta(days=i))
+                     for i in range(dt.date(year, 12, 31).toordinal() - first.toordinal() + 1))
+    except NotImplementedError:
+        return None
+
+
 class WorkCalendar:
     """Working days by the official calendar; see the module docstring for the sources."""
 
@@ -399,15 +411,14 @@ class WorkCalendar:
             logger.info(
                 "%d年工作日按运营方文件 %s 计算（依据：%s）", year, operator.file, operator.source
             )
+        elif (official := _official_flags(year)) is not None:
+            flags = list(official)
+            source = "official"
         else:
-            try:
-                flags = [chinese_calendar.is_workday(d) for d in days]
-                source = "official"
-            except NotImplementedError:
-                source = "fallback"
-                off = holidays.statutory_holidays(year)
-                flags = [d.weekday() < 5 and d not in off for d in days]
-                self._warn(year)
+            source = "fallback"
+            off = holidays.statutory_holidays(year)
+            flags = [d.weekday() < 5 and d not in off for d in days]
+            self._warn(year)
         return _Year(
             source=source,
             first_ordinal=first.toordinal(),

@@ -38,8 +38,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> Iterator[str]:
     """URL of a fresh SQLite file migrated to head (through Alembic, as in production)."""
-    url = f"sqlite:///{tmp_path / 'qcycle.db'}"
-    db.upgrade(url)
+    from tests.homes import migrated
+
+    url = migrated(f"sqlite:///{tmp_path / 'qcycle.db'}")
     yield url
     db.get_engine(url).dispose()
 

@@ -22,6 +22,7 @@ from qcycle.schema import Programme
 from qcycle.settings import get_settings
 from qcycle.timetable import check_dates, expand
 from qcycle.workcal import WorkCalendar
+from tests.homes import migrated
 
 CAL = WorkCalendar()
 
@@ -111,7 +112,7 @@ def test_generated_programmes_run_consistently(data, seed, home, monkeypatch):
     monkeypatch.setenv("QCYCLE_SINK_DIR", str(folder / "sink"))
     get_settings.cache_clear()
     db.dispose_engines()
-    db.upgrade()
+    migrated()
     loaded = LoadedProgramme(p, folder / "prop.yaml", "0" * 64)
     with db.session_scope() as session:
         round_id = sync_round(session, loaded).id

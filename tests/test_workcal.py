@@ -146,10 +146,14 @@ def test_each_year_is_built_once(cal: WorkCalendar, monkeypatch: pytest.MonkeyPa
         return real(day)
 
     monkeypatch.setattr(workcal.chinese_calendar, "is_workday", counting)
+    workcal._official_flags.cache_clear()  # what earlier tests asked is asked again here
     start = D("2024-01-01")
     for i in range(5000):
         cal.add_workdays(start + dt.timedelta(days=i % 700), (i % 7) - 3)
     assert calls == 366 + 365 + 365  # 2024, 2025, 2026: each day asked once
+    # Another calendar of the process (the CLI's next command, a test's own) asks chinese-calendar nothing again.
+    other = WorkCalendar(cal.calendar_dir)
+    assert other.add_workdays(start, 30) == cal.add_workdays(start, 30) and calls == 366 + 365 + 365
 
 
 # --------------------------------------------------------------------------- fallback

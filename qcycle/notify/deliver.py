@@ -32,7 +32,11 @@ from qcycle.notify.parts import Part
 from qcycle.notify.ratelimit import DEFAULT_LIMITER, Rate, RateLimiter, backoff
 from qcycle.notify.redact import LOGGER_NAME, redact
 
-__all__ = ["Message", "deliver_batch", "writes_locally"]
+__all__ = ["BACKOFF_BASE_SECONDS", "BACKOFF_CAP_SECONDS", "Message", "deliver_batch", "writes_locally"]
+
+# Within one call, a retryable failure is tried again after ~0.5 s (jittered), doubling up to 8 s.
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 8.0
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -110,8 +114,8 @@ def deliver_batch(
     max_workers: int = 8,
     attempts: int = 3,
     max_wait: float = 10.0,
-    backoff_base: float = 0.5,
-    backoff_cap: float = 8.0,
+    backoff_base: float | None = None,
+    backoff_cap: float | None = None,
     limiter: RateLimiter | None = None,
     time_budget: float | None = None,
     rates: Mapping[str, Rate] | None = None,
@@ -125,7 +129,8 @@ def deliver_batch(
     ``attempts``: sends per message within this call (per post of a long bot message, each
     post paced by the endpoint's rate like any send). ``max_wait``: the longest pause (service
     ``retry_after``, backoff or a rate-limit penalty) worth waiting for here instead of handing
-    the retryable result back. ``limiter``: shared per-endpoint limits (the process default).
+    the retryable result back. ``backoff_base``, ``backoff_cap``: the backoff between those sends (default
+    :data:`BACKOFF_BASE_SECONDS`, :data:`BACKOFF_CAP_SECONDS`). ``limiter``: shared per-endpoint limits (the process default).
     ``time_budget``: seconds after which no new send starts; messages not yet sent come back
     retryable (rate limits make a call long: 100 messages to one WeCom bot take ~6 minutes).
     ``rates``: per channel reference, a limit replacing the channel's own (a programme's
@@ -184,8 +189,8 @@ def deliver_batch(
                 max_workers,
                 attempts,
                 max_wait,
-                backoff_base,
-                backoff_cap,
+                BACKOFF_BASE_SECONDS if backoff_base is None else backoff_base,
+                BACKOFF_CAP_SECONDS if backoff_cap is None else backoff_cap,
                 limiter,
                 deadline,
                 on_start,

@@ -13,6 +13,7 @@ from qcycle.intake import ingest, ingest_many
 from qcycle.intake.normalise import normalise_record
 from qcycle.intake.report import open_round
 from qcycle.models import QuarantinedRecord, Review, Submission
+from tests.homes import migrated
 from tests.intake.conftest import BAD_RECORDS, GOOD_RECORDS, P1
 
 
@@ -31,9 +32,7 @@ def _stored(session: Session) -> tuple:
 
 
 def _fresh(tmp_path: Path, name: str) -> str:
-    url = f"sqlite:///{tmp_path / name}"
-    db.upgrade(url)
-    return url
+    return migrated(f"sqlite:///{tmp_path / name}")
 
 
 def test_ingest_many_matches_ingest_one_by_one(tmp_path):

@@ -95,6 +95,15 @@ def botserver() -> Iterator[BotServer]:
 
 
 @pytest.fixture(autouse=True)
+def _short_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A retry within a delivery call after ~10 ms, not ~0.5 s: what is tested is that and how often it is tried
+    again (tests of the waits themselves give ``backoff_base``). The outbox's tests had slept ~15 s in all."""
+    from qcycle.notify import deliver
+
+    monkeypatch.setattr(deliver, "BACKOFF_BASE_SECONDS", 0.01)
+
+
+@pytest.fixture(autouse=True)
 def _sink_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Settings point at a temporary home, so the default sink writes there."""
     monkeypatch.setenv("QCYCLE_HOME", str(tmp_path / "home"))
@@ -109,8 +118,9 @@ def home_db(_sink_in_tmp: Path) -> Iterator[None]:
     """A fresh migrated SQLite database under the test's QCYCLE_HOME (modules of the outbox use it
     for every test: ``pytestmark = pytest.mark.usefixtures("home_db")``)."""
     from qcycle import db
+    from tests.homes import migrated
 
     db.dispose_engines()
-    db.upgrade()
+    migrated()
     yield
     db.dispose_engines()

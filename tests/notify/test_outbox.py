@@ -66,8 +66,9 @@ def _sink_programme(tmp_path, n_units=2, **kw):
                                   for i in range(1, n_units + 1)], **kw)
 
 
-def _bot_programme(tmp_path, botserver, monkeypatch, n_bots=1, n_units=1, rate_per_minute=None,
+def _bot_programme(tmp_path, botserver, monkeypatch, n_bots=1, n_units=1, rate_per_minute=1_000_000,
                    units_per_bot=None, **kw):
+    # Unpaced unless a test paces it: WeCom's own 20 a minute had each test of failures wait 3 s a post.
     channels = []
     for b in range(n_bots):
         monkeypatch.setenv(f"QC_TEST_BOT{b}", f"qwecom://{_key(tmp_path, b)}?base={botserver.base}")
