@@ -24,7 +24,7 @@ def migrated(url: str | None = None) -> str:
     and a thousand tests make one (the migrations themselves are tested by tests/test_models.py and tests/migrations.py)."""
     url = url or get_settings().effective_database_url
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or Path(parsed.database).exists():
+    if parsed.get_backend_name() != "sqlite" or not db._file_path(parsed.database) or Path(str(parsed.database)).exists():
         db.upgrade(url)
         return url
     target = Path(parsed.database)
@@ -41,9 +41,12 @@ def _migrated_template() -> Path:
         url = f"sqlite:///{folder / 'qcycle.db'}"
         db.upgrade(url)
         db.get_engine(url).dispose()
-        with sqlite3.connect(folder / "qcycle.db") as con:  # everything in the file itself, nothing left in a WAL
-            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        con.close()
+        con = sqlite3.connect(folder / "qcycle.db")
+        try:  # everything in the file itself, nothing left in a WAL
+            busy = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        finally:
+            con.close()
+        assert busy == 0, "the template database could not be checkpointed"
         _template = folder / "qcycle.db"
     return _template
 

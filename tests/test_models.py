@@ -546,10 +546,13 @@ def test_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
     }
 
 
-def test_migrations_match_the_models(sqlite_url: str) -> None:
+def test_migrations_match_the_models(tmp_path: Path) -> None:
     """A model change without a migration fails here: write one with
-    ``alembic revision --autogenerate -m "..."`` and review it."""
-    with db.get_engine(sqlite_url).connect() as conn:
+    ``alembic revision --autogenerate -m "..."`` and review it. Migrated here, through Alembic: not the
+    ``sqlite_url`` fixture's copy of a database migrated once per process."""
+    url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    db.upgrade(url)
+    with db.get_engine(url).connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
 

@@ -336,12 +336,14 @@ def stamp_started(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.da
 def renew_leases(*, connection: Connection, ids: Sequence[uuid.UUID], at: dt.datetime, holder: str) -> int:
     """Renew (``leased_at`` = ``at``, real time) the lease of those of ``ids`` still ``sending`` and leased to
     ``holder``: a pass's rows waiting in a paced bot lane, so that no other run takes them over as stale while
-    this one is still working through them. Returns how many were renewed."""
+    this one is still working through them. Rows another transaction holds locked (on PostgreSQL: a run merging
+    reminders into them) are skipped, not waited for. Returns how many were renewed."""
     renewed = 0
+    m = OutboxMessage
     for start in range(0, len(ids), 500):
-        renewed += connection.execute(update(OutboxMessage)
-                                      .where(col(OutboxMessage.id).in_(ids[start:start + 500]), *_sending(holder))
-                                      .values(leased_at=at)).rowcount
+        mine = (select(col(m.id)).where(col(m.id).in_(ids[start:start + 500]), *_sending(holder))
+                .with_for_update(skip_locked=True))
+        renewed += connection.execute(update(m).where(col(m.id).in_(mine)).values(leased_at=at)).rowcount
     return renewed
 
 

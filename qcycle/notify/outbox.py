@@ -7,14 +7,14 @@ exception: all of a unit's reminders of one day share one row per channel, keyed
 :mod:`qcycle.notify.reminders` describes.
 
 Delivery (:func:`deliver_due`) claims due rows in batches (status ``sending``, a lease that
-starts at the claim) and sends them through :func:`qcycle.notify.deliver.deliver_batch`
+starts at the claim, renewed as the pass sends) and sends them through :func:`qcycle.notify.deliver.deliver_batch`
 (bounded concurrency, per-endpoint limits). **Each result is committed as soon as it is known**,
 before the next message to the same endpoint is started, so if the process dies mid-batch
 (the local sink aside, last in this list):
 
 - messages whose result was recorded are never sent again;
 - claimed messages not yet started are still ``sending``; a lease names its holder
-  ("host:pid:pass") and its real claim time, so the next run, whatever its logical as-of,
+  ("host:pid:pass") and the real time it was taken or last renewed, so the next run, whatever its logical as-of,
   takes them over at once when the holder is gone (its process no longer exists on this
   host, or its pass in this process has ended), else once the lease is older than
   ``notify_stale_sending_seconds`` of real time (default 10 minutes; a holder on another

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import random
 import uuid
 from collections import Counter
@@ -20,14 +21,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from qcycle import clock, crud, db
 from qcycle.notify.channels import SendResult
 from qcycle.notify.ratelimit import backoff
+from qcycle.notify.redact import LOGGER_NAME
 from qcycle.notify.report import DeliveryReport
 from qcycle.settings import Settings
 
 __all__ = ["Claimed", "InClaim", "Recorder", "Starter", "connection_for", "retry_wait"]
+
+log = logging.getLogger(LOGGER_NAME)
 
 
 @dataclass(frozen=True)
@@ -167,10 +172,13 @@ class Starter:
     ``holder``: a row another run took over (its lease stale: a paced lane can take longer than that)
     is that run's to send, and this one leaves it (``__call__`` returns False).
 
-    ``renew_every`` (seconds of real time, from ``leased_at``): at a send's start once that long has passed
-    since the lease was taken or last renewed, the lease of every row of the pass still waiting is renewed.
-    A paced lane (20 posts a minute) can outlast the stale-lease rule: another run would take its waiting
-    rows over and post them alongside it, at twice the rate the bot allows."""
+    ``renew_every`` (seconds of real time, from ``leased_at``): at the first send's start once that long has
+    passed since the lease was taken or last renewed, the lease of every row of the pass still waiting is
+    renewed, in a transaction of its own. A paced lane (20 posts a minute) can outlast the stale-lease rule:
+    another run would take its waiting rows over and post them alongside it, at twice the rate the bot allows.
+    Best effort: a renewal that fails (a lock, a lost connection) is logged and tried at the next send, and
+    the send goes on. Renewals come with sends: a lane of one send in several minutes (a URL's own
+    ``rate=1/600``) can still lose its waiting rows, and those of a stuck lane are kept while others send."""
 
     def __init__(self, claimed: Mapping[str, Claimed], posts: Mapping[str, list[str]], holder: str,
                  leased_at: dt.datetime | None = None, renew_every: float | None = None) -> None:
@@ -183,17 +191,24 @@ class Starter:
     def _ids(self, message_id: str) -> list[uuid.UUID]:
         return [self.claimed[i].id for i in self.posts.get(message_id, [message_id])]
 
-    def _renew(self, conn: Connection) -> None:
+    def _renew(self) -> None:
         if self.renew_every is None or self.renewed_at is None:
             return
-        if (wall := clock.wall_now()) - self.renewed_at >= self.renew_every:
-            crud.renew_leases(connection=conn, ids=[c.id for c in self.claimed.values()], at=wall, holder=self.holder)
-            self.renewed_at = wall
+        if (wall := clock.wall_now()) - self.renewed_at < self.renew_every:
+            return
+        try:
+            with connection_for(None) as conn:
+                crud.renew_leases(connection=conn, ids=[c.id for c in self.claimed.values()], at=wall,
+                                  holder=self.holder)
+        except DBAPIError as e:
+            log.warning("续租发送中的消息失败（下一次发送时再试）：%s", e)
+            return
+        self.renewed_at = wall
 
     def __call__(self, message_id: str, upto: int | None = None) -> bool:
+        self._renew()
         ids = self._ids(message_id)
         with connection_for(None) as conn:
-            self._renew(conn)
             stamped = crud.stamp_started(connection=conn, ids=ids, at=clock.now(), sending_chars=upto,
                                          leased_at=None if upto is None else clock.wall_now(), holder=self.holder)
             if stamped == len(ids):

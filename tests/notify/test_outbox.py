@@ -685,8 +685,10 @@ def test_a_row_whose_stale_lease_another_run_took_over_is_left_to_it(tmp_path, b
     row another run took over meanwhile is that run's to send. This pass neither sends it nor writes on it."""
     import threading
 
-    loaded = _bot_programme(tmp_path, botserver, monkeypatch, rate_per_minute=1_000_000,
-                            templates={"plain.j2": PLAIN_TEMPLATE})
+    # Renewals every 0.1 s: the one at the second send's start must pass over the row the other run holds.
+    monkeypatch.setenv("QCYCLE_NOTIFY_STALE_SENDING_SECONDS", "0.3")
+    get_settings.cache_clear()
+    loaded = _bot_programme(tmp_path, botserver, monkeypatch, templates={"plain.j2": PLAIN_TEMPLATE})
     rid = round_id(loaded)
     _queue(loaded, [plain("c0", n) for n in range(3)], rid)
     botserver.behave("slow", "ok", delay=1.0)  # the first send takes a second: the takeover comes meanwhile
@@ -704,40 +706,46 @@ def test_a_row_whose_stale_lease_another_run_took_over_is_left_to_it(tmp_path, b
     assert sorted(_arrivals(botserver)) == [0, 2]  # MSG-1 was not sent by this pass
     taken = _rows(action="kill:1")[0]
     assert (taken.status, taken.leased_by, taken.started_at) == ("sending", "other-host:1:run2", None)
+    assert taken.leased_at is not None and taken.leased_at.replace(tzinfo=None) == dt.datetime(2023, 4, 13, 10)  # not renewed
     assert [r.status for r in _rows() if r.action in ("kill:0", "kill:2")] == ["sent", "sent"]
     assert report.sent == 2 and report.failed == 0  # the row left to the other run is not this pass's to count
 
 
 def test_a_pass_working_through_a_slow_lane_keeps_its_rows_from_going_stale(tmp_path, botserver, monkeypatch):
     """A lane that takes longer than the stale-lease rule renews the lease of the rows still waiting in it as it
-    goes: another run claiming meanwhile finds none of them to take over (and post alongside, past the bot's rate)."""
+    goes, by real time: another run claiming at any moment meanwhile finds none of them to take over (and post
+    alongside, past the bot's rate). The run's own clock stands still, as a simulated year's does."""
     import threading
 
-    monkeypatch.setenv("QCYCLE_NOTIFY_STALE_SENDING_SECONDS", "2")
+    monkeypatch.setenv("QCYCLE_NOTIFY_STALE_SENDING_SECONDS", "3")  # renewed every second
     get_settings.cache_clear()
-    loaded = _bot_programme(tmp_path, botserver, monkeypatch, rate_per_minute=1_000_000,
-                            templates={"plain.j2": PLAIN_TEMPLATE})
+    loaded = _bot_programme(tmp_path, botserver, monkeypatch, templates={"plain.j2": PLAIN_TEMPLATE})
     rid = round_id(loaded)
-    _queue(loaded, [plain("c0", n) for n in range(6)], rid)
-    botserver.behave("slow", delay=0.5)  # one after another: ~3 s for the lane, past the 2 s rule
-    seen: list[tuple[int, int]] = []
+    _queue(loaded, [plain("c0", n) for n in range(8)], rid)
+    botserver.behave("slow", delay=0.5)  # one after another: ~4 s for the lane, past the 3 s rule
+    looks: list[tuple[int, int]] = []  # (rows another run could take over, rows still sending), every 0.1 s
+    done = threading.Event()
 
-    def another_run_claims() -> None:
-        time.sleep(2.6)
-        with db.session_scope() as session:
-            wall = clock.wall_now()
-            waiting = [r for r in crud.claimable_messages(
-                session=session, round_id=rid, now=NOON, holders_gone=[], stale_before=wall - dt.timedelta(seconds=2),
-                limit=100)]
-            unsent = session.exec(select(OutboxMessage).where(OutboxMessage.status == "sending")).all()
-            seen.append((len(waiting), len(unsent)))
-            session.rollback()
+    def another_run_looks() -> None:
+        while not done.wait(0.1):
+            with db.session_scope() as session:
+                wall = clock.wall_now()
+                takeable = crud.claimable_messages(session=session, round_id=rid, now=NOON, holders_gone=[],
+                                                   stale_before=wall - dt.timedelta(seconds=3), limit=100)
+                sending = session.exec(select(OutboxMessage).where(OutboxMessage.status == "sending")).all()
+                looks.append((len(takeable), len(sending)))
+                session.rollback()
 
-    thread = threading.Thread(target=another_run_claims)
+    thread = threading.Thread(target=another_run_looks)
     thread.start()
-    report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
-    thread.join()
-    # Rows were still waiting when the other run looked (else it proves nothing), and none was stale.
-    assert seen and seen[0][1] > 0 and seen[0][0] == 0, seen
-    assert sorted(_arrivals(botserver)) == list(range(6))
-    assert report.sent == 6 and {r.status for r in _rows()} == {"sent"}
+    try:
+        with clock.frozen(NOON):
+            report = deliver_due(programme=loaded.programme, round_id=rid, now=NOON)
+    finally:
+        done.set()
+        thread.join()
+    # Rows were still waiting after the rule's 3 s (else this proves nothing), and at no look was one stale.
+    assert sum(1 for _, sending in looks if sending) >= 32, looks
+    assert all(takeable == 0 for takeable, _ in looks), looks
+    assert sorted(_arrivals(botserver)) == list(range(8))
+    assert report.sent == 8 and {r.status for r in _rows()} == {"sent"}
