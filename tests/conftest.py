@@ -35,6 +35,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=weight)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _migrated_template_here(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The migrated database each test's is copied from (tests/homes.py) is made in this session's temporary folder."""
+    from tests import homes
+
+    homes.template_dir = tmp_path_factory.getbasetemp() / "migrated-template"
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> Iterator[str]:
     """URL of a fresh SQLite file migrated to head (through Alembic, as in production)."""

@@ -16,6 +16,9 @@ from qcycle import db
 from qcycle.settings import get_settings
 
 _template: Path | None = None
+# Where the template is made: the test session's own temporary folder (tests/conftest.py sets it; pytest keeps the
+# last few sessions' and removes older ones). An xdist worker ends without running ``atexit``.
+template_dir: Path | None = None
 
 
 def migrated(url: str | None = None) -> str:
@@ -36,8 +39,12 @@ def migrated(url: str | None = None) -> str:
 def _migrated_template() -> Path:
     global _template
     if _template is None:
-        folder = Path(tempfile.mkdtemp(prefix="qcycle-migrated-"))
-        atexit.register(shutil.rmtree, folder, True)
+        if template_dir is not None:
+            folder = template_dir
+            folder.mkdir(parents=True, exist_ok=True)
+        else:
+            folder = Path(tempfile.mkdtemp(prefix="qcycle-migrated-"))
+            atexit.register(shutil.rmtree, folder, True)
         url = f"sqlite:///{folder / 'qcycle.db'}"
         db.upgrade(url)
         db.get_engine(url).dispose()
