@@ -37,10 +37,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session", autouse=True)
 def _migrated_template_here(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The migrated database each test's is copied from (tests/homes.py) is made in this session's temporary folder."""
-    from tests import homes
+    """The migrated database each test's is copied from (tests/homes.py), and the programme variants
+    (tests/variants.py), are made in this session's temporary folder."""
+    from tests import homes, variants
 
     homes.template_dir = tmp_path_factory.getbasetemp() / "migrated-template"
+    variants.base_dir = tmp_path_factory.getbasetemp()
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from qcycle.settings import get_settings
 
 _template: Path | None = None
 # Where the template is made: the test session's own temporary folder (tests/conftest.py sets it; pytest keeps the
-# last few sessions' and removes older ones). An xdist worker ends without running ``atexit``.
+# last few sessions' and removes older ones). A folder of its own, removed ``atexit``, stayed behind in the system's
+# temporary folder whenever a worker was stopped short (ten of them after a day of runs).
 template_dir: Path | None = None
 
 
