@@ -36,13 +36,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _migrated_template_here(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The migrated database each test's is copied from (tests/homes.py), and the programme variants
-    (tests/variants.py), are made in this session's temporary folder."""
-    from tests import homes, variants
+def _scratch_in_session_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """What a worker makes once and reuses (tests/scratch.py: the migrated database each test's is copied from,
+    programme variants) goes in this session's temporary folder."""
+    from tests import scratch
 
-    homes.template_dir = tmp_path_factory.getbasetemp() / "migrated-template"
-    variants.base_dir = tmp_path_factory.getbasetemp()
+    scratch.session_dir = tmp_path_factory.getbasetemp()
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@ run whole rounds through the settings' database (as the CLI and the flows do).""
 
 from __future__ import annotations
 
-import atexit
 import shutil
 import sqlite3
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,12 +12,9 @@ from sqlalchemy.engine import make_url
 
 from qcycle import db
 from qcycle.settings import get_settings
+from tests.scratch import scratch_dir
 
 _template: Path | None = None
-# Where the template is made: the test session's own temporary folder (tests/conftest.py sets it; pytest keeps the
-# last few sessions' and removes older ones). A folder of its own, removed ``atexit``, stayed behind in the system's
-# temporary folder whenever a worker was stopped short (ten of them after a day of runs).
-template_dir: Path | None = None
 
 
 def migrated(url: str | None = None) -> str:
@@ -40,12 +35,7 @@ def migrated(url: str | None = None) -> str:
 def _migrated_template() -> Path:
     global _template
     if _template is None:
-        if template_dir is not None:
-            folder = template_dir
-            folder.mkdir(parents=True, exist_ok=True)
-        else:
-            folder = Path(tempfile.mkdtemp(prefix="qcycle-migrated-"))
-            atexit.register(shutil.rmtree, folder, True)
+        folder = scratch_dir("migrated")
         url = f"sqlite:///{folder / 'qcycle.db'}"
         db.upgrade(url)
         db.get_engine(url).dispose()

@@ -3,17 +3,13 @@ does not do (its rules stay as the source documents say)."""
 
 from __future__ import annotations
 
-import atexit
 import functools
-import shutil
-import tempfile
 from pathlib import Path
+
+from tests.scratch import scratch_dir
 
 PROGRAMMES = Path(__file__).resolve().parent.parent / "config" / "programmes"
 SICHUAN = PROGRAMMES / "sc-jbgs-2023.yaml"
-# Where the variants are written: the test session's own temporary folder once tests/conftest.py has set it (a
-# module that asks at import, before any fixture, gets a folder of its own, removed ``atexit``), as tests/homes.py.
-base_dir: Path | None = None
 _VOLUNTARY = "    voluntary: true          # 各市（州）可自主选择揭榜项目：未揭榜不算逾期，不发逾期通知、不督办\n"
 
 
@@ -24,12 +20,6 @@ def compulsory_sichuan() -> Path:
     process, under the same file name, so that a test may write an edited copy beside its own."""
     text = SICHUAN.read_text(encoding="utf-8")
     assert text.count(_VOLUNTARY) == 1, "the shipped 四川 file no longer says voluntary where this expects it"
-    if base_dir is not None:
-        folder = base_dir / "variants"
-        folder.mkdir(parents=True, exist_ok=True)
-    else:
-        folder = Path(tempfile.mkdtemp(prefix="qcycle-variants-"))
-        atexit.register(shutil.rmtree, folder, True)
-    path = folder / SICHUAN.name
+    path = scratch_dir("variants") / SICHUAN.name
     path.write_text(text.replace(_VOLUNTARY, ""), encoding="utf-8")
     return path
