@@ -35,13 +35,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=weight)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _scratch_in_session_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+@pytest.hookimpl(trylast=True)  # after pytest's own, which makes the session's temporary folders
+def pytest_configure(config: pytest.Config) -> None:
     """What a worker makes once and reuses (tests/scratch.py: the migrated database each test's is copied from,
-    programme variants) goes in this session's temporary folder."""
+    programme variants) goes in this session's temporary folder, from collection on: a module asking at import
+    had got a folder of its own, and a worker ending without ``atexit`` left it in /tmp."""
     from tests import scratch
 
-    scratch.session_dir = tmp_path_factory.getbasetemp()
+    scratch.session_dir = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]  # pytest's, as its tmp_path_factory fixture reads it
 
 
 @pytest.fixture
