@@ -95,12 +95,14 @@ def botserver() -> Iterator[BotServer]:
 
 
 @pytest.fixture(autouse=True)
-def _short_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+def _short_backoff(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """A retry within a delivery call after ~10 ms, not ~0.5 s: what is tested is that and how often it is tried
-    again (tests of the waits themselves give ``backoff_base``). The outbox's tests had slept ~15 s in all."""
+    again (tests of the waits themselves give ``backoff_base``). The outbox's tests had slept ~15 s in all.
+    Not for a test marked ``product_backoff``: it checks the product's own waits."""
     from qcycle.notify import deliver
 
-    monkeypatch.setattr(deliver, "BACKOFF_BASE_SECONDS", 0.01)
+    if request.node.get_closest_marker("product_backoff") is None:
+        monkeypatch.setattr(deliver, "BACKOFF_BASE_SECONDS", 0.01)
 
 
 @pytest.fixture(autouse=True)

@@ -78,6 +78,25 @@ def test_backoff_on_5xx_then_success(botserver: BotServer, monkeypatch, limiter)
     assert result.ok and len(botserver.received) == 3
 
 
+@pytest.mark.product_backoff
+def test_retries_within_a_call_wait_the_products_own_doubling_backoff(
+    botserver: BotServer, monkeypatch, limiter
+) -> None:
+    """The waits of a call's own retries as the product has them (``BACKOFF_BASE_SECONDS`` 0.5 s, doubling;
+    the other notify tests wait ~10 ms): each jittered wait taken at a quarter of its range, so the second
+    try comes ≥ 0.125 s after the first and the third ≥ 0.25 s after the second. No wait at all (a base of
+    0) had passed the whole suite."""
+    from qcycle.notify import ratelimit
+
+    monkeypatch.setattr(ratelimit.random, "uniform", lambda low, high: low + (high - low) / 4)
+    bot = wecom_env(monkeypatch, "QCYCLE_T_BOT", "key-500-twice", botserver)
+    botserver.behave("500", "500", "ok")
+    ((_, result),) = deliver_batch([msg(0, bot)], attempts=3, limiter=limiter)
+    assert result.ok
+    first, second, third = botserver.received
+    assert second.at - first.at >= 0.12 and third.at - second.at >= 0.24, (second.at - first.at, third.at - second.at)
+
+
 def test_attempts_exhausted_returns_the_retryable_failure(
     botserver: BotServer, monkeypatch, limiter
 ) -> None:
