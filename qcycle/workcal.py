@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -283,14 +284,18 @@ class _Year:
     ordinals: list[int]  # ordinals of the working days, ascending
 
 
+def _days(year: int) -> list[dt.date]:
+    """Every day of ``year``, from 1 January."""
+    first = dt.date(year, 1, 1)
+    return [first + dt.timedelta(days=i) for i in range(dt.date(year, 12, 31).toordinal() - first.toordinal() + 1)]
+
+
 @cache
 def _official_flags(year: int) -> tuple[bool, ...] | None:
     """chinese-calendar's working days of ``year``, one flag a day from 1 January (None: a year it does not
     cover). Asked once a process: every calendar (the CLI's, a test's) had asked it again, day by day (7 ms a year)."""
-    first = dt.date(year, 1, 1)
     try:
-        return tuple(chinese_calendar.is_workday(first + dt.timedelta(days=i))
-                     for i in range(dt.date(year, 12, 31).toordinal() - first.toordinal() + 1))
+        return tuple(chinese_calendar.is_workday(d) for d in _days(year))
     except NotImplementedError:
         return None
 
@@ -395,12 +400,9 @@ class WorkCalendar:
     def _build(self, year: int) -> _Year:
         if not dt.MINYEAR <= year <= dt.MAXYEAR:
             raise CalendarError(f"{year}年超出可计算的日期范围")
-        first = dt.date(year, 1, 1)
-        days = [
-            first + dt.timedelta(days=i)
-            for i in range(dt.date(year, 12, 31).toordinal() - first.toordinal() + 1)
-        ]
+        days = _days(year)
         source: Source
+        flags: Sequence[bool]
         operator = self._operator.get(year)
         if operator is not None:
             source = "operator"
@@ -412,7 +414,7 @@ class WorkCalendar:
                 "%d年工作日按运营方文件 %s 计算（依据：%s）", year, operator.file, operator.source
             )
         elif (official := _official_flags(year)) is not None:
-            flags = list(official)
+            flags = official
             source = "official"
         else:
             source = "fallback"
@@ -421,7 +423,7 @@ class WorkCalendar:
             self._warn(year)
         return _Year(
             source=source,
-            first_ordinal=first.toordinal(),
+            first_ordinal=days[0].toordinal(),
             flags=bytes(flags),
             ordinals=[d.toordinal() for d, work in zip(days, flags, strict=True) if work],
         )

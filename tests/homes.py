@@ -3,6 +3,7 @@ run whole rounds through the settings' database (as the CLI and the flows do).""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sqlite3
 from pathlib import Path
@@ -13,8 +14,6 @@ from sqlalchemy.engine import make_url
 from qcycle import db
 from qcycle.settings import get_settings
 from tests.scratch import scratch_dir
-
-_template: Path | None = None
 
 
 def migrated(url: str | None = None) -> str:
@@ -32,21 +31,20 @@ def migrated(url: str | None = None) -> str:
     return url
 
 
+@functools.cache
 def _migrated_template() -> Path:
-    global _template
-    if _template is None:
-        folder = scratch_dir("migrated")
-        url = f"sqlite:///{folder / 'qcycle.db'}"
-        db.upgrade(url)
-        db.get_engine(url).dispose()
-        con = sqlite3.connect(folder / "qcycle.db")
-        try:  # everything in the file itself, nothing left in a WAL
-            busy = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-        finally:
-            con.close()
-        assert busy == 0, "the template database could not be checkpointed"
-        _template = folder / "qcycle.db"
-    return _template
+    """The database each test's is copied from: migrated through Alembic once a process."""
+    folder = scratch_dir("migrated")
+    url = f"sqlite:///{folder / 'qcycle.db'}"
+    db.upgrade(url)
+    db.get_engine(url).dispose()
+    con = sqlite3.connect(folder / "qcycle.db")
+    try:  # everything in the file itself, nothing left in a WAL
+        busy = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    finally:
+        con.close()
+    assert busy == 0, "the template database could not be checkpointed"
+    return folder / "qcycle.db"
 
 
 def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
