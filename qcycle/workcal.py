@@ -182,7 +182,7 @@ def _entry_days(
         )
     if problems:
         return [], problems
-    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)], []
+    return _span(first, last), []
 
 
 def _load_operator_file(file: Path) -> _OperatorYear:
@@ -284,10 +284,14 @@ class _Year:
     ordinals: list[int]  # ordinals of the working days, ascending
 
 
+def _span(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every day from ``first`` to ``last``, both included."""
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 def _days(year: int) -> list[dt.date]:
     """Every day of ``year``, from 1 January."""
-    first = dt.date(year, 1, 1)
-    return [first + dt.timedelta(days=i) for i in range(dt.date(year, 12, 31).toordinal() - first.toordinal() + 1)]
+    return _span(dt.date(year, 1, 1), dt.date(year, 12, 31))
 
 
 @cache
